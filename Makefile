@@ -1,0 +1,45 @@
+# The two set-up commands (`make test`, `make devnet`) must work on a fresh
+# machine with only Python 3.11, Node.js/npm and Debian's packages: every
+# target installs what it needs first, and re-installs only when the pinned
+# inputs (pyproject.toml, package-lock.json) change.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY_STAMP  := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+
+.PHONY: install test test-fast devnet bench lint clean
+
+install: $(PY_STAMP) $(NPM_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: install
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Everything but the chain and multi-process tests: the inner loop.
+test-fast: install
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest -m "not chain and not multiprocess and not slow" $(PYTEST_ARGS)
+
+devnet: install
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/clearnode devnet $(DEVNET_ARGS)
+
+# `make bench` runs every benchmark; `make bench B=ledger` one of them.
+bench: install
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m bench $(or $(B),all)
+
+lint: install
+	$(BIN)/ruff check clearing consensus proofs node bridge bench tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis .mypy_cache .ruff_cache

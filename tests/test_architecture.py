@@ -1,0 +1,61 @@
+"""The layering rules of ARCHITECTURE.md, checked on the source itself.
+
+The pure cores (clearing/, consensus/, proofs/) must never reach for I/O
+frameworks, and arrows between packages point one way only. Checked on the
+AST so that a lazy import inside a function is caught as well.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+IO_FRAMEWORKS = {"trio", "libp2p", "web3", "asyncio", "socket", "requests", "sqlite3"}
+
+FORBIDDEN: dict[str, set[str]] = {
+    "clearing": IO_FRAMEWORKS | {"node", "bridge", "consensus", "proofs", "random", "time"},
+    "consensus": IO_FRAMEWORKS | {"node", "bridge", "clearing", "proofs", "random", "time"},
+    "proofs": IO_FRAMEWORKS | {"node", "bridge", "consensus"},
+    "bridge": {"node", "consensus", "proofs"},
+}
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_only_what_its_layer_allows(package: str) -> None:
+    violations = {
+        str(path.relative_to(ROOT)): sorted(imported_roots(path) & FORBIDDEN[package])
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+    assert {k: v for k, v in violations.items() if v} == {}
+
+
+def test_checker_sees_imports_inside_functions(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    import trio.lowlevel\n    from web3 import Web3\n")
+    assert imported_roots(sample) == {"trio", "web3"}
+
+
+def test_no_float_literals_or_float_calls_in_clearing() -> None:
+    offenders = []
+    for path in sorted((ROOT / "clearing").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, float):
+                offenders.append(f"{path.name}:{node.lineno} literal {node.value}")
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "float":
+                offenders.append(f"{path.name}:{node.lineno} float()")
+    assert offenders == []
