@@ -18,7 +18,7 @@ IO_FRAMEWORKS = {"trio", "libp2p", "web3", "asyncio", "socket", "requests", "sql
 
 FORBIDDEN: dict[str, set[str]] = {
     "clearing": IO_FRAMEWORKS | {"node", "bridge", "consensus", "proofs", "random", "time"},
-    "consensus": IO_FRAMEWORKS | {"node", "bridge", "clearing", "proofs", "random", "time"},
+    "consensus": IO_FRAMEWORKS | {"node", "bridge", "clearing", "proofs", "time"},
     "proofs": IO_FRAMEWORKS | {"node", "bridge", "consensus"},
     "bridge": {"node", "consensus", "proofs"},
 }
