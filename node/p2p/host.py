@@ -1,0 +1,423 @@
+"""The libp2p host of a node: TCP + Noise + yamux, GossipSub topics, framed request streams.
+
+Everything py-libp2p specific stays in this module (see shared/design/LIBP2P.md
+for the measured pitfalls this code works around): message sequence numbers
+start from the nanosecond clock, publishing waits while peer queues are long,
+spam protection is off in favour of our own validation and scoring, heartbeat
+is 1 s, failed dials are retried by us with backoff, and the host is closed
+explicitly so peers notice at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import multiaddr
+import trio
+from libp2p import new_host
+from libp2p.abc import INetConn, INetStream, INetwork, INotifee
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.network.config import RetryConfig
+from libp2p.network.stream.exceptions import StreamEOF, StreamError
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
+from libp2p.stream_muxer.yamux.yamux import Yamux
+from libp2p.tools.anyio_service import background_trio_service
+
+from node.p2p.errors import FrameError, MessageTooLarge, RequestFailed, UnknownTopic
+from node.p2p.framing import FrameReader, encode_frame
+from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
+
+# py-libp2p sets its logger to propagate=False; send its records through ours.
+logging.getLogger("libp2p").propagate = True
+logging.getLogger("libp2p").setLevel(logging.ERROR)
+
+log = logging.getLogger(__name__)
+
+GOSSIP_PROTOCOLS = [PROTOCOL_ID_V12, PROTOCOL_ID_V11, PROTOCOL_ID]
+DECODED_STASH = 4096
+"""Decoded values waiting between validation and delivery (bounded: a full inbox drops)."""
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A GossipSub topic: size cap and decoder, applied at the first hop before relaying.
+
+    `decode` turns bytes into the value handed to subscribers and raises one of
+    `rejects` for anything malformed or invalid; such a message is dropped, not
+    relayed, and its forwarder is scored down.
+    """
+
+    name: str
+    max_bytes: int
+    decode: Callable[[bytes], object]
+    rejects: tuple[type[Exception], ...] = (ValueError,)
+    inbox: int = 1024
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A validated message from another node."""
+
+    topic: str
+    sender: str
+    value: object
+
+
+@dataclass(frozen=True)
+class P2PConfig:
+    """`key_seed` is the 32-byte Ed25519 seed of the node identity (peer id)."""
+
+    key_seed: bytes
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 0
+    persistent_peers: tuple[str, ...] = ()
+    heartbeat_s: int = 1
+    mesh_degree: int = 6
+    publish_queue_high: int = 16
+    backoff_base_s: float = 0.2
+    backoff_cap_s: float = 5.0
+    request_timeout_s: float = 10.0
+    scores: ScoreParams = field(default_factory=ScoreParams)
+
+
+RequestHandler = Callable[[str, bytes], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class _Protocol:
+    handler: RequestHandler
+    max_request_bytes: int
+
+
+class _ConnectionWatch(INotifee):
+    """Wakes the redial loops when a connection goes away."""
+
+    def __init__(self) -> None:
+        self.changed = trio.Event()
+
+    def _notify(self) -> None:
+        self.changed.set()
+        self.changed = trio.Event()
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        self._notify()
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        self._notify()
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
+
+
+def _stream_reader(stream: INetStream) -> FrameReader:
+    async def read(n: int) -> bytes:
+        try:
+            return bytes(await stream.read(n))
+        except StreamEOF:
+            return b""
+
+    return FrameReader(read)
+
+
+class P2PNode:
+    """A running host; obtained from `open_p2p`, valid until its context exits."""
+
+    def __init__(
+        self,
+        config: P2PConfig,
+        host: Any,
+        pubsub: Pubsub,
+        router: GossipSub,
+        topics: Sequence[Topic],
+        nursery: trio.Nursery,
+    ) -> None:
+        self.config = config
+        self._host = host
+        self._pubsub = pubsub
+        self._router = router
+        self._nursery = nursery
+        self._topics = {t.name: t for t in topics}
+        self._inboxes: dict[
+            str, tuple[trio.MemorySendChannel[Delivery], trio.MemoryReceiveChannel[Delivery]]
+        ] = {t.name: trio.open_memory_channel[Delivery](t.inbox) for t in topics}
+        self._stash: OrderedDict[bytes, object] = OrderedDict()
+        self._protocols: dict[str, _Protocol] = {}
+        self._banned: set[str] = set()
+        self.scores = PeerScores(config.scores)
+        self.dropped = 0
+        self.watch = _ConnectionWatch()
+        self.peer_id = str(host.get_id())
+
+    # -- identity and peers -------------------------------------------------
+
+    def listen_addrs(self) -> list[str]:
+        """Dialable multiaddrs of this node, each ending in /p2p/<peer id>."""
+        return [f"{addr}/p2p/{self.peer_id}" for addr in self._host.get_transport_addrs()]
+
+    def connected_peers(self) -> list[str]:
+        return sorted(str(p) for p in self._host.get_connected_peers())
+
+    def get_mesh_peers(self, topic: str) -> list[str]:
+        """Peers this node relays `topic` to directly (its GossipSub mesh)."""
+        return sorted(str(p) for p in self._router.mesh.get(self._topic(topic).name, ()))
+
+    async def wait_for_mesh(self, topic: str, count: int) -> None:
+        """Returns once `count` peers are in this node's mesh for `topic`."""
+        while len(self.get_mesh_peers(topic)) < count:
+            changed = self.watch.changed
+            with trio.move_on_after(0.02):
+                await changed.wait()
+
+    def is_banned(self, peer: str) -> bool:
+        return peer in self._banned
+
+    async def connect(self, addr: str) -> str:
+        """Dials `addr` (a multiaddr with /p2p/); returns the peer id. Raises RequestFailed."""
+        info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+        self._host.get_network().unblock_peer(info.peer_id)
+        try:
+            await self._host.connect(info)
+        except Exception as exc:  # py-libp2p raises many unrelated types for one failed dial
+            raise RequestFailed(str(info.peer_id), "dial", f"{type(exc).__name__}: {exc}") from exc
+        return str(info.peer_id)
+
+    async def keep_connected(self, addr: str) -> None:
+        """Redials `addr` whenever it is not connected, backing off after failures; runs forever."""
+        peer = str(info_from_p2p_addr(multiaddr.Multiaddr(addr)).peer_id)
+        failures = 0
+        while True:
+            changed = self.watch.changed
+            if peer in self._banned or peer in self.connected_peers():
+                await changed.wait()
+                continue
+            try:
+                await self.connect(addr)
+                failures = 0
+            except RequestFailed as exc:
+                delay = compute_backoff_s(
+                    failures, self.config.backoff_base_s, self.config.backoff_cap_s
+                )
+                failures += 1
+                log.debug("redial %s in %.2fs: %s", peer, delay, exc.reason)
+                await trio.sleep(delay)
+
+    # -- scoring --------------------------------------------------------------
+
+    def penalize(self, peer: str, offence: Offence) -> None:
+        """Scores `peer` down; at the floor it is disconnected and refused for `ban_s`."""
+        log.info("peer %s offence %s", peer, offence.name)
+        if peer == self.peer_id or not self.scores.process_offence(peer, offence):
+            return
+        self._banned.add(peer)
+        self._pubsub.add_to_blacklist(ID.from_base58(peer))
+        self._nursery.start_soon(self._serve_ban, peer)
+
+    async def _serve_ban(self, peer: str) -> None:
+        log.warning("banning peer %s for %.0fs", peer, self.config.scores.ban_s)
+        await self._host.disconnect(ID.from_base58(peer))
+        await trio.sleep(self.config.scores.ban_s)
+        self._pubsub.remove_from_blacklist(ID.from_base58(peer))
+        self._banned.discard(peer)
+        self.scores.forget(peer)
+        self.watch._notify()
+
+    # -- gossip ---------------------------------------------------------------
+
+    def _topic(self, name: str) -> Topic:
+        topic = self._topics.get(name)
+        if topic is None:
+            raise UnknownTopic(name, tuple(self._topics))
+        return topic
+
+    def messages(self, topic: str) -> trio.MemoryReceiveChannel[Delivery]:
+        """Validated messages of other nodes on `topic` (own publications are not echoed)."""
+        return self._inboxes[self._topic(topic).name][1]
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        """Gossips `data`; waits while a peer queue is long (py-libp2p drops past 32)."""
+        spec = self._topic(topic)
+        if len(data) > spec.max_bytes:
+            raise MessageTooLarge(f"message on {topic}", len(data), spec.max_bytes)
+        while any(
+            len(q) > self.config.publish_queue_high for q in self._pubsub.peer_queues.values()
+        ):
+            await trio.sleep(0.002)
+        await self._pubsub.publish(topic, data)
+
+    def _validate(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
+        """First-hop check: cap, decode, validate. Decoded value is kept for delivery."""
+        if forwarder == self._host.get_id():
+            return True
+        peer = str(forwarder)
+        spec = self._topics.get(msg.topicIDs[0]) if len(msg.topicIDs) == 1 else None
+        if spec is None:
+            self.penalize(peer, Offence.INVALID)
+            return False
+        if len(msg.data) > spec.max_bytes:
+            self.penalize(peer, Offence.OVERSIZED)
+            return False
+        try:
+            value = spec.decode(msg.data)
+        except spec.rejects as exc:
+            log.info("rejected %s message from %s: %s", spec.name, peer, exc)
+            self.penalize(peer, Offence.INVALID)
+            return False
+        self.scores.process_valid(peer)
+        self._stash[msg.from_id + msg.seqno] = value
+        while len(self._stash) > DECODED_STASH:
+            self._stash.popitem(last=False)
+        return True
+
+    async def _pump(self, topic: Topic, subscription: Any) -> None:
+        """Drains the library's 32-slot subscription at once into our larger inbox."""
+        send = self._inboxes[topic.name][0]
+        own = self._host.get_id().to_bytes()
+        while True:
+            msg = await subscription.get()
+            key = msg.from_id + msg.seqno
+            value = self._stash.pop(key, None)
+            if msg.from_id == own:
+                continue
+            if value is None:
+                value = topic.decode(msg.data)
+            try:
+                send.send_nowait(Delivery(topic.name, str(ID(msg.from_id)), value))
+            except trio.WouldBlock:
+                self.dropped += 1
+
+    # -- request / response ---------------------------------------------------
+
+    def set_request_handler(
+        self, protocol: str, handler: RequestHandler, max_request_bytes: int
+    ) -> None:
+        """Serves `protocol`: one framed request in, one framed response out per stream."""
+        self._protocols[protocol] = _Protocol(handler, max_request_bytes)
+        self._host.set_stream_handler(TProtocol(protocol), self._serve_stream)
+
+    async def _serve_stream(self, stream: INetStream) -> None:
+        protocol = self._protocols[str(stream.get_protocol())]
+        peer = str(stream.muxed_conn.peer_id)
+        try:
+            request = await _stream_reader(stream).read_frame(protocol.max_request_bytes)
+            if request is None:
+                return
+            response = await protocol.handler(peer, request)
+            await stream.write(len(response).to_bytes(4, "big") + response)
+        except (MessageTooLarge, FrameError) as exc:
+            log.info("bad request from %s: %s", peer, exc)
+            self.penalize(
+                peer, Offence.OVERSIZED if isinstance(exc, MessageTooLarge) else Offence.UNDECODABLE
+            )
+        except StreamError as exc:
+            log.debug("request stream from %s broke: %s", peer, exc)
+        finally:
+            await stream.close()
+
+    async def request(
+        self,
+        peer: str,
+        protocol: str,
+        payload: bytes,
+        max_request_bytes: int,
+        max_response_bytes: int,
+    ) -> bytes:
+        """Sends one request and returns the response payload; RequestFailed on any failure."""
+        frame = encode_frame(payload, max_request_bytes)
+        with trio.move_on_after(self.config.request_timeout_s):
+            try:
+                stream = await self._host.new_stream(ID.from_base58(peer), [TProtocol(protocol)])
+            except Exception as exc:  # dial, negotiation and muxer errors have no common base
+                raise RequestFailed(peer, protocol, f"{type(exc).__name__}: {exc}") from exc
+            try:
+                await stream.write(frame)
+                response = await _stream_reader(stream).read_frame(max_response_bytes)
+            except (MessageTooLarge, FrameError) as exc:
+                self.penalize(
+                    peer,
+                    Offence.OVERSIZED if isinstance(exc, MessageTooLarge) else Offence.UNDECODABLE,
+                )
+                raise RequestFailed(peer, protocol, str(exc)) from exc
+            except StreamError as exc:
+                raise RequestFailed(peer, protocol, f"stream broke: {exc}") from exc
+            finally:
+                await stream.close()
+            if response is None:
+                raise RequestFailed(peer, protocol, "stream closed without a response")
+            return response
+        raise RequestFailed(peer, protocol, f"no response within {self.config.request_timeout_s}s")
+
+
+def _build_host(config: P2PConfig) -> Any:
+    key_pair = create_new_key_pair(config.key_seed)
+    noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+    host = new_host(
+        key_pair=key_pair,
+        sec_opt={NOISE_PROTOCOL_ID: noise},
+        muxer_opt={YAMUX_PROTOCOL_ID: Yamux},
+    )
+    # We own redialling (with backoff); the library's own retries would stall a dial for seconds.
+    host.get_network().retry_config = RetryConfig(max_retries=0)
+    return host
+
+
+@asynccontextmanager
+async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[P2PNode]:
+    """Runs a host subscribed to `topics`, dialling the persistent peers, until the block exits."""
+    host = _build_host(config)
+    gossipsub = GossipSub(
+        protocols=GOSSIP_PROTOCOLS,
+        degree=config.mesh_degree,
+        degree_low=max(1, config.mesh_degree - 2),
+        degree_high=config.mesh_degree + 4,
+        heartbeat_interval=config.heartbeat_s,
+        heartbeat_initial_delay=0.1,
+        spam_protection_enabled=False,
+        eclipse_protection_enabled=False,
+    )
+    biggest = max((t.max_bytes for t in topics), default=1 << 20)
+    pubsub = Pubsub(host, gossipsub, max_inbound_rpc_size=biggest + 64 * 1024)
+    # Sequence numbers from the second clock repeat after a fast restart; peers
+    # would drop our first messages as already seen.
+    pubsub.counter = time.time_ns()
+    listen = multiaddr.Multiaddr(f"/ip4/{config.listen_host}/tcp/{config.listen_port}")
+    try:
+        async with host.run([listen]), trio.open_nursery() as nursery:
+            async with background_trio_service(pubsub), background_trio_service(gossipsub):
+                await pubsub.wait_until_ready()
+                node = P2PNode(config, host, pubsub, gossipsub, topics, nursery)
+                host.get_network().register_notifee(node.watch)
+                for topic in topics:
+                    pubsub.set_topic_validator(topic.name, node._validate, False)
+                    subscription = await pubsub.subscribe(topic.name)
+                    nursery.start_soon(node._pump, topic, subscription)
+                for addr in config.persistent_peers:
+                    nursery.start_soon(node.keep_connected, addr)
+                yield node
+                nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True), trio.move_on_after(2):
+            await host.close()

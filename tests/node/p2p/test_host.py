@@ -1,0 +1,188 @@
+"""Real libp2p hosts (TCP + Noise + yamux) on 127.0.0.1 in one trio run."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import msgpack
+import pytest
+import trio
+
+from node.p2p import (
+    MessageTooLarge,
+    Offence,
+    P2PConfig,
+    P2PNode,
+    RequestFailed,
+    ScoreParams,
+    Topic,
+    UnknownTopic,
+    open_p2p,
+)
+
+MAX_NOTE = 512
+
+
+class NoteError(ValueError):
+    """A note that is not [1, text]."""
+
+
+def decode_note(data: bytes) -> str:
+    """Version 1 notes: msgpack [1, str]."""
+    try:
+        fields = msgpack.unpackb(data)
+    except ValueError as exc:
+        raise NoteError(f"not msgpack: {exc}") from exc
+    if not (isinstance(fields, list) and len(fields) == 2 and fields[0] == 1):
+        raise NoteError(f"expected [1, text], got {fields!r}")
+    if not isinstance(fields[1], str):
+        raise NoteError(f"text must be str, got {type(fields[1]).__name__}")
+    return fields[1]
+
+
+def note(text: str) -> bytes:
+    return msgpack.packb([1, text])
+
+
+TOPICS = [Topic("tx", MAX_NOTE, decode_note), Topic("prices", MAX_NOTE, decode_note)]
+
+
+def seed(name: str) -> bytes:
+    return hashlib.sha256(name.encode()).digest()
+
+
+def config(name: str, **kw: object) -> P2PConfig:
+    return P2PConfig(key_seed=seed(name), **kw)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def line(*names: str, **kw: object) -> AsyncIterator[list[P2PNode]]:
+    """Hosts connected in a line a - b - c ..., meshes formed on every topic."""
+    async with AsyncExitStack() as stack:
+        nodes: list[P2PNode] = []
+        for name in names:
+            nodes.append(await stack.enter_async_context(open_p2p(config(name, **kw), TOPICS)))
+        for left, right in itertools.pairwise(nodes):
+            await right.connect(left.listen_addrs()[0])
+        for i, node in enumerate(nodes):
+            neighbours = (i > 0) + (i < len(nodes) - 1)
+            for topic in TOPICS:
+                await node.wait_for_mesh(topic.name, neighbours)
+        yield nodes
+
+
+async def receive(node: P2PNode, topic: str) -> tuple[str, object]:
+    with trio.fail_after(10):
+        delivery = await node.messages(topic).receive()
+    return delivery.sender, delivery.value
+
+
+async def test_gossip_flows_both_ways_and_is_relayed() -> None:
+    async with line("a", "b", "c") as (a, b, c):
+        await a.publish("tx", note("from a"))
+        assert await receive(b, "tx") == (a.peer_id, "from a")
+        assert await receive(c, "tx") == (a.peer_id, "from a")
+        await c.publish("prices", note("from c"))
+        assert await receive(a, "prices") == (c.peer_id, "from c")
+        assert await receive(b, "prices") == (c.peer_id, "from c")
+
+
+async def test_invalid_message_stops_at_first_hop_and_costs_the_sender() -> None:
+    async with line("a", "b", "c") as (a, b, c):
+        await a.publish("tx", msgpack.packb([2, "from the future"]))
+        await a.publish("tx", b"\xc1 not msgpack")
+        await a.publish("tx", note("good"))
+        assert await receive(b, "tx") == (a.peer_id, "good")
+        assert await receive(c, "tx") == (a.peer_id, "good")
+        assert b.scores.get_score(a.peer_id) == 1 - 2 * Offence.INVALID.value
+        assert c.scores.get_score(b.peer_id) == 1
+
+
+async def test_oversized_message_is_refused_locally_and_remotely() -> None:
+    async with line("a", "b", "c") as (a, b, c):
+        with pytest.raises(MessageTooLarge) as err:
+            await a.publish("tx", note("x" * MAX_NOTE))
+        assert err.value.limit == MAX_NOTE
+        with pytest.raises(UnknownTopic):
+            await a.publish("consensus", note("x"))
+        # A hostile peer skips our own check and publishes through the library.
+        await a._pubsub.publish("tx", note("x" * MAX_NOTE))
+        await a.publish("tx", note("after"))
+        assert await receive(b, "tx") == (a.peer_id, "after")
+        assert await receive(c, "tx") == (a.peer_id, "after")
+        assert b.scores.get_score(a.peer_id) == 1 - Offence.OVERSIZED.value
+
+
+async def test_repeat_offender_is_disconnected_and_refused() -> None:
+    async with line("a", "b", scores=ScoreParams(ban_at=-50, ban_s=30)) as (a, b):
+        for i in range(3):
+            await a.publish("tx", msgpack.packb([9, i]))
+        with trio.fail_after(10):
+            while a.peer_id in b.connected_peers():
+                await b.watch.changed.wait()
+        assert b.is_banned(a.peer_id)
+        assert b.scores.get_score(a.peer_id) <= -50
+
+
+async def test_request_round_trip_with_a_large_response() -> None:
+    big = bytes(range(256)) * 8192  # 2 MiB: many 64 KiB chunks
+
+    async def serve(peer: str, request: bytes) -> bytes:
+        return request + big
+
+    async with line("a", "b") as (a, b):
+        b.set_request_handler("/clearnode/test/1", serve, max_request_bytes=64)
+        response = await a.request(b.peer_id, "/clearnode/test/1", b"hi", 64, len(big) + 2)
+        assert response == b"hi" + big
+        with pytest.raises(RequestFailed) as err:
+            await a.request(b.peer_id, "/clearnode/test/1", b"hi", 64, 1024)
+        assert "exceeds the cap" in err.value.reason
+        with pytest.raises(RequestFailed):
+            await a.request(b.peer_id, "/clearnode/unknown/1", b"hi", 64, 64)
+
+
+async def test_oversized_request_is_refused_by_the_server() -> None:
+    async def serve(peer: str, request: bytes) -> bytes:
+        return b"never"
+
+    async with line("a", "b") as (a, b):
+        b.set_request_handler("/clearnode/test/1", serve, max_request_bytes=8)
+        with pytest.raises(RequestFailed) as err:
+            await a.request(b.peer_id, "/clearnode/test/1", b"x" * 9, 64, 64)
+        assert "without a response" in err.value.reason
+        assert b.scores.get_score(a.peer_id) == -Offence.OVERSIZED.value
+
+
+async def run_until(cfg: P2PConfig, stop: trio.Event, task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
+    async with open_p2p(cfg, TOPICS) as node:
+        task_status.started(node)
+        await stop.wait()
+
+
+async def test_persistent_peer_is_redialled_after_a_restart() -> None:
+    fast = {"backoff_base_s": 0.05, "backoff_cap_s": 0.2}
+    async with trio.open_nursery() as nursery:
+        stop_a = trio.Event()
+        a = await nursery.start(run_until, config("a"), stop_a)
+        addr = a.listen_addrs()[0]
+        port = int(addr.split("/tcp/")[1].split("/")[0])
+        async with open_p2p(config("b", persistent_peers=(addr,), **fast), TOPICS) as b:
+            await b.wait_for_mesh("tx", 1)
+            await a.wait_for_mesh("tx", 1)
+            await a.publish("tx", note("before"))
+            assert await receive(b, "tx") == (a.peer_id, "before")
+            stop_a.set()
+            with trio.fail_after(10):
+                while a.peer_id in b.connected_peers():
+                    await b.watch.changed.wait()
+            again = await nursery.start(run_until, config("a", listen_port=port), trio.Event())
+            await again.wait_for_mesh("tx", 1)
+            await b.wait_for_mesh("tx", 1)
+            await again.publish("tx", note("after"))
+            assert await receive(b, "tx") == (a.peer_id, "after")
+            await b.publish("tx", note("back"))
+            assert await receive(again, "tx") == (b.peer_id, "back")
+            nursery.cancel_scope.cancel()
