@@ -1,0 +1,390 @@
+"""The node's own configuration: `config.toml` in the node's home → frozen records.
+
+Every key is read through `_Table`, which knows the file and the dotted key path,
+so a bad value is reported as "file, key, what was expected, what was found".
+Unknown keys are errors too: a typo must not silently fall back to a default.
+Relative paths in the file are resolved against the home directory.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+CONFIG_FILE_NAME = "config.toml"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+ORACLE_SOURCE_KINDS = ("simulator", "replay", "http", "evm")
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config value is missing or wrong; names the file, the key and what is expected."""
+
+    def __init__(self, file: Path, key: str, expected: str, found: object = None) -> None:
+        self.file = file
+        self.key = key
+        self.expected = expected
+        self.found = found
+        detail = "" if found is None else f", found {found!r}"
+        super().__init__(f"{file}: key '{key}': expected {expected}{detail}")
+
+
+@dataclass(frozen=True)
+class P2PConfig:
+    listen_host: str = "0.0.0.0"
+    listen_port: int = 26656
+    # multiaddrs with /p2p/<peer id>, dialled and re-dialled by the node
+    persistent_peers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    enabled: bool = True
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    max_body_bytes: int = 1_048_576
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    # served at /metrics of the API listener
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    path: Path
+    wal_path: Path
+    snapshot_interval: int = 100
+
+
+@dataclass(frozen=True)
+class MempoolConfig:
+    max_txs: int = 10_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_tx_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class OracleSourceConfig:
+    """One price source. `kind` picks which of the other fields apply (see node.example.toml)."""
+
+    kind: str
+    symbols: tuple[str, ...]
+    # simulator
+    seed: int = 0
+    start_prices: tuple[int, ...] = ()
+    max_step_bps: int = 50
+    # replay
+    path: Path | None = None
+    # http
+    url: str = ""
+    # symbol -> dotted path in the JSON answer, e.g. "data.BTC.price"
+    json_paths: tuple[tuple[str, str], ...] = ()
+    decimals: int = 8
+    timeout_ms: int = 2_000
+    # evm
+    chain: str = ""
+    feed_address: str = ""
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    enabled: bool = True
+    interval_ms: int = 1_000
+    sources: tuple[OracleSourceConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class BridgeChainConfig:
+    name: str
+    chain_id: int
+    rpc_url: str
+    vault_address: str
+    confirmation_depth: int = 12
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    home: Path
+    chain_id: str
+    moniker: str
+    genesis_file: Path
+    node_key_file: Path
+    validator_key_file: Path
+    bridge_key_file: Path
+    storage: StorageConfig
+    p2p: P2PConfig = field(default_factory=P2PConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    mempool: MempoolConfig = field(default_factory=MempoolConfig)
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    bridge_chains: tuple[BridgeChainConfig, ...] = ()
+    log_level: str = "info"
+    config_file: Path | None = None
+
+
+class _Table:
+    """A TOML table with the file and key prefix, so every error can name both."""
+
+    def __init__(self, file: Path, prefix: str, data: Mapping[str, Any]) -> None:
+        self.file = file
+        self.prefix = prefix
+        self.data = data
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def fail(self, name: str, expected: str, found: object = None) -> ConfigError:
+        return ConfigError(self.file, self.key(name), expected, found)
+
+    def _get(self, name: str, kind: type[T], expected: str, default: T | None) -> T:
+        self.used.add(name)
+        if name not in self.data:
+            if default is None:
+                raise self.fail(name, f"{expected} (required, missing)")
+            return default
+        value = self.data[name]
+        # bool is an int subclass: an int key must not accept `true`
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(name, expected, value)
+        return value
+
+    def text(self, name: str, default: str | None = None, pattern: str | None = None) -> str:
+        value = self._get(name, str, "a string", default)
+        if pattern is not None and not re.fullmatch(pattern, value):
+            raise self.fail(name, f"a string matching {pattern}", value)
+        return value
+
+    def integer(
+        self, name: str, default: int | None = None, lo: int = 0, hi: int | None = None
+    ) -> int:
+        value = self._get(name, int, "an integer", default)
+        if value < lo or (hi is not None and value > hi):
+            span = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+            raise self.fail(name, f"an integer {span}", value)
+        return value
+
+    def flag(self, name: str, default: bool | None = None) -> bool:
+        return self._get(name, bool, "true or false", default)
+
+    def choice(self, name: str, options: tuple[str, ...], default: str | None = None) -> str:
+        value = self.text(name, default)
+        if value not in options:
+            raise self.fail(name, f"one of {', '.join(options)}", value)
+        return value
+
+    def list_of(
+        self, name: str, kind: type[T], what: str, default: tuple[T, ...] = ()
+    ) -> tuple[T, ...]:
+        value = self._get(name, list, f"a list of {what}", list(default))
+        for index, item in enumerate(value):
+            if not isinstance(item, kind) or (kind is int and isinstance(item, bool)):
+                raise ConfigError(self.file, f"{self.key(name)}[{index}]", what, item)
+        return tuple(value)
+
+    def path(self, name: str, home: Path, default: str | None = None) -> Path:
+        value = Path(self.text(name, default)).expanduser()
+        return value if value.is_absolute() else home / value
+
+    def table(self, name: str) -> _Table:
+        value = self._get(name, dict, "a table", {})
+        return _Table(self.file, f"{self.key(name)}.", value)
+
+    def tables(self, name: str) -> list[_Table]:
+        value = self._get(name, list, "an array of tables ([[...]])", [])
+        out = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise ConfigError(self.file, f"{self.key(name)}[{index}]", "a table", item)
+            out.append(_Table(self.file, f"{self.key(name)}[{index}].", item))
+        return out
+
+    def check_no_unknown_keys(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], f"a known key (known: {', '.join(sorted(self.used))})")
+
+
+def _read(t: _Table, build: Callable[[_Table], T]) -> T:
+    value = build(t)
+    t.check_no_unknown_keys()
+    return value
+
+
+def _p2p(t: _Table) -> P2PConfig:
+    return P2PConfig(
+        listen_host=t.text("listen_host", P2PConfig.listen_host),
+        listen_port=t.integer("listen_port", P2PConfig.listen_port, hi=65535),
+        persistent_peers=t.list_of("persistent_peers", str, "a multiaddr string"),
+    )
+
+
+def _api(t: _Table) -> ApiConfig:
+    return ApiConfig(
+        enabled=t.flag("enabled", ApiConfig.enabled),
+        listen_host=t.text("listen_host", ApiConfig.listen_host),
+        listen_port=t.integer("listen_port", ApiConfig.listen_port, hi=65535),
+        max_body_bytes=t.integer("max_body_bytes", ApiConfig.max_body_bytes, lo=1024),
+    )
+
+
+def _metrics(t: _Table) -> MetricsConfig:
+    return MetricsConfig(enabled=t.flag("enabled", MetricsConfig.enabled))
+
+
+def _storage(home: Path) -> Callable[[_Table], StorageConfig]:
+    def build(t: _Table) -> StorageConfig:
+        return StorageConfig(
+            path=t.path("path", home, "data/node.sqlite3"),
+            wal_path=t.path("consensus_wal", home, "data/consensus.wal"),
+            snapshot_interval=t.integer("snapshot_interval", StorageConfig.snapshot_interval, lo=1),
+        )
+
+    return build
+
+
+def _mempool(t: _Table) -> MempoolConfig:
+    return MempoolConfig(
+        max_txs=t.integer("max_txs", MempoolConfig.max_txs, lo=1),
+        max_bytes=t.integer("max_bytes", MempoolConfig.max_bytes, lo=1),
+        max_tx_bytes=t.integer("max_tx_bytes", MempoolConfig.max_tx_bytes, lo=1),
+    )
+
+
+def _oracle_source(home: Path) -> Callable[[_Table], OracleSourceConfig]:
+    def build(t: _Table) -> OracleSourceConfig:
+        kind = t.choice("kind", ORACLE_SOURCE_KINDS)
+        symbols = t.list_of("symbols", str, "a symbol string such as BTC-USD")
+        if not symbols:
+            raise t.fail("symbols", "a non-empty list of symbols")
+        if kind == "simulator":
+            prices = t.list_of("start_prices", int, "a positive integer price")
+            if len(prices) != len(symbols) or any(p <= 0 for p in prices):
+                raise t.fail(
+                    "start_prices",
+                    f"{len(symbols)} positive integers, one per symbol",
+                    list(prices),
+                )
+            return OracleSourceConfig(
+                kind=kind,
+                symbols=symbols,
+                seed=t.integer("seed", 0),
+                start_prices=prices,
+                max_step_bps=t.integer("max_step_bps", 50, lo=1, hi=10_000),
+            )
+        if kind == "replay":
+            return OracleSourceConfig(kind=kind, symbols=symbols, path=t.path("path", home))
+        if kind == "http":
+            url = t.text("url", pattern=r"https?://\S+")
+            paths = t.table("json_paths")
+            json_paths = tuple((s, paths.text(s)) for s in symbols)
+            paths.check_no_unknown_keys()
+            return OracleSourceConfig(
+                kind=kind,
+                symbols=symbols,
+                url=url,
+                json_paths=json_paths,
+                decimals=t.integer("decimals", 8, hi=36),
+                timeout_ms=t.integer("timeout_ms", 2_000, lo=1),
+            )
+        return OracleSourceConfig(
+            kind=kind,
+            symbols=symbols,
+            chain=t.text("chain"),
+            feed_address=t.text("feed_address", pattern=r"0x[0-9a-fA-F]{40}"),
+            decimals=t.integer("decimals", 8, hi=36),
+        )
+
+    return build
+
+
+def _oracle(home: Path) -> Callable[[_Table], OracleConfig]:
+    def build(t: _Table) -> OracleConfig:
+        return OracleConfig(
+            enabled=t.flag("enabled", OracleConfig.enabled),
+            interval_ms=t.integer("interval_ms", OracleConfig.interval_ms, lo=10),
+            sources=tuple(_read(s, _oracle_source(home)) for s in t.tables("sources")),
+        )
+
+    return build
+
+
+def _bridge_chain(t: _Table) -> BridgeChainConfig:
+    return BridgeChainConfig(
+        name=t.text("name", pattern=r"[A-Za-z0-9_-]+"),
+        chain_id=t.integer("chain_id", lo=1),
+        rpc_url=t.text("rpc_url", pattern=r"(https?|wss?)://\S+"),
+        vault_address=t.text("vault_address", pattern=r"0x[0-9a-fA-F]{40}"),
+        confirmation_depth=t.integer("confirmation_depth", 12),
+    )
+
+
+def parse_config(data: Mapping[str, Any], file: Path, home: Path) -> NodeConfig:
+    """Build a NodeConfig from parsed TOML; raise ConfigError at the first bad key."""
+    t = _Table(file, "", data)
+    keys = t.table("keys")
+    config = NodeConfig(
+        home=home,
+        chain_id=t.text("chain_id", pattern=r"[A-Za-z0-9_.-]{1,64}"),
+        moniker=t.text("moniker", pattern=r"[A-Za-z0-9_.-]{1,64}"),
+        genesis_file=t.path("genesis_file", home, "genesis.json"),
+        node_key_file=keys.path("node_key_file", home, "keys/node_key.json"),
+        validator_key_file=keys.path("validator_key_file", home, "keys/validator_key.json"),
+        bridge_key_file=keys.path("bridge_key_file", home, "keys/bridge_key.json"),
+        log_level=t.choice("log_level", LOG_LEVELS, "info"),
+        p2p=_read(t.table("p2p"), _p2p),
+        api=_read(t.table("api"), _api),
+        metrics=_read(t.table("metrics"), _metrics),
+        storage=_read(t.table("storage"), _storage(home)),
+        mempool=_read(t.table("mempool"), _mempool),
+        oracle=_read(t.table("oracle"), _oracle(home)),
+        bridge_chains=tuple(_read(c, _bridge_chain) for c in t.tables("bridge_chains")),
+        config_file=file,
+    )
+    keys.check_no_unknown_keys()
+    t.check_no_unknown_keys()
+    _check_cross_references(config, file)
+    return config
+
+
+def _check_cross_references(config: NodeConfig, file: Path) -> None:
+    names = [c.name for c in config.bridge_chains]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ConfigError(file, f"bridge_chains[{index}].name", "a unique chain name", name)
+    for index, source in enumerate(config.oracle.sources):
+        if source.kind == "evm" and source.chain not in names:
+            raise ConfigError(
+                file,
+                f"oracle.sources[{index}].chain",
+                f"a name from bridge_chains {names}",
+                source.chain,
+            )
+    if config.mempool.max_tx_bytes > config.mempool.max_bytes:
+        raise ConfigError(
+            file,
+            "mempool.max_tx_bytes",
+            f"at most mempool.max_bytes = {config.mempool.max_bytes}",
+            config.mempool.max_tx_bytes,
+        )
+
+
+def load_config(home: Path, file: Path | None = None) -> NodeConfig:
+    """Read `<home>/config.toml` (or `file`); raise ConfigError naming file and key."""
+    path = file if file is not None else home / CONFIG_FILE_NAME
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(path, "(file)", "a readable TOML file", exc.strerror) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, "(syntax)", "valid UTF-8 TOML", str(exc)) from exc
+    return parse_config(data, path, home.resolve())

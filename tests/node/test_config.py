@@ -1,0 +1,144 @@
+"""Config loading: the documented example parses; every bad value names file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from node.config import CONFIG_FILE_NAME, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "configs" / "node.example.toml"
+
+MINIMAL = 'chain_id = "testchain-1"\nmoniker = "n0"\n'
+
+
+def write(home: Path, text: str) -> Path:
+    path = home / CONFIG_FILE_NAME
+    path.write_text(text)
+    return path
+
+
+def test_example_config_loads_with_paths_under_home(tmp_path: Path) -> None:
+    shutil.copy(EXAMPLE, tmp_path / CONFIG_FILE_NAME)
+    config = load_config(tmp_path)
+    home = tmp_path.resolve()
+    assert config.chain_id == "clearnode-devnet-1"
+    assert config.storage.path == home / "data" / "node.sqlite3"
+    assert config.storage.wal_path == home / "data" / "consensus.wal"
+    assert config.validator_key_file == home / "keys" / "validator_key.json"
+    assert config.oracle.sources[0].kind == "simulator"
+    assert config.oracle.sources[0].start_prices == (6_000_000_000_000, 300_000_000_000)
+    assert config.p2p.persistent_peers == ()
+
+
+def test_minimal_config_takes_defaults(tmp_path: Path) -> None:
+    config = load_config(tmp_path, write(tmp_path, MINIMAL))
+    assert config.api.listen_port == 8080
+    assert config.mempool.max_txs == 10_000
+    assert config.storage.snapshot_interval == 100
+    assert config.log_level == "info"
+
+
+def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        "[p2p]\nlisten_port = 4001\npersistent_peers = ['/ip4/127.0.0.1/tcp/4002/p2p/Qm']\n"
+        "[[bridge_chains]]\nname = 'a'\nchain_id = 31337\nrpc_url = 'http://127.0.0.1:8545'\n"
+        "vault_address = '0x" + "11" * 20 + "'\nconfirmation_depth = 0\n"
+        "[[oracle.sources]]\nkind = 'replay'\nsymbols = ['X']\npath = 'p.csv'\n"
+        "[[oracle.sources]]\nkind = 'http'\nsymbols = ['X']\nurl = 'http://127.0.0.1:1/p'\n"
+        "json_paths = { X = 'a.b' }\ndecimals = 2\n"
+        "[[oracle.sources]]\nkind = 'evm'\nsymbols = ['X']\nchain = 'a'\n"
+        "feed_address = '0x" + "22" * 20 + "'\n"
+    )
+    config = load_config(tmp_path, write(tmp_path, text))
+    assert config.p2p.listen_port == 4001
+    assert config.bridge_chains[0].chain_id == 31337
+    replay, http, evm = config.oracle.sources
+    assert replay.path == tmp_path.resolve() / "p.csv"
+    assert http.json_paths == (("X", "a.b"),)
+    assert evm.chain == "a"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ("moniker = 'x'\n", "chain_id", "required"),
+        (MINIMAL + "log_level = 'loud'\n", "log_level", "one of debug"),
+        (MINIMAL + "[api]\nlisten_port = 70000\n", "api.listen_port", "between 0 and 65535"),
+        (MINIMAL + "[api]\nlisten_port = '80'\n", "api.listen_port", "an integer"),
+        (MINIMAL + "[api]\nenabled = 1\n", "api.enabled", "true or false"),
+        (MINIMAL + "[mempool]\nmax_txs = true\n", "mempool.max_txs", "an integer"),
+        (MINIMAL + "[mempool]\nmax_txs = 0\n", "mempool.max_txs", ">= 1"),
+        (
+            MINIMAL + "[mempool]\nmax_bytes = 10\nmax_tx_bytes = 11\n",
+            "mempool.max_tx_bytes",
+            "at most",
+        ),
+        (
+            MINIMAL + "[storage]\nsnapshot_intervall = 5\n",
+            "storage.snapshot_intervall",
+            "known key",
+        ),
+        (MINIMAL + "[p2p]\npersistent_peers = [1]\n", "p2p.persistent_peers[0]", "multiaddr"),
+        (MINIMAL + "p2p = 3\n", "p2p", "a table"),
+        (
+            MINIMAL + "[[oracle.sources]]\nkind = 'magic'\nsymbols = ['X']\n",
+            "oracle.sources[0].kind",
+            "one of simulator",
+        ),
+        (
+            MINIMAL
+            + "[[oracle.sources]]\nkind = 'simulator'\nsymbols = ['X']\nstart_prices = [1, 2]\n",
+            "oracle.sources[0].start_prices",
+            "1 positive integers",
+        ),
+        (
+            MINIMAL + "[[oracle.sources]]\nkind = 'http'\nsymbols = ['X']\nurl = 'ftp://x'\n",
+            "oracle.sources[0].url",
+            "matching",
+        ),
+        (
+            MINIMAL + "[[oracle.sources]]\nkind = 'http'\nsymbols = ['X']\nurl = 'http://x'\n",
+            "oracle.sources[0].json_paths.X",
+            "required",
+        ),
+        (
+            MINIMAL + "[[oracle.sources]]\nkind = 'evm'\nsymbols = ['X']\nchain = 'nope'\n"
+            "feed_address = '0x" + "22" * 20 + "'\n",
+            "oracle.sources[0].chain",
+            "bridge_chains",
+        ),
+        (
+            MINIMAL + "[[bridge_chains]]\nname = 'a'\nchain_id = 1\nrpc_url = 'http://h'\n"
+            "vault_address = '0x12'\n",
+            "bridge_chains[0].vault_address",
+            "matching",
+        ),
+        (
+            MINIMAL + "[[bridge_chains]]\nname = 'a'\nchain_id = 0\n",
+            "bridge_chains[0].chain_id",
+            ">= 1",
+        ),
+        (MINIMAL + "chain_id = 'dup'\n", "(syntax)", "TOML"),
+    ],
+)
+def test_bad_config_names_file_key_and_expectation(
+    tmp_path: Path, text: str, key: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, path)
+    assert info.value.file == path
+    assert info.value.key == key
+    assert expected in info.value.expected
+    assert str(path) in str(info.value) and key in str(info.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert info.value.file == tmp_path / CONFIG_FILE_NAME
+    assert info.value.key == "(file)"
