@@ -327,7 +327,8 @@ class P2PNode:
                 return
             response = await protocol.handler(peer, request)
             await stream.write(len(response).to_bytes(4, "big") + response)
-        except (MessageTooLarge, FrameError) as exc:
+        except (MessageTooLarge, FrameError, ValueError) as exc:
+            # Handlers raise ValueError subclasses (typed decode errors) for bad requests.
             log.info("bad request from %s: %s", peer, exc)
             self.penalize(
                 peer, Offence.OVERSIZED if isinstance(exc, MessageTooLarge) else Offence.UNDECODABLE

@@ -1,0 +1,184 @@
+"""Block sync: a lagging or new node fetches committed blocks with their commit certificates.
+
+Gossip caches hold only part of what a node missed, so catch-up always goes
+through this request/response protocol. Blocks and certificates travel as the
+opaque bytes that storage keeps; the caller's `apply` verifies each one (commit
+certificate against the validator set, then the block against the app) before
+anything changes, and a peer that serves something that fails is scored down.
+
+Wire (msgpack lists, first element the format version):
+  request  [1, from_height, max_count]
+  response [1, tip_height, [[height, block, certificate], ...]], heights from from_height on
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import msgpack
+
+from node.p2p import Offence, P2PNode, RequestFailed
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "/clearnode/blocksync/1"
+WIRE_VERSION = 1
+MAX_REQUEST_BYTES = 64
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+MAX_BLOCKS_PER_RESPONSE = 64
+
+
+class SyncDecodeError(ValueError):
+    """A block-sync message does not follow the wire format."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"{what}: {detail}")
+        self.what = what
+        self.detail = detail
+
+
+class SyncApplyError(Exception):
+    """A fetched block or certificate did not verify; raised by the caller's `apply`."""
+
+
+@dataclass(frozen=True)
+class SyncedBlock:
+    height: int
+    block: bytes
+    certificate: bytes
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    from_height: int
+    max_count: int
+
+    def encode(self) -> bytes:
+        return bytes(msgpack.packb([WIRE_VERSION, self.from_height, self.max_count]))
+
+    @staticmethod
+    def decode(data: bytes) -> SyncRequest:
+        fields = _unpack_list(data, "request", 3)
+        from_height, max_count = fields[1], fields[2]
+        if not (_is_int(from_height) and _is_int(max_count) and from_height >= 1):
+            raise SyncDecodeError("request", f"bad heights {fields[1:]!r}")
+        if not 1 <= max_count <= MAX_BLOCKS_PER_RESPONSE:
+            raise SyncDecodeError("request", f"max_count {max_count} not in 1..64")
+        return SyncRequest(from_height, max_count)
+
+
+@dataclass(frozen=True)
+class SyncResponse:
+    tip_height: int
+    blocks: tuple[SyncedBlock, ...]
+
+    def encode(self) -> bytes:
+        rows = [[b.height, b.block, b.certificate] for b in self.blocks]
+        return bytes(msgpack.packb([WIRE_VERSION, self.tip_height, rows]))
+
+    @staticmethod
+    def decode(data: bytes, from_height: int) -> SyncResponse:
+        """Checks the shape and that heights run consecutively from `from_height`."""
+        fields = _unpack_list(data, "response", 3)
+        tip, rows = fields[1], fields[2]
+        if not (_is_int(tip) and isinstance(rows, list)):
+            raise SyncDecodeError("response", "expected [1, tip, rows]")
+        blocks = []
+        for offset, row in enumerate(rows):
+            if not (isinstance(row, list) and len(row) == 3):
+                raise SyncDecodeError("response", f"row {offset} is not [height, block, cert]")
+            height, block, cert = row
+            if height != from_height + offset or not _is_int(height):
+                raise SyncDecodeError("response", f"row {offset} has height {height!r}")
+            if not (isinstance(block, bytes) and isinstance(cert, bytes)):
+                raise SyncDecodeError("response", f"row {offset} block/cert are not bytes")
+            blocks.append(SyncedBlock(height, block, cert))
+        if blocks and blocks[-1].height > tip:
+            raise SyncDecodeError("response", f"block {blocks[-1].height} above tip {tip}")
+        return SyncResponse(tip, tuple(blocks))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _unpack_list(data: bytes, what: str, length: int) -> list[object]:
+    try:
+        fields = msgpack.unpackb(data)
+    except (ValueError, msgpack.ExtraData) as exc:
+        raise SyncDecodeError(what, f"not msgpack: {exc}") from exc
+    if not (isinstance(fields, list) and len(fields) == length):
+        raise SyncDecodeError(what, f"expected a list of {length}")
+    if fields[0] != WIRE_VERSION:
+        raise SyncDecodeError(what, f"unsupported version {fields[0]!r}")
+    return fields
+
+
+GetBlock = Callable[[int], SyncedBlock | None]
+GetTip = Callable[[], int]
+Apply = Callable[[SyncedBlock], Awaitable[None]]
+
+
+def serve_blocks(node: P2PNode, get_block: GetBlock, get_tip: GetTip) -> None:
+    """Answers block-sync requests from storage, up to the response byte cap."""
+
+    async def handle(peer: str, data: bytes) -> bytes:
+        request = SyncRequest.decode(data)
+        blocks: list[SyncedBlock] = []
+        size = 0
+        for height in range(request.from_height, request.from_height + request.max_count):
+            found = get_block(height)
+            if found is None:
+                break
+            size += len(found.block) + len(found.certificate) + 16
+            if blocks and size > MAX_RESPONSE_BYTES - 1024:
+                break
+            blocks.append(found)
+        return SyncResponse(get_tip(), tuple(blocks)).encode()
+
+    node.set_request_handler(PROTOCOL, handle, MAX_REQUEST_BYTES)
+
+
+async def fetch_blocks(node: P2PNode, peer: str, from_height: int, max_count: int) -> SyncResponse:
+    """One round trip; RequestFailed or SyncDecodeError (the peer is scored down) on failure."""
+    request = SyncRequest(from_height, max_count)
+    data = await node.request(
+        peer, PROTOCOL, request.encode(), MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+    )
+    try:
+        return SyncResponse.decode(data, from_height)
+    except SyncDecodeError:
+        node.penalize(peer, Offence.UNDECODABLE)
+        raise
+
+
+async def sync_to_tip(
+    node: P2PNode, peers: Sequence[str], next_height: int, apply: Apply, batch: int = 32
+) -> int:
+    """Fetches and applies blocks from `next_height` until no peer has more; returns next height.
+
+    A peer whose answer fails to decode or verify is scored down and skipped for
+    the rest of this call; the others are tried in turn.
+    """
+    usable = list(peers)
+    while usable:
+        peer = usable[0]
+        try:
+            response = await fetch_blocks(node, peer, next_height, batch)
+            for synced in response.blocks:
+                await apply(synced)
+                next_height = synced.height + 1
+        except SyncApplyError as exc:
+            log.warning("block from %s failed verification: %s", peer, exc)
+            node.penalize(peer, Offence.BAD_RESPONSE)
+            usable.remove(peer)
+            continue
+        except (RequestFailed, SyncDecodeError) as exc:
+            log.info("block sync from %s failed: %s", peer, exc)
+            usable.remove(peer)
+            continue
+        if not response.blocks or response.tip_height < next_height:
+            usable.remove(peer)
+    return next_height

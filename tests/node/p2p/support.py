@@ -1,0 +1,69 @@
+"""Real libp2p hosts on 127.0.0.1 for tests: a line of connected hosts with formed meshes."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import msgpack
+import trio
+
+from node.p2p import P2PConfig, P2PNode, Topic, open_p2p
+
+MAX_NOTE = 512
+
+
+class NoteError(ValueError):
+    """A note that is not [1, text]."""
+
+
+def decode_note(data: bytes) -> str:
+    """Version 1 notes: msgpack [1, str]."""
+    try:
+        fields = msgpack.unpackb(data)
+    except ValueError as exc:
+        raise NoteError(f"not msgpack: {exc}") from exc
+    if not (isinstance(fields, list) and len(fields) == 2 and fields[0] == 1):
+        raise NoteError(f"expected [1, text], got {fields!r}")
+    if not isinstance(fields[1], str):
+        raise NoteError(f"text must be str, got {type(fields[1]).__name__}")
+    return fields[1]
+
+
+def note(text: str) -> bytes:
+    return msgpack.packb([1, text])
+
+
+TOPICS = [Topic("tx", MAX_NOTE, decode_note), Topic("prices", MAX_NOTE, decode_note)]
+
+
+def seed(name: str) -> bytes:
+    return hashlib.sha256(name.encode()).digest()
+
+
+def config(name: str, **kw: object) -> P2PConfig:
+    return P2PConfig(key_seed=seed(name), **kw)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def line(*names: str, **kw: object) -> AsyncIterator[list[P2PNode]]:
+    """Hosts connected in a line a - b - c ..., meshes formed on every topic."""
+    async with AsyncExitStack() as stack:
+        nodes: list[P2PNode] = []
+        for name in names:
+            nodes.append(await stack.enter_async_context(open_p2p(config(name, **kw), TOPICS)))
+        for left, right in itertools.pairwise(nodes):
+            await right.connect(left.listen_addrs()[0])
+        for i, node in enumerate(nodes):
+            neighbours = (i > 0) + (i < len(nodes) - 1)
+            for topic in TOPICS:
+                await node.wait_for_mesh(topic.name, neighbours)
+        yield nodes
+
+
+async def receive(node: P2PNode, topic: str) -> tuple[str, object]:
+    with trio.fail_after(10):
+        delivery = await node.messages(topic).receive()
+    return delivery.sender, delivery.value

@@ -1,0 +1,98 @@
+"""Block sync between real libp2p hosts on loopback; a peer serving bad blocks is scored down."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from node.blocksync import (
+    SyncApplyError,
+    SyncDecodeError,
+    SyncedBlock,
+    SyncRequest,
+    SyncResponse,
+    fetch_blocks,
+    serve_blocks,
+    sync_to_tip,
+)
+from node.p2p import Offence
+from tests.node.p2p.support import line
+
+
+def chain(tip: int, corrupt_at: int = 0) -> dict[int, SyncedBlock]:
+    return {
+        h: SyncedBlock(h, b"bad" if h == corrupt_at else b"block-%d" % h, b"cert-%d" % h)
+        for h in range(1, tip + 1)
+    }
+
+
+async def test_lagging_node_syncs_to_the_tip_in_batches() -> None:
+    blocks = chain(150)
+    applied: list[int] = []
+
+    async def apply(synced: SyncedBlock) -> None:
+        assert synced == blocks[synced.height]
+        applied.append(synced.height)
+
+    async with line("a", "b") as (a, b):
+        serve_blocks(a, blocks.get, lambda: 150)
+        assert await sync_to_tip(b, [a.peer_id], 1, apply) == 151
+    assert applied == list(range(1, 151))
+
+
+async def test_peer_serving_a_bad_block_is_penalized_and_another_is_used() -> None:
+    honest, liar = chain(40), chain(40, corrupt_at=5)
+    applied: list[int] = []
+
+    async def apply(synced: SyncedBlock) -> None:
+        if synced.block == b"bad":
+            raise SyncApplyError(f"block {synced.height} does not verify")
+        applied.append(synced.height)
+
+    async with line("liar", "me", "honest") as (bad, me, good):
+        serve_blocks(bad, liar.get, lambda: 40)
+        serve_blocks(good, honest.get, lambda: 40)
+        assert await sync_to_tip(me, [bad.peer_id, good.peer_id], 1, apply, batch=8) == 41
+        assert me.scores.get_score(bad.peer_id) < 0
+    assert applied == list(range(1, 41))
+
+
+async def test_bad_request_gets_no_answer_and_costs_the_asker() -> None:
+    async with line("a", "b") as (a, b):
+        serve_blocks(a, chain(3).get, lambda: 3)
+        with pytest.raises(Exception, match="without a response"):
+            await b.request(a.peer_id, "/clearnode/blocksync/1", msgpack.packb([1, 0, 5]), 64, 1024)
+        assert a.scores.get_score(b.peer_id) == -Offence.UNDECODABLE.value
+        response = await fetch_blocks(b, a.peer_id, 3, 10)
+        assert response == SyncResponse(3, (SyncedBlock(3, b"block-3", b"cert-3"),))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xc1",
+        msgpack.packb([2, 1, 1]),
+        msgpack.packb([1, 1]),
+        msgpack.packb([1, True, 1]),
+        msgpack.packb([1, 1, 65]),
+        msgpack.packb([1, 0, 1]),
+    ],
+)
+def test_malformed_requests_are_typed_errors(data: bytes) -> None:
+    with pytest.raises(SyncDecodeError):
+        SyncRequest.decode(data)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [[2, b"b", b"c"]],
+        [[1, "b", b"c"]],
+        [[1, b"b"]],
+        [[1, b"b", b"c"], [3, b"b", b"c"]],
+        [[1, b"b", b"c"], [2, b"b", b"c"], [3, b"b", b"c"]],
+    ],
+)
+def test_malformed_responses_are_typed_errors(rows: list[object]) -> None:
+    with pytest.raises(SyncDecodeError):
+        SyncResponse.decode(msgpack.packb([1, 2, rows]), 1)
