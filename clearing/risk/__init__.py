@@ -1,0 +1,1 @@
+"""Portfolio margin: scenarios, risk arrays, margin, queries, the solvency form."""

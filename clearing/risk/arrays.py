@@ -1,0 +1,142 @@
+"""Risk arrays: P&L per lot of every instrument under every scenario, per epoch.
+
+``values[i][s]`` is the gain (settlement units, per lot, long) of instrument
+``instrument_ids[i]`` in scenario ``s``, rounded half-even. Futures and
+perpetuals move with their underlying; options are revalued with Black-76 on
+their future's moved mark and shifted volatility. A scenario's P&L is scaled by
+its cover fraction.
+
+Per-instrument floor (kept linear so the solvency form stays exact): each
+array holds a loss of at least ``floor = ceil(price * floor_bps / 10_000)`` per
+lot in each direction, i.e. ``min_s v <= -floor`` and ``max_s v >= floor``,
+so any single position needs at least ``floor * |q|`` of margin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from fractions import Fraction
+
+import msgpack
+
+from clearing.errors import DecodeError, GenesisError
+from clearing.instruments import Instrument, InstrumentKind, OptionType
+from clearing.risk.black76 import CONTEXT, compute_option_value
+from clearing.risk.params import RiskParams
+from clearing.risk.scenarios import Move, ScenarioSet
+from clearing.units import BPS_DENOMINATOR, apply_bps_ceil
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RiskArrays:
+    epoch: int
+    instrument_ids: tuple[str, ...]  # sorted
+    scenario_labels: tuple[str, ...]
+    values: tuple[tuple[int, ...], ...]  # values[i][s]
+    index: Mapping[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", {iid: n for n, iid in enumerate(self.instrument_ids)})
+
+    def row(self, instrument_id: str) -> tuple[int, ...]:
+        return self.values[self.index[instrument_id]]
+
+    @property
+    def scenario_count(self) -> int:
+        return len(self.scenario_labels)
+
+    def encode(self) -> bytes:
+        body = [FORMAT_VERSION, self.epoch, list(self.instrument_ids),
+                list(self.scenario_labels), [list(v) for v in self.values]]  # fmt: skip
+        return msgpack.packb(body, use_bin_type=True)  # type: ignore[no-any-return]
+
+    @classmethod
+    def decode(cls, data: bytes) -> RiskArrays:
+        try:
+            version, epoch, ids, labels, values = msgpack.unpackb(data, raw=False)
+            assert version == FORMAT_VERSION and isinstance(epoch, int) and epoch >= 0
+            assert all(isinstance(i, str) for i in ids) and list(ids) == sorted(set(ids))
+            assert all(isinstance(s, str) for s in labels) and len(values) == len(ids)
+            assert all(len(v) == len(labels) for v in values)
+            assert all(isinstance(x, int) and not isinstance(x, bool) for v in values for x in v)
+        except (ValueError, TypeError, AssertionError, msgpack.UnpackException) as exc:
+            raise DecodeError("RiskArrays", repr(exc)) from None
+        return cls(epoch, tuple(ids), tuple(labels), tuple(tuple(v) for v in values))
+
+
+def get_risk_factor(instrument: Instrument, by_id: Mapping[str, Instrument]) -> str:
+    """The underlying whose scenario moves drive ``instrument`` (an option: its future's)."""
+    if instrument.kind is InstrumentKind.OPTION:
+        return by_id[instrument.underlying].underlying
+    return instrument.underlying
+
+
+def compute_risk_arrays(
+    epoch: int,
+    scenarios: ScenarioSet,
+    instruments: Sequence[Instrument],
+    marks: Mapping[str, int],
+    params: RiskParams,
+    time_ms: int,
+) -> RiskArrays:
+    """Arrays for every instrument (sorted by id) from the marks at the epoch start."""
+    by_id = {i.id: i for i in instruments}
+    ids = tuple(sorted(by_id))
+    rows = []
+    for iid in ids:
+        inst = by_id[iid]
+        factor = get_risk_factor(inst, by_id)
+        if factor not in scenarios.underlyings:
+            raise GenesisError(f"risk.underlyings.{factor}", "present", "missing")
+        u = scenarios.underlyings.index(factor)
+        underlying = params.underlying(factor)
+        assert underlying is not None
+        row = [
+            _compute_pnl(inst, s.moves[u], underlying.vol_bps, marks, params.rate_bps, time_ms)
+            for s in scenarios.scenarios
+        ]
+        reference = marks[inst.underlying] if inst.kind is InstrumentKind.OPTION else marks[iid]
+        rows.append(compute_floored_row(row, apply_bps_ceil(reference, underlying.floor_bps)))
+    labels = tuple(s.label for s in scenarios.scenarios)
+    return RiskArrays(epoch, ids, labels, tuple(rows))
+
+
+def compute_floored_row(row: Sequence[int], floor: int) -> tuple[int, ...]:
+    """Deepen the worst loss each way (among non-base scenarios) to at least ``floor``."""
+    out = list(row)
+    if floor <= 0 or len(out) < 3:
+        return tuple(out)
+    rest = range(1, len(out))
+    down = min(rest, key=lambda s: (out[s], s))
+    up = max(rest, key=lambda s: (out[s], -s))
+    if up == down:
+        up = 2 if down == 1 else 1
+    out[down] = min(out[down], -floor)
+    out[up] = max(out[up], floor)
+    return tuple(out)
+
+
+def _compute_pnl(
+    inst: Instrument, move: Move, vol: int, marks: Mapping[str, int], rate_bps: int, time_ms: int
+) -> int:
+    """Gain per long lot under ``move``, cover applied, rounded half-even."""
+    cover = Fraction(move.cover_bps, BPS_DENOMINATOR)
+    if inst.kind is not InstrumentKind.OPTION:
+        return round(marks[inst.id] * move.price * cover)
+    assert inst.strike is not None and inst.expiry_ms is not None
+    forward = marks[inst.underlying]
+    moved = round(forward * (1 + move.price))
+    remaining = inst.expiry_ms - time_ms
+    is_call = inst.option_type is OptionType.CALL
+    base = compute_option_value(forward, inst.strike, vol, remaining, rate_bps, is_call)
+    shocked = compute_option_value(
+        moved, inst.strike, max(vol + move.vol_shift_bps, 1), remaining, rate_bps, is_call
+    )
+    with localcontext(CONTEXT):
+        pnl = (shocked - base) * Decimal(move.cover_bps) / Decimal(BPS_DENOMINATOR)
+        return int(pnl.to_integral_value())
+

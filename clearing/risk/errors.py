@@ -1,0 +1,31 @@
+"""Typed rejections raised by the margin rules (nothing changes when raised)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clearing.errors import InvalidTransaction
+
+
+@dataclass(eq=False)
+class InsufficientMargin(InvalidTransaction):
+    """The change leaves ``equity < initial_margin`` and raises the margin from
+    ``initial_margin_before`` (a risk-increasing trade, or any withdrawal/transfer
+    that leaves initial margin uncovered)."""
+
+    member: bytes
+    sub_account: int
+    equity: int
+    initial_margin_before: int
+    initial_margin: int
+
+
+@dataclass(eq=False)
+class ReduceOnly(InvalidTransaction):
+    """The member has not topped up its default-fund contribution: only trades
+    that shrink every position are accepted."""
+
+    member: bytes
+    instrument_id: str
+    quantity_before: int
+    quantity_after: int

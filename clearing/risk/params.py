@@ -1,0 +1,202 @@
+"""The genesis ``risk`` section, validated into ``RiskParams``.
+
+Every problem raises ``GenesisError(key, expected, got)`` with the dotted key
+(``risk.underlyings.BTC.scan_bps``). Unknown keys are errors, keys starting
+with ``_`` are comments.
+
+Shape (all integers; bps = 1/10_000)::
+
+    {"k_num": 1, "k_den": 2,                      # MM = ceil(k * IM), 0 < k < 1
+     "price_steps": 3,                             # scan fractions j/steps, SPAN uses 3
+     "extreme_multiple": 2, "extreme_cover_bps": 3500,
+     "max_scenarios": 1024,
+     "rate_bps": 0,                                # Black-76 discount rate
+     "underlyings": {"BTC": {"group": "crypto", "scan_bps": 1500,
+                             "vol_bps": 6000, "vol_scan_bps": 1500, "floor_bps": 50}},
+     "stress_days": [{"label": "2020-03-12", "moves_bps": {"BTC": -3900}}],
+     "liquidation": {"penalty_bps": 100, "fee_bps": 50, "max_per_block": 100,
+                     "partial_steps": 10},
+     "default_fund": {"cover": 2, "stress_multiple": 3}}
+
+Underlyings in one ``group`` move together (their positions offset); groups
+move independently (the joint scenario set is the product of group grids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from clearing.errors import GenesisError
+from clearing.units import BPS_DENOMINATOR
+
+MAX_SCENARIOS_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class UnderlyingParams:
+    name: str
+    group: str
+    scan_bps: int  # price scan range, fraction of the price
+    vol_bps: int  # implied volatility used for options (annualised)
+    vol_scan_bps: int  # volatility scan range, absolute vol points
+    floor_bps: int  # minimum loss per lot in each direction, fraction of the price
+
+
+@dataclass(frozen=True, slots=True)
+class StressDay:
+    label: str
+    moves_bps: tuple[tuple[str, int], ...]  # underlying -> return, sorted by name
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationParams:
+    penalty_bps: int  # discount the taker gets on the closed notional (incl. fee)
+    fee_bps: int  # part of the penalty that goes to the insurance fund
+    max_per_block: int
+    partial_steps: int  # partial liquidation closes j/partial_steps of every position
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultFundParams:
+    cover: int  # Cover-N: the N largest uncollateralised stress losses
+    stress_multiple: int  # stress scenarios scan this many scan ranges, full cover
+
+
+@dataclass(frozen=True, slots=True)
+class RiskParams:
+    k_num: int
+    k_den: int
+    price_steps: int
+    extreme_multiple: int
+    extreme_cover_bps: int
+    max_scenarios: int
+    rate_bps: int
+    underlyings: tuple[UnderlyingParams, ...]  # sorted by name
+    stress_days: tuple[StressDay, ...]
+    liquidation: LiquidationParams
+    default_fund: DefaultFundParams
+
+    def underlying(self, name: str) -> UnderlyingParams | None:
+        for u in self.underlyings:
+            if u.name == name:
+                return u
+        return None
+
+
+TOP_KEYS = {
+    "k_num", "k_den", "price_steps", "extreme_multiple", "extreme_cover_bps", "max_scenarios",
+    "rate_bps", "underlyings", "stress_days", "liquidation", "default_fund",
+}  # fmt: skip
+
+
+def parse_risk_params(section: Mapping[str, Any]) -> RiskParams:
+    """Validate the genesis ``risk`` object; raise ``GenesisError`` naming the key."""
+    top = _Section(section, "risk", TOP_KEYS)
+    k_num, k_den = top.integer("k_num", 1), top.integer("k_den", 1)
+    if not k_num < k_den:
+        raise GenesisError("risk.k_num", f"less than k_den={k_den} (0 < k < 1)", k_num)
+    names = top.mapping("underlyings")
+    if not names:
+        raise GenesisError("risk.underlyings", "at least one underlying", {})
+    underlyings = tuple(_parse_underlying(n, names[n]) for n in sorted(names))
+    known = {u.name for u in underlyings}
+    days = tuple(
+        _parse_stress_day(item, f"risk.stress_days[{n}]", known)
+        for n, item in enumerate(top.sequence("stress_days"))
+    )
+    liq = _Section(top.raw("liquidation"), "risk.liquidation",
+                   {"penalty_bps", "fee_bps", "max_per_block", "partial_steps"})  # fmt: skip
+    penalty = liq.integer("penalty_bps", 0, BPS_DENOMINATOR)
+    df = _Section(top.raw("default_fund"), "risk.default_fund", {"cover", "stress_multiple"})
+    params = RiskParams(
+        k_num=k_num,
+        k_den=k_den,
+        price_steps=top.integer("price_steps", 1, 100),
+        extreme_multiple=top.integer("extreme_multiple", 1, 100),
+        extreme_cover_bps=top.integer("extreme_cover_bps", 0, BPS_DENOMINATOR),
+        max_scenarios=top.integer("max_scenarios", 2, MAX_SCENARIOS_LIMIT),
+        rate_bps=top.integer("rate_bps", 0, BPS_DENOMINATOR),
+        underlyings=underlyings,
+        stress_days=days,
+        liquidation=LiquidationParams(
+            penalty_bps=penalty,
+            fee_bps=liq.integer("fee_bps", 0, penalty),
+            max_per_block=liq.integer("max_per_block", 1, 10**6),
+            partial_steps=liq.integer("partial_steps", 1, 1000),
+        ),
+        default_fund=DefaultFundParams(
+            cover=df.integer("cover", 1, 100), stress_multiple=df.integer("stress_multiple", 1, 100)
+        ),
+    )
+    return params
+
+
+def _parse_underlying(name: str, obj: object) -> UnderlyingParams:
+    r = _Section(obj, f"risk.underlyings.{name}",
+                 {"group", "scan_bps", "vol_bps", "vol_scan_bps", "floor_bps"})  # fmt: skip
+    return UnderlyingParams(
+        name=name,
+        group=r.text("group"),
+        scan_bps=r.integer("scan_bps", 1, BPS_DENOMINATOR - 1),
+        vol_bps=r.integer("vol_bps", 1, 100 * BPS_DENOMINATOR),
+        vol_scan_bps=r.integer("vol_scan_bps", 0, 100 * BPS_DENOMINATOR),
+        floor_bps=r.integer("floor_bps", 0, BPS_DENOMINATOR),
+    )
+
+
+def _parse_stress_day(obj: object, path: str, known: set[str]) -> StressDay:
+    r = _Section(obj, path, {"label", "moves_bps"})
+    moves = r.mapping("moves_bps")
+    out = []
+    for name in sorted(moves):
+        if name not in known:
+            raise GenesisError(f"{path}.moves_bps.{name}", f"one of {sorted(known)}", name)
+        value = moves[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not -9999 <= value <= 10**6:
+            raise GenesisError(f"{path}.moves_bps.{name}", "an integer in [-9999, 1000000]", value)
+        out.append((name, value))
+    return StressDay(r.text("label"), tuple(out))
+
+
+class _Section:
+    """Typed access to one JSON object of the risk section, with its dotted path."""
+
+    def __init__(self, obj: object, path: str, allowed: set[str]) -> None:
+        if not isinstance(obj, Mapping):
+            raise GenesisError(path, "an object", obj)
+        unknown = sorted(str(k) for k in obj if not str(k).startswith("_") and k not in allowed)
+        if unknown:
+            raise GenesisError(f"{path}.{unknown[0]}", f"one of {sorted(allowed)}", "unknown key")
+        self.data: Mapping[str, Any] = obj
+        self.path = path
+
+    def raw(self, name: str) -> object:
+        if name not in self.data:
+            raise GenesisError(f"{self.path}.{name}", "present", "missing")
+        return self.data[name]
+
+    def integer(self, name: str, lo: int = 0, hi: int = 2**64 - 1) -> int:
+        value = self.raw(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise GenesisError(f"{self.path}.{name}", f"an integer in [{lo}, {hi}]", value)
+        return value
+
+    def text(self, name: str) -> str:
+        value = self.raw(name)
+        if not isinstance(value, str) or not value:
+            raise GenesisError(f"{self.path}.{name}", "a non-empty string", value)
+        return value
+
+    def mapping(self, name: str) -> Mapping[str, Any]:
+        value = self.raw(name)
+        if not isinstance(value, Mapping):
+            raise GenesisError(f"{self.path}.{name}", "an object", value)
+        return value
+
+    def sequence(self, name: str) -> list[Any]:
+        value = self.raw(name)
+        if not isinstance(value, list):
+            raise GenesisError(f"{self.path}.{name}", "a list", value)
+        return value

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+
+from clearing.errors import GenesisError
+from clearing.risk.params import parse_risk_params
+from tests.clearing.risk.sample import risk_section
+
+
+def test_sample_section_parses() -> None:
+    p = parse_risk_params(risk_section())
+    assert (p.k_num, p.k_den) == (1, 2)
+    assert [u.name for u in p.underlyings] == ["BTC", "ETH", "SOL"]
+    assert p.stress_days[0].moves_bps == (("BTC", -3900), ("ETH", -4300))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"k_num": 2}, "risk.k_num"),  # k must be < 1
+        ({"k_num": 0}, "risk.k_num"),
+        ({"k_den": "2"}, "risk.k_den"),
+        ({"price_steps": True}, "risk.price_steps"),
+        ({"surprise": 1}, "risk.surprise"),
+        ({"underlyings": {}}, "risk.underlyings"),
+        ({"underlyings": {"BTC": {"group": "g", "scan_bps": 0, "vol_bps": 1,
+                                  "vol_scan_bps": 0, "floor_bps": 0}}},
+         "risk.underlyings.BTC.scan_bps"),
+        ({"stress_days": [{"label": "x", "moves_bps": {"DOGE": 1}}]},
+         "risk.stress_days[0].moves_bps.DOGE"),
+        ({"liquidation": {"penalty_bps": 10, "fee_bps": 20, "max_per_block": 1,
+                          "partial_steps": 1}}, "risk.liquidation.fee_bps"),
+        ({"max_scenarios": 20}, "risk.max_scenarios"),  # 17 * 17 + 1 scenarios needed
+    ],
+)  # fmt: skip
+def test_bad_sections_name_the_key(overrides: dict[str, object], key: str) -> None:
+    from clearing.risk.scenarios import compute_scenario_set
+
+    with pytest.raises(GenesisError) as info:
+        compute_scenario_set(parse_risk_params(risk_section(**overrides)))
+    assert info.value.key == key
