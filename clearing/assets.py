@@ -1,0 +1,43 @@
+"""Assets from genesis: the settlement asset and the collateral tokens.
+
+A collateral token is keyed by ``(chain_id, token address)``. Ledger amounts
+are in quanta (on-chain amount = quanta * quantum). Its price feed quotes
+settlement base units per quantum, so the haircut value of one quantum,
+``floor(price * (10_000 - haircut_bps) / 10_000)``, is a whole ``Amount`` and
+equity stays linear with integer coefficients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clearing.units import BPS_DENOMINATOR, mul_div_floor
+
+CollateralKey = tuple[int, bytes]
+"""``(chain_id, 20-byte token address)``; the zero address is the native coin."""
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementAsset:
+    symbol: str
+    decimals: int
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralToken:
+    chain_id: int
+    token: bytes
+    symbol: str
+    decimals: int
+    quantum: int
+    haircut_bps: int
+    price_feed: str
+
+    @property
+    def key(self) -> CollateralKey:
+        return (self.chain_id, self.token)
+
+
+def compute_haircut_value_per_quantum(token: CollateralToken, price: int) -> int:
+    """Settlement units one quantum counts for, rounded down (against the member)."""
+    return mul_div_floor(price, BPS_DENOMINATOR - token.haircut_bps, BPS_DENOMINATOR)

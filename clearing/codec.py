@@ -1,0 +1,78 @@
+"""Strict msgpack decoding helpers: every malformed input is a ``DecodeError``.
+
+Wire formats are msgpack lists whose first element is a format version. These
+helpers check type and size of each field so record ``from_fields`` methods
+stay one line per field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from clearing.errors import DecodeError
+from clearing.units import MAX_UINT64
+
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+MAX_LIST_LENGTH = 100_000
+
+
+def pack(obj: object) -> bytes:
+    """Canonical msgpack: lists only (no maps), bin for bytes, ints as ints."""
+    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def unpack(data: bytes, what: str) -> Any:
+    """Decode ``data`` (bounded in size, no maps allowed at any depth)."""
+    if not isinstance(data, bytes | bytearray):
+        raise DecodeError(what, f"expected bytes, got {type(data).__name__}")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise DecodeError(what, f"{len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            max_map_len=0,
+            max_array_len=MAX_LIST_LENGTH,
+            max_ext_len=0,
+        )
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
+        raise DecodeError(what, f"not msgpack: {e}") from None
+
+
+def expect_list(obj: object, what: str, length: int | None = None) -> list[Any]:
+    if not isinstance(obj, list):
+        raise DecodeError(what, f"expected a list, got {type(obj).__name__}")
+    if length is not None and len(obj) != length:
+        raise DecodeError(what, f"expected {length} fields, got {len(obj)}")
+    return obj
+
+
+def expect_int(obj: object, what: str, lo: int = 0, hi: int = MAX_UINT64) -> int:
+    if not isinstance(obj, int) or isinstance(obj, bool):
+        raise DecodeError(what, f"expected an integer, got {type(obj).__name__}")
+    if not lo <= obj <= hi:
+        raise DecodeError(what, f"{obj} outside [{lo}, {hi}]")
+    return obj
+
+
+def expect_bytes(obj: object, what: str, length: int) -> bytes:
+    if not isinstance(obj, bytes):
+        raise DecodeError(what, f"expected bytes, got {type(obj).__name__}")
+    if len(obj) != length:
+        raise DecodeError(what, f"expected {length} bytes, got {len(obj)}")
+    return obj
+
+
+def expect_str(obj: object, what: str, max_length: int = 64) -> str:
+    if not isinstance(obj, str) or not 0 < len(obj) <= max_length:
+        raise DecodeError(what, f"expected a string of 1..{max_length} chars, got {obj!r:.80}")
+    return obj
+
+
+def expect_bool(obj: object, what: str) -> bool:
+    if not isinstance(obj, bool):
+        raise DecodeError(what, f"expected a bool, got {type(obj).__name__}")
+    return obj

@@ -1,0 +1,38 @@
+"""May a sub-account give up value (withdrawal, transfer out)?
+
+Equity = cash + haircut value of collateral (positions are settled into cash
+every block by variation margin). A debit is eligible when equity after it is
+at least ``get_debit_requirement``; today that is 0 ("collateral and cash
+suffice"), the risk issue replaces it with initial margin.
+"""
+
+from __future__ import annotations
+
+from clearing.assets import CollateralKey, compute_haircut_value_per_quantum
+from clearing.errors import InsufficientEquity
+from clearing.state import ClearingState, SubAccount, get_collateral_value
+
+
+def get_debit_requirement(state: ClearingState, member: bytes, sub_account: int) -> int:
+    """Equity a sub-account must keep after a debit. RISK: initial margin goes HERE."""
+    return 0
+
+
+def check_debit_eligibility(
+    state: ClearingState,
+    member: bytes,
+    sub_account: int,
+    account: SubAccount,
+    cash_debit: int,
+    collateral_debit: tuple[CollateralKey, int] | None,
+) -> None:
+    """Raise ``InsufficientEquity`` if the debit leaves equity below the requirement."""
+    equity_after = account.cash - cash_debit + get_collateral_value(state, account)
+    if collateral_debit is not None:
+        key, quanta = collateral_debit
+        token = state.collateral_tokens[key]
+        price = state.index_prices[token.price_feed]
+        equity_after -= quanta * compute_haircut_value_per_quantum(token, price)
+    requirement = get_debit_requirement(state, member, sub_account)
+    if equity_after < requirement:
+        raise InsufficientEquity(member, sub_account, equity_after, requirement)

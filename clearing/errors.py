@@ -1,0 +1,222 @@
+"""Typed errors of the clearing state machine.
+
+``ClearingError`` -> ``InvalidTransaction`` -> one class per reason, each
+carrying the numbers that explain it (execution-specs style). A transaction
+that raises ``InvalidTransaction`` leaves the state untouched; its class name
+is the result code a venue or member reads in the block result.
+``DecodeError`` is for malformed bytes, ``GenesisError`` for a bad genesis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+class ClearingError(Exception):
+    """Base of every error raised by ``clearing/``."""
+
+    def __str__(self) -> str:
+        parts = [f"{f.name}={_show(getattr(self, f.name))}" for f in fields(self)]  # type: ignore[arg-type]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    @property
+    def code(self) -> str:
+        """Stable result code: the class name."""
+        return type(self).__name__
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return repr(value)
+
+
+@dataclass(eq=False)
+class DecodeError(ClearingError):
+    """Bytes that are not a valid encoding of ``what``."""
+
+    what: str
+    reason: str
+
+
+@dataclass(eq=False)
+class GenesisError(ClearingError):
+    """Genesis key ``key`` is not ``expected`` (it was ``got``)."""
+
+    key: str
+    expected: str
+    got: object
+
+
+class InvalidTransaction(ClearingError):
+    """A transaction rejected by the rules; nothing changed."""
+
+
+@dataclass(eq=False)
+class UnknownMember(InvalidTransaction):
+    member: bytes
+
+
+@dataclass(eq=False)
+class UnknownSubAccount(InvalidTransaction):
+    member: bytes
+    sub_account: int
+
+
+@dataclass(eq=False)
+class UnknownVenue(InvalidTransaction):
+    venue_id: str
+
+
+@dataclass(eq=False)
+class UnknownInstrument(InvalidTransaction):
+    instrument_id: str
+
+
+@dataclass(eq=False)
+class UnknownCollateral(InvalidTransaction):
+    chain_id: int
+    token: bytes
+
+
+@dataclass(eq=False)
+class UnknownFeed(InvalidTransaction):
+    feed: str
+
+
+@dataclass(eq=False)
+class VenueNotAuthorised(InvalidTransaction):
+    venue_id: str
+    member: bytes
+
+
+@dataclass(eq=False)
+class OutsideBand(InvalidTransaction):
+    instrument_id: str
+    price: int
+    mark_price: int
+    band_bps: int
+
+
+@dataclass(eq=False)
+class OffTick(InvalidTransaction):
+    instrument_id: str
+    price: int
+    tick_size: int
+
+
+@dataclass(eq=False)
+class InstrumentExpired(InvalidTransaction):
+    instrument_id: str
+    expiry_ms: int
+    time_ms: int
+
+
+@dataclass(eq=False)
+class DuplicateTrade(InvalidTransaction):
+    venue_id: str
+    trade_id: int
+
+
+@dataclass(eq=False)
+class DuplicateCredit(InvalidTransaction):
+    chain_id: int
+    tx_hash: bytes
+    log_index: int
+
+
+@dataclass(eq=False)
+class InsufficientCollateral(InvalidTransaction):
+    member: bytes
+    sub_account: int
+    chain_id: int
+    token: bytes
+    available: int
+    requested: int
+
+
+@dataclass(eq=False)
+class InsufficientCash(InvalidTransaction):
+    member: bytes
+    sub_account: int
+    available: int
+    requested: int
+
+
+@dataclass(eq=False)
+class InvalidAmount(InvalidTransaction):
+    """``field`` must be in ``[minimum, maximum]``; it was ``value``."""
+
+    field: str
+    value: int
+    minimum: int
+    maximum: int
+
+
+@dataclass(eq=False)
+class SameSubAccount(InvalidTransaction):
+    member: bytes
+    sub_account: int
+
+
+@dataclass(eq=False)
+class BadSignature(InvalidTransaction):
+    """The signature over ``what`` does not verify for ``signer``."""
+
+    what: str
+    signer: bytes
+
+
+@dataclass(eq=False)
+class UnknownSigner(InvalidTransaction):
+    signer: bytes
+
+
+@dataclass(eq=False)
+class DuplicateSigner(InvalidTransaction):
+    signer: bytes
+
+
+@dataclass(eq=False)
+class QuorumNotReached(InvalidTransaction):
+    """Need ``3 * signed_power > 2 * total_power``."""
+
+    signed_power: int
+    total_power: int
+
+
+@dataclass(eq=False)
+class StaleObservation(InvalidTransaction):
+    signer: bytes
+    observed_ms: int
+    time_ms: int
+    max_age_ms: int
+
+
+@dataclass(eq=False)
+class ObservationMismatch(InvalidTransaction):
+    """Attestations signed different bodies where one body was expected."""
+
+    what: str
+
+
+@dataclass(eq=False)
+class NonceReused(InvalidTransaction):
+    member: bytes
+    nonce: int
+
+
+@dataclass(eq=False)
+class WrongChain(InvalidTransaction):
+    expected: int
+    got: int
+
+
+@dataclass(eq=False)
+class InsufficientEquity(InvalidTransaction):
+    """After the debit, equity would be ``equity_after`` < ``requirement``."""
+
+    member: bytes
+    sub_account: int
+    equity_after: int
+    requirement: int

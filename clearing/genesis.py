@@ -1,0 +1,322 @@
+"""Parse and validate a genesis document (a dict loaded from JSON).
+
+Every problem raises ``GenesisError(key, expected, got)`` where ``key`` is the
+dotted path into the document (``instruments[2].tick_size``). Keys starting
+with ``_`` (e.g. ``_doc``) are comments and ignored. Unknown keys are errors so
+that a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from clearing.assets import CollateralKey, CollateralToken, SettlementAsset
+from clearing.errors import GenesisError
+from clearing.instruments import Instrument, InstrumentKind, OptionType, SettlementStyle
+from clearing.units import BPS_DENOMINATOR, MAX_UINT64
+
+GENESIS_VERSION = 1
+E = TypeVar("E")
+
+
+@dataclass(frozen=True, slots=True)
+class Validator:
+    name: str
+    pubkey: bytes  # Ed25519, 32 bytes
+    power: int
+    evm_address: bytes  # 20 bytes, signs bridge withdrawals
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    id: str
+    pubkey: bytes  # Ed25519, 32 bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OracleParams:
+    max_age_ms: int
+    max_move_bps: int
+
+
+@dataclass(frozen=True, slots=True)
+class Genesis:
+    chain_id: int
+    genesis_time_ms: int
+    epoch_length_blocks: int
+    settlement_asset: SettlementAsset
+    collateral: tuple[CollateralToken, ...]
+    instruments: tuple[Instrument, ...]
+    validators: tuple[Validator, ...]
+    venues: tuple[Venue, ...]
+    oracle: OracleParams
+    index_prices: tuple[tuple[str, int], ...]  # feed id -> price, sorted
+    mark_prices: tuple[tuple[str, int], ...]  # instrument id -> price, sorted
+    insurance_fund: int
+    risk: Mapping[str, Any]  # validated as a JSON object; RISK parses its content
+
+    def feeds(self) -> frozenset[str]:
+        """Every price feed id some collateral token or instrument refers to."""
+        return frozenset(
+            [t.price_feed for t in self.collateral] + [i.index_feed for i in self.instruments]
+        )
+
+
+class _Reader:
+    """Typed access to one JSON object, remembering its path for errors."""
+
+    def __init__(self, obj: object, path: str, allowed: set[str]) -> None:
+        if not isinstance(obj, dict):
+            raise GenesisError(path or "<root>", "an object", obj)
+        unknown = sorted(k for k in obj if not str(k).startswith("_") and k not in allowed)
+        if unknown:
+            raise GenesisError(_join(path, unknown[0]), f"one of {sorted(allowed)}", "unknown key")
+        self.obj: dict[str, Any] = obj
+        self.path = path
+
+    def key(self, name: str) -> str:
+        return _join(self.path, name)
+
+    def get_raw(self, name: str) -> object:
+        if name not in self.obj:
+            raise GenesisError(self.key(name), "present", "missing")
+        return self.obj[name]
+
+    def has(self, name: str) -> bool:
+        return self.obj.get(name) is not None
+
+    def get_int(self, name: str, lo: int = 0, hi: int = MAX_UINT64) -> int:
+        value = self.get_raw(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise GenesisError(self.key(name), f"an integer in [{lo}, {hi}]", value)
+        return value
+
+    def get_str(self, name: str) -> str:
+        value = self.get_raw(name)
+        if not isinstance(value, str) or not value:
+            raise GenesisError(self.key(name), "a non-empty string", value)
+        return value
+
+    def get_hex(self, name: str, length: int) -> bytes:
+        value = self.get_raw(name)
+        try:
+            assert isinstance(value, str) and value.startswith("0x")
+            data = bytes.fromhex(value[2:])
+            assert len(data) == length
+        except (AssertionError, ValueError):
+            raise GenesisError(self.key(name), f"0x-hex of {length} bytes", value) from None
+        return data
+
+    def get_enum(self, name: str, kind: type[E]) -> E:
+        value = self.get_raw(name)
+        try:
+            return kind(value)  # type: ignore[call-arg]
+        except ValueError:
+            choices = [m.value for m in kind]  # type: ignore[attr-defined]
+            raise GenesisError(self.key(name), f"one of {choices}", value) from None
+
+    def get_list(self, name: str) -> list[object]:
+        value = self.get_raw(name)
+        if not isinstance(value, list):
+            raise GenesisError(self.key(name), "a list", value)
+        return value
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+TOP_KEYS = {
+    "version", "chain_id", "genesis_time_ms", "epoch_length_blocks", "settlement_asset",
+    "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
+    "mark_prices", "insurance_fund", "risk",
+}  # fmt: skip
+
+
+def parse_genesis(doc: object) -> Genesis:
+    """Validate ``doc`` and return the typed ``Genesis``; raise ``GenesisError``."""
+    top = _Reader(doc, "", TOP_KEYS)
+    if top.get_int("version") != GENESIS_VERSION:
+        raise GenesisError("version", str(GENESIS_VERSION), top.get_raw("version"))
+    asset = _Reader(top.get_raw("settlement_asset"), "settlement_asset", {"symbol", "decimals"})
+    collateral = tuple(
+        _parse_collateral(item, f"collateral[{n}]")
+        for n, item in enumerate(top.get_list("collateral"))
+    )
+    instruments = tuple(
+        _parse_instrument(item, f"instruments[{n}]")
+        for n, item in enumerate(top.get_list("instruments"))
+    )
+    validators = tuple(
+        _parse_validator(item, f"validators[{n}]")
+        for n, item in enumerate(top.get_list("validators"))
+    )
+    venues = tuple(
+        _parse_venue(item, f"venues[{n}]") for n, item in enumerate(top.get_list("venues"))
+    )
+    oracle = _Reader(top.get_raw("oracle"), "oracle", {"max_age_ms", "max_move_bps"})
+    risk = top.get_raw("risk")
+    if not isinstance(risk, dict) or not all(isinstance(k, str) for k in risk):
+        raise GenesisError("risk", "an object with string keys", risk)
+    genesis = Genesis(
+        chain_id=top.get_int("chain_id", 1),
+        genesis_time_ms=top.get_int("genesis_time_ms"),
+        epoch_length_blocks=top.get_int("epoch_length_blocks", 1),
+        settlement_asset=SettlementAsset(asset.get_str("symbol"), asset.get_int("decimals", 0, 30)),
+        collateral=collateral,
+        instruments=instruments,
+        validators=validators,
+        venues=venues,
+        oracle=OracleParams(
+            oracle.get_int("max_age_ms", 1), oracle.get_int("max_move_bps", 1, BPS_DENOMINATOR)
+        ),
+        index_prices=_parse_prices(top.get_raw("index_prices"), "index_prices"),
+        mark_prices=_parse_prices(top.get_raw("mark_prices"), "mark_prices"),
+        insurance_fund=top.get_int("insurance_fund"),
+        risk=risk,
+    )
+    _check_cross_references(genesis)
+    return genesis
+
+
+def _parse_collateral(item: object, path: str) -> CollateralToken:
+    r = _Reader(
+        item,
+        path,
+        {"chain_id", "token", "symbol", "decimals", "quantum", "haircut_bps", "price_feed"},
+    )
+    return CollateralToken(
+        chain_id=r.get_int("chain_id", 1),
+        token=r.get_hex("token", 20),
+        symbol=r.get_str("symbol"),
+        decimals=r.get_int("decimals", 0, 36),
+        quantum=r.get_int("quantum", 1, 10**36),
+        haircut_bps=r.get_int("haircut_bps", 0, BPS_DENOMINATOR - 1),
+        price_feed=r.get_str("price_feed"),
+    )
+
+
+INSTRUMENT_KEYS = {
+    "id", "kind", "underlying", "index_feed", "contract_size", "tick_size", "price_band_bps",
+    "fee_bps", "settlement", "expiry_ms", "strike", "option_type", "funding_interval_ms",
+    "funding_cap_bps",
+}  # fmt: skip
+
+
+OPTIONAL_INSTRUMENT_KEYS = {
+    "funding_interval_ms", "funding_cap_bps", "expiry_ms", "strike", "option_type",
+}  # fmt: skip
+
+
+def _parse_instrument(item: object, path: str) -> Instrument:
+    r = _Reader(item, path, INSTRUMENT_KEYS)
+    kind = r.get_enum("kind", InstrumentKind)
+    needs = {
+        InstrumentKind.PERPETUAL: {"funding_interval_ms", "funding_cap_bps"},
+        InstrumentKind.FUTURE: {"expiry_ms"},
+        InstrumentKind.OPTION: {"expiry_ms", "strike", "option_type"},
+    }[kind]
+    for name in sorted(OPTIONAL_INSTRUMENT_KEYS):
+        if (name in needs) != r.has(name):
+            expected = "present" if name in needs else "absent"
+            raise GenesisError(r.key(name), f"{expected} for a {kind.value}", r.obj.get(name))
+    contract_size = r.get_str("contract_size")
+    if not _is_positive_decimal(contract_size):
+        raise GenesisError(r.key("contract_size"), "a positive decimal string", contract_size)
+    return Instrument(
+        id=r.get_str("id"),
+        kind=kind,
+        underlying=r.get_str("underlying"),
+        index_feed=r.get_str("index_feed"),
+        contract_size=contract_size,
+        tick_size=r.get_int("tick_size", 1),
+        price_band_bps=r.get_int("price_band_bps", 1, BPS_DENOMINATOR),
+        fee_bps=r.get_int("fee_bps", 0, BPS_DENOMINATOR),
+        settlement=r.get_enum("settlement", SettlementStyle),
+        expiry_ms=r.get_int("expiry_ms") if "expiry_ms" in needs else None,
+        strike=r.get_int("strike", 1) if "strike" in needs else None,
+        option_type=r.get_enum("option_type", OptionType) if "option_type" in needs else None,
+        funding_interval_ms=r.get_int("funding_interval_ms", 1)
+        if "funding_cap_bps" in needs
+        else None,
+        funding_cap_bps=r.get_int("funding_cap_bps", 0, BPS_DENOMINATOR)
+        if "funding_cap_bps" in needs
+        else None,
+    )
+
+
+def _is_positive_decimal(text: str) -> bool:
+    whole, _, frac = text.partition(".")
+    digits = whole + frac
+    return (
+        digits.isdigit()
+        and whole.isdigit()
+        and (frac == "" or frac.isdigit())
+        and (int(digits) > 0)
+    )
+
+
+def _parse_validator(item: object, path: str) -> Validator:
+    r = _Reader(item, path, {"name", "pubkey", "power", "evm_address"})
+    return Validator(
+        r.get_str("name"),
+        r.get_hex("pubkey", 32),
+        r.get_int("power", 1),
+        r.get_hex("evm_address", 20),
+    )
+
+
+def _parse_venue(item: object, path: str) -> Venue:
+    r = _Reader(item, path, {"id", "pubkey"})
+    return Venue(r.get_str("id"), r.get_hex("pubkey", 32))
+
+
+def _parse_prices(obj: object, path: str) -> tuple[tuple[str, int], ...]:
+    if not isinstance(obj, dict):
+        raise GenesisError(path, "an object of id -> price", obj)
+    out = []
+    for key in sorted(obj):
+        value = obj[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_UINT64:
+            raise GenesisError(_join(path, str(key)), "a positive integer price", value)
+        out.append((str(key), value))
+    return tuple(out)
+
+
+def _check_unique(keys: list[object], path: str) -> None:
+    seen: set[object] = set()
+    for n, key in enumerate(keys):
+        if key in seen:
+            raise GenesisError(f"{path}[{n}]", "a unique id", key)
+        seen.add(key)
+
+
+def _check_cross_references(g: Genesis) -> None:
+    """Ids unique; options written on a listed future; every price names a known id."""
+    _check_unique([t.key for t in g.collateral], "collateral")
+    _check_unique([i.id for i in g.instruments], "instruments")
+    _check_unique([v.pubkey for v in g.validators], "validators")
+    _check_unique([v.id for v in g.venues], "venues")
+    if not g.validators:
+        raise GenesisError("validators", "at least one validator", [])
+    by_id = {i.id: i for i in g.instruments}
+    for n, inst in enumerate(g.instruments):
+        if inst.kind is InstrumentKind.OPTION:
+            future = by_id.get(inst.underlying)
+            if future is None or future.kind is not InstrumentKind.FUTURE:
+                raise GenesisError(
+                    f"instruments[{n}].underlying", "a listed future", inst.underlying
+                )
+    feeds = g.feeds()
+    for feed, _ in g.index_prices:
+        if feed not in feeds:
+            raise GenesisError(f"index_prices.{feed}", f"one of {sorted(feeds)}", feed)
+    for inst_id, _ in g.mark_prices:
+        if inst_id not in by_id:
+            raise GenesisError(f"mark_prices.{inst_id}", f"one of {sorted(by_id)}", inst_id)
+
+
+def collateral_by_key(g: Genesis) -> dict[CollateralKey, CollateralToken]:
+    return {t.key: t for t in g.collateral}

@@ -1,0 +1,221 @@
+"""Oracle price updates: validator-signed observations -> committed prices.
+
+Each validator signs its own observation (index prices per feed id, mark
+prices per instrument id, the time it observed them). A block's update:
+
+1. rejects unknown signers, duplicate signers, bad signatures, unknown ids;
+2. drops observations more than ``max_age_ms`` away from the block time;
+3. per price id, needs observations holding > 2/3 of total power, else that
+   id is left unchanged (and if no id reaches quorum the update is rejected);
+4. commits the voting-power-weighted (lower) median;
+5. clamps a move beyond ``max_move_bps`` of the previous price and flags it
+   with a ``price_clamped`` event (circuit breaker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from clearing.attestation import (
+    compute_signing_bytes,
+    get_signed_power,
+    is_quorum,
+    is_valid_signature,
+)
+from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
+from clearing.context import BlockContext
+from clearing.errors import (
+    BadSignature,
+    DecodeError,
+    QuorumNotReached,
+    StaleObservation,
+    UnknownFeed,
+    UnknownInstrument,
+)
+from clearing.events import Event, make_event
+from clearing.state import ClearingState
+from clearing.units import MAX_UINT64, apply_bps_floor
+
+PRICE_DOMAIN = "price-observation"
+PriceList = tuple[tuple[str, int], ...]
+
+
+def _decode_prices(obj: object, what: str) -> PriceList:
+    items = [expect_list(pair, what, 2) for pair in expect_list(obj, what)]
+    prices = tuple((expect_str(k, what), expect_int(v, what, 1, MAX_UINT64)) for k, v in items)
+    if [k for k, _ in prices] != sorted({k for k, _ in prices}):
+        raise DecodeError(what, "ids must be strictly increasing")
+    return prices
+
+
+@dataclass(frozen=True, slots=True)
+class PriceObservation:
+    signer: bytes  # validator Ed25519 pubkey
+    observed_ms: int
+    index_prices: PriceList  # feed id -> Price, sorted by id
+    mark_prices: PriceList  # instrument id -> Price, sorted by id
+    signature: bytes
+
+    def body(self) -> list[object]:
+        return [
+            self.observed_ms,
+            [list(p) for p in self.index_prices],
+            [list(p) for p in self.mark_prices],
+        ]
+
+    def signing_bytes(self, chain_id: int) -> bytes:
+        return compute_signing_bytes(PRICE_DOMAIN, chain_id, self.body())
+
+    def to_fields(self) -> list[object]:
+        return [self.signer, *self.body(), self.signature]
+
+    @classmethod
+    def from_fields(cls, obj: object) -> PriceObservation:
+        signer, observed_ms, index, marks, signature = expect_list(obj, "PriceObservation", 5)
+        return cls(
+            expect_bytes(signer, "signer", 32),
+            expect_int(observed_ms, "observed_ms"),
+            _decode_prices(index, "index_prices"),
+            _decode_prices(marks, "mark_prices"),
+            expect_bytes(signature, "signature", 64),
+        )
+
+
+def sign_price_observation(
+    key: Ed25519PrivateKey,
+    chain_id: int,
+    observed_ms: int,
+    index_prices: dict[str, int],
+    mark_prices: dict[str, int],
+) -> PriceObservation:
+    """A validator's signed observation (oracle service, tests, devnet)."""
+    unsigned = PriceObservation(
+        key.public_key().public_bytes_raw(),
+        observed_ms,
+        tuple(sorted(index_prices.items())),
+        tuple(sorted(mark_prices.items())),
+        b"",
+    )
+    return PriceObservation(
+        unsigned.signer,
+        observed_ms,
+        unsigned.index_prices,
+        unsigned.mark_prices,
+        key.sign(unsigned.signing_bytes(chain_id)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PriceUpdate:
+    KIND: ClassVar[int] = 6
+    observations: tuple[PriceObservation, ...]
+
+    def to_fields(self) -> list[object]:
+        return [[o.to_fields() for o in self.observations]]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> PriceUpdate:
+        (observations,) = expect_list(fields, "PriceUpdate", 1)
+        items = expect_list(observations, "observations")
+        return cls(tuple(PriceObservation.from_fields(o) for o in items))
+
+
+def compute_weighted_median(votes: list[tuple[int, int]]) -> int:
+    """Lower weighted median of ``(price, power)``: the smallest price at which
+    the cumulative power reaches half of the total."""
+    votes = sorted(votes)
+    total = sum(power for _, power in votes)
+    cumulative = 0
+    for price, power in votes:
+        cumulative += power
+        if 2 * cumulative >= total:
+            return price
+    raise ValueError("no votes")
+
+
+def compute_clamped_price(previous: int | None, proposed: int, max_move_bps: int) -> int:
+    """``proposed`` limited to ``previous`` +- floor(previous * max_move_bps / 10_000)."""
+    if previous is None:
+        return proposed
+    limit = apply_bps_floor(previous, max_move_bps)
+    return max(previous - limit, min(previous + limit, proposed))
+
+
+def _check_observations(
+    state: ClearingState, ctx: BlockContext, tx: PriceUpdate
+) -> list[PriceObservation]:
+    """Every check of ``process_price_update``; returns the fresh observations."""
+    get_signed_power(state.validators, (o.signer for o in tx.observations))
+    feeds = state.genesis.feeds()
+    for o in tx.observations:
+        for feed, _ in o.index_prices:
+            if feed not in feeds:
+                raise UnknownFeed(feed)
+        for instrument_id, _ in o.mark_prices:
+            if instrument_id not in state.instruments:
+                raise UnknownInstrument(instrument_id)
+        if not is_valid_signature(o.signer, o.signature, o.signing_bytes(ctx.chain_id)):
+            raise BadSignature("PriceObservation", o.signer)
+    max_age = state.genesis.oracle.max_age_ms
+    fresh = [o for o in tx.observations if abs(ctx.time_ms - o.observed_ms) <= max_age]
+    fresh_power = sum(state.validators[o.signer].power for o in fresh)
+    if not is_quorum(fresh_power, state.total_power):
+        stale = [o for o in tx.observations if o not in fresh]
+        if stale and is_quorum(
+            fresh_power + sum(state.validators[o.signer].power for o in stale), state.total_power
+        ):
+            raise StaleObservation(stale[0].signer, stale[0].observed_ms, ctx.time_ms, max_age)
+        raise QuorumNotReached(fresh_power, state.total_power)
+    return fresh
+
+
+def _compute_committed(
+    state: ClearingState, fresh: list[PriceObservation], index: bool
+) -> dict[str, int]:
+    """Weighted medians of the ids whose observations reach quorum."""
+    votes: dict[str, list[tuple[int, int]]] = {}
+    for o in fresh:
+        power = state.validators[o.signer].power
+        for price_id, price in o.index_prices if index else o.mark_prices:
+            votes.setdefault(price_id, []).append((price, power))
+    return {
+        price_id: compute_weighted_median(v)
+        for price_id, v in sorted(votes.items())
+        if is_quorum(sum(p for _, p in v), state.total_power)
+    }
+
+
+def process_price_update(state: ClearingState, ctx: BlockContext, tx: PriceUpdate) -> list[Event]:
+    """Commit medians of fresh, quorum-backed observations, clamped per block."""
+    fresh = _check_observations(state, ctx, tx)
+    index = _compute_committed(state, fresh, index=True)
+    marks = _compute_committed(state, fresh, index=False)
+    if not index and not marks:
+        raise QuorumNotReached(0, state.total_power)
+    max_move = state.genesis.oracle.max_move_bps
+    events: list[Event] = []
+    for kind, committed, book in (
+        ("index", index, state.index_prices),
+        ("mark", marks, state.mark_prices),
+    ):
+        for price_id, median in committed.items():
+            previous = book.get(price_id)
+            price = compute_clamped_price(previous, median, max_move)
+            if price != median:
+                events.append(
+                    make_event(
+                        "price_clamped",
+                        kind=kind,
+                        id=price_id,
+                        median=median,
+                        price=price,
+                        previous=previous or 0,
+                    )
+                )
+            book[price_id] = price
+    state.price_time_ms = ctx.time_ms
+    events.append(make_event("price_update", index_count=len(index), mark_count=len(marks)))
+    return events

@@ -1,0 +1,185 @@
+"""The clearing state: members, sub-accounts, positions and global records.
+
+Mutable for speed (plain slotted records, dicts and ints; no per-trade copies).
+Transactions stay all-or-nothing by checking everything before the first write
+(consensus-specs style). Every write to a member's account must go through
+``get_sub_account_for_write`` / ``get_member_for_write`` (or add the member to
+``state.dirty``) so the incremental state root re-encodes exactly the touched
+accounts.
+
+Units: ``cash`` is ``Amount`` (may go negative), collateral is ``Quanta`` per
+``(chain_id, token)``, positions are keyed by instrument id. See units.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from clearing.assets import CollateralKey, CollateralToken, compute_haircut_value_per_quantum
+from clearing.errors import UnknownMember, UnknownSubAccount
+from clearing.genesis import Genesis, Validator, Venue
+from clearing.instruments import Instrument
+
+MemberAddress = bytes
+"""20 raw bytes of an EVM address."""
+CreditKey = tuple[int, bytes, int]
+"""``(chain_id, tx_hash, log_index)`` of a collateral observation."""
+
+
+@dataclass(slots=True)
+class Position:
+    """A sub-account's netted position in one instrument (functions: position.py).
+
+    quantity: signed lots. average_entry_price: ``Price``. settlement_price: the
+    price of the last variation-margin settlement. realised_pnl: ``Amount``
+    booked so far. funding_index: the instrument's cumulative funding index at
+    the last funding settlement of this position.
+    """
+
+    quantity: int = 0
+    average_entry_price: int = 0
+    settlement_price: int = 0
+    realised_pnl: int = 0
+    funding_index: int = 0
+
+
+@dataclass(slots=True)
+class SubAccount:
+    """Cross-margined inside, isolated from the member's other sub-accounts."""
+
+    cash: int = 0
+    collateral: dict[CollateralKey, int] = field(default_factory=dict)
+    positions: dict[str, Position] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Member:
+    address: MemberAddress
+    sub_accounts: dict[int, SubAccount] = field(default_factory=dict)
+    venues: set[str] = field(default_factory=set)  # venues authorised to submit its trades
+    used_nonces: set[int] = field(default_factory=set)  # of its signed requests
+    default_fund: int = 0  # default fund contribution (Amount), managed by clearing/default
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalRecord:
+    """A debited withdrawal the validators sign for the vault on ``chain_id``.
+
+    ``amount`` is on-chain token units (quanta * quantum)."""
+
+    member: MemberAddress
+    sub_account: int
+    chain_id: int
+    token: bytes
+    quanta: int
+    amount: int
+    recipient: bytes
+    nonce: int
+    height: int
+
+    def to_fields(self) -> list[object]:
+        return [
+            self.member, self.sub_account, self.chain_id, self.token, self.quanta, self.amount,
+            self.recipient, self.nonce, self.height,
+        ]  # fmt: skip
+
+
+@dataclass(slots=True)
+class ClearingState:
+    """Everything a block can change, plus the genesis configuration it reads."""
+
+    genesis: Genesis
+    chain_id: int
+    collateral_tokens: dict[CollateralKey, CollateralToken]
+    instruments: dict[str, Instrument]
+    validators: dict[bytes, Validator]  # by Ed25519 pubkey
+    total_power: int
+    venues: dict[str, Venue]
+    members: dict[MemberAddress, Member] = field(default_factory=dict)
+    fee_pool: int = 0
+    insurance_fund: int = 0
+    mark_prices: dict[str, int] = field(default_factory=dict)  # instrument id -> Price
+    index_prices: dict[str, int] = field(default_factory=dict)  # feed id -> Price
+    price_time_ms: int = 0  # block time of the last committed price update
+    open_interest: dict[str, int] = field(default_factory=dict)  # instrument id -> long lots
+    funding_indices: dict[str, int] = field(default_factory=dict)  # instrument id -> cumulative
+    last_funding_ms: dict[str, int] = field(default_factory=dict)
+    final_settlement_prices: dict[str, int] = field(default_factory=dict)  # expired instruments
+    processed_trades: set[tuple[str, int]] = field(default_factory=set)  # (venue id, trade id)
+    processed_credits: set[CreditKey] = field(default_factory=set)
+    pending_withdrawals: dict[tuple[MemberAddress, int], WithdrawalRecord] = field(
+        default_factory=dict
+    )  # (member, nonce) -> record, until the bridge reports it paid
+    height: int = 0
+    time_ms: int = 0
+    dirty: set[MemberAddress] = field(default_factory=set)
+    root_cache: Any = None  # clearing.root.RootCache; opaque here to avoid a cycle
+
+
+def initialize_state(genesis: Genesis) -> ClearingState:
+    """The state at height 0 from a validated genesis."""
+    return ClearingState(
+        genesis=genesis,
+        chain_id=genesis.chain_id,
+        collateral_tokens={t.key: t for t in genesis.collateral},
+        instruments={i.id: i for i in genesis.instruments},
+        validators={v.pubkey: v for v in genesis.validators},
+        total_power=sum(v.power for v in genesis.validators),
+        venues={v.id: v for v in genesis.venues},
+        insurance_fund=genesis.insurance_fund,
+        mark_prices=dict(genesis.mark_prices),
+        index_prices=dict(genesis.index_prices),
+        open_interest={i.id: 0 for i in genesis.instruments},
+        funding_indices={i.id: 0 for i in genesis.instruments if i.is_perpetual()},
+        last_funding_ms={
+            i.id: genesis.genesis_time_ms for i in genesis.instruments if i.is_perpetual()
+        },
+        time_ms=genesis.genesis_time_ms,
+    )
+
+
+def get_member(state: ClearingState, member: MemberAddress) -> Member:
+    """Read-only access; raises ``UnknownMember``."""
+    found = state.members.get(member)
+    if found is None:
+        raise UnknownMember(member)
+    return found
+
+
+def get_sub_account(state: ClearingState, member: MemberAddress, sub_account: int) -> SubAccount:
+    """Read-only access; raises ``UnknownMember`` / ``UnknownSubAccount``."""
+    found = get_member(state, member).sub_accounts.get(sub_account)
+    if found is None:
+        raise UnknownSubAccount(member, sub_account)
+    return found
+
+
+def get_member_for_write(state: ClearingState, member: MemberAddress) -> Member:
+    """The member record (created empty if new), marked dirty for the state root."""
+    state.dirty.add(member)
+    found = state.members.get(member)
+    if found is None:
+        found = state.members[member] = Member(member)
+    return found
+
+
+def get_sub_account_for_write(
+    state: ClearingState, member: MemberAddress, sub_account: int
+) -> SubAccount:
+    """The sub-account (created empty if new), its member marked dirty."""
+    record = get_member_for_write(state, member)
+    found = record.sub_accounts.get(sub_account)
+    if found is None:
+        found = record.sub_accounts[sub_account] = SubAccount()
+    return found
+
+
+def get_collateral_value(state: ClearingState, account: SubAccount) -> int:
+    """Haircut value of the sub-account's collateral (Amount, floor per quantum)."""
+    total = 0
+    for key, quanta in account.collateral.items():
+        token = state.collateral_tokens[key]
+        price = state.index_prices[token.price_feed]
+        total += quanta * compute_haircut_value_per_quantum(token, price)
+    return total

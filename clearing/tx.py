@@ -1,0 +1,57 @@
+"""The transaction envelope: ``msgpack([TX_VERSION, kind, *fields])``.
+
+Each transaction record class has ``KIND: ClassVar[int]``, ``to_fields()``
+and ``from_fields(fields) -> record`` (raising ``DecodeError``). ``decode_tx``
+accepts nothing else: wrong version, unknown kind, oversize or malformed input
+all raise ``DecodeError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from clearing.codec import expect_int, expect_list, pack, unpack
+from clearing.collateral import CollateralCredit
+from clearing.errors import DecodeError
+from clearing.oracle import PriceUpdate
+from clearing.transfer import Transfer
+from clearing.venues import AuthoriseVenue
+from clearing.withdrawal import Withdrawal
+
+TX_VERSION = 1
+MAX_TX_BYTES = 4 * 1024 * 1024
+
+
+class TxRecord(Protocol):
+    KIND: int
+
+    def to_fields(self) -> list[object]: ...
+
+
+Transaction = AuthoriseVenue | CollateralCredit | Transfer | Withdrawal | PriceUpdate
+
+TX_TYPES: dict[int, Any] = {
+    cls.KIND: cls for cls in (AuthoriseVenue, CollateralCredit, Transfer, Withdrawal, PriceUpdate)
+}
+
+
+def encode_tx(tx: TxRecord) -> bytes:
+    return pack([TX_VERSION, tx.KIND, *tx.to_fields()])
+
+
+def decode_tx(data: bytes) -> Transaction:
+    """Parse one transaction; raise ``DecodeError`` on anything malformed."""
+    if len(data) > MAX_TX_BYTES:
+        raise DecodeError("transaction", f"{len(data)} bytes exceeds {MAX_TX_BYTES}")
+    envelope = expect_list(unpack(data, "transaction"), "transaction")
+    if len(envelope) < 2:
+        raise DecodeError("transaction", "expected [version, kind, ...]")
+    version = expect_int(envelope[0], "version")
+    if version != TX_VERSION:
+        raise DecodeError("transaction", f"version {version} is not {TX_VERSION}")
+    kind = expect_int(envelope[1], "kind")
+    record_type = TX_TYPES.get(kind)
+    if record_type is None:
+        raise DecodeError("transaction", f"unknown kind {kind}")
+    tx: Transaction = record_type.from_fields(envelope[2:])
+    return tx
