@@ -1,0 +1,163 @@
+"""web3.py adapter for one EVM chain: pinned chain id, raw JSON-RPC, deploys, transactions.
+
+Synchronous on purpose (HTTPProvider): trio code calls it through
+`trio.to_thread.run_sync`, so a hung request never blocks the event loop and can be
+abandoned by the caller's timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+
+from bridge.compile import load_artifact
+
+
+class ChainError(Exception):
+    """Base of every typed error the chain adapter raises."""
+
+
+class ChainIdMismatch(ChainError):
+    def __init__(self, url: str, expected: int, actual: int) -> None:
+        super().__init__(f"{url} serves chain id {actual}, configured {expected}")
+        self.url, self.expected, self.actual = url, expected, actual
+
+
+class RpcError(ChainError):
+    """The node answered a JSON-RPC request with an error object."""
+
+    def __init__(self, method: str, code: int, message: str) -> None:
+        super().__init__(f"{method}: error {code}: {message}")
+        self.method, self.code, self.message = method, code, message
+
+    @property
+    def is_rate_limit(self) -> bool:
+        return self.code in (-32005, 429) or "rate limit" in self.message.lower()
+
+    @property
+    def is_range_too_large(self) -> bool:
+        text = self.message.lower()
+        return (
+            (self.code == -32602
+            and "range" in text)
+            or any(
+                hint in text
+                for hint in ("too many", "limit exceeded", "response size", "block range")
+            )
+        )
+
+
+class ContractReverted(ChainError):
+    """A call or transaction reverted; `error` is the contract's custom error name."""
+
+    def __init__(self, error: str, args: tuple[Any, ...], raw: str) -> None:
+        super().__init__(f"reverted with {error}{args}")
+        self.error, self.args_, self.raw = error, args, raw
+
+
+def compute_error_selectors(abi: Sequence[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
+    """4-byte selector -> (error name, argument types) for each custom error in `abi`."""
+    selectors = {}
+    for item in abi:
+        if item.get("type") == "error":
+            types = [i["type"] for i in item["inputs"]]
+            signature = f"{item['name']}({','.join(types)})"
+            selectors[keccak(text=signature)[:4]] = (item["name"], types)
+    return selectors
+
+
+def decode_revert(abi: Sequence[dict[str, Any]], data: str) -> ContractReverted:
+    """Turn revert data into a ContractReverted naming the custom error and its arguments."""
+    raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else b""
+    known = compute_error_selectors(abi).get(raw[:4])
+    if known is None:
+        return ContractReverted("unknown", (), data if isinstance(data, str) else "")
+    name, types = known
+    args = tuple(Web3().codec.decode(types, raw[4:]))
+    return ContractReverted(name, args, data)
+
+
+@dataclass
+class Chain:
+    """One connected chain whose id has been checked against configuration."""
+
+    url: str
+    chain_id: int
+    w3: Web3
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        """Raw JSON-RPC call (no result formatting: hex strings as the node sent them)."""
+        response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in response:
+            error = response["error"]
+            if isinstance(error, str):
+                raise RpcError(method, -1, error)
+            raise RpcError(method, int(error.get("code", -1)), str(error.get("message", "")))
+        return response["result"]
+
+    def get_block_number(self, tag: str = "latest") -> int:
+        """Number of the block a tag ("latest", "safe", "finalized") names."""
+        block = self.request("eth_getBlockByNumber", [tag, False])
+        if block is None:
+            raise RpcError("eth_getBlockByNumber", -1, f"no {tag} block")
+        return int(block["number"], 16)
+
+    def contract(self, name: str, address: str) -> Contract:
+        artifact = load_artifact(name)
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=artifact["abi"])
+
+    def deploy(self, name: str, args: Sequence[Any], sender: LocalAccount) -> Contract:
+        """Deploy the committed artifact `name` with constructor `args`; wait for the receipt."""
+        artifact = load_artifact(name)
+        factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        receipt = self.transact(factory.constructor(*args), sender)
+        return self.contract(name, receipt["contractAddress"])
+
+    def transact(
+        self, call: ContractFunction | Any, sender: LocalAccount, value: int = 0
+    ) -> dict[str, Any]:
+        """Sign locally, send, wait for the receipt; a revert raises ContractReverted."""
+        abi = getattr(call, "abi", None) or getattr(getattr(call, "contract_abi", None), "abi", [])
+        contract_abi = getattr(call, "contract_abi", abi if isinstance(abi, list) else [])
+        params = {"from": sender.address, "value": value, "chainId": self.chain_id}
+        try:
+            tx = call.build_transaction(
+                {**params, "nonce": self.w3.eth.get_transaction_count(sender.address, "pending")}
+            )
+        except ContractCustomError as exc:
+            raise decode_revert(contract_abi, str(exc.data)) from None
+        except ContractLogicError as exc:
+            raise ContractReverted(str(exc.message), (), str(exc.data)) from None
+        signed = sender.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30))
+        if receipt["status"] != 1:
+            raise ContractReverted("status0", (), tx_hash.hex())
+        return receipt
+
+
+def connect(url: str, expected_chain_id: int, timeout: float = 10.0) -> Chain:
+    """Connect over HTTP and refuse a node serving another chain than configured."""
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    chain = Chain(url=url, chain_id=expected_chain_id, w3=w3)
+    try:
+        actual = int(chain.request("eth_chainId", []), 16)
+    except Web3RPCError as exc:
+        raise RpcError("eth_chainId", -1, str(exc)) from None
+    if actual != expected_chain_id:
+        raise ChainIdMismatch(url, expected_chain_id, actual)
+    return chain
+
+
+def account_from_key(private_key: str | bytes) -> LocalAccount:
+    account: LocalAccount = Account.from_key(private_key)
+    return account

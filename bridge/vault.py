@@ -1,0 +1,94 @@
+"""Typed helpers around one deployed CollateralVault: deploy, deposit, read, lock, limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from web3.contract import Contract
+
+from bridge.chain import Chain
+from bridge.eip712 import compute_digest, compute_rate_limit_struct_hash, compute_unlock_struct_hash
+from bridge.validators import EvmValidatorSet
+
+NATIVE = bytes(20)
+
+
+def deploy_vault(chain: Chain, validator_set: EvmValidatorSet, sender: LocalAccount) -> Contract:
+    """A vault at epoch 0 trusting `validator_set` (a vault always starts at epoch 0)."""
+    addresses = [to_checksum_address(a) for a in validator_set.addresses]
+    return chain.deploy("CollateralVault", [addresses, validator_set.powers], sender)
+
+
+def deploy_test_token(
+    chain: Chain, sender: LocalAccount, symbol: str = "TST", decimals: int = 18
+) -> Contract:
+    return chain.deploy("TestToken", [f"Test {symbol}", symbol, decimals], sender)
+
+
+def deposit_token(
+    chain: Chain, vault: Contract, token: Contract, amount: int, member: bytes, sender: LocalAccount
+) -> dict[str, Any]:
+    """Mint `amount` to `sender`, approve the vault, deposit it for `member`."""
+    chain.transact(token.functions.mint(sender.address, amount), sender)
+    chain.transact(token.functions.approve(vault.address, amount), sender)
+    return chain.transact(
+        vault.functions.depositToken(token.address, amount, to_checksum_address(member)), sender
+    )
+
+
+def deposit_native(
+    chain: Chain, vault: Contract, amount: int, member: bytes, sender: LocalAccount
+) -> dict[str, Any]:
+    return chain.transact(
+        vault.functions.depositNative(to_checksum_address(member)), sender, amount
+    )
+
+
+def get_validator_set(vault: Contract) -> EvmValidatorSet:
+    """The validator set the vault trusts now."""
+    addresses, powers = vault.functions.getValidators().call()
+    members = tuple((bytes.fromhex(a[2:]), int(p)) for a, p in zip(addresses, powers, strict=True))
+    return EvmValidatorSet(int(vault.functions.epoch().call()), members)
+
+
+def get_vault_address(vault: Contract) -> bytes:
+    return bytes.fromhex(vault.address[2:])
+
+
+def compute_unlock_digest(chain_id: int, vault: bytes, epoch: int, lock_count: int) -> bytes:
+    return compute_digest(chain_id, vault, compute_unlock_struct_hash(epoch, lock_count))
+
+
+def compute_rate_limit_digest(
+    chain_id: int, vault: bytes, epoch: int, token: bytes, capacity: int, refill: int, nonce: int
+) -> bytes:
+    struct_hash = compute_rate_limit_struct_hash(epoch, token, capacity, refill, nonce)
+    return compute_digest(chain_id, vault, struct_hash)
+
+
+def lock(chain: Chain, vault: Contract, validator: LocalAccount) -> dict[str, Any]:
+    return chain.transact(vault.functions.lock(), validator)
+
+
+def unlock(
+    chain: Chain, vault: Contract, signatures: Sequence[bytes], sender: LocalAccount
+) -> dict[str, Any]:
+    return chain.transact(vault.functions.unlock(list(signatures)), sender)
+
+
+def set_rate_limit(
+    chain: Chain,
+    vault: Contract,
+    token: bytes,
+    capacity: int,
+    refill_per_second: int,
+    signatures: Sequence[bytes],
+    sender: LocalAccount,
+) -> dict[str, Any]:
+    call = vault.functions.setRateLimit(
+        to_checksum_address(token), capacity, refill_per_second, list(signatures)
+    )
+    return chain.transact(call, sender)

@@ -1,0 +1,167 @@
+"""Withdrawal authorisations: each validator signs, signatures are collected, anyone relays.
+
+After a block debits a member, every validator derives the same
+`WithdrawalAuthorization` from the debit record (deterministically: the expiry comes
+from the block time, never a clock), signs its EIP-712 digest with its EVM key, and
+gossips the signature. `SignatureSet` keeps the valid ones; once they carry > 2/3 of
+the vault's validator power, `relay()` submits them, sorted by signer, to the vault.
+The vault pays each nonce at most once, so re-signing an expired or old-epoch
+authorisation with the same nonce can never pay twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from web3.contract import Contract
+
+from bridge.chain import Chain
+from bridge.eip712 import (
+    SignatureError,
+    compute_digest,
+    compute_withdrawal_struct_hash,
+    recover_signer,
+    sign_digest,
+)
+from bridge.validators import EvmValidatorSet, is_quorum
+
+DEFAULT_TTL_S = 7 * 24 * 3600
+
+
+class WithdrawalError(Exception):
+    """A withdrawal signature or request that cannot be accepted."""
+
+
+@dataclass(frozen=True)
+class WithdrawalAuthorization:
+    """Exactly the fields the vault's `withdraw` checks; addresses are 20 raw bytes."""
+
+    chain_id: int
+    vault: bytes
+    epoch: int
+    member: bytes
+    token: bytes
+    amount: int  # on-chain units (quanta * quantum)
+    recipient: bytes
+    nonce: int
+    expiry: int  # unix seconds
+
+    def get_digest(self) -> bytes:
+        struct_hash = compute_withdrawal_struct_hash(
+            self.epoch,
+            self.member,
+            self.token,
+            self.amount,
+            self.recipient,
+            self.nonce,
+            self.expiry,
+        )
+        return compute_digest(self.chain_id, self.vault, struct_hash)
+
+
+def compute_withdrawal_authorization(
+    *,
+    chain_id: int,
+    vault: bytes,
+    epoch: int,
+    member: bytes,
+    token: bytes,
+    quanta: int,
+    quantum: int,
+    recipient: bytes,
+    nonce: int,
+    block_time_ms: int,
+    ttl_s: int = DEFAULT_TTL_S,
+) -> WithdrawalAuthorization:
+    """The authorisation every validator derives from the same debit in the same block."""
+    return WithdrawalAuthorization(
+        chain_id=chain_id,
+        vault=vault,
+        epoch=epoch,
+        member=member,
+        token=token,
+        amount=quanta * quantum,
+        recipient=recipient,
+        nonce=nonce,
+        expiry=block_time_ms // 1000 + ttl_s,
+    )
+
+
+def sign_withdrawal(auth: WithdrawalAuthorization, evm_private_key: bytes) -> bytes:
+    return sign_digest(auth.get_digest(), evm_private_key)
+
+
+@dataclass
+class SignatureSet:
+    """Signatures over one digest from distinct members of one validator set."""
+
+    digest: bytes
+    validator_set: EvmValidatorSet
+    signatures: dict[bytes, bytes] = field(default_factory=dict)  # signer -> signature
+
+    def add(self, signature: bytes) -> bytes:
+        """Verify and keep `signature`; returns its signer. Raises WithdrawalError."""
+        try:
+            signer = recover_signer(self.digest, signature)
+        except SignatureError as exc:
+            raise WithdrawalError(f"bad signature: {exc}") from None
+        if self.validator_set.get_power(signer) == 0:
+            raise WithdrawalError(
+                f"signer 0x{signer.hex()} not in validator set epoch {self.validator_set.epoch}"
+            )
+        self.signatures[signer] = signature
+        return signer
+
+    def get_signed_power(self) -> int:
+        return sum(self.validator_set.get_power(s) for s in self.signatures)
+
+    def is_complete(self) -> bool:
+        return is_quorum(self.get_signed_power(), self.validator_set.total_power)
+
+    def get_ordered(self) -> list[bytes]:
+        """Signatures sorted by signer address, strictly ascending as the vault requires."""
+        return [self.signatures[s] for s in sorted(self.signatures)]
+
+
+def collect_withdrawal_signatures(
+    auth: WithdrawalAuthorization, validator_set: EvmValidatorSet, signatures: Iterable[bytes]
+) -> SignatureSet:
+    """A SignatureSet of every valid signature in `signatures` (invalid ones skipped)."""
+    collected = SignatureSet(auth.get_digest(), validator_set)
+    for signature in signatures:
+        try:
+            collected.add(signature)
+        except WithdrawalError:
+            continue
+    return collected
+
+
+def get_withdraw_call(
+    vault: Contract, auth: WithdrawalAuthorization, signatures: list[bytes]
+) -> Any:
+    return vault.functions.withdraw(
+        auth.epoch,
+        to_checksum_address(auth.member),
+        to_checksum_address(auth.token),
+        auth.amount,
+        to_checksum_address(auth.recipient),
+        auth.nonce,
+        auth.expiry,
+        signatures,
+    )
+
+
+def relay(
+    chain: Chain, auth: WithdrawalAuthorization, signatures: list[bytes], sender: LocalAccount
+) -> dict[str, Any]:
+    """Submit the authorisation with `signatures` (already ordered) to the vault."""
+    if chain.chain_id != auth.chain_id:
+        raise WithdrawalError(
+            f"authorisation for chain {auth.chain_id}, relaying on {chain.chain_id}"
+        )
+    vault = chain.contract("CollateralVault", to_checksum_address(auth.vault))
+    return chain.transact(get_withdraw_call(vault, auth, signatures), sender)
