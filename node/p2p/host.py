@@ -11,6 +11,7 @@ explicitly so peers notice at once.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -25,7 +26,7 @@ from libp2p.abc import INetConn, INetStream, INetwork, INotifee
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
-from libp2p.network.config import RetryConfig
+from libp2p.network.config import ConnectionConfig, RetryConfig
 from libp2p.network.stream.exceptions import StreamEOF, StreamError
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
@@ -34,6 +35,7 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
@@ -42,9 +44,21 @@ from node.p2p.errors import FrameError, MessageTooLarge, RequestFailed, UnknownT
 from node.p2p.framing import FrameReader, encode_frame
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
 
-# py-libp2p sets its logger to propagate=False; send its records through ours.
-logging.getLogger("libp2p").propagate = True
-logging.getLogger("libp2p").setLevel(logging.ERROR)
+
+def route_library_logs() -> None:
+    """Sends py-libp2p's records through our handlers, errors only.
+
+    The library turns propagation off and gives some module loggers their own
+    INFO level; dial failures are reported by our redial loop instead.
+    """
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("libp2p."):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    root = logging.getLogger("libp2p")
+    root.propagate = True
+    root.setLevel(logging.ERROR)
+    logging.getLogger("libp2p.transport.tcp").setLevel(logging.CRITICAL)
+
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +101,7 @@ class P2PConfig:
     listen_port: int = 0
     persistent_peers: tuple[str, ...] = ()
     heartbeat_s: int = 1
+    muxer: str = "yamux"
     mesh_degree: int = 6
     publish_queue_high: int = 16
     backoff_base_s: float = 0.2
@@ -372,14 +387,28 @@ class P2PNode:
         raise RequestFailed(peer, protocol, f"no response within {self.config.request_timeout_s}s")
 
 
+MUXERS: dict[str, tuple[str, type]] = {
+    "yamux": (YAMUX_PROTOCOL_ID, Yamux),
+    "mplex": (MPLEX_PROTOCOL_ID, Mplex),
+}
+
+
 def _build_host(config: P2PConfig) -> Any:
+    # py-libp2p's yamux sends a window update after every read by default, and
+    # pubsub reads its varint lengths one byte at a time: three times the
+    # latency measured here with four hosts. Batch the updates (go-yamux style).
+    os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
     key_pair = create_new_key_pair(config.key_seed)
+    muxer_id, muxer = MUXERS[config.muxer]
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
     host = new_host(
         key_pair=key_pair,
         sec_opt={NOISE_PROTOCOL_ID: noise},
-        muxer_opt={YAMUX_PROTOCOL_ID: Yamux},
+        muxer_opt={TProtocol(muxer_id): muxer},
+        # No background dialling of every peer ever seen: persistent peers are ours to redial.
+        connection_config=ConnectionConfig(min_connections=0, low_watermark=0),
     )
+    route_library_logs()
     # We own redialling (with backoff); the library's own retries would stall a dial for seconds.
     host.get_network().retry_config = RetryConfig(max_retries=0)
     return host
@@ -417,8 +446,18 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
                     nursery.start_soon(node._pump, topic, subscription)
                 for addr in config.persistent_peers:
                     nursery.start_soon(node.keep_connected, addr)
-                yield node
-                nursery.cancel_scope.cancel()
+                try:
+                    yield node
+                finally:
+                    # Connections go first: a pubsub service stopped under live
+                    # streams makes the library fail with "nursery is closed".
+                    nursery.cancel_scope.cancel()
+                    await _close(host)
     finally:
-        with trio.CancelScope(shield=True), trio.move_on_after(2):
-            await host.close()
+        await _close(host)
+
+
+async def _close(host: Any) -> None:
+    """Closes every connection so peers notice at once (leaving `host.run` does not)."""
+    with trio.CancelScope(shield=True), trio.move_on_after(2):
+        await host.close()
