@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -183,7 +183,8 @@ class P2PNode:
         self._protocols: dict[str, _Protocol] = {}
         self._banned: set[str] = set()
         self.scores = PeerScores(config.scores)
-        self.dropped = 0
+        # (topic, outcome) -> count; outcomes: published, delivered, rejected, dropped
+        self.counters: Counter[tuple[str, str]] = Counter()
         self.watch = _ConnectionWatch()
         self.peer_id = str(host.get_id())
 
@@ -282,6 +283,7 @@ class P2PNode:
         ):
             await trio.sleep(0.002)
         await self._pubsub.publish(topic, data)
+        self.counters[topic, "published"] += 1
 
     def _validate(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
         """First-hop check: cap, decode, validate. Decoded value is kept for delivery."""
@@ -293,12 +295,14 @@ class P2PNode:
             self.penalize(peer, Offence.INVALID)
             return False
         if len(msg.data) > spec.max_bytes:
+            self.counters[spec.name, "rejected"] += 1
             self.penalize(peer, Offence.OVERSIZED)
             return False
         try:
             value = spec.decode(msg.data)
         except spec.rejects as exc:
             log.info("rejected %s message from %s: %s", spec.name, peer, exc)
+            self.counters[spec.name, "rejected"] += 1
             self.penalize(peer, Offence.INVALID)
             return False
         self.scores.process_valid(peer)
@@ -321,8 +325,9 @@ class P2PNode:
                 value = topic.decode(msg.data)
             try:
                 send.send_nowait(Delivery(topic.name, str(ID(msg.from_id)), value))
+                self.counters[topic.name, "delivered"] += 1
             except trio.WouldBlock:
-                self.dropped += 1
+                self.counters[topic.name, "dropped"] += 1
 
     # -- request / response ---------------------------------------------------
 

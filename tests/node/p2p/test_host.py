@@ -37,6 +37,8 @@ async def test_invalid_message_stops_at_first_hop_and_costs_the_sender() -> None
         assert await receive(c, "tx") == (a.peer_id, "good")
         assert b.scores.get_score(a.peer_id) == 1 - 2 * Offence.INVALID.value
         assert c.scores.get_score(b.peer_id) == 1
+        assert b.counters["tx", "rejected"] == 2
+        assert c.counters["tx", "delivered"] == 1
 
 
 async def test_oversized_message_is_refused_locally_and_remotely() -> None:
