@@ -1,0 +1,375 @@
+"""Aggregated range proofs (Bünz et al. 2018, §4.3) with the inner-product argument.
+
+Proves that each of m commitments V_j = v_j·G + γ_j·H opens to v_j ∈ [0, 2^n), m a
+power of two (callers pad with zero commitments, i.e. the identity point).
+The caller binds the commitments to the transcript before calling (so a
+statement layer can bind *input* commitments and let the verifier derive the
+rest); this module binds n, m and the proof itself.
+
+Inner-product argument, asymmetric fold without inverses (128-bit challenges u):
+    a' = a_L + u·a_R,  b' = u·b_L + b_R,  G' = u·G_L + G_R,  H' = H_L + u·H_R
+    L = <a_L,G_R> + <b_R,H_L> + <a_L,b_R>·Q,  R = <a_R,G_L> + <b_L,H_R> + <a_R,b_L>·Q
+    P' = u·P + L + u²·R.
+Unrolled: (Π u)·P + Σ_j (Π_{t>j} u_t)(L_j + u_j²·R_j) = a·G_f + b·H_f + ab·Q, where
+G_f has coefficient Π(u_r over rounds where i is in the left half) on g_i and
+H_f the right-half products on h_i·y^{-i}. The verifier adds both equations to
+a `MsmCheck` (with random weights) and checks one multi-scalar multiplication.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic
+
+from proofs.errors import DecodeError, ProverError
+from proofs.group import POINT_BYTES, SCALAR_BYTES, P, R, decode_scalar, encode_scalar
+from proofs.msm import MsmCheck, Tensor
+from proofs.pedersen import Generators
+from proofs.transcript import Transcript
+
+N_BITS = 64
+WEIGHT_BITS = 128
+
+
+def compute_padded_count(count: int) -> int:
+    """The smallest power of two >= count (and >= 1)."""
+    m = 1
+    while m < count:
+        m *= 2
+    return m
+
+
+def compute_rounds(m: int, n: int) -> int:
+    return (m * n).bit_length() - 1
+
+
+def compute_proof_size(m: int, n: int = N_BITS) -> int:
+    rounds = compute_rounds(m, n)
+    return (4 + 2 * rounds) * POINT_BYTES + 5 * SCALAR_BYTES
+
+
+@dataclass(frozen=True)
+class RangeProof:
+    """Encoded as A|S|T1|T2|tau_x|mu|t_hat|L_0|R_0|...|L_k-1|R_k-1|a|b
+    (points 48-byte compressed, scalars 32-byte big-endian)."""
+
+    A: bytes
+    S: bytes
+    T1: bytes
+    T2: bytes
+    tau_x: int
+    mu: int
+    t_hat: int
+    L: tuple[bytes, ...]
+    R: tuple[bytes, ...]
+    a: int
+    b: int
+
+    def encode(self) -> bytes:
+        lr = b"".join(left + right for left, right in zip(self.L, self.R, strict=True))
+        return b"".join(
+            [
+                self.A,
+                self.S,
+                self.T1,
+                self.T2,
+                encode_scalar(self.tau_x),
+                encode_scalar(self.mu),
+                encode_scalar(self.t_hat),
+                lr,
+                encode_scalar(self.a),
+                encode_scalar(self.b),
+            ]
+        )
+
+    @staticmethod
+    def decode(data: bytes, m: int, n: int = N_BITS) -> RangeProof:
+        """Split (no curve checks yet: points are decoded by the verifier)."""
+        expected = compute_proof_size(m, n)
+        if len(data) != expected:
+            raise DecodeError(f"range proof for m={m}, n={n} must be {expected} bytes, got {len(data)}")
+        pt = POINT_BYTES
+        sc = SCALAR_BYTES
+        points = [data[i * pt : (i + 1) * pt] for i in range(4)]
+        off = 4 * pt
+        scalars = [decode_scalar(data[off + i * sc : off + (i + 1) * sc]) for i in range(3)]
+        off += 3 * sc
+        rounds = compute_rounds(m, n)
+        lr = [data[off + i * pt : off + (i + 1) * pt] for i in range(2 * rounds)]
+        off += 2 * rounds * pt
+        a = decode_scalar(data[off : off + sc])
+        b = decode_scalar(data[off + sc : off + 2 * sc])
+        return RangeProof(*points, *scalars, tuple(lr[0::2]), tuple(lr[1::2]), a, b)
+
+
+def _powers(base: int, count: int) -> list[int]:
+    out = [1] * count
+    for i in range(1, count):
+        out[i] = out[i - 1] * base % R
+    return out
+
+
+def _inner(a: Sequence[int], b: Sequence[int]) -> int:
+    return sum(x * y for x, y in zip(a, b, strict=True)) % R
+
+
+def _encode_witness(values: Sequence[int], blindings: Sequence[int]) -> bytes:
+    return b"".join(encode_scalar(v) for v in values) + b"".join(
+        encode_scalar(g) for g in blindings
+    )
+
+
+def prove_range(
+    gens: Generators[P],
+    transcript: Transcript,
+    values: Sequence[int],
+    blindings: Sequence[int],
+    n: int = N_BITS,
+) -> RangeProof:
+    """An aggregated proof that every values[j] ∈ [0, 2^n); deterministic in its inputs.
+
+    Raises ProverError (and proves nothing) if a value is out of range."""
+    for index, v in enumerate(values):
+        if not 0 <= v < 1 << n:
+            raise ProverError(f"cannot prove range [0, 2^{n})", index=index, value=v)
+    m = compute_padded_count(len(values))
+    vals = [*values, *[0] * (m - len(values))]
+    gams = [g % R for g in blindings] + [0] * (m - len(values))
+    N = m * n
+    group = gens.group
+    g, h = gens.vectors(N)
+    transcript.append_u64(b"rangeproof/n", n)
+    transcript.append_u64(b"rangeproof/m", m)
+    nonces = transcript.nonce_stream(b"rangeproof/nonces", _encode_witness(vals, gams), 4 + 2 * N)
+    alpha, rho, tau1, tau2 = nonces[:4]
+    s_l, s_r = nonces[4 : 4 + N], nonces[4 + N :]
+
+    a_l = [(vals[i // n] >> (i % n)) & 1 for i in range(N)]
+    A = group.add(
+        group.mul(gens.H, alpha),
+        group.add(
+            group.sum([g[i] for i in range(N) if a_l[i]]),
+            group.neg(group.sum([h[i] for i in range(N) if not a_l[i]])),
+        ),
+    )
+    S = group.msm([gens.H, *g, *h], [rho, *s_l, *s_r])
+    A_bytes, S_bytes = group.encode(A), group.encode(S)
+    transcript.append_point(b"rangeproof/A", A_bytes)
+    transcript.append_point(b"rangeproof/S", S_bytes)
+    y = transcript.challenge(b"rangeproof/y")
+    z = transcript.challenge(b"rangeproof/z")
+
+    y_pow = _powers(y, N)
+    z_pow = _powers(z, m + 2)[2:]
+    l0 = [(bit - z) % R for bit in a_l]
+    r0 = [
+        (y_pow[i] * (a_l[i] - 1 + z) + z_pow[i // n] * (1 << (i % n))) % R for i in range(N)
+    ]
+    r1 = [y_pow[i] * s_r[i] % R for i in range(N)]
+    t1 = (_inner(l0, r1) + _inner(s_l, r0)) % R
+    t2 = _inner(s_l, r1)
+    T1 = group.encode(group.msm([gens.G, gens.H], [t1, tau1]))
+    T2 = group.encode(group.msm([gens.G, gens.H], [t2, tau2]))
+    transcript.append_point(b"rangeproof/T1", T1)
+    transcript.append_point(b"rangeproof/T2", T2)
+    x = transcript.challenge(b"rangeproof/x")
+
+    l_vec = [(l0[i] + s_l[i] * x) % R for i in range(N)]
+    r_vec = [(r0[i] + r1[i] * x) % R for i in range(N)]
+    t_hat = _inner(l_vec, r_vec)
+    tau_x = (tau2 * x * x + tau1 * x + _inner(z_pow, gams)) % R
+    mu = (alpha + rho * x) % R
+    transcript.append_scalar(b"rangeproof/tau_x", tau_x)
+    transcript.append_scalar(b"rangeproof/mu", mu)
+    transcript.append_scalar(b"rangeproof/t_hat", t_hat)
+    w = transcript.challenge(b"rangeproof/w")
+    Q = group.mul(gens.U, w)
+    y_inv = pow(y, R - 2, R)
+    L, Rs, a, b = _prove_inner_product(gens, transcript, Q, g, h, _powers(y_inv, N), l_vec, r_vec)
+    return RangeProof(A_bytes, S_bytes, T1, T2, tau_x, mu, t_hat, tuple(L), tuple(Rs), a, b)
+
+
+def _prove_inner_product(
+    gens: Generators[P],
+    transcript: Transcript,
+    Q: P,
+    G: list[P],
+    K: list[P],
+    h_factor: list[int],
+    a: list[int],
+    b: list[int],
+) -> tuple[list[bytes], list[bytes], int, int]:
+    """IPA on generators G and H_i = h_factor[i]·K[i] (h_factor[i] = y^{-i}, so
+    h_factor[i + half] / h_factor[i] = y^{-half} is one scalar per round)."""
+    group = gens.group
+    L_out: list[bytes] = []
+    R_out: list[bytes] = []
+    while len(a) > 1:
+        half = len(a) // 2
+        a_lo, a_hi, b_lo, b_hi = a[:half], a[half:], b[:half], b[half:]
+        c_l, c_r = _inner(a_lo, b_hi), _inner(a_hi, b_lo)
+        L = group.msm(
+            [*G[half:], *K[:half], Q],
+            [*a_lo, *(b_hi[i] * h_factor[i] for i in range(half)), c_l],
+        )
+        Rp = group.msm(
+            [*G[:half], *K[half:], Q],
+            [*a_hi, *(b_lo[i] * h_factor[half + i] for i in range(half)), c_r],
+        )
+        L_out.append(group.encode(L))
+        R_out.append(group.encode(Rp))
+        transcript.append_point(b"ipa/L", L_out[-1])
+        transcript.append_point(b"ipa/R", R_out[-1])
+        u = transcript.challenge_128(b"ipa/u")
+        ratio = u * h_factor[half] % R  # h_factor[0] == 1
+        a = [(a_lo[i] + u * a_hi[i]) % R for i in range(half)]
+        b = [(u * b_lo[i] + b_hi[i]) % R for i in range(half)]
+        G = [group.add(group.mul(G[i], u), G[half + i]) for i in range(half)]
+        K = [group.add(K[i], group.mul(K[half + i], ratio)) for i in range(half)]
+        h_factor = h_factor[:half]
+    return L_out, R_out, a[0], b[0]
+
+
+@dataclass(frozen=True)
+class DecodedProof(Generic[P]):
+    """A range proof whose points have been decoded (checked on the curve)."""
+
+    proof: RangeProof
+    A: P
+    S: P
+    T1: P
+    T2: P
+    L: tuple[P, ...]
+    R: tuple[P, ...]
+
+
+def decode_proof_points(gens: Generators[P], proof: RangeProof) -> DecodedProof[P]:
+    dec = gens.group.decode_point
+    return DecodedProof(
+        proof,
+        dec(proof.A),
+        dec(proof.S),
+        dec(proof.T1),
+        dec(proof.T2),
+        tuple(dec(p) for p in proof.L),
+        tuple(dec(p) for p in proof.R),
+    )
+
+
+def _tensor(challenges: Sequence[int], on_left: bool) -> list[int]:
+    """Entry i = Π over rounds r (MSB first) of u_r where bit r of i is 0 (on_left)
+    or 1 (not on_left)."""
+    vec = [1]
+    for u in reversed(challenges):
+        if on_left:
+            vec = [v * u % R for v in vec] + vec
+        else:
+            vec = vec + [v * u % R for v in vec]
+    return vec
+
+
+def add_range_check(
+    check: MsmCheck[P],
+    transcript: Transcript,
+    dp: DecodedProof[P],
+    m: int,
+    n: int = N_BITS,
+) -> list[int]:
+    """Add this proof's two equations to `check` with fresh random weights.
+
+    Returns the coefficient the caller must put on each V_j (j < m): the
+    commitments are the caller's business so that it may derive them."""
+    proof = dp.proof
+    N = m * n
+    log_m, log_n = m.bit_length() - 1, n.bit_length() - 1
+    if len(proof.L) != log_m + log_n:
+        raise DecodeError(f"proof has {len(proof.L)} rounds, expected {log_m + log_n}")
+    transcript.append_u64(b"rangeproof/n", n)
+    transcript.append_u64(b"rangeproof/m", m)
+    transcript.append_point(b"rangeproof/A", proof.A)
+    transcript.append_point(b"rangeproof/S", proof.S)
+    y = transcript.challenge(b"rangeproof/y")
+    z = transcript.challenge(b"rangeproof/z")
+    transcript.append_point(b"rangeproof/T1", proof.T1)
+    transcript.append_point(b"rangeproof/T2", proof.T2)
+    x = transcript.challenge(b"rangeproof/x")
+    transcript.append_scalar(b"rangeproof/tau_x", proof.tau_x)
+    transcript.append_scalar(b"rangeproof/mu", proof.mu)
+    transcript.append_scalar(b"rangeproof/t_hat", proof.t_hat)
+    w = transcript.challenge(b"rangeproof/w")
+    us: list[int] = []
+    for left, right in zip(proof.L, proof.R, strict=True):
+        transcript.append_point(b"ipa/L", left)
+        transcript.append_point(b"ipa/R", right)
+        us.append(transcript.challenge_128(b"ipa/u"))
+
+    omega = secrets.randbits(WEIGHT_BITS) | 1  # weight of the inner-product equation
+    c = secrets.randbits(WEIGHT_BITS) | 1  # weight of the polynomial equation
+    suffix = [1] * len(us)  # suffix[j] = Π_{t>j} u_t
+    for j in range(len(us) - 2, -1, -1):
+        suffix[j] = suffix[j + 1] * us[j + 1] % R
+    u_all = suffix[0] * us[0] % R
+    wu = omega * u_all % R
+
+    y_inv = pow(y, R - 2, R)
+    z_pow = _powers(z, m + 3)
+    sum_y = N if y == 1 else (pow(y, N, R) - 1) * pow(y - 1, R - 2, R) % R
+    delta = ((z - z_pow[2]) * sum_y - sum(z_pow[3 : 3 + m]) * ((1 << n) - 1)) % R
+
+    check.G += c * (delta - proof.t_hat)
+    check.H += -wu * proof.mu - c * proof.tau_x
+    check.U += omega * w * (u_all * proof.t_hat - proof.a * proof.b)
+    check.add_points(
+        [dp.A, dp.S, dp.T1, dp.T2, *dp.L, *dp.R],
+        [
+            wu,
+            wu * x,
+            c * x,
+            c * x * x,
+            *(omega * s for s in suffix),
+            *(omega * s * u * u for s, u in zip(suffix, us, strict=True)),
+        ],
+    )
+    # Vector generators: i = j·n + t, hi rounds are the first log m.
+    u_hi, u_lo = us[:log_m], us[log_m:]
+    y_inv_lo = _powers(y_inv, n)
+    y_inv_n = pow(y_inv, n, R)
+    y_inv_hi = _powers(y_inv_n, m)
+    gs_hi, gs_lo = _tensor(u_hi, True), _tensor(u_lo, True)
+    hs_hi, hs_lo = _tensor(u_hi, False), _tensor(u_lo, False)
+    check.g_const -= wu * z
+    check.h_const += wu * z
+    g_terms: list[Tensor] = [([-omega * proof.a * v % R for v in gs_hi], gs_lo)]
+    h_terms: list[Tensor] = [
+        (
+            [wu * z_pow[2 + j] * y_inv_hi[j] % R for j in range(m)],
+            [(y_inv_lo[t] << t) % R for t in range(n)],
+        ),
+        (
+            [-omega * proof.b * hs_hi[j] * y_inv_hi[j] % R for j in range(m)],
+            [hs_lo[t] * y_inv_lo[t] % R for t in range(n)],
+        ),
+    ]
+    check.add_vector_terms(m, g_terms, h_terms)
+    return [c * z_pow[2 + j] % R for j in range(m)]
+
+
+def verify_range(
+    gens: Generators[P],
+    transcript: Transcript,
+    commitments: Sequence[P],
+    proof: RangeProof,
+    n: int = N_BITS,
+) -> bool:
+    """Check an aggregated range proof on explicit commitments (padded with O)."""
+    m = compute_padded_count(len(commitments))
+    try:
+        dp = decode_proof_points(gens, proof)
+        check = MsmCheck(gens, n)
+        v_coeffs = add_range_check(check, transcript, dp, m, n)
+    except DecodeError:
+        return False
+    check.add_points(commitments, v_coeffs[: len(commitments)])
+    return check.is_identity()
