@@ -89,7 +89,9 @@ class RangeProof:
         """Split (no curve checks yet: points are decoded by the verifier)."""
         expected = compute_proof_size(m, n)
         if len(data) != expected:
-            raise DecodeError(f"range proof for m={m}, n={n} must be {expected} bytes, got {len(data)}")
+            raise DecodeError(
+                f"range proof for m={m}, n={n} must be {expected} bytes, got {len(data)}"
+            )
         pt = POINT_BYTES
         sc = SCALAR_BYTES
         points = [data[i * pt : (i + 1) * pt] for i in range(4)]
@@ -101,7 +103,9 @@ class RangeProof:
         off += 2 * rounds * pt
         a = decode_scalar(data[off : off + sc])
         b = decode_scalar(data[off + sc : off + 2 * sc])
-        return RangeProof(*points, *scalars, tuple(lr[0::2]), tuple(lr[1::2]), a, b)
+        A, S, T1, T2 = points
+        tau_x, mu, t_hat = scalars
+        return RangeProof(A, S, T1, T2, tau_x, mu, t_hat, tuple(lr[0::2]), tuple(lr[1::2]), a, b)
 
 
 def _powers(base: int, count: int) -> list[int]:

@@ -41,7 +41,8 @@ def compute_outer_sum(terms: Sequence[Tensor], rows: int, cols: int) -> list[int
             raw = acc.to_bytes(_LANE_BYTES * cols, "little")
             base = j * cols
             for t in range(cols):
-                out[base + t] += int.from_bytes(raw[t * _LANE_BYTES : (t + 1) * _LANE_BYTES], "little")
+                lane = raw[t * _LANE_BYTES : (t + 1) * _LANE_BYTES]
+                out[base + t] += int.from_bytes(lane, "little")
     return [x % R for x in out]
 
 
