@@ -1,0 +1,1 @@
+"""Default management: liquidation, the waterfall, auto-deleveraging, the default fund."""

@@ -1,0 +1,76 @@
+"""Cover-N default fund: size, members' required contributions, reduce-only.
+
+A member's uncollateralised stress exposure is ``sum over its sub-accounts of
+max(0, worst stress loss - IM)``. The fund is the sum of the N largest
+exposures (Cover-2 by default); each member's required contribution is the fund
+split pro rata to exposure (largest remainder, so the parts add up exactly).
+A member with no positions has no exposure and owes nothing. A member whose
+posted contribution is below its requirement becomes reduce-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from clearing.default.events import DefaultEvent, EventKind
+from clearing.default.waterfall import compute_pro_rata
+from clearing.risk.arrays import RiskArrays
+from clearing.risk.errors import ReduceOnly
+from clearing.risk.margin import compute_initial_margin, compute_scenario_losses
+
+AccountKey = tuple[bytes, int]
+
+
+def compute_stress_exposure(stress_loss: int, initial_margin: int) -> int:
+    return max(0, stress_loss - initial_margin)
+
+
+def compute_fund_size(exposures: Mapping[bytes, int], cover: int) -> int:
+    return sum(sorted(exposures.values(), reverse=True)[:cover])
+
+
+def compute_required_contributions(exposures: Mapping[bytes, int], cover: int) -> dict[bytes, int]:
+    """Every member's requirement; zero exposure -> zero requirement."""
+    size = compute_fund_size(exposures, cover)
+    if size == 0:
+        return {m: 0 for m in sorted(exposures)}
+    return compute_pro_rata(size, {m: exposures[m] for m in sorted(exposures)})
+
+
+def is_reduce_only(required: int, posted: int) -> bool:
+    return posted < required
+
+
+def check_reduce_only(
+    member: bytes, before: Mapping[str, int], after: Mapping[str, int]
+) -> None:
+    """Reject any change that grows a position or flips its side."""
+    for iid in sorted(set(before) | set(after)):
+        q0, q1 = before.get(iid, 0), after.get(iid, 0)
+        if abs(q1) > abs(q0) or q0 * q1 < 0:
+            raise ReduceOnly(member, iid, q0, q1)
+
+
+def process_default_fund_epoch(
+    holdings: Mapping[AccountKey, Mapping[str, int]],
+    margin_arrays: RiskArrays,
+    stress_arrays: RiskArrays,
+    posted: Mapping[bytes, int],
+    cover: int,
+) -> tuple[dict[bytes, int], tuple[bytes, ...], tuple[DefaultEvent, ...]]:
+    """Size the fund from this epoch's arrays: (required, reduce-only members, events)."""
+    exposures: dict[bytes, int] = {}
+    for (member, _sub), lots in sorted(holdings.items()):
+        im = compute_initial_margin(compute_scenario_losses(lots, margin_arrays))
+        stress = compute_initial_margin(compute_scenario_losses(lots, stress_arrays))
+        exposures[member] = exposures.get(member, 0) + compute_stress_exposure(stress, im)
+    for member in posted:
+        exposures.setdefault(member, 0)
+    required = compute_required_contributions(exposures, cover)
+    events = [DefaultEvent(EventKind.CONTRIBUTION_REQUIRED, m, -1, r) for m, r in required.items()]
+    reduce_only = tuple(m for m, r in required.items() if is_reduce_only(r, posted.get(m, 0)))
+    events += [
+        DefaultEvent(EventKind.REDUCE_ONLY, m, -1, required[m] - posted.get(m, 0))
+        for m in reduce_only
+    ]
+    return required, reduce_only, tuple(events)

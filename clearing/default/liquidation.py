@@ -1,0 +1,287 @@
+"""End-of-block liquidation of sub-accounts below maintenance margin (pure).
+
+Order: by how far below MM (``k_num*IM - k_den*equity``, largest first), then
+(member, sub-account); at most ``max_per_block`` accounts per block.
+
+Each account, using the same margin code as the pre-trade check:
+
+1. Partial: close ``j/partial_steps`` of every position (toward zero), smallest
+   ``j`` such that equity after the penalty covers IM of what remains. The
+   closed lots move at the mark to the first registered backstop liquidator
+   that still covers its own IM after taking them (it receives the penalty
+   minus the fee), otherwise to the insurance fund account. The fee goes to
+   the insurance fund.
+2. Bankrupt (even a full close leaves negative equity): the penalty takes what
+   equity is left, the positions close, and the negative cash runs down the
+   waterfall (``clearing/default/waterfall.py``); what no layer covers is
+   auto-deleveraged against profitable opposite positions at the bankruptcy
+   price (``clearing/default/adl.py``). The defaulter ends flat with nothing.
+
+Value is conserved: positions move at the mark (variation margin is already in
+cash), and every other step moves an amount from one balance to another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+from clearing.default.adl import AdlCandidate, compute_adl
+from clearing.default.events import DefaultEvent, EventKind
+from clearing.default.waterfall import compute_pro_rata, compute_waterfall
+from clearing.position import compute_fill
+from clearing.risk.arrays import RiskArrays
+from clearing.risk.margin import (
+    compute_initial_margin,
+    compute_scenario_losses,
+    is_maintenance_met,
+)
+from clearing.risk.params import LiquidationParams
+from clearing.units import apply_bps_ceil
+
+AccountKey = tuple[bytes, int]
+Positions = tuple[tuple[str, int, int], ...]  # (instrument, lots, average entry), sorted
+
+
+@dataclass(frozen=True, slots=True)
+class RiskAccount:
+    cash: int
+    collateral_value: int  # sum of quanta * haircut value per quantum
+    positions: Positions = ()
+
+    @property
+    def equity(self) -> int:
+        return self.cash + self.collateral_value
+
+    def quantities(self) -> dict[str, int]:
+        return {iid: q for iid, q, _ in self.positions}
+
+
+@dataclass(frozen=True, slots=True)
+class MarginContext:
+    arrays: RiskArrays
+    marks: Mapping[str, int]
+    k_num: int
+    k_den: int
+    liquidation: LiquidationParams
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultBook:
+    accounts: Mapping[AccountKey, RiskAccount]
+    contributions: Mapping[bytes, int]  # posted default-fund contributions per member
+
+
+def get_initial_margin(account: RiskAccount, ctx: MarginContext) -> int:
+    return compute_initial_margin(compute_scenario_losses(account.quantities(), ctx.arrays))
+
+
+def get_shortfall(account: RiskAccount, ctx: MarginContext) -> int:
+    """``k_num*IM - k_den*equity``: positive exactly when equity < MM."""
+    return ctx.k_num * get_initial_margin(account, ctx) - ctx.k_den * account.equity
+
+
+def is_liquidatable(account: RiskAccount, ctx: MarginContext) -> bool:
+    im = get_initial_margin(account, ctx)
+    return bool(account.positions) and not is_maintenance_met(
+        account.equity, im, ctx.k_num, ctx.k_den
+    )
+
+
+def get_liquidation_order(
+    accounts: Mapping[AccountKey, RiskAccount], ctx: MarginContext, insurance: AccountKey
+) -> list[AccountKey]:
+    due = [k for k, a in accounts.items() if k != insurance and is_liquidatable(a, ctx)]
+    return sorted(due, key=lambda k: (-get_shortfall(accounts[k], ctx), k))
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePlan:
+    closing: tuple[tuple[str, int], ...]  # lots removed from the account (its own sign)
+    penalty: int
+    fee: int
+
+
+def compute_close_plan(account: RiskAccount, step: int, ctx: MarginContext) -> ClosePlan:
+    steps = ctx.liquidation.partial_steps
+    closing = tuple(
+        (iid, (1 if q > 0 else -1) * (abs(q) * step // steps)) for iid, q, _ in account.positions
+    )
+    notional = [abs(c) * ctx.marks[iid] for iid, c in closing]
+    penalty = sum(apply_bps_ceil(n, ctx.liquidation.penalty_bps) for n in notional)
+    fee = sum(apply_bps_ceil(n, ctx.liquidation.fee_bps) for n in notional)
+    return ClosePlan(tuple((iid, c) for iid, c in closing if c), penalty, fee)
+
+
+def find_partial_close(account: RiskAccount, ctx: MarginContext) -> ClosePlan | None:
+    """Smallest step whose close leaves equity (after penalty) >= IM of the rest."""
+    for step in range(1, ctx.liquidation.partial_steps + 1):
+        plan = compute_close_plan(account, step, ctx)
+        rest = _apply_lots(account, {iid: -c for iid, c in plan.closing}, ctx.marks)
+        if account.equity - plan.penalty >= get_initial_margin(rest, ctx):
+            return plan
+    return None
+
+
+def process_liquidations(
+    book: DefaultBook, ctx: MarginContext, backstops: tuple[AccountKey, ...], insurance: AccountKey
+) -> tuple[DefaultBook, tuple[DefaultEvent, ...]]:
+    """Liquidate every account below MM (up to the per-block cap); return book and events."""
+    run = _Run(dict(book.accounts), dict(book.contributions), ctx, backstops, insurance)
+    for key in get_liquidation_order(run.accounts, ctx, insurance)[: ctx.liquidation.max_per_block]:
+        if is_liquidatable(run.accounts[key], ctx):
+            run.liquidate(key)
+    return DefaultBook(run.accounts, run.contributions), tuple(run.events)
+
+
+def _apply_lots(
+    account: RiskAccount, lots: Mapping[str, int], marks: Mapping[str, int]
+) -> RiskAccount:
+    """Add signed lots at the mark (cash unchanged: variation margin is settled at the mark)."""
+    held = {iid: (q, e) for iid, q, e in account.positions}
+    for iid in sorted(lots):
+        q, entry = held.get(iid, (0, 0))
+        fill = compute_fill(q, entry, lots[iid], marks[iid])
+        held[iid] = (fill.quantity, fill.average_entry_price)
+    positions = tuple((iid, q, e) for iid, (q, e) in sorted(held.items()) if q)
+    return replace(account, positions=positions)
+
+
+class _Run:
+    """Mutable working copy of one block's liquidation pass."""
+
+    def __init__(
+        self,
+        accounts: dict[AccountKey, RiskAccount],
+        contributions: dict[bytes, int],
+        ctx: MarginContext,
+        backstops: tuple[AccountKey, ...],
+        insurance: AccountKey,
+    ) -> None:
+        self.accounts, self.contributions, self.ctx = accounts, contributions, ctx
+        self.backstops, self.insurance = backstops, insurance
+        self.events: list[DefaultEvent] = []
+
+    def pay(self, payer: AccountKey, payee: AccountKey, amount: int) -> None:
+        self.adjust(payer, -amount)
+        self.adjust(payee, amount)
+
+    def adjust(self, key: AccountKey, amount: int) -> None:
+        account = self.accounts[key]
+        self.accounts[key] = replace(account, cash=account.cash + amount)
+
+    def move_lots(self, key: AccountKey, lots: Mapping[str, int]) -> None:
+        self.accounts[key] = _apply_lots(self.accounts[key], lots, self.ctx.marks)
+
+    def emit(self, kind: EventKind, key: AccountKey, amount: int = 0, **more: object) -> None:
+        self.events.append(DefaultEvent(kind, key[0], key[1], amount, **more))  # type: ignore[arg-type]
+
+    def liquidate(self, key: AccountKey) -> None:
+        account = self.accounts[key]
+        plan = find_partial_close(account, self.ctx)
+        if plan is not None:
+            self.hand_over(key, plan.closing, plan.penalty, plan.fee)
+            return
+        full = compute_close_plan(account, self.ctx.liquidation.partial_steps, self.ctx)
+        if account.equity >= 0:  # the penalty takes what is left, nothing is owed
+            charge = min(account.equity, full.penalty)
+            self.hand_over(key, full.closing, charge, min(full.fee, charge))
+            return
+        to_adl = self.run_waterfall(key)
+        if to_adl == 0:
+            self.hand_over(key, full.closing, 0, 0)
+        else:
+            self.deleverage(key, to_adl)
+
+    def hand_over(
+        self, key: AccountKey, closing: tuple[tuple[str, int], ...], penalty: int, fee: int
+    ) -> None:
+        """Move ``closing`` lots at the mark to a backstop (else the insurance fund)."""
+        if fee:
+            self.pay(key, self.insurance, fee)
+            self.emit(EventKind.LIQUIDATION_FEE, key, fee)
+        lots = dict(closing)
+        self.move_lots(key, {i: -q for i, q in lots.items()})
+        taker = self.insurance
+        for candidate in self.backstops:
+            if candidate in (key, self.insurance) or candidate not in self.accounts:
+                continue
+            after = _apply_lots(self.accounts[candidate], lots, self.ctx.marks)
+            after = replace(after, cash=after.cash + penalty - fee)
+            if after.equity >= get_initial_margin(after, self.ctx):
+                taker = candidate
+                break
+        self.move_lots(taker, lots)
+        self.pay(key, taker, penalty - fee)
+        for iid, q in closing:
+            self.emit(EventKind.LIQUIDATED, key, penalty - fee, instrument_id=iid, quantity=q,
+                      price=self.ctx.marks[iid], counterparty=taker[0],
+                      counterparty_sub_account=taker[1])  # fmt: skip
+
+    def run_waterfall(self, key: AccountKey) -> int:
+        """Cover the negative cash of ``key`` layer by layer; return what is left for ADL."""
+        account = self.accounts[key]
+        member = key[0]
+        result = compute_waterfall(
+            member, -account.cash, max(account.collateral_value, 0),
+            self.contributions.get(member, 0), max(self.accounts[self.insurance].cash, 0),
+            self.contributions,
+        )  # fmt: skip
+        seized = result.from_collateral
+        self.accounts[key] = replace(
+            account, cash=account.cash + seized, collateral_value=account.collateral_value - seized
+        )
+        self.emit(EventKind.COLLATERAL_SEIZED, key, seized)
+        self.take_contribution(member, key, result.from_own_contribution)
+        self.emit(EventKind.OWN_CONTRIBUTION_USED, key, result.from_own_contribution)
+        self.pay(self.insurance, key, result.from_insurance)
+        fund_member, fund_sub = self.insurance
+        self.emit(EventKind.INSURANCE_USED, key, result.from_insurance,
+                  counterparty=fund_member, counterparty_sub_account=fund_sub)  # fmt: skip
+        for payer, amount in result.from_members:
+            self.take_contribution(payer, key, amount)
+            self.emit(EventKind.CONTRIBUTION_MUTUALISED, (payer, -1), amount,
+                      counterparty=member, counterparty_sub_account=key[1])  # fmt: skip
+        return result.to_adl
+
+    def take_contribution(self, member: bytes, key: AccountKey, amount: int) -> None:
+        self.contributions[member] = self.contributions.get(member, 0) - amount
+        self.adjust(key, amount)
+
+    def deleverage(self, key: AccountKey, loss: int) -> None:
+        """Close every position of ``key`` by ADL; the loss is split by notional."""
+        account = self.accounts[key]
+        weights = {iid: abs(q) * max(self.ctx.marks[iid], 1) for iid, q, _ in account.positions}
+        parts = compute_pro_rata(loss, weights)
+        for iid, q, _ in account.positions:
+            self.deleverage_one(key, iid, q, parts[iid])
+
+    def deleverage_one(self, key: AccountKey, iid: str, quantity: int, loss: int) -> None:
+        mark = self.ctx.marks[iid]
+        candidates = [
+            AdlCandidate(k, q, q * (mark - entry), a.equity, abs(q) * mark)
+            for k, a in sorted(self.accounts.items())
+            if k not in (key, self.insurance)
+            for i, q, entry in a.positions
+            if i == iid
+        ]
+        result = compute_adl(quantity, loss, candidates)
+        bankruptcy = round(mark + Fraction(loss, quantity))
+        for fill in result.fills:
+            self.move_lots(fill.account, {iid: fill.quantity})
+            self.pay(fill.account, key, fill.charge)
+            self.emit(EventKind.DELEVERAGED, fill.account, fill.charge, instrument_id=iid,
+                      quantity=fill.quantity, price=bankruptcy, counterparty=key[0],
+                      counterparty_sub_account=key[1])  # fmt: skip
+        sign = 1 if quantity > 0 else -1
+        self.move_lots(key, {iid: -quantity})
+        if result.unfilled:
+            self.move_lots(self.insurance, {iid: sign * result.unfilled})
+        if result.uncharged:
+            self.cover_uncovered(key, result.uncharged)
+
+    def cover_uncovered(self, key: AccountKey, amount: int) -> None:
+        """The clearing house books a loss no layer could meet (insurance fund goes negative)."""
+        self.pay(self.insurance, key, amount)
+        self.emit(EventKind.UNCOVERED, key, amount)
