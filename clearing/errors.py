@@ -220,3 +220,25 @@ class InsufficientEquity(InvalidTransaction):
     sub_account: int
     equity_after: int
     requirement: int
+
+
+class InvalidBlock(ClearingError):
+    """A block that cannot be applied at all; the state is untouched."""
+
+
+@dataclass(eq=False)
+class WrongHeight(InvalidBlock):
+    expected: int
+    got: int
+
+
+@dataclass(eq=False)
+class TimeNotMonotonic(InvalidBlock):
+    previous_ms: int
+    got_ms: int
+
+
+@dataclass(eq=False)
+class WrongBlockChain(InvalidBlock):
+    expected: int
+    got: int

@@ -1,0 +1,125 @@
+"""Applying a block: transactions in order, then the end-of-block steps.
+
+    process_block(state, ctx, txs):
+        check the context (chain, next height, time not going back)
+        for each tx: decode, dispatch, all-or-nothing -> TxResult
+        for step in END_OF_BLOCK_STEPS: step(state, ctx)
+        at an epoch boundary: for step in EPOCH_STEPS: step(state, ctx)
+        compute the state root (incremental)
+
+A rejected transaction (``InvalidTransaction`` or ``DecodeError``) yields a
+result with its error class as code and changes nothing. Any other exception
+is a bug in a rule and propagates: a node must halt rather than diverge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from clearing.collateral import CollateralCredit, process_collateral_credit
+from clearing.context import BlockContext
+from clearing.errors import (
+    DecodeError,
+    InvalidTransaction,
+    TimeNotMonotonic,
+    WrongBlockChain,
+    WrongHeight,
+)
+from clearing.events import Event
+from clearing.oracle import PriceUpdate, process_price_update
+from clearing.root import compute_state_root
+from clearing.state import ClearingState
+from clearing.transfer import Transfer, process_transfer
+from clearing.tx import decode_tx
+from clearing.venues import AuthoriseVenue, process_authorise_venue
+from clearing.withdrawal import Withdrawal, process_withdrawal
+
+__all__ = ["BlockContext", "BlockResult", "TxResult", "process_block"]
+
+OK = "ok"
+
+Step = Callable[[ClearingState, BlockContext], list[Event]]
+
+TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]]] = {
+    AuthoriseVenue: process_authorise_venue,
+    CollateralCredit: process_collateral_credit,
+    Transfer: process_transfer,
+    Withdrawal: process_withdrawal,
+    PriceUpdate: process_price_update,
+}
+
+# Order matters: settle variation margin at the new marks before funding, and
+# both before expiring instruments. RISK appends liquidation / waterfall here.
+END_OF_BLOCK_STEPS: tuple[Step, ...] = ()
+
+# At heights that are multiples of genesis.epoch_length_blocks.
+EPOCH_STEPS: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TxResult:
+    code: str  # "ok" or the error class name
+    detail: str  # the error with its numbers, "" when ok
+    events: tuple[Event, ...]
+
+    def is_ok(self) -> bool:
+        return self.code == OK
+
+
+@dataclass(frozen=True, slots=True)
+class BlockResult:
+    height: int
+    tx_results: tuple[TxResult, ...]
+    events: tuple[Event, ...]  # end-of-block and epoch events, in order
+    state_root: bytes
+
+
+def check_block_context(state: ClearingState, ctx: BlockContext) -> None:
+    if ctx.chain_id != state.chain_id:
+        raise WrongBlockChain(state.chain_id, ctx.chain_id)
+    if ctx.height != state.height + 1:
+        raise WrongHeight(state.height + 1, ctx.height)
+    if ctx.time_ms < state.time_ms:
+        raise TimeNotMonotonic(state.time_ms, ctx.time_ms)
+
+
+def process_transaction(state: ClearingState, ctx: BlockContext, raw: bytes) -> TxResult:
+    """Decode and apply one transaction; a rejection changes nothing."""
+    try:
+        tx = decode_tx(raw)
+        events = TX_HANDLERS[type(tx)](state, ctx, tx)
+    except (InvalidTransaction, DecodeError) as error:
+        return TxResult(error.code, str(error), ())
+    return TxResult(OK, "", tuple(events))
+
+
+def is_epoch_boundary(state: ClearingState, ctx: BlockContext) -> bool:
+    return ctx.height % state.genesis.epoch_length_blocks == 0
+
+
+def process_epoch(state: ClearingState, ctx: BlockContext) -> list[Event]:
+    events: list[Event] = []
+    for step in EPOCH_STEPS:
+        events.extend(step(state, ctx))
+    return events
+
+
+def process_end_of_block(state: ClearingState, ctx: BlockContext) -> list[Event]:
+    events: list[Event] = []
+    for step in END_OF_BLOCK_STEPS:
+        events.extend(step(state, ctx))
+    return events
+
+
+def process_block(state: ClearingState, ctx: BlockContext, txs: list[bytes]) -> BlockResult:
+    """Apply a committed block; same state + same txs -> same state and root."""
+    check_block_context(state, ctx)
+    state.height = ctx.height
+    state.time_ms = ctx.time_ms
+    results = tuple(process_transaction(state, ctx, raw) for raw in txs)
+    events = process_end_of_block(state, ctx)
+    if is_epoch_boundary(state, ctx):
+        events.extend(process_epoch(state, ctx))
+    return BlockResult(ctx.height, results, tuple(events), compute_state_root(state))

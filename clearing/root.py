@@ -1,0 +1,165 @@
+"""The state root: accounts Merkle root bound to a hash of the global records.
+
+``state_root = H(0x03 || accounts_root || H(globals))``. Accounts are leaves
+keyed by member address with value ``encode_account(member)`` (msgpack, fixed
+field order, every map as a list sorted by key). Only members in
+``state.dirty`` are re-encoded per root. Globals (prices, pools, open
+interest, funding, pending withdrawals, ...) are small and encoded whole.
+Dedup sets (processed trade ids, credit keys) enter only by their size: they
+are derived from history and would otherwise be re-hashed every block.
+
+A member proves its account with ``get_account_proof`` and anyone checks it
+with ``verify_account_proof(root, member, account_bytes, proof)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from clearing.codec import expect_bytes, expect_list, pack, unpack
+from clearing.errors import DecodeError
+from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
+from clearing.state import ClearingState, Member
+
+ACCOUNT_VERSION = 1
+GLOBALS_VERSION = 1
+PROOF_VERSION = 1
+ROOT_PREFIX = b"\x03"
+
+
+def encode_account(member: Member) -> bytes:
+    """Canonical bytes of one member's account (all sub-accounts)."""
+    subs = []
+    for sub_id in sorted(member.sub_accounts):
+        sub = member.sub_accounts[sub_id]
+        collateral = [[c, t, q] for (c, t), q in sorted(sub.collateral.items())]
+        positions = [
+            [
+                i,
+                p.quantity,
+                p.average_entry_price,
+                p.settlement_price,
+                p.realised_pnl,
+                p.funding_index,
+            ]
+            for i, p in sorted(sub.positions.items())
+        ]
+        subs.append([sub_id, sub.cash, collateral, positions])
+    return pack(
+        [
+            ACCOUNT_VERSION,
+            member.address,
+            subs,
+            sorted(member.venues),
+            sorted(member.used_nonces),
+            member.default_fund,
+        ]
+    )
+
+
+def encode_globals(state: ClearingState) -> bytes:
+    """Canonical bytes of everything in the state outside member accounts."""
+    return pack(
+        [
+            GLOBALS_VERSION,
+            state.chain_id,
+            state.height,
+            state.time_ms,
+            state.fee_pool,
+            state.insurance_fund,
+            sorted(state.mark_prices.items()),
+            sorted(state.index_prices.items()),
+            state.price_time_ms,
+            sorted(state.open_interest.items()),
+            sorted(state.funding_indices.items()),
+            sorted(state.last_funding_ms.items()),
+            sorted(state.final_settlement_prices.items()),
+            [r.to_fields() for _, r in sorted(state.pending_withdrawals.items())],
+            len(state.processed_trades),
+            len(state.processed_credits),
+        ]
+    )
+
+
+def _get_tree(state: ClearingState) -> MerkleTree:
+    """The cached accounts tree with every dirty member re-encoded."""
+    tree = state.root_cache
+    if tree is None:
+        tree = state.root_cache = MerkleTree()
+        state.dirty.update(state.members)
+    for address in state.dirty:
+        tree.set_leaf(address, hash_leaf(address, encode_account(state.members[address])))
+    state.dirty.clear()
+    assert isinstance(tree, MerkleTree)
+    return tree
+
+
+def compute_root(accounts_root: bytes, globals_hash: bytes) -> bytes:
+    return hashlib.sha256(ROOT_PREFIX + accounts_root + globals_hash).digest()
+
+
+def compute_state_root(state: ClearingState) -> bytes:
+    """The root of the state now; re-encodes only the dirty accounts."""
+    accounts_root = _get_tree(state).root()
+    return compute_root(accounts_root, hashlib.sha256(encode_globals(state)).digest())
+
+
+def compute_state_root_from_scratch(state: ClearingState) -> bytes:
+    """Reference: encode every account again (tests compare it with the cache)."""
+    tree = MerkleTree()
+    for address, member in state.members.items():
+        tree.set_leaf(address, hash_leaf(address, encode_account(member)))
+    return compute_root(tree.root(), hashlib.sha256(encode_globals(state)).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class AccountProof:
+    """Path from a member's account leaf to the accounts root, plus the globals hash."""
+
+    steps: tuple[tuple[bool, bytes], ...]
+    globals_hash: bytes
+
+    def encode(self) -> bytes:
+        return pack([PROOF_VERSION, [[left, h] for left, h in self.steps], self.globals_hash])
+
+    @classmethod
+    def decode(cls, data: bytes) -> AccountProof:
+        version, steps, globals_hash = expect_list(unpack(data, "AccountProof"), "AccountProof", 3)
+        if version != PROOF_VERSION:
+            raise DecodeError("AccountProof", f"version {version!r} is not {PROOF_VERSION}")
+        parsed: list[tuple[bool, bytes]] = []
+        for step in expect_list(steps, "steps"):
+            left, sibling = expect_list(step, "step", 2)
+            if not isinstance(left, bool):
+                raise DecodeError("step", "sibling side must be a bool")
+            parsed.append((left, expect_bytes(sibling, "sibling", 32)))
+        return cls(tuple(parsed), expect_bytes(globals_hash, "globals_hash", 32))
+
+
+def get_account_proof(state: ClearingState, member: bytes) -> tuple[bytes, AccountProof] | None:
+    """``(account_bytes, proof)`` for ``member`` against the current root, or None."""
+    if member not in state.members:
+        return None
+    steps = _get_tree(state).proof(member)
+    assert steps is not None
+    globals_hash = hashlib.sha256(encode_globals(state)).digest()
+    return encode_account(state.members[member]), AccountProof(tuple(steps), globals_hash)
+
+
+def verify_account_proof(
+    root: bytes, member: bytes, account_bytes: bytes, proof: AccountProof
+) -> bool:
+    """True iff ``account_bytes`` is ``member``'s account under state root ``root``."""
+    leaf = hash_leaf(member, account_bytes)
+    accounts_root = compute_root_from_proof(leaf, list(proof.steps))
+    return compute_root(accounts_root, proof.globals_hash) == root
+
+
+def decode_account(account_bytes: bytes) -> Any:
+    """The account fields as plain lists (for members reading their proof)."""
+    fields = expect_list(unpack(account_bytes, "account"), "account", 6)
+    if fields[0] != ACCOUNT_VERSION:
+        raise DecodeError("account", f"version {fields[0]!r} is not {ACCOUNT_VERSION}")
+    return fields

@@ -1,0 +1,160 @@
+"""A deterministic in-process ledger with well-known keys: for the devnet demo,
+tests and benchmarks. Builds signed transactions the way validators, venues
+and members would, and applies blocks with a steadily advancing clock.
+
+Keys derive from ``sha256(b"clearnode-devnet/" + name)``: public test keys,
+never for value. Validator names match ``configs/genesis.example.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eth_account import Account
+
+from clearing.attestation import sign_attestation
+from clearing.block import BlockContext, BlockResult, process_block
+from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
+from clearing.eip712 import sign_typed
+from clearing.genesis import Genesis, parse_genesis
+from clearing.oracle import PriceUpdate, sign_price_observation
+from clearing.state import ClearingState, initialize_state
+from clearing.transfer import Transfer
+from clearing.tx import TxRecord, encode_tx
+from clearing.venues import AuthoriseVenue
+from clearing.withdrawal import Withdrawal
+
+SEED_PREFIX = b"clearnode-devnet/"
+VAULT = bytes.fromhex("00000000000000000000000000000000000000f0")
+
+
+def derive_seed(name: str) -> bytes:
+    return hashlib.sha256(SEED_PREFIX + name.encode()).digest()
+
+
+def derive_ed25519_key(name: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(derive_seed(name))
+
+
+@dataclass(frozen=True, slots=True)
+class MemberKey:
+    private_key: bytes
+    address: bytes
+
+
+def derive_member_key(name: str) -> MemberKey:
+    seed = derive_seed("member-" + name)
+    return MemberKey(seed, bytes.fromhex(Account.from_key(seed).address[2:]))
+
+
+@dataclass
+class Sandbox:
+    genesis: Genesis
+    state: ClearingState
+    validator_keys: list[Ed25519PrivateKey]
+    block_interval_ms: int = 1000
+    next_log_index: int = 0
+    next_nonce: dict[bytes, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_genesis_doc(cls, doc: dict[str, Any]) -> Sandbox:
+        genesis = parse_genesis(doc)
+        keys = [derive_ed25519_key(v.name) for v in genesis.validators]
+        return cls(genesis, initialize_state(genesis), keys)
+
+    @property
+    def chain_id(self) -> int:
+        return self.genesis.chain_id
+
+    def next_context(self) -> BlockContext:
+        s = self.state
+        return BlockContext(s.height + 1, s.time_ms + self.block_interval_ms, self.chain_id)
+
+    def apply(self, txs: list[TxRecord | bytes]) -> BlockResult:
+        raw = [tx if isinstance(tx, bytes) else encode_tx(tx) for tx in txs]
+        return process_block(self.state, self.next_context(), raw)
+
+    def take_nonce(self, member: bytes) -> int:
+        nonce = self.next_nonce.get(member, 0)
+        self.next_nonce[member] = nonce + 1
+        return nonce
+
+    def credit(
+        self,
+        member: bytes,
+        token: tuple[int, bytes],
+        quanta: int,
+        sub_account: int = 0,
+        signers: int | None = None,
+    ) -> CollateralCredit:
+        """A deposit attested by the first ``signers`` validators (default all)."""
+        self.next_log_index += 1
+        tx_hash = hashlib.sha256(b"deposit" + self.next_log_index.to_bytes(8, "big")).digest()
+        obs = CollateralObservation(
+            token[0], VAULT, tx_hash, self.next_log_index, member, sub_account, token[1], quanta
+        )
+        keys = self.validator_keys[: len(self.validator_keys) if signers is None else signers]
+        return CollateralCredit(
+            obs,
+            tuple(sign_attestation(k, CREDIT_DOMAIN, self.chain_id, obs.to_fields()) for k in keys),
+        )
+
+    def prices(
+        self,
+        index: dict[str, int],
+        marks: dict[str, int],
+        observed_ms: int | None = None,
+        signers: int | None = None,
+    ) -> PriceUpdate:
+        """Every (or the first ``signers``) validator observing the same prices."""
+        when = self.next_context().time_ms if observed_ms is None else observed_ms
+        keys = self.validator_keys[: len(self.validator_keys) if signers is None else signers]
+        return PriceUpdate(
+            tuple(sign_price_observation(k, self.chain_id, when, index, marks) for k in keys)
+        )
+
+    def authorise(
+        self, member: MemberKey, venue_id: str, authorised: bool = True
+    ) -> AuthoriseVenue:
+        unsigned = AuthoriseVenue(
+            member.address, venue_id, authorised, self.take_nonce(member.address), b""
+        )
+        signature = sign_typed(member.private_key, unsigned.signable(self.chain_id))
+        return AuthoriseVenue(unsigned.member, venue_id, authorised, unsigned.nonce, signature)
+
+    def transfer(
+        self,
+        member: MemberKey,
+        from_sub: int,
+        to_sub: int,
+        amount: int,
+        token: tuple[int, bytes] = (0, bytes(20)),
+    ) -> Transfer:
+        nonce = self.take_nonce(member.address)
+        unsigned = Transfer(
+            member.address, from_sub, to_sub, token[0], token[1], amount, nonce, b""
+        )
+        signature = sign_typed(member.private_key, unsigned.signable(self.chain_id))
+        return Transfer(
+            member.address, from_sub, to_sub, token[0], token[1], amount, nonce, signature
+        )
+
+    def withdraw(
+        self,
+        member: MemberKey,
+        token: tuple[int, bytes],
+        quanta: int,
+        sub_account: int = 0,
+        recipient: bytes | None = None,
+    ) -> Withdrawal:
+        nonce = self.take_nonce(member.address)
+        to = member.address if recipient is None else recipient
+        unsigned = Withdrawal(
+            member.address, sub_account, token[0], token[1], quanta, to, nonce, b""
+        )
+        return replace(
+            unsigned, signature=sign_typed(member.private_key, unsigned.signable(self.chain_id))
+        )

@@ -1,0 +1,61 @@
+"""Shared builders for the ledger tests: the example genesis and devnet keys."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from clearing.block import BlockResult
+from clearing.root import encode_account
+from clearing.sandbox import Sandbox, derive_member_key
+from clearing.state import ClearingState
+from clearing.tx import TxRecord
+
+ROOT = Path(__file__).resolve().parents[2]
+_GENESIS_DOC: dict[str, Any] = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
+
+USDC = (31337, bytes.fromhex("00000000000000000000000000000000000000a1"))
+WETH = (31337, bytes.fromhex("00000000000000000000000000000000000000e1"))
+USDC_B = (31338, bytes.fromhex("00000000000000000000000000000000000000a2"))
+ALICE = derive_member_key("alice")
+BOB = derive_member_key("bob")
+CAROL = derive_member_key("carol")
+
+
+def genesis_doc() -> dict[str, Any]:
+    """A fresh deep copy of configs/genesis.example.json, safe to mutate."""
+    return copy.deepcopy(_GENESIS_DOC)
+
+
+def new_sandbox() -> Sandbox:
+    return Sandbox.from_genesis_doc(genesis_doc())
+
+
+def only_result(block: BlockResult) -> tuple[str, str]:
+    (result,) = block.tx_results
+    return result.code, result.detail
+
+
+def snapshot(state: ClearingState) -> tuple[object, ...]:
+    """Everything a transaction may change, as comparable values."""
+    return (
+        {address: encode_account(m) for address, m in state.members.items()},
+        state.fee_pool,
+        state.insurance_fund,
+        dict(state.mark_prices),
+        dict(state.index_prices),
+        dict(state.pending_withdrawals),
+        set(state.processed_credits),
+        set(state.processed_trades),
+    )
+
+
+def assert_rejected(box: Sandbox, tx: TxRecord | bytes, code: str) -> str:
+    """Apply ``tx`` alone in a block; it must fail with ``code`` and change nothing."""
+    before = snapshot(box.state)
+    got, detail = only_result(box.apply([tx]))
+    assert got == code, detail
+    assert snapshot(box.state) == before
+    return detail

@@ -1,0 +1,55 @@
+import pytest
+
+from clearing.block import BlockContext, process_block
+from clearing.codec import pack
+from clearing.errors import TimeNotMonotonic, WrongBlockChain, WrongHeight
+from clearing.root import compute_state_root_from_scratch
+from tests.clearing.support import ALICE, USDC, new_sandbox
+
+
+@pytest.mark.parametrize(
+    ("ctx", "error"),
+    [
+        (BlockContext(2, 1795219201000, 4242), WrongHeight),
+        (BlockContext(1, 1795219201000, 1), WrongBlockChain),
+        (BlockContext(1, 1795219199999, 4242), TimeNotMonotonic),
+    ],
+)
+def test_a_block_out_of_order_changes_nothing(ctx: BlockContext, error: type) -> None:
+    box = new_sandbox()
+    with pytest.raises(error):
+        process_block(box.state, ctx, [])
+    assert (box.state.height, box.state.time_ms) == (0, 1795219200000)
+
+
+def test_transactions_apply_in_order_and_failures_are_isolated() -> None:
+    box = new_sandbox()
+    credit = box.credit(ALICE.address, USDC, 100)
+    txs = [credit, b"\xc1", box.withdraw(ALICE, USDC, 60), credit, box.withdraw(ALICE, USDC, 60)]
+    block = box.apply(txs)
+    codes = [r.code for r in block.tx_results]
+    assert codes == ["ok", "DecodeError", "ok", "DuplicateCredit", "InsufficientCollateral"]
+    assert box.state.members[ALICE.address].sub_accounts[0].collateral[USDC] == 40
+    assert block.height == box.state.height == 1
+    assert block.state_root == compute_state_root_from_scratch(box.state)
+
+
+def test_root_commits_to_height_and_time() -> None:
+    box = new_sandbox()
+    first = box.apply([])
+    second = box.apply([])
+    assert first.state_root != second.state_root
+
+
+def test_epoch_boundary_is_every_epoch_length_blocks() -> None:
+    from clearing.block import is_epoch_boundary
+
+    box = new_sandbox()
+    assert is_epoch_boundary(box.state, BlockContext(100, 0, 4242))
+    assert not is_epoch_boundary(box.state, BlockContext(101, 0, 4242))
+
+
+def test_an_unknown_kind_is_reported_not_raised() -> None:
+    box = new_sandbox()
+    (result,) = box.apply([pack([1, 42])]).tx_results
+    assert result.code == "DecodeError" and "unknown kind 42" in result.detail

@@ -1,0 +1,56 @@
+from dataclasses import replace
+
+import pytest
+
+from clearing.attestation import Attestation
+from clearing.collateral import check_collateral_debit
+from clearing.errors import InsufficientCollateral
+from clearing.state import SubAccount
+from tests.clearing.support import ALICE, USDC, WETH, assert_rejected, new_sandbox, only_result
+
+
+def test_attested_deposit_credits_quanta_once() -> None:
+    box = new_sandbox()
+    credit = box.credit(ALICE.address, WETH, 2_000_000, sub_account=3, signers=3)
+    block = box.apply([credit])
+    assert only_result(block) == ("ok", "")
+    assert box.state.members[ALICE.address].sub_accounts[3].collateral == {WETH: 2_000_000}
+    (event,) = block.tx_results[0].events
+    assert event.kind == "collateral_credited" and event.get("quanta") == 2_000_000
+    again = box.apply([credit])
+    code, detail = only_result(again)
+    assert code == "DuplicateCredit" and "log_index=1" in detail
+    assert box.state.members[ALICE.address].sub_accounts[3].collateral == {WETH: 2_000_000}
+
+
+def test_deposit_without_quorum_is_rejected() -> None:
+    box = new_sandbox()
+    detail = assert_rejected(box, box.credit(ALICE.address, USDC, 5, signers=2), "QuorumNotReached")
+    assert "signed_power=20" in detail and "total_power=40" in detail
+
+
+def test_deposit_of_unlisted_token_is_rejected() -> None:
+    box = new_sandbox()
+    assert_rejected(box, box.credit(ALICE.address, (31337, b"\x01" * 20), 5), "UnknownCollateral")
+
+
+def test_a_forged_attestation_is_rejected() -> None:
+    box = new_sandbox()
+    credit = box.credit(ALICE.address, USDC, 5)
+    forged = Attestation(credit.attestations[0].signer, bytes(64))
+    tx = replace(credit, attestations=(forged, *credit.attestations[1:]))
+    assert_rejected(box, tx, "BadSignature")
+
+
+def test_attestations_for_another_observation_do_not_transfer() -> None:
+    box = new_sandbox()
+    credit = box.credit(ALICE.address, USDC, 5)
+    inflated = replace(credit, observation=replace(credit.observation, quanta=5_000_000))
+    assert_rejected(box, inflated, "BadSignature")
+
+
+def test_debit_check_carries_the_numbers() -> None:
+    account = SubAccount(collateral={USDC: 10})
+    with pytest.raises(InsufficientCollateral) as info:
+        check_collateral_debit(account, ALICE.address, 0, USDC, 11)
+    assert (info.value.available, info.value.requested) == (10, 11)

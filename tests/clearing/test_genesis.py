@@ -1,0 +1,98 @@
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from clearing.errors import GenesisError
+from clearing.genesis import parse_genesis
+from clearing.instruments import InstrumentKind, OptionType
+from tests.clearing.support import genesis_doc
+
+
+def test_example_genesis_parses_into_typed_records() -> None:
+    g = parse_genesis(genesis_doc())
+    assert g.chain_id == 4242
+    assert [i.kind for i in g.instruments] == [
+        InstrumentKind.PERPETUAL,
+        InstrumentKind.PERPETUAL,
+        InstrumentKind.FUTURE,
+        InstrumentKind.OPTION,
+    ]
+    option = g.instruments[3]
+    assert option.option_type is OptionType.CALL and option.strike == 65_000_000
+    assert g.instruments[0].funding_interval_ms == 3_600_000 and g.instruments[0].expiry_ms is None
+    assert sum(v.power for v in g.validators) == 40
+    assert g.collateral[1].quantum == 10**12
+    assert g.risk == {}
+
+
+def _set(path: list[Any], value: object) -> Callable[[dict[str, Any]], None]:
+    def mutate(doc: dict[str, Any]) -> None:
+        target = doc
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+
+    return mutate
+
+
+def _delete(path: list[Any]) -> Callable[[dict[str, Any]], None]:
+    def mutate(doc: dict[str, Any]) -> None:
+        target = doc
+        for step in path[:-1]:
+            target = target[step]
+        del target[path[-1]]
+
+    return mutate
+
+
+CASES = [
+    (_delete(["chain_id"]), "chain_id", "present"),
+    (_set(["version"], 2), "version", "1"),
+    (_set(["chain_id"], "4242"), "chain_id", "an integer in [1, 18446744073709551615]"),
+    (_set(["chain_id"], True), "chain_id", "an integer in [1, 18446744073709551615]"),
+    (_set(["typo"], 1), "typo", "one of"),
+    (_set(["collateral", 0, "token"], "0x12"), "collateral[0].token", "0x-hex of 20 bytes"),
+    (_set(["collateral", 0, "haircut_bps"], 10_000), "collateral[0].haircut_bps", "an integer"),
+    (_set(["collateral", 0, "quantum"], 0), "collateral[0].quantum", "an integer"),
+    (_set(["instruments", 0, "kind"], "swap"), "instruments[0].kind", "one of"),
+    (_delete(["instruments", 0, "funding_cap_bps"]), "instruments[0].funding_cap_bps", "present"),
+    (_set(["instruments", 2, "strike"], 5), "instruments[2].strike", "absent for a future"),
+    (_set(["instruments", 0, "contract_size"], "1e-3"), "instruments[0].contract_size", "decimal"),
+    (_set(["instruments", 3, "underlying"], "BTC-PERP"), "instruments[3].underlying", "future"),
+    (_set(["instruments", 1, "id"], "BTC-PERP"), "instruments[1]", "a unique id"),
+    (_set(["validators"], []), "validators", "at least one"),
+    (_set(["validators", 0, "pubkey"], "583703"), "validators[0].pubkey", "0x-hex of 32 bytes"),
+    (_set(["validators", 1, "power"], 0), "validators[1].power", "an integer"),
+    (_set(["venues", 0], "alpha"), "venues[0]", "an object"),
+    (_set(["oracle", "max_move_bps"], 0), "oracle.max_move_bps", "an integer"),
+    (_set(["index_prices", "DOGE"], 1), "index_prices.DOGE", "one of"),
+    (_set(["index_prices", "ETH/0.01"], 0), "index_prices.ETH/0.01", "a positive integer"),
+    (_set(["mark_prices", "NOPE"], 1), "mark_prices.NOPE", "one of"),
+    (_set(["risk"], []), "risk", "an object"),
+    (_set(["instruments"], {}), "instruments", "a list"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "key", "expected"), CASES)
+def test_bad_genesis_names_the_key_and_expectation(
+    mutate: Callable[[dict[str, Any]], None], key: str, expected: str
+) -> None:
+    doc = genesis_doc()
+    mutate(doc)
+    with pytest.raises(GenesisError) as info:
+        parse_genesis(doc)
+    assert info.value.key == key
+    assert expected in info.value.expected
+    assert key in str(info.value)
+
+
+def test_comment_keys_are_ignored() -> None:
+    doc = genesis_doc()
+    doc["instruments"][0]["_note"] = "hello"
+    assert parse_genesis(doc).instruments[0].id == "BTC-PERP"
+
+
+def test_root_must_be_an_object() -> None:
+    with pytest.raises(GenesisError, match="<root>"):
+        parse_genesis([])

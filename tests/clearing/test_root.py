@@ -1,0 +1,124 @@
+import hashlib
+import random
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clearing.merkle import EMPTY_ROOT, MerkleTree, hash_leaf, hash_node
+from clearing.root import (
+    AccountProof,
+    compute_state_root,
+    compute_state_root_from_scratch,
+    decode_account,
+    encode_account,
+    get_account_proof,
+    verify_account_proof,
+)
+from clearing.state import Position, get_sub_account_for_write
+from tests.clearing.support import ALICE, USDC, WETH, new_sandbox
+
+
+def _member(n: int) -> bytes:
+    return hashlib.sha256(n.to_bytes(4, "big")).digest()[:20]
+
+
+def _populated(count: int) -> object:
+    box = new_sandbox()
+    for n in range(count):
+        sub = get_sub_account_for_write(box.state, _member(n), n % 3)
+        sub.cash = n * 7 - 50
+        sub.collateral[USDC] = n + 1
+        sub.positions["BTC-PERP"] = Position(n - 5, 60_000_000, 60_000_000, 0, 0)
+    return box
+
+
+def test_empty_tree_and_two_leaf_layout() -> None:
+    tree = MerkleTree()
+    assert tree.root() == EMPTY_ROOT
+    tree.set_leaf(b"b", b"\x02" * 32)
+    tree.set_leaf(b"a", b"\x01" * 32)
+    assert tree.root() == hash_node(b"\x01" * 32, b"\x02" * 32)
+    tree.set_leaf(b"c", b"\x03" * 32)
+    assert tree.root() == hash_node(hash_node(b"\x01" * 32, b"\x02" * 32), b"\x03" * 32)
+
+
+def test_leaf_and_node_hashes_are_domain_separated() -> None:
+    assert hash_leaf(b"", b"\x01" * 64) != hash_node(b"\x01" * 32, b"\x01" * 32)
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.binary(min_size=32, max_size=32)), max_size=80))
+def test_incremental_tree_equals_rebuilt_tree(updates: list[tuple[int, bytes]]) -> None:
+    incremental = MerkleTree()
+    final: dict[bytes, bytes] = {}
+    for i, (key, value) in enumerate(updates):
+        k = key.to_bytes(2, "big")
+        incremental.set_leaf(k, value)
+        final[k] = value
+        if i % 7 == 0:
+            incremental.root()
+    rebuilt = MerkleTree()
+    for k, v in sorted(final.items(), reverse=True):
+        rebuilt.set_leaf(k, v)
+    assert incremental.root() == rebuilt.root()
+
+
+def test_every_account_proof_verifies_and_tampering_fails() -> None:
+    box = _populated(37)
+    state = box.state  # type: ignore[attr-defined]
+    root = compute_state_root(state)
+    for address in state.members:
+        found = get_account_proof(state, address)
+        assert found is not None
+        account, proof = found
+        assert verify_account_proof(root, address, account, proof)
+    account, proof = get_account_proof(state, _member(3))  # type: ignore[misc]
+    tampered = bytearray(account)
+    tampered[-1] ^= 1
+    assert not verify_account_proof(root, _member(3), bytes(tampered), proof)
+    assert not verify_account_proof(root, _member(4), account, proof)
+    assert not verify_account_proof(hashlib.sha256(root).digest(), _member(3), account, proof)
+    steps = list(proof.steps)
+    steps[0] = (not steps[0][0], steps[0][1])
+    assert not verify_account_proof(
+        root, _member(3), account, AccountProof(tuple(steps), proof.globals_hash)
+    )
+    assert not verify_account_proof(root, _member(3), account, AccountProof(proof.steps, bytes(32)))
+    assert get_account_proof(state, b"\x00" * 20) is None
+
+
+def test_proof_encoding_round_trips_and_account_decodes() -> None:
+    box = _populated(5)
+    state = box.state  # type: ignore[attr-defined]
+    root = compute_state_root(state)
+    account, proof = get_account_proof(state, _member(2))  # type: ignore[misc]
+    decoded = AccountProof.decode(proof.encode())
+    assert decoded == proof and verify_account_proof(root, _member(2), account, decoded)
+    fields = decode_account(account)
+    assert fields[1] == _member(2) and fields[2][0][1] == 2 * 7 - 50
+
+
+def test_only_dirty_accounts_are_re_encoded_and_root_matches_scratch() -> None:
+    box = _populated(50)
+    state = box.state  # type: ignore[attr-defined]
+    compute_state_root(state)
+    rng = random.Random(7)
+    for _ in range(20):
+        n = rng.randrange(60)
+        get_sub_account_for_write(state, _member(n), 0).cash += rng.randrange(-5, 5)
+        assert len(state.dirty) == 1
+        assert compute_state_root(state) == compute_state_root_from_scratch(state)
+        assert not state.dirty
+
+
+def test_account_encoding_is_canonical_regardless_of_insertion_order() -> None:
+    a, b = new_sandbox(), new_sandbox()
+    for box, order in ((a, [USDC, WETH]), (b, [WETH, USDC])):
+        sub = get_sub_account_for_write(box.state, ALICE.address, 0)
+        for key in order:
+            sub.collateral[key] = 5
+        for iid in ["BTC-PERP", "ETH-PERP"] if order[0] == USDC else ["ETH-PERP", "BTC-PERP"]:
+            sub.positions[iid] = Position(1, 2, 3, 4, 5)
+    assert encode_account(a.state.members[ALICE.address]) == encode_account(
+        b.state.members[ALICE.address]
+    )
+    assert compute_state_root(a.state) == compute_state_root(b.state)

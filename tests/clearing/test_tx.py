@@ -1,0 +1,64 @@
+import msgpack
+import pytest
+
+from clearing.codec import pack
+from clearing.errors import DecodeError
+from clearing.tx import MAX_TX_BYTES, TX_VERSION, decode_tx, encode_tx
+from tests.clearing.support import ALICE, USDC, new_sandbox
+
+
+def _examples() -> list[object]:
+    box = new_sandbox()
+    return [
+        box.credit(ALICE.address, USDC, 5, signers=3),
+        box.transfer(ALICE, 0, 1, 7),
+        box.withdraw(ALICE, USDC, 3),
+        box.authorise(ALICE, "alpha"),
+        box.prices({"BTC/0.001": 61_000_000}, {"BTC-PERP": 61_000_000}),
+    ]
+
+
+@pytest.mark.parametrize("tx", _examples(), ids=lambda tx: type(tx).__name__)
+def test_every_kind_round_trips(tx: object) -> None:
+    raw = encode_tx(tx)  # type: ignore[arg-type]
+    assert decode_tx(raw) == tx
+    assert msgpack.unpackb(raw)[:2] == [TX_VERSION, tx.KIND]  # type: ignore[attr-defined]
+
+
+BAD = [
+    (b"\xc1", "not msgpack"),
+    (pack({"a": 1}), "max_map_len"),
+    (pack(5), "expected a list"),
+    (pack([TX_VERSION]), "expected [version, kind"),
+    (pack([2, 4]), "version 2"),
+    (pack([TX_VERSION, 99]), "unknown kind 99"),
+    (pack([TX_VERSION, 4, b"x"]), "expected 8 fields"),
+    (pack([TX_VERSION, 4, b"\x00" * 20, 0, 1, 0, b"\x00" * 20, 0, 1, b"\x00" * 65]), "outside"),
+    (pack([TX_VERSION, 4, b"\x00" * 19, 0, 1, 0, b"\x00" * 20, 5, 1, b"\x00" * 65]), "20 bytes"),
+    (pack([TX_VERSION, 4, b"\x00" * 20, "0", 1, 0, b"\x00" * 20, 5, 1, b"\x00" * 65]), "integer"),
+    (pack([TX_VERSION, 2, b"\x00" * 20, "alpha", 1, 0, b"\x00" * 65]), "bool"),
+    (
+        pack([TX_VERSION, 6, [[b"\x00" * 32, 1, [["b", 1], ["a", 1]], [], b"\x00" * 64]]]),
+        "increasing",
+    ),
+    (pack([TX_VERSION, 3, [1], []]), "expected 8 fields"),
+    (pack([TX_VERSION, 3, [1, b"", b"", 0, b"", 0, b"", 1], [[b"", b""]]]), "20 bytes"),
+]
+
+
+@pytest.mark.parametrize(("raw", "reason"), BAD)
+def test_malformed_input_is_a_decode_error(raw: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_tx(raw)
+    assert reason in str(info.value)
+
+
+def test_oversized_input_is_rejected_before_parsing() -> None:
+    with pytest.raises(DecodeError, match="exceeds"):
+        decode_tx(b"\x00" * (MAX_TX_BYTES + 1))
+
+
+def test_trailing_bytes_are_rejected() -> None:
+    raw = encode_tx(_examples()[1]) + b"\x00"  # type: ignore[arg-type]
+    with pytest.raises(DecodeError, match="not msgpack"):
+        decode_tx(raw)

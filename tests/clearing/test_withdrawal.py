@@ -1,0 +1,56 @@
+from dataclasses import replace
+
+from clearing.sandbox import Sandbox
+from clearing.state import get_sub_account_for_write
+from tests.clearing.support import ALICE, BOB, USDC, WETH, assert_rejected, new_sandbox, only_result
+
+
+def _funded() -> Sandbox:
+    box = new_sandbox()
+    box.apply([box.credit(ALICE.address, WETH, 1_000)])
+    return box
+
+
+def test_withdrawal_debits_quanta_and_records_the_payout() -> None:
+    box = _funded()
+    tx = box.withdraw(ALICE, WETH, 400, recipient=BOB.address)
+    block = box.apply([tx])
+    assert only_result(block) == ("ok", "")
+    assert box.state.members[ALICE.address].sub_accounts[0].collateral[WETH] == 600
+    record = box.state.pending_withdrawals[(ALICE.address, tx.nonce)]
+    assert record.amount == 400 * 10**12 and record.recipient == BOB.address
+    assert record.height == block.height and record.chain_id == WETH[0]
+    (event,) = block.tx_results[0].events
+    assert event.kind == "withdrawal" and event.get("amount") == 400 * 10**12
+
+
+def test_more_than_held_is_rejected() -> None:
+    box = _funded()
+    detail = assert_rejected(box, box.withdraw(ALICE, WETH, 1_001), "InsufficientCollateral")
+    assert "available=1000" in detail
+
+
+def test_negative_cash_blocks_the_collateral_backing_it() -> None:
+    box = _funded()
+    # 1000 quanta * floor(3000 * 0.9) = 2_700_000; with cash -2_000_000, equity 700_000
+    # covers 259 quanta (699_300) and not one more
+    get_sub_account_for_write(box.state, ALICE.address, 0).cash = -2_000_000
+    assert only_result(box.apply([box.withdraw(ALICE, WETH, 259)]))[0] == "ok"
+    detail = assert_rejected(box, box.withdraw(ALICE, WETH, 1), "InsufficientEquity")
+    assert "equity_after=-2000" in detail
+
+
+def test_unknown_token_member_and_replay() -> None:
+    box = _funded()
+    assert_rejected(box, box.withdraw(ALICE, USDC, 1), "InsufficientCollateral")
+    assert_rejected(box, box.withdraw(ALICE, (1, WETH[1]), 1), "UnknownCollateral")
+    assert_rejected(box, box.withdraw(BOB, WETH, 1), "UnknownMember")
+    tx = box.withdraw(ALICE, WETH, 1)
+    box.apply([tx])
+    assert_rejected(box, tx, "NonceReused")
+
+
+def test_tampered_request_is_rejected() -> None:
+    box = _funded()
+    tx = box.withdraw(ALICE, WETH, 1)
+    assert_rejected(box, replace(tx, recipient=BOB.address), "BadSignature")
