@@ -1,0 +1,104 @@
+"""Netting algebra: folding one fill into a sub-account's position.
+
+A position is a signed quantity of lots (long > 0, short < 0), an average entry
+price and the realised PnL booked so far. PnL here is counted in *price-lots*
+(price units x lots); turning it into money is the caller's business (contract
+size and price scale live on the instrument), which keeps this algebra exact.
+
+Invariant (the reason for the rounding rule below): for any sequence of fills
+(dq_k, p_k) ending in quantity q, and any mark m,
+
+    realised + q * (m - average_entry) == sum_k dq_k * (m - p_k)
+
+exactly, so realised + unrealised PnL does not depend on the order of the
+fills. Reducing a position keeps its average entry and realises the closed lots
+at (price - average entry). Increasing it moves the average entry to
+floor(cost / quantity); the sub-unit remainder of that cost (0 <= r < |q| for
+longs, -|q| < r <= 0 for shorts) is booked into realised PnL so the identity
+stays exact. A fill that crosses zero is a full close followed by an opening
+at the fill price, which needs no rounding.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from clearing.settlement import compute_variation_margin
+from clearing.state import Position, SubAccount
+
+
+class Fill(NamedTuple):
+    """The position after a fill, and the realised PnL (price-lots) the fill booked."""
+
+    quantity: int
+    average_entry_price: int
+    realised: int
+
+
+def compute_fill(quantity: int, average_entry_price: int, fill_quantity: int, price: int) -> Fill:
+    """Fold a fill of `fill_quantity` lots (signed: buy > 0) at `price` into a position.
+
+    Returns the new quantity and average entry, and the realised PnL of this fill.
+    A flat result has average entry 0.
+    """
+    new_quantity = quantity + fill_quantity
+    if quantity == 0 or (quantity > 0) == (fill_quantity > 0):
+        if new_quantity == 0:  # only when fill_quantity == 0 on a flat position
+            return Fill(0, 0, 0)
+        cost = quantity * average_entry_price + fill_quantity * price
+        average = cost // new_quantity
+        return Fill(new_quantity, average, new_quantity * average - cost)
+    if new_quantity == 0 or (new_quantity > 0) == (quantity > 0):
+        realised = -fill_quantity * (price - average_entry_price)
+        return Fill(new_quantity, average_entry_price if new_quantity else 0, realised)
+    # Crossed zero: close all of `quantity`, open the rest at the fill price.
+    return Fill(new_quantity, price, quantity * (price - average_entry_price))
+
+
+def compute_unrealised(quantity: int, average_entry_price: int, mark_price: int) -> int:
+    """Unrealised PnL in price-lots of `quantity` lots entered at `average_entry_price`."""
+    return quantity * (mark_price - average_entry_price)
+
+
+def compute_position_after_fill(
+    position: Position | None,
+    fill_quantity: int,
+    price: int,
+    mark_price: int,
+    funding_index: int,
+) -> tuple[Position, int]:
+    """A new `Position` record after a fill, and the cash the fill settles at once.
+
+    New lots enter at the position's settlement price (the current mark when
+    the position was flat), so the cash is the variation margin from the trade
+    price to that settlement price. A position opened from flat starts at the
+    instrument's current funding index (an open position's index is kept: funding
+    settles every open position whenever the index moves, see funding.py).
+    The old record is not touched, so the caller can still reject the fill.
+    """
+    if position is None or position.quantity == 0:
+        settlement_price, realised_before, index = mark_price, 0, funding_index
+        quantity = average = 0
+    else:
+        settlement_price = position.settlement_price
+        realised_before, index = position.realised_pnl, position.funding_index
+        quantity, average = position.quantity, position.average_entry_price
+    new_quantity, new_average, realised = compute_fill(quantity, average, fill_quantity, price)
+    record = Position(
+        new_quantity, new_average, settlement_price, realised_before + realised, index
+    )
+    return record, compute_variation_margin(fill_quantity, price, settlement_price)
+
+
+def compute_long_change(before: Position | None, after: Position) -> int:
+    """Change in the long lots a position contributes to open interest."""
+    was_long = before.quantity if before is not None and before.quantity > 0 else 0
+    return max(after.quantity, 0) - was_long
+
+
+def set_position(account: SubAccount, instrument_id: str, position: Position) -> None:
+    """Store the position, or remove it when flat (no empty records in state)."""
+    if position.quantity:
+        account.positions[instrument_id] = position
+    else:
+        account.positions.pop(instrument_id, None)
