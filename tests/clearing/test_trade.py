@@ -26,9 +26,11 @@ MARK = 60_000_000  # BTC-PERP mark at genesis, settlement units per lot
 FEE_PER_LOT = 30_000  # ceil(60_000_000 * 5 / 10_000)
 
 
-def trading_box(count: int = 4, authorise: bool = True) -> tuple[Sandbox, list[MemberKey]]:
+def trading_box(
+    count: int = 4, authorise: bool = True, box: Sandbox | None = None
+) -> tuple[Sandbox, list[MemberKey]]:
     """A sandbox with ``count`` funded members, each authorising venue alpha."""
-    box = new_sandbox()
+    box = new_sandbox() if box is None else box
     members = [derive_member_key(f"trader-{n}") for n in range(count)]
     txs: list[object] = [box.credit(m.address, USDC, 10**12) for m in members]
     if authorise:
@@ -267,3 +269,27 @@ def test_batch_round_trips_through_its_encoding() -> None:
 def test_malformed_batches_are_decode_errors(fields: list[object]) -> None:
     with pytest.raises(DecodeError):
         TradeBatch.from_fields(fields)
+
+
+def test_a_batch_clears_end_to_end_through_process_block() -> None:
+    box, (a, b, *_) = trading_box()
+    block = box.apply([make_batch(box, [make_trade(1, a, b, quantity=2)])])
+    (result,) = block.tx_results
+    assert result.is_ok(), result.detail
+    assert position(box, a).quantity == 2
+    replayed = box.apply([make_batch(box, [make_trade(1, a, b)], batch_id=2)])
+    assert rejections(list(replayed.tx_results[0].events)) == [(1, "DuplicateTrade")]
+    moved = box.apply([box.prices({"BTC/0.001": MARK}, {PERP: MARK + 1_000})])
+    assert moved.tx_results[0].is_ok(), moved.tx_results[0].detail
+    assert ("variation_margin", 2_000) in [(e.kind, e.get("paid")) for e in moved.events]
+    assert cash(box, a) == -2 * FEE_PER_LOT + 2_000
+    assert position(box, b).settlement_price == MARK + 1_000
+
+
+def test_a_batch_with_a_bad_signature_fails_in_the_block_and_changes_nothing() -> None:
+    box, (a, b, *_) = trading_box()
+    batch = replace(make_batch(box, [make_trade(1, a, b)]), signature=bytes(64))
+    before = snapshot(box.state)
+    block = box.apply([batch])
+    assert block.tx_results[0].code == "BadSignature"
+    assert snapshot(box.state) == before
