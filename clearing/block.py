@@ -28,9 +28,13 @@ from clearing.errors import (
     WrongHeight,
 )
 from clearing.events import Event
+from clearing.expiry import process_expiries
+from clearing.funding import process_funding
 from clearing.oracle import PriceUpdate, process_price_update
 from clearing.root import compute_state_root
+from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState
+from clearing.trade import TradeBatch, process_trade_batch
 from clearing.transfer import Transfer, process_transfer
 from clearing.tx import decode_tx
 from clearing.venues import AuthoriseVenue, process_authorise_venue
@@ -43,6 +47,7 @@ OK = "ok"
 Step = Callable[[ClearingState, BlockContext], list[Event]]
 
 TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]]] = {
+    TradeBatch: process_trade_batch,
     AuthoriseVenue: process_authorise_venue,
     CollateralCredit: process_collateral_credit,
     Transfer: process_transfer,
@@ -52,7 +57,11 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
 
 # Order matters: settle variation margin at the new marks before funding, and
 # both before expiring instruments. RISK appends liquidation / waterfall here.
-END_OF_BLOCK_STEPS: tuple[Step, ...] = ()
+END_OF_BLOCK_STEPS: tuple[Step, ...] = (
+    process_mark_to_market,
+    process_funding,
+    process_expiries,
+)
 
 # At heights that are multiples of genesis.epoch_length_blocks.
 EPOCH_STEPS: tuple[Step, ...] = ()

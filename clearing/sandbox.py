@@ -9,6 +9,7 @@ never for value. Validator names match ``configs/genesis.example.json``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -73,7 +74,7 @@ class Sandbox:
         s = self.state
         return BlockContext(s.height + 1, s.time_ms + self.block_interval_ms, self.chain_id)
 
-    def apply(self, txs: list[TxRecord | bytes]) -> BlockResult:
+    def apply(self, txs: Sequence[TxRecord | bytes]) -> BlockResult:
         raw = [tx if isinstance(tx, bytes) else encode_tx(tx) for tx in txs]
         return process_block(self.state, self.next_context(), raw)
 

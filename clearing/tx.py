@@ -8,12 +8,13 @@ all raise ``DecodeError``.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from clearing.codec import expect_int, expect_list, pack, unpack
 from clearing.collateral import CollateralCredit
 from clearing.errors import DecodeError
 from clearing.oracle import PriceUpdate
+from clearing.trade import TradeBatch
 from clearing.transfer import Transfer
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal
@@ -23,15 +24,16 @@ MAX_TX_BYTES = 4 * 1024 * 1024
 
 
 class TxRecord(Protocol):
-    KIND: int
+    KIND: ClassVar[int]
 
     def to_fields(self) -> list[object]: ...
 
 
-Transaction = AuthoriseVenue | CollateralCredit | Transfer | Withdrawal | PriceUpdate
+Transaction = TradeBatch | AuthoriseVenue | CollateralCredit | Transfer | Withdrawal | PriceUpdate
 
 TX_TYPES: dict[int, Any] = {
-    cls.KIND: cls for cls in (AuthoriseVenue, CollateralCredit, Transfer, Withdrawal, PriceUpdate)
+    cls.KIND: cls
+    for cls in (TradeBatch, AuthoriseVenue, CollateralCredit, Transfer, Withdrawal, PriceUpdate)
 }
 
 

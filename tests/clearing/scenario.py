@@ -6,8 +6,8 @@ randomness leaks into state)."""
 
 from __future__ import annotations
 
-from clearing.sandbox import derive_member_key
-from clearing.state import get_sub_account_for_write
+from clearing.sandbox import derive_ed25519_key, derive_member_key
+from clearing.trade import Trade, sign_trade_batch
 from tests.clearing.support import USDC, USDC_B, WETH, new_sandbox
 
 
@@ -23,10 +23,20 @@ def compute_scenario_roots() -> list[str]:
         + [box.authorise(m, "alpha") for m in members]
     )
     roots.append(block.state_root.hex())
-    for n, m in enumerate(members):  # stand-in for trading PnL until trades are wired in
-        get_sub_account_for_write(box.state, m.address, 0).cash = (n - 2) * 1_000
+    trades = tuple(
+        Trade(n, ("BTC-PERP", "ETH-PERP")[n % 2], a.address, 0, b.address, n % 2, price, n + 1)
+        for n, (a, b, price) in enumerate(
+            zip(members, members[1:] + members[:1], [60_000_000, 30_000_000] * 3, strict=True)
+        )
+    )
+    venue = derive_ed25519_key("venue-alpha")
+    block = box.apply([sign_trade_batch(venue, box.chain_id, "alpha", 1, trades)])
+    roots.append(block.state_root.hex())
     block = box.apply(
-        [box.transfer(m, 0, 1 + n % 2, 10 * (n + 1)) for n, m in enumerate(members[2:])]
+        [
+            box.transfer(m, 0, 1 + n % 2, 10 * (n + 1), (USDC, WETH, USDC_B)[n % 3])
+            for n, m in enumerate(members)
+        ]
         + [box.prices({"BTC/0.001": 61_000_000, "ETH/quantum": 3_100}, {"BTC-PERP": 61_000_000})]
     )
     roots.append(block.state_root.hex())

@@ -3,8 +3,10 @@ import pytest
 
 from clearing.codec import pack
 from clearing.errors import DecodeError
+from clearing.sandbox import derive_ed25519_key
+from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import MAX_TX_BYTES, TX_VERSION, decode_tx, encode_tx
-from tests.clearing.support import ALICE, USDC, new_sandbox
+from tests.clearing.support import ALICE, BOB, USDC, new_sandbox
 
 
 def _examples() -> list[object]:
@@ -15,6 +17,13 @@ def _examples() -> list[object]:
         box.withdraw(ALICE, USDC, 3),
         box.authorise(ALICE, "alpha"),
         box.prices({"BTC/0.001": 61_000_000}, {"BTC-PERP": 61_000_000}),
+        sign_trade_batch(
+            derive_ed25519_key("venue-alpha"),
+            box.chain_id,
+            "alpha",
+            9,
+            (Trade(1, "BTC-PERP", ALICE.address, 0, BOB.address, 2, 60_000_000, 3),),
+        ),
     ]
 
 
