@@ -59,18 +59,35 @@ def process_default_fund_epoch(
     cover: int,
 ) -> tuple[dict[bytes, int], tuple[bytes, ...], tuple[DefaultEvent, ...]]:
     """Size the fund from this epoch's arrays: (required, reduce-only members, events)."""
+    exposures = compute_member_exposures(holdings, margin_arrays, stress_arrays)
+    for member in posted:
+        exposures.setdefault(member, 0)
+    required = compute_required_contributions(exposures, cover)
+    return required, *get_contribution_events(required, posted)
+
+
+def compute_member_exposures(
+    holdings: Mapping[AccountKey, Mapping[str, int]],
+    margin_arrays: RiskArrays,
+    stress_arrays: RiskArrays,
+) -> dict[bytes, int]:
+    """Uncollateralised stress exposure per member, summed over its sub-accounts."""
     exposures: dict[bytes, int] = {}
     for (member, _sub), lots in sorted(holdings.items()):
         im = compute_initial_margin(compute_scenario_losses(lots, margin_arrays))
         stress = compute_initial_margin(compute_scenario_losses(lots, stress_arrays))
         exposures[member] = exposures.get(member, 0) + compute_stress_exposure(stress, im)
-    for member in posted:
-        exposures.setdefault(member, 0)
-    required = compute_required_contributions(exposures, cover)
+    return exposures
+
+
+def get_contribution_events(
+    required: Mapping[bytes, int], posted: Mapping[bytes, int]
+) -> tuple[tuple[bytes, ...], tuple[DefaultEvent, ...]]:
+    """Reduce-only members (posted < required) and the sizing events."""
     events = [DefaultEvent(EventKind.CONTRIBUTION_REQUIRED, m, -1, r) for m, r in required.items()]
     reduce_only = tuple(m for m, r in required.items() if is_reduce_only(r, posted.get(m, 0)))
     events += [
         DefaultEvent(EventKind.REDUCE_ONLY, m, -1, required[m] - posted.get(m, 0))
         for m in reduce_only
     ]
-    return required, reduce_only, tuple(events)
+    return reduce_only, tuple(events)

@@ -16,7 +16,8 @@ Shape (all integers; bps = 1/10_000)::
      "stress_days": [{"label": "2020-03-12", "moves_bps": {"BTC": -3900}}],
      "liquidation": {"penalty_bps": 100, "fee_bps": 50, "max_per_block": 100,
                      "partial_steps": 10},
-     "default_fund": {"cover": 2, "stress_multiple": 3}}
+     "default_fund": {"cover": 2, "stress_multiple": 3},
+     "backstops": [{"member": "0x...", "sub_account": 0}]}   # optional, in priority order
 
 Underlyings in one ``group`` move together (their positions offset); groups
 move independently (the joint scenario set is the product of group grids).
@@ -77,6 +78,7 @@ class RiskParams:
     stress_days: tuple[StressDay, ...]
     liquidation: LiquidationParams
     default_fund: DefaultFundParams
+    backstops: tuple[tuple[bytes, int], ...] = ()  # registered backstop liquidators
 
     def underlying(self, name: str) -> UnderlyingParams | None:
         for u in self.underlyings:
@@ -87,7 +89,7 @@ class RiskParams:
 
 TOP_KEYS = {
     "k_num", "k_den", "price_steps", "extreme_multiple", "extreme_cover_bps", "max_scenarios",
-    "rate_bps", "underlyings", "stress_days", "liquidation", "default_fund",
+    "rate_bps", "underlyings", "stress_days", "liquidation", "default_fund", "backstops",
 }  # fmt: skip
 
 
@@ -129,6 +131,10 @@ def parse_risk_params(section: Mapping[str, Any]) -> RiskParams:
         default_fund=DefaultFundParams(
             cover=df.integer("cover", 1, 100), stress_multiple=df.integer("stress_multiple", 1, 100)
         ),
+        backstops=tuple(
+            _parse_backstop(item, f"risk.backstops[{n}]")
+            for n, item in enumerate(top.sequence("backstops") if "backstops" in section else [])
+        ),
     )
     return params
 
@@ -144,6 +150,17 @@ def _parse_underlying(name: str, obj: object) -> UnderlyingParams:
         vol_scan_bps=r.integer("vol_scan_bps", 0, 100 * BPS_DENOMINATOR),
         floor_bps=r.integer("floor_bps", 0, BPS_DENOMINATOR),
     )
+
+
+def _parse_backstop(obj: object, path: str) -> tuple[bytes, int]:
+    r = _Section(obj, path, {"member", "sub_account"})
+    text = r.text("member")
+    try:
+        assert text.startswith("0x") and len(text) == 42
+        member = bytes.fromhex(text[2:])
+    except (AssertionError, ValueError):
+        raise GenesisError(f"{path}.member", "0x-hex of 20 bytes", text) from None
+    return member, r.integer("sub_account", 0, 2**32 - 1)
 
 
 def _parse_stress_day(obj: object, path: str, known: set[str]) -> StressDay:

@@ -73,3 +73,19 @@ MARKS = {
     "BTC-C60": 4_000_000_000,
     "BTC-P55": 1_500_000_000,
 }
+
+
+def genesis_risk_section(**overrides: Any) -> dict[str, Any]:
+    """A risk section for configs/genesis.example.json (BTC and ETH, one group)."""
+    section = risk_section(
+        underlyings={
+            "BTC": {"group": "majors", "scan_bps": 1500, "vol_bps": 6000,
+                    "vol_scan_bps": 1500, "floor_bps": 50},
+            "ETH": {"group": "majors", "scan_bps": 2000, "vol_bps": 7000,
+                    "vol_scan_bps": 2000, "floor_bps": 50},
+        },
+        stress_days=[{"label": "2020-03-12", "moves_bps": {"BTC": -3900, "ETH": -4300}}],
+        default_fund={"cover": 2, "stress_multiple": 2},
+    )  # fmt: skip
+    section.update(overrides)
+    return section

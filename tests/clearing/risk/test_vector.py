@@ -29,7 +29,8 @@ def batches(draw: st.DrawFn, big: bool) -> tuple[np.ndarray, ...]:  # type: igno
 
 def _reference(values, index, quantity, equity, k_num, k_den):  # type: ignore[no-untyped-def]
     ims = [compute_initial_margin(r) for r in compute_losses_reference(values, index, quantity)]
-    flags = [not is_maintenance_met(e, m, k_num, k_den) for e, m in zip(equity.tolist(), ims, strict=True)]
+    pairs = zip(equity.tolist(), ims, strict=True)
+    flags = [not is_maintenance_met(e, m, k_num, k_den) for e, m in pairs]
     return tuple(ims), tuple(flags)
 
 

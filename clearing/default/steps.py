@@ -1,0 +1,177 @@
+"""End-of-block and epoch steps of default management over the ledger state.
+
+``process_liquidation_step`` (end of every block, after variation margin and
+funding): snapshot every sub-account as a ``RiskAccount``, run the pure
+``process_liquidations``, and write the differences back (positions move at the
+mark, cash, seized collateral, default-fund contributions, insurance fund).
+The insurance fund is ``state.insurance_fund`` plus the clearing house's own
+sub-account ``(INSURANCE_MEMBER, 0)``, which holds positions no backstop took
+and collateral seized from defaulters (paid for at its haircut value).
+
+``process_default_fund_step`` (each epoch): Cover-N sizing; a member's
+shortfall is topped up from the free cash of its sub-account 0 (cash above
+initial margin); a member still short is flagged reduce-only by an event.
+"""
+
+from __future__ import annotations
+
+from clearing.context import BlockContext
+from clearing.default.default_fund import (
+    compute_member_exposures,
+    compute_required_contributions,
+    get_contribution_events,
+)
+from clearing.default.events import DefaultEvent
+from clearing.default.liquidation import (
+    AccountKey,
+    DefaultBook,
+    MarginContext,
+    RiskAccount,
+    process_liquidations,
+)
+from clearing.events import Event, make_event
+from clearing.position import compute_long_change, compute_position_after_fill, set_position
+from clearing.risk.engine import (
+    INSURANCE_MEMBER,
+    get_account_initial_margin,
+    get_quantities,
+    get_risk_arrays,
+    get_risk_setup,
+)
+from clearing.state import (
+    ClearingState,
+    SubAccount,
+    get_collateral_value,
+    get_member_for_write,
+    get_sub_account_for_write,
+)
+
+INSURANCE = (INSURANCE_MEMBER, 0)
+
+
+def get_default_book(state: ClearingState) -> DefaultBook:
+    accounts: dict[AccountKey, RiskAccount] = {}
+    for address in sorted(state.members):
+        for sub, account in sorted(state.members[address].sub_accounts.items()):
+            accounts[(address, sub)] = _snapshot(state, account)
+    fund = accounts.get(INSURANCE, RiskAccount(0, 0, ()))
+    accounts[INSURANCE] = RiskAccount(fund.cash + state.insurance_fund, fund.collateral_value,
+                                      fund.positions)  # fmt: skip
+    contributions = {a: m.default_fund for a, m in sorted(state.members.items())
+                     if a != INSURANCE_MEMBER}  # fmt: skip
+    return DefaultBook(accounts, contributions)
+
+
+def _snapshot(state: ClearingState, account: SubAccount) -> RiskAccount:
+    positions = tuple(
+        (iid, p.quantity, p.average_entry_price)
+        for iid, p in sorted(account.positions.items())
+        if p.quantity
+    )
+    return RiskAccount(account.cash, get_collateral_value(state, account), positions)
+
+
+def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Event]:
+    setup = get_risk_setup(state.genesis)
+    if setup is None:
+        return []
+    params = setup.params
+    ctx_margin = MarginContext(get_risk_arrays(state, setup), state.mark_prices, params.k_num,
+                               params.k_den, params.liquidation)  # fmt: skip
+    book = get_default_book(state)
+    after, events = process_liquidations(book, ctx_margin, params.backstops, INSURANCE)
+    if not events:
+        return []
+    for key in sorted(after.accounts):
+        if after.accounts[key] != book.accounts[key]:
+            _write_back(state, key, book.accounts[key], after.accounts[key])
+    for member, posted in sorted(after.contributions.items()):
+        if posted != book.contributions[member]:
+            get_member_for_write(state, member).default_fund = posted
+    return [to_ledger_event(e) for e in events]
+
+
+def _write_back(state: ClearingState, key: AccountKey, old: RiskAccount, new: RiskAccount) -> None:
+    account = get_sub_account_for_write(state, *key)
+    if key == INSURANCE:
+        state.insurance_fund += new.cash - old.cash
+    else:
+        account.cash += new.cash - old.cash
+    seized = old.collateral_value - new.collateral_value
+    if seized:
+        # The clearing house buys the defaulter's collateral at its haircut value.
+        fund = get_sub_account_for_write(state, *INSURANCE)
+        for token, quanta in sorted(account.collateral.items()):
+            fund.collateral[token] = fund.collateral.get(token, 0) + quanta
+        account.collateral.clear()
+        state.insurance_fund -= seized
+    before, after = old.quantities(), new.quantities()
+    for iid in sorted(set(before) | set(after)):
+        change = after.get(iid, 0) - before.get(iid, 0)
+        if change:
+            _move_lots(state, account, iid, change)
+
+
+def _move_lots(state: ClearingState, account: SubAccount, iid: str, lots: int) -> None:
+    """Lots enter or leave at the mark (entry variation margin is 0 once marked to market)."""
+    mark = state.mark_prices[iid]
+    before = account.positions.get(iid)
+    record, cash = compute_position_after_fill(
+        before, lots, mark, mark, state.funding_indices.get(iid, 0)
+    )
+    account.cash += cash
+    state.open_interest[iid] = state.open_interest.get(iid, 0) + compute_long_change(before, record)
+    set_position(account, iid, record)
+
+
+def to_ledger_event(event: DefaultEvent) -> Event:
+    return make_event(
+        event.kind.value,
+        member=event.member,
+        sub_account=event.sub_account,
+        amount=event.amount,
+        instrument=event.instrument_id,
+        quantity=event.quantity,
+        price=event.price,
+        counterparty=event.counterparty,
+        counterparty_sub_account=event.counterparty_sub_account,
+    )
+
+
+def process_default_fund_step(state: ClearingState, ctx: BlockContext) -> list[Event]:
+    setup = get_risk_setup(state.genesis)
+    if setup is None:
+        return []
+    holdings = {
+        (address, sub): get_quantities(account)
+        for address, member in sorted(state.members.items())
+        if address != INSURANCE_MEMBER
+        for sub, account in sorted(member.sub_accounts.items())
+    }
+    exposures = compute_member_exposures(
+        holdings, get_risk_arrays(state, setup), get_risk_arrays(state, setup, stress=True)
+    )
+    for address in state.members:
+        if address != INSURANCE_MEMBER:
+            exposures.setdefault(address, 0)
+    required = compute_required_contributions(exposures, setup.params.default_fund.cover)
+    for member in sorted(required):
+        _top_up(state, member, required[member])
+    posted = {m: state.members[m].default_fund for m in required}
+    _, events = get_contribution_events(required, posted)
+    return [to_ledger_event(e) for e in events]
+
+
+def _top_up(state: ClearingState, member: bytes, required: int) -> None:
+    record = state.members[member]
+    account = record.sub_accounts.get(0)
+    shortfall = required - record.default_fund
+    if shortfall <= 0 or account is None:
+        return
+    equity = account.cash + get_collateral_value(state, account)
+    free = min(account.cash, equity - get_account_initial_margin(state, account))
+    amount = min(shortfall, max(free, 0))
+    if amount:
+        get_member_for_write(state, member)
+        account.cash -= amount
+        record.default_fund += amount
