@@ -43,36 +43,40 @@ def unpack(data: bytes, what: str) -> Any:
 
 
 def expect_list(obj: object, what: str, length: int | None = None) -> list[Any]:
-    if not isinstance(obj, list):
-        raise DecodeError(what, f"expected a list, got {type(obj).__name__}")
-    if length is not None and len(obj) != length:
+    if type(obj) is not list or (length is not None and len(obj) != length):
+        if not isinstance(obj, list):
+            raise DecodeError(what, f"expected a list, got {type(obj).__name__}")
         raise DecodeError(what, f"expected {length} fields, got {len(obj)}")
     return obj
 
 
+# The checks below run per field of every trade: one type test (``type() is``,
+# which also excludes bool from int) and one range test on the fast path.
+
+
 def expect_int(obj: object, what: str, lo: int = 0, hi: int = MAX_UINT64) -> int:
-    if not isinstance(obj, int) or isinstance(obj, bool):
-        raise DecodeError(what, f"expected an integer, got {type(obj).__name__}")
-    if not lo <= obj <= hi:
+    if type(obj) is not int or not lo <= obj <= hi:
+        if type(obj) is not int:
+            raise DecodeError(what, f"expected an integer, got {type(obj).__name__}")
         raise DecodeError(what, f"{obj} outside [{lo}, {hi}]")
     return obj
 
 
 def expect_bytes(obj: object, what: str, length: int) -> bytes:
-    if not isinstance(obj, bytes):
-        raise DecodeError(what, f"expected bytes, got {type(obj).__name__}")
-    if len(obj) != length:
+    if type(obj) is not bytes or len(obj) != length:
+        if type(obj) is not bytes:
+            raise DecodeError(what, f"expected bytes, got {type(obj).__name__}")
         raise DecodeError(what, f"expected {length} bytes, got {len(obj)}")
     return obj
 
 
 def expect_str(obj: object, what: str, max_length: int = 64) -> str:
-    if not isinstance(obj, str) or not 0 < len(obj) <= max_length:
+    if type(obj) is not str or not 0 < len(obj) <= max_length:
         raise DecodeError(what, f"expected a string of 1..{max_length} chars, got {obj!r:.80}")
     return obj
 
 
 def expect_bool(obj: object, what: str) -> bool:
-    if not isinstance(obj, bool):
+    if type(obj) is not bool:
         raise DecodeError(what, f"expected a bool, got {type(obj).__name__}")
     return obj
