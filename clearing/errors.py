@@ -194,22 +194,9 @@ class StaleObservation(InvalidTransaction):
 
 
 @dataclass(eq=False)
-class ObservationMismatch(InvalidTransaction):
-    """Attestations signed different bodies where one body was expected."""
-
-    what: str
-
-
-@dataclass(eq=False)
 class NonceReused(InvalidTransaction):
     member: bytes
     nonce: int
-
-
-@dataclass(eq=False)
-class WrongChain(InvalidTransaction):
-    expected: int
-    got: int
 
 
 @dataclass(eq=False)

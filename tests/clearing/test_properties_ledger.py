@@ -3,13 +3,15 @@ properties live in test_properties_trading.py).
 
 For every token: quanta held by all sub-accounts + quanta withdrawn ==
 quanta credited. Total cash never changes (transfers move it, nothing else
-here creates it). A rejected transaction changes nothing, so the invariant
+here creates it). The incremental state root equals one rebuilt from
+scratch. A rejected transaction changes nothing, so the invariant
 holds whatever mix of valid and invalid requests a block carries.
 """
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clearing.root import compute_state_root_from_scratch
 from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import get_sub_account_for_write
 from tests.clearing.support import USDC, WETH, new_sandbox
@@ -66,6 +68,7 @@ def test_value_is_conserved(operations: list[tuple], cash_shift: int) -> None:  
             r.quanta for r in box.state.pending_withdrawals.values() if (r.chain_id, r.token) == t
         )
         assert _held(box, t) + withdrawn == credited[t]
+    assert block.state_root == compute_state_root_from_scratch(box.state)
     cash = [a.cash for m in box.state.members.values() for a in m.sub_accounts.values()]
     assert sum(cash) == 0
     assert all(

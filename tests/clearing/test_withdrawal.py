@@ -54,3 +54,11 @@ def test_tampered_request_is_rejected() -> None:
     box = _funded()
     tx = box.withdraw(ALICE, WETH, 1)
     assert_rejected(box, replace(tx, recipient=BOB.address), "BadSignature")
+
+
+def test_a_collateral_price_drop_shrinks_what_may_leave() -> None:
+    box = _funded()
+    get_sub_account_for_write(box.state, ALICE.address, 0).cash = -2_000_000
+    box.apply([box.prices({"ETH/quantum": 2_800}, {})])  # haircut value 2_520 per quantum
+    assert_rejected(box, box.withdraw(ALICE, WETH, 207), "InsufficientEquity")
+    assert only_result(box.apply([box.withdraw(ALICE, WETH, 206)]))[0] == "ok"
