@@ -46,13 +46,8 @@ class RpcError(ChainError):
     @property
     def is_range_too_large(self) -> bool:
         text = self.message.lower()
-        return (
-            (self.code == -32602
-            and "range" in text)
-            or any(
-                hint in text
-                for hint in ("too many", "limit exceeded", "response size", "block range")
-            )
+        return (self.code == -32602 and "range" in text) or any(
+            hint in text for hint in ("too many", "limit exceeded", "response size", "block range")
         )
 
 
@@ -104,6 +99,24 @@ class Chain:
             raise RpcError(method, int(error.get("code", -1)), str(error.get("message", "")))
         return response["result"]
 
+    def batch_request(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Several JSON-RPC calls in one HTTP round trip; results in call order."""
+        if not calls:
+            return []
+        responses = self.w3.provider.make_batch_request(calls)  # type: ignore[arg-type]
+        if not isinstance(responses, list):
+            error = responses.get("error") or {}
+            raise RpcError("batch", int(error.get("code", -1)), str(error.get("message", "")))
+        results = []
+        for (method, _), response in zip(
+            calls, sorted(responses, key=lambda r: r["id"]), strict=True
+        ):
+            if "error" in response:
+                error = response["error"]
+                raise RpcError(method, int(error.get("code", -1)), str(error.get("message", "")))
+            results.append(response["result"])
+        return results
+
     def get_block_number(self, tag: str = "latest") -> int:
         """Number of the block a tag ("latest", "safe", "finalized") names."""
         block = self.request("eth_getBlockByNumber", [tag, False])
@@ -147,7 +160,11 @@ class Chain:
 
 def connect(url: str, expected_chain_id: int, timeout: float = 10.0) -> Chain:
     """Connect over HTTP and refuse a node serving another chain than configured."""
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    # No provider-level retries: callers (the watcher) own backoff and reconnection.
+    provider = Web3.HTTPProvider(
+        url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+    )
+    w3 = Web3(provider)
     chain = Chain(url=url, chain_id=expected_chain_id, w3=w3)
     try:
         actual = int(chain.request("eth_chainId", []), 16)

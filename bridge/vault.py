@@ -29,22 +29,35 @@ def deploy_test_token(
 
 
 def deposit_token(
-    chain: Chain, vault: Contract, token: Contract, amount: int, member: bytes, sender: LocalAccount
+    chain: Chain,
+    vault: Contract,
+    token: Contract,
+    amount: int,
+    member: bytes,
+    sender: LocalAccount,
+    sub_account: int = 0,
 ) -> dict[str, Any]:
     """Mint `amount` to `sender`, approve the vault, deposit it for `member`."""
     chain.transact(token.functions.mint(sender.address, amount), sender)
     chain.transact(token.functions.approve(vault.address, amount), sender)
     return chain.transact(
-        vault.functions.depositToken(token.address, amount, to_checksum_address(member)), sender
+        vault.functions.depositToken(
+            token.address, amount, to_checksum_address(member), sub_account
+        ),
+        sender,
     )
 
 
 def deposit_native(
-    chain: Chain, vault: Contract, amount: int, member: bytes, sender: LocalAccount
+    chain: Chain,
+    vault: Contract,
+    amount: int,
+    member: bytes,
+    sender: LocalAccount,
+    sub_account: int = 0,
 ) -> dict[str, Any]:
-    return chain.transact(
-        vault.functions.depositNative(to_checksum_address(member)), sender, amount
-    )
+    call = vault.functions.depositNative(to_checksum_address(member), sub_account)
+    return chain.transact(call, sender, amount)
 
 
 def get_validator_set(vault: Contract) -> EvmValidatorSet:

@@ -45,14 +45,17 @@ contract CollateralVault {
     uint256 public totalPower;
 
     uint256 public depositNonce;
-    mapping(uint256 => bool) public withdrawalUsed;
+    /// Clearing numbers withdrawals per member, so a payout is keyed by (member, nonce).
+    mapping(address => mapping(uint256 => bool)) public withdrawalUsed;
     bool public locked;
     uint256 public lockCount;
     uint256 public rateLimitNonce;
     mapping(address => Bucket) public buckets;
     bool private entered;
 
-    event Deposited(address indexed member, address indexed token, uint256 amount, uint256 indexed nonce);
+    event Deposited(
+        address indexed member, address indexed token, uint256 amount, uint256 indexed nonce, uint32 subAccount
+    );
     event Withdrawn(uint256 indexed nonce, address indexed member, address indexed token, uint256 amount, address recipient);
     event ValidatorSetRotated(uint64 indexed epoch, address[] validators, uint256[] powers);
     event Locked(address indexed by, uint256 lockCount);
@@ -68,7 +71,7 @@ contract CollateralVault {
     error NativeTransferFailed(address recipient);
     error WrongEpoch(uint64 signed, uint64 current);
     error Expired(uint64 expiry, uint256 nowTime);
-    error AlreadyUsed(uint256 nonce);
+    error AlreadyUsed(address member, uint256 nonce);
     error BadSignatureLength(uint256 index, uint256 length);
     error HighS(uint256 index);
     error BadV(uint256 index, uint8 v);
@@ -95,26 +98,30 @@ contract CollateralVault {
 
     // ---- deposits -------------------------------------------------------
 
-    /// Credits `member` with the amount the vault actually received (fee-on-transfer safe).
-    function depositToken(address token, uint256 amount, address member) external nonReentrant {
+    /// Credits `member`'s `subAccount` with the amount the vault actually received
+    /// (fee-on-transfer safe).
+    function depositToken(address token, uint256 amount, address member, uint32 subAccount)
+        external
+        nonReentrant
+    {
         if (locked) revert IsLocked();
         if (amount == 0) revert ZeroAmount();
         uint256 before = IERC20(token).balanceOf(address(this));
         _callToken(token, abi.encodeWithSelector(0x23b872dd, msg.sender, address(this), amount));
         uint256 received = IERC20(token).balanceOf(address(this)) - before;
         if (received == 0) revert ZeroAmount();
-        emit Deposited(member, token, received, ++depositNonce);
+        emit Deposited(member, token, received, ++depositNonce, subAccount);
     }
 
-    function depositNative(address member) external payable {
+    function depositNative(address member, uint32 subAccount) external payable {
         if (locked) revert IsLocked();
         if (msg.value == 0) revert ZeroAmount();
-        emit Deposited(member, NATIVE, msg.value, ++depositNonce);
+        emit Deposited(member, NATIVE, msg.value, ++depositNonce, subAccount);
     }
 
     // ---- withdrawals ----------------------------------------------------
 
-    /// Pays `amount` of `token` to `recipient` once per `nonce`, if a quorum of the
+    /// Pays `amount` of `token` to `recipient` once per (`member`, `nonce`), if a quorum of the
     /// current epoch's validators signed exactly these fields for this chain and vault.
     function withdraw(
         uint64 signedEpoch,
@@ -129,13 +136,13 @@ contract CollateralVault {
         if (locked) revert IsLocked();
         if (signedEpoch != epoch) revert WrongEpoch(signedEpoch, epoch);
         if (block.timestamp > expiry) revert Expired(expiry, block.timestamp);
-        if (withdrawalUsed[nonce]) revert AlreadyUsed(nonce);
+        if (withdrawalUsed[member][nonce]) revert AlreadyUsed(member, nonce);
         bytes32 structHash = keccak256(
             abi.encode(WITHDRAWAL_TYPEHASH, signedEpoch, member, token, amount, recipient, nonce, expiry)
         );
         _requireQuorum(_digest(structHash), signatures);
         _spendBucket(token, amount);
-        withdrawalUsed[nonce] = true;
+        withdrawalUsed[member][nonce] = true;
         emit Withdrawn(nonce, member, token, amount, recipient);
         if (token == NATIVE) {
             (bool ok,) = recipient.call{value: amount}("");

@@ -1,0 +1,121 @@
+"""Durable watcher state in one SQLite file: the scan cursor and an outbox of deposits.
+
+Each finalized block range is committed in ONE transaction: its deposits enter the
+outbox (unique by chain id, tx hash, log index) and the cursor moves past the range.
+A watcher killed at any instant therefore restarts at the first unprocessed block
+with every deposit before it stored exactly once: nothing lost, nothing doubled.
+Consumers read the outbox by sequence number (`get_deposits_since`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from bridge.deposits import DepositEvent
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cursor (
+    chain_id INTEGER NOT NULL,
+    vault BLOB NOT NULL,
+    next_block INTEGER NOT NULL,
+    PRIMARY KEY (chain_id, vault)
+);
+CREATE TABLE IF NOT EXISTS deposits (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    chain_id INTEGER NOT NULL,
+    tx_hash BLOB NOT NULL,
+    log_index INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    UNIQUE (chain_id, tx_hash, log_index)
+);
+"""
+
+
+class CursorStore:
+    """One SQLite file; safe to reopen after a crash (WAL journal, synchronous FULL)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def get_next_block(self, chain_id: int, vault: bytes, default: int) -> int:
+        row = self.db.execute(
+            "SELECT next_block FROM cursor WHERE chain_id = ? AND vault = ?", (chain_id, vault)
+        ).fetchone()
+        return default if row is None else int(row[0])
+
+    def commit_range(
+        self, chain_id: int, vault: bytes, next_block: int, deposits: Iterable[DepositEvent]
+    ) -> list[DepositEvent]:
+        """Store `deposits` and move the cursor to `next_block` atomically.
+
+        Returns the deposits that were new (a re-scanned range returns none twice).
+        """
+        fresh = []
+        with self._transaction():
+            for deposit in deposits:
+                cursor = self.db.execute(
+                    "INSERT OR IGNORE INTO deposits (chain_id, tx_hash, log_index, record)"
+                    " VALUES (?, ?, ?, ?)",
+                    (chain_id, deposit.tx_hash, deposit.log_index, deposit.encode()),
+                )
+                if cursor.rowcount:
+                    fresh.append(deposit)
+            self.db.execute(
+                "INSERT INTO cursor (chain_id, vault, next_block) VALUES (?, ?, ?)"
+                " ON CONFLICT (chain_id, vault) DO UPDATE SET next_block = excluded.next_block",
+                (chain_id, vault, next_block),
+            )
+        return fresh
+
+    def add_deposit(self, deposit: DepositEvent) -> bool:
+        """Store one deposit found out of band (a re-observation); False if known."""
+        with self._transaction():
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO deposits (chain_id, tx_hash, log_index, record)"
+                " VALUES (?, ?, ?, ?)",
+                (deposit.chain_id, deposit.tx_hash, deposit.log_index, deposit.encode()),
+            )
+        return bool(cursor.rowcount)
+
+    def get_deposit(self, chain_id: int, tx_hash: bytes, log_index: int) -> DepositEvent | None:
+        row = self.db.execute(
+            "SELECT record FROM deposits WHERE chain_id = ? AND tx_hash = ? AND log_index = ?",
+            (chain_id, tx_hash, log_index),
+        ).fetchone()
+        return None if row is None else DepositEvent.decode(row[0])
+
+    def get_deposits_since(self, seq: int, limit: int = 1000) -> list[tuple[int, DepositEvent]]:
+        """Outbox entries with sequence number > `seq`, oldest first."""
+        rows = self.db.execute(
+            "SELECT seq, record FROM deposits WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+        return [(int(s), DepositEvent.decode(r)) for s, r in rows]
+
+    def count_deposits(self, chain_id: int) -> int:
+        row = self.db.execute("SELECT COUNT(*) FROM deposits WHERE chain_id = ?", (chain_id,))
+        return int(row.fetchone()[0])
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")

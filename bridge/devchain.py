@@ -1,0 +1,67 @@
+"""Dev-chain conveniences on anvil: many deposits fast, mining, snapshots.
+
+Uses anvil's unlocked dev accounts (`eth_sendTransaction` signed by the node) and
+batched JSON-RPC, so tests and benchmarks can create thousands of deposits in
+seconds. Never for real chains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from eth_utils import to_checksum_address
+from web3.contract import Contract
+
+from bridge.chain import Chain
+
+DEV_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # anvil account 0
+
+
+def mine(chain: Chain, blocks: int = 1) -> None:
+    chain.request("anvil_mine", [hex(blocks)])
+
+
+def finalize(chain: Chain) -> None:
+    """Mine enough blocks that everything so far is below anvil's `finalized` tag (head-64)."""
+    mine(chain, 65)
+
+
+def send_native_deposits(
+    chain: Chain,
+    vault: Contract,
+    members: Sequence[bytes],
+    amount: int = 1,
+    per_block: int | None = None,
+) -> list[str]:
+    """One native deposit per entry of `members`, sent in batches by the dev account.
+
+    With `per_block`, automine is paused and `per_block` deposits go in each mined
+    block; otherwise each deposit gets its own block. Returns the tx hashes.
+    """
+    calls = []
+    nonce = int(chain.request("eth_getTransactionCount", [DEV_ADDRESS, "pending"]), 16)
+    for offset, member in enumerate(members):
+        data = vault.encode_abi("depositNative", [to_checksum_address(member), 0])
+        tx = {"from": DEV_ADDRESS, "to": vault.address, "value": hex(amount), "data": data,
+              "gas": hex(100_000), "nonce": hex(nonce + offset)}  # fmt: skip
+        calls.append(("eth_sendTransaction", [tx]))
+    if per_block is None:
+        return [str(h) for h in chain.batch_request(calls)]
+    hashes: list[str] = []
+    chain.request("evm_setAutomine", [False])
+    try:
+        for start in range(0, len(calls), per_block):
+            hashes += [str(h) for h in chain.batch_request(calls[start : start + per_block])]
+            mine(chain)
+    finally:
+        chain.request("evm_setAutomine", [True])
+    return hashes
+
+
+def snapshot(chain: Chain) -> str:
+    return str(chain.request("evm_snapshot", []))
+
+
+def revert(chain: Chain, snapshot_id: str) -> None:
+    if not chain.request("evm_revert", [snapshot_id]):
+        raise RuntimeError(f"evm_revert({snapshot_id}) refused")
