@@ -1,0 +1,84 @@
+"""Aggregate checks from published sums of blinding factors.
+
+For every position label:   Σ_accounts C(q_i) = 0·G + B_i·H    (the book is flat)
+For every collateral label: Σ_accounts C(a_k) = T_k·G + B_k·H  (T_k is compared by
+the member with the vault balance it reads on that chain).
+Publishing B = Σ r reveals nothing about any one account's blinding, and the
+sum of commitments binds the sum of the committed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from proofs.errors import ProofsError
+from proofs.group import P, R
+from proofs.pedersen import Generators
+from proofs.statement import COLLATERAL_PREFIX, POSITION_PREFIX, SolvencyStatement
+
+
+class AggregateError(ProofsError):
+    """The book is not flat: the report would fail its own aggregate check."""
+
+
+@dataclass(frozen=True)
+class AggregateEntry:
+    """Published total of one label over all accounts, and the sum of blindings."""
+
+    label: str
+    total: int
+    blinding_sum: int
+
+
+def is_aggregated(label: str) -> bool:
+    return label.startswith((COLLATERAL_PREFIX, POSITION_PREFIX))
+
+
+def compute_aggregates(
+    statement: SolvencyStatement,
+    inputs: Sequence[Sequence[int]],
+    blindings: Sequence[Sequence[int]],
+) -> tuple[AggregateEntry, ...]:
+    """The entries for every position and collateral label, in label order.
+
+    Raises AggregateError if some instrument's positions do not sum to zero."""
+    entries = []
+    for j, label in enumerate(statement.input_labels):
+        if not is_aggregated(label):
+            continue
+        total = sum(x[j] for x in inputs)
+        if label.startswith(POSITION_PREFIX) and total != 0:
+            raise AggregateError(f"positions in {label!r} sum to {total}, not 0")
+        entries.append(AggregateEntry(label, total, sum(r[j] for r in blindings) % R))
+    return tuple(entries)
+
+
+def check_aggregates(
+    gens: Generators[P],
+    statement: SolvencyStatement,
+    commitments: Sequence[Sequence[P]],
+    entries: Sequence[AggregateEntry],
+) -> list[str]:
+    """Every failure, as a sentence; an empty list means all aggregates hold."""
+    failures = []
+    by_label = {e.label: e for e in entries}
+    if len(by_label) != len(entries):
+        failures.append("aggregate labels are not unique")
+    expected = [x for x in statement.input_labels if is_aggregated(x)]
+    if sorted(by_label) != sorted(expected):
+        failures.append(f"aggregates cover {sorted(by_label)}, expected {sorted(expected)}")
+    group = gens.group
+    for j, label in enumerate(statement.input_labels):
+        entry = by_label.get(label)
+        if entry is None:
+            continue
+        if label.startswith(POSITION_PREFIX) and entry.total != 0:
+            failures.append(f"book not flat: published total of {label!r} is {entry.total}")
+        column = group.sum([c[j] for c in commitments])
+        if not group.eq(column, gens.commit(entry.total, entry.blinding_sum)):
+            failures.append(
+                f"sum of commitments to {label!r} does not open to the published total "
+                f"{entry.total} with blinding sum {entry.blinding_sum:#x}"
+            )
+    return failures

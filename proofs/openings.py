@@ -1,0 +1,158 @@
+"""A member's openings of its own commitments, and the member's check of them.
+
+The node hands a member (after an authenticated request) the values and
+blinding factors of each of its sub-accounts. The member checks that the
+report's commitments open to them, that they equal the account it knows, and
+sees its own per-scenario margin values; nobody else learns anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from proofs.errors import DecodeError
+from proofs.group import P, R
+from proofs.pedersen import Generators
+from proofs.report import AccountKey, Report, Verdict, get_blindings
+
+OPENINGS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AccountOpening:
+    subaccount: int
+    values: tuple[int, ...]
+    blindings: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MemberOpenings:
+    epoch: int
+    owner: bytes
+    labels: tuple[str, ...]
+    accounts: tuple[AccountOpening, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON object; blindings as 0x-hex (they exceed 2^53)."""
+        return {
+            "version": OPENINGS_VERSION,
+            "epoch": self.epoch,
+            "member": "0x" + self.owner.hex(),
+            "labels": list(self.labels),
+            "accounts": [
+                {
+                    "subaccount": a.subaccount,
+                    "values": [str(v) for v in a.values],
+                    "blindings": [f"{b:#066x}" for b in a.blindings],
+                }
+                for a in self.accounts
+            ],
+        }
+
+    @staticmethod
+    def from_json(obj: Any) -> MemberOpenings:
+        try:
+            if obj["version"] != OPENINGS_VERSION:
+                raise DecodeError(f"unsupported openings version {obj['version']!r}")
+            owner = bytes.fromhex(_strip0x(obj["member"]))
+            labels = tuple(str(x) for x in obj["labels"])
+            accounts = tuple(
+                AccountOpening(
+                    int(a["subaccount"]),
+                    tuple(int(v) for v in a["values"]),
+                    tuple(int(_strip0x(b), 16) % R for b in a["blindings"]),
+                )
+                for a in obj["accounts"]
+            )
+            epoch = int(obj["epoch"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DecodeError(f"malformed openings: {exc!r}") from exc
+        for a in accounts:
+            if len(a.values) != len(labels) or len(a.blindings) != len(labels):
+                raise DecodeError(f"sub-account {a.subaccount}: not one opening per label")
+        return MemberOpenings(epoch, owner, labels, accounts)
+
+
+def _strip0x(text: str) -> str:
+    return text[2:] if text.startswith("0x") else text
+
+
+def get_member_openings(
+    seed: bytes,
+    epoch: int,
+    owner: bytes,
+    labels: Sequence[str],
+    accounts: Mapping[int, Sequence[int]],
+) -> MemberOpenings:
+    """Openings of every sub-account of `owner` (inputs in label order)."""
+    return MemberOpenings(
+        epoch,
+        owner,
+        tuple(labels),
+        tuple(
+            AccountOpening(
+                sub,
+                tuple(accounts[sub]),
+                tuple(get_blindings(seed, epoch, _key(owner, sub), labels)),
+            )
+            for sub in sorted(accounts)
+        ),
+    )
+
+
+def _key(owner: bytes, sub: int) -> AccountKey:
+    return (owner, sub)
+
+
+def verify_member_openings(
+    gens: Generators[P],
+    report: Report,
+    member: bytes,
+    openings: MemberOpenings,
+    known_account_values: Mapping[int, Mapping[str, int]] | None = None,
+) -> Verdict:
+    """Commitments open to the openings; openings equal what the member knows
+    (labels it does not list count as 0); every sub-account of the member in the
+    report is covered. `passed` lists the scenario values the member can check."""
+    verdict = Verdict()
+    statement = report.statement
+    if openings.owner != member or openings.epoch != report.epoch:
+        verdict.failures.append(
+            f"openings are for 0x{openings.owner.hex()} epoch {openings.epoch}, not "
+            f"0x{member.hex()} epoch {report.epoch}"
+        )
+        return verdict
+    if openings.labels != statement.input_labels:
+        verdict.failures.append("openings' labels differ from the report's statement")
+        return verdict
+    in_report = {a.subaccount for a in report.accounts if a.owner == member}
+    opened = {a.subaccount for a in openings.accounts}
+    if in_report != opened:
+        verdict.failures.append(
+            f"report has sub-accounts {sorted(in_report)}, openings cover {sorted(opened)}"
+        )
+    for opening in openings.accounts:
+        entry = report.get_account(member, opening.subaccount)
+        if entry is None:
+            continue
+        name = entry.describe()
+        for label, c, v, b in zip(
+            statement.input_labels, entry.commitments, opening.values, opening.blindings,
+            strict=True,
+        ):
+            if c != gens.group.encode(gens.commit(v, b)):
+                verdict.failures.append(f"{name}: commitment to {label!r} does not open to {v}")
+        if known_account_values is not None:
+            known = known_account_values.get(opening.subaccount, {})
+            for label, v in zip(statement.input_labels, opening.values, strict=True):
+                if known.get(label, 0) != v:
+                    verdict.failures.append(
+                        f"{name}: {label!r} is {v} in the report, {known.get(label, 0)} known"
+                    )
+        scenario = statement.compute_values(opening.values)[len(statement.input_labels) :]
+        verdict.passed.append(f"{name}: opened; scenario values {scenario}")
+        if min(scenario, default=0) < 0:
+            verdict.failures.append(f"{name}: a scenario value is negative: {scenario}")
+    return verdict

@@ -1,0 +1,343 @@
+"""The solvency report of one epoch: build, encode, hash, sign, verify.
+
+Layout and hashing are specified in proofs/FORMAT.md. Blinding factors are
+derived from a secret seed shared by the validators and (epoch, owner,
+sub-account, label), so every validator builds the same report byte for byte
+and can hand a member its own openings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import msgpack
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from proofs.aggregate import AggregateEntry, check_aggregates, compute_aggregates
+from proofs.bulletproofs import N_BITS
+from proofs.errors import DecodeError
+from proofs.group import POINT_BYTES, P, R, decode_scalar, encode_scalar
+from proofs.msm import MsmCheck
+from proofs.pedersen import Generators
+from proofs.statement import (
+    LinearForm,
+    SolvencyStatement,
+    add_solvency_check,
+    decode_statement,
+    get_statement,
+    prove_solvency,
+    verify_solvency,
+)
+
+REPORT_VERSION = 1
+REPORT_HASH_DOMAIN = b"clearnode-solvency-report-v1"
+SIGNING_DOMAIN = b"clearnode/solvency-report-signature/v1"
+BLINDING_DOMAIN = b"clearnode-blinding-v1"
+MAX_UINT64 = (1 << 64) - 1
+
+AccountKey = tuple[bytes, int]  # (owner EVM address, sub-account)
+
+
+@dataclass(frozen=True)
+class AccountEntry:
+    owner: bytes
+    subaccount: int
+    commitments: tuple[bytes, ...]
+    proof: bytes
+
+    @property
+    def key(self) -> AccountKey:
+        return (self.owner, self.subaccount)
+
+    def describe(self) -> str:
+        return f"account 0x{self.owner.hex()}/{self.subaccount}"
+
+
+@dataclass(frozen=True)
+class ValidatorSignature:
+    public_key: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class Validator:
+    public_key: bytes
+    power: int
+
+
+@dataclass(frozen=True)
+class Report:
+    version: int
+    epoch: int
+    state_root: bytes
+    statement: SolvencyStatement
+    accounts: tuple[AccountEntry, ...]
+    aggregates: tuple[AggregateEntry, ...]
+    signatures: tuple[ValidatorSignature, ...] = ()
+
+    def _body(self) -> list[Any]:
+        return [
+            self.version,
+            self.epoch,
+            self.state_root,
+            self.statement.to_list(),
+            [[a.owner, a.subaccount, b"".join(a.commitments), a.proof] for a in self.accounts],
+            [[e.label, e.total, encode_scalar(e.blinding_sum)] for e in self.aggregates],
+        ]
+
+    def get_hash(self) -> bytes:
+        """What validators sign: SHA3-256 over the domain and the body (no signatures)."""
+        body = msgpack.packb(self._body(), use_bin_type=True)
+        return hashlib.sha3_256(REPORT_HASH_DOMAIN + bytes(body)).digest()
+
+    def encode(self) -> bytes:
+        sigs = [[s.public_key, s.signature] for s in self.signatures]
+        return bytes(msgpack.packb([*self._body(), sigs], use_bin_type=True))
+
+    def get_account(self, owner: bytes, subaccount: int) -> AccountEntry | None:
+        for entry in self.accounts:
+            if entry.key == (owner, subaccount):
+                return entry
+        return None
+
+    def get_context(self, entry: AccountEntry) -> bytes:
+        return compute_account_context(self.version, self.epoch, self.state_root, entry.key)
+
+
+def compute_account_context(
+    version: int, epoch: int, state_root: bytes, key: AccountKey
+) -> bytes:
+    """What an account's proof is bound to, besides the statement and its commitments."""
+    owner, sub = key
+    return (
+        version.to_bytes(2, "big") + epoch.to_bytes(8, "big") + state_root + owner
+        + sub.to_bytes(8, "big")
+    )
+
+
+def compute_blinding(seed: bytes, epoch: int, key: AccountKey, label: str) -> int:
+    """The blinding factor of one committed input; only seed holders can compute it."""
+    owner, sub = key
+    message = b"".join(
+        [
+            BLINDING_DOMAIN,
+            len(seed).to_bytes(4, "big"),
+            seed,
+            epoch.to_bytes(8, "big"),
+            owner,
+            sub.to_bytes(8, "big"),
+            label.encode(),
+        ]
+    )
+    return int.from_bytes(hashlib.sha3_512(message).digest(), "big") % R
+
+
+def get_blindings(seed: bytes, epoch: int, key: AccountKey, labels: Sequence[str]) -> list[int]:
+    return [compute_blinding(seed, epoch, key, label) for label in labels]
+
+
+def build_report(
+    gens: Generators[P],
+    epoch: int,
+    state_root: bytes,
+    form: LinearForm | SolvencyStatement,
+    accounts: Mapping[AccountKey, Sequence[int]],
+    seed: bytes,
+) -> Report:
+    """The unsigned report; deterministic in its arguments.
+
+    Raises ProverError for an insolvent or out-of-range account and
+    AggregateError if the book is not flat."""
+    statement = form if isinstance(form, SolvencyStatement) else get_statement(form)
+    keys = sorted(accounts)
+    _check_header(epoch, state_root)
+    for owner, sub in keys:
+        _check_key(owner, sub)
+    blindings = [get_blindings(seed, epoch, k, statement.input_labels) for k in keys]
+    aggregates = compute_aggregates(statement, [accounts[k] for k in keys], blindings)
+    for entry in aggregates:
+        if not 0 <= entry.total <= MAX_UINT64:
+            raise DecodeError(f"total of {entry.label!r} = {entry.total} does not fit in uint64")
+    entries = []
+    for key, r in zip(keys, blindings, strict=True):
+        context = compute_account_context(REPORT_VERSION, epoch, state_root, key)
+        commitments, proof = prove_solvency(gens, statement, context, accounts[key], r)
+        entries.append(AccountEntry(key[0], key[1], commitments, proof.encode()))
+    return Report(REPORT_VERSION, epoch, state_root, statement, tuple(entries), aggregates)
+
+
+def compute_signing_message(report_hash: bytes) -> bytes:
+    return SIGNING_DOMAIN + report_hash
+
+
+def sign_report(report: Report, key: Ed25519PrivateKey) -> ValidatorSignature:
+    public = key.public_key().public_bytes_raw()
+    return ValidatorSignature(public, key.sign(compute_signing_message(report.get_hash())))
+
+
+def add_signatures(report: Report, signatures: Sequence[ValidatorSignature]) -> Report:
+    """The report with these signatures added, sorted by public key, one per key."""
+    merged = {s.public_key: s for s in (*report.signatures, *signatures)}
+    return replace(report, signatures=tuple(merged[k] for k in sorted(merged)))
+
+
+@dataclass
+class Verdict:
+    """What was checked: `passed` and `failures` are human-readable sentences."""
+
+    passed: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def check_signatures(report: Report, validators: Sequence[Validator]) -> list[str]:
+    """Failures of the quorum check: > 2/3 of total power, cross-multiplied."""
+    failures = []
+    power = {v.public_key: v.power for v in validators}
+    message = compute_signing_message(report.get_hash())
+    signed = 0
+    seen: set[bytes] = set()
+    for s in report.signatures:
+        name = s.public_key.hex()
+        if s.public_key in seen:
+            failures.append(f"duplicate signature by {name}")
+            continue
+        seen.add(s.public_key)
+        if s.public_key not in power:
+            failures.append(f"signature by {name}, not in the validator set")
+            continue
+        try:
+            Ed25519PublicKey.from_public_bytes(s.public_key).verify(s.signature, message)
+        except (InvalidSignature, ValueError):
+            failures.append(f"invalid signature by {name}")
+            continue
+        signed += power[s.public_key]
+    total = sum(power.values())
+    if not 3 * signed > 2 * total:
+        failures.append(f"signed power {signed} of {total} is not more than 2/3")
+    return failures
+
+
+def verify_report(
+    gens: Generators[P], report: Report, validators: Sequence[Validator] | None
+) -> Verdict:
+    """Every check that needs only public data; all proofs in one batch."""
+    verdict = Verdict()
+    if validators is None:
+        verdict.warnings.append("signatures not checked: no validator set given")
+    else:
+        failures = check_signatures(report, validators)
+        verdict.failures.extend(failures)
+        if not failures:
+            verdict.passed.append(f"quorum of {len(report.signatures)} validator signatures")
+    check = MsmCheck(gens, N_BITS)
+    all_points: list[list[P]] = []
+    admitted: list[AccountEntry] = []
+    for entry in report.accounts:
+        try:
+            points = [gens.group.decode_point(c) for c in entry.commitments]
+            add_solvency_check(
+                check, report.statement, report.get_context(entry), entry.commitments, points,
+                entry.proof,
+            )
+        except DecodeError as exc:
+            verdict.failures.append(f"{entry.describe()}: malformed: {exc}")
+            continue
+        all_points.append(points)
+        admitted.append(entry)
+    if check.is_identity():
+        verdict.passed.append(f"solvency proofs of {len(admitted)} accounts (batch)")
+    else:
+        for entry in admitted:
+            if not verify_solvency(
+                gens, report.statement, report.get_context(entry), entry.commitments, entry.proof
+            ):
+                verdict.failures.append(f"{entry.describe()}: solvency proof does not verify")
+    if len(admitted) == len(report.accounts):
+        failures = check_aggregates(gens, report.statement, all_points, report.aggregates)
+        verdict.failures.extend(failures)
+        if not failures:
+            verdict.passed.append(f"{len(report.aggregates)} aggregate totals (book flat)")
+        for e in report.aggregates:
+            if e.label.startswith("collateral:"):
+                verdict.passed.append(f"total {e.label} = {e.total} quanta (compare with vault)")
+    else:
+        verdict.failures.append("aggregates not checked: some accounts are malformed")
+    return verdict
+
+
+def _check_header(epoch: int, state_root: bytes) -> None:
+    if not 0 <= epoch <= MAX_UINT64:
+        raise DecodeError(f"epoch {epoch} does not fit in uint64")
+    if len(state_root) != 32:
+        raise DecodeError(f"state root must be 32 bytes, got {len(state_root)}")
+
+
+def _check_key(owner: bytes, sub: int) -> None:
+    if len(owner) != 20:
+        raise DecodeError(f"owner must be a 20-byte address, got {len(owner)} bytes")
+    if not 0 <= sub <= MAX_UINT64:
+        raise DecodeError(f"sub-account {sub} does not fit in uint64")
+
+
+def _expect(cond: bool, what: str) -> None:
+    if not cond:
+        raise DecodeError(what)
+
+
+def decode_report(data: bytes) -> Report:
+    """The report from its encoding; DecodeError names the first bad field."""
+    try:
+        obj = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise DecodeError(f"report is not msgpack: {exc}") from exc
+    _expect(isinstance(obj, list) and len(obj) == 7, "report must be a list of 7 fields")
+    version, epoch, state_root, statement_obj, accounts_obj, aggregates_obj, sigs_obj = obj
+    _expect(version == REPORT_VERSION, f"unsupported report version {version!r}")
+    _expect(type(epoch) is int and isinstance(state_root, bytes), "bad epoch or state root")
+    _check_header(epoch, state_root)
+    statement = decode_statement(statement_obj)
+    width = len(statement.input_labels) * POINT_BYTES
+    _expect(isinstance(accounts_obj, list), "accounts must be a list")
+    accounts = []
+    for i, a in enumerate(accounts_obj):
+        _expect(isinstance(a, list) and len(a) == 4, f"account #{i} must be a list of 4 fields")
+        owner, sub, blob, proof = a
+        _expect(isinstance(owner, bytes) and type(sub) is int, f"account #{i}: bad owner/sub")
+        _check_key(owner, sub)
+        _expect(isinstance(blob, bytes) and len(blob) == width, f"account #{i}: commitments")
+        _expect(isinstance(proof, bytes), f"account #{i}: proof must be bytes")
+        parts = tuple(blob[k : k + POINT_BYTES] for k in range(0, width, POINT_BYTES))
+        accounts.append(AccountEntry(owner, sub, parts, proof))
+    keys = [a.key for a in accounts]
+    _expect(keys == sorted(set(keys)), "accounts must be sorted by (owner, sub) and unique")
+    _expect(isinstance(aggregates_obj, list), "aggregates must be a list")
+    aggregates = []
+    for i, e in enumerate(aggregates_obj):
+        _expect(isinstance(e, list) and len(e) == 3, f"aggregate #{i} must be a list of 3")
+        label, total, blinding = e
+        _expect(isinstance(label, str) and type(total) is int, f"aggregate #{i}: bad fields")
+        _expect(0 <= total <= MAX_UINT64, f"aggregate #{i}: total out of range")
+        _expect(isinstance(blinding, bytes), f"aggregate #{i}: blinding sum must be bytes")
+        aggregates.append(AggregateEntry(label, total, decode_scalar(blinding)))
+    _expect(isinstance(sigs_obj, list), "signatures must be a list")
+    sigs = []
+    for i, s in enumerate(sigs_obj):
+        _expect(isinstance(s, list) and len(s) == 2, f"signature #{i} must be [key, sig]")
+        key, sig = s
+        _expect(isinstance(key, bytes) and len(key) == 32, f"signature #{i}: key 32 bytes")
+        _expect(isinstance(sig, bytes) and len(sig) == 64, f"signature #{i}: sig 64 bytes")
+        sigs.append(ValidatorSignature(key, sig))
+    report = Report(
+        version, epoch, state_root, statement, tuple(accounts), tuple(aggregates), tuple(sigs)
+    )
+    _expect(report.encode() == bytes(data), "report encoding is not canonical")
+    return report

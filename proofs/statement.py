@@ -1,0 +1,226 @@
+"""The generic solvency statement: committed inputs, public offsets, public rows.
+
+An account commits to its inputs x_j (cash, collateral quanta, positions: every
+label, zeros included) as C_j = x_j·G + r_j·H. The public statement gives an
+offset per input and one integer row A_s per scenario. The verifier itself
+derives
+    input range commitments   C_j + offset_j·G      (opens to x_j + offset_j)
+    scenario commitments      Σ_j A_{s,j}·C_j         (opens to row_s · x)
+and checks ONE aggregated range proof that all J + S values lie in [0, 2^64).
+Because every input is bounded (|x_j| < 2^64) and the rows are small public
+integers, Σ_j A_{s,j}·x_j cannot wrap around the group order (|A|·J·2^64 ≪ R is
+enforced below), so a proof that it lies in [0, 2^64) is a proof that the
+integer is non-negative: for every s, k_den·equity − k_num·L_s >= 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import msgpack
+
+from proofs.bulletproofs import (
+    N_BITS,
+    RangeProof,
+    add_range_check,
+    compute_padded_count,
+    decode_proof_points,
+    prove_range,
+)
+from proofs.errors import DecodeError, ProverError, StatementError
+from proofs.group import P, R
+from proofs.msm import MsmCheck
+from proofs.pedersen import Generators
+from proofs.transcript import Transcript
+
+STATEMENT_DOMAIN = b"clearnode-solvency-statement-v1"
+SIGNED_OFFSET = 1 << 63
+COLLATERAL_PREFIX = "collateral:"
+POSITION_PREFIX = "position:"
+# |Σ_j A_{s,j}·x_j| < 2^MAX_SCENARIO_BITS ≪ R/2: a scenario value cannot wrap mod R.
+MAX_SCENARIO_BITS = 200
+
+
+class LinearForm(Protocol):
+    """What clearing.risk.solvency.SolvencyForm provides (any object of this shape)."""
+
+    @property
+    def input_labels(self) -> tuple[str, ...]: ...
+
+    @property
+    def rows(self) -> tuple[tuple[int, ...], ...]: ...
+
+
+def get_default_offset(label: str) -> int:
+    """Collateral quanta are non-negative; cash and positions are signed."""
+    return 0 if label.startswith(COLLATERAL_PREFIX) else SIGNED_OFFSET
+
+
+@dataclass(frozen=True)
+class SolvencyStatement:
+    """The public part of the statement, the same for every account of an epoch."""
+
+    input_labels: tuple[str, ...]
+    offsets: tuple[int, ...]
+    rows: tuple[tuple[int, ...], ...]
+
+    def __post_init__(self) -> None:
+        count = len(self.input_labels)
+        if count == 0 or len(set(self.input_labels)) != count:
+            raise StatementError(f"labels must be non-empty and unique: {self.input_labels}")
+        if len(self.offsets) != count:
+            raise StatementError(f"{len(self.offsets)} offsets for {count} inputs")
+        if not all(0 <= o < 1 << N_BITS for o in self.offsets):
+            raise StatementError(f"offsets must lie in [0, 2^64): {self.offsets}")
+        for s, row in enumerate(self.rows):
+            if len(row) != count:
+                raise StatementError(f"row {s} has {len(row)} entries for {count} inputs")
+            worst = max((abs(c) for c in row), default=0)
+            if worst.bit_length() + count.bit_length() + N_BITS > MAX_SCENARIO_BITS:
+                raise StatementError(f"row {s} coefficient {worst} could wrap mod the group order")
+
+    @property
+    def value_count(self) -> int:
+        return len(self.input_labels) + len(self.rows)
+
+    @property
+    def padded_count(self) -> int:
+        return compute_padded_count(self.value_count)
+
+    def to_list(self) -> list[Any]:
+        """[labels, offsets, rows]: the msgpack form (see FORMAT.md)."""
+        return [list(self.input_labels), list(self.offsets), [list(r) for r in self.rows]]
+
+    def digest(self) -> bytes:
+        body = msgpack.packb(self.to_list(), use_bin_type=True)
+        return hashlib.sha3_256(STATEMENT_DOMAIN + bytes(body)).digest()
+
+    def compute_values(self, inputs: Sequence[int]) -> list[int]:
+        """Inputs shifted by their offsets, then the scenario values (integers)."""
+        self._check_width(inputs)
+        shifted = [x + o for x, o in zip(inputs, self.offsets, strict=True)]
+        return shifted + [sum(a * x for a, x in zip(row, inputs, strict=True)) for row in self.rows]
+
+    def compute_blindings(self, blindings: Sequence[int]) -> list[int]:
+        self._check_width(blindings)
+        scenario = [
+            sum(a * r for a, r in zip(row, blindings, strict=True)) % R for row in self.rows
+        ]
+        return [r % R for r in blindings] + scenario
+
+    def describe_value(self, index: int) -> str:
+        count = len(self.input_labels)
+        if index < count:
+            return f"input {self.input_labels[index]!r} + offset {self.offsets[index]}"
+        return f"scenario {index - count}"
+
+    def _check_width(self, vector: Sequence[int]) -> None:
+        if len(vector) != len(self.input_labels):
+            raise StatementError(f"{len(vector)} inputs for {len(self.input_labels)} labels")
+
+
+def get_statement(form: LinearForm) -> SolvencyStatement:
+    """The statement of a clearing solvency form, with default offsets from the labels."""
+    labels = tuple(form.input_labels)
+    return SolvencyStatement(labels, tuple(get_default_offset(x) for x in labels), tuple(form.rows))
+
+
+def decode_statement(obj: object) -> SolvencyStatement:
+    """From the msgpack list [labels, offsets, rows]; DecodeError on any bad field."""
+    if not isinstance(obj, list) or len(obj) != 3:
+        raise DecodeError("statement must be a list [labels, offsets, rows]")
+    labels, offsets, rows = obj
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise DecodeError("statement labels must be a list of strings")
+    if not isinstance(offsets, list) or not all(type(x) is int for x in offsets):
+        raise DecodeError("statement offsets must be a list of ints")
+    if not isinstance(rows, list) or not all(
+        isinstance(r, list) and all(type(c) is int for c in r) for r in rows
+    ):
+        raise DecodeError("statement rows must be a list of lists of ints")
+    try:
+        return SolvencyStatement(tuple(labels), tuple(offsets), tuple(tuple(r) for r in rows))
+    except StatementError as exc:
+        raise DecodeError(f"invalid statement: {exc}") from exc
+
+
+def start_transcript(
+    statement: SolvencyStatement, context: bytes, commitments: Sequence[bytes]
+) -> Transcript:
+    """The transcript an account's range proof continues: context, statement, inputs."""
+    transcript = Transcript(b"clearnode-solvency-v1")
+    transcript.append(b"context", context)
+    transcript.append(b"statement", statement.digest())
+    transcript.append(b"commitments", b"".join(commitments))
+    return transcript
+
+
+def prove_solvency(
+    gens: Generators[P],
+    statement: SolvencyStatement,
+    context: bytes,
+    inputs: Sequence[int],
+    blindings: Sequence[int],
+) -> tuple[tuple[bytes, ...], RangeProof]:
+    """Commitments to the inputs and the proof; deterministic given the blindings.
+
+    Raises ProverError naming the input or scenario that is out of range
+    (an insolvent account, or an input beyond its signed 64-bit range)."""
+    values = statement.compute_values(inputs)
+    for index, v in enumerate(values):
+        if not 0 <= v < 1 << N_BITS:
+            raise ProverError(statement.describe_value(index), index=index, value=v)
+    group = gens.group
+    commitments = tuple(
+        group.encode(gens.commit(x, r)) for x, r in zip(inputs, blindings, strict=True)
+    )
+    transcript = start_transcript(statement, context, commitments)
+    proof = prove_range(gens, transcript, values, statement.compute_blindings(blindings))
+    return commitments, proof
+
+
+def add_solvency_check(
+    check: MsmCheck[P],
+    statement: SolvencyStatement,
+    context: bytes,
+    commitment_bytes: Sequence[bytes],
+    commitments: Sequence[P],
+    proof: bytes,
+) -> None:
+    """Add one account's statement to `check` (raises DecodeError on malformed data)."""
+    count = len(statement.input_labels)
+    if len(commitments) != count or len(commitment_bytes) != count:
+        raise DecodeError(f"{len(commitments)} commitments for {count} inputs")
+    m = statement.padded_count
+    decoded = decode_proof_points(check.gens, RangeProof.decode(proof, m))
+    transcript = start_transcript(statement, context, commitment_bytes)
+    v = add_range_check(check, transcript, decoded, m)
+    # V_j = C_j + offset_j·G for inputs, V_{J+s} = Σ_j A_{s,j}·C_j for scenarios.
+    coeffs = list(v[:count])
+    for s, row in enumerate(statement.rows):
+        vs = v[count + s]
+        for j, a in enumerate(row):
+            if a:
+                coeffs[j] += vs * a
+    check.G += sum(vj * o for vj, o in zip(v[:count], statement.offsets, strict=True))
+    check.add_points(commitments, coeffs)
+
+
+def verify_solvency(
+    gens: Generators[P],
+    statement: SolvencyStatement,
+    context: bytes,
+    commitment_bytes: Sequence[bytes],
+    proof: bytes,
+) -> bool:
+    """One account's statement on its own (reports use batch verification)."""
+    try:
+        points = [gens.group.decode_point(c) for c in commitment_bytes]
+        check = MsmCheck(gens, N_BITS)
+        add_solvency_check(check, statement, context, commitment_bytes, points, proof)
+    except DecodeError:
+        return False
+    return check.is_identity()

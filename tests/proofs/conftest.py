@@ -1,0 +1,46 @@
+"""A small signed report shared by the report, openings and CLI tests (built once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from proofs.group import FAST
+from proofs.pedersen import Generators, get_generators
+from proofs.report import (
+    AccountKey,
+    Report,
+    Validator,
+    add_signatures,
+    build_report,
+    sign_report,
+)
+from proofs.sample import SampleForm, make_sample_book, make_sample_form
+
+SEED = b"validators-shared-secret"
+EPOCH = 42
+STATE_ROOT = bytes(range(32))
+
+
+@dataclass(frozen=True)
+class Fixture:
+    gens: Generators  # type: ignore[type-arg]
+    form: SampleForm
+    book: dict[AccountKey, list[int]]
+    report: Report
+    keys: list[Ed25519PrivateKey]
+    validators: list[Validator]
+
+
+@pytest.fixture(scope="package")
+def signed() -> Fixture:
+    gens = get_generators(FAST)
+    form = make_sample_form(collaterals=2, instruments=3, scenarios=4, seed=1)
+    book = make_sample_book(form, accounts=4, seed=2)
+    report = build_report(gens, EPOCH, STATE_ROOT, form, book, SEED)
+    keys = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
+    validators = [Validator(k.public_key().public_bytes_raw(), 10) for k in keys]
+    report = add_signatures(report, [sign_report(report, k) for k in keys[:3]])
+    return Fixture(gens, form, book, report, keys, validators)

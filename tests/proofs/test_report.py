@@ -1,0 +1,187 @@
+"""Reports: completeness, every kind of tampering rejected, signatures, encoding."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from proofs.aggregate import AggregateEntry, AggregateError
+from proofs.bulletproofs import prove_range
+from proofs.errors import DecodeError, ProverError
+from proofs.group import R
+from proofs.report import (
+    AccountEntry,
+    Report,
+    add_signatures,
+    build_report,
+    decode_report,
+    sign_report,
+    verify_report,
+)
+from proofs.statement import SolvencyStatement, start_transcript
+from tests.proofs.conftest import EPOCH, SEED, STATE_ROOT, Fixture
+
+
+def _replace_account(report: Report, index: int, **changes: object) -> Report:
+    accounts = list(report.accounts)
+    accounts[index] = dataclasses.replace(accounts[index], **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(report, accounts=tuple(accounts))
+
+
+def _failures(f: Fixture, report: Report, with_validators: bool = False) -> list[str]:
+    verdict = verify_report(f.gens, report, f.validators if with_validators else None)
+    return verdict.failures
+
+
+def test_honest_report_verifies_and_round_trips(signed: Fixture) -> None:
+    verdict = verify_report(signed.gens, signed.report, signed.validators)
+    assert verdict.ok, verdict.failures
+    assert decode_report(signed.report.encode()) == signed.report
+
+
+def test_building_is_deterministic(signed: Fixture) -> None:
+    again = build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED)
+    assert again.get_hash() == signed.report.get_hash()
+
+
+def test_changed_commitment_is_rejected(signed: Fixture) -> None:
+    entry = signed.report.accounts[0]
+    other = signed.report.accounts[1].commitments[2]
+    tampered = _replace_account(
+        signed.report, 0, commitments=(*entry.commitments[:2], other, *entry.commitments[3:])
+    )
+    failures = _failures(signed, tampered)
+    assert any("solvency proof does not verify" in f for f in failures)
+    assert any("does not open to the published total" in f for f in failures)
+
+
+def test_changed_proof_byte_is_rejected(signed: Fixture) -> None:
+    entry = signed.report.accounts[2]
+    for position in (0, 100, 200, 300, len(entry.proof) - 1):
+        proof = bytearray(entry.proof)
+        proof[position] ^= 0x04
+        failures = _failures(signed, _replace_account(signed.report, 2, proof=bytes(proof)))
+        assert any(entry.describe() in f for f in failures), position
+
+
+@pytest.mark.parametrize("change", ["row", "offset", "drop_scenario", "label"])
+def test_changed_statement_is_rejected(signed: Fixture, change: str) -> None:
+    st = signed.report.statement
+    rows = [list(r) for r in st.rows]
+    offsets = list(st.offsets)
+    labels = list(st.input_labels)
+    if change == "row":
+        rows[1][3] += 1
+    elif change == "offset":
+        offsets[0] -= 1
+    elif change == "drop_scenario":
+        rows.pop()
+    else:
+        labels[-1] = "position:OTHER"
+    statement = SolvencyStatement(tuple(labels), tuple(offsets), tuple(map(tuple, rows)))
+    tampered = dataclasses.replace(signed.report, statement=statement)
+    failures = _failures(signed, tampered, with_validators=True)
+    assert any("invalid signature" in f for f in failures)
+    assert any("solvency proof does not verify" in f or "malformed" in f for f in failures)
+
+
+@pytest.mark.parametrize("field", ["blinding_sum", "total"])
+def test_changed_aggregate_is_rejected(signed: Fixture, field: str) -> None:
+    aggregates = list(signed.report.aggregates)
+    first = aggregates[0]
+    aggregates[0] = dataclasses.replace(first, **{field: getattr(first, field) + 1})
+    tampered = dataclasses.replace(signed.report, aggregates=tuple(aggregates))
+    failures = _failures(signed, tampered)
+    assert failures and all(first.label in f for f in failures)
+
+
+def test_missing_aggregate_or_unflat_book_is_rejected(signed: Fixture) -> None:
+    tampered = dataclasses.replace(signed.report, aggregates=signed.report.aggregates[1:])
+    assert any("aggregates cover" in f for f in _failures(signed, tampered))
+    flat = signed.report.aggregates
+    last = flat[-1]
+    assert last.label.startswith("position:")
+    unflat = (*flat[:-1], AggregateEntry(last.label, 5, last.blinding_sum))
+    failures = _failures(signed, dataclasses.replace(signed.report, aggregates=unflat))
+    assert any("book not flat" in f for f in failures)
+
+
+def test_honest_builder_refuses_an_unflat_book(signed: Fixture) -> None:
+    book = {k: list(v) for k, v in signed.book.items()}
+    first = sorted(book)[0]
+    book[first][-1] += 1
+    book[first][0] += 10**9  # keep it solvent: only flatness is wrong
+    with pytest.raises(AggregateError):
+        build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED)
+
+
+def test_honest_builder_refuses_an_insolvent_account(signed: Fixture) -> None:
+    book = {k: list(v) for k, v in signed.book.items()}
+    book[sorted(book)[0]][0] = -(10**9)
+    with pytest.raises(ProverError) as info:
+        build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED)
+    assert "scenario" in str(info.value)
+
+
+@pytest.mark.parametrize("case", ["insolvent", "too_large", "wrapped_position"])
+def test_forged_proof_of_an_out_of_range_value_is_rejected(signed: Fixture, case: str) -> None:
+    """A cheating prover commits to the real inputs but proves the values reduced
+    into [0, 2^64) (what a wrap-around would need); verification rejects it."""
+    report = signed.report
+    st = report.statement
+    index = 0
+    entry = report.accounts[index]
+    inputs = list(signed.book[entry.key])
+    if case == "insolvent":
+        inputs[0] = -(10**12)
+    elif case == "too_large":
+        inputs[1] = 2**64  # collateral: offset 0, so the range value is 2^64
+    else:
+        inputs[-1] = R - 2**70  # a short position of 2^70 lots, wrapped mod the group order
+    from proofs.report import get_blindings
+
+    blindings = get_blindings(SEED, EPOCH, entry.key, st.input_labels)
+    commitments = tuple(
+        signed.gens.group.encode(signed.gens.commit(x, r))
+        for x, r in zip(inputs, blindings, strict=True)
+    )
+    values = [v % R % (1 << 64) for v in st.compute_values(inputs)]
+    transcript = start_transcript(st, report.get_context(entry), commitments)
+    forged = prove_range(signed.gens, transcript, values, st.compute_blindings(blindings))
+    tampered = _replace_account(report, index, commitments=commitments, proof=forged.encode())
+    assert any("solvency proof does not verify" in f for f in _failures(signed, tampered))
+
+
+def test_signatures_need_a_quorum_of_known_valid_keys(signed: Fixture) -> None:
+    report = signed.report
+    two = dataclasses.replace(report, signatures=report.signatures[:2])
+    assert any("not more than 2/3" in f for f in _failures(signed, two, True))
+    stranger = add_signatures(two, [sign_report(report, signed.keys[3])])
+    assert _failures(signed, stranger, True) == []
+    bad = report.signatures[0]
+    forged = dataclasses.replace(bad, signature=bytes(64))
+    broken = dataclasses.replace(report, signatures=(forged, *report.signatures[1:]))
+    assert any("invalid signature" in f for f in _failures(signed, broken, True))
+    outsider = dataclasses.replace(signed.validators[0], public_key=bytes(32))
+    verdict = verify_report(signed.gens, report, [outsider, *signed.validators[1:]])
+    assert any("not in the validator set" in f for f in verdict.failures)
+
+
+def test_decoding_rejects_malformed_reports(signed: Fixture) -> None:
+    data = signed.report.encode()
+    for bad in (b"", b"\x91\x01", data[:-3], data + b"\x00"):
+        with pytest.raises(DecodeError):
+            decode_report(bad)
+    swapped = dataclasses.replace(
+        signed.report, accounts=tuple(reversed(signed.report.accounts))
+    )
+    with pytest.raises(DecodeError, match="sorted"):
+        decode_report(swapped.encode())
+
+
+def test_a_malformed_account_is_named(signed: Fixture) -> None:
+    entry: AccountEntry = signed.report.accounts[1]
+    tampered = _replace_account(signed.report, 1, proof=entry.proof[:-1])
+    failures = _failures(signed, tampered)
+    assert any(entry.describe() in f and "malformed" in f for f in failures)
