@@ -39,7 +39,7 @@ def make_sample_book(form: SampleForm, accounts: int, seed: int) -> dict[Account
     collaterals = sum(x.startswith("collateral:") for x in form.input_labels)
     instruments = len(form.input_labels) - 1 - collaterals
     book: dict[AccountKey, list[int]] = {}
-    for pair in range(accounts // 2):
+    for _ in range(accounts // 2):
         q = [rng.randrange(-10_000, 10_001) for _ in range(instruments)]
         for side, sign in ((0, 1), (1, -1)):
             owner = rng.randbytes(20)

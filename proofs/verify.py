@@ -1,0 +1,161 @@
+"""`python -m proofs.verify REPORT [--validators FILE] [--member ADDRESS --openings FILE]`.
+
+Checks everything about a solvency report that needs only public data (and,
+for a member, its own openings), prints each check and a final verdict.
+Exit codes: 0 valid, 1 invalid (or undecodable), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from proofs.errors import DecodeError
+from proofs.group import FAST, REFERENCE
+from proofs.openings import MemberOpenings, verify_member_openings
+from proofs.pedersen import Generators, get_generators
+from proofs.report import Report, Validator, Verdict, decode_report, verify_report
+
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input files (exit code 2)."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report", help="report file: msgpack bytes, hex, or JSON {'report': hex}")
+    parser.add_argument(
+        "--validators",
+        metavar="FILE",
+        help="JSON validator set: a genesis file or a list of {pubkey, power}",
+    )
+    parser.add_argument("--member", metavar="ADDRESS", help="0x-hex EVM address of the member")
+    parser.add_argument("--openings", metavar="FILE", help="the member's openings (JSON)")
+    parser.add_argument(
+        "--known",
+        metavar="FILE",
+        help="JSON {sub-account: {label: value}} the member expects (missing labels = 0)",
+    )
+    parser.add_argument("--backend", choices=["arkworks", "py-ecc"], default="arkworks")
+
+
+def read_report_bytes(path: Path) -> bytes:
+    data = _read(path)
+    text = data.strip()
+    if text.startswith(b"{"):
+        try:
+            return bytes.fromhex(_strip0x(json.loads(text)["report"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DecodeError(f"{path}: JSON without a hex 'report' field: {exc!r}") from exc
+    try:
+        return bytes.fromhex(_strip0x(text.decode("ascii")))
+    except (UnicodeDecodeError, ValueError):
+        return data
+
+
+def read_validators(path: Path) -> list[Validator]:
+    try:
+        obj: Any = json.loads(_read(path))
+        entries = obj["validators"] if isinstance(obj, dict) else obj
+        return [
+            Validator(bytes.fromhex(_strip0x(v.get("pubkey") or v["public_key"])), int(v["power"]))
+            for v in entries
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"{path}: not a validator set: {exc!r}") from exc
+
+
+def parse_address(text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(_strip0x(text))
+    except ValueError as exc:
+        raise UsageError(f"--member {text!r} is not hex") from exc
+    if len(raw) != 20:
+        raise UsageError(f"--member must be a 20-byte address, got {len(raw)} bytes")
+    return raw
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _strip0x(text: str) -> str:
+    return text[2:] if text.startswith("0x") else text
+
+
+def _print_verdict(title: str, verdict: Verdict) -> None:
+    print(title)
+    for line in verdict.passed:
+        print(f"  ok    {line}")
+    for line in verdict.warnings:
+        print(f"  warn  {line}")
+    for line in verdict.failures:
+        print(f"  FAIL  {line}")
+
+
+def check(args: argparse.Namespace) -> int:
+    """Run the checks; raises UsageError for bad arguments."""
+    if (args.member is None) != (args.openings is None):
+        raise UsageError("--member and --openings go together")
+    gens: Generators[Any] = get_generators(REFERENCE if args.backend == "py-ecc" else FAST)
+    validators = read_validators(Path(args.validators)) if args.validators else None
+    member = parse_address(args.member) if args.member else None
+    openings_obj = json.loads(_read(Path(args.openings))) if args.openings else None
+    known = json.loads(_read(Path(args.known))) if args.known else None
+    try:
+        report: Report = decode_report(read_report_bytes(Path(args.report)))
+    except DecodeError as exc:
+        print(f"report {args.report}: cannot decode: {exc}")
+        print("VERDICT: INVALID (undecodable report)")
+        return EXIT_INVALID
+    verdicts = [verify_report(gens, report, validators)]
+    _print_verdict(
+        f"report epoch {report.epoch}, state root 0x{report.state_root.hex()}, "
+        f"{len(report.accounts)} accounts, hash 0x{report.get_hash().hex()}",
+        verdicts[0],
+    )
+    if member is not None:
+        try:
+            openings = MemberOpenings.from_json(openings_obj)
+        except DecodeError as exc:
+            verdicts.append(Verdict(failures=[f"openings: {exc}"]))
+        else:
+            expected = (
+                None if known is None else {int(k): dict(v) for k, v in known.items()}
+            )
+            verdicts.append(verify_member_openings(gens, report, member, openings, expected))
+        _print_verdict(f"member 0x{member.hex()}", verdicts[-1])
+    failures = sum(len(v.failures) for v in verdicts)
+    if failures:
+        print(f"VERDICT: INVALID ({failures} failure{'s' if failures > 1 else ''})")
+        return EXIT_INVALID
+    print("VERDICT: VALID" + (" (signatures not checked)" if validators is None else ""))
+    return EXIT_VALID
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return check(args)
+    except (UsageError, json.JSONDecodeError) as exc:
+        print(f"usage error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m proofs.verify", description="Verify a clearnode solvency report."
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""`clearnode verify` and `python -m proofs.verify`: verdicts and exit codes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from node.cli import main as clearnode_main
+from proofs.openings import get_member_openings
+from proofs.verify import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, main
+from tests.proofs.conftest import EPOCH, SEED, Fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def files(signed: Fixture, tmp_path: Path) -> dict[str, Path]:
+    report = tmp_path / "report.bin"
+    report.write_bytes(signed.report.encode())
+    validators = tmp_path / "genesis.json"
+    validators.write_text(
+        json.dumps(
+            {
+                "validators": [
+                    {"pubkey": "0x" + v.public_key.hex(), "power": v.power}
+                    for v in signed.validators
+                ]
+            }
+        )
+    )
+    owner = signed.report.accounts[0].owner
+    accounts = {sub: signed.book[(o, sub)] for (o, sub) in signed.book if o == owner}
+    openings = get_member_openings(
+        SEED, EPOCH, owner, signed.report.statement.input_labels, accounts
+    )
+    opened = tmp_path / "openings.json"
+    opened.write_text(json.dumps(openings.to_json()))
+    return {"report": report, "validators": validators, "openings": opened}
+
+
+def test_valid_report_and_openings(
+    files: dict[str, Path], signed: Fixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    member = "0x" + signed.report.accounts[0].owner.hex()
+    argv = [
+        str(files["report"]),
+        "--validators",
+        str(files["validators"]),
+        "--member",
+        member,
+        "--openings",
+        str(files["openings"]),
+    ]
+    assert main(argv) == EXIT_VALID
+    out = capsys.readouterr().out
+    assert "VERDICT: VALID" in out and "FAIL" not in out
+    assert clearnode_main(["verify", *argv]) == EXIT_VALID
+
+
+def test_tampered_report_names_what_failed(
+    files: dict[str, Path], signed: Fixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aggregates = list(signed.report.aggregates)
+    aggregates[0] = dataclasses.replace(aggregates[0], total=aggregates[0].total + 1)
+    tampered = dataclasses.replace(signed.report, aggregates=tuple(aggregates))
+    files["report"].write_bytes(tampered.encode())
+    assert main([str(files["report"]), "--validators", str(files["validators"])]) == EXIT_INVALID
+    out = capsys.readouterr().out
+    assert "FAIL  invalid signature" in out
+    assert f"FAIL  sum of commitments to {aggregates[0].label!r}" in out
+    assert "VERDICT: INVALID (" in out
+
+
+def test_undecodable_report_is_invalid_and_bad_usage_is_2(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x93\x01\x02")
+    assert main([str(junk)]) == EXIT_INVALID
+    assert main([str(tmp_path / "missing.bin")]) == EXIT_USAGE
+    assert main([str(files["report"]), "--member", "0x12"]) == EXIT_USAGE
+    assert (
+        main(
+            [
+                str(files["report"]),
+                "--member",
+                "0x" + "ab" * 20,
+                "--openings",
+                str(files["openings"]),
+            ]
+        )
+        == EXIT_INVALID
+    )
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == EXIT_USAGE
+
+
+def test_module_entry_point_runs_as_a_process(files: dict[str, Path]) -> None:
+    hexed = files["report"].with_suffix(".json")
+    hexed.write_text(json.dumps({"report": files["report"].read_bytes().hex()}))
+    done = subprocess.run(
+        [sys.executable, "-m", "proofs.verify", str(hexed)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == EXIT_VALID, done.stdout + done.stderr
+    assert "VERDICT: VALID (signatures not checked)" in done.stdout
