@@ -23,7 +23,7 @@ from __future__ import annotations
 from clearing.context import BlockContext
 from clearing.events import Event, make_event
 from clearing.instruments import Instrument, InstrumentKind, OptionType, SettlementStyle
-from clearing.position import compute_long_change, compute_position_after_fill, set_position
+from clearing.position import compute_long_change, compute_position_after_fill
 from clearing.settlement import compute_variation_margin
 from clearing.state import ClearingState, get_sub_account_for_write
 
@@ -108,4 +108,4 @@ def process_exercise(
     position, cash = compute_position_after_fill(before, lots, mark, mark, 0)
     account.cash += cash
     state.open_interest[future_id] += compute_long_change(before, position)
-    set_position(account, future_id, position)
+    account.positions[future_id] = position

@@ -129,7 +129,7 @@ def settle_funding(state: ClearingState, instruments: set[str]) -> int:
     for address, member in state.members.items():
         for account in member.sub_accounts.values():
             for instrument_id, position in account.positions.items():
-                if instrument_id not in instruments:
+                if not position.quantity or instrument_id not in instruments:
                     continue
                 target = indices[instrument_id]
                 credit = compute_funding_credit(position.quantity, position.funding_index, target)

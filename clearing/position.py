@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from clearing.settlement import compute_variation_margin
-from clearing.state import Position, SubAccount
+from clearing.state import Position
 
 
 class Fill(NamedTuple):
@@ -71,17 +71,16 @@ def compute_position_after_fill(
 
     New lots enter at the position's settlement price (the current mark when
     the position was flat), so the cash is the variation margin from the trade
-    price to that settlement price. A position opened from flat starts at the
-    instrument's current funding index (an open position's index is kept: funding
-    settles every open position whenever the index moves, see funding.py).
+    price to that settlement price. A flat position keeps its realised PnL and
+    reopens at the current mark and funding index (an open position's index is
+    kept: funding settles every open position whenever the index moves).
     The old record is not touched, so the caller can still reject the fill.
     """
+    realised_before = 0 if position is None else position.realised_pnl
     if position is None or position.quantity == 0:
-        settlement_price, realised_before, index = mark_price, 0, funding_index
-        quantity = average = 0
+        settlement_price, index, quantity, average = mark_price, funding_index, 0, 0
     else:
-        settlement_price = position.settlement_price
-        realised_before, index = position.realised_pnl, position.funding_index
+        settlement_price, index = position.settlement_price, position.funding_index
         quantity, average = position.quantity, position.average_entry_price
     new_quantity, new_average, realised = compute_fill(quantity, average, fill_quantity, price)
     record = Position(
@@ -94,11 +93,3 @@ def compute_long_change(before: Position | None, after: Position) -> int:
     """Change in the long lots a position contributes to open interest."""
     was_long = before.quantity if before is not None and before.quantity > 0 else 0
     return max(after.quantity, 0) - was_long
-
-
-def set_position(account: SubAccount, instrument_id: str, position: Position) -> None:
-    """Store the position, or remove it when flat (no empty records in state)."""
-    if position.quantity:
-        account.positions[instrument_id] = position
-    else:
-        account.positions.pop(instrument_id, None)

@@ -3,7 +3,8 @@
 Every open position carries the price it was last settled at. At the end of
 each block ``process_mark_to_market`` moves each one to the instrument's
 current mark, crediting ``quantity * (mark - settlement_price)`` to cash, and
-records the mark as the new settlement price. A trade's new lots enter at the
+records the mark as the new settlement price (a flat record is left alone: it
+reopens at the mark of the day). A trade's new lots enter at the
 position's settlement price, with the difference to the trade price settled
 at once (``compute_variation_margin(fill, trade_price, settlement_price)``):
 the CME convention "trade price to settlement price, then settlement to
@@ -43,7 +44,7 @@ def process_mark_to_market(state: ClearingState, ctx: BlockContext) -> list[Even
         for account in member.sub_accounts.values():
             for instrument_id, position in account.positions.items():
                 mark = marks[instrument_id]
-                if position.settlement_price == mark:
+                if position.settlement_price == mark or not position.quantity:
                     continue
                 amount = compute_variation_margin(
                     position.quantity, position.settlement_price, mark

@@ -14,7 +14,8 @@ Novation: a trade of ``q`` lots at ``p`` becomes ``+q`` for the buyer's and
 ``-q`` for the seller's sub-account, each against the clearing house, netted
 into the existing position (position.py). Each side pays a fee of
 ``ceil(p * q * fee_bps / 10_000)`` (rounded against the member) to the fee
-pool. Open interest counts long lots. A flat position is removed.
+pool. Open interest counts long lots. A position that goes flat keeps its
+record (quantity 0) and its realised PnL until the instrument expires.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from clearing.errors import (
 )
 from clearing.events import Event, make_event
 from clearing.instruments import Instrument
-from clearing.position import compute_long_change, compute_position_after_fill, set_position
+from clearing.position import compute_long_change, compute_position_after_fill
+from clearing.risk.engine import check_pre_trade
 from clearing.state import (
     ClearingState,
     Member,
@@ -145,8 +147,9 @@ def check_pre_trade_margin(
 
     ``post_trade`` is a view of the sub-account as the trade would leave it (cash
     after entry settlement and fee, positions with this trade netted in); the
-    pre-trade sub-account is still in ``state``. Today every trade is accepted.
+    pre-trade sub-account is still in ``state``. RISK: ``clearing/risk/engine.py``.
     """
+    check_pre_trade(state, member, sub_account, post_trade)
 
 
 def process_trade_batch(state: ClearingState, ctx: BlockContext, batch: TradeBatch) -> list[Event]:
@@ -312,4 +315,4 @@ def write_side(
 ) -> None:
     account = get_sub_account_for_write(state, member, sub_account)
     account.cash += side.cash_delta
-    set_position(account, instrument_id, side.position)
+    account.positions[instrument_id] = side.position

@@ -118,8 +118,9 @@ def test_netting_adds_reduces_flips_and_closes() -> None:
     assert position(box, b).quantity == 2
     assert box.state.open_interest[PERP] == 4  # b: 2, c: 2
     clear(box, [make_trade(4, a, b, quantity=2), make_trade(5, a, c, quantity=2)], batch_id=3)
-    members = box.state.members
-    assert all(PERP not in s.positions for m in members.values() for s in m.sub_accounts.values())
+    for member in (a, b, c):
+        assert position(box, member).quantity == 0
+    assert position(box, a) == Position(0, 0, MARK, 2 * 100, 0)  # realised PnL is kept
     assert box.state.open_interest[PERP] == 0
 
 
