@@ -20,6 +20,7 @@ from typing import Any
 
 from clearing.collateral import CollateralCredit, process_collateral_credit
 from clearing.context import BlockContext
+from clearing.default.steps import process_default_fund_step, process_liquidation_step
 from clearing.errors import (
     DecodeError,
     InvalidTransaction,
@@ -61,10 +62,11 @@ END_OF_BLOCK_STEPS: tuple[Step, ...] = (
     process_mark_to_market,
     process_funding,
     process_expiries,
+    process_liquidation_step,
 )
 
 # At heights that are multiples of genesis.epoch_length_blocks.
-EPOCH_STEPS: tuple[Step, ...] = ()
+EPOCH_STEPS: tuple[Step, ...] = (process_default_fund_step,)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from clearing.assets import CollateralKey, compute_haircut_value_per_quantum
 from clearing.errors import InsufficientEquity
+from clearing.risk.engine import get_initial_margin_requirement
 from clearing.state import ClearingState, SubAccount, get_collateral_value
 
 
 def get_debit_requirement(state: ClearingState, member: bytes, sub_account: int) -> int:
-    """Equity a sub-account must keep after a debit. RISK: initial margin goes HERE."""
-    return 0
+    """Equity a sub-account must keep after a debit: its initial margin (RISK)."""
+    return get_initial_margin_requirement(state, member, sub_account)
 
 
 def check_debit_eligibility(

@@ -9,8 +9,9 @@ sub-account ``(INSURANCE_MEMBER, 0)``, which holds positions no backstop took
 and collateral seized from defaulters (paid for at its haircut value).
 
 ``process_default_fund_step`` (each epoch): Cover-N sizing; a member's
-shortfall is topped up from the free cash of its sub-account 0 (cash above
-initial margin); a member still short is flagged reduce-only by an event.
+shortfall is debited from the cash of its sub-account 0 as far as its equity
+stays above initial margin (cash may go negative, backed by collateral); a
+member still short is flagged reduce-only by an event.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from clearing.default.liquidation import (
     process_liquidations,
 )
 from clearing.events import Event, make_event
-from clearing.position import compute_long_change, compute_position_after_fill, set_position
+from clearing.position import compute_long_change, compute_position_after_fill
 from clearing.risk.engine import (
     INSURANCE_MEMBER,
     get_account_initial_margin,
@@ -121,7 +122,7 @@ def _move_lots(state: ClearingState, account: SubAccount, iid: str, lots: int) -
     )
     account.cash += cash
     state.open_interest[iid] = state.open_interest.get(iid, 0) + compute_long_change(before, record)
-    set_position(account, iid, record)
+    account.positions[iid] = record  # a flat record keeps its realised PnL
 
 
 def to_ledger_event(event: DefaultEvent) -> Event:
@@ -169,7 +170,7 @@ def _top_up(state: ClearingState, member: bytes, required: int) -> None:
     if shortfall <= 0 or account is None:
         return
     equity = account.cash + get_collateral_value(state, account)
-    free = min(account.cash, equity - get_account_initial_margin(state, account))
+    free = equity - get_account_initial_margin(state, account)
     amount = min(shortfall, max(free, 0))
     if amount:
         get_member_for_write(state, member)

@@ -8,7 +8,7 @@ from clearing.default.steps import (
     process_default_fund_step,
     process_liquidation_step,
 )
-from clearing.risk.engine import get_initial_margin_requirement
+from clearing.risk.engine import get_initial_margin_requirement, get_quantities
 from clearing.sandbox import Sandbox
 from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState, Position, get_collateral_value, get_sub_account_for_write
@@ -81,7 +81,7 @@ def test_crash_liquidates_on_the_ledger_and_conserves_value() -> None:
     assert total_value(state) == before
     assert net_lots(state) == 0
     a = state.members[A].sub_accounts[0]
-    assert a.cash == 0 and a.positions == {} and a.collateral == {}
+    assert a.cash == 0 and get_quantities(a) == {} and a.collateral == {}
     fund = state.members[INSURANCE[0]].sub_accounts[0]
     assert fund.collateral == {USDC: 50_000_000}  # seized collateral held by the fund
     assert state.members[E].sub_accounts[0].cash == 5_000_000

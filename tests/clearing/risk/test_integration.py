@@ -1,0 +1,96 @@
+"""Margin and default management through process_block (the ledger's hooks)."""
+
+from __future__ import annotations
+
+from clearing.default.steps import INSURANCE
+from clearing.sandbox import MemberKey, Sandbox, derive_member_key
+from clearing.state import ClearingState, get_collateral_value
+from tests.clearing.risk.sample import genesis_risk_section
+from tests.clearing.support import USDC, genesis_doc
+from tests.clearing.test_trade import MARK, PERP, VENUE, make_batch, make_trade
+
+A, B, E = (derive_member_key(n) for n in ("risk-a", "risk-b", "risk-e"))
+IM_PER_LONG_LOT = 23_400_000  # stress day 2020-03-12: BTC -39% of 60,000,000
+
+
+def risk_box(epoch_length: int = 100) -> Sandbox:
+    doc = genesis_doc()
+    doc["risk"] = genesis_risk_section()
+    doc["epoch_length_blocks"] = epoch_length
+    box = Sandbox.from_genesis_doc(doc)
+    funds = {A: 2_500_000_000, B: 10**11, E: 10**9}
+    txs: list[object] = [box.credit(m.address, USDC, q) for m, q in funds.items()]
+    txs += [box.authorise(m, VENUE) for m in (A, B)]
+    assert all(r.is_ok() for r in box.apply(txs).tx_results)  # type: ignore[arg-type]
+    return box
+
+
+def trade(box: Sandbox, buyer: MemberKey, seller: MemberKey, lots: int, trade_id: int) -> list[str]:
+    batch = make_batch(box, [make_trade(trade_id, buyer, seller, MARK, lots)], trade_id)
+    block = box.apply([batch])
+    return [str(e.get("code")) for e in block.tx_results[0].events if e.kind == "trade_rejected"]
+
+
+def total_value(state: ClearingState) -> int:
+    accounts = sum(
+        a.cash + get_collateral_value(state, a)
+        for m in state.members.values()
+        for a in m.sub_accounts.values()
+    )
+    funds = sum(m.default_fund for m in state.members.values())
+    return state.insurance_fund + state.fee_pool + accounts + funds
+
+
+def test_pre_trade_rule_rejects_risk_beyond_equity_with_the_numbers() -> None:
+    box = risk_box()
+    assert trade(box, A, B, 200, 1) == ["InsufficientMargin"]  # needs 200 * 23.4M > 2.5G
+    assert PERP not in box.state.members[A.address].sub_accounts[0].positions
+    assert trade(box, A, B, 100, 2) == []  # 2.34G of IM against 2.5G of equity
+    assert trade(box, B, A, 50, 3) == []  # reducing risk is always accepted
+
+
+def test_withdrawal_must_leave_initial_margin_covered() -> None:
+    box = risk_box()
+    assert trade(box, A, B, 100, 1) == []
+    block = box.apply([box.withdraw(A, USDC, 500_000_000)])
+    assert block.tx_results[0].code == "InsufficientEquity"
+    assert "requirement=2340000000" in block.tx_results[0].detail
+    assert box.apply([box.withdraw(A, USDC, 100_000_000)]).tx_results[0].is_ok()
+
+
+def test_crash_liquidates_through_blocks_and_conserves_value() -> None:
+    box = risk_box()
+    assert trade(box, A, B, 100, 1) == []
+    before = total_value(box.state)
+    events = []
+    price = MARK
+    for _ in range(5):  # the oracle clamps each block's move to 10%: five steps to -30%
+        price = max(price * 9 // 10, MARK * 7 // 10)
+        block = box.apply([box.prices({"BTC/0.001": price}, {PERP: price})])
+        assert block.tx_results[0].is_ok()
+        events += list(block.events)
+    assert box.state.mark_prices[PERP] == MARK * 7 // 10
+    kinds = [e.kind for e in events]
+    assert "liquidated" in kinds and "liquidation_fee" in kinds
+    taken = [e for e in events if e.kind == "liquidated"]
+    assert all(e.get("member") == A.address and e.get("counterparty") == INSURANCE[0]
+               for e in taken)  # fmt: skip
+    assert total_value(box.state) == before
+    lots = [a.positions[PERP].quantity for m in box.state.members.values()
+            for a in m.sub_accounts.values() if PERP in a.positions]  # fmt: skip
+    assert sum(lots) == 0
+    e_account = box.state.members[E.address].sub_accounts[0]
+    assert e_account.cash == 0 and e_account.collateral == {USDC: 10**9}  # E untouched
+
+
+def test_epoch_sizes_the_default_fund_and_tops_up() -> None:
+    box = risk_box(epoch_length=3)  # genesis funding was height 1; trade at 2; epoch at 3
+    assert trade(box, A, B, 10, 1) == []
+    block = box.apply([])
+    required = {e.get("member"): e.get("amount") for e in block.events
+                if e.kind == "contribution_required"}  # fmt: skip
+    assert required[E.address] == 0
+    assert sum(required.values()) > 0
+    for m in (A, B):
+        posted = box.state.members[m.address].default_fund
+        assert posted == required[m.address]
