@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clearing.assets import compute_haircut_value_per_quantum
 from clearing.genesis import Genesis
 from clearing.risk.arrays import RiskArrays, compute_risk_arrays
 from clearing.risk.margin import (
@@ -24,6 +25,7 @@ from clearing.risk.scenarios import (
     compute_scenario_set,
     compute_stress_scenario_set,
 )
+from clearing.risk.solvency import SolvencyForm, get_solvency_form, get_solvency_inputs
 from clearing.state import ClearingState, SubAccount, get_collateral_value
 
 INSURANCE_MEMBER = bytes(20)
@@ -106,3 +108,23 @@ def check_pre_trade(
     im_after = get_account_initial_margin(state, post_trade)
     equity_after = post_trade.cash + get_collateral_value(state, post_trade)
     check_trade_margin(member, sub_account, equity_after, im_before, im_after)
+
+
+def get_state_solvency_form(state: ClearingState) -> SolvencyForm | None:
+    """The public rows at the current state (collateral in genesis order); None if risk is off."""
+    setup = get_risk_setup(state.genesis)
+    if setup is None:
+        return None
+    tokens = state.genesis.collateral
+    weights = {
+        t.key: compute_haircut_value_per_quantum(t, state.index_prices[t.price_feed])
+        for t in tokens
+    }
+    arrays = get_risk_arrays(state, setup)
+    params = setup.params
+    return get_solvency_form(arrays, [t.key for t in tokens], weights, params.k_num, params.k_den)
+
+
+def get_state_solvency_inputs(form: SolvencyForm, account: SubAccount) -> tuple[int, ...]:
+    """The committed vector of one sub-account under ``form``."""
+    return get_solvency_inputs(form, account.cash, account.collateral, get_quantities(account))

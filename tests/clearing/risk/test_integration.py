@@ -94,3 +94,24 @@ def test_epoch_sizes_the_default_fund_and_tops_up() -> None:
     for m in (A, B):
         posted = box.state.members[m.address].default_fund
         assert posted == required[m.address]
+
+
+def test_state_solvency_form_matches_the_engine_check() -> None:
+    from clearing.risk.engine import (
+        get_account_initial_margin,
+        get_state_solvency_form,
+        get_state_solvency_inputs,
+    )
+
+    box = risk_box()
+    assert trade(box, A, B, 100, 1) == []
+    form = get_state_solvency_form(box.state)
+    assert form is not None and form.input_labels[0] == "cash"
+    k_num, k_den = 1, 2
+    for member in box.state.members.values():
+        for account in member.sub_accounts.values():
+            equity = account.cash + get_collateral_value(box.state, account)
+            im = get_account_initial_margin(box.state, account)
+            inputs = get_state_solvency_inputs(form, account)
+            assert form.is_solvent(inputs) == (k_den * equity >= k_num * im)
+            assert min(form.evaluate(inputs)) == k_den * equity - k_num * im
