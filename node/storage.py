@@ -1,0 +1,262 @@
+"""The node's on-disk store: one SQLite file (WAL journal) of committed blocks,
+their commit certificates, clearing-state snapshots and bridge cursors.
+
+Every write is one SQLite transaction, so a crash leaves either all of a block
+(block + certificate + state root, and the snapshot taken with it) or none of it.
+Heights are contiguous from 1: `save_block` refuses gaps and rewrites, which keeps
+"latest height" and "blocks after a snapshot" meaningful after any crash.
+The consensus WAL is deliberately not here: it is its own append-only file.
+
+The store is synchronous and fast (one fsync per block); a trio caller that cannot
+afford the blocking should wrap calls in `trio.to_thread.run_sync` — the connection
+is opened with `check_same_thread=False` for that, and a lock serialises use.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+SCHEMA_VERSION = 1
+S = TypeVar("S")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (
+    height INTEGER PRIMARY KEY,
+    block BLOB NOT NULL,
+    cert BLOB NOT NULL,
+    state_root BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    height INTEGER PRIMARY KEY,
+    state BLOB NOT NULL,
+    state_root BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bridge_cursors (
+    chain TEXT PRIMARY KEY,
+    block_number INTEGER NOT NULL,
+    block_hash BLOB NOT NULL
+);
+"""
+
+
+class StorageError(Exception):
+    """The store refused an operation or its file is unusable."""
+
+
+class HeightGapError(StorageError):
+    """A block was saved at a height other than latest + 1."""
+
+    def __init__(self, height: int, latest: int) -> None:
+        self.height = height
+        self.latest = latest
+        super().__init__(f"cannot save block at height {height}: latest stored height is {latest}")
+
+
+class SnapshotHeightError(StorageError):
+    """A snapshot was saved for a height whose block is not stored."""
+
+    def __init__(self, height: int, latest: int) -> None:
+        self.height = height
+        self.latest = latest
+        super().__init__(f"cannot snapshot height {height}: latest stored height is {latest}")
+
+
+@dataclass(frozen=True)
+class StoredBlock:
+    height: int
+    block: bytes
+    cert: bytes
+    state_root: bytes
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    height: int
+    state: bytes
+    state_root: bytes
+
+
+@dataclass(frozen=True)
+class BridgeCursor:
+    chain: str
+    block_number: int
+    block_hash: bytes
+
+
+class NodeStore:
+    """Blocks, certificates, snapshots and bridge cursors in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed block survives power loss, not only a process crash
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._check_schema_version()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{path}: not a usable node database ({exc})") from exc
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _check_schema_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        elif row[0] != SCHEMA_VERSION:
+            raise StorageError(f"schema version {row[0]}, this node reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> NodeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def latest_height(self) -> int:
+        """Height of the newest stored block; 0 when none is stored."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(height) FROM blocks").fetchone()
+        return int(row[0] or 0)
+
+    def save_block(
+        self,
+        height: int,
+        block_bytes: bytes,
+        cert_bytes: bytes,
+        state_root: bytes,
+        snapshot: bytes | None = None,
+    ) -> None:
+        """Store block `height` (= latest + 1) with its certificate and resulting state root,
+        and optionally the state snapshot after it, in one transaction."""
+        with self._lock, self._transaction():
+            latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
+            if height != latest + 1:
+                raise HeightGapError(height, latest)
+            self._db.execute(
+                "INSERT INTO blocks VALUES (?, ?, ?, ?)",
+                (height, block_bytes, cert_bytes, state_root),
+            )
+            if snapshot is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
+                    (height, snapshot, state_root),
+                )
+
+    def load_block(self, height: int) -> StoredBlock | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT height, block, cert, state_root FROM blocks WHERE height = ?", (height,)
+            ).fetchone()
+        return None if row is None else StoredBlock(*row)
+
+    def iter_blocks(self, after: int, up_to: int | None = None) -> Iterator[StoredBlock]:
+        """Blocks with height > `after` (and <= `up_to`), in height order, read in pages."""
+        last = up_to if up_to is not None else self.latest_height()
+        cursor = after
+        while cursor < last:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT height, block, cert, state_root FROM blocks "
+                    "WHERE height > ? AND height <= ? ORDER BY height LIMIT 256",
+                    (cursor, last),
+                ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield StoredBlock(*row)
+            cursor = rows[-1][0]
+
+    def save_snapshot(self, height: int, state: bytes, state_root: bytes) -> None:
+        """Store the clearing state after block `height`, which must already be stored."""
+        with self._lock, self._transaction():
+            latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
+            if not 0 <= height <= latest:
+                raise SnapshotHeightError(height, latest)
+            self._db.execute(
+                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (height, state, state_root)
+            )
+
+    def latest_snapshot(self) -> Snapshot | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT height, state, state_root FROM snapshots ORDER BY height DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else Snapshot(*row)
+
+    def prune_snapshots(self, keep: int) -> None:
+        """Keep only the `keep` newest snapshots (at least one)."""
+        with self._lock, self._transaction():
+            self._db.execute(
+                "DELETE FROM snapshots WHERE height NOT IN "
+                "(SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
+                (max(keep, 1),),
+            )
+
+    def set_bridge_cursor(self, chain: str, block_number: int, block_hash: bytes) -> None:
+        """Record that chain `chain` was processed through `block_number` (hash kept for reorgs)."""
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO bridge_cursors VALUES (?, ?, ?)",
+                (chain, block_number, block_hash),
+            )
+
+    def get_bridge_cursor(self, chain: str) -> BridgeCursor | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT chain, block_number, block_hash FROM bridge_cursors WHERE chain = ?",
+                (chain,),
+            ).fetchone()
+        return None if row is None else BridgeCursor(*row)
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the body raises."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def rebuild_state(
+    store: NodeStore,
+    genesis_state: Callable[[], S],
+    decode_state: Callable[[bytes], S],
+    apply_block: Callable[[S, StoredBlock], S],
+    get_state_root: Callable[[S], bytes],
+) -> tuple[int, S]:
+    """Restart path: newest snapshot (or genesis) + every stored block after it.
+
+    Checks each re-applied block's state root against the stored one, so a node never
+    resumes from a state that differs from what it committed; raises StorageError if so.
+    """
+    snapshot = store.latest_snapshot()
+    if snapshot is None:
+        height, state = 0, genesis_state()
+    else:
+        height, state = snapshot.height, decode_state(snapshot.state)
+        if get_state_root(state) != snapshot.state_root:
+            raise StorageError(f"snapshot at height {height} does not match its state root")
+    for stored in store.iter_blocks(after=height):
+        state = apply_block(state, stored)
+        if get_state_root(state) != stored.state_root:
+            raise StorageError(f"re-applying block {stored.height} gives a different state root")
+        height = stored.height
+    return height, state

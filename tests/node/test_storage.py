@@ -1,0 +1,156 @@
+"""NodeStore on real SQLite files: atomic blocks, crash safety, snapshots, rebuild."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from node.storage import (
+    HeightGapError,
+    NodeStore,
+    SnapshotHeightError,
+    StorageError,
+    StoredBlock,
+    rebuild_state,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def root_of(state: int) -> bytes:
+    return hashlib.sha256(state.to_bytes(8, "big")).digest()
+
+
+def fill(store: NodeStore, heights: range, snapshot_every: int = 0) -> None:
+    """Toy chain: state is an int, block h adds h; snapshot every `snapshot_every` blocks."""
+    state = sum(range(1, heights.start))
+    for h in heights:
+        state += h
+        snap = state.to_bytes(8, "big") if snapshot_every and h % snapshot_every == 0 else None
+        store.save_block(h, f"block{h}".encode(), f"cert{h}".encode(), root_of(state), snap)
+
+
+def test_blocks_round_trip_and_heights_are_contiguous(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        assert store.latest_height() == 0
+        fill(store, range(1, 4))
+        assert store.latest_height() == 3
+        assert store.load_block(2) == StoredBlock(2, b"block2", b"cert2", root_of(3))
+        assert store.load_block(9) is None
+        with pytest.raises(HeightGapError) as info:
+            store.save_block(5, b"b", b"c", b"r")
+        assert (info.value.height, info.value.latest) == (5, 3)
+        with pytest.raises(HeightGapError):
+            store.save_block(3, b"other", b"c", b"r")
+        assert store.load_block(3) == StoredBlock(3, b"block3", b"cert3", root_of(6))
+        assert [b.height for b in store.iter_blocks(after=1)] == [2, 3]
+
+
+def test_data_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    with NodeStore(path) as store:
+        fill(store, range(1, 3))
+        store.set_bridge_cursor("anvil-1", 42, b"\x01" * 32)
+        store.save_snapshot(2, b"state", b"root")
+    with NodeStore(path) as store:
+        assert store.latest_height() == 2
+        assert store.get_bridge_cursor("anvil-1").block_number == 42  # type: ignore[union-attr]
+        assert store.get_bridge_cursor("other") is None
+        assert store.latest_snapshot().height == 2  # type: ignore[union-attr]
+        mode = store._db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_snapshot_needs_its_block_and_prune_keeps_newest(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        fill(store, range(1, 7), snapshot_every=2)
+        with pytest.raises(SnapshotHeightError):
+            store.save_snapshot(7, b"s", b"r")
+        store.prune_snapshots(keep=1)
+        assert store.latest_snapshot().height == 6  # type: ignore[union-attr]
+        assert store._db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == 1
+
+
+CRASHER = """
+import os, sys
+from pathlib import Path
+from node.storage import NodeStore
+store = NodeStore(Path(sys.argv[1]))
+store.save_block(1, b"b1", b"c1", b"r1")
+db = store._db
+db.execute("BEGIN IMMEDIATE")
+db.execute("INSERT INTO blocks VALUES (2, x'00', x'00', x'00')")
+db.execute("INSERT OR REPLACE INTO bridge_cursors VALUES ('c', 9, x'00')")
+print("in-transaction", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_process_killed_mid_transaction_leaves_nothing_half_written(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"in-transaction\n"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    with NodeStore(path) as store:
+        assert store.latest_height() == 1
+        assert store.load_block(1) == StoredBlock(1, b"b1", b"c1", b"r1")
+        assert store.get_bridge_cursor("c") is None
+        store.save_block(2, b"b2", b"c2", b"r2")
+        assert store.latest_height() == 2
+
+
+def test_failed_transaction_rolls_back_block_and_snapshot(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        fill(store, range(1, 2))
+        with pytest.raises(HeightGapError):
+            store.save_block(3, b"b", b"c", b"r", snapshot=b"s")
+        assert store.latest_snapshot() is None
+
+
+def test_rebuild_from_snapshot_plus_later_blocks(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        fill(store, range(1, 11), snapshot_every=4)
+        applied: list[int] = []
+
+        def apply(state: int, block: StoredBlock) -> int:
+            applied.append(block.height)
+            return state + block.height
+
+        height, state = rebuild_state(
+            store, lambda: 0, lambda b: int.from_bytes(b, "big"), apply, root_of
+        )
+        assert (height, state) == (10, 55)
+        assert applied == [9, 10]
+
+
+def test_rebuild_from_genesis_and_detects_divergence(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        fill(store, range(1, 4))
+        height, state = rebuild_state(
+            store, lambda: 0, lambda b: 0, lambda s, b: s + b.height, root_of
+        )
+        assert (height, state) == (3, 6)
+        with pytest.raises(StorageError, match="block 1"):
+            rebuild_state(store, lambda: 0, lambda b: 0, lambda s, b: s + 2 * b.height, root_of)
+
+
+def test_garbage_file_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    path.write_bytes(b"not a database" * 100)
+    with pytest.raises(StorageError, match="not a usable node database"):
+        NodeStore(path)
