@@ -47,10 +47,19 @@ class DepositEvent:
 
     def encode(self) -> bytes:
         fields = [
-            FORMAT_VERSION, self.chain_id, self.vault, self.tx_hash, self.log_index,
-            self.block_number, self.block_hash, self.member, self.sub_account, self.token,
-            self.amount.to_bytes(32, "big"), self.deposit_nonce.to_bytes(32, "big"),
-        ]  # fmt: skip
+            FORMAT_VERSION,
+            self.chain_id,
+            self.vault,
+            self.tx_hash,
+            self.log_index,
+            self.block_number,
+            self.block_hash,
+            self.member,
+            self.sub_account,
+            self.token,
+            self.amount.to_bytes(32, "big"),
+            self.deposit_nonce.to_bytes(32, "big"),
+        ]
         packed: bytes = msgpack.packb(fields, use_bin_type=True)
         return packed
 

@@ -42,8 +42,14 @@ def send_native_deposits(
     nonce = int(chain.request("eth_getTransactionCount", [DEV_ADDRESS, "pending"]), 16)
     for offset, member in enumerate(members):
         data = vault.encode_abi("depositNative", [to_checksum_address(member), 0])
-        tx = {"from": DEV_ADDRESS, "to": vault.address, "value": hex(amount), "data": data,
-              "gas": hex(100_000), "nonce": hex(nonce + offset)}  # fmt: skip
+        tx = {
+            "from": DEV_ADDRESS,
+            "to": vault.address,
+            "value": hex(amount),
+            "data": data,
+            "gas": hex(100_000),
+            "nonce": hex(nonce + offset),
+        }
         calls.append(("eth_sendTransaction", [tx]))
     if per_block is None:
         return [str(h) for h in chain.batch_request(calls)]

@@ -131,6 +131,39 @@ def check_canonical(chain: Chain, deposits: list[DepositEvent]) -> None:
             )
 
 
+class DepositNotFinal(WatcherError):
+    def __init__(self, tx_hash: bytes, reason: str) -> None:
+        super().__init__(f"tx 0x{tx_hash.hex()}: {reason}")
+        self.tx_hash, self.reason = tx_hash, reason
+
+
+def fetch_deposit_by_receipt(
+    chain: Chain, vault: bytes, tx_hash: bytes, log_index: int, confirmations: int | None
+) -> DepositEvent:
+    """One deposit re-read from its receipt: successful, final, in the canonical block."""
+    receipt = chain.request("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
+    if receipt is None:
+        raise DepositNotFinal(tx_hash, "no receipt (unknown or orphaned)")
+    if int(receipt["status"], 16) != 1:
+        raise DepositNotFinal(tx_hash, "transaction reverted")
+    block_number = int(receipt["blockNumber"], 16)
+    final = get_final_block(chain, confirmations)
+    if block_number > final:
+        raise DepositNotFinal(tx_hash, f"block {block_number} above final {final}")
+    matching = [
+        entry
+        for entry in receipt["logs"]
+        if int(entry["logIndex"], 16) == log_index
+        and entry["address"].lower() == "0x" + vault.hex()
+        and entry["topics"][:1] == [DEPOSITED_TOPIC_HEX]
+    ]
+    if not matching:
+        raise DepositNotFinal(tx_hash, f"no vault deposit at log index {log_index}")
+    deposit = decode_deposit_log(chain.chain_id, matching[0])
+    check_canonical(chain, [deposit])
+    return deposit
+
+
 def scan_pending(chain: Chain, vault: bytes, first: int, last: int) -> list[DepositEvent]:
     return [
         decode_deposit_log(chain.chain_id, e) for e in fetch_deposit_logs(chain, vault, first, last)
@@ -196,9 +229,12 @@ class Watcher:
         try:
             with trio.fail_after(self.config.rpc_timeout_s):
                 self.chain = await trio.to_thread.run_sync(
-                    connect, self.config.url, self.config.chain_id, self.config.rpc_timeout_s,
+                    connect,
+                    self.config.url,
+                    self.config.chain_id,
+                    self.config.rpc_timeout_s,
                     abandon_on_cancel=True,
-                )  # fmt: skip
+                )
         except trio.TooSlowError:
             raise RpcUnavailable(f"connect timed out after {self.config.rpc_timeout_s}s") from None
         except (requests.RequestException, OSError) as exc:

@@ -28,6 +28,7 @@ from bridge.eip712 import (
     sign_digest,
 )
 from bridge.validators import EvmValidatorSet, is_quorum
+from clearing.state import WithdrawalRecord
 
 DEFAULT_TTL_S = 7 * 24 * 3600
 
@@ -64,29 +65,27 @@ class WithdrawalAuthorization:
 
 
 def compute_withdrawal_authorization(
+    record: WithdrawalRecord,
     *,
-    chain_id: int,
     vault: bytes,
     epoch: int,
-    member: bytes,
-    token: bytes,
-    quanta: int,
-    quantum: int,
-    recipient: bytes,
-    nonce: int,
     block_time_ms: int,
     ttl_s: int = DEFAULT_TTL_S,
 ) -> WithdrawalAuthorization:
-    """The authorisation every validator derives from the same debit in the same block."""
+    """The authorisation every validator derives from the same debit record.
+
+    `block_time_ms` is the time of the block that debited the member, so every
+    validator signs identical bytes; the vault's epoch is read from the chain.
+    """
     return WithdrawalAuthorization(
-        chain_id=chain_id,
+        chain_id=record.chain_id,
         vault=vault,
         epoch=epoch,
-        member=member,
-        token=token,
-        amount=quanta * quantum,
-        recipient=recipient,
-        nonce=nonce,
+        member=record.member,
+        token=record.token,
+        amount=record.amount,
+        recipient=record.recipient,
+        nonce=record.nonce,
         expiry=block_time_ms // 1000 + ttl_s,
     )
 

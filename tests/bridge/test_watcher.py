@@ -45,10 +45,15 @@ def start_chain(chain_id: int, **kwargs: object):  # type: ignore[no-untyped-def
 
 def config_for(node: AnvilNode, vault_address: bytes, **overrides: object) -> WatcherConfig:
     fields: dict[str, object] = {
-        "chain_id": node.chain_id, "url": node.url, "vault": vault_address,
-        "poll_interval_s": 0.02, "rpc_timeout_s": 5.0, "backoff_initial_s": 0.02,
-        "backoff_max_s": 0.2, "heartbeat_interval_s": 0.5,
-    }  # fmt: skip
+        "chain_id": node.chain_id,
+        "url": node.url,
+        "vault": vault_address,
+        "poll_interval_s": 0.02,
+        "rpc_timeout_s": 5.0,
+        "backoff_initial_s": 0.02,
+        "backoff_max_s": 0.2,
+        "heartbeat_interval_s": 0.5,
+    }
     fields.update(overrides)
     return WatcherConfig(**fields)  # type: ignore[arg-type]
 
@@ -96,8 +101,9 @@ async def test_deposits_on_two_chains_are_observed_exactly_once(tmp_path: Path) 
             (member(i), i, bytes.fromhex(token.address[2:]), 100 + i) for i in range(3)
         ]
         assert {(e.member, e.token, e.amount) for e in by_chain[31_202][:2]} == {
-            (member(7), NATIVE, 5), (member(8), NATIVE, 5),
-        }  # fmt: skip
+            (member(7), NATIVE, 5),
+            (member(8), NATIVE, 5),
+        }
         assert [e.member for e in later] == [member(9), member(9)]
         assert store.count_deposits(31_201) == 4 and store.count_deposits(31_202) == 3
         assert len({e.key for e in first + later}) == 7
@@ -126,8 +132,9 @@ async def test_reorged_deposit_is_never_stored_and_remined_once(tmp_path: Path) 
         await watcher.step()
         before = snapshot(chain)
         depositor = Account.create()
-        chain.w3.eth.send_transaction({"from": chain.w3.eth.accounts[0], "to": depositor.address,
-                                       "value": 10**18})  # fmt: skip
+        chain.w3.eth.send_transaction(
+            {"from": chain.w3.eth.accounts[0], "to": depositor.address, "value": 10**18}
+        )
         tx = vault.functions.depositNative(to_checksum_address(member(1)), 0).build_transaction(
             {
                 "from": depositor.address,
@@ -154,8 +161,9 @@ async def test_reorged_deposit_is_never_stored_and_remined_once(tmp_path: Path) 
         with pytest.raises(ReorgDetected):  # a stale log never passes the canonical check
             check_canonical(chain, [decode_deposit_log(chain.chain_id, stale_log[-1])])
 
-        chain.w3.eth.send_transaction({"from": chain.w3.eth.accounts[0], "to": depositor.address,
-                                       "value": 10**18})  # fmt: skip
+        chain.w3.eth.send_transaction(
+            {"from": chain.w3.eth.accounts[0], "to": depositor.address, "value": 10**18}
+        )
         assert chain.w3.eth.send_raw_transaction(raw) == tx_hash  # the same deposit, re-mined
         remined = chain.w3.eth.get_transaction_receipt(tx_hash)
         assert remined["blockHash"] != original["blockHash"]
@@ -172,10 +180,25 @@ async def test_reorged_deposit_is_never_stored_and_remined_once(tmp_path: Path) 
 
 
 def watcher_process(node: AnvilNode, vault: bytes, db: Path) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "bridge.watcher", "--url", node.url,
-            "--chain-id", str(node.chain_id), "--vault", "0x" + vault.hex(), "--db", str(db),
-            "--batch-blocks", "1", "--max-batch-blocks", "1",
-            "--poll-interval", "0.05"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "bridge.watcher",
+        "--url",
+        node.url,
+        "--chain-id",
+        str(node.chain_id),
+        "--vault",
+        "0x" + vault.hex(),
+        "--db",
+        str(db),
+        "--batch-blocks",
+        "1",
+        "--max-batch-blocks",
+        "1",
+        "--poll-interval",
+        "0.05",
+    ]
     return subprocess.Popen(args, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 

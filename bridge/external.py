@@ -1,0 +1,98 @@
+"""External bridges: a registered key reports collateral events on chains we do not watch.
+
+Choice: Ed25519 (`cryptography`), like validator attestations, over clearing's own
+canonical encoding of the observation under a separate domain
+(`external-collateral`), so a bridge signature can never pass as a validator's
+attestation or vice versa, nor be replayed on another network (chain id is signed).
+
+Path: the node's API receives a `SignedExternalEvent`; `verify_external_event`
+checks the key is registered and the signature valid and returns the plain
+`CollateralObservation`. Each validator then attests that observation with
+`sign_observation`, and it takes the same quorum path as watched deposits. The
+dedup key is the same (chain id, tx hash, log index), so one deposit reported by a
+bridge and also seen by watchers, or reported twice, is credited at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import msgpack
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bridge.deposits import DecodeError
+from clearing.attestation import compute_signing_bytes, is_valid_signature
+from clearing.collateral import CollateralObservation
+from clearing.errors import DecodeError as ClearingDecodeError
+
+EXTERNAL_DOMAIN = "external-collateral"
+FORMAT_VERSION = 1
+
+
+class ExternalEventError(Exception):
+    """An external bridge event that must not enter the quorum path."""
+
+
+class UnregisteredBridge(ExternalEventError):
+    def __init__(self, public_key: bytes) -> None:
+        super().__init__(f"bridge key {public_key.hex()} is not registered")
+        self.public_key = public_key
+
+
+class BadBridgeSignature(ExternalEventError):
+    def __init__(self, bridge: str) -> None:
+        super().__init__(f"signature of bridge {bridge!r} does not verify")
+        self.bridge = bridge
+
+
+@dataclass(frozen=True)
+class SignedExternalEvent:
+    observation: CollateralObservation
+    bridge_key: bytes  # Ed25519 public key, 32 bytes
+    signature: bytes  # 64 bytes
+
+    def encode(self) -> bytes:
+        fields = [FORMAT_VERSION, self.observation.to_fields(), self.bridge_key, self.signature]
+        packed: bytes = msgpack.packb(fields, use_bin_type=True)
+        return packed
+
+    @classmethod
+    def decode(cls, data: bytes) -> SignedExternalEvent:
+        try:
+            fields = msgpack.unpackb(data, raw=False)
+            if not isinstance(fields, list) or len(fields) != 4 or fields[0] != FORMAT_VERSION:
+                raise DecodeError("SignedExternalEvent", "want a version-1 list of 4 fields")
+            observation = CollateralObservation.from_fields(fields[1])
+        except (ValueError, msgpack.ExtraData, ClearingDecodeError) as exc:
+            raise DecodeError("SignedExternalEvent", str(exc)) from None
+        key, signature = fields[2], fields[3]
+        if not (isinstance(key, bytes) and len(key) == 32):
+            raise DecodeError("SignedExternalEvent", "bridge key is not 32 bytes")
+        if not (isinstance(signature, bytes) and len(signature) == 64):
+            raise DecodeError("SignedExternalEvent", "signature is not 64 bytes")
+        return cls(observation, key, signature)
+
+
+def compute_external_signing_bytes(network_chain_id: int, obs: CollateralObservation) -> bytes:
+    return compute_signing_bytes(EXTERNAL_DOMAIN, network_chain_id, obs.to_fields())
+
+
+def sign_external_event(
+    key: Ed25519PrivateKey, network_chain_id: int, observation: CollateralObservation
+) -> SignedExternalEvent:
+    signature = key.sign(compute_external_signing_bytes(network_chain_id, observation))
+    return SignedExternalEvent(observation, key.public_key().public_bytes_raw(), signature)
+
+
+def verify_external_event(
+    event: SignedExternalEvent, registry: Mapping[bytes, str], network_chain_id: int
+) -> CollateralObservation:
+    """The observation, if a registered bridge (public key -> name) signed it."""
+    name = registry.get(event.bridge_key)
+    if name is None:
+        raise UnregisteredBridge(event.bridge_key)
+    message = compute_external_signing_bytes(network_chain_id, event.observation)
+    if not is_valid_signature(event.bridge_key, event.signature, message):
+        raise BadBridgeSignature(name)
+    return event.observation

@@ -1,0 +1,241 @@
+"""Validators' signed deposit observations, pooled until they carry a quorum.
+
+A final `DepositEvent` becomes clearing's `CollateralObservation` (on-chain amount
+floored to whole quanta: dust stays in the vault, against the member), which each
+validator signs with its Ed25519 consensus key exactly as clearing verifies it
+(`clearing.attestation`, domain `collateral-credit`, the network's chain id). The
+node gossips `SignedObservation`s; `ObservationPool` groups attestations by the
+exact signed content and yields a `CollateralCredit` transaction once more than 2/3
+of voting power signed the same bytes. Clearing credits each (chain id, tx hash,
+log index) at most once, so a credit proposed twice is refused there.
+
+A validator whose peers attest a deposit it has not stored (it missed it) or that
+is stuck below quorum sends a `ReobserveRequest`; `handle_reobserve_request` looks
+the deposit up on the chain by receipt, re-checking finality, canonical block hash
+and status, and stores and signs it if it is real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import msgpack
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bridge.chain import Chain
+from bridge.cursor import CursorStore
+from bridge.deposits import DecodeError, DepositEvent
+from bridge.watcher import fetch_deposit_by_receipt
+from clearing.assets import CollateralKey, CollateralToken
+from clearing.attestation import Attestation, is_quorum, is_valid_signature, sign_attestation
+from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
+from clearing.errors import DecodeError as ClearingDecodeError
+from clearing.genesis import Validator
+from clearing.units import MAX_UINT64
+
+FORMAT_VERSION = 1
+
+
+class ObservationError(Exception):
+    """A deposit or observation that cannot enter the quorum path."""
+
+
+class UnregisteredToken(ObservationError):
+    def __init__(self, chain_id: int, token: bytes) -> None:
+        super().__init__(f"token 0x{token.hex()} on chain {chain_id} is not registered collateral")
+        self.chain_id, self.token = chain_id, token
+
+
+class NotWholeQuanta(ObservationError):
+    def __init__(self, amount: int, quantum: int) -> None:
+        super().__init__(
+            f"amount {amount} is {amount // quantum} quanta of {quantum}: not 1..2^64-1"
+        )
+        self.amount, self.quantum = amount, quantum
+
+
+class InvalidAttestation(ObservationError):
+    def __init__(self, signer: bytes, reason: str) -> None:
+        super().__init__(f"attestation by {signer.hex()}: {reason}")
+        self.signer, self.reason = signer, reason
+
+
+def compute_observation(
+    deposit: DepositEvent, tokens: Mapping[CollateralKey, CollateralToken]
+) -> CollateralObservation:
+    """Clearing's record of a final deposit: whole quanta of a registered token."""
+    token = tokens.get((deposit.chain_id, deposit.token))
+    if token is None:
+        raise UnregisteredToken(deposit.chain_id, deposit.token)
+    quanta = deposit.amount // token.quantum
+    if not 1 <= quanta <= MAX_UINT64:
+        raise NotWholeQuanta(deposit.amount, token.quantum)
+    return CollateralObservation(
+        chain_id=deposit.chain_id,
+        vault=deposit.vault,
+        tx_hash=deposit.tx_hash,
+        log_index=deposit.log_index,
+        member=deposit.member,
+        sub_account=deposit.sub_account,
+        token=deposit.token,
+        quanta=quanta,
+    )
+
+
+@dataclass(frozen=True)
+class SignedObservation:
+    """One validator's attestation of one observation: the gossip message."""
+
+    observation: CollateralObservation
+    attestation: Attestation
+
+    def encode(self) -> bytes:
+        packed: bytes = msgpack.packb(
+            [FORMAT_VERSION, self.observation.to_fields(), self.attestation.to_fields()],
+            use_bin_type=True,
+        )
+        return packed
+
+    @classmethod
+    def decode(cls, data: bytes) -> SignedObservation:
+        try:
+            fields = msgpack.unpackb(data, raw=False)
+            if not isinstance(fields, list) or len(fields) != 3 or fields[0] != FORMAT_VERSION:
+                raise DecodeError("SignedObservation", "want a version-1 list of 3 fields")
+            return cls(
+                CollateralObservation.from_fields(fields[1]),
+                Attestation.from_fields(fields[2], "attestation"),
+            )
+        except (ValueError, msgpack.ExtraData, ClearingDecodeError) as exc:
+            raise DecodeError("SignedObservation", str(exc)) from None
+
+    def is_valid(self, network_chain_id: int) -> bool:
+        message = self.observation.signing_bytes(network_chain_id)
+        return is_valid_signature(self.attestation.signer, self.attestation.signature, message)
+
+
+def sign_observation(
+    key: Ed25519PrivateKey, network_chain_id: int, observation: CollateralObservation
+) -> SignedObservation:
+    attestation = sign_attestation(key, CREDIT_DOMAIN, network_chain_id, observation.to_fields())
+    return SignedObservation(observation, attestation)
+
+
+CreditKey = tuple[int, bytes, int]
+
+
+@dataclass
+class ObservationPool:
+    """Valid attestations grouped by dedup key, then by exact observation content."""
+
+    network_chain_id: int
+    validators: Mapping[bytes, Validator]  # by Ed25519 public key
+    entries: dict[CreditKey, dict[CollateralObservation, dict[bytes, Attestation]]] = field(
+        default_factory=dict
+    )
+    credited: set[CreditKey] = field(default_factory=set)
+
+    @property
+    def total_power(self) -> int:
+        return sum(v.power for v in self.validators.values())
+
+    def add(self, signed: SignedObservation) -> bool:
+        """Keep a valid attestation; True when it is new. Raises InvalidAttestation."""
+        signer = signed.attestation.signer
+        if signer not in self.validators:
+            raise InvalidAttestation(signer, "not a validator")
+        if not signed.is_valid(self.network_chain_id):
+            raise InvalidAttestation(signer, "signature does not verify")
+        key = signed.observation.key
+        if key in self.credited:
+            return False
+        by_content = self.entries.setdefault(key, {}).setdefault(signed.observation, {})
+        if signer in by_content:
+            return False
+        by_content[signer] = signed.attestation
+        return True
+
+    def get_ready_credits(self) -> list[CollateralCredit]:
+        """One CollateralCredit per key whose attestations on one content reach quorum."""
+        credits = []
+        for key in sorted(self.entries):
+            for observation, attestations in self.entries[key].items():
+                power = sum(self.validators[s].power for s in attestations)
+                if is_quorum(power, self.total_power):
+                    ordered = tuple(attestations[s] for s in sorted(attestations))
+                    credits.append(CollateralCredit(observation, ordered))
+                    break
+        return credits
+
+    def mark_credited(self, key: CreditKey) -> None:
+        """Drop a key a committed block credited; later attestations for it are ignored."""
+        self.entries.pop(key, None)
+        self.credited.add(key)
+
+    def get_keys_unsigned_by(self, signer: bytes) -> list[CreditKey]:
+        """Keys peers attested that `signer` has not: candidates for re-observation."""
+        return sorted(
+            key
+            for key, contents in self.entries.items()
+            if not any(signer in attestations for attestations in contents.values())
+        )
+
+
+@dataclass(frozen=True)
+class ReobserveRequest:
+    """Ask a validator to look up one deposit on its chain and attest it if real."""
+
+    chain_id: int
+    tx_hash: bytes
+    log_index: int
+
+    def encode(self) -> bytes:
+        packed: bytes = msgpack.packb(
+            [FORMAT_VERSION, self.chain_id, self.tx_hash, self.log_index], use_bin_type=True
+        )
+        return packed
+
+    @classmethod
+    def decode(cls, data: bytes) -> ReobserveRequest:
+        try:
+            fields = msgpack.unpackb(data, raw=False)
+        except (ValueError, msgpack.ExtraData) as exc:
+            raise DecodeError("ReobserveRequest", str(exc)) from None
+        if (
+            not isinstance(fields, list)
+            or len(fields) != 4
+            or fields[0] != FORMAT_VERSION
+            or not isinstance(fields[1], int)
+            or not isinstance(fields[2], bytes)
+            or len(fields[2]) != 32
+            or not isinstance(fields[3], int)
+            or fields[3] < 0
+        ):
+            raise DecodeError("ReobserveRequest", f"malformed fields {fields!r}")
+        return cls(fields[1], fields[2], fields[3])
+
+
+def handle_reobserve_request(
+    request: ReobserveRequest,
+    *,
+    chain: Chain,
+    vault: bytes,
+    confirmations: int | None,
+    store: CursorStore,
+    tokens: Mapping[CollateralKey, CollateralToken],
+    key: Ed25519PrivateKey,
+    network_chain_id: int,
+) -> SignedObservation:
+    """Attest the requested deposit if this validator's own chain shows it final.
+
+    Synchronous (chain reads): the node runs it with trio.to_thread.run_sync. Raises
+    the watcher's typed errors when the deposit is absent, not final or orphaned.
+    """
+    deposit = store.get_deposit(request.chain_id, request.tx_hash, request.log_index)
+    if deposit is None:
+        deposit = fetch_deposit_by_receipt(
+            chain, vault, request.tx_hash, request.log_index, confirmations
+        )
+        store.add_deposit(deposit)
+    return sign_observation(key, network_chain_id, compute_observation(deposit, tokens))

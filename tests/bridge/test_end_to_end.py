@@ -1,0 +1,147 @@
+"""Anvil deposit -> watcher -> 4 validators' observations -> clearing credits once;
+clearing withdrawal debit -> validators' EVM signatures -> vault pays -> payout attested."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eth_utils import keccak, to_checksum_address
+
+from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
+from bridge.chain import account_from_key, connect
+from bridge.cursor import CursorStore
+from bridge.devchain import finalize, send_native_deposits
+from bridge.eip712 import get_address
+from bridge.observation import (
+    ObservationPool,
+    ReobserveRequest,
+    compute_observation,
+    handle_reobserve_request,
+    sign_observation,
+)
+from bridge.payouts import scan_final_payouts, sign_payout
+from bridge.validators import EvmValidatorSet
+from bridge.vault import deploy_test_token, deploy_vault, deposit_token, get_vault_address
+from bridge.watcher import DepositNotFinal, Watcher, WatcherConfig, get_final_block
+from bridge.withdrawal import (
+    collect_withdrawal_signatures,
+    compute_withdrawal_authorization,
+    relay,
+    sign_withdrawal,
+)
+from clearing.genesis import collateral_by_key
+from clearing.sandbox import Sandbox, derive_member_key
+from clearing.withdrawal import WithdrawalPaid
+from tests.clearing.support import genesis_doc
+
+pytestmark = pytest.mark.chain
+CHAIN_ID = 31337
+ALICE = derive_member_key("alice")
+RECIPIENT = keccak(text="alice-cold-wallet")[:20]
+
+
+def evm_key(name: str) -> bytes:
+    return keccak(text=f"evm-{name}")
+
+
+async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None:
+    dev = account_from_key(DEV_PRIVATE_KEY)
+    with AnvilNode(chain_id=CHAIN_ID) as node:
+        chain = connect(node.url, CHAIN_ID)
+        doc = genesis_doc()
+        for validator in doc["validators"]:
+            validator["evm_address"] = "0x" + get_address(evm_key(validator["name"])).hex()
+        evm_set = EvmValidatorSet.from_members(
+            0, [(bytes.fromhex(v["evm_address"][2:]), v["power"]) for v in doc["validators"]]
+        )
+        vault = deploy_vault(chain, evm_set, dev)
+        token = deploy_test_token(chain, dev, "USDC", 6)
+        doc["collateral"][0]["token"] = token.address.lower()  # USDC, quantum 1, chain 31337
+        doc["genesis_time_ms"] = chain.w3.eth.get_block("latest")["timestamp"] * 1000
+        box = Sandbox.from_genesis_doc(doc)
+        usdc = (CHAIN_ID, bytes.fromhex(token.address[2:]))
+
+        deposit_token(chain, vault, token, 1_000_000, ALICE.address, dev, sub_account=0)
+        finalize(chain)
+        store = CursorStore(tmp_path / "cursor.sqlite")
+        config = WatcherConfig(chain_id=CHAIN_ID, url=node.url, vault=get_vault_address(vault))
+        watcher = Watcher(config, store)
+        await watcher.connect()
+        while await watcher.step():
+            pass
+        ((_, deposit),) = store.get_deposits_since(0)
+
+        pool = ObservationPool(box.chain_id, box.state.validators)
+        tokens = collateral_by_key(box.genesis)
+        for key in box.validator_keys:
+            pool.add(sign_observation(key, box.chain_id, compute_observation(deposit, tokens)))
+        (credit,) = pool.get_ready_credits()
+        first = box.apply([credit])
+        assert first.tx_results[0].code == "ok"
+        assert box.state.members[ALICE.address].sub_accounts[0].collateral[usdc] == 1_000_000
+        again = box.apply([credit])  # the same deposit, proposed twice
+        assert again.tx_results[0].code == "DuplicateCredit"
+        assert box.state.members[ALICE.address].sub_accounts[0].collateral[usdc] == 1_000_000
+
+        debit = box.apply([box.withdraw(ALICE, usdc, 400_000, recipient=RECIPIENT)])
+        assert debit.tx_results[0].code == "ok", debit.tx_results[0].detail
+        (record,) = box.state.pending_withdrawals.values()
+        auth = compute_withdrawal_authorization(
+            record, vault=get_vault_address(vault), epoch=0, block_time_ms=box.state.time_ms
+        )
+        names = [v["name"] for v in doc["validators"]]
+        signatures = [sign_withdrawal(auth, evm_key(name)) for name in names]
+        collected = collect_withdrawal_signatures(auth, evm_set, signatures[:3])
+        assert collected.is_complete()
+        relay(chain, auth, collected.get_ordered(), dev)
+        balance = token.functions.balanceOf(to_checksum_address(RECIPIENT)).call()
+        assert balance == 400_000
+
+        finalize(chain)
+        payouts = scan_final_payouts(
+            chain, get_vault_address(vault), 0, get_final_block(chain, None)
+        )
+        (payout,) = payouts
+        attestations = tuple(sign_payout(k, box.chain_id, payout) for k in box.validator_keys)
+        paid = box.apply([WithdrawalPaid(payout, attestations)])
+        assert paid.tx_results[0].code == "ok", paid.tx_results[0].detail
+        assert box.state.pending_withdrawals == {}
+
+
+async def test_reobserve_request_attests_only_final_canonical_deposits(tmp_path: Path) -> None:
+    dev = account_from_key(DEV_PRIVATE_KEY)
+    with AnvilNode(chain_id=CHAIN_ID) as node:
+        chain = connect(node.url, CHAIN_ID)
+        box = Sandbox.from_genesis_doc(genesis_doc())
+        vault = deploy_vault(chain, EvmValidatorSet.from_members(0, [(b"\x01" * 20, 1)]), dev)
+        tokens = {
+            (CHAIN_ID, bytes(20)): box.genesis.collateral[0].__class__(
+                CHAIN_ID, bytes(20), "ETH", 18, 1, 0, "ETH/quantum"
+            )
+        }
+        (tx_hash,) = send_native_deposits(chain, vault, [ALICE.address], amount=10)
+        store = CursorStore(tmp_path / "cursor.sqlite")
+        wire = ReobserveRequest(CHAIN_ID, bytes.fromhex(tx_hash[2:]), 0).encode()
+        request = ReobserveRequest.decode(wire)
+        kwargs = {
+            "chain": chain,
+            "vault": get_vault_address(vault),
+            "confirmations": None,
+            "store": store,
+            "tokens": tokens,
+            "key": box.validator_keys[0],
+            "network_chain_id": box.chain_id,
+        }
+        with pytest.raises(DepositNotFinal, match="above final"):
+            handle_reobserve_request(request, **kwargs)  # type: ignore[arg-type]
+        finalize(chain)
+        signed = handle_reobserve_request(request, **kwargs)  # type: ignore[arg-type]
+        assert signed.observation.quanta == 10 and signed.is_valid(box.chain_id)
+        assert store.count_deposits(CHAIN_ID) == 1
+        with pytest.raises(DepositNotFinal, match="no vault deposit"):
+            missing_log = ReobserveRequest(CHAIN_ID, request.tx_hash, 5)
+            handle_reobserve_request(missing_log, **kwargs)  # type: ignore[arg-type]
+        with pytest.raises(DepositNotFinal, match="no receipt"):
+            unknown_tx = ReobserveRequest(CHAIN_ID, b"\x09" * 32, 0)
+            handle_reobserve_request(unknown_tx, **kwargs)  # type: ignore[arg-type]

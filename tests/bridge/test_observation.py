@@ -1,0 +1,169 @@
+"""Deposit records, observations, the quorum pool and external bridge events (no chain)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge.deposits import DecodeError, DepositEvent
+from bridge.external import (
+    BadBridgeSignature,
+    SignedExternalEvent,
+    UnregisteredBridge,
+    sign_external_event,
+    verify_external_event,
+)
+from bridge.observation import (
+    InvalidAttestation,
+    NotWholeQuanta,
+    ObservationPool,
+    ReobserveRequest,
+    SignedObservation,
+    UnregisteredToken,
+    compute_observation,
+    sign_observation,
+)
+from clearing.assets import CollateralToken
+from clearing.genesis import Validator
+
+NETWORK = 4242
+TOKEN = bytes.fromhex("00000000000000000000000000000000000000e1")
+TOKENS = {(31337, TOKEN): CollateralToken(31337, TOKEN, "WETH", 18, 10**12, 1000, "ETH/quantum")}
+KEYS = [Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"v%d" % i).digest()) for i in range(4)]
+VALIDATORS = {
+    k.public_key().public_bytes_raw(): Validator(
+        f"v{i}", k.public_key().public_bytes_raw(), 10, bytes([i + 1]) * 20
+    )
+    for i, k in enumerate(KEYS)
+}
+
+
+def deposit(amount: int = 5 * 10**12 + 7, log_index: int = 3) -> DepositEvent:
+    return DepositEvent(
+        chain_id=31337,
+        vault=b"\xf0" * 20,
+        tx_hash=b"\x11" * 32,
+        log_index=log_index,
+        block_number=9,
+        block_hash=b"\x22" * 32,
+        member=b"\x33" * 20,
+        sub_account=2,
+        token=TOKEN,
+        amount=amount,
+        deposit_nonce=1,
+    )
+
+
+deposits = st.builds(
+    DepositEvent,
+    chain_id=st.integers(1, 2**63),
+    vault=st.binary(min_size=20, max_size=20),
+    tx_hash=st.binary(min_size=32, max_size=32),
+    log_index=st.integers(0, 2**32),
+    block_number=st.integers(0, 2**63),
+    block_hash=st.binary(min_size=32, max_size=32),
+    member=st.binary(min_size=20, max_size=20),
+    sub_account=st.integers(0, 2**32 - 1),
+    token=st.binary(min_size=20, max_size=20),
+    amount=st.integers(0, 2**256 - 1),
+    deposit_nonce=st.integers(0, 2**256 - 1),
+)
+
+
+@given(deposits)
+def test_deposit_event_round_trips(event: DepositEvent) -> None:
+    assert DepositEvent.decode(event.encode()) == event
+
+
+@given(st.binary(max_size=300))
+def test_garbage_never_decodes_to_anything_but_decode_error(data: bytes) -> None:
+    for record in (DepositEvent, SignedObservation, ReobserveRequest, SignedExternalEvent):
+        try:
+            record.decode(data)
+        except DecodeError:
+            pass
+
+
+def test_observation_is_whole_quanta_of_a_registered_token() -> None:
+    obs = compute_observation(deposit(), TOKENS)
+    assert (obs.quanta, obs.member, obs.sub_account, obs.key) == (
+        5,
+        b"\x33" * 20,
+        2,
+        (31337, b"\x11" * 32, 3),
+    )
+    with pytest.raises(NotWholeQuanta) as caught:
+        compute_observation(deposit(amount=10**12 - 1), TOKENS)
+    assert (caught.value.amount, caught.value.quantum) == (10**12 - 1, 10**12)
+    with pytest.raises(UnregisteredToken):
+        compute_observation(deposit(), {})
+
+
+def test_pool_credits_only_a_quorum_on_identical_content() -> None:
+    pool = ObservationPool(NETWORK, VALIDATORS)
+    obs = compute_observation(deposit(), TOKENS)
+    other = compute_observation(deposit(amount=6 * 10**12), TOKENS)  # same key, other amount
+    for key in KEYS[:2]:
+        assert pool.add(sign_observation(key, NETWORK, obs))
+    pool.add(sign_observation(KEYS[2], NETWORK, other))
+    assert pool.get_ready_credits() == []  # 20 + 10 split across contents: no quorum
+    assert pool.get_keys_unsigned_by(KEYS[3].public_key().public_bytes_raw()) == [obs.key]
+    assert not pool.add(sign_observation(KEYS[0], NETWORK, obs))  # duplicate signer ignored
+    pool.add(SignedObservation.decode(sign_observation(KEYS[3], NETWORK, obs).encode()))
+    (credit,) = pool.get_ready_credits()
+    assert credit.observation == obs and len(credit.attestations) == 3
+    pool.mark_credited(obs.key)
+    assert not pool.add(sign_observation(KEYS[2], NETWORK, obs))
+    assert pool.get_ready_credits() == []
+
+
+def test_pool_refuses_outsiders_forgeries_and_other_networks() -> None:
+    pool = ObservationPool(NETWORK, VALIDATORS)
+    obs = compute_observation(deposit(), TOKENS)
+    outsider = Ed25519PrivateKey.from_private_bytes(b"\x01" * 32)
+    with pytest.raises(InvalidAttestation, match="not a validator"):
+        pool.add(sign_observation(outsider, NETWORK, obs))
+    with pytest.raises(InvalidAttestation, match="does not verify"):
+        pool.add(sign_observation(KEYS[0], NETWORK + 1, obs))
+    signed = sign_observation(KEYS[0], NETWORK, obs)
+    forged = SignedObservation(
+        compute_observation(deposit(amount=9 * 10**12), TOKENS), signed.attestation
+    )
+    with pytest.raises(InvalidAttestation):
+        pool.add(forged)
+
+
+def test_external_bridge_event_joins_the_same_quorum_path_once() -> None:
+    bridge_key = Ed25519PrivateKey.from_private_bytes(b"\x07" * 32)
+    registry = {bridge_key.public_key().public_bytes_raw(): "acme-bridge"}
+    obs = compute_observation(deposit(), TOKENS)
+    event = SignedExternalEvent.decode(sign_external_event(bridge_key, NETWORK, obs).encode())
+    assert verify_external_event(event, registry, NETWORK) == obs
+    with pytest.raises(UnregisteredBridge):
+        verify_external_event(event, {}, NETWORK)
+    with pytest.raises(BadBridgeSignature):
+        verify_external_event(event, registry, NETWORK + 1)
+    tampered = SignedExternalEvent(
+        compute_observation(deposit(log_index=4), TOKENS), event.bridge_key, event.signature
+    )
+    with pytest.raises(BadBridgeSignature):
+        verify_external_event(tampered, registry, NETWORK)
+    # A bridge signature is not a validator attestation.
+    pool = ObservationPool(NETWORK, VALIDATORS)
+    with pytest.raises(InvalidAttestation):
+        pool.add(
+            SignedObservation(
+                obs,
+                type(sign_observation(KEYS[0], NETWORK, obs).attestation)(
+                    event.bridge_key, event.signature
+                ),
+            )
+        )
+    # Validators attest the bridge's observation; the watcher's copy is the same key and bytes.
+    for key in KEYS:
+        pool.add(sign_observation(key, NETWORK, obs))
+    assert len(pool.get_ready_credits()) == 1
