@@ -112,7 +112,7 @@ class BridgeChainConfig:
 @dataclass(frozen=True)
 class NodeConfig:
     home: Path
-    chain_id: str
+    chain_id: int
     moniker: str
     genesis_file: Path
     node_key_file: Path
@@ -332,7 +332,7 @@ def parse_config(data: Mapping[str, Any], file: Path, home: Path) -> NodeConfig:
     keys = t.table("keys")
     config = NodeConfig(
         home=home,
-        chain_id=t.text("chain_id", pattern=r"[A-Za-z0-9_.-]{1,64}"),
+        chain_id=t.integer("chain_id", lo=1),
         moniker=t.text("moniker", pattern=r"[A-Za-z0-9_.-]{1,64}"),
         genesis_file=t.path("genesis_file", home, "genesis.json"),
         node_key_file=keys.path("node_key_file", home, "keys/node_key.json"),

@@ -12,7 +12,7 @@ from node.config import CONFIG_FILE_NAME, ConfigError, load_config
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "configs" / "node.example.toml"
 
-MINIMAL = 'chain_id = "testchain-1"\nmoniker = "n0"\n'
+MINIMAL = "chain_id = 7\nmoniker = 'n0'\n"
 
 
 def write(home: Path, text: str) -> Path:
@@ -25,7 +25,7 @@ def test_example_config_loads_with_paths_under_home(tmp_path: Path) -> None:
     shutil.copy(EXAMPLE, tmp_path / CONFIG_FILE_NAME)
     config = load_config(tmp_path)
     home = tmp_path.resolve()
-    assert config.chain_id == "clearnode-devnet-1"
+    assert config.chain_id == 4242
     assert config.storage.path == home / "data" / "node.sqlite3"
     assert config.storage.wal_path == home / "data" / "consensus.wal"
     assert config.validator_key_file == home / "keys" / "validator_key.json"
@@ -122,7 +122,8 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
             "bridge_chains[0].chain_id",
             ">= 1",
         ),
-        (MINIMAL + "chain_id = 'dup'\n", "(syntax)", "TOML"),
+        (MINIMAL + "chain_id = 8\n", "(syntax)", "TOML"),
+        ("chain_id = '7'\nmoniker = 'x'\n", "chain_id", "an integer"),
     ],
 )
 def test_bad_config_names_file_key_and_expectation(
