@@ -190,7 +190,7 @@ def prove_range(
     transcript.append_scalar(b"rangeproof/t_hat", t_hat)
     w = transcript.challenge(b"rangeproof/w")
     Q = group.mul(gens.U, w)
-    y_inv = pow(y, R - 2, R)
+    y_inv = pow(y, -1, R)
     L, Rs, a, b = _prove_inner_product(gens, transcript, Q, g, h, _powers(y_inv, N), l_vec, r_vec)
     return RangeProof(A_bytes, S_bytes, T1, T2, tau_x, mu, t_hat, tuple(L), tuple(Rs), a, b)
 
@@ -317,9 +317,9 @@ def add_range_check(
     u_all = suffix[0] * us[0] % R
     wu = omega * u_all % R
 
-    y_inv = pow(y, R - 2, R)
+    y_inv = pow(y, -1, R)
     z_pow = _powers(z, m + 3)
-    sum_y = N if y == 1 else (pow(y, N, R) - 1) * pow(y - 1, R - 2, R) % R
+    sum_y = N if y == 1 else (pow(y, N, R) - 1) * pow(y - 1, -1, R) % R
     delta = ((z - z_pow[2]) * sum_y - sum(z_pow[3 : 3 + m]) * ((1 << n) - 1)) % R
 
     check.G += c * (delta - proof.t_hat)
