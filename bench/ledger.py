@@ -7,8 +7,8 @@ margin hook, novation, netting, fees, open interest and state writes. Over
 ``--trades`` random trades among ``--members`` members and ``--instruments``
 perpetuals, one core. ``trades_per_cpu_s``: the same per second of this
 process's CPU time, which a busy shared machine disturbs less.
-``bytes_per_position``: traced memory (tracemalloc) of the book's open
-positions rebuilt as the state holds them (record, ints, dict slot), per position.
+``bytes_per_position``: traced memory (tracemalloc) of the book's position
+records rebuilt as the state holds them (record, ints, dict slot), per record.
 ``mtm_s`` / ``funding_s``: one end-of-block variation-margin and funding pass
 over the resulting book.
 """
@@ -128,7 +128,11 @@ def run(argv: list[str]) -> dict[str, object]:
         summary = events[-1]
         rejected += int(summary.get("rejected"))
     positions = sum(
-        len(a.positions) for m in state.members.values() for a in m.sub_accounts.values()
+        1
+        for m in state.members.values()
+        for a in m.sub_accounts.values()
+        for p in a.positions.values()
+        if p.quantity
     )
     for instrument_id in state.mark_prices:
         state.mark_prices[instrument_id] = BASE_PRICE + 10 * TICK
