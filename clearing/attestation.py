@@ -39,6 +39,11 @@ class Attestation:
         )
 
 
+def decode_attestations(obj: object) -> tuple[Attestation, ...]:
+    items = expect_list(obj, "attestations")
+    return tuple(Attestation.from_fields(a, f"attestations[{n}]") for n, a in enumerate(items))
+
+
 def compute_signing_bytes(domain: str, chain_id: int, body: list[Any]) -> bytes:
     """The exact bytes a validator signs for ``body`` under ``domain`` on ``chain_id``."""
     return pack([SIGNATURE_DOMAIN, domain, chain_id, body])

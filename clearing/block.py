@@ -39,7 +39,12 @@ from clearing.trade import TradeBatch, process_trade_batch
 from clearing.transfer import Transfer, process_transfer
 from clearing.tx import decode_tx
 from clearing.venues import AuthoriseVenue, process_authorise_venue
-from clearing.withdrawal import Withdrawal, process_withdrawal
+from clearing.withdrawal import (
+    Withdrawal,
+    WithdrawalPaid,
+    process_withdrawal,
+    process_withdrawal_paid,
+)
 
 __all__ = ["BlockContext", "BlockResult", "TxResult", "process_block"]
 
@@ -53,6 +58,7 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
     CollateralCredit: process_collateral_credit,
     Transfer: process_transfer,
     Withdrawal: process_withdrawal,
+    WithdrawalPaid: process_withdrawal_paid,
     PriceUpdate: process_price_update,
 }
 

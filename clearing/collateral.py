@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from clearing.attestation import Attestation, compute_signing_bytes, verify_quorum_attestations
+from clearing.attestation import (
+    Attestation,
+    compute_signing_bytes,
+    decode_attestations,
+    verify_quorum_attestations,
+)
 from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.context import BlockContext
 from clearing.errors import (
@@ -80,10 +85,8 @@ class CollateralCredit:
     @classmethod
     def from_fields(cls, fields: list[Any]) -> CollateralCredit:
         observation, attestations = expect_list(fields, "CollateralCredit", 2)
-        items = expect_list(attestations, "attestations")
         return cls(
-            CollateralObservation.from_fields(observation),
-            tuple(Attestation.from_fields(a, f"attestations[{n}]") for n, a in enumerate(items)),
+            CollateralObservation.from_fields(observation), decode_attestations(attestations)
         )
 
 

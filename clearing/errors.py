@@ -209,6 +209,15 @@ class InsufficientEquity(InvalidTransaction):
     requirement: int
 
 
+@dataclass(eq=False)
+class UnknownWithdrawal(InvalidTransaction):
+    """No pending withdrawal ``(member, nonce)`` on ``chain_id`` to mark paid."""
+
+    member: bytes
+    nonce: int
+    chain_id: int
+
+
 class InvalidBlock(ClearingError):
     """A block that cannot be applied at all; the state is untouched."""
 

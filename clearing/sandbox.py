@@ -16,7 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 
-from clearing.attestation import sign_attestation
+from clearing.attestation import Attestation, sign_attestation
 from clearing.block import BlockContext, BlockResult, process_block
 from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
 from clearing.eip712 import sign_typed
@@ -26,7 +26,12 @@ from clearing.state import ClearingState, initialize_state
 from clearing.transfer import Transfer
 from clearing.tx import TxRecord, encode_tx
 from clearing.venues import AuthoriseVenue
-from clearing.withdrawal import Withdrawal
+from clearing.withdrawal import (
+    PAID_DOMAIN,
+    PayoutObservation,
+    Withdrawal,
+    WithdrawalPaid,
+)
 
 SEED_PREFIX = b"clearnode-devnet/"
 VAULT = bytes.fromhex("00000000000000000000000000000000000000f0")
@@ -83,6 +88,15 @@ class Sandbox:
         self.next_nonce[member] = nonce + 1
         return nonce
 
+    def signing_keys(self, signers: int | None) -> list[Ed25519PrivateKey]:
+        """The first ``signers`` validator keys (default all)."""
+        return self.validator_keys[: len(self.validator_keys) if signers is None else signers]
+
+    def attest(self, domain: str, body: list[Any], signers: int | None) -> tuple[Attestation, ...]:
+        return tuple(
+            sign_attestation(k, domain, self.chain_id, body) for k in self.signing_keys(signers)
+        )
+
     def credit(
         self,
         member: bytes,
@@ -97,11 +111,7 @@ class Sandbox:
         obs = CollateralObservation(
             token[0], VAULT, tx_hash, self.next_log_index, member, sub_account, token[1], quanta
         )
-        keys = self.validator_keys[: len(self.validator_keys) if signers is None else signers]
-        return CollateralCredit(
-            obs,
-            tuple(sign_attestation(k, CREDIT_DOMAIN, self.chain_id, obs.to_fields()) for k in keys),
-        )
+        return CollateralCredit(obs, self.attest(CREDIT_DOMAIN, obs.to_fields(), signers))
 
     def prices(
         self,
@@ -112,7 +122,7 @@ class Sandbox:
     ) -> PriceUpdate:
         """Every (or the first ``signers``) validator observing the same prices."""
         when = self.next_context().time_ms if observed_ms is None else observed_ms
-        keys = self.validator_keys[: len(self.validator_keys) if signers is None else signers]
+        keys = self.signing_keys(signers)
         return PriceUpdate(
             tuple(sign_price_observation(k, self.chain_id, when, index, marks) for k in keys)
         )
@@ -159,3 +169,12 @@ class Sandbox:
         return replace(
             unsigned, signature=sign_typed(member.private_key, unsigned.signable(self.chain_id))
         )
+
+    def paid(
+        self, member: bytes, nonce: int, chain_id: int, signers: int | None = None
+    ) -> WithdrawalPaid:
+        """The vault's payout of ``(member, nonce)``, attested by the validators."""
+        self.next_log_index += 1
+        tx_hash = hashlib.sha256(b"payout" + self.next_log_index.to_bytes(8, "big")).digest()
+        obs = PayoutObservation(chain_id, VAULT, tx_hash, self.next_log_index, member, nonce)
+        return WithdrawalPaid(obs, self.attest(PAID_DOMAIN, obs.to_fields(), signers))

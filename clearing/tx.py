@@ -17,7 +17,7 @@ from clearing.oracle import PriceUpdate
 from clearing.trade import TradeBatch
 from clearing.transfer import Transfer
 from clearing.venues import AuthoriseVenue
-from clearing.withdrawal import Withdrawal
+from clearing.withdrawal import Withdrawal, WithdrawalPaid
 
 TX_VERSION = 1
 MAX_TX_BYTES = 4 * 1024 * 1024
@@ -29,11 +29,27 @@ class TxRecord(Protocol):
     def to_fields(self) -> list[object]: ...
 
 
-Transaction = TradeBatch | AuthoriseVenue | CollateralCredit | Transfer | Withdrawal | PriceUpdate
+Transaction = (
+    TradeBatch
+    | AuthoriseVenue
+    | CollateralCredit
+    | Transfer
+    | Withdrawal
+    | WithdrawalPaid
+    | PriceUpdate
+)
 
 TX_TYPES: dict[int, Any] = {
     cls.KIND: cls
-    for cls in (TradeBatch, AuthoriseVenue, CollateralCredit, Transfer, Withdrawal, PriceUpdate)
+    for cls in (
+        TradeBatch,
+        AuthoriseVenue,
+        CollateralCredit,
+        Transfer,
+        Withdrawal,
+        WithdrawalPaid,
+        PriceUpdate,
+    )
 }
 
 

@@ -4,7 +4,9 @@ sign the resulting ``WithdrawalRecord`` for the vault on its chain.
 Checks: known token, unused nonce, enough quanta, ``check_debit_eligibility``
 (equity stays at or above the requirement: 0 today, initial margin with RISK),
 and the member's EIP-712 signature. The record is kept in
-``state.pending_withdrawals`` until the bridge reports it paid.
+``state.pending_withdrawals`` until validators holding more than 2/3 of the
+power attest the vault's ``Withdrawn`` log (``WithdrawalPaid``): until then the
+vault holds the tokens although no member does, and solvency reports count it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,18 @@ from typing import Any, ClassVar
 
 from eth_account.messages import SignableMessage
 
+from clearing.attestation import (
+    Attestation,
+    compute_signing_bytes,
+    decode_attestations,
+    verify_quorum_attestations,
+)
 from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.collateral import MAX_SUB_ACCOUNT, check_collateral_debit, decrease_collateral
 from clearing.context import BlockContext
 from clearing.eip712 import compute_signable, verify_member_signature
 from clearing.eligibility import check_debit_eligibility
-from clearing.errors import NonceReused, UnknownCollateral
+from clearing.errors import NonceReused, UnknownCollateral, UnknownWithdrawal
 from clearing.events import Event, make_event
 from clearing.state import ClearingState, WithdrawalRecord, get_member, get_sub_account
 from clearing.units import MAX_UINT64
@@ -112,5 +120,79 @@ def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) 
             amount=record.amount,
             recipient=tx.recipient,
             nonce=tx.nonce,
+        )
+    ]
+
+
+PAID_DOMAIN = "withdrawal-paid"
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutObservation:
+    """The vault's ``Withdrawn(nonce, member, ...)`` log seen on ``chain_id``."""
+
+    chain_id: int
+    vault: bytes
+    tx_hash: bytes
+    log_index: int
+    member: bytes
+    nonce: int
+
+    def to_fields(self) -> list[object]:
+        return [self.chain_id, self.vault, self.tx_hash, self.log_index, self.member, self.nonce]
+
+    @classmethod
+    def from_fields(cls, obj: object) -> PayoutObservation:
+        f = expect_list(obj, "PayoutObservation", 6)
+        return cls(
+            chain_id=expect_int(f[0], "chain_id", 1),
+            vault=expect_bytes(f[1], "vault", 20),
+            tx_hash=expect_bytes(f[2], "tx_hash", 32),
+            log_index=expect_int(f[3], "log_index"),
+            member=expect_bytes(f[4], "member", 20),
+            nonce=expect_int(f[5], "nonce"),
+        )
+
+    def signing_bytes(self, chain_id: int) -> bytes:
+        return compute_signing_bytes(PAID_DOMAIN, chain_id, self.to_fields())
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalPaid:
+    KIND: ClassVar[int] = 7
+    observation: PayoutObservation
+    attestations: tuple[Attestation, ...]
+
+    def to_fields(self) -> list[object]:
+        return [self.observation.to_fields(), [a.to_fields() for a in self.attestations]]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> WithdrawalPaid:
+        observation, attestations = expect_list(fields, "WithdrawalPaid", 2)
+        return cls(PayoutObservation.from_fields(observation), decode_attestations(attestations))
+
+
+def process_withdrawal_paid(
+    state: ClearingState, ctx: BlockContext, tx: WithdrawalPaid
+) -> list[Event]:
+    """Forget a pending withdrawal once a quorum attests the vault paid it."""
+    obs = tx.observation
+    record = state.pending_withdrawals.get((obs.member, obs.nonce))
+    if record is None or record.chain_id != obs.chain_id:
+        raise UnknownWithdrawal(obs.member, obs.nonce, obs.chain_id)
+    verify_quorum_attestations(
+        state.validators, state.total_power, tx.attestations, obs.signing_bytes(ctx.chain_id)
+    )
+    del state.pending_withdrawals[(obs.member, obs.nonce)]
+    return [
+        make_event(
+            "withdrawal_paid",
+            member=obs.member,
+            nonce=obs.nonce,
+            chain_id=obs.chain_id,
+            token=record.token,
+            quanta=record.quanta,
+            amount=record.amount,
+            tx_hash=obs.tx_hash,
         )
     ]

@@ -116,6 +116,10 @@ class Demo:
             b.withdraw(c, self.usdc, 1_000_000_000),
         ]
         yield "an hour later: funding accrues on the perpetual, bob withdraws", later
+        b.block_interval_ms = 1000
+        (paid,) = b.state.pending_withdrawals.values()
+        payout = b.paid(paid.member, paid.nonce, paid.chain_id)
+        yield "the vault paid bob: validators attest its Withdrawn log", [payout]
 
     def apply(self, title: str, txs: Sequence[TxRecord]) -> None:
         result = self.box.apply(txs)
@@ -148,17 +152,18 @@ class Demo:
         print(f"    {event.kind}: {fields}")
 
     def _count_credits(self, result: BlockResult) -> None:
+        """Net quanta in the ledger per token: credited minus paid out by a vault."""
         for tx_result in result.tx_results:
             for event in tx_result.events:
-                if event.kind == "collateral_credited":
+                if event.kind in ("collateral_credited", "withdrawal_paid"):
                     chain_id, token, quanta = (
                         event.get(k) for k in ("chain_id", "token", "quanta")
                     )
                     assert isinstance(chain_id, int) and isinstance(token, bytes)
                     assert isinstance(quanta, int)
-                    self.credited[(chain_id, token)] = (
-                        self.credited.get((chain_id, token), 0) + quanta
-                    )
+                    sign = 1 if event.kind == "collateral_credited" else -1
+                    key = (chain_id, token)
+                    self.credited[key] = self.credited.get(key, 0) + sign * quanta
 
     def _money(self) -> int:
         s = self.box.state
@@ -176,11 +181,14 @@ class Demo:
                 for m in s.members.values()
                 for a in m.sub_accounts.values()
             )
-            paid = sum(
+            pending = sum(
                 r.quanta for r in s.pending_withdrawals.values() if (r.chain_id, r.token) == key
             )
-            if held + paid != credited:
-                return f"collateral {key}: held {held} + withdrawn {paid} != credited {credited}"
+            if held + pending != credited:
+                return (
+                    f"collateral {key}: held {held} + pending withdrawals {pending}"
+                    f" != credited - paid out {credited}"
+                )
         return ""
 
     def _show(self, value: object) -> str:

@@ -16,6 +16,7 @@ def _examples() -> list[object]:
         box.transfer(ALICE, 0, 1, 7),
         box.withdraw(ALICE, USDC, 3),
         box.authorise(ALICE, "alpha"),
+        box.paid(ALICE.address, 3, USDC[0]),
         box.prices({"BTC/0.001": 61_000_000}, {"BTC-PERP": 61_000_000}),
         sign_trade_batch(
             derive_ed25519_key("venue-alpha"),

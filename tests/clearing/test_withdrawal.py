@@ -62,3 +62,18 @@ def test_a_collateral_price_drop_shrinks_what_may_leave() -> None:
     box.apply([box.prices({"ETH/quantum": 2_800}, {})])  # haircut value 2_520 per quantum
     assert_rejected(box, box.withdraw(ALICE, WETH, 207), "InsufficientEquity")
     assert only_result(box.apply([box.withdraw(ALICE, WETH, 206)]))[0] == "ok"
+
+
+def test_attested_payout_clears_the_pending_record_once() -> None:
+    box = _funded()
+    tx = box.withdraw(ALICE, WETH, 10)
+    box.apply([tx])
+    assert_rejected(box, box.paid(ALICE.address, tx.nonce, WETH[0], signers=2), "QuorumNotReached")
+    assert_rejected(box, box.paid(ALICE.address, tx.nonce, 1), "UnknownWithdrawal")
+    assert_rejected(box, box.paid(ALICE.address, tx.nonce + 1, WETH[0]), "UnknownWithdrawal")
+    block = box.apply([box.paid(ALICE.address, tx.nonce, WETH[0], signers=3)])
+    assert only_result(block) == ("ok", "")
+    assert box.state.pending_withdrawals == {}
+    (event,) = block.tx_results[0].events
+    assert event.kind == "withdrawal_paid" and event.get("amount") == 10 * 10**12
+    assert_rejected(box, box.paid(ALICE.address, tx.nonce, WETH[0]), "UnknownWithdrawal")

@@ -13,11 +13,11 @@ def test_devnet_demo_runs_every_block_and_conserves_value(
 ) -> None:
     assert main(["devnet"]) == 0
     out = capsys.readouterr().out
-    assert out.count("state root ") == 5
+    assert out.count("state root ") == 6
     assert "value conserved in every block" in out
     assert "trade_rejected: code=OutsideBand" in out
     assert "price_clamped" in out and "variation_margin" in out and "funding:" in out
-    assert "withdrawal:" in out
+    assert "withdrawal:" in out and "withdrawal_paid:" in out
 
 
 def test_devnet_output_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
