@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clearing.assets import compute_haircut_value_per_quantum
+from clearing.assets import CollateralKey, compute_haircut_value_per_quantum
 from clearing.genesis import Genesis
 from clearing.risk.arrays import RiskArrays, compute_risk_arrays
 from clearing.risk.margin import (
@@ -20,6 +20,7 @@ from clearing.risk.margin import (
     compute_scenario_losses,
 )
 from clearing.risk.params import RiskParams, parse_risk_params
+from clearing.risk.queries import AccountRisk, get_account_risk
 from clearing.risk.scenarios import (
     ScenarioSet,
     compute_scenario_set,
@@ -115,16 +116,33 @@ def get_state_solvency_form(state: ClearingState) -> SolvencyForm | None:
     setup = get_risk_setup(state.genesis)
     if setup is None:
         return None
-    tokens = state.genesis.collateral
-    weights = {
-        t.key: compute_haircut_value_per_quantum(t, state.index_prices[t.price_feed])
-        for t in tokens
-    }
+    keys = [t.key for t in state.genesis.collateral]
     arrays = get_risk_arrays(state, setup)
     params = setup.params
-    return get_solvency_form(arrays, [t.key for t in tokens], weights, params.k_num, params.k_den)
+    return get_solvency_form(arrays, keys, get_haircut_weights(state), params.k_num, params.k_den)
+
+
+def get_haircut_weights(state: ClearingState) -> dict[CollateralKey, int]:
+    """Haircut value per quantum of every collateral token at the current index prices."""
+    return {
+        key: compute_haircut_value_per_quantum(token, state.index_prices[token.price_feed])
+        for key, token in state.collateral_tokens.items()
+    }
 
 
 def get_state_solvency_inputs(form: SolvencyForm, account: SubAccount) -> tuple[int, ...]:
     """The committed vector of one sub-account under ``form``."""
     return get_solvency_inputs(form, account.cash, account.collateral, get_quantities(account))
+
+
+def get_member_risk(state: ClearingState, member: bytes, sub_account: int) -> AccountRisk | None:
+    """Equity, IM, MM, free collateral and liquidation prices of one sub-account."""
+    setup = get_risk_setup(state.genesis)
+    record = state.members.get(member)
+    account = None if record is None else record.sub_accounts.get(sub_account)
+    if setup is None or account is None:
+        return None
+    return get_account_risk(
+        account.cash, account.collateral, get_haircut_weights(state), get_quantities(account), state.mark_prices,
+        get_risk_arrays(state, setup), setup.params.k_num, setup.params.k_den,
+    )  # fmt: skip

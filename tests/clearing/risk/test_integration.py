@@ -115,3 +115,23 @@ def test_state_solvency_form_matches_the_engine_check() -> None:
             inputs = get_state_solvency_inputs(form, account)
             assert form.is_solvent(inputs) == (k_den * equity >= k_num * im)
             assert min(form.evaluate(inputs)) == k_den * equity - k_num * im
+
+
+def test_member_query_uses_the_engine_numbers() -> None:
+    from clearing.risk.engine import get_account_initial_margin, get_member_risk
+
+    box = risk_box()
+    assert trade(box, A, B, 100, 1) == []
+    risk = get_member_risk(box.state, A.address, 0)
+    account = box.state.members[A.address].sub_accounts[0]
+    assert risk is not None
+    assert risk.initial_margin == get_account_initial_margin(box.state, account) == 2_340_000_000
+    assert risk.equity == account.cash + get_collateral_value(box.state, account)
+    assert risk.maintenance_margin == 1_170_000_000
+    ((iid, price),) = risk.liquidation_prices
+    assert iid == PERP and price is not None and price < MARK
+    # at that mark the engine liquidates; one unit higher it does not
+    for mark, liquidated in ((price, True), (price + 1, False)):
+        equity = risk.equity + 100 * (mark - MARK)
+        assert (2 * equity < risk.initial_margin) is liquidated
+    assert get_member_risk(box.state, E.address, 7) is None
