@@ -143,6 +143,6 @@ def get_member_risk(state: ClearingState, member: bytes, sub_account: int) -> Ac
     if setup is None or account is None:
         return None
     return get_account_risk(
-        account.cash, account.collateral, get_haircut_weights(state), get_quantities(account), state.mark_prices,
-        get_risk_arrays(state, setup), setup.params.k_num, setup.params.k_den,
+        account.cash, account.collateral, get_haircut_weights(state), get_quantities(account),
+        state.mark_prices, get_risk_arrays(state, setup), setup.params.k_num, setup.params.k_den,
     )  # fmt: skip
