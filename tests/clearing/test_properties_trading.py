@@ -57,30 +57,31 @@ trade_row = st.tuples(
     st.integers(-60, 60),  # distance from the mark in permille (beyond 50 outside the band)
     st.integers(1, 25),  # lots
 )
-step = st.one_of(
-    st.tuples(st.just("trades"), st.lists(trade_row, min_size=1, max_size=12)),
-    st.tuples(
-        st.just("prices"),
-        st.lists(st.integers(-400, 400), min_size=4, max_size=4),  # mark moves, bps
-        st.integers(-200, 200),  # index move, bps
-    ),
-    st.tuples(st.just("time"), st.sampled_from([1_000, 3_600_000, 9_000_000, 40 * DAY])),
+prices = st.tuples(
+    st.just("prices"),
+    st.lists(st.integers(-400, 400), min_size=4, max_size=4),  # mark moves, bps
+    st.integers(-200, 200),  # index move, bps
 )
+block = st.tuples(
+    st.sampled_from([1_000, 3_600_000, 9_000_000, 40 * DAY]),  # block time advance
+    # trades and price updates in any order within the block (or an empty block)
+    st.lists(
+        st.one_of(st.tuples(st.just("trades"), st.lists(trade_row, min_size=1, max_size=8)),
+                  prices),
+        max_size=3,
+    ),
+)  # fmt: skip
 
 
-def build_block(box: Sandbox, op: tuple, next_trade_id: int) -> list[object]:  # type: ignore[type-arg]
+def build_tx(box: Sandbox, op: tuple, next_trade_id: int) -> object:  # type: ignore[type-arg]
     state = box.state
-    box.block_interval_ms = 1_000
-    if op[0] == "time":
-        box.block_interval_ms = op[1]
-        return []
     if op[0] == "prices":
         moves, index_move = op[1], op[2]
         marks = {i: max(1, state.mark_prices[i] * (10_000 + m) // 10_000) for i, m in
                  zip(INSTRUMENTS, moves, strict=True)}  # fmt: skip
         index = {f: max(1, state.index_prices[f] * (10_000 + index_move) // 10_000)
                  for f in FEEDS.values()}  # fmt: skip
-        return [box.prices(index, marks)]
+        return box.prices(index, marks)
     trades = []
     for n, (b, bs, s, ss, i, permille, q) in enumerate(op[1]):
         instrument = state.instruments[INSTRUMENTS[i]]
@@ -90,17 +91,19 @@ def build_block(box: Sandbox, op: tuple, next_trade_id: int) -> list[object]:  #
             Trade(next_trade_id + n, instrument.id, MEMBERS[b].address, bs,
                   MEMBERS[s].address, ss, price, q)
         )  # fmt: skip
-    return [make_batch(box, trades, batch_id=next_trade_id)]
+    return make_batch(box, trades, batch_id=next_trade_id)
 
 
-@settings(max_examples=100)
-@given(st.lists(step, min_size=1, max_size=10))
-def test_book_stays_flat_and_value_is_conserved(steps: list[tuple]) -> None:  # type: ignore[type-arg]
+@settings(max_examples=150)
+@given(st.lists(block, min_size=1, max_size=8))
+def test_book_stays_flat_and_value_is_conserved(blocks: list[tuple]) -> None:  # type: ignore[type-arg]
     box = fresh_box()
     start = value(box.state)
-    for n, op in enumerate(steps):
-        block = box.apply(build_block(box, op, 100 * n))  # type: ignore[arg-type]
-        assert all(r.is_ok() for r in block.tx_results), block.tx_results
+    for n, (advance, ops) in enumerate(blocks):
+        box.block_interval_ms = advance
+        txs = [build_tx(box, op, 100 * (3 * n + k)) for k, op in enumerate(ops)]
+        result = box.apply(txs)  # type: ignore[arg-type]
+        assert all(r.is_ok() for r in result.tx_results), result.tx_results
         state = box.state
         for instrument_id in INSTRUMENTS:
             held = lots(state, instrument_id)
