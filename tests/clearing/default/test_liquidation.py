@@ -112,3 +112,17 @@ def test_partial_liquidation_restores_initial_margin_via_backstop() -> None:
     assert after.accounts[BACKSTOP].cash == 10_070 and after.accounts[INSURANCE].cash == 70
     assert [(e.kind, e.amount) for e in events] == [
         (EventKind.LIQUIDATION_FEE, 70), (EventKind.LIQUIDATED, 70)]  # fmt: skip
+
+
+def test_per_block_cap_liquidates_the_worst_first() -> None:
+    capped = MarginContext(ARRAYS, MARKS, 1, 2, LiquidationParams(100, 50, 1, 10))
+    worse, better = (MEMBERS[0], 0), (MEMBERS[1], 0)
+    accounts = {
+        worse: RiskAccount(100, 0, (("X", 20, 1000),)),  # IM 2000, equity 100
+        better: RiskAccount(900, 0, (("X", 20, 1000),)),  # IM 2000, equity 900
+        INSURANCE: RiskAccount(0, 0, (("X", -40, 1000),)),
+    }
+    after, events = process_liquidations(DefaultBook(accounts, {}), capped, (), INSURANCE)
+    assert {e.member for e in events} == {worse[0]}
+    assert after.accounts[better] == accounts[better]
+    assert is_liquidatable(after.accounts[better], capped)  # next block's turn

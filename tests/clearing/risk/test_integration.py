@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from clearing.default.steps import INSURANCE
 from clearing.sandbox import MemberKey, Sandbox, derive_member_key
 from clearing.state import ClearingState, get_collateral_value
@@ -135,3 +138,21 @@ def test_member_query_uses_the_engine_numbers() -> None:
         equity = risk.equity + 100 * (mark - MARK)
         assert (2 * equity < risk.initial_margin) is liquidated
     assert get_member_risk(box.state, E.address, 7) is None
+
+
+@settings(max_examples=15)
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 150)), min_size=1, max_size=6))
+def test_no_accepted_trade_leaves_raised_risk_uncovered(orders: list[tuple[bool, int]]) -> None:
+    from clearing.risk.engine import get_account_initial_margin
+
+    box = risk_box()
+    for n, (a_buys, lots) in enumerate(orders, 1):
+        state = box.state
+        accounts = [state.members[m.address].sub_accounts[0] for m in (A, B)]
+        before = [get_account_initial_margin(state, x) for x in accounts]
+        rejected = trade(box, *((A, B) if a_buys else (B, A)), lots, n)
+        for account, im_before in zip(accounts, before, strict=True):
+            im = get_account_initial_margin(state, account)
+            equity = account.cash + get_collateral_value(state, account)
+            assert im <= im_before or equity >= im
+        assert rejected in ([], ["InsufficientMargin"])
