@@ -294,7 +294,7 @@ def _check_unique(keys: list[object], path: str) -> None:
 
 
 def _check_cross_references(g: Genesis) -> None:
-    """Ids unique; options written on a listed future; every price names a known id."""
+    """Ids unique; options written on a listed future; a price for every feed and instrument."""
     _check_unique([t.key for t in g.collateral], "collateral")
     _check_unique([i.id for i in g.instruments], "instruments")
     _check_unique([v.pubkey for v in g.validators], "validators")
@@ -309,13 +309,18 @@ def _check_cross_references(g: Genesis) -> None:
                 raise GenesisError(
                     f"instruments[{n}].underlying", "a listed future", inst.underlying
                 )
-    feeds = g.feeds()
-    for feed, _ in g.index_prices:
-        if feed not in feeds:
-            raise GenesisError(f"index_prices.{feed}", f"one of {sorted(feeds)}", feed)
-    for inst_id, _ in g.mark_prices:
-        if inst_id not in by_id:
-            raise GenesisError(f"mark_prices.{inst_id}", f"one of {sorted(by_id)}", inst_id)
+    _check_price_keys(dict(g.index_prices), sorted(g.feeds()), "index_prices")
+    _check_price_keys(dict(g.mark_prices), sorted(by_id), "mark_prices")
+
+
+def _check_price_keys(prices: dict[str, int], ids: list[str], path: str) -> None:
+    """Exactly one starting price per id: valuation never meets a missing price."""
+    for price_id in prices:
+        if price_id not in ids:
+            raise GenesisError(f"{path}.{price_id}", f"one of {ids}", price_id)
+    for price_id in ids:
+        if price_id not in prices:
+            raise GenesisError(f"{path}.{price_id}", "a starting price", "missing")
 
 
 def collateral_by_key(g: Genesis) -> dict[CollateralKey, CollateralToken]:

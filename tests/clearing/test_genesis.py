@@ -69,6 +69,8 @@ CASES = [
     (_set(["index_prices", "DOGE"], 1), "index_prices.DOGE", "one of"),
     (_set(["index_prices", "ETH/0.01"], 0), "index_prices.ETH/0.01", "a positive integer"),
     (_set(["mark_prices", "NOPE"], 1), "mark_prices.NOPE", "one of"),
+    (_delete(["mark_prices", "ETH-PERP"]), "mark_prices.ETH-PERP", "a starting price"),
+    (_delete(["index_prices", "ETH/quantum"]), "index_prices.ETH/quantum", "a starting price"),
     (_set(["risk"], []), "risk", "an object"),
     (_set(["instruments"], {}), "instruments", "a list"),
 ]
