@@ -6,9 +6,14 @@ bound to the chain, see attestation.py). ``process_trade_batch``:
 
 1. batch level (reject the whole batch, nothing changes): the venue is
    registered (``UnknownVenue``) and the signature verifies (``BadSignature``);
-2. trade level, in order (``process_verified_trade_batch``): each trade is
-   checked completely, then applied, or rejected alone with a
-   ``trade_rejected`` event carrying its error code and numbers.
+2. trade level (``process_verified_trade_batch``): each trade is checked
+   completely, then applied, or rejected alone with a ``trade_rejected`` event
+   carrying its error code and numbers. Checks, in order: trade id not seen
+   for this venue (``DuplicateTrade``), instrument listed and not expired,
+   quantity > 0, price > 0 on the tick, a mark exists and the price is within
+   the band around it, both members known and authorising the venue, not one
+   sub-account trading with itself, each resulting position's notional within
+   ``MAX_POSITION_NOTIONAL``, then the pre-trade margin rule for both sides.
 
 Novation: a trade of ``q`` lots at ``p`` becomes ``+q`` for the buyer's and
 ``-q`` for the seller's sub-account, each against the clearing house, netted
@@ -57,6 +62,9 @@ from clearing.units import BPS_DENOMINATOR, MAX_UINT64, apply_bps_ceil
 
 TRADE_DOMAIN = "trade-batch"
 MAX_TRADES_PER_BATCH = 10_000
+MAX_POSITION_NOTIONAL = 2**62
+"""|lots| * mark of one position, in settlement units: keeps cash, PnL and fees
+far inside the signed 64-bit range that the state encoding carries."""
 
 
 @dataclass(eq=False)
@@ -243,7 +251,9 @@ def check_trade_price(state: ClearingState, instrument: Instrument, trade: Trade
     """Quantity > 0, price > 0 on the tick and within the band; returns the mark."""
     if trade.quantity <= 0:
         raise InvalidAmount("quantity", trade.quantity, 1, MAX_UINT64)
-    if trade.price <= 0 or trade.price % instrument.tick_size:
+    if trade.price <= 0:
+        raise InvalidAmount("price", trade.price, instrument.tick_size, MAX_UINT64)
+    if trade.price % instrument.tick_size:
         raise OffTick(instrument.id, trade.price, instrument.tick_size)
     mark = state.mark_prices.get(instrument.id)
     if mark is None:
@@ -283,12 +293,15 @@ def compute_side_fill(
     mark: int,
     fee: int,
 ) -> SideFill:
-    """One side of a novated trade, computed without writing; checks its margin."""
+    """One side of a novated trade, computed without writing; checks its size and margin."""
     account = member.sub_accounts.get(sub_account)
     before = None if account is None else account.positions.get(instrument_id)
     position, entry_cash = compute_position_after_fill(
         before, fill_quantity, price, mark, state.funding_indices.get(instrument_id, 0)
     )
+    notional = abs(position.quantity) * mark
+    if notional > MAX_POSITION_NOTIONAL:
+        raise InvalidAmount("position_notional", notional, 0, MAX_POSITION_NOTIONAL)
     cash_delta = entry_cash - fee
     check_pre_trade_margin(
         state,
