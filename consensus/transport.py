@@ -1,0 +1,22 @@
+"""The transport consensus sends through; the node plugs libp2p in.
+
+Both calls must not block: an implementation enqueues the bytes (e.g. a trio
+memory channel drained by a sending task) and may drop under back-pressure,
+because the engine re-gossips what matters.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+PeerId = str
+
+
+class Transport(Protocol):
+    def send(self, peer: PeerId, data: bytes) -> None:
+        """Send one encoded message (`consensus.messages.encode_message`) to `peer`."""
+        ...
+
+    def broadcast(self, data: bytes) -> None:
+        """Send one encoded message to every connected peer."""
+        ...

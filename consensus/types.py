@@ -1,0 +1,609 @@
+"""Consensus records: validators, votes, proposals, blocks, commit certificates.
+
+All records are frozen dataclasses with an explicit versioned wire form
+(`to_wire` / `from_wire`, `encode` / `decode`). What a validator signs is
+domain-separated per record kind and bound to the chain id, so a signature
+can never be replayed on another chain or as another kind of message.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from consensus.codec import (
+    MAX_CHAIN_ID_BYTES,
+    MAX_EVIDENCE_PER_BLOCK,
+    MAX_INT,
+    MAX_TX_BYTES,
+    MAX_TXS_PER_BLOCK,
+    MAX_VALIDATORS,
+    WIRE_VERSION,
+    DecodeError,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    expect_optional_bytes,
+    expect_str,
+    expect_versioned,
+    pack,
+    unpack,
+)
+from consensus.crypto import (
+    HASH_BYTES,
+    PUBLIC_KEY_BYTES,
+    SIGNATURE_BYTES,
+    compute_hash,
+    is_valid_signature,
+)
+
+ZERO_HASH = bytes(HASH_BYTES)
+MAX_STATE_ROOT_BYTES = 64
+NIL_ROUND = -1
+
+DOMAIN_VOTE = b"clearnode/consensus/vote/v1\x00"
+DOMAIN_PROPOSAL = b"clearnode/consensus/proposal/v1\x00"
+DOMAIN_BLOCK_HEADER = b"clearnode/consensus/header/v1\x00"
+DOMAIN_TX_LEAF = b"\x00"
+DOMAIN_TX_NODE = b"\x01"
+
+
+class VoteType(enum.IntEnum):
+    PREVOTE = 1
+    PRECOMMIT = 2
+
+
+class Step(enum.IntEnum):
+    """Round steps in order; also the step of a signature for the signer guard."""
+
+    PROPOSE = 1
+    PREVOTE = 2
+    PRECOMMIT = 3
+
+
+# --------------------------------------------------------------------------- validators
+
+
+@dataclass(frozen=True)
+class Validator:
+    """A genesis validator: Ed25519 consensus key and integer voting power."""
+
+    name: str
+    public_key: bytes
+    power: int
+
+    def __post_init__(self) -> None:
+        if len(self.public_key) != PUBLIC_KEY_BYTES:
+            raise ValueError(f"validator {self.name}: key is {len(self.public_key)} bytes, need 32")
+        if self.power <= 0:
+            raise ValueError(f"validator {self.name}: power {self.power} must be positive")
+
+    def to_wire(self) -> list[Any]:
+        return [WIRE_VERSION, self.name, self.public_key, self.power]
+
+    @staticmethod
+    def from_wire(obj: Any) -> Validator:
+        items = expect_versioned(obj, "validator", 4)
+        return Validator(
+            expect_str(items[1], "validator.name", 64),
+            expect_bytes(items[2], "validator.public_key", PUBLIC_KEY_BYTES),
+            expect_int(items[3], "validator.power", 1, 2**53),
+        )
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """Integer division rounding toward zero (Go semantics, as CometBFT)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+@dataclass(frozen=True)
+class ValidatorSet:
+    """Validators with CometBFT's weighted round-robin proposer priorities.
+
+    Invariant: `proposer` is the validator chosen by the last priority
+    increment, so `ValidatorSet.from_validators(v).proposer` is the proposer of
+    the first height's round 0 and `next_height()` advances one height.
+    """
+
+    validators: tuple[Validator, ...]
+    priorities: tuple[int, ...]
+    proposer_index: int
+
+    @staticmethod
+    def from_validators(validators: tuple[Validator, ...] | list[Validator]) -> ValidatorSet:
+        vals = tuple(validators)
+        if not vals or len(vals) > MAX_VALIDATORS:
+            raise ValueError(f"validator set needs 1..{MAX_VALIDATORS} validators, got {len(vals)}")
+        if len({v.public_key for v in vals}) != len(vals):
+            raise ValueError("validator set has a duplicate public key")
+        start = ValidatorSet(vals, tuple(0 for _ in vals), 0)
+        return start.compute_incremented(1)
+
+    @cached_property
+    def total_power(self) -> int:
+        return sum(v.power for v in self.validators)
+
+    @cached_property
+    def _power_by_key(self) -> Mapping[bytes, int]:
+        return {v.public_key: v.power for v in self.validators}
+
+    def get_power(self, public_key: bytes) -> int:
+        """Voting power of `public_key`; 0 for a key outside the set."""
+        return self._power_by_key.get(public_key, 0)
+
+    def is_member(self, public_key: bytes) -> bool:
+        return public_key in self._power_by_key
+
+    def is_quorum(self, power: int) -> bool:
+        """Strictly more than 2/3 of total power (cross-multiplied)."""
+        return 3 * power > 2 * self.total_power
+
+    def is_one_third(self, power: int) -> bool:
+        """At least f+1: strictly more than 1/3 of total power (cross-multiplied)."""
+        return 3 * power > self.total_power
+
+    @property
+    def proposer(self) -> Validator:
+        return self.validators[self.proposer_index]
+
+    def compute_incremented(self, times: int) -> ValidatorSet:
+        """CometBFT IncrementProposerPriority: rescale, centre, then `times` rotations."""
+        total = self.total_power
+        prios = list(self.priorities)
+        diff = max(prios) - min(prios)
+        window = 2 * total
+        if diff > window:
+            ratio = -(-diff // window)
+            prios = [_trunc_div(p, ratio) for p in prios]
+        avg = sum(prios) // len(prios)
+        prios = [p - avg for p in prios]
+        index = self.proposer_index
+        for _ in range(times):
+            prios = [p + v.power for p, v in zip(prios, self.validators, strict=True)]
+            # Highest priority wins; ties go to the smaller key (CometBFT: smaller address).
+            index = min(range(len(prios)), key=lambda i: (-prios[i], self.validators[i].public_key))
+            prios[index] -= total
+        return ValidatorSet(self.validators, tuple(prios), index)
+
+    def get_proposer(self, round_: int) -> Validator:
+        """Proposer of `round_` at this set's height."""
+        return self.proposer if round_ == 0 else self.compute_incremented(round_).proposer
+
+    def next_height(self) -> ValidatorSet:
+        return self.compute_incremented(1)
+
+
+# --------------------------------------------------------------------------- votes
+
+
+def compute_vote_sign_bytes(
+    chain_id: str, vote_type: VoteType, height: int, round_: int, block_hash: bytes | None
+) -> bytes:
+    return DOMAIN_VOTE + pack([WIRE_VERSION, chain_id, int(vote_type), height, round_, block_hash])
+
+
+@dataclass(frozen=True)
+class Vote:
+    """A prevote or precommit; `block_hash is None` is a nil vote."""
+
+    vote_type: VoteType
+    height: int
+    round: int
+    block_hash: bytes | None
+    validator: bytes
+    signature: bytes = b""
+
+    def sign_bytes(self, chain_id: str) -> bytes:
+        return compute_vote_sign_bytes(
+            chain_id, self.vote_type, self.height, self.round, self.block_hash
+        )
+
+    def is_signed_by_validator(self, chain_id: str) -> bool:
+        return is_valid_signature(self.validator, self.sign_bytes(chain_id), self.signature)
+
+    @property
+    def step(self) -> Step:
+        return Step.PREVOTE if self.vote_type == VoteType.PREVOTE else Step.PRECOMMIT
+
+    def to_wire(self) -> list[Any]:
+        return [
+            WIRE_VERSION,
+            int(self.vote_type),
+            self.height,
+            self.round,
+            self.block_hash,
+            self.validator,
+            self.signature,
+        ]
+
+    @staticmethod
+    def from_wire(obj: Any) -> Vote:
+        items = expect_versioned(obj, "vote", 7)
+        return Vote(
+            VoteType(expect_int(items[1], "vote.type", 1, 2)),
+            expect_int(items[2], "vote.height", 1),
+            expect_int(items[3], "vote.round", 0, 2**31),
+            expect_optional_bytes(items[4], "vote.block_hash", HASH_BYTES),
+            expect_bytes(items[5], "vote.validator", PUBLIC_KEY_BYTES),
+            expect_bytes(items[6], "vote.signature", SIGNATURE_BYTES),
+        )
+
+    def encode(self) -> bytes:
+        return pack(self.to_wire())
+
+    @staticmethod
+    def decode(data: bytes) -> Vote:
+        return Vote.from_wire(unpack(data, "vote", 1024))
+
+
+@dataclass(frozen=True)
+class DuplicateVoteEvidence:
+    """Two different votes by one validator for the same (height, round, type).
+
+    Canonical order (by signature bytes) makes equal evidence encode equally.
+    Validity (signatures, conflict, membership) is checked by
+    `consensus.evidence.verify_duplicate_vote`.
+    """
+
+    vote_a: Vote
+    vote_b: Vote
+
+    @staticmethod
+    def from_votes(a: Vote, b: Vote) -> DuplicateVoteEvidence:
+        return DuplicateVoteEvidence(*sorted((a, b), key=lambda v: v.signature))
+
+    @property
+    def validator(self) -> bytes:
+        return self.vote_a.validator
+
+    @property
+    def height(self) -> int:
+        return self.vote_a.height
+
+    def to_wire(self) -> list[Any]:
+        return [WIRE_VERSION, self.vote_a.to_wire(), self.vote_b.to_wire()]
+
+    @staticmethod
+    def from_wire(obj: Any) -> DuplicateVoteEvidence:
+        items = expect_versioned(obj, "evidence", 3)
+        return DuplicateVoteEvidence(Vote.from_wire(items[1]), Vote.from_wire(items[2]))
+
+    def encode(self) -> bytes:
+        return pack(self.to_wire())
+
+    @cached_property
+    def hash(self) -> bytes:
+        return compute_hash(self.encode())
+
+
+# --------------------------------------------------------------------------- commits
+
+
+class InvalidCommit(ValueError):
+    """A commit certificate that does not prove a quorum of precommits."""
+
+    def __init__(self, reason: str, height: int, signed_power: int = 0, total_power: int = 0):
+        super().__init__(
+            f"invalid commit at height {height}: {reason} "
+            f"(signed power {signed_power} of total {total_power})"
+        )
+        self.reason = reason
+        self.height = height
+        self.signed_power = signed_power
+        self.total_power = total_power
+
+
+@dataclass(frozen=True)
+class CommitSig:
+    validator: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class CommitCertificate:
+    """Precommits of more than 2/3 of power for one block at (height, round)."""
+
+    height: int
+    round: int
+    block_hash: bytes
+    signatures: tuple[CommitSig, ...]
+
+    def to_wire(self) -> list[Any]:
+        return [
+            WIRE_VERSION,
+            self.height,
+            self.round,
+            self.block_hash,
+            [[s.validator, s.signature] for s in self.signatures],
+        ]
+
+    @staticmethod
+    def from_wire(obj: Any) -> CommitCertificate:
+        items = expect_versioned(obj, "commit", 5)
+        sigs = []
+        for pair in expect_list(items[4], "commit.signatures", max_len=MAX_VALIDATORS):
+            v, s = expect_list(pair, "commit.signature", 2)
+            sigs.append(
+                CommitSig(
+                    expect_bytes(v, "commit.validator", PUBLIC_KEY_BYTES),
+                    expect_bytes(s, "commit.signature", SIGNATURE_BYTES),
+                )
+            )
+        return CommitCertificate(
+            expect_int(items[1], "commit.height", 1),
+            expect_int(items[2], "commit.round", 0, 2**31),
+            expect_bytes(items[3], "commit.block_hash", HASH_BYTES),
+            tuple(sigs),
+        )
+
+    def encode(self) -> bytes:
+        return pack(self.to_wire())
+
+    @staticmethod
+    def decode(data: bytes) -> CommitCertificate:
+        return CommitCertificate.from_wire(unpack(data, "commit"))
+
+    @cached_property
+    def hash(self) -> bytes:
+        return compute_hash(self.encode())
+
+    def precommits(self) -> tuple[Vote, ...]:
+        return tuple(
+            Vote(
+                VoteType.PRECOMMIT,
+                self.height,
+                self.round,
+                self.block_hash,
+                s.validator,
+                s.signature,
+            )
+            for s in self.signatures
+        )
+
+    def verify(self, chain_id: str, validators: ValidatorSet) -> None:
+        """Raise InvalidCommit unless distinct members signed with more than 2/3 of power."""
+        seen: set[bytes] = set()
+        power = 0
+        for vote in self.precommits():
+            if vote.validator in seen:
+                raise InvalidCommit("duplicate signer", self.height)
+            if not validators.is_member(vote.validator):
+                raise InvalidCommit("signer outside the validator set", self.height)
+            if not vote.is_signed_by_validator(chain_id):
+                raise InvalidCommit("bad precommit signature", self.height)
+            seen.add(vote.validator)
+            power += validators.get_power(vote.validator)
+        if not validators.is_quorum(power):
+            raise InvalidCommit("no quorum", self.height, power, validators.total_power)
+
+
+def compute_commit_certificate(
+    height: int, round_: int, block_hash: bytes, precommits: Mapping[bytes, Vote]
+) -> CommitCertificate:
+    """Certificate from the precommits for `block_hash`, in key order (canonical)."""
+    sigs = tuple(
+        CommitSig(k, precommits[k].signature)
+        for k in sorted(precommits)
+        if precommits[k].block_hash == block_hash
+    )
+    return CommitCertificate(height, round_, block_hash, sigs)
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+def compute_txs_hash(txs: tuple[bytes, ...]) -> bytes:
+    """Merkle root (RFC 6962 style: domain-tagged leaves and nodes, odd node promoted)."""
+    sha = hashlib.sha256
+    level = [sha(DOMAIN_TX_LEAF + tx).digest() for tx in txs]
+    if not level:
+        return sha(b"").digest()
+    while len(level) > 1:
+        nxt = [
+            sha(DOMAIN_TX_NODE + level[i] + level[i + 1]).digest()
+            for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def compute_evidence_hash(evidence: tuple[DuplicateVoteEvidence, ...]) -> bytes:
+    return compute_hash(*(e.hash for e in evidence))
+
+
+def compute_last_commit_hash(last_commit: CommitCertificate | None) -> bytes:
+    return ZERO_HASH if last_commit is None else last_commit.hash
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    """Commits to the chain, parent, previous state root, txs, last commit and evidence."""
+
+    chain_id: str
+    height: int
+    time_ms: int
+    prev_block_hash: bytes
+    prev_state_root: bytes
+    txs_hash: bytes
+    proposer: bytes
+    last_commit_hash: bytes = ZERO_HASH
+    evidence_hash: bytes = field(default_factory=lambda: compute_evidence_hash(()))
+
+    def to_wire(self) -> list[Any]:
+        return [
+            WIRE_VERSION,
+            self.chain_id,
+            self.height,
+            self.time_ms,
+            self.prev_block_hash,
+            self.prev_state_root,
+            self.txs_hash,
+            self.proposer,
+            self.last_commit_hash,
+            self.evidence_hash,
+        ]
+
+    @staticmethod
+    def from_wire(obj: Any) -> BlockHeader:
+        items = expect_versioned(obj, "header", 10)
+        return BlockHeader(
+            expect_str(items[1], "header.chain_id", MAX_CHAIN_ID_BYTES),
+            expect_int(items[2], "header.height", 1),
+            expect_int(items[3], "header.time_ms", 0),
+            expect_bytes(items[4], "header.prev_block_hash", HASH_BYTES),
+            expect_bytes(items[5], "header.prev_state_root", max_len=MAX_STATE_ROOT_BYTES),
+            expect_bytes(items[6], "header.txs_hash", HASH_BYTES),
+            expect_bytes(items[7], "header.proposer", PUBLIC_KEY_BYTES),
+            expect_bytes(items[8], "header.last_commit_hash", HASH_BYTES),
+            expect_bytes(items[9], "header.evidence_hash", HASH_BYTES),
+        )
+
+    @cached_property
+    def hash(self) -> bytes:
+        return compute_hash(DOMAIN_BLOCK_HEADER, pack(self.to_wire()))
+
+
+@dataclass(frozen=True)
+class Block:
+    """A header and the body it commits to; `hash` is the header hash."""
+
+    header: BlockHeader
+    txs: tuple[bytes, ...]
+    last_commit: CommitCertificate | None
+    evidence: tuple[DuplicateVoteEvidence, ...] = ()
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+    @property
+    def hash(self) -> bytes:
+        return self.header.hash
+
+    @cached_property
+    def is_body_consistent(self) -> bool:
+        """The header's txs, last-commit and evidence hashes match the body."""
+        return (
+            self.header.txs_hash == compute_txs_hash(self.txs)
+            and self.header.last_commit_hash == compute_last_commit_hash(self.last_commit)
+            and self.header.evidence_hash == compute_evidence_hash(self.evidence)
+        )
+
+    def to_wire(self) -> list[Any]:
+        return [
+            WIRE_VERSION,
+            self.header.to_wire(),
+            list(self.txs),
+            None if self.last_commit is None else self.last_commit.to_wire(),
+            [e.to_wire() for e in self.evidence],
+        ]
+
+    @staticmethod
+    def from_wire(obj: Any) -> Block:
+        items = expect_versioned(obj, "block", 5)
+        txs = expect_list(items[2], "block.txs", max_len=MAX_TXS_PER_BLOCK)
+        for tx in txs:
+            if not isinstance(tx, bytes) or len(tx) > MAX_TX_BYTES:
+                expect_bytes(tx, "block.tx")
+        evidence = expect_list(items[4], "block.evidence", max_len=MAX_EVIDENCE_PER_BLOCK)
+        return Block(
+            BlockHeader.from_wire(items[1]),
+            tuple(txs),
+            None if items[3] is None else CommitCertificate.from_wire(items[3]),
+            tuple(DuplicateVoteEvidence.from_wire(e) for e in evidence),
+        )
+
+    def encode(self) -> bytes:
+        return pack(self.to_wire())
+
+    @staticmethod
+    def decode(data: bytes) -> Block:
+        return Block.from_wire(unpack(data, "block"))
+
+
+# --------------------------------------------------------------------------- proposals
+
+
+def compute_proposal_sign_bytes(
+    chain_id: str, height: int, round_: int, pol_round: int, block_hash: bytes
+) -> bytes:
+    return DOMAIN_PROPOSAL + pack([WIRE_VERSION, chain_id, height, round_, pol_round, block_hash])
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """<PROPOSAL, h, r, v, vr> signed by `proposer`; `pol_round` is -1 for a fresh value."""
+
+    height: int
+    round: int
+    pol_round: int
+    block: Block
+    proposer: bytes
+    signature: bytes = b""
+
+    def sign_bytes(self, chain_id: str) -> bytes:
+        return compute_proposal_sign_bytes(
+            chain_id, self.height, self.round, self.pol_round, self.block.hash
+        )
+
+    def is_signed_by_proposer(self, chain_id: str) -> bool:
+        return is_valid_signature(self.proposer, self.sign_bytes(chain_id), self.signature)
+
+    def to_wire(self) -> list[Any]:
+        return [
+            WIRE_VERSION,
+            self.height,
+            self.round,
+            self.pol_round,
+            self.block.to_wire(),
+            self.proposer,
+            self.signature,
+        ]
+
+    @staticmethod
+    def from_wire(obj: Any) -> Proposal:
+        items = expect_versioned(obj, "proposal", 7)
+        return Proposal(
+            expect_int(items[1], "proposal.height", 1),
+            expect_int(items[2], "proposal.round", 0, 2**31),
+            expect_int(items[3], "proposal.pol_round", NIL_ROUND, 2**31),
+            Block.from_wire(items[4]),
+            expect_bytes(items[5], "proposal.proposer", PUBLIC_KEY_BYTES),
+            expect_bytes(items[6], "proposal.signature", SIGNATURE_BYTES),
+        )
+
+    def encode(self) -> bytes:
+        return pack(self.to_wire())
+
+    @staticmethod
+    def decode(data: bytes) -> Proposal:
+        return Proposal.from_wire(unpack(data, "proposal"))
+
+
+__all__ = [
+    "MAX_INT",
+    "NIL_ROUND",
+    "ZERO_HASH",
+    "Block",
+    "BlockHeader",
+    "CommitCertificate",
+    "CommitSig",
+    "DecodeError",
+    "DuplicateVoteEvidence",
+    "InvalidCommit",
+    "Proposal",
+    "Step",
+    "Validator",
+    "ValidatorSet",
+    "Vote",
+    "VoteType",
+    "compute_commit_certificate",
+    "compute_txs_hash",
+]
