@@ -10,9 +10,9 @@ bound to the chain, see attestation.py). ``process_trade_batch``:
    completely, then applied, or rejected alone with a ``trade_rejected`` event
    carrying its error code and numbers. Checks, in order: trade id not seen
    for this venue (``DuplicateTrade``), instrument listed and not expired,
-   quantity > 0, price > 0 on the tick, a mark exists and the price is within
-   the band around it, both members known and authorising the venue, not one
-   sub-account trading with itself, each resulting position's notional within
+   quantity > 0, price > 0 on the tick and within the band around the mark,
+   both members known and authorising the venue, not one sub-account trading
+   with itself, each resulting position's notional within
    ``MAX_POSITION_NOTIONAL``, then the pre-trade margin rule for both sides.
 
 Novation: a trade of ``q`` lots at ``p`` becomes ``+q`` for the buyer's and
@@ -65,13 +65,6 @@ MAX_TRADES_PER_BATCH = 10_000
 MAX_POSITION_NOTIONAL = 2**62
 """|lots| * mark of one position, in settlement units: keeps cash, PnL and fees
 far inside the signed 64-bit range that the state encoding carries."""
-
-
-@dataclass(eq=False)
-class NoMarkPrice(InvalidTransaction):
-    """The instrument has no mark price yet, so no price band to check against."""
-
-    instrument_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,9 +248,7 @@ def check_trade_price(state: ClearingState, instrument: Instrument, trade: Trade
         raise InvalidAmount("price", trade.price, instrument.tick_size, MAX_UINT64)
     if trade.price % instrument.tick_size:
         raise OffTick(instrument.id, trade.price, instrument.tick_size)
-    mark = state.mark_prices.get(instrument.id)
-    if mark is None:
-        raise NoMarkPrice(instrument.id)
+    mark = state.mark_prices[instrument.id]  # genesis prices every instrument
     if not is_within_band(trade.price, mark, instrument.price_band_bps):
         raise OutsideBand(instrument.id, trade.price, mark, instrument.price_band_bps)
     return mark

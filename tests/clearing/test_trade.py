@@ -197,12 +197,6 @@ def test_expired_instrument_is_rejected() -> None:
     assert rejections(events) == [(1, "InstrumentExpired")]
 
 
-def test_instrument_without_a_mark_is_rejected() -> None:
-    box, (a, b, *_) = trading_box()
-    del box.state.mark_prices[PERP]
-    assert rejections(clear(box, [make_trade(1, a, b)])) == [(1, "NoMarkPrice")]
-
-
 def test_unknown_venue_rejects_the_whole_batch() -> None:
     box, (a, b, *_) = trading_box()
     batch = replace(make_batch(box, [make_trade(1, a, b)]), venue_id="beta")
