@@ -1,6 +1,8 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from clearing.block import BlockContext, process_block
+from clearing.block import BlockContext, process_block, process_transaction
 from clearing.codec import pack
 from clearing.errors import TimeNotMonotonic, WrongBlockChain, WrongHeight
 from clearing.root import compute_state_root_from_scratch
@@ -53,3 +55,43 @@ def test_an_unknown_kind_is_reported_not_raised() -> None:
     box = new_sandbox()
     (result,) = box.apply([pack([1, 42])]).tx_results
     assert result.code == "DecodeError" and "unknown kind 42" in result.detail
+
+
+def _valid_raw_txs() -> list[bytes]:
+    from clearing.tx import encode_tx
+
+    box = new_sandbox()
+    return [
+        encode_tx(tx)
+        for tx in (
+            box.credit(ALICE.address, USDC, 100),
+            box.withdraw(ALICE, USDC, 60),
+            box.transfer(ALICE, 0, 1, 5),
+            box.authorise(ALICE, "alpha"),
+            box.prices({"BTC/0.001": 61_000_000}, {"BTC-PERP": 61_000_000}),
+            box.paid(ALICE.address, 0, USDC[0]),
+        )
+    ]
+
+
+VALID = _valid_raw_txs()
+
+
+@settings(max_examples=150)
+@given(st.sampled_from(VALID), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255))))
+def test_corrupted_transactions_are_rejected_never_raised(
+    raw: bytes, edits: list[tuple[int, int]]
+) -> None:
+    data = bytearray(raw)
+    for position, value in edits:
+        data[position % len(data)] = value
+    box = new_sandbox()
+    box.apply([VALID[0]])
+    result = process_transaction(box.state, box.next_context(), bytes(data))
+    assert result.code == "ok" or result.detail
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_are_rejected_never_raised(data: bytes) -> None:
+    box = new_sandbox()
+    assert not process_transaction(box.state, box.next_context(), data).is_ok()

@@ -1,6 +1,7 @@
 import hashlib
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,7 +15,7 @@ from clearing.root import (
     get_account_proof,
     verify_account_proof,
 )
-from clearing.state import Position, get_sub_account_for_write
+from clearing.state import Member, Position, get_sub_account_for_write
 from tests.clearing.support import ALICE, USDC, WETH, new_sandbox
 
 
@@ -122,3 +123,22 @@ def test_account_encoding_is_canonical_regardless_of_insertion_order() -> None:
         b.state.members[ALICE.address]
     )
     assert compute_state_root(a.state) == compute_state_root(b.state)
+
+
+def test_a_block_touching_one_member_re_encodes_only_that_account(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import clearing.root
+
+    box = _populated(1_000)
+    box.apply([])  # type: ignore[attr-defined]
+    calls: list[bytes] = []
+    real = clearing.root.encode_account
+
+    def counting(member: Member) -> bytes:
+        calls.append(member.address)
+        return real(member)
+
+    monkeypatch.setattr(clearing.root, "encode_account", counting)
+    box.apply([box.credit(_member(5), USDC, 1)])  # type: ignore[attr-defined]
+    assert calls == [_member(5)]
