@@ -127,10 +127,7 @@ class PyEccGroup(Group[EccPoint]):
     def msm(self, points: Sequence[EccPoint], scalars: Sequence[int]) -> EccPoint:
         if len(points) != len(scalars):
             raise ValueError(f"msm of {len(points)} points and {len(scalars)} scalars")
-        acc = ecc.Z1
-        for p, k in zip(points, scalars, strict=True):
-            acc = ecc.add(acc, ecc.multiply(p, k % R))
-        return acc
+        return _pippenger(points, [k % R for k in scalars])
 
     def eq(self, a: EccPoint, b: EccPoint) -> bool:
         return bool(ecc.eq(a, b))
@@ -211,3 +208,26 @@ def decode_scalar(data: bytes) -> int:
     if k >= R:
         raise DecodeError(f"scalar {k:#x} is not reduced mod the group order")
     return k
+
+
+def _pippenger(points: Sequence[EccPoint], scalars: Sequence[int]) -> EccPoint:
+    """Bucket method: per c-bit window, add each point into the bucket of its digit,
+    then Σ_d d·bucket_d by running sums; windows combined by c doublings."""
+    c = max(1, (len(points).bit_length() - 1) // 2 + 1)
+    windows = (max(scalars, default=0).bit_length() + c - 1) // c
+    mask = (1 << c) - 1
+    result = ecc.Z1
+    for w in range(windows - 1, -1, -1):
+        for _ in range(c):
+            result = ecc.double(result)
+        buckets = [ecc.Z1] * (1 << c)
+        for p, k in zip(points, scalars, strict=True):
+            digit = (k >> (w * c)) & mask
+            if digit:
+                buckets[digit] = ecc.add(buckets[digit], p)
+        running, window_sum = ecc.Z1, ecc.Z1
+        for digit in range(mask, 0, -1):
+            running = ecc.add(running, buckets[digit])
+            window_sum = ecc.add(window_sum, running)
+        result = ecc.add(result, window_sum)
+    return result
