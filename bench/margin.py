@@ -37,7 +37,7 @@ def run(argv: list[str]) -> dict[str, object]:
     values = rng.integers(-5 * 10**9, 5 * 10**9, (n_inst, n_scen), dtype=np.int64)
     values[:, 0] = 0
     index = np.argsort(rng.random((n, n_inst)), axis=1)[:, :slots].astype(np.int64)
-    quantity = rng.integers(-10**5, 10**5, (n, slots), dtype=np.int64)
+    quantity = rng.integers(-(10**5), 10**5, (n, slots), dtype=np.int64)
     equity = rng.integers(0, 10**15, n, dtype=np.int64)
 
     best = float("inf")
@@ -48,9 +48,7 @@ def run(argv: list[str]) -> dict[str, object]:
 
     sample = slice(0, 200)
     reference = compute_losses_reference(values, index[sample], quantity[sample])
-    exact = result.vectorised and [max(r) for r in reference] == list(
-        result.initial_margin[sample]
-    )
+    exact = result.vectorised and [max(r) for r in reference] == list(result.initial_margin[sample])
 
     ids = tuple(f"I{i:03d}" for i in range(n_inst))
     labels = tuple(str(s) for s in range(n_scen))

@@ -41,9 +41,7 @@ def is_reduce_only(required: int, posted: int) -> bool:
     return posted < required
 
 
-def check_reduce_only(
-    member: bytes, before: Mapping[str, int], after: Mapping[str, int]
-) -> None:
+def check_reduce_only(member: bytes, before: Mapping[str, int], after: Mapping[str, int]) -> None:
     """Reject any change that grows a position or flips its side."""
     for iid in sorted(set(before) | set(after)):
         q0, q1 = before.get(iid, 0), after.get(iid, 0)

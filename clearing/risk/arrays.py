@@ -139,4 +139,3 @@ def _compute_pnl(
     with localcontext(CONTEXT):
         pnl = (shocked - base) * Decimal(move.cover_bps) / Decimal(BPS_DENOMINATOR)
         return int(pnl.to_integral_value())
-

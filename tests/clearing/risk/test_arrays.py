@@ -30,9 +30,12 @@ def test_options_move_with_their_future(arrays: RiskArrays) -> None:
     for s in range(arrays.scenario_count):
         if fut[s] > 0:
             assert call[s] > put[s]
-    assert arrays.values == compute_risk_arrays(
-        7, compute_scenario_set(params()), INSTRUMENTS, MARKS, params(), T0
-    ).values  # deterministic
+    assert (
+        arrays.values
+        == compute_risk_arrays(
+            7, compute_scenario_set(params()), INSTRUMENTS, MARKS, params(), T0
+        ).values
+    )  # deterministic
 
 
 def test_correlated_hedge_offsets_and_independent_groups_do_not() -> None:

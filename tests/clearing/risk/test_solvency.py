@@ -21,14 +21,14 @@ def books(draw: st.DrawFn) -> tuple[RiskArrays, dict, dict, dict, int, int, int]
     n_scen = draw(st.integers(1, 6))
     ids = tuple(f"I{n}" for n in range(n_inst))
     values = tuple(
-        (0, *draw(st.lists(st.integers(-10**6, 10**6), min_size=n_scen, max_size=n_scen)))
+        (0, *draw(st.lists(st.integers(-(10**6), 10**6), min_size=n_scen, max_size=n_scen)))
         for _ in ids
     )
     arrays = RiskArrays(1, ids, tuple(str(s) for s in range(n_scen + 1)), values)
     weights = {k: draw(st.integers(0, 10**4)) for k in KEYS}
     collateral = {k: draw(st.integers(0, 10**6)) for k in KEYS[: draw(st.integers(0, 2))]}
     positions = {i: draw(st.integers(-1000, 1000)) for i in ids if draw(st.booleans())}
-    cash = draw(st.integers(-10**10, 10**10))
+    cash = draw(st.integers(-(10**10), 10**10))
     k_den = draw(st.integers(2, 100))
     return arrays, weights, collateral, positions, cash, draw(st.integers(1, k_den - 1)), k_den
 

@@ -14,8 +14,8 @@ INT64 = st.integers(-(2**63) + 1, 2**63 - 1)
 def batches(draw: st.DrawFn, big: bool) -> tuple[np.ndarray, ...]:  # type: ignore[type-arg]
     n_inst, n_scen = draw(st.integers(1, 6)), draw(st.integers(1, 8))
     n, slots = draw(st.integers(1, 12)), draw(st.integers(1, 4))
-    value = INT64 if big else st.integers(-10**9, 10**9)
-    qty = INT64 if big else st.integers(-10**6, 10**6)
+    value = INT64 if big else st.integers(-(10**9), 10**9)
+    qty = INT64 if big else st.integers(-(10**6), 10**6)
     values = np.array(draw(st.lists(st.lists(value, min_size=n_scen, max_size=n_scen),
                                     min_size=n_inst, max_size=n_inst)), dtype=np.int64)  # fmt: skip
     values[:, 0] = 0
