@@ -75,12 +75,13 @@ def process_expiries(state: ClearingState, ctx: BlockContext) -> list[Event]:
     for instrument in expiring:
         state.final_settlement_prices[instrument.id] = finals[instrument.id]
         state.open_interest[instrument.id] = 0
-    for address, sub_id, future_id, lots in exercises:
-        process_exercise(state, address, sub_id, future_id, lots)
-    return [
+    events = [
         make_event("expiry", instrument=i, final_price=finals[i], paid=paid[i])
         for i in sorted(finals)
     ]
+    for address, sub_id, future_id, lots in exercises:
+        events.append(process_exercise(state, address, sub_id, future_id, lots))
+    return events
 
 
 def compute_exercise_lots(
@@ -100,7 +101,7 @@ def compute_exercise_lots(
 
 def process_exercise(
     state: ClearingState, member: bytes, sub_account: int, future_id: str, lots: int
-) -> None:
+) -> Event:
     """Net ``lots`` of the future into the sub-account at the future's mark."""
     mark = state.mark_prices[future_id]
     account = get_sub_account_for_write(state, member, sub_account)
@@ -109,3 +110,7 @@ def process_exercise(
     account.cash += cash
     state.open_interest[future_id] += compute_long_change(before, position)
     account.positions[future_id] = position
+    return make_event(
+        "exercise", member=member, sub_account=sub_account, instrument=future_id,
+        quantity=lots, price=mark,
+    )  # fmt: skip

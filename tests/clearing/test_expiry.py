@@ -86,7 +86,9 @@ def test_physically_settled_call_is_exercised_into_the_future() -> None:
     box.state.mark_prices[FUTURE] = STRIKE + 1_000_000
     expiry = box.state.instruments[CALL].expiry_ms
     assert expiry is not None
-    process_expiries(box.state, replace(box.next_context(), time_ms=expiry))
+    events = process_expiries(box.state, replace(box.next_context(), time_ms=expiry))
+    exercised = [(e.get("member"), e.get("quantity")) for e in events if e.kind == "exercise"]
+    assert sorted(exercised) == sorted([(a.address, 3), (b.address, -3)])
     assert position(box, a, instrument=FUTURE).quantity == 3
     assert position(box, b, instrument=FUTURE).quantity == -3
     assert position(box, a, instrument=FUTURE).average_entry_price == STRIKE + 1_000_000
