@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from clearing.assets import CollateralKey, compute_haircut_value_per_quantum
 from clearing.genesis import Genesis
+from clearing.instruments import InstrumentKind
 from clearing.risk.arrays import RiskArrays, compute_risk_arrays
 from clearing.risk.margin import (
     check_trade_margin,
@@ -67,11 +68,17 @@ def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False
     cached = _arrays.get(key)
     if cached is not None and cached[0] is state.genesis and cached[1] == inputs:
         return cached[2]
+    marks = state.mark_prices
+    priced = tuple(  # an instrument without a mark cannot be traded, so holds no lots
+        i
+        for i in state.instruments.values()
+        if i.id in marks and (i.kind is not InstrumentKind.OPTION or i.underlying in marks)
+    )
     arrays = compute_risk_arrays(
         state.height // state.genesis.epoch_length_blocks,
         setup.stress if stress else setup.scenarios,
-        tuple(state.instruments.values()),
-        state.mark_prices,
+        priced,
+        marks,
         setup.params,
         state.time_ms,
     )

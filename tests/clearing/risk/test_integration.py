@@ -156,3 +156,16 @@ def test_no_accepted_trade_leaves_raised_risk_uncovered(orders: list[tuple[bool,
             equity = account.cash + get_collateral_value(state, account)
             assert im <= im_before or equity >= im
         assert rejected in ([], ["InsufficientMargin"])
+
+
+def test_instruments_without_a_mark_are_left_out_of_the_arrays() -> None:
+    from clearing.risk.engine import get_risk_arrays, get_risk_setup
+
+    doc = genesis_doc()
+    doc["risk"] = genesis_risk_section()
+    box = Sandbox.from_genesis_doc(doc)
+    del box.state.mark_prices["BTC-26DEC26"]  # the future an option is written on
+    setup = get_risk_setup(box.state.genesis)
+    assert setup is not None
+    arrays = get_risk_arrays(box.state, setup)
+    assert arrays.instrument_ids == ("BTC-PERP", "ETH-PERP")
