@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from clearing.codec import expect_bytes, expect_int, expect_list, expect_str, pack, unpack
 from clearing.collateral import CollateralCredit, process_collateral_credit
 from clearing.context import BlockContext
 from clearing.default.steps import process_default_fund_step, process_liquidation_step
@@ -49,6 +50,7 @@ from clearing.withdrawal import (
 __all__ = ["BlockContext", "BlockResult", "TxResult", "process_block"]
 
 OK = "ok"
+RESULT_VERSION = 1
 
 Step = Callable[[ClearingState, BlockContext], list[Event]]
 
@@ -91,6 +93,31 @@ class BlockResult:
     tx_results: tuple[TxResult, ...]
     events: tuple[Event, ...]  # end-of-block and epoch events, in order
     state_root: bytes
+
+    def encode(self) -> bytes:
+        """``[RESULT_VERSION, height, [[code, detail, [event]]], [event], root]``."""
+        txs = [[r.code, r.detail, [e.to_fields() for e in r.events]] for r in self.tx_results]
+        events = [e.to_fields() for e in self.events]
+        return pack([RESULT_VERSION, self.height, txs, events, self.state_root])
+
+    @classmethod
+    def decode(cls, data: bytes) -> BlockResult:
+        fields = expect_list(unpack(data, "BlockResult"), "BlockResult", 5)
+        if fields[0] != RESULT_VERSION:
+            raise DecodeError("BlockResult", f"version {fields[0]!r} is not {RESULT_VERSION}")
+        results = []
+        for item in expect_list(fields[2], "tx_results"):
+            code, detail, events = expect_list(item, "TxResult", 3)
+            if not isinstance(detail, str):
+                raise DecodeError("TxResult", "detail must be a string")
+            decoded = tuple(Event.from_fields(e) for e in expect_list(events, "events"))
+            results.append(TxResult(expect_str(code, "code"), detail, decoded))
+        return cls(
+            expect_int(fields[1], "height"),
+            tuple(results),
+            tuple(Event.from_fields(e) for e in expect_list(fields[3], "events")),
+            expect_bytes(fields[4], "state_root", 32),
+        )
 
 
 def check_block_context(state: ClearingState, ctx: BlockContext) -> None:

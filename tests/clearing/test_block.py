@@ -2,9 +2,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearing.block import BlockContext, process_block, process_transaction
+from clearing.block import BlockContext, BlockResult, process_block, process_transaction
 from clearing.codec import pack
-from clearing.errors import TimeNotMonotonic, WrongBlockChain, WrongHeight
+from clearing.errors import DecodeError, TimeNotMonotonic, WrongBlockChain, WrongHeight
 from clearing.root import compute_state_root_from_scratch
 from tests.clearing.support import ALICE, USDC, new_sandbox
 
@@ -95,3 +95,24 @@ def test_corrupted_transactions_are_rejected_never_raised(
 def test_arbitrary_bytes_are_rejected_never_raised(data: bytes) -> None:
     box = new_sandbox()
     assert not process_transaction(box.state, box.next_context(), data).is_ok()
+
+
+def test_block_result_encoding_round_trips() -> None:
+    box = new_sandbox()
+    credit = box.credit(ALICE.address, USDC, 100)
+    result = box.apply([credit, b"\xc1", credit])
+    assert BlockResult.decode(result.encode()) == result
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (pack([2, 1, [], [], bytes(32)]), "version 2"),
+        (pack([1, 1, [["ok", 5, []]], [], bytes(32)]), "detail"),
+        (pack([1, 1, [], [["k", [["x", 1.5]]]], bytes(32)]), "float"),
+        (pack([1, 1, [], [], bytes(31)]), "32 bytes"),
+    ],
+)
+def test_malformed_block_result_is_a_decode_error(data: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError, match=reason):
+        BlockResult.decode(data)
