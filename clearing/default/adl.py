@@ -46,18 +46,25 @@ def is_adl_eligible(candidate: AdlCandidate, defaulter_quantity: int) -> bool:
     return candidate.unrealised_pnl > 0 and candidate.quantity * defaulter_quantity < 0
 
 
-def compute_adl_score(candidate: AdlCandidate) -> Fraction:
+def compute_adl_score(candidate: AdlCandidate) -> Fraction | None:
+    """Profit times leverage; None when equity is not positive (unbounded leverage)."""
     if candidate.equity <= 0:
-        return Fraction(10**40)  # unbounded leverage: first in line
+        return None
     pnl = Fraction(candidate.unrealised_pnl, candidate.equity)
     return pnl * Fraction(candidate.notional, candidate.equity)
+
+
+def get_adl_rank_key(candidate: AdlCandidate) -> tuple[int, Fraction, AccountKey]:
+    """Sort key: unbounded leverage first, then the highest score, then the account."""
+    score = compute_adl_score(candidate)
+    return (0, Fraction(0), candidate.account) if score is None else (1, -score, candidate.account)
 
 
 def compute_adl_ranking(
     candidates: list[AdlCandidate], defaulter_quantity: int
 ) -> list[AdlCandidate]:
     eligible = [c for c in candidates if is_adl_eligible(c, defaulter_quantity)]
-    return sorted(eligible, key=lambda c: (-compute_adl_score(c), c.account))
+    return sorted(eligible, key=get_adl_rank_key)
 
 
 def compute_adl(defaulter_quantity: int, loss: int, candidates: list[AdlCandidate]) -> AdlResult:

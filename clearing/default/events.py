@@ -18,7 +18,8 @@ FORMAT_VERSION = 1
 
 
 class EventKind(StrEnum):
-    LIQUIDATED = "liquidated"  # position moved to counterparty at price, penalty paid
+    LIQUIDATED = "liquidated"  # lots moved to the counterparty at the price (the mark)
+    LIQUIDATION_PENALTY = "liquidation_penalty"  # penalty paid to the taker (beyond the fee)
     LIQUIDATION_FEE = "liquidation_fee"  # fee paid into the insurance fund
     COLLATERAL_SEIZED = "collateral_seized"  # waterfall layer 1
     OWN_CONTRIBUTION_USED = "own_contribution_used"  # layer 2

@@ -174,8 +174,19 @@ class _Run:
     def move_lots(self, key: AccountKey, lots: Mapping[str, int]) -> None:
         self.accounts[key] = _apply_lots(self.accounts[key], lots, self.ctx.marks)
 
-    def emit(self, kind: EventKind, key: AccountKey, amount: int = 0, **more: object) -> None:
-        self.events.append(DefaultEvent(kind, key[0], key[1], amount, **more))  # type: ignore[arg-type]
+    def emit(
+        self,
+        kind: EventKind,
+        key: AccountKey,
+        amount: int,
+        lots: tuple[str, int, int] = ("", 0, 0),
+        counterparty: AccountKey = (b"", -1),
+    ) -> None:
+        """Record one step: ``lots`` is (instrument, quantity, price)."""
+        iid, quantity, price = lots
+        self.events.append(
+            DefaultEvent(kind, key[0], key[1], amount, iid, quantity, price, *counterparty)
+        )
 
     def liquidate(self, key: AccountKey) -> None:
         account = self.accounts[key]
@@ -213,11 +224,11 @@ class _Run:
                 taker = candidate
                 break
         self.move_lots(taker, lots)
-        self.pay(key, taker, penalty - fee)
+        if penalty - fee:
+            self.pay(key, taker, penalty - fee)
+            self.emit(EventKind.LIQUIDATION_PENALTY, key, penalty - fee, counterparty=taker)
         for iid, q in closing:
-            self.emit(EventKind.LIQUIDATED, key, penalty - fee, instrument_id=iid, quantity=q,
-                      price=self.ctx.marks[iid], counterparty=taker[0],
-                      counterparty_sub_account=taker[1])  # fmt: skip
+            self.emit(EventKind.LIQUIDATED, key, 0, (iid, q, self.ctx.marks[iid]), taker)
 
     def run_waterfall(self, key: AccountKey) -> int:
         """Cover the negative cash of ``key`` layer by layer; return what is left for ADL."""
@@ -236,13 +247,10 @@ class _Run:
         self.take_contribution(member, key, result.from_own_contribution)
         self.emit(EventKind.OWN_CONTRIBUTION_USED, key, result.from_own_contribution)
         self.pay(self.insurance, key, result.from_insurance)
-        fund_member, fund_sub = self.insurance
-        self.emit(EventKind.INSURANCE_USED, key, result.from_insurance,
-                  counterparty=fund_member, counterparty_sub_account=fund_sub)  # fmt: skip
+        self.emit(EventKind.INSURANCE_USED, key, result.from_insurance, counterparty=self.insurance)
         for payer, amount in result.from_members:
             self.take_contribution(payer, key, amount)
-            self.emit(EventKind.CONTRIBUTION_MUTUALISED, (payer, -1), amount,
-                      counterparty=member, counterparty_sub_account=key[1])  # fmt: skip
+            self.emit(EventKind.CONTRIBUTION_MUTUALISED, (payer, -1), amount, counterparty=key)
         return result.to_adl
 
     def take_contribution(self, member: bytes, key: AccountKey, amount: int) -> None:
@@ -271,9 +279,8 @@ class _Run:
         for fill in result.fills:
             self.move_lots(fill.account, {iid: fill.quantity})
             self.pay(fill.account, key, fill.charge)
-            self.emit(EventKind.DELEVERAGED, fill.account, fill.charge, instrument_id=iid,
-                      quantity=fill.quantity, price=bankruptcy, counterparty=key[0],
-                      counterparty_sub_account=key[1])  # fmt: skip
+            lots = (iid, fill.quantity, bankruptcy)
+            self.emit(EventKind.DELEVERAGED, fill.account, fill.charge, lots, key)
         sign = 1 if quantity > 0 else -1
         self.move_lots(key, {iid: -quantity})
         if result.unfilled:

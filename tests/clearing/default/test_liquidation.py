@@ -111,7 +111,10 @@ def test_partial_liquidation_restores_initial_margin_via_backstop() -> None:
     assert after.accounts[BACKSTOP].positions == (("X", 14, 1000),)
     assert after.accounts[BACKSTOP].cash == 10_070 and after.accounts[INSURANCE].cash == 70
     assert [(e.kind, e.amount) for e in events] == [
-        (EventKind.LIQUIDATION_FEE, 70), (EventKind.LIQUIDATED, 70)]  # fmt: skip
+        (EventKind.LIQUIDATION_FEE, 70),
+        (EventKind.LIQUIDATION_PENALTY, 70),
+        (EventKind.LIQUIDATED, 0),
+    ]
 
 
 def test_per_block_cap_liquidates_the_worst_first() -> None:
