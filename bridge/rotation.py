@@ -19,6 +19,12 @@ from bridge.chain import Chain
 from bridge.eip712 import compute_digest, compute_rotation_struct_hash, sign_digest
 from bridge.validators import EvmValidatorSet
 from bridge.vault import get_validator_set
+from clearing.genesis import Validator
+
+
+def get_consensus_members(validators: Iterable[Validator]) -> list[tuple[bytes, int]]:
+    """(EVM address, power) of each consensus validator: what every vault must trust."""
+    return [(v.evm_address, v.power) for v in validators]
 
 
 def compute_target_set(

@@ -181,6 +181,7 @@ class WatcherStatus:
     orphaned: int = 0
     errors: int = 0
     reconnects: int = 0
+    range_shrinks: int = 0
     last_error: str = ""
     pending: dict[tuple[int, bytes, int], DepositEvent] = field(default_factory=dict)
 
@@ -278,6 +279,7 @@ class Watcher:
                 self._record_error(exc)
                 if exc.is_range_too_large and self.batch_blocks > 1:
                     self.batch_blocks = max(1, self.batch_blocks // 2)
+                    self.status.range_shrinks += 1
                     continue
             except (RpcUnavailable, ReorgDetected) as exc:
                 self._record_error(exc)
@@ -294,7 +296,10 @@ class Watcher:
         config = self.config
         final = await self._call(get_final_block, config.confirmations)
         self.status.final_block = final
-        await self._update_pending(final)
+        try:
+            await self._update_pending(final)
+        except RpcError as exc:  # display only: never let it stall the final scan
+            self._record_error(exc)
         first = self.status.next_block
         if first > final:
             return False
@@ -321,9 +326,10 @@ class Watcher:
     async def _update_pending(self, final: int) -> None:
         """Deposits above finality, for display; a vanished one above `final` was orphaned."""
         head = await self._call(lambda chain: chain.get_block_number("latest"))
-        if head <= final or head - final > self.config.max_batch_blocks:
-            seen: list[DepositEvent] = []
-        else:
+        if head - final > self.batch_blocks:
+            return  # too wide to read in one query: pending is display only, skip it
+        seen: list[DepositEvent] = []
+        if head > final:
             seen = await self._call(scan_pending, self.config.vault, final + 1, head)
         now = {d.key: d for d in seen}
         for key, old in self.status.pending.items():

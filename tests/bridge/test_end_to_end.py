@@ -21,6 +21,7 @@ from bridge.observation import (
     sign_observation,
 )
 from bridge.payouts import scan_final_payouts, sign_payout
+from bridge.rotation import get_consensus_members, is_in_sync
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deploy_test_token, deploy_vault, deposit_token, get_vault_address
 from bridge.watcher import DepositNotFinal, Watcher, WatcherConfig, get_final_block
@@ -52,14 +53,14 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
         doc = genesis_doc()
         for validator in doc["validators"]:
             validator["evm_address"] = "0x" + get_address(evm_key(validator["name"])).hex()
-        evm_set = EvmValidatorSet.from_members(
-            0, [(bytes.fromhex(v["evm_address"][2:]), v["power"]) for v in doc["validators"]]
-        )
-        vault = deploy_vault(chain, evm_set, dev)
         token = deploy_test_token(chain, dev, "USDC", 6)
         doc["collateral"][0]["token"] = token.address.lower()  # USDC, quantum 1, chain 31337
         doc["genesis_time_ms"] = chain.w3.eth.get_block("latest")["timestamp"] * 1000
         box = Sandbox.from_genesis_doc(doc)
+        consensus = get_consensus_members(box.genesis.validators)
+        evm_set = EvmValidatorSet.from_members(0, consensus)
+        vault = deploy_vault(chain, evm_set, dev)
+        assert is_in_sync(vault, consensus)
         usdc = (CHAIN_ID, bytes.fromhex(token.address[2:]))
 
         deposit_token(chain, vault, token, 1_000_000, ALICE.address, dev, sub_account=0)

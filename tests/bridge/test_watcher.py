@@ -229,7 +229,7 @@ async def test_watcher_killed_mid_stream_resumes_without_loss_or_doubles(tmp_pat
     db = tmp_path / "cursor.sqlite"
     total = 150
     try:
-        send_native_deposits(chain, vault, [member(i) for i in range(total)])
+        send_native_deposits(chain, vault, [member(i) for i in range(total)], per_block=1)
         finalize(chain)
         first = watcher_process(node, get_vault_address(vault), db)
         seen = await wait_for_count(db, node.chain_id, 20)

@@ -1,0 +1,53 @@
+"""The watcher behind a misbehaving RPC: narrow log ranges, rate limits, hung connections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+
+from bridge.cursor import CursorStore
+from bridge.deposits import DepositEvent
+from bridge.devchain import finalize, send_native_deposits
+from bridge.vault import get_vault_address
+from bridge.watcher import Watcher
+from tests.bridge.faulty_rpc import FaultyRpc
+from tests.bridge.test_watcher import config_for, member, receive, start_chain
+
+pytestmark = pytest.mark.chain
+
+
+async def test_watcher_survives_range_limits_rate_limits_and_hangs(tmp_path: Path) -> None:
+    node, chain, vault = start_chain(31_301)
+    try:
+        send_native_deposits(chain, vault, [member(i) for i in range(20)], per_block=1)
+        finalize(chain)
+        with FaultyRpc(node.url) as proxy:
+            proxy.max_log_range = 8
+            proxy.rate_limited_requests = 3
+            config = config_for(node, get_vault_address(vault), url=proxy.url, batch_blocks=32,
+                                rpc_timeout_s=0.5, heartbeat_interval_s=0.2)  # fmt: skip
+            store = CursorStore(tmp_path / "cursor.sqlite")
+            send, receive_channel = trio.open_memory_channel[DepositEvent](100)
+            watcher = Watcher(config, store, send)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(watcher.run)
+                await receive(receive_channel, 20)
+                proxy.released.clear()  # every request now hangs
+                reconnects = watcher.status.reconnects
+                errors = watcher.status.errors
+                with trio.fail_after(20):
+                    while watcher.status.errors < errors + 2:  # timeouts, not a stuck task
+                        await trio.sleep(0.05)
+                proxy.released.set()
+                send_native_deposits(chain, vault, [member(i) for i in range(20, 40)], per_block=1)
+                finalize(chain)
+                await receive(receive_channel, 20)
+                nursery.cancel_scope.cancel()
+            assert watcher.status.reconnects > reconnects
+            assert watcher.status.range_shrinks >= 2  # 32 -> 16 -> 8 fits the node's limit
+            nonces = sorted(d.deposit_nonce for _, d in store.get_deposits_since(0))
+            assert nonces == list(range(1, 41))
+    finally:
+        node.kill()
