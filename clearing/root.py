@@ -9,14 +9,14 @@ Dedup sets (processed trade ids, credit keys) enter only by their size: they
 are derived from history and would otherwise be re-hashed every block.
 
 A member proves its account with ``get_account_proof`` and anyone checks it
-with ``verify_account_proof(root, member, account_bytes, proof)``.
+with ``verify_account_proof(root, member, account_bytes, proof)``; the bytes
+decode with ``clearing.snapshot.decode_member``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 from clearing.codec import expect_bytes, expect_list, pack, unpack
 from clearing.errors import DecodeError
@@ -59,24 +59,31 @@ def encode_account(member: Member) -> bytes:
     )
 
 
+def get_global_fields(state: ClearingState) -> list[object]:
+    """Every record outside member accounts, in canonical order (root and snapshots)."""
+    return [
+        state.chain_id,
+        state.height,
+        state.time_ms,
+        state.fee_pool,
+        state.insurance_fund,
+        sorted(state.mark_prices.items()),
+        sorted(state.index_prices.items()),
+        state.price_time_ms,
+        sorted(state.open_interest.items()),
+        sorted(state.funding_indices.items()),
+        sorted(state.last_funding_ms.items()),
+        sorted(state.final_settlement_prices.items()),
+        [r.to_fields() for _, r in sorted(state.pending_withdrawals.items())],
+    ]
+
+
 def encode_globals(state: ClearingState) -> bytes:
-    """Canonical bytes of everything in the state outside member accounts."""
+    """Canonical bytes of the global records, with the sizes of the dedup sets."""
     return pack(
         [
             GLOBALS_VERSION,
-            state.chain_id,
-            state.height,
-            state.time_ms,
-            state.fee_pool,
-            state.insurance_fund,
-            sorted(state.mark_prices.items()),
-            sorted(state.index_prices.items()),
-            state.price_time_ms,
-            sorted(state.open_interest.items()),
-            sorted(state.funding_indices.items()),
-            sorted(state.last_funding_ms.items()),
-            sorted(state.final_settlement_prices.items()),
-            [r.to_fields() for _, r in sorted(state.pending_withdrawals.items())],
+            *get_global_fields(state),
             len(state.processed_trades),
             len(state.processed_credits),
         ]
@@ -155,11 +162,3 @@ def verify_account_proof(
     leaf = hash_leaf(member, account_bytes)
     accounts_root = compute_root_from_proof(leaf, list(proof.steps))
     return compute_root(accounts_root, proof.globals_hash) == root
-
-
-def decode_account(account_bytes: bytes) -> Any:
-    """The account fields as plain lists (for members reading their proof)."""
-    fields = expect_list(unpack(account_bytes, "account"), "account", 6)
-    if fields[0] != ACCOUNT_VERSION:
-        raise DecodeError("account", f"version {fields[0]!r} is not {ACCOUNT_VERSION}")
-    return fields

@@ -10,11 +10,11 @@ from clearing.root import (
     AccountProof,
     compute_state_root,
     compute_state_root_from_scratch,
-    decode_account,
     encode_account,
     get_account_proof,
     verify_account_proof,
 )
+from clearing.snapshot import decode_member
 from clearing.state import Member, Position, get_sub_account_for_write
 from tests.clearing.support import ALICE, USDC, WETH, new_sandbox
 
@@ -94,8 +94,9 @@ def test_proof_encoding_round_trips_and_account_decodes() -> None:
     account, proof = get_account_proof(state, _member(2))  # type: ignore[misc]
     decoded = AccountProof.decode(proof.encode())
     assert decoded == proof and verify_account_proof(root, _member(2), account, decoded)
-    fields = decode_account(account)
-    assert fields[1] == _member(2) and fields[2][0][1] == 2 * 7 - 50
+    member = decode_member(account)
+    assert member.address == _member(2) and member.sub_accounts[2].cash == 2 * 7 - 50
+    assert encode_account(member) == account
 
 
 def test_only_dirty_accounts_are_re_encoded_and_root_matches_scratch() -> None:

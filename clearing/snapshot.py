@@ -1,0 +1,146 @@
+"""Whole-state snapshots: a node restarts or catches up from one instead of
+replaying every block since genesis.
+
+``encode_snapshot(state)`` is msgpack ``[SNAPSHOT_VERSION, globals, processed
+trade ids, processed credit keys, [account bytes...]]`` where each account is
+exactly the canonical leaf encoding of the state root (root.py). The genesis is
+not in the snapshot: ``decode_snapshot(genesis, data)`` rebuilds the state on
+top of it, validating every field (a snapshot from a peer is untrusted until
+its state root matches a committed one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clearing.codec import (
+    expect_bytes,
+    expect_int,
+    expect_list,
+    expect_str,
+    pack,
+    unpack,
+)
+from clearing.errors import DecodeError
+from clearing.genesis import Genesis
+from clearing.root import ACCOUNT_VERSION, encode_account, get_global_fields
+from clearing.state import (
+    ClearingState,
+    Member,
+    Position,
+    SubAccount,
+    WithdrawalRecord,
+    initialize_state,
+)
+
+SNAPSHOT_VERSION = 1
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def _int(obj: object, what: str) -> int:
+    return expect_int(obj, what, INT64_MIN, INT64_MAX)
+
+
+def _prices(obj: object, what: str) -> dict[str, int]:
+    pairs = (expect_list(p, what, 2) for p in expect_list(obj, what))
+    return {expect_str(k, what): _int(v, what) for k, v in pairs}
+
+
+def encode_snapshot(state: ClearingState) -> bytes:
+    return pack(
+        [
+            SNAPSHOT_VERSION,
+            get_global_fields(state),
+            sorted(state.processed_trades),
+            sorted(state.processed_credits),
+            [encode_account(state.members[a]) for a in sorted(state.members)],
+        ]
+    )
+
+
+def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
+    """The state a snapshot describes; raises ``DecodeError`` on any bad field."""
+    version, globals_, trades, credits, accounts = expect_list(
+        unpack(data, "snapshot"), "snapshot", 5
+    )
+    if version != SNAPSHOT_VERSION:
+        raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
+    state = initialize_state(genesis)
+    _decode_globals(state, expect_list(globals_, "globals", 13))
+    for item in expect_list(trades, "processed_trades"):
+        venue, trade_id = expect_list(item, "processed_trade", 2)
+        state.processed_trades.add((expect_str(venue, "venue"), expect_int(trade_id, "trade_id")))
+    for item in expect_list(credits, "processed_credits"):
+        chain, tx_hash, log_index = expect_list(item, "processed_credit", 3)
+        state.processed_credits.add(
+            (
+                expect_int(chain, "chain_id"),
+                expect_bytes(tx_hash, "tx_hash", 32),
+                expect_int(log_index, "log_index"),
+            )
+        )
+    for raw in expect_list(accounts, "accounts"):
+        if not isinstance(raw, bytes):
+            raise DecodeError("accounts", "each account must be bytes")
+        member = decode_member(raw)
+        state.members[member.address] = member
+    return state
+
+
+def _decode_globals(state: ClearingState, g: list[Any]) -> None:
+    chain_id = expect_int(g[0], "chain_id")
+    if chain_id != state.chain_id:
+        raise DecodeError(
+            "snapshot", f"chain id {chain_id} is not the genesis chain {state.chain_id}"
+        )
+    state.height = expect_int(g[1], "height")
+    state.time_ms = expect_int(g[2], "time_ms")
+    state.fee_pool = _int(g[3], "fee_pool")
+    state.insurance_fund = _int(g[4], "insurance_fund")
+    state.mark_prices = _prices(g[5], "mark_prices")
+    state.index_prices = _prices(g[6], "index_prices")
+    state.price_time_ms = expect_int(g[7], "price_time_ms")
+    state.open_interest = _prices(g[8], "open_interest")
+    state.funding_indices = _prices(g[9], "funding_indices")
+    state.last_funding_ms = _prices(g[10], "last_funding_ms")
+    state.final_settlement_prices = _prices(g[11], "final_settlement_prices")
+    for fields in expect_list(g[12], "pending_withdrawals"):
+        f = expect_list(fields, "WithdrawalRecord", 9)
+        record = WithdrawalRecord(
+            member=expect_bytes(f[0], "member", 20),
+            sub_account=expect_int(f[1], "sub_account"),
+            chain_id=expect_int(f[2], "chain_id"),
+            token=expect_bytes(f[3], "token", 20),
+            quanta=expect_int(f[4], "quanta"),
+            amount=expect_int(f[5], "amount", 0, 2**256 - 1),
+            recipient=expect_bytes(f[6], "recipient", 20),
+            nonce=expect_int(f[7], "nonce"),
+            height=expect_int(f[8], "height"),
+        )
+        state.pending_withdrawals[(record.member, record.nonce)] = record
+
+
+def decode_member(account_bytes: bytes) -> Member:
+    """A ``Member`` from its canonical account encoding (see ``encode_account``)."""
+    f = expect_list(unpack(account_bytes, "account"), "account", 6)
+    if f[0] != ACCOUNT_VERSION:
+        raise DecodeError("account", f"version {f[0]!r} is not {ACCOUNT_VERSION}")
+    member = Member(expect_bytes(f[1], "member", 20))
+    for sub in expect_list(f[2], "sub_accounts"):
+        sub_id, cash, collateral, positions = expect_list(sub, "sub_account", 4)
+        account = SubAccount(_int(cash, "cash"))
+        for item in expect_list(collateral, "collateral"):
+            chain, token, quanta = expect_list(item, "collateral", 3)
+            key = (expect_int(chain, "chain_id"), expect_bytes(token, "token", 20))
+            account.collateral[key] = expect_int(quanta, "quanta")
+        for item in expect_list(positions, "positions"):
+            p = expect_list(item, "position", 6)
+            account.positions[expect_str(p[0], "instrument")] = Position(
+                *(_int(v, "position") for v in p[1:])
+            )
+        member.sub_accounts[expect_int(sub_id, "sub_account")] = account
+    member.venues = {expect_str(v, "venue") for v in expect_list(f[3], "venues")}
+    member.used_nonces = {expect_int(n, "nonce") for n in expect_list(f[4], "used_nonces")}
+    member.default_fund = _int(f[5], "default_fund")
+    return member

@@ -1,0 +1,81 @@
+import pytest
+
+from clearing.codec import pack, unpack
+from clearing.errors import DecodeError
+from clearing.root import compute_state_root, compute_state_root_from_scratch
+from clearing.sandbox import Sandbox, derive_ed25519_key
+from clearing.snapshot import decode_member, decode_snapshot, encode_snapshot
+from clearing.trade import Trade, sign_trade_batch
+from tests.clearing.support import ALICE, BOB, USDC, WETH, new_sandbox, snapshot
+
+
+def _busy() -> Sandbox:
+    box = new_sandbox()
+    box.apply(
+        [
+            box.credit(ALICE.address, USDC, 10**12),
+            box.credit(BOB.address, WETH, 10**7, sub_account=2),
+            box.authorise(ALICE, "alpha"),
+            box.authorise(BOB, "alpha"),
+        ]
+    )
+    trade = Trade(1, "BTC-PERP", ALICE.address, 0, BOB.address, 2, 60_000_000, 3)
+    venue = derive_ed25519_key("venue-alpha")
+    box.apply([sign_trade_batch(venue, box.chain_id, "alpha", 1, (trade,))])
+    box.apply([box.prices({"BTC/0.001": 61_000_000}, {"BTC-PERP": 60_500_000})])
+    box.apply([box.withdraw(ALICE, USDC, 5)])
+    return box
+
+
+def test_snapshot_restores_the_same_state_and_root() -> None:
+    box = _busy()
+    root = compute_state_root(box.state)
+    restored = decode_snapshot(box.genesis, encode_snapshot(box.state))
+    assert compute_state_root(restored) == root == compute_state_root_from_scratch(restored)
+    assert snapshot(restored) == snapshot(box.state)
+    assert restored.members[BOB.address].sub_accounts[2].positions["BTC-PERP"].quantity == -3
+
+
+def test_a_restored_node_continues_in_lockstep() -> None:
+    box = _busy()
+    twin = Sandbox(
+        box.genesis, decode_snapshot(box.genesis, encode_snapshot(box.state)), box.validator_keys
+    )
+    txs = [
+        box.prices({"BTC/0.001": 62_000_000}, {"BTC-PERP": 62_000_000}),
+        box.transfer(ALICE, 0, 1, 1, USDC),
+    ]
+    assert box.apply(txs) == twin.apply(txs)
+
+
+def test_account_bytes_decode_to_the_member() -> None:
+    box = _busy()
+    member = box.state.members[ALICE.address]
+    from clearing.root import encode_account
+
+    assert decode_member(encode_account(member)) == member
+
+
+def _tampered(mutate: object) -> bytes:
+    box = _busy()
+    fields = unpack(encode_snapshot(box.state), "test")
+    mutate(fields)  # type: ignore[operator]
+    return pack(fields)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda f: f.__setitem__(0, 2), "version 2"),
+        (lambda f: f[1].__setitem__(0, 1), "chain id 1"),
+        (lambda f: f[1].__setitem__(3, "x"), "integer"),
+        (lambda f: f[2].append(["alpha"]), "expected 2 fields"),
+        (lambda f: f[4].append(5), "must be bytes"),
+        (lambda f: f[4].append(pack([1, b"\x00" * 19, [], [], [], 0])), "20 bytes"),
+        (lambda f: f[4].append(pack([9, b"\x00" * 20, [], [], [], 0])), "version 9"),
+    ],
+)
+def test_bad_snapshots_are_decode_errors(mutate: object, reason: str) -> None:
+    box = new_sandbox()
+    with pytest.raises(DecodeError, match=reason):
+        decode_snapshot(box.genesis, _tampered(mutate))
