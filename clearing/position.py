@@ -1,9 +1,9 @@
 """Netting algebra: folding one fill into a sub-account's position.
 
 A position is a signed quantity of lots (long > 0, short < 0), an average entry
-price and the realised PnL booked so far. PnL here is counted in *price-lots*
-(price units x lots); turning it into money is the caller's business (contract
-size and price scale live on the instrument), which keeps this algebra exact.
+price and the realised PnL booked so far. PnL is counted in price-lots (price
+x lots), which is ``Amount`` because a price is settlement units per lot
+(``units.PRICE_SCALE == 1``), so the algebra is exact integer arithmetic.
 
 Invariant (the reason for the rounding rule below): for any sequence of fills
 (dq_k, p_k) ending in quantity q, and any mark m,
@@ -15,8 +15,9 @@ fills. Reducing a position keeps its average entry and realises the closed lots
 at (price - average entry). Increasing it moves the average entry to
 floor(cost / quantity); the sub-unit remainder of that cost (0 <= r < |q| for
 longs, -|q| < r <= 0 for shorts) is booked into realised PnL so the identity
-stays exact. A fill that crosses zero is a full close followed by an opening
-at the fill price, which needs no rounding.
+stays exact (realised PnL is a record for the member: cash moves only by
+variation margin, see settlement.py). A fill that crosses zero is a full
+close followed by an opening at the fill price, which needs no rounding.
 """
 
 from __future__ import annotations
