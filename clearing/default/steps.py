@@ -39,6 +39,7 @@ from clearing.risk.engine import (
     get_risk_arrays,
     get_risk_setup,
 )
+from clearing.risk.margin import is_maintenance_met
 from clearing.state import (
     ClearingState,
     SubAccount,
@@ -77,6 +78,8 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
     if setup is None:
         return []
     params = setup.params
+    if not is_any_below_maintenance(state):
+        return []  # the common block: no snapshot of the book needed
     ctx_margin = MarginContext(get_risk_arrays(state, setup), state.mark_prices, params.k_num,
                                params.k_den, params.liquidation)  # fmt: skip
     book = get_default_book(state)
@@ -90,6 +93,25 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
         if posted != book.contributions[member]:
             get_member_for_write(state, member).default_fund = posted
     return [to_ledger_event(e) for e in events]
+
+
+def is_any_below_maintenance(state: ClearingState) -> bool:
+    """True when some sub-account (the clearing house's aside) has equity < MM."""
+    setup = get_risk_setup(state.genesis)
+    assert setup is not None
+    k_num, k_den = setup.params.k_num, setup.params.k_den
+    for address, member in state.members.items():
+        if address == INSURANCE_MEMBER:
+            continue
+        for account in member.sub_accounts.values():
+            if not get_quantities(account):
+                continue
+            equity = account.cash + get_collateral_value(state, account)
+            if not is_maintenance_met(
+                equity, get_account_initial_margin(state, account), k_num, k_den
+            ):
+                return True
+    return False
 
 
 def _write_back(state: ClearingState, key: AccountKey, old: RiskAccount, new: RiskAccount) -> None:
