@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from clearing.block import BlockContext, BlockResult, process_block
 from clearing.errors import DecodeError
@@ -19,6 +18,8 @@ from clearing.genesis import Genesis
 from clearing.root import compute_state_root
 from clearing.state import ClearingState, initialize_state
 from clearing.tx import MAX_TX_BYTES, decode_tx
+from consensus.app import CheckTxResult, TxAccepted, TxRejected
+from consensus.types import Block
 
 log = logging.getLogger(__name__)
 
@@ -26,70 +27,75 @@ MAX_BLOCK_BYTES = 8 * 1024 * 1024
 MAX_BLOCK_TXS = 20_000
 
 
-class ProposalRejected(ValueError):
-    """A proposed block cannot be a block: it names the limit or the transaction at fault."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Finalized:
-    height: int
-    state_root: bytes
-    result: BlockResult
-
-
 class ClearingApp:
-    """Owns the clearing state; `finalize_block` is the only writer."""
+    """The consensus `Application` over the clearing state; `finalize_block` is the only writer.
+
+    Invariant: `last_root` is the state root after block `height` (genesis root at 0).
+    """
 
     def __init__(self, genesis: Genesis) -> None:
         self.genesis = genesis
         self.state: ClearingState = initialize_state(genesis)
         self.last_root = compute_state_root(self.state)
+        self.last_result: BlockResult | None = None
 
     @property
     def height(self) -> int:
         return self.state.height
 
-    def check_tx(self, raw: bytes) -> None:
-        """Mempool admission: size and decoding. Raises DecodeError (changes nothing)."""
-        decode_tx(raw)
+    def check_tx(self, tx: bytes) -> CheckTxResult:
+        """Mempool admission by decoding; changes nothing."""
+        try:
+            decode_tx(tx)
+        except DecodeError as exc:
+            return TxRejected(str(exc))
+        return TxAccepted()
 
-    def prepare_proposal(
-        self, candidates: Sequence[bytes], max_bytes: int = MAX_BLOCK_BYTES
-    ) -> list[bytes]:
-        """Takes mempool transactions in order while they fit the block limits."""
+    def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> list[bytes]:
+        """Takes mempool candidates in order while they fit the block limits."""
         chosen: list[bytes] = []
         size = 0
-        for raw in candidates:
+        for raw in txs:
             if len(chosen) == MAX_BLOCK_TXS:
                 break
-            if size + len(raw) > max_bytes:
+            if size + len(raw) > MAX_BLOCK_BYTES:
                 continue
             chosen.append(raw)
             size += len(raw)
         return chosen
 
-    def process_proposal(self, txs: Sequence[bytes]) -> None:
-        """Raises ProposalRejected unless `txs` could be a block; changes nothing."""
-        if len(txs) > MAX_BLOCK_TXS:
-            raise ProposalRejected(f"{len(txs)} transactions exceed {MAX_BLOCK_TXS}")
-        total = sum(len(raw) for raw in txs)
-        if total > MAX_BLOCK_BYTES:
-            raise ProposalRejected(f"{total} bytes exceed {MAX_BLOCK_BYTES}")
-        for index, raw in enumerate(txs):
-            if len(raw) > MAX_TX_BYTES:
-                raise ProposalRejected(f"transaction {index}: {len(raw)} bytes > {MAX_TX_BYTES}")
-            try:
-                decode_tx(raw)
-            except DecodeError as exc:
-                raise ProposalRejected(f"transaction {index}: {exc}") from exc
+    def process_proposal(self, block: Block) -> bool:
+        error = compute_proposal_error(block.txs)
+        if error is not None:
+            log.warning(
+                "proposal %s at height %d refused: %s", block.hash.hex()[:12], block.height, error
+            )
+        return error is None
 
-    def finalize_block(self, height: int, time_ms: int, txs: Sequence[bytes]) -> Finalized:
+    def finalize_block(self, block: Block) -> bytes:
         """Applies a committed block; returns the new state root (same on every node)."""
-        ctx = BlockContext(height, time_ms, self.genesis.chain_id)
-        result = process_block(self.state, ctx, list(txs))
+        ctx = BlockContext(block.height, block.header.time_ms, self.genesis.chain_id)
+        result = process_block(self.state, ctx, list(block.txs))
         self.last_root = result.state_root
-        return Finalized(height, result.state_root, result)
+        self.last_result = result
+        return result.state_root
+
+
+def compute_proposal_error(txs: Sequence[bytes]) -> str | None:
+    """Why `txs` cannot be a block (limits, undecodable transaction), or None.
+
+    Transactions clearing rejects are fine: they stay in the block with their result.
+    """
+    if len(txs) > MAX_BLOCK_TXS:
+        return f"{len(txs)} transactions exceed {MAX_BLOCK_TXS}"
+    total = sum(len(raw) for raw in txs)
+    if total > MAX_BLOCK_BYTES:
+        return f"{total} bytes exceed {MAX_BLOCK_BYTES}"
+    for index, raw in enumerate(txs):
+        if len(raw) > MAX_TX_BYTES:
+            return f"transaction {index}: {len(raw)} bytes exceed {MAX_TX_BYTES}"
+        try:
+            decode_tx(raw)
+        except DecodeError as exc:
+            return f"transaction {index}: {exc}"
+    return None

@@ -1,16 +1,17 @@
-"""The clearing application: same blocks give the same roots; bad proposals are typed errors."""
+"""The clearing application: same blocks give the same roots; bad proposals are refused."""
 
 from __future__ import annotations
 
-import pytest
-
-from clearing.errors import DecodeError
 from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
-from node.app import MAX_BLOCK_TXS, ClearingApp, ProposalRejected
+from consensus.app import TxAccepted, TxRejected
+from consensus.types import Block, BlockHeader, compute_txs_hash
+from node.app import MAX_BLOCK_TXS, ClearingApp, compute_proposal_error
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
+
+GENESIS_MS = 1_795_219_200_000
 
 
 def blocks() -> list[list[bytes]]:
@@ -26,32 +27,41 @@ def blocks() -> list[list[bytes]]:
     ]
 
 
+def make_block(height: int, txs: list[bytes]) -> Block:
+    header = BlockHeader(
+        "test",
+        height,
+        GENESIS_MS + 1000 * height,
+        bytes(32),
+        b"",
+        compute_txs_hash(tuple(txs)),
+        bytes(32),
+    )
+    return Block(header, tuple(txs), None)
+
+
 def test_two_apps_agree_on_every_root() -> None:
     one, two = (ClearingApp(parse_genesis(genesis_doc())) for _ in range(2))
     for height, txs in enumerate(blocks(), start=1):
-        one.process_proposal(txs)
-        a = one.finalize_block(height, 1_795_219_200_000 + 1000 * height, txs)
-        b = two.finalize_block(height, 1_795_219_200_000 + 1000 * height, txs)
-        assert a.state_root == b.state_root
-        assert all(r.is_ok() for r in a.result.tx_results), a.result.tx_results
+        block = make_block(height, txs)
+        assert one.process_proposal(block)
+        assert one.finalize_block(block) == two.finalize_block(block)
+        assert one.last_result is not None
+        assert all(r.is_ok() for r in one.last_result.tx_results), one.last_result.tx_results
     assert one.height == 3
 
 
-def test_proposal_that_cannot_be_a_block_is_rejected_without_change() -> None:
+def test_proposal_that_cannot_be_a_block_is_refused_without_change() -> None:
     app = ClearingApp(parse_genesis(genesis_doc()))
     root = app.last_root
-    with pytest.raises(ProposalRejected, match="transaction 1"):
-        app.process_proposal([blocks()[0][0], b"\x93\x01\x02"])
-    with pytest.raises(ProposalRejected, match="exceed"):
-        app.process_proposal([b""] * (MAX_BLOCK_TXS + 1))
-    with pytest.raises(DecodeError):
-        app.check_tx(b"garbage")
+    assert not app.process_proposal(make_block(1, [blocks()[0][0], b"\x93\x01\x02"]))
+    assert "transaction 1" in (compute_proposal_error([blocks()[0][0], b"\x93\x01"]) or "")
+    assert "exceed" in (compute_proposal_error([b""] * (MAX_BLOCK_TXS + 1)) or "")
+    assert isinstance(app.check_tx(b"garbage"), TxRejected)
+    assert isinstance(app.check_tx(blocks()[1][0]), TxAccepted)
     assert (app.height, app.last_root) == (0, root)
 
 
-def test_prepare_proposal_keeps_order_within_the_byte_limit() -> None:
+def test_prepare_proposal_keeps_mempool_order() -> None:
     app = ClearingApp(parse_genesis(genesis_doc()))
-    assert app.prepare_proposal([b"a" * 5, b"b" * 10, b"c" * 3], max_bytes=9) == [
-        b"a" * 5,
-        b"c" * 3,
-    ]
+    assert app.prepare_proposal(1, GENESIS_MS, [b"a", b"b", b"c"]) == [b"a", b"b", b"c"]
