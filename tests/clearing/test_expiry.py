@@ -84,6 +84,7 @@ def test_physically_settled_call_is_exercised_into_the_future() -> None:
     box, (a, b, *_) = trading_box(box=Sandbox.from_genesis_doc(doc))
     clear(box, [make_trade(1, a, b, price=1_500_000, quantity=3, instrument=CALL)])
     box.state.mark_prices[FUTURE] = STRIKE + 1_000_000
+    cash_before = cash(box, a) + cash(box, b)
     expiry = box.state.instruments[CALL].expiry_ms
     assert expiry is not None
     events = process_expiries(box.state, replace(box.next_context(), time_ms=expiry))
@@ -95,3 +96,5 @@ def test_physically_settled_call_is_exercised_into_the_future() -> None:
     assert box.state.open_interest[FUTURE] == 3
     assert box.state.open_interest[CALL] == 0
     assert FUTURE not in box.state.final_settlement_prices
+    assert cash(box, a) + cash(box, b) == cash_before  # intrinsic paid by b to a, nothing made
+    assert cash(box, a) - (-3 * 450) == 3 * (1_000_000 - 1_500_000)
