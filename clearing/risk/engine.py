@@ -63,7 +63,8 @@ def get_risk_setup(genesis: Genesis) -> RiskSetup | None:
 
 def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False) -> RiskArrays:
     """Margin (or stress) arrays at the current marks and block time."""
-    inputs = (state.time_ms, tuple(sorted(state.mark_prices.items())))
+    epoch = state.height // state.genesis.epoch_length_blocks
+    inputs = (epoch, state.time_ms, tuple(sorted(state.mark_prices.items())))
     key = (id(state.genesis), stress)
     cached = _arrays.get(key)
     if cached is not None and cached[0] is state.genesis and cached[1] == inputs:
@@ -75,7 +76,7 @@ def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False
         if i.id in marks and (i.kind is not InstrumentKind.OPTION or i.underlying in marks)
     )
     arrays = compute_risk_arrays(
-        state.height // state.genesis.epoch_length_blocks,
+        epoch,
         setup.stress if stress else setup.scenarios,
         priced,
         marks,
