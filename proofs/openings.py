@@ -56,13 +56,13 @@ class MemberOpenings:
         try:
             if obj["version"] != OPENINGS_VERSION:
                 raise DecodeError(f"unsupported openings version {obj['version']!r}")
-            owner = bytes.fromhex(_strip0x(obj["member"]))
+            owner = bytes.fromhex(strip_0x(obj["member"]))
             labels = tuple(str(x) for x in obj["labels"])
             accounts = tuple(
                 AccountOpening(
                     int(a["subaccount"]),
                     tuple(int(v) for v in a["values"]),
-                    tuple(int(_strip0x(b), 16) % R for b in a["blindings"]),
+                    tuple(int(strip_0x(b), 16) % R for b in a["blindings"]),
                 )
                 for a in obj["accounts"]
             )
@@ -75,7 +75,8 @@ class MemberOpenings:
         return MemberOpenings(epoch, owner, labels, accounts)
 
 
-def _strip0x(text: str) -> str:
+def strip_0x(text: str) -> str:
+    """Hex text without its optional 0x prefix."""
     return text[2:] if text.startswith("0x") else text
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from proofs.errors import DecodeError
 from proofs.group import FAST, REFERENCE
-from proofs.openings import MemberOpenings, verify_member_openings
+from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
 from proofs.pedersen import Generators, get_generators
 from proofs.report import Report, Validator, Verdict, decode_report, verify_report
 
@@ -49,11 +49,11 @@ def read_report_bytes(path: Path) -> bytes:
     text = data.strip()
     if text.startswith(b"{"):
         try:
-            return bytes.fromhex(_strip0x(json.loads(text)["report"]))
+            return bytes.fromhex(strip_0x(json.loads(text)["report"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise DecodeError(f"{path}: JSON without a hex 'report' field: {exc!r}") from exc
     try:
-        return bytes.fromhex(_strip0x(text.decode("ascii")))
+        return bytes.fromhex(strip_0x(text.decode("ascii")))
     except (UnicodeDecodeError, ValueError):
         return data
 
@@ -63,7 +63,7 @@ def read_validators(path: Path) -> list[Validator]:
         obj: Any = json.loads(_read(path))
         entries = obj["validators"] if isinstance(obj, dict) else obj
         return [
-            Validator(bytes.fromhex(_strip0x(v.get("pubkey") or v["public_key"])), int(v["power"]))
+            Validator(bytes.fromhex(strip_0x(v.get("pubkey") or v["public_key"])), int(v["power"]))
             for v in entries
         ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -72,7 +72,7 @@ def read_validators(path: Path) -> list[Validator]:
 
 def parse_address(text: str) -> bytes:
     try:
-        raw = bytes.fromhex(_strip0x(text))
+        raw = bytes.fromhex(strip_0x(text))
     except ValueError as exc:
         raise UsageError(f"--member {text!r} is not hex") from exc
     if len(raw) != 20:
@@ -85,10 +85,6 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
-
-
-def _strip0x(text: str) -> str:
-    return text[2:] if text.startswith("0x") else text
 
 
 def _print_verdict(title: str, verdict: Verdict) -> None:
