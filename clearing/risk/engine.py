@@ -41,6 +41,8 @@ class RiskSetup:
     stress: ScenarioSet
 
 
+# Caches of pure results (a miss recomputes the same value); a few geneses at most.
+CACHE_ENTRIES = 8
 _setups: dict[int, tuple[Genesis, RiskSetup | None]] = {}
 _arrays: dict[tuple[int, bool], tuple[Genesis, object, RiskArrays]] = {}
 
@@ -57,6 +59,8 @@ def get_risk_setup(genesis: Genesis) -> RiskSetup | None:
     if genesis.risk:
         params = parse_risk_params(genesis.risk)
         setup = RiskSetup(params, compute_scenario_set(params), compute_stress_scenario_set(params))
+    if len(_setups) >= CACHE_ENTRIES:
+        _setups.clear()
     _setups[id(genesis)] = (genesis, setup)
     return setup
 
@@ -83,6 +87,8 @@ def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False
         setup.params,
         state.time_ms,
     )
+    if len(_arrays) >= CACHE_ENTRIES:
+        _arrays.clear()
     _arrays[key] = (state.genesis, inputs, arrays)
     return arrays
 
