@@ -139,8 +139,8 @@ class Chain:
         self, call: ContractFunction | Any, sender: LocalAccount, value: int = 0
     ) -> dict[str, Any]:
         """Sign locally, send, wait for the receipt; a revert raises ContractReverted."""
-        abi = getattr(call, "abi", None) or getattr(getattr(call, "contract_abi", None), "abi", [])
-        contract_abi = getattr(call, "contract_abi", abi if isinstance(abi, list) else [])
+        # A function knows its contract's ABI (`contract_abi`); a constructor only `abi`.
+        contract_abi = getattr(call, "contract_abi", None) or getattr(call, "abi", [])
         params = {"from": sender.address, "value": value, "chainId": self.chain_id}
         try:
             tx = call.build_transaction(

@@ -10,20 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
 from eth_utils import keccak
+
+from bridge.wire import DecodeError, pack_record, unpack_record
 
 DEPOSITED_TOPIC = keccak(text="Deposited(address,address,uint256,uint256,uint32)")
 DEPOSITED_TOPIC_HEX = "0x" + DEPOSITED_TOPIC.hex()
-FORMAT_VERSION = 1
-
-
-class DecodeError(Exception):
-    """Bytes or a log that are not a well-formed deposit record."""
-
-    def __init__(self, what: str, reason: str) -> None:
-        super().__init__(f"{what}: {reason}")
-        self.what, self.reason = what, reason
+__all__ = ["DEPOSITED_TOPIC_HEX", "DecodeError", "DepositEvent", "decode_deposit_log"]
 
 
 @dataclass(frozen=True)
@@ -46,42 +39,45 @@ class DepositEvent:
         return (self.chain_id, self.tx_hash, self.log_index)
 
     def encode(self) -> bytes:
-        fields = [
-            FORMAT_VERSION,
-            self.chain_id,
-            self.vault,
-            self.tx_hash,
-            self.log_index,
-            self.block_number,
-            self.block_hash,
-            self.member,
-            self.sub_account,
-            self.token,
-            self.amount.to_bytes(32, "big"),
-            self.deposit_nonce.to_bytes(32, "big"),
-        ]
-        packed: bytes = msgpack.packb(fields, use_bin_type=True)
-        return packed
+        return pack_record(
+            [
+                self.chain_id,
+                self.vault,
+                self.tx_hash,
+                self.log_index,
+                self.block_number,
+                self.block_hash,
+                self.member,
+                self.sub_account,
+                self.token,
+                self.amount.to_bytes(32, "big"),
+                self.deposit_nonce.to_bytes(32, "big"),
+            ]
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> DepositEvent:
-        try:
-            fields = msgpack.unpackb(data, raw=False)
-        except (ValueError, msgpack.ExtraData) as exc:
-            raise DecodeError("DepositEvent", f"not msgpack: {exc}") from None
-        if not isinstance(fields, list) or len(fields) != 12 or fields[0] != FORMAT_VERSION:
-            raise DecodeError("DepositEvent", "want a version-1 list of 12 fields")
-        sizes = {2: 20, 3: 32, 6: 32, 7: 20, 9: 20, 10: 32, 11: 32}
-        for index, field in enumerate(fields[1:], start=1):
-            want = sizes.get(index)
-            if want is None and (not isinstance(field, int) or field < 0):
+        fields = unpack_record(data, "DepositEvent", 11)
+        byte_sizes = {1: 20, 2: 32, 5: 32, 6: 20, 8: 20, 9: 32, 10: 32}  # others: ints >= 0
+        for index, field in enumerate(fields):
+            want = byte_sizes.get(index)
+            if want is None and (type(field) is not int or field < 0):
                 raise DecodeError("DepositEvent", f"field {index} is not an int >= 0")
             if want is not None and (not isinstance(field, bytes) or len(field) != want):
                 raise DecodeError("DepositEvent", f"field {index} is not {want} bytes")
+        chain_id, vault, tx_hash, log_index, number, block_hash, member, sub, token = fields[:9]
         return cls(
-            *fields[1:10],
-            amount=int.from_bytes(fields[10], "big"),
-            deposit_nonce=int.from_bytes(fields[11], "big"),
+            chain_id=chain_id,
+            vault=vault,
+            tx_hash=tx_hash,
+            log_index=log_index,
+            block_number=number,
+            block_hash=block_hash,
+            member=member,
+            sub_account=sub,
+            token=token,
+            amount=int.from_bytes(fields[9], "big"),
+            deposit_nonce=int.from_bytes(fields[10], "big"),
         )
 
 

@@ -18,16 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import msgpack
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bridge.deposits import DecodeError
+from bridge.wire import DecodeError, pack_record, unpack_record
 from clearing.attestation import compute_signing_bytes, is_valid_signature
 from clearing.collateral import CollateralObservation
 from clearing.errors import DecodeError as ClearingDecodeError
 
 EXTERNAL_DOMAIN = "external-collateral"
-FORMAT_VERSION = 1
 
 
 class ExternalEventError(Exception):
@@ -53,20 +51,15 @@ class SignedExternalEvent:
     signature: bytes  # 64 bytes
 
     def encode(self) -> bytes:
-        fields = [FORMAT_VERSION, self.observation.to_fields(), self.bridge_key, self.signature]
-        packed: bytes = msgpack.packb(fields, use_bin_type=True)
-        return packed
+        return pack_record([self.observation.to_fields(), self.bridge_key, self.signature])
 
     @classmethod
     def decode(cls, data: bytes) -> SignedExternalEvent:
+        fields, key, signature = unpack_record(data, "SignedExternalEvent", 3)
         try:
-            fields = msgpack.unpackb(data, raw=False)
-            if not isinstance(fields, list) or len(fields) != 4 or fields[0] != FORMAT_VERSION:
-                raise DecodeError("SignedExternalEvent", "want a version-1 list of 4 fields")
-            observation = CollateralObservation.from_fields(fields[1])
-        except (ValueError, msgpack.ExtraData, ClearingDecodeError) as exc:
+            observation = CollateralObservation.from_fields(fields)
+        except ClearingDecodeError as exc:
             raise DecodeError("SignedExternalEvent", str(exc)) from None
-        key, signature = fields[2], fields[3]
         if not (isinstance(key, bytes) and len(key) == 32):
             raise DecodeError("SignedExternalEvent", "bridge key is not 32 bytes")
         if not (isinstance(signature, bytes) and len(signature) == 64):

@@ -20,21 +20,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import msgpack
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bridge.chain import Chain
 from bridge.cursor import CursorStore
-from bridge.deposits import DecodeError, DepositEvent
+from bridge.deposits import DepositEvent
 from bridge.watcher import fetch_deposit_by_receipt
+from bridge.wire import DecodeError, pack_record, unpack_record
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import Attestation, is_quorum, is_valid_signature, sign_attestation
 from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
 from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.genesis import Validator
 from clearing.units import MAX_UINT64
-
-FORMAT_VERSION = 1
 
 
 class ObservationError(Exception):
@@ -91,23 +89,17 @@ class SignedObservation:
     attestation: Attestation
 
     def encode(self) -> bytes:
-        packed: bytes = msgpack.packb(
-            [FORMAT_VERSION, self.observation.to_fields(), self.attestation.to_fields()],
-            use_bin_type=True,
-        )
-        return packed
+        return pack_record([self.observation.to_fields(), self.attestation.to_fields()])
 
     @classmethod
     def decode(cls, data: bytes) -> SignedObservation:
+        observation, attestation = unpack_record(data, "SignedObservation", 2)
         try:
-            fields = msgpack.unpackb(data, raw=False)
-            if not isinstance(fields, list) or len(fields) != 3 or fields[0] != FORMAT_VERSION:
-                raise DecodeError("SignedObservation", "want a version-1 list of 3 fields")
             return cls(
-                CollateralObservation.from_fields(fields[1]),
-                Attestation.from_fields(fields[2], "attestation"),
+                CollateralObservation.from_fields(observation),
+                Attestation.from_fields(attestation, "attestation"),
             )
-        except (ValueError, msgpack.ExtraData, ClearingDecodeError) as exc:
+        except ClearingDecodeError as exc:
             raise DecodeError("SignedObservation", str(exc)) from None
 
     def is_valid(self, network_chain_id: int) -> bool:
@@ -191,29 +183,22 @@ class ReobserveRequest:
     log_index: int
 
     def encode(self) -> bytes:
-        packed: bytes = msgpack.packb(
-            [FORMAT_VERSION, self.chain_id, self.tx_hash, self.log_index], use_bin_type=True
-        )
-        return packed
+        return pack_record([self.chain_id, self.tx_hash, self.log_index])
 
     @classmethod
     def decode(cls, data: bytes) -> ReobserveRequest:
-        try:
-            fields = msgpack.unpackb(data, raw=False)
-        except (ValueError, msgpack.ExtraData) as exc:
-            raise DecodeError("ReobserveRequest", str(exc)) from None
-        if (
-            not isinstance(fields, list)
-            or len(fields) != 4
-            or fields[0] != FORMAT_VERSION
-            or not isinstance(fields[1], int)
-            or not isinstance(fields[2], bytes)
-            or len(fields[2]) != 32
-            or not isinstance(fields[3], int)
-            or fields[3] < 0
+        chain_id, tx_hash, log_index = unpack_record(data, "ReobserveRequest", 3)
+        if not (
+            isinstance(chain_id, int)
+            and isinstance(tx_hash, bytes)
+            and len(tx_hash) == 32
+            and isinstance(log_index, int)
+            and log_index >= 0
         ):
-            raise DecodeError("ReobserveRequest", f"malformed fields {fields!r}")
-        return cls(fields[1], fields[2], fields[3])
+            raise DecodeError(
+                "ReobserveRequest", f"malformed fields {[chain_id, tx_hash, log_index]!r}"
+            )
+        return cls(chain_id, tx_hash, log_index)
 
 
 def handle_reobserve_request(

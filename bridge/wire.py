@@ -1,0 +1,33 @@
+"""Versioned msgpack wire form shared by bridge records: `[FORMAT_VERSION, fields...]`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+FORMAT_VERSION = 1
+
+
+class DecodeError(Exception):
+    """Bytes that are not a well-formed record of the expected kind."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what}: {reason}")
+        self.what, self.reason = what, reason
+
+
+def pack_record(fields: list[Any]) -> bytes:
+    packed: bytes = msgpack.packb([FORMAT_VERSION, *fields], use_bin_type=True)
+    return packed
+
+
+def unpack_record(data: bytes, what: str, count: int) -> list[Any]:
+    """The `count` fields after the version; DecodeError on anything else."""
+    try:
+        fields = msgpack.unpackb(data, raw=False)
+    except (ValueError, TypeError, msgpack.ExtraData) as exc:
+        raise DecodeError(what, f"not msgpack: {exc}") from None
+    if not isinstance(fields, list) or len(fields) != count + 1 or fields[0] != FORMAT_VERSION:
+        raise DecodeError(what, f"want a version-{FORMAT_VERSION} list of {count} fields")
+    return fields[1:]
