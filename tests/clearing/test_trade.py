@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clearing.codec import pack, unpack
 from clearing.errors import BadSignature, DecodeError, InsufficientEquity, UnknownVenue
@@ -289,3 +291,26 @@ def test_a_batch_with_a_bad_signature_fails_in_the_block_and_changes_nothing() -
     block = box.apply([batch])
     assert block.tx_results[0].code == "BadSignature"
     assert snapshot(box.state) == before
+
+
+wire_value = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**65), 2**65), st.text(max_size=70),
+    st.binary(max_size=70), st.lists(st.integers(), max_size=9),
+)  # fmt: skip
+
+
+@given(st.integers(0, 11), wire_value)
+def test_any_corrupted_field_is_a_decode_error_or_still_a_valid_batch(
+    slot: int, value: object
+) -> None:
+    trade: list[object] = [1, "BTC-PERP", bytes(20), 0, bytes(20), 1, 100, 1]
+    fields: list[object] = ["alpha", 1, [trade], bytes(64)]
+    if slot < 4:
+        fields[slot] = value
+    else:
+        trade[slot - 4] = value
+    try:
+        batch = TradeBatch.from_fields(fields)
+    except DecodeError:
+        return
+    assert TradeBatch.from_fields(batch.to_fields()) == batch
