@@ -82,9 +82,13 @@ def build_batches(
 
 
 def measure_bytes_per_position(state: ClearingState) -> float:
-    """Traced bytes of the open positions rebuilt into per-sub-account dicts."""
+    """Traced bytes per position record, rebuilt into per-sub-account dicts as the
+    state holds them: the record, its own ints (quantity, entry, realised PnL are
+    computed per position; settlement price and funding index are the shared
+    mark and index objects) and its dict slot. Small ints are interned, as in state.
+    """
     book = [
-        (list(account.positions.items()))
+        list(account.positions.items())
         for member in state.members.values()
         for account in member.sub_accounts.values()
     ]
@@ -93,7 +97,13 @@ def measure_bytes_per_position(state: ClearingState) -> float:
     before = tracemalloc.get_traced_memory()[0]
     rebuilt = [
         {
-            i: Position(p.quantity, p.average_entry_price, p.settlement_price, p.realised_pnl, 0)
+            i: Position(
+                int(str(p.quantity)),
+                int(str(p.average_entry_price)),
+                p.settlement_price,
+                int(str(p.realised_pnl)),
+                p.funding_index,
+            )
             for i, p in items
         }
         for items in book
