@@ -23,6 +23,30 @@ def pack(obj: object) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
 
 
+MSGPACK_INT_MIN = -(2**63)
+
+
+def encode_big_int(value: int) -> int | bytes:
+    """An int msgpack can hold stays an int; a larger one (a cumulative index
+    after years) becomes sign byte (0 or 1) + minimal big-endian magnitude."""
+    if MSGPACK_INT_MIN <= value <= MAX_UINT64:
+        return value
+    magnitude = abs(value)
+    return bytes([value < 0]) + magnitude.to_bytes((magnitude.bit_length() + 7) // 8, "big")
+
+
+def expect_big_int(obj: object, what: str) -> int:
+    """Inverse of ``encode_big_int``; rejects non-canonical forms."""
+    if type(obj) is int:
+        return obj
+    if type(obj) is not bytes or len(obj) < 2 or obj[0] > 1 or obj[1] == 0:
+        raise DecodeError(what, f"expected an integer, got {obj!r:.40}")
+    value = int.from_bytes(obj[1:], "big") * (-1 if obj[0] else 1)
+    if MSGPACK_INT_MIN <= value <= MAX_UINT64:
+        raise DecodeError(what, "a small integer must be encoded as an int")
+    return value
+
+
 def unpack(data: bytes, what: str) -> Any:
     """Decode ``data`` (bounded in size, no maps allowed at any depth)."""
     if not isinstance(data, bytes | bytearray):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from clearing.codec import expect_bytes, expect_list, pack, unpack
+from clearing.codec import encode_big_int, expect_bytes, expect_list, pack, unpack
 from clearing.errors import DecodeError
 from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
 from clearing.state import ClearingState, Member
@@ -42,7 +42,7 @@ def encode_account(member: Member) -> bytes:
                 p.average_entry_price,
                 p.settlement_price,
                 p.realised_pnl,
-                p.funding_index,
+                encode_big_int(p.funding_index),
             ]
             for i, p in sorted(sub.positions.items())
         ]
@@ -71,7 +71,7 @@ def get_global_fields(state: ClearingState) -> list[object]:
         sorted(state.index_prices.items()),
         state.price_time_ms,
         sorted(state.open_interest.items()),
-        sorted(state.funding_indices.items()),
+        [[i, encode_big_int(v)] for i, v in sorted(state.funding_indices.items())],
         sorted(state.last_funding_ms.items()),
         sorted(state.final_settlement_prices.items()),
         [r.to_fields() for _, r in sorted(state.pending_withdrawals.items())],

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from clearing.codec import (
+    expect_big_int,
     expect_bytes,
     expect_int,
     expect_list,
@@ -102,7 +103,12 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
     state.index_prices = _prices(g[6], "index_prices")
     state.price_time_ms = expect_int(g[7], "price_time_ms")
     state.open_interest = _prices(g[8], "open_interest")
-    state.funding_indices = _prices(g[9], "funding_indices")
+    state.funding_indices = {
+        expect_str(k, "funding_indices"): expect_big_int(v, "funding_indices")
+        for k, v in (
+            expect_list(p, "funding_indices", 2) for p in expect_list(g[9], "funding_indices")
+        )
+    }
     state.last_funding_ms = _prices(g[10], "last_funding_ms")
     state.final_settlement_prices = _prices(g[11], "final_settlement_prices")
     for fields in expect_list(g[12], "pending_withdrawals"):
@@ -136,8 +142,9 @@ def decode_member(account_bytes: bytes) -> Member:
             account.collateral[key] = expect_int(quanta, "quanta")
         for item in expect_list(positions, "positions"):
             p = expect_list(item, "position", 6)
+            quantity, entry, settlement, realised = (_int(v, "position") for v in p[1:5])
             account.positions[expect_str(p[0], "instrument")] = Position(
-                *(_int(v, "position") for v in p[1:])
+                quantity, entry, settlement, realised, expect_big_int(p[5], "funding_index")
             )
         member.sub_accounts[expect_int(sub_id, "sub_account")] = account
     member.venues = {expect_str(v, "venue") for v in expect_list(f[3], "venues")}

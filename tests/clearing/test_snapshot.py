@@ -79,3 +79,17 @@ def test_bad_snapshots_are_decode_errors(mutate: object, reason: str) -> None:
     box = new_sandbox()
     with pytest.raises(DecodeError, match=reason):
         decode_snapshot(box.genesis, _tampered(mutate))
+
+
+def test_a_cumulative_funding_index_beyond_64_bits_encodes_and_restores() -> None:
+    box = _busy()
+    box.state.funding_indices["BTC-PERP"] = 2**70
+    position = box.state.members[BOB.address].sub_accounts[2].positions["BTC-PERP"]
+    position.funding_index = -(2**70)
+    box.state.dirty.add(BOB.address)
+    root = compute_state_root(box.state)
+    restored = decode_snapshot(box.genesis, encode_snapshot(box.state))
+    assert compute_state_root(restored) == root
+    assert restored.members[BOB.address].sub_accounts[2].positions["BTC-PERP"].funding_index == -(
+        2**70
+    )
