@@ -28,6 +28,7 @@ ROTATION_TYPEHASH = keccak(
     text="Rotation(uint64 epoch,uint64 newEpoch,address[] validators,uint256[] powers)"
 )
 UNLOCK_TYPEHASH = keccak(text="Unlock(uint64 epoch,uint256 lockCount)")
+LOCK_TYPEHASH = keccak(text="Lock(uint64 epoch,uint256 lockCount)")
 RATE_LIMIT_TYPEHASH = keccak(
     text="RateLimit(uint64 epoch,address token,uint256 capacity,uint256 refillPerSecond,"
     "uint256 nonce)"
@@ -77,6 +78,10 @@ def compute_rotation_struct_hash(
 
 def compute_unlock_struct_hash(epoch: int, lock_count: int) -> bytes:
     return keccak(encode(["bytes32", "uint64", "uint256"], [UNLOCK_TYPEHASH, epoch, lock_count]))
+
+
+def compute_lock_struct_hash(epoch: int, lock_count: int) -> bytes:
+    return keccak(encode(["bytes32", "uint64", "uint256"], [LOCK_TYPEHASH, epoch, lock_count]))
 
 
 def compute_rate_limit_struct_hash(

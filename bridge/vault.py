@@ -10,7 +10,12 @@ from eth_utils import to_checksum_address
 from web3.contract import Contract
 
 from bridge.chain import Chain
-from bridge.eip712 import compute_digest, compute_rate_limit_struct_hash, compute_unlock_struct_hash
+from bridge.eip712 import (
+    compute_digest,
+    compute_lock_struct_hash,
+    compute_rate_limit_struct_hash,
+    compute_unlock_struct_hash,
+)
 from bridge.validators import EvmValidatorSet
 
 NATIVE = bytes(20)
@@ -82,8 +87,19 @@ def compute_rate_limit_digest(
     return compute_digest(chain_id, vault, struct_hash)
 
 
+def compute_lock_digest(chain_id: int, vault: bytes, epoch: int, lock_count: int) -> bytes:
+    return compute_digest(chain_id, vault, compute_lock_struct_hash(epoch, lock_count))
+
+
 def lock(chain: Chain, vault: Contract, validator: LocalAccount) -> dict[str, Any]:
     return chain.transact(vault.functions.lock(), validator)
+
+
+def lock_by_signature(
+    chain: Chain, vault: Contract, signature: bytes, sender: LocalAccount
+) -> dict[str, Any]:
+    """Pull the lock with one validator's signature (see compute_lock_digest); anyone relays."""
+    return chain.transact(vault.functions.lockBySignature(signature), sender)
 
 
 def unlock(

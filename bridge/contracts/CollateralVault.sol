@@ -28,6 +28,7 @@ contract CollateralVault {
     bytes32 public constant ROTATION_TYPEHASH =
         keccak256("Rotation(uint64 epoch,uint64 newEpoch,address[] validators,uint256[] powers)");
     bytes32 public constant UNLOCK_TYPEHASH = keccak256("Unlock(uint64 epoch,uint256 lockCount)");
+    bytes32 public constant LOCK_TYPEHASH = keccak256("Lock(uint64 epoch,uint256 lockCount)");
     bytes32 public constant RATE_LIMIT_TYPEHASH = keccak256(
         "RateLimit(uint64 epoch,address token,uint256 capacity,uint256 refillPerSecond,uint256 nonce)"
     );
@@ -181,10 +182,14 @@ contract CollateralVault {
 
     /// Any single validator can stop deposits and withdrawals at once.
     function lock() external {
-        if (powerOf[msg.sender] == 0) revert NotValidator(msg.sender);
-        locked = true;
-        lockCount += 1;
-        emit Locked(msg.sender, lockCount);
+        _lock(msg.sender);
+    }
+
+    /// The same, relayed by anyone: one validator's signature over the current lock
+    /// count (so it is spent by the lock it pulls).
+    function lockBySignature(bytes calldata signature) external {
+        address signer = _recover(_digest(keccak256(abi.encode(LOCK_TYPEHASH, epoch, lockCount))), signature, 0);
+        _lock(signer);
     }
 
     /// Only a quorum can lift the lock; the signature covers the lock count, so it
@@ -263,6 +268,13 @@ contract CollateralVault {
         address signer = ecrecover(digest, v, r, s);
         if (signer == address(0)) revert ZeroSigner(index);
         return signer;
+    }
+
+    function _lock(address validator) private {
+        if (powerOf[validator] == 0) revert NotValidator(validator);
+        locked = true;
+        lockCount += 1;
+        emit Locked(validator, lockCount);
     }
 
     function _setValidators(address[] memory validators, uint256[] memory powers) private {

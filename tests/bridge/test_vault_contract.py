@@ -10,12 +10,14 @@ from bridge.eip712 import SECP256K1_N
 from bridge.rotation import compute_rotation_digest, compute_target_set, is_in_sync, relay_rotation
 from bridge.vault import (
     NATIVE,
+    compute_lock_digest,
     compute_rate_limit_digest,
     compute_unlock_digest,
     deposit_native,
     deposit_token,
     get_validator_set,
     lock,
+    lock_by_signature,
     set_rate_limit,
     unlock,
 )
@@ -154,6 +156,30 @@ def test_lock_by_one_validator_unlock_by_quorum_only(vault_env: VaultEnv) -> Non
     with pytest.raises(ContractReverted) as caught:  # the old unlock cannot lift a new lock
         unlock(env.chain, env.vault, sign_all(digest, env.validators), env.dev)
     assert caught.value.error == "UnknownSigner"
+    second = compute_unlock_digest(env.chain.chain_id, env.vault_address, 0, lock_count=2)
+    unlock(env.chain, env.vault, sign_all(second, env.validators), env.dev)
+
+    # A relayed lock: one validator's signature over the current lock count, usable once.
+    lock_digest = compute_lock_digest(env.chain.chain_id, env.vault_address, 0, lock_count=2)
+    with pytest.raises(ContractReverted) as caught:
+        lock_by_signature(
+            env.chain, env.vault, sign_all(lock_digest, make_validators(1, "x"))[0], env.dev
+        )
+    assert caught.value.error == "NotValidator"
+    (one,) = sign_all(lock_digest, env.validators[3:])
+    lock_by_signature(env.chain, env.vault, one, env.dev)
+    assert env.vault.functions.locked().call()
+    unlock(
+        env.chain,
+        env.vault,
+        sign_all(
+            compute_unlock_digest(env.chain.chain_id, env.vault_address, 0, 3), env.validators
+        ),
+        env.dev,
+    )
+    with pytest.raises(ContractReverted) as caught:  # spent by the lock it pulled
+        lock_by_signature(env.chain, env.vault, one, env.dev)
+    assert caught.value.error == "NotValidator"
 
 
 def test_rate_limit_token_bucket(vault_env: VaultEnv) -> None:
