@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clearing.codec import expect_list, expect_str
+from clearing.codec import encode_big_int, expect_big_int, expect_list, expect_str
 from clearing.errors import DecodeError
 
 EventValue = int | str | bytes
@@ -24,18 +24,36 @@ class Event:
         return dict(self.data)[name]
 
     def to_fields(self) -> list[object]:
-        return [self.kind, [list(pair) for pair in self.data]]
+        """``[kind, [[name, value] | [name, big-int bytes, BIG_INT_TAG]...]]``."""
+        return [self.kind, [_encode_pair(name, value) for name, value in self.data]]
 
     @classmethod
     def from_fields(cls, obj: object) -> Event:
         kind, pairs = expect_list(obj, "Event", 2)
-        data = []
-        for pair in expect_list(pairs, "Event.data"):
-            name, value = expect_list(pair, "Event.data", 2)
-            if not isinstance(value, int | str | bytes) or isinstance(value, bool):
-                raise DecodeError("Event.data", f"value of {name!r} is {type(value).__name__}")
-            data.append((expect_str(name, "Event.data"), value))
-        return cls(expect_str(kind, "Event.kind"), tuple(data))
+        return cls(
+            expect_str(kind, "Event.kind"),
+            tuple(_decode_pair(pair) for pair in expect_list(pairs, "Event.data")),
+        )
+
+
+BIG_INT_TAG = "big-int"  # a 3rd element marks an int beyond msgpack's range
+
+
+def _encode_pair(name: str, value: EventValue) -> list[object]:
+    if isinstance(value, int) and isinstance(big := encode_big_int(value), bytes):
+        return [name, big, BIG_INT_TAG]
+    return [name, value]
+
+
+def _decode_pair(obj: object) -> tuple[str, EventValue]:
+    pair = expect_list(obj, "Event.data")
+    name = expect_str(pair[0] if pair else None, "Event.data")
+    if len(pair) == 3 and pair[2] == BIG_INT_TAG:
+        return name, expect_big_int(pair[1], name)
+    value = expect_list(pair, "Event.data", 2)[1]
+    if type(value) not in (int, str, bytes):
+        raise DecodeError("Event.data", f"value of {name!r} is {type(value).__name__}")
+    return name, value
 
 
 def make_event(kind: str, /, **data: EventValue) -> Event:

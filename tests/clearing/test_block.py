@@ -2,9 +2,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearing.block import BlockContext, BlockResult, process_block, process_transaction
+from clearing.block import (
+    BlockContext,
+    BlockResult,
+    TxResult,
+    process_block,
+    process_transaction,
+)
 from clearing.codec import pack
 from clearing.errors import DecodeError, TimeNotMonotonic, WrongBlockChain, WrongHeight
+from clearing.events import make_event
 from clearing.root import compute_state_root_from_scratch
 from tests.clearing.support import ALICE, USDC, new_sandbox
 
@@ -116,3 +123,9 @@ def test_block_result_encoding_round_trips() -> None:
 def test_malformed_block_result_is_a_decode_error(data: bytes, reason: str) -> None:
     with pytest.raises(DecodeError, match=reason):
         BlockResult.decode(data)
+
+
+def test_events_with_ints_beyond_64_bits_survive_encoding() -> None:
+    event = make_event("funding", funding_index=-(2**80), instrument="BTC-PERP", member=b"\x01")
+    result = BlockResult(1, (TxResult("ok", "", (event,)),), (event,), bytes(32))
+    assert BlockResult.decode(result.encode()) == result
