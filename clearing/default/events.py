@@ -28,6 +28,8 @@ class EventKind(StrEnum):
     DELEVERAGED = "deleveraged"  # layer 5: counterparty closed at the bankruptcy price
     UNCOVERED = "uncovered"  # loss left after every layer (booked by the insurance fund)
     CONTRIBUTION_REQUIRED = "contribution_required"  # epoch Cover-N sizing
+    CONTRIBUTION_POSTED = "contribution_posted"  # top-up debited from sub-account 0
+    CONTRIBUTION_RETURNED = "contribution_returned"  # excess credited to sub-account 0
     REDUCE_ONLY = "reduce_only"  # member below its required contribution
 
 

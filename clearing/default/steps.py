@@ -8,7 +8,9 @@ The insurance fund is ``state.insurance_fund`` plus the clearing house's own
 sub-account ``(INSURANCE_MEMBER, 0)``, which holds positions no backstop took
 and collateral seized from defaulters (paid for at its haircut value).
 
-``process_default_fund_step`` (each epoch): Cover-N sizing; a member's
+``process_default_fund_step`` (each epoch): Cover-N sizing; a contribution
+above the requirement goes back to the member's sub-account 0 (so a member
+that has closed out is no longer exposed to others' defaults); a member's
 shortfall is debited from the cash of its sub-account 0 as far as its equity
 stays above initial margin (cash may go negative, backed by collateral); a
 member still short is flagged reduce-only by an event.
@@ -22,7 +24,7 @@ from clearing.default.default_fund import (
     compute_required_contributions,
     get_contribution_events,
 )
-from clearing.default.events import DefaultEvent
+from clearing.default.events import DefaultEvent, EventKind
 from clearing.default.liquidation import (
     AccountKey,
     DefaultBook,
@@ -178,23 +180,28 @@ def process_default_fund_step(state: ClearingState, ctx: BlockContext) -> list[E
         if address != INSURANCE_MEMBER:
             exposures.setdefault(address, 0)
     required = compute_required_contributions(exposures, setup.params.default_fund.cover)
-    for member in sorted(required):
-        _top_up(state, member, required[member])
+    moved = [_settle_contribution(state, member, required[member]) for member in sorted(required)]
     posted = {m: state.members[m].default_fund for m in required}
     _, events = get_contribution_events(required, posted)
-    return [to_ledger_event(e) for e in events]
+    return [to_ledger_event(e) for e in (*events, *(e for e in moved if e is not None))]
 
 
-def _top_up(state: ClearingState, member: bytes, required: int) -> None:
+def _settle_contribution(state: ClearingState, member: bytes, required: int) -> DefaultEvent | None:
+    """Return any excess to sub-account 0's cash; top a shortfall up from its free equity."""
     record = state.members[member]
+    gap = required - record.default_fund
+    if gap < 0:
+        get_sub_account_for_write(state, member, 0).cash -= gap
+        record.default_fund = required
+        return DefaultEvent(EventKind.CONTRIBUTION_RETURNED, member, 0, -gap)
     account = record.sub_accounts.get(0)
-    shortfall = required - record.default_fund
-    if shortfall <= 0 or account is None:
-        return
+    if gap == 0 or account is None:
+        return None
     equity = account.cash + get_collateral_value(state, account)
-    free = equity - get_account_initial_margin(state, account)
-    amount = min(shortfall, max(free, 0))
-    if amount:
-        get_member_for_write(state, member)
-        account.cash -= amount
-        record.default_fund += amount
+    amount = min(gap, max(equity - get_account_initial_margin(state, account), 0))
+    if not amount:
+        return None
+    get_member_for_write(state, member)
+    account.cash -= amount
+    record.default_fund += amount
+    return DefaultEvent(EventKind.CONTRIBUTION_POSTED, member, 0, amount)

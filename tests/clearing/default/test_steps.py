@@ -104,3 +104,20 @@ def test_epoch_sizing_tops_up_from_free_cash_or_flags_reduce_only() -> None:
     assert state.members[E].default_fund == 0 and state.members[E].sub_accounts[0].cash == 10**9
     reduce_only = [e.get("member") for e in events if e.kind == "reduce_only"]
     assert reduce_only == [B]
+
+
+def test_epoch_returns_the_contribution_of_a_member_that_closed_out() -> None:
+    state = new_state(stress_days=[])
+    give(state, A, 10**10, lots=100)
+    give(state, B, 10**10, lots=-100)
+    give(state, E, 0)  # closed out earlier, contribution still posted
+    state.members[E].default_fund = 70_000_000
+    ctx = BlockContext(state.height + 1, state.time_ms + 1000, state.chain_id)
+    events = process_default_fund_step(state, ctx)
+    assert state.members[E].default_fund == 0
+    assert state.members[E].sub_accounts[0].cash == 70_000_000
+    returned = [(e.get("member"), e.get("amount")) for e in events
+                if e.kind == "contribution_returned"]  # fmt: skip
+    assert returned == [(E, 70_000_000)]
+    posted = {e.get("member"): e.get("amount") for e in events if e.kind == "contribution_posted"}
+    assert posted == {A: state.members[A].default_fund, B: state.members[B].default_fund}
