@@ -1,0 +1,205 @@
+"""The mempool: opaque transaction bytes waiting for a block.
+
+The mempool knows nothing about clearing: a `check` function (see node/txcheck.py)
+decides whether a transaction is acceptable now and names its sender, nonce and
+priority. Invariants:
+
+- at most one entry per transaction hash, and per (sender, nonce);
+- total count <= max_txs and total bytes <= max_bytes; when a newcomer does not
+  fit, the lowest-priority (then oldest) entries are evicted, but only entries
+  that rank below the newcomer — otherwise the newcomer is refused;
+- eviction takes a sender's highest nonce first, so a sender's remaining
+  transactions stay a contiguous prefix of what it submitted;
+- `reap` yields each sender's transactions in nonce order;
+- `update` after a block drops included transactions and re-checks the rest
+  against the new state, dropping those that became invalid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What the check function learns about an acceptable transaction."""
+
+    sender: bytes
+    nonce: int
+    priority: int = 0
+
+
+CheckFn = Callable[[bytes], CheckResult]
+"""Raises an exception (clearing's InvalidTransaction / DecodeError) for a bad tx."""
+
+
+class MempoolError(Exception):
+    """A transaction was not admitted; the mempool is unchanged."""
+
+
+class TxTooLarge(MempoolError):
+    def __init__(self, size: int, limit: int) -> None:
+        self.size, self.limit = size, limit
+        super().__init__(f"transaction of {size} bytes exceeds the {limit}-byte limit")
+
+
+class DuplicateTx(MempoolError):
+    def __init__(self, tx_hash: bytes) -> None:
+        self.tx_hash = tx_hash
+        super().__init__(f"transaction 0x{tx_hash.hex()} is already pending")
+
+
+class NonceTaken(MempoolError):
+    def __init__(self, sender: bytes, nonce: int) -> None:
+        self.sender, self.nonce = sender, nonce
+        super().__init__(f"sender 0x{sender.hex()} already has a pending tx with nonce {nonce}")
+
+
+class MempoolFull(MempoolError):
+    def __init__(self, count: int, size: int, priority: int) -> None:
+        self.count, self.size, self.priority = count, size, priority
+        super().__init__(
+            f"mempool full ({count} txs, {size} bytes) and nothing pending ranks below "
+            f"priority {priority}"
+        )
+
+
+class TxRejected(MempoolError):
+    """The check function refused the transaction; `cause` is its typed error."""
+
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+        super().__init__(str(cause))
+
+
+def compute_tx_hash(tx: bytes) -> bytes:
+    return hashlib.sha256(tx).digest()
+
+
+@dataclass
+class _Entry:
+    tx: bytes
+    tx_hash: bytes
+    check: CheckResult
+    arrival: int
+
+    def rank(self) -> tuple[int, int]:
+        """Eviction order: lower priority first, then older first."""
+        return (self.check.priority, self.arrival)
+
+
+@dataclass
+class Mempool:
+    check: CheckFn
+    max_txs: int = 10_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_tx_bytes: int = 1024 * 1024
+    _by_hash: dict[bytes, _Entry] = field(default_factory=dict)
+    _by_sender: dict[bytes, dict[int, _Entry]] = field(default_factory=dict)
+    _size: int = 0
+    _arrivals: itertools.count[int] = field(default_factory=itertools.count)
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._size
+
+    def __contains__(self, tx_hash: bytes) -> bool:
+        return tx_hash in self._by_hash
+
+    def add(self, tx: bytes) -> bytes:
+        """Admit `tx` (after every check) and return its hash; raise MempoolError if not."""
+        if len(tx) > self.max_tx_bytes:
+            raise TxTooLarge(len(tx), self.max_tx_bytes)
+        tx_hash = compute_tx_hash(tx)
+        if tx_hash in self._by_hash:
+            raise DuplicateTx(tx_hash)
+        try:
+            result = self.check(tx)
+        except Exception as exc:  # the check's typed errors, whatever their base
+            raise TxRejected(exc) from exc
+        if result.nonce in self._by_sender.get(result.sender, {}):
+            raise NonceTaken(result.sender, result.nonce)
+        entry = _Entry(tx, tx_hash, result, next(self._arrivals))
+        for victim in self._plan_eviction(entry):
+            self._remove(victim)
+        self._insert(entry)
+        return tx_hash
+
+    def _plan_eviction(self, newcomer: _Entry) -> list[_Entry]:
+        """Entries to drop so `newcomer` fits; each ranks below it. Raises MempoolFull."""
+        count, size = len(self._by_hash) + 1, self._size + len(newcomer.tx)
+        if count <= self.max_txs and size <= self.max_bytes:
+            return []
+        tails = {s: sorted(by_nonce.values(), key=lambda e: e.check.nonce)
+                 for s, by_nonce in self._by_sender.items()}  # fmt: skip
+        victims: list[_Entry] = []
+        while count > self.max_txs or size > self.max_bytes:
+            candidates = [seq[-1] for seq in tails.values() if seq]
+            victim = min(candidates, key=_Entry.rank, default=None)
+            if victim is None or victim.check.priority >= newcomer.check.priority:
+                raise MempoolFull(len(self._by_hash), self._size, newcomer.check.priority)
+            tails[victim.check.sender].pop()
+            victims.append(victim)
+            count, size = count - 1, size - len(victim.tx)
+        return victims
+
+    def _insert(self, entry: _Entry) -> None:
+        self._by_hash[entry.tx_hash] = entry
+        self._by_sender.setdefault(entry.check.sender, {})[entry.check.nonce] = entry
+        self._size += len(entry.tx)
+
+    def _remove(self, entry: _Entry) -> None:
+        del self._by_hash[entry.tx_hash]
+        by_nonce = self._by_sender[entry.check.sender]
+        del by_nonce[entry.check.nonce]
+        if not by_nonce:
+            del self._by_sender[entry.check.sender]
+        self._size -= len(entry.tx)
+
+    def reap(self, max_bytes: int, max_txs: int | None = None) -> list[bytes]:
+        """Transactions for a proposal: highest priority first (then oldest), each sender's
+        in nonce order, skipping what does not fit; the mempool is unchanged."""
+        queues = {s: sorted(by_nonce.values(), key=lambda e: e.check.nonce, reverse=True)
+                  for s, by_nonce in self._by_sender.items()}  # fmt: skip
+        chosen: list[bytes] = []
+        size = 0
+        while queues and (max_txs is None or len(chosen) < max_txs):
+            sender, queue = max(queues.items(), key=lambda kv: _reap_rank(kv[1][-1]))
+            entry = queue.pop()
+            if size + len(entry.tx) > max_bytes:
+                del queues[sender]  # a later nonce must not overtake this one
+                continue
+            chosen.append(entry.tx)
+            size += len(entry.tx)
+            if not queue:
+                del queues[sender]
+        return chosen
+
+    def update(self, included: Iterable[bytes]) -> list[bytes]:
+        """After a block: drop `included`, re-check the rest; returns hashes dropped as invalid."""
+        for tx in included:
+            entry = self._by_hash.get(compute_tx_hash(tx))
+            if entry is not None:
+                self._remove(entry)
+        dropped = []
+        for entry in sorted(self._by_hash.values(), key=lambda e: e.arrival):
+            try:
+                self.check(entry.tx)
+            except Exception:  # the check's typed errors: the tx became invalid
+                self._remove(entry)
+                dropped.append(entry.tx_hash)
+        return dropped
+
+    def pending_hashes(self) -> list[bytes]:
+        return list(self._by_hash)
+
+
+def _reap_rank(entry: _Entry) -> tuple[int, int]:
+    """Reap order: higher priority first, then older first."""
+    return (entry.check.priority, -entry.arrival)
