@@ -8,7 +8,8 @@ from tests.clearing.risk.sample import risk_section
 
 
 def test_sample_section_parses() -> None:
-    p = parse_risk_params(risk_section())
+    p = parse_risk_params(risk_section(backstops=[{"member": "0x" + "ab" * 20, "sub_account": 3}]))
+    assert p.backstops == ((b"\xab" * 20, 3),)
     assert (p.k_num, p.k_den) == (1, 2)
     assert [u.name for u in p.underlyings] == ["BTC", "ETH", "SOL"]
     assert p.stress_days[0].moves_bps == (("BTC", -3900), ("ETH", -4300))
@@ -31,6 +32,8 @@ def test_sample_section_parses() -> None:
         ({"liquidation": {"penalty_bps": 10, "fee_bps": 20, "max_per_block": 1,
                           "partial_steps": 1}}, "risk.liquidation.fee_bps"),
         ({"max_scenarios": 20}, "risk.max_scenarios"),  # 17 * 17 + 1 scenarios needed
+        ({"backstops": [{"member": "0x12", "sub_account": 0}]}, "risk.backstops[0].member"),
+        ({"backstops": {"member": "0x12"}}, "risk.backstops"),
     ],
 )  # fmt: skip
 def test_bad_sections_name_the_key(overrides: dict[str, object], key: str) -> None:
