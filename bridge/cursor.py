@@ -1,7 +1,7 @@
-"""Durable watcher state in one SQLite file: the scan cursor and an outbox of deposits.
+"""Durable watcher state in one SQLite file: the scan cursor and outboxes of deposits and payouts.
 
-Each finalized block range is committed in ONE transaction: its deposits enter the
-outbox (unique by chain id, tx hash, log index) and the cursor moves past the range.
+Each finalized block range is committed in ONE transaction: its deposits and payouts
+enter the outboxes (unique by chain id, tx hash, log index) and the cursor moves past it.
 A watcher killed at any instant therefore restarts at the first unprocessed block
 with every deposit before it stored exactly once: nothing lost, nothing doubled.
 Consumers read the outbox by sequence number (`get_deposits_since`).
@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bridge.deposits import DepositEvent
+from bridge.wire import pack_record, unpack_record
+from clearing.withdrawal import PayoutObservation
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursor (
@@ -21,6 +23,14 @@ CREATE TABLE IF NOT EXISTS cursor (
     vault BLOB NOT NULL,
     next_block INTEGER NOT NULL,
     PRIMARY KEY (chain_id, vault)
+);
+CREATE TABLE IF NOT EXISTS payouts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    chain_id INTEGER NOT NULL,
+    tx_hash BLOB NOT NULL,
+    log_index INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    UNIQUE (chain_id, tx_hash, log_index)
 );
 CREATE TABLE IF NOT EXISTS deposits (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -53,9 +63,14 @@ class CursorStore:
         return default if row is None else int(row[0])
 
     def commit_range(
-        self, chain_id: int, vault: bytes, next_block: int, deposits: Iterable[DepositEvent]
+        self,
+        chain_id: int,
+        vault: bytes,
+        next_block: int,
+        deposits: Iterable[DepositEvent],
+        payouts: Iterable[PayoutObservation] = (),
     ) -> list[DepositEvent]:
-        """Store `deposits` and move the cursor to `next_block` atomically.
+        """Store `deposits` and `payouts` and move the cursor to `next_block` atomically.
 
         Returns the deposits that were new (a re-scanned range returns none twice).
         """
@@ -69,6 +84,12 @@ class CursorStore:
                 )
                 if cursor.rowcount:
                     fresh.append(deposit)
+            for payout in payouts:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO payouts (chain_id, tx_hash, log_index, record)"
+                    " VALUES (?, ?, ?, ?)",
+                    (chain_id, payout.tx_hash, payout.log_index, pack_record([payout.to_fields()])),
+                )
             self.db.execute(
                 "INSERT INTO cursor (chain_id, vault, next_block) VALUES (?, ?, ?)"
                 " ON CONFLICT (chain_id, vault) DO UPDATE SET next_block = excluded.next_block",
@@ -99,6 +120,16 @@ class CursorStore:
             "SELECT seq, record FROM deposits WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
         ).fetchall()
         return [(int(s), DepositEvent.decode(r)) for s, r in rows]
+
+    def get_payouts_since(self, seq: int, limit: int = 1000) -> list[tuple[int, PayoutObservation]]:
+        """Final vault payouts with sequence number > `seq`, oldest first."""
+        rows = self.db.execute(
+            "SELECT seq, record FROM payouts WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+        return [
+            (int(s), PayoutObservation.from_fields(unpack_record(r, "PayoutObservation", 1)[0]))
+            for s, r in rows
+        ]
 
     def count_deposits(self, chain_id: int) -> int:
         row = self.db.execute("SELECT COUNT(*) FROM deposits WHERE chain_id = ?", (chain_id,))

@@ -36,6 +36,8 @@ import trio
 from bridge.chain import Chain, ChainIdMismatch, RpcError, connect
 from bridge.cursor import CursorStore
 from bridge.deposits import DEPOSITED_TOPIC_HEX, DepositEvent, decode_deposit_log
+from bridge.payouts import WITHDRAWN_TOPIC_HEX, decode_withdrawn_log
+from clearing.withdrawal import PayoutObservation
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,13 +91,19 @@ def get_final_block(chain: Chain, confirmations: int | None) -> int:
     return max(chain.get_block_number("latest") - confirmations, -1)
 
 
-def fetch_deposit_logs(chain: Chain, vault: bytes, first: int, last: int) -> list[dict[str, Any]]:
-    """Raw Deposited logs of `vault` in blocks [first, last]."""
+def fetch_deposit_logs(
+    chain: Chain,
+    vault: bytes,
+    first: int,
+    last: int,
+    topics: tuple[str, ...] = (DEPOSITED_TOPIC_HEX,),
+) -> list[dict[str, Any]]:
+    """Raw logs of `vault` in blocks [first, last] whose event is one of `topics`."""
     flt = {
         "address": "0x" + vault.hex(),
         "fromBlock": hex(first),
         "toBlock": hex(last),
-        "topics": [DEPOSITED_TOPIC_HEX],
+        "topics": [list(topics)],
     }
     logs: list[dict[str, Any]] = chain.request("eth_getLogs", [flt])
     return logs
@@ -110,25 +118,36 @@ def fetch_block_hashes(chain: Chain, numbers: list[int]) -> dict[int, bytes | No
     }
 
 
-def scan_final_range(chain: Chain, vault: bytes, first: int, last: int) -> list[DepositEvent]:
-    """Deposits in [first, last], each checked to sit in the canonical block at its height."""
-    logs = fetch_deposit_logs(chain, vault, first, last)
-    deposits = [decode_deposit_log(chain.chain_id, entry) for entry in logs]
-    for entry, deposit in zip(logs, deposits, strict=True):
+def scan_final_range(
+    chain: Chain, vault: bytes, first: int, last: int
+) -> tuple[list[DepositEvent], list[PayoutObservation]]:
+    """Deposits and payouts in [first, last], each in the canonical block at its height."""
+    logs = fetch_deposit_logs(chain, vault, first, last, (DEPOSITED_TOPIC_HEX, WITHDRAWN_TOPIC_HEX))
+    deposits, payouts, blocks = [], [], []
+    for entry in logs:
+        block = (int(entry["blockNumber"], 16), bytes.fromhex(entry["blockHash"][2:]))
         if entry.get("removed"):
-            raise ReorgDetected(deposit.block_number, deposit.block_hash, None)
-    check_canonical(chain, deposits)
-    return deposits
+            raise ReorgDetected(block[0], block[1], None)
+        if entry["topics"][0] == DEPOSITED_TOPIC_HEX:
+            deposits.append(decode_deposit_log(chain.chain_id, entry))
+        else:
+            payouts.append(decode_withdrawn_log(chain.chain_id, entry))
+        blocks.append(block)
+    check_canonical_blocks(chain, blocks)
+    return deposits, payouts
+
+
+def check_canonical_blocks(chain: Chain, blocks: list[tuple[int, bytes]]) -> None:
+    """Raise ReorgDetected unless each (number, hash) is the canonical block at that height."""
+    canonical = fetch_block_hashes(chain, sorted({number for number, _ in blocks}))
+    for number, block_hash in blocks:
+        if canonical[number] != block_hash:
+            raise ReorgDetected(number, block_hash, canonical[number])
 
 
 def check_canonical(chain: Chain, deposits: list[DepositEvent]) -> None:
     """Raise ReorgDetected unless every deposit's block is the canonical one at its height."""
-    canonical = fetch_block_hashes(chain, sorted({d.block_number for d in deposits}))
-    for deposit in deposits:
-        if canonical[deposit.block_number] != deposit.block_hash:
-            raise ReorgDetected(
-                deposit.block_number, deposit.block_hash, canonical[deposit.block_number]
-            )
+    check_canonical_blocks(chain, [(d.block_number, d.block_hash) for d in deposits])
 
 
 class DepositNotFinal(WatcherError):
@@ -304,13 +323,13 @@ class Watcher:
         if first > final:
             return False
         last = min(final, first + self.batch_blocks - 1)
-        deposits = await self._call(scan_final_range, config.vault, first, last)
+        deposits, payouts = await self._call(scan_final_range, config.vault, first, last)
         fresh = await trio.to_thread.run_sync(
-            self.store.commit_range, config.chain_id, config.vault, last + 1, deposits
+            self.store.commit_range, config.chain_id, config.vault, last + 1, deposits, payouts
         )
         self.status.next_block = last + 1
         self.status.observed += len(fresh)
-        self._adapt_batch(len(deposits))
+        self._adapt_batch(len(deposits) + len(payouts))
         for deposit in fresh:
             self.status.pending.pop(deposit.key, None)
             if self.notify is not None:

@@ -20,11 +20,11 @@ from bridge.observation import (
     handle_reobserve_request,
     sign_observation,
 )
-from bridge.payouts import scan_final_payouts, sign_payout
+from bridge.payouts import sign_payout
 from bridge.rotation import get_consensus_members, is_in_sync
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deploy_test_token, deploy_vault, deposit_token, get_vault_address
-from bridge.watcher import DepositNotFinal, Watcher, WatcherConfig, get_final_block
+from bridge.watcher import DepositNotFinal, Watcher, WatcherConfig
 from bridge.withdrawal import (
     collect_withdrawal_signatures,
     compute_withdrawal_authorization,
@@ -100,10 +100,10 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
         assert balance == 400_000
 
         finalize(chain)
-        payouts = scan_final_payouts(
-            chain, get_vault_address(vault), 0, get_final_block(chain, None)
-        )
-        (payout,) = payouts
+        while await watcher.step():
+            pass
+        ((_, payout),) = store.get_payouts_since(0)
+        assert (payout.member, payout.nonce) == (record.member, record.nonce)
         attestations = tuple(sign_payout(k, box.chain_id, payout) for k in box.validator_keys)
         paid = box.apply([WithdrawalPaid(payout, attestations)])
         assert paid.tx_results[0].code == "ok", paid.tx_results[0].detail
