@@ -57,7 +57,8 @@ def route_library_logs() -> None:
     root = logging.getLogger("libp2p")
     root.propagate = True
     root.setLevel(logging.ERROR)
-    logging.getLogger("libp2p.transport.tcp").setLevel(logging.CRITICAL)
+    for noisy in ("libp2p.transport.tcp", "libp2p.host.basic_host"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
 
 log = logging.getLogger(__name__)

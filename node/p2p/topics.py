@@ -1,0 +1,83 @@
+"""The node's GossipSub topics and the glue between them and the consensus driver.
+
+Every topic decodes with a versioned schema at the first hop: a message that
+does not decode (or is on the wrong topic) is never relayed, and its forwarder
+is scored down by the p2p layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+
+from clearing.errors import DecodeError as TxDecodeError
+from clearing.tx import MAX_TX_BYTES, decode_tx
+from consensus.codec import DecodeError as ConsensusDecodeError
+from consensus.messages import decode_message
+from consensus.types import Proposal, Vote
+from node.driver import Driver
+from node.p2p import P2PNode, Topic
+
+CONSENSUS = "consensus"
+TX = "tx"
+PRICES = "prices"
+BRIDGE = "bridge"
+MAX_CONSENSUS_BYTES = 16 * 1024 * 1024
+PUBLISH_QUEUE = 1024
+
+
+class WrongTopic(ValueError):
+    """A decodable message sent on a topic that does not carry its kind."""
+
+    def __init__(self, topic: str, kind: str) -> None:
+        super().__init__(f"{kind} is not carried on topic {topic!r}")
+        self.topic = topic
+        self.kind = kind
+
+
+def decode_consensus(data: bytes) -> Proposal | Vote:
+    """Proposals and votes only: sync travels over request streams, not gossip."""
+    message = decode_message(data)
+    if not isinstance(message, Proposal | Vote):
+        raise WrongTopic(CONSENSUS, type(message).__name__)
+    return message
+
+
+def decode_tx_gossip(data: bytes) -> bytes:
+    """A transaction (a venue's trade batch is one) travels as its own encoding."""
+    decode_tx(data)
+    return data
+
+
+def get_topics() -> list[Topic]:
+    return [
+        Topic(CONSENSUS, MAX_CONSENSUS_BYTES, decode_consensus, (ConsensusDecodeError, WrongTopic)),
+        Topic(TX, MAX_TX_BYTES, decode_tx_gossip, (TxDecodeError, ValueError), inbox=4096),
+    ]
+
+
+def open_publisher(p2p: P2PNode, topic: str, nursery: trio.Nursery) -> Callable[[bytes], None]:
+    """A non-blocking publish (as the consensus Transport asks): a task drains a queue."""
+    send, receive = trio.open_memory_channel[bytes](PUBLISH_QUEUE)
+
+    async def drain() -> None:
+        async for data in receive:
+            await p2p.publish(topic, data)
+
+    nursery.start_soon(drain)
+
+    def publish(data: bytes) -> None:
+        try:
+            send.send_nowait(data)
+        except trio.WouldBlock:
+            p2p.counters[topic, "dropped"] += 1
+
+    return publish
+
+
+async def feed_driver(p2p: P2PNode, driver: Driver) -> None:
+    """Hands validated consensus messages from peers to the driver."""
+    async for delivery in p2p.messages(CONSENSUS):
+        assert isinstance(delivery.value, Proposal | Vote)
+        driver.deliver(delivery.value)

@@ -1,0 +1,67 @@
+"""In-process pieces for network tests: a block store and mempool in memory, genesis keys."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from clearing.genesis import Genesis, parse_genesis
+from clearing.sandbox import derive_seed
+from consensus.types import Block, CommitCertificate
+from tests.clearing.support import genesis_doc
+
+
+@dataclass
+class MemoryBlockStore:
+    """consensus.app.BlockStore in memory."""
+
+    genesis_root: bytes
+    blocks: list[tuple[Block, CommitCertificate, bytes]] = field(default_factory=list)
+
+    def get_height(self) -> int:
+        return len(self.blocks)
+
+    def get_block(self, height: int) -> tuple[Block, CommitCertificate] | None:
+        if not 1 <= height <= len(self.blocks):
+            return None
+        block, cert, _ = self.blocks[height - 1]
+        return block, cert
+
+    def get_state_root(self, height: int) -> bytes:
+        return self.genesis_root if height == 0 else self.blocks[height - 1][2]
+
+    def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
+        assert block.height == len(self.blocks) + 1
+        self.blocks.append((block, certificate, state_root))
+
+
+@dataclass
+class ListMempool:
+    """Arrival order, dedup by hash; enough for driving blocks in tests."""
+
+    txs: dict[bytes, bytes] = field(default_factory=dict)
+
+    def add(self, tx: bytes) -> None:
+        self.txs.setdefault(hashlib.sha256(tx).digest(), tx)
+
+    def reap(self, max_bytes: int) -> Sequence[bytes]:
+        chosen, size = [], 0
+        for tx in self.txs.values():
+            if size + len(tx) <= max_bytes:
+                chosen.append(tx)
+                size += len(tx)
+        return chosen
+
+    def update(self, included: Sequence[bytes]) -> None:
+        for tx in included:
+            self.txs.pop(hashlib.sha256(tx).digest(), None)
+
+
+def example_genesis() -> Genesis:
+    """configs/genesis.example.json: four validators with devnet keys validator-0..3."""
+    return parse_genesis(genesis_doc())
+
+
+def validator_seed(index: int) -> bytes:
+    return derive_seed(f"validator-{index}")

@@ -1,0 +1,131 @@
+"""Four validators in one process over real libp2p hosts on loopback commit clearing blocks."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import trio
+
+from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import encode_tx
+from consensus.crypto import PrivateKey
+from consensus.signer import Signer
+from consensus.state_machine import TimeoutConfig
+from consensus.types import Validator, ValidatorSet
+from consensus.wal import MemoryWalStorage, Wal
+from node.app import ClearingApp
+from node.driver import Driver, DriverConfig, Genesis
+from node.p2p import P2PConfig, P2PNode, open_p2p
+from node.p2p.topics import TX, get_topics, open_publisher
+from node.runtime import serve_node
+from tests.clearing.support import USDC, new_sandbox
+from tests.node.netsupport import ListMempool, MemoryBlockStore, example_genesis
+
+CHAIN = "clearnode-test"
+FAST = TimeoutConfig(propose_ms=1000, prevote_ms=300, precommit_ms=300)
+
+
+@dataclass
+class Member:
+    p2p: P2PNode
+    driver: Driver
+    app: ClearingApp
+    store: MemoryBlockStore
+    mempool: ListMempool
+
+    def submit(self, tx: bytes, nursery: trio.Nursery) -> None:
+        self.mempool.add(tx)
+        nursery.start_soon(self.p2p.publish, TX, tx)
+
+
+@asynccontextmanager
+async def network(count: int = 4, validators: int = 4) -> AsyncIterator[list[Member]]:
+    genesis = example_genesis()
+    vset = ValidatorSet.from_validators(
+        [Validator(v.name, v.pubkey, v.power) for v in genesis.validators]
+    )
+    async with AsyncExitStack() as stack:
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        members: list[Member] = []
+        for index in range(count):
+            p2p = await stack.enter_async_context(
+                open_p2p(P2PConfig(derive_seed(f"node-{index}")), get_topics())
+            )
+            for other in members:
+                await p2p.connect(other.p2p.listen_addrs()[0])
+            app = ClearingApp(genesis)
+            store = MemoryBlockStore(app.last_root)
+            mempool = ListMempool()
+            key = PrivateKey(derive_seed(f"validator-{index}")) if index < validators else None
+            wal = Wal(MemoryWalStorage())
+            driver = Driver(
+                DriverConfig(CHAIN, FAST, block_interval_ms=50),
+                Genesis(vset, app.last_root, genesis.genesis_time_ms),
+                app,
+                store,
+                mempool,
+                open_publisher(p2p, "consensus", nursery),
+                signer=None if key is None else Signer(key, CHAIN, wal),
+                wal=wal,
+            )
+            members.append(Member(p2p, driver, app, store, mempool))
+        for member in members:
+            await member.p2p.wait_for_mesh("consensus", min(count - 1, 6))
+        for member in members:
+            await nursery.start(serve_node, member.p2p, member.driver, member.mempool.add)
+        yield members
+        nursery.cancel_scope.cancel()
+
+
+async def wait_for_height(members: list[Member], height: int) -> None:
+    with trio.fail_after(30):
+        for member in members:
+            while member.store.get_height() < height:
+                await member.driver.progress.wait()
+
+
+def setup_txs() -> tuple[list[bytes], list[bytes]]:
+    box = new_sandbox()
+    people = [derive_member_key(f"m{i}") for i in range(4)]
+    setup = [encode_tx(box.credit(m.address, USDC, 10**12)) for m in people]
+    setup += [encode_tx(box.authorise(m, "alpha")) for m in people]
+    venue = derive_ed25519_key("venue-alpha")
+    trade_ids = itertools.count(1)
+    batches = []
+    for batch_id in range(1, 4):
+        trades = tuple(
+            Trade(next(trade_ids), "BTC-PERP", a.address, 0, b.address, 0, 60_000_000, 1)
+            for a, b in itertools.permutations(people, 2)
+        )
+        batches.append(encode_tx(sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades)))
+    return setup, batches
+
+
+def assert_same_roots(members: list[Member], up_to: int) -> None:
+    for height in range(1, up_to + 1):
+        roots = {m.store.get_state_root(height) for m in members}
+        assert len(roots) == 1, f"height {height}: {len(roots)} different state roots"
+
+
+async def test_four_validators_commit_trades_and_agree_on_roots() -> None:
+    setup, batches = setup_txs()
+    async with network() as members:
+        async with trio.open_nursery() as submit:
+            for tx in setup:
+                members[0].submit(tx, submit)
+        await wait_for_height(members, 2)
+        async with trio.open_nursery() as submit:
+            for i, tx in enumerate(batches):
+                members[i % 4].submit(tx, submit)
+        with trio.fail_after(30):
+            while sum(len(b[0].txs) for b in members[0].store.blocks) < len(setup) + len(batches):
+                await members[0].driver.progress.wait()
+        tip = min(m.store.get_height() for m in members)
+        await wait_for_height(members, tip + 1)
+        assert_same_roots(members, tip + 1)
+        cleared = [r for r in members[0].app.state.processed_trades]
+        assert len(cleared) == 3 * 12
