@@ -177,6 +177,30 @@ def _parse_stress_day(obj: object, path: str, known: set[str]) -> StressDay:
     return StressDay(r.text("label"), tuple(out))
 
 
+def parse_stress_days_csv(text: str, path: str = "stress_days.csv") -> list[dict[str, Any]]:
+    """``label,underlying,move_bps`` lines (``#`` comments) -> the ``risk.stress_days`` list.
+
+    Reading the file is the caller's business (clearing does no I/O); errors
+    name the line: ``GenesisError("stress_days.csv:7", ...)``.
+    """
+    days: dict[str, dict[str, int]] = {}
+    lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)]
+    rows = [(n, line) for n, line in lines if line and not line.startswith("#")]
+    if not rows or rows[0][1].replace(" ", "") != "label,underlying,move_bps":
+        raise GenesisError(path, "a header label,underlying,move_bps", rows[0][1] if rows else "")
+    for n, line in rows[1:]:
+        cells = [c.strip() for c in line.split(",")]
+        try:
+            label, underlying, move = cells
+            assert label and underlying and underlying not in days.get(label, {})
+            days.setdefault(label, {})[underlying] = int(move)
+        except (ValueError, AssertionError):
+            raise GenesisError(
+                f"{path}:{n}", "label,underlying,integer (once per day)", line
+            ) from None
+    return [{"label": label, "moves_bps": moves} for label, moves in days.items()]
+
+
 class _Section:
     """Typed access to one JSON object of the risk section, with its dotted path."""
 

@@ -42,3 +42,32 @@ def test_bad_sections_name_the_key(overrides: dict[str, object], key: str) -> No
     with pytest.raises(GenesisError) as info:
         compute_scenario_set(parse_risk_params(risk_section(**overrides)))
     assert info.value.key == key
+
+
+def test_shipped_stress_days_file_feeds_the_scenario_set() -> None:
+    from pathlib import Path
+
+    from clearing.risk.params import parse_stress_days_csv
+    from clearing.risk.scenarios import compute_scenario_set
+
+    text = (Path(__file__).resolve().parents[3] / "configs" / "stress_days.csv").read_text()
+    days = parse_stress_days_csv(text)
+    assert days[0] == {"label": "2020-03-13", "moves_bps": {"BTC": -3520, "ETH": -4310}}
+    scenarios = compute_scenario_set(parse_risk_params(risk_section(stress_days=days)))
+    assert [s.label for s in scenarios.scenarios[-2:]] == ["day:2020-03-13", "day:2017-09-14"]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("", "stress_days.csv"),
+        ("label,underlying,move_bps\nx,BTC,ten\n", "stress_days.csv:2"),
+        ("label,underlying,move_bps\nx,BTC,1\nx,BTC,2\n", "stress_days.csv:3"),
+    ],
+)
+def test_bad_stress_days_file_names_the_line(text: str, key: str) -> None:
+    from clearing.risk.params import parse_stress_days_csv
+
+    with pytest.raises(GenesisError) as info:
+        parse_stress_days_csv(text)
+    assert info.value.key == key
