@@ -114,6 +114,32 @@ def sign_observation(
     return SignedObservation(observation, attestation)
 
 
+def sign_new_deposits(
+    store: CursorStore,
+    since_seq: int,
+    tokens: Mapping[CollateralKey, CollateralToken],
+    key: Ed25519PrivateKey,
+    network_chain_id: int,
+    limit: int = 1000,
+) -> tuple[int, list[SignedObservation], list[tuple[DepositEvent, ObservationError]]]:
+    """Sign the watcher outbox after `since_seq`: (last seq read, signed, refused).
+
+    Refused deposits (unregistered token, less than one quantum) are returned with
+    their reason so the node can log them; they never reach clearing.
+    """
+    signed, refused = [], []
+    last = since_seq
+    for seq, deposit in store.get_deposits_since(since_seq, limit):
+        last = seq
+        try:
+            observation = compute_observation(deposit, tokens)
+        except ObservationError as exc:
+            refused.append((deposit, exc))
+            continue
+        signed.append(sign_observation(key, network_chain_id, observation))
+    return last, signed, refused
+
+
 CreditKey = tuple[int, bytes, int]
 
 

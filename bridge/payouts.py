@@ -13,6 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_utils import keccak
 
+from bridge.cursor import CursorStore
 from bridge.deposits import DecodeError
 from clearing.attestation import Attestation, sign_attestation
 from clearing.withdrawal import PAID_DOMAIN, PayoutObservation
@@ -39,3 +40,16 @@ def sign_payout(
     key: Ed25519PrivateKey, network_chain_id: int, observation: PayoutObservation
 ) -> Attestation:
     return sign_attestation(key, PAID_DOMAIN, network_chain_id, observation.to_fields())
+
+
+def sign_new_payouts(
+    store: CursorStore,
+    since_seq: int,
+    key: Ed25519PrivateKey,
+    network_chain_id: int,
+    limit: int = 1000,
+) -> tuple[int, list[tuple[PayoutObservation, Attestation]]]:
+    """Sign the final payouts the watcher stored after `since_seq`: (last seq, signed)."""
+    rows = store.get_payouts_since(since_seq, limit)
+    last = rows[-1][0] if rows else since_seq
+    return last, [(p, sign_payout(key, network_chain_id, p)) for _, p in rows]

@@ -28,6 +28,7 @@ from bridge.eip712 import (
     sign_digest,
 )
 from bridge.validators import EvmValidatorSet, is_quorum
+from bridge.wire import DecodeError, pack_record, unpack_record
 from clearing.state import WithdrawalRecord
 
 DEFAULT_TTL_S = 7 * 24 * 3600
@@ -94,6 +95,68 @@ def sign_withdrawal(auth: WithdrawalAuthorization, evm_private_key: bytes) -> by
     return sign_digest(auth.get_digest(), evm_private_key)
 
 
+@dataclass(frozen=True)
+class WithdrawalSignature:
+    """One validator's signature over one authorisation: the gossip message."""
+
+    authorization: WithdrawalAuthorization
+    signature: bytes  # 65 bytes r || s || v
+
+    def encode(self) -> bytes:
+        a = self.authorization
+        fields = [
+            a.chain_id,
+            a.vault,
+            a.epoch,
+            a.member,
+            a.token,
+            a.amount.to_bytes(32, "big"),
+            a.recipient,
+            a.nonce.to_bytes(32, "big"),
+            a.expiry,
+            self.signature,
+        ]
+        return pack_record(fields)
+
+    @classmethod
+    def decode(cls, data: bytes) -> WithdrawalSignature:
+        f = unpack_record(data, "WithdrawalSignature", 10)
+        sizes = {1: 20, 3: 20, 4: 20, 5: 32, 6: 20, 7: 32, 9: 65}  # others: ints >= 0
+        for index, value in enumerate(f):
+            want = sizes.get(index)
+            if want is None and (type(value) is not int or value < 0):
+                raise DecodeError("WithdrawalSignature", f"field {index} is not an int >= 0")
+            if want is not None and (not isinstance(value, bytes) or len(value) != want):
+                raise DecodeError("WithdrawalSignature", f"field {index} is not {want} bytes")
+        auth = WithdrawalAuthorization(
+            chain_id=f[0],
+            vault=f[1],
+            epoch=f[2],
+            member=f[3],
+            token=f[4],
+            amount=int.from_bytes(f[5], "big"),
+            recipient=f[6],
+            nonce=int.from_bytes(f[7], "big"),
+            expiry=f[8],
+        )
+        return cls(auth, f[9])
+
+
+def sign_withdrawal_record(
+    record: WithdrawalRecord,
+    *,
+    vault: bytes,
+    epoch: int,
+    block_time_ms: int,
+    evm_private_key: bytes,
+) -> WithdrawalSignature:
+    """A validator's duty after a block debits `record`: derive and sign its authorisation."""
+    auth = compute_withdrawal_authorization(
+        record, vault=vault, epoch=epoch, block_time_ms=block_time_ms
+    )
+    return WithdrawalSignature(auth, sign_withdrawal(auth, evm_private_key))
+
+
 @dataclass
 class SignatureSet:
     """Signatures over one digest from distinct members of one validator set."""
@@ -124,6 +187,25 @@ class SignatureSet:
     def get_ordered(self) -> list[bytes]:
         """Signatures sorted by signer address, strictly ascending as the vault requires."""
         return [self.signatures[s] for s in sorted(self.signatures)]
+
+
+def get_relay_json(auth: WithdrawalAuthorization, collected: SignatureSet) -> dict[str, object]:
+    """What the HTTP API shows a relayer: the vault call's arguments, 0x-hex, ordered."""
+    return {
+        "chain_id": auth.chain_id,
+        "vault": "0x" + auth.vault.hex(),
+        "epoch": auth.epoch,
+        "member": "0x" + auth.member.hex(),
+        "token": "0x" + auth.token.hex(),
+        "amount": str(auth.amount),
+        "recipient": "0x" + auth.recipient.hex(),
+        "nonce": str(auth.nonce),
+        "expiry": auth.expiry,
+        "signatures": ["0x" + s.hex() for s in collected.get_ordered()],
+        "signed_power": collected.get_signed_power(),
+        "total_power": collected.validator_set.total_power,
+        "complete": collected.is_complete(),
+    }
 
 
 def collect_withdrawal_signatures(

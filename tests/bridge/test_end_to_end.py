@@ -16,20 +16,21 @@ from bridge.eip712 import get_address
 from bridge.observation import (
     ObservationPool,
     ReobserveRequest,
-    compute_observation,
+    SignedObservation,
     handle_reobserve_request,
-    sign_observation,
+    sign_new_deposits,
 )
-from bridge.payouts import sign_payout
+from bridge.payouts import sign_new_payouts
 from bridge.rotation import get_consensus_members, is_in_sync
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deploy_test_token, deploy_vault, deposit_token, get_vault_address
 from bridge.watcher import DepositNotFinal, Watcher, WatcherConfig
 from bridge.withdrawal import (
+    WithdrawalSignature,
     collect_withdrawal_signatures,
-    compute_withdrawal_authorization,
+    get_relay_json,
     relay,
-    sign_withdrawal,
+    sign_withdrawal_record,
 )
 from clearing.genesis import collateral_by_key
 from clearing.sandbox import Sandbox, derive_member_key
@@ -71,12 +72,18 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
         await watcher.connect()
         while await watcher.step():
             pass
-        ((_, deposit),) = store.get_deposits_since(0)
+        send_native_deposits(chain, vault, [ALICE.address], amount=5)  # native: not collateral
+        finalize(chain)
+        while await watcher.step():
+            pass
 
         pool = ObservationPool(box.chain_id, box.state.validators)
         tokens = collateral_by_key(box.genesis)
         for key in box.validator_keys:
-            pool.add(sign_observation(key, box.chain_id, compute_observation(deposit, tokens)))
+            last, signed, refused = sign_new_deposits(store, 0, tokens, key, box.chain_id)
+            assert (last, len(signed)) == (2, 1)
+            assert [type(error).__name__ for _, error in refused] == ["UnregisteredToken"]
+            pool.add(SignedObservation.decode(signed[0].encode()))
         (credit,) = pool.get_ready_credits()
         first = box.apply([credit])
         assert first.tx_results[0].code == "ok"
@@ -88,13 +95,27 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
         debit = box.apply([box.withdraw(ALICE, usdc, 400_000, recipient=RECIPIENT)])
         assert debit.tx_results[0].code == "ok", debit.tx_results[0].detail
         (record,) = box.state.pending_withdrawals.values()
-        auth = compute_withdrawal_authorization(
-            record, vault=get_vault_address(vault), epoch=0, block_time_ms=box.state.time_ms
-        )
         names = [v["name"] for v in doc["validators"]]
-        signatures = [sign_withdrawal(auth, evm_key(name)) for name in names]
-        collected = collect_withdrawal_signatures(auth, evm_set, signatures[:3])
-        assert collected.is_complete()
+        gossiped = [
+            WithdrawalSignature.decode(
+                sign_withdrawal_record(
+                    record,
+                    vault=get_vault_address(vault),
+                    epoch=0,
+                    block_time_ms=box.state.time_ms,
+                    evm_private_key=evm_key(name),
+                ).encode()
+            )
+            for name in names
+        ]
+        auth = gossiped[0].authorization
+        assert {g.authorization for g in gossiped} == {auth}  # every validator signs the same
+        collected = collect_withdrawal_signatures(
+            auth, evm_set, [g.signature for g in gossiped[:2]]
+        )
+        assert not collected.is_complete()
+        collected.add(gossiped[2].signature)
+        assert get_relay_json(auth, collected)["complete"] is True
         relay(chain, auth, collected.get_ordered(), dev)
         balance = token.functions.balanceOf(to_checksum_address(RECIPIENT)).call()
         assert balance == 400_000
@@ -102,9 +123,12 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
         finalize(chain)
         while await watcher.step():
             pass
-        ((_, payout),) = store.get_payouts_since(0)
+        signed_payouts = [
+            sign_new_payouts(store, 0, k, box.chain_id)[1] for k in box.validator_keys
+        ]
+        payout = signed_payouts[0][0][0]
         assert (payout.member, payout.nonce) == (record.member, record.nonce)
-        attestations = tuple(sign_payout(k, box.chain_id, payout) for k in box.validator_keys)
+        attestations = tuple(batch[0][1] for batch in signed_payouts)
         paid = box.apply([WithdrawalPaid(payout, attestations)])
         assert paid.tx_results[0].code == "ok", paid.tx_results[0].detail
         assert box.state.pending_withdrawals == {}

@@ -27,6 +27,7 @@ from bridge.observation import (
     compute_observation,
     sign_observation,
 )
+from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.assets import CollateralToken
 from clearing.genesis import Validator
 
@@ -79,9 +80,36 @@ def test_deposit_event_round_trips(event: DepositEvent) -> None:
     assert DepositEvent.decode(event.encode()) == event
 
 
+@given(
+    st.builds(
+        WithdrawalAuthorization,
+        chain_id=st.integers(1, 2**63),
+        vault=st.binary(min_size=20, max_size=20),
+        epoch=st.integers(0, 2**64 - 1),
+        member=st.binary(min_size=20, max_size=20),
+        token=st.binary(min_size=20, max_size=20),
+        amount=st.integers(0, 2**256 - 1),
+        recipient=st.binary(min_size=20, max_size=20),
+        nonce=st.integers(0, 2**256 - 1),
+        expiry=st.integers(0, 2**64 - 1),
+    ),
+    st.binary(min_size=65, max_size=65),
+)
+def test_withdrawal_signature_round_trips(auth: WithdrawalAuthorization, signature: bytes) -> None:
+    message = WithdrawalSignature(auth, signature)
+    assert WithdrawalSignature.decode(message.encode()) == message
+
+
 @given(st.binary(max_size=300))
 def test_garbage_never_decodes_to_anything_but_decode_error(data: bytes) -> None:
-    for record in (DepositEvent, SignedObservation, ReobserveRequest, SignedExternalEvent):
+    records = (
+        DepositEvent,
+        SignedObservation,
+        ReobserveRequest,
+        SignedExternalEvent,
+        WithdrawalSignature,
+    )
+    for record in records:
         try:
             record.decode(data)
         except DecodeError:
