@@ -28,7 +28,7 @@ def risk_section(**overrides: Any) -> dict[str, Any]:
             "SOL": {"group": "alts", "scan_bps": 3000, "vol_bps": 9000,
                     "vol_scan_bps": 2500, "floor_bps": 100},
         },
-        "stress_days": [{"label": "2020-03-12", "moves_bps": {"BTC": -3900, "ETH": -4300}}],
+        "stress_days": [{"label": "synthetic", "moves_bps": {"BTC": -3900, "ETH": -4300}}],
         "liquidation": {"penalty_bps": 100, "fee_bps": 50, "max_per_block": 100,
                         "partial_steps": 10},
         "default_fund": {"cover": 2, "stress_multiple": 3},
@@ -84,7 +84,8 @@ def genesis_risk_section(**overrides: Any) -> dict[str, Any]:
             "ETH": {"group": "majors", "scan_bps": 2000, "vol_bps": 7000,
                     "vol_scan_bps": 2000, "floor_bps": 50},
         },
-        stress_days=[{"label": "2020-03-12", "moves_bps": {"BTC": -3900, "ETH": -4300}}],
+        # configs/stress_days.csv (CoinGecko): 2020-03-13 BTC -35.2%, ETH -43.1%
+        stress_days=[{"label": "2020-03-13", "moves_bps": {"BTC": -3520, "ETH": -4310}}],
         default_fund={"cover": 2, "stress_multiple": 2},
     )  # fmt: skip
     section.update(overrides)

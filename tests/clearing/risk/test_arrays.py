@@ -20,7 +20,7 @@ def test_perpetual_row_is_price_times_move(arrays: RiskArrays) -> None:
     assert row[0] == 0
     assert max(row) == 60_000_000_000 * 15 // 100  # +1 scan range = +15%
     assert min(row[:-1]) == -9_000_000_000
-    assert row[-1] == -23_400_000_000  # stress day 2020-03-12: -39%
+    assert row[-1] == -23_400_000_000  # synthetic stress day: -39%
     # extreme +2 ranges at 35% cover: 0.30 * 0.35 * price
     assert 6_300_000_000 in row
 

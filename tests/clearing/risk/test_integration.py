@@ -13,7 +13,7 @@ from tests.clearing.support import USDC, genesis_doc
 from tests.clearing.test_trade import MARK, PERP, VENUE, make_batch, make_trade
 
 A, B, E = (derive_member_key(n) for n in ("risk-a", "risk-b", "risk-e"))
-IM_PER_LONG_LOT = 23_400_000  # stress day 2020-03-12: BTC -39% of 60,000,000
+IM_PER_LONG_LOT = 21_120_000  # stress day 2020-03-13: BTC -35.2% of 60,000,000
 
 
 def risk_box(epoch_length: int = 100) -> Sandbox:
@@ -46,9 +46,9 @@ def total_value(state: ClearingState) -> int:
 
 def test_pre_trade_rule_rejects_risk_beyond_equity_with_the_numbers() -> None:
     box = risk_box()
-    assert trade(box, A, B, 200, 1) == ["InsufficientMargin"]  # needs 200 * 23.4M > 2.5G
+    assert trade(box, A, B, 200, 1) == ["InsufficientMargin"]  # needs 200 * 21.12M > 2.5G
     assert PERP not in box.state.members[A.address].sub_accounts[0].positions
-    assert trade(box, A, B, 100, 2) == []  # 2.34G of IM against 2.5G of equity
+    assert trade(box, A, B, 100, 2) == []  # 2.112G of IM against 2.5G of equity
     assert trade(box, B, A, 50, 3) == []  # reducing risk is always accepted
 
 
@@ -57,7 +57,7 @@ def test_withdrawal_must_leave_initial_margin_covered() -> None:
     assert trade(box, A, B, 100, 1) == []
     block = box.apply([box.withdraw(A, USDC, 500_000_000)])
     assert block.tx_results[0].code == "InsufficientEquity"
-    assert "requirement=2340000000" in block.tx_results[0].detail
+    assert f"requirement={100 * IM_PER_LONG_LOT}" in block.tx_results[0].detail
     assert box.apply([box.withdraw(A, USDC, 100_000_000)]).tx_results[0].is_ok()
 
 
@@ -128,9 +128,13 @@ def test_member_query_uses_the_engine_numbers() -> None:
     risk = get_member_risk(box.state, A.address, 0)
     account = box.state.members[A.address].sub_accounts[0]
     assert risk is not None
-    assert risk.initial_margin == get_account_initial_margin(box.state, account) == 2_340_000_000
+    assert (
+        risk.initial_margin
+        == get_account_initial_margin(box.state, account)
+        == 100 * IM_PER_LONG_LOT
+    )
     assert risk.equity == account.cash + get_collateral_value(box.state, account)
-    assert risk.maintenance_margin == 1_170_000_000
+    assert risk.maintenance_margin == 50 * IM_PER_LONG_LOT
     ((iid, price),) = risk.liquidation_prices
     assert iid == PERP and price is not None and price < MARK
     # at that mark the engine liquidates; one unit higher it does not

@@ -36,5 +36,5 @@ def test_joint_set_is_product_of_groups_plus_stress_days() -> None:
     # Somewhere BTC falls while SOL rises: the groups are independent.
     assert any(sc.moves[0].price < 0 < sc.moves[2].price for sc in s.scenarios)
     day = s.scenarios[-1]
-    assert day.label == "day:2020-03-12"
+    assert day.label == "day:synthetic"
     assert [m.price for m in day.moves] == [Fraction(-39, 100), Fraction(-43, 100), 0]
