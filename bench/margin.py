@@ -60,11 +60,12 @@ def run(argv: list[str]) -> dict[str, object]:
     equity0 = int(equity[0])
     start = time.perf_counter()
     accepted = 0
+    im = compute_initial_margin(losses)  # kept beside the loss vector
     for row, dq in zip(trade_rows, sizes, strict=True):
         after = compute_trade_losses(losses, row, dq)
         im_after = compute_initial_margin(after)
-        if im_after <= compute_initial_margin(losses) or equity0 >= im_after:
-            losses = after
+        if im_after <= im or equity0 >= im_after:
+            losses, im = after, im_after
             accepted += 1
     trade_us = (time.perf_counter() - start) / args.trades * 1e6
     return {

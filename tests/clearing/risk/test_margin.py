@@ -64,3 +64,8 @@ def test_pre_trade_rule() -> None:
         99, 50, 100)  # fmt: skip
     with pytest.raises(InsufficientMargin):
         check_withdrawal_margin(b"m", 1, equity_after=99, initial_margin=100)
+
+
+def test_incremental_update_refuses_a_row_of_another_scenario_set() -> None:
+    with pytest.raises(ValueError):
+        compute_trade_losses((1, 2, 3), (1, 2), 5)
