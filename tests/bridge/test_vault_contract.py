@@ -186,14 +186,14 @@ def test_rate_limit_token_bucket(vault_env: VaultEnv) -> None:
     env = vault_env
     fund(env, 10_000)
     digest = compute_rate_limit_digest(
-        env.chain.chain_id, env.vault_address, 0, env.token_address, 1_000, 10, nonce=0
+        env.chain.chain_id, env.vault_address, 0, env.token_address, 1_000, 1, nonce=0
     )
     set_rate_limit(
         env.chain,
         env.vault,
         env.token_address,
         1_000,
-        10,
+        1,
         sign_all(digest, env.validators),
         env.dev,
     )
@@ -205,7 +205,7 @@ def test_rate_limit_token_bucket(vault_env: VaultEnv) -> None:
         relay(env.chain, second, sigs, env.dev)
     assert caught.value.error == "RateLimited"
     assert caught.value.args_[1] == 500
-    env.chain.request("evm_increaseTime", [40])  # refills 400 -> 600 available
+    env.chain.request("evm_increaseTime", [400])  # refills 1 per second: >= 600 available
     env.chain.request("evm_mine", [])
     relay(env.chain, second, sigs, env.dev)
     assert token_balance(env, RECIPIENT) >= 1_300
