@@ -1,0 +1,34 @@
+"""EVM chains: the vault contract, deposit watchers, observations, withdrawals, rotation.
+
+Nothing here credits or debits anyone: clearing does, after quorum. What the node
+calls (chain reads are synchronous: run them with `trio.to_thread.run_sync`):
+
+Per chain, at start
+- `chain.connect(url, chain_id)` -> Chain (raises ChainIdMismatch).
+- `cursor.CursorStore(path)`; `watcher.Watcher(WatcherConfig(...), store, notify).run`
+  in a nursery (`await nursery.start(watcher.run)`); `watcher.status` for health.
+
+Deposits (each validator)
+- `observation.sign_new_deposits(store, since_seq, tokens, ed25519_key, network_chain_id)`
+  -> (last_seq, [SignedObservation], refused); gossip `SignedObservation.encode()`.
+- `observation.ObservationPool(network_chain_id, state.validators)`: `.add(decoded)`,
+  proposer takes `.get_ready_credits()` (clearing `CollateralCredit` txs); after commit
+  `.mark_credited(key)`. Stuck keys: `.get_keys_unsigned_by(own_pubkey)` -> send
+  `ReobserveRequest`; answer one with `handle_reobserve_request(...)`.
+- External bridges (API): `external.SignedExternalEvent.decode(body)`,
+  `verify_external_event(event, registry, network_chain_id)` -> observation, then
+  `sign_observation(...)` and the same pool.
+
+Withdrawals (after a block debits a member: `state.pending_withdrawals`)
+- `withdrawal.sign_withdrawal_record(record, vault=, epoch=, block_time_ms=, evm_private_key=)`
+  -> WithdrawalSignature; gossip `.encode()`.
+- `withdrawal.collect_withdrawal_signatures(auth, vault_set, sigs)` -> SignatureSet;
+  `get_relay_json(auth, set)` for the HTTP API; `relay(chain, auth, set.get_ordered(), sender)`.
+- Payouts: `payouts.sign_new_payouts(store, since_seq, key, network_chain_id)` ->
+  clearing `WithdrawalPaid` attestations.
+
+Validator set
+- `rotation.get_consensus_members(validators)`, `compute_target_set(vault.get_validator_set(v),
+  members)`, `sign_rotation(...)`, `relay_rotation(...)`; `vault.lock_by_signature` for an
+  emergency stop any single validator can pull.
+"""
