@@ -75,12 +75,13 @@ async def test_deposits_on_two_chains_are_observed_exactly_once(tmp_path: Path) 
             deposit_token(chain_a, vault_a, token, 100 + i, member(i), dev, sub_account=i)
         send_native_deposits(chain_b, vault_b, [member(7), member(8)], amount=5)
         finalize(chain_a)
-        finalize(chain_b)
+        mine(chain_b, 5)
         store = CursorStore(tmp_path / "cursor.sqlite")
         send, receive_channel = trio.open_memory_channel[DepositEvent](100)
         watchers = [
             Watcher(config_for(node_a, get_vault_address(vault_a)), store, send),
-            Watcher(config_for(node_b, get_vault_address(vault_b)), store, send),
+            # Chain B as a chain without a `finalized` tag: a configured confirmation depth.
+            Watcher(config_for(node_b, get_vault_address(vault_b), confirmations=5), store, send),
         ]
         async with trio.open_nursery() as nursery:
             for watcher in watchers:
@@ -90,7 +91,7 @@ async def test_deposits_on_two_chains_are_observed_exactly_once(tmp_path: Path) 
             send_native_deposits(chain_a, vault_a, [member(9)])
             send_native_deposits(chain_b, vault_b, [member(9)])
             finalize(chain_a)
-            finalize(chain_b)
+            mine(chain_b, 5)
             later = await receive(receive_channel, 2)
             nursery.cancel_scope.cancel()
         by_chain = {31_201: [], 31_202: []}  # type: dict[int, list[DepositEvent]]
