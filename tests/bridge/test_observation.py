@@ -195,3 +195,29 @@ def test_external_bridge_event_joins_the_same_quorum_path_once() -> None:
     for key in KEYS:
         pool.add(sign_observation(key, NETWORK, obs))
     assert len(pool.get_ready_credits()) == 1
+
+
+@given(
+    st.lists(st.integers(1, 5), min_size=4, max_size=4),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1)), max_size=12),
+)
+def test_pool_credits_exactly_when_one_content_has_quorum(
+    powers: list[int], votes: list[tuple[int, int]]
+) -> None:
+    validators = {
+        k.public_key().public_bytes_raw(): Validator(
+            f"v{i}", k.public_key().public_bytes_raw(), powers[i], bytes([i + 1]) * 20
+        )
+        for i, k in enumerate(KEYS)
+    }
+    pool = ObservationPool(NETWORK, validators)
+    contents = [compute_observation(deposit(amount=(5 + c) * 10**12), TOKENS) for c in range(2)]
+    signers: list[set[int]] = [set(), set()]
+    for validator, content in votes:
+        pool.add(sign_observation(KEYS[validator], NETWORK, contents[content]))
+        signers[content].add(validator)
+    credits = pool.get_ready_credits()
+    quorum = [3 * sum(powers[v] for v in s) > 2 * sum(powers) for s in signers]
+    assert len(credits) == (1 if any(quorum) else 0)
+    if credits:
+        assert quorum[contents.index(credits[0].observation)]
