@@ -242,6 +242,13 @@ class Driver:
         root = self.app.finalize_block(block)
         self.store.save_block(block, certificate, root)
         self.mempool.update(block.txs)
+        log.info(
+            "committed height %d round %d: %d txs, root %s",
+            block.height,
+            certificate.round,
+            len(block.txs),
+            root.hex()[:16],
+        )
         for evidence in block.evidence:
             self._evidence.pop(evidence.hash, None)
         self._notify_commit(block, certificate, root)

@@ -7,28 +7,77 @@ runs until cancelled.
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import trio
 
+from clearing.genesis import Genesis, parse_genesis
+from consensus.app import BlockStore
 from consensus.codec import DecodeError as ConsensusDecodeError
+from consensus.crypto import PrivateKey
+from consensus.signer import Signer
 from consensus.sync import SyncRejected
-from consensus.types import Block, CommitCertificate
+from consensus.types import Block, CommitCertificate, Validator, ValidatorSet
+from consensus.wal import FileWalStorage, Wal
+from node.app import ClearingApp
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
-from node.driver import Driver
-from node.p2p import P2PNode
-from node.p2p.topics import CONSENSUS, TX, feed_driver
+from node.config import ConfigError, NodeConfig, load_config
+from node.driver import Driver, DriverConfig
+from node.driver import Genesis as DriverGenesis
+from node.keys import NODE_KEY, VALIDATOR_KEY, load_key
+from node.mempool import Mempool, MempoolError
+from node.p2p import P2PConfig, P2PNode, open_p2p
+from node.p2p.topics import CONSENSUS, TX, feed_driver, get_topics, open_publisher
+from node.storage import NodeStore, StorageError
+from node.txcheck import make_clearing_check
 
 log = logging.getLogger(__name__)
 
 
-def get_synced_block(driver: Driver, height: int) -> SyncedBlock | None:
-    found = driver.store.get_block(height)
+def encode_synced_block(store: BlockStore, height: int) -> SyncedBlock | None:
+    """A stored block in its sync form (any consensus BlockStore)."""
+    found = store.get_block(height)
     if found is None:
         return None
     block, certificate = found
     return SyncedBlock(height, block.encode(), certificate.encode())
+
+
+class SqliteBlockStore:
+    """consensus.app.BlockStore over the node's SQLite store (bytes as committed)."""
+
+    def __init__(self, store: NodeStore, genesis_root: bytes) -> None:
+        self.store = store
+        self.genesis_root = genesis_root
+
+    def get_height(self) -> int:
+        return self.store.latest_height()
+
+    def get_block(self, height: int) -> tuple[Block, CommitCertificate] | None:
+        stored = self.store.load_block(height)
+        if stored is None:
+            return None
+        return Block.decode(stored.block), CommitCertificate.decode(stored.cert)
+
+    def get_state_root(self, height: int) -> bytes:
+        if height == 0:
+            return self.genesis_root
+        stored = self.store.load_block(height)
+        if stored is None:
+            raise KeyError(f"no stored block at height {height}")
+        return stored.state_root
+
+    def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
+        self.store.save_block(block.height, block.encode(), certificate.encode(), state_root)
+
+    def get_synced(self, height: int) -> SyncedBlock | None:
+        stored = self.store.load_block(height)
+        return None if stored is None else SyncedBlock(height, stored.block, stored.cert)
 
 
 async def catch_up(p2p: P2PNode, driver: Driver) -> int:
@@ -51,6 +100,7 @@ async def serve_node(
     p2p: P2PNode,
     driver: Driver,
     add_tx: Callable[[bytes], None],
+    get_synced: Callable[[int], SyncedBlock | None],
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -61,7 +111,7 @@ async def serve_node(
         behind.set()
 
     driver.on_behind = on_behind
-    serve_blocks(p2p, lambda h: get_synced_block(driver, h), driver.store.get_height)
+    serve_blocks(p2p, get_synced, driver.store.get_height)
 
     async def receive_txs() -> None:
         async for delivery in p2p.messages(TX):
@@ -78,10 +128,133 @@ async def serve_node(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(feed_driver, p2p, driver)
         nursery.start_soon(receive_txs)
+        log.info("catching up from height %d", driver.store.get_height())
         await catch_up(p2p, driver)
+        log.info("starting consensus at height %d", driver.store.get_height() + 1)
         await nursery.start(driver.run)
         nursery.start_soon(keep_up)
         task_status.started()
 
 
-__all__ = ["CONSENSUS", "catch_up", "serve_node"]
+def load_genesis(config: NodeConfig) -> Genesis:
+    try:
+        return parse_genesis(json.loads(config.genesis_file.read_text()))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            config.genesis_file, "(file)", "a readable genesis JSON", str(exc)
+        ) from exc
+
+
+def get_validator_signer(config: NodeConfig, genesis: Genesis, wal: Wal) -> Signer | None:
+    """A signer when this node's validator key is in genesis; None makes a full node."""
+    if not config.validator_key_file.exists():
+        return None
+    key = PrivateKey(load_key(config.validator_key_file, VALIDATOR_KEY).secret)
+    if key.public_key not in {v.pubkey for v in genesis.validators}:
+        return None
+    return Signer(key, get_chain_name(genesis), wal)
+
+
+def get_chain_name(genesis: Genesis) -> str:
+    """The consensus chain id (signatures are bound to it): the genesis chain id as text."""
+    return f"clearnode-{genesis.chain_id}"
+
+
+def replay_stored_blocks(app: ClearingApp, store: NodeStore) -> None:
+    """Rebuilds the clearing state from stored blocks, checking each stored root."""
+    for stored in store.iter_blocks(after=0):
+        root = app.finalize_block(Block.decode(stored.block))
+        if root != stored.state_root:
+            raise StorageError(f"re-applying block {stored.height} gives a different state root")
+
+
+def add_to_mempool(mempool: Mempool) -> Callable[[bytes], None]:
+    def add(tx: bytes) -> None:
+        try:
+            mempool.add(tx)
+        except MempoolError as exc:
+            log.debug("gossiped tx refused: %s", exc)
+
+    return add
+
+
+async def run_node(
+    config: NodeConfig,
+    *,
+    driver_config: DriverConfig | None = None,
+    task_status: trio.TaskStatus[P2PNode] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Runs the node described by `config` until cancelled (one nursery owns every task)."""
+    genesis = load_genesis(config)
+    chain = get_chain_name(genesis)
+    app = ClearingApp(genesis)
+    genesis_root = app.last_root
+    store = NodeStore(config.storage.path)
+    try:
+        replay_stored_blocks(app, store)
+        wal = Wal(FileWalStorage(config.storage.wal_path))
+        signer = get_validator_signer(config, genesis, wal)
+        mempool = Mempool(
+            make_clearing_check(lambda: app.state),
+            max_txs=config.mempool.max_txs,
+            max_bytes=config.mempool.max_bytes,
+            max_tx_bytes=config.mempool.max_tx_bytes,
+        )
+        validators = ValidatorSet.from_validators(
+            [Validator(v.name, v.pubkey, v.power) for v in genesis.validators]
+        )
+        p2p_config = P2PConfig(
+            key_seed=load_key(config.node_key_file, NODE_KEY).secret,
+            listen_host=config.p2p.listen_host,
+            listen_port=config.p2p.listen_port,
+            persistent_peers=config.p2p.persistent_peers,
+        )
+        blocks = SqliteBlockStore(store, genesis_root)
+        async with open_p2p(p2p_config, get_topics()) as p2p, trio.open_nursery() as nursery:
+            driver = Driver(
+                driver_config or DriverConfig(chain),
+                DriverGenesis(validators, genesis_root, genesis.genesis_time_ms),
+                app,
+                blocks,
+                mempool,
+                open_publisher(p2p, CONSENSUS, nursery),
+                signer=signer,
+                wal=wal,
+            )
+            log.info(
+                "node %s up: peer %s at %s, height %d, %s",
+                config.moniker,
+                p2p.peer_id,
+                p2p.listen_addrs(),
+                blocks.get_height(),
+                "validator" if signer else "full node",
+            )
+            await nursery.start(serve_node, p2p, driver, add_to_mempool(mempool), blocks.get_synced)
+            task_status.started(p2p)
+    finally:
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m node.runtime", description=__doc__)
+    parser.add_argument("--home", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.home)
+    except ConfigError as exc:
+        print(f"clearnode: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        trio.run(run_node, config)
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -21,7 +22,7 @@ from node.app import ClearingApp
 from node.driver import Driver, DriverConfig, Genesis
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topics, open_publisher
-from node.runtime import serve_node
+from node.runtime import encode_synced_block, serve_node
 from tests.clearing.support import USDC, new_sandbox
 from tests.node.netsupport import ListMempool, MemoryBlockStore, example_genesis
 
@@ -76,7 +77,10 @@ async def network(count: int = 4, validators: int = 4) -> AsyncIterator[list[Mem
         for member in members:
             await member.p2p.wait_for_mesh("consensus", min(count - 1, 6))
         for member in members:
-            await nursery.start(serve_node, member.p2p, member.driver, member.mempool.add)
+            get_synced = functools.partial(encode_synced_block, member.store)
+            await nursery.start(
+                serve_node, member.p2p, member.driver, member.mempool.add, get_synced
+            )
         yield members
         nursery.cancel_scope.cancel()
 

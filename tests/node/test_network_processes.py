@@ -1,0 +1,121 @@
+"""Four validator processes on loopback: trades commit, roots agree, crash and late join recover.
+
+Transactions enter through a client libp2p host that gossips them on the `tx`
+topic (as a node's API does after admission). Roots are read from each node's
+SQLite file; the committed blocks are also replayed here through the clearing
+app to check that every trade was cleared.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import trio
+
+from clearing.sandbox import derive_seed
+from clearing.tx import decode_tx
+from consensus.types import Block
+from node.app import ClearingApp
+from node.p2p import P2PConfig, P2PNode, open_p2p
+from node.p2p.topics import TX, get_topics
+from tests.node.netproc import NodeHome, process_network
+from tests.node.netsupport import example_genesis
+from tests.node.test_network_inprocess import setup_txs
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+
+
+async def wait_until(what: str, condition: Callable[[], bool], timeout_s: float = 60) -> None:
+    """Polls another process's progress (its files), which no event of ours can signal."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        await trio.sleep(0.2)
+
+
+def read_blocks(home: NodeHome) -> list[Block]:
+    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT block FROM blocks ORDER BY height").fetchall()
+    finally:
+        db.close()
+    return [Block.decode(row[0]) for row in rows]
+
+
+def count_included(home: NodeHome, txs: list[bytes]) -> int:
+    wanted = set(txs)
+    try:
+        return sum(1 for block in read_blocks(home) for tx in block.txs if tx in wanted)
+    except sqlite3.OperationalError:
+        return 0
+
+
+def assert_roots_agree(homes: list[NodeHome]) -> int:
+    """Every height stored by two nodes has one root; returns the lowest tip."""
+    roots = [home.get_roots() for home in homes]
+    for height in set().union(*roots):
+        seen = {r[height] for r in roots if height in r}
+        assert len(seen) == 1, f"height {height}: {len(seen)} different state roots"
+    return min(len(r) for r in roots)
+
+
+async def submit(client: P2PNode, txs: list[bytes]) -> None:
+    for tx in txs:
+        await client.publish(TX, tx)
+
+
+async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
+    setup, batches = setup_txs()
+    with process_network(tmp_path / "net") as net:
+        validators = list(net.homes)
+        client_config = P2PConfig(
+            derive_seed("client"), persistent_peers=tuple(h.addr for h in validators)
+        )
+        async with open_p2p(client_config, get_topics()) as client:
+            await wait_until(
+                "every validator to commit", lambda: assert_roots_agree(validators) >= 1
+            )
+            await client.wait_for_mesh(TX, 2)
+            await submit(client, setup)
+            await wait_until("setup to commit", lambda: count_included(validators[0], setup) == 8)
+            await submit(client, batches[:1])
+            await wait_until(
+                "a batch to commit", lambda: count_included(validators[0], batches) == 1
+            )
+
+            # kill -9 one validator; the other three (30 of 40 power) keep committing.
+            crashed = validators[3]
+            net.kill(crashed)
+            crashed_tip = len(crashed.get_roots())
+            await submit(client, batches[1:2])
+            await wait_until(
+                "a batch without v3", lambda: count_included(validators[0], batches) == 2
+            )
+            net.start(crashed)
+            tip = len(validators[0].get_roots())
+            await wait_until("v3 to catch up", lambda: len(crashed.get_roots()) > tip)
+            assert tip > crashed_tip
+
+            # A full node joins late and syncs from height 1.
+            late = net.add_full_node(tmp_path / "net", "late")
+            net.start(late)
+            await submit(client, batches[2:])
+            await wait_until("the last batch", lambda: count_included(validators[0], batches) == 3)
+            tip = len(validators[0].get_roots())
+            await wait_until("the late node to sync", lambda: len(late.get_roots()) >= tip)
+
+        assert assert_roots_agree(net.homes) >= tip
+        replay = ClearingApp(example_genesis())
+        for block, (height, root) in zip(
+            read_blocks(late), sorted(late.get_roots().items()), strict=True
+        ):
+            assert replay.finalize_block(block) == root, f"height {height}"
+        assert len(replay.state.processed_trades) == sum(
+            len(decode_tx(b).trades)
+            for b in batches  # type: ignore[union-attr]
+        )
