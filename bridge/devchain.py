@@ -8,13 +8,43 @@ seconds. Never for real chains.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from eth_utils import to_checksum_address
 from web3.contract import Contract
 
-from bridge.chain import Chain
+from bridge.anvil import DEV_PRIVATE_KEY
+from bridge.chain import Chain, account_from_key
+from bridge.validators import EvmValidatorSet
+from bridge.vault import deploy_test_token, deploy_vault, get_vault_address
 
 DEV_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # anvil account 0
+
+
+@dataclass(frozen=True)
+class DevnetChain:
+    """What a devnet chain holds: its vault and test tokens (symbol -> 20-byte address)."""
+
+    chain_id: int
+    url: str
+    vault: bytes
+    tokens: dict[str, bytes]
+
+
+def deploy_devnet_chain(
+    chain: Chain, validator_set: EvmValidatorSet, token_symbols: Sequence[tuple[str, int]]
+) -> DevnetChain:
+    """Deploy a vault trusting `validator_set` and a TestToken per (symbol, decimals).
+
+    From a fresh anvil the addresses are always the same (dev account nonces 0, 1, ...).
+    """
+    dev = account_from_key(DEV_PRIVATE_KEY)
+    vault = deploy_vault(chain, validator_set, dev)
+    tokens = {
+        symbol: bytes.fromhex(deploy_test_token(chain, dev, symbol, decimals).address[2:])
+        for symbol, decimals in token_symbols
+    }
+    return DevnetChain(chain.chain_id, chain.url, get_vault_address(vault), tokens)
 
 
 def mine(chain: Chain, blocks: int = 1) -> None:

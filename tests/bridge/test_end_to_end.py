@@ -11,7 +11,7 @@ from eth_utils import keccak, to_checksum_address
 from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import account_from_key, connect
 from bridge.cursor import CursorStore
-from bridge.devchain import finalize, send_native_deposits
+from bridge.devchain import deploy_devnet_chain, finalize, send_native_deposits
 from bridge.eip712 import get_address
 from bridge.observation import (
     ObservationPool,
@@ -23,7 +23,7 @@ from bridge.observation import (
 from bridge.payouts import sign_new_payouts
 from bridge.rotation import get_consensus_members, is_in_sync
 from bridge.validators import EvmValidatorSet
-from bridge.vault import deploy_test_token, deploy_vault, deposit_token, get_vault_address
+from bridge.vault import deploy_vault, deposit_token, get_vault_address
 from bridge.watcher import DepositNotFinal, Watcher, WatcherConfig
 from bridge.withdrawal import (
     WithdrawalSignature,
@@ -54,14 +54,16 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
         doc = genesis_doc()
         for validator in doc["validators"]:
             validator["evm_address"] = "0x" + get_address(evm_key(validator["name"])).hex()
-        token = deploy_test_token(chain, dev, "USDC", 6)
-        doc["collateral"][0]["token"] = token.address.lower()  # USDC, quantum 1, chain 31337
-        doc["genesis_time_ms"] = chain.w3.eth.get_block("latest")["timestamp"] * 1000
         box = Sandbox.from_genesis_doc(doc)
         consensus = get_consensus_members(box.genesis.validators)
         evm_set = EvmValidatorSet.from_members(0, consensus)
-        vault = deploy_vault(chain, evm_set, dev)
+        devnet = deploy_devnet_chain(chain, evm_set, [("USDC", 6)])
+        vault = chain.contract("CollateralVault", to_checksum_address(devnet.vault))
+        token = chain.contract("TestToken", to_checksum_address(devnet.tokens["USDC"]))
         assert is_in_sync(vault, consensus)
+        doc["collateral"][0]["token"] = "0x" + devnet.tokens["USDC"].hex()  # quantum 1, 31337
+        doc["genesis_time_ms"] = chain.w3.eth.get_block("latest")["timestamp"] * 1000
+        box = Sandbox.from_genesis_doc(doc)
         usdc = (CHAIN_ID, bytes.fromhex(token.address[2:]))
 
         deposit_token(chain, vault, token, 1_000_000, ALICE.address, dev, sub_account=0)
