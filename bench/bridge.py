@@ -43,6 +43,7 @@ def run(argv: list[str]) -> dict[str, object]:
     parser = argparse.ArgumentParser(prog="python -m bench bridge")
     parser.add_argument("--events", type=int, default=5_000)
     parser.add_argument("--per-block", type=int, default=250)
+    parser.add_argument("--verify-receipts", action="store_true", help="also re-fetch receipts")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, AnvilNode(chain_id=31_999) as node:
         chain = connect(node.url, node.chain_id)
@@ -54,7 +55,12 @@ def run(argv: list[str]) -> dict[str, object]:
         finalize(chain)
         setup_s = time.perf_counter() - setup_start
         store = CursorStore(Path(tmp) / "cursor.sqlite")
-        config = WatcherConfig(chain_id=node.chain_id, url=node.url, vault=get_vault_address(vault))
+        config = WatcherConfig(
+            chain_id=node.chain_id,
+            url=node.url,
+            vault=get_vault_address(vault),
+            verify_receipts=args.verify_receipts,
+        )
         watcher = Watcher(config, store)
         start = time.perf_counter()
         trio.run(catch_up, watcher)
@@ -67,6 +73,7 @@ def run(argv: list[str]) -> dict[str, object]:
         "events_per_s": round(observed / elapsed),
         "events": observed,
         "per_block": args.per_block,
+        "verify_receipts": args.verify_receipts,
         "seconds": round(elapsed, 3),
         "setup_seconds": round(setup_s, 1),
         "final_batch_blocks": watcher.batch_blocks,

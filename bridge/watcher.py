@@ -79,6 +79,7 @@ class WatcherConfig:
     heartbeat_interval_s: float = 5.0
     backoff_initial_s: float = 0.05
     backoff_max_s: float = 10.0
+    verify_receipts: bool = False  # see scan_final_range
 
 
 # ---- synchronous chain reads (run in worker threads) -------------------------
@@ -119,9 +120,14 @@ def fetch_block_hashes(chain: Chain, numbers: list[int]) -> dict[int, bytes | No
 
 
 def scan_final_range(
-    chain: Chain, vault: bytes, first: int, last: int
+    chain: Chain, vault: bytes, first: int, last: int, verify_receipts: bool = False
 ) -> tuple[list[DepositEvent], list[PayoutObservation]]:
-    """Deposits and payouts in [first, last], each in the canonical block at its height."""
+    """Deposits and payouts in [first, last], each in the canonical block at its height.
+
+    With `verify_receipts`, each deposit's receipt is also re-fetched (batched) and
+    its block hash and status compared: redundant with the canonical-block check, for
+    operators who want the belt and braces on low-volume chains.
+    """
     logs = fetch_deposit_logs(chain, vault, first, last, (DEPOSITED_TOPIC_HEX, WITHDRAWN_TOPIC_HEX))
     deposits, payouts, blocks = [], [], []
     for entry in logs:
@@ -134,7 +140,23 @@ def scan_final_range(
             payouts.append(decode_withdrawn_log(chain.chain_id, entry))
         blocks.append(block)
     check_canonical_blocks(chain, blocks)
+    if verify_receipts:
+        check_receipts(chain, deposits)
     return deposits, payouts
+
+
+def check_receipts(chain: Chain, deposits: list[DepositEvent]) -> None:
+    """Raise ReorgDetected unless each deposit's receipt is successful and in its block."""
+    hashes = sorted({d.tx_hash for d in deposits})
+    calls = [("eth_getTransactionReceipt", ["0x" + h.hex()]) for h in hashes]
+    receipts = dict(zip(hashes, chain.batch_request(calls), strict=True))
+    for deposit in deposits:
+        receipt = receipts[deposit.tx_hash]
+        if receipt is None or int(receipt["status"], 16) != 1:
+            raise ReorgDetected(deposit.block_number, deposit.block_hash, None)
+        if bytes.fromhex(receipt["blockHash"][2:]) != deposit.block_hash:
+            canonical = bytes.fromhex(receipt["blockHash"][2:])
+            raise ReorgDetected(deposit.block_number, deposit.block_hash, canonical)
 
 
 def check_canonical_blocks(chain: Chain, blocks: list[tuple[int, bytes]]) -> None:
@@ -323,7 +345,9 @@ class Watcher:
         if first > final:
             return False
         last = min(final, first + self.batch_blocks - 1)
-        deposits, payouts = await self._call(scan_final_range, config.vault, first, last)
+        deposits, payouts = await self._call(
+            scan_final_range, config.vault, first, last, config.verify_receipts
+        )
         fresh = await trio.to_thread.run_sync(
             self.store.commit_range, config.chain_id, config.vault, last + 1, deposits, payouts
         )

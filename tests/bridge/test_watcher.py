@@ -24,6 +24,7 @@ from bridge.watcher import (
     Watcher,
     WatcherConfig,
     check_canonical,
+    check_receipts,
     fetch_deposit_logs,
 )
 from tests.bridge.conftest import make_set, make_validators
@@ -127,7 +128,7 @@ async def test_reorged_deposit_is_never_stored_and_remined_once(tmp_path: Path) 
     node, chain, vault = start_chain(31_204)
     try:
         store = CursorStore(tmp_path / "cursor.sqlite")
-        watcher = Watcher(config_for(node, get_vault_address(vault)), store)
+        watcher = Watcher(config_for(node, get_vault_address(vault), verify_receipts=True), store)
         await watcher.connect()
         mine(chain, 70)
         await watcher.step()
@@ -159,8 +160,11 @@ async def test_reorged_deposit_is_never_stored_and_remined_once(tmp_path: Path) 
         mine(chain, 3)
         await watcher.step()
         assert watcher.status.pending == {} and watcher.status.orphaned == 1
+        stale = decode_deposit_log(chain.chain_id, stale_log[-1])
         with pytest.raises(ReorgDetected):  # a stale log never passes the canonical check
-            check_canonical(chain, [decode_deposit_log(chain.chain_id, stale_log[-1])])
+            check_canonical(chain, [stale])
+        with pytest.raises(ReorgDetected):  # nor the receipt check (no receipt any more)
+            check_receipts(chain, [stale])
 
         chain.w3.eth.send_transaction(
             {"from": chain.w3.eth.accounts[0], "to": depositor.address, "value": 10**18}
