@@ -17,22 +17,8 @@ from bridge.deposits import DepositEvent
 from bridge.wire import pack_record, unpack_record
 from clearing.withdrawal import PayoutObservation
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cursor (
-    chain_id INTEGER NOT NULL,
-    vault BLOB NOT NULL,
-    next_block INTEGER NOT NULL,
-    PRIMARY KEY (chain_id, vault)
-);
-CREATE TABLE IF NOT EXISTS payouts (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    chain_id INTEGER NOT NULL,
-    tx_hash BLOB NOT NULL,
-    log_index INTEGER NOT NULL,
-    record BLOB NOT NULL,
-    UNIQUE (chain_id, tx_hash, log_index)
-);
-CREATE TABLE IF NOT EXISTS deposits (
+OUTBOX_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     chain_id INTEGER NOT NULL,
     tx_hash BLOB NOT NULL,
@@ -41,6 +27,18 @@ CREATE TABLE IF NOT EXISTS deposits (
     UNIQUE (chain_id, tx_hash, log_index)
 );
 """
+SCHEMA = (
+    """
+CREATE TABLE IF NOT EXISTS cursor (
+    chain_id INTEGER NOT NULL,
+    vault BLOB NOT NULL,
+    next_block INTEGER NOT NULL,
+    PRIMARY KEY (chain_id, vault)
+);
+"""
+    + OUTBOX_TABLE.format(name="deposits")
+    + OUTBOX_TABLE.format(name="payouts")
+)
 
 
 class CursorStore:
@@ -77,19 +75,13 @@ class CursorStore:
         fresh = []
         with self._transaction():
             for deposit in deposits:
-                cursor = self.db.execute(
-                    "INSERT OR IGNORE INTO deposits (chain_id, tx_hash, log_index, record)"
-                    " VALUES (?, ?, ?, ?)",
-                    (chain_id, deposit.tx_hash, deposit.log_index, deposit.encode()),
-                )
-                if cursor.rowcount:
+                if self._insert(
+                    "deposits", chain_id, deposit.tx_hash, deposit.log_index, deposit.encode()
+                ):
                     fresh.append(deposit)
             for payout in payouts:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO payouts (chain_id, tx_hash, log_index, record)"
-                    " VALUES (?, ?, ?, ?)",
-                    (chain_id, payout.tx_hash, payout.log_index, pack_record([payout.to_fields()])),
-                )
+                record = pack_record([payout.to_fields()])
+                self._insert("payouts", chain_id, payout.tx_hash, payout.log_index, record)
             self.db.execute(
                 "INSERT INTO cursor (chain_id, vault, next_block) VALUES (?, ?, ?)"
                 " ON CONFLICT (chain_id, vault) DO UPDATE SET next_block = excluded.next_block",
@@ -100,11 +92,19 @@ class CursorStore:
     def add_deposit(self, deposit: DepositEvent) -> bool:
         """Store one deposit found out of band (a re-observation); False if known."""
         with self._transaction():
-            cursor = self.db.execute(
-                "INSERT OR IGNORE INTO deposits (chain_id, tx_hash, log_index, record)"
-                " VALUES (?, ?, ?, ?)",
-                (deposit.chain_id, deposit.tx_hash, deposit.log_index, deposit.encode()),
+            return self._insert(
+                "deposits", deposit.chain_id, deposit.tx_hash, deposit.log_index, deposit.encode()
             )
+
+    def _insert(
+        self, table: str, chain_id: int, tx_hash: bytes, log_index: int, record: bytes
+    ) -> bool:
+        """Add one outbox row unless its (chain id, tx hash, log index) is there; True if added."""
+        cursor = self.db.execute(
+            f"INSERT OR IGNORE INTO {table} (chain_id, tx_hash, log_index, record)"
+            " VALUES (?, ?, ?, ?)",
+            (chain_id, tx_hash, log_index, record),
+        )
         return bool(cursor.rowcount)
 
     def get_deposit(self, chain_id: int, tx_hash: bytes, log_index: int) -> DepositEvent | None:

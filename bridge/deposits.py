@@ -12,7 +12,7 @@ from typing import Any
 
 from eth_utils import keccak
 
-from bridge.wire import DecodeError, pack_record, unpack_record
+from bridge.wire import DecodeError, check_fields, pack_record, unpack_record
 
 DEPOSITED_TOPIC = keccak(text="Deposited(address,address,uint256,uint256,uint32)")
 DEPOSITED_TOPIC_HEX = "0x" + DEPOSITED_TOPIC.hex()
@@ -58,13 +58,7 @@ class DepositEvent:
     @classmethod
     def decode(cls, data: bytes) -> DepositEvent:
         fields = unpack_record(data, "DepositEvent", 11)
-        byte_sizes = {1: 20, 2: 32, 5: 32, 6: 20, 8: 20, 9: 32, 10: 32}  # others: ints >= 0
-        for index, field in enumerate(fields):
-            want = byte_sizes.get(index)
-            if want is None and (type(field) is not int or field < 0):
-                raise DecodeError("DepositEvent", f"field {index} is not an int >= 0")
-            if want is not None and (not isinstance(field, bytes) or len(field) != want):
-                raise DecodeError("DepositEvent", f"field {index} is not {want} bytes")
+        check_fields(fields, "DepositEvent", {1: 20, 2: 32, 5: 32, 6: 20, 8: 20, 9: 32, 10: 32})
         chain_id, vault, tx_hash, log_index, number, block_hash, member, sub, token = fields[:9]
         return cls(
             chain_id=chain_id,

@@ -31,3 +31,13 @@ def unpack_record(data: bytes, what: str, count: int) -> list[Any]:
     if not isinstance(fields, list) or len(fields) != count + 1 or fields[0] != FORMAT_VERSION:
         raise DecodeError(what, f"want a version-{FORMAT_VERSION} list of {count} fields")
     return fields[1:]
+
+
+def check_fields(fields: list[Any], what: str, byte_sizes: dict[int, int]) -> None:
+    """Field i must be bytes of length byte_sizes[i] if listed there, else an int >= 0."""
+    for index, value in enumerate(fields):
+        want = byte_sizes.get(index)
+        if want is None and (type(value) is not int or value < 0):
+            raise DecodeError(what, f"field {index} is not an int >= 0")
+        if want is not None and (not isinstance(value, bytes) or len(value) != want):
+            raise DecodeError(what, f"field {index} is not {want} bytes")

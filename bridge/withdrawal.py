@@ -28,7 +28,7 @@ from bridge.eip712 import (
     sign_digest,
 )
 from bridge.validators import EvmValidatorSet, is_quorum
-from bridge.wire import DecodeError, pack_record, unpack_record
+from bridge.wire import check_fields, pack_record, unpack_record
 from clearing.state import WithdrawalRecord
 
 DEFAULT_TTL_S = 7 * 24 * 3600
@@ -121,13 +121,7 @@ class WithdrawalSignature:
     @classmethod
     def decode(cls, data: bytes) -> WithdrawalSignature:
         f = unpack_record(data, "WithdrawalSignature", 10)
-        sizes = {1: 20, 3: 20, 4: 20, 5: 32, 6: 20, 7: 32, 9: 65}  # others: ints >= 0
-        for index, value in enumerate(f):
-            want = sizes.get(index)
-            if want is None and (type(value) is not int or value < 0):
-                raise DecodeError("WithdrawalSignature", f"field {index} is not an int >= 0")
-            if want is not None and (not isinstance(value, bytes) or len(value) != want):
-                raise DecodeError("WithdrawalSignature", f"field {index} is not {want} bytes")
+        check_fields(f, "WithdrawalSignature", {1: 20, 3: 20, 4: 20, 5: 32, 6: 20, 7: 32, 9: 65})
         auth = WithdrawalAuthorization(
             chain_id=f[0],
             vault=f[1],
