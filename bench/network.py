@@ -1,0 +1,183 @@
+"""Four validator processes on loopback: committed trades per second and commit latency.
+
+A client libp2p host gossips venue-signed trade batches on the `tx` topic at an
+offered rate; commits are observed in validator 0's SQLite store. Phase one
+offers `--offered` trades/s and reports the commit latency (submit -> block
+stored) as `commit_ms_p50` / `commit_ms_p99`; phase two offers `--peak`
+trades/s and reports what was committed per second as `trades_per_s`.
+
+    python -m bench network [--offered 1000] [--peak 3000] [--seconds 15] [--batch 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import encode_tx
+from consensus.types import Block
+from node.p2p import P2PConfig, P2PNode, open_p2p
+from node.p2p.topics import TX, get_topics
+from tests.clearing.support import USDC, new_sandbox
+from tests.node.netproc import NodeHome, process_network
+
+MEMBERS = 20
+WARMUP_S = 2.0
+
+
+@dataclass
+class Load:
+    """Signed batches of trades between the benchmark's members (flat on average)."""
+
+    batch_size: int
+    box: Any = field(default_factory=new_sandbox)
+    trade_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    batch_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.members = [derive_member_key(f"bench-{i}") for i in range(MEMBERS)]
+        self.venue = derive_ed25519_key("venue-alpha")
+
+    def setup_txs(self) -> list[bytes]:
+        credits = [encode_tx(self.box.credit(m.address, USDC, 10**13)) for m in self.members]
+        return credits + [encode_tx(self.box.authorise(m, "alpha")) for m in self.members]
+
+    def next_batch(self) -> bytes:
+        trades = []
+        for _ in range(self.batch_size):
+            n = next(self.trade_ids)
+            buyer = self.members[n % MEMBERS]
+            seller = self.members[(n + 1 + n // MEMBERS) % MEMBERS]
+            if seller == buyer:
+                seller = self.members[(n + 1) % MEMBERS]
+            price = 60_000_000 + 100 * (n % 7)
+            trades.append(Trade(n, "BTC-PERP", buyer.address, 0, seller.address, 0, price, 1))
+        batch = sign_trade_batch(
+            self.venue, self.box.chain_id, "alpha", next(self.batch_ids), tuple(trades)
+        )
+        return encode_tx(batch)
+
+
+@dataclass
+class CommitWatch:
+    """Reads new blocks from a node's SQLite file and times the transactions we sent."""
+
+    home: NodeHome
+    sent: dict[bytes, tuple[float, int]] = field(default_factory=dict)  # tx -> (time, trades)
+    committed: list[tuple[float, float, int]] = field(default_factory=list)  # (sent, seen, n)
+    height: int = 0
+
+    def poll(self) -> None:
+        if not self.home.db.exists():
+            return
+        db = sqlite3.connect(f"file:{self.home.db}?mode=ro", uri=True)
+        try:
+            rows = db.execute(
+                "SELECT height, block FROM blocks WHERE height > ? ORDER BY height", (self.height,)
+            ).fetchall()
+        except sqlite3.OperationalError:
+            rows = []
+        finally:
+            db.close()
+        now = time.monotonic()
+        for height, data in rows:
+            for tx in Block.decode(data).txs:
+                found = self.sent.pop(tx, None)
+                if found is not None:
+                    self.committed.append((found[0], now, found[1]))
+            self.height = height
+
+    async def run(self) -> None:
+        while True:
+            self.poll()
+            await trio.sleep(0.02)
+
+    async def wait_for(self, txs: list[bytes], timeout_s: float) -> None:
+        with trio.fail_after(timeout_s):
+            while any(tx in self.sent for tx in txs):
+                await trio.sleep(0.05)
+
+
+async def offer(client: P2PNode, load: Load, watch: CommitWatch, rate: int, seconds: float) -> None:
+    """Publishes batches so that `rate` trades/s are offered for `seconds`."""
+    interval = load.batch_size / rate
+    start = time.monotonic()
+    for index in itertools.count():
+        due = start + index * interval
+        if due - start >= seconds:
+            return
+        await trio.sleep(max(0.0, due - time.monotonic()))
+        tx = load.next_batch()
+        watch.sent[tx] = (time.monotonic(), load.batch_size)
+        await client.publish(TX, tx)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+async def measure(args: argparse.Namespace, base: Path) -> dict[str, Any]:
+    with process_network(base) as net:
+        validators = list(net.homes)
+        load = Load(args.batch)
+        watch = CommitWatch(validators[0])
+        config = P2PConfig(
+            derive_seed("bench-client"), persistent_peers=tuple(h.addr for h in validators)
+        )
+        async with open_p2p(config, get_topics()) as client, trio.open_nursery() as nursery:
+            nursery.start_soon(watch.run)
+            with trio.fail_after(120):
+                while watch.height < 1:
+                    await trio.sleep(0.1)
+            await client.wait_for_mesh(TX, 2)
+            setup = load.setup_txs()
+            for tx in setup:
+                watch.sent[tx] = (time.monotonic(), 0)
+                await client.publish(TX, tx)
+            await watch.wait_for(setup, 60)
+            watch.committed.clear()
+
+            await offer(client, load, watch, args.offered, args.seconds)
+            await watch.wait_for(list(watch.sent), 60)
+            latencies = [1000 * (seen - sent) for sent, seen, _ in watch.committed]
+            watch.committed.clear()
+
+            start = time.monotonic()
+            await offer(client, load, watch, args.peak, args.seconds)
+            end = time.monotonic()
+            await watch.wait_for(list(watch.sent), 120)
+            window = [n for _, seen, n in watch.committed if start + WARMUP_S <= seen <= end]
+            heights = watch.height
+            nursery.cancel_scope.cancel()
+    return {
+        "validators": len(validators),
+        "offered_trades_per_s": args.offered,
+        "commit_ms_p50": round(percentile(latencies, 0.5), 1),
+        "commit_ms_p99": round(percentile(latencies, 0.99), 1),
+        "peak_offered_trades_per_s": args.peak,
+        "trades_per_s": round(sum(window) / max(1e-9, end - start - WARMUP_S), 1),
+        "batch_trades": args.batch,
+        "heights": heights,
+    }
+
+
+def run(argv: list[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench network")
+    parser.add_argument("--offered", type=int, default=1000, help="trades/s for the latency phase")
+    parser.add_argument("--peak", type=int, default=3000, help="trades/s for the throughput phase")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
+    parser.add_argument("--batch", type=int, default=250, help="trades per gossiped batch")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-network-") as base:
+        return trio.run(measure, args, Path(base))
