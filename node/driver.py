@@ -76,6 +76,8 @@ MAX_BUFFERED = 4096
 
 
 class Mempool(Protocol):
+    def __len__(self) -> int: ...
+
     def reap(self, max_bytes: int) -> Sequence[bytes]: ...
 
     def update(self, included: Sequence[bytes]) -> object: ...
@@ -85,8 +87,11 @@ class Mempool(Protocol):
 class DriverConfig:
     chain_id: str
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
-    block_interval_ms: int = 200
-    """Pause after a commit before the next height, so blocks gather transactions."""
+    block_interval_ms: int = 20
+    """Pause after a commit before the next height."""
+    empty_block_wait_ms: int = 1000
+    """A proposer with an empty mempool waits up to this long for a transaction (idle
+    networks do not spin through empty heights); keep it below the propose timeout."""
     max_block_bytes: int = 4 * 1024 * 1024
     regossip_s: float = 1.0
     """A height stuck this long re-broadcasts its proposal and votes."""
@@ -191,6 +196,14 @@ class Driver:
             if log_inputs and self.wal is not None and isinstance(inp, LOGGED_INPUTS):
                 self.wal.append(encode_input_record(inp))
             self.state, effects = apply(self.state, inp)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "h%d r%d %s -> %s",
+                    self.state.height,
+                    self.state.round,
+                    type(inp).__name__,
+                    [type(e).__name__ for e in effects],
+                )
             for effect in effects:
                 pending.extend(self._execute(effect))
 
@@ -208,7 +221,10 @@ class Driver:
             assert self._nursery is not None
             self._nursery.start_soon(self._timer, effect)
         elif isinstance(effect, RequestProposal):
-            return [self._prepare(effect)]
+            if len(self.mempool) or self.config.empty_block_wait_ms <= 0:
+                return [self._prepare(effect)]
+            assert self._nursery is not None
+            self._nursery.start_soon(self._prepare_when_busy, effect)
         elif isinstance(effect, ValidateBlock):
             block = effect.block
             return [BlockValidated(block.height, block.hash, self.app.process_proposal(block))]
@@ -224,6 +240,14 @@ class Driver:
         txs = self.app.prepare_proposal(request.height, time_ms, candidates)
         evidence = tuple(e for e in self._evidence.values() if e.height < request.height)
         return BlockPrepared(request.height, request.round, time_ms, tuple(txs), evidence)
+
+    async def _prepare_when_busy(self, request: RequestProposal) -> None:
+        """Proposes once a transaction arrives, or empty after `empty_block_wait_ms`."""
+        with trio.move_on_after(self.config.empty_block_wait_ms / 1000):
+            while not len(self.mempool):
+                await trio.sleep(0.01)  # the mempool has no arrival event to wait on
+        if (self.state.height, self.state.round) == (request.height, request.round):
+            self._offer(self._prepare(request))
 
     async def _timer(self, timeout: ScheduleTimeout) -> None:
         await trio.sleep(timeout.duration_ms / 1000)

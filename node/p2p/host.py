@@ -40,7 +40,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
-from node.p2p.errors import FrameError, MessageTooLarge, RequestFailed, UnknownTopic
+from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
 from node.p2p.framing import FrameReader, encode_frame
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
 
@@ -306,6 +306,12 @@ class P2PNode:
             self.counters[spec.name, "rejected"] += 1
             self.penalize(peer, Offence.INVALID)
             return False
+        except Exception:
+            # A decoder bug must not take the library's pubsub service down (it
+            # would stop silently); reject the message and say so loudly.
+            log.exception("decoder for %s failed on a message from %s", spec.name, peer)
+            self.counters[spec.name, "rejected"] += 1
+            return False
         self.scores.process_valid(peer)
         self._stash[msg.from_id + msg.seqno] = value
         while len(self._stash) > DECODED_STASH:
@@ -440,6 +446,7 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
     # would drop our first messages as already seen.
     pubsub.counter = time.time_ns()
     listen = multiaddr.Multiaddr(f"/ip4/{config.listen_host}/tcp/{config.listen_port}")
+    closing = False
     try:
         async with host.run([listen]), trio.open_nursery() as nursery:
             async with background_trio_service(pubsub), background_trio_service(gossipsub):
@@ -455,15 +462,31 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
                 try:
                     yield node
                 finally:
+                    closing = True
                     # Connections go first: a pubsub service stopped under live
                     # streams makes the library fail with "nursery is closed".
                     nursery.cancel_scope.cancel()
                     await _close(host)
+            if not closing:
+                # A library service that stops cancels our block silently; say so.
+                raise P2PError("a py-libp2p service stopped while the host was in use")
+    except* RuntimeError as group:
+        # Messages still arriving while the library stops its services; nothing is lost
+        # that a closing host could have handled. The same error while running is a bug.
+        if not (closing and all(_is_teardown_race(exc) for exc in group.exceptions)):
+            raise
+        log.debug("py-libp2p teardown race ignored: %s", group)
     finally:
         await _close(host)
 
 
+def _is_teardown_race(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_teardown_race(e) for e in exc.exceptions)
+    return isinstance(exc, RuntimeError) and "closed to new arrivals" in str(exc)
+
+
 async def _close(host: Any) -> None:
     """Closes every connection so peers notice at once (leaving `host.run` does not)."""
-    with trio.CancelScope(shield=True), trio.move_on_after(2):
+    with trio.CancelScope(shield=True), trio.move_on_after(5):
         await host.close()

@@ -42,6 +42,9 @@ class ListMempool:
 
     txs: dict[bytes, bytes] = field(default_factory=dict)
 
+    def __len__(self) -> int:
+        return len(self.txs)
+
     def add(self, tx: bytes) -> None:
         self.txs.setdefault(hashlib.sha256(tx).digest(), tx)
 
