@@ -9,7 +9,7 @@ and can hand a member its own openings.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,16 +17,17 @@ import msgpack
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from proofs.aggregate import AggregateEntry, check_aggregates, compute_aggregates
+from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
 from proofs.bulletproofs import N_BITS
 from proofs.errors import DecodeError
-from proofs.group import POINT_BYTES, P, R, decode_scalar, encode_scalar
+from proofs.group import POINT_BYTES, P, R, decode_scalar, encode_scalar, get_backend
 from proofs.msm import MsmCheck
-from proofs.pedersen import Generators
+from proofs.pedersen import Generators, get_generators
 from proofs.statement import (
     LinearForm,
     SolvencyStatement,
     add_solvency_check,
+    check_provable,
     decode_statement,
     get_statement,
     prove_solvency,
@@ -40,6 +41,8 @@ BLINDING_DOMAIN = b"clearnode-blinding-v1"
 MAX_UINT64 = (1 << 64) - 1
 
 AccountKey = tuple[bytes, int]  # (owner EVM address, sub-account)
+ProofResult = tuple[tuple[bytes, ...], bytes]
+MapFn = Callable[[Callable[["ProofJob"], ProofResult], Iterable["ProofJob"]], Iterator[ProofResult]]
 
 
 @dataclass(frozen=True)
@@ -147,27 +150,57 @@ def build_report(
     form: LinearForm | SolvencyStatement,
     accounts: Mapping[AccountKey, Sequence[int]],
     seed: bytes,
+    map_fn: MapFn = map,
 ) -> Report:
     """The unsigned report; deterministic in its arguments.
 
-    Raises ProverError for an insolvent or out-of-range account and
-    AggregateError if the book is not flat."""
+    Every account is checked before any is proven: raises ProverError for an
+    insolvent or out-of-range account, AggregateError if the book is not flat.
+    Proving (about a second per account) goes through `map_fn`, so a caller can
+    pass a process pool's `map` (jobs and results are plain picklable values)."""
     statement = form if isinstance(form, SolvencyStatement) else get_statement(form)
     keys = sorted(accounts)
     _check_header(epoch, state_root)
     for owner, sub in keys:
         _check_key(owner, sub)
+        check_provable(statement, accounts[(owner, sub)])
     blindings = [get_blindings(seed, epoch, k, statement.input_labels) for k in keys]
     aggregates = compute_aggregates(statement, [accounts[k] for k in keys], blindings)
     for entry in aggregates:
         if not 0 <= entry.total <= MAX_UINT64:
-            raise DecodeError(f"total of {entry.label!r} = {entry.total} does not fit in uint64")
-    entries = []
-    for key, r in zip(keys, blindings, strict=True):
-        context = compute_account_context(REPORT_VERSION, epoch, state_root, key)
-        commitments, proof = prove_solvency(gens, statement, context, accounts[key], r)
-        entries.append(AccountEntry(key[0], key[1], commitments, proof.encode()))
-    return Report(REPORT_VERSION, epoch, state_root, statement, tuple(entries), aggregates)
+            raise AggregateError(f"total of {entry.label!r} = {entry.total} exceeds uint64")
+    jobs = [
+        ProofJob(
+            gens.group.name,
+            statement,
+            compute_account_context(REPORT_VERSION, epoch, state_root, key),
+            tuple(accounts[key]),
+            tuple(r),
+        )
+        for key, r in zip(keys, blindings, strict=True)
+    ]
+    entries = tuple(
+        AccountEntry(key[0], key[1], commitments, proof)
+        for key, (commitments, proof) in zip(keys, map_fn(run_proof_job, jobs), strict=True)
+    )
+    return Report(REPORT_VERSION, epoch, state_root, statement, entries, aggregates)
+
+
+@dataclass(frozen=True)
+class ProofJob:
+    """One account's proving work, as plain values (can cross a process boundary)."""
+
+    backend: str
+    statement: SolvencyStatement
+    context: bytes
+    inputs: tuple[int, ...]
+    blindings: tuple[int, ...]
+
+
+def run_proof_job(job: ProofJob) -> ProofResult:
+    gens: Generators[Any] = get_generators(get_backend(job.backend))
+    commitments, proof = prove_solvency(gens, job.statement, job.context, job.inputs, job.blindings)
+    return commitments, proof.encode()
 
 
 def compute_signing_message(report_hash: bytes) -> bytes:

@@ -158,6 +158,15 @@ def start_transcript(
     return transcript
 
 
+def check_provable(statement: SolvencyStatement, inputs: Sequence[int]) -> list[int]:
+    """The range values of these inputs; ProverError names the first out of range."""
+    values = statement.compute_values(inputs)
+    for index, v in enumerate(values):
+        if not 0 <= v < 1 << N_BITS:
+            raise ProverError(statement.describe_value(index), index=index, value=v)
+    return values
+
+
 def prove_solvency(
     gens: Generators[P],
     statement: SolvencyStatement,
@@ -169,10 +178,7 @@ def prove_solvency(
 
     Raises ProverError naming the input or scenario that is out of range
     (an insolvent account, or an input beyond its signed 64-bit range)."""
-    values = statement.compute_values(inputs)
-    for index, v in enumerate(values):
-        if not 0 <= v < 1 << N_BITS:
-            raise ProverError(statement.describe_value(index), index=index, value=v)
+    values = check_provable(statement, inputs)
     group = gens.group
     commitments = tuple(
         group.encode(gens.commit(x, r)) for x, r in zip(inputs, blindings, strict=True)

@@ -185,3 +185,16 @@ def test_a_malformed_account_is_named(signed: Fixture) -> None:
     tampered = _replace_account(signed.report, 1, proof=entry.proof[:-1])
     failures = _failures(signed, tampered)
     assert any(entry.describe() in f and "malformed" in f for f in failures)
+
+
+@pytest.mark.multiprocess
+def test_proving_in_a_process_pool_gives_the_same_report(signed: Fixture) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        pooled = build_report(
+            signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED, map_fn=pool.map
+        )
+    assert pooled.get_hash() == signed.report.get_hash()
