@@ -70,6 +70,15 @@ def read_validators(path: Path) -> list[Validator]:
         raise UsageError(f"{path}: not a validator set: {exc!r}") from exc
 
 
+def read_known(path: Path) -> dict[int, dict[str, int]]:
+    """{sub-account: {label: value}} from JSON (values as ints or decimal strings)."""
+    try:
+        obj: Any = json.loads(_read(path))
+        return {int(sub): {str(k): int(v) for k, v in kv.items()} for sub, kv in obj.items()}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise UsageError(f"{path}: not {{sub-account: {{label: value}}}}: {exc!r}") from exc
+
+
 def parse_address(text: str) -> bytes:
     try:
         raw = bytes.fromhex(strip_0x(text))
@@ -105,7 +114,7 @@ def check(args: argparse.Namespace) -> int:
     validators = read_validators(Path(args.validators)) if args.validators else None
     member = parse_address(args.member) if args.member else None
     openings_obj = json.loads(_read(Path(args.openings))) if args.openings else None
-    known = json.loads(_read(Path(args.known))) if args.known else None
+    known = read_known(Path(args.known)) if args.known else None
     try:
         report: Report = decode_report(read_report_bytes(Path(args.report)))
     except DecodeError as exc:
@@ -124,10 +133,7 @@ def check(args: argparse.Namespace) -> int:
         except DecodeError as exc:
             verdicts.append(Verdict(failures=[f"openings: {exc}"]))
         else:
-            expected = (
-                None if known is None else {int(k): dict(v) for k, v in known.items()}
-            )
-            verdicts.append(verify_member_openings(gens, report, member, openings, expected))
+            verdicts.append(verify_member_openings(gens, report, member, openings, known))
         _print_verdict(f"member 0x{member.hex()}", verdicts[-1])
     failures = sum(len(v.failures) for v in verdicts)
     if failures:

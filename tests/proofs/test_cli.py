@@ -114,3 +114,34 @@ def test_module_entry_point_runs_as_a_process(files: dict[str, Path]) -> None:
     )
     assert done.returncode == EXIT_VALID, done.stdout + done.stderr
     assert "VERDICT: VALID (signatures not checked)" in done.stdout
+
+
+def test_known_account_values_are_compared(
+    files: dict[str, Path], signed: Fixture, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    owner = signed.report.accounts[0].owner
+    labels = signed.report.statement.input_labels
+    known = {
+        str(sub): dict(zip(labels, signed.book[(o, sub)], strict=True))
+        for (o, sub) in signed.book
+        if o == owner
+    }
+    path = tmp_path / "known.json"
+    path.write_text(json.dumps(known))
+    argv = [
+        str(files["report"]),
+        "--member",
+        "0x" + owner.hex(),
+        "--openings",
+        str(files["openings"]),
+        "--known",
+        str(path),
+    ]
+    assert main(argv) == EXIT_VALID
+    first = next(iter(known))
+    known[first]["cash"] += 1
+    path.write_text(json.dumps(known))
+    assert main(argv) == EXIT_INVALID
+    assert "'cash' is" in capsys.readouterr().out
+    path.write_text("[1, 2]")
+    assert main(argv) == EXIT_USAGE
