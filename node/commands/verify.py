@@ -13,7 +13,9 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "verify",
         help="verify a solvency report (and optionally your own openings)",
-        description=verify.__doc__,
+        description="Check a solvency report with public data alone: validator quorum, every "
+        "account's solvency proof (one batch), and the aggregate totals; with --member and "
+        "--openings, also your own commitments. Exit 0 valid, 1 invalid, 2 usage error.",
     )
     verify.add_arguments(parser)
     parser.set_defaults(handler=verify.run)
