@@ -1,0 +1,93 @@
+"""The devnet's genesis: N validators, the collateral tokens deployed on each
+chain, BTC and ETH derivatives, and a risk section levered enough that the
+scripted crash defaults members.
+
+Keys derive from public names (clearing.sandbox): test keys, never for value.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from bridge.devchain import DevnetChain
+from clearing.sandbox import derive_ed25519_key, derive_seed
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_GENESIS = ROOT / "configs" / "genesis.example.json"
+VENUE_ID = "alpha"
+USDC, WETH = "USDC", "WETH"
+TOKENS = ((USDC, 6), (WETH, 18))
+# 5% scan ranges: members can lever up, so a 30% crash bankrupts the most levered.
+LEVERED = {"group": "majors", "scan_bps": 500, "vol_bps": 6000, "vol_scan_bps": 0, "floor_bps": 0}
+RISK: dict[str, Any] = {
+    "k_num": 1,
+    "k_den": 2,
+    "price_steps": 3,
+    "extreme_multiple": 2,
+    "extreme_cover_bps": 3500,
+    "max_scenarios": 1024,
+    "rate_bps": 0,
+    "underlyings": {"BTC": LEVERED, "ETH": LEVERED},
+    "stress_days": [],
+    "liquidation": {"penalty_bps": 100, "fee_bps": 50, "max_per_block": 100, "partial_steps": 10},
+    "default_fund": {"cover": 2, "stress_multiple": 2},
+}
+
+
+def get_validator_names(count: int) -> list[str]:
+    return [f"validator-{n}" for n in range(count)]
+
+
+def derive_bridge_key(name: str) -> bytes:
+    """secp256k1 key a validator signs vault withdrawals with."""
+    return derive_seed("bridge-" + name)
+
+
+def get_evm_address(private_key: bytes) -> bytes:
+    return bytes.fromhex(Account.from_key(private_key).address[2:])
+
+
+def build_genesis_doc(
+    validators: int, chains: list[DevnetChain], epoch_length_blocks: int
+) -> dict[str, Any]:
+    """configs/genesis.example.json with the devnet's validators, tokens and risk."""
+    doc: dict[str, Any] = json.loads(EXAMPLE_GENESIS.read_text())
+    doc["validators"] = [
+        {
+            "name": name,
+            "pubkey": "0x" + derive_ed25519_key(name).public_key().public_bytes_raw().hex(),
+            "power": 10,
+            "evm_address": "0x" + get_evm_address(derive_bridge_key(name)).hex(),
+        }
+        for name in get_validator_names(validators)
+    ]
+    venue_key = derive_ed25519_key(f"venue-{VENUE_ID}").public_key().public_bytes_raw()
+    doc["venues"] = [{"id": VENUE_ID, "pubkey": "0x" + venue_key.hex()}]
+    usdc: dict[str, Any] = {
+        "symbol": USDC,
+        "decimals": 6,
+        "quantum": 1,
+        "haircut_bps": 0,
+        "price_feed": "USDC/quantum",
+    }
+    weth: dict[str, Any] = {
+        "symbol": WETH,
+        "decimals": 18,
+        "quantum": 10**12,
+        "haircut_bps": 1000,
+        "price_feed": "ETH/quantum",
+    }
+    doc["collateral"] = [
+        {**spec, "chain_id": chain.chain_id, "token": "0x" + chain.tokens[spec["symbol"]].hex()}
+        for chain in chains
+        for spec in (usdc, weth)
+    ]
+    doc["risk"] = RISK
+    doc["oracle"]["max_move_bps"] = 5000
+    doc["insurance_fund"] = 50_000_000
+    doc["epoch_length_blocks"] = epoch_length_blocks
+    return doc

@@ -1,0 +1,138 @@
+"""The invariants the devnet checks, and its end summary.
+
+- Settlement money (cash + fee pool + insurance fund + default-fund
+  contributions) never changes: variation margin, funding, fees, liquidations
+  and the waterfall only move it.
+- Per collateral token: quanta held + pending withdrawals = credited - paid out.
+- Per vault, at the end: its token balance = quantum x (quanta held + pending).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from clearing.block import BlockResult
+from clearing.state import ClearingState
+
+if TYPE_CHECKING:
+    from node.devnet.chains import DevChain
+    from node.devnet.orchestrator import Devnet
+
+
+def get_money(state: ClearingState) -> int:
+    cash = sum(a.cash for m in state.members.values() for a in m.sub_accounts.values())
+    funds = sum(m.default_fund for m in state.members.values())
+    return cash + funds + state.fee_pool + state.insurance_fund
+
+
+def get_held(state: ClearingState, key: tuple[int, bytes]) -> int:
+    """Quanta of `key` in every sub-account plus pending withdrawals of it."""
+    held = sum(
+        a.collateral.get(key, 0) for m in state.members.values() for a in m.sub_accounts.values()
+    )
+    pending = sum(
+        r.quanta for r in state.pending_withdrawals.values() if (r.chain_id, r.token) == key
+    )
+    return held + pending
+
+
+@dataclass
+class Ledger:
+    money: int = 0
+    credited: dict[tuple[int, bytes], int] = field(default_factory=dict)
+
+    def start(self, state: ClearingState) -> None:
+        self.money = get_money(state)
+
+    def check(self, state: ClearingState, result: BlockResult) -> str:
+        """'' if this block conserved money and every token; else what broke."""
+        for tx_result in result.tx_results:
+            for event in tx_result.events:
+                if event.kind in ("collateral_credited", "withdrawal_paid"):
+                    chain_id, token, quanta = (
+                        event.get(k) for k in ("chain_id", "token", "quanta")
+                    )
+                    assert isinstance(chain_id, int) and isinstance(token, bytes)
+                    assert isinstance(quanta, int)
+                    sign = 1 if event.kind == "collateral_credited" else -1
+                    key = (chain_id, token)
+                    self.credited[key] = self.credited.get(key, 0) + sign * quanta
+        if get_money(state) != self.money:
+            return f"cash+fees+insurance+default funds {get_money(state)} != {self.money}"
+        for key, credited in self.credited.items():
+            held = get_held(state, key)
+            if held != credited:
+                token = f"{key[0]}:0x{key[1].hex()}"
+                return f"token {token}: held+pending {held} != net credited {credited}"
+        return ""
+
+    def check_vaults(self, state: ClearingState, dev: DevChain) -> str:
+        for symbol, token in dev.deployed.tokens.items():
+            key = (dev.chain.chain_id, token)
+            quantum = state.collateral_tokens[key].quantum
+            onchain = dev.get_vault_balance(symbol)
+            if onchain != quantum * get_held(state, key):
+                return (
+                    f"vault {dev.chain.chain_id} {symbol}: balance {onchain} != quantum "
+                    f"{quantum} x ledger {get_held(state, key)}"
+                )
+        return ""
+
+
+@dataclass(frozen=True)
+class Summary:
+    mode: str
+    seconds: float
+    height: int
+    validators: int
+    roots_agree: bool
+    events: dict[str, int]
+    codes: dict[str, int]
+    reports: list[dict[str, Any]]
+    chains: list[dict[str, Any]]
+    failures: list[str]
+    waterfall: list[str]
+    mean_block_ms: float
+
+    @classmethod
+    def of(cls, net: Devnet, seconds: float, mode: str) -> Summary:
+        return cls(
+            mode=mode,
+            seconds=round(seconds, 1),
+            height=net.state.height,
+            validators=len(net.replicas),
+            roots_agree=not any("roots differ" in f for f in net.failures),
+            events=dict(sorted(net.events.items())),
+            codes=dict(sorted(net.codes.items())),
+            reports=[
+                {
+                    "epoch": r.epoch,
+                    "height": r.height,
+                    "accounts": r.accounts,
+                    "verified": r.verified,
+                    "member_verified": r.member_verified,
+                    "path": str(r.path),
+                }
+                for r in net.reports
+            ],
+            chains=[
+                {
+                    "chain_id": d.chain.chain_id,
+                    "deposited": dict(d.deposited),
+                    "paid_out": dict(d.paid_out),
+                    "vault": {s: d.get_vault_balance(s) for s in d.deployed.tokens},
+                }
+                for d in net.chains
+            ],
+            failures=list(net.failures),
+            waterfall=list(net.waterfall_log),
+            mean_block_ms=round(sum(net.block_ms) / max(1, len(net.block_ms)), 2),
+        )
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "ok": self.ok}
