@@ -1,0 +1,345 @@
+"""The HTTP API: routes → handlers over a `NodeInterface`.
+
+Every handler either answers or raises ApiError; the submit routes change nothing
+unless the mempool admits the transaction (the mempool's check runs clearing's
+signature, chain and replay checks). Account queries need the member's own EIP-712
+signature, issued within `query_max_age_ms` of the node's clock: positions are private.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from clearing.collateral import CollateralCredit
+from clearing.eip712 import compute_signable, verify_member_signature
+from clearing.errors import BadSignature
+from clearing.risk.engine import get_member_risk
+from clearing.trade import TradeBatch
+from clearing.tx import encode_tx
+from clearing.withdrawal import WithdrawalPaid
+from node.api.bodies import (
+    ACCOUNT_QUERY_FIELDS,
+    parse_account_query,
+    parse_encoded_tx,
+    parse_member_request,
+)
+from node.api.errors import ApiError, api_error_from, error_response
+from node.api.events import EventBroker
+from node.api.http import Request, Response, json_response, serve_http
+from node.api.openapi import RouteDoc, build_document
+from node.api.service import NodeInterface
+from node.mempool import MempoolError
+from node.metrics import CONTENT_TYPE, NodeMetrics
+
+API_VERSION = "1.0.0"
+QUERY_MAX_AGE_MS = 60_000
+
+RouteHandler = Callable[[Request, dict[str, str]], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Route:
+    doc: RouteDoc
+    handler: RouteHandler
+    pattern: re.Pattern[str]
+
+
+def compile_path(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
+
+
+def hex0x(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ApiApp:
+    def __init__(
+        self,
+        node: NodeInterface,
+        broker: EventBroker | None = None,
+        metrics: NodeMetrics | None = None,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+        query_max_age_ms: int = QUERY_MAX_AGE_MS,
+    ) -> None:
+        self.node = node
+        self.broker = broker if broker is not None else EventBroker()
+        self.metrics = metrics
+        self.clock_ms = clock_ms
+        self.query_max_age_ms = query_max_age_ms
+        self.routes = [
+            Route(doc, handler, compile_path(doc.path)) for doc, handler in self._table()
+        ]
+        self.openapi = build_document([r.doc for r in self.routes], API_VERSION)
+
+    def _table(self) -> list[tuple[RouteDoc, RouteHandler]]:
+        return [
+            (RouteDoc("POST", "/v1/trade-batches", "submitTradeBatch",
+                      "Submit a venue-signed trade batch", "EncodedTx", "Submitted", 202,
+                      errors=(401, 409, 415, 422, 503)), self.post_trade_batch),
+            (RouteDoc("POST", "/v1/member-requests", "submitMemberRequest",
+                      "Submit a member's EIP-712 signed withdrawal, transfer or venue "
+                      "authorisation", "MemberRequest", "Submitted", 202,
+                      errors=(401, 409, 415, 422, 503)), self.post_member_request),
+            (RouteDoc("POST", "/v1/bridge/collateral-events", "submitBridgeEvent",
+                      "Submit a validator-attested collateral credit or withdrawal payout",
+                      "EncodedTx", "Submitted", 202, errors=(401, 409, 415, 422, 503)),
+             self.post_bridge_event),
+            (RouteDoc("POST", "/v1/accounts/query", "queryAccount",
+                      "Read your own sub-account, margin and liquidation prices "
+                      "(EIP-712 signed by the member)", "AccountQuery", "Account",
+                      errors=(401, 415)), self.post_account_query),
+            (RouteDoc("GET", "/v1/blocks/{height}", "getBlock", "A committed block by height",
+                      response="Block"), self.get_block),
+            (RouteDoc("GET", "/v1/validators", "getValidators", "The current validator set",
+                      response="Validators"), self.get_validators),
+            (RouteDoc("GET", "/v1/prices", "getPrices", "Committed index and mark prices",
+                      response="Prices"), self.get_prices),
+            (RouteDoc("GET", "/v1/status", "getStatus", "Node status and latest height",
+                      response="Status"), self.get_status),
+            (RouteDoc("GET", "/v1/events", "streamEvents",
+                      "Server-Sent Events: committed blocks and accepted transactions",
+                      content_type="text/event-stream"), self.get_events),
+            (RouteDoc("GET", "/metrics", "getMetrics", "Prometheus metrics (text exposition)",
+                      content_type="text/plain"), self.get_metrics),
+            (RouteDoc("GET", "/openapi.json", "getOpenApi", "This OpenAPI 3.1 document"),
+             self.get_openapi),
+        ]  # fmt: skip
+
+    async def handle(self, request: Request) -> Response:
+        route, params, allowed = self._match(request)
+        try:
+            if route is None:
+                if allowed:
+                    raise ApiError(
+                        405, "MethodNotAllowed", f"use {', '.join(allowed)}", allowed=allowed
+                    )
+                raise ApiError(404, "NotFound", f"no route {request.path}")
+            response = await route.handler(request, params)
+        except ApiError as exc:
+            response = error_response(exc.status, exc.type, exc.message, exc.details)
+        self._count(route, response.status)
+        return response
+
+    def _match(self, request: Request) -> tuple[Route | None, dict[str, str], list[str]]:
+        allowed = []
+        for route in self.routes:
+            found = route.pattern.match(request.path)
+            if found is None:
+                continue
+            if route.doc.method == request.method:
+                return route, found.groupdict(), []
+            allowed.append(route.doc.method)
+        return None, {}, allowed
+
+    def _count(self, route: Route | None, status: int) -> None:
+        if self.metrics is not None:
+            name = route.doc.operation_id if route is not None else "unmatched"
+            self.metrics.api_requests.labels(route=name, status=str(status)).inc()
+
+    def publish_block(self, height: int, state_root: bytes, time_ms: int, codes: list[str]) -> None:
+        """Tell event-stream subscribers a block committed (public facts only)."""
+        self.broker.publish(
+            "block",
+            {
+                "height": height,
+                "state_root": hex0x(state_root),
+                "time_ms": time_ms,
+                "txs": len(codes),
+                "rejected": sum(code != "ok" for code in codes),
+            },
+        )
+
+    # submissions
+
+    async def _submit(self, raw: bytes) -> Response:
+        try:
+            tx_hash = await self.node.submit_tx(raw)
+        except MempoolError as exc:
+            raise api_error_from(exc) from None
+        self.broker.publish("tx_accepted", {"tx_hash": hex0x(tx_hash)})
+        return json_response(202, {"tx_hash": hex0x(tx_hash), "status": "pending"})
+
+    async def post_trade_batch(self, request: Request, _: dict[str, str]) -> Response:
+        return await self._submit(_encoded(request, (TradeBatch,)))
+
+    async def post_bridge_event(self, request: Request, _: dict[str, str]) -> Response:
+        return await self._submit(_encoded(request, (CollateralCredit, WithdrawalPaid)))
+
+    async def post_member_request(self, request: Request, _: dict[str, str]) -> Response:
+        _require_json(request)
+        record = parse_member_request(request.body, self.node.chain_id)
+        return await self._submit(encode_tx(record))
+
+    # reads
+
+    async def post_account_query(self, request: Request, _: dict[str, str]) -> Response:
+        _require_json(request)
+        chain_id = self.node.chain_id
+        member, sub_account, issued_ms, signature = parse_account_query(request.body, chain_id)
+        now = self.clock_ms()
+        if abs(now - issued_ms) > self.query_max_age_ms:
+            raise ApiError(
+                401,
+                "StaleQuery",
+                f"issuedAtMs {issued_ms} is more than {self.query_max_age_ms} ms "
+                f"from the node's time {now}",
+                issued_at_ms=issued_ms,
+                now_ms=now,
+                max_age_ms=self.query_max_age_ms,
+            )
+        message = {"member": hex0x(member), "subAccount": sub_account, "issuedAtMs": issued_ms}
+        signable = compute_signable(chain_id, "AccountQuery", ACCOUNT_QUERY_FIELDS, message)
+        try:
+            verify_member_signature(member, signable, signature, "AccountQuery")
+        except BadSignature as exc:
+            raise api_error_from(exc) from None
+        return json_response(200, self._account_view(member, sub_account))
+
+    def _account_view(self, member: bytes, sub_account: int) -> dict[str, Any]:
+        state = self.node.get_state()
+        record = state.members.get(member)
+        account = None if record is None else record.sub_accounts.get(sub_account)
+        if account is None:
+            raise ApiError(
+                404,
+                "UnknownSubAccount",
+                "no such sub-account at this height",
+                member=hex0x(member),
+                sub_account=sub_account,
+            )
+        risk = get_member_risk(state, member, sub_account)
+        return {
+            "member": hex0x(member),
+            "subAccount": sub_account,
+            "height": state.height,
+            "cash": account.cash,
+            "collateral": [
+                {"chainId": chain, "token": hex0x(token), "quanta": quanta}
+                for (chain, token), quanta in sorted(account.collateral.items())
+            ],
+            "positions": [
+                {
+                    "instrument": iid,
+                    "quantity": p.quantity,
+                    "averageEntryPrice": p.average_entry_price,
+                    "settlementPrice": p.settlement_price,
+                    "realisedPnl": p.realised_pnl,
+                }
+                for iid, p in sorted(account.positions.items())
+            ],
+            "risk": None
+            if risk is None
+            else {
+                "equity": risk.equity,
+                "initialMargin": risk.initial_margin,
+                "maintenanceMargin": risk.maintenance_margin,
+                "freeCollateral": risk.free_collateral,
+                "liquidationPrices": dict(risk.liquidation_prices),
+            },
+        }
+
+    async def get_block(self, _: Request, params: dict[str, str]) -> Response:
+        text = params["height"]
+        if not text.isdigit() or len(text) > 19:
+            raise ApiError(
+                400, "InvalidField", "height: expected a non-negative integer", field="height"
+            )
+        block = self.node.get_block(int(text))
+        if block is None:
+            raise ApiError(
+                404, "UnknownBlock", f"no committed block at height {text}", height=int(text)
+            )
+        return json_response(200, block)
+
+    async def get_validators(self, _: Request, __: dict[str, str]) -> Response:
+        state = self.node.get_state()
+        validators = [
+            {
+                "name": v.name,
+                "pubkey": hex0x(v.pubkey),
+                "power": v.power,
+                "evm_address": hex0x(v.evm_address),
+            }
+            for v in state.validators.values()
+        ]
+        return json_response(200, {"total_power": state.total_power, "validators": validators})
+
+    async def get_prices(self, _: Request, __: dict[str, str]) -> Response:
+        state = self.node.get_state()
+        return json_response(
+            200,
+            {
+                "index": dict(sorted(state.index_prices.items())),
+                "mark": dict(sorted(state.mark_prices.items())),
+                "time_ms": state.price_time_ms,
+            },
+        )
+
+    async def get_status(self, _: Request, __: dict[str, str]) -> Response:
+        return json_response(200, self.node.get_status())
+
+    async def get_events(self, _: Request, __: dict[str, str]) -> Response:
+        return Response(200, content_type="text/event-stream", stream=self.broker.stream)
+
+    async def get_metrics(self, _: Request, __: dict[str, str]) -> Response:
+        if self.metrics is None:
+            raise ApiError(404, "NotFound", "metrics are disabled in this node's config")
+        self.metrics.event_subscribers.set(self.broker.subscriber_count)
+        return Response(200, self.metrics.render(), content_type=CONTENT_TYPE)
+
+    async def get_openapi(self, _: Request, __: dict[str, str]) -> Response:
+        return Response(200, json.dumps(self.openapi).encode())
+
+
+def _require_json(request: Request) -> None:
+    content_type = request.headers.get("content-type", "application/json")
+    if content_type.split(";")[0].strip() != "application/json":
+        raise ApiError(
+            415, "UnsupportedMediaType", f"expected application/json, got {content_type}"
+        )
+
+
+def _encoded(request: Request, allowed: tuple[type, ...]) -> bytes:
+    content_type = request.headers.get("content-type", "application/json")
+    if content_type.split(";")[0].strip() not in ("application/json", "application/msgpack"):
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            f"expected application/json or application/msgpack, got {content_type}",
+        )
+    return parse_encoded_tx(request.body, content_type, allowed)
+
+
+def api_error_handler(status: int, type_: str, message: str) -> Response:
+    """For failures the HTTP layer detects before a handler runs (413, bad HTTP, 500)."""
+    return error_response(status, type_, message)
+
+
+async def serve_api(
+    app: ApiApp,
+    host: str,
+    port: int,
+    *,
+    max_body_bytes: int,
+    task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve `app` until cancelled; `task_status.started` gets the bound listeners."""
+    await serve_http(
+        app.handle,
+        host,
+        port,
+        max_body_bytes=max_body_bytes,
+        on_error=api_error_handler,
+        task_status=task_status,
+    )

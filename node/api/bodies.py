@@ -1,0 +1,146 @@
+"""Request bodies → clearing transactions, validating every field before use.
+
+Member requests arrive as the EIP-712 typed data the member's wallet signed:
+`{"type", "chainId", "message", "signature"}`; the message's field names and types
+are clearing's own EIP-712 definitions, so what is parsed is exactly what was signed.
+Venue batches and bridge events arrive already encoded (`{"tx": "0x..."}` or a raw
+`application/msgpack` body): their signatures are over clearing's bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from clearing import transfer, venues, withdrawal
+from clearing.errors import DecodeError
+from clearing.tx import Transaction, TxRecord, decode_tx
+from node.api.errors import ApiError
+
+MEMBER_REQUESTS: dict[str, tuple[type[Any], list[dict[str, str]]]] = {
+    "Withdrawal": (withdrawal.Withdrawal, withdrawal.EIP712_FIELDS),
+    "Transfer": (transfer.Transfer, transfer.EIP712_FIELDS),
+    "AuthoriseVenue": (venues.AuthoriseVenue, venues.EIP712_FIELDS),
+}
+
+ACCOUNT_QUERY_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "subAccount", "type": "uint32"},
+    {"name": "issuedAtMs", "type": "uint64"},
+]
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, "MalformedJson", f"body is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "MalformedJson", "body must be a JSON object")
+    return value
+
+
+def get_field(obj: dict[str, Any], name: str, where: str = "") -> Any:
+    if name not in obj:
+        raise ApiError(400, "MissingField", f"missing field {where}{name}", field=where + name)
+    return obj[name]
+
+
+def parse_hex(value: object, field: str, length: int | None = None) -> bytes:
+    try:
+        assert isinstance(value, str) and value[:2] in ("0x", "0X")
+        data = bytes.fromhex(value[2:])
+        assert length is None or len(data) == length
+    except (AssertionError, ValueError):
+        size = "" if length is None else f" of {length} bytes"
+        raise ApiError(
+            400, "InvalidField", f"{field}: expected 0x-hex{size}", field=field
+        ) from None
+    return data
+
+
+def parse_uint(value: object, field: str, bits: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**bits:
+        raise ApiError(
+            400, "InvalidField", f"{field}: expected an integer in [0, 2^{bits})", field=field
+        )
+    return value
+
+
+def parse_typed_value(value: object, eip712_type: str, field: str) -> object:
+    """One EIP-712 message value as clearing stores it (addresses as 20 raw bytes)."""
+    if eip712_type == "address":
+        return parse_hex(value, field, 20)
+    if eip712_type.startswith("uint"):
+        return parse_uint(value, field, int(eip712_type[4:]))
+    if eip712_type == "bool" and isinstance(value, bool):
+        return value
+    if eip712_type == "string" and isinstance(value, str):
+        return value
+    raise ApiError(400, "InvalidField", f"{field}: expected {eip712_type}", field=field)
+
+
+def parse_message(message: object, fields: list[dict[str, str]]) -> list[object]:
+    """The message values in EIP-712 field order; no missing or extra fields."""
+    if not isinstance(message, dict):
+        raise ApiError(400, "InvalidField", "message: expected an object", field="message")
+    names = [f["name"] for f in fields]
+    extra = sorted(set(message) - set(names))
+    if extra:
+        raise ApiError(400, "UnknownField", f"message.{extra[0]} is not a field", field=extra[0])
+    return [
+        parse_typed_value(get_field(message, f["name"], "message."), f["type"], f["name"])
+        for f in fields
+    ]
+
+
+def check_chain_id(obj: dict[str, Any], chain_id: int) -> None:
+    got = get_field(obj, "chainId")
+    if got != chain_id:
+        raise ApiError(
+            400, "WrongChainId", f"signed for chain {got!r}, this is chain {chain_id}",
+            expected=chain_id, got=got if isinstance(got, int) else repr(got),
+        )  # fmt: skip
+
+
+def parse_member_request(body: bytes, chain_id: int) -> TxRecord:
+    obj = parse_json_object(body)
+    kind = get_field(obj, "type")
+    if kind not in MEMBER_REQUESTS:
+        raise ApiError(
+            400, "InvalidField", f"type: expected one of {sorted(MEMBER_REQUESTS)}", field="type"
+        )
+    check_chain_id(obj, chain_id)
+    record_type, fields = MEMBER_REQUESTS[kind]
+    values = parse_message(get_field(obj, "message"), fields)
+    signature = parse_hex(get_field(obj, "signature"), "signature", 65)
+    record: TxRecord = record_type(*values, signature)
+    return record
+
+
+def parse_encoded_tx(body: bytes, content_type: str, allowed: tuple[type, ...]) -> bytes:
+    """Raw tx bytes from a msgpack body or `{"tx": "0x..."}`, of an allowed kind."""
+    if content_type.split(";")[0].strip() == "application/msgpack":
+        raw = body
+    else:
+        raw = parse_hex(get_field(parse_json_object(body), "tx"), "tx")
+    try:
+        tx: Transaction = decode_tx(raw)
+    except DecodeError as exc:
+        raise ApiError(400, "DecodeError", str(exc), what=exc.what, reason=exc.reason) from None
+    if not isinstance(tx, allowed):
+        names = [t.__name__ for t in allowed]
+        raise ApiError(
+            400, "WrongTxKind", f"{type(tx).__name__} is not accepted here; expected {names}"
+        )
+    return raw
+
+
+def parse_account_query(body: bytes, chain_id: int) -> tuple[bytes, int, int, bytes]:
+    """(member, sub_account, issued_at_ms, signature) of a signed account query."""
+    obj = parse_json_object(body)
+    check_chain_id(obj, chain_id)
+    member, sub_account, issued = parse_message(get_field(obj, "message"), ACCOUNT_QUERY_FIELDS)
+    signature = parse_hex(get_field(obj, "signature"), "signature", 65)
+    assert isinstance(member, bytes) and isinstance(sub_account, int) and isinstance(issued, int)
+    return member, sub_account, issued, signature

@@ -1,0 +1,196 @@
+"""A small HTTP/1.1 server on trio + h11: requests in, responses (or streams) out.
+
+h11 does the protocol (framing, keep-alive, chunked bodies) and nothing else, so the
+server stays a page of code we can reason about: each connection is a task in the
+server's nursery; a body larger than the limit is refused with 413 before it is read
+in full; a client that stalls longer than `read_timeout_s` is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+import h11
+import trio
+
+log = logging.getLogger(__name__)
+
+MAX_HEADER_BYTES = 16 * 1024
+SERVER_NAME = b"clearnode"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    # when set, the body is streamed (chunked) from this iterator instead
+    stream: Callable[[], AsyncGenerator[bytes, None]] | None = field(default=None, compare=False)
+
+
+def json_response(status: int, payload: object) -> Response:
+    return Response(status, json.dumps(payload, separators=(",", ":")).encode())
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"request body exceeds {limit} bytes")
+
+
+class _Connection:
+    def __init__(self, stream: trio.SocketStream, max_body_bytes: int) -> None:
+        self.stream = stream
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+        self.max_body_bytes = max_body_bytes
+
+    async def next_event(self) -> h11.Event:
+        while True:
+            event = self.conn.next_event()
+            if event is not h11.NEED_DATA:
+                return event  # type: ignore[return-value]
+            data = await self.stream.receive_some(65536)
+            self.conn.receive_data(data)
+
+    async def send(self, event: h11.Event) -> None:
+        data = self.conn.send(event)
+        if data:
+            await self.stream.send_all(data)
+
+    async def read_request(self) -> Request | None:
+        """The next request, or None when the client closed the connection."""
+        event = await self.next_event()
+        if isinstance(event, h11.ConnectionClosed):
+            return None
+        assert isinstance(event, h11.Request)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers}
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            raise BodyTooLarge(self.max_body_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            part = await self.next_event()
+            if isinstance(part, h11.EndOfMessage):
+                break
+            assert isinstance(part, h11.Data)
+            size += len(part.data)
+            if size > self.max_body_bytes:
+                raise BodyTooLarge(self.max_body_bytes)
+            chunks.append(bytes(part.data))
+        target = urlsplit(event.target.decode("latin-1"))
+        return Request(
+            method=event.method.decode("ascii", "replace"),
+            path=target.path,
+            query=dict(parse_qsl(target.query)),
+            headers=headers,
+            body=b"".join(chunks),
+        )
+
+    async def respond(self, response: Response) -> None:
+        headers = [
+            ("server", SERVER_NAME),
+            ("content-type", response.content_type.encode()),
+            *((k.encode(), v.encode()) for k, v in response.headers),
+        ]
+        if response.stream is None:
+            headers.append(("content-length", str(len(response.body)).encode()))
+            await self.send(h11.Response(status_code=response.status, headers=headers))
+            await self.send(h11.Data(data=response.body))
+        else:
+            headers.append(("cache-control", b"no-cache"))
+            await self.send(h11.Response(status_code=response.status, headers=headers))
+            async with aclosing(response.stream()) as chunks:
+                async for chunk in chunks:
+                    await self.send(h11.Data(data=chunk))
+        await self.send(h11.EndOfMessage())
+
+
+async def _serve_connection(
+    stream: trio.SocketStream,
+    handler: Handler,
+    max_body_bytes: int,
+    read_timeout_s: float,
+    on_error: Callable[[int, str, str], Response],
+) -> None:
+    conn = _Connection(stream, max_body_bytes)
+    try:
+        while True:
+            with trio.move_on_after(read_timeout_s) as timer:
+                request = await conn.read_request()
+            if timer.cancelled_caught or request is None:
+                return
+            await conn.respond(await _answer(handler, request, on_error))
+            if conn.conn.our_state is not h11.DONE:
+                return
+            conn.conn.start_next_cycle()
+    except BodyTooLarge as exc:
+        await _refuse(conn, on_error(413, "BodyTooLarge", str(exc)))
+    except h11.RemoteProtocolError as exc:
+        await _refuse(conn, on_error(exc.error_status_hint, "MalformedHttp", str(exc)))
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass  # the client went away; nothing to answer
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
+async def _answer(
+    handler: Handler, request: Request, on_error: Callable[[int, str, str], Response]
+) -> Response:
+    """The handler's response; a bug in it costs one 500, never the server."""
+    try:
+        return await handler(request)
+    except Exception:  # the server boundary: log the bug, keep serving others
+        log.exception("api handler failed", extra={"path": request.path})
+        return on_error(500, "InternalError", "the node failed to handle this request")
+
+
+async def _refuse(conn: _Connection, response: Response) -> None:
+    """Answer a request we will not read further, then close."""
+    if conn.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+        return
+    try:
+        await conn.respond(response)
+    except (h11.LocalProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+
+
+async def serve_http(
+    handler: Handler,
+    host: str,
+    port: int,
+    *,
+    max_body_bytes: int,
+    on_error: Callable[[int, str, str], Response],
+    read_timeout_s: float = 30.0,
+    task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve until cancelled. `task_status.started` gets the listeners (for the bound port)."""
+
+    async def serve_one(stream: trio.SocketStream) -> None:
+        await _serve_connection(stream, handler, max_body_bytes, read_timeout_s, on_error)
+
+    await trio.serve_tcp(serve_one, port, host=host, task_status=task_status)
+
+
+def get_bound_port(listeners: list[trio.SocketListener]) -> int:
+    port: int = listeners[0].socket.getsockname()[1]
+    return port

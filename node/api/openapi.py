@@ -1,0 +1,212 @@
+"""The OpenAPI 3.1 document, built from the app's route table so a route cannot exist
+undocumented; the schemas describe the JSON bodies parsed in bodies.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from node.api.bodies import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
+
+HEX = {"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$"}
+ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    method: str
+    path: str  # OpenAPI template, e.g. /v1/blocks/{height}
+    operation_id: str
+    summary: str
+    request: str | None = None  # component schema name of the JSON body
+    response: str = "Object"  # component schema name of the 2xx body
+    status: int = 200
+    content_type: str = "application/json"
+    errors: tuple[int, ...] = ()
+
+
+def _eip712_schema(fields: list[dict[str, str]]) -> dict[str, Any]:
+    def one(t: str) -> dict[str, Any]:
+        if t == "address":
+            return ADDRESS
+        if t.startswith("uint"):
+            return {"type": "integer", "minimum": 0, "maximum": 2 ** int(t[4:]) - 1}
+        return {"type": "boolean" if t == "bool" else "string"}
+
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [f["name"] for f in fields],
+        "properties": {f["name"]: one(f["type"]) for f in fields},
+    }
+
+
+def _signed(kind_names: list[str] | None, message: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "chainId": {"type": "integer", "description": "EIP-712 domain chainId; must be ours"},
+        "message": message,
+        "signature": {**HEX, "description": "65-byte EIP-712 signature by the member"},
+    }
+    if kind_names is not None:
+        props["type"] = {"enum": kind_names}
+    return {"type": "object", "required": sorted(props), "properties": props}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Object": {"type": "object"},
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["type", "message", "details"],
+                "properties": {
+                    "type": {"type": "string", "description": "error class, e.g. BadSignature"},
+                    "message": {"type": "string"},
+                    "details": {"type": "object", "description": "the numbers that explain it"},
+                },
+            }
+        },
+    },
+    "EncodedTx": {
+        "type": "object",
+        "required": ["tx"],
+        "properties": {"tx": {**HEX, "description": "clearing transaction envelope (msgpack)"}},
+        "description": "Or send the envelope bytes as an application/msgpack body.",
+    },
+    "MemberRequest": {
+        "oneOf": [
+            _signed([name], _eip712_schema(fields)) for name, (_, fields) in MEMBER_REQUESTS.items()
+        ],
+        "description": "EIP-712 typed data (domain name 'clearnode', version '1') and signature.",
+    },
+    "AccountQuery": _signed(None, _eip712_schema(ACCOUNT_QUERY_FIELDS)),
+    "Submitted": {
+        "type": "object",
+        "required": ["tx_hash", "status"],
+        "properties": {"tx_hash": HEX, "status": {"const": "pending"}},
+    },
+    "Block": {
+        "type": "object",
+        "required": ["height", "state_root", "block", "cert"],
+        "properties": {"height": {"type": "integer"}, "state_root": HEX, "block": HEX, "cert": HEX},
+    },
+    "Validators": {
+        "type": "object",
+        "properties": {
+            "total_power": {"type": "integer"},
+            "validators": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "pubkey": HEX,
+                        "power": {"type": "integer"},
+                        "evm_address": ADDRESS,
+                    },
+                },
+            },
+        },
+    },
+    "Prices": {
+        "type": "object",
+        "properties": {
+            "index": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "mark": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "time_ms": {"type": "integer"},
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": ["chain_id", "height"],
+        "properties": {
+            "chain_id": {"type": "integer"},
+            "moniker": {"type": "string"},
+            "height": {"type": "integer"},
+            "time_ms": {"type": "integer"},
+            "mempool": {"type": "object"},
+        },
+    },
+    "Account": {
+        "type": "object",
+        "description": "A member's own sub-account: balances, positions, margin and "
+        "liquidation prices (integers in the ledger's units).",
+        "properties": {
+            "member": ADDRESS,
+            "subAccount": {"type": "integer"},
+            "height": {"type": "integer"},
+            "cash": {"type": "integer"},
+            "collateral": {"type": "array", "items": {"type": "object"}},
+            "positions": {"type": "array", "items": {"type": "object"}},
+            "risk": {"type": ["object", "null"]},
+        },
+    },
+}
+
+ERROR_TEXT = {
+    400: "Malformed body, wrong field, wrong chain id or undecodable transaction",
+    401: "Signature does not verify, or the query is too old",
+    404: "Not found",
+    409: "Replay: already pending or already applied",
+    413: "Body or transaction too large",
+    415: "Unsupported content type",
+    422: "Refused by the clearing rules",
+    503: "Mempool full",
+}
+COMMON_ERRORS = (400, 404, 405, 413, 500)
+
+
+def build_document(routes: list[RouteDoc], version: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        operation: dict[str, Any] = {
+            "operationId": route.operation_id,
+            "summary": route.summary,
+            "responses": {
+                str(route.status): {
+                    "description": "Success",
+                    "content": {
+                        route.content_type: {
+                            "schema": {"$ref": f"#/components/schemas/{route.response}"}
+                        }
+                    },
+                },
+                **{
+                    str(code): {
+                        "description": ERROR_TEXT.get(code, "Error"),
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    }
+                    for code in sorted({*COMMON_ERRORS, *route.errors})
+                },
+            },
+        }
+        params = [p[1:-1] for p in route.path.split("/") if p.startswith("{")]
+        if params:
+            operation["parameters"] = [
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                for p in params
+            ]
+        if route.request is not None:
+            content = {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{route.request}"}}
+            }
+            if route.request == "EncodedTx":
+                content["application/msgpack"] = {"schema": {"type": "string", "format": "binary"}}
+            operation["requestBody"] = {"required": True, "content": content}
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "clearnode API",
+            "version": version,
+            "description": "Submit venue trade batches, member requests and bridge events; "
+            "read blocks, validators, prices and status; query your own account with an "
+            "EIP-712 signature. Amounts and prices are integers in the ledger's units.",
+        },
+        "paths": paths,
+        "components": {"schemas": SCHEMAS},
+    }

@@ -1,0 +1,95 @@
+"""What the API needs from the rest of the node, and the node-side implementation.
+
+The API sees the node only through `NodeInterface`, so tests serve it over real
+HTTP with a real mempool and a real clearing state and no network. `LocalNode`
+is the implementation the running node wires up (NODE-NET's runtime passes its
+mempool, its state getter, its store and its gossip publish).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from clearing.state import ClearingState
+from node.mempool import Mempool, MempoolError
+from node.metrics import NodeMetrics
+from node.storage import NodeStore
+
+
+class NodeInterface(Protocol):
+    @property
+    def chain_id(self) -> int: ...
+
+    async def submit_tx(self, tx: bytes) -> bytes:
+        """Admit `tx` (raise MempoolError, whose cause may be a clearing error); its hash."""
+        ...
+
+    def get_state(self) -> ClearingState:
+        """The clearing state after the latest committed block (read only)."""
+        ...
+
+    def get_block(self, height: int) -> dict[str, object] | None: ...
+
+    def get_status(self) -> dict[str, object]: ...
+
+
+@dataclass
+class LocalNode:
+    """NodeInterface over the node's own parts."""
+
+    chain_id: int
+    moniker: str
+    mempool: Mempool
+    state: Callable[[], ClearingState]
+    store: NodeStore | None = None
+    # gossip of an admitted transaction to peers (topic `tx`)
+    broadcast: Callable[[bytes], Awaitable[None]] | None = None
+    # extra status fields the runtime knows (peers, consensus round, validator pubkey...)
+    status_extra: Callable[[], dict[str, object]] | None = None
+    metrics: NodeMetrics | None = None
+
+    async def submit_tx(self, tx: bytes) -> bytes:
+        try:
+            tx_hash = self.mempool.add(tx)
+        except MempoolError as exc:
+            self._count("rejected", type(exc).__name__)
+            raise
+        self._count("accepted", "")
+        if self.broadcast is not None:
+            await self.broadcast(tx)
+        return tx_hash
+
+    def _count(self, result: str, _reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.txs_submitted.labels(result=result).inc()
+            self.metrics.mempool_txs.set(len(self.mempool))
+            self.metrics.mempool_bytes.set(self.mempool.size_bytes)
+
+    def get_state(self) -> ClearingState:
+        return self.state()
+
+    def get_block(self, height: int) -> dict[str, object] | None:
+        stored = None if self.store is None else self.store.load_block(height)
+        if stored is None:
+            return None
+        return {
+            "height": stored.height,
+            "state_root": "0x" + stored.state_root.hex(),
+            "block": "0x" + stored.block.hex(),
+            "cert": "0x" + stored.cert.hex(),
+        }
+
+    def get_status(self) -> dict[str, object]:
+        state = self.state()
+        status: dict[str, object] = {
+            "chain_id": self.chain_id,
+            "moniker": self.moniker,
+            "height": state.height,
+            "time_ms": state.time_ms,
+            "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
+        }
+        if self.status_extra is not None:
+            status.update(self.status_extra())
+        return status

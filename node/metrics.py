@@ -1,0 +1,55 @@
+"""Prometheus metrics of one node, in their own registry (several nodes may share a
+process in tests, and libp2p's import must not leak its globals into our page).
+
+The node's parts update these; `/metrics` renders them in the text exposition format.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class NodeMetrics:
+    def __init__(self, moniker: str = "") -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.node_info = Gauge(
+            "clearnode_info", "Constant 1, labelled with the moniker", ["moniker"], registry=r
+        )
+        self.node_info.labels(moniker=moniker).set(1)
+        self.height = Gauge("clearnode_height", "Latest committed block height", registry=r)
+        self.blocks_committed = Counter(
+            "clearnode_blocks_committed", "Blocks committed", registry=r
+        )
+        self.block_txs = Counter(
+            "clearnode_block_txs", "Transactions in committed blocks", ["result"], registry=r
+        )
+        self.commit_seconds = Histogram(
+            "clearnode_commit_seconds",
+            "Time from proposal to commit",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=r,
+        )
+        self.mempool_txs = Gauge("clearnode_mempool_txs", "Pending transactions", registry=r)
+        self.mempool_bytes = Gauge(
+            "clearnode_mempool_bytes", "Bytes of pending transactions", registry=r
+        )
+        self.txs_submitted = Counter(
+            "clearnode_txs_submitted", "Transactions offered to the mempool", ["result"], registry=r
+        )
+        self.peers = Gauge("clearnode_peers", "Connected libp2p peers", registry=r)
+        self.api_requests = Counter(
+            "clearnode_api_requests", "HTTP API requests", ["route", "status"], registry=r
+        )
+        self.oracle_samples = Counter(
+            "clearnode_oracle_samples", "Oracle source samples", ["source", "result"], registry=r
+        )
+        self.event_subscribers = Gauge(
+            "clearnode_event_subscribers", "Open event streams", registry=r
+        )
+
+    def render(self) -> bytes:
+        """The text exposition of every metric of this node."""
+        return generate_latest(self.registry)

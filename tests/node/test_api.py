@@ -1,0 +1,307 @@
+"""The HTTP API over real sockets on 127.0.0.1, a real mempool and a real ledger state.
+
+Every hostile input must get a typed JSON error and leave the mempool unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from clearing.eip712 import compute_signable, sign_typed
+from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import encode_tx
+from node.api.app import ApiApp, serve_api
+from node.api.bodies import ACCOUNT_QUERY_FIELDS
+from node.api.http import get_bound_port
+from node.api.service import LocalNode
+from node.mempool import Mempool
+from node.metrics import NodeMetrics
+from node.storage import NodeStore
+from node.txcheck import make_clearing_check
+
+ROOT = Path(__file__).resolve().parents[2]
+GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
+VENUE_KEY = derive_ed25519_key("venue-alpha")
+ALICE, BOB = derive_member_key("alice"), derive_member_key("bob")
+NOW_MS = 1_800_000_000_000
+MAX_BODY = 64 * 1024
+USDC = (31337, bytes.fromhex("00000000000000000000000000000000000000a1"))
+
+
+@dataclass
+class Harness:
+    box: Sandbox
+    pool: Mempool
+    app: ApiApp
+    client: httpx.AsyncClient
+    port: int
+    store: NodeStore
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Harness]:
+    box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+    pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
+    store = NodeStore(tmp_path / "node.sqlite3")
+    store.save_block(1, b"block-one", b"cert-one", b"\x11" * 32)
+    metrics = NodeMetrics("test-node")
+    node = LocalNode(box.chain_id, "test-node", pool, lambda: box.state, store, metrics=metrics)
+    app = ApiApp(node, metrics=metrics, clock_ms=lambda: NOW_MS)
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(
+            lambda task_status: serve_api(
+                app, "127.0.0.1", 0, max_body_bytes=MAX_BODY, task_status=task_status
+            )
+        )
+        port = get_bound_port(listeners)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            yield Harness(box, pool, app, client, port, store)
+        nursery.cancel_scope.cancel()
+    store.close()
+
+
+def trade_batch(box: Sandbox, batch_id: int = 1, chain_id: int | None = None) -> bytes:
+    trade = Trade(batch_id, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1)
+    chain = box.chain_id if chain_id is None else chain_id
+    return encode_tx(sign_trade_batch(VENUE_KEY, chain, "alpha", batch_id, (trade,)))
+
+
+def member_request(box: Sandbox, chain_id: int | None = None, **overrides: Any) -> dict[str, Any]:
+    record = replace(box.authorise(ALICE, "alpha"), **overrides)
+    if chain_id is not None:
+        record = replace(record, signature=sign_typed(ALICE.private_key, record.signable(chain_id)))
+    return {
+        "type": "AuthoriseVenue",
+        "chainId": box.chain_id if chain_id is None else chain_id,
+        "message": {
+            "member": "0x" + record.member.hex(),
+            "venue": record.venue_id,
+            "authorised": record.authorised,
+            "nonce": record.nonce,
+        },
+        "signature": "0x" + record.signature.hex(),
+    }
+
+
+def account_query(
+    box: Sandbox, issued_ms: int = NOW_MS, signer: bytes | None = None
+) -> dict[str, Any]:
+    message = {"member": "0x" + ALICE.address.hex(), "subAccount": 0, "issuedAtMs": issued_ms}
+    signable = compute_signable(box.chain_id, "AccountQuery", ACCOUNT_QUERY_FIELDS, message)
+    signature = sign_typed(signer or ALICE.private_key, signable)
+    return {"chainId": box.chain_id, "message": message, "signature": "0x" + signature.hex()}
+
+
+def error_type(response: httpx.Response) -> str:
+    body = response.json()
+    assert set(body["error"]) == {"type", "message", "details"}
+    return str(body["error"]["type"])
+
+
+async def test_trade_batch_accepted_as_json_and_msgpack(api: Harness) -> None:
+    raw = trade_batch(api.box)
+    response = await api.client.post("/v1/trade-batches", json={"tx": "0x" + raw.hex()})
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "pending"
+    other = trade_batch(api.box, batch_id=2)
+    response = await api.client.post(
+        "/v1/trade-batches", content=other, headers={"content-type": "application/msgpack"}
+    )
+    assert response.status_code == 202
+    assert api.pool.reap(1 << 20) == [raw, other]
+
+
+async def test_member_request_accepted_and_replay_refused(api: Harness) -> None:
+    body = member_request(api.box)
+    response = await api.client.post("/v1/member-requests", json=body)
+    assert response.status_code == 202, response.text
+    again = await api.client.post("/v1/member-requests", json=body)
+    assert (again.status_code, error_type(again)) == (409, "DuplicateTx")
+    assert len(api.pool) == 1
+
+
+async def test_applied_request_replayed_after_commit_is_refused(api: Harness) -> None:
+    body = member_request(api.box)
+    await api.client.post("/v1/member-requests", json=body)
+    (tx,) = api.pool.reap(1 << 20)
+    api.box.apply([tx])
+    api.pool.update([tx])
+    again = await api.client.post("/v1/member-requests", json=body)
+    assert (again.status_code, error_type(again)) == (409, "NonceReused")
+    assert again.json()["error"]["details"]["nonce"] == body["message"]["nonce"]
+    assert len(api.pool) == 0
+
+
+HOSTILE_POSTS = [
+    ("/v1/trade-batches", b"\x00\xff garbage", "application/json", 400, "MalformedJson"),
+    ("/v1/trade-batches", b"[1, 2]", "application/json", 400, "MalformedJson"),
+    ("/v1/trade-batches", b'{"tx": "nothex"}', "application/json", 400, "InvalidField"),
+    ("/v1/trade-batches", b'{"tx": "0x9301"}', "application/json", 400, "DecodeError"),
+    ("/v1/trade-batches", b"\xc1", "application/msgpack", 400, "DecodeError"),
+    ("/v1/trade-batches", b"{}", "text/plain", 415, "UnsupportedMediaType"),
+    ("/v1/trade-batches", b'{"nope": 1}', "application/json", 400, "MissingField"),
+    ("/v1/member-requests", b'{"type": "Steal"}', "application/json", 400, "InvalidField"),
+    ("/v1/member-requests", b"", "application/json", 400, "MalformedJson"),
+    ("/v1/bridge/collateral-events", b'{"tx": "0x"}', "application/json", 400, "DecodeError"),
+    ("/v1/accounts/query", b'{"chainId": 1}', "application/json", 400, "WrongChainId"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "ctype", "status", "kind"), HOSTILE_POSTS)
+async def test_garbage_bodies_get_typed_errors(
+    api: Harness, path: str, body: bytes, ctype: str, status: int, kind: str
+) -> None:
+    response = await api.client.post(path, content=body, headers={"content-type": ctype})
+    assert (response.status_code, error_type(response)) == (status, kind), response.text
+    assert len(api.pool) == 0
+
+
+async def test_signed_request_hostile_variants(api: Harness) -> None:
+    box = api.box
+    cases = [
+        (member_request(box, chain_id=box.chain_id + 1), 400, "WrongChainId"),
+        ({**member_request(box), "chainId": "4242"}, 400, "WrongChainId"),
+        ({**member_request(box), "signature": "0x" + "00" * 65}, 401, "BadSignature"),
+        (member_request(box, nonce=77), 401, "BadSignature"),  # signed nonce differs
+        ({**member_request(box), "message": {"member": "0x12"}}, 400, "InvalidField"),
+        ({**member_request(box), "extra": 1, "message": {"x": 1}}, 400, "UnknownField"),
+    ]
+    signed_elsewhere = member_request(box, chain_id=box.chain_id + 1)
+    signed_elsewhere["chainId"] = box.chain_id
+    cases.append((signed_elsewhere, 401, "BadSignature"))
+    for body, status, kind in cases:
+        response = await api.client.post("/v1/member-requests", json=body)
+        assert (response.status_code, error_type(response)) == (status, kind), body
+    wrong_chain_batch = trade_batch(box, chain_id=box.chain_id + 1)
+    response = await api.client.post(
+        "/v1/trade-batches", json={"tx": "0x" + wrong_chain_batch.hex()}
+    )
+    assert (response.status_code, error_type(response)) == (401, "BadSignature")
+    wrong_kind = encode_tx(box.authorise(BOB, "alpha"))
+    response = await api.client.post("/v1/trade-batches", json={"tx": "0x" + wrong_kind.hex()})
+    assert (response.status_code, error_type(response)) == (400, "WrongTxKind")
+    assert len(api.pool) == 0
+
+
+async def test_oversized_body_refused_before_reading(api: Harness) -> None:
+    response = await api.client.post("/v1/trade-batches", content=b"x" * (MAX_BODY + 1))
+    assert (response.status_code, error_type(response)) == (413, "BodyTooLarge")
+    big_tx = {"tx": "0x" + "00" * (40 * 1024)}
+    response = await api.client.post("/v1/trade-batches", json=big_tx)
+    assert response.status_code in (400, 413)
+    assert len(api.pool) == 0
+
+
+async def test_malformed_http_gets_an_error_not_a_crash(api: Harness) -> None:
+    stream = await trio.open_tcp_stream("127.0.0.1", api.port)
+    async with stream:
+        await stream.send_all(b"NOT HTTP AT ALL\r\n\r\n")
+        reply = b""
+        while chunk := await stream.receive_some(4096):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400")
+    assert b"MalformedHttp" in reply
+    assert (await api.client.get("/v1/status")).status_code == 200
+
+
+async def test_reads_blocks_validators_prices_status(api: Harness) -> None:
+    block = (await api.client.get("/v1/blocks/1")).json()
+    assert block == {
+        "height": 1,
+        "state_root": "0x" + "11" * 32,
+        "block": "0x" + b"block-one".hex(),
+        "cert": "0x" + b"cert-one".hex(),
+    }
+    missing = await api.client.get("/v1/blocks/99")
+    assert (missing.status_code, error_type(missing)) == (404, "UnknownBlock")
+    bad = await api.client.get("/v1/blocks/-1")
+    assert (bad.status_code, error_type(bad)) == (400, "InvalidField")
+    validators = (await api.client.get("/v1/validators")).json()
+    assert validators["total_power"] == sum(v["power"] for v in GENESIS["validators"])
+    assert [v["name"] for v in validators["validators"]] == [
+        v["name"] for v in GENESIS["validators"]
+    ]
+    prices = (await api.client.get("/v1/prices")).json()
+    assert prices["mark"] == GENESIS["mark_prices"]
+    status = (await api.client.get("/v1/status")).json()
+    assert status["chain_id"] == api.box.chain_id and status["moniker"] == "test-node"
+    assert (await api.client.get("/nowhere")).status_code == 404
+    wrong_method = await api.client.delete("/v1/status")
+    assert (wrong_method.status_code, error_type(wrong_method)) == (405, "MethodNotAllowed")
+
+
+async def test_account_query_needs_the_members_fresh_signature(api: Harness) -> None:
+    box = api.box
+    box.apply([box.credit(ALICE.address, USDC, 5_000)])
+    response = await api.client.post("/v1/accounts/query", json=account_query(box))
+    assert response.status_code == 200, response.text
+    account = response.json()
+    assert account["collateral"] == [
+        {"chainId": USDC[0], "token": "0x" + USDC[1].hex(), "quanta": 5_000}
+    ]
+    assert "equity" in (account["risk"] or {"equity": 0})
+    stranger = await api.client.post(
+        "/v1/accounts/query", json=account_query(box, signer=BOB.private_key)
+    )
+    assert (stranger.status_code, error_type(stranger)) == (401, "BadSignature")
+    stale = await api.client.post(
+        "/v1/accounts/query", json=account_query(box, issued_ms=NOW_MS - 120_000)
+    )
+    assert (stale.status_code, error_type(stale)) == (401, "StaleQuery")
+    assert "positions" not in stranger.text and "positions" not in stale.text
+
+
+async def test_openapi_documents_every_route(api: Harness) -> None:
+    doc = (await api.client.get("/openapi.json")).json()
+    assert doc["openapi"] == "3.1.0"
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    routed = {(r.doc.method, r.doc.path) for r in api.app.routes}
+    assert documented == routed
+    schemas = doc["components"]["schemas"]
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            assert op["summary"] and op["operationId"]
+            refs = json.dumps(op)
+            for name in schemas:
+                refs = refs.replace(f'"#/components/schemas/{name}"', "")
+            assert "#/components/schemas/" not in refs, path
+    # the hostile inputs above hit documented routes only
+    assert {p for p, *_ in HOSTILE_POSTS} <= {p for _, p in documented}
+
+
+async def test_metrics_exposition_counts_requests(api: Harness) -> None:
+    await api.client.post("/v1/trade-batches", json={"tx": "0x" + trade_batch(api.box).hex()})
+    text = (await api.client.get("/metrics")).text
+    assert 'clearnode_api_requests_total{route="submitTradeBatch",status="202"} 1.0' in text
+    assert "clearnode_mempool_txs 1.0" in text
+    assert 'clearnode_info{moniker="test-node"} 1.0' in text
+
+
+async def test_event_stream_delivers_accepted_txs_and_blocks(api: Harness) -> None:
+    async with api.client.stream("GET", "/v1/events") as response:
+        assert response.headers["content-type"] == "text/event-stream"
+        async with aclosing(response.aiter_lines()) as lines:
+            assert await anext(lines) == ": connected"
+            submitted = await api.client.post(
+                "/v1/trade-batches", json={"tx": "0x" + trade_batch(api.box).hex()}
+            )
+            api.app.publish_block(2, b"\x22" * 32, NOW_MS, ["ok", "BadSignature"])
+            events = []
+            async for line in lines:
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                if len(events) == 2:
+                    break
+    assert events[0] == {"tx_hash": submitted.json()["tx_hash"]}
+    assert events[1]["height"] == 2 and events[1]["rejected"] == 1
