@@ -1,0 +1,105 @@
+"""The node's three secret keys, each in its own 0600 JSON file.
+
+- node key: Ed25519 seed of the libp2p identity (its public key is the peer id);
+- validator key: Ed25519 consensus and oracle signing key (listed in genesis);
+- bridge key: secp256k1 key that signs withdrawal authorisations (its EVM address
+  is listed in genesis).
+
+A key file readable by group or others is refused, like ssh does: a validator
+key that leaked is a double-signing risk for the whole network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eth_account import Account
+
+KEY_FILE_VERSION = 1
+NODE_KEY = "node-ed25519"
+VALIDATOR_KEY = "validator-ed25519"
+BRIDGE_KEY = "bridge-secp256k1"
+KEY_KINDS = (NODE_KEY, VALIDATOR_KEY, BRIDGE_KEY)
+
+
+class KeyFileError(Exception):
+    """A key file is missing, unreadable, malformed or too widely readable."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    kind: str
+    secret: bytes  # 32 bytes: Ed25519 seed or secp256k1 private key
+
+    def ed25519(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.secret)
+
+    def public_key(self) -> bytes:
+        """Ed25519 public key (32 bytes) or EVM address (20 bytes) for the bridge key."""
+        if self.kind == BRIDGE_KEY:
+            return bytes.fromhex(Account.from_key(self.secret).address[2:])
+        return self.ed25519().public_key().public_bytes_raw()
+
+
+def generate_key(kind: str) -> KeyFile:
+    if kind not in KEY_KINDS:
+        raise ValueError(f"unknown key kind {kind!r}; expected one of {KEY_KINDS}")
+    if kind == BRIDGE_KEY:
+        return KeyFile(kind, bytes(Account.create().key))
+    return KeyFile(kind, secrets.token_bytes(32))
+
+
+def save_key(path: Path, key: KeyFile) -> None:
+    """Write `key` to a new file created with mode 0600; never overwrites."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    body = {"version": KEY_FILE_VERSION, "kind": key.kind, "secret": "0x" + key.secret.hex()}
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyFileError(path, "already exists; refusing to overwrite a key") from None
+    with os.fdopen(fd, "w") as out:
+        json.dump(body, out)
+        out.write("\n")
+
+
+def load_key(path: Path, kind: str) -> KeyFile:
+    """Read a key file, checking mode (no group/other access), version, kind and length."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text()
+    except OSError as exc:
+        raise KeyFileError(path, f"cannot read key file ({exc.strerror})") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(path, f"permissions {oct(mode & 0o777)} are too open; expected 0600")
+    try:
+        body = json.loads(text)
+        version, found, secret = body["version"], body["kind"], body["secret"]
+        data = bytes.fromhex(secret[2:]) if secret.startswith("0x") else b""
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise KeyFileError(path, "not a key file (expected JSON version/kind/secret)") from None
+    if version != KEY_FILE_VERSION:
+        raise KeyFileError(path, f"key file version {version!r}, expected {KEY_FILE_VERSION}")
+    if found != kind:
+        raise KeyFileError(path, f"holds a {found!r} key, expected {kind!r}")
+    if len(data) != 32:
+        raise KeyFileError(path, f"secret is {len(data)} bytes, expected 32")
+    return KeyFile(kind, data)
+
+
+def compute_peer_id(node_key: KeyFile) -> str:
+    """The libp2p peer id (base58) of a node key, as other nodes dial it."""
+    from libp2p.crypto.ed25519 import create_new_key_pair  # slow import, only when asked
+    from libp2p.peer.id import ID
+
+    return ID.from_pubkey(create_new_key_pair(node_key.secret).public_key).to_base58()

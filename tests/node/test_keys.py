@@ -1,0 +1,62 @@
+"""Key files: created 0600, never overwritten, refused when too open or malformed."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from node.keys import (
+    BRIDGE_KEY,
+    NODE_KEY,
+    VALIDATOR_KEY,
+    KeyFileError,
+    compute_peer_id,
+    generate_key,
+    load_key,
+    save_key,
+)
+
+
+@pytest.mark.parametrize("kind", [NODE_KEY, VALIDATOR_KEY, BRIDGE_KEY])
+def test_key_round_trip_with_0600_permissions(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "keys" / f"{kind}.json"
+    key = generate_key(kind)
+    save_key(path, key)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_key(path, kind) == key
+    assert len(key.public_key()) == (20 if kind == BRIDGE_KEY else 32)
+
+
+def test_existing_key_is_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    key = generate_key(VALIDATOR_KEY)
+    save_key(path, key)
+    with pytest.raises(KeyFileError, match="already exists"):
+        save_key(path, generate_key(VALIDATOR_KEY))
+    assert load_key(path, VALIDATOR_KEY) == key
+
+
+def test_too_open_wrong_kind_and_garbage_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    save_key(path, generate_key(NODE_KEY))
+    with pytest.raises(KeyFileError, match="holds a 'node-ed25519' key"):
+        load_key(path, VALIDATOR_KEY)
+    os.chmod(path, 0o644)
+    with pytest.raises(KeyFileError, match="too open"):
+        load_key(path, NODE_KEY)
+    garbage = tmp_path / "g.json"
+    garbage.write_text("{not json")
+    os.chmod(garbage, 0o600)
+    with pytest.raises(KeyFileError, match="not a key file"):
+        load_key(garbage, NODE_KEY)
+    with pytest.raises(KeyFileError, match="cannot read"):
+        load_key(tmp_path / "missing.json", NODE_KEY)
+
+
+def test_peer_id_is_stable_for_a_node_key() -> None:
+    key = generate_key(NODE_KEY)
+    assert compute_peer_id(key) == compute_peer_id(key)
+    assert compute_peer_id(key).startswith("12D3KooW")
