@@ -31,7 +31,6 @@ from proofs.statement import (
     decode_statement,
     get_statement,
     prove_solvency,
-    verify_solvency,
 )
 
 REPORT_VERSION = 1
@@ -289,11 +288,8 @@ def verify_report(
     if check.is_identity():
         verdict.passed.append(f"solvency proofs of {len(admitted)} accounts (batch)")
     else:
-        for entry in admitted:
-            if not verify_solvency(
-                gens, report.statement, report.get_context(entry), entry.commitments, entry.proof
-            ):
-                verdict.failures.append(f"{entry.describe()}: solvency proof does not verify")
+        for entry in _find_invalid(gens, report, list(zip(admitted, all_points, strict=True))):
+            verdict.failures.append(f"{entry.describe()}: solvency proof does not verify")
     if len(admitted) == len(report.accounts):
         failures = check_aggregates(gens, report.statement, all_points, report.aggregates)
         verdict.failures.extend(failures)
@@ -305,6 +301,25 @@ def verify_report(
     else:
         verdict.failures.append("aggregates not checked: some accounts are malformed")
     return verdict
+
+
+def _find_invalid(
+    gens: Generators[P], report: Report, items: list[tuple[AccountEntry, list[P]]]
+) -> list[AccountEntry]:
+    """The accounts whose proofs fail, by bisecting a failed batch (about two
+    batches' work per bad account instead of one verification per account)."""
+    check = MsmCheck(gens, N_BITS)
+    for entry, points in items:
+        add_solvency_check(
+            check, report.statement, report.get_context(entry), entry.commitments, points,
+            entry.proof,
+        )
+    if check.is_identity():
+        return []
+    if len(items) == 1:
+        return [items[0][0]]
+    half = len(items) // 2
+    return _find_invalid(gens, report, items[:half]) + _find_invalid(gens, report, items[half:])
 
 
 def _check_header(epoch: int, state_root: bytes) -> None:

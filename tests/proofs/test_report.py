@@ -173,9 +173,7 @@ def test_decoding_rejects_malformed_reports(signed: Fixture) -> None:
     for bad in (b"", b"\x91\x01", data[:-3], data + b"\x00"):
         with pytest.raises(DecodeError):
             decode_report(bad)
-    swapped = dataclasses.replace(
-        signed.report, accounts=tuple(reversed(signed.report.accounts))
-    )
+    swapped = dataclasses.replace(signed.report, accounts=tuple(reversed(signed.report.accounts)))
     with pytest.raises(DecodeError, match="sorted"):
         decode_report(swapped.encode())
 
@@ -198,3 +196,14 @@ def test_proving_in_a_process_pool_gives_the_same_report(signed: Fixture) -> Non
             signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED, map_fn=pool.map
         )
     assert pooled.get_hash() == signed.report.get_hash()
+
+
+def test_bisection_names_exactly_the_bad_accounts(signed: Fixture) -> None:
+    tampered = signed.report
+    for index in (1, 3):
+        proof = bytearray(tampered.accounts[index].proof)
+        proof[-1] ^= 0x01
+        tampered = _replace_account(tampered, index, proof=bytes(proof))
+    failures = [f for f in _failures(signed, tampered) if "solvency proof" in f]
+    names = [signed.report.accounts[i].describe() for i in (1, 3)]
+    assert failures == [f"{n}: solvency proof does not verify" for n in names]
