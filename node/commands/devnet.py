@@ -1,197 +1,78 @@
-"""`clearnode devnet`: until the multi-node devnet lands, a short in-process
-ledger demo. Members deposit through validator-attested credits, authorise a
-venue, the venue trades perpetuals, a future and an option, prices move and
-variation margin settles, funding accrues, a member withdraws. Each block
-prints its transactions, events and state root; the run fails (exit 1) if
-value is not conserved.
+"""`clearnode devnet`: the whole system on one machine (node/devnet/).
+
+Starts anvil chains with vaults and test tokens, credits members' deposits with
+a quorum of validator attestations, runs a venue's trades in perpetuals, a
+future and an option, crashes the oracle price to force liquidations and
+defaults through the waterfall, relays withdrawals back to every chain, and
+builds a solvency report per epoch checked by the `clearnode verify` code.
+Validators' clearing state machines run in this process (no libp2p network yet).
+Exit 1 if an invariant breaks: state roots differ, value not conserved, a
+report fails to verify. `--ledger-demo` runs the older six-block ledger demo.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from clearing.block import BlockResult
-from clearing.errors import GenesisError
-from clearing.events import Event
-from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import TxRecord
-
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_GENESIS = ROOT / "configs" / "genesis.example.json"
-BTC = "BTC/0.001"
-HOUR_MS = 3_600_000
+from node.devnet.ledger_demo import DEFAULT_GENESIS, run_ledger_demo
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "devnet",
-        help="run a local demo network (today: an in-process ledger demo)",
+        help="run a local devnet: anvil chains, validators, members, venue, oracle, reports",
         description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--validators", type=_at_least(1), default=4)
+    parser.add_argument("--chains", type=_at_least(1), default=2)
+    parser.add_argument("--members", type=_at_least(5), default=6)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--epoch-blocks", type=_at_least(2), default=8)
+    parser.add_argument("--out", type=Path, help="directory for genesis, reports, summary")
+    parser.add_argument("--quiet", action="store_true", help="no dashboard or block lines")
+    parser.add_argument("--ledger-demo", action="store_true", help="the in-process ledger demo")
     parser.add_argument(
-        "--genesis", type=Path, default=DEFAULT_GENESIS, help="genesis JSON (default: example)"
+        "--genesis", type=Path, default=DEFAULT_GENESIS, help="genesis of --ledger-demo"
     )
     parser.set_defaults(handler=run)
 
 
+def _at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.ledger_demo:
+        return run_ledger_demo(args.genesis)
+    from node.devnet.dashboard import make_observer, print_summary
+    from node.devnet.orchestrator import DevnetConfig, run_devnet
+
+    config = DevnetConfig(
+        validators=args.validators,
+        chains=args.chains,
+        members=args.members,
+        duration_s=args.duration,
+        seed=args.seed,
+        epoch_length_blocks=args.epoch_blocks,
+        out_dir=args.out,
+    )
+    observer = make_observer(args.quiet)
     try:
-        box = Sandbox.from_genesis_doc(json.loads(args.genesis.read_text()))
-    except (OSError, ValueError, GenesisError) as error:
-        print(f"devnet: cannot load genesis {args.genesis}: {error}")
-        return 2
-    demo = Demo(box)
-    for title, txs in demo.script():
-        demo.apply(title, txs)
-        broken = demo.check_conservation()
-        if broken:
-            print(f"CONSERVATION BROKEN: {broken}")
-            return 1
-    demo.print_accounts()
-    print("value conserved in every block")
-    return 0
-
-
-class Demo:
-    """The scripted blocks, and the ledger totals that must not change."""
-
-    def __init__(self, box: Sandbox) -> None:
-        self.box = box
-        self.alice, self.bob, self.carol = (derive_member_key(n) for n in ("alice", "bob", "carol"))
-        self.usdc = next(t.key for t in box.genesis.collateral if t.symbol == "USDC")
-        self.weth = next(t.key for t in box.genesis.collateral if t.symbol == "WETH")
-        self.venue = box.genesis.venues[0].id
-        self.venue_key = derive_ed25519_key(f"venue-{self.venue}")
-        self.names = {
-            m.address: n
-            for m, n in ((self.alice, "alice"), (self.bob, "bob"), (self.carol, "carol"))
-        }
-        self.names.update({k[1]: t.symbol for t in box.genesis.collateral for k in [t.key]})
-        self.credited: dict[tuple[int, bytes], int] = {}
-        self.money = self._money()
-        self.batches = 0
-
-    def trade(
-        self, trade_id: int, instrument: str, buyer: Any, seller: Any, price: int, lots: int
-    ) -> Trade:
-        return Trade(trade_id, instrument, buyer.address, 0, seller.address, 0, price, lots)
-
-    def batch(self, *trades: Trade) -> TxRecord:
-        self.batches += 1
-        return sign_trade_batch(self.venue_key, self.box.chain_id, self.venue, self.batches, trades)
-
-    def script(self) -> Iterator[tuple[str, Sequence[TxRecord]]]:
-        """Blocks built lazily, so signed times follow the ledger's clock."""
-        b, a, c, d = self.box, self.alice, self.bob, self.carol
-        deposits: list[TxRecord] = [
-            b.credit(a.address, self.usdc, 100_000_000_000, signers=3),
-            b.credit(c.address, self.usdc, 100_000_000_000),
-            b.credit(d.address, self.weth, 20_000_000),
-        ]
-        deposits += [b.authorise(m, self.venue) for m in (a, c, d)]
-        yield "deposits (attested by 3 of 4 validators) and venue authorisations", deposits
-        trades = self.batch(
-            self.trade(1, "BTC-PERP", a, c, 60_000_000, 10),
-            self.trade(2, "BTC-26DEC26", d, a, 60_300_000, 5),
-            self.trade(3, "BTC-26DEC26-65000-C", c, d, 1_500_000, 2),
-            self.trade(4, "BTC-PERP", a, c, 70_000_000, 1),
-        )
-        yield "venue trades: perp, dated future, option; one outside the price band", [trades]
-        marks = {
-            "BTC-PERP": 61_250_000,
-            "BTC-26DEC26": 61_500_000,
-            "BTC-26DEC26-65000-C": 1_900_000,
-        }
-        yield "prices up 2%: variation margin settles", [b.prices({BTC: 61_200_000}, marks)]
-        crash = b.prices({BTC: 45_000_000}, {"BTC-PERP": 45_000_000})
-        yield "a 25% crash is clamped to the 10% circuit breaker", [crash]
-        b.block_interval_ms = HOUR_MS
-        later: list[TxRecord] = [
-            b.prices({BTC: 55_100_000}, {"BTC-PERP": 55_200_000}),
-            b.withdraw(c, self.usdc, 1_000_000_000),
-        ]
-        yield "an hour later: funding accrues on the perpetual, bob withdraws", later
-        b.block_interval_ms = 1000
-        (paid,) = b.state.pending_withdrawals.values()
-        payout = b.paid(paid.member, paid.nonce, paid.chain_id)
-        yield "the vault paid bob: validators attest its Withdrawn log", [payout]
-
-    def apply(self, title: str, txs: Sequence[TxRecord]) -> None:
-        result = self.box.apply(txs)
-        print(f"block {result.height} (t={self.box.state.time_ms}): {title}")
-        for n, (tx, tx_result) in enumerate(zip(txs, result.tx_results, strict=True)):
-            print(f"  tx {n} {type(tx).__name__}: {tx_result.code} {tx_result.detail}".rstrip())
-            for event in tx_result.events:
-                self._note(event)
-        if result.events:
-            print("  end of block:")
-        for event in result.events:
-            self._note(event)
-        print(f"  state root {result.state_root.hex()}")
-        self._count_credits(result)
-
-    def print_accounts(self) -> None:
-        s = self.box.state
-        print(f"fee pool {s.fee_pool}, insurance fund {s.insurance_fund}")
-        for address, member in sorted(s.members.items()):
-            for sub_id, account in sorted(member.sub_accounts.items()):
-                collateral = {self._show(t): q for (_, t), q in sorted(account.collateral.items())}
-                positions = {i: p.quantity for i, p in sorted(account.positions.items())}
-                print(
-                    f"{self._show(address)}/{sub_id}: cash {account.cash}"
-                    f" collateral {collateral} positions {positions}"
-                )
-
-    def _note(self, event: Event) -> None:
-        fields = " ".join(f"{k}={self._show(v)}" for k, v in event.data)
-        print(f"    {event.kind}: {fields}")
-
-    def _count_credits(self, result: BlockResult) -> None:
-        """Net quanta in the ledger per token: credited minus paid out by a vault."""
-        for tx_result in result.tx_results:
-            for event in tx_result.events:
-                if event.kind in ("collateral_credited", "withdrawal_paid"):
-                    chain_id, token, quanta = (
-                        event.get(k) for k in ("chain_id", "token", "quanta")
-                    )
-                    assert isinstance(chain_id, int) and isinstance(token, bytes)
-                    assert isinstance(quanta, int)
-                    sign = 1 if event.kind == "collateral_credited" else -1
-                    key = (chain_id, token)
-                    self.credited[key] = self.credited.get(key, 0) + sign * quanta
-
-    def _money(self) -> int:
-        s = self.box.state
-        cash = sum(a.cash for m in s.members.values() for a in m.sub_accounts.values())
-        return cash + s.fee_pool + s.insurance_fund
-
-    def check_conservation(self) -> str:
-        """'' if settlement money and every collateral token balance are conserved."""
-        if self._money() != self.money:
-            return f"cash+fees+insurance {self._money()} != {self.money}"
-        s = self.box.state
-        for key, credited in self.credited.items():
-            held = sum(
-                a.collateral.get(key, 0)
-                for m in s.members.values()
-                for a in m.sub_accounts.values()
-            )
-            pending = sum(
-                r.quanta for r in s.pending_withdrawals.values() if (r.chain_id, r.token) == key
-            )
-            if held + pending != credited:
-                return (
-                    f"collateral {key}: held {held} + pending withdrawals {pending}"
-                    f" != credited - paid out {credited}"
-                )
-        return ""
-
-    def _show(self, value: object) -> str:
-        if not isinstance(value, bytes):
-            return str(value)
-        return self.names.get(value, "0x" + value.hex()[:12] + "..")
+        summary = run_devnet(config, observer)
+    finally:
+        observer.close()
+    print_summary(summary)
+    if args.out is not None:
+        (args.out / "summary.json").write_text(json.dumps(summary.to_json(), indent=1))
+    return 0 if summary.ok else 1

@@ -5,13 +5,13 @@ import pytest
 
 from clearing.sandbox import Sandbox
 from node.cli import main
-from node.commands.devnet import DEFAULT_GENESIS, Demo
+from node.devnet.ledger_demo import DEFAULT_GENESIS, Demo
 
 
 def test_devnet_demo_runs_every_block_and_conserves_value(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["devnet"]) == 0
+    assert main(["devnet", "--ledger-demo"]) == 0
     out = capsys.readouterr().out
     assert out.count("state root ") == 6
     assert "value conserved in every block" in out
@@ -21,9 +21,9 @@ def test_devnet_demo_runs_every_block_and_conserves_value(
 
 
 def test_devnet_output_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
-    main(["devnet"])
+    main(["devnet", "--ledger-demo"])
     first = capsys.readouterr().out
-    main(["devnet"])
+    main(["devnet", "--ledger-demo"])
     assert capsys.readouterr().out == first
 
 
@@ -34,7 +34,7 @@ def test_bad_genesis_is_reported_with_exit_2(
     doc["chain_id"] = "x"
     bad = tmp_path / "genesis.json"
     bad.write_text(json.dumps(doc))
-    assert main(["devnet", "--genesis", str(bad)]) == 2
+    assert main(["devnet", "--ledger-demo", "--genesis", str(bad)]) == 2
     assert "key='chain_id'" in capsys.readouterr().out
 
 
