@@ -1,0 +1,79 @@
+"""`clearnode start --home DIR`: check config, genesis and keys, then run the node.
+
+Everything that can be checked before the network starts is checked here, so a
+bad home fails in a second with the file and the key at fault (exit code 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from clearing.errors import GenesisError
+from clearing.genesis import Genesis, parse_genesis
+from node.config import ConfigError, NodeConfig, load_config
+from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFileError, load_key
+from node.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "start", help="run the node in a home made by `clearnode init`"
+    )
+    parser.add_argument("--home", type=Path, required=True, help="node home directory")
+    parser.set_defaults(handler=run)
+
+
+def load_checked_genesis(config: NodeConfig) -> Genesis:
+    """The genesis named by the config; its chain id must be the config's."""
+    path = config.genesis_file
+    try:
+        genesis = parse_genesis(json.loads(path.read_text()))
+    except OSError as exc:
+        raise ConfigError(path, "(file)", "a readable genesis JSON file", exc.strerror) from exc
+    except ValueError as exc:
+        raise ConfigError(path, "(syntax)", "valid JSON", str(exc)) from exc
+    except GenesisError as exc:
+        raise ConfigError(path, exc.key, exc.expected, exc.got) from exc
+    if genesis.chain_id != config.chain_id:
+        raise ConfigError(
+            config.config_file or config.home, "chain_id",
+            f"the genesis chain_id {genesis.chain_id} of {path}", config.chain_id,
+        )  # fmt: skip
+    return genesis
+
+
+def check_home(home: Path) -> NodeConfig:
+    """Load and cross-check config, genesis and keys; raise ConfigError / KeyFileError."""
+    config = load_config(home)
+    load_checked_genesis(config)
+    load_key(config.node_key_file, NODE_KEY)
+    if config.validator_key_file.exists():
+        load_key(config.validator_key_file, VALIDATOR_KEY)
+    if config.bridge_key_file.exists():
+        load_key(config.bridge_key_file, BRIDGE_KEY)
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = check_home(args.home)
+    except (ConfigError, KeyFileError) as exc:
+        print(f"clearnode start: {exc}")
+        return 2
+    setup_logging(config.log_level)
+    from node.runtime import run_node  # imports libp2p (~1 s): only once the home is good
+
+    log.info("starting", extra={"moniker": config.moniker, "home": str(config.home)})
+    try:
+        trio.run(run_node, config)
+    except KeyboardInterrupt:
+        log.info("stopped by signal")
+    return 0

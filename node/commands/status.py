@@ -1,0 +1,47 @@
+"""`clearnode status [--home DIR | --api URL]`: ask a running node's API for its status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from node.config import ConfigError, load_config
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "status", help="show the status of a running node (via its HTTP API)"
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--home", type=Path, help="node home: use the API address in its config")
+    where.add_argument("--api", help="API base URL, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
+    parser.set_defaults(handler=run)
+
+
+def get_api_url(args: argparse.Namespace) -> str:
+    if args.api is not None:
+        return str(args.api).rstrip("/")
+    api = load_config(args.home).api
+    host = "127.0.0.1" if api.listen_host in ("0.0.0.0", "::") else api.listen_host
+    return f"http://{host}:{api.listen_port}"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        url = get_api_url(args) + "/v1/status"
+    except ConfigError as exc:
+        print(f"clearnode status: {exc}")
+        return 2
+    try:
+        response = httpx.get(url, timeout=args.timeout)
+        status = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        print(f"clearnode status: no answer from {url} ({exc})")
+        return 1
+    print(json.dumps(status, indent=2))
+    return 0 if response.status_code == 200 else 1

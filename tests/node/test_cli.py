@@ -1,0 +1,137 @@
+"""The CLI: init (single node and a local testnet), keys, start's pre-flight checks,
+status against a real API server, and the JSON log format."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import logging
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import trio
+
+from clearing.genesis import parse_genesis
+from clearing.sandbox import Sandbox
+from node.api.app import ApiApp, serve_api
+from node.api.http import get_bound_port
+from node.api.service import LocalNode
+from node.cli import main
+from node.commands.start import check_home
+from node.config import ConfigError, load_config
+from node.keys import KeyFileError
+from node.logs import setup_logging
+from node.mempool import Mempool
+
+ROOT = Path(__file__).resolve().parents[2]
+GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
+
+
+def test_init_single_node_home_is_startable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "n"
+    assert main(["init", "--home", str(home), "--chain-id", "77"]) == 0
+    config = check_home(home)
+    assert config.chain_id == 77
+    genesis = parse_genesis(json.loads((home / "genesis.json").read_text()))
+    assert len(genesis.validators) == 1
+    for name in ("node_key.json", "validator_key.json", "bridge_key.json"):
+        assert stat.S_IMODE((home / "keys" / name).stat().st_mode) == 0o600
+    capsys.readouterr()
+    assert main(["keys", "--home", str(home)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["validator_pubkey"] == "0x" + genesis.validators[0].pubkey.hex()
+    assert shown["bridge_address"] == "0x" + genesis.validators[0].evm_address.hex()
+    assert "secret" not in json.dumps(shown)
+    assert main(["init", "--home", str(home)]) == 2  # never overwrites
+
+
+def test_init_local_testnet_shares_genesis_and_peers(tmp_path: Path) -> None:
+    assert main(["init", "--home", str(tmp_path), "--validators", "3", "--p2p-port", "5000"]) == 0
+    homes = [tmp_path / f"node{i}" for i in range(3)]
+    geneses = {(h / "genesis.json").read_text() for h in homes}
+    assert len(geneses) == 1
+    assert len(json.loads(geneses.pop())["validators"]) == 3
+    configs = [load_config(h) for h in homes]
+    assert [c.p2p.listen_port for c in configs] == [5000, 5001, 5002]
+    assert all(len(c.p2p.persistent_peers) == 2 for c in configs)
+    assert "/tcp/5001/" in configs[0].p2p.persistent_peers[0]
+
+
+def test_start_preflight_names_what_is_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "n"
+    main(["init", "--home", str(home)])
+    config_file = home / "config.toml"
+    config_file.write_text(config_file.read_text().replace("chain_id = 4242", "chain_id = 5"))
+    with pytest.raises(ConfigError) as info:
+        check_home(home)
+    assert info.value.key == "chain_id" and "genesis chain_id 4242" in info.value.expected
+    capsys.readouterr()
+    assert main(["start", "--home", str(home)]) == 2
+    assert "chain_id" in capsys.readouterr().out
+    config_file.write_text(config_file.read_text().replace("chain_id = 5", "chain_id = 4242"))
+    genesis_file = home / "genesis.json"
+    doc = json.loads(genesis_file.read_text())
+    doc["validators"][0]["power"] = -1
+    genesis_file.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError) as info:
+        check_home(home)
+    assert info.value.file == genesis_file and info.value.key == "validators[0].power"
+    genesis_file.write_text("{")
+    with pytest.raises(ConfigError, match="valid JSON"):
+        check_home(home)
+
+
+def test_start_refuses_a_readable_key(tmp_path: Path) -> None:
+    home = tmp_path / "n"
+    main(["init", "--home", str(home)])
+    os.chmod(home / "keys" / "node_key.json", 0o644)
+    with pytest.raises(KeyFileError, match="too open"):
+        check_home(home)
+
+
+async def test_status_queries_a_running_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+    node = LocalNode(box.chain_id, "st", Mempool(lambda tx: None), lambda: box.state)  # type: ignore[arg-type, return-value]
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(
+            lambda task_status: serve_api(
+                ApiApp(node), "127.0.0.1", 0, max_body_bytes=4096, task_status=task_status
+            )
+        )
+        url = f"http://127.0.0.1:{get_bound_port(listeners)}"
+        code = await trio.to_thread.run_sync(main, ["status", "--api", url])
+        nursery.cancel_scope.cancel()
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["moniker"] == "st"
+
+
+def test_status_without_a_node_fails_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--api", "http://127.0.0.1:9", "--timeout", "2"]) == 1
+    assert "no answer" in capsys.readouterr().out
+
+
+def test_json_logs_carry_extra_fields_and_libp2p_records() -> None:
+    out = io.StringIO()
+    handler = setup_logging("info", out)
+    try:
+        logging.getLogger("node.test").info("hello %s", "x", extra={"height": 3})
+        lib = logging.getLogger("libp2p.pubsub")
+        lib.propagate = False  # what the library does on import
+        from node.logs import route_libp2p_logs
+
+        route_libp2p_logs()
+        lib.error("from the library")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert first["message"] == "hello x" and first["height"] == 3 and first["level"] == "info"
+    assert second["logger"] == "libp2p.pubsub" and second["level"] == "error"
