@@ -1,0 +1,82 @@
+"""Sample the sources, sign one observation per round, hand it to gossip.
+
+Prices are split by what genesis knows: ids that are instruments become mark
+prices, ids that are price feeds become index prices, anything else is dropped
+(and logged) so a misconfigured source can never produce an observation that
+clearing would reject whole. When two sources give the same id, the first
+configured source wins. A failing source costs its prices for one round only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import trio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from clearing.genesis import Genesis
+from clearing.oracle import PriceObservation, sign_price_observation
+from node.metrics import NodeMetrics
+from node.oracle.sources import PriceSource, SourceError
+
+log = logging.getLogger(__name__)
+
+
+class OracleService:
+    def __init__(
+        self,
+        sources: Sequence[PriceSource],
+        key: Ed25519PrivateKey,
+        genesis: Genesis,
+        clock_ms: Callable[[], int],
+        metrics: NodeMetrics | None = None,
+    ) -> None:
+        self.sources = list(sources)
+        self.key = key
+        self.chain_id = genesis.chain_id
+        self.instruments = frozenset(i.id for i in genesis.instruments)
+        self.feeds = genesis.feeds()
+        self.clock_ms = clock_ms
+        self.metrics = metrics
+
+    async def collect(self) -> dict[str, int]:
+        merged: dict[str, int] = {}
+        for source in self.sources:
+            try:
+                prices = await source.sample()
+            except SourceError as exc:
+                log.warning(
+                    "oracle source failed", extra={"source": source.name, "reason": exc.reason}
+                )
+                self._count(source.name, "error")
+                continue
+            self._count(source.name, "ok")
+            for key, price in prices.items():
+                merged.setdefault(key, price)
+        return merged
+
+    def _count(self, source: str, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.oracle_samples.labels(source=source, result=result).inc()
+
+    async def observe(self) -> PriceObservation | None:
+        """One signed observation of every known id some source priced; None if none."""
+        prices = await self.collect()
+        unknown = sorted(set(prices) - self.instruments - self.feeds)
+        if unknown:
+            log.warning("oracle ids unknown to genesis dropped", extra={"ids": ",".join(unknown)})
+        index = {k: v for k, v in prices.items() if k in self.feeds}
+        marks = {k: v for k, v in prices.items() if k in self.instruments}
+        if not index and not marks:
+            return None
+        return sign_price_observation(self.key, self.chain_id, self.clock_ms(), index, marks)
+
+    async def run(self, out: trio.MemorySendChannel[PriceObservation], interval_ms: int) -> None:
+        """Every `interval_ms`: observe and send to `out` (gossip owns the receiving end)."""
+        async with out:
+            while True:
+                observation = await self.observe()
+                if observation is not None:
+                    await out.send(observation)
+                await trio.sleep(interval_ms / 1000)

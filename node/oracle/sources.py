@@ -1,0 +1,193 @@
+"""Price sources. Each returns integer prices by id (a genesis feed id or instrument
+id) in the ledger's price units; no float is ever produced (HTTP JSON numbers are
+parsed as Decimal and scaled exactly).
+
+- SimulatedSource: a seeded random walk, the same on every validator (devnets);
+- ReplaySource: rows of a CSV (header = ids) or JSONL file, cycling at the end;
+- HttpJsonSource: an HTTP(S) JSON endpoint, one dotted path per id;
+- EvmFeedSource: a price-feed contract read through a callable the bridge adapter
+  supplies, so node/ holds no chain code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from node.config import OracleSourceConfig
+
+BPS = 10_000
+
+
+class SourceError(Exception):
+    """A source could not produce prices this round; names the source and why."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"price source {source}: {reason}")
+
+
+class PriceSource(Protocol):
+    name: str
+
+    async def sample(self) -> dict[str, int]: ...
+
+
+class SimulatedSource:
+    """Each sample moves every price by a seeded step in [-max_step_bps, +max_step_bps]."""
+
+    def __init__(self, prices: Mapping[str, int], seed: int, max_step_bps: int) -> None:
+        self.name = f"simulator(seed={seed})"
+        self._prices = dict(sorted(prices.items()))
+        self._rng = random.Random(seed)
+        self._max_step = max_step_bps
+
+    async def sample(self) -> dict[str, int]:
+        for key, price in self._prices.items():
+            step = self._rng.randint(-self._max_step, self._max_step)
+            self._prices[key] = max(1, price + price * step // BPS)
+        return dict(self._prices)
+
+
+def parse_price_int(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise SourceError(where, f"expected a positive integer price, got {value!r}")
+    price = int(value)
+    if price <= 0:
+        raise SourceError(where, f"expected a positive integer price, got {price}")
+    return price
+
+
+def load_replay(path: Path, ids: tuple[str, ...]) -> list[dict[str, int]]:
+    """Rows of prices for `ids` from CSV (header row of ids) or JSONL (one object a line)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SourceError(str(path), f"cannot read ({exc.strerror})") from exc
+    if path.suffix == ".jsonl":
+        rows = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            try:
+                rows.extend([json.loads(line)] if line.strip() else [])
+            except json.JSONDecodeError:
+                raise SourceError(str(path), f"line {n}: not JSON") from None
+    else:
+        rows = list(csv.DictReader(text.splitlines()))
+    if not rows:
+        raise SourceError(str(path), "no rows")
+    out = []
+    for n, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or any(i not in row for i in ids):
+            raise SourceError(f"{path}:{n}", f"row must give every id of {list(ids)}")
+        out.append({i: parse_price_int(row[i], f"{path}:{n}:{i}") for i in ids})
+    return out
+
+
+class ReplaySource:
+    def __init__(self, path: Path, ids: tuple[str, ...]) -> None:
+        self.name = f"replay({path.name})"
+        self._rows = load_replay(path, ids)
+        self._next = 0
+
+    async def sample(self) -> dict[str, int]:
+        row = self._rows[self._next % len(self._rows)]
+        self._next += 1
+        return dict(row)
+
+
+def get_json_path(doc: object, path: str) -> object:
+    for part in path.split("."):
+        if isinstance(doc, dict) and part in doc:
+            doc = doc[part]
+        elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
+            doc = doc[int(part)]
+        else:
+            raise KeyError(path)
+    return doc
+
+
+def scale_decimal(value: object, decimals: int) -> int:
+    """`value` * 10**decimals, floored, exactly (Decimal in, int out)."""
+    if not isinstance(value, Decimal | str):
+        raise InvalidOperation(repr(value))
+    return int(Decimal(value).scaleb(decimals).to_integral_value(rounding=ROUND_FLOOR))
+
+
+class HttpJsonSource:
+    def __init__(
+        self, url: str, json_paths: Mapping[str, str], decimals: int, timeout_s: float
+    ) -> None:
+        self.name = f"http({url})"
+        self._url = url
+        self._paths = dict(json_paths)
+        self._decimals = decimals
+        self._timeout = timeout_s
+
+    async def sample(self) -> dict[str, int]:
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as client:
+                response = await client.get(self._url)
+        except httpx.HTTPError as exc:
+            raise SourceError(self.name, f"request failed ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            raise SourceError(self.name, f"HTTP status {response.status_code}")
+        try:
+            doc = json.loads(response.content, parse_float=Decimal, parse_int=Decimal)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise SourceError(self.name, "answer is not JSON") from None
+        prices = {}
+        for key, path in self._paths.items():
+            try:
+                price = scale_decimal(get_json_path(doc, path), self._decimals)
+            except (KeyError, InvalidOperation, ValueError):
+                raise SourceError(self.name, f"no decimal number at {path!r} for {key}") from None
+            if price <= 0:
+                raise SourceError(self.name, f"{key}: price {price} is not positive")
+            prices[key] = price
+        return prices
+
+
+EvmReader = Callable[[str], Awaitable[int]]
+"""Reads the feed at an address; returns its answer already in ledger price units."""
+
+
+class EvmFeedSource:
+    def __init__(self, ids: tuple[str, ...], feed_address: str, read: EvmReader) -> None:
+        self.name = f"evm({feed_address})"
+        self._ids = ids
+        self._address = feed_address
+        self._read = read
+
+    async def sample(self) -> dict[str, int]:
+        price = await self._read(self._address)
+        if isinstance(price, bool) or not isinstance(price, int) or price <= 0:
+            raise SourceError(self.name, f"feed answered {price!r}, not a positive integer")
+        return {i: price for i in self._ids}
+
+
+def build_source(
+    config: OracleSourceConfig, evm_readers: Mapping[str, EvmReader] | None = None
+) -> PriceSource:
+    """The source a config entry describes; `evm_readers` maps bridge chain names."""
+    if config.kind == "simulator":
+        prices = dict(zip(config.symbols, config.start_prices, strict=True))
+        return SimulatedSource(prices, config.seed, config.max_step_bps)
+    if config.kind == "replay":
+        assert config.path is not None
+        return ReplaySource(config.path, config.symbols)
+    if config.kind == "http":
+        return HttpJsonSource(
+            config.url, dict(config.json_paths), config.decimals, config.timeout_ms / 1000
+        )
+    reader = (evm_readers or {}).get(config.chain)
+    if reader is None:
+        raise SourceError(f"evm({config.chain})", "no bridge adapter for this chain")
+    return EvmFeedSource(config.symbols, config.feed_address, reader)
