@@ -65,11 +65,8 @@ def api_error_from(exc: Exception) -> ApiError:
     if isinstance(exc, TxRejected):
         return api_error_from(exc.cause)
     if isinstance(exc, ClearingError):
-        details = (
-            {
-                f.name: to_json_value(getattr(exc, f.name))
-                for f in dataclasses.fields(exc)  # type: ignore[arg-type]
-            }
+        details: dict[str, object] = (
+            {f.name: to_json_value(getattr(exc, f.name)) for f in dataclasses.fields(exc)}
             if dataclasses.is_dataclass(exc)
             else {}
         )

@@ -106,17 +106,17 @@ class _Connection:
         )
 
     async def respond(self, response: Response) -> None:
-        headers = [
-            ("server", SERVER_NAME),
-            ("content-type", response.content_type.encode()),
+        headers: list[tuple[bytes, bytes]] = [
+            (b"server", SERVER_NAME),
+            (b"content-type", response.content_type.encode()),
             *((k.encode(), v.encode()) for k, v in response.headers),
         ]
         if response.stream is None:
-            headers.append(("content-length", str(len(response.body)).encode()))
+            headers.append((b"content-length", str(len(response.body)).encode()))
             await self.send(h11.Response(status_code=response.status, headers=headers))
             await self.send(h11.Data(data=response.body))
         else:
-            headers.append(("cache-control", b"no-cache"))
+            headers.append((b"cache-control", b"no-cache"))
             await self.send(h11.Response(status_code=response.status, headers=headers))
             async with aclosing(response.stream()) as chunks:
                 async for chunk in chunks:
