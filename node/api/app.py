@@ -77,6 +77,7 @@ class ApiApp:
         self.metrics = metrics
         self.clock_ms = clock_ms
         self.query_max_age_ms = query_max_age_ms
+        self.port = 0  # the bound port, once served (see serve.py)
         self.routes = [
             Route(doc, handler, compile_path(doc.path)) for doc, handler in self._table()
         ]

@@ -305,3 +305,31 @@ async def test_event_stream_delivers_accepted_txs_and_blocks(api: Harness) -> No
                     break
     assert events[0] == {"tx_hash": submitted.json()["tx_hash"]}
     assert events[1]["height"] == 2 and events[1]["rejected"] == 1
+
+
+async def test_serve_node_api_from_a_config(tmp_path: Path) -> None:
+    from node.api.serve import serve_node_api
+    from node.config import parse_config
+
+    config = parse_config(
+        {"chain_id": 4242, "moniker": "wired", "api": {"listen_port": 0}},
+        tmp_path / "config.toml",
+        tmp_path,
+    )
+    box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+    pool = Mempool(make_clearing_check(lambda: box.state))
+    sent: list[bytes] = []
+
+    async def broadcast(tx: bytes) -> None:
+        sent.append(tx)
+
+    async with trio.open_nursery() as nursery:
+        app = await nursery.start(serve_node_api, config, lambda: box.state, pool, None, broadcast)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.port}") as client:
+            raw = trade_batch(box)
+            response = await client.post("/v1/trade-batches", json={"tx": "0x" + raw.hex()})
+            assert response.status_code == 202
+            assert (await client.get("/v1/status")).json()["moniker"] == "wired"
+            assert "clearnode_txs_submitted_total" in (await client.get("/metrics")).text
+        nursery.cancel_scope.cancel()
+    assert sent == [raw]
