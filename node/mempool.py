@@ -18,6 +18,7 @@ priority. Invariants:
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -167,18 +168,20 @@ class Mempool:
         in nonce order, skipping what does not fit; the mempool is unchanged."""
         queues = {s: sorted(by_nonce.values(), key=lambda e: e.check.nonce, reverse=True)
                   for s, by_nonce in self._by_sender.items()}  # fmt: skip
+        heads = [(_reap_key(q[-1]), sender) for sender, q in queues.items()]
+        heapq.heapify(heads)
         chosen: list[bytes] = []
         size = 0
-        while queues and (max_txs is None or len(chosen) < max_txs):
-            sender, queue = max(queues.items(), key=lambda kv: _reap_rank(kv[1][-1]))
+        while heads and (max_txs is None or len(chosen) < max_txs):
+            _, sender = heapq.heappop(heads)
+            queue = queues[sender]
             entry = queue.pop()
             if size + len(entry.tx) > max_bytes:
-                del queues[sender]  # a later nonce must not overtake this one
-                continue
+                continue  # drop the sender: a later nonce must not overtake this one
             chosen.append(entry.tx)
             size += len(entry.tx)
-            if not queue:
-                del queues[sender]
+            if queue:
+                heapq.heappush(heads, (_reap_key(queue[-1]), sender))
         return chosen
 
     def update(self, included: Iterable[bytes]) -> list[bytes]:
@@ -200,6 +203,6 @@ class Mempool:
         return list(self._by_hash)
 
 
-def _reap_rank(entry: _Entry) -> tuple[int, int]:
-    """Reap order: higher priority first, then older first."""
-    return (entry.check.priority, -entry.arrival)
+def _reap_key(entry: _Entry) -> tuple[int, int]:
+    """Min-heap key of the reap order: higher priority first, then older first."""
+    return (-entry.check.priority, entry.arrival)
