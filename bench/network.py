@@ -27,7 +27,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from consensus.types import Block
 from node.p2p import P2PConfig, P2PNode, open_p2p
-from node.p2p.topics import TX, get_topics
+from node.p2p.topics import TX, get_topic
 from tests.clearing.support import USDC, new_sandbox
 from tests.node.netproc import NodeHome, process_network
 
@@ -135,7 +135,7 @@ async def measure(args: argparse.Namespace, base: Path) -> dict[str, Any]:
         config = P2PConfig(
             derive_seed("bench-client"), persistent_peers=tuple(h.addr for h in validators)
         )
-        async with open_p2p(config, get_topics()) as client, trio.open_nursery() as nursery:
+        async with open_p2p(config, [get_topic(TX)]) as client, trio.open_nursery() as nursery:
             nursery.start_soon(watch.run)
             with trio.fail_after(120):
                 while watch.height < 1:

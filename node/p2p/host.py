@@ -461,8 +461,8 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
                     nursery.start_soon(node.keep_connected, addr)
                 try:
                     yield node
-                finally:
                     closing = True
+                finally:
                     # Connections go first: a pubsub service stopped under live
                     # streams makes the library fail with "nursery is closed".
                     nursery.cancel_scope.cancel()

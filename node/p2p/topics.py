@@ -50,6 +50,10 @@ def decode_tx_gossip(data: bytes) -> bytes:
     return data
 
 
+def get_topic(name: str) -> Topic:
+    return next(t for t in get_topics() if t.name == name)
+
+
 def get_topics() -> list[Topic]:
     return [
         Topic(CONSENSUS, MAX_CONSENSUS_BYTES, decode_consensus, (ConsensusDecodeError, WrongTopic)),

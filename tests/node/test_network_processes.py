@@ -21,7 +21,7 @@ from clearing.tx import decode_tx
 from consensus.types import Block
 from node.app import ClearingApp
 from node.p2p import P2PConfig, P2PNode, open_p2p
-from node.p2p.topics import TX, get_topics
+from node.p2p.topics import TX, get_topic
 from tests.node.netproc import NodeHome, process_network
 from tests.node.netsupport import example_genesis
 from tests.node.test_network_inprocess import setup_txs
@@ -76,7 +76,7 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
         client_config = P2PConfig(
             derive_seed("client"), persistent_peers=tuple(h.addr for h in validators)
         )
-        async with open_p2p(client_config, get_topics()) as client:
+        async with open_p2p(client_config, [get_topic(TX)]) as client:
             await wait_until(
                 "every validator to commit", lambda: assert_roots_agree(validators) >= 1
             )
