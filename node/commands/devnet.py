@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--validators", type=_at_least(1), default=4)
     parser.add_argument("--chains", type=_at_least(1), default=2)
-    parser.add_argument("--members", type=_at_least(5), default=6)
+    parser.add_argument("--members", type=_at_least(6), default=6)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--epoch-blocks", type=_at_least(2), default=8)

@@ -52,9 +52,10 @@ def get_evm_address(private_key: bytes) -> bytes:
 
 
 def build_genesis_doc(
-    validators: int, chains: list[DevnetChain], epoch_length_blocks: int
+    validators: int, chains: list[DevnetChain], epoch_length_blocks: int, backstops: list[bytes]
 ) -> dict[str, Any]:
-    """configs/genesis.example.json with the devnet's validators, tokens and risk."""
+    """configs/genesis.example.json with the devnet's validators, tokens and risk;
+    `backstops` take liquidated positions (else the clearing house's own book would)."""
     doc: dict[str, Any] = json.loads(EXAMPLE_GENESIS.read_text())
     doc["validators"] = [
         {
@@ -86,7 +87,10 @@ def build_genesis_doc(
         for chain in chains
         for spec in (usdc, weth)
     ]
-    doc["risk"] = RISK
+    doc["risk"] = {
+        **RISK,
+        "backstops": [{"member": "0x" + m.hex(), "sub_account": 0} for m in backstops],
+    }
     doc["oracle"]["max_move_bps"] = 5000
     doc["insurance_fund"] = 50_000_000
     doc["epoch_length_blocks"] = epoch_length_blocks

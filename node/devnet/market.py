@@ -17,6 +17,10 @@ START = {BTC_FEED: 60_000_000, ETH_FEED: 30_000_000}
 CRASH_BPS = 3000
 STEP_BPS = 40
 USD = 1_000_000  # settlement base units per USD
+LIQUIDATED_LOTS = 200  # ETH-PERP lots of 0.01 ETH: 6,000 USD at the start
+LIQUIDATED_EQUITY = (
+    2_030 * USD
+)  # 34% of notional: after its default-fund share, a 30% crash leaves it between 0 and MM
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,10 @@ class Member:
 
 def make_members(count: int) -> list[Member]:
     """Roles, in order: two levered longs (they default in the crash), two deep
-    counterparties, a bystander, then option and future traders."""
+    counterparties, a bystander, a long levered just enough to be liquidated but
+    stay solvent, then option and future traders."""
     roles = ["levered BTC long", "levered ETH long", "market maker", "market maker", "bystander"]
+    roles.append("liquidated ETH long")
     roles += ["derivatives trader"] * (count - len(roles))
     return [
         Member(derive_member_key(f"devnet-{n}"), f"member-{n}", role)
@@ -50,6 +56,7 @@ def get_deposits(members: list[Member], chains: int) -> list[tuple[int, str, int
         "market maker": 100_000 * USD,
         "bystander": 1_000 * USD,
         "derivatives trader": 20_000 * USD,
+        "liquidated ETH long": LIQUIDATED_EQUITY,
     }
     out = []
     for n, member in enumerate(members):
@@ -81,7 +88,9 @@ def get_opening_trades(members: list[Member], marks: dict[str, int]) -> list[Tra
         (b, c, ETH_PERP, 500),
         (b, d, ETH_PERP, 500),
     ]
-    for trader in members[5:]:
+    if len(members) > 5:
+        fills.append((members[5].address, d, ETH_PERP, LIQUIDATED_LOTS))
+    for trader in members[6:]:
         fills += [(trader.address, c, BTC_FUT, 20), (trader.address, d, BTC_CALL, 10)]
     return [
         Trade(n, iid, buyer, 0, seller, 0, marks[iid], lots)

@@ -46,6 +46,7 @@ from node.devnet.reports import ReportOutcome, build_epoch_report
 from node.devnet.summary import Ledger, Summary
 
 WATERFALL = (
+    "liquidated",
     "collateral_seized",
     "own_contribution_used",
     "insurance_used",
@@ -223,8 +224,10 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
     try:
         out_dir = config.out_dir or Path(tempfile.mkdtemp(prefix="clearnode-devnet-"))
         out_dir.mkdir(parents=True, exist_ok=True)
+        members = make_members(config.members)
+        backstops = [m.address for m in members if m.role == "market maker"]
         doc = build_genesis_doc(
-            config.validators, [c.deployed for c in chains], config.epoch_length_blocks
+            config.validators, [c.deployed for c in chains], config.epoch_length_blocks, backstops
         )
         genesis_path = out_dir / "genesis.json"
         genesis_path.write_text(json.dumps(doc, indent=1))
@@ -240,7 +243,7 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
             box,
             replicas,
             validators,
-            make_members(config.members),
+            members,
             out_dir,
             genesis_path,
             observer,

@@ -16,9 +16,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.risk.engine import (
     INSURANCE_MEMBER,
+    get_quantities,
     get_state_solvency_form,
     get_state_solvency_inputs,
 )
+from clearing.risk.solvency import get_solvency_inputs
 from clearing.root import compute_state_root
 from clearing.state import ClearingState
 from proofs import verify
@@ -58,10 +60,18 @@ def build_epoch_report(
     accounts = {
         (address, sub): get_state_solvency_inputs(form, account)
         for address, record in state.members.items()
-        if address != INSURANCE_MEMBER  # the clearing house's own book is the insurance fund
+        if address != INSURANCE_MEMBER
         for sub, account in record.sub_accounts.items()
         if account.cash or account.collateral or account.positions
     }
+    house = state.members.get(INSURANCE_MEMBER)
+    if house is not None:  # its positions keep the book flat; its cash is the insurance fund
+        account = house.sub_accounts[0]
+        quantities = get_quantities(account)
+        cash = account.cash + state.insurance_fund
+        accounts[(INSURANCE_MEMBER, 0)] = get_solvency_inputs(
+            form, cash, account.collateral, quantities
+        )
     report_seed = get_report_seed(seed)
     unsigned = build_report(
         get_generators(FAST), epoch, compute_state_root(state), form, accounts, report_seed

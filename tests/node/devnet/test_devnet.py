@@ -23,6 +23,7 @@ def test_short_devnet_holds_every_invariant(tmp_path: Path) -> None:
         r["verified"] and r["member_verified"] for r in summary["reports"]
     )
     events = summary["events"]
+    assert events.get("liquidated", 0) >= 1  # the member levered just short of default
     for layer in ("collateral_seized", "own_contribution_used", "insurance_used"):
         assert events.get(layer, 0) >= 1, layer
     assert events.get("deleveraged", 0) + events.get("contribution_mutualised", 0) >= 1
