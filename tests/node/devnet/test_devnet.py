@@ -4,11 +4,15 @@ the scripted crash really defaults members through the waterfall."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from clearing.block import BlockContext, BlockResult, process_block
+from clearing.state import ClearingState
 from node.cli import main
+from node.devnet import orchestrator
 
 
 @pytest.mark.slow
@@ -32,3 +36,24 @@ def test_short_devnet_holds_every_invariant(tmp_path: Path) -> None:
         usdc = chain["deposited"]["USDC"] - chain["paid_out"]["USDC"]
         assert chain["vault"]["USDC"] == usdc
     assert set(summary["codes"]) == {"ok"}
+
+
+@pytest.mark.slow
+@pytest.mark.chain
+def test_a_validator_whose_root_differs_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def diverging(state: ClearingState, context: BlockContext, raw: list[bytes]) -> BlockResult:
+        result = process_block(state, context, raw)
+        calls.append(context.height)
+        if context.height == 2 and calls.count(2) == 2:  # the second validator at height 2
+            return replace(result, state_root=bytes(32))
+        return result
+
+    monkeypatch.setattr(orchestrator, "process_block", diverging)
+    code = main(["devnet", "--duration", "1", "--quiet", "--out", str(tmp_path)])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert code == 1 and not summary["ok"] and not summary["roots_agree"]
+    assert "height 2: validators' state roots differ" in summary["failures"]
