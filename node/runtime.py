@@ -8,6 +8,7 @@ runs until cancelled.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -24,6 +25,7 @@ from consensus.signer import Signer
 from consensus.sync import SyncRejected
 from consensus.types import Block, CommitCertificate, Validator, ValidatorSet
 from consensus.wal import FileWalStorage, Wal
+from node.api.serve import serve_node_api
 from node.app import ClearingApp
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
 from node.config import ConfigError, NodeConfig, load_config
@@ -229,6 +231,21 @@ async def run_node(
                 blocks.get_height(),
                 "validator" if signer else "full node",
             )
+            api = await nursery.start(
+                serve_node_api,
+                config,
+                lambda: app.state,
+                mempool,
+                store,
+                functools.partial(p2p.publish, TX),
+            )
+
+            def on_commit(block: Block, certificate: CommitCertificate, root: bytes) -> None:
+                result = app.last_result
+                codes = [] if result is None else [r.code for r in result.tx_results]
+                api.publish_block(block.height, root, block.header.time_ms, codes)
+
+            driver.on_commit = on_commit
             await nursery.start(serve_node, p2p, driver, add_to_mempool(mempool), blocks.get_synced)
             task_status.started(p2p)
     finally:

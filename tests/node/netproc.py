@@ -15,6 +15,8 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ class NodeHome:
     validator_index: int | None
     port: int = field(default_factory=get_free_port)
     log_level: str = "info"
+    api_port: int = field(default_factory=get_free_port)
 
     @property
     def node_key(self) -> KeyFile:
@@ -76,9 +79,23 @@ class NodeHome:
             'listen_host = "127.0.0.1"\n'
             f"listen_port = {self.port}\n"
             f"persistent_peers = [{peer_list}]\n"
-            "[api]\nenabled = false\n"
+            f'[api]\nenabled = true\nlisten_host = "127.0.0.1"\nlisten_port = {self.api_port}\n'
             "[oracle]\nenabled = false\n"
         )
+
+    def post_tx(self, route: str, tx: bytes) -> int:
+        """POSTs an encoded transaction to this node's HTTP API; returns the status code."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.api_port}{route}",
+            data=tx,
+            headers={"content-type": "application/msgpack"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
 
     def get_roots(self) -> dict[int, bytes]:
         """State root per committed height, read from the node's SQLite file (read-only)."""

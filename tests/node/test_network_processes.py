@@ -1,7 +1,8 @@
 """Four validator processes on loopback: trades commit, roots agree, crash and late join recover.
 
-Transactions enter through a client libp2p host that gossips them on the `tx`
-topic (as a node's API does after admission). Roots are read from each node's
+Set-up transactions (collateral credits, venue authorisations) enter through a
+client libp2p host gossiping on the `tx` topic; venue trade batches are POSTed to
+validators' HTTP APIs. Roots are read from each node's
 SQLite file; the committed blocks are also replayed here through the clearing
 app to check that every trade was cleared.
 """
@@ -69,6 +70,13 @@ async def submit(client: P2PNode, txs: list[bytes]) -> None:
         await client.publish(TX, tx)
 
 
+async def post_batches(home: NodeHome, batches: list[bytes]) -> None:
+    """Venue trade batches enter through a validator's HTTP API."""
+    for batch in batches:
+        status = await trio.to_thread.run_sync(home.post_tx, "/v1/trade-batches", batch)
+        assert status in (200, 202), status
+
+
 async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
     setup, batches = setup_txs()
     with process_network(tmp_path / "net") as net:
@@ -83,7 +91,7 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
             await client.wait_for_mesh(TX, 2)
             await submit(client, setup)
             await wait_until("setup to commit", lambda: count_included(validators[0], setup) == 8)
-            await submit(client, batches[:1])
+            await post_batches(validators[0], batches[:1])
             await wait_until(
                 "a batch to commit", lambda: count_included(validators[0], batches) == 1
             )
@@ -92,7 +100,7 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
             crashed = validators[3]
             net.kill(crashed)
             crashed_tip = len(crashed.get_roots())
-            await submit(client, batches[1:2])
+            await post_batches(validators[1], batches[1:2])
             await wait_until(
                 "a batch without v3", lambda: count_included(validators[0], batches) == 2
             )
@@ -104,7 +112,7 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
             # A full node joins late and syncs from height 1.
             late = net.add_full_node(tmp_path / "net", "late")
             net.start(late)
-            await submit(client, batches[2:])
+            await post_batches(validators[2], batches[2:])
             await wait_until("the last batch", lambda: count_included(validators[0], batches) == 3)
             tip = len(validators[0].get_roots())
             await wait_until("the late node to sync", lambda: len(late.get_roots()) >= tip)
