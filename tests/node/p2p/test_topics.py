@@ -1,0 +1,52 @@
+"""Node topics decode at the first hop: garbage, wrong kinds and wrong versions are typed errors."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from clearing.errors import DecodeError as TxDecodeError
+from consensus.codec import DecodeError as ConsensusDecodeError
+from consensus.messages import Status, SyncRequest, encode_message
+from consensus.types import Vote, VoteType
+from node.p2p.topics import WrongTopic, decode_consensus, decode_tx_gossip, get_topic
+from tests.node.test_network_inprocess import setup_txs
+
+
+def test_votes_pass_and_sync_messages_are_refused_on_the_consensus_topic() -> None:
+    vote = Vote(VoteType.PREVOTE, 3, 0, None, bytes(32), bytes(64))
+    assert decode_consensus(encode_message(vote)) == vote
+    for message in (Status(3), SyncRequest(3)):
+        with pytest.raises(WrongTopic):
+            decode_consensus(encode_message(message))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xc1",
+        msgpack.packb([2, 2, []]),
+        msgpack.packb([1, 9, []]),
+        msgpack.packb([1, 2, [1]]),
+    ],
+)
+def test_malformed_consensus_messages_are_decode_errors(data: bytes) -> None:
+    with pytest.raises(ConsensusDecodeError):
+        decode_consensus(data)
+
+
+def test_transactions_pass_and_garbage_is_a_decode_error() -> None:
+    tx = setup_txs()[1][0]
+    assert decode_tx_gossip(tx) == tx
+    for data in (b"\xc1", msgpack.packb([1, 99]), msgpack.packb([7, 1, "x"])):
+        with pytest.raises(TxDecodeError):
+            decode_tx_gossip(data)
+
+
+def test_every_rejection_is_declared_so_it_scores_the_sender() -> None:
+    consensus, tx = get_topic("consensus"), get_topic("tx")
+    assert issubclass(WrongTopic, consensus.rejects) and issubclass(
+        ConsensusDecodeError, consensus.rejects
+    )
+    assert issubclass(TxDecodeError, tx.rejects)
