@@ -35,6 +35,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--epoch-blocks", type=_at_least(2), default=8)
     parser.add_argument("--out", type=Path, help="directory for genesis, reports, summary")
     parser.add_argument("--quiet", action="store_true", help="no dashboard or block lines")
+    parser.add_argument(
+        "--status-port",
+        type=int,
+        help="serve each validator's status page on 127.0.0.1:PORT/validator/N (0: any port)",
+    )
     parser.add_argument("--ledger-demo", action="store_true", help="the in-process ledger demo")
     parser.add_argument(
         "--genesis", type=Path, default=DEFAULT_GENESIS, help="genesis of --ledger-demo"
@@ -57,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return run_ledger_demo(args.genesis)
     from node.devnet.dashboard import make_observer, print_summary
     from node.devnet.orchestrator import DevnetConfig, run_devnet
+    from node.devnet.status import StatusServer
 
     config = DevnetConfig(
         validators=args.validators,
@@ -67,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
         epoch_length_blocks=args.epoch_blocks,
         out_dir=args.out,
     )
-    observer = make_observer(args.quiet)
+    status = None if args.status_port is None else StatusServer(args.status_port)
+    if status is not None:
+        print(f"status pages: {status.url}/validator/0 .. /validator/{args.validators - 1}")
+    observer = make_observer(args.quiet, status)
     try:
         summary = run_devnet(config, observer)
     finally:

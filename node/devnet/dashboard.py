@@ -16,6 +16,7 @@ from clearing.risk.engine import get_member_risk
 
 if TYPE_CHECKING:
     from node.devnet.orchestrator import Devnet
+    from node.devnet.status import StatusServer
     from node.devnet.summary import Summary
 
 MEMBER_EVENTS = (
@@ -67,8 +68,28 @@ class Dashboard:
         self.live.stop()
 
 
-def make_observer(quiet: bool) -> PlainObserver | Dashboard:
-    return Dashboard() if sys.stdout.isatty() and not quiet else PlainObserver(quiet)
+class Observers:
+    """Hands every block and log line to each observer (dashboard, status pages)."""
+
+    def __init__(self, *observers: PlainObserver | Dashboard | StatusServer) -> None:
+        self.observers = observers
+
+    def update(self, devnet: Devnet) -> None:
+        for observer in self.observers:
+            observer.update(devnet)
+
+    def log(self, line: str) -> None:
+        for observer in self.observers:
+            observer.log(line)
+
+    def close(self) -> None:
+        for observer in self.observers:
+            observer.close()
+
+
+def make_observer(quiet: bool, status: StatusServer | None = None) -> Observers:
+    screen = Dashboard() if sys.stdout.isatty() and not quiet else PlainObserver(quiet)
+    return Observers(screen) if status is None else Observers(screen, status)
 
 
 def render(net: Devnet, lines: list[str]) -> Group:
