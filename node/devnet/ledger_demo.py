@@ -13,13 +13,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from clearing.block import BlockResult
 from clearing.errors import GenesisError
 from clearing.events import Event
 from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import TxRecord
 from node.devnet.genesis import EXAMPLE_GENESIS
+from node.devnet.summary import Ledger
 
 DEFAULT_GENESIS = EXAMPLE_GENESIS
 BTC = "BTC/0.001"
@@ -59,8 +59,8 @@ class Demo:
             for m, n in ((self.alice, "alice"), (self.bob, "bob"), (self.carol, "carol"))
         }
         self.names.update({k[1]: t.symbol for t in box.genesis.collateral for k in [t.key]})
-        self.credited: dict[tuple[int, bytes], int] = {}
-        self.money = self._money()
+        self.ledger = Ledger()
+        self.ledger.start(box.state)
         self.batches = 0
 
     def trade(
@@ -120,7 +120,7 @@ class Demo:
         for event in result.events:
             self._note(event)
         print(f"  state root {result.state_root.hex()}")
-        self._count_credits(result)
+        self.ledger.record(result)
 
     def print_accounts(self) -> None:
         s = self.box.state
@@ -138,45 +138,9 @@ class Demo:
         fields = " ".join(f"{k}={self._show(v)}" for k, v in event.data)
         print(f"    {event.kind}: {fields}")
 
-    def _count_credits(self, result: BlockResult) -> None:
-        """Net quanta in the ledger per token: credited minus paid out by a vault."""
-        for tx_result in result.tx_results:
-            for event in tx_result.events:
-                if event.kind in ("collateral_credited", "withdrawal_paid"):
-                    chain_id, token, quanta = (
-                        event.get(k) for k in ("chain_id", "token", "quanta")
-                    )
-                    assert isinstance(chain_id, int) and isinstance(token, bytes)
-                    assert isinstance(quanta, int)
-                    sign = 1 if event.kind == "collateral_credited" else -1
-                    key = (chain_id, token)
-                    self.credited[key] = self.credited.get(key, 0) + sign * quanta
-
-    def _money(self) -> int:
-        s = self.box.state
-        cash = sum(a.cash for m in s.members.values() for a in m.sub_accounts.values())
-        return cash + s.fee_pool + s.insurance_fund
-
     def check_conservation(self) -> str:
         """'' if settlement money and every collateral token balance are conserved."""
-        if self._money() != self.money:
-            return f"cash+fees+insurance {self._money()} != {self.money}"
-        s = self.box.state
-        for key, credited in self.credited.items():
-            held = sum(
-                a.collateral.get(key, 0)
-                for m in s.members.values()
-                for a in m.sub_accounts.values()
-            )
-            pending = sum(
-                r.quanta for r in s.pending_withdrawals.values() if (r.chain_id, r.token) == key
-            )
-            if held + pending != credited:
-                return (
-                    f"collateral {key}: held {held} + pending withdrawals {pending}"
-                    f" != credited - paid out {credited}"
-                )
-        return ""
+        return self.ledger.check(self.box.state)
 
     def _show(self, value: object) -> str:
         if not isinstance(value, bytes):

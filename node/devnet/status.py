@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import threading
 from collections import deque
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from node.devnet.orchestrator import Devnet
 
 
-def _table(headers: list[str], rows: list[list[object]]) -> str:
+def _table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
@@ -55,7 +56,7 @@ def render_page(net: Devnet, validator: int, blocks: list[str]) -> str:
         for d in net.chains
     ]
     symbols = list(net.chains[0].deployed.tokens) if net.chains else []
-    health = []
+    health: list[list[object]] = []
     for m in net.members:
         risk = get_member_risk(state, m.address, 0)
         if risk is None:

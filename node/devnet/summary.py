@@ -45,8 +45,8 @@ class Ledger:
     def start(self, state: ClearingState) -> None:
         self.money = get_money(state)
 
-    def check(self, state: ClearingState, result: BlockResult) -> str:
-        """'' if this block conserved money and every token; else what broke."""
+    def record(self, result: BlockResult) -> None:
+        """Count this block's credits and vault payouts per token."""
         for tx_result in result.tx_results:
             for event in tx_result.events:
                 if event.kind in ("collateral_credited", "withdrawal_paid"):
@@ -58,6 +58,9 @@ class Ledger:
                     sign = 1 if event.kind == "collateral_credited" else -1
                     key = (chain_id, token)
                     self.credited[key] = self.credited.get(key, 0) + sign * quanta
+
+    def check(self, state: ClearingState) -> str:
+        """'' if money and every token are conserved so far; else what broke."""
         if get_money(state) != self.money:
             return f"cash+fees+insurance+default funds {get_money(state)} != {self.money}"
         for key, credited in self.credited.items():

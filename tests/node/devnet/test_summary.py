@@ -17,14 +17,14 @@ def test_ledger_catches_money_and_collateral_from_nowhere() -> None:
     ledger = Ledger()
     ledger.start(box.state)
     member = derive_member_key("summary-test")
-    result = box.apply([box.credit(member.address, usdc, 1_000)])
-    assert ledger.check(box.state, result) == ""
+    ledger.record(box.apply([box.credit(member.address, usdc, 1_000)]))
+    assert ledger.check(box.state) == ""
     account = box.state.members[member.address].sub_accounts[0]
     account.cash += 1
-    assert "cash+fees+insurance" in ledger.check(box.state, box.apply([]))
+    assert "cash+fees+insurance" in ledger.check(box.state)
     account.cash -= 1
     account.collateral[usdc] += 1
-    assert "held+pending 1001 != net credited 1000" in ledger.check(box.state, box.apply([]))
+    assert "held+pending 1001 != net credited 1000" in ledger.check(box.state)
 
 
 def test_price_path_is_seeded_and_crashes_in_one_step() -> None:
