@@ -6,7 +6,7 @@ to its own state; their state roots must agree. The chains are real (anvil),
 deposits and withdrawals really move tokens, deposits and payouts are credited
 only with a quorum of validator attestations, withdrawals are paid only with a
 quorum of validator EVM signatures. Not used: the libp2p network and the
-consensus protocol (node/runtime.py does not serve the API yet).
+consensus protocol (the devnet does not drive `clearnode start` processes yet).
 """
 
 from __future__ import annotations
