@@ -8,10 +8,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY_STAMP  := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
+# Debian packages the tests need beyond Python and Node: a headless browser for
+# the status-page screenshot test.
+DEB_PACKAGES := chromium
 
-.PHONY: install test test-fast devnet bench lint clean
+.PHONY: install system-packages test test-fast devnet bench lint clean
 
-install: $(PY_STAMP) $(NPM_STAMP)
+install: $(PY_STAMP) $(NPM_STAMP) system-packages
+
+system-packages:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian packages: $(DEB_PACKAGES)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); }
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
