@@ -100,3 +100,9 @@ def expect_str(obj: Any, field: str, max_len: int) -> str:
     if len(obj.encode()) > max_len:
         raise DecodeError(field, f"{len(obj.encode())} bytes exceeds cap {max_len}")
     return obj
+
+
+def expect_bool(obj: Any, field: str) -> bool:
+    if not isinstance(obj, bool):
+        raise DecodeError(field, f"expected bool, got {type(obj).__name__}")
+    return obj

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -26,8 +27,12 @@ def compute_hash(*parts: bytes) -> bytes:
     return h.digest()
 
 
+@lru_cache(maxsize=1 << 16)
 def is_valid_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """True iff `signature` is an Ed25519 signature of `message` by `public_key`."""
+    """True iff `signature` is an Ed25519 signature of `message` by `public_key`.
+
+    Cached: the same vote arrives from many peers, and verifying is pure.
+    """
     if len(public_key) != PUBLIC_KEY_BYTES or len(signature) != SIGNATURE_BYTES:
         return False
     try:

@@ -91,7 +91,7 @@ class ConsensusState:
     chain_id: str
     own_key: bytes | None
     validators: ValidatorSet
-    timeouts: TimeoutConfig = TimeoutConfig()
+    timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
     height: int = 0
     round: int = 0
     step: Step = Step.PROPOSE

@@ -1,0 +1,100 @@
+"""What the engine writes to the WAL: inputs, own signatures, height markers.
+
+Record = msgpack `[version, kind, body]`. Inputs are logged before they are
+applied, so replaying the records after the last height marker rebuilds the
+exact consensus state (locks included) the node had before a crash.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consensus.codec import (
+    WIRE_VERSION,
+    DecodeError,
+    expect_bool,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    expect_versioned,
+    pack,
+    unpack,
+)
+from consensus.crypto import HASH_BYTES
+from consensus.inputs import (
+    BlockPrepared,
+    BlockValidated,
+    ProposalReceived,
+    TimeoutFired,
+    VoteReceived,
+)
+from consensus.signer import WAL_KIND_SIGNED
+from consensus.types import DuplicateVoteEvidence, Proposal, Step, Vote
+
+WAL_KIND_INPUT = 1
+WAL_KIND_HEIGHT = 3
+
+LoggedInput = ProposalReceived | VoteReceived | TimeoutFired | BlockPrepared | BlockValidated
+
+
+def encode_input_record(inp: LoggedInput) -> bytes:
+    body: list[Any]
+    if isinstance(inp, ProposalReceived):
+        body = [1, inp.proposal.to_wire()]
+    elif isinstance(inp, VoteReceived):
+        body = [2, inp.vote.to_wire()]
+    elif isinstance(inp, TimeoutFired):
+        body = [3, [inp.height, inp.round, int(inp.step)]]
+    elif isinstance(inp, BlockPrepared):
+        evidence = [e.to_wire() for e in inp.evidence]
+        body = [4, [inp.height, inp.round, inp.time_ms, list(inp.txs), evidence]]
+    else:
+        body = [5, [inp.height, inp.block_hash, inp.valid]]
+    return pack([WIRE_VERSION, WAL_KIND_INPUT, body])
+
+
+def encode_height_record(height: int) -> bytes:
+    return pack([WIRE_VERSION, WAL_KIND_HEIGHT, height])
+
+
+def decode_record(payload: bytes) -> tuple[int, Any]:
+    """(kind, body): body is a LoggedInput, a height, or the raw signed-record body."""
+    items = expect_versioned(unpack(payload, "wal.record"), "wal.record", 3)
+    kind = expect_int(items[1], "wal.record.kind", 1, 3)
+    if kind == WAL_KIND_HEIGHT:
+        return kind, expect_int(items[2], "wal.height", 1)
+    if kind == WAL_KIND_SIGNED:
+        return kind, items[2]
+    return kind, _decode_input(items[2])
+
+
+def _decode_input(body: Any) -> LoggedInput:
+    tag, data = expect_list(body, "wal.input", 2)
+    if tag == 1:
+        return ProposalReceived(Proposal.from_wire(data))
+    if tag == 2:
+        return VoteReceived(Vote.from_wire(data))
+    if tag == 3:
+        h, r, s = expect_list(data, "wal.timeout", 3)
+        return TimeoutFired(
+            expect_int(h, "wal.timeout.height", 1),
+            expect_int(r, "wal.timeout.round"),
+            Step(expect_int(s, "wal.timeout.step", 1, 3)),
+        )
+    if tag == 4:
+        h, r, t, txs, ev = expect_list(data, "wal.prepared", 5)
+        return BlockPrepared(
+            expect_int(h, "wal.prepared.height", 1),
+            expect_int(r, "wal.prepared.round"),
+            expect_int(t, "wal.prepared.time_ms"),
+            tuple(expect_bytes(tx, "wal.prepared.tx") for tx in expect_list(txs, "wal.txs")),
+            tuple(DuplicateVoteEvidence.from_wire(e) for e in expect_list(ev, "wal.evidence")),
+        )
+    if tag == 5:
+        h, block_hash, valid = expect_list(data, "wal.validated", 3)
+        return BlockValidated(
+            expect_int(h, "wal.validated.height", 1),
+            expect_bytes(block_hash, "wal.validated.hash", HASH_BYTES),
+            expect_bool(valid, "wal.validated.valid"),
+        )
+    raise DecodeError("wal.input", f"unknown input tag {tag!r}")

@@ -1,0 +1,1 @@
+"""Deterministic consensus simulator: seeded faults over virtual time, no I/O."""

@@ -1,0 +1,79 @@
+"""In-memory application, mempool and block store for the simulator and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from consensus.app import CheckTxResult, TxAccepted, TxRejected
+from consensus.crypto import compute_hash
+from consensus.types import Block, CommitCertificate
+
+REJECTED_TX_PREFIX = b"reject:"
+
+
+@dataclass
+class HashChainApp:
+    """A deterministic app: state root = H(previous root, txs hash); rejects `reject:` txs."""
+
+    finalized: list[bytes] = field(default_factory=list)
+
+    def check_tx(self, tx: bytes) -> CheckTxResult:
+        if tx.startswith(REJECTED_TX_PREFIX):
+            return TxRejected(f"tx starts with {REJECTED_TX_PREFIX!r}")
+        return TxAccepted()
+
+    def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> Sequence[bytes]:
+        return [tx for tx in txs if isinstance(self.check_tx(tx), TxAccepted)]
+
+    def process_proposal(self, block: Block) -> bool:
+        return all(isinstance(self.check_tx(tx), TxAccepted) for tx in block.txs)
+
+    def finalize_block(self, block: Block) -> bytes:
+        root = compute_hash(block.header.prev_state_root, block.header.txs_hash)
+        self.finalized.append(root)
+        return root
+
+
+@dataclass
+class ListMempool:
+    txs: list[bytes] = field(default_factory=list)
+
+    def reap(self, max_bytes: int) -> Sequence[bytes]:
+        out: list[bytes] = []
+        size = 0
+        for tx in self.txs:
+            if size + len(tx) > max_bytes:
+                break
+            out.append(tx)
+            size += len(tx)
+        return out
+
+    def remove_committed(self, txs: Sequence[bytes]) -> None:
+        committed = set(txs)
+        self.txs = [tx for tx in self.txs if tx not in committed]
+
+
+@dataclass
+class MemoryBlockStore:
+    genesis_state_root: bytes
+    blocks: list[tuple[Block, CommitCertificate, bytes]] = field(default_factory=list)
+
+    def get_height(self) -> int:
+        return len(self.blocks)
+
+    def get_block(self, height: int) -> tuple[Block, CommitCertificate] | None:
+        if not 1 <= height <= len(self.blocks):
+            return None
+        block, certificate, _ = self.blocks[height - 1]
+        return block, certificate
+
+    def get_state_root(self, height: int) -> bytes:
+        return self.genesis_state_root if height == 0 else self.blocks[height - 1][2]
+
+    def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
+        assert block.height == len(self.blocks) + 1, "blocks are stored in order"
+        self.blocks.append((block, certificate, state_root))
+
+    def get_hashes(self) -> list[bytes]:
+        return [b.hash for b, _, _ in self.blocks]

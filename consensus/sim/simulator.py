@@ -1,0 +1,281 @@
+"""A pure event loop over virtual time driving real engines through a faulty network.
+
+All randomness comes from one `random.Random(seed)`, all time is virtual, so a
+seed replays exactly. Faults act before `heal_ms` (the simulated GST): drops,
+duplication, delays (hence reordering), partitions and crashes; after it,
+delivery is reliable with bounded delay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from consensus.crypto import PrivateKey
+from consensus.engine import Engine, EngineConfig, Genesis
+from consensus.inputs import TimeoutFired
+from consensus.sim.byzantine import ByzantineTransport
+from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
+from consensus.state_machine import TimeoutConfig
+from consensus.transport import PeerId, Transport
+from consensus.types import Validator
+from consensus.wal import MemoryWalStorage, Wal
+
+SIM_TIMEOUTS = TimeoutConfig(200, 100, 100, 50, 100, 50)
+GOSSIP_MS = 150
+
+
+class SimCrash(Exception):
+    """Raised by a node's WAL at the planned write index: the process dies there."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    key_index: int
+    byzantine: str = ""  # "", "equivocate", "equivocate_proposer"; twins share key_index
+
+
+@dataclass(frozen=True)
+class CrashPlan:
+    node: int
+    at_write: int
+    restart_after_ms: int
+    torn_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    seed: int
+    powers: tuple[int, ...]
+    nodes: tuple[NodeSpec, ...]
+    drop_percent: int = 0
+    duplicate_percent: int = 0
+    max_delay_ms: int = 0
+    partition: tuple[frozenset[int], ...] = ()
+    heal_ms: int = 0
+    crashes: tuple[CrashPlan, ...] = ()
+    grow_by: int = 2
+    height_cap: int = 6
+    max_ms: int = 30_000
+    txs_per_block: int = 2
+    tx_bytes: int = 16
+
+
+class CountingWalStorage(MemoryWalStorage):
+    """Memory WAL that raises SimCrash on a chosen append (counted across restarts)."""
+
+    def __init__(self, crash_at: int | None) -> None:
+        super().__init__(name="sim-wal")
+        self.writes = 0
+        self.crash_at = crash_at
+
+    def append(self, data: bytes) -> None:
+        if self.writes == self.crash_at:
+            self.crash_at = None
+            raise SimCrash(f"crash at WAL write {self.writes}")
+        self.writes += 1
+        super().append(data)
+
+
+@dataclass
+class SimNode:
+    index: int
+    spec: NodeSpec
+    key: PrivateKey
+    store: MemoryBlockStore
+    wal_storage: CountingWalStorage
+    engine: Engine | None = None
+    generation: int = 0
+    crashes: int = 0
+
+
+@dataclass
+class _Transport:
+    sim: Simulator
+    src: int
+
+    def send(self, peer: PeerId, data: bytes) -> None:
+        self.sim.deliver(self.src, int(peer), data)
+
+    def broadcast(self, data: bytes) -> None:
+        for dst in range(len(self.sim.nodes)):
+            if dst != self.src:
+                self.sim.deliver(self.src, dst, data)
+
+
+@dataclass
+class _Timers:
+    sim: Simulator
+    node: SimNode
+
+    def schedule(self, delay_ms: int, timeout: TimeoutFired) -> None:
+        generation = self.node.generation
+
+        def fire() -> None:
+            if self.node.generation == generation and self.node.engine is not None:
+                self.node.engine.on_timeout(timeout)
+
+        self.sim.schedule(delay_ms, self.node.index, fire)
+
+
+def make_key(index: int) -> PrivateKey:
+    return PrivateKey.from_seed(hashlib.sha256(b"clearnode-sim-key" + bytes([index])).digest())
+
+
+@dataclass
+class Simulator:
+    scenario: Scenario
+    rng: random.Random = field(init=False)
+    now: int = 0
+    nodes: list[SimNode] = field(default_factory=list)
+    genesis: Genesis = field(init=False)
+    _queue: list[tuple[int, int, int, Callable[[], None]]] = field(default_factory=list)
+    _seq: int = 0
+    heights_at_heal: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        sc = self.scenario
+        self.rng = random.Random(sc.seed)
+        keys = [make_key(i) for i in range(len(sc.powers))]
+        validators = tuple(
+            Validator(f"v{i}", k.public_key, p)
+            for i, (k, p) in enumerate(zip(keys, sc.powers, strict=True))
+        )
+        self.genesis = Genesis(f"sim-{sc.seed}", validators, b"\x00" * 32, 1_000)
+        crash_at = {c.node: c.at_write for c in sc.crashes}
+        for i, spec in enumerate(sc.nodes):
+            node = SimNode(
+                i,
+                spec,
+                keys[spec.key_index],
+                MemoryBlockStore(self.genesis.state_root),
+                CountingWalStorage(crash_at.get(i)),
+            )
+            self.nodes.append(node)
+
+    # ------------------------------------------------------------------ events
+
+    def schedule(self, delay_ms: int, node: int, callback: Callable[[], None]) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (self.now + delay_ms, self._seq, node, callback))
+
+    def deliver(self, src: int, dst: int, data: bytes) -> None:
+        sc = self.scenario
+        faulty = self.now < sc.heal_ms
+        if faulty and self._is_partitioned(src, dst):
+            return
+        if faulty and self.rng.randrange(100) < sc.drop_percent:
+            return
+        copies = 2 if faulty and self.rng.randrange(100) < sc.duplicate_percent else 1
+        for _ in range(copies):
+            delay = self.rng.randint(
+                1, 1 + (sc.max_delay_ms if faulty else min(sc.max_delay_ms, 50))
+            )
+            self.schedule(delay, dst, lambda: self._receive(dst, src, data))
+
+    def _is_partitioned(self, a: int, b: int) -> bool:
+        return any((a in group) != (b in group) for group in self.scenario.partition)
+
+    def _receive(self, dst: int, src: int, data: bytes) -> None:
+        engine = self.nodes[dst].engine
+        if engine is not None:
+            engine.on_message(str(src), data)
+
+    # ------------------------------------------------------------------ nodes
+
+    def _make_transport(self, node: SimNode) -> Transport:
+        inner = _Transport(self, node.index)
+        if node.spec.byzantine:
+            others = [i for i in range(len(self.nodes)) if i != node.index]
+            return ByzantineTransport(
+                inner, node.key, self.genesis.chain_id, node.spec.byzantine, others, self.rng
+            )
+        return inner
+
+    def boot(self, node: SimNode) -> None:
+        node.generation += 1
+        wal = Wal(node.wal_storage, repair=True)
+        node.engine = Engine(
+            self.genesis,
+            node.key,
+            HashChainApp(),
+            ListMempool(self._make_txs(node)),
+            node.store,
+            wal,
+            self._make_transport(node),
+            _Timers(self, node),
+            lambda: self.now + self.genesis.time_ms,
+            EngineConfig(timeouts=SIM_TIMEOUTS),
+        )
+        self._guard(node, node.engine.start)
+        self._schedule_gossip(node, node.generation)
+
+    def _make_txs(self, node: SimNode) -> list[bytes]:
+        sc = self.scenario
+        return [
+            (f"tx-{node.index}-{i}-".encode() + bytes(sc.tx_bytes))[: max(sc.tx_bytes, 8)]
+            for i in range(sc.txs_per_block * 50)
+        ]
+
+    def _schedule_gossip(self, node: SimNode, generation: int) -> None:
+        def tick() -> None:
+            if node.generation == generation and node.engine is not None:
+                self._guard(node, node.engine.gossip)
+                self._schedule_gossip(node, generation)
+
+        self.schedule(GOSSIP_MS + self.rng.randint(0, 20), node.index, tick)
+
+    def _guard(self, node: SimNode, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except SimCrash:
+            self._crash(node)
+
+    def _crash(self, node: SimNode) -> None:
+        plan = next(c for c in self.scenario.crashes if c.node == node.index)
+        node.engine = None
+        node.generation += 1
+        node.crashes += 1
+        node.wal_storage.crash(torn=plan.torn_bytes)
+        self.schedule(plan.restart_after_ms, node.index, lambda: self.boot(node))
+
+    # ------------------------------------------------------------------ run
+
+    def get_honest(self) -> list[SimNode]:
+        twins = {
+            k
+            for k in (n.spec.key_index for n in self.nodes)
+            if sum(1 for n in self.nodes if n.spec.key_index == k) > 1
+        }
+        return [n for n in self.nodes if not n.spec.byzantine and n.spec.key_index not in twins]
+
+    def run(self) -> None:
+        """Run until `_is_done` or `max_ms` of virtual time."""
+        for node in self.nodes:
+            self.boot(node)
+        healed = False
+        while self._queue:
+            when, _, index, callback = heapq.heappop(self._queue)
+            if when > self.scenario.max_ms:
+                break
+            if not healed and when >= self.scenario.heal_ms:
+                healed = True
+                self.heights_at_heal = {n.index: n.store.get_height() for n in self.nodes}
+            self.now = when
+            node = self.nodes[index]
+            self._guard(node, callback)
+            if self._is_done(healed):
+                break
+
+    def _is_done(self, healed: bool) -> bool:
+        """Every honest node reached the height cap, or grew `grow_by` past the heal point."""
+        honest = self.get_honest()
+        lowest = min(n.store.get_height() for n in honest)
+        if lowest >= self.scenario.height_cap:
+            return True
+        if not healed:
+            return False
+        return lowest >= max(self.heights_at_heal[n.index] for n in honest) + self.scenario.grow_by
