@@ -467,9 +467,9 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
                     # streams makes the library fail with "nursery is closed".
                     nursery.cancel_scope.cancel()
                     await _close(host)
-            if not closing:
-                # A library service that stops cancels our block silently; say so.
-                raise P2PError("a py-libp2p service stopped while the host was in use")
+        if not closing:
+            # A library service that stops cancels our block silently; say so.
+            raise P2PError("a py-libp2p service stopped while the host was in use")
     except* RuntimeError as group:
         # Messages still arriving while the library stops its services; nothing is lost
         # that a closing host could have handled. The same error while running is a bug.
