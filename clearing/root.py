@@ -23,7 +23,7 @@ from clearing.errors import DecodeError
 from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
 from clearing.state import ClearingState, Member
 
-ACCOUNT_VERSION = 1
+ACCOUNT_VERSION = 2
 GLOBALS_VERSION = 1
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
@@ -55,6 +55,7 @@ def encode_account(member: Member) -> bytes:
             sorted(member.venues),
             sorted(member.used_nonces),
             member.default_fund,
+            member.default_fund_required,
         ]
     )
 

@@ -129,7 +129,7 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
 
 def decode_member(account_bytes: bytes) -> Member:
     """A ``Member`` from its canonical account encoding (see ``encode_account``)."""
-    f = expect_list(unpack(account_bytes, "account"), "account", 6)
+    f = expect_list(unpack(account_bytes, "account"), "account", 7)
     if f[0] != ACCOUNT_VERSION:
         raise DecodeError("account", f"version {f[0]!r} is not {ACCOUNT_VERSION}")
     member = Member(expect_bytes(f[1], "member", 20))
@@ -150,4 +150,5 @@ def decode_member(account_bytes: bytes) -> Member:
     member.venues = {expect_str(v, "venue") for v in expect_list(f[3], "venues")}
     member.used_nonces = {expect_int(n, "nonce") for n in expect_list(f[4], "used_nonces")}
     member.default_fund = _int(f[5], "default_fund")
+    member.default_fund_required = _int(f[6], "default_fund_required")
     return member

@@ -60,6 +60,7 @@ class Member:
     venues: set[str] = field(default_factory=set)  # venues authorised to submit its trades
     used_nonces: set[int] = field(default_factory=set)  # of its signed requests
     default_fund: int = 0  # default fund contribution (Amount), managed by clearing/default
+    default_fund_required: int = 0  # this epoch's required contribution; short of it: reduce-only
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,8 @@ from clearing.errors import (
 from clearing.events import Event, make_event
 from clearing.instruments import Instrument
 from clearing.position import compute_long_change, compute_position_after_fill
-from clearing.risk.engine import check_pre_trade
+from clearing.default.default_fund import check_reduce_only, is_reduce_only
+from clearing.risk.engine import check_pre_trade, get_quantities
 from clearing.state import (
     ClearingState,
     Member,
@@ -143,13 +144,20 @@ def sign_trade_batch(
 def check_pre_trade_margin(
     state: ClearingState, member: bytes, sub_account: int, post_trade: SubAccount
 ) -> None:
-    """RISK fills this in: reject a trade that leaves ``post_trade`` below initial margin
-    while raising its risk (raise an ``InvalidTransaction`` carrying the numbers).
+    """Reject a trade that leaves ``post_trade`` below initial margin while raising its
+    risk, and any trade that grows a position of a member short of its required
+    default-fund contribution (typed errors carrying the numbers).
 
     ``post_trade`` is a view of the sub-account as the trade would leave it (cash
     after entry settlement and fee, positions with this trade netted in); the
-    pre-trade sub-account is still in ``state``. RISK: ``clearing/risk/engine.py``.
+    pre-trade sub-account is still in ``state``. Margin: ``clearing/risk/engine.py``.
     """
+    record = state.members[member]
+    if is_reduce_only(record.default_fund_required, record.default_fund):
+        before = record.sub_accounts.get(sub_account)
+        check_reduce_only(
+            member, get_quantities(before) if before else {}, get_quantities(post_trade)
+        )
     check_pre_trade(state, member, sub_account, post_trade)
 
 

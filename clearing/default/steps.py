@@ -187,8 +187,12 @@ def process_default_fund_step(state: ClearingState, ctx: BlockContext) -> list[E
 
 
 def _settle_contribution(state: ClearingState, member: bytes, required: int) -> DefaultEvent | None:
-    """Return any excess to sub-account 0's cash; top a shortfall up from its free equity."""
-    record = state.members[member]
+    """Return any excess to sub-account 0's cash; top a shortfall up from its free equity.
+
+    The requirement is recorded on the member: while its posted contribution
+    stays below it, the member may only reduce positions (see trade.py)."""
+    record = get_member_for_write(state, member)
+    record.default_fund_required = required
     gap = required - record.default_fund
     if gap < 0:
         get_sub_account_for_write(state, member, 0).cash -= gap
@@ -201,7 +205,6 @@ def _settle_contribution(state: ClearingState, member: bytes, required: int) -> 
     amount = min(gap, max(equity - get_account_initial_margin(state, account), 0))
     if not amount:
         return None
-    get_member_for_write(state, member)
     account.cash -= amount
     record.default_fund += amount
     return DefaultEvent(EventKind.CONTRIBUTION_POSTED, member, 0, amount)

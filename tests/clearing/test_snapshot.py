@@ -71,8 +71,8 @@ def _tampered(mutate: object) -> bytes:
         (lambda f: f[1].__setitem__(3, "x"), "integer"),
         (lambda f: f[2].append(["alpha"]), "expected 2 fields"),
         (lambda f: f[4].append(5), "must be bytes"),
-        (lambda f: f[4].append(pack([1, b"\x00" * 19, [], [], [], 0])), "20 bytes"),
-        (lambda f: f[4].append(pack([9, b"\x00" * 20, [], [], [], 0])), "version 9"),
+        (lambda f: f[4].append(pack([2, b"\x00" * 19, [], [], [], 0, 0])), "20 bytes"),
+        (lambda f: f[4].append(pack([9, b"\x00" * 20, [], [], [], 0, 0])), "version 9"),
     ],
 )
 def test_bad_snapshots_are_decode_errors(mutate: object, reason: str) -> None:

@@ -126,6 +126,19 @@ def test_netting_adds_reduces_flips_and_closes() -> None:
     assert box.state.open_interest[PERP] == 0
 
 
+def test_a_member_short_of_its_default_fund_contribution_may_only_reduce() -> None:
+    box, (a, b, *_) = trading_box()
+    clear(box, [make_trade(1, a, b, quantity=3)])
+    box.state.members[a.address].default_fund_required = 1  # as an epoch step leaves it
+    events = clear(box, [make_trade(2, a, b), make_trade(3, b, a, quantity=2)], batch_id=2)
+    assert rejections(events) == [(2, "ReduceOnly")]  # growing the long is refused
+    assert position(box, a).quantity == 1  # shrinking it is not
+    events = clear(box, [make_trade(4, b, a, quantity=2)], batch_id=3)
+    assert rejections(events) == [(4, "ReduceOnly")]  # neither is flipping to short
+    box.state.members[a.address].default_fund = 1  # topped up: trades freely again
+    assert rejections(clear(box, [make_trade(5, a, b)], batch_id=4)) == []
+
+
 def test_replayed_trade_is_rejected_with_its_id() -> None:
     box, (a, b, *_) = trading_box()
     clear(box, [make_trade(7, a, b)])

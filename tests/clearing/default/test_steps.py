@@ -104,6 +104,9 @@ def test_epoch_sizing_tops_up_from_free_cash_or_flags_reduce_only() -> None:
     assert state.members[E].default_fund == 0 and state.members[E].sub_accounts[0].cash == 10**9
     reduce_only = [e.get("member") for e in events if e.kind == "reduce_only"]
     assert reduce_only == [B]
+    # The requirement is kept on the member, so trading can enforce reduce-only.
+    assert state.members[B].default_fund_required == required[B] > state.members[B].default_fund
+    assert state.members[A].default_fund_required == required[A] == state.members[A].default_fund
 
 
 def test_epoch_returns_the_contribution_of_a_member_that_closed_out() -> None:
