@@ -32,6 +32,7 @@ from clearing.attestation import compute_signing_bytes, is_valid_signature
 from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.context import BlockContext
+from clearing.default.default_fund import check_reduce_only, is_reduce_only
 from clearing.errors import (
     BadSignature,
     DecodeError,
@@ -50,7 +51,6 @@ from clearing.errors import (
 from clearing.events import Event, make_event
 from clearing.instruments import Instrument
 from clearing.position import compute_long_change, compute_position_after_fill
-from clearing.default.default_fund import check_reduce_only, is_reduce_only
 from clearing.risk.engine import check_pre_trade, get_quantities
 from clearing.state import (
     ClearingState,
