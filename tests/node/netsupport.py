@@ -1,4 +1,4 @@
-"""In-process pieces for network tests: a block store and mempool in memory, genesis keys."""
+"""In-process pieces for network tests: a mempool in memory, the example genesis and keys."""
 
 from __future__ import annotations
 
@@ -8,32 +8,7 @@ from dataclasses import dataclass, field
 
 from clearing.genesis import Genesis, parse_genesis
 from clearing.sandbox import derive_seed
-from consensus.types import Block, CommitCertificate
 from tests.clearing.support import genesis_doc
-
-
-@dataclass
-class MemoryBlockStore:
-    """consensus.app.BlockStore in memory."""
-
-    genesis_root: bytes
-    blocks: list[tuple[Block, CommitCertificate, bytes]] = field(default_factory=list)
-
-    def get_height(self) -> int:
-        return len(self.blocks)
-
-    def get_block(self, height: int) -> tuple[Block, CommitCertificate] | None:
-        if not 1 <= height <= len(self.blocks):
-            return None
-        block, cert, _ = self.blocks[height - 1]
-        return block, cert
-
-    def get_state_root(self, height: int) -> bytes:
-        return self.genesis_root if height == 0 else self.blocks[height - 1][2]
-
-    def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
-        assert block.height == len(self.blocks) + 1
-        self.blocks.append((block, certificate, state_root))
 
 
 @dataclass

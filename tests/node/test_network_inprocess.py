@@ -15,6 +15,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from consensus.crypto import PrivateKey
 from consensus.signer import Signer
+from consensus.sim.memory import MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
 from consensus.types import Validator, ValidatorSet
 from consensus.wal import MemoryWalStorage, Wal
@@ -24,7 +25,7 @@ from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topics, open_publisher
 from node.runtime import encode_synced_block, serve_node
 from tests.clearing.support import USDC, new_sandbox
-from tests.node.netsupport import ListMempool, MemoryBlockStore, example_genesis
+from tests.node.netsupport import ListMempool, example_genesis
 
 CHAIN = "clearnode-test"
 FAST = TimeoutConfig(propose_ms=1000, prevote_ms=300, precommit_ms=300)
