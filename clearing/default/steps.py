@@ -191,8 +191,9 @@ def _settle_contribution(state: ClearingState, member: bytes, required: int) -> 
 
     The requirement is recorded on the member: while its posted contribution
     stays below it, the member may only reduce positions (see trade.py)."""
-    record = get_member_for_write(state, member)
-    record.default_fund_required = required
+    record = state.members[member]
+    if record.default_fund_required != required:  # write (and re-hash) only what changed
+        get_member_for_write(state, member).default_fund_required = required
     gap = required - record.default_fund
     if gap < 0:
         get_sub_account_for_write(state, member, 0).cash -= gap
@@ -205,6 +206,7 @@ def _settle_contribution(state: ClearingState, member: bytes, required: int) -> 
     amount = min(gap, max(equity - get_account_initial_margin(state, account), 0))
     if not amount:
         return None
+    get_member_for_write(state, member)
     account.cash -= amount
     record.default_fund += amount
     return DefaultEvent(EventKind.CONTRIBUTION_POSTED, member, 0, amount)

@@ -6,6 +6,7 @@ import pytest
 from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
 from clearing.instruments import InstrumentKind, OptionType
+from clearing.risk.engine import get_risk_setup
 from tests.clearing.support import genesis_doc
 
 
@@ -23,7 +24,8 @@ def test_example_genesis_parses_into_typed_records() -> None:
     assert g.instruments[0].funding_interval_ms == 3_600_000 and g.instruments[0].expiry_ms is None
     assert sum(v.power for v in g.validators) == 40
     assert g.collateral[1].quantum == 10**12
-    assert g.risk == {}
+    setup = get_risk_setup(g)  # the example margins: an operator copying it gets a margined network
+    assert setup is not None and setup.params.k_num * 2 == setup.params.k_den
 
 
 def _set(path: list[Any], value: object) -> Callable[[dict[str, Any]], None]:

@@ -27,7 +27,7 @@ def _populated(count: int) -> object:
     box = new_sandbox()
     for n in range(count):
         sub = get_sub_account_for_write(box.state, _member(n), n % 3)
-        sub.cash = n * 7 - 50
+        sub.cash = 10**12 + n * 7  # margined, so no liquidation touches other accounts
         sub.collateral[USDC] = n + 1
         sub.positions["BTC-PERP"] = Position(n - 5, 60_000_000, 60_000_000, 0, 0)
     return box
@@ -95,7 +95,7 @@ def test_proof_encoding_round_trips_and_account_decodes() -> None:
     decoded = AccountProof.decode(proof.encode())
     assert decoded == proof and verify_account_proof(root, _member(2), account, decoded)
     member = decode_member(account)
-    assert member.address == _member(2) and member.sub_accounts[2].cash == 2 * 7 - 50
+    assert member.address == _member(2) and member.sub_accounts[2].cash == 10**12 + 2 * 7
     assert encode_account(member) == account
 
 

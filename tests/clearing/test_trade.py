@@ -196,6 +196,7 @@ def test_venue_must_be_authorised_by_both_members() -> None:
 
 def test_trading_with_yourself_in_one_sub_account_is_rejected() -> None:
     box, (a, *_) = trading_box()
+    box.apply([box.credit(a.address, USDC, 10**12, sub_account=1)])  # margin for the short side
     events = clear(box, [make_trade(1, a, a), make_trade(2, a, a, seller_sub=1)])
     assert rejections(events) == [(1, "SameSubAccount")]
     assert position(box, a, 0).quantity == 1
