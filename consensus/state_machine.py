@@ -56,6 +56,7 @@ from consensus.types import (
 
 # Votes further ahead than this many rounds are dropped: bounds memory per height.
 MAX_FUTURE_ROUNDS = 64
+MAX_VALUES_PER_SLOT = 3
 
 VoteKey = tuple[int, VoteType]
 Effects = list[Effect]
@@ -105,7 +106,9 @@ class ConsensusState:
     valid_round: int = NIL_ROUND
     decided: bool = False
     proposals: Mapping[int, Proposal] = field(default_factory=dict)
-    votes: Mapping[VoteKey, Mapping[bytes, Vote]] = field(default_factory=dict)
+    # Per validator, every distinct value it voted for (an equivocator's votes all count,
+    # as they would at the nodes that saw only one of them), at most MAX_VALUES_PER_SLOT.
+    votes: Mapping[VoteKey, Mapping[bytes, tuple[Vote, ...]]] = field(default_factory=dict)
     validity: Mapping[bytes, bool] = field(default_factory=dict)
     fired: frozenset[tuple[str, int]] = frozenset()
     validating: frozenset[bytes] = frozenset()
@@ -121,7 +124,9 @@ def initial_state(
 # --------------------------------------------------------------------------- reads
 
 
-def get_votes(state: ConsensusState, round_: int, vote_type: VoteType) -> Mapping[bytes, Vote]:
+def get_votes(
+    state: ConsensusState, round_: int, vote_type: VoteType
+) -> Mapping[bytes, tuple[Vote, ...]]:
     return state.votes.get((round_, vote_type), {})
 
 
@@ -130,8 +135,8 @@ def get_power_for(
 ) -> int:
     return sum(
         state.validators.get_power(k)
-        for k, v in get_votes(state, round_, vote_type).items()
-        if v.block_hash == block_hash
+        for k, votes in get_votes(state, round_, vote_type).items()
+        if any(v.block_hash == block_hash for v in votes)
     )
 
 
@@ -165,7 +170,12 @@ def get_gossip(state: ConsensusState) -> tuple[Proposal | Vote, ...]:
     process eventually receives; re-gossiping these provides it over a lossy network.
     """
     proposals = tuple(state.proposals[r] for r in sorted(state.proposals))
-    votes = tuple(v for key in sorted(state.votes) for _, v in sorted(state.votes[key].items()))
+    votes = tuple(
+        v
+        for key in sorted(state.votes)
+        for k in sorted(state.votes[key])
+        for v in state.votes[key][k]
+    )
     return proposals + votes
 
 
@@ -350,14 +360,17 @@ def process_vote(state: ConsensusState, vote: Vote, own: bool, effects: Effects)
         return state
     key = (vote.round, vote.vote_type)
     existing = state.votes.get(key, {})
-    previous = existing.get(vote.validator)
-    if previous is not None and previous.signature == vote.signature:
+    previous = existing.get(vote.validator, ())
+    if any(v.signature == vote.signature or v.block_hash == vote.block_hash for v in previous):
         return state
     if not vote.is_signed_by_validator(state.chain_id):
         return state
-    if previous is not None:
-        return _report_equivocation(state, previous, vote, effects)
-    state = replace(state, votes={**state.votes, key: {**existing, vote.validator: vote}})
+    if previous:
+        state = _report_equivocation(state, previous[0], vote, effects)
+        if len(previous) >= MAX_VALUES_PER_SLOT:
+            return state
+    slot = (*previous, vote)
+    state = replace(state, votes={**state.votes, key: {**existing, vote.validator: slot}})
     if own:
         effects.append(Broadcast(vote))
     return state
@@ -366,8 +379,6 @@ def process_vote(state: ConsensusState, vote: Vote, own: bool, effects: Effects)
 def _report_equivocation(
     state: ConsensusState, first: Vote, second: Vote, effects: Effects
 ) -> ConsensusState:
-    if first.block_hash == second.block_hash:
-        return state  # same vote, different (malleated) signature bytes: not evidence
     evidence = DuplicateVoteEvidence.from_votes(first, second)
     if evidence.hash in state.reported_evidence:
         return state
@@ -426,7 +437,12 @@ def rule_commit(state: ConsensusState, effects: Effects) -> ConsensusState:
             if is_quorum_for(state, round_, VoteType.PRECOMMIT, block_hash) and is_valid_value(
                 state, block
             ):
-                precommits = get_votes(state, round_, VoteType.PRECOMMIT)
+                precommits = {
+                    k: v
+                    for k, votes in get_votes(state, round_, VoteType.PRECOMMIT).items()
+                    for v in votes
+                    if v.block_hash == block_hash
+                }
                 cert = compute_commit_certificate(state.height, round_, block_hash, precommits)
                 effects.append(Commit(block, cert))
                 return replace(state, decided=True)
