@@ -8,6 +8,7 @@ blocks are really hashed, encoded and decoded. Figures: `heights_per_s` and
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import time
@@ -113,7 +114,7 @@ def run(argv: list[str]) -> dict[str, float | int]:
         engine.start()
     instants = net.run(args.heights)
     elapsed = time.perf_counter() - start
-    durations = [(b - a) * 1_000 for a, b in zip(instants, instants[1:], strict=False)]
+    durations = [(b - a) * 1_000 for a, b in itertools.pairwise(instants)]
     heights = min(s.get_height() for s in stores)
     assert len({s.get_hashes()[heights - 1] for s in stores}) == 1, "validators disagree"
     return {

@@ -1,0 +1,119 @@
+"""Wire formats, proposer rotation, WAL corruption, signer guard, evidence and sync."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from consensus.codec import DecodeError
+from consensus.evidence import is_valid_duplicate_vote
+from consensus.messages import SyncRequest, decode_message, encode_message
+from consensus.signer import DoubleSignRefused, Signer
+from consensus.sync import SyncRejected, verify_synced_block
+from consensus.types import (
+    ZERO_HASH,
+    DuplicateVoteEvidence,
+    Validator,
+    ValidatorSet,
+    Vote,
+    VoteType,
+    compute_commit_certificate,
+)
+from consensus.wal import FileWalStorage, Wal, WalCorrupted
+from tests.consensus.helpers import (
+    CHAIN,
+    KEYS,
+    VALIDATORS,
+    make_block,
+    signed_proposal,
+    signed_vote,
+)
+
+
+def test_messages_roundtrip() -> None:
+    block = make_block((b"a", b"b"), KEYS[0].public_key)
+    for msg in (
+        signed_vote(0, VoteType.PREVOTE, 0, None),
+        signed_proposal(0, block),
+        SyncRequest(3),
+    ):
+        assert decode_message(encode_message(msg)) == msg
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [(b"\xc1", "message"), (b"\x93\x02\x01\x90", "message"), (b"\x93\x01\x02\x90", "vote")],
+)
+def test_bad_bytes_raise_decode_error(data: bytes, field: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_message(data)
+    assert info.value.field == field
+
+
+def test_weighted_round_robin_proposer_frequency() -> None:
+    keys = KEYS[:3]
+    vs = ValidatorSet.from_validators(
+        [
+            Validator(f"v{i}", k.public_key, p)
+            for i, (k, p) in enumerate(zip(keys, (1, 2, 3), strict=True))
+        ]
+    )
+    counts = {k.public_key: 0 for k in keys}
+    for _ in range(600):
+        counts[vs.proposer.public_key] += 1
+        vs = vs.next_height()
+    assert [counts[k.public_key] for k in keys] == [100, 200, 300]
+
+
+def test_wal_corrupted_tail_refused_then_repaired(tmp_path: Path) -> None:
+    path = tmp_path / "wal"
+    wal = Wal(FileWalStorage(path))
+    wal.append(b"one", sync=True)
+    wal.append(b"two", sync=True)
+    good = path.stat().st_size
+    with open(path, "ab") as f:
+        f.write(b"\x00\x00\x00\x09garbage")
+    with pytest.raises(WalCorrupted) as info:
+        Wal(FileWalStorage(path))
+    assert info.value.offset == good and str(path) in str(info.value)
+    repaired = Wal(FileWalStorage(path), repair=True)
+    assert repaired.records == [b"one", b"two"] and path.stat().st_size == good
+
+
+def test_signer_refuses_double_sign_across_restart(tmp_path: Path) -> None:
+    path = tmp_path / "wal"
+    signer = Signer(KEYS[0], CHAIN, Wal(FileWalStorage(path)))
+    vote = Vote(VoteType.PREVOTE, 1, 0, b"\x01" * 32, KEYS[0].public_key)
+    first = signer.sign_vote(vote)
+    restarted = Signer(KEYS[0], CHAIN, Wal(FileWalStorage(path)))
+    assert restarted.sign_vote(vote) == first
+    with pytest.raises(DoubleSignRefused):
+        restarted.sign_vote(Vote(VoteType.PREVOTE, 1, 0, None, KEYS[0].public_key))
+    restarted.sign_vote(Vote(VoteType.PRECOMMIT, 1, 0, None, KEYS[0].public_key))
+    with pytest.raises(DoubleSignRefused):
+        restarted.sign_vote(Vote(VoteType.PREVOTE, 1, 0, b"\x02" * 32, KEYS[0].public_key))
+
+
+def test_duplicate_vote_evidence_verifies_and_encodes() -> None:
+    ev = DuplicateVoteEvidence.from_votes(
+        signed_vote(1, VoteType.PREVOTE, 0, None), signed_vote(1, VoteType.PREVOTE, 0, b"\x01" * 32)
+    )
+    assert is_valid_duplicate_vote(CHAIN, VALIDATORS, ev)
+    assert DuplicateVoteEvidence.from_wire(ev.to_wire()) == ev
+    same = DuplicateVoteEvidence.from_votes(ev.vote_a, ev.vote_a)
+    assert not is_valid_duplicate_vote(CHAIN, VALIDATORS, same)
+
+
+def test_sync_verifies_certificate_and_parent() -> None:
+    block = make_block((b"a",), KEYS[0].public_key)
+    votes = {
+        KEYS[i].public_key: signed_vote(i, VoteType.PRECOMMIT, 0, block.hash) for i in range(3)
+    }
+    cert = compute_commit_certificate(1, 0, block.hash, votes)
+    verify_synced_block(CHAIN, VALIDATORS, 1, ZERO_HASH, block, cert)
+    weak = compute_commit_certificate(1, 0, block.hash, dict(list(votes.items())[:2]))
+    with pytest.raises(SyncRejected, match="no quorum"):
+        verify_synced_block(CHAIN, VALIDATORS, 1, ZERO_HASH, block, weak)
+    with pytest.raises(SyncRejected, match="does not extend"):
+        verify_synced_block(CHAIN, VALIDATORS, 1, b"\x05" * 32, block, cert)

@@ -1,0 +1,94 @@
+"""Simulated networks named by fault shape; invariants checked by `check_invariants`."""
+
+from __future__ import annotations
+
+import pytest
+
+from consensus.sim.scenarios import check_invariants, run_scenario
+from consensus.sim.simulator import CrashPlan, NodeSpec, Scenario, Simulator
+
+
+def _nodes(n: int, **byzantine: str) -> tuple[NodeSpec, ...]:
+    return tuple(NodeSpec(i, byzantine.get(f"v{i}", "")) for i in range(n))
+
+
+def test_n4f1_partition() -> None:
+    sc = Scenario(1, (1, 1, 1, 1), _nodes(4), partition=(frozenset({3}),), heal_ms=2_000)
+    result = run_scenario(sc)
+    assert result.ok, result.violations
+    assert min(result.heights.values()) >= 2
+
+
+def test_n4_split_brain_partition_halts_then_heals() -> None:
+    sc = Scenario(
+        2, (1, 1, 1, 1), _nodes(4), partition=(frozenset({0, 1}),), heal_ms=2_000, height_cap=99
+    )
+    sim = Simulator(sc)
+    sim.run()
+    assert max(sim.heights_at_heal.values()) == 0  # no quorum on either side
+    assert check_invariants(sim).ok
+
+
+def test_n7_unequal_power_equivocators_below_third() -> None:
+    sc = Scenario(
+        3,
+        (10, 10, 10, 10, 10, 2, 3),
+        _nodes(7, v5="equivocate", v6="equivocate"),
+        drop_percent=10,
+        max_delay_ms=50,
+        heal_ms=1_000,
+    )
+    result = run_scenario(sc)
+    assert result.ok, result.violations
+    assert len(result.evidence_validators) == 2
+
+
+def test_twins_same_key_on_two_nodes() -> None:
+    sc = Scenario(4, (1, 1, 1, 1), (*_nodes(4), NodeSpec(0)), max_delay_ms=30, heal_ms=1_000)
+    assert run_scenario(sc).ok
+
+
+def test_equivocating_proposer() -> None:
+    sc = Scenario(
+        5,
+        (1, 1, 1, 1),
+        _nodes(4, v0="equivocate_proposer", v1="equivocate_proposer")[:1] + _nodes(4)[1:],
+        max_delay_ms=30,
+    )
+    assert run_scenario(sc).ok
+
+
+def test_byzantine_third_or_more_is_detected() -> None:
+    """Safety cannot be promised at >= 1/3 byzantine power, but equivocation is proven."""
+    sc = Scenario(
+        6, (1, 1, 1, 1), _nodes(4, v0="equivocate", v1="equivocate"), max_delay_ms=30, max_ms=5_000
+    )
+    sim = Simulator(sc)
+    sim.run()
+    result = check_invariants(sim)
+    assert {sim.genesis.validators[i].public_key for i in (0, 1)} <= result.evidence_validators
+
+
+@pytest.mark.slow
+def test_crash_restart_from_wal_at_every_write_index() -> None:
+    """Crash node 0 at each WAL write (with and without a torn tail); it must never double-sign."""
+    base = Scenario(7, (1, 1, 1, 1), _nodes(4), max_delay_ms=10, height_cap=5)
+    probe = Simulator(base)
+    probe.run()
+    writes = probe.nodes[0].wal_storage.writes
+    assert writes > 10
+    for at in range(writes):
+        sc = Scenario(
+            7,
+            (1, 1, 1, 1),
+            _nodes(4),
+            max_delay_ms=10,
+            height_cap=5,
+            heal_ms=300,
+            crashes=(CrashPlan(0, at, 100, torn_bytes=at % 7),),
+        )
+        sim = Simulator(sc)
+        sim.run()
+        result = check_invariants(sim)
+        assert result.ok, (at, result.violations)
+        assert sim.nodes[0].crashes == 1 and sim.nodes[0].store.get_height() >= 5, at

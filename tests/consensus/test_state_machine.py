@@ -1,0 +1,113 @@
+"""Rules of Algorithm 1, each test named by the paper line or fault shape it exercises."""
+
+from __future__ import annotations
+
+from consensus.effects import Commit, ScheduleTimeout, SignVote
+from consensus.inputs import TimeoutFired, VoteReceived
+from consensus.types import Step, VoteType
+from tests.consensus.helpers import Driver, make_block, signed_vote
+
+
+def _votes(effects: list[object]) -> list[SignVote]:
+    return [e for e in effects if isinstance(e, SignVote)]
+
+
+def test_l22_prevote_valid_proposal() -> None:
+    d = Driver()
+    block = make_block((b"a",), d.state.validators.get_proposer(0).public_key)
+    (vote,) = _votes(d.propose(0, block))
+    assert vote.vote.vote_type == VoteType.PREVOTE and vote.vote.block_hash == block.hash
+
+
+def test_l22_prevote_nil_for_invalid_block() -> None:
+    d = Driver()
+    block = make_block((b"bad",), d.state.validators.get_proposer(0).public_key)
+    (vote,) = _votes(d.propose(0, block, valid=False))
+    assert vote.vote.block_hash is None
+
+
+def test_l57_timeout_propose_prevotes_nil() -> None:
+    d = Driver()
+    (vote,) = _votes(d.feed(TimeoutFired(1, 0, Step.PROPOSE)))
+    assert vote.vote.block_hash is None and d.state.step == Step.PREVOTE
+
+
+def test_l36_l49_polka_locks_then_commit() -> None:
+    d = Driver()
+    block = make_block((b"a",), d.state.validators.get_proposer(0).public_key)
+    d.propose(0, block)
+    for i in d.others()[:2]:
+        d.feed(VoteReceived(signed_vote(i, VoteType.PREVOTE, 0, block.hash)))
+    d.feed(VoteReceived(signed_vote(d.me, VoteType.PREVOTE, 0, block.hash)))
+    assert d.state.locked_value == block and d.state.locked_round == 0
+    assert any(v.vote.vote_type == VoteType.PRECOMMIT for v in _votes(d.effects))
+    commits = []
+    for i in d.others():
+        commits += [
+            e
+            for e in d.feed(VoteReceived(signed_vote(i, VoteType.PRECOMMIT, 0, block.hash)))
+            if isinstance(e, Commit)
+        ]
+    assert len(commits) == 1 and commits[0].block == block
+    assert len(commits[0].certificate.signatures) == 3
+
+
+def test_locked_value_kept_after_round_change() -> None:
+    """L28/L32: locked on v in round 0, a fresh different value in round 1 gets a nil prevote."""
+    d = Driver()
+    v = make_block((b"v",), d.state.validators.get_proposer(0).public_key)
+    d.propose(0, v)
+    for i in range(4):
+        d.feed(VoteReceived(signed_vote(i, VoteType.PREVOTE, 0, v.hash)))
+    assert d.state.locked_round == 0
+    d.feed(TimeoutFired(1, 0, Step.PRECOMMIT))  # L65 → round 1
+    assert d.state.round == 1
+    w = make_block((b"w",), d.state.validators.get_proposer(1).public_key)
+    (vote,) = _votes(d.propose(1, w))
+    assert vote.vote.round == 1 and vote.vote.block_hash is None
+    assert d.state.locked_value == v
+
+
+def test_nil_polka_then_round_change() -> None:
+    """L44 precommit nil on 2f+1 nil prevotes; L47 schedules timeoutPrecommit; L65 next round."""
+    d = Driver()
+    d.feed(TimeoutFired(1, 0, Step.PROPOSE))
+    effects = []
+    for i in d.others():
+        effects += d.feed(VoteReceived(signed_vote(i, VoteType.PREVOTE, 0, None)))
+    assert any(
+        v.vote.vote_type == VoteType.PRECOMMIT and v.vote.block_hash is None
+        for v in _votes(effects)
+    )
+    for i in d.others():
+        effects += d.feed(VoteReceived(signed_vote(i, VoteType.PRECOMMIT, 0, None)))
+    timeouts = [e for e in effects if isinstance(e, ScheduleTimeout) and e.step == Step.PRECOMMIT]
+    assert timeouts and timeouts[0].duration_ms == d.state.timeouts.precommit_ms
+    d.feed(TimeoutFired(1, 0, Step.PRECOMMIT))
+    assert (d.state.round, d.state.step) == (1, Step.PROPOSE)
+    assert d.state.timeouts.get_duration_ms(Step.PROPOSE, 1) > d.state.timeouts.get_duration_ms(
+        Step.PROPOSE, 0
+    )
+
+
+def test_l55_skip_to_round_with_f_plus_one_messages() -> None:
+    d = Driver()
+    for i in d.others()[:2]:
+        d.feed(VoteReceived(signed_vote(i, VoteType.PREVOTE, 5, None)))
+    assert d.state.round == 5
+
+
+def test_conflicting_votes_become_evidence() -> None:
+    d = Driver()
+    a = d.feed(VoteReceived(signed_vote(d.others()[0], VoteType.PREVOTE, 0, None)))
+    b = d.feed(VoteReceived(signed_vote(d.others()[0], VoteType.PREVOTE, 0, b"\x01" * 32)))
+    assert a == [] and len([e for e in b if type(e).__name__ == "EvidenceFound"]) == 1
+
+
+def test_bad_signature_vote_is_ignored() -> None:
+    d = Driver()
+    vote = signed_vote(d.others()[0], VoteType.PREVOTE, 0, None)
+    from dataclasses import replace
+
+    d.feed(VoteReceived(replace(vote, signature=bytes(64))))
+    assert d.state.votes == {}
