@@ -38,9 +38,13 @@ def test_n7_unequal_power_equivocators_below_third() -> None:
         max_delay_ms=50,
         heal_ms=1_000,
     )
-    result = run_scenario(sc)
+    sim = Simulator(sc)
+    sim.run()
+    result = check_invariants(sim)
     assert result.ok, result.violations
     assert len(result.evidence_validators) == 2
+    included = {e.validator for b, _, _ in sim.nodes[0].store.blocks for e in b.evidence}
+    assert included <= result.evidence_validators and included
 
 
 def test_twins_same_key_on_two_nodes() -> None:
