@@ -45,9 +45,12 @@ TICK = 100
 GENESIS = Path(__file__).resolve().parents[1] / "configs" / "genesis.example.json"
 
 
-def build_genesis_doc(instruments: int) -> dict[str, Any]:
-    """The example genesis with ``instruments`` BTC-like perpetuals instead of its own."""
+def build_genesis_doc(instruments: int, margin: bool) -> dict[str, Any]:
+    """The example genesis with ``instruments`` BTC-like perpetuals instead of its own;
+    without ``margin`` its risk section is emptied, so only the ledger itself is timed."""
     doc: dict[str, Any] = json.loads(GENESIS.read_text())
+    if not margin:
+        doc["risk"] = {}
     template = doc["instruments"][0]
     doc["instruments"] = [{**template, "id": f"PERP-{n:02d}"} for n in range(instruments)]
     doc["mark_prices"] = {f"PERP-{n:02d}": BASE_PRICE for n in range(instruments)}
@@ -55,9 +58,11 @@ def build_genesis_doc(instruments: int) -> dict[str, Any]:
     return doc
 
 
-def build_state(members: int, instruments: int) -> tuple[ClearingState, list[bytes]]:
+def build_state(
+    members: int, instruments: int, margin: bool
+) -> tuple[ClearingState, list[bytes]]:
     """A state with ``members`` members, each with cash and venue alpha authorised."""
-    state = initialize_state(parse_genesis(build_genesis_doc(instruments)))
+    state = initialize_state(parse_genesis(build_genesis_doc(instruments, margin)))
     addresses = [n.to_bytes(20, "big") for n in range(1, members + 1)]
     for address in addresses:
         state.members[address] = Member(address, {0: SubAccount(10**15)}, {VENUE})
@@ -122,9 +127,15 @@ def run(argv: list[str]) -> dict[str, object]:
     parser.add_argument("--instruments", type=int, default=50)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=20261121)
+    parser.add_argument(
+        "--margin",
+        choices=("on", "off"),
+        default="on",
+        help="on: the production path with the pre-trade margin check; off: the ledger alone",
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
-    state, addresses = build_state(args.members, args.instruments)
+    state, addresses = build_state(args.members, args.instruments, args.margin == "on")
     batches = build_batches(rng, addresses, args.instruments, args.trades, args.batch)
     ctx = BlockContext(1, state.time_ms + 1_000, state.chain_id)
 
@@ -159,6 +170,7 @@ def run(argv: list[str]) -> dict[str, object]:
         for i in state.instruments
     )  # fmt: skip
     return {
+        "margin": args.margin,
         "trades": args.trades,
         "members": args.members,
         "instruments": args.instruments,
