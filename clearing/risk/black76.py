@@ -17,7 +17,10 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import NamedTuple
 
 CONTEXT = Context(prec=50, rounding=ROUND_HALF_EVEN, Emin=-99999, Emax=99999)
-PI = Decimal("3.14159265358979323846264338327950288419716939937510582097494459")
+# pi to 62 decimals, built from its digits and exponent: exact, with no context
+# rounding and no decimal-point literal that could be mistaken for a float.
+PI_DIGITS = "314159265358979323846264338327950288419716939937510582097494459"
+PI = Decimal((0, tuple(map(int, PI_DIGITS)), 1 - len(PI_DIGITS)))
 YEAR_MS = 365 * 86_400_000
 SATURATION = Decimal(12)
 ZERO, ONE, TWO = Decimal(0), Decimal(1), Decimal(2)
