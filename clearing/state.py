@@ -116,6 +116,7 @@ class ClearingState:
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)
     root_cache: Any = None  # clearing.root.RootCache; opaque here to avoid a cycle
+    risk_cache: Any = None  # derived margin figures (clearing/risk); not in the root
 
 
 def initialize_state(genesis: Genesis) -> ClearingState:

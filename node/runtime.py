@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import trio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.genesis import Genesis, parse_genesis
 from consensus.app import BlockStore
@@ -35,6 +36,7 @@ from node.keys import NODE_KEY, VALIDATOR_KEY, load_key
 from node.mempool import Mempool, MempoolError
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import CONSENSUS, TX, feed_driver, get_topics, open_publisher
+from node.services import NodeContext, NodeContextInputs, get_enabled_services
 from node.storage import NodeStore, StorageError
 from node.txcheck import make_clearing_check
 
@@ -212,7 +214,9 @@ async def run_node(
             persistent_peers=config.p2p.persistent_peers,
         )
         blocks = SqliteBlockStore(store, genesis_root)
-        async with open_p2p(p2p_config, get_topics()) as p2p, trio.open_nursery() as nursery:
+        services = get_enabled_services(config, NodeContextInputs(genesis, signer is not None))
+        topics = [*get_topics(), *(topic for service in services for topic in service.topics)]
+        async with open_p2p(p2p_config, topics) as p2p, trio.open_nursery() as nursery:
             driver = Driver(
                 driver_config or DriverConfig(chain),
                 DriverGenesis(validators, genesis_root, genesis.genesis_time_ms),
@@ -231,21 +235,32 @@ async def run_node(
                 blocks.get_height(),
                 "validator" if signer else "full node",
             )
+            publish_tx = functools.partial(p2p.publish, TX)
             api = await nursery.start(
-                serve_node_api,
+                serve_node_api, config, lambda: app.state, mempool, store, publish_tx
+            )
+            ctx = NodeContext(
                 config,
-                lambda: app.state,
-                mempool,
+                genesis,
+                app,
                 store,
-                functools.partial(p2p.publish, TX),
+                mempool,
+                p2p,
+                api,
+                None if signer is None else Ed25519PrivateKey.from_private_bytes(signer.key.seed),
+                publish_tx,
             )
 
             def on_commit(block: Block, certificate: CommitCertificate, root: bytes) -> None:
                 result = app.last_result
                 codes = [] if result is None else [r.code for r in result.tx_results]
                 api.publish_block(block.height, root, block.header.time_ms, codes)
+                ctx.notify_commit(block, certificate, root)
 
             driver.on_commit = on_commit
+            for service in services:
+                log.info("starting service %s", service.name)
+                await nursery.start(service.serve, ctx)
             await nursery.start(serve_node, p2p, driver, add_to_mempool(mempool), blocks.get_synced)
             task_status.started(p2p)
     finally:

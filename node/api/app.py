@@ -78,9 +78,13 @@ class ApiApp:
         self.clock_ms = clock_ms
         self.query_max_age_ms = query_max_age_ms
         self.port = 0  # the bound port, once served (see serve.py)
-        self.routes = [
-            Route(doc, handler, compile_path(doc.path)) for doc, handler in self._table()
-        ]
+        self.routes: list[Route] = []
+        self.openapi: dict[str, Any] = {}
+        self.add_routes(self._table())
+
+    def add_routes(self, table: list[tuple[RouteDoc, RouteHandler]]) -> None:
+        """Serve more routes (node services add theirs) and document them in /openapi.json."""
+        self.routes.extend(Route(doc, handler, compile_path(doc.path)) for doc, handler in table)
         self.openapi = build_document([r.doc for r in self.routes], API_VERSION)
 
     def _table(self) -> list[tuple[RouteDoc, RouteHandler]]:
