@@ -10,7 +10,7 @@ transactions, or a transaction that does not decode.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from clearing.block import BlockContext, BlockResult, process_block
 from clearing.errors import DecodeError
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 MAX_BLOCK_BYTES = 8 * 1024 * 1024
 MAX_BLOCK_TXS = 20_000
 
+ProposalSource = Callable[[int, int], list[bytes]]
+
 
 class ClearingApp:
     """The consensus `Application` over the clearing state; `finalize_block` is the only writer.
@@ -38,6 +40,7 @@ class ClearingApp:
         self.state: ClearingState = initialize_state(genesis)
         self.last_root = compute_state_root(self.state)
         self.last_result: BlockResult | None = None
+        self.proposal_sources: list[ProposalSource] = []
 
     @property
     def height(self) -> int:
@@ -51,11 +54,19 @@ class ClearingApp:
             return TxRejected(str(exc))
         return TxAccepted()
 
+    def add_proposal_source(self, source: ProposalSource) -> None:
+        """`source(height, time_ms)` gives transactions this node puts first in its own
+        proposals (a quorum-attested price update, collateral credits); the other
+        validators check them like any transaction, so a source changes no rule."""
+        self.proposal_sources.append(source)
+
     def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> list[bytes]:
-        """Takes mempool candidates in order while they fit the block limits."""
+        """The proposal sources' transactions, then mempool candidates in order, while
+        they fit the block limits."""
+        extra = [raw for source in self.proposal_sources for raw in source(height, time_ms)]
         chosen: list[bytes] = []
         size = 0
-        for raw in txs:
+        for raw in [*extra, *txs]:
             if len(chosen) == MAX_BLOCK_TXS:
                 break
             if size + len(raw) > MAX_BLOCK_BYTES:
