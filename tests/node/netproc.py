@@ -46,6 +46,8 @@ class NodeHome:
     port: int = field(default_factory=get_free_port)
     log_level: str = "info"
     api_port: int = field(default_factory=get_free_port)
+    extra_config: str = "[oracle]\nenabled = false\n"
+    """TOML appended to config.toml: the services' sections (oracle off unless given)."""
 
     @property
     def node_key(self) -> KeyFile:
@@ -80,7 +82,7 @@ class NodeHome:
             f"listen_port = {self.port}\n"
             f"persistent_peers = [{peer_list}]\n"
             f'[api]\nenabled = true\nlisten_host = "127.0.0.1"\nlisten_port = {self.api_port}\n'
-            "[oracle]\nenabled = false\n"
+            + self.extra_config
         )
 
     def post_tx(self, route: str, tx: bytes) -> int:
