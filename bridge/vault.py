@@ -76,6 +76,31 @@ def get_vault_address(vault: Contract) -> bytes:
     return bytes.fromhex(vault.address[2:])
 
 
+BALANCE_OF = bytes.fromhex("70a08231")
+"""ERC-20 `balanceOf(address)` selector."""
+
+
+def get_vault_balances(chain: Chain, vault: bytes, tokens: Sequence[bytes]) -> dict[bytes, int]:
+    """What the vault holds of each token (the native coin for `NATIVE`), in one round trip.
+
+    These are the figures anyone can read on chain; the solvency report's
+    collateral sums must equal them.
+    """
+    holder = "0x" + vault.hex()
+    calls = [_balance_call(holder, vault, token) for token in tokens]
+    return {
+        token: int(raw, 16) if raw not in ("0x", "") else 0
+        for token, raw in zip(tokens, chain.batch_request(calls), strict=True)
+    }
+
+
+def _balance_call(holder: str, vault: bytes, token: bytes) -> tuple[str, list[Any]]:
+    if token == NATIVE:
+        return "eth_getBalance", [holder, "latest"]
+    data = "0x" + (BALANCE_OF + bytes(12) + vault).hex()
+    return "eth_call", [{"to": "0x" + token.hex(), "data": data}, "latest"]
+
+
 def compute_unlock_digest(chain_id: int, vault: bytes, epoch: int, lock_count: int) -> bytes:
     return compute_digest(chain_id, vault, compute_unlock_struct_hash(epoch, lock_count))
 
