@@ -98,7 +98,10 @@ class NodeContextInputs:
 
 def get_services() -> list[Service]:
     """Every service the node knows, in start order."""
-    return []
+    # Imported here: each service module imports this one for NodeContext and Service.
+    from node.status.service import STATUS
+
+    return [STATUS]
 
 
 def get_enabled_services(config: NodeConfig, inputs: NodeContextInputs) -> list[Service]:

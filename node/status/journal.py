@@ -1,0 +1,85 @@
+"""What the status page remembers of recent commits: blocks and default events.
+
+Filled by a commit listener from the block the node just applied, so it holds
+only public facts (the block, its certificate and the events clearing emitted).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from clearing.block import BlockResult
+from clearing.default.events import EventKind
+from clearing.events import Event
+from consensus.types import Block, CommitCertificate
+
+RECENT_BLOCKS = 20
+RECENT_DEFAULT_EVENTS = 200
+WATERFALL_KINDS = frozenset(
+    kind.value
+    for kind in (
+        EventKind.LIQUIDATED,
+        EventKind.LIQUIDATION_FEE,
+        EventKind.COLLATERAL_SEIZED,
+        EventKind.OWN_CONTRIBUTION_USED,
+        EventKind.INSURANCE_USED,
+        EventKind.CONTRIBUTION_MUTUALISED,
+        EventKind.DELEVERAGED,
+        EventKind.UNCOVERED,
+        EventKind.REDUCE_ONLY,
+    )
+)
+
+
+@dataclass(frozen=True)
+class BlockLine:
+    height: int
+    round: int
+    time_ms: int
+    txs: int
+    rejected: int
+    signers: tuple[bytes, ...]
+    state_root: bytes
+    commit_ms: int
+    """Block time to the moment this node applied it (as this node's clock saw it)."""
+
+
+@dataclass(frozen=True)
+class DefaultLine:
+    height: int
+    event: Event
+
+
+class Journal:
+    def __init__(self) -> None:
+        self.blocks: deque[BlockLine] = deque(maxlen=RECENT_BLOCKS)
+        self.defaults: deque[DefaultLine] = deque(maxlen=RECENT_DEFAULT_EVENTS)
+
+    def record(
+        self,
+        block: Block,
+        certificate: CommitCertificate,
+        root: bytes,
+        result: BlockResult | None,
+        now_ms: int,
+    ) -> None:
+        tx_results = () if result is None else result.tx_results
+        self.blocks.appendleft(
+            BlockLine(
+                block.height,
+                certificate.round,
+                block.header.time_ms,
+                len(block.txs),
+                sum(r.code != "ok" for r in tx_results),
+                tuple(s.validator for s in certificate.signatures),
+                root,
+                max(0, now_ms - block.header.time_ms),
+            )
+        )
+        if result is None:
+            return
+        events = [*(e for r in tx_results for e in r.events), *result.events]
+        for event in events:
+            if event.kind in WATERFALL_KINDS:
+                self.defaults.appendleft(DefaultLine(block.height, event))

@@ -1,0 +1,182 @@
+"""The node at a glance, as JSON-ready dicts: what the status page shows.
+
+Only public facts: validators, recent blocks, vault balances beside the
+ledger's collateral, each member's margin health (equity against its
+requirements — never its positions), the waterfall events clearing emitted,
+and the latest solvency report's verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from clearing.risk.engine import INSURANCE_MEMBER, get_member_risk
+from clearing.state import ClearingState
+from node.status.journal import Journal
+from node.status.vaults import VaultView
+
+MAX_MEMBER_ROWS = 100
+ReportStatus = Callable[[], dict[str, Any] | None]
+
+
+def hex0x(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def get_validators(state: ClearingState, journal: Journal) -> list[dict[str, Any]]:
+    """Genesis validators, and whether each signed the last block this node committed."""
+    last = journal.blocks[0].signers if journal.blocks else ()
+    return [
+        {
+            "name": v.name,
+            "power": v.power,
+            "pubkey": hex0x(v.pubkey),
+            "signed_last_block": v.pubkey in last,
+        }
+        for v in state.genesis.validators
+    ]
+
+
+def get_blocks(journal: Journal) -> list[dict[str, Any]]:
+    return [
+        {
+            "height": b.height,
+            "round": b.round,
+            "time_ms": b.time_ms,
+            "txs": b.txs,
+            "rejected": b.rejected,
+            "signers": len(b.signers),
+            "state_root": hex0x(b.state_root),
+            "commit_ms": b.commit_ms,
+        }
+        for b in journal.blocks
+    ]
+
+
+def get_ledger_collateral(state: ClearingState) -> dict[tuple[int, bytes], int]:
+    """Quanta of each collateral token held across all sub-accounts."""
+    held: dict[tuple[int, bytes], int] = {}
+    for member in state.members.values():
+        for account in member.sub_accounts.values():
+            for key, quanta in account.collateral.items():
+                held[key] = held.get(key, 0) + quanta
+    return held
+
+
+def get_chains(state: ClearingState, vaults: Mapping[int, VaultView]) -> list[dict[str, Any]]:
+    """Per chain and token: the vault's on-chain balance beside what the ledger credits.
+
+    Both in token units; the ledger's figure excludes withdrawals debited but
+    not yet paid (they are still in the vault).
+    """
+    held = get_ledger_collateral(state)
+    pending: dict[tuple[int, bytes], int] = {}
+    for record in state.pending_withdrawals.values():
+        key = (record.chain_id, record.token)
+        pending[key] = pending.get(key, 0) + record.amount
+    chains = []
+    for chain_id in sorted({t.chain_id for t in state.collateral_tokens.values()}):
+        view = vaults.get(chain_id)
+        tokens = []
+        for token in sorted(state.collateral_tokens.values(), key=lambda t: t.symbol):
+            if token.chain_id != chain_id:
+                continue
+            on_chain = None if view is None else view.balances.get(token.symbol)
+            tokens.append(
+                {
+                    "symbol": token.symbol,
+                    "token": hex0x(token.token),
+                    "ledger": held.get(token.key, 0) * token.quantum,
+                    "pending_withdrawals": pending.get(token.key, 0),
+                    "vault": on_chain,
+                }
+            )
+        chains.append(
+            {
+                "chain_id": chain_id,
+                "name": "" if view is None else view.name,
+                "vault": "" if view is None else view.vault,
+                "error": "not watched by this node" if view is None else view.error,
+                "tokens": tokens,
+            }
+        )
+    return chains
+
+
+def get_health(state: ClearingState) -> list[dict[str, Any]]:
+    """Margin health per sub-account, least healthy first (at most MAX_MEMBER_ROWS rows).
+
+    `health_pct` is equity over maintenance margin in whole percent (floor);
+    below 100 the sub-account is liquidated at the next block.
+    """
+    rows = []
+    for address, member in state.members.items():
+        if address == INSURANCE_MEMBER:
+            continue
+        for sub in sorted(member.sub_accounts):
+            risk = get_member_risk(state, address, sub)
+            if risk is None:
+                continue
+            mm = risk.maintenance_margin
+            health = None if mm <= 0 else risk.equity * 100 // mm
+            rows.append(
+                {
+                    "member": hex0x(address),
+                    "sub_account": sub,
+                    "equity": risk.equity,
+                    "initial_margin": risk.initial_margin,
+                    "maintenance_margin": mm,
+                    "health_pct": health,
+                    "status": get_health_status(risk.equity, mm, risk.initial_margin),
+                    "reduce_only": member.default_fund < member.default_fund_required,
+                }
+            )
+    rows.sort(key=lambda r: (r["health_pct"] is None, r["health_pct"] or 0, r["member"]))
+    return rows[:MAX_MEMBER_ROWS]
+
+
+def get_health_status(equity: int, maintenance_margin: int, initial_margin: int) -> str:
+    if maintenance_margin <= 0:
+        return "no risk"
+    if equity < maintenance_margin:
+        return "below MM"
+    if equity < initial_margin:
+        return "below IM"
+    return "ok"
+
+
+def get_defaults(journal: Journal) -> list[dict[str, Any]]:
+    return [
+        {
+            "height": line.height,
+            "kind": line.event.kind,
+            **{k: hex0x(v) if isinstance(v, bytes) else v for k, v in line.event.data},
+        }
+        for line in journal.defaults
+    ]
+
+
+def build_overview(
+    moniker: str,
+    state: ClearingState,
+    journal: Journal,
+    vaults: Mapping[int, VaultView],
+    report: ReportStatus | None,
+) -> dict[str, Any]:
+    latencies = sorted(b.commit_ms for b in journal.blocks)
+    return {
+        "moniker": moniker,
+        "chain_id": state.chain_id,
+        "height": state.height,
+        "time_ms": state.time_ms,
+        "commit_ms_p50": latencies[len(latencies) // 2] if latencies else None,
+        "insurance_fund": state.insurance_fund,
+        "prices": dict(sorted(state.mark_prices.items())),
+        "validators": get_validators(state, journal),
+        "blocks": get_blocks(journal),
+        "chains": get_chains(state, vaults),
+        "members": get_health(state),
+        "defaults": get_defaults(journal),
+        "report": None if report is None else report(),
+    }

@@ -1,0 +1,94 @@
+"""The status page: the overview rendered as one self-refreshing HTML document.
+
+Every value is escaped; the page carries no script, so it renders in any
+browser (and in headless Chromium in the tests) and cannot run anything.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+REFRESH_S = 2
+STYLE = (
+    "body{font-family:sans-serif;margin:1.5em;background:#fafafa;color:#222}"
+    "table{border-collapse:collapse;margin-bottom:1em}"
+    "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}"
+    "th{background:#e8eef7}.ok{color:#070}.bad{color:#b00;font-weight:bold}"
+    "code{font-size:90%}"
+)
+
+
+def cell(value: object) -> str:
+    if value is None:
+        return "<td>–</td>"
+    if isinstance(value, bool):
+        return f"<td>{'yes' if value else 'no'}</td>"
+    text = str(value)
+    if text.startswith("0x") and len(text) > 18:
+        return f"<td><code title='{html.escape(text)}'>{html.escape(text[:10])}…</code></td>"
+    return f"<td>{html.escape(text)}</td>"
+
+
+def table(section: str, rows: Sequence[dict[str, Any]], empty: str) -> str:
+    if not rows:
+        return f"<p id='{section}'>{html.escape(empty)}</p>"
+    headers = list(rows[0])
+    head = "".join(f"<th>{html.escape(h.replace('_', ' '))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(cell(r.get(h)) for h in headers) + "</tr>" for r in rows)
+    return f"<table id='{section}'><tr>{head}</tr>{body}</table>"
+
+
+def render_chains(chains: Sequence[dict[str, Any]]) -> str:
+    rows = [
+        {
+            "chain_id": c["chain_id"],
+            "name": c["name"],
+            "vault": c["vault"],
+            "symbol": t["symbol"],
+            "vault_balance": t["vault"],
+            "ledger": t["ledger"],
+            "pending_withdrawals": t["pending_withdrawals"],
+            "read": c["error"] or "ok",
+        }
+        for c in chains
+        for t in c["tokens"]
+    ]
+    return table("chains", rows, "no collateral chains in genesis")
+
+
+def render_report(report: dict[str, Any] | None) -> str:
+    if report is None:
+        return "<p id='report'>solvency reports are not built on this node</p>"
+    verdict = str(report.get("verdict", "none yet"))
+    css = "ok" if verdict == "VALID" else ("bad" if verdict == "INVALID" else "")
+    details = "".join(
+        f"<li>{html.escape(k.replace('_', ' '))}: {html.escape(str(v))}</li>"
+        for k, v in report.items()
+        if k != "verdict"
+    )
+    return f"<p id='report' class='{css}'>{html.escape(verdict)}</p><ul>{details}</ul>"
+
+
+def render_status_page(overview: dict[str, Any]) -> str:
+    name = html.escape(str(overview["moniker"]))
+    prices = [{"instrument": k, "mark": v} for k, v in overview["prices"].items()]
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<meta http-equiv='refresh' content='{REFRESH_S}'>"
+        f"<title>clearnode {name}</title><style>{STYLE}</style></head><body>"
+        f"<h1>clearnode status: {name}</h1>"
+        f"<p id='height'>height {overview['height']}, chain id {overview['chain_id']}, "
+        f"commit latency p50 {overview['commit_ms_p50']} ms, "
+        f"insurance fund {overview['insurance_fund']}</p>"
+        f"<h2>Validators</h2>{table('validators', overview['validators'], 'none')}"
+        f"<h2>Recent blocks</h2>{table('blocks', overview['blocks'], 'no block yet')}"
+        f"<h2>Prices</h2>{table('prices', prices, 'no prices')}"
+        f"<h2>Chains and vault balances</h2>{render_chains(overview['chains'])}"
+        "<h2>Members' health</h2>"
+        f"{table('members', overview['members'], 'no member holds risk')}"
+        f"<h2>Waterfall events</h2>{table('defaults', overview['defaults'], 'no default')}"
+        f"<h2>Latest solvency report</h2>{render_report(overview['report'])}"
+        "</body></html>"
+    )

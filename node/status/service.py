@@ -1,0 +1,85 @@
+"""The status service: a commit journal, vault polling, and the page's two routes.
+
+`GET /` (and `/status`) serve the HTML page, `GET /v1/overview` the same data
+as JSON. Enabled wherever the HTTP API is.
+"""
+
+from __future__ import annotations
+
+import time
+
+import trio
+
+from clearing.risk.engine import get_risk_setup
+from consensus.types import Block, CommitCertificate
+from node.api.app import RouteHandler
+from node.api.http import Request, Response, json_response
+from node.api.openapi import RouteDoc
+from node.config import NodeConfig
+from node.services import NodeContext, NodeContextInputs, Service
+from node.status.journal import Journal
+from node.status.overview import ReportStatus, build_overview
+from node.status.page import render_status_page
+from node.status.vaults import VaultView, poll_vaults
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class StatusPage:
+    def __init__(self, ctx: NodeContext, report: ReportStatus | None = None) -> None:
+        self.ctx = ctx
+        self.journal = Journal()
+        self.vaults: dict[int, VaultView] = {}
+        self.report = report
+
+    def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
+        self.journal.record(block, certificate, root, self.ctx.app.last_result, wall_clock_ms())
+
+    def overview(self) -> dict[str, object]:
+        return build_overview(
+            self.ctx.config.moniker, self.ctx.state, self.journal, self.vaults, self.report
+        )
+
+    async def get_page(self, _: Request, __: dict[str, str]) -> Response:
+        body = render_status_page(self.overview()).encode()
+        return Response(200, body, "text/html; charset=utf-8")
+
+    async def get_overview(self, _: Request, __: dict[str, str]) -> Response:
+        return json_response(200, self.overview())
+
+    def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
+        page = self.get_page
+        return [
+            (RouteDoc("GET", "/", "getStatusPage", "The operator's status page (HTML)",
+                      content_type="text/html"), page),
+            (RouteDoc("GET", "/status", "getStatusPageAlias", "The status page (HTML)",
+                      content_type="text/html"), page),
+            (RouteDoc("GET", "/v1/overview", "getOverview",
+                      "Validators, recent blocks, vault balances, members' margin health, "
+                      "waterfall events and the latest report verdict"),
+             self.get_overview),
+        ]  # fmt: skip
+
+
+async def serve_status(
+    ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    page = StatusPage(ctx)
+    ctx.on_commit(page.on_commit)
+    ctx.api.add_routes(page.routes())
+    get_risk_setup(ctx.genesis)  # build the risk setup now, not on the first page view
+    async with trio.open_nursery() as nursery:
+        if ctx.config.bridge_chains:
+            tokens = list(ctx.state.collateral_tokens.values())
+            nursery.start_soon(poll_vaults, page.vaults, ctx.config.bridge_chains, tokens,
+                               wall_clock_ms)  # fmt: skip
+        task_status.started()
+
+
+def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
+    return config.api.enabled
+
+
+STATUS = Service("status", (), is_enabled, serve_status)

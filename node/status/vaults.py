@@ -1,0 +1,65 @@
+"""Vault balances on each configured chain, read every few seconds for the status page.
+
+Reading a chain is blocking web3 I/O, so it runs in a worker thread; a chain
+that does not answer shows its error and its last known balances, and never
+holds up the node.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+from bridge.chain import connect
+from bridge.vault import get_vault_balances
+from clearing.assets import CollateralToken
+from node.config import BridgeChainConfig
+
+log = logging.getLogger(__name__)
+
+POLL_S = 5.0
+
+
+@dataclass
+class VaultView:
+    """One chain's vault as last read: balances by token symbol, or why it could not be."""
+
+    name: str
+    chain_id: int
+    vault: str
+    balances: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+    read_at_ms: int = 0
+
+
+def read_vault(chain: BridgeChainConfig, tokens: Sequence[CollateralToken]) -> dict[str, int]:
+    """Balances (token units) of the vault on `chain` for the genesis tokens on that chain."""
+    connected = connect(chain.rpc_url, chain.chain_id, timeout=5.0)
+    vault = bytes.fromhex(chain.vault_address.removeprefix("0x"))
+    found = get_vault_balances(connected, vault, [t.token for t in tokens])
+    return {t.symbol: found[t.token] for t in tokens}
+
+
+async def poll_vaults(
+    views: dict[int, VaultView],
+    chains: Sequence[BridgeChainConfig],
+    tokens: Sequence[CollateralToken],
+    clock_ms: Callable[[], int],
+) -> None:
+    """Refreshes `views` (by chain id) until cancelled."""
+    for chain in chains:
+        views[chain.chain_id] = VaultView(chain.name, chain.chain_id, chain.vault_address)
+    while True:
+        for chain in chains:
+            view = views[chain.chain_id]
+            on_chain = [t for t in tokens if t.chain_id == chain.chain_id]
+            try:
+                view.balances = await trio.to_thread.run_sync(read_vault, chain, on_chain)
+                view.error, view.read_at_ms = "", clock_ms()
+            except Exception as exc:  # any RPC, transport or decoding failure of one chain
+                view.error = f"{type(exc).__name__}: {exc}"[:200]
+                log.debug("vault balance of chain %d unreadable: %s", chain.chain_id, exc)
+        await trio.sleep(POLL_S)

@@ -1,0 +1,88 @@
+"""The overview's pieces on real clearing states: health, chains, defaults, and the page."""
+
+from __future__ import annotations
+
+from clearing.block import BlockResult, TxResult
+from clearing.default.events import EventKind
+from clearing.events import make_event
+from clearing.sandbox import derive_ed25519_key, derive_member_key
+from clearing.trade import Trade, sign_trade_batch
+from consensus.types import Block, BlockHeader, CommitCertificate, CommitSig
+from node.status.journal import RECENT_BLOCKS, Journal
+from node.status.overview import build_overview, get_chains, get_health, get_health_status
+from node.status.page import render_status_page
+from node.status.vaults import VaultView
+from tests.clearing.support import USDC, new_sandbox
+
+ALICE, BOB = derive_member_key("status-alice"), derive_member_key("status-bob")
+
+
+def traded_sandbox():  # type: ignore[no-untyped-def]
+    box = new_sandbox()
+    box.apply([box.credit(m.address, USDC, 10**9) for m in (ALICE, BOB)])
+    box.apply([box.authorise(m, "alpha") for m in (ALICE, BOB)])
+    trade = Trade(1, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1)
+    venue = derive_ed25519_key("venue-alpha")
+    result = box.apply([sign_trade_batch(venue, box.chain_id, "alpha", 1, (trade,))])
+    assert result.tx_results[0].is_ok(), result.tx_results[0].detail
+    return box
+
+
+def test_health_lists_margined_members_without_positions() -> None:
+    box = traded_sandbox()
+    rows = get_health(box.state)
+    assert {r["member"] for r in rows} == {"0x" + m.address.hex() for m in (ALICE, BOB)}
+    for row in rows:
+        assert row["maintenance_margin"] > 0 and row["status"] == "ok"
+        assert row["health_pct"] == row["equity"] * 100 // row["maintenance_margin"]
+        assert "positions" not in row and "quantity" not in row
+    assert [r["health_pct"] for r in rows] == sorted(r["health_pct"] for r in rows)
+
+
+def test_health_status_thresholds() -> None:
+    assert get_health_status(5, 0, 0) == "no risk"
+    assert get_health_status(99, 100, 200) == "below MM"
+    assert get_health_status(150, 100, 200) == "below IM"
+    assert get_health_status(200, 100, 200) == "ok"
+
+
+def test_chains_put_vault_beside_ledger() -> None:
+    box = traded_sandbox()
+    views = {USDC[0]: VaultView("one", USDC[0], "0xvault", {"USDC": 123}, "", 1)}
+    chains = {c["chain_id"]: c for c in get_chains(box.state, views)}
+    usdc = next(t for t in chains[USDC[0]]["tokens"] if t["token"] == "0x" + USDC[1].hex())
+    quantum = box.state.collateral_tokens[USDC].quantum
+    assert usdc["ledger"] == 2 * 10**9 * quantum and usdc["vault"] == 123
+    others = [c for c in chains.values() if c["chain_id"] != USDC[0]]
+    assert all(c["error"] == "not watched by this node" for c in others)
+
+
+def commit(journal: Journal, height: int, result: BlockResult | None) -> None:
+    header = BlockHeader("test", height, 1_000 * height, bytes(32), bytes(32), bytes(32), b"")
+    block = Block(header, (), None)
+    signer = derive_ed25519_key("validator-0").public_key().public_bytes_raw()
+    cert = CommitCertificate(height, 0, block.hash, (CommitSig(signer, bytes(64)),))
+    journal.record(block, cert, bytes(32), result, 1_000 * height + 40)
+
+
+def test_journal_keeps_recent_blocks_and_waterfall_events_only() -> None:
+    journal = Journal()
+    seized = make_event(EventKind.COLLATERAL_SEIZED.value, member=ALICE.address, amount=7)
+    trade = make_event("trade", member=ALICE.address)
+    result = BlockResult(3, (TxResult("ok", "", (trade,)),), (seized,), bytes(32))
+    for height in range(1, RECENT_BLOCKS + 5):
+        commit(journal, height, result if height == 3 else None)
+    assert len(journal.blocks) == RECENT_BLOCKS and journal.blocks[0].commit_ms == 40
+    assert [(d.height, d.event.kind) for d in journal.defaults] == [(3, "collateral_seized")]
+
+
+def test_page_shows_the_overview_escaped() -> None:
+    box = traded_sandbox()
+    journal = Journal()
+    evil = make_event(EventKind.UNCOVERED.value, member=BOB.address, amount=5, note="<script>")
+    commit(journal, 1, BlockResult(1, (), (evil,), bytes(32)))
+    overview = build_overview("<node>", box.state, journal, {}, lambda: {"verdict": "VALID"})
+    page = render_status_page(overview)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;node&gt;" in page
+    assert "uncovered" in page and "VALID" in page and "validator-0" in page
+    assert overview["validators"][0]["signed_last_block"] is True

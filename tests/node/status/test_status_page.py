@@ -1,0 +1,102 @@
+"""Each node serves its status page: four real nodes, trades over HTTP, headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import encode_tx
+from node.p2p import P2PConfig, open_p2p
+from node.p2p.topics import TX, get_topic
+from tests.node.nodenet import open_node_network
+from tests.node.test_network_inprocess import setup_txs
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def one_way_batches(chain_id: int) -> list[bytes]:
+    """m0 buys from m1 and m2 from m3 (setup_txs' members), so all four hold risk."""
+    m = [derive_member_key(f"m{i}").address for i in range(4)]
+    venue = derive_ed25519_key("venue-alpha")
+    trades = [Trade(100 + i, "BTC-PERP", m[2 * i], 0, m[2 * i + 1], 0, 60_000_000, 2)
+              for i in range(2)]  # fmt: skip
+    return [encode_tx(sign_trade_batch(venue, chain_id, "alpha", 100 + i, (t,)))
+            for i, t in enumerate(trades)]  # fmt: skip
+
+
+async def wait_for_margined(port: int, count: int) -> dict[str, object]:
+    """The overview once `count` members hold margined positions."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        with trio.fail_after(60):
+            while True:
+                overview = (await client.get(f"http://127.0.0.1:{port}/v1/overview")).json()
+                if sum(m["status"] == "ok" for m in overview["members"]) >= count:
+                    return overview
+                await trio.sleep(0.2)
+
+
+async def wait_for_credits(port: int, count: int) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        with trio.fail_after(60):
+            while (
+                len((await client.get(f"http://127.0.0.1:{port}/v1/overview")).json()["members"])
+                < count
+            ):
+                await trio.sleep(0.2)
+
+
+def screenshot(url: str, shot: Path) -> None:
+    assert CHROMIUM is not None, "chromium is missing: run `make test`, which installs it"
+    subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         f"--screenshot={shot}", "--window-size=1100,1400", url],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
+    setup, _ = setup_txs()
+    async with open_node_network(tmp_path) as net:
+        await net.wait_for_height(1)
+        client_config = P2PConfig(
+            derive_seed("status-client"), persistent_peers=tuple(h.addr for h in net.homes)
+        )
+        async with open_p2p(client_config, [get_topic(TX)]) as client:
+            await client.wait_for_mesh(TX, 2)
+            for tx in setup:
+                await client.publish(TX, tx)
+            await wait_for_credits(net.homes[0].api_port, 4)
+            async with httpx.AsyncClient(timeout=10) as http:
+                for i, batch in enumerate(one_way_batches(4242)):
+                    url = f"http://127.0.0.1:{net.homes[i % 4].api_port}/v1/trade-batches"
+                    answer = await http.post(
+                        url, content=batch, headers={"content-type": "application/msgpack"}
+                    )
+                    assert answer.status_code == 202, answer.text
+            overviews = [await wait_for_margined(h.api_port, 4) for h in net.homes]
+        for home, overview in zip(net.homes, overviews, strict=True):
+            assert overview["moniker"] == home.name
+            assert [v["name"] for v in overview["validators"]] == [
+                f"validator-{i}" for i in range(4)
+            ]
+            assert overview["blocks"] and overview["blocks"][0]["signers"] >= 3
+            assert all(m["maintenance_margin"] > 0 for m in overview["members"])
+        port = net.homes[2].api_port
+        async with httpx.AsyncClient(timeout=10) as http:
+            page = (await http.get(f"http://127.0.0.1:{port}/")).text
+            spec = (await http.get(f"http://127.0.0.1:{port}/openapi.json")).json()
+        assert "clearnode status: v2" in page and "validator-3" in page
+        assert "31337" in page and "health" in page and "quantity" not in page
+        assert "/v1/overview" in spec["paths"]
+        shot = tmp_path / "status.png"  # kept by pytest under its basetemp for a look
+        await trio.to_thread.run_sync(screenshot, f"http://127.0.0.1:{port}/", shot)
+        data = shot.read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 20_000
