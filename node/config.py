@@ -61,6 +61,7 @@ class StorageConfig:
     path: Path
     wal_path: Path
     snapshot_interval: int = 100
+    snapshots_kept: int = 3
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,7 @@ def _storage(home: Path) -> Callable[[_Table], StorageConfig]:
             path=t.path("path", home, "data/node.sqlite3"),
             wal_path=t.path("consensus_wal", home, "data/consensus.wal"),
             snapshot_interval=t.integer("snapshot_interval", StorageConfig.snapshot_interval, lo=1),
+            snapshots_kept=t.integer("snapshots_kept", StorageConfig.snapshots_kept, lo=1),
         )
 
     return build
