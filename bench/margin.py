@@ -2,9 +2,17 @@
 
 ``remargin_s``: IM and the below-maintenance flag of 100,000 sub-accounts holding
 8 positions each over 50 instruments and 64 scenarios (best of ``--repeat``).
-``trade_check_us``: one trade's margin check from the sub-account's kept
-scenario-loss vector (update by ``-dq * v``, max, compare), mean per trade.
-``exact``: the vectorised figures equal the pure-Python reference on a sample.
+``trade_check_us``: the production pre-trade check (``clearing.trade.check_pre_trade_margin``,
+which reads the sub-account's kept scenario losses from ``state.risk_cache``,
+updates them by ``-dq * v``, takes the max and compares) for one side of a
+trade, mean over ``--trades`` trades on a sub-account of ``--positions``
+positions; the state holds the ``--instruments`` perpetuals of the example
+genesis and its risk section widened to ``--scenarios`` scenarios (a SPAN grid
+of ``(scenarios - 8) / 4`` price steps and the rest stress days). An accepted
+trade is written as ``process_trade`` writes it (outside the timing).
+``exact``: the vectorised figures equal the pure-Python reference on a sample;
+``trade_check_exact``: the kept losses after all the trades equal a from-scratch
+computation.
 """
 
 from __future__ import annotations
@@ -14,13 +22,15 @@ import time
 
 import numpy as np
 
-from clearing.risk.arrays import RiskArrays
-from clearing.risk.margin import (
-    compute_initial_margin,
-    compute_scenario_losses,
-    compute_trade_losses,
-)
+from bench.ledger import BASE_PRICE, build_genesis_doc
+from clearing.genesis import parse_genesis
+from clearing.position import compute_position_after_fill
+from clearing.risk.engine import get_quantities, get_risk_arrays, get_risk_cache, get_risk_setup
+from clearing.risk.errors import InsufficientMargin
+from clearing.risk.margin import compute_scenario_losses
 from clearing.risk.vector import compute_batch_margins, compute_losses_reference
+from clearing.state import ClearingState, Member, Position, SubAccount, initialize_state
+from clearing.trade import SideFill, check_pre_trade_margin, write_side
 
 
 def run(argv: list[str]) -> dict[str, object]:
@@ -50,24 +60,7 @@ def run(argv: list[str]) -> dict[str, object]:
     reference = compute_losses_reference(values, index[sample], quantity[sample])
     exact = result.vectorised and [max(r) for r in reference] == list(result.initial_margin[sample])
 
-    ids = tuple(f"I{i:03d}" for i in range(n_inst))
-    labels = tuple(str(s) for s in range(n_scen))
-    arrays = RiskArrays(0, ids, labels, tuple(map(tuple, values.tolist())))
-    positions = {ids[i]: q for i, q in zip(index[0].tolist(), quantity[0].tolist(), strict=True)}
-    losses = compute_scenario_losses(positions, arrays)
-    trade_rows = [arrays.values[int(i)] for i in rng.integers(0, n_inst, args.trades)]
-    sizes = rng.integers(-100, 100, args.trades).tolist()
-    equity0 = int(equity[0])
-    start = time.perf_counter()
-    accepted = 0
-    im = compute_initial_margin(losses)  # kept beside the loss vector
-    for row, dq in zip(trade_rows, sizes, strict=True):
-        after = compute_trade_losses(losses, row, dq)
-        im_after = compute_initial_margin(after)
-        if im_after <= im or equity0 >= im_after:
-            losses, im = after, im_after
-            accepted += 1
-    trade_us = (time.perf_counter() - start) / args.trades * 1e6
+    trade_us, accepted, trade_exact = time_trade_checks(rng, n_inst, slots, n_scen, args.trades)
     return {
         "remargin_s": round(best, 4),
         "trade_check_us": round(trade_us, 2),
@@ -77,4 +70,59 @@ def run(argv: list[str]) -> dict[str, object]:
         "scenarios": n_scen,
         "exact": exact,
         "accepted_trades": accepted,
+        "trade_check_exact": trade_exact,
     }
+
+
+def build_margin_state(instruments: int, scenarios: int) -> ClearingState:
+    """The example genesis with ``instruments`` BTC perpetuals and ``scenarios`` scenarios."""
+    doc = build_genesis_doc(instruments, margin=True)
+    risk = doc["risk"]
+    steps = (scenarios - 8) // 4  # one group: base + 4*steps + 4 SPAN scenarios
+    risk["price_steps"] = steps
+    days = scenarios - (4 * steps + 5)
+    risk["stress_days"] = [
+        {"label": f"day-{d}", "moves_bps": {"BTC": -2000 - 100 * d, "ETH": -2500}}
+        for d in range(days)
+    ]
+    state = initialize_state(parse_genesis(doc))
+    setup = get_risk_setup(state.genesis)
+    assert setup is not None and len(setup.scenarios.scenarios) == scenarios
+    return state
+
+
+def time_trade_checks(
+    rng: np.random.Generator, instruments: int, slots: int, scenarios: int, trades: int
+) -> tuple[float, int, bool]:
+    """Mean seconds of ``check_pre_trade_margin`` per trade side (in us), accepted, exact."""
+    state = build_margin_state(instruments, scenarios)
+    ids = sorted(state.instruments)
+    member = (1).to_bytes(20, "big")
+    account = SubAccount(10**10)
+    for i in rng.choice(instruments, slots, replace=False).tolist():
+        lots = int(rng.integers(-100, 100)) or 1
+        account.positions[ids[i]] = Position(lots, BASE_PRICE, BASE_PRICE, 0, 0)
+    record = state.members[member] = Member(member, {0: account}, set())
+    picks = rng.integers(0, instruments, trades).tolist()
+    sizes = rng.integers(-100, 100, trades).tolist()
+    elapsed = 0.0
+    accepted = 0
+    for i, dq in zip(picks, sizes, strict=True):
+        iid = ids[i]
+        position, cash = compute_position_after_fill(
+            account.positions.get(iid), dq, BASE_PRICE, BASE_PRICE, 0
+        )
+        start = time.perf_counter()
+        try:
+            margin = check_pre_trade_margin(state, record, 0, account, iid, position, cash)
+        except InsufficientMargin:
+            elapsed += time.perf_counter() - start
+            continue
+        elapsed += time.perf_counter() - start
+        write_side(state, member, 0, iid, SideFill(position, cash, 0, margin))
+        accepted += 1
+    setup = get_risk_setup(state.genesis)
+    assert setup is not None
+    kept = get_risk_cache(state, setup).accounts[(member, 0)]
+    scratch = compute_scenario_losses(get_quantities(account), get_risk_arrays(state, setup))
+    return elapsed / trades * 1e6, accepted, kept.losses == scratch

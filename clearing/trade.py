@@ -51,7 +51,8 @@ from clearing.errors import (
 from clearing.events import Event, make_event
 from clearing.instruments import Instrument
 from clearing.position import compute_long_change, compute_position_after_fill
-from clearing.risk.engine import check_pre_trade, get_quantities
+from clearing.risk.cache import TradeFigures, keep_trade_figures
+from clearing.risk.engine import check_pre_trade
 from clearing.state import (
     ClearingState,
     Member,
@@ -142,23 +143,32 @@ def sign_trade_batch(
 
 
 def check_pre_trade_margin(
-    state: ClearingState, member: bytes, sub_account: int, post_trade: SubAccount
-) -> None:
-    """Reject a trade that leaves ``post_trade`` below initial margin while raising its
-    risk, and any trade that grows a position of a member short of its required
+    state: ClearingState,
+    member: Member,
+    sub_account: int,
+    account: SubAccount | None,
+    instrument_id: str,
+    position: Position,
+    cash_delta: int,
+) -> TradeFigures | None:
+    """Reject a trade that leaves the sub-account below initial margin while raising
+    its risk, and any trade that grows a position of a member short of its required
     default-fund contribution (typed errors carrying the numbers).
 
-    ``post_trade`` is a view of the sub-account as the trade would leave it (cash
-    after entry settlement and fee, positions with this trade netted in); the
-    pre-trade sub-account is still in ``state``. Margin: ``clearing/risk/engine.py``.
+    ``account`` is the sub-account before the trade (None if new, still unchanged
+    in ``state``); the trade would leave ``position`` in ``instrument_id`` and
+    add ``cash_delta`` (entry settlement minus fee). Margin:
+    ``clearing/risk/engine.py``; returns its figures for ``write_side`` to keep.
     """
-    record = state.members[member]
-    if is_reduce_only(record.default_fund_required, record.default_fund):
-        before = record.sub_accounts.get(sub_account)
-        check_reduce_only(
-            member, get_quantities(before) if before else {}, get_quantities(post_trade)
-        )
-    check_pre_trade(state, member, sub_account, post_trade)
+    before = None if account is None else account.positions.get(instrument_id)
+    if is_reduce_only(member.default_fund_required, member.default_fund):
+        # The trade changes one instrument only, so that one decides.
+        lots = before.quantity if before is not None else 0
+        check_reduce_only(member.address, {instrument_id: lots}, {instrument_id: position.quantity})
+    cash_after = cash_delta if account is None else account.cash + cash_delta
+    return check_pre_trade(
+        state, member.address, sub_account, account, instrument_id, position.quantity, cash_after
+    )
 
 
 def process_trade_batch(state: ClearingState, ctx: BlockContext, batch: TradeBatch) -> list[Event]:
@@ -280,6 +290,7 @@ class SideFill(NamedTuple):
     position: Position  # the new record (flat when the fill closed the position)
     cash_delta: int  # entry variation margin minus fee
     long_change: int  # change in the long lots this side adds to open interest
+    margin: TradeFigures | None  # the side's margin figures after the trade (None: risk off)
 
 
 def compute_side_fill(
@@ -302,24 +313,10 @@ def compute_side_fill(
     if notional > MAX_POSITION_NOTIONAL:
         raise InvalidAmount("position_notional", notional, 0, MAX_POSITION_NOTIONAL)
     cash_delta = entry_cash - fee
-    check_pre_trade_margin(
-        state,
-        member.address,
-        sub_account,
-        compute_post_trade_view(account, instrument_id, position, cash_delta),
+    margin = check_pre_trade_margin(
+        state, member, sub_account, account, instrument_id, position, cash_delta
     )
-    return SideFill(position, cash_delta, compute_long_change(before, position))
-
-
-def compute_post_trade_view(
-    account: SubAccount | None, instrument_id: str, position: Position, cash_delta: int
-) -> SubAccount:
-    """A new SubAccount showing the trade applied; shares collateral, copies positions."""
-    if account is None:
-        return SubAccount(cash_delta, {}, {instrument_id: position})
-    positions = dict(account.positions)
-    positions[instrument_id] = position
-    return SubAccount(account.cash + cash_delta, account.collateral, positions)
+    return SideFill(position, cash_delta, compute_long_change(before, position), margin)
 
 
 def write_side(
@@ -328,3 +325,5 @@ def write_side(
     account = get_sub_account_for_write(state, member, sub_account)
     account.cash += side.cash_delta
     account.positions[instrument_id] = side.position
+    if side.margin is not None:
+        keep_trade_figures(state.risk_cache, side.margin)

@@ -36,7 +36,7 @@ from clearing.events import Event, make_event
 from clearing.position import compute_long_change, compute_position_after_fill
 from clearing.risk.engine import (
     INSURANCE_MEMBER,
-    get_account_initial_margin,
+    get_kept_initial_margin,
     get_quantities,
     get_risk_arrays,
     get_risk_setup,
@@ -105,13 +105,12 @@ def is_any_below_maintenance(state: ClearingState) -> bool:
     for address, member in state.members.items():
         if address == INSURANCE_MEMBER:
             continue
-        for account in member.sub_accounts.values():
+        for sub, account in member.sub_accounts.items():
             if not get_quantities(account):
                 continue
             equity = account.cash + get_collateral_value(state, account)
-            if not is_maintenance_met(
-                equity, get_account_initial_margin(state, account), k_num, k_den
-            ):
+            im = get_kept_initial_margin(state, address, sub, account)
+            if not is_maintenance_met(equity, im, k_num, k_den):
                 return True
     return False
 
@@ -203,7 +202,7 @@ def _settle_contribution(state: ClearingState, member: bytes, required: int) -> 
     if gap == 0 or account is None:
         return None
     equity = account.cash + get_collateral_value(state, account)
-    amount = min(gap, max(equity - get_account_initial_margin(state, account), 0))
+    amount = min(gap, max(equity - get_kept_initial_margin(state, member, 0, account), 0))
     if not amount:
         return None
     get_member_for_write(state, member)

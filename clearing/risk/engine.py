@@ -1,8 +1,11 @@
 """The risk engine over the ledger state: parameters, risk arrays, margin checks.
 
-Risk arrays are a pure function of (genesis, mark prices, block time); they
-are rebuilt when marks or time change and cached by those inputs, so every
-node computes identical arrays whatever its cache holds. An empty genesis
+Risk arrays are a pure function of (genesis, mark prices, block time; time
+only when an option is listed); they are rebuilt when those change and cached
+by those inputs, so every node computes identical arrays whatever its cache
+holds. Sub-accounts' losses and IM are kept in ``state.risk_cache`` against the
+same inputs (``clearing/risk/cache.py``), so the pre-trade check costs one
+``O(scenarios)`` update, and equals the from-scratch figures. An empty genesis
 ``risk`` section means margining is off (requirement 0, no liquidation): the
 ledger runs as before until a genesis configures risk.
 """
@@ -15,6 +18,13 @@ from clearing.assets import CollateralKey, compute_haircut_value_per_quantum
 from clearing.genesis import Genesis
 from clearing.instruments import InstrumentKind
 from clearing.risk.arrays import RiskArrays, compute_risk_arrays
+from clearing.risk.cache import (
+    AccountFigures,
+    RiskCache,
+    TradeFigures,
+    compute_trade_figures,
+    get_account_figures,
+)
 from clearing.risk.margin import (
     check_trade_margin,
     compute_initial_margin,
@@ -39,6 +49,7 @@ class RiskSetup:
     params: RiskParams
     scenarios: ScenarioSet
     stress: ScenarioSet
+    is_time_dependent: bool  # an option is listed: its arrays move with the block time
 
 
 # Caches of pure results (a miss recomputes the same value); a few geneses at most.
@@ -58,7 +69,12 @@ def get_risk_setup(genesis: Genesis) -> RiskSetup | None:
     setup = None
     if genesis.risk:
         params = parse_risk_params(genesis.risk)
-        setup = RiskSetup(params, compute_scenario_set(params), compute_stress_scenario_set(params))
+        setup = RiskSetup(
+            params,
+            compute_scenario_set(params),
+            compute_stress_scenario_set(params),
+            any(i.kind is InstrumentKind.OPTION for i in genesis.instruments),
+        )
     if len(_setups) >= CACHE_ENTRIES:
         _setups.clear()
     _setups[id(genesis)] = (genesis, setup)
@@ -67,8 +83,9 @@ def get_risk_setup(genesis: Genesis) -> RiskSetup | None:
 
 def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False) -> RiskArrays:
     """Margin (or stress) arrays at the current marks and block time."""
-    epoch = state.height // state.genesis.epoch_length_blocks
-    inputs = (epoch, state.time_ms, tuple(sorted(state.mark_prices.items())))
+    epoch = get_epoch(state)
+    time_ms = state.time_ms if setup.is_time_dependent else None
+    inputs = (epoch, time_ms, tuple(sorted(state.mark_prices.items())))
     key = (id(state.genesis), stress)
     cached = _arrays.get(key)
     if cached is not None and cached[0] is state.genesis and cached[1] == inputs:
@@ -93,12 +110,31 @@ def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False
     return arrays
 
 
+def get_epoch(state: ClearingState) -> int:
+    return state.height // state.genesis.epoch_length_blocks
+
+
+def get_risk_cache(state: ClearingState, setup: RiskSetup) -> RiskCache:
+    """``state.risk_cache`` if its arrays are the current ones, else a fresh cache."""
+    cache = state.risk_cache
+    epoch = get_epoch(state)
+    time_ms = state.time_ms if setup.is_time_dependent else None
+    if not isinstance(cache, RiskCache) or not cache.is_current(
+        state.genesis, epoch, time_ms, state.mark_prices
+    ):
+        arrays = get_risk_arrays(state, setup)
+        cache = state.risk_cache = RiskCache(
+            state.genesis, epoch, time_ms, dict(state.mark_prices), arrays
+        )
+    return cache
+
+
 def get_quantities(account: SubAccount) -> dict[str, int]:
     return {iid: p.quantity for iid, p in account.positions.items() if p.quantity}
 
 
 def get_account_initial_margin(state: ClearingState, account: SubAccount | None) -> int:
-    """IM of a sub-account (0 when risk is off or the account does not exist)."""
+    """IM of a sub-account computed from scratch (0 when risk is off or no account)."""
     setup = get_risk_setup(state.genesis)
     if setup is None or account is None or not account.positions:
         return 0
@@ -106,23 +142,57 @@ def get_account_initial_margin(state: ClearingState, account: SubAccount | None)
     return compute_initial_margin(compute_scenario_losses(get_quantities(account), arrays))
 
 
+def get_kept_initial_margin(
+    state: ClearingState, member: bytes, sub_account: int, account: SubAccount | None
+) -> int:
+    """IM of ``account`` (``member``'s ``sub_account``) through the kept figures; the
+    same number as ``get_account_initial_margin``."""
+    setup = get_risk_setup(state.genesis)
+    if setup is None or account is None or not account.positions:
+        return 0
+    cache = get_risk_cache(state, setup)
+    return get_account_figures(cache, (member, sub_account), get_quantities(account)).initial_margin
+
+
 def get_initial_margin_requirement(state: ClearingState, member: bytes, sub_account: int) -> int:
     """What a withdrawal or transfer out must leave covered."""
     record = state.members.get(member)
     account = None if record is None else record.sub_accounts.get(sub_account)
-    return get_account_initial_margin(state, account)
+    return get_kept_initial_margin(state, member, sub_account, account)
 
 
 def check_pre_trade(
-    state: ClearingState, member: bytes, sub_account: int, post_trade: SubAccount
-) -> None:
-    """Reject (``InsufficientMargin``) a trade that raises IM above equity."""
-    record = state.members.get(member)
-    before = None if record is None else record.sub_accounts.get(sub_account)
-    im_before = get_account_initial_margin(state, before)
-    im_after = get_account_initial_margin(state, post_trade)
-    equity_after = post_trade.cash + get_collateral_value(state, post_trade)
-    check_trade_margin(member, sub_account, equity_after, im_before, im_after)
+    state: ClearingState,
+    member: bytes,
+    sub_account: int,
+    account: SubAccount | None,
+    instrument_id: str,
+    quantity_after: int,
+    cash_after: int,
+) -> TradeFigures | None:
+    """Reject (``InsufficientMargin``) a trade that raises IM above equity.
+
+    ``account`` is the sub-account before the trade (None if new); the trade
+    leaves ``quantity_after`` lots of ``instrument_id`` in it and ``cash_after``
+    cash. Returns the figures the trade leaves, to keep with
+    ``keep_trade_figures`` once the trade is written (None when risk is off).
+    """
+    setup = get_risk_setup(state.genesis)
+    if setup is None:
+        return None
+    cache = get_risk_cache(state, setup)
+    key = (member, sub_account)
+    before: AccountFigures = get_account_figures(
+        cache, key, get_quantities(account) if account is not None else {}
+    )
+    after = compute_trade_figures(cache, key, before, instrument_id, quantity_after)
+    if after.initial_margin > before.initial_margin:  # only a risk-raising trade needs equity
+        collateral = 0 if account is None else get_collateral_value(state, account)
+        check_trade_margin(
+            member, sub_account, cash_after + collateral, before.initial_margin,
+            after.initial_margin,
+        )  # fmt: skip
+    return after
 
 
 def get_state_solvency_form(state: ClearingState) -> SolvencyForm | None:

@@ -12,7 +12,7 @@ from clearing.codec import pack, unpack
 from clearing.errors import BadSignature, DecodeError, InsufficientEquity, UnknownVenue
 from clearing.events import Event
 from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
-from clearing.state import Position, SubAccount
+from clearing.state import Member, Position, SubAccount
 from clearing.trade import (
     Trade,
     TradeBatch,
@@ -238,24 +238,28 @@ def test_bad_signature_rejects_the_whole_batch(tamper: str) -> None:
     assert snapshot(box.state) == before
 
 
-def test_pre_trade_margin_hook_sees_the_post_trade_account_and_can_reject(
+def test_pre_trade_margin_hook_sees_the_post_trade_position_and_can_reject(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     box, (a, b, *_) = trading_box()
-    seen: list[SubAccount] = []
+    seen: list[tuple[str, Position, int]] = []
 
-    def refuse_sellers(state: object, member: bytes, sub: int, post: SubAccount) -> None:
-        seen.append(post)
-        if post.positions[PERP].quantity < 0:
-            raise InsufficientEquity(member, sub, post.cash, 10**18)
+    def refuse_sellers(
+        state: object, member: Member, sub: int, account: SubAccount | None, instrument: str,
+        post: Position, cash_delta: int,
+    ) -> None:  # fmt: skip
+        seen.append((instrument, post, cash_delta))
+        if post.quantity < 0:
+            raise InsufficientEquity(member.address, sub, cash_delta, 10**18)
 
     monkeypatch.setattr("clearing.trade.check_pre_trade_margin", refuse_sellers)
     before = snapshot(box.state)
     events = clear(box, [make_trade(1, a, b, quantity=2)])
     assert rejections(events) == [(1, "InsufficientEquity")]
     assert snapshot(box.state) == before
-    assert seen[0].positions[PERP].quantity == 2
-    assert seen[0].cash == -2 * FEE_PER_LOT
+    assert seen[0][0] == PERP
+    assert seen[0][1].quantity == 2
+    assert seen[0][2] == -2 * FEE_PER_LOT
 
 
 def test_batch_round_trips_through_its_encoding() -> None:
