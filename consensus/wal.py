@@ -4,6 +4,10 @@ Frame: 4-byte big-endian payload length, 4-byte CRC-32 of (length || payload),
 payload. A frame that is cut short or fails its checksum is a corrupted tail:
 opening refuses with `WalCorrupted` (file and byte offset) unless the operator
 asks for `repair=True`, which truncates the log at the last good frame.
+
+`Wal.rewrite(records)` compacts: the new log is written beside the old one,
+made durable, then renamed over it, so a crash at any point leaves either the
+whole old log or the whole new one (never a mix, never nothing).
 """
 
 from __future__ import annotations
@@ -47,15 +51,25 @@ class WalStorage(Protocol):
 
     def truncate(self, size: int) -> None: ...
 
+    def replace(self, data: bytes) -> None:
+        """Atomically make `data` the whole log, durable on return."""
+        ...
+
 
 class FileWalStorage:
-    """A WAL file on disk; `sync` is a real fsync."""
+    """A WAL file on disk; `sync` is a real fsync; `replace` renames a durable new file in."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.name = str(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Left by a crash before its rename: the log itself is whole, the copy is not needed.
+        self.next_path.unlink(missing_ok=True)
         self._file = open(self.path, "ab")
+
+    @property
+    def next_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".next")
 
     def read_all(self) -> bytes:
         self._file.flush()
@@ -73,8 +87,27 @@ class FileWalStorage:
         self._file.truncate(size)
         os.fsync(self._file.fileno())
 
+    def replace(self, data: bytes) -> None:
+        with open(self.next_path, "wb") as new:
+            new.write(data)
+            new.flush()
+            os.fsync(new.fileno())
+        self._file.close()
+        os.replace(self.next_path, self.path)
+        _sync_directory(self.path.parent)
+        self._file = open(self.path, "ab")
+
     def close(self) -> None:
         self._file.close()
+
+
+def _sync_directory(path: Path) -> None:
+    """Makes a rename in `path` durable (the directory entry is its own write)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -102,6 +135,10 @@ class MemoryWalStorage:
     def truncate(self, size: int) -> None:
         self.sync()
         del self.durable[size:]
+
+    def replace(self, data: bytes) -> None:
+        self.durable = bytearray(data)
+        self.unsynced = bytearray()
 
     def crash(self, torn: int = 0) -> None:
         self.durable += self.unsynced[:torn]
@@ -152,3 +189,8 @@ class Wal:
         self.storage.append(encode_frame(payload))
         if sync:
             self.storage.sync()
+
+    def rewrite(self, records: list[bytes]) -> None:
+        """Replaces the whole log by `records` atomically (compaction); durable on return."""
+        self.storage.replace(b"".join(encode_frame(r) for r in records))
+        self.records = list(records)

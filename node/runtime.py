@@ -13,19 +13,25 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from clearing.errors import ClearingError
 from clearing.genesis import Genesis, parse_genesis
+from clearing.root import compute_state_root
+from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.state import ClearingState
 from consensus.app import BlockStore
 from consensus.codec import DecodeError as ConsensusDecodeError
 from consensus.crypto import PrivateKey
-from consensus.signer import Signer
+from consensus.records import WAL_KIND_HEIGHT, decode_record
+from consensus.signer import WAL_KIND_SIGNED, Signer
 from consensus.sync import SyncRejected
 from consensus.types import Block, CommitCertificate, Validator, ValidatorSet
-from consensus.wal import FileWalStorage, Wal
+from consensus.wal import FileWalStorage, Wal, decode_frames
 from node.api.serve import serve_node_api
 from node.app import ClearingApp
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
@@ -37,7 +43,7 @@ from node.mempool import Mempool, MempoolError
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import CONSENSUS, TX, feed_driver, get_topics, open_publisher
 from node.services import NodeContext, NodeContextInputs, get_enabled_services
-from node.storage import NodeStore, StorageError
+from node.storage import NodeStore, Rebuilt, StoredBlock, rebuild_state
 from node.txcheck import make_clearing_check
 
 log = logging.getLogger(__name__)
@@ -52,12 +58,32 @@ def encode_synced_block(store: BlockStore, height: int) -> SyncedBlock | None:
     return SyncedBlock(height, block.encode(), certificate.encode())
 
 
-class SqliteBlockStore:
-    """consensus.app.BlockStore over the node's SQLite store (bytes as committed)."""
+@dataclass(frozen=True)
+class SnapshotSchedule:
+    """Every `interval` heights the block is stored with `encode_state()` (the state after
+    it), and only the `kept` newest snapshots stay."""
 
-    def __init__(self, store: NodeStore, genesis_root: bytes) -> None:
+    interval: int
+    kept: int
+    encode_state: Callable[[], bytes]
+
+    def get_snapshot(self, height: int) -> bytes | None:
+        return self.encode_state() if height % self.interval == 0 else None
+
+
+class SqliteBlockStore:
+    """consensus.app.BlockStore over the node's SQLite store (bytes as committed).
+
+    With a `SnapshotSchedule`, `save_block` (called right after the app finalized the
+    block) stores the state snapshot in the block's own transaction.
+    """
+
+    def __init__(
+        self, store: NodeStore, genesis_root: bytes, snapshots: SnapshotSchedule | None = None
+    ) -> None:
         self.store = store
         self.genesis_root = genesis_root
+        self.snapshots = snapshots
 
     def get_height(self) -> int:
         return self.store.latest_height()
@@ -77,7 +103,15 @@ class SqliteBlockStore:
         return stored.state_root
 
     def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
-        self.store.save_block(block.height, block.encode(), certificate.encode(), state_root)
+        schedule = self.snapshots
+        self.store.save_block(
+            block.height,
+            block.encode(),
+            certificate.encode(),
+            state_root,
+            None if schedule is None else schedule.get_snapshot(block.height),
+            None if schedule is None else schedule.kept,
+        )
 
     def get_synced(self, height: int) -> SyncedBlock | None:
         stored = self.store.load_block(height)
@@ -164,12 +198,75 @@ def get_chain_name(genesis: Genesis) -> str:
     return f"clearnode-{genesis.chain_id}"
 
 
-def replay_stored_blocks(app: ClearingApp, store: NodeStore) -> None:
-    """Rebuilds the clearing state from stored blocks, checking each stored root."""
-    for stored in store.iter_blocks(after=0):
-        root = app.finalize_block(Block.decode(stored.block))
-        if root != stored.state_root:
-            raise StorageError(f"re-applying block {stored.height} gives a different state root")
+SNAPSHOT_REJECTS = (ClearingError, ValueError, TypeError, LookupError)
+"""What decoding an untrusted (corrupt) snapshot may raise; such a snapshot is skipped."""
+
+
+def restore_state(app: ClearingApp, store: NodeStore) -> Rebuilt[ClearingState]:
+    """Puts the app at the store's tip: the newest snapshot whose root is its block's
+    root (older ones, or genesis, if not), then the later blocks, each root checked."""
+
+    def apply(state: ClearingState, stored: StoredBlock) -> tuple[ClearingState, bytes]:
+        app.state = state
+        return state, app.finalize_block(Block.decode(stored.block))
+
+    rebuilt = rebuild_state(
+        store,
+        lambda: app.state,
+        functools.partial(decode_snapshot, app.genesis),
+        apply,
+        compute_state_root,
+        SNAPSHOT_REJECTS,
+    )
+    app.state = rebuilt.state
+    app.last_root = compute_state_root(rebuilt.state)
+    log.info(
+        "state at height %d: snapshot of height %d + %d blocks",
+        rebuilt.height,
+        rebuilt.snapshot_height,
+        rebuilt.height - rebuilt.snapshot_height,
+    )
+    return rebuilt
+
+
+def select_wal_records(records: list[bytes], next_height: int) -> list[bytes]:
+    """What a node resuming at `next_height` needs of its WAL.
+
+    Everything from the first marker of a height >= `next_height` on (that height's
+    inputs and signatures are replayed), preceded by the last signature before it:
+    the signer signs slots in non-decreasing order and refuses any slot below its
+    newest, so that one record keeps the guard as strict as the whole log did.
+    """
+    cut = next(
+        (
+            i
+            for i, record in enumerate(records)
+            if (kind := decode_record(record))[0] == WAL_KIND_HEIGHT and kind[1] >= next_height
+        ),
+        len(records),
+    )
+    last_signed = next(
+        (r for r in reversed(records[:cut]) if decode_record(r)[0] == WAL_KIND_SIGNED), None
+    )
+    return ([] if last_signed is None else [last_signed]) + records[cut:]
+
+
+def compact_wal(wal: Wal, next_height: int) -> None:
+    """Drops the records of committed heights (atomic rewrite, see `select_wal_records`).
+
+    Call only between WAL appends (from the trio thread, e.g. at a commit)."""
+    records, corruption = decode_frames(wal.storage.read_all(), wal.storage.name)
+    if corruption is not None:
+        raise corruption
+    kept = select_wal_records(records, next_height)
+    if len(kept) < len(records):
+        wal.rewrite(kept)
+        log.info(
+            "WAL compacted below height %d: %d of %d records kept",
+            next_height,
+            len(kept),
+            len(records),
+        )
 
 
 def add_to_mempool(mempool: Mempool) -> Callable[[bytes], None]:
@@ -195,8 +292,9 @@ async def run_node(
     genesis_root = app.last_root
     store = NodeStore(config.storage.path)
     try:
-        replay_stored_blocks(app, store)
+        restore_state(app, store)
         wal = Wal(FileWalStorage(config.storage.wal_path))
+        compact_wal(wal, store.latest_height() + 1)
         signer = get_validator_signer(config, genesis, wal)
         mempool = Mempool(
             make_clearing_check(lambda: app.state),
@@ -213,7 +311,15 @@ async def run_node(
             listen_port=config.p2p.listen_port,
             persistent_peers=config.p2p.persistent_peers,
         )
-        blocks = SqliteBlockStore(store, genesis_root)
+        blocks = SqliteBlockStore(
+            store,
+            genesis_root,
+            SnapshotSchedule(
+                config.storage.snapshot_interval,
+                config.storage.snapshots_kept,
+                lambda: encode_snapshot(app.state),
+            ),
+        )
         services = get_enabled_services(config, NodeContextInputs(genesis, signer is not None))
         topics = [*get_topics(), *(topic for service in services for topic in service.topics)]
         async with open_p2p(p2p_config, topics) as p2p, trio.open_nursery() as nursery:
@@ -256,6 +362,8 @@ async def run_node(
                 codes = [] if result is None else [r.code for r in result.tx_results]
                 api.publish_block(block.height, root, block.header.time_ms, codes)
                 ctx.notify_commit(block, certificate, root)
+                if block.height % config.storage.snapshot_interval == 0:
+                    compact_wal(wal, block.height + 1)
 
             driver.on_commit = on_commit
             for service in services:

@@ -14,15 +14,17 @@ is opened with `check_same_thread=False` for that, and a lock serialises use.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 SCHEMA_VERSION = 1
 S = TypeVar("S")
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -65,6 +67,15 @@ class SnapshotHeightError(StorageError):
         self.height = height
         self.latest = latest
         super().__init__(f"cannot snapshot height {height}: latest stored height is {latest}")
+
+
+class UnusableSnapshot(StorageError):
+    """A stored snapshot is not the committed state of its height (corrupt, or stale)."""
+
+    def __init__(self, height: int, reason: str) -> None:
+        self.height = height
+        self.reason = reason
+        super().__init__(f"snapshot at height {height} is unusable: {reason}")
 
 
 @dataclass(frozen=True)
@@ -135,9 +146,11 @@ class NodeStore:
         cert_bytes: bytes,
         state_root: bytes,
         snapshot: bytes | None = None,
+        snapshots_kept: int | None = None,
     ) -> None:
         """Store block `height` (= latest + 1) with its certificate and resulting state root,
-        and optionally the state snapshot after it, in one transaction."""
+        and optionally the state snapshot after it (pruned to the `snapshots_kept` newest),
+        in one transaction: a snapshot never exists without its block."""
         with self._lock, self._transaction():
             latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
             if height != latest + 1:
@@ -151,6 +164,8 @@ class NodeStore:
                     "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
                     (height, snapshot, state_root),
                 )
+                if snapshots_kept is not None:
+                    self._prune_snapshots(snapshots_kept)
 
     def load_block(self, height: int) -> StoredBlock | None:
         with self._lock:
@@ -187,20 +202,34 @@ class NodeStore:
             )
 
     def latest_snapshot(self) -> Snapshot | None:
+        return next(self.iter_snapshots(), None)
+
+    def iter_snapshots(self) -> Iterator[Snapshot]:
+        """Stored snapshots, newest first, each read only when reached."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT height, state, state_root FROM snapshots ORDER BY height DESC LIMIT 1"
-            ).fetchone()
-        return None if row is None else Snapshot(*row)
+            heights = [
+                row[0]
+                for row in self._db.execute("SELECT height FROM snapshots ORDER BY height DESC")
+            ]
+        for height in heights:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT height, state, state_root FROM snapshots WHERE height = ?", (height,)
+                ).fetchone()
+            if row is not None:
+                yield Snapshot(*row)
 
     def prune_snapshots(self, keep: int) -> None:
         """Keep only the `keep` newest snapshots (at least one)."""
         with self._lock, self._transaction():
-            self._db.execute(
-                "DELETE FROM snapshots WHERE height NOT IN "
-                "(SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
-                (max(keep, 1),),
-            )
+            self._prune_snapshots(keep)
+
+    def _prune_snapshots(self, keep: int) -> None:
+        self._db.execute(
+            "DELETE FROM snapshots WHERE height NOT IN "
+            "(SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
+            (max(keep, 1),),
+        )
 
     def set_bridge_cursor(self, chain: str, block_number: int, block_hash: bytes) -> None:
         """Record that chain `chain` was processed through `block_number` (hash kept for reorgs)."""
@@ -235,28 +264,70 @@ class _Transaction:
         self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
 
 
+@dataclass(frozen=True)
+class Rebuilt(Generic[S]):
+    """A state rebuilt at `height` from the snapshot at `snapshot_height` (0: genesis);
+    `rejected` lists the newer snapshots that were skipped, with why."""
+
+    height: int
+    state: S
+    snapshot_height: int
+    rejected: tuple[tuple[int, str], ...]
+
+
 def rebuild_state(
     store: NodeStore,
     genesis_state: Callable[[], S],
     decode_state: Callable[[bytes], S],
-    apply_block: Callable[[S, StoredBlock], S],
+    apply_block: Callable[[S, StoredBlock], tuple[S, bytes]],
     get_state_root: Callable[[S], bytes],
-) -> tuple[int, S]:
-    """Restart path: newest snapshot (or genesis) + every stored block after it.
+    rejects: tuple[type[Exception], ...] = (ValueError,),
+) -> Rebuilt[S]:
+    """Restart path: the newest usable snapshot (or genesis) + every stored block after it.
 
-    Checks each re-applied block's state root against the stored one, so a node never
-    resumes from a state that differs from what it committed; raises StorageError if so.
+    A snapshot is usable when it decodes (else one of `rejects`) and its state's root
+    equals the root stored with the block of its height; an unusable one is logged and
+    the next older one tried, down to genesis. Each re-applied block's root must equal
+    the stored one, so a node never resumes from a state that differs from what it
+    committed; raises StorageError if not.
     """
-    snapshot = store.latest_snapshot()
-    if snapshot is None:
-        height, state = 0, genesis_state()
-    else:
-        height, state = snapshot.height, decode_state(snapshot.state)
-        if get_state_root(state) != snapshot.state_root:
-            raise StorageError(f"snapshot at height {height} does not match its state root")
+    rejected: list[tuple[int, str]] = []
+    height, state = 0, None
+    for snapshot in store.iter_snapshots():
+        try:
+            state = _load_snapshot(store, snapshot, decode_state, get_state_root, rejects)
+        except UnusableSnapshot as exc:
+            log.warning("%s; trying an older snapshot", exc)
+            rejected.append((snapshot.height, exc.reason))
+            continue
+        height = snapshot.height
+        break
+    snapshot_height = height
+    if state is None:
+        state = genesis_state()
     for stored in store.iter_blocks(after=height):
-        state = apply_block(state, stored)
-        if get_state_root(state) != stored.state_root:
+        state, root = apply_block(state, stored)
+        if root != stored.state_root:
             raise StorageError(f"re-applying block {stored.height} gives a different state root")
         height = stored.height
-    return height, state
+    return Rebuilt(height, state, snapshot_height, tuple(rejected))
+
+
+def _load_snapshot(
+    store: NodeStore,
+    snapshot: Snapshot,
+    decode_state: Callable[[bytes], S],
+    get_state_root: Callable[[S], bytes],
+    rejects: tuple[type[Exception], ...],
+) -> S:
+    """The snapshot's state, if it is the committed state of its height."""
+    block = store.load_block(snapshot.height)
+    if block is None:
+        raise UnusableSnapshot(snapshot.height, "its block is not stored")
+    try:
+        state = decode_state(snapshot.state)
+    except rejects as exc:
+        raise UnusableSnapshot(snapshot.height, f"does not decode: {exc}") from exc
+    if get_state_root(state) != block.state_root:
+        raise UnusableSnapshot(snapshot.height, "its state root differs from its block's")
+    return state

@@ -1,14 +1,24 @@
-"""In-process pieces for network tests: a mempool in memory, the example genesis and keys."""
+"""In-process pieces for network tests: a mempool in memory, the example genesis and keys,
+and a trading chain written to a node's SQLite store (restart tests and benchmark)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from clearing.genesis import Genesis, parse_genesis
-from clearing.sandbox import derive_seed
-from tests.clearing.support import genesis_doc
+from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
+from clearing.snapshot import encode_snapshot
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import encode_tx
+from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
+from node.app import ClearingApp
+from node.runtime import SnapshotSchedule, SqliteBlockStore
+from node.storage import NodeStore
+from tests.clearing.support import USDC, genesis_doc, new_sandbox
 
 
 @dataclass
@@ -43,3 +53,56 @@ def example_genesis() -> Genesis:
 
 def validator_seed(index: int) -> bytes:
     return derive_seed(f"validator-{index}")
+
+
+def iter_trading_blocks() -> Iterator[list[bytes]]:
+    """Block bodies: set-up (credits, venue authorisations), then one trade batch each
+    (12 trades among four members)."""
+    box = new_sandbox()
+    people = [derive_member_key(f"m{i}") for i in range(4)]
+    yield [encode_tx(box.credit(m.address, USDC, 10**12)) for m in people] + [
+        encode_tx(box.authorise(m, "alpha")) for m in people
+    ]
+    venue = derive_ed25519_key("venue-alpha")
+    trade_ids = itertools.count(1)
+    for batch_id in itertools.count(1):
+        trades = tuple(  # both directions of every pair: positions stay flat
+            Trade(next(trade_ids), "BTC-PERP", a.address, 0, b.address, 0, 60_000_000, 1)
+            for a, b in itertools.permutations(people, 2)
+        )
+        yield [encode_tx(sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades))]
+
+
+def make_block(genesis: Genesis, height: int, txs: list[bytes]) -> Block:
+    header = BlockHeader(
+        f"clearnode-{genesis.chain_id}",
+        height,
+        genesis.genesis_time_ms + 1000 * height,
+        bytes(32),
+        b"",
+        compute_txs_hash(tuple(txs)),
+        bytes(32),
+    )
+    return Block(header, tuple(txs), None)
+
+
+def write_trading_chain(
+    path: Path, blocks: int, snapshot_interval: int | None, snapshots_kept: int = 3
+) -> list[bytes]:
+    """Commits `blocks` trading blocks into the SQLite store at `path` the way a node does
+    (app, then `SqliteBlockStore`, snapshots on schedule); returns the root per height."""
+    app = ClearingApp(example_genesis())
+    schedule = (
+        None
+        if snapshot_interval is None
+        else SnapshotSchedule(snapshot_interval, snapshots_kept, lambda: encode_snapshot(app.state))
+    )
+    roots = []
+    with NodeStore(path) as store:
+        chain = SqliteBlockStore(store, app.last_root, schedule)
+        for height, txs in zip(range(1, blocks + 1), iter_trading_blocks(), strict=False):
+            block = make_block(app.genesis, height, txs)
+            root = app.finalize_block(block)
+            chain.save_block(block, CommitCertificate(height, 0, block.hash, ()), root)
+            roots.append(root)
+    return roots

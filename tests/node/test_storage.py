@@ -14,6 +14,7 @@ import pytest
 from node.storage import (
     HeightGapError,
     NodeStore,
+    Rebuilt,
     SnapshotHeightError,
     StorageError,
     StoredBlock,
@@ -91,11 +92,23 @@ print("in-transaction", flush=True)
 sys.stdin.read()
 """
 
+SNAPSHOT_CRASHER = """
+import sys
+from pathlib import Path
+from node.storage import NodeStore
+store = NodeStore(Path(sys.argv[1]))
+store.save_block(1, b"b1", b"c1", b"r1", b"s1")
+def stop(keep):  # runs after the block and snapshot rows are written, before COMMIT
+    print("in-transaction", flush=True)
+    sys.stdin.read()
+store._prune_snapshots = stop
+store.save_block(2, b"b2", b"c2", b"r2", b"s2", snapshots_kept=1)
+"""
 
-def test_process_killed_mid_transaction_leaves_nothing_half_written(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
+
+def kill_in_transaction(script: str, path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", CRASHER, str(path)],
+        [sys.executable, "-c", script, str(path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         cwd=ROOT,
@@ -106,12 +119,25 @@ def test_process_killed_mid_transaction_leaves_nothing_half_written(tmp_path: Pa
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
+
+
+def test_process_killed_mid_transaction_leaves_nothing_half_written(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    kill_in_transaction(CRASHER, path)
     with NodeStore(path) as store:
         assert store.latest_height() == 1
         assert store.load_block(1) == StoredBlock(1, b"b1", b"c1", b"r1")
         assert store.get_bridge_cursor("c") is None
         store.save_block(2, b"b2", b"c2", b"r2")
         assert store.latest_height() == 2
+
+
+def test_killed_between_block_and_snapshot_keeps_neither(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    kill_in_transaction(SNAPSHOT_CRASHER, path)
+    with NodeStore(path) as store:
+        assert store.latest_height() == 1
+        assert [(s.height, s.state) for s in store.iter_snapshots()] == [(1, b"s1")]
 
 
 def test_failed_transaction_rolls_back_block_and_snapshot(tmp_path: Path) -> None:
@@ -122,31 +148,71 @@ def test_failed_transaction_rolls_back_block_and_snapshot(tmp_path: Path) -> Non
         assert store.latest_snapshot() is None
 
 
+def decode_toy(data: bytes) -> int:
+    if len(data) != 8:
+        raise ValueError(f"a toy state is 8 bytes, not {len(data)}")
+    return int.from_bytes(data, "big")
+
+
+def rebuild_toy(store: NodeStore, step: int = 1) -> tuple[Rebuilt[int], list[int]]:
+    applied: list[int] = []
+
+    def apply(state: int, block: StoredBlock) -> tuple[int, bytes]:
+        applied.append(block.height)
+        state += step * block.height
+        return state, root_of(state)
+
+    return rebuild_state(store, lambda: 0, decode_toy, apply, root_of), applied
+
+
 def test_rebuild_from_snapshot_plus_later_blocks(tmp_path: Path) -> None:
     with NodeStore(tmp_path / "db.sqlite3") as store:
         fill(store, range(1, 11), snapshot_every=4)
-        applied: list[int] = []
-
-        def apply(state: int, block: StoredBlock) -> int:
-            applied.append(block.height)
-            return state + block.height
-
-        height, state = rebuild_state(
-            store, lambda: 0, lambda b: int.from_bytes(b, "big"), apply, root_of
-        )
-        assert (height, state) == (10, 55)
+        rebuilt, applied = rebuild_toy(store)
+        assert (rebuilt.height, rebuilt.state, rebuilt.snapshot_height) == (10, 55, 8)
         assert applied == [9, 10]
+        assert rebuilt.rejected == ()
 
 
 def test_rebuild_from_genesis_and_detects_divergence(tmp_path: Path) -> None:
     with NodeStore(tmp_path / "db.sqlite3") as store:
         fill(store, range(1, 4))
-        height, state = rebuild_state(
-            store, lambda: 0, lambda b: 0, lambda s, b: s + b.height, root_of
-        )
-        assert (height, state) == (3, 6)
+        rebuilt, _ = rebuild_toy(store)
+        assert (rebuilt.height, rebuilt.state, rebuilt.snapshot_height) == (3, 6, 0)
         with pytest.raises(StorageError, match="block 1"):
-            rebuild_state(store, lambda: 0, lambda b: 0, lambda s, b: s + 2 * b.height, root_of)
+            rebuild_toy(store, step=2)
+
+
+def test_corrupt_snapshots_fall_back_to_older_ones_then_genesis(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "db.sqlite3"
+    with NodeStore(path) as store:
+        fill(store, range(1, 11), snapshot_every=3)
+    with NodeStore(path) as store:  # newest: garbage; next: decodes to a wrong state
+        store._db.execute("UPDATE snapshots SET state = x'0102' WHERE height = 9")
+        store._db.execute(
+            "UPDATE snapshots SET state = ? WHERE height = 6", ((7).to_bytes(8, "big"),)
+        )
+        rebuilt, applied = rebuild_toy(store)
+        assert (rebuilt.height, rebuilt.state, rebuilt.snapshot_height) == (10, 55, 3)
+        assert applied == list(range(4, 11))
+        assert [h for h, _ in rebuilt.rejected] == [9, 6]
+        assert "does not decode" in rebuilt.rejected[0][1]
+        assert "state root differs" in rebuilt.rejected[1][1]
+        assert "snapshot at height 9 is unusable" in caplog.text
+        store._db.execute("UPDATE snapshots SET state = x'00' WHERE height = 3")
+        rebuilt, applied = rebuild_toy(store)
+        assert (rebuilt.height, rebuilt.state, rebuilt.snapshot_height) == (10, 55, 0)
+        assert applied == list(range(1, 11))
+
+
+def test_snapshots_are_pruned_in_the_block_transaction(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        for h in range(1, 11):
+            snap = h.to_bytes(8, "big") if h % 2 == 0 else None
+            store.save_block(h, b"b", b"c", root_of(h), snap, snapshots_kept=3)
+        assert [s.height for s in store.iter_snapshots()] == [10, 8, 6]
 
 
 def test_garbage_file_is_a_storage_error(tmp_path: Path) -> None:
