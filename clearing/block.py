@@ -33,6 +33,7 @@ from clearing.events import Event
 from clearing.expiry import process_expiries
 from clearing.funding import process_funding
 from clearing.oracle import PriceUpdate, process_price_update
+from clearing.report_commitment import ReportCommitment, process_report_commitment
 from clearing.root import compute_state_root
 from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState
@@ -62,6 +63,7 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
     Withdrawal: process_withdrawal,
     WithdrawalPaid: process_withdrawal_paid,
     PriceUpdate: process_price_update,
+    ReportCommitment: process_report_commitment,
 }
 
 # Order matters: settle variation margin at the new marks before funding, and

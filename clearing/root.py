@@ -4,7 +4,7 @@
 keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
-interest, funding, pending withdrawals, ...) are small and encoded whole.
+interest, funding, pending withdrawals, committed report hashes, ...) are small and encoded whole.
 Dedup sets (processed trade ids, credit keys) enter only by their size: they
 are derived from history and would otherwise be re-hashed every block.
 
@@ -24,7 +24,7 @@ from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
 from clearing.state import ClearingState, Member
 
 ACCOUNT_VERSION = 2
-GLOBALS_VERSION = 1
+GLOBALS_VERSION = 2
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 
@@ -76,6 +76,7 @@ def get_global_fields(state: ClearingState) -> list[object]:
         sorted(state.last_funding_ms.items()),
         sorted(state.final_settlement_prices.items()),
         [r.to_fields() for _, r in sorted(state.pending_withdrawals.items())],
+        sorted(state.report_hashes.items()),
     ]
 
 

@@ -68,7 +68,7 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     if version != SNAPSHOT_VERSION:
         raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
     state = initialize_state(genesis)
-    _decode_globals(state, expect_list(globals_, "globals", 13))
+    _decode_globals(state, expect_list(globals_, "globals", 14))
     for item in expect_list(trades, "processed_trades"):
         venue, trade_id = expect_list(item, "processed_trade", 2)
         state.processed_trades.add((expect_str(venue, "venue"), expect_int(trade_id, "trade_id")))
@@ -125,6 +125,11 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
             height=expect_int(f[8], "height"),
         )
         state.pending_withdrawals[(record.member, record.nonce)] = record
+    for item in expect_list(g[13], "report_hashes"):
+        epoch, report_hash = expect_list(item, "report_hash", 2)
+        state.report_hashes[expect_int(epoch, "epoch", 1)] = expect_bytes(
+            report_hash, "report_hash", 32
+        )
 
 
 def decode_member(account_bytes: bytes) -> Member:

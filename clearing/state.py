@@ -112,6 +112,7 @@ class ClearingState:
     pending_withdrawals: dict[tuple[MemberAddress, int], WithdrawalRecord] = field(
         default_factory=dict
     )  # (member, nonce) -> record, until the bridge reports it paid
+    report_hashes: dict[int, bytes] = field(default_factory=dict)  # epoch -> report hash
     height: int = 0
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)

@@ -14,6 +14,7 @@ from clearing.codec import expect_int, expect_list, pack, unpack
 from clearing.collateral import CollateralCredit
 from clearing.errors import DecodeError
 from clearing.oracle import PriceUpdate
+from clearing.report_commitment import ReportCommitment
 from clearing.trade import TradeBatch
 from clearing.transfer import Transfer
 from clearing.venues import AuthoriseVenue
@@ -37,6 +38,7 @@ Transaction = (
     | Withdrawal
     | WithdrawalPaid
     | PriceUpdate
+    | ReportCommitment
 )
 
 TX_TYPES: dict[int, Any] = {
@@ -49,6 +51,7 @@ TX_TYPES: dict[int, Any] = {
         Withdrawal,
         WithdrawalPaid,
         PriceUpdate,
+        ReportCommitment,
     )
 }
 

@@ -25,6 +25,7 @@ from clearing.errors import (
     UnknownWithdrawal,
 )
 from clearing.oracle import PriceUpdate
+from clearing.report_commitment import ReportCommitment, check_report_commitment
 from clearing.state import ClearingState
 from clearing.trade import TradeBatch
 from clearing.transfer import Transfer
@@ -90,6 +91,11 @@ def check_price_update(state: ClearingState, tx: PriceUpdate, raw: bytes) -> Che
     return CheckResult(b"price:" + compute_tx_hash(raw), 0, PRIORITY_SYSTEM)
 
 
+def check_report_commitment_tx(state: ClearingState, tx: ReportCommitment) -> CheckResult:
+    check_report_commitment(state, state.chain_id, tx)
+    return CheckResult(b"report:%d:" % tx.epoch + tx.report_hash, 0, PRIORITY_SYSTEM)
+
+
 def check_transaction(state: ClearingState, tx: Transaction, raw: bytes) -> CheckResult:
     if isinstance(tx, TradeBatch):
         return check_trade_batch(state, tx)
@@ -99,6 +105,8 @@ def check_transaction(state: ClearingState, tx: Transaction, raw: bytes) -> Chec
         return check_collateral_credit(state, tx)
     if isinstance(tx, WithdrawalPaid):
         return check_withdrawal_paid(state, tx)
+    if isinstance(tx, ReportCommitment):
+        return check_report_commitment_tx(state, tx)
     return check_price_update(state, tx, raw)
 
 
