@@ -92,9 +92,10 @@ class FileWalStorage:
             new.write(data)
             new.flush()
             os.fsync(new.fileno())
-        self._file.close()
         os.replace(self.next_path, self.path)
         _sync_directory(self.path.parent)
+        # Our handle still writes to the replaced inode: appends must go to the new file.
+        self._file.close()
         self._file = open(self.path, "ab")
 
     def close(self) -> None:
