@@ -121,10 +121,12 @@ class _Protocol:
 
 
 class _ConnectionWatch(INotifee):
-    """Wakes the redial loops when a connection goes away."""
+    """Wakes the redial loops when a connection comes or goes; hands each new one to
+    `on_connected` (the node refuses banned peers there)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_connected: Callable[[INetConn], None]) -> None:
         self.changed = trio.Event()
+        self.on_connected = on_connected
 
     def _notify(self) -> None:
         self.changed.set()
@@ -137,6 +139,7 @@ class _ConnectionWatch(INotifee):
         return None
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
+        self.on_connected(conn)
         self._notify()
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
@@ -186,7 +189,7 @@ class P2PNode:
         self.scores = PeerScores(config.scores)
         # (topic, outcome) -> count; outcomes: published, delivered, rejected, dropped
         self.counters: Counter[tuple[str, str]] = Counter()
-        self.watch = _ConnectionWatch()
+        self.watch = _ConnectionWatch(self._refuse_if_banned)
         self.peer_id = str(host.get_id())
 
     # -- identity and peers -------------------------------------------------
@@ -252,6 +255,26 @@ class P2PNode:
         self._banned.add(peer)
         self._pubsub.add_to_blacklist(ID.from_base58(peer))
         self._nursery.start_soon(self._serve_ban, peer)
+
+    def _refuse_if_banned(self, conn: INetConn) -> None:
+        """A banned peer's connection (it dialled us, or we it) is closed at once.
+
+        The identity is known only after the Noise handshake, so this is the earliest
+        point; until the close lands, pubsub ignores the peer (blacklist) and request
+        streams from it are closed unanswered.
+        """
+        peer = str(conn.muxed_conn.peer_id)
+        if peer in self._banned:
+            log.info("refusing a connection from banned peer %s", peer)
+            self.counters["connections", "refused"] += 1
+            self._nursery.start_soon(self._close_quietly, conn)
+
+    async def _close_quietly(self, conn: INetConn) -> None:
+        with trio.move_on_after(5):
+            try:
+                await conn.close()
+            except Exception as exc:  # the library raises several types for a closing conn
+                log.debug("closing a refused connection failed: %s", exc)
 
     async def _serve_ban(self, peer: str) -> None:
         log.warning("banning peer %s for %.0fs", peer, self.config.scores.ban_s)
@@ -348,6 +371,9 @@ class P2PNode:
     async def _serve_stream(self, stream: INetStream) -> None:
         protocol = self._protocols[str(stream.get_protocol())]
         peer = str(stream.muxed_conn.peer_id)
+        if peer in self._banned:
+            await stream.close()
+            return
         try:
             request = await _stream_reader(stream).read_frame(protocol.max_request_bytes)
             if request is None:

@@ -67,6 +67,44 @@ async def test_repeat_offender_is_disconnected_and_refused() -> None:
         assert b.scores.get_score(a.peer_id) <= -50
 
 
+async def echo(peer: str, request: bytes) -> bytes:
+    return request
+
+
+async def test_banned_peer_redial_is_refused_until_the_ban_expires() -> None:
+    """b bans a for garbage; a's re-dials are closed and its requests unanswered while the
+    ban lasts; once it expires a reconnects and gossips again."""
+    async with line("a", "b", scores=ScoreParams(ban_at=-50, ban_s=3)) as (a, b):
+        b.set_request_handler("/clearnode/echo/1", echo, max_request_bytes=64)
+        for i in range(3):
+            await a.publish("tx", msgpack.packb([9, i]))
+        with trio.fail_after(10):
+            while a.peer_id in b.connected_peers():
+                await b.watch.changed.wait()
+        assert b.is_banned(a.peer_id)
+        with trio.fail_after(10):
+            while b.counters["connections", "refused"] == 0:
+                try:
+                    await a.connect(b.listen_addrs()[0])
+                except RequestFailed:
+                    pass
+                with pytest.raises(RequestFailed):
+                    await a.request(b.peer_id, "/clearnode/echo/1", b"hi", 64, 64)
+        with trio.fail_after(10):
+            while a.peer_id in b.connected_peers():
+                await b.watch.changed.wait()
+        with trio.fail_after(10):
+            while b.is_banned(a.peer_id):  # expiry notifies the watch
+                await b.watch.changed.wait()
+        await a.connect(b.listen_addrs()[0])
+        assert await a.request(b.peer_id, "/clearnode/echo/1", b"back", 64, 64) == b"back"
+        assert a.peer_id in b.connected_peers()
+        await a.wait_for_mesh("tx", 1)
+        await b.wait_for_mesh("tx", 1)
+        await a.publish("tx", note("forgiven"))
+        assert await receive(b, "tx") == (a.peer_id, "forgiven")
+
+
 async def test_request_round_trip_with_a_large_response() -> None:
     big = bytes(range(256)) * 8192  # 2 MiB: many 64 KiB chunks
 
