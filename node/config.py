@@ -81,6 +81,11 @@ class OracleSourceConfig:
     seed: int = 0
     start_prices: tuple[int, ...] = ()
     max_step_bps: int = 50
+    # the simulated path moves once per step_ms of wall-clock time
+    step_ms: int = 1_000
+    # from unix ms shock_at_ms on, every simulated price is scaled by (10_000 + shock_bps) / 10_000
+    shock_at_ms: int | None = None
+    shock_bps: int = 0
     # replay
     path: Path | None = None
     # http
@@ -280,6 +285,8 @@ def _oracle_source(home: Path) -> Callable[[_Table], OracleSourceConfig]:
                 seed=t.integer("seed", 0),
                 start_prices=prices,
                 max_step_bps=t.integer("max_step_bps", 50, lo=1, hi=10_000),
+                step_ms=t.integer("step_ms", OracleSourceConfig.step_ms, lo=1),
+                **_shock(t),
             )
         if kind == "replay":
             return OracleSourceConfig(kind=kind, symbols=symbols, path=t.path("path", home))
@@ -305,6 +312,20 @@ def _oracle_source(home: Path) -> Callable[[_Table], OracleSourceConfig]:
         )
 
     return build
+
+
+SHOCK_BPS_RANGE = (-9_999, 100_000)
+
+
+def _shock(t: _Table) -> dict[str, Any]:
+    """`shock_at_ms` and `shock_bps` come together: a devnet's scheduled price shock."""
+    if "shock_at_ms" not in t.data and "shock_bps" not in t.data:
+        return {}
+    if "shock_at_ms" not in t.data:
+        raise t.fail("shock_at_ms", "a unix time in ms when shock_bps is set (required, missing)")
+    at = t.integer("shock_at_ms")
+    bps = t.integer("shock_bps", lo=SHOCK_BPS_RANGE[0], hi=SHOCK_BPS_RANGE[1])
+    return {"shock_at_ms": at, "shock_bps": bps}
 
 
 def _oracle(home: Path) -> Callable[[_Table], OracleConfig]:
