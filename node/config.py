@@ -107,6 +107,17 @@ class OracleConfig:
 
 
 @dataclass(frozen=True)
+class ReportsConfig:
+    # build, sign and serve each epoch's solvency report (node/reports)
+    enabled: bool = False
+    # the validators' shared secret (validators only) and the stored reports' directory;
+    # relative to the home
+    seed_file: Path = Path("keys/report_seed.json")
+    path: Path = Path("data/reports")
+    keep: int = 10
+
+
+@dataclass(frozen=True)
 class BridgeChainConfig:
     name: str
     chain_id: int
@@ -130,6 +141,7 @@ class NodeConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     bridge_chains: tuple[BridgeChainConfig, ...] = ()
     log_level: str = "info"
     config_file: Path | None = None
@@ -339,6 +351,18 @@ def _oracle(home: Path) -> Callable[[_Table], OracleConfig]:
     return build
 
 
+def _reports(home: Path) -> Callable[[_Table], ReportsConfig]:
+    def build(t: _Table) -> ReportsConfig:
+        return ReportsConfig(
+            enabled=t.flag("enabled", ReportsConfig.enabled),
+            seed_file=t.path("seed_file", home, str(ReportsConfig.seed_file)),
+            path=t.path("path", home, str(ReportsConfig.path)),
+            keep=t.integer("keep", ReportsConfig.keep, lo=1),
+        )
+
+    return build
+
+
 def _bridge_chain(t: _Table) -> BridgeChainConfig:
     return BridgeChainConfig(
         name=t.text("name", pattern=r"[A-Za-z0-9_-]+"),
@@ -368,6 +392,7 @@ def parse_config(data: Mapping[str, Any], file: Path, home: Path) -> NodeConfig:
         storage=_read(t.table("storage"), _storage(home)),
         mempool=_read(t.table("mempool"), _mempool),
         oracle=_read(t.table("oracle"), _oracle(home)),
+        reports=_read(t.table("reports"), _reports(home)),
         bridge_chains=tuple(_read(c, _bridge_chain) for c in t.tables("bridge_chains")),
         config_file=file,
     )
