@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import trio
@@ -86,6 +86,9 @@ class Service:
     topics: tuple[Topic, ...]
     is_enabled: Callable[[NodeConfig, NodeContextInputs], bool]
     serve: ServeFn
+    make_topics: Callable[[NodeConfig, NodeContextInputs], tuple[Topic, ...]] | None = None
+    """Topics whose first-hop check needs this node's genesis (e.g. validator signatures);
+    `get_enabled_services` puts them in `topics`."""
 
 
 @dataclass(frozen=True)
@@ -105,4 +108,9 @@ def get_services() -> list[Service]:
 
 
 def get_enabled_services(config: NodeConfig, inputs: NodeContextInputs) -> list[Service]:
-    return [s for s in get_services() if s.is_enabled(config, inputs)]
+    """The services to run, their node-specific topics made (see `Service.make_topics`)."""
+    return [
+        s if s.make_topics is None else replace(s, topics=s.topics + s.make_topics(config, inputs))
+        for s in get_services()
+        if s.is_enabled(config, inputs)
+    ]
