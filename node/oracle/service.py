@@ -73,10 +73,11 @@ class OracleService:
         return sign_price_observation(self.key, self.chain_id, self.clock_ms(), index, marks)
 
     async def run(self, out: trio.MemorySendChannel[PriceObservation], interval_ms: int) -> None:
-        """Every `interval_ms`: observe and send to `out` (gossip owns the receiving end)."""
+        """At every multiple of `interval_ms` of the clock: observe and send to `out`
+        (gossip owns the receiving end). Aligned so that validators sample together."""
         async with out:
             while True:
+                await trio.sleep((interval_ms - self.clock_ms() % interval_ms) / 1000)
                 observation = await self.observe()
                 if observation is not None:
                     await out.send(observation)
-                await trio.sleep(interval_ms / 1000)

@@ -2,7 +2,8 @@
 id) in the ledger's price units; no float is ever produced (HTTP JSON numbers are
 parsed as Decimal and scaled exactly).
 
-- SimulatedSource: a seeded random walk, the same on every validator (devnets);
+- SimulatedSource: a seeded path as a function of wall-clock time, the same on every
+  validator, with an optional scheduled shock (devnets);
 - ReplaySource: rows of a CSV (header = ids) or JSONL file, cycling at the end;
 - HttpJsonSource: an HTTP(S) JSON endpoint, one dotted path per id;
 - EvmFeedSource: a price-feed contract read through a callable the bridge adapter
@@ -12,8 +13,9 @@ parsed as Decimal and scaled exactly).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
-import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
@@ -41,20 +43,61 @@ class PriceSource(Protocol):
     async def sample(self) -> dict[str, int]: ...
 
 
-class SimulatedSource:
-    """Each sample moves every price by a seeded step in [-max_step_bps, +max_step_bps]."""
+SIMULATOR_WINDOW = 64
+"""Steps a simulated price sums: it wanders, yet stays within WINDOW * max_step_bps."""
 
-    def __init__(self, prices: Mapping[str, int], seed: int, max_step_bps: int) -> None:
+
+def compute_simulated_step(seed: int, key: str, step: int, max_step_bps: int) -> int:
+    """The seeded step (bps, in [-max_step_bps, +max_step_bps]) of `key` at path step `step`."""
+    digest = hashlib.sha256(f"{seed}:{key}:{step}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (2 * max_step_bps + 1) - max_step_bps
+
+
+class SimulatedSource:
+    """Prices as a pure function of the wall clock, the same on every validator.
+
+    At time t (path step k = t // step_ms) a price is its start moved by the sum of
+    the seeded steps k-WINDOW+1 .. k, so validators sampling within one step see
+    the same price and a few steps apart nearly the same one (neighbouring steps
+    differ by at most 2 * max_step_bps of the start), and a restarted validator is
+    back on the same path at once. From `shock_at_ms` on, every price is scaled by
+    (BPS + shock_bps) / BPS (floored, at least 1): a devnet's scheduled crash.
+    """
+
+    def __init__(
+        self,
+        prices: Mapping[str, int],
+        seed: int,
+        max_step_bps: int,
+        clock_ms: Callable[[], int],
+        step_ms: int = 1_000,
+        shock_at_ms: int | None = None,
+        shock_bps: int = 0,
+    ) -> None:
         self.name = f"simulator(seed={seed})"
-        self._prices = dict(sorted(prices.items()))
-        self._rng = random.Random(seed)
+        self._start = dict(sorted(prices.items()))
+        self._seed = seed
         self._max_step = max_step_bps
+        self._clock_ms = clock_ms
+        self._step_ms = step_ms
+        self._shock_at_ms = shock_at_ms
+        self._shock_bps = shock_bps
+
+    def get_price(self, key: str, time_ms: int) -> int:
+        """The simulated price of `key` at unix time `time_ms`."""
+        k = time_ms // self._step_ms
+        moved = sum(
+            compute_simulated_step(self._seed, key, j, self._max_step)
+            for j in range(k - SIMULATOR_WINDOW + 1, k + 1)
+        )
+        price = max(1, self._start[key] * (BPS + moved) // BPS)
+        if self._shock_at_ms is not None and time_ms >= self._shock_at_ms:
+            price = max(1, price * (BPS + self._shock_bps) // BPS)
+        return price
 
     async def sample(self) -> dict[str, int]:
-        for key, price in self._prices.items():
-            step = self._rng.randint(-self._max_step, self._max_step)
-            self._prices[key] = max(1, price + price * step // BPS)
-        return dict(self._prices)
+        now = self._clock_ms()
+        return {key: self.get_price(key, now) for key in self._start}
 
 
 def parse_price_int(value: object, where: str) -> int:
@@ -173,13 +216,27 @@ class EvmFeedSource:
         return {i: price for i in self._ids}
 
 
+def get_wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def build_source(
-    config: OracleSourceConfig, evm_readers: Mapping[str, EvmReader] | None = None
+    config: OracleSourceConfig,
+    evm_readers: Mapping[str, EvmReader] | None = None,
+    clock_ms: Callable[[], int] = get_wall_clock_ms,
 ) -> PriceSource:
     """The source a config entry describes; `evm_readers` maps bridge chain names."""
     if config.kind == "simulator":
         prices = dict(zip(config.symbols, config.start_prices, strict=True))
-        return SimulatedSource(prices, config.seed, config.max_step_bps)
+        return SimulatedSource(
+            prices,
+            config.seed,
+            config.max_step_bps,
+            clock_ms,
+            config.step_ms,
+            config.shock_at_ms,
+            config.shock_bps,
+        )
     if config.kind == "replay":
         assert config.path is not None
         return ReplaySource(config.path, config.symbols)

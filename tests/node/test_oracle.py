@@ -31,13 +31,17 @@ GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
 
 
 async def test_simulator_is_deterministic_and_bounded() -> None:
-    a = SimulatedSource({"BTC/0.001": 60_000_000}, seed=3, max_step_bps=50)
-    b = SimulatedSource({"BTC/0.001": 60_000_000}, seed=3, max_step_bps=50)
-    previous = 60_000_000
+    now = [1_767_225_600_000]
+    a = SimulatedSource({"BTC/0.001": 60_000_000}, 3, 50, lambda: now[0])
+    b = SimulatedSource({"BTC/0.001": 60_000_000}, 3, 50, lambda: now[0])
+    previous = (await a.sample())["BTC/0.001"]
     for _ in range(20):
+        now[0] += 1_000
         pa, pb = await a.sample(), await b.sample()
         assert pa == pb and isinstance(pa["BTC/0.001"], int)
-        assert abs(pa["BTC/0.001"] - previous) <= previous * 50 // 10_000
+        # one step in, one out of the window: at most 2 * 50 bps of the start apart
+        assert abs(pa["BTC/0.001"] - previous) <= 2 * 60_000_000 * 50 // 10_000 + 1
+        assert abs(pa["BTC/0.001"] - 60_000_000) <= 60_000_000 * 64 * 50 // 10_000
         previous = pa["BTC/0.001"]
 
 
@@ -115,12 +119,16 @@ class Broken:
 async def test_observations_from_every_validator_commit_in_a_block() -> None:
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
     when = box.next_context().time_ms
+
+    def clock() -> int:
+        return when
+
     observations = []
     for key in box.validator_keys:
         sources = [
             Broken(),
-            SimulatedSource({"BTC/0.001": 60_100_000, "BTC-PERP": 60_050_000}, 1, 10),
-            SimulatedSource({"BTC/0.001": 1, "NOT-IN-GENESIS": 5}, 2, 10),
+            SimulatedSource({"BTC/0.001": 60_100_000, "BTC-PERP": 60_050_000}, 1, 10, clock),
+            SimulatedSource({"BTC/0.001": 1, "NOT-IN-GENESIS": 5}, 2, 10, clock),
         ]
         service = OracleService(sources, key, box.genesis, clock_ms=lambda: when)
         observation = await service.observe()
@@ -138,7 +146,9 @@ async def test_run_sends_one_observation_per_interval(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
-    source = SimulatedSource({"ETH/0.01": 30_000_000}, 4, 10)
+    source = SimulatedSource(
+        {"ETH/0.01": 30_000_000}, 4, 10, lambda: int(trio.current_time() * 1000)
+    )
     service = OracleService([source], box.validator_keys[0], box.genesis, clock_ms=lambda: 0)
     send, receive = trio.open_memory_channel[PriceObservation](10)
     async with trio.open_nursery() as nursery:

@@ -1,0 +1,107 @@
+"""The `prices` gossip topic: one validator's signed observation per message.
+
+Wire format (msgpack): ``[GOSSIP_VERSION, chain_id, PriceObservation fields]``,
+at most `MAX_OBSERVATION_BYTES`. Every node checks a message at the first hop,
+before relaying it, against its genesis: the chain id, a known validator
+signer, only known price ids, the signature (bound to the chain id) and an
+observation time within the genesis `max_age_ms` of the node's clock. Anything
+else raises a typed error; the p2p layer drops the message and scores its
+forwarder down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from clearing.attestation import is_valid_signature
+from clearing.codec import expect_int, expect_list, pack, unpack
+from clearing.errors import (
+    BadSignature,
+    ClearingError,
+    DecodeError,
+    StaleObservation,
+    UnknownFeed,
+    UnknownInstrument,
+    UnknownSigner,
+)
+from clearing.genesis import Genesis
+from clearing.oracle import PriceObservation
+from node.p2p import Topic
+from node.p2p.topics import PRICES
+
+GOSSIP_VERSION = 1
+MAX_OBSERVATION_BYTES = 16 * 1024
+WHAT = "ObservationMessage"
+
+
+class WrongChain(ValueError):
+    """An observation for another clearing network."""
+
+    def __init__(self, expected: int, found: int) -> None:
+        super().__init__(f"observation for chain {found}, this network is chain {expected}")
+        self.expected = expected
+        self.found = found
+
+
+REJECTS = (ClearingError, WrongChain)
+"""Every error `ObservationCheck.decode` raises for a bad message."""
+
+
+def encode_observation(chain_id: int, observation: PriceObservation) -> bytes:
+    return pack([GOSSIP_VERSION, chain_id, observation.to_fields()])
+
+
+@dataclass(frozen=True)
+class ObservationCheck:
+    """What a node knows to check a gossiped observation: its genesis and its clock."""
+
+    chain_id: int
+    powers: dict[bytes, int]
+    feeds: frozenset[str]
+    instruments: frozenset[str]
+    max_age_ms: int
+    clock_ms: Callable[[], int]
+
+    @classmethod
+    def from_genesis(cls, genesis: Genesis, clock_ms: Callable[[], int]) -> ObservationCheck:
+        return cls(
+            genesis.chain_id,
+            {v.pubkey: v.power for v in genesis.validators},
+            genesis.feeds(),
+            frozenset(i.id for i in genesis.instruments),
+            genesis.oracle.max_age_ms,
+            clock_ms,
+        )
+
+    def decode(self, data: bytes) -> PriceObservation:
+        """The observation in `data`, fully checked; raises one of `REJECTS`."""
+        if len(data) > MAX_OBSERVATION_BYTES:
+            raise DecodeError(WHAT, f"{len(data)} bytes exceed {MAX_OBSERVATION_BYTES}")
+        version, chain_id, fields = expect_list(unpack(data, WHAT), WHAT, 3)
+        if expect_int(version, f"{WHAT}.version") != GOSSIP_VERSION:
+            raise DecodeError(WHAT, f"version {version}, expected {GOSSIP_VERSION}")
+        if expect_int(chain_id, f"{WHAT}.chain_id") != self.chain_id:
+            raise WrongChain(self.chain_id, chain_id)
+        observation = PriceObservation.from_fields(fields)
+        self.check(observation)
+        return observation
+
+    def check(self, o: PriceObservation) -> None:
+        """Signer, ids, signature and age of an observation (see the module docstring)."""
+        if o.signer not in self.powers:
+            raise UnknownSigner(o.signer)
+        for feed, _ in o.index_prices:
+            if feed not in self.feeds:
+                raise UnknownFeed(feed)
+        for instrument_id, _ in o.mark_prices:
+            if instrument_id not in self.instruments:
+                raise UnknownInstrument(instrument_id)
+        if not is_valid_signature(o.signer, o.signature, o.signing_bytes(self.chain_id)):
+            raise BadSignature("PriceObservation", o.signer)
+        now = self.clock_ms()
+        if abs(now - o.observed_ms) > self.max_age_ms:
+            raise StaleObservation(o.signer, o.observed_ms, now, self.max_age_ms)
+
+    def topic(self) -> Topic:
+        return Topic(PRICES, MAX_OBSERVATION_BYTES, self.decode, REJECTS, inbox=256)

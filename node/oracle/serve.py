@@ -1,0 +1,148 @@
+"""The oracle as a node service.
+
+On every node: the `prices` topic (checked at the first hop, see gossip.py),
+the pool of the newest observation per validator, a proposal source and
+GET /v1/oracle. On a validator with `[oracle] enabled` and sources: sampling
+every `interval_ms`, signing with the validator key, gossiping.
+
+The proposal source gives at most one `PriceUpdate` per proposal, only when
+the pool holds fresh observations newer than the committed price time from
+> 2/3 of the power; the other validators apply it under clearing's rules like
+any transaction (median, staleness, clamp), so this module changes no rule.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from clearing.oracle import PriceObservation
+from clearing.tx import encode_tx
+from consensus.types import Block, CommitCertificate
+from node.api.app import RouteHandler
+from node.api.http import Request, Response, json_response
+from node.api.openapi import RouteDoc
+from node.config import NodeConfig
+from node.oracle.gossip import ObservationCheck, encode_observation
+from node.oracle.pool import FreshnessRule, ObservationPool
+from node.oracle.service import OracleService
+from node.oracle.sources import PriceSource, SourceError, build_source, get_wall_clock_ms
+from node.oracle.status import OracleMetrics, OracleStatus
+from node.p2p import MessageTooLarge, Topic
+from node.p2p.topics import PRICES
+from node.services import NodeContext, NodeContextInputs, Service
+
+log = logging.getLogger(__name__)
+OWN_QUEUE = 4
+
+
+class OracleNode:
+    """One node's oracle state: the pool, its status, and what consensus asks of it."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.pool = ObservationPool({v.pubkey: v.power for v in ctx.genesis.validators})
+        metrics = None if ctx.api.metrics is None else OracleMetrics(ctx.api.metrics.registry)
+        self.status = OracleStatus(ctx.genesis, metrics)
+
+    def propose(self, height: int, time_ms: int) -> list[bytes]:
+        """The proposal source: one encoded update, or nothing (no fresh quorum)."""
+        state = self.ctx.state
+        rule = FreshnessRule(time_ms, self.ctx.genesis.oracle.max_age_ms, state.price_time_ms)
+        update = self.pool.compute_update(rule)
+        if update is None:
+            return []
+        self.status.count_proposed()
+        log.debug("proposing a price update of %d observations at height %d",
+                  len(update.observations), height)  # fmt: skip
+        return [encode_tx(update)]
+
+    def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
+        self.status.record_block(block.height, self.ctx.app.last_result)
+
+    async def receive(self) -> None:
+        """Pools the observations peers gossip (each already checked at the first hop)."""
+        async for delivery in self.ctx.p2p.messages(PRICES):
+            assert isinstance(delivery.value, PriceObservation)
+            self.status.count_in()
+            self.pool.add(delivery.value)
+
+    async def publish_own(self, observations: trio.MemoryReceiveChannel[PriceObservation]) -> None:
+        """Pools and gossips this validator's own observations."""
+        async for observation in observations:
+            self.pool.add(observation)
+            try:
+                await self.ctx.p2p.publish(
+                    PRICES, encode_observation(self.ctx.genesis.chain_id, observation)
+                )
+            except MessageTooLarge as exc:
+                log.error("own observation not gossiped: %s", exc)
+                continue
+            self.status.count_out()
+
+    async def get_oracle(self, _: Request, __: dict[str, str]) -> Response:
+        return json_response(
+            200, self.status.render(self.ctx.state, self.pool, get_wall_clock_ms())
+        )
+
+    def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
+        doc = RouteDoc("GET", "/v1/oracle", "getOracle",
+                       "Oracle pool (newest observation per validator), last committed price "
+                       "update, flagged clamps, counters and committed prices")  # fmt: skip
+        return [(doc, self.get_oracle)]
+
+
+def build_sources(config: NodeConfig) -> list[PriceSource]:
+    """The configured sources; one that cannot be built is logged and left out."""
+    sources = []
+    for index, source_config in enumerate(config.oracle.sources):
+        try:
+            sources.append(build_source(source_config, clock_ms=get_wall_clock_ms))
+        except SourceError as exc:
+            log.error("oracle.sources[%d] left out: %s", index, exc)
+    return sources
+
+
+def build_sampler(ctx: NodeContext) -> OracleService | None:
+    """The sampler when this node is a validator with the oracle enabled and sources."""
+    if ctx.validator_key is None or not ctx.config.oracle.enabled:
+        return None
+    sources = build_sources(ctx.config)
+    if not sources:
+        log.warning("oracle enabled without usable sources: this validator does not observe")
+        return None
+    return OracleService(
+        sources, ctx.validator_key, ctx.genesis, get_wall_clock_ms, ctx.api.metrics
+    )
+
+
+async def serve_oracle(
+    ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    oracle = OracleNode(ctx)
+    ctx.app.add_proposal_source(oracle.propose)
+    ctx.on_commit(oracle.on_commit)
+    ctx.api.add_routes(oracle.routes())
+    sampler = build_sampler(ctx)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(oracle.receive)
+        if sampler is not None:
+            oracle.status.sampling = True
+            oracle.status.sources = [s.name for s in sampler.sources]
+            send, receive = trio.open_memory_channel[PriceObservation](OWN_QUEUE)
+            nursery.start_soon(sampler.run, send, ctx.config.oracle.interval_ms)
+            nursery.start_soon(oracle.publish_own, receive)
+        task_status.started()
+
+
+def make_topics(config: NodeConfig, inputs: NodeContextInputs) -> tuple[Topic, ...]:
+    return (ObservationCheck.from_genesis(inputs.genesis, get_wall_clock_ms).topic(),)
+
+
+def is_enabled(config: NodeConfig, inputs: NodeContextInputs) -> bool:
+    """Every node pools and relays observations; only validators sample (see serve_oracle)."""
+    return True
+
+
+ORACLE = Service("oracle", (), is_enabled, serve_oracle, make_topics)

@@ -1,0 +1,103 @@
+"""What the oracle of one node did: counters (Prometheus when metrics are on), the
+last committed update and the flagged clamps, served as GET /v1/oracle."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter
+
+from clearing.block import BlockResult
+from clearing.genesis import Genesis
+from clearing.state import ClearingState
+from node.oracle.pool import FreshnessRule, ObservationPool
+
+MAX_CLAMPS_SHOWN = 32
+
+
+class OracleMetrics:
+    """The oracle's counters in the node's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.observations = Counter(
+            "clearnode_oracle_observations",
+            "Price observations: out = signed here and gossiped, in = checked from peers",
+            ["direction"],
+            registry=registry,
+        )
+        self.updates_proposed = Counter(
+            "clearnode_oracle_updates_proposed",
+            "Price updates this node put in its proposals",
+            registry=registry,
+        )
+
+
+@dataclass
+class OracleStatus:
+    """Counts and history kept by the service; `render` adds the pool and committed prices."""
+
+    genesis: Genesis
+    metrics: OracleMetrics | None = None
+    sampling: bool = False
+    sources: list[str] = field(default_factory=list)
+    observations_in: int = 0
+    observations_out: int = 0
+    updates_proposed: int = 0
+    last_update_height: int | None = None
+    clamps: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=MAX_CLAMPS_SHOWN))
+
+    def count_in(self) -> None:
+        self.observations_in += 1
+        if self.metrics is not None:
+            self.metrics.observations.labels(direction="in").inc()
+
+    def count_out(self) -> None:
+        self.observations_out += 1
+        if self.metrics is not None:
+            self.metrics.observations.labels(direction="out").inc()
+
+    def count_proposed(self) -> None:
+        self.updates_proposed += 1
+        if self.metrics is not None:
+            self.metrics.updates_proposed.inc()
+
+    def record_block(self, height: int, result: BlockResult | None) -> None:
+        """Notes a committed price update and its clamps (events of successful txs only)."""
+        for tx in () if result is None else result.tx_results:
+            for event in tx.events:
+                if event.kind == "price_update":
+                    self.last_update_height = height
+                elif event.kind == "price_clamped":
+                    self.clamps.append({"height": height, **dict(event.data)})
+
+    def render(self, state: ClearingState, pool: ObservationPool, now_ms: int) -> dict[str, object]:
+        rule = FreshnessRule(now_ms, self.genesis.oracle.max_age_ms, state.price_time_ms)
+        names = {v.pubkey: v.name for v in self.genesis.validators}
+        fresh = pool.get_fresh(rule)
+        return {
+            "sampling": self.sampling,
+            "sources": self.sources,
+            "last_update_height": self.last_update_height,
+            "price_time_ms": state.price_time_ms,
+            "max_age_ms": rule.max_age_ms,
+            "max_move_bps": self.genesis.oracle.max_move_bps,
+            "total_power": pool.total_power,
+            "fresh_power": pool.get_power(fresh),
+            "observers": [
+                {
+                    "validator": names[signer],
+                    "pubkey": "0x" + signer.hex(),
+                    "power": pool.powers[signer],
+                    "observed_ms": o.observed_ms,
+                    "fresh": rule.is_fresh(o),
+                }
+                for signer, o in sorted(pool.latest.items())
+            ],
+            "flagged_clamps": list(self.clamps),
+            "observations_in": self.observations_in,
+            "observations_out": self.observations_out,
+            "updates_proposed": self.updates_proposed,
+            "index_prices": dict(sorted(state.index_prices.items())),
+            "mark_prices": dict(sorted(state.mark_prices.items())),
+        }

@@ -1,0 +1,116 @@
+"""The `prices` topic's first-hop check: a good observation decodes; every bad one
+raises a typed error carrying the numbers that explain it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from clearing.errors import (
+    BadSignature,
+    DecodeError,
+    StaleObservation,
+    UnknownFeed,
+    UnknownSigner,
+)
+from clearing.oracle import PriceObservation, sign_price_observation
+from clearing.sandbox import Sandbox, derive_ed25519_key
+from node.oracle.gossip import (
+    MAX_OBSERVATION_BYTES,
+    ObservationCheck,
+    WrongChain,
+    encode_observation,
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
+NOW = 1_767_225_600_000
+
+
+@pytest.fixture
+def box() -> Sandbox:
+    return Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+
+
+def observe(box: Sandbox, key_index: int = 0, **overrides: object) -> PriceObservation:
+    args: dict[str, object] = {
+        "key": box.validator_keys[key_index],
+        "chain_id": box.chain_id,
+        "observed_ms": NOW,
+        "index_prices": {"BTC/0.001": 61_000_000},
+        "mark_prices": {"BTC-PERP": 61_000_000},
+    }
+    args.update(overrides)
+    return sign_price_observation(**args)  # type: ignore[arg-type]
+
+
+def check(box: Sandbox, now: int = NOW) -> ObservationCheck:
+    return ObservationCheck.from_genesis(box.genesis, lambda: now)
+
+
+def test_a_signed_fresh_observation_decodes(box: Sandbox) -> None:
+    observation = observe(box)
+    assert check(box).decode(encode_observation(box.chain_id, observation)) == observation
+    max_age = box.genesis.oracle.max_age_ms
+    late = check(box, NOW + max_age).decode(encode_observation(box.chain_id, observation))
+    assert late == observation  # exactly max_age_ms old is still fresh
+
+
+def test_wrong_chain_is_refused_with_both_ids(box: Sandbox) -> None:
+    other = observe(box, chain_id=999)
+    with pytest.raises(WrongChain) as info:
+        check(box).decode(encode_observation(999, other))
+    assert (info.value.expected, info.value.found) == (box.chain_id, 999)
+    # signed for another chain but sent under ours: the signature does not verify
+    with pytest.raises(BadSignature):
+        check(box).decode(encode_observation(box.chain_id, other))
+
+
+def test_forged_and_unknown_signers_are_refused(box: Sandbox) -> None:
+    genuine = observe(box)
+    forged = PriceObservation(
+        genuine.signer, genuine.observed_ms, genuine.index_prices,
+        (("BTC-PERP", 1),), genuine.signature,
+    )  # fmt: skip
+    with pytest.raises(BadSignature) as bad:
+        check(box).decode(encode_observation(box.chain_id, forged))
+    assert bad.value.signer == genuine.signer
+    outsider = observe(box, key=derive_ed25519_key("not-a-validator"))
+    with pytest.raises(UnknownSigner) as unknown:
+        check(box).decode(encode_observation(box.chain_id, outsider))
+    assert unknown.value.signer == outsider.signer
+
+
+@pytest.mark.parametrize("offset_ms", [-10_001, 10_001])
+def test_stale_and_future_observations_are_refused(box: Sandbox, offset_ms: int) -> None:
+    observation = observe(box, observed_ms=NOW + offset_ms)
+    with pytest.raises(StaleObservation) as info:
+        check(box).decode(encode_observation(box.chain_id, observation))
+    assert (info.value.observed_ms, info.value.time_ms) == (NOW + offset_ms, NOW)
+    assert info.value.max_age_ms == box.genesis.oracle.max_age_ms == 10_000
+
+
+def test_unknown_ids_and_malformed_bytes_are_refused(box: Sandbox) -> None:
+    with pytest.raises(UnknownFeed):
+        check(box).decode(encode_observation(box.chain_id, observe(box, index_prices={"X": 1})))
+    fields = observe(box).to_fields()
+    for data, reason in (
+        (b"\xc1garbage", "not msgpack"),
+        (msgpack.packb([2, box.chain_id, fields]), "version 2"),
+        (msgpack.packb([1, box.chain_id]), ""),
+        (msgpack.packb([1, box.chain_id, fields[:-1]]), ""),
+        (b"\x00" * (MAX_OBSERVATION_BYTES + 1), f"exceed {MAX_OBSERVATION_BYTES}"),
+    ):
+        with pytest.raises(DecodeError) as info:
+            check(box).decode(data)
+        assert reason in str(info.value)
+
+
+def test_the_topic_caps_size_and_rejects_with_these_errors(box: Sandbox) -> None:
+    topic = check(box).topic()
+    assert topic.name == "prices" and topic.max_bytes == MAX_OBSERVATION_BYTES
+    assert issubclass(WrongChain, topic.rejects) and issubclass(StaleObservation, topic.rejects)

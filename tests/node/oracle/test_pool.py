@@ -1,0 +1,84 @@
+"""The pool keeps each validator's newest observation and proposes one update only for
+a fresh quorum newer than the committed price time; clearing accepts what it proposes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clearing.oracle import PriceObservation, sign_price_observation
+from clearing.sandbox import Sandbox
+from clearing.tx import encode_tx
+from node.oracle.pool import FreshnessRule, ObservationPool
+
+ROOT = Path(__file__).resolve().parents[3]
+GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
+BOX = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+POWERS = {v.pubkey: v.power for v in BOX.genesis.validators}
+
+
+def observe(key_index: int, observed_ms: int, price: int = 60_500_000) -> PriceObservation:
+    return sign_price_observation(
+        BOX.validator_keys[key_index], BOX.chain_id, observed_ms, {"BTC/0.001": price}, {}
+    )
+
+
+def test_keeps_the_newest_observation_of_each_signer() -> None:
+    pool = ObservationPool(POWERS)
+    assert pool.add(observe(0, 2_000))
+    assert not pool.add(observe(0, 1_000))  # older: a replay changes nothing
+    assert not pool.add(observe(0, 2_000, price=1))
+    assert pool.latest[observe(0, 0).signer].observed_ms == 2_000
+    assert pool.add(observe(0, 3_000))
+
+
+def test_update_needs_fresh_quorum_newer_than_the_committed_price_time() -> None:
+    pool = ObservationPool(POWERS)
+    rule = FreshnessRule(time_ms=20_000, max_age_ms=10_000, after_ms=15_000)
+    pool.add(observe(0, 19_000))
+    pool.add(observe(1, 19_500))
+    assert pool.compute_update(rule) is None  # 2 of 4 = 1/2
+    pool.add(observe(2, 15_000))  # not newer than the committed price time
+    assert pool.compute_update(rule) is None
+    pool.add(observe(3, 9_000))  # stale for the block
+    assert pool.compute_update(rule) is None
+    pool.add(observe(2, 16_000))
+    update = pool.compute_update(rule)
+    assert update is not None
+    assert sorted(o.observed_ms for o in update.observations) == [16_000, 19_000, 19_500]
+    assert [o.signer for o in update.observations] == sorted(o.signer for o in update.observations)
+    assert pool.get_power(list(update.observations)) == 30
+
+
+def test_a_proposed_update_is_accepted_by_clearing() -> None:
+    box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+    when = box.next_context().time_ms
+    pool = ObservationPool(POWERS)
+    for index, price in enumerate((60_100_000, 60_200_000, 60_300_000)):
+        pool.add(observe(index, when - 10, price))
+    update = pool.compute_update(FreshnessRule(when, 10_000, box.state.price_time_ms))
+    assert update is not None
+    result = box.apply([encode_tx(update)])
+    assert result.tx_results[0].is_ok(), result.tx_results[0].detail
+    assert box.state.index_prices["BTC/0.001"] == 60_200_000  # power-weighted median
+    again = pool.compute_update(FreshnessRule(when + 500, 10_000, box.state.price_time_ms))
+    assert again is None  # nothing newer than the update just committed
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40_000)), max_size=30))
+def test_an_update_is_proposed_iff_fresh_power_is_a_quorum(
+    adds: list[tuple[int, int]],
+) -> None:
+    pool = ObservationPool(POWERS)
+    for index, observed_ms in adds:
+        pool.add(observe(index, observed_ms))
+    rule = FreshnessRule(time_ms=30_000, max_age_ms=10_000, after_ms=22_000)
+    fresh = pool.get_fresh(rule)
+    assert all(22_000 < o.observed_ms <= 40_000 for o in fresh)
+    assert len({o.signer for o in fresh}) == len(fresh)
+    update = pool.compute_update(rule)
+    assert (update is not None) == (3 * 10 * len(fresh) > 2 * 40)
