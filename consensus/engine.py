@@ -1,15 +1,25 @@
 """The host loop around the pure core: WAL, signer, app, store, transport, timers.
 
 Synchronous and single-threaded: the node's trio driver (or the simulator)
-calls `start()`, then `on_message`, `on_timeout` and `gossip` from one task;
-the engine calls back into the `Transport` and `Timers`, which must only
-enqueue. Every input is written to the WAL before it is applied, and every
-own signature is fsynced there before it can leave (see `Signer`).
+calls `start()`, then `receive`/`on_message`, `on_timeout` and
+`apply_synced_block` from one task; the engine calls back into the `Transport`
+and `Timers`, which must only enqueue. Every input is written to the WAL before
+it is applied, and every own signature is fsynced there before it can leave
+(see `Signer`).
+
+Messages for the next `future_heights` heights are buffered and replayed when
+their height starts; a message from further ahead means we are behind
+(`on_behind`, by default a sync request to the peer that sent it). Waits are
+timer requests, never sleeps: the pause after a commit (`HeightDue`), a
+proposer's wait for its first transaction (`ProposalDue`) and the re-gossip of
+a height that does not move (`GossipDue`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -71,9 +81,35 @@ from consensus.types import (
 )
 from consensus.wal import Wal
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HeightDue:
+    """Start `height`: the pause after committing the one before is over."""
+
+    height: int
+
+
+@dataclass(frozen=True)
+class ProposalDue:
+    """Look again for transactions to propose at (height, round); propose empty at `deadline_ms`."""
+
+    height: int
+    round: int
+    deadline_ms: int
+
+
+@dataclass(frozen=True)
+class GossipDue:
+    """Time to re-send this height's messages (see `Engine.gossip`)."""
+
+
+EngineTimeout = TimeoutFired | HeightDue | ProposalDue | GossipDue
+
 
 class Timers(Protocol):
-    def schedule(self, delay_ms: int, timeout: TimeoutFired) -> None:
+    def schedule(self, delay_ms: int, timeout: EngineTimeout) -> None:
         """Call `Engine.on_timeout(timeout)` after `delay_ms` (must not block)."""
         ...
 
@@ -90,6 +126,24 @@ class Genesis:
 class EngineConfig:
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
     max_block_bytes: int = 8 * 1024 * 1024
+    block_interval_ms: int = 0
+    """Pause after a commit before the next height."""
+    empty_block_wait_ms: int = 0
+    """A proposer finding no transaction waits up to this long for one (idle networks do
+    not spin through empty heights); keep it below the propose timeout."""
+    proposal_poll_ms: int = 10
+    """How often a waiting proposer looks at the mempool (it has no arrival event)."""
+    regossip_ms: int = 0
+    """Every this long, re-send this height's messages (0: never)."""
+    regossip_moving: bool = True
+    """Re-send also when the height or round moved since the last time; False saves the
+    node's bandwidth (only a stuck height re-sends, as only lost gossip can stall it)."""
+    announce_height: bool = True
+    """Gossip also sends `Status` (peers behind ask us for blocks); the node syncs over
+    its own request streams instead."""
+    future_heights: int = 2
+    """Messages up to this many heights ahead are buffered; beyond, we are behind."""
+    max_buffered: int = 4096
 
 
 @dataclass
@@ -101,6 +155,10 @@ class EngineStats:
 
 
 _DEFERRED_DURING_REPLAY = (Broadcast, ScheduleTimeout, RequestProposal, ValidateBlock)
+_LOGGED_INPUTS = (ProposalReceived, VoteReceived, TimeoutFired, BlockPrepared, BlockValidated)
+
+OnCommit = Callable[[Block, CommitCertificate, bytes], None]
+OnBehind = Callable[[PeerId, int], None]
 
 
 class Engine:
@@ -116,7 +174,13 @@ class Engine:
         timers: Timers,
         now_ms: Callable[[], int],
         config: EngineConfig = EngineConfig(),
+        *,
+        signer: Signer | None = None,
+        on_commit: OnCommit | None = None,
+        on_behind: OnBehind | None = None,
     ) -> None:
+        """`signer` (sharing `wal`) replaces the one built from `key`; `on_behind` replaces
+        asking the peer for blocks."""
         self.genesis = genesis
         self.app = app
         self.mempool = mempool
@@ -126,46 +190,70 @@ class Engine:
         self.timers = timers
         self.now_ms = now_ms
         self.config = config
-        self.signer = None if key is None else Signer(key, genesis.chain_id, wal)
+        if signer is None and key is not None:
+            signer = Signer(key, genesis.chain_id, wal)
+        self.signer = signer
+        self.on_commit = on_commit
+        self.on_behind = on_behind
         self.pool = EvidencePool()
         self.stats = EngineStats()
-        genesis_set = ValidatorSet.from_validators(genesis.validators)
-        own = None if key is None else key.public_key
+        own = None if signer is None else signer.key.public_key
+        self._validator_sets = [ValidatorSet.from_validators(genesis.validators)]
         self.state: ConsensusState = initial_state(
-            genesis.chain_id, own, genesis_set, config.timeouts
+            genesis.chain_id, own, self._validator_sets[0], config.timeouts
         )
-        self._genesis_set = genesis_set
         self._replaying = False
         self._deferred: list[Effect] = []
         self._sync_asked: set[int] = set()
+        self._future: deque[tuple[PeerId, Proposal | Vote]] = deque(maxlen=config.max_buffered)
+        self._gossiping = False
+        self._gossiped_at = (0, 0)
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Resume after the last stored block, replaying this height's WAL records."""
+        """Resume after the last stored block, replaying that height's WAL records.
+
+        Also the way back after block sync moved the store ahead of consensus.
+        """
         height = self.store.get_height() + 1
         records = self.wal.records
         marker = max(
             (i for i, r in enumerate(records) if decode_record(r) == (WAL_KIND_HEIGHT, height)),
             default=None,
         )
+        if not self._gossiping and self.config.regossip_ms > 0:
+            self._gossiping = True
+            self.timers.schedule(self.config.regossip_ms, GossipDue())
         if marker is None:
             self._start_height(height)
             return
+        inputs = [
+            body
+            for kind, body in map(decode_record, records[marker + 1 :])
+            if kind == WAL_KIND_INPUT
+        ]
+        log.info("replaying %d WAL inputs at height %d", len(inputs), height)
         self._replaying = True
         self._process(self._get_start_height(height))
-        for record in records[marker + 1 :]:
-            kind, body = decode_record(record)
-            if kind == WAL_KIND_INPUT and self.state.height == height:
-                self._process(body)
+        for inp in inputs:
+            if self.state.height == height:
+                self._process(inp)
         self._replaying = False
         deferred, self._deferred = self._deferred, []
         for effect in deferred:
             self._execute(effect)
+        self._replay_buffered()
 
     @property
     def height(self) -> int:
         return self.state.height
+
+    def get_validators(self, height: int) -> ValidatorSet:
+        """The validator set of `height`: advanced one height at a time, as every peer does."""
+        while len(self._validator_sets) < height:
+            self._validator_sets.append(self._validator_sets[-1].next_height())
+        return self._validator_sets[height - 1]
 
     # ------------------------------------------------------------------ host calls
 
@@ -176,40 +264,90 @@ class Engine:
         except DecodeError:
             self.stats.decode_errors += 1
             return
-        self._dispatch(peer, message)
+        self.receive(peer, message)
 
-    def on_timeout(self, timeout: TimeoutFired) -> None:
-        self._process(timeout)
-
-    def gossip(self) -> None:
-        """Re-send our height's messages and status (call periodically)."""
-        self._sync_asked.clear()
-        self.transport.broadcast(encode_message(Status(self.state.height)))
-        for message in get_gossip(self.state):
-            self.transport.broadcast(encode_message(message))
-
-    # ------------------------------------------------------------------ internals
-
-    def _dispatch(self, peer: PeerId, message: Message) -> None:
+    def receive(self, peer: PeerId, message: Message) -> None:
+        """Handle one decoded message from `peer`."""
         if isinstance(message, Proposal | Vote):
-            if message.height == self.state.height:
-                inp = (
-                    ProposalReceived(message)
-                    if isinstance(message, Proposal)
-                    else VoteReceived(message)
-                )
-                self._process(inp)
-            elif message.height > self.state.height:
-                self._ask_sync(peer)
-            else:
-                self._serve_sync(peer, message.height)
+            self._receive_consensus(peer, message)
         elif isinstance(message, Status):
             if message.height > self.state.height:
                 self._ask_sync(peer)
         elif isinstance(message, SyncRequest):
             self._serve_sync(peer, message.height)
         else:
-            self._apply_synced(message)
+            self._receive_synced(message)
+
+    def on_timeout(self, timeout: EngineTimeout) -> None:
+        if isinstance(timeout, TimeoutFired):
+            self._process(timeout)
+        elif isinstance(timeout, HeightDue):
+            if self.store.get_height() == timeout.height - 1 == self.state.height:
+                self._start_height(timeout.height)
+        elif isinstance(timeout, ProposalDue):
+            self._propose_when_due(timeout)
+        else:
+            self.gossip()
+            self.timers.schedule(self.config.regossip_ms, timeout)
+
+    def gossip(self) -> None:
+        """Re-send this height's messages (lost gossip; `regossip_moving`) and announce our
+        height (`announce_height`)."""
+        self._sync_asked.clear()
+        if self.config.announce_height:
+            self.transport.broadcast(encode_message(Status(self.state.height)))
+        seen, self._gossiped_at = self._gossiped_at, (self.state.height, self.state.round)
+        if (self.config.regossip_moving or seen == self._gossiped_at) and not self.state.decided:
+            for message in get_gossip(self.state):
+                self.transport.broadcast(encode_message(message))
+
+    def apply_synced_block(self, block: Block, certificate: CommitCertificate) -> None:
+        """Verify a block fetched from a peer as the store's next one, then apply and store it.
+
+        Raises SyncRejected (nothing changes). Consensus does not move: call `start()`
+        once the store is where syncing stops.
+        """
+        height = self.store.get_height() + 1
+        previous = self.store.get_block(height - 1)
+        prev_hash = ZERO_HASH if previous is None else previous[0].hash
+        verify_synced_block(
+            self.genesis.chain_id,
+            self.get_validators(height),
+            height,
+            prev_hash,
+            block,
+            certificate,
+        )
+        self._finalize(block, certificate)
+
+    # ------------------------------------------------------------------ messages
+
+    def _receive_consensus(self, peer: PeerId, message: Proposal | Vote) -> None:
+        current = self.state.height
+        if message.height == current:
+            if self.state.decided:
+                return
+            inp = (
+                ProposalReceived(message)
+                if isinstance(message, Proposal)
+                else VoteReceived(message)
+            )
+            self._process(inp)
+        elif message.height < current:
+            self._serve_sync(peer, message.height)
+        elif message.height <= current + self.config.future_heights:
+            self._future.append((peer, message))
+        elif self.on_behind is not None:
+            self.on_behind(peer, message.height)
+        else:
+            self._ask_sync(peer)
+
+    def _replay_buffered(self) -> None:
+        """Hands buffered messages of this height to the core; keeps those still ahead."""
+        buffered, self._future = self._future, deque(maxlen=self.config.max_buffered)
+        for peer, message in buffered:
+            if message.height >= self.state.height:
+                self._receive_consensus(peer, message)
 
     def _ask_sync(self, peer: PeerId) -> None:
         if self.state.height not in self._sync_asked:
@@ -221,28 +359,28 @@ class Engine:
         if found is not None:
             self.transport.send(peer, encode_message(SyncResponse(*found)))
 
-    def _apply_synced(self, response: SyncResponse) -> None:
-        s = self.state
+    def _receive_synced(self, response: SyncResponse) -> None:
         try:
-            verify_synced_block(
-                s.chain_id,
-                s.validators,
-                s.height,
-                s.prev_block_hash,
-                response.block,
-                response.certificate,
-            )
+            self.apply_synced_block(response.block, response.certificate)
         except SyncRejected:
             self.stats.sync_rejected += 1
             return
-        self._commit(response.block, response.certificate)
+        self._start_height(response.block.height + 1)
+
+    # ------------------------------------------------------------------ the core
 
     def _process(self, inp: Input) -> None:
-        if not self._replaying and isinstance(
-            inp, ProposalReceived | VoteReceived | TimeoutFired | BlockPrepared | BlockValidated
-        ):
+        if not self._replaying and isinstance(inp, _LOGGED_INPUTS):
             self.wal.append(encode_input_record(_as_logged(inp)))
         self.state, effects = apply(self.state, inp)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "h%d r%d %s -> %s",
+                self.state.height,
+                self.state.round,
+                type(inp).__name__,
+                [type(e).__name__ for e in effects],
+            )
         for effect in effects:
             if self._replaying and isinstance(effect, _DEFERRED_DURING_REPLAY):
                 self._deferred.append(effect)
@@ -258,7 +396,7 @@ class Engine:
             timeout = TimeoutFired(effect.height, effect.round, effect.step)
             self.timers.schedule(effect.duration_ms, timeout)
         elif isinstance(effect, RequestProposal):
-            self._prepare(effect)
+            self._request_proposal(effect)
         elif isinstance(effect, ValidateBlock):
             valid = self.app.process_proposal(effect.block)
             self._process(BlockValidated(effect.block.height, effect.block.hash, valid))
@@ -276,36 +414,73 @@ class Engine:
             else:
                 self._process(ProposalSigned(self.signer.sign_proposal(effect.proposal)))
         except DoubleSignRefused as exc:
+            log.error("%s", exc)
             self.stats.refused_signatures.append(exc)
 
-    def _prepare(self, effect: RequestProposal) -> None:
-        time_ms = self.now_ms()
+    # ------------------------------------------------------------------ proposals
+
+    def _request_proposal(self, request: RequestProposal) -> None:
+        """Propose now when transactions wait; otherwise wait up to `empty_block_wait_ms`."""
         candidates = self.mempool.reap(self.config.max_block_bytes)
-        txs = tuple(self.app.prepare_proposal(effect.height, time_ms, candidates))
-        evidence = self.pool.get_pending(effect.height)
-        self._process(BlockPrepared(effect.height, effect.round, time_ms, txs, evidence))
+        wait_ms = self.config.empty_block_wait_ms
+        if candidates or wait_ms <= 0:
+            self._prepare(request.height, request.round, candidates)
+            return
+        due = ProposalDue(request.height, request.round, self.now_ms() + wait_ms)
+        self.timers.schedule(min(self.config.proposal_poll_ms, wait_ms), due)
+
+    def _propose_when_due(self, due: ProposalDue) -> None:
+        if (self.state.height, self.state.round) != (due.height, due.round) or self.state.decided:
+            return
+        candidates = self.mempool.reap(self.config.max_block_bytes)
+        left_ms = due.deadline_ms - self.now_ms()
+        if candidates or left_ms <= 0:
+            self._prepare(due.height, due.round, candidates)
+        else:
+            self.timers.schedule(min(self.config.proposal_poll_ms, left_ms), due)
+
+    def _prepare(self, height: int, round_: int, candidates: Sequence[bytes]) -> None:
+        time_ms = max(self.now_ms(), self.state.prev_time_ms + 1)
+        txs = tuple(self.app.prepare_proposal(height, time_ms, candidates))
+        evidence = self.pool.get_pending(height)
+        self._process(BlockPrepared(height, round_, time_ms, txs, evidence))
+
+    # ------------------------------------------------------------------ heights
 
     def _commit(self, block: Block, certificate: CommitCertificate) -> None:
-        """Finalize, store durably, then start the next height (in that order)."""
-        state_root = self.app.finalize_block(block)
-        self.store.save_block(block, certificate, state_root)
+        """Finalize, store durably, then start the next height (after `block_interval_ms`)."""
+        root = self._finalize(block, certificate)
+        log.info(
+            "committed height %d round %d: %d txs, root %s",
+            block.height,
+            certificate.round,
+            len(block.txs),
+            root.hex()[:16],
+        )
+        if self.config.block_interval_ms > 0:
+            self.timers.schedule(self.config.block_interval_ms, HeightDue(block.height + 1))
+        else:
+            self._start_height(block.height + 1)
+
+    def _finalize(self, block: Block, certificate: CommitCertificate) -> bytes:
+        """Apply `block` to the app and store it; the mempool, evidence and listener follow."""
+        root = self.app.finalize_block(block)
+        self.store.save_block(block, certificate, root)
         self.mempool.remove_committed(block.txs)
         self.pool.process_committed_block(block)
-        self._start_height(block.height + 1)
+        if self.on_commit is not None:
+            self.on_commit(block, certificate, root)
+        return root
 
     def _start_height(self, height: int) -> None:
-        self.wal.append(encode_height_record(height))
+        self.wal.append(encode_height_record(height), sync=True)
         if self.signer is not None:
             self.signer.prune_below(height)
         self._process(self._get_start_height(height))
+        self._replay_buffered()
 
     def _get_start_height(self, height: int) -> StartHeight:
-        if self.state.height == height - 1 and self.state.height > 0:
-            validators = self.state.validators.next_height()
-        else:
-            validators = self._genesis_set
-            for _ in range(height - 1):
-                validators = validators.next_height()
+        validators = self.get_validators(height)
         if height == 1:
             g = self.genesis
             return StartHeight(1, validators, ZERO_HASH, g.state_root, g.time_ms, None)
@@ -323,7 +498,5 @@ class Engine:
 
 
 def _as_logged(inp: Input) -> LoggedInput:
-    assert isinstance(
-        inp, ProposalReceived | VoteReceived | TimeoutFired | BlockPrepared | BlockValidated
-    )
+    assert isinstance(inp, _LOGGED_INPUTS)
     return inp

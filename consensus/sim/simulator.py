@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from consensus.crypto import PrivateKey
-from consensus.engine import Engine, EngineConfig, Genesis
-from consensus.inputs import TimeoutFired
+from consensus.engine import Engine, EngineConfig, EngineTimeout, Genesis
 from consensus.sim.byzantine import ByzantineTransport
 from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
@@ -111,7 +110,7 @@ class _Timers:
     sim: Simulator
     node: SimNode
 
-    def schedule(self, delay_ms: int, timeout: TimeoutFired) -> None:
+    def schedule(self, delay_ms: int, timeout: EngineTimeout) -> None:
         generation = self.node.generation
 
         def fire() -> None:
@@ -208,10 +207,9 @@ class Simulator:
             self._make_transport(node),
             _Timers(self, node),
             lambda: self.now + self.genesis.time_ms,
-            EngineConfig(timeouts=SIM_TIMEOUTS),
+            EngineConfig(timeouts=SIM_TIMEOUTS, regossip_ms=GOSSIP_MS),
         )
         self._guard(node, node.engine.start)
-        self._schedule_gossip(node, node.generation)
 
     def _make_txs(self, node: SimNode) -> list[bytes]:
         sc = self.scenario
@@ -219,14 +217,6 @@ class Simulator:
             (f"tx-{node.index}-{i}-".encode() + bytes(sc.tx_bytes))[: max(sc.tx_bytes, 8)]
             for i in range(sc.txs_per_block * 50)
         ]
-
-    def _schedule_gossip(self, node: SimNode, generation: int) -> None:
-        def tick() -> None:
-            if node.generation == generation and node.engine is not None:
-                self._guard(node, node.engine.gossip)
-                self._schedule_gossip(node, generation)
-
-        self.schedule(GOSSIP_MS + self.rng.randint(0, 20), node.index, tick)
 
     def _guard(self, node: SimNode, call: Callable[[], None]) -> None:
         try:

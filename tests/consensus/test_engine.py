@@ -1,0 +1,202 @@
+"""The host loop's own duties: waits as timer requests, future-height buffering, being
+behind, block sync and stuck-height regossip (the simulator covers crashes and faults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from consensus.engine import (
+    Engine,
+    EngineConfig,
+    EngineTimeout,
+    Genesis,
+    GossipDue,
+    HeightDue,
+    ProposalDue,
+)
+from consensus.messages import decode_message
+from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
+from consensus.sim.simulator import NodeSpec, Scenario, Simulator, make_key
+from consensus.sync import SyncRejected
+from consensus.transport import PeerId
+from consensus.types import Proposal, Validator, Vote
+from consensus.wal import MemoryWalStorage, Wal
+
+
+@dataclass
+class Clock:
+    ms: int = 10_000
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+@dataclass
+class Host:
+    """Transport and Timers that only record, so a test fires what it chooses."""
+
+    sent: list[bytes] = field(default_factory=list)
+    timers: list[tuple[int, EngineTimeout]] = field(default_factory=list)
+
+    def send(self, peer: PeerId, data: bytes) -> None:
+        self.sent.append(data)
+
+    def broadcast(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def schedule(self, delay_ms: int, timeout: EngineTimeout) -> None:
+        self.timers.append((delay_ms, timeout))
+
+    def take(self, kind: type) -> list[tuple[int, EngineTimeout]]:
+        taken = [t for t in self.timers if isinstance(t[1], kind)]
+        self.timers = [t for t in self.timers if not isinstance(t[1], kind)]
+        return taken
+
+
+def make_engine(
+    config: EngineConfig, validators: int = 1, own: int | None = 0, txs: tuple[bytes, ...] = ()
+) -> tuple[Engine, Host, Clock, ListMempool, MemoryBlockStore]:
+    keys = [make_key(i) for i in range(validators)]
+    genesis = Genesis(
+        "sim-1",
+        tuple(Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(keys)),
+        bytes(32),
+        1_000,
+    )
+    host, clock, mempool = Host(), Clock(), ListMempool(list(txs))
+    store = MemoryBlockStore(genesis.state_root)
+    engine = Engine(
+        genesis,
+        None if own is None else keys[own],
+        HashChainApp(),
+        mempool,
+        store,
+        Wal(MemoryWalStorage()),
+        host,
+        host,
+        clock,
+        config,
+    )
+    return engine, host, clock, mempool, store
+
+
+def test_empty_mempool_proposer_waits_then_proposes_the_first_tx() -> None:
+    engine, host, clock, mempool, store = make_engine(
+        EngineConfig(empty_block_wait_ms=100, proposal_poll_ms=10)
+    )
+    engine.start()
+    [(delay, due)] = host.take(ProposalDue)
+    assert delay == 10 and store.get_height() == 0
+    clock.ms += 10
+    engine.on_timeout(due)
+    [(delay, due)] = host.take(ProposalDue)
+    assert store.get_height() == 0
+    mempool.txs.append(b"first tx")
+    clock.ms += 10
+    engine.on_timeout(due)
+    assert store.get_height() == 1 and store.blocks[0][0].txs == (b"first tx",)
+
+
+def test_empty_mempool_proposer_proposes_empty_at_the_deadline() -> None:
+    engine, host, clock, _, store = make_engine(
+        EngineConfig(empty_block_wait_ms=25, proposal_poll_ms=10)
+    )
+    engine.start()
+    for expected_delay in (10, 10, 5):
+        [(delay, due)] = host.take(ProposalDue)
+        assert delay == expected_delay and store.get_height() == 0
+        clock.ms += delay
+        engine.on_timeout(due)
+    assert store.get_height() == 1 and store.blocks[0][0].txs == ()
+
+
+def test_stale_proposal_wait_does_nothing() -> None:
+    engine, host, _, mempool, store = make_engine(EngineConfig(empty_block_wait_ms=100))
+    engine.start()
+    [(_, due)] = host.take(ProposalDue)
+    mempool.txs.append(b"tx")
+    assert isinstance(due, ProposalDue)
+    engine.on_timeout(ProposalDue(due.height, due.round + 1, due.deadline_ms))
+    assert store.get_height() == 0 and host.take(ProposalDue) == []
+
+
+def test_next_height_starts_after_the_block_interval() -> None:
+    engine, host, _, _, store = make_engine(EngineConfig(block_interval_ms=50), txs=(b"tx",))
+    engine.start()
+    assert store.get_height() == 1 and engine.height == 1 and engine.state.decided
+    [(delay, due)] = host.take(HeightDue)
+    assert (delay, due) == (50, HeightDue(2))
+    engine.on_timeout(HeightDue(3))  # not the next height: ignored
+    assert engine.height == 1
+    engine.on_timeout(due)
+    assert engine.height == 2 and store.get_height() == 2  # a lone validator commits at once
+
+
+def record_chain(heights: int) -> tuple[list[Proposal | Vote], MemoryBlockStore]:
+    """Run a fault-free 4-validator simulation; every proposal and vote it sent, node 0's store."""
+    seen: list[Proposal | Vote] = []
+
+    class Recording(Simulator):
+        def deliver(self, src: int, dst: int, data: bytes) -> None:
+            message = decode_message(data)
+            if isinstance(message, Proposal | Vote) and message not in seen:
+                seen.append(message)
+            super().deliver(src, dst, data)
+
+    sim = Recording(
+        Scenario(
+            1,
+            (1, 1, 1, 1),
+            tuple(NodeSpec(i) for i in range(4)),
+            grow_by=heights,
+            height_cap=heights,
+        )
+    )
+    sim.run()
+    return seen, sim.nodes[0].store
+
+
+def test_full_node_buffers_next_heights_syncs_and_catches_up() -> None:
+    messages, chain = record_chain(4)
+    behind: list[tuple[PeerId, int]] = []
+    engine, _, _, _, store = make_engine(EngineConfig(), validators=4, own=None)
+    engine.on_behind = lambda peer, height: behind.append((peer, height))
+    engine.start()
+    for message in messages:
+        if message.height > 1:
+            engine.receive("p", message)
+    assert {h for _, h in behind} >= {4} and min(h for _, h in behind) == 4
+    assert store.get_height() == 0
+    block, certificate = chain.blocks[0][:2]
+    engine.apply_synced_block(block, certificate)
+    engine.start()
+    assert store.get_hashes() == chain.get_hashes()[:3]
+    assert engine.height == 4
+
+
+def test_synced_block_that_does_not_extend_the_store_is_rejected() -> None:
+    _, chain = record_chain(2)
+    engine, _, _, _, store = make_engine(EngineConfig(), validators=4, own=None)
+    block, certificate = chain.blocks[1][:2]
+    with pytest.raises(SyncRejected, match="expected height 1"):
+        engine.apply_synced_block(block, certificate)
+    assert store.get_height() == 0
+
+
+@pytest.mark.parametrize("moving", [False, True])
+def test_regossip_when_stuck_or_always(moving: bool) -> None:
+    engine, host, _, _, _ = make_engine(
+        EngineConfig(regossip_ms=1000, regossip_moving=moving, announce_height=False),
+        validators=4,
+    )
+    engine.start()
+    [(delay, tick)] = host.take(GossipDue)
+    assert delay == 1000
+    host.sent.clear()
+    engine.on_timeout(tick)  # first look: the height has moved since "before the start"
+    assert bool(host.sent) == moving and host.take(GossipDue) == [(1000, tick)]
+    host.sent.clear()
+    engine.on_timeout(tick)  # stuck at the same height and round: re-send
+    assert host.sent and {decode_message(d).height for d in host.sent} == {1}  # type: ignore[union-attr]
