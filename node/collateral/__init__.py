@@ -1,0 +1,1 @@
+"""The bridge as a node service: chain watchers, attestations, withdrawal signatures."""

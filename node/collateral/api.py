@@ -1,0 +1,118 @@
+"""The bridge's HTTP routes: what a relayer needs to pay a withdrawal, and watcher status.
+
+`GET /v1/withdrawals/pending` and `GET /v1/withdrawals/{member}/{nonce}` answer
+bridge.withdrawal.get_relay_json for the authorisation with the most collected
+signed power (signatures sorted by signer address, as the vault wants; `complete`
+once they carry more than 2/3 of it), plus the record's `height`. A pending
+withdrawal nobody has signed yet has `signatures: []` and no vault call fields.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bridge.withdrawal import get_relay_json
+from clearing.state import WithdrawalRecord
+from node.api.app import RouteHandler
+from node.api.errors import ApiError
+from node.api.http import Request, Response, json_response
+from node.api.openapi import RouteDoc
+
+if TYPE_CHECKING:
+    from node.collateral.service import BridgeNode
+
+MAX_NONCE_DIGITS = 78  # uint256
+
+
+def hex0x(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+class BridgeApi:
+    def __init__(self, node: BridgeNode) -> None:
+        self.node = node
+
+    def get_withdrawal_view(self, record: WithdrawalRecord) -> dict[str, Any]:
+        best = self.node.withdrawals.get_best((record.member, record.nonce))
+        if best is not None:
+            return {**get_relay_json(*best), "height": record.height}
+        return {
+            "chain_id": record.chain_id,
+            "member": hex0x(record.member),
+            "token": hex0x(record.token),
+            "amount": str(record.amount),
+            "recipient": hex0x(record.recipient),
+            "nonce": str(record.nonce),
+            "signatures": [],
+            "signed_power": 0,
+            "total_power": self.node.ctx.state.total_power,
+            "complete": False,
+            "height": record.height,
+        }
+
+    async def get_pending(self, _: Request, __: dict[str, str]) -> Response:
+        pending = self.node.ctx.state.pending_withdrawals
+        views = [self.get_withdrawal_view(pending[key]) for key in sorted(pending)]
+        return json_response(200, {"withdrawals": views})
+
+    async def get_withdrawal(self, _: Request, params: dict[str, str]) -> Response:
+        member, nonce = parse_member(params["member"]), parse_nonce(params["nonce"])
+        record = self.node.ctx.state.pending_withdrawals.get((member, nonce))
+        if record is None:
+            raise ApiError(
+                404,
+                "NotPending",
+                f"no pending withdrawal of 0x{member.hex()} with nonce {nonce} (paid or unknown)",
+                member=hex0x(member),
+                nonce=str(nonce),
+            )
+        return json_response(200, self.get_withdrawal_view(record))
+
+    async def get_bridge_status(self, _: Request, __: dict[str, str]) -> Response:
+        chains = {
+            name: {
+                "chain_id": w.config.chain_id,
+                "next_block": w.status.next_block,
+                "final_block": w.status.final_block,
+                "observed": w.status.observed,
+                "errors": w.status.errors,
+                "last_error": w.status.last_error,
+            }
+            for name, w in sorted(self.node.watchers.items())
+        }
+        node = self.node
+        return json_response(
+            200,
+            {
+                "chains": chains,
+                "deposits_pooled": len(node.credits.entries),
+                "payouts_pooled": len(node.payouts.entries),
+                "withdrawals_signed": len(node.withdrawals.entries),
+                "own_unsettled": len(node.own),
+            },
+        )
+
+    def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
+        return [
+            (RouteDoc("GET", "/v1/withdrawals/pending", "getPendingWithdrawals",
+                      "Pending withdrawals with the validators' collected vault signatures"),
+             self.get_pending),
+            (RouteDoc("GET", "/v1/withdrawals/{member}/{nonce}", "getWithdrawal",
+                      "One pending withdrawal's vault call: fields, ordered signatures, "
+                      "complete flag", errors=(400, 404)), self.get_withdrawal),
+            (RouteDoc("GET", "/v1/bridge", "getBridgeStatus",
+                      "This node's chain watchers and bridge pools"), self.get_bridge_status),
+        ]  # fmt: skip
+
+
+def parse_member(text: str) -> bytes:
+    body = text.removeprefix("0x")
+    if len(body) != 40 or not all(c in "0123456789abcdefABCDEF" for c in body):
+        raise ApiError(400, "InvalidField", "member: expected a 0x-hex address", field="member")
+    return bytes.fromhex(body)
+
+
+def parse_nonce(text: str) -> int:
+    if not text.isdigit() or len(text) > MAX_NONCE_DIGITS:
+        raise ApiError(400, "InvalidField", "nonce: expected a decimal integer", field="nonce")
+    return int(text)

@@ -1,0 +1,145 @@
+"""A validator's duties on one configured chain: watch the vault, attest what is final.
+
+The watcher (bridge/watcher.py) runs its blocking web3 calls in worker threads,
+backs off on RPC errors and commits each final block range together with its
+deposits and payouts to a SQLite outbox (bridge/cursor.py), one file per chain
+under the node's data directory. The attest loop reads that outbox with its own
+connection and signs every deposit and payout the ledger has not yet settled.
+
+Restart: the watcher resumes at its stored cursor, so no final log is missed or
+stored twice; the attest loop re-reads the outbox from the start and signs again
+only what is still unsettled (Ed25519 signatures are deterministic, so this is
+the same attestation, re-gossiped for peers that lost the first one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eth_utils import to_checksum_address
+
+from bridge.chain import Chain, ChainIdMismatch, connect
+from bridge.cursor import CursorStore
+from bridge.observation import SignedObservation, sign_new_deposits
+from bridge.payouts import sign_new_payouts
+from bridge.watcher import Watcher, WatcherConfig
+from clearing.assets import CollateralKey, CollateralToken
+from clearing.attestation import Attestation
+from clearing.withdrawal import PayoutObservation
+from node.config import BridgeChainConfig
+
+log = logging.getLogger(__name__)
+ATTEST_POLL_S = 0.5
+WATCH_POLL_S = 0.5
+RPC_TIMEOUT_S = 10.0
+
+
+def get_vault(config: BridgeChainConfig) -> bytes:
+    return bytes.fromhex(config.vault_address[2:])
+
+
+def get_outbox_path(data_dir: Path, config: BridgeChainConfig) -> Path:
+    """One watcher database per chain name, beside the node's store."""
+    return data_dir / "bridge" / f"{config.name}.sqlite3"
+
+
+@dataclass(frozen=True)
+class Attester:
+    """What the attest loop needs of the node: what is settled, and where to send."""
+
+    key: Ed25519PrivateKey
+    network_chain_id: int
+    tokens: Mapping[CollateralKey, CollateralToken]
+    is_credited: Callable[[tuple[int, bytes, int]], bool]
+    is_paid: Callable[[tuple[bytes, int]], bool]
+    send_deposit: Callable[[SignedObservation], Awaitable[None]]
+    send_payout: Callable[[PayoutObservation, Attestation], Awaitable[None]]
+
+
+async def watch_chain(
+    config: BridgeChainConfig,
+    data_dir: Path,
+    attester: Attester,
+    watchers: dict[str, Watcher],
+) -> None:
+    """Run the chain's watcher and attest loop until cancelled; a wrong chain id
+    (the RPC serves another chain) stops this chain only, loudly."""
+    path = get_outbox_path(data_dir, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store, reader = CursorStore(path), CursorStore(path)
+    try:
+        watcher = Watcher(
+            WatcherConfig(
+                chain_id=config.chain_id,
+                url=config.rpc_url,
+                vault=get_vault(config),
+                confirmations=config.confirmation_depth,
+                poll_interval_s=WATCH_POLL_S,
+                rpc_timeout_s=RPC_TIMEOUT_S,
+            ),
+            store,
+        )
+        watchers[config.name] = watcher
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(attest_forever, reader, attester)
+            try:
+                await watcher.run()
+            except ChainIdMismatch as exc:
+                log.error("bridge chain %s not watched: %s", config.name, exc)
+                nursery.cancel_scope.cancel()
+    finally:
+        store.close()
+        reader.close()
+
+
+async def attest_forever(reader: CursorStore, attester: Attester) -> None:
+    """Sign and send every stored deposit and payout the ledger has not settled."""
+    deposit_seq = payout_seq = 0
+    while True:
+        last_deposit, signed, refused = sign_new_deposits(
+            reader, deposit_seq, attester.tokens, attester.key, attester.network_chain_id
+        )
+        for deposit, reason in refused:
+            log.warning("deposit 0x%s not attested: %s", deposit.tx_hash.hex(), reason)
+        for observation in signed:
+            if not attester.is_credited(observation.observation.key):
+                await attester.send_deposit(observation)
+        last_payout, payouts = sign_new_payouts(
+            reader, payout_seq, attester.key, attester.network_chain_id
+        )
+        for payout, attestation in payouts:
+            if not attester.is_paid((payout.member, payout.nonce)):
+                await attester.send_payout(payout, attestation)
+        if (last_deposit, last_payout) == (deposit_seq, payout_seq):
+            await trio.sleep(ATTEST_POLL_S)
+        deposit_seq, payout_seq = last_deposit, last_payout
+
+
+class VaultReader:
+    """The vault's current validator-set epoch, read over a lazily opened connection."""
+
+    def __init__(self, config: BridgeChainConfig) -> None:
+        self.config = config
+        self.chain: Chain | None = None
+
+    def _read_epoch(self) -> int:
+        if self.chain is None:
+            self.chain = connect(self.config.rpc_url, self.config.chain_id, RPC_TIMEOUT_S)
+        vault = self.chain.contract(
+            "CollateralVault", to_checksum_address(self.config.vault_address)
+        )
+        return int(vault.functions.epoch().call())
+
+    async def get_epoch(self) -> int:
+        """Raises the chain's or the transport's error; the caller retries later."""
+        try:
+            with trio.fail_after(RPC_TIMEOUT_S):
+                return await trio.to_thread.run_sync(self._read_epoch, abandon_on_cancel=True)
+        except BaseException:
+            self.chain = None  # a fresh connection next time
+            raise

@@ -1,0 +1,175 @@
+"""The `bridge` gossip topic: validators' deposit and payout attestations and
+their EVM signatures over withdrawal authorisations.
+
+Wire format (msgpack): ``[GOSSIP_VERSION, network chain id, kind, body]`` where
+`body` is the bridge record's own versioned encoding (bridge/wire.py), at most
+`MAX_MESSAGE_BYTES`. Every node checks a message at the first hop, before
+relaying it, against its genesis: the network chain id, a registered collateral
+token or chain, a signer that is a genesis validator (Ed25519 key for
+attestations, EVM address for withdrawal signatures) and the signature itself.
+Anything else raises one of `REJECTS`; the p2p layer drops the message and
+scores its forwarder down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.eip712 import SignatureError, recover_signer
+from bridge.observation import SignedObservation
+from bridge.wire import DecodeError as BridgeDecodeError
+from bridge.wire import pack_record, unpack_record
+from bridge.withdrawal import WithdrawalSignature
+from clearing.assets import CollateralKey
+from clearing.attestation import Attestation, is_valid_signature
+from clearing.codec import expect_int, expect_list, pack, unpack
+from clearing.errors import BadSignature, ClearingError, DecodeError, UnknownCollateral
+from clearing.errors import UnknownSigner as UnknownValidator
+from clearing.genesis import Genesis
+from clearing.withdrawal import PayoutObservation
+from node.p2p import Topic
+from node.p2p.topics import BRIDGE
+
+GOSSIP_VERSION = 1
+MAX_MESSAGE_BYTES = 4 * 1024
+WHAT = "BridgeMessage"
+KIND_DEPOSIT, KIND_PAYOUT, KIND_WITHDRAWAL = 1, 2, 3
+
+
+class BridgeGossipError(ValueError):
+    """A well-formed bridge message this network must not relay."""
+
+
+class WrongChain(BridgeGossipError):
+    def __init__(self, expected: int, found: int) -> None:
+        super().__init__(f"bridge message for network {found}, this network is {expected}")
+        self.expected, self.found = expected, found
+
+
+class UnknownChain(BridgeGossipError):
+    def __init__(self, chain_id: int) -> None:
+        super().__init__(f"chain {chain_id} holds no registered collateral")
+        self.chain_id = chain_id
+
+
+class BadEvmSignature(BridgeGossipError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"withdrawal signature: {reason}")
+        self.reason = reason
+
+
+class UnknownEvmSigner(BridgeGossipError):
+    def __init__(self, signer: bytes) -> None:
+        super().__init__(f"withdrawal signed by 0x{signer.hex()}, not a genesis validator")
+        self.signer = signer
+
+
+REJECTS = (ClearingError, BridgeDecodeError, BridgeGossipError)
+"""Every error `BridgeCheck.decode` raises for a bad message."""
+
+
+@dataclass(frozen=True)
+class PayoutAttestation:
+    """One validator's attestation that the vault paid a withdrawal (a final Withdrawn log)."""
+
+    observation: PayoutObservation
+    attestation: Attestation
+
+    def encode(self) -> bytes:
+        return pack_record([self.observation.to_fields(), self.attestation.to_fields()])
+
+    @classmethod
+    def decode(cls, data: bytes) -> PayoutAttestation:
+        observation, attestation = unpack_record(data, "PayoutAttestation", 2)
+        return cls(
+            PayoutObservation.from_fields(observation),
+            Attestation.from_fields(attestation, "attestation"),
+        )
+
+
+BridgeMessage = SignedObservation | PayoutAttestation | WithdrawalSignature
+KINDS: dict[type, int] = {
+    SignedObservation: KIND_DEPOSIT,
+    PayoutAttestation: KIND_PAYOUT,
+    WithdrawalSignature: KIND_WITHDRAWAL,
+}
+
+
+def encode_message(network_chain_id: int, message: BridgeMessage) -> bytes:
+    return pack([GOSSIP_VERSION, network_chain_id, KINDS[type(message)], message.encode()])
+
+
+@dataclass(frozen=True)
+class BridgeCheck:
+    """What a node knows from genesis to check a bridge message."""
+
+    chain_id: int
+    validators: frozenset[bytes]  # Ed25519 public keys
+    evm_signers: frozenset[bytes]  # 20-byte addresses
+    tokens: frozenset[CollateralKey]
+
+    @classmethod
+    def from_genesis(cls, genesis: Genesis) -> BridgeCheck:
+        return cls(
+            genesis.chain_id,
+            frozenset(v.pubkey for v in genesis.validators),
+            frozenset(v.evm_address for v in genesis.validators),
+            frozenset(t.key for t in genesis.collateral),
+        )
+
+    def decode(self, data: bytes) -> BridgeMessage:
+        """The message in `data`, fully checked; raises one of `REJECTS`."""
+        if len(data) > MAX_MESSAGE_BYTES:
+            raise DecodeError(WHAT, f"{len(data)} bytes exceed {MAX_MESSAGE_BYTES}")
+        version, chain_id, kind, body = expect_list(unpack(data, WHAT), WHAT, 4)
+        if expect_int(version, f"{WHAT}.version") != GOSSIP_VERSION:
+            raise DecodeError(WHAT, f"version {version}, expected {GOSSIP_VERSION}")
+        if expect_int(chain_id, f"{WHAT}.chain_id") != self.chain_id:
+            raise WrongChain(self.chain_id, chain_id)
+        if type(body) is not bytes:
+            raise DecodeError(f"{WHAT}.body", f"expected bytes, got {type(body).__name__}")
+        kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_WITHDRAWAL)
+        if kind == KIND_DEPOSIT:
+            deposit = SignedObservation.decode(body)
+            self.check_deposit(deposit)
+            return deposit
+        if kind == KIND_PAYOUT:
+            payout = PayoutAttestation.decode(body)
+            self.check_payout(payout)
+            return payout
+        withdrawal = WithdrawalSignature.decode(body)
+        self.check_withdrawal(withdrawal)
+        return withdrawal
+
+    def check_deposit(self, signed: SignedObservation) -> None:
+        o, a = signed.observation, signed.attestation
+        if (o.chain_id, o.token) not in self.tokens:
+            raise UnknownCollateral(o.chain_id, o.token)
+        self._check_attestation(a, o.signing_bytes(self.chain_id), "CollateralObservation")
+
+    def check_payout(self, payout: PayoutAttestation) -> None:
+        o = payout.observation
+        if not any(chain_id == o.chain_id for chain_id, _ in self.tokens):
+            raise UnknownChain(o.chain_id)
+        message = o.signing_bytes(self.chain_id)
+        self._check_attestation(payout.attestation, message, "PayoutObservation")
+
+    def _check_attestation(self, attestation: Attestation, message: bytes, what: str) -> None:
+        if attestation.signer not in self.validators:
+            raise UnknownValidator(attestation.signer)
+        if not is_valid_signature(attestation.signer, attestation.signature, message):
+            raise BadSignature(what, attestation.signer)
+
+    def check_withdrawal(self, signed: WithdrawalSignature) -> None:
+        auth = signed.authorization
+        if (auth.chain_id, auth.token) not in self.tokens:
+            raise UnknownCollateral(auth.chain_id, auth.token)
+        try:
+            signer = recover_signer(auth.get_digest(), signed.signature)
+        except SignatureError as exc:
+            raise BadEvmSignature(str(exc)) from None
+        if signer not in self.evm_signers:
+            raise UnknownEvmSigner(signer)
+
+    def topic(self) -> Topic:
+        return Topic(BRIDGE, MAX_MESSAGE_BYTES, self.decode, REJECTS, inbox=1024)

@@ -1,0 +1,245 @@
+"""The bridge as a node service.
+
+On every node (of a network with collateral): the `bridge` topic (checked at the
+first hop, see gossip.py), the pools of deposit and payout attestations and of
+withdrawal signatures, a proposal source, and the withdrawal routes a relayer
+reads (api.py). On a validator with `[[bridge_chains]]`: one watcher and attest
+loop per chain (chains.py) and, with its `[keys] bridge_key_file`, the EVM
+signature of every pending withdrawal on a watched chain (withdrawals.py).
+
+The proposal source puts every CollateralCredit and WithdrawalPaid that carries a
+quorum and the committed state has not settled first in this node's proposals;
+the other validators check them like any transaction, so this changes no rule.
+Own messages are re-gossiped every `REGOSSIP_S` until the ledger settles them: a
+peer that was down or not yet in the mesh still gets them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from bridge.observation import InvalidAttestation, ObservationPool, SignedObservation
+from bridge.watcher import Watcher
+from bridge.withdrawal import WithdrawalError, WithdrawalSignature
+from clearing.attestation import Attestation
+from clearing.tx import encode_tx
+from clearing.withdrawal import PayoutObservation
+from consensus.types import Block, CommitCertificate
+from node.collateral.api import BridgeApi
+from node.collateral.chains import Attester, VaultReader, watch_chain
+from node.collateral.gossip import BridgeCheck, BridgeMessage, PayoutAttestation, encode_message
+from node.collateral.pools import PayoutPool, WithdrawalBook, WithdrawalKey
+from node.collateral.withdrawals import WithdrawalSigner
+from node.config import NodeConfig
+from node.keys import BRIDGE_KEY, KeyFileError, load_key
+from node.p2p import MessageTooLarge, Topic
+from node.p2p.topics import BRIDGE
+from node.services import NodeContext, NodeContextInputs, Service
+
+log = logging.getLogger(__name__)
+REGOSSIP_S = 2.0
+SIGN_INTERVAL_S = 2.0
+MAX_PER_PROPOSAL = 256
+OwnKey = tuple[object, ...]
+
+
+class BridgeNode:
+    """One node's bridge state: pools, own messages, and what consensus asks of it."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        genesis = ctx.genesis
+        self.network_chain_id = genesis.chain_id
+        self.credits = ObservationPool(genesis.chain_id, {v.pubkey: v for v in genesis.validators})
+        self.payouts = PayoutPool({v.pubkey: v.power for v in genesis.validators})
+        self.withdrawals = WithdrawalBook(
+            tuple((v.evm_address, v.power) for v in genesis.validators)
+        )
+        self.own: dict[OwnKey, bytes] = {}
+        self.watchers: dict[str, Watcher] = {}
+        self.committed = trio.Event()
+
+    # -- what the ledger has settled ----------------------------------------
+
+    def is_credited(self, key: tuple[int, bytes, int]) -> bool:
+        return key in self.ctx.state.processed_credits
+
+    def is_paid(self, key: WithdrawalKey) -> bool:
+        """Debited and then cleared by a WithdrawalPaid."""
+        member = self.ctx.state.members.get(key[0])
+        return (
+            member is not None
+            and key[1] in member.used_nonces
+            and key not in self.ctx.state.pending_withdrawals
+        )
+
+    def is_settled(self, key: OwnKey) -> bool:
+        kind, subject = key[0], key[1]
+        if kind == "credit":
+            return self.is_credited(subject)  # type: ignore[arg-type]
+        return self.is_paid(subject)  # type: ignore[arg-type]
+
+    # -- pooling -------------------------------------------------------------
+
+    def pool(self, message: BridgeMessage) -> bool:
+        """Add a checked message to its pool; True when it is new."""
+        if isinstance(message, SignedObservation):
+            return self.credits.add(message)
+        if isinstance(message, PayoutAttestation):
+            return self.payouts.add(message)
+        return self.withdrawals.add(message)
+
+    async def receive(self) -> None:
+        """Pools what peers gossip (each message already checked at the first hop)."""
+        async for delivery in self.ctx.p2p.messages(BRIDGE):
+            try:
+                self.pool(delivery.value)  # type: ignore[arg-type]
+            except (InvalidAttestation, WithdrawalError) as exc:
+                log.info("bridge message from %s not pooled: %s", delivery.sender, exc)
+
+    async def send_own(self, key: OwnKey, message: BridgeMessage) -> None:
+        """Pool, remember until settled, and gossip one of this validator's messages."""
+        self.pool(message)
+        data = encode_message(self.network_chain_id, message)
+        self.own[key] = data
+        await self._publish(data)
+
+    async def send_deposit(self, signed: SignedObservation) -> None:
+        await self.send_own(("credit", signed.observation.key), signed)
+
+    async def send_payout(self, payout: PayoutObservation, attestation: Attestation) -> None:
+        key = ("paid", (payout.member, payout.nonce), payout.tx_hash, payout.log_index)
+        await self.send_own(key, PayoutAttestation(payout, attestation))
+
+    async def send_withdrawal(self, signed: WithdrawalSignature) -> None:
+        auth = signed.authorization
+        await self.send_own(("signed", (auth.member, auth.nonce)), signed)
+
+    async def _publish(self, data: bytes) -> None:
+        try:
+            await self.ctx.p2p.publish(BRIDGE, data)
+        except MessageTooLarge as exc:
+            log.error("own bridge message not gossiped: %s", exc)
+
+    async def regossip(self) -> None:
+        """Re-gossips own messages the ledger has not settled yet, every REGOSSIP_S."""
+        while True:
+            await trio.sleep(REGOSSIP_S)
+            for data in list(self.own.values()):
+                await self._publish(data)
+
+    # -- consensus -------------------------------------------------------------
+
+    def propose(self, height: int, time_ms: int) -> list[bytes]:
+        """Quorum-carrying credits and payouts the committed state has not settled."""
+        state = self.ctx.state
+        txs = [
+            encode_tx(credit)
+            for credit in self.credits.get_ready_credits()
+            if credit.observation.key not in state.processed_credits
+        ]
+        for paid in self.payouts.get_ready():
+            o = paid.observation
+            record = state.pending_withdrawals.get((o.member, o.nonce))
+            if record is not None and record.chain_id == o.chain_id:
+                txs.append(encode_tx(paid))
+        if txs:
+            log.debug("proposing %d bridge transactions at height %d", len(txs), height)
+        return txs[:MAX_PER_PROPOSAL]
+
+    def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
+        """Forget what the block settled; wake the withdrawal signer."""
+        for key in [k for k in self.credits.entries if self.is_credited(k)]:
+            self.credits.mark_credited(key)
+        self.payouts.prune(self.is_paid)
+        self.withdrawals.prune(self.is_paid)
+        for key in [k for k in self.own if self.is_settled(k)]:
+            del self.own[key]
+        self.committed.set()
+
+    # -- the validator's withdrawal duty ----------------------------------------
+
+    def get_block_time_ms(self, height: int) -> int:
+        stored = self.ctx.store.load_block(height)
+        if stored is None:
+            raise LookupError(f"block {height} is not stored")
+        return Block.decode(stored.block).header.time_ms
+
+    async def sign_withdrawals(self, signer: WithdrawalSigner) -> None:
+        """After each commit (and every SIGN_INTERVAL_S, to retry a failed epoch read)."""
+        while True:
+            with trio.move_on_after(SIGN_INTERVAL_S):
+                await self.committed.wait()
+            self.committed = trio.Event()
+            await signer.sign_pending(dict(self.ctx.state.pending_withdrawals))
+
+
+def load_bridge_key(ctx: NodeContext) -> bytes | None:
+    """This validator's EVM key if it is the one genesis lists for it, else None (logged)."""
+    assert ctx.validator_key is not None
+    public = ctx.validator_key.public_key().public_bytes_raw()
+    listed = next(v.evm_address for v in ctx.genesis.validators if v.pubkey == public)
+    try:
+        key = load_key(ctx.config.bridge_key_file, BRIDGE_KEY)
+    except KeyFileError as exc:
+        log.error("no withdrawal signatures from this validator: %s", exc)
+        return None
+    if key.public_key() != listed:
+        log.error(
+            "no withdrawal signatures: bridge key 0x%s is not genesis' 0x%s",
+            key.public_key().hex(),
+            listed.hex(),
+        )
+        return None
+    return key.secret
+
+
+async def serve_bridge(
+    ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    node = BridgeNode(ctx)
+    ctx.on_commit(node.on_commit)
+    ctx.app.add_proposal_source(node.propose)
+    ctx.api.add_routes(BridgeApi(node).routes())
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(node.receive)
+        nursery.start_soon(node.regossip)
+        if ctx.validator_key is not None and ctx.config.bridge_chains:
+            start_validator_duties(node, nursery)
+        task_status.started()
+
+
+def start_validator_duties(node: BridgeNode, nursery: trio.Nursery) -> None:
+    ctx = node.ctx
+    assert ctx.validator_key is not None
+    attester = Attester(
+        ctx.validator_key,
+        ctx.genesis.chain_id,
+        ctx.state.collateral_tokens,
+        node.is_credited,
+        node.is_paid,
+        node.send_deposit,
+        node.send_payout,
+    )
+    data_dir = ctx.config.storage.path.parent
+    for chain in ctx.config.bridge_chains:
+        nursery.start_soon(watch_chain, chain, data_dir, attester, node.watchers)
+    evm_key = load_bridge_key(ctx)
+    if evm_key is not None:
+        vaults = {c.chain_id: VaultReader(c) for c in ctx.config.bridge_chains}
+        signer = WithdrawalSigner(evm_key, vaults, node.get_block_time_ms, node.send_withdrawal)
+        nursery.start_soon(node.sign_withdrawals, signer)
+
+
+def is_enabled(_: NodeConfig, inputs: NodeContextInputs) -> bool:
+    """Wherever the network has collateral: every node pools and serves; validators watch."""
+    return bool(inputs.genesis.collateral)
+
+
+def make_topics(_: NodeConfig, inputs: NodeContextInputs) -> tuple[Topic, ...]:
+    return (BridgeCheck.from_genesis(inputs.genesis).topic(),)
+
+
+BRIDGE_SERVICE = Service("bridge", (), is_enabled, serve_bridge, make_topics)

@@ -1,0 +1,83 @@
+"""Payout and withdrawal-signature pools: quorum by exact content, pruning when paid."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from bridge.payouts import sign_payout
+from bridge.withdrawal import WithdrawalError, sign_withdrawal_record
+from clearing.sandbox import derive_seed
+from node.collateral.gossip import PayoutAttestation
+from node.collateral.pools import PayoutPool, WithdrawalBook
+from tests.node.collateral.support import (
+    BRIDGE_KEYS,
+    CONSENSUS_KEYS,
+    get_genesis,
+    make_payout,
+    make_record,
+)
+
+GENESIS = get_genesis()
+NET = GENESIS.chain_id
+POWERS = {v.pubkey: v.power for v in GENESIS.validators}
+MEMBERS = tuple((v.evm_address, v.power) for v in GENESIS.validators)
+
+
+def attest(index: int, nonce: int = 1) -> PayoutAttestation:
+    payout = make_payout(nonce)
+    return PayoutAttestation(payout, sign_payout(CONSENSUS_KEYS[index], NET, payout))
+
+
+def test_payout_is_ready_only_with_more_than_two_thirds_on_one_content() -> None:
+    pool = PayoutPool(POWERS)
+    assert pool.add(attest(0)) and pool.add(attest(1))
+    assert not pool.add(attest(1))
+    other = make_payout(nonce=2)
+    other = dataclasses.replace(other, tx_hash=make_payout().tx_hash)  # same log, other nonce
+    pool.add(PayoutAttestation(other, sign_payout(CONSENSUS_KEYS[2], NET, other)))
+    assert pool.get_ready() == []
+    pool.add(attest(2))
+    (ready,) = pool.get_ready()
+    assert ready.observation == make_payout()
+    signers = [a.signer for a in ready.attestations]
+    assert signers == sorted(signers) and len(signers) == 3
+
+
+def test_payout_pool_forgets_paid_withdrawals_only() -> None:
+    pool = PayoutPool(POWERS)
+    pool.add(attest(0, nonce=1))
+    pool.prune(lambda key: False)
+    assert pool.entries
+    pool.prune(lambda key: key == (make_payout().member, 1))
+    assert not pool.entries
+
+
+def sign(index: int, epoch: int = 0, key: bytes | None = None):  # type: ignore[no-untyped-def]
+    return sign_withdrawal_record(
+        make_record(GENESIS), vault=bytes(range(20)), epoch=epoch, block_time_ms=10**12,
+        evm_private_key=BRIDGE_KEYS[index] if key is None else key,
+    )  # fmt: skip
+
+
+def test_withdrawal_book_completes_at_quorum_and_orders_signatures() -> None:
+    book = WithdrawalBook(MEMBERS)
+    key = (make_record(GENESIS).member, 1)
+    assert book.get_best(key) is None
+    for index in range(3):
+        assert book.add(sign(index))
+    assert not book.add(sign(0))
+    book.add(sign(3, epoch=7))  # another digest: kept apart, adds no power
+    auth, collected = book.get_best(key)  # type: ignore[misc]
+    assert auth.epoch == 0 and collected.is_complete() and len(collected.signatures) == 3
+    assert collected.get_ordered() == [
+        collected.signatures[s] for s in sorted(collected.signatures)
+    ]
+    book.prune(lambda k: k == key)
+    assert book.get_best(key) is None
+
+
+def test_withdrawal_book_refuses_a_non_validator_signature() -> None:
+    with pytest.raises(WithdrawalError):
+        WithdrawalBook(MEMBERS).add(sign(0, key=derive_seed("evil")))
