@@ -3,13 +3,16 @@
 `NodeHome.write` lays out a node home (config.toml, genesis.json, keys) the way
 `clearnode init` does, with devnet keys so the example genesis' validators
 match; `ProcessNetwork` starts `python -m node.runtime --home DIR` per node and
-always kills every process it started.
+always kills every process it started (it can also SIGSTOP / SIGCONT one).
+`CliNetwork` drives the installed console script instead: `clearnode init`,
+`clearnode start --home`, `clearnode status --home`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -30,10 +33,67 @@ ROOT = Path(__file__).resolve().parents[2]
 GENESIS_DOC = ROOT / "configs" / "genesis.example.json"
 
 
+CLEARNODE = Path(sys.executable).parent / "clearnode"
+"""The console script installed beside the interpreter running the tests (.venv/bin)."""
+
+
 def get_free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def get_free_port_range(count: int) -> int:
+    """First of `count` consecutive loopback ports free right now (`clearnode init` wants them)."""
+    for _ in range(100):
+        first = random.randrange(20_000, 60_000 - count)
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
+def spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A node process from the repository root, stdout and stderr appended to `log_path`."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=log,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
+
+def stop_processes(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGKILL (a stopped process too) and reap every process still running."""
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait()
+    processes.clear()
+
+
+def read_roots(db_path: Path) -> dict[int, bytes]:
+    """State root per committed height, read from a node's SQLite file (read-only)."""
+    if not db_path.exists():
+        return {}
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return dict(db.execute("SELECT height, state_root FROM blocks").fetchall())
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        db.close()
 
 
 @dataclass
@@ -101,63 +161,117 @@ class NodeHome:
 
     def get_roots(self) -> dict[int, bytes]:
         """State root per committed height, read from the node's SQLite file (read-only)."""
-        if not self.db.exists():
-            return {}
-        db = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-        try:
-            return dict(db.execute("SELECT height, state_root FROM blocks").fetchall())
-        except sqlite3.OperationalError:
-            return {}
-        finally:
-            db.close()
+        return read_roots(self.db)
 
 
 class ProcessNetwork:
     """Validator and full-node processes; `close` kills (SIGKILL) all that still run."""
 
-    def __init__(self, base: Path, validators: int = 4) -> None:
+    def __init__(self, base: Path, validators: int = 4, extra_config: str = "") -> None:
         self.genesis = json.loads(GENESIS_DOC.read_text())
         assert len(self.genesis["validators"]) == validators
-        self.homes = [NodeHome(base / f"v{i}", f"v{i}", i) for i in range(validators)]
+        self.extra_config = extra_config
+        """TOML appended to every node's config (after the services' sections)."""
+        self.homes = [self._home(base / f"v{i}", f"v{i}", i) for i in range(validators)]
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         addrs = [h.addr for h in self.homes]
         for home in self.homes:
             home.write(self.genesis, [a for a in addrs if a != home.addr])
 
+    def _home(self, path: Path, name: str, validator_index: int | None) -> NodeHome:
+        home = NodeHome(path, name, validator_index)
+        home.extra_config += self.extra_config
+        return home
+
     def add_full_node(self, base: Path, name: str) -> NodeHome:
-        home = NodeHome(base / name, name, None)
+        home = self._home(base / name, name, None)
         home.write(self.genesis, [h.addr for h in self.homes])
         self.homes.append(home)
         return home
 
     def start(self, home: NodeHome) -> None:
-        log = open(home.path / "node.log", "ab")
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.processes[home.name] = subprocess.Popen(
-            [sys.executable, "-m", "node.runtime", "--home", str(home.path)],
-            stdout=log,
-            stderr=log,
-            cwd=ROOT,
-            env=env,
-        )
-        log.close()
+        command = [sys.executable, "-m", "node.runtime", "--home", str(home.path)]
+        self.processes[home.name] = spawn(command, home.path / "node.log")
 
     def kill(self, home: NodeHome) -> None:
         process = self.processes.pop(home.name)
         process.send_signal(signal.SIGKILL)
         process.wait()
 
+    def pause(self, home: NodeHome) -> None:
+        """SIGSTOP: the process keeps its sockets and files but runs no code until `resume`."""
+        self.processes[home.name].send_signal(signal.SIGSTOP)
+
+    def resume(self, home: NodeHome) -> None:
+        self.processes[home.name].send_signal(signal.SIGCONT)
+
     def close(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-            process.wait()
-        self.processes.clear()
+        stop_processes(self.processes)
 
 
 @contextmanager
-def process_network(base: Path, validators: int = 4) -> Iterator[ProcessNetwork]:
-    network = ProcessNetwork(base, validators)
+def process_network(
+    base: Path, validators: int = 4, extra_config: str = ""
+) -> Iterator[ProcessNetwork]:
+    network = ProcessNetwork(base, validators, extra_config)
+    try:
+        for home in network.homes:
+            network.start(home)
+        yield network
+    finally:
+        network.close()
+
+
+class CliNetwork:
+    """`clearnode init --validators N` homes under `base`, run by `clearnode start --home`."""
+
+    def __init__(self, base: Path, validators: int = 4) -> None:
+        p2p = get_free_port_range(validators)
+        api = p2p
+        while abs(api - p2p) < validators:
+            api = get_free_port_range(validators)
+        self.base = base
+        ports = ["--p2p-port", str(p2p), "--api-port", str(api)]
+        self.run_cli(["init", "--home", str(base), "--validators", str(validators), *ports])
+        self.homes = sorted(path for path in base.iterdir() if (path / "config.toml").exists())
+        assert len(self.homes) == validators, self.homes
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    @staticmethod
+    def run_cli(args: list[str], timeout_s: float = 30) -> str:
+        """Runs `clearnode ARGS` to completion; returns stdout (raises on a non-zero exit)."""
+        done = subprocess.run(
+            [str(CLEARNODE), *args], capture_output=True, cwd=ROOT, timeout=timeout_s
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"clearnode {' '.join(args)}: exit {done.returncode}: {done}")
+        return done.stdout.decode()
+
+    def start(self, home: Path) -> None:
+        command = [str(CLEARNODE), "start", "--home", str(home)]
+        self.processes[home.name] = spawn(command, home / "node.log")
+
+    def get_statuses(self) -> list[dict[str, Any] | None]:
+        """`clearnode status --home` of every node (run side by side: each is a CLI start-up
+        of seconds) as JSON; None for a node that did not answer."""
+        command = [str(CLEARNODE), "status", "--timeout", "5", "--home"]
+        running = [
+            subprocess.Popen([*command, str(home)], stdout=subprocess.PIPE, cwd=ROOT)
+            for home in self.homes
+        ]
+        statuses: list[dict[str, Any] | None] = []
+        for process in running:
+            out, _ = process.communicate(timeout=60)
+            statuses.append(json.loads(out) if process.returncode == 0 else None)
+        return statuses
+
+    def close(self) -> None:
+        stop_processes(self.processes)
+
+
+@contextmanager
+def cli_network(base: Path, validators: int = 4) -> Iterator[CliNetwork]:
+    network = CliNetwork(base, validators)
     try:
         for home in network.homes:
             network.start(home)

@@ -1,4 +1,5 @@
-"""Four validator processes on loopback: trades commit, roots agree, crash and late join recover.
+"""Four validator processes on loopback: trades commit, roots agree, crash and late join recover,
+a validator stopped past the consensus timeouts resumes; the real CLI runs a network.
 
 Set-up transactions (collateral credits, venue authorisations) enter through a
 client libp2p host gossiping on the `tx` topic; venue trade batches are POSTed to
@@ -23,7 +24,7 @@ from consensus.types import Block
 from node.app import ClearingApp
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topic
-from tests.node.netproc import NodeHome, process_network
+from tests.node.netproc import NodeHome, cli_network, process_network, read_roots
 from tests.node.netsupport import example_genesis
 from tests.node.test_network_inprocess import setup_txs
 
@@ -77,9 +78,21 @@ async def post_batches(home: NodeHome, batches: list[bytes]) -> None:
         assert status in (200, 202), status
 
 
+SNAPSHOTS = "[storage]\nsnapshot_interval = 3\nsnapshots_kept = 2\n"
+"""Snapshots (and WAL compactions) every 3 heights, so a restart uses both."""
+
+
+def read_snapshot_heights(home: NodeHome) -> list[int]:
+    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in db.execute("SELECT height FROM snapshots ORDER BY height")]
+    finally:
+        db.close()
+
+
 async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
     setup, batches = setup_txs()
-    with process_network(tmp_path / "net") as net:
+    with process_network(tmp_path / "net", extra_config=SNAPSHOTS) as net:
         validators = list(net.homes)
         client_config = P2PConfig(
             derive_seed("client"), persistent_peers=tuple(h.addr for h in validators)
@@ -108,6 +121,10 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
             tip = len(validators[0].get_roots())
             await wait_until("v3 to catch up", lambda: len(crashed.get_roots()) > tip)
             assert tip > crashed_tip
+            restart_log = (crashed.path / "node.log").read_text()
+            assert f"state at height {crashed_tip}: snapshot of height {crashed_tip // 3 * 3}" in (
+                restart_log
+            ), "the restart re-applied more than the blocks after the newest snapshot"
 
             # A full node joins late and syncs from height 1.
             late = net.add_full_node(tmp_path / "net", "late")
@@ -118,6 +135,9 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
             await wait_until("the late node to sync", lambda: len(late.get_roots()) >= tip)
 
         assert assert_roots_agree(net.homes) >= tip
+        for home in net.homes:
+            kept = read_snapshot_heights(home)
+            assert len(kept) == 2 and all(h % 3 == 0 for h in kept), (home.name, kept)
         replay = ClearingApp(example_genesis())
         for block, (height, root) in zip(
             read_blocks(late), sorted(late.get_roots().items()), strict=True
@@ -127,3 +147,66 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
             len(decode_tx(b).trades)
             for b in batches  # type: ignore[union-attr]
         )
+
+
+PAUSE_S = 12
+"""Longer than several consensus timeout rounds (propose 3 s, prevote and precommit 1 s,
+each growing by 0.5 s a round)."""
+
+
+async def test_validator_stopped_past_the_timeouts_resumes_and_agrees(tmp_path: Path) -> None:
+    setup, batches = setup_txs()
+    with process_network(tmp_path / "net") as net:
+        validators = list(net.homes)
+        client_config = P2PConfig(
+            derive_seed("client"), persistent_peers=tuple(h.addr for h in validators)
+        )
+        async with open_p2p(client_config, [get_topic(TX)]) as client:
+            await wait_until(
+                "every validator to commit", lambda: assert_roots_agree(validators) >= 1
+            )
+            await client.wait_for_mesh(TX, 2)
+            await submit(client, setup)
+            await wait_until("setup to commit", lambda: count_included(validators[0], setup) == 8)
+
+            # SIGSTOP: v3 keeps its sockets but misses every timeout and message.
+            stopped = validators[3]
+            net.pause(stopped)
+            stopped_at = time.monotonic()
+            paused_tip = len(validators[0].get_roots())
+            await post_batches(validators[0], batches[:2])
+            await wait_until(
+                "trading without v3", lambda: count_included(validators[0], batches) == 2
+            )
+            await wait_until(
+                "the timeouts to pass",
+                lambda: (
+                    time.monotonic() - stopped_at > PAUSE_S
+                    and len(validators[0].get_roots()) > paused_tip + 2
+                ),
+            )
+            net.resume(stopped)
+            await post_batches(validators[1], batches[2:])
+            await wait_until("the last batch", lambda: count_included(validators[0], batches) == 3)
+            tip = len(validators[0].get_roots())
+            await wait_until("v3 to catch up", lambda: len(stopped.get_roots()) >= tip)
+        assert assert_roots_agree(validators) >= tip
+        assert count_included(stopped, batches) == 3
+
+
+async def test_cli_init_start_and_status(tmp_path: Path) -> None:
+    """`clearnode init --validators 4`, four `clearnode start --home`, `clearnode status`."""
+    with cli_network(tmp_path / "net") as net:
+        dbs = [home / "data" / "node.sqlite3" for home in net.homes]
+        await wait_until("every node to commit 3 blocks", lambda: min_tip(dbs) >= 3)
+        tip = min_tip(dbs)
+        statuses = net.get_statuses()
+        assert [s and s["moniker"] for s in statuses] == ["node0", "node1", "node2", "node3"]
+        assert all(s is not None and s["height"] >= tip for s in statuses), statuses
+        roots = [read_roots(db) for db in dbs]
+        for height in range(1, tip + 1):
+            assert len({r[height] for r in roots}) == 1, f"height {height}"
+
+
+def min_tip(dbs: list[Path]) -> int:
+    return min(len(read_roots(db)) for db in dbs)
