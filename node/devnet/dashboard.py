@@ -12,11 +12,8 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from clearing.risk.engine import get_member_risk
-
 if TYPE_CHECKING:
-    from node.devnet.orchestrator import Devnet
-    from node.devnet.status import StatusServer
+    from node.devnet.network import Devnet
     from node.devnet.summary import Summary
 
 MEMBER_EVENTS = (
@@ -68,60 +65,40 @@ class Dashboard:
         self.live.stop()
 
 
-class Observers:
-    """Hands every block and log line to each observer (dashboard, status pages)."""
-
-    def __init__(self, *observers: PlainObserver | Dashboard | StatusServer) -> None:
-        self.observers = observers
-
-    def update(self, devnet: Devnet) -> None:
-        for observer in self.observers:
-            observer.update(devnet)
-
-    def log(self, line: str) -> None:
-        for observer in self.observers:
-            observer.log(line)
-
-    def close(self) -> None:
-        for observer in self.observers:
-            observer.close()
-
-
-def make_observer(quiet: bool, status: StatusServer | None = None) -> Observers:
-    screen = Dashboard() if sys.stdout.isatty() and not quiet else PlainObserver(quiet)
-    return Observers(screen) if status is None else Observers(screen, status)
+def make_observer(quiet: bool) -> PlainObserver | Dashboard:
+    return Dashboard() if sys.stdout.isatty() and not quiet else PlainObserver(quiet)
 
 
 def render(net: Devnet, lines: list[str]) -> Group:
-    s = net.state
     head = Table.grid(padding=(0, 2))
-    mean = sum(net.block_ms[-20:]) / max(1, len(net.block_ms[-20:]))
+    latency = net.get_latency_p50_ms()
     head.add_row(
-        f"height {s.height}",
-        f"validators {len(net.replicas)} (in-process)",
-        f"apply {mean:.1f} ms/block",
-        f"fee pool {s.fee_pool}",
-        f"insurance {s.insurance_fund}",
+        f"replayed height {net.state.height}",
+        f"{net.get_heights_per_s():.2f} heights/s",
+        f"commit latency p50 {'-' if latency is None else f'{latency} ms'}",
+        f"fee pool {net.state.fee_pool}",
+        f"insurance {net.state.insurance_fund}",
     )
-    prices = Table("instrument", "mark", title="prices")
-    for iid, mark in sorted(s.mark_prices.items()):
-        prices.add_row(iid, str(mark))
-    health = Table("member", "role", "equity", "MM", "status", title="margin health")
+    nodes = Table("validator", "height", "status page", title="validator processes")
+    for home, view in zip(net.homes, net.nodes, strict=True):
+        nodes.add_row(home.name, str(view.height), home.api_url + "/")
+    prices = Table("price", "committed", title="prices (GET /v1/prices)")
+    for kind in ("index", "mark"):
+        for key, value in sorted(net.prices.get(kind, {}).items()):
+            prices.add_row(f"{kind} {key}", str(value))
+    health = Table("member", "role", "equity", "MM", "status", title="margin health (own queries)")
     for m in net.members:
-        risk = get_member_risk(s, m.address, 0)
-        if risk is None:
-            health.add_row(m.name, m.role, "-", "-", "no account")
-            continue
-        ok = risk.equity >= risk.maintenance_margin
-        status = "ok" if ok else "[red]below MM[/red]"
-        health.add_row(m.name, m.role, str(risk.equity), str(risk.maintenance_margin), status)
+        equity, mm, status = net.health.get(m.name, ("-", "-", "not queried"))
+        health.add_row(
+            m.name, m.role, equity, mm, "[red]below MM[/red]" if status == "below MM" else status
+        )
     flows = Table("chain", "deposited", "paid out", "vault", title="bridge flows")
     for d in net.chains:
         flows.add_row(
             str(d.chain.chain_id),
             str(d.deposited),
             str(d.paid_out),
-            str({sym: d.get_vault_balance(sym) for sym in d.deployed.tokens}),
+            str(net.vaults.get(d.chain.chain_id, {})),
         )
     events = Table("event", "count", title="events")
     for kind in MEMBER_EVENTS:
@@ -136,9 +113,9 @@ def render(net: Devnet, lines: list[str]) -> Group:
             "valid" if r.verified else "[red]INVALID[/red]",
             "valid" if r.member_verified else "[red]INVALID[/red]",
         )
-    failures = "\n".join(net.failures) or "none"
     return Group(
         Panel(head, title="clearnode devnet"),
+        nodes,
         prices,
         health,
         flows,
@@ -146,17 +123,19 @@ def render(net: Devnet, lines: list[str]) -> Group:
         reports,
         Panel("\n".join(net.waterfall_log[-6:]) or "none yet", title="waterfall"),
         Panel("\n".join(lines), title="log"),
-        Panel(failures, title="invariant failures"),
+        Panel("\n".join(net.failures) or "none", title="invariant failures"),
     )
 
 
 def print_summary(summary: Summary) -> None:
     print("=== clearnode devnet summary ===")
-    print(f"mode: {summary.mode}")
+    heights = ", ".join(f"{v['name']} {v['height']}" for v in summary.validators)
     print(
-        f"ran {summary.seconds}s, height {summary.height}, {summary.validators} validators, "
-        f"state roots agree: {summary.roots_agree}, mean apply {summary.mean_block_ms} ms/block"
+        f"ran {summary.seconds}s: {len(summary.validators)} validator processes ({heights}), "
+        f"replayed to height {summary.height}, {summary.heights_per_s} heights/s, "
+        f"commit latency p50 {summary.commit_latency_p50_ms} ms"
     )
+    print(f"state roots agree (every height, every node, and the replay): {summary.roots_agree}")
     print(f"tx results: {summary.codes}")
     interesting = {k: v for k, v in summary.events.items() if k in MEMBER_EVENTS}
     print(f"events: {interesting}")
@@ -173,6 +152,8 @@ def print_summary(summary: Summary) -> None:
             f"verify {'valid' if r['verified'] else 'INVALID'}, member openings "
             f"{'valid' if r['member_verified'] else 'INVALID'} -> {r['path']}"
         )
+    for line in summary.not_exercised:
+        print(f"NOT EXERCISED: {line}")
     for failure in summary.failures:
         print(f"INVARIANT BROKEN: {failure}")
     print("all invariants held" if summary.ok else "INVARIANTS BROKEN")

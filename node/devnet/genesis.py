@@ -1,8 +1,9 @@
-"""The devnet's genesis: N validators, the collateral tokens deployed on each
-chain, BTC and ETH derivatives, and a risk section levered enough that the
-scripted crash defaults members.
+"""The devnet's genesis template: the collateral tokens deployed on each chain,
+BTC and ETH derivatives, a venue, and a risk section levered enough that the
+oracle's scheduled crash defaults members. The validators are added by
+`clearnode init`'s build_genesis from the keys generated for their homes.
 
-Keys derive from public names (clearing.sandbox): test keys, never for value.
+The venue's key derives from a public name (clearing.sandbox): a test key.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-
 from bridge.devchain import DevnetChain
-from clearing.sandbox import derive_ed25519_key, derive_seed
+from clearing.sandbox import derive_ed25519_key
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_GENESIS = ROOT / "configs" / "genesis.example.json"
@@ -38,34 +37,13 @@ RISK: dict[str, Any] = {
 }
 
 
-def get_validator_names(count: int) -> list[str]:
-    return [f"validator-{n}" for n in range(count)]
-
-
-def derive_bridge_key(name: str) -> bytes:
-    """secp256k1 key a validator signs vault withdrawals with."""
-    return derive_seed("bridge-" + name)
-
-
-def get_evm_address(private_key: bytes) -> bytes:
-    return bytes.fromhex(Account.from_key(private_key).address[2:])
-
-
-def build_genesis_doc(
-    validators: int, chains: list[DevnetChain], epoch_length_blocks: int, backstops: list[bytes]
+def build_genesis_template(
+    chains: list[DevnetChain], epoch_length_blocks: int, backstops: list[bytes]
 ) -> dict[str, Any]:
-    """configs/genesis.example.json with the devnet's validators, tokens and risk;
-    `backstops` take liquidated positions (else the clearing house's own book would)."""
+    """configs/genesis.example.json with the devnet's venue, tokens and risk, for
+    `clearnode init`'s build_genesis to add the validators to; `backstops` take
+    liquidated positions (else the clearing house's own book would)."""
     doc: dict[str, Any] = json.loads(EXAMPLE_GENESIS.read_text())
-    doc["validators"] = [
-        {
-            "name": name,
-            "pubkey": "0x" + derive_ed25519_key(name).public_key().public_bytes_raw().hex(),
-            "power": 10,
-            "evm_address": "0x" + get_evm_address(derive_bridge_key(name)).hex(),
-        }
-        for name in get_validator_names(validators)
-    ]
     venue_key = derive_ed25519_key(f"venue-{VENUE_ID}").public_key().public_bytes_raw()
     doc["venues"] = [{"id": VENUE_ID, "pubkey": "0x" + venue_key.hex()}]
     usdc: dict[str, Any] = {

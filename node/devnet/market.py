@@ -1,21 +1,20 @@
-"""The simulated market: members with roles, a venue's trade batches in
-perpetuals, a dated future and an option, and a seeded oracle price path with
-one sharp crash. Every number is an int; randomness only picks the path."""
+"""The simulated market: members with roles and a venue's trade batches in
+perpetuals, a dated future and an option, priced at the committed marks.
+Every number is an int; randomness only picks the flow."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from clearing.eip712 import sign_typed
 from clearing.sandbox import MemberKey, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
+from clearing.venues import AuthoriseVenue
+from clearing.withdrawal import Withdrawal
 from node.devnet.genesis import VENUE_ID
 
 BTC_PERP, ETH_PERP, BTC_FUT, BTC_CALL = "BTC-PERP", "ETH-PERP", "BTC-26DEC26", "BTC-26DEC26-65000-C"
-BTC_FEED, ETH_FEED, ETH_COLLATERAL_FEED = "BTC/0.001", "ETH/0.01", "ETH/quantum"
-START = {BTC_FEED: 60_000_000, ETH_FEED: 30_000_000}
-CRASH_BPS = 3000
-STEP_BPS = 40
 USD = 1_000_000  # settlement base units per USD
 LIQUIDATED_LOTS = 200  # ETH-PERP lots of 0.01 ETH: 6,000 USD at the start
 LIQUIDATED_EQUITY = (
@@ -45,6 +44,24 @@ def make_members(count: int) -> list[Member]:
         Member(derive_member_key(f"devnet-{n}"), f"member-{n}", role)
         for n, role in enumerate(roles[:count])
     ]
+
+
+def sign_authorise_venue(member: Member, chain_id: int, nonce: int) -> AuthoriseVenue:
+    """The member's EIP-712 signed authorisation of the devnet's venue."""
+    unsigned = AuthoriseVenue(member.address, VENUE_ID, True, nonce, b"")
+    return replace(
+        unsigned, signature=sign_typed(member.key.private_key, unsigned.signable(chain_id))
+    )
+
+
+def sign_withdrawal(
+    member: Member, chain_id: int, token: tuple[int, bytes], quanta: int, nonce: int
+) -> Withdrawal:
+    """The member's EIP-712 signed withdrawal of `quanta` of `token` to its own address."""
+    unsigned = Withdrawal(member.address, 0, token[0], token[1], quanta, member.address, nonce, b"")
+    return replace(
+        unsigned, signature=sign_typed(member.key.private_key, unsigned.signable(chain_id))
+    )
 
 
 def get_deposits(members: list[Member], chains: int) -> list[tuple[int, str, int, Member]]:
@@ -111,38 +128,6 @@ def get_flow_trades(
     return trades
 
 
-def round_down(value: int, tick: int) -> int:
-    return max(tick, value // tick * tick)
-
-
-def get_marks(index: dict[str, int]) -> dict[str, int]:
-    """Marks from the index: perps at the index, the future at +0.5%, the call
-    scaled with BTC (a crude model; the devnet needs marks, not fair values)."""
-    btc, eth = index[BTC_FEED], index[ETH_FEED]
-    return {
-        BTC_PERP: round_down(btc, 100),
-        ETH_PERP: round_down(eth, 100),
-        BTC_FUT: round_down(btc * 1005 // 1000, 100),
-        BTC_CALL: round_down(1_500_000 * btc * btc // (START[BTC_FEED] ** 2), 10),
-    }
-
-
-@dataclass
-class PricePath:
-    """A seeded random walk of BTC and ETH, with one crash of CRASH_BPS."""
-
-    rng: random.Random
-    index: dict[str, int]
-
-    @classmethod
-    def start(cls, seed: int) -> PricePath:
-        return cls(random.Random(seed), dict(START))
-
-    def step(self, crash: bool = False) -> tuple[dict[str, int], dict[str, int]]:
-        """Next (index prices including the ETH collateral feed, marks)."""
-        for feed in (BTC_FEED, ETH_FEED):
-            bps = -CRASH_BPS if crash else self.rng.randint(-STEP_BPS, STEP_BPS)
-            self.index[feed] = self.index[feed] * (10_000 + bps) // 10_000
-        eth_per_quantum = self.index[ETH_FEED] // 10_000  # ETH/0.01 -> per 10^-6 ETH
-        full = {**self.index, ETH_COLLATERAL_FEED: eth_per_quantum, "USDC/quantum": 1}
-        return full, get_marks(self.index)
+def get_trade_prices(marks: dict[str, int], ticks: dict[str, int]) -> dict[str, int]:
+    """Each mark rounded down to its instrument's tick (trades must sit on the tick)."""
+    return {iid: max(ticks[iid], mark // ticks[iid] * ticks[iid]) for iid, mark in marks.items()}

@@ -1,33 +1,25 @@
-"""One solvency report per epoch: built from the clearing state with proofs/,
-signed by every validator, written to disk and checked by the very code behind
-`clearnode verify` (the public check, then one member's own openings)."""
+"""Each epoch's solvency report, as a member checks it: fetched from a
+validator's API, written to disk and checked by the very code behind
+`clearnode verify` against the genesis validators, then one member's own
+openings (fetched with its EIP-712 signed request) checked against the report."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import json
-from collections.abc import Sequence
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+import trio
 
-from clearing.risk.engine import (
-    INSURANCE_MEMBER,
-    get_quantities,
-    get_state_solvency_form,
-    get_state_solvency_inputs,
-)
-from clearing.risk.solvency import get_solvency_inputs
-from clearing.root import compute_state_root
-from clearing.state import ClearingState
+from node.devnet.processes import ROOT
 from proofs import verify
-from proofs.group import FAST
-from proofs.openings import get_member_openings
-from proofs.pedersen import get_generators
-from proofs.report import add_signatures, build_report, sign_report
+
+if TYPE_CHECKING:
+    from node.devnet.client import NodeClient
+    from node.devnet.market import Member
 
 
 @dataclass(frozen=True)
@@ -41,55 +33,28 @@ class ReportOutcome:
     detail: str
 
 
-def get_report_seed(seed: int) -> bytes:
-    return hashlib.sha256(b"clearnode-devnet-report/" + str(seed).encode()).digest()
-
-
-def build_epoch_report(
-    state: ClearingState,
-    keys: Sequence[Ed25519PrivateKey],
-    genesis_path: Path,
-    out_dir: Path,
-    seed: int,
-    member: bytes,
-) -> ReportOutcome:
-    """Build, sign, write and verify the report of the epoch that ends at this height."""
-    epoch = state.height // state.genesis.epoch_length_blocks
-    form = get_state_solvency_form(state)
-    assert form is not None, "the devnet genesis always has a risk section"
-    accounts = {
-        (address, sub): get_state_solvency_inputs(form, account)
-        for address, record in state.members.items()
-        if address != INSURANCE_MEMBER
-        for sub, account in record.sub_accounts.items()
-        if account.cash or account.collateral or account.positions
-    }
-    house = state.members.get(INSURANCE_MEMBER)
-    if house is not None:  # its positions keep the book flat; its cash is the insurance fund
-        account = house.sub_accounts[0]
-        quantities = get_quantities(account)
-        cash = account.cash + state.insurance_fund
-        accounts[(INSURANCE_MEMBER, 0)] = get_solvency_inputs(
-            form, cash, account.collateral, quantities
-        )
-    report_seed = get_report_seed(seed)
-    unsigned = build_report(
-        get_generators(FAST), epoch, compute_state_root(state), form, accounts, report_seed
-    )
-    report = add_signatures(unsigned, [sign_report(unsigned, k) for k in keys])
-    path = out_dir / f"report-epoch-{epoch}.bin"
-    path.write_bytes(report.encode())
-    code, text = _verify([str(path), "--validators", str(genesis_path)])
-    mine = {sub: v for (owner, sub), v in accounts.items() if owner == member}
-    openings = get_member_openings(report_seed, epoch, member, form.input_labels, mine)
-    openings_path = out_dir / f"openings-epoch-{epoch}-0x{member.hex()}.json"
-    openings_path.write_text(json.dumps(openings.to_json()))
-    member_args = ["--member", "0x" + member.hex(), "--openings", str(openings_path)]
-    member_code, member_text = _verify([str(path), *member_args])
+async def check_report(
+    node: NodeClient, epoch: int, member: Member, genesis: Path, out_dir: Path, chain_id: int
+) -> ReportOutcome | None:
+    """None until the validators have published the epoch's report and committed its hash."""
+    body = await node.get(f"/v1/reports/{epoch}")
+    if body is None or body["committedHash"] is None:
+        return None
+    path = out_dir / f"report-epoch-{epoch}.json"
+    path.write_text(json.dumps(body))
+    code, text = await _verify([str(path), "--validators", str(genesis)])
+    openings = await node.get_openings(epoch, member.key, chain_id)
+    openings_path = out_dir / f"openings-epoch-{epoch}-0x{member.address.hex()}.json"
+    openings_path.write_text(json.dumps(openings))
+    member_args = ["--member", "0x" + member.address.hex(), "--openings", str(openings_path)]
+    member_code, member_text = await _verify([str(path), *member_args])
+    if body["committedHash"] != body["reportHash"]:
+        text += f"served report hash {body['reportHash']} != committed {body['committedHash']}\n"
+        code = verify.EXIT_INVALID
     return ReportOutcome(
         epoch,
-        state.height,
-        len(accounts),
+        int(body["commitHeight"] or 0),
+        int(body["accounts"]),
         path,
         code == verify.EXIT_VALID,
         member_code == verify.EXIT_VALID,
@@ -97,9 +62,13 @@ def build_epoch_report(
     )
 
 
-def _verify(argv: list[str]) -> tuple[int, str]:
-    """`clearnode verify ARGV`: its exit code and what it printed."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = verify.main(argv)
-    return code, out.getvalue()
+async def _verify(argv: list[str]) -> tuple[int, str]:
+    """`clearnode verify ARGV` in its own process: its exit code and what it printed."""
+    done = await trio.run_process(
+        [sys.executable, "-m", "node.cli", "verify", *argv],
+        capture_stdout=True,
+        stderr=subprocess.STDOUT,
+        check=False,
+        cwd=ROOT,
+    )
+    return done.returncode, done.stdout.decode(errors="replace")

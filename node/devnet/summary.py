@@ -17,7 +17,7 @@ from clearing.state import ClearingState
 
 if TYPE_CHECKING:
     from node.devnet.chains import DevChain
-    from node.devnet.orchestrator import Devnet
+    from node.devnet.network import Devnet
 
 
 def get_money(state: ClearingState) -> int:
@@ -85,27 +85,32 @@ class Ledger:
 
 @dataclass(frozen=True)
 class Summary:
-    mode: str
     seconds: float
     height: int
-    validators: int
+    validators: list[dict[str, Any]]
     roots_agree: bool
+    heights_per_s: float
+    commit_latency_p50_ms: int | None
     events: dict[str, int]
     codes: dict[str, int]
     reports: list[dict[str, Any]]
     chains: list[dict[str, Any]]
     failures: list[str]
+    not_exercised: list[str]
     waterfall: list[str]
-    mean_block_ms: float
 
     @classmethod
-    def of(cls, net: Devnet, seconds: float, mode: str) -> Summary:
+    def of(cls, net: Devnet, seconds: float) -> Summary:
         return cls(
-            mode=mode,
             seconds=round(seconds, 1),
             height=net.state.height,
-            validators=len(net.replicas),
-            roots_agree=not any("roots differ" in f for f in net.failures),
+            validators=[
+                {"name": h.name, "height": n.height, "api": h.api_url, "home": str(h.path)}
+                for h, n in zip(net.homes, net.nodes, strict=True)
+            ],
+            roots_agree=not any("root" in f for f in net.failures),
+            heights_per_s=round(net.get_heights_per_s(), 2),
+            commit_latency_p50_ms=net.get_latency_p50_ms(),
             events=dict(sorted(net.events.items())),
             codes=dict(sorted(net.codes.items())),
             reports=[
@@ -129,8 +134,8 @@ class Summary:
                 for d in net.chains
             ],
             failures=list(net.failures),
+            not_exercised=list(net.not_exercised),
             waterfall=list(net.waterfall_log),
-            mean_block_ms=round(sum(net.block_ms) / max(1, len(net.block_ms)), 2),
         )
 
     @property

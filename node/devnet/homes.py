@@ -1,0 +1,92 @@
+"""Validator homes for the devnet, laid out exactly as `clearnode init` does.
+
+Keys are generated (never derived from public names), the genesis is
+`clearnode init`'s genesis of the devnet template, and each config.toml is
+init's config plus the sections of the node services the devnet drives
+(oracle, bridge chains, reports). A section is written only if this node's
+config reader knows it, so a service that has not landed is reported as not
+exercised instead of failing every node at start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from node.commands.init import NodeKeys, build_genesis, render_config
+from node.config import CONFIG_FILE_NAME, NodeConfig, OracleSourceConfig, load_config
+from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, compute_peer_id, generate_key, save_key
+
+
+def get_free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Home:
+    """One validator's home and where it listens."""
+
+    path: Path
+    name: str
+    keys: NodeKeys
+    p2p_port: int
+    api_port: int
+
+    @property
+    def addr(self) -> str:
+        return f"/ip4/127.0.0.1/tcp/{self.p2p_port}/p2p/{compute_peer_id(self.keys.node)}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def evm_address(self) -> bytes:
+        return self.keys.bridge.public_key()
+
+
+def make_homes(base: Path, count: int) -> list[Home]:
+    """`count` validator homes under `base` with fresh keys and free loopback ports."""
+    return [
+        Home(
+            base / f"node{n}",
+            f"node{n}",
+            NodeKeys(generate_key(NODE_KEY), generate_key(VALIDATOR_KEY), generate_key(BRIDGE_KEY)),
+            get_free_port(),
+            get_free_port(),
+        )
+        for n in range(count)
+    ]
+
+
+def is_known_section(name: str) -> bool:
+    """Whether this node's config.toml accepts a top-level `name` section."""
+    return name in {f.name for f in dataclasses.fields(NodeConfig)}
+
+
+def is_known_source_key(name: str) -> bool:
+    return name in {f.name for f in dataclasses.fields(OracleSourceConfig)}
+
+
+def write_homes(homes: list[Home], template: dict[str, Any], services_toml: str) -> dict[str, Any]:
+    """Write keys, the shared genesis and each config.toml (init's plus `services_toml`);
+    every config must load. Returns the genesis document."""
+    chain_id = int(template["chain_id"])
+    genesis = build_genesis(template, chain_id, [(h.name, h.keys) for h in homes])
+    for home in homes:
+        home.path.mkdir(parents=True, exist_ok=True)
+        save_key(home.path / "keys" / "node_key.json", home.keys.node)
+        save_key(home.path / "keys" / "validator_key.json", home.keys.validator)
+        save_key(home.path / "keys" / "bridge_key.json", home.keys.bridge)
+        (home.path / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
+        peers = [h.addr for h in homes if h is not home]
+        config = render_config(chain_id, home.name, home.p2p_port, home.api_port, peers)
+        (home.path / CONFIG_FILE_NAME).write_text(config + "\n" + services_toml)
+        load_config(home.path)
+    return genesis

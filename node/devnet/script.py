@@ -1,0 +1,189 @@
+"""The devnet's script, as outsiders act on the network: members deposit on
+chain and authorise the venue, the venue opens positions in perpetuals, a
+future and an option and keeps trading, the oracle's scheduled crash hits,
+market makers withdraw to every chain; then the end-of-run checks."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from functools import partial
+
+import trio
+
+from clearing.state import ClearingState
+from clearing.trade import Trade
+from node.devnet.chains import deposit
+from node.devnet.client import MemberRequest
+from node.devnet.market import (
+    BTC_PERP,
+    Member,
+    get_deposits,
+    get_flow_trades,
+    get_opening_trades,
+    get_trade_prices,
+    sign_authorise_venue,
+    sign_withdrawal,
+)
+from node.devnet.network import POLL_S, Devnet, StepTimeout, wait_for
+
+START_TIMEOUT_S = 90.0
+STEP_TIMEOUT_S = 45.0
+FLOW_PAUSE_S = 1.0
+WITHDRAWAL_QUANTA = 1_000_000_000  # 1,000 USDC
+CRASHED = 8_000  # the crash has committed once BTC's mark is below 80% of its pre-crash mark
+
+
+async def run_script(net: Devnet, started: float) -> None:
+    await wait_for(
+        net, "the validators to commit a block", lambda: net.state.height >= 1, START_TIMEOUT_S
+    )
+    net.log(f"validators commit blocks; status pages at {net.homes[0].api_url}/ and peers")
+    await deposit_everywhere(net)
+    if not net.services.bridge:
+        net.not_exercised.append("trading, the crash's defaults, withdrawals: no collateral")
+        while time.monotonic() - started < net.config.duration_s:
+            await trio.sleep(POLL_S)
+        return
+    await authorise_venue(net)
+    await open_positions(net)
+    rng = random.Random(net.config.seed)
+    before = net.state.mark_prices[BTC_PERP]
+    while time.monotonic() < net.services.shock_at_monotonic and not net.failures:
+        await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id))
+    if net.services.shock:
+        await wait_for(
+            net,
+            "the oracle's scheduled crash to commit",
+            lambda: net.state.mark_prices[BTC_PERP] * 10_000 < before * CRASHED,
+            STEP_TIMEOUT_S,
+        )
+        net.log("ORACLE: the scheduled crash committed")
+    await withdraw(net)
+    while time.monotonic() - started < net.config.duration_s and not net.failures:
+        await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id))
+
+
+def _prices(net: Devnet) -> dict[str, int]:
+    ticks = {i.id: i.tick_size for i in net.app.genesis.instruments}
+    return get_trade_prices(dict(net.state.mark_prices), ticks)
+
+
+async def deposit_everywhere(net: Devnet) -> None:
+    for chain_index, symbol, amount, member in get_deposits(net.members, len(net.chains)):
+        dev = net.chains[chain_index]
+        await trio.to_thread.run_sync(deposit, dev, symbol, amount, member.address)
+    net.log("members deposited on every chain")
+    if not net.services.bridge:
+        return
+    await wait_for(
+        net,
+        "the validators to credit every deposit",
+        lambda: all(m.address in net.state.members for m in net.members),
+        STEP_TIMEOUT_S,
+    )
+    net.log("deposits credited by the validators' bridge service")
+
+
+async def submit_request(
+    net: Devnet, member: Member, build: Callable[[int], MemberRequest]
+) -> None:
+    """Sign with the member's next nonce and POST to a validator (round robin)."""
+    nonce = net.take_nonce(member)
+    node = net.nodes[nonce % len(net.nodes)].client
+    await node.post_member_request(build(nonce), net.chain_id)
+
+
+async def authorise_venue(net: Devnet) -> None:
+    for member in net.members:
+        await submit_request(net, member, partial(sign_authorise_venue, member, net.chain_id))
+    await wait_for(
+        net,
+        "the venue authorisations to commit",
+        lambda: all(_is_authorised(net.state, m) for m in net.members),
+        STEP_TIMEOUT_S,
+    )
+    net.log("every member authorised the venue")
+
+
+def _has_positions(state: ClearingState, member: Member) -> bool:
+    record = state.members.get(member.address)
+    account = None if record is None else record.sub_accounts.get(0)
+    return account is not None and bool(account.positions)
+
+
+def _is_authorised(state: ClearingState, member: Member) -> bool:
+    record = state.members.get(member.address)
+    return record is not None and bool(record.venues)
+
+
+async def trade(net: Devnet, trades: list[Trade]) -> None:
+    """POST one signed batch to a validator (round robin), then pause."""
+    net.trade_id += len(trades)
+    batch = net.venue.batch(net.chain_id, trades)
+    node = net.nodes[net.venue.batches % len(net.nodes)].client
+    await node.post_tx("/v1/trade-batches", batch)
+    await trio.sleep(FLOW_PAUSE_S)
+
+
+async def open_positions(net: Devnet) -> None:
+    trades = get_opening_trades(net.members, _prices(net))
+    await trade(net, trades)
+    before = net.codes["ok"]
+    await wait_for(
+        net, "the opening trades to commit", lambda: net.codes["ok"] > before, STEP_TIMEOUT_S
+    )
+    if not _has_positions(net.state, net.members[0]):
+        raise StepTimeout("the opening trades were rejected (see the log)")
+    net.log("venue: positions opened in perpetuals, a future and an option")
+
+
+async def withdraw(net: Devnet) -> None:
+    """One market maker per chain withdraws USDC back to that chain."""
+    makers = [m for m in net.members if m.role == "market maker"]
+    before = net.events["withdrawal"]
+    for index in range(len(net.chains)):
+        member, token = makers[index % len(makers)], net.usdc_key(index)
+        sign = partial(sign_withdrawal, member, net.chain_id, token, WITHDRAWAL_QUANTA)
+        await submit_request(net, member, sign)
+    await wait_for(
+        net,
+        "the withdrawals to commit",
+        lambda: net.events["withdrawal"] >= before + len(net.chains),
+        STEP_TIMEOUT_S,
+    )
+    net.log(f"market makers withdrew to {len(net.chains)} chains")
+
+
+async def finish(net: Devnet) -> None:
+    """Let relayed withdrawals be paid, then check vaults against the ledger and reports."""
+    try:
+        if net.services.bridge:
+            await wait_for(
+                net,
+                "every relayed withdrawal to be paid",
+                lambda: not net.state.pending_withdrawals,
+                STEP_TIMEOUT_S,
+            )
+        await wait_for(
+            net,
+            "the replay to reach every validator's height",
+            lambda: net.state.height >= min(n.height for n in net.nodes),
+            STEP_TIMEOUT_S,
+        )
+    except StepTimeout as exc:
+        net.fail(str(exc))
+    if net.services.bridge:
+        for dev in net.chains:
+            broken = await trio.to_thread.run_sync(net.ledger.check_vaults, net.state, dev)
+            if broken:
+                net.fail(broken)
+    else:
+        net.not_exercised.append("vault balances vs ledger: nothing was credited")
+    if net.services.reports:
+        epochs = net.state.height // net.app.genesis.epoch_length_blocks
+        verified = {r.epoch for r in net.reports}
+        missing = [e for e in range(1, epochs) if e not in verified]
+        if missing:
+            net.fail(f"no verified report for epochs {missing}")

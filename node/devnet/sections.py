@@ -1,0 +1,124 @@
+"""The config.toml sections of the node services the devnet drives, identical in
+every validator's config: the oracle simulator with the crash scheduled at one
+wall-clock instant, the vaults to watch, the solvency reports.
+
+A section is written only when the node runs that service (node.services) and
+its config reader knows the keys; what is missing is listed so the summary can
+say it was not exercised rather than pretend.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from node.devnet.homes import is_known_section, is_known_source_key
+from node.services import get_services
+
+if TYPE_CHECKING:
+    from node.devnet.chains import DevChain
+    from node.devnet.network import DevnetConfig
+
+CRASH_BPS = 3000
+STEP_BPS = 5  # the path stays within 64 steps of its start: +-3.2%
+ORACLE_INTERVAL_MS = 500
+CONFIRMATION_DEPTH = 2
+# Feeds the oracle leaves at their genesis price.
+STABLE = ("USDC/quantum",)
+
+
+@dataclass(frozen=True)
+class Services:
+    toml: str
+    oracle: bool
+    shock: bool
+    bridge: bool
+    reports: bool
+    shock_at_monotonic: float
+    missing: list[str]
+
+
+def get_service_names() -> set[str]:
+    return {s.name for s in get_services()}
+
+
+def get_shock_after_s(config: DevnetConfig) -> float:
+    """Seconds from writing the configs to the crash: time for the nodes to start,
+    deposits to be credited, positions opened and an epoch to size the default fund."""
+    return max(45.0, config.duration_s * 0.5)
+
+
+def get_service_sections(
+    template: dict[str, Any], chains: list[DevChain], config: DevnetConfig
+) -> Services:
+    names = get_service_names()
+    shock_after_s = get_shock_after_s(config)
+    shock_at_ms = time.time_ns() // 1_000_000 + int(shock_after_s * 1000)
+    missing = []
+    parts = []
+    oracle = "oracle" in names and is_known_section("oracle")
+    shock = oracle and is_known_source_key("shock_at_ms") and is_known_source_key("shock_bps")
+    if oracle:
+        parts.append(get_oracle_toml(template, config.seed, shock_at_ms if shock else None))
+    else:
+        missing.append("oracle: no oracle node service; prices stay at genesis")
+    if oracle and not shock:
+        missing.append("crash: the oracle simulator has no scheduled shock; no liquidations")
+    bridge = "bridge" in names and is_known_section("bridge_chains")
+    if bridge:
+        parts.append(get_bridge_toml(chains))
+    else:
+        missing.append("bridge: no bridge node service; deposits are not credited")
+    reports = "reports" in names and is_known_section("reports")
+    if reports:
+        parts.append("\n[reports]\nenabled = true\n")
+    else:
+        missing.append("reports: no solvency-report node service")
+    return Services(
+        "\n".join(parts),
+        oracle,
+        shock,
+        bridge,
+        reports,
+        time.monotonic() + shock_after_s,
+        missing,
+    )
+
+
+def get_oracle_toml(template: dict[str, Any], seed: int, shock_at_ms: int | None) -> str:
+    """One simulator over every feed and mark but the stable ones (they keep their
+    genesis price), so the crash hits them all at once."""
+    prices = {**template["index_prices"], **template["mark_prices"]}
+    moving = sorted(k for k in prices if k not in STABLE)
+    shock = (
+        "" if shock_at_ms is None else f"shock_at_ms = {shock_at_ms}\nshock_bps = {-CRASH_BPS}\n"
+    )
+    return (
+        f"[oracle]\nenabled = true\ninterval_ms = {ORACLE_INTERVAL_MS}\n\n"
+        f'[[oracle.sources]]\nkind = "simulator"\nsymbols = {json.dumps(moving)}\n'
+        f"start_prices = {json.dumps([prices[k] for k in moving])}\n"
+        f"seed = {seed}\nmax_step_bps = {STEP_BPS}\nstep_ms = {ORACLE_INTERVAL_MS}\n{shock}"
+    )
+
+
+def get_bridge_toml(chains: list[DevChain]) -> str:
+    return "".join(
+        f'\n[[bridge_chains]]\nname = "anvil-{d.chain.chain_id}"\nchain_id = {d.chain.chain_id}\n'
+        f'rpc_url = "{d.node.url}"\nvault_address = "0x{d.deployed.vault.hex()}"\n'
+        f"confirmation_depth = {CONFIRMATION_DEPTH}\n"
+        for d in chains
+    )
+
+
+def install_report_seed(homes: list[Path]) -> None:
+    """One fresh report seed for the network, copied into every validator's home."""
+    from node.config import ReportsConfig
+    from node.reports.seed import copy_report_seed, generate_report_seed
+
+    first = homes[0] / ReportsConfig.seed_file
+    generate_report_seed(first)
+    for home in homes[1:]:
+        copy_report_seed(first, home / ReportsConfig.seed_file)

@@ -1,0 +1,157 @@
+"""The devnet's background tasks: follow the validators (their event streams,
+their blocks replayed), keep the chains producing blocks, poll prices and the
+members' own margin, relay signed withdrawals, fetch and verify reports."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from typing import Any
+
+import httpx
+import trio
+
+from node.devnet.chains import DevChain, mine_block, relay_withdrawal
+from node.devnet.client import NodeApiError
+from node.devnet.network import POLL_S, Devnet, NodeView
+from node.devnet.reports import check_report
+
+
+async def watch_events(view: NodeView) -> None:
+    """Heights and commit latency (now - the block's proposal time) from the SSE stream."""
+    while True:
+        try:
+            async for kind, data in view.client.events():
+                if kind == "block":
+                    view.height = max(view.height, int(data["height"]))
+                    view.latencies_ms.append(time.time_ns() // 1_000_000 - int(data["time_ms"]))
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        await trio.sleep(0.5)
+
+
+async def watch_processes(
+    net: Devnet, processes: list[subprocess.Popen[bytes]], scope: trio.CancelScope
+) -> None:
+    """A validator process that exits ends the run: the network is no longer the one asked for."""
+    while True:
+        for home, process in zip(net.homes, processes, strict=True):
+            code = process.poll()
+            if code is not None:
+                net.fail(f"{home.name} exited with code {code}; see {home.path / 'node.log'}")
+                scope.cancel()
+                return
+        await trio.sleep(POLL_S)
+
+
+async def follow_blocks(net: Devnet) -> None:
+    """Replay every height all validators have committed, comparing their roots."""
+    while True:
+        await trio.sleep(POLL_S)
+        try:
+            heights = [await n.client.get_height() for n in net.nodes]
+        except (httpx.HTTPError, NodeApiError):
+            continue
+        for view, height in zip(net.nodes, heights, strict=True):
+            view.height = max(view.height, height)
+        while net.state.height < min(heights):
+            height = net.state.height + 1
+            blocks = [await n.client.get(f"/v1/blocks/{height}") for n in net.nodes]
+            if any(b is None for b in blocks):
+                break
+            net.apply(
+                height, bytes.fromhex(blocks[0]["block"][2:]), [b["state_root"] for b in blocks]
+            )
+            net.observer.update(net)
+
+
+async def mine_chains(net: Devnet) -> None:
+    """The chains keep producing blocks (one a second each), as real chains do;
+    the vaults' balances are read for the dashboard on the way."""
+    while True:
+        for dev in net.chains:
+            await trio.to_thread.run_sync(mine_block, dev)
+            balances = await trio.to_thread.run_sync(_get_balances, dev)
+            net.vaults[dev.chain.chain_id] = balances
+        await trio.sleep(1.0)
+
+
+def _get_balances(dev: DevChain) -> dict[str, int]:
+    return {symbol: dev.get_vault_balance(symbol) for symbol in dev.deployed.tokens}
+
+
+async def poll(net: Devnet) -> None:
+    """Prices, and each member's margin through its own signed account query."""
+    while True:
+        node = net.nodes[0].client
+        try:
+            net.prices = await node.get("/v1/prices") or {}
+            for member in net.members:
+                view = await node.query_account(member.key, net.chain_id)
+                net.health[member.name] = _health(view)
+        except (httpx.HTTPError, NodeApiError) as exc:
+            net.log(f"poll: {exc}")
+        net.observer.update(net)
+        await trio.sleep(1.0)
+
+
+async def relay(net: Devnet) -> None:
+    """Submit every committed withdrawal the validators have signed to its vault."""
+    while True:
+        try:
+            await _relay(net)
+        except (httpx.HTTPError, NodeApiError) as exc:
+            net.log(f"relay: {exc}")
+        await trio.sleep(POLL_S)
+
+
+async def check_reports(net: Devnet) -> None:
+    """Fetch each epoch's report once the network has moved past it, and verify it."""
+    while True:
+        try:
+            await _check_reports(net)
+        except (httpx.HTTPError, NodeApiError) as exc:
+            net.log(f"reports: {exc}")
+        await trio.sleep(1.0)
+
+
+def _health(view: dict[str, Any] | None) -> tuple[str, str, str]:
+    if view is None or view.get("risk") is None:
+        return ("-", "-", "no account")
+    risk = view["risk"]
+    equity, mm = int(risk["equity"]), int(risk["maintenanceMargin"])
+    return (str(equity), str(mm), "ok" if equity >= mm else "below MM")
+
+
+async def _relay(net: Devnet) -> None:
+    """Submit every committed withdrawal the validators have signed to its vault."""
+    for record in list(net.state.pending_withdrawals.values()):
+        key = (record.member, record.nonce)
+        if key in net.relayed:
+            continue
+        path = f"/v1/withdrawals/0x{record.member.hex()}/{record.nonce}"
+        body = await net.nodes[0].client.get(path)
+        if body is None or not body.get("complete"):
+            continue
+        dev = next(d for d in net.chains if d.chain.chain_id == record.chain_id)
+        await trio.to_thread.run_sync(relay_withdrawal, dev, body)
+        net.relayed.add(key)
+        net.log(f"relayed withdrawal of {net.name_of(record.member)} on chain {record.chain_id}")
+
+
+async def _check_reports(net: Devnet) -> None:
+    epoch_blocks = net.app.genesis.epoch_length_blocks
+    done = {r.epoch for r in net.reports}
+    for epoch in range(1, net.state.height // epoch_blocks + 1):
+        if epoch in done:
+            continue
+        outcome = await check_report(
+            net.nodes[0].client, epoch, net.members[2], net.genesis_path, net.out_dir, net.chain_id
+        )
+        if outcome is None:
+            continue
+        net.reports.append(outcome)
+        verdict = "valid" if outcome.verified and outcome.member_verified else "INVALID"
+        net.log(f"report epoch {epoch}: {verdict}")
+        if verdict != "valid":
+            net.fail(f"report epoch {epoch} failed: {outcome.detail}")

@@ -1,0 +1,93 @@
+"""The devnet's parts that need no network: homes as `clearnode init` lays
+them out, the services' config sections, the members' request bodies as the
+API parses them, and the relayer reading the validators' relay JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from bridge.validators import EvmValidatorSet
+from bridge.withdrawal import (
+    WithdrawalAuthorization,
+    collect_withdrawal_signatures,
+    get_relay_json,
+    sign_withdrawal,
+)
+from clearing.genesis import parse_genesis
+from node.api.bodies import parse_member_request
+from node.commands.start import check_home
+from node.config import load_config
+from node.devnet import sections
+from node.devnet.chains import parse_relay_json
+from node.devnet.client import get_member_request_body
+from node.devnet.genesis import EXAMPLE_GENESIS
+from node.devnet.homes import make_homes, write_homes
+from node.devnet.market import (
+    make_members,
+    sign_authorise_venue,
+)
+from node.devnet.market import (
+    sign_withdrawal as member_withdrawal,
+)
+
+
+def test_homes_are_init_homes_that_start_checks_accept(tmp_path: Path) -> None:
+    homes = make_homes(tmp_path, 3)
+    template = json.loads(EXAMPLE_GENESIS.read_text())
+    oracle = sections.get_oracle_toml(template, 7, 1_800_000_000_000)
+    genesis = write_homes(homes, template, oracle)
+    assert [v["name"] for v in genesis["validators"]] == ["node0", "node1", "node2"]
+    assert [v["evm_address"] for v in genesis["validators"]] == [
+        "0x" + h.evm_address.hex() for h in homes
+    ]
+    for home in homes:
+        config = check_home(home.path)
+        assert set(config.p2p.persistent_peers) == {h.addr for h in homes if h is not home}
+        assert config.api.listen_port == home.api_port
+    source = load_config(homes[0].path).oracle.sources[0]
+    assert "BTC/0.001" in source.symbols and "USDC/quantum" not in source.symbols
+    assert source.shock_bps == -sections.CRASH_BPS and source.shock_at_ms == 1_800_000_000_000
+    ports = [*(h.p2p_port for h in homes), *(h.api_port for h in homes)]
+    assert len(set(ports)) == 6
+
+
+def test_member_request_bodies_parse_to_the_signed_records() -> None:
+    genesis = parse_genesis(json.loads(EXAMPLE_GENESIS.read_text()))
+    member = make_members(6)[2]
+    token = genesis.collateral[0].key
+    for record in (
+        sign_authorise_venue(member, genesis.chain_id, 3),
+        member_withdrawal(member, genesis.chain_id, token, 1_000, 4),
+    ):
+        body = json.dumps(get_member_request_body(record, genesis.chain_id)).encode()
+        assert parse_member_request(body, genesis.chain_id) == record
+
+
+def test_relay_json_gives_back_the_vault_call() -> None:
+    keys = [Account.create() for _ in range(4)]
+    validators = EvmValidatorSet.from_members(0, [(bytes.fromhex(k.address[2:]), 10) for k in keys])
+    auth = WithdrawalAuthorization(
+        31337, b"\x01" * 20, 0, b"\x02" * 20, b"\x03" * 20, 5, b"\x02" * 20, 9, 1
+    )
+    signatures = [sign_withdrawal(auth, bytes(k.key)) for k in keys[:3]]
+    collected = collect_withdrawal_signatures(auth, validators, signatures)
+    body = json.loads(json.dumps(get_relay_json(auth, collected)))
+    assert parse_relay_json(body) == (auth, collected.get_ordered())
+
+
+@pytest.mark.parametrize("missing", ["oracle", "bridge", "reports"])
+def test_a_service_the_node_lacks_is_reported_not_configured(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    names = {"status", "oracle", "bridge", "reports"} - {missing}
+    monkeypatch.setattr(sections, "get_service_names", lambda: names)
+    from node.devnet.network import DevnetConfig
+
+    template = json.loads(EXAMPLE_GENESIS.read_text())
+    services = sections.get_service_sections(template, [], DevnetConfig())
+    assert not getattr(services, missing)
+    assert any(line.startswith(missing) for line in services.missing)
