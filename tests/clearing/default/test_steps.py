@@ -124,3 +124,22 @@ def test_epoch_returns_the_contribution_of_a_member_that_closed_out() -> None:
     assert returned == [(E, 70_000_000)]
     posted = {e.get("member"): e.get("amount") for e in events if e.kind == "contribution_posted"}
     assert posted == {A: state.members[A].default_fund, B: state.members[B].default_fund}
+
+
+def test_per_block_cap_leaves_the_rest_for_the_next_block_worst_first() -> None:
+    liquidation = {"penalty_bps": 100, "fee_bps": 50, "max_per_block": 1, "partial_steps": 10}
+    state = new_state(stress_days=[], liquidation=liquidation)
+    mark = state.mark_prices[BTC]
+    give(state, A, 900_000_000, lots=100)
+    give(state, B, 800_000_000, lots=100)  # the same book with less cash: further below MM
+    give(state, D, 10**11, lots=-200)
+    state.mark_prices[BTC] = mark * 9 // 10  # -10%: both below maintenance
+    liquidated = []
+    for _ in range(3):
+        ctx = BlockContext(state.height + 1, state.time_ms + 1000, state.chain_id)
+        state.height, state.time_ms = ctx.height, ctx.time_ms
+        process_mark_to_market(state, ctx)
+        events = process_liquidation_step(state, ctx)
+        liquidated.append({e.get("member") for e in events if e.kind == "liquidated"})
+    assert liquidated == [{B}, {A}, set()]
+    assert net_lots(state) == 0
