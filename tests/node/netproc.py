@@ -21,15 +21,16 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from clearing.sandbox import derive_seed
 from node.keys import NODE_KEY, VALIDATOR_KEY, KeyFile, compute_peer_id, save_key
 
 ROOT = Path(__file__).resolve().parents[2]
+H = TypeVar("H")
 GENESIS_DOC = ROOT / "configs" / "genesis.example.json"
 
 
@@ -209,17 +210,32 @@ class ProcessNetwork:
         stop_processes(self.processes)
 
 
+class Network(Protocol[H]):
+    homes: list[H]
+
+    def start(self, home: H) -> None: ...
+
+    def close(self) -> None: ...
+
+
+N = TypeVar("N", bound=Network[Any])
+
+
 @contextmanager
-def process_network(
-    base: Path, validators: int = 4, extra_config: str = ""
-) -> Iterator[ProcessNetwork]:
-    network = ProcessNetwork(base, validators, extra_config)
+def running(network: N) -> Iterator[N]:
+    """Every home of `network` started; every process killed on the way out."""
     try:
         for home in network.homes:
             network.start(home)
         yield network
     finally:
         network.close()
+
+
+def process_network(
+    base: Path, validators: int = 4, extra_config: str = ""
+) -> AbstractContextManager[ProcessNetwork]:
+    return running(ProcessNetwork(base, validators, extra_config))
 
 
 class CliNetwork:
@@ -269,12 +285,5 @@ class CliNetwork:
         stop_processes(self.processes)
 
 
-@contextmanager
-def cli_network(base: Path, validators: int = 4) -> Iterator[CliNetwork]:
-    network = CliNetwork(base, validators)
-    try:
-        for home in network.homes:
-            network.start(home)
-        yield network
-    finally:
-        network.close()
+def cli_network(base: Path, validators: int = 4) -> AbstractContextManager[CliNetwork]:
+    return running(CliNetwork(base, validators))

@@ -71,6 +71,18 @@ async def submit(client: P2PNode, txs: list[bytes]) -> None:
         await client.publish(TX, tx)
 
 
+async def commit_setup(validators: list[NodeHome], setup: list[bytes]) -> None:
+    """Set-up transactions gossiped by a client host, once every validator commits."""
+    client_config = P2PConfig(
+        derive_seed("client"), persistent_peers=tuple(h.addr for h in validators)
+    )
+    async with open_p2p(client_config, [get_topic(TX)]) as client:
+        await wait_until("every validator to commit", lambda: assert_roots_agree(validators) >= 1)
+        await client.wait_for_mesh(TX, 2)
+        await submit(client, setup)
+        await wait_until("setup to commit", lambda: count_included(validators[0], setup) == 8)
+
+
 async def post_batches(home: NodeHome, batches: list[bytes]) -> None:
     """Venue trade batches enter through a validator's HTTP API."""
     for batch in batches:
@@ -94,45 +106,32 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
     setup, batches = setup_txs()
     with process_network(tmp_path / "net", extra_config=SNAPSHOTS) as net:
         validators = list(net.homes)
-        client_config = P2PConfig(
-            derive_seed("client"), persistent_peers=tuple(h.addr for h in validators)
-        )
-        async with open_p2p(client_config, [get_topic(TX)]) as client:
-            await wait_until(
-                "every validator to commit", lambda: assert_roots_agree(validators) >= 1
-            )
-            await client.wait_for_mesh(TX, 2)
-            await submit(client, setup)
-            await wait_until("setup to commit", lambda: count_included(validators[0], setup) == 8)
-            await post_batches(validators[0], batches[:1])
-            await wait_until(
-                "a batch to commit", lambda: count_included(validators[0], batches) == 1
-            )
+        await commit_setup(validators, setup)
+        await post_batches(validators[0], batches[:1])
+        await wait_until("a batch to commit", lambda: count_included(validators[0], batches) == 1)
 
-            # kill -9 one validator; the other three (30 of 40 power) keep committing.
-            crashed = validators[3]
-            net.kill(crashed)
-            crashed_tip = len(crashed.get_roots())
-            await post_batches(validators[1], batches[1:2])
-            await wait_until(
-                "a batch without v3", lambda: count_included(validators[0], batches) == 2
-            )
-            net.start(crashed)
-            tip = len(validators[0].get_roots())
-            await wait_until("v3 to catch up", lambda: len(crashed.get_roots()) > tip)
-            assert tip > crashed_tip
-            restart_log = (crashed.path / "node.log").read_text()
-            assert f"state at height {crashed_tip}: snapshot of height {crashed_tip // 3 * 3}" in (
-                restart_log
-            ), "the restart re-applied more than the blocks after the newest snapshot"
+        # kill -9 one validator; the other three (30 of 40 power) keep committing.
+        crashed = validators[3]
+        net.kill(crashed)
+        crashed_tip = len(crashed.get_roots())
+        await post_batches(validators[1], batches[1:2])
+        await wait_until("a batch without v3", lambda: count_included(validators[0], batches) == 2)
+        net.start(crashed)
+        tip = len(validators[0].get_roots())
+        await wait_until("v3 to catch up", lambda: len(crashed.get_roots()) > tip)
+        assert tip > crashed_tip
+        restart_log = (crashed.path / "node.log").read_text()
+        assert f"state at height {crashed_tip}: snapshot of height {crashed_tip // 3 * 3}" in (
+            restart_log
+        ), "the restart re-applied more than the blocks after the newest snapshot"
 
-            # A full node joins late and syncs from height 1.
-            late = net.add_full_node(tmp_path / "net", "late")
-            net.start(late)
-            await post_batches(validators[2], batches[2:])
-            await wait_until("the last batch", lambda: count_included(validators[0], batches) == 3)
-            tip = len(validators[0].get_roots())
-            await wait_until("the late node to sync", lambda: len(late.get_roots()) >= tip)
+        # A full node joins late and syncs from height 1.
+        late = net.add_full_node(tmp_path / "net", "late")
+        net.start(late)
+        await post_batches(validators[2], batches[2:])
+        await wait_until("the last batch", lambda: count_included(validators[0], batches) == 3)
+        tip = len(validators[0].get_roots())
+        await wait_until("the late node to sync", lambda: len(late.get_roots()) >= tip)
 
         assert assert_roots_agree(net.homes) >= tip
         for home in net.homes:
@@ -158,38 +157,27 @@ async def test_validator_stopped_past_the_timeouts_resumes_and_agrees(tmp_path: 
     setup, batches = setup_txs()
     with process_network(tmp_path / "net") as net:
         validators = list(net.homes)
-        client_config = P2PConfig(
-            derive_seed("client"), persistent_peers=tuple(h.addr for h in validators)
-        )
-        async with open_p2p(client_config, [get_topic(TX)]) as client:
-            await wait_until(
-                "every validator to commit", lambda: assert_roots_agree(validators) >= 1
-            )
-            await client.wait_for_mesh(TX, 2)
-            await submit(client, setup)
-            await wait_until("setup to commit", lambda: count_included(validators[0], setup) == 8)
+        await commit_setup(validators, setup)
 
-            # SIGSTOP: v3 keeps its sockets but misses every timeout and message.
-            stopped = validators[3]
-            net.pause(stopped)
-            stopped_at = time.monotonic()
-            paused_tip = len(validators[0].get_roots())
-            await post_batches(validators[0], batches[:2])
-            await wait_until(
-                "trading without v3", lambda: count_included(validators[0], batches) == 2
-            )
-            await wait_until(
-                "the timeouts to pass",
-                lambda: (
-                    time.monotonic() - stopped_at > PAUSE_S
-                    and len(validators[0].get_roots()) > paused_tip + 2
-                ),
-            )
-            net.resume(stopped)
-            await post_batches(validators[1], batches[2:])
-            await wait_until("the last batch", lambda: count_included(validators[0], batches) == 3)
-            tip = len(validators[0].get_roots())
-            await wait_until("v3 to catch up", lambda: len(stopped.get_roots()) >= tip)
+        # SIGSTOP: v3 keeps its sockets but misses every timeout and message.
+        stopped = validators[3]
+        net.pause(stopped)
+        stopped_at = time.monotonic()
+        paused_tip = len(validators[0].get_roots())
+        await post_batches(validators[0], batches[:2])
+        await wait_until("trading without v3", lambda: count_included(validators[0], batches) == 2)
+        await wait_until(
+            "the timeouts to pass",
+            lambda: (
+                time.monotonic() - stopped_at > PAUSE_S
+                and len(validators[0].get_roots()) > paused_tip + 2
+            ),
+        )
+        net.resume(stopped)
+        await post_batches(validators[1], batches[2:])
+        await wait_until("the last batch", lambda: count_included(validators[0], batches) == 3)
+        tip = len(validators[0].get_roots())
+        await wait_until("v3 to catch up", lambda: len(stopped.get_roots()) >= tip)
         assert assert_roots_agree(validators) >= tip
         assert count_included(stopped, batches) == 3
 
