@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgpack
+
 from clearing.codec import (
     expect_big_int,
     expect_bytes,
@@ -62,9 +64,7 @@ def encode_snapshot(state: ClearingState) -> bytes:
 
 def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     """The state a snapshot describes; raises ``DecodeError`` on any bad field."""
-    version, globals_, trades, credits, accounts = expect_list(
-        unpack(data, "snapshot"), "snapshot", 5
-    )
+    version, globals_, trades, credits, accounts = expect_list(_unpack_state(data), "snapshot", 5)
     if version != SNAPSHOT_VERSION:
         raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
     state = initialize_state(genesis)
@@ -87,6 +87,18 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
         member = decode_member(raw)
         state.members[member.address] = member
     return state
+
+
+def _unpack_state(data: bytes) -> Any:
+    """msgpack without the message caps of `codec.unpack` (8 MiB, 100,000 items: a state
+    outgrows them, e.g. its processed trade ids); no maps or extensions, and no length
+    beyond the input's own, so a hostile snapshot cannot make the decoder allocate more."""
+    if not isinstance(data, bytes):
+        raise DecodeError("snapshot", f"expected bytes, got {type(data).__name__}")
+    try:
+        return msgpack.unpackb(data, raw=False, use_list=True, max_map_len=0, max_ext_len=0)
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
+        raise DecodeError("snapshot", f"not msgpack: {e}") from None
 
 
 def _decode_globals(state: ClearingState, g: list[Any]) -> None:
