@@ -102,9 +102,10 @@ class NodeContextInputs:
 def get_services() -> list[Service]:
     """Every service the node knows, in start order."""
     # Imported here: each service module imports this one for NodeContext and Service.
+    from node.reports.service import REPORTS_SERVICE
     from node.status.service import STATUS
 
-    return [STATUS]
+    return [STATUS, REPORTS_SERVICE]
 
 
 def get_enabled_services(config: NodeConfig, inputs: NodeContextInputs) -> list[Service]:

@@ -1,0 +1,74 @@
+"""The state -> report inputs function (shared with the devnet).
+
+Every non-empty sub-account of every member is one committed vector; the
+clearing house's account (INSURANCE_MEMBER, sub-account 0) is included with the
+insurance fund in its cash, because its positions keep the book flat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clearing.risk.engine import (
+    INSURANCE_MEMBER,
+    get_quantities,
+    get_state_solvency_form,
+    get_state_solvency_inputs,
+)
+from clearing.risk.solvency import SolvencyForm, get_solvency_inputs
+from clearing.state import ClearingState
+
+AccountKey = tuple[bytes, int]
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the report of `epoch` is built from: plain values, picklable for a worker."""
+
+    epoch: int
+    height: int
+    state_root: bytes
+    input_labels: tuple[str, ...]  # with `rows`: a proofs.statement.LinearForm
+    rows: tuple[tuple[int, ...], ...]
+    accounts: dict[AccountKey, tuple[int, ...]]
+
+    def get_member_values(self, member: bytes) -> dict[int, tuple[int, ...]]:
+        """`member`'s committed vectors by sub-account (its openings' values)."""
+        return {sub: v for (owner, sub), v in self.accounts.items() if owner == member}
+
+
+def get_report_accounts(
+    state: ClearingState, form: SolvencyForm
+) -> dict[AccountKey, tuple[int, ...]]:
+    """The committed vector of every account the report of this state covers."""
+    accounts = {
+        (address, sub): get_state_solvency_inputs(form, account)
+        for address, record in state.members.items()
+        if address != INSURANCE_MEMBER
+        for sub, account in record.sub_accounts.items()
+        if account.cash or account.collateral or account.positions
+    }
+    house = state.members.get(INSURANCE_MEMBER)
+    if house is not None and 0 in house.sub_accounts:
+        account = house.sub_accounts[0]
+        cash = account.cash + state.insurance_fund
+        accounts[(INSURANCE_MEMBER, 0)] = get_solvency_inputs(
+            form, cash, account.collateral, get_quantities(account)
+        )
+    return accounts
+
+
+def extract_report_inputs(state: ClearingState, state_root: bytes) -> ReportInputs | None:
+    """The inputs of the report of the epoch ending at `state.height`; None when the
+    genesis has no risk section (no scenarios to prove against)."""
+    form = get_state_solvency_form(state)
+    if form is None:
+        return None
+    return ReportInputs(
+        state.height // state.genesis.epoch_length_blocks,
+        state.height,
+        state_root,
+        form.input_labels,
+        form.rows,
+        get_report_accounts(state, form),
+    )

@@ -1,0 +1,253 @@
+"""The reports service: build, sign, gossip, commit, store and serve each epoch's report.
+
+Per epoch `e` (committed height `e * epoch_length_blocks`), on a validator:
+1. the commit listener extracts the inputs from the just-committed state (fast,
+   on the trio loop: the state moves on with the next block) and queues them;
+2. the builder proves them in a worker process, signs the report hash and
+   gossips its share;
+3. shares of validators with more than 2/3 of power over this node's own hash
+   make a ReportCommitment, which this node puts first in its own proposals
+   until a block records it, and complete the report (stored on disk);
+4. when the commitment is committed, each validator gossips the complete
+   report; full nodes keep it when its hash is the committed one and its
+   signatures reach quorum.
+A validator that cannot build (an insolvent account, a book that is not flat)
+logs why and signs nothing for that epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import trio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from clearing.attestation import is_quorum
+from clearing.report_commitment import ReportCommitment
+from clearing.tx import encode_tx
+from consensus.types import Block, CommitCertificate
+from node.config import NodeConfig
+from node.p2p import Topic
+from node.reports.api import ReportsApi
+from node.reports.gossip import (
+    REPORTS,
+    ReportAnnouncement,
+    SignatureShare,
+    encode_report_announcement,
+    make_reports_topic,
+    sign_share,
+)
+from node.reports.inputs import ReportInputs, extract_report_inputs
+from node.reports.seed import load_report_seed
+from node.reports.store import CommitRecord, ReportStore
+from node.reports.worker import ReportBuildError, run_worker
+from node.services import NodeContext, NodeContextInputs, Service
+from proofs.report import Report, Validator, add_signatures, check_signatures
+
+log = logging.getLogger(__name__)
+
+BUILD_QUEUE = 2  # epochs waiting for the builder; more are skipped (logged)
+EPOCHS_TRACKED = 4  # epochs back from the newest for which shares are collected
+
+
+class ReportsService:
+    """Every piece of per-epoch state lives here, touched only from the trio loop."""
+
+    def __init__(
+        self, ctx: NodeContext, store: ReportStore, seed: bytes | None
+    ) -> None:
+        self.ctx = ctx
+        self.store = store
+        self.seed = seed
+        self.key: Ed25519PrivateKey | None = ctx.validator_key if seed is not None else None
+        self.chain_id = ctx.genesis.chain_id
+        self.epoch_length = ctx.genesis.epoch_length_blocks
+        self.validators = [Validator(v.pubkey, v.power) for v in ctx.genesis.validators]
+        self.power = {v.public_key: v.power for v in self.validators}
+        self.total_power = sum(self.power.values())
+        self.built: dict[int, Report] = {}  # this node's unsigned reports
+        self.shares: dict[int, dict[bytes, SignatureShare]] = {}  # epoch -> signer -> share
+        self.ready: dict[int, bytes] = {}  # epoch -> encoded ReportCommitment
+        self.unconfirmed: dict[int, ReportAnnouncement] = {}  # gossiped, hash not yet committed
+        self.jobs_send, self.jobs_receive = trio.open_memory_channel[ReportInputs](BUILD_QUEUE)
+        self.outbox_send, self.outbox_receive = trio.open_memory_channel[bytes](64)
+
+    # -- commits (synchronous: called by the driver right after a block is applied)
+
+    def on_commit(self, block: Block, _: CommitCertificate, root: bytes) -> None:
+        for epoch, report_hash in self._committed_in(block):
+            self.store.save_commit(CommitRecord(epoch, report_hash, block.height))
+            self.ready.pop(epoch, None)
+            self._publish_complete(epoch, report_hash)
+            self._confirm(epoch)
+        if self.key is not None and block.height % self.epoch_length == 0:
+            inputs = extract_report_inputs(self.ctx.state, root)
+            if inputs is not None:
+                self._queue(inputs)
+        self._forget_before(block.height // self.epoch_length - EPOCHS_TRACKED)
+
+    def _committed_in(self, block: Block) -> list[tuple[int, bytes]]:
+        result = self.ctx.app.last_result
+        if result is None or result.height != block.height:
+            return []
+        return [
+            (int(e.get("epoch")), bytes(e.get("report_hash")))  # type: ignore[arg-type]
+            for r in result.tx_results
+            for e in r.events
+            if e.kind == "report_committed"
+        ]
+
+    def _queue(self, inputs: ReportInputs) -> None:
+        try:
+            self.jobs_send.send_nowait(inputs)
+        except trio.WouldBlock:
+            log.warning("report of epoch %d skipped: the builder is %d epochs behind",
+                        inputs.epoch, BUILD_QUEUE)  # fmt: skip
+
+    def _forget_before(self, epoch: int) -> None:
+        tables: list[dict[int, Any]] = [self.built, self.shares, self.unconfirmed]
+        for table in tables:
+            for old in [e for e in table if e < epoch]:
+                del table[old]
+
+    # -- building (validators)
+
+    async def run_builder(self) -> None:
+        assert self.key is not None and self.seed is not None
+        async for inputs in self.jobs_receive:
+            self.store.save_inputs(inputs)
+            try:
+                report, seconds = await run_worker(inputs, self.seed)
+            except ReportBuildError as exc:
+                log.warning("%s", exc)
+                continue
+            log.info("report of epoch %d built: %d accounts in %.2f s",
+                     inputs.epoch, len(report.accounts), seconds)  # fmt: skip
+            self.built[inputs.epoch] = report
+            share = sign_share(self.key, self.chain_id, inputs.epoch, report.get_hash())
+            self.add_share(share)
+            await self.ctx.p2p.publish(REPORTS, share.encode())
+
+    # -- shares and quorum
+
+    def add_share(self, share: SignatureShare) -> None:
+        """Keep a share (checked at the first hop: a validator's, for this chain), the
+        signer's first for its epoch."""
+        newest = self.ctx.state.height // self.epoch_length
+        if not newest - EPOCHS_TRACKED < share.epoch <= newest + 1:
+            return
+        self.shares.setdefault(share.epoch, {}).setdefault(share.signer, share)
+        self._check_quorum(share.epoch)
+
+    def _check_quorum(self, epoch: int) -> None:
+        report = self.built.get(epoch)
+        if report is None or epoch in self.ready or epoch in self.ctx.state.report_hashes:
+            return
+        own = report.get_hash()
+        agreeing = [s for s in self.shares.get(epoch, {}).values() if s.report_hash == own]
+        if not is_quorum(sum(self.power[s.signer] for s in agreeing), self.total_power):
+            return
+        agreeing.sort(key=lambda s: s.signer)
+        attestations = tuple(s.get_attestation() for s in agreeing)
+        self.ready[epoch] = encode_tx(ReportCommitment(epoch, own, attestations))
+        self.store.save_report(epoch, self._complete(epoch).encode())
+        for s in self.shares[epoch].values():
+            if s.report_hash != own:
+                log.warning("validator %s signed another report hash for epoch %d",
+                            s.signer.hex(), epoch)  # fmt: skip
+
+    def _complete(self, epoch: int) -> Report:
+        """This node's report of `epoch` with every agreeing signature received."""
+        report = self.built[epoch]
+        own = report.get_hash()
+        signatures = [s.get_report_signature() for s in self.shares[epoch].values()
+                      if s.report_hash == own]  # fmt: skip
+        return add_signatures(report, signatures)
+
+    def get_proposal_txs(self, height: int, time_ms: int) -> list[bytes]:
+        """The quorum-signed commitments not yet in a block (ProposalSource)."""
+        committed = self.ctx.state.report_hashes
+        return [tx for epoch, tx in sorted(self.ready.items()) if epoch not in committed]
+
+    def _publish_complete(self, epoch: int, report_hash: bytes) -> None:
+        """Once its hash is committed, store and gossip this node's complete report."""
+        report = self.built.get(epoch)
+        if report is None or report.get_hash() != report_hash:
+            return
+        encoded = self._complete(epoch).encode()
+        self.store.save_report(epoch, encoded)
+        try:
+            self.outbox_send.send_nowait(encode_report_announcement(encoded))
+        except trio.WouldBlock:
+            log.warning("complete report of epoch %d not gossiped: outbox full", epoch)
+
+    # -- complete reports from gossip (full nodes, lagging validators)
+
+    def add_announcement(self, announcement: ReportAnnouncement) -> None:
+        epoch = announcement.report.epoch
+        if self.store.get_report(epoch) is not None:
+            return
+        newest = self.ctx.state.height // self.epoch_length
+        if not newest - EPOCHS_TRACKED < epoch <= newest:
+            return
+        self.unconfirmed[epoch] = announcement
+        self._confirm(epoch)
+
+    def _confirm(self, epoch: int) -> None:
+        """Store a gossiped report whose hash is committed and whose signatures reach quorum."""
+        announcement = self.unconfirmed.get(epoch)
+        committed = self.ctx.state.report_hashes.get(epoch)
+        if announcement is None or committed is None:
+            return
+        del self.unconfirmed[epoch]
+        report = announcement.report
+        failures = check_signatures(report, self.validators)
+        if report.get_hash() != committed or failures:
+            log.warning("gossiped report of epoch %d refused: %s", epoch,
+                        "; ".join(failures) or "not the committed hash")  # fmt: skip
+            return
+        self.store.save_report(epoch, announcement.encoded)
+
+    async def run_gossip(self) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._drain_outbox)
+            async for delivery in self.ctx.p2p.messages(REPORTS):
+                value = delivery.value
+                if isinstance(value, SignatureShare):
+                    self.add_share(value)
+                elif isinstance(value, ReportAnnouncement):
+                    self.add_announcement(value)
+
+    async def _drain_outbox(self) -> None:
+        async for data in self.outbox_receive:
+            await self.ctx.p2p.publish(REPORTS, data)
+
+
+async def serve_reports(
+    ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    config = ctx.config.reports
+    seed = None
+    if ctx.validator_key is not None:
+        seed = load_report_seed(ctx.config.home / config.seed_file)  # KeyFileError stops the node
+    service = ReportsService(ctx, ReportStore(ctx.config.home / config.path, config.keep), seed)
+    ctx.on_commit(service.on_commit)
+    ctx.api.add_routes(ReportsApi(ctx, service.store, seed).routes())
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(service.run_gossip)
+        if seed is not None:
+            ctx.app.add_proposal_source(service.get_proposal_txs)
+            nursery.start_soon(service.run_builder)
+        task_status.started()
+
+
+def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
+    return config.reports.enabled
+
+
+def make_topics(_: NodeConfig, inputs: NodeContextInputs) -> tuple[Topic, ...]:
+    return (make_reports_topic(inputs.genesis),)
+
+
+REPORTS_SERVICE = Service("reports", (), is_enabled, serve_reports, make_topics)

@@ -1,0 +1,46 @@
+"""A small trading world for report tests: funded members with offsetting positions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
+from clearing.trade import Trade, TradeBatch, sign_trade_batch
+from clearing.tx import TxRecord
+from tests.clearing.support import USDC, genesis_doc
+
+VENUE = "alpha"
+VENUE_KEY = derive_ed25519_key("venue-alpha")
+MARK = 60_000_000  # BTC-PERP at genesis
+MEMBERS = [derive_member_key(f"reporter-{n}") for n in range(3)]
+SEED = bytes(range(32))
+
+
+def small_epoch_genesis(epoch_length: int) -> dict[str, Any]:
+    doc = genesis_doc()
+    doc["epoch_length_blocks"] = epoch_length
+    return doc
+
+
+def funding_txs(box: Sandbox, members: list[MemberKey] = MEMBERS) -> list[TxRecord]:
+    """Credits and venue authorisations (one block, before any trade)."""
+    txs: list[TxRecord] = [box.credit(m.address, USDC, 10**9) for m in members]
+    return txs + [box.authorise(m, VENUE) for m in members]
+
+
+def trade_batch(box: Sandbox, members: list[MemberKey] = MEMBERS, batch_id: int = 1) -> TradeBatch:
+    """Member 0 buys 2 lots of BTC-PERP from member 1, member 2 buys 1 from member 1."""
+    a, b, c = members
+    trades = (
+        Trade(1, "BTC-PERP", a.address, 0, b.address, 0, MARK, 2),
+        Trade(2, "BTC-PERP", c.address, 0, b.address, 0, MARK, 1),
+    )
+    return sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, trades)
+
+
+def trading_sandbox(epoch_length: int = 5) -> Sandbox:
+    box = Sandbox.from_genesis_doc(small_epoch_genesis(epoch_length))
+    for txs in (funding_txs(box), [trade_batch(box)]):
+        results = box.apply(txs).tx_results
+        assert all(r.is_ok() for r in results), results
+    return box

@@ -1,0 +1,147 @@
+"""Report inputs from the clearing state, the worker process, signature shares, storage."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+
+import msgpack
+import pytest
+
+from clearing.attestation import verify_quorum_attestations
+from clearing.report_commitment import compute_report_signing_bytes
+from clearing.root import compute_state_root
+from clearing.sandbox import derive_ed25519_key
+from node.keys import KeyFileError
+from node.reports.gossip import (
+    ReportAnnouncement,
+    ReportsMessageError,
+    SignatureShare,
+    decode_reports_message,
+    encode_report_announcement,
+    sign_share,
+)
+from node.reports.inputs import extract_report_inputs
+from node.reports.seed import copy_report_seed, generate_report_seed, load_report_seed
+from node.reports.store import CommitRecord, ReportStore
+from node.reports.worker import ReportBuildError, build_unsigned_report, run_worker
+from proofs.group import FAST
+from proofs.openings import get_member_openings, verify_member_openings
+from proofs.pedersen import get_generators
+from proofs.report import Validator, add_signatures, check_signatures, verify_report
+from tests.node.reports.support import MEMBERS, SEED, trading_sandbox
+
+CHAIN = 4242
+
+
+@pytest.fixture(scope="module")
+def box_and_inputs():  # type: ignore[no-untyped-def]
+    box = trading_sandbox()
+    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None
+    return box, inputs
+
+
+def test_inputs_cover_every_non_empty_account_and_the_book_is_flat(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+    box, inputs = box_and_inputs
+    assert {owner for owner, _ in inputs.accounts} >= {m.address for m in MEMBERS}
+    position = inputs.input_labels.index("position:BTC-PERP")
+    assert sum(v[position] for v in inputs.accounts.values()) == 0
+    assert inputs.get_member_values(MEMBERS[0].address)[0][position] == 2
+    assert inputs.epoch == box.state.height // box.genesis.epoch_length_blocks
+
+
+def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+    box, inputs = box_and_inputs
+    gens = get_generators(FAST)
+    report = build_unsigned_report(inputs, SEED)
+    assert report.encode() == build_unsigned_report(inputs, SEED).encode()  # deterministic
+    keys = [derive_ed25519_key(f"validator-{i}") for i in range(4)]
+    shares = [sign_share(k, CHAIN, inputs.epoch, report.get_hash()) for k in keys[:3]]
+    signed = add_signatures(report, [s.get_report_signature() for s in shares])
+    validators = [Validator(k.public_key().public_bytes_raw(), 10) for k in keys]
+    assert verify_report(gens, signed, validators).ok
+    message = compute_report_signing_bytes(CHAIN, inputs.epoch, report.get_hash())
+    attestations = [s.get_attestation() for s in shares]
+    assert verify_quorum_attestations(box.state.validators, 40, attestations, message) == 30
+    member = MEMBERS[0].address
+    openings = get_member_openings(
+        SEED, inputs.epoch, member, inputs.input_labels, inputs.get_member_values(member)
+    )
+    assert verify_member_openings(gens, signed, member, openings).ok
+
+
+@pytest.mark.slow
+async def test_the_worker_process_builds_the_same_bytes(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+    _, inputs = box_and_inputs
+    report, seconds = await run_worker(inputs, SEED)
+    assert report.encode() == build_unsigned_report(inputs, SEED).encode()
+    assert seconds > 0
+
+
+async def test_the_worker_refuses_a_book_that_is_not_flat(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+    _, inputs = box_and_inputs
+    key = next(iter(inputs.accounts))
+    position = inputs.input_labels.index("position:BTC-PERP")
+    values = list(inputs.accounts[key])
+    values[position] += 1
+    broken = replace(inputs, accounts={**inputs.accounts, key: tuple(values)})
+    with pytest.raises(ReportBuildError, match="AggregateError"):
+        await run_worker(broken, SEED)
+
+
+def test_shares_are_checked_at_the_first_hop() -> None:
+    key = derive_ed25519_key("validator-0")
+    signer = key.public_key().public_bytes_raw()
+    share = sign_share(key, CHAIN, 3, b"\x07" * 32)
+    assert decode_reports_message(share.encode(), CHAIN, {signer}) == share
+    for chain, validators in ((CHAIN + 1, {signer}), (CHAIN, set())):
+        with pytest.raises(ReportsMessageError, match="not a validator"):
+            decode_reports_message(share.encode(), chain, validators)
+    forged = SignatureShare(CHAIN, 4, share.report_hash, signer, share.report_signature,
+                            share.commitment_signature)  # fmt: skip
+    with pytest.raises(ReportsMessageError, match="does not verify"):
+        decode_reports_message(forged.encode(), CHAIN, {signer})
+    for bad in (b"\xc1", msgpack.packb([2, 1]), msgpack.packb([1, 9]), share.encode()[:-3]):
+        with pytest.raises(ReportsMessageError):
+            decode_reports_message(bad, CHAIN, {signer})
+
+
+def test_a_complete_report_travels_as_its_canonical_bytes(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+    _, inputs = box_and_inputs
+    encoded = build_unsigned_report(inputs, SEED).encode()
+    message = decode_reports_message(encode_report_announcement(encoded), CHAIN, set())
+    assert isinstance(message, ReportAnnouncement) and message.encoded == encoded
+    assert check_signatures(message.report, [])  # unsigned: no quorum
+    with pytest.raises(ReportsMessageError):
+        decode_reports_message(encode_report_announcement(encoded + b"\x00"), CHAIN, set())
+
+
+def test_the_store_keeps_the_newest_epochs_atomically(tmp_path, box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+    _, inputs = box_and_inputs
+    store = ReportStore(tmp_path / "reports", keep=2)
+    for epoch in (1, 2, 3):
+        store.save_report(epoch, b"report-%d" % epoch)
+        store.save_commit(CommitRecord(epoch, bytes([epoch]) * 32, epoch * 5 + 1))
+    inputs = replace(inputs, epoch=3)
+    store.save_inputs(inputs)
+    assert store.get_report(1) is None and store.get_report(3) == b"report-3"
+    assert store.get_latest_epoch() == 3
+    assert store.get_commit(3) == CommitRecord(3, b"\x03" * 32, 16)
+    assert store.get_inputs(inputs.epoch) == inputs
+    path = tmp_path / "reports" / f"epoch-{inputs.epoch}.inputs.json"
+    assert os.stat(path).st_mode & 0o077 == 0
+    assert json.loads(path.read_text())["epoch"] == inputs.epoch
+    assert not list((tmp_path / "reports").glob("*.tmp"))
+
+
+def test_the_seed_file_is_a_private_key_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    seed = generate_report_seed(tmp_path / "a.json")
+    assert load_report_seed(tmp_path / "a.json") == seed and len(seed) == 32
+    assert copy_report_seed(tmp_path / "a.json", tmp_path / "b.json") == seed
+    os.chmod(tmp_path / "b.json", 0o644)
+    with pytest.raises(KeyFileError, match="too open"):
+        load_report_seed(tmp_path / "b.json")
+    with pytest.raises(KeyFileError, match="already exists"):
+        generate_report_seed(tmp_path / "a.json")
