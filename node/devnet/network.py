@@ -179,6 +179,8 @@ class Devnet:
             self.log(line)
         elif kind in ("collateral_credited", "withdrawal", "withdrawal_paid", "price_clamped"):
             self.log(f"h{height} {kind} {self.name_of(data.get('member', ''))}")
+        elif kind == "trade_rejected":
+            self.log(f"h{height} trade {data.get('trade_id')} rejected: {data.get('code')}")
 
     # ---- figures -------------------------------------------------------
 

@@ -129,10 +129,13 @@ async def trade(net: Devnet, trades: list[Trade]) -> None:
 
 async def open_positions(net: Devnet) -> None:
     trades = get_opening_trades(net.members, _prices(net))
+    before = net.events["trade_batch"]
     await trade(net, trades)
-    before = net.codes["ok"]
     await wait_for(
-        net, "the opening trades to commit", lambda: net.codes["ok"] > before, STEP_TIMEOUT_S
+        net,
+        "the opening trades to commit",
+        lambda: net.events["trade_batch"] > before,
+        STEP_TIMEOUT_S,
     )
     if not _has_positions(net.state, net.members[0]):
         raise StepTimeout("the opening trades were rejected (see the log)")

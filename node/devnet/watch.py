@@ -4,6 +4,7 @@ members' own margin, relay signed withdrawals, fetch and verify reports."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from typing import Any
@@ -15,6 +16,9 @@ from node.devnet.chains import DevChain, mine_block, relay_withdrawal
 from node.devnet.client import NodeApiError
 from node.devnet.network import POLL_S, Devnet, NodeView
 from node.devnet.reports import check_report
+
+STATUS_POLL_S = 2.0
+HEALTH_POLL_S = 2.0
 
 
 async def watch_events(view: NodeView) -> None:
@@ -45,23 +49,28 @@ async def watch_processes(
 
 
 async def follow_blocks(net: Devnet) -> None:
-    """Replay every height all validators have committed, comparing their roots."""
+    """Replay every height all validators have committed, comparing their roots.
+
+    Heights come from the event streams; a status poll every STATUS_POLL_S covers a
+    stream that is (re)connecting."""
+    last_poll = 0.0
     while True:
         await trio.sleep(POLL_S)
-        try:
-            heights = [await n.client.get_height() for n in net.nodes]
-        except (httpx.HTTPError, NodeApiError):
-            continue
-        for view, height in zip(net.nodes, heights, strict=True):
-            view.height = max(view.height, height)
-        while net.state.height < min(heights):
+        if time.monotonic() - last_poll > STATUS_POLL_S:
+            last_poll = time.monotonic()
+            for view in net.nodes:
+                with contextlib.suppress(httpx.HTTPError, NodeApiError):
+                    view.height = max(view.height, await view.client.get_height())
+        while net.state.height < min(n.height for n in net.nodes):
             height = net.state.height + 1
-            blocks = [await n.client.get(f"/v1/blocks/{height}") for n in net.nodes]
+            try:
+                blocks = [await n.client.get(f"/v1/blocks/{height}") for n in net.nodes]
+            except (httpx.HTTPError, NodeApiError):
+                break
             if any(b is None for b in blocks):
                 break
-            net.apply(
-                height, bytes.fromhex(blocks[0]["block"][2:]), [b["state_root"] for b in blocks]
-            )
+            block = bytes.fromhex(blocks[0]["block"][2:])
+            net.apply(height, block, [b["state_root"] for b in blocks])
             net.observer.update(net)
 
 
@@ -92,7 +101,7 @@ async def poll(net: Devnet) -> None:
         except (httpx.HTTPError, NodeApiError) as exc:
             net.log(f"poll: {exc}")
         net.observer.update(net)
-        await trio.sleep(1.0)
+        await trio.sleep(HEALTH_POLL_S)
 
 
 async def relay(net: Devnet) -> None:

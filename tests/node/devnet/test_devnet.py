@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from consensus.types import Block, BlockHeader, compute_txs_hash
 from node.cli import main
-from node.devnet.dashboard import PlainObserver
+from node.devnet.dashboard import PlainObserver, render
 from node.devnet.genesis import EXAMPLE_GENESIS
 from node.devnet.network import Devnet, DevnetConfig
 from node.devnet.sections import Services
@@ -60,3 +61,14 @@ def test_the_watcher_fails_roots_that_differ(tmp_path: Path) -> None:
     other = make_devnet(tmp_path)
     other.apply(1, block.encode(), ["0x" + "11" * 32] * 4)
     assert other.failures == [f"height 1: replayed root {root} != validators' 0x{'11' * 32}"]
+
+
+def test_the_dashboard_renders_what_the_watcher_saw(tmp_path: Path) -> None:
+    net = make_devnet(tmp_path)
+    net.prices = {"index": {"BTC/0.001": 60_000_000}, "mark": {"BTC-PERP": 60_000_100}}
+    net.waterfall_log.append("h9 insurance_used member-0 42")
+    console = Console(record=True, width=160)
+    console.print(render(net, ["a log line"]))
+    text = console.export_text()
+    for shown in ("clearnode devnet", "BTC-PERP", "60000100", "insurance_used", "a log line"):
+        assert shown in text
