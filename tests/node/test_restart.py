@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from clearing.root import compute_state_root
 from clearing.snapshot import encode_snapshot
 from consensus.types import CommitCertificate
 from node.app import ClearingApp
@@ -125,3 +126,19 @@ def test_block_store_snapshots_on_schedule(tmp_path: Path) -> None:
         assert taken == [3, 6, 9]
         assert [s.height for s in store.iter_snapshots()] == [9, 6]
         assert next(store.iter_snapshots()).state_root == blocks.get_state_root(9)
+
+
+def test_a_snapshot_beyond_the_message_caps_restores(tmp_path: Path) -> None:
+    """150,000 processed trade ids: more items than a wire message may hold."""
+    app = ClearingApp(example_genesis())
+    with NodeStore(tmp_path / "node.sqlite3") as store:
+        blocks = SqliteBlockStore(store, app.last_root)
+        block = make_block(app.genesis, 1, [])
+        app.finalize_block(block)
+        app.state.processed_trades.update(("alpha", i) for i in range(150_000))
+        root = compute_state_root(app.state)  # as if block 1 had cleared them
+        blocks.save_block(block, CommitCertificate(1, 0, block.hash, ()), root)
+        store.save_snapshot(1, encode_snapshot(app.state), root)
+        restored = ClearingApp(example_genesis())
+        assert restore_state(restored, store).snapshot_height == 1
+    assert len(restored.state.processed_trades) == 150_000
