@@ -4,7 +4,10 @@ With `--validators N` (N > 1), DIR gets one home per validator (`DIR/node0` ...)
 listening on consecutive loopback ports, each listing the others as persistent
 peers and sharing one genesis: a local testnet ready for `clearnode start`.
 The genesis takes assets, instruments and risk parameters from
-configs/genesis.example.json and lists the new validators.
+configs/genesis.example.json and lists the new validators. Every home gets the
+network's solvency-report seed (`keys/report_seed.json`): one new secret shared
+by the homes made together, or the one given by `--report-seed FILE` (a
+validator joining an existing network).
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from node.keys import (
     generate_key,
     save_key,
 )
+from node.reports.seed import create_report_seed, load_report_seed, save_report_seed
 
 EXAMPLE_GENESIS = Path(__file__).resolve().parents[2] / "configs" / "genesis.example.json"
 VALIDATOR_POWER = 10
+REPORT_SEED_FILE = "keys/report_seed.json"
 
 
 def register(subparsers: Any) -> None:
@@ -45,6 +50,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--p2p-port", type=int, default=26656, help="first p2p port")
     parser.add_argument("--api-port", type=int, default=8080, help="first API port")
     parser.add_argument("--genesis-template", type=Path, default=EXAMPLE_GENESIS)
+    parser.add_argument(
+        "--report-seed",
+        type=Path,
+        default=None,
+        help="the network's existing report seed file (default: a new one)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -75,7 +86,10 @@ def render_config(
         "[storage]\n"
         'path = "data/node.sqlite3"\n'
         'consensus_wal = "data/consensus.wal"\n'
-        "snapshot_interval = 100\n"
+        "snapshot_interval = 100\n\n"
+        "[reports]\n"
+        "enabled = true\n"
+        f'seed_file = "{REPORT_SEED_FILE}"\n'
     )
 
 
@@ -105,6 +119,7 @@ def init_homes(
     p2p_port: int,
     api_port: int,
     template: Path = EXAMPLE_GENESIS,
+    report_seed: Path | None = None,
 ) -> list[Path]:
     """Create `count` node homes (home itself when count == 1); returns them."""
     if count < 1:
@@ -119,6 +134,7 @@ def init_homes(
     genesis = build_genesis(
         json.loads(template.read_text()), chain_id, list(zip(names, keys, strict=True))
     )
+    seed = create_report_seed() if report_seed is None else load_report_seed(report_seed)
     addrs = [
         f"/ip4/127.0.0.1/tcp/{p2p_port + i}/p2p/{compute_peer_id(k.node)}"
         for i, k in enumerate(keys)
@@ -128,6 +144,7 @@ def init_homes(
         save_key(h / "keys" / "node_key.json", k.node)
         save_key(h / "keys" / "validator_key.json", k.validator)
         save_key(h / "keys" / "bridge_key.json", k.bridge)
+        save_report_seed(h / REPORT_SEED_FILE, seed)
         (h / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [a for j, a in enumerate(addrs) if j != i]
         (h / CONFIG_FILE_NAME).write_text(
@@ -147,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
             args.p2p_port,
             args.api_port,
             args.genesis_template,
+            args.report_seed,
         )
     except (ValueError, FileExistsError, KeyFileError, GenesisError, OSError) as exc:
         print(f"clearnode init: {exc}")

@@ -2,8 +2,9 @@
 
 It must be secret (anyone holding it opens every member's commitments) and the
 same on every validator (so they build byte-identical reports). `clearnode init`
-writes one per network; operators copy it to every validator like a key. It is
-stored in the node's key-file format (0600, refused when group/other readable).
+writes one per network (or installs an existing one: `--report-seed FILE`);
+operators copy it to every validator like a key. It is stored in the node's
+key-file format (0600, refused when group/other readable).
 """
 
 from __future__ import annotations
@@ -16,20 +17,15 @@ from node.keys import KeyFile, load_key, save_key
 REPORT_SEED = "report-seed"
 
 
-def generate_report_seed(path: Path) -> bytes:
-    """Write a new random seed to `path` (never overwrites); returns it."""
-    seed = secrets.token_bytes(32)
+def create_report_seed() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def save_report_seed(path: Path, seed: bytes) -> None:
+    """Write `seed` to a new 0600 file (never overwrites: raises KeyFileError)."""
     save_key(path, KeyFile(REPORT_SEED, seed))
-    return seed
 
 
 def load_report_seed(path: Path) -> bytes:
     """The seed in `path`; raises KeyFileError (mode, format, kind, length)."""
     return load_key(path, REPORT_SEED).secret
-
-
-def copy_report_seed(source: Path, path: Path) -> bytes:
-    """Install an existing network's seed (checked) as `path`."""
-    seed = load_report_seed(source)
-    save_key(path, KeyFile(REPORT_SEED, seed))
-    return seed
