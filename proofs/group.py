@@ -17,7 +17,9 @@ sound; all generators are in the subgroup. See proofs/FORMAT.md.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 import py_arkworks_bls12381 as ark
@@ -35,6 +37,7 @@ SCALAR_BYTES = 32
 GENERATOR_DST = b"clearnode-v1-generators"
 
 P = TypeVar("P")
+MsmJob = tuple[Sequence[P], Sequence[int]]
 
 
 class Group(Generic[P]):
@@ -61,6 +64,10 @@ class Group(Generic[P]):
     def msm(self, points: Sequence[P], scalars: Sequence[int]) -> P:
         """Σ scalars[i]·points[i]; scalars are any ints (reduced mod R)."""
         raise NotImplementedError
+
+    def msm_batch(self, jobs: Sequence[MsmJob[P]]) -> list[P]:
+        """[msm(points, scalars) for each job]: independent sums a backend may run in parallel."""
+        return [self.msm(points, scalars) for points, scalars in jobs]
 
     def eq(self, a: P, b: P) -> bool:
         raise NotImplementedError
@@ -162,9 +169,25 @@ class ArkworksGroup(Group[ark.G1Point]):
     def msm(self, points: Sequence[ark.G1Point], scalars: Sequence[int]) -> ark.G1Point:
         if len(points) != len(scalars):
             raise ValueError(f"msm of {len(points)} points and {len(scalars)} scalars")
-        if not points:
-            return ark.G1Point.identity()
-        return ark.G1Point.multiexp_unchecked(list(points), [to_ark_scalar(k) for k in scalars])
+        if len(points) < _SPLIT_POINTS or _WORKERS == 1:
+            return _multiexp(points, scalars)
+        # One large sum splits into one contiguous share per core.
+        step = -(-len(points) // _WORKERS)
+        shares = [
+            (points[i : i + step], scalars[i : i + step]) for i in range(0, len(points), step)
+        ]
+        return self.sum(self.msm_batch(shares))
+
+    def msm_batch(self, jobs: Sequence[MsmJob[ark.G1Point]]) -> list[ark.G1Point]:
+        """Runs the jobs on up to one thread per core: arkworks releases the GIL in multiexp."""
+        for points, scalars in jobs:
+            if len(points) != len(scalars):
+                raise ValueError(f"msm of {len(points)} points and {len(scalars)} scalars")
+        if _WORKERS == 1 or len(jobs) < 2 or sum(len(p) for p, _ in jobs) < _PARALLEL_POINTS:
+            return [_multiexp(points, scalars) for points, scalars in jobs]
+        prepared = [(list(p), [to_ark_scalar(k) for k in s]) for p, s in jobs]
+        with ThreadPoolExecutor(min(_WORKERS, len(jobs))) as pool:
+            return list(pool.map(_multiexp_prepared, prepared))
 
     def eq(self, a: ark.G1Point, b: ark.G1Point) -> bool:
         return a == b
@@ -175,6 +198,25 @@ class ArkworksGroup(Group[ark.G1Point]):
     def _decode(self, data: bytes) -> ark.G1Point:
         # Checks the curve equation, not subgroup membership (see module docstring).
         return ark.G1Point.from_compressed_bytes_unchecked(data)
+
+
+# Parallelism pays once a share is worth far more than starting a thread (~0.1 ms).
+_WORKERS = max(1, min(4, len(os.sched_getaffinity(0))))
+_PARALLEL_POINTS = 256
+_SPLIT_POINTS = 1024
+
+
+def _multiexp(points: Sequence[ark.G1Point], scalars: Sequence[int]) -> ark.G1Point:
+    if not points:
+        return ark.G1Point.identity()
+    return ark.G1Point.multiexp_unchecked(list(points), [to_ark_scalar(k) for k in scalars])
+
+
+def _multiexp_prepared(job: tuple[list[ark.G1Point], list[ark.Scalar]]) -> ark.G1Point:
+    points, scalars = job
+    if not points:
+        return ark.G1Point.identity()
+    return ark.G1Point.multiexp_unchecked(points, scalars)
 
 
 def to_ark_scalar(k: int) -> ark.Scalar:
