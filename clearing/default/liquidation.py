@@ -9,8 +9,10 @@ Each account, using the same margin code as the pre-trade check:
    ``j`` such that equity after the penalty covers IM of what remains. The
    closed lots move at the mark to the first registered backstop liquidator
    that still covers its own IM after taking them (it receives the penalty
-   minus the fee), otherwise to the insurance fund account. The fee goes to
-   the insurance fund.
+   minus the fee), otherwise to the insurance fund account. A backstop whose
+   member is reduce-only (its posted default-fund contribution below the
+   requirement, as the run leaves it) is passed over: a member short of its
+   contribution takes on no new risk. The fee goes to the insurance fund.
 2. Bankrupt (even a full close leaves negative equity): the penalty takes what
    equity is left, the positions close, and the negative cash runs down the
    waterfall (``clearing/default/waterfall.py``); what no layer covers is
@@ -24,10 +26,11 @@ cash), and every other step moves an amount from one balance to another.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from clearing.default.adl import AdlCandidate, compute_adl
+from clearing.default.default_fund import is_reduce_only
 from clearing.default.events import DefaultEvent, EventKind
 from clearing.default.waterfall import compute_pro_rata, compute_waterfall
 from clearing.position import compute_fill
@@ -71,6 +74,7 @@ class MarginContext:
 class DefaultBook:
     accounts: Mapping[AccountKey, RiskAccount]
     contributions: Mapping[bytes, int]  # posted default-fund contributions per member
+    required: Mapping[bytes, int] = field(default_factory=dict)  # this epoch's requirements
 
 
 def get_initial_margin(account: RiskAccount, ctx: MarginContext) -> int:
@@ -128,11 +132,11 @@ def process_liquidations(
     book: DefaultBook, ctx: MarginContext, backstops: tuple[AccountKey, ...], insurance: AccountKey
 ) -> tuple[DefaultBook, tuple[DefaultEvent, ...]]:
     """Liquidate every account below MM (up to the per-block cap); return book and events."""
-    run = _Run(dict(book.accounts), dict(book.contributions), ctx, backstops, insurance)
+    run = _Run(book, ctx, backstops, insurance)
     for key in get_liquidation_order(run.accounts, ctx, insurance)[: ctx.liquidation.max_per_block]:
         if is_liquidatable(run.accounts[key], ctx):
             run.liquidate(key)
-    return DefaultBook(run.accounts, run.contributions), tuple(run.events)
+    return DefaultBook(run.accounts, run.contributions, book.required), tuple(run.events)
 
 
 def _apply_lots(
@@ -153,13 +157,13 @@ class _Run:
 
     def __init__(
         self,
-        accounts: dict[AccountKey, RiskAccount],
-        contributions: dict[bytes, int],
+        book: DefaultBook,
         ctx: MarginContext,
         backstops: tuple[AccountKey, ...],
         insurance: AccountKey,
     ) -> None:
-        self.accounts, self.contributions, self.ctx = accounts, contributions, ctx
+        self.accounts, self.contributions = dict(book.accounts), dict(book.contributions)
+        self.required, self.ctx = book.required, ctx
         self.backstops, self.insurance = backstops, insurance
         self.events: list[DefaultEvent] = []
 
@@ -216,7 +220,7 @@ class _Run:
         self.move_lots(key, {i: -q for i, q in lots.items()})
         taker = self.insurance
         for candidate in self.backstops:
-            if candidate in (key, self.insurance) or candidate not in self.accounts:
+            if not self.is_backstop_available(candidate, key):
                 continue
             after = _apply_lots(self.accounts[candidate], lots, self.ctx.marks)
             after = replace(after, cash=after.cash + penalty - fee)
@@ -229,6 +233,15 @@ class _Run:
             self.emit(EventKind.LIQUIDATION_PENALTY, key, penalty - fee, counterparty=taker)
         for iid, q in closing:
             self.emit(EventKind.LIQUIDATED, key, 0, (iid, q, self.ctx.marks[iid]), taker)
+
+    def is_backstop_available(self, candidate: AccountKey, key: AccountKey) -> bool:
+        """An existing account other than the liquidated one and the fund's, not reduce-only."""
+        member = candidate[0]
+        return (
+            candidate not in (key, self.insurance)
+            and candidate in self.accounts
+            and not is_reduce_only(self.required.get(member, 0), self.contributions.get(member, 0))
+        )
 
     def run_waterfall(self, key: AccountKey) -> int:
         """Cover the negative cash of ``key`` layer by layer; return what is left for ADL."""

@@ -61,9 +61,9 @@ def get_default_book(state: ClearingState) -> DefaultBook:
     fund = accounts.get(INSURANCE, RiskAccount(0, 0, ()))
     accounts[INSURANCE] = RiskAccount(fund.cash + state.insurance_fund, fund.collateral_value,
                                       fund.positions)  # fmt: skip
-    contributions = {a: m.default_fund for a, m in sorted(state.members.items())
-                     if a != INSURANCE_MEMBER}  # fmt: skip
-    return DefaultBook(accounts, contributions)
+    members = [(a, m) for a, m in sorted(state.members.items()) if a != INSURANCE_MEMBER]
+    contributions = {a: m.default_fund for a, m in members}
+    return DefaultBook(accounts, contributions, {a: m.default_fund_required for a, m in members})
 
 
 def _snapshot(state: ClearingState, account: SubAccount) -> RiskAccount:

@@ -30,6 +30,7 @@ from clearing.risk.margin import (
     compute_initial_margin,
     compute_scenario_losses,
 )
+from clearing.risk.params import INSURANCE_MEMBER as INSURANCE_MEMBER
 from clearing.risk.params import RiskParams, parse_risk_params
 from clearing.risk.queries import AccountRisk, get_account_risk
 from clearing.risk.scenarios import (
@@ -39,9 +40,6 @@ from clearing.risk.scenarios import (
 )
 from clearing.risk.solvency import SolvencyForm, get_solvency_form, get_solvency_inputs
 from clearing.state import ClearingState, SubAccount, get_collateral_value
-
-INSURANCE_MEMBER = bytes(20)
-"""The clearing house's own account (sub-account 0): holds what no backstop takes."""
 
 
 @dataclass(frozen=True, slots=True)

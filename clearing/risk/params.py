@@ -35,6 +35,10 @@ from clearing.units import BPS_DENOMINATOR
 MAX_SCENARIOS_LIMIT = 4096
 
 
+INSURANCE_MEMBER = bytes(20)
+"""The clearing house's own account (sub-account 0): holds what no backstop takes."""
+
+
 @dataclass(frozen=True, slots=True)
 class UnderlyingParams:
     name: str
@@ -131,12 +135,26 @@ def parse_risk_params(section: Mapping[str, Any]) -> RiskParams:
         default_fund=DefaultFundParams(
             cover=df.integer("cover", 1, 100), stress_multiple=df.integer("stress_multiple", 1, 100)
         ),
-        backstops=tuple(
-            _parse_backstop(item, f"risk.backstops[{n}]")
-            for n, item in enumerate(top.sequence("backstops") if "backstops" in section else [])
-        ),
+        backstops=_parse_backstops(top.sequence("backstops") if "backstops" in section else []),
     )
     return params
+
+
+def _parse_backstops(items: list[Any]) -> tuple[tuple[bytes, int], ...]:
+    """Distinct members' accounts, never the clearing house's: its accounts are never
+    liquidated nor asked for a default-fund contribution, so lots a backstop there
+    took would sit outside the margin rules."""
+    backstops = tuple(_parse_backstop(item, f"risk.backstops[{n}]") for n, item in enumerate(items))
+    for n, (member, sub_account) in enumerate(backstops):
+        if member == INSURANCE_MEMBER:
+            raise GenesisError(
+                f"risk.backstops[{n}].member", "not the clearing house", "0x" + member.hex()
+            )
+        if (member, sub_account) in backstops[:n]:
+            raise GenesisError(
+                f"risk.backstops[{n}]", "listed once", ["0x" + member.hex(), sub_account]
+            )
+    return backstops
 
 
 def _parse_underlying(name: str, obj: object) -> UnderlyingParams:

@@ -129,3 +129,22 @@ def test_per_block_cap_liquidates_the_worst_first() -> None:
     assert {e.member for e in events} == {worse[0]}
     assert after.accounts[better] == accounts[better]
     assert is_liquidatable(after.accounts[better], capped)  # next block's turn
+
+
+def test_a_reduce_only_backstop_is_passed_over_for_the_insurance_account() -> None:
+    member = (MEMBERS[0], 0)
+    accounts = {
+        member: RiskAccount(900, 0, (("X", 20, 1000),)),
+        INSURANCE: RiskAccount(0, 0, (("X", -20, 1000),)),
+        BACKSTOP: RiskAccount(10_000, 0, ()),
+    }
+    short = DefaultBook(accounts, {BACKSTOP[0]: 99}, {BACKSTOP[0]: 100})
+    after, events = process_liquidations(short, CTX, (BACKSTOP,), INSURANCE)
+    assert after.accounts[BACKSTOP] == accounts[BACKSTOP]
+    assert after.accounts[INSURANCE].positions == (("X", -6, 1000),)  # took the 14 lots
+    assert {(e.counterparty, e.counterparty_sub_account) for e in events if e.counterparty} == {
+        INSURANCE
+    }
+    topped_up = DefaultBook(accounts, {BACKSTOP[0]: 100}, {BACKSTOP[0]: 100})
+    after, _ = process_liquidations(topped_up, CTX, (BACKSTOP,), INSURANCE)
+    assert after.accounts[BACKSTOP].positions == (("X", 14, 1000),)

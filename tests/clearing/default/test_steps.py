@@ -143,3 +143,23 @@ def test_per_block_cap_leaves_the_rest_for_the_next_block_worst_first() -> None:
         liquidated.append({e.get("member") for e in events if e.kind == "liquidated"})
     assert liquidated == [{B}, {A}, set()]
     assert net_lots(state) == 0
+
+
+def test_a_backstop_short_of_its_default_fund_contribution_takes_no_lots() -> None:
+    state = new_state(stress_days=[], backstops=[{"member": "0x" + C.hex(), "sub_account": 0}])
+    mark = state.mark_prices[BTC]
+    give(state, A, 900_000_000, lots=100)
+    give(state, D, 10**11, lots=-100)
+    give(state, C, 10**11)
+    state.members[C].default_fund_required = 1  # posted 0: reduce-only
+    state.mark_prices[BTC] = mark * 9 // 10
+    ctx = BlockContext(state.height + 1, state.time_ms + 1000, state.chain_id)
+    process_mark_to_market(state, ctx)
+    events = process_liquidation_step(state, ctx)
+    takers = {e.get("counterparty") for e in events if e.kind == "liquidated"}
+    assert takers == {INSURANCE[0]}
+    assert get_quantities(state.members[C].sub_accounts[0]) == {}
+    state.members[C].default_fund = 1  # topped up: the backstop takes the next lots
+    give(state, B, 300_000_000, lots=100)  # at the new mark: IM 810,000,000, MM 405,000,000
+    events = process_liquidation_step(state, ctx)
+    assert {e.get("counterparty") for e in events if e.kind == "liquidated"} == {C}

@@ -34,6 +34,11 @@ def test_sample_section_parses() -> None:
         ({"max_scenarios": 20}, "risk.max_scenarios"),  # 17 * 17 + 1 scenarios needed
         ({"backstops": [{"member": "0x12", "sub_account": 0}]}, "risk.backstops[0].member"),
         ({"backstops": {"member": "0x12"}}, "risk.backstops"),
+        # the clearing house's own accounts are outside the margin rules
+        ({"backstops": [{"member": "0x" + "00" * 20, "sub_account": 1}]},
+         "risk.backstops[0].member"),
+        ({"backstops": [{"member": "0x" + "ab" * 20, "sub_account": 0},
+                        {"member": "0x" + "ab" * 20, "sub_account": 0}]}, "risk.backstops[1]"),
     ],
 )  # fmt: skip
 def test_bad_sections_name_the_key(overrides: dict[str, object], key: str) -> None:
