@@ -2,14 +2,15 @@
 
 ``remargin_s``: IM and the below-maintenance flag of 100,000 sub-accounts holding
 8 positions each over 50 instruments and 64 scenarios (best of ``--repeat``).
-``trade_check_us``: the production pre-trade check (``clearing.trade.check_pre_trade_margin``,
-which reads the sub-account's kept scenario losses from ``state.risk_cache``,
-updates them by ``-dq * v``, takes the max and compares) for one side of a
-trade, mean over ``--trades`` trades on a sub-account of ``--positions``
-positions; the state holds the ``--instruments`` perpetuals of the example
-genesis and its risk section widened to ``--scenarios`` scenarios (a SPAN grid
-of ``(scenarios - 8) / 4`` price steps and the rest stress days). An accepted
-trade is written as ``process_trade`` writes it (outside the timing).
+``trade_check_us``: the production pre-trade check
+(``clearing.trade.check_pre_trade_margin``, which reads the sub-account's kept
+scenario losses from ``state.risk_cache``, updates them by ``-dq * v``, takes
+the max and compares) for one side of a trade, mean over ``--trades`` trades in
+the instruments of a sub-account holding ``--positions`` positions. The state
+holds the ``--instruments`` perpetuals of the example genesis and its risk
+section widened to ``--scenarios`` scenarios (a SPAN grid of
+``(scenarios - 8) / 4`` price steps, the rest stress days). An accepted trade is
+written as ``process_trade`` writes it (outside the timing).
 ``exact``: the vectorised figures equal the pure-Python reference on a sample;
 ``trade_check_exact``: the kept losses after all the trades equal a from-scratch
 computation.
@@ -99,16 +100,17 @@ def time_trade_checks(
     ids = sorted(state.instruments)
     member = (1).to_bytes(20, "big")
     account = SubAccount(10**10)
-    for i in rng.choice(instruments, slots, replace=False).tolist():
+    held = [ids[i] for i in rng.choice(instruments, slots, replace=False).tolist()]
+    for iid in held:
         lots = int(rng.integers(-100, 100)) or 1
-        account.positions[ids[i]] = Position(lots, BASE_PRICE, BASE_PRICE, 0, 0)
+        account.positions[iid] = Position(lots, BASE_PRICE, BASE_PRICE, 0, 0)
     record = state.members[member] = Member(member, {0: account}, set())
-    picks = rng.integers(0, instruments, trades).tolist()
+    picks = rng.integers(0, slots, trades).tolist()  # the book stays at ``slots`` positions
     sizes = rng.integers(-100, 100, trades).tolist()
     elapsed = 0.0
     accepted = 0
     for i, dq in zip(picks, sizes, strict=True):
-        iid = ids[i]
+        iid = held[i]
         position, cash = compute_position_after_fill(
             account.positions.get(iid), dq, BASE_PRICE, BASE_PRICE, 0
         )
