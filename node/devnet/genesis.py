@@ -69,7 +69,9 @@ def build_genesis_template(
         **RISK,
         "backstops": [{"member": "0x" + m.hex(), "sub_account": 0} for m in backstops],
     }
-    doc["oracle"]["max_move_bps"] = 5000
+    doc["oracle"]["max_move_bps"] = 5000  # the crash commits in one update
+    # Observations age while gossip crosses a loaded machine: older than this, they are refused.
+    doc["oracle"]["max_age_ms"] = 30_000
     doc["insurance_fund"] = 50_000_000
     doc["epoch_length_blocks"] = epoch_length_blocks
     return doc

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node.commands.init import NodeKeys, build_genesis, render_config
+from node.commands.init import REPORT_SEED_FILE, NodeKeys, build_genesis, render_config
 from node.config import CONFIG_FILE_NAME, NodeConfig, OracleSourceConfig, load_config
 from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, compute_peer_id, generate_key, save_key
+from node.reports.seed import create_report_seed, save_report_seed
 
 
 def get_free_port() -> int:
@@ -75,15 +76,17 @@ def is_known_source_key(name: str) -> bool:
 
 
 def write_homes(homes: list[Home], template: dict[str, Any], services_toml: str) -> dict[str, Any]:
-    """Write keys, the shared genesis and each config.toml (init's plus `services_toml`);
-    every config must load. Returns the genesis document."""
+    """Write keys, the network's report seed, the shared genesis and each config.toml
+    (init's plus `services_toml`); every config must load. Returns the genesis document."""
     chain_id = int(template["chain_id"])
     genesis = build_genesis(template, chain_id, [(h.name, h.keys) for h in homes])
+    seed = create_report_seed()
     for home in homes:
         home.path.mkdir(parents=True, exist_ok=True)
         save_key(home.path / "keys" / "node_key.json", home.keys.node)
         save_key(home.path / "keys" / "validator_key.json", home.keys.validator)
         save_key(home.path / "keys" / "bridge_key.json", home.keys.bridge)
+        save_report_seed(home.path / REPORT_SEED_FILE, seed)
         (home.path / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [h.addr for h in homes if h is not home]
         config = render_config(chain_id, home.name, home.p2p_port, home.api_port, peers)

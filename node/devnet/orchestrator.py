@@ -52,8 +52,6 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
         )
         services = sections.get_service_sections(template, chains, config)
         genesis = write_homes(homes, template, services.toml)
-        if services.reports:
-            sections.install_report_seed([h.path for h in homes])
         (out_dir / "genesis.json").write_text(json.dumps(genesis, indent=1))
         net = Devnet(config, chains, homes, members, genesis, out_dir, observer, services)
         net.not_exercised += services.missing

@@ -1,6 +1,7 @@
 """The config.toml sections of the node services the devnet drives, identical in
 every validator's config: the oracle simulator with the crash scheduled at one
-wall-clock instant, the vaults to watch, the solvency reports.
+wall-clock instant, and the vaults to watch (`clearnode init`'s config already
+enables the solvency reports).
 
 A section is written only when the node runs that service (node.services) and
 its config reader knows the keys; what is missing is listed so the summary can
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from node.devnet.homes import is_known_section, is_known_source_key
@@ -72,10 +72,8 @@ def get_service_sections(
         parts.append(get_bridge_toml(chains))
     else:
         missing.append("bridge: no bridge node service; deposits are not credited")
-    reports = "reports" in names and is_known_section("reports")
-    if reports:
-        parts.append("\n[reports]\nenabled = true\n")
-    else:
+    reports = "reports" in names  # init's config enables it
+    if not reports:
         missing.append("reports: no solvency-report node service")
     return Services(
         "\n".join(parts),
@@ -111,14 +109,3 @@ def get_bridge_toml(chains: list[DevChain]) -> str:
         f"confirmation_depth = {CONFIRMATION_DEPTH}\n"
         for d in chains
     )
-
-
-def install_report_seed(homes: list[Path]) -> None:
-    """One fresh report seed for the network, copied into every validator's home."""
-    from node.config import ReportsConfig
-    from node.reports.seed import copy_report_seed, generate_report_seed
-
-    first = homes[0] / ReportsConfig.seed_file
-    generate_report_seed(first)
-    for home in homes[1:]:
-        copy_report_seed(first, home / ReportsConfig.seed_file)
