@@ -201,9 +201,15 @@ class ArkworksGroup(Group[ark.G1Point]):
 
 
 # Parallelism pays once a share is worth far more than starting a thread (~0.1 ms).
-_WORKERS = max(1, min(4, len(os.sched_getaffinity(0))))
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+_WORKERS = max(1, min(4, _CPUS or 1))
 _PARALLEL_POINTS = 256
 _SPLIT_POINTS = 1024
+
+
+def get_worker_count() -> int:
+    """Threads the fast backend runs independent msms on."""
+    return _WORKERS
 
 
 def _multiexp(points: Sequence[ark.G1Point], scalars: Sequence[int]) -> ark.G1Point:

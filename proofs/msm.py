@@ -6,10 +6,16 @@ Each proof's coefficient vector on them is a constant plus rank-1 tensors
 y and 2 all factor that way), so the sum over a whole batch is a small matrix
 product, done here with Kronecker packing of Python ints instead of a Python
 loop over every (proof, generator) pair.
+
+The per-proof points (A, S, T1, T2, L, R, commitments) are summed in chunks
+on background threads while the caller goes on decoding and hashing the next
+proofs: the fast backend releases the GIL in its msm, so on a second core the
+batch's point work hides behind its Python work.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Generic
 
@@ -20,6 +26,8 @@ from proofs.pedersen import Generators
 # bits, so a lane holds a sum of up to 2^18 of them without carrying over.
 _LANE_BYTES = 66
 _CHUNK_TERMS = 1 << 16
+# Points per background msm: large enough for an efficient msm and to dwarf a thread's start.
+_FLUSH_POINTS = 4096
 
 Tensor = tuple[Sequence[int], Sequence[int]]
 
@@ -46,8 +54,31 @@ def compute_outer_sum(terms: Sequence[Tensor], rows: int, cols: int) -> list[int
     return [x % R for x in out]
 
 
+class _BackgroundMsm(Generic[P]):
+    """One msm on a thread of its own; `result()` joins it."""
+
+    def __init__(self, gens: Generators[P], points: list[P], scalars: list[int]) -> None:
+        self._value: list[P] = []
+        self._error: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(gens, points, scalars))
+        self._thread.start()
+
+    def _run(self, gens: Generators[P], points: list[P], scalars: list[int]) -> None:
+        try:
+            self._value.extend(gens.group.msm_batch([(points, scalars)]))
+        except BaseException as exc:  # re-raised in the joining thread
+            self._error.append(exc)
+
+    def result(self) -> P:
+        self._thread.join()
+        if self._error:
+            raise self._error[0]
+        return self._value[0]
+
+
 class MsmCheck(Generic[P]):
-    """Terms of one equation Σ scalar·point = identity, evaluated as ONE msm."""
+    """Terms of one equation Σ scalar·point = identity, evaluated as one msm
+    (plus the background sums of points already handed off)."""
 
     def __init__(self, gens: Generators[P], n: int) -> None:
         self.gens = gens
@@ -62,14 +93,17 @@ class MsmCheck(Generic[P]):
         self.h_terms: list[Tensor] = []
         self.points: list[P] = []
         self.scalars: list[int] = []
+        self._partials: list[_BackgroundMsm[P]] = []
 
     def add_point(self, point: P, scalar: int) -> None:
-        self.points.append(point)
-        self.scalars.append(scalar % R)
+        self.add_points([point], [scalar])
 
     def add_points(self, points: Sequence[P], scalars: Sequence[int]) -> None:
         self.points.extend(points)
         self.scalars.extend(s % R for s in scalars)
+        if len(self.points) >= _FLUSH_POINTS:
+            self._partials.append(_BackgroundMsm(self.gens, self.points, self.scalars))
+            self.points, self.scalars = [], []
 
     def add_vector_terms(self, rows: int, g: Sequence[Tensor], h: Sequence[Tensor]) -> None:
         """Tensor terms on g_i, h_i for i < rows·n."""
@@ -78,7 +112,7 @@ class MsmCheck(Generic[P]):
         self.h_terms.extend(h)
 
     def is_identity(self) -> bool:
-        """Evaluate the whole equation with one multi-scalar multiplication."""
+        """Evaluate the whole equation: one msm, plus the background sums."""
         count = self.rows * self.n
         g, h = self.gens.vectors(count)
         g_coeffs = compute_outer_sum(self.g_terms, self.rows, self.n)
@@ -93,4 +127,5 @@ class MsmCheck(Generic[P]):
         ]
         points = [*g, *h, self.gens.G, self.gens.H, self.gens.U, *self.points]
         group = self.gens.group
-        return group.is_identity(group.msm(points, scalars))
+        total = group.msm(points, scalars)
+        return group.is_identity(group.sum([total, *(p.result() for p in self._partials)]))

@@ -8,7 +8,10 @@ import random
 import pytest
 
 import proofs.group as group_module
-from proofs.group import FAST, R
+import proofs.msm as msm_module
+from proofs.bulletproofs import N_BITS
+from proofs.group import FAST, REFERENCE, Group, R
+from proofs.msm import MsmCheck
 from proofs.pedersen import get_generators
 from proofs.report import compute_account_context, get_blindings
 from proofs.sample import make_sample_book, make_sample_form
@@ -32,6 +35,26 @@ def test_parallel_msm_matches_sequential(monkeypatch: pytest.MonkeyPatch, worker
     assert [FAST.encode(FAST.msm(p, s)) for p, s in jobs] == expected
     with pytest.raises(ValueError):
         FAST.msm_batch([(g[:3], scalars[:2]), (g[:300], scalars[:300])])
+
+
+@pytest.mark.parametrize("group", [FAST, REFERENCE], ids=lambda g: g.name)
+def test_background_sums_keep_the_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+    group: Group,  # type: ignore[type-arg]
+) -> None:
+    monkeypatch.setattr(msm_module, "_FLUSH_POINTS", 3)
+    gens = get_generators(group)
+    points = [gens.G, gens.H, gens.U, group.add(gens.G, gens.H)]
+    balanced = MsmCheck(gens, N_BITS)
+    balanced.add_points(points, [1, 2, 3, 4])
+    balanced.add_points(points[:2], [-5, R - 6])
+    balanced.add_point(gens.U, -3)
+    assert balanced.is_identity()
+    unbalanced = MsmCheck(gens, N_BITS)
+    unbalanced.add_points(points, [1, 2, 3, 4])
+    unbalanced.add_points(points[:2], [-5, -5])
+    unbalanced.add_point(gens.U, -3)
+    assert not unbalanced.is_identity()
 
 
 def test_lazy_folding_prover_keeps_the_bytes() -> None:
