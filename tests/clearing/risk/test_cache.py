@@ -189,7 +189,7 @@ def cache_dropped_before_every_read() -> Iterator[None]:
         yield
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(block, min_size=1, max_size=8))
 def test_kept_figures_and_decisions_equal_the_from_scratch_engine(blocks: list[Any]) -> None:
     decisions: list[bool] = []
