@@ -4,6 +4,7 @@ otherwise (pipes, CI, tests), and the end summary."""
 from __future__ import annotations
 
 import sys
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -48,18 +49,24 @@ class PlainObserver:
 
 
 class Dashboard:
-    """A rich Live view, refreshed after every block."""
+    """A rich Live view, re-rendered at most every REFRESH_S (updates come per block
+    and per poll)."""
+
+    REFRESH_S = 0.5
 
     def __init__(self) -> None:
         self.lines: deque[str] = deque(maxlen=8)
-        self.live = Live(Panel("starting..."), console=Console(), refresh_per_second=4)
+        self.live = Live(Panel("starting..."), console=Console(), refresh_per_second=2)
         self.live.start()
+        self.rendered_at = 0.0
 
     def log(self, line: str) -> None:
         self.lines.append(line)
 
     def update(self, devnet: Devnet) -> None:
-        self.live.update(render(devnet, list(self.lines)))
+        if time.monotonic() - self.rendered_at >= self.REFRESH_S:
+            self.rendered_at = time.monotonic()
+            self.live.update(render(devnet, list(self.lines)))
 
     def close(self) -> None:
         self.live.stop()
