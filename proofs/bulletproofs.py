@@ -343,9 +343,13 @@ def add_range_check(
     u_all = suffix[0] * us[0] % R
     wu = omega * u_all % R
 
-    y_inv = pow(y, -1, R)
     z_pow = _powers(z, m + 3)
-    sum_y = N if y == 1 else (pow(y, N, R) - 1) * pow(y - 1, -1, R) % R
+    if y == 1:
+        y_inv, sum_y = 1, N
+    else:  # one inversion for both 1/y and 1/(y - 1)
+        inv = pow(y * (y - 1) % R, -1, R)
+        y_inv = (y - 1) * inv % R
+        sum_y = (pow(y, N, R) - 1) * y * inv % R
     delta = ((z - z_pow[2]) * sum_y - sum(z_pow[3 : 3 + m]) * ((1 << n) - 1)) % R
 
     check.G += c * (delta - proof.t_hat)
@@ -365,7 +369,7 @@ def add_range_check(
     # Vector generators: i = j·n + t, hi rounds are the first log m.
     u_hi, u_lo = us[:log_m], us[log_m:]
     y_inv_lo = _powers(y_inv, n)
-    y_inv_n = pow(y_inv, n, R)
+    y_inv_n = y_inv_lo[-1] * y_inv % R
     y_inv_hi = _powers(y_inv_n, m)
     gs_hi, gs_lo = _tensor(u_hi, True), _tensor(u_lo, True)
     hs_hi, hs_lo = _tensor(u_hi, False), _tensor(u_lo, False)

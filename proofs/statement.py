@@ -15,7 +15,9 @@ integer is non-negative: for every s, k_den·equity − k_num·L_s >= 0.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -95,8 +97,17 @@ class SolvencyStatement:
         return [list(self.input_labels), list(self.offsets), [list(r) for r in self.rows]]
 
     def digest(self) -> bytes:
+        return self._digest
+
+    @functools.cached_property
+    def _digest(self) -> bytes:
         body = msgpack.packb(self.to_list(), use_bin_type=True)
         return hashlib.sha3_256(STATEMENT_DOMAIN + bytes(body)).digest()
+
+    @functools.cached_property
+    def columns(self) -> tuple[tuple[int, ...], ...]:
+        """columns[j][s] = rows[s][j]: input j's coefficient in every scenario."""
+        return tuple(tuple(row[j] for row in self.rows) for j in range(len(self.input_labels)))
 
     def compute_values(self, inputs: Sequence[int]) -> list[int]:
         """Inputs shifted by their offsets, then the scenario values (integers)."""
@@ -205,12 +216,11 @@ def add_solvency_check(
     transcript = start_transcript(statement, context, commitment_bytes)
     v = add_range_check(check, transcript, decoded, m)
     # V_j = C_j + offset_j·G for inputs, V_{J+s} = Σ_j A_{s,j}·C_j for scenarios.
-    coeffs = list(v[:count])
-    for s, row in enumerate(statement.rows):
-        vs = v[count + s]
-        for j, a in enumerate(row):
-            if a:
-                coeffs[j] += vs * a
+    scenario_v = v[count:]
+    coeffs = [
+        vj + sum(map(operator.mul, column, scenario_v))
+        for vj, column in zip(v[:count], statement.columns, strict=True)
+    ]
     check.G += sum(vj * o for vj, o in zip(v[:count], statement.offsets, strict=True))
     check.add_points(commitments, coeffs)
 
