@@ -70,6 +70,7 @@ class NodeView:
     client: NodeClient
     height: int = 0
     latencies_ms: list[int] = field(default_factory=list)
+    roots: dict[int, str] = field(default_factory=dict)  # height -> state root, until replayed
 
 
 @dataclass

@@ -18,7 +18,7 @@ from node.devnet.network import POLL_S, Devnet, NodeView
 from node.devnet.reports import check_report
 
 STATUS_POLL_S = 2.0
-HEALTH_POLL_S = 2.0
+HEALTH_POLL_S = 3.0
 
 
 async def watch_events(view: NodeView) -> None:
@@ -28,6 +28,7 @@ async def watch_events(view: NodeView) -> None:
             async for kind, data in view.client.events():
                 if kind == "block":
                     view.height = max(view.height, int(data["height"]))
+                    view.roots[int(data["height"])] = str(data["state_root"])
                     view.latencies_ms.append(time.time_ns() // 1_000_000 - int(data["time_ms"]))
         except (httpx.HTTPError, ValueError, KeyError):
             pass
@@ -51,8 +52,9 @@ async def watch_processes(
 async def follow_blocks(net: Devnet) -> None:
     """Replay every height all validators have committed, comparing their roots.
 
-    Heights come from the event streams; a status poll every STATUS_POLL_S covers a
-    stream that is (re)connecting."""
+    Heights and roots come from the event streams (a block is fetched from one node,
+    in turn); a status poll every STATUS_POLL_S and the stored block cover a stream
+    that is (re)connecting."""
     last_poll = 0.0
     while True:
         await trio.sleep(POLL_S)
@@ -63,15 +65,26 @@ async def follow_blocks(net: Devnet) -> None:
                     view.height = max(view.height, await view.client.get_height())
         while net.state.height < min(n.height for n in net.nodes):
             height = net.state.height + 1
+            source = net.nodes[height % len(net.nodes)]
             try:
-                blocks = [await n.client.get(f"/v1/blocks/{height}") for n in net.nodes]
-            except (httpx.HTTPError, NodeApiError):
+                found = await source.client.get(f"/v1/blocks/{height}")
+                if found is None:
+                    break
+                source.roots[height] = found["state_root"]
+                roots = [await _get_root(view, height) for view in net.nodes]
+            except (httpx.HTTPError, NodeApiError, KeyError):
                 break
-            if any(b is None for b in blocks):
-                break
-            block = bytes.fromhex(blocks[0]["block"][2:])
-            net.apply(height, block, [b["state_root"] for b in blocks])
+            net.apply(height, bytes.fromhex(found["block"][2:]), roots)
             net.observer.update(net)
+
+
+async def _get_root(view: NodeView, height: int) -> str:
+    """The node's root at `height`: from its event stream, else its stored block."""
+    root = view.roots.pop(height, None)
+    if root is None:
+        found = await view.client.get(f"/v1/blocks/{height}")
+        root = "(no block)" if found is None else str(found["state_root"])
+    return root
 
 
 async def mine_chains(net: Devnet) -> None:

@@ -14,6 +14,7 @@ from consensus.types import Block, BlockHeader, compute_txs_hash
 from node.cli import main
 from node.devnet.dashboard import PlainObserver, render
 from node.devnet.genesis import EXAMPLE_GENESIS
+from node.devnet.market import get_deposits, make_members
 from node.devnet.network import Devnet, DevnetConfig
 from node.devnet.sections import Services
 
@@ -22,17 +23,26 @@ from node.devnet.sections import Services
 @pytest.mark.chain
 @pytest.mark.multiprocess
 def test_short_devnet_holds_every_invariant(tmp_path: Path) -> None:
-    code = main(
-        ["devnet", "--duration", "60", "--epoch-blocks", "10", "--quiet", "--out", str(tmp_path)]
-    )
+    argv = ["devnet", "--duration", "100", "--epoch-blocks", "20", "--quiet", "--out"]
+    code = main([*argv, str(tmp_path)])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert code == 0, summary["failures"]
     assert summary["ok"] and summary["failures"] == [] and summary["roots_agree"]
     assert len(summary["validators"]) == 4 and len(summary["chains"]) == 2
     assert all(v["height"] >= summary["height"] > 5 for v in summary["validators"])
     assert summary["heights_per_s"] > 0 and summary["commit_latency_p50_ms"] is not None
+    events = summary["events"]
+    assert events["collateral_credited"] == len(get_deposits(make_members(6), 2))
+    assert events["trade_batch"] >= 2 and events["venue_authorisation"] == 6
+    assert events["withdrawal"] == events["withdrawal_paid"] == 2
     for chain in summary["chains"]:
-        assert chain["deposited"]["USDC"] > 0
+        assert chain["vault"]["USDC"] == chain["deposited"]["USDC"] - chain["paid_out"]["USDC"]
+    assert summary["reports"] and all(
+        r["verified"] and r["member_verified"] for r in summary["reports"]
+    )
+    if not any(n.startswith("crash") for n in summary["not_exercised"]):
+        assert events.get("liquidated", 0) >= 1
+        assert events.get("collateral_seized", 0) >= 1 and events.get("insurance_used", 0) >= 1
 
 
 def make_block(height: int) -> Block:
