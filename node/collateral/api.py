@@ -85,8 +85,11 @@ class BridgeApi:
             200,
             {
                 "chains": chains,
+                "height": node.ctx.state.height,
                 "deposits_pooled": len(node.credits.entries),
+                "credits_ready": len(node.credits.get_ready_credits()),
                 "payouts_pooled": len(node.payouts.entries),
+                "payouts_ready": len(node.payouts.get_ready()),
                 "withdrawals_signed": len(node.withdrawals.entries),
                 "own_unsettled": len(node.own),
             },

@@ -34,8 +34,8 @@ from clearing.withdrawal import PayoutObservation
 from node.config import BridgeChainConfig
 
 log = logging.getLogger(__name__)
-ATTEST_POLL_S = 0.5
-WATCH_POLL_S = 0.5
+ATTEST_POLL_S = 1.0
+WATCH_POLL_S = 2.0
 RPC_TIMEOUT_S = 10.0
 
 
@@ -98,19 +98,26 @@ async def watch_chain(
 
 
 async def attest_forever(reader: CursorStore, attester: Attester) -> None:
-    """Sign and send every stored deposit and payout the ledger has not settled."""
+    """Sign and send every stored deposit and payout the ledger has not settled
+    (the outbox is read and signed in a worker thread: SQLite may wait on the
+    watcher's write)."""
     deposit_seq = payout_seq = 0
     while True:
-        last_deposit, signed, refused = sign_new_deposits(
-            reader, deposit_seq, attester.tokens, attester.key, attester.network_chain_id
+        last_deposit, signed, refused = await trio.to_thread.run_sync(
+            sign_new_deposits,
+            reader,
+            deposit_seq,
+            attester.tokens,
+            attester.key,
+            attester.network_chain_id,
         )
         for deposit, reason in refused:
             log.warning("deposit 0x%s not attested: %s", deposit.tx_hash.hex(), reason)
         for observation in signed:
             if not attester.is_credited(observation.observation.key):
                 await attester.send_deposit(observation)
-        last_payout, payouts = sign_new_payouts(
-            reader, payout_seq, attester.key, attester.network_chain_id
+        last_payout, payouts = await trio.to_thread.run_sync(
+            sign_new_payouts, reader, payout_seq, attester.key, attester.network_chain_id
         )
         for payout, attestation in payouts:
             if not attester.is_paid((payout.member, payout.nonce)):
