@@ -4,9 +4,14 @@ Wire format (msgpack): ``[GOSSIP_VERSION, chain_id, PriceObservation fields]``,
 at most `MAX_OBSERVATION_BYTES`. Every node checks a message at the first hop,
 before relaying it, against its genesis: the chain id, a known validator
 signer, only known price ids, the signature (bound to the chain id) and an
-observation time within the genesis `max_age_ms` of the node's clock. Anything
-else raises a typed error; the p2p layer drops the message and scores its
-forwarder down.
+observation time not older than `REPLAY_AGE_FACTOR` x the genesis `max_age_ms`
+(nor more than `max_age_ms` ahead) by the node's clock. Anything else raises a
+typed error; the p2p layer drops the message and scores its forwarder down.
+
+Why a wider window than a block's: a loaded network delivers honest messages
+late, and a peer must not be scored down (and banned) for relaying one; such a
+late observation is relayed and the pool's freshness rule leaves it out of
+blocks. Older than that it cannot be a delay: it is a replay and is refused.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from node.p2p.topics import PRICES
 GOSSIP_VERSION = 1
 MAX_OBSERVATION_BYTES = 16 * 1024
 WHAT = "ObservationMessage"
+REPLAY_AGE_FACTOR = 3
 
 
 class WrongChain(ValueError):
@@ -100,8 +106,9 @@ class ObservationCheck:
         if not is_valid_signature(o.signer, o.signature, o.signing_bytes(self.chain_id)):
             raise BadSignature("PriceObservation", o.signer)
         now = self.clock_ms()
-        if abs(now - o.observed_ms) > self.max_age_ms:
-            raise StaleObservation(o.signer, o.observed_ms, now, self.max_age_ms)
+        limit = REPLAY_AGE_FACTOR * self.max_age_ms if o.observed_ms < now else self.max_age_ms
+        if abs(now - o.observed_ms) > limit:
+            raise StaleObservation(o.signer, o.observed_ms, now, limit)
 
     def topic(self) -> Topic:
         return Topic(PRICES, MAX_OBSERVATION_BYTES, self.decode, REJECTS, inbox=256)

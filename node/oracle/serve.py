@@ -69,9 +69,14 @@ class OracleNode:
             self.pool.add(delivery.value)
 
     async def publish_own(self, observations: trio.MemoryReceiveChannel[PriceObservation]) -> None:
-        """Pools and gossips this validator's own observations."""
+        """Pools and gossips this validator's own observations, unless gossip fell so far
+        behind that one is half its useful age old (then the next round is better)."""
+        max_age = self.ctx.genesis.oracle.max_age_ms
         async for observation in observations:
             self.pool.add(observation)
+            if get_wall_clock_ms() - observation.observed_ms > max_age // 2:
+                log.warning("own observation of %d not gossiped: too old", observation.observed_ms)
+                continue
             try:
                 await self.ctx.p2p.publish(
                     PRICES, encode_observation(self.ctx.genesis.chain_id, observation)
