@@ -103,10 +103,11 @@ def get_services() -> list[Service]:
     """Every service the node knows, in start order."""
     # Imported here: each service module imports this one for NodeContext and Service.
     from node.collateral.service import BRIDGE_SERVICE
+    from node.oracle.serve import ORACLE
     from node.reports.service import REPORTS_SERVICE
     from node.status.service import STATUS
 
-    return [STATUS, REPORTS_SERVICE, BRIDGE_SERVICE]
+    return [STATUS, REPORTS_SERVICE, BRIDGE_SERVICE, ORACLE]
 
 
 def get_enabled_services(config: NodeConfig, inputs: NodeContextInputs) -> list[Service]:
