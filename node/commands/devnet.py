@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     observer = make_observer(args.quiet)
     try:
         summary = run_devnet(config, observer)
+    except KeyboardInterrupt:
+        print("clearnode devnet: interrupted; validators and chains stopped")
+        return 130
     finally:
         observer.close()
     print_summary(summary)

@@ -57,10 +57,23 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
         net.not_exercised += services.missing
         observer.log(f"starting {len(homes)} validator processes (logs: {out_dir}/node*/node.log)")
         with run_nodes([h.path for h in homes]) as processes:
-            trio.run(_run, net, started, processes)
+            _run_until_interrupted(net, started, processes)
         return Summary.of(net, time.monotonic() - started)
     finally:
         stop_chains(chains)
+
+
+def _run_until_interrupted(
+    net: Devnet, started: float, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """trio.run(_run); Ctrl-C surfaces as a plain KeyboardInterrupt (not in a group)."""
+    try:
+        trio.run(_run, net, started, processes)
+    except BaseExceptionGroup as group:
+        _, rest = group.split(KeyboardInterrupt)
+        if rest is None:
+            raise KeyboardInterrupt from None
+        raise
 
 
 async def _run(net: Devnet, started: float, processes: list[subprocess.Popen[bytes]]) -> None:
@@ -73,6 +86,7 @@ async def _run(net: Devnet, started: float, processes: list[subprocess.Popen[byt
             nursery.start_soon(watch.mine_chains, net)
             nursery.start_soon(watch.poll, net)
             nursery.start_soon(watch.watch_processes, net, processes, nursery.cancel_scope)
+            nursery.start_soon(watch.stop_on_signal, net, nursery.cancel_scope)
             if net.services.bridge:
                 nursery.start_soon(watch.relay, net)
             if net.services.reports:

@@ -5,6 +5,7 @@ members' own margin, relay signed withdrawals, fetch and verify reports."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import time
 from typing import Any
@@ -47,6 +48,16 @@ async def watch_processes(
                 scope.cancel()
                 return
         await trio.sleep(POLL_S)
+
+
+async def stop_on_signal(net: Devnet, scope: trio.CancelScope) -> None:
+    """SIGTERM or SIGHUP ends the run like a failure, so the nodes and chains are stopped
+    (Ctrl-C raises KeyboardInterrupt, which does the same on its way out)."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP) as signals:
+        async for signum in signals:
+            net.fail(f"stopped by signal {signal.Signals(signum).name}")
+            scope.cancel()
+            return
 
 
 async def follow_blocks(net: Devnet) -> None:

@@ -5,6 +5,9 @@ validators' roots differ from each other or from its own replay."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,3 +85,37 @@ def test_the_dashboard_renders_what_the_watcher_saw(tmp_path: Path) -> None:
     text = console.export_text()
     for shown in ("clearnode devnet", "BTC-PERP", "60000100", "insurance_used", "a log line"):
         assert shown in text
+
+
+@pytest.mark.slow
+@pytest.mark.chain
+@pytest.mark.multiprocess
+def test_ctrl_c_stops_every_validator_and_chain(tmp_path: Path) -> None:
+    devnet = subprocess.Popen(
+        [sys.executable, "-m", "node.cli", "devnet", "--duration", "120", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would
+    )
+    try:
+        assert devnet.stdout is not None
+        for line in devnet.stdout:
+            if line.startswith("validators commit blocks"):
+                break
+        children = [
+            int(p)
+            for p in Path(f"/proc/{devnet.pid}/task/{devnet.pid}/children").read_text().split()
+        ]
+        assert len(children) == 2 + 4  # anvil chains and validator processes
+        devnet.send_signal(signal.SIGINT)
+        assert devnet.wait(60) == 130
+        assert "interrupted; validators and chains stopped" in devnet.stdout.read()
+    finally:
+        devnet.kill()
+        devnet.wait()
+    assert not [c for c in children if is_running(c)]
+
+
+def is_running(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
