@@ -109,7 +109,8 @@ def is_any_below_maintenance(state: ClearingState) -> bool:
             if not get_quantities(account):
                 continue
             equity = account.cash + get_collateral_value(state, account)
-            im = get_kept_initial_margin(state, address, sub, account)
+            # keep=False: the scan reads kept entries but does not keep every account's vector
+            im = get_kept_initial_margin(state, address, sub, account, keep=False)
             if not is_maintenance_met(equity, im, k_num, k_den):
                 return True
     return False

@@ -84,12 +84,15 @@ def compute_account_figures(quantities: dict[str, int], arrays: RiskArrays) -> A
 
 
 def get_account_figures(
-    cache: RiskCache, key: AccountKey, quantities: dict[str, int]
+    cache: RiskCache, key: AccountKey, quantities: dict[str, int], keep: bool = True
 ) -> AccountFigures:
-    """The kept entry if it was computed from ``quantities``, else a fresh one (kept)."""
+    """The kept entry if it was computed from ``quantities``, else a fresh one (kept
+    unless ``keep`` is false: a whole-book scan need not hold every account's vector)."""
     entry = cache.accounts.get(key)
     if entry is None or entry.quantities != quantities:
-        entry = cache.accounts[key] = compute_account_figures(quantities, cache.arrays)
+        entry = compute_account_figures(quantities, cache.arrays)
+        if keep:
+            cache.accounts[key] = entry
     return entry
 
 

@@ -141,15 +141,21 @@ def get_account_initial_margin(state: ClearingState, account: SubAccount | None)
 
 
 def get_kept_initial_margin(
-    state: ClearingState, member: bytes, sub_account: int, account: SubAccount | None
+    state: ClearingState,
+    member: bytes,
+    sub_account: int,
+    account: SubAccount | None,
+    keep: bool = True,
 ) -> int:
-    """IM of ``account`` (``member``'s ``sub_account``) through the kept figures; the
-    same number as ``get_account_initial_margin``."""
+    """IM of ``account`` (``member``'s ``sub_account``) through the kept figures (a
+    missing entry is kept unless ``keep`` is false); the same number as
+    ``get_account_initial_margin``."""
     setup = get_risk_setup(state.genesis)
     if setup is None or account is None or not account.positions:
         return 0
     cache = get_risk_cache(state, setup)
-    return get_account_figures(cache, (member, sub_account), get_quantities(account)).initial_margin
+    key = (member, sub_account)
+    return get_account_figures(cache, key, get_quantities(account), keep).initial_margin
 
 
 def get_initial_margin_requirement(state: ClearingState, member: bytes, sub_account: int) -> int:

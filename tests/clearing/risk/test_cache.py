@@ -234,3 +234,17 @@ def test_a_position_written_behind_the_cache_is_not_read_stale() -> None:
     assert engine.get_kept_initial_margin(
         state, address, 0, account
     ) == engine.get_account_initial_margin(state, account)
+
+
+def test_the_end_of_block_scan_reads_kept_entries_without_keeping_the_whole_book() -> None:
+    from clearing.default.steps import is_any_below_maintenance
+
+    box = fresh_box()
+    state = box.state
+    for member in MEMBERS[:2]:
+        account = state.members[member.address].sub_accounts[0]
+        account.positions["BTC-PERP"] = Position(1, 60_000_000, 60_000_000, 0, 0)
+    first = MEMBERS[0].address
+    engine.get_kept_initial_margin(state, first, 0, state.members[first].sub_accounts[0])
+    assert not is_any_below_maintenance(state)
+    assert set(state.risk_cache.accounts) == {(first, 0)}  # not the second's vector
