@@ -1,0 +1,178 @@
+"""Four validators build, sign, commit and serve an epoch's solvency report.
+
+Members are funded and trade through the validators' HTTP API; at the epoch
+boundaries every validator proves the report in a worker process, the shares
+reach quorum over gossip, a proposer commits the hash, and every node serves the
+same report (also after a restart), which `clearnode verify` accepts; a
+member fetches and checks its own openings, nobody else can.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from clearing.eip712 import compute_signable, sign_typed
+from clearing.sandbox import MemberKey, Sandbox
+from clearing.tx import encode_tx
+from node.api.bodies import ACCOUNT_QUERY_FIELDS
+from node.reports.api import compute_openings_signable
+from node.reports.seed import create_report_seed, save_report_seed
+from proofs import verify
+from tests.node.netproc import NodeHome
+from tests.node.nodenet import NodeNetwork, open_node_network
+from tests.node.reports.support import MEMBERS, funding_txs, small_epoch_genesis, trade_batch
+
+EPOCH_LENGTH = 4
+
+
+async def post(home: NodeHome, path: str, body: dict[str, Any]) -> httpx.Response:
+    """The nodes run in this trio loop: every request must be async."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.post(f"http://127.0.0.1:{home.api_port}{path}", json=body)
+
+
+async def get(home: NodeHome, path: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.get(f"http://127.0.0.1:{home.api_port}{path}")
+
+
+def member_request_body(box: Sandbox, record: Any) -> dict[str, Any]:
+    return {
+        "type": "AuthoriseVenue",
+        "chainId": box.chain_id,
+        "message": {"member": "0x" + record.member.hex(), "venue": record.venue_id,
+                    "authorised": record.authorised, "nonce": record.nonce},
+        "signature": "0x" + record.signature.hex(),
+    }  # fmt: skip
+
+
+async def get_position(box: Sandbox, home: NodeHome, member: MemberKey) -> int:
+    now = int(time.time() * 1000)
+    message = {"member": "0x" + member.address.hex(), "subAccount": 0, "issuedAtMs": now}
+    signable = compute_signable(box.chain_id, "AccountQuery", ACCOUNT_QUERY_FIELDS, message)
+    signature = "0x" + sign_typed(member.private_key, signable).hex()
+    body = {"chainId": box.chain_id, "message": message, "signature": signature}
+    response = await post(home, "/v1/accounts/query", body)
+    if response.status_code != 200:
+        return 0
+    return sum(p["quantity"] for p in response.json()["positions"])
+
+
+def openings_body(
+    box: Sandbox, member: bytes, epoch: int, signer: MemberKey, issued_ms: int | None = None
+) -> dict[str, Any]:
+    issued = int(time.time() * 1000) if issued_ms is None else issued_ms
+    signable = compute_openings_signable(box.chain_id, member, epoch, issued)
+    return {
+        "chainId": box.chain_id,
+        "message": {"member": "0x" + member.hex(), "epoch": epoch, "issuedAtMs": issued},
+        "signature": "0x" + sign_typed(signer.private_key, signable).hex(),
+    }
+
+
+def run_verify(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = verify.main(argv)
+    return code, out.getvalue()
+
+
+async def fund_and_trade(net: NodeNetwork, box: Sandbox) -> None:
+    entry = net.homes[0]
+    for tx in funding_txs(box):
+        if hasattr(tx, "observation"):
+            body = {"tx": "0x" + encode_tx(tx).hex()}
+            response = await post(entry, "/v1/bridge/collateral-events", body)
+        else:
+            response = await post(entry, "/v1/member-requests", member_request_body(box, tx))
+        assert response.status_code == 202, response.text
+    with trio.fail_after(120):
+        while await get_position(box, entry, MEMBERS[0]) == 0:
+            await post(entry, "/v1/trade-batches", {"tx": "0x" + encode_tx(trade_batch(box)).hex()})
+            await trio.sleep(0.5)
+
+
+async def wait_for_report(
+    net: NodeNetwork, homes: list[NodeHome], epoch: int, gaps: list[float]
+) -> list[dict[str, Any]]:
+    """Poll until every home serves a committed report of `epoch`; record the wall time
+    between consecutive heights of the first home meanwhile (commit latency)."""
+    last_height, last_time = net.get_height(homes[0]), time.monotonic()
+    with trio.fail_after(120):
+        while True:
+            height = net.get_height(homes[0])
+            if height != last_height:
+                now = time.monotonic()
+                gaps.append((now - last_time) / (height - last_height))
+                last_height, last_time = height, now
+            views = [await get(h, f"/v1/reports/{epoch}") for h in homes]
+            if all(v.status_code == 200 and v.json()["commitHeight"] for v in views):
+                return [v.json() for v in views]
+            await trio.sleep(0.1)
+
+
+@pytest.mark.slow
+async def test_validators_commit_and_serve_a_verifiable_report(tmp_path: Path) -> None:
+    seed_file = tmp_path / "report_seed.json"
+    save_report_seed(seed_file, create_report_seed())
+    doc = small_epoch_genesis(EPOCH_LENGTH)
+    config = f'[oracle]\nenabled = false\n[reports]\nenabled = true\nseed_file = "{seed_file}"\n'
+    box = Sandbox.from_genesis_doc(doc)
+    async with open_node_network(tmp_path, extra_config=config, genesis=doc) as net:
+        await fund_and_trade(net, box)
+        traded_at = net.get_height(net.homes[0])
+        epoch = traded_at // EPOCH_LENGTH + 1
+        gaps: list[float] = []
+        started = time.monotonic()
+        views = await wait_for_report(net, net.homes, epoch, gaps)
+        print(f"report of epoch {epoch}: committed {time.monotonic() - started:.1f} s after "
+              f"height {traded_at}; block gaps while building: max {max(gaps):.2f} s, "
+              f"mean {sum(gaps) / len(gaps):.2f} s")  # fmt: skip
+
+        # the same report and hash on every node (each with the signatures it received),
+        # committed at the same height
+        assert len({(v["reportHash"], v["committedHash"], v["commitHeight"]) for v in views}) == 1
+        view = views[0]
+        assert view["reportHash"] == view["committedHash"]
+        assert view["accounts"] >= len(MEMBERS) and len(view["signatures"]) >= 3
+        latest = (await get(net.homes[1], "/v1/reports/latest")).json()
+        assert latest["epoch"] >= epoch
+        report_file = tmp_path / "report.json"
+        report_file.write_text((await get(net.homes[3], f"/v1/reports/{epoch}")).text)
+        genesis_file = str(net.homes[0].path / "genesis.json")
+        code, text = run_verify([str(report_file), "--validators", genesis_file])
+        assert code == verify.EXIT_VALID, text
+
+        # a member's own openings, for its own signature only
+        member = MEMBERS[0]
+        response = await post(net.homes[2], f"/v1/reports/{epoch}/openings",
+                        openings_body(box, member.address, epoch, member))  # fmt: skip
+        assert response.status_code == 200, response.text
+        openings_file = tmp_path / "openings.json"
+        openings_file.write_text(response.text)
+        code, text = run_verify([str(report_file), "--member", "0x" + member.address.hex(),
+                                 "--openings", str(openings_file)])  # fmt: skip
+        assert code == verify.EXIT_VALID, text
+        assert "position:BTC-PERP" in response.json()["labels"]
+        refusals = [
+            (openings_body(box, member.address, epoch, MEMBERS[1]), 401, "BadSignature"),
+            (openings_body(box, member.address, epoch, member, issued_ms=1), 401, "StaleQuery"),
+        ]
+        for body, status, kind in refusals:
+            response = await post(net.homes[2], f"/v1/reports/{epoch}/openings", body)
+            assert (response.status_code, response.json()["error"]["type"]) == (status, kind)
+        missing = await get(net.homes[0], "/v1/reports/999999")
+        assert (missing.status_code, missing.json()["error"]["type"]) == (404, "ReportNotFound")
+
+        # stored durably: a restarted node serves the same report
+        net.stop(net.homes[3])
+        await net.start(net.homes[3])
+        assert (await get(net.homes[3], f"/v1/reports/{epoch}")).json() == views[3]

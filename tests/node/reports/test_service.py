@@ -1,0 +1,221 @@
+"""The reports service's epoch cycle with the transport replaced by direct delivery:
+four validators build from the same committed state, exchange shares, the
+quorum commitment goes into a block through the proposal source, and every
+node (a full node from the gossiped complete report) serves a report that
+`clearnode verify` accepts; a member gets its openings, nobody else."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import trio
+
+from clearing.eip712 import sign_typed
+from clearing.root import compute_state_root
+from clearing.sandbox import Sandbox, derive_ed25519_key
+from node.api.errors import ApiError
+from node.api.http import Request
+from node.reports import service as service_module
+from node.reports.api import ReportsApi, compute_openings_signable
+from node.reports.gossip import ReportAnnouncement, decode_reports_message
+from node.reports.inputs import ReportInputs
+from node.reports.service import ReportsService
+from node.reports.store import ReportStore
+from node.reports.worker import build_unsigned_report
+from proofs import verify
+from proofs.report import Report
+from tests.node.reports.support import MEMBERS, SEED, trading_sandbox
+
+EPOCH_LENGTH = 5
+QUERY_MAX_AGE_MS = 60_000
+
+
+_BUILT: dict[bytes, Report] = {}
+
+
+def build_cached(inputs: ReportInputs) -> Report:
+    """One proving per distinct state in this module (both tests reach the same one)."""
+    if inputs.state_root not in _BUILT:
+        _BUILT[inputs.state_root] = build_unsigned_report(inputs, SEED)
+    return _BUILT[inputs.state_root]
+
+
+class FakeP2P:
+    def __init__(self) -> None:
+        self.published: list[bytes] = []
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        assert topic == "reports"
+        self.published.append(data)
+
+
+def make_node(box: Sandbox, home: Path, index: int | None) -> tuple[ReportsService, Any]:
+    """A validator (`index`) or a full node (None) over the sandbox's committed state."""
+    sources: list[Any] = []
+    app = SimpleNamespace(state=box.state, last_result=None, add_proposal_source=sources.append)
+    api = SimpleNamespace(clock_ms=lambda: int(time.time() * 1000),
+                          query_max_age_ms=QUERY_MAX_AGE_MS)  # fmt: skip
+    key = None if index is None else derive_ed25519_key(f"validator-{index}")
+    ctx = SimpleNamespace(genesis=box.genesis, app=app, api=api, p2p=FakeP2P(),
+                          validator_key=key, state=box.state)  # fmt: skip
+    seed = None if index is None else SEED
+    service = ReportsService(ctx, ReportStore(home / "reports", keep=3), seed)  # type: ignore[arg-type]
+    return service, ctx
+
+
+def deliver(data: bytes, nodes: list[ReportsService], box: Sandbox) -> None:
+    """What the topic's first-hop check and the gossip loop do."""
+    validators = {v.pubkey for v in box.genesis.validators}
+    message = decode_reports_message(data, box.chain_id, validators)
+    for node in nodes:
+        if isinstance(message, ReportAnnouncement):
+            node.add_announcement(message)
+        else:
+            node.add_share(message)
+
+
+async def call(handler: Any, params: dict[str, str], body: object = None) -> tuple[int, Any]:
+    request = Request("POST" if body else "GET", "/", {}, {"content-type": "application/json"},
+                      json.dumps(body).encode() if body else b"")  # fmt: skip
+    try:
+        response = await handler(request, params)
+    except ApiError as exc:
+        return exc.status, exc.type
+    return response.status, json.loads(response.body)
+
+
+def openings_request(box: Sandbox, epoch: int, signer: Any, issued_ms: int) -> dict[str, Any]:
+    member = MEMBERS[0].address
+    signable = compute_openings_signable(box.chain_id, member, epoch, issued_ms)
+    return {
+        "chainId": box.chain_id,
+        "message": {"member": "0x" + member.hex(), "epoch": epoch, "issuedAtMs": issued_ms},
+        "signature": "0x" + sign_typed(signer.private_key, signable).hex(),
+    }
+
+
+def run_verify(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = verify.main(argv)
+    return code, out.getvalue()
+
+
+async def test_an_epoch_report_is_built_signed_committed_and_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = trading_sandbox(EPOCH_LENGTH)
+    while box.state.height < EPOCH_LENGTH:
+        box.apply([])
+    async def build_in_process(inputs: ReportInputs, seed: bytes) -> tuple[Report, float]:
+        """The worker process is tested in test_building; one build serves all four."""
+        assert seed == SEED
+        return build_cached(inputs), 0.0
+
+    monkeypatch.setattr(service_module, "run_worker", build_in_process)
+    validators = [make_node(box, tmp_path / f"v{i}", i) for i in range(4)]
+    full, full_ctx = make_node(box, tmp_path / "full", None)
+    nodes = [v for v, _ in validators] + [full]
+    root = compute_state_root(box.state)
+
+    # the boundary's commit queues the inputs; each builder builds and signs
+    for node in nodes:
+        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), None, root)  # type: ignore[arg-type]
+    assert full.jobs_receive.statistics().current_buffer_used == 0  # full nodes never build
+    async with trio.open_nursery() as nursery:
+        for node, _ in validators:
+            node.jobs_send.close()
+            nursery.start_soon(node.run_builder)
+    shares = [data for _, ctx in validators for data in ctx.p2p.published]
+    assert len(shares) == 4
+    epoch = 1
+
+    # two shares (a node's own and one more) are not a quorum of four equal powers
+    deliver(shares[0], nodes, box)
+    assert all(node.get_proposal_txs(7, 0) == [] for node, _ in validators)
+    for data in shares[1:3]:
+        deliver(data, nodes, box)
+    proposals = [node.get_proposal_txs(7, 0) for node, _ in validators]
+    assert all(len(p) == 1 for p in proposals)
+
+    # a proposer's commitment lands in a block: every node records it
+    result = box.apply([proposals[0][0]])
+    assert result.tx_results[0].is_ok(), result.tx_results[0].detail
+    report_hash = validators[0][0].built[epoch].get_hash()
+    assert box.state.report_hashes == {epoch: report_hash}
+    for node, ctx in [*validators, (full, full_ctx)]:
+        ctx.app.last_result = result
+        node.on_commit(SimpleNamespace(height=box.state.height), None, result.state_root)  # type: ignore[arg-type]
+    assert all(node.get_proposal_txs(8, 0) == [] for node, _ in validators)
+    announcement = validators[0][0].outbox_receive.receive_nowait()
+    deliver(announcement, nodes, box)
+
+    # every node serves the same committed report; clearnode verify accepts it
+    views = []
+    for node, ctx in [*validators, (full, full_ctx)]:
+        api = ReportsApi(ctx, node.store, node.seed)  # type: ignore[arg-type]
+        status, view = await call(api.get_report, {"epoch": str(epoch)})
+        assert status == 200, view
+        views.append(view)
+        assert (await call(api.get_latest, {}))[1] == view
+    # the same report body (each node has the signatures it received)
+    assert len({(v["reportHash"], v["committedHash"], v["commitHeight"]) for v in views}) == 1
+    assert views[0]["committedHash"] == views[0]["reportHash"] == "0x" + report_hash.hex()
+    assert views[0]["commitHeight"] == box.state.height
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(views[-1]))
+    genesis_file = tmp_path / "genesis.json"
+    genesis_file.write_text(json.dumps({"validators": [
+        {"pubkey": "0x" + v.pubkey.hex(), "power": v.power} for v in box.genesis.validators
+    ]}))  # fmt: skip
+    code, text = run_verify([str(report_file), "--validators", str(genesis_file)])
+    assert code == verify.EXIT_VALID, text
+
+    # openings: the member's own signature, fresh; validators only
+    node, ctx = validators[1]
+    api = ReportsApi(ctx, node.store, node.seed)  # type: ignore[arg-type]
+    now = int(time.time() * 1000)
+    status, openings = await call(api.post_openings, {"epoch": str(epoch)},
+                                  openings_request(box, epoch, MEMBERS[0], now))  # fmt: skip
+    assert status == 200, openings
+    openings_file = tmp_path / "openings.json"
+    openings_file.write_text(json.dumps(openings))
+    code, text = run_verify([str(report_file), "--member", "0x" + MEMBERS[0].address.hex(),
+                             "--openings", str(openings_file)])  # fmt: skip
+    assert code == verify.EXIT_VALID, text
+    refused = [
+        (api, openings_request(box, epoch, MEMBERS[1], now), (401, "BadSignature")),
+        (api, openings_request(box, epoch, MEMBERS[0], now - 2 * QUERY_MAX_AGE_MS),
+         (401, "StaleQuery")),
+        (api, {**openings_request(box, epoch, MEMBERS[0], now), "chainId": 1},
+         (400, "WrongChainId")),
+        (ReportsApi(full_ctx, full.store, None), openings_request(box, epoch, MEMBERS[0], now),  # type: ignore[arg-type]
+         (404, "OpeningsUnavailable")),
+    ]  # fmt: skip
+    for handler_api, body, expected in refused:
+        assert await call(handler_api.post_openings, {"epoch": str(epoch)}, body) == expected
+    assert await call(api.get_report, {"epoch": "9"}) == (404, "ReportNotFound")
+    assert await call(api.get_report, {"epoch": "x"}) == (400, "InvalidField")
+
+
+async def test_a_full_node_refuses_a_report_whose_hash_is_not_committed(tmp_path: Path) -> None:
+    box = trading_sandbox(EPOCH_LENGTH)
+    while box.state.height < EPOCH_LENGTH:
+        box.apply([])
+    inputs = service_module.extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None
+    report = build_cached(inputs)
+    full, _ = make_node(box, tmp_path, None)
+    full.add_announcement(ReportAnnouncement(report, report.encode()))
+    assert full.store.get_report(inputs.epoch) is None  # nothing committed: kept pending
+    box.state.report_hashes[inputs.epoch] = bytes(32)  # another hash is committed
+    full.on_commit(SimpleNamespace(height=box.state.height), None, bytes(32))  # type: ignore[arg-type]
+    full._confirm(inputs.epoch)
+    assert full.store.get_report(inputs.epoch) is None
