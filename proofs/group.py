@@ -171,12 +171,15 @@ class ArkworksGroup(Group[ark.G1Point]):
             raise ValueError(f"msm of {len(points)} points and {len(scalars)} scalars")
         if len(points) < _SPLIT_POINTS or _WORKERS == 1:
             return _multiexp(points, scalars)
-        # One large sum splits into one contiguous share per core.
-        step = -(-len(points) // _WORKERS)
-        shares = [
-            (points[i : i + step], scalars[i : i + step]) for i in range(0, len(points), step)
-        ]
-        return self.sum(self.msm_batch(shares))
+        # One large sum splits by scalar bits, one slice per core: Σ k_i·P_i =
+        # Σ_w 2^{w·width}·Σ slice_w(k_i)·P_i. Pippenger's cost is linear in the
+        # bits, so unlike a split by points this adds no work but one shift.
+        width = -(-R.bit_length() // _WORKERS)
+        mask = (1 << width) - 1
+        reduced = [k % R for k in scalars]
+        slices = [[(k >> (w * width)) & mask for k in reduced] for w in range(_WORKERS)]
+        sums = self.msm_batch([(points, sliced) for sliced in slices])
+        return self.sum([self.mul(part, 1 << (w * width)) for w, part in enumerate(sums)])
 
     def msm_batch(self, jobs: Sequence[MsmJob[ark.G1Point]]) -> list[ark.G1Point]:
         """Runs the jobs on up to one thread per core: arkworks releases the GIL in multiexp."""
