@@ -2,10 +2,12 @@
 
 `PyEccGroup` is the readable reference (py-ecc, ~10 ms per scalar multiplication);
 `ArkworksGroup` is the fast backend (py-arkworks-bls12381, native multi-scalar
-multiplication). Scalars are Python ints; the backends reduce them mod `R`.
-Points travel as 48-byte compressed encodings (ZCash/IETF flags), which both
-libraries produce identically; `decode_point` accepts only canonical encodings
-of points on the curve.
+multiplication); it runs independent msms, and the bit slices of one large msm,
+on one thread per core, as arkworks releases the GIL inside an msm. Scalars
+are Python ints; the backends reduce them mod `R`. Points travel as 48-byte
+compressed encodings (ZCash/IETF flags), which both libraries produce
+identically; `decode_point` accepts only canonical encodings of points on the
+curve.
 
 Subgroup membership is deliberately not checked on decoding (it costs 2.5x the
 decompression): every check we make is an equality of linear combinations, and
@@ -216,9 +218,7 @@ def get_worker_count() -> int:
 
 
 def _multiexp(points: Sequence[ark.G1Point], scalars: Sequence[int]) -> ark.G1Point:
-    if not points:
-        return ark.G1Point.identity()
-    return ark.G1Point.multiexp_unchecked(list(points), [to_ark_scalar(k) for k in scalars])
+    return _multiexp_prepared((list(points), [to_ark_scalar(k) for k in scalars]))
 
 
 def _multiexp_prepared(job: tuple[list[ark.G1Point], list[ark.Scalar]]) -> ark.G1Point:
