@@ -1,0 +1,118 @@
+"""The validators' withdrawal duty against a real vault: each signs the pending
+record (epoch read from the chain, expiry from the block time), the book
+collects a quorum, relaying the served JSON pays on chain, and the watcher's
+Withdrawn log becomes a quorum-attested WithdrawalPaid."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+from eth_utils import to_checksum_address
+
+from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
+from bridge.chain import Chain, account_from_key, connect
+from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
+from bridge.observation import SignedObservation
+from bridge.payouts import sign_payout
+from bridge.validators import EvmValidatorSet
+from bridge.vault import deposit_token
+from bridge.withdrawal import WithdrawalSignature, get_relay_json, relay
+from clearing.attestation import Attestation, verify_quorum_attestations
+from clearing.genesis import parse_genesis
+from clearing.state import WithdrawalRecord
+from clearing.withdrawal import PayoutObservation
+from node.collateral.chains import Attester, VaultReader, watch_chain
+from node.collateral.gossip import PayoutAttestation
+from node.collateral.pools import PayoutPool, WithdrawalBook
+from node.collateral.withdrawals import WithdrawalSigner
+from node.config import BridgeChainConfig
+from tests.node.collateral.support import (
+    BRIDGE_KEYS,
+    CHAIN_ID,
+    CONSENSUS_KEYS,
+    get_evm_address,
+    get_genesis_doc,
+)
+
+pytestmark = pytest.mark.chain
+MEMBER = bytes([5]) * 20
+RECIPIENT = bytes([6]) * 20
+
+
+@pytest.fixture
+def chain() -> Iterator[tuple[Chain, DevnetChain]]:
+    with AnvilNode(chain_id=CHAIN_ID) as node:
+        evm = connect(node.url, CHAIN_ID)
+        validators = EvmValidatorSet.from_members(
+            0, [(get_evm_address(k), 10) for k in BRIDGE_KEYS]
+        )
+        yield evm, deploy_devnet_chain(evm, validators, [("USDC", 6)])
+
+
+async def test_signed_relayed_paid_and_attested(
+    tmp_path: Path, chain: tuple[Chain, DevnetChain]
+) -> None:
+    evm, deployed = chain
+    genesis = parse_genesis(get_genesis_doc(deployed.tokens))
+    usdc = evm.contract("TestToken", to_checksum_address(deployed.tokens["USDC"]))
+    vault = evm.contract("CollateralVault", to_checksum_address(deployed.vault))
+    relayer = account_from_key(DEV_PRIVATE_KEY)
+    deposit_token(evm, vault, usdc, 5_000, MEMBER, relayer)
+    config = BridgeChainConfig("anvil", CHAIN_ID, deployed.url, "0x" + deployed.vault.hex(), 1)
+    record = WithdrawalRecord(MEMBER, 0, CHAIN_ID, deployed.tokens["USDC"], 2_000, 2_000,
+                              RECIPIENT, 1, 3)  # fmt: skip
+    block_time_ms = time.time_ns() // 1_000_000
+
+    book = WithdrawalBook(tuple((v.evm_address, v.power) for v in genesis.validators))
+
+    async def collect(signed: WithdrawalSignature) -> None:
+        book.add(signed)
+
+    for key in BRIDGE_KEYS[:3]:
+        signer = WithdrawalSigner(
+            key, {CHAIN_ID: VaultReader(config)}, {3: block_time_ms}.__getitem__, collect
+        )
+        await signer.sign_pending({(MEMBER, 1): record})
+        await signer.sign_pending({(MEMBER, 1): record})  # signed once per record
+    best = book.get_best((MEMBER, 1))
+    assert best is not None
+    body = get_relay_json(*best)
+    assert body["complete"] and len(body["signatures"]) == 3
+    assert body["expiry"] == block_time_ms // 1000 + 7 * 24 * 3600
+
+    await trio.to_thread.run_sync(relay, evm, best[0], best[1].get_ordered(), relayer)
+    assert usdc.functions.balanceOf(to_checksum_address(RECIPIENT)).call() == 2_000
+    mine(evm, 2)
+
+    payouts: list[tuple[PayoutObservation, Attestation]] = []
+
+    async def on_payout(payout: PayoutObservation, attestation: Attestation) -> None:
+        payouts.append((payout, attestation))
+
+    async def on_deposit(_: SignedObservation) -> None:
+        pass
+
+    attester = Attester(CONSENSUS_KEYS[0], genesis.chain_id, {t.key: t for t in genesis.collateral},
+                        lambda key: False, lambda key: False, on_deposit, on_payout)  # fmt: skip
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch_chain, config, tmp_path, attester, {})
+        with trio.fail_after(30):
+            while not payouts:
+                await trio.sleep(0.05)
+        nursery.cancel_scope.cancel()
+    ((observation, _),) = payouts
+    assert (observation.member, observation.nonce, observation.vault) == (MEMBER, 1, deployed.vault)
+
+    pool = PayoutPool({v.pubkey: v.power for v in genesis.validators})
+    for key in CONSENSUS_KEYS[:3]:
+        pool.add(PayoutAttestation(observation, sign_payout(key, genesis.chain_id, observation)))
+    (paid,) = pool.get_ready()
+    validators = {v.pubkey: v for v in genesis.validators}
+    total = sum(v.power for v in genesis.validators)
+    verify_quorum_attestations(
+        validators, total, paid.attestations, observation.signing_bytes(genesis.chain_id)
+    )
