@@ -1,7 +1,7 @@
 """The validators' withdrawal duty against a real vault: each signs the pending
 record (epoch read from the chain, expiry from the block time), the book
-collects a quorum, relaying the served JSON pays on chain, and the watcher's
-Withdrawn log becomes a quorum-attested WithdrawalPaid."""
+collects a quorum, the relayer pays the served JSON once (a second pass sees it
+paid), and the watcher's Withdrawn log becomes a quorum-attested WithdrawalPaid."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from bridge.observation import SignedObservation
 from bridge.payouts import sign_payout
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
-from bridge.withdrawal import WithdrawalSignature, get_relay_json, relay
+from bridge.withdrawal import WithdrawalSignature, get_relay_json
 from clearing.attestation import Attestation, verify_quorum_attestations
 from clearing.genesis import parse_genesis
 from clearing.state import WithdrawalRecord
@@ -28,6 +28,7 @@ from clearing.withdrawal import PayoutObservation
 from node.collateral.chains import Attester, VaultReader, watch_chain
 from node.collateral.gossip import PayoutAttestation
 from node.collateral.pools import PayoutPool, WithdrawalBook
+from node.collateral.relayer import relay_complete
 from node.collateral.withdrawals import WithdrawalSigner
 from node.config import BridgeChainConfig
 from tests.node.collateral.support import (
@@ -84,8 +85,11 @@ async def test_signed_relayed_paid_and_attested(
     assert body["complete"] and len(body["signatures"]) == 3
     assert body["expiry"] == block_time_ms // 1000 + 7 * 24 * 3600
 
-    await trio.to_thread.run_sync(relay, evm, best[0], best[1].get_ordered(), relayer)
+    (outcome,) = await trio.to_thread.run_sync(relay_complete, evm, relayer, [body])
+    assert outcome.result == "paid", outcome
     assert usdc.functions.balanceOf(to_checksum_address(RECIPIENT)).call() == 2_000
+    (again,) = await trio.to_thread.run_sync(relay_complete, evm, relayer, [body])
+    assert again.result == "already paid"
     mine(evm, 2)
 
     payouts: list[tuple[PayoutObservation, Attestation]] = []
