@@ -105,6 +105,8 @@ class P2PConfig:
     muxer: str = "yamux"
     mesh_degree: int = 6
     publish_queue_high: int = 16
+    publish_wait_s: float = 0.5
+    """Longest a publish waits for a long peer queue: one stuck peer must not stall all."""
     backoff_base_s: float = 0.2
     backoff_cap_s: float = 5.0
     request_timeout_s: float = 10.0
@@ -298,14 +300,20 @@ class P2PNode:
         return self._inboxes[self._topic(topic).name][1]
 
     async def publish(self, topic: str, data: bytes) -> None:
-        """Gossips `data`; waits while a peer queue is long (py-libp2p drops past 32)."""
+        """Gossips `data`; waits while a peer queue is long (py-libp2p drops past 32), but
+        at most `publish_wait_s`: a peer whose queue does not drain (py-libp2p ends a
+        peer's sending loop at a failed write yet keeps queueing for it) then misses the
+        message, instead of every peer missing every message."""
         spec = self._topic(topic)
         if len(data) > spec.max_bytes:
             raise MessageTooLarge(f"message on {topic}", len(data), spec.max_bytes)
-        while any(
-            len(q) > self.config.publish_queue_high for q in self._pubsub.peer_queues.values()
-        ):
-            await trio.sleep(0.002)
+        with trio.move_on_after(self.config.publish_wait_s) as waited:
+            while any(
+                len(q) > self.config.publish_queue_high for q in self._pubsub.peer_queues.values()
+            ):
+                await trio.sleep(0.002)
+        if waited.cancelled_caught:
+            self.counters[topic, "publish_wait_expired"] += 1
         await self._pubsub.publish(topic, data)
         self.counters[topic, "published"] += 1
 

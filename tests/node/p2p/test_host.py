@@ -98,6 +98,22 @@ async def test_repeat_offender_is_banned_refused_and_forgiven_after_the_ban() ->
         assert await receive(b, "tx") == (a.peer_id, "forgiven")
 
 
+class StuckQueue:
+    """A peer queue that never drains (its sending loop ended at a failed write)."""
+
+    def __len__(self) -> int:
+        return 32
+
+
+async def test_a_stuck_peer_queue_delays_a_publish_but_does_not_stop_it() -> None:
+    async with line("a", "b", publish_wait_s=0.2) as (a, b):
+        a._pubsub.peer_queues["ghost"] = StuckQueue()  # type: ignore[index]
+        with trio.fail_after(5):
+            await a.publish("tx", note("still out"))
+        assert await receive(b, "tx") == (a.peer_id, "still out")
+        assert a.counters["tx", "publish_wait_expired"] == 1
+
+
 async def test_request_round_trip_with_a_large_response() -> None:
     big = bytes(range(256)) * 8192  # 2 MiB: many 64 KiB chunks
 
