@@ -151,8 +151,8 @@ class BridgeNode:
 
     def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
         """Forget what the block settled; wake the withdrawal signer."""
-        for key in [k for k in self.credits.entries if self.is_credited(k)]:
-            self.credits.mark_credited(key)
+        for credit_key in [k for k in self.credits.entries if self.is_credited(k)]:
+            self.credits.mark_credited(credit_key)
         self.payouts.prune(self.is_paid)
         self.withdrawals.prune(self.is_paid)
         for key in [k for k in self.own if self.is_settled(k)]:

@@ -4,19 +4,17 @@ that chain."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trio
 from eth_utils import to_checksum_address
 
-from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
-from bridge.chain import Chain, account_from_key, connect
+from bridge.anvil import DEV_PRIVATE_KEY
+from bridge.chain import Chain, account_from_key
 from bridge.cursor import CursorStore
-from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
+from bridge.devchain import DevnetChain, mine
 from bridge.observation import SignedObservation
-from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
 from clearing.attestation import Attestation
 from clearing.genesis import parse_genesis
@@ -24,25 +22,13 @@ from clearing.withdrawal import PayoutObservation
 from node.collateral.chains import Attester, get_outbox_path, watch_chain
 from node.config import BridgeChainConfig
 from tests.node.collateral.support import (
-    BRIDGE_KEYS,
     CHAIN_ID,
     CONSENSUS_KEYS,
-    get_evm_address,
     get_genesis_doc,
 )
 
 pytestmark = pytest.mark.chain
 DEPTH = 2
-
-
-@pytest.fixture
-def chain() -> Iterator[tuple[Chain, DevnetChain]]:
-    with AnvilNode(chain_id=CHAIN_ID) as node:
-        evm = connect(node.url, CHAIN_ID)
-        validators = EvmValidatorSet.from_members(
-            0, [(get_evm_address(k), 10) for k in BRIDGE_KEYS]
-        )
-        yield evm, deploy_devnet_chain(evm, validators, [("USDC", 6)])
 
 
 class Sent:

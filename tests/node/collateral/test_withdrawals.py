@@ -6,19 +6,17 @@ paid), and the watcher's Withdrawn log becomes a quorum-attested WithdrawalPaid.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trio
 from eth_utils import to_checksum_address
 
-from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
-from bridge.chain import Chain, account_from_key, connect
-from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
+from bridge.anvil import DEV_PRIVATE_KEY
+from bridge.chain import Chain, account_from_key
+from bridge.devchain import DevnetChain, mine
 from bridge.observation import SignedObservation
 from bridge.payouts import sign_payout
-from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
 from bridge.withdrawal import WithdrawalSignature, get_relay_json
 from clearing.attestation import Attestation, verify_quorum_attestations
@@ -35,23 +33,12 @@ from tests.node.collateral.support import (
     BRIDGE_KEYS,
     CHAIN_ID,
     CONSENSUS_KEYS,
-    get_evm_address,
     get_genesis_doc,
 )
 
 pytestmark = pytest.mark.chain
 MEMBER = bytes([5]) * 20
 RECIPIENT = bytes([6]) * 20
-
-
-@pytest.fixture
-def chain() -> Iterator[tuple[Chain, DevnetChain]]:
-    with AnvilNode(chain_id=CHAIN_ID) as node:
-        evm = connect(node.url, CHAIN_ID)
-        validators = EvmValidatorSet.from_members(
-            0, [(get_evm_address(k), 10) for k in BRIDGE_KEYS]
-        )
-        yield evm, deploy_devnet_chain(evm, validators, [("USDC", 6)])
 
 
 async def test_signed_relayed_paid_and_attested(
