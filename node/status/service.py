@@ -16,11 +16,13 @@ from node.api.app import RouteHandler
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.config import NodeConfig
+from node.reports.store import ReportStore
 from node.services import NodeContext, NodeContextInputs, Service
 from node.status.journal import Journal
 from node.status.overview import ReportStatus, build_overview
 from node.status.page import render_status_page
 from node.status.vaults import VaultView, poll_vaults
+from node.status.verdict import ReportVerdicts
 
 
 def wall_clock_ms() -> int:
@@ -66,11 +68,18 @@ class StatusPage:
 async def serve_status(
     ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
-    page = StatusPage(ctx)
+    reports = ctx.config.reports
+    verdicts = None
+    if reports.enabled:
+        store = ReportStore(ctx.config.home / reports.path, reports.keep)
+        verdicts = ReportVerdicts(store, ctx.genesis)
+    page = StatusPage(ctx, None if verdicts is None else verdicts.get)
     ctx.on_commit(page.on_commit)
     ctx.api.add_routes(page.routes())
     get_risk_setup(ctx.genesis)  # build the risk setup now, not on the first page view
     async with trio.open_nursery() as nursery:
+        if verdicts is not None:
+            nursery.start_soon(verdicts.run)
         if ctx.config.bridge_chains:
             tokens = list(ctx.state.collateral_tokens.values())
             nursery.start_soon(poll_vaults, page.vaults, ctx.config.bridge_chains, tokens,

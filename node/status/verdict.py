@@ -1,0 +1,73 @@
+"""The latest solvency report's verdict, checked by this node as any member would.
+
+Each newly stored report is verified once, in a worker thread (a batch of all
+accounts' proofs), with the public checks of `clearnode verify`: validator
+quorum over the genesis set, every solvency proof, the aggregates; and its hash
+is compared with the one committed in a block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import trio
+
+from clearing.genesis import Genesis
+from node.reports.store import ReportStore
+from proofs.errors import DecodeError
+from proofs.group import FAST
+from proofs.pedersen import get_generators
+from proofs.report import Validator, decode_report, verify_report
+
+POLL_S = 2.0
+
+
+def check_report(
+    encoded: bytes, committed_hash: bytes | None, validators: Sequence[Validator]
+) -> dict[str, Any]:
+    """What the status page shows of one stored report."""
+    try:
+        report = decode_report(encoded)
+    except DecodeError as exc:
+        return {"verdict": "INVALID", "failures": [f"undecodable: {exc}"]}
+    verdict = verify_report(get_generators(FAST), report, validators)
+    failures = list(verdict.failures)
+    report_hash = report.get_hash()
+    if committed_hash is None:
+        failures.append("its hash is not committed in a block yet")
+    elif committed_hash != report_hash:
+        failures.append("its hash differs from the one committed in a block")
+    return {
+        "verdict": "VALID" if not failures else "INVALID",
+        "epoch": report.epoch,
+        "accounts": len(report.accounts),
+        "report_hash": "0x" + report_hash.hex(),
+        "signatures": len(report.signatures),
+        "failures": failures,
+    }
+
+
+class ReportVerdicts:
+    def __init__(self, store: ReportStore, genesis: Genesis) -> None:
+        self.store = store
+        self.validators = [Validator(v.pubkey, v.power) for v in genesis.validators]
+        self.latest: dict[str, Any] = {"verdict": "none yet"}
+
+    def get(self) -> dict[str, Any]:
+        return self.latest
+
+    async def run(self) -> None:
+        """Verifies each newly committed report once; until cancelled."""
+        checked: int | None = None
+        while True:
+            epoch = self.store.get_latest_epoch()
+            commit = None if epoch is None else self.store.get_commit(epoch)
+            encoded = None if epoch is None else self.store.get_report(epoch)
+            if epoch != checked and commit is not None and encoded is not None:
+                result = await trio.to_thread.run_sync(
+                    check_report, encoded, commit.report_hash, self.validators
+                )
+                self.latest = {**result, "commit_height": commit.height}
+                checked = epoch
+            await trio.sleep(POLL_S)
