@@ -216,15 +216,18 @@ class Engine:
 
         Also the way back after block sync moved the store ahead of consensus.
         """
-        height = self.store.get_height() + 1
+        self._resume(self.store.get_height() + 1)
+        if not self._gossiping and self.config.regossip_ms > 0:
+            self._gossiping = True
+            self._gossiped_at = (self.state.height, self.state.round)
+            self.timers.schedule(self.config.regossip_ms, GossipDue())
+
+    def _resume(self, height: int) -> None:
         records = self.wal.records
         marker = max(
             (i for i, r in enumerate(records) if decode_record(r) == (WAL_KIND_HEIGHT, height)),
             default=None,
         )
-        if not self._gossiping and self.config.regossip_ms > 0:
-            self._gossiping = True
-            self.timers.schedule(self.config.regossip_ms, GossipDue())
         if marker is None:
             self._start_height(height)
             return

@@ -187,16 +187,23 @@ def test_synced_block_that_does_not_extend_the_store_is_rejected() -> None:
 
 @pytest.mark.parametrize("moving", [False, True])
 def test_regossip_when_stuck_or_always(moving: bool) -> None:
+    messages, chain = record_chain(3)
+    proposals = {m.height: m for m in messages if isinstance(m, Proposal) and m.round == 0}
     engine, host, _, _, _ = make_engine(
         EngineConfig(regossip_ms=1000, regossip_moving=moving, announce_height=False),
         validators=4,
+        own=None,
     )
     engine.start()
     [(delay, tick)] = host.take(GossipDue)
     assert delay == 1000
+    engine.receive("p", proposals[1])
+    engine.on_timeout(tick)  # height 1 has not moved since the start: re-send
+    assert [decode_message(d) for d in host.sent] == [proposals[1]]
+    assert host.take(GossipDue) == [(1000, tick)]
     host.sent.clear()
-    engine.on_timeout(tick)  # first look: the height has moved since "before the start"
-    assert bool(host.sent) == moving and host.take(GossipDue) == [(1000, tick)]
-    host.sent.clear()
-    engine.on_timeout(tick)  # stuck at the same height and round: re-send
-    assert host.sent and {decode_message(d).height for d in host.sent} == {1}  # type: ignore[union-attr]
+    engine.apply_synced_block(*chain.blocks[0][:2])
+    engine.start()
+    engine.receive("p", proposals[2])
+    engine.on_timeout(tick)  # height 2 is new since the last look
+    assert [decode_message(d) for d in host.sent] == ([proposals[2]] if moving else [])
