@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 ATTEST_POLL_S = 1.0
 WATCH_POLL_S = 2.0
 RPC_TIMEOUT_S = 10.0
+RESTART_BACKOFF_S = 1.0
+MAX_RESTART_BACKOFF_S = 60.0
 
 
 def get_vault(config: BridgeChainConfig) -> bytes:
@@ -73,6 +75,26 @@ async def watch_chain(
     path.parent.mkdir(parents=True, exist_ok=True)
     store, reader = CursorStore(path), CursorStore(path)
     try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(attest_forever, reader, attester)
+            try:
+                await supervise_watcher(config, store, watchers)
+            except ChainIdMismatch as exc:
+                log.error("bridge chain %s not watched: %s", config.name, exc)
+                nursery.cancel_scope.cancel()
+    finally:
+        store.close()
+        reader.close()
+
+
+async def supervise_watcher(
+    config: BridgeChainConfig, store: CursorStore, watchers: dict[str, Watcher]
+) -> None:
+    """Run a watcher from the stored cursor; one that fails on anything but a wrong
+    chain id (a malformed log, a library error) is logged and restarted after a
+    doubling pause, so a chain's oddity never stops the node."""
+    backoff = RESTART_BACKOFF_S
+    while True:
         watcher = Watcher(
             WatcherConfig(
                 chain_id=config.chain_id,
@@ -85,16 +107,15 @@ async def watch_chain(
             store,
         )
         watchers[config.name] = watcher
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(attest_forever, reader, attester)
-            try:
-                await watcher.run()
-            except ChainIdMismatch as exc:
-                log.error("bridge chain %s not watched: %s", config.name, exc)
-                nursery.cancel_scope.cancel()
-    finally:
-        store.close()
-        reader.close()
+        try:
+            await watcher.run()
+        except ChainIdMismatch:
+            raise
+        except Exception:  # any failure of one chain's reader must not stop the node
+            log.exception("bridge chain %s watcher failed; restart in %.0f s", config.name,
+                          backoff)  # fmt: skip
+        await trio.sleep(backoff)
+        backoff = min(backoff * 2, MAX_RESTART_BACKOFF_S)
 
 
 async def attest_forever(reader: CursorStore, attester: Attester) -> None:
