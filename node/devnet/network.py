@@ -48,7 +48,7 @@ class DevnetConfig:
     validators: int = 4
     chains: int = 2
     members: int = 6
-    duration_s: float = 90.0
+    duration_s: float = 120.0
     seed: int = 7
     epoch_length_blocks: int = 30
     out_dir: Path | None = None

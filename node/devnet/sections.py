@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 CRASH_BPS = 3000
 STEP_BPS = 5  # the path stays within 64 steps of its start: +-3.2%
-ORACLE_INTERVAL_MS = 1000
+ORACLE_INTERVAL_MS = 2000  # samples gossiped by every validator: keep the mesh light
 CONFIRMATION_DEPTH = 2
 # Feeds the oracle leaves at their genesis price.
 STABLE = ("USDC/quantum",)

@@ -5,6 +5,7 @@ members' own margin, relay signed withdrawals, fetch and verify reports."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import signal
 import subprocess
 import time
@@ -114,9 +115,10 @@ def _get_balances(dev: DevChain) -> dict[str, int]:
 
 
 async def poll(net: Devnet) -> None:
-    """Prices, and each member's margin through its own signed account query."""
-    while True:
-        node = net.nodes[0].client
+    """Prices, and each member's margin through its own signed account query (from
+    each validator in turn, so that no node serves every read)."""
+    for turn in itertools.count():
+        node = net.nodes[turn % len(net.nodes)].client
         try:
             net.prices = await node.get("/v1/prices") or {}
             for member in net.members:
@@ -163,7 +165,7 @@ async def _relay(net: Devnet) -> None:
         if key in net.relayed:
             continue
         path = f"/v1/withdrawals/0x{record.member.hex()}/{record.nonce}"
-        body = await net.nodes[0].client.get(path)
+        body = await net.nodes[record.nonce % len(net.nodes)].client.get(path)
         if body is None or not body.get("complete"):
             continue
         dev = next(d for d in net.chains if d.chain.chain_id == record.chain_id)
@@ -179,7 +181,12 @@ async def _check_reports(net: Devnet) -> None:
         if epoch in done:
             continue
         outcome = await check_report(
-            net.nodes[0].client, epoch, net.members[2], net.genesis_path, net.out_dir, net.chain_id
+            net.nodes[epoch % len(net.nodes)].client,
+            epoch,
+            net.members[2],
+            net.genesis_path,
+            net.out_dir,
+            net.chain_id,
         )
         if outcome is None:
             continue
