@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Any
 
+from clearing.eip712 import sign_typed
 from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import TxRecord
+from node.reports.api import compute_openings_signable
+from proofs import verify
 from tests.clearing.support import USDC, genesis_doc
 
 VENUE = "alpha"
@@ -44,3 +49,23 @@ def trading_sandbox(epoch_length: int = 5) -> Sandbox:
         results = box.apply(txs).tx_results
         assert all(r.is_ok() for r in results), results
     return box
+
+
+def openings_request(
+    chain_id: int, member: bytes, epoch: int, signer: MemberKey, issued_ms: int
+) -> dict[str, Any]:
+    """The body of POST /v1/reports/{epoch}/openings for `member`, signed by `signer`."""
+    signable = compute_openings_signable(chain_id, member, epoch, issued_ms)
+    return {
+        "chainId": chain_id,
+        "message": {"member": "0x" + member.hex(), "epoch": epoch, "issuedAtMs": issued_ms},
+        "signature": "0x" + sign_typed(signer.private_key, signable).hex(),
+    }
+
+
+def run_verify(argv: list[str]) -> tuple[int, str]:
+    """`clearnode verify ARGV`: exit code and what it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = verify.main(argv)
+    return code, out.getvalue()

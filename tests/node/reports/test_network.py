@@ -9,8 +9,6 @@ member fetches and checks its own openings, nobody else can.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import time
 from pathlib import Path
 from typing import Any
@@ -23,12 +21,18 @@ from clearing.eip712 import compute_signable, sign_typed
 from clearing.sandbox import MemberKey, Sandbox
 from clearing.tx import encode_tx
 from node.api.bodies import ACCOUNT_QUERY_FIELDS
-from node.reports.api import compute_openings_signable
 from node.reports.seed import create_report_seed, save_report_seed
 from proofs import verify
 from tests.node.netproc import NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network
-from tests.node.reports.support import MEMBERS, funding_txs, small_epoch_genesis, trade_batch
+from tests.node.reports.support import (
+    MEMBERS,
+    funding_txs,
+    openings_request,
+    run_verify,
+    small_epoch_genesis,
+    trade_batch,
+)
 
 EPOCH_LENGTH = 4
 
@@ -70,19 +74,7 @@ def openings_body(
     box: Sandbox, member: bytes, epoch: int, signer: MemberKey, issued_ms: int | None = None
 ) -> dict[str, Any]:
     issued = int(time.time() * 1000) if issued_ms is None else issued_ms
-    signable = compute_openings_signable(box.chain_id, member, epoch, issued)
-    return {
-        "chainId": box.chain_id,
-        "message": {"member": "0x" + member.hex(), "epoch": epoch, "issuedAtMs": issued},
-        "signature": "0x" + sign_typed(signer.private_key, signable).hex(),
-    }
-
-
-def run_verify(argv: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = verify.main(argv)
-    return code, out.getvalue()
+    return openings_request(box.chain_id, member, epoch, signer, issued)
 
 
 async def fund_and_trade(net: NodeNetwork, box: Sandbox) -> None:

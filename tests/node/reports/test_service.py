@@ -6,8 +6,6 @@ node (a full node from the gossiped complete report) serves a report that
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import time
 from pathlib import Path
@@ -17,13 +15,12 @@ from typing import Any
 import pytest
 import trio
 
-from clearing.eip712 import sign_typed
 from clearing.root import compute_state_root
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from node.api.errors import ApiError
 from node.api.http import Request
 from node.reports import service as service_module
-from node.reports.api import ReportsApi, compute_openings_signable
+from node.reports.api import ReportsApi
 from node.reports.gossip import ReportAnnouncement, decode_reports_message
 from node.reports.inputs import ReportInputs
 from node.reports.service import ReportsService
@@ -31,7 +28,13 @@ from node.reports.store import ReportStore
 from node.reports.worker import build_unsigned_report
 from proofs import verify
 from proofs.report import Report
-from tests.node.reports.support import MEMBERS, SEED, trading_sandbox
+from tests.node.reports.support import (
+    MEMBERS,
+    SEED,
+    openings_request,
+    run_verify,
+    trading_sandbox,
+)
 
 EPOCH_LENGTH = 5
 QUERY_MAX_AGE_MS = 60_000
@@ -91,21 +94,8 @@ async def call(handler: Any, params: dict[str, str], body: object = None) -> tup
     return response.status, json.loads(response.body)
 
 
-def openings_request(box: Sandbox, epoch: int, signer: Any, issued_ms: int) -> dict[str, Any]:
-    member = MEMBERS[0].address
-    signable = compute_openings_signable(box.chain_id, member, epoch, issued_ms)
-    return {
-        "chainId": box.chain_id,
-        "message": {"member": "0x" + member.hex(), "epoch": epoch, "issuedAtMs": issued_ms},
-        "signature": "0x" + sign_typed(signer.private_key, signable).hex(),
-    }
-
-
-def run_verify(argv: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = verify.main(argv)
-    return code, out.getvalue()
+def openings_body(box: Sandbox, epoch: int, signer: Any, issued_ms: int) -> dict[str, Any]:
+    return openings_request(box.chain_id, MEMBERS[0].address, epoch, signer, issued_ms)
 
 
 async def test_an_epoch_report_is_built_signed_committed_and_served(
@@ -183,7 +173,7 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     api = ReportsApi(ctx, node.store, node.seed)  # type: ignore[arg-type]
     now = int(time.time() * 1000)
     status, openings = await call(api.post_openings, {"epoch": str(epoch)},
-                                  openings_request(box, epoch, MEMBERS[0], now))  # fmt: skip
+                                  openings_body(box, epoch, MEMBERS[0], now))  # fmt: skip
     assert status == 200, openings
     openings_file = tmp_path / "openings.json"
     openings_file.write_text(json.dumps(openings))
@@ -191,12 +181,12 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
                              "--openings", str(openings_file)])  # fmt: skip
     assert code == verify.EXIT_VALID, text
     refused = [
-        (api, openings_request(box, epoch, MEMBERS[1], now), (401, "BadSignature")),
-        (api, openings_request(box, epoch, MEMBERS[0], now - 2 * QUERY_MAX_AGE_MS),
+        (api, openings_body(box, epoch, MEMBERS[1], now), (401, "BadSignature")),
+        (api, openings_body(box, epoch, MEMBERS[0], now - 2 * QUERY_MAX_AGE_MS),
          (401, "StaleQuery")),
-        (api, {**openings_request(box, epoch, MEMBERS[0], now), "chainId": 1},
+        (api, {**openings_body(box, epoch, MEMBERS[0], now), "chainId": 1},
          (400, "WrongChainId")),
-        (ReportsApi(full_ctx, full.store, None), openings_request(box, epoch, MEMBERS[0], now),  # type: ignore[arg-type]
+        (ReportsApi(full_ctx, full.store, None), openings_body(box, epoch, MEMBERS[0], now),  # type: ignore[arg-type]
          (404, "OpeningsUnavailable")),
     ]  # fmt: skip
     for handler_api, body, expected in refused:
