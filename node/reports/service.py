@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 BUILD_QUEUE = 2  # epochs waiting for the builder; more are skipped (logged)
 EPOCHS_TRACKED = 4  # epochs back from the newest for which shares are collected
+REGOSSIP_S = 5.0  # a share lost in gossip (or sent before a peer joined) goes out again
 
 
 class ReportsService:
@@ -128,6 +129,21 @@ class ReportsService:
             share = sign_share(self.key, self.chain_id, inputs.epoch, report.get_hash())
             self.add_share(share)
             await self.ctx.p2p.publish(REPORTS, share.encode())
+
+    def get_uncommitted_shares(self) -> list[SignatureShare]:
+        """This validator's shares of reports whose hash no block has recorded yet."""
+        if self.key is None:
+            return []
+        signer = self.key.public_key().public_bytes_raw()
+        committed = self.ctx.state.report_hashes
+        return [self.shares[e][signer] for e in sorted(self.built)
+                if e not in committed and signer in self.shares.get(e, {})]  # fmt: skip
+
+    async def run_regossip(self) -> None:
+        while True:
+            await trio.sleep(REGOSSIP_S)
+            for share in self.get_uncommitted_shares():
+                await self.ctx.p2p.publish(REPORTS, share.encode())
 
     # -- shares and quorum
 
@@ -239,6 +255,7 @@ async def serve_reports(
         if seed is not None:
             ctx.app.add_proposal_source(service.get_proposal_txs)
             nursery.start_soon(service.run_builder)
+            nursery.start_soon(service.run_regossip)
         task_status.started()
 
 

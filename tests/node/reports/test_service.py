@@ -125,6 +125,7 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
             nursery.start_soon(node.run_builder)
     shares = [data for _, ctx in validators for data in ctx.p2p.published]
     assert len(shares) == 4
+    assert [s.encode() for s in validators[0][0].get_uncommitted_shares()] == shares[:1]
     epoch = 1
 
     # two shares (a node's own and one more) are not a quorum of four equal powers
@@ -144,6 +145,7 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
         ctx.app.last_result = result
         node.on_commit(SimpleNamespace(height=box.state.height), None, result.state_root)  # type: ignore[arg-type]
     assert all(node.get_proposal_txs(8, 0) == [] for node, _ in validators)
+    assert all(node.get_uncommitted_shares() == [] for node, _ in validators)
     announcement = validators[0][0].outbox_receive.receive_nowait()
     deliver(announcement, nodes, box)
 
