@@ -19,7 +19,8 @@ from bridge.chain import Chain, account_from_key, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
-from bridge.withdrawal import WithdrawalAuthorization, relay
+from bridge.withdrawal import relay
+from node.collateral.relayer import parse_relay_json
 from node.devnet.genesis import TOKENS
 
 FIRST_CHAIN_ID = 31337
@@ -84,24 +85,9 @@ def get_symbol(dev: DevChain, token: bytes) -> str:
     return next(s for s, address in dev.deployed.tokens.items() if address == token)
 
 
-def parse_relay_json(body: dict[str, Any]) -> tuple[WithdrawalAuthorization, list[bytes]]:
-    """The vault call a validator's API serves (bridge.withdrawal.get_relay_json)."""
-    auth = WithdrawalAuthorization(
-        chain_id=int(body["chain_id"]),
-        vault=bytes.fromhex(body["vault"][2:]),
-        epoch=int(body["epoch"]),
-        member=bytes.fromhex(body["member"][2:]),
-        token=bytes.fromhex(body["token"][2:]),
-        amount=int(body["amount"]),
-        recipient=bytes.fromhex(body["recipient"][2:]),
-        nonce=int(body["nonce"]),
-        expiry=int(body["expiry"]),
-    )
-    return auth, [bytes.fromhex(s[2:]) for s in body["signatures"]]
-
-
 def relay_withdrawal(dev: DevChain, body: dict[str, Any]) -> None:
-    """Submit a quorum-signed withdrawal authorisation to the vault as the relayer."""
+    """Submit a quorum-signed withdrawal authorisation, as a validator's API serves it
+    (`GET /v1/withdrawals/{member}/{nonce}`), to the vault as the relayer."""
     auth, signatures = parse_relay_json(body)
     relay(dev.chain, auth, signatures, get_relayer())
     symbol = get_symbol(dev, auth.token)

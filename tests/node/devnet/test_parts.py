@@ -1,6 +1,6 @@
 """The devnet's parts that need no network: homes as `clearnode init` lays
 them out, the services' config sections, the members' request bodies as the
-API parses them, and the relayer reading the validators' relay JSON."""
+API parses them."""
 
 from __future__ import annotations
 
@@ -8,31 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
-from eth_account import Account
 
-from bridge.validators import EvmValidatorSet
-from bridge.withdrawal import (
-    WithdrawalAuthorization,
-    collect_withdrawal_signatures,
-    get_relay_json,
-    sign_withdrawal,
-)
 from clearing.genesis import parse_genesis
 from node.api.bodies import parse_member_request
 from node.commands.start import check_home
 from node.config import load_config
 from node.devnet import sections
-from node.devnet.chains import parse_relay_json
 from node.devnet.client import get_member_request_body
 from node.devnet.genesis import EXAMPLE_GENESIS
 from node.devnet.homes import make_homes, write_homes
-from node.devnet.market import (
-    make_members,
-    sign_authorise_venue,
-)
-from node.devnet.market import (
-    sign_withdrawal as member_withdrawal,
-)
+from node.devnet.market import make_members, sign_authorise_venue, sign_withdrawal
 
 
 def test_homes_are_init_homes_that_start_checks_accept(tmp_path: Path) -> None:
@@ -61,22 +46,10 @@ def test_member_request_bodies_parse_to_the_signed_records() -> None:
     token = genesis.collateral[0].key
     for record in (
         sign_authorise_venue(member, genesis.chain_id, 3),
-        member_withdrawal(member, genesis.chain_id, token, 1_000, 4),
+        sign_withdrawal(member, genesis.chain_id, token, 1_000, 4),
     ):
         body = json.dumps(get_member_request_body(record, genesis.chain_id)).encode()
         assert parse_member_request(body, genesis.chain_id) == record
-
-
-def test_relay_json_gives_back_the_vault_call() -> None:
-    keys = [Account.create() for _ in range(4)]
-    validators = EvmValidatorSet.from_members(0, [(bytes.fromhex(k.address[2:]), 10) for k in keys])
-    auth = WithdrawalAuthorization(
-        31337, b"\x01" * 20, 0, b"\x02" * 20, b"\x03" * 20, 5, b"\x02" * 20, 9, 1
-    )
-    signatures = [sign_withdrawal(auth, bytes(k.key)) for k in keys[:3]]
-    collected = collect_withdrawal_signatures(auth, validators, signatures)
-    body = json.loads(json.dumps(get_relay_json(auth, collected)))
-    assert parse_relay_json(body) == (auth, collected.get_ordered())
 
 
 @pytest.mark.parametrize("missing", ["oracle", "bridge", "reports"])
