@@ -2,7 +2,7 @@
 
 Synchronous and single-threaded: the node's trio driver (or the simulator)
 calls `start()`, then `receive`/`on_message`, `on_timeout` and
-`apply_synced_block` from one task; the engine calls back into the `Transport`
+`apply_synced_block`, one call at a time; the engine calls back into the `Transport`
 and `Timers`, which must only enqueue. Every input is written to the WAL before
 it is applied, and every own signature is fsynced there before it can leave
 (see `Signer`).

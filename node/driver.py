@@ -2,11 +2,12 @@
 
 The engine does the work (WAL, signer guard, app, store, buffering of
 future-height messages, empty-block wait, regossip, sync verification); this
-adapter gives it a trio world: one inbox task feeds it peers' messages and
-expired timers one at a time, timers are trio tasks in the driver's nursery,
-and broadcasts go to a non-blocking `publish` (the p2p `consensus` topic in a
-node). Messages from far ahead mean we are behind: `on_behind` lets the runtime
-catch up by block sync (`sync_blocks`), during which consensus pauses.
+adapter gives it a trio world: an inbox task feeds it peers' messages, timers
+are trio tasks in the driver's nursery calling `on_timeout`, and broadcasts go
+to a non-blocking `publish` (the p2p `consensus` topic in a node). Engine calls
+are synchronous, so they never interleave. Messages from far ahead mean we are
+behind: `on_behind` lets the runtime catch up by block sync (`sync_blocks`),
+during which consensus pauses.
 """
 
 from __future__ import annotations
@@ -142,9 +143,7 @@ class Driver:
             on_commit=self._notify_commit,
             on_behind=self._notify_behind,
         )
-        self._send, self._inbox = trio.open_memory_channel[Proposal | Vote | EngineTimeout](
-            MAX_BUFFERED
-        )
+        self._send, self._inbox = trio.open_memory_channel[Proposal | Vote](MAX_BUFFERED)
         self._nursery: trio.Nursery | None = None
         self.syncing = False
         self.progress = trio.Event()
@@ -165,11 +164,11 @@ class Driver:
         """Not while syncing, nor from a finished height (peers sync over request streams)."""
         return not self.syncing and message.height >= self.engine.height
 
-    def _offer(self, item: Proposal | Vote | EngineTimeout) -> None:
+    def _offer(self, message: Proposal | Vote) -> None:
         try:
-            self._send.send_nowait(item)
+            self._send.send_nowait(message)
         except trio.WouldBlock:
-            log.warning("consensus inbox full; dropping %s", type(item).__name__)
+            log.warning("consensus inbox full; dropping %s", type(message).__name__)
 
     def schedule(self, delay_ms: int, timeout: EngineTimeout) -> None:
         """The engine's Timers: a task in the driver's nursery."""
@@ -177,8 +176,9 @@ class Driver:
         self._nursery.start_soon(self._fire, delay_ms, timeout)
 
     async def _fire(self, delay_ms: int, timeout: EngineTimeout) -> None:
+        """Calls the engine itself: a timeout is never dropped behind a full inbox."""
         await trio.sleep(delay_ms / 1000)
-        self._offer(timeout)
+        self.engine.on_timeout(timeout)
 
     # -- the loop ---------------------------------------------------------------
 
@@ -188,11 +188,9 @@ class Driver:
             self._nursery = nursery
             self.engine.start()
             task_status.started()
-            async for item in self._inbox:
-                if not isinstance(item, Proposal | Vote):
-                    self.engine.on_timeout(item)
-                elif self._is_wanted(item):
-                    self.engine.receive(GOSSIP_PEER, item)
+            async for message in self._inbox:
+                if self._is_wanted(message):
+                    self.engine.receive(GOSSIP_PEER, message)
 
     def _notify_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
         if self.on_commit is not None:
