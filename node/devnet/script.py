@@ -196,6 +196,9 @@ async def _await_first_report(net: Devnet) -> None:
     if net.state.height < epoch_blocks:
         net.not_exercised.append(f"reports: the run ended before epoch 1 (height {epoch_blocks})")
         return
+    if net.failures and not net.reports:
+        net.not_exercised.append("reports: not awaited after the failures above")
+        return
     try:
         await wait_for(
             net, "the first solvency report", lambda: bool(net.reports), REPORT_TIMEOUT_S
