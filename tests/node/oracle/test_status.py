@@ -1,0 +1,49 @@
+"""GET /v1/oracle's body: the pool's observers, the last committed update and its clamps."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from clearing.oracle import sign_price_observation
+from clearing.sandbox import Sandbox
+from clearing.tx import encode_tx
+from node.oracle.pool import FreshnessRule, ObservationPool
+from node.oracle.status import OracleMetrics, OracleStatus
+
+ROOT = Path(__file__).resolve().parents[3]
+GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
+
+
+def test_a_clamped_update_is_recorded_and_rendered() -> None:
+    box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+    pool = ObservationPool({v.pubkey: v.power for v in box.genesis.validators})
+    when = box.next_context().time_ms
+    for key in box.validator_keys[:3]:
+        pool.add(sign_price_observation(key, box.chain_id, when, {"BTC/0.001": 42_000_000}, {}))
+    update = pool.compute_update(FreshnessRule(when, 10_000, box.state.price_time_ms))
+    assert update is not None
+    result = box.apply([encode_tx(update)])
+    registry = CollectorRegistry()
+    status = OracleStatus(box.genesis, OracleMetrics(registry))
+    status.record_block(result.height, result)
+    status.count_in()
+    status.count_proposed()
+    body = status.render(box.state, pool, when + 20_000)
+    assert body["last_update_height"] == result.height
+    assert body["flagged_clamps"] == [
+        {"height": result.height, "kind": "index", "id": "BTC/0.001",
+         "median": 42_000_000, "price": 54_000_000, "previous": 60_000_000},
+    ]  # fmt: skip
+    assert body["index_prices"]["BTC/0.001"] == 54_000_000  # type: ignore[index]
+    observers = body["observers"]
+    assert isinstance(observers, list) and len(observers) == 3
+    assert not any(o["fresh"] for o in observers)  # not newer than the committed price time
+    assert body["fresh_power"] == 0
+    assert (body["total_power"], body["observations_in"], body["updates_proposed"]) == (40, 1, 1)
+    text = generate_latest(registry).decode()
+    assert 'clearnode_oracle_observations_total{direction="in"} 1.0' in text
+    assert "clearnode_oracle_updates_proposed_total 1.0" in text
