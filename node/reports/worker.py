@@ -5,11 +5,13 @@ run on the node's trio loop (or in one of its threads) it would stall
 consensus. The node writes the pickled `(ReportInputs, seed)` to the worker's
 stdin (the seed never appears in argv) and reads the unsigned report's
 encoding from its stdout; a refusal (an insolvent account, a book that is not
-flat) is one line on stderr and exit code 1.
+flat) is one line on stderr and exit code 1. The worker lowers its own CPU
+priority: on a busy machine consensus runs first and the report waits.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 import time
@@ -21,6 +23,8 @@ from proofs.errors import ProofsError
 from proofs.group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Report, build_report, decode_report
+
+WORKER_NICENESS = 10
 
 
 class ReportBuildError(Exception):
@@ -55,6 +59,7 @@ async def run_worker(inputs: ReportInputs, seed: bytes) -> tuple[Report, float]:
 
 
 def main() -> int:
+    os.nice(WORKER_NICENESS)
     inputs, seed = pickle.loads(sys.stdin.buffer.read())
     try:
         report = build_unsigned_report(inputs, seed)
