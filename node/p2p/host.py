@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 
 GOSSIP_PROTOCOLS = [PROTOCOL_ID_V12, PROTOCOL_ID_V11, PROTOCOL_ID]
 DECODED_STASH = 4096
+REJECTED_MEMORY = 16384
+"""Ids of refused messages remembered, so their re-deliveries cost nothing."""
 """Decoded values waiting between validation and delivery (bounded: a full inbox drops)."""
 
 
@@ -186,6 +188,7 @@ class P2PNode:
             str, tuple[trio.MemorySendChannel[Delivery], trio.MemoryReceiveChannel[Delivery]]
         ] = {t.name: trio.open_memory_channel[Delivery](t.inbox) for t in topics}
         self._stash: OrderedDict[bytes, object] = OrderedDict()
+        self._rejected: OrderedDict[bytes, None] = OrderedDict()
         self._protocols: dict[str, _Protocol] = {}
         self._banned: set[str] = set()
         self.scores = PeerScores(config.scores)
@@ -318,36 +321,49 @@ class P2PNode:
         self.counters[topic, "published"] += 1
 
     def _validate(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
-        """First-hop check: cap, decode, validate. Decoded value is kept for delivery."""
+        """First-hop check: cap, decode, validate. Decoded value is kept for delivery.
+
+        py-libp2p marks only accepted messages as seen, so a refused one comes back
+        with every re-delivery; it is refused again at once, and its forwarder is
+        penalised once per message, not once per copy.
+        """
         if forwarder == self._host.get_id():
             return True
         peer = str(forwarder)
+        key = msg.from_id + msg.seqno
         spec = self._topics.get(msg.topicIDs[0]) if len(msg.topicIDs) == 1 else None
+        name = "(unknown topic)" if spec is None else spec.name
+        if key in self._rejected:
+            self.counters[name, "rejected_again"] += 1
+            return False
         if spec is None:
-            self.penalize(peer, Offence.INVALID)
-            return False
+            return self._reject(key, name, peer, Offence.INVALID)
         if len(msg.data) > spec.max_bytes:
-            self.counters[spec.name, "rejected"] += 1
-            self.penalize(peer, Offence.OVERSIZED)
-            return False
+            return self._reject(key, name, peer, Offence.OVERSIZED)
         try:
             value = spec.decode(msg.data)
         except spec.rejects as exc:
             log.info("rejected %s message from %s: %s", spec.name, peer, exc)
-            self.counters[spec.name, "rejected"] += 1
-            self.penalize(peer, Offence.INVALID)
-            return False
+            return self._reject(key, name, peer, Offence.INVALID)
         except Exception:
             # A decoder bug must not take the library's pubsub service down (it
             # would stop silently); reject the message and say so loudly.
             log.exception("decoder for %s failed on a message from %s", spec.name, peer)
-            self.counters[spec.name, "rejected"] += 1
-            return False
+            return self._reject(key, name, peer, None)
         self.scores.process_valid(peer)
         self._stash[msg.from_id + msg.seqno] = value
         while len(self._stash) > DECODED_STASH:
             self._stash.popitem(last=False)
         return True
+
+    def _reject(self, key: bytes, topic: str, peer: str, offence: Offence | None) -> bool:
+        self.counters[topic, "rejected"] += 1
+        self._rejected[key] = None
+        while len(self._rejected) > REJECTED_MEMORY:
+            self._rejected.popitem(last=False)
+        if offence is not None:
+            self.penalize(peer, offence)
+        return False
 
     async def _pump(self, topic: Topic, subscription: Any) -> None:
         """Drains the library's 32-slot subscription at once into our larger inbox."""

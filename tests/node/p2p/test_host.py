@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 import trio
+from libp2p.pubsub.pb import rpc_pb2
 
 from node.p2p import (
     MessageTooLarge,
@@ -40,6 +41,19 @@ async def test_invalid_message_stops_at_first_hop_and_costs_the_sender() -> None
         assert c.scores.get_score(b.peer_id) == 1
         assert b.counters["tx", "rejected"] == 2
         assert c.counters["tx", "delivered"] == 1
+
+
+async def test_a_refused_message_delivered_again_costs_its_forwarder_once() -> None:
+    async with line("a", "b") as (a, b):
+        # py-libp2p marks only accepted messages seen, so peers re-send a refused one.
+        refused = rpc_pb2.Message(
+            from_id=a._host.get_id().to_bytes(), seqno=b"\x00" * 8, data=b"\xc1 not msgpack",
+            topicIDs=["tx"],
+        )  # fmt: skip
+        for _ in range(4):
+            assert b._validate(a._host.get_id(), refused) is False
+        assert b.scores.get_score(a.peer_id) == -Offence.INVALID.value
+        assert (b.counters["tx", "rejected"], b.counters["tx", "rejected_again"]) == (1, 3)
 
 
 async def test_oversized_message_is_refused_locally_and_remotely() -> None:
