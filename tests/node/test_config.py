@@ -30,7 +30,7 @@ def test_example_config_loads_with_paths_under_home(tmp_path: Path) -> None:
     assert config.storage.wal_path == home / "data" / "consensus.wal"
     assert config.validator_key_file == home / "keys" / "validator_key.json"
     assert config.oracle.sources[0].kind == "simulator"
-    assert config.oracle.sources[0].start_prices == (6_000_000_000_000, 300_000_000_000)
+    assert config.oracle.sources[0].start_prices == (60_000_000, 30_000_000) * 2
     assert config.p2p.persistent_peers == ()
 
 
