@@ -96,6 +96,11 @@ class BlockResult:
     events: tuple[Event, ...]  # end-of-block and epoch events, in order
     state_root: bytes
 
+    def get_events(self) -> list[Event]:
+        """Every event of the block in order: each transaction's, then the end-of-block
+        and epoch steps'."""
+        return [*(e for r in self.tx_results for e in r.events), *self.events]
+
     def encode(self) -> bytes:
         """``[RESULT_VERSION, height, [[code, detail, [event]]], [event], root]``."""
         txs = [[r.code, r.detail, [e.to_fields() for e in r.events]] for r in self.tx_results]

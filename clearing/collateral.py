@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from clearing.assets import CollateralKey
 from clearing.attestation import (
     Attestation,
     compute_signing_bytes,
@@ -140,3 +141,32 @@ def decrease_collateral(account: SubAccount, key: tuple[int, bytes], quanta: int
         account.collateral[key] = remaining
     else:
         del account.collateral[key]
+
+
+def get_collateral_quanta(state: ClearingState) -> dict[CollateralKey, int]:
+    """Quanta of each (chain, token) credited across every sub-account."""
+    totals: dict[CollateralKey, int] = {}
+    for member in state.members.values():
+        for account in member.sub_accounts.values():
+            for key, quanta in account.collateral.items():
+                totals[key] = totals.get(key, 0) + quanta
+    return totals
+
+
+def get_pending_withdrawal_quanta(state: ClearingState) -> dict[CollateralKey, int]:
+    """Quanta of each (chain, token) debited for withdrawal and not yet paid by the vault."""
+    totals: dict[CollateralKey, int] = {}
+    for record in state.pending_withdrawals.values():
+        key = (record.chain_id, record.token)
+        totals[key] = totals.get(key, 0) + record.quanta
+    return totals
+
+
+def get_vault_quanta(state: ClearingState) -> dict[CollateralKey, int]:
+    """Quanta each vault must hold per token: what is credited plus what is debited but
+    unpaid (those tokens are still in the vault). Equal to the on-chain balance / quantum
+    once every deposit is credited."""
+    totals = get_collateral_quanta(state)
+    for key, quanta in get_pending_withdrawal_quanta(state).items():
+        totals[key] = totals.get(key, 0) + quanta
+    return totals

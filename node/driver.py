@@ -13,7 +13,6 @@ during which consensus pauses.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -28,6 +27,7 @@ from consensus.state_machine import ConsensusState, TimeoutConfig
 from consensus.transport import PeerId
 from consensus.types import Block, CommitCertificate, Proposal, ValidatorSet, Vote
 from consensus.wal import MemoryWalStorage, Wal
+from node.clock import wall_clock_ms
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,6 @@ class Genesis:
     validators: ValidatorSet
     state_root: bytes
     time_ms: int
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass

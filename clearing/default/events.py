@@ -33,6 +33,21 @@ class EventKind(StrEnum):
     REDUCE_ONLY = "reduce_only"  # member below its required contribution
 
 
+WATERFALL_KINDS: tuple[str, ...] = tuple(
+    k.value
+    for k in (
+        EventKind.LIQUIDATED,
+        EventKind.COLLATERAL_SEIZED,
+        EventKind.OWN_CONTRIBUTION_USED,
+        EventKind.INSURANCE_USED,
+        EventKind.CONTRIBUTION_MUTUALISED,
+        EventKind.DELEVERAGED,
+        EventKind.UNCOVERED,
+    )
+)
+"""A default's steps in waterfall order: the liquidation, then each layer that pays."""
+
+
 @dataclass(frozen=True, slots=True)
 class DefaultEvent:
     kind: EventKind

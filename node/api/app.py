@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from clearing.tx import encode_tx
 from clearing.withdrawal import WithdrawalPaid
 from node.api.bodies import (
     ACCOUNT_QUERY_FIELDS,
+    hex0x,
     parse_account_query,
     parse_encoded_tx,
     parse_member_request,
@@ -35,6 +35,7 @@ from node.api.events import EventBroker
 from node.api.http import Request, Response, json_response, serve_http
 from node.api.openapi import RouteDoc, build_document
 from node.api.service import NodeInterface
+from node.clock import wall_clock_ms
 from node.mempool import MempoolError
 from node.metrics import CONTENT_TYPE, NodeMetrics
 
@@ -53,14 +54,6 @@ class Route:
 
 def compile_path(template: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
-
-
-def hex0x(data: bytes) -> str:
-    return "0x" + data.hex()
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class ApiApp:

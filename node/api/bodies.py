@@ -46,6 +46,11 @@ def get_field(obj: dict[str, Any], name: str, where: str = "") -> Any:
     return obj[name]
 
 
+def hex0x(data: bytes) -> str:
+    """Bytes as the API writes them: lowercase hex with a 0x prefix (read by parse_hex)."""
+    return "0x" + data.hex()
+
+
 def parse_hex(value: object, field: str, length: int | None = None) -> bytes:
     try:
         assert isinstance(value, str) and value[:2] in ("0x", "0X")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bridge.withdrawal import get_relay_json
 from clearing.state import WithdrawalRecord
 from node.api.app import RouteHandler
+from node.api.bodies import hex0x
 from node.api.errors import ApiError
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
     from node.collateral.service import BridgeNode
 
 MAX_NONCE_DIGITS = 78  # uint256
-
-
-def hex0x(data: bytes) -> str:
-    return "0x" + data.hex()
 
 
 class BridgeApi:

@@ -18,7 +18,7 @@ from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import Chain, account_from_key, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
 from bridge.validators import EvmValidatorSet
-from bridge.vault import deposit_token
+from bridge.vault import deposit_token, get_vault_balances
 from bridge.withdrawal import relay
 from node.collateral.relayer import parse_relay_json
 from node.devnet.genesis import TOKENS
@@ -40,8 +40,11 @@ class DevChain:
     def token(self, symbol: str) -> Contract:
         return self.chain.contract("TestToken", to_checksum_address(self.deployed.tokens[symbol]))
 
-    def get_vault_balance(self, symbol: str) -> int:
-        return int(self.token(symbol).functions.balanceOf(self.vault.address).call())
+    def get_vault_balances(self) -> dict[str, int]:
+        """What the vault holds of each test token (token units), in one round trip."""
+        tokens = self.deployed.tokens
+        found = get_vault_balances(self.chain, self.deployed.vault, list(tokens.values()))
+        return {symbol: found[token] for symbol, token in tokens.items()}
 
 
 def start_chains(count: int, validator_set: EvmValidatorSet) -> list[DevChain]:

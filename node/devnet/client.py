@@ -17,7 +17,7 @@ from clearing.transfer import Transfer
 from clearing.tx import TxRecord, encode_tx
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal
-from node.api.bodies import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
+from node.api.bodies import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS, hex0x
 
 TIMEOUT_S = 20.0
 MemberRequest = Withdrawal | Transfer | AuthoriseVenue
@@ -30,10 +30,6 @@ class NodeApiError(Exception):
         super().__init__(f"{url}: HTTP {status}: {body[:300]}")
         self.status = status
         self.body = body
-
-
-def hex0x(data: bytes) -> str:
-    return "0x" + data.hex()
 
 
 def get_member_request_body(record: MemberRequest, chain_id: int) -> dict[str, Any]:

@@ -13,18 +13,14 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from clearing.default.events import WATERFALL_KINDS
+
 if TYPE_CHECKING:
     from node.devnet.network import Devnet
     from node.devnet.summary import Summary
 
 MEMBER_EVENTS = (
-    "liquidated",
-    "collateral_seized",
-    "own_contribution_used",
-    "insurance_used",
-    "contribution_mutualised",
-    "deleveraged",
-    "uncovered",
+    *WATERFALL_KINDS,
     "collateral_credited",
     "withdrawal",
     "withdrawal_paid",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import trio
 
 from clearing.block import BlockResult
+from clearing.default.events import WATERFALL_KINDS
 from clearing.genesis import parse_genesis
 from clearing.state import ClearingState
 from consensus.types import Block
@@ -31,15 +32,6 @@ if TYPE_CHECKING:
     from node.devnet.homes import Home
     from node.devnet.sections import Services
 
-WATERFALL = (
-    "liquidated",
-    "collateral_seized",
-    "own_contribution_used",
-    "insurance_used",
-    "contribution_mutualised",
-    "deleveraged",
-    "uncovered",
-)
 POLL_S = 0.25
 
 
@@ -166,14 +158,12 @@ class Devnet:
             self.codes[tx_result.code] += 1
             if tx_result.code != "ok":
                 self.log(f"block {result.height}: tx {tx_result.code} {tx_result.detail[:80]}")
-            for event in tx_result.events:
-                self._event(result.height, event.kind, dict(event.data))
-        for event in result.events:
+        for event in result.get_events():
             self._event(result.height, event.kind, dict(event.data))
 
     def _event(self, height: int, kind: str, data: dict[str, object]) -> None:
         self.events[kind] += 1
-        if kind in WATERFALL:
+        if kind in WATERFALL_KINDS:
             who = self.name_of(data.get("member", "?"))
             line = f"h{height} {kind} {who} {data.get('amount', '')!r}"
             self.waterfall_log.append(line)

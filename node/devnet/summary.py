@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from clearing.block import BlockResult
+from clearing.collateral import get_vault_quanta
 from clearing.state import ClearingState
 
 if TYPE_CHECKING:
@@ -26,17 +27,6 @@ def get_money(state: ClearingState) -> int:
     return cash + funds + state.fee_pool + state.insurance_fund
 
 
-def get_held(state: ClearingState, key: tuple[int, bytes]) -> int:
-    """Quanta of `key` in every sub-account plus pending withdrawals of it."""
-    held = sum(
-        a.collateral.get(key, 0) for m in state.members.values() for a in m.sub_accounts.values()
-    )
-    pending = sum(
-        r.quanta for r in state.pending_withdrawals.values() if (r.chain_id, r.token) == key
-    )
-    return held + pending
-
-
 @dataclass
 class Ledger:
     money: int = 0
@@ -47,38 +37,38 @@ class Ledger:
 
     def record(self, result: BlockResult) -> None:
         """Count this block's credits and vault payouts per token."""
-        for tx_result in result.tx_results:
-            for event in tx_result.events:
-                if event.kind in ("collateral_credited", "withdrawal_paid"):
-                    chain_id, token, quanta = (
-                        event.get(k) for k in ("chain_id", "token", "quanta")
-                    )
-                    assert isinstance(chain_id, int) and isinstance(token, bytes)
-                    assert isinstance(quanta, int)
-                    sign = 1 if event.kind == "collateral_credited" else -1
-                    key = (chain_id, token)
-                    self.credited[key] = self.credited.get(key, 0) + sign * quanta
+        for event in result.get_events():
+            if event.kind in ("collateral_credited", "withdrawal_paid"):
+                chain_id, token, quanta = (event.get(k) for k in ("chain_id", "token", "quanta"))
+                assert isinstance(chain_id, int) and isinstance(token, bytes)
+                assert isinstance(quanta, int)
+                sign = 1 if event.kind == "collateral_credited" else -1
+                key = (chain_id, token)
+                self.credited[key] = self.credited.get(key, 0) + sign * quanta
 
     def check(self, state: ClearingState) -> str:
         """'' if money and every token are conserved so far; else what broke."""
         if get_money(state) != self.money:
             return f"cash+fees+insurance+default funds {get_money(state)} != {self.money}"
+        vault_quanta = get_vault_quanta(state)
         for key, credited in self.credited.items():
-            held = get_held(state, key)
+            held = vault_quanta.get(key, 0)
             if held != credited:
                 token = f"{key[0]}:0x{key[1].hex()}"
                 return f"token {token}: held+pending {held} != net credited {credited}"
         return ""
 
     def check_vaults(self, state: ClearingState, dev: DevChain) -> str:
+        vault_quanta = get_vault_quanta(state)
+        balances = dev.get_vault_balances()
         for symbol, token in dev.deployed.tokens.items():
             key = (dev.chain.chain_id, token)
             quantum = state.collateral_tokens[key].quantum
-            onchain = dev.get_vault_balance(symbol)
-            if onchain != quantum * get_held(state, key):
+            onchain = balances[symbol]
+            if onchain != quantum * vault_quanta.get(key, 0):
                 return (
                     f"vault {dev.chain.chain_id} {symbol}: balance {onchain} != quantum "
-                    f"{quantum} x ledger {get_held(state, key)}"
+                    f"{quantum} x ledger {vault_quanta.get(key, 0)}"
                 )
         return ""
 
@@ -129,7 +119,7 @@ class Summary:
                     "chain_id": d.chain.chain_id,
                     "deposited": dict(d.deposited),
                     "paid_out": dict(d.paid_out),
-                    "vault": {s: d.get_vault_balance(s) for s in d.deployed.tokens},
+                    "vault": d.get_vault_balances(),
                 }
                 for d in net.chains
             ],

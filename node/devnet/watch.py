@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import trio
 
-from node.devnet.chains import DevChain, mine_block, relay_withdrawal
+from node.devnet.chains import mine_block, relay_withdrawal
 from node.devnet.client import NodeApiError
 from node.devnet.network import POLL_S, Devnet, NodeView
 from node.devnet.reports import check_report
@@ -105,13 +105,9 @@ async def mine_chains(net: Devnet) -> None:
     while True:
         for dev in net.chains:
             await trio.to_thread.run_sync(mine_block, dev)
-            balances = await trio.to_thread.run_sync(_get_balances, dev)
+            balances = await trio.to_thread.run_sync(dev.get_vault_balances)
             net.vaults[dev.chain.chain_id] = balances
         await trio.sleep(1.0)
-
-
-def _get_balances(dev: DevChain) -> dict[str, int]:
-    return {symbol: dev.get_vault_balance(symbol) for symbol in dev.deployed.tokens}
 
 
 async def poll(net: Devnet) -> None:

@@ -23,11 +23,12 @@ from consensus.types import Block, CommitCertificate
 from node.api.app import RouteHandler
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.clock import wall_clock_ms
 from node.config import NodeConfig
 from node.oracle.gossip import ObservationCheck, encode_observation
 from node.oracle.pool import FreshnessRule, ObservationPool
 from node.oracle.service import OracleService
-from node.oracle.sources import PriceSource, SourceError, build_source, get_wall_clock_ms
+from node.oracle.sources import PriceSource, SourceError, build_source
 from node.oracle.status import OracleMetrics, OracleStatus
 from node.p2p import MessageTooLarge, Topic
 from node.p2p.topics import PRICES
@@ -74,7 +75,7 @@ class OracleNode:
         max_age = self.ctx.genesis.oracle.max_age_ms
         async for observation in observations:
             self.pool.add(observation)
-            if get_wall_clock_ms() - observation.observed_ms > max_age // 2:
+            if wall_clock_ms() - observation.observed_ms > max_age // 2:
                 log.warning("own observation of %d not gossiped: too old", observation.observed_ms)
                 continue
             try:
@@ -87,9 +88,7 @@ class OracleNode:
             self.status.count_out()
 
     async def get_oracle(self, _: Request, __: dict[str, str]) -> Response:
-        return json_response(
-            200, self.status.render(self.ctx.state, self.pool, get_wall_clock_ms())
-        )
+        return json_response(200, self.status.render(self.ctx.state, self.pool, wall_clock_ms()))
 
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
         doc = RouteDoc("GET", "/v1/oracle", "getOracle",
@@ -103,7 +102,7 @@ def build_sources(config: NodeConfig) -> list[PriceSource]:
     sources = []
     for index, source_config in enumerate(config.oracle.sources):
         try:
-            sources.append(build_source(source_config, clock_ms=get_wall_clock_ms))
+            sources.append(build_source(source_config, clock_ms=wall_clock_ms))
         except SourceError as exc:
             log.error("oracle.sources[%d] left out: %s", index, exc)
     return sources
@@ -117,9 +116,7 @@ def build_sampler(ctx: NodeContext) -> OracleService | None:
     if not sources:
         log.warning("oracle enabled without usable sources: this validator does not observe")
         return None
-    return OracleService(
-        sources, ctx.validator_key, ctx.genesis, get_wall_clock_ms, ctx.api.metrics
-    )
+    return OracleService(sources, ctx.validator_key, ctx.genesis, wall_clock_ms, ctx.api.metrics)
 
 
 async def serve_oracle(
@@ -142,7 +139,7 @@ async def serve_oracle(
 
 
 def make_topics(config: NodeConfig, inputs: NodeContextInputs) -> tuple[Topic, ...]:
-    return (ObservationCheck.from_genesis(inputs.genesis, get_wall_clock_ms).topic(),)
+    return (ObservationCheck.from_genesis(inputs.genesis, wall_clock_ms).topic(),)
 
 
 def is_enabled(config: NodeConfig, inputs: NodeContextInputs) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Protocol
 
 import httpx
 
+from node.clock import wall_clock_ms
 from node.config import OracleSourceConfig
 
 BPS = 10_000
@@ -216,14 +216,10 @@ class EvmFeedSource:
         return {i: price for i in self._ids}
 
 
-def get_wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def build_source(
     config: OracleSourceConfig,
     evm_readers: Mapping[str, EvmReader] | None = None,
-    clock_ms: Callable[[], int] = get_wall_clock_ms,
+    clock_ms: Callable[[], int] = wall_clock_ms,
 ) -> PriceSource:
     """The source a config entry describes; `evm_readers` maps bridge chain names."""
     if config.kind == "simulator":

@@ -64,12 +64,11 @@ class OracleStatus:
 
     def record_block(self, height: int, result: BlockResult | None) -> None:
         """Notes a committed price update and its clamps (events of successful txs only)."""
-        for tx in () if result is None else result.tx_results:
-            for event in tx.events:
-                if event.kind == "price_update":
-                    self.last_update_height = height
-                elif event.kind == "price_clamped":
-                    self.clamps.append({"height": height, **dict(event.data)})
+        for event in () if result is None else result.get_events():
+            if event.kind == "price_update":
+                self.last_update_height = height
+            elif event.kind == "price_clamped":
+                self.clamps.append({"height": height, **dict(event.data)})
 
     def render(self, state: ClearingState, pool: ObservationPool, now_ms: int) -> dict[str, object]:
         rule = FreshnessRule(now_ms, self.genesis.oracle.max_age_ms, state.price_time_ms)

@@ -94,8 +94,7 @@ class ReportsService:
             return []
         return [
             (int(e.get("epoch")), bytes(e.get("report_hash")))  # type: ignore[arg-type]
-            for r in result.tx_results
-            for e in r.events
+            for e in result.get_events()
             if e.kind == "report_committed"
         ]
 

@@ -10,25 +10,14 @@ from collections import deque
 from dataclasses import dataclass
 
 from clearing.block import BlockResult
-from clearing.default.events import EventKind
+from clearing.default.events import WATERFALL_KINDS, EventKind
 from clearing.events import Event
 from consensus.types import Block, CommitCertificate
 
 RECENT_BLOCKS = 20
 RECENT_DEFAULT_EVENTS = 200
-WATERFALL_KINDS = frozenset(
-    kind.value
-    for kind in (
-        EventKind.LIQUIDATED,
-        EventKind.LIQUIDATION_FEE,
-        EventKind.COLLATERAL_SEIZED,
-        EventKind.OWN_CONTRIBUTION_USED,
-        EventKind.INSURANCE_USED,
-        EventKind.CONTRIBUTION_MUTUALISED,
-        EventKind.DELEVERAGED,
-        EventKind.UNCOVERED,
-        EventKind.REDUCE_ONLY,
-    )
+SHOWN_KINDS = frozenset(
+    (*WATERFALL_KINDS, EventKind.LIQUIDATION_FEE.value, EventKind.REDUCE_ONLY.value)
 )
 
 
@@ -79,7 +68,6 @@ class Journal:
         )
         if result is None:
             return
-        events = [*(e for r in tx_results for e in r.events), *result.events]
-        for event in events:
-            if event.kind in WATERFALL_KINDS:
+        for event in result.get_events():
+            if event.kind in SHOWN_KINDS:
                 self.defaults.appendleft(DefaultLine(block.height, event))

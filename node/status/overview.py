@@ -11,17 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from clearing.collateral import get_collateral_quanta, get_pending_withdrawal_quanta
 from clearing.risk.engine import INSURANCE_MEMBER, get_member_risk
 from clearing.state import ClearingState
+from node.api.bodies import hex0x
 from node.status.journal import Journal
 from node.status.vaults import VaultView
 
 MAX_MEMBER_ROWS = 100
 ReportStatus = Callable[[], dict[str, Any] | None]
-
-
-def hex0x(data: bytes) -> str:
-    return "0x" + data.hex()
 
 
 def get_validators(state: ClearingState, journal: Journal) -> list[dict[str, Any]]:
@@ -54,27 +52,14 @@ def get_blocks(journal: Journal) -> list[dict[str, Any]]:
     ]
 
 
-def get_ledger_collateral(state: ClearingState) -> dict[tuple[int, bytes], int]:
-    """Quanta of each collateral token held across all sub-accounts."""
-    held: dict[tuple[int, bytes], int] = {}
-    for member in state.members.values():
-        for account in member.sub_accounts.values():
-            for key, quanta in account.collateral.items():
-                held[key] = held.get(key, 0) + quanta
-    return held
-
-
 def get_chains(state: ClearingState, vaults: Mapping[int, VaultView]) -> list[dict[str, Any]]:
     """Per chain and token: the vault's on-chain balance beside what the ledger credits.
 
     Both in token units; the ledger's figure excludes withdrawals debited but
     not yet paid (they are still in the vault).
     """
-    held = get_ledger_collateral(state)
-    pending: dict[tuple[int, bytes], int] = {}
-    for record in state.pending_withdrawals.values():
-        key = (record.chain_id, record.token)
-        pending[key] = pending.get(key, 0) + record.amount
+    held = get_collateral_quanta(state)
+    pending = get_pending_withdrawal_quanta(state)
     chains = []
     for chain_id in sorted({t.chain_id for t in state.collateral_tokens.values()}):
         view = vaults.get(chain_id)
@@ -88,7 +73,7 @@ def get_chains(state: ClearingState, vaults: Mapping[int, VaultView]) -> list[di
                     "symbol": token.symbol,
                     "token": hex0x(token.token),
                     "ledger": held.get(token.key, 0) * token.quantum,
-                    "pending_withdrawals": pending.get(token.key, 0),
+                    "pending_withdrawals": pending.get(token.key, 0) * token.quantum,
                     "vault": on_chain,
                 }
             )

@@ -6,8 +6,6 @@ as JSON. Enabled wherever the HTTP API is.
 
 from __future__ import annotations
 
-import time
-
 import trio
 
 from clearing.risk.engine import get_risk_setup
@@ -15,6 +13,7 @@ from consensus.types import Block, CommitCertificate
 from node.api.app import RouteHandler
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.clock import wall_clock_ms
 from node.config import NodeConfig
 from node.reports.store import ReportStore
 from node.services import NodeContext, NodeContextInputs, Service
@@ -23,10 +22,6 @@ from node.status.overview import ReportStatus, build_overview
 from node.status.page import render_status_page
 from node.status.vaults import VaultView, poll_vaults
 from node.status.verdict import ReportVerdicts
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class StatusPage:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from bridge.chain import connect
+from bridge.chain import Chain, connect
 from bridge.vault import get_vault_balances
 from clearing.assets import CollateralToken
 from node.config import BridgeChainConfig
@@ -35,11 +35,23 @@ class VaultView:
     read_at_ms: int = 0
 
 
-def read_vault(chain: BridgeChainConfig, tokens: Sequence[CollateralToken]) -> dict[str, int]:
-    """Balances (token units) of the vault on `chain` for the genesis tokens on that chain."""
-    connected = connect(chain.rpc_url, chain.chain_id, timeout=5.0)
+def read_vault(
+    chain: BridgeChainConfig, tokens: Sequence[CollateralToken], connected: dict[int, Chain]
+) -> dict[str, int]:
+    """Balances (token units) of the vault on `chain` for the genesis tokens on that chain.
+
+    Connects (checking the chain id) only when `connected` holds no link to it yet;
+    a failed read drops the link, so the next poll reconnects.
+    """
+    link = connected.get(chain.chain_id)
+    if link is None:
+        link = connected[chain.chain_id] = connect(chain.rpc_url, chain.chain_id, timeout=5.0)
     vault = bytes.fromhex(chain.vault_address.removeprefix("0x"))
-    found = get_vault_balances(connected, vault, [t.token for t in tokens])
+    try:
+        found = get_vault_balances(link, vault, [t.token for t in tokens])
+    except Exception:
+        del connected[chain.chain_id]
+        raise
     return {t.symbol: found[t.token] for t in tokens}
 
 
@@ -50,6 +62,7 @@ async def poll_vaults(
     clock_ms: Callable[[], int],
 ) -> None:
     """Refreshes `views` (by chain id) until cancelled."""
+    connected: dict[int, Chain] = {}
     for chain in chains:
         views[chain.chain_id] = VaultView(chain.name, chain.chain_id, chain.vault_address)
     while True:
@@ -57,7 +70,9 @@ async def poll_vaults(
             view = views[chain.chain_id]
             on_chain = [t for t in tokens if t.chain_id == chain.chain_id]
             try:
-                view.balances = await trio.to_thread.run_sync(read_vault, chain, on_chain)
+                view.balances = await trio.to_thread.run_sync(
+                    read_vault, chain, on_chain, connected
+                )
                 view.error, view.read_at_ms = "", clock_ms()
             except Exception as exc:  # any RPC, transport or decoding failure of one chain
                 view.error = f"{type(exc).__name__}: {exc}"[:200]

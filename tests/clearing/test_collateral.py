@@ -3,8 +3,14 @@ from dataclasses import replace
 import pytest
 
 from clearing.attestation import Attestation
-from clearing.collateral import check_collateral_debit
+from clearing.collateral import (
+    check_collateral_debit,
+    get_collateral_quanta,
+    get_pending_withdrawal_quanta,
+    get_vault_quanta,
+)
 from clearing.errors import InsufficientCollateral
+from clearing.sandbox import derive_member_key
 from clearing.state import SubAccount
 from tests.clearing.support import ALICE, USDC, WETH, assert_rejected, new_sandbox, only_result
 
@@ -54,3 +60,17 @@ def test_debit_check_carries_the_numbers() -> None:
     with pytest.raises(InsufficientCollateral) as info:
         check_collateral_debit(account, ALICE.address, 0, USDC, 11)
     assert (info.value.available, info.value.requested) == (10, 11)
+
+
+def test_vault_quanta_count_credited_and_debited_but_unpaid() -> None:
+    box = new_sandbox()
+    alice, bob = derive_member_key("vault-alice"), derive_member_key("vault-bob")
+    box.apply([box.credit(alice.address, USDC, 100), box.credit(bob.address, USDC, 50)])
+    box.apply([box.withdraw(alice, USDC, 30)])
+    assert get_collateral_quanta(box.state) == {USDC: 120}
+    assert get_pending_withdrawal_quanta(box.state) == {USDC: 30}
+    assert get_vault_quanta(box.state) == {USDC: 150}
+    (record,) = box.state.pending_withdrawals.values()
+    box.apply([box.paid(alice.address, record.nonce, USDC[0])])
+    assert get_pending_withdrawal_quanta(box.state) == {}
+    assert get_vault_quanta(box.state) == {USDC: 120}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,25 +33,23 @@ def one_way_batches(chain_id: int) -> list[bytes]:
             for i, t in enumerate(trades)]  # fmt: skip
 
 
-async def wait_for_margined(port: int, count: int) -> dict[str, object]:
-    """The overview once `count` members hold margined positions."""
+async def wait_for_overview(port: int, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The node's overview once `ready` holds for it."""
     async with httpx.AsyncClient(timeout=10) as client:
         with trio.fail_after(60):
             while True:
                 overview = (await client.get(f"http://127.0.0.1:{port}/v1/overview")).json()
-                if sum(m["status"] == "ok" for m in overview["members"]) >= count:
+                if ready(overview):
                     return overview
                 await trio.sleep(0.2)
 
 
-async def wait_for_credits(port: int, count: int) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
-        with trio.fail_after(60):
-            while (
-                len((await client.get(f"http://127.0.0.1:{port}/v1/overview")).json()["members"])
-                < count
-            ):
-                await trio.sleep(0.2)
+def has_members(count: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda overview: len(overview["members"]) >= count
+
+
+def has_margined(count: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda overview: sum(m["status"] == "ok" for m in overview["members"]) >= count
 
 
 def screenshot(url: str, shot: Path) -> None:
@@ -73,7 +73,7 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
             await client.wait_for_mesh(TX, 2)
             for tx in setup:
                 await client.publish(TX, tx)
-            await wait_for_credits(net.homes[0].api_port, 4)
+            await wait_for_overview(net.homes[0].api_port, has_members(4))
             async with httpx.AsyncClient(timeout=10) as http:
                 for i, batch in enumerate(one_way_batches(4242)):
                     url = f"http://127.0.0.1:{net.homes[i % 4].api_port}/v1/trade-batches"
@@ -81,7 +81,7 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
                         url, content=batch, headers={"content-type": "application/msgpack"}
                     )
                     assert answer.status_code == 202, answer.text
-            overviews = [await wait_for_margined(h.api_port, 4) for h in net.homes]
+            overviews = [await wait_for_overview(h.api_port, has_margined(4)) for h in net.homes]
         for home, overview in zip(net.homes, overviews, strict=True):
             assert overview["moniker"] == home.name
             assert [v["name"] for v in overview["validators"]] == [
