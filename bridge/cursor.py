@@ -10,8 +10,10 @@ Consumers read the outbox by sequence number (`get_deposits_since`).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from bridge.deposits import DepositEvent
 from bridge.wire import pack_record, unpack_record
@@ -42,7 +44,12 @@ CREATE TABLE IF NOT EXISTS cursor (
 
 
 class CursorStore:
-    """One SQLite file; safe to reopen after a crash (WAL journal, synchronous FULL)."""
+    """One SQLite file; safe to reopen after a crash (WAL journal, synchronous FULL).
+
+    Watchers of several chains may share one store from worker threads; a lock
+    serialises use of the one connection, whose transaction state is shared, so
+    no reader sees another thread's uncommitted range and no BEGIN nests.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -50,14 +57,15 @@ class CursorStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.db.close()
 
     def get_next_block(self, chain_id: int, vault: bytes, default: int) -> int:
-        row = self.db.execute(
+        row = self._fetch_one(
             "SELECT next_block FROM cursor WHERE chain_id = ? AND vault = ?", (chain_id, vault)
-        ).fetchone()
+        )
         return default if row is None else int(row[0])
 
     def commit_range(
@@ -108,45 +116,64 @@ class CursorStore:
         return bool(cursor.rowcount)
 
     def get_deposit(self, chain_id: int, tx_hash: bytes, log_index: int) -> DepositEvent | None:
-        row = self.db.execute(
+        row = self._fetch_one(
             "SELECT record FROM deposits WHERE chain_id = ? AND tx_hash = ? AND log_index = ?",
             (chain_id, tx_hash, log_index),
-        ).fetchone()
+        )
         return None if row is None else DepositEvent.decode(row[0])
 
     def get_deposits_since(self, seq: int, limit: int = 1000) -> list[tuple[int, DepositEvent]]:
         """Outbox entries with sequence number > `seq`, oldest first."""
-        rows = self.db.execute(
+        rows = self._fetch_all(
             "SELECT seq, record FROM deposits WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-        ).fetchall()
+        )
         return [(int(s), DepositEvent.decode(r)) for s, r in rows]
 
     def get_payouts_since(self, seq: int, limit: int = 1000) -> list[tuple[int, PayoutObservation]]:
         """Final vault payouts with sequence number > `seq`, oldest first."""
-        rows = self.db.execute(
+        rows = self._fetch_all(
             "SELECT seq, record FROM payouts WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-        ).fetchall()
+        )
         return [
             (int(s), PayoutObservation.from_fields(unpack_record(r, "PayoutObservation", 1)[0]))
             for s, r in rows
         ]
 
     def count_deposits(self, chain_id: int) -> int:
-        row = self.db.execute("SELECT COUNT(*) FROM deposits WHERE chain_id = ?", (chain_id,))
-        return int(row.fetchone()[0])
+        row = self._fetch_one("SELECT COUNT(*) FROM deposits WHERE chain_id = ?", (chain_id,))
+        assert row is not None  # COUNT always yields a row
+        return int(row[0])
+
+    def _fetch_one(self, sql: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
+        with self._lock:
+            row: tuple[Any, ...] | None = self.db.execute(sql, params).fetchone()
+            return row
+
+    def _fetch_all(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.db.execute(sql, params).fetchall()
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self.db)
+        return _Transaction(self.db, self._lock)
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+    """BEGIN IMMEDIATE ... COMMIT under the store's lock, rolled back on any exception."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
         self.db = db
+        self.lock = lock
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        try:
+            self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            self.lock.release()
