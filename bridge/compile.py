@@ -15,7 +15,7 @@ from pathlib import Path
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("CollateralVault.sol", "TestToken.sol")
+SOURCES = ("CollateralVault.sol", "PriceFeed.sol", "TestToken.sol")
 SOLC_VERSION = "0.8.37+commit.f401782d.Emscripten.clang"
 SETTINGS = {
     "optimizer": {"enabled": True, "runs": 200},
