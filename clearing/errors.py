@@ -119,6 +119,15 @@ class DuplicateTrade(InvalidTransaction):
 
 
 @dataclass(eq=False)
+class StaleTradeId(InvalidTransaction):
+    """Below the venue's replay window: ids under ``lowest_accepted`` are never cleared."""
+
+    venue_id: str
+    trade_id: int
+    lowest_accepted: int
+
+
+@dataclass(eq=False)
 class DuplicateCredit(InvalidTransaction):
     chain_id: int
     tx_hash: bytes
