@@ -4,6 +4,11 @@ Layout and hashing are specified in proofs/FORMAT.md. Blinding factors are
 derived from a secret seed shared by the validators and (epoch, owner,
 sub-account, label), so every validator builds the same report byte for byte
 and can hand a member its own openings.
+
+A report names its chain. Each validator signs it once, over
+`clearing.report_commitment.compute_report_signing_bytes(chain_id, epoch,
+report_hash)`: the very signature the `ReportCommitment` transaction carries,
+so the quorum a member checks here is the one clearing checked.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import msgpack
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from clearing.report_commitment import compute_report_signing_bytes
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
 from proofs.bulletproofs import N_BITS
 from proofs.errors import DecodeError
@@ -33,9 +39,8 @@ from proofs.statement import (
     prove_solvency,
 )
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 REPORT_HASH_DOMAIN = b"clearnode-solvency-report-v1"
-SIGNING_DOMAIN = b"clearnode/solvency-report-signature/v1"
 BLINDING_DOMAIN = b"clearnode-blinding-v1"
 MAX_UINT64 = (1 << 64) - 1
 
@@ -74,6 +79,7 @@ class Validator:
 @dataclass(frozen=True)
 class Report:
     version: int
+    chain_id: int
     epoch: int
     state_root: bytes
     statement: SolvencyStatement
@@ -84,6 +90,7 @@ class Report:
     def _body(self) -> list[Any]:
         return [
             self.version,
+            self.chain_id,
             self.epoch,
             self.state_root,
             self.statement.to_list(),
@@ -95,6 +102,10 @@ class Report:
         """What validators sign: SHA3-256 over the domain and the body (no signatures)."""
         body = msgpack.packb(self._body(), use_bin_type=True)
         return hashlib.sha3_256(REPORT_HASH_DOMAIN + bytes(body)).digest()
+
+    def get_signing_bytes(self) -> bytes:
+        """What each validator signs: this report's hash bound to its chain and epoch."""
+        return compute_report_signing_bytes(self.chain_id, self.epoch, self.get_hash())
 
     def encode(self) -> bytes:
         sigs = [[s.public_key, s.signature] for s in self.signatures]
@@ -150,8 +161,10 @@ def build_report(
     accounts: Mapping[AccountKey, Sequence[int]],
     seed: bytes,
     map_fn: MapFn = map,
+    *,
+    chain_id: int,
 ) -> Report:
-    """The unsigned report; deterministic in its arguments.
+    """The unsigned report of `chain_id`; deterministic in its arguments.
 
     Every account is checked before any is proven: raises ProverError for an
     insolvent or out-of-range account, AggregateError if the book is not flat.
@@ -159,7 +172,7 @@ def build_report(
     pass a process pool's `map` (jobs and results are plain picklable values)."""
     statement = form if isinstance(form, SolvencyStatement) else get_statement(form)
     keys = sorted(accounts)
-    _check_header(epoch, state_root)
+    _check_header(chain_id, epoch, state_root)
     for owner, sub in keys:
         _check_key(owner, sub)
         check_provable(statement, accounts[(owner, sub)])
@@ -182,7 +195,7 @@ def build_report(
         AccountEntry(key[0], key[1], commitments, proof)
         for key, (commitments, proof) in zip(keys, map_fn(run_proof_job, jobs), strict=True)
     )
-    return Report(REPORT_VERSION, epoch, state_root, statement, entries, aggregates)
+    return Report(REPORT_VERSION, chain_id, epoch, state_root, statement, entries, aggregates)
 
 
 @dataclass(frozen=True)
@@ -202,13 +215,9 @@ def run_proof_job(job: ProofJob) -> ProofResult:
     return commitments, proof.encode()
 
 
-def compute_signing_message(report_hash: bytes) -> bytes:
-    return SIGNING_DOMAIN + report_hash
-
-
 def sign_report(report: Report, key: Ed25519PrivateKey) -> ValidatorSignature:
     public = key.public_key().public_bytes_raw()
-    return ValidatorSignature(public, key.sign(compute_signing_message(report.get_hash())))
+    return ValidatorSignature(public, key.sign(report.get_signing_bytes()))
 
 
 def add_signatures(report: Report, signatures: Sequence[ValidatorSignature]) -> Report:
@@ -234,7 +243,7 @@ def check_signatures(report: Report, validators: Sequence[Validator]) -> list[st
     """Failures of the quorum check: > 2/3 of total power, cross-multiplied."""
     failures = []
     power = {v.public_key: v.power for v in validators}
-    message = compute_signing_message(report.get_hash())
+    message = report.get_signing_bytes()
     signed = 0
     seen: set[bytes] = set()
     for s in report.signatures:
@@ -259,10 +268,19 @@ def check_signatures(report: Report, validators: Sequence[Validator]) -> list[st
 
 
 def verify_report(
-    gens: Generators[P], report: Report, validators: Sequence[Validator] | None
+    gens: Generators[P],
+    report: Report,
+    validators: Sequence[Validator] | None,
+    chain_id: int | None = None,
 ) -> Verdict:
-    """Every check that needs only public data; all proofs in one batch."""
+    """Every check that needs only public data; all proofs in one batch. The
+    signatures are checked over the report's own chain id; `chain_id`, when the
+    member knows its chain, must be that one."""
     verdict = Verdict()
+    if chain_id is None:
+        verdict.warnings.append(f"chain id {report.chain_id} read from the report, not compared")
+    elif chain_id != report.chain_id:
+        verdict.failures.append(f"report is for chain {report.chain_id}, not chain {chain_id}")
     if validators is None:
         verdict.warnings.append("signatures not checked: no validator set given")
     else:
@@ -322,7 +340,9 @@ def _find_invalid(
     return _find_invalid(gens, report, items[:half]) + _find_invalid(gens, report, items[half:])
 
 
-def _check_header(epoch: int, state_root: bytes) -> None:
+def _check_header(chain_id: int, epoch: int, state_root: bytes) -> None:
+    if not 0 <= chain_id <= MAX_UINT64:
+        raise DecodeError(f"chain id {chain_id} does not fit in uint64")
     if not 0 <= epoch <= MAX_UINT64:
         raise DecodeError(f"epoch {epoch} does not fit in uint64")
     if len(state_root) != 32:
@@ -336,6 +356,16 @@ def _check_key(owner: bytes, sub: int) -> None:
         raise DecodeError(f"sub-account {sub} does not fit in uint64")
 
 
+class UnsupportedReportVersion(DecodeError):
+    """A report in a format this verifier does not read (version 1 signatures were
+    not bound to the chain)."""
+
+    def __init__(self, version: object) -> None:
+        super().__init__(f"report version {version!r} is not supported (this reads "
+                         f"version {REPORT_VERSION})")  # fmt: skip
+        self.version = version
+
+
 def _expect(cond: bool, what: str) -> None:
     if not cond:
         raise DecodeError(what)
@@ -347,11 +377,16 @@ def decode_report(data: bytes) -> Report:
         obj = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise DecodeError(f"report is not msgpack: {exc}") from exc
-    _expect(isinstance(obj, list) and len(obj) == 7, "report must be a list of 7 fields")
-    version, epoch, state_root, statement_obj, accounts_obj, aggregates_obj, sigs_obj = obj
-    _expect(version == REPORT_VERSION, f"unsupported report version {version!r}")
-    _expect(type(epoch) is int and isinstance(state_root, bytes), "bad epoch or state root")
-    _check_header(epoch, state_root)
+    _expect(isinstance(obj, list) and len(obj) >= 1, "report must be a list of fields")
+    if obj[0] != REPORT_VERSION:
+        raise UnsupportedReportVersion(obj[0])
+    _expect(len(obj) == 8, "report must be a list of 8 fields")
+    version, chain_id, epoch, state_root, statement_obj, accounts_obj, aggregates_obj, sigs = obj
+    _expect(
+        type(chain_id) is int and type(epoch) is int and isinstance(state_root, bytes),
+        "bad chain id, epoch or state root",
+    )
+    _check_header(chain_id, epoch, state_root)
     statement = decode_statement(statement_obj)
     width = len(statement.input_labels) * POINT_BYTES
     _expect(isinstance(accounts_obj, list), "accounts must be a list")
@@ -376,16 +411,17 @@ def decode_report(data: bytes) -> Report:
         _expect(0 <= total <= MAX_UINT64, f"aggregate #{i}: total out of range")
         _expect(isinstance(blinding, bytes), f"aggregate #{i}: blinding sum must be bytes")
         aggregates.append(AggregateEntry(label, total, decode_scalar(blinding)))
-    _expect(isinstance(sigs_obj, list), "signatures must be a list")
-    sigs = []
-    for i, s in enumerate(sigs_obj):
+    _expect(isinstance(sigs, list), "signatures must be a list")
+    signatures = []
+    for i, s in enumerate(sigs):
         _expect(isinstance(s, list) and len(s) == 2, f"signature #{i} must be [key, sig]")
         key, sig = s
         _expect(isinstance(key, bytes) and len(key) == 32, f"signature #{i}: key 32 bytes")
         _expect(isinstance(sig, bytes) and len(sig) == 64, f"signature #{i}: sig 64 bytes")
-        sigs.append(ValidatorSignature(key, sig))
+        signatures.append(ValidatorSignature(key, sig))
     report = Report(
-        version, epoch, state_root, statement, tuple(accounts), tuple(aggregates), tuple(sigs)
-    )
+        version, chain_id, epoch, state_root, statement, tuple(accounts), tuple(aggregates),
+        tuple(signatures),
+    )  # fmt: skip
     _expect(report.encode() == bytes(data), "report encoding is not canonical")
     return report

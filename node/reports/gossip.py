@@ -1,12 +1,12 @@
 """The `reports` gossip topic: validators' signature shares and complete reports.
 
 Wire format: msgpack `[REPORTS_VERSION, kind, ...]`.
-- kind 1, a share: `[1, 1, chain_id, epoch, report_hash, signer, report_signature,
-  commitment_signature]`; `report_signature` is proofs' report signature (what
-  `clearnode verify` checks), `commitment_signature` clearing's attestation of
-  `compute_report_signing_bytes(chain_id, epoch, report_hash)`. Both are checked
-  against `signer`, a genesis validator, at the first hop.
-- kind 2, a complete report: `[1, 2, report_bytes]` (proofs/FORMAT.md, with its
+- kind 1, a share: `[2, 1, chain_id, epoch, report_hash, signer, signature]`, the
+  signer's one signature of `compute_report_signing_bytes(chain_id, epoch,
+  report_hash)`: it goes into the report (what `clearnode verify` checks) and,
+  as an attestation, into the `ReportCommitment`. Checked against `signer`, a
+  genesis validator, at the first hop.
+- kind 2, a complete report: `[2, 2, report_bytes]` (proofs/FORMAT.md, with its
   signatures), decoded canonically at the first hop; a node keeps it only if its
   hash is the one committed in a block.
 """
@@ -25,10 +25,10 @@ from clearing.genesis import Genesis
 from clearing.report_commitment import REPORT_HASH_BYTES, compute_report_signing_bytes
 from node.p2p import Topic
 from proofs.errors import DecodeError as ReportDecodeError
-from proofs.report import Report, ValidatorSignature, compute_signing_message, decode_report
+from proofs.report import Report, ValidatorSignature, decode_report
 
 REPORTS = "reports"
-REPORTS_VERSION = 1
+REPORTS_VERSION = 2  # 1 carried two signatures per share
 KIND_SHARE = 1
 KIND_REPORT = 2
 MAX_REPORTS_BYTES = 16 * 1024 * 1024
@@ -44,41 +44,37 @@ class SignatureShare:
     epoch: int
     report_hash: bytes
     signer: bytes
-    report_signature: bytes
-    commitment_signature: bytes
+    signature: bytes
 
     def encode(self) -> bytes:
         return pack(
             [
                 REPORTS_VERSION, KIND_SHARE, self.chain_id, self.epoch, self.report_hash,
-                self.signer, self.report_signature, self.commitment_signature,
+                self.signer, self.signature,
             ]
         )  # fmt: skip
 
     def get_attestation(self) -> Attestation:
-        return Attestation(self.signer, self.commitment_signature)
+        return Attestation(self.signer, self.signature)
 
     def get_report_signature(self) -> ValidatorSignature:
-        return ValidatorSignature(self.signer, self.report_signature)
+        return ValidatorSignature(self.signer, self.signature)
 
     def is_valid(self) -> bool:
-        """Both signatures verify for `signer` (over this chain, epoch and hash)."""
-        commitment = compute_report_signing_bytes(self.chain_id, self.epoch, self.report_hash)
-        return is_valid_signature(
-            self.signer, self.report_signature, compute_signing_message(self.report_hash)
-        ) and is_valid_signature(self.signer, self.commitment_signature, commitment)
+        """The signature verifies for `signer` over this chain, epoch and hash."""
+        message = compute_report_signing_bytes(self.chain_id, self.epoch, self.report_hash)
+        return is_valid_signature(self.signer, self.signature, message)
 
 
 def sign_share(
     key: Ed25519PrivateKey, chain_id: int, epoch: int, report_hash: bytes
 ) -> SignatureShare:
-    """This validator's two signatures of the report `report_hash` of `epoch`."""
+    """This validator's signature of the report `report_hash` of `epoch` on `chain_id`."""
     return SignatureShare(
         chain_id,
         epoch,
         report_hash,
         key.public_key().public_bytes_raw(),
-        key.sign(compute_signing_message(report_hash)),
         key.sign(compute_report_signing_bytes(chain_id, epoch, report_hash)),
     )
 
@@ -118,14 +114,13 @@ def decode_reports_message(
 
 
 def _decode_share(fields: list[object], chain_id: int, validators: Set[bytes]) -> SignatureShare:
-    f = expect_list(fields, "signature share", 8)
+    f = expect_list(fields, "signature share", 7)
     share = SignatureShare(
         expect_int(f[2], "chain_id", 1),
         expect_int(f[3], "epoch", 1),
         expect_bytes(f[4], "report_hash", REPORT_HASH_BYTES),
         expect_bytes(f[5], "signer", 32),
-        expect_bytes(f[6], "report_signature", 64),
-        expect_bytes(f[7], "commitment_signature", 64),
+        expect_bytes(f[6], "signature", 64),
     )
     if share.chain_id != chain_id or share.signer not in validators:
         raise ReportsMessageError(
@@ -133,7 +128,7 @@ def _decode_share(fields: list[object], chain_id: int, validators: Set[bytes]) -
             f"chain {chain_id}"
         )
     if not share.is_valid():
-        raise ReportsMessageError(f"share of epoch {share.epoch}: a signature does not verify")
+        raise ReportsMessageError(f"share of epoch {share.epoch}: the signature does not verify")
     return share
 
 

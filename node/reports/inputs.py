@@ -23,8 +23,10 @@ AccountKey = tuple[bytes, int]
 
 @dataclass(frozen=True)
 class ReportInputs:
-    """What the report of `epoch` is built from: plain values, picklable for a worker."""
+    """What the report of `epoch` on `chain_id` is built from: plain values, picklable
+    for a worker."""
 
+    chain_id: int
     epoch: int
     height: int
     state_root: bytes
@@ -65,6 +67,7 @@ def extract_report_inputs(state: ClearingState, state_root: bytes) -> ReportInpu
     if form is None:
         return None
     return ReportInputs(
+        state.chain_id,
         state.height // state.genesis.epoch_length_blocks,
         state.height,
         state_root,

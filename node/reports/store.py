@@ -21,7 +21,7 @@ from pathlib import Path
 
 from node.reports.inputs import ReportInputs
 
-INPUTS_VERSION = 1
+INPUTS_VERSION = 2  # 1 had no chain id
 FILE_PATTERN = re.compile(r"^epoch-(\d+)\.")
 
 
@@ -82,6 +82,7 @@ class ReportStore:
     def save_inputs(self, inputs: ReportInputs) -> None:
         body = {
             "version": INPUTS_VERSION,
+            "chainId": inputs.chain_id,
             "epoch": inputs.epoch,
             "height": inputs.height,
             "stateRoot": "0x" + inputs.state_root.hex(),
@@ -97,7 +98,10 @@ class ReportStore:
         if not path.exists():
             return None
         body = json.loads(path.read_text())
+        if body.get("version") != INPUTS_VERSION:
+            return None  # written for a report format no verifier reads any more
         return ReportInputs(
+            body["chainId"],
             body["epoch"],
             body["height"],
             bytes.fromhex(body["stateRoot"][2:]),

@@ -39,7 +39,10 @@ class ReportBuildError(Exception):
 def build_unsigned_report(inputs: ReportInputs, seed: bytes) -> Report:
     """The unsigned report; the same bytes for every holder of `seed`."""
     gens = get_generators(FAST)
-    return build_report(gens, inputs.epoch, inputs.state_root, inputs, inputs.accounts, seed)
+    return build_report(
+        gens, inputs.epoch, inputs.state_root, inputs, inputs.accounts, seed,
+        chain_id=inputs.chain_id,
+    )  # fmt: skip
 
 
 async def run_worker(inputs: ReportInputs, seed: bytes) -> tuple[Report, float]:

@@ -26,6 +26,7 @@ VECTORS = Path(__file__).parent / "vectors"
 COMMITMENT_CASES = [(0, 0), (1, 0), (0, 1), (42, 7), (-1, 5), (2**64 - 1, 2**200 + 3)]
 RANGE_VALUES, RANGE_BLINDINGS, RANGE_BITS = [5, 250, 0], [11, 22, 33], 8
 REPORT_SEED, REPORT_EPOCH, REPORT_ROOT = b"vector-seed", 7, bytes.fromhex("ab" * 32)
+REPORT_CHAIN_ID = 31337
 
 
 def make_group_vectors() -> dict[str, Any]:
@@ -90,7 +91,9 @@ def make_report_vectors() -> dict[str, Any]:
     gens = get_generators(FAST)
     form = make_sample_form(collaterals=1, instruments=2, scenarios=3, seed=5)
     book = make_sample_book(form, accounts=2, seed=6)
-    report = build_report(gens, REPORT_EPOCH, REPORT_ROOT, form, book, REPORT_SEED)
+    report = build_report(
+        gens, REPORT_EPOCH, REPORT_ROOT, form, book, REPORT_SEED, chain_id=REPORT_CHAIN_ID
+    )
     keys = _report_keys()
     report = add_signatures(report, [sign_report(report, k) for k in keys])
     owner, sub = report.accounts[0].key
@@ -99,6 +102,7 @@ def make_report_vectors() -> dict[str, Any]:
     )
     return {
         "seed": REPORT_SEED.hex(),
+        "chain_id": REPORT_CHAIN_ID,
         "epoch": REPORT_EPOCH,
         "state_root": REPORT_ROOT.hex(),
         "labels": list(form.input_labels),
@@ -113,6 +117,7 @@ def make_report_vectors() -> dict[str, Any]:
             for v in (Validator(k.public_key().public_bytes_raw(), 1) for k in keys)
         ],
         "report_hash": report.get_hash().hex(),
+        "signing_bytes": report.get_signing_bytes().hex(),
         "report": report.encode().hex(),
         "member": "0x" + owner.hex(),
         "openings": openings.to_json(),

@@ -8,12 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgpack
 import pytest
 
 from node.cli import main as clearnode_main
 from proofs.openings import get_member_openings
 from proofs.verify import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, main
-from tests.proofs.conftest import EPOCH, SEED, Fixture
+from tests.proofs.conftest import CHAIN_ID, EPOCH, SEED, Fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +27,7 @@ def files(signed: Fixture, tmp_path: Path) -> dict[str, Path]:
     validators.write_text(
         json.dumps(
             {
+                "chain_id": CHAIN_ID,
                 "validators": [
                     {"pubkey": "0x" + v.public_key.hex(), "power": v.power}
                     for v in signed.validators
@@ -58,7 +60,7 @@ def test_valid_report_and_openings(
     ]
     assert main(argv) == EXIT_VALID
     out = capsys.readouterr().out
-    assert "VERDICT: VALID" in out and "FAIL" not in out
+    assert "VERDICT: VALID" in out and "FAIL" not in out and "warn" not in out
     assert clearnode_main(["verify", *argv]) == EXIT_VALID
 
 
@@ -145,3 +147,30 @@ def test_known_account_values_are_compared(
     assert "'cash' is" in capsys.readouterr().out
     path.write_text("[1, 2]")
     assert main(argv) == EXIT_USAGE
+
+
+def test_a_report_of_another_chain_is_invalid(
+    files: dict[str, Path], signed: Fixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The chain comes from the genesis given, or --chain-id; the report names its own."""
+    report, validators = str(files["report"]), str(files["validators"])
+    assert main([report, "--validators", validators, "--chain-id", str(CHAIN_ID + 1)]) == 1
+    assert f"FAIL  report is for chain {CHAIN_ID}, not chain {CHAIN_ID + 1}" in (
+        capsys.readouterr().out
+    )
+    genesis = json.loads(files["validators"].read_text())
+    files["validators"].write_text(json.dumps({**genesis, "chain_id": CHAIN_ID + 1}))
+    assert main([report, "--validators", validators]) == EXIT_INVALID
+    files["validators"].write_text(json.dumps(genesis["validators"]))  # a bare list
+    assert main([report, "--validators", validators]) == EXIT_VALID
+    assert f"warn  chain id {CHAIN_ID} read from the report" in capsys.readouterr().out
+    assert main([report, "--validators", validators, "--chain-id", str(CHAIN_ID)]) == EXIT_VALID
+
+
+def test_a_version_1_report_is_refused(
+    files: dict[str, Path], signed: Fixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fields = msgpack.unpackb(signed.report.encode())
+    files["report"].write_bytes(msgpack.packb([1, *fields[2:]], use_bin_type=True))
+    assert main([str(files["report"]), "--validators", str(files["validators"])]) == EXIT_INVALID
+    assert "report version 1 is not supported" in capsys.readouterr().out

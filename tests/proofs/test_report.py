@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 
+import msgpack
 import pytest
 
+from clearing.attestation import Attestation
+from clearing.errors import BadSignature
+from clearing.report_commitment import (
+    ReportCommitment,
+    check_report_commitment,
+    compute_report_signing_bytes,
+)
+from clearing.sandbox import Sandbox
 from proofs.aggregate import AggregateEntry, AggregateError
 from proofs.bulletproofs import prove_range
 from proofs.errors import DecodeError, ProverError
@@ -13,6 +22,9 @@ from proofs.group import R
 from proofs.report import (
     AccountEntry,
     Report,
+    UnsupportedReportVersion,
+    Validator,
+    ValidatorSignature,
     add_signatures,
     build_report,
     decode_report,
@@ -20,7 +32,8 @@ from proofs.report import (
     verify_report,
 )
 from proofs.statement import SolvencyStatement, start_transcript
-from tests.proofs.conftest import EPOCH, SEED, STATE_ROOT, Fixture
+from tests.clearing.support import new_sandbox
+from tests.proofs.conftest import CHAIN_ID, EPOCH, SEED, STATE_ROOT, Fixture
 
 
 def _replace_account(report: Report, index: int, **changes: object) -> Report:
@@ -41,7 +54,9 @@ def test_honest_report_verifies_and_round_trips(signed: Fixture) -> None:
 
 
 def test_building_is_deterministic(signed: Fixture) -> None:
-    again = build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED)
+    again = build_report(
+        signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED, chain_id=CHAIN_ID
+    )
     assert again.get_hash() == signed.report.get_hash()
 
 
@@ -113,14 +128,14 @@ def test_honest_builder_refuses_an_unflat_book(signed: Fixture) -> None:
     book[first][-1] += 1
     book[first][0] += 10**9  # keep it solvent: only flatness is wrong
     with pytest.raises(AggregateError):
-        build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED)
+        build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED, chain_id=CHAIN_ID)
 
 
 def test_honest_builder_refuses_an_insolvent_account(signed: Fixture) -> None:
     book = {k: list(v) for k, v in signed.book.items()}
     book[sorted(book)[0]][0] = -(10**9)
     with pytest.raises(ProverError) as info:
-        build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED)
+        build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED, chain_id=CHAIN_ID)
     assert "scenario" in str(info.value)
 
 
@@ -168,6 +183,83 @@ def test_signatures_need_a_quorum_of_known_valid_keys(signed: Fixture) -> None:
     assert any("not in the validator set" in f for f in verdict.failures)
 
 
+def _clearing_box() -> Sandbox:
+    """The example genesis (chain CHAIN_ID, 4 validators of power 10) at the end of EPOCH."""
+    box = new_sandbox()
+    assert box.chain_id == CHAIN_ID
+    box.state.height = EPOCH * box.genesis.epoch_length_blocks
+    return box
+
+
+def _validators(box: Sandbox) -> list[Validator]:
+    return [Validator(k.public_key().public_bytes_raw(), 10) for k in box.validator_keys]
+
+
+def _attestations(report: Report) -> tuple[Attestation, ...]:
+    return tuple(Attestation(s.public_key, s.signature) for s in report.signatures)
+
+
+@pytest.mark.parametrize("other", ["chain", "epoch", "hash"])
+def test_signatures_over_another_chain_epoch_or_hash_are_refused(
+    signed: Fixture, other: str
+) -> None:
+    """A quorum signing the report's hash for another chain or epoch, or another
+    hash, is no quorum here: not in proofs, not in clearing."""
+    box = _clearing_box()
+    report = signed.report
+    chain, epoch, report_hash = CHAIN_ID, EPOCH, report.get_hash()
+    if other == "chain":
+        chain += 1
+    elif other == "epoch":
+        epoch += 1
+    else:
+        report_hash = bytes(32)
+    message = compute_report_signing_bytes(chain, epoch, report_hash)
+    signatures = [
+        ValidatorSignature(k.public_key().public_bytes_raw(), k.sign(message))
+        for k in box.validator_keys[:3]
+    ]
+    wrong = add_signatures(dataclasses.replace(report, signatures=()), signatures)
+    failures = verify_report(signed.gens, wrong, _validators(box), CHAIN_ID).failures
+    assert sum("invalid signature" in f for f in failures) == 3
+    assert "signed power 0 of 40 is not more than 2/3" in failures
+    tx = ReportCommitment(EPOCH, report.get_hash(), _attestations(wrong))
+    with pytest.raises(BadSignature):
+        check_report_commitment(box.state, CHAIN_ID, tx)
+
+
+def test_the_published_signatures_are_the_ones_clearing_checks(signed: Fixture) -> None:
+    """One signature per validator: the report's own quorum commits its hash."""
+    box = _clearing_box()
+    unsigned = dataclasses.replace(signed.report, signatures=())
+    report = add_signatures(unsigned, [sign_report(unsigned, k) for k in box.validator_keys[:3]])
+    assert report.get_signing_bytes() == compute_report_signing_bytes(
+        CHAIN_ID, EPOCH, report.get_hash()
+    )
+    assert verify_report(signed.gens, report, _validators(box), CHAIN_ID).ok
+    tx = ReportCommitment(EPOCH, report.get_hash(), _attestations(report))
+    check_report_commitment(box.state, CHAIN_ID, tx)  # raises if refused
+    with pytest.raises(BadSignature):
+        check_report_commitment(box.state, CHAIN_ID + 1, tx)
+
+
+def test_a_report_relabelled_to_another_chain_is_refused(signed: Fixture) -> None:
+    moved = dataclasses.replace(signed.report, chain_id=CHAIN_ID + 1)
+    assert any("invalid signature" in f for f in _failures(signed, moved, True))
+    verdict = verify_report(signed.gens, signed.report, signed.validators, CHAIN_ID + 1)
+    assert verdict.failures == [f"report is for chain {CHAIN_ID}, not chain {CHAIN_ID + 1}"]
+    assert verify_report(signed.gens, signed.report, signed.validators, CHAIN_ID).ok
+
+
+def test_a_version_1_report_is_refused_with_a_typed_error(signed: Fixture) -> None:
+    fields = msgpack.unpackb(signed.report.encode())
+    old = msgpack.packb([1, *fields[2:]], use_bin_type=True)
+    with pytest.raises(UnsupportedReportVersion) as info:
+        decode_report(old)
+    assert info.value.version == 1
+    assert "version 1 is not supported" in str(info.value)
+
+
 def test_decoding_rejects_malformed_reports(signed: Fixture) -> None:
     data = signed.report.encode()
     for bad in (b"", b"\x91\x01", data[:-3], data + b"\x00"):
@@ -193,8 +285,9 @@ def test_proving_in_a_process_pool_gives_the_same_report(signed: Fixture) -> Non
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
         pooled = build_report(
-            signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED, map_fn=pool.map
-        )
+            signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED, map_fn=pool.map,
+            chain_id=CHAIN_ID,
+        )  # fmt: skip
     assert pooled.get_hash() == signed.report.get_hash()
 
 

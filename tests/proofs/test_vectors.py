@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
 from proofs.bulletproofs import RangeProof, verify_range
@@ -68,9 +69,13 @@ def test_report_vector_verifies_and_is_reproduced(tmp_path: Path) -> None:
     gens = get_generators(FAST)
     report = decode_report(bytes.fromhex(vec["report"]))
     assert report.get_hash().hex() == vec["report_hash"]
+    assert report.chain_id == vec["chain_id"]
+    signing = ["clearnode", "solvency-report", vec["chain_id"], [vec["epoch"], report.get_hash()]]
+    assert msgpack.packb(signing, use_bin_type=True).hex() == vec["signing_bytes"]
+    assert report.get_signing_bytes().hex() == vec["signing_bytes"]
     validators_file = tmp_path / "validators.json"
     validators_file.write_text(json.dumps(vec["validators"]))
-    verdict = verify_report(gens, report, read_validators(validators_file))
+    verdict = verify_report(gens, report, read_validators(validators_file), vec["chain_id"])
     assert verdict.ok, verdict.failures
     member = bytes.fromhex(vec["member"][2:])
     openings = MemberOpenings.from_json(vec["openings"])

@@ -17,7 +17,6 @@ from node.keys import KeyFileError
 from node.reports.gossip import (
     ReportAnnouncement,
     ReportsMessageError,
-    SignatureShare,
     decode_reports_message,
     encode_report_announcement,
     sign_share,
@@ -50,6 +49,7 @@ def test_inputs_cover_every_non_empty_account_and_the_book_is_flat(box_and_input
     assert sum(v[position] for v in inputs.accounts.values()) == 0
     assert inputs.get_member_values(MEMBERS[0].address)[0][position] == 2
     assert inputs.epoch == box.state.height // box.genesis.epoch_length_blocks
+    assert inputs.chain_id == box.chain_id == CHAIN
 
 
 def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
@@ -61,10 +61,15 @@ def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs) -> Non
     shares = [sign_share(k, CHAIN, inputs.epoch, report.get_hash()) for k in keys[:3]]
     signed = add_signatures(report, [s.get_report_signature() for s in shares])
     validators = [Validator(k.public_key().public_bytes_raw(), 10) for k in keys]
-    assert verify_report(gens, signed, validators).ok
+    assert verify_report(gens, signed, validators, CHAIN).ok
     message = compute_report_signing_bytes(CHAIN, inputs.epoch, report.get_hash())
+    assert report.get_signing_bytes() == message
     attestations = [s.get_attestation() for s in shares]
     assert verify_quorum_attestations(box.state.validators, 40, attestations, message) == 30
+    # one signature per validator: the report carries exactly the attestations' bytes
+    assert [(s.public_key, s.signature) for s in signed.signatures] == sorted(
+        (a.signer, a.signature) for a in attestations
+    )
     member = MEMBERS[0].address
     openings = get_member_openings(
         SEED, inputs.epoch, member, inputs.input_labels, inputs.get_member_values(member)
@@ -99,11 +104,17 @@ def test_shares_are_checked_at_the_first_hop() -> None:
     for chain, validators in ((CHAIN + 1, {signer}), (CHAIN, set())):
         with pytest.raises(ReportsMessageError, match="not a validator"):
             decode_reports_message(share.encode(), chain, validators)
-    forged = SignatureShare(CHAIN, 4, share.report_hash, signer, share.report_signature,
-                            share.commitment_signature)  # fmt: skip
-    with pytest.raises(ReportsMessageError, match="does not verify"):
-        decode_reports_message(forged.encode(), CHAIN, {signer})
-    for bad in (b"\xc1", msgpack.packb([2, 1]), msgpack.packb([1, 9]), share.encode()[:-3]):
+    for other in (
+        replace(share, epoch=4),
+        replace(share, report_hash=b"\x08" * 32),
+        replace(
+            share, signature=key.sign(compute_report_signing_bytes(CHAIN + 1, 3, b"\x07" * 32))
+        ),
+    ):
+        with pytest.raises(ReportsMessageError, match="does not verify"):
+            decode_reports_message(other.encode(), CHAIN, {signer})
+    old = msgpack.packb([1, *msgpack.unpackb(share.encode())[1:], share.signature])
+    for bad in (b"\xc1", msgpack.packb([3, 1]), msgpack.packb([2, 9]), share.encode()[:-3], old):
         with pytest.raises(ReportsMessageError):
             decode_reports_message(bad, CHAIN, {signer})
 
@@ -132,7 +143,10 @@ def test_the_store_keeps_the_newest_epochs_atomically(tmp_path, box_and_inputs) 
     assert store.get_inputs(inputs.epoch) == inputs
     path = tmp_path / "reports" / f"epoch-{inputs.epoch}.inputs.json"
     assert os.stat(path).st_mode & 0o077 == 0
-    assert json.loads(path.read_text())["epoch"] == inputs.epoch
+    body = json.loads(path.read_text())
+    assert body["epoch"] == inputs.epoch and body["chainId"] == CHAIN
+    path.write_text(json.dumps({**body, "version": 1}))  # before reports named their chain
+    assert store.get_inputs(inputs.epoch) is None
     assert not list((tmp_path / "reports").glob("*.tmp"))
 
 

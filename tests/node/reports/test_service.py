@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import trio
 
+from clearing.report_commitment import ReportCommitment
 from clearing.root import compute_state_root
 from clearing.sandbox import Sandbox, derive_ed25519_key
+from clearing.tx import decode_tx
 from node.api.errors import ApiError
 from node.api.http import Request
 from node.reports import service as service_module
@@ -27,7 +29,7 @@ from node.reports.service import ReportsService
 from node.reports.store import ReportStore
 from node.reports.worker import build_unsigned_report
 from proofs import verify
-from proofs.report import Report
+from proofs.report import Report, decode_report
 from tests.node.reports.support import (
     MEMBERS,
     SEED,
@@ -164,11 +166,17 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     report_file = tmp_path / "report.json"
     report_file.write_text(json.dumps(views[-1]))
     genesis_file = tmp_path / "genesis.json"
-    genesis_file.write_text(json.dumps({"validators": [
+    genesis_file.write_text(json.dumps({"chain_id": box.chain_id, "validators": [
         {"pubkey": "0x" + v.pubkey.hex(), "power": v.power} for v in box.genesis.validators
     ]}))  # fmt: skip
     code, text = run_verify([str(report_file), "--validators", str(genesis_file)])
     assert code == verify.EXIT_VALID, text
+    # one signature per validator: the committed attestations are the report's signatures
+    served = decode_report(bytes.fromhex(views[0]["report"]))
+    committed = decode_tx(proposals[0][0])
+    assert isinstance(committed, ReportCommitment)
+    attested = {(a.signer, a.signature) for a in committed.attestations}
+    assert attested <= {(s.public_key, s.signature) for s in served.signatures}
 
     # openings: the member's own signature, fresh; validators only
     node, ctx = validators[1]
