@@ -1,4 +1,5 @@
-"""`python -m proofs.verify REPORT [--validators FILE] [--member ADDRESS --openings FILE]`.
+"""`python -m proofs.verify REPORT [--validators FILE] [--chain-id ID] [--member ADDRESS
+--openings FILE]`.
 
 Checks everything about a solvency report that needs only public data (and,
 for a member, its own openings), prints each check and a final verdict.
@@ -34,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="JSON validator set: a genesis file or a list of {pubkey, power}",
     )
+    parser.add_argument(
+        "--chain-id",
+        type=int,
+        metavar="ID",
+        help="the chain the report must be for (default: chain_id of the --validators genesis)",
+    )
     parser.add_argument("--member", metavar="ADDRESS", help="0x-hex EVM address of the member")
     parser.add_argument("--openings", metavar="FILE", help="the member's openings (JSON)")
     parser.add_argument(
@@ -68,6 +75,15 @@ def read_validators(path: Path) -> list[Validator]:
         ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"{path}: not a validator set: {exc!r}") from exc
+
+
+def read_chain_id(path: Path) -> int | None:
+    """`chain_id` of a genesis file; None for a bare list of validators."""
+    obj: Any = json.loads(_read(path))
+    chain_id = obj.get("chain_id") if isinstance(obj, dict) else None
+    if chain_id is not None and type(chain_id) is not int:
+        raise UsageError(f"{path}: chain_id {chain_id!r} is not an integer")
+    return chain_id
 
 
 def read_known(path: Path) -> dict[int, dict[str, int]]:
@@ -112,6 +128,9 @@ def check(args: argparse.Namespace) -> int:
         raise UsageError("--member and --openings go together")
     gens: Generators[Any] = get_generators(REFERENCE if args.backend == "py-ecc" else FAST)
     validators = read_validators(Path(args.validators)) if args.validators else None
+    chain_id = args.chain_id
+    if chain_id is None and args.validators:
+        chain_id = read_chain_id(Path(args.validators))
     member = parse_address(args.member) if args.member else None
     openings_obj = json.loads(_read(Path(args.openings))) if args.openings else None
     known = read_known(Path(args.known)) if args.known else None
@@ -121,9 +140,10 @@ def check(args: argparse.Namespace) -> int:
         print(f"report {args.report}: cannot decode: {exc}")
         print("VERDICT: INVALID (undecodable report)")
         return EXIT_INVALID
-    verdicts = [verify_report(gens, report, validators)]
+    verdicts = [verify_report(gens, report, validators, chain_id)]
     _print_verdict(
-        f"report epoch {report.epoch}, state root 0x{report.state_root.hex()}, "
+        f"report of chain {report.chain_id}, epoch {report.epoch}, "
+        f"state root 0x{report.state_root.hex()}, "
         f"{len(report.accounts)} accounts, hash 0x{report.get_hash().hex()}",
         verdicts[0],
     )
