@@ -27,6 +27,6 @@ def test_report_from_the_margin_engine_form_verifies() -> None:
     assert form.is_solvent(long) and form.is_solvent(short)
     accounts = {(b"\x01" * 20, 0): long, (b"\x02" * 20, 0): short}
     gens = get_generators(FAST)
-    report = build_report(gens, 3, bytes(32), form, accounts, b"seed")
+    report = build_report(gens, 3, bytes(32), form, accounts, b"seed", chain_id=1)
     verdict = verify_report(gens, report, None)
     assert verdict.ok, verdict.failures
