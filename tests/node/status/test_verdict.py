@@ -17,7 +17,9 @@ VALIDATORS = [Validator(k.public_key().public_bytes_raw(), 10) for k in KEYS]
 def signed_report(signers: int) -> tuple[bytes, bytes]:
     form = make_sample_form(collaterals=1, instruments=2, scenarios=2, seed=3)
     book = make_sample_book(form, accounts=2, seed=4)
-    report = build_report(get_generators(FAST), 5, bytes(32), form, book, b"s" * 32)
+    report = build_report(
+        get_generators(FAST), 5, bytes(32), form, book, b"s" * 32, chain_id=4242
+    )
     report = add_signatures(report, [sign_report(report, k) for k in KEYS[:signers]])
     return report.encode(), report.get_hash()
 
