@@ -12,6 +12,8 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -72,6 +74,17 @@ class MempoolConfig:
 
 
 @dataclass(frozen=True)
+class EvmFeedConfig:
+    """One price-feed contract of an evm source: the price id it gives, the decimals the
+    contract must report, and how many ledger price units one whole unit of its answer is."""
+
+    symbol: str
+    address: str
+    decimals: int
+    scale: Fraction
+
+
+@dataclass(frozen=True)
 class OracleSourceConfig:
     """One price source. `kind` picks which of the other fields apply (see node.example.toml)."""
 
@@ -93,10 +106,12 @@ class OracleSourceConfig:
     # symbol -> dotted path in the JSON answer, e.g. "data.BTC.price"
     json_paths: tuple[tuple[str, str], ...] = ()
     decimals: int = 8
+    # http and evm: a read not answered within this is this round's failure
     timeout_ms: int = 2_000
-    # evm
+    # evm: a [[bridge_chains]] name, one feed per symbol, and the oldest updatedAt accepted
     chain: str = ""
-    feed_address: str = ""
+    feeds: tuple[EvmFeedConfig, ...] = ()
+    max_age_ms: int = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -315,15 +330,50 @@ def _oracle_source(home: Path) -> Callable[[_Table], OracleSourceConfig]:
                 decimals=t.integer("decimals", 8, hi=36),
                 timeout_ms=t.integer("timeout_ms", 2_000, lo=1),
             )
-        return OracleSourceConfig(
+        feeds = t.table("feeds")
+        source = OracleSourceConfig(
             kind=kind,
             symbols=symbols,
             chain=t.text("chain"),
-            feed_address=t.text("feed_address", pattern=r"0x[0-9a-fA-F]{40}"),
+            feeds=tuple(_read(feeds.table(s), _evm_feed(s)) for s in symbols),
+            max_age_ms=t.integer("max_age_ms", OracleSourceConfig.max_age_ms, lo=1_000),
+            timeout_ms=t.integer("timeout_ms", OracleSourceConfig.timeout_ms, lo=1),
+        )
+        feeds.check_no_unknown_keys()
+        return source
+
+    return build
+
+
+def _evm_feed(symbol: str) -> Callable[[_Table], EvmFeedConfig]:
+    def build(t: _Table) -> EvmFeedConfig:
+        return EvmFeedConfig(
+            symbol=symbol,
+            address=t.text("address", pattern=r"0x[0-9a-fA-F]{40}"),
             decimals=t.integer("decimals", 8, hi=36),
+            scale=_exact_number(t, "scale"),
         )
 
     return build
+
+
+def _exact_number(t: _Table, name: str) -> Fraction:
+    """A positive exact number: an integer, or a decimal string such as "0.001" (a TOML
+    float is refused: it is binary, so 0.1 is not 1/10)."""
+    value = t.data.get(name)
+    t.used.add(name)
+    expected = 'a positive integer or decimal string such as "0.001"'
+    if value is None:
+        raise t.fail(name, f"{expected} (required, missing)")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise t.fail(name, expected, value)
+    try:
+        number = Fraction(Decimal(value))
+    except (InvalidOperation, ValueError, OverflowError):  # not a number, NaN, Infinity
+        raise t.fail(name, expected, value) from None
+    if number <= 0:
+        raise t.fail(name, expected, value)
+    return number
 
 
 SHOCK_BPS_RANGE = (-9_999, 100_000)
@@ -415,6 +465,13 @@ def _check_cross_references(config: NodeConfig, file: Path) -> None:
                 f"a name from bridge_chains {names}",
                 source.chain,
             )
+        if source.kind == "evm" and not _get_chain(config, source.chain).rpc_url.startswith("http"):
+            raise ConfigError(
+                file,
+                f"oracle.sources[{index}].chain",
+                "a bridge chain whose rpc_url is http(s) (feeds are read over HTTP)",
+                source.chain,
+            )
     if config.mempool.max_tx_bytes > config.mempool.max_bytes:
         raise ConfigError(
             file,
@@ -422,6 +479,10 @@ def _check_cross_references(config: NodeConfig, file: Path) -> None:
             f"at most mempool.max_bytes = {config.mempool.max_bytes}",
             config.mempool.max_tx_bytes,
         )
+
+
+def _get_chain(config: NodeConfig, name: str) -> BridgeChainConfig:
+    return next(c for c in config.bridge_chains if c.name == name)
 
 
 def load_config(home: Path, file: Path | None = None) -> NodeConfig:

@@ -102,7 +102,7 @@ def build_sources(config: NodeConfig) -> list[PriceSource]:
     sources = []
     for index, source_config in enumerate(config.oracle.sources):
         try:
-            sources.append(build_source(source_config, clock_ms=wall_clock_ms))
+            sources.append(build_source(source_config, config.bridge_chains, wall_clock_ms))
         except SourceError as exc:
             log.error("oracle.sources[%d] left out: %s", index, exc)
     return sources
@@ -131,7 +131,7 @@ async def serve_oracle(
         nursery.start_soon(oracle.receive)
         if sampler is not None:
             oracle.status.sampling = True
-            oracle.status.sources = [s.name for s in sampler.sources]
+            oracle.status.sources = sampler.health
             send, receive = trio.open_memory_channel[PriceObservation](OWN_QUEUE)
             nursery.start_soon(sampler.run, send, ctx.config.oracle.interval_ms)
             nursery.start_soon(oracle.publish_own, receive)

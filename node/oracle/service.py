@@ -4,7 +4,9 @@ Prices are split by what genesis knows: ids that are instruments become mark
 prices, ids that are price feeds become index prices, anything else is dropped
 (and logged) so a misconfigured source can never produce an observation that
 clearing would reject whole. When two sources give the same id, the first
-configured source wins. A failing source costs its prices for one round only.
+configured source wins. Sources are sampled concurrently: a failing or slow
+source costs its own prices for one round only, and its failure is counted and
+shown in GET /v1/oracle (`sources`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from clearing.genesis import Genesis
 from clearing.oracle import PriceObservation, sign_price_observation
 from node.metrics import NodeMetrics
 from node.oracle.sources import PriceSource, SourceError
+from node.oracle.status import SourceHealth
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ class OracleService:
         metrics: NodeMetrics | None = None,
     ) -> None:
         self.sources = list(sources)
+        self.health = [SourceHealth(s.name) for s in self.sources]
         self.key = key
         self.chain_id = genesis.chain_id
         self.instruments = frozenset(i.id for i in genesis.instruments)
@@ -41,20 +45,28 @@ class OracleService:
         self.metrics = metrics
 
     async def collect(self) -> dict[str, int]:
+        """Every source's prices, sampled concurrently; the first configured source wins."""
+        results: list[dict[str, int]] = [{} for _ in self.sources]
+        async with trio.open_nursery() as nursery:
+            for index in range(len(self.sources)):
+                nursery.start_soon(self._sample, index, results)
         merged: dict[str, int] = {}
-        for source in self.sources:
-            try:
-                prices = await source.sample()
-            except SourceError as exc:
-                log.warning(
-                    "oracle source failed", extra={"source": source.name, "reason": exc.reason}
-                )
-                self._count(source.name, "error")
-                continue
-            self._count(source.name, "ok")
+        for prices in results:
             for key, price in prices.items():
                 merged.setdefault(key, price)
         return merged
+
+    async def _sample(self, index: int, results: list[dict[str, int]]) -> None:
+        source, health = self.sources[index], self.health[index]
+        try:
+            results[index] = await source.sample()
+        except SourceError as exc:
+            log.warning("oracle source failed", extra={"source": source.name, "reason": exc.reason})
+            health.record_error(exc.reason, self.clock_ms())
+            self._count(source.name, "error")
+            return
+        health.record_ok(self.clock_ms())
+        self._count(source.name, "ok")
 
     def _count(self, source: str, result: str) -> None:
         if self.metrics is not None:

@@ -6,8 +6,8 @@ parsed as Decimal and scaled exactly).
   validator, with an optional scheduled shock (devnets);
 - ReplaySource: rows of a CSV (header = ids) or JSONL file, cycling at the end;
 - HttpJsonSource: an HTTP(S) JSON endpoint, one dotted path per id;
-- EvmFeedSource: a price-feed contract read through a callable the bridge adapter
-  supplies, so node/ holds no chain code.
+- EvmFeedSource: price-feed contracts on a bridge chain, read by the bridge adapter
+  (bridge/pricefeed.py) in a worker thread under a timeout.
 """
 
 from __future__ import annotations
@@ -15,15 +15,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Protocol
 
 import httpx
+import trio
 
+from bridge.pricefeed import FeedReader, FeedSpec
 from node.clock import wall_clock_ms
-from node.config import OracleSourceConfig
+from node.config import BridgeChainConfig, OracleSourceConfig
 
 BPS = 10_000
 
@@ -198,30 +200,78 @@ class HttpJsonSource:
         return prices
 
 
-EvmReader = Callable[[str], Awaitable[int]]
-"""Reads the feed at an address; returns its answer already in ledger price units."""
+class EvmReader(Protocol):
+    """Reads feeds on one chain, blocking (bridge.pricefeed.FeedReader)."""
+
+    def read_prices(
+        self, feeds: Mapping[str, FeedSpec], max_age_s: int, now_s: int
+    ) -> dict[str, int]: ...
 
 
 class EvmFeedSource:
-    def __init__(self, ids: tuple[str, ...], feed_address: str, read: EvmReader) -> None:
-        self.name = f"evm({feed_address})"
-        self._ids = ids
-        self._address = feed_address
-        self._read = read
+    """Price-feed contracts on one bridge chain, one per symbol.
+
+    The blocking read runs in a worker thread bounded by `timeout_s`: a hung RPC costs
+    this source its round, never the event loop (the thread is abandoned, and the
+    reader refuses further reads until it returns, so threads do not pile up).
+    Staleness is judged against this node's clock (see bridge/pricefeed.py).
+    """
+
+    def __init__(
+        self,
+        chain: str,
+        feeds: Mapping[str, FeedSpec],
+        reader: EvmReader,
+        max_age_ms: int,
+        timeout_s: float,
+        clock_ms: Callable[[], int],
+    ) -> None:
+        self.name = f"evm({chain})"
+        self._feeds = dict(feeds)
+        self._reader = reader
+        self._max_age_s = max_age_ms // 1000
+        self._timeout_s = timeout_s
+        self._clock_ms = clock_ms
 
     async def sample(self) -> dict[str, int]:
-        price = await self._read(self._address)
-        if isinstance(price, bool) or not isinstance(price, int) or price <= 0:
-            raise SourceError(self.name, f"feed answered {price!r}, not a positive integer")
-        return {i: price for i in self._ids}
+        now_s = self._clock_ms() // 1000
+        try:
+            with trio.fail_after(self._timeout_s):
+                return await trio.to_thread.run_sync(
+                    self._reader.read_prices,
+                    self._feeds,
+                    self._max_age_s,
+                    now_s,
+                    abandon_on_cancel=True,
+                )
+        except trio.TooSlowError:
+            raise SourceError(self.name, f"no answer within {self._timeout_s} s") from None
+        except Exception as exc:  # typed ChainErrors, and any web3 oddity: a lost round only
+            raise SourceError(self.name, f"{type(exc).__name__}: {exc}") from None
+
+
+def build_evm_source(
+    config: OracleSourceConfig,
+    chains: Sequence[BridgeChainConfig],
+    clock_ms: Callable[[], int],
+) -> EvmFeedSource:
+    """An evm source reading over its bridge chain's RPC URL (config checked the name)."""
+    chain = next((c for c in chains if c.name == config.chain), None)
+    if chain is None:
+        raise SourceError(f"evm({config.chain})", "no such bridge chain configured")
+    timeout_s = config.timeout_ms / 1000
+    feeds = {f.symbol: FeedSpec(bytes.fromhex(f.address[2:]), f.decimals, f.scale)
+             for f in config.feeds}  # fmt: skip
+    reader = FeedReader(chain.rpc_url, chain.chain_id, timeout_s)
+    return EvmFeedSource(chain.name, feeds, reader, config.max_age_ms, timeout_s, clock_ms)
 
 
 def build_source(
     config: OracleSourceConfig,
-    evm_readers: Mapping[str, EvmReader] | None = None,
+    chains: Sequence[BridgeChainConfig] = (),
     clock_ms: Callable[[], int] = wall_clock_ms,
 ) -> PriceSource:
-    """The source a config entry describes; `evm_readers` maps bridge chain names."""
+    """The source a config entry describes; evm sources read `chains`' RPC URLs."""
     if config.kind == "simulator":
         prices = dict(zip(config.symbols, config.start_prices, strict=True))
         return SimulatedSource(
@@ -240,7 +290,4 @@ def build_source(
         return HttpJsonSource(
             config.url, dict(config.json_paths), config.decimals, config.timeout_ms / 1000
         )
-    reader = (evm_readers or {}).get(config.chain)
-    if reader is None:
-        raise SourceError(f"evm({config.chain})", "no bridge adapter for this chain")
-    return EvmFeedSource(config.symbols, config.feed_address, reader)
+    return build_evm_source(config, chains, clock_ms)

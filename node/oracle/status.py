@@ -16,6 +16,37 @@ from node.oracle.pool import FreshnessRule, ObservationPool
 MAX_CLAMPS_SHOWN = 32
 
 
+@dataclass
+class SourceHealth:
+    """One price source as the sampler saw it: rounds that gave prices, rounds that
+    failed, and the newest failure's reason (kept after later successes)."""
+
+    name: str
+    ok: int = 0
+    errors: int = 0
+    last_ok_ms: int | None = None
+    last_error: str | None = None
+    last_error_ms: int | None = None
+
+    def record_ok(self, now_ms: int) -> None:
+        self.ok += 1
+        self.last_ok_ms = now_ms
+
+    def record_error(self, reason: str, now_ms: int) -> None:
+        self.errors += 1
+        self.last_error, self.last_error_ms = reason, now_ms
+
+    def render(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "errors": self.errors,
+            "last_ok_ms": self.last_ok_ms,
+            "last_error": self.last_error,
+            "last_error_ms": self.last_error_ms,
+        }
+
+
 class OracleMetrics:
     """The oracle's counters in the node's registry."""
 
@@ -40,7 +71,7 @@ class OracleStatus:
     genesis: Genesis
     metrics: OracleMetrics | None = None
     sampling: bool = False
-    sources: list[str] = field(default_factory=list)
+    sources: list[SourceHealth] = field(default_factory=list)
     observations_in: int = 0
     observations_out: int = 0
     updates_proposed: int = 0
@@ -76,7 +107,7 @@ class OracleStatus:
         fresh = pool.get_fresh(rule)
         return {
             "sampling": self.sampling,
-            "sources": self.sources,
+            "sources": [s.render() for s in self.sources],
             "last_update_height": self.last_update_height,
             "price_time_ms": state.price_time_ms,
             "max_age_ms": rule.max_age_ms,

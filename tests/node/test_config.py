@@ -51,7 +51,7 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
         "[[oracle.sources]]\nkind = 'http'\nsymbols = ['X']\nurl = 'http://127.0.0.1:1/p'\n"
         "json_paths = { X = 'a.b' }\ndecimals = 2\n"
         "[[oracle.sources]]\nkind = 'evm'\nsymbols = ['X']\nchain = 'a'\n"
-        "feed_address = '0x" + "22" * 20 + "'\n"
+        "feeds = { X = { address = '0x" + "22" * 20 + "', scale = '0.001' } }\n"
     )
     config = load_config(tmp_path, write(tmp_path, text))
     assert config.p2p.listen_port == 4001
@@ -107,7 +107,7 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
         ),
         (
             MINIMAL + "[[oracle.sources]]\nkind = 'evm'\nsymbols = ['X']\nchain = 'nope'\n"
-            "feed_address = '0x" + "22" * 20 + "'\n",
+            "feeds = { X = { address = '0x" + "22" * 20 + "', scale = 1 } }\n",
             "oracle.sources[0].chain",
             "bridge_chains",
         ),

@@ -1,5 +1,6 @@
-"""Oracle sources (simulator, replay, HTTP against a local server, EVM callable) and
-signed observations that clearing's price update accepts."""
+"""Oracle sources (simulator, replay, HTTP against a local server; EVM feeds in
+tests/node/oracle/test_evm_source.py) and signed observations that clearing's price
+update accepts."""
 
 from __future__ import annotations
 
@@ -15,15 +16,12 @@ from clearing.oracle import PriceObservation, PriceUpdate
 from clearing.sandbox import Sandbox
 from clearing.tx import encode_tx
 from node.api.http import Request, Response, get_bound_port, json_response, serve_http
-from node.config import OracleSourceConfig
 from node.oracle.service import OracleService
 from node.oracle.sources import (
-    EvmFeedSource,
     HttpJsonSource,
     ReplaySource,
     SimulatedSource,
     SourceError,
-    build_source,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,19 +92,6 @@ async def test_http_source_against_a_local_server() -> None:
         nursery.cancel_scope.cancel()
     with pytest.raises(SourceError, match="request failed"):
         await HttpJsonSource("http://127.0.0.1:9/x", {"A": "a"}, 0, 2).sample()
-
-
-async def test_evm_source_takes_a_reader_callable() -> None:
-    async def read(address: str) -> int:
-        return 3_000 if address == "0xfeed" else 0
-
-    assert await EvmFeedSource(("ETH/quantum",), "0xfeed", read).sample() == {"ETH/quantum": 3_000}
-    with pytest.raises(SourceError, match="not a positive integer"):
-        await EvmFeedSource(("X",), "0xdead", read).sample()
-    config = OracleSourceConfig(kind="evm", symbols=("X",), chain="a", feed_address="0xfeed")
-    with pytest.raises(SourceError, match="no bridge adapter"):
-        build_source(config)
-    assert await build_source(config, {"a": read}).sample() == {"X": 3_000}
 
 
 class Broken:
