@@ -4,17 +4,26 @@ Validators build the report of epoch ``e`` from the state committed at height
 ``e * epoch_length_blocks`` (proofs/FORMAT.md) and each signs
 ``compute_report_signing_bytes(chain_id, e, report_hash)``: the attestation
 bytes of domain ``solvency-report`` over ``[epoch, report_hash]`` on this chain,
-so a signature for another chain or epoch is worthless here. The node signs
-exactly these bytes (it imports this function); there is no other definition.
+so a signature for another chain or epoch is worthless here. It is the one
+definition: proofs/report.py signs and verifies a report's signatures over it,
+so the signatures a report publishes are the attestations committed here.
 
 A ``ReportCommitment`` carrying attestations of more than 2/3 of power records
 ``state.report_hashes[epoch] = report_hash``, once: the same hash again is
 ``ReportAlreadyCommitted``, a different one ``ConflictingReportHash``.
+
+The state root holds ``report_hashes`` by one 32-byte digest, a hash chain over
+the entries in epoch order (``compute_report_hashes_digest``), which a
+``ReportHashChain`` keeps up to date in O(1) per new epoch instead of
+re-hashing the whole history every block.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, ClassVar
 
 from clearing.attestation import (
@@ -32,6 +41,8 @@ from clearing.units import MAX_UINT64
 
 REPORT_DOMAIN = "solvency-report"
 REPORT_HASH_BYTES = 32
+REPORT_CHAIN_DOMAIN = b"clearnode/report-hashes/v1"
+REPORT_CHAIN_START = hashlib.sha256(REPORT_CHAIN_DOMAIN).digest()
 
 
 @dataclass(eq=False)
@@ -115,3 +126,55 @@ def process_report_commitment(
             signers=len(tx.attestations),
         )
     ]
+
+
+def compute_report_chain_link(previous: bytes, epoch: int, report_hash: bytes) -> bytes:
+    """The digest after appending ``(epoch, report_hash)`` to the chain ending in ``previous``."""
+    return hashlib.sha256(
+        REPORT_CHAIN_DOMAIN + previous + epoch.to_bytes(8, "big") + report_hash
+    ).digest()
+
+
+def compute_report_hashes_digest(report_hashes: Mapping[int, bytes]) -> bytes:
+    """From scratch: the chain from ``REPORT_CHAIN_START`` over every entry by epoch."""
+    digest = REPORT_CHAIN_START
+    for epoch, report_hash in sorted(report_hashes.items()):
+        digest = compute_report_chain_link(digest, epoch, report_hash)
+    return digest
+
+
+@dataclass(slots=True)
+class ReportHashChain:
+    """``compute_report_hashes_digest(source)``, kept up to date incrementally.
+
+    Clearing only ever adds entries (a committed epoch's hash never changes), and a
+    dict iterates in insertion order, so the entries added since the last call are
+    its last ``len - count``: one link each when their epochs follow every epoch
+    already chained (the usual case), a rebuild when an older epoch's report
+    is committed late or ``source`` is not the dict it tracked.
+    """
+
+    source: dict[int, bytes]
+    count: int = 0
+    last_epoch: int = 0
+    digest: bytes = REPORT_CHAIN_START
+
+    def get_digest(self, report_hashes: dict[int, bytes]) -> bytes:
+        added = len(report_hashes) - self.count
+        if report_hashes is not self.source or added < 0:
+            self._rebuild(report_hashes)
+        elif added:
+            new = sorted(islice(reversed(report_hashes.items()), added))
+            if new[0][0] <= self.last_epoch:
+                self._rebuild(report_hashes)
+            else:
+                for epoch, report_hash in new:
+                    self.digest = compute_report_chain_link(self.digest, epoch, report_hash)
+                self.count, self.last_epoch = len(report_hashes), new[-1][0]
+        return self.digest
+
+    def _rebuild(self, report_hashes: dict[int, bytes]) -> None:
+        self.source = report_hashes
+        self.count = len(report_hashes)
+        self.last_epoch = max(report_hashes, default=0)
+        self.digest = compute_report_hashes_digest(report_hashes)

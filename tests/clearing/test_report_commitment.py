@@ -1,13 +1,19 @@
+import copy
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clearing import report_commitment
 from clearing.attestation import Attestation, sign_attestation
 from clearing.errors import DecodeError
 from clearing.report_commitment import (
+    REPORT_CHAIN_START,
     REPORT_DOMAIN,
     ReportCommitment,
+    ReportHashChain,
+    compute_report_hashes_digest,
     compute_report_signing_bytes,
 )
 from clearing.root import compute_state_root, compute_state_root_from_scratch
@@ -91,6 +97,9 @@ def test_signatures_for_another_chain_or_epoch_do_not_transfer() -> None:
     assert_rejected(box, ReportCommitment(1, HASH_A, other_chain), "BadSignature")
     epoch_two = commitment(box, 2, HASH_A)
     assert_rejected(box, replace(epoch_two, epoch=1), "BadSignature")
+    other_hash = commitment(box, 1, HASH_B)
+    assert_rejected(box, replace(other_hash, report_hash=HASH_A), "BadSignature")
+    assert box.state.report_hashes == {}
 
 
 def test_encoding_round_trips_and_rejects_bad_fields() -> None:
@@ -143,3 +152,49 @@ def test_first_quorum_hash_per_epoch_wins_forever(
             assert not result.is_ok()
         assert box.state.report_hashes == expected
     assert compute_state_root(box.state) == compute_state_root_from_scratch(box.state)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 40), st.binary(min_size=32, max_size=32), st.booleans()),
+        max_size=30,
+    )
+)
+def test_the_incremental_report_digest_equals_a_recomputation(
+    steps: list[tuple[int, bytes, bool]],
+) -> None:
+    """Epochs committed in any order (late ones included), the digest read after any
+    of them, a copied state: the running value is always the from-scratch one."""
+    hashes: dict[int, bytes] = {}
+    chain = ReportHashChain(hashes)
+    for epoch, report_hash, read in steps:
+        hashes.setdefault(epoch, report_hash)
+        if read:
+            assert chain.get_digest(hashes) == compute_report_hashes_digest(hashes)
+    copied = copy.deepcopy((hashes, chain))
+    assert chain.get_digest(hashes) == compute_report_hashes_digest(hashes)
+    assert copied[1].get_digest(copied[0]) == compute_report_hashes_digest(hashes)
+    assert chain.get_digest(dict(hashes)) == compute_report_hashes_digest(hashes)
+
+
+def test_a_new_epoch_costs_one_link_however_long_the_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hashes = {epoch: bytes([epoch % 256]) * 32 for epoch in range(1, 1001)}
+    chain = ReportHashChain(hashes)
+    chain.get_digest(hashes)
+    links = []
+    real = report_commitment.compute_report_chain_link
+
+    def counting(previous: bytes, epoch: int, report_hash: bytes) -> bytes:
+        links.append(epoch)
+        return real(previous, epoch, report_hash)
+
+    monkeypatch.setattr(report_commitment, "compute_report_chain_link", counting)
+    chain.get_digest(hashes)  # a block without a commitment
+    hashes[1001] = HASH_A
+    digest = chain.get_digest(hashes)
+    assert links == [1001]
+    assert digest == compute_report_hashes_digest(hashes)
+    assert compute_report_hashes_digest({}) == REPORT_CHAIN_START
