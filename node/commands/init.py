@@ -4,7 +4,8 @@ With `--validators N` (N > 1), DIR gets one home per validator (`DIR/node0` ...)
 listening on consecutive loopback ports, each listing the others as persistent
 peers and sharing one genesis: a local testnet ready for `clearnode start`.
 The genesis takes assets, instruments and risk parameters from
-configs/genesis.example.json and lists the new validators. Every home gets the
+configs/genesis.example.json and lists the new validators; the oracle simulates
+every price that genesis lists, from its genesis value. Every home gets the
 network's solvency-report seed (`keys/report_seed.json`): one new secret shared
 by the homes made together, or the one given by `--report-seed FILE` (a
 validator joining an existing network).
@@ -36,6 +37,7 @@ from node.reports.seed import create_report_seed, load_report_seed, save_report_
 
 EXAMPLE_GENESIS = Path(__file__).resolve().parents[2] / "configs" / "genesis.example.json"
 VALIDATOR_POWER = 10
+ORACLE_INTERVAL_MS = 2_000  # every validator gossips a sample per interval: keep the mesh light
 REPORT_SEED_FILE = "keys/report_seed.json"
 
 
@@ -93,6 +95,25 @@ def render_config(
     )
 
 
+def render_oracle(genesis: dict[str, Any]) -> str:
+    """A simulator source over every index and mark price of `genesis`, starting at its
+    genesis value: each validator of a local testnet sees the same moving prices."""
+    prices = {**genesis["index_prices"], **genesis["mark_prices"]}
+    return (
+        "[oracle]\n"
+        "enabled = true\n"
+        f"interval_ms = {ORACLE_INTERVAL_MS}\n\n"
+        "# A deterministic simulator for a local testnet; replay, http and evm (a price-feed\n"
+        "# contract on a [[bridge_chains]] chain) sources: see configs/node.example.toml.\n"
+        "[[oracle.sources]]\n"
+        'kind = "simulator"\n'
+        f"symbols = {json.dumps(list(prices))}\n"
+        f"start_prices = {json.dumps(list(prices.values()))}\n"
+        "seed = 7\n"
+        "max_step_bps = 5\n"
+    )
+
+
 def build_genesis(
     template: dict[str, Any], chain_id: int, validators: list[tuple[str, NodeKeys]]
 ) -> dict[str, Any]:
@@ -147,9 +168,8 @@ def init_homes(
         save_report_seed(h / REPORT_SEED_FILE, seed)
         (h / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [a for j, a in enumerate(addrs) if j != i]
-        (h / CONFIG_FILE_NAME).write_text(
-            render_config(chain_id, name, p2p_port + i, api_port + i, peers)
-        )
+        config = render_config(chain_id, name, p2p_port + i, api_port + i, peers)
+        (h / CONFIG_FILE_NAME).write_text(config + "\n" + render_oracle(genesis))
         load_config(h)  # what we wrote must load
     return homes
 
