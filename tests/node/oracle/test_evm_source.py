@@ -6,6 +6,7 @@ reads of a PriceFeed on anvil with the bridge's typed refusals."""
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
@@ -24,6 +25,7 @@ from node.oracle.service import OracleService
 from node.oracle.sources import EvmFeedSource, SimulatedSource, SourceError, build_source
 from tests.node.oracle.test_status import GENESIS
 
+EXAMPLE = Path(__file__).resolve().parents[3] / "configs" / "node.example.toml"
 FEED = "0x" + "22" * 20
 BASE = "chain_id = 7\nmoniker = 'n0'\n"
 CHAIN = "[[bridge_chains]]\nname = 'dev'\nchain_id = {chain_id}\nrpc_url = '{url}'\n" + (
@@ -82,6 +84,22 @@ def test_bad_evm_source_config_names_file_key_and_expectation(
     assert info.value.file == tmp_path / CONFIG_FILE_NAME
     assert info.value.key == f"oracle.sources[0].{key}", info.value
     assert expected in info.value.expected
+
+
+def test_the_documented_evm_example_loads(tmp_path: Path) -> None:
+    """configs/node.example.toml's commented evm source and bridge chain, uncommented."""
+    text = EXAMPLE.read_text()
+    start = text.index("# [[oracle.sources]]\n# # Chainlink-style")
+    last = "# confirmation_depth = 12\n"
+    end = text.index(last, start) + len(last)
+    toml = [line[2:] for line in text[start:end].splitlines()
+            if re.match(r"# (\[|[a-z_]+ = )", line)]  # fmt: skip
+    config = write_config(tmp_path, BASE + "\n".join(toml))
+    (source,) = config.oracle.sources
+    assert (source.chain, source.max_age_ms, source.timeout_ms) == ("sepolia", 3_600_000, 2_000)
+    assert [(f.symbol, f.decimals, f.scale) for f in source.feeds] == [
+        ("ETH/quantum", 8, 1), ("BTC/0.001", 8, 1_000)
+    ]  # fmt: skip
 
 
 class FakeReader:
