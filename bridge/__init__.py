@@ -27,6 +27,11 @@ Withdrawals (after a block debits a member: `state.pending_withdrawals`)
 - Payouts: `payouts.sign_new_payouts(store, since_seq, key, network_chain_id)` ->
   clearing `WithdrawalPaid` attestations.
 
+Price feeds (the oracle's evm source)
+- `pricefeed.FeedReader(url, chain_id, timeout_s).read_prices({symbol: FeedSpec}, max_age_s,
+  now_s)` -> ledger prices, or a typed PriceFeedError / FeedUnreachable;
+  `deploy_price_feed` / `update_price_feed` on devnets.
+
 Validator set
 - `rotation.get_consensus_members(validators)`, `compute_target_set(vault.get_validator_set(v),
   members)`, `sign_rotation(...)`, `relay_rotation(...)`; `vault.lock_by_signature` for an
