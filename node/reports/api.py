@@ -90,6 +90,7 @@ class ReportsApi:
         commit = self.store.get_commit(epoch)
         return {
             "epoch": epoch,
+            "chainId": report.chain_id,
             "stateRoot": "0x" + report.state_root.hex(),
             "reportHash": "0x" + report.get_hash().hex(),
             "committedHash": None if commit is None else "0x" + commit.report_hash.hex(),

@@ -163,6 +163,7 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     assert len({(v["reportHash"], v["committedHash"], v["commitHeight"]) for v in views}) == 1
     assert views[0]["committedHash"] == views[0]["reportHash"] == "0x" + report_hash.hex()
     assert views[0]["commitHeight"] == box.state.height
+    assert views[0]["chainId"] == box.chain_id
     report_file = tmp_path / "report.json"
     report_file.write_text(json.dumps(views[-1]))
     genesis_file = tmp_path / "genesis.json"
