@@ -98,7 +98,7 @@ def test_the_documented_evm_example_loads(tmp_path: Path) -> None:
     (source,) = config.oracle.sources
     assert (source.chain, source.max_age_ms, source.timeout_ms) == ("sepolia", 3_600_000, 2_000)
     assert [(f.symbol, f.decimals, f.scale) for f in source.feeds] == [
-        ("ETH/quantum", 8, 1), ("BTC/0.001", 8, 1_000)
+        ("ETH/quantum", 8, Fraction(1)), ("BTC/0.001", 8, Fraction(1_000))
     ]  # fmt: skip
 
 
