@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from web3.contract import Contract
 
 from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode, get_free_port
-from bridge.chain import Chain, ContractReverted, account_from_key, connect
+from bridge.chain import Chain, ChainIdMismatch, ContractReverted, account_from_key, connect
 from bridge.pricefeed import (
     FeedAnswerNotPositive,
     FeedDecimalsMismatch,
@@ -161,6 +161,14 @@ def test_a_price_outside_the_ledgers_range_is_refused(
 def test_an_address_without_a_feed_is_refused(reader: FeedReader) -> None:
     with pytest.raises(FeedNotReadable):
         reader.read_prices({"X": FeedSpec(b"\x42" * 20, 8, BTC_SCALE)}, MAX_AGE_S, 0)
+
+
+@pytest.mark.chain
+def test_an_rpc_serving_another_chain_is_refused(anvil_node: AnvilNode, feed: Contract) -> None:
+    reader = FeedReader(anvil_node.url, 1, timeout_s=2)
+    with pytest.raises(ChainIdMismatch) as info:
+        reader.read_prices({"X": spec_of(feed)}, MAX_AGE_S, 0)
+    assert (info.value.expected, info.value.actual) == (1, anvil_node.chain_id)
 
 
 @pytest.mark.chain
