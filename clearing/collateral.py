@@ -2,8 +2,13 @@
 
 A deposit is credited only with attestations of validators holding more than
 2/3 of voting power over the same observation; external-bridge events are the
-same record attested the same way. Each ``(chain_id, tx_hash, log_index)`` is
-credited at most once, forever.
+same record attested the same way. A vault numbers its deposits 1, 2, 3, ...
+and each ``(chain_id, vault, deposit_nonce)`` is credited at most once, forever
+(replay.py keeps that exactly in memory bounded by how far out of order quorums
+complete). A deposit that cannot be credited (an unregistered token, less than
+one quantum, too many quanta) is observed with ``quanta = 0``: it credits
+nothing but consumes its nonce, so the credited prefix moves past it. An
+external bridge numbers its events per (chain id, vault) the same way.
 """
 
 from __future__ import annotations
@@ -21,26 +26,34 @@ from clearing.attestation import (
 from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.context import BlockContext
 from clearing.errors import (
-    DuplicateCredit,
+    DecodeError,
     InsufficientCollateral,
     UnknownCollateral,
 )
-from clearing.events import Event, make_event
+from clearing.events import Event, EventValue, make_event
+from clearing.replay import check_deposit_nonce, is_deposit_credited, record_deposit_nonce
 from clearing.state import ClearingState, SubAccount, get_sub_account_for_write
 from clearing.units import MAX_UINT64
 
 CREDIT_DOMAIN = "collateral-credit"
+OBSERVATION_VERSION = 2  # 2: the vault's deposit nonce; quanta 0 consumes it uncredited
 MAX_SUB_ACCOUNT = 2**32 - 1
 
 
 @dataclass(frozen=True, slots=True)
 class CollateralObservation:
-    """A deposit event seen on ``chain_id``: ``quanta`` of ``token`` to ``member``."""
+    """Deposit ``deposit_nonce`` of ``vault`` on ``chain_id``: ``quanta`` of ``token`` to
+    ``member`` (0: not creditable, the nonce is only consumed).
+
+    Wire form ``[OBSERVATION_VERSION, chain_id, vault, tx_hash, log_index,
+    deposit_nonce, member, sub_account, token, quanta]``; it is also what
+    validators sign, so a version-1 signature never verifies as version 2."""
 
     chain_id: int
     vault: bytes
     tx_hash: bytes
     log_index: int
+    deposit_nonce: int
     member: bytes
     sub_account: int
     token: bytes
@@ -48,26 +61,34 @@ class CollateralObservation:
 
     @property
     def key(self) -> tuple[int, bytes, int]:
-        return (self.chain_id, self.tx_hash, self.log_index)
+        """The replay key ``(chain_id, vault, deposit_nonce)``: one per deposit, forever."""
+        return (self.chain_id, self.vault, self.deposit_nonce)
 
     def to_fields(self) -> list[object]:
         return [
-            self.chain_id, self.vault, self.tx_hash, self.log_index, self.member,
-            self.sub_account, self.token, self.quanta,
+            OBSERVATION_VERSION, self.chain_id, self.vault, self.tx_hash, self.log_index,
+            self.deposit_nonce, self.member, self.sub_account, self.token, self.quanta,
         ]  # fmt: skip
 
     @classmethod
     def from_fields(cls, obj: object) -> CollateralObservation:
-        f = expect_list(obj, "CollateralObservation", 8)
+        f = expect_list(obj, "CollateralObservation")
+        if not f or f[0] != OBSERVATION_VERSION:
+            version = f[0] if f else None
+            raise DecodeError(
+                "CollateralObservation", f"version {version!r} is not {OBSERVATION_VERSION}"
+            )
+        f = expect_list(f, "CollateralObservation", 10)
         return cls(
-            chain_id=expect_int(f[0], "chain_id", 1),
-            vault=expect_bytes(f[1], "vault", 20),
-            tx_hash=expect_bytes(f[2], "tx_hash", 32),
-            log_index=expect_int(f[3], "log_index"),
-            member=expect_bytes(f[4], "member", 20),
-            sub_account=expect_int(f[5], "sub_account", 0, MAX_SUB_ACCOUNT),
-            token=expect_bytes(f[6], "token", 20),
-            quanta=expect_int(f[7], "quanta", 1, MAX_UINT64),
+            chain_id=expect_int(f[1], "chain_id", 1),
+            vault=expect_bytes(f[2], "vault", 20),
+            tx_hash=expect_bytes(f[3], "tx_hash", 32),
+            log_index=expect_int(f[4], "log_index"),
+            deposit_nonce=expect_int(f[5], "deposit_nonce", 1, MAX_UINT64),
+            member=expect_bytes(f[6], "member", 20),
+            sub_account=expect_int(f[7], "sub_account", 0, MAX_SUB_ACCOUNT),
+            token=expect_bytes(f[8], "token", 20),
+            quanta=expect_int(f[9], "quanta", 0, MAX_UINT64),
         )
 
     def signing_bytes(self, chain_id: int) -> bytes:
@@ -94,16 +115,18 @@ class CollateralCredit:
 def process_collateral_credit(
     state: ClearingState, ctx: BlockContext, tx: CollateralCredit
 ) -> list[Event]:
-    """Credit quanta to the member's sub-account after quorum; once per chain log."""
+    """Credit quanta to the member's sub-account after quorum; once per vault nonce.
+    Zero quanta (a deposit the bridge cannot credit) only consumes the nonce."""
     obs = tx.observation
-    if (obs.chain_id, obs.token) not in state.collateral_tokens:
+    if obs.quanta and (obs.chain_id, obs.token) not in state.collateral_tokens:
         raise UnknownCollateral(obs.chain_id, obs.token)
-    if obs.key in state.processed_credits:
-        raise DuplicateCredit(obs.chain_id, obs.tx_hash, obs.log_index)
+    check_deposit_nonce(state.deposit_nonces, obs.chain_id, obs.vault, obs.deposit_nonce)
     verify_quorum_attestations(
         state.validators, state.total_power, tx.attestations, obs.signing_bytes(ctx.chain_id)
     )
-    state.processed_credits.add(obs.key)
+    record_deposit_nonce(state.deposit_nonces, obs.chain_id, obs.vault, obs.deposit_nonce)
+    if not obs.quanta:
+        return [make_event("collateral_not_credited", **get_deposit_fields(obs))]
     account = get_sub_account_for_write(state, obs.member, obs.sub_account)
     increase_collateral(account, (obs.chain_id, obs.token), obs.quanta)
     return [
@@ -111,13 +134,29 @@ def process_collateral_credit(
             "collateral_credited",
             member=obs.member,
             sub_account=obs.sub_account,
-            chain_id=obs.chain_id,
             token=obs.token,
             quanta=obs.quanta,
-            tx_hash=obs.tx_hash,
-            log_index=obs.log_index,
+            **get_deposit_fields(obs),
         )
     ]
+
+
+def get_deposit_fields(obs: CollateralObservation) -> dict[str, EventValue]:
+    """What names the deposit on its chain, for events."""
+    return {
+        "chain_id": obs.chain_id,
+        "vault": obs.vault,
+        "deposit_nonce": obs.deposit_nonce,
+        "tx_hash": obs.tx_hash,
+        "log_index": obs.log_index,
+    }
+
+
+def is_credited(state: ClearingState, key: tuple[int, bytes, int]) -> bool:
+    """Whether deposit ``key`` (``CollateralObservation.key``) is settled by the ledger
+    (credited, or consumed uncredited)."""
+    chain_id, vault, nonce = key
+    return is_deposit_credited(state.deposit_nonces, chain_id, vault, nonce)
 
 
 def increase_collateral(account: SubAccount, key: tuple[int, bytes], quanta: int) -> None:

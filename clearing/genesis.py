@@ -15,6 +15,12 @@ from typing import Any, TypeVar
 from clearing.assets import CollateralKey, CollateralToken, SettlementAsset
 from clearing.errors import GenesisError
 from clearing.instruments import Instrument, InstrumentKind, OptionType, SettlementStyle
+from clearing.replay import (
+    DEFAULT_TRADE_ID_WINDOW,
+    MAX_TRADE_ID_WINDOW,
+    MIN_TRADE_ID_WINDOW,
+    is_valid_trade_id_window,
+)
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64
 
 GENESIS_VERSION = 1
@@ -56,6 +62,7 @@ class Genesis:
     mark_prices: tuple[tuple[str, int], ...]  # instrument id -> price, sorted
     insurance_fund: int
     risk: Mapping[str, Any]  # validated as a JSON object; RISK parses its content
+    trade_id_window: int = DEFAULT_TRADE_ID_WINDOW  # optional key; see clearing/replay.py
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -131,7 +138,7 @@ def _join(path: str, name: str) -> str:
 TOP_KEYS = {
     "version", "chain_id", "genesis_time_ms", "epoch_length_blocks", "settlement_asset",
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
-    "mark_prices", "insurance_fund", "risk",
+    "mark_prices", "insurance_fund", "risk", "trade_id_window",
 }  # fmt: skip
 
 
@@ -176,9 +183,20 @@ def parse_genesis(doc: object) -> Genesis:
         mark_prices=_parse_prices(top.get_raw("mark_prices"), "mark_prices"),
         insurance_fund=top.get_int("insurance_fund"),
         risk=risk,
+        trade_id_window=_parse_trade_id_window(top),
     )
     _check_cross_references(genesis)
     return genesis
+
+
+def _parse_trade_id_window(top: _Reader) -> int:
+    """Optional (default ``DEFAULT_TRADE_ID_WINDOW``); a power of two so a slot is a mask."""
+    if not top.has("trade_id_window"):
+        return DEFAULT_TRADE_ID_WINDOW
+    size = top.get_int("trade_id_window", MIN_TRADE_ID_WINDOW, MAX_TRADE_ID_WINDOW)
+    if not is_valid_trade_id_window(size):
+        raise GenesisError("trade_id_window", "a power of two", size)
+    return size
 
 
 def _parse_collateral(item: object, path: str) -> CollateralToken:

@@ -5,8 +5,8 @@ keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
 interest, funding, pending withdrawals, committed report hashes, ...) are small and encoded whole.
-Dedup sets (processed trade ids, credit keys) enter only by their size: they
-are derived from history and would otherwise be re-hashed every block.
+The replay state (replay.py) enters by content: each venue's trade-id window as its
+top and its bitmap's cached hash, each vault's credited deposit nonces whole.
 
 A member proves its account with ``get_account_proof`` and anyone checks it
 with ``verify_account_proof(root, member, account_bytes, proof)``; the bytes
@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from clearing.codec import encode_big_int, expect_bytes, expect_list, pack, unpack
 from clearing.errors import DecodeError
 from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
+from clearing.replay import get_replay_fields
 from clearing.state import ClearingState, Member
 
 ACCOUNT_VERSION = 2
-GLOBALS_VERSION = 2
+GLOBALS_VERSION = 3  # 3: the replay state by content (2: sizes of the dedup sets)
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 
@@ -81,13 +82,12 @@ def get_global_fields(state: ClearingState) -> list[object]:
 
 
 def encode_globals(state: ClearingState) -> bytes:
-    """Canonical bytes of the global records, with the sizes of the dedup sets."""
+    """Canonical bytes of the global records and the replay state."""
     return pack(
         [
             GLOBALS_VERSION,
             *get_global_fields(state),
-            len(state.processed_trades),
-            len(state.processed_credits),
+            *get_replay_fields(state.trade_windows, state.deposit_nonces),
         ]
     )
 

@@ -1,9 +1,13 @@
 """Whole-state snapshots: a node restarts or catches up from one instead of
 replaying every block since genesis.
 
-``encode_snapshot(state)`` is msgpack ``[SNAPSHOT_VERSION, globals, processed
-trade ids, processed credit keys, [account bytes...]]`` where each account is
-exactly the canonical leaf encoding of the state root (root.py). The genesis is
+``encode_snapshot(state)`` is msgpack ``[SNAPSHOT_VERSION, globals, trade-id
+windows, credited deposit nonces, [account bytes...]]`` where each account is
+exactly the canonical leaf encoding of the state root (root.py) and the replay
+state is its bounded form (replay.py): per venue ``[venue, high, bitmap]``, per
+vault ``[chain id, vault, through, [nonces above...]]``. An older version is
+refused (``DecodeError``): the node then restores from an older snapshot or
+replays blocks from genesis. The genesis is
 not in the snapshot: ``decode_snapshot(genesis, data)`` rebuilds the state on
 top of it, validating every field (a snapshot from a peer is untrusted until
 its state root matches a committed one).
@@ -26,6 +30,7 @@ from clearing.codec import (
 )
 from clearing.errors import DecodeError
 from clearing.genesis import Genesis
+from clearing.replay import DepositNonces, TradeIdWindow, get_credit_fields
 from clearing.root import ACCOUNT_VERSION, encode_account, get_global_fields
 from clearing.state import (
     ClearingState,
@@ -36,7 +41,7 @@ from clearing.state import (
     initialize_state,
 )
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: bounded replay state (1: every trade id and credit key)
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -55,8 +60,8 @@ def encode_snapshot(state: ClearingState) -> bytes:
         [
             SNAPSHOT_VERSION,
             get_global_fields(state),
-            sorted(state.processed_trades),
-            sorted(state.processed_credits),
+            [[v, w.high, bytes(w.bits)] for v, w in sorted(state.trade_windows.items())],
+            get_credit_fields(state.deposit_nonces),
             [encode_account(state.members[a]) for a in sorted(state.members)],
         ]
     )
@@ -69,18 +74,17 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
         raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
     state = initialize_state(genesis)
     _decode_globals(state, expect_list(globals_, "globals", 14))
-    for item in expect_list(trades, "processed_trades"):
-        venue, trade_id = expect_list(item, "processed_trade", 2)
-        state.processed_trades.add((expect_str(venue, "venue"), expect_int(trade_id, "trade_id")))
-    for item in expect_list(credits, "processed_credits"):
-        chain, tx_hash, log_index = expect_list(item, "processed_credit", 3)
-        state.processed_credits.add(
-            (
-                expect_int(chain, "chain_id"),
-                expect_bytes(tx_hash, "tx_hash", 32),
-                expect_int(log_index, "log_index"),
-            )
+    for item in expect_list(trades, "trade_windows"):
+        venue, high, bits = expect_list(item, "trade_window", 3)
+        window = TradeIdWindow(
+            expect_int(high, "high"),
+            bytearray(expect_bytes(bits, "bits", genesis.trade_id_window >> 3)),
         )
+        state.trade_windows[expect_str(venue, "venue")] = window
+    for item in expect_list(credits, "deposit_nonces"):
+        chain, vault, through, above = expect_list(item, "deposit_nonces", 4)
+        key = (expect_int(chain, "chain_id"), expect_bytes(vault, "vault", 20))
+        state.deposit_nonces[key] = _decode_nonces(through, above)
     for raw in expect_list(accounts, "accounts"):
         if not isinstance(raw, bytes):
             raise DecodeError("accounts", "each account must be bytes")
@@ -89,9 +93,20 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     return state
 
 
+def _decode_nonces(through: object, above: object) -> DepositNonces:
+    """Canonical: the nonces above are increasing and each leaves a gap after ``through``."""
+    nonces = DepositNonces(expect_int(through, "through"))
+    floor = nonces.through + 1
+    for item in expect_list(above, "above"):
+        nonce = expect_int(item, "nonce", floor + 1)
+        nonces.above.add(nonce)
+        floor = nonce
+    return nonces
+
+
 def _unpack_state(data: bytes) -> Any:
     """msgpack without the message caps of `codec.unpack` (8 MiB, 100,000 items: a state
-    outgrows them, e.g. its processed trade ids); no maps or extensions, and no length
+    outgrows them, e.g. its trade-id bitmaps); no maps or extensions, and no length
     beyond the input's own, so a hostile snapshot cannot make the decoder allocate more."""
     if not isinstance(data, bytes):
         raise DecodeError("snapshot", f"expected bytes, got {type(data).__name__}")

@@ -20,11 +20,10 @@ from clearing.assets import CollateralKey, CollateralToken, compute_haircut_valu
 from clearing.errors import UnknownMember, UnknownSubAccount
 from clearing.genesis import Genesis, Validator, Venue
 from clearing.instruments import Instrument
+from clearing.replay import DepositNonces, TradeIdWindow, VaultKey
 
 MemberAddress = bytes
 """20 raw bytes of an EVM address."""
-CreditKey = tuple[int, bytes, int]
-"""``(chain_id, tx_hash, log_index)`` of a collateral observation."""
 
 
 @dataclass(slots=True)
@@ -107,8 +106,8 @@ class ClearingState:
     funding_indices: dict[str, int] = field(default_factory=dict)  # instrument id -> cumulative
     last_funding_ms: dict[str, int] = field(default_factory=dict)
     final_settlement_prices: dict[str, int] = field(default_factory=dict)  # expired instruments
-    processed_trades: set[tuple[str, int]] = field(default_factory=set)  # (venue id, trade id)
-    processed_credits: set[CreditKey] = field(default_factory=set)
+    trade_windows: dict[str, TradeIdWindow] = field(default_factory=dict)  # by venue id
+    deposit_nonces: dict[VaultKey, DepositNonces] = field(default_factory=dict)  # credited
     pending_withdrawals: dict[tuple[MemberAddress, int], WithdrawalRecord] = field(
         default_factory=dict
     )  # (member, nonce) -> record, until the bridge reports it paid

@@ -8,8 +8,9 @@ bound to the chain, see attestation.py). ``process_trade_batch``:
    registered (``UnknownVenue``) and the signature verifies (``BadSignature``);
 2. trade level (``process_verified_trade_batch``): each trade is checked
    completely, then applied, or rejected alone with a ``trade_rejected`` event
-   carrying its error code and numbers. Checks, in order: trade id not seen
-   for this venue (``DuplicateTrade``), instrument listed and not expired,
+   carrying its error code and numbers. Checks, in order: trade id inside the
+   venue's replay window (``StaleTradeId``) and not cleared yet
+   (``DuplicateTrade``; replay.py), instrument listed and not expired,
    quantity > 0, price > 0 on the tick and within the band around the mark,
    both members known and authorising the venue, not one sub-account trading
    with itself, each resulting position's notional within
@@ -36,7 +37,6 @@ from clearing.default.default_fund import check_reduce_only, is_reduce_only
 from clearing.errors import (
     BadSignature,
     DecodeError,
-    DuplicateTrade,
     InstrumentExpired,
     InvalidAmount,
     InvalidTransaction,
@@ -51,6 +51,7 @@ from clearing.errors import (
 from clearing.events import Event, make_event
 from clearing.instruments import Instrument
 from clearing.position import compute_long_change, compute_position_after_fill
+from clearing.replay import check_trade_id, record_trade_id
 from clearing.risk.cache import TradeFigures, keep_trade_figures
 from clearing.risk.engine import check_pre_trade
 from clearing.state import (
@@ -220,9 +221,8 @@ def process_verified_trade_batch(
 
 def process_trade(state: ClearingState, ctx: BlockContext, venue_id: str, trade: Trade) -> None:
     """Novate one trade into two positions, or raise and change nothing."""
-    key = (venue_id, trade.trade_id)
-    if key in state.processed_trades:
-        raise DuplicateTrade(venue_id, trade.trade_id)
+    window = state.genesis.trade_id_window
+    check_trade_id(state.trade_windows, window, venue_id, trade.trade_id)
     instrument = get_tradable_instrument(state, ctx, trade.instrument_id)
     mark = check_trade_price(state, instrument, trade)
     buyer = get_authorising_member(state, venue_id, trade.buyer)
@@ -238,7 +238,7 @@ def process_trade(state: ClearingState, ctx: BlockContext, venue_id: str, trade:
         mark, fee,
     )  # fmt: skip
     # Every check passed: write.
-    state.processed_trades.add(key)
+    record_trade_id(state.trade_windows, window, venue_id, trade.trade_id)
     state.fee_pool += 2 * fee
     state.open_interest[instrument.id] += buy.long_change + sell.long_change
     write_side(state, trade.buyer, trade.buyer_sub_account, instrument.id, buy)

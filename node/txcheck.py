@@ -18,13 +18,12 @@ from clearing.collateral import CollateralCredit
 from clearing.eip712 import verify_member_signature
 from clearing.errors import (
     BadSignature,
-    DuplicateCredit,
-    DuplicateTrade,
     NonceReused,
     UnknownVenue,
     UnknownWithdrawal,
 )
 from clearing.oracle import PriceUpdate
+from clearing.replay import check_deposit_nonce, check_trade_id
 from clearing.report_commitment import ReportCommitment, check_report_commitment
 from clearing.state import ClearingState
 from clearing.trade import TradeBatch
@@ -47,8 +46,9 @@ def check_trade_batch(state: ClearingState, tx: TradeBatch) -> CheckResult:
     if not is_valid_signature(venue.pubkey, tx.signature, tx.signing_bytes(state.chain_id)):
         raise BadSignature("TradeBatch", venue.pubkey)
     for trade in tx.trades:
-        if (tx.venue_id, trade.trade_id) in state.processed_trades:
-            raise DuplicateTrade(tx.venue_id, trade.trade_id)
+        check_trade_id(
+            state.trade_windows, state.genesis.trade_id_window, tx.venue_id, trade.trade_id
+        )
     return CheckResult(b"venue:" + tx.venue_id.encode(), tx.batch_id, PRIORITY_TRADES)
 
 
@@ -64,12 +64,11 @@ def check_member_request(
 
 def check_collateral_credit(state: ClearingState, tx: CollateralCredit) -> CheckResult:
     obs = tx.observation
-    if obs.key in state.processed_credits:
-        raise DuplicateCredit(obs.chain_id, obs.tx_hash, obs.log_index)
+    check_deposit_nonce(state.deposit_nonces, obs.chain_id, obs.vault, obs.deposit_nonce)
     verify_quorum_attestations(
         state.validators, state.total_power, tx.attestations, obs.signing_bytes(state.chain_id)
     )
-    key = b"credit:%d:" % obs.chain_id + obs.tx_hash + b":%d" % obs.log_index
+    key = b"credit:%d:" % obs.chain_id + obs.vault + b":%d" % obs.deposit_nonce
     return CheckResult(key, 0, PRIORITY_SYSTEM)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from clearing.block import BlockResult
+from clearing.replay import get_replay_fields
 from clearing.root import encode_account
 from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import ClearingState
@@ -47,8 +48,7 @@ def snapshot(state: ClearingState) -> tuple[object, ...]:
         dict(state.mark_prices),
         dict(state.index_prices),
         dict(state.pending_withdrawals),
-        set(state.processed_credits),
-        set(state.processed_trades),
+        get_replay_fields(state.trade_windows, state.deposit_nonces),
     )
 
 

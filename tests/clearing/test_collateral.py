@@ -25,7 +25,7 @@ def test_attested_deposit_credits_quanta_once() -> None:
     assert event.kind == "collateral_credited" and event.get("quanta") == 2_000_000
     again = box.apply([credit])
     code, detail = only_result(again)
-    assert code == "DuplicateCredit" and "log_index=1" in detail
+    assert code == "DuplicateCredit" and "deposit_nonce=1" in detail
     assert box.state.members[ALICE.address].sub_accounts[3].collateral == {WETH: 2_000_000}
 
 

@@ -9,8 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearing.codec import pack, unpack
-from clearing.errors import BadSignature, DecodeError, InsufficientEquity, UnknownVenue
+from clearing.errors import (
+    BadSignature,
+    DecodeError,
+    DuplicateTrade,
+    InsufficientEquity,
+    UnknownVenue,
+)
 from clearing.events import Event
+from clearing.replay import check_trade_id
 from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.state import Member, Position, SubAccount
 from clearing.trade import (
@@ -89,7 +96,8 @@ def test_a_trade_becomes_two_opposite_positions_against_the_clearing_house() -> 
     assert box.state.open_interest[PERP] == 3
     assert cash(box, a) == cash(box, b) == -3 * FEE_PER_LOT
     assert box.state.fee_pool == 6 * FEE_PER_LOT
-    assert (VENUE, 1) in box.state.processed_trades
+    with pytest.raises(DuplicateTrade):
+        check_trade_id(box.state.trade_windows, box.genesis.trade_id_window, VENUE, 1)
 
 
 def test_trade_price_to_settlement_price_is_settled_at_once() -> None:
@@ -175,7 +183,7 @@ def test_each_bad_trade_is_rejected_alone_with_a_typed_reason(
     events = clear(box, [make_trade(1, c, d), bad, make_trade(3, c, d)])
     assert rejections(events) == [(2, code)]
     assert numbers in str(events[0].get("detail"))
-    assert (VENUE, 2) not in box.state.processed_trades
+    check_trade_id(box.state.trade_windows, box.genesis.trade_id_window, VENUE, 2)  # still free
     assert PERP not in box.state.members[a.address].sub_accounts[0].positions
     assert box.state.fee_pool == before_fee_pool + 4 * FEE_PER_LOT
 

@@ -1,0 +1,60 @@
+"""Mempool admission refuses replays by the ledger's own rules (clearing/replay.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clearing.errors import ClearingError, DuplicateCredit, DuplicateTrade, StaleTradeId
+from clearing.sandbox import Sandbox, derive_ed25519_key
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import decode_tx, encode_tx
+from node.txcheck import check_transaction
+from tests.clearing.support import ALICE, BOB, USDC, genesis_doc
+
+W = 8
+
+
+def windowed_box() -> Sandbox:
+    doc = genesis_doc()
+    doc["trade_id_window"] = W
+    box = Sandbox.from_genesis_doc(doc)
+    funded = [box.credit(m.address, USDC, 10**12) for m in (ALICE, BOB)]
+    box.apply([*funded, box.authorise(ALICE, "alpha"), box.authorise(BOB, "alpha")])
+    return box
+
+
+def batch(box: Sandbox, batch_id: int, *trade_ids: int) -> bytes:
+    trades = tuple(
+        Trade(n, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1) for n in trade_ids
+    )
+    key = derive_ed25519_key("venue-alpha")
+    return encode_tx(sign_trade_batch(key, box.chain_id, "alpha", batch_id, trades))
+
+
+def check(box: Sandbox, raw: bytes) -> None:
+    check_transaction(box.state, decode_tx(raw), raw)
+
+
+def refusal(box: Sandbox, raw: bytes) -> ClearingError:
+    with pytest.raises(ClearingError) as info:
+        check(box, raw)
+    return info.value
+
+
+def test_a_stale_or_cleared_trade_id_is_refused_before_gossip() -> None:
+    box = windowed_box()
+    box.apply([batch(box, 1, 20)])
+    stale = refusal(box, batch(box, 2, 21, 20 - W))
+    assert isinstance(stale, StaleTradeId) and stale.lowest_accepted == 20 - W + 1
+    assert isinstance(refusal(box, batch(box, 2, 20)), DuplicateTrade)
+    check(box, batch(box, 2, 20 - W + 1, 21))  # inside the window and new
+
+
+def test_a_credited_deposit_nonce_is_refused_before_gossip() -> None:
+    box = windowed_box()
+    credit = box.credit(ALICE.address, USDC, 5)
+    check(box, encode_tx(credit))
+    box.apply([credit])
+    error = refusal(box, encode_tx(credit))
+    assert isinstance(error, DuplicateCredit)
+    assert error.deposit_nonce == credit.observation.deposit_nonce
