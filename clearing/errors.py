@@ -129,9 +129,11 @@ class StaleTradeId(InvalidTransaction):
 
 @dataclass(eq=False)
 class DuplicateCredit(InvalidTransaction):
+    """Deposit ``deposit_nonce`` of ``vault`` on ``chain_id`` is already credited."""
+
     chain_id: int
-    tx_hash: bytes
-    log_index: int
+    vault: bytes
+    deposit_nonce: int
 
 
 @dataclass(eq=False)
