@@ -64,6 +64,7 @@ class Sandbox:
     block_interval_ms: int = 1000
     next_log_index: int = 0
     next_nonce: dict[bytes, int] = field(default_factory=dict)
+    deposit_nonces: dict[int, int] = field(default_factory=dict)  # last per chain (one vault)
 
     @classmethod
     def from_genesis_doc(cls, doc: dict[str, Any]) -> Sandbox:
@@ -108,9 +109,11 @@ class Sandbox:
         """A deposit attested by the first ``signers`` validators (default all)."""
         self.next_log_index += 1
         tx_hash = hashlib.sha256(b"deposit" + self.next_log_index.to_bytes(8, "big")).digest()
+        nonce = self.deposit_nonces[token[0]] = self.deposit_nonces.get(token[0], 0) + 1
         obs = CollateralObservation(
-            token[0], VAULT, tx_hash, self.next_log_index, member, sub_account, token[1], quanta
-        )
+            token[0], VAULT, tx_hash, self.next_log_index, nonce, member, sub_account, token[1],
+            quanta,
+        )  # fmt: skip
         return CollateralCredit(obs, self.attest(CREDIT_DOMAIN, obs.to_fields(), signers))
 
     def prices(
