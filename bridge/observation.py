@@ -6,8 +6,11 @@ validator signs with its Ed25519 consensus key exactly as clearing verifies it
 (`clearing.attestation`, domain `collateral-credit`, the network's chain id). The
 node gossips `SignedObservation`s; `ObservationPool` groups attestations by the
 exact signed content and yields a `CollateralCredit` transaction once more than 2/3
-of voting power signed the same bytes. Clearing credits each (chain id, tx hash,
-log index) at most once, so a credit proposed twice is refused there.
+of voting power signed the same bytes. Clearing credits each (chain id, vault,
+deposit nonce) at most once, so a credit proposed twice is refused there. A deposit
+clearing cannot credit (unregistered token, not 1..2^64-1 whole quanta) is still
+signed, with zero quanta: clearing then only consumes its nonce, so the vault's
+credited nonces stay a contiguous prefix and its replay memory stays small.
 
 A validator whose peers attest a deposit it has not stored (it missed it) or that
 is stuck below quorum sends a `ReobserveRequest`; `handle_reobserve_request` looks
@@ -69,11 +72,27 @@ def compute_observation(
     quanta = deposit.amount // token.quantum
     if not 1 <= quanta <= MAX_UINT64:
         raise NotWholeQuanta(deposit.amount, token.quantum)
+    return _observe(deposit, quanta)
+
+
+def compute_settling_observation(
+    deposit: DepositEvent, tokens: Mapping[CollateralKey, CollateralToken]
+) -> tuple[CollateralObservation, ObservationError | None]:
+    """What a validator signs for a final deposit: its credit, or, with the reason it
+    cannot be credited, the zero-quanta observation that only consumes its nonce."""
+    try:
+        return compute_observation(deposit, tokens), None
+    except ObservationError as exc:
+        return _observe(deposit, 0), exc
+
+
+def _observe(deposit: DepositEvent, quanta: int) -> CollateralObservation:
     return CollateralObservation(
         chain_id=deposit.chain_id,
         vault=deposit.vault,
         tx_hash=deposit.tx_hash,
         log_index=deposit.log_index,
+        deposit_nonce=deposit.deposit_nonce,
         member=deposit.member,
         sub_account=deposit.sub_account,
         token=deposit.token,
@@ -125,22 +144,22 @@ def sign_new_deposits(
     """Sign the watcher outbox after `since_seq`: (last seq read, signed, refused).
 
     Refused deposits (unregistered token, less than one quantum) are returned with
-    their reason so the node can log them; they never reach clearing.
+    their reason so the node can log them; they are signed with zero quanta, which
+    clearing takes as consuming their nonce and crediting nothing.
     """
     signed, refused = [], []
     last = since_seq
     for seq, deposit in store.get_deposits_since(since_seq, limit):
         last = seq
-        try:
-            observation = compute_observation(deposit, tokens)
-        except ObservationError as exc:
-            refused.append((deposit, exc))
-            continue
+        observation, reason = compute_settling_observation(deposit, tokens)
+        if reason is not None:
+            refused.append((deposit, reason))
         signed.append(sign_observation(key, network_chain_id, observation))
     return last, signed, refused
 
 
 CreditKey = tuple[int, bytes, int]
+"""``CollateralObservation.key``: (chain id, vault, deposit nonce)."""
 
 
 @dataclass
@@ -249,4 +268,5 @@ def handle_reobserve_request(
             chain, vault, request.tx_hash, request.log_index, confirmations
         )
         store.add_deposit(deposit)
-    return sign_observation(key, network_chain_id, compute_observation(deposit, tokens))
+    observation, _ = compute_settling_observation(deposit, tokens)
+    return sign_observation(key, network_chain_id, observation)
