@@ -24,6 +24,7 @@ from bridge.observation import InvalidAttestation, ObservationPool, SignedObserv
 from bridge.watcher import Watcher
 from bridge.withdrawal import WithdrawalError, WithdrawalSignature
 from clearing.attestation import Attestation
+from clearing.collateral import is_credited
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from consensus.types import Block, CommitCertificate
@@ -64,7 +65,8 @@ class BridgeNode:
     # -- what the ledger has settled ----------------------------------------
 
     def is_credited(self, key: tuple[int, bytes, int]) -> bool:
-        return key in self.ctx.state.processed_credits
+        """Deposit ``key`` (chain id, vault, deposit nonce) is settled by the ledger."""
+        return is_credited(self.ctx.state, key)
 
     def is_paid(self, key: WithdrawalKey) -> bool:
         """Debited and then cleared by a WithdrawalPaid."""
@@ -138,7 +140,7 @@ class BridgeNode:
         txs = [
             encode_tx(credit)
             for credit in self.credits.get_ready_credits()
-            if credit.observation.key not in state.processed_credits
+            if not self.is_credited(credit.observation.key)
         ]
         for paid in self.payouts.get_ready():
             o = paid.observation
