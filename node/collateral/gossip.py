@@ -143,8 +143,10 @@ class BridgeCheck:
 
     def check_deposit(self, signed: SignedObservation) -> None:
         o, a = signed.observation, signed.attestation
-        if (o.chain_id, o.token) not in self.tokens:
+        if o.quanta and (o.chain_id, o.token) not in self.tokens:
             raise UnknownCollateral(o.chain_id, o.token)
+        if not any(chain_id == o.chain_id for chain_id, _ in self.tokens):
+            raise UnknownChain(o.chain_id)  # zero quanta: only consumes a watched vault's nonce
         self._check_attestation(a, o.signing_bytes(self.chain_id), "CollateralObservation")
 
     def check_payout(self, payout: PayoutAttestation) -> None:
