@@ -25,6 +25,7 @@ from bridge.observation import (
     SignedObservation,
     UnregisteredToken,
     compute_observation,
+    compute_settling_observation,
     sign_observation,
 )
 from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
@@ -122,13 +123,27 @@ def test_observation_is_whole_quanta_of_a_registered_token() -> None:
         5,
         b"\x33" * 20,
         2,
-        (31337, b"\x11" * 32, 3),
+        (31337, b"\xf0" * 20, 1),
     )
     with pytest.raises(NotWholeQuanta) as caught:
         compute_observation(deposit(amount=10**12 - 1), TOKENS)
     assert (caught.value.amount, caught.value.quantum) == (10**12 - 1, 10**12)
     with pytest.raises(UnregisteredToken):
         compute_observation(deposit(), {})
+
+
+def test_an_uncreditable_deposit_is_observed_with_zero_quanta_and_its_reason() -> None:
+    for amount, tokens, reason in [
+        (10**12 - 1, TOKENS, NotWholeQuanta),
+        (5, {}, UnregisteredToken),
+    ]:
+        obs, error = compute_settling_observation(deposit(amount=amount), tokens)
+        assert (obs.quanta, obs.key) == (0, (31337, b"\xf0" * 20, 1))
+        assert isinstance(error, reason)
+    assert compute_settling_observation(deposit(), TOKENS) == (
+        compute_observation(deposit(), TOKENS),
+        None,
+    )
 
 
 def test_pool_credits_only_a_quorum_on_identical_content() -> None:
