@@ -83,12 +83,16 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
         tokens = collateral_by_key(box.genesis)
         for key in box.validator_keys:
             last, signed, refused = sign_new_deposits(store, 0, tokens, key, box.chain_id)
-            assert (last, len(signed)) == (2, 1)
+            assert (last, len(signed)) == (2, 2)
             assert [type(error).__name__ for _, error in refused] == ["UnregisteredToken"]
-            pool.add(SignedObservation.decode(signed[0].encode()))
-        (credit,) = pool.get_ready_credits()
-        first = box.apply([credit])
-        assert first.tx_results[0].code == "ok"
+            for observation in signed:
+                pool.add(SignedObservation.decode(observation.encode()))
+        credit, native = pool.get_ready_credits()  # by vault nonce: 1, 2
+        assert (native.observation.deposit_nonce, native.observation.quanta) == (2, 0)
+        first = box.apply([credit, native])
+        assert [r.code for r in first.tx_results] == ["ok", "ok"]
+        assert first.tx_results[1].events[0].kind == "collateral_not_credited"
+        assert box.state.deposit_nonces[(CHAIN_ID, credit.observation.vault)].through == 2
         assert box.state.members[ALICE.address].sub_accounts[0].collateral[usdc] == 1_000_000
         again = box.apply([credit])  # the same deposit, proposed twice
         assert again.tx_results[0].code == "DuplicateCredit"
