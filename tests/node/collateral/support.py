@@ -55,6 +55,7 @@ def make_observation(
         vault=bytes(range(20)),
         tx_hash=bytes(32),
         log_index=log_index,
+        deposit_nonce=log_index + 1,
         member=bytes([7]) * 20,
         sub_account=0,
         token=get_usdc(genesis),
