@@ -219,6 +219,7 @@ async def check_forged_observation_refused(
         vault=bytes(20),
         tx_hash=bytes([0xEE]) * 32,
         log_index=0,
+        deposit_nonce=1,
         member=ALICE.address,
         sub_account=0,
         token=token,
