@@ -77,6 +77,12 @@ def test_unregistered_token_and_chain_are_refused() -> None:
     unknown = dataclasses.replace(make_observation(GENESIS), token=bytes([9]) * 20)
     with pytest.raises(UnknownCollateral):
         CHECK.decode(encode_message(NET, sign_observation(CONSENSUS_KEYS[0], NET, unknown)))
+    # zero quanta only consumes a vault nonce: any token, but a watched chain
+    consumed = dataclasses.replace(unknown, quanta=0)
+    CHECK.decode(encode_message(NET, sign_observation(CONSENSUS_KEYS[0], NET, consumed)))
+    elsewhere = dataclasses.replace(consumed, chain_id=999)
+    with pytest.raises(UnknownChain):
+        CHECK.decode(encode_message(NET, sign_observation(CONSENSUS_KEYS[0], NET, elsewhere)))
     payout = dataclasses.replace(make_payout(), chain_id=999)
     message = PayoutAttestation(payout, sign_payout(CONSENSUS_KEYS[0], NET, payout))
     with pytest.raises(UnknownChain):
