@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
+import msgpack
 import pytest
 
+from clearing.replay import record_trade_id
 from clearing.root import compute_state_root
-from clearing.snapshot import encode_snapshot
+from clearing.snapshot import SNAPSHOT_VERSION, encode_snapshot
 from consensus.types import CommitCertificate
 from node.app import ClearingApp
 from node.runtime import SnapshotSchedule, SqliteBlockStore, restore_state
@@ -129,16 +132,37 @@ def test_block_store_snapshots_on_schedule(tmp_path: Path) -> None:
 
 
 def test_a_snapshot_beyond_the_message_caps_restores(tmp_path: Path) -> None:
-    """150,000 processed trade ids: more items than a wire message may hold."""
-    app = ClearingApp(example_genesis())
+    """A 2^27-id trade window: a 16 MiB bitmap, more bytes than a wire message may hold."""
+    genesis = dataclasses.replace(example_genesis(), trade_id_window=1 << 27)
+    app = ClearingApp(genesis)
     with NodeStore(tmp_path / "node.sqlite3") as store:
         blocks = SqliteBlockStore(store, app.last_root)
         block = make_block(app.genesis, 1, [])
         app.finalize_block(block)
-        app.state.processed_trades.update(("alpha", i) for i in range(150_000))
-        root = compute_state_root(app.state)  # as if block 1 had cleared them
+        record_trade_id(app.state.trade_windows, genesis.trade_id_window, "alpha", 150_000)
+        root = compute_state_root(app.state)  # as if block 1 had cleared it
         blocks.save_block(block, CommitCertificate(1, 0, block.hash, ()), root)
         store.save_snapshot(1, encode_snapshot(app.state), root)
-        restored = ClearingApp(example_genesis())
+        restored = ClearingApp(genesis)
         assert restore_state(restored, store).snapshot_height == 1
-    assert len(restored.state.processed_trades) == 150_000
+    assert restored.state.trade_windows["alpha"].high == 150_000
+
+
+def test_snapshots_of_an_older_format_are_skipped_for_a_replay(
+    chain: tuple[Path, list[bytes]], tmp_path: Path
+) -> None:
+    """A node upgraded across a SNAPSHOT_VERSION bump rebuilds its state from the blocks."""
+    path = copy_of(chain, tmp_path)
+    with NodeStore(path) as store:
+        for snap in list(store.iter_snapshots()):
+            fields = msgpack.unpackb(snap.state)
+            fields[0] = SNAPSHOT_VERSION - 1
+            store._db.execute(
+                "UPDATE snapshots SET state = ? WHERE height = ?",
+                (msgpack.packb(fields), snap.height),
+            )
+        app = ClearingApp(example_genesis())
+        rebuilt = restore_state(app, store)
+    assert (rebuilt.height, rebuilt.snapshot_height, len(rebuilt.rejected)) == (230, 0, 3)
+    assert all(f"version {SNAPSHOT_VERSION - 1}" in reason for _, reason in rebuilt.rejected)
+    assert app.last_root == chain[1][-1]
