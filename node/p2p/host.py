@@ -4,8 +4,9 @@ Everything py-libp2p specific stays in this module (see shared/design/LIBP2P.md
 for the measured pitfalls this code works around): message sequence numbers
 start from the nanosecond clock, publishing waits while peer queues are long,
 spam protection is off in favour of our own validation and scoring, heartbeat
-is 1 s, failed dials are retried by us with backoff, and the host is closed
-explicitly so peers notice at once.
+is 1 s, failed dials are retried by us with backoff, a peer's connection is closed
+when py-libp2p has gone deaf to it (node/p2p/links.py) so that the redial restores
+it, and the host is closed explicitly so peers notice at once.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
 from node.p2p.framing import FrameReader, encode_frame
+from node.p2p.links import LinkWatch
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
 
 
@@ -109,6 +111,9 @@ class P2PConfig:
     publish_queue_high: int = 16
     publish_wait_s: float = 0.5
     """Longest a publish waits for a long peer queue: one stuck peer must not stall all."""
+    link_check_s: float = 0.5
+    link_stall_s: float = 5.0
+    """A peer whose outbound gossip queue has not moved this long is disconnected."""
     backoff_base_s: float = 0.2
     backoff_cap_s: float = 5.0
     request_timeout_s: float = 10.0
@@ -195,6 +200,7 @@ class P2PNode:
         # (topic, outcome) -> count; outcomes: published, delivered, rejected, dropped
         self.counters: Counter[tuple[str, str]] = Counter()
         self.watch = _ConnectionWatch(self._refuse_if_banned)
+        self._links = LinkWatch(pubsub, config.link_stall_s)
         self.peer_id = str(host.get_id())
 
     # -- identity and peers -------------------------------------------------
@@ -250,22 +256,51 @@ class P2PNode:
                 log.debug("redial %s in %.2fs: %s", peer, delay, exc.reason)
                 await trio.sleep(delay)
 
+    async def watch_links(self) -> None:
+        """Closes the connection of a peer whose gossip link died; runs forever.
+
+        The redial of persistent peers (ours or the peer's) then opens a fresh
+        connection, on which both sides announce their subscriptions again.
+        """
+        while True:
+            await trio.sleep(self.config.link_check_s)
+            connected = [p for p in self._host.get_connected_peers() if str(p) not in self._banned]
+            for peer, reason in self._links.find_dead_links(connected, trio.current_time()):
+                log.warning("closing the connection to %s: %s", peer, reason)
+                self.counters["links", "closed_dead"] += 1
+                await self._disconnect_quietly(peer)
+
+    async def _disconnect_quietly(self, peer: ID) -> None:
+        with trio.move_on_after(5):
+            try:
+                await self._host.disconnect(peer)
+            except Exception as exc:  # the library raises several types for a closing conn
+                log.info("closing the connection to %s failed: %s", peer, exc)
+
     # -- scoring --------------------------------------------------------------
 
     def penalize(self, peer: str, offence: Offence) -> None:
-        """Scores `peer` down; at the floor it is disconnected and refused for `ban_s`."""
+        """Scores `peer` down; at the floor it is disconnected and refused for `ban_s`.
+
+        The ban is ours alone (`_validate` drops the peer's gossip, `_refuse_if_banned`
+        its connections), never `Pubsub.add_to_blacklist`: in py-libp2p 0.8.1 that
+        schedules `Pubsub._teardown_if_connected`, which deletes `peers[peer]` after
+        awaiting a stream reset; a write to the peer failing meanwhile has already
+        deleted it (`_handle_dead_peer`), the KeyError ends the pubsub service, and
+        with it the node. Closing the connection instead runs the library's own
+        consistent cleanup.
+        """
         log.info("peer %s offence %s", peer, offence.name)
         if peer == self.peer_id or not self.scores.process_offence(peer, offence):
             return
         self._banned.add(peer)
-        self._pubsub.add_to_blacklist(ID.from_base58(peer))
         self._nursery.start_soon(self._serve_ban, peer)
 
     def _refuse_if_banned(self, conn: INetConn) -> None:
         """A banned peer's connection (it dialled us, or we it) is closed at once.
 
         The identity is known only after the Noise handshake, so this is the earliest
-        point; until the close lands, pubsub ignores the peer (blacklist) and request
+        point; until the close lands, its gossip is dropped (`_validate`) and request
         streams from it are closed unanswered.
         """
         peer = str(conn.muxed_conn.peer_id)
@@ -283,9 +318,8 @@ class P2PNode:
 
     async def _serve_ban(self, peer: str) -> None:
         log.warning("banning peer %s for %.0fs", peer, self.config.scores.ban_s)
-        await self._host.disconnect(ID.from_base58(peer))
+        await self._disconnect_quietly(ID.from_base58(peer))
         await trio.sleep(self.config.scores.ban_s)
-        self._pubsub.remove_from_blacklist(ID.from_base58(peer))
         self._banned.discard(peer)
         self.scores.forget(peer)
         self.watch._notify()
@@ -335,6 +369,10 @@ class P2PNode:
         name = "(unknown topic)" if spec is None else spec.name
         if key in self._rejected:
             self.counters[name, "rejected_again"] += 1
+            return False
+        if peer in self._banned:
+            # Not remembered: an honest forwarder may relay the same message later.
+            self.counters[name, "from_banned"] += 1
             return False
         if spec is None:
             return self._reject(key, name, peer, Offence.INVALID)
@@ -509,6 +547,7 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
                     nursery.start_soon(node._pump, topic, subscription)
                 for addr in config.persistent_peers:
                     nursery.start_soon(node.keep_connected, addr)
+                nursery.start_soon(node.watch_links)
                 try:
                     yield node
                     closing = True

@@ -67,3 +67,11 @@ async def receive(node: P2PNode, topic: str) -> tuple[str, object]:
     with trio.fail_after(10):
         delivery = await node.messages(topic).receive()
     return delivery.sender, delivery.value
+
+
+async def break_gossip_link(node: P2PNode, peer: str) -> None:
+    """Resets `node`'s outbound GossipSub stream to `peer`, leaving the connection up:
+    the next write to it fails inside py-libp2p's sending loop (a dead link mid-stream)."""
+    from libp2p.peer.id import ID
+
+    await node._pubsub.peers[ID.from_base58(peer)].reset()

@@ -1,0 +1,108 @@
+"""Dead gossip links: find peers py-libp2p has gone deaf to, so their connection can be closed.
+
+Root cause (py-libp2p 0.8.1, libp2p/pubsub/pubsub.py): when a write to a peer's
+GossipSub stream fails (`Pubsub.write_msg` catches StreamClosed/StreamReset,
+`Pubsub.handle_sending_messages` anything else; a yamux write that waits 5 s for
+a window update fails the same way, `YamuxStream.write`), `Pubsub._handle_dead_peer`
+drops the stream and its queue, forgets the peer's subscriptions
+(`_forget_all_subscriptions`) and, the connection being up, opens a new outbound
+stream (`_schedule_peer_stream_retry`). The peer announced its subscriptions once,
+in the hello on ITS stream, which is still open; it never announces them again. So
+it stays in `Pubsub.peers` with a fresh queue but in no topic and no mesh, and hears
+nothing from us until the connection itself drops.
+
+The fix here is to drop that connection: both libraries then forget each other
+cleanly, and the redial of persistent peers (ours or theirs, with backoff) opens a
+fresh connection on which both hellos, and so both subscriptions, are sent again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from libp2p.peer.id import ID
+
+
+@dataclass
+class _Link:
+    """A peer's outbound gossip stream as first seen, with the times of its two symptoms."""
+
+    stream: Any
+    head: object | None
+    head_since: float
+    unsubscribed_since: float | None = None
+
+
+def get_queue_head(queue: Any) -> object | None:
+    """The RPC the peer's sending loop takes next (None when empty or absent).
+
+    Reads py-libp2p 0.8.1 `RpcQueue._queue` (a `PriorityQueue` of two deques,
+    priority first): the queue has no public way to tell "draining" from "stuck".
+    """
+    inner = getattr(queue, "_queue", None)
+    for lane in (getattr(inner, "_priority", ()), getattr(inner, "_non_priority", ())):
+        if lane:
+            return lane[0]
+    return None
+
+
+def is_connection_open(stream: Any) -> bool:
+    muxed = getattr(stream, "muxed_conn", None)
+    return muxed is not None and not muxed.is_closed
+
+
+class LinkWatch:
+    """Remembers each connected peer's gossip stream and reports the links that died.
+
+    A link is dead when, on the same live connection, the library dropped or replaced
+    the peer's outbound gossip stream; when the library knows no subscription of the
+    peer for `stall_s` (what that replacement leaves behind, also when it happened
+    before we first looked; every node of ours subscribes to at least one topic); or
+    when the peer's queue has not sent its oldest entry for `stall_s` (a write blocked
+    under a peer that stopped reading).
+    """
+
+    def __init__(self, pubsub: Any, stall_s: float) -> None:
+        self._pubsub = pubsub
+        self._stall_s = stall_s
+        self._links: dict[ID, _Link] = {}
+
+    def find_dead_links(self, connected: list[ID], now: float) -> list[tuple[ID, str]]:
+        """(peer, reason) for every connected peer whose gossip link died since the last call."""
+        live = set(connected)
+        for gone in [p for p in self._links if p not in live]:
+            del self._links[gone]
+        dead = []
+        for peer in connected:
+            reason = self._check(peer, now)
+            if reason is not None:
+                dead.append((peer, reason))
+                self._links.pop(peer, None)
+        return dead
+
+    def _check(self, peer: ID, now: float) -> str | None:
+        stream = self._pubsub.peers.get(peer)
+        head = get_queue_head(self._pubsub.peer_queues.get(peer))
+        link = self._links.get(peer)
+        if link is not None and stream is not link.stream and is_connection_open(link.stream):
+            return "gossip stream dropped or re-opened on a live connection"
+        if stream is None:
+            self._links.pop(peer, None)  # not registered yet, or its connection closed
+            return None
+        if link is None or stream is not link.stream:
+            link = self._links[peer] = _Link(stream, head, now)
+        if self._is_subscribed(peer):
+            link.unsubscribed_since = None
+        elif link.unsubscribed_since is None:
+            link.unsubscribed_since = now
+        elif now - link.unsubscribed_since >= self._stall_s:
+            return f"no subscription of the peer known for {now - link.unsubscribed_since:.1f}s"
+        if head is None or head is not link.head:
+            link.head, link.head_since = head, now
+        elif now - link.head_since >= self._stall_s:
+            return f"outbound queue stalled for {now - link.head_since:.1f}s"
+        return None
+
+    def _is_subscribed(self, peer: ID) -> bool:
+        return any(peer in peers for peers in self._pubsub.peer_topics.values())

@@ -1,0 +1,117 @@
+"""A peer's gossip link must heal, and a ban must never stop the node (real hosts, 127.0.0.1).
+
+Both reproduce py-libp2p 0.8.1 failures seen under load: see node/p2p/links.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import trio
+from libp2p.peer.id import ID
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.rpc_queue import RpcQueue
+
+from node.p2p import Offence, ScoreParams, open_p2p
+from node.p2p.links import LinkWatch
+from tests.node.p2p.support import TOPICS, break_gossip_link, config, line, note, receive
+
+FAST_REDIAL = {"backoff_base_s": 0.05, "backoff_cap_s": 0.2, "link_stall_s": 1.0}
+
+
+async def test_a_peer_whose_gossip_stream_broke_is_reconnected_and_hears_again() -> None:
+    """a's write to b fails while the connection stays up; py-libp2p re-opens a stream but
+    has forgotten b's subscriptions, so b would never hear a again on this connection."""
+    async with open_p2p(config("a", link_stall_s=1.0), TOPICS) as a:
+        b_cfg = config("b", persistent_peers=(a.listen_addrs()[0],), **FAST_REDIAL)
+        async with open_p2p(b_cfg, TOPICS) as b:
+            await a.wait_for_mesh("tx", 1)
+            await b.wait_for_mesh("tx", 1)
+            await a.publish("tx", note("before"))
+            assert await receive(b, "tx") == (a.peer_id, "before")
+            await break_gossip_link(a, b.peer_id)
+            with trio.fail_after(20):
+                for i in itertools.count():
+                    await a.publish("tx", note(f"after {i}"))
+                    with trio.move_on_after(0.2):
+                        delivery = await b.messages("tx").receive()
+                        assert delivery.value.startswith("after ")  # type: ignore[attr-defined]
+                        break
+            assert a.counters["links", "closed_dead"] >= 1
+
+
+async def test_banning_a_peer_we_are_gossiping_to_does_not_stop_the_node() -> None:
+    """b bans a while b's writes to a are in flight; the node keeps relaying a - b - c."""
+    async with line("a", "b", "c", scores=ScoreParams(ban_at=-50, ban_s=60)) as (a, b, c):
+        async with trio.open_nursery() as nursery:
+
+            async def chatter() -> None:
+                for i in itertools.count():
+                    await b.publish("tx", note(f"chatter {i}"))
+                    await trio.sleep(0)
+
+            nursery.start_soon(chatter)
+            await receive(a, "tx")
+            b.penalize(a.peer_id, Offence.OVERSIZED)
+            assert b.is_banned(a.peer_id)
+            with trio.fail_after(10):
+                while a.peer_id in b.connected_peers():
+                    await b.watch.changed.wait()
+            nursery.cancel_scope.cancel()
+        while True:  # drain c's inbox of the chatter
+            try:
+                c.messages("tx").receive_nowait()
+            except trio.WouldBlock:
+                break
+        await b.publish("tx", note("still running"))
+        with trio.fail_after(10):
+            while (await receive(c, "tx"))[1] != "still running":
+                pass
+        await c.publish("prices", note("and relaying"))
+        assert await receive(b, "prices") == (c.peer_id, "and relaying")
+
+
+class Pubsub:
+    """The three tables of py-libp2p's Pubsub that LinkWatch reads."""
+
+    def __init__(self, peer: ID, stream: object) -> None:
+        self.peers = {peer: stream}
+        self.peer_queues = {peer: RpcQueue()}
+        self.peer_topics = {"tx": {peer}}
+
+
+class Stream:
+    """A stream whose connection stays open."""
+
+    class muxed_conn:
+        is_closed = False
+
+
+async def test_a_queue_that_stops_draining_is_a_dead_link_and_a_draining_one_is_not() -> None:
+    peer = ID(b"\x00\x01")
+    pubsub = Pubsub(peer, Stream())
+    watch = LinkWatch(pubsub, stall_s=3.0)
+    queue = pubsub.peer_queues[peer]
+    for _ in range(3):
+        queue.push(rpc_pb2.RPC())
+    assert watch.find_dead_links([peer], now=0.0) == []
+    await queue.pop()  # the sending loop makes progress: the clock starts again
+    assert watch.find_dead_links([peer], now=2.0) == []
+    assert watch.find_dead_links([peer], now=4.0) == []
+    assert [p for p, _ in watch.find_dead_links([peer], now=5.0)] == [peer]
+
+
+async def test_a_peer_known_in_no_topic_or_with_a_replaced_stream_is_a_dead_link() -> None:
+    peer = ID(b"\x00\x01")
+    pubsub = Pubsub(peer, Stream())
+    watch = LinkWatch(pubsub, stall_s=3.0)
+    assert watch.find_dead_links([peer], now=0.0) == []
+    pubsub.peers[peer] = Stream()  # re-opened by the library on the same connection
+    ((_, reason),) = watch.find_dead_links([peer], now=0.5)
+    assert "re-opened" in reason
+    pubsub.peer_topics["tx"].clear()  # what a re-opening leaves behind, seen for the first time
+    assert watch.find_dead_links([peer], now=1.0) == []
+    assert watch.find_dead_links([peer], now=3.0) == []
+    ((_, reason),) = watch.find_dead_links([peer], now=4.0)
+    assert "no subscription" in reason
+    assert watch.find_dead_links([], now=5.0) == []
