@@ -4,7 +4,9 @@
 keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
-interest, funding, pending withdrawals, committed report hashes, ...) are small and encoded whole.
+interest, funding, pending withdrawals, ...) are small and encoded whole. Committed
+report hashes, one more per epoch, enter by their running digest
+(``report_commitment.ReportHashChain``), extended by one link per new epoch.
 The replay state (replay.py) enters by content: each venue's trade-id window as its
 top and its bitmap's cached hash, each vault's credited deposit nonces whole.
 
@@ -22,10 +24,11 @@ from clearing.codec import encode_big_int, expect_bytes, expect_list, pack, unpa
 from clearing.errors import DecodeError
 from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
 from clearing.replay import get_replay_fields
+from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
 from clearing.state import ClearingState, Member
 
 ACCOUNT_VERSION = 2
-GLOBALS_VERSION = 3  # 3: the replay state by content (2: sizes of the dedup sets)
+GLOBALS_VERSION = 4  # 4: report hashes by digest; 3: the replay state by content
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 
@@ -62,7 +65,8 @@ def encode_account(member: Member) -> bytes:
 
 
 def get_global_fields(state: ClearingState) -> list[object]:
-    """Every record outside member accounts, in canonical order (root and snapshots)."""
+    """Every record outside member accounts but the report hashes, in canonical order
+    (root and snapshots)."""
     return [
         state.chain_id,
         state.height,
@@ -77,32 +81,51 @@ def get_global_fields(state: ClearingState) -> list[object]:
         sorted(state.last_funding_ms.items()),
         sorted(state.final_settlement_prices.items()),
         [r.to_fields() for _, r in sorted(state.pending_withdrawals.items())],
-        sorted(state.report_hashes.items()),
     ]
 
 
-def encode_globals(state: ClearingState) -> bytes:
-    """Canonical bytes of the global records and the replay state."""
+def encode_globals(state: ClearingState, report_hashes_digest: bytes) -> bytes:
+    """Canonical bytes of the global records, the report hashes' digest and the replay
+    state."""
     return pack(
         [
             GLOBALS_VERSION,
             *get_global_fields(state),
+            report_hashes_digest,
             *get_replay_fields(state.trade_windows, state.deposit_nonces),
         ]
     )
 
 
+@dataclass(slots=True)
+class RootCache:
+    """What the root keeps between blocks; rebuilt from the state when absent."""
+
+    accounts: MerkleTree
+    reports: ReportHashChain
+
+
+def _get_cache(state: ClearingState) -> RootCache:
+    cache = state.root_cache
+    if cache is None:
+        cache = state.root_cache = RootCache(MerkleTree(), ReportHashChain(state.report_hashes))
+        state.dirty.update(state.members)
+    assert isinstance(cache, RootCache)
+    return cache
+
+
 def _get_tree(state: ClearingState) -> MerkleTree:
     """The cached accounts tree with every dirty member re-encoded."""
-    tree = state.root_cache
-    if tree is None:
-        tree = state.root_cache = MerkleTree()
-        state.dirty.update(state.members)
+    tree = _get_cache(state).accounts
     for address in state.dirty:
         tree.set_leaf(address, hash_leaf(address, encode_account(state.members[address])))
     state.dirty.clear()
-    assert isinstance(tree, MerkleTree)
     return tree
+
+
+def _get_globals_hash(state: ClearingState) -> bytes:
+    digest = _get_cache(state).reports.get_digest(state.report_hashes)
+    return hashlib.sha256(encode_globals(state, digest)).digest()
 
 
 def compute_root(accounts_root: bytes, globals_hash: bytes) -> bytes:
@@ -112,15 +135,17 @@ def compute_root(accounts_root: bytes, globals_hash: bytes) -> bytes:
 def compute_state_root(state: ClearingState) -> bytes:
     """The root of the state now; re-encodes only the dirty accounts."""
     accounts_root = _get_tree(state).root()
-    return compute_root(accounts_root, hashlib.sha256(encode_globals(state)).digest())
+    return compute_root(accounts_root, _get_globals_hash(state))
 
 
 def compute_state_root_from_scratch(state: ClearingState) -> bytes:
-    """Reference: encode every account again (tests compare it with the cache)."""
+    """Reference: encode every account and chain every report hash again (tests compare
+    it with the cache)."""
     tree = MerkleTree()
     for address, member in state.members.items():
         tree.set_leaf(address, hash_leaf(address, encode_account(member)))
-    return compute_root(tree.root(), hashlib.sha256(encode_globals(state)).digest())
+    digest = compute_report_hashes_digest(state.report_hashes)
+    return compute_root(tree.root(), hashlib.sha256(encode_globals(state, digest)).digest())
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +178,7 @@ def get_account_proof(state: ClearingState, member: bytes) -> tuple[bytes, Accou
         return None
     steps = _get_tree(state).proof(member)
     assert steps is not None
-    globals_hash = hashlib.sha256(encode_globals(state)).digest()
+    globals_hash = _get_globals_hash(state)
     return encode_account(state.members[member]), AccountProof(tuple(steps), globals_hash)
 
 
