@@ -59,7 +59,7 @@ def encode_snapshot(state: ClearingState) -> bytes:
     return pack(
         [
             SNAPSHOT_VERSION,
-            get_global_fields(state),
+            [*get_global_fields(state), sorted(state.report_hashes.items())],
             [[v, w.high, bytes(w.bits)] for v, w in sorted(state.trade_windows.items())],
             get_credit_fields(state.deposit_nonces),
             [encode_account(state.members[a]) for a in sorted(state.members)],
