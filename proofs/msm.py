@@ -4,8 +4,8 @@ Range-proof verifiers put coefficients on the shared generator vectors g_i, h_i.
 Each proof's coefficient vector on them is a constant plus rank-1 tensors
 `hi[j]·lo[t]` for i = j·n + t (the inner-product challenges and the powers of
 y and 2 all factor that way), so the sum over a whole batch is a small matrix
-product, done here with Kronecker packing of Python ints instead of a Python
-loop over every (proof, generator) pair.
+product, done here exactly in floating point on 16-bit limbs (one BLAS call)
+instead of a Python loop over every (proof, generator) pair.
 
 The per-proof points (A, S, T1, T2, L, R, commitments) are summed in chunks
 on background threads while the caller goes on decoding and hashing the next
@@ -16,18 +16,24 @@ batch's point work hides behind its Python work.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Generic
+
+import numpy as np
+import numpy.typing as npt
 
 from proofs.group import P, R
 from proofs.pedersen import Generators
 
-# Lane width of the Kronecker packing: a product of two reduced scalars has < 510
-# bits, so a lane holds a sum of up to 2^18 of them without carrying over.
-_LANE_BYTES = 66
-_CHUNK_TERMS = 1 << 16
+# Outer sums run as a float64 matrix product (BLAS) on 16-bit limbs: a limb
+# product has 32 bits, so a sum of up to 2^20 of them is an exact double.
+_LIMB_BITS = 16
+_LIMBS = 16  # 256 bits per scalar
+_CHUNK_TERMS = 1 << 20
+# Limbs of a sum of < 2^20 products of two reduced scalars (< 2^530), with carries.
+_SUM_LIMBS = 36
 # Points per background msm: large enough for an efficient msm and to dwarf a thread's start.
-_FLUSH_POINTS = 4096
+_FLUSH_POINTS = 8192
 
 Tensor = tuple[Sequence[int], Sequence[int]]
 
@@ -35,23 +41,41 @@ Tensor = tuple[Sequence[int], Sequence[int]]
 def compute_outer_sum(terms: Sequence[Tensor], rows: int, cols: int) -> list[int]:
     """Σ_k hi_k ⊗ lo_k mod R as a flat row-major list (index j·cols + t).
 
-    Every lo_k has exactly `cols` entries, every hi_k at most `rows`; all entries
-    are reduced mod R."""
+    Every lo_k has exactly `cols` entries, every hi_k at most `rows` (missing
+    entries are 0); all entries are reduced mod R."""
     out = [0] * (rows * cols)
     for start in range(0, len(terms), _CHUNK_TERMS):
         chunk = terms[start : start + _CHUNK_TERMS]
-        packed = [
-            int.from_bytes(b"".join(v.to_bytes(_LANE_BYTES, "little") for v in lo), "little")
-            for _, lo in chunk
-        ]
-        for j in range(rows):
-            acc = sum(hi[j] * p for (hi, _), p in zip(chunk, packed, strict=True) if j < len(hi))
-            raw = acc.to_bytes(_LANE_BYTES * cols, "little")
-            base = j * cols
-            for t in range(cols):
-                lane = raw[t * _LANE_BYTES : (t + 1) * _LANE_BYTES]
-                out[base + t] += int.from_bytes(lane, "little")
+        for index, value in enumerate(_compute_exact_outer_sum(chunk, rows, cols)):
+            out[index] += value
     return [x % R for x in out]
+
+
+def _to_limbs(values: Iterable[int], width: int) -> npt.NDArray[np.float64]:
+    raw = b"".join(v.to_bytes(_LIMBS * 2, "little") for v in values)
+    return np.frombuffer(raw, dtype="<u2").reshape(-1, width * _LIMBS).astype(np.float64)
+
+
+def _compute_exact_outer_sum(terms: Sequence[Tensor], rows: int, cols: int) -> list[int]:
+    """Σ_k hi_k ⊗ lo_k over the integers, for fewer than 2^20 terms.
+
+    Limb (a, b) of entry (j, t) is an exact dot product of 32-bit products;
+    the limbs are then gathered along a + b and their carries propagated."""
+    if not terms:
+        return [0] * (rows * cols)
+    zero = (0,) * rows
+    hi = _to_limbs((v for h, _ in terms for v in (*h, *zero[len(h) :])), rows)
+    lo = _to_limbs((v for _, low in terms for v in low), cols)
+    limbs = (hi.T @ lo).astype(np.int64).reshape(rows, _LIMBS, cols, _LIMBS)
+    acc = np.zeros((rows, cols, _SUM_LIMBS), dtype=np.int64)
+    for a in range(_LIMBS):
+        acc[:, :, a : a + _LIMBS] += limbs[:, a, :, :]
+    for d in range(_SUM_LIMBS - 1):
+        acc[:, :, d + 1] += acc[:, :, d] >> _LIMB_BITS
+        acc[:, :, d] &= (1 << _LIMB_BITS) - 1
+    raw = acc.astype("<u2").tobytes()
+    size = 2 * _SUM_LIMBS
+    return [int.from_bytes(raw[i * size : (i + 1) * size], "little") for i in range(rows * cols)]
 
 
 class _BackgroundMsm(Generic[P]):

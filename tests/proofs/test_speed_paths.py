@@ -57,6 +57,26 @@ def test_background_sums_keep_the_verdict(
     assert not unbalanced.is_identity()
 
 
+@pytest.mark.parametrize("chunk", [2, 1 << 20])
+def test_outer_sum_is_exact_at_the_extremes(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Largest entries (every limb 0xffff-heavy), short hi vectors, several chunks."""
+    monkeypatch.setattr(msm_module, "_CHUNK_TERMS", chunk)
+    rng = random.Random(11)
+    def vector(size: int) -> list[int]:
+        return [rng.randrange(R) for _ in range(size)]
+
+    terms = [([R - 1] * 3, [R - 1] * 5)] * 40 + [
+        (vector(rng.randrange(1, 4)), vector(5)) for _ in range(9)
+    ]
+    naive = [0] * 15
+    for hi, lo in terms:
+        for j, a in enumerate(hi):
+            for t, b in enumerate(lo):
+                naive[j * 5 + t] += a * b
+    assert msm_module.compute_outer_sum(terms, 3, 5) == [x % R for x in naive]
+    assert msm_module.compute_outer_sum([], 3, 5) == [0] * 15
+
+
 def test_lazy_folding_prover_keeps_the_bytes() -> None:
     gens = get_generators(FAST)
     form = make_sample_form(3, 12, 16, seed=1)
