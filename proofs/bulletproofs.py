@@ -109,10 +109,14 @@ class RangeProof:
 
 
 def _powers(base: int, count: int) -> list[int]:
-    out = [1] * count
-    for i in range(1, count):
-        out[i] = out[i - 1] * base % R
-    return out
+    """[base^i mod R for i < count], by doubling: each pass is one list
+    comprehension (base^(i + k) = base^i · base^k), not a Python loop step per entry."""
+    out = [1]
+    step = base % R
+    while len(out) < count:
+        out += [v * step % R for v in out]
+        step = step * step % R
+    return out[:count]
 
 
 def _inner(a: Sequence[int], b: Sequence[int]) -> int:
@@ -300,6 +304,14 @@ def _tensor(challenges: Sequence[int], on_left: bool) -> list[int]:
     return vec
 
 
+def _powers_of_two(base: int, count: int) -> list[int]:
+    """[base^(2^k) mod R for k < count]."""
+    out = [base % R]
+    for _ in range(1, count):
+        out.append(out[-1] * out[-1] % R)
+    return out
+
+
 def add_range_check(
     check: MsmCheck[P],
     transcript: Transcript,
@@ -366,25 +378,29 @@ def add_range_check(
             *(omega * s * u * u for s, u in zip(suffix, us, strict=True)),
         ],
     )
-    # Vector generators: i = j·n + t, hi rounds are the first log m.
+    # Vector generators: i = j·n + t, hi rounds are the first log m. The y^{-i}
+    # on h_i factor as y^{-n·j}·y^{-t} and y^{-t} = Π over set bits b of t of
+    # y^{-2^b}, so they fold into the challenge tensors' factors.
     u_hi, u_lo = us[:log_m], us[log_m:]
-    y_inv_lo = _powers(y_inv, n)
-    y_inv_n = y_inv_lo[-1] * y_inv % R
-    y_inv_hi = _powers(y_inv_n, m)
-    gs_hi, gs_lo = _tensor(u_hi, True), _tensor(u_lo, True)
-    hs_hi, hs_lo = _tensor(u_hi, False), _tensor(u_lo, False)
+    y_inv_2k = _powers_of_two(y_inv, log_m + log_n + 1)  # y^{-2^k}
+    y_inv_n = y_inv_2k[log_n]
+    # Round r of a tensor over k rounds owns bit k-1-r of the index.
+    hy_hi = [u * y_inv_2k[log_n + log_m - 1 - r] % R for r, u in enumerate(u_hi)]
+    hy_lo = [u * y_inv_2k[log_n - 1 - r] % R for r, u in enumerate(u_lo)]
     check.g_const -= wu * z
     check.h_const += wu * z
-    g_terms: list[Tensor] = [([-omega * proof.a * v % R for v in gs_hi], gs_lo)]
+    g_weight = -omega * proof.a % R
+    h_weight = -omega * proof.b % R
+    z2wu = z_pow[2] * wu % R
+    g_terms: list[Tensor] = [
+        ([g_weight * v % R for v in _tensor(u_hi, True)], _tensor(u_lo, True))
+    ]
     h_terms: list[Tensor] = [
         (
-            [wu * z_pow[2 + j] * y_inv_hi[j] % R for j in range(m)],
-            [(y_inv_lo[t] << t) % R for t in range(n)],
+            [z2wu * v % R for v in _powers(z * y_inv_n, m)],  # wu·z^{2+j}·y^{-n·j}
+            _powers(2 * y_inv, n),  # 2^t·y^{-t}
         ),
-        (
-            [-omega * proof.b * hs_hi[j] * y_inv_hi[j] % R for j in range(m)],
-            [hs_lo[t] * y_inv_lo[t] % R for t in range(n)],
-        ),
+        ([h_weight * v % R for v in _tensor(hy_hi, False)], _tensor(hy_lo, False)),
     ]
     check.add_vector_terms(m, g_terms, h_terms)
     return [c * z_pow[2 + j] % R for j in range(m)]
