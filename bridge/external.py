@@ -9,8 +9,10 @@ Path: the node's API receives a `SignedExternalEvent`; `verify_external_event`
 checks the key is registered and the signature valid and returns the plain
 `CollateralObservation`. Each validator then attests that observation with
 `sign_observation`, and it takes the same quorum path as watched deposits. The
-dedup key is the same (chain id, tx hash, log index), so one deposit reported by a
-bridge and also seen by watchers, or reported twice, is credited at most once.
+dedup key is the same (chain id, vault, deposit nonce), so one deposit reported by a
+bridge and also seen by watchers, or reported twice, is credited at most once. A
+bridge numbers the events of each (chain id, vault) 1, 2, 3, ... like the vault's
+`depositNonce`; a gap it never fills keeps every later nonce in clearing's sparse set.
 """
 
 from __future__ import annotations
