@@ -264,8 +264,13 @@ class P2PNode:
         """
         while True:
             await trio.sleep(self.config.link_check_s)
-            connected = [p for p in self._host.get_connected_peers() if str(p) not in self._banned]
-            for peer, reason in self._links.find_dead_links(connected, trio.current_time()):
+            network = self._host.get_network()
+            connections = {
+                peer: [conn.muxed_conn for conn in network.get_connections(peer)]
+                for peer in self._host.get_connected_peers()
+                if str(peer) not in self._banned
+            }
+            for peer, reason in self._links.find_dead_links(connections, trio.current_time()):
                 log.warning("closing the connection to %s: %s", peer, reason)
                 self.counters["links", "closed_dead"] += 1
                 await self._disconnect_quietly(peer)

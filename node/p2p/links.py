@@ -18,6 +18,7 @@ fresh connection on which both hellos, and so both subscriptions, are sent again
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +48,10 @@ def get_queue_head(queue: Any) -> object | None:
     return None
 
 
-def is_connection_open(stream: Any) -> bool:
+def is_on_live_connection(stream: Any, live: Sequence[Any]) -> bool:
+    """Whether `stream` runs on one of `live` (the peer's current muxed connections)."""
     muxed = getattr(stream, "muxed_conn", None)
-    return muxed is not None and not muxed.is_closed
+    return muxed is not None and not muxed.is_closed and any(muxed is conn for conn in live)
 
 
 class LinkWatch:
@@ -68,24 +70,32 @@ class LinkWatch:
         self._stall_s = stall_s
         self._links: dict[ID, _Link] = {}
 
-    def find_dead_links(self, connected: list[ID], now: float) -> list[tuple[ID, str]]:
-        """(peer, reason) for every connected peer whose gossip link died since the last call."""
-        live = set(connected)
-        for gone in [p for p in self._links if p not in live]:
+    def find_dead_links(
+        self, connections: Mapping[ID, Sequence[Any]], now: float
+    ) -> list[tuple[ID, str]]:
+        """(peer, reason) for every connected peer whose gossip link died since the last call.
+
+        `connections` maps each connected peer to its current muxed connections.
+        """
+        for gone in [p for p in self._links if p not in connections]:
             del self._links[gone]
         dead = []
-        for peer in connected:
-            reason = self._check(peer, now)
+        for peer, live in connections.items():
+            reason = self._check(peer, live, now)
             if reason is not None:
                 dead.append((peer, reason))
                 self._links.pop(peer, None)
         return dead
 
-    def _check(self, peer: ID, now: float) -> str | None:
+    def _check(self, peer: ID, live: Sequence[Any], now: float) -> str | None:
         stream = self._pubsub.peers.get(peer)
         head = get_queue_head(self._pubsub.peer_queues.get(peer))
         link = self._links.get(peer)
-        if link is not None and stream is not link.stream and is_connection_open(link.stream):
+        if (
+            link is not None
+            and stream is not link.stream
+            and is_on_live_connection(link.stream, live)
+        ):
             return "gossip stream dropped or re-opened on a live connection"
         if stream is None:
             self._links.pop(peer, None)  # not registered yet, or its connection closed

@@ -80,11 +80,18 @@ class Pubsub:
         self.peer_topics = {"tx": {peer}}
 
 
-class Stream:
-    """A stream whose connection stays open."""
+class Connection:
+    is_closed = False
 
-    class muxed_conn:
-        is_closed = False
+
+CONNECTION = Connection()
+LIVE = [CONNECTION]
+
+
+class Stream:
+    """A stream on CONNECTION, which stays open."""
+
+    muxed_conn = CONNECTION
 
 
 async def test_a_queue_that_stops_draining_is_a_dead_link_and_a_draining_one_is_not() -> None:
@@ -94,24 +101,36 @@ async def test_a_queue_that_stops_draining_is_a_dead_link_and_a_draining_one_is_
     queue = pubsub.peer_queues[peer]
     for _ in range(3):
         queue.push(rpc_pb2.RPC())
-    assert watch.find_dead_links([peer], now=0.0) == []
+    assert watch.find_dead_links({peer: LIVE}, now=0.0) == []
     await queue.pop()  # the sending loop makes progress: the clock starts again
-    assert watch.find_dead_links([peer], now=2.0) == []
-    assert watch.find_dead_links([peer], now=4.0) == []
-    assert [p for p, _ in watch.find_dead_links([peer], now=5.0)] == [peer]
+    assert watch.find_dead_links({peer: LIVE}, now=2.0) == []
+    assert watch.find_dead_links({peer: LIVE}, now=4.0) == []
+    assert [p for p, _ in watch.find_dead_links({peer: LIVE}, now=5.0)] == [peer]
 
 
 async def test_a_peer_known_in_no_topic_or_with_a_replaced_stream_is_a_dead_link() -> None:
     peer = ID(b"\x00\x01")
     pubsub = Pubsub(peer, Stream())
     watch = LinkWatch(pubsub, stall_s=3.0)
-    assert watch.find_dead_links([peer], now=0.0) == []
+    assert watch.find_dead_links({peer: LIVE}, now=0.0) == []
     pubsub.peers[peer] = Stream()  # re-opened by the library on the same connection
-    ((_, reason),) = watch.find_dead_links([peer], now=0.5)
+    ((_, reason),) = watch.find_dead_links({peer: LIVE}, now=0.5)
     assert "re-opened" in reason
     pubsub.peer_topics["tx"].clear()  # what a re-opening leaves behind, seen for the first time
-    assert watch.find_dead_links([peer], now=1.0) == []
-    assert watch.find_dead_links([peer], now=3.0) == []
-    ((_, reason),) = watch.find_dead_links([peer], now=4.0)
+    assert watch.find_dead_links({peer: LIVE}, now=1.0) == []
+    assert watch.find_dead_links({peer: LIVE}, now=3.0) == []
+    ((_, reason),) = watch.find_dead_links({peer: LIVE}, now=4.0)
     assert "no subscription" in reason
-    assert watch.find_dead_links([], now=5.0) == []
+    assert watch.find_dead_links({}, now=5.0) == []
+
+
+async def test_a_new_stream_on_a_new_connection_is_a_reconnect_not_a_dead_link() -> None:
+    peer = ID(b"\x00\x01")
+    pubsub = Pubsub(peer, Stream())
+    watch = LinkWatch(pubsub, stall_s=3.0)
+    assert watch.find_dead_links({peer: LIVE}, now=0.0) == []
+    fresh = Connection()
+    pubsub.peers[peer] = type("FreshStream", (), {"muxed_conn": fresh})()
+    # The old connection is still closing (not yet marked closed) but is gone from the swarm.
+    assert watch.find_dead_links({peer: [fresh]}, now=0.5) == []
+    assert watch.find_dead_links({peer: [fresh]}, now=1.0) == []
