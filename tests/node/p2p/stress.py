@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -160,14 +162,22 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--burners", type=int, default=0)
     parser.add_argument("--rate", type=float, default=10.0, help="notes per second per host")
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late notes")
     parser.add_argument("--no-watch", action="store_true", help="py-libp2p alone, no repair")
     args = parser.parse_args(argv)
     burners = start_burners(args.burners)
+    started, cpu = time.monotonic(), time.process_time()
     try:
-        figures = trio.run(run_stress, args.rate, args.seconds, 2.0, 5.0, not args.no_watch)
+        figures = trio.run(run_stress, args.rate, args.seconds, 2.0, args.drain, not args.no_watch)
     finally:
         stop_burners(burners)
-    head = {"burners": args.burners, "rate_per_host": args.rate, "watch": not args.no_watch}
+    head = {
+        "burners": args.burners,
+        "rate_per_host": args.rate,
+        "watch": not args.no_watch,
+        "cpu_share": round((time.process_time() - cpu) / (time.monotonic() - started), 2),
+        "load_1m": round(os.getloadavg()[0], 1),
+    }
     print(json.dumps({**head, **figures}))
 
 
