@@ -104,8 +104,12 @@ class AnvilNode:
             time.sleep(delay)  # polling an external process; nothing to wait on instead
             delay = min(delay * 2, 0.2)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop gracefully (SIGINT), so that `--state` dumps the chain to disk."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop gracefully (SIGINT), so that `--state` dumps the chain to disk.
+
+        Raises AnvilError if a node with `state_path` had to be killed: its state
+        was then not dumped, and a caller that restarts it expecting its blocks must know.
+        """
         if self.process is None:
             return
         if self.process.poll() is None:
@@ -115,6 +119,13 @@ class AnvilNode:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+                self._close()
+                if self.state_path is None:
+                    return
+                raise AnvilError(
+                    f"anvil on port {self.port} ignored SIGINT for {timeout}s and was killed;"
+                    " its state was not dumped"
+                ) from None
         self._close()
 
     def kill(self) -> None:

@@ -265,12 +265,15 @@ async def test_anvil_restart_with_state_loses_and_doubles_nothing(tmp_path: Path
             await nursery.start(watcher.run)
             await receive(receive_channel, 20)
             send_native_deposits(chain, vault, [member(i) for i in range(20, 30)])
+            head = chain.get_block_number("latest")
             await trio.to_thread.run_sync(node.stop)  # SIGINT: anvil dumps its chain
             errors_before = watcher.status.errors
             while watcher.status.errors == errors_before:  # the watcher notices the outage
                 await trio.sleep(0.02)
             await trio.to_thread.run_sync(node.start)
             chain = connect(node.url, node.chain_id)
+            # what this test relies on, so that a lost dump fails here and says so
+            assert chain.get_block_number("latest") >= head, "anvil restarted without its blocks"
             send_native_deposits(chain, vault, [member(i) for i in range(30, 40)])
             finalize(chain)
             await receive(receive_channel, 20)
