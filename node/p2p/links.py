@@ -58,7 +58,8 @@ class LinkWatch:
     """Remembers each connected peer's gossip stream and reports the links that died.
 
     A link is dead when, on the same live connection, the library dropped or replaced
-    the peer's outbound gossip stream; when the library knows no subscription of the
+    the peer's outbound gossip stream; when it has had none for `stall_s` (its
+    registration gives up on unexpected errors); when it knows no subscription of the
     peer for `stall_s` (what that replacement leaves behind, also when it happened
     before we first looked; every node of ours subscribes to at least one topic); or
     when the peer's queue has not sent its oldest entry for `stall_s` (a write blocked
@@ -69,6 +70,7 @@ class LinkWatch:
         self._pubsub = pubsub
         self._stall_s = stall_s
         self._links: dict[ID, _Link] = {}
+        self._unregistered_since: dict[ID, float] = {}
 
     def find_dead_links(
         self, connections: Mapping[ID, Sequence[Any]], now: float
@@ -77,14 +79,16 @@ class LinkWatch:
 
         `connections` maps each connected peer to its current muxed connections.
         """
-        for gone in [p for p in self._links if p not in connections]:
-            del self._links[gone]
+        for table in (self._links, self._unregistered_since):
+            for gone in [p for p in table if p not in connections]:
+                del table[gone]
         dead = []
         for peer, live in connections.items():
             reason = self._check(peer, live, now)
             if reason is not None:
                 dead.append((peer, reason))
                 self._links.pop(peer, None)
+                self._unregistered_since.pop(peer, None)
         return dead
 
     def _check(self, peer: ID, live: Sequence[Any], now: float) -> str | None:
@@ -99,7 +103,11 @@ class LinkWatch:
             return "gossip stream dropped or re-opened on a live connection"
         if stream is None:
             self._links.pop(peer, None)  # not registered yet, or its connection closed
+            since = self._unregistered_since.setdefault(peer, now)
+            if now - since >= self._stall_s:
+                return f"no gossip stream to the peer for {now - since:.1f}s"
             return None
+        self._unregistered_since.pop(peer, None)
         if link is None or stream is not link.stream:
             link = self._links[peer] = _Link(stream, head, now)
         if self._is_subscribed(peer):

@@ -134,3 +134,14 @@ async def test_a_new_stream_on_a_new_connection_is_a_reconnect_not_a_dead_link()
     # The old connection is still closing (not yet marked closed) but is gone from the swarm.
     assert watch.find_dead_links({peer: [fresh]}, now=0.5) == []
     assert watch.find_dead_links({peer: [fresh]}, now=1.0) == []
+
+
+async def test_a_connected_peer_never_given_a_gossip_stream_is_a_dead_link() -> None:
+    peer = ID(b"\x00\x01")
+    pubsub = Pubsub(peer, Stream())
+    del pubsub.peers[peer]  # py-libp2p gave up registering it (unexpected error)
+    watch = LinkWatch(pubsub, stall_s=3.0)
+    assert watch.find_dead_links({peer: LIVE}, now=0.0) == []
+    assert watch.find_dead_links({peer: LIVE}, now=2.0) == []
+    ((_, reason),) = watch.find_dead_links({peer: LIVE}, now=3.0)
+    assert "no gossip stream" in reason
