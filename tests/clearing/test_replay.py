@@ -187,6 +187,29 @@ def test_root_commits_to_the_replay_state_and_snapshots_keep_it() -> None:
     assert clear(box, [make_trade(38, a, b)])[0].get("code") == "DuplicateTrade"
 
 
+@given(
+    st.lists(st.tuples(st.sampled_from(["alpha", "beta"]), st.integers(0, 6 * W)), max_size=40),
+    st.lists(st.tuples(st.sampled_from([1, 2]), st.integers(1, 30)), max_size=40),
+)
+def test_a_snapshot_round_trip_keeps_the_replay_state_and_its_root(
+    trades: list[tuple[str, int]], nonces: list[tuple[int, int]]
+) -> None:
+    box = windowed_box()
+    for venue, trade_id in trades:
+        with contextlib.suppress(StaleTradeId, DuplicateTrade):
+            check_trade_id(box.state.trade_windows, W, venue, trade_id)
+            record_trade_id(box.state.trade_windows, W, venue, trade_id)
+    for chain_id, nonce in nonces:
+        with contextlib.suppress(DuplicateCredit):
+            check_deposit_nonce(box.state.deposit_nonces, chain_id, VAULT, nonce)
+            record_deposit_nonce(box.state.deposit_nonces, chain_id, VAULT, nonce)
+    restored = decode_snapshot(box.genesis, encode_snapshot(box.state))
+    assert restored.trade_windows == box.state.trade_windows
+    assert restored.deposit_nonces == box.state.deposit_nonces
+    assert compute_state_root(restored) == compute_state_root(box.state)
+    assert encode_snapshot(restored) == encode_snapshot(box.state)
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [(12, "a power of two"), (4, "an integer in [8, 268435456]"), (1 << 29, "an integer in")],

@@ -70,6 +70,9 @@ def _tampered(mutate: object) -> bytes:
         (lambda f: f[1].__setitem__(0, 1), "chain id 1"),
         (lambda f: f[1].__setitem__(3, "x"), "integer"),
         (lambda f: f[2].append(["alpha"]), "expected 3 fields"),
+        (lambda f: f[2][0].__setitem__(2, b"\x01"), "expected 131072 bytes"),  # not the window
+        (lambda f: f[3][0][3].append(f[3][0][2] + 1), "outside"),  # no gap below it
+        (lambda f: f[3][0][3].extend([9, 9]), "outside"),  # not increasing
         (lambda f: f[4].append(5), "must be bytes"),
         (lambda f: f[4].append(pack([2, b"\x00" * 19, [], [], [], 0, 0])), "20 bytes"),
         (lambda f: f[4].append(pack([9, b"\x00" * 20, [], [], [], 0, 0])), "version 9"),
