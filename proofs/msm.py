@@ -4,8 +4,9 @@ Range-proof verifiers put coefficients on the shared generator vectors g_i, h_i.
 Each proof's coefficient vector on them is a constant plus rank-1 tensors
 `hi[j]·lo[t]` for i = j·n + t (the inner-product challenges and the powers of
 y and 2 all factor that way), so the sum over a whole batch is a small matrix
-product, done here exactly in floating point on 16-bit limbs (one BLAS call)
-instead of a Python loop over every (proof, generator) pair.
+product, done here exactly in floating point on 16-bit limbs (one BLAS call;
+Kronecker-packed Python ints for a single proof) instead of a Python loop over
+every (proof, generator) pair.
 
 The per-proof points (A, S, T1, T2, L, R, commitments) are summed in chunks
 on background threads while the caller goes on decoding and hashing the next
@@ -25,13 +26,18 @@ import numpy.typing as npt
 from proofs.group import P, R
 from proofs.pedersen import Generators
 
-# Outer sums run as a float64 matrix product (BLAS) on 16-bit limbs: a limb
-# product has 32 bits, so a sum of up to 2^20 of them is an exact double.
+# Outer sums of many terms run as a float64 matrix product (BLAS) on 16-bit
+# limbs: a limb product has 32 bits, so a sum of up to 2^20 of them is an exact
+# double. The product's fixed cost (a 512 x 1,024 result, ~5 ms) only pays from
+# a few dozen terms; fewer (one proof has 3) take Kronecker-packed Python ints.
+_BLAS_TERMS = 32
 _LIMB_BITS = 16
 _LIMBS = 16  # 256 bits per scalar
 _CHUNK_TERMS = 1 << 20
 # Limbs of a sum of < 2^20 products of two reduced scalars (< 2^530), with carries.
 _SUM_LIMBS = 36
+# Lane of the packed ints: a sum of < 2^18 products of two reduced scalars.
+_LANE_BYTES = 66
 # Points per background msm: large enough for an efficient msm and to dwarf a thread's start.
 _FLUSH_POINTS = 8192
 
@@ -43,12 +49,32 @@ def compute_outer_sum(terms: Sequence[Tensor], rows: int, cols: int) -> list[int
 
     Every lo_k has exactly `cols` entries, every hi_k at most `rows` (missing
     entries are 0); all entries are reduced mod R."""
+    if len(terms) < _BLAS_TERMS:
+        return [x % R for x in _compute_packed_outer_sum(terms, rows, cols)]
     out = [0] * (rows * cols)
     for start in range(0, len(terms), _CHUNK_TERMS):
         chunk = terms[start : start + _CHUNK_TERMS]
         for index, value in enumerate(_compute_exact_outer_sum(chunk, rows, cols)):
             out[index] += value
     return [x % R for x in out]
+
+
+def _compute_packed_outer_sum(terms: Sequence[Tensor], rows: int, cols: int) -> list[int]:
+    """Σ_k hi_k ⊗ lo_k over the integers, for fewer than 2^18 terms: each lo_k
+    packed into one int (a lane per entry), so a row is `rows` big products."""
+    packed = [
+        int.from_bytes(b"".join(v.to_bytes(_LANE_BYTES, "little") for v in lo), "little")
+        for _, lo in terms
+    ]
+    out: list[int] = []
+    for j in range(rows):
+        acc = sum(hi[j] * p for (hi, _), p in zip(terms, packed, strict=True) if j < len(hi))
+        raw = acc.to_bytes(_LANE_BYTES * cols, "little")
+        out += [
+            int.from_bytes(raw[t * _LANE_BYTES : (t + 1) * _LANE_BYTES], "little")
+            for t in range(cols)
+        ]
+    return out
 
 
 def _to_limbs(values: Iterable[int], width: int) -> npt.NDArray[np.float64]:

@@ -57,9 +57,12 @@ def test_background_sums_keep_the_verdict(
     assert not unbalanced.is_identity()
 
 
-@pytest.mark.parametrize("chunk", [2, 1 << 20])
-def test_outer_sum_is_exact_at_the_extremes(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
-    """Largest entries (every limb 0xffff-heavy), short hi vectors, several chunks."""
+@pytest.mark.parametrize(("blas", "chunk"), [(1, 2), (1, 1 << 20), (10**6, 1 << 20)])
+def test_outer_sum_is_exact_at_the_extremes(
+    monkeypatch: pytest.MonkeyPatch, blas: int, chunk: int
+) -> None:
+    """Largest entries, short hi vectors, several chunks; BLAS and packed ints."""
+    monkeypatch.setattr(msm_module, "_BLAS_TERMS", blas)
     monkeypatch.setattr(msm_module, "_CHUNK_TERMS", chunk)
     rng = random.Random(11)
     def vector(size: int) -> list[int]:
