@@ -73,6 +73,8 @@ class CollateralObservation:
     @classmethod
     def from_fields(cls, obj: object) -> CollateralObservation:
         f = expect_list(obj, "CollateralObservation")
+        if len(f) == 8:  # version 1 had no version field and no deposit nonce
+            raise DecodeError("CollateralObservation", f"version 1 is not {OBSERVATION_VERSION}")
         if not f or f[0] != OBSERVATION_VERSION:
             version = f[0] if f else None
             raise DecodeError(
