@@ -35,6 +35,7 @@ from clearing.attestation import Attestation, is_quorum, is_valid_signature, sig
 from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
 from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.genesis import Validator
+from clearing.replay import DepositNonces, VaultKey, is_deposit_credited, record_deposit_nonce
 from clearing.units import MAX_UINT64
 
 
@@ -171,7 +172,7 @@ class ObservationPool:
     entries: dict[CreditKey, dict[CollateralObservation, dict[bytes, Attestation]]] = field(
         default_factory=dict
     )
-    credited: set[CreditKey] = field(default_factory=set)
+    credited: dict[VaultKey, DepositNonces] = field(default_factory=dict)  # ledger's bound
 
     @property
     def total_power(self) -> int:
@@ -185,7 +186,7 @@ class ObservationPool:
         if not signed.is_valid(self.network_chain_id):
             raise InvalidAttestation(signer, "signature does not verify")
         key = signed.observation.key
-        if key in self.credited:
+        if is_deposit_credited(self.credited, *key):
             return False
         by_content = self.entries.setdefault(key, {}).setdefault(signed.observation, {})
         if signer in by_content:
@@ -208,7 +209,8 @@ class ObservationPool:
     def mark_credited(self, key: CreditKey) -> None:
         """Drop a key a committed block credited; later attestations for it are ignored."""
         self.entries.pop(key, None)
-        self.credited.add(key)
+        if not is_deposit_credited(self.credited, *key):
+            record_deposit_nonce(self.credited, *key)
 
     def get_keys_unsigned_by(self, signer: bytes) -> list[CreditKey]:
         """Keys peers attested that `signer` has not: candidates for re-observation."""
