@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -31,6 +32,7 @@ from bridge.observation import (
 from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.assets import CollateralToken
 from clearing.genesis import Validator
+from clearing.replay import DepositNonces
 
 NETWORK = 4242
 TOKEN = bytes.fromhex("00000000000000000000000000000000000000e1")
@@ -162,6 +164,16 @@ def test_pool_credits_only_a_quorum_on_identical_content() -> None:
     pool.mark_credited(obs.key)
     assert not pool.add(sign_observation(KEYS[2], NETWORK, obs))
     assert pool.get_ready_credits() == []
+
+
+def test_pool_remembers_credited_nonces_as_a_prefix() -> None:
+    pool = ObservationPool(NETWORK, VALIDATORS)
+    chain_id, vault, _ = compute_observation(deposit(), TOKENS).key
+    for nonce in (2, 1, 1, 3):  # out of order, once twice (two commits saw it)
+        pool.mark_credited((chain_id, vault, nonce))
+    assert pool.credited == {(chain_id, vault): DepositNonces(3, set())}
+    late = compute_observation(replace(deposit(), deposit_nonce=2), TOKENS)
+    assert not pool.add(sign_observation(KEYS[0], NETWORK, late))
 
 
 def test_pool_refuses_outsiders_forgeries_and_other_networks() -> None:
