@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
@@ -190,9 +191,8 @@ class ArkworksGroup(Group[ark.G1Point]):
                 raise ValueError(f"msm of {len(points)} points and {len(scalars)} scalars")
         if _WORKERS == 1 or len(jobs) < 2 or sum(len(p) for p, _ in jobs) < _PARALLEL_POINTS:
             return [_multiexp(points, scalars) for points, scalars in jobs]
-        prepared = [(list(p), [to_ark_scalar(k) for k in s]) for p, s in jobs]
-        with ThreadPoolExecutor(min(_WORKERS, len(jobs))) as pool:
-            return list(pool.map(_multiexp_prepared, prepared))
+        prepared = [(list(p), to_ark_scalars(s)) for p, s in jobs]
+        return list(_get_pool().map(_multiexp_prepared, prepared))
 
     def eq(self, a: ark.G1Point, b: ark.G1Point) -> bool:
         return a == b
@@ -213,13 +213,37 @@ _PARALLEL_POINTS = 64
 _SPLIT_POINTS = 1024
 
 
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    """The process's msm threads, started once: a proof runs ~25 parallel
+    batches, and starting threads for each cost ~3 ms a proof on a quiet machine
+    (far more on a loaded one). A forked child starts its own. Jobs run here must
+    never wait on this pool themselves (msms do not)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(_WORKERS, thread_name_prefix="msm"))
+        return _pool[1]
+
+
+def _forget_pool_after_fork() -> None:
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def get_worker_count() -> int:
     """Threads the fast backend runs independent msms on."""
     return _WORKERS
 
 
 def _multiexp(points: Sequence[ark.G1Point], scalars: Sequence[int]) -> ark.G1Point:
-    return _multiexp_prepared((list(points), [to_ark_scalar(k) for k in scalars]))
+    return _multiexp_prepared((list(points), to_ark_scalars(scalars)))
 
 
 def _multiexp_prepared(job: tuple[list[ark.G1Point], list[ark.Scalar]]) -> ark.G1Point:
@@ -232,6 +256,13 @@ def _multiexp_prepared(job: tuple[list[ark.G1Point], list[ark.Scalar]]) -> ark.G
 def to_ark_scalar(k: int) -> ark.Scalar:
     """An arkworks scalar from any int; via bytes, 5x faster than Scalar(int)."""
     return ark.Scalar.from_le_bytes((k % R).to_bytes(SCALAR_BYTES, "little"))
+
+
+def to_ark_scalars(ks: Iterable[int]) -> list[ark.Scalar]:
+    """[to_ark_scalar(k) for k in ks], inlined (0.19 instead of 0.29 µs a reduced
+    scalar; the prover converts ~30,000 a proof, holding the GIL)."""
+    from_le = ark.Scalar.from_le_bytes
+    return [from_le((k % R).to_bytes(SCALAR_BYTES, "little")) for k in ks]
 
 
 FAST: ArkworksGroup = ArkworksGroup()
