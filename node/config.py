@@ -142,6 +142,13 @@ class BridgeChainConfig:
 
 
 @dataclass(frozen=True)
+class BridgeConfig:
+    # a deposit pooled below quorum this long and unsigned by this validator is re-observed:
+    # looked up on its own chain and asked of peers (node/collateral/reobserve.py)
+    reobserve_after_ms: int = 30_000
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     home: Path
     chain_id: int
@@ -157,6 +164,7 @@ class NodeConfig:
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
     bridge_chains: tuple[BridgeChainConfig, ...] = ()
     log_level: str = "info"
     config_file: Path | None = None
@@ -413,6 +421,11 @@ def _reports(home: Path) -> Callable[[_Table], ReportsConfig]:
     return build
 
 
+def _bridge(t: _Table) -> BridgeConfig:
+    after = t.integer("reobserve_after_ms", BridgeConfig.reobserve_after_ms, lo=100)
+    return BridgeConfig(reobserve_after_ms=after)
+
+
 def _bridge_chain(t: _Table) -> BridgeChainConfig:
     return BridgeChainConfig(
         name=t.text("name", pattern=r"[A-Za-z0-9_-]+"),
@@ -443,6 +456,7 @@ def parse_config(data: Mapping[str, Any], file: Path, home: Path) -> NodeConfig:
         mempool=_read(t.table("mempool"), _mempool),
         oracle=_read(t.table("oracle"), _oracle(home)),
         reports=_read(t.table("reports"), _reports(home)),
+        bridge=_read(t.table("bridge"), _bridge),
         bridge_chains=tuple(_read(c, _bridge_chain) for c in t.tables("bridge_chains")),
         config_file=file,
     )
