@@ -283,6 +283,19 @@ class P2PNode:
                 await self._disconnect_quietly(peer)
 
     async def _disconnect_quietly(self, peer: ID) -> None:
+        """Closes every connection to `peer`, also one whose writes are blocked.
+
+        py-libp2p's close first writes a yamux GO_AWAY under the lock a blocked writer
+        holds: to a frozen peer it never returns, and cancelling it leaves the
+        connection marked closed yet still registered. Closing the TCP transport
+        first fails the blocked writes at once; the library's close then completes.
+        """
+        for conn in self._host.get_network().get_connections(peer):
+            with trio.move_on_after(1):
+                try:
+                    await conn.muxed_conn.secured_conn.close()
+                except Exception as exc:  # the library raises several types here
+                    log.debug("closing the transport to %s failed: %s", peer, exc)
         with trio.move_on_after(5):
             try:
                 await self._host.disconnect(peer)

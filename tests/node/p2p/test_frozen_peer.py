@@ -1,0 +1,85 @@
+"""A peer process frozen mid-stream (SIGSTOP, as a process starved of CPU is).
+
+Our writes to it block once the kernel buffers are full, its queue stays full, and
+every publish of ours then waits `publish_wait_s` for it: one frozen peer slows the
+gossip of every node. Its connection is closed after `link_stall_s`; it redials and
+hears us again once it runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+
+from node.p2p import open_p2p
+from tests.node.p2p.support import TOPICS, config, note
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class Lines:
+    """Lines of a child's stdout."""
+
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
+        self._buffer = b""
+
+    async def next(self) -> str:
+        while b"\n" not in self._buffer:
+            chunk = await self._stream.receive_some()
+            if not chunk:
+                raise EOFError("peer process ended")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode()
+
+
+async def test_a_frozen_peer_stops_holding_up_our_gossip_and_hears_us_after_it_resumes() -> None:
+    cfg = config("writer", publish_wait_s=0.01, link_stall_s=2.0)
+    async with open_p2p(cfg, TOPICS) as a:
+        proc = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "tests.node.p2p.peerproc", "frozen", a.listen_addrs()[0]],
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        try:
+            assert proc.stdout is not None
+            lines = Lines(proc.stdout)
+            with trio.fail_after(30):
+                assert (await lines.next()).startswith("ready ")
+                await a.wait_for_mesh("tx", 1)
+                await a.publish("tx", note("hello"))
+                assert await lines.next() == "hello"
+            os.kill(proc.pid, signal.SIGSTOP)
+            # More than the kernel buffers hold (~150 KB here): our writes to it block.
+            for i in range(800):
+                await a.publish("tx", note(f"{i:04d} " + "x" * 400))
+            assert a.counters["tx", "publish_wait_expired"] > 0
+            with trio.fail_after(30):
+                while a.counters["links", "closed_dead"] == 0:
+                    await trio.sleep(0.1)
+            waited = a.counters["tx", "publish_wait_expired"]
+            for i in range(50):
+                await a.publish("tx", note(f"unhindered {i}"))
+            assert a.counters["tx", "publish_wait_expired"] == waited
+            os.kill(proc.pid, signal.SIGCONT)
+            with trio.fail_after(30):
+                for i in itertools.count():
+                    await a.publish("tx", note(f"again {i}"))
+                    with trio.move_on_after(0.3):
+                        while not (await lines.next()).startswith("again "):
+                            pass
+                        break
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+            await proc.wait()
