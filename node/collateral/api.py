@@ -89,6 +89,8 @@ class BridgeApi:
                 "payouts_ready": len(node.payouts.get_ready()),
                 "withdrawals_signed": len(node.withdrawals.entries),
                 "own_unsettled": len(node.own),
+                # validators: asked, signed, flooded, dropped, and refusals by type
+                "reobserve": None if node.reobserver is None else dict(node.reobserver.counters),
             },
         )
 

@@ -1,12 +1,15 @@
-"""The `bridge` gossip topic: validators' deposit and payout attestations and
-their EVM signatures over withdrawal authorisations.
+"""The `bridge` gossip topic: validators' deposit and payout attestations,
+their EVM signatures over withdrawal authorisations, and requests to re-observe
+a deposit (node/collateral/reobserve.py).
 
 Wire format (msgpack): ``[GOSSIP_VERSION, network chain id, kind, body]`` where
 `body` is the bridge record's own versioned encoding (bridge/wire.py), at most
 `MAX_MESSAGE_BYTES`. Every node checks a message at the first hop, before
 relaying it, against its genesis: the network chain id, a registered collateral
 token or chain, a signer that is a genesis validator (Ed25519 key for
-attestations, EVM address for withdrawal signatures) and the signature itself.
+attestations, EVM address for withdrawal signatures) and the signature itself;
+a re-observation request must name a chain with registered collateral and be at
+most `MAX_REQUEST_BYTES`.
 Anything else raises one of `REJECTS`; the p2p layer drops the message and
 scores its forwarder down.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.eip712 import SignatureError, recover_signer
-from bridge.observation import SignedObservation
+from bridge.observation import ReobserveRequest, SignedObservation
 from bridge.wire import DecodeError as BridgeDecodeError
 from bridge.wire import pack_record, unpack_record
 from bridge.withdrawal import WithdrawalSignature
@@ -32,8 +35,9 @@ from node.p2p.topics import BRIDGE
 
 GOSSIP_VERSION = 1
 MAX_MESSAGE_BYTES = 4 * 1024
+MAX_REQUEST_BYTES = 128
 WHAT = "BridgeMessage"
-KIND_DEPOSIT, KIND_PAYOUT, KIND_WITHDRAWAL = 1, 2, 3
+KIND_DEPOSIT, KIND_PAYOUT, KIND_WITHDRAWAL, KIND_REOBSERVE = 1, 2, 3, 4
 
 
 class BridgeGossipError(ValueError):
@@ -87,11 +91,13 @@ class PayoutAttestation:
         )
 
 
-BridgeMessage = SignedObservation | PayoutAttestation | WithdrawalSignature
+PooledMessage = SignedObservation | PayoutAttestation | WithdrawalSignature
+BridgeMessage = PooledMessage | ReobserveRequest
 KINDS: dict[type, int] = {
     SignedObservation: KIND_DEPOSIT,
     PayoutAttestation: KIND_PAYOUT,
     WithdrawalSignature: KIND_WITHDRAWAL,
+    ReobserveRequest: KIND_REOBSERVE,
 }
 
 
@@ -128,7 +134,7 @@ class BridgeCheck:
             raise WrongChain(self.chain_id, chain_id)
         if type(body) is not bytes:
             raise DecodeError(f"{WHAT}.body", f"expected bytes, got {type(body).__name__}")
-        kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_WITHDRAWAL)
+        kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_REOBSERVE)
         if kind == KIND_DEPOSIT:
             deposit = SignedObservation.decode(body)
             self.check_deposit(deposit)
@@ -137,9 +143,19 @@ class BridgeCheck:
             payout = PayoutAttestation.decode(body)
             self.check_payout(payout)
             return payout
+        if kind == KIND_REOBSERVE:
+            return self.check_request(body)
         withdrawal = WithdrawalSignature.decode(body)
         self.check_withdrawal(withdrawal)
         return withdrawal
+
+    def check_request(self, body: bytes) -> ReobserveRequest:
+        if len(body) > MAX_REQUEST_BYTES:
+            raise DecodeError(f"{WHAT}.body", f"request of {len(body)} bytes > {MAX_REQUEST_BYTES}")
+        request = ReobserveRequest.decode(body)
+        if not any(chain_id == request.chain_id for chain_id, _ in self.tokens):
+            raise UnknownChain(request.chain_id)
+        return request
 
     def check_deposit(self, signed: SignedObservation) -> None:
         o, a = signed.observation, signed.attestation

@@ -5,7 +5,9 @@ first hop, see gossip.py), the pools of deposit and payout attestations and of
 withdrawal signatures, a proposal source, and the withdrawal routes a relayer
 reads (api.py). On a validator with `[[bridge_chains]]`: one watcher and attest
 loop per chain (chains.py) and, with its `[keys] bridge_key_file`, the EVM
-signature of every pending withdrawal on a watched chain (withdrawals.py).
+signature of every pending withdrawal on a watched chain (withdrawals.py). On
+every validator: re-observation of deposits stuck below quorum that it has not
+signed, and answers to peers' requests for them (reobserve.py).
 
 The proposal source puts every CollateralCredit and WithdrawalPaid that carries a
 quorum and the committed state has not settled first in this node's proposals;
@@ -20,7 +22,12 @@ import logging
 
 import trio
 
-from bridge.observation import InvalidAttestation, ObservationPool, SignedObservation
+from bridge.observation import (
+    InvalidAttestation,
+    ObservationPool,
+    ReobserveRequest,
+    SignedObservation,
+)
 from bridge.watcher import Watcher
 from bridge.withdrawal import WithdrawalError, WithdrawalSignature
 from clearing.attestation import Attestation
@@ -29,13 +36,19 @@ from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from consensus.types import Block, CommitCertificate
 from node.collateral.api import BridgeApi
-from node.collateral.chains import Attester, VaultReader, watch_chain
-from node.collateral.gossip import BridgeCheck, BridgeMessage, PayoutAttestation, encode_message
+from node.collateral.chains import Attester, VaultReader, get_outbox_path, watch_chain
+from node.collateral.gossip import (
+    BridgeCheck,
+    PayoutAttestation,
+    PooledMessage,
+    encode_message,
+)
 from node.collateral.pools import PayoutPool, WithdrawalBook, WithdrawalKey
+from node.collateral.reobserve import ChainLookup, Reobserver
 from node.collateral.withdrawals import WithdrawalSigner
 from node.config import NodeConfig
 from node.keys import BRIDGE_KEY, KeyFileError, load_key
-from node.p2p import MessageTooLarge, Topic
+from node.p2p import MessageTooLarge, Offence, Topic
 from node.p2p.topics import BRIDGE
 from node.services import NodeContext, NodeContextInputs, Service
 
@@ -60,6 +73,7 @@ class BridgeNode:
         )
         self.own: dict[OwnKey, bytes] = {}
         self.watchers: dict[str, Watcher] = {}
+        self.reobserver: Reobserver | None = None  # validators only
         self.committed = trio.Event()
 
     # -- what the ledger has settled ----------------------------------------
@@ -85,7 +99,7 @@ class BridgeNode:
 
     # -- pooling -------------------------------------------------------------
 
-    def pool(self, message: BridgeMessage) -> bool:
+    def pool(self, message: PooledMessage) -> bool:
         """Add a checked message to its pool; True when it is new."""
         if isinstance(message, SignedObservation):
             return self.credits.add(message)
@@ -96,12 +110,16 @@ class BridgeNode:
     async def receive(self) -> None:
         """Pools what peers gossip (each message already checked at the first hop)."""
         async for delivery in self.ctx.p2p.messages(BRIDGE):
+            if isinstance(delivery.value, ReobserveRequest):
+                if self.reobserver is not None:
+                    self.reobserver.receive(delivery.sender, delivery.value)
+                continue
             try:
                 self.pool(delivery.value)  # type: ignore[arg-type]
             except (InvalidAttestation, WithdrawalError) as exc:
                 log.info("bridge message from %s not pooled: %s", delivery.sender, exc)
 
-    async def send_own(self, key: OwnKey, message: BridgeMessage) -> None:
+    async def send_own(self, key: OwnKey, message: PooledMessage) -> None:
         """Pool, remember until settled, and gossip one of this validator's messages."""
         self.pool(message)
         data = encode_message(self.network_chain_id, message)
@@ -118,6 +136,10 @@ class BridgeNode:
     async def send_withdrawal(self, signed: WithdrawalSignature) -> None:
         auth = signed.authorization
         await self.send_own(("signed", (auth.member, auth.nonce)), signed)
+
+    async def send_request(self, request: ReobserveRequest) -> None:
+        """Gossip a re-observation request (not remembered: the asker's schedule repeats it)."""
+        await self._publish(encode_message(self.network_chain_id, request))
 
     async def _publish(self, data: bytes) -> None:
         try:
@@ -205,12 +227,51 @@ async def serve_bridge(
     ctx.on_commit(node.on_commit)
     ctx.app.add_proposal_source(node.propose)
     ctx.api.add_routes(BridgeApi(node).routes())
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(node.receive)
-        nursery.start_soon(node.regossip)
-        if ctx.validator_key is not None and ctx.config.bridge_chains:
-            start_validator_duties(node, nursery)
-        task_status.started()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(node.receive)
+            nursery.start_soon(node.regossip)
+            if ctx.validator_key is not None:
+                start_reobserver(node, nursery)
+            if ctx.validator_key is not None and ctx.config.bridge_chains:
+                start_validator_duties(node, nursery)
+            task_status.started()
+    finally:
+        if node.reobserver is not None:
+            node.reobserver.close()
+
+
+def start_reobserver(node: BridgeNode, nursery: trio.Nursery) -> None:
+    """Every validator asks about stuck deposits; it looks up those on chains it watches."""
+    ctx = node.ctx
+    assert ctx.validator_key is not None
+    data_dir = ctx.config.storage.path.parent
+    lookups = {
+        chain.chain_id: ChainLookup(
+            chain,
+            get_outbox_path(data_dir, chain),
+            ctx.state.collateral_tokens,
+            ctx.validator_key,
+            ctx.genesis.chain_id,
+        )
+        for chain in ctx.config.bridge_chains
+    }
+
+    def penalize(peer: str) -> None:
+        ctx.p2p.penalize(peer, Offence.INVALID)
+
+    node.reobserver = Reobserver(
+        node.credits,
+        ctx.validator_key.public_key().public_bytes_raw(),
+        lookups,
+        ctx.config.bridge.reobserve_after_ms / 1000,
+        node.send_request,
+        node.send_deposit,
+        node.is_credited,
+        penalize,
+    )
+    nursery.start_soon(node.reobserver.ask_forever)
+    nursery.start_soon(node.reobserver.answer_forever)
 
 
 def start_validator_duties(node: BridgeNode, nursery: trio.Nursery) -> None:

@@ -13,7 +13,6 @@ that peer down.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -31,9 +30,7 @@ from clearing.collateral import CollateralCredit, CollateralObservation
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
-from clearing.tx import decode_tx
 from clearing.withdrawal import Withdrawal, WithdrawalPaid
-from consensus.types import Block
 from node import cli
 from node.api.bodies import ACCOUNT_QUERY_FIELDS
 from node.collateral.gossip import BridgeCheck, encode_message
@@ -41,7 +38,12 @@ from node.collateral.relayer import parse_relay_json
 from node.keys import BRIDGE_KEY, KeyFile, save_key
 from node.p2p import P2PConfig, open_p2p
 from node.p2p.topics import BRIDGE
-from node.storage import NodeStore
+from tests.node.collateral.network import (
+    DEPTH,
+    find_committed,
+    get_bridge_config,
+    wait_committed_everywhere,
+)
 from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis_doc
 from tests.node.netproc import NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network
@@ -50,49 +52,7 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 DEPOSIT = 5_000_000  # USDC units; quantum 1
 WITHDRAW = 2_000_000
-DEPTH = 2
 ALICE = derive_member_key("bridge-alice")
-
-
-def get_bridge_config(deployed: DevnetChain) -> str:
-    return (
-        "[oracle]\nenabled = false\n"
-        "[[bridge_chains]]\n"
-        'name = "anvil"\n'
-        f"chain_id = {CHAIN_ID}\n"
-        f'rpc_url = "{deployed.url}"\n'
-        f'vault_address = "0x{deployed.vault.hex()}"\n'
-        f"confirmation_depth = {DEPTH}\n"
-    )
-
-
-def find_committed(
-    home: NodeHome, kind: type, match: Callable[[Any], bool] = lambda tx: True
-) -> tuple[int, Any] | None:
-    """(height, tx) of the first committed `kind` transaction `match`ing, in the node's store."""
-    with NodeStore(home.db) as store:
-        for stored in store.iter_blocks(after=0):
-            for raw in Block.decode(stored.block).txs:
-                tx = decode_tx(raw)
-                if isinstance(tx, kind) and match(tx):
-                    return stored.height, tx
-    return None
-
-
-async def wait_committed_everywhere(net: NodeNetwork, kind: type) -> tuple[int, Any]:
-    """The height and transaction of `kind` once every node committed it, same root."""
-    with trio.move_on_after(60):
-        while (found := find_committed(net.homes[0], kind)) is None:
-            await trio.sleep(0.2)
-    if found is None:
-        statuses = [await net.get_json(home, "/v1/bridge") for home in net.homes]
-        raise AssertionError(f"no {kind.__name__} committed; bridge status {statuses}")
-    height, tx = found
-    await net.wait_for_height(height, timeout_s=30)
-    roots = {home.name: home.get_roots()[height] for home in net.homes}
-    assert len(set(roots.values())) == 1, roots
-    assert all(find_committed(home, kind) == found for home in net.homes)
-    return height, tx
 
 
 async def get_account(home: NodeHome, chain_id: int) -> Any:

@@ -1,0 +1,219 @@
+"""Re-observation without a chain: the asking schedule (backoff, cap, budget) under
+trio's MockClock, the answer rate per origin, refusals, and the request's first-hop
+checks on the bridge topic."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from bridge.observation import (
+    ObservationPool,
+    ReobserveRequest,
+    SignedObservation,
+    sign_observation,
+)
+from bridge.wire import DecodeError as BridgeDecodeError
+from bridge.wire import pack_record
+from clearing.codec import pack
+from clearing.errors import DecodeError
+from node.collateral.gossip import (
+    GOSSIP_VERSION,
+    KIND_REOBSERVE,
+    MAX_REQUEST_BYTES,
+    BridgeCheck,
+    UnknownChain,
+    encode_message,
+)
+from node.collateral.reobserve import (
+    ANSWER_BURST,
+    ASK_BURST,
+    ASK_RATE_PER_S,
+    MAX_ASKS,
+    AlreadySigned,
+    ChainLookup,
+    LookupFailed,
+    Reobserver,
+    UnwatchedChain,
+)
+from node.config import BridgeChainConfig
+from tests.node.collateral.support import CHAIN_ID, CONSENSUS_KEYS, get_genesis, make_observation
+
+GENESIS = get_genesis()
+NET = GENESIS.chain_id
+CHECK = BridgeCheck.from_genesis(GENESIS)
+ME = CONSENSUS_KEYS[3]
+AFTER_S = 1.0
+
+
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+@dataclasses.dataclass
+class Sent:
+    """What a Reobserver under test published, signed and penalised."""
+
+    requests: list[tuple[float, ReobserveRequest]] = dataclasses.field(default_factory=list)
+    deposits: list[SignedObservation] = dataclasses.field(default_factory=list)
+    penalised: list[str] = dataclasses.field(default_factory=list)
+
+
+def make_pool() -> ObservationPool:
+    return ObservationPool(NET, {v.pubkey: v for v in GENESIS.validators})
+
+
+def make_reobserver(
+    pool: ObservationPool, lookups: dict[int, ChainLookup] | None = None
+) -> tuple[Reobserver, Sent]:
+    sent = Sent()
+
+    async def publish(request: ReobserveRequest) -> None:
+        sent.requests.append((trio.current_time(), request))
+
+    async def send_deposit(signed: SignedObservation) -> None:
+        pool.add(signed)
+        sent.deposits.append(signed)
+
+    reobserver = Reobserver(
+        pool,
+        ME.public_key().public_bytes_raw(),
+        lookups or {},
+        AFTER_S,
+        publish,
+        send_deposit,
+        lambda key: False,
+        sent.penalised.append,
+    )
+    return reobserver, sent
+
+
+def pool_stuck(pool: ObservationPool, log_index: int = 0, signers: int = 2) -> None:
+    """A deposit attested by the first `signers` validators (2 of 4: below quorum)."""
+    for key in CONSENSUS_KEYS[:signers]:
+        pool.add(sign_observation(key, NET, make_observation(GENESIS, log_index=log_index)))
+
+
+async def run_for(reobserver: Reobserver, seconds: float) -> None:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reobserver.ask_forever)
+        await trio.sleep(seconds)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_stuck_deposit_is_asked_with_doubling_pauses_at_most_max_asks_times(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    pool = make_pool()
+    pool_stuck(pool)
+    reobserver, sent = make_reobserver(pool)
+    await run_for(reobserver, 300)
+    times = [t for t, _ in sent.requests]
+    assert len(times) == MAX_ASKS
+    first_seen = AFTER_S / 4  # the first tick saw it stuck
+    assert times[0] == first_seen + AFTER_S
+    assert [b - a for a, b in itertools.pairwise(times)] == [2 * AFTER_S * 2**n for n in range(5)]
+    observation = make_observation(GENESIS)
+    assert {r for _, r in sent.requests} == {
+        ReobserveRequest(CHAIN_ID, observation.tx_hash, observation.log_index)
+    }
+    assert reobserver.counters == {"asked": MAX_ASKS}
+
+
+async def test_asking_stops_once_signed_or_at_quorum_and_the_key_is_forgotten(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    pool = make_pool()
+    pool_stuck(pool, log_index=0)
+    pool_stuck(pool, log_index=1)
+    reobserver, sent = make_reobserver(pool)
+    await run_for(reobserver, 2 * AFTER_S)
+    assert len(sent.requests) == 2
+    pool.add(sign_observation(ME, NET, make_observation(GENESIS, log_index=0)))  # signed
+    pool.add(sign_observation(CONSENSUS_KEYS[2], NET, make_observation(GENESIS, log_index=1)))
+    assert reobserver.get_stuck_keys() == []
+    await run_for(reobserver, 100)
+    assert len(sent.requests) == 2
+    assert reobserver.schedule.first_seen == {} and reobserver.schedule.asks == {}
+
+
+async def test_asks_stay_within_the_budget_and_the_rest_wait(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    pool = make_pool()
+    stuck = ASK_BURST + 10
+    for log_index in range(stuck):
+        pool_stuck(pool, log_index=log_index)
+    reobserver, sent = make_reobserver(pool)
+    await run_for(reobserver, AFTER_S * 1.5)
+    assert len(sent.requests) == ASK_BURST
+    await run_for(reobserver, 10 / ASK_RATE_PER_S)  # due again: keys asked once wait
+    assert [r.log_index for _, r in sent.requests] == list(range(stuck))
+
+
+async def test_a_flooding_origin_is_scored_down_and_others_are_not(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    reobserver, sent = make_reobserver(make_pool())
+    request = ReobserveRequest(CHAIN_ID, bytes(32), 0)
+    for _ in range(ANSWER_BURST + 3):
+        reobserver.receive("mallory", request)
+    reobserver.receive("honest", request)
+    assert sent.penalised == ["mallory"] * 3
+    assert reobserver.counters == {"flooded": 3}
+    await trio.sleep(1)  # the bucket refills
+    reobserver.receive("mallory", request)
+    assert sent.penalised == ["mallory"] * 3
+
+
+def make_lookup(tmp_path: Path, url: str) -> ChainLookup:
+    config = BridgeChainConfig("c", CHAIN_ID, url, "0x" + "11" * 20, 2)
+    return ChainLookup(config, tmp_path / "c.sqlite3", {}, ME, NET)
+
+
+async def test_refusals_change_nothing(tmp_path: Path) -> None:
+    pool = make_pool()
+    pool_stuck(pool)
+    mine = make_observation(GENESIS, log_index=4)
+    pool.add(sign_observation(ME, NET, mine))
+    lookup = make_lookup(tmp_path, "http://127.0.0.1:1")  # nothing listens there
+    reobserver, sent = make_reobserver(pool, {CHAIN_ID: lookup})
+    before = {k: dict(v) for k, v in pool.entries.items()}
+    with pytest.raises(UnwatchedChain):
+        await reobserver.reobserve(ReobserveRequest(31338, bytes(32), 0))
+    with pytest.raises(AlreadySigned):
+        await reobserver.reobserve(ReobserveRequest(CHAIN_ID, mine.tx_hash, mine.log_index))
+    with pytest.raises(LookupFailed, match=r"127\.0\.0\.1|Connection"):
+        await reobserver.reobserve(ReobserveRequest(CHAIN_ID, bytes(32), 0))
+    assert await reobserver.reobserve_logged(ReobserveRequest(CHAIN_ID, bytes(32), 0)) is None
+    assert reobserver.counters == {"TooSoon": 1}  # the same log is not looked up again at once
+    assert sent.deposits == [] and {k: dict(v) for k, v in pool.entries.items()} == before
+    reobserver.close()
+
+
+def test_request_passes_the_first_hop_and_round_trips() -> None:
+    request = ReobserveRequest(CHAIN_ID, bytes([3]) * 32, 7)
+    assert CHECK.decode(encode_message(NET, request)) == request
+
+
+def test_bad_requests_are_refused_at_the_first_hop() -> None:
+    def wrap(body: bytes) -> bytes:
+        return pack([GOSSIP_VERSION, NET, KIND_REOBSERVE, body])
+
+    with pytest.raises(UnknownChain):
+        CHECK.decode(encode_message(NET, ReobserveRequest(999, bytes(32), 0)))
+    with pytest.raises(DecodeError, match="bytes >"):
+        CHECK.decode(wrap(pack_record([CHAIN_ID, bytes(32), 0, b"x" * MAX_REQUEST_BYTES])))
+    for fields in ([CHAIN_ID, bytes(31), 0], [CHAIN_ID, bytes(32), -1], [CHAIN_ID, "tx", 0]):
+        with pytest.raises(BridgeDecodeError, match="malformed"):
+            CHECK.decode(wrap(pack_record(fields)))
+    with pytest.raises(BridgeDecodeError, match="version"):
+        CHECK.decode(wrap(pack([2, CHAIN_ID, bytes(32), 0])))
+    with pytest.raises(BridgeDecodeError, match="fields"):
+        CHECK.decode(wrap(pack_record([CHAIN_ID, bytes(32)])))
