@@ -281,13 +281,18 @@ def verify_report(
         verdict.warnings.append(f"chain id {report.chain_id} read from the report, not compared")
     elif chain_id != report.chain_id:
         verdict.failures.append(f"report is for chain {report.chain_id}, not chain {chain_id}")
+    else:
+        verdict.passed.append(f"report is for chain {chain_id}")
     if validators is None:
         verdict.warnings.append("signatures not checked: no validator set given")
     else:
         failures = check_signatures(report, validators)
         verdict.failures.extend(failures)
         if not failures:
-            verdict.passed.append(f"quorum of {len(report.signatures)} validator signatures")
+            verdict.passed.append(
+                f"quorum of {len(report.signatures)} validator signatures over chain "
+                f"{report.chain_id}, epoch {report.epoch} and the report hash"
+            )
     check = MsmCheck(gens, N_BITS)
     all_points: list[list[P]] = []
     admitted: list[AccountEntry] = []
