@@ -1,6 +1,6 @@
-"""Re-observation without a chain: the asking schedule (backoff, cap, budget) under
-trio's MockClock, the answer rate per origin, refusals, and the request's first-hop
-checks on the bridge topic."""
+"""Re-observation: the asking schedule (backoff, cap, budget) under trio's MockClock,
+the answer rate per origin, refusals, the request's first-hop checks on the bridge
+topic, and, on a real anvil, answers and own-chain look-ups of a missed deposit."""
 
 from __future__ import annotations
 
@@ -11,17 +11,27 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
+from eth_utils import to_checksum_address
 
+from bridge.anvil import DEV_PRIVATE_KEY
+from bridge.chain import Chain, account_from_key
+from bridge.deposits import DepositEvent
+from bridge.devchain import DevnetChain, mine
 from bridge.observation import (
     ObservationPool,
     ReobserveRequest,
     SignedObservation,
+    compute_observation,
     sign_observation,
 )
+from bridge.vault import deposit_token
+from bridge.watcher import scan_pending
 from bridge.wire import DecodeError as BridgeDecodeError
 from bridge.wire import pack_record
+from clearing.assets import CollateralKey, CollateralToken
 from clearing.codec import pack
 from clearing.errors import DecodeError
+from clearing.genesis import parse_genesis
 from node.collateral.gossip import (
     GOSSIP_VERSION,
     KIND_REOBSERVE,
@@ -38,22 +48,38 @@ from node.collateral.reobserve import (
     AlreadySigned,
     ChainLookup,
     LookupFailed,
+    NotFinal,
     Reobserver,
+    TooSoon,
     UnwatchedChain,
 )
 from node.config import BridgeChainConfig
-from tests.node.collateral.support import CHAIN_ID, CONSENSUS_KEYS, get_genesis, make_observation
+from tests.node.collateral.network import DEPTH
+from tests.node.collateral.support import (
+    CHAIN_ID,
+    CONSENSUS_KEYS,
+    get_genesis,
+    get_genesis_doc,
+    make_observation,
+)
 
 GENESIS = get_genesis()
 NET = GENESIS.chain_id
 CHECK = BridgeCheck.from_genesis(GENESIS)
 ME = CONSENSUS_KEYS[3]
 AFTER_S = 1.0
+TokenMap = dict[CollateralKey, CollateralToken]
 
 
 @pytest.fixture
 def autojump_clock() -> trio.testing.MockClock:
     return trio.testing.MockClock(autojump_threshold=0)
+
+
+@pytest.fixture
+def mock_clock() -> trio.testing.MockClock:
+    """Still unless jumped: chain reads take real time, timeouts never fire."""
+    return trio.testing.MockClock()
 
 
 @dataclasses.dataclass
@@ -217,3 +243,74 @@ def test_bad_requests_are_refused_at_the_first_hop() -> None:
         CHECK.decode(wrap(pack([2, CHAIN_ID, bytes(32), 0])))
     with pytest.raises(BridgeDecodeError, match="fields"):
         CHECK.decode(wrap(pack_record([CHAIN_ID, bytes(32)])))
+
+
+def make_deposit(evm: Chain, deployed: DevnetChain) -> tuple[ReobserveRequest, DepositEvent]:
+    """A vault deposit not final yet, and the request naming it."""
+    vault = evm.contract("CollateralVault", to_checksum_address(deployed.vault))
+    token = evm.contract("TestToken", to_checksum_address(deployed.tokens["USDC"]))
+    deposit_token(evm, vault, token, 7_000, bytes([5]) * 20, account_from_key(DEV_PRIVATE_KEY))
+    (event,) = scan_pending(evm, deployed.vault, 0, evm.get_block_number())
+    return ReobserveRequest(CHAIN_ID, event.tx_hash, event.log_index), event
+
+
+def make_chain_lookup(tmp_path: Path, deployed: DevnetChain) -> tuple[ChainLookup, TokenMap]:
+    tokens = {t.key: t for t in parse_genesis(get_genesis_doc(deployed.tokens)).collateral}
+    config = BridgeChainConfig("anvil", CHAIN_ID, deployed.url, "0x" + deployed.vault.hex(), DEPTH)
+    return ChainLookup(config, tmp_path / "anvil.sqlite3", tokens, ME, NET), tokens
+
+
+@pytest.mark.chain
+async def test_a_request_is_answered_only_for_a_final_deposit_on_the_chain(
+    tmp_path: Path, chain: tuple[Chain, DevnetChain], mock_clock: trio.testing.MockClock
+) -> None:
+    evm, deployed = chain
+    request, event = make_deposit(evm, deployed)
+    lookup, tokens = make_chain_lookup(tmp_path, deployed)
+    pool = make_pool()
+    reobserver, sent = make_reobserver(pool, {CHAIN_ID: lookup})
+    with pytest.raises(NotFinal, match="above final"):
+        await reobserver.reobserve(request)
+    with pytest.raises(TooSoon):
+        await reobserver.reobserve(request)
+    mine(evm, DEPTH + 1)
+    mock_clock.jump(AFTER_S)
+    with pytest.raises(NotFinal, match="no receipt"):
+        await reobserver.reobserve(ReobserveRequest(CHAIN_ID, bytes([9]) * 32, 0))
+    with pytest.raises(NotFinal, match="no vault deposit"):
+        await reobserver.reobserve(ReobserveRequest(CHAIN_ID, event.tx_hash, 9))
+    assert sent.deposits == [] and pool.entries == {}
+
+    signed = await reobserver.reobserve(request)
+    assert signed.is_valid(NET) and signed.observation == compute_observation(event, tokens)
+    assert sent.deposits == [signed]
+    mock_clock.jump(AFTER_S)
+    with pytest.raises(AlreadySigned):
+        await reobserver.reobserve(request)
+    reobserver.close()
+
+
+@pytest.mark.chain
+async def test_a_missed_deposit_is_found_on_the_own_chain_when_stuck(
+    tmp_path: Path, chain: tuple[Chain, DevnetChain], mock_clock: trio.testing.MockClock
+) -> None:
+    evm, deployed = chain
+    request, event = make_deposit(evm, deployed)
+    mine(evm, DEPTH + 1)
+    lookup, tokens = make_chain_lookup(tmp_path, deployed)
+    observation = compute_observation(event, tokens)
+    pool = make_pool()
+    for key in CONSENSUS_KEYS[:2]:
+        pool.add(sign_observation(key, NET, observation))
+    reobserver, sent = make_reobserver(pool, {CHAIN_ID: lookup})
+    await reobserver.ask_due()  # first seen stuck
+    mock_clock.jump(AFTER_S * 0.99)
+    await reobserver.ask_due()
+    assert sent.requests == [] and sent.deposits == []
+    mock_clock.jump(AFTER_S * 0.01)
+    await reobserver.ask_due()
+    assert [s.observation for s in sent.deposits] == [observation]
+    assert [r for _, r in sent.requests] == [request]  # peers are asked too
+    assert [c.observation for c in pool.get_ready_credits()] == [observation]
+    assert reobserver.get_stuck_keys() == []
+    reobserver.close()
