@@ -53,6 +53,7 @@ MAX_ASKS = 6
 ASK_RATE_PER_S, ASK_BURST = 2.0, 16
 ANSWER_RATE_PER_S, ANSWER_BURST = 8.0, 32
 ANSWER_QUEUE = 64
+MAX_ORIGINS = 1024  # answer budgets kept; idle (full) ones are forgotten beyond this
 LOOKUP_TIMEOUT_S = 2 * RPC_TIMEOUT_S
 LOOKUP_THREADS = 2
 MAX_TICK_S = 1.0
@@ -105,14 +106,21 @@ class TokenBucket:
     updated: float = 0.0
 
     def take(self, now: float) -> bool:
-        if self.tokens < 0:
-            self.tokens, self.updated = float(self.burst), now
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate_per_s)
-        self.updated = now
+        self.refill(now)
         if self.tokens < 1:
             return False
         self.tokens -= 1
         return True
+
+    def refill(self, now: float) -> None:
+        if self.tokens < 0:
+            self.tokens, self.updated = float(self.burst), now
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate_per_s)
+        self.updated = now
+
+    def is_full(self, now: float) -> bool:
+        self.refill(now)
+        return self.tokens >= self.burst
 
 
 @dataclass
@@ -266,10 +274,14 @@ class Reobserver:
     def receive(self, sender: str, request: ReobserveRequest) -> None:
         """Queue a peer's request (already checked at the first hop); an origin over
         its answer rate is dropped and scored down, a full queue drops the request."""
+        now = trio.current_time()
+        if sender not in self.answer_budgets and len(self.answer_budgets) >= MAX_ORIGINS:
+            for origin in [o for o, b in self.answer_budgets.items() if b.is_full(now)]:
+                del self.answer_budgets[origin]
         budget = self.answer_budgets.setdefault(
             sender, TokenBucket(ANSWER_RATE_PER_S, ANSWER_BURST)
         )
-        if not budget.take(trio.current_time()):
+        if not budget.take(now):
             log.info("re-observation requests from %s over %s/s: penalised", sender,
                      ANSWER_RATE_PER_S)  # fmt: skip
             self.count("flooded")

@@ -16,7 +16,7 @@ from eth_utils import to_checksum_address
 from bridge.anvil import DEV_PRIVATE_KEY
 from bridge.chain import Chain, account_from_key
 from bridge.deposits import DepositEvent
-from bridge.devchain import DevnetChain, mine
+from bridge.devchain import DevnetChain, mine, revert, snapshot
 from bridge.observation import (
     ObservationPool,
     ReobserveRequest,
@@ -42,9 +42,11 @@ from node.collateral.gossip import (
 )
 from node.collateral.reobserve import (
     ANSWER_BURST,
+    ANSWER_RATE_PER_S,
     ASK_BURST,
     ASK_RATE_PER_S,
     MAX_ASKS,
+    MAX_ORIGINS,
     AlreadySigned,
     ChainLookup,
     LookupFailed,
@@ -196,6 +198,10 @@ async def test_a_flooding_origin_is_scored_down_and_others_are_not(
     await trio.sleep(1)  # the bucket refills
     reobserver.receive("mallory", request)
     assert sent.penalised == ["mallory"] * 3
+    await trio.sleep(ANSWER_BURST / ANSWER_RATE_PER_S)
+    for origin in range(MAX_ORIGINS):  # idle origins' budgets are forgotten, not kept forever
+        reobserver.receive(f"peer-{origin}", request)
+    assert len(reobserver.answer_budgets) <= MAX_ORIGINS
 
 
 def make_lookup(tmp_path: Path, url: str) -> ChainLookup:
@@ -245,12 +251,14 @@ def test_bad_requests_are_refused_at_the_first_hop() -> None:
         CHECK.decode(wrap(pack_record([CHAIN_ID, bytes(32)])))
 
 
-def make_deposit(evm: Chain, deployed: DevnetChain) -> tuple[ReobserveRequest, DepositEvent]:
-    """A vault deposit not final yet, and the request naming it."""
+def make_deposit(
+    evm: Chain, deployed: DevnetChain, nth: int = 0
+) -> tuple[ReobserveRequest, DepositEvent]:
+    """The vault's `nth` deposit, not final yet, and the request naming it."""
     vault = evm.contract("CollateralVault", to_checksum_address(deployed.vault))
     token = evm.contract("TestToken", to_checksum_address(deployed.tokens["USDC"]))
     deposit_token(evm, vault, token, 7_000, bytes([5]) * 20, account_from_key(DEV_PRIVATE_KEY))
-    (event,) = scan_pending(evm, deployed.vault, 0, evm.get_block_number())
+    event = scan_pending(evm, deployed.vault, 0, evm.get_block_number())[nth]
     return ReobserveRequest(CHAIN_ID, event.tx_hash, event.log_index), event
 
 
@@ -279,6 +287,12 @@ async def test_a_request_is_answered_only_for_a_final_deposit_on_the_chain(
         await reobserver.reobserve(ReobserveRequest(CHAIN_ID, bytes([9]) * 32, 0))
     with pytest.raises(NotFinal, match="no vault deposit"):
         await reobserver.reobserve(ReobserveRequest(CHAIN_ID, event.tx_hash, 9))
+    before = snapshot(evm)  # a deposit mined, made final, then orphaned by a reorg
+    orphan, _ = make_deposit(evm, deployed, nth=1)
+    mine(evm, DEPTH + 1)
+    revert(evm, before)
+    with pytest.raises(NotFinal, match="orphaned"):
+        await reobserver.reobserve(orphan)
     assert sent.deposits == [] and pool.entries == {}
 
     signed = await reobserver.reobserve(request)
