@@ -6,10 +6,10 @@ unsigned by this validator for `[bridge] reobserve_after_ms` may have been misse
 its own chain, if it watches that chain (`handle_reobserve_request` in a worker
 thread, under a timeout), signs and gossips it if it is final and canonical there,
 and asks peers the same with a `ReobserveRequest` per pooled (chain id, tx hash,
-log index). The n-th ask of a deposit comes `after * (2**n - 1)` after it was first
-seen stuck (backoff), at most `MAX_ASKS` times; asks leave at most `ASK_RATE_PER_S`
-(burst `ASK_BURST`), below what peers answer per origin, so an honest validator is
-never scored down for asking.
+log index), the `MAX_LOGS_PER_KEY` most attested. The n-th ask of a deposit comes
+`after * (2**n - 1)` after it was first seen stuck (backoff), at most `MAX_ASKS`
+times; asks leave at most `ASK_RATE_PER_S` (burst `ASK_BURST`), below what peers
+answer per origin, so an honest validator is never scored down for asking.
 
 Answering. A request for a deposit this validator has not signed, on a chain it
 watches, is looked up the same way. Anything else is a typed `ReobserveRefused`,
@@ -57,6 +57,7 @@ MAX_ORIGINS = 1024  # answer budgets kept; idle (full) ones are forgotten beyond
 LOOKUP_TIMEOUT_S = 2 * RPC_TIMEOUT_S
 LOOKUP_THREADS = 2
 MAX_TICK_S = 1.0
+MAX_LOGS_PER_KEY = 3  # one validator may sign any number of contents for one key
 LogKey = tuple[int, bytes, int]  # (chain id, tx hash, log index)
 
 
@@ -83,6 +84,10 @@ class NotFinal(ReobserveRefused):
     """The chain shows no final, canonical, successful vault deposit there."""
 
 
+class AlreadyCredited(ReobserveRefused):
+    """The ledger has credited the deposit in the meantime."""
+
+
 class TooSoon(ReobserveRefused):
     """The same log was looked up less than `after` ago (by this validator's own ask
     or another peer's request)."""
@@ -105,11 +110,11 @@ class TokenBucket:
     tokens: float = -1.0
     updated: float = 0.0
 
-    def take(self, now: float) -> bool:
+    def take(self, now: float, count: int = 1) -> bool:
         self.refill(now)
-        if self.tokens < 1:
+        if self.tokens < count:
             return False
-        self.tokens -= 1
+        self.tokens -= count
         return True
 
     def refill(self, now: float) -> None:
@@ -246,18 +251,31 @@ class Reobserver:
         ]
 
     def get_requests(self, key: CreditKey) -> list[ReobserveRequest]:
-        """One request per distinct log the pooled contents of `key` name."""
-        logs = {(o.chain_id, o.tx_hash, o.log_index) for o in self.pool.entries.get(key, {})}
-        return [ReobserveRequest(*log_key) for log_key in sorted(logs)]
+        """One request per distinct log the pooled contents of `key` name, the most
+        attested first, at most MAX_LOGS_PER_KEY."""
+        contents = self.pool.entries.get(key, {})
+
+        def get_power(log_key: LogKey) -> int:
+            return sum(
+                self.pool.validators[s].power
+                for o, signers in contents.items()
+                if (o.chain_id, o.tx_hash, o.log_index) == log_key
+                for s in signers
+            )
+
+        logs = sorted({(o.chain_id, o.tx_hash, o.log_index) for o in contents})
+        logs.sort(key=get_power, reverse=True)
+        return [ReobserveRequest(*log_key) for log_key in logs[:MAX_LOGS_PER_KEY]]
 
     async def ask_due(self) -> None:
         """Re-observe every stuck deposit whose ask is due, within the ask budget."""
         now = trio.current_time()
         for key in self.schedule.get_due(self.get_stuck_keys(), now):
-            if not self.ask_budget.take(now):
+            requests = self.get_requests(key)
+            if not self.ask_budget.take(now, len(requests)):
                 return  # still due: asked at a later tick
             self.schedule.record_ask(key)
-            for request in self.get_requests(key):
+            for request in requests:
                 if request.chain_id in self.lookups:
                     await self.reobserve_logged(request)
                 await self.publish(request)
@@ -324,7 +342,7 @@ class Reobserver:
         self.recent[get_log_key(request)] = now
         signed = await self.look_up(lookup, request)
         if self.is_credited(signed.observation.key):
-            raise AlreadySigned(request, "the ledger has credited it")
+            raise AlreadyCredited(request, f"deposit {signed.observation.key} is credited")
         await self.send_deposit(signed)
         return signed
 
@@ -339,6 +357,9 @@ class Reobserver:
         except WatcherError as exc:
             raise NotFinal(request, str(exc)) from None
         except (ChainError, requests.RequestException, OSError) as exc:
+            raise LookupFailed(request, f"{type(exc).__name__}: {exc}") from None
+        except Exception as exc:  # a malformed receipt or a library error must not stop the node
+            log.exception("re-observation of %s failed", get_log_key(request))
             raise LookupFailed(request, f"{type(exc).__name__}: {exc}") from None
 
     def is_signed(self, request: ReobserveRequest) -> bool:

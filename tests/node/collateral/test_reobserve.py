@@ -46,6 +46,7 @@ from node.collateral.reobserve import (
     ASK_BURST,
     ASK_RATE_PER_S,
     MAX_ASKS,
+    MAX_LOGS_PER_KEY,
     MAX_ORIGINS,
     AlreadySigned,
     ChainLookup,
@@ -183,6 +184,32 @@ async def test_asks_stay_within_the_budget_and_the_rest_wait(
     assert len(sent.requests) == ASK_BURST
     await run_for(reobserver, 10 / ASK_RATE_PER_S)  # due again: keys asked once wait
     assert [r.log_index for _, r in sent.requests] == list(range(stuck))
+
+
+def test_requests_name_the_most_attested_logs_of_a_key_only() -> None:
+    pool = make_pool()
+    honest = make_observation(GENESIS)
+    for key in CONSENSUS_KEYS[1:3]:
+        pool.add(sign_observation(key, NET, honest))
+    for n in range(1, 6):  # one validator signs many contents for the same key
+        forged = dataclasses.replace(honest, tx_hash=bytes([n]) * 32)
+        pool.add(sign_observation(CONSENSUS_KEYS[0], NET, forged))
+    reobserver, _ = make_reobserver(pool)
+    (key,) = reobserver.get_stuck_keys()
+    requests = reobserver.get_requests(key)
+    assert len(requests) == MAX_LOGS_PER_KEY
+    assert requests[0] == ReobserveRequest(CHAIN_ID, honest.tx_hash, honest.log_index)
+
+
+async def test_an_unexpected_lookup_error_is_a_refusal_not_a_crash() -> None:
+    class BrokenLookup:
+        def reobserve(self, request: ReobserveRequest) -> SignedObservation:
+            raise KeyError("logIndex")
+
+    lookups = {CHAIN_ID: BrokenLookup()}
+    reobserver, sent = make_reobserver(make_pool(), lookups)  # type: ignore[arg-type]
+    assert await reobserver.reobserve_logged(ReobserveRequest(CHAIN_ID, bytes(32), 0)) is None
+    assert reobserver.counters == {"LookupFailed": 1} and sent.deposits == []
 
 
 async def test_a_flooding_origin_is_scored_down_and_others_are_not(
