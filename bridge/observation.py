@@ -29,7 +29,7 @@ from bridge.chain import Chain
 from bridge.cursor import CursorStore
 from bridge.deposits import DepositEvent
 from bridge.watcher import fetch_deposit_by_receipt
-from bridge.wire import DecodeError, pack_record, unpack_record
+from bridge.wire import DecodeError, check_fields, pack_record, unpack_record
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import Attestation, is_quorum, is_valid_signature, sign_attestation
 from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
@@ -234,17 +234,9 @@ class ReobserveRequest:
 
     @classmethod
     def decode(cls, data: bytes) -> ReobserveRequest:
-        chain_id, tx_hash, log_index = unpack_record(data, "ReobserveRequest", 3)
-        if not (
-            isinstance(chain_id, int)
-            and isinstance(tx_hash, bytes)
-            and len(tx_hash) == 32
-            and isinstance(log_index, int)
-            and log_index >= 0
-        ):
-            raise DecodeError(
-                "ReobserveRequest", f"malformed fields {[chain_id, tx_hash, log_index]!r}"
-            )
+        fields = unpack_record(data, "ReobserveRequest", 3)
+        check_fields(fields, "ReobserveRequest", {1: 32})  # ints exactly (no bools), >= 0
+        chain_id, tx_hash, log_index = fields
         return cls(chain_id, tx_hash, log_index)
 
 
