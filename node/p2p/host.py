@@ -280,15 +280,16 @@ class P2PNode:
             for peer, reason in self._links.find_dead_links(connections, trio.current_time()):
                 log.warning("closing the connection to %s: %s", peer, reason)
                 self.counters["links", "closed_dead"] += 1
+                await self._abort_connections(peer)
                 await self._disconnect_quietly(peer)
 
-    async def _disconnect_quietly(self, peer: ID) -> None:
-        """Closes every connection to `peer`, also one whose writes are blocked.
+    async def _abort_connections(self, peer: ID) -> None:
+        """Closes the TCP transport under every connection to `peer`.
 
         py-libp2p's close first writes a yamux GO_AWAY under the lock a blocked writer
         holds: to a frozen peer it never returns, and cancelling it leaves the
-        connection marked closed yet still registered. Closing the TCP transport
-        first fails the blocked writes at once; the library's close then completes.
+        connection marked closed yet still registered. A closed transport fails the
+        blocked writes at once, and the library's close then completes.
         """
         for conn in self._host.get_network().get_connections(peer):
             with trio.move_on_after(1):
@@ -296,6 +297,8 @@ class P2PNode:
                     await conn.muxed_conn.secured_conn.close()
                 except Exception as exc:  # the library raises several types here
                     log.debug("closing the transport to %s failed: %s", peer, exc)
+
+    async def _disconnect_quietly(self, peer: ID) -> None:
         with trio.move_on_after(5):
             try:
                 await self._host.disconnect(peer)
@@ -343,8 +346,9 @@ class P2PNode:
 
     async def _serve_ban(self, peer: str) -> None:
         log.warning("banning peer %s for %.0fs", peer, self.config.scores.ban_s)
+        ends = trio.current_time() + self.config.scores.ban_s
         await self._disconnect_quietly(ID.from_base58(peer))
-        await trio.sleep(self.config.scores.ban_s)
+        await trio.sleep_until(ends)
         self._banned.discard(peer)
         self.scores.forget(peer)
         self.watch._notify()
