@@ -24,15 +24,38 @@ from typing import Any
 
 from libp2p.peer.id import ID
 
+MIN_SIGHTINGS = 3
+"""A symptom counts only once seen this often: after the process itself stalled for
+`stall_s`, the first check runs before the backlog that would clear it."""
+
+
+@dataclass
+class _Symptom:
+    since: float
+    sightings: int = 1
+
+    def is_lasting(self, now: float, stall_s: float) -> bool:
+        return self.sightings >= MIN_SIGHTINGS and now - self.since >= stall_s
+
 
 @dataclass
 class _Link:
-    """A peer's outbound gossip stream as first seen, with the times of its two symptoms."""
+    """A peer's outbound gossip stream as first seen, its queue's oldest entry at the
+    last check, and the symptoms seen on it so far."""
 
     stream: Any
     head: object | None
-    head_since: float
-    unsubscribed_since: float | None = None
+    stalled: _Symptom | None = None
+    unsubscribed: _Symptom | None = None
+
+
+def _observe(symptom: _Symptom | None, present: bool, now: float) -> _Symptom | None:
+    if not present:
+        return None
+    if symptom is None:
+        return _Symptom(now)
+    symptom.sightings += 1
+    return symptom
 
 
 def get_queue_head(queue: Any) -> object | None:
@@ -70,7 +93,7 @@ class LinkWatch:
         self._pubsub = pubsub
         self._stall_s = stall_s
         self._links: dict[ID, _Link] = {}
-        self._unregistered_since: dict[ID, float] = {}
+        self._unregistered: dict[ID, _Symptom] = {}
 
     def find_dead_links(
         self, connections: Mapping[ID, Sequence[Any]], now: float
@@ -79,7 +102,7 @@ class LinkWatch:
 
         `connections` maps each connected peer to its current muxed connections.
         """
-        for table in (self._links, self._unregistered_since):
+        for table in (self._links, self._unregistered):
             for gone in [p for p in table if p not in connections]:
                 del table[gone]
         dead = []
@@ -88,12 +111,11 @@ class LinkWatch:
             if reason is not None:
                 dead.append((peer, reason))
                 self._links.pop(peer, None)
-                self._unregistered_since.pop(peer, None)
+                self._unregistered.pop(peer, None)
         return dead
 
     def _check(self, peer: ID, live: Sequence[Any], now: float) -> str | None:
         stream = self._pubsub.peers.get(peer)
-        head = get_queue_head(self._pubsub.peer_queues.get(peer))
         link = self._links.get(peer)
         if (
             link is not None
@@ -103,23 +125,23 @@ class LinkWatch:
             return "gossip stream dropped or re-opened on a live connection"
         if stream is None:
             self._links.pop(peer, None)  # not registered yet, or its connection closed
-            since = self._unregistered_since.setdefault(peer, now)
-            if now - since >= self._stall_s:
-                return f"no gossip stream to the peer for {now - since:.1f}s"
+            unregistered = self._unregistered.setdefault(peer, _Symptom(now, sightings=0))
+            unregistered.sightings += 1
+            if unregistered.is_lasting(now, self._stall_s):
+                return f"no gossip stream to the peer for {now - unregistered.since:.1f}s"
             return None
-        self._unregistered_since.pop(peer, None)
+        self._unregistered.pop(peer, None)
+        head = get_queue_head(self._pubsub.peer_queues.get(peer))
         if link is None or stream is not link.stream:
-            link = self._links[peer] = _Link(stream, head, now)
-        if self._is_subscribed(peer):
-            link.unsubscribed_since = None
-        elif link.unsubscribed_since is None:
-            link.unsubscribed_since = now
-        elif now - link.unsubscribed_since >= self._stall_s:
-            return f"no subscription of the peer known for {now - link.unsubscribed_since:.1f}s"
-        if head is None or head is not link.head:
-            link.head, link.head_since = head, now
-        elif now - link.head_since >= self._stall_s:
-            return f"outbound queue stalled for {now - link.head_since:.1f}s"
+            link = self._links[peer] = _Link(stream, head=None)
+        link.unsubscribed = _observe(link.unsubscribed, not self._is_subscribed(peer), now)
+        if link.unsubscribed is not None and link.unsubscribed.is_lasting(now, self._stall_s):
+            return f"no subscription of the peer known for {now - link.unsubscribed.since:.1f}s"
+        stuck = head is not None and head is link.head
+        link.head = head
+        link.stalled = _observe(link.stalled, stuck, now)
+        if link.stalled is not None and link.stalled.is_lasting(now, self._stall_s):
+            return f"outbound queue stalled for {now - link.stalled.since:.1f}s"
         return None
 
     def _is_subscribed(self, peer: ID) -> bool:

@@ -102,9 +102,10 @@ async def test_a_queue_that_stops_draining_is_a_dead_link_and_a_draining_one_is_
     for _ in range(3):
         queue.push(rpc_pb2.RPC())
     assert watch.find_dead_links({peer: LIVE}, now=0.0) == []
-    await queue.pop()  # the sending loop makes progress: the clock starts again
-    assert watch.find_dead_links({peer: LIVE}, now=2.0) == []
-    assert watch.find_dead_links({peer: LIVE}, now=4.0) == []
+    await queue.pop()  # the sending loop makes progress: nothing is stuck yet
+    assert watch.find_dead_links({peer: LIVE}, now=1.0) == []
+    for now in (2.0, 3.0, 4.0):  # stuck since 2.0, but not yet for 3 s
+        assert watch.find_dead_links({peer: LIVE}, now=now) == []
     assert [p for p, _ in watch.find_dead_links({peer: LIVE}, now=5.0)] == [peer]
 
 
@@ -117,8 +118,8 @@ async def test_a_peer_known_in_no_topic_or_with_a_replaced_stream_is_a_dead_link
     ((_, reason),) = watch.find_dead_links({peer: LIVE}, now=0.5)
     assert "re-opened" in reason
     pubsub.peer_topics["tx"].clear()  # what a re-opening leaves behind, seen for the first time
-    assert watch.find_dead_links({peer: LIVE}, now=1.0) == []
-    assert watch.find_dead_links({peer: LIVE}, now=3.0) == []
+    for now in (1.0, 2.0, 3.0):
+        assert watch.find_dead_links({peer: LIVE}, now=now) == []
     ((_, reason),) = watch.find_dead_links({peer: LIVE}, now=4.0)
     assert "no subscription" in reason
     assert watch.find_dead_links({}, now=5.0) == []
@@ -145,3 +146,14 @@ async def test_a_connected_peer_never_given_a_gossip_stream_is_a_dead_link() -> 
     assert watch.find_dead_links({peer: LIVE}, now=2.0) == []
     ((_, reason),) = watch.find_dead_links({peer: LIVE}, now=3.0)
     assert "no gossip stream" in reason
+
+
+async def test_a_symptom_seen_once_after_the_process_itself_stalled_is_not_yet_lasting() -> None:
+    peer = ID(b"\x00\x01")
+    pubsub = Pubsub(peer, Stream())
+    del pubsub.peers[peer]
+    watch = LinkWatch(pubsub, stall_s=3.0)
+    assert watch.find_dead_links({peer: LIVE}, now=0.0) == []
+    assert watch.find_dead_links({peer: LIVE}, now=10.0) == []  # we did not run for 10 s
+    pubsub.peers[peer] = Stream()  # the backlog, once run, registers it
+    assert watch.find_dead_links({peer: LIVE}, now=10.5) == []
