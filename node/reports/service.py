@@ -13,6 +13,12 @@ Per epoch `e` (committed height `e * epoch_length_blocks`), on a validator:
    signatures reach quorum.
 A validator that cannot build (an insolvent account, a book that is not flat)
 logs why and signs nothing for that epoch.
+
+A builder slower than the epochs (a loaded machine, a huge book) falls behind
+gracefully: it always builds the NEWEST epoch waiting, skipping older ones, so
+validators that fall behind converge on the same epochs, and an epoch's shares and
+report are kept until it or a newer epoch is committed (at most EPOCHS_TRACKED
+epochs), however many chain epochs the build took.
 """
 
 from __future__ import annotations
@@ -47,17 +53,14 @@ from proofs.report import Report, Validator, add_signatures, check_signatures
 
 log = logging.getLogger(__name__)
 
-BUILD_QUEUE = 2  # epochs waiting for the builder; more are skipped (logged)
-EPOCHS_TRACKED = 4  # epochs back from the newest for which shares are collected
+EPOCHS_TRACKED = 4  # uncommitted epochs whose reports and shares are kept, the newest
 REGOSSIP_S = 5.0  # a share lost in gossip (or sent before a peer joined) goes out again
 
 
 class ReportsService:
     """Every piece of per-epoch state lives here, touched only from the trio loop."""
 
-    def __init__(
-        self, ctx: NodeContext, store: ReportStore, seed: bytes | None
-    ) -> None:
+    def __init__(self, ctx: NodeContext, store: ReportStore, seed: bytes | None) -> None:
         self.ctx = ctx
         self.store = store
         self.seed = seed
@@ -71,7 +74,8 @@ class ReportsService:
         self.shares: dict[int, dict[bytes, SignatureShare]] = {}  # epoch -> signer -> share
         self.ready: dict[int, bytes] = {}  # epoch -> encoded ReportCommitment
         self.unconfirmed: dict[int, ReportAnnouncement] = {}  # gossiped, hash not yet committed
-        self.jobs_send, self.jobs_receive = trio.open_memory_channel[ReportInputs](BUILD_QUEUE)
+        self.waiting: ReportInputs | None = None  # the newest epoch not yet being built
+        self.job_queued = trio.Event()
         self.outbox_send, self.outbox_receive = trio.open_memory_channel[bytes](64)
 
     # -- commits (synchronous: called by the driver right after a block is applied)
@@ -86,7 +90,7 @@ class ReportsService:
             inputs = extract_report_inputs(self.ctx.state, root)
             if inputs is not None:
                 self._queue(inputs)
-        self._forget_before(block.height // self.epoch_length - EPOCHS_TRACKED)
+        self._forget_superseded()
 
     def _committed_in(self, block: Block) -> list[tuple[int, bytes]]:
         result = self.ctx.app.last_result
@@ -99,35 +103,54 @@ class ReportsService:
         ]
 
     def _queue(self, inputs: ReportInputs) -> None:
-        try:
-            self.jobs_send.send_nowait(inputs)
-        except trio.WouldBlock:
-            log.warning("report of epoch %d skipped: the builder is %d epochs behind",
-                        inputs.epoch, BUILD_QUEUE)  # fmt: skip
+        """Wait for the builder; a newer epoch replaces one still waiting."""
+        if self.waiting is not None:
+            log.warning("report of epoch %d skipped: the builder is still busy when epoch "
+                        "%d ends", self.waiting.epoch, inputs.epoch)  # fmt: skip
+        self.waiting = inputs
+        self.job_queued.set()
 
-    def _forget_before(self, epoch: int) -> None:
+    def get_last_committed_epoch(self) -> int:
+        return max(self.ctx.state.report_hashes, default=-1)
+
+    def _forget_superseded(self) -> None:
+        """Drop every epoch at or before the newest committed one, then all but the
+        EPOCHS_TRACKED newest: bounded memory, and a slow build is never dropped for
+        the chain's progress alone."""
         tables: list[dict[int, Any]] = [self.built, self.shares, self.unconfirmed]
+        epochs = sorted({e for table in tables for e in table}, reverse=True)
+        last_committed = self.get_last_committed_epoch()
+        kept = [e for e in epochs if e > last_committed][:EPOCHS_TRACKED]
         for table in tables:
-            for old in [e for e in table if e < epoch]:
+            for old in [e for e in table if e not in kept]:
                 del table[old]
 
     # -- building (validators)
 
     async def run_builder(self) -> None:
+        while True:
+            await self.job_queued.wait()
+            self.job_queued = trio.Event()
+            await self.build_waiting()
+
+    async def build_waiting(self) -> None:
+        """Prove the epoch waiting (if any) in a worker process, sign it, gossip the share."""
         assert self.key is not None and self.seed is not None
-        async for inputs in self.jobs_receive:
-            self.store.save_inputs(inputs)
-            try:
-                report, seconds = await run_worker(inputs, self.seed)
-            except ReportBuildError as exc:
-                log.warning("%s", exc)
-                continue
-            log.info("report of epoch %d built: %d accounts in %.2f s",
-                     inputs.epoch, len(report.accounts), seconds)  # fmt: skip
-            self.built[inputs.epoch] = report
-            share = sign_share(self.key, self.chain_id, inputs.epoch, report.get_hash())
-            self.add_share(share)
-            await self.ctx.p2p.publish(REPORTS, share.encode())
+        inputs, self.waiting = self.waiting, None
+        if inputs is None:
+            return
+        self.store.save_inputs(inputs)
+        try:
+            report, seconds = await run_worker(inputs, self.seed)
+        except ReportBuildError as exc:
+            log.warning("%s", exc)
+            return
+        log.info("report of epoch %d built: %d accounts in %.2f s",
+                 inputs.epoch, len(report.accounts), seconds)  # fmt: skip
+        self.built[inputs.epoch] = report
+        share = sign_share(self.key, self.chain_id, inputs.epoch, report.get_hash())
+        self.add_share(share)
+        await self.ctx.p2p.publish(REPORTS, share.encode())
 
     def get_uncommitted_shares(self) -> list[SignatureShare]:
         """This validator's shares of reports whose hash no block has recorded yet."""
@@ -150,10 +173,11 @@ class ReportsService:
         """Keep a share (checked at the first hop: a validator's, for this chain), the
         signer's first for its epoch."""
         newest = self.ctx.state.height // self.epoch_length
-        if not newest - EPOCHS_TRACKED < share.epoch <= newest + 1:
+        if not self.get_last_committed_epoch() < share.epoch <= newest + 1:
             return
         self.shares.setdefault(share.epoch, {}).setdefault(share.signer, share)
         self._check_quorum(share.epoch)
+        self._forget_superseded()
 
     def _check_quorum(self, epoch: int) -> None:
         report = self.built.get(epoch)
@@ -204,10 +228,11 @@ class ReportsService:
         if self.store.get_report(epoch) is not None:
             return
         newest = self.ctx.state.height // self.epoch_length
-        if not newest - EPOCHS_TRACKED < epoch <= newest:
+        if not epoch <= newest:
             return
         self.unconfirmed[epoch] = announcement
         self._confirm(epoch)
+        self._forget_superseded()
 
     def _confirm(self, epoch: int) -> None:
         """Store a gossiped report whose hash is committed and whose signatures reach quorum."""

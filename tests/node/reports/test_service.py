@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from clearing.report_commitment import ReportCommitment
 from clearing.root import compute_state_root
@@ -23,9 +24,9 @@ from node.api.errors import ApiError
 from node.api.http import Request
 from node.reports import service as service_module
 from node.reports.api import ReportsApi
-from node.reports.gossip import ReportAnnouncement, decode_reports_message
+from node.reports.gossip import ReportAnnouncement, decode_reports_message, sign_share
 from node.reports.inputs import ReportInputs
-from node.reports.service import ReportsService
+from node.reports.service import EPOCHS_TRACKED, ReportsService
 from node.reports.store import ReportStore
 from node.reports.worker import build_unsigned_report
 from proofs import verify
@@ -50,6 +51,12 @@ def build_cached(inputs: ReportInputs) -> Report:
     if inputs.state_root not in _BUILT:
         _BUILT[inputs.state_root] = build_unsigned_report(inputs, SEED)
     return _BUILT[inputs.state_root]
+
+
+async def build_in_process(inputs: ReportInputs, seed: bytes) -> tuple[Report, float]:
+    """The worker process is tested in test_building; one build serves all four."""
+    assert seed == SEED
+    return build_cached(inputs), 0.0
 
 
 class FakeP2P:
@@ -106,11 +113,6 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     box = trading_sandbox(EPOCH_LENGTH)
     while box.state.height < EPOCH_LENGTH:
         box.apply([])
-    async def build_in_process(inputs: ReportInputs, seed: bytes) -> tuple[Report, float]:
-        """The worker process is tested in test_building; one build serves all four."""
-        assert seed == SEED
-        return build_cached(inputs), 0.0
-
     monkeypatch.setattr(service_module, "run_worker", build_in_process)
     validators = [make_node(box, tmp_path / f"v{i}", i) for i in range(4)]
     full, full_ctx = make_node(box, tmp_path / "full", None)
@@ -120,11 +122,10 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     # the boundary's commit queues the inputs; each builder builds and signs
     for node in nodes:
         node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), None, root)  # type: ignore[arg-type]
-    assert full.jobs_receive.statistics().current_buffer_used == 0  # full nodes never build
+    assert full.waiting is None  # full nodes never build
     async with trio.open_nursery() as nursery:
         for node, _ in validators:
-            node.jobs_send.close()
-            nursery.start_soon(node.run_builder)
+            nursery.start_soon(node.build_waiting)
     shares = [data for _, ctx in validators for data in ctx.p2p.published]
     assert len(shares) == 4
     assert [s.encode() for s in validators[0][0].get_uncommitted_shares()] == shares[:1]
@@ -220,3 +221,58 @@ async def test_a_full_node_refuses_a_report_whose_hash_is_not_committed(tmp_path
     full.on_commit(SimpleNamespace(height=box.state.height), None, bytes(32))  # type: ignore[arg-type]
     full._confirm(inputs.epoch)
     assert full.store.get_report(inputs.epoch) is None
+
+
+async def test_a_report_built_epochs_late_still_gathers_its_quorum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A builder slower than the epochs (a loaded machine): ten epochs commit while
+    epoch 1 is proved. Its report and shares are kept until they make a commitment,
+    and each newer boundary replaces the epoch waiting instead of queueing behind it."""
+    box = trading_sandbox(EPOCH_LENGTH)
+    while box.state.height < EPOCH_LENGTH:
+        box.apply([])
+    proved = trio.Event()
+
+    async def slow_build(inputs: ReportInputs, seed: bytes) -> tuple[Report, float]:
+        await proved.wait()
+        return await build_in_process(inputs, seed)
+
+    monkeypatch.setattr(service_module, "run_worker", slow_build)
+    validators = [make_node(box, tmp_path / f"v{i}", i)[0] for i in range(4)]
+    for node in validators:
+        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), None, compute_state_root(box.state))  # type: ignore[arg-type]
+    async with trio.open_nursery() as nursery:
+        for node in validators:
+            nursery.start_soon(node.build_waiting)
+        await trio.testing.wait_all_tasks_blocked()
+        while box.state.height < 11 * EPOCH_LENGTH:
+            result = box.apply([])
+            for node in validators:
+                node.on_commit(SimpleNamespace(height=box.state.height), None, result.state_root)  # type: ignore[arg-type]
+        assert [node.waiting.epoch for node in validators if node.waiting] == [11] * 4
+        proved.set()
+    for node in validators:
+        for share in node.get_uncommitted_shares():
+            assert share.epoch == 1
+            for other in validators:
+                other.add_share(share)
+    commitments = [decode_tx(node.get_proposal_txs(0, 0)[0]) for node in validators]
+    assert all(isinstance(c, ReportCommitment) and c.epoch == 1 for c in commitments)
+
+
+def test_uncommitted_epochs_kept_are_the_newest_few_after_the_last_commitment(
+    tmp_path: Path,
+) -> None:
+    box = trading_sandbox(EPOCH_LENGTH)
+    while box.state.height < 20 * EPOCH_LENGTH:
+        box.apply([])
+    node, _ = make_node(box, tmp_path / "v0", 0)
+    box.state.report_hashes[3] = bytes(32)  # as if epoch 3's commitment were in a block
+    signer = derive_ed25519_key("validator-1")
+    for epoch in range(1, 21):
+        node.add_share(sign_share(signer, box.chain_id, epoch, bytes([epoch]) * 32))
+    assert sorted(node.shares) == list(range(21 - EPOCHS_TRACKED, 21))
+    late = sign_share(signer, box.chain_id, 2, bytes(32))  # at or before a committed epoch
+    node.add_share(late)
+    assert 2 not in node.shares
