@@ -4,10 +4,13 @@ Every generator is `hash_to_curve(label)` with the domain tag GENERATOR_DST, so
 nobody knows a discrete-log relation between any two of them. Both backends
 derive them independently (tests check they agree); derivation is cached per
 backend because the fast backend needs 4,096 vector generators for m = 32.
+A node verifies on worker threads, several at once, so the cache grows under a
+lock: two threads extending it together would interleave g_i and h_i.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Generic
 
 from proofs.group import Group, P
@@ -31,25 +34,29 @@ class Generators(Generic[P]):
         self.U = group.hash_to_point(IPA_LABEL)
         self._g: list[P] = []
         self._h: list[P] = []
+        self._growing = threading.Lock()
 
     def vectors(self, count: int) -> tuple[list[P], list[P]]:
         """The first `count` of g and of h (shared prefixes across sizes)."""
-        while len(self._g) < count:
-            i = len(self._g)
-            self._g.append(self.group.hash_to_point(get_vector_label(b"g", i)))
-            self._h.append(self.group.hash_to_point(get_vector_label(b"h", i)))
-        return self._g[:count], self._h[:count]
+        with self._growing:
+            while len(self._g) < count:
+                i = len(self._g)
+                self._g.append(self.group.hash_to_point(get_vector_label(b"g", i)))
+                self._h.append(self.group.hash_to_point(get_vector_label(b"h", i)))
+            return self._g[:count], self._h[:count]
 
     def commit(self, value: int, blinding: int) -> P:
         return self.group.msm([self.G, self.H], [value, blinding])
 
 
 _CACHE: dict[int, Generators[object]] = {}
+_CACHE_LOCK = threading.Lock()
 
 
 def get_generators(group: Group[P]) -> Generators[P]:
     """The cached generator set of `group`."""
     key = id(group)
-    if key not in _CACHE:
-        _CACHE[key] = Generators(group)  # type: ignore[arg-type]
-    return _CACHE[key]  # type: ignore[return-value]
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = Generators(group)  # type: ignore[arg-type]
+        return _CACHE[key]  # type: ignore[return-value]
