@@ -3,11 +3,14 @@
 Each newly stored report is verified once, in a worker thread (a batch of all
 accounts' proofs), with the public checks of `clearnode verify`: validator
 quorum over the genesis set, every solvency proof, the aggregates; and its hash
-is compared with the one committed in a block.
+is compared with the one committed in a block. The verdict is display only: a
+failure of the verifier itself (a bug) is logged and shown, never allowed to
+stop the node.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,18 +23,23 @@ from proofs.group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Validator, decode_report, verify_report
 
+log = logging.getLogger(__name__)
+
 POLL_S = 2.0
 
 
 def check_report(
-    encoded: bytes, committed_hash: bytes | None, validators: Sequence[Validator]
+    encoded: bytes,
+    committed_hash: bytes | None,
+    validators: Sequence[Validator],
+    chain_id: int,
 ) -> dict[str, Any]:
     """What the status page shows of one stored report."""
     try:
         report = decode_report(encoded)
     except DecodeError as exc:
         return {"verdict": "INVALID", "failures": [f"undecodable: {exc}"]}
-    verdict = verify_report(get_generators(FAST), report, validators)
+    verdict = verify_report(get_generators(FAST), report, validators, chain_id)
     failures = list(verdict.failures)
     report_hash = report.get_hash()
     if committed_hash is None:
@@ -52,6 +60,7 @@ class ReportVerdicts:
     def __init__(self, store: ReportStore, genesis: Genesis) -> None:
         self.store = store
         self.validators = [Validator(v.pubkey, v.power) for v in genesis.validators]
+        self.chain_id = genesis.chain_id
         self.latest: dict[str, Any] = {"verdict": "none yet"}
 
     def get(self) -> dict[str, Any]:
@@ -65,9 +74,14 @@ class ReportVerdicts:
             commit = None if epoch is None else self.store.get_commit(epoch)
             encoded = None if epoch is None else self.store.get_report(epoch)
             if epoch != checked and commit is not None and encoded is not None:
-                result = await trio.to_thread.run_sync(
-                    check_report, encoded, commit.report_hash, self.validators
-                )
+                try:
+                    result = await trio.to_thread.run_sync(
+                        check_report, encoded, commit.report_hash, self.validators, self.chain_id
+                    )
+                except Exception as exc:  # the verifier's own failure: show it, keep the node
+                    log.exception("verifying the report of epoch %d failed", epoch)
+                    result = {"verdict": "NOT CHECKED", "epoch": epoch,
+                              "failures": [f"the verifier failed: {type(exc).__name__}: {exc}"]}  # fmt: skip
                 self.latest = {**result, "commit_height": commit.height}
                 checked = epoch
             await trio.sleep(POLL_S)

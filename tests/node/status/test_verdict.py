@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.status.verdict import check_report
+from node.status import verdict as verdict_module
+from node.status.verdict import ReportVerdicts, check_report
 from proofs.group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Validator, add_signatures, build_report, sign_report
@@ -12,13 +19,14 @@ from proofs.sample import make_sample_book, make_sample_form
 
 KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
 VALIDATORS = [Validator(k.public_key().public_bytes_raw(), 10) for k in KEYS]
+CHAIN_ID = 4242
 
 
 def signed_report(signers: int) -> tuple[bytes, bytes]:
     form = make_sample_form(collaterals=1, instruments=2, scenarios=2, seed=3)
     book = make_sample_book(form, accounts=2, seed=4)
     report = build_report(
-        get_generators(FAST), 5, bytes(32), form, book, b"s" * 32, chain_id=4242
+        get_generators(FAST), 5, bytes(32), form, book, b"s" * 32, chain_id=CHAIN_ID
     )
     report = add_signatures(report, [sign_report(report, k) for k in KEYS[:signers]])
     return report.encode(), report.get_hash()
@@ -26,16 +34,46 @@ def signed_report(signers: int) -> tuple[bytes, bytes]:
 
 def test_a_committed_quorum_report_is_valid() -> None:
     encoded, report_hash = signed_report(3)
-    result = check_report(encoded, report_hash, VALIDATORS)
+    result = check_report(encoded, report_hash, VALIDATORS, CHAIN_ID)
     assert result["verdict"] == "VALID", result["failures"]
     assert result["epoch"] == 5 and result["accounts"] == 2
 
 
 def test_uncommitted_swapped_under_signed_or_garbled_reports_are_invalid() -> None:
     encoded, report_hash = signed_report(3)
-    assert "not committed" in check_report(encoded, None, VALIDATORS)["failures"][0]
-    swapped = check_report(encoded, bytes(32), VALIDATORS)
+    assert "not committed" in check_report(encoded, None, VALIDATORS, CHAIN_ID)["failures"][0]
+    swapped = check_report(encoded, bytes(32), VALIDATORS, CHAIN_ID)
     assert swapped["verdict"] == "INVALID" and "differs" in swapped["failures"][0]
     thin, thin_hash = signed_report(2)
-    assert check_report(thin, thin_hash, VALIDATORS)["verdict"] == "INVALID"
-    assert check_report(b"\x00garbage", report_hash, VALIDATORS)["verdict"] == "INVALID"
+    assert check_report(thin, thin_hash, VALIDATORS, CHAIN_ID)["verdict"] == "INVALID"
+    assert check_report(b"\x00garbage", report_hash, VALIDATORS, CHAIN_ID)["verdict"] == "INVALID"
+
+
+def test_a_report_of_another_chain_is_invalid() -> None:
+    encoded, report_hash = signed_report(3)
+    result = check_report(encoded, report_hash, VALIDATORS, CHAIN_ID + 1)
+    assert result["verdict"] == "INVALID"
+
+
+async def test_a_verifier_failure_is_shown_and_the_node_goes_on(
+    monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The verdict is display only: a bug in the verifier (as a race in its
+    generator cache once was) must not end the status service, nor the node."""
+
+    def broken(*_: Any) -> dict[str, Any]:
+        raise ValueError("msm of 4199 points and 4201 scalars")
+
+    monkeypatch.setattr(verdict_module, "check_report", broken)
+    store = SimpleNamespace(
+        get_latest_epoch=lambda: 7,
+        get_commit=lambda epoch: SimpleNamespace(report_hash=bytes(32), height=70),
+        get_report=lambda epoch: b"report",
+    )
+    genesis = SimpleNamespace(validators=[], chain_id=CHAIN_ID)
+    verdicts = ReportVerdicts(store, genesis)  # type: ignore[arg-type]
+    with trio.move_on_after(3 * verdict_module.POLL_S):
+        await verdicts.run()
+    latest = verdicts.get()
+    assert latest["verdict"] == "NOT CHECKED" and latest["commit_height"] == 70
+    assert "ValueError: msm of 4199 points" in latest["failures"][0]
