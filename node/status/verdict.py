@@ -80,8 +80,8 @@ class ReportVerdicts:
                     )
                 except Exception as exc:  # the verifier's own failure: show it, keep the node
                     log.exception("verifying the report of epoch %d failed", epoch)
-                    result = {"verdict": "NOT CHECKED", "epoch": epoch,
-                              "failures": [f"the verifier failed: {type(exc).__name__}: {exc}"]}  # fmt: skip
+                    failure = f"the verifier failed: {type(exc).__name__}: {exc}"
+                    result = {"verdict": "NOT CHECKED", "epoch": epoch, "failures": [failure]}
                 self.latest = {**result, "commit_height": commit.height}
                 checked = epoch
             await trio.sleep(POLL_S)
