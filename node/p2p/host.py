@@ -564,6 +564,7 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
     pubsub.counter = time.time_ns()
     listen = multiaddr.Multiaddr(f"/ip4/{config.listen_host}/tcp/{config.listen_port}")
     closing = False
+    body_error: BaseException | None = None
     try:
         async with host.run([listen]), trio.open_nursery() as nursery:
             async with background_trio_service(pubsub), background_trio_service(gossipsub):
@@ -580,11 +581,19 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
                 try:
                     yield node
                     closing = True
+                except BaseException as exc:
+                    body_error, closing = exc, True
+                    raise
                 finally:
                     # Connections go first: a pubsub service stopped under live
                     # streams makes the library fail with "nursery is closed".
                     nursery.cancel_scope.cancel()
                     await _close(host)
+        if body_error is not None and not isinstance(body_error, trio.Cancelled):
+            # The library's service teardown awaits under our cancelled scope; the
+            # Cancelled it gets there replaces the caller's own error, which the
+            # scope then swallows. The caller's failure is the one to report.
+            raise body_error
         if not closing:
             # A library service that stops cancels our block silently; say so.
             raise P2PError("a py-libp2p service stopped while the host was in use")

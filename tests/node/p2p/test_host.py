@@ -187,3 +187,17 @@ async def test_persistent_peer_is_redialled_after_a_restart() -> None:
             await b.publish("tx", note("back"))
             assert await receive(again, "tx") == (b.peer_id, "back")
             nursery.cancel_scope.cancel()
+
+
+async def test_the_callers_own_failure_comes_out_of_the_host_block() -> None:
+    """A node task failing inside the block (with the node's nursery open, as in
+    the runtime) ends the host and surfaces as itself, not as a library stop."""
+
+    async def fail_soon() -> None:
+        await trio.sleep(0.2)
+        raise ValueError("a node task failed")
+
+    with pytest.RaisesGroup(ValueError, flatten_subgroups=True):
+        async with open_p2p(config("a"), TOPICS), trio.open_nursery() as nursery:
+            nursery.start_soon(fail_soon)
+            await trio.sleep_forever()
