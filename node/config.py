@@ -130,6 +130,9 @@ class ReportsConfig:
     seed_file: Path = Path("keys/report_seed.json")
     path: Path = Path("data/reports")
     keep: int = 10
+    # the largest complete report this node serves to, or accepts from, a peer over
+    # report sync (node/reports/sync.py); about 2 KiB per account
+    sync_max_bytes: int = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -416,6 +419,9 @@ def _reports(home: Path) -> Callable[[_Table], ReportsConfig]:
             seed_file=t.path("seed_file", home, str(ReportsConfig.seed_file)),
             path=t.path("path", home, str(ReportsConfig.path)),
             keep=t.integer("keep", ReportsConfig.keep, lo=1),
+            sync_max_bytes=t.integer(
+                "sync_max_bytes", ReportsConfig.sync_max_bytes, lo=1, hi=1 << 31
+            ),
         )
 
     return build
