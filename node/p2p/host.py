@@ -93,6 +93,11 @@ class Topic:
     decode: Callable[[bytes], object]
     rejects: tuple[type[Exception], ...] = (ValueError,)
     inbox: int = 1024
+    admit: Callable[[str, str, object], bool | Offence] | None = None
+    """Stateful first-hop admission of a decoded value (rate limits), run once per message
+    with the forwarder's and the publisher's peer ids: True relays it, False drops it
+    unpenalised (an honest forwarder may relay what this node's budget refuses), an
+    Offence drops it and penalises the forwarder."""
 
 
 @dataclass(frozen=True)
@@ -417,6 +422,11 @@ class P2PNode:
             # would stop silently); reject the message and say so loudly.
             log.exception("decoder for %s failed on a message from %s", spec.name, peer)
             return self._reject(key, name, peer, None)
+        if spec.admit is not None:
+            verdict = spec.admit(peer, str(ID(msg.from_id)), value)
+            if verdict is not True:
+                offence = verdict if isinstance(verdict, Offence) else None
+                return self._reject(key, name, peer, offence)
         self.scores.process_valid(peer)
         self._stash[msg.from_id + msg.seqno] = value
         while len(self._stash) > DECODED_STASH:
