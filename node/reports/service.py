@@ -9,8 +9,11 @@ Per epoch `e` (committed height `e * epoch_length_blocks`), on a validator:
    make a ReportCommitment, which this node puts first in its own proposals
    until a block records it, and complete the report (stored on disk);
 4. when the commitment is committed, each validator gossips the complete
-   report; full nodes keep it when its hash is the committed one and its
-   signatures reach quorum.
+   report (unless it is above the gossip cap); full nodes keep it when its hash
+   is the committed one and its signatures reach quorum;
+5. any node that still lacks a committed report (offline at the commit, its own
+   build skipped, too big to gossip) fetches it from a peer (sync.py), under the
+   same check; every node serves its stored reports to its peers.
 A validator that cannot build (an insolvent account, a book that is not flat)
 logs why and signs nothing for that epoch.
 
@@ -37,6 +40,7 @@ from node.config import NodeConfig
 from node.p2p import Topic
 from node.reports.api import ReportsApi
 from node.reports.gossip import (
+    MAX_REPORTS_BYTES,
     REPORTS,
     ReportAnnouncement,
     SignatureShare,
@@ -47,14 +51,16 @@ from node.reports.gossip import (
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from node.reports.seed import load_report_seed
 from node.reports.store import CommitRecord, ReportStore
+from node.reports.sync import ReportFetcher, get_report_failures, serve_report_sync
 from node.reports.worker import ReportBuildError, run_worker
 from node.services import NodeContext, NodeContextInputs, Service
-from proofs.report import Report, Validator, add_signatures, check_signatures
+from proofs.report import Report, Validator, add_signatures
 
 log = logging.getLogger(__name__)
 
 EPOCHS_TRACKED = 4  # uncommitted epochs whose reports and shares are kept, the newest
 REGOSSIP_S = 5.0  # a share lost in gossip (or sent before a peer joined) goes out again
+MAX_GOSSIPED_REPORT_BYTES = MAX_REPORTS_BYTES  # bigger complete reports are only fetched
 
 
 class ReportsService:
@@ -77,6 +83,10 @@ class ReportsService:
         self.waiting: ReportInputs | None = None  # the newest epoch not yet being built
         self.job_queued = trio.Event()
         self.outbox_send, self.outbox_receive = trio.open_memory_channel[bytes](64)
+        self.fetcher = ReportFetcher(
+            ctx.p2p, store, lambda: self.ctx.state.report_hashes, self.validators,
+            ctx.config.reports.sync_max_bytes,
+        )  # fmt: skip
 
     # -- commits (synchronous: called by the driver right after a block is applied)
 
@@ -91,6 +101,7 @@ class ReportsService:
             if inputs is not None:
                 self._queue(inputs)
         self._forget_superseded()
+        self.fetcher.on_commit()
 
     def _committed_in(self, block: Block) -> list[tuple[int, bytes]]:
         result = self.ctx.app.last_result
@@ -216,8 +227,14 @@ class ReportsService:
             return
         encoded = self._complete(epoch).encode()
         self.store.save_report(epoch, encoded)
+        announcement = encode_report_announcement(encoded)
+        if len(announcement) > MAX_GOSSIPED_REPORT_BYTES:
+            log.info("complete report of epoch %d not gossiped: %d bytes above the gossip cap "
+                     "of %d; peers fetch it", epoch, len(announcement),
+                     MAX_GOSSIPED_REPORT_BYTES)  # fmt: skip
+            return
         try:
-            self.outbox_send.send_nowait(encode_report_announcement(encoded))
+            self.outbox_send.send_nowait(announcement)
         except trio.WouldBlock:
             log.warning("complete report of epoch %d not gossiped: outbox full", epoch)
 
@@ -241,11 +258,10 @@ class ReportsService:
         if announcement is None or committed is None:
             return
         del self.unconfirmed[epoch]
-        report = announcement.report
-        failures = check_signatures(report, self.validators)
-        if report.get_hash() != committed or failures:
+        failures = get_report_failures(announcement.report, committed, self.validators)
+        if failures:
             log.warning("gossiped report of epoch %d refused: %s", epoch,
-                        "; ".join(failures) or "not the committed hash")  # fmt: skip
+                        "; ".join(failures))  # fmt: skip
             return
         self.store.save_report(epoch, announcement.encoded)
 
@@ -255,6 +271,7 @@ class ReportsService:
             async for delivery in self.ctx.p2p.messages(REPORTS):
                 value = delivery.value
                 if isinstance(value, SignatureShare):
+                    self.fetcher.add_validator_peer(delivery.sender)
                     self.add_share(value)
                 elif isinstance(value, ReportAnnouncement):
                     self.add_announcement(value)
@@ -274,8 +291,10 @@ async def serve_reports(
     service = ReportsService(ctx, ReportStore(ctx.config.home / config.path, config.keep), seed)
     ctx.on_commit(service.on_commit)
     ctx.api.add_routes(ReportsApi(ctx, service.store, seed).routes())
+    serve_report_sync(ctx.p2p, service.store, config.sync_max_bytes)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(service.run_gossip)
+        nursery.start_soon(service.fetcher.run)
         if seed is not None:
             ctx.app.add_proposal_source(service.get_proposal_txs)
             nursery.start_soon(service.run_builder)

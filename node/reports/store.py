@@ -60,6 +60,17 @@ class ReportStore:
         path = self._path(epoch, "bin")
         return path.read_bytes() if path.exists() else None
 
+    def get_report_size(self, epoch: int) -> int | None:
+        """The stored report's size in bytes (one stat), None when none is stored."""
+        try:
+            return self._path(epoch, "bin").stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def is_kept(self, epoch: int) -> bool:
+        """Whether a report of `epoch` saved now would survive `prune`."""
+        return sum(1 for e in self._all_epochs() if e > epoch) < self.keep
+
     def get_latest_epoch(self) -> int | None:
         epochs = self._epochs("bin")
         return epochs[-1] if epochs else None
@@ -117,10 +128,12 @@ class ReportStore:
             if (m := FILE_PATTERN.match(p.name))
         )
 
+    def _all_epochs(self) -> list[int]:
+        return sorted({int(m.group(1)) for p in self.directory.iterdir()
+                       if (m := FILE_PATTERN.match(p.name))})  # fmt: skip
+
     def prune(self) -> None:
         """Delete every file of epochs older than the newest `keep` epochs."""
-        epochs = sorted({int(m.group(1)) for p in self.directory.iterdir()
-                         if (m := FILE_PATTERN.match(p.name))})  # fmt: skip
-        for epoch in epochs[: -self.keep]:
+        for epoch in self._all_epochs()[: -self.keep]:
             for path in self.directory.glob(f"epoch-{epoch}.*"):
                 path.unlink(missing_ok=True)

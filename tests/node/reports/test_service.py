@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,15 +23,25 @@ from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.tx import decode_tx
 from node.api.errors import ApiError
 from node.api.http import Request
+from node.config import ReportsConfig
+from node.p2p import Offence, RequestFailed
 from node.reports import service as service_module
 from node.reports.api import ReportsApi
 from node.reports.gossip import ReportAnnouncement, decode_reports_message, sign_share
-from node.reports.inputs import ReportInputs
+from node.reports.inputs import ReportInputs, extract_report_inputs
 from node.reports.service import EPOCHS_TRACKED, ReportsService
 from node.reports.store import ReportStore
+from node.reports.sync import (
+    PROTOCOL,
+    ReportSyncError,
+    decode_report_request,
+    decode_report_response,
+    encode_report_request,
+    serve_report_sync,
+)
 from node.reports.worker import build_unsigned_report
 from proofs import verify
-from proofs.report import Report, decode_report
+from proofs.report import Report, add_signatures, decode_report
 from tests.node.reports.support import (
     MEMBERS,
     SEED,
@@ -60,12 +71,39 @@ async def build_in_process(inputs: ReportInputs, seed: bytes) -> tuple[Report, f
 
 
 class FakeP2P:
-    def __init__(self) -> None:
+    """Gossip recorded; request streams delivered directly to the peers' handlers."""
+
+    def __init__(self, peer_id: str = "self") -> None:
+        self.peer_id = peer_id
         self.published: list[bytes] = []
+        self.handlers: dict[str, Any] = {}
+        self.peers: dict[str, FakeP2P] = {}
+        self.asked: list[str] = []
+        self.penalized: list[tuple[str, Offence]] = []
 
     async def publish(self, topic: str, data: bytes) -> None:
         assert topic == "reports"
         self.published.append(data)
+
+    def set_request_handler(self, protocol: str, handler: Any, max_request_bytes: int) -> None:
+        self.handlers[protocol] = (handler, max_request_bytes)
+
+    def connected_peers(self) -> list[str]:
+        return sorted(self.peers)
+
+    async def request(
+        self, peer: str, protocol: str, data: bytes, max_request: int, max_response: int
+    ) -> bytes:
+        self.asked.append(peer)
+        handler, peer_max_request = self.peers[peer].handlers[protocol]
+        assert len(data) <= min(max_request, peer_max_request)
+        response: bytes = await handler(self.peer_id, data)
+        if len(response) > max_response:
+            raise RequestFailed(peer, protocol, "oversized")
+        return response
+
+    def penalize(self, peer: str, offence: Offence) -> None:
+        self.penalized.append((peer, offence))
 
 
 def make_node(box: Sandbox, home: Path, index: int | None) -> tuple[ReportsService, Any]:
@@ -75,7 +113,8 @@ def make_node(box: Sandbox, home: Path, index: int | None) -> tuple[ReportsServi
     api = SimpleNamespace(clock_ms=lambda: int(time.time() * 1000),
                           query_max_age_ms=QUERY_MAX_AGE_MS)  # fmt: skip
     key = None if index is None else derive_ed25519_key(f"validator-{index}")
-    ctx = SimpleNamespace(genesis=box.genesis, app=app, api=api, p2p=FakeP2P(),
+    config = SimpleNamespace(reports=ReportsConfig())
+    ctx = SimpleNamespace(genesis=box.genesis, app=app, api=api, p2p=FakeP2P(), config=config,
                           validator_key=key, state=box.state)  # fmt: skip
     seed = None if index is None else SEED
     service = ReportsService(ctx, ReportStore(home / "reports", keep=3), seed)  # type: ignore[arg-type]
@@ -276,3 +315,130 @@ def test_uncommitted_epochs_kept_are_the_newest_few_after_the_last_commitment(
     late = sign_share(signer, box.chain_id, 2, bytes(32))  # at or before a committed epoch
     node.add_share(late)
     assert 2 not in node.shares
+
+
+# -- report sync: fetching a committed report this node lacks
+
+
+def sign_complete(box: Sandbox, report: Report, signers: range) -> Report:
+    """`report` with the signatures of validators `signers`."""
+    shares = [sign_share(derive_ed25519_key(f"validator-{i}"), box.chain_id, report.epoch,
+                         report.get_hash()) for i in signers]  # fmt: skip
+    return add_signatures(report, [s.get_report_signature() for s in shares])
+
+
+def serving_peer(home: Path, name: str, served: bytes | None) -> tuple[FakeP2P, ReportStore]:
+    """A peer answering report requests from its store, holding `served` for epoch 1."""
+    p2p = FakeP2P(name)
+    store = ReportStore(home / name, keep=3)
+    if served is not None:
+        store.save_report(1, served)
+    serve_report_sync(p2p, store, ReportsConfig().sync_max_bytes)  # type: ignore[arg-type]
+    return p2p, store
+
+
+def committed_epoch_one(tmp_path: Path) -> tuple[Sandbox, Report, ReportsService, Any]:
+    """A full node that has applied a block committing epoch 1's report hash, and that
+    unsigned report."""
+    box = trading_sandbox(EPOCH_LENGTH)
+    while box.state.height < EPOCH_LENGTH:
+        box.apply([])
+    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None
+    unsigned = build_cached(inputs)
+    full, ctx = make_node(box, tmp_path / "full", None)
+    assert full.fetcher.get_missing() == []  # nothing committed, nothing to fetch
+    box.state.report_hashes[1] = unsigned.get_hash()
+    return box, unsigned, full, ctx
+
+
+async def test_a_node_fetches_the_committed_report_and_penalises_wrong_answers(
+    tmp_path: Path,
+) -> None:
+    box, unsigned, full, ctx = committed_epoch_one(tmp_path)
+    committed = unsigned.get_hash()
+    assert full.fetcher.get_missing() == [(1, committed)]
+    good = sign_complete(box, unsigned, range(4))
+    answers = {
+        "a-none": None,
+        "b-other-hash": sign_complete(box, replace(unsigned, state_root=bytes(32)), range(4)),
+        "c-no-quorum": sign_complete(box, unsigned, range(2)),
+        "d-corrupt": b"not a report",
+        "f-good": good,
+        "g-good-too": good,
+    }
+    for name, answer in answers.items():
+        served = answer.encode() if isinstance(answer, Report) else answer
+        ctx.p2p.peers[name] = serving_peer(tmp_path, name, served)[0]
+    garbled = FakeP2P("e-garbled")
+
+    async def answer_garbage(peer: str, data: bytes) -> bytes:
+        return b"\x92\x07"  # [7, ...]: not the wire format
+
+    garbled.set_request_handler(PROTOCOL, answer_garbage, 32)
+    ctx.p2p.peers["e-garbled"] = garbled
+
+    assert await full.fetcher.fetch(1, committed)
+    assert ctx.p2p.asked == ["a-none", "b-other-hash", "c-no-quorum", "d-corrupt", "e-garbled",
+                             "f-good"]  # fmt: skip
+    assert ctx.p2p.penalized == [
+        ("b-other-hash", Offence.BAD_RESPONSE),
+        ("c-no-quorum", Offence.BAD_RESPONSE),
+        ("d-corrupt", Offence.BAD_RESPONSE),
+        ("e-garbled", Offence.UNDECODABLE),
+    ]
+    assert full.store.get_report(1) == good.encode()
+    assert full.fetcher.get_missing() == []
+    api = ReportsApi(ctx, full.store, None)
+    status, view = await call(api.get_report, {"epoch": "1"})
+    assert (status, view["reportHash"]) == (200, "0x" + committed.hex())
+
+    # peers that gossiped validators' shares are asked first
+    full.fetcher.add_validator_peer("g-good-too")
+    assert full.fetcher.get_peers()[:2] == ["g-good-too", "a-none"]
+
+
+async def test_the_fetcher_backs_off_until_a_peer_has_the_report_then_rests(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    box, unsigned, full, ctx = committed_epoch_one(tmp_path)
+    peer, peer_store = serving_peer(tmp_path, "peer", None)
+    ctx.p2p.peers["peer"] = peer
+    saved = trio.Event()
+    save_report = full.store.save_report
+
+    def save_and_tell(epoch: int, encoded: bytes) -> None:
+        save_report(epoch, encoded)
+        saved.set()
+
+    full.store.save_report = save_and_tell  # type: ignore[method-assign]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(full.fetcher.run)
+        await trio.sleep(10)
+        assert ctx.p2p.asked == ["peer"] * 4  # at 0, 1, 3 and 7 s: doubling backoff
+        good = sign_complete(box, unsigned, range(3))
+        peer_store.save_report(1, good.encode())
+        await saved.wait()  # asked at 15 s; read and checked in threads (in real time)
+        assert full.store.get_report(1) == good.encode()
+        asked = len(ctx.p2p.asked)
+        full.fetcher.on_commit()  # a later block: nothing is missing, nobody is asked
+        await trio.sleep(600)
+        assert len(ctx.p2p.asked) == asked
+        nursery.cancel_scope.cancel()
+    assert ctx.p2p.penalized == []
+
+
+async def test_an_unknown_or_oversized_epoch_answers_not_found(tmp_path: Path) -> None:
+    peer, _ = serving_peer(tmp_path, "peer", b"x" * 100)
+    handler = peer.handlers[PROTOCOL][0]
+    assert decode_report_response(await handler("asker", encode_report_request(1, 100))) == (
+        b"x" * 100
+    )
+    assert decode_report_response(await handler("asker", encode_report_request(1, 99))) is None
+    assert decode_report_response(await handler("asker", encode_report_request(2, 100))) is None
+    for bad in (b"", b"\x93\x02\x01\x01", b"\x93\x01\xc2\x01", b"\x92\x01\x01"):
+        with pytest.raises(ReportSyncError):
+            decode_report_request(bad)  # the host scores such a request down
+    for bad in (b"\x92\x01\x01", b"\x93\x01\x01\x05", b"\x93\x01\x00\xc4\x00"):
+        with pytest.raises(ReportSyncError):
+            decode_report_response(bad)
