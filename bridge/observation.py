@@ -6,14 +6,17 @@ validator signs with its Ed25519 consensus key exactly as clearing verifies it
 (`clearing.attestation`, domain `collateral-credit`, the network's chain id). The
 node gossips `SignedObservation`s; `ObservationPool` groups attestations by the
 exact signed content and yields a `CollateralCredit` transaction once more than 2/3
-of voting power signed the same bytes. Clearing credits each (chain id, vault,
-deposit nonce) at most once, so a credit proposed twice is refused there. A deposit
+of voting power signed the same bytes; a validator's first observation of a
+deposit is its only vote there (a second, different one is `Equivocation`).
+Clearing credits each (chain id, vault, deposit nonce) at most once, so a credit
+proposed twice is refused there. A deposit
 clearing cannot credit (unregistered token, not 1..2^64-1 whole quanta) is still
 signed, with zero quanta: clearing then only consumes its nonce, so the vault's
 credited nonces stay a contiguous prefix and its replay memory stays small.
 
 A validator whose peers attest a deposit it has not stored (it missed it) or that
-is stuck below quorum sends a `ReobserveRequest`; `handle_reobserve_request` looks
+is stuck below quorum gossips a `SignedReobserveRequest` (signed with its validator
+key, so no outsider can make validators read chains); `handle_reobserve_request` looks
 the deposit up on the chain by receipt, re-checking finality, canonical block hash
 and status, and stores and signs it if it is real.
 """
@@ -21,7 +24,7 @@ and status, and stores and signs it if it is real.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -31,7 +34,14 @@ from bridge.deposits import DepositEvent
 from bridge.watcher import fetch_deposit_by_receipt
 from bridge.wire import DecodeError, check_fields, pack_record, unpack_record
 from clearing.assets import CollateralKey, CollateralToken
-from clearing.attestation import Attestation, is_quorum, is_valid_signature, sign_attestation
+from clearing.attestation import (
+    Attestation,
+    compute_signing_bytes,
+    is_quorum,
+    is_valid_signature,
+    sign_attestation,
+)
+from clearing.codec import expect_list, pack, unpack
 from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
 from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.genesis import Validator
@@ -61,6 +71,27 @@ class InvalidAttestation(ObservationError):
     def __init__(self, signer: bytes, reason: str) -> None:
         super().__init__(f"attestation by {signer.hex()}: {reason}")
         self.signer, self.reason = signer, reason
+
+
+class Equivocation(InvalidAttestation):
+    """A validator signed two contents for one deposit: the first is kept, both are
+    evidence (each carries the validator's own valid signature)."""
+
+    def __init__(
+        self, signer: bytes, first: CollateralObservation, second: CollateralObservation
+    ) -> None:
+        pairs = [(f.name, getattr(first, f.name), getattr(second, f.name)) for f in fields(first)]
+        differences = ", ".join(
+            f"{name} {_show(kept)} kept, {_show(refused)} refused"
+            for name, kept, refused in pairs
+            if kept != refused
+        )
+        super().__init__(signer, f"equivocates on deposit {first.key}: {differences}")
+        self.first, self.second = first, second
+
+
+def _show(value: object) -> str:
+    return f"0x{value.hex()}" if isinstance(value, bytes) else repr(value)
 
 
 def compute_observation(
@@ -165,7 +196,8 @@ CreditKey = tuple[int, bytes, int]
 
 @dataclass
 class ObservationPool:
-    """Valid attestations grouped by dedup key, then by exact observation content."""
+    """Valid attestations grouped by dedup key, then by exact observation content; at
+    most one per (validator, key), so its size is bounded by validators x pending keys."""
 
     network_chain_id: int
     validators: Mapping[bytes, Validator]  # by Ed25519 public key
@@ -179,7 +211,15 @@ class ObservationPool:
         return sum(v.power for v in self.validators.values())
 
     def add(self, signed: SignedObservation) -> bool:
-        """Keep a valid attestation; True when it is new. Raises InvalidAttestation."""
+        """Keep a valid attestation; True when it is new. Raises InvalidAttestation, and
+        Equivocation when its signer already attested other content for the same key.
+
+        A validator's first observation of a deposit is its only vote: at most one
+        attestation per (validator, key) is kept, so a key holds at most one content
+        per validator and at most `len(validators)` attestations, and no content can
+        reach quorum on votes a validator also gave to another (two quorums would need
+        more than all the power).
+        """
         signer = signed.attestation.signer
         if signer not in self.validators:
             raise InvalidAttestation(signer, "not a validator")
@@ -188,11 +228,19 @@ class ObservationPool:
         key = signed.observation.key
         if is_deposit_credited(self.credited, *key):
             return False
-        by_content = self.entries.setdefault(key, {}).setdefault(signed.observation, {})
-        if signer in by_content:
+        contents = self.entries.setdefault(key, {})
+        first = self.get_attested(key, signer)
+        if first is not None and first != signed.observation:
+            raise Equivocation(signer, first, signed.observation)
+        if first is not None:
             return False
-        by_content[signer] = signed.attestation
+        contents.setdefault(signed.observation, {})[signer] = signed.attestation
         return True
+
+    def get_attested(self, key: CreditKey, signer: bytes) -> CollateralObservation | None:
+        """The content `signer` attested for `key`, if pooled."""
+        contents = self.entries.get(key, {})
+        return next((o for o, signers in contents.items() if signer in signers), None)
 
     def get_ready_credits(self) -> list[CollateralCredit]:
         """One CollateralCredit per key whose attestations on one content reach quorum."""
@@ -223,21 +271,70 @@ class ObservationPool:
 
 @dataclass(frozen=True)
 class ReobserveRequest:
-    """Ask a validator to look up one deposit on its chain and attest it if real."""
+    """Which deposit log a validator asks its peers to look up and attest if real."""
 
     chain_id: int
     tx_hash: bytes
     log_index: int
 
+    def to_fields(self) -> list[object]:
+        return [self.chain_id, self.tx_hash, self.log_index]
+
+
+def compute_request_body(request: ReobserveRequest, sent_ms: int) -> list[object]:
+    """What the asking validator signs (under `REOBSERVE_DOMAIN` and the network id)."""
+    return [*request.to_fields(), sent_ms]
+
+
+REOBSERVE_DOMAIN = "reobserve-request"
+REQUEST_VERSION = 2
+"""Version 1 was an unsigned request any node could send; it is refused."""
+
+
+@dataclass(frozen=True)
+class SignedReobserveRequest:
+    """A `ReobserveRequest` signed by the asking validator at `sent_ms` (its wall clock):
+    only validators make their peers read a chain, and the time lets the first hop
+    refuse stale copies and budget each signer's fresh requests (node/collateral)."""
+
+    request: ReobserveRequest
+    sent_ms: int
+    attestation: Attestation
+
     def encode(self) -> bytes:
-        return pack_record([self.chain_id, self.tx_hash, self.log_index])
+        body = compute_request_body(self.request, self.sent_ms)
+        return pack([REQUEST_VERSION, *body, *self.attestation.to_fields()])
 
     @classmethod
-    def decode(cls, data: bytes) -> ReobserveRequest:
-        fields = unpack_record(data, "ReobserveRequest", 3)
-        check_fields(fields, "ReobserveRequest", {1: 32})  # ints exactly (no bools), >= 0
-        chain_id, tx_hash, log_index = fields
-        return cls(chain_id, tx_hash, log_index)
+    def decode(cls, data: bytes) -> SignedReobserveRequest:
+        """Exact ints (no bools) >= 0, a 32-byte tx hash, a validator's key and signature."""
+        what = "SignedReobserveRequest"
+        try:
+            fields = expect_list(unpack(data, what), what)
+        except ClearingDecodeError as exc:
+            raise DecodeError(what, str(exc)) from None
+        if not fields or fields[0] != REQUEST_VERSION:
+            found = fields[0] if fields else None
+            raise DecodeError(what, f"version {found!r} refused, want {REQUEST_VERSION} (signed)")
+        if len(fields) != 7:
+            raise DecodeError(what, f"want a version-{REQUEST_VERSION} list of 6 fields")
+        check_fields(fields[1:], what, {1: 32, 4: 32, 5: 64})
+        _, chain_id, tx_hash, log_index, sent_ms, signer, signature = fields
+        request = ReobserveRequest(chain_id, tx_hash, log_index)
+        return cls(request, sent_ms, Attestation(signer, signature))
+
+    def signing_bytes(self, network_chain_id: int) -> bytes:
+        """What the asker signed: chain-bound, under its own domain."""
+        body = compute_request_body(self.request, self.sent_ms)
+        return compute_signing_bytes(REOBSERVE_DOMAIN, network_chain_id, body)
+
+
+def sign_reobserve_request(
+    key: Ed25519PrivateKey, network_chain_id: int, request: ReobserveRequest, sent_ms: int
+) -> SignedReobserveRequest:
+    body = compute_request_body(request, sent_ms)
+    attestation = sign_attestation(key, REOBSERVE_DOMAIN, network_chain_id, body)
+    return SignedReobserveRequest(request, sent_ms, attestation)
 
 
 def handle_reobserve_request(

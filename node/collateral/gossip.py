@@ -8,10 +8,11 @@ Wire format (msgpack): ``[GOSSIP_VERSION, network chain id, kind, body]`` where
 relaying it, against its genesis: the network chain id, a registered collateral
 token or chain, a signer that is a genesis validator (Ed25519 key for
 attestations, EVM address for withdrawal signatures) and the signature itself;
-a re-observation request must name a chain with registered collateral and be at
-most `MAX_REQUEST_BYTES`.
-Anything else raises one of `REJECTS`; the p2p layer drops the message and
-scores its forwarder down.
+a re-observation request must name a chain with registered collateral, be at
+most `MAX_REQUEST_BYTES` and be signed by a genesis validator (the unsigned
+version 1 is refused). Anything else raises one of `REJECTS`; the p2p layer drops
+the message and scores its forwarder down. A request that passes is then admitted
+or dropped by its signer's budget (admission.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.eip712 import SignatureError, recover_signer
-from bridge.observation import ReobserveRequest, SignedObservation
+from bridge.observation import SignedObservation, SignedReobserveRequest
 from bridge.wire import DecodeError as BridgeDecodeError
 from bridge.wire import pack_record, unpack_record
 from bridge.withdrawal import WithdrawalSignature
@@ -30,12 +31,13 @@ from clearing.errors import BadSignature, ClearingError, DecodeError, UnknownCol
 from clearing.errors import UnknownSigner as UnknownValidator
 from clearing.genesis import Genesis
 from clearing.withdrawal import PayoutObservation
+from node.collateral.admission import RequestGate
 from node.p2p import Topic
 from node.p2p.topics import BRIDGE
 
 GOSSIP_VERSION = 1
 MAX_MESSAGE_BYTES = 4 * 1024
-MAX_REQUEST_BYTES = 128
+MAX_REQUEST_BYTES = 192
 WHAT = "BridgeMessage"
 KIND_DEPOSIT, KIND_PAYOUT, KIND_WITHDRAWAL, KIND_REOBSERVE = 1, 2, 3, 4
 
@@ -92,12 +94,12 @@ class PayoutAttestation:
 
 
 PooledMessage = SignedObservation | PayoutAttestation | WithdrawalSignature
-BridgeMessage = PooledMessage | ReobserveRequest
+BridgeMessage = PooledMessage | SignedReobserveRequest
 KINDS: dict[type, int] = {
     SignedObservation: KIND_DEPOSIT,
     PayoutAttestation: KIND_PAYOUT,
     WithdrawalSignature: KIND_WITHDRAWAL,
-    ReobserveRequest: KIND_REOBSERVE,
+    SignedReobserveRequest: KIND_REOBSERVE,
 }
 
 
@@ -149,13 +151,15 @@ class BridgeCheck:
         self.check_withdrawal(withdrawal)
         return withdrawal
 
-    def check_request(self, body: bytes) -> ReobserveRequest:
+    def check_request(self, body: bytes) -> SignedReobserveRequest:
         if len(body) > MAX_REQUEST_BYTES:
             raise DecodeError(f"{WHAT}.body", f"request of {len(body)} bytes > {MAX_REQUEST_BYTES}")
-        request = ReobserveRequest.decode(body)
-        if not any(chain_id == request.chain_id for chain_id, _ in self.tokens):
-            raise UnknownChain(request.chain_id)
-        return request
+        signed = SignedReobserveRequest.decode(body)
+        if not any(chain_id == signed.request.chain_id for chain_id, _ in self.tokens):
+            raise UnknownChain(signed.request.chain_id)
+        message = signed.signing_bytes(self.chain_id)
+        self._check_attestation(signed.attestation, message, "ReobserveRequest")
+        return signed
 
     def check_deposit(self, signed: SignedObservation) -> None:
         o, a = signed.observation, signed.attestation
@@ -190,4 +194,5 @@ class BridgeCheck:
             raise UnknownEvmSigner(signer)
 
     def topic(self) -> Topic:
-        return Topic(BRIDGE, MAX_MESSAGE_BYTES, self.decode, REJECTS, inbox=1024)
+        gate = RequestGate(len(self.validators))
+        return Topic(BRIDGE, MAX_MESSAGE_BYTES, self.decode, REJECTS, inbox=1024, admit=gate.admit)

@@ -57,7 +57,7 @@ MAX_ORIGINS = 1024  # answer budgets kept; idle (full) ones are forgotten beyond
 LOOKUP_TIMEOUT_S = 2 * RPC_TIMEOUT_S
 LOOKUP_THREADS = 2
 MAX_TICK_S = 1.0
-MAX_LOGS_PER_KEY = 3  # one validator may sign any number of contents for one key
+MAX_LOGS_PER_KEY = 3  # contents of one key: at most one per validator (the pool keeps the first)
 LogKey = tuple[int, bytes, int]  # (chain id, tx hash, log index)
 
 

@@ -23,10 +23,13 @@ import logging
 import trio
 
 from bridge.observation import (
+    Equivocation,
     InvalidAttestation,
     ObservationPool,
     ReobserveRequest,
     SignedObservation,
+    SignedReobserveRequest,
+    sign_reobserve_request,
 )
 from bridge.watcher import Watcher
 from bridge.withdrawal import WithdrawalError, WithdrawalSignature
@@ -35,6 +38,7 @@ from clearing.collateral import is_credited
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from consensus.types import Block, CommitCertificate
+from node.clock import wall_clock_ms
 from node.collateral.api import BridgeApi
 from node.collateral.chains import Attester, VaultReader, get_outbox_path, watch_chain
 from node.collateral.gossip import (
@@ -110,18 +114,27 @@ class BridgeNode:
     async def receive(self) -> None:
         """Pools what peers gossip (each message already checked at the first hop)."""
         async for delivery in self.ctx.p2p.messages(BRIDGE):
-            if isinstance(delivery.value, ReobserveRequest):
+            if isinstance(delivery.value, SignedReobserveRequest):
                 if self.reobserver is not None:
-                    self.reobserver.receive(delivery.sender, delivery.value)
+                    self.reobserver.receive(delivery.sender, delivery.value.request)
                 continue
             try:
                 self.pool(delivery.value)  # type: ignore[arg-type]
+            except Equivocation as exc:
+                # Not the forwarder's fault: it relayed a valid signature, and may never
+                # have seen the other one. The two signed contents are the evidence.
+                log.warning("validator equivocation relayed by %s: %s", delivery.sender, exc)
             except (InvalidAttestation, WithdrawalError) as exc:
                 log.info("bridge message from %s not pooled: %s", delivery.sender, exc)
 
     async def send_own(self, key: OwnKey, message: PooledMessage) -> None:
-        """Pool, remember until settled, and gossip one of this validator's messages."""
-        self.pool(message)
+        """Pool, remember until settled, and gossip one of this validator's messages;
+        never a second, different observation of a deposit it has already attested."""
+        try:
+            self.pool(message)
+        except Equivocation as exc:
+            log.error("own observation not gossiped: %s", exc)
+            return
         data = encode_message(self.network_chain_id, message)
         self.own[key] = data
         await self._publish(data)
@@ -138,8 +151,13 @@ class BridgeNode:
         await self.send_own(("signed", (auth.member, auth.nonce)), signed)
 
     async def send_request(self, request: ReobserveRequest) -> None:
-        """Gossip a re-observation request (not remembered: the asker's schedule repeats it)."""
-        await self._publish(encode_message(self.network_chain_id, request))
+        """Sign and gossip a re-observation request (not remembered: the asker's
+        schedule repeats it, signed anew)."""
+        assert self.ctx.validator_key is not None  # only validators ask
+        signed = sign_reobserve_request(
+            self.ctx.validator_key, self.network_chain_id, request, wall_clock_ms()
+        )
+        await self._publish(encode_message(self.network_chain_id, signed))
 
     async def _publish(self, data: bytes) -> None:
         try:

@@ -19,18 +19,25 @@ from bridge.external import (
     verify_external_event,
 )
 from bridge.observation import (
+    REQUEST_VERSION,
+    Equivocation,
     InvalidAttestation,
     NotWholeQuanta,
     ObservationPool,
     ReobserveRequest,
     SignedObservation,
+    SignedReobserveRequest,
     UnregisteredToken,
     compute_observation,
     compute_settling_observation,
     sign_observation,
+    sign_reobserve_request,
 )
+from bridge.wire import pack_record
 from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.assets import CollateralToken
+from clearing.attestation import is_valid_signature
+from clearing.codec import pack
 from clearing.genesis import Validator
 from clearing.replay import DepositNonces
 
@@ -108,7 +115,7 @@ def test_garbage_never_decodes_to_anything_but_decode_error(data: bytes) -> None
     records = (
         DepositEvent,
         SignedObservation,
-        ReobserveRequest,
+        SignedReobserveRequest,
         SignedExternalEvent,
         WithdrawalSignature,
     )
@@ -224,13 +231,45 @@ def test_external_bridge_event_joins_the_same_quorum_path_once() -> None:
     assert len(pool.get_ready_credits()) == 1
 
 
+def test_a_validator_keeps_its_first_content_per_deposit_and_equivocation_is_refused() -> None:
+    pool = ObservationPool(NETWORK, VALIDATORS)
+    obs = compute_observation(deposit(), TOKENS)
+    other = compute_observation(deposit(amount=6 * 10**12), TOKENS)  # same key
+    assert pool.add(sign_observation(KEYS[0], NETWORK, obs))
+    with pytest.raises(Equivocation, match="quanta 5 kept, 6 refused") as caught:
+        pool.add(sign_observation(KEYS[0], NETWORK, other))
+    assert (caught.value.first, caught.value.second) == (obs, other)
+    assert list(pool.entries[obs.key]) == [obs]  # the second content is not pooled
+    for key in KEYS[1:3]:
+        pool.add(sign_observation(key, NETWORK, other))
+    assert pool.get_ready_credits() == []  # v0's vote stays on its first content
+
+
+Vote = tuple[int, int, int]  # validator, content, deposit
+
+
+def get_first_vote_quorums(powers: list[int], votes: list[Vote]) -> dict[int, int]:
+    """Reference: each validator's first content per deposit is its only vote; the
+    content of each deposit that these votes carry to quorum (at most one can)."""
+    first: dict[tuple[int, int], int] = {}
+    for validator, content, dep in votes:
+        first.setdefault((validator, dep), content)
+    power: dict[tuple[int, int], int] = {}
+    for (validator, dep), content in first.items():
+        power[dep, content] = power.get((dep, content), 0) + powers[validator]
+    return {dep: c for (dep, c), p in power.items() if 3 * p > 2 * sum(powers)}
+
+
 @given(
     st.lists(st.integers(1, 5), min_size=4, max_size=4),
-    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1)), max_size=12),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 2)), max_size=40),
 )
-def test_pool_credits_exactly_when_one_content_has_quorum(
-    powers: list[int], votes: list[tuple[int, int]]
+def test_pool_memory_is_bounded_and_the_first_quorum_never_changes(
+    powers: list[int], votes: list[Vote]
 ) -> None:
+    """Any sequence of adds, equivocations included: at most one attestation per
+    (validator, deposit), at most one content per validator, and each deposit's ready
+    content is the first to reach quorum on first votes, never replaced later."""
     validators = {
         k.public_key().public_bytes_raw(): Validator(
             f"v{i}", k.public_key().public_bytes_raw(), powers[i], bytes([i + 1]) * 20
@@ -238,13 +277,58 @@ def test_pool_credits_exactly_when_one_content_has_quorum(
         for i, k in enumerate(KEYS)
     }
     pool = ObservationPool(NETWORK, validators)
-    contents = [compute_observation(deposit(amount=(5 + c) * 10**12), TOKENS) for c in range(2)]
-    signers: list[set[int]] = [set(), set()]
-    for validator, content in votes:
-        pool.add(sign_observation(KEYS[validator], NETWORK, contents[content]))
-        signers[content].add(validator)
-    credits = pool.get_ready_credits()
-    quorum = [3 * sum(powers[v] for v in s) > 2 * sum(powers) for s in signers]
-    assert len(credits) == (1 if any(quorum) else 0)
-    if credits:
-        assert quorum[contents.index(credits[0].observation)]
+    contents = [
+        [
+            compute_observation(replace(deposit(amount=(5 + c) * 10**12), deposit_nonce=d), TOKENS)
+            for c in range(6)
+        ]
+        for d in range(3)
+    ]
+    ready: dict[int, int] = {}
+    for step, (validator, content, dep) in enumerate(votes):
+        try:
+            pool.add(sign_observation(KEYS[validator], NETWORK, contents[dep][content]))
+        except Equivocation:
+            pass
+        stored = sum(len(signers) for c in pool.entries.values() for signers in c.values())
+        assert stored <= len(validators) * len(pool.entries)
+        assert all(len(c) <= len(validators) for c in pool.entries.values())
+        now = {
+            c.observation.deposit_nonce: contents[c.observation.deposit_nonce].index(c.observation)
+            for c in pool.get_ready_credits()
+        }
+        assert all(now[d] == c for d, c in ready.items())  # never replaced
+        ready = now
+        assert ready == get_first_vote_quorums(powers, votes[: step + 1])
+
+
+def test_signed_reobserve_request_round_trips_and_binds_signer_and_network() -> None:
+    request = ReobserveRequest(31337, bytes([3]) * 32, 7)
+    signed = sign_reobserve_request(KEYS[0], NETWORK, request, 1_700_000_000_000)
+    decoded = SignedReobserveRequest.decode(signed.encode())
+    assert decoded == signed and decoded.request == request
+    assert decoded.attestation.signer == KEYS[0].public_key().public_bytes_raw()
+    message = decoded.signing_bytes(NETWORK)
+    assert is_valid_signature(decoded.attestation.signer, decoded.attestation.signature, message)
+    other_network = decoded.signing_bytes(NETWORK + 1)
+    assert not is_valid_signature(
+        decoded.attestation.signer, decoded.attestation.signature, other_network
+    )
+    later = replace(decoded, sent_ms=decoded.sent_ms + 1)
+    assert not is_valid_signature(
+        later.attestation.signer, later.attestation.signature, later.signing_bytes(NETWORK)
+    )
+
+
+def test_unsigned_version_1_request_and_malformed_signed_ones_are_refused() -> None:
+    with pytest.raises(DecodeError, match="version 1 refused, want 2"):
+        SignedReobserveRequest.decode(pack_record([31337, bytes(32), 0]))
+    good = [REQUEST_VERSION, 31337, bytes(32), 0, 5, bytes(32), bytes(64)]
+    for index, bad in ((1, True), (2, bytes(31)), (3, -1), (4, 1.5), (5, bytes(33)), (6, b"")):
+        fields = list(good)
+        fields[index] = bad
+        with pytest.raises(DecodeError, match="field"):
+            SignedReobserveRequest.decode(pack(fields))
+    with pytest.raises(DecodeError, match="6 fields"):
+        SignedReobserveRequest.decode(pack(good[:-1]))
+    assert SignedReobserveRequest.decode(pack(good)).sent_ms == 5

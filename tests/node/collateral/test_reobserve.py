@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_utils import to_checksum_address
 
 from bridge.anvil import DEV_PRIVATE_KEY
@@ -18,11 +19,13 @@ from bridge.chain import Chain, account_from_key
 from bridge.deposits import DepositEvent
 from bridge.devchain import DevnetChain, mine, revert, snapshot
 from bridge.observation import (
+    Equivocation,
     ObservationPool,
     ReobserveRequest,
     SignedObservation,
     compute_observation,
     sign_observation,
+    sign_reobserve_request,
 )
 from bridge.vault import deposit_token
 from bridge.watcher import scan_pending
@@ -30,8 +33,9 @@ from bridge.wire import DecodeError as BridgeDecodeError
 from bridge.wire import pack_record
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.codec import pack
-from clearing.errors import DecodeError
+from clearing.errors import BadSignature, DecodeError, UnknownSigner
 from clearing.genesis import parse_genesis
+from clearing.sandbox import derive_ed25519_key
 from node.collateral.gossip import (
     GOSSIP_VERSION,
     KIND_REOBSERVE,
@@ -186,19 +190,24 @@ async def test_asks_stay_within_the_budget_and_the_rest_wait(
     assert [r.log_index for _, r in sent.requests] == list(range(stuck))
 
 
-def test_requests_name_the_most_attested_logs_of_a_key_only() -> None:
+def test_requests_name_the_pooled_logs_of_a_key_the_most_attested_first() -> None:
     pool = make_pool()
     honest = make_observation(GENESIS)
     for key in CONSENSUS_KEYS[1:3]:
         pool.add(sign_observation(key, NET, honest))
-    for n in range(1, 6):  # one validator signs many contents for the same key
-        forged = dataclasses.replace(honest, tx_hash=bytes([n]) * 32)
-        pool.add(sign_observation(CONSENSUS_KEYS[0], NET, forged))
+    forged = [dataclasses.replace(honest, tx_hash=bytes([n]) * 32) for n in range(1, 6)]
+    pool.add(sign_observation(CONSENSUS_KEYS[0], NET, forged[0]))
+    for other in forged[1:]:  # the pool keeps one content per validator and key
+        with pytest.raises(Equivocation):
+            pool.add(sign_observation(CONSENSUS_KEYS[0], NET, other))
     reobserver, _ = make_reobserver(pool)
     (key,) = reobserver.get_stuck_keys()
     requests = reobserver.get_requests(key)
-    assert len(requests) == MAX_LOGS_PER_KEY
-    assert requests[0] == ReobserveRequest(CHAIN_ID, honest.tx_hash, honest.log_index)
+    assert len(requests) == 2 <= MAX_LOGS_PER_KEY
+    assert requests == [
+        ReobserveRequest(CHAIN_ID, honest.tx_hash, honest.log_index),
+        ReobserveRequest(CHAIN_ID, forged[0].tx_hash, forged[0].log_index),
+    ]
 
 
 async def test_an_unexpected_lookup_error_is_a_refusal_not_a_crash() -> None:
@@ -256,27 +265,30 @@ async def test_refusals_change_nothing(tmp_path: Path) -> None:
     reobserver.close()
 
 
-def test_request_passes_the_first_hop_and_round_trips() -> None:
-    request = ReobserveRequest(CHAIN_ID, bytes([3]) * 32, 7)
-    assert CHECK.decode(encode_message(NET, request)) == request
+def test_a_validators_signed_request_passes_the_first_hop_and_round_trips() -> None:
+    signed = sign_reobserve_request(ME, NET, ReobserveRequest(CHAIN_ID, bytes([3]) * 32, 7), 5)
+    assert len(signed.encode()) <= MAX_REQUEST_BYTES
+    assert CHECK.decode(encode_message(NET, signed)) == signed
 
 
 def test_bad_requests_are_refused_at_the_first_hop() -> None:
     def wrap(body: bytes) -> bytes:
         return pack([GOSSIP_VERSION, NET, KIND_REOBSERVE, body])
 
+    def sign(key: Ed25519PrivateKey, chain_id: int = CHAIN_ID, network: int = NET) -> bytes:
+        request = ReobserveRequest(chain_id, bytes(32), 0)
+        return encode_message(NET, sign_reobserve_request(key, network, request, 5))
+
     with pytest.raises(UnknownChain):
-        CHECK.decode(encode_message(NET, ReobserveRequest(999, bytes(32), 0)))
+        CHECK.decode(sign(ME, chain_id=999))
+    with pytest.raises(UnknownSigner):  # a full node or an outsider cannot ask
+        CHECK.decode(sign(derive_ed25519_key("outsider")))
+    with pytest.raises(BadSignature):  # signed for another network
+        CHECK.decode(sign(ME, network=NET + 1))
     with pytest.raises(DecodeError, match="bytes >"):
-        CHECK.decode(wrap(pack_record([CHAIN_ID, bytes(32), 0, b"x" * MAX_REQUEST_BYTES])))
-    bad = ([CHAIN_ID, bytes(31), 0], [CHAIN_ID, bytes(32), -1], [True, bytes(32), 0])
-    for fields in bad:
-        with pytest.raises(BridgeDecodeError, match="field"):
-            CHECK.decode(wrap(pack_record(fields)))
-    with pytest.raises(BridgeDecodeError, match="version"):
-        CHECK.decode(wrap(pack([2, CHAIN_ID, bytes(32), 0])))
-    with pytest.raises(BridgeDecodeError, match="fields"):
-        CHECK.decode(wrap(pack_record([CHAIN_ID, bytes(32)])))
+        CHECK.decode(wrap(b"x" * (MAX_REQUEST_BYTES + 1)))
+    with pytest.raises(BridgeDecodeError, match="version 1 refused"):  # the unsigned form
+        CHECK.decode(wrap(pack_record([CHAIN_ID, bytes(32), 0])))
 
 
 def make_deposit(
