@@ -17,8 +17,10 @@ from bridge.observation import (
     ObservationPool,
     ReobserveRequest,
     SignedObservation,
+    SignedReobserveRequest,
     handle_reobserve_request,
     sign_new_deposits,
+    sign_reobserve_request,
 )
 from bridge.payouts import sign_new_payouts
 from bridge.rotation import get_consensus_members, is_in_sync
@@ -153,8 +155,9 @@ async def test_reobserve_request_attests_only_final_canonical_deposits(tmp_path:
         }
         (tx_hash,) = send_native_deposits(chain, vault, [ALICE.address], amount=10)
         store = CursorStore(tmp_path / "cursor.sqlite")
-        wire = ReobserveRequest(CHAIN_ID, bytes.fromhex(tx_hash[2:]), 0).encode()
-        request = ReobserveRequest.decode(wire)
+        asked = ReobserveRequest(CHAIN_ID, bytes.fromhex(tx_hash[2:]), 0)
+        wire = sign_reobserve_request(box.validator_keys[1], box.chain_id, asked, 0).encode()
+        request = SignedReobserveRequest.decode(wire).request
         kwargs = {
             "chain": chain,
             "vault": get_vault_address(vault),
