@@ -1,0 +1,100 @@
+"""Report sync on real libp2p: a node that missed an epoch's commit, or a report too big
+to gossip, still ends up serving the committed report, fetched from a peer.
+
+Four validators and one full node run in one trio loop (tests/node/nodenet.py); the
+members trade so that the next epoch's report has accounts to prove.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from clearing.genesis import parse_genesis
+from clearing.sandbox import Sandbox
+from node.reports import service as service_module
+from node.reports.seed import create_report_seed, save_report_seed
+from proofs.group import FAST
+from proofs.pedersen import get_generators
+from proofs.report import Validator, decode_report, verify_report
+from tests.node.netproc import NodeHome
+from tests.node.nodenet import NodeNetwork, open_node_network
+from tests.node.reports.support import small_epoch_genesis
+from tests.node.reports.test_network import EPOCH_LENGTH, fund_and_trade, get, wait_for_report
+
+
+@asynccontextmanager
+async def open_traded_network(tmp_path: Path) -> AsyncIterator[tuple[NodeNetwork, NodeHome, int]]:
+    """Four validators and a full node (no validator key, dialling them) that have
+    committed the members' trades; the network, the full node and the height reached."""
+    doc = small_epoch_genesis(EPOCH_LENGTH)
+    seed_file = tmp_path / "report_seed.json"
+    save_report_seed(seed_file, create_report_seed())
+    config = f'[oracle]\nenabled = false\n[reports]\nenabled = true\nseed_file = "{seed_file}"\n'
+    async with open_node_network(tmp_path, extra_config=config, genesis=doc) as net:
+        full = NodeHome(tmp_path / "full", "full", None, log_level="warning")
+        full.extra_config = config
+        full.write(doc, [h.addr for h in net.homes])
+        await net.start(full)
+        await fund_and_trade(net, Sandbox.from_genesis_doc(doc))
+        yield net, full, net.get_height(net.homes[0])
+
+
+def check_served(view: dict[str, Any]) -> None:
+    """The served report is the committed one and verifies with public data alone."""
+    assert view["reportHash"] == view["committedHash"] and view["commitHeight"]
+    genesis = parse_genesis(small_epoch_genesis(EPOCH_LENGTH))
+    validators = [Validator(v.pubkey, v.power) for v in genesis.validators]
+    report = decode_report(bytes.fromhex(view["report"]))
+    verdict = verify_report(get_generators(FAST), report, validators, genesis.chain_id)
+    assert verdict.ok, verdict.failures
+
+
+async def wait_until_served(home: NodeHome, epoch: int) -> dict[str, Any]:
+    with trio.fail_after(30):
+        while (response := await get(home, f"/v1/reports/{epoch}")).status_code != 200:
+            await trio.sleep(0.5)
+    view: dict[str, Any] = response.json()
+    return view
+
+
+@pytest.mark.slow
+async def test_a_node_offline_at_the_commit_fetches_the_report_once_restarted(
+    tmp_path: Path,
+) -> None:
+    async with open_traded_network(tmp_path) as (net, full, traded_at):
+        net.stop(full)
+        stopped_at = net.get_height(full)
+        views = await wait_for_report(net, net.homes, traded_at // EPOCH_LENGTH + 1, [])
+        epoch = views[0]["epoch"]
+        assert views[0]["commitHeight"] > stopped_at  # committed while the node was down
+        assert not (full.path / "data" / "reports" / f"epoch-{epoch}.bin").exists()
+
+        started = time.monotonic()
+        await net.start(full)
+        view = await wait_until_served(full, epoch)
+        print(f"epoch {epoch} served by the restarted node {time.monotonic() - started:.1f} s "
+              f"after its start")  # fmt: skip
+        check_served(view)
+        assert view["reportHash"] == views[0]["reportHash"]
+
+
+@pytest.mark.slow
+async def test_a_report_above_the_gossip_cap_reaches_a_full_node_by_fetching(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(service_module, "MAX_GOSSIPED_REPORT_BYTES", 0)  # none is gossiped
+    caplog.set_level(logging.INFO, logger="node.reports")
+    async with open_traded_network(tmp_path) as (net, full, traded_at):
+        views = await wait_for_report(net, [*net.homes, full], traded_at // EPOCH_LENGTH + 1, [])
+        check_served(views[-1])
+        assert len({v["reportHash"] for v in views}) == 1
+    assert "not gossiped" in caplog.text
+    assert f"report of epoch {views[-1]['epoch']} fetched from" in caplog.text
