@@ -9,10 +9,10 @@ exact signed content and yields a `CollateralCredit` transaction once more than 
 of voting power signed the same bytes; a validator's first observation of a
 deposit is its only vote there (a second, different one is `Equivocation`).
 Clearing credits each (chain id, vault, deposit nonce) at most once, so a credit
-proposed twice is refused there. A deposit
-clearing cannot credit (unregistered token, not 1..2^64-1 whole quanta) is still
-signed, with zero quanta: clearing then only consumes its nonce, so the vault's
-credited nonces stay a contiguous prefix and its replay memory stays small.
+proposed twice is refused there. A deposit clearing cannot credit (unregistered
+token, not 1..2^64-1 whole quanta) is still signed, with zero quanta: clearing
+then only consumes its nonce, so the vault's credited nonces stay a contiguous
+prefix and its replay memory stays small.
 
 A validator whose peers attest a deposit it has not stored (it missed it) or that
 is stuck below quorum gossips a `SignedReobserveRequest` (signed with its validator
@@ -228,13 +228,14 @@ class ObservationPool:
         key = signed.observation.key
         if is_deposit_credited(self.credited, *key):
             return False
-        contents = self.entries.setdefault(key, {})
         first = self.get_attested(key, signer)
         if first is not None and first != signed.observation:
             raise Equivocation(signer, first, signed.observation)
         if first is not None:
             return False
-        contents.setdefault(signed.observation, {})[signer] = signed.attestation
+        self.entries.setdefault(key, {}).setdefault(signed.observation, {})[signer] = (
+            signed.attestation
+        )
         return True
 
     def get_attested(self, key: CreditKey, signer: bytes) -> CollateralObservation | None:
@@ -313,7 +314,7 @@ class SignedReobserveRequest:
             fields = expect_list(unpack(data, what), what)
         except ClearingDecodeError as exc:
             raise DecodeError(what, str(exc)) from None
-        if not fields or fields[0] != REQUEST_VERSION:
+        if not fields or type(fields[0]) is not int or fields[0] != REQUEST_VERSION:
             found = fields[0] if fields else None
             raise DecodeError(what, f"version {found!r} refused, want {REQUEST_VERSION} (signed)")
         if len(fields) != 7:

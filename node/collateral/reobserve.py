@@ -11,7 +11,9 @@ log index), the `MAX_LOGS_PER_KEY` most attested. The n-th ask of a deposit come
 times; asks leave at most `ASK_RATE_PER_S` (burst `ASK_BURST`), below what peers
 answer per origin, so an honest validator is never scored down for asking.
 
-Answering. A request for a deposit this validator has not signed, on a chain it
+Answering. Requests are signed by the asking validator and budgeted per signer
+at the first hop (admission.py), so only validators' requests, at a bounded rate,
+reach here. A request for a deposit this validator has not signed, on a chain it
 watches, is looked up the same way. Anything else is a typed `ReobserveRefused`,
 logged, and changes nothing: unwatched chain, already signed, absent, not final,
 orphaned or reverted, RPC down or too slow. One deposit is looked up at most once

@@ -329,6 +329,8 @@ def test_unsigned_version_1_request_and_malformed_signed_ones_are_refused() -> N
         fields[index] = bad
         with pytest.raises(DecodeError, match="field"):
             SignedReobserveRequest.decode(pack(fields))
+    with pytest.raises(DecodeError, match="version 2.0 refused"):
+        SignedReobserveRequest.decode(pack([2.0, *good[1:]]))
     with pytest.raises(DecodeError, match="6 fields"):
         SignedReobserveRequest.decode(pack(good[:-1]))
     assert SignedReobserveRequest.decode(pack(good)).sent_ms == 5
