@@ -90,6 +90,15 @@ class Equivocation(InvalidAttestation):
         self.first, self.second = first, second
 
 
+class TooManyPending(InvalidAttestation):
+    """A validator already has `limit` deposits pooled below credit: a byzantine one
+    inventing deposits (any nonce, any vault) must not grow every node's pool."""
+
+    def __init__(self, signer: bytes, limit: int) -> None:
+        super().__init__(signer, f"already attests {limit} uncredited deposits, the most kept")
+        self.limit = limit
+
+
 def _show(value: object) -> str:
     return f"0x{value.hex()}" if isinstance(value, bytes) else repr(value)
 
@@ -192,12 +201,14 @@ def sign_new_deposits(
 
 CreditKey = tuple[int, bytes, int]
 """``CollateralObservation.key``: (chain id, vault, deposit nonce)."""
+MAX_PENDING_PER_SIGNER = 4096
 
 
 @dataclass
 class ObservationPool:
     """Valid attestations grouped by dedup key, then by exact observation content; at
-    most one per (validator, key), so its size is bounded by validators x pending keys."""
+    most one per (validator, key) and `max_pending` uncredited keys per validator, so
+    it holds at most validators x min(pending keys, `max_pending`) attestations."""
 
     network_chain_id: int
     validators: Mapping[bytes, Validator]  # by Ed25519 public key
@@ -205,14 +216,17 @@ class ObservationPool:
         default_factory=dict
     )
     credited: dict[VaultKey, DepositNonces] = field(default_factory=dict)  # ledger's bound
+    max_pending: int = MAX_PENDING_PER_SIGNER
+    pending: dict[bytes, int] = field(default_factory=dict)  # uncredited keys per signer
 
     @property
     def total_power(self) -> int:
         return sum(v.power for v in self.validators.values())
 
     def add(self, signed: SignedObservation) -> bool:
-        """Keep a valid attestation; True when it is new. Raises InvalidAttestation, and
-        Equivocation when its signer already attested other content for the same key.
+        """Keep a valid attestation; True when it is new. Raises InvalidAttestation:
+        Equivocation when its signer already attested other content for the same key,
+        TooManyPending when its signer already attests `max_pending` uncredited keys.
 
         A validator's first observation of a deposit is its only vote: at most one
         attestation per (validator, key) is kept, so a key holds at most one content
@@ -233,9 +247,12 @@ class ObservationPool:
             raise Equivocation(signer, first, signed.observation)
         if first is not None:
             return False
+        if self.pending.get(signer, 0) >= self.max_pending:
+            raise TooManyPending(signer, self.max_pending)
         self.entries.setdefault(key, {}).setdefault(signed.observation, {})[signer] = (
             signed.attestation
         )
+        self.pending[signer] = self.pending.get(signer, 0) + 1
         return True
 
     def get_attested(self, key: CreditKey, signer: bytes) -> CollateralObservation | None:
@@ -257,7 +274,9 @@ class ObservationPool:
 
     def mark_credited(self, key: CreditKey) -> None:
         """Drop a key a committed block credited; later attestations for it are ignored."""
-        self.entries.pop(key, None)
+        for signers in self.entries.pop(key, {}).values():
+            for signer in signers:
+                self.pending[signer] -= 1
         if not is_deposit_credited(self.credited, *key):
             record_deposit_nonce(self.credited, *key)
 

@@ -129,10 +129,12 @@ class BridgeNode:
 
     async def send_own(self, key: OwnKey, message: PooledMessage) -> None:
         """Pool, remember until settled, and gossip one of this validator's messages;
-        never a second, different observation of a deposit it has already attested."""
+        never one its own pool refuses (a second, different observation of a deposit
+        it has attested; beyond its uncredited-deposit limit, where re-observation of
+        the stuck deposit signs it again later)."""
         try:
             self.pool(message)
-        except Equivocation as exc:
+        except InvalidAttestation as exc:  # equivocation, or too many uncredited deposits
             log.error("own observation not gossiped: %s", exc)
             return
         data = encode_message(self.network_chain_id, message)

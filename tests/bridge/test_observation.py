@@ -27,6 +27,7 @@ from bridge.observation import (
     ReobserveRequest,
     SignedObservation,
     SignedReobserveRequest,
+    TooManyPending,
     UnregisteredToken,
     compute_observation,
     compute_settling_observation,
@@ -245,15 +246,34 @@ def test_a_validator_keeps_its_first_content_per_deposit_and_equivocation_is_ref
     assert pool.get_ready_credits() == []  # v0's vote stays on its first content
 
 
+def test_a_validator_attests_at_most_max_pending_uncredited_deposits() -> None:
+    pool = ObservationPool(NETWORK, VALIDATORS, max_pending=2)
+    first, second, third = (
+        compute_observation(replace(deposit(), deposit_nonce=n), TOKENS) for n in (1, 2, 3)
+    )
+    assert pool.add(sign_observation(KEYS[0], NETWORK, first))
+    assert pool.add(sign_observation(KEYS[0], NETWORK, second))
+    with pytest.raises(TooManyPending, match="2 uncredited"):
+        pool.add(sign_observation(KEYS[0], NETWORK, third))
+    assert third.key not in pool.entries  # nothing kept for a refused key
+    assert pool.add(sign_observation(KEYS[1], NETWORK, third))  # another validator's room
+    pool.mark_credited(first.key)
+    signers = [k.public_key().public_bytes_raw() for k in KEYS[:2]]
+    assert pool.pending == {signers[0]: 1, signers[1]: 1}
+    assert pool.add(sign_observation(KEYS[0], NETWORK, third))  # a credit frees a slot
+
+
 Vote = tuple[int, int, int]  # validator, content, deposit
 
 
-def get_first_vote_quorums(powers: list[int], votes: list[Vote]) -> dict[int, int]:
-    """Reference: each validator's first content per deposit is its only vote; the
-    content of each deposit that these votes carry to quorum (at most one can)."""
+def get_first_vote_quorums(powers: list[int], votes: list[Vote], cap: int) -> dict[int, int]:
+    """Reference: each validator's first content per deposit is its only vote, on at
+    most `cap` deposits; the content of each deposit that these votes carry to quorum
+    (at most one can)."""
     first: dict[tuple[int, int], int] = {}
     for validator, content, dep in votes:
-        first.setdefault((validator, dep), content)
+        if sum(v == validator for v, _ in first) < cap or (validator, dep) in first:
+            first.setdefault((validator, dep), content)
     power: dict[tuple[int, int], int] = {}
     for (validator, dep), content in first.items():
         power[dep, content] = power.get((dep, content), 0) + powers[validator]
@@ -263,20 +283,22 @@ def get_first_vote_quorums(powers: list[int], votes: list[Vote]) -> dict[int, in
 @given(
     st.lists(st.integers(1, 5), min_size=4, max_size=4),
     st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 2)), max_size=40),
+    st.integers(1, 3),
 )
 def test_pool_memory_is_bounded_and_the_first_quorum_never_changes(
-    powers: list[int], votes: list[Vote]
+    powers: list[int], votes: list[Vote], cap: int
 ) -> None:
     """Any sequence of adds, equivocations included: at most one attestation per
-    (validator, deposit), at most one content per validator, and each deposit's ready
-    content is the first to reach quorum on first votes, never replaced later."""
+    (validator, deposit), at most one content per validator, at most `cap` deposits
+    per validator, and each deposit's ready content is the first to reach quorum on
+    first votes, never replaced later."""
     validators = {
         k.public_key().public_bytes_raw(): Validator(
             f"v{i}", k.public_key().public_bytes_raw(), powers[i], bytes([i + 1]) * 20
         )
         for i, k in enumerate(KEYS)
     }
-    pool = ObservationPool(NETWORK, validators)
+    pool = ObservationPool(NETWORK, validators, max_pending=cap)
     contents = [
         [
             compute_observation(replace(deposit(amount=(5 + c) * 10**12), deposit_nonce=d), TOKENS)
@@ -288,10 +310,10 @@ def test_pool_memory_is_bounded_and_the_first_quorum_never_changes(
     for step, (validator, content, dep) in enumerate(votes):
         try:
             pool.add(sign_observation(KEYS[validator], NETWORK, contents[dep][content]))
-        except Equivocation:
+        except (Equivocation, TooManyPending):
             pass
         stored = sum(len(signers) for c in pool.entries.values() for signers in c.values())
-        assert stored <= len(validators) * len(pool.entries)
+        assert stored <= len(validators) * min(len(pool.entries), cap)
         assert all(len(c) <= len(validators) for c in pool.entries.values())
         now = {
             c.observation.deposit_nonce: contents[c.observation.deposit_nonce].index(c.observation)
@@ -299,7 +321,7 @@ def test_pool_memory_is_bounded_and_the_first_quorum_never_changes(
         }
         assert all(now[d] == c for d, c in ready.items())  # never replaced
         ready = now
-        assert ready == get_first_vote_quorums(powers, votes[: step + 1])
+        assert ready == get_first_vote_quorums(powers, votes[: step + 1], cap)
 
 
 def test_signed_reobserve_request_round_trips_and_binds_signer_and_network() -> None:
@@ -329,7 +351,7 @@ def test_unsigned_version_1_request_and_malformed_signed_ones_are_refused() -> N
         fields[index] = bad
         with pytest.raises(DecodeError, match="field"):
             SignedReobserveRequest.decode(pack(fields))
-    with pytest.raises(DecodeError, match="version 2.0 refused"):
+    with pytest.raises(DecodeError, match=r"version 2\.0 refused"):
         SignedReobserveRequest.decode(pack([2.0, *good[1:]]))
     with pytest.raises(DecodeError, match="6 fields"):
         SignedReobserveRequest.decode(pack(good[:-1]))
