@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.attestation import Attestation, is_valid_signature
-from clearing.codec import expect_bytes, expect_int, expect_list, pack, unpack
+from clearing.codec import MAX_MESSAGE_BYTES, expect_bytes, expect_int, expect_list, pack, unpack
 from clearing.errors import DecodeError
 from clearing.genesis import Genesis
 from clearing.report_commitment import REPORT_HASH_BYTES, compute_report_signing_bytes
@@ -32,6 +32,9 @@ REPORTS_VERSION = 2  # 1 carried two signatures per share
 KIND_SHARE = 1
 KIND_REPORT = 2
 MAX_REPORTS_BYTES = 16 * 1024 * 1024
+MAX_ANNOUNCEMENT_BYTES = min(MAX_REPORTS_BYTES, MAX_MESSAGE_BYTES)
+"""The biggest complete report announcement a receiver decodes (`unpack` caps any message
+at 8 MiB); a bigger one would be refused at the first hop and its sender scored down."""
 
 
 class ReportsMessageError(ValueError):

@@ -40,7 +40,7 @@ from node.config import NodeConfig
 from node.p2p import Topic
 from node.reports.api import ReportsApi
 from node.reports.gossip import (
-    MAX_REPORTS_BYTES,
+    MAX_ANNOUNCEMENT_BYTES,
     REPORTS,
     ReportAnnouncement,
     SignatureShare,
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 EPOCHS_TRACKED = 4  # uncommitted epochs whose reports and shares are kept, the newest
 REGOSSIP_S = 5.0  # a share lost in gossip (or sent before a peer joined) goes out again
-MAX_GOSSIPED_REPORT_BYTES = MAX_REPORTS_BYTES  # bigger complete reports are only fetched
+MAX_GOSSIPED_REPORT_BYTES = MAX_ANNOUNCEMENT_BYTES  # bigger complete reports are only fetched
 
 
 class ReportsService:

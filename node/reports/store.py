@@ -57,8 +57,10 @@ class ReportStore:
         self.prune()
 
     def get_report(self, epoch: int) -> bytes | None:
-        path = self._path(epoch, "bin")
-        return path.read_bytes() if path.exists() else None
+        try:
+            return self._path(epoch, "bin").read_bytes()
+        except FileNotFoundError:  # none, or pruned meanwhile (sync reads in a thread)
+            return None
 
     def get_report_size(self, epoch: int) -> int | None:
         """The stored report's size in bytes (one stat), None when none is stored."""

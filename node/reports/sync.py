@@ -24,6 +24,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
+import msgpack
 import trio
 
 from clearing.codec import expect_int, expect_list, pack, unpack
@@ -60,7 +61,7 @@ def decode_report_request(data: bytes) -> tuple[int, int]:
     """The epoch asked for and the asker's size cap; raises ReportSyncError."""
     try:
         fields = expect_list(unpack(data, "report request"), "report request", 3)
-        if fields[0] != SYNC_VERSION:
+        if expect_int(fields[0], "report request version") != SYNC_VERSION:
             raise DecodeError("report request", f"unsupported version {fields[0]!r}")
         return expect_int(fields[1], "epoch"), expect_int(fields[2], "max_bytes")
     except DecodeError as exc:
@@ -74,16 +75,26 @@ def encode_report_response(encoded_report: bytes | None) -> bytes:
 
 
 def decode_report_response(data: bytes) -> bytes | None:
-    """The report's bytes, None for "not found"; raises ReportSyncError."""
+    """The report's bytes, None for "not found"; raises ReportSyncError.
+
+    Not `clearing.codec.unpack`: a report may be far bigger than its message cap (the
+    frame's cap, the asker's `sync_max_bytes`, bounds it)."""
     try:
-        fields = expect_list(unpack(data, "report response"), "report response")
-        if fields[:2] == [SYNC_VERSION, NOT_FOUND] and len(fields) == 2:
+        try:
+            fields = msgpack.unpackb(data, raw=False, max_map_len=0, max_array_len=3,
+                                     max_ext_len=0, max_str_len=0)  # fmt: skip
+        except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError,
+                msgpack.StackError) as exc:  # fmt: skip
+            raise DecodeError("report response", f"not msgpack: {exc}") from None
+        fields = expect_list(fields, "report response")
+        if len(fields) < 2 or expect_int(fields[0], "report response version") != SYNC_VERSION:
+            raise DecodeError("report response", f"expected [{SYNC_VERSION}, status, ...]")
+        status = expect_int(fields[1], "report response status")
+        if status == NOT_FOUND and len(fields) == 2:
             return None
-        if fields[:2] != [SYNC_VERSION, FOUND] or len(fields) != 3:
-            raise DecodeError("report response", "expected [1, 0] or [1, 1, report]")
-        report = fields[2]
-        if type(report) is not bytes:
-            raise DecodeError("report response", "the report must be bytes")
+        if status != FOUND or len(fields) != 3 or type(fields[2]) is not bytes:
+            raise DecodeError("report response", "expected [1, 0] or [1, 1, report bytes]")
+        report: bytes = fields[2]
         return report
     except DecodeError as exc:
         raise ReportSyncError(str(exc)) from None

@@ -27,9 +27,16 @@ from node.config import ReportsConfig
 from node.p2p import Offence, RequestFailed
 from node.reports import service as service_module
 from node.reports.api import ReportsApi
-from node.reports.gossip import ReportAnnouncement, decode_reports_message, sign_share
+from node.reports.gossip import (
+    MAX_ANNOUNCEMENT_BYTES,
+    ReportAnnouncement,
+    ReportsMessageError,
+    decode_reports_message,
+    encode_report_announcement,
+    sign_share,
+)
 from node.reports.inputs import ReportInputs, extract_report_inputs
-from node.reports.service import EPOCHS_TRACKED, ReportsService
+from node.reports.service import EPOCHS_TRACKED, MAX_GOSSIPED_REPORT_BYTES, ReportsService
 from node.reports.store import ReportStore
 from node.reports.sync import (
     PROTOCOL,
@@ -37,6 +44,7 @@ from node.reports.sync import (
     decode_report_request,
     decode_report_response,
     encode_report_request,
+    encode_report_response,
     serve_report_sync,
 )
 from node.reports.worker import build_unsigned_report
@@ -439,6 +447,23 @@ async def test_an_unknown_or_oversized_epoch_answers_not_found(tmp_path: Path) -
     for bad in (b"", b"\x93\x02\x01\x01", b"\x93\x01\xc2\x01", b"\x92\x01\x01"):
         with pytest.raises(ReportSyncError):
             decode_report_request(bad)  # the host scores such a request down
-    for bad in (b"\x92\x01\x01", b"\x93\x01\x01\x05", b"\x93\x01\x00\xc4\x00"):
+    for bad in (b"\x92\x01\x01", b"\x93\x01\x01\x05", b"\x93\x01\x00\xc4\x00",
+                b"\x92\xc3\xc2", b"\x81\x01\x00"):  # fmt: skip
         with pytest.raises(ReportSyncError):
             decode_report_response(bad)
+    # a report far above a gossip message's cap travels whole
+    big = bytes(3 * MAX_ANNOUNCEMENT_BYTES)
+    assert decode_report_response(encode_report_response(big)) == big
+
+
+def test_no_complete_report_is_gossiped_that_the_first_hop_would_refuse() -> None:
+    """Bigger announcements fail `unpack`'s cap at every receiver (and score the sender
+    down): the service keeps them for report sync."""
+    envelope = len(encode_report_announcement(bytes(1 << 17))) - (1 << 17)  # bin 32
+    for size, refused_for_size in ((MAX_GOSSIPED_REPORT_BYTES, False),
+                                   (MAX_GOSSIPED_REPORT_BYTES + 1, True)):  # fmt: skip
+        announcement = encode_report_announcement(bytes(size - envelope))
+        assert len(announcement) == size
+        with pytest.raises(ReportsMessageError) as refused:
+            decode_reports_message(announcement, 1, set())  # zeros are no report either
+        assert ("exceeds" in str(refused.value)) is refused_for_size
