@@ -192,7 +192,7 @@ class ReportFetcher:
     async def fetch(self, epoch: int, committed_hash: bytes) -> bool:
         """Asks each connected peer in turn; True once a checked report is stored."""
         for peer in self.get_peers():
-            encoded = await self._ask(peer, epoch)
+            encoded = await self.ask(peer, epoch)
             if encoded is None:
                 continue
             failures = await self._check(peer, encoded, committed_hash)
@@ -208,7 +208,7 @@ class ReportFetcher:
             return True
         return False
 
-    async def _ask(self, peer: str, epoch: int) -> bytes | None:
+    async def ask(self, peer: str, epoch: int) -> bytes | None:
         """The peer's report of `epoch`, None if it has none or the exchange failed."""
         try:
             data = await self.p2p.request(

@@ -1,5 +1,6 @@
 """Report sync on real libp2p: a node that missed an epoch's commit, or a report too big
-to gossip, still ends up serving the committed report, fetched from a peer.
+to gossip, still ends up serving the committed report, fetched from a peer; a report
+many times a gossip message's cap travels whole over one stream.
 
 Four validators and one full node run in one trio loop (tests/node/nodenet.py); the
 members trade so that the next epoch's report has accounts to prove.
@@ -20,12 +21,16 @@ import trio
 from clearing.genesis import parse_genesis
 from clearing.sandbox import Sandbox
 from node.reports import service as service_module
+from node.reports.gossip import MAX_ANNOUNCEMENT_BYTES
 from node.reports.seed import create_report_seed, save_report_seed
+from node.reports.store import ReportStore
+from node.reports.sync import ReportFetcher, serve_report_sync
 from proofs.group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Validator, decode_report, verify_report
 from tests.node.netproc import NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network
+from tests.node.p2p.support import line
 from tests.node.reports.support import small_epoch_genesis
 from tests.node.reports.test_network import EPOCH_LENGTH, fund_and_trade, get, wait_for_report
 
@@ -98,3 +103,25 @@ async def test_a_report_above_the_gossip_cap_reaches_a_full_node_by_fetching(
         assert len({v["reportHash"] for v in views}) == 1
     assert "not gossiped" in caplog.text
     assert f"report of epoch {views[-1]['epoch']} fetched from" in caplog.text
+
+
+@pytest.mark.slow
+async def test_a_report_many_times_the_gossip_cap_travels_over_a_stream(tmp_path: Path) -> None:
+    """Real hosts: the whole report in one response, far above a gossip message; an asker
+    with a smaller cap gets "not found" (no oversized frame, nobody scored down)."""
+    served = bytes(range(256)) * (5 * MAX_ANNOUNCEMENT_BYTES // 256)
+    async with line("server", "asker") as (server, asker):
+        store = ReportStore(tmp_path / "server", keep=3)
+        store.save_report(7, served)
+        serve_report_sync(server, store, len(served))
+        fetcher = ReportFetcher(asker, ReportStore(tmp_path / "asker", keep=3), dict,
+                                [], len(served))  # fmt: skip
+        started = time.monotonic()
+        assert await fetcher.ask(server.peer_id, 7) == served
+        seconds = time.monotonic() - started
+        print(f"{len(served) >> 20} MiB report fetched in {seconds:.2f} s")
+        small = ReportFetcher(asker, fetcher.store, dict, [], len(served) - 1)
+        assert await small.ask(server.peer_id, 7) is None
+        assert await small.ask(server.peer_id, 8) is None
+        assert asker.scores.get_score(server.peer_id) == 0
+        assert server.scores.get_score(asker.peer_id) == 0
