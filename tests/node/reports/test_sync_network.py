@@ -72,8 +72,9 @@ async def wait_until_served(home: NodeHome, epoch: int) -> dict[str, Any]:
 
 @pytest.mark.slow
 async def test_a_node_offline_at_the_commit_fetches_the_report_once_restarted(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="node.reports.sync")
     async with open_traded_network(tmp_path) as (net, full, traded_at):
         net.stop(full)
         stopped_at = net.get_height(full)
@@ -81,6 +82,8 @@ async def test_a_node_offline_at_the_commit_fetches_the_report_once_restarted(
         epoch = views[0]["epoch"]
         assert views[0]["commitHeight"] > stopped_at  # committed while the node was down
         assert not (full.path / "data" / "reports" / f"epoch-{epoch}.bin").exists()
+        # past the gossip caches' window: only a fetch can bring the report now
+        await net.wait_for_height(views[0]["commitHeight"] + 5)
 
         started = time.monotonic()
         await net.start(full)
@@ -89,6 +92,7 @@ async def test_a_node_offline_at_the_commit_fetches_the_report_once_restarted(
               f"after its start")  # fmt: skip
         check_served(view)
         assert view["reportHash"] == views[0]["reportHash"]
+    assert f"report of epoch {epoch} fetched from" in caplog.text
 
 
 @pytest.mark.slow
