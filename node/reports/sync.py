@@ -195,7 +195,7 @@ class ReportFetcher:
             encoded = await self.ask(peer, epoch)
             if encoded is None:
                 continue
-            failures = await self._check(peer, encoded, committed_hash)
+            failures = await self._check(encoded, committed_hash)
             if failures:
                 log.warning("report of epoch %d from %s refused: %s", epoch, peer,
                             "; ".join(failures))  # fmt: skip
@@ -223,7 +223,7 @@ class ReportFetcher:
             self.p2p.penalize(peer, Offence.UNDECODABLE)
         return None
 
-    async def _check(self, peer: str, encoded: bytes, committed_hash: bytes) -> list[str]:
+    async def _check(self, encoded: bytes, committed_hash: bytes) -> list[str]:
         """Decode and check off the trio loop (a big report takes a while)."""
 
         def check() -> list[str]:
