@@ -7,6 +7,7 @@ seconds. Never for real chains.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from bridge.validators import EvmValidatorSet
 from bridge.vault import deploy_test_token, deploy_vault, get_vault_address
 
 DEV_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # anvil account 0
+RECEIPT_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,9 @@ def send_native_deposits(
     """One native deposit per entry of `members`, sent in batches by the dev account.
 
     With `per_block`, automine is paused and `per_block` deposits go in each mined
-    block; otherwise each deposit gets its own block. Returns the tx hashes.
+    block; otherwise anvil mines them as they arrive. Either way every deposit is
+    mined on return (a deposit still in anvil's pool would vanish with a restart).
+    Returns the tx hashes.
     """
     calls = []
     nonce = int(chain.request("eth_getTransactionCount", [DEV_ADDRESS, "pending"]), 16)
@@ -82,7 +86,9 @@ def send_native_deposits(
         }
         calls.append(("eth_sendTransaction", [tx]))
     if per_block is None:
-        return [str(h) for h in chain.batch_request(calls)]
+        hashes = [str(h) for h in chain.batch_request(calls)]
+        wait_until_mined(chain, hashes)
+        return hashes
     hashes: list[str] = []
     chain.request("evm_setAutomine", [False])
     try:
@@ -92,6 +98,27 @@ def send_native_deposits(
     finally:
         chain.request("evm_setAutomine", [True])
     return hashes
+
+
+def wait_until_mined(chain: Chain, hashes: Sequence[str], timeout_s: float = 60.0) -> None:
+    """Until every tx in `hashes` has a receipt: automine mines after answering, and
+    on a loaded machine a tx can still be pending when its hash comes back."""
+    deadline = time.monotonic() + timeout_s
+    pending = list(hashes)
+    while pending:
+        receipts = []
+        for start in range(0, len(pending), RECEIPT_BATCH):
+            calls = [
+                ("eth_getTransactionReceipt", [h]) for h in pending[start : start + RECEIPT_BATCH]
+            ]
+            receipts += chain.batch_request(calls)
+        pending = [h for h, r in zip(pending, receipts, strict=True) if r is None]
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{len(pending)} txs not mined after {timeout_s}s, e.g. {pending[0]}"
+            )
+        if pending:
+            time.sleep(0.02)  # anvil mines on its own schedule; nothing to wait on instead
 
 
 def snapshot(chain: Chain) -> str:
