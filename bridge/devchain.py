@@ -85,11 +85,11 @@ def send_native_deposits(
             "nonce": hex(nonce + offset),
         }
         calls.append(("eth_sendTransaction", [tx]))
+    hashes: list[str] = []
     if per_block is None:
-        hashes = [str(h) for h in chain.batch_request(calls)]
+        hashes += [str(h) for h in chain.batch_request(calls)]
         wait_until_mined(chain, hashes)
         return hashes
-    hashes: list[str] = []
     chain.request("evm_setAutomine", [False])
     try:
         for start in range(0, len(calls), per_block):
