@@ -308,7 +308,12 @@ def rebuild_state(
     for stored in store.iter_blocks(after=height):
         state, root = apply_block(state, stored)
         if root != stored.state_root:
-            raise StorageError(f"re-applying block {stored.height} gives a different state root")
+            raise StorageError(
+                f"{store.path}: re-applying block {stored.height} gives a different state"
+                " root: these blocks were made by a clearing version whose state this one computes"
+                " differently (a release that changes the state format starts a new"
+                " network), or the data directory is damaged"
+            )
         height = stored.height
     return Rebuilt(height, state, snapshot_height, tuple(rejected))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from clearing.genesis import Genesis, parse_genesis
 from node.config import ConfigError, NodeConfig, load_config
 from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFileError, load_key
 from node.logs import setup_logging
+from node.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +74,14 @@ def run(args: argparse.Namespace) -> int:
     from node.runtime import run_node  # imports libp2p (~1 s): only once the home is good
 
     log.info("starting", extra={"moniker": config.moniker, "home": str(config.home)})
+    failures: list[Exception] = []
     try:
-        trio.run(run_node, config)
+        try:
+            trio.run(run_node, config)
+        except* StorageError as group:  # a data directory this node cannot use
+            failures += group.exceptions
     except KeyboardInterrupt:
         log.info("stopped by signal")
-    return 0
+    for failure in failures:
+        print(f"clearnode start: {failure}", file=sys.stderr)
+    return 2 if failures else 0

@@ -88,6 +88,21 @@ def test_start_preflight_names_what_is_wrong(
         check_home(home)
 
 
+def test_start_names_an_unusable_data_directory_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "n"
+    main(["init", "--home", str(home)])
+    store = load_config(home).storage.path
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_bytes(b"this is not an SQLite database" * 100)
+    capsys.readouterr()
+    assert main(["start", "--home", str(home)]) == 2
+    err = capsys.readouterr().err
+    assert f"clearnode start: {store}" in err and "not a usable node database" in err
+    assert "Traceback" not in err
+
+
 def test_start_refuses_a_readable_key(tmp_path: Path) -> None:
     home = tmp_path / "n"
     main(["init", "--home", str(home)])
