@@ -133,7 +133,8 @@ async def attest_forever(reader: CursorStore, attester: Attester) -> None:
             attester.network_chain_id,
         )
         for deposit, reason in refused:
-            log.warning("deposit 0x%s not attested: %s", deposit.tx_hash.hex(), reason)
+            log.warning("deposit 0x%s (nonce %d) attested with zero quanta, nothing credited: %s",
+                        deposit.tx_hash.hex(), deposit.deposit_nonce, reason)  # fmt: skip
         for observation in signed:
             if not attester.is_credited(observation.observation.key):
                 await attester.send_deposit(observation)

@@ -326,7 +326,9 @@ class Reobserver:
             self.count(type(exc).__name__)
             return None
         self.count("signed")
-        log.info("re-observed deposit %s on chain %d", signed.observation.key, request.chain_id)
+        observation = signed.observation
+        log.info("re-observed deposit nonce %d of vault 0x%s on chain %d",
+                 observation.deposit_nonce, observation.vault.hex(), observation.chain_id)  # fmt: skip
         return signed
 
     async def reobserve(self, request: ReobserveRequest) -> SignedObservation:
