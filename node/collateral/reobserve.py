@@ -326,9 +326,9 @@ class Reobserver:
             self.count(type(exc).__name__)
             return None
         self.count("signed")
-        observation = signed.observation
+        seen = signed.observation
         log.info("re-observed deposit nonce %d of vault 0x%s on chain %d",
-                 observation.deposit_nonce, observation.vault.hex(), observation.chain_id)  # fmt: skip
+                 seen.deposit_nonce, seen.vault.hex(), seen.chain_id)  # fmt: skip
         return signed
 
     async def reobserve(self, request: ReobserveRequest) -> SignedObservation:
