@@ -86,7 +86,10 @@ class Equivocation(InvalidAttestation):
             for name, kept, refused in pairs
             if kept != refused
         )
-        super().__init__(signer, f"equivocates on deposit {first.key}: {differences}")
+        deposit = (
+            f"nonce {first.deposit_nonce} of vault 0x{first.vault.hex()} on chain {first.chain_id}"
+        )
+        super().__init__(signer, f"equivocates on deposit {deposit}: {differences}")
         self.first, self.second = first, second
 
 
