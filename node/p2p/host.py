@@ -366,6 +366,10 @@ class P2PNode:
             raise UnknownTopic(name, tuple(self._topics))
         return topic
 
+    def get_topic(self, name: str) -> Topic:
+        """The topic this node serves as `name` (its admit holds first-hop state to read)."""
+        return self._topic(name)
+
     def messages(self, topic: str) -> trio.MemoryReceiveChannel[Delivery]:
         """Validated messages of other nodes on `topic` (own publications are not echoed)."""
         return self._inboxes[self._topic(topic).name][1]
