@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import trio
 
+from clearing.block import BlockResult
 from clearing.collateral import CollateralCredit
 from clearing.eip712 import compute_signable, verify_member_signature
 from clearing.errors import BadSignature
@@ -35,6 +36,7 @@ from node.api.events import EventBroker
 from node.api.http import Request, Response, json_response, serve_http
 from node.api.openapi import RouteDoc, build_document
 from node.api.service import NodeInterface
+from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs, get_outcome_view
 from node.clock import wall_clock_ms
 from node.mempool import MempoolError
 from node.metrics import CONTENT_TYPE, NodeMetrics
@@ -64,23 +66,25 @@ class ApiApp:
         metrics: NodeMetrics | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
         query_max_age_ms: int = QUERY_MAX_AGE_MS,
+        tx_window_blocks: int = TX_WINDOW_BLOCKS,
     ) -> None:
         self.node = node
         self.broker = broker if broker is not None else EventBroker()
         self.metrics = metrics
         self.clock_ms = clock_ms
         self.query_max_age_ms = query_max_age_ms
+        self.recent_txs = RecentTxs(tx_window_blocks)
         self.port = 0  # the bound port, once served (see serve.py)
         self.routes: list[Route] = []
         self.openapi: dict[str, Any] = {}
-        self.add_routes(self._table())
+        self.add_routes(self._table(tx_window_blocks))
 
     def add_routes(self, table: list[tuple[RouteDoc, RouteHandler]]) -> None:
         """Serve more routes (node services add theirs) and document them in /openapi.json."""
         self.routes.extend(Route(doc, handler, compile_path(doc.path)) for doc, handler in table)
         self.openapi = build_document([r.doc for r in self.routes], API_VERSION)
 
-    def _table(self) -> list[tuple[RouteDoc, RouteHandler]]:
+    def _table(self, tx_window_blocks: int) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
             (RouteDoc("POST", "/v1/trade-batches", "submitTradeBatch",
                       "Submit a venue-signed trade batch", "EncodedTx", "Submitted", 202,
@@ -97,6 +101,10 @@ class ApiApp:
                       "Read your own sub-account, margin and liquidation prices "
                       "(EIP-712 signed by the member)", "AccountQuery", "Account",
                       errors=(401, 415)), self.post_account_query),
+            (RouteDoc("GET", "/v1/txs/{hash}", "getTx",
+                      "What happened to a transaction: pending, or committed in the last "
+                      f"{tx_window_blocks} blocks with its result code and events",
+                      response="TxOutcome"), self.get_tx),
             (RouteDoc("GET", "/v1/blocks/{height}", "getBlock", "A committed block by height",
                       response="Block"), self.get_block),
             (RouteDoc("GET", "/v1/validators", "getValidators", "The current validator set",
@@ -157,6 +165,10 @@ class ApiApp:
                 "rejected": sum(code != "ok" for code in codes),
             },
         )
+
+    def record_block(self, txs: Sequence[bytes], result: BlockResult) -> None:
+        """Keep a committed block's transaction results for GET /v1/txs/{hash}."""
+        self.recent_txs.record_block(txs, result)
 
     # submissions
 
@@ -259,6 +271,28 @@ class ApiApp:
                 404, "UnknownBlock", f"no committed block at height {text}", height=int(text)
             )
         return json_response(200, block)
+
+    async def get_tx(self, _: Request, params: dict[str, str]) -> Response:
+        text = params["hash"]
+        if re.fullmatch(r"0x[0-9a-fA-F]{64}", text) is None:
+            raise ApiError(400, "InvalidField", "hash: expected 0x and 64 hex digits", field="hash")
+        tx_hash = bytes.fromhex(text[2:])
+        outcome = self.recent_txs.get(tx_hash)
+        if outcome is not None:
+            return json_response(200, get_outcome_view(tx_hash, outcome))
+        if self.node.is_pending(tx_hash):
+            return json_response(200, {"tx_hash": hex0x(tx_hash), "status": "pending"})
+        kept = self.recent_txs.heights
+        raise ApiError(
+            404,
+            "TxNotFound",
+            f"0x{tx_hash.hex()} is not pending nor committed in the last "
+            f"{self.recent_txs.window} blocks this node kept",
+            tx_hash=hex0x(tx_hash),
+            window_blocks=self.recent_txs.window,
+            oldest_height=None if kept is None else kept[0],
+            latest_height=None if kept is None else kept[1],
+        )
 
     async def get_validators(self, _: Request, __: dict[str, str]) -> Response:
         state = self.node.get_state()

@@ -87,6 +87,29 @@ SCHEMAS: dict[str, Any] = {
         "required": ["tx_hash", "status"],
         "properties": {"tx_hash": HEX, "status": {"const": "pending"}},
     },
+    "TxOutcome": {
+        "type": "object",
+        "required": ["tx_hash", "status"],
+        "description": "A pending transaction has only tx_hash and status; a committed one "
+        "its block height, index in the block, result code ('ok' or the refusal's class) "
+        "with detail, and its events (trade_rejected etc.; bytes as 0x-hex).",
+        "properties": {
+            "tx_hash": HEX,
+            "status": {"enum": ["pending", "committed"]},
+            "height": {"type": "integer"},
+            "index": {"type": "integer"},
+            "code": {"type": "string"},
+            "detail": {"type": "string"},
+            "events": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kind", "fields"],
+                    "properties": {"kind": {"type": "string"}, "fields": {"type": "object"}},
+                },
+            },
+        },
+    },
     "Block": {
         "type": "object",
         "required": ["height", "state_root", "block", "cert"],

@@ -30,6 +30,10 @@ class NodeInterface(Protocol):
         """The clearing state after the latest committed block (read only)."""
         ...
 
+    def is_pending(self, tx_hash: bytes) -> bool:
+        """Whether the transaction with this hash waits in the mempool."""
+        ...
+
     def get_block(self, height: int) -> dict[str, object] | None: ...
 
     def get_status(self) -> dict[str, object]: ...
@@ -69,6 +73,9 @@ class LocalNode:
 
     def get_state(self) -> ClearingState:
         return self.state()
+
+    def is_pending(self, tx_hash: bytes) -> bool:
+        return tx_hash in self.mempool
 
     def get_block(self, height: int) -> dict[str, object] | None:
         stored = None if self.store is None else self.store.load_block(height)

@@ -1,0 +1,157 @@
+"""GET /v1/txs/{hash}: a venue learns what happened to its batch, trade by trade.
+
+The real API over HTTP on 127.0.0.1, a real mempool, and blocks built by the clearing
+sandbox and handed to the API as the runtime's commit listener does.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import trio
+
+from clearing.block import BlockResult
+from clearing.sandbox import Sandbox
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import encode_tx
+from node.api.app import ApiApp, serve_api
+from node.api.http import get_bound_port
+from node.api.service import LocalNode
+from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs
+from node.mempool import Mempool, compute_tx_hash
+from node.txcheck import make_clearing_check
+from tests.node.test_api import ALICE, BOB, GENESIS, MAX_BODY, USDC, VENUE_KEY
+
+WINDOW = 3
+MARK = 60_000_000  # BTC-PERP mark at genesis
+
+
+@dataclass
+class Harness:
+    box: Sandbox
+    pool: Mempool
+    app: ApiApp
+    client: httpx.AsyncClient
+
+    def commit(self, txs: list[bytes]) -> BlockResult:
+        """Apply a block as the node does: clearing, the mempool update, the API listener."""
+        result = self.box.apply(txs)
+        self.pool.update(txs)
+        self.app.record_block(txs, result)
+        return result
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Harness]:
+    box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+    funding = [box.credit(m.address, USDC, 10**12) for m in (ALICE, BOB)]
+    box.apply([*funding, box.authorise(ALICE, "alpha"), box.authorise(BOB, "alpha")])
+    pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
+    app = ApiApp(
+        LocalNode(box.chain_id, "test-node", pool, lambda: box.state), tx_window_blocks=WINDOW
+    )
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(
+            lambda task_status: serve_api(
+                app, "127.0.0.1", 0, max_body_bytes=MAX_BODY, task_status=task_status
+            )
+        )
+        port = get_bound_port(listeners)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            yield Harness(box, pool, app, client)
+        nursery.cancel_scope.cancel()
+
+
+def batch(box: Sandbox, batch_id: int, prices: list[int]) -> bytes:
+    trades = tuple(
+        Trade(batch_id * 10 + n, "BTC-PERP", ALICE.address, 0, BOB.address, 0, price, 1)
+        for n, price in enumerate(prices)
+    )
+    return encode_tx(sign_trade_batch(VENUE_KEY, box.chain_id, "alpha", batch_id, trades))
+
+
+async def submit(api: Harness, raw: bytes) -> str:
+    response = await api.client.post("/v1/trade-batches", json={"tx": "0x" + raw.hex()})
+    assert response.status_code == 202, response.text
+    return str(response.json()["tx_hash"])
+
+
+async def test_pending_then_committed_with_each_trades_outcome(api: Harness) -> None:
+    raw = batch(api.box, 1, [MARK, 2 * MARK])  # the second is far outside the price band
+    tx_hash = await submit(api, raw)
+    pending = await api.client.get(f"/v1/txs/{tx_hash}")
+    assert (pending.status_code, pending.json()) == (200, {"tx_hash": tx_hash, "status": "pending"})
+
+    credit = encode_tx(api.box.credit(ALICE.address, USDC, 5))
+    api.commit([credit, *api.pool.reap(1 << 20)])
+    body = (await api.client.get(f"/v1/txs/{tx_hash.upper().replace('0X', '0x')}")).json()
+    height = api.box.state.height
+    assert body["tx_hash"] == tx_hash and body["status"] == "committed"
+    assert (body["height"], body["index"], body["code"], body["detail"]) == (height, 1, "ok", "")
+    assert [e["kind"] for e in body["events"]] == ["trade_rejected", "trade_batch"]
+    rejected, summary = (e["fields"] for e in body["events"])
+    assert (rejected["trade_id"], rejected["code"]) == (11, "OutsideBand")
+    assert str(2 * MARK) in rejected["detail"]
+    assert (summary["venue"], summary["cleared"], summary["rejected"]) == ("alpha", 1, 1)
+
+    credited = (await api.client.get(f"/v1/txs/0x{compute_tx_hash(credit).hex()}")).json()
+    assert credited["index"] == 0 and credited["events"][0]["kind"] == "collateral_credited"
+    assert credited["events"][0]["fields"]["member"] == "0x" + ALICE.address.hex()
+
+
+async def test_a_rejected_transaction_answers_its_code_and_numbers(api: Harness) -> None:
+    forged = batch(api.box, 1, [MARK])[:-8] + b"\x00" * 8  # breaks the venue signature
+    api.commit([forged])
+    tx_hash = "0x" + compute_tx_hash(forged).hex()
+    body = (await api.client.get(f"/v1/txs/{tx_hash}")).json()
+    assert (body["index"], body["code"], body["events"]) == (0, "BadSignature", [])
+    assert body["detail"]
+
+
+async def test_unknown_and_malformed_hashes(api: Harness) -> None:
+    missing = await api.client.get("/v1/txs/0x" + "ab" * 32)
+    assert missing.status_code == 404
+    error = missing.json()["error"]
+    assert error["type"] == "TxNotFound" and "3 blocks" in error["message"]
+    assert error["details"]["window_blocks"] == WINDOW
+    for bad in ("0x1234", "ab" * 32, "0x" + "zz" * 32):
+        response = await api.client.get(f"/v1/txs/{bad}")
+        assert (response.status_code, response.json()["error"]["type"]) == (400, "InvalidField")
+
+
+async def test_a_transaction_older_than_the_window_is_not_found(api: Harness) -> None:
+    raw = batch(api.box, 1, [MARK])
+    api.commit([raw])
+    tx_hash = "0x" + compute_tx_hash(raw).hex()
+    for _ in range(WINDOW - 1):
+        api.commit([])
+    assert (await api.client.get(f"/v1/txs/{tx_hash}")).status_code == 200
+    api.commit([])
+    gone = await api.client.get(f"/v1/txs/{tx_hash}")
+    assert (gone.status_code, gone.json()["error"]["type"]) == (404, "TxNotFound")
+    details = gone.json()["error"]["details"]
+    height = api.box.state.height
+    assert (details["oldest_height"], details["latest_height"]) == (height - WINDOW + 1, height)
+
+
+def test_a_replayed_hash_keeps_its_latest_outcome_when_the_first_block_leaves() -> None:
+    box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+    recent = RecentTxs(window=2)
+    raw = batch(box, 1, [MARK])
+    recent.record_block([raw], box.apply([raw]))
+    recent.record_block([raw], box.apply([raw]))  # replayed: refused the second time
+    recent.record_block([], box.apply([]))
+    outcome = recent.get(compute_tx_hash(raw))
+    assert outcome is not None and outcome.height == box.state.height - 1
+    assert RecentTxs().window == TX_WINDOW_BLOCKS == 1_000
+
+
+async def test_the_route_is_documented(api: Harness) -> None:
+    document = (await api.client.get("/openapi.json")).json()
+    operation = document["paths"]["/v1/txs/{hash}"]["get"]
+    assert operation["operationId"] == "getTx" and "404" in operation["responses"]
+    assert "TxOutcome" in document["components"]["schemas"]
