@@ -1,0 +1,68 @@
+"""In-memory counters of the node's parts, read by operators at scrape and request time.
+
+The parts keep plain dicts (`P2PNode.counters`, `RequestGate.counters`); a
+`CountersCollector` renders one such dict as a Prometheus counter family when
+`/metrics` is scraped, so there is no second copy of the bookkeeping to drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from node.api.app import ApiApp
+from node.api.service import LocalNode
+from node.p2p import P2PNode
+
+CountsGetter = Callable[[], Iterable[tuple[Sequence[str], int]]]
+
+
+class CountersCollector(Collector):
+    """One counter family whose samples are `get()`'s (label values, count), read at scrape."""
+
+    def __init__(self, name: str, documentation: str, labels: Sequence[str], get: CountsGetter):
+        self.name, self.documentation, self.labels, self.get = name, documentation, labels, get
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for values, count in sorted(self.get()):
+            family.add_metric(list(values), count)
+        yield family
+
+
+def get_p2p_view(p2p: P2PNode) -> dict[str, object]:
+    """The p2p section of GET /v1/status: counters nested scope -> outcome -> count."""
+    counters: dict[str, dict[str, int]] = {}
+    for (scope, outcome), count in sorted(p2p.counters.items()):
+        counters.setdefault(scope, {})[outcome] = count
+    return {"peer_id": p2p.peer_id, "peers": len(p2p.connected_peers()), "counters": counters}
+
+
+def add_status_section(app: ApiApp, name: str, get: Callable[[], object]) -> None:
+    """Add `name: get()` to GET /v1/status, after what the node's status already has."""
+    node = app.node
+    if not isinstance(node, LocalNode):
+        return
+    previous = node.status_extra
+
+    def extra() -> dict[str, object]:
+        return {**({} if previous is None else previous()), name: get()}
+
+    node.status_extra = extra
+
+
+def expose_p2p_counters(app: ApiApp, p2p: P2PNode) -> None:
+    """Serve `p2p.counters` as `clearnode_p2p_events_total{scope, outcome}` and under
+    `p2p` in GET /v1/status (scope: a gossip topic, `links` or `connections`)."""
+    if app.metrics is not None:
+        app.metrics.registry.register(
+            CountersCollector(
+                "clearnode_p2p_events",
+                "libp2p events by scope (gossip topic, links, connections) and outcome",
+                ("scope", "outcome"),
+                lambda: p2p.counters.items(),
+            )
+        )
+    add_status_section(app, "p2p", lambda: get_p2p_view(p2p))
