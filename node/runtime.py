@@ -361,6 +361,8 @@ async def run_node(
                 result = app.last_result
                 codes = [] if result is None else [r.code for r in result.tx_results]
                 api.publish_block(block.height, root, block.header.time_ms, codes)
+                if result is not None:
+                    api.record_block(block.txs, result)
                 ctx.notify_commit(block, certificate, root)
                 if block.height % config.storage.snapshot_interval == 0:
                     compact_wal(wal, block.height + 1)
