@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from node.api.service import LocalNode
 from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs
 from node.mempool import Mempool, compute_tx_hash
 from node.txcheck import make_clearing_check
+from tests.node.nodenet import open_node_network
 from tests.node.test_api import ALICE, BOB, GENESIS, MAX_BODY, USDC, VENUE_KEY
 
 WINDOW = 3
@@ -155,3 +157,22 @@ async def test_the_route_is_documented(api: Harness) -> None:
     operation = document["paths"]["/v1/txs/{hash}"]["get"]
     assert operation["operationId"] == "getTx" and "404" in operation["responses"]
     assert "TxOutcome" in document["components"]["schemas"]
+
+
+@pytest.mark.slow
+async def test_whole_nodes_answer_a_committed_batch_on_every_node(tmp_path: Path) -> None:
+    async with open_node_network(tmp_path) as net:
+        box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+        raw = batch(box, 1, [MARK])  # alice and bob are unknown: the trade is rejected
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{net.homes[0].api_port}") as c:
+            submitted = await c.post(
+                "/v1/trade-batches", content=raw, headers={"content-type": "application/msgpack"}
+            )
+        assert submitted.status_code == 202, submitted.text
+        path = f"/v1/txs/{submitted.json()['tx_hash']}"
+        with trio.fail_after(60):
+            while (body := await net.get_json(net.homes[1], path)).get("status") != "committed":
+                await trio.sleep(0.1)
+        assert body["code"] == "ok" and body["events"][-1]["kind"] == "trade_batch"
+        assert body["events"][0]["kind"] == "trade_rejected"
+        assert await net.get_json(net.homes[0], path) == body
