@@ -11,6 +11,7 @@ import trio
 from clearing.risk.engine import get_risk_setup
 from consensus.types import Block, CommitCertificate
 from node.api.app import RouteHandler
+from node.api.counters import expose_p2p_counters
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.clock import wall_clock_ms
@@ -71,6 +72,7 @@ async def serve_status(
     page = StatusPage(ctx, None if verdicts is None else verdicts.get)
     ctx.on_commit(page.on_commit)
     ctx.api.add_routes(page.routes())
+    expose_p2p_counters(ctx.api, ctx.p2p)
     get_risk_setup(ctx.genesis)  # build the risk setup now, not on the first page view
     async with trio.open_nursery() as nursery:
         if verdicts is not None:
