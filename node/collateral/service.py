@@ -38,7 +38,9 @@ from clearing.collateral import is_credited
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from consensus.types import Block, CommitCertificate
+from node.api.counters import CountersCollector
 from node.clock import wall_clock_ms
+from node.collateral.admission import RequestGate
 from node.collateral.api import BridgeApi
 from node.collateral.chains import Attester, VaultReader, get_outbox_path, watch_chain
 from node.collateral.gossip import (
@@ -78,6 +80,7 @@ class BridgeNode:
         self.own: dict[OwnKey, bytes] = {}
         self.watchers: dict[str, Watcher] = {}
         self.reobserver: Reobserver | None = None  # validators only
+        self.request_gate: RequestGate | None = None  # the bridge topic's, once served
         self.committed = trio.Event()
 
     # -- what the ledger has settled ----------------------------------------
@@ -247,6 +250,7 @@ async def serve_bridge(
     ctx.on_commit(node.on_commit)
     ctx.app.add_proposal_source(node.propose)
     ctx.api.add_routes(BridgeApi(node).routes())
+    expose_request_gate(node)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(node.receive)
@@ -259,6 +263,24 @@ async def serve_bridge(
     finally:
         if node.reobserver is not None:
             node.reobserver.close()
+
+
+def expose_request_gate(node: BridgeNode) -> None:
+    """Serve the counters of the bridge topic's first-hop gate (gossip.py builds it as the
+    topic's admit) in GET /v1/bridge and as clearnode_bridge_reobserve_requests_total."""
+    gate = getattr(node.ctx.p2p.get_topic(BRIDGE).admit, "__self__", None)
+    if not isinstance(gate, RequestGate):
+        return
+    node.request_gate = gate
+    if node.ctx.api.metrics is not None:
+        node.ctx.api.metrics.registry.register(
+            CountersCollector(
+                "clearnode_bridge_reobserve_requests",
+                "Re-observation requests at the first hop: admitted, stale, replayed, over_budget",
+                ("verdict",),
+                lambda: [((verdict,), count) for verdict, count in gate.counters.items()],
+            )
+        )
 
 
 def start_reobserver(node: BridgeNode, nursery: trio.Nursery) -> None:
