@@ -77,7 +77,7 @@ class BridgeApi:
             }
             for name, w in sorted(self.node.watchers.items())
         }
-        node = self.node
+        node, gate = self.node, self.node.request_gate
         return json_response(
             200,
             {
@@ -91,6 +91,8 @@ class BridgeApi:
                 "own_unsettled": len(node.own),
                 # validators: asked, signed, flooded, dropped, and refusals by type
                 "reobserve": None if node.reobserver is None else dict(node.reobserver.counters),
+                # re-observation requests at the first hop: admitted, stale, replayed, over_budget
+                "request_gate": None if gate is None else dict(gate.counters),
             },
         )
 
