@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 
 from clearing.sandbox import Sandbox
@@ -18,6 +19,7 @@ from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.p2p import open_p2p
 from node.txcheck import make_clearing_check
+from tests.node.nodenet import open_node_network
 from tests.node.p2p.support import TOPICS, config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,3 +59,16 @@ async def test_p2p_counters_are_served_in_metrics_and_status() -> None:
         "peers": 0,
         "counters": {"links": {"closed_dead": 1}, "tx": {"rejected": 2}},
     }
+
+
+@pytest.mark.slow
+async def test_a_running_node_serves_its_p2p_counters(tmp_path: Path) -> None:
+    async with open_node_network(tmp_path) as net:
+        await net.wait_for_height(2)
+        home = net.homes[0]
+        status = await net.get_json(home, "/v1/status")
+        async with httpx.AsyncClient(timeout=10) as client:
+            text = (await client.get(f"http://127.0.0.1:{home.api_port}/metrics")).text
+    assert status["p2p"]["peers"] >= 1
+    assert status["p2p"]["counters"]["consensus"]["published"] > 0
+    assert 'clearnode_p2p_events_total{outcome="published",scope="consensus"}' in text
