@@ -21,14 +21,14 @@ from clearing.eip712 import compute_signable, sign_typed
 from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
-from node.api.app import ApiApp, serve_api
+from node.api.app import ApiApp
 from node.api.bodies import ACCOUNT_QUERY_FIELDS
-from node.api.http import get_bound_port
 from node.api.service import LocalNode
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
+from tests.node.apiserver import serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
 GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
@@ -58,16 +58,8 @@ async def api(tmp_path: Path) -> AsyncIterator[Harness]:
     metrics = NodeMetrics("test-node")
     node = LocalNode(box.chain_id, "test-node", pool, lambda: box.state, store, metrics=metrics)
     app = ApiApp(node, metrics=metrics, clock_ms=lambda: NOW_MS)
-    async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(
-            lambda task_status: serve_api(
-                app, "127.0.0.1", 0, max_body_bytes=MAX_BODY, task_status=task_status
-            )
-        )
-        port = get_bound_port(listeners)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            yield Harness(box, pool, app, client, port, store)
-        nursery.cancel_scope.cancel()
+    async with serve_app(app, MAX_BODY) as client:
+        yield Harness(box, pool, app, client, client.base_url.port, store)
     store.close()
 
 

@@ -19,12 +19,12 @@ from clearing.block import BlockResult
 from clearing.sandbox import Sandbox
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
-from node.api.app import ApiApp, serve_api
-from node.api.http import get_bound_port
+from node.api.app import ApiApp
 from node.api.service import LocalNode
 from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs
 from node.mempool import Mempool, compute_tx_hash
 from node.txcheck import make_clearing_check
+from tests.node.apiserver import serve_app
 from tests.node.nodenet import open_node_network
 from tests.node.test_api import ALICE, BOB, GENESIS, MAX_BODY, USDC, VENUE_KEY
 
@@ -56,16 +56,8 @@ async def api() -> AsyncIterator[Harness]:
     app = ApiApp(
         LocalNode(box.chain_id, "test-node", pool, lambda: box.state), tx_window_blocks=WINDOW
     )
-    async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(
-            lambda task_status: serve_api(
-                app, "127.0.0.1", 0, max_body_bytes=MAX_BODY, task_status=task_status
-            )
-        )
-        port = get_bound_port(listeners)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            yield Harness(box, pool, app, client)
-        nursery.cancel_scope.cancel()
+    async with serve_app(app, MAX_BODY) as client:
+        yield Harness(box, pool, app, client)
 
 
 def batch(box: Sandbox, batch_id: int, prices: list[int]) -> bytes:

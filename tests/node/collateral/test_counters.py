@@ -5,13 +5,9 @@ from __future__ import annotations
 import copy
 from types import SimpleNamespace
 
-import httpx
-import trio
-
 from bridge.observation import ReobserveRequest, sign_reobserve_request
 from clearing.sandbox import Sandbox
-from node.api.app import ApiApp, serve_api
-from node.api.http import get_bound_port
+from node.api.app import ApiApp
 from node.api.service import LocalNode
 from node.clock import wall_clock_ms
 from node.collateral.admission import MAX_REQUEST_AGE_MS
@@ -23,6 +19,7 @@ from node.metrics import NodeMetrics
 from node.p2p import P2PConfig, open_p2p
 from node.p2p.topics import BRIDGE
 from node.txcheck import make_clearing_check
+from tests.node.apiserver import serve_app
 from tests.node.collateral.support import CHAIN_ID, CONSENSUS_KEYS, get_genesis, get_genesis_doc
 
 GENESIS = get_genesis()
@@ -39,16 +36,11 @@ async def test_request_gate_counters_are_served_in_bridge_status_and_metrics() -
     app = make_app()
     topic = BridgeCheck.from_genesis(GENESIS).topic()
     p2p_config = P2PConfig(key_seed=bytes(32))
-    async with open_p2p(p2p_config, [topic]) as p2p, trio.open_nursery() as nursery:
+    async with open_p2p(p2p_config, [topic]) as p2p:
         ctx = SimpleNamespace(genesis=GENESIS, p2p=p2p, api=app, state=app.node.get_state())
         node = BridgeNode(ctx)  # type: ignore[arg-type]
         app.add_routes(BridgeApi(node).routes())
         expose_request_gate(node)
-        listeners = await nursery.start(
-            lambda task_status: serve_api(
-                app, "127.0.0.1", 0, max_body_bytes=4096, task_status=task_status
-            )
-        )
         request = ReobserveRequest(CHAIN_ID, bytes(32), 0)
         fresh = sign_reobserve_request(
             CONSENSUS_KEYS[0], GENESIS.chain_id, request, wall_clock_ms()
@@ -58,11 +50,9 @@ async def test_request_gate_counters_are_served_in_bridge_status_and_metrics() -
         admit = p2p.get_topic(BRIDGE).admit
         assert admit is not None
         assert [admit("a", "b", m) for m in (fresh, fresh, stale)] == [True, False, False]
-        base = f"http://127.0.0.1:{get_bound_port(listeners)}"
-        async with httpx.AsyncClient(base_url=base) as client:
+        async with serve_app(app) as client:
             status = (await client.get("/v1/bridge")).json()
             text = (await client.get("/metrics")).text
-        nursery.cancel_scope.cancel()
     assert status["request_gate"] == {"admitted": 1, "replayed": 1, "stale": 1}
     assert status["reobserve"] is None  # not a validator here
     for verdict in ("admitted", "replayed", "stale"):
