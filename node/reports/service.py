@@ -245,7 +245,7 @@ class ReportsService:
         if self.store.get_report(epoch) is not None:
             return
         newest = self.ctx.state.height // self.epoch_length
-        if not epoch <= newest:
+        if epoch > newest:
             return
         self.unconfirmed[epoch] = announcement
         self._confirm(epoch)
