@@ -19,16 +19,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-import msgpack
-
-from clearing.errors import DecodeError, GenesisError
+from clearing.errors import GenesisError
 from clearing.instruments import Instrument, InstrumentKind, OptionType
 from clearing.risk.black76 import CONTEXT, compute_option_value
 from clearing.risk.params import RiskParams
 from clearing.risk.scenarios import Move, ScenarioSet
 from clearing.units import BPS_DENOMINATOR, apply_bps_ceil
-
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,24 +44,6 @@ class RiskArrays:
     @property
     def scenario_count(self) -> int:
         return len(self.scenario_labels)
-
-    def encode(self) -> bytes:
-        body = [FORMAT_VERSION, self.epoch, list(self.instrument_ids),
-                list(self.scenario_labels), [list(v) for v in self.values]]  # fmt: skip
-        return msgpack.packb(body, use_bin_type=True)  # type: ignore[no-any-return]
-
-    @classmethod
-    def decode(cls, data: bytes) -> RiskArrays:
-        try:
-            version, epoch, ids, labels, values = msgpack.unpackb(data, raw=False)
-            assert version == FORMAT_VERSION and isinstance(epoch, int) and epoch >= 0
-            assert all(isinstance(i, str) for i in ids) and list(ids) == sorted(set(ids))
-            assert all(isinstance(s, str) for s in labels) and len(values) == len(ids)
-            assert all(len(v) == len(labels) for v in values)
-            assert all(isinstance(x, int) and not isinstance(x, bool) for v in values for x in v)
-        except (ValueError, TypeError, AssertionError, msgpack.UnpackException) as exc:
-            raise DecodeError("RiskArrays", repr(exc)) from None
-        return cls(epoch, tuple(ids), tuple(labels), tuple(tuple(v) for v in values))
 
 
 def get_risk_factor(instrument: Instrument, by_id: Mapping[str, Instrument]) -> str:

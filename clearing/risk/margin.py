@@ -60,10 +60,6 @@ def is_maintenance_met(equity: int, initial_margin: int, k_num: int, k_den: int)
     return k_den * equity >= k_num * initial_margin
 
 
-def is_initial_met(equity: int, initial_margin: int) -> bool:
-    return equity >= initial_margin
-
-
 def check_trade_margin(
     member: bytes, sub_account: int, equity_after: int, im_before: int, im_after: int
 ) -> None:
@@ -74,11 +70,3 @@ def check_trade_margin(
     """
     if im_after > im_before and equity_after < im_after:
         raise InsufficientMargin(member, sub_account, equity_after, im_before, im_after)
-
-
-def check_withdrawal_margin(
-    member: bytes, sub_account: int, equity_after: int, initial_margin: int
-) -> None:
-    """Withdrawals and transfers out must leave initial margin covered."""
-    if equity_after < initial_margin:
-        raise InsufficientMargin(member, sub_account, equity_after, initial_margin, initial_margin)

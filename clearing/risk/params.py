@@ -174,10 +174,11 @@ def _parse_backstop(obj: object, path: str) -> tuple[bytes, int]:
     r = _Section(obj, path, {"member", "sub_account"})
     text = r.text("member")
     try:
-        assert text.startswith("0x") and len(text) == 42
-        member = bytes.fromhex(text[2:])
-    except (AssertionError, ValueError):
-        raise GenesisError(f"{path}.member", "0x-hex of 20 bytes", text) from None
+        member = bytes.fromhex(text[2:]) if text.startswith("0x") else b""
+    except ValueError:
+        member = b""
+    if len(member) != 20:
+        raise GenesisError(f"{path}.member", "0x-hex of 20 bytes", text)
     return member, r.integer("sub_account", 0, 2**32 - 1)
 
 
@@ -208,11 +209,12 @@ def parse_stress_days_csv(text: str, path: str = "stress_days.csv") -> list[dict
         raise GenesisError(path, "a header label,underlying,move_bps", rows[0][1] if rows else "")
     for n, line in rows[1:]:
         cells = [c.strip() for c in line.split(",")]
+        label, underlying, move = cells if len(cells) == 3 else ("", "", "")
+        if not (label and underlying and underlying not in days.get(label, {})):
+            raise GenesisError(f"{path}:{n}", "label,underlying,integer (once per day)", line)
         try:
-            label, underlying, move = cells
-            assert label and underlying and underlying not in days.get(label, {})
             days.setdefault(label, {})[underlying] = int(move)
-        except (ValueError, AssertionError):
+        except ValueError:
             raise GenesisError(
                 f"{path}:{n}", "label,underlying,integer (once per day)", line
             ) from None

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from clearing.errors import DecodeError
 from clearing.risk.arrays import RiskArrays, compute_floored_row, compute_risk_arrays
 from clearing.risk.margin import compute_initial_margin, compute_scenario_losses
 from clearing.risk.scenarios import compute_scenario_set
@@ -54,9 +53,3 @@ def test_floor_deepens_both_directions() -> None:
     assert compute_floored_row((0, 1, -1, 0), 5) == (0, 5, -5, 0)
     assert compute_floored_row((0, 0, 0), 5) == (0, -5, 5)
     assert compute_floored_row((0, 9, -9), 5) == (0, 9, -9)
-
-
-def test_encode_round_trip_and_bad_bytes(arrays: RiskArrays) -> None:
-    assert RiskArrays.decode(arrays.encode()) == arrays
-    with pytest.raises(DecodeError):
-        RiskArrays.decode(b"\x93\x02\x00\x00")

@@ -6,7 +6,6 @@ from clearing.risk.arrays import RiskArrays
 from clearing.risk.errors import InsufficientMargin
 from clearing.risk.margin import (
     check_trade_margin,
-    check_withdrawal_margin,
     compute_equity,
     compute_initial_margin,
     compute_maintenance_margin,
@@ -62,8 +61,6 @@ def test_pre_trade_rule() -> None:
         check_trade_margin(b"m", 0, equity_after=99, im_before=50, im_after=100)
     assert (info.value.equity, info.value.initial_margin_before, info.value.initial_margin) == (
         99, 50, 100)  # fmt: skip
-    with pytest.raises(InsufficientMargin):
-        check_withdrawal_margin(b"m", 1, equity_after=99, initial_margin=100)
 
 
 def test_incremental_update_refuses_a_row_of_another_scenario_set() -> None:

@@ -33,6 +33,9 @@ def test_sample_section_parses() -> None:
                           "partial_steps": 1}}, "risk.liquidation.fee_bps"),
         ({"max_scenarios": 20}, "risk.max_scenarios"),  # 17 * 17 + 1 scenarios needed
         ({"backstops": [{"member": "0x12", "sub_account": 0}]}, "risk.backstops[0].member"),
+        ({"backstops": [{"member": "ab" * 21, "sub_account": 0}]}, "risk.backstops[0].member"),
+        ({"backstops": [{"member": "0x" + "zz" * 20, "sub_account": 0}]},
+         "risk.backstops[0].member"),
         ({"backstops": {"member": "0x12"}}, "risk.backstops"),
         # the clearing house's own accounts are outside the margin rules
         ({"backstops": [{"member": "0x" + "00" * 20, "sub_account": 1}]},
@@ -68,6 +71,8 @@ def test_shipped_stress_days_file_feeds_the_scenario_set() -> None:
         ("", "stress_days.csv"),
         ("label,underlying,move_bps\nx,BTC,ten\n", "stress_days.csv:2"),
         ("label,underlying,move_bps\nx,BTC,1\nx,BTC,2\n", "stress_days.csv:3"),
+        ("label,underlying,move_bps\nx,BTC\n", "stress_days.csv:2"),
+        ("label,underlying,move_bps\n,BTC,1\n", "stress_days.csv:2"),
     ],
 )
 def test_bad_stress_days_file_names_the_line(text: str, key: str) -> None:
