@@ -67,7 +67,8 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
 }
 
 # Order matters: settle variation margin at the new marks before funding, and
-# both before expiring instruments. RISK appends liquidation / waterfall here.
+# both before expiring instruments; liquidation (and the waterfall behind it)
+# then sees every account at its settled equity.
 END_OF_BLOCK_STEPS: tuple[Step, ...] = (
     process_mark_to_market,
     process_funding,

@@ -2,8 +2,8 @@
 
 Equity = cash + haircut value of collateral (positions are settled into cash
 every block by variation margin). A debit is eligible when equity after it is
-at least ``get_debit_requirement``; today that is 0 ("collateral and cash
-suffice"), the risk issue replaces it with initial margin.
+at least ``get_debit_requirement``, the sub-account's initial margin, so value
+never leaves an account that would then be under-margined.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from clearing.state import ClearingState, SubAccount, get_collateral_value
 
 
 def get_debit_requirement(state: ClearingState, member: bytes, sub_account: int) -> int:
-    """Equity a sub-account must keep after a debit: its initial margin (RISK)."""
+    """Equity a sub-account must keep after a debit: its initial margin."""
     return get_initial_margin_requirement(state, member, sub_account)
 
 

@@ -61,7 +61,7 @@ class Genesis:
     index_prices: tuple[tuple[str, int], ...]  # feed id -> price, sorted
     mark_prices: tuple[tuple[str, int], ...]  # instrument id -> price, sorted
     insurance_fund: int
-    risk: Mapping[str, Any]  # validated as a JSON object; RISK parses its content
+    risk: Mapping[str, Any]  # validated as a JSON object; clearing/risk/params.py parses it
     trade_id_window: int = DEFAULT_TRADE_ID_WINDOW  # optional key; see clearing/replay.py
 
     def feeds(self) -> frozenset[str]:

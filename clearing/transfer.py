@@ -3,7 +3,7 @@
 Member-signed (EIP-712), nonce used once. ``asset_chain_id == 0`` (and the
 zero token) means settlement cash; otherwise the collateral ``(chain, token)``.
 Eligibility: the source holds the amount (cash may not go below zero by a
-transfer) and passes ``check_debit_eligibility`` (where RISK adds margin).
+transfer) and passes ``check_debit_eligibility`` (initial margin stays covered).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 sign the resulting ``WithdrawalRecord`` for the vault on its chain.
 
 Checks: known token, unused nonce, enough quanta, ``check_debit_eligibility``
-(equity stays at or above the requirement: 0 today, initial margin with RISK),
+(equity stays at or above the sub-account's initial margin),
 and the member's EIP-712 signature. The record is kept in
 ``state.pending_withdrawals`` until validators holding more than 2/3 of the
 power attest the vault's ``Withdrawn`` log (``WithdrawalPaid``): until then the
