@@ -47,8 +47,11 @@ devnet: install
 bench: install
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m bench $(or $(B),all)
 
+LINTED := clearing consensus proofs node bridge bench tests
+
 lint: install
-	$(BIN)/ruff check clearing consensus proofs node bridge bench tests
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 clean:

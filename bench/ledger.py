@@ -58,9 +58,7 @@ def build_genesis_doc(instruments: int, margin: bool) -> dict[str, Any]:
     return doc
 
 
-def build_state(
-    members: int, instruments: int, margin: bool
-) -> tuple[ClearingState, list[bytes]]:
+def build_state(members: int, instruments: int, margin: bool) -> tuple[ClearingState, list[bytes]]:
     """A state with ``members`` members, each with cash and venue alpha authorised."""
     state = initialize_state(parse_genesis(build_genesis_doc(instruments, margin)))
     addresses = [n.to_bytes(20, "big") for n in range(1, members + 1)]

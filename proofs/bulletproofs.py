@@ -392,9 +392,7 @@ def add_range_check(
     g_weight = -omega * proof.a % R
     h_weight = -omega * proof.b % R
     z2wu = z_pow[2] * wu % R
-    g_terms: list[Tensor] = [
-        ([g_weight * v % R for v in _tensor(u_hi, True)], _tensor(u_lo, True))
-    ]
+    g_terms: list[Tensor] = [([g_weight * v % R for v in _tensor(u_hi, True)], _tensor(u_lo, True))]
     h_terms: list[Tensor] = [
         (
             [z2wu * v % R for v in _powers(z * y_inv_n, m)],  # wu·z^{2+j}·y^{-n·j}

@@ -140,7 +140,10 @@ def verify_member_openings(
             continue
         name = entry.describe()
         for label, c, v, b in zip(
-            statement.input_labels, entry.commitments, opening.values, opening.blindings,
+            statement.input_labels,
+            entry.commitments,
+            opening.values,
+            opening.blindings,
             strict=True,
         ):
             if c != gens.group.encode(gens.commit(v, b)):

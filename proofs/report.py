@@ -121,13 +121,14 @@ class Report:
         return compute_account_context(self.version, self.epoch, self.state_root, entry.key)
 
 
-def compute_account_context(
-    version: int, epoch: int, state_root: bytes, key: AccountKey
-) -> bytes:
+def compute_account_context(version: int, epoch: int, state_root: bytes, key: AccountKey) -> bytes:
     """What an account's proof is bound to, besides the statement and its commitments."""
     owner, sub = key
     return (
-        version.to_bytes(2, "big") + epoch.to_bytes(8, "big") + state_root + owner
+        version.to_bytes(2, "big")
+        + epoch.to_bytes(8, "big")
+        + state_root
+        + owner
         + sub.to_bytes(8, "big")
     )
 
@@ -300,7 +301,11 @@ def verify_report(
         try:
             points = [gens.group.decode_point(c) for c in entry.commitments]
             add_solvency_check(
-                check, report.statement, report.get_context(entry), entry.commitments, points,
+                check,
+                report.statement,
+                report.get_context(entry),
+                entry.commitments,
+                points,
                 entry.proof,
             )
         except DecodeError as exc:
@@ -334,7 +339,11 @@ def _find_invalid(
     check = MsmCheck(gens, N_BITS)
     for entry, points in items:
         add_solvency_check(
-            check, report.statement, report.get_context(entry), entry.commitments, points,
+            check,
+            report.statement,
+            report.get_context(entry),
+            entry.commitments,
+            points,
             entry.proof,
         )
     if check.is_identity():

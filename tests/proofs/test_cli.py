@@ -31,7 +31,7 @@ def files(signed: Fixture, tmp_path: Path) -> dict[str, Path]:
                 "validators": [
                     {"pubkey": "0x" + v.public_key.hex(), "power": v.power}
                     for v in signed.validators
-                ]
+                ],
             }
         )
     )

@@ -65,6 +65,7 @@ def test_outer_sum_is_exact_at_the_extremes(
     monkeypatch.setattr(msm_module, "_BLAS_TERMS", blas)
     monkeypatch.setattr(msm_module, "_CHUNK_TERMS", chunk)
     rng = random.Random(11)
+
     def vector(size: int) -> list[int]:
         return [rng.randrange(R) for _ in range(size)]
 
