@@ -1,4 +1,4 @@
-"""The layering rules of ARCHITECTURE.md, checked on the source itself.
+"""The layering rules of docs/architecture.md, checked on the source itself.
 
 The pure cores (clearing/, consensus/, proofs/) must never reach for I/O
 frameworks, and arrows between packages point one way only. Checked on the
