@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -21,6 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="clearnode",
         description="Clearing node for crypto derivatives: BFT consensus on one netted margin "
         "state across EVM chains, with zero-knowledge solvency reports.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"clearnode {importlib.metadata.version('clearnode')}",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

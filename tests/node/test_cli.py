@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import stat
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,18 @@ async def test_status_queries_a_running_api(
 def test_status_without_a_node_fails_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--api", "http://127.0.0.1:9", "--timeout", "2"]) == 1
     assert "no answer" in capsys.readouterr().out
+
+
+def test_version_is_the_packaged_one_and_has_a_changelog_entry(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert capsys.readouterr().out.strip() == f"clearnode {version}"
+    headings = (ROOT / "CHANGELOG.md").read_text().splitlines()
+    assert any(line.startswith(f"## {version}") for line in headings)
 
 
 def test_json_logs_carry_extra_fields_and_libp2p_records() -> None:
