@@ -1,5 +1,6 @@
 """The node's on-disk store: one SQLite file (WAL journal) of committed blocks,
-their commit certificates, clearing-state snapshots and bridge cursors.
+their commit certificates, clearing-state snapshots, bridge cursors and the
+transactions the mempool admitted but no block has included yet.
 
 Every write is one SQLite transaction, so a crash leaves either all of a block
 (block + certificate + state root, and the snapshot taken with it) or none of it.
@@ -17,12 +18,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 S = TypeVar("S")
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,18 @@ CREATE TABLE IF NOT EXISTS bridge_cursors (
     block_hash BLOB NOT NULL
 );
 """
+
+_MIGRATIONS = {
+    # version 1 -> 2: admitted transactions survive a restart (node.txpool)
+    1: """
+CREATE TABLE pending_txs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tx_hash BLOB NOT NULL UNIQUE,
+    tx BLOB NOT NULL
+);
+""",
+}
+"""From each version, the statements that make the next one."""
 
 
 class StorageError(Exception):
@@ -118,11 +131,19 @@ class NodeStore:
         self._lock = threading.Lock()
 
     def _check_schema_version(self) -> None:
+        """Brings a file of an older schema to this one (each step one transaction)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        elif row[0] != SCHEMA_VERSION:
-            raise StorageError(f"schema version {row[0]}, this node reads {SCHEMA_VERSION}")
+            self._db.execute("INSERT INTO meta VALUES ('schema', 1)")
+        version = 1 if row is None else row[0]
+        if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+            raise StorageError(f"schema version {version}, this node reads {SCHEMA_VERSION}")
+        for step in range(version, SCHEMA_VERSION):
+            with self._transaction():
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (step + 1,))
 
     def close(self) -> None:
         self._db.close()
@@ -246,6 +267,24 @@ class NodeStore:
                 (chain,),
             ).fetchone()
         return None if row is None else BridgeCursor(*row)
+
+    def write_pending_txs(self, changes: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """Apply `changes` in order, in one transaction (one fsync): `(hash, tx)` records an
+        admitted transaction, `(hash, None)` forgets one (included in a block, or invalid)."""
+        with self._lock, self._transaction():
+            for tx_hash, tx in changes:
+                if tx is None:
+                    self._db.execute("DELETE FROM pending_txs WHERE tx_hash = ?", (tx_hash,))
+                else:
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO pending_txs (tx_hash, tx) VALUES (?, ?)",
+                        (tx_hash, tx),
+                    )
+
+    def load_pending_txs(self) -> list[bytes]:
+        """The recorded pending transactions, in the order they were admitted."""
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT tx FROM pending_txs ORDER BY seq")]
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
