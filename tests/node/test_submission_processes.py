@@ -4,7 +4,6 @@ right after answering; a validator cut off from its peers answers 503."""
 
 from __future__ import annotations
 
-import itertools
 import time
 import urllib.error
 from pathlib import Path
@@ -38,23 +37,14 @@ class CliProcessNetwork(ProcessNetwork):
 
 
 def make_batches(count: int) -> list[bytes]:
-    """Venue trade batches between the members `setup_txs` funds and authorises."""
-    people = [derive_member_key(f"m{i}") for i in range(4)]
+    """Venue trade batches (one trade each) between members `setup_txs` funds and authorises."""
+    buyer, seller = derive_member_key("m0").address, derive_member_key("m1").address
     venue, chain_id = derive_ed25519_key("venue-alpha"), new_sandbox().chain_id
-    trade_ids = itertools.count(1)
-    return [
-        encode_tx(
-            sign_trade_batch(
-                venue,
-                chain_id,
-                "alpha",
-                batch_id,
-                (Trade(next(trade_ids), "BTC-PERP", people[0].address, 0, people[1].address, 0,
-                       60_000_000, 1),),  # fmt: skip
-            )
-        )
-        for batch_id in range(1, count + 1)
-    ]
+    batches = []
+    for batch_id in range(1, count + 1):
+        trade = Trade(batch_id, "BTC-PERP", buyer, 0, seller, 0, 60_000_000, 1)
+        batches.append(encode_tx(sign_trade_batch(venue, chain_id, "alpha", batch_id, (trade,))))
+    return batches
 
 
 def post(home: NodeHome, tx: bytes) -> int | None:
