@@ -113,6 +113,7 @@ class SqliteBlockStore:
             state_root,
             None if schedule is None else schedule.get_snapshot(block.height),
             None if schedule is None else schedule.kept,
+            [compute_tx_hash(tx) for tx in block.txs],
         )
 
     def get_synced(self, height: int) -> SyncedBlock | None:

@@ -168,10 +168,12 @@ class NodeStore:
         state_root: bytes,
         snapshot: bytes | None = None,
         snapshots_kept: int | None = None,
+        included: Sequence[bytes] = (),
     ) -> None:
         """Store block `height` (= latest + 1) with its certificate and resulting state root,
         and optionally the state snapshot after it (pruned to the `snapshots_kept` newest),
-        in one transaction: a snapshot never exists without its block."""
+        in one transaction: a snapshot never exists without its block, and the pending
+        transactions the block includes (hashes `included`) are forgotten with it."""
         with self._lock, self._transaction():
             latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
             if height != latest + 1:
@@ -187,6 +189,9 @@ class NodeStore:
                 )
                 if snapshots_kept is not None:
                     self._prune_snapshots(snapshots_kept)
+            self._db.executemany(
+                "DELETE FROM pending_txs WHERE tx_hash = ?", ((h,) for h in included)
+            )
 
     def load_block(self, height: int) -> StoredBlock | None:
         with self._lock:

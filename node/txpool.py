@@ -2,14 +2,17 @@
 
 Every admitted transaction (from the API, gossip or a node service) is recorded in
 the node's SQLite store (`pending_txs`) and forgotten again when a block includes
-it or a re-check drops it, so a node that dies with transactions pending finds
-them again at restart (`restore`), re-checked against its restored state.
+it (in the block's own SQLite transaction, see `NodeStore.save_block`, and again
+here, after any record of it still being written) or a re-check drops it, so a
+node that dies with transactions pending finds them again at restart (`restore`),
+re-checked against its restored state.
 
 Writes are grouped: `run` (a task of the node's nursery) takes every change queued
 since its last write and commits them in one SQLite transaction (one fsync) in a
 worker thread; `add` returns only after the write holding its transaction is
-committed. Removals are queued in the same order, never awaited: a removal lost in
-a crash leaves a row that `restore`'s re-check drops. A failed write ends `run`
+committed. Removals are queued in the same order, never awaited: an included
+transaction is already forgotten with its block, and a dropped one fails
+`restore`'s re-check again if its removal is lost in a crash. A failed write ends `run`
 (and so the node): a node that cannot persist must not keep admitting.
 """
 

@@ -180,3 +180,16 @@ def test_a_version_1_store_gains_the_pending_table(tmp_path: Path) -> None:
         SCHEMA_VERSION,
     )
     conn.close()
+
+
+async def test_a_block_forgets_what_it_includes_in_its_own_transaction(
+    node: Node, running: TxPool
+) -> None:
+    """A crash right after the block is stored, before the pool's own removal is written:
+    the restarted node does not propose the included transaction again."""
+    included, pending = encode_tx(node.box.authorise(ALICE, "alpha")), trade_batch(node.box)
+    await running.add(included)
+    await running.add(pending)
+    hashes = [compute_tx_hash(included)]
+    running.store.save_block(1, b"block", b"cert", b"\x11" * 32, included=hashes)
+    assert read_recorded(node.db) == [pending]
