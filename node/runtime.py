@@ -39,12 +39,14 @@ from node.config import ConfigError, NodeConfig, load_config
 from node.driver import Driver, DriverConfig
 from node.driver import Genesis as DriverGenesis
 from node.keys import NODE_KEY, VALIDATOR_KEY, load_key
-from node.mempool import Mempool, MempoolError
+from node.liveness import CommitWatch, get_stall_limit_ms
+from node.mempool import Mempool, MempoolError, compute_tx_hash
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import CONSENSUS, TX, feed_driver, get_topics, open_publisher
 from node.services import NodeContext, NodeContextInputs, get_enabled_services
 from node.storage import NodeStore, Rebuilt, StoredBlock, rebuild_state
 from node.txcheck import make_clearing_check
+from node.txpool import TxPool
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,7 @@ class SqliteBlockStore:
             state_root,
             None if schedule is None else schedule.get_snapshot(block.height),
             None if schedule is None else schedule.kept,
+            [compute_tx_hash(tx) for tx in block.txs],
         )
 
     def get_synced(self, height: int) -> SyncedBlock | None:
@@ -269,14 +272,23 @@ def compact_wal(wal: Wal, next_height: int) -> None:
         )
 
 
-def add_to_mempool(mempool: Mempool) -> Callable[[bytes], None]:
+def add_to_mempool(pool: TxPool) -> Callable[[bytes], None]:
     def add(tx: bytes) -> None:
         try:
-            mempool.add(tx)
+            pool.add_nowait(tx)
         except MempoolError as exc:
             log.debug("gossiped tx refused: %s", exc)
 
     return add
+
+
+async def regossip(p2p: P2PNode, pool: TxPool, txs: list[bytes]) -> None:
+    """Gossips the transactions restored at start-up once a peer hears the topic: this node
+    may have died before its gossip of them left."""
+    await p2p.wait_for_mesh(TX, 1)
+    for tx in txs:
+        if compute_tx_hash(tx) in pool.mempool:
+            await p2p.publish(TX, tx)
 
 
 async def run_node(
@@ -302,6 +314,8 @@ async def run_node(
             max_bytes=config.mempool.max_bytes,
             max_tx_bytes=config.mempool.max_tx_bytes,
         )
+        pool = TxPool(mempool, store)
+        restored = pool.restore()
         validators = ValidatorSet.from_validators(
             [Validator(v.name, v.pubkey, v.power) for v in genesis.validators]
         )
@@ -323,12 +337,14 @@ async def run_node(
         services = get_enabled_services(config, NodeContextInputs(genesis, signer is not None))
         topics = [*get_topics(), *(topic for service in services for topic in service.topics)]
         async with open_p2p(p2p_config, topics) as p2p, trio.open_nursery() as nursery:
+            await nursery.start(pool.run)
+            driver_config = driver_config or DriverConfig(chain)
             driver = Driver(
-                driver_config or DriverConfig(chain),
+                driver_config,
                 DriverGenesis(validators, genesis_root, genesis.genesis_time_ms),
                 app,
                 blocks,
-                mempool,
+                pool,
                 open_publisher(p2p, CONSENSUS, nursery),
                 signer=signer,
                 wal=wal,
@@ -342,15 +358,23 @@ async def run_node(
                 "validator" if signer else "full node",
             )
             publish_tx = functools.partial(p2p.publish, TX)
+            commits = CommitWatch(
+                get_stall_limit_ms(driver_config), blocks.get_height(), lambda: driver.syncing
+            )
             api = await nursery.start(
-                serve_node_api, config, lambda: app.state, mempool, store, publish_tx
+                functools.partial(serve_node_api, pool=pool, commits=commits),
+                config,
+                lambda: app.state,
+                mempool,
+                store,
+                publish_tx,
             )
             ctx = NodeContext(
                 config,
                 genesis,
                 app,
                 store,
-                mempool,
+                pool,
                 p2p,
                 api,
                 None if signer is None else Ed25519PrivateKey.from_private_bytes(signer.key.seed),
@@ -364,6 +388,7 @@ async def run_node(
                 if result is not None:
                     api.record_block(block.txs, result)
                 ctx.notify_commit(block, certificate, root)
+                commits.record_commit(block.height)
                 if block.height % config.storage.snapshot_interval == 0:
                     compact_wal(wal, block.height + 1)
 
@@ -371,7 +396,9 @@ async def run_node(
             for service in services:
                 log.info("starting service %s", service.name)
                 await nursery.start(service.serve, ctx)
-            await nursery.start(serve_node, p2p, driver, add_to_mempool(mempool), blocks.get_synced)
+            await nursery.start(serve_node, p2p, driver, add_to_mempool(pool), blocks.get_synced)
+            if restored:
+                nursery.start_soon(regossip, p2p, pool, restored)
             task_status.started(p2p)
     finally:
         store.close()

@@ -25,9 +25,10 @@ from consensus.types import Block, CommitCertificate
 from node.api.app import ApiApp
 from node.app import ClearingApp
 from node.config import NodeConfig
-from node.mempool import Mempool, MempoolError
+from node.mempool import MempoolError
 from node.p2p import P2PNode, Topic
 from node.storage import NodeStore
+from node.txpool import TxPool
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class NodeContext:
     genesis: Genesis
     app: ClearingApp
     store: NodeStore
-    mempool: Mempool
+    pool: TxPool
     p2p: P2PNode
     api: ApiApp
     validator_key: Ed25519PrivateKey | None
@@ -64,9 +65,10 @@ class NodeContext:
             listener(block, certificate, root)
 
     async def submit_tx(self, raw: bytes) -> bool:
-        """Admit `raw` to the mempool and gossip it; False (logged) if the mempool refuses."""
+        """Admit `raw` to the mempool (recorded on disk) and gossip it; False (logged) if the
+        mempool refuses."""
         try:
-            self.mempool.add(raw)
+            await self.pool.add(raw)
         except MempoolError as exc:
             log.debug("service tx refused by the mempool: %s", exc)
             return False

@@ -1,5 +1,6 @@
 """The node's on-disk store: one SQLite file (WAL journal) of committed blocks,
-their commit certificates, clearing-state snapshots and bridge cursors.
+their commit certificates, clearing-state snapshots, bridge cursors and the
+transactions the mempool admitted but no block has included yet.
 
 Every write is one SQLite transaction, so a crash leaves either all of a block
 (block + certificate + state root, and the snapshot taken with it) or none of it.
@@ -17,12 +18,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 S = TypeVar("S")
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,18 @@ CREATE TABLE IF NOT EXISTS bridge_cursors (
     block_hash BLOB NOT NULL
 );
 """
+
+_MIGRATIONS = {
+    # version 1 -> 2: admitted transactions survive a restart (node.txpool)
+    1: """
+CREATE TABLE pending_txs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tx_hash BLOB NOT NULL UNIQUE,
+    tx BLOB NOT NULL
+);
+""",
+}
+"""From each version, the statements that make the next one."""
 
 
 class StorageError(Exception):
@@ -118,11 +131,19 @@ class NodeStore:
         self._lock = threading.Lock()
 
     def _check_schema_version(self) -> None:
+        """Brings a file of an older schema to this one (each step one transaction)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        elif row[0] != SCHEMA_VERSION:
-            raise StorageError(f"schema version {row[0]}, this node reads {SCHEMA_VERSION}")
+            self._db.execute("INSERT INTO meta VALUES ('schema', 1)")
+        version = 1 if row is None else row[0]
+        if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+            raise StorageError(f"schema version {version}, this node reads {SCHEMA_VERSION}")
+        for step in range(version, SCHEMA_VERSION):
+            with self._transaction():
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (step + 1,))
 
     def close(self) -> None:
         self._db.close()
@@ -147,10 +168,12 @@ class NodeStore:
         state_root: bytes,
         snapshot: bytes | None = None,
         snapshots_kept: int | None = None,
+        included: Sequence[bytes] = (),
     ) -> None:
         """Store block `height` (= latest + 1) with its certificate and resulting state root,
         and optionally the state snapshot after it (pruned to the `snapshots_kept` newest),
-        in one transaction: a snapshot never exists without its block."""
+        in one transaction: a snapshot never exists without its block, and the pending
+        transactions the block includes (hashes `included`) are forgotten with it."""
         with self._lock, self._transaction():
             latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
             if height != latest + 1:
@@ -166,6 +189,9 @@ class NodeStore:
                 )
                 if snapshots_kept is not None:
                     self._prune_snapshots(snapshots_kept)
+            self._db.executemany(
+                "DELETE FROM pending_txs WHERE tx_hash = ?", ((h,) for h in included)
+            )
 
     def load_block(self, height: int) -> StoredBlock | None:
         with self._lock:
@@ -246,6 +272,24 @@ class NodeStore:
                 (chain,),
             ).fetchone()
         return None if row is None else BridgeCursor(*row)
+
+    def write_pending_txs(self, changes: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """Apply `changes` in order, in one transaction (one fsync): `(hash, tx)` records an
+        admitted transaction, `(hash, None)` forgets one (included in a block, or invalid)."""
+        with self._lock, self._transaction():
+            for tx_hash, tx in changes:
+                if tx is None:
+                    self._db.execute("DELETE FROM pending_txs WHERE tx_hash = ?", (tx_hash,))
+                else:
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO pending_txs (tx_hash, tx) VALUES (?, ?)",
+                        (tx_hash, tx),
+                    )
+
+    def load_pending_txs(self) -> list[bytes]:
+        """The recorded pending transactions, in the order they were admitted."""
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT tx FROM pending_txs ORDER BY seq")]
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

@@ -19,6 +19,7 @@ from clearing.errors import (
     UnknownSigner,
 )
 from node.api.http import Response, json_response
+from node.liveness import NotCommitting
 from node.mempool import DuplicateTx, MempoolError, MempoolFull, NonceTaken, TxRejected, TxTooLarge
 
 
@@ -75,6 +76,15 @@ def api_error_from(exc: Exception) -> ApiError:
         return ApiError(413, "TxTooLarge", str(exc), size=exc.size, limit=exc.limit)
     if isinstance(exc, MempoolFull):
         return ApiError(503, "MempoolFull", str(exc), count=exc.count, bytes=exc.size)
+    if isinstance(exc, NotCommitting):
+        return ApiError(
+            503,
+            "NotCommitting",
+            str(exc),
+            last_height=exc.last_height,
+            idle_ms=exc.idle_ms,
+            limit_ms=exc.limit_ms,
+        )
     if isinstance(exc, REPLAYS):
         return ApiError(409, type(exc).__name__, str(exc))
     if isinstance(exc, MempoolError):

@@ -18,9 +18,11 @@ from node.api.app import ApiApp, serve_api
 from node.api.http import get_bound_port
 from node.api.service import LocalNode
 from node.config import NodeConfig
+from node.liveness import CommitWatch
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.storage import NodeStore
+from node.txpool import TxPool
 
 
 async def serve_node_api(
@@ -31,6 +33,8 @@ async def serve_node_api(
     broadcast: Callable[[bytes], Awaitable[None]] | None,
     status_extra: Callable[[], dict[str, object]] | None = None,
     metrics: NodeMetrics | None = None,
+    pool: TxPool | None = None,
+    commits: CommitWatch | None = None,
     *,
     task_status: trio.TaskStatus[ApiApp] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -39,7 +43,7 @@ async def serve_node_api(
         metrics = NodeMetrics(config.moniker)
     node = LocalNode(
         config.chain_id, config.moniker, mempool, get_state, store, broadcast, status_extra,
-        metrics,
+        metrics, pool, commits,
     )  # fmt: skip
     app = ApiApp(node, metrics=metrics if config.metrics.enabled else None)
     if not config.api.enabled:

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from clearing.state import ClearingState
-from node.mempool import Mempool, MempoolError
+from node.liveness import CommitWatch
+from node.mempool import DuplicateTx, Mempool, MempoolError
 from node.metrics import NodeMetrics
 from node.storage import NodeStore
+from node.txpool import TxPool
 
 
 class NodeInterface(Protocol):
@@ -23,7 +25,8 @@ class NodeInterface(Protocol):
     def chain_id(self) -> int: ...
 
     async def submit_tx(self, tx: bytes) -> bytes:
-        """Admit `tx` (raise MempoolError, whose cause may be a clearing error); its hash."""
+        """Admit `tx` (raise MempoolError, whose cause may be a clearing error); its hash.
+        Once this returns, the node will propose `tx` (see docs/venue.md, "What 202 means")."""
         ...
 
     def get_state(self) -> ClearingState:
@@ -53,10 +56,17 @@ class LocalNode:
     # extra status fields the runtime knows (peers, consensus round, validator pubkey...)
     status_extra: Callable[[], dict[str, object]] | None = None
     metrics: NodeMetrics | None = None
+    # the running node's: admissions recorded on disk, refusals while it cannot commit
+    pool: TxPool | None = None
+    commits: CommitWatch | None = None
 
     async def submit_tx(self, tx: bytes) -> bytes:
+        """Admitted (and recorded, with a pool) before it returns; a transaction already
+        pending answers its hash again, so a client may resubmit after a lost answer."""
         try:
-            tx_hash = self.mempool.add(tx)
+            if self.commits is not None:
+                self.commits.check()
+            tx_hash = await self._admit(tx)
         except MempoolError as exc:
             self._count("rejected", type(exc).__name__)
             raise
@@ -64,6 +74,14 @@ class LocalNode:
         if self.broadcast is not None:
             await self.broadcast(tx)
         return tx_hash
+
+    async def _admit(self, tx: bytes) -> bytes:
+        if self.pool is not None:
+            return await self.pool.add(tx)
+        try:
+            return self.mempool.add(tx)
+        except DuplicateTx as exc:
+            return exc.tx_hash
 
     def _count(self, result: str, _reason: str) -> None:
         if self.metrics is not None:

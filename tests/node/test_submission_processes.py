@@ -1,0 +1,123 @@
+"""What 202 promises, with `clearnode start` processes on loopback: a batch a validator
+accepted commits exactly once on every node even when that validator is killed (-9)
+right after answering; an idle network keeps accepting, a validator cut off from its
+peers answers 503 and accepts again once they are back."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+from pathlib import Path
+
+import pytest
+import trio
+
+from clearing.sandbox import derive_ed25519_key, derive_member_key
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import encode_tx
+from consensus.types import Block
+from node.driver import DriverConfig
+from node.liveness import get_stall_limit_ms
+from tests.clearing.support import new_sandbox
+from tests.node.netproc import CLEARNODE, NodeHome, ProcessNetwork, running, spawn
+from tests.node.test_network_inprocess import setup_txs
+from tests.node.test_network_processes import commit_setup, read_blocks, wait_until
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+
+ROUTE = "/v1/trade-batches"
+LIMIT_S = get_stall_limit_ms(DriverConfig("clearnode")) / 1000
+
+
+class CliProcessNetwork(ProcessNetwork):
+    """The loopback network of `ProcessNetwork`, each node run as operators run it."""
+
+    def start(self, home: NodeHome) -> None:
+        command = [str(CLEARNODE), "start", "--home", str(home.path)]
+        self.processes[home.name] = spawn(command, home.path / "node.log")
+
+
+def make_batches(count: int) -> list[bytes]:
+    """Venue trade batches (one trade each) between members `setup_txs` funds and authorises."""
+    buyer, seller = derive_member_key("m0").address, derive_member_key("m1").address
+    venue, chain_id = derive_ed25519_key("venue-alpha"), new_sandbox().chain_id
+    batches = []
+    for batch_id in range(1, count + 1):
+        trade = Trade(batch_id, "BTC-PERP", buyer, 0, seller, 0, 60_000_000, 1)
+        batches.append(encode_tx(sign_trade_batch(venue, chain_id, "alpha", batch_id, (trade,))))
+    return batches
+
+
+def post(home: NodeHome, tx: bytes) -> int | None:
+    """The status code, or None when nothing listens (the node is starting)."""
+    try:
+        return home.post_tx(ROUTE, tx)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+
+
+async def post_until_accepted(home: NodeHome, tx: bytes, timeout_s: float = 30) -> None:
+    """Retries while the node starts or answers 503 (catching up), as a client should."""
+    deadline = time.monotonic() + timeout_s
+    while (status := await trio.to_thread.run_sync(post, home, tx)) != 202:
+        assert status in (None, 503), status
+        assert time.monotonic() < deadline, f"no 202 within {timeout_s}s (last {status})"
+        await trio.sleep(0.2)
+
+
+def is_committed_once(homes: list[NodeHome], txs: list[bytes]) -> bool:
+    """Each of `txs` is in exactly one block of every node's chain."""
+    for home in homes:
+        blocks: list[Block] = read_blocks(home)
+        if any(sum(block.txs.count(tx) for block in blocks) != 1 for tx in txs):
+            return False
+    return True
+
+
+async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path: Path) -> None:
+    setup, _ = setup_txs()
+    batches = make_batches(8)
+    with running(CliProcessNetwork(tmp_path / "net")) as net:
+        validators = list(net.homes)
+        await commit_setup(validators, setup)
+        target = validators[0]
+        for pair in (batches[i : i + 2] for i in range(0, len(batches), 2)):
+            for batch in pair:
+                await post_until_accepted(target, batch)
+            net.kill(target)  # right after its 202: nothing more leaves it
+            net.start(target)
+        await wait_until(
+            "every accepted batch on every node",
+            lambda: is_committed_once(validators, batches),
+            timeout_s=30,
+        )
+        log = (target.path / "node.log").read_text()
+        assert "mempool restored:" in log
+
+
+async def test_isolated_validator_answers_503_and_recovers(tmp_path: Path) -> None:
+    batches = make_batches(2)
+    with running(CliProcessNetwork(tmp_path / "net")) as net:
+        lonely, *peers = net.homes
+        await wait_until("a commit", lambda: len(lonely.get_roots()) >= 2)
+        await trio.sleep(LIMIT_S + 1)  # idle past the limit: empty blocks keep it accepting
+        assert await trio.to_thread.run_sync(post, lonely, batches[0]) == 202
+        for peer in peers:
+            net.pause(peer)  # SIGSTOP: sockets stay open, nothing answers
+        cut_at = time.monotonic()
+        accepted = batches[:1]
+        while (status := await trio.to_thread.run_sync(post, lonely, batches[1])) != 503:
+            assert status == 202, status  # within the limit it still accepts (recorded)
+            accepted = batches
+            assert time.monotonic() - cut_at < LIMIT_S + 5, "no 503 after the limit"
+            await trio.sleep(0.5)
+        assert time.monotonic() - cut_at > LIMIT_S - 2, "503 before the limit"
+        for peer in peers:
+            net.resume(peer)
+        last = make_batches(3)[2]
+        await post_until_accepted(lonely, last)
+        await wait_until(
+            "what the lonely validator accepted, on every node",
+            lambda: is_committed_once(net.homes, [*accepted, last]),
+            timeout_s=30,
+        )
