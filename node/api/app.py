@@ -43,6 +43,8 @@ from node.metrics import CONTENT_TYPE, NodeMetrics
 
 API_VERSION = "1.0.0"
 QUERY_MAX_AGE_MS = 60_000
+MAX_HEIGHT = 2**63 - 1
+"""Heights are SQLite integers (signed 64-bit)."""
 
 RouteHandler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 
@@ -261,10 +263,11 @@ class ApiApp:
 
     async def get_block(self, _: Request, params: dict[str, str]) -> Response:
         text = params["height"]
-        if not text.isdigit() or len(text) > 19:
+        if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_HEIGHT):
             raise ApiError(
-                400, "InvalidField", "height: expected a non-negative integer", field="height"
-            )
+                400, "InvalidField", f"height: expected an integer in [0, {MAX_HEIGHT}]",
+                field="height",
+            )  # fmt: skip
         block = self.node.get_block(int(text))
         if block is None:
             raise ApiError(

@@ -10,6 +10,7 @@ Venue batches and bridge events arrive already encoded (`{"tx": "0x..."}` or a r
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from clearing import transfer, venues, withdrawal
@@ -30,10 +31,42 @@ ACCOUNT_QUERY_FIELDS = [
 ]
 
 
+MAX_JSON_DEPTH = 16
+"""Deepest nesting of objects and arrays a request body may have; ours need 3. The bound is
+checked before decoding: `py_ecc` raises Python's recursion limit to 100,000, so the C JSON
+decoder would overflow the process's stack (SIGSEGV) on a deeply nested body first."""
+MAX_JSON_INT_DIGITS = 78
+"""Digits of the longest integer a request carries (a uint256 has 78)."""
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(rb"[^\[\]{}]")
+
+
+def compute_json_depth(body: bytes) -> int:
+    """Deepest nesting of `[` and `{` outside strings (an upper bound for malformed text)."""
+    brackets = _NOT_A_BRACKET.sub(b"", _STRING.sub(b"", body))
+    depth = deepest = 0
+    for char in brackets:
+        depth += 1 if char in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _parse_bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits exceeds {MAX_JSON_INT_DIGITS}")
+    return int(text)
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
+    depth = compute_json_depth(body)
+    if depth > MAX_JSON_DEPTH:
+        raise ApiError(
+            400, "MalformedJson", f"body nests {depth} levels deep, at most {MAX_JSON_DEPTH}",
+            depth=depth, limit=MAX_JSON_DEPTH,
+        )  # fmt: skip
     try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = json.loads(body, parse_int=_parse_bounded_int)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and the integer bound
         raise ApiError(400, "MalformedJson", f"body is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ApiError(400, "MalformedJson", "body must be a JSON object")
@@ -111,7 +144,7 @@ def check_chain_id(obj: dict[str, Any], chain_id: int) -> None:
 def parse_member_request(body: bytes, chain_id: int) -> TxRecord:
     obj = parse_json_object(body)
     kind = get_field(obj, "type")
-    if kind not in MEMBER_REQUESTS:
+    if not isinstance(kind, str) or kind not in MEMBER_REQUESTS:
         raise ApiError(
             400, "InvalidField", f"type: expected one of {sorted(MEMBER_REQUESTS)}", field="type"
         )

@@ -249,7 +249,12 @@ class CliNetwork:
         self.base = base
         ports = ["--p2p-port", str(p2p), "--api-port", str(api)]
         self.run_cli(["init", "--home", str(base), "--validators", str(validators), *ports])
-        self.homes = sorted(path for path in base.iterdir() if (path / "config.toml").exists())
+        # `init --validators 1` makes `base` itself the home
+        self.homes = (
+            [base]
+            if (base / "config.toml").exists()
+            else sorted(path for path in base.iterdir() if (path / "config.toml").exists())
+        )
         assert len(self.homes) == validators, self.homes
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 

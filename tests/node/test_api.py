@@ -148,6 +148,34 @@ HOSTILE_POSTS = [
     ("/v1/member-requests", b"", "application/json", 400, "MalformedJson"),
     ("/v1/bridge/collateral-events", b'{"tx": "0x"}', "application/json", 400, "DecodeError"),
     ("/v1/accounts/query", b'{"chainId": 1}', "application/json", 400, "WrongChainId"),
+    # Nesting beyond the bound is refused before the decoder recurses (py_ecc lifts the
+    # recursion limit, so the C decoder would crash the process on these).
+    ("/v1/member-requests", b"[" * 30_000, "application/json", 400, "MalformedJson"),
+    (
+        "/v1/accounts/query",
+        b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+        "application/json",
+        400,
+        "MalformedJson",
+    ),
+    (
+        "/v1/trade-batches",
+        b'{"tx":' + b"[" * 17 + b"]" * 17 + b"}",
+        "application/json",
+        400,
+        "MalformedJson",
+    ),
+    (
+        "/v1/member-requests",
+        b'{"type": "Transfer", "nonce": ' + b"9" * 50_000 + b"}",
+        "application/json",
+        400,
+        "MalformedJson",
+    ),
+    ("/v1/member-requests", b'{"type": "\xff\xfe"}', "application/json", 400, "MalformedJson"),
+    ("/v1/member-requests", b'{"type": ["Withdrawal"]}', "application/json", 400, "InvalidField"),
+    ("/v1/member-requests", b'{"type": {"a": 1}}', "application/json", 400, "InvalidField"),
+    ("/v1/trade-batches", b"\x93\x01\x01", "application/msgpack", 400, "DecodeError"),
 ]
 
 
@@ -158,6 +186,34 @@ async def test_garbage_bodies_get_typed_errors(
     response = await api.client.post(path, content=body, headers={"content-type": ctype})
     assert (response.status_code, error_type(response)) == (status, kind), response.text
     assert len(api.pool) == 0
+
+
+async def test_a_deeply_nested_body_leaves_the_server_answering(api: Harness) -> None:
+    deep = b'{"type":' * 7_000 + b"0" + b"}" * 7_000  # within the 64 KiB body cap
+    for path in ("/v1/member-requests", "/v1/accounts/query"):
+        response = await api.client.post(
+            path, content=deep, headers={"content-type": "application/json"}
+        )
+        assert (response.status_code, error_type(response)) == (400, "MalformedJson")
+        assert response.json()["error"]["details"] == {"depth": 7_000, "limit": 16}
+    assert (await api.client.get("/v1/status")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("height", "status", "kind"),
+    [
+        ("9223372036854775808", 400, "InvalidField"),  # one past SQLite's largest integer
+        ("99999999999999999999", 400, "InvalidField"),
+        ("-1", 400, "InvalidField"),
+        ("\u0661", 400, "InvalidField"),  # a digit to str.isdigit, not to SQLite
+        ("9223372036854775807", 404, "UnknownBlock"),
+    ],
+)
+async def test_block_heights_out_of_range_are_refused(
+    api: Harness, height: str, status: int, kind: str
+) -> None:
+    response = await api.client.get(f"/v1/blocks/{height}")
+    assert (response.status_code, error_type(response)) == (status, kind), response.text
 
 
 async def test_signed_request_hostile_variants(api: Harness) -> None:
