@@ -15,6 +15,11 @@ genesis venue (the template's venue ids, with fresh public keys), written to
 `DIR/venue_keys/<id>.json` for the operator to hand to each venue. No key of
 the template (nor the sandbox's public test keys) reaches an init-made genesis.
 At the end init prints what it made: each node's addresses and the next commands.
+
+Collateral chains (node/chainspec.py): `--bridge-chain` gives a real chain's RPC,
+vault and token addresses; `--deploy-anvil NAME=URL` deploys a vault trusting the
+new validators and test tokens on a running anvil first. Either way each chain is a
+`[[bridge_chains]]` section of every config, and its tokens the genesis collateral.
 """
 
 from __future__ import annotations
@@ -26,8 +31,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge.validators import EvmValidatorSet
 from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
+from node.chainspec import (
+    AnvilTarget,
+    ChainSpec,
+    build_collateral,
+    deploy_on_anvil,
+    parse_anvil_target,
+    parse_bridge_chain,
+    render_bridge_chains,
+)
 from node.config import CONFIG_FILE_NAME, load_config
 from node.keys import (
     BRIDGE_KEY,
@@ -65,6 +80,21 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=None,
         help="the network's existing report seed file (default: a new one)",
+    )
+    parser.add_argument(
+        "--bridge-chain",
+        action="append",
+        default=[],
+        metavar="name=N,chain_id=ID,rpc_url=URL,vault=0x..,SYMBOL=0x..",
+        help="a collateral chain with its deployed vault and tokens (repeatable); optional "
+        "confirmation_depth=D (default 12)",
+    )
+    parser.add_argument(
+        "--deploy-anvil",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="deploy a vault and test tokens on the anvil at URL and use it (repeatable)",
     )
     parser.set_defaults(handler=run)
 
@@ -166,6 +196,14 @@ class InitNode:
 class InitResult:
     nodes: list[InitNode]
     venue_key_files: dict[str, Path]
+    chains: list[ChainSpec]
+
+
+def check_unique_chains(chains: list[ChainSpec], anvils: list[AnvilTarget]) -> None:
+    names = [c.name for c in chains] + [a.name for a in anvils]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ValueError(f"bridge chain name {name!r} given twice")
 
 
 def init_homes(
@@ -177,6 +215,8 @@ def init_homes(
     api_port: int,
     template: Path = EXAMPLE_GENESIS,
     report_seed: Path | None = None,
+    chains: list[ChainSpec] | None = None,
+    anvils: list[AnvilTarget] | None = None,
 ) -> InitResult:
     """Create `count` node homes (home itself when count == 1) and the venues' key files."""
     if count < 1:
@@ -188,9 +228,17 @@ def init_homes(
             raise FileExistsError(f"{h / CONFIG_FILE_NAME} already exists; refusing to overwrite")
     if (home / VENUE_KEYS_DIR).exists():
         raise FileExistsError(f"{home / VENUE_KEYS_DIR} already exists; refusing to overwrite")
+    given, anvils = list(chains or []), list(anvils or [])
+    check_unique_chains(given, anvils)
     keys = [NodeKeys(generate_key(NODE_KEY), generate_key(VALIDATOR_KEY), generate_key(BRIDGE_KEY))
             for _ in homes]  # fmt: skip
     venue_template, venue_keys = replace_venue_keys(json.loads(template.read_text()))
+    evm_set = EvmValidatorSet.from_members(
+        0, [(k.bridge.public_key(), VALIDATOR_POWER) for k in keys]
+    )
+    bridge_chains = given + [deploy_on_anvil(a, evm_set, venue_template) for a in anvils]
+    if bridge_chains:
+        venue_template["collateral"] = build_collateral(venue_template, bridge_chains)
     genesis = build_genesis(venue_template, chain_id, list(zip(names, keys, strict=True)))
     seed = create_report_seed() if report_seed is None else load_report_seed(report_seed)
     peer_ids = [compute_peer_id(k.node) for k in keys]
@@ -204,7 +252,8 @@ def init_homes(
         (h / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [a for j, a in enumerate(addrs) if j != i]
         config = render_config(chain_id, name, p2p_port + i, api_port + i, peers)
-        (h / CONFIG_FILE_NAME).write_text(config + "\n" + render_oracle(genesis))
+        services = render_oracle(genesis) + render_bridge_chains(bridge_chains)
+        (h / CONFIG_FILE_NAME).write_text(config + "\n" + services)
         load_config(h)  # what we wrote must load
     venue_key_files = {venue: home / VENUE_KEYS_DIR / f"{venue}.json" for venue in venue_keys}
     for venue, path in venue_key_files.items():
@@ -213,7 +262,7 @@ def init_homes(
         InitNode(name, h, peer_ids[i], addrs[i], f"http://127.0.0.1:{api_port + i}")
         for i, (h, name) in enumerate(zip(homes, names, strict=True))
     ]
-    return InitResult(nodes, venue_key_files)
+    return InitResult(nodes, venue_key_files, bridge_chains)
 
 
 def render_summary(result: InitResult) -> str:
@@ -228,6 +277,14 @@ def render_summary(result: InitResult) -> str:
             f"    api      {node.api_url}",
             f"    status   {node.api_url}/status",
         ]
+    if result.chains:
+        lines += ["", "Collateral chains (in every config's [[bridge_chains]] and the genesis):"]
+        for chain in result.chains:
+            tokens = ", ".join(f"{s} 0x{t.hex()}" for s, t in chain.tokens.items())
+            lines += [
+                f"  {chain.name}  chain id {chain.chain_id}  {chain.rpc_url}",
+                f"    vault 0x{chain.vault.hex()}  tokens {tokens}",
+            ]
     if result.venue_key_files:
         lines += ["", "Venue keys (hand each to its venue; they sign its trade batches):"]
         lines += [f"  {venue}  {path}" for venue, path in result.venue_key_files.items()]
@@ -240,6 +297,8 @@ def render_summary(result: InitResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        chains = [parse_bridge_chain(text) for text in args.bridge_chain]
+        anvils = [parse_anvil_target(text) for text in args.deploy_anvil]
         result = init_homes(
             args.home,
             args.validators,
@@ -249,6 +308,8 @@ def run(args: argparse.Namespace) -> int:
             args.api_port,
             args.genesis_template,
             args.report_seed,
+            chains,
+            anvils,
         )
     except (ValueError, FileExistsError, KeyFileError, GenesisError, OSError) as exc:
         print(f"clearnode init: {exc}")

@@ -12,6 +12,7 @@ import pytest
 from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_ed25519_key
 from node.cli import main
+from node.config import load_config
 from node.keys import VENUE_KEY, load_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,3 +76,48 @@ def test_init_refuses_an_existing_venue_keys_dir(tmp_path: Path) -> None:
     (tmp_path / "venue_keys").mkdir()
     assert main(["init", "--home", str(tmp_path)]) == 2
     assert not (tmp_path / "config.toml").exists()
+
+
+VAULT = "0x" + "11" * 20
+USDC_TOKEN, WETH_TOKEN = "0x" + "22" * 20, "0x" + "33" * 20
+GIVEN = f"name=sepolia,chain_id=11155111,rpc_url=https://rpc.example,vault={VAULT},USDC={USDC_TOKEN},WETH={WETH_TOKEN}"
+
+
+def test_init_writes_a_given_bridge_chain_into_genesis_and_configs(tmp_path: Path) -> None:
+    assert (
+        main(["init", "--home", str(tmp_path), "--validators", "2", "--bridge-chain", GIVEN]) == 0
+    )
+    for home in (tmp_path / "node0", tmp_path / "node1"):
+        (chain,) = load_config(home).bridge_chains
+        assert (chain.name, chain.chain_id, chain.vault_address) == ("sepolia", 11155111, VAULT)
+        assert chain.rpc_url == "https://rpc.example" and chain.confirmation_depth == 12
+        genesis = json.loads((home / "genesis.json").read_text())
+        found = [(c["chain_id"], c["token"], c["symbol"]) for c in genesis["collateral"]]
+        assert found == [(11155111, USDC_TOKEN, "USDC"), (11155111, WETH_TOKEN, "WETH")]
+
+
+@pytest.mark.parametrize(
+    ("option", "key"),
+    [
+        (GIVEN.replace("https://rpc.example", "rpc.example"), "rpc_url"),
+        (GIVEN.replace(VAULT, "0x1234"), "vault"),
+        (GIVEN.replace("11155111", "-5"), "chain_id"),
+        (GIVEN.replace(USDC_TOKEN, "0xzz"), "USDC"),
+        (GIVEN.replace("USDC=", "DAI="), "DAI"),
+        (GIVEN.replace("name=sepolia,", ""), "name"),
+        (GIVEN + ",confirmation_depth=x", "confirmation_depth"),
+    ],
+)
+def test_init_refuses_a_bad_bridge_chain_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, key: str
+) -> None:
+    assert main(["init", "--home", str(tmp_path), "--bridge-chain", option]) == 2
+    assert f"key '{key}'" in capsys.readouterr().out
+    assert not (tmp_path / "config.toml").exists()
+
+
+def test_init_refuses_a_deploy_target_that_is_not_name_equals_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "--home", str(tmp_path), "--deploy-anvil", "a=localhost:8545"]) == 2
+    assert "--deploy-anvil: key 'URL'" in capsys.readouterr().out
