@@ -133,6 +133,7 @@ def deploy_on_anvil(
 ) -> ChainSpec:
     """Deploy a vault trusting `validator_set` and a test token per collateral symbol
     of `template` on the anvil at `target`, with anvil's funded dev account."""
+    # web3 takes seconds to import: only a deploy pays for it.
     from web3 import Web3
     from web3.exceptions import Web3Exception
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,16 @@ def test_init_refuses_a_deploy_target_that_is_not_name_equals_url(
 ) -> None:
     assert main(["init", "--home", str(tmp_path), "--deploy-anvil", "a=localhost:8545"]) == 2
     assert "--deploy-anvil: key 'URL'" in capsys.readouterr().out
+
+
+def test_init_names_an_anvil_that_does_not_answer_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        assert main(["init", "--home", str(tmp_path), "--deploy-anvil", f"a={url}"]) == 2
+    assert f"--deploy-anvil a: key 'URL': expected an anvil answering, found '{url}:" in (
+        capsys.readouterr().out
+    )
+    assert list(tmp_path.iterdir()) == []
