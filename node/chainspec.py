@@ -120,6 +120,14 @@ def parse_anvil_target(text: str) -> AnvilTarget:
     )
 
 
+def check_unique_names(chains: list[ChainSpec], anvils: list[AnvilTarget]) -> None:
+    """Chain names are config section names: each once across both options."""
+    names = [c.name for c in chains] + [a.name for a in anvils]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ChainSpecError("--bridge-chain/--deploy-anvil", "name", "each name once", name)
+
+
 def get_token_decimals(template: dict[str, Any]) -> list[tuple[str, int]]:
     """(symbol, decimals) of each collateral symbol of `template`, first entry wins."""
     found: dict[str, int] = {}

@@ -38,6 +38,7 @@ from node.chainspec import (
     AnvilTarget,
     ChainSpec,
     build_collateral,
+    check_unique_names,
     deploy_on_anvil,
     parse_anvil_target,
     parse_bridge_chain,
@@ -199,13 +200,6 @@ class InitResult:
     chains: list[ChainSpec]
 
 
-def check_unique_chains(chains: list[ChainSpec], anvils: list[AnvilTarget]) -> None:
-    names = [c.name for c in chains] + [a.name for a in anvils]
-    for index, name in enumerate(names):
-        if name in names[:index]:
-            raise ValueError(f"bridge chain name {name!r} given twice")
-
-
 def init_homes(
     home: Path,
     count: int,
@@ -229,7 +223,7 @@ def init_homes(
     if (home / VENUE_KEYS_DIR).exists():
         raise FileExistsError(f"{home / VENUE_KEYS_DIR} already exists; refusing to overwrite")
     given, anvils = list(chains or []), list(anvils or [])
-    check_unique_chains(given, anvils)
+    check_unique_names(given, anvils)
     keys = [NodeKeys(generate_key(NODE_KEY), generate_key(VALIDATOR_KEY), generate_key(BRIDGE_KEY))
             for _ in homes]  # fmt: skip
     venue_template, venue_keys = replace_venue_keys(json.loads(template.read_text()))

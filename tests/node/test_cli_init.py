@@ -135,3 +135,12 @@ def test_init_names_an_anvil_that_does_not_answer_and_writes_nothing(
         capsys.readouterr().out
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_init_refuses_a_chain_name_given_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    twice = ["--bridge-chain", GIVEN, "--deploy-anvil", "sepolia=http://127.0.0.1:1"]
+    assert main(["init", "--home", str(tmp_path), *twice]) == 2
+    assert "key 'name': expected each name once, found 'sepolia'" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
