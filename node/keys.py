@@ -5,6 +5,12 @@
 - bridge key: secp256k1 key that signs withdrawal authorisations (its EVM address
   is listed in genesis).
 
+`clearnode init` also writes one venue key per genesis venue (Ed25519, kind
+`venue-ed25519`, public key listed in genesis `venues`) for the operator to hand
+to that venue, which signs its trade batches with it.
+
+Every file is `{"version": 1, "kind": KIND, "secret": "0x" + 64 hex digits}`.
+
 A key file readable by group or others is refused, like ssh does: a validator
 key that leaked is a double-signing risk for the whole network.
 """
@@ -25,7 +31,8 @@ KEY_FILE_VERSION = 1
 NODE_KEY = "node-ed25519"
 VALIDATOR_KEY = "validator-ed25519"
 BRIDGE_KEY = "bridge-secp256k1"
-KEY_KINDS = (NODE_KEY, VALIDATOR_KEY, BRIDGE_KEY)
+VENUE_KEY = "venue-ed25519"
+KEY_KINDS = (NODE_KEY, VALIDATOR_KEY, BRIDGE_KEY, VENUE_KEY)
 
 
 class KeyFileError(Exception):

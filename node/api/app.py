@@ -236,6 +236,8 @@ class ApiApp:
             "subAccount": sub_account,
             "height": state.height,
             "cash": account.cash,
+            # Any unused nonce is accepted; this one is above all the member has used.
+            "nextNonce": max(record.used_nonces, default=-1) + 1,
             "collateral": [
                 {"chainId": chain, "token": hex0x(token), "quanta": quanta}
                 for (chain, token), quanta in sorted(account.collateral.items())

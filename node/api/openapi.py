@@ -161,6 +161,11 @@ SCHEMAS: dict[str, Any] = {
             "subAccount": {"type": "integer"},
             "height": {"type": "integer"},
             "cash": {"type": "integer"},
+            "nextNonce": {
+                "type": "integer",
+                "description": "One above the highest nonce of the member's committed signed "
+                "requests (0 if none): a nonce the member's next request may use.",
+            },
             "collateral": {"type": "array", "items": {"type": "object"}},
             "positions": {"type": "array", "items": {"type": "object"}},
             "risk": {"type": ["object", "null"]},

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from node.devnet import PUBLIC_KEYS_WARNING
 from node.devnet.ledger_demo import DEFAULT_GENESIS, run_ledger_demo
 
 
@@ -62,6 +64,7 @@ def _at_least(low: int) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    print(PUBLIC_KEYS_WARNING, file=sys.stderr, flush=True)
     if args.ledger_demo:
         return run_ledger_demo(args.genesis)
     from node.devnet.dashboard import make_observer, print_summary

@@ -9,6 +9,17 @@ every price that genesis lists, from its genesis value. Every home gets the
 network's solvency-report seed (`keys/report_seed.json`): one new secret shared
 by the homes made together, or the one given by `--report-seed FILE` (a
 validator joining an existing network).
+
+Every key init writes is new and random: the validators' keys, and one key per
+genesis venue (the template's venue ids, with fresh public keys), written to
+`DIR/venue_keys/<id>.json` for the operator to hand to each venue. No key of
+the template (nor the sandbox's public test keys) reaches an init-made genesis.
+At the end init prints what it made: each node's addresses and the next commands.
+
+Collateral chains (node/chainspec.py): `--bridge-chain` gives a real chain's RPC,
+vault and token addresses; `--deploy-anvil NAME=URL` deploys a vault trusting the
+new validators and test tokens on a running anvil first. Either way each chain is a
+`[[bridge_chains]]` section of every config, and its tokens the genesis collateral.
 """
 
 from __future__ import annotations
@@ -20,13 +31,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge.validators import EvmValidatorSet
 from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
+from node.chainspec import (
+    AnvilTarget,
+    ChainSpec,
+    build_collateral,
+    check_unique_names,
+    deploy_on_anvil,
+    parse_anvil_target,
+    parse_bridge_chain,
+    render_bridge_chains,
+)
 from node.config import CONFIG_FILE_NAME, load_config
 from node.keys import (
     BRIDGE_KEY,
     NODE_KEY,
     VALIDATOR_KEY,
+    VENUE_KEY,
     KeyFile,
     KeyFileError,
     compute_peer_id,
@@ -39,6 +62,7 @@ EXAMPLE_GENESIS = Path(__file__).resolve().parents[2] / "configs" / "genesis.exa
 VALIDATOR_POWER = 10
 ORACLE_INTERVAL_MS = 2_000  # every validator gossips a sample per interval: keep the mesh light
 REPORT_SEED_FILE = "keys/report_seed.json"
+VENUE_KEYS_DIR = "venue_keys"
 
 
 def register(subparsers: Any) -> None:
@@ -57,6 +81,21 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=None,
         help="the network's existing report seed file (default: a new one)",
+    )
+    parser.add_argument(
+        "--bridge-chain",
+        action="append",
+        default=[],
+        metavar="name=N,chain_id=ID,rpc_url=URL,vault=0x..,SYMBOL=0x..",
+        help="a collateral chain with its deployed vault and tokens (repeatable); optional "
+        "confirmation_depth=D (default 12)",
+    )
+    parser.add_argument(
+        "--deploy-anvil",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="deploy a vault and test tokens on the anvil at URL and use it (repeatable)",
     )
     parser.set_defaults(handler=run)
 
@@ -132,6 +171,35 @@ def build_genesis(
     return doc
 
 
+def replace_venue_keys(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, KeyFile]]:
+    """`template` with a fresh key for each of its venues; returns it and the keys by id."""
+    doc = copy.deepcopy(template)
+    keys = {venue["id"]: generate_key(VENUE_KEY) for venue in doc.get("venues", [])}
+    doc["venues"] = [
+        {**venue, "pubkey": "0x" + keys[venue["id"]].public_key().hex()}
+        for venue in doc.get("venues", [])
+    ]
+    return doc, keys
+
+
+@dataclass(frozen=True)
+class InitNode:
+    """One home init made, and where its node will listen."""
+
+    name: str
+    home: Path
+    peer_id: str
+    p2p_addr: str
+    api_url: str
+
+
+@dataclass(frozen=True)
+class InitResult:
+    nodes: list[InitNode]
+    venue_key_files: dict[str, Path]
+    chains: list[ChainSpec]
+
+
 def init_homes(
     home: Path,
     count: int,
@@ -141,8 +209,10 @@ def init_homes(
     api_port: int,
     template: Path = EXAMPLE_GENESIS,
     report_seed: Path | None = None,
-) -> list[Path]:
-    """Create `count` node homes (home itself when count == 1); returns them."""
+    chains: list[ChainSpec] | None = None,
+    anvils: list[AnvilTarget] | None = None,
+) -> InitResult:
+    """Create `count` node homes (home itself when count == 1) and the venues' key files."""
     if count < 1:
         raise ValueError(f"--validators must be >= 1, got {count}")
     homes = [home] if count == 1 else [home / f"{moniker}{i}" for i in range(count)]
@@ -150,16 +220,23 @@ def init_homes(
     for h in homes:
         if (h / CONFIG_FILE_NAME).exists():
             raise FileExistsError(f"{h / CONFIG_FILE_NAME} already exists; refusing to overwrite")
+    if (home / VENUE_KEYS_DIR).exists():
+        raise FileExistsError(f"{home / VENUE_KEYS_DIR} already exists; refusing to overwrite")
+    given, anvils = list(chains or []), list(anvils or [])
+    check_unique_names(given, anvils)
     keys = [NodeKeys(generate_key(NODE_KEY), generate_key(VALIDATOR_KEY), generate_key(BRIDGE_KEY))
             for _ in homes]  # fmt: skip
-    genesis = build_genesis(
-        json.loads(template.read_text()), chain_id, list(zip(names, keys, strict=True))
+    venue_template, venue_keys = replace_venue_keys(json.loads(template.read_text()))
+    evm_set = EvmValidatorSet.from_members(
+        0, [(k.bridge.public_key(), VALIDATOR_POWER) for k in keys]
     )
+    bridge_chains = given + [deploy_on_anvil(a, evm_set, venue_template) for a in anvils]
+    if bridge_chains:
+        venue_template["collateral"] = build_collateral(venue_template, bridge_chains)
+    genesis = build_genesis(venue_template, chain_id, list(zip(names, keys, strict=True)))
     seed = create_report_seed() if report_seed is None else load_report_seed(report_seed)
-    addrs = [
-        f"/ip4/127.0.0.1/tcp/{p2p_port + i}/p2p/{compute_peer_id(k.node)}"
-        for i, k in enumerate(keys)
-    ]
+    peer_ids = [compute_peer_id(k.node) for k in keys]
+    addrs = [f"/ip4/127.0.0.1/tcp/{p2p_port + i}/p2p/{p}" for i, p in enumerate(peer_ids)]
     for i, (h, name, k) in enumerate(zip(homes, names, keys, strict=True)):
         h.mkdir(parents=True, exist_ok=True)
         save_key(h / "keys" / "node_key.json", k.node)
@@ -169,14 +246,54 @@ def init_homes(
         (h / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [a for j, a in enumerate(addrs) if j != i]
         config = render_config(chain_id, name, p2p_port + i, api_port + i, peers)
-        (h / CONFIG_FILE_NAME).write_text(config + "\n" + render_oracle(genesis))
+        services = render_oracle(genesis) + render_bridge_chains(bridge_chains)
+        (h / CONFIG_FILE_NAME).write_text(config + "\n" + services)
         load_config(h)  # what we wrote must load
-    return homes
+    venue_key_files = {venue: home / VENUE_KEYS_DIR / f"{venue}.json" for venue in venue_keys}
+    for venue, path in venue_key_files.items():
+        save_key(path, venue_keys[venue])
+    nodes = [
+        InitNode(name, h, peer_ids[i], addrs[i], f"http://127.0.0.1:{api_port + i}")
+        for i, (h, name) in enumerate(zip(homes, names, strict=True))
+    ]
+    return InitResult(nodes, venue_key_files, bridge_chains)
+
+
+def render_summary(result: InitResult) -> str:
+    """What init made and what to run next, for the operator's terminal."""
+    lines = [f"clearnode init: {len(result.nodes)} node home(s) written", ""]
+    for node in result.nodes:
+        lines += [
+            f"  {node.name}",
+            f"    home     {node.home}",
+            f"    peer id  {node.peer_id}",
+            f"    p2p      {node.p2p_addr}",
+            f"    api      {node.api_url}",
+            f"    status   {node.api_url}/status",
+        ]
+    if result.chains:
+        lines += ["", "Collateral chains (in every config's [[bridge_chains]] and the genesis):"]
+        for chain in result.chains:
+            tokens = ", ".join(f"{s} 0x{t.hex()}" for s, t in chain.tokens.items())
+            lines += [
+                f"  {chain.name}  chain id {chain.chain_id}  {chain.rpc_url}",
+                f"    vault 0x{chain.vault.hex()}  tokens {tokens}",
+            ]
+    if result.venue_key_files:
+        lines += ["", "Venue keys (hand each to its venue; they sign its trade batches):"]
+        lines += [f"  {venue}  {path}" for venue, path in result.venue_key_files.items()]
+    lines += ["", "Next: start every node (one terminal each):"]
+    lines += [f"  clearnode start --home {node.home}" for node in result.nodes]
+    lines += ["Then check them:"]
+    lines += [f"  clearnode status --home {node.home}" for node in result.nodes]
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        homes = init_homes(
+        chains = [parse_bridge_chain(text) for text in args.bridge_chain]
+        anvils = [parse_anvil_target(text) for text in args.deploy_anvil]
+        result = init_homes(
             args.home,
             args.validators,
             args.chain_id,
@@ -185,10 +302,11 @@ def run(args: argparse.Namespace) -> int:
             args.api_port,
             args.genesis_template,
             args.report_seed,
+            chains,
+            anvils,
         )
     except (ValueError, FileExistsError, KeyFileError, GenesisError, OSError) as exc:
         print(f"clearnode init: {exc}")
         return 2
-    for h in homes:
-        print(f"initialised {h}")
+    print(render_summary(result))
     return 0

@@ -241,14 +241,15 @@ def process_network(
 class CliNetwork:
     """`clearnode init --validators N` homes under `base`, run by `clearnode start --home`."""
 
-    def __init__(self, base: Path, validators: int = 4) -> None:
+    def __init__(self, base: Path, validators: int = 4, init_args: tuple[str, ...] = ()) -> None:
         p2p = get_free_port_range(validators)
         api = p2p
         while abs(api - p2p) < validators:
             api = get_free_port_range(validators)
         self.base = base
         ports = ["--p2p-port", str(p2p), "--api-port", str(api)]
-        self.run_cli(["init", "--home", str(base), "--validators", str(validators), *ports])
+        count = ["--validators", str(validators)]
+        self.init_output = self.run_cli(["init", "--home", str(base), *count, *ports, *init_args])
         # `init --validators 1` makes `base` itself the home
         self.homes = (
             [base]
@@ -290,5 +291,7 @@ class CliNetwork:
         stop_processes(self.processes)
 
 
-def cli_network(base: Path, validators: int = 4) -> AbstractContextManager[CliNetwork]:
-    return running(CliNetwork(base, validators))
+def cli_network(
+    base: Path, validators: int = 4, init_args: tuple[str, ...] = ()
+) -> AbstractContextManager[CliNetwork]:
+    return running(CliNetwork(base, validators, init_args))

@@ -300,6 +300,7 @@ async def test_account_query_needs_the_members_fresh_signature(api: Harness) -> 
         {"chainId": USDC[0], "token": "0x" + USDC[1].hex(), "quanta": 5_000}
     ]
     assert "equity" in (account["risk"] or {"equity": 0})
+    assert account["nextNonce"] == 0
     stranger = await api.client.post(
         "/v1/accounts/query", json=account_query(box, signer=BOB.private_key)
     )
@@ -382,3 +383,15 @@ async def test_serve_node_api_from_a_config(tmp_path: Path) -> None:
             assert "clearnode_txs_submitted_total" in (await client.get("/metrics")).text
         nursery.cancel_scope.cancel()
     assert sent == [raw]
+
+
+async def test_account_query_gives_the_next_nonce_above_the_committed_ones(api: Harness) -> None:
+    box = api.box
+    box.apply([box.credit(ALICE.address, USDC, 5_000)])
+    body = member_request(box, chain_id=box.chain_id, nonce=5)
+    assert (await api.client.post("/v1/member-requests", json=body)).status_code == 202
+    before = await api.client.post("/v1/accounts/query", json=account_query(box))
+    assert before.json()["nextNonce"] == 0  # a pending request takes no nonce yet
+    box.apply(api.pool.reap(1 << 20))
+    after = await api.client.post("/v1/accounts/query", json=account_query(box))
+    assert after.json()["nextNonce"] == 6

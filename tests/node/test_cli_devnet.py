@@ -48,3 +48,10 @@ def test_conservation_check_catches_money_from_nowhere() -> None:
     next(iter(demo.box.state.members.values())).sub_accounts[0].cash -= 1
     next(iter(demo.box.state.members.values())).sub_accounts[0].collateral[demo.usdc] += 1
     assert "held" in demo.check_conservation()
+
+
+def test_devnet_warns_loudly_that_its_keys_are_public(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["devnet", "--ledger-demo"])
+    assert "PUBLIC TEST KEYS" in capsys.readouterr().err

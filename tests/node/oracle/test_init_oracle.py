@@ -14,7 +14,8 @@ from node.runtime import load_genesis
 
 
 async def test_init_oracle_simulates_every_genesis_price_from_its_value(tmp_path: Path) -> None:
-    (home,) = init_homes(tmp_path / "n", 1, 4242, "node", 26656, 8080)
+    (node,) = init_homes(tmp_path / "n", 1, 4242, "node", 26656, 8080).nodes
+    home = node.home
     config = load_config(home)
     genesis = load_genesis(config)
     (source,) = config.oracle.sources

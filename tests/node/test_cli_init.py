@@ -1,0 +1,146 @@
+"""`clearnode init` writes only fresh keys (no public test key) and says what it made."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clearing.genesis import parse_genesis
+from clearing.sandbox import derive_ed25519_key
+from node.cli import main
+from node.config import load_config
+from node.keys import VENUE_KEY, load_key
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
+
+
+def sandbox_public_keys(template: dict[str, Any]) -> set[str]:
+    """The public keys the sandbox derives for the template's validators and venues,
+    and the keys the template itself lists."""
+    names = [v["name"] for v in template["validators"]]
+    names += [f"venue-{v['id']}" for v in template["venues"]]
+    keys = {derive_ed25519_key(n).public_key().public_bytes_raw().hex() for n in names}
+    listed = {e["pubkey"][2:] for e in template["validators"] + template["venues"]}
+    return keys | listed | {v["evm_address"][2:] for v in template["validators"]}
+
+
+def test_init_genesis_holds_no_sandbox_key_and_venue_keys_are_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "--home", str(tmp_path), "--validators", "2"]) == 0
+    text = (tmp_path / "node0" / "genesis.json").read_text().lower()
+    leaked = [k for k in sandbox_public_keys(TEMPLATE) if k in text]
+    assert leaked == []
+    genesis = parse_genesis(json.loads(text))
+    assert [v.id for v in genesis.venues] == [v["id"] for v in TEMPLATE["venues"]]
+    for venue in genesis.venues:
+        path = tmp_path / "venue_keys" / f"{venue.id}.json"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert load_key(path, VENUE_KEY).public_key() == venue.pubkey
+    out = capsys.readouterr().out
+    assert str(tmp_path / "venue_keys" / "alpha.json") in out
+
+
+def test_init_twice_gives_different_keys(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        assert main(["init", "--home", str(tmp_path / name)]) == 0
+    a, b = (json.loads((tmp_path / n / "genesis.json").read_text()) for n in ("a", "b"))
+    assert a["venues"] != b["venues"]
+    assert a["validators"][0]["pubkey"] != b["validators"][0]["pubkey"]
+
+
+def test_init_prints_addresses_status_urls_and_next_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--validators", "2", "--p2p-port", "5100", "--api-port", "5200", "--moniker", "v"]
+    assert main(["init", "--home", str(tmp_path), *args]) == 0
+    out = capsys.readouterr().out
+    for i in range(2):
+        home = tmp_path / f"v{i}"
+        keys = json.loads((home / "genesis.json").read_text())["validators"][i]
+        assert keys["name"] == f"v{i}"
+        assert f"/ip4/127.0.0.1/tcp/{5100 + i}/p2p/" in out
+        assert f"http://127.0.0.1:{5200 + i}/status" in out
+        assert f"clearnode start --home {home}" in out
+        assert f"clearnode status --home {home}" in out
+    assert main(["keys", "--home", str(tmp_path / "v1")]) == 0
+    assert json.loads(capsys.readouterr().out)["peer_id"] in out
+
+
+def test_init_refuses_an_existing_venue_keys_dir(tmp_path: Path) -> None:
+    (tmp_path / "venue_keys").mkdir()
+    assert main(["init", "--home", str(tmp_path)]) == 2
+    assert not (tmp_path / "config.toml").exists()
+
+
+VAULT = "0x" + "11" * 20
+USDC_TOKEN, WETH_TOKEN = "0x" + "22" * 20, "0x" + "33" * 20
+GIVEN = f"name=sepolia,chain_id=11155111,rpc_url=https://rpc.example,vault={VAULT},USDC={USDC_TOKEN},WETH={WETH_TOKEN}"
+
+
+def test_init_writes_a_given_bridge_chain_into_genesis_and_configs(tmp_path: Path) -> None:
+    assert (
+        main(["init", "--home", str(tmp_path), "--validators", "2", "--bridge-chain", GIVEN]) == 0
+    )
+    for home in (tmp_path / "node0", tmp_path / "node1"):
+        (chain,) = load_config(home).bridge_chains
+        assert (chain.name, chain.chain_id, chain.vault_address) == ("sepolia", 11155111, VAULT)
+        assert chain.rpc_url == "https://rpc.example" and chain.confirmation_depth == 12
+        genesis = json.loads((home / "genesis.json").read_text())
+        found = [(c["chain_id"], c["token"], c["symbol"]) for c in genesis["collateral"]]
+        assert found == [(11155111, USDC_TOKEN, "USDC"), (11155111, WETH_TOKEN, "WETH")]
+
+
+@pytest.mark.parametrize(
+    ("option", "key"),
+    [
+        (GIVEN.replace("https://rpc.example", "rpc.example"), "rpc_url"),
+        (GIVEN.replace(VAULT, "0x1234"), "vault"),
+        (GIVEN.replace("11155111", "-5"), "chain_id"),
+        (GIVEN.replace(USDC_TOKEN, "0xzz"), "USDC"),
+        (GIVEN.replace("USDC=", "DAI="), "DAI"),
+        (GIVEN.replace("name=sepolia,", ""), "name"),
+        (GIVEN + ",confirmation_depth=x", "confirmation_depth"),
+    ],
+)
+def test_init_refuses_a_bad_bridge_chain_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, key: str
+) -> None:
+    assert main(["init", "--home", str(tmp_path), "--bridge-chain", option]) == 2
+    assert f"key '{key}'" in capsys.readouterr().out
+    assert not (tmp_path / "config.toml").exists()
+
+
+def test_init_refuses_a_deploy_target_that_is_not_name_equals_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "--home", str(tmp_path), "--deploy-anvil", "a=localhost:8545"]) == 2
+    assert "--deploy-anvil: key 'URL'" in capsys.readouterr().out
+
+
+def test_init_names_an_anvil_that_does_not_answer_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        assert main(["init", "--home", str(tmp_path), "--deploy-anvil", f"a={url}"]) == 2
+    assert f"--deploy-anvil a: key 'URL': expected an anvil answering, found '{url}:" in (
+        capsys.readouterr().out
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_refuses_a_chain_name_given_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    twice = ["--bridge-chain", GIVEN, "--deploy-anvil", "sepolia=http://127.0.0.1:1"]
+    assert main(["init", "--home", str(tmp_path), *twice]) == 2
+    assert "key 'name': expected each name once, found 'sepolia'" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
