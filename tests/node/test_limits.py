@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from clearing.genesis import parse_genesis
-from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_PROPOSER_TXS_BYTES, MAX_TX_BYTES
+from clearing.limits import (
+    MAX_BLOCK_BYTES,
+    MAX_BLOCK_TXS,
+    MAX_PROPOSER_TXS_BYTES,
+    MAX_TRADES_PER_BATCH,
+    MAX_TX_BYTES,
+)
 from consensus.codec import MAX_MESSAGE_BYTES
 from consensus.wal import MAX_RECORD_BYTES
 from node.app import ClearingApp
@@ -57,3 +64,16 @@ def test_proposer_txs_leave_room_for_the_largest_transaction() -> None:
     chosen = app.prepare_proposal(1, GENESIS_MS, [largest])
     assert chosen == [*own[:2], largest]
     assert sum(map(len, chosen)) <= MAX_BLOCK_BYTES
+
+
+def test_operator_guide_states_the_limits_the_code_applies() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "operator.md").read_text()
+    table = guide.split("## Limits", 1)[1].split("\n## ", 1)[0]
+    for value in (
+        MAX_TX_BYTES, MAX_BLOCK_BYTES, MAX_PROPOSER_TXS_BYTES, MAX_PROPOSAL_BYTES,
+        MAX_RESPONSE_BYTES, MAX_RECORD_BYTES, MAX_API_BODY_BYTES,
+    ):  # fmt: skip
+        assert f"{value:,}" in table, value
+    assert f"{MAX_BLOCK_TXS:,}" in table
+    venue = (Path(__file__).parents[2] / "docs" / "venue.md").read_text()
+    assert f"1 to {MAX_TRADES_PER_BATCH:,} trades" in venue
