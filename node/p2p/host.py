@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import weakref
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -557,6 +558,36 @@ def _build_host(config: P2PConfig) -> Any:
     return host
 
 
+class _SizedQueues(dict[ID, Any]):
+    """py-libp2p 0.8.1 gives each peer's outbound queue a 1 MiB RPC cap of its own and
+    silently drops a bigger RPC ("oversized"): a proposal carrying a full block would
+    never leave. Each new queue gets the cap our largest topic needs instead."""
+
+    def __init__(self, max_message_size: int) -> None:
+        super().__init__()
+        self.max_message_size = max_message_size
+
+    def __setitem__(self, peer: ID, queue: Any) -> None:
+        queue.max_message_size = self.max_message_size
+        super().__setitem__(peer, queue)
+
+
+def _serialize_rpc_writes(pubsub: Pubsub) -> None:
+    """py-libp2p 0.8.1 yamux writes a message frame by frame (64 KiB each) and releases
+    its lock between frames, while pubsub writes to a peer's stream from several tasks
+    (publish, relays, heartbeat): an RPC over one frame interleaves with another and the
+    peer parses garbage (protobuf DecodeError, the stream dies). One lock per stream
+    makes each RPC write whole."""
+    write = pubsub.write_msg
+    locks: weakref.WeakKeyDictionary[INetStream, trio.Lock] = weakref.WeakKeyDictionary()
+
+    async def write_whole(stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
+        async with locks.setdefault(stream, trio.Lock()):
+            return await write(stream, rpc_msg)
+
+    pubsub.write_msg = write_whole  # type: ignore[method-assign]
+
+
 @asynccontextmanager
 async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[P2PNode]:
     """Runs a host subscribed to `topics`, dialling the persistent peers, until the block exits."""
@@ -573,6 +604,8 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
     )
     biggest = max((t.max_bytes for t in topics), default=1 << 20)
     pubsub = Pubsub(host, gossipsub, max_inbound_rpc_size=biggest + 64 * 1024)
+    _serialize_rpc_writes(pubsub)
+    pubsub.peer_queues = _SizedQueues(pubsub.max_inbound_rpc_size)
     # Sequence numbers from the second clock repeat after a fast restart; peers
     # would drop our first messages as already seen.
     pubsub.counter = time.time_ns()
