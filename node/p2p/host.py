@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import weakref
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -572,22 +571,6 @@ class _SizedQueues(dict[ID, Any]):
         super().__setitem__(peer, queue)
 
 
-def _serialize_rpc_writes(pubsub: Pubsub) -> None:
-    """py-libp2p 0.8.1 yamux writes a message frame by frame (64 KiB each) and releases
-    its lock between frames, while pubsub writes to a peer's stream from several tasks
-    (publish, relays, heartbeat): an RPC over one frame interleaves with another and the
-    peer parses garbage (protobuf DecodeError, the stream dies). One lock per stream
-    makes each RPC write whole."""
-    write = pubsub.write_msg
-    locks: weakref.WeakKeyDictionary[INetStream, trio.Lock] = weakref.WeakKeyDictionary()
-
-    async def write_whole(stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
-        async with locks.setdefault(stream, trio.Lock()):
-            return await write(stream, rpc_msg)
-
-    pubsub.write_msg = write_whole  # type: ignore[method-assign]
-
-
 @asynccontextmanager
 async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[P2PNode]:
     """Runs a host subscribed to `topics`, dialling the persistent peers, until the block exits."""
@@ -604,7 +587,6 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
     )
     biggest = max((t.max_bytes for t in topics), default=1 << 20)
     pubsub = Pubsub(host, gossipsub, max_inbound_rpc_size=biggest + 64 * 1024)
-    _serialize_rpc_writes(pubsub)
     pubsub.peer_queues = _SizedQueues(pubsub.max_inbound_rpc_size)
     # Sequence numbers from the second clock repeat after a fast restart; peers
     # would drop our first messages as already seen.
