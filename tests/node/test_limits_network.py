@@ -1,6 +1,7 @@
 """On a real 4-validator network (libp2p on loopback, SQLite, WAL, HTTP API): the
 largest transaction admission accepts commits, one byte more is refused at the edge
-naming the limit, and the chain keeps committing through both."""
+naming the limit, the chain keeps committing through both, and a restarted node
+rejoins after it."""
 
 from __future__ import annotations
 
@@ -86,3 +87,8 @@ async def test_largest_tx_commits_and_one_byte_more_is_refused(tmp_path: Path) -
                 assert stored is not None
                 roots.add(stored.state_root)
         assert len(roots) == 1
+
+        # a restarted node rebuilds its state through the largest block and rejoins
+        net.stop(net.homes[1])
+        await net.start(net.homes[1])
+        await net.wait_for_height(height + 4)
