@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from consensus.codec import MAX_CHAIN_ID_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_INT, MAX_VALIDATORS
+from consensus.engine import EngineConfig
 from consensus.inputs import BlockPrepared, ProposalReceived
 from consensus.messages import decode_message, encode_message
 from consensus.records import decode_record, encode_input_record
@@ -95,3 +96,9 @@ def test_wal_refuses_a_record_it_could_not_read_back(tmp_path: Path) -> None:
         wal.append(b"\x00" * (MAX_RECORD_BYTES + 1))
     assert (refused.value.size, refused.value.limit) == (MAX_RECORD_BYTES + 1, MAX_RECORD_BYTES)
     assert wal.storage.read_all() == b""
+
+
+def test_engine_refuses_block_limits_whose_proposals_no_node_could_decode() -> None:
+    with pytest.raises(ValueError, match="over the 67108864 message cap"):
+        EngineConfig(max_block_bytes=64 * 1024 * 1024, max_block_txs=1)
+    EngineConfig(max_block_bytes=8 * 1024 * 1024, max_block_txs=20_000)
