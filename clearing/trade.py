@@ -50,6 +50,7 @@ from clearing.errors import (
 )
 from clearing.events import Event, make_event
 from clearing.instruments import Instrument
+from clearing.limits import MAX_TRADES_PER_BATCH
 from clearing.position import compute_long_change, compute_position_after_fill
 from clearing.replay import check_trade_id, record_trade_id
 from clearing.risk.cache import TradeFigures, keep_trade_figures
@@ -64,7 +65,6 @@ from clearing.state import (
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64, apply_bps_ceil
 
 TRADE_DOMAIN = "trade-batch"
-MAX_TRADES_PER_BATCH = 10_000
 MAX_POSITION_NOTIONAL = 2**62
 """|lots| * mark of one position, in settlement units: keeps cash, PnL and fees
 far inside the signed 64-bit range that the state encoding carries."""

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Protocol
 from clearing.codec import expect_int, expect_list, pack, unpack
 from clearing.collateral import CollateralCredit
 from clearing.errors import DecodeError
+from clearing.limits import MAX_TX_BYTES
 from clearing.oracle import PriceUpdate
 from clearing.report_commitment import ReportCommitment
 from clearing.trade import TradeBatch
@@ -21,7 +22,6 @@ from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal, WithdrawalPaid
 
 TX_VERSION = 1
-MAX_TX_BYTES = 4 * 1024 * 1024
 
 
 class TxRecord(Protocol):

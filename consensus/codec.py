@@ -14,8 +14,8 @@ import msgpack
 
 WIRE_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-MAX_TX_BYTES = 64 * 1024
-MAX_TXS_PER_BLOCK = 100_000
+"""Cap on one decoded record. Consensus caps only whole messages: how large one
+transaction or one block may be is the application's rule (its process_proposal)."""
 MAX_VALIDATORS = 1_000
 MAX_EVIDENCE_PER_BLOCK = 1_000
 MAX_CHAIN_ID_BYTES = 64
@@ -79,7 +79,7 @@ def expect_int(obj: Any, field: str, lo: int = 0, hi: int = MAX_INT) -> int:
 
 
 def expect_bytes(
-    obj: Any, field: str, size: int | None = None, max_len: int = MAX_TX_BYTES
+    obj: Any, field: str, size: int | None = None, max_len: int = MAX_MESSAGE_BYTES
 ) -> bytes:
     if not isinstance(obj, bytes):
         raise DecodeError(field, f"expected bytes, got {type(obj).__name__}")

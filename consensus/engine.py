@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from consensus.app import Application, BlockStore, Mempool
-from consensus.codec import DecodeError
+from consensus.codec import MAX_MESSAGE_BYTES, DecodeError
 from consensus.crypto import PrivateKey
 from consensus.effects import (
     Broadcast,
@@ -78,6 +78,7 @@ from consensus.types import (
     Validator,
     ValidatorSet,
     Vote,
+    compute_max_proposal_bytes,
 )
 from consensus.wal import Wal
 
@@ -125,7 +126,11 @@ class Genesis:
 @dataclass(frozen=True)
 class EngineConfig:
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
-    max_block_bytes: int = 8 * 1024 * 1024
+    max_block_bytes: int = 32 * 1024 * 1024
+    """Our proposals carry at most this many transaction bytes (the application's
+    block limit; the node passes its own)."""
+    max_block_txs: int = 100_000
+    """...and at most this many transactions."""
     block_interval_ms: int = 0
     """Pause after a commit before the next height."""
     empty_block_wait_ms: int = 0
@@ -144,6 +149,15 @@ class EngineConfig:
     future_heights: int = 2
     """Messages up to this many heights ahead are buffered; beyond, we are behind."""
     max_buffered: int = 4096
+
+    def __post_init__(self) -> None:
+        """A proposal we build must be a message every node (and our WAL) can decode."""
+        largest = compute_max_proposal_bytes(self.max_block_bytes, self.max_block_txs)
+        if largest > MAX_MESSAGE_BYTES:
+            raise ValueError(
+                f"blocks of {self.max_block_bytes} bytes and {self.max_block_txs} txs make "
+                f"proposals of up to {largest} bytes, over the {MAX_MESSAGE_BYTES} message cap"
+            )
 
 
 @dataclass
@@ -444,9 +458,28 @@ class Engine:
 
     def _prepare(self, height: int, round_: int, candidates: Sequence[bytes]) -> None:
         time_ms = max(self.now_ms(), self.state.prev_time_ms + 1)
-        txs = tuple(self.app.prepare_proposal(height, time_ms, candidates))
+        txs = self._fit_block(self.app.prepare_proposal(height, time_ms, candidates))
         evidence = self.pool.get_pending(height)
         self._process(BlockPrepared(height, round_, time_ms, txs, evidence))
+
+    def _fit_block(self, txs: Sequence[bytes]) -> tuple[bytes, ...]:
+        """The longest prefix of `txs` within the block limits: we never propose a block
+        that peers or our own WAL replay could not decode."""
+        fitting: list[bytes] = []
+        size = 0
+        for tx in txs[: self.config.max_block_txs]:
+            if size + len(tx) > self.config.max_block_bytes:
+                break
+            fitting.append(tx)
+            size += len(tx)
+        if len(fitting) < len(txs):
+            log.error(
+                "application prepared %d txs (%d bytes) over the block limits "
+                "(%d txs, %d bytes); proposing the first %d",
+                len(txs), sum(len(tx) for tx in txs), self.config.max_block_txs,
+                self.config.max_block_bytes, len(fitting),
+            )  # fmt: skip
+        return tuple(fitting)
 
     # ------------------------------------------------------------------ heights
 

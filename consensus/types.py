@@ -19,8 +19,6 @@ from consensus.codec import (
     MAX_CHAIN_ID_BYTES,
     MAX_EVIDENCE_PER_BLOCK,
     MAX_INT,
-    MAX_TX_BYTES,
-    MAX_TXS_PER_BLOCK,
     MAX_VALIDATORS,
     WIRE_VERSION,
     DecodeError,
@@ -43,6 +41,20 @@ from consensus.crypto import (
 
 ZERO_HASH = bytes(HASH_BYTES)
 MAX_STATE_ROOT_BYTES = 64
+MAX_BLOCK_ENVELOPE_BYTES = 1024 * 1024
+"""Bound on what a proposal message holds besides its transactions: the proposal's
+fields, the header, a last commit of MAX_VALIDATORS signatures and MAX_EVIDENCE_PER_BLOCK
+evidence (tests encode all of them at their maximum)."""
+TX_FRAME_BYTES = 5
+"""What one transaction adds to a block's encoding beyond its bytes (msgpack bin32 header)."""
+
+
+def compute_max_proposal_bytes(max_block_bytes: int, max_block_txs: int) -> int:
+    """Largest encoded proposal whose block holds at most `max_block_txs` transactions
+    of at most `max_block_bytes` in total."""
+    return max_block_bytes + max_block_txs * TX_FRAME_BYTES + MAX_BLOCK_ENVELOPE_BYTES
+
+
 NIL_ROUND = -1
 
 DOMAIN_VOTE = b"clearnode/consensus/vote/v1\x00"
@@ -508,9 +520,9 @@ class Block:
     @staticmethod
     def from_wire(obj: Any) -> Block:
         items = expect_versioned(obj, "block", 5)
-        txs = expect_list(items[2], "block.txs", max_len=MAX_TXS_PER_BLOCK)
+        txs = expect_list(items[2], "block.txs")
         for tx in txs:
-            if not isinstance(tx, bytes) or len(tx) > MAX_TX_BYTES:
+            if not isinstance(tx, bytes):
                 expect_bytes(tx, "block.tx")
         evidence = expect_list(items[4], "block.evidence", max_len=MAX_EVIDENCE_PER_BLOCK)
         return Block(
@@ -588,6 +600,7 @@ class Proposal:
 
 
 __all__ = [
+    "MAX_BLOCK_ENVELOPE_BYTES",
     "MAX_INT",
     "NIL_ROUND",
     "ZERO_HASH",
@@ -605,5 +618,6 @@ __all__ = [
     "Vote",
     "VoteType",
     "compute_commit_certificate",
+    "compute_max_proposal_bytes",
     "compute_txs_hash",
 ]

@@ -18,8 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from consensus.codec import MAX_MESSAGE_BYTES
+
 HEADER_BYTES = 8
-MAX_RECORD_BYTES = 64 * 1024 * 1024
+MAX_RECORD_BYTES = MAX_MESSAGE_BYTES
+"""A record holds one consensus message (or less), so it is capped like one."""
+
+
+class WalRecordTooLarge(ValueError):
+    """A record over MAX_RECORD_BYTES: refused before writing, as replay could not read it."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"WAL record of {size} bytes exceeds the {limit}-byte record cap")
+        self.size = size
+        self.limit = limit
 
 
 class WalCorrupted(Exception):
@@ -187,11 +199,16 @@ class Wal:
 
     def append(self, payload: bytes, sync: bool = False) -> None:
         """Append one record; with `sync`, it and all before it are durable on return."""
+        if len(payload) > MAX_RECORD_BYTES:
+            raise WalRecordTooLarge(len(payload), MAX_RECORD_BYTES)
         self.storage.append(encode_frame(payload))
         if sync:
             self.storage.sync()
 
     def rewrite(self, records: list[bytes]) -> None:
         """Replaces the whole log by `records` atomically (compaction); durable on return."""
+        for record in records:
+            if len(record) > MAX_RECORD_BYTES:
+                raise WalRecordTooLarge(len(record), MAX_RECORD_BYTES)
         self.storage.replace(b"".join(encode_frame(r) for r in records))
         self.records = list(records)

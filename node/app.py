@@ -15,16 +15,14 @@ from collections.abc import Callable, Sequence
 from clearing.block import BlockContext, BlockResult, process_block
 from clearing.errors import DecodeError
 from clearing.genesis import Genesis
+from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_PROPOSER_TXS_BYTES, MAX_TX_BYTES
 from clearing.root import compute_state_root
 from clearing.state import ClearingState, initialize_state
-from clearing.tx import MAX_TX_BYTES, decode_tx
+from clearing.tx import decode_tx
 from consensus.app import CheckTxResult, TxAccepted, TxRejected
 from consensus.types import Block
 
 log = logging.getLogger(__name__)
-
-MAX_BLOCK_BYTES = 8 * 1024 * 1024
-MAX_BLOCK_TXS = 20_000
 
 ProposalSource = Callable[[int, int], list[bytes]]
 
@@ -61,9 +59,15 @@ class ClearingApp:
         self.proposal_sources.append(source)
 
     def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> list[bytes]:
-        """The proposal sources' transactions, then mempool candidates in order, while
-        they fit the block limits."""
-        extra = [raw for source in self.proposal_sources for raw in source(height, time_ms)]
+        """The proposal sources' transactions (within MAX_PROPOSER_TXS_BYTES, so the largest
+        transaction still fits beside them), then mempool candidates in order, while they
+        fit the block limits."""
+        extra: list[bytes] = []
+        extra_size = 0
+        for raw in (raw for source in self.proposal_sources for raw in source(height, time_ms)):
+            if extra_size + len(raw) <= MAX_PROPOSER_TXS_BYTES:
+                extra.append(raw)
+                extra_size += len(raw)
         chosen: list[bytes] = []
         size = 0
         for raw in [*extra, *txs]:

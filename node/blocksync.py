@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import msgpack
 
+from node.limits import MAX_SYNC_RESPONSE_BYTES
 from node.p2p import Offence, P2PNode, RequestFailed
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 PROTOCOL = "/clearnode/blocksync/1"
 WIRE_VERSION = 1
 MAX_REQUEST_BYTES = 64
-MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+MAX_RESPONSE_BYTES = MAX_SYNC_RESPONSE_BYTES
 MAX_BLOCKS_PER_RESPONSE = 64
 
 

@@ -17,6 +17,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
+from node.limits import MAX_API_BODY_BYTES, MAX_MEMPOOL_TX_BYTES
+
 CONFIG_FILE_NAME = "config.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 ORACLE_SOURCE_KINDS = ("simulator", "replay", "http", "evm")
@@ -49,7 +51,8 @@ class ApiConfig:
     enabled: bool = True
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = MAX_API_BODY_BYTES
+    """The JSON form of the largest transaction fits (node/limits.py)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class StorageConfig:
 class MempoolConfig:
     max_txs: int = 10_000
     max_bytes: int = 64 * 1024 * 1024
-    max_tx_bytes: int = 1024 * 1024
+    max_tx_bytes: int = MAX_MEMPOOL_TX_BYTES
 
 
 @dataclass(frozen=True)
@@ -299,7 +302,9 @@ def _mempool(t: _Table) -> MempoolConfig:
     return MempoolConfig(
         max_txs=t.integer("max_txs", MempoolConfig.max_txs, lo=1),
         max_bytes=t.integer("max_bytes", MempoolConfig.max_bytes, lo=1),
-        max_tx_bytes=t.integer("max_tx_bytes", MempoolConfig.max_tx_bytes, lo=1),
+        max_tx_bytes=t.integer(
+            "max_tx_bytes", MempoolConfig.max_tx_bytes, lo=1, hi=MAX_MEMPOOL_TX_BYTES
+        ),
     )
 
 

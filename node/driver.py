@@ -19,6 +19,7 @@ from typing import Protocol
 
 import trio
 
+from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.app import Application, BlockStore
 from consensus.engine import Engine, EngineConfig, EngineTimeout
 from consensus.engine import Genesis as EngineGenesis
@@ -51,7 +52,8 @@ class DriverConfig:
     empty_block_wait_ms: int = 1000
     """A proposer with an empty mempool waits up to this long for a transaction (idle
     networks do not spin through empty heights); keep it below the propose timeout."""
-    max_block_bytes: int = 4 * 1024 * 1024
+    max_block_bytes: int = MAX_BLOCK_BYTES
+    max_block_txs: int = MAX_BLOCK_TXS
     regossip_s: float = 1.0
     """A height stuck this long re-broadcasts its proposal and votes."""
 
@@ -59,6 +61,7 @@ class DriverConfig:
         return EngineConfig(
             timeouts=self.timeouts,
             max_block_bytes=self.max_block_bytes,
+            max_block_txs=self.max_block_txs,
             block_interval_ms=self.block_interval_ms,
             empty_block_wait_ms=self.empty_block_wait_ms,
             regossip_ms=round(self.regossip_s * 1000),

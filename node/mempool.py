@@ -23,6 +23,8 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from node.limits import MAX_MEMPOOL_TX_BYTES
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -97,7 +99,7 @@ class Mempool:
     check: CheckFn
     max_txs: int = 10_000
     max_bytes: int = 64 * 1024 * 1024
-    max_tx_bytes: int = 1024 * 1024
+    max_tx_bytes: int = MAX_MEMPOOL_TX_BYTES
     _by_hash: dict[bytes, _Entry] = field(default_factory=dict)
     _by_sender: dict[bytes, dict[int, _Entry]] = field(default_factory=dict)
     _size: int = 0

@@ -557,6 +557,20 @@ def _build_host(config: P2PConfig) -> Any:
     return host
 
 
+class _SizedQueues(dict[ID, Any]):
+    """py-libp2p 0.8.1 gives each peer's outbound queue a 1 MiB RPC cap of its own and
+    silently drops a bigger RPC ("oversized"): a proposal carrying a full block would
+    never leave. Each new queue gets the cap our largest topic needs instead."""
+
+    def __init__(self, max_message_size: int) -> None:
+        super().__init__()
+        self.max_message_size = max_message_size
+
+    def __setitem__(self, peer: ID, queue: Any) -> None:
+        queue.max_message_size = self.max_message_size
+        super().__setitem__(peer, queue)
+
+
 @asynccontextmanager
 async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[P2PNode]:
     """Runs a host subscribed to `topics`, dialling the persistent peers, until the block exits."""
@@ -573,6 +587,7 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
     )
     biggest = max((t.max_bytes for t in topics), default=1 << 20)
     pubsub = Pubsub(host, gossipsub, max_inbound_rpc_size=biggest + 64 * 1024)
+    pubsub.peer_queues = _SizedQueues(pubsub.max_inbound_rpc_size)
     # Sequence numbers from the second clock repeat after a fast restart; peers
     # would drop our first messages as already seen.
     pubsub.counter = time.time_ns()

@@ -12,18 +12,18 @@ from collections.abc import Callable
 import trio
 
 from clearing.errors import DecodeError as TxDecodeError
-from clearing.tx import MAX_TX_BYTES, decode_tx
+from clearing.tx import decode_tx
 from consensus.codec import DecodeError as ConsensusDecodeError
 from consensus.messages import decode_message
 from consensus.types import Proposal, Vote
 from node.driver import Driver
+from node.limits import MAX_CONSENSUS_GOSSIP_BYTES, MAX_TX_GOSSIP_BYTES
 from node.p2p import P2PNode, Topic
 
 CONSENSUS = "consensus"
 TX = "tx"
 PRICES = "prices"
 BRIDGE = "bridge"
-MAX_CONSENSUS_BYTES = 16 * 1024 * 1024
 PUBLISH_QUEUE = 1024
 
 
@@ -56,8 +56,13 @@ def get_topic(name: str) -> Topic:
 
 def get_topics() -> list[Topic]:
     return [
-        Topic(CONSENSUS, MAX_CONSENSUS_BYTES, decode_consensus, (ConsensusDecodeError, WrongTopic)),
-        Topic(TX, MAX_TX_BYTES, decode_tx_gossip, (TxDecodeError, ValueError), inbox=4096),
+        Topic(
+            CONSENSUS,
+            MAX_CONSENSUS_GOSSIP_BYTES,
+            decode_consensus,
+            (ConsensusDecodeError, WrongTopic),
+        ),
+        Topic(TX, MAX_TX_GOSSIP_BYTES, decode_tx_gossip, (TxDecodeError, ValueError), inbox=4096),
     ]
 
 
