@@ -90,14 +90,14 @@ class ApiApp:
         return [
             (RouteDoc("POST", "/v1/trade-batches", "submitTradeBatch",
                       "Submit a venue-signed trade batch", "EncodedTx", "Submitted", 202,
-                      errors=(401, 409, 415, 422, 503)), self.post_trade_batch),
+                      errors=(401, 409, 413, 415, 422, 503)), self.post_trade_batch),
             (RouteDoc("POST", "/v1/member-requests", "submitMemberRequest",
                       "Submit a member's EIP-712 signed withdrawal, transfer or venue "
                       "authorisation", "MemberRequest", "Submitted", 202,
                       errors=(401, 409, 415, 422, 503)), self.post_member_request),
             (RouteDoc("POST", "/v1/bridge/collateral-events", "submitBridgeEvent",
                       "Submit a validator-attested collateral credit or withdrawal payout",
-                      "EncodedTx", "Submitted", 202, errors=(401, 409, 415, 422, 503)),
+                      "EncodedTx", "Submitted", 202, errors=(401, 409, 413, 415, 422, 503)),
              self.post_bridge_event),
             (RouteDoc("POST", "/v1/accounts/query", "queryAccount",
                       "Read your own sub-account, margin and liquidation prices "

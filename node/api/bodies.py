@@ -15,6 +15,7 @@ from typing import Any
 
 from clearing import transfer, venues, withdrawal
 from clearing.errors import DecodeError
+from clearing.limits import MAX_TX_BYTES
 from clearing.tx import Transaction, TxRecord, decode_tx
 from node.api.errors import ApiError
 
@@ -162,6 +163,11 @@ def parse_encoded_tx(body: bytes, content_type: str, allowed: tuple[type, ...]) 
         raw = body
     else:
         raw = parse_hex(get_field(parse_json_object(body), "tx"), "tx")
+    if len(raw) > MAX_TX_BYTES:
+        raise ApiError(
+            413, "TxTooLarge", f"transaction of {len(raw)} bytes exceeds {MAX_TX_BYTES}",
+            size=len(raw), limit=MAX_TX_BYTES,
+        )  # fmt: skip
     try:
         tx: Transaction = decode_tx(raw)
     except DecodeError as exc:
