@@ -18,6 +18,7 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import multiaddr
@@ -208,6 +209,8 @@ class P2PNode:
         self._rejected: OrderedDict[bytes, None] = OrderedDict()
         self._protocols: dict[str, _Protocol] = {}
         self._banned: set[str] = set()
+        self._refused: Counter[str] = Counter()
+        """Connections refused per banned peer, reported when its ban ends."""
         self.scores = PeerScores(config.scores)
         # (topic, outcome) -> count; outcomes: published, delivered, rejected, dropped
         self.counters: Counter[tuple[str, str]] = Counter()
@@ -323,10 +326,21 @@ class P2PNode:
         with it the node. Closing the connection instead runs the library's own
         consistent cleanup.
         """
-        log.info("peer %s offence %s", peer, offence.name)
-        if peer == self.peer_id or not self.scores.process_offence(peer, offence):
+        if peer == self.peer_id:
+            return
+        banned = self.scores.process_offence(peer, offence)
+        score = self.scores.get_score(peer)
+        log.info("peer %s offence %s: -%d, score %d", peer, offence.name, offence.penalty, score)
+        if not banned:
             return
         self._banned.add(peer)
+        self.counters["peers", "banned"] += 1
+        until = datetime.now(UTC) + timedelta(seconds=self.config.scores.ban_s)
+        log.warning(
+            "banning peer %s for %.0fs until %s: offence %s took its score to %d (ban at %d)",
+            peer, self.config.scores.ban_s, until.isoformat(timespec="seconds"),
+            offence.name, score, self.config.scores.ban_at,
+        )  # fmt: skip
         self._nursery.start_soon(self._serve_ban, peer)
 
     def _refuse_if_banned(self, conn: INetConn) -> None:
@@ -340,6 +354,7 @@ class P2PNode:
         if peer in self._banned:
             log.info("refusing a connection from banned peer %s", peer)
             self.counters["connections", "refused"] += 1
+            self._refused[peer] += 1
             self._nursery.start_soon(self._close_quietly, conn)
 
     async def _close_quietly(self, conn: INetConn) -> None:
@@ -350,12 +365,15 @@ class P2PNode:
                 log.debug("closing a refused connection failed: %s", exc)
 
     async def _serve_ban(self, peer: str) -> None:
-        log.warning("banning peer %s for %.0fs", peer, self.config.scores.ban_s)
         ends = trio.current_time() + self.config.scores.ban_s
         await self._disconnect_quietly(ID.from_base58(peer))
         await trio.sleep_until(ends)
         self._banned.discard(peer)
         self.scores.forget(peer)
+        log.warning(
+            "ban of peer %s ended; %d of its connections were refused meanwhile",
+            peer, self._refused.pop(peer, 0),
+        )  # fmt: skip
         self.watch._notify()
 
     # -- gossip ---------------------------------------------------------------

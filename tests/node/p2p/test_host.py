@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import msgpack
 import pytest
 import trio
@@ -37,7 +39,7 @@ async def test_invalid_message_stops_at_first_hop_and_costs_the_sender() -> None
         await a.publish("tx", note("good"))
         assert await receive(b, "tx") == (a.peer_id, "good")
         assert await receive(c, "tx") == (a.peer_id, "good")
-        assert b.scores.get_score(a.peer_id) == 1 - 2 * Offence.INVALID.value
+        assert b.scores.get_score(a.peer_id) == 1 - 2 * Offence.INVALID.penalty
         assert c.scores.get_score(b.peer_id) == 1
         assert b.counters["tx", "rejected"] == 2
         assert c.counters["tx", "delivered"] == 1
@@ -52,7 +54,7 @@ async def test_a_refused_message_delivered_again_costs_its_forwarder_once() -> N
         )  # fmt: skip
         for _ in range(4):
             assert b._validate(a._host.get_id(), refused) is False
-        assert b.scores.get_score(a.peer_id) == -Offence.INVALID.value
+        assert b.scores.get_score(a.peer_id) == -Offence.INVALID.penalty
         assert (b.counters["tx", "rejected"], b.counters["tx", "rejected_again"]) == (1, 3)
 
 
@@ -68,7 +70,7 @@ async def test_oversized_message_is_refused_locally_and_remotely() -> None:
         await a.publish("tx", note("after"))
         assert await receive(b, "tx") == (a.peer_id, "after")
         assert await receive(c, "tx") == (a.peer_id, "after")
-        assert b.scores.get_score(a.peer_id) == 1 - Offence.OVERSIZED.value
+        assert b.scores.get_score(a.peer_id) == 1 - Offence.OVERSIZED.penalty
 
 
 async def echo(peer: str, request: bytes) -> bytes:
@@ -81,9 +83,12 @@ async def wait_disconnected(node: P2PNode, peer: str) -> None:
             await node.watch.changed.wait()
 
 
-async def test_repeat_offender_is_banned_refused_and_forgiven_after_the_ban() -> None:
+async def test_repeat_offender_is_banned_refused_and_forgiven_after_the_ban(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """b bans a for garbage; a's re-dials are closed and its requests unanswered while the
     ban lasts; once it expires a reconnects and gossips again."""
+    caplog.set_level(logging.INFO, logger="node.p2p.host")
     async with line("a", "b", scores=ScoreParams(ban_at=-50, ban_s=3)) as (a, b):
         b.set_request_handler("/clearnode/echo/1", echo, max_request_bytes=64)
         for i in range(3):
@@ -103,6 +108,11 @@ async def test_repeat_offender_is_banned_refused_and_forgiven_after_the_ban() ->
         with trio.fail_after(10):
             while b.is_banned(a.peer_id):  # expiry notifies the watch
                 await b.watch.changed.wait()
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert f"banning peer {a.peer_id} for 3s until " in logged
+        assert "offence INVALID took its score to -50 (ban at -50)" in logged
+        assert f"ban of peer {a.peer_id} ended; " in logged
+        assert b.counters["peers", "banned"] == 1
         await a.connect(b.listen_addrs()[0])
         assert await a.request(b.peer_id, "/clearnode/echo/1", b"back", 64, 64) == b"back"
         assert a.peer_id in b.connected_peers()
@@ -154,7 +164,7 @@ async def test_oversized_request_is_refused_by_the_server() -> None:
         with pytest.raises(RequestFailed) as err:
             await a.request(b.peer_id, "/clearnode/test/1", b"x" * 9, 64, 64)
         assert "without a response" in err.value.reason
-        assert b.scores.get_score(a.peer_id) == -Offence.OVERSIZED.value
+        assert b.scores.get_score(a.peer_id) == -Offence.OVERSIZED.penalty
 
 
 async def run_until(cfg: P2PConfig, stop: trio.Event, task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
@@ -201,3 +211,14 @@ async def test_the_callers_own_failure_comes_out_of_the_host_block() -> None:
         async with open_p2p(config("a"), TOPICS), trio.open_nursery() as nursery:
             nursery.start_soon(fail_soon)
             await trio.sleep_forever()
+
+
+async def test_each_offence_is_logged_by_its_own_name(caplog: pytest.LogCaptureFixture) -> None:
+    async with line("a", "b") as (a, b):
+        with caplog.at_level(logging.INFO, logger="node.p2p.host"):
+            for offence in Offence:
+                b.penalize(a.peer_id, offence)
+        logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("peer ")]
+        assert [line.split("offence ")[1].split(":")[0] for line in logged] == [
+            o.name for o in Offence
+        ]
