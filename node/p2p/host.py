@@ -225,7 +225,18 @@ class P2PNode:
         return [f"{addr}/p2p/{self.peer_id}" for addr in self._host.get_transport_addrs()]
 
     def connected_peers(self) -> list[str]:
-        return sorted(str(p) for p in self._host.get_connected_peers())
+        """Peers with a connection that is not closed (see `_live_connections`)."""
+        return sorted(str(p) for p in self._host.get_connected_peers() if self._live_connections(p))
+
+    def _live_connections(self, peer: ID) -> list[INetConn]:
+        """`peer`'s connections that are not closed.
+
+        py-libp2p can keep a connection the other side closed (a refused one, a ban)
+        registered, closed and shutting down, for seconds after the close; it still
+        counts as connected there, and `host.connect` returns at once on it without
+        dialling, so a request right after fails with "No valid connections".
+        """
+        return [c for c in self._host.get_network().get_connections(peer) if not c.is_closed]
 
     def get_mesh_peers(self, topic: str) -> list[str]:
         """Peers this node relays `topic` to directly (its GossipSub mesh)."""
@@ -245,6 +256,12 @@ class P2PNode:
         """Dials `addr` (a multiaddr with /p2p/); returns the peer id. Raises RequestFailed."""
         info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
         self._host.get_network().unblock_peer(info.peer_id)
+        if self._host.get_network().get_connections(info.peer_id) and not self._live_connections(
+            info.peer_id
+        ):
+            # Closed but still registered: the library would take it for a connection.
+            self.counters["connections", "stale_dropped"] += 1
+            await self._disconnect_quietly(info.peer_id)
         try:
             await self._host.connect(info)
         except Exception as exc:  # py-libp2p raises many unrelated types for one failed dial
@@ -258,7 +275,10 @@ class P2PNode:
         while True:
             changed = self.watch.changed
             if peer in self._banned or peer in self.connected_peers():
-                await changed.wait()
+                # A connection can close without a disconnect notification (see
+                # `_live_connections`): look again every link check.
+                with trio.move_on_after(self.config.link_check_s):
+                    await changed.wait()
                 continue
             try:
                 await self.connect(addr)
