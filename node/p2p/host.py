@@ -282,14 +282,21 @@ class P2PNode:
                 continue
             try:
                 await self.connect(addr)
-                failures = 0
+                # A peer that bans us closes each connection right after the handshake;
+                # redialling it at once would cost both sides a handshake every few ms.
+                await trio.sleep(self.config.link_check_s)
+                if peer in self.connected_peers():
+                    failures = 0
+                    continue
+                reason = "it closed the connection at once (it may have banned us)"
             except RequestFailed as exc:
-                delay = compute_backoff_s(
-                    failures, self.config.backoff_base_s, self.config.backoff_cap_s
-                )
-                failures += 1
-                log.debug("redial %s in %.2fs: %s", peer, delay, exc.reason)
-                await trio.sleep(delay)
+                reason = exc.reason
+            delay = compute_backoff_s(
+                failures, self.config.backoff_base_s, self.config.backoff_cap_s
+            )
+            failures += 1
+            log.debug("redial %s in %.2fs: %s", peer, delay, reason)
+            await trio.sleep(delay)
 
     async def watch_links(self) -> None:
         """Closes the connection of a peer whose gossip link died; runs forever.

@@ -47,6 +47,14 @@ def config(name: str, **kw: object) -> P2PConfig:
     return P2PConfig(key_seed=seed(name), **kw)  # type: ignore[arg-type]
 
 
+def peer_id_of(name: str) -> str:
+    """The peer id a host of `config(name)` will have, known before it starts."""
+    from libp2p.crypto.ed25519 import create_new_key_pair
+    from libp2p.peer.id import ID
+
+    return str(ID.from_pubkey(create_new_key_pair(seed(name)).public_key))
+
+
 @asynccontextmanager
 async def line(*names: str, **kw: object) -> AsyncIterator[list[P2PNode]]:
     """Hosts connected in a line a - b - c ..., meshes formed on every topic."""

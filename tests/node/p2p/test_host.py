@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import msgpack
 import pytest
@@ -20,7 +21,7 @@ from node.p2p import (
     UnknownTopic,
     open_p2p,
 )
-from tests.node.p2p.support import MAX_NOTE, TOPICS, config, line, note, receive
+from tests.node.p2p.support import MAX_NOTE, TOPICS, config, line, note, peer_id_of, receive
 
 
 async def test_gossip_flows_both_ways_and_is_relayed() -> None:
@@ -238,3 +239,36 @@ async def test_a_closed_connection_still_registered_is_redialled() -> None:
         assert a.counters["connections", "stale_dropped"] == 1
         assert await a.request(b.peer_id, "/clearnode/echo/1", b"fresh", 64, 64) == b"fresh"
         assert b.peer_id in a.connected_peers()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_peers_that_keep_each_other_connected_meet_again_when_a_ban_ends() -> None:
+    """b bans a for 3 s; a's redials are refused and back off instead of hammering b with
+    handshakes; within a few seconds of the ban's end both are connected and gossip."""
+    scores = ScoreParams(ban_at=-50, ban_s=3)
+    a_port = free_port()
+    a_addr = f"/ip4/127.0.0.1/tcp/{a_port}/p2p/{peer_id_of('a')}"
+    async with open_p2p(config("b", scores=scores, persistent_peers=(a_addr,)), TOPICS) as b:
+        a_cfg = config("a", listen_port=a_port, persistent_peers=(b.listen_addrs()[0],))
+        async with open_p2p(a_cfg, TOPICS) as a:
+            await b.wait_for_mesh("tx", 1)
+            b.penalize(a.peer_id, Offence.OVERSIZED)
+            ends = trio.current_time() + scores.ban_s
+            await wait_disconnected(b, a.peer_id)
+            while b.is_banned(a.peer_id):
+                await b.watch.changed.wait()
+            # 0.2 s doubling backoff plus the 0.5 s check: a handful of tries in 3 s
+            assert b.counters["connections", "refused"] <= 8
+            with trio.fail_after(3):
+                while a.peer_id not in b.connected_peers() or b.peer_id not in a.connected_peers():
+                    await trio.sleep(0.05)
+                await b.wait_for_mesh("tx", 1)
+                await a.wait_for_mesh("tx", 1)
+            assert trio.current_time() - ends < 3
+            await a.publish("tx", note("back"))
+            assert await receive(b, "tx") == (a.peer_id, "back")
