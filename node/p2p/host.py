@@ -18,6 +18,7 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import multiaddr
@@ -208,6 +209,8 @@ class P2PNode:
         self._rejected: OrderedDict[bytes, None] = OrderedDict()
         self._protocols: dict[str, _Protocol] = {}
         self._banned: set[str] = set()
+        self._refused: Counter[str] = Counter()
+        """Connections refused per banned peer, reported when its ban ends."""
         self.scores = PeerScores(config.scores)
         # (topic, outcome) -> count; outcomes: published, delivered, rejected, dropped
         self.counters: Counter[tuple[str, str]] = Counter()
@@ -222,7 +225,18 @@ class P2PNode:
         return [f"{addr}/p2p/{self.peer_id}" for addr in self._host.get_transport_addrs()]
 
     def connected_peers(self) -> list[str]:
-        return sorted(str(p) for p in self._host.get_connected_peers())
+        """Peers with a connection that is not closed (see `_live_connections`)."""
+        return sorted(str(p) for p in self._host.get_connected_peers() if self._live_connections(p))
+
+    def _live_connections(self, peer: ID) -> list[INetConn]:
+        """`peer`'s connections that are not closed.
+
+        py-libp2p can keep a connection the other side closed (a refused one, a ban)
+        registered, closed and shutting down, for seconds after the close; it still
+        counts as connected there, and `host.connect` returns at once on it without
+        dialling, so a request right after fails with "No valid connections".
+        """
+        return [c for c in self._host.get_network().get_connections(peer) if not c.is_closed]
 
     def get_mesh_peers(self, topic: str) -> list[str]:
         """Peers this node relays `topic` to directly (its GossipSub mesh)."""
@@ -242,6 +256,12 @@ class P2PNode:
         """Dials `addr` (a multiaddr with /p2p/); returns the peer id. Raises RequestFailed."""
         info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
         self._host.get_network().unblock_peer(info.peer_id)
+        if self._host.get_network().get_connections(info.peer_id) and not self._live_connections(
+            info.peer_id
+        ):
+            # Closed but still registered: the library would take it for a connection.
+            self.counters["connections", "stale_dropped"] += 1
+            await self._disconnect_quietly(info.peer_id)
         try:
             await self._host.connect(info)
         except Exception as exc:  # py-libp2p raises many unrelated types for one failed dial
@@ -255,18 +275,28 @@ class P2PNode:
         while True:
             changed = self.watch.changed
             if peer in self._banned or peer in self.connected_peers():
-                await changed.wait()
+                # A connection can close without a disconnect notification (see
+                # `_live_connections`): look again every link check.
+                with trio.move_on_after(self.config.link_check_s):
+                    await changed.wait()
                 continue
             try:
                 await self.connect(addr)
-                failures = 0
+                # A peer that bans us closes each connection right after the handshake;
+                # redialling it at once would cost both sides a handshake every few ms.
+                await trio.sleep(self.config.link_check_s)
+                if peer in self.connected_peers():
+                    failures = 0
+                    continue
+                reason = "it closed the connection at once (it may have banned us)"
             except RequestFailed as exc:
-                delay = compute_backoff_s(
-                    failures, self.config.backoff_base_s, self.config.backoff_cap_s
-                )
-                failures += 1
-                log.debug("redial %s in %.2fs: %s", peer, delay, exc.reason)
-                await trio.sleep(delay)
+                reason = exc.reason
+            delay = compute_backoff_s(
+                failures, self.config.backoff_base_s, self.config.backoff_cap_s
+            )
+            failures += 1
+            log.debug("redial %s in %.2fs: %s", peer, delay, reason)
+            await trio.sleep(delay)
 
     async def watch_links(self) -> None:
         """Closes the connection of a peer whose gossip link died; runs forever.
@@ -323,10 +353,21 @@ class P2PNode:
         with it the node. Closing the connection instead runs the library's own
         consistent cleanup.
         """
-        log.info("peer %s offence %s", peer, offence.name)
-        if peer == self.peer_id or not self.scores.process_offence(peer, offence):
+        if peer == self.peer_id:
+            return
+        banned = self.scores.process_offence(peer, offence)
+        score = self.scores.get_score(peer)
+        log.info("peer %s offence %s: -%d, score %d", peer, offence.name, offence.penalty, score)
+        if not banned:
             return
         self._banned.add(peer)
+        self.counters["peers", "banned"] += 1
+        until = datetime.now(UTC) + timedelta(seconds=self.config.scores.ban_s)
+        log.warning(
+            "banning peer %s for %.0fs until %s: offence %s took its score to %d (ban at %d)",
+            peer, self.config.scores.ban_s, until.isoformat(timespec="seconds"),
+            offence.name, score, self.config.scores.ban_at,
+        )  # fmt: skip
         self._nursery.start_soon(self._serve_ban, peer)
 
     def _refuse_if_banned(self, conn: INetConn) -> None:
@@ -340,6 +381,7 @@ class P2PNode:
         if peer in self._banned:
             log.info("refusing a connection from banned peer %s", peer)
             self.counters["connections", "refused"] += 1
+            self._refused[peer] += 1
             self._nursery.start_soon(self._close_quietly, conn)
 
     async def _close_quietly(self, conn: INetConn) -> None:
@@ -350,12 +392,15 @@ class P2PNode:
                 log.debug("closing a refused connection failed: %s", exc)
 
     async def _serve_ban(self, peer: str) -> None:
-        log.warning("banning peer %s for %.0fs", peer, self.config.scores.ban_s)
         ends = trio.current_time() + self.config.scores.ban_s
         await self._disconnect_quietly(ID.from_base58(peer))
         await trio.sleep_until(ends)
         self._banned.discard(peer)
         self.scores.forget(peer)
+        log.warning(
+            "ban of peer %s ended; %d of its connections were refused meanwhile",
+            peer, self._refused.pop(peer, 0),
+        )  # fmt: skip
         self.watch._notify()
 
     # -- gossip ---------------------------------------------------------------

@@ -12,12 +12,19 @@ from enum import Enum
 
 
 class Offence(Enum):
-    """Why a peer lost points; the value is the penalty."""
+    """Why a peer lost points, and how many (`penalty`).
 
-    OVERSIZED = 50
-    UNDECODABLE = 25
-    INVALID = 25
-    BAD_RESPONSE = 25
+    The value is the name, not the penalty: members with equal values would be
+    aliases of one member and every such offence would be logged by its name.
+    """
+
+    OVERSIZED = ("oversized", 50)
+    UNDECODABLE = ("undecodable", 25)
+    INVALID = ("invalid", 25)
+    BAD_RESPONSE = ("bad_response", 25)
+
+    def __init__(self, _label: str, penalty: int) -> None:
+        self.penalty = penalty
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ class PeerScores:
     def process_offence(self, peer: str, offence: Offence) -> bool:
         """Charges the penalty; True exactly when this offence takes the peer to the ban floor."""
         before = self.get_score(peer)
-        after = before - offence.value
+        after = before - offence.penalty
         self._scores[peer] = after
         return before > self.params.ban_at >= after
 

@@ -62,7 +62,7 @@ async def test_bad_request_gets_no_answer_and_costs_the_asker() -> None:
         serve_blocks(a, chain(3).get, lambda: 3)
         with pytest.raises(Exception, match="without a response"):
             await b.request(a.peer_id, "/clearnode/blocksync/1", msgpack.packb([1, 0, 5]), 64, 1024)
-        assert a.scores.get_score(b.peer_id) == -Offence.UNDECODABLE.value
+        assert a.scores.get_score(b.peer_id) == -Offence.UNDECODABLE.penalty
         response = await fetch_blocks(b, a.peer_id, 3, 10)
         assert response == SyncResponse(3, (SyncedBlock(3, b"block-3", b"cert-3"),))
 

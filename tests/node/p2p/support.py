@@ -6,6 +6,7 @@ import hashlib
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import msgpack
 import trio
@@ -13,6 +14,8 @@ import trio
 from node.p2p import P2PConfig, P2PNode, Topic, open_p2p
 
 MAX_NOTE = 512
+ROOT = Path(__file__).resolve().parents[3]
+"""The repository, the working directory of peer processes (tests/node/p2p/peerproc.py)."""
 
 
 class NoteError(ValueError):
@@ -47,6 +50,14 @@ def config(name: str, **kw: object) -> P2PConfig:
     return P2PConfig(key_seed=seed(name), **kw)  # type: ignore[arg-type]
 
 
+def peer_id_of(name: str) -> str:
+    """The peer id a host of `config(name)` will have, known before it starts."""
+    from libp2p.crypto.ed25519 import create_new_key_pair
+    from libp2p.peer.id import ID
+
+    return str(ID.from_pubkey(create_new_key_pair(seed(name)).public_key))
+
+
 @asynccontextmanager
 async def line(*names: str, **kw: object) -> AsyncIterator[list[P2PNode]]:
     """Hosts connected in a line a - b - c ..., meshes formed on every topic."""
@@ -75,3 +86,20 @@ async def break_gossip_link(node: P2PNode, peer: str) -> None:
     from libp2p.peer.id import ID
 
     await node._pubsub.peers[ID.from_base58(peer)].reset()
+
+
+class Lines:
+    """Lines of a child's stdout."""
+
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
+        self._buffer = b""
+
+    async def next(self) -> str:
+        while b"\n" not in self._buffer:
+            chunk = await self._stream.receive_some()
+            if not chunk:
+                raise EOFError("peer process ended")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode()

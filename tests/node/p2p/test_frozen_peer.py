@@ -13,34 +13,14 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import trio
 
 from node.p2p import open_p2p
-from tests.node.p2p.support import TOPICS, config, note
+from tests.node.p2p.support import ROOT, TOPICS, Lines, config, note
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-class Lines:
-    """Lines of a child's stdout."""
-
-    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
-        self._stream = stream
-        self._buffer = b""
-
-    async def next(self) -> str:
-        while b"\n" not in self._buffer:
-            chunk = await self._stream.receive_some()
-            if not chunk:
-                raise EOFError("peer process ended")
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode()
 
 
 async def test_a_frozen_peer_stops_holding_up_our_gossip_and_hears_us_after_it_resumes() -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+
 import msgpack
 import pytest
 import trio
+from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
 
 from node.p2p import (
@@ -17,7 +21,7 @@ from node.p2p import (
     UnknownTopic,
     open_p2p,
 )
-from tests.node.p2p.support import MAX_NOTE, TOPICS, config, line, note, receive
+from tests.node.p2p.support import MAX_NOTE, TOPICS, config, line, note, peer_id_of, receive
 
 
 async def test_gossip_flows_both_ways_and_is_relayed() -> None:
@@ -37,7 +41,7 @@ async def test_invalid_message_stops_at_first_hop_and_costs_the_sender() -> None
         await a.publish("tx", note("good"))
         assert await receive(b, "tx") == (a.peer_id, "good")
         assert await receive(c, "tx") == (a.peer_id, "good")
-        assert b.scores.get_score(a.peer_id) == 1 - 2 * Offence.INVALID.value
+        assert b.scores.get_score(a.peer_id) == 1 - 2 * Offence.INVALID.penalty
         assert c.scores.get_score(b.peer_id) == 1
         assert b.counters["tx", "rejected"] == 2
         assert c.counters["tx", "delivered"] == 1
@@ -52,7 +56,7 @@ async def test_a_refused_message_delivered_again_costs_its_forwarder_once() -> N
         )  # fmt: skip
         for _ in range(4):
             assert b._validate(a._host.get_id(), refused) is False
-        assert b.scores.get_score(a.peer_id) == -Offence.INVALID.value
+        assert b.scores.get_score(a.peer_id) == -Offence.INVALID.penalty
         assert (b.counters["tx", "rejected"], b.counters["tx", "rejected_again"]) == (1, 3)
 
 
@@ -68,7 +72,7 @@ async def test_oversized_message_is_refused_locally_and_remotely() -> None:
         await a.publish("tx", note("after"))
         assert await receive(b, "tx") == (a.peer_id, "after")
         assert await receive(c, "tx") == (a.peer_id, "after")
-        assert b.scores.get_score(a.peer_id) == 1 - Offence.OVERSIZED.value
+        assert b.scores.get_score(a.peer_id) == 1 - Offence.OVERSIZED.penalty
 
 
 async def echo(peer: str, request: bytes) -> bytes:
@@ -81,9 +85,12 @@ async def wait_disconnected(node: P2PNode, peer: str) -> None:
             await node.watch.changed.wait()
 
 
-async def test_repeat_offender_is_banned_refused_and_forgiven_after_the_ban() -> None:
+async def test_repeat_offender_is_banned_refused_and_forgiven_after_the_ban(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """b bans a for garbage; a's re-dials are closed and its requests unanswered while the
     ban lasts; once it expires a reconnects and gossips again."""
+    caplog.set_level(logging.INFO, logger="node.p2p.host")
     async with line("a", "b", scores=ScoreParams(ban_at=-50, ban_s=3)) as (a, b):
         b.set_request_handler("/clearnode/echo/1", echo, max_request_bytes=64)
         for i in range(3):
@@ -103,6 +110,11 @@ async def test_repeat_offender_is_banned_refused_and_forgiven_after_the_ban() ->
         with trio.fail_after(10):
             while b.is_banned(a.peer_id):  # expiry notifies the watch
                 await b.watch.changed.wait()
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert f"banning peer {a.peer_id} for 3s until " in logged
+        assert "offence INVALID took its score to -50 (ban at -50)" in logged
+        assert f"ban of peer {a.peer_id} ended; " in logged
+        assert b.counters["peers", "banned"] == 1
         await a.connect(b.listen_addrs()[0])
         assert await a.request(b.peer_id, "/clearnode/echo/1", b"back", 64, 64) == b"back"
         assert a.peer_id in b.connected_peers()
@@ -154,7 +166,7 @@ async def test_oversized_request_is_refused_by_the_server() -> None:
         with pytest.raises(RequestFailed) as err:
             await a.request(b.peer_id, "/clearnode/test/1", b"x" * 9, 64, 64)
         assert "without a response" in err.value.reason
-        assert b.scores.get_score(a.peer_id) == -Offence.OVERSIZED.value
+        assert b.scores.get_score(a.peer_id) == -Offence.OVERSIZED.penalty
 
 
 async def run_until(cfg: P2PConfig, stop: trio.Event, task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
@@ -201,3 +213,62 @@ async def test_the_callers_own_failure_comes_out_of_the_host_block() -> None:
         async with open_p2p(config("a"), TOPICS), trio.open_nursery() as nursery:
             nursery.start_soon(fail_soon)
             await trio.sleep_forever()
+
+
+async def test_each_offence_is_logged_by_its_own_name(caplog: pytest.LogCaptureFixture) -> None:
+    async with line("a", "b") as (a, b):
+        with caplog.at_level(logging.INFO, logger="node.p2p.host"):
+            for offence in Offence:
+                b.penalize(a.peer_id, offence)
+        logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("peer ")]
+        assert [line.split("offence ")[1].split(":")[0] for line in logged] == [
+            o.name for o in Offence
+        ]
+
+
+async def test_a_closed_connection_still_registered_is_redialled() -> None:
+    """py-libp2p can keep a connection the other side closed registered for seconds
+    (seen after a ban: the 2-in-6 failure of the test above under load); `connect` must
+    dial afresh instead of taking it for a connection, and the redial loop must see it."""
+    async with line("a", "b") as (a, b):
+        b.set_request_handler("/clearnode/echo/1", echo, max_request_bytes=64)
+        stale = a._host.get_network().get_connections(ID.from_base58(b.peer_id))[0]
+        stale.event_closed.set()  # the state found: closed, still in swarm.connections
+        assert b.peer_id not in a.connected_peers()
+        await a.connect(b.listen_addrs()[0])
+        assert a.counters["connections", "stale_dropped"] == 1
+        assert await a.request(b.peer_id, "/clearnode/echo/1", b"fresh", 64, 64) == b"fresh"
+        assert b.peer_id in a.connected_peers()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_peers_that_keep_each_other_connected_meet_again_when_a_ban_ends() -> None:
+    """b bans a for 3 s; a's redials are refused and back off instead of hammering b with
+    handshakes; within a few seconds of the ban's end both are connected and gossip."""
+    scores = ScoreParams(ban_at=-50, ban_s=3)
+    a_port = free_port()
+    a_addr = f"/ip4/127.0.0.1/tcp/{a_port}/p2p/{peer_id_of('a')}"
+    async with open_p2p(config("b", scores=scores, persistent_peers=(a_addr,)), TOPICS) as b:
+        a_cfg = config("a", listen_port=a_port, persistent_peers=(b.listen_addrs()[0],))
+        async with open_p2p(a_cfg, TOPICS) as a:
+            await b.wait_for_mesh("tx", 1)
+            b.penalize(a.peer_id, Offence.OVERSIZED)
+            ends = trio.current_time() + scores.ban_s
+            await wait_disconnected(b, a.peer_id)
+            while b.is_banned(a.peer_id):
+                await b.watch.changed.wait()
+            # 0.2 s doubling backoff plus the 0.5 s check: a handful of tries in 3 s
+            assert b.counters["connections", "refused"] <= 8
+            with trio.fail_after(3):
+                while a.peer_id not in b.connected_peers() or b.peer_id not in a.connected_peers():
+                    await trio.sleep(0.05)
+                await b.wait_for_mesh("tx", 1)
+                await a.wait_for_mesh("tx", 1)
+            assert trio.current_time() - ends < 3
+            await a.publish("tx", note("back"))
+            assert await receive(b, "tx") == (a.peer_id, "back")

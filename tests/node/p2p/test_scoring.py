@@ -25,3 +25,12 @@ def test_valid_traffic_earns_back_up_to_the_cap() -> None:
 def test_backoff_doubles_then_caps() -> None:
     assert [compute_backoff_s(a, 0.25, 1.5) for a in range(5)] == [0.25, 0.5, 1.0, 1.5, 1.5]
     assert compute_backoff_s(10_000, 0.25, 1.5) == 1.5
+
+
+def test_every_offence_is_its_own_member() -> None:
+    """Equal enum values would make aliases: an INVALID would be charged and logged as
+    another offence."""
+    assert len(list(Offence)) == len(Offence.__members__) == 4
+    for name, offence in Offence.__members__.items():
+        assert offence.name == name
+        assert offence.penalty > 0
