@@ -5,13 +5,15 @@ at most `MAX_OBSERVATION_BYTES`. Every node checks a message at the first hop,
 before relaying it, against its genesis: the chain id, a known validator
 signer, only known price ids, the signature (bound to the chain id) and an
 observation time not older than `REPLAY_AGE_FACTOR` x the genesis `max_age_ms`
-(nor more than `max_age_ms` ahead) by the node's clock. Anything else raises a
-typed error; the p2p layer drops the message and scores its forwarder down.
+(nor more than `max_age_ms` ahead) by the node's clock. A message outside that
+window is dropped without a penalty (`IGNORES`); anything else raises a typed
+error, and the p2p layer drops the message and scores its forwarder down.
 
 Why a wider window than a block's: a loaded network delivers honest messages
-late, and a peer must not be scored down (and banned) for relaying one; such a
-late observation is relayed and the pool's freshness rule leaves it out of
-blocks. Older than that it cannot be a delay: it is a replay and is refused.
+late, and such a late observation is relayed and the pool's freshness rule leaves
+it out of blocks. Older than that it is a replay: refused, not relayed, but not
+held against the forwarder, since honest peers replay their gossip caches to a
+node that restarts.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ class WrongChain(ValueError):
 
 REJECTS = (ClearingError, WrongChain)
 """Every error `ObservationCheck.decode` raises for a bad message."""
+IGNORES = (StaleObservation,)
+"""What proves nothing against the forwarder: a validly signed observation outside the
+time window was made by a genesis validator, and honest peers re-deliver old ones (a
+restarted node's peers replay their gossip caches) or relay late ones. It is dropped,
+not relayed, and nobody is scored down."""
 
 
 def encode_observation(chain_id: int, observation: PriceObservation) -> bytes:
@@ -111,4 +118,6 @@ class ObservationCheck:
             raise StaleObservation(o.signer, o.observed_ms, now, limit)
 
     def topic(self) -> Topic:
-        return Topic(PRICES, MAX_OBSERVATION_BYTES, self.decode, REJECTS, inbox=256)
+        return Topic(
+            PRICES, MAX_OBSERVATION_BYTES, self.decode, REJECTS, ignores=IGNORES, inbox=256
+        )

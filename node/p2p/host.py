@@ -86,13 +86,19 @@ class Topic:
 
     `decode` turns bytes into the value handed to subscribers and raises one of
     `rejects` for anything malformed or invalid; such a message is dropped, not
-    relayed, and its forwarder is scored down.
+    relayed, and its forwarder is scored down. It raises one of `ignores` for a
+    message that proves nothing against anyone: validly signed but merely too old
+    or too early (re-delivered after a restart, late on a loaded network, from a
+    validator whose clock is off). Such a message is dropped and not relayed, and
+    nobody loses points; `ignores` are checked before `rejects`, so they may be
+    subclasses of them.
     """
 
     name: str
     max_bytes: int
     decode: Callable[[bytes], object]
     rejects: tuple[type[Exception], ...] = (ValueError,)
+    ignores: tuple[type[Exception], ...] = ()
     inbox: int = 1024
     admit: Callable[[str, str, object], bool | Offence] | None = None
     """Stateful first-hop admission of a decoded value (rate limits), run once per message
@@ -463,6 +469,11 @@ class P2PNode:
             return self._reject(key, name, peer, Offence.OVERSIZED)
         try:
             value = spec.decode(msg.data)
+        except spec.ignores as exc:
+            log.debug("ignored %s message from %s: %s", spec.name, peer, exc)
+            self.counters[name, "ignored"] += 1
+            self._remember_refused(key)
+            return False
         except spec.rejects as exc:
             log.info("rejected %s message from %s: %s", spec.name, peer, exc)
             return self._reject(key, name, peer, Offence.INVALID)
@@ -484,12 +495,15 @@ class P2PNode:
 
     def _reject(self, key: bytes, topic: str, peer: str, offence: Offence | None) -> bool:
         self.counters[topic, "rejected"] += 1
-        self._rejected[key] = None
-        while len(self._rejected) > REJECTED_MEMORY:
-            self._rejected.popitem(last=False)
+        self._remember_refused(key)
         if offence is not None:
             self.penalize(peer, offence)
         return False
+
+    def _remember_refused(self, key: bytes) -> None:
+        self._rejected[key] = None
+        while len(self._rejected) > REJECTED_MEMORY:
+            self._rejected.popitem(last=False)
 
     async def _pump(self, topic: Topic, subscription: Any) -> None:
         """Drains the library's 32-slot subscription at once into our larger inbox."""

@@ -22,12 +22,18 @@ class NoteError(ValueError):
     """A note that is not [1, text]."""
 
 
+class StaleNote(NoteError):
+    """A well-formed note of version 0: old, not malicious (the topics ignore it)."""
+
+
 def decode_note(data: bytes) -> str:
-    """Version 1 notes: msgpack [1, str]."""
+    """Version 1 notes: msgpack [1, str]; [0, str] is a stale one."""
     try:
         fields = msgpack.unpackb(data)
     except ValueError as exc:
         raise NoteError(f"not msgpack: {exc}") from exc
+    if isinstance(fields, list) and len(fields) == 2 and fields[0] == 0:
+        raise StaleNote(f"note {fields[1]!r} is stale")
     if not (isinstance(fields, list) and len(fields) == 2 and fields[0] == 1):
         raise NoteError(f"expected [1, text], got {fields!r}")
     if not isinstance(fields[1], str):
@@ -39,7 +45,10 @@ def note(text: str) -> bytes:
     return msgpack.packb([1, text])
 
 
-TOPICS = [Topic("tx", MAX_NOTE, decode_note), Topic("prices", MAX_NOTE, decode_note)]
+TOPICS = [
+    Topic("tx", MAX_NOTE, decode_note, ignores=(StaleNote,)),
+    Topic("prices", MAX_NOTE, decode_note, ignores=(StaleNote,)),
+]
 
 
 def seed(name: str) -> bytes:

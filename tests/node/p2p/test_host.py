@@ -47,6 +47,25 @@ async def test_invalid_message_stops_at_first_hop_and_costs_the_sender() -> None
         assert c.counters["tx", "delivered"] == 1
 
 
+async def test_a_stale_message_stops_at_first_hop_and_costs_nobody() -> None:
+    async with line("a", "b", "c") as (a, b, c):
+        await a.publish("tx", msgpack.packb([0, "an old note"]))
+        await a.publish("tx", note("good"))
+        assert await receive(b, "tx") == (a.peer_id, "good")
+        assert await receive(c, "tx") == (a.peer_id, "good")
+        assert b.scores.get_score(a.peer_id) == 1  # the good note only
+        assert (b.counters["tx", "ignored"], b.counters["tx", "rejected"]) == (1, 0)
+        assert c.counters["tx", "ignored"] == 0  # not relayed
+        stale = rpc_pb2.Message(
+            from_id=a._host.get_id().to_bytes(), seqno=b"\x01" * 8,
+            data=msgpack.packb([0, "again"]), topicIDs=["tx"],
+        )  # fmt: skip
+        for _ in range(3):  # re-delivered by every honest forwarder after a restart
+            assert b._validate(a._host.get_id(), stale) is False
+        assert b.scores.get_score(a.peer_id) == 1
+        assert (b.counters["tx", "ignored"], b.counters["tx", "rejected_again"]) == (2, 2)
+
+
 async def test_a_refused_message_delivered_again_costs_its_forwarder_once() -> None:
     async with line("a", "b") as (a, b):
         # py-libp2p marks only accepted messages seen, so peers re-send a refused one.
