@@ -126,6 +126,10 @@ async def catch_up(p2p: P2PNode, driver: Driver) -> int:
 
     async def fetch(next_height: int, apply: Callable[[Block, CommitCertificate], None]) -> None:
         async def apply_synced(synced: SyncedBlock) -> None:
+            if synced.height <= driver.store.get_height():
+                # Committed here meanwhile (consensus moved while the answer was on its
+                # way): a race of two honest paths, not a bad answer from the peer.
+                return
             try:
                 apply(Block.decode(synced.block), CommitCertificate.decode(synced.certificate))
             except (ConsensusDecodeError, SyncRejected) as exc:

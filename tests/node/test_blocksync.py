@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgpack
 import pytest
 
@@ -16,6 +18,7 @@ from node.blocksync import (
     sync_to_tip,
 )
 from node.p2p import Offence
+from node.runtime import catch_up
 from tests.node.p2p.support import line
 
 
@@ -96,3 +99,29 @@ def test_malformed_requests_are_typed_errors(data: bytes) -> None:
 def test_malformed_responses_are_typed_errors(rows: list[object]) -> None:
     with pytest.raises(SyncDecodeError):
         SyncResponse.decode(msgpack.packb([1, 2, rows]), 1)
+
+
+class CommittedMeanwhile:
+    """A driver whose consensus committed two blocks after its sync started."""
+
+    def __init__(self, height: int) -> None:
+        self.height = height
+        self.store = self
+
+    def get_height(self) -> int:
+        return self.height
+
+    async def sync_blocks(self, fetch: Any) -> int:
+        def apply(block: object, certificate: object) -> None:
+            raise AssertionError("a block this node already has was applied again")
+
+        await fetch(self.height - 1, apply)
+        return 0
+
+
+async def test_blocks_committed_during_a_sync_are_skipped_not_held_against_the_peer() -> None:
+    blocks = chain(10)
+    async with line("a", "b") as (a, b):
+        serve_blocks(a, blocks.get, lambda: 10)
+        assert await catch_up(b, CommittedMeanwhile(10)) == 0  # type: ignore[arg-type]
+        assert b.scores.get_score(a.peer_id) == 0
