@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +79,37 @@ def run(args: argparse.Namespace) -> int:
     log.info("starting", extra={"moniker": config.moniker, "home": str(config.home)})
     failures: list[Exception] = []
     try:
-        try:
-            trio.run(run_node, config)
-        except* StorageError as group:  # a data directory this node cannot use
-            failures += group.exceptions
-    except KeyboardInterrupt:
-        log.info("stopped by signal")
+        trio.run(run_until_signal, run_node, config)
+    except* StorageError as group:  # a data directory this node cannot use
+        failures += group.exceptions
     for failure in failures:
         print(f"clearnode start: {failure}", file=sys.stderr)
-    return 2 if failures else 0
+    if failures:
+        return 2
+    log.info("stopped", extra={"moniker": config.moniker})
+    return 0
+
+
+async def run_until_signal(
+    run_node: Callable[[NodeConfig], Awaitable[None]], config: NodeConfig
+) -> None:
+    """Runs the node until SIGTERM or SIGINT, then stops it in order: cancelling its
+    nursery closes the API, the libp2p host (peers notice at once), the services and the
+    store, and the WAL keeps every signature. A second signal ends the process at once."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            node_scope = trio.CancelScope()
+
+            async def run() -> None:
+                with node_scope:
+                    await run_node(config)
+                nursery.cancel_scope.cancel()  # stops the signal watch below
+
+            nursery.start_soon(run)
+            async for signum in signals:
+                name = signal.Signals(signum).name
+                if node_scope.cancel_called:
+                    log.warning("second signal %s while stopping: exiting at once", name)
+                    os._exit(1)
+                log.info("received %s: stopping", name)
+                node_scope.cancel()

@@ -1,0 +1,45 @@
+"""`clearnode start` stops in order on SIGTERM and SIGINT: exit 0, a 'stopped' line, and a
+restart resumes where it stopped."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.node.netproc import cli_network, read_roots
+
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
+
+
+def wait_for_height(db: Path, height: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(read_roots(db)) < height:
+        assert time.monotonic() < deadline, f"{db} did not reach height {height}"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_node_in_order_and_a_restart_resumes(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    with cli_network(tmp_path / "net", validators=1) as net:
+        (home,) = net.homes
+        db = home / "data" / "node.sqlite3"
+        net.start(home)
+        wait_for_height(db, 3)
+        process = net.processes[home.name]
+        process.send_signal(signum)
+        try:
+            assert process.wait(timeout=15) == 0
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the node did not stop within 15 s of {signum.name}")
+        log = (home / "node.log").read_text()
+        assert f"received {signum.name}: stopping" in log
+        assert '"message":"stopped"' in log
+        stopped_at = len(read_roots(db))
+        net.start(home)
+        wait_for_height(db, stopped_at + 2)
