@@ -6,6 +6,8 @@ The node's parts update these; `/metrics` renders them in the text exposition fo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -28,7 +30,7 @@ class NodeMetrics:
         )
         self.commit_seconds = Histogram(
             "clearnode_commit_seconds",
-            "Time from proposal to commit",
+            "Seconds between this node's consecutive commits (how long a height took)",
             buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=r,
         )
@@ -49,6 +51,28 @@ class NodeMetrics:
         self.event_subscribers = Gauge(
             "clearnode_event_subscribers", "Open event streams", registry=r
         )
+        self._last_commit_s: float | None = None
+
+    def observe_commit(self, height: int, result_codes: Sequence[str], now_s: float) -> None:
+        """A block committed at `now_s` (a monotonic clock) with these transaction results."""
+        if self._last_commit_s is not None:
+            self.commit_seconds.observe(now_s - self._last_commit_s)
+        self._last_commit_s = now_s
+        self.height.set(height)
+        self.blocks_committed.inc()
+        for code in result_codes:
+            self.block_txs.labels(result=code).inc()
+
+    def watch(
+        self,
+        peers: Callable[[], int],
+        mempool_txs: Callable[[], int],
+        mempool_bytes: Callable[[], int],
+    ) -> None:
+        """Gauges read at scrape time, so they are never stale."""
+        self.peers.set_function(peers)
+        self.mempool_txs.set_function(mempool_txs)
+        self.mempool_bytes.set_function(mempool_bytes)
 
     def render(self) -> bytes:
         """The text exposition of every metric of this node."""

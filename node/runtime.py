@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -393,10 +394,18 @@ async def run_node(
                     api.record_block(block.txs, result)
                 ctx.notify_commit(block, certificate, root)
                 commits.record_commit(block.height)
+                if api.metrics is not None:
+                    api.metrics.observe_commit(block.height, codes, time.monotonic())
                 if block.height % config.storage.snapshot_interval == 0:
                     compact_wal(wal, block.height + 1)
 
             driver.on_commit = on_commit
+            if api.metrics is not None:
+                api.metrics.watch(
+                    lambda: len(p2p.connected_peers()),
+                    lambda: len(mempool),
+                    lambda: mempool.size_bytes,
+                )
             for service in services:
                 log.info("starting service %s", service.name)
                 await nursery.start(service.serve, ctx)

@@ -86,8 +86,6 @@ class LocalNode:
     def _count(self, result: str, _reason: str) -> None:
         if self.metrics is not None:
             self.metrics.txs_submitted.labels(result=result).inc()
-            self.metrics.mempool_txs.set(len(self.mempool))
-            self.metrics.mempool_bytes.set(self.mempool.size_bytes)
 
     def get_state(self) -> ClearingState:
         return self.state()
