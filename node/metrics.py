@@ -63,16 +63,14 @@ class NodeMetrics:
         for code in result_codes:
             self.block_txs.labels(result=code).inc()
 
-    def watch(
-        self,
-        peers: Callable[[], int],
-        mempool_txs: Callable[[], int],
-        mempool_bytes: Callable[[], int],
-    ) -> None:
-        """Gauges read at scrape time, so they are never stale."""
-        self.peers.set_function(peers)
-        self.mempool_txs.set_function(mempool_txs)
-        self.mempool_bytes.set_function(mempool_bytes)
+    def watch_peers(self, count: Callable[[], int]) -> None:
+        """Connected peers, read at scrape time."""
+        self.peers.set_function(count)
+
+    def watch_mempool(self, txs: Callable[[], int], size_bytes: Callable[[], int]) -> None:
+        """Pending transactions and their bytes, read at scrape time (never stale)."""
+        self.mempool_txs.set_function(txs)
+        self.mempool_bytes.set_function(size_bytes)
 
     def render(self) -> bytes:
         """The text exposition of every metric of this node."""

@@ -401,11 +401,7 @@ async def run_node(
 
             driver.on_commit = on_commit
             if api.metrics is not None:
-                api.metrics.watch(
-                    lambda: len(p2p.connected_peers()),
-                    lambda: len(mempool),
-                    lambda: mempool.size_bytes,
-                )
+                api.metrics.watch_peers(lambda: len(p2p.connected_peers()))
             for service in services:
                 log.info("starting service %s", service.name)
                 await nursery.start(service.serve, ctx)

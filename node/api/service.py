@@ -60,6 +60,11 @@ class LocalNode:
     pool: TxPool | None = None
     commits: CommitWatch | None = None
 
+    def __post_init__(self) -> None:
+        if self.metrics is not None:
+            mempool = self.mempool
+            self.metrics.watch_mempool(lambda: len(mempool), lambda: mempool.size_bytes)
+
     async def submit_tx(self, tx: bytes) -> bytes:
         """Admitted (and recorded, with a pool) before it returns; a transaction already
         pending answers its hash again, so a client may resubmit after a lost answer."""
