@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -55,9 +56,31 @@ def load_checked_genesis(config: NodeConfig) -> Genesis:
     return genesis
 
 
+def check_ports(config: NodeConfig) -> None:
+    """Each listen port is free now: a second node on a taken port fails here in one
+    line, instead of sharing the p2p port (py-libp2p listens with SO_REUSEPORT) or
+    ending in a traceback from the API server."""
+    listeners = [("p2p.listen_port", config.p2p.listen_host, config.p2p.listen_port)]
+    if config.api.enabled:
+        listeners.append(("api.listen_port", config.api.listen_host, config.api.listen_port))
+    for key, host, port in listeners:
+        if port == 0:
+            continue
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise ConfigError(
+                    config.config_file or config.home, key,
+                    f"a port free on {host}", f"{port} ({exc.strerror})",
+                ) from None  # fmt: skip
+
+
 def check_home(home: Path) -> NodeConfig:
     """Load and cross-check config, genesis and keys; raise ConfigError / KeyFileError."""
     config = load_config(home)
+    check_ports(config)
     load_checked_genesis(config)
     load_key(config.node_key_file, NODE_KEY)
     if config.validator_key_file.exists():

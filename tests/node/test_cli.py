@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import socket
 import stat
 import tomllib
 from pathlib import Path
@@ -26,6 +27,7 @@ from node.config import ConfigError, load_config
 from node.keys import KeyFileError
 from node.logs import setup_logging
 from node.mempool import Mempool
+from tests.node.netproc import get_free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
@@ -102,6 +104,24 @@ def test_start_names_an_unusable_data_directory_in_one_line(
     err = capsys.readouterr().err
     assert f"clearnode start: {store}" in err and "not a usable node database" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("key", ["p2p.listen_port", "api.listen_port"])
+def test_start_names_a_port_in_use_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    home = tmp_path / "n"
+    p2p, api = get_free_port(), get_free_port()
+    main(["init", "--home", str(home), "--p2p-port", str(p2p), "--api-port", str(api)])
+    taken = p2p if key.startswith("p2p") else api
+    capsys.readouterr()
+    with socket.socket() as other_node:
+        other_node.bind(("127.0.0.1", taken))
+        other_node.listen()
+        assert main(["start", "--home", str(home)]) == 2
+    out = capsys.readouterr().out.strip()
+    assert len(out.splitlines()) == 1, out
+    assert f"key '{key}'" in out and str(taken) in out
 
 
 def test_start_refuses_a_readable_key(tmp_path: Path) -> None:
