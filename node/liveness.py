@@ -19,6 +19,9 @@ from consensus.types import Step
 from node.driver import DriverConfig
 from node.mempool import MempoolError
 
+BEHIND_WARNING_BLOCKS = 5
+"""A node this far behind its best peer is catching up, not just between two commits."""
+
 
 class NotCommitting(MempoolError):
     """This node cannot get a transaction committed now; `reason` says why."""
@@ -44,9 +47,36 @@ class CommitWatch:
     is_syncing: Callable[[], bool]
     clock_s: Callable[[], float] = time.monotonic
     _last_commit_s: float = field(init=False)
+    _best_peer_height: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self._last_commit_s = self.clock_s()  # a starting node has the limit to commit
+
+    def observe_peer_height(self, height: int) -> None:
+        """A peer is working on `height` (a consensus message of it): it committed the one
+        before."""
+        self._best_peer_height = max(self._best_peer_height, height - 1)
+
+    def get_health(self) -> dict[str, object]:
+        """What an operator reads first: is this node committing, and is it behind?"""
+        idle_ms = round((self.clock_s() - self._last_commit_s) * 1000)
+        behind = max(0, self._best_peer_height - self.last_height)
+        warnings = []
+        if idle_ms > self.limit_ms:
+            warnings.append(
+                f"no commit for {idle_ms / 1000:.0f} s (a live network commits within "
+                f"{self.limit_ms / 1000:.1f} s): check peers and the log"
+            )
+        if behind > BEHIND_WARNING_BLOCKS:
+            warnings.append(f"{behind} blocks behind the best peer ({self._best_peer_height})")
+        return {
+            "last_commit_height": self.last_height,
+            "last_commit_age_s": round(idle_ms / 1000, 1),
+            "best_peer_height": self._best_peer_height,
+            "blocks_behind": behind,
+            "syncing": self.is_syncing(),
+            "warnings": warnings,
+        }
 
     def record_commit(self, height: int) -> None:
         self.last_height = height

@@ -33,6 +33,7 @@ from consensus.signer import WAL_KIND_SIGNED, Signer
 from consensus.sync import SyncRejected
 from consensus.types import Block, CommitCertificate, Validator, ValidatorSet
 from consensus.wal import FileWalStorage, Wal, decode_frames
+from node.api.counters import add_status_section
 from node.api.serve import serve_node_api
 from node.app import ClearingApp
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
@@ -148,6 +149,7 @@ async def serve_node(
     add_tx: Callable[[bytes], None],
     get_synced: Callable[[int], SyncedBlock | None],
     *,
+    on_peer_height: Callable[[int], None] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Runs consensus over `p2p` until cancelled: gossip in, sync served and used when behind."""
@@ -172,7 +174,7 @@ async def serve_node(
             await catch_up(p2p, driver)
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(feed_driver, p2p, driver)
+        nursery.start_soon(feed_driver, p2p, driver, on_peer_height)
         nursery.start_soon(receive_txs)
         log.info("catching up from height %d", driver.store.get_height())
         await catch_up(p2p, driver)
@@ -405,7 +407,14 @@ async def run_node(
             for service in services:
                 log.info("starting service %s", service.name)
                 await nursery.start(service.serve, ctx)
-            await nursery.start(serve_node, p2p, driver, add_to_mempool(pool), blocks.get_synced)
+            add_status_section(api, "health", commits.get_health)
+            await nursery.start(
+                functools.partial(serve_node, on_peer_height=commits.observe_peer_height),
+                p2p,
+                driver,
+                add_to_mempool(pool),
+                blocks.get_synced,
+            )
             if restored:
                 nursery.start_soon(regossip, p2p, pool, restored)
             task_status.started(p2p)

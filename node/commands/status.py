@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,4 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"clearnode status: no answer from {url} ({exc})")
         return 1
     print(json.dumps(status, indent=2))
+    health = status.get("health") if isinstance(status, dict) else None
+    for warning in health.get("warnings", []) if isinstance(health, dict) else []:
+        print(f"WARNING: {warning}", file=sys.stderr)  # stdout stays one JSON document
     return 0 if response.status_code == 200 else 1

@@ -85,8 +85,13 @@ def open_publisher(p2p: P2PNode, topic: str, nursery: trio.Nursery) -> Callable[
     return publish
 
 
-async def feed_driver(p2p: P2PNode, driver: Driver) -> None:
-    """Hands validated consensus messages from peers to the driver."""
+async def feed_driver(
+    p2p: P2PNode, driver: Driver, on_height: Callable[[int], None] | None = None
+) -> None:
+    """Hands validated consensus messages from peers to the driver; `on_height` learns the
+    height each message is for (how far the peers are)."""
     async for delivery in p2p.messages(CONSENSUS):
         assert isinstance(delivery.value, Proposal | Vote)
+        if on_height is not None:
+            on_height(delivery.value.height)
         driver.deliver(delivery.value)

@@ -71,6 +71,19 @@ def render_report(report: dict[str, Any] | None) -> str:
     return f"<p id='report' class='{css}'>{html.escape(verdict)}</p><ul>{details}</ul>"
 
 
+def render_health(health: dict[str, Any] | None, peers: int | None) -> str:
+    """Warnings on top, in plain words; then peers, how far behind, the last commit."""
+    if health is None:
+        return ""
+    alerts = "".join(f"<p class='bad alert'>{html.escape(w)}</p>" for w in health["warnings"])
+    return (
+        f"{alerts}<p id='health'>{peers} peers connected; "
+        f"{health['blocks_behind']} blocks behind the best peer "
+        f"(height {health['best_peer_height']}); last commit "
+        f"{health['last_commit_age_s']} s ago at height {health['last_commit_height']}</p>"
+    )
+
+
 def render_status_page(overview: dict[str, Any]) -> str:
     name = html.escape(str(overview["moniker"]))
     prices = [{"instrument": k, "mark": v} for k, v in overview["prices"].items()]
@@ -79,6 +92,7 @@ def render_status_page(overview: dict[str, Any]) -> str:
         f"<meta http-equiv='refresh' content='{REFRESH_S}'>"
         f"<title>clearnode {name}</title><style>{STYLE}</style></head><body>"
         f"<h1>clearnode status: {name}</h1>"
+        f"{render_health(overview.get('health'), overview.get('peers'))}"
         f"<p id='height'>height {overview['height']}, chain id {overview['chain_id']}, "
         f"commit latency p50 {overview['commit_ms_p50']} ms, "
         f"insurance fund {overview['insurance_fund']}</p>"

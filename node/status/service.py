@@ -36,9 +36,13 @@ class StatusPage:
         self.journal.record(block, certificate, root, self.ctx.app.last_result, wall_clock_ms())
 
     def overview(self) -> dict[str, object]:
-        return build_overview(
+        overview = build_overview(
             self.ctx.config.moniker, self.ctx.state, self.journal, self.vaults, self.report
         )
+        status = self.ctx.api.node.get_status()
+        overview["health"] = status.get("health")
+        overview["peers"] = len(self.ctx.p2p.connected_peers())
+        return overview
 
     async def get_page(self, _: Request, __: dict[str, str]) -> Response:
         body = render_status_page(self.overview()).encode()
