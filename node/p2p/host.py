@@ -1,7 +1,7 @@
 """The libp2p host of a node: TCP + Noise + yamux, GossipSub topics, framed request streams.
 
-Everything py-libp2p specific stays in this module (see shared/design/LIBP2P.md
-for the measured pitfalls this code works around): message sequence numbers
+Everything py-libp2p specific stays in this module (docs/architecture.md lists the
+measured pitfalls this code works around): message sequence numbers
 start from the nanosecond clock, publishing waits while peer queues are long,
 spam protection is off in favour of our own validation and scoring, heartbeat
 is 1 s, failed dials are retried by us with backoff, a peer's connection is closed
