@@ -68,6 +68,9 @@ def check_ports(config: NodeConfig) -> None:
             continue
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As the listeners do: connections of a previous run left in TIME_WAIT do
+            # not hold the port, a listening socket does (Linux refuses that bind).
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((host, port))
             except OSError as exc:
