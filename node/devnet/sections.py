@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from node.chainspec import ChainSpec, render_bridge_chains
 from node.devnet.homes import is_known_section, is_known_source_key
 from node.services import get_services
 
@@ -103,9 +104,9 @@ def get_oracle_toml(template: dict[str, Any], seed: int, shock_at_ms: int | None
 
 
 def get_bridge_toml(chains: list[DevChain]) -> str:
-    return "".join(
-        f'\n[[bridge_chains]]\nname = "anvil-{d.chain.chain_id}"\nchain_id = {d.chain.chain_id}\n'
-        f'rpc_url = "{d.node.url}"\nvault_address = "0x{d.deployed.vault.hex()}"\n'
-        f"confirmation_depth = {CONFIRMATION_DEPTH}\n"
+    specs = [
+        ChainSpec(f"anvil-{d.chain.chain_id}", d.chain.chain_id, d.node.url,
+                  d.deployed.vault, {}, CONFIRMATION_DEPTH)
         for d in chains
-    )
+    ]  # fmt: skip
+    return render_bridge_chains(specs)
