@@ -100,14 +100,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"clearnode start: {exc}")
         return 2
     setup_logging(config.log_level)
-    from node.runtime import run_node  # imports libp2p (~1 s): only once the home is good
-
     log.info("starting", extra={"moniker": config.moniker, "home": str(config.home)})
+    # Until the node's own receiver takes over, SIGTERM interrupts start-up as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     failures: list[Exception] = []
     try:
+        from node.runtime import run_node  # imports libp2p (~1 s): only once the home is good
+
         trio.run(run_until_signal, run_node, config)
     except* StorageError as group:  # a data directory this node cannot use
         failures += group.exceptions
+    except* KeyboardInterrupt:
+        log.info("interrupted while starting")
     for failure in failures:
         print(f"clearnode start: {failure}", file=sys.stderr)
     if failures:

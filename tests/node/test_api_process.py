@@ -27,8 +27,7 @@ HOSTILE = [
 
 async def test_a_node_process_answers_hostile_bodies_and_keeps_serving(tmp_path: Path) -> None:
     with cli_network(tmp_path / "net", validators=1) as net:
-        (home,) = net.homes
-        net.start(home)
+        (home,) = net.homes  # `cli_network` started the node
         config = tomllib.loads((home / "config.toml").read_text())
         base = f"http://127.0.0.1:{config['api']['listen_port']}"
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:

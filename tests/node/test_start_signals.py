@@ -28,8 +28,7 @@ def test_a_signal_stops_the_node_in_order_and_a_restart_resumes(
 ) -> None:
     with cli_network(tmp_path / "net", validators=1) as net:
         (home,) = net.homes
-        db = home / "data" / "node.sqlite3"
-        net.start(home)
+        db = home / "data" / "node.sqlite3"  # `cli_network` started the node
         wait_for_height(db, 3)
         process = net.processes[home.name]
         process.send_signal(signum)
