@@ -515,8 +515,13 @@ class P2PNode:
             value = self._stash.pop(key, None)
             if msg.from_id == own:
                 continue
-            if value is None:
-                value = topic.decode(msg.data)
+            if value is None:  # pushed out of the stash: check again
+                try:
+                    value = topic.decode(msg.data)
+                except Exception as exc:  # validated before; now stale (or a decoder bug)
+                    log.debug("%s message dropped before delivery: %s", topic.name, exc)
+                    self.counters[topic.name, "dropped"] += 1
+                    continue
             try:
                 send.send_nowait(Delivery(topic.name, str(ID(msg.from_id)), value))
                 self.counters[topic.name, "delivered"] += 1
@@ -544,14 +549,16 @@ class P2PNode:
                 return
             response = await protocol.handler(peer, request)
             await stream.write(len(response).to_bytes(4, "big") + response)
-        except (MessageTooLarge, FrameError, ValueError) as exc:
+        except (MessageTooLarge, ValueError) as exc:
             # Handlers raise ValueError subclasses (typed decode errors) for bad requests.
             log.info("bad request from %s: %s", peer, exc)
             self.penalize(
                 peer, Offence.OVERSIZED if isinstance(exc, MessageTooLarge) else Offence.UNDECODABLE
             )
-        except StreamError as exc:
+        except (FrameError, StreamError) as exc:
+            # The asker went away mid-request (a restart, a closed connection): not malice.
             log.debug("request stream from %s broke: %s", peer, exc)
+            self.counters["requests", "broken"] += 1
         finally:
             await stream.close()
 
@@ -573,13 +580,12 @@ class P2PNode:
             try:
                 await stream.write(frame)
                 response = await _stream_reader(stream).read_frame(max_response_bytes)
-            except (MessageTooLarge, FrameError) as exc:
-                self.penalize(
-                    peer,
-                    Offence.OVERSIZED if isinstance(exc, MessageTooLarge) else Offence.UNDECODABLE,
-                )
+            except MessageTooLarge as exc:
+                self.penalize(peer, Offence.OVERSIZED)
                 raise RequestFailed(peer, protocol, str(exc)) from exc
-            except StreamError as exc:
+            except (FrameError, StreamError) as exc:
+                # The server went away mid-answer (a restart, a closed connection): not malice.
+                self.counters["requests", "broken"] += 1
                 raise RequestFailed(peer, protocol, f"stream broke: {exc}") from exc
             finally:
                 await stream.close()
