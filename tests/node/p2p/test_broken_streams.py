@@ -12,8 +12,17 @@ from libp2p.abc import INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
-from node.p2p import Offence, RequestFailed, Topic
-from tests.node.p2p.support import MAX_NOTE, TOPICS, NoteError, decode_note, line, note, receive
+from node.p2p import Offence, RequestFailed, Topic, open_p2p
+from tests.node.p2p.support import (
+    MAX_NOTE,
+    TOPICS,
+    NoteError,
+    config,
+    decode_note,
+    line,
+    note,
+    receive,
+)
 
 ECHO = "/clearnode/echo/1"
 HALF = "/clearnode/half/1"
@@ -84,8 +93,10 @@ async def test_a_message_stale_by_delivery_is_dropped_and_the_node_goes_on() -> 
             raise NowStale(f"{text!r} is stale by now")
         return text
 
-    topics = [Topic("tx", MAX_NOTE, decode_once, ignores=(NowStale,)), TOPICS[1]]
-    async with line("a", "b", topics=lambda name: topics if name == "b" else TOPICS) as (a, b):
+    ours = [Topic("tx", MAX_NOTE, decode_once, ignores=(NowStale,))]
+    async with open_p2p(config("a"), TOPICS) as a, open_p2p(config("b"), ours) as b:
+        await b.connect(a.listen_addrs()[0])
+        await a.wait_for_mesh("tx", 1)
         b._stash = Forgetful()
         await a.publish("tx", note("first"))
         with trio.fail_after(10):
