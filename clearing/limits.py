@@ -11,7 +11,7 @@ block sync, API body) are derived from this table in `node/limits.py`.
 |--------------------------|-----------------------|-----------------------------------------------|
 | MAX_TRADES_PER_BATCH     | 10,000                | promised to venues (docs/venue.md)            |
 | MAX_TX_BYTES             | 4 MiB                 | >= a MAX_TRADES_PER_BATCH batch with every    |
-|                          |                       | field at its largest encoding (3.4 MB, tested)|
+|                          |                       | field at its largest (3,410,340 bytes, tested)|
 | MAX_BLOCK_BYTES          | 2 x MAX_TX_BYTES      | the largest tx plus the proposer's own txs    |
 | MAX_PROPOSER_TXS_BYTES   | BLOCK - TX bytes      | what the proposer's own txs may take, so the  |
 |                          |                       | largest tx always still fits                  |
