@@ -19,8 +19,15 @@ CollateralKey = tuple[int, bytes]
 
 @dataclass(frozen=True, slots=True)
 class SettlementAsset:
+    """The ledger's money. ``tokens`` are its token on each chain (collateral entries with
+    no haircut whose quantum is one ``Amount``): each counts at par, and positive cash
+    is paid out in any of them. Negative cash deeper than ``conversion_threshold``
+    is covered by selling the account's other collateral at its haircut value."""
+
     symbol: str
     decimals: int
+    tokens: tuple[CollateralKey, ...] = ()
+    conversion_threshold: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from typing import Any
 from clearing.codec import expect_bytes, expect_int, expect_list, expect_str, pack, unpack
 from clearing.collateral import CollateralCredit, process_collateral_credit
 from clearing.context import BlockContext
+from clearing.default.house import process_house_collateral
 from clearing.default.steps import process_default_fund_step, process_liquidation_step
 from clearing.errors import (
     DecodeError,
@@ -32,6 +33,7 @@ from clearing.errors import (
 from clearing.events import Event
 from clearing.expiry import process_expiries
 from clearing.funding import process_funding
+from clearing.negative_cash import process_negative_cash
 from clearing.oracle import PriceUpdate, process_price_update
 from clearing.report_commitment import ReportCommitment, process_report_commitment
 from clearing.root import compute_state_root
@@ -68,12 +70,16 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
 
 # Order matters: settle variation margin at the new marks before funding, and
 # both before expiring instruments; liquidation (and the waterfall behind it)
-# then sees every account at its settled equity.
+# then sees every account at its settled equity and leaves none insolvent;
+# only then is negative cash paid from collateral and the house's seized
+# collateral sold, so a sale never races a default.
 END_OF_BLOCK_STEPS: tuple[Step, ...] = (
     process_mark_to_market,
     process_funding,
     process_expiries,
     process_liquidation_step,
+    process_negative_cash,
+    process_house_collateral,
 )
 
 # At heights that are multiples of genesis.epoch_length_blocks.

@@ -8,10 +8,10 @@ never leaves an account that would then be under-margined.
 
 from __future__ import annotations
 
-from clearing.assets import CollateralKey, compute_haircut_value_per_quantum
+from clearing.assets import CollateralKey
 from clearing.errors import InsufficientEquity
 from clearing.risk.engine import get_initial_margin_requirement
-from clearing.state import ClearingState, SubAccount, get_collateral_value
+from clearing.state import ClearingState, SubAccount, get_collateral_value, get_value_per_quantum
 
 
 def get_debit_requirement(state: ClearingState, member: bytes, sub_account: int) -> int:
@@ -31,9 +31,7 @@ def check_debit_eligibility(
     equity_after = account.cash - cash_debit + get_collateral_value(state, account)
     if collateral_debit is not None:
         key, quanta = collateral_debit
-        token = state.collateral_tokens[key]
-        price = state.index_prices[token.price_feed]
-        equity_after -= quanta * compute_haircut_value_per_quantum(token, price)
+        equity_after -= quanta * get_value_per_quantum(state, key)
     requirement = get_debit_requirement(state, member, sub_account)
     if equity_after < requirement:
         raise InsufficientEquity(member, sub_account, equity_after, requirement)

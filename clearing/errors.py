@@ -221,6 +221,24 @@ class InsufficientEquity(InvalidTransaction):
 
 
 @dataclass(eq=False)
+class WithdrawalsHalted(InvalidTransaction):
+    """No withdrawal leaves while defaults have cost ``uncovered_deficit`` more than the
+    waterfall held (clearing/default/house.py)."""
+
+    uncovered_deficit: int
+
+
+@dataclass(eq=False)
+class InsufficientReserve(InvalidTransaction):
+    """The vault on ``chain_id`` holds ``reserve`` settlement units for cash; the payout
+    needs ``requested``. Another chain's vault may hold enough."""
+
+    chain_id: int
+    reserve: int
+    requested: int
+
+
+@dataclass(eq=False)
 class UnknownWithdrawal(InvalidTransaction):
     """No pending withdrawal ``(member, nonce)`` on ``chain_id`` to mark paid."""
 

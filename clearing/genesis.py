@@ -63,6 +63,7 @@ class Genesis:
     insurance_fund: int
     risk: Mapping[str, Any]  # validated as a JSON object; clearing/risk/params.py parses it
     trade_id_window: int = DEFAULT_TRADE_ID_WINDOW  # optional key; see clearing/replay.py
+    fee_to_insurance_bps: int = BPS_DENOMINATOR  # share of clearing fees; the rest: fee pool
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -138,7 +139,7 @@ def _join(path: str, name: str) -> str:
 TOP_KEYS = {
     "version", "chain_id", "genesis_time_ms", "epoch_length_blocks", "settlement_asset",
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
-    "mark_prices", "insurance_fund", "risk", "trade_id_window",
+    "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
 }  # fmt: skip
 
 
@@ -147,7 +148,11 @@ def parse_genesis(doc: object) -> Genesis:
     top = _Reader(doc, "", TOP_KEYS)
     if top.get_int("version") != GENESIS_VERSION:
         raise GenesisError("version", str(GENESIS_VERSION), top.get_raw("version"))
-    asset = _Reader(top.get_raw("settlement_asset"), "settlement_asset", {"symbol", "decimals"})
+    asset = _Reader(
+        top.get_raw("settlement_asset"),
+        "settlement_asset",
+        {"symbol", "decimals", "tokens", "conversion_threshold"},
+    )
     collateral = tuple(
         _parse_collateral(item, f"collateral[{n}]")
         for n, item in enumerate(top.get_list("collateral"))
@@ -171,7 +176,7 @@ def parse_genesis(doc: object) -> Genesis:
         chain_id=top.get_int("chain_id", 1),
         genesis_time_ms=top.get_int("genesis_time_ms"),
         epoch_length_blocks=top.get_int("epoch_length_blocks", 1),
-        settlement_asset=SettlementAsset(asset.get_str("symbol"), asset.get_int("decimals", 0, 30)),
+        settlement_asset=_parse_settlement_asset(asset),
         collateral=collateral,
         instruments=instruments,
         validators=validators,
@@ -184,9 +189,55 @@ def parse_genesis(doc: object) -> Genesis:
         insurance_fund=top.get_int("insurance_fund"),
         risk=risk,
         trade_id_window=_parse_trade_id_window(top),
+        fee_to_insurance_bps=_parse_fee_split(top),
     )
     _check_cross_references(genesis)
+    _check_settlement_tokens(genesis)
     return genesis
+
+
+def _parse_settlement_asset(asset: _Reader) -> SettlementAsset:
+    """Optional ``tokens`` (default none: no cash is paid out) and ``conversion_threshold``
+    (default 0: other collateral covers negative cash in the block it appears)."""
+    tokens = []
+    if asset.has("tokens"):
+        for n, item in enumerate(asset.get_list("tokens")):
+            r = _Reader(item, asset.key(f"tokens[{n}]"), {"chain_id", "token"})
+            tokens.append((r.get_int("chain_id", 1), r.get_hex("token", 20)))
+    threshold = asset.get_int("conversion_threshold") if asset.has("conversion_threshold") else 0
+    return SettlementAsset(
+        asset.get_str("symbol"), asset.get_int("decimals", 0, 30), tuple(tokens), threshold
+    )
+
+
+def _parse_fee_split(top: _Reader) -> int:
+    """Optional ``fees.insurance_fund_bps`` (default all of it to the insurance fund)."""
+    if not top.has("fees"):
+        return BPS_DENOMINATOR
+    fees = _Reader(top.get_raw("fees"), "fees", {"insurance_fund_bps"})
+    return fees.get_int("insurance_fund_bps", 0, BPS_DENOMINATOR)
+
+
+def _check_settlement_tokens(g: Genesis) -> None:
+    """A settlement token is a listed collateral token, one per chain, with no haircut and a
+    quantum of exactly one ``Amount`` (so a token unit converts to cash without rounding)."""
+    by_key = collateral_by_key(g)
+    chains: set[int] = set()
+    for n, key in enumerate(g.settlement_asset.tokens):
+        path = f"settlement_asset.tokens[{n}]"
+        token = by_key.get(key)
+        if token is None:
+            raise GenesisError(path, "a listed collateral token", f"{key[0]}:0x{key[1].hex()}")
+        if key[0] in chains:
+            raise GenesisError(f"{path}.chain_id", "one settlement token per chain", key[0])
+        chains.add(key[0])
+        if token.haircut_bps:
+            raise GenesisError(f"{path}", "a token with haircut_bps 0", token.haircut_bps)
+        unit = 10 ** (token.decimals - g.settlement_asset.decimals)
+        if token.decimals < g.settlement_asset.decimals or token.quantum != unit:
+            raise GenesisError(
+                f"{path}", f"a token whose quantum is one settlement unit ({unit})", token.quantum
+            )
 
 
 def _parse_trade_id_window(top: _Reader) -> int:

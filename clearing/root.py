@@ -28,7 +28,7 @@ from clearing.report_commitment import ReportHashChain, compute_report_hashes_di
 from clearing.state import ClearingState, Member
 
 ACCOUNT_VERSION = 2
-GLOBALS_VERSION = 4  # 4: report hashes by digest; 3: the replay state by content
+GLOBALS_VERSION = 5  # 5: settlement reserves; 4: report hashes by digest; 3: replay state
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 
@@ -81,6 +81,7 @@ def get_global_fields(state: ClearingState) -> list[object]:
         sorted(state.last_funding_ms.items()),
         sorted(state.final_settlement_prices.items()),
         [r.to_fields() for _, r in sorted(state.pending_withdrawals.items())],
+        sorted(state.settlement_reserves.items()),
     ]
 
 

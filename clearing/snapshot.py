@@ -41,7 +41,7 @@ from clearing.state import (
     initialize_state,
 )
 
-SNAPSHOT_VERSION = 2  # 2: bounded replay state (1: every trade id and credit key)
+SNAPSHOT_VERSION = 3  # 3: settlement reserves; 2: bounded replay state
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -73,7 +73,7 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     if version != SNAPSHOT_VERSION:
         raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
     state = initialize_state(genesis)
-    _decode_globals(state, expect_list(globals_, "globals", 14))
+    _decode_globals(state, expect_list(globals_, "globals", 15))
     for item in expect_list(trades, "trade_windows"):
         venue, high, bits = expect_list(item, "trade_window", 3)
         window = TradeIdWindow(
@@ -139,7 +139,7 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
     state.last_funding_ms = _prices(g[10], "last_funding_ms")
     state.final_settlement_prices = _prices(g[11], "final_settlement_prices")
     for fields in expect_list(g[12], "pending_withdrawals"):
-        f = expect_list(fields, "WithdrawalRecord", 9)
+        f = expect_list(fields, "WithdrawalRecord", 10)
         record = WithdrawalRecord(
             member=expect_bytes(f[0], "member", 20),
             sub_account=expect_int(f[1], "sub_account"),
@@ -150,9 +150,13 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
             recipient=expect_bytes(f[6], "recipient", 20),
             nonce=expect_int(f[7], "nonce"),
             height=expect_int(f[8], "height"),
+            from_cash=expect_int(f[9], "from_cash"),
         )
         state.pending_withdrawals[(record.member, record.nonce)] = record
-    for item in expect_list(g[13], "report_hashes"):
+    for item in expect_list(g[13], "settlement_reserves"):
+        chain, reserve = expect_list(item, "settlement_reserve", 2)
+        state.settlement_reserves[expect_int(chain, "chain_id", 1)] = expect_int(reserve, "reserve")
+    for item in expect_list(g[14], "report_hashes"):
         epoch, report_hash = expect_list(item, "report_hash", 2)
         state.report_hashes[expect_int(epoch, "epoch", 1)] = expect_bytes(
             report_hash, "report_hash", 32

@@ -66,7 +66,9 @@ class Member:
 class WithdrawalRecord:
     """A debited withdrawal the validators sign for the vault on ``chain_id``.
 
-    ``amount`` is on-chain token units (quanta * quantum)."""
+    ``amount`` is on-chain token units (quanta * quantum). ``from_cash`` of the quanta
+    (a settlement token's quantum is one ``Amount``) were paid from cash, the rest from
+    the sub-account's collateral."""
 
     member: MemberAddress
     sub_account: int
@@ -77,11 +79,12 @@ class WithdrawalRecord:
     recipient: bytes
     nonce: int
     height: int
+    from_cash: int = 0
 
     def to_fields(self) -> list[object]:
         return [
             self.member, self.sub_account, self.chain_id, self.token, self.quanta, self.amount,
-            self.recipient, self.nonce, self.height,
+            self.recipient, self.nonce, self.height, self.from_cash,
         ]  # fmt: skip
 
 
@@ -112,6 +115,8 @@ class ClearingState:
         default_factory=dict
     )  # (member, nonce) -> record, until the bridge reports it paid
     report_hashes: dict[int, bytes] = field(default_factory=dict)  # epoch -> report hash
+    # chain id -> settlement tokens its vault holds for cash (not for collateral quanta)
+    settlement_reserves: dict[int, int] = field(default_factory=dict)
     height: int = 0
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)
@@ -177,11 +182,21 @@ def get_sub_account_for_write(
     return found
 
 
+def is_settlement_token(state: ClearingState, key: CollateralKey) -> bool:
+    return key in state.genesis.settlement_asset.tokens
+
+
+def get_value_per_quantum(state: ClearingState, key: CollateralKey) -> int:
+    """What one quantum counts for: a settlement token is the ledger's money, so one
+    ``Amount`` at par whatever its feed says; any other token its haircut value."""
+    if is_settlement_token(state, key):
+        return 1
+    token = state.collateral_tokens[key]
+    return compute_haircut_value_per_quantum(token, state.index_prices[token.price_feed])
+
+
 def get_collateral_value(state: ClearingState, account: SubAccount) -> int:
     """Haircut value of the sub-account's collateral (Amount, floor per quantum)."""
-    total = 0
-    for key, quanta in account.collateral.items():
-        token = state.collateral_tokens[key]
-        price = state.index_prices[token.price_feed]
-        total += quanta * compute_haircut_value_per_quantum(token, price)
-    return total
+    return sum(
+        quanta * get_value_per_quantum(state, key) for key, quanta in account.collateral.items()
+    )

@@ -19,9 +19,10 @@ bound to the chain, see attestation.py). ``process_trade_batch``:
 Novation: a trade of ``q`` lots at ``p`` becomes ``+q`` for the buyer's and
 ``-q`` for the seller's sub-account, each against the clearing house, netted
 into the existing position (position.py). Each side pays a fee of
-``ceil(p * q * fee_bps / 10_000)`` (rounded against the member) to the fee
-pool. Open interest counts long lots. A position that goes flat keeps its
-record (quantity 0) and its realised PnL until the instrument expires.
+``ceil(p * q * fee_bps / 10_000)`` (rounded against the member), split between
+the insurance fund and the fee pool as genesis says (``pay_clearing_fees``).
+Open interest counts long lots. A position that goes flat keeps its record
+(quantity 0) and its realised PnL until the instrument expires.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from clearing.state import (
     SubAccount,
     get_sub_account_for_write,
 )
-from clearing.units import BPS_DENOMINATOR, MAX_UINT64, apply_bps_ceil
+from clearing.units import BPS_DENOMINATOR, MAX_UINT64, apply_bps_ceil, apply_bps_floor
 
 TRADE_DOMAIN = "trade-batch"
 MAX_POSITION_NOTIONAL = 2**62
@@ -239,10 +240,18 @@ def process_trade(state: ClearingState, ctx: BlockContext, venue_id: str, trade:
     )  # fmt: skip
     # Every check passed: write.
     record_trade_id(state.trade_windows, window, venue_id, trade.trade_id)
-    state.fee_pool += 2 * fee
+    pay_clearing_fees(state, 2 * fee)
     state.open_interest[instrument.id] += buy.long_change + sell.long_change
     write_side(state, trade.buyer, trade.buyer_sub_account, instrument.id, buy)
     write_side(state, trade.seller, trade.seller_sub_account, instrument.id, sell)
+
+
+def pay_clearing_fees(state: ClearingState, fees: int) -> None:
+    """The genesis share (``fees.insurance_fund_bps``, rounded down) backs the insurance
+    fund; the rest is the fee pool."""
+    to_insurance = apply_bps_floor(fees, state.genesis.fee_to_insurance_bps)
+    state.insurance_fund += to_insurance
+    state.fee_pool += fees - to_insurance
 
 
 def get_tradable_instrument(

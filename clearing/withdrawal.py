@@ -1,9 +1,17 @@
 """Withdrawals: a member-signed request debits collateral; the validators then
 sign the resulting ``WithdrawalRecord`` for the vault on its chain.
 
-Checks: known token, unused nonce, enough quanta, ``check_debit_eligibility``
-(equity stays at or above the sub-account's initial margin),
-and the member's EIP-712 signature. The record is kept in
+The settlement token is also how cash leaves: a withdrawal of it takes the
+sub-account's quanta of that token first, then positive cash, on any chain
+whose vault holds enough settlement tokens for cash
+(``state.settlement_reserves``; deposited on one chain, profit can leave on
+another). A vault never pays out what the ledger owes others on its chain: the
+reserve counts only tokens nobody holds as collateral.
+
+Checks: known token, no uncovered deficit (clearing/default/house.py), unused
+nonce, enough quanta / positive cash / reserve, ``check_debit_eligibility``
+(equity stays at or above the sub-account's initial margin), and the member's
+EIP-712 signature. The record is kept in
 ``state.pending_withdrawals`` until validators holding more than 2/3 of the
 power attest the vault's ``Withdrawn`` log (``WithdrawalPaid``): until then the
 vault holds the tokens although no member does, and solvency reports count it.
@@ -16,6 +24,7 @@ from typing import Any, ClassVar
 
 from eth_account.messages import SignableMessage
 
+from clearing.assets import CollateralKey
 from clearing.attestation import (
     Attestation,
     compute_signing_bytes,
@@ -25,11 +34,25 @@ from clearing.attestation import (
 from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.collateral import MAX_SUB_ACCOUNT, check_collateral_debit, decrease_collateral
 from clearing.context import BlockContext
+from clearing.default.house import check_withdrawals_open
 from clearing.eip712 import compute_signable, verify_member_signature
 from clearing.eligibility import check_debit_eligibility
-from clearing.errors import NonceReused, UnknownCollateral, UnknownWithdrawal
+from clearing.errors import (
+    InsufficientCash,
+    InsufficientReserve,
+    NonceReused,
+    UnknownCollateral,
+    UnknownWithdrawal,
+)
 from clearing.events import Event, make_event
-from clearing.state import ClearingState, WithdrawalRecord, get_member, get_sub_account
+from clearing.state import (
+    ClearingState,
+    SubAccount,
+    WithdrawalRecord,
+    get_member,
+    get_sub_account,
+    is_settlement_token,
+)
 from clearing.units import MAX_UINT64
 
 EIP712_FIELDS = [
@@ -88,25 +111,59 @@ class Withdrawal:
         )
 
 
+def get_withdrawal_sources(
+    state: ClearingState, account: SubAccount, key: CollateralKey, quanta: int
+) -> tuple[int, int]:
+    """``(from_collateral, from_cash)``: a settlement token is paid from the sub-account's
+    quanta of it first and the rest from its cash; any other token from its quanta."""
+    if not is_settlement_token(state, key):
+        return quanta, 0
+    from_collateral = min(quanta, account.collateral.get(key, 0))
+    return from_collateral, quanta - from_collateral
+
+
+def check_cash_payout(
+    state: ClearingState, tx: Withdrawal, account: SubAccount, from_cash: int
+) -> None:
+    """Only positive cash is paid out, and only from what the chain's vault holds for cash."""
+    available = max(account.cash, 0)
+    if from_cash > available:
+        raise InsufficientCash(tx.member, tx.sub_account, available, from_cash)
+    reserve = state.settlement_reserves.get(tx.chain_id, 0)
+    if from_cash > reserve:
+        raise InsufficientReserve(tx.chain_id, reserve, from_cash)
+
+
 def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) -> list[Event]:
-    """Debit collateral and record what the bridge must pay out."""
+    """Debit collateral (or, for the settlement token, cash) and record what the bridge
+    must pay out."""
     key = (tx.chain_id, tx.token)
     token = state.collateral_tokens.get(key)
     if token is None:
         raise UnknownCollateral(tx.chain_id, tx.token)
+    check_withdrawals_open(state)
     if tx.nonce in get_member(state, tx.member).used_nonces:
         raise NonceReused(tx.member, tx.nonce)
     account = get_sub_account(state, tx.member, tx.sub_account)
-    check_collateral_debit(account, tx.member, tx.sub_account, key, tx.quanta)
-    check_debit_eligibility(state, tx.member, tx.sub_account, account, 0, (key, tx.quanta))
+    from_collateral, from_cash = get_withdrawal_sources(state, account, key, tx.quanta)
+    if from_cash:
+        check_cash_payout(state, tx, account, from_cash)
+    else:
+        check_collateral_debit(account, tx.member, tx.sub_account, key, from_collateral)
+    debit = (key, from_collateral) if from_collateral else None
+    check_debit_eligibility(state, tx.member, tx.sub_account, account, from_cash, debit)
     verify_member_signature(tx.member, tx.signable(ctx.chain_id), tx.signature, "Withdrawal")
     state.dirty.add(tx.member)
     state.members[tx.member].used_nonces.add(tx.nonce)
-    decrease_collateral(account, key, tx.quanta)
+    if from_collateral:
+        decrease_collateral(account, key, from_collateral)
+    if from_cash:
+        account.cash -= from_cash
+        state.settlement_reserves[tx.chain_id] -= from_cash
     record = WithdrawalRecord(
         member=tx.member, sub_account=tx.sub_account, chain_id=tx.chain_id, token=tx.token,
         quanta=tx.quanta, amount=tx.quanta * token.quantum, recipient=tx.recipient,
-        nonce=tx.nonce, height=ctx.height,
+        nonce=tx.nonce, height=ctx.height, from_cash=from_cash,
     )  # fmt: skip
     state.pending_withdrawals[(tx.member, tx.nonce)] = record
     return [
@@ -120,6 +177,7 @@ def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) 
             amount=record.amount,
             recipient=tx.recipient,
             nonce=tx.nonce,
+            from_cash=from_cash,
         )
     ]
 

@@ -1,7 +1,8 @@
 """End-of-block liquidation of sub-accounts below maintenance margin (pure).
 
 Order: by how far below MM (``k_num*IM - k_den*equity``, largest first), then
-(member, sub-account); at most ``max_per_block`` accounts per block.
+(member, sub-account); at most ``max_per_block`` solvent accounts per block (every
+insolvent one is resolved in the block it appears).
 
 Each account, using the same margin code as the pre-trade check:
 
@@ -13,7 +14,8 @@ Each account, using the same margin code as the pre-trade check:
    member is reduce-only (its posted default-fund contribution below the
    requirement, as the run leaves it) is passed over: a member short of its
    contribution takes on no new risk. The fee goes to the insurance fund.
-2. Bankrupt (even a full close leaves negative equity): the penalty takes what
+2. Bankrupt (even a full close leaves negative equity, including a flat account
+   whose collateral fell below its negative cash): the penalty takes what
    equity is left, the positions close, and the negative cash runs down the
    waterfall (``clearing/default/waterfall.py``); what no layer covers is
    auto-deleveraged against profitable opposite positions at the bankruptcy
@@ -86,7 +88,14 @@ def get_shortfall(account: RiskAccount, ctx: MarginContext) -> int:
     return ctx.k_num * get_initial_margin(account, ctx) - ctx.k_den * account.equity
 
 
+def is_insolvent(account: RiskAccount) -> bool:
+    """Negative equity, flat or not: the account owes more than it holds."""
+    return account.equity < 0
+
+
 def is_liquidatable(account: RiskAccount, ctx: MarginContext) -> bool:
+    if is_insolvent(account):
+        return True
     im = get_initial_margin(account, ctx)
     return bool(account.positions) and not is_maintenance_met(
         account.equity, im, ctx.k_num, ctx.k_den
@@ -131,10 +140,17 @@ def find_partial_close(account: RiskAccount, ctx: MarginContext) -> ClosePlan | 
 def process_liquidations(
     book: DefaultBook, ctx: MarginContext, backstops: tuple[AccountKey, ...], insurance: AccountKey
 ) -> tuple[DefaultBook, tuple[DefaultEvent, ...]]:
-    """Liquidate every account below MM (up to the per-block cap); return book and events."""
+    """Liquidate every account below MM (up to the per-block cap, which insolvent accounts
+    do not count against: none is left with negative equity); return book and events."""
     run = _Run(book, ctx, backstops, insurance)
-    for key in get_liquidation_order(run.accounts, ctx, insurance)[: ctx.liquidation.max_per_block]:
-        if is_liquidatable(run.accounts[key], ctx):
+    solvent_left = ctx.liquidation.max_per_block
+    for key in get_liquidation_order(run.accounts, ctx, insurance):
+        account = run.accounts[key]
+        if not is_insolvent(account):
+            if solvent_left == 0:
+                continue
+            solvent_left -= 1
+        if is_liquidatable(account, ctx):
             run.liquidate(key)
     return DefaultBook(run.accounts, run.contributions, book.required), tuple(run.events)
 
@@ -271,8 +287,12 @@ class _Run:
         self.adjust(key, amount)
 
     def deleverage(self, key: AccountKey, loss: int) -> None:
-        """Close every position of ``key`` by ADL; the loss is split by notional."""
+        """Close every position of ``key`` by ADL; the loss is split by notional. A flat
+        account's loss has nobody to deleverage: the house books it."""
         account = self.accounts[key]
+        if not account.positions:
+            self.cover_uncovered(key, loss)
+            return
         weights = {iid: abs(q) * max(self.ctx.marks[iid], 1) for iid, q, _ in account.positions}
         parts = compute_pro_rata(loss, weights)
         for iid, q, _ in account.positions:

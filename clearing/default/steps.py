@@ -98,7 +98,8 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
 
 
 def is_any_below_maintenance(state: ClearingState) -> bool:
-    """True when some sub-account (the clearing house's aside) has equity < MM."""
+    """True when some sub-account (the clearing house's aside) has equity < MM, or is flat
+    with negative equity."""
     setup = get_risk_setup(state.genesis)
     assert setup is not None
     k_num, k_den = setup.params.k_num, setup.params.k_den
@@ -107,6 +108,8 @@ def is_any_below_maintenance(state: ClearingState) -> bool:
             continue
         for sub, account in member.sub_accounts.items():
             if not get_quantities(account):
+                if account.cash < 0 and account.cash + get_collateral_value(state, account) < 0:
+                    return True
                 continue
             equity = account.cash + get_collateral_value(state, account)
             # keep=False: the scan reads kept entries but does not keep every account's vector

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clearing.assets import CollateralKey, compute_haircut_value_per_quantum
+from clearing.assets import CollateralKey
 from clearing.genesis import Genesis
 from clearing.instruments import InstrumentKind
 from clearing.risk.arrays import RiskArrays, compute_risk_arrays
@@ -39,7 +39,7 @@ from clearing.risk.scenarios import (
     compute_stress_scenario_set,
 )
 from clearing.risk.solvency import SolvencyForm, get_solvency_form, get_solvency_inputs
-from clearing.state import ClearingState, SubAccount, get_collateral_value
+from clearing.state import ClearingState, SubAccount, get_collateral_value, get_value_per_quantum
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,11 +211,8 @@ def get_state_solvency_form(state: ClearingState) -> SolvencyForm | None:
 
 
 def get_haircut_weights(state: ClearingState) -> dict[CollateralKey, int]:
-    """Haircut value per quantum of every collateral token at the current index prices."""
-    return {
-        key: compute_haircut_value_per_quantum(token, state.index_prices[token.price_feed])
-        for key, token in state.collateral_tokens.items()
-    }
+    """Value per quantum of every collateral token at the current index prices."""
+    return {key: get_value_per_quantum(state, key) for key in state.collateral_tokens}
 
 
 def get_state_solvency_inputs(form: SolvencyForm, account: SubAccount) -> tuple[int, ...]:

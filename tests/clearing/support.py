@@ -34,6 +34,21 @@ def new_sandbox() -> Sandbox:
     return Sandbox.from_genesis_doc(genesis_doc())
 
 
+def collected_fees(state: ClearingState) -> int:
+    """Clearing fees taken so far: the fee pool and the insurance fund's share (in tests
+    with no default, the insurance fund grows by fees only)."""
+    return state.fee_pool + state.insurance_fund - state.genesis.insurance_fund
+
+
+def get_cash_supply(state: ClearingState) -> int:
+    """Every cash balance (sub-accounts, default fund, pools) less the settlement tokens the
+    vaults hold for cash: constant (the genesis insurance fund) as the ledger runs."""
+    held = sum(a.cash for m in state.members.values() for a in m.sub_accounts.values())
+    funds = sum(m.default_fund for m in state.members.values())
+    reserves = sum(state.settlement_reserves.values())
+    return held + funds + state.fee_pool + state.insurance_fund - reserves
+
+
 def only_result(block: BlockResult) -> tuple[str, str]:
     (result,) = block.tx_results
     return result.code, result.detail

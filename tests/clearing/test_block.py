@@ -13,7 +13,7 @@ from clearing.codec import pack
 from clearing.errors import DecodeError, TimeNotMonotonic, WrongBlockChain, WrongHeight
 from clearing.events import make_event
 from clearing.root import compute_state_root_from_scratch
-from tests.clearing.support import ALICE, USDC, new_sandbox
+from tests.clearing.support import ALICE, USDC, WETH, new_sandbox
 
 
 @pytest.mark.parametrize(
@@ -33,12 +33,12 @@ def test_a_block_out_of_order_changes_nothing(ctx: BlockContext, error: type) ->
 
 def test_transactions_apply_in_order_and_failures_are_isolated() -> None:
     box = new_sandbox()
-    credit = box.credit(ALICE.address, USDC, 100)
-    txs = [credit, b"\xc1", box.withdraw(ALICE, USDC, 60), credit, box.withdraw(ALICE, USDC, 60)]
+    credit = box.credit(ALICE.address, WETH, 100)
+    txs = [credit, b"\xc1", box.withdraw(ALICE, WETH, 60), credit, box.withdraw(ALICE, WETH, 60)]
     block = box.apply(txs)
     codes = [r.code for r in block.tx_results]
     assert codes == ["ok", "DecodeError", "ok", "DuplicateCredit", "InsufficientCollateral"]
-    assert box.state.members[ALICE.address].sub_accounts[0].collateral[USDC] == 40
+    assert box.state.members[ALICE.address].sub_accounts[0].collateral[WETH] == 40
     assert block.height == box.state.height == 1
     assert block.state_root == compute_state_root_from_scratch(box.state)
 

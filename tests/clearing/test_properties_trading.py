@@ -36,7 +36,7 @@ def value(state: ClearingState) -> int:
     held = sum(a.cash for m in state.members.values() for a in m.sub_accounts.values()) + sum(
         m.default_fund for m in state.members.values()
     )
-    return held + state.fee_pool + state.insurance_fund
+    return held + state.fee_pool + state.insurance_fund - sum(state.settlement_reserves.values())
 
 
 def lots(state: ClearingState, instrument_id: str) -> list[int]:

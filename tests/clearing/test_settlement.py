@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clearing.settlement import compute_variation_margin, process_mark_to_market
+from tests.clearing.support import collected_fees
 from tests.clearing.test_trade import MARK, PERP, cash, clear, make_trade, position, trading_box
 
 
@@ -42,13 +43,13 @@ def test_nothing_moves_when_the_mark_is_unchanged() -> None:
 def test_lots_added_after_a_mark_change_settle_consistently_by_end_of_block() -> None:
     box, (a, b, c, _) = trading_box()
     clear(box, [make_trade(1, a, b, quantity=2)])
-    start = total_cash(box) + box.state.fee_pool
+    start = total_cash(box) + collected_fees(box.state)
     box.state.mark_prices[PERP] = MARK + 2_000  # a price update earlier in the block
     clear(box, [make_trade(2, a, c, quantity=1, price=MARK + 1_000)], batch_id=2)
     assert position(box, a).settlement_price == MARK  # new lots join at the old settlement
     assert position(box, c).settlement_price == MARK + 2_000  # a new position at the mark
     process_mark_to_market(box.state, box.next_context())
-    assert total_cash(box) + box.state.fee_pool == start
+    assert total_cash(box) + collected_fees(box.state) == start
     # a: 2 lots from MARK to MARK+2000, 1 lot bought at MARK+1000 -> +4000 + 1000, minus fees
     fee = -(-(MARK + 1_000) * 5 // 10_000)
     assert cash(box, a) == -2 * 30_000 - fee + 5_000

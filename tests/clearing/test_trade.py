@@ -26,7 +26,7 @@ from clearing.trade import (
     process_trade_batch,
     sign_trade_batch,
 )
-from tests.clearing.support import USDC, new_sandbox, snapshot
+from tests.clearing.support import USDC, collected_fees, new_sandbox, snapshot
 
 VENUE = "alpha"
 VENUE_KEY = derive_ed25519_key("venue-alpha")
@@ -95,7 +95,7 @@ def test_a_trade_becomes_two_opposite_positions_against_the_clearing_house() -> 
     assert position(box, b) == Position(-3, MARK, MARK, 0, 0)
     assert box.state.open_interest[PERP] == 3
     assert cash(box, a) == cash(box, b) == -3 * FEE_PER_LOT
-    assert box.state.fee_pool == 6 * FEE_PER_LOT
+    assert collected_fees(box.state) == 6 * FEE_PER_LOT
     with pytest.raises(DuplicateTrade):
         check_trade_id(box.state.trade_windows, box.genesis.trade_id_window, VENUE, 1)
 
@@ -114,7 +114,7 @@ def test_trade_price_to_settlement_price_is_settled_at_once() -> None:
 def test_fee_rounds_up_against_the_member() -> None:
     box, (a, b, *_) = trading_box()
     clear(box, [make_trade(1, a, b, price=1_500_010, instrument="BTC-26DEC26-65000-C")])
-    assert box.state.fee_pool == 2 * 451  # ceil(1_500_010 * 3 / 10_000) = ceil(450.003)
+    assert collected_fees(box.state) == 2 * 451  # ceil(1_500_010 * 3 / 10_000) = ceil(450.003)
 
 
 def test_netting_adds_reduces_flips_and_closes() -> None:
@@ -179,13 +179,13 @@ def test_each_bad_trade_is_rejected_alone_with_a_typed_reason(
 ) -> None:
     box, (a, b, c, d) = trading_box()
     bad = replace(make_trade(2, a, b), **change)  # type: ignore[arg-type]
-    before_fee_pool = box.state.fee_pool
+    before_fee_pool = collected_fees(box.state)
     events = clear(box, [make_trade(1, c, d), bad, make_trade(3, c, d)])
     assert rejections(events) == [(2, code)]
     assert numbers in str(events[0].get("detail"))
     check_trade_id(box.state.trade_windows, box.genesis.trade_id_window, VENUE, 2)  # still free
     assert PERP not in box.state.members[a.address].sub_accounts[0].positions
-    assert box.state.fee_pool == before_fee_pool + 4 * FEE_PER_LOT
+    assert collected_fees(box.state) == before_fee_pool + 4 * FEE_PER_LOT
 
 
 def test_band_edge_is_inclusive() -> None:
@@ -305,8 +305,10 @@ def test_a_batch_clears_end_to_end_through_process_block() -> None:
     assert rejections(list(replayed.tx_results[0].events)) == [(1, "DuplicateTrade")]
     moved = box.apply([box.prices({"BTC/0.001": MARK}, {PERP: MARK + 1_000})])
     assert moved.tx_results[0].is_ok(), moved.tx_results[0].detail
-    assert ("variation_margin", 2_000) in [(e.kind, e.get("paid")) for e in moved.events]
-    assert cash(box, a) == -2 * FEE_PER_LOT + 2_000
+    assert [e.get("paid") for e in moved.events if e.kind == "variation_margin"] == [2_000]
+    usdc = box.state.members[a.address].sub_accounts[0].collateral[USDC]
+    assert cash(box, a) == 2_000  # its fees were paid from its USDC in the trade's block
+    assert usdc == 10**12 - 2 * FEE_PER_LOT
     assert position(box, b).settlement_price == MARK + 1_000
 
 

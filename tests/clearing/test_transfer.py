@@ -46,7 +46,9 @@ def test_more_collateral_than_held_is_rejected() -> None:
 def test_collateral_backing_negative_cash_cannot_leave() -> None:
     box = _funded()
     get_sub_account_for_write(box.state, ALICE.address, 0).cash = -271_000  # equity exactly 0
-    detail = assert_rejected(box, box.transfer(ALICE, 0, 1, 1, USDC), "InsufficientEquity")
+    box.apply([])  # the USDC pays 1_000 of the debt at the end of a block
+    assert box.state.members[ALICE.address].sub_accounts[0].cash == -270_000
+    detail = assert_rejected(box, box.transfer(ALICE, 0, 1, 1, WETH), "InsufficientEquity")
     assert "requirement=0" in detail
 
 

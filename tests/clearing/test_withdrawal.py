@@ -42,7 +42,7 @@ def test_negative_cash_blocks_the_collateral_backing_it() -> None:
 
 def test_unknown_token_member_and_replay() -> None:
     box = _funded()
-    assert_rejected(box, box.withdraw(ALICE, USDC, 1), "InsufficientCollateral")
+    assert_rejected(box, box.withdraw(ALICE, USDC, 1), "InsufficientCash")  # no USDC, no cash
     assert_rejected(box, box.withdraw(ALICE, (1, WETH[1]), 1), "UnknownCollateral")
     assert_rejected(box, box.withdraw(BOB, WETH, 1), "UnknownMember")
     tx = box.withdraw(ALICE, WETH, 1)

@@ -37,14 +37,14 @@ def futures_ledger(price: int, tick: int) -> tuple[Sandbox, list[MemberKey]]:
 
 
 def settle_days(box: Sandbox, prices: list[int], member: MemberKey) -> list[int]:
-    """One block per daily settlement price; the member's cash change each day."""
+    """One block per daily settlement price; the member's equity change each day (a loss
+    is paid from its settlement-token collateral at once, so cash alone would not show it)."""
     changes = []
     for price in prices:
-        account = box.state.members[member.address].sub_accounts[0]
-        before = account.cash
+        before = equity(box, member)
         block = box.apply([box.prices({}, {"EX": price})])
         assert block.tx_results[0].is_ok(), block.tx_results[0].detail
-        changes.append(account.cash - before)
+        changes.append(equity(box, member) - before)
     return changes
 
 
@@ -80,9 +80,10 @@ def test_variation_margin_from_trade_price_to_settlement_price() -> None:
     box, (buyer, seller) = futures_ledger(120 * per_lot, per_lot // 40)  # tick 0.025 c/lb
     box.apply([make_batch(box, [make_trade(1, buyer, seller, 120 * per_lot, quantity=3,
                                            instrument="EX")])])  # fmt: skip
+    seller_start = equity(box, seller)
     assert settle_days(box, [122 * per_lot], buyer) == [2_400 * USD]
     assert settle_days(box, [122 * per_lot], seller) == [0]  # settled once only
-    assert box.state.members[seller.address].sub_accounts[0].cash == -2_400 * USD
+    assert equity(box, seller) == seller_start - 2_400 * USD
 
 
 def test_daily_settlement_of_a_short_future_over_three_days() -> None:
@@ -92,10 +93,11 @@ def test_daily_settlement_of_a_short_future_over_three_days() -> None:
     box, (long, short) = futures_ledger(96 * USD, USD // 100)
     box.apply([make_batch(box, [make_trade(1, long, short, 96 * USD, quantity=10,
                                            instrument="EX")])])  # fmt: skip
+    long_start = equity(box, long)
     days = settle_days(box, [99 * USD, 95 * USD, 97 * USD], short)
     assert days == [-30 * USD, 40 * USD, -20 * USD]
     assert sum(days) == -10 * USD
-    assert box.state.members[long.address].sub_accounts[0].cash == 10 * USD
+    assert equity(box, long) - long_start == 10 * USD
 
 
 def test_funding_amount_is_position_value_times_rate() -> None:

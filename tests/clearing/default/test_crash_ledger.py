@@ -81,6 +81,7 @@ def test_crash_defaults_two_members_through_every_layer_on_the_ledger() -> None:
     cash_before = {m.address: box.state.members[m.address].sub_accounts[0].cash for m in (A, B)}
 
     before = total_value(box.state)
+    insurance_before = box.state.insurance_fund  # 50 USD at genesis plus its share of fees
     marks = dict(box.state.mark_prices)
     crashed = {BTC: marks[BTC] * 7 // 10, ETH: marks[ETH] * 7 // 10}
     update = box.prices({"BTC/0.001": crashed[BTC], "ETH/0.01": crashed[ETH]}, crashed)
@@ -98,26 +99,27 @@ def test_crash_defaults_two_members_through_every_layer_on_the_ledger() -> None:
     assert layers.index("collateral_seized") < layers.index("own_contribution_used") < \
         layers.index("insurance_used") < layers.index("contribution_mutualised") < \
         layers.index("deleveraged")  # fmt: skip
-    assert of(events, "collateral_seized", member=b)[0].get("amount") == 2_000_000_000
+    # its 2,000 USDC less the 15 of trading fees they paid at once
+    assert of(events, "collateral_seized", member=b)[0].get("amount") == 1_985_000_000
     assert of(events, "own_contribution_used", member=b)[0].get("amount") == posted[b]
-    assert of(events, "insurance_used", member=b)[0].get("amount") == 50_000_000
+    assert of(events, "insurance_used", member=b)[0].get("amount") == insurance_before
     mutualised = {e.get("member"): e.get("amount")
                   for e in of(events, "contribution_mutualised", counterparty=b)}  # fmt: skip
     assert mutualised == {A.address: posted[A.address], C.address: posted[C.address],
                           D.address: posted[D.address]}  # fmt: skip
     b_loss = 1000 * (marks[ETH] - crashed[ETH]) - cash_before[b]  # its cash after the crash
-    covered = 2_000_000_000 + posted[b] + 50_000_000 + sum(mutualised.values())
+    covered = 1_985_000_000 + posted[b] + insurance_before + sum(mutualised.values())
     adl_b = of(events, "deleveraged", counterparty=b)
     assert sum(int(e.get("amount")) for e in adl_b) == b_loss - covered
     assert {e.get("member") for e in adl_b} <= {C.address, D.address}
 
     # A defaults second: only its collateral is left before ADL.
     a = A.address
-    assert of(events, "collateral_seized", member=a)[0].get("amount") == 400_000_000
+    assert of(events, "collateral_seized", member=a)[0].get("amount") == 397_000_000  # less fees
     assert of(events, "own_contribution_used", member=a)[0].get("amount") == 0
     adl_a = of(events, "deleveraged", counterparty=a)
     a_loss = 100 * (marks[BTC] - crashed[BTC]) - cash_before[a]
-    assert sum(int(e.get("amount")) for e in adl_a) == a_loss - 400_000_000
+    assert sum(int(e.get("amount")) for e in adl_a) == a_loss - 397_000_000
     assert sum(int(e.get("quantity")) for e in adl_a) == 100
 
     # Defaulters end flat with nothing; E never pays; nobody holds a net position.

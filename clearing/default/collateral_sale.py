@@ -1,0 +1,96 @@
+"""Selling an account's collateral for settlement cash, at its haircut value.
+
+Used where collateral must become money: a member's negative cash beyond the
+conversion threshold (clearing/negative_cash.py) and the collateral the house
+seized from defaulters (clearing/default/house.py). The buyers are the
+registered backstops, in their genesis order, each paying from its positive
+cash only (a purchase never leaves a buyer owing); the house is the buyer of
+last resort for members' collateral, paying from the insurance fund. At the
+haircut value the buyer's equity is unchanged (cash down, collateral up by the
+same value) and the seller's equity too: a sale moves value, it never creates
+or destroys it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clearing.assets import CollateralKey
+from clearing.collateral import decrease_collateral, increase_collateral
+from clearing.events import Event, make_event
+from clearing.state import ClearingState, get_sub_account_for_write
+
+AccountKey = tuple[bytes, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    seller: AccountKey
+    buyer: AccountKey
+    key: CollateralKey
+    quanta: int
+    amount: int  # settlement units the buyer paid
+
+
+def get_spendable_cash(state: ClearingState, buyer: AccountKey, house: AccountKey) -> int:
+    """Positive cash a buyer may spend; the house spends the insurance fund as well."""
+    record = state.members.get(buyer[0])
+    account = None if record is None else record.sub_accounts.get(buyer[1])
+    cash = 0 if account is None else account.cash
+    if buyer == house:
+        cash += state.insurance_fund
+    return max(cash, 0)
+
+
+def process_sale(state: ClearingState, sale: Sale, house: AccountKey) -> Event:
+    """Move ``sale.quanta`` to the buyer and ``sale.amount`` to the seller."""
+    seller = get_sub_account_for_write(state, *sale.seller)
+    decrease_collateral(seller, sale.key, sale.quanta)
+    increase_collateral(get_sub_account_for_write(state, *sale.buyer), sale.key, sale.quanta)
+    _move_cash(state, sale.buyer, -sale.amount, house)
+    _move_cash(state, sale.seller, sale.amount, house)
+    return make_event(
+        "collateral_sold",
+        member=sale.seller[0],
+        sub_account=sale.seller[1],
+        chain_id=sale.key[0],
+        token=sale.key[1],
+        quanta=sale.quanta,
+        amount=sale.amount,
+        counterparty=sale.buyer[0],
+        counterparty_sub_account=sale.buyer[1],
+    )
+
+
+def _move_cash(state: ClearingState, key: AccountKey, amount: int, house: AccountKey) -> None:
+    """The house's cash is the insurance fund (its sub-account cash stays as it is)."""
+    if key == house:
+        state.insurance_fund += amount
+    else:
+        get_sub_account_for_write(state, *key).cash += amount
+
+
+def sell_collateral(
+    state: ClearingState,
+    seller: AccountKey,
+    key: CollateralKey,
+    quanta: int,
+    value_per_quantum: int,
+    buyers: list[AccountKey],
+    house: AccountKey,
+) -> list[Event]:
+    """Sell up to ``quanta`` to ``buyers`` in order, each as much as its cash pays for."""
+    events = []
+    left = quanta
+    for buyer in buyers:
+        if left == 0:
+            break
+        if buyer == seller:
+            continue
+        affordable = get_spendable_cash(state, buyer, house) // value_per_quantum
+        bought = min(left, affordable)
+        if bought:
+            sale = Sale(seller, buyer, key, bought, bought * value_per_quantum)
+            events.append(process_sale(state, sale, house))
+            left -= bought
+    return events

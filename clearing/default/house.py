@@ -1,0 +1,79 @@
+"""The clearing house's own account: the insurance fund and what defaults leave it.
+
+The house is the sub-account ``HOUSE = (INSURANCE_MEMBER, 0)`` together with
+``state.insurance_fund``: fees and liquidation fees flow in, the waterfall draws on
+it, and it holds the lots no backstop took and the collateral seized from
+defaulters until they are sold. Its equity is what the clearing house has of its
+own. When a default costs more than every layer of the waterfall holds, that
+equity goes negative: the shortfall is the *uncovered deficit*, and while it is
+above zero no withdrawal leaves the network (a dYdX v4-style halt), so members
+who reach the exit first cannot leave the loss to those who stay. Later fees,
+and deposits to the house account, pay it down.
+"""
+
+from __future__ import annotations
+
+from clearing.collateral import decrease_collateral
+from clearing.context import BlockContext
+from clearing.default.collateral_sale import sell_collateral
+from clearing.errors import WithdrawalsHalted
+from clearing.events import Event, make_event
+from clearing.risk.engine import get_risk_setup
+from clearing.risk.params import INSURANCE_MEMBER
+from clearing.state import (
+    ClearingState,
+    get_collateral_value,
+    get_value_per_quantum,
+    is_settlement_token,
+)
+
+HOUSE = (INSURANCE_MEMBER, 0)
+
+
+def get_house_equity(state: ClearingState) -> int:
+    """Insurance fund + the house sub-account's cash and collateral (positions are
+    settled to the mark every block, so they add nothing)."""
+    record = state.members.get(INSURANCE_MEMBER)
+    account = None if record is None else record.sub_accounts.get(0)
+    if account is None:
+        return state.insurance_fund
+    return state.insurance_fund + account.cash + get_collateral_value(state, account)
+
+
+def get_uncovered_deficit(state: ClearingState) -> int:
+    """What defaults cost beyond every layer of the waterfall (0 when the house is whole)."""
+    return max(0, -get_house_equity(state))
+
+
+def check_withdrawals_open(state: ClearingState) -> None:
+    """Raise ``WithdrawalsHalted`` while a deficit is uncovered."""
+    deficit = get_uncovered_deficit(state)
+    if deficit:
+        raise WithdrawalsHalted(deficit)
+
+
+def process_house_collateral(state: ClearingState, ctx: BlockContext) -> list[Event]:
+    """Turn what the house holds as collateral into the insurance fund's cash: settlement
+    tokens at par at once (they now back cash: the chain's reserve grows), any other
+    token sold at its haircut value to the backstops, as far as their cash goes."""
+    record = state.members.get(INSURANCE_MEMBER)
+    account = None if record is None else record.sub_accounts.get(0)
+    if account is None or not account.collateral:
+        return []
+    setup = get_risk_setup(state.genesis)
+    buyers = [] if setup is None else list(setup.params.backstops)
+    events: list[Event] = []
+    for key in sorted(account.collateral):
+        quanta = account.collateral[key]
+        if is_settlement_token(state, key):
+            state.dirty.add(INSURANCE_MEMBER)
+            decrease_collateral(account, key, quanta)
+            state.insurance_fund += quanta
+            reserves = state.settlement_reserves
+            reserves[key[0]] = reserves.get(key[0], 0) + quanta
+            events.append(
+                make_event("house_settlement_tokens", chain_id=key[0], token=key[1], quanta=quanta)
+            )
+        elif (value := get_value_per_quantum(state, key)) > 0:
+            events.extend(sell_collateral(state, HOUSE, key, quanta, value, buyers, HOUSE))
+    return events
