@@ -204,10 +204,14 @@ def get_pending_withdrawal_quanta(state: ClearingState) -> dict[CollateralKey, i
 
 
 def get_vault_quanta(state: ClearingState) -> dict[CollateralKey, int]:
-    """Quanta each vault must hold per token: what is credited plus what is debited but
-    unpaid (those tokens are still in the vault). Equal to the on-chain balance / quantum
-    once every deposit is credited."""
+    """Quanta each vault must hold per token: what is credited, what is debited but unpaid
+    (those tokens are still in the vault) and, for the settlement token, what it holds for
+    cash. Equal to the on-chain balance / quantum once every deposit is credited."""
     totals = get_collateral_quanta(state)
     for key, quanta in get_pending_withdrawal_quanta(state).items():
         totals[key] = totals.get(key, 0) + quanta
+    for key in state.genesis.settlement_asset.tokens:
+        reserve = state.settlement_reserves.get(key[0], 0)
+        if reserve:
+            totals[key] = totals.get(key, 0) + reserve
     return totals

@@ -185,6 +185,21 @@ def build_collateral(template: dict[str, Any], chains: list[ChainSpec]) -> list[
     return collateral
 
 
+def place_collateral(doc: dict[str, Any], collateral: list[dict[str, Any]]) -> None:
+    """Give genesis ``doc`` this collateral list; the settlement asset's tokens follow it:
+    each chain's token of the symbol the template settles in (its USDC, say)."""
+    old = {(e["chain_id"], e["token"].lower()): e["symbol"] for e in doc["collateral"]}
+    asset = doc["settlement_asset"]
+    symbols = {old.get((t["chain_id"], t["token"].lower())) for t in asset.get("tokens", [])}
+    doc["collateral"] = collateral
+    if "tokens" in asset:
+        asset["tokens"] = [
+            {"chain_id": e["chain_id"], "token": e["token"]}
+            for e in collateral
+            if e["symbol"] in symbols
+        ]
+
+
 def render_bridge_chains(chains: list[ChainSpec]) -> str:
     """The `[[bridge_chains]]` sections of config.toml (configs/node.example.toml)."""
     return "".join(

@@ -23,6 +23,7 @@ from clearing.errors import BadSignature
 from clearing.risk.engine import get_member_risk
 from clearing.trade import TradeBatch
 from clearing.tx import encode_tx
+from clearing.withdrawable import get_withdrawable
 from clearing.withdrawal import WithdrawalPaid
 from node.api.bodies import (
     ACCOUNT_QUERY_FIELDS,
@@ -241,6 +242,16 @@ class ApiApp:
             "collateral": [
                 {"chainId": chain, "token": hex0x(token), "quanta": quanta}
                 for (chain, token), quanta in sorted(account.collateral.items())
+            ],
+            # Per chain and token, the most a withdrawal may ask for at this height.
+            "withdrawable": [
+                {
+                    "chainId": w.key[0],
+                    "token": hex0x(w.key[1]),
+                    "quanta": w.quanta,
+                    "fromCash": w.from_cash,
+                }
+                for w in get_withdrawable(state, member, sub_account, account)
             ],
             "positions": [
                 {

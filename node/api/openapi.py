@@ -167,6 +167,14 @@ SCHEMAS: dict[str, Any] = {
                 "requests (0 if none): a nonce the member's next request may use.",
             },
             "collateral": {"type": "array", "items": {"type": "object"}},
+            "withdrawable": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "Per chain and token (every token held, and the settlement "
+                "token on every chain): the most a withdrawal may ask for at this height, "
+                "`quanta`, of which `fromCash` would come from positive cash. All zero while "
+                "withdrawals are halted (status `clearing_house.withdrawals_halted`).",
+            },
             "positions": {"type": "array", "items": {"type": "object"}},
             "risk": {"type": ["object", "null"]},
         },

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from clearing.default.house import get_house_equity, get_uncovered_deficit
 from clearing.state import ClearingState
 from node.liveness import CommitWatch
 from node.mempool import DuplicateTx, Mempool, MempoolError
@@ -117,7 +118,22 @@ class LocalNode:
             "height": state.height,
             "time_ms": state.time_ms,
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
+            "clearing_house": get_clearing_house_status(state),
         }
         if self.status_extra is not None:
             status.update(self.status_extra())
         return status
+
+
+def get_clearing_house_status(state: ClearingState) -> dict[str, object]:
+    """Aggregates anyone may see: the house's own funds, whether withdrawals are halted and
+    why, and what each chain's vault holds for cash (no member's figures)."""
+    deficit = get_uncovered_deficit(state)
+    return {
+        "insurance_fund": state.insurance_fund,
+        "house_equity": get_house_equity(state),
+        "uncovered_deficit": deficit,
+        "withdrawals_halted": deficit > 0,
+        "fee_pool": state.fee_pool,
+        "settlement_reserves": {str(c): r for c, r in sorted(state.settlement_reserves.items())},
+    }

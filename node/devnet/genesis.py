@@ -14,6 +14,7 @@ from typing import Any
 
 from bridge.devchain import DevnetChain
 from clearing.sandbox import derive_ed25519_key
+from node.chainspec import place_collateral
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_GENESIS = ROOT / "configs" / "genesis.example.json"
@@ -60,11 +61,12 @@ def build_genesis_template(
         "haircut_bps": 1000,
         "price_feed": "ETH/quantum",
     }
-    doc["collateral"] = [
+    collateral = [
         {**spec, "chain_id": chain.chain_id, "token": "0x" + chain.tokens[spec["symbol"]].hex()}
         for chain in chains
         for spec in (usdc, weth)
     ]
+    place_collateral(doc, collateral)
     doc["risk"] = {
         **RISK,
         "backstops": [{"member": "0x" + m.hex(), "sub_account": 0} for m in backstops],

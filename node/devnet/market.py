@@ -22,6 +22,10 @@ LIQUIDATED_EQUITY = (
 )  # 34% of notional: after its default-fund share, a 30% crash leaves it between 0 and MM
 
 
+BTC_SHORT = "BTC short"
+SHORT_LOTS = 5  # 300 USD of BTC-PERP: the crash pays it about 90 USD
+
+
 @dataclass(frozen=True)
 class Member:
     key: MemberKey
@@ -35,9 +39,10 @@ class Member:
 
 def make_members(count: int) -> list[Member]:
     """Roles, in order: two levered longs (they default in the crash), two deep
-    counterparties, a bystander, a long levered just enough to be liquidated but
-    stay solvent, then option and future traders."""
-    roles = ["levered BTC long", "levered ETH long", "market maker", "market maker", "bystander"]
+    counterparties, a small BTC short that deposits on one chain and takes its crash
+    profit out on another, a long levered just enough to be liquidated but stay
+    solvent, then option and future traders."""
+    roles = ["levered BTC long", "levered ETH long", "market maker", "market maker", BTC_SHORT]
     roles.append("liquidated ETH long")
     roles += ["derivatives trader"] * (count - len(roles))
     return [
@@ -71,7 +76,7 @@ def get_deposits(members: list[Member], chains: int) -> list[tuple[int, str, int
         "levered BTC long": 400 * USD,
         "levered ETH long": 2_000 * USD,
         "market maker": 100_000 * USD,
-        "bystander": 1_000 * USD,
+        BTC_SHORT: 1_000 * USD,
         "derivatives trader": 20_000 * USD,
         "liquidated ETH long": LIQUIDATED_EQUITY,
     }
@@ -105,6 +110,8 @@ def get_opening_trades(members: list[Member], marks: dict[str, int]) -> list[Tra
         (b, c, ETH_PERP, 500),
         (b, d, ETH_PERP, 500),
     ]
+    if len(members) > 4:
+        fills.append((c, members[4].address, BTC_PERP, SHORT_LOTS))
     if len(members) > 5:
         fills.append((members[5].address, d, ETH_PERP, LIQUIDATED_LOTS))
     for trader in members[6:]:

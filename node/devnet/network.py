@@ -92,6 +92,7 @@ class Devnet:
     failures: list[str] = field(default_factory=list)
     not_exercised: list[str] = field(default_factory=list)
     waterfall_log: list[str] = field(default_factory=list)
+    profit_withdrawals: list[str] = field(default_factory=list)
     next_nonce: Counter[bytes] = field(default_factory=Counter)
     trade_id: int = 1000
 

@@ -18,6 +18,7 @@ from node.devnet.chains import deposit
 from node.devnet.client import MemberRequest
 from node.devnet.market import (
     BTC_PERP,
+    BTC_SHORT,
     Member,
     get_deposits,
     get_flow_trades,
@@ -62,6 +63,7 @@ async def run_script(net: Devnet, started: float) -> None:
         )
         net.log("ORACLE: the scheduled crash committed")
     await withdraw(net)
+    await withdraw_profit_cross_chain(net)
     while time.monotonic() - started < net.config.duration_s and not net.failures:
         await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id))
 
@@ -158,6 +160,61 @@ async def withdraw(net: Devnet) -> None:
         STEP_TIMEOUT_S,
     )
     net.log(f"market makers withdrew to {len(net.chains)} chains")
+
+
+def get_profit_route(net: Devnet, member: Member) -> tuple[int, int] | None:
+    """(chain index, amount): the member's positive cash on the chain it did not deposit on
+    whose vault holds the most for cash; None while it has no profit or no such chain."""
+    deposited = {c for c, _, _, m in get_deposits(net.members, len(net.chains)) if m is member}
+    record = net.state.members.get(member.address)
+    cash = 0 if record is None else record.sub_accounts[0].cash
+    reserves = net.state.settlement_reserves
+    others = [i for i in range(len(net.chains)) if i not in deposited]
+    if cash <= 0 or not others:
+        return None
+    best = max(others, key=lambda i: reserves.get(net.chains[i].chain.chain_id, 0))
+    amount = min(cash, reserves.get(net.chains[best].chain.chain_id, 0))
+    return None if amount <= 0 else (best, amount)
+
+
+async def withdraw_profit_cross_chain(net: Devnet) -> None:
+    """The BTC short deposited on one chain; it takes its crash profit out on another."""
+    shorts = [m for m in net.members if m.role == BTC_SHORT]
+    if not shorts or len(net.chains) < 2:
+        net.not_exercised.append("profit withdrawn cross-chain: needs the BTC short and 2 chains")
+        return
+    member = shorts[0]
+    try:
+        await wait_for(
+            net,
+            "the BTC short's profit and a reserve on another chain",
+            lambda: get_profit_route(net, member) is not None,
+            STEP_TIMEOUT_S,
+        )
+    except StepTimeout as exc:
+        net.fail(str(exc))
+        return
+    route = get_profit_route(net, member)
+    assert route is not None
+    index, amount = route
+    before = net.events["withdrawal"]
+    token = net.usdc_key(index)
+    await submit_request(net, member, partial(sign_withdrawal, member, net.chain_id, token, amount))
+    await wait_for(
+        net, "the profit withdrawal to commit", lambda: net.events["withdrawal"] > before,
+        STEP_TIMEOUT_S,
+    )  # fmt: skip
+    deposited = sorted(
+        net.chains[c].chain.chain_id
+        for c, _, _, m in get_deposits(net.members, len(net.chains))
+        if m is member
+    )
+    line = (
+        f"{member.name} took {amount / 10**6:,.2f} USDC of profit out on chain {token[0]} "
+        f"(deposited only on {deposited})"
+    )
+    net.profit_withdrawals.append(line)
+    net.log(f"PROFIT: {line}")
 
 
 async def finish(net: Devnet) -> None:

@@ -1,10 +1,13 @@
 """The invariants the devnet checks, and its end summary.
 
 - Settlement money (cash + fee pool + insurance fund + default-fund
-  contributions) never changes: variation margin, funding, fees, liquidations
-  and the waterfall only move it.
-- Per collateral token: quanta held + pending withdrawals = credited - paid out.
-- Per vault, at the end: its token balance = quantum x (quanta held + pending).
+  contributions) less the settlement tokens the vaults hold for cash never
+  changes: variation margin, funding, fees, liquidations, the waterfall and
+  collateral sales only move it; paying debt with settlement tokens and paying
+  cash out move it and the reserves together.
+- Per collateral token: quanta held + pending withdrawals (+ held for cash, for
+  the settlement token) = credited - paid out.
+- Per vault, at the end: its token balance = quantum x that ledger figure.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ if TYPE_CHECKING:
 def get_money(state: ClearingState) -> int:
     cash = sum(a.cash for m in state.members.values() for a in m.sub_accounts.values())
     funds = sum(m.default_fund for m in state.members.values())
-    return cash + funds + state.fee_pool + state.insurance_fund
+    reserves = sum(state.settlement_reserves.values())
+    return cash + funds + state.fee_pool + state.insurance_fund - reserves
 
 
 @dataclass
@@ -88,6 +92,7 @@ class Summary:
     failures: list[str]
     not_exercised: list[str]
     waterfall: list[str]
+    profit_withdrawals: list[str]
 
     @classmethod
     def of(cls, net: Devnet, seconds: float) -> Summary:
@@ -126,6 +131,7 @@ class Summary:
             failures=list(net.failures),
             not_exercised=list(net.not_exercised),
             waterfall=list(net.waterfall_log),
+            profit_withdrawals=list(net.profit_withdrawals),
         )
 
     @property

@@ -13,8 +13,9 @@ from typing import Any
 
 from clearing.collateral import get_collateral_quanta, get_pending_withdrawal_quanta
 from clearing.risk.engine import INSURANCE_MEMBER, get_member_risk
-from clearing.state import ClearingState
+from clearing.state import ClearingState, is_settlement_token
 from node.api.bodies import hex0x
+from node.api.service import get_clearing_house_status
 from node.status.journal import Journal
 from node.status.vaults import VaultView
 
@@ -56,7 +57,8 @@ def get_chains(state: ClearingState, vaults: Mapping[int, VaultView]) -> list[di
     """Per chain and token: the vault's on-chain balance beside what the ledger credits.
 
     Both in token units; the ledger's figure excludes withdrawals debited but
-    not yet paid (they are still in the vault).
+    not yet paid (they are still in the vault) and, for the settlement token,
+    what the vault holds for cash (``for_cash``).
     """
     held = get_collateral_quanta(state)
     pending = get_pending_withdrawal_quanta(state)
@@ -74,6 +76,9 @@ def get_chains(state: ClearingState, vaults: Mapping[int, VaultView]) -> list[di
                     "token": hex0x(token.token),
                     "ledger": held.get(token.key, 0) * token.quantum,
                     "pending_withdrawals": pending.get(token.key, 0) * token.quantum,
+                    "for_cash": state.settlement_reserves.get(chain_id, 0) * token.quantum
+                    if is_settlement_token(state, token.key)
+                    else 0,
                     "vault": on_chain,
                 }
             )
@@ -157,6 +162,7 @@ def build_overview(
         "time_ms": state.time_ms,
         "commit_ms_p50": latencies[len(latencies) // 2] if latencies else None,
         "insurance_fund": state.insurance_fund,
+        "clearing_house": get_clearing_house_status(state),
         "prices": dict(sorted(state.mark_prices.items())),
         "validators": get_validators(state, journal),
         "blocks": get_blocks(journal),

@@ -84,6 +84,24 @@ def render_health(health: dict[str, Any] | None, peers: int | None) -> str:
     )
 
 
+def render_clearing_house(house: dict[str, Any]) -> str:
+    """The house's own funds; a halt of withdrawals is the first thing a member must see."""
+    alert = (
+        f"<p class='bad alert' id='withdrawals-halted'>withdrawals halted: defaults cost "
+        f"{house['uncovered_deficit']} more than the waterfall held</p>"
+        if house["withdrawals_halted"]
+        else ""
+    )
+    reserves = [
+        {"chain_id": c, "held_for_cash": r} for c, r in house["settlement_reserves"].items()
+    ]
+    return (
+        f"{alert}<p id='clearing-house'>house equity {house['house_equity']}, "
+        f"fee pool {house['fee_pool']}, uncovered deficit {house['uncovered_deficit']}</p>"
+        f"{table('settlement-reserves', reserves, 'no settlement tokens held for cash')}"
+    )
+
+
 def render_status_page(overview: dict[str, Any]) -> str:
     name = html.escape(str(overview["moniker"]))
     prices = [{"instrument": k, "mark": v} for k, v in overview["prices"].items()]
@@ -96,6 +114,7 @@ def render_status_page(overview: dict[str, Any]) -> str:
         f"<p id='height'>height {overview['height']}, chain id {overview['chain_id']}, "
         f"commit latency p50 {overview['commit_ms_p50']} ms, "
         f"insurance fund {overview['insurance_fund']}</p>"
+        f"{render_clearing_house(overview['clearing_house'])}"
         f"<h2>Validators</h2>{table('validators', overview['validators'], 'none')}"
         f"<h2>Recent blocks</h2>{table('blocks', overview['blocks'], 'no block yet')}"
         f"<h2>Prices</h2>{table('prices', prices, 'no prices')}"
