@@ -51,7 +51,9 @@ def test_other_collateral_is_sold_to_a_backstop_at_its_haircut_value_beyond_the_
     (sale,) = box.apply([]).events
     quanta = -(-10_001 // WETH_VALUE)  # rounded up: 4
     assert (sale.kind, sale.get("quanta"), sale.get("amount")) == (
-        "collateral_sold", quanta, quanta * WETH_VALUE
+        "collateral_sold",
+        quanta,
+        quanta * WETH_VALUE,
     )
     assert sale.get("counterparty") == BOB.address
     alice, bob = account(box, ALICE.address), account(box, BOB.address)
@@ -65,15 +67,15 @@ def test_the_house_buys_when_no_backstop_can_pay_and_sells_to_a_backstop_later()
     get_sub_account_for_write(box.state, ALICE.address, 0).cash = -5_400  # 2 quanta
     fund = box.state.insurance_fund
     events = box.apply([]).events
-    assert [(e.kind, e.get("counterparty")) for e in events] == [
-        ("collateral_sold", HOUSE[0])
-    ]
+    assert [(e.kind, e.get("counterparty")) for e in events] == [("collateral_sold", HOUSE[0])]
     assert box.state.insurance_fund == fund - 5_400
     assert account(box, *HOUSE).collateral == {WETH: 2}
     get_sub_account_for_write(box.state, BOB.address, 0).cash = 2_700  # can pay for one quantum
     (sale,) = box.apply([]).events
     assert (sale.get("member"), sale.get("counterparty"), sale.get("quanta")) == (
-        HOUSE[0], BOB.address, 1
+        HOUSE[0],
+        BOB.address,
+        1,
     )
     assert box.state.insurance_fund == fund - 2_700
     assert get_house_equity(box.state) == fund  # sales move value, never create it
