@@ -3,14 +3,14 @@ conversion threshold to the backstops and then the house (clearing/negative_cash
 
 from __future__ import annotations
 
+import pytest
+
 from clearing.default.house import HOUSE, get_house_equity
 from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
 from clearing.sandbox import Sandbox
 from clearing.state import get_collateral_value, get_sub_account_for_write
 from tests.clearing.support import ALICE, BOB, USDC, USDC_B, WETH, genesis_doc
-
-import pytest
 
 WETH_VALUE = 2_700  # haircut value per quantum at the example's ETH/quantum 3_000
 
