@@ -37,6 +37,7 @@ from bridge.withdrawal import (
 from clearing.genesis import collateral_by_key
 from clearing.sandbox import Sandbox, derive_member_key
 from clearing.withdrawal import WithdrawalPaid
+from node.chainspec import place_collateral
 from tests.clearing.support import genesis_doc
 
 pytestmark = pytest.mark.chain
@@ -63,7 +64,8 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
         vault = chain.contract("CollateralVault", to_checksum_address(devnet.vault))
         token = chain.contract("TestToken", to_checksum_address(devnet.tokens["USDC"]))
         assert is_in_sync(vault, consensus)
-        doc["collateral"][0]["token"] = "0x" + devnet.tokens["USDC"].hex()  # quantum 1, 31337
+        usdc_entry = {**doc["collateral"][0], "token": "0x" + devnet.tokens["USDC"].hex()}
+        place_collateral(doc, [usdc_entry, *doc["collateral"][1:]])  # quantum 1, 31337
         doc["genesis_time_ms"] = chain.w3.eth.get_block("latest")["timestamp"] * 1000
         box = Sandbox.from_genesis_doc(doc)
         usdc = (CHAIN_ID, bytes.fromhex(token.address[2:]))

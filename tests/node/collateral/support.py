@@ -13,6 +13,7 @@ from clearing.genesis import Genesis, parse_genesis
 from clearing.sandbox import derive_ed25519_key, derive_seed
 from clearing.state import WithdrawalRecord
 from clearing.withdrawal import PayoutObservation
+from node.chainspec import place_collateral
 from tests.node.netproc import GENESIS_DOC
 
 CHAIN_ID = 31337
@@ -31,9 +32,13 @@ def get_genesis_doc(tokens: dict[str, bytes] | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(GENESIS_DOC.read_text())
     for validator, secret in zip(doc["validators"], BRIDGE_KEYS, strict=True):
         validator["evm_address"] = "0x" + get_evm_address(secret).hex()
-    for entry in doc["collateral"]:
-        if tokens and entry["chain_id"] == CHAIN_ID and entry["symbol"] in tokens:
-            entry["token"] = "0x" + tokens[entry["symbol"]].hex()
+    collateral = [
+        {**entry, "token": "0x" + tokens[entry["symbol"]].hex()}
+        if tokens and entry["chain_id"] == CHAIN_ID and entry["symbol"] in tokens
+        else entry
+        for entry in doc["collateral"]
+    ]
+    place_collateral(doc, collateral)
     return doc
 
 

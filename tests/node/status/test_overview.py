@@ -52,7 +52,10 @@ def test_chains_put_vault_beside_ledger() -> None:
     chains = {c["chain_id"]: c for c in get_chains(box.state, views)}
     usdc = next(t for t in chains[USDC[0]]["tokens"] if t["token"] == "0x" + USDC[1].hex())
     quantum = box.state.collateral_tokens[USDC].quantum
-    assert usdc["ledger"] == 2 * 10**9 * quantum and usdc["vault"] == 123
+    # fees were paid from the USDC at once: those tokens now back cash
+    reserve = box.state.settlement_reserves[USDC[0]]
+    assert reserve > 0 and usdc["for_cash"] == reserve * quantum
+    assert usdc["ledger"] + usdc["for_cash"] == 2 * 10**9 * quantum and usdc["vault"] == 123
     others = [c for c in chains.values() if c["chain_id"] != USDC[0]]
     assert all(c["error"] == "not watched by this node" for c in others)
 
