@@ -21,7 +21,7 @@ Deposits (each validator)
   `sign_observation(...)` and the same pool.
 
 Withdrawals (after a block debits a member: `state.pending_withdrawals`)
-- `withdrawal.sign_withdrawal_record(record, vault=, epoch=, block_time_ms=, evm_private_key=)`
+- `withdrawal.sign_withdrawal_record(record, vault=, epoch=, evm_private_key=)`
   -> WithdrawalSignature; gossip `.encode()`.
 - `withdrawal.collect_withdrawal_signatures(auth, vault_set, sigs)` -> SignatureSet;
   `get_relay_json(auth, set)` for the HTTP API; `relay(chain, auth, set.get_ordered(), sender)`.

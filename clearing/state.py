@@ -66,7 +66,8 @@ class Member:
 class WithdrawalRecord:
     """A debited withdrawal the validators sign for the vault on ``chain_id``.
 
-    ``amount`` is on-chain token units (quanta * quantum)."""
+    ``amount`` is on-chain token units (quanta * quantum); ``expiry`` is unix seconds,
+    the last second the vault may pay it (the validators sign exactly this)."""
 
     member: MemberAddress
     sub_account: int
@@ -77,11 +78,12 @@ class WithdrawalRecord:
     recipient: bytes
     nonce: int
     height: int
+    expiry: int
 
     def to_fields(self) -> list[object]:
         return [
             self.member, self.sub_account, self.chain_id, self.token, self.quanta, self.amount,
-            self.recipient, self.nonce, self.height,
+            self.recipient, self.nonce, self.height, self.expiry,
         ]  # fmt: skip
 
 

@@ -78,4 +78,5 @@ def make_record(genesis: Genesis, nonce: int = 1) -> WithdrawalRecord:
         recipient=bytes([7]) * 20,
         nonce=nonce,
         height=3,
+        expiry=10**9,
     )

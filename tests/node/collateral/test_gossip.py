@@ -44,7 +44,7 @@ def test_validator_messages_pass_and_round_trip() -> None:
     deposit = sign_observation(CONSENSUS_KEYS[0], NET, make_observation(GENESIS))
     payout = PayoutAttestation(make_payout(), sign_payout(CONSENSUS_KEYS[1], NET, make_payout()))
     withdrawal = sign_withdrawal_record(
-        make_record(GENESIS), vault=bytes(range(20)), epoch=0, block_time_ms=10**12,
+        make_record(GENESIS), vault=bytes(range(20)), epoch=0,
         evm_private_key=BRIDGE_KEYS[2],
     )  # fmt: skip
     for message in (deposit, payout, withdrawal):
@@ -91,7 +91,7 @@ def test_unregistered_token_and_chain_are_refused() -> None:
 
 def test_withdrawal_signed_by_a_non_validator_or_malformed_is_refused() -> None:
     record = make_record(GENESIS)
-    args = {"vault": bytes(range(20)), "epoch": 0, "block_time_ms": 10**12}
+    args = {"vault": bytes(range(20)), "epoch": 0}
     outsider = sign_withdrawal_record(record, evm_private_key=derive_seed("evil"), **args)
     with pytest.raises(UnknownEvmSigner):
         CHECK.decode(encode_message(NET, outsider))

@@ -56,7 +56,7 @@ def test_payout_pool_forgets_paid_withdrawals_only() -> None:
 
 def sign(index: int, epoch: int = 0, key: bytes | None = None):  # type: ignore[no-untyped-def]
     return sign_withdrawal_record(
-        make_record(GENESIS), vault=bytes(range(20)), epoch=epoch, block_time_ms=10**12,
+        make_record(GENESIS), vault=bytes(range(20)), epoch=epoch,
         evm_private_key=BRIDGE_KEYS[index] if key is None else key,
     )  # fmt: skip
 

@@ -1,5 +1,5 @@
 """The validators' withdrawal duty against a real vault: each signs the pending
-record (epoch read from the chain, expiry from the block time), the book
+record (epoch read from the chain, the record's expiry), the book
 collects a quorum, the relayer pays the served JSON once (a second pass sees it
 paid), and the watcher's Withdrawn log becomes a quorum-attested WithdrawalPaid."""
 
@@ -51,9 +51,9 @@ async def test_signed_relayed_paid_and_attested(
     relayer = account_from_key(DEV_PRIVATE_KEY)
     deposit_token(evm, vault, usdc, 5_000, MEMBER, relayer)
     config = BridgeChainConfig("anvil", CHAIN_ID, deployed.url, "0x" + deployed.vault.hex(), 1)
+    expiry = time.time_ns() // 10**9 + 3600
     record = WithdrawalRecord(MEMBER, 0, CHAIN_ID, deployed.tokens["USDC"], 2_000, 2_000,
-                              RECIPIENT, 1, 3)  # fmt: skip
-    block_time_ms = time.time_ns() // 1_000_000
+                              RECIPIENT, 1, 3, expiry)  # fmt: skip
 
     book = WithdrawalBook(tuple((v.evm_address, v.power) for v in genesis.validators))
 
@@ -61,16 +61,14 @@ async def test_signed_relayed_paid_and_attested(
         book.add(signed)
 
     for key in BRIDGE_KEYS[:3]:
-        signer = WithdrawalSigner(
-            key, {CHAIN_ID: VaultReader(config)}, {3: block_time_ms}.__getitem__, collect
-        )
+        signer = WithdrawalSigner(key, {CHAIN_ID: VaultReader(config)}, collect)
         await signer.sign_pending({(MEMBER, 1): record})
         await signer.sign_pending({(MEMBER, 1): record})  # signed once per record
     best = book.get_best((MEMBER, 1))
     assert best is not None
     body = get_relay_json(*best)
     assert body["complete"] and len(body["signatures"]) == 3
-    assert body["expiry"] == block_time_ms // 1000 + 7 * 24 * 3600
+    assert body["expiry"] == expiry
 
     (outcome,) = await trio.to_thread.run_sync(relay_complete, evm, relayer, [body])
     assert outcome.result == "paid", outcome
