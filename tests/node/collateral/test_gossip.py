@@ -29,7 +29,9 @@ from node.collateral.gossip import (
 from tests.node.collateral.support import (
     BRIDGE_KEYS,
     CONSENSUS_KEYS,
+    attest_expiry,
     get_genesis,
+    make_expiry,
     make_observation,
     make_payout,
     make_record,
@@ -47,7 +49,8 @@ def test_validator_messages_pass_and_round_trip() -> None:
         make_record(GENESIS), vault=bytes(range(20)), epoch=0,
         evm_private_key=BRIDGE_KEYS[2],
     )  # fmt: skip
-    for message in (deposit, payout, withdrawal):
+    expiry = attest_expiry(3, NET, make_expiry())
+    for message in (deposit, payout, withdrawal, expiry):
         assert CHECK.decode(encode_message(NET, message)) == message
 
 
@@ -87,6 +90,19 @@ def test_unregistered_token_and_chain_are_refused() -> None:
     message = PayoutAttestation(payout, sign_payout(CONSENSUS_KEYS[0], NET, payout))
     with pytest.raises(UnknownChain):
         CHECK.decode(encode_message(NET, message))
+
+
+def test_expiry_on_an_unknown_chain_forged_or_retargeted_is_refused() -> None:
+    elsewhere = dataclasses.replace(make_expiry(), chain_id=999)
+    with pytest.raises(UnknownChain):
+        CHECK.decode(encode_message(NET, attest_expiry(0, NET, elsewhere)))
+    good = attest_expiry(0, NET, make_expiry())
+    earlier = dataclasses.replace(good, observation=make_expiry(block_number=1))
+    with pytest.raises(BadSignature):
+        CHECK.decode(encode_message(NET, earlier))
+    as_payout = PayoutAttestation(make_payout(), good.attestation)  # another signing domain
+    with pytest.raises(BadSignature):
+        CHECK.decode(encode_message(NET, as_payout))
 
 
 def test_withdrawal_signed_by_a_non_validator_or_malformed_is_refused() -> None:
