@@ -26,7 +26,7 @@ from eth_utils import to_checksum_address
 
 from bridge.chain import Chain, ChainIdMismatch, connect
 from bridge.cursor import CursorStore
-from bridge.expiries import get_final_stamp, observe_expiry
+from bridge.expiries import BlockStamp, get_final_stamp, observe_expiry
 from bridge.observation import SignedObservation, sign_new_deposits
 from bridge.payouts import sign_new_payouts
 from bridge.watcher import Watcher, WatcherConfig
@@ -173,17 +173,13 @@ class VaultReader:
         )
         return int(vault.functions.epoch().call())
 
-    def _observe_expiries(self, records: list[WithdrawalRecord]) -> list[ExpiryObservation]:
-        chain = self._get_chain()
-        head = get_final_stamp(chain, self.config.confirmation_depth)
-        if head is None:
-            return []
-        observed = (
-            observe_expiry(chain, get_vault(self.config), record, head)
-            for record in records
-            if record.expiry < head[1]
-        )
-        return [o for o in observed if o is not None]
+    def _get_final_stamp(self) -> BlockStamp | None:
+        return get_final_stamp(self._get_chain(), self.config.confirmation_depth)
+
+    def _observe_expiry(
+        self, record: WithdrawalRecord, head: BlockStamp
+    ) -> ExpiryObservation | None:
+        return observe_expiry(self._get_chain(), get_vault(self.config), record, head)
 
     async def _run(self, read: Callable[..., T], *args: Any) -> T:
         """Raises the chain's or the transport's error; the caller retries later."""
@@ -197,7 +193,14 @@ class VaultReader:
     async def get_epoch(self) -> int:
         return await self._run(self._read_epoch)
 
-    async def observe_expiries(self, records: list[WithdrawalRecord]) -> list[ExpiryObservation]:
-        """What this validator attests of `records` (bridge/expiries.py): the ones a final
-        block past their expiry shows the vault never paid."""
-        return await self._run(self._observe_expiries, records)
+    async def get_final_stamp(self) -> BlockStamp | None:
+        """The final head by the watcher's rule, or None before any block is final."""
+        return await self._run(self._get_final_stamp)
+
+    async def observe_expiry(
+        self, record: WithdrawalRecord, head: BlockStamp
+    ) -> ExpiryObservation | None:
+        """What this validator attests of `record` (bridge/expiries.py), if the final
+        `head` is past its expiry and the vault never paid it; one read per record, so
+        a long backlog still progresses within the RPC timeout."""
+        return await self._run(self._observe_expiry, record, head)

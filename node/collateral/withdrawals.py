@@ -89,18 +89,21 @@ class ExpiryAttester:
         """Attest every pending record of a watched chain that a final block shows
         expired and unpaid, once (own messages are re-gossiped until settled)."""
         for chain_id, records in group_by_chain(pending, self.attested, self.vaults).items():
+            reader = self.vaults[chain_id]
             try:
-                observations = await self.vaults[chain_id].observe_expiries(records)
+                head = await reader.get_final_stamp()
+                for record in records:
+                    if head is not None and record.expiry < head[1]:
+                        observation = await reader.observe_expiry(record, head)
+                        if observation is not None:
+                            await self.attest(observation)
             except CHAIN_READ_ERRORS as exc:
                 log.warning("chain %d: expiries unreadable, retrying later: %s", chain_id, exc)
-                continue
-            for observation in observations:
-                body = observation.to_fields()
-                attestation = sign_attestation(
-                    self.key, EXPIRED_DOMAIN, self.network_chain_id, body
-                )
-                self.attested.add((observation.member, observation.nonce))
-                log.info("withdrawal nonce %d of 0x%s expired unpaid at block %d: attested",
-                         observation.nonce, observation.member.hex(),
-                         observation.block_number)  # fmt: skip
-                await self.send(observation, attestation)
+
+    async def attest(self, observation: ExpiryObservation) -> None:
+        body = observation.to_fields()
+        attestation = sign_attestation(self.key, EXPIRED_DOMAIN, self.network_chain_id, body)
+        self.attested.add((observation.member, observation.nonce))
+        log.info("withdrawal nonce %d of 0x%s expired unpaid at block %d: attested",
+                 observation.nonce, observation.member.hex(), observation.block_number)  # fmt: skip
+        await self.send(observation, attestation)
