@@ -2,7 +2,7 @@
 (bridge.observation.ObservationPool): payout and expiry attestations until they
 carry a quorum, and validators' EVM signatures per pending withdrawal.
 
-Both group by the exact signed content, so a validator that signed different
+All group by the exact signed content, so a validator that signed different
 bytes (another epoch, a forged amount) never adds power to the honest set.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from bridge.validators import EvmValidatorSet
 from bridge.withdrawal import SignatureSet, WithdrawalAuthorization, WithdrawalSignature
@@ -31,13 +31,11 @@ class AttestedPool:
     """Attestations (each already checked) by subject, then by exact content, until one
     content carries a quorum; subclasses name the subject and the transaction."""
 
+    tx_type: ClassVar[type[WithdrawalPaid] | type[WithdrawalExpired]]
     powers: Mapping[bytes, int]  # Ed25519 public key -> power
     entries: dict[Hashable, dict[Any, dict[bytes, Attestation]]] = field(default_factory=dict)
 
     def get_subject(self, observation: Any) -> Hashable:
-        raise NotImplementedError
-
-    def make_tx(self, observation: Any, attestations: tuple[Attestation, ...]) -> Any:
         raise NotImplementedError
 
     def add(self, message: Attested) -> bool:
@@ -56,41 +54,34 @@ class AttestedPool:
         for key in sorted(self.entries):  # type: ignore[type-var]
             for observation, signers in self.entries[key].items():
                 if is_quorum(sum(self.powers.get(s, 0) for s in signers), total):
-                    ready.append(
-                        self.make_tx(observation, tuple(signers[s] for s in sorted(signers)))
-                    )
+                    ordered = tuple(signers[s] for s in sorted(signers))
+                    ready.append(self.tx_type(observation, ordered))
                     break
         return ready
 
-    def prune(self, is_cleared: Callable[[WithdrawalKey], bool]) -> None:
-        """Forget the subjects of withdrawals the ledger has cleared (paid or refunded)."""
+    def prune(self, is_done: Callable[[WithdrawalKey], bool]) -> None:
+        """Forget the subjects whose every withdrawal `is_done`."""
         for key in list(self.entries):
-            if all(is_cleared((o.member, o.nonce)) for o in self.entries[key]):
+            if all(is_done((o.member, o.nonce)) for o in self.entries[key]):
                 del self.entries[key]
 
 
 class PayoutPool(AttestedPool):
     """Payout attestations by Withdrawn log."""
 
+    tx_type = WithdrawalPaid
+
     def get_subject(self, observation: PayoutObservation) -> LogKey:
         return (observation.chain_id, observation.tx_hash, observation.log_index)
-
-    def make_tx(
-        self, observation: PayoutObservation, attestations: tuple[Attestation, ...]
-    ) -> WithdrawalPaid:
-        return WithdrawalPaid(observation, attestations)
 
 
 class ExpiryPool(AttestedPool):
     """Expiry attestations by withdrawal (honest validators all name the same block)."""
 
+    tx_type = WithdrawalExpired
+
     def get_subject(self, observation: ExpiryObservation) -> tuple[int, bytes, int]:
         return (observation.chain_id, observation.member, observation.nonce)
-
-    def make_tx(
-        self, observation: ExpiryObservation, attestations: tuple[Attestation, ...]
-    ) -> WithdrawalExpired:
-        return WithdrawalExpired(observation, attestations)
 
 
 @dataclass

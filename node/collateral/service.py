@@ -213,7 +213,9 @@ class BridgeNode:
         for credit_key in [k for k in self.credits.entries if self.is_credited(k)]:
             self.credits.mark_credited(credit_key)
         self.payouts.prune(self.is_cleared)
-        self.expiries.prune(self.is_cleared)
+        # only a pending withdrawal can expire (long after its debit is committed), so
+        # attestations of any other are dropped, whoever invented them
+        self.expiries.prune(lambda key: key not in self.ctx.state.pending_withdrawals)
         self.withdrawals.prune(self.is_cleared)
         for key in [k for k in self.own if self.is_settled(k)]:
             del self.own[key]
