@@ -21,12 +21,16 @@ Deposits (each validator)
   `sign_observation(...)` and the same pool.
 
 Withdrawals (after a block debits a member: `state.pending_withdrawals`)
-- `withdrawal.sign_withdrawal_record(record, vault=, epoch=, block_time_ms=, evm_private_key=)`
+- `withdrawal.sign_withdrawal_record(record, vault=, epoch=, evm_private_key=)`
   -> WithdrawalSignature; gossip `.encode()`.
 - `withdrawal.collect_withdrawal_signatures(auth, vault_set, sigs)` -> SignatureSet;
   `get_relay_json(auth, set)` for the HTTP API; `relay(chain, auth, set.get_ordered(), sender)`.
 - Payouts: `payouts.sign_new_payouts(store, since_seq, key, network_chain_id)` ->
   clearing `WithdrawalPaid` attestations.
+- Expiries: `expiries.get_final_stamp(chain, confirmations)` -> head;
+  `observe_expiry(chain, vault, record, head)` -> clearing `ExpiryObservation` (sign it
+  for `WithdrawalExpired`) once a final block is past the record's expiry and the
+  vault never paid it, else None.
 
 Price feeds (the oracle's evm source)
 - `pricefeed.FeedReader(url, chain_id, timeout_s).read_prices({symbol: FeedSpec}, max_age_s,

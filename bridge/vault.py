@@ -72,6 +72,15 @@ def get_validator_set(vault: Contract) -> EvmValidatorSet:
     return EvmValidatorSet(int(vault.functions.epoch().call()), members)
 
 
+def is_withdrawal_used(
+    chain: Chain, vault: bytes, member: bytes, nonce: int, block: int | str = "latest"
+) -> bool:
+    """Whether the vault has paid `member`'s withdrawal `nonce` as of `block`."""
+    contract = chain.contract("CollateralVault", to_checksum_address(vault))
+    call = contract.functions.withdrawalUsed(to_checksum_address(member), nonce)
+    return bool(call.call(block_identifier=block))
+
+
 def get_vault_address(vault: Contract) -> bytes:
     return bytes.fromhex(vault.address[2:])
 

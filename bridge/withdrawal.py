@@ -1,12 +1,14 @@
 """Withdrawal authorisations: each validator signs, signatures are collected, anyone relays.
 
 After a block debits a member, every validator derives the same
-`WithdrawalAuthorization` from the debit record (deterministically: the expiry comes
-from the block time, never a clock), signs its EIP-712 digest with its EVM key, and
+`WithdrawalAuthorization` from the debit record (deterministically: the expiry is the
+record's, fixed by clearing from the debiting block's time and the genesis
+`withdrawal_ttl_s`, never a clock), signs its EIP-712 digest with its EVM key, and
 gossips the signature. `SignatureSet` keeps the valid ones; once they carry > 2/3 of
 the vault's validator power, `relay()` submits them, sorted by signer, to the vault.
-The vault pays each nonce at most once, so re-signing an expired or old-epoch
-authorisation with the same nonce can never pay twice.
+The vault pays each nonce at most once and never after the expiry, so re-signing an
+old-epoch authorisation with the same nonce can never pay twice, and a withdrawal
+the vault can no longer pay is refunded by the ledger (clearing/withdrawal_expiry.py).
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ from bridge.eip712 import (
 from bridge.validators import EvmValidatorSet, is_quorum
 from bridge.wire import check_fields, pack_record, unpack_record
 from clearing.state import WithdrawalRecord
-
-DEFAULT_TTL_S = 7 * 24 * 3600
 
 
 class WithdrawalError(Exception):
@@ -66,18 +66,11 @@ class WithdrawalAuthorization:
 
 
 def compute_withdrawal_authorization(
-    record: WithdrawalRecord,
-    *,
-    vault: bytes,
-    epoch: int,
-    block_time_ms: int,
-    ttl_s: int = DEFAULT_TTL_S,
+    record: WithdrawalRecord, *, vault: bytes, epoch: int
 ) -> WithdrawalAuthorization:
-    """The authorisation every validator derives from the same debit record.
-
-    `block_time_ms` is the time of the block that debited the member, so every
-    validator signs identical bytes; the vault's epoch is read from the chain.
-    """
+    """The authorisation every validator derives from the same debit record: its
+    expiry is the record's, so every validator signs identical bytes and the ledger
+    knows when the vault stops paying; the vault's epoch is read from the chain."""
     return WithdrawalAuthorization(
         chain_id=record.chain_id,
         vault=vault,
@@ -87,7 +80,7 @@ def compute_withdrawal_authorization(
         amount=record.amount,
         recipient=record.recipient,
         nonce=record.nonce,
-        expiry=block_time_ms // 1000 + ttl_s,
+        expiry=record.expiry,
     )
 
 
@@ -137,17 +130,10 @@ class WithdrawalSignature:
 
 
 def sign_withdrawal_record(
-    record: WithdrawalRecord,
-    *,
-    vault: bytes,
-    epoch: int,
-    block_time_ms: int,
-    evm_private_key: bytes,
+    record: WithdrawalRecord, *, vault: bytes, epoch: int, evm_private_key: bytes
 ) -> WithdrawalSignature:
     """A validator's duty after a block debits `record`: derive and sign its authorisation."""
-    auth = compute_withdrawal_authorization(
-        record, vault=vault, epoch=epoch, block_time_ms=block_time_ms
-    )
+    auth = compute_withdrawal_authorization(record, vault=vault, epoch=epoch)
     return WithdrawalSignature(auth, sign_withdrawal(auth, evm_private_key))
 
 

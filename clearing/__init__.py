@@ -9,7 +9,7 @@ Table of contents:
 - tx.py: the envelope ``[version, kind, ...]``. Kinds: 1 TradeBatch (trade.py),
   2 AuthoriseVenue (venues.py), 3 CollateralCredit (collateral.py), 4 Transfer
   (transfer.py), 5 Withdrawal and 7 WithdrawalPaid (withdrawal.py),
-  6 PriceUpdate (oracle.py).
+  6 PriceUpdate (oracle.py), 20 WithdrawalExpired (withdrawal_expiry.py).
 - block.py: ``process_block``. It applies the transactions, then
   END_OF_BLOCK_STEPS (mark to market, funding, expiries, liquidations), then
   EPOCH_STEPS at epoch boundaries.

@@ -49,6 +49,7 @@ from clearing.withdrawal import (
     process_withdrawal,
     process_withdrawal_paid,
 )
+from clearing.withdrawal_expiry import WithdrawalExpired, process_withdrawal_expired
 
 __all__ = ["BlockContext", "BlockResult", "TxResult", "process_block"]
 
@@ -66,6 +67,7 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
     WithdrawalPaid: process_withdrawal_paid,
     PriceUpdate: process_price_update,
     ReportCommitment: process_report_commitment,
+    WithdrawalExpired: process_withdrawal_expired,
 }
 
 # Order matters: settle variation margin at the new marks before funding, and

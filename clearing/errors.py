@@ -247,6 +247,17 @@ class UnknownWithdrawal(InvalidTransaction):
     chain_id: int
 
 
+@dataclass(eq=False)
+class WithdrawalNotExpired(InvalidTransaction):
+    """The chain block observed at ``block_time_s`` is not past the withdrawal's
+    ``expiry``: the vault could still pay it, so it cannot be refunded."""
+
+    member: bytes
+    nonce: int
+    expiry: int
+    block_time_s: int
+
+
 class InvalidBlock(ClearingError):
     """A block that cannot be applied at all; the state is untouched."""
 

@@ -24,6 +24,8 @@ from clearing.replay import (
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64
 
 GENESIS_VERSION = 1
+DEFAULT_WITHDRAWAL_TTL_S = 7 * 24 * 3600
+MAX_WITHDRAWAL_TTL_S = 365 * 24 * 3600
 E = TypeVar("E")
 
 
@@ -64,6 +66,7 @@ class Genesis:
     risk: Mapping[str, Any]  # validated as a JSON object; clearing/risk/params.py parses it
     trade_id_window: int = DEFAULT_TRADE_ID_WINDOW  # optional key; see clearing/replay.py
     fee_to_insurance_bps: int = BPS_DENOMINATOR  # share of clearing fees; the rest: fee pool
+    withdrawal_ttl_s: int = DEFAULT_WITHDRAWAL_TTL_S  # optional key; see clearing/withdrawal.py
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -140,6 +143,7 @@ TOP_KEYS = {
     "version", "chain_id", "genesis_time_ms", "epoch_length_blocks", "settlement_asset",
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
+    "withdrawal_ttl_s",
 }  # fmt: skip
 
 
@@ -190,6 +194,7 @@ def parse_genesis(doc: object) -> Genesis:
         risk=risk,
         trade_id_window=_parse_trade_id_window(top),
         fee_to_insurance_bps=_parse_fee_split(top),
+        withdrawal_ttl_s=_parse_withdrawal_ttl_s(top),
     )
     _check_cross_references(genesis)
     _check_settlement_tokens(genesis)
@@ -248,6 +253,14 @@ def _parse_trade_id_window(top: _Reader) -> int:
     if not is_valid_trade_id_window(size):
         raise GenesisError("trade_id_window", "a power of two", size)
     return size
+
+
+def _parse_withdrawal_ttl_s(top: _Reader) -> int:
+    """Optional (default ``DEFAULT_WITHDRAWAL_TTL_S``): how long the vault may pay a
+    withdrawal after the block that debited it; past it the debit can be refunded."""
+    if not top.has("withdrawal_ttl_s"):
+        return DEFAULT_WITHDRAWAL_TTL_S
+    return top.get_int("withdrawal_ttl_s", 1, MAX_WITHDRAWAL_TTL_S)
 
 
 def _parse_collateral(item: object, path: str) -> CollateralToken:

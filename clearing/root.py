@@ -28,7 +28,7 @@ from clearing.report_commitment import ReportHashChain, compute_report_hashes_di
 from clearing.state import ClearingState, Member
 
 ACCOUNT_VERSION = 2
-GLOBALS_VERSION = 5  # 5: settlement reserves; 4: report hashes by digest; 3: replay state
+GLOBALS_VERSION = 5  # 5: settlement reserves, withdrawal expiry; 4: report hashes by digest
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 

@@ -32,6 +32,7 @@ from clearing.withdrawal import (
     Withdrawal,
     WithdrawalPaid,
 )
+from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation, WithdrawalExpired
 
 SEED_PREFIX = b"clearnode-devnet/"
 VAULT = bytes.fromhex("00000000000000000000000000000000000000f0")
@@ -181,3 +182,17 @@ class Sandbox:
         tx_hash = hashlib.sha256(b"payout" + self.next_log_index.to_bytes(8, "big")).digest()
         obs = PayoutObservation(chain_id, VAULT, tx_hash, self.next_log_index, member, nonce)
         return WithdrawalPaid(obs, self.attest(PAID_DOMAIN, obs.to_fields(), signers))
+
+    def expired(
+        self,
+        member: bytes,
+        nonce: int,
+        chain_id: int,
+        block_time_s: int,
+        block_number: int = 1,
+        signers: int | None = None,
+    ) -> WithdrawalExpired:
+        """The vault's word that ``(member, nonce)`` was unused at a block of
+        ``block_time_s``, attested by the validators."""
+        obs = ExpiryObservation(chain_id, VAULT, member, nonce, block_number, block_time_s)
+        return WithdrawalExpired(obs, self.attest(EXPIRED_DOMAIN, obs.to_fields(), signers))

@@ -41,7 +41,7 @@ from clearing.state import (
     initialize_state,
 )
 
-SNAPSHOT_VERSION = 3  # 3: settlement reserves; 2: bounded replay state
+SNAPSHOT_VERSION = 3  # 3: settlement reserves, withdrawal expiry; 2: bounded replay state
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -139,7 +139,7 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
     state.last_funding_ms = _prices(g[10], "last_funding_ms")
     state.final_settlement_prices = _prices(g[11], "final_settlement_prices")
     for fields in expect_list(g[12], "pending_withdrawals"):
-        f = expect_list(fields, "WithdrawalRecord", 10)
+        f = expect_list(fields, "WithdrawalRecord", 11)
         record = WithdrawalRecord(
             member=expect_bytes(f[0], "member", 20),
             sub_account=expect_int(f[1], "sub_account"),
@@ -150,7 +150,8 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
             recipient=expect_bytes(f[6], "recipient", 20),
             nonce=expect_int(f[7], "nonce"),
             height=expect_int(f[8], "height"),
-            from_cash=expect_int(f[9], "from_cash"),
+            expiry=expect_int(f[9], "expiry"),
+            from_cash=expect_int(f[10], "from_cash"),
         )
         state.pending_withdrawals[(record.member, record.nonce)] = record
     for item in expect_list(g[13], "settlement_reserves"):

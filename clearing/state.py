@@ -66,9 +66,10 @@ class Member:
 class WithdrawalRecord:
     """A debited withdrawal the validators sign for the vault on ``chain_id``.
 
-    ``amount`` is on-chain token units (quanta * quantum). ``from_cash`` of the quanta
-    (a settlement token's quantum is one ``Amount``) were paid from cash, the rest from
-    the sub-account's collateral."""
+    ``amount`` is on-chain token units (quanta * quantum); ``expiry`` is unix seconds,
+    the last second the vault may pay it (the validators sign exactly this). ``from_cash``
+    of the quanta (a settlement token's quantum is one ``Amount``) were paid from cash,
+    the rest from the sub-account's collateral."""
 
     member: MemberAddress
     sub_account: int
@@ -79,12 +80,13 @@ class WithdrawalRecord:
     recipient: bytes
     nonce: int
     height: int
+    expiry: int
     from_cash: int = 0
 
     def to_fields(self) -> list[object]:
         return [
             self.member, self.sub_account, self.chain_id, self.token, self.quanta, self.amount,
-            self.recipient, self.nonce, self.height, self.from_cash,
+            self.recipient, self.nonce, self.height, self.expiry, self.from_cash,
         ]  # fmt: skip
 
 

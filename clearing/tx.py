@@ -20,6 +20,7 @@ from clearing.trade import TradeBatch
 from clearing.transfer import Transfer
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal, WithdrawalPaid
+from clearing.withdrawal_expiry import WithdrawalExpired
 
 TX_VERSION = 1
 
@@ -39,6 +40,7 @@ Transaction = (
     | WithdrawalPaid
     | PriceUpdate
     | ReportCommitment
+    | WithdrawalExpired
 )
 
 TX_TYPES: dict[int, Any] = {
@@ -52,6 +54,7 @@ TX_TYPES: dict[int, Any] = {
         WithdrawalPaid,
         PriceUpdate,
         ReportCommitment,
+        WithdrawalExpired,
     )
 }
 

@@ -13,8 +13,11 @@ nonce, enough quanta / positive cash / reserve, ``check_debit_eligibility``
 (equity stays at or above the sub-account's initial margin), and the member's
 EIP-712 signature. The record is kept in
 ``state.pending_withdrawals`` until validators holding more than 2/3 of the
-power attest the vault's ``Withdrawn`` log (``WithdrawalPaid``): until then the
-vault holds the tokens although no member does, and solvency reports count it.
+power attest the vault's ``Withdrawn`` log (``WithdrawalPaid``), or, once the vault
+can no longer pay it (its ``expiry``, ``genesis.withdrawal_ttl_s`` after the debiting
+block's time), attest the vault never used its nonce (``WithdrawalExpired``, which
+refunds the debit: withdrawal_expiry.py). Until then the vault holds the tokens
+although no member does, and solvency reports count it.
 """
 
 from __future__ import annotations
@@ -163,7 +166,8 @@ def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) 
     record = WithdrawalRecord(
         member=tx.member, sub_account=tx.sub_account, chain_id=tx.chain_id, token=tx.token,
         quanta=tx.quanta, amount=tx.quanta * token.quantum, recipient=tx.recipient,
-        nonce=tx.nonce, height=ctx.height, from_cash=from_cash,
+        nonce=tx.nonce, height=ctx.height,
+        expiry=ctx.time_ms // 1000 + state.genesis.withdrawal_ttl_s, from_cash=from_cash,
     )  # fmt: skip
     state.pending_withdrawals[(tx.member, tx.nonce)] = record
     return [
@@ -177,6 +181,7 @@ def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) 
             amount=record.amount,
             recipient=tx.recipient,
             nonce=tx.nonce,
+            expiry=record.expiry,
             from_cash=from_cash,
         )
     ]

@@ -31,6 +31,7 @@ from clearing.transfer import Transfer
 from clearing.tx import Transaction, decode_tx
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal, WithdrawalPaid
+from clearing.withdrawal_expiry import WithdrawalExpired
 from node.mempool import CheckFn, CheckResult, compute_tx_hash
 
 # Bridge and oracle inputs move collateral and prices: order them ahead of trades.
@@ -72,7 +73,10 @@ def check_collateral_credit(state: ClearingState, tx: CollateralCredit) -> Check
     return CheckResult(key, 0, PRIORITY_SYSTEM)
 
 
-def check_withdrawal_paid(state: ClearingState, tx: WithdrawalPaid) -> CheckResult:
+def check_withdrawal_cleared(
+    state: ClearingState, tx: WithdrawalPaid | WithdrawalExpired
+) -> CheckResult:
+    """A payout or an expiry of a pending withdrawal, attested by a quorum."""
     obs = tx.observation
     record = state.pending_withdrawals.get((obs.member, obs.nonce))
     if record is None or record.chain_id != obs.chain_id:
@@ -80,7 +84,8 @@ def check_withdrawal_paid(state: ClearingState, tx: WithdrawalPaid) -> CheckResu
     verify_quorum_attestations(
         state.validators, state.total_power, tx.attestations, obs.signing_bytes(state.chain_id)
     )
-    return CheckResult(b"paid:" + obs.member + b":%d" % obs.nonce, 0, PRIORITY_SYSTEM)
+    prefix = b"paid:" if isinstance(tx, WithdrawalPaid) else b"expired:"
+    return CheckResult(prefix + obs.member + b":%d" % obs.nonce, 0, PRIORITY_SYSTEM)
 
 
 def check_price_update(state: ClearingState, tx: PriceUpdate, raw: bytes) -> CheckResult:
@@ -102,8 +107,8 @@ def check_transaction(state: ClearingState, tx: Transaction, raw: bytes) -> Chec
         return check_member_request(state, tx)
     if isinstance(tx, CollateralCredit):
         return check_collateral_credit(state, tx)
-    if isinstance(tx, WithdrawalPaid):
-        return check_withdrawal_paid(state, tx)
+    if isinstance(tx, WithdrawalPaid | WithdrawalExpired):
+        return check_withdrawal_cleared(state, tx)
     if isinstance(tx, ReportCommitment):
         return check_report_commitment_tx(state, tx)
     return check_price_update(state, tx, raw)

@@ -25,6 +25,7 @@ from clearing.trade import TradeBatch
 from clearing.tx import encode_tx
 from clearing.withdrawable import get_withdrawable
 from clearing.withdrawal import WithdrawalPaid
+from clearing.withdrawal_expiry import WithdrawalExpired
 from node.api.bodies import (
     ACCOUNT_QUERY_FIELDS,
     hex0x,
@@ -97,7 +98,8 @@ class ApiApp:
                       "authorisation", "MemberRequest", "Submitted", 202,
                       errors=(401, 409, 415, 422, 503)), self.post_member_request),
             (RouteDoc("POST", "/v1/bridge/collateral-events", "submitBridgeEvent",
-                      "Submit a validator-attested collateral credit or withdrawal payout",
+                      "Submit a validator-attested collateral credit, withdrawal payout "
+                      "or withdrawal expiry",
                       "EncodedTx", "Submitted", 202, errors=(401, 409, 413, 415, 422, 503)),
              self.post_bridge_event),
             (RouteDoc("POST", "/v1/accounts/query", "queryAccount",
@@ -187,7 +189,8 @@ class ApiApp:
         return await self._submit(_encoded(request, (TradeBatch,)))
 
     async def post_bridge_event(self, request: Request, _: dict[str, str]) -> Response:
-        return await self._submit(_encoded(request, (CollateralCredit, WithdrawalPaid)))
+        allowed = (CollateralCredit, WithdrawalPaid, WithdrawalExpired)
+        return await self._submit(_encoded(request, allowed))
 
     async def post_member_request(self, request: Request, _: dict[str, str]) -> Response:
         _require_json(request)

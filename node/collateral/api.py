@@ -4,7 +4,8 @@
 bridge.withdrawal.get_relay_json for the authorisation with the most collected
 signed power (signatures sorted by signer address, as the vault wants; `complete`
 once they carry more than 2/3 of it), plus the record's `height`. A pending
-withdrawal nobody has signed yet has `signatures: []` and no vault call fields.
+withdrawal nobody has signed yet has `signatures: []` and no vault call fields but
+its `expiry`: after it the vault refuses it and the validators refund the debit.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class BridgeApi:
             "amount": str(record.amount),
             "recipient": hex0x(record.recipient),
             "nonce": str(record.nonce),
+            "expiry": record.expiry,
             "signatures": [],
             "signed_power": 0,
             "total_power": self.node.ctx.state.total_power,
@@ -59,7 +61,8 @@ class BridgeApi:
             raise ApiError(
                 404,
                 "NotPending",
-                f"no pending withdrawal of 0x{member.hex()} with nonce {nonce} (paid or unknown)",
+                f"no pending withdrawal of 0x{member.hex()} with nonce {nonce}"
+                " (paid, refunded or unknown)",
                 member=hex0x(member),
                 nonce=str(nonce),
             )
@@ -87,6 +90,8 @@ class BridgeApi:
                 "credits_ready": len(node.credits.get_ready_credits()),
                 "payouts_pooled": len(node.payouts.entries),
                 "payouts_ready": len(node.payouts.get_ready()),
+                "expiries_pooled": len(node.expiries.entries),
+                "expiries_ready": len(node.expiries.get_ready()),
                 "withdrawals_signed": len(node.withdrawals.entries),
                 "own_unsettled": len(node.own),
                 # validators: asked, signed, flooded, dropped, and refusals by type

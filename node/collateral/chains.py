@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,15 +26,19 @@ from eth_utils import to_checksum_address
 
 from bridge.chain import Chain, ChainIdMismatch, connect
 from bridge.cursor import CursorStore
+from bridge.expiries import BlockStamp, get_final_stamp, observe_expiry
 from bridge.observation import SignedObservation, sign_new_deposits
 from bridge.payouts import sign_new_payouts
 from bridge.watcher import Watcher, WatcherConfig
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import Attestation
+from clearing.state import WithdrawalRecord
 from clearing.withdrawal import PayoutObservation
+from clearing.withdrawal_expiry import ExpiryObservation
 from node.config import BridgeChainConfig
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 ATTEST_POLL_S = 1.0
 WATCH_POLL_S = 2.0
 RPC_TIMEOUT_S = 10.0
@@ -58,7 +63,7 @@ class Attester:
     network_chain_id: int
     tokens: Mapping[CollateralKey, CollateralToken]
     is_credited: Callable[[tuple[int, bytes, int]], bool]
-    is_paid: Callable[[tuple[bytes, int]], bool]
+    is_cleared: Callable[[tuple[bytes, int]], bool]  # a withdrawal paid or refunded
     send_deposit: Callable[[SignedObservation], Awaitable[None]]
     send_payout: Callable[[PayoutObservation, Attestation], Awaitable[None]]
 
@@ -142,7 +147,7 @@ async def attest_forever(reader: CursorStore, attester: Attester) -> None:
             sign_new_payouts, reader, payout_seq, attester.key, attester.network_chain_id
         )
         for payout, attestation in payouts:
-            if not attester.is_paid((payout.member, payout.nonce)):
+            if not attester.is_cleared((payout.member, payout.nonce)):
                 await attester.send_payout(payout, attestation)
         if (last_deposit, last_payout) == (deposit_seq, payout_seq):
             await trio.sleep(ATTEST_POLL_S)
@@ -150,25 +155,52 @@ async def attest_forever(reader: CursorStore, attester: Attester) -> None:
 
 
 class VaultReader:
-    """The vault's current validator-set epoch, read over a lazily opened connection."""
+    """Reads of the vault (its current validator-set epoch, what expired withdrawals it
+    never paid) over a lazily opened connection."""
 
     def __init__(self, config: BridgeChainConfig) -> None:
         self.config = config
         self.chain: Chain | None = None
 
-    def _read_epoch(self) -> int:
+    def _get_chain(self) -> Chain:
         if self.chain is None:
             self.chain = connect(self.config.rpc_url, self.config.chain_id, RPC_TIMEOUT_S)
-        vault = self.chain.contract(
+        return self.chain
+
+    def _read_epoch(self) -> int:
+        vault = self._get_chain().contract(
             "CollateralVault", to_checksum_address(self.config.vault_address)
         )
         return int(vault.functions.epoch().call())
 
-    async def get_epoch(self) -> int:
+    def _get_final_stamp(self) -> BlockStamp | None:
+        return get_final_stamp(self._get_chain(), self.config.confirmation_depth)
+
+    def _observe_expiry(
+        self, record: WithdrawalRecord, head: BlockStamp
+    ) -> ExpiryObservation | None:
+        return observe_expiry(self._get_chain(), get_vault(self.config), record, head)
+
+    async def _run(self, read: Callable[..., T], *args: Any) -> T:
         """Raises the chain's or the transport's error; the caller retries later."""
         try:
             with trio.fail_after(RPC_TIMEOUT_S):
-                return await trio.to_thread.run_sync(self._read_epoch, abandon_on_cancel=True)
+                return await trio.to_thread.run_sync(read, *args, abandon_on_cancel=True)
         except BaseException:
             self.chain = None  # a fresh connection next time
             raise
+
+    async def get_epoch(self) -> int:
+        return await self._run(self._read_epoch)
+
+    async def get_final_stamp(self) -> BlockStamp | None:
+        """The final head by the watcher's rule, or None before any block is final."""
+        return await self._run(self._get_final_stamp)
+
+    async def observe_expiry(
+        self, record: WithdrawalRecord, head: BlockStamp
+    ) -> ExpiryObservation | None:
+        """What this validator attests of `record` (bridge/expiries.py), if the final
+        `head` is past its expiry and the vault never paid it; one read per record, so
+        a long backlog still progresses within the RPC timeout."""
+        return await self._run(self._observe_expiry, record, head)

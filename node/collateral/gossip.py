@@ -1,4 +1,4 @@
-"""The `bridge` gossip topic: validators' deposit and payout attestations,
+"""The `bridge` gossip topic: validators' deposit, payout and expiry attestations,
 their EVM signatures over withdrawal authorisations, and requests to re-observe
 a deposit (node/collateral/reobserve.py).
 
@@ -31,6 +31,7 @@ from clearing.errors import BadSignature, ClearingError, DecodeError, UnknownCol
 from clearing.errors import UnknownSigner as UnknownValidator
 from clearing.genesis import Genesis
 from clearing.withdrawal import PayoutObservation
+from clearing.withdrawal_expiry import ExpiryObservation
 from node.collateral.admission import RequestGate
 from node.p2p import Topic
 from node.p2p.topics import BRIDGE
@@ -39,7 +40,7 @@ GOSSIP_VERSION = 1
 MAX_MESSAGE_BYTES = 4 * 1024
 MAX_REQUEST_BYTES = 192
 WHAT = "BridgeMessage"
-KIND_DEPOSIT, KIND_PAYOUT, KIND_WITHDRAWAL, KIND_REOBSERVE = 1, 2, 3, 4
+KIND_DEPOSIT, KIND_PAYOUT, KIND_WITHDRAWAL, KIND_REOBSERVE, KIND_EXPIRY = 1, 2, 3, 4, 5
 
 
 class BridgeGossipError(ValueError):
@@ -93,13 +94,33 @@ class PayoutAttestation:
         )
 
 
-PooledMessage = SignedObservation | PayoutAttestation | WithdrawalSignature
+@dataclass(frozen=True)
+class ExpiryAttestation:
+    """One validator's attestation that the vault never used an expired withdrawal's nonce."""
+
+    observation: ExpiryObservation
+    attestation: Attestation
+
+    def encode(self) -> bytes:
+        return pack_record([self.observation.to_fields(), self.attestation.to_fields()])
+
+    @classmethod
+    def decode(cls, data: bytes) -> ExpiryAttestation:
+        observation, attestation = unpack_record(data, "ExpiryAttestation", 2)
+        return cls(
+            ExpiryObservation.from_fields(observation),
+            Attestation.from_fields(attestation, "attestation"),
+        )
+
+
+PooledMessage = SignedObservation | PayoutAttestation | WithdrawalSignature | ExpiryAttestation
 BridgeMessage = PooledMessage | SignedReobserveRequest
 KINDS: dict[type, int] = {
     SignedObservation: KIND_DEPOSIT,
     PayoutAttestation: KIND_PAYOUT,
     WithdrawalSignature: KIND_WITHDRAWAL,
     SignedReobserveRequest: KIND_REOBSERVE,
+    ExpiryAttestation: KIND_EXPIRY,
 }
 
 
@@ -136,7 +157,7 @@ class BridgeCheck:
             raise WrongChain(self.chain_id, chain_id)
         if type(body) is not bytes:
             raise DecodeError(f"{WHAT}.body", f"expected bytes, got {type(body).__name__}")
-        kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_REOBSERVE)
+        kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_EXPIRY)
         if kind == KIND_DEPOSIT:
             deposit = SignedObservation.decode(body)
             self.check_deposit(deposit)
@@ -147,6 +168,10 @@ class BridgeCheck:
             return payout
         if kind == KIND_REOBSERVE:
             return self.check_request(body)
+        if kind == KIND_EXPIRY:
+            expiry = ExpiryAttestation.decode(body)
+            self.check_expiry(expiry)
+            return expiry
         withdrawal = WithdrawalSignature.decode(body)
         self.check_withdrawal(withdrawal)
         return withdrawal
@@ -175,6 +200,13 @@ class BridgeCheck:
             raise UnknownChain(o.chain_id)
         message = o.signing_bytes(self.chain_id)
         self._check_attestation(payout.attestation, message, "PayoutObservation")
+
+    def check_expiry(self, expiry: ExpiryAttestation) -> None:
+        o = expiry.observation
+        if not any(chain_id == o.chain_id for chain_id, _ in self.tokens):
+            raise UnknownChain(o.chain_id)
+        message = o.signing_bytes(self.chain_id)
+        self._check_attestation(expiry.attestation, message, "ExpiryObservation")
 
     def _check_attestation(self, attestation: Attestation, message: bytes, what: str) -> None:
         if attestation.signer not in self.validators:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
 
 from bridge.chain import Chain, ChainError
+from bridge.vault import is_withdrawal_used
 from bridge.withdrawal import WithdrawalAuthorization, WithdrawalError, relay
 
 
@@ -57,12 +57,6 @@ class RelayOutcome:
                 "tx_hash": self.tx_hash}  # fmt: skip
 
 
-def is_paid(chain: Chain, auth: WithdrawalAuthorization) -> bool:
-    vault = chain.contract("CollateralVault", to_checksum_address(auth.vault))
-    used = vault.functions.withdrawalUsed(to_checksum_address(auth.member), auth.nonce).call()
-    return bool(used)
-
-
 def relay_complete(
     chain: Chain, sender: LocalAccount, withdrawals: list[dict[str, Any]]
 ) -> list[RelayOutcome]:
@@ -74,7 +68,7 @@ def relay_complete(
         member, nonce = str(body.get("member")), str(body.get("nonce"))
         try:
             auth, signatures = parse_relay_json(body)
-            if is_paid(chain, auth):
+            if is_withdrawal_used(chain, auth.vault, auth.member, auth.nonce):
                 outcomes.append(RelayOutcome(member, nonce, "already paid"))
                 continue
             receipt = relay(chain, auth, signatures, sender)

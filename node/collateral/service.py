@@ -1,16 +1,18 @@
 """The bridge as a node service.
 
 On every node (of a network with collateral): the `bridge` topic (checked at the
-first hop, see gossip.py), the pools of deposit and payout attestations and of
-withdrawal signatures, a proposal source, and the withdrawal routes a relayer
+first hop, see gossip.py), the pools of deposit, payout and expiry attestations and
+of withdrawal signatures, a proposal source, and the withdrawal routes a relayer
 reads (api.py). On a validator with `[[bridge_chains]]`: one watcher and attest
-loop per chain (chains.py) and, with its `[keys] bridge_key_file`, the EVM
+loop per chain (chains.py), the attestation of every pending withdrawal on a
+watched chain that expired unpaid, and, with its `[keys] bridge_key_file`, the EVM
 signature of every pending withdrawal on a watched chain (withdrawals.py). On
 every validator: re-observation of deposits stuck below quorum that it has not
 signed, and answers to peers' requests for them (reobserve.py).
 
-The proposal source puts every CollateralCredit and WithdrawalPaid that carries a
-quorum and the committed state has not settled first in this node's proposals;
+The proposal source puts every CollateralCredit, WithdrawalPaid and
+WithdrawalExpired that carries a quorum and the committed state has not settled
+first in this node's proposals;
 the other validators check them like any transaction, so this changes no rule.
 Own messages are re-gossiped every `REGOSSIP_S` until the ledger settles them: a
 peer that was down or not yet in the mesh still gets them.
@@ -37,6 +39,7 @@ from clearing.attestation import Attestation
 from clearing.collateral import is_credited
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
+from clearing.withdrawal_expiry import ExpiryObservation
 from consensus.types import Block, CommitCertificate
 from node.api.counters import CountersCollector
 from node.clock import wall_clock_ms
@@ -45,13 +48,14 @@ from node.collateral.api import BridgeApi
 from node.collateral.chains import Attester, VaultReader, get_outbox_path, watch_chain
 from node.collateral.gossip import (
     BridgeCheck,
+    ExpiryAttestation,
     PayoutAttestation,
     PooledMessage,
     encode_message,
 )
-from node.collateral.pools import PayoutPool, WithdrawalBook, WithdrawalKey
+from node.collateral.pools import ExpiryPool, PayoutPool, WithdrawalBook, WithdrawalKey
 from node.collateral.reobserve import ChainLookup, Reobserver
-from node.collateral.withdrawals import WithdrawalSigner
+from node.collateral.withdrawals import ExpiryAttester, WithdrawalSigner
 from node.config import NodeConfig
 from node.keys import BRIDGE_KEY, KeyFileError, load_key
 from node.p2p import MessageTooLarge, Offence, Topic
@@ -74,6 +78,7 @@ class BridgeNode:
         self.network_chain_id = genesis.chain_id
         self.credits = ObservationPool(genesis.chain_id, {v.pubkey: v for v in genesis.validators})
         self.payouts = PayoutPool({v.pubkey: v.power for v in genesis.validators})
+        self.expiries = ExpiryPool({v.pubkey: v.power for v in genesis.validators})
         self.withdrawals = WithdrawalBook(
             tuple((v.evm_address, v.power) for v in genesis.validators)
         )
@@ -89,8 +94,8 @@ class BridgeNode:
         """Deposit ``key`` (chain id, vault, deposit nonce) is settled by the ledger."""
         return is_credited(self.ctx.state, key)
 
-    def is_paid(self, key: WithdrawalKey) -> bool:
-        """Debited and then cleared by a WithdrawalPaid."""
+    def is_cleared(self, key: WithdrawalKey) -> bool:
+        """Debited and then cleared by a WithdrawalPaid or refunded by a WithdrawalExpired."""
         member = self.ctx.state.members.get(key[0])
         return (
             member is not None
@@ -102,7 +107,7 @@ class BridgeNode:
         kind, subject = key[0], key[1]
         if kind == "credit":
             return self.is_credited(subject)  # type: ignore[arg-type]
-        return self.is_paid(subject)  # type: ignore[arg-type]
+        return self.is_cleared(subject)  # type: ignore[arg-type]
 
     # -- pooling -------------------------------------------------------------
 
@@ -112,6 +117,8 @@ class BridgeNode:
             return self.credits.add(message)
         if isinstance(message, PayoutAttestation):
             return self.payouts.add(message)
+        if isinstance(message, ExpiryAttestation):
+            return self.expiries.add(message)
         return self.withdrawals.add(message)
 
     async def receive(self) -> None:
@@ -151,6 +158,10 @@ class BridgeNode:
         key = ("paid", (payout.member, payout.nonce), payout.tx_hash, payout.log_index)
         await self.send_own(key, PayoutAttestation(payout, attestation))
 
+    async def send_expiry(self, expiry: ExpiryObservation, attestation: Attestation) -> None:
+        key = ("expired", (expiry.member, expiry.nonce))
+        await self.send_own(key, ExpiryAttestation(expiry, attestation))
+
     async def send_withdrawal(self, signed: WithdrawalSignature) -> None:
         auth = signed.authorization
         await self.send_own(("signed", (auth.member, auth.nonce)), signed)
@@ -180,18 +191,19 @@ class BridgeNode:
     # -- consensus -------------------------------------------------------------
 
     def propose(self, height: int, time_ms: int) -> list[bytes]:
-        """Quorum-carrying credits and payouts the committed state has not settled."""
+        """Quorum-carrying credits, payouts and expiries the committed state has not
+        settled."""
         state = self.ctx.state
         txs = [
             encode_tx(credit)
             for credit in self.credits.get_ready_credits()
             if not self.is_credited(credit.observation.key)
         ]
-        for paid in self.payouts.get_ready():
-            o = paid.observation
+        for cleared in [*self.payouts.get_ready(), *self.expiries.get_ready()]:
+            o = cleared.observation
             record = state.pending_withdrawals.get((o.member, o.nonce))
             if record is not None and record.chain_id == o.chain_id:
-                txs.append(encode_tx(paid))
+                txs.append(encode_tx(cleared))
         if txs:
             log.debug("proposing %d bridge transactions at height %d", len(txs), height)
         return txs[:MAX_PER_PROPOSAL]
@@ -200,19 +212,16 @@ class BridgeNode:
         """Forget what the block settled; wake the withdrawal signer."""
         for credit_key in [k for k in self.credits.entries if self.is_credited(k)]:
             self.credits.mark_credited(credit_key)
-        self.payouts.prune(self.is_paid)
-        self.withdrawals.prune(self.is_paid)
+        self.payouts.prune(self.is_cleared)
+        # only a pending withdrawal can expire (long after its debit is committed), so
+        # attestations of any other are dropped, whoever invented them
+        self.expiries.prune(lambda key: key not in self.ctx.state.pending_withdrawals)
+        self.withdrawals.prune(self.is_cleared)
         for key in [k for k in self.own if self.is_settled(k)]:
             del self.own[key]
         self.committed.set()
 
     # -- the validator's withdrawal duty ----------------------------------------
-
-    def get_block_time_ms(self, height: int) -> int:
-        stored = self.ctx.store.load_block(height)
-        if stored is None:
-            raise LookupError(f"block {height} is not stored")
-        return Block.decode(stored.block).header.time_ms
 
     async def sign_withdrawals(self, signer: WithdrawalSigner) -> None:
         """After each commit (and every SIGN_INTERVAL_S, to retry a failed epoch read)."""
@@ -221,6 +230,12 @@ class BridgeNode:
                 await self.committed.wait()
             self.committed = trio.Event()
             await signer.sign_pending(dict(self.ctx.state.pending_withdrawals))
+
+    async def attest_expiries(self, attester: ExpiryAttester) -> None:
+        """Every SIGN_INTERVAL_S: chain time, not commits, makes a withdrawal expire."""
+        while True:
+            await attester.attest_expired(dict(self.ctx.state.pending_withdrawals))
+            await trio.sleep(SIGN_INTERVAL_S)
 
 
 def load_bridge_key(ctx: NodeContext) -> bytes | None:
@@ -324,17 +339,22 @@ def start_validator_duties(node: BridgeNode, nursery: trio.Nursery) -> None:
         ctx.genesis.chain_id,
         ctx.state.collateral_tokens,
         node.is_credited,
-        node.is_paid,
+        node.is_cleared,
         node.send_deposit,
         node.send_payout,
     )
     data_dir = ctx.config.storage.path.parent
     for chain in ctx.config.bridge_chains:
         nursery.start_soon(watch_chain, chain, data_dir, attester, node.watchers)
+    expiry_vaults = {c.chain_id: VaultReader(c) for c in ctx.config.bridge_chains}
+    expiries = ExpiryAttester(
+        ctx.validator_key, ctx.genesis.chain_id, expiry_vaults, node.send_expiry
+    )
+    nursery.start_soon(node.attest_expiries, expiries)
     evm_key = load_bridge_key(ctx)
     if evm_key is not None:
         vaults = {c.chain_id: VaultReader(c) for c in ctx.config.bridge_chains}
-        signer = WithdrawalSigner(evm_key, vaults, node.get_block_time_ms, node.send_withdrawal)
+        signer = WithdrawalSigner(evm_key, vaults, node.send_withdrawal)
         nursery.start_soon(node.sign_withdrawals, signer)
 
 

@@ -1,11 +1,16 @@
-"""A validator's withdrawal duty: sign each pending WithdrawalRecord for its vault.
+"""A validator's withdrawal duties: sign each pending WithdrawalRecord for its vault,
+and attest the ones the vault can no longer pay.
 
 Every validator derives the same `WithdrawalAuthorization` from the committed
 record (bridge.withdrawal.compute_withdrawal_authorization): the vault from its
-config, the vault's current epoch read from the chain, and the expiry from the
-time of the block that debited the member — never a clock — so honest signatures
-land on one digest. Records on chains this node does not watch are left to the
-validators that do; a failed epoch read is retried on the next round.
+config, the vault's current epoch read from the chain, and the record's own
+expiry (fixed by the ledger from the debiting block's time) — never a clock — so
+honest signatures land on one digest. Records on chains this node does not watch
+are left to the validators that do; a failed chain read is retried on the next round.
+
+Once a final block of the chain is past a record's expiry and the vault shows its
+nonce unused, the validator signs that `ExpiryObservation` (bridge/expiries.py);
+a quorum of them refunds the debit (clearing/withdrawal_expiry.py).
 """
 
 from __future__ import annotations
@@ -15,39 +20,50 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import trio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from web3.exceptions import Web3Exception
 
 from bridge.chain import ChainError
 from bridge.withdrawal import WithdrawalSignature, sign_withdrawal_record
+from clearing.attestation import Attestation, sign_attestation
 from clearing.state import WithdrawalRecord
+from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation
 from node.collateral.chains import VaultReader, get_vault
 
 log = logging.getLogger(__name__)
 WithdrawalKey = tuple[bytes, int]
-EPOCH_READ_ERRORS = (trio.TooSlowError, ChainError, OSError, ValueError, Web3Exception)
+CHAIN_READ_ERRORS = (trio.TooSlowError, ChainError, OSError, ValueError, Web3Exception)
+
+
+def group_by_chain(
+    pending: Mapping[WithdrawalKey, WithdrawalRecord],
+    done: set[WithdrawalKey],
+    vaults: Mapping[int, VaultReader],
+) -> dict[int, list[WithdrawalRecord]]:
+    """Pending records not in `done`, by watched chain; `done` forgets cleared ones."""
+    done &= set(pending)
+    todo: dict[int, list[WithdrawalRecord]] = {}
+    for key in sorted(set(pending) - done):
+        record = pending[key]
+        if record.chain_id in vaults:
+            todo.setdefault(record.chain_id, []).append(record)
+    return todo
 
 
 @dataclass
 class WithdrawalSigner:
     evm_private_key: bytes
     vaults: Mapping[int, VaultReader]  # by EVM chain id
-    get_block_time_ms: Callable[[int], int]  # committed block height -> its time
     send: Callable[[WithdrawalSignature], Awaitable[None]]
     signed: set[WithdrawalKey] = field(default_factory=set)
 
     async def sign_pending(self, pending: Mapping[WithdrawalKey, WithdrawalRecord]) -> None:
         """Sign every pending record of a watched chain this validator has not signed."""
-        self.signed &= set(pending)
-        todo: dict[int, list[WithdrawalRecord]] = {}
-        for key in sorted(set(pending) - self.signed):
-            record = pending[key]
-            if record.chain_id in self.vaults:
-                todo.setdefault(record.chain_id, []).append(record)
-        for chain_id, records in todo.items():
+        for chain_id, records in group_by_chain(pending, self.signed, self.vaults).items():
             reader = self.vaults[chain_id]
             try:
                 epoch = await reader.get_epoch()
-            except EPOCH_READ_ERRORS as exc:
+            except CHAIN_READ_ERRORS as exc:
                 log.warning("chain %d: vault epoch unreadable, retrying later: %s", chain_id, exc)
                 continue
             for record in records:
@@ -55,8 +71,39 @@ class WithdrawalSigner:
                     record,
                     vault=get_vault(reader.config),
                     epoch=epoch,
-                    block_time_ms=self.get_block_time_ms(record.height),
                     evm_private_key=self.evm_private_key,
                 )
                 self.signed.add((record.member, record.nonce))
                 await self.send(signature)
+
+
+@dataclass
+class ExpiryAttester:
+    key: Ed25519PrivateKey
+    network_chain_id: int
+    vaults: Mapping[int, VaultReader]  # by EVM chain id
+    send: Callable[[ExpiryObservation, Attestation], Awaitable[None]]
+    attested: set[WithdrawalKey] = field(default_factory=set)
+
+    async def attest_expired(self, pending: Mapping[WithdrawalKey, WithdrawalRecord]) -> None:
+        """Attest every pending record of a watched chain that a final block shows
+        expired and unpaid, once (own messages are re-gossiped until settled)."""
+        for chain_id, records in group_by_chain(pending, self.attested, self.vaults).items():
+            reader = self.vaults[chain_id]
+            try:
+                head = await reader.get_final_stamp()
+                for record in records:
+                    if head is not None and record.expiry < head[1]:
+                        observation = await reader.observe_expiry(record, head)
+                        if observation is not None:
+                            await self.attest(observation)
+            except CHAIN_READ_ERRORS as exc:
+                log.warning("chain %d: expiries unreadable, retrying later: %s", chain_id, exc)
+
+    async def attest(self, observation: ExpiryObservation) -> None:
+        body = observation.to_fields()
+        attestation = sign_attestation(self.key, EXPIRED_DOMAIN, self.network_chain_id, body)
+        self.attested.add((observation.member, observation.nonce))
+        log.info("withdrawal nonce %d of 0x%s expired unpaid at block %d: attested",
+                 observation.nonce, observation.member.hex(), observation.block_number)  # fmt: skip
+        await self.send(observation, attestation)

@@ -24,6 +24,7 @@ MEMBER_EVENTS = (
     "collateral_credited",
     "withdrawal",
     "withdrawal_paid",
+    "withdrawal_refunded",
 )
 
 

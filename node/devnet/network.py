@@ -169,7 +169,10 @@ class Devnet:
             line = f"h{height} {kind} {who} {data.get('amount', '')!r}"
             self.waterfall_log.append(line)
             self.log(line)
-        elif kind in ("collateral_credited", "withdrawal", "withdrawal_paid", "price_clamped"):
+        elif kind in (
+            "collateral_credited", "withdrawal", "withdrawal_paid", "withdrawal_refunded",
+            "price_clamped",
+        ):  # fmt: skip
             self.log(f"h{height} {kind} {self.name_of(data.get('member', ''))}")
         elif kind == "trade_rejected":
             self.log(f"h{height} trade {data.get('trade_id')} rejected: {data.get('code')}")

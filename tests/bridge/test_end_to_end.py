@@ -112,7 +112,6 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
                     record,
                     vault=get_vault_address(vault),
                     epoch=0,
-                    block_time_ms=box.state.time_ms,
                     evm_private_key=evm_key(name),
                 ).encode()
             )

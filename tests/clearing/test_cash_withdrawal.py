@@ -88,3 +88,16 @@ def test_nothing_leaves_while_a_loss_is_uncovered() -> None:
     assert all(w.quanta == 0 for w in get_withdrawable(box.state, ALICE.address, 0, alice))
     get_sub_account_for_write(box.state, *HOUSE).cash = -fund  # fees paid it down
     assert only_result(box.apply([box.withdraw(ALICE, WETH, 1)]))[0] == "ok"
+
+
+def test_an_unrelayed_cash_withdrawal_is_refunded_to_cash_and_the_reserve() -> None:
+    box = winner_and_loser()
+    box.apply([box.credit(ALICE.address, USDC_B, 1_000)])
+    assert only_result(box.apply([box.withdraw(ALICE, USDC_B, 2_500)]))[0] == "ok"
+    (record,) = box.state.pending_withdrawals.values()
+    assert (record.quanta, record.from_cash) == (2_500, 1_500)
+    refund = box.expired(ALICE.address, record.nonce, USDC_B[0], record.expiry + 1)
+    assert only_result(box.apply([refund]))[0] == "ok"
+    alice = box.state.members[ALICE.address].sub_accounts[0]
+    assert (alice.cash, alice.collateral[USDC_B]) == (5_000, 1_000)
+    assert box.state.settlement_reserves == {31338: 5_000}

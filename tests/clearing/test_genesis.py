@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 
 from clearing.errors import GenesisError
-from clearing.genesis import parse_genesis
+from clearing.genesis import DEFAULT_WITHDRAWAL_TTL_S, parse_genesis
 from clearing.instruments import InstrumentKind, OptionType
 from clearing.risk.engine import get_risk_setup
 from tests.clearing.support import genesis_doc
@@ -75,6 +75,9 @@ CASES = [
     (_delete(["index_prices", "ETH/quantum"]), "index_prices.ETH/quantum", "a starting price"),
     (_set(["risk"], []), "risk", "an object"),
     (_set(["instruments"], {}), "instruments", "a list"),
+    (_set(["withdrawal_ttl_s"], 0), "withdrawal_ttl_s", "an integer in [1, 31536000]"),
+    (_set(["withdrawal_ttl_s"], "1d"), "withdrawal_ttl_s", "an integer in [1, 31536000]"),
+    (_set(["withdrawal_ttl_s"], 366 * 86400), "withdrawal_ttl_s", "an integer in [1, 31536000]"),
 ]
 
 
@@ -100,3 +103,11 @@ def test_comment_keys_are_ignored() -> None:
 def test_root_must_be_an_object() -> None:
     with pytest.raises(GenesisError, match="<root>"):
         parse_genesis([])
+
+
+def test_withdrawal_ttl_is_optional() -> None:
+    doc = genesis_doc()
+    doc.pop("withdrawal_ttl_s", None)
+    assert parse_genesis(doc).withdrawal_ttl_s == DEFAULT_WITHDRAWAL_TTL_S == 7 * 24 * 3600
+    doc["withdrawal_ttl_s"] = 60
+    assert parse_genesis(doc).withdrawal_ttl_s == 60

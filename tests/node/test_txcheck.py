@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from clearing.errors import ClearingError, DuplicateCredit, DuplicateTrade, StaleTradeId
+from clearing.errors import (
+    ClearingError,
+    DuplicateCredit,
+    DuplicateTrade,
+    QuorumNotReached,
+    StaleTradeId,
+    UnknownWithdrawal,
+)
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
@@ -58,3 +65,17 @@ def test_a_credited_deposit_nonce_is_refused_before_gossip() -> None:
     error = refusal(box, encode_tx(credit))
     assert isinstance(error, DuplicateCredit)
     assert error.deposit_nonce == credit.observation.deposit_nonce
+
+
+def test_an_expiry_is_admitted_only_for_a_pending_withdrawal_with_a_quorum() -> None:
+    box = windowed_box()
+    tx = box.withdraw(ALICE, USDC, 5)
+    box.apply([tx])
+    expiry = box.state.pending_withdrawals[(ALICE.address, tx.nonce)].expiry
+    good = box.expired(ALICE.address, tx.nonce, USDC[0], expiry + 1)
+    result = check_transaction(box.state, good, encode_tx(good))
+    assert result.sender == b"expired:" + ALICE.address + b":%d" % tx.nonce
+    weak = box.expired(ALICE.address, tx.nonce, USDC[0], expiry + 1, signers=2)
+    assert isinstance(refusal(box, encode_tx(weak)), QuorumNotReached)
+    box.apply([good])
+    assert isinstance(refusal(box, encode_tx(good)), UnknownWithdrawal)

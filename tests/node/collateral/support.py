@@ -8,12 +8,15 @@ from typing import Any
 
 from eth_account import Account
 
+from clearing.attestation import sign_attestation
 from clearing.collateral import CollateralObservation
 from clearing.genesis import Genesis, parse_genesis
 from clearing.sandbox import derive_ed25519_key, derive_seed
 from clearing.state import WithdrawalRecord
 from clearing.withdrawal import PayoutObservation
 from node.chainspec import place_collateral
+from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation
+from node.collateral.gossip import ExpiryAttestation
 from tests.node.netproc import GENESIS_DOC
 
 CHAIN_ID = 31337
@@ -72,6 +75,19 @@ def make_payout(nonce: int = 1) -> PayoutObservation:
     return PayoutObservation(CHAIN_ID, bytes(range(20)), bytes([1]) * 32, 3, bytes([7]) * 20, nonce)
 
 
+def make_expiry(nonce: int = 1, block_number: int = 40) -> ExpiryObservation:
+    return ExpiryObservation(CHAIN_ID, bytes(range(20)), bytes([7]) * 20, nonce, block_number,
+                             10**9 + 1)  # fmt: skip
+
+
+def attest_expiry(
+    index: int, network_chain_id: int, expiry: ExpiryObservation
+) -> ExpiryAttestation:
+    key = CONSENSUS_KEYS[index]
+    body = expiry.to_fields()
+    return ExpiryAttestation(expiry, sign_attestation(key, EXPIRED_DOMAIN, network_chain_id, body))
+
+
 def make_record(genesis: Genesis, nonce: int = 1) -> WithdrawalRecord:
     return WithdrawalRecord(
         member=bytes([7]) * 20,
@@ -83,4 +99,5 @@ def make_record(genesis: Genesis, nonce: int = 1) -> WithdrawalRecord:
         recipient=bytes([7]) * 20,
         nonce=nonce,
         height=3,
+        expiry=10**9,
     )

@@ -29,7 +29,7 @@ def make_api(signers: int) -> BridgeApi:
     book = WithdrawalBook(tuple((v.evm_address, v.power) for v in GENESIS.validators))
     for key in BRIDGE_KEYS[:signers]:
         book.add(sign_withdrawal_record(RECORD, vault=bytes(range(20)), epoch=0,
-                                        block_time_ms=10**12, evm_private_key=key))  # fmt: skip
+                                        evm_private_key=key))  # fmt: skip
     node = SimpleNamespace(withdrawals=book, ctx=SimpleNamespace(state=state))
     return BridgeApi(node)  # type: ignore[arg-type]
 

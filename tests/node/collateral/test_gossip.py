@@ -29,7 +29,9 @@ from node.collateral.gossip import (
 from tests.node.collateral.support import (
     BRIDGE_KEYS,
     CONSENSUS_KEYS,
+    attest_expiry,
     get_genesis,
+    make_expiry,
     make_observation,
     make_payout,
     make_record,
@@ -44,10 +46,11 @@ def test_validator_messages_pass_and_round_trip() -> None:
     deposit = sign_observation(CONSENSUS_KEYS[0], NET, make_observation(GENESIS))
     payout = PayoutAttestation(make_payout(), sign_payout(CONSENSUS_KEYS[1], NET, make_payout()))
     withdrawal = sign_withdrawal_record(
-        make_record(GENESIS), vault=bytes(range(20)), epoch=0, block_time_ms=10**12,
+        make_record(GENESIS), vault=bytes(range(20)), epoch=0,
         evm_private_key=BRIDGE_KEYS[2],
     )  # fmt: skip
-    for message in (deposit, payout, withdrawal):
+    expiry = attest_expiry(3, NET, make_expiry())
+    for message in (deposit, payout, withdrawal, expiry):
         assert CHECK.decode(encode_message(NET, message)) == message
 
 
@@ -89,9 +92,22 @@ def test_unregistered_token_and_chain_are_refused() -> None:
         CHECK.decode(encode_message(NET, message))
 
 
+def test_expiry_on_an_unknown_chain_forged_or_retargeted_is_refused() -> None:
+    elsewhere = dataclasses.replace(make_expiry(), chain_id=999)
+    with pytest.raises(UnknownChain):
+        CHECK.decode(encode_message(NET, attest_expiry(0, NET, elsewhere)))
+    good = attest_expiry(0, NET, make_expiry())
+    earlier = dataclasses.replace(good, observation=make_expiry(block_number=1))
+    with pytest.raises(BadSignature):
+        CHECK.decode(encode_message(NET, earlier))
+    as_payout = PayoutAttestation(make_payout(), good.attestation)  # another signing domain
+    with pytest.raises(BadSignature):
+        CHECK.decode(encode_message(NET, as_payout))
+
+
 def test_withdrawal_signed_by_a_non_validator_or_malformed_is_refused() -> None:
     record = make_record(GENESIS)
-    args = {"vault": bytes(range(20)), "epoch": 0, "block_time_ms": 10**12}
+    args = {"vault": bytes(range(20)), "epoch": 0}
     outsider = sign_withdrawal_record(record, evm_private_key=derive_seed("evil"), **args)
     with pytest.raises(UnknownEvmSigner):
         CHECK.decode(encode_message(NET, outsider))

@@ -1,4 +1,5 @@
-"""Payout and withdrawal-signature pools: quorum by exact content, pruning when paid."""
+"""Payout, expiry and withdrawal-signature pools: quorum by exact content, pruning when
+paid or refunded."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from bridge.payouts import sign_payout
 from bridge.withdrawal import WithdrawalError, sign_withdrawal_record
 from clearing.sandbox import derive_seed
 from node.collateral.gossip import PayoutAttestation
-from node.collateral.pools import PayoutPool, WithdrawalBook
+from node.collateral.pools import ExpiryPool, PayoutPool, WithdrawalBook
 from tests.node.collateral.support import (
     BRIDGE_KEYS,
     CONSENSUS_KEYS,
+    attest_expiry,
     get_genesis,
+    make_expiry,
     make_payout,
     make_record,
 )
@@ -45,6 +48,23 @@ def test_payout_is_ready_only_with_more_than_two_thirds_on_one_content() -> None
     assert signers == sorted(signers) and len(signers) == 3
 
 
+def test_expiry_is_ready_with_a_quorum_on_one_block_and_forgotten_once_refunded() -> None:
+    pool = ExpiryPool(POWERS)
+    assert pool.add(attest_expiry(0, NET, make_expiry())) and pool.add(
+        attest_expiry(1, NET, make_expiry())
+    )
+    assert not pool.add(attest_expiry(1, NET, make_expiry()))
+    pool.add(attest_expiry(2, NET, make_expiry(block_number=41)))  # another block: no vote here
+    assert pool.get_ready() == []
+    pool.add(attest_expiry(3, NET, make_expiry()))
+    (ready,) = pool.get_ready()
+    assert ready.observation == make_expiry() and len(ready.attestations) == 3
+    pool.prune(lambda key: key != (make_expiry().member, 1))
+    assert pool.entries
+    pool.prune(lambda key: key == (make_expiry().member, 1))
+    assert not pool.entries
+
+
 def test_payout_pool_forgets_paid_withdrawals_only() -> None:
     pool = PayoutPool(POWERS)
     pool.add(attest(0, nonce=1))
@@ -56,7 +76,7 @@ def test_payout_pool_forgets_paid_withdrawals_only() -> None:
 
 def sign(index: int, epoch: int = 0, key: bytes | None = None):  # type: ignore[no-untyped-def]
     return sign_withdrawal_record(
-        make_record(GENESIS), vault=bytes(range(20)), epoch=epoch, block_time_ms=10**12,
+        make_record(GENESIS), vault=bytes(range(20)), epoch=epoch,
         evm_private_key=BRIDGE_KEYS[index] if key is None else key,
     )  # fmt: skip
 

@@ -1,11 +1,13 @@
 """The validators' withdrawal duty against a real vault: each signs the pending
-record (epoch read from the chain, expiry from the block time), the book
+record (epoch read from the chain, the record's expiry), the book
 collects a quorum, the relayer pays the served JSON once (a second pass sees it
-paid), and the watcher's Withdrawn log becomes a quorum-attested WithdrawalPaid."""
+paid), and the watcher's Withdrawn log becomes a quorum-attested WithdrawalPaid.
+A record the vault never paid is attested once a final block is past its expiry."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,15 +21,16 @@ from bridge.observation import SignedObservation
 from bridge.payouts import sign_payout
 from bridge.vault import deposit_token
 from bridge.withdrawal import WithdrawalSignature, get_relay_json
-from clearing.attestation import Attestation, verify_quorum_attestations
+from clearing.attestation import Attestation, is_valid_signature, verify_quorum_attestations
 from clearing.genesis import parse_genesis
 from clearing.state import WithdrawalRecord
 from clearing.withdrawal import PayoutObservation
+from clearing.withdrawal_expiry import ExpiryObservation
 from node.collateral.chains import Attester, VaultReader, watch_chain
 from node.collateral.gossip import PayoutAttestation
 from node.collateral.pools import PayoutPool, WithdrawalBook
 from node.collateral.relayer import relay_complete
-from node.collateral.withdrawals import WithdrawalSigner
+from node.collateral.withdrawals import ExpiryAttester, WithdrawalSigner
 from node.config import BridgeChainConfig
 from tests.node.collateral.support import (
     BRIDGE_KEYS,
@@ -51,9 +54,9 @@ async def test_signed_relayed_paid_and_attested(
     relayer = account_from_key(DEV_PRIVATE_KEY)
     deposit_token(evm, vault, usdc, 5_000, MEMBER, relayer)
     config = BridgeChainConfig("anvil", CHAIN_ID, deployed.url, "0x" + deployed.vault.hex(), 1)
+    expiry = time.time_ns() // 10**9 + 3600
     record = WithdrawalRecord(MEMBER, 0, CHAIN_ID, deployed.tokens["USDC"], 2_000, 2_000,
-                              RECIPIENT, 1, 3)  # fmt: skip
-    block_time_ms = time.time_ns() // 1_000_000
+                              RECIPIENT, 1, 3, expiry)  # fmt: skip
 
     book = WithdrawalBook(tuple((v.evm_address, v.power) for v in genesis.validators))
 
@@ -61,16 +64,14 @@ async def test_signed_relayed_paid_and_attested(
         book.add(signed)
 
     for key in BRIDGE_KEYS[:3]:
-        signer = WithdrawalSigner(
-            key, {CHAIN_ID: VaultReader(config)}, {3: block_time_ms}.__getitem__, collect
-        )
+        signer = WithdrawalSigner(key, {CHAIN_ID: VaultReader(config)}, collect)
         await signer.sign_pending({(MEMBER, 1): record})
         await signer.sign_pending({(MEMBER, 1): record})  # signed once per record
     best = book.get_best((MEMBER, 1))
     assert best is not None
     body = get_relay_json(*best)
     assert body["complete"] and len(body["signatures"]) == 3
-    assert body["expiry"] == block_time_ms // 1000 + 7 * 24 * 3600
+    assert body["expiry"] == expiry
 
     (outcome,) = await trio.to_thread.run_sync(relay_complete, evm, relayer, [body])
     assert outcome.result == "paid", outcome
@@ -107,3 +108,55 @@ async def test_signed_relayed_paid_and_attested(
     verify_quorum_attestations(
         validators, total, paid.attestations, observation.signing_bytes(genesis.chain_id)
     )
+
+
+async def test_expired_unpaid_records_are_attested_once_paid_or_live_ones_never(
+    chain: tuple[Chain, DevnetChain],
+) -> None:
+    evm, deployed = chain
+    genesis = parse_genesis(get_genesis_doc(deployed.tokens))
+    config = BridgeChainConfig("anvil", CHAIN_ID, deployed.url, "0x" + deployed.vault.hex(), 1)
+    now = int(evm.w3.eth.get_block("latest")["timestamp"])
+    usdc = deployed.tokens["USDC"]
+
+    def record(nonce: int, expiry: int) -> WithdrawalRecord:
+        return WithdrawalRecord(MEMBER, 0, CHAIN_ID, usdc, 1, 1, RECIPIENT, nonce, 3, expiry)
+
+    elsewhere = replace(record(1, now), member=bytes(20), chain_id=1)  # a chain not watched
+    pending = {(MEMBER, 1): record(1, now + 30), (MEMBER, 2): record(2, now + 3600),
+               (MEMBER, 3): record(3, now + 30), (bytes(20), 1): elsewhere}  # fmt: skip
+    book = WithdrawalBook(tuple((v.evm_address, v.power) for v in genesis.validators))
+
+    async def collect(signed: WithdrawalSignature) -> None:
+        book.add(signed)
+
+    for key in BRIDGE_KEYS[:3]:  # nonce 3 is relayed in time
+        signer = WithdrawalSigner(key, {CHAIN_ID: VaultReader(config)}, collect)
+        await signer.sign_pending({(MEMBER, 3): pending[(MEMBER, 3)]})
+    relayer = account_from_key(DEV_PRIVATE_KEY)
+    usdc_contract = evm.contract("TestToken", to_checksum_address(usdc))
+    vault = evm.contract("CollateralVault", to_checksum_address(deployed.vault))
+    deposit_token(evm, vault, usdc_contract, 5, MEMBER, relayer)
+    best = book.get_best((MEMBER, 3))
+    assert best is not None
+    (paid,) = await trio.to_thread.run_sync(relay_complete, evm, relayer, [get_relay_json(*best)])
+    assert paid.result == "paid", paid
+
+    sent: list[tuple[ExpiryObservation, Attestation]] = []
+
+    async def on_expiry(observation: ExpiryObservation, attestation: Attestation) -> None:
+        sent.append((observation, attestation))
+
+    attester = ExpiryAttester(CONSENSUS_KEYS[0], genesis.chain_id,
+                              {CHAIN_ID: VaultReader(config)}, on_expiry)  # fmt: skip
+    await attester.attest_expired(pending)
+    assert sent == []  # nothing is past its expiry yet
+    evm.request("evm_increaseTime", [60])
+    mine(evm, 3)
+    await attester.attest_expired(pending)
+    await attester.attest_expired(pending)  # attested once per record
+    ((observation, attestation),) = sent
+    assert (observation.member, observation.nonce, observation.vault) == (MEMBER, 1, deployed.vault)
+    assert observation.block_time_s > now + 30
+    message = observation.signing_bytes(genesis.chain_id)
+    assert is_valid_signature(attestation.signer, attestation.signature, message)

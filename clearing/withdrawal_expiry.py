@@ -1,0 +1,129 @@
+"""Expired withdrawals: a debit the vault can no longer pay is refunded, never lost.
+
+The vault refuses a withdrawal once its block's timestamp is past the signed
+``expiry`` (``Expired``), and the validators sign exactly ``record.expiry``. So if
+the vault says at chain block ``B`` (timestamp > expiry) that the member's nonce
+was never used, no block can use it afterwards: every later block's timestamp is
+past the expiry too. Validators holding more than 2/3 of the power attest that
+reading (``ExpiryObservation``, its own signing domain); ``WithdrawalExpired`` then
+gives the debit back to the sub-account it came from and forgets the record.
+Re-signing the withdrawal is never the refund: its nonce is spent by the debit.
+
+Checks before changes: the record is pending on the observed chain, the observed
+block is past its expiry, the attestations reach quorum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from clearing.attestation import (
+    Attestation,
+    compute_signing_bytes,
+    decode_attestations,
+    verify_quorum_attestations,
+)
+from clearing.codec import expect_bytes, expect_int, expect_list
+from clearing.collateral import increase_collateral
+from clearing.context import BlockContext
+from clearing.errors import UnknownWithdrawal, WithdrawalNotExpired
+from clearing.events import Event, make_event
+from clearing.state import ClearingState, WithdrawalRecord, get_sub_account_for_write
+
+EXPIRED_DOMAIN = "withdrawal-expired"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryObservation:
+    """The vault on ``chain_id`` showed ``(member, nonce)`` unused at block
+    ``block_number``, whose timestamp is ``block_time_s`` (unix seconds)."""
+
+    chain_id: int
+    vault: bytes
+    member: bytes
+    nonce: int
+    block_number: int
+    block_time_s: int
+
+    def to_fields(self) -> list[object]:
+        return [
+            self.chain_id, self.vault, self.member, self.nonce, self.block_number,
+            self.block_time_s,
+        ]  # fmt: skip
+
+    @classmethod
+    def from_fields(cls, obj: object) -> ExpiryObservation:
+        f = expect_list(obj, "ExpiryObservation", 6)
+        return cls(
+            chain_id=expect_int(f[0], "chain_id", 1),
+            vault=expect_bytes(f[1], "vault", 20),
+            member=expect_bytes(f[2], "member", 20),
+            nonce=expect_int(f[3], "nonce"),
+            block_number=expect_int(f[4], "block_number"),
+            block_time_s=expect_int(f[5], "block_time_s"),
+        )
+
+    def signing_bytes(self, chain_id: int) -> bytes:
+        return compute_signing_bytes(EXPIRED_DOMAIN, chain_id, self.to_fields())
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalExpired:
+    KIND: ClassVar[int] = 20
+    observation: ExpiryObservation
+    attestations: tuple[Attestation, ...]
+
+    def to_fields(self) -> list[object]:
+        return [self.observation.to_fields(), [a.to_fields() for a in self.attestations]]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> WithdrawalExpired:
+        observation, attestations = expect_list(fields, "WithdrawalExpired", 2)
+        return cls(ExpiryObservation.from_fields(observation), decode_attestations(attestations))
+
+
+def process_withdrawal_expired(
+    state: ClearingState, ctx: BlockContext, tx: WithdrawalExpired
+) -> list[Event]:
+    """Refund a pending withdrawal a quorum attests the vault can never pay."""
+    obs = tx.observation
+    record = state.pending_withdrawals.get((obs.member, obs.nonce))
+    if record is None or record.chain_id != obs.chain_id:
+        raise UnknownWithdrawal(obs.member, obs.nonce, obs.chain_id)
+    if obs.block_time_s <= record.expiry:
+        raise WithdrawalNotExpired(obs.member, obs.nonce, record.expiry, obs.block_time_s)
+    verify_quorum_attestations(
+        state.validators, state.total_power, tx.attestations, obs.signing_bytes(ctx.chain_id)
+    )
+    refund_withdrawal(state, record)
+    del state.pending_withdrawals[(obs.member, obs.nonce)]
+    return [
+        make_event(
+            "withdrawal_refunded",
+            member=record.member,
+            sub_account=record.sub_account,
+            chain_id=record.chain_id,
+            token=record.token,
+            quanta=record.quanta,
+            amount=record.amount,
+            nonce=record.nonce,
+            expiry=record.expiry,
+            block_number=obs.block_number,
+            block_time_s=obs.block_time_s,
+        )
+    ]
+
+
+def refund_withdrawal(state: ClearingState, record: WithdrawalRecord) -> None:
+    """Give back exactly what ``process_withdrawal`` debited, to the same sub-account: the
+    quanta taken from collateral, and the cash part (whose tokens stayed in the vault, so
+    they back cash on that chain again)."""
+    account = get_sub_account_for_write(state, record.member, record.sub_account)
+    from_collateral = record.quanta - record.from_cash
+    if from_collateral:
+        increase_collateral(account, (record.chain_id, record.token), from_collateral)
+    if record.from_cash:
+        account.cash += record.from_cash
+        reserves = state.settlement_reserves
+        reserves[record.chain_id] = reserves.get(record.chain_id, 0) + record.from_cash
