@@ -14,8 +14,8 @@ from clearing.genesis import Genesis, parse_genesis
 from clearing.sandbox import derive_ed25519_key, derive_seed
 from clearing.state import WithdrawalRecord
 from clearing.withdrawal import PayoutObservation
-from node.chainspec import place_collateral
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation
+from node.chainspec import place_collateral
 from node.collateral.gossip import ExpiryAttestation
 from tests.node.netproc import GENESIS_DOC
 
