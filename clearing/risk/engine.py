@@ -224,8 +224,11 @@ def get_state_solvency_inputs(form: SolvencyForm, account: SubAccount) -> tuple[
     return get_solvency_inputs(form, account.cash, account.collateral, get_quantities(account))
 
 
-def get_member_risk(state: ClearingState, member: bytes, sub_account: int) -> AccountRisk | None:
-    """Equity, IM, MM, free collateral and liquidation prices of one sub-account."""
+def get_member_risk(
+    state: ClearingState, member: bytes, sub_account: int, with_prices: bool = True
+) -> AccountRisk | None:
+    """Equity, IM, MM, free collateral and (``with_prices``) liquidation prices of one
+    sub-account."""
     setup = get_risk_setup(state.genesis)
     record = state.members.get(member)
     account = None if record is None else record.sub_accounts.get(sub_account)
@@ -239,7 +242,8 @@ def get_member_risk(state: ClearingState, member: bytes, sub_account: int) -> Ac
 
     return get_account_risk(
         account.cash, account.collateral, get_haircut_weights(state), quantities,
-        state.mark_prices, arrays, setup.params.k_num, setup.params.k_den, arrays_at,
+        state.mark_prices, arrays, setup.params.k_num, setup.params.k_den,
+        arrays_at if with_prices else None,
     )  # fmt: skip
 
 

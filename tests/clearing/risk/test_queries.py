@@ -30,10 +30,10 @@ def test_dydx_isolated_liquidation_price_example() -> None:
     # Prices in cents; dYdX's maintenance requirement |s| * p' * 5% moves with the price.
     e, s, p = 100_000, -3, 300_000
 
-    def is_met_at(price: int) -> bool:
-        return 100 * (e + s * (price - p)) >= 5 * abs(s) * price
+    def slack_at(price: int) -> int:  # equity - maintenance margin, in 1/100 cents
+        return 100 * (e + s * (price - p)) - 5 * abs(s) * price
 
-    assert compute_liquidation_price(s, p, is_met_at) == 317_461  # first cent past 3,174.603
+    assert compute_liquidation_price(s, p, slack_at) == 317_461  # first cent past 3,174.603
 
 
 def test_hyperliquid_liquidation_price_formula() -> None:
@@ -52,12 +52,38 @@ def test_hyperliquid_liquidation_price_formula() -> None:
     ):
         size = 10 * side
 
-        def is_met_at(p: int, size: int = size) -> bool:
-            return 40 * (value + size * (p - 1_000_000)) >= abs(size) * p
+        def slack_at(p: int, size: int = size) -> int:  # 40 x (equity - maintenance margin)
+            return 40 * (value + size * (p - 1_000_000)) - abs(size) * p
 
-        served = compute_liquidation_price(size, 1_000_000, is_met_at)
+        served = compute_liquidation_price(size, 1_000_000, slack_at)
         assert served is not None and abs(served - expected) < 1  # the cent the check flips at
-        assert not is_met_at(served) and is_met_at(served + side)
+        assert slack_at(served) < 0 <= slack_at(served + side)
+
+
+@given(
+    st.integers(-(10**9), 10**9),
+    st.integers(-1000, 1000).filter(bool),
+    st.integers(1, 10**9),
+    st.integers(1, 9),
+    st.integers(0, 10**4),
+    st.integers(0, 10**6),
+)
+def test_search_finds_the_first_failing_price_of_a_single_position(
+    equity: int, q: int, mark: int, k_num: int, loss_bps: int, probe: int
+) -> None:
+    # One future: equity moves by q a tick, the requirement |q| * round(p * loss) with it.
+    def slack_at(p: int) -> int:
+        return 10 * (equity + q * (p - mark)) - k_num * abs(q) * ((p * loss_bps + 5_000) // 10_000)
+
+    price = compute_liquidation_price(q, mark, slack_at)
+    if price is None:
+        assert slack_at(1 if q > 0 else PRICE_CAP) >= 0
+        return
+    assert slack_at(price) < 0
+    if price != mark:  # every price from the next one toward the mark up to it holds
+        step = 1 if q > 0 else -1
+        assert slack_at(price + step) >= 0
+        assert slack_at(price + step + (mark - price - step) * probe // 10**6) >= 0
 
 
 def scaled_arrays(iid: str, price: int) -> RiskArrays:
