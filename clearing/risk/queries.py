@@ -12,11 +12,12 @@ liquidates, for a short the lowest above it; the mark itself when the account
 is already below MM; ``None`` when no such price does (down to 1, up to the
 largest price a feed may report).
 
-The search bisects the integer price with the engine's own check at each
-candidate, so the served price always liquidates and the next price toward the
-mark does not. It is the first price that liquidates whenever the check holds
-on one side of a boundary and fails on the other, which is the case for a
-single future or perpetual (a short's equity falls and its requirement rises
+The search narrows an integer bracket (false position, with bisection as a
+fallback) evaluating the engine's own check at each candidate, so the served
+price always liquidates and the next price toward the mark does not. It is
+the first price that liquidates whenever the check holds on one side of a
+boundary and fails on the other, which is the case for a single future or
+perpetual (a short's equity falls and its requirement rises
 with the price; a long's equity falls by ``q`` a tick while its requirement
 falls by at most ``k * q``, ``k < 1``, as long as no scenario loses more than
 the whole price).
@@ -113,15 +114,14 @@ def compute_liquidation_price(
     if quantity > 0:
         at_one = slack_at(1)
         return None if at_one >= 0 else find_boundary(1, at_one, mark, at_mark, slack_at)
-    low, high = mark, min(2 * mark, PRICE_CAP)  # holds at low
+    low, at_low, high = mark, at_mark, min(2 * mark, PRICE_CAP)  # holds at low
     at_high = slack_at(high)
     while at_high >= 0:
         if high == PRICE_CAP:
             return None
-        low, at_mark = high, at_high
-        high = min(2 * high, PRICE_CAP)
+        low, at_low, high = high, at_high, min(2 * high, PRICE_CAP)
         at_high = slack_at(high)
-    return find_boundary(high, at_high, low, at_mark, slack_at)
+    return find_boundary(high, at_high, low, at_low, slack_at)
 
 
 def find_boundary(

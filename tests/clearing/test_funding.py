@@ -6,7 +6,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.context import BlockContext
@@ -194,3 +194,29 @@ def test_funding_credits_never_sum_above_zero(lots: list[int], index_move: int) 
     book = [*lots, -sum(lots)]
     credits = [compute_funding_credit(q, 0, index_move) for q in book]
     assert -len(book) < sum(credits) <= 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(1, 40)), min_size=1,
+             max_size=6),
+    st.integers(-3_000_000, 3_000_000),
+    st.integers(1, 3),
+)  # fmt: skip
+def test_funding_moves_value_between_members_and_the_fee_pool_only(
+    trades: list[tuple[int, int, int]], premium_units: int, hours: int
+) -> None:
+    box, members = trading_box()
+    book = [make_trade(n, members[b], members[s], quantity=q)
+            for n, (b, s, q) in enumerate(trades, 1) if b != s]  # fmt: skip
+    clear(box, book)
+    box.state.mark_prices[PERP] = MARK + premium_units
+    before = [cash(box, m) for m in members]
+    pool = box.state.fee_pool
+    events = process_funding(box.state, at(box, hours * HOUR))
+    moved = [cash(box, m) - c for m, c in zip(members, before, strict=True)]
+    (residue,) = [e.get("amount") for e in events if e.kind == "funding_residue"]
+    held = sum(1 for m in members if PERP in box.state.members[m.address].sub_accounts[0].positions
+               and position(box, m).quantity)  # fmt: skip
+    assert box.state.fee_pool - pool == residue == -sum(moved)
+    assert 0 <= residue <= max(held - 1, 0)

@@ -86,6 +86,25 @@ def test_search_finds_the_first_failing_price_of_a_single_position(
         assert slack_at(price + step + (mark - price - step) * probe // 10**6) >= 0
 
 
+@given(st.integers(2, PRICE_CAP), st.integers(0, 10**6), st.integers(1, 10**12), st.booleans())
+def test_search_on_a_step_shaped_slack_falls_back_to_bisection(
+    threshold: int, gap: int, jump: int, long: bool
+) -> None:
+    # A slack with no slope to follow (it jumps at one price): still the exact boundary,
+    # in at most three times the evaluations of plain bisection.
+    calls = []
+    mark = min(threshold + gap, PRICE_CAP) if long else max(threshold - 1 - gap, 1)
+
+    def slack_at(p: int) -> int:
+        calls.append(p)
+        holds = p >= threshold if long else p < threshold
+        return jump if holds else -1
+
+    price = compute_liquidation_price(1 if long else -1, mark, slack_at)
+    assert price == (threshold - 1 if long else threshold)
+    assert len(calls) <= 3 * 64 + 70
+
+
 def scaled_arrays(iid: str, price: int) -> RiskArrays:
     """A two-instrument engine stand-in: each row is a fraction of its price (X at 5,000
     loses or gains 2%, Y at 900 about 3.3%), so the requirement moves with the mark."""
