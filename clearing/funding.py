@@ -1,12 +1,29 @@
 """Perpetual funding: a cumulative funding index per instrument, settled into cash.
 
+The conventions of the major perpetual venues (Hyperliquid, Binance; dYdX v4
+for the cap): a rate quoted per 8 hours, with a premium and an interest
+component, paid pro rata each funding interval on the index (oracle) price.
+
 Funding intervals are counted from genesis: boundaries fall at
 ``genesis_time_ms + k * funding_interval_ms``. At the end of a block whose time
 has passed one or more boundaries since the last accrual, for each perpetual:
 
-    premium = (mark - index) / index                      (the reported mark
-    rate    = clamp(premium, -cap, +cap) per interval        vs its index feed)
-    funding_index += intervals * rate * mark             (per lot, RATE_SCALE)
+    premium  = (mark - index) / index                     (the committed mark vs
+    rate_8h  = premium + clamp(interest - premium,         its index feed)
+                               -0.05%, +0.05%)
+    rate_8h  = clamp(rate_8h, -cap, +cap)
+    rate     = rate_8h * funding_interval_ms / 8 hours    (per interval)
+    funding_index += intervals * rate * index              (per lot, RATE_SCALE)
+
+``interest`` is the instrument's ``funding_interest_ppm`` (default 0.01% per 8
+hours). The cap comes from the margin fractions, as dYdX v4 derives it:
+``cap = 600% * (IMF - MMF)`` per 8 hours, where IMF is the initial margin of
+one lot over its price under the genesis risk scenarios (the worst scenario
+loss, at least the floor; the smaller of the long and the short side, so
+neither side's margin buffer drains faster than in 8 h / 6 = 80 minutes) and
+``MMF = k_num/k_den * IMF``. With margining off (an empty genesis ``risk``)
+there are no margin fractions: the cap is then Hyperliquid's
+asset-independent 4% per hour (32% per 8 hours).
 
 Rates are fixed point with ``RATE_SCALE = 10**9`` and truncated toward zero
 (the rate is not money; truncation favours neither side). A positive rate
@@ -29,14 +46,26 @@ premium observed now; a block never charges a partial interval.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 from clearing.context import BlockContext
 from clearing.events import Event, make_event
-from clearing.instruments import Instrument
+from clearing.instruments import FUNDING_PERIOD_MS, PPM, Instrument
+from clearing.risk.engine import get_risk_setup
+from clearing.risk.params import UnderlyingParams
+from clearing.risk.scenarios import ScenarioSet
 from clearing.state import ClearingState
 from clearing.units import BPS_DENOMINATOR
 
 RATE_SCALE = 10**9
-"""A funding rate of 1 (100%) per interval; 1 unit = 1e-9 = 0.0000001%."""
+"""A funding rate of 1 (100%); 1 unit = 1e-9 = 0.0000001%."""
+INTEREST_CLAMP = 5 * RATE_SCALE // BPS_DENOMINATOR
+"""How far the interest component may pull the rate from the premium: 0.05% per 8 hours."""
+CAP_FACTOR = 6
+"""dYdX v4's funding_rate_clamp_factor: |rate_8h| <= 600% * (IMF - MMF)."""
+UNMARGINED_CAP = 8 * 4 * RATE_SCALE // 100
+"""Hyperliquid's cap of 4% per hour, as a rate per 8 hours: the cap when margining is off."""
 
 
 def compute_truncated_div(numerator: int, denominator: int) -> int:
@@ -51,18 +80,46 @@ def compute_premium(mark_price: int, index_price: int) -> int:
     return compute_truncated_div((mark_price - index_price) * RATE_SCALE, index_price)
 
 
-def compute_funding_rate(
-    mark_price: int, index_price: int, cap_bps: int, interval_ms: int, period_ms: int
-) -> int:
-    """Funding rate per interval (RATE_SCALE), clamped to ``cap_bps`` per interval.
-
-    The premium is a rate per ``period_ms`` (the rate-realisation period),
-    scaled to one interval of ``interval_ms``; clearnode's perpetuals use
-    ``period_ms == interval_ms`` (the premium is the rate per interval).
-    """
-    rate = compute_truncated_div(compute_premium(mark_price, index_price) * interval_ms, period_ms)
-    cap = cap_bps * (RATE_SCALE // BPS_DENOMINATOR)
+def compute_funding_rate(premium: int, interest: int, cap: int) -> int:
+    """The 8-hour rate: ``premium + clamp(interest - premium, +-0.05%)``, within ``+-cap``."""
+    rate = premium + max(-INTEREST_CLAMP, min(INTEREST_CLAMP, interest - premium))
     return max(-cap, min(cap, rate))
+
+
+def compute_interval_rate(rate_8h: int, interval_ms: int) -> int:
+    """The part of an 8-hour rate one interval of ``interval_ms`` pays, truncated toward zero."""
+    return compute_truncated_div(rate_8h * interval_ms, FUNDING_PERIOD_MS)
+
+
+def compute_initial_margin_fraction(
+    scenarios: ScenarioSet, underlying: UnderlyingParams
+) -> Fraction:
+    """IM of one lot over its price under ``scenarios``: the smaller of the long's and
+    the short's (each the worst scenario loss, at least the floor)."""
+    u = scenarios.underlyings.index(underlying.name)
+    gains = [
+        s.moves[u].price * Fraction(s.moves[u].cover_bps, BPS_DENOMINATOR)
+        for s in scenarios.scenarios
+    ]
+    floor = Fraction(underlying.floor_bps, BPS_DENOMINATOR)
+    return min(max(-min(gains), floor), max(max(gains), floor))
+
+
+def compute_funding_cap(initial_margin_fraction: Fraction, k_num: int, k_den: int) -> int:
+    """``600% * (IMF - MMF)`` per 8 hours with ``MMF = k * IMF``, floored (a tighter cap)."""
+    return math.floor(
+        CAP_FACTOR * initial_margin_fraction * Fraction(k_den - k_num, k_den) * RATE_SCALE
+    )
+
+
+def get_funding_cap(state: ClearingState, instrument: Instrument) -> int:
+    """The 8-hour cap of a perpetual from its genesis margin fractions (32% when off)."""
+    setup = get_risk_setup(state.genesis)
+    underlying = None if setup is None else setup.params.underlying(instrument.underlying)
+    if setup is None or underlying is None:
+        return UNMARGINED_CAP
+    imf = compute_initial_margin_fraction(setup.scenarios, underlying)
+    return compute_funding_cap(imf, setup.params.k_num, setup.params.k_den)
 
 
 def compute_funding_credit(quantity: int, index_from: int, index_to: int) -> int:
@@ -98,16 +155,19 @@ def process_funding(state: ClearingState, ctx: BlockContext) -> list[Event]:
 
 def accrue_funding(state: ClearingState, ctx: BlockContext, instrument: Instrument) -> Event | None:
     """Move one perpetual's funding index over the intervals now due (None if none)."""
-    assert instrument.funding_interval_ms is not None and instrument.funding_cap_bps is not None
-    interval = instrument.funding_interval_ms
+    interval, interest_ppm = instrument.funding_interval_ms, instrument.funding_interest_ppm
+    assert interval is not None and interest_ppm is not None
     last = state.last_funding_ms[instrument.id]
     intervals = compute_due_intervals(state.genesis.genesis_time_ms, last, ctx.time_ms, interval)
     if intervals == 0:
         return None
     mark = state.mark_prices[instrument.id]
     index = state.index_prices[instrument.index_feed]
-    rate = compute_funding_rate(mark, index, instrument.funding_cap_bps, interval, interval)
-    state.funding_indices[instrument.id] += intervals * rate * mark
+    premium = compute_premium(mark, index)
+    interest = interest_ppm * (RATE_SCALE // PPM)
+    rate_8h = compute_funding_rate(premium, interest, get_funding_cap(state, instrument))
+    rate = compute_interval_rate(rate_8h, interval)
+    state.funding_indices[instrument.id] += intervals * rate * index
     state.last_funding_ms[instrument.id] = ctx.time_ms - (
         (ctx.time_ms - state.genesis.genesis_time_ms) % interval
     )

@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 
 from clearing.assets import CollateralKey, CollateralToken, SettlementAsset
 from clearing.errors import GenesisError
-from clearing.instruments import Instrument, InstrumentKind, OptionType, SettlementStyle
+from clearing.instruments import (
+    DEFAULT_INTEREST_PPM,
+    PPM,
+    Instrument,
+    InstrumentKind,
+    OptionType,
+    SettlementStyle,
+)
 from clearing.replay import (
     DEFAULT_TRADE_ID_WINDOW,
     MAX_TRADE_ID_WINDOW,
@@ -283,12 +290,12 @@ def _parse_collateral(item: object, path: str) -> CollateralToken:
 INSTRUMENT_KEYS = {
     "id", "kind", "underlying", "index_feed", "contract_size", "tick_size", "price_band_bps",
     "fee_bps", "settlement", "expiry_ms", "strike", "option_type", "funding_interval_ms",
-    "funding_cap_bps",
+    "funding_interest_ppm",
 }  # fmt: skip
 
 
 OPTIONAL_INSTRUMENT_KEYS = {
-    "funding_interval_ms", "funding_cap_bps", "expiry_ms", "strike", "option_type",
+    "funding_interval_ms", "expiry_ms", "strike", "option_type",
 }  # fmt: skip
 
 
@@ -296,7 +303,7 @@ def _parse_instrument(item: object, path: str) -> Instrument:
     r = _Reader(item, path, INSTRUMENT_KEYS)
     kind = r.get_enum("kind", InstrumentKind)
     needs = {
-        InstrumentKind.PERPETUAL: {"funding_interval_ms", "funding_cap_bps"},
+        InstrumentKind.PERPETUAL: {"funding_interval_ms"},
         InstrumentKind.FUTURE: {"expiry_ms"},
         InstrumentKind.OPTION: {"expiry_ms", "strike", "option_type"},
     }[kind]
@@ -321,12 +328,20 @@ def _parse_instrument(item: object, path: str) -> Instrument:
         strike=r.get_int("strike", 1) if "strike" in needs else None,
         option_type=r.get_enum("option_type", OptionType) if "option_type" in needs else None,
         funding_interval_ms=r.get_int("funding_interval_ms", 1)
-        if "funding_cap_bps" in needs
+        if "funding_interval_ms" in needs
         else None,
-        funding_cap_bps=r.get_int("funding_cap_bps", 0, BPS_DENOMINATOR)
-        if "funding_cap_bps" in needs
-        else None,
+        funding_interest_ppm=_parse_funding_interest(r, kind),
     )
+
+
+def _parse_funding_interest(r: _Reader, kind: InstrumentKind) -> int | None:
+    """A perpetual's interest component per 8 hours (default 0.01%); None for other kinds."""
+    name = "funding_interest_ppm"
+    if kind is not InstrumentKind.PERPETUAL:
+        if r.has(name):
+            raise GenesisError(r.key(name), f"absent for a {kind.value}", r.obj.get(name))
+        return None
+    return r.get_int(name, -PPM, PPM) if r.has(name) else DEFAULT_INTEREST_PPM
 
 
 def _is_positive_decimal(text: str) -> bool:

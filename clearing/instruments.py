@@ -10,6 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+PPM = 1_000_000
+FUNDING_PERIOD_MS = 8 * 3_600_000
+"""Funding rates are quoted per 8 hours (dYdX, Hyperliquid, Binance) and paid pro rata."""
+DEFAULT_INTEREST_PPM = 100
+"""The interest component when genesis names none: 0.01% per 8 hours (Hyperliquid, Binance)."""
+
 
 class InstrumentKind(StrEnum):
     PERPETUAL = "perpetual"
@@ -31,7 +37,8 @@ class OptionType(StrEnum):
 class Instrument:
     """One listed contract; fields not meaningful for a kind are None.
 
-    perpetual: ``funding_interval_ms`` and ``funding_cap_bps`` set, no expiry.
+    perpetual: ``funding_interval_ms`` and ``funding_interest_ppm`` (the interest
+    component per 8 hours, in millionths) set, no expiry.
     future: ``expiry_ms`` set. option: ``expiry_ms``, ``strike``, ``option_type``,
     ``underlying`` = a future's id.
     """
@@ -49,7 +56,7 @@ class Instrument:
     strike: int | None
     option_type: OptionType | None
     funding_interval_ms: int | None
-    funding_cap_bps: int | None
+    funding_interest_ppm: int | None
 
     def is_perpetual(self) -> bool:
         return self.kind is InstrumentKind.PERPETUAL

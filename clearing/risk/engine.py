@@ -12,6 +12,7 @@ ledger runs as before until a genesis configures risk.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clearing.assets import CollateralKey
@@ -220,14 +221,56 @@ def get_state_solvency_inputs(form: SolvencyForm, account: SubAccount) -> tuple[
     return get_solvency_inputs(form, account.cash, account.collateral, get_quantities(account))
 
 
-def get_member_risk(state: ClearingState, member: bytes, sub_account: int) -> AccountRisk | None:
-    """Equity, IM, MM, free collateral and liquidation prices of one sub-account."""
+def get_member_risk(
+    state: ClearingState, member: bytes, sub_account: int, with_prices: bool = True
+) -> AccountRisk | None:
+    """Equity, IM, MM, free collateral and (``with_prices``) liquidation prices of one
+    sub-account."""
     setup = get_risk_setup(state.genesis)
     record = state.members.get(member)
     account = None if record is None else record.sub_accounts.get(sub_account)
     if setup is None or account is None:
         return None
+    arrays = get_risk_arrays(state, setup)
+    quantities = get_quantities(account)
+
+    def arrays_at(instrument_id: str, price: int) -> RiskArrays:
+        return get_moved_risk_arrays(state, setup, arrays, quantities, instrument_id, price)
+
     return get_account_risk(
-        account.cash, account.collateral, get_haircut_weights(state), get_quantities(account),
-        state.mark_prices, get_risk_arrays(state, setup), setup.params.k_num, setup.params.k_den,
+        account.cash, account.collateral, get_haircut_weights(state), quantities,
+        state.mark_prices, arrays, setup.params.k_num, setup.params.k_den,
+        arrays_at if with_prices else None,
     )  # fmt: skip
+
+
+def get_moved_risk_arrays(
+    state: ClearingState,
+    setup: RiskSetup,
+    arrays: RiskArrays,
+    held: Mapping[str, int],
+    instrument_id: str,
+    price: int,
+) -> RiskArrays:
+    """The rows of ``held`` instruments as ``get_risk_arrays`` builds them with
+    ``instrument_id`` marked at ``price``: the rows that mark drives (its own, and
+    options on it) are rebuilt by ``compute_risk_arrays``, the others kept."""
+    by_id = state.instruments
+
+    def is_driven(iid: str) -> bool:
+        option = by_id[iid].kind is InstrumentKind.OPTION
+        return iid == instrument_id or (option and by_id[iid].underlying == instrument_id)
+
+    moved = [i for i in sorted(held) if is_driven(i)]
+    if not moved:
+        return arrays
+    needed = set(moved) | {
+        by_id[i].underlying for i in moved if by_id[i].kind is InstrumentKind.OPTION
+    }
+    rebuilt = compute_risk_arrays(
+        arrays.epoch, setup.scenarios, [by_id[i] for i in sorted(needed)],
+        {**state.mark_prices, instrument_id: price}, setup.params, state.time_ms,
+    )  # fmt: skip
+    ids = tuple(sorted(held))
+    rows = tuple(rebuilt.row(i) if i in rebuilt.index else arrays.row(i) for i in ids)
+    return RiskArrays(arrays.epoch, ids, arrays.scenario_labels, rows)

@@ -3,10 +3,24 @@
 Every figure comes from the same functions the engine uses (``margin.py``),
 so a displayed liquidation price is exactly where the engine's check flips.
 The liquidation price of a position is the mark of that instrument at which
-the sub-account would fall below MM, all else unchanged (this epoch's risk
-arrays; variation margin moves equity by ``q * (p - mark)``): for a long the
-highest price that liquidates, for a short the lowest. ``None`` when no price
-does (a long that survives a price of 1, an account with no such position).
+the end-of-block check (``equity < MM``) would liquidate the sub-account, all
+else unchanged: variation margin moves equity by ``q * (p - mark)`` and the
+requirement moves with the mark too, since the risk arrays are rebuilt at the
+new mark (a scenario's loss is a fraction of the price; options on a moved
+future are revalued). For a long it is the highest price below the mark that
+liquidates, for a short the lowest above it; the mark itself when the account
+is already below MM; ``None`` when no such price does (down to 1, up to the
+largest price a feed may report).
+
+The search narrows an integer bracket (false position, with bisection as a
+fallback) evaluating the engine's own check at each candidate, so the served
+price always liquidates and the next price toward the mark does not. It is
+the first price that liquidates whenever the check holds on one side of a
+boundary and fails on the other, which is the case for a single future or
+perpetual (a short's equity falls and its requirement rises
+with the price; a long's equity falls by ``q`` a tick while its requirement
+falls by at most ``k * q``, ``k < 1``, as long as no scenario loses more than
+the whole price).
 """
 
 from __future__ import annotations
@@ -21,10 +35,12 @@ from clearing.risk.margin import (
     compute_initial_margin,
     compute_maintenance_margin,
     compute_scenario_losses,
-    is_maintenance_met,
 )
+from clearing.units import MAX_UINT64
 
-PRICE_CAP = 2**64  # no feed price may exceed it (genesis caps prices at uint64)
+PRICE_CAP = MAX_UINT64  # the largest price a feed may report (the oracle's bound)
+ArraysAt = Callable[[str, int], RiskArrays]
+"""The risk arrays the engine builds with one instrument marked at another price."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +49,7 @@ class AccountRisk:
     initial_margin: int
     maintenance_margin: int
     free_collateral: int  # equity - IM: what may be withdrawn or used (negative: none)
-    liquidation_prices: tuple[tuple[str, int | None], ...]  # by instrument id
+    liquidation_prices: tuple[tuple[str, int | None], ...]  # by instrument id (if asked)
 
 
 def get_account_risk(
@@ -45,53 +61,95 @@ def get_account_risk(
     arrays: RiskArrays,
     k_num: int,
     k_den: int,
+    arrays_at: ArraysAt | None,
 ) -> AccountRisk:
+    """The figures of one sub-account; liquidation prices only given ``arrays_at`` (their
+    search rebuilds the arrays a few times per position: a scan of many accounts skips it)."""
     equity = compute_equity(cash, collateral, weights)
     im = compute_initial_margin(compute_scenario_losses(positions, arrays))
     prices = tuple(
-        (iid, get_liquidation_price(equity, im, q, marks[iid], k_num, k_den))
+        (iid, get_liquidation_price(equity, positions, marks, iid, k_num, k_den, arrays_at))
         for iid, q in sorted(positions.items())
-        if q
+        if q and arrays_at is not None
     )
     mm = compute_maintenance_margin(im, k_num, k_den)
     return AccountRisk(equity, im, mm, equity - im, prices)
 
 
 def get_liquidation_price(
-    equity: int, initial_margin: int, quantity: int, mark: int, k_num: int, k_den: int
+    equity: int,
+    positions: Mapping[str, int],
+    marks: Mapping[str, int],
+    instrument_id: str,
+    k_num: int,
+    k_den: int,
+    arrays_at: ArraysAt,
 ) -> int | None:
-    """Where the engine's own maintenance check flips for a move of this instrument alone."""
+    """Where the engine's maintenance check flips when this instrument's mark alone moves."""
+    quantity, mark = positions[instrument_id], marks[instrument_id]
 
-    def is_met_at(price: int) -> bool:
-        return is_maintenance_met(equity + quantity * (price - mark), initial_margin, k_num, k_den)
+    def slack_at(price: int) -> int:
+        """``k_den * equity - k_num * IM`` at ``price``: >= 0 iff ``is_maintenance_met``."""
+        losses = compute_scenario_losses(positions, arrays_at(instrument_id, price))
+        moved = equity + quantity * (price - mark)  # variation margin at the moved mark
+        return k_den * moved - k_num * compute_initial_margin(losses)
 
-    return compute_liquidation_price(quantity, mark, is_met_at)
+    return compute_liquidation_price(quantity, mark, slack_at)
 
 
 def compute_liquidation_price(
-    quantity: int, mark: int, is_met_at: Callable[[int], bool]
+    quantity: int, mark: int, slack_at: Callable[[int], int]
 ) -> int | None:
-    """Boundary of a monotone margin predicate by integer bisection.
+    """The failing price (``slack_at < 0``) next to a holding one, on the position's losing side.
 
-    Long: the highest price in [1, mark] where ``is_met_at`` fails; short: the
-    lowest in [mark, PRICE_CAP]. ``mark`` itself when already failing.
+    Long: in [1, mark], the price above it holding; short: in [mark, PRICE_CAP],
+    the price below it holding, bracketed by doubling from the mark first (a
+    short's price is seldom far above it). ``mark`` itself when already failing.
     """
     if quantity == 0:
         return None
-    if not is_met_at(mark):
+    at_mark = slack_at(mark)
+    if at_mark < 0:
         return mark
     if quantity > 0:
-        if is_met_at(1):
+        at_one = slack_at(1)
+        return None if at_one >= 0 else find_boundary(1, at_one, mark, at_mark, slack_at)
+    low, at_low, high = mark, at_mark, min(2 * mark, PRICE_CAP)  # holds at low
+    at_high = slack_at(high)
+    while at_high >= 0:
+        if high == PRICE_CAP:
             return None
-        low, high = 1, mark  # fails at low, holds at high
-        while high - low > 1:
-            mid = (low + high) // 2
-            low, high = (low, mid) if is_met_at(mid) else (mid, high)
-        return low
-    if is_met_at(PRICE_CAP):
-        return None
-    low, high = mark, PRICE_CAP  # holds at low, fails at high
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (mid, high) if is_met_at(mid) else (low, mid)
-    return high
+        low, at_low, high = high, at_high, min(2 * high, PRICE_CAP)
+        at_high = slack_at(high)
+    return find_boundary(high, at_high, low, at_low, slack_at)
+
+
+def find_boundary(
+    fail: int, at_fail: int, hold: int, at_hold: int, slack_at: Callable[[int], int]
+) -> int:
+    """The failing price next to a holding one between ``fail`` (slack < 0) and ``hold``.
+
+    Each step keeps a failing and a holding end. It tries where a straight line
+    through the two ends' slacks crosses zero (the Illinois variant of false
+    position: an end kept twice has its slack halved), which lands next to the
+    boundary in a step or two for a slack that is nearly linear in the price
+    (one future or perpetual); after two steps that do not halve the bracket it
+    bisects, so it needs at most about three times as many evaluations as
+    plain bisection on any slack.
+    """
+    kept, slow = 0, 0  # the end kept last (+1 fail, -1 hold); steps in a row not halving
+    while abs(hold - fail) > 1:
+        span = hold - fail
+        bisect = slow >= 2
+        guess = fail + span // 2 if bisect else fail + span * -at_fail // (at_hold - at_fail)
+        low, high = sorted((fail, hold))
+        guess = min(max(guess, low + 1), high - 1)
+        slack = slack_at(guess)
+        if slack < 0:
+            fail, at_fail = guess, slack
+            at_hold, kept = (at_hold // 2 if kept == -1 else at_hold), -1
+        else:
+            hold, at_hold = guess, slack
+            at_fail, kept = (-max(1, -at_fail // 2) if kept == 1 else at_fail), 1
+        slow = 0 if bisect or 2 * abs(hold - fail) <= abs(span) + 1 else slow + 1
+    return fail

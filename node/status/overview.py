@@ -105,7 +105,7 @@ def get_health(state: ClearingState) -> list[dict[str, Any]]:
         if address == INSURANCE_MEMBER:
             continue
         for sub in sorted(member.sub_accounts):
-            risk = get_member_risk(state, address, sub)
+            risk = get_member_risk(state, address, sub, with_prices=False)
             if risk is None:
                 continue
             mm = risk.maintenance_margin

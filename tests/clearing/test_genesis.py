@@ -22,6 +22,10 @@ def test_example_genesis_parses_into_typed_records() -> None:
     option = g.instruments[3]
     assert option.option_type is OptionType.CALL and option.strike == 65_000_000
     assert g.instruments[0].funding_interval_ms == 3_600_000 and g.instruments[0].expiry_ms is None
+    assert (
+        g.instruments[0].funding_interest_ppm == 100
+        and g.instruments[2].funding_interest_ppm is None
+    )
     assert sum(v.power for v in g.validators) == 40
     assert g.collateral[1].quantum == 10**12
     setup = get_risk_setup(g)  # the example margins: an operator copying it gets a margined network
@@ -58,7 +62,27 @@ CASES = [
     (_set(["collateral", 0, "haircut_bps"], 10_000), "collateral[0].haircut_bps", "an integer"),
     (_set(["collateral", 0, "quantum"], 0), "collateral[0].quantum", "an integer"),
     (_set(["instruments", 0, "kind"], "swap"), "instruments[0].kind", "one of"),
-    (_delete(["instruments", 0, "funding_cap_bps"]), "instruments[0].funding_cap_bps", "present"),
+    (
+        _delete(["instruments", 0, "funding_interval_ms"]),
+        "instruments[0].funding_interval_ms",
+        "present",
+    ),
+    (_set(["instruments", 0, "funding_cap_bps"], 75), "instruments[0].funding_cap_bps", "one of"),
+    (
+        _set(["instruments", 0, "funding_interest_ppm"], 1_000_001),
+        "instruments[0].funding_interest_ppm",
+        "an integer in [-1000000, 1000000]",
+    ),
+    (
+        _set(["instruments", 0, "funding_interest_ppm"], 1.5),
+        "instruments[0].funding_interest_ppm",
+        "an integer",
+    ),
+    (
+        _set(["instruments", 2, "funding_interest_ppm"], 100),
+        "instruments[2].funding_interest_ppm",
+        "absent for a future",
+    ),
     (_set(["instruments", 2, "strike"], 5), "instruments[2].strike", "absent for a future"),
     (_set(["instruments", 0, "contract_size"], "1e-3"), "instruments[0].contract_size", "decimal"),
     (_set(["instruments", 3, "underlying"], "BTC-PERP"), "instruments[3].underlying", "future"),
@@ -98,6 +122,14 @@ def test_comment_keys_are_ignored() -> None:
     doc = genesis_doc()
     doc["instruments"][0]["_note"] = "hello"
     assert parse_genesis(doc).instruments[0].id == "BTC-PERP"
+
+
+def test_funding_interest_defaults_to_one_basis_point_per_8_hours() -> None:
+    doc = genesis_doc()
+    del doc["instruments"][0]["funding_interest_ppm"]
+    doc["instruments"][1]["funding_interest_ppm"] = -50
+    perps = parse_genesis(doc).instruments[:2]
+    assert [i.funding_interest_ppm for i in perps] == [100, -50]
 
 
 def test_root_must_be_an_object() -> None:

@@ -43,7 +43,7 @@ def params(**overrides: Any) -> RiskParams:
 
 def perp(iid: str, underlying: str) -> Instrument:
     return Instrument(iid, InstrumentKind.PERPETUAL, underlying, underlying, "1", 1, 1000, 5,
-                      SettlementStyle.CASH, None, None, None, 28_800_000, 75)  # fmt: skip
+                      SettlementStyle.CASH, None, None, None, 28_800_000, 100)  # fmt: skip
 
 
 def future(iid: str, underlying: str, expiry_ms: int) -> Instrument:
