@@ -27,8 +27,8 @@ from clearing.replay import get_replay_fields
 from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
 from clearing.state import ClearingState, Member
 
-ACCOUNT_VERSION = 2
-GLOBALS_VERSION = 5  # 5: settlement reserves, withdrawal expiry; 4: report hashes by digest
+ACCOUNT_VERSION = 3  # 3: assessments paid this epoch
+GLOBALS_VERSION = 5  # 5: settlement reserves, withdrawal expiry, Cover-N; 4: report hashes
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 
@@ -60,6 +60,7 @@ def encode_account(member: Member) -> bytes:
             sorted(member.used_nonces),
             member.default_fund,
             member.default_fund_required,
+            member.assessed,
         ]
     )
 
@@ -82,6 +83,7 @@ def get_global_fields(state: ClearingState) -> list[object]:
         sorted(state.final_settlement_prices.items()),
         [r.to_fields() for _, r in sorted(state.pending_withdrawals.items())],
         sorted(state.settlement_reserves.items()),
+        list(state.default_fund_cover),
     ]
 
 

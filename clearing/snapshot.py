@@ -73,7 +73,7 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     if version != SNAPSHOT_VERSION:
         raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
     state = initialize_state(genesis)
-    _decode_globals(state, expect_list(globals_, "globals", 15))
+    _decode_globals(state, expect_list(globals_, "globals", 16))
     for item in expect_list(trades, "trade_windows"):
         venue, high, bits = expect_list(item, "trade_window", 3)
         window = TradeIdWindow(
@@ -157,7 +157,10 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
     for item in expect_list(g[13], "settlement_reserves"):
         chain, reserve = expect_list(item, "settlement_reserve", 2)
         state.settlement_reserves[expect_int(chain, "chain_id", 1)] = expect_int(reserve, "reserve")
-    for item in expect_list(g[14], "report_hashes"):
+    state.default_fund_cover = tuple(
+        expect_int(loss, "default_fund_cover") for loss in expect_list(g[14], "default_fund_cover")
+    )
+    for item in expect_list(g[15], "report_hashes"):
         epoch, report_hash = expect_list(item, "report_hash", 2)
         state.report_hashes[expect_int(epoch, "epoch", 1)] = expect_bytes(
             report_hash, "report_hash", 32
@@ -166,9 +169,11 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
 
 def decode_member(account_bytes: bytes) -> Member:
     """A ``Member`` from its canonical account encoding (see ``encode_account``)."""
-    f = expect_list(unpack(account_bytes, "account"), "account", 7)
-    if f[0] != ACCOUNT_VERSION:
-        raise DecodeError("account", f"version {f[0]!r} is not {ACCOUNT_VERSION}")
+    f = expect_list(unpack(account_bytes, "account"), "account")
+    if not f or f[0] != ACCOUNT_VERSION:
+        version = f[0] if f else None
+        raise DecodeError("account", f"version {version!r} is not {ACCOUNT_VERSION}")
+    f = expect_list(f, "account", 8)
     member = Member(expect_bytes(f[1], "member", 20))
     for sub in expect_list(f[2], "sub_accounts"):
         sub_id, cash, collateral, positions = expect_list(sub, "sub_account", 4)
@@ -188,4 +193,5 @@ def decode_member(account_bytes: bytes) -> Member:
     member.used_nonces = {expect_int(n, "nonce") for n in expect_list(f[4], "used_nonces")}
     member.default_fund = _int(f[5], "default_fund")
     member.default_fund_required = _int(f[6], "default_fund_required")
+    member.assessed = _int(f[7], "assessed")
     return member

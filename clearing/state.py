@@ -60,6 +60,7 @@ class Member:
     used_nonces: set[int] = field(default_factory=set)  # of its signed requests
     default_fund: int = 0  # default fund contribution (Amount), managed by clearing/default
     default_fund_required: int = 0  # this epoch's required contribution; short of it: reduce-only
+    assessed: int = 0  # assessments paid this epoch (capped by risk.default_fund)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,8 @@ class ClearingState:
     report_hashes: dict[int, bytes] = field(default_factory=dict)  # epoch -> report hash
     # chain id -> settlement tokens its vault holds for cash (not for collateral quanta)
     settlement_reserves: dict[int, int] = field(default_factory=dict)
+    # the last epoch's Cover-N sizing: the N largest stress losses beyond initial margin
+    default_fund_cover: tuple[int, ...] = ()
     height: int = 0
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)

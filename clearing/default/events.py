@@ -25,7 +25,8 @@ class EventKind(StrEnum):
     OWN_CONTRIBUTION_USED = "own_contribution_used"  # layer 2
     INSURANCE_USED = "insurance_used"  # layer 3
     CONTRIBUTION_MUTUALISED = "contribution_mutualised"  # layer 4, one per paying member
-    DELEVERAGED = "deleveraged"  # layer 5: counterparty closed at the bankruptcy price
+    ASSESSED = "assessed"  # layer 5: a surviving member's assessment, one per member
+    DELEVERAGED = "deleveraged"  # layer 6: counterparty closed at the bankruptcy price
     UNCOVERED = "uncovered"  # loss left after every layer (booked by the insurance fund)
     CONTRIBUTION_REQUIRED = "contribution_required"  # epoch Cover-N sizing
     CONTRIBUTION_POSTED = "contribution_posted"  # top-up debited from sub-account 0
@@ -41,6 +42,7 @@ WATERFALL_KINDS: tuple[str, ...] = tuple(
         EventKind.OWN_CONTRIBUTION_USED,
         EventKind.INSURANCE_USED,
         EventKind.CONTRIBUTION_MUTUALISED,
+        EventKind.ASSESSED,
         EventKind.DELEVERAGED,
         EventKind.UNCOVERED,
     )

@@ -17,7 +17,8 @@ Each account, using the same margin code as the pre-trade check:
 2. Bankrupt (even a full close leaves negative equity, including a flat account
    whose collateral fell below its negative cash): the penalty takes what
    equity is left, the positions close, and the negative cash runs down the
-   waterfall (``clearing/default/waterfall.py``); what no layer covers is
+   waterfall (``clearing/default/waterfall.py``, assessments of the surviving
+   members' sub-accounts 0 included); what no layer covers is
    auto-deleveraged against profitable opposite positions at the bankruptcy
    price (``clearing/default/adl.py``). The defaulter ends flat with nothing.
 
@@ -77,6 +78,7 @@ class DefaultBook:
     accounts: Mapping[AccountKey, RiskAccount]
     contributions: Mapping[bytes, int]  # posted default-fund contributions per member
     required: Mapping[bytes, int] = field(default_factory=dict)  # this epoch's requirements
+    assessable: Mapping[bytes, int] = field(default_factory=dict)  # left to assess this epoch
 
 
 def get_initial_margin(account: RiskAccount, ctx: MarginContext) -> int:
@@ -143,8 +145,10 @@ def process_liquidations(
     """Liquidate every account below MM (up to the per-block cap, which insolvent accounts
     do not count against: none is left with negative equity); return book and events."""
     run = _Run(book, ctx, backstops, insurance)
+    order = get_liquidation_order(run.accounts, ctx, insurance)
+    run.in_default = {key[0] for key in order}  # a member in default is never assessed
     solvent_left = ctx.liquidation.max_per_block
-    for key in get_liquidation_order(run.accounts, ctx, insurance):
+    for key in order:
         account = run.accounts[key]
         if not is_insolvent(account):
             if solvent_left == 0:
@@ -152,7 +156,8 @@ def process_liquidations(
             solvent_left -= 1
         if is_liquidatable(account, ctx):
             run.liquidate(key)
-    return DefaultBook(run.accounts, run.contributions, book.required), tuple(run.events)
+    after = DefaultBook(run.accounts, run.contributions, book.required, run.assessable)
+    return after, tuple(run.events)
 
 
 def _apply_lots(
@@ -179,6 +184,8 @@ class _Run:
         insurance: AccountKey,
     ) -> None:
         self.accounts, self.contributions = dict(book.accounts), dict(book.contributions)
+        self.assessable = dict(book.assessable)
+        self.in_default: set[bytes] = set()
         self.required, self.ctx = book.required, ctx
         self.backstops, self.insurance = backstops, insurance
         self.events: list[DefaultEvent] = []
@@ -267,6 +274,11 @@ class _Run:
             member, -account.cash, max(account.collateral_value, 0),
             self.contributions.get(member, 0), max(self.accounts[self.insurance].cash, 0),
             self.contributions,
+            {
+                m: a
+                for m, a in self.assessable.items()
+                if (m, 0) in self.accounts and m not in self.in_default
+            },
         )  # fmt: skip
         seized = result.from_collateral
         self.accounts[key] = replace(
@@ -280,6 +292,10 @@ class _Run:
         for payer, amount in result.from_members:
             self.take_contribution(payer, key, amount)
             self.emit(EventKind.CONTRIBUTION_MUTUALISED, (payer, -1), amount, counterparty=key)
+        for payer, amount in result.from_assessments:
+            self.assessable[payer] -= amount
+            self.pay((payer, 0), key, amount)  # from its sub-account 0, as contributions are
+            self.emit(EventKind.ASSESSED, (payer, 0), amount, counterparty=key)
         return result.to_adl
 
     def take_contribution(self, member: bytes, key: AccountKey, amount: int) -> None:

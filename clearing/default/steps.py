@@ -49,6 +49,7 @@ from clearing.state import (
     get_member_for_write,
     get_sub_account_for_write,
 )
+from clearing.units import apply_bps_floor
 
 INSURANCE = (INSURANCE_MEMBER, 0)
 
@@ -63,7 +64,20 @@ def get_default_book(state: ClearingState) -> DefaultBook:
                                       fund.positions)  # fmt: skip
     members = [(a, m) for a, m in sorted(state.members.items()) if a != INSURANCE_MEMBER]
     contributions = {a: m.default_fund for a, m in members}
-    return DefaultBook(accounts, contributions, {a: m.default_fund_required for a, m in members})
+    required = {a: m.default_fund_required for a, m in members}
+    return DefaultBook(accounts, contributions, required, get_assessable(state))
+
+
+def get_assessable(state: ClearingState) -> dict[bytes, int]:
+    """What each member may still be assessed this epoch: the genesis share of its required
+    contribution, less what it has paid."""
+    setup = get_risk_setup(state.genesis)
+    cap_bps = 0 if setup is None else setup.params.default_fund.assessment_cap_bps
+    return {
+        address: max(0, apply_bps_floor(m.default_fund_required, cap_bps) - m.assessed)
+        for address, m in sorted(state.members.items())
+        if address != INSURANCE_MEMBER
+    }
 
 
 def _snapshot(state: ClearingState, account: SubAccount) -> RiskAccount:
@@ -94,6 +108,9 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
     for member, posted in sorted(after.contributions.items()):
         if posted != book.contributions[member]:
             get_member_for_write(state, member).default_fund = posted
+    for member, left in sorted(after.assessable.items()):
+        if left != book.assessable[member]:
+            get_member_for_write(state, member).assessed += book.assessable[member] - left
     return [to_ledger_event(e) for e in events]
 
 
@@ -182,7 +199,12 @@ def process_default_fund_step(state: ClearingState, ctx: BlockContext) -> list[E
     for address in state.members:
         if address != INSURANCE_MEMBER:
             exposures.setdefault(address, 0)
-    required = compute_required_contributions(exposures, setup.params.default_fund.cover)
+    cover = setup.params.default_fund.cover
+    required = compute_required_contributions(exposures, cover)
+    state.default_fund_cover = tuple(sorted(exposures.values(), reverse=True)[:cover])
+    for address in sorted(state.members):
+        if state.members[address].assessed:  # a new epoch: the assessment powers renew
+            get_member_for_write(state, address).assessed = 0
     moved = [_settle_contribution(state, member, required[member]) for member in sorted(required)]
     posted = {m: state.members[m].default_fund for m in required}
     _, events = get_contribution_events(required, posted)

@@ -2,7 +2,9 @@
 
 A loss left after a defaulter's close-out is met, in order, by: the
 defaulter's collateral, its own default-fund contribution, the insurance fund,
-the other members' contributions pro rata, and what is left goes to
+the other members' contributions pro rata, assessments of the surviving
+members pro rata to what each may still be assessed this epoch (a CCP
+rulebook's assessment powers, capped by genesis), and what is left goes to
 auto-deleveraging. Invariant: every layer pays at most what it holds and
 ``loss == sum(paid) + to_adl`` (value is neither created nor destroyed).
 
@@ -28,11 +30,13 @@ class WaterfallResult:
     from_insurance: int
     from_members: tuple[tuple[bytes, int], ...]  # sorted by member, non-zero only
     to_adl: int  # left for auto-deleveraging
+    from_assessments: tuple[tuple[bytes, int], ...] = ()  # sorted by member, non-zero only
 
     @property
     def covered(self) -> int:
         return (self.from_collateral + self.from_own_contribution + self.from_insurance
-                + sum(a for _, a in self.from_members))  # fmt: skip
+                + sum(a for _, a in self.from_members)
+                + sum(a for _, a in self.from_assessments))  # fmt: skip
 
 
 def compute_pro_rata(amount: int, weights: Mapping[K, int]) -> dict[K, int]:
@@ -59,8 +63,10 @@ def compute_waterfall(
     own_contribution: int,
     insurance_fund: int,
     contributions: Mapping[bytes, int],
+    assessable: Mapping[bytes, int] | None = None,
 ) -> WaterfallResult:
-    """Run ``loss`` down the layers; ``contributions`` are every member's, defaulter included."""
+    """Run ``loss`` down the layers; ``contributions`` are every member's, defaulter included;
+    ``assessable`` is what each member may still be assessed (the defaulter's is ignored)."""
     assert min(loss, collateral, own_contribution, insurance_fund) >= 0
     left = loss
     paid = []
@@ -71,10 +77,15 @@ def compute_waterfall(
     others = {m: c for m, c in sorted(contributions.items()) if m != defaulter and c > 0}
     mutualised = min(left, sum(others.values()))
     shares = compute_pro_rata(mutualised, others)
+    left -= mutualised
+    capacity = {m: c for m, c in sorted((assessable or {}).items()) if m != defaulter and c > 0}
+    assessed = min(left, sum(capacity.values()))
+    assessments = compute_pro_rata(assessed, capacity)
     return WaterfallResult(
         from_collateral=paid[0],
         from_own_contribution=paid[1],
         from_insurance=paid[2],
         from_members=tuple((m, a) for m, a in shares.items() if a),
-        to_adl=left - mutualised,
+        to_adl=left - assessed,
+        from_assessments=tuple((m, a) for m, a in assessments.items() if a),
     )

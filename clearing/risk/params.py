@@ -67,6 +67,9 @@ class LiquidationParams:
 class DefaultFundParams:
     cover: int  # Cover-N: the N largest uncollateralised stress losses
     stress_multiple: int  # stress scenarios scan this many scan ranges, full cover
+    # Once the default fund is used up, each surviving member can be assessed up to this
+    # share of its required contribution per epoch (0: no assessments) before deleveraging.
+    assessment_cap_bps: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,11 @@ def parse_risk_params(section: Mapping[str, Any]) -> RiskParams:
     liq = _Section(top.raw("liquidation"), "risk.liquidation",
                    {"penalty_bps", "fee_bps", "max_per_block", "partial_steps"})  # fmt: skip
     penalty = liq.integer("penalty_bps", 0, BPS_DENOMINATOR)
-    df = _Section(top.raw("default_fund"), "risk.default_fund", {"cover", "stress_multiple"})
+    df = _Section(
+        top.raw("default_fund"),
+        "risk.default_fund",
+        {"cover", "stress_multiple", "assessment_cap_bps"},
+    )
     params = RiskParams(
         k_num=k_num,
         k_den=k_den,
@@ -133,7 +140,11 @@ def parse_risk_params(section: Mapping[str, Any]) -> RiskParams:
             partial_steps=liq.integer("partial_steps", 1, 1000),
         ),
         default_fund=DefaultFundParams(
-            cover=df.integer("cover", 1, 100), stress_multiple=df.integer("stress_multiple", 1, 100)
+            cover=df.integer("cover", 1, 100),
+            stress_multiple=df.integer("stress_multiple", 1, 100),
+            assessment_cap_bps=df.integer("assessment_cap_bps", 0, 10 * BPS_DENOMINATOR)
+            if "assessment_cap_bps" in df.data
+            else 0,
         ),
         backstops=_parse_backstops(top.sequence("backstops") if "backstops" in section else []),
     )

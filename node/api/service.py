@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from clearing.default.house import get_house_equity, get_uncovered_deficit
 from clearing.state import ClearingState
+from node.api.house import get_clearing_house_status
 from node.liveness import CommitWatch
 from node.mempool import DuplicateTx, Mempool, MempoolError
 from node.metrics import NodeMetrics
@@ -123,17 +123,3 @@ class LocalNode:
         if self.status_extra is not None:
             status.update(self.status_extra())
         return status
-
-
-def get_clearing_house_status(state: ClearingState) -> dict[str, object]:
-    """Aggregates anyone may see: the house's own funds, whether withdrawals are halted and
-    why, and what each chain's vault holds for cash (no member's figures)."""
-    deficit = get_uncovered_deficit(state)
-    return {
-        "insurance_fund": state.insurance_fund,
-        "house_equity": get_house_equity(state),
-        "uncovered_deficit": deficit,
-        "withdrawals_halted": deficit > 0,
-        "fee_pool": state.fee_pool,
-        "settlement_reserves": {str(c): r for c, r in sorted(state.settlement_reserves.items())},
-    }

@@ -15,7 +15,7 @@ from clearing.collateral import get_collateral_quanta, get_pending_withdrawal_qu
 from clearing.risk.engine import INSURANCE_MEMBER, get_member_risk
 from clearing.state import ClearingState, is_settlement_token
 from node.api.bodies import hex0x
-from node.api.service import get_clearing_house_status
+from node.api.house import get_clearing_house_status
 from node.status.journal import Journal
 from node.status.vaults import VaultView
 

@@ -95,9 +95,16 @@ def render_clearing_house(house: dict[str, Any]) -> str:
     reserves = [
         {"chain_id": c, "held_for_cash": r} for c, r in house["settlement_reserves"].items()
     ]
+    fund, df = house["insurance_fund"], house["default_fund"]
     return (
         f"{alert}<p id='clearing-house'>house equity {house['house_equity']}, "
         f"fee pool {house['fee_pool']}, uncovered deficit {house['uncovered_deficit']}</p>"
+        f"<p id='insurance-fund'>insurance fund: cash {fund['cash']}, seized collateral "
+        f"worth {fund['collateral_value']}, {len(fund['positions'])} open house positions</p>"
+        f"<p id='default-fund'>default fund: {df['posted']} posted of {df['required']} "
+        f"required by {df['contributors']} members; Cover-{df['cover']} sizing "
+        f"{html.escape(str(df['cover_losses']))}; assessments up to "
+        f"{df['assessment_cap_bps']} bps of a contribution per epoch</p>"
         f"{table('settlement-reserves', reserves, 'no settlement tokens held for cash')}"
     )
 

@@ -74,7 +74,7 @@ def _tampered(mutate: object) -> bytes:
         (lambda f: f[3][0][3].append(f[3][0][2] + 1), "outside"),  # no gap below it
         (lambda f: f[3][0][3].extend([9, 9]), "outside"),  # not increasing
         (lambda f: f[4].append(5), "must be bytes"),
-        (lambda f: f[4].append(pack([2, b"\x00" * 19, [], [], [], 0, 0])), "20 bytes"),
+        (lambda f: f[4].append(pack([3, b"\x00" * 19, [], [], [], 0, 0, 0])), "20 bytes"),
         (lambda f: f[4].append(pack([9, b"\x00" * 20, [], [], [], 0, 0])), "version 9"),
     ],
 )

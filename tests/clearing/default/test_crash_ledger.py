@@ -21,11 +21,12 @@ BTC, ETH = "BTC-PERP", "ETH-PERP"
 LEVERED = {"group": "majors", "scan_bps": 500, "vol_bps": 6000, "vol_scan_bps": 0, "floor_bps": 0}
 
 
-def crash_box() -> Sandbox:
+def crash_box(assessment_cap_bps: int = 0) -> Sandbox:
     doc = genesis_doc()
     doc["risk"] = genesis_risk_section(
         underlyings={"BTC": LEVERED, "ETH": LEVERED}, stress_days=[],
-        default_fund={"cover": 2, "stress_multiple": 2},
+        default_fund={"cover": 2, "stress_multiple": 2,
+                      "assessment_cap_bps": assessment_cap_bps},
     )  # fmt: skip
     doc["oracle"]["max_move_bps"] = 5000
     doc["insurance_fund"] = 50_000_000
@@ -130,3 +131,31 @@ def test_crash_defaults_two_members_through_every_layer_on_the_ledger() -> None:
     assert not [e for e in events if E.address in (field(e, "member"), field(e, "counterparty"))]
     e_account = box.state.members[E.address].sub_accounts[0]
     assert e_account.cash == 0 and e_account.collateral == {USDC: 10**9}
+
+
+def test_assessments_come_after_the_default_fund_and_before_deleveraging() -> None:
+    box = crash_box(assessment_cap_bps=5_000)  # up to half a required contribution
+    trades(box)
+    box.apply([])  # the epoch sizes and tops up the default fund
+    required = {m.address: box.state.members[m.address].default_fund_required for m in (C, D)}
+    assert box.state.default_fund_cover and all(required.values())
+    before = total_value(box.state)
+    marks = dict(box.state.mark_prices)
+    crashed = {BTC: marks[BTC] * 7 // 10, ETH: marks[ETH] * 7 // 10}
+    events = list(box.apply([box.prices({"BTC/0.001": crashed[BTC], "ETH/0.01": crashed[ETH]},
+                                        crashed)]).events)  # fmt: skip
+    assert total_value(box.state) == before
+    b = B.address
+    layers = [e.kind for e in events if b in (field(e, "member"), field(e, "counterparty"))]
+    assert layers.index("contribution_mutualised") < layers.index("assessed") < \
+        layers.index("deleveraged")  # fmt: skip
+    paid: dict[object, int] = {}
+    for event in of(events, "assessed"):
+        paid[event.get("member")] = paid.get(event.get("member"), 0) + int(event.get("amount"))
+    assert set(paid) <= {C.address, D.address}  # survivors only, never a defaulter
+    for member, amount in paid.items():
+        assert amount == box.state.members[member].assessed <= required[member] // 2  # type: ignore[index]
+    assert paid and box.state.members[A.address].assessed == box.state.members[b].assessed == 0
+    box.apply([box.prices({"BTC/0.001": crashed[BTC], "ETH/0.01": crashed[ETH]}, crashed)])
+    box.apply([])  # the next epoch: the assessment powers renew
+    assert all(box.state.members[m].assessed == 0 for m in required)

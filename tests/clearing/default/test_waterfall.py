@@ -10,13 +10,24 @@ amounts = st.integers(0, 10**12)
 
 
 @given(amounts, amounts, amounts, amounts,
+       st.dictionaries(st.sampled_from(MEMBERS), amounts, max_size=5),
        st.dictionaries(st.sampled_from(MEMBERS), amounts, max_size=5))  # fmt: skip
 def test_waterfall_never_creates_or_destroys_value(
-    loss: int, collateral: int, own: int, fund: int, contributions: dict[bytes, int]
+    loss: int,
+    collateral: int,
+    own: int,
+    fund: int,
+    contributions: dict[bytes, int],
+    assessable: dict[bytes, int],
 ) -> None:
     defaulter = MEMBERS[0]
-    r = compute_waterfall(defaulter, loss, collateral, own, fund, contributions)
+    r = compute_waterfall(defaulter, loss, collateral, own, fund, contributions, assessable)
     assert r.covered + r.to_adl == loss
+    for member, paid in r.from_assessments:
+        assert member != defaulter and 0 < paid <= assessable[member]
+    if r.from_assessments:  # only once every contribution is used
+        others = sum(c for m, c in contributions.items() if m != defaulter)
+        assert sum(p for _, p in r.from_members) == others
     assert r.from_collateral <= collateral and r.from_own_contribution <= own
     assert r.from_insurance <= fund
     for member, paid in r.from_members:
@@ -31,6 +42,8 @@ def test_waterfall_never_creates_or_destroys_value(
     if r.to_adl:
         others = sum(c for m, c in contributions.items() if m != defaulter)
         assert sum(p for _, p in r.from_members) == others
+        can = sum(c for m, c in assessable.items() if m != defaulter)
+        assert sum(p for _, p in r.from_assessments) == can
 
 
 @given(st.dictionaries(st.sampled_from(MEMBERS), st.integers(0, 10**9), min_size=1), st.data())

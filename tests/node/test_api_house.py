@@ -1,0 +1,36 @@
+"""The clearing house in the open (node/api/house.py) and on the status page."""
+
+from __future__ import annotations
+
+from clearing.default.house import HOUSE
+from clearing.state import get_sub_account_for_write
+from node.api.house import get_clearing_house_status
+from node.status.page import render_clearing_house
+from tests.clearing.default.test_crash_ledger import A, B, C, D, crash_box, trades
+
+
+def test_the_default_fund_its_sizing_and_the_insurance_fund_are_served() -> None:
+    box = crash_box(assessment_cap_bps=5_000)
+    trades(box)
+    box.apply([])  # the epoch sizes the default fund
+    status = get_clearing_house_status(box.state)
+    df = status["default_fund"]
+    members = [box.state.members[m.address] for m in (A, B, C, D)]
+    assert df["posted"] == sum(m.default_fund for m in members)  # type: ignore[index]
+    assert df["required"] == sum(m.default_fund_required for m in members)  # type: ignore[index]
+    losses = df["cover_losses"]  # type: ignore[index]
+    assert len(losses) == df["cover"] == 2 and losses == sorted(losses, reverse=True)  # type: ignore[index]
+    assert df["required"] == sum(losses)  # type: ignore[index]
+    assert df["assessment_cap_bps"] == 5_000  # type: ignore[index]
+    assert status["insurance_fund"]["cash"] == box.state.insurance_fund  # type: ignore[index]
+    assert not status["withdrawals_halted"]
+
+
+def test_a_halt_is_served_and_shown_first() -> None:
+    box = crash_box()
+    get_sub_account_for_write(box.state, *HOUSE).cash = -box.state.insurance_fund - 42
+    status = get_clearing_house_status(box.state)
+    assert status["withdrawals_halted"] and status["uncovered_deficit"] == 42
+    page = render_clearing_house(status)
+    assert page.startswith("<p class='bad alert' id='withdrawals-halted'>")
+    assert "defaults cost 42 more than the waterfall held" in page
