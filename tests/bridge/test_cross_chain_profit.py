@@ -117,7 +117,10 @@ async def test_profit_leaves_on_the_chain_the_winner_never_used(tmp_path: Path) 
         devs = [deploy_devnet_chain(c, evm_set, TOKENS) for c in chains]
         time_ms = chains[0].w3.eth.get_block("latest")["timestamp"] * 1000
         box = build_genesis(doc, devs, time_ms)
-        a, b = (Bridge(c, d, box, tmp_path / f"{d.chain_id}.sqlite") for c, d in zip(chains, devs))
+        a, b = (
+            Bridge(c, d, box, tmp_path / f"{d.chain_id}.sqlite")
+            for c, d in zip(chains, devs, strict=True)
+        )
 
         def contract(bridge: Bridge, symbol: str) -> Any:
             address = to_checksum_address(bridge.dev.tokens[symbol])
