@@ -1,9 +1,11 @@
 """End-of-block and epoch steps of default management over the ledger state.
 
-``process_liquidation_step`` (end of every block, after variation margin and
-funding): snapshot every sub-account as a ``RiskAccount``, run the pure
-``process_liquidations``, and write the differences back (positions move at the
-mark, cash, seized collateral, default-fund contributions, insurance fund).
+``process_liquidation_step`` (end of every block, after variation margin,
+funding and margin calls): snapshot every sub-account as a ``RiskAccount``, run
+the pure ``process_liquidations`` over the accounts below MM and those whose
+margin call is overdue, write the differences back (positions move at the
+mark, cash, seized collateral, default-fund contributions, insurance fund), and
+close the margin calls of the accounts it liquidated.
 The insurance fund is ``state.insurance_fund`` plus the clearing house's own
 sub-account ``(INSURANCE_MEMBER, 0)``, which holds positions no backstop took
 and collateral seized from defaulters (paid for at its haircut value).
@@ -30,8 +32,10 @@ from clearing.default.liquidation import (
     DefaultBook,
     MarginContext,
     RiskAccount,
+    get_liquidated_keys,
     process_liquidations,
 )
+from clearing.default.margin_call import close_liquidated_calls, get_overdue_calls
 from clearing.events import Event, make_event
 from clearing.position import compute_long_change, compute_position_after_fill
 from clearing.risk.engine import (
@@ -80,12 +84,13 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
     if setup is None:
         return []
     params = setup.params
-    if not is_any_below_maintenance(state):
+    overdue = get_overdue_calls(state)
+    if not overdue and not is_any_below_maintenance(state):
         return []  # the common block: no snapshot of the book needed
     ctx_margin = MarginContext(get_risk_arrays(state, setup), state.mark_prices, params.k_num,
                                params.k_den, params.liquidation)  # fmt: skip
     book = get_default_book(state)
-    after, events = process_liquidations(book, ctx_margin, params.backstops, INSURANCE)
+    after, events = process_liquidations(book, ctx_margin, params.backstops, INSURANCE, overdue)
     if not events:
         return []
     for key in sorted(after.accounts):
@@ -94,7 +99,8 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
     for member, posted in sorted(after.contributions.items()):
         if posted != book.contributions[member]:
             get_member_for_write(state, member).default_fund = posted
-    return [to_ledger_event(e) for e in events]
+    closed = close_liquidated_calls(state, get_liquidated_keys(events))
+    return [*(to_ledger_event(e) for e in events), *closed]
 
 
 def is_any_below_maintenance(state: ClearingState) -> bool:
