@@ -1,4 +1,4 @@
-"""What a member sees: equity, IM, MM, free collateral, liquidation prices.
+"""What a member sees: equity, IM, MM, free collateral, liquidation prices, margin call.
 
 Every figure comes from the same functions the engine uses (``margin.py``),
 so a displayed liquidation price is exactly where the engine's check flips.
@@ -23,6 +23,7 @@ from clearing.risk.margin import (
     compute_scenario_losses,
     is_maintenance_met,
 )
+from clearing.state import MarginCall
 
 PRICE_CAP = 2**64  # no feed price may exceed it (genesis caps prices at uint64)
 
@@ -95,3 +96,23 @@ def compute_liquidation_price(
         mid = (low + high) // 2
         low, high = (mid, high) if is_met_at(mid) else (low, mid)
     return high
+
+
+@dataclass(frozen=True, slots=True)
+class MarginCallStatus:
+    amount_due: int  # IM - equity when the call opened
+    opened_height: int
+    deadline_height: int  # unmet by the end of this block: liquidation
+    blocks_left: int  # blocks after the current height in which it may still be met
+
+
+def get_margin_call_status(call: MarginCall | None, height: int) -> MarginCallStatus | None:
+    """The open margin call of a sub-account at ``height`` (None when there is none)."""
+    if call is None:
+        return None
+    return MarginCallStatus(
+        call.amount_due,
+        call.opened_height,
+        call.deadline_height,
+        max(call.deadline_height - height, 0),
+    )

@@ -6,10 +6,13 @@ from hypothesis import strategies as st
 from clearing.risk.arrays import RiskArrays
 from clearing.risk.margin import is_maintenance_met
 from clearing.risk.queries import (
+    MarginCallStatus,
     compute_liquidation_price,
     get_account_risk,
     get_liquidation_price,
+    get_margin_call_status,
 )
+from clearing.state import MarginCall
 
 ARRAYS = RiskArrays(1, ("X", "Y"), ("base", "up", "down"), ((0, 100, -100), (0, 30, -30)))
 KEY = (1, b"\x01" * 20)
@@ -57,3 +60,11 @@ def test_liquidation_price_is_where_the_engine_check_flips(
     assert not met(price)
     if price != mark:
         assert met(price + 1 if q > 0 else price - 1)
+
+
+def test_margin_call_status_counts_the_blocks_left_down_to_zero() -> None:
+    call = MarginCall(amount_due=7, opened_height=10, deadline_height=13)
+    assert get_margin_call_status(None, 11) is None
+    assert get_margin_call_status(call, 10) == MarginCallStatus(7, 10, 13, 3)
+    assert get_margin_call_status(call, 13) == MarginCallStatus(7, 10, 13, 0)
+    assert get_margin_call_status(call, 15) == MarginCallStatus(7, 10, 13, 0)  # liquidation due
