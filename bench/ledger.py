@@ -10,7 +10,9 @@ process's CPU time, which a busy shared machine disturbs less.
 ``bytes_per_position``: traced memory (tracemalloc) of the book's position
 records rebuilt as the state holds them (record, ints, dict slot), per record.
 ``mtm_s`` / ``funding_s``: one end-of-block variation-margin and funding pass
-over the resulting book.
+over the resulting book. ``margin_calls_s`` / ``liquidation_s``: the margin-call
+and liquidation steps of that block (new marks, so every IM is computed afresh),
+with every member far above initial margin: the common block, no call open.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from clearing.context import BlockContext
+from clearing.default.margin_call import process_margin_calls
+from clearing.default.steps import process_liquidation_step
 from clearing.funding import process_funding
 from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_ed25519_key
@@ -162,6 +166,12 @@ def run(argv: list[str]) -> dict[str, object]:
     start = time.perf_counter()
     process_funding(state, hour_later)
     funding_s = time.perf_counter() - start
+    start = time.perf_counter()
+    assert process_margin_calls(state, hour_later) == []
+    margin_calls_s = time.perf_counter() - start
+    start = time.perf_counter()
+    assert process_liquidation_step(state, hour_later) == []
+    liquidation_s = time.perf_counter() - start
     flat = all(
         sum(a.positions[i].quantity for m in state.members.values()
             for a in m.sub_accounts.values() if i in a.positions) == 0
@@ -179,5 +189,7 @@ def run(argv: list[str]) -> dict[str, object]:
         "bytes_per_position": measure_bytes_per_position(state),
         "mtm_s": round(mtm_s, 3),
         "funding_s": round(funding_s, 3),
+        "margin_calls_s": round(margin_calls_s, 3),
+        "liquidation_s": round(liquidation_s, 3),
         "book_flat": flat,
     }

@@ -26,9 +26,15 @@ from clearing.context import BlockContext
 from clearing.default.default_fund import is_growing
 from clearing.default.liquidation import AccountKey
 from clearing.events import Event, make_event
-from clearing.risk.engine import INSURANCE_MEMBER, get_kept_initial_margin, get_risk_setup
+from clearing.risk.engine import (
+    INSURANCE_MEMBER,
+    get_kept_initial_margin,
+    get_quantities,
+    get_risk_setup,
+    get_worst_losses,
+)
 from clearing.risk.errors import MarginCallReduceOnly
-from clearing.risk.margin import is_maintenance_met
+from clearing.risk.margin import compute_initial_margin_bound, is_maintenance_met
 from clearing.state import (
     ClearingState,
     MarginCall,
@@ -44,6 +50,7 @@ def process_margin_calls(state: ClearingState, ctx: BlockContext) -> list[Event]
         return []
     k_num, k_den = setup.params.k_num, setup.params.k_den
     deadline_blocks = setup.params.margin_call.deadline_blocks
+    worst = get_worst_losses(state)
     events: list[tuple[AccountKey, Event]] = []
     for address, member in state.members.items():
         if address == INSURANCE_MEMBER:
@@ -53,6 +60,10 @@ def process_margin_calls(state: ClearingState, ctx: BlockContext) -> list[Event]
             if call is None and not account.positions:
                 continue
             equity = account.cash + get_collateral_value(state, account)
+            if call is None and equity >= compute_initial_margin_bound(
+                get_quantities(account), worst
+            ):
+                continue  # the common account: IM surely covered, no vector needed
             # keep=False: like the liquidation scan, read kept entries without keeping more
             im = get_kept_initial_margin(state, address, sub, account, keep=False)
             key = (address, sub)

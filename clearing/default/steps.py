@@ -44,8 +44,9 @@ from clearing.risk.engine import (
     get_quantities,
     get_risk_arrays,
     get_risk_setup,
+    get_worst_losses,
 )
-from clearing.risk.margin import is_maintenance_met
+from clearing.risk.margin import compute_initial_margin_bound, is_maintenance_met
 from clearing.state import (
     ClearingState,
     SubAccount,
@@ -108,13 +109,18 @@ def is_any_below_maintenance(state: ClearingState) -> bool:
     setup = get_risk_setup(state.genesis)
     assert setup is not None
     k_num, k_den = setup.params.k_num, setup.params.k_den
+    worst = get_worst_losses(state)
     for address, member in state.members.items():
         if address == INSURANCE_MEMBER:
             continue
         for sub, account in member.sub_accounts.items():
-            if not get_quantities(account):
+            quantities = get_quantities(account)
+            if not quantities:
                 continue
             equity = account.cash + get_collateral_value(state, account)
+            bound = compute_initial_margin_bound(quantities, worst)
+            if is_maintenance_met(equity, bound, k_num, k_den):
+                continue  # MM surely met: no scenario vector needed
             # keep=False: the scan reads kept entries but does not keep every account's vector
             im = get_kept_initial_margin(state, address, sub, account, keep=False)
             if not is_maintenance_met(equity, im, k_num, k_den):

@@ -29,6 +29,7 @@ from clearing.risk.margin import (
     check_trade_margin,
     compute_initial_margin,
     compute_scenario_losses,
+    compute_worst_losses,
 )
 from clearing.risk.params import INSURANCE_MEMBER as INSURANCE_MEMBER
 from clearing.risk.params import RiskParams, parse_risk_params
@@ -156,6 +157,20 @@ def get_kept_initial_margin(
     cache = get_risk_cache(state, setup)
     key = (member, sub_account)
     return get_account_figures(cache, key, get_quantities(account), keep).initial_margin
+
+
+def get_worst_losses(state: ClearingState) -> dict[str, int]:
+    """``compute_worst_losses`` of the current margin arrays (kept while they are current)."""
+    global _worst_losses
+    setup = get_risk_setup(state.genesis)
+    assert setup is not None
+    arrays = get_risk_arrays(state, setup)
+    if _worst_losses is None or _worst_losses[0] is not arrays:
+        _worst_losses = (arrays, compute_worst_losses(arrays))
+    return _worst_losses[1]
+
+
+_worst_losses: tuple[RiskArrays, dict[str, int]] | None = None
 
 
 def get_initial_margin_requirement(state: ClearingState, member: bytes, sub_account: int) -> int:
