@@ -17,7 +17,9 @@ While a call is open the sub-account may only reduce positions (``check_margin_c
 from the trade path); withdrawals and transfers out already require IM.
 
 The common block (nobody between MM and IM, no call open) costs one pass over
-the sub-accounts with positions through the kept IM, no snapshot of the book.
+the sub-accounts with positions, no snapshot of the book: where equity covers an
+``O(positions)`` bound of IM (``compute_initial_margin_bound``) no scenario vector
+is built; elsewhere IM comes through the kept figures.
 """
 
 from __future__ import annotations
