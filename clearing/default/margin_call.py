@@ -19,7 +19,8 @@ from the trade path); withdrawals and transfers out already require IM.
 The common block (nobody between MM and IM, no call open) costs one pass over
 the sub-accounts with positions, no snapshot of the book: where equity covers an
 ``O(positions)`` bound of IM (``compute_initial_margin_bound``) no scenario vector
-is built; elsewhere IM comes through the kept figures.
+is built; elsewhere IM comes through the kept figures, and a vector computed
+here serves the liquidation scan that follows (``get_scanned_initial_margin``).
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from clearing.default.liquidation import AccountKey
 from clearing.events import Event, make_event
 from clearing.risk.engine import (
     INSURANCE_MEMBER,
-    get_kept_initial_margin,
     get_quantities,
     get_risk_setup,
+    get_scanned_initial_margin,
     get_worst_losses,
 )
 from clearing.risk.errors import MarginCallReduceOnly
@@ -66,8 +67,7 @@ def process_margin_calls(state: ClearingState, ctx: BlockContext) -> list[Event]
                 get_quantities(account), worst
             ):
                 continue  # the common account: IM surely covered, no vector needed
-            # keep=False: like the liquidation scan, read kept entries without keeping more
-            im = get_kept_initial_margin(state, address, sub, account, keep=False)
+            im = get_scanned_initial_margin(state, address, sub, account)
             key = (address, sub)
             if call is None:
                 if equity < im and is_maintenance_met(equity, im, k_num, k_den):

@@ -44,7 +44,9 @@ from clearing.risk.engine import (
     get_quantities,
     get_risk_arrays,
     get_risk_setup,
+    get_scanned_initial_margin,
     get_worst_losses,
+    release_scanned_figures,
 )
 from clearing.risk.margin import compute_initial_margin_bound, is_maintenance_met
 from clearing.state import (
@@ -121,10 +123,11 @@ def is_any_below_maintenance(state: ClearingState) -> bool:
             bound = compute_initial_margin_bound(quantities, worst)
             if is_maintenance_met(equity, bound, k_num, k_den):
                 continue  # MM surely met: no scenario vector needed
-            # keep=False: the scan reads kept entries but does not keep every account's vector
-            im = get_kept_initial_margin(state, address, sub, account, keep=False)
+            im = get_scanned_initial_margin(state, address, sub, account)
             if not is_maintenance_met(equity, im, k_num, k_den):
+                release_scanned_figures()
                 return True
+    release_scanned_figures()  # the block's last scan
     return False
 
 

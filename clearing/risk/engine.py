@@ -159,6 +159,38 @@ def get_kept_initial_margin(
     return get_account_figures(cache, key, get_quantities(account), keep).initial_margin
 
 
+def get_scanned_initial_margin(
+    state: ClearingState, member: bytes, sub_account: int, account: SubAccount
+) -> int:
+    """IM for the end-of-block scans (margin calls, then liquidation), through the kept
+    figures; an entry computed here is not kept in the risk cache (a whole-book scan
+    need not hold every account's vector from block to block) but remembered for the
+    next scan, against the same arrays and quantities, until ``release_scanned_figures``:
+    the two scans of a block compute each vector once."""
+    global _scanned
+    setup = get_risk_setup(state.genesis)
+    if setup is None or not account.positions:
+        return 0
+    cache = get_risk_cache(state, setup)
+    scanned = _scanned
+    if scanned is None or scanned[0] is not cache:
+        scanned = _scanned = (cache, {})
+    key = (member, sub_account)
+    quantities = get_quantities(account)
+    entry = scanned[1].get(key)
+    if entry is None or entry.quantities != quantities:
+        entry = scanned[1][key] = get_account_figures(cache, key, quantities, keep=False)
+    return entry.initial_margin
+
+
+def release_scanned_figures() -> None:
+    global _scanned
+    _scanned = None
+
+
+_scanned: tuple[RiskCache, dict[tuple[bytes, int], AccountFigures]] | None = None
+
+
 def get_worst_losses(state: ClearingState) -> dict[str, int]:
     """``compute_worst_losses`` of the current margin arrays (kept while they are current)."""
     global _worst_losses

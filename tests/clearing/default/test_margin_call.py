@@ -11,7 +11,13 @@ from clearing.default.liquidation import process_liquidations as liquidate
 from clearing.default.margin_call import check_margin_call
 from clearing.errors import DecodeError, GenesisError
 from clearing.events import Event
-from clearing.risk.engine import get_account_initial_margin, get_quantities, get_risk_arrays
+from clearing.risk.engine import (
+    get_account_initial_margin,
+    get_quantities,
+    get_risk_arrays,
+    get_scanned_initial_margin,
+    release_scanned_figures,
+)
 from clearing.risk.engine import get_risk_setup as setup_of
 from clearing.risk.errors import MarginCallReduceOnly
 from clearing.risk.params import DEFAULT_MARGIN_CALL_DEADLINE_BLOCKS, parse_risk_params
@@ -247,3 +253,22 @@ def test_the_error_carries_the_call() -> None:
         A, 2, 5, 13,
     )  # fmt: skip
     check_margin_call(A, 2, MarginCall(5, 10, 13), BTC, -2, -1)  # a reduction passes
+
+
+def test_the_scans_share_a_vector_only_for_the_same_arrays_and_lots() -> None:
+    box = new_box()
+    book(box, 700_000_000)
+    state = box.state
+    account = state.members[A].sub_accounts[0]
+
+    def scanned() -> int:
+        return get_scanned_initial_margin(state, A, 0, account)
+
+    assert scanned() == get_account_initial_margin(state, account) == IM_100
+    assert (A, 0) not in state.risk_cache.accounts  # remembered for the scans, not kept
+    account.positions[BTC].quantity = 50  # other lots: computed again
+    assert scanned() == get_account_initial_margin(state, account) == IM_100 // 2
+    state.mark_prices[BTC] *= 2  # other arrays: computed again
+    assert scanned() == get_account_initial_margin(state, account) == IM_100
+    release_scanned_figures()
+    assert scanned() == IM_100
