@@ -22,6 +22,7 @@ from clearing.codec import expect_bytes, expect_int, expect_list, expect_str, pa
 from clearing.collateral import CollateralCredit, process_collateral_credit
 from clearing.context import BlockContext
 from clearing.default.house import process_house_collateral
+from clearing.default.margin_call import process_margin_calls
 from clearing.default.steps import process_default_fund_step, process_liquidation_step
 from clearing.errors import (
     DecodeError,
@@ -71,14 +72,16 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
 }
 
 # Order matters: settle variation margin at the new marks before funding, and
-# both before expiring instruments; liquidation (and the waterfall behind it)
-# then sees every account at its settled equity and leaves none insolvent;
+# both before expiring instruments; margin calls and liquidation (and the
+# waterfall behind it) then see every account at its settled equity, liquidation
+# sees the calls that expired in this block and leaves no account insolvent;
 # only then is negative cash paid from collateral and the house's seized
 # collateral sold, so a sale never races a default.
 END_OF_BLOCK_STEPS: tuple[Step, ...] = (
     process_mark_to_market,
     process_funding,
     process_expiries,
+    process_margin_calls,
     process_liquidation_step,
     process_negative_cash,
     process_house_collateral,

@@ -27,7 +27,7 @@ from clearing.replay import get_replay_fields
 from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
 from clearing.state import ClearingState, Member
 
-ACCOUNT_VERSION = 3  # 3: assessments paid this epoch
+ACCOUNT_VERSION = 3  # 3: assessments paid this epoch, each sub-account's open margin call
 GLOBALS_VERSION = 5  # 5: settlement reserves, withdrawal expiry, Cover-N; 4: report hashes
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
@@ -50,7 +50,8 @@ def encode_account(member: Member) -> bytes:
             ]
             for i, p in sorted(sub.positions.items())
         ]
-        subs.append([sub_id, sub.cash, collateral, positions])
+        call = [] if sub.margin_call is None else sub.margin_call.to_fields()
+        subs.append([sub_id, sub.cash, collateral, positions, call])
     return pack(
         [
             ACCOUNT_VERSION,

@@ -34,6 +34,7 @@ from clearing.replay import DepositNonces, TradeIdWindow, get_credit_fields
 from clearing.root import ACCOUNT_VERSION, encode_account, get_global_fields
 from clearing.state import (
     ClearingState,
+    MarginCall,
     Member,
     Position,
     SubAccount,
@@ -167,6 +168,19 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
         )
 
 
+def _decode_margin_call(obj: object) -> MarginCall | None:
+    fields = expect_list(obj, "margin_call")
+    if not fields:
+        return None
+    amount_due, opened, deadline = expect_list(fields, "margin_call", 3)
+    opened_height = expect_int(opened, "opened_height")
+    return MarginCall(
+        expect_int(amount_due, "amount_due", 1, INT64_MAX),
+        opened_height,
+        expect_int(deadline, "deadline_height", opened_height + 1),
+    )
+
+
 def decode_member(account_bytes: bytes) -> Member:
     """A ``Member`` from its canonical account encoding (see ``encode_account``)."""
     f = expect_list(unpack(account_bytes, "account"), "account")
@@ -176,7 +190,7 @@ def decode_member(account_bytes: bytes) -> Member:
     f = expect_list(f, "account", 8)
     member = Member(expect_bytes(f[1], "member", 20))
     for sub in expect_list(f[2], "sub_accounts"):
-        sub_id, cash, collateral, positions = expect_list(sub, "sub_account", 4)
+        sub_id, cash, collateral, positions, call = expect_list(sub, "sub_account", 5)
         account = SubAccount(_int(cash, "cash"))
         for item in expect_list(collateral, "collateral"):
             chain, token, quanta = expect_list(item, "collateral", 3)
@@ -188,6 +202,7 @@ def decode_member(account_bytes: bytes) -> Member:
             account.positions[expect_str(p[0], "instrument")] = Position(
                 quantity, entry, settlement, realised, expect_big_int(p[5], "funding_index")
             )
+        account.margin_call = _decode_margin_call(call)
         member.sub_accounts[expect_int(sub_id, "sub_account")] = account
     member.venues = {expect_str(v, "venue") for v in expect_list(f[3], "venues")}
     member.used_nonces = {expect_int(n, "nonce") for n in expect_list(f[4], "used_nonces")}

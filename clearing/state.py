@@ -43,6 +43,20 @@ class Position:
     funding_index: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class MarginCall:
+    """An open margin call (clearing/default/margin_call.py): ``amount_due`` is
+    IM - equity when the call opened at ``opened_height``; unmet by the end of block
+    ``deadline_height``, the sub-account is liquidated."""
+
+    amount_due: int
+    opened_height: int
+    deadline_height: int
+
+    def to_fields(self) -> list[int]:
+        return [self.amount_due, self.opened_height, self.deadline_height]
+
+
 @dataclass(slots=True)
 class SubAccount:
     """Cross-margined inside, isolated from the member's other sub-accounts."""
@@ -50,6 +64,7 @@ class SubAccount:
     cash: int = 0
     collateral: dict[CollateralKey, int] = field(default_factory=dict)
     positions: dict[str, Position] = field(default_factory=dict)
+    margin_call: MarginCall | None = None  # open while equity is in [MM, IM)
 
 
 @dataclass(slots=True)

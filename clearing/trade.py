@@ -35,6 +35,7 @@ from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.context import BlockContext
 from clearing.default.default_fund import check_reduce_only, is_reduce_only
+from clearing.default.margin_call import check_margin_call
 from clearing.errors import (
     BadSignature,
     DecodeError,
@@ -155,7 +156,8 @@ def check_pre_trade_margin(
 ) -> TradeFigures | None:
     """Reject a trade that leaves the sub-account below initial margin while raising
     its risk, and any trade that grows a position of a member short of its required
-    default-fund contribution (typed errors carrying the numbers).
+    default-fund contribution or of a sub-account under a margin call (typed errors
+    carrying the numbers).
 
     ``account`` is the sub-account before the trade (None if new, still unchanged
     in ``state``); the trade would leave ``position`` in ``instrument_id`` and
@@ -163,10 +165,15 @@ def check_pre_trade_margin(
     ``clearing/risk/engine.py``; returns its figures for ``write_side`` to keep.
     """
     before = None if account is None else account.positions.get(instrument_id)
+    # The trade changes one instrument only, so that one decides.
+    lots = before.quantity if before is not None else 0
     if is_reduce_only(member.default_fund_required, member.default_fund):
-        # The trade changes one instrument only, so that one decides.
-        lots = before.quantity if before is not None else 0
         check_reduce_only(member.address, {instrument_id: lots}, {instrument_id: position.quantity})
+    if account is not None and account.margin_call is not None:
+        check_margin_call(
+            member.address, sub_account, account.margin_call, instrument_id, lots,
+            position.quantity,
+        )  # fmt: skip
     cash_after = cash_delta if account is None else account.cash + cash_delta
     return check_pre_trade(
         state, member.address, sub_account, account, instrument_id, position.quantity, cash_after

@@ -41,11 +41,16 @@ def is_reduce_only(required: int, posted: int) -> bool:
     return posted < required
 
 
+def is_growing(quantity_before: int, quantity_after: int) -> bool:
+    """The change grows a position or flips its side (what reduce-only refuses)."""
+    return abs(quantity_after) > abs(quantity_before) or quantity_before * quantity_after < 0
+
+
 def check_reduce_only(member: bytes, before: Mapping[str, int], after: Mapping[str, int]) -> None:
     """Reject any change that grows a position or flips its side."""
     for iid in sorted(set(before) | set(after)):
         q0, q1 = before.get(iid, 0), after.get(iid, 0)
-        if abs(q1) > abs(q0) or q0 * q1 < 0:
+        if is_growing(q0, q1):
             raise ReduceOnly(member, iid, q0, q1)
 
 

@@ -1,8 +1,11 @@
 """End-of-block liquidation of sub-accounts below maintenance margin (pure).
 
-Order: by how far below MM (``k_num*IM - k_den*equity``, largest first), then
-(member, sub-account); at most ``max_per_block`` solvent accounts per block (every
-insolvent one is resolved in the block it appears).
+Due: an account below MM, one with negative equity (flat or not), or one whose
+margin call is overdue (past its deadline, ``clearing/default/margin_call.py``)
+and still below IM. Order: by how far below MM (``k_num*IM - k_den*equity``,
+largest first; an overdue call above MM comes after every account below it),
+then (member, sub-account); at most ``max_per_block`` solvent accounts per block
+(every insolvent one is resolved in the block it appears).
 
 Each account, using the same margin code as the pre-trade check:
 
@@ -104,10 +107,22 @@ def is_liquidatable(account: RiskAccount, ctx: MarginContext) -> bool:
     )
 
 
+def is_due(
+    key: AccountKey, account: RiskAccount, ctx: MarginContext, overdue: frozenset[AccountKey]
+) -> bool:
+    """Below MM, or under an overdue margin call and still below IM."""
+    if key in overdue and account.positions:
+        return account.equity < get_initial_margin(account, ctx)
+    return is_liquidatable(account, ctx)
+
+
 def get_liquidation_order(
-    accounts: Mapping[AccountKey, RiskAccount], ctx: MarginContext, insurance: AccountKey
+    accounts: Mapping[AccountKey, RiskAccount],
+    ctx: MarginContext,
+    insurance: AccountKey,
+    overdue: frozenset[AccountKey] = frozenset(),
 ) -> list[AccountKey]:
-    due = [k for k, a in accounts.items() if k != insurance and is_liquidatable(a, ctx)]
+    due = [k for k, a in accounts.items() if k != insurance and is_due(k, a, ctx, overdue)]
     return sorted(due, key=lambda k: (-get_shortfall(accounts[k], ctx), k))
 
 
@@ -140,12 +155,18 @@ def find_partial_close(account: RiskAccount, ctx: MarginContext) -> ClosePlan | 
 
 
 def process_liquidations(
-    book: DefaultBook, ctx: MarginContext, backstops: tuple[AccountKey, ...], insurance: AccountKey
+    book: DefaultBook,
+    ctx: MarginContext,
+    backstops: tuple[AccountKey, ...],
+    insurance: AccountKey,
+    overdue: frozenset[AccountKey] = frozenset(),
 ) -> tuple[DefaultBook, tuple[DefaultEvent, ...]]:
-    """Liquidate every account below MM (up to the per-block cap, which insolvent accounts
-    do not count against: none is left with negative equity); return book and events."""
+    """Liquidate every due account (up to the per-block cap, which insolvent accounts do
+    not count against: none is left with negative equity); return book and events.
+
+    ``overdue``: accounts whose margin call is past its deadline."""
     run = _Run(book, ctx, backstops, insurance)
-    order = get_liquidation_order(run.accounts, ctx, insurance)
+    order = get_liquidation_order(run.accounts, ctx, insurance, overdue)
     run.in_default = {key[0] for key in order}  # a member in default is never assessed
     solvent_left = ctx.liquidation.max_per_block
     for key in order:
@@ -154,10 +175,18 @@ def process_liquidations(
             if solvent_left == 0:
                 continue
             solvent_left -= 1
-        if is_liquidatable(account, ctx):
+        if is_due(key, account, ctx, overdue):
             run.liquidate(key)
     after = DefaultBook(run.accounts, run.contributions, book.required, run.assessable)
     return after, tuple(run.events)
+
+
+def get_liquidated_keys(events: tuple[DefaultEvent, ...]) -> set[AccountKey]:
+    """The accounts a run liquidated: each leaves a ``liquidated`` step (lots handed
+    over) or, bankrupt, a ``collateral_seized`` one (the waterfall's first layer, even
+    at 0); no other account is named by either."""
+    kinds = (EventKind.LIQUIDATED, EventKind.COLLATERAL_SEIZED)
+    return {(e.member, e.sub_account) for e in events if e.kind in kinds}
 
 
 def _apply_lots(

@@ -1,9 +1,11 @@
 """End-of-block and epoch steps of default management over the ledger state.
 
-``process_liquidation_step`` (end of every block, after variation margin and
-funding): snapshot every sub-account as a ``RiskAccount``, run the pure
-``process_liquidations``, and write the differences back (positions move at the
-mark, cash, seized collateral, default-fund contributions, insurance fund).
+``process_liquidation_step`` (end of every block, after variation margin,
+funding and margin calls): snapshot every sub-account as a ``RiskAccount``, run
+the pure ``process_liquidations`` over the accounts below MM and those whose
+margin call is overdue, write the differences back (positions move at the
+mark, cash, seized collateral, default-fund contributions, insurance fund), and
+close the margin calls of the accounts it liquidated.
 The insurance fund is ``state.insurance_fund`` plus the clearing house's own
 sub-account ``(INSURANCE_MEMBER, 0)``, which holds positions no backstop took
 and collateral seized from defaulters (paid for at its haircut value).
@@ -30,8 +32,10 @@ from clearing.default.liquidation import (
     DefaultBook,
     MarginContext,
     RiskAccount,
+    get_liquidated_keys,
     process_liquidations,
 )
+from clearing.default.margin_call import close_liquidated_calls, get_overdue_calls
 from clearing.events import Event, make_event
 from clearing.position import compute_long_change, compute_position_after_fill
 from clearing.risk.engine import (
@@ -40,8 +44,11 @@ from clearing.risk.engine import (
     get_quantities,
     get_risk_arrays,
     get_risk_setup,
+    get_scanned_initial_margin,
+    get_worst_losses,
+    release_scanned_figures,
 )
-from clearing.risk.margin import is_maintenance_met
+from clearing.risk.margin import compute_initial_margin_bound, is_maintenance_met
 from clearing.state import (
     ClearingState,
     SubAccount,
@@ -94,12 +101,13 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
     if setup is None:
         return []
     params = setup.params
-    if not is_any_below_maintenance(state):
+    overdue = get_overdue_calls(state)
+    if not overdue and not is_any_below_maintenance(state):
         return []  # the common block: no snapshot of the book needed
     ctx_margin = MarginContext(get_risk_arrays(state, setup), state.mark_prices, params.k_num,
                                params.k_den, params.liquidation)  # fmt: skip
     book = get_default_book(state)
-    after, events = process_liquidations(book, ctx_margin, params.backstops, INSURANCE)
+    after, events = process_liquidations(book, ctx_margin, params.backstops, INSURANCE, overdue)
     if not events:
         return []
     for key in sorted(after.accounts):
@@ -111,7 +119,8 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
     for member, left in sorted(after.assessable.items()):
         if left != book.assessable[member]:
             get_member_for_write(state, member).assessed += book.assessable[member] - left
-    return [to_ledger_event(e) for e in events]
+    closed = close_liquidated_calls(state, get_liquidated_keys(events))
+    return [*(to_ledger_event(e) for e in events), *closed]
 
 
 def is_any_below_maintenance(state: ClearingState) -> bool:
@@ -120,19 +129,26 @@ def is_any_below_maintenance(state: ClearingState) -> bool:
     setup = get_risk_setup(state.genesis)
     assert setup is not None
     k_num, k_den = setup.params.k_num, setup.params.k_den
+    worst = get_worst_losses(state)
     for address, member in state.members.items():
         if address == INSURANCE_MEMBER:
             continue
         for sub, account in member.sub_accounts.items():
-            if not get_quantities(account):
+            quantities = get_quantities(account)
+            if not quantities:
                 if account.cash < 0 and account.cash + get_collateral_value(state, account) < 0:
-                    return True
+                    release_scanned_figures()
+                    return True  # flat and insolvent
                 continue
             equity = account.cash + get_collateral_value(state, account)
-            # keep=False: the scan reads kept entries but does not keep every account's vector
-            im = get_kept_initial_margin(state, address, sub, account, keep=False)
+            bound = compute_initial_margin_bound(quantities, worst)
+            if is_maintenance_met(equity, bound, k_num, k_den):
+                continue  # MM surely met: no scenario vector needed
+            im = get_scanned_initial_margin(state, address, sub, account)
             if not is_maintenance_met(equity, im, k_num, k_den):
+                release_scanned_figures()
                 return True
+    release_scanned_figures()  # the block's last scan
     return False
 
 

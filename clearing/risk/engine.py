@@ -30,6 +30,7 @@ from clearing.risk.margin import (
     check_trade_margin,
     compute_initial_margin,
     compute_scenario_losses,
+    compute_worst_losses,
 )
 from clearing.risk.params import INSURANCE_MEMBER as INSURANCE_MEMBER
 from clearing.risk.params import RiskParams, parse_risk_params
@@ -157,6 +158,52 @@ def get_kept_initial_margin(
     cache = get_risk_cache(state, setup)
     key = (member, sub_account)
     return get_account_figures(cache, key, get_quantities(account), keep).initial_margin
+
+
+def get_scanned_initial_margin(
+    state: ClearingState, member: bytes, sub_account: int, account: SubAccount
+) -> int:
+    """IM for the end-of-block scans (margin calls, then liquidation), through the kept
+    figures; an entry computed here is not kept in the risk cache (a whole-book scan
+    need not hold every account's vector from block to block) but remembered for the
+    next scan, against the same arrays and quantities, until ``release_scanned_figures``:
+    the two scans of a block compute each vector once."""
+    global _scanned
+    setup = get_risk_setup(state.genesis)
+    if setup is None or not account.positions:
+        return 0
+    cache = get_risk_cache(state, setup)
+    scanned = _scanned
+    if scanned is None or scanned[0] is not cache:
+        scanned = _scanned = (cache, {})
+    key = (member, sub_account)
+    quantities = get_quantities(account)
+    entry = scanned[1].get(key)
+    if entry is None or entry.quantities != quantities:
+        entry = scanned[1][key] = get_account_figures(cache, key, quantities, keep=False)
+    return entry.initial_margin
+
+
+def release_scanned_figures() -> None:
+    global _scanned
+    _scanned = None
+
+
+_scanned: tuple[RiskCache, dict[tuple[bytes, int], AccountFigures]] | None = None
+
+
+def get_worst_losses(state: ClearingState) -> dict[str, int]:
+    """``compute_worst_losses`` of the current margin arrays (kept while they are current)."""
+    global _worst_losses
+    setup = get_risk_setup(state.genesis)
+    assert setup is not None
+    arrays = get_risk_arrays(state, setup)
+    if _worst_losses is None or _worst_losses[0] is not arrays:
+        _worst_losses = (arrays, compute_worst_losses(arrays))
+    return _worst_losses[1]
+
+
+_worst_losses: tuple[RiskArrays, dict[str, int]] | None = None
 
 
 def get_initial_margin_requirement(state: ClearingState, member: bytes, sub_account: int) -> int:

@@ -29,3 +29,19 @@ class ReduceOnly(InvalidTransaction):
     instrument_id: str
     quantity_before: int
     quantity_after: int
+
+
+@dataclass(eq=False)
+class MarginCallReduceOnly(InvalidTransaction):
+    """The sub-account has an open margin call: until it is met (equity back to IM)
+    only trades that shrink a position are accepted. ``amount_due`` was IM - equity
+    when the call opened; unmet by the end of block ``deadline_height``, the
+    sub-account is liquidated."""
+
+    member: bytes
+    sub_account: int
+    instrument_id: str
+    quantity_before: int
+    quantity_after: int
+    amount_due: int
+    deadline_height: int

@@ -55,6 +55,19 @@ def compute_equity(cash: int, collateral: Mapping[K, int], weights: Mapping[K, i
     return cash + sum(weights[key] * quanta for key, quanta in collateral.items())
 
 
+def compute_worst_losses(arrays: RiskArrays) -> dict[str, int]:
+    """Per instrument, the largest loss of one lot, long or short, over every scenario."""
+    rows = zip(arrays.instrument_ids, arrays.values, strict=True)
+    return {iid: max(abs(v) for v in row) for iid, row in rows}
+
+
+def compute_initial_margin_bound(positions: Mapping[str, int], worst: Mapping[str, int]) -> int:
+    """An upper bound of IM in ``O(positions)``: each position at its own worst scenario,
+    no offsets (``max_s sum_i -q_i*v[i][s] <= sum_i |q_i| * max_s |v[i][s]|``). Where
+    equity covers it, the end-of-block scans need not build the scenario vector."""
+    return sum(abs(q) * worst[iid] for iid, q in positions.items() if q)
+
+
 def is_maintenance_met(equity: int, initial_margin: int, k_num: int, k_den: int) -> bool:
     """``equity >= MM`` by cross-multiplication, identical to the solvency rows."""
     return k_den * equity >= k_num * initial_margin

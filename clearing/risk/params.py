@@ -17,7 +17,8 @@ Shape (all integers; bps = 1/10_000)::
      "liquidation": {"penalty_bps": 100, "fee_bps": 50, "max_per_block": 100,
                      "partial_steps": 10},
      "default_fund": {"cover": 2, "stress_multiple": 3},
-     "backstops": [{"member": "0x...", "sub_account": 0}]}   # optional, in priority order
+     "backstops": [{"member": "0x...", "sub_account": 0}],  # optional, in priority order
+     "margin_call": {"deadline_blocks": 600}}               # optional, this is the default
 
 Underlyings in one ``group`` move together (their positions offset); groups
 move independently (the joint scenario set is the product of group grids).
@@ -33,6 +34,8 @@ from clearing.errors import GenesisError
 from clearing.units import BPS_DENOMINATOR
 
 MAX_SCENARIOS_LIMIT = 4096
+DEFAULT_MARGIN_CALL_DEADLINE_BLOCKS = 600
+MAX_MARGIN_CALL_DEADLINE_BLOCKS = 10**6
 
 
 INSURANCE_MEMBER = bytes(20)
@@ -73,6 +76,11 @@ class DefaultFundParams:
 
 
 @dataclass(frozen=True, slots=True)
+class MarginCallParams:
+    deadline_blocks: int  # a call opened at height h must be met by the end of h + this
+
+
+@dataclass(frozen=True, slots=True)
 class RiskParams:
     k_num: int
     k_den: int
@@ -86,6 +94,7 @@ class RiskParams:
     liquidation: LiquidationParams
     default_fund: DefaultFundParams
     backstops: tuple[tuple[bytes, int], ...] = ()  # registered backstop liquidators
+    margin_call: MarginCallParams = MarginCallParams(DEFAULT_MARGIN_CALL_DEADLINE_BLOCKS)
 
     def underlying(self, name: str) -> UnderlyingParams | None:
         for u in self.underlyings:
@@ -97,6 +106,7 @@ class RiskParams:
 TOP_KEYS = {
     "k_num", "k_den", "price_steps", "extreme_multiple", "extreme_cover_bps", "max_scenarios",
     "rate_bps", "underlyings", "stress_days", "liquidation", "default_fund", "backstops",
+    "margin_call",
 }  # fmt: skip
 
 
@@ -147,8 +157,16 @@ def parse_risk_params(section: Mapping[str, Any]) -> RiskParams:
             else 0,
         ),
         backstops=_parse_backstops(top.sequence("backstops") if "backstops" in section else []),
+        margin_call=_parse_margin_call(top.raw("margin_call") if "margin_call" in section else {}),
     )
     return params
+
+
+def _parse_margin_call(obj: object) -> MarginCallParams:
+    r = _Section(obj, "risk.margin_call", {"deadline_blocks"})
+    if "deadline_blocks" not in r.data:
+        return MarginCallParams(DEFAULT_MARGIN_CALL_DEADLINE_BLOCKS)
+    return MarginCallParams(r.integer("deadline_blocks", 1, MAX_MARGIN_CALL_DEADLINE_BLOCKS))
 
 
 def _parse_backstops(items: list[Any]) -> tuple[tuple[bytes, int], ...]:

@@ -1,4 +1,4 @@
-"""What a member sees: equity, IM, MM, free collateral, liquidation prices.
+"""What a member sees: equity, IM, MM, free collateral, liquidation prices, margin call.
 
 Every figure comes from the same functions the engine uses (``margin.py``),
 so a displayed liquidation price is exactly where the engine's check flips.
@@ -36,6 +36,7 @@ from clearing.risk.margin import (
     compute_maintenance_margin,
     compute_scenario_losses,
 )
+from clearing.state import MarginCall
 from clearing.units import MAX_UINT64
 
 PRICE_CAP = MAX_UINT64  # the largest price a feed may report (the oracle's bound)
@@ -153,3 +154,23 @@ def find_boundary(
             at_fail, kept = (-max(1, -at_fail // 2) if kept == 1 else at_fail), 1
         slow = 0 if bisect or 2 * abs(hold - fail) <= abs(span) + 1 else slow + 1
     return fail
+
+
+@dataclass(frozen=True, slots=True)
+class MarginCallStatus:
+    amount_due: int  # IM - equity when the call opened
+    opened_height: int
+    deadline_height: int  # unmet by the end of this block: liquidation
+    blocks_left: int  # blocks after the current height in which it may still be met
+
+
+def get_margin_call_status(call: MarginCall | None, height: int) -> MarginCallStatus | None:
+    """The open margin call of a sub-account at ``height`` (None when there is none)."""
+    if call is None:
+        return None
+    return MarginCallStatus(
+        call.amount_due,
+        call.opened_height,
+        call.deadline_height,
+        max(call.deadline_height - height, 0),
+    )

@@ -21,6 +21,7 @@ from clearing.collateral import CollateralCredit
 from clearing.eip712 import compute_signable, verify_member_signature
 from clearing.errors import BadSignature
 from clearing.risk.engine import get_member_risk
+from clearing.risk.queries import get_margin_call_status
 from clearing.trade import TradeBatch
 from clearing.tx import encode_tx
 from clearing.withdrawable import get_withdrawable
@@ -235,6 +236,7 @@ class ApiApp:
                 sub_account=sub_account,
             )
         risk = get_member_risk(state, member, sub_account)
+        call = get_margin_call_status(account.margin_call, state.height)
         return {
             "member": hex0x(member),
             "subAccount": sub_account,
@@ -274,6 +276,14 @@ class ApiApp:
                 "maintenanceMargin": risk.maintenance_margin,
                 "freeCollateral": risk.free_collateral,
                 "liquidationPrices": dict(risk.liquidation_prices),
+            },
+            "marginCall": None
+            if call is None
+            else {
+                "amountDue": call.amount_due,
+                "openedHeight": call.opened_height,
+                "deadlineHeight": call.deadline_height,
+                "blocksLeft": call.blocks_left,
             },
         }
 

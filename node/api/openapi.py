@@ -154,8 +154,8 @@ SCHEMAS: dict[str, Any] = {
     },
     "Account": {
         "type": "object",
-        "description": "A member's own sub-account: balances, positions, margin and "
-        "liquidation prices (integers in the ledger's units).",
+        "description": "A member's own sub-account: balances, positions, margin, "
+        "liquidation prices and margin call (integers in the ledger's units).",
         "properties": {
             "member": ADDRESS,
             "subAccount": {"type": "integer"},
@@ -177,6 +177,27 @@ SCHEMAS: dict[str, Any] = {
             },
             "positions": {"type": "array", "items": {"type": "object"}},
             "risk": {"type": ["object", "null"]},
+            "marginCall": {
+                "type": ["object", "null"],
+                "description": "The sub-account's open margin call, or null. While it is "
+                "open only trades that reduce a position are accepted; unless equity is back "
+                "at initial margin by the end of block deadlineHeight the sub-account is "
+                "liquidated (at once if equity falls below maintenance margin).",
+                "required": ["amountDue", "openedHeight", "deadlineHeight", "blocksLeft"],
+                "properties": {
+                    "amountDue": {
+                        "type": "integer",
+                        "description": "Initial margin minus equity when the call opened.",
+                    },
+                    "openedHeight": {"type": "integer"},
+                    "deadlineHeight": {"type": "integer"},
+                    "blocksLeft": {
+                        "type": "integer",
+                        "description": "Blocks after this height in which the call may still "
+                        "be met (deadlineHeight - height, at least 0).",
+                    },
+                },
+            },
         },
     },
 }

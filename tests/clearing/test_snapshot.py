@@ -2,7 +2,7 @@ import pytest
 
 from clearing.codec import pack, unpack
 from clearing.errors import DecodeError
-from clearing.root import compute_state_root, compute_state_root_from_scratch
+from clearing.root import ACCOUNT_VERSION, compute_state_root, compute_state_root_from_scratch
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.snapshot import decode_member, decode_snapshot, encode_snapshot
 from clearing.trade import Trade, sign_trade_batch
@@ -74,7 +74,10 @@ def _tampered(mutate: object) -> bytes:
         (lambda f: f[3][0][3].append(f[3][0][2] + 1), "outside"),  # no gap below it
         (lambda f: f[3][0][3].extend([9, 9]), "outside"),  # not increasing
         (lambda f: f[4].append(5), "must be bytes"),
-        (lambda f: f[4].append(pack([3, b"\x00" * 19, [], [], [], 0, 0, 0])), "20 bytes"),
+        (
+            lambda f: f[4].append(pack([ACCOUNT_VERSION, b"\x00" * 19, [], [], [], 0, 0, 0])),
+            "20 bytes",
+        ),
         (lambda f: f[4].append(pack([9, b"\x00" * 20, [], [], [], 0, 0])), "version 9"),
     ],
 )

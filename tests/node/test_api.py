@@ -18,6 +18,7 @@ import pytest
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
+from clearing.risk.engine import get_account_initial_margin
 from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
@@ -28,6 +29,7 @@ from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
+from tests.clearing.default.test_steps import give
 from tests.node.apiserver import serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -395,3 +397,32 @@ async def test_account_query_gives_the_next_nonce_above_the_committed_ones(api: 
     box.apply(api.pool.reap(1 << 20))
     after = await api.client.post("/v1/accounts/query", json=account_query(box))
     assert after.json()["nextNonce"] == 6
+
+
+async def test_account_query_shows_the_open_margin_call(api: Harness) -> None:
+    box = api.box
+    box.apply([box.credit(ALICE.address, USDC, 5_000)])
+    plain = (await api.client.post("/v1/accounts/query", json=account_query(box))).json()
+    assert plain["marginCall"] is None
+    # Alice long 100 lots with equity 3/4 of IM (above MM = IM/2), Bob short and rich.
+    give(box.state, ALICE.address, 0, lots=100)
+    give(box.state, BOB.address, 10**12, lots=-100)
+    alice = box.state.members[ALICE.address].sub_accounts[0]
+    im = get_account_initial_margin(box.state, alice)
+    alice.cash = im * 3 // 4 - 5_000
+    opened = box.apply([])
+    box.apply([])
+    response = await api.client.post("/v1/accounts/query", json=account_query(box))
+    assert response.status_code == 200, response.text
+    account = response.json()
+    deadline = opened.height + GENESIS["risk"]["margin_call"]["deadline_blocks"]
+    assert account["marginCall"] == {
+        "amountDue": im - im * 3 // 4,
+        "openedHeight": opened.height,
+        "deadlineHeight": deadline,
+        "blocksLeft": deadline - account["height"],
+    }
+    assert account["height"] == opened.height + 1
+    doc = (await api.client.get("/openapi.json")).json()
+    documented = doc["components"]["schemas"]["Account"]["properties"]["marginCall"]
+    assert set(documented["required"]) == set(account["marginCall"])

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clearing.risk.arrays import RiskArrays
 from clearing.risk.errors import InsufficientMargin
@@ -8,9 +10,11 @@ from clearing.risk.margin import (
     check_trade_margin,
     compute_equity,
     compute_initial_margin,
+    compute_initial_margin_bound,
     compute_maintenance_margin,
     compute_scenario_losses,
     compute_trade_losses,
+    compute_worst_losses,
     is_maintenance_met,
 )
 
@@ -66,3 +70,13 @@ def test_pre_trade_rule() -> None:
 def test_incremental_update_refuses_a_row_of_another_scenario_set() -> None:
     with pytest.raises(ValueError):
         compute_trade_losses((1, 2, 3), (1, 2), 5)
+
+
+@given(st.integers(-50, 50), st.integers(-50, 50))
+def test_the_initial_margin_bound_is_never_below_initial_margin(call: int, future: int) -> None:
+    positions = {"SP-C410": call, "SP-FUT": future}
+    worst = compute_worst_losses(SPAN_ARRAYS)
+    assert worst == {"SP-C410": 8060, "SP-FUT": 10000}
+    im = compute_initial_margin(compute_scenario_losses(positions, SPAN_ARRAYS))
+    bound = compute_initial_margin_bound(positions, worst)
+    assert im <= bound

@@ -10,9 +10,16 @@ from clearing.default.steps import get_default_book
 from clearing.risk.arrays import RiskArrays
 from clearing.risk.engine import get_member_risk, get_risk_arrays, get_risk_setup
 from clearing.risk.margin import is_maintenance_met
-from clearing.risk.queries import PRICE_CAP, compute_liquidation_price, get_account_risk
+from clearing.risk.queries import (
+    PRICE_CAP,
+    MarginCallStatus,
+    compute_liquidation_price,
+    get_account_risk,
+    get_margin_call_status,
+)
 from clearing.sandbox import MemberKey, Sandbox
 from clearing.settlement import process_mark_to_market
+from clearing.state import MarginCall
 from tests.clearing.risk.test_integration import A, B, risk_box
 from tests.clearing.support import USDC
 from tests.clearing.test_trade import PERP, make_batch, make_trade
@@ -201,3 +208,11 @@ def test_at_the_served_price_the_engine_liquidates_and_one_tick_better_it_does_n
     assert is_liquidated_at(box, A, instrument, price)
     if price != mark:
         assert not is_liquidated_at(box, A, instrument, price + (1 if lots > 0 else -1))
+
+
+def test_margin_call_status_counts_the_blocks_left_down_to_zero() -> None:
+    call = MarginCall(amount_due=7, opened_height=10, deadline_height=13)
+    assert get_margin_call_status(None, 11) is None
+    assert get_margin_call_status(call, 10) == MarginCallStatus(7, 10, 13, 3)
+    assert get_margin_call_status(call, 13) == MarginCallStatus(7, 10, 13, 0)
+    assert get_margin_call_status(call, 15) == MarginCallStatus(7, 10, 13, 0)  # liquidation due

@@ -1,0 +1,272 @@
+"""Default auctions: the house's lots go back to the members, and the house ends flat.
+
+Lots the backstops did not take land in the house account (``HOUSE``). At the
+end of every block, after liquidations, ``process_house_book``:
+
+1. closes every auction whose window has ended: its bids are ranked (the highest
+   premium the bidder pays the house first; ties to the earlier bid, then the
+   lower account) and the first whose account still meets initial margin with
+   the lots and the premium wins; the lots move to it at the mark (variation
+   margin is settled, so at the mark nothing else changes hands) and the premium
+   from its cash to the insurance fund (a negative premium is the house paying a
+   bidder to take the risk). Event ``auction_settled``.
+2. an auction nobody won is split into ``split`` parts (every position's lots
+   divided as evenly as whole lots allow) and each part is auctioned again, one
+   round more; after ``rounds`` rounds what is left is deleveraged at the mark
+   against the opposite positions, the most profitable and levered first
+   (``adl.py``'s ranking), any opposite position if those run out. Event
+   ``auction_deleveraged``.
+3. opens an auction for the house's lots not yet under one (event
+   ``auction_opened``: its id, round and closing height; the lots themselves
+   are shown only to registered bidders, see node/api).
+
+Bound: lots that reach the house at height ``h`` are sold or deleveraged by
+height ``h + rounds * window_blocks``; the house is then flat. Nothing here
+creates value: lots move at the mark, and cash moves from one balance to
+another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from clearing.context import BlockContext
+from clearing.default.adl import AdlCandidate, compute_adl_ranking
+from clearing.default.house import HOUSE
+from clearing.events import Event, make_event
+from clearing.position import compute_long_change, compute_position_after_fill
+from clearing.risk.engine import get_quantities, get_risk_arrays, get_risk_setup
+from clearing.risk.margin import compute_initial_margin, compute_scenario_losses
+from clearing.risk.params import AuctionParams
+from clearing.state import (
+    ClearingState,
+    SubAccount,
+    get_collateral_value,
+    get_sub_account_for_write,
+)
+
+AccountKey = tuple[bytes, int]
+Lots = tuple[tuple[str, int], ...]  # (instrument, the house's signed lots), sorted
+
+
+@dataclass(frozen=True, slots=True)
+class Bid:
+    """Binding: ``premium`` is what the bidder pays the house to take every lot of the
+    auction at the mark (negative: what it asks to be paid)."""
+
+    member: bytes
+    sub_account: int
+    premium: int
+    height: int
+    sequence: int  # order of arrival in the block
+
+    def to_fields(self) -> list[object]:
+        return [self.member, self.sub_account, self.premium, self.height, self.sequence]
+
+
+@dataclass(slots=True)
+class Auction:
+    id: int
+    lots: Lots
+    round: int  # 1 for the first auction of lots
+    opened_height: int
+    closes_height: int
+    bids: list[Bid] = field(default_factory=list)
+
+    def to_fields(self) -> list[object]:
+        return [
+            self.id, [list(lot) for lot in self.lots], self.round, self.opened_height,
+            self.closes_height, [b.to_fields() for b in self.bids],
+        ]  # fmt: skip
+
+
+def get_auction_params(state: ClearingState) -> AuctionParams | None:
+    setup = get_risk_setup(state.genesis)
+    return None if setup is None else setup.params.auction
+
+
+def get_house_account(state: ClearingState) -> SubAccount | None:
+    record = state.members.get(HOUSE[0])
+    return None if record is None else record.sub_accounts.get(HOUSE[1])
+
+
+def get_lots_under_auction(state: ClearingState) -> dict[str, int]:
+    under: dict[str, int] = {}
+    for auction in state.auctions.values():
+        for iid, lots in auction.lots:
+            under[iid] = under.get(iid, 0) + lots
+    return under
+
+
+def get_free_house_lots(state: ClearingState) -> Lots:
+    """The house's lots that no open auction offers."""
+    account = get_house_account(state)
+    if account is None:
+        return ()
+    under = get_lots_under_auction(state)
+    held = get_quantities(account)
+    return tuple(
+        (iid, held[iid] - under.get(iid, 0))
+        for iid in sorted(held)
+        if held[iid] - under.get(iid, 0)
+    )
+
+
+def split_lots(lots: Lots, parts: int) -> list[Lots]:
+    """``parts`` portfolios whose lots add up to ``lots`` exactly (empty ones dropped)."""
+    out: list[list[tuple[str, int]]] = [[] for _ in range(parts)]
+    for iid, quantity in lots:
+        sign = 1 if quantity > 0 else -1
+        base, extra = divmod(abs(quantity), parts)
+        for n in range(parts):
+            share = base + (1 if n < extra else 0)
+            if share:
+                out[n].append((iid, sign * share))
+    return [tuple(part) for part in out if part]
+
+
+def get_bid_order(auction: Auction) -> list[Bid]:
+    return sorted(auction.bids, key=lambda b: (-b.premium, b.height, b.sequence, b.member))
+
+
+def get_lots_available(state: ClearingState, lots: Lots) -> Lots:
+    """The auction's lots the house still holds (an instrument may have expired since)."""
+    account = get_house_account(state)
+    held = {} if account is None else get_quantities(account)
+    out = []
+    for iid, quantity in lots:
+        have = held.get(iid, 0)
+        if have * quantity > 0:
+            sign = 1 if quantity > 0 else -1
+            out.append((iid, sign * min(abs(quantity), abs(have))))
+    return tuple(out)
+
+
+def is_bid_covered(state: ClearingState, bid: Bid, lots: Lots) -> bool:
+    """The bidder's account still meets initial margin with the lots and the premium."""
+    record = state.members.get(bid.member)
+    account = None if record is None else record.sub_accounts.get(bid.sub_account)
+    if account is None:
+        return False
+    setup = get_risk_setup(state.genesis)
+    assert setup is not None
+    quantities = get_quantities(account)
+    for iid, quantity in lots:  # the bidder takes the house's side
+        quantities[iid] = quantities.get(iid, 0) + quantity
+    arrays = get_risk_arrays(state, setup)
+    im = compute_initial_margin(compute_scenario_losses(quantities, arrays))
+    equity = account.cash - bid.premium + get_collateral_value(state, account)
+    return equity >= im
+
+
+def move_lots_at_mark(state: ClearingState, key: AccountKey, iid: str, lots: int) -> None:
+    """Add ``lots`` to the account's position at the mark (settled: no cash changes)."""
+    account = get_sub_account_for_write(state, *key)
+    mark = state.mark_prices[iid]
+    before = account.positions.get(iid)
+    record, cash = compute_position_after_fill(
+        before, lots, mark, mark, state.funding_indices.get(iid, 0)
+    )
+    account.cash += cash
+    state.open_interest[iid] = state.open_interest.get(iid, 0) + compute_long_change(before, record)
+    account.positions[iid] = record
+
+
+def transfer_lots(state: ClearingState, lots: Lots, to: AccountKey) -> None:
+    for iid, quantity in lots:
+        move_lots_at_mark(state, HOUSE, iid, -quantity)
+        move_lots_at_mark(state, to, iid, quantity)
+
+
+def process_house_book(state: ClearingState, ctx: BlockContext) -> list[Event]:
+    params = get_auction_params(state)
+    if params is None:
+        return []
+    events: list[Event] = []
+    for auction_id in sorted(state.auctions):
+        auction = state.auctions[auction_id]
+        if auction.closes_height <= ctx.height:
+            del state.auctions[auction_id]
+            events.extend(close_auction(state, ctx, auction, params))
+    free = get_free_house_lots(state)
+    if free:
+        events.append(open_auction(state, ctx, free, 1, params))
+    return events
+
+
+def open_auction(
+    state: ClearingState, ctx: BlockContext, lots: Lots, round_: int, params: AuctionParams
+) -> Event:
+    auction_id = state.next_auction_id
+    state.next_auction_id += 1
+    closes = ctx.height + params.window_blocks
+    state.auctions[auction_id] = Auction(auction_id, lots, round_, ctx.height, closes)
+    return make_event("auction_opened", auction=auction_id, round=round_, closes_height=closes)
+
+
+def close_auction(
+    state: ClearingState, ctx: BlockContext, auction: Auction, params: AuctionParams
+) -> list[Event]:
+    lots = get_lots_available(state, auction.lots)
+    if not lots:
+        return [make_event("auction_lapsed", auction=auction.id)]
+    for bid in get_bid_order(auction):
+        if is_bid_covered(state, bid, lots):
+            return [settle_auction(state, auction, lots, bid)]
+    if auction.round < params.rounds:
+        return [
+            open_auction(state, ctx, part, auction.round + 1, params)
+            for part in split_lots(lots, params.split)
+        ]
+    return deleverage_lots(state, auction, lots)
+
+
+def settle_auction(state: ClearingState, auction: Auction, lots: Lots, bid: Bid) -> Event:
+    winner = (bid.member, bid.sub_account)
+    transfer_lots(state, lots, winner)
+    get_sub_account_for_write(state, *winner).cash -= bid.premium
+    state.insurance_fund += bid.premium
+    return make_event(
+        "auction_settled",
+        auction=auction.id,
+        member=bid.member,
+        sub_account=bid.sub_account,
+        premium=bid.premium,
+        lots=sum(abs(q) for _, q in lots),
+    )
+
+
+def get_deleverage_order(state: ClearingState, iid: str, house_lots: int) -> list[AccountKey]:
+    """Opposite positions: the profitable ones ranked as ADL ranks them, then the rest."""
+    mark = state.mark_prices[iid]
+    candidates = []
+    for address in sorted(state.members):
+        for sub, account in sorted(state.members[address].sub_accounts.items()):
+            position = account.positions.get(iid)
+            if (address, sub) == HOUSE or position is None or position.quantity * house_lots >= 0:
+                continue
+            equity = account.cash + get_collateral_value(state, account)
+            pnl = position.quantity * (mark - position.average_entry_price)
+            notional = abs(position.quantity) * mark
+            candidates.append(AdlCandidate((address, sub), position.quantity, pnl, equity, notional))
+    ranked = [c.account for c in compute_adl_ranking(candidates, house_lots)]
+    return ranked + [c.account for c in candidates if c.account not in ranked]
+
+
+def deleverage_lots(state: ClearingState, auction: Auction, lots: Lots) -> list[Event]:
+    """Close the house's unsold lots against opposite positions at the mark."""
+    events = []
+    for iid, quantity in lots:
+        left = quantity
+        for key in get_deleverage_order(state, iid, quantity):
+            if not left:
+                break
+            held = state.members[key[0]].sub_accounts[key[1]].positions[iid].quantity
+            take = (1 if left > 0 else -1) * min(abs(left), abs(held))
+            transfer_lots(state, ((iid, take),), key)
+            left -= take
+            events.append(
+                make_event("auction_deleveraged", auction=auction.id, member=key[0],
+                           sub_account=key[1], instrument=iid, quantity=take)
+            )  # fmt: skip
+    return events
