@@ -21,6 +21,13 @@ from typing import Any
 from clearing.codec import expect_bytes, expect_int, expect_list, expect_str, pack, unpack
 from clearing.collateral import CollateralCredit, process_collateral_credit
 from clearing.context import BlockContext
+from clearing.default.auction import process_house_book
+from clearing.default.bidding import (
+    AuctionBid,
+    RegisterBidder,
+    process_auction_bid,
+    process_register_bidder,
+)
 from clearing.default.house import process_house_collateral
 from clearing.default.margin_call import process_margin_calls
 from clearing.default.steps import process_default_fund_step, process_liquidation_step
@@ -69,12 +76,15 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
     PriceUpdate: process_price_update,
     ReportCommitment: process_report_commitment,
     WithdrawalExpired: process_withdrawal_expired,
+    RegisterBidder: process_register_bidder,
+    AuctionBid: process_auction_bid,
 }
 
 # Order matters: settle variation margin at the new marks before funding, and
 # both before expiring instruments; margin calls and liquidation (and the
 # waterfall behind it) then see every account at its settled equity, liquidation
 # sees the calls that expired in this block and leaves no account insolvent;
+# the house's default auctions then close and open on the lots it now holds;
 # only then is negative cash paid from collateral and the house's seized
 # collateral sold, so a sale never races a default.
 END_OF_BLOCK_STEPS: tuple[Step, ...] = (
@@ -83,6 +93,7 @@ END_OF_BLOCK_STEPS: tuple[Step, ...] = (
     process_expiries,
     process_margin_calls,
     process_liquidation_step,
+    process_house_book,
     process_negative_cash,
     process_house_collateral,
 )

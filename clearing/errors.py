@@ -221,6 +221,38 @@ class InsufficientEquity(InvalidTransaction):
 
 
 @dataclass(eq=False)
+class UnknownAuction(InvalidTransaction):
+    auction: int
+
+
+@dataclass(eq=False)
+class AuctionClosed(InvalidTransaction):
+    """Bids are taken in blocks below ``closes_height``; this one is at ``height``."""
+
+    auction: int
+    closes_height: int
+    height: int
+
+
+@dataclass(eq=False)
+class NotABidder(InvalidTransaction):
+    """Only a member registered with ``RegisterBidder`` may bid."""
+
+    member: bytes
+
+
+@dataclass(eq=False)
+class BidNotCovered(InvalidTransaction):
+    """With every lot of the auction and ``premium`` paid, the sub-account would be below
+    initial margin."""
+
+    member: bytes
+    sub_account: int
+    auction: int
+    premium: int
+
+
+@dataclass(eq=False)
 class WithdrawalsHalted(InvalidTransaction):
     """No withdrawal leaves while defaults have cost ``uncovered_deficit`` more than the
     waterfall held (clearing/default/house.py)."""

@@ -27,8 +27,8 @@ from clearing.replay import get_replay_fields
 from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
 from clearing.state import ClearingState, Member
 
-ACCOUNT_VERSION = 3  # 3: assessments paid this epoch, each sub-account's open margin call
-GLOBALS_VERSION = 5  # 5: settlement reserves, withdrawal expiry, Cover-N; 4: report hashes
+ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
+GLOBALS_VERSION = 5  # 5: settlement, withdrawal expiry, Cover-N, auctions; 4: report hashes
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 
@@ -62,6 +62,7 @@ def encode_account(member: Member) -> bytes:
             member.default_fund,
             member.default_fund_required,
             member.assessed,
+            member.bidder,
         ]
     )
 
@@ -85,6 +86,8 @@ def get_global_fields(state: ClearingState) -> list[object]:
         [r.to_fields() for _, r in sorted(state.pending_withdrawals.items())],
         sorted(state.settlement_reserves.items()),
         list(state.default_fund_cover),
+        [a.to_fields() for _, a in sorted(state.auctions.items())],
+        state.next_auction_id,
     ]
 
 

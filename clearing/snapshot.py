@@ -21,6 +21,7 @@ import msgpack
 
 from clearing.codec import (
     expect_big_int,
+    expect_bool,
     expect_bytes,
     expect_int,
     expect_list,
@@ -28,6 +29,7 @@ from clearing.codec import (
     pack,
     unpack,
 )
+from clearing.default.auction import Auction, Bid
 from clearing.errors import DecodeError
 from clearing.genesis import Genesis
 from clearing.replay import DepositNonces, TradeIdWindow, get_credit_fields
@@ -74,7 +76,7 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     if version != SNAPSHOT_VERSION:
         raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
     state = initialize_state(genesis)
-    _decode_globals(state, expect_list(globals_, "globals", 16))
+    _decode_globals(state, expect_list(globals_, "globals", 18))
     for item in expect_list(trades, "trade_windows"):
         venue, high, bits = expect_list(item, "trade_window", 3)
         window = TradeIdWindow(
@@ -161,7 +163,11 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
     state.default_fund_cover = tuple(
         expect_int(loss, "default_fund_cover") for loss in expect_list(g[14], "default_fund_cover")
     )
-    for item in expect_list(g[15], "report_hashes"):
+    for item in expect_list(g[15], "auctions"):
+        auction = decode_auction(item)
+        state.auctions[auction.id] = auction
+    state.next_auction_id = expect_int(g[16], "next_auction_id", 1)
+    for item in expect_list(g[17], "report_hashes"):
         epoch, report_hash = expect_list(item, "report_hash", 2)
         state.report_hashes[expect_int(epoch, "epoch", 1)] = expect_bytes(
             report_hash, "report_hash", 32
@@ -181,13 +187,39 @@ def _decode_margin_call(obj: object) -> MarginCall | None:
     )
 
 
+def decode_auction(obj: object) -> Auction:
+    auction_id, lots, round_, opened, closes, bids = expect_list(obj, "auction", 6)
+    auction = Auction(
+        expect_int(auction_id, "auction", 1),
+        tuple(
+            (expect_str(iid, "instrument"), _int(q, "lots"))
+            for iid, q in (expect_list(lot, "lot", 2) for lot in expect_list(lots, "lots"))
+        ),
+        expect_int(round_, "round", 1),
+        expect_int(opened, "opened_height"),
+        expect_int(closes, "closes_height"),
+    )
+    for item in expect_list(bids, "bids"):
+        member, sub, premium, height, sequence = expect_list(item, "bid", 5)
+        auction.bids.append(
+            Bid(
+                expect_bytes(member, "member", 20),
+                expect_int(sub, "sub_account"),
+                _int(premium, "premium"),
+                expect_int(height, "height"),
+                expect_int(sequence, "sequence"),
+            )
+        )
+    return auction
+
+
 def decode_member(account_bytes: bytes) -> Member:
     """A ``Member`` from its canonical account encoding (see ``encode_account``)."""
     f = expect_list(unpack(account_bytes, "account"), "account")
     if not f or f[0] != ACCOUNT_VERSION:
         version = f[0] if f else None
         raise DecodeError("account", f"version {version!r} is not {ACCOUNT_VERSION}")
-    f = expect_list(f, "account", 8)
+    f = expect_list(f, "account", 9)
     member = Member(expect_bytes(f[1], "member", 20))
     for sub in expect_list(f[2], "sub_accounts"):
         sub_id, cash, collateral, positions, call = expect_list(sub, "sub_account", 5)
@@ -209,4 +241,5 @@ def decode_member(account_bytes: bytes) -> Member:
     member.default_fund = _int(f[5], "default_fund")
     member.default_fund_required = _int(f[6], "default_fund_required")
     member.assessed = _int(f[7], "assessed")
+    member.bidder = expect_bool(f[8], "bidder")
     return member

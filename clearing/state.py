@@ -76,6 +76,7 @@ class Member:
     default_fund: int = 0  # default fund contribution (Amount), managed by clearing/default
     default_fund_required: int = 0  # this epoch's required contribution; short of it: reduce-only
     assessed: int = 0  # assessments paid this epoch (capped by risk.default_fund)
+    bidder: bool = False  # registered for default auctions (clearing/default/bidding.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,8 @@ class ClearingState:
     settlement_reserves: dict[int, int] = field(default_factory=dict)
     # the last epoch's Cover-N sizing: the N largest stress losses beyond initial margin
     default_fund_cover: tuple[int, ...] = ()
+    auctions: dict[int, Any] = field(default_factory=dict)  # id -> default/auction.Auction
+    next_auction_id: int = 1
     height: int = 0
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Protocol
 
 from clearing.codec import expect_int, expect_list, pack, unpack
 from clearing.collateral import CollateralCredit
+from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.errors import DecodeError
 from clearing.limits import MAX_TX_BYTES
 from clearing.oracle import PriceUpdate
@@ -41,6 +42,8 @@ Transaction = (
     | PriceUpdate
     | ReportCommitment
     | WithdrawalExpired
+    | RegisterBidder
+    | AuctionBid
 )
 
 TX_TYPES: dict[int, Any] = {
@@ -55,6 +58,8 @@ TX_TYPES: dict[int, Any] = {
         PriceUpdate,
         ReportCommitment,
         WithdrawalExpired,
+        RegisterBidder,
+        AuctionBid,
     )
 }
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from clearing.attestation import is_valid_signature, verify_quorum_attestations
 from clearing.collateral import CollateralCredit
+from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import verify_member_signature
 from clearing.errors import (
     BadSignature,
@@ -54,7 +55,8 @@ def check_trade_batch(state: ClearingState, tx: TradeBatch) -> CheckResult:
 
 
 def check_member_request(
-    state: ClearingState, tx: Transfer | Withdrawal | AuthoriseVenue
+    state: ClearingState,
+    tx: Transfer | Withdrawal | AuthoriseVenue | RegisterBidder | AuctionBid,
 ) -> CheckResult:
     member = state.members.get(tx.member)
     if member is not None and tx.nonce in member.used_nonces:
@@ -103,7 +105,7 @@ def check_report_commitment_tx(state: ClearingState, tx: ReportCommitment) -> Ch
 def check_transaction(state: ClearingState, tx: Transaction, raw: bytes) -> CheckResult:
     if isinstance(tx, TradeBatch):
         return check_trade_batch(state, tx)
-    if isinstance(tx, Transfer | Withdrawal | AuthoriseVenue):
+    if isinstance(tx, Transfer | Withdrawal | AuthoriseVenue | RegisterBidder | AuctionBid):
         return check_member_request(state, tx)
     if isinstance(tx, CollateralCredit):
         return check_collateral_credit(state, tx)

@@ -248,7 +248,9 @@ def get_deleverage_order(state: ClearingState, iid: str, house_lots: int) -> lis
             equity = account.cash + get_collateral_value(state, account)
             pnl = position.quantity * (mark - position.average_entry_price)
             notional = abs(position.quantity) * mark
-            candidates.append(AdlCandidate((address, sub), position.quantity, pnl, equity, notional))
+            candidates.append(
+                AdlCandidate((address, sub), position.quantity, pnl, equity, notional)
+            )
     ranked = [c.account for c in compute_adl_ranking(candidates, house_lots)]
     return ranked + [c.account for c in candidates if c.account not in ranked]
 

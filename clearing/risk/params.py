@@ -18,7 +18,8 @@ Shape (all integers; bps = 1/10_000)::
                      "partial_steps": 10},
      "default_fund": {"cover": 2, "stress_multiple": 3},
      "backstops": [{"member": "0x...", "sub_account": 0}],  # optional, in priority order
-     "margin_call": {"deadline_blocks": 600}}               # optional, this is the default
+     "margin_call": {"deadline_blocks": 600},               # optional, this is the default
+     "auction": {"window_blocks": 5, "rounds": 3, "split": 2}}  # optional, the default
 
 Underlyings in one ``group`` move together (their positions offset); groups
 move independently (the joint scenario set is the product of group grids).
@@ -81,6 +82,17 @@ class MarginCallParams:
 
 
 @dataclass(frozen=True, slots=True)
+class AuctionParams:
+    """Default auctions of the house's lots (clearing/default/auction.py): each is open
+    for ``window_blocks``; unsold lots are split into ``split`` parts and offered again,
+    ``rounds`` auctions in all, then deleveraged."""
+
+    window_blocks: int = 5
+    rounds: int = 3
+    split: int = 2
+
+
+@dataclass(frozen=True, slots=True)
 class RiskParams:
     k_num: int
     k_den: int
@@ -95,6 +107,7 @@ class RiskParams:
     default_fund: DefaultFundParams
     backstops: tuple[tuple[bytes, int], ...] = ()  # registered backstop liquidators
     margin_call: MarginCallParams = MarginCallParams(DEFAULT_MARGIN_CALL_DEADLINE_BLOCKS)
+    auction: AuctionParams = AuctionParams()
 
     def underlying(self, name: str) -> UnderlyingParams | None:
         for u in self.underlyings:
@@ -106,7 +119,7 @@ class RiskParams:
 TOP_KEYS = {
     "k_num", "k_den", "price_steps", "extreme_multiple", "extreme_cover_bps", "max_scenarios",
     "rate_bps", "underlyings", "stress_days", "liquidation", "default_fund", "backstops",
-    "margin_call",
+    "margin_call", "auction",
 }  # fmt: skip
 
 
@@ -158,8 +171,21 @@ def parse_risk_params(section: Mapping[str, Any]) -> RiskParams:
         ),
         backstops=_parse_backstops(top.sequence("backstops") if "backstops" in section else []),
         margin_call=_parse_margin_call(top.raw("margin_call") if "margin_call" in section else {}),
+        auction=_parse_auction(top.raw("auction") if "auction" in section else {}),
     )
     return params
+
+
+def _parse_auction(obj: object) -> AuctionParams:
+    r = _Section(obj, "risk.auction", {"window_blocks", "rounds", "split"})
+    default = AuctionParams()
+    return AuctionParams(
+        r.integer("window_blocks", 1, 10_000)
+        if "window_blocks" in r.data
+        else default.window_blocks,
+        r.integer("rounds", 1, 10) if "rounds" in r.data else default.rounds,
+        r.integer("split", 1, 100) if "split" in r.data else default.split,
+    )
 
 
 def _parse_margin_call(obj: object) -> MarginCallParams:

@@ -285,6 +285,18 @@ class ApiApp:
                 "deadlineHeight": call.deadline_height,
                 "blocksLeft": call.blocks_left,
             },
+            # A registered bidder sees the open default auctions' lots; nobody else does.
+            "auctions": [
+                {
+                    "auction": a.id,
+                    "round": a.round,
+                    "closesHeight": a.closes_height,
+                    "lots": [{"instrument": iid, "quantity": q} for iid, q in a.lots],
+                }
+                for _, a in sorted(state.auctions.items())
+            ]
+            if record.bidder
+            else [],
         }
 
     async def get_block(self, _: Request, params: dict[str, str]) -> Response:

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from clearing import transfer, venues, withdrawal
+from clearing.default import bidding
 from clearing.errors import DecodeError
 from clearing.limits import MAX_TX_BYTES
 from clearing.tx import Transaction, TxRecord, decode_tx
@@ -23,6 +24,8 @@ MEMBER_REQUESTS: dict[str, tuple[type[Any], list[dict[str, str]]]] = {
     "Withdrawal": (withdrawal.Withdrawal, withdrawal.EIP712_FIELDS),
     "Transfer": (transfer.Transfer, transfer.EIP712_FIELDS),
     "AuthoriseVenue": (venues.AuthoriseVenue, venues.EIP712_FIELDS),
+    "RegisterBidder": (bidding.RegisterBidder, bidding.REGISTER_FIELDS),
+    "AuctionBid": (bidding.AuctionBid, bidding.BID_FIELDS),
 }
 
 ACCOUNT_QUERY_FIELDS = [
@@ -106,12 +109,24 @@ def parse_uint(value: object, field: str, bits: int) -> int:
     return value
 
 
+def parse_int(value: object, field: str, bits: int) -> int:
+    bound = 2 ** (bits - 1)
+    if not isinstance(value, int) or isinstance(value, bool) or not -bound <= value < bound:
+        raise ApiError(
+            400, "InvalidField", f"{field}: expected an integer in [-2^{bits - 1}, 2^{bits - 1})",
+            field=field,
+        )  # fmt: skip
+    return value
+
+
 def parse_typed_value(value: object, eip712_type: str, field: str) -> object:
     """One EIP-712 message value as clearing stores it (addresses as 20 raw bytes)."""
     if eip712_type == "address":
         return parse_hex(value, field, 20)
     if eip712_type.startswith("uint"):
         return parse_uint(value, field, int(eip712_type[4:]))
+    if eip712_type.startswith("int"):
+        return parse_int(value, field, int(eip712_type[3:]))
     if eip712_type == "bool" and isinstance(value, bool):
         return value
     if eip712_type == "string" and isinstance(value, str):

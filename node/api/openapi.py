@@ -176,6 +176,13 @@ SCHEMAS: dict[str, Any] = {
                 "withdrawals are halted (status `clearing_house.withdrawals_halted`).",
             },
             "positions": {"type": "array", "items": {"type": "object"}},
+            "auctions": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "For a member registered as a bidder (RegisterBidder): every "
+                "open default auction, its round, closing height and the lots a winning bid "
+                "takes at the mark (quantity as the bidder would hold it). Empty otherwise.",
+            },
             "risk": {"type": ["object", "null"]},
             "marginCall": {
                 "type": ["object", "null"],

@@ -75,7 +75,9 @@ def _tampered(mutate: object) -> bytes:
         (lambda f: f[3][0][3].extend([9, 9]), "outside"),  # not increasing
         (lambda f: f[4].append(5), "must be bytes"),
         (
-            lambda f: f[4].append(pack([ACCOUNT_VERSION, b"\x00" * 19, [], [], [], 0, 0, 0])),
+            lambda f: f[4].append(
+                pack([ACCOUNT_VERSION, b"\x00" * 19, [], [], [], 0, 0, 0, False])
+            ),
             "20 bytes",
         ),
         (lambda f: f[4].append(pack([9, b"\x00" * 20, [], [], [], 0, 0])), "version 9"),

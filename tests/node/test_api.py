@@ -17,6 +17,8 @@ import httpx
 import pytest
 import trio
 
+from clearing.default.bidding import REGISTER_FIELDS
+from clearing.default.house import HOUSE
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.risk.engine import get_account_initial_margin
 from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
@@ -426,3 +428,24 @@ async def test_account_query_shows_the_open_margin_call(api: Harness) -> None:
     doc = (await api.client.get("/openapi.json")).json()
     documented = doc["components"]["schemas"]["Account"]["properties"]["marginCall"]
     assert set(documented["required"]) == set(account["marginCall"])
+
+
+async def test_only_a_registered_bidder_is_shown_the_auctions_lots(api: Harness) -> None:
+    box = api.box
+    box.apply([box.credit(ALICE.address, USDC, 10**11)])
+    give(box.state, HOUSE[0], 0, lots=10)  # a default's leftovers in the house account
+    give(box.state, BOB.address, 10**12, lots=-10)
+    opened = box.apply([])
+    assert [e.kind for e in opened.events].count("auction_opened") == 1
+    plain = (await api.client.post("/v1/accounts/query", json=account_query(box))).json()
+    assert plain["auctions"] == []
+    message = {"member": "0x" + ALICE.address.hex(), "registered": True, "nonce": 0}
+    signable = compute_signable(box.chain_id, "RegisterBidder", REGISTER_FIELDS, message)
+    body = {"type": "RegisterBidder", "chainId": box.chain_id, "message": message,
+            "signature": "0x" + sign_typed(ALICE.private_key, signable).hex()}  # fmt: skip
+    assert (await api.client.post("/v1/member-requests", json=body)).status_code == 202
+    box.apply(api.pool.reap(1 << 20))
+    bidder = (await api.client.post("/v1/accounts/query", json=account_query(box))).json()
+    (auction,) = bidder["auctions"]
+    assert auction["lots"] == [{"instrument": "BTC-PERP", "quantity": 10}]
+    assert auction["round"] == 1 and auction["closesHeight"] > bidder["height"]

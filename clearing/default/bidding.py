@@ -1,0 +1,150 @@
+"""Member-signed transactions of default auctions: registering as a bidder, and bids.
+
+A member registers (or leaves) with ``RegisterBidder``; only a registered bidder
+may bid, and only registered bidders are shown an auction's lots (node/api).
+``AuctionBid`` offers a premium for every lot of one open auction, taken by one
+of the bidder's sub-accounts at the mark. A bid is binding: it cannot be
+withdrawn, and it is checked like a trade when it arrives (the sub-account meets
+initial margin with the lots and the premium) and again when the auction closes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from eth_account.messages import SignableMessage
+
+from clearing.codec import expect_bool, expect_bytes, expect_int, expect_list
+from clearing.collateral import MAX_SUB_ACCOUNT
+from clearing.context import BlockContext
+from clearing.default.auction import Bid, get_lots_available, is_bid_covered
+from clearing.eip712 import compute_signable, verify_member_signature
+from clearing.errors import (
+    AuctionClosed,
+    BidNotCovered,
+    NonceReused,
+    NotABidder,
+    UnknownAuction,
+)
+from clearing.events import Event, make_event
+from clearing.state import ClearingState, get_member, get_member_for_write, get_sub_account
+
+MAX_PREMIUM = 2**63 - 1
+
+REGISTER_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "registered", "type": "bool"},
+    {"name": "nonce", "type": "uint64"},
+]
+BID_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "subAccount", "type": "uint32"},
+    {"name": "auction", "type": "uint64"},
+    {"name": "premium", "type": "int256"},
+    {"name": "nonce", "type": "uint64"},
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterBidder:
+    KIND: ClassVar[int] = 21
+    member: bytes
+    registered: bool  # False leaves
+    nonce: int
+    signature: bytes
+
+    def signable(self, chain_id: int) -> SignableMessage:
+        message = {
+            "member": "0x" + self.member.hex(),
+            "registered": self.registered,
+            "nonce": self.nonce,
+        }
+        return compute_signable(chain_id, "RegisterBidder", REGISTER_FIELDS, message)
+
+    def to_fields(self) -> list[object]:
+        return [self.member, self.registered, self.nonce, self.signature]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> RegisterBidder:
+        member, registered, nonce, signature = expect_list(fields, "RegisterBidder", 4)
+        return cls(
+            expect_bytes(member, "member", 20),
+            expect_bool(registered, "registered"),
+            expect_int(nonce, "nonce"),
+            expect_bytes(signature, "signature", 65),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionBid:
+    KIND: ClassVar[int] = 22
+    member: bytes
+    sub_account: int
+    auction: int
+    premium: int  # paid to the house (negative: asked from it)
+    nonce: int
+    signature: bytes
+
+    def signable(self, chain_id: int) -> SignableMessage:
+        message = {
+            "member": "0x" + self.member.hex(),
+            "subAccount": self.sub_account,
+            "auction": self.auction,
+            "premium": self.premium,
+            "nonce": self.nonce,
+        }
+        return compute_signable(chain_id, "AuctionBid", BID_FIELDS, message)
+
+    def to_fields(self) -> list[object]:
+        return [self.member, self.sub_account, self.auction, self.premium, self.nonce,
+                self.signature]  # fmt: skip
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> AuctionBid:
+        f = expect_list(fields, "AuctionBid", 6)
+        return cls(
+            expect_bytes(f[0], "member", 20),
+            expect_int(f[1], "sub_account", 0, MAX_SUB_ACCOUNT),
+            expect_int(f[2], "auction", 1),
+            expect_int(f[3], "premium", -MAX_PREMIUM, MAX_PREMIUM),
+            expect_int(f[4], "nonce"),
+            expect_bytes(f[5], "signature", 65),
+        )
+
+
+def process_register_bidder(
+    state: ClearingState, ctx: BlockContext, tx: RegisterBidder
+) -> list[Event]:
+    member = state.members.get(tx.member)
+    if member is not None and tx.nonce in member.used_nonces:
+        raise NonceReused(tx.member, tx.nonce)
+    verify_member_signature(tx.member, tx.signable(ctx.chain_id), tx.signature, "RegisterBidder")
+    record = get_member_for_write(state, tx.member)
+    record.used_nonces.add(tx.nonce)
+    record.bidder = tx.registered
+    return [make_event("bidder_registered", member=tx.member, registered=int(tx.registered))]
+
+
+def process_auction_bid(state: ClearingState, ctx: BlockContext, tx: AuctionBid) -> list[Event]:
+    auction = state.auctions.get(tx.auction)
+    if auction is None:
+        raise UnknownAuction(tx.auction)
+    if ctx.height >= auction.closes_height:
+        raise AuctionClosed(tx.auction, auction.closes_height, ctx.height)
+    member = get_member(state, tx.member)
+    if not member.bidder:
+        raise NotABidder(tx.member)
+    if tx.nonce in member.used_nonces:
+        raise NonceReused(tx.member, tx.nonce)
+    get_sub_account(state, tx.member, tx.sub_account)
+    bid = Bid(tx.member, tx.sub_account, tx.premium, ctx.height, len(auction.bids))
+    if not is_bid_covered(state, bid, get_lots_available(state, auction.lots)):
+        raise BidNotCovered(tx.member, tx.sub_account, tx.auction, tx.premium)
+    verify_member_signature(tx.member, tx.signable(ctx.chain_id), tx.signature, "AuctionBid")
+    get_member_for_write(state, tx.member).used_nonces.add(tx.nonce)
+    auction.bids.append(bid)
+    return [
+        make_event("auction_bid", auction=tx.auction, member=tx.member,
+                   sub_account=tx.sub_account, premium=tx.premium)
+    ]  # fmt: skip
