@@ -9,8 +9,9 @@ so only solvent accounts remain), ``process_negative_cash`` pays it:
    what they cover (``state.settlement_reserves``);
 2. if cash is still below ``-settlement_asset.conversion_threshold``, by selling
    the other collateral, token by token in key order, at its haircut value to
-   the backstops and then the house (clearing/default/collateral_sale.py), just
-   enough quanta (rounded up) to bring cash back to zero.
+   the backstops, the registered bidders and then the house
+   (clearing/default/collateral_sale.py), just enough quanta (rounded up) to
+   bring cash back to zero.
 
 A member may also repay by depositing the settlement token (step 1 then applies
 to the deposit). Every step is an event the member reads with its account.
@@ -20,10 +21,9 @@ from __future__ import annotations
 
 from clearing.collateral import decrease_collateral
 from clearing.context import BlockContext
-from clearing.default.collateral_sale import AccountKey, sell_collateral
+from clearing.default.collateral_sale import AccountKey, get_collateral_buyers, sell_collateral
 from clearing.default.house import HOUSE
 from clearing.events import Event, make_event
-from clearing.risk.engine import get_risk_setup
 from clearing.state import (
     ClearingState,
     SubAccount,
@@ -31,12 +31,6 @@ from clearing.state import (
     is_settlement_token,
 )
 from clearing.units import div_ceil
-
-
-def get_collateral_buyers(state: ClearingState) -> list[AccountKey]:
-    """Registered backstops in genesis order (none while risk is off)."""
-    setup = get_risk_setup(state.genesis)
-    return [] if setup is None else list(setup.params.backstops)
 
 
 def get_accounts_in_debt(state: ClearingState) -> list[AccountKey]:

@@ -3,9 +3,10 @@
 Used where collateral must become money: a member's negative cash beyond the
 conversion threshold (clearing/negative_cash.py) and the collateral the house
 seized from defaulters (clearing/default/house.py). The buyers are the
-registered backstops, in their genesis order, each paying from its positive
-cash only (a purchase never leaves a buyer owing); the house is the buyer of
-last resort for members' collateral, paying from the insurance fund. At the
+registered backstops in their genesis order, then the members registered as
+default-auction bidders (their sub-account 0, by address), each paying from its
+positive cash only (a purchase never leaves a buyer owing); the house is the
+buyer of last resort for members' collateral, paying from the insurance fund. At the
 haircut value the buyer's equity is unchanged (cash down, collateral up by the
 same value) and the seller's equity too: a sale moves value, it never creates
 or destroys it.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from clearing.assets import CollateralKey
 from clearing.collateral import decrease_collateral, increase_collateral
 from clearing.events import Event, make_event
+from clearing.risk.engine import get_risk_setup
 from clearing.state import ClearingState, get_sub_account_for_write
 
 AccountKey = tuple[bytes, int]
@@ -30,6 +32,14 @@ class Sale:
     key: CollateralKey
     quanta: int
     amount: int  # settlement units the buyer paid
+
+
+def get_collateral_buyers(state: ClearingState) -> list[AccountKey]:
+    """Backstops in genesis order, then registered bidders' sub-accounts 0 by address."""
+    setup = get_risk_setup(state.genesis)
+    backstops = [] if setup is None else list(setup.params.backstops)
+    bidders = [(a, 0) for a in sorted(state.members) if state.members[a].bidder]
+    return backstops + [b for b in bidders if b not in backstops]
 
 
 def get_spendable_cash(state: ClearingState, buyer: AccountKey, house: AccountKey) -> int:

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from clearing.collateral import decrease_collateral
 from clearing.context import BlockContext
-from clearing.default.collateral_sale import sell_collateral
+from clearing.default.collateral_sale import get_collateral_buyers, sell_collateral
 from clearing.errors import WithdrawalsHalted
 from clearing.events import Event, make_event
-from clearing.risk.engine import get_risk_setup
 from clearing.risk.params import INSURANCE_MEMBER
 from clearing.state import (
     ClearingState,
@@ -55,13 +54,13 @@ def check_withdrawals_open(state: ClearingState) -> None:
 def process_house_collateral(state: ClearingState, ctx: BlockContext) -> list[Event]:
     """Turn what the house holds as collateral into the insurance fund's cash: settlement
     tokens at par at once (they now back cash: the chain's reserve grows), any other
-    token sold at its haircut value to the backstops, as far as their cash goes."""
+    token sold at its haircut value to the backstops and registered bidders, as far as
+    their cash goes."""
     record = state.members.get(INSURANCE_MEMBER)
     account = None if record is None else record.sub_accounts.get(0)
     if account is None or not account.collateral:
         return []
-    setup = get_risk_setup(state.genesis)
-    buyers = [] if setup is None else list(setup.params.backstops)
+    buyers = get_collateral_buyers(state)
     events: list[Event] = []
     for key in sorted(account.collateral):
         quanta = account.collateral[key]
