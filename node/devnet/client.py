@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.sandbox import MemberKey
 from clearing.transfer import Transfer
@@ -20,7 +21,7 @@ from clearing.withdrawal import Withdrawal
 from node.api.bodies import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS, hex0x
 
 TIMEOUT_S = 20.0
-MemberRequest = Withdrawal | Transfer | AuthoriseVenue
+MemberRequest = Withdrawal | Transfer | AuthoriseVenue | RegisterBidder | AuctionBid
 
 
 class NodeApiError(Exception):

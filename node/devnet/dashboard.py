@@ -145,8 +145,12 @@ def print_summary(summary: Summary) -> None:
     print(f"events: {interesting}")
     for line in summary.waterfall:
         print(f"  waterfall: {line}")
+    for line in summary.default_management:
+        print(f"  default management: {line}")
     for line in summary.profit_withdrawals:
         print(f"profit withdrawn cross-chain: {line}")
+    if summary.house_flat:
+        print("house account flat at the end: yes")
     for c in summary.chains:
         print(
             f"chain {c['chain_id']}: deposited {c['deposited']} paid out {c['paid_out']} "

@@ -34,16 +34,17 @@ RISK: dict[str, Any] = {
     "underlyings": {"BTC": LEVERED, "ETH": LEVERED},
     "stress_days": [],
     "liquidation": {"penalty_bps": 100, "fee_bps": 50, "max_per_block": 100, "partial_steps": 10},
-    "default_fund": {"cover": 2, "stress_multiple": 2},
+    "default_fund": {"cover": 2, "stress_multiple": 2, "assessment_cap_bps": 10000},
+    "auction": {"window_blocks": 3, "rounds": 2, "split": 2},  # the house is flat in 6 blocks
+    "margin_call": {"deadline_blocks": 5},
 }
 
 
-def build_genesis_template(
-    chains: list[DevnetChain], epoch_length_blocks: int, backstops: list[bytes]
-) -> dict[str, Any]:
+def build_genesis_template(chains: list[DevnetChain], epoch_length_blocks: int) -> dict[str, Any]:
     """configs/genesis.example.json with the devnet's venue, tokens and risk, for
-    `clearnode init`'s build_genesis to add the validators to; `backstops` take
-    liquidated positions (else the clearing house's own book would)."""
+    `clearnode init`'s build_genesis to add the validators to. No backstops: liquidated
+    lots go to the clearing house's book and from there to the default auctions, which
+    the market makers bid in (node/devnet/script.py)."""
     doc: dict[str, Any] = json.loads(EXAMPLE_GENESIS.read_text())
     venue_key = derive_ed25519_key(f"venue-{VENUE_ID}").public_key().public_bytes_raw()
     doc["venues"] = [{"id": VENUE_ID, "pubkey": "0x" + venue_key.hex()}]
@@ -67,10 +68,7 @@ def build_genesis_template(
         for spec in (usdc, weth)
     ]
     place_collateral(doc, collateral)
-    doc["risk"] = {
-        **RISK,
-        "backstops": [{"member": "0x" + m.hex(), "sub_account": 0} for m in backstops],
-    }
+    doc["risk"] = dict(RISK)
     doc["oracle"]["max_move_bps"] = 5000  # the crash commits in one update
     # Observations age while gossip crosses a loaded machine: older than this, they are refused.
     doc["oracle"]["max_age_ms"] = 30_000

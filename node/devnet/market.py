@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
+from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import sign_typed
 from clearing.sandbox import MemberKey, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
@@ -54,6 +55,24 @@ def make_members(count: int) -> list[Member]:
 def sign_authorise_venue(member: Member, chain_id: int, nonce: int) -> AuthoriseVenue:
     """The member's EIP-712 signed authorisation of the devnet's venue."""
     unsigned = AuthoriseVenue(member.address, VENUE_ID, True, nonce, b"")
+    return replace(
+        unsigned, signature=sign_typed(member.key.private_key, unsigned.signable(chain_id))
+    )
+
+
+def sign_register_bidder(member: Member, chain_id: int, nonce: int) -> RegisterBidder:
+    """The member's EIP-712 signed registration as a default-auction bidder."""
+    unsigned = RegisterBidder(member.address, True, nonce, b"")
+    return replace(
+        unsigned, signature=sign_typed(member.key.private_key, unsigned.signable(chain_id))
+    )
+
+
+def sign_auction_bid(
+    member: Member, chain_id: int, auction: int, premium: int, nonce: int
+) -> AuctionBid:
+    """The member's binding bid of `premium` for every lot of `auction`, into sub-account 0."""
+    unsigned = AuctionBid(member.address, 0, auction, premium, nonce, b"")
     return replace(
         unsigned, signature=sign_typed(member.key.private_key, unsigned.signable(chain_id))
     )

@@ -65,6 +65,12 @@ class NodeView:
     roots: dict[int, str] = field(default_factory=dict)  # height -> state root, until replayed
 
 
+DEFAULT_MANAGEMENT_KINDS = (
+    "auction_opened", "auction_settled", "auction_deleveraged", "margin_call",
+    "margin_call_met", "margin_call_expired",
+)  # fmt: skip
+
+
 @dataclass
 class Devnet:
     """State of one run, read by the dashboard and the summary."""
@@ -93,6 +99,9 @@ class Devnet:
     not_exercised: list[str] = field(default_factory=list)
     waterfall_log: list[str] = field(default_factory=list)
     profit_withdrawals: list[str] = field(default_factory=list)
+    default_log: list[str] = field(default_factory=list)  # auctions and margin calls
+    bids: set[int] = field(default_factory=set)  # auctions the bidder has bid in
+    house_flat: bool = False
     next_nonce: Counter[bytes] = field(default_factory=Counter)
     trade_id: int = 1000
 
@@ -168,6 +177,11 @@ class Devnet:
             who = self.name_of(data.get("member", "?"))
             line = f"h{height} {kind} {who} {data.get('amount', '')!r}"
             self.waterfall_log.append(line)
+            self.log(line)
+        elif kind in DEFAULT_MANAGEMENT_KINDS:
+            fields = " ".join(f"{k}={self.name_of(v)}" for k, v in sorted(data.items()))
+            line = f"h{height} {kind} {fields}"
+            self.default_log.append(line)
             self.log(line)
         elif kind in (
             "collateral_credited", "withdrawal", "withdrawal_paid", "withdrawal_refunded",

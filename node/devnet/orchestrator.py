@@ -46,10 +46,7 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
     chains = start_chains(config.chains, evm_set)
     try:
         members = make_members(config.members)
-        backstops = [m.address for m in members if m.role == "market maker"]
-        template = build_genesis_template(
-            [c.deployed for c in chains], config.epoch_length_blocks, backstops
-        )
+        template = build_genesis_template([c.deployed for c in chains], config.epoch_length_blocks)
         services = sections.get_service_sections(template, chains, config)
         genesis = write_homes(homes, template, services.toml)
         (out_dir / "genesis.json").write_text(json.dumps(genesis, indent=1))

@@ -12,6 +12,8 @@ from functools import partial
 
 import trio
 
+from clearing.default.house import HOUSE
+from clearing.risk.engine import get_quantities
 from clearing.state import ClearingState
 from clearing.trade import Trade
 from node.devnet.chains import deposit
@@ -24,7 +26,9 @@ from node.devnet.market import (
     get_flow_trades,
     get_opening_trades,
     get_trade_prices,
+    sign_auction_bid,
     sign_authorise_venue,
+    sign_register_bidder,
     sign_withdrawal,
 )
 from node.devnet.network import POLL_S, Devnet, StepTimeout, wait_for
@@ -49,6 +53,7 @@ async def run_script(net: Devnet, started: float) -> None:
             await trio.sleep(POLL_S)
         return
     await authorise_venue(net)
+    await register_bidders(net)
     await open_positions(net)
     rng = random.Random(net.config.seed)
     before = net.state.mark_prices[BTC_PERP]
@@ -122,12 +127,42 @@ def _is_authorised(state: ClearingState, member: Member) -> bool:
 
 
 async def trade(net: Devnet, trades: list[Trade]) -> None:
-    """POST one signed batch to a validator (round robin), then pause."""
+    """POST one signed batch to a validator (round robin), bid in any new default
+    auction, then pause."""
     net.trade_id += len(trades)
     batch = net.venue.batch(net.chain_id, trades)
     node = net.nodes[net.venue.batches % len(net.nodes)].client
     await node.post_tx("/v1/trade-batches", batch)
+    await bid_in_auctions(net)
     await trio.sleep(FLOW_PAUSE_S)
+
+
+async def register_bidders(net: Devnet) -> None:
+    """The market makers register for the default auctions (there are no backstops)."""
+    makers = [m for m in net.members if m.role == "market maker"]
+    for member in makers:
+        await submit_request(net, member, partial(sign_register_bidder, member, net.chain_id))
+    await wait_for(
+        net,
+        "the bidder registrations to commit",
+        lambda: all(net.state.members[m.address].bidder for m in makers),
+        STEP_TIMEOUT_S,
+    )
+    net.log("the market makers registered as default-auction bidders")
+
+
+async def bid_in_auctions(net: Devnet) -> None:
+    """The first market maker reads the open auctions' lots as a registered bidder does,
+    through its signed account query, and bids a premium of 0 for each new one."""
+    bidder = next(m for m in net.members if m.role == "market maker")
+    account = await net.nodes[0].client.query_account(bidder.key, net.chain_id)
+    for auction in [] if account is None else account["auctions"]:
+        if auction["auction"] in net.bids:
+            continue
+        net.bids.add(auction["auction"])
+        sign = partial(sign_auction_bid, bidder, net.chain_id, auction["auction"], 0)
+        await submit_request(net, bidder, sign)
+        net.log(f"BID: {bidder.name} bids 0 for auction {auction['auction']}: {auction['lots']}")
 
 
 async def open_positions(net: Devnet) -> None:
@@ -236,6 +271,7 @@ async def finish(net: Devnet) -> None:
     except StepTimeout as exc:
         net.fail(str(exc))
     if net.services.bridge:
+        await _await_house_flat(net)
         for dev in net.chains:
             broken = await trio.to_thread.run_sync(net.ledger.check_vaults, net.state, dev)
             if broken:
@@ -244,6 +280,27 @@ async def finish(net: Devnet) -> None:
         net.not_exercised.append("vault balances vs ledger: nothing was credited")
     if net.services.reports:
         await _await_first_report(net)
+
+
+def is_house_flat(state: ClearingState) -> bool:
+    """No lots, no seized collateral, no auction left in the clearing house's account."""
+    record = state.members.get(HOUSE[0])
+    account = None if record is None else record.sub_accounts.get(HOUSE[1])
+    if state.auctions:
+        return False
+    return account is None or not (get_quantities(account) or account.collateral)
+
+
+async def _await_house_flat(net: Devnet) -> None:
+    """The default auctions bound how long the house holds lots: by the end it is flat."""
+    try:
+        await wait_for(net, "the house account to be flat", lambda: is_house_flat(net.state),
+                       STEP_TIMEOUT_S)  # fmt: skip
+    except StepTimeout as exc:
+        net.fail(str(exc))
+        return
+    net.log("house account flat at the end")
+    net.house_flat = True
 
 
 async def _await_first_report(net: Devnet) -> None:

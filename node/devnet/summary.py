@@ -93,6 +93,8 @@ class Summary:
     not_exercised: list[str]
     waterfall: list[str]
     profit_withdrawals: list[str]
+    default_management: list[str]  # auctions and margin calls, as events
+    house_flat: bool
 
     @classmethod
     def of(cls, net: Devnet, seconds: float) -> Summary:
@@ -132,6 +134,8 @@ class Summary:
             not_exercised=list(net.not_exercised),
             waterfall=list(net.waterfall_log),
             profit_withdrawals=list(net.profit_withdrawals),
+            default_management=list(net.default_log),
+            house_flat=net.house_flat,
         )
 
     @property

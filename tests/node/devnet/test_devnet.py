@@ -50,6 +50,13 @@ def test_short_devnet_holds_every_invariant(tmp_path: Path) -> None:
     assert events["liquidated"] >= 1  # the member levered just short of default
     assert events["collateral_seized"] >= 1 and events["insurance_used"] >= 1  # the defaulters
     assert events.get("deleveraged", 0) + events.get("contribution_mutualised", 0) >= 1
+    # no backstops: liquidated lots reach the house and leave it through the auctions
+    assert events["auction_opened"] >= 1 and summary["house_flat"]
+    assert events.get("auction_settled", 0) + events.get("auction_deleveraged", 0) >= 1
+    assert events["margin_call"] >= 1  # the levered longs hover at initial margin
+    assert any("auction_settled" in line for line in summary["default_management"]) or any(
+        "auction_deleveraged" in line for line in summary["default_management"]
+    )
 
 
 def make_block(height: int) -> Block:
