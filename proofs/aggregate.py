@@ -1,8 +1,11 @@
 """Aggregate checks from published sums of blinding factors.
 
-For every position label:   Σ_accounts C(q_i) = 0·G + B_i·H    (the book is flat)
-For every collateral label: Σ_accounts C(a_k) = T_k·G + B_k·H  (T_k is compared by
+For every position label:   Σ_accounts C(q_i) = T_i·G + B_i·H  with T_i + D_i = 0
+For every collateral label: Σ_accounts C(a_k) = T_k·G + B_k·H  (T_k + D_k is compared by
 the member with the vault balance it reads on that chain).
+The sums run over the proven accounts; D is the sum over the accounts in default,
+whose inputs the report publishes in the clear (so the book is flat exactly when
+the proven and the published positions cancel).
 Publishing B = Σ r reveals nothing about any one account's blinding, and the
 sum of commitments binds the sum of the committed values.
 """
@@ -39,8 +42,10 @@ def compute_aggregates(
     statement: SolvencyStatement,
     inputs: Sequence[Sequence[int]],
     blindings: Sequence[Sequence[int]],
+    in_clear: Sequence[Sequence[int]] = (),
 ) -> tuple[AggregateEntry, ...]:
-    """The entries for every position and collateral label, in label order.
+    """The entries for every position and collateral label, in label order, over the
+    proven accounts' ``inputs``; ``in_clear`` are the published ones.
 
     Raises AggregateError if some instrument's positions do not sum to zero."""
     entries = []
@@ -48,8 +53,9 @@ def compute_aggregates(
         if not is_aggregated(label):
             continue
         total = sum(x[j] for x in inputs)
-        if label.startswith(POSITION_PREFIX) and total != 0:
-            raise AggregateError(f"positions in {label!r} sum to {total}, not 0")
+        published = sum(x[j] for x in in_clear)
+        if label.startswith(POSITION_PREFIX) and total + published != 0:
+            raise AggregateError(f"positions in {label!r} sum to {total + published}, not 0")
         entries.append(AggregateEntry(label, total, sum(r[j] for r in blindings) % R))
     return tuple(entries)
 
@@ -59,8 +65,10 @@ def check_aggregates(
     statement: SolvencyStatement,
     commitments: Sequence[Sequence[P]],
     entries: Sequence[AggregateEntry],
+    in_clear: Sequence[Sequence[int]] = (),
 ) -> list[str]:
-    """Every failure, as a sentence; an empty list means all aggregates hold."""
+    """Every failure, as a sentence; an empty list means all aggregates hold.
+    ``in_clear``: the inputs of the accounts in default, published in the report."""
     failures = []
     by_label = {e.label: e for e in entries}
     if len(by_label) != len(entries):
@@ -73,10 +81,14 @@ def check_aggregates(
         entry = by_label.get(label)
         if entry is None:
             continue
-        if label.startswith(POSITION_PREFIX) and entry.total != 0:
-            failures.append(f"book not flat: published total of {label!r} is {entry.total}")
+        published = sum(x[j] for x in in_clear)
+        if label.startswith(POSITION_PREFIX) and entry.total + published != 0:
+            failures.append(
+                f"book not flat: total of {label!r} is {entry.total} proven + {published} "
+                "in default"
+            )
         column = group.sum([c[j] for c in commitments])
-        if not group.eq(column, gens.commit(entry.total, entry.blinding_sum)):
+        if not group.eq(column, gens.commit(entry.total % R, entry.blinding_sum)):
             failures.append(
                 f"sum of commitments to {label!r} does not open to the published total "
                 f"{entry.total} with blinding sum {entry.blinding_sum:#x}"

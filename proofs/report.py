@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 import msgpack
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from clearing.report_commitment import compute_report_signing_bytes
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
 from proofs.bulletproofs import N_BITS
-from proofs.errors import DecodeError
+from proofs.errors import DecodeError, ProverError, StatementError
 from proofs.group import POINT_BYTES, P, R, decode_scalar, encode_scalar, get_backend
 from proofs.msm import MsmCheck
 from proofs.pedersen import Generators, get_generators
@@ -39,10 +40,11 @@ from proofs.statement import (
     prove_solvency,
 )
 
-REPORT_VERSION = 2
+REPORT_VERSION = 3  # 3: accounts in default listed in the clear; 2: signatures bound to a chain
 REPORT_HASH_DOMAIN = b"clearnode-solvency-report-v1"
 BLINDING_DOMAIN = b"clearnode-blinding-v1"
 MAX_UINT64 = (1 << 64) - 1
+MIN_INT64 = -(1 << 63)  # a published total may be negative once accounts in default are apart
 
 AccountKey = tuple[bytes, int]  # (owner EVM address, sub-account)
 ProofResult = tuple[tuple[bytes, ...], bytes]
@@ -62,6 +64,28 @@ class AccountEntry:
 
     def describe(self) -> str:
         return f"account 0x{self.owner.hex()}/{self.subaccount}"
+
+
+@dataclass(frozen=True)
+class DefaultEntry:
+    """An account that fails the statement (below maintenance in some scenario, or with
+    negative equity): nothing to prove, so its inputs are published in the clear and
+    anyone can evaluate them against the public rows. One account cannot block the
+    report; the clearing house's own account is listed here when it is short."""
+
+    owner: bytes
+    subaccount: int
+    inputs: tuple[int, ...]
+
+    @property
+    def key(self) -> AccountKey:
+        return (self.owner, self.subaccount)
+
+    def describe(self) -> str:
+        return f"account 0x{self.owner.hex()}/{self.subaccount}"
+
+
+HOUSE_KEY: AccountKey = (bytes(20), 0)  # the clearing house's account (clearing: HOUSE)
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,7 @@ class Report:
     statement: SolvencyStatement
     accounts: tuple[AccountEntry, ...]
     aggregates: tuple[AggregateEntry, ...]
+    in_default: tuple[DefaultEntry, ...] = ()
     signatures: tuple[ValidatorSignature, ...] = ()
 
     def _body(self) -> list[Any]:
@@ -96,6 +121,7 @@ class Report:
             self.statement.to_list(),
             [[a.owner, a.subaccount, b"".join(a.commitments), a.proof] for a in self.accounts],
             [[e.label, e.total, encode_scalar(e.blinding_sum)] for e in self.aggregates],
+            [[d.owner, d.subaccount, list(d.inputs)] for d in self.in_default],
         ]
 
     def get_hash(self) -> bytes:
@@ -167,21 +193,31 @@ def build_report(
 ) -> Report:
     """The unsigned report of `chain_id`; deterministic in its arguments.
 
-    Every account is checked before any is proven: raises ProverError for an
-    insolvent or out-of-range account, AggregateError if the book is not flat.
-    Proving (about a second per account) goes through `map_fn`, so a caller can
-    pass a process pool's `map` (jobs and results are plain picklable values)."""
+    Every account is checked before any is proven: one that fails the statement is
+    listed in the clear (`in_default`) instead of proven; raises ProverError for an
+    input out of range, AggregateError if the book is not flat. Proving (about a
+    second per account) goes through `map_fn`, so a caller can pass a process pool's
+    `map` (jobs and results are plain picklable values)."""
     statement = form if isinstance(form, SolvencyStatement) else get_statement(form)
-    keys = sorted(accounts)
     _check_header(chain_id, epoch, state_root)
-    for owner, sub in keys:
+    for owner, sub in accounts:
         _check_key(owner, sub)
-        check_provable(statement, accounts[(owner, sub)])
+    in_default = tuple(
+        DefaultEntry(k[0], k[1], tuple(accounts[k]))
+        for k in sorted(accounts)
+        if is_in_default(statement, accounts[k])
+    )
+    defaulted = {d.key for d in in_default}
+    keys = [k for k in sorted(accounts) if k not in defaulted]
+    for key in keys:
+        check_provable(statement, accounts[key])
     blindings = [get_blindings(seed, epoch, k, statement.input_labels) for k in keys]
-    aggregates = compute_aggregates(statement, [accounts[k] for k in keys], blindings)
+    aggregates = compute_aggregates(
+        statement, [accounts[k] for k in keys], blindings, [d.inputs for d in in_default]
+    )
     for entry in aggregates:
-        if not 0 <= entry.total <= MAX_UINT64:
-            raise AggregateError(f"total of {entry.label!r} = {entry.total} exceeds uint64")
+        if not MIN_INT64 <= entry.total <= MAX_UINT64:
+            raise AggregateError(f"total of {entry.label!r} = {entry.total} exceeds its range")
     jobs = [
         ProofJob(
             gens.group.name,
@@ -196,7 +232,30 @@ def build_report(
         AccountEntry(key[0], key[1], commitments, proof)
         for key, (commitments, proof) in zip(keys, map_fn(run_proof_job, jobs), strict=True)
     )
-    return Report(REPORT_VERSION, chain_id, epoch, state_root, statement, entries, aggregates)
+    return Report(
+        REPORT_VERSION, chain_id, epoch, state_root, statement, entries, aggregates, in_default
+    )
+
+
+def is_in_default(statement: SolvencyStatement, inputs: Sequence[int]) -> bool:
+    """Some scenario leaves the account below its requirement (every input in range:
+    an out-of-range input is the prover's error, never a default)."""
+    values = statement.compute_values(inputs)
+    count = len(statement.input_labels)
+    for index, v in enumerate(values[:count]):
+        if not 0 <= v < 1 << N_BITS:
+            raise ProverError(statement.describe_value(index), index=index, value=v)
+    return any(v < 0 for v in values[count:])
+
+
+def get_equity(statement: SolvencyStatement, inputs: Sequence[int]) -> Fraction:
+    """Equity from the base scenario's row (``k_den * equity``, the cash coefficient being
+    ``k_den``): what the account holds net of what it owes, at the marks. StatementError
+    for a statement whose first input is not cash."""
+    if not statement.input_labels or statement.input_labels[0] != "cash" or not statement.rows:
+        raise StatementError("equity needs a statement whose first input is cash")
+    row = statement.rows[0]
+    return Fraction(sum(a * x for a, x in zip(row, inputs, strict=True)), row[0])
 
 
 @dataclass(frozen=True)
@@ -318,8 +377,11 @@ def verify_report(
     else:
         for entry in _find_invalid(gens, report, list(zip(admitted, all_points, strict=True))):
             verdict.failures.append(f"{entry.describe()}: solvency proof does not verify")
+    verdict.failures.extend(check_in_default(report))
+    verdict.passed.extend(describe_in_default(report))
     if len(admitted) == len(report.accounts):
-        failures = check_aggregates(gens, report.statement, all_points, report.aggregates)
+        in_clear = [d.inputs for d in report.in_default]
+        failures = check_aggregates(gens, report.statement, all_points, report.aggregates, in_clear)
         verdict.failures.extend(failures)
         if not failures:
             verdict.passed.append(f"{len(report.aggregates)} aggregate totals (book flat)")
@@ -329,6 +391,46 @@ def verify_report(
     else:
         verdict.failures.append("aggregates not checked: some accounts are malformed")
     return verdict
+
+
+def check_in_default(report: Report) -> list[str]:
+    """An account is listed in the clear only if its published inputs fail the statement:
+    a solvent member's figures are never published to spare proving them."""
+    failures = []
+    for entry in report.in_default:
+        try:
+            failing = is_in_default(report.statement, entry.inputs)
+        except ProverError as exc:
+            failures.append(f"{entry.describe()} in default: {exc}")
+            continue
+        if not failing:
+            failures.append(f"{entry.describe()} is listed in default but meets the statement")
+    return failures
+
+
+def describe_in_default(report: Report) -> list[str]:
+    """What a member reads: each account in default with its equity, and whether the
+    clearing house is whole or by how much it is short."""
+    lines = []
+    for entry in report.in_default:
+        try:
+            equity = get_equity(report.statement, entry.inputs)
+        except StatementError:
+            continue
+        lines.append(f"{entry.describe()} in default, listed in the clear: equity {equity}")
+    house = next((d for d in report.in_default if d.key == HOUSE_KEY), None)
+    if house is None:
+        lines.append("the clearing house is whole: its account is proven or empty")
+        return lines
+    try:
+        equity = get_equity(report.statement, house.inputs)
+    except StatementError:
+        return lines
+    if equity < 0:
+        lines.append(f"the clearing house is short by {-equity} (an uncovered deficit)")
+    else:
+        lines.append(f"the clearing house is whole (equity {equity}) but below its requirement")
+    return lines
 
 
 def _find_invalid(
@@ -385,6 +487,24 @@ def _expect(cond: bool, what: str) -> None:
         raise DecodeError(what)
 
 
+def _decode_in_default(obj: object, width: int) -> tuple[DefaultEntry, ...]:
+    _expect(isinstance(obj, list), "accounts in default must be a list")
+    assert isinstance(obj, list)
+    entries = []
+    for i, d in enumerate(obj):
+        _expect(isinstance(d, list) and len(d) == 3, f"default #{i} must be [owner, sub, inputs]")
+        owner, sub, inputs = d
+        _expect(isinstance(owner, bytes) and type(sub) is int, f"default #{i}: bad owner/sub")
+        _check_key(owner, sub)
+        _expect(
+            isinstance(inputs, list) and len(inputs) == width
+            and all(type(x) is int for x in inputs),
+            f"default #{i}: {width} integer inputs",
+        )  # fmt: skip
+        entries.append(DefaultEntry(owner, sub, tuple(inputs)))
+    return tuple(entries)
+
+
 def decode_report(data: bytes) -> Report:
     """The report from its encoding; DecodeError names the first bad field."""
     try:
@@ -394,8 +514,9 @@ def decode_report(data: bytes) -> Report:
     _expect(isinstance(obj, list) and len(obj) >= 1, "report must be a list of fields")
     if obj[0] != REPORT_VERSION:
         raise UnsupportedReportVersion(obj[0])
-    _expect(len(obj) == 8, "report must be a list of 8 fields")
-    version, chain_id, epoch, state_root, statement_obj, accounts_obj, aggregates_obj, sigs = obj
+    _expect(len(obj) == 9, "report must be a list of 9 fields")
+    version, chain_id, epoch, state_root, statement_obj, accounts_obj, aggregates_obj = obj[:7]
+    default_obj, sigs = obj[7:]
     _expect(
         type(chain_id) is int and type(epoch) is int and isinstance(state_root, bytes),
         "bad chain id, epoch or state root",
@@ -422,9 +543,13 @@ def decode_report(data: bytes) -> Report:
         _expect(isinstance(e, list) and len(e) == 3, f"aggregate #{i} must be a list of 3")
         label, total, blinding = e
         _expect(isinstance(label, str) and type(total) is int, f"aggregate #{i}: bad fields")
-        _expect(0 <= total <= MAX_UINT64, f"aggregate #{i}: total out of range")
+        _expect(MIN_INT64 <= total <= MAX_UINT64, f"aggregate #{i}: total out of range")
         _expect(isinstance(blinding, bytes), f"aggregate #{i}: blinding sum must be bytes")
         aggregates.append(AggregateEntry(label, total, decode_scalar(blinding)))
+    in_default = _decode_in_default(default_obj, len(statement.input_labels))
+    clear_keys = [d.key for d in in_default]
+    _expect(clear_keys == sorted(set(clear_keys)), "accounts in default must be sorted, unique")
+    _expect(not set(clear_keys) & set(keys), "an account is both proven and in default")
     _expect(isinstance(sigs, list), "signatures must be a list")
     signatures = []
     for i, s in enumerate(sigs):
@@ -435,7 +560,7 @@ def decode_report(data: bytes) -> Report:
         signatures.append(ValidatorSignature(key, sig))
     report = Report(
         version, chain_id, epoch, state_root, statement, tuple(accounts), tuple(aggregates),
-        tuple(signatures),
+        in_default, tuple(signatures),
     )  # fmt: skip
     _expect(report.encode() == bytes(data), "report encoding is not canonical")
     return report

@@ -131,12 +131,46 @@ def test_honest_builder_refuses_an_unflat_book(signed: Fixture) -> None:
         build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED, chain_id=CHAIN_ID)
 
 
-def test_honest_builder_refuses_an_insolvent_account(signed: Fixture) -> None:
+def test_an_account_in_default_is_listed_in_the_clear_and_the_rest_verifies(
+    signed: Fixture,
+) -> None:
     book = {k: list(v) for k, v in signed.book.items()}
-    book[sorted(book)[0]][0] = -(10**9)
-    with pytest.raises(ProverError) as info:
+    defaulter = sorted(book)[0]
+    book[defaulter][0] = -(10**9)
+    report = build_report(
+        signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED, chain_id=CHAIN_ID
+    )
+    assert [d.key for d in report.in_default] == [defaulter]
+    assert report.in_default[0].inputs == tuple(book[defaulter])
+    assert defaulter not in {a.key for a in report.accounts}
+    verdict = verify_report(signed.gens, report, None)
+    assert verdict.ok, verdict.failures
+    assert decode_report(report.encode()) == report
+
+
+def test_a_solvent_account_cannot_be_published_as_in_default(signed: Fixture) -> None:
+    book = {k: list(v) for k, v in signed.book.items()}
+    defaulter = sorted(book)[0]
+    book[defaulter][0] = -(10**9)
+    report = build_report(
+        signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED, chain_id=CHAIN_ID
+    )
+    (entry,) = report.in_default
+    healed = dataclasses.replace(entry, inputs=(10**12, *entry.inputs[1:]))
+    failures = _failures(signed, dataclasses.replace(report, in_default=(healed,)))
+    assert any("listed in default but meets the statement" in f for f in failures)
+    moved = (*entry.inputs[:-1], entry.inputs[-1] + 1)  # its published lots changed
+    failures = _failures(
+        signed, dataclasses.replace(report, in_default=(dataclasses.replace(entry, inputs=moved),))
+    )
+    assert any("book not flat" in f for f in failures)
+
+
+def test_an_out_of_range_input_is_still_refused(signed: Fixture) -> None:
+    book = {k: list(v) for k, v in signed.book.items()}
+    book[sorted(book)[0]][0] = 2**70
+    with pytest.raises(ProverError):
         build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED, chain_id=CHAIN_ID)
-    assert "scenario" in str(info.value)
 
 
 @pytest.mark.parametrize("case", ["insolvent", "too_large", "wrapped_position"])
