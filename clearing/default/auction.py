@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from clearing.context import BlockContext
 from clearing.default.adl import AdlCandidate, compute_adl_ranking
 from clearing.default.house import HOUSE
+from clearing.default.steps import move_lots_at_mark
 from clearing.events import Event, make_event
-from clearing.position import compute_long_change, compute_position_after_fill
 from clearing.risk.engine import get_quantities, get_risk_arrays, get_risk_setup
 from clearing.risk.margin import compute_initial_margin, compute_scenario_losses
 from clearing.risk.params import AuctionParams
@@ -159,23 +159,10 @@ def is_bid_covered(state: ClearingState, bid: Bid, lots: Lots) -> bool:
     return equity >= im
 
 
-def move_lots_at_mark(state: ClearingState, key: AccountKey, iid: str, lots: int) -> None:
-    """Add ``lots`` to the account's position at the mark (settled: no cash changes)."""
-    account = get_sub_account_for_write(state, *key)
-    mark = state.mark_prices[iid]
-    before = account.positions.get(iid)
-    record, cash = compute_position_after_fill(
-        before, lots, mark, mark, state.funding_indices.get(iid, 0)
-    )
-    account.cash += cash
-    state.open_interest[iid] = state.open_interest.get(iid, 0) + compute_long_change(before, record)
-    account.positions[iid] = record
-
-
 def transfer_lots(state: ClearingState, lots: Lots, to: AccountKey) -> None:
     for iid, quantity in lots:
-        move_lots_at_mark(state, HOUSE, iid, -quantity)
-        move_lots_at_mark(state, to, iid, quantity)
+        move_lots_at_mark(state, get_sub_account_for_write(state, *HOUSE), iid, -quantity)
+        move_lots_at_mark(state, get_sub_account_for_write(state, *to), iid, quantity)
 
 
 def process_house_book(state: ClearingState, ctx: BlockContext) -> list[Event]:

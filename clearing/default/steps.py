@@ -170,10 +170,10 @@ def _write_back(state: ClearingState, key: AccountKey, old: RiskAccount, new: Ri
     for iid in sorted(set(before) | set(after)):
         change = after.get(iid, 0) - before.get(iid, 0)
         if change:
-            _move_lots(state, account, iid, change)
+            move_lots_at_mark(state, account, iid, change)
 
 
-def _move_lots(state: ClearingState, account: SubAccount, iid: str, lots: int) -> None:
+def move_lots_at_mark(state: ClearingState, account: SubAccount, iid: str, lots: int) -> None:
     """Lots enter or leave at the mark (entry variation margin is 0 once marked to market)."""
     mark = state.mark_prices[iid]
     before = account.positions.get(iid)
