@@ -118,3 +118,13 @@ def test_settlement_tokens_must_be_listed_par_collateral_one_per_chain() -> None
         with pytest.raises(GenesisError) as error:
             parse_genesis(with_tokens(tokens))
         assert (error.value.key, error.value.expected) == (key, expected)
+
+
+def test_a_deposit_to_the_clearing_house_account_funds_the_insurance_fund() -> None:
+    box = new_box()
+    fund = box.state.insurance_fund
+    block = box.apply([box.credit(HOUSE[0], USDC_B, 7_000)])  # a vault deposit for 0x00..00
+    assert box.state.insurance_fund == fund + 7_000
+    assert box.state.settlement_reserves == {31338: 7_000}  # it backs cash on that chain
+    assert account(box, *HOUSE).collateral == {}
+    assert "house_settlement_tokens" in [e.kind for e in block.events]
