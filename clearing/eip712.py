@@ -41,13 +41,22 @@ def sign_typed(private_key: bytes, signable: SignableMessage) -> bytes:
     return bytes(Account.sign_message(signable, private_key).signature)
 
 
+def describe_domain(chain_id: int) -> str:
+    """The EIP-712 domain a member must sign under, as a client developer reads it."""
+    return f'{{name: "{DOMAIN_NAME}", version: "{DOMAIN_VERSION}", chainId: {chain_id}}}'
+
+
 def verify_member_signature(
-    member: bytes, signable: SignableMessage, signature: bytes, what: str
+    member: bytes, signable: SignableMessage, signature: bytes, what: str, chain_id: int
 ) -> None:
-    """Raise ``BadSignature`` unless ``signature`` recovers to ``member``."""
+    """Raise ``BadSignature`` unless ``signature`` recovers to ``member``; the error names
+    the domain expected and the address the signature does recover to (if any), the two
+    things a client that signs wrongly gets wrong."""
+    domain = describe_domain(chain_id)
     try:
         recovered = Account.recover_message(signable, signature=signature)
     except Exception:  # eth-keys raises several unrelated types for malformed signatures
-        raise BadSignature(what, member) from None
-    if bytes.fromhex(recovered[2:]) != member:
-        raise BadSignature(what, member)
+        raise BadSignature(what, member, b"", domain) from None
+    signer = bytes.fromhex(recovered[2:])
+    if signer != member:
+        raise BadSignature(what, member, signer, domain)

@@ -172,10 +172,14 @@ class SameSubAccount(InvalidTransaction):
 
 @dataclass(eq=False)
 class BadSignature(InvalidTransaction):
-    """The signature over ``what`` does not verify for ``signer``."""
+    """The signature over ``what`` does not verify for ``signer``. For a member's EIP-712
+    request: ``recovered`` is the address it does recover to (empty when none) and
+    ``domain`` the domain it had to be signed under."""
 
     what: str
     signer: bytes
+    recovered: bytes = b""
+    domain: str = ""
 
 
 @dataclass(eq=False)

@@ -109,7 +109,9 @@ def process_transfer(state: ClearingState, ctx: BlockContext, tx: Transfer) -> l
         state, tx.member, tx.from_sub_account, source,
         tx.amount if tx.is_cash() else 0, None if tx.is_cash() else (key, tx.amount),
     )  # fmt: skip
-    verify_member_signature(tx.member, tx.signable(ctx.chain_id), tx.signature, "Transfer")
+    verify_member_signature(
+        tx.member, tx.signable(ctx.chain_id), tx.signature, "Transfer", ctx.chain_id
+    )
     state.members[tx.member].used_nonces.add(tx.nonce)
     target = get_sub_account_for_write(state, tx.member, tx.to_sub_account)
     if tx.is_cash():

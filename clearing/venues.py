@@ -64,7 +64,9 @@ def process_authorise_venue(
     member = state.members.get(tx.member)
     if member is not None and tx.nonce in member.used_nonces:
         raise NonceReused(tx.member, tx.nonce)
-    verify_member_signature(tx.member, tx.signable(ctx.chain_id), tx.signature, "AuthoriseVenue")
+    verify_member_signature(
+        tx.member, tx.signable(ctx.chain_id), tx.signature, "AuthoriseVenue", ctx.chain_id
+    )
     record = get_member_for_write(state, tx.member)
     record.used_nonces.add(tx.nonce)
     if tx.authorised:

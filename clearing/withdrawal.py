@@ -155,7 +155,9 @@ def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) 
         check_collateral_debit(account, tx.member, tx.sub_account, key, from_collateral)
     debit = (key, from_collateral) if from_collateral else None
     check_debit_eligibility(state, tx.member, tx.sub_account, account, from_cash, debit)
-    verify_member_signature(tx.member, tx.signable(ctx.chain_id), tx.signature, "Withdrawal")
+    verify_member_signature(
+        tx.member, tx.signable(ctx.chain_id), tx.signature, "Withdrawal", ctx.chain_id
+    )
     state.dirty.add(tx.member)
     state.members[tx.member].used_nonces.add(tx.nonce)
     if from_collateral:

@@ -61,7 +61,9 @@ def check_member_request(
     member = state.members.get(tx.member)
     if member is not None and tx.nonce in member.used_nonces:
         raise NonceReused(tx.member, tx.nonce)
-    verify_member_signature(tx.member, tx.signable(state.chain_id), tx.signature, type(tx).__name__)
+    verify_member_signature(
+        tx.member, tx.signable(state.chain_id), tx.signature, type(tx).__name__, state.chain_id
+    )
     return CheckResult(tx.member, tx.nonce, PRIORITY_MEMBER)
 
 

@@ -119,7 +119,9 @@ def process_register_bidder(
     member = state.members.get(tx.member)
     if member is not None and tx.nonce in member.used_nonces:
         raise NonceReused(tx.member, tx.nonce)
-    verify_member_signature(tx.member, tx.signable(ctx.chain_id), tx.signature, "RegisterBidder")
+    verify_member_signature(
+        tx.member, tx.signable(ctx.chain_id), tx.signature, "RegisterBidder", ctx.chain_id
+    )
     record = get_member_for_write(state, tx.member)
     record.used_nonces.add(tx.nonce)
     record.bidder = tx.registered
@@ -141,7 +143,9 @@ def process_auction_bid(state: ClearingState, ctx: BlockContext, tx: AuctionBid)
     bid = Bid(tx.member, tx.sub_account, tx.premium, ctx.height, len(auction.bids))
     if not is_bid_covered(state, bid, get_lots_available(state, auction.lots)):
         raise BidNotCovered(tx.member, tx.sub_account, tx.auction, tx.premium)
-    verify_member_signature(tx.member, tx.signable(ctx.chain_id), tx.signature, "AuctionBid")
+    verify_member_signature(
+        tx.member, tx.signable(ctx.chain_id), tx.signature, "AuctionBid", ctx.chain_id
+    )
     get_member_for_write(state, tx.member).used_nonces.add(tx.nonce)
     auction.bids.append(bid)
     return [

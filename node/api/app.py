@@ -218,7 +218,7 @@ class ApiApp:
         message = {"member": hex0x(member), "subAccount": sub_account, "issuedAtMs": issued_ms}
         signable = compute_signable(chain_id, "AccountQuery", ACCOUNT_QUERY_FIELDS, message)
         try:
-            verify_member_signature(member, signable, signature, "AccountQuery")
+            verify_member_signature(member, signable, signature, "AccountQuery", chain_id)
         except BadSignature as exc:
             raise api_error_from(exc) from None
         return json_response(200, self._account_view(member, sub_account))

@@ -124,7 +124,7 @@ class ReportsApi:
         self._check_fresh(issued_ms)
         signable = compute_openings_signable(chain_id, member, epoch, issued_ms)
         try:
-            verify_member_signature(member, signable, signature, OPENINGS_QUERY)
+            verify_member_signature(member, signable, signature, OPENINGS_QUERY, chain_id)
         except BadSignature as exc:
             raise api_error_from(exc) from None
         inputs = self.store.get_inputs(epoch)

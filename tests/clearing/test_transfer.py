@@ -1,5 +1,6 @@
 from dataclasses import replace
 
+from clearing.eip712 import sign_typed
 from clearing.sandbox import Sandbox
 from clearing.state import get_sub_account_for_write
 from tests.clearing.support import ALICE, BOB, USDC, WETH, assert_rejected, new_sandbox, only_result
@@ -70,9 +71,19 @@ def test_signature_of_another_key_or_chain_is_rejected() -> None:
     box = _funded()
     by_bob = replace(box.transfer(BOB, 0, 1, 1), member=ALICE.address)
     assert_rejected(box, by_bob, "BadSignature")
+    mine = box.transfer(ALICE, 0, 1, 1)
+    signed_by_bob = replace(
+        mine, signature=sign_typed(BOB.private_key, mine.signable(box.chain_id))
+    )
+    detail = assert_rejected(box, signed_by_bob, "BadSignature")
+    # what a client developer needs: who signed it, and the domain it had to be signed under
+    assert f"recovered=0x{BOB.address.hex()}" in detail
+    assert 'domain=\'{name: "clearnode", version: "1", chainId: 4242}\'' in detail
     other = new_sandbox()
     other.genesis = replace(other.genesis, chain_id=1)
-    assert_rejected(box, other.transfer(ALICE, 0, 1, 1), "BadSignature")
-    assert_rejected(
+    detail = assert_rejected(box, other.transfer(ALICE, 0, 1, 1), "BadSignature")
+    assert f"recovered=0x{ALICE.address.hex()}" not in detail  # another domain: another hash
+    detail = assert_rejected(
         box, replace(box.transfer(ALICE, 0, 1, 1), signature=b"\x01" * 65), "BadSignature"
     )
+    assert "recovered=b''" in detail or "recovered=0x" in detail

@@ -25,7 +25,7 @@ from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from node.api.app import ApiApp
-from node.api.bodies import ACCOUNT_QUERY_FIELDS
+from node.api.bodies import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from node.api.service import LocalNode
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
@@ -449,3 +449,18 @@ async def test_only_a_registered_bidder_is_shown_the_auctions_lots(api: Harness)
     (auction,) = bidder["auctions"]
     assert auction["lots"] == [{"instrument": "BTC-PERP", "quantity": 10}]
     assert auction["round"] == 1 and auction["closesHeight"] > bidder["height"]
+
+
+async def test_a_bad_signature_reply_names_the_domain_and_who_signed(api: Harness) -> None:
+    box = api.box
+    body = member_request(box)  # AuthoriseVenue for Alice...
+    message = dict(body["message"])
+    fields = MEMBER_REQUESTS["AuthoriseVenue"][1]
+    signable = compute_signable(box.chain_id, "AuthoriseVenue", fields, message)
+    body["signature"] = "0x" + sign_typed(BOB.private_key, signable).hex()  # ...signed by Bob
+    response = await api.client.post("/v1/member-requests", json=body)
+    assert (response.status_code, error_type(response)) == (401, "BadSignature")
+    details = response.json()["error"]["details"]
+    assert details["signer"] == "0x" + ALICE.address.hex()
+    assert details["recovered"] == "0x" + BOB.address.hex()
+    assert details["domain"] == f'{{name: "clearnode", version: "1", chainId: {box.chain_id}}}'
