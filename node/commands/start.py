@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         trio.run(run_until_signal, run_node, config)
     except* StorageError as group:  # a data directory this node cannot use
         failures += group.exceptions
+    except* ConfigError as group:  # a listen port taken by a node started at the same time
+        failures += group.exceptions
     except* KeyboardInterrupt:
         log.info("interrupted while starting")
     for failure in failures:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -387,6 +388,43 @@ async def test_serve_node_api_from_a_config(tmp_path: Path) -> None:
             assert "clearnode_txs_submitted_total" in (await client.get("/metrics")).text
         nursery.cancel_scope.cancel()
     assert sent == [raw]
+
+
+async def test_an_api_port_taken_after_the_probe_is_the_one_line_config_error(
+    tmp_path: Path,
+) -> None:
+    """Two `clearnode start` racing: both probe the port free, one binds first; the other's
+    bind fails as ConfigError (one line from `clearnode start`), not a traceback."""
+    from node.api.serve import serve_node_api
+    from node.config import ConfigError, parse_config
+
+    with socket.socket() as first_node:
+        first_node.bind(("127.0.0.1", 0))
+        first_node.listen()
+        port = first_node.getsockname()[1]
+        config = parse_config(
+            {"chain_id": 4242, "moniker": "second", "api": {"listen_port": port}},
+            tmp_path / "config.toml",
+            tmp_path,
+        )
+        box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+        pool = Mempool(make_clearing_check(lambda: box.state))
+        with pytest.raises(ExceptionGroup) as info:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(serve_node_api, config, lambda: box.state, pool, None, None)
+    matched, rest = info.value.split(ConfigError)
+    assert rest is None and matched is not None
+    (error,) = get_leaves(matched)
+    assert "api.listen_port" in str(error) and str(port) in str(error)
+    assert len(str(error).splitlines()) == 1
+
+
+def get_leaves(group: BaseExceptionGroup) -> list[BaseException]:  # type: ignore[type-arg]
+    return [
+        leaf
+        for e in group.exceptions
+        for leaf in (get_leaves(e) if isinstance(e, BaseExceptionGroup) else [e])
+    ]
 
 
 async def test_account_query_gives_the_next_nonce_above_the_committed_ones(api: Harness) -> None:
