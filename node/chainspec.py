@@ -186,8 +186,10 @@ def build_collateral(template: dict[str, Any], chains: list[ChainSpec]) -> list[
 
 
 def place_collateral(doc: dict[str, Any], collateral: list[dict[str, Any]]) -> None:
-    """Give genesis ``doc`` this collateral list; the settlement asset's tokens follow it:
-    each chain's token of the symbol the template settles in (its USDC, say)."""
+    """Give genesis ``doc`` this collateral list; the settlement asset's tokens follow it
+    (each chain's token of the symbol the template settles in, its USDC say), and the
+    starting prices of feeds no token or instrument uses any more are dropped (chains
+    listing only some of the template's tokens make a valid genesis)."""
     old = {(e["chain_id"], e["token"].lower()): e["symbol"] for e in doc["collateral"]}
     asset = doc["settlement_asset"]
     symbols = {old.get((t["chain_id"], t["token"].lower())) for t in asset.get("tokens", [])}
@@ -198,6 +200,8 @@ def place_collateral(doc: dict[str, Any], collateral: list[dict[str, Any]]) -> N
             for e in collateral
             if e["symbol"] in symbols
         ]
+    used = {e["price_feed"] for e in collateral} | {i["index_feed"] for i in doc["instruments"]}
+    doc["index_prices"] = {f: p for f, p in doc["index_prices"].items() if f in used}
 
 
 def render_bridge_chains(chains: list[ChainSpec]) -> str:

@@ -97,6 +97,15 @@ def test_init_writes_a_given_bridge_chain_into_genesis_and_configs(tmp_path: Pat
         assert found == [(11155111, USDC_TOKEN, "USDC"), (11155111, WETH_TOKEN, "WETH")]
 
 
+def test_a_chain_listing_only_some_tokens_makes_a_valid_genesis(tmp_path: Path) -> None:
+    only_usdc = GIVEN.replace(f",WETH={WETH_TOKEN}", "")
+    assert main(["init", "--home", str(tmp_path), "--bridge-chain", only_usdc]) == 0
+    genesis = parse_genesis(json.loads((tmp_path / "genesis.json").read_text()))
+    assert [c.symbol for c in genesis.collateral] == ["USDC"]
+    assert genesis.settlement_asset.tokens == ((11155111, bytes.fromhex("22" * 20)),)
+    assert "ETH/quantum" not in dict(genesis.index_prices)  # no token uses that feed now
+
+
 @pytest.mark.parametrize(
     ("option", "key"),
     [
