@@ -570,7 +570,14 @@ class P2PNode:
         max_request_bytes: int,
         max_response_bytes: int,
     ) -> bytes:
-        """Sends one request and returns the response payload; RequestFailed on any failure."""
+        """Sends one request and returns the response payload; RequestFailed on any failure.
+
+        Only over a live connection: opening a stream to an unconnected peer would make
+        py-libp2p dial it, and a peer that bans us would then be dialled by every request
+        (several times a second), bypassing `keep_connected`'s backoff."""
+        if peer not in self.connected_peers():
+            self.counters["requests", "not_connected"] += 1
+            raise RequestFailed(peer, protocol, "not connected (keep_connected redials it)")
         frame = encode_frame(payload, max_request_bytes)
         with trio.move_on_after(self.config.request_timeout_s):
             try:

@@ -291,3 +291,19 @@ async def test_peers_that_keep_each_other_connected_meet_again_when_a_ban_ends()
             assert trio.current_time() - ends < 3
             await a.publish("tx", note("back"))
             assert await receive(b, "tx") == (a.peer_id, "back")
+
+
+async def test_requests_to_a_peer_that_banned_us_do_not_dial_it() -> None:
+    """Only `keep_connected` dials, with backoff: a request to an unconnected peer fails at
+    once instead of opening a connection the banning peer must refuse each time."""
+    async with line("a", "b", scores=ScoreParams(ban_at=-50, ban_s=30)) as (a, b):
+        b.set_request_handler("/clearnode/echo/1", echo, max_request_bytes=64)
+        for i in range(3):
+            await a.publish("tx", msgpack.packb([9, i]))
+        await wait_disconnected(b, a.peer_id)
+        refused = b.counters["connections", "refused"]
+        for _ in range(20):
+            with pytest.raises(RequestFailed, match="not connected"):
+                await a.request(b.peer_id, "/clearnode/echo/1", b"hi", 64, 64)
+        assert b.counters["connections", "refused"] == refused  # no dial reached b
+        assert a.counters["requests", "not_connected"] == 20
