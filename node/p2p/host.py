@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import multiaddr
 import trio
@@ -201,6 +202,7 @@ class P2PNode:
         router: GossipSub,
         topics: Sequence[Topic],
         nursery: trio.Nursery,
+        counters: Counter[tuple[str, str]],
     ) -> None:
         self.config = config
         self._host = host
@@ -219,7 +221,7 @@ class P2PNode:
         """Connections refused per banned peer, reported when its ban ends."""
         self.scores = PeerScores(config.scores)
         # (topic, outcome) -> count; outcomes: published, delivered, rejected, dropped
-        self.counters: Counter[tuple[str, str]] = Counter()
+        self.counters = counters
         self.watch = _ConnectionWatch(self._refuse_if_banned)
         self._links = LinkWatch(pubsub, config.link_stall_s)
         self.peer_id = str(host.get_id())
@@ -629,6 +631,48 @@ def _build_host(config: P2PConfig) -> Any:
     return host
 
 
+class _Pubsub(Pubsub):
+    """py-libp2p 0.8.1's Pubsub with one writer at a time per stream, and one peer's
+    unreadable stream costing that stream only.
+
+    The library writes to a peer's gossip stream from its sending loop and, directly,
+    from GossipSub's `send_recent_messages` (every new peer) and
+    `flush_pending_messages`; yamux locks each frame, not each write, so a large RPC
+    waiting for window updates was interleaved with a small one and the peer read
+    garbage. That garbage (or any peer's) raised protobuf's DecodeError out of
+    `Pubsub.stream_handler`, through the connection's nursery, and stopped the host:
+    seen as the 3 MiB transaction of tests/node/test_limits_network.py killing a node.
+    """
+
+    def __init__(self, *args: Any, counters: Counter[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.counters = counters
+        self._write_locks: WeakKeyDictionary[INetStream, trio.Lock] = WeakKeyDictionary()
+
+    async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
+        lock = self._write_locks.setdefault(stream, trio.Lock())
+        async with lock:
+            return bool(await super().write_msg(stream, rpc_msg))
+
+    async def stream_handler(self, stream: INetStream) -> None:
+        try:
+            await super().stream_handler(stream)
+        except Exception as exc:  # a peer's bytes, never a reason to stop the host
+            peer = stream.muxed_conn.peer_id
+            self.counters["gossip", "stream_failed"] += 1
+            log.warning("gossip stream from %s dropped: %s: %s", peer, type(exc).__name__, exc)
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await _reset_quietly(stream)
+            self._handle_dead_peer(peer)
+
+
+async def _reset_quietly(stream: INetStream) -> None:
+    try:
+        await stream.reset()
+    except Exception as exc:  # already broken: the reset was only to tell the peer
+        log.debug("reset of a failed gossip stream: %s", exc)
+
+
 class _SizedQueues(dict[ID, Any]):
     """py-libp2p 0.8.1 gives each peer's outbound queue a 1 MiB RPC cap of its own and
     silently drops a bigger RPC ("oversized"): a proposal carrying a full block would
@@ -658,7 +702,8 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
         eclipse_protection_enabled=False,
     )
     biggest = max((t.max_bytes for t in topics), default=1 << 20)
-    pubsub = Pubsub(host, gossipsub, max_inbound_rpc_size=biggest + 64 * 1024)
+    counters: Counter[tuple[str, str]] = Counter()
+    pubsub = _Pubsub(host, gossipsub, max_inbound_rpc_size=biggest + 64 * 1024, counters=counters)
     pubsub.peer_queues = _SizedQueues(pubsub.max_inbound_rpc_size)
     # Sequence numbers from the second clock repeat after a fast restart; peers
     # would drop our first messages as already seen.
@@ -670,7 +715,7 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
         async with host.run([listen]), trio.open_nursery() as nursery:
             async with background_trio_service(pubsub), background_trio_service(gossipsub):
                 await pubsub.wait_until_ready()
-                node = P2PNode(config, host, pubsub, gossipsub, topics, nursery)
+                node = P2PNode(config, host, pubsub, gossipsub, topics, nursery, counters)
                 host.get_network().register_notifee(node.watch)
                 for topic in topics:
                     pubsub.set_topic_validator(topic.name, node._validate, False)
