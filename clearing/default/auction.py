@@ -25,7 +25,8 @@ end of every block, after liquidations, ``process_house_book``:
    are shown only to registered bidders, see node/api).
 
 Bound: lots that reach the house at height ``h`` are sold or deleveraged by
-height ``h + rounds * window_blocks``; the house is then flat. Nothing here
+height ``h + rounds * window_blocks``; the house is then flat (and its
+collateral is closed out within the same bound, house.py). Nothing here
 creates value: lots move at the mark, and cash moves from one balance to
 another.
 """
