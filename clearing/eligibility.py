@@ -2,21 +2,28 @@
 
 Equity = cash + haircut value of collateral (positions are settled into cash
 every block by variation margin). A debit is eligible when equity after it is
-at least ``get_debit_requirement``, the sub-account's initial margin, so value
-never leaves an account that would then be under-margined.
+at least ``get_debit_requirement``: the sub-account's initial margin, and while
+it has open auction bids, their bid requirement (default/bid_hold.py), so value
+never leaves an account that would then be under-margined or could no longer
+honour a binding bid.
 """
 
 from __future__ import annotations
 
 from clearing.assets import CollateralKey
+from clearing.default.bid_hold import check_bids_held_after_debit, get_bid_requirement
 from clearing.errors import InsufficientEquity
 from clearing.risk.engine import get_initial_margin_requirement
 from clearing.state import ClearingState, SubAccount, get_collateral_value, get_value_per_quantum
 
 
 def get_debit_requirement(state: ClearingState, member: bytes, sub_account: int) -> int:
-    """Equity a sub-account must keep after a debit: its initial margin."""
-    return get_initial_margin_requirement(state, member, sub_account)
+    """Equity a sub-account must keep after a debit: its initial margin, or what its open
+    bids hold if that is more."""
+    return max(
+        get_initial_margin_requirement(state, member, sub_account),
+        get_bid_requirement(state, member, sub_account),
+    )
 
 
 def check_debit_eligibility(
@@ -27,11 +34,13 @@ def check_debit_eligibility(
     cash_debit: int,
     collateral_debit: tuple[CollateralKey, int] | None,
 ) -> None:
-    """Raise ``InsufficientEquity`` if the debit leaves equity below the requirement."""
+    """Raise ``InsufficientEquity`` if the debit leaves equity below initial margin,
+    ``OpenBidUncovered`` if below what the sub-account's open bids hold."""
     equity_after = account.cash - cash_debit + get_collateral_value(state, account)
     if collateral_debit is not None:
         key, quanta = collateral_debit
         equity_after -= quanta * get_value_per_quantum(state, key)
-    requirement = get_debit_requirement(state, member, sub_account)
+    requirement = get_initial_margin_requirement(state, member, sub_account)
     if equity_after < requirement:
         raise InsufficientEquity(member, sub_account, equity_after, requirement)
+    check_bids_held_after_debit(state, member, sub_account, equity_after)

@@ -247,13 +247,41 @@ class NotABidder(InvalidTransaction):
 
 @dataclass(eq=False)
 class BidNotCovered(InvalidTransaction):
-    """With every lot of the auction and ``premium`` paid, the sub-account would be below
-    initial margin."""
+    """With every lot of the auction and ``premium`` paid, on top of what its other open
+    bids hold, the sub-account's equity would be below its bid requirement."""
 
     member: bytes
     sub_account: int
     auction: int
     premium: int
+    equity: int
+    requirement: int
+
+
+@dataclass(eq=False)
+class OpenBidUncovered(InvalidTransaction):
+    """The sub-account's open bids in ``auctions`` are binding: after this debit or trade
+    its equity would be ``equity_after`` < ``requirement``, the initial margin with every
+    lot they may win plus the premiums offered."""
+
+    member: bytes
+    sub_account: int
+    auctions: tuple[int, ...]
+    equity_after: int
+    requirement: int
+
+
+@dataclass(eq=False)
+class BidBelowMaintenance(InvalidTransaction):
+    """At the close, taking the lots and paying ``premium`` would leave the sub-account's
+    equity ``equity`` below its maintenance margin ``maintenance``: the bid is void."""
+
+    member: bytes
+    sub_account: int
+    auction: int
+    premium: int
+    equity: int
+    maintenance: int
 
 
 @dataclass(eq=False)

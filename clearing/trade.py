@@ -34,6 +34,7 @@ from clearing.attestation import compute_signing_bytes, is_valid_signature
 from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.context import BlockContext
+from clearing.default.bid_hold import check_bids_held_after_trade
 from clearing.default.default_fund import check_reduce_only, is_reduce_only
 from clearing.default.margin_call import check_margin_call
 from clearing.errors import (
@@ -156,8 +157,9 @@ def check_pre_trade_margin(
 ) -> TradeFigures | None:
     """Reject a trade that leaves the sub-account below initial margin while raising
     its risk, and any trade that grows a position of a member short of its required
-    default-fund contribution or of a sub-account under a margin call (typed errors
-    carrying the numbers).
+    default-fund contribution or of a sub-account under a margin call, or that raises
+    the requirement of the sub-account's open auction bids above its equity (typed
+    errors carrying the numbers).
 
     ``account`` is the sub-account before the trade (None if new, still unchanged
     in ``state``); the trade would leave ``position`` in ``instrument_id`` and
@@ -175,9 +177,13 @@ def check_pre_trade_margin(
             position.quantity,
         )  # fmt: skip
     cash_after = cash_delta if account is None else account.cash + cash_delta
-    return check_pre_trade(
+    figures = check_pre_trade(
         state, member.address, sub_account, account, instrument_id, position.quantity, cash_after
     )
+    check_bids_held_after_trade(
+        state, member.address, sub_account, account, instrument_id, position.quantity, cash_after
+    )
+    return figures
 
 
 def process_trade_batch(state: ClearingState, ctx: BlockContext, batch: TradeBatch) -> list[Event]:

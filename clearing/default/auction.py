@@ -5,11 +5,15 @@ end of every block, after liquidations, ``process_house_book``:
 
 1. closes every auction whose window has ended: its bids are ranked (the highest
    premium the bidder pays the house first; ties to the earlier bid, then the
-   lower account) and the first whose account still meets initial margin with
-   the lots and the premium wins; the lots move to it at the mark (variation
-   margin is settled, so at the mark nothing else changes hands) and the premium
-   from its cash to the insurance fund (a negative premium is the house paying a
-   bidder to take the risk). Event ``auction_settled``.
+   lower account) and the first that binds wins (``check_bid_binds``): a bid
+   held its margin while open (bid_hold.py), so only marks can have moved its
+   sub-account since; it is bound unless taking the lots would leave it below
+   maintenance margin or grow a position it may now only reduce (default-fund
+   shortfall, margin call), in which case it is void (event ``auction_bid_void``
+   with the error) and the next bid is looked at. The lots move to the winner at
+   the mark (variation margin is settled, so at the mark nothing else changes
+   hands) and the premium from its cash to the insurance fund (a negative premium
+   is the house paying a bidder to take the risk). Event ``auction_settled``.
 2. an auction nobody won is split into ``split`` parts (every position's lots
    divided as evenly as whole lots allow) and each part is auctioned again, one
    round more; after ``rounds`` rounds what is left is deleveraged at the mark
@@ -21,7 +25,8 @@ end of every block, after liquidations, ``process_house_book``:
    are shown only to registered bidders, see node/api).
 
 Bound: lots that reach the house at height ``h`` are sold or deleveraged by
-height ``h + rounds * window_blocks``; the house is then flat. Nothing here
+height ``h + rounds * window_blocks``; the house is then flat (and its
+collateral is closed out within the same bound, house.py). Nothing here
 creates value: lots move at the mark, and cash moves from one balance to
 another.
 """
@@ -32,11 +37,18 @@ from dataclasses import dataclass, field
 
 from clearing.context import BlockContext
 from clearing.default.adl import AdlCandidate, compute_adl_ranking
+from clearing.default.default_fund import check_reduce_only, is_reduce_only
 from clearing.default.house import HOUSE
+from clearing.default.margin_call import check_margin_call
 from clearing.default.steps import move_lots_at_mark
+from clearing.errors import BidBelowMaintenance, InvalidTransaction
 from clearing.events import Event, make_event
 from clearing.risk.engine import get_quantities, get_risk_arrays, get_risk_setup
-from clearing.risk.margin import compute_initial_margin, compute_scenario_losses
+from clearing.risk.margin import (
+    compute_initial_margin,
+    compute_scenario_losses,
+    is_maintenance_met,
+)
 from clearing.risk.params import AuctionParams
 from clearing.state import (
     ClearingState,
@@ -44,6 +56,7 @@ from clearing.state import (
     get_collateral_value,
     get_sub_account_for_write,
 )
+from clearing.units import div_ceil
 
 AccountKey = tuple[bytes, int]
 Lots = tuple[tuple[str, int], ...]  # (instrument, the house's signed lots), sorted
@@ -142,21 +155,59 @@ def get_lots_available(state: ClearingState, lots: Lots) -> Lots:
     return tuple(out)
 
 
-def is_bid_covered(state: ClearingState, bid: Bid, lots: Lots) -> bool:
-    """The bidder's account still meets initial margin with the lots and the premium."""
-    record = state.members.get(bid.member)
-    account = None if record is None else record.sub_accounts.get(bid.sub_account)
-    if account is None:
-        return False
+def check_bid_restrictions(state: ClearingState, bid: Bid, lots: Lots) -> None:
+    """What a trade is checked for besides margin: a member short of its default-fund
+    contribution (``ReduceOnly``) or a sub-account under a margin call
+    (``MarginCallReduceOnly``) may only take lots that shrink its positions."""
+    record = state.members[bid.member]
+    account = record.sub_accounts.get(bid.sub_account)
+    before = {} if account is None else get_quantities(account)
+    after = get_quantities_with(before, lots)
+    if is_reduce_only(record.default_fund_required, record.default_fund):
+        check_reduce_only(bid.member, before, after)
+    if account is not None and account.margin_call is not None:
+        for iid, _ in lots:
+            check_margin_call(bid.member, bid.sub_account, account.margin_call, iid,
+                              before.get(iid, 0), after[iid])  # fmt: skip
+
+
+def get_quantities_with(quantities: dict[str, int], lots: Lots) -> dict[str, int]:
+    """``quantities`` after taking the house's side of ``lots``."""
+    after = dict(quantities)
+    for iid, quantity in lots:
+        after[iid] = after.get(iid, 0) + quantity
+    return after
+
+
+def compute_initial_margin_with(
+    state: ClearingState, quantities: dict[str, int], lots: Lots
+) -> int:
+    """Initial margin of ``quantities`` with the house's side of ``lots`` taken (0 when
+    margining is off)."""
+    setup = get_risk_setup(state.genesis)
+    if setup is None:
+        return 0
+    after = get_quantities_with(quantities, lots)
+    return compute_initial_margin(compute_scenario_losses(after, get_risk_arrays(state, setup)))
+
+
+def check_bid_binds(state: ClearingState, auction: Auction, bid: Bid, lots: Lots) -> None:
+    """At the close a bid binds unless the checks of ``check_bid_restrictions`` refuse it
+    now, or taking the lots and paying the premium would leave its sub-account below
+    maintenance margin (``BidBelowMaintenance``): a winner that would be liquidated at
+    once would only hand the lots back. Below initial margin it is bound all the same,
+    and margin calls follow as for any account."""
+    check_bid_restrictions(state, bid, lots)
     setup = get_risk_setup(state.genesis)
     assert setup is not None
-    quantities = get_quantities(account)
-    for iid, quantity in lots:  # the bidder takes the house's side
-        quantities[iid] = quantities.get(iid, 0) + quantity
-    arrays = get_risk_arrays(state, setup)
-    im = compute_initial_margin(compute_scenario_losses(quantities, arrays))
+    account = state.members[bid.member].sub_accounts[bid.sub_account]
+    im = compute_initial_margin_with(state, get_quantities(account), lots)
     equity = account.cash - bid.premium + get_collateral_value(state, account)
-    return equity >= im
+    k_num, k_den = setup.params.k_num, setup.params.k_den
+    if not is_maintenance_met(equity, im, k_num, k_den):
+        maintenance = div_ceil(im * k_num, k_den)
+        raise BidBelowMaintenance(bid.member, bid.sub_account, auction.id, bid.premium, equity,
+                                  maintenance)  # fmt: skip
 
 
 def transfer_lots(state: ClearingState, lots: Lots, to: AccountKey) -> None:
@@ -197,15 +248,23 @@ def close_auction(
     lots = get_lots_available(state, auction.lots)
     if not lots:
         return [make_event("auction_lapsed", auction=auction.id)]
+    void: list[Event] = []
     for bid in get_bid_order(auction):
-        if is_bid_covered(state, bid, lots):
-            return [settle_auction(state, auction, lots, bid)]
+        try:
+            check_bid_binds(state, auction, bid, lots)
+        except InvalidTransaction as error:
+            void.append(make_event("auction_bid_void", auction=auction.id, member=bid.member,
+                                   sub_account=bid.sub_account, premium=bid.premium,
+                                   code=error.code, detail=str(error)))  # fmt: skip
+            continue
+        return [*void, settle_auction(state, auction, lots, bid)]
     if auction.round < params.rounds:
         return [
-            open_auction(state, ctx, part, auction.round + 1, params)
-            for part in split_lots(lots, params.split)
-        ]
-    return deleverage_lots(state, auction, lots)
+            *void,
+            *(open_auction(state, ctx, part, auction.round + 1, params)
+              for part in split_lots(lots, params.split)),
+        ]  # fmt: skip
+    return [*void, *deleverage_lots(state, auction, lots)]
 
 
 def settle_auction(state: ClearingState, auction: Auction, lots: Lots, bid: Bid) -> Event:

@@ -4,8 +4,11 @@ A member registers (or leaves) with ``RegisterBidder``; only a registered bidder
 may bid, and only registered bidders are shown an auction's lots (node/api).
 ``AuctionBid`` offers a premium for every lot of one open auction, taken by one
 of the bidder's sub-accounts at the mark. A bid is binding: it cannot be
-withdrawn, and it is checked like a trade when it arrives (the sub-account meets
-initial margin with the lots and the premium) and again when the auction closes.
+withdrawn, and it is checked like a trade when it arrives: reduce-only while the
+member is short of its default-fund contribution or the sub-account is under a
+margin call, and margined as if every lot of its open bids were already its own
+(bid_hold.py, which also keeps that margin held until the close). The close
+checks it again (auction.py ``check_bid_binds``).
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from eth_account.messages import SignableMessage
 from clearing.codec import expect_bool, expect_bytes, expect_int, expect_list
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.context import BlockContext
-from clearing.default.auction import Bid, get_lots_available, is_bid_covered
+from clearing.default.auction import Bid, check_bid_restrictions, get_lots_available
+from clearing.default.bid_hold import check_bid_covered
 from clearing.eip712 import compute_signable, verify_member_signature
 from clearing.errors import (
     AuctionClosed,
-    BidNotCovered,
     NonceReused,
     NotABidder,
     UnknownAuction,
@@ -139,10 +142,10 @@ def process_auction_bid(state: ClearingState, ctx: BlockContext, tx: AuctionBid)
         raise NotABidder(tx.member)
     if tx.nonce in member.used_nonces:
         raise NonceReused(tx.member, tx.nonce)
-    get_sub_account(state, tx.member, tx.sub_account)
+    account = get_sub_account(state, tx.member, tx.sub_account)
     bid = Bid(tx.member, tx.sub_account, tx.premium, ctx.height, len(auction.bids))
-    if not is_bid_covered(state, bid, get_lots_available(state, auction.lots)):
-        raise BidNotCovered(tx.member, tx.sub_account, tx.auction, tx.premium)
+    check_bid_restrictions(state, bid, get_lots_available(state, auction.lots))
+    check_bid_covered(state, tx.member, tx.sub_account, account, tx.auction, tx.premium)
     verify_member_signature(
         tx.member, tx.signable(ctx.chain_id), tx.signature, "AuctionBid", ctx.chain_id
     )

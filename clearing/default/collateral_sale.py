@@ -10,6 +10,11 @@ buyer of last resort for members' collateral, paying from the insurance fund. At
 haircut value the buyer's equity is unchanged (cash down, collateral up by the
 same value) and the seller's equity too: a sale moves value, it never creates
 or destroys it.
+
+What no buyer pays for can be allocated (``allocate_collateral``, the house's
+close-out): sold at the haircut value to every sub-account with cash, pro rata
+to the quanta its cash pays for, and what no cash in the ledger pays for given
+pro rata to the sub-accounts' equity. Events ``collateral_allocated``.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from dataclasses import dataclass
 
 from clearing.assets import CollateralKey
 from clearing.collateral import decrease_collateral, increase_collateral
+from clearing.default.waterfall import compute_pro_rata
 from clearing.events import Event, make_event
 from clearing.risk.engine import get_risk_setup
-from clearing.state import ClearingState, get_sub_account_for_write
+from clearing.state import ClearingState, get_collateral_value, get_sub_account_for_write
 
 AccountKey = tuple[bytes, int]
 
@@ -52,7 +58,9 @@ def get_spendable_cash(state: ClearingState, buyer: AccountKey, house: AccountKe
     return max(cash, 0)
 
 
-def process_sale(state: ClearingState, sale: Sale, house: AccountKey) -> Event:
+def process_sale(
+    state: ClearingState, sale: Sale, house: AccountKey, kind: str = "collateral_sold"
+) -> Event:
     """Move ``sale.quanta`` to the buyer and ``sale.amount`` to the seller."""
     seller = get_sub_account_for_write(state, *sale.seller)
     decrease_collateral(seller, sale.key, sale.quanta)
@@ -60,7 +68,7 @@ def process_sale(state: ClearingState, sale: Sale, house: AccountKey) -> Event:
     _move_cash(state, sale.buyer, -sale.amount, house)
     _move_cash(state, sale.seller, sale.amount, house)
     return make_event(
-        "collateral_sold",
+        kind,
         member=sale.seller[0],
         sub_account=sale.seller[1],
         chain_id=sale.key[0],
@@ -104,3 +112,54 @@ def sell_collateral(
             events.append(process_sale(state, sale, house))
             left -= bought
     return events
+
+
+def get_other_accounts(state: ClearingState, seller: AccountKey) -> list[AccountKey]:
+    return sorted(
+        (address, sub)
+        for address, member in state.members.items()
+        for sub in member.sub_accounts
+        if (address, sub) != seller
+    )
+
+
+def allocate_collateral(
+    state: ClearingState,
+    seller: AccountKey,
+    key: CollateralKey,
+    quanta: int,
+    value_per_quantum: int,
+    house: AccountKey,
+) -> list[Event]:
+    """Place all ``quanta`` with the other sub-accounts: sold at ``value_per_quantum`` to
+    those with cash, pro rata to the whole quanta each one's cash pays for (largest
+    remainder, so no cash goes negative); the rest, which no cash pays for (a token
+    worth 0 included), given for nothing, pro rata to positive equity (equal parts
+    when no sub-account has any). Nothing is placed when there is no other sub-account."""
+    others = get_other_accounts(state, seller)
+    if not others:
+        return []
+    events = []
+    left = quanta
+    if value_per_quantum > 0:
+        affordable = {k: get_spendable_cash(state, k, house) // value_per_quantum for k in others}
+        affordable = {k: q for k, q in affordable.items() if q > 0}
+        sold = min(left, sum(affordable.values()))
+        for buyer, bought in compute_pro_rata(sold, affordable).items():
+            if bought:
+                sale = Sale(seller, buyer, key, bought, bought * value_per_quantum)
+                events.append(process_sale(state, sale, house, "collateral_allocated"))
+        left -= sold
+    if left:
+        equity = {k: max(get_account_equity(state, k), 0) for k in others}
+        weights = equity if any(equity.values()) else dict.fromkeys(others, 1)
+        for taker, given in compute_pro_rata(left, weights).items():
+            if given:
+                sale = Sale(seller, taker, key, given, 0)
+                events.append(process_sale(state, sale, house, "collateral_allocated"))
+    return events
+
+
+def get_account_equity(state: ClearingState, key: AccountKey) -> int:
+    account = state.members[key[0]].sub_accounts[key[1]]
+    return account.cash + get_collateral_value(state, account)

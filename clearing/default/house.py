@@ -9,16 +9,36 @@ equity goes negative: the shortfall is the *uncovered deficit*, and while it is
 above zero no withdrawal leaves the network (a dYdX v4-style halt), so members
 who reach the exit first cannot leave the loss to those who stay. Later fees,
 and deposits to the house account, pay it down.
+
+Seized collateral becomes settlement cash within a bound (``process_house_collateral``):
+every block, settlement tokens count at par and other tokens are sold at their
+haircut value to the backstops and registered bidders as far as their cash goes;
+at every height that is a multiple of ``get_house_bound`` (the default auctions'
+bound, ``rounds * window_blocks``) what is left is closed out: sold at the
+haircut value to every sub-account with cash, pro rata (the clearing house pays
+what it owes in kind, as a CCP settles gains with a defaulter's assets when cash
+is short), and what no cash in the ledger pays for (a token worth 0 included) is
+given to the sub-accounts pro rata to their equity. The house's equity loses
+what it gave away, so if that was value it counted on, the shortfall is an
+uncovered deficit like any other. Collateral that reaches the house at height
+``h`` has left it by the end of the first block whose height is a multiple of
+the bound, at most ``h + bound - 1``; the only exception is a ledger with no
+account but the house's.
 """
 
 from __future__ import annotations
 
 from clearing.collateral import decrease_collateral
 from clearing.context import BlockContext
-from clearing.default.collateral_sale import get_collateral_buyers, sell_collateral
+from clearing.default.collateral_sale import (
+    allocate_collateral,
+    get_collateral_buyers,
+    sell_collateral,
+)
 from clearing.errors import WithdrawalsHalted
 from clearing.events import Event, make_event
-from clearing.risk.params import INSURANCE_MEMBER
+from clearing.risk.engine import get_risk_setup
+from clearing.risk.params import INSURANCE_MEMBER, AuctionParams
 from clearing.state import (
     ClearingState,
     get_collateral_value,
@@ -51,11 +71,22 @@ def check_withdrawals_open(state: ClearingState) -> None:
         raise WithdrawalsHalted(deficit)
 
 
+def get_house_bound(state: ClearingState) -> int:
+    """Blocks within which the house is rid of what a default leaves it: lots and collateral."""
+    setup = get_risk_setup(state.genesis)
+    params = AuctionParams() if setup is None else setup.params.auction
+    return params.rounds * params.window_blocks
+
+
+def is_house_close_out(state: ClearingState, ctx: BlockContext) -> bool:
+    return ctx.height % get_house_bound(state) == 0
+
+
 def process_house_collateral(state: ClearingState, ctx: BlockContext) -> list[Event]:
     """Turn what the house holds as collateral into the insurance fund's cash: settlement
     tokens at par at once (they now back cash: the chain's reserve grows), any other
     token sold at its haircut value to the backstops and registered bidders, as far as
-    their cash goes."""
+    their cash goes, and what is left allocated at a close-out height."""
     record = state.members.get(INSURANCE_MEMBER)
     account = None if record is None else record.sub_accounts.get(0)
     if account is None or not account.collateral:
@@ -75,4 +106,9 @@ def process_house_collateral(state: ClearingState, ctx: BlockContext) -> list[Ev
             )
         elif (value := get_value_per_quantum(state, key)) > 0:
             events.extend(sell_collateral(state, HOUSE, key, quanta, value, buyers, HOUSE))
+    if is_house_close_out(state, ctx):
+        for key in sorted(account.collateral):
+            quanta = account.collateral[key]
+            value = get_value_per_quantum(state, key)
+            events.extend(allocate_collateral(state, HOUSE, key, quanta, value, HOUSE))
     return events

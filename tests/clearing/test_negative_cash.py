@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from clearing.default.house import HOUSE, get_house_equity
+from clearing.default.house import HOUSE, get_house_bound, get_house_equity
 from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
 from clearing.sandbox import Sandbox
@@ -85,6 +85,7 @@ def test_a_flat_account_whose_collateral_no_longer_covers_its_debt_runs_the_wate
     box = new_box(threshold=10**12)  # no conversion: the debt stays backed by WETH
     box.apply([box.credit(ALICE.address, WETH, 100)])
     get_sub_account_for_write(box.state, ALICE.address, 0).cash = -200_000
+    get_sub_account_for_write(box.state, BOB.address, 0).cash = 200_000  # won what Alice lost
     box.apply([])
     fund = box.state.insurance_fund
     kinds = []
@@ -94,10 +95,19 @@ def test_a_flat_account_whose_collateral_no_longer_covers_its_debt_runs_the_wate
     assert alice.cash + get_collateral_value(box.state, alice) == 0  # not insolvent any more
     assert alice.collateral == {} and alice.cash == 0
     assert kinds.index("collateral_seized") < kinds.index("insurance_used")
-    # the house paid the debt and holds the 100 WETH (no backstop to sell them to)
-    assert account(box, *HOUSE).collateral == {WETH: 100}
     weth_now = box.state.index_prices["ETH/quantum"] * 9 // 10
-    assert get_house_equity(box.state) == fund - 200_000 + 100 * weth_now
+    equity = fund - 200_000 + 100 * weth_now
+    # the house paid the debt; with no buyer registered it holds the 100 WETH until the
+    # close-out, where the member holding cash takes them at their haircut value
+    assert account(box, *HOUSE).collateral == {WETH: 100}
+    assert get_house_equity(box.state) == equity
+    while box.state.height % get_house_bound(box.state):
+        kinds = [e.kind for e in box.apply([]).events]
+    assert kinds == ["collateral_allocated"]
+    assert account(box, *HOUSE).collateral == {}
+    assert account(box, BOB.address).collateral == {WETH: 100}
+    assert account(box, BOB.address).cash == 200_000 - 100 * weth_now
+    assert get_house_equity(box.state) == equity
 
 
 def test_settlement_tokens_must_be_listed_par_collateral_one_per_chain() -> None:

@@ -8,11 +8,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.default.auction import get_free_house_lots, split_lots
+from clearing.default.bid_hold import get_bid_requirement
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.default.house import HOUSE
 from clearing.eip712 import sign_typed
-from clearing.sandbox import MemberKey, Sandbox, derive_member_key
-from clearing.state import ClearingState, Position, get_sub_account_for_write
+from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
+from clearing.state import (
+    ClearingState,
+    MarginCall,
+    Position,
+    get_member_for_write,
+    get_sub_account_for_write,
+)
+from clearing.trade import Trade, sign_trade_batch
+from clearing.withdrawable import get_withdrawable
 from tests.clearing.support import USDC, assert_rejected, genesis_doc
 
 BTC = "BTC-PERP"
@@ -96,7 +105,7 @@ def test_bids_are_checked_like_trades_and_refused_with_their_reasons() -> None:
     assert_rejected(box, bid(box, BIDDERS[1], auction, 1), "NotABidder")
     assert_rejected(box, bid(box, BIDDERS[0], auction + 7, 1), "UnknownAuction")
     detail = assert_rejected(box, bid(box, POOR, auction, 1), "BidNotCovered")
-    assert "premium=1" in detail
+    assert "premium=1, equity=1000, requirement=" in detail
     forged = replace(bid(box, BIDDERS[0], auction, 1), premium=2)
     assert_rejected(box, forged, "BadSignature")
     while box.state.height + 1 < box.state.auctions[auction].closes_height:
@@ -123,6 +132,104 @@ def test_unsold_lots_are_split_offered_again_then_deleveraged_within_the_bound()
 def test_lots_split_into_parts_that_add_up() -> None:
     assert split_lots((("A", 7), ("B", -3)), 2) == [(("A", 4), ("B", -2)), (("A", 3), ("B", -1))]
     assert split_lots((("A", 1),), 3) == [(("A", 1),)]
+
+
+FUNDS = 10**11  # each bidder's USDC
+
+
+def settle(box: Sandbox, auction: int) -> list[str]:
+    """Blocks until ``auction`` has closed; their event kinds."""
+    kinds: list[str] = []
+    while auction in box.state.auctions:
+        kinds += [e.kind for e in box.apply([]).events]
+    return kinds
+
+
+def test_an_open_bid_holds_its_margin_against_withdrawals_transfers_and_trades() -> None:
+    box = new_box(window=10)
+    venue = derive_ed25519_key("venue-alpha")
+    box.apply([register(box, BIDDERS[0]), *(box.authorise(m, "alpha") for m in BIDDERS[:2])])
+    (auction,) = box.state.auctions
+    address = BIDDERS[0].address
+    assert get_bid_requirement(box.state, address, 0) == 0
+    assert box.apply([bid(box, BIDDERS[0], auction, 1_000)]).tx_results[0].is_ok()
+    requirement = get_bid_requirement(box.state, address, 0)
+    assert requirement > 1_000  # the initial margin of the 10 lots, and the premium
+    account = box.state.members[address].sub_accounts[0]
+    (usdc,) = [w for w in get_withdrawable(box.state, address, 0, account) if w.key == USDC]
+    assert usdc.quanta == FUNDS - requirement
+    too_much = FUNDS - requirement + 1
+    detail = assert_rejected(box, box.withdraw(BIDDERS[0], USDC, too_much), "OpenBidUncovered")
+    assert f"auctions=({auction},), equity_after={requirement - 1}" in detail
+    assert_rejected(box, box.transfer(BIDDERS[0], 0, 1, too_much, USDC), "OpenBidUncovered")
+    assert box.apply([box.withdraw(BIDDERS[0], USDC, too_much - 1)]).tx_results[0].is_ok()
+    mark = box.state.mark_prices[BTC]
+    buy, sell = (Trade(n, BTC, *pair, mark, 1) for n, pair in enumerate([
+        (address, 0, BIDDERS[1].address, 0), (BIDDERS[1].address, 0, address, 0)], 1))  # fmt: skip
+    block = box.apply([sign_trade_batch(venue, box.chain_id, "alpha", 1, (buy, sell))])
+    outcome = [(e.kind, e.get("trade_id"), e.get("code")) for e in block.get_events()
+               if e.kind == "trade_rejected"]  # fmt: skip
+    assert outcome == [("trade_rejected", 1, "OpenBidUncovered")]  # a buy adds to the lots
+    assert box.state.members[address].sub_accounts[0].positions[BTC].quantity == -1  # a sale
+    assert "auction_settled" in settle(box, auction)
+    assert get_bid_requirement(box.state, address, 0) == 0  # won: the lots are its own now
+    assert box.state.members[address].sub_accounts[0].positions[BTC].quantity == 9
+
+
+def test_a_bid_counts_every_open_bid_of_its_sub_account() -> None:
+    box = new_box(window=4)
+    box.apply([register(box, BIDDERS[0])])
+    settle(box, 1)  # nobody bid: two auctions of 5 lots each
+    first, second = sorted(box.state.auctions)
+    assert box.apply([bid(box, BIDDERS[0], first, 0)]).tx_results[0].is_ok()
+    held = get_bid_requirement(box.state, BIDDERS[0].address, 0)  # 5 lots
+    box.apply([box.withdraw(BIDDERS[0], USDC, FUNDS - held - held // 2)])
+    detail = assert_rejected(box, bid(box, BIDDERS[0], second, 0), "BidNotCovered")
+    assert f"equity={held + held // 2}" in detail  # covers 5 lots, not 10
+
+
+def test_a_bid_gets_the_reduce_only_checks_of_a_trade() -> None:
+    box = new_box(window=10)
+    box.apply([register(box, m) for m in (BIDDERS[0], BIDDERS[1], SHORT)])
+    (auction,) = box.state.auctions
+    for member in (BIDDERS[0], SHORT):  # short of their default-fund contribution
+        get_member_for_write(box.state, member.address).default_fund_required = 1
+    assert "quantity_after=10" in assert_rejected(
+        box, bid(box, BIDDERS[0], auction, 1), "ReduceOnly"
+    )
+    height = box.state.height
+    get_sub_account_for_write(box.state, BIDDERS[1].address, 0).margin_call = MarginCall(
+        1, height, height + 100
+    )
+    (result,) = box.apply([bid(box, BIDDERS[1], auction, 1)]).tx_results  # the call is met
+    assert result.code == "MarginCallReduceOnly"  # at the end of the block, not before
+    # SHORT holds the other side: taking the house's lots closes its position
+    assert box.apply([bid(box, SHORT, auction, 1)]).tx_results[0].is_ok()
+
+
+def test_at_the_close_a_bid_binds_above_maintenance_and_is_void_below_it() -> None:
+    box = new_box(window=10)
+    box.apply([register(box, m) for m in BIDDERS[:2]])
+    (auction,) = box.state.auctions
+    box.apply([bid(box, BIDDERS[0], auction, 9_000), bid(box, BIDDERS[1], auction, 5_000)])
+    im = get_bid_requirement(box.state, BIDDERS[1].address, 0) - 5_000  # of the 10 lots
+    # The marks moved against both bidders (k = 1/2): the best one would be below
+    # maintenance with the lots, the next one below initial margin only.
+    equities = {BIDDERS[0]: im // 2 - 1, BIDDERS[1]: im - 1}
+    for member, premium in ((BIDDERS[0], 9_000), (BIDDERS[1], 5_000)):
+        account = get_sub_account_for_write(box.state, member.address, 0)
+        account.cash = equities[member] + premium - FUNDS
+    events = []
+    while auction in box.state.auctions:
+        events += list(box.apply([]).events)
+    (void,) = [e for e in events if e.kind == "auction_bid_void"]
+    assert (void.get("member"), void.get("code")) == (BIDDERS[0].address, "BidBelowMaintenance")
+    assert f"equity={im // 2 - 1}, maintenance={-(-im // 2)}" in str(void.get("detail"))
+    (won,) = [e for e in events if e.kind == "auction_settled"]
+    assert won.get("member") == BIDDERS[1].address  # bound although below initial margin
+    assert house_lots(box.state) == 0
+    calls = [e.get("member") for e in box.apply([]).events if e.kind == "margin_call"]
+    assert calls == [BIDDERS[1].address]
 
 
 OFFER = st.tuples(st.integers(0, 2), st.integers(-(10**6), 10**6), st.integers(0, ROUNDS * WINDOW))
