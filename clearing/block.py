@@ -30,6 +30,7 @@ from clearing.default.bidding import (
 )
 from clearing.default.house import process_house_collateral
 from clearing.default.margin_call import process_margin_calls
+from clearing.default.records import process_defaults_roll
 from clearing.default.steps import process_default_fund_step, process_liquidation_step
 from clearing.errors import (
     DecodeError,
@@ -99,7 +100,7 @@ END_OF_BLOCK_STEPS: tuple[Step, ...] = (
 )
 
 # At heights that are multiples of genesis.epoch_length_blocks.
-EPOCH_STEPS: tuple[Step, ...] = (process_default_fund_step,)
+EPOCH_STEPS: tuple[Step, ...] = (process_default_fund_step, process_defaults_roll)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,10 @@
 keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
-interest, funding, pending withdrawals, ...) are small and encoded whole. Committed
-report hashes, one more per epoch, enter by their running digest
-(``report_commitment.ReportHashChain``), extended by one link per new epoch.
+interest, funding, pending withdrawals, the epoch's defaults, ...) are small
+and encoded whole. Committed report hashes, one more per epoch, enter by their
+running digest (``report_commitment.ReportHashChain``), extended by one link per
+new epoch.
 The replay state (replay.py) enters by content: each venue's trade-id window as its
 top and its bitmap's cached hash, each vault's credited deposit nonces whole.
 
@@ -28,7 +29,7 @@ from clearing.report_commitment import ReportHashChain, compute_report_hashes_di
 from clearing.state import ClearingState, Member
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
-GLOBALS_VERSION = 5  # 5: settlement, withdrawal expiry, Cover-N, auctions; 4: report hashes
+GLOBALS_VERSION = 6  # 6: the epoch's defaults; 5: settlement, withdrawal expiry, Cover-N, auctions
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 
@@ -88,6 +89,7 @@ def get_global_fields(state: ClearingState) -> list[object]:
         list(state.default_fund_cover),
         [a.to_fields() for _, a in sorted(state.auctions.items())],
         state.next_auction_id,
+        [r.to_fields() for r in state.defaults],
     ]
 
 

@@ -36,15 +36,17 @@ from clearing.replay import DepositNonces, TradeIdWindow, get_credit_fields
 from clearing.root import ACCOUNT_VERSION, encode_account, get_global_fields
 from clearing.state import (
     ClearingState,
+    DefaultRecord,
     MarginCall,
     Member,
     Position,
     SubAccount,
     WithdrawalRecord,
     initialize_state,
+    is_in_default_order,
 )
 
-SNAPSHOT_VERSION = 3  # 3: settlement reserves, withdrawal expiry; 2: bounded replay state
+SNAPSHOT_VERSION = 4  # 4: the epoch's defaults; 3: settlement reserves, withdrawal expiry
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -76,7 +78,7 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     if version != SNAPSHOT_VERSION:
         raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
     state = initialize_state(genesis)
-    _decode_globals(state, expect_list(globals_, "globals", 18))
+    _decode_globals(state, expect_list(globals_, "globals", 19))
     for item in expect_list(trades, "trade_windows"):
         venue, high, bits = expect_list(item, "trade_window", 3)
         window = TradeIdWindow(
@@ -167,7 +169,10 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
         auction = decode_auction(item)
         state.auctions[auction.id] = auction
     state.next_auction_id = expect_int(g[16], "next_auction_id", 1)
-    for item in expect_list(g[17], "report_hashes"):
+    state.defaults = [DefaultRecord.from_fields(item) for item in expect_list(g[17], "defaults")]
+    if not is_in_default_order(state.defaults):
+        raise DecodeError("defaults", "must be strictly sorted by (height, member, sub-account)")
+    for item in expect_list(g[18], "report_hashes"):
         epoch, report_hash = expect_list(item, "report_hash", 2)
         state.report_hashes[expect_int(epoch, "epoch", 1)] = expect_bytes(
             report_hash, "report_hash", 32

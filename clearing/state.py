@@ -13,10 +13,12 @@ Units: ``cash`` is ``Amount`` (may go negative), collateral is ``Quanta`` per
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from clearing.assets import CollateralKey, CollateralToken, compute_haircut_value_per_quantum
+from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.errors import UnknownMember, UnknownSubAccount
 from clearing.genesis import Genesis, Validator, Venue
 from clearing.instruments import Instrument
@@ -107,6 +109,73 @@ class WithdrawalRecord:
         ]  # fmt: skip
 
 
+DEFAULT_LAYERS = (
+    "collateral",
+    "own default fund",
+    "insurance fund",
+    "others' default fund",
+    "assessments",
+    "deleveraging",
+    "uncovered",
+)
+"""The layers of the default waterfall, in the order they pay (``DefaultRecord``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultRecord:
+    """A sub-account that defaulted in block ``height``: its ``deficit`` (the negative cash
+    that ran down the waterfall) and what each layer of ``DEFAULT_LAYERS`` paid of it.
+    ``from_members`` is the other members' default-fund contributions, ``uncovered`` what
+    the clearing house booked (clearing/default/records.py)."""
+
+    height: int
+    member: MemberAddress
+    sub_account: int
+    deficit: int
+    from_collateral: int
+    from_own_contribution: int
+    from_insurance: int
+    from_members: int
+    from_assessments: int
+    from_deleveraging: int
+    uncovered: int
+
+    def get_key(self) -> tuple[int, MemberAddress, int]:
+        """One default per sub-account and block: records sort and are unique by this."""
+        return (self.height, self.member, self.sub_account)
+
+    def get_layers(self) -> tuple[int, ...]:
+        """What each layer paid, in ``DEFAULT_LAYERS`` order."""
+        return (self.from_collateral, self.from_own_contribution, self.from_insurance,
+                self.from_members, self.from_assessments, self.from_deleveraging,
+                self.uncovered)  # fmt: skip
+
+    def is_covered(self) -> bool:
+        """The layers add up to the deficit (the waterfall neither creates nor loses value)."""
+        return sum(self.get_layers()) == self.deficit
+
+    def to_fields(self) -> list[object]:
+        return [self.height, self.member, self.sub_account, self.deficit, *self.get_layers()]
+
+    @classmethod
+    def from_fields(cls, obj: object) -> DefaultRecord:
+        """Types and ranges only (``DecodeError``); whether it is covered is ``is_covered``."""
+        f = expect_list(obj, "DefaultRecord", 4 + len(DEFAULT_LAYERS))
+        return cls(
+            expect_int(f[0], "height", 1),
+            expect_bytes(f[1], "member", 20),
+            expect_int(f[2], "sub_account"),
+            expect_int(f[3], "deficit", 1),
+            *(expect_int(v, layer) for v, layer in zip(f[4:], DEFAULT_LAYERS, strict=True)),
+        )
+
+
+def is_in_default_order(records: Sequence[DefaultRecord]) -> bool:
+    """Strictly increasing by (height, member, sub-account): one record per default."""
+    keys = [r.get_key() for r in records]
+    return keys == sorted(set(keys))
+
+
 @dataclass(slots=True)
 class ClearingState:
     """Everything a block can change, plus the genesis configuration it reads."""
@@ -140,6 +209,8 @@ class ClearingState:
     default_fund_cover: tuple[int, ...] = ()
     auctions: dict[int, Any] = field(default_factory=dict)  # id -> default/auction.Auction
     next_auction_id: int = 1
+    # sub-accounts that defaulted this epoch and last, by (height, member, sub-account)
+    defaults: list[DefaultRecord] = field(default_factory=list)
     height: int = 0
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)

@@ -23,7 +23,9 @@ import msgpack
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.report_commitment import compute_report_signing_bytes
+from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
 from proofs.bulletproofs import N_BITS
 from proofs.errors import DecodeError, ProverError, StatementError
@@ -40,7 +42,7 @@ from proofs.statement import (
     prove_solvency,
 )
 
-REPORT_VERSION = 3  # 3: accounts in default listed in the clear; 2: signatures bound to a chain
+REPORT_VERSION = 4  # 4: the epoch's defaults and their waterfall; 3: accounts in default
 REPORT_HASH_DOMAIN = b"clearnode-solvency-report-v1"
 BLINDING_DOMAIN = b"clearnode-blinding-v1"
 MAX_UINT64 = (1 << 64) - 1
@@ -110,6 +112,7 @@ class Report:
     accounts: tuple[AccountEntry, ...]
     aggregates: tuple[AggregateEntry, ...]
     in_default: tuple[DefaultEntry, ...] = ()
+    defaults: tuple[DefaultRecord, ...] = ()  # sub-accounts that defaulted this epoch
     signatures: tuple[ValidatorSignature, ...] = ()
 
     def _body(self) -> list[Any]:
@@ -122,6 +125,7 @@ class Report:
             [[a.owner, a.subaccount, b"".join(a.commitments), a.proof] for a in self.accounts],
             [[e.label, e.total, encode_scalar(e.blinding_sum)] for e in self.aggregates],
             [[d.owner, d.subaccount, list(d.inputs)] for d in self.in_default],
+            [r.to_fields() for r in self.defaults],
         ]
 
     def get_hash(self) -> bytes:
@@ -190,18 +194,24 @@ def build_report(
     map_fn: MapFn = map,
     *,
     chain_id: int,
+    defaults: tuple[DefaultRecord, ...] = (),
 ) -> Report:
     """The unsigned report of `chain_id`; deterministic in its arguments.
 
     Every account is checked before any is proven: one that fails the statement is
     listed in the clear (`in_default`) instead of proven; raises ProverError for an
-    input out of range, AggregateError if the book is not flat. Proving (about a
+    input out of range, AggregateError if the book is not flat, DecodeError for
+    `defaults` (the epoch's, clearing.state.DefaultRecord) that are unsorted or whose
+    layers do not add up to their deficits. Proving (about a
     second per account) goes through `map_fn`, so a caller can pass a process pool's
     `map` (jobs and results are plain picklable values)."""
     statement = form if isinstance(form, SolvencyStatement) else get_statement(form)
     _check_header(chain_id, epoch, state_root)
     for owner, sub in accounts:
         _check_key(owner, sub)
+    failures = check_defaults(defaults)
+    if failures:
+        raise DecodeError("; ".join(failures))
     in_default = tuple(
         DefaultEntry(k[0], k[1], tuple(accounts[k]))
         for k in sorted(accounts)
@@ -232,9 +242,8 @@ def build_report(
         AccountEntry(key[0], key[1], commitments, proof)
         for key, (commitments, proof) in zip(keys, map_fn(run_proof_job, jobs), strict=True)
     )
-    return Report(
-        REPORT_VERSION, chain_id, epoch, state_root, statement, entries, aggregates, in_default
-    )
+    return Report(REPORT_VERSION, chain_id, epoch, state_root, statement, entries, aggregates,
+                  in_default, defaults)  # fmt: skip
 
 
 def is_in_default(statement: SolvencyStatement, inputs: Sequence[int]) -> bool:
@@ -379,6 +388,8 @@ def verify_report(
             verdict.failures.append(f"{entry.describe()}: solvency proof does not verify")
     verdict.failures.extend(check_in_default(report))
     verdict.passed.extend(describe_in_default(report))
+    verdict.failures.extend(check_defaults(report.defaults))
+    verdict.passed.extend(describe_defaults(report.defaults))
     if len(admitted) == len(report.accounts):
         in_clear = [d.inputs for d in report.in_default]
         failures = check_aggregates(gens, report.statement, all_points, report.aggregates, in_clear)
@@ -433,6 +444,32 @@ def describe_in_default(report: Report) -> list[str]:
     return lines
 
 
+def check_defaults(records: tuple[DefaultRecord, ...]) -> list[str]:
+    """Each default's layers add up to its deficit; one record per sub-account and block,
+    sorted by (height, member, sub-account)."""
+    failures = [] if is_in_default_order(records) else ["defaults are not strictly sorted"]
+    for record in records:
+        if not record.is_covered():
+            failures.append(f"{describe_default(record)}: the layers add up to "
+                            f"{sum(record.get_layers())}, not the deficit")  # fmt: skip
+    return failures
+
+
+def describe_defaults(records: tuple[DefaultRecord, ...]) -> list[str]:
+    """What a member reads of the epoch's defaults, one line each."""
+    if not records:
+        return ["no sub-account defaulted this epoch"]
+    return [describe_default(r) for r in records]
+
+
+def describe_default(record: DefaultRecord) -> str:
+    layers = ", ".join(
+        f"{name} {amount}" for name, amount in zip(DEFAULT_LAYERS, record.get_layers(), strict=True)
+    )
+    return (f"member 0x{record.member.hex()} sub {record.sub_account} defaulted in block "
+            f"{record.height} with deficit {record.deficit}: {layers}")  # fmt: skip
+
+
 def _find_invalid(
     gens: Generators[P], report: Report, items: list[tuple[AccountEntry, list[P]]]
 ) -> list[AccountEntry]:
@@ -474,7 +511,7 @@ def _check_key(owner: bytes, sub: int) -> None:
 
 class UnsupportedReportVersion(DecodeError):
     """A report in a format this verifier does not read (version 1 signatures were
-    not bound to the chain)."""
+    not bound to the chain, 2 had no accounts in default, 3 no defaults)."""
 
     def __init__(self, version: object) -> None:
         super().__init__(f"report version {version!r} is not supported (this reads "
@@ -505,6 +542,20 @@ def _decode_in_default(obj: object, width: int) -> tuple[DefaultEntry, ...]:
     return tuple(entries)
 
 
+def _decode_defaults(obj: object) -> tuple[DefaultRecord, ...]:
+    """Well-formed records; their order and coverage are the verifier's checks
+    (`check_defaults`), which say which record fails."""
+    _expect(isinstance(obj, list), "defaults must be a list")
+    assert isinstance(obj, list)
+    records = []
+    for i, fields in enumerate(obj):
+        try:
+            records.append(DefaultRecord.from_fields(fields))
+        except ClearingDecodeError as exc:
+            raise DecodeError(f"default #{i}: {exc}") from None
+    return tuple(records)
+
+
 def decode_report(data: bytes) -> Report:
     """The report from its encoding; DecodeError names the first bad field."""
     try:
@@ -514,9 +565,9 @@ def decode_report(data: bytes) -> Report:
     _expect(isinstance(obj, list) and len(obj) >= 1, "report must be a list of fields")
     if obj[0] != REPORT_VERSION:
         raise UnsupportedReportVersion(obj[0])
-    _expect(len(obj) == 9, "report must be a list of 9 fields")
+    _expect(len(obj) == 10, "report must be a list of 10 fields")
     version, chain_id, epoch, state_root, statement_obj, accounts_obj, aggregates_obj = obj[:7]
-    default_obj, sigs = obj[7:]
+    default_obj, defaults_obj, sigs = obj[7:]
     _expect(
         type(chain_id) is int and type(epoch) is int and isinstance(state_root, bytes),
         "bad chain id, epoch or state root",
@@ -550,6 +601,7 @@ def decode_report(data: bytes) -> Report:
     clear_keys = [d.key for d in in_default]
     _expect(clear_keys == sorted(set(clear_keys)), "accounts in default must be sorted, unique")
     _expect(not set(clear_keys) & set(keys), "an account is both proven and in default")
+    defaults = _decode_defaults(defaults_obj)
     _expect(isinstance(sigs, list), "signatures must be a list")
     signatures = []
     for i, s in enumerate(sigs):
@@ -560,7 +612,7 @@ def decode_report(data: bytes) -> Report:
         signatures.append(ValidatorSignature(key, sig))
     report = Report(
         version, chain_id, epoch, state_root, statement, tuple(accounts), tuple(aggregates),
-        in_default, tuple(signatures),
+        in_default, defaults, tuple(signatures),
     )  # fmt: skip
     _expect(report.encode() == bytes(data), "report encoding is not canonical")
     return report

@@ -36,6 +36,7 @@ from clearing.default.liquidation import (
     process_liquidations,
 )
 from clearing.default.margin_call import close_liquidated_calls, get_overdue_calls
+from clearing.default.records import record_defaults
 from clearing.events import Event, make_event
 from clearing.position import compute_long_change, compute_position_after_fill
 from clearing.risk.engine import (
@@ -120,6 +121,7 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
         if left != book.assessable[member]:
             get_member_for_write(state, member).assessed += book.assessable[member] - left
     closed = close_liquidated_calls(state, get_liquidated_keys(events))
+    record_defaults(state, events)
     return [*(to_ledger_event(e) for e in events), *closed]
 
 

@@ -2,7 +2,10 @@
 
 Every non-empty sub-account of every member is one committed vector; the
 clearing house's account (INSURANCE_MEMBER, sub-account 0) is included with the
-insurance fund in its cash, because its positions keep the book flat.
+insurance fund in its cash, because its positions keep the book flat. The
+sub-accounts that defaulted during the epoch are published in the clear with
+how the waterfall covered each (``state.defaults``: only this epoch's at its
+last block).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from clearing.risk.engine import (
     get_state_solvency_inputs,
 )
 from clearing.risk.solvency import SolvencyForm, get_solvency_inputs
-from clearing.state import ClearingState
+from clearing.state import ClearingState, DefaultRecord
 
 AccountKey = tuple[bytes, int]
 
@@ -33,6 +36,7 @@ class ReportInputs:
     input_labels: tuple[str, ...]  # with `rows`: a proofs.statement.LinearForm
     rows: tuple[tuple[int, ...], ...]
     accounts: dict[AccountKey, tuple[int, ...]]
+    defaults: tuple[DefaultRecord, ...] = ()  # not saved with the inputs: openings skip them
 
     def get_member_values(self, member: bytes) -> dict[int, tuple[int, ...]]:
         """`member`'s committed vectors by sub-account (its openings' values)."""
@@ -74,4 +78,5 @@ def extract_report_inputs(state: ClearingState, state_root: bytes) -> ReportInpu
         form.input_labels,
         form.rows,
         get_report_accounts(state, form),
+        tuple(state.defaults),
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from clearing.state import DefaultRecord
 from proofs.bulletproofs import prove_range
 from proofs.group import FAST
 from proofs.openings import get_member_openings
@@ -27,6 +28,9 @@ COMMITMENT_CASES = [(0, 0), (1, 0), (0, 1), (42, 7), (-1, 5), (2**64 - 1, 2**200
 RANGE_VALUES, RANGE_BLINDINGS, RANGE_BITS = [5, 250, 0], [11, 22, 33], 8
 REPORT_SEED, REPORT_EPOCH, REPORT_ROOT = b"vector-seed", 7, bytes.fromhex("ab" * 32)
 REPORT_CHAIN_ID = 31337
+REPORT_DEFAULTS = (
+    DefaultRecord(65, bytes.fromhex("cd" * 20), 3, 1_000, 600, 150, 100, 80, 40, 25, 5),
+)
 
 
 def make_group_vectors() -> dict[str, Any]:
@@ -91,9 +95,8 @@ def make_report_vectors() -> dict[str, Any]:
     gens = get_generators(FAST)
     form = make_sample_form(collaterals=1, instruments=2, scenarios=3, seed=5)
     book = make_sample_book(form, accounts=2, seed=6)
-    report = build_report(
-        gens, REPORT_EPOCH, REPORT_ROOT, form, book, REPORT_SEED, chain_id=REPORT_CHAIN_ID
-    )
+    report = build_report(gens, REPORT_EPOCH, REPORT_ROOT, form, book, REPORT_SEED,
+                          chain_id=REPORT_CHAIN_ID, defaults=REPORT_DEFAULTS)  # fmt: skip
     keys = _report_keys()
     report = add_signatures(report, [sign_report(report, k) for k in keys])
     owner, sub = report.accounts[0].key
@@ -110,6 +113,16 @@ def make_report_vectors() -> dict[str, Any]:
         "accounts": [
             {"owner": o.hex(), "subaccount": s, "inputs": [str(x) for x in book[(o, s)]]}
             for (o, s) in sorted(book)
+        ],
+        "defaults": [
+            {
+                "height": r.height,
+                "member": r.member.hex(),
+                "subaccount": r.sub_account,
+                "deficit": r.deficit,
+                "layers": list(r.get_layers()),
+            }
+            for r in REPORT_DEFAULTS
         ],
         "validator_private_keys": [bytes([0x40 + i]).hex() * 32 for i in range(3)],
         "validators": [

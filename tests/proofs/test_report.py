@@ -15,6 +15,7 @@ from clearing.report_commitment import (
     compute_report_signing_bytes,
 )
 from clearing.sandbox import Sandbox
+from clearing.state import DefaultRecord
 from proofs.aggregate import AggregateEntry, AggregateError
 from proofs.bulletproofs import prove_range
 from proofs.errors import DecodeError, ProverError
@@ -292,6 +293,63 @@ def test_a_version_1_report_is_refused_with_a_typed_error(signed: Fixture) -> No
         decode_report(old)
     assert info.value.version == 1
     assert "version 1 is not supported" in str(info.value)
+
+
+def test_a_version_3_report_without_defaults_is_refused(signed: Fixture) -> None:
+    fields = msgpack.unpackb(signed.report.encode())
+    old = msgpack.packb([3, *fields[1:8], fields[9]], use_bin_type=True)
+    with pytest.raises(UnsupportedReportVersion, match="version 3 is not supported"):
+        decode_report(old)
+
+
+DEFAULTS = (
+    DefaultRecord(7, b"\x0b" * 20, 0, 900, 500, 100, 200, 50, 30, 20, 0),
+    DefaultRecord(9, b"\x0a" * 20, 1, 70, 10, 0, 0, 0, 0, 0, 60),
+)
+
+
+def test_defaults_are_published_checked_and_round_trip(signed: Fixture) -> None:
+    report = build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
+                          chain_id=CHAIN_ID, defaults=DEFAULTS)  # fmt: skip
+    assert report.defaults == DEFAULTS and report.get_hash() != signed.report.get_hash()
+    assert decode_report(report.encode()) == report
+    verdict = verify_report(signed.gens, report, None)
+    assert verdict.ok, verdict.failures
+    assert (
+        f"member 0x{'0a' * 20} sub 1 defaulted in block 9 with deficit 70: collateral 10, own "
+        "default fund 0, insurance fund 0, others' default fund 0, assessments 0, "
+        "deleveraging 0, uncovered 60"
+    ) in verdict.passed
+    short = dataclasses.replace(DEFAULTS[0], from_assessments=29)
+    failures = _failures(signed, dataclasses.replace(report, defaults=(short, DEFAULTS[1])))
+    assert failures == [
+        f"member 0x{'0b' * 20} sub 0 defaulted in block 7 with deficit 900: collateral 500, own "
+        "default fund 100, insurance fund 200, others' default fund 50, assessments 29, "
+        "deleveraging 20, uncovered 0: the layers add up to 899, not the deficit"
+    ]
+    swapped = dataclasses.replace(report, defaults=DEFAULTS[::-1])
+    assert _failures(signed, decode_report(swapped.encode())) == [
+        "defaults are not strictly sorted"
+    ]
+    with pytest.raises(DecodeError, match="not the deficit"):
+        build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
+                     chain_id=CHAIN_ID, defaults=(short,))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [(lambda f: f.__setitem__(1, b"\x0b"), "member"), (lambda f: f.__setitem__(3, 0), "deficit"),
+     (lambda f: f.__setitem__(10, -1), "uncovered"), (lambda f: f.pop(), "11 fields")],
+)  # fmt: skip
+def test_a_malformed_default_is_a_decode_error(
+    signed: Fixture, change: object, reason: str
+) -> None:
+    fields = msgpack.unpackb(signed.report.encode())
+    record = DEFAULTS[0].to_fields()
+    change(record)  # type: ignore[operator]
+    fields[8] = [record]
+    with pytest.raises(DecodeError, match=f"default #0: .*{reason}"):
+        decode_report(msgpack.packb(fields, use_bin_type=True))
 
 
 def test_decoding_rejects_malformed_reports(signed: Fixture) -> None:
