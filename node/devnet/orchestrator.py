@@ -31,7 +31,7 @@ from node.devnet.homes import make_homes, write_homes
 from node.devnet.market import make_members
 from node.devnet.network import Devnet, DevnetConfig, NodeView, Observer, StepTimeout
 from node.devnet.processes import run_nodes
-from node.devnet.script import finish, run_script
+from node.devnet.script import finish, run_members, run_script
 from node.devnet.summary import Summary
 
 
@@ -86,6 +86,7 @@ async def _run(net: Devnet, started: float, processes: list[subprocess.Popen[byt
             nursery.start_soon(watch.stop_on_signal, net, nursery.cancel_scope)
             if net.services.bridge:
                 nursery.start_soon(watch.relay, net)
+                nursery.start_soon(run_members, net)
             if net.services.reports:
                 nursery.start_soon(watch.check_reports, net)
             try:
