@@ -25,7 +25,7 @@ from bridge.validators import EvmValidatorSet
 from node.commands.init import VALIDATOR_POWER
 from node.devnet import sections, watch
 from node.devnet.chains import start_chains, stop_chains
-from node.devnet.client import NodeClient
+from node.devnet.client import NodeApiError, NodeClient
 from node.devnet.genesis import build_genesis_template
 from node.devnet.homes import make_homes, write_homes
 from node.devnet.market import make_members
@@ -91,7 +91,7 @@ async def _run(net: Devnet, started: float, processes: list[subprocess.Popen[byt
                 nursery.start_soon(watch.check_reports, net)
             try:
                 await run_script(net, started)
-            except StepTimeout as exc:
+            except (StepTimeout, NodeApiError, httpx.HTTPError) as exc:
                 net.fail(str(exc))
             await finish(net)
             nursery.cancel_scope.cancel()

@@ -160,7 +160,12 @@ async def post_trades(net: Devnet, trades: list[Trade]) -> None:
 
 
 async def trade(net: Devnet, trades: list[Trade]) -> None:
-    await post_trades(net, trades)
+    """One batch of the flow, then pause; a node that refuses it (e.g. 503 while it
+    reaches no quorum on a loaded machine) costs the batch, as it would a venue."""
+    try:
+        await post_trades(net, trades)
+    except (httpx.HTTPError, NodeApiError) as exc:
+        net.log(f"venue: {exc}")
     await trio.sleep(FLOW_PAUSE_S)
 
 
