@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--validators", type=_at_least(1), default=4)
     parser.add_argument("--chains", type=_at_least(1), default=2)
-    parser.add_argument("--members", type=_at_least(6), default=6)
+    parser.add_argument("--members", type=_at_least(8), default=8)
     parser.add_argument("--duration", type=float, default=120.0, help="seconds (default 120)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--epoch-blocks", type=_at_least(2), default=30)

@@ -73,9 +73,11 @@ def get_relayer() -> LocalAccount:
     return account_from_key(DEV_PRIVATE_KEY)
 
 
-def deposit(dev: DevChain, symbol: str, amount: int, member: bytes) -> None:
+def deposit(dev: DevChain, symbol: str, amount: int, member: bytes, sub_account: int = 0) -> None:
     """Mint test tokens to the relayer account and deposit them for `member`."""
-    deposit_token(dev.chain, dev.vault, dev.token(symbol), amount, member, get_relayer())
+    deposit_token(
+        dev.chain, dev.vault, dev.token(symbol), amount, member, get_relayer(), sub_account
+    )
     dev.deposited[symbol] = dev.deposited.get(symbol, 0) + amount
 
 

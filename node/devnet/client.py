@@ -94,9 +94,9 @@ class NodeClient:
             "/v1/member-requests", json=get_member_request_body(record, chain_id)
         )
 
-    async def query_account(self, member: MemberKey, chain_id: int) -> Any:
-        """The member's own account and margin, or None before it has one."""
-        body = get_account_query_body(member, chain_id)
+    async def query_account(self, member: MemberKey, chain_id: int, sub_account: int = 0) -> Any:
+        """The member's own sub-account and margin, or None before it has one."""
+        body = get_account_query_body(member, chain_id, sub_account)
         response = await self.request("POST", "/v1/accounts/query", json=body)
         if response.status_code == 404:
             return None

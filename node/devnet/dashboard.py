@@ -126,6 +126,10 @@ def render(net: Devnet, lines: list[str]) -> Group:
         events,
         reports,
         Panel("\n".join(net.waterfall_log[-6:]) or "none yet", title="waterfall"),
+        Panel(
+            "\n".join(net.default_management.get_lines()[-6:]) or "none yet",
+            title="default auctions and margin calls",
+        ),
         Panel("\n".join(lines), title="log"),
         Panel("\n".join(net.failures) or "none", title="invariant failures"),
     )
@@ -145,8 +149,8 @@ def print_summary(summary: Summary) -> None:
     print(f"events: {interesting}")
     for line in summary.waterfall:
         print(f"  waterfall: {line}")
-    for line in summary.default_management:
-        print(f"  default management: {line}")
+    for outcome in [*summary.auctions, *summary.margin_calls]:
+        print(outcome["line"])
     for line in summary.profit_withdrawals:
         print(f"profit withdrawn cross-chain: {line}")
     if summary.house_flat:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import sign_typed
@@ -25,6 +26,20 @@ LIQUIDATED_EQUITY = (
 
 BTC_SHORT = "BTC short"
 SHORT_LOTS = 5  # 300 USD of BTC-PERP: the crash pays it about 90 USD
+MARKET_MAKER = "market maker"
+# Two longs the crash leaves between maintenance and initial margin (margin_calls.py):
+# one meets its call by reducing, the other lets it expire and is liquidated.
+MEETS_CALL, MISSES_CALL = "long that meets its margin call", "long that misses its margin call"
+CALLED = (MEETS_CALL, MISSES_CALL)
+# They trade in sub-account 1, so that the default-fund contributions, which are
+# debited from sub-account 0, cannot move their margin between sizing and deadline.
+CALLED_SUB_ACCOUNT = 1
+CALLED_EQUITY = 3_000 * USD  # in sub-account 1: about 9,200 USD of ETH-PERP once sized
+CALLED_RESERVE = 1_000 * USD  # in sub-account 0, for the default-fund contributions
+ROLES = (
+    "levered BTC long", "levered ETH long", MARKET_MAKER, MARKET_MAKER, BTC_SHORT,
+    "liquidated ETH long", MEETS_CALL, MISSES_CALL,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -37,19 +52,40 @@ class Member:
     def address(self) -> bytes:
         return self.key.address
 
+    @property
+    def sub_account(self) -> int:
+        """The sub-account it trades in."""
+        return CALLED_SUB_ACCOUNT if self.role in CALLED else 0
+
+
+class Deposit(NamedTuple):
+    chain_index: int
+    symbol: str
+    amount: int  # on-chain units
+    member: Member
+    sub_account: int = 0
+
 
 def make_members(count: int) -> list[Member]:
     """Roles, in order: two levered longs (they default in the crash), two deep
     counterparties, a small BTC short that deposits on one chain and takes its crash
     profit out on another, a long levered just enough to be liquidated but stay
-    solvent, then option and future traders."""
-    roles = ["levered BTC long", "levered ETH long", "market maker", "market maker", BTC_SHORT]
-    roles.append("liquidated ETH long")
-    roles += ["derivatives trader"] * (count - len(roles))
+    solvent, two longs the crash puts under a margin call (one meets it, one does
+    not), then option and future traders."""
+    roles = [*ROLES, *["derivatives trader"] * (count - len(ROLES))]
     return [
         Member(derive_member_key(f"devnet-{n}"), f"member-{n}", role)
         for n, role in enumerate(roles[:count])
     ]
+
+
+def get_role(members: list[Member], role: str) -> Member:
+    return next(m for m in members if m.role == role)
+
+
+def format_usd(amount: int) -> str:
+    """Settlement units as USD with cents, for people (never for state)."""
+    return f"{amount / USD:,.2f} USD"
 
 
 def sign_authorise_venue(member: Member, chain_id: int, nonce: int) -> AuthoriseVenue:
@@ -88,25 +124,29 @@ def sign_withdrawal(
     )
 
 
-def get_deposits(members: list[Member], chains: int) -> list[tuple[int, str, int, Member]]:
-    """(chain index, token symbol, on-chain amount, member): levered members bring
-    little, market makers much, split over every chain."""
+def get_deposits(members: list[Member], chains: int) -> list[Deposit]:
+    """Levered members bring little, market makers much, split over every chain; the
+    called longs fund the sub-account they trade in and keep a reserve in 0."""
     usdc = {
         "levered BTC long": 400 * USD,
         "levered ETH long": 2_000 * USD,
-        "market maker": 100_000 * USD,
+        MARKET_MAKER: 100_000 * USD,
         BTC_SHORT: 1_000 * USD,
         "derivatives trader": 20_000 * USD,
         "liquidated ETH long": LIQUIDATED_EQUITY,
+        MEETS_CALL: CALLED_RESERVE,
+        MISSES_CALL: CALLED_RESERVE,
     }
     out = []
     for n, member in enumerate(members):
         amount = usdc[member.role]
-        if member.role == "market maker":
-            out += [(c, "USDC", amount // chains, member) for c in range(chains)]
-            out.append((n % chains, "WETH", 5 * 10**18, member))
+        if member.role == MARKET_MAKER:
+            out += [Deposit(c, "USDC", amount // chains, member) for c in range(chains)]
+            out.append(Deposit(n % chains, "WETH", 5 * 10**18, member))
         else:
-            out.append((n % chains, "USDC", amount, member))
+            out.append(Deposit(n % chains, "USDC", amount, member))
+        if member.role in CALLED:
+            out.append(Deposit(n % chains, "USDC", CALLED_EQUITY, member, CALLED_SUB_ACCOUNT))
     return out
 
 
@@ -133,7 +173,7 @@ def get_opening_trades(members: list[Member], marks: dict[str, int]) -> list[Tra
         fills.append((c, members[4].address, BTC_PERP, SHORT_LOTS))
     if len(members) > 5:
         fills.append((members[5].address, d, ETH_PERP, LIQUIDATED_LOTS))
-    for trader in members[6:]:
+    for trader in members[len(ROLES) :]:
         fills += [(trader.address, c, BTC_FUT, 20), (trader.address, d, BTC_CALL, 10)]
     return [
         Trade(n, iid, buyer, 0, seller, 0, marks[iid], lots)

@@ -21,6 +21,8 @@ from clearing.genesis import parse_genesis
 from clearing.state import ClearingState
 from consensus.types import Block
 from node.app import ClearingApp
+from node.devnet import default_management
+from node.devnet.default_management import DefaultManagement
 from node.devnet.genesis import USDC
 from node.devnet.market import Member, Venue
 from node.devnet.reports import ReportOutcome
@@ -39,7 +41,7 @@ POLL_S = 0.25
 class DevnetConfig:
     validators: int = 4
     chains: int = 2
-    members: int = 6
+    members: int = 8
     duration_s: float = 120.0
     seed: int = 7
     epoch_length_blocks: int = 30
@@ -63,12 +65,6 @@ class NodeView:
     height: int = 0
     latencies_ms: list[int] = field(default_factory=list)
     roots: dict[int, str] = field(default_factory=dict)  # height -> state root, until replayed
-
-
-DEFAULT_MANAGEMENT_KINDS = (
-    "auction_opened", "auction_settled", "auction_deleveraged", "margin_call",
-    "margin_call_met", "margin_call_expired",
-)  # fmt: skip
 
 
 @dataclass
@@ -99,8 +95,9 @@ class Devnet:
     not_exercised: list[str] = field(default_factory=list)
     waterfall_log: list[str] = field(default_factory=list)
     profit_withdrawals: list[str] = field(default_factory=list)
-    default_log: list[str] = field(default_factory=list)  # auctions and margin calls
+    default_management: DefaultManagement = field(default_factory=DefaultManagement)
     bids: set[int] = field(default_factory=set)  # auctions the bidder has bid in
+    met_calls: set[int] = field(default_factory=set)  # opening heights of calls answered
     house_flat: bool = False
     next_nonce: Counter[bytes] = field(default_factory=Counter)
     trade_id: int = 1000
@@ -141,6 +138,11 @@ class Devnet:
             return "clearing house"
         return "0x" + value.hex() if isinstance(value, bytes) else str(value)
 
+    def who(self, value: object) -> str:
+        """The member's name and role: "member-2 (market maker)"."""
+        role = next((m.role for m in self.members if m.address == value), None)
+        return self.name_of(value) if role is None else f"{self.name_of(value)} ({role})"
+
     def usdc_key(self, chain_index: int) -> tuple[int, bytes]:
         dev = self.chains[chain_index % len(self.chains)]
         return (dev.chain.chain_id, dev.deployed.tokens[USDC])
@@ -178,11 +180,10 @@ class Devnet:
             line = f"h{height} {kind} {who} {data.get('amount', '')!r}"
             self.waterfall_log.append(line)
             self.log(line)
-        elif kind in DEFAULT_MANAGEMENT_KINDS:
+        elif kind in default_management.KINDS:
+            self.default_management.record(height, kind, data, self.who)
             fields = " ".join(f"{k}={self.name_of(v)}" for k, v in sorted(data.items()))
-            line = f"h{height} {kind} {fields}"
-            self.default_log.append(line)
-            self.log(line)
+            self.log(f"h{height} {kind} {fields}")
         elif kind in (
             "collateral_credited", "withdrawal", "withdrawal_paid", "withdrawal_refunded",
             "price_clamped",

@@ -25,13 +25,13 @@ from bridge.validators import EvmValidatorSet
 from node.commands.init import VALIDATOR_POWER
 from node.devnet import sections, watch
 from node.devnet.chains import start_chains, stop_chains
-from node.devnet.client import NodeClient
+from node.devnet.client import NodeApiError, NodeClient
 from node.devnet.genesis import build_genesis_template
 from node.devnet.homes import make_homes, write_homes
 from node.devnet.market import make_members
 from node.devnet.network import Devnet, DevnetConfig, NodeView, Observer, StepTimeout
 from node.devnet.processes import run_nodes
-from node.devnet.script import finish, run_script
+from node.devnet.script import finish, run_members, run_script
 from node.devnet.summary import Summary
 
 
@@ -86,11 +86,12 @@ async def _run(net: Devnet, started: float, processes: list[subprocess.Popen[byt
             nursery.start_soon(watch.stop_on_signal, net, nursery.cancel_scope)
             if net.services.bridge:
                 nursery.start_soon(watch.relay, net)
+                nursery.start_soon(run_members, net)
             if net.services.reports:
                 nursery.start_soon(watch.check_reports, net)
             try:
                 await run_script(net, started)
-            except StepTimeout as exc:
+            except (StepTimeout, NodeApiError, httpx.HTTPError) as exc:
                 net.fail(str(exc))
             await finish(net)
             nursery.cancel_scope.cancel()

@@ -1,15 +1,19 @@
 """The devnet's script, as outsiders act on the network: members deposit on
 chain and authorise the venue, the venue opens positions in perpetuals, a
-future and an option and keeps trading, the oracle's scheduled crash hits,
-market makers withdraw to every chain; then the end-of-run checks."""
+future and an option and keeps trading, two longs are sized for the crash to
+call them (margin_calls.py), the oracle's scheduled crash hits, market makers
+withdraw to every chain; then the end-of-run checks. Throughout, a market maker
+bids in every default auction and one called long meets its margin call
+(run_members); the other lets its call expire."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 
+import httpx
 import trio
 
 from clearing.default.house import HOUSE
@@ -17,14 +21,21 @@ from clearing.risk.engine import get_quantities
 from clearing.state import ClearingState
 from clearing.trade import Trade
 from node.devnet.chains import deposit
-from node.devnet.client import MemberRequest
+from node.devnet.client import MemberRequest, NodeApiError
+from node.devnet.margin_calls import get_called_long_lots, get_crash_margin, get_meeting_lots
 from node.devnet.market import (
     BTC_PERP,
     BTC_SHORT,
+    CALLED,
+    ETH_PERP,
+    MARKET_MAKER,
+    MEETS_CALL,
     Member,
+    format_usd,
     get_deposits,
     get_flow_trades,
     get_opening_trades,
+    get_role,
     get_trade_prices,
     sign_auction_bid,
     sign_authorise_venue,
@@ -39,6 +50,10 @@ REPORT_TIMEOUT_S = 90.0  # a loaded machine takes a minute to prove one
 FLOW_PAUSE_S = 1.0
 WITHDRAWAL_QUANTA = 1_000_000_000  # 1,000 USDC
 CRASHED = 8_000  # the crash has committed once BTC's mark is below 80% of its pre-crash mark
+# The called longs are sized this long before the crash: time for the trade to commit on
+# a loaded machine, and at most 10 oracle steps (1% of the start) for the mark to move.
+CALLED_LEAD_S = 20.0
+MEMBER_POLL_S = 0.5  # how often the bidder and the called long read their own account
 
 
 async def run_script(net: Devnet, started: float) -> None:
@@ -57,8 +72,10 @@ async def run_script(net: Devnet, started: float) -> None:
     await open_positions(net)
     rng = random.Random(net.config.seed)
     before = net.state.mark_prices[BTC_PERP]
-    while time.monotonic() < net.services.shock_at_monotonic and not net.failures:
-        await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id))
+    if net.services.shock:
+        await trade_until(net, rng, net.services.shock_at_monotonic - CALLED_LEAD_S)
+        await open_called_longs(net)
+    await trade_until(net, rng, net.services.shock_at_monotonic)
     if net.services.shock:
         await wait_for(
             net,
@@ -69,7 +86,12 @@ async def run_script(net: Devnet, started: float) -> None:
         net.log("ORACLE: the scheduled crash committed")
     await withdraw(net)
     await withdraw_profit_cross_chain(net)
-    while time.monotonic() - started < net.config.duration_s and not net.failures:
+    await trade_until(net, rng, started + net.config.duration_s)
+
+
+async def trade_until(net: Devnet, rng: random.Random, until_monotonic: float) -> None:
+    """The venue's flow between the market makers until then (or a failure)."""
+    while time.monotonic() < until_monotonic and not net.failures:
         await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id))
 
 
@@ -79,16 +101,19 @@ def _prices(net: Devnet) -> dict[str, int]:
 
 
 async def deposit_everywhere(net: Devnet) -> None:
-    for chain_index, symbol, amount, member in get_deposits(net.members, len(net.chains)):
-        dev = net.chains[chain_index]
-        await trio.to_thread.run_sync(deposit, dev, symbol, amount, member.address)
+    deposits = get_deposits(net.members, len(net.chains))
+    for d in deposits:
+        dev = net.chains[d.chain_index]
+        await trio.to_thread.run_sync(
+            deposit, dev, d.symbol, d.amount, d.member.address, d.sub_account
+        )
     net.log("members deposited on every chain")
     if not net.services.bridge:
         return
     await wait_for(
         net,
         "the validators to credit every deposit",
-        lambda: all(m.address in net.state.members for m in net.members),
+        lambda: net.events["collateral_credited"] >= len(deposits),
         STEP_TIMEOUT_S,
     )
     net.log("deposits credited by the validators' bridge service")
@@ -117,7 +142,7 @@ async def authorise_venue(net: Devnet) -> None:
 
 def _has_positions(state: ClearingState, member: Member) -> bool:
     record = state.members.get(member.address)
-    account = None if record is None else record.sub_accounts.get(0)
+    account = None if record is None else record.sub_accounts.get(member.sub_account)
     return account is not None and bool(account.positions)
 
 
@@ -126,20 +151,27 @@ def _is_authorised(state: ClearingState, member: Member) -> bool:
     return record is not None and bool(record.venues)
 
 
-async def trade(net: Devnet, trades: list[Trade]) -> None:
-    """POST one signed batch to a validator (round robin), bid in any new default
-    auction, then pause."""
+async def post_trades(net: Devnet, trades: list[Trade]) -> None:
+    """POST one signed batch to a validator (round robin)."""
     net.trade_id += len(trades)
     batch = net.venue.batch(net.chain_id, trades)
     node = net.nodes[net.venue.batches % len(net.nodes)].client
     await node.post_tx("/v1/trade-batches", batch)
-    await bid_in_auctions(net)
+
+
+async def trade(net: Devnet, trades: list[Trade]) -> None:
+    """One batch of the flow, then pause; a node that refuses it (e.g. 503 while it
+    reaches no quorum on a loaded machine) costs the batch, as it would a venue."""
+    try:
+        await post_trades(net, trades)
+    except (httpx.HTTPError, NodeApiError) as exc:
+        net.log(f"venue: {exc}")
     await trio.sleep(FLOW_PAUSE_S)
 
 
 async def register_bidders(net: Devnet) -> None:
     """The market makers register for the default auctions (there are no backstops)."""
-    makers = [m for m in net.members if m.role == "market maker"]
+    makers = [m for m in net.members if m.role == MARKET_MAKER]
     for member in makers:
         await submit_request(net, member, partial(sign_register_bidder, member, net.chain_id))
     await wait_for(
@@ -151,11 +183,32 @@ async def register_bidders(net: Devnet) -> None:
     net.log("the market makers registered as default-auction bidders")
 
 
+async def run_members(net: Devnet) -> None:
+    """What members do on their own while the script runs: a market maker bids in the
+    default auctions, a called long meets its margin call."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_keep_polling, net, bid_in_auctions)
+        nursery.start_soon(_keep_polling, net, meet_margin_call)
+
+
+async def _keep_polling(net: Devnet, act: Callable[[Devnet], Awaitable[None]]) -> None:
+    while True:
+        try:
+            await act(net)
+        except (httpx.HTTPError, NodeApiError, StepTimeout) as exc:
+            net.log(f"{act.__name__}: {exc}")
+        await trio.sleep(MEMBER_POLL_S)
+
+
 async def bid_in_auctions(net: Devnet) -> None:
     """The first market maker reads the open auctions' lots as a registered bidder does,
     through its signed account query, and bids a premium of 0 for each new one."""
-    bidder = next(m for m in net.members if m.role == "market maker")
-    account = await net.nodes[0].client.query_account(bidder.key, net.chain_id)
+    bidder = get_role(net.members, MARKET_MAKER)
+    record = net.state.members.get(bidder.address)
+    if record is None or not record.bidder:
+        return
+    node = net.nodes[len(net.bids) % len(net.nodes)].client
+    account = await node.query_account(bidder.key, net.chain_id)
     for auction in [] if account is None else account["auctions"]:
         if auction["auction"] in net.bids:
             continue
@@ -163,6 +216,66 @@ async def bid_in_auctions(net: Devnet) -> None:
         sign = partial(sign_auction_bid, bidder, net.chain_id, auction["auction"], 0)
         await submit_request(net, bidder, sign)
         net.log(f"BID: {bidder.name} bids 0 for auction {auction['auction']}: {auction['lots']}")
+
+
+async def open_called_longs(net: Devnet) -> None:
+    """The two called longs buy ETH-PERP from a market maker, sized from the margin
+    parameters for the crash to leave them between maintenance and initial margin."""
+    called = [m for m in net.members if m.role in CALLED]
+    seller = [m for m in net.members if m.role == MARKET_MAKER][-1]
+    price = _prices(net)[ETH_PERP]
+    trades = []
+    for n, member in enumerate(called):
+        account = net.state.members[member.address].sub_accounts[member.sub_account]
+        lots = get_called_long_lots(net.state, account, ETH_PERP)
+        trades.append(Trade(net.trade_id + n, ETH_PERP, member.address, member.sub_account,
+                            seller.address, 0, price, lots))  # fmt: skip
+    await post_trades(net, trades)
+    await wait_for(
+        net,
+        "the called longs' trades to commit",
+        lambda: all(_has_positions(net.state, m) for m in called),
+        STEP_TIMEOUT_S,
+    )
+    for member in called:
+        account = net.state.members[member.address].sub_accounts[member.sub_account]
+        crash = get_crash_margin(net.state, account, ETH_PERP)
+        line = (
+            f"{member.name} ({member.role}) long {account.positions[ETH_PERP].quantity} "
+            f"ETH-PERP; at the crashed mark: equity {format_usd(crash.equity)}, "
+            f"MM {format_usd(crash.maintenance_margin)}, IM {format_usd(crash.initial_margin)}"
+        )
+        net.log(f"CALLED: {line}")
+        if not crash.is_called():
+            net.fail(f"the crash would not call {line}")
+
+
+async def meet_margin_call(net: Devnet) -> None:
+    """The long that meets its call reads it in its own account query and sells enough
+    ETH-PERP to a market maker, through the venue, to be back above initial margin."""
+    member = get_role(net.members, MEETS_CALL)
+    if not _has_positions(net.state, member):
+        return
+    node = net.nodes[net.venue.batches % len(net.nodes)].client
+    account = await node.query_account(member.key, net.chain_id, member.sub_account)
+    call = None if account is None else account["marginCall"]
+    if call is None or call["openedHeight"] in net.met_calls:
+        return
+    net.met_calls.add(call["openedHeight"])
+    # Priced at the marks of the call's height (the trade must sit in the band around them).
+    height = int(account["height"])
+    await wait_for(net, "the replay to reach the call", lambda: net.state.height >= height,
+                   STEP_TIMEOUT_S)  # fmt: skip
+    quantity = next(p["quantity"] for p in account["positions"] if p["instrument"] == ETH_PERP)
+    lots = get_meeting_lots(quantity, call["amountDue"], account["risk"]["initialMargin"])
+    buyer = [m for m in net.members if m.role == MARKET_MAKER][-1]
+    price = _prices(net)[ETH_PERP]
+    await post_trades(net, [Trade(net.trade_id, ETH_PERP, buyer.address, 0, member.address,
+                                  member.sub_account, price, lots)])  # fmt: skip
+    net.log(
+        f"MARGIN CALL: {member.name} owes {format_usd(call['amountDue'])} by height "
+        f"{call['deadlineHeight']}; it sells {lots} of its {quantity} ETH-PERP lots"
+    )
 
 
 async def open_positions(net: Devnet) -> None:
@@ -182,7 +295,7 @@ async def open_positions(net: Devnet) -> None:
 
 async def withdraw(net: Devnet) -> None:
     """One market maker per chain withdraws USDC back to that chain."""
-    makers = [m for m in net.members if m.role == "market maker"]
+    makers = [m for m in net.members if m.role == MARKET_MAKER]
     before = net.events["withdrawal"]
     for index in range(len(net.chains)):
         member, token = makers[index % len(makers)], net.usdc_key(index)
@@ -200,7 +313,9 @@ async def withdraw(net: Devnet) -> None:
 def get_profit_route(net: Devnet, member: Member) -> tuple[int, int] | None:
     """(chain index, amount): the member's positive cash on the chain it did not deposit on
     whose vault holds the most for cash; None while it has no profit or no such chain."""
-    deposited = {c for c, _, _, m in get_deposits(net.members, len(net.chains)) if m is member}
+    deposited = {
+        d.chain_index for d in get_deposits(net.members, len(net.chains)) if d.member is member
+    }
     record = net.state.members.get(member.address)
     cash = 0 if record is None else record.sub_accounts[0].cash
     reserves = net.state.settlement_reserves
@@ -240,9 +355,9 @@ async def withdraw_profit_cross_chain(net: Devnet) -> None:
         STEP_TIMEOUT_S,
     )  # fmt: skip
     deposited = sorted(
-        net.chains[c].chain.chain_id
-        for c, _, _, m in get_deposits(net.members, len(net.chains))
-        if m is member
+        net.chains[d.chain_index].chain.chain_id
+        for d in get_deposits(net.members, len(net.chains))
+        if d.member is member
     )
     line = (
         f"{member.name} took {amount / 10**6:,.2f} USDC of profit out on chain {token[0]} "

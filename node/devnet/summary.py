@@ -93,7 +93,8 @@ class Summary:
     not_exercised: list[str]
     waterfall: list[str]
     profit_withdrawals: list[str]
-    default_management: list[str]  # auctions and margin calls, as events
+    auctions: list[dict[str, Any]]  # each default auction's outcome, with its line
+    margin_calls: list[dict[str, Any]]  # each margin call's outcome, with its line
     house_flat: bool
 
     @classmethod
@@ -134,7 +135,8 @@ class Summary:
             not_exercised=list(net.not_exercised),
             waterfall=list(net.waterfall_log),
             profit_withdrawals=list(net.profit_withdrawals),
-            default_management=list(net.default_log),
+            auctions=net.default_management.get_auctions(),
+            margin_calls=net.default_management.get_margin_calls(),
             house_flat=net.house_flat,
         )
 

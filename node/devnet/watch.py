@@ -118,7 +118,7 @@ async def poll(net: Devnet) -> None:
         try:
             net.prices = await node.get("/v1/prices") or {}
             for member in net.members:
-                view = await node.query_account(member.key, net.chain_id)
+                view = await node.query_account(member.key, net.chain_id, member.sub_account)
                 net.health[member.name] = _health(view)
         except (httpx.HTTPError, NodeApiError) as exc:
             net.log(f"poll: {exc}")

@@ -17,7 +17,13 @@ from consensus.types import Block, BlockHeader, compute_txs_hash
 from node.cli import main
 from node.devnet.dashboard import PlainObserver, render
 from node.devnet.genesis import EXAMPLE_GENESIS
-from node.devnet.market import get_deposits, make_members
+from node.devnet.market import (
+    MARKET_MAKER,
+    MEETS_CALL,
+    MISSES_CALL,
+    get_deposits,
+    make_members,
+)
 from node.devnet.network import Devnet, DevnetConfig
 from node.devnet.sections import Services
 
@@ -25,9 +31,12 @@ from node.devnet.sections import Services
 @pytest.mark.slow
 @pytest.mark.chain
 @pytest.mark.multiprocess
-def test_short_devnet_holds_every_invariant(tmp_path: Path) -> None:
+def test_short_devnet_holds_every_invariant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     argv = ["devnet", "--duration", "100", "--epoch-blocks", "20", "--quiet", "--out"]
     code = main([*argv, str(tmp_path)])
+    printed = capsys.readouterr().out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert code == 0, summary["failures"]
     assert summary["ok"] and summary["failures"] == [] and summary["roots_agree"]
@@ -35,8 +44,8 @@ def test_short_devnet_holds_every_invariant(tmp_path: Path) -> None:
     assert all(v["height"] >= summary["height"] > 5 for v in summary["validators"])
     assert summary["heights_per_s"] > 0 and summary["commit_latency_p50_ms"] is not None
     events = summary["events"]
-    assert events["collateral_credited"] == len(get_deposits(make_members(6), 2))
-    assert events["trade_batch"] >= 2 and events["venue_authorisation"] == 6
+    assert events["collateral_credited"] == len(get_deposits(make_members(8), 2))
+    assert events["trade_batch"] >= 2 and events["venue_authorisation"] == 8
     # one market maker per chain, and the BTC short's profit on the chain it never used
     assert events["withdrawal"] == events["withdrawal_paid"] == 3
     (profit,) = summary["profit_withdrawals"]
@@ -50,13 +59,20 @@ def test_short_devnet_holds_every_invariant(tmp_path: Path) -> None:
     assert events["liquidated"] >= 1  # the member levered just short of default
     assert events["collateral_seized"] >= 1 and events["insurance_used"] >= 1  # the defaulters
     assert events.get("deleveraged", 0) + events.get("contribution_mutualised", 0) >= 1
-    # no backstops: liquidated lots reach the house and leave it through the auctions
-    assert events["auction_opened"] >= 1 and summary["house_flat"]
-    assert events.get("auction_settled", 0) + events.get("auction_deleveraged", 0) >= 1
-    assert events["margin_call"] >= 1  # the levered longs hover at initial margin
-    assert any("auction_settled" in line for line in summary["default_management"]) or any(
-        "auction_deleveraged" in line for line in summary["default_management"]
-    )
+    # no backstops: liquidated lots reach the house, a market maker's bid wins an auction
+    won = [a for a in summary["auctions"] if a["outcome"] == "won"]
+    assert won and all(a["winner"] == f"member-2 ({MARKET_MAKER})" for a in won)
+    assert summary["house_flat"] and "house account flat at the end: yes" in printed
+    # the crash calls both sized longs (their first calls): one meets it, one is liquidated
+    calls = summary["margin_calls"]
+    met = next(c for c in calls if c["member"] == f"member-6 ({MEETS_CALL})")
+    assert met["outcome"] == "met" and met["ended_height"] <= met["deadline_height"]
+    missed = next(c for c in calls if c["member"] == f"member-7 ({MISSES_CALL})")
+    assert missed["outcome"] == "expired -> liquidated"
+    assert missed["ended_height"] == missed["deadline_height"]
+    for outcome in (won[0], met, missed):
+        assert outcome["line"] in printed
+    assert "margin call met: member-6" in met["line"] and "margin call not met" in missed["line"]
 
 
 def make_block(height: int) -> Block:
