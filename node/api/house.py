@@ -1,7 +1,9 @@
 """The clearing house in the open: what anyone may read of its own funds.
 
 Aggregates only, never one member's figures: the insurance fund and what the
-house holds (its cash, the collateral it seized, the lots it took), the default
+house holds (its cash, the collateral it seized, and in how many instruments it
+holds lots, never which nor how many: they are a defaulter's positions, shown
+only to registered bidders for the auction), the default
 fund's size and its last Cover-N sizing (the N largest stress losses beyond
 initial margin, without their owners), whether withdrawals are halted and why,
 and what each chain's vault holds for cash.
@@ -32,8 +34,10 @@ def get_insurance_fund_view(state: ClearingState) -> dict[str, object]:
     record = state.members.get(HOUSE[0])
     account = None if record is None else record.sub_accounts.get(HOUSE[1])
     cash = state.insurance_fund + (0 if account is None else account.cash)
+    auctions = len(state.auctions)
     if account is None:
-        return {"cash": cash, "collateral_value": 0, "collateral": [], "positions": []}
+        return {"cash": cash, "collateral_value": 0, "collateral": [], "positions": 0,
+                "open_auctions": auctions}  # fmt: skip
     return {
         "cash": cash,
         "collateral_value": get_collateral_value(state, account),
@@ -41,11 +45,8 @@ def get_insurance_fund_view(state: ClearingState) -> dict[str, object]:
             {"chain_id": chain, "token": hex0x(token), "quanta": quanta}
             for (chain, token), quanta in sorted(account.collateral.items())
         ],
-        "positions": [
-            {"instrument": iid, "quantity": p.quantity}
-            for iid, p in sorted(account.positions.items())
-            if p.quantity
-        ],
+        "positions": sum(1 for p in account.positions.values() if p.quantity),
+        "open_auctions": auctions,
     }
 
 
