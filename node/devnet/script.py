@@ -38,6 +38,7 @@ STEP_TIMEOUT_S = 45.0
 REPORT_TIMEOUT_S = 90.0  # a loaded machine takes a minute to prove one
 FLOW_PAUSE_S = 1.0
 WITHDRAWAL_QUANTA = 1_000_000_000  # 1,000 USDC
+INSURANCE_SEED = 50_000_000  # 50 USDC deposited to the clearing house's account
 CRASHED = 8_000  # the crash has committed once BTC's mark is below 80% of its pre-crash mark
 
 
@@ -82,13 +83,20 @@ async def deposit_everywhere(net: Devnet) -> None:
     for chain_index, symbol, amount, member in get_deposits(net.members, len(net.chains)):
         dev = net.chains[chain_index]
         await trio.to_thread.run_sync(deposit, dev, symbol, amount, member.address)
-    net.log("members deposited on every chain")
+    # The insurance fund starts empty (genesis): the operator seeds it with real tokens.
+    await trio.to_thread.run_sync(deposit, net.chains[-1], "USDC", INSURANCE_SEED, HOUSE[0])
+    net.log(
+        f"members deposited on every chain; {INSURANCE_SEED} USDC units seed the insurance fund"
+    )
     if not net.services.bridge:
         return
     await wait_for(
         net,
         "the validators to credit every deposit",
-        lambda: all(m.address in net.state.members for m in net.members),
+        lambda: (
+            all(m.address in net.state.members for m in net.members)
+            and net.state.insurance_fund >= INSURANCE_SEED
+        ),
         STEP_TIMEOUT_S,
     )
     net.log("deposits credited by the validators' bridge service")

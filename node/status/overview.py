@@ -158,7 +158,6 @@ def build_overview(
         "height": state.height,
         "time_ms": state.time_ms,
         "commit_ms_p50": latencies[len(latencies) // 2] if latencies else None,
-        "insurance_fund": state.insurance_fund,
         "clearing_house": get_clearing_house_status(state),
         "prices": dict(sorted(state.mark_prices.items())),
         "validators": get_validators(state, journal),

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from clearing.block import BlockResult
+from clearing.default.house import HOUSE
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.events import make_event
 from clearing.sandbox import Sandbox
@@ -28,7 +29,7 @@ from node.mempool import Mempool
 from node.txcheck import make_clearing_check
 from tests.clearing.default.test_margin_call import new_box
 from tests.clearing.default.test_steps import give
-from tests.clearing.support import WETH
+from tests.clearing.support import USDC, WETH
 from tests.node.apiserver import serve_app
 from tests.node.test_api import ALICE, BOB, MAX_BODY, NOW_MS
 
@@ -79,7 +80,8 @@ async def read_events(api: Harness, member: bytes, **query: Any) -> dict[str, An
 async def test_a_margin_call_and_a_conversion_are_read_by_their_member_only(api: Harness) -> None:
     alice, bob = ALICE.address, BOB.address
     open_call(api)
-    api.commit([api.box.credit(bob, WETH, 10**6)])
+    # Bob brings WETH; a deposit to the house funds the insurance fund, which buys WETH
+    api.commit([api.box.credit(bob, WETH, 10**6), api.box.credit(HOUSE[0], USDC, 10**10)])
     give(api.box.state, bob, -1_000_002_700)  # beyond the threshold of 10^9: WETH is sold
     converted = api.commit()
     mine = await read_events(api, alice)
