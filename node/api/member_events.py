@@ -4,7 +4,8 @@ kept in memory by the API from the commit listener and read with the member's si
 End-of-block events (margin calls, conversions of collateral, settlements of negative
 cash, auctions, assessments, liquidations) are in no transaction's result, so
 GET /v1/txs/{hash} cannot show them; this is where a member reads them. An event names
-a member in its `member` or `counterparty` field. Nothing here is persisted: after a
+a member in its `member` or `counterparty` field; each member reads its own side only
+(`get_own_event`). Nothing here is persisted: after a
 restart, or `window` blocks later, an event is no longer served (a durable history is
 the privacy issue's store, not this window).
 """
@@ -15,12 +16,13 @@ from collections import deque
 from dataclasses import dataclass
 
 from clearing.block import BlockResult
+from clearing.default.house import HOUSE
 from clearing.events import Event
 from node.api.txs import get_event_view
 
-MEMBER_FIELDS = ("member", "counterparty")
-"""The event fields that name a party to what happened (a `recipient` or a `token` is
-an address too, but not of a member the event is about)."""
+PARTIES = (("member", "sub_account"), ("counterparty", "counterparty_sub_account"))
+"""The event fields that name a party to what happened, with its sub-account (a
+`recipient` or a `token` is an address too, but not of a member the event is about)."""
 PAGE_EVENTS = 500
 """Events per answer, at most, unless one block alone has more (a block is never split)."""
 
@@ -40,7 +42,22 @@ class EventsPage:
 
 
 def get_named_members(event: Event) -> set[bytes]:
-    return {v for k, v in event.data if k in MEMBER_FIELDS and isinstance(v, bytes) and v}
+    names = {name for name, _ in PARTIES}
+    return {v for k, v in event.data if k in names and isinstance(v, bytes) and v}
+
+
+def get_own_event(event: Event, member: bytes) -> Event:
+    """`event` as `member` may read it: without the other party's address and sub-account,
+    unless that party is the clearing house. A member learns what happened to its own
+    account, not whose account was on the other side (the defaulter does not learn who
+    was deleveraged or assessed, the backstop whose lots it took)."""
+    data = dict(event.data)
+    hidden: set[str] = set()
+    for address, sub_account in PARTIES:
+        other = data.get(address)
+        if isinstance(other, bytes) and other not in (member, HOUSE[0]):
+            hidden |= {address, sub_account}
+    return Event(event.kind, tuple((k, v) for k, v in event.data if k not in hidden))
 
 
 class RecentMemberEvents:
@@ -68,7 +85,9 @@ class RecentMemberEvents:
         named: set[bytes] = set()
         for item in found:
             for member in get_named_members(item.event):
-                self._by_member.setdefault(member, deque()).append(item)
+                own = MemberEvent(item.height, item.source, item.index,
+                                  get_own_event(item.event, member))  # fmt: skip
+                self._by_member.setdefault(member, deque()).append(own)
                 named.add(member)
         self._blocks.append((result.height, named))
         while len(self._blocks) > self.window:

@@ -135,3 +135,26 @@ def test_a_page_ends_at_a_block_boundary_with_the_next_height() -> None:
     rest = store.get_page(ALICE.address, 3, limit=3)
     assert [e.height for e in rest.events] == [3, 3] and rest.next_height is None
     assert store.get_page(BOB.address, 0).events == []
+
+
+def test_each_party_reads_its_own_side_and_the_house_stays_named() -> None:
+    store = RecentMemberEvents(window=10)
+    taken = make_event(
+        "liquidated",
+        member=ALICE.address,
+        sub_account=0,
+        instrument="BTC-PERP",
+        quantity=5,
+        counterparty=BOB.address,
+        counterparty_sub_account=2,
+    )
+    sold = make_event("collateral_sold", member=BOB.address, sub_account=0, quanta=4,
+                      counterparty=HOUSE[0], counterparty_sub_account=0)  # fmt: skip
+    store.record_block(BlockResult(1, (), (taken, sold), bytes(32)))
+    (alices,) = store.get_page(ALICE.address, 0).events
+    assert dict(alices.event.data) == {"member": ALICE.address, "sub_account": 0,
+                                       "instrument": "BTC-PERP", "quantity": 5}  # fmt: skip
+    bobs = [dict(e.event.data) for e in store.get_page(BOB.address, 0).events]
+    assert bobs[0] == {"instrument": "BTC-PERP", "quantity": 5, "counterparty": BOB.address,
+                       "counterparty_sub_account": 2}  # fmt: skip
+    assert bobs[1]["counterparty"] == HOUSE[0]  # the clearing house is no member's secret
