@@ -69,7 +69,6 @@ class Genesis:
     oracle: OracleParams
     index_prices: tuple[tuple[str, int], ...]  # feed id -> price, sorted
     mark_prices: tuple[tuple[str, int], ...]  # instrument id -> price, sorted
-    insurance_fund: int
     risk: Mapping[str, Any]  # validated as a JSON object; clearing/risk/params.py parses it
     trade_id_window: int = DEFAULT_TRADE_ID_WINDOW  # optional key; see clearing/replay.py
     fee_to_insurance_bps: int = BPS_DENOMINATOR  # share of clearing fees; the rest: fee pool
@@ -197,7 +196,6 @@ def parse_genesis(doc: object) -> Genesis:
         ),
         index_prices=_parse_prices(top.get_raw("index_prices"), "index_prices"),
         mark_prices=_parse_prices(top.get_raw("mark_prices"), "mark_prices"),
-        insurance_fund=top.get_int("insurance_fund"),
         risk=risk,
         trade_id_window=_parse_trade_id_window(top),
         fee_to_insurance_bps=_parse_fee_split(top),
@@ -205,7 +203,25 @@ def parse_genesis(doc: object) -> Genesis:
     )
     _check_cross_references(genesis)
     _check_settlement_tokens(genesis)
+    _check_insurance_fund(top)
     return genesis
+
+
+def _check_insurance_fund(top: _Reader) -> None:
+    """The insurance fund starts empty: a figure in genesis would be cash no vault holds
+    (members could be owed more than the vaults pay out). It grows only by what is paid in:
+    settlement tokens deposited to the clearing house's account, fees, liquidation fees
+    and auction premiums. ``insurance_fund`` may still be given, as 0."""
+    if not top.has("insurance_fund"):
+        return
+    value = top.get_raw("insurance_fund")
+    if type(value) is not int or value != 0:
+        raise GenesisError(
+            "insurance_fund",
+            "0 (seed the fund by depositing the settlement token to the clearing house's "
+            "account, member 0x0000000000000000000000000000000000000000, sub-account 0)",
+            value,
+        )
 
 
 def _parse_settlement_asset(asset: _Reader) -> SettlementAsset:

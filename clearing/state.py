@@ -228,7 +228,6 @@ def initialize_state(genesis: Genesis) -> ClearingState:
         validators={v.pubkey: v for v in genesis.validators},
         total_power=sum(v.power for v in genesis.validators),
         venues={v.id: v for v in genesis.venues},
-        insurance_fund=genesis.insurance_fund,
         mark_prices=dict(genesis.mark_prices),
         index_prices=dict(genesis.index_prices),
         open_interest={i.id: 0 for i in genesis.instruments},

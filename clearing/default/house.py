@@ -59,6 +59,37 @@ def get_house_equity(state: ClearingState) -> int:
     return state.insurance_fund + account.cash + get_collateral_value(state, account)
 
 
+def get_insurance_fund_cash(state: ClearingState) -> int:
+    """The insurance fund plus the house sub-account's cash."""
+    record = state.members.get(INSURANCE_MEMBER)
+    account = None if record is None else record.sub_accounts.get(0)
+    return state.insurance_fund + (0 if account is None else account.cash)
+
+
+def get_insurance_fund_backing(state: ClearingState) -> tuple[dict[int, int], int]:
+    """Where the insurance fund's cash is: (per chain, the settlement tokens of that chain's
+    vault that back it; the rest).
+
+    Cash is one pool: the settlement tokens each vault holds for cash
+    (``settlement_reserves``) back every positive cash balance, the funds and the fee
+    pool together, and what members with negative cash owe makes up the difference (it
+    is backed by their other collateral until that is sold). The fund's share of each
+    chain's reserve is its share of those claims, rounded down; the rest is its share of
+    what members owe, plus the rounding. Genesis starts the fund at 0, so every unit of
+    it was paid in and these parts add up to it.
+    """
+    fund = get_insurance_fund_cash(state)
+    claims = fund + state.fee_pool
+    for address, member in state.members.items():
+        claims += member.default_fund
+        if address != INSURANCE_MEMBER:
+            claims += sum(max(a.cash, 0) for a in member.sub_accounts.values())
+    if fund <= 0:
+        return {}, fund
+    per_chain = {c: fund * r // claims for c, r in sorted(state.settlement_reserves.items())}
+    return per_chain, fund - sum(per_chain.values())
+
+
 def get_uncovered_deficit(state: ClearingState) -> int:
     """What defaults cost beyond every layer of the waterfall (0 when the house is whole)."""
     return max(0, -get_house_equity(state))

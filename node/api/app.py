@@ -28,6 +28,7 @@ from clearing.withdrawable import get_withdrawable
 from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
 from node.api.bodies import (
+    ACCOUNT_EVENTS_FIELDS,
     ACCOUNT_QUERY_FIELDS,
     hex0x,
     parse_account_query,
@@ -37,6 +38,7 @@ from node.api.bodies import (
 from node.api.errors import ApiError, api_error_from, error_response
 from node.api.events import EventBroker
 from node.api.http import Request, Response, json_response, serve_http
+from node.api.member_events import RecentMemberEvents, get_member_event_view
 from node.api.openapi import RouteDoc, build_document
 from node.api.service import NodeInterface
 from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs, get_outcome_view
@@ -79,6 +81,7 @@ class ApiApp:
         self.clock_ms = clock_ms
         self.query_max_age_ms = query_max_age_ms
         self.recent_txs = RecentTxs(tx_window_blocks)
+        self.member_events = RecentMemberEvents(tx_window_blocks)
         self.port = 0  # the bound port, once served (see serve.py)
         self.routes: list[Route] = []
         self.openapi: dict[str, Any] = {}
@@ -107,6 +110,11 @@ class ApiApp:
                       "Read your own sub-account, margin and liquidation prices "
                       "(EIP-712 signed by the member)", "AccountQuery", "Account",
                       errors=(401, 415)), self.post_account_query),
+            (RouteDoc("POST", "/v1/accounts/events", "queryAccountEvents",
+                      "Read your own events (margin calls, conversions, liquidations, auctions, "
+                      f"assessments...) of the last {tx_window_blocks} blocks, from a height "
+                      "(EIP-712 signed by the member)", "AccountEventsQuery", "AccountEvents",
+                      errors=(401, 415)), self.post_account_events),
             (RouteDoc("GET", "/v1/txs/{hash}", "getTx",
                       "What happened to a transaction: pending, or committed in the last "
                       f"{tx_window_blocks} blocks with its result code and events",
@@ -173,8 +181,10 @@ class ApiApp:
         )
 
     def record_block(self, txs: Sequence[bytes], result: BlockResult) -> None:
-        """Keep a committed block's transaction results for GET /v1/txs/{hash}."""
+        """Keep a committed block's transaction results for GET /v1/txs/{hash}, and each
+        member's events for POST /v1/accounts/events."""
         self.recent_txs.record_block(txs, result)
+        self.member_events.record_block(result)
 
     # submissions
 
@@ -201,9 +211,34 @@ class ApiApp:
     # reads
 
     async def post_account_query(self, request: Request, _: dict[str, str]) -> Response:
+        member, sub_account = self._check_own_query(request, "AccountQuery", ACCOUNT_QUERY_FIELDS)
+        return json_response(200, self._account_view(member, sub_account))
+
+    async def post_account_events(self, request: Request, _: dict[str, str]) -> Response:
+        member, from_height = self._check_own_query(request, "AccountEvents", ACCOUNT_EVENTS_FIELDS)
+        page = self.member_events.get_page(member, from_height)
+        kept = self.member_events.heights
+        return json_response(
+            200,
+            {
+                "member": hex0x(member),
+                "fromHeight": from_height,
+                "oldestHeight": None if kept is None else kept[0],
+                "latestHeight": None if kept is None else kept[1],
+                "nextHeight": page.next_height,
+                "events": [get_member_event_view(item) for item in page.events],
+            },
+        )
+
+    def _check_own_query(
+        self, request: Request, primary_type: str, fields: list[dict[str, str]]
+    ) -> tuple[bytes, int]:
+        """(member, its middle field) of a query signed by the member within
+        `query_max_age_ms` of the node's clock (its replay protection: reads change
+        nothing, so an old signature is refused rather than remembered)."""
         _require_json(request)
         chain_id = self.node.chain_id
-        member, sub_account, issued_ms, signature = parse_account_query(request.body, chain_id)
+        member, middle, issued_ms, signature = parse_account_query(request.body, chain_id, fields)
         now = self.clock_ms()
         if abs(now - issued_ms) > self.query_max_age_ms:
             raise ApiError(
@@ -215,13 +250,14 @@ class ApiApp:
                 now_ms=now,
                 max_age_ms=self.query_max_age_ms,
             )
-        message = {"member": hex0x(member), "subAccount": sub_account, "issuedAtMs": issued_ms}
-        signable = compute_signable(chain_id, "AccountQuery", ACCOUNT_QUERY_FIELDS, message)
+        names = [f["name"] for f in fields]
+        message = dict(zip(names, (hex0x(member), middle, issued_ms), strict=True))
+        signable = compute_signable(chain_id, primary_type, fields, message)
         try:
-            verify_member_signature(member, signable, signature, "AccountQuery", chain_id)
+            verify_member_signature(member, signable, signature, primary_type, chain_id)
         except BadSignature as exc:
             raise api_error_from(exc) from None
-        return json_response(200, self._account_view(member, sub_account))
+        return member, middle
 
     def _account_view(self, member: bytes, sub_account: int) -> dict[str, Any]:
         state = self.node.get_state()

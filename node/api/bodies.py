@@ -33,6 +33,11 @@ ACCOUNT_QUERY_FIELDS = [
     {"name": "subAccount", "type": "uint32"},
     {"name": "issuedAtMs", "type": "uint64"},
 ]
+ACCOUNT_EVENTS_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "fromHeight", "type": "uint64"},
+    {"name": "issuedAtMs", "type": "uint64"},
+]
 
 
 MAX_JSON_DEPTH = 16
@@ -195,11 +200,15 @@ def parse_encoded_tx(body: bytes, content_type: str, allowed: tuple[type, ...]) 
     return raw
 
 
-def parse_account_query(body: bytes, chain_id: int) -> tuple[bytes, int, int, bytes]:
-    """(member, sub_account, issued_at_ms, signature) of a signed account query."""
+def parse_account_query(
+    body: bytes, chain_id: int, fields: list[dict[str, str]] = ACCOUNT_QUERY_FIELDS
+) -> tuple[bytes, int, int, bytes]:
+    """(member, the middle field, issued_at_ms, signature) of a signed query of one's own
+    account (`fields`: ACCOUNT_QUERY_FIELDS, its sub-account; ACCOUNT_EVENTS_FIELDS, the
+    height its events start at)."""
     obj = parse_json_object(body)
     check_chain_id(obj, chain_id)
-    member, sub_account, issued = parse_message(get_field(obj, "message"), ACCOUNT_QUERY_FIELDS)
+    member, middle, issued = parse_message(get_field(obj, "message"), fields)
     signature = parse_hex(get_field(obj, "signature"), "signature", 65)
-    assert isinstance(member, bytes) and isinstance(sub_account, int) and isinstance(issued, int)
-    return member, sub_account, issued, signature
+    assert isinstance(member, bytes) and isinstance(middle, int) and isinstance(issued, int)
+    return member, middle, issued, signature

@@ -1,7 +1,10 @@
 """The clearing house in the open: what anyone may read of its own funds.
 
-Aggregates only, never one member's figures: the insurance fund and what the
-house holds (its cash, the collateral it seized, the lots it took), the default
+Aggregates only, never one member's figures: the insurance fund (and, per chain,
+the settlement tokens in that chain's vault that back it) and what the
+house holds (its cash, the collateral it seized, and in how many instruments it
+holds lots, never which nor how many: they are a defaulter's positions, shown
+only to registered bidders for the auction), the default
 fund's size and its last Cover-N sizing (the N largest stress losses beyond
 initial margin, without their owners), whether withdrawals are halted and why,
 and what each chain's vault holds for cash.
@@ -9,7 +12,13 @@ and what each chain's vault holds for cash.
 
 from __future__ import annotations
 
-from clearing.default.house import HOUSE, get_house_equity, get_uncovered_deficit
+from clearing.default.house import (
+    HOUSE,
+    get_house_equity,
+    get_insurance_fund_backing,
+    get_insurance_fund_cash,
+    get_uncovered_deficit,
+)
 from clearing.risk.engine import get_risk_setup
 from clearing.state import ClearingState, get_collateral_value
 from node.api.bodies import hex0x
@@ -29,23 +38,22 @@ def get_clearing_house_status(state: ClearingState) -> dict[str, object]:
 
 
 def get_insurance_fund_view(state: ClearingState) -> dict[str, object]:
+    in_vaults, owed = get_insurance_fund_backing(state)
     record = state.members.get(HOUSE[0])
     account = None if record is None else record.sub_accounts.get(HOUSE[1])
-    cash = state.insurance_fund + (0 if account is None else account.cash)
-    if account is None:
-        return {"cash": cash, "collateral_value": 0, "collateral": [], "positions": []}
+    collateral = {} if account is None else account.collateral
+    positions = {} if account is None else account.positions
     return {
-        "cash": cash,
-        "collateral_value": get_collateral_value(state, account),
+        "cash": get_insurance_fund_cash(state),
+        "cash_in_vaults": {str(c): amount for c, amount in in_vaults.items()},
+        "cash_owed": owed,
+        "collateral_value": 0 if account is None else get_collateral_value(state, account),
         "collateral": [
             {"chain_id": chain, "token": hex0x(token), "quanta": quanta}
-            for (chain, token), quanta in sorted(account.collateral.items())
+            for (chain, token), quanta in sorted(collateral.items())
         ],
-        "positions": [
-            {"instrument": iid, "quantity": p.quantity}
-            for iid, p in sorted(account.positions.items())
-            if p.quantity
-        ],
+        "positions": sum(1 for p in positions.values() if p.quantity),
+        "open_auctions": len(state.auctions),
     }
 
 

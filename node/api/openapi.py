@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from node.api.bodies import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
+from node.api.bodies import ACCOUNT_EVENTS_FIELDS, ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 
 HEX = {"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$"}
 ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
@@ -82,6 +82,36 @@ SCHEMAS: dict[str, Any] = {
         "description": "EIP-712 typed data (domain name 'clearnode', version '1') and signature.",
     },
     "AccountQuery": _signed(None, _eip712_schema(ACCOUNT_QUERY_FIELDS)),
+    "AccountEventsQuery": _signed(None, _eip712_schema(ACCOUNT_EVENTS_FIELDS)),
+    "AccountEvents": {
+        "type": "object",
+        "description": "The member's events (those naming it as member or counterparty) "
+        "of the blocks this node keeps in memory, from fromHeight, oldest first, whole "
+        "blocks; ask again from nextHeight while it is not null. source 'block' is an "
+        "end-of-block step (index -1), 'tx' the transaction at index.",
+        "required": [
+            "member",
+            "fromHeight",
+            "oldestHeight",
+            "latestHeight",
+            "nextHeight",
+            "events",
+        ],
+        "properties": {
+            "member": ADDRESS,
+            "fromHeight": {"type": "integer"},
+            "oldestHeight": {"type": ["integer", "null"]},
+            "latestHeight": {"type": ["integer", "null"]},
+            "nextHeight": {"type": ["integer", "null"]},
+            "events": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["height", "source", "index", "kind", "fields"],
+                },
+            },
+        },
+    },
     "Submitted": {
         "type": "object",
         "required": ["tx_hash", "status"],

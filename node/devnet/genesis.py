@@ -72,6 +72,5 @@ def build_genesis_template(chains: list[DevnetChain], epoch_length_blocks: int) 
     doc["oracle"]["max_move_bps"] = 5000  # the crash commits in one update
     # Observations age while gossip crosses a loaded machine: older than this, they are refused.
     doc["oracle"]["max_age_ms"] = 30_000
-    doc["insurance_fund"] = 50_000_000
     doc["epoch_length_blocks"] = epoch_length_blocks
     return doc

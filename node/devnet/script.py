@@ -49,6 +49,7 @@ STEP_TIMEOUT_S = 45.0
 REPORT_TIMEOUT_S = 90.0  # a loaded machine takes a minute to prove one
 FLOW_PAUSE_S = 1.0
 WITHDRAWAL_QUANTA = 1_000_000_000  # 1,000 USDC
+INSURANCE_SEED = 50_000_000  # 50 USDC deposited to the clearing house's account
 CRASHED = 8_000  # the crash has committed once BTC's mark is below 80% of its pre-crash mark
 # The called longs are sized this long before the crash: time for the trade to commit on
 # a loaded machine, and at most 10 oracle steps (1% of the start) for the mark to move.
@@ -108,12 +109,15 @@ async def deposit_everywhere(net: Devnet) -> None:
             deposit, dev, d.symbol, d.amount, d.member.address, d.sub_account
         )
     net.log("members deposited on every chain")
+    # The insurance fund starts empty (genesis): the operator seeds it with real tokens.
+    await trio.to_thread.run_sync(deposit, net.chains[-1], "USDC", INSURANCE_SEED, HOUSE[0])
+    net.log(f"{INSURANCE_SEED} USDC units seed the insurance fund")
     if not net.services.bridge:
         return
     await wait_for(
         net,
         "the validators to credit every deposit",
-        lambda: net.events["collateral_credited"] >= len(deposits),
+        lambda: net.events["collateral_credited"] >= len(deposits) + 1,
         STEP_TIMEOUT_S,
     )
     net.log("deposits credited by the validators' bridge service")

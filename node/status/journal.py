@@ -1,7 +1,10 @@
 """What the status page remembers of recent commits: blocks and default events.
 
 Filled by a commit listener from the block the node just applied, so it holds
-only public facts (the block, its certificate and the events clearing emitted).
+only public facts: the block, its certificate, and per block and kind of default
+event how many there were and what they moved in total. A default event names a
+member and, for a liquidation or a deleveraging, the instrument and lots moved:
+that is the member's position, so none of it is kept.
 """
 
 from __future__ import annotations
@@ -36,8 +39,12 @@ class BlockLine:
 
 @dataclass(frozen=True)
 class DefaultLine:
+    """The `count` events of one `kind` in the block at `height`, `amount` their sum."""
+
     height: int
-    event: Event
+    kind: str
+    count: int
+    amount: int
 
 
 class Journal:
@@ -68,6 +75,16 @@ class Journal:
         )
         if result is None:
             return
-        for event in result.get_events():
-            if event.kind in SHOWN_KINDS:
-                self.defaults.appendleft(DefaultLine(block.height, event))
+        for line in get_default_lines(block.height, result.get_events()):
+            self.defaults.appendleft(line)
+
+
+def get_default_lines(height: int, events: list[Event]) -> list[DefaultLine]:
+    """One line per shown kind, in the order the kinds first occur in the block."""
+    totals: dict[str, tuple[int, int]] = {}
+    for event in events:
+        if event.kind in SHOWN_KINDS:
+            count, amount = totals.get(event.kind, (0, 0))
+            value = dict(event.data).get("amount", 0)
+            totals[event.kind] = (count + 1, amount + (value if isinstance(value, int) else 0))
+    return [DefaultLine(height, kind, count, amount) for kind, (count, amount) in totals.items()]

@@ -2,8 +2,9 @@
 
 Only public facts: validators, recent blocks, vault balances beside the
 ledger's collateral, each member's margin health (equity against its
-requirements — never its positions), the waterfall events clearing emitted,
-and the latest solvency report's verdict.
+requirements — never its positions), per block how many waterfall events
+clearing emitted and what they moved (never whose, nor which lots), and the
+latest solvency report's verdict.
 """
 
 from __future__ import annotations
@@ -138,11 +139,7 @@ def get_health_status(equity: int, maintenance_margin: int, initial_margin: int)
 
 def get_defaults(journal: Journal) -> list[dict[str, Any]]:
     return [
-        {
-            "height": line.height,
-            "kind": line.event.kind,
-            **{k: hex0x(v) if isinstance(v, bytes) else v for k, v in line.event.data},
-        }
+        {"height": line.height, "kind": line.kind, "events": line.count, "amount": line.amount}
         for line in journal.defaults
     ]
 
@@ -161,7 +158,6 @@ def build_overview(
         "height": state.height,
         "time_ms": state.time_ms,
         "commit_ms_p50": latencies[len(latencies) // 2] if latencies else None,
-        "insurance_fund": state.insurance_fund,
         "clearing_house": get_clearing_house_status(state),
         "prices": dict(sorted(state.mark_prices.items())),
         "validators": get_validators(state, journal),

@@ -96,11 +96,14 @@ def render_clearing_house(house: dict[str, Any]) -> str:
         {"chain_id": c, "held_for_cash": r} for c, r in house["settlement_reserves"].items()
     ]
     fund, df = house["insurance_fund"], house["default_fund"]
+    vaults = "".join(f"{v} in chain {c}'s vault, " for c, v in fund["cash_in_vaults"].items())
     return (
         f"{alert}<p id='clearing-house'>house equity {house['house_equity']}, "
         f"fee pool {house['fee_pool']}, uncovered deficit {house['uncovered_deficit']}</p>"
-        f"<p id='insurance-fund'>insurance fund: cash {fund['cash']}, seized collateral "
-        f"worth {fund['collateral_value']}, {len(fund['positions'])} open house positions</p>"
+        f"<p id='insurance-fund'>insurance fund: cash {fund['cash']} ({vaults}"
+        f"{fund['cash_owed']} owed by members or rounding), seized collateral "
+        f"worth {fund['collateral_value']}, lots in {fund['positions']} instruments, "
+        f"{fund['open_auctions']} open auctions</p>"
         f"<p id='default-fund'>default fund: {df['posted']} posted of {df['required']} "
         f"required by {df['contributors']} members; Cover-{df['cover']} sizing "
         f"{html.escape(str(df['cover_losses']))}; assessments up to "
@@ -119,8 +122,7 @@ def render_status_page(overview: dict[str, Any]) -> str:
         f"<h1>clearnode status: {name}</h1>"
         f"{render_health(overview.get('health'), overview.get('peers'))}"
         f"<p id='height'>height {overview['height']}, chain id {overview['chain_id']}, "
-        f"commit latency p50 {overview['commit_ms_p50']} ms, "
-        f"insurance fund {overview['insurance_fund']}</p>"
+        f"commit latency p50 {overview['commit_ms_p50']} ms</p>"
         f"{render_clearing_house(overview['clearing_house'])}"
         f"<h2>Validators</h2>{table('validators', overview['validators'], 'none')}"
         f"<h2>Recent blocks</h2>{table('blocks', overview['blocks'], 'no block yet')}"

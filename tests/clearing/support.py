@@ -36,13 +36,13 @@ def new_sandbox() -> Sandbox:
 
 def collected_fees(state: ClearingState) -> int:
     """Clearing fees taken so far: the fee pool and the insurance fund's share (in tests
-    with no default, the insurance fund grows by fees only)."""
-    return state.fee_pool + state.insurance_fund - state.genesis.insurance_fund
+    with no default, the insurance fund grows by fees only: it starts at 0)."""
+    return state.fee_pool + state.insurance_fund
 
 
 def get_cash_supply(state: ClearingState) -> int:
     """Every cash balance (sub-accounts, default fund, pools) less the settlement tokens the
-    vaults hold for cash: constant (the genesis insurance fund) as the ledger runs."""
+    vaults hold for cash: 0 as the ledger runs (genesis holds no cash that no vault holds)."""
     held = sum(a.cash for m in state.members.values() for a in m.sub_accounts.values())
     funds = sum(m.default_fund for m in state.members.values())
     reserves = sum(state.settlement_reserves.values())

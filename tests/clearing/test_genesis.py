@@ -7,6 +7,7 @@ from clearing.errors import GenesisError
 from clearing.genesis import DEFAULT_WITHDRAWAL_TTL_S, parse_genesis
 from clearing.instruments import InstrumentKind, OptionType
 from clearing.risk.engine import get_risk_setup
+from clearing.state import initialize_state
 from tests.clearing.support import genesis_doc
 
 
@@ -102,6 +103,9 @@ CASES = [
     (_set(["withdrawal_ttl_s"], 0), "withdrawal_ttl_s", "an integer in [1, 31536000]"),
     (_set(["withdrawal_ttl_s"], "1d"), "withdrawal_ttl_s", "an integer in [1, 31536000]"),
     (_set(["withdrawal_ttl_s"], 366 * 86400), "withdrawal_ttl_s", "an integer in [1, 31536000]"),
+    # a genesis figure would be cash no vault holds: the fund is seeded by a deposit
+    (_set(["insurance_fund"], 10**12), "insurance_fund", "depositing the settlement token"),
+    (_set(["insurance_fund"], False), "insurance_fund", "0 (seed the fund"),
 ]
 
 
@@ -143,3 +147,10 @@ def test_withdrawal_ttl_is_optional() -> None:
     assert parse_genesis(doc).withdrawal_ttl_s == DEFAULT_WITHDRAWAL_TTL_S == 7 * 24 * 3600
     doc["withdrawal_ttl_s"] = 60
     assert parse_genesis(doc).withdrawal_ttl_s == 60
+
+
+def test_the_insurance_fund_starts_empty_and_may_say_so() -> None:
+    doc = genesis_doc()
+    assert "insurance_fund" not in doc
+    doc["insurance_fund"] = 0
+    assert initialize_state(parse_genesis(doc)).insurance_fund == 0

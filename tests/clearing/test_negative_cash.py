@@ -63,7 +63,7 @@ def test_other_collateral_is_sold_to_a_backstop_at_its_haircut_value_beyond_the_
 
 def test_the_house_buys_when_no_backstop_can_pay_and_sells_to_a_backstop_later() -> None:
     box = new_box(backstop=BOB.address)
-    box.apply([box.credit(ALICE.address, WETH, 100)])
+    box.apply([box.credit(ALICE.address, WETH, 100), box.credit(HOUSE[0], USDC, 10**6)])
     get_sub_account_for_write(box.state, ALICE.address, 0).cash = -5_400  # 2 quanta
     fund = box.state.insurance_fund
     events = box.apply([]).events

@@ -34,3 +34,16 @@ def test_a_halt_is_served_and_shown_first() -> None:
     page = render_clearing_house(status)
     assert page.startswith("<p class='bad alert' id='withdrawals-halted'>")
     assert "defaults cost 42 more than the waterfall held" in page
+
+
+def test_the_insurance_fund_is_served_per_chain_where_its_tokens_are() -> None:
+    box = crash_box()  # 50 USD deposited to the house on chain 31337 seed the fund
+    trades(box)  # fees add to it
+    fund = get_clearing_house_status(box.state)["insurance_fund"]
+    assert fund["cash"] == box.state.insurance_fund > 50_000_000  # type: ignore[index]
+    in_vaults = fund["cash_in_vaults"]  # type: ignore[index]
+    assert sum(in_vaults.values()) + fund["cash_owed"] == fund["cash"]  # type: ignore[index]
+    reserves = box.state.settlement_reserves
+    assert all(0 < v <= reserves[int(c)] for c, v in in_vaults.items())
+    page = render_clearing_house(get_clearing_house_status(box.state))
+    assert f"{in_vaults['31337']} in chain 31337's vault" in page

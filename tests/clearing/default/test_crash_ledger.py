@@ -7,6 +7,7 @@ sizes the default fund (Cover-2 at a 10% stress) and tops it up from free equity
 
 from __future__ import annotations
 
+from clearing.default.house import HOUSE
 from clearing.events import Event
 from clearing.risk.engine import get_account_initial_margin
 from clearing.sandbox import Sandbox, derive_member_key
@@ -29,11 +30,11 @@ def crash_box(assessment_cap_bps: int = 0) -> Sandbox:
                       "assessment_cap_bps": assessment_cap_bps},
     )  # fmt: skip
     doc["oracle"]["max_move_bps"] = 5000
-    doc["insurance_fund"] = 50_000_000
     doc["epoch_length_blocks"] = 3
     box = Sandbox.from_genesis_doc(doc)
     funds = {A: 400_000_000, B: 2_000_000_000, C: 10**11, D: 10**11, E: 10**9}
     txs: list[object] = [box.credit(m.address, USDC, q) for m, q in funds.items()]
+    txs.append(box.credit(HOUSE[0], USDC, 50_000_000))  # the insurance fund
     txs += [box.authorise(m, VENUE) for m in (A, B, C, D)]
     assert all(r.is_ok() for r in box.apply(txs).tx_results)  # type: ignore[arg-type]
     return box

@@ -47,8 +47,9 @@ def test_price_shock_through_blocks_conserves_value_and_leaves_nobody_below_mm(
     doc = genesis_doc()
     doc["risk"] = genesis_risk_section(stress_days=[])
     doc["oracle"]["max_move_bps"] = 5000
-    doc["insurance_fund"] = fund
     box = Sandbox.from_genesis_doc(doc)
+    if fund:  # deposited to the clearing house's account: the insurance fund
+        box.apply([box.credit(INSURANCE[0], USDC, fund)])
     state = box.state
     mark = state.mark_prices[BTC]
     for member, (lots, collateral, posted) in zip(MEMBERS, rows, strict=True):

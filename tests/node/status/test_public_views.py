@@ -1,0 +1,81 @@
+"""After a default, the public views (GET /v1/status, GET /v1/overview, the status page)
+show the clearing house's lots and the default in aggregate only: no lot quantity, no
+instrument of the defaulter's, no member named in a waterfall step.
+
+The real API and status routes over HTTP on 127.0.0.1, on a real clearing state in
+which a member defaulted and its lots went to the house's auction.
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import httpx
+
+from clearing.default.house import HOUSE
+from clearing.sandbox import Sandbox
+from node.api.app import ApiApp
+from node.api.service import LocalNode
+from node.mempool import Mempool
+from node.status.service import StatusPage
+from node.txcheck import make_clearing_check
+from tests.clearing.default.test_margin_call import A, C, new_box
+from tests.clearing.default.test_steps import BTC, give
+from tests.clearing.support import USDC
+from tests.node.apiserver import serve_app
+from tests.node.status.test_overview import commit
+
+DEFAULTED_LOTS = 1237  # distinctive: it must not appear in any public view
+
+
+def default_into_the_house() -> tuple[Sandbox, list[object]]:
+    """A holds DEFAULTED_LOTS long with negative equity: it defaults in the next block and
+    every lot goes to the house (the example genesis lists no backstop)."""
+    box = new_box()
+    box.apply([box.credit(HOUSE[0], USDC, 10**11)])  # the insurance fund
+    give(box.state, A, -1_000, lots=DEFAULTED_LOTS)
+    give(box.state, C, 10**13, lots=-DEFAULTED_LOTS)
+    block = box.apply([])
+    house = box.state.members[HOUSE[0]].sub_accounts[0].positions[BTC].quantity
+    assert house == DEFAULTED_LOTS and box.state.auctions  # the premise: lots at auction
+    kinds = [e.kind for e in block.events]
+    assert "liquidated" in kinds and "auction_opened" in kinds
+    return box, [block]
+
+
+async def crawl(box: Sandbox, blocks: list[object]) -> dict[str, str]:
+    pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
+    app = ApiApp(LocalNode(box.chain_id, "crawl", pool, lambda: box.state))
+    ctx = SimpleNamespace(
+        config=SimpleNamespace(moniker="crawl"),
+        state=box.state,
+        api=app,
+        p2p=SimpleNamespace(connected_peers=lambda: []),
+    )
+    page = StatusPage(ctx)  # type: ignore[arg-type]
+    for block in blocks:
+        commit(page.journal, block.height, block)  # type: ignore[attr-defined]
+    app.add_routes(page.routes())
+    texts = {}
+    async with serve_app(app) as client:
+        for path in ("/v1/status", "/v1/overview", "/", "/status"):
+            response = await client.get(path)
+            assert response.status_code == 200, (path, response.text)
+            texts[path] = response.text
+    return texts
+
+
+async def test_no_public_view_shows_the_house_lots_or_the_defaulters_position() -> None:
+    box, blocks = default_into_the_house()
+    texts = await crawl(box, blocks)
+    for path, text in texts.items():
+        assert not re.search(rf"\b{DEFAULTED_LOTS}\b", text), path
+        assert "quantity" not in text and "counterparty" not in text, path
+    overview = httpx.Response(200, text=texts["/v1/overview"]).json()
+    fund = overview["clearing_house"]["insurance_fund"]
+    assert (fund["positions"], fund["open_auctions"]) == (1, 1)
+    shown = {(d["kind"], d["events"]) for d in overview["defaults"]}
+    assert ("liquidated", 1) in shown and ("collateral_seized", 1) in shown
+    assert all(set(d) == {"height", "kind", "events", "amount"} for d in overview["defaults"])
+    assert "lots in 1 instruments, 1 open auctions" in texts["/"]
