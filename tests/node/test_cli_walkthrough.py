@@ -1,31 +1,58 @@
 """docs/operator.md's walk-through, as an operator runs it: two anvil chains,
-`clearnode init --validators 4 --deploy-anvil ...`, four `clearnode start --home`,
-a member's deposit on a vault, and the credit in the member's signed account query."""
+`clearnode keys generate` for four validators, on each chain a vault trusting their
+bridge addresses (deploy.py of the guide), `clearnode init --validators 4
+--bridge-chain ...`, four `clearnode start --home`, a member's deposit credited in its
+signed account query, and its withdrawal, signed by the nodes, paid by the vault
+through `clearnode relay`."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 
 from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import account_from_key, connect
+from bridge.devchain import deploy_devnet_chain
+from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
 from clearing.eip712 import compute_signable, sign_typed
+from clearing.withdrawal import Withdrawal
 from node.api.bodies import ACCOUNT_QUERY_FIELDS
+from node.cli import main
+from node.commands.init import VALIDATOR_POWER
+from node.commands.keys import get_public_keys
 from node.config import load_config
+from node.keys import BRIDGE_KEY, KeyFile, save_key
 from tests.node.netproc import cli_network
 from tests.node.test_network_processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
 AMOUNT = 1_000 * 10**6  # 1,000 USDC
+WITHDRAWN = 250 * 10**6
 
 
-def signed_account_query(member: Account, chain_id: int) -> dict[str, object]:
+def deploy_trusting(name: str, url: str, chain_id: int, homes: list[Path]) -> str:
+    """deploy.py of the guide: a vault trusting the homes' bridge addresses and test
+    tokens on the anvil at `url`; returns the `--bridge-chain` value for init."""
+    addresses = [get_public_keys(home)["bridge_address"] for home in homes]
+    members = [(bytes.fromhex(a[2:]), VALIDATOR_POWER) for a in addresses]
+    chain = connect(url, chain_id)
+    deployed = deploy_devnet_chain(
+        chain, EvmValidatorSet.from_members(0, members), [("USDC", 6), ("WETH", 18)]
+    )
+    tokens = ",".join(f"{symbol}=0x{token.hex()}" for symbol, token in deployed.tokens.items())
+    vault = f"vault=0x{deployed.vault.hex()}"
+    return f"name={name},chain_id={chain_id},rpc_url={url},{vault},{tokens},confirmation_depth=0"
+
+
+def signed_account_query(member: LocalAccount, chain_id: int) -> dict[str, object]:
     message = {
         "member": member.address.lower(),
         "subAccount": 0,
@@ -36,11 +63,44 @@ def signed_account_query(member: Account, chain_id: int) -> dict[str, object]:
     return {"chainId": chain_id, "message": message, "signature": "0x" + signature.hex()}
 
 
-async def test_operator_walkthrough_deposit_is_credited(tmp_path: Path) -> None:
+def signed_withdrawal(
+    member: LocalAccount, chain_id: int, asset_chain_id: int, token: str, nonce: int
+) -> dict[str, object]:
+    address = bytes.fromhex(member.address[2:])
+    unsigned = Withdrawal(
+        address, 0, asset_chain_id, bytes.fromhex(token[2:]), WITHDRAWN, address, nonce, b""
+    )
+    message = {
+        "member": member.address.lower(),
+        "subAccount": 0,
+        "assetChainId": asset_chain_id,
+        "token": token,
+        "quanta": WITHDRAWN,
+        "recipient": member.address.lower(),
+        "nonce": nonce,
+    }
+    signature = sign_typed(member.key, unsigned.signable(chain_id))
+    return {
+        "type": "Withdrawal",
+        "chainId": chain_id,
+        "message": message,
+        "signature": "0x" + signature.hex(),
+    }
+
+
+async def test_operator_walkthrough_from_keys_to_a_paid_withdrawal(tmp_path: Path) -> None:
+    base = tmp_path / "net"
+    homes = [base / f"node{i}" for i in range(4)]
+    for home in homes:
+        assert main(["keys", "generate", "--home", str(home)]) == 0
+    made = [get_public_keys(home) for home in homes]
     with AnvilNode(chain_id=31337) as a, AnvilNode(chain_id=31338) as b:
-        deploy = ("--deploy-anvil", f"a={a.url}", "--deploy-anvil", f"b={b.url}")
-        with cli_network(tmp_path / "net", 4, deploy) as net:
+        chains = ("--bridge-chain", deploy_trusting("a", a.url, 31337, homes))
+        chains += ("--bridge-chain", deploy_trusting("b", b.url, 31338, homes))
+        with cli_network(base, 4, chains) as net:
             assert "Collateral chains" in net.init_output
+            assert net.init_output.count("keys     kept") == 4
+            assert [get_public_keys(home) for home in net.homes] == made
             home = net.homes[0]
             config = load_config(home)
             assert [c.name for c in config.bridge_chains] == ["a", "b"]
@@ -54,18 +114,39 @@ async def test_operator_walkthrough_deposit_is_credited(tmp_path: Path) -> None:
             member = Account.create()
             owner = bytes.fromhex(member.address[2:])
             deposit_token(chain, vault, token, AMOUNT, owner, account_from_key(DEV_PRIVATE_KEY))
-            api = f"http://127.0.0.1:{config.api.listen_port}/v1/accounts/query"
+            api = f"http://127.0.0.1:{config.api.listen_port}"
+            account: dict[str, Any] = {}
 
             def credited() -> bool:
                 body = signed_account_query(member, genesis["chain_id"])
                 try:
-                    reply = httpx.post(api, json=body, timeout=5)
+                    reply = httpx.post(f"{api}/v1/accounts/query", json=body, timeout=5)
                 except httpx.TransportError:  # the node is still starting
                     return False
-                return reply.status_code == 200 and reply.json()["collateral"] == [
+                account.update(reply.json())
+                return reply.status_code == 200 and account["collateral"] == [
                     {"chainId": 31337, "token": usdc["token"], "quanta": AMOUNT}
                 ]
 
             await wait_until("the deposit to be credited", credited, timeout_s=60)
             statuses = net.get_statuses()
             assert all(s is not None and s["height"] > 0 for s in statuses), statuses
+
+            # withdraw.py of the guide: the validators sign the payout with the keys made
+            # first, and the vault that trusts those keys pays it through `clearnode relay`
+            nonce = account["nextNonce"]
+            body = signed_withdrawal(member, genesis["chain_id"], 31337, usdc["token"], nonce)
+            reply = httpx.post(f"{api}/v1/member-requests", json=body, timeout=10)
+            assert reply.status_code == 202, reply.text
+            path = f"{api}/v1/withdrawals/{member.address.lower()}/{nonce}"
+
+            def signed() -> bool:
+                return bool(httpx.get(path, timeout=5).json().get("complete"))
+
+            await wait_until("a quorum of withdrawal signatures", signed, timeout_s=60)
+            key_file = tmp_path / "relayer_key.json"
+            save_key(key_file, KeyFile(BRIDGE_KEY, bytes.fromhex(DEV_PRIVATE_KEY[2:])))
+            relay = ["relay", "--api", api, "--rpc-url", a.url, "--chain-id", "31337",
+                     "--key-file", str(key_file), "--once"]  # fmt: skip
+            net.run_cli(relay)
+            assert token.functions.balanceOf(member.address).call() == WITHDRAWN
