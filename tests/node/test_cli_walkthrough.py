@@ -2,15 +2,14 @@
 `clearnode keys generate` for four validators, on each chain a vault trusting their
 bridge addresses (deploy.py of the guide), `clearnode init --validators 4
 --bridge-chain ...`, four `clearnode start --home`, a member's deposit credited in its
-signed account query, and its withdrawal, signed by the nodes, paid by the vault
-through `clearnode relay`."""
+signed account query; the genesis validators are the keys made first and the vaults
+trust exactly them."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -23,19 +22,16 @@ from bridge.devchain import deploy_devnet_chain
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.withdrawal import Withdrawal
 from node.api.bodies import ACCOUNT_QUERY_FIELDS
 from node.cli import main
 from node.commands.init import VALIDATOR_POWER
 from node.commands.keys import get_public_keys
 from node.config import load_config
-from node.keys import BRIDGE_KEY, KeyFile, save_key
 from tests.node.netproc import cli_network
 from tests.node.test_network_processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
 AMOUNT = 1_000 * 10**6  # 1,000 USDC
-WITHDRAWN = 250 * 10**6
 
 
 def deploy_trusting(name: str, url: str, chain_id: int, homes: list[Path]) -> str:
@@ -63,32 +59,7 @@ def signed_account_query(member: LocalAccount, chain_id: int) -> dict[str, objec
     return {"chainId": chain_id, "message": message, "signature": "0x" + signature.hex()}
 
 
-def signed_withdrawal(
-    member: LocalAccount, chain_id: int, asset_chain_id: int, token: str, nonce: int
-) -> dict[str, object]:
-    address = bytes.fromhex(member.address[2:])
-    unsigned = Withdrawal(
-        address, 0, asset_chain_id, bytes.fromhex(token[2:]), WITHDRAWN, address, nonce, b""
-    )
-    message = {
-        "member": member.address.lower(),
-        "subAccount": 0,
-        "assetChainId": asset_chain_id,
-        "token": token,
-        "quanta": WITHDRAWN,
-        "recipient": member.address.lower(),
-        "nonce": nonce,
-    }
-    signature = sign_typed(member.key, unsigned.signable(chain_id))
-    return {
-        "type": "Withdrawal",
-        "chainId": chain_id,
-        "message": message,
-        "signature": "0x" + signature.hex(),
-    }
-
-
-async def test_operator_walkthrough_from_keys_to_a_paid_withdrawal(tmp_path: Path) -> None:
+async def test_operator_walkthrough_from_keys_to_a_credited_deposit(tmp_path: Path) -> None:
     base = tmp_path / "net"
     homes = [base / f"node{i}" for i in range(4)]
     for home in homes:
@@ -115,7 +86,6 @@ async def test_operator_walkthrough_from_keys_to_a_paid_withdrawal(tmp_path: Pat
             owner = bytes.fromhex(member.address[2:])
             deposit_token(chain, vault, token, AMOUNT, owner, account_from_key(DEV_PRIVATE_KEY))
             api = f"http://127.0.0.1:{config.api.listen_port}"
-            account: dict[str, Any] = {}
 
             def credited() -> bool:
                 body = signed_account_query(member, genesis["chain_id"])
@@ -123,8 +93,7 @@ async def test_operator_walkthrough_from_keys_to_a_paid_withdrawal(tmp_path: Pat
                     reply = httpx.post(f"{api}/v1/accounts/query", json=body, timeout=5)
                 except httpx.TransportError:  # the node is still starting
                     return False
-                account.update(reply.json())
-                return reply.status_code == 200 and account["collateral"] == [
+                return reply.status_code == 200 and reply.json()["collateral"] == [
                     {"chainId": 31337, "token": usdc["token"], "quanta": AMOUNT}
                 ]
 
@@ -132,21 +101,15 @@ async def test_operator_walkthrough_from_keys_to_a_paid_withdrawal(tmp_path: Pat
             statuses = net.get_statuses()
             assert all(s is not None and s["height"] > 0 for s in statuses), statuses
 
-            # withdraw.py of the guide: the validators sign the payout with the keys made
-            # first, and the vault that trusts those keys pays it through `clearnode relay`
-            nonce = account["nextNonce"]
-            body = signed_withdrawal(member, genesis["chain_id"], 31337, usdc["token"], nonce)
-            reply = httpx.post(f"{api}/v1/member-requests", json=body, timeout=10)
-            assert reply.status_code == 202, reply.text
-            path = f"{api}/v1/withdrawals/{member.address.lower()}/{nonce}"
-
-            def signed() -> bool:
-                return bool(httpx.get(path, timeout=5).json().get("complete"))
-
-            await wait_until("a quorum of withdrawal signatures", signed, timeout_s=60)
-            key_file = tmp_path / "relayer_key.json"
-            save_key(key_file, KeyFile(BRIDGE_KEY, bytes.fromhex(DEV_PRIVATE_KEY[2:])))
-            relay = ["relay", "--api", api, "--rpc-url", a.url, "--chain-id", "31337",
-                     "--key-file", str(key_file), "--once"]  # fmt: skip
-            net.run_cli(relay)
-            assert token.functions.balanceOf(member.address).call() == WITHDRAWN
+            # the vaults trust exactly the validators of the genesis: the keys made first
+            for chain_config, anvil in zip(config.bridge_chains, (a, b), strict=True):
+                deployed = connect(anvil.url, chain_config.chain_id).contract(
+                    "CollateralVault", chain_config.vault_address
+                )
+                trusted, _ = deployed.functions.getValidators().call()
+                assert sorted(t.lower() for t in trusted) == sorted(
+                    v["evm_address"] for v in genesis["validators"]
+                )
+            assert sorted(v["evm_address"] for v in genesis["validators"]) == sorted(
+                k["bridge_address"] for k in made
+            )
