@@ -17,6 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
+from node.keys import BRIDGE_KEY, HOME_KEY_FILES, NODE_KEY, VALIDATOR_KEY
 from node.limits import MAX_API_BODY_BYTES, MAX_MEMPOOL_TX_BYTES
 
 CONFIG_FILE_NAME = "config.toml"
@@ -456,9 +457,9 @@ def parse_config(data: Mapping[str, Any], file: Path, home: Path) -> NodeConfig:
         chain_id=t.integer("chain_id", lo=1),
         moniker=t.text("moniker", pattern=r"[A-Za-z0-9_.-]{1,64}"),
         genesis_file=t.path("genesis_file", home, "genesis.json"),
-        node_key_file=keys.path("node_key_file", home, "keys/node_key.json"),
-        validator_key_file=keys.path("validator_key_file", home, "keys/validator_key.json"),
-        bridge_key_file=keys.path("bridge_key_file", home, "keys/bridge_key.json"),
+        node_key_file=keys.path("node_key_file", home, HOME_KEY_FILES[NODE_KEY]),
+        validator_key_file=keys.path("validator_key_file", home, HOME_KEY_FILES[VALIDATOR_KEY]),
+        bridge_key_file=keys.path("bridge_key_file", home, HOME_KEY_FILES[BRIDGE_KEY]),
         log_level=t.choice("log_level", LOG_LEVELS, "info"),
         p2p=_read(t.table("p2p"), _p2p),
         api=_read(t.table("api"), _api),

@@ -33,6 +33,15 @@ VALIDATOR_KEY = "validator-ed25519"
 BRIDGE_KEY = "bridge-secp256k1"
 VENUE_KEY = "venue-ed25519"
 KEY_KINDS = (NODE_KEY, VALIDATOR_KEY, BRIDGE_KEY, VENUE_KEY)
+HOME_KEY_FILES = {
+    NODE_KEY: "keys/node_key.json",
+    VALIDATOR_KEY: "keys/validator_key.json",
+    BRIDGE_KEY: "keys/bridge_key.json",
+}
+"""A node's key files in its home, unless config.toml's `[keys]` names others."""
+
+
+KEY_EXISTS = "already exists; refusing to overwrite a key"
 
 
 class KeyFileError(Exception):
@@ -67,6 +76,12 @@ def generate_key(kind: str) -> KeyFile:
     return KeyFile(kind, secrets.token_bytes(32))
 
 
+def check_key_absent(path: Path) -> None:
+    """No file at `path`: a key is never overwritten (it may be the only copy)."""
+    if path.exists() or path.is_symlink():
+        raise KeyFileError(path, KEY_EXISTS)
+
+
 def save_key(path: Path, key: KeyFile) -> None:
     """Write `key` to a new file created with mode 0600; never overwrites."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -74,7 +89,7 @@ def save_key(path: Path, key: KeyFile) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeyFileError(path, "already exists; refusing to overwrite a key") from None
+        raise KeyFileError(path, KEY_EXISTS) from None
     with os.fdopen(fd, "w") as out:
         json.dump(body, out)
         out.write("\n")

@@ -45,6 +45,7 @@ from node.liveness import CommitWatch, get_stall_limit_ms
 from node.mempool import Mempool, MempoolError, compute_tx_hash
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import CONSENSUS, TX, feed_driver, get_topics, open_publisher
+from node.ports import get_bind_problem, get_port_taken_error
 from node.services import NodeContext, NodeContextInputs, get_enabled_services
 from node.storage import NodeStore, Rebuilt, StoredBlock, rebuild_state
 from node.txcheck import make_clearing_check
@@ -298,6 +299,16 @@ async def regossip(p2p: P2PNode, pool: TxPool, txs: list[bytes]) -> None:
             await p2p.publish(TX, tx)
 
 
+def check_listening(config: NodeConfig, p2p: P2PNode) -> None:
+    """The host listens: py-libp2p only logs a failed bind and runs unreachable. Another
+    node started at the same instant on the same port is the usual cause (both found it
+    free); it ends here as the one-line error `clearnode start` gives for a taken port."""
+    if p2p.listen_addrs():
+        return
+    problem = get_bind_problem(config.p2p.listen_host, config.p2p.listen_port)
+    raise get_port_taken_error(config, "p2p.listen_port", problem or "its bind failed")
+
+
 async def run_node(
     config: NodeConfig,
     *,
@@ -344,6 +355,7 @@ async def run_node(
         services = get_enabled_services(config, NodeContextInputs(genesis, signer is not None))
         topics = [*get_topics(), *(topic for service in services for topic in service.topics)]
         async with open_p2p(p2p_config, topics) as p2p, trio.open_nursery() as nursery:
+            check_listening(config, p2p)
             await nursery.start(pool.run)
             driver_config = driver_config or DriverConfig(chain)
             driver = Driver(

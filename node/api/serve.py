@@ -17,21 +17,13 @@ from clearing.state import ClearingState
 from node.api.app import ApiApp, serve_api
 from node.api.http import get_bound_port
 from node.api.service import LocalNode
-from node.config import ConfigError, NodeConfig
+from node.config import NodeConfig
 from node.liveness import CommitWatch
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
+from node.ports import get_port_taken_error
 from node.storage import NodeStore
 from node.txpool import TxPool
-
-
-def get_port_taken_error(config: NodeConfig, exc: OSError) -> ConfigError:
-    """The same one line `clearnode start` gives for a port it finds taken."""
-    host, port = config.api.listen_host, config.api.listen_port
-    return ConfigError(
-        config.config_file or config.home, "api.listen_port",
-        f"a port free on {host}", f"{port} ({exc.strerror})",
-    )  # fmt: skip
 
 
 async def serve_node_api(
@@ -70,6 +62,8 @@ async def serve_node_api(
                 )
             )
         except OSError as exc:  # taken since `clearnode start` probed it (two starts racing)
-            raise get_port_taken_error(config, exc) from None
+            raise get_port_taken_error(
+                config, "api.listen_port", exc.strerror or str(exc)
+            ) from None
         app.port = get_bound_port(listeners)
         task_status.started(app)

@@ -14,6 +14,9 @@ Every key init writes is new and random: the validators' keys, and one key per
 genesis venue (the template's venue ids, with fresh public keys), written to
 `DIR/venue_keys/<id>.json` for the operator to hand to each venue. No key of
 the template (nor the sandbox's public test keys) reaches an init-made genesis.
+A home's node, validator and bridge keys already there (`clearnode keys generate`,
+run first so a vault can trust the bridge addresses before init) are kept and used;
+init writes only the missing ones and never overwrites a key file.
 At the end init prints what it made: each node's addresses and the next commands.
 
 Collateral chains (node/chainspec.py): `--bridge-chain` gives a real chain's RPC,
@@ -48,6 +51,7 @@ from node.chainspec import (
 from node.config import CONFIG_FILE_NAME, load_config
 from node.keys import (
     BRIDGE_KEY,
+    HOME_KEY_FILES,
     NODE_KEY,
     VALIDATOR_KEY,
     VENUE_KEY,
@@ -55,6 +59,7 @@ from node.keys import (
     KeyFileError,
     compute_peer_id,
     generate_key,
+    load_key,
     save_key,
 )
 from node.reports.seed import create_report_seed, load_report_seed, save_report_seed
@@ -106,6 +111,25 @@ class NodeKeys:
     node: KeyFile
     validator: KeyFile
     bridge: KeyFile
+    kept: tuple[Path, ...] = ()
+    """Key files found in the home, used as they are."""
+
+    def by_kind(self) -> dict[str, KeyFile]:
+        return {NODE_KEY: self.node, VALIDATOR_KEY: self.validator, BRIDGE_KEY: self.bridge}
+
+
+def get_node_keys(home: Path) -> NodeKeys:
+    """The keys already in `home` (`clearnode keys generate`), new ones for the others."""
+    keys: dict[str, KeyFile] = {}
+    kept: list[Path] = []
+    for kind, name in HOME_KEY_FILES.items():
+        path = home / name
+        if path.exists():
+            keys[kind] = load_key(path, kind)
+            kept.append(path)
+        else:
+            keys[kind] = generate_key(kind)
+    return NodeKeys(keys[NODE_KEY], keys[VALIDATOR_KEY], keys[BRIDGE_KEY], tuple(kept))
 
 
 def render_config(
@@ -192,6 +216,7 @@ class InitNode:
     peer_id: str
     p2p_addr: str
     api_url: str
+    kept_keys: tuple[Path, ...]
 
 
 @dataclass(frozen=True)
@@ -225,8 +250,7 @@ def init_homes(
         raise FileExistsError(f"{home / VENUE_KEYS_DIR} already exists; refusing to overwrite")
     given, anvils = list(chains or []), list(anvils or [])
     check_unique_names(given, anvils)
-    keys = [NodeKeys(generate_key(NODE_KEY), generate_key(VALIDATOR_KEY), generate_key(BRIDGE_KEY))
-            for _ in homes]  # fmt: skip
+    keys = [get_node_keys(h) for h in homes]
     venue_template, venue_keys = replace_venue_keys(json.loads(template.read_text()))
     evm_set = EvmValidatorSet.from_members(
         0, [(k.bridge.public_key(), VALIDATOR_POWER) for k in keys]
@@ -240,9 +264,9 @@ def init_homes(
     addrs = [f"/ip4/127.0.0.1/tcp/{p2p_port + i}/p2p/{p}" for i, p in enumerate(peer_ids)]
     for i, (h, name, k) in enumerate(zip(homes, names, keys, strict=True)):
         h.mkdir(parents=True, exist_ok=True)
-        save_key(h / "keys" / "node_key.json", k.node)
-        save_key(h / "keys" / "validator_key.json", k.validator)
-        save_key(h / "keys" / "bridge_key.json", k.bridge)
+        for kind, key in k.by_kind().items():
+            if h / HOME_KEY_FILES[kind] not in k.kept:
+                save_key(h / HOME_KEY_FILES[kind], key)
         save_report_seed(h / REPORT_SEED_FILE, seed)
         (h / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [a for j, a in enumerate(addrs) if j != i]
@@ -254,8 +278,8 @@ def init_homes(
     for venue, path in venue_key_files.items():
         save_key(path, venue_keys[venue])
     nodes = [
-        InitNode(name, h, peer_ids[i], addrs[i], f"http://127.0.0.1:{api_port + i}")
-        for i, (h, name) in enumerate(zip(homes, names, strict=True))
+        InitNode(name, h, peer_ids[i], addrs[i], f"http://127.0.0.1:{api_port + i}", k.kept)
+        for i, (h, name, k) in enumerate(zip(homes, names, keys, strict=True))
     ]
     return InitResult(nodes, venue_key_files, bridge_chains)
 
@@ -271,6 +295,8 @@ def render_summary(result: InitResult) -> str:
             f"    p2p      {node.p2p_addr}",
             f"    api      {node.api_url}",
             f"    status   {node.api_url}/status",
+            "    keys     "
+            + ("kept " + ", ".join(p.name for p in node.kept_keys) if node.kept_keys else "new"),
         ]
     if result.chains:
         lines += ["", "Collateral chains (in every config's [[bridge_chains]] and the genesis):"]

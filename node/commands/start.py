@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from clearing.genesis import Genesis, parse_genesis
 from node.config import ConfigError, NodeConfig, load_config
 from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFileError, load_key
 from node.logs import setup_logging
+from node.ports import check_ports
 from node.storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -56,30 +56,6 @@ def load_checked_genesis(config: NodeConfig) -> Genesis:
     return genesis
 
 
-def check_ports(config: NodeConfig) -> None:
-    """Each listen port is free now: a second node on a taken port fails here in one
-    line, instead of sharing the p2p port (py-libp2p listens with SO_REUSEPORT) or
-    ending in a traceback from the API server."""
-    listeners = [("p2p.listen_port", config.p2p.listen_host, config.p2p.listen_port)]
-    if config.api.enabled:
-        listeners.append(("api.listen_port", config.api.listen_host, config.api.listen_port))
-    for key, host, port in listeners:
-        if port == 0:
-            continue
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            # As the listeners do: connections of a previous run left in TIME_WAIT do
-            # not hold the port, a listening socket does (Linux refuses that bind).
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError as exc:
-                raise ConfigError(
-                    config.config_file or config.home, key,
-                    f"a port free on {host}", f"{port} ({exc.strerror})",
-                ) from None  # fmt: skip
-
-
 def check_home(home: Path) -> NodeConfig:
     """Load and cross-check config, genesis and keys; raise ConfigError / KeyFileError."""
     config = load_config(home)
@@ -93,6 +69,15 @@ def check_home(home: Path) -> NodeConfig:
     return config
 
 
+def get_leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The errors themselves, out of the nurseries' nested groups that carried them."""
+    return [
+        leaf
+        for exc in group.exceptions
+        for leaf in (get_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         config = check_home(args.home)
@@ -103,15 +88,15 @@ def run(args: argparse.Namespace) -> int:
     log.info("starting", extra={"moniker": config.moniker, "home": str(config.home)})
     # Until the node's own receiver takes over, SIGTERM interrupts start-up as Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    failures: list[Exception] = []
+    failures: list[BaseException] = []
     try:
         from node.runtime import run_node  # imports libp2p (~1 s): only once the home is good
 
         trio.run(run_until_signal, run_node, config)
     except* StorageError as group:  # a data directory this node cannot use
-        failures += group.exceptions
-    except* ConfigError as group:  # a listen port taken by a node started at the same time
-        failures += group.exceptions
+        failures += get_leaves(group)
+    except* ConfigError as group:  # a listen port taken by a node started at the same instant
+        failures += get_leaves(group)
     except* KeyboardInterrupt:
         log.info("interrupted while starting")
     for failure in failures:

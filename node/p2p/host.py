@@ -42,6 +42,7 @@ from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
+from libp2p.transport.tcp import tcp as libp2p_tcp
 
 from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
 from node.p2p.framing import FrameReader, encode_frame
@@ -610,7 +611,23 @@ MUXERS: dict[str, tuple[str, type]] = {
 }
 
 
+async def _open_exclusive_listeners(host: str | None, port: int) -> list[trio.SocketListener]:
+    """Plain listeners (SO_REUSEADDR only, as trio's): a port another socket listens on
+    is refused, so a second node given the same port cannot start beside the first."""
+    return list(await trio.open_tcp_listeners(port, host=host))
+
+
+def _listen_exclusively() -> None:
+    """py-libp2p 0.8.1 listens with SO_REUSEPORT, for NAT hole punching (which we do not
+    use): two nodes started at once on one port both listened, and the kernel split the
+    inbound connections between them. Its listener opens its sockets with this function."""
+    if not hasattr(libp2p_tcp, "_open_reuseport_listeners"):
+        raise RuntimeError("py-libp2p's TCP listener changed: revisit _listen_exclusively")
+    libp2p_tcp._open_reuseport_listeners = _open_exclusive_listeners
+
+
 def _build_host(config: P2PConfig) -> Any:
+    _listen_exclusively()
     # py-libp2p's yamux sends a window update after every read by default, and
     # pubsub reads its varint lengths one byte at a time: three times the
     # latency measured here with four hosts. Batch the updates (go-yamux style).

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from bridge.anvil import AnvilNode
+from bridge.chain import connect
 from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_ed25519_key
 from node.cli import main
@@ -71,6 +73,89 @@ def test_init_prints_addresses_status_urls_and_next_commands(
         assert f"clearnode status --home {home}" in out
     assert main(["keys", "--home", str(tmp_path / "v1")]) == 0
     assert json.loads(capsys.readouterr().out)["peer_id"] in out
+
+
+def generate_keys(homes: list[Path], capsys: pytest.CaptureFixture[str]) -> list[dict[str, str]]:
+    """`clearnode keys generate` in each home; the public keys each printed."""
+    printed = []
+    for home in homes:
+        assert main(["keys", "generate", "--home", str(home)]) == 0
+        printed.append(json.loads(capsys.readouterr().out))
+    return printed
+
+
+def test_init_keeps_the_keys_generated_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    homes = [tmp_path / "node0", tmp_path / "node1"]
+    made = generate_keys(homes, capsys)
+    files = {path: path.read_bytes() for home in homes for path in (home / "keys").iterdir()}
+    assert len(files) == 6
+    assert main(["init", "--home", str(tmp_path), "--validators", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("keys     kept node_key.json, validator_key.json, bridge_key.json") == 2
+    assert {path: path.read_bytes() for path in files} == files
+    genesis = json.loads((homes[0] / "genesis.json").read_text())
+    assert [(v["pubkey"], v["evm_address"]) for v in genesis["validators"]] == [
+        (keys["validator_pubkey"], keys["bridge_address"]) for keys in made
+    ]
+    for home, keys in zip(homes, made, strict=True):
+        assert keys["peer_id"] in out
+        assert main(["keys", "--home", str(home)]) == 0
+        assert json.loads(capsys.readouterr().out) == keys
+
+
+def test_init_writes_only_the_keys_a_home_lacks(tmp_path: Path) -> None:
+    assert main(["keys", "generate", "--home", str(tmp_path)]) == 0
+    kept = (tmp_path / "keys" / "bridge_key.json").read_bytes()
+    (tmp_path / "keys" / "node_key.json").unlink()
+    (tmp_path / "keys" / "validator_key.json").unlink()
+    assert main(["init", "--home", str(tmp_path)]) == 0
+    assert (tmp_path / "keys" / "bridge_key.json").read_bytes() == kept
+    assert main(["keys", "--home", str(tmp_path)]) == 0
+
+
+def test_keys_generate_never_overwrites_a_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "bridge_key.json").write_text("mine")
+    assert main(["keys", "generate", "--home", str(tmp_path)]) == 2
+    out = capsys.readouterr().out.strip()
+    assert out == (
+        f"clearnode keys: {tmp_path / 'keys' / 'bridge_key.json'}: "
+        "already exists; refusing to overwrite a key"
+    )
+    assert [p.name for p in (tmp_path / "keys").iterdir()] == ["bridge_key.json"]
+    assert (tmp_path / "keys" / "bridge_key.json").read_text() == "mine"
+
+
+def test_init_names_an_unusable_key_it_found_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "generate", "--home", str(tmp_path)]) == 0
+    key = tmp_path / "keys" / "validator_key.json"
+    key.chmod(0o644)
+    capsys.readouterr()
+    assert main(["init", "--home", str(tmp_path)]) == 2
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"clearnode init: {key}: permissions 0o644 are too open")
+    assert len(out.splitlines()) == 1
+    assert not (tmp_path / "config.toml").exists() and not (tmp_path / "genesis.json").exists()
+
+
+@pytest.mark.chain
+def test_a_vault_deployed_by_init_trusts_the_keys_generated_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = generate_keys([tmp_path / "node0", tmp_path / "node1"], capsys)
+    with AnvilNode(chain_id=31337) as anvil:
+        deploy = ["--deploy-anvil", f"a={anvil.url}"]
+        assert main(["init", "--home", str(tmp_path), "--validators", "2", *deploy]) == 0
+        (chain,) = load_config(tmp_path / "node0").bridge_chains
+        vault = connect(anvil.url, 31337).contract("CollateralVault", chain.vault_address)
+        addresses, _ = vault.functions.getValidators().call()
+    assert sorted(a.lower() for a in addresses) == sorted(k["bridge_address"] for k in made)
 
 
 def test_init_refuses_an_existing_venue_keys_dir(tmp_path: Path) -> None:

@@ -307,3 +307,14 @@ async def test_requests_to_a_peer_that_banned_us_do_not_dial_it() -> None:
                 await a.request(b.peer_id, "/clearnode/echo/1", b"hi", 64, 64)
         assert b.counters["connections", "refused"] == refused  # no dial reached b
         assert a.counters["requests", "not_connected"] == 20
+
+
+async def test_a_second_host_on_a_port_in_use_does_not_listen_beside_the_first() -> None:
+    """py-libp2p listens with SO_REUSEPORT; ours do not: the kernel refuses the second
+    bind instead of splitting the port's inbound connections between two hosts."""
+    async with open_p2p(config("a"), TOPICS) as a:
+        port = int(a.listen_addrs()[0].split("/")[4])
+        async with open_p2p(config("b", listen_port=port), TOPICS) as b:
+            assert b.listen_addrs() == []
+        async with open_p2p(config("c"), TOPICS) as c:  # a's port still answers a's peer id
+            assert await c.connect(a.listen_addrs()[0]) == a.peer_id
