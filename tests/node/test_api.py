@@ -56,15 +56,20 @@ class Harness:
     store: NodeStore
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Harness]:
+def make_app(tmp_path: Path) -> tuple[Sandbox, Mempool, NodeStore, ApiApp]:
+    """The API over a real mempool, ledger state and store (one block saved)."""
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
     pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
     store = NodeStore(tmp_path / "node.sqlite3")
     store.save_block(1, b"block-one", b"cert-one", b"\x11" * 32)
     metrics = NodeMetrics("test-node")
     node = LocalNode(box.chain_id, "test-node", pool, lambda: box.state, store, metrics=metrics)
-    app = ApiApp(node, metrics=metrics, clock_ms=lambda: NOW_MS)
+    return box, pool, store, ApiApp(node, metrics=metrics, clock_ms=lambda: NOW_MS)
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Harness]:
+    box, pool, store, app = make_app(tmp_path)
     async with serve_app(app, MAX_BODY) as client:
         yield Harness(box, pool, app, client, client.base_url.port, store)
     store.close()
