@@ -9,6 +9,9 @@
 | MAX_SYNC_RESPONSE_BYTES      | SYNC_FULL_BLOCKS_PER_RESPONSE x MAX_PROPOSAL_BYTES (a block |
 |                              | and its commit certificate fit in a proposal's bound)       |
 | MAX_API_BODY_BYTES           | `{"tx": "0x<hex>"}`: 2 x MAX_TX_BYTES + JSON_ENVELOPE_BYTES |
+|                              | (the transaction routes' body cap)                          |
+| MAX_JSON_REQUEST_BYTES       | every other route's body cap: a signed member request or    |
+|                              | query (at most 672 bytes measured, pretty-printed)          |
 | MAX_MEMPOOL_TX_BYTES         | = MAX_TX_BYTES                                              |
 
 The consensus WAL holds records up to the consensus message cap
@@ -31,4 +34,6 @@ MAX_SYNC_RESPONSE_BYTES = SYNC_FULL_BLOCKS_PER_RESPONSE * MAX_PROPOSAL_BYTES
 JSON_ENVELOPE_BYTES = 1024
 """`{"tx": "0x"}` and whitespace around it: 11 bytes plus generous room."""
 MAX_API_BODY_BYTES = 2 * MAX_TX_BYTES + JSON_ENVELOPE_BYTES
+MAX_JSON_REQUEST_BYTES = 4 * 1024
+"""Six times the largest signed member request: room for whitespace and a long venue id."""
 MAX_MEMPOOL_TX_BYTES = MAX_TX_BYTES

@@ -43,6 +43,7 @@ from node.api.openapi import RouteDoc, build_document
 from node.api.service import NodeInterface
 from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs, get_outcome_view
 from node.clock import wall_clock_ms
+from node.limits import MAX_API_BODY_BYTES
 from node.mempool import MempoolError
 from node.metrics import CONTENT_TYPE, NodeMetrics
 
@@ -96,7 +97,8 @@ class ApiApp:
         return [
             (RouteDoc("POST", "/v1/trade-batches", "submitTradeBatch",
                       "Submit a venue-signed trade batch", "EncodedTx", "Submitted", 202,
-                      errors=(401, 409, 413, 415, 422, 503)), self.post_trade_batch),
+                      errors=(401, 409, 413, 415, 422, 503), max_body_bytes=MAX_API_BODY_BYTES),
+             self.post_trade_batch),
             (RouteDoc("POST", "/v1/member-requests", "submitMemberRequest",
                       "Submit a member's EIP-712 signed withdrawal, transfer or venue "
                       "authorisation", "MemberRequest", "Submitted", 202,
@@ -104,8 +106,8 @@ class ApiApp:
             (RouteDoc("POST", "/v1/bridge/collateral-events", "submitBridgeEvent",
                       "Submit a validator-attested collateral credit, withdrawal payout "
                       "or withdrawal expiry",
-                      "EncodedTx", "Submitted", 202, errors=(401, 409, 413, 415, 422, 503)),
-             self.post_bridge_event),
+                      "EncodedTx", "Submitted", 202, errors=(401, 409, 413, 415, 422, 503),
+                      max_body_bytes=MAX_API_BODY_BYTES), self.post_bridge_event),
             (RouteDoc("POST", "/v1/accounts/query", "queryAccount",
                       "Read your own sub-account, margin and liquidation prices "
                       "(EIP-712 signed by the member)", "AccountQuery", "Account",
@@ -137,7 +139,7 @@ class ApiApp:
         ]  # fmt: skip
 
     async def handle(self, request: Request) -> Response:
-        route, params, allowed = self._match(request)
+        route, params, allowed = self._match(request.method, request.path)
         try:
             if route is None:
                 if allowed:
@@ -151,16 +153,21 @@ class ApiApp:
         self._count(route, response.status)
         return response
 
-    def _match(self, request: Request) -> tuple[Route | None, dict[str, str], list[str]]:
+    def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
         allowed = []
         for route in self.routes:
-            found = route.pattern.match(request.path)
+            found = route.pattern.match(path)
             if found is None:
                 continue
-            if route.doc.method == request.method:
+            if route.doc.method == method:
                 return route, found.groupdict(), []
             allowed.append(route.doc.method)
         return None, {}, allowed
+
+    def get_body_limit(self, method: str, path: str) -> int:
+        """The body cap declared with the route (an unknown route's is the default)."""
+        route = self._match(method, path)[0]
+        return route.doc.max_body_bytes if route is not None else RouteDoc.max_body_bytes
 
     def _count(self, route: Route | None, status: int) -> None:
         if self.metrics is not None:
@@ -430,9 +437,11 @@ def _encoded(request: Request, allowed: tuple[type, ...]) -> bytes:
     return parse_encoded_tx(request.body, content_type, allowed)
 
 
-def api_error_handler(status: int, type_: str, message: str) -> Response:
+def api_error_handler(
+    status: int, type_: str, message: str, details: dict[str, object]
+) -> Response:
     """For failures the HTTP layer detects before a handler runs (413, bad HTTP, 500)."""
-    return error_response(status, type_, message)
+    return error_response(status, type_, message, details)
 
 
 async def serve_api(
@@ -450,5 +459,6 @@ async def serve_api(
         port,
         max_body_bytes=max_body_bytes,
         on_error=api_error_handler,
+        get_body_limit=app.get_body_limit,
         task_status=task_status,
     )

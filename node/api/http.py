@@ -2,8 +2,9 @@
 
 h11 does the protocol (framing, keep-alive, chunked bodies) and nothing else, so the
 server stays a page of code we can reason about: each connection is a task in the
-server's nursery; a body larger than the limit is refused with 413 before it is read
-in full; a client that stalls longer than `read_timeout_s` is dropped.
+server's nursery; a body larger than its route's limit (or the server's) is refused
+with 413 before more of it is read; a client that stalls longer than `read_timeout_s`
+is dropped.
 """
 
 from __future__ import annotations
@@ -48,19 +49,28 @@ def json_response(status: int, payload: object) -> Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+BodyLimit = Callable[[str, str], int]
+"""The most body bytes a request may carry, by its method and path (asked before its body)."""
+ErrorResponder = Callable[[int, str, str, dict[str, object]], Response]
+"""(status, type, message, details) → the response for a failure outside the handler."""
 
 
 class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
+    def __init__(self, method: str, path: str, limit: int, size: int | None) -> None:
         self.limit = limit
-        super().__init__(f"request body exceeds {limit} bytes")
+        self.size = size
+        of = "" if size is None else f" of {size} bytes"
+        super().__init__(f"request body{of} exceeds the {limit} bytes {method} {path} accepts")
 
 
 class _Connection:
-    def __init__(self, stream: trio.SocketStream, max_body_bytes: int) -> None:
+    def __init__(
+        self, stream: trio.SocketStream, max_body_bytes: int, get_body_limit: BodyLimit | None
+    ) -> None:
         self.stream = stream
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
         self.max_body_bytes = max_body_bytes
+        self.get_body_limit = get_body_limit
 
     async def next_event(self) -> h11.Event:
         while True:
@@ -82,9 +92,14 @@ class _Connection:
             return None
         assert isinstance(event, h11.Request)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers}
-        length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            raise BodyTooLarge(self.max_body_bytes)
+        method = event.method.decode("ascii", "replace")
+        target = urlsplit(event.target.decode("latin-1"))
+        limit = self.max_body_bytes
+        if self.get_body_limit is not None:
+            limit = min(limit, self.get_body_limit(method, target.path))
+        length = headers.get("content-length")  # h11 has checked it is digits
+        if length is not None and int(length) > limit:
+            raise BodyTooLarge(method, target.path, limit, int(length))
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -93,12 +108,11 @@ class _Connection:
                 break
             assert isinstance(part, h11.Data)
             size += len(part.data)
-            if size > self.max_body_bytes:
-                raise BodyTooLarge(self.max_body_bytes)
+            if size > limit:
+                raise BodyTooLarge(method, target.path, limit, None)
             chunks.append(bytes(part.data))
-        target = urlsplit(event.target.decode("latin-1"))
         return Request(
-            method=event.method.decode("ascii", "replace"),
+            method=method,
             path=target.path,
             query=dict(parse_qsl(target.query)),
             headers=headers,
@@ -128,10 +142,11 @@ async def _serve_connection(
     stream: trio.SocketStream,
     handler: Handler,
     max_body_bytes: int,
+    get_body_limit: BodyLimit | None,
     read_timeout_s: float,
-    on_error: Callable[[int, str, str], Response],
+    on_error: ErrorResponder,
 ) -> None:
-    conn = _Connection(stream, max_body_bytes)
+    conn = _Connection(stream, max_body_bytes, get_body_limit)
     try:
         while True:
             with trio.move_on_after(read_timeout_s) as timer:
@@ -143,24 +158,23 @@ async def _serve_connection(
                 return
             conn.conn.start_next_cycle()
     except BodyTooLarge as exc:
-        await _refuse(conn, on_error(413, "BodyTooLarge", str(exc)))
+        details: dict[str, object] = {"limit": exc.limit, "size": exc.size}
+        await _refuse(conn, on_error(413, "BodyTooLarge", str(exc), details))
     except h11.RemoteProtocolError as exc:
-        await _refuse(conn, on_error(exc.error_status_hint, "MalformedHttp", str(exc)))
+        await _refuse(conn, on_error(exc.error_status_hint, "MalformedHttp", str(exc), {}))
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass  # the client went away; nothing to answer
     finally:
         await trio.aclose_forcefully(stream)
 
 
-async def _answer(
-    handler: Handler, request: Request, on_error: Callable[[int, str, str], Response]
-) -> Response:
+async def _answer(handler: Handler, request: Request, on_error: ErrorResponder) -> Response:
     """The handler's response; a bug in it costs one 500, never the server."""
     try:
         return await handler(request)
     except Exception:  # the server boundary: log the bug, keep serving others
         log.exception("api handler failed", extra={"path": request.path})
-        return on_error(500, "InternalError", "the node failed to handle this request")
+        return on_error(500, "InternalError", "the node failed to handle this request", {})
 
 
 async def _refuse(conn: _Connection, response: Response) -> None:
@@ -179,14 +193,19 @@ async def serve_http(
     port: int,
     *,
     max_body_bytes: int,
-    on_error: Callable[[int, str, str], Response],
+    on_error: ErrorResponder,
+    get_body_limit: BodyLimit | None = None,
     read_timeout_s: float = 30.0,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until cancelled. `task_status.started` gets the listeners (for the bound port)."""
+    """Serve until cancelled. `task_status.started` gets the listeners (for the bound port).
+
+    A body may be `max_body_bytes` long, or less where `get_body_limit` says so."""
 
     async def serve_one(stream: trio.SocketStream) -> None:
-        await _serve_connection(stream, handler, max_body_bytes, read_timeout_s, on_error)
+        await _serve_connection(
+            stream, handler, max_body_bytes, get_body_limit, read_timeout_s, on_error
+        )
 
     await trio.serve_tcp(serve_one, port, host=host, task_status=task_status)
 

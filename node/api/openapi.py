@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.api.bodies import ACCOUNT_EVENTS_FIELDS, ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
+from node.limits import MAX_JSON_REQUEST_BYTES
 
 HEX = {"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$"}
 ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
@@ -23,6 +24,8 @@ class RouteDoc:
     status: int = 200
     content_type: str = "application/json"
     errors: tuple[int, ...] = ()
+    max_body_bytes: int = MAX_JSON_REQUEST_BYTES
+    """A longer body is refused with 413 before more of it is read."""
 
 
 def _eip712_schema(fields: list[dict[str, str]]) -> dict[str, Any]:
@@ -31,6 +34,9 @@ def _eip712_schema(fields: list[dict[str, str]]) -> dict[str, Any]:
             return ADDRESS
         if t.startswith("uint"):
             return {"type": "integer", "minimum": 0, "maximum": 2 ** int(t[4:]) - 1}
+        if t.startswith("int"):
+            bound = 2 ** (int(t[3:]) - 1)
+            return {"type": "integer", "minimum": -bound, "maximum": bound - 1}
         return {"type": "boolean" if t == "bool" else "string"}
 
     return {
@@ -290,7 +296,12 @@ def build_document(routes: list[RouteDoc], version: str) -> dict[str, Any]:
             }
             if route.request == "EncodedTx":
                 content["application/msgpack"] = {"schema": {"type": "string", "format": "binary"}}
-            operation["requestBody"] = {"required": True, "content": content}
+            operation["requestBody"] = {
+                "required": True,
+                "description": f"At most {route.max_body_bytes:,} bytes (413 BodyTooLarge above).",
+                "x-max-body-bytes": route.max_body_bytes,
+                "content": content,
+            }
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",

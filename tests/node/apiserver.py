@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 import trio
@@ -25,3 +27,30 @@ async def serve_app(app: ApiApp, max_body_bytes: int = 4096) -> AsyncIterator[ht
         async with httpx.AsyncClient(base_url=base) as client:
             yield client
         nursery.cancel_scope.cancel()
+
+
+@contextmanager
+def serve_app_in_thread(app: ApiApp, max_body_bytes: int) -> Iterator[str]:
+    """Serve `app` on its own trio loop in a thread, for a blocking client (schemathesis);
+    yields the base URL. The server must still be running when the block ends."""
+    started: queue.Queue[tuple[str, trio.CancelScope, trio.lowlevel.TrioToken]] = queue.Queue()
+
+    async def serve() -> None:
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(
+                lambda task_status: serve_api(
+                    app, "127.0.0.1", 0, max_body_bytes=max_body_bytes, task_status=task_status
+                )
+            )
+            url = f"http://127.0.0.1:{get_bound_port(listeners)}"
+            started.put((url, nursery.cancel_scope, trio.lowlevel.current_trio_token()))
+
+    thread = threading.Thread(target=trio.run, args=(serve,), daemon=True)
+    thread.start()
+    url, scope, token = started.get(timeout=60)
+    try:
+        yield url
+        assert thread.is_alive(), "the server's loop ended"
+    finally:
+        trio.from_thread.run_sync(scope.cancel, trio_token=token)
+        thread.join(timeout=30)

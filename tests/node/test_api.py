@@ -28,12 +28,14 @@ from clearing.tx import encode_tx
 from node.api.app import ApiApp
 from node.api.bodies import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from node.api.service import LocalNode
+from node.limits import MAX_API_BODY_BYTES, MAX_JSON_REQUEST_BYTES
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 from tests.clearing.default.test_steps import give
 from tests.node.apiserver import serve_app
+from tests.node.hostile import HOSTILE_POSTS
 
 ROOT = Path(__file__).resolve().parents[2]
 GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
@@ -54,15 +56,20 @@ class Harness:
     store: NodeStore
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Harness]:
+def make_app(tmp_path: Path) -> tuple[Sandbox, Mempool, NodeStore, ApiApp]:
+    """The API over a real mempool, ledger state and store (one block saved)."""
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
     pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
     store = NodeStore(tmp_path / "node.sqlite3")
     store.save_block(1, b"block-one", b"cert-one", b"\x11" * 32)
     metrics = NodeMetrics("test-node")
     node = LocalNode(box.chain_id, "test-node", pool, lambda: box.state, store, metrics=metrics)
-    app = ApiApp(node, metrics=metrics, clock_ms=lambda: NOW_MS)
+    return box, pool, store, ApiApp(node, metrics=metrics, clock_ms=lambda: NOW_MS)
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Harness]:
+    box, pool, store, app = make_app(tmp_path)
     async with serve_app(app, MAX_BODY) as client:
         yield Harness(box, pool, app, client, client.base_url.port, store)
     store.close()
@@ -141,49 +148,6 @@ async def test_applied_request_replayed_after_commit_is_refused(api: Harness) ->
     assert len(api.pool) == 0
 
 
-HOSTILE_POSTS = [
-    ("/v1/trade-batches", b"\x00\xff garbage", "application/json", 400, "MalformedJson"),
-    ("/v1/trade-batches", b"[1, 2]", "application/json", 400, "MalformedJson"),
-    ("/v1/trade-batches", b'{"tx": "nothex"}', "application/json", 400, "InvalidField"),
-    ("/v1/trade-batches", b'{"tx": "0x9301"}', "application/json", 400, "DecodeError"),
-    ("/v1/trade-batches", b"\xc1", "application/msgpack", 400, "DecodeError"),
-    ("/v1/trade-batches", b"{}", "text/plain", 415, "UnsupportedMediaType"),
-    ("/v1/trade-batches", b'{"nope": 1}', "application/json", 400, "MissingField"),
-    ("/v1/member-requests", b'{"type": "Steal"}', "application/json", 400, "InvalidField"),
-    ("/v1/member-requests", b"", "application/json", 400, "MalformedJson"),
-    ("/v1/bridge/collateral-events", b'{"tx": "0x"}', "application/json", 400, "DecodeError"),
-    ("/v1/accounts/query", b'{"chainId": 1}', "application/json", 400, "WrongChainId"),
-    # Nesting beyond the bound is refused before the decoder recurses (py_ecc lifts the
-    # recursion limit, so the C decoder would crash the process on these).
-    ("/v1/member-requests", b"[" * 30_000, "application/json", 400, "MalformedJson"),
-    (
-        "/v1/accounts/query",
-        b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
-        "application/json",
-        400,
-        "MalformedJson",
-    ),
-    (
-        "/v1/trade-batches",
-        b'{"tx":' + b"[" * 17 + b"]" * 17 + b"}",
-        "application/json",
-        400,
-        "MalformedJson",
-    ),
-    (
-        "/v1/member-requests",
-        b'{"type": "Transfer", "nonce": ' + b"9" * 50_000 + b"}",
-        "application/json",
-        400,
-        "MalformedJson",
-    ),
-    ("/v1/member-requests", b'{"type": "\xff\xfe"}', "application/json", 400, "MalformedJson"),
-    ("/v1/member-requests", b'{"type": ["Withdrawal"]}', "application/json", 400, "InvalidField"),
-    ("/v1/member-requests", b'{"type": {"a": 1}}', "application/json", 400, "InvalidField"),
-    ("/v1/trade-batches", b"\x93\x01\x01", "application/msgpack", 400, "DecodeError"),
-]
-
-
 @pytest.mark.parametrize(("path", "body", "ctype", "status", "kind"), HOSTILE_POSTS)
 async def test_garbage_bodies_get_typed_errors(
     api: Harness, path: str, body: bytes, ctype: str, status: int, kind: str
@@ -194,13 +158,13 @@ async def test_garbage_bodies_get_typed_errors(
 
 
 async def test_a_deeply_nested_body_leaves_the_server_answering(api: Harness) -> None:
-    deep = b'{"type":' * 7_000 + b"0" + b"}" * 7_000  # within the 64 KiB body cap
+    deep = b'{"type":' * 450 + b"0" + b"}" * 450  # within the JSON routes' 4 KiB cap
     for path in ("/v1/member-requests", "/v1/accounts/query"):
         response = await api.client.post(
             path, content=deep, headers={"content-type": "application/json"}
         )
         assert (response.status_code, error_type(response)) == (400, "MalformedJson")
-        assert response.json()["error"]["details"] == {"depth": 7_000, "limit": 16}
+        assert response.json()["error"]["details"] == {"depth": 450, "limit": 16}
     assert (await api.client.get("/v1/status")).status_code == 200
 
 
@@ -255,6 +219,42 @@ async def test_oversized_body_refused_before_reading(api: Harness) -> None:
     response = await api.client.post("/v1/trade-batches", json=big_tx)
     assert response.status_code in (400, 413)
     assert len(api.pool) == 0
+
+
+async def test_each_route_caps_its_body_naming_the_limit(api: Harness) -> None:
+    over = b" " * (MAX_JSON_REQUEST_BYTES + 1)
+    for path in ("/v1/member-requests", "/v1/accounts/query", "/v1/status"):
+        response = await api.client.post(path, content=over)
+        assert (response.status_code, error_type(response)) == (413, "BodyTooLarge"), path
+        error = response.json()["error"]
+        assert error["details"] == {"limit": MAX_JSON_REQUEST_BYTES, "size": len(over)}
+        assert f"exceeds the {MAX_JSON_REQUEST_BYTES} bytes POST {path} accepts" in error["message"]
+
+    async def chunked() -> AsyncIterator[bytes]:  # no content-length: counted as it comes
+        for _ in range(3):
+            yield b" " * (MAX_JSON_REQUEST_BYTES // 2)
+
+    response = await api.client.post("/v1/member-requests", content=chunked())
+    assert (response.status_code, error_type(response)) == (413, "BodyTooLarge")
+    assert response.json()["error"]["details"] == {"limit": MAX_JSON_REQUEST_BYTES, "size": None}
+    # the transaction routes take up to the server's cap
+    tx = {"tx": "0x" + "00" * MAX_JSON_REQUEST_BYTES}
+    response = await api.client.post("/v1/trade-batches", json=tx)
+    assert (response.status_code, error_type(response)) == (400, "DecodeError")
+    doc = (await api.client.get("/openapi.json")).json()
+    caps = {
+        path: op["requestBody"]["x-max-body-bytes"]
+        for path, ops in doc["paths"].items()
+        for op in ops.values()
+        if "requestBody" in op
+    }
+    assert caps == {
+        "/v1/trade-batches": MAX_API_BODY_BYTES,
+        "/v1/bridge/collateral-events": MAX_API_BODY_BYTES,
+        "/v1/member-requests": MAX_JSON_REQUEST_BYTES,
+        "/v1/accounts/query": MAX_JSON_REQUEST_BYTES,
+    }
+    assert (await api.client.get("/v1/status")).status_code == 200
 
 
 async def test_malformed_http_gets_an_error_not_a_crash(api: Harness) -> None:
@@ -333,6 +333,13 @@ async def test_openapi_documents_every_route(api: Harness) -> None:
             assert "#/components/schemas/" not in refs, path
     # the hostile inputs above hit documented routes only
     assert {p for p, *_ in HOSTILE_POSTS} <= {p for _, p in documented}
+    bid = next(
+        s
+        for s in schemas["MemberRequest"]["oneOf"]
+        if s["properties"]["type"]["enum"] == ["AuctionBid"]
+    )
+    premium = bid["properties"]["message"]["properties"]["premium"]  # an int256
+    assert premium == {"type": "integer", "minimum": -(2**255), "maximum": 2**255 - 1}
 
 
 async def test_metrics_exposition_counts_requests(api: Harness) -> None:

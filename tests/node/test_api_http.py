@@ -15,7 +15,7 @@ async def answer(request: Request) -> Response:
     return json_response(200, {"path": request.path})
 
 
-def refuse(status: int, kind: str, message: str) -> Response:
+def refuse(status: int, kind: str, message: str, details: dict[str, object]) -> Response:
     return json_response(status, {"error": kind, "message": message})
 
 

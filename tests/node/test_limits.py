@@ -21,7 +21,7 @@ from node.app import ClearingApp
 from node.blocksync import MAX_RESPONSE_BYTES
 from node.config import ApiConfig, MempoolConfig
 from node.driver import DriverConfig
-from node.limits import MAX_API_BODY_BYTES, MAX_PROPOSAL_BYTES
+from node.limits import MAX_API_BODY_BYTES, MAX_JSON_REQUEST_BYTES, MAX_PROPOSAL_BYTES
 from node.mempool import Mempool, TxTooLarge
 from node.p2p.topics import CONSENSUS, TX, get_topic
 from tests.clearing.support import genesis_doc
@@ -71,7 +71,7 @@ def test_operator_guide_states_the_limits_the_code_applies() -> None:
     table = guide.split("## Limits", 1)[1].split("\n## ", 1)[0]
     for value in (
         MAX_TX_BYTES, MAX_BLOCK_BYTES, MAX_PROPOSER_TXS_BYTES, MAX_PROPOSAL_BYTES,
-        MAX_RESPONSE_BYTES, MAX_RECORD_BYTES, MAX_API_BODY_BYTES,
+        MAX_RESPONSE_BYTES, MAX_RECORD_BYTES, MAX_API_BODY_BYTES, MAX_JSON_REQUEST_BYTES,
     ):  # fmt: skip
         assert f"{value:,}" in table, value
     assert f"{MAX_BLOCK_TXS:,}" in table

@@ -80,7 +80,7 @@ async def test_http_source_against_a_local_server() -> None:
         listeners = await nursery.start(
             lambda task_status: serve_http(
                 handler, "127.0.0.1", 0, max_body_bytes=1024,
-                on_error=lambda s, t, m: json_response(s, {}), task_status=task_status,
+                on_error=lambda s, t, m, d: json_response(s, {}), task_status=task_status,
             )
         )  # fmt: skip
         url = f"http://127.0.0.1:{get_bound_port(listeners)}/spot"
