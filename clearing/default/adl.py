@@ -6,7 +6,10 @@ They are ranked by profit times leverage, ``pnl/equity * notional/equity``
 first), ties by (member, sub-account). They close at the bankruptcy price: the
 price at which the residual loss ``R`` is absorbed, i.e. the counterparties'
 charges sum to ``R`` exactly, split pro rata to the lots each closes (largest
-remainder).
+remainder). A counterparty is never charged more than its equity (an account
+profitable here may have lost elsewhere): deleveraging puts nobody into default. What
+it cannot pay is split again among the other counterparties; what none of them can
+pay is left uncharged, as the loss on lots nobody could take is (the house books it).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class AdlFill:
 class AdlResult:
     fills: tuple[AdlFill, ...]
     unfilled: int  # defaulter lots no eligible counterparty could take
-    uncharged: int  # part of the loss on the unfilled lots
+    uncharged: int  # the loss on unfilled lots, and what exceeded a counterparty's equity
 
 
 def is_adl_eligible(candidate: AdlCandidate, defaulter_quantity: int) -> bool:
@@ -79,7 +82,25 @@ def compute_adl(defaulter_quantity: int, loss: int, candidates: list[AdlCandidat
         need -= lots
     filled = abs(defaulter_quantity) - need
     charged = loss * filled // abs(defaulter_quantity) if defaulter_quantity else 0
-    charges = compute_pro_rata(charged, dict(taken)) if taken else {}
+    equity = {c.account: max(c.equity, 0) for c in candidates}
+    charges = compute_charges(charged, dict(taken), equity)
     sign = 1 if defaulter_quantity > 0 else -1  # counterparty is short when defaulter is long
     fills = tuple(AdlFill(key, sign * lots, charges[key]) for key, lots in taken)
-    return AdlResult(fills, need, loss - charged)
+    return AdlResult(fills, need, loss - sum(charges.values()))
+
+
+def compute_charges(
+    amount: int, lots: dict[AccountKey, int], equity: dict[AccountKey, int]
+) -> dict[AccountKey, int]:
+    """Split ``amount`` pro rata to ``lots``, no account beyond its ``equity``: what a
+    capped account cannot pay is split again among the others, until all of it is
+    charged or every account pays all it has."""
+    charges = dict.fromkeys(lots, 0)
+    left, open_ = amount, dict(lots)
+    while left and open_:
+        for key, share in compute_pro_rata(left, open_).items():
+            take = min(share, equity[key] - charges[key])
+            charges[key] += take
+            left -= take
+        open_ = {key: n for key, n in open_.items() if charges[key] < equity[key]}
+    return charges

@@ -103,26 +103,25 @@ def get_house_account(state: ClearingState) -> SubAccount | None:
     return None if record is None else record.sub_accounts.get(HOUSE[1])
 
 
-def get_lots_under_auction(state: ClearingState) -> dict[str, int]:
-    under: dict[str, int] = {}
-    for auction in state.auctions.values():
-        for iid, lots in auction.lots:
-            under[iid] = under.get(iid, 0) + lots
-    return under
-
-
 def get_free_house_lots(state: ClearingState) -> Lots:
-    """The house's lots that no open auction offers."""
+    """The house's lots that no open auction offers: per instrument, what it holds beyond
+    what the auctions on its side offer. An auction on the other side (its lots came
+    back the other way in a later default) offers nothing the house holds: it lapses."""
     account = get_house_account(state)
     if account is None:
         return ()
-    under = get_lots_under_auction(state)
     held = get_quantities(account)
-    return tuple(
-        (iid, held[iid] - under.get(iid, 0))
-        for iid in sorted(held)
-        if held[iid] - under.get(iid, 0)
-    )
+    offered: dict[str, int] = {}
+    for auction in state.auctions.values():
+        for iid, lots in auction.lots:
+            if lots * held.get(iid, 0) > 0:
+                offered[iid] = offered.get(iid, 0) + abs(lots)
+    free = []
+    for iid in sorted(held):
+        left = abs(held[iid]) - offered.get(iid, 0)
+        if left > 0:
+            free.append((iid, left if held[iid] > 0 else -left))
+    return tuple(free)
 
 
 def split_lots(lots: Lots, parts: int) -> list[Lots]:

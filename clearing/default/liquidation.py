@@ -21,7 +21,8 @@ Each account, using the same margin code as the pre-trade check:
    whose collateral fell below its negative cash): the penalty takes what
    equity is left, the positions close, and the negative cash runs down the
    waterfall (``clearing/default/waterfall.py``, assessments of the surviving
-   members' sub-accounts 0 included); what no layer covers is
+   members' sub-accounts 0 included, each at most what the sub-account holds
+   above its initial margin at that moment); what no layer covers is
    auto-deleveraged against profitable opposite positions at the bankruptcy
    price (``clearing/default/adl.py``). The defaulter ends flat with nothing.
 
@@ -303,11 +304,7 @@ class _Run:
             member, -account.cash, max(account.collateral_value, 0),
             self.contributions.get(member, 0), max(self.accounts[self.insurance].cash, 0),
             self.contributions,
-            {
-                m: a
-                for m, a in self.assessable.items()
-                if (m, 0) in self.accounts and m not in self.in_default
-            },
+            self.get_assessment_capacity(),
         )  # fmt: skip
         seized = result.from_collateral
         self.accounts[key] = replace(
@@ -326,6 +323,19 @@ class _Run:
             self.pay((payer, 0), key, amount)  # from its sub-account 0, as contributions are
             self.emit(EventKind.ASSESSED, (payer, 0), amount, counterparty=key)
         return result.to_adl
+
+    def get_assessment_capacity(self) -> dict[bytes, int]:
+        """What each survivor can be assessed now: what its cap leaves, and no more than
+        its sub-account 0's free equity (above initial margin, as the run leaves it), so
+        an assessment never puts a survivor under margin, let alone in default."""
+        capacity = {}
+        for member, left in self.assessable.items():
+            account = self.accounts.get((member, 0))
+            if left <= 0 or account is None or member in self.in_default:
+                continue
+            free = account.equity - get_initial_margin(account, self.ctx)
+            capacity[member] = max(min(left, free), 0)
+        return capacity
 
     def take_contribution(self, member: bytes, key: AccountKey, amount: int) -> None:
         self.contributions[member] = self.contributions.get(member, 0) - amount

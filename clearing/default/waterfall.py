@@ -3,8 +3,9 @@
 A loss left after a defaulter's close-out is met, in order, by: the
 defaulter's collateral, its own default-fund contribution, the insurance fund,
 the other members' contributions pro rata, assessments of the surviving
-members pro rata to what each may still be assessed this epoch (a CCP
-rulebook's assessment powers, capped by genesis), and what is left goes to
+members pro rata to what each may still be assessed (a CCP rulebook's
+assessment powers, capped by genesis per epoch and, by the caller, by what the
+member can pay without falling under margin), and what is left goes to
 auto-deleveraging. Invariant: every layer pays at most what it holds and
 ``loss == sum(paid) + to_adl`` (value is neither created nor destroyed).
 

@@ -11,6 +11,7 @@ from clearing.default.auction import get_free_house_lots, split_lots
 from clearing.default.bid_hold import get_bid_requirement
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.default.house import HOUSE
+from clearing.default.steps import move_lots_at_mark
 from clearing.eip712 import sign_typed
 from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.state import (
@@ -251,3 +252,29 @@ def test_the_house_is_flat_within_the_bound_and_no_value_is_created(
         assert value(box.state) == start and lots(box.state) == 0
     assert house_lots(box.state) == 0 and not get_free_house_lots(box.state)
     assert not box.state.auctions and box.state.height <= first + ROUNDS * WINDOW + 1
+
+
+def test_lots_coming_back_the_other_way_are_offered_as_the_house_holds_them() -> None:
+    """The house's 10 long lots are under auction when a later default hands it 14 short
+    ones: it now holds 4 short. Only those 4 are offered (not 14), the stale auction of
+    10 long lapses, and no auction ever offers a side the house does not hold."""
+    box = new_box(house_lots=10, window=10)
+    box.apply([])
+    (first,) = box.state.auctions
+    assert box.state.auctions[first].lots == ((BTC, 10),)
+    house = get_sub_account_for_write(box.state, *HOUSE)
+    taker = get_sub_account_for_write(box.state, BIDDERS[0].address, 0)
+    move_lots_at_mark(box.state, house, BTC, -14)  # as a default's hand-over would
+    move_lots_at_mark(box.state, taker, BTC, 14)
+    start, opened_at = value(box.state), box.state.height + 1
+    offered = []
+    while box.state.height < opened_at + ROUNDS * 10:
+        box.apply([])
+        held = house_lots(box.state)
+        for auction in box.state.auctions.values():
+            offered.append((auction.id, auction.lots))
+            if auction.id != first:
+                assert all(q * held > 0 and abs(q) <= abs(held) for _, q in auction.lots)
+        assert value(box.state) == start and lots(box.state) == 0
+    assert (first + 1, ((BTC, -4),)) in offered
+    assert house_lots(box.state) == 0 and not box.state.auctions

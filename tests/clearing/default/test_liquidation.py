@@ -54,7 +54,8 @@ def books(draw: st.DrawFn) -> DefaultBook:
     accounts[INSURANCE] = RiskAccount(draw(st.integers(0, 20_000)), 0, fund)
     accounts[BACKSTOP] = RiskAccount(draw(st.integers(0, 50_000)), 0, ())
     contributions = {m: draw(st.integers(0, 5000)) for m in MEMBERS}
-    return DefaultBook(accounts, contributions)
+    assessable = {m: draw(st.integers(0, 5000)) for m in MEMBERS}
+    return DefaultBook(accounts, contributions, {}, assessable)
 
 
 @given(books())
@@ -62,6 +63,15 @@ def test_liquidation_conserves_value_and_lots(book: DefaultBook) -> None:
     after, _ = process_liquidations(book, CTX, (BACKSTOP,), INSURANCE)
     assert total_value(after) == total_value(book)
     assert net_lots(after) == net_lots(book) == {}
+
+
+@given(books())
+def test_no_account_is_left_with_negative_equity(book: DefaultBook) -> None:
+    """Defaulters end flat with nothing; assessments and deleveraging charge survivors
+    only what they hold (the insurance fund's account books what nobody could pay)."""
+    after, _ = process_liquidations(book, CTX, (BACKSTOP,), INSURANCE)
+    for key, account in after.accounts.items():
+        assert key == INSURANCE or account.equity >= 0, (key, account)
 
 
 @given(books())
