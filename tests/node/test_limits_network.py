@@ -1,10 +1,11 @@
 """On a real 4-validator network (libp2p on loopback, SQLite, WAL, HTTP API): the
-largest transaction admission accepts commits, one byte more is refused at the edge
-naming the limit, the chain keeps committing through both, and a restarted node
-rejoins after it."""
+largest transaction admission accepts commits, one byte more and one trade more are
+refused at the edge naming their limit, the chain keeps committing while all three
+are submitted (heights sampled throughout), and a restarted node rejoins after it."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,8 @@ from clearing.sandbox import derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from consensus.types import Block
+from node.driver import DriverConfig
+from node.liveness import get_stall_limit_ms
 from node.storage import NodeStore
 from tests.clearing.test_limits import LONGEST_NAME
 from tests.node.nodenet import NodeNetwork, open_node_network
@@ -24,6 +27,8 @@ pytestmark = pytest.mark.slow
 
 CHAIN_ID = 4242  # configs/genesis.example.json
 FIRST_TRADE_ID = 2**63  # any id >= 2**32 takes the 9 bytes of the largest
+STALL_LIMIT_S = get_stall_limit_ms(DriverConfig("clearnode")) / 1000
+"""The longest a height takes with a quorum: past it a node itself warns that it stalled."""
 
 
 def build_largest_batch(count: int = MAX_TRADES_PER_BATCH) -> bytes:
@@ -48,6 +53,29 @@ async def post(net: NodeNetwork, index: int, tx: bytes) -> httpx.Response:
         )
 
 
+async def sample_heights(
+    net: NodeNetwork,
+    samples: list[tuple[float, int]],
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """(time, lowest height of the running nodes) every 0.1 s, until cancelled."""
+    samples.append((trio.current_time(), min(net.get_height(h) for h in net.running())))
+    task_status.started()
+    while True:
+        await trio.sleep(0.1)
+        samples.append((trio.current_time(), min(net.get_height(h) for h in net.running())))
+
+
+def get_longest_stall_s(samples: list[tuple[float, int]]) -> float:
+    """The longest the sampled height stood still."""
+    longest, since = 0.0, samples[0][0]
+    for (_, before), (time_s, height) in itertools.pairwise(samples):
+        if height > before:
+            since = time_s
+        longest = max(longest, time_s - since)
+    return longest
+
+
 def find_committed(net: NodeNetwork, tx: bytes) -> set[int]:
     """The heights at which each running node committed `tx` (empty if none has)."""
     heights = set()
@@ -62,24 +90,48 @@ def find_committed(net: NodeNetwork, tx: bytes) -> set[int]:
     return heights
 
 
-async def test_largest_tx_commits_and_one_byte_more_is_refused(tmp_path: Path) -> None:
+async def test_largest_tx_commits_and_one_byte_or_trade_more_is_refused(tmp_path: Path) -> None:
     largest = build_largest_batch()
     assert len(largest) > 3 * 1024 * 1024
+    too_many_trades = build_largest_batch(MAX_TRADES_PER_BATCH + 1)
+    assert len(too_many_trades) <= MAX_TX_BYTES  # refused for its trades, not its size
+    answers: dict[str, httpx.Response] = {}
+
+    async def submit(name: str, index: int, tx: bytes) -> None:
+        answers[name] = await post(net, index, tx)
+
+    samples: list[tuple[float, int]] = []
     async with open_node_network(tmp_path) as net:
         await net.wait_for_height(1)
+        async with trio.open_nursery() as sampling:
+            await sampling.start(sample_heights, net, samples)
+            async with trio.open_nursery() as submitting:  # all three at once
+                submitting.start_soon(submit, "largest", 0, largest)
+                submitting.start_soon(submit, "too many trades", 1, too_many_trades)
+                submitting.start_soon(submit, "too many bytes", 2, b"\x00" * (MAX_TX_BYTES + 1))
+            submitted_at = samples[-1][1]
+            with trio.fail_after(60):
+                while not (heights := find_committed(net, largest)):
+                    await trio.sleep(0.2)
+            assert len(heights) == 1, f"committed at different heights {heights}"
+            (height,) = heights
+            await net.wait_for_height(height + 2)  # the chain goes on past the largest block
+            sampling.cancel_scope.cancel()
 
-        accepted = await post(net, 0, largest)
-        assert accepted.status_code == 202, accepted.text
-        refused = await post(net, 1, b"\x00" * (MAX_TX_BYTES + 1))
-        assert refused.status_code == 413, refused.text
-        assert str(MAX_TX_BYTES) in refused.text
+        assert answers["largest"].status_code == 202, answers["largest"].text
+        trades = answers["too many trades"]
+        assert trades.status_code == 400, trades.text
+        assert (
+            f"{MAX_TRADES_PER_BATCH + 1} trades outside [1, {MAX_TRADES_PER_BATCH}]" in trades.text
+        )
+        size = answers["too many bytes"]
+        assert size.status_code == 413, size.text
+        assert str(MAX_TX_BYTES) in size.text
+        stall_s = get_longest_stall_s(samples)
+        print(f"heights {samples[0][1]}..{samples[-1][1]}, submitted at {submitted_at}, "
+              f"largest at {height}, longest without a commit {stall_s:.2f}s")  # fmt: skip
+        assert stall_s < STALL_LIMIT_S, f"no commit for {stall_s:.1f}s while submitting"
 
-        with trio.fail_after(60):
-            while not (heights := find_committed(net, largest)):
-                await trio.sleep(0.2)
-        assert len(heights) == 1, f"committed at different heights {heights}"
-        (height,) = heights
-        await net.wait_for_height(height + 2)  # the chain goes on past the largest block
         roots = set()
         for home in net.running():
             with NodeStore(home.db) as store:

@@ -1,30 +1,55 @@
-"""Every metric the operator guide lists exists on a running node, and the ones that
-measure the chain move as it commits; `/v1/status` says when a node stops committing
-(a 4-validator network, whole nodes, real libp2p)."""
+"""Every metric the operator guide lists exists on a running node and moves when what it
+measures happens: blocks commit, a venue submits batches (the mempool fills, then
+drains), a client holds an event stream, peers gossip, the oracle samples and proposes;
+`/v1/status` says when a node stops committing (a 4-validator network, whole nodes,
+real libp2p)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
 
+from clearing.sandbox import derive_ed25519_key, derive_member_key
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import encode_tx
 from node.driver import DriverConfig
 from node.liveness import get_stall_limit_ms
 from tests.node.nodenet import NodeNetwork, open_node_network
+from tests.node.test_submission_processes import ROUTE, make_batches
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT_S = get_stall_limit_ms(DriverConfig("clearnode")) / 1000
+CHAIN_ID = 4242  # configs/genesis.example.json
 ORACLE = (
     "[oracle]\nenabled = true\ninterval_ms = 1000\n"
     "[[oracle.sources]]\nkind = 'simulator'\n"
     "symbols = ['BTC/0.001', 'BTC-PERP']\nstart_prices = [60000000, 60000000]\n"
     "seed = 11\nmax_step_bps = 10\n"
 )
+SAMPLER = "simulator(seed=11)"
+BATCHES = 10
+"""Submitted one by one, each followed by a scrape, until one scrape sees it pending: a
+batch stays in the mempool only until the next commit (tens of milliseconds)."""
+
+MSGPACK = {"content-type": "application/msgpack"}
+Samples = dict[str, float]
+
+GROWING = (
+    'clearnode_p2p_events_total{scope="consensus",outcome="delivered"}',
+    'clearnode_p2p_events_total{scope="prices",outcome="delivered"}',
+    f'clearnode_oracle_samples_total{{source="{SAMPLER}",result="ok"}}',
+    'clearnode_oracle_observations_total{direction="out"}',
+    'clearnode_oracle_observations_total{direction="in"}',
+    "clearnode_oracle_updates_proposed_total",
+)
+"""Counters that move on every running validator with the oracle on, batches or not."""
 
 
 def get_documented_metrics() -> set[str]:
@@ -34,7 +59,7 @@ def get_documented_metrics() -> set[str]:
     return {name.removesuffix("_total") for name in re.findall(r"`(clearnode_[a-z0-9_]+)", section)}
 
 
-def get_samples(text: str) -> dict[str, float]:
+def get_samples(text: str) -> Samples:
     """`name{labels}` -> value of every sample line of a text exposition."""
     samples = {}
     for line in text.splitlines():
@@ -51,25 +76,96 @@ async def scrape(net: NodeNetwork) -> str:
     return response.text
 
 
-async def test_every_documented_metric_exists_and_the_chain_metrics_move(tmp_path: Path) -> None:
+async def wait_for_samples(
+    net: NodeNetwork, done: Callable[[Samples], bool], timeout_s: float = 30
+) -> Samples:
+    """Scrapes until `done` holds or `timeout_s` passed; the last samples either way (the
+    caller's asserts then name what did not move)."""
+    with trio.move_on_after(timeout_s):
+        while not done(samples := get_samples(await scrape(net))):
+            await trio.sleep(0.2)
+    return samples
+
+
+def get_forged_batch() -> bytes:
+    """Decodes, but is not signed by the venue it names: admission refuses it."""
+    trade = Trade(1, "BTC-PERP", derive_member_key("m0").address, 0,
+                  derive_member_key("m1").address, 0, 60_000_000, 1)  # fmt: skip
+    return encode_tx(
+        sign_trade_batch(derive_ed25519_key("not-venue-alpha"), CHAIN_ID, "alpha", 1, (trade,))
+    )
+
+
+async def submit_until_seen_pending(net: NodeNetwork, client: httpx.AsyncClient) -> Samples:
+    """Posts batches to node 0, scraping after each 202; the first scrape whose mempool
+    holds the batch just accepted."""
+    url = f"http://127.0.0.1:{net.homes[0].api_port}"
+    for batch in make_batches(BATCHES):
+        response = await client.post(url + ROUTE, content=batch, headers=MSGPACK)
+        assert response.status_code == 202, response.text
+        samples = get_samples(await scrape(net))
+        if samples["clearnode_mempool_txs"] >= 1:
+            assert samples["clearnode_mempool_bytes"] >= len(batch)
+            return samples
+    raise AssertionError(f"clearnode_mempool_txs stayed 0 after each of {BATCHES} batches")
+
+
+def moved(first: Samples, later: Samples, key: str, by: float = 1) -> bool:
+    return later.get(key, 0) >= first.get(key, 0) + by
+
+
+async def test_every_documented_metric_exists_and_moves(tmp_path: Path) -> None:
     async with open_node_network(tmp_path, extra_config=ORACLE) as net:
         await net.wait_for_height(3)
-        first = get_samples(await scrape(net))
-        await net.wait_for_height(net.get_height(net.homes[0]) + 3)
         text = await scrape(net)
-        later = get_samples(text)
+        first = get_samples(text)
+        url = f"http://127.0.0.1:{net.homes[0].api_port}"
+        async with httpx.AsyncClient(timeout=10) as client:
+            async with client.stream("GET", url + "/v1/events") as events:
+                await anext(events.aiter_bytes())  # ": connected": the node holds our stream
+                pending = await submit_until_seen_pending(net, client)
+            forged = await client.post(
+                url + ROUTE,
+                content=get_forged_batch(),
+                headers={"content-type": "application/msgpack"},
+            )
+        assert forged.status_code == 401, forged.text
+
+        def has_moved(later: Samples) -> bool:
+            return (
+                later["clearnode_height"] >= first["clearnode_height"] + 3
+                and later["clearnode_event_subscribers"] == 0
+                and later["clearnode_mempool_txs"] == 0
+                and all(moved(first, later, key) for key in GROWING)
+            )
+
+        later = await wait_for_samples(net, has_moved)
 
     families = {name.removesuffix("_total") for name in re.findall(r"^# TYPE (\S+) ", text, re.M)}
     assert get_documented_metrics() - families == set()
+    # the chain
     assert later["clearnode_height"] >= first["clearnode_height"] + 3 >= 6
-    assert (
-        later["clearnode_blocks_committed_total"] >= first["clearnode_blocks_committed_total"] + 3
-    )
-    assert later["clearnode_commit_seconds_count"] >= first["clearnode_commit_seconds_count"] + 3
+    assert moved(first, later, "clearnode_blocks_committed_total", 3)
+    assert moved(first, later, "clearnode_commit_seconds_count", 3)
     assert later["clearnode_peers"] == 3
-    assert "clearnode_mempool_txs" in later and "clearnode_mempool_bytes" in later
-    assert later['clearnode_block_txs_total{result="ok"}'] >= 1  # price updates
-    assert later['clearnode_oracle_observations_total{direction="out"}'] >= 1
+    assert moved(first, later, 'clearnode_block_txs_total{result="ok"}')  # price updates
+    # a venue's batches: pending while waiting for a block, drained once committed
+    assert first["clearnode_mempool_txs"] == 0 and first["clearnode_mempool_bytes"] == 0
+    assert pending["clearnode_mempool_txs"] >= 1
+    assert later["clearnode_mempool_txs"] == 0 and later["clearnode_mempool_bytes"] == 0
+    assert moved(first, later, 'clearnode_txs_submitted_total{result="accepted"}')
+    route = 'clearnode_api_requests_total{route="submitTradeBatch",status="%s"}'
+    assert moved(first, later, route % "202")
+    assert moved(first, later, route % "401")
+    assert moved(first, later, 'clearnode_txs_submitted_total{result="rejected"}')
+    assert moved(first, later, 'clearnode_p2p_events_total{scope="tx",outcome="published"}')
+    # an event stream: counted while open, not after it closed
+    assert first["clearnode_event_subscribers"] == 0
+    assert pending["clearnode_event_subscribers"] == 1
+    assert later["clearnode_event_subscribers"] == 0
+    # gossip and the oracle
+    for key in GROWING:
+        assert moved(first, later, key), f"{key} did not move: {first.get(key)} -> {later.get(key)}"
 
 
 async def test_status_says_when_a_node_is_cut_off_and_stops_committing(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """Operators restart validators every day: a 4-validator network of `clearnode start`
 processes under a steady load of trade batches, each validator restarted in turn,
 alternately with SIGTERM and kill -9. Afterwards every node is connected to every
-other, no node banned a peer, all committed the same blocks with the same roots, every
-batch answered 202 committed exactly once, and each restart caught up within seconds.
+other, no node charged a peer an offence (let alone banned it), all committed the same
+blocks with the same roots, every batch answered 202 committed exactly once, and each
+restart caught up within seconds.
 
 `python -m bench restarts --duration S` runs the same for longer and prints its figures.
 """
@@ -13,13 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.node.restarts import CATCH_UP_S, run_rolling_restarts
+from tests.node.restarts import check_rolling_restarts, get_figures, run_rolling_restarts
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 
 async def test_rolling_restarts_under_load_lose_nothing_and_ban_nobody(tmp_path: Path) -> None:
     run = await run_rolling_restarts(tmp_path / "net", rounds=2)
+    print("rolling restarts:", get_figures(run))
+    print("start s:", [round(s, 2) for s in run.start_s])
+    print("catch-up s:", [round(s, 2) for s in run.catch_up_s])
     assert run.restarts == 8
-    assert max(run.catch_up_s) < CATCH_UP_S
+    check_rolling_restarts(run)
     assert len(run.accepted) >= 20, "the load did not flow during the restarts"
