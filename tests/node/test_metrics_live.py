@@ -39,7 +39,6 @@ BATCHES = 10
 batch stays in the mempool only until the next commit (tens of milliseconds)."""
 
 MSGPACK = {"content-type": "application/msgpack"}
-Samples = dict[str, float]
 
 GROWING = (
     'clearnode_p2p_events_total{scope="consensus",outcome="delivered"}',
@@ -59,13 +58,32 @@ def get_documented_metrics() -> set[str]:
     return {name.removesuffix("_total") for name in re.findall(r"`(clearnode_[a-z0-9_]+)", section)}
 
 
+def get_canonical_key(key: str) -> str:
+    """`name{labels}` with its labels sorted: prometheus_client writes them in its own
+    order, which need not be the order this test names them in."""
+    name, _, labels = key.partition("{")
+    if not labels:
+        return name
+    return name + "{" + ",".join(sorted(labels.rstrip("}").split(","))) + "}"
+
+
+class Samples(dict[str, float]):
+    """`name{labels}` -> value of every sample line of a text exposition; looked up by
+    any order of the labels."""
+
+    def __getitem__(self, key: str) -> float:
+        return super().__getitem__(get_canonical_key(key))
+
+    def get(self, key: str, default: float = 0) -> float:  # type: ignore[override]
+        return super().get(get_canonical_key(key), default)
+
+
 def get_samples(text: str) -> Samples:
-    """`name{labels}` -> value of every sample line of a text exposition."""
-    samples = {}
+    samples = Samples()
     for line in text.splitlines():
         if line and not line.startswith("#"):
             key, value = line.rsplit(" ", 1)
-            samples[key] = float(value)
+            dict.__setitem__(samples, get_canonical_key(key), float(value))
     return samples
 
 
