@@ -48,3 +48,9 @@ class CollateralToken:
 def compute_haircut_value_per_quantum(token: CollateralToken, price: int) -> int:
     """Settlement units one quantum counts for, rounded down (against the member)."""
     return mul_div_floor(price, BPS_DENOMINATOR - token.haircut_bps, BPS_DENOMINATOR)
+
+
+def get_feed_asset(feed_id: str) -> str:
+    """The asset a price feed quotes: its id up to the first ``/`` (``ETH/quantum`` and
+    ``ETH/0.01`` quote one asset in two units, so they move together)."""
+    return feed_id.partition("/")[0]

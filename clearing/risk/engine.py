@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from clearing.assets import CollateralKey
+from clearing.assets import CollateralKey, compute_haircut_value_per_quantum, get_feed_asset
 from clearing.genesis import Genesis
 from clearing.instruments import InstrumentKind
 from clearing.risk.arrays import RiskArrays, compute_risk_arrays
@@ -34,14 +34,21 @@ from clearing.risk.margin import (
 )
 from clearing.risk.params import INSURANCE_MEMBER as INSURANCE_MEMBER
 from clearing.risk.params import RiskParams, parse_risk_params
-from clearing.risk.queries import AccountRisk, get_account_risk
+from clearing.risk.queries import AccountRisk, Revaluation, get_account_risk
 from clearing.risk.scenarios import (
     ScenarioSet,
     compute_scenario_set,
     compute_stress_scenario_set,
 )
 from clearing.risk.solvency import SolvencyForm, get_solvency_form, get_solvency_inputs
-from clearing.state import ClearingState, SubAccount, get_collateral_value, get_value_per_quantum
+from clearing.state import (
+    ClearingState,
+    SubAccount,
+    get_collateral_value,
+    get_value_per_quantum,
+    is_settlement_token,
+)
+from clearing.units import mul_div_floor
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,11 +291,32 @@ def get_member_risk(
     def arrays_at(instrument_id: str, price: int) -> RiskArrays:
         return get_moved_risk_arrays(state, setup, arrays, quantities, instrument_id, price)
 
+    def weights_at(instrument_id: str, price: int) -> dict[CollateralKey, int]:
+        return get_moved_haircut_weights(state, instrument_id, price)
+
     return get_account_risk(
         account.cash, account.collateral, get_haircut_weights(state), quantities,
         state.mark_prices, arrays, setup.params.k_num, setup.params.k_den,
-        arrays_at if with_prices else None,
+        Revaluation(arrays_at, weights_at) if with_prices else None,
     )  # fmt: skip
+
+
+def get_moved_haircut_weights(
+    state: ClearingState, instrument_id: str, price: int
+) -> dict[CollateralKey, int]:
+    """Value per quantum of the collateral priced on ``instrument_id``'s underlying (its
+    feed's asset, ``get_feed_asset``) with that instrument marked at ``price``: the feed
+    moves by ``price / mark``, floored like the haircut (against the member). A
+    settlement token stays at par."""
+    instrument = state.instruments[instrument_id]
+    asset, mark = get_feed_asset(instrument.index_feed), state.mark_prices[instrument_id]
+    return {
+        key: compute_haircut_value_per_quantum(
+            token, mul_div_floor(state.index_prices[token.price_feed], price, mark)
+        )
+        for key, token in state.collateral_tokens.items()
+        if get_feed_asset(token.price_feed) == asset and not is_settlement_token(state, key)
+    }
 
 
 def get_moved_risk_arrays(

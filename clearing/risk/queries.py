@@ -4,13 +4,17 @@ Every figure comes from the same functions the engine uses (``margin.py``),
 so a displayed liquidation price is exactly where the engine's check flips.
 The liquidation price of a position is the mark of that instrument at which
 the end-of-block check (``equity < MM``) would liquidate the sub-account, all
-else unchanged: variation margin moves equity by ``q * (p - mark)`` and the
+else unchanged: variation margin moves equity by ``q * (p - mark)``, the
 requirement moves with the mark too, since the risk arrays are rebuilt at the
 new mark (a scenario's loss is a fraction of the price; options on a moved
-future are revalued). For a long it is the highest price below the mark that
-liquidates, for a short the lowest above it; the mark itself when the account
-is already below MM; ``None`` when no such price does (down to 1, up to the
-largest price a feed may report).
+future are revalued), and collateral priced on the instrument's underlying
+(WETH backing ETH-PERP) is revalued with its feed moved by ``p / mark``
+(``Revaluation.weights_at``). For a long it is the highest price below the
+mark that liquidates, for a short the lowest above it; the mark itself when
+the account is already below MM; ``None`` when no such price does (down to 1,
+up to the largest price a feed may report). A short backed by more of its
+underlying than it is short gains as the price rises: when nothing above the
+mark liquidates it, the price served is the highest below the mark that does.
 
 The search narrows an integer bracket (false position, with bisection as a
 fallback) evaluating the engine's own check at each candidate, so the served
@@ -20,7 +24,10 @@ boundary and fails on the other, which is the case for a single future or
 perpetual (a short's equity falls and its requirement rises
 with the price; a long's equity falls by ``q`` a tick while its requirement
 falls by at most ``k * q``, ``k < 1``, as long as no scenario loses more than
-the whole price).
+the whole price). Collateral on the same underlying keeps that so for a long
+(its value, floored, never rises as the price falls) and for a short as long
+as its haircut value moves by less than ``|q|`` a tick (net short), or by more
+(net long: the check then holds above the mark and flips once below it).
 """
 
 from __future__ import annotations
@@ -42,6 +49,17 @@ from clearing.units import MAX_UINT64
 PRICE_CAP = MAX_UINT64  # the largest price a feed may report (the oracle's bound)
 ArraysAt = Callable[[str, int], RiskArrays]
 """The risk arrays the engine builds with one instrument marked at another price."""
+WeightsAt = Callable[[str, int], Mapping[CollateralKey, int]]
+"""Value per quantum of the collateral priced on one instrument's underlying, with that
+instrument marked at another price (the other tokens do not move)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Revaluation:
+    """How the engine revalues a sub-account when one instrument's mark moves."""
+
+    arrays_at: ArraysAt
+    weights_at: WeightsAt
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,40 +80,63 @@ def get_account_risk(
     arrays: RiskArrays,
     k_num: int,
     k_den: int,
-    arrays_at: ArraysAt | None,
+    revaluation: Revaluation | None,
 ) -> AccountRisk:
-    """The figures of one sub-account; liquidation prices only given ``arrays_at`` (their
+    """The figures of one sub-account; liquidation prices only given ``revaluation`` (their
     search rebuilds the arrays a few times per position: a scan of many accounts skips it)."""
     equity = compute_equity(cash, collateral, weights)
     im = compute_initial_margin(compute_scenario_losses(positions, arrays))
     prices = tuple(
-        (iid, get_liquidation_price(equity, positions, marks, iid, k_num, k_den, arrays_at))
+        (
+            iid,
+            get_liquidation_price(
+                cash, collateral, weights, positions, marks, iid, k_num, k_den, revaluation
+            ),
+        )
         for iid, q in sorted(positions.items())
-        if q and arrays_at is not None
+        if q and revaluation is not None
     )
     mm = compute_maintenance_margin(im, k_num, k_den)
     return AccountRisk(equity, im, mm, equity - im, prices)
 
 
 def get_liquidation_price(
-    equity: int,
+    cash: int,
+    collateral: Mapping[CollateralKey, int],
+    weights: Mapping[CollateralKey, int],
     positions: Mapping[str, int],
     marks: Mapping[str, int],
     instrument_id: str,
     k_num: int,
     k_den: int,
-    arrays_at: ArraysAt,
+    revaluation: Revaluation,
 ) -> int | None:
-    """Where the engine's maintenance check flips when this instrument's mark alone moves."""
+    """Where the engine's maintenance check flips when this instrument's mark moves, and
+    the collateral priced on its underlying with it."""
     quantity, mark = positions[instrument_id], marks[instrument_id]
 
     def slack_at(price: int) -> int:
         """``k_den * equity - k_num * IM`` at ``price``: >= 0 iff ``is_maintenance_met``."""
-        losses = compute_scenario_losses(positions, arrays_at(instrument_id, price))
-        moved = equity + quantity * (price - mark)  # variation margin at the moved mark
-        return k_den * moved - k_num * compute_initial_margin(losses)
+        losses = compute_scenario_losses(positions, revaluation.arrays_at(instrument_id, price))
+        moved = {**weights, **revaluation.weights_at(instrument_id, price)}
+        equity = compute_equity(cash, collateral, moved) + quantity * (price - mark)
+        return k_den * equity - k_num * compute_initial_margin(losses)
 
-    return compute_liquidation_price(quantity, mark, slack_at)
+    price = compute_liquidation_price(quantity, mark, slack_at)
+    if (
+        price is None
+        and quantity < 0
+        and is_backed_by_underlying(collateral, revaluation.weights_at(instrument_id, mark))
+    ):
+        return compute_liquidation_price(-quantity, mark, slack_at)  # net long: it loses below
+    return price
+
+
+def is_backed_by_underlying(
+    collateral: Mapping[CollateralKey, int], following: Mapping[CollateralKey, int]
+) -> bool:
+    """Whether any collateral held is priced on the instrument's underlying."""
+    return any(collateral.get(key, 0) > 0 for key in following)
 
 
 def compute_liquidation_price(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from fractions import Fraction
 
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from clearing.risk.margin import is_maintenance_met
 from clearing.risk.queries import (
     PRICE_CAP,
     MarginCallStatus,
+    Revaluation,
     compute_liquidation_price,
     get_account_risk,
     get_margin_call_status,
@@ -21,11 +23,11 @@ from clearing.sandbox import MemberKey, Sandbox
 from clearing.settlement import process_mark_to_market
 from clearing.state import MarginCall
 from tests.clearing.risk.test_integration import A, B, risk_box
-from tests.clearing.support import USDC
+from tests.clearing.support import USDC, WETH
 from tests.clearing.test_trade import PERP, make_batch, make_trade
 
 KEY = (1, b"\x01" * 20)
-FUTURE, CALL = "BTC-26DEC26", "BTC-26DEC26-65000-C"
+FUTURE, CALL, ETH_PERP = "BTC-26DEC26", "BTC-26DEC26-65000-C", "ETH-PERP"
 
 
 def test_dydx_isolated_liquidation_price_example() -> None:
@@ -123,8 +125,9 @@ def scaled_arrays(iid: str, price: int) -> RiskArrays:
 
 def test_account_figures_and_liquidation_prices_move_the_requirement_with_the_mark() -> None:
     marks = {"X": 5_000, "Y": 900}
+    fixed = Revaluation(scaled_arrays, lambda iid, price: {})  # KEY on neither underlying
     risk = get_account_risk(1_000, {KEY: 10}, {KEY: 50}, {"X": 10, "Y": -5}, marks,
-                            scaled_arrays("X", 5_000), 1, 2, scaled_arrays)  # fmt: skip
+                            scaled_arrays("X", 5_000), 1, 2, fixed)  # fmt: skip
     # equity 1,500; L_up = -1000 + 150 = -850, L_down = 1000 - 150 = 850 -> IM 850, MM 425
     assert (risk.equity, risk.initial_margin, risk.maintenance_margin) == (1500, 850, 425)
     assert risk.free_collateral == 650
@@ -144,8 +147,14 @@ def test_account_figures_and_liquidation_prices_move_the_requirement_with_the_ma
 
 def is_liquidated_at(box: Sandbox, member: MemberKey, instrument: str, price: int) -> bool:
     """The engine's end-of-block decision for ``member`` with ``instrument`` marked at
-    ``price``: variation margin settled, then ``is_liquidatable`` over the rebuilt arrays."""
+    ``price`` and every feed of its asset (``ETH/0.01``, WETH's ``ETH/quantum``) moved by
+    ``price / mark``, as an oracle round moving them together reports them: variation
+    margin settled, then ``is_liquidatable`` over the rebuilt arrays and revalued collateral."""
     state = box.state
+    asset = state.instruments[instrument].index_feed.partition("/")[0]
+    for feed, index in state.index_prices.items():
+        if feed.partition("/")[0] == asset:
+            state.index_prices[feed] = index * price // state.mark_prices[instrument]
     state.mark_prices[instrument] = price
     process_mark_to_market(state, box.next_context())
     setup = get_risk_setup(state.genesis)
@@ -180,19 +189,47 @@ def test_served_price_of_a_long_and_a_short_is_where_the_engine_liquidates() -> 
         assert is_liquidated_at(box, A, PERP, served)
 
 
+def test_served_price_moves_collateral_on_the_same_underlying_as_the_engine_does() -> None:
+    # ETH-PERP (30,000,000 a lot) against 2.5G of USDC and WETH (2,700 a quantum after
+    # its 10% haircut), ETH/quantum moving with the mark. Holding the WETH at today's
+    # value the query served `fixed`: for the long, no price at all (the engine
+    # liquidates from 4,066,283 down); for the short 57,350,001, where the WETH has
+    # risen with ETH and the engine does not liquidate. A short backed by 10 ETH of
+    # WETH on -20G of cash is net long: it is liquidated below the mark, at 18,369,999.
+    for lots, weth, cash, served, fixed in (
+        (100, 500_000, None, 4_066_283, None),
+        (-100, 300_000, None, 66_243_637, 57_350_001),
+        (-100, 10_000_000, -20_000_000_000, 18_369_999, 113_622_728),
+    ):
+        box = risk_box()
+        box.apply([box.credit(A.address, WETH, weth)])
+        assert open_position(box, lots, ETH_PERP, 1)
+        if cash is not None:  # as if paid out in variation margin: borrowing on the WETH
+            box.state.members[A.address].sub_accounts[0].cash = cash
+        risk = get_member_risk(box.state, A.address, 0)
+        assert risk is not None and risk.liquidation_prices == ((ETH_PERP, served),)
+        mark = box.state.mark_prices[ETH_PERP]
+        better = served + (1 if served < mark else -1)
+        assert not is_liquidated_at(copy.deepcopy(box), A, ETH_PERP, better)
+        assert is_liquidated_at(copy.deepcopy(box), A, ETH_PERP, served)
+        if fixed is not None:
+            assert not is_liquidated_at(box, A, ETH_PERP, fixed)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
-    st.sampled_from([PERP, FUTURE, CALL]),
+    st.sampled_from([PERP, FUTURE, CALL, ETH_PERP]),
     st.integers(-60, 60).filter(bool),
     st.integers(0, 2 * 10**9),
-    st.sampled_from([None, PERP, FUTURE, CALL]),
+    st.sampled_from([None, PERP, FUTURE, CALL, ETH_PERP]),
     st.integers(-60, 60).filter(bool),
+    st.integers(0, 2_000_000),
 )
 def test_at_the_served_price_the_engine_liquidates_and_one_tick_better_it_does_not(
-    instrument: str, lots: int, extra: int, other: str | None, other_lots: int
+    instrument: str, lots: int, extra: int, other: str | None, other_lots: int, weth: int
 ) -> None:
-    box = risk_box()
-    box.apply([box.credit(A.address, USDC, extra)])
+    box = risk_box()  # WETH moves with ETH-PERP's mark; USDC at par
+    box.apply([box.credit(A.address, USDC, extra), box.credit(A.address, WETH, weth)])
     if not open_position(box, lots, instrument, 1):
         return  # beyond the collateral: nothing held
     if other is not None and other != instrument:
@@ -205,9 +242,9 @@ def test_at_the_served_price_the_engine_liquidates_and_one_tick_better_it_does_n
     if price is None:  # no price on the position's losing side liquidates
         assert not is_liquidated_at(box, A, instrument, 1 if lots > 0 else PRICE_CAP)
         return
-    assert is_liquidated_at(box, A, instrument, price)
+    assert is_liquidated_at(copy.deepcopy(box), A, instrument, price)
     if price != mark:
-        assert not is_liquidated_at(box, A, instrument, price + (1 if lots > 0 else -1))
+        assert not is_liquidated_at(box, A, instrument, price + (1 if price < mark else -1))
 
 
 def test_margin_call_status_counts_the_blocks_left_down_to_zero() -> None:
