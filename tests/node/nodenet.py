@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,21 +33,29 @@ class NodeNetwork:
     nursery: trio.Nursery
     scopes: dict[str, trio.CancelScope]
     peers: dict[str, P2PNode]
+    stopped: dict[str, trio.Event] = field(default_factory=dict)
 
     async def start(self, home: NodeHome) -> None:
         """Runs `home`'s node in this network's nursery until stopped."""
         scope = trio.CancelScope()
+        stopped = self.stopped[home.name] = trio.Event()
 
         async def run(task_status: trio.TaskStatus[P2PNode] = trio.TASK_STATUS_IGNORED) -> None:
-            with scope:
-                await run_node(load_config(home.path), task_status=task_status)
+            try:
+                with scope:
+                    await run_node(load_config(home.path), task_status=task_status)
+            finally:
+                stopped.set()
 
         self.scopes[home.name] = scope
         self.peers[home.name] = await self.nursery.start(run)
 
-    def stop(self, home: NodeHome) -> None:
+    async def stop(self, home: NodeHome) -> None:
+        """Stops `home`'s node and waits until it has closed its ports and files, as a
+        process that exits has: a node started again binds the same port."""
         self.scopes.pop(home.name).cancel()
         self.peers.pop(home.name, None)
+        await self.stopped.pop(home.name).wait()
 
     def get_height(self, home: NodeHome) -> int:
         with NodeStore(home.db) as store:

@@ -194,7 +194,7 @@ async def test_status_says_when_a_node_is_cut_off_and_stops_committing(tmp_path:
         assert health["warnings"] == [] and health["blocks_behind"] == 0
         assert health["best_peer_height"] >= health["last_commit_height"] - 1 >= 2
         for home in others:
-            net.stop(home)
+            await net.stop(home)
         with trio.fail_after(LIMIT_S + 10):
             while not (status := await net.get_json(lonely, "/v1/status"))["health"]["warnings"]:
                 await trio.sleep(0.5)

@@ -170,6 +170,6 @@ async def test_validators_commit_and_serve_a_verifiable_report(tmp_path: Path) -
         assert (missing.status_code, missing.json()["error"]["type"]) == (404, "ReportNotFound")
 
         # stored durably: a restarted node serves the same report
-        net.stop(net.homes[3])
+        await net.stop(net.homes[3])
         await net.start(net.homes[3])
         assert (await get(net.homes[3], f"/v1/reports/{epoch}")).json() == views[3]

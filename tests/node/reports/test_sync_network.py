@@ -76,7 +76,7 @@ async def test_a_node_offline_at_the_commit_fetches_the_report_once_restarted(
 ) -> None:
     caplog.set_level(logging.INFO, logger="node.reports.sync")
     async with open_traded_network(tmp_path) as (net, full, traded_at):
-        net.stop(full)
+        await net.stop(full)
         stopped_at = net.get_height(full)
         views = await wait_for_report(net, net.homes, traded_at // EPOCH_LENGTH + 1, [])
         epoch = views[0]["epoch"]
