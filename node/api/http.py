@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, urlsplit
 
 import h11
@@ -160,8 +160,10 @@ async def _serve_connection(
     except BodyTooLarge as exc:
         details: dict[str, object] = {"limit": exc.limit, "size": exc.size}
         await _refuse(conn, on_error(413, "BodyTooLarge", str(exc), details))
+        await _drain_before_close(stream)
     except h11.RemoteProtocolError as exc:
         await _refuse(conn, on_error(exc.error_status_hint, "MalformedHttp", str(exc), {}))
+        await _drain_before_close(stream)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass  # the client went away; nothing to answer
     finally:
@@ -181,10 +183,31 @@ async def _refuse(conn: _Connection, response: Response) -> None:
     """Answer a request we will not read further, then close."""
     if conn.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
         return
+    closing = replace(response, headers=(*response.headers, ("connection", "close")))
     try:
-        await conn.respond(response)
+        await conn.respond(closing)  # a client must not send its next request here
     except (h11.LocalProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
         pass
+
+
+LINGER_S = 2.0
+"""How long a refused client may go on sending before its connection is closed."""
+
+
+async def _drain_before_close(stream: trio.SocketStream) -> None:
+    """Read and drop what a refused client still sends, for at most `LINGER_S`.
+
+    Closing a socket with unread bytes in it resets the connection, and a reset
+    makes the client's kernel discard our answer before the client reads it: the
+    client still writing its oversized body then sees "server disconnected"
+    instead of the 413. Web servers' lingering close does the same."""
+    with trio.move_on_after(LINGER_S):
+        try:
+            await stream.send_eof()
+            while await stream.receive_some(MAX_HEADER_BYTES):
+                pass
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
 
 
 async def serve_http(

@@ -253,6 +253,7 @@ async def test_each_route_caps_its_body_naming_the_limit(api: Harness) -> None:
         "/v1/bridge/collateral-events": MAX_API_BODY_BYTES,
         "/v1/member-requests": MAX_JSON_REQUEST_BYTES,
         "/v1/accounts/query": MAX_JSON_REQUEST_BYTES,
+        "/v1/accounts/events": MAX_JSON_REQUEST_BYTES,
     }
     assert (await api.client.get("/v1/status")).status_code == 200
 
