@@ -665,11 +665,20 @@ class _Pubsub(Pubsub):
         super().__init__(*args, **kwargs)
         self.counters = counters
         self._write_locks: WeakKeyDictionary[INetStream, trio.Lock] = WeakKeyDictionary()
+        self.writing: Counter[ID] = Counter()
+        """Bytes of the writes to each peer under way or waiting for the stream (LinkWatch)."""
 
     async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
         lock = self._write_locks.setdefault(stream, trio.Lock())
-        async with lock:
-            return bool(await super().write_msg(stream, rpc_msg))
+        peer, size = stream.muxed_conn.peer_id, rpc_msg.ByteSize()
+        self.writing[peer] += size
+        try:
+            async with lock:
+                return bool(await super().write_msg(stream, rpc_msg))
+        finally:
+            self.writing[peer] -= size
+            if self.writing[peer] <= 0:
+                del self.writing[peer]
 
     async def stream_handler(self, stream: INetStream) -> None:
         try:

@@ -24,6 +24,9 @@ from typing import Any
 
 from libp2p.peer.id import ID
 
+MIN_SEND_RATE = 256 * 1024
+"""Bytes a second the slowest live peer still takes; slower is a dead link."""
+
 MIN_SIGHTINGS = 3
 """A symptom counts only once seen this often: after the process itself stalled for
 `stall_s`, the first check runs before the backlog that would clear it."""
@@ -85,8 +88,9 @@ class LinkWatch:
     registration gives up on unexpected errors); when it knows no subscription of the
     peer for `stall_s` (what that replacement leaves behind, also when it happened
     before we first looked; every node of ours subscribes to at least one topic); or
-    when the peer's queue has not sent its oldest entry for `stall_s` (a write blocked
-    under a peer that stopped reading).
+    when the peer's queue has not sent its oldest entry for `stall_s`, plus the time the
+    writes under way to the peer take at `MIN_SEND_RATE` (a write blocked under a peer
+    that stopped reading).
     """
 
     def __init__(self, pubsub: Any, stall_s: float) -> None:
@@ -140,7 +144,11 @@ class LinkWatch:
         stuck = head is not None and head is link.head
         link.head = head
         link.stalled = _observe(link.stalled, stuck, now)
-        if link.stalled is not None and link.stalled.is_lasting(now, self._stall_s):
+        # The head may wait behind large writes still flowing (a 3 MiB block to a loaded
+        # peer takes longer than `stall_s`): closing that connection would make every
+        # retry start over. Such writes get time for their bytes at MIN_SEND_RATE.
+        allowed_s = self._stall_s + self._pubsub.writing.get(peer, 0) / MIN_SEND_RATE
+        if link.stalled is not None and link.stalled.is_lasting(now, allowed_s):
             return f"outbound queue stalled for {now - link.stalled.since:.1f}s"
         return None
 

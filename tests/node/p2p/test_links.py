@@ -13,7 +13,7 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.rpc_queue import RpcQueue
 
 from node.p2p import Offence, ScoreParams, open_p2p
-from node.p2p.links import LinkWatch
+from node.p2p.links import MIN_SEND_RATE, LinkWatch
 from tests.node.p2p.support import TOPICS, break_gossip_link, config, line, note, receive
 
 FAST_REDIAL = {"backoff_base_s": 0.05, "backoff_cap_s": 0.2, "link_stall_s": 1.0}
@@ -78,6 +78,7 @@ class Pubsub:
         self.peers = {peer: stream}
         self.peer_queues = {peer: RpcQueue()}
         self.peer_topics = {"tx": {peer}}
+        self.writing: dict[ID, int] = {}
 
 
 class Connection:
@@ -107,6 +108,18 @@ async def test_a_queue_that_stops_draining_is_a_dead_link_and_a_draining_one_is_
     for now in (2.0, 3.0, 4.0):  # stuck since 2.0, but not yet for 3 s
         assert watch.find_dead_links({peer: LIVE}, now=now) == []
     assert [p for p, _ in watch.find_dead_links({peer: LIVE}, now=5.0)] == [peer]
+
+
+async def test_a_queue_behind_a_large_write_gets_time_for_its_bytes() -> None:
+    peer = ID(b"\x00\x01")
+    pubsub = Pubsub(peer, Stream())
+    watch = LinkWatch(pubsub, stall_s=3.0)
+    pubsub.peer_queues[peer].push(rpc_pb2.RPC())
+    pubsub.writing[peer] = 4 * MIN_SEND_RATE  # a large RPC still flowing: 3 + 4 s allowed
+    assert watch.find_dead_links({peer: LIVE}, now=0.0) == []  # first sight of the head
+    for now in (1.0, 3.0, 5.0, 7.0):  # the same head since 1.0
+        assert watch.find_dead_links({peer: LIVE}, now=now) == []
+    assert [p for p, _ in watch.find_dead_links({peer: LIVE}, now=8.0)] == [peer]
 
 
 async def test_a_peer_known_in_no_topic_or_with_a_replaced_stream_is_a_dead_link() -> None:
