@@ -10,12 +10,12 @@ has passed one or more boundaries since the last accrual, for each perpetual:
 
     premium  = (mark - index) / index                     (the committed mark vs
     rate_8h  = premium + clamp(interest - premium,         its index feed)
-                               -0.05%, +0.05%)
+                               -5 bp, +5 bp)
     rate_8h  = clamp(rate_8h, -cap, +cap)
     rate     = rate_8h * funding_interval_ms / 8 hours    (per interval)
     funding_index += intervals * rate * index              (per lot, RATE_SCALE)
 
-``interest`` is the instrument's ``funding_interest_ppm`` (default 0.01% per 8
+``interest`` is the instrument's ``funding_interest_ppm`` (default 1 bp per 8
 hours). The cap comes from the margin fractions, as dYdX v4 derives it:
 ``cap = 600% * (IMF - MMF)`` per 8 hours, where IMF is the initial margin of
 one lot over its price under the genesis risk scenarios (the worst scenario
