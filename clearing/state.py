@@ -293,3 +293,8 @@ def get_collateral_value(state: ClearingState, account: SubAccount) -> int:
     return sum(
         quanta * get_value_per_quantum(state, key) for key, quanta in account.collateral.items()
     )
+
+
+def get_account_equity(state: ClearingState, account: SubAccount) -> int:
+    """Cash plus the haircut value of the collateral: what the margin checks compare."""
+    return account.cash + get_collateral_value(state, account)

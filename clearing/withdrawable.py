@@ -17,7 +17,7 @@ from clearing.eligibility import get_debit_requirement
 from clearing.state import (
     ClearingState,
     SubAccount,
-    get_collateral_value,
+    get_account_equity,
     get_value_per_quantum,
     is_settlement_token,
 )
@@ -37,7 +37,7 @@ def get_withdrawable(
     keys = sorted(set(account.collateral) | set(state.genesis.settlement_asset.tokens))
     if get_uncovered_deficit(state):
         return [Withdrawable(key, 0, 0) for key in keys]
-    equity = account.cash + get_collateral_value(state, account)
+    equity = get_account_equity(state, account)
     free = max(equity - get_debit_requirement(state, member, sub_account), 0)
     return [_get_one(state, account, key, free) for key in keys]
 

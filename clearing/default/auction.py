@@ -53,6 +53,7 @@ from clearing.risk.params import AuctionParams
 from clearing.state import (
     ClearingState,
     SubAccount,
+    get_account_equity,
     get_collateral_value,
     get_sub_account_for_write,
 )
@@ -290,7 +291,7 @@ def get_deleverage_order(state: ClearingState, iid: str, house_lots: int) -> lis
             position = account.positions.get(iid)
             if (address, sub) == HOUSE or position is None or position.quantity * house_lots >= 0:
                 continue
-            equity = account.cash + get_collateral_value(state, account)
+            equity = get_account_equity(state, account)
             pnl = position.quantity * (mark - position.average_entry_price)
             notional = abs(position.quantity) * mark
             candidates.append(

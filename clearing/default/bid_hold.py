@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from clearing.default.auction import compute_initial_margin_with, get_lots_available
 from clearing.errors import BidNotCovered, OpenBidUncovered
 from clearing.risk.engine import get_quantities
-from clearing.state import ClearingState, SubAccount, get_collateral_value
+from clearing.state import ClearingState, SubAccount, get_account_equity, get_collateral_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ def check_bid_covered(
     hold = get_bid_hold(state, member, sub_account, (auction, premium))
     assert hold is not None
     requirement = compute_bid_requirement(state, get_quantities(account), hold)
-    equity = account.cash + get_collateral_value(state, account)
+    equity = get_account_equity(state, account)
     if equity < requirement:
         raise BidNotCovered(member, sub_account, auction, premium, equity, requirement)
 

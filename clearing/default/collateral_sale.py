@@ -26,7 +26,12 @@ from clearing.collateral import decrease_collateral, increase_collateral
 from clearing.default.waterfall import compute_pro_rata
 from clearing.events import Event, make_event
 from clearing.risk.engine import get_risk_setup
-from clearing.state import ClearingState, get_collateral_value, get_sub_account_for_write
+from clearing.state import (
+    ClearingState,
+    get_account_equity,
+    get_sub_account,
+    get_sub_account_for_write,
+)
 
 AccountKey = tuple[bytes, int]
 
@@ -151,15 +156,10 @@ def allocate_collateral(
                 events.append(process_sale(state, sale, house, "collateral_allocated"))
         left -= sold
     if left:
-        equity = {k: max(get_account_equity(state, k), 0) for k in others}
+        equity = {k: max(get_account_equity(state, get_sub_account(state, *k)), 0) for k in others}
         weights = equity if any(equity.values()) else dict.fromkeys(others, 1)
         for taker, given in compute_pro_rata(left, weights).items():
             if given:
                 sale = Sale(seller, taker, key, given, 0)
                 events.append(process_sale(state, sale, house, "collateral_allocated"))
     return events
-
-
-def get_account_equity(state: ClearingState, key: AccountKey) -> int:
-    account = state.members[key[0]].sub_accounts[key[1]]
-    return account.cash + get_collateral_value(state, account)

@@ -41,7 +41,7 @@ from clearing.risk.margin import compute_initial_margin_bound, is_maintenance_me
 from clearing.state import (
     ClearingState,
     MarginCall,
-    get_collateral_value,
+    get_account_equity,
     get_sub_account_for_write,
 )
 
@@ -62,7 +62,7 @@ def process_margin_calls(state: ClearingState, ctx: BlockContext) -> list[Event]
             call = account.margin_call
             if call is None and not account.positions:
                 continue
-            equity = account.cash + get_collateral_value(state, account)
+            equity = get_account_equity(state, account)
             if call is None and equity >= compute_initial_margin_bound(
                 get_quantities(account), worst
             ):

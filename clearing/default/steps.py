@@ -53,6 +53,7 @@ from clearing.risk.margin import compute_initial_margin_bound, is_maintenance_me
 from clearing.state import (
     ClearingState,
     SubAccount,
+    get_account_equity,
     get_collateral_value,
     get_member_for_write,
     get_sub_account_for_write,
@@ -138,11 +139,11 @@ def is_any_below_maintenance(state: ClearingState) -> bool:
         for sub, account in member.sub_accounts.items():
             quantities = get_quantities(account)
             if not quantities:
-                if account.cash < 0 and account.cash + get_collateral_value(state, account) < 0:
+                if account.cash < 0 and get_account_equity(state, account) < 0:
                     release_scanned_figures()
                     return True  # flat and insolvent
                 continue
-            equity = account.cash + get_collateral_value(state, account)
+            equity = get_account_equity(state, account)
             bound = compute_initial_margin_bound(quantities, worst)
             if is_maintenance_met(equity, bound, k_num, k_den):
                 continue  # MM surely met: no scenario vector needed
@@ -245,7 +246,7 @@ def _settle_contribution(state: ClearingState, member: bytes, required: int) -> 
     account = record.sub_accounts.get(0)
     if gap == 0 or account is None:
         return None
-    equity = account.cash + get_collateral_value(state, account)
+    equity = get_account_equity(state, account)
     amount = min(gap, max(equity - get_kept_initial_margin(state, member, 0, account), 0))
     if not amount:
         return None

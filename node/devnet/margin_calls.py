@@ -20,7 +20,7 @@ from clearing.risk.margin import (
     compute_maintenance_margin,
     compute_scenario_losses,
 )
-from clearing.state import ClearingState, SubAccount, get_collateral_value
+from clearing.state import ClearingState, SubAccount, get_account_equity
 from clearing.units import BPS_DENOMINATOR, apply_bps_ceil, div_ceil
 from node.devnet.sections import CRASH_BPS
 
@@ -43,10 +43,6 @@ def get_crashed_price(price: int) -> int:
     return max(1, price * (BPS_DENOMINATOR - CRASH_BPS) // BPS_DENOMINATOR)
 
 
-def get_equity(state: ClearingState, account: SubAccount) -> int:
-    return account.cash + get_collateral_value(state, account)
-
-
 def get_crash_margin(
     state: ClearingState, account: SubAccount, instrument_id: str, lots: int = 0
 ) -> CrashMargin:
@@ -62,7 +58,7 @@ def get_crash_margin(
         state, setup, get_risk_arrays(state, setup), held, instrument_id, crashed
     )
     im = compute_initial_margin(compute_scenario_losses(held, arrays))
-    equity = get_equity(state, account) + held[instrument_id] * (crashed - mark)
+    equity = get_account_equity(state, account) + held[instrument_id] * (crashed - mark)
     mm = compute_maintenance_margin(im, setup.params.k_num, setup.params.k_den)
     return CrashMargin(equity, mm, im)
 
@@ -78,7 +74,8 @@ def get_called_long_lots(state: ClearingState, account: SubAccount, instrument_i
     per_lot = get_crash_margin(state, SubAccount(), instrument_id, 1).initial_margin
     fee = apply_bps_ceil(mark, state.instruments[instrument_id].fee_bps)
     loss = mark - get_crashed_price(mark) + fee
-    return 2 * k_den * get_equity(state, account) // (2 * k_den * loss + (k_num + k_den) * per_lot)
+    equity = get_account_equity(state, account)
+    return 2 * k_den * equity // (2 * k_den * loss + (k_num + k_den) * per_lot)
 
 
 def get_meeting_lots(quantity: int, amount_due: int, initial_margin: int) -> int:
