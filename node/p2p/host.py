@@ -1,7 +1,8 @@
 """The libp2p host of a node: TCP + Noise + yamux, GossipSub topics, framed request streams.
 
-Everything py-libp2p specific stays in this module (docs/architecture.md lists the
-measured pitfalls this code works around): message sequence numbers
+Everything py-libp2p specific stays in this module and node/p2p/pubsub.py (the
+library's pubsub state, repaired; docs/architecture.md lists the measured pitfalls
+this code works around): message sequence numbers
 start from the nanosecond clock, publishing waits while peer queues are long,
 spam protection is off in favour of our own validation and scoring, heartbeat
 is 1 s, failed dials are retried by us with backoff, a peer's connection is closed
@@ -20,7 +21,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import multiaddr
 import trio
@@ -35,7 +35,6 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
-from libp2p.pubsub.pubsub import Pubsub
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
@@ -47,6 +46,7 @@ from libp2p.transport.tcp import tcp as libp2p_tcp
 from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
 from node.p2p.framing import FrameReader, encode_frame
 from node.p2p.links import LinkWatch
+from node.p2p.pubsub import Pubsub
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
 
 
@@ -247,6 +247,10 @@ class P2PNode:
         """
         return [c for c in self._host.get_network().get_connections(peer) if not c.is_closed]
 
+    def get_gossip_stream(self, peer: str) -> INetStream | None:
+        """The stream this node gossips to `peer` on, if the library holds one."""
+        return self._pubsub.peers.get(ID.from_base58(peer))
+
     def get_mesh_peers(self, topic: str) -> list[str]:
         """Peers this node relays `topic` to directly (its GossipSub mesh)."""
         return sorted(str(p) for p in self._router.mesh.get(self._topic(topic).name, ()))
@@ -315,13 +319,8 @@ class P2PNode:
         """
         while True:
             await trio.sleep(self.config.link_check_s)
-            network = self._host.get_network()
-            connections = {
-                peer: [conn.muxed_conn for conn in network.get_connections(peer)]
-                for peer in self._host.get_connected_peers()
-                if str(peer) not in self._banned
-            }
-            for peer, reason in self._links.find_dead_links(connections, trio.current_time()):
+            connected = [p for p in self._host.get_connected_peers() if str(p) not in self._banned]
+            for peer, reason in self._links.find_dead_links(connected, trio.current_time()):
                 log.warning("closing the connection to %s: %s", peer, reason)
                 self.counters["links", "closed_dead"] += 1
                 await self._abort_connections(peer)
@@ -648,71 +647,6 @@ def _build_host(config: P2PConfig) -> Any:
     return host
 
 
-class _Pubsub(Pubsub):
-    """py-libp2p 0.8.1's Pubsub with one writer at a time per stream, and one peer's
-    unreadable stream costing that stream only.
-
-    The library writes to a peer's gossip stream from its sending loop and, directly,
-    from GossipSub's `send_recent_messages` (every new peer) and
-    `flush_pending_messages`; yamux locks each frame, not each write, so a large RPC
-    waiting for window updates was interleaved with a small one and the peer read
-    garbage. That garbage (or any peer's) raised protobuf's DecodeError out of
-    `Pubsub.stream_handler`, through the connection's nursery, and stopped the host:
-    seen as the 3 MiB transaction of tests/node/test_limits_network.py killing a node.
-    """
-
-    def __init__(self, *args: Any, counters: Counter[tuple[str, str]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.counters = counters
-        self._write_locks: WeakKeyDictionary[INetStream, trio.Lock] = WeakKeyDictionary()
-        self.writing: Counter[ID] = Counter()
-        """Bytes of the writes to each peer under way or waiting for the stream (LinkWatch)."""
-
-    async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
-        lock = self._write_locks.setdefault(stream, trio.Lock())
-        peer, size = stream.muxed_conn.peer_id, rpc_msg.ByteSize()
-        self.writing[peer] += size
-        try:
-            async with lock:
-                return bool(await super().write_msg(stream, rpc_msg))
-        finally:
-            self.writing[peer] -= size
-            if self.writing[peer] <= 0:
-                del self.writing[peer]
-
-    async def stream_handler(self, stream: INetStream) -> None:
-        try:
-            await super().stream_handler(stream)
-        except Exception as exc:  # a peer's bytes, never a reason to stop the host
-            peer = stream.muxed_conn.peer_id
-            self.counters["gossip", "stream_failed"] += 1
-            log.warning("gossip stream from %s dropped: %s: %s", peer, type(exc).__name__, exc)
-            with trio.CancelScope(shield=True), trio.move_on_after(1):
-                await _reset_quietly(stream)
-            self._handle_dead_peer(peer)
-
-
-async def _reset_quietly(stream: INetStream) -> None:
-    try:
-        await stream.reset()
-    except Exception as exc:  # already broken: the reset was only to tell the peer
-        log.debug("reset of a failed gossip stream: %s", exc)
-
-
-class _SizedQueues(dict[ID, Any]):
-    """py-libp2p 0.8.1 gives each peer's outbound queue a 1 MiB RPC cap of its own and
-    silently drops a bigger RPC ("oversized"): a proposal carrying a full block would
-    never leave. Each new queue gets the cap our largest topic needs instead."""
-
-    def __init__(self, max_message_size: int) -> None:
-        super().__init__()
-        self.max_message_size = max_message_size
-
-    def __setitem__(self, peer: ID, queue: Any) -> None:
-        queue.max_message_size = self.max_message_size
-        super().__setitem__(peer, queue)
-
-
 @asynccontextmanager
 async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[P2PNode]:
     """Runs a host subscribed to `topics`, dialling the persistent peers, until the block exits."""
@@ -729,8 +663,7 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
     )
     biggest = max((t.max_bytes for t in topics), default=1 << 20)
     counters: Counter[tuple[str, str]] = Counter()
-    pubsub = _Pubsub(host, gossipsub, max_inbound_rpc_size=biggest + 64 * 1024, counters=counters)
-    pubsub.peer_queues = _SizedQueues(pubsub.max_inbound_rpc_size)
+    pubsub = Pubsub(host, gossipsub, max_inbound_rpc_size=biggest + 64 * 1024, counters=counters)
     # Sequence numbers from the second clock repeat after a fast restart; peers
     # would drop our first messages as already seen.
     pubsub.counter = time.time_ns()

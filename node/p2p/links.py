@@ -1,24 +1,18 @@
 """Dead gossip links: find peers py-libp2p has gone deaf to, so their connection can be closed.
 
-Root cause (py-libp2p 0.8.1, libp2p/pubsub/pubsub.py): when a write to a peer's
-GossipSub stream fails (`Pubsub.write_msg` catches StreamClosed/StreamReset,
-`Pubsub.handle_sending_messages` anything else; a yamux write that waits 5 s for
-a window update fails the same way, `YamuxStream.write`), `Pubsub._handle_dead_peer`
-drops the stream and its queue, forgets the peer's subscriptions
-(`_forget_all_subscriptions`) and, the connection being up, opens a new outbound
-stream (`_schedule_peer_stream_retry`). The peer announced its subscriptions once,
-in the hello on ITS stream, which is still open; it never announces them again. So
-it stays in `Pubsub.peers` with a fresh queue but in no topic and no mesh, and hears
-nothing from us until the connection itself drops.
-
-The fix here is to drop that connection: both libraries then forget each other
-cleanly, and the redial of persistent peers (ours or theirs, with backoff) opens a
-fresh connection on which both hellos, and so both subscriptions, are sent again.
+A link is deaf when the library holds no gossip stream to a connected peer, knows none
+of its subscriptions, or has stopped draining its outbound queue. The library's known
+causes of the first two are repaired in node/p2p/pubsub.py (forgotten subscriptions
+after a failed write, a stream left on a dead connection after a fast reconnect); this
+watch is the net under whatever else leaves a peer deaf on a live connection, and a
+peer that stopped reading. Dropping that connection makes both libraries forget each
+other cleanly, and the redial of persistent peers (ours or theirs, with backoff) opens
+a fresh connection on which both hellos, and so both subscriptions, are sent again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,23 +68,16 @@ def get_queue_head(queue: Any) -> object | None:
     return None
 
 
-def is_on_live_connection(stream: Any, live: Sequence[Any]) -> bool:
-    """Whether `stream` runs on one of `live` (the peer's current muxed connections)."""
-    muxed = getattr(stream, "muxed_conn", None)
-    return muxed is not None and not muxed.is_closed and any(muxed is conn for conn in live)
-
-
 class LinkWatch:
     """Remembers each connected peer's gossip stream and reports the links that died.
 
-    A link is dead when, on the same live connection, the library dropped or replaced
-    the peer's outbound gossip stream; when it has had none for `stall_s` (its
-    registration gives up on unexpected errors); when it knows no subscription of the
-    peer for `stall_s` (what that replacement leaves behind, also when it happened
-    before we first looked; every node of ours subscribes to at least one topic); or
-    when the peer's queue has not sent its oldest entry for `stall_s`, plus the time the
-    writes under way to the peer take at `MIN_SEND_RATE` (a write blocked under a peer
-    that stopped reading).
+    A link is dead when the library has had no outbound gossip stream to the peer for
+    `stall_s` (its registration gives up on unexpected errors); when it knows no
+    subscription of the peer for `stall_s` (every node of ours subscribes to at least
+    one topic); or when the peer's queue has not sent its oldest entry for `stall_s`,
+    plus the time the writes under way to the peer take at `MIN_SEND_RATE` (a write
+    blocked under a peer that stopped reading). A stream replaced on the same
+    connection is no symptom: node/p2p/pubsub.py keeps the peer's subscriptions.
     """
 
     def __init__(self, pubsub: Any, stall_s: float) -> None:
@@ -99,34 +86,23 @@ class LinkWatch:
         self._links: dict[ID, _Link] = {}
         self._unregistered: dict[ID, _Symptom] = {}
 
-    def find_dead_links(
-        self, connections: Mapping[ID, Sequence[Any]], now: float
-    ) -> list[tuple[ID, str]]:
-        """(peer, reason) for every connected peer whose gossip link died since the last call.
-
-        `connections` maps each connected peer to its current muxed connections.
-        """
+    def find_dead_links(self, connected: Collection[ID], now: float) -> list[tuple[ID, str]]:
+        """(peer, reason) for every connected peer whose gossip link died since the last call."""
         for table in (self._links, self._unregistered):
-            for gone in [p for p in table if p not in connections]:
+            for gone in [p for p in table if p not in connected]:
                 del table[gone]
         dead = []
-        for peer, live in connections.items():
-            reason = self._check(peer, live, now)
+        for peer in connected:
+            reason = self._check(peer, now)
             if reason is not None:
                 dead.append((peer, reason))
                 self._links.pop(peer, None)
                 self._unregistered.pop(peer, None)
         return dead
 
-    def _check(self, peer: ID, live: Sequence[Any], now: float) -> str | None:
+    def _check(self, peer: ID, now: float) -> str | None:
         stream = self._pubsub.peers.get(peer)
         link = self._links.get(peer)
-        if (
-            link is not None
-            and stream is not link.stream
-            and is_on_live_connection(link.stream, live)
-        ):
-            return "gossip stream dropped or re-opened on a live connection"
         if stream is None:
             self._links.pop(peer, None)  # not registered yet, or its connection closed
             unregistered = self._unregistered.setdefault(peer, _Symptom(now, sightings=0))

@@ -3,7 +3,7 @@
 The hosts form a line h0 - h1 - h2 - h3 (each has its left neighbour as persistent
 peer), so h1's gossip link to h2 is the only way from the left half to the right
 half. Every host publishes `rate` notes per second; at `break_at_s` h1's outbound
-gossip stream to h2 is reset (py-libp2p's failed-write path, see node/p2p/links.py)
+gossip stream to h2 is reset (py-libp2p's failed-write path, see node/p2p/pubsub.py)
 and the run records when the link was repaired, what was lost in between, and the
 delivery latency of every note. `burners` busy-loop processes compete for the CPU.
 
@@ -68,9 +68,9 @@ async def _break_and_watch_repair(nodes: list[P2PNode], at_s: float, run: Run) -
     left, right = nodes[1], nodes[2]
     await trio.sleep(at_s)
     run.broken_at = trio.current_time()
-    await break_gossip_link(left, right.peer_id)
+    broken = await break_gossip_link(left, right.peer_id)
     while not (
-        left.counters["links", "closed_dead"] >= 1
+        left.get_gossip_stream(right.peer_id) not in (None, broken)
         and right.peer_id in left.get_mesh_peers("tx")
         and left.peer_id in right.get_mesh_peers("tx")
     ):

@@ -89,12 +89,19 @@ async def receive(node: P2PNode, topic: str) -> tuple[str, object]:
     return delivery.sender, delivery.value
 
 
-async def break_gossip_link(node: P2PNode, peer: str) -> None:
+async def break_gossip_link(node: P2PNode, peer: str) -> object:
     """Resets `node`'s outbound GossipSub stream to `peer`, leaving the connection up:
-    the next write to it fails inside py-libp2p's sending loop (a dead link mid-stream)."""
-    from libp2p.peer.id import ID
+    the next write to it fails inside py-libp2p's sending loop (a dead link mid-stream).
+    Returns the stream broken."""
+    stream = node.get_gossip_stream(peer)
+    assert stream is not None, f"no gossip stream to {peer}"
+    await stream.reset()
+    return stream
 
-    await node._pubsub.peers[ID.from_base58(peer)].reset()
+
+def count_dead_links_closed(*nodes: P2PNode) -> list[int]:
+    """How many connections each node closed because its gossip link had gone deaf."""
+    return [node.counters["links", "closed_dead"] for node in nodes]
 
 
 class Lines:
