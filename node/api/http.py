@@ -22,6 +22,7 @@ import trio
 log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 16 * 1024
+MAX_READ_BYTES = 64 * 1024
 SERVER_NAME = b"clearnode"
 
 
@@ -72,12 +73,13 @@ class _Connection:
         self.max_body_bytes = max_body_bytes
         self.get_body_limit = get_body_limit
 
-    async def next_event(self) -> h11.Event:
+    async def next_event(self, max_read: int = MAX_READ_BYTES) -> h11.Event:
+        """h11's next event, reading at most `max_read` bytes at a time to get it."""
         while True:
             event = self.conn.next_event()
             if event is not h11.NEED_DATA:
                 return event  # type: ignore[return-value]
-            data = await self.stream.receive_some(65536)
+            data = await self.stream.receive_some(max_read)
             self.conn.receive_data(data)
 
     async def send(self, event: h11.Event) -> None:
@@ -87,7 +89,9 @@ class _Connection:
 
     async def read_request(self) -> Request | None:
         """The next request, or None when the client closed the connection."""
-        event = await self.next_event()
+        # No read of the head takes more than a head may hold: what it takes beyond the
+        # head is body, read before the route's limit is known.
+        event = await self.next_event(MAX_HEADER_BYTES)
         if isinstance(event, h11.ConnectionClosed):
             return None
         assert isinstance(event, h11.Request)
@@ -103,7 +107,9 @@ class _Connection:
         chunks: list[bytes] = []
         size = 0
         while True:
-            part = await self.next_event()
+            # A chunked body has no length to check first: read no more than would
+            # take it one byte past its limit.
+            part = await self.next_event(min(MAX_READ_BYTES, limit - size + 1))
             if isinstance(part, h11.EndOfMessage):
                 break
             assert isinstance(part, h11.Data)

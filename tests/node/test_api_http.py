@@ -1,12 +1,22 @@
 """The HTTP server under a slow client (slowloris): a request whose headers take longer
-than `read_timeout_s` to arrive is dropped, and other clients are served meanwhile."""
+than `read_timeout_s` to arrive is dropped, and other clients are served meanwhile; a
+chunked body past its limit is refused before much more of it is read."""
 
 from __future__ import annotations
 
 import httpx
 import trio
+import trio.testing
 
-from node.api.http import Request, Response, get_bound_port, json_response, serve_http
+from node.api.http import (
+    MAX_HEADER_BYTES,
+    Request,
+    Response,
+    _serve_connection,
+    get_bound_port,
+    json_response,
+    serve_http,
+)
 
 READ_TIMEOUT_S = 1.0
 
@@ -87,3 +97,48 @@ async def test_a_client_slow_but_within_the_timeout_is_answered() -> None:
         assert (await stream.receive_some(4096)).startswith(b"HTTP/1.1 200")
         await stream.aclose()
         nursery.cancel_scope.cancel()
+
+
+class CountingStream(trio.abc.Stream):
+    """A stream that counts the bytes the server took from it before it answered."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.received = 0
+        self.received_before_answer: int | None = None
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        data = await self.inner.receive_some(max_bytes)
+        self.received += len(data)
+        return data
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self.received_before_answer is None:
+            self.received_before_answer = self.received
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_chunked_body_past_its_limit_is_refused_having_read_little_more() -> None:
+    limit = 4096
+    client, server = trio.testing.memory_stream_pair()
+    counting = CountingStream(server)
+    head = b"POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunk = b"400\r\n" + b"x" * 1024 + b"\r\n"
+    await client.send_all(head + chunk * 256)  # 256 KiB queued at once, no length to check
+    with trio.fail_after(5):
+        await _serve_connection(counting, answer, limit, None, READ_TIMEOUT_S, refuse)
+    answered = await client.receive_some(4096)
+    assert answered.startswith(b"HTTP/1.1 413 "), answered
+    # the head's read may take body too (at most MAX_HEADER_BYTES); the body's reads stop
+    # one byte past the limit (and the chunk framing read with it)
+    assert counting.received_before_answer is not None
+    assert counting.received_before_answer <= MAX_HEADER_BYTES + limit + 2 * len(chunk)
