@@ -39,7 +39,7 @@ from fractions import Fraction
 from clearing.default.adl import AdlCandidate, compute_adl
 from clearing.default.default_fund import is_reduce_only
 from clearing.default.events import DefaultEvent, EventKind
-from clearing.default.waterfall import compute_pro_rata, compute_waterfall
+from clearing.default.waterfall import WaterfallResult, compute_pro_rata, compute_waterfall
 from clearing.position import compute_fill
 from clearing.risk.arrays import RiskArrays
 from clearing.risk.margin import (
@@ -178,6 +178,7 @@ def process_liquidations(
             solvent_left -= 1
         if is_due(key, account, ctx, overdue):
             run.liquidate(key)
+    run.cover_house_loss()
     after = DefaultBook(run.accounts, run.contributions, book.required, run.assessable)
     return after, tuple(run.events)
 
@@ -315,6 +316,11 @@ class _Run:
         self.emit(EventKind.OWN_CONTRIBUTION_USED, key, result.from_own_contribution)
         self.pay(self.insurance, key, result.from_insurance)
         self.emit(EventKind.INSURANCE_USED, key, result.from_insurance, counterparty=self.insurance)
+        self.pay_mutualised(key, result)
+        return result.to_adl
+
+    def pay_mutualised(self, key: AccountKey, result: WaterfallResult) -> None:
+        """The survivors' layers of ``result``: their contributions, then assessments."""
         for payer, amount in result.from_members:
             self.take_contribution(payer, key, amount)
             self.emit(EventKind.CONTRIBUTION_MUTUALISED, (payer, -1), amount, counterparty=key)
@@ -322,7 +328,32 @@ class _Run:
             self.assessable[payer] -= amount
             self.pay((payer, 0), key, amount)  # from its sub-account 0, as contributions are
             self.emit(EventKind.ASSESSED, (payer, 0), amount, counterparty=key)
-        return result.to_adl
+
+    def cover_house_loss(self) -> None:
+        """Run the clearing house's own loss down the survivors' layers.
+
+        The house holds a defaulter's lots until its auctions close; a price move in
+        between costs it variation margin, and once that passes the insurance fund the
+        house's equity is negative: a deficit that halted withdrawals for good, since no
+        layer ever met it. It is a cost of those defaults, met as theirs are (the others'
+        contributions, assessments, then deleveraging the lots the house holds), and
+        recorded as a default of the house's account. A run that nobody could pay into
+        changes nothing, so a deficit no layer can meet is not recorded again each block.
+        """
+        house = self.accounts[self.insurance]
+        if house.equity >= 0:
+            return
+        saved = (dict(self.accounts), dict(self.contributions), dict(self.assessable))
+        emitted = len(self.events)
+        result = compute_waterfall(self.insurance[0], -house.equity, 0, 0, 0, self.contributions,
+                                   self.get_assessment_capacity())  # fmt: skip
+        self.emit(EventKind.COLLATERAL_SEIZED, self.insurance, 0)  # a default's first step
+        self.pay_mutualised(self.insurance, result)
+        if result.to_adl:
+            self.deleverage(self.insurance, result.to_adl)
+        if self.accounts[self.insurance].equity == house.equity:
+            self.accounts, self.contributions, self.assessable = saved
+            del self.events[emitted:]
 
     def get_assessment_capacity(self) -> dict[bytes, int]:
         """What each survivor can be assessed now: what its cap leaves, and no more than

@@ -27,6 +27,7 @@ from clearing.default.default_fund import (
     get_contribution_events,
 )
 from clearing.default.events import DefaultEvent, EventKind
+from clearing.default.house import get_house_equity
 from clearing.default.liquidation import (
     AccountKey,
     DefaultBook,
@@ -104,7 +105,7 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
         return []
     params = setup.params
     overdue = get_overdue_calls(state)
-    if not overdue and not is_any_below_maintenance(state):
+    if not overdue and not is_any_below_maintenance(state) and get_house_equity(state) >= 0:
         return []  # the common block: no snapshot of the book needed
     ctx_margin = MarginContext(get_risk_arrays(state, setup), state.mark_prices, params.k_num,
                                params.k_den, params.liquidation)  # fmt: skip

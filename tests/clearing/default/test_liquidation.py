@@ -158,3 +158,30 @@ def test_a_reduce_only_backstop_is_passed_over_for_the_insurance_account() -> No
     topped_up = DefaultBook(accounts, {BACKSTOP[0]: 100}, {BACKSTOP[0]: 100})
     after, _ = process_liquidations(topped_up, CTX, (BACKSTOP,), INSURANCE)
     assert after.accounts[BACKSTOP].positions == (("X", 14, 1000),)
+
+
+def test_the_houses_loss_on_lots_it_holds_runs_down_the_survivors_layers() -> None:
+    """The house took 10 lots of X for a default; the price fell before its auction closed
+    and the insurance fund met only part of the variation margin: equity -5,000."""
+    short = (MEMBERS[0], 0)
+    accounts = {
+        INSURANCE: RiskAccount(-5000, 0, (("X", 10, 1000),)),
+        short: RiskAccount(40_000, 0, (("X", -10, 1500),)),  # gained 5,000 on the fall
+    }
+    book = DefaultBook(accounts, {MEMBERS[1]: 3000}, {}, {})
+    after, events = process_liquidations(book, CTX, (), INSURANCE)
+    assert [e.kind for e in events] == [
+        EventKind.COLLATERAL_SEIZED,
+        EventKind.CONTRIBUTION_MUTUALISED,
+        EventKind.DELEVERAGED,
+    ]
+    assert after.contributions[MEMBERS[1]] == 0
+    assert after.accounts[INSURANCE] == RiskAccount(0, 0, ())  # whole, and flat
+    assert after.accounts[short].cash == 40_000 - 2000 and after.accounts[short].positions == ()
+    assert total_value(after) == total_value(book) and net_lots(after) == {}
+
+
+def test_a_house_loss_no_layer_can_meet_changes_nothing_and_is_not_recorded_again() -> None:
+    accounts = {INSURANCE: RiskAccount(-5000, 0, ()), (MEMBERS[0], 0): RiskAccount(100, 0, ())}
+    book = DefaultBook(accounts, {MEMBERS[0]: 0}, {}, {MEMBERS[0]: 0})
+    assert process_liquidations(book, CTX, (), INSURANCE) == (book, ())
