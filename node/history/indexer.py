@@ -1,0 +1,101 @@
+"""From a committed block's result to its history rows, and the start-up catch-up of a
+store whose history is behind its blocks (a store written before the history existed).
+
+An event names a member in its `member` or `counterparty` field; each member's row holds
+its own side only (`get_own_event`). Fills, rejected trades, funding, variation margin,
+fees, deposits, withdrawals and transfers are in the transactions' results; margin calls,
+conversions, liquidations, auctions, assessments, default-fund contributions and
+settlements are end-of-block events: both are indexed, in block order.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from clearing.block import BlockResult
+from clearing.default.house import HOUSE
+from clearing.events import Event
+from clearing.genesis import Genesis
+from consensus.types import Block
+from node.app import ClearingApp
+from node.history.store import BlockHistory, HistoryRow
+from node.storage import NodeStore, StorageError
+
+log = logging.getLogger(__name__)
+
+PARTIES = (("member", "sub_account"), ("counterparty", "counterparty_sub_account"))
+"""The event fields that name a party to what happened, with its sub-account (a
+`recipient` or a `token` is an address too, but not of a member the event is about)."""
+CATCH_UP_BATCH = 256
+"""Blocks of history written per transaction while catching up."""
+
+
+def get_named_members(event: Event) -> set[bytes]:
+    names = {name for name, _ in PARTIES}
+    return {v for k, v in event.data if k in names and isinstance(v, bytes) and v}
+
+
+def get_own_event(event: Event, member: bytes) -> Event:
+    """`event` as `member` may read it: without the other party's address and sub-account,
+    unless that party is the clearing house. A member learns what happened to its own
+    account, not whose account was on the other side (the defaulter does not learn who
+    was deleveraged or assessed, the backstop whose lots it took)."""
+    data = dict(event.data)
+    hidden: set[str] = set()
+    for address, sub_account in PARTIES:
+        other = data.get(address)
+        if isinstance(other, bytes) and other not in (member, HOUSE[0]):
+            hidden |= {address, sub_account}
+    return Event(event.kind, tuple((k, v) for k, v in event.data if k not in hidden))
+
+
+def get_block_history(result: BlockResult) -> BlockHistory:
+    """One row per (event, member it names), numbered in block order."""
+    found = [
+        *(("tx", i, e) for i, r in enumerate(result.tx_results) for e in r.events),
+        *(("block", -1, e) for e in result.events),
+    ]
+    rows = [
+        HistoryRow(member, result.height, seq, source, index, get_own_event(event, member))
+        for seq, (source, index, event) in enumerate(found)
+        for member in sorted(get_named_members(event))
+    ]
+    return BlockHistory(result.height, rows)
+
+
+def get_last_block_history(app: ClearingApp, height: int) -> BlockHistory:
+    """The history of block `height`, which `app` has just finalized (the block store
+    saves a block right after the app applied it)."""
+    result = app.last_result
+    if result is None or result.height != height:
+        raise StorageError(
+            f"block {height} is saved, but the app last applied {result and result.height}"
+        )
+    return get_block_history(result)
+
+
+def catch_up_history(store: NodeStore, genesis: Genesis) -> int:
+    """Writes the history of the stored blocks the history has not reached, by applying
+    them again from genesis to a separate app (the rows need each block's results, which
+    only applying gives); returns how many blocks were indexed."""
+    start, latest = store.history_height(), store.latest_height()
+    if start >= latest:
+        return 0
+    log.info("history is at height %d, blocks at %d: indexing the stored blocks", start, latest)
+    app = ClearingApp(genesis)
+    batch: list[BlockHistory] = []
+    for stored in store.iter_blocks(after=0, up_to=latest):
+        app.finalize_block(Block.decode(stored.block))
+        result = app.last_result
+        assert result is not None and result.height == stored.height
+        if result.state_root != stored.state_root:
+            raise StorageError(
+                f"{store.path}: block {stored.height} gives a different state root again;"
+                " its history cannot be derived"
+            )
+        if stored.height > start:
+            batch.append(get_block_history(result))
+        if len(batch) == CATCH_UP_BATCH or (batch and stored.height == latest):
+            store.save_history(batch)
+            batch = []
+    return latest - start
