@@ -90,7 +90,7 @@ class SqliteBlockStore:
         store: NodeStore,
         genesis_root: bytes,
         snapshots: SnapshotSchedule | None = None,
-        get_history: Callable[[int], BlockHistory] | None = None,
+        get_history: Callable[[Block], BlockHistory] | None = None,
     ) -> None:
         self.store = store
         self.genesis_root = genesis_root
@@ -124,7 +124,7 @@ class SqliteBlockStore:
             None if schedule is None else schedule.get_snapshot(block.height),
             None if schedule is None else schedule.kept,
             [compute_tx_hash(tx) for tx in block.txs],
-            None if self.get_history is None else self.get_history(block.height),
+            None if self.get_history is None else self.get_history(block),
         )
 
     def get_synced(self, height: int) -> SyncedBlock | None:

@@ -11,11 +11,14 @@ settlements are end-of-block events: both are indexed, in block order.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
-from clearing.block import BlockResult
+from clearing.block import BlockResult, TxResult
 from clearing.default.house import HOUSE
-from clearing.events import Event
+from clearing.events import Event, make_event
 from clearing.genesis import Genesis
+from clearing.trade import TradeBatch
+from clearing.tx import decode_tx
 from consensus.types import Block
 from node.app import ClearingApp
 from node.history.store import BlockHistory, HistoryRow
@@ -49,12 +52,35 @@ def get_own_event(event: Event, member: bytes) -> Event:
     return Event(event.kind, tuple((k, v) for k, v in event.data if k not in hidden))
 
 
-def get_block_history(result: BlockResult) -> BlockHistory:
-    """One row per (event, member it names), numbered in block order."""
+def get_fills(raw: bytes, result: TxResult) -> list[Event]:
+    """A committed trade batch's cleared trades, one `fill` per side. Clearing emits no
+    event per trade (only the batch's counts and each rejected trade), so a member's
+    fills are read from the batch itself, less the trades its result rejected."""
+    if not result.is_ok():
+        return []
+    batch = decode_tx(raw)
+    if not isinstance(batch, TradeBatch):
+        return []
+    rejected = {e.get("trade_id") for e in result.events if e.kind == "trade_rejected"}
+    return [
+        make_event("fill", member=member, sub_account=sub_account, side=side,
+                   venue=batch.venue_id, trade_id=t.trade_id, instrument=t.instrument_id,
+                   quantity=t.quantity, price=t.price)
+        for t in batch.trades if t.trade_id not in rejected
+        for member, sub_account, side in ((t.buyer, t.buyer_sub_account, "buy"),
+                                          (t.seller, t.seller_sub_account, "sell"))
+    ]  # fmt: skip
+
+
+def get_block_history(txs: Sequence[bytes], result: BlockResult) -> BlockHistory:
+    """One row per (event, member it names), numbered in block order: each transaction's
+    fills and events, then the end-of-block events."""
     found = [
-        *(("tx", i, e) for i, r in enumerate(result.tx_results) for e in r.events),
+        *(("tx", i, e)
+          for i, (raw, r) in enumerate(zip(txs, result.tx_results, strict=True))
+          for e in (*get_fills(raw, r), *r.events)),
         *(("block", -1, e) for e in result.events),
-    ]
+    ]  # fmt: skip
     rows = [
         HistoryRow(member, result.height, seq, source, index, get_own_event(event, member))
         for seq, (source, index, event) in enumerate(found)
@@ -63,15 +89,14 @@ def get_block_history(result: BlockResult) -> BlockHistory:
     return BlockHistory(result.height, rows)
 
 
-def get_last_block_history(app: ClearingApp, height: int) -> BlockHistory:
-    """The history of block `height`, which `app` has just finalized (the block store
-    saves a block right after the app applied it)."""
+def get_last_block_history(app: ClearingApp, block: Block) -> BlockHistory:
+    """The history of `block`, which `app` has just finalized (the block store saves a
+    block right after the app applied it)."""
     result = app.last_result
-    if result is None or result.height != height:
-        raise StorageError(
-            f"block {height} is saved, but the app last applied {result and result.height}"
-        )
-    return get_block_history(result)
+    if result is None or result.height != block.height:
+        applied = None if result is None else result.height
+        raise StorageError(f"block {block.height} is saved, but the app last applied {applied}")
+    return get_block_history(block.txs, result)
 
 
 def catch_up_history(store: NodeStore, genesis: Genesis) -> int:
@@ -85,7 +110,8 @@ def catch_up_history(store: NodeStore, genesis: Genesis) -> int:
     app = ClearingApp(genesis)
     batch: list[BlockHistory] = []
     for stored in store.iter_blocks(after=0, up_to=latest):
-        app.finalize_block(Block.decode(stored.block))
+        block = Block.decode(stored.block)
+        app.finalize_block(block)
         result = app.last_result
         assert result is not None and result.height == stored.height
         if result.state_root != stored.state_root:
@@ -94,7 +120,7 @@ def catch_up_history(store: NodeStore, genesis: Genesis) -> int:
                 " its history cannot be derived"
             )
         if stored.height > start:
-            batch.append(get_block_history(result))
+            batch.append(get_block_history(block.txs, result))
         if len(batch) == CATCH_UP_BATCH or (batch and stored.height == latest):
             store.save_history(batch)
             batch = []

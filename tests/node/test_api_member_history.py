@@ -53,7 +53,7 @@ class Harness:
         result = self.box.apply(txs)
         self.store.save_block(
             result.height, b"block", b"cert", result.state_root,
-            history=get_block_history(result),
+            history=get_block_history(txs, result),
         )  # fmt: skip
         self.app.record_block(txs, result)
         return result

@@ -6,19 +6,33 @@ from __future__ import annotations
 from clearing.block import BlockResult, TxResult
 from clearing.default.house import HOUSE
 from clearing.events import make_event
+from clearing.sandbox import derive_ed25519_key
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import encode_tx
 from node.history.indexer import get_block_history
 from tests.node.test_api import ALICE, BOB
 
 
-def test_rows_number_the_block_s_events_tx_first_then_end_of_block() -> None:
-    fill = make_event("fill", member=ALICE.address, sub_account=0, quantity=3)
+def test_a_batch_s_cleared_trades_are_fills_of_both_sides_in_block_order() -> None:
+    trades = tuple(
+        Trade(n, "BTC-PERP", ALICE.address, 0, BOB.address, 2, 60_000_000, n) for n in (1, 2)
+    )
+    raw = encode_tx(sign_trade_batch(derive_ed25519_key("venue-alpha"), 1, "alpha", 7, trades))
+    rejected = make_event("trade_rejected", venue="alpha", trade_id=2, code="X", detail="")
     call = make_event("margin_call", member=BOB.address, sub_account=1, amount_due=7)
-    result = BlockResult(4, (TxResult("ok", "", (fill,)),), (call,), bytes(32))
-    rows = get_block_history(result).rows
-    assert [(r.member, r.height, r.seq, r.source, r.index) for r in rows] == [
-        (ALICE.address, 4, 0, "tx", 0),
-        (BOB.address, 4, 1, "block", -1),
+    result = BlockResult(4, (TxResult("ok", "", (rejected,)),), (call,), bytes(32))
+    rows = get_block_history([raw], result).rows
+    assert [(r.member, r.seq, r.source, r.index, r.event.kind) for r in rows] == [
+        (ALICE.address, 0, "tx", 0, "fill"),
+        (BOB.address, 1, "tx", 0, "fill"),
+        (BOB.address, 3, "block", -1, "margin_call"),
     ]
+    assert dict(rows[1].event.data) == {
+        "member": BOB.address, "sub_account": 2, "side": "sell", "venue": "alpha",
+        "trade_id": 1, "instrument": "BTC-PERP", "quantity": 1, "price": 60_000_000,
+    }  # fmt: skip
+    refused = BlockResult(4, (TxResult("BadSignature", "", ()),), (), bytes(32))
+    assert get_block_history([raw], refused).rows == []
 
 
 def test_each_party_reads_its_own_side_and_the_house_stays_named() -> None:
@@ -27,7 +41,7 @@ def test_each_party_reads_its_own_side_and_the_house_stays_named() -> None:
                        counterparty_sub_account=2)  # fmt: skip
     sold = make_event("collateral_sold", member=BOB.address, sub_account=0, quanta=4,
                       counterparty=HOUSE[0], counterparty_sub_account=0)  # fmt: skip
-    rows = get_block_history(BlockResult(1, (), (taken, sold), bytes(32))).rows
+    rows = get_block_history((), BlockResult(1, (), (taken, sold), bytes(32))).rows
     (alices,) = [r for r in rows if r.member == ALICE.address]
     assert dict(alices.event.data) == {"member": ALICE.address, "sub_account": 0,
                                        "instrument": "BTC-PERP", "quantity": 5}  # fmt: skip

@@ -20,7 +20,7 @@ def block_history(height: int, events_per_member: int = 2) -> BlockHistory:
         make_event("fill", member=m, n=n) for m in (ALICE.address, BOB.address)
         for n in range(events_per_member)
     )  # fmt: skip
-    return get_block_history(BlockResult(height, (), events, bytes(32)))
+    return get_block_history((), BlockResult(height, (), events, bytes(32)))
 
 
 def save(store: NodeStore, height: int, history: BlockHistory | None) -> None:
