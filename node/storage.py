@@ -208,8 +208,17 @@ class NodeStore:
             self._db.executemany(
                 "DELETE FROM pending_txs WHERE tx_hash = ?", ((h,) for h in included)
             )
-            if history is not None and get_history_height(self._db) == height - 1:
-                write_block_history(self._db, history)
+            if history is not None:
+                reached = get_history_height(self._db)
+                if reached == height - 1:
+                    write_block_history(self._db, history)
+                else:
+                    log.warning(
+                        "history of block %d not written: the history reaches block %d "
+                        "(it is indexed from the blocks at the next start)",
+                        height,
+                        reached,
+                    )
 
     def history_height(self) -> int:
         """The last block whose history rows are written (0: none)."""

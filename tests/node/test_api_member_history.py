@@ -144,6 +144,11 @@ async def test_pages_follow_the_cursor_and_skip_nothing(
         page = await read_events(api, ALICE.address, {"cursor": page["nextCursor"]})
     assert everything == sorted(set(everything)) and len(everything) >= 4
     assert page["historyHeight"] == 2
+    body = {**events_query(api.box, ALICE.address), "format": "csv"}
+    first_csv = await api.client.post("/v1/accounts/events", json=body)
+    assert json.loads(first_csv.headers["x-next-cursor"]) == dict(
+        zip(("height", "seq"), everything[1], strict=True)
+    )
     later = await read_events(api, ALICE.address, from_height=2)
     assert {e["height"] for e in later["events"]} == {2}
 
@@ -191,3 +196,12 @@ async def test_the_account_proof_verifies_against_the_committed_root(api: Harnes
     bobs = signed_query(api.box, "AccountProof", ALICE.address, 0, signer=BOB.private_key)
     stranger = await api.client.post("/v1/accounts/proof", json=bobs)
     assert stranger.status_code == 401 and found["account"] not in stranger.text
+
+
+async def test_an_api_without_a_history_store_says_so(api: Harness) -> None:
+    app = ApiApp(api.app.node, clock_ms=lambda: NOW_MS)
+    async with serve_app(app, MAX_BODY) as client:
+        response = await client.post(
+            "/v1/accounts/events", json=events_query(api.box, ALICE.address)
+        )
+    assert response.status_code == 503 and response.json()["error"]["type"] == "NoHistory"

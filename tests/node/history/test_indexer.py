@@ -3,13 +3,17 @@ order; a store whose history is behind its blocks catches up from them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from clearing.block import BlockResult, TxResult
 from clearing.default.house import HOUSE
 from clearing.events import make_event
-from clearing.sandbox import derive_ed25519_key
+from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
-from node.history.indexer import get_block_history
+from node.history.indexer import catch_up_history, get_block_history
+from node.storage import NodeStore
+from tests.node.netsupport import example_genesis, write_trading_chain
 from tests.node.test_api import ALICE, BOB
 
 
@@ -50,3 +54,18 @@ def test_each_party_reads_its_own_side_and_the_house_stays_named() -> None:
                        "counterparty_sub_account": 2}  # fmt: skip
     assert bobs[1]["counterparty"] == HOUSE[0]  # the clearing house is no member's secret
     assert len(rows) == 4  # and the house has its own row of the sale
+
+
+def test_a_store_without_history_is_indexed_from_its_blocks_once(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite3"
+    write_trading_chain(path, 6, None)  # set-up block, then 5 batches of 12 trades
+    m0 = derive_member_key("m0").address
+    with NodeStore(path) as store:
+        assert store.history_height() == 0
+        assert catch_up_history(store, example_genesis()) == 6
+        rows = store.read_history(m0, None, 1000)
+        assert catch_up_history(store, example_genesis()) == 0
+        assert store.read_history(m0, None, 1000) == rows
+    fills = [r for r in rows if r.event.kind == "fill"]
+    assert len(fills) == 5 * 6  # m0 is buyer or seller in 6 of each batch's 12 trades
+    assert {r.event.kind for r in rows} >= {"collateral_credited", "venue_authorisation"}
