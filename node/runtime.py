@@ -82,7 +82,8 @@ class SqliteBlockStore:
     """consensus.app.BlockStore over the node's SQLite store (bytes as committed).
 
     With a `SnapshotSchedule`, `save_block` (called right after the app finalized the
-    block) stores the state snapshot in the block's own transaction.
+    block) stores the state snapshot in the block's own transaction; with `get_history`,
+    the members' history rows of the block too (node/history/).
     """
 
     def __init__(
