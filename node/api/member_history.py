@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from clearing.root import compute_state_root, get_account_proof
@@ -30,6 +31,8 @@ from node.storage import NodeStore
 if TYPE_CHECKING:
     from node.api.app import ApiApp, RouteHandler
 
+PRIVATE = (("Cache-Control", "no-store"),)
+"""A member's own data: no proxy or browser cache keeps it."""
 PAGE_EVENTS = 500
 """Rows per answer, at most; `nextCursor` continues after the last one."""
 FORMATS = ("json", "csv")
@@ -78,10 +81,11 @@ class MemberHistoryRoutes:
         page, more = rows[:PAGE_EVENTS], len(rows) > PAGE_EVENTS
         next_cursor = {"height": page[-1].height, "seq": page[-1].seq} if more else None
         if output == "csv":
-            headers = () if next_cursor is None else (("X-Next-Cursor", json.dumps(next_cursor)),)
-            return Response(200, write_csv(page), "text/csv; charset=utf-8", headers)
-        return json_response(
-            200,
+            more_header = (
+                () if next_cursor is None else (("X-Next-Cursor", json.dumps(next_cursor)),)
+            )
+            return Response(200, write_csv(page), "text/csv; charset=utf-8", PRIVATE + more_header)
+        return private_json(
             {
                 "member": hex0x(member),
                 "fromHeight": from_height,
@@ -107,8 +111,7 @@ class MemberHistoryRoutes:
         if found is None:
             raise ApiError(404, "UnknownMember", f"no account of {hex0x(member)} in the state")
         account, proof = found
-        return json_response(
-            200,
+        return private_json(
             {
                 "chainId": self.app.node.chain_id,
                 "member": hex0x(member),
@@ -118,6 +121,10 @@ class MemberHistoryRoutes:
                 "proof": hex0x(proof.encode()),
             },
         )
+
+
+def private_json(payload: object) -> Response:
+    return replace(json_response(200, payload), headers=PRIVATE)
 
 
 def parse_cursor(obj: object, from_height: int) -> tuple[int, int]:

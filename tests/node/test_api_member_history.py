@@ -158,6 +158,7 @@ async def test_csv_has_a_header_row_and_money_as_integers(api: Harness) -> None:
     body = {**events_query(api.box, ALICE.address), "format": "csv"}
     response = await api.client.post("/v1/accounts/events", json=body)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.headers["cache-control"] == "no-store"
     rows = list(csv.reader(io.StringIO(response.text)))
     assert tuple(rows[0]) == member_history.CSV_COLUMNS
     (credit,) = [r for r in rows[1:] if "123456789" in r[6]]
@@ -184,6 +185,7 @@ async def test_the_account_proof_verifies_against_the_committed_root(api: Harnes
     response = await api.client.post("/v1/accounts/proof", json=query)
     assert response.status_code == 200, response.text
     found = response.json()
+    assert response.headers["cache-control"] == "no-store"
     assert found["height"] == result.height
     assert found["stateRoot"] == "0x" + result.state_root.hex()
     account, proof = (bytes.fromhex(found[k][2:]) for k in ("account", "proof"))
