@@ -15,6 +15,8 @@ import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import trio
+
 from clearing.root import compute_state_root, get_account_proof
 from node.api.bodies import (
     ACCOUNT_EVENTS_FIELDS,
@@ -77,7 +79,8 @@ class MemberHistoryRoutes:
         obj = parse_json_object(request.body)
         after = parse_cursor(obj.get("cursor"), from_height)
         output = parse_format(obj.get("format", "json"))
-        rows = store.read_history(member, after, PAGE_EVENTS + 1)
+        # off the event loop: a page is a few ms of SQLite, consensus shares the loop
+        rows = await trio.to_thread.run_sync(store.read_history, member, after, PAGE_EVENTS + 1)
         page, more = rows[:PAGE_EVENTS], len(rows) > PAGE_EVENTS
         next_cursor = {"height": page[-1].height, "seq": page[-1].seq} if more else None
         if output == "csv":
