@@ -40,6 +40,8 @@ from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_ti
 from node.config import ConfigError, NodeConfig, load_config
 from node.driver import Driver, DriverConfig
 from node.driver import Genesis as DriverGenesis
+from node.history.indexer import catch_up_history, get_last_block_history
+from node.history.store import BlockHistory
 from node.keys import NODE_KEY, VALIDATOR_KEY, load_key
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.mempool import Mempool, MempoolError, compute_tx_hash
@@ -80,15 +82,21 @@ class SqliteBlockStore:
     """consensus.app.BlockStore over the node's SQLite store (bytes as committed).
 
     With a `SnapshotSchedule`, `save_block` (called right after the app finalized the
-    block) stores the state snapshot in the block's own transaction.
+    block) stores the state snapshot in the block's own transaction; with `get_history`,
+    the members' history rows of the block too (node/history/).
     """
 
     def __init__(
-        self, store: NodeStore, genesis_root: bytes, snapshots: SnapshotSchedule | None = None
+        self,
+        store: NodeStore,
+        genesis_root: bytes,
+        snapshots: SnapshotSchedule | None = None,
+        get_history: Callable[[Block], BlockHistory] | None = None,
     ) -> None:
         self.store = store
         self.genesis_root = genesis_root
         self.snapshots = snapshots
+        self.get_history = get_history
 
     def get_height(self) -> int:
         return self.store.latest_height()
@@ -117,6 +125,7 @@ class SqliteBlockStore:
             None if schedule is None else schedule.get_snapshot(block.height),
             None if schedule is None else schedule.kept,
             [compute_tx_hash(tx) for tx in block.txs],
+            None if self.get_history is None else self.get_history(block),
         )
 
     def get_synced(self, height: int) -> SyncedBlock | None:
@@ -323,6 +332,7 @@ async def run_node(
     store = NodeStore(config.storage.path)
     try:
         restore_state(app, store)
+        catch_up_history(store, genesis)
         wal = Wal(FileWalStorage(config.storage.wal_path))
         compact_wal(wal, store.latest_height() + 1)
         signer = get_validator_signer(config, genesis, wal)
@@ -351,6 +361,7 @@ async def run_node(
                 config.storage.snapshots_kept,
                 lambda: encode_snapshot(app.state),
             ),
+            functools.partial(get_last_block_history, app),
         )
         services = get_enabled_services(config, NodeContextInputs(genesis, signer is not None))
         topics = [*get_topics(), *(topic for service in services for topic in service.topics)]

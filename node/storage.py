@@ -23,7 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-SCHEMA_VERSION = 2
+from node.history.store import (
+    SCHEMA as HISTORY_SCHEMA,
+)
+from node.history.store import (
+    BlockHistory,
+    HistoryRow,
+    get_history_height,
+    read_history_page,
+    write_block_history,
+)
+
+SCHEMA_VERSION = 3
 S = TypeVar("S")
 log = logging.getLogger(__name__)
 
@@ -56,6 +67,8 @@ CREATE TABLE pending_txs (
     tx BLOB NOT NULL
 );
 """,
+    # version 2 -> 3: each member's history (node.history.store)
+    2: HISTORY_SCHEMA,
 }
 """From each version, the statements that make the next one."""
 
@@ -169,11 +182,14 @@ class NodeStore:
         snapshot: bytes | None = None,
         snapshots_kept: int | None = None,
         included: Sequence[bytes] = (),
+        history: BlockHistory | None = None,
     ) -> None:
         """Store block `height` (= latest + 1) with its certificate and resulting state root,
         and optionally the state snapshot after it (pruned to the `snapshots_kept` newest),
         in one transaction: a snapshot never exists without its block, and the pending
-        transactions the block includes (hashes `included`) are forgotten with it."""
+        transactions the block includes (hashes `included`) are forgotten with it, and the
+        members' `history` rows of the block are written with it (when the history has
+        reached the block before; else the start-up catch-up writes them)."""
         with self._lock, self._transaction():
             latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
             if height != latest + 1:
@@ -192,6 +208,37 @@ class NodeStore:
             self._db.executemany(
                 "DELETE FROM pending_txs WHERE tx_hash = ?", ((h,) for h in included)
             )
+            if history is not None:
+                reached = get_history_height(self._db)
+                if reached == height - 1:
+                    write_block_history(self._db, history)
+                else:
+                    log.warning(
+                        "history of block %d not written: the history reaches block %d "
+                        "(it is indexed from the blocks at the next start)",
+                        height,
+                        reached,
+                    )
+
+    def history_height(self) -> int:
+        """The last block whose history rows are written (0: none)."""
+        with self._lock:
+            return get_history_height(self._db)
+
+    def save_history(self, blocks: Sequence[BlockHistory]) -> None:
+        """The history of stored blocks the history had not reached, in one transaction;
+        a block it already holds is skipped, so a repeated catch-up duplicates nothing."""
+        with self._lock, self._transaction():
+            for history in blocks:
+                if history.height == get_history_height(self._db) + 1:
+                    write_block_history(self._db, history)
+
+    def read_history(
+        self, member: bytes, after: tuple[int, int] | None, limit: int
+    ) -> list[HistoryRow]:
+        """`member`'s history rows after cursor (height, seq) `after`, oldest first."""
+        with self._lock:
+            return read_history_page(self._db, member, after, limit)
 
     def load_block(self, height: int) -> StoredBlock | None:
         with self._lock:

@@ -1,5 +1,5 @@
 """`python -m proofs.verify REPORT [--validators FILE] [--chain-id ID] [--member ADDRESS
---openings FILE]`.
+--openings FILE]`, or `--account-proof FILE --state-root ROOT [--height H]`.
 
 Checks everything about a solvency report that needs only public data (and,
 for a member, its own openings), prints each check and a final verdict.
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
 from proofs.errors import DecodeError
 from proofs.group import FAST, REFERENCE
 from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
@@ -29,7 +30,18 @@ class UsageError(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("report", help="report file: msgpack bytes, hex, or JSON {'report': hex}")
+    parser.add_argument(
+        "report", nargs="?", help="report file: msgpack bytes, hex, or JSON {'report': hex}"
+    )
+    parser.add_argument(
+        "--account-proof",
+        metavar="FILE",
+        help="instead of a report: your account proof (POST /v1/accounts/proof's answer)",
+    )
+    parser.add_argument(
+        "--state-root", metavar="HEX", help="the committed state root the account proof must match"
+    )
+    parser.add_argument("--height", type=int, help="the height the account proof must be for")
     parser.add_argument(
         "--validators",
         metavar="FILE",
@@ -122,8 +134,36 @@ def _print_verdict(title: str, verdict: Verdict) -> None:
         print(f"  FAIL  {line}")
 
 
+def check_account(args: argparse.Namespace) -> int:
+    """`--account-proof FILE --state-root ROOT [--height H]`."""
+    if args.report is not None or args.state_root is None:
+        raise UsageError("--account-proof takes --state-root (and --height), not a report")
+    try:
+        root = bytes.fromhex(strip_0x(args.state_root))
+    except ValueError as exc:
+        raise UsageError(f"--state-root {args.state_root!r} is not hex") from exc
+    try:
+        found = AccountProofFile.from_json(_read(Path(args.account_proof)))
+        member = check_account_proof(found, root, args.height)
+    except AccountProofError as exc:
+        print(f"account proof {args.account_proof}: {type(exc).__name__}: {exc}")
+        print("VERDICT: INVALID")
+        return EXIT_INVALID
+    print(f"account of 0x{found.member.hex()} at height {found.height} under 0x{root.hex()}")
+    for sub_id, sub in sorted(member.sub_accounts.items()):
+        collateral = sum(sub.collateral.values())
+        print(f"  sub-account {sub_id}: cash {sub.cash}, collateral quanta {collateral}, "
+              f"{len(sub.positions)} positions")  # fmt: skip
+    print("VERDICT: VALID")
+    return EXIT_VALID
+
+
 def check(args: argparse.Namespace) -> int:
     """Run the checks; raises UsageError for bad arguments."""
+    if args.account_proof is not None:
+        return check_account(args)
+    if args.report is None:
+        raise UsageError("give a report file, or --account-proof")
     if (args.member is None) != (args.openings is None):
         raise UsageError("--member and --openings go together")
     gens: Generators[Any] = get_generators(REFERENCE if args.backend == "py-ecc" else FAST)

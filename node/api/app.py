@@ -28,7 +28,6 @@ from clearing.withdrawable import get_withdrawable
 from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
 from node.api.bodies import (
-    ACCOUNT_EVENTS_FIELDS,
     ACCOUNT_QUERY_FIELDS,
     hex0x,
     parse_account_query,
@@ -38,7 +37,7 @@ from node.api.bodies import (
 from node.api.errors import ApiError, api_error_from, error_response
 from node.api.events import EventBroker
 from node.api.http import Request, Response, json_response, serve_http
-from node.api.member_events import RecentMemberEvents, get_member_event_view
+from node.api.member_history import MemberHistoryRoutes
 from node.api.openapi import RouteDoc, build_document
 from node.api.service import NodeInterface
 from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs, get_outcome_view
@@ -46,6 +45,7 @@ from node.clock import wall_clock_ms
 from node.limits import MAX_API_BODY_BYTES
 from node.mempool import MempoolError
 from node.metrics import CONTENT_TYPE, NodeMetrics
+from node.storage import NodeStore
 
 API_VERSION = "1.0.0"
 QUERY_MAX_AGE_MS = 60_000
@@ -75,6 +75,7 @@ class ApiApp:
         clock_ms: Callable[[], int] = wall_clock_ms,
         query_max_age_ms: int = QUERY_MAX_AGE_MS,
         tx_window_blocks: int = TX_WINDOW_BLOCKS,
+        history_store: NodeStore | None = None,
     ) -> None:
         self.node = node
         self.broker = broker if broker is not None else EventBroker()
@@ -82,11 +83,11 @@ class ApiApp:
         self.clock_ms = clock_ms
         self.query_max_age_ms = query_max_age_ms
         self.recent_txs = RecentTxs(tx_window_blocks)
-        self.member_events = RecentMemberEvents(tx_window_blocks)
         self.port = 0  # the bound port, once served (see serve.py)
         self.routes: list[Route] = []
         self.openapi: dict[str, Any] = {}
         self.add_routes(self._table(tx_window_blocks))
+        self.add_routes(MemberHistoryRoutes(self, history_store).table())
 
     def add_routes(self, table: list[tuple[RouteDoc, RouteHandler]]) -> None:
         """Serve more routes (node services add theirs) and document them in /openapi.json."""
@@ -112,11 +113,6 @@ class ApiApp:
                       "Read your own sub-account, margin and liquidation prices "
                       "(EIP-712 signed by the member)", "AccountQuery", "Account",
                       errors=(401, 415)), self.post_account_query),
-            (RouteDoc("POST", "/v1/accounts/events", "queryAccountEvents",
-                      "Read your own events (margin calls, conversions, liquidations, auctions, "
-                      f"assessments...) of the last {tx_window_blocks} blocks, from a height "
-                      "(EIP-712 signed by the member)", "AccountEventsQuery", "AccountEvents",
-                      errors=(401, 415)), self.post_account_events),
             (RouteDoc("GET", "/v1/txs/{hash}", "getTx",
                       "What happened to a transaction: pending, or committed in the last "
                       f"{tx_window_blocks} blocks with its result code and events",
@@ -188,10 +184,8 @@ class ApiApp:
         )
 
     def record_block(self, txs: Sequence[bytes], result: BlockResult) -> None:
-        """Keep a committed block's transaction results for GET /v1/txs/{hash}, and each
-        member's events for POST /v1/accounts/events."""
+        """Keep a committed block's transaction results for GET /v1/txs/{hash}."""
         self.recent_txs.record_block(txs, result)
-        self.member_events.record_block(result)
 
     # submissions
 
@@ -220,22 +214,6 @@ class ApiApp:
     async def post_account_query(self, request: Request, _: dict[str, str]) -> Response:
         member, sub_account = self._check_own_query(request, "AccountQuery", ACCOUNT_QUERY_FIELDS)
         return json_response(200, self._account_view(member, sub_account))
-
-    async def post_account_events(self, request: Request, _: dict[str, str]) -> Response:
-        member, from_height = self._check_own_query(request, "AccountEvents", ACCOUNT_EVENTS_FIELDS)
-        page = self.member_events.get_page(member, from_height)
-        kept = self.member_events.heights
-        return json_response(
-            200,
-            {
-                "member": hex0x(member),
-                "fromHeight": from_height,
-                "oldestHeight": None if kept is None else kept[0],
-                "latestHeight": None if kept is None else kept[1],
-                "nextHeight": page.next_height,
-                "events": [get_member_event_view(item) for item in page.events],
-            },
-        )
 
     def _check_own_query(
         self, request: Request, primary_type: str, fields: list[dict[str, str]]

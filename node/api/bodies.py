@@ -39,6 +39,12 @@ ACCOUNT_EVENTS_FIELDS = [
     {"name": "fromHeight", "type": "uint64"},
     {"name": "issuedAtMs", "type": "uint64"},
 ]
+ACCOUNT_PROOF_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "height", "type": "uint64"},
+    {"name": "issuedAtMs", "type": "uint64"},
+]
+"""EIP-712 `AccountProof`: `height` is the committed height the proof is for (0: the latest)."""
 
 
 MAX_JSON_DEPTH = 16

@@ -6,7 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from node.api.bodies import ACCOUNT_EVENTS_FIELDS, ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
+from node.api.bodies import (
+    ACCOUNT_EVENTS_FIELDS,
+    ACCOUNT_PROOF_FIELDS,
+    ACCOUNT_QUERY_FIELDS,
+    MEMBER_REQUESTS,
+)
 from node.limits import MAX_JSON_REQUEST_BYTES
 
 HEX = {"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$"}
@@ -88,34 +93,56 @@ SCHEMAS: dict[str, Any] = {
         "description": "EIP-712 typed data (domain name 'clearnode', version '1') and signature.",
     },
     "AccountQuery": _signed(None, _eip712_schema(ACCOUNT_QUERY_FIELDS)),
-    "AccountEventsQuery": _signed(None, _eip712_schema(ACCOUNT_EVENTS_FIELDS)),
+    "AccountEventsQuery": {
+        **_signed(None, _eip712_schema(ACCOUNT_EVENTS_FIELDS)),
+        "properties": {
+            **_signed(None, _eip712_schema(ACCOUNT_EVENTS_FIELDS))["properties"],
+            "cursor": {
+                "type": "object",
+                "description": "A previous answer's nextCursor: the page starts after it "
+                "(without it, at fromHeight); not signed, it only pages your own history",
+                "required": ["height", "seq"],
+                "properties": {"height": {"type": "integer"}, "seq": {"type": "integer"}},
+            },
+            "format": {"enum": ["json", "csv"], "description": "default json"},
+        },
+    },
     "AccountEvents": {
         "type": "object",
-        "description": "The member's events (those naming it as member or counterparty) "
-        "of the blocks this node keeps in memory, from fromHeight, oldest first, whole "
-        "blocks; ask again from nextHeight while it is not null. source 'block' is an "
-        "end-of-block step (index -1), 'tx' the transaction at index.",
-        "required": [
-            "member",
-            "fromHeight",
-            "oldestHeight",
-            "latestHeight",
-            "nextHeight",
-            "events",
-        ],
+        "description": "The member's history (events naming it as member or counterparty, "
+        "the other party left out unless it is the clearing house) from committed blocks, "
+        "oldest first by (height, seq); ask again with cursor = nextCursor while it is not "
+        "null. source 'block' is an end-of-block step (index -1), 'tx' the transaction at "
+        "index. As CSV: a header row, one row per event, X-Next-Cursor header.",
+        "required": ["member", "fromHeight", "historyHeight", "nextCursor", "events"],
         "properties": {
             "member": ADDRESS,
             "fromHeight": {"type": "integer"},
-            "oldestHeight": {"type": ["integer", "null"]},
-            "latestHeight": {"type": ["integer", "null"]},
-            "nextHeight": {"type": ["integer", "null"]},
+            "historyHeight": {"type": "integer"},
+            "nextCursor": {"type": ["object", "null"]},
             "events": {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["height", "source", "index", "kind", "fields"],
+                    "required": ["height", "seq", "source", "index", "kind", "fields"],
                 },
             },
+        },
+    },
+    "AccountProofQuery": _signed(None, _eip712_schema(ACCOUNT_PROOF_FIELDS)),
+    "AccountProof": {
+        "type": "object",
+        "description": "The member's account bytes (all sub-accounts) and their Merkle path "
+        "to stateRoot, the committed state root at height; `clearnode verify "
+        "--account-proof FILE --state-root ROOT --height H` checks it.",
+        "required": ["chainId", "member", "height", "stateRoot", "account", "proof"],
+        "properties": {
+            "chainId": {"type": "integer"},
+            "member": ADDRESS,
+            "height": {"type": "integer"},
+            "stateRoot": HEX,
+            "account": HEX,
+            "proof": HEX,
         },
     },
     "Submitted": {

@@ -46,7 +46,7 @@ async def serve_node_api(
         config.chain_id, config.moniker, mempool, get_state, store, broadcast, status_extra,
         metrics, pool, commits,
     )  # fmt: skip
-    app = ApiApp(node, metrics=metrics if config.metrics.enabled else None)
+    app = ApiApp(node, metrics=metrics if config.metrics.enabled else None, history_store=store)
     if not config.api.enabled:
         task_status.started(app)
         return

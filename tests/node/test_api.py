@@ -254,6 +254,7 @@ async def test_each_route_caps_its_body_naming_the_limit(api: Harness) -> None:
         "/v1/member-requests": MAX_JSON_REQUEST_BYTES,
         "/v1/accounts/query": MAX_JSON_REQUEST_BYTES,
         "/v1/accounts/events": MAX_JSON_REQUEST_BYTES,
+        "/v1/accounts/proof": MAX_JSON_REQUEST_BYTES,
     }
     assert (await api.client.get("/v1/status")).status_code == 200
 

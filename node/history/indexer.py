@@ -1,0 +1,127 @@
+"""From a committed block's result to its history rows, and the start-up catch-up of a
+store whose history is behind its blocks (a store written before the history existed).
+
+An event names a member in its `member` or `counterparty` field; each member's row holds
+its own side only (`get_own_event`). Fills, rejected trades, funding, variation margin,
+fees, deposits, withdrawals and transfers are in the transactions' results; margin calls,
+conversions, liquidations, auctions, assessments, default-fund contributions and
+settlements are end-of-block events: both are indexed, in block order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from clearing.block import BlockResult, TxResult
+from clearing.default.house import HOUSE
+from clearing.events import Event, make_event
+from clearing.genesis import Genesis
+from clearing.trade import TradeBatch
+from clearing.tx import decode_tx
+from consensus.types import Block
+from node.app import ClearingApp
+from node.history.store import BlockHistory, HistoryRow
+from node.storage import NodeStore, StorageError
+
+log = logging.getLogger(__name__)
+
+PARTIES = (("member", "sub_account"), ("counterparty", "counterparty_sub_account"))
+"""The event fields that name a party to what happened, with its sub-account (a
+`recipient` or a `token` is an address too, but not of a member the event is about)."""
+CATCH_UP_BATCH = 256
+"""Blocks of history written per transaction while catching up."""
+
+
+def get_named_members(event: Event) -> set[bytes]:
+    names = {name for name, _ in PARTIES}
+    return {v for k, v in event.data if k in names and isinstance(v, bytes) and v}
+
+
+def get_own_event(event: Event, member: bytes) -> Event:
+    """`event` as `member` may read it: without the other party's address and sub-account,
+    unless that party is the clearing house. A member learns what happened to its own
+    account, not whose account was on the other side (the defaulter does not learn who
+    was deleveraged or assessed, the backstop whose lots it took)."""
+    data = dict(event.data)
+    hidden: set[str] = set()
+    for address, sub_account in PARTIES:
+        other = data.get(address)
+        if isinstance(other, bytes) and other not in (member, HOUSE[0]):
+            hidden |= {address, sub_account}
+    return Event(event.kind, tuple((k, v) for k, v in event.data if k not in hidden))
+
+
+def get_fills(raw: bytes, result: TxResult) -> list[Event]:
+    """A committed trade batch's cleared trades, one `fill` per side. Clearing emits no
+    event per trade (only the batch's counts and each rejected trade), so a member's
+    fills are read from the batch itself, less the trades its result rejected."""
+    if not result.is_ok():
+        return []
+    batch = decode_tx(raw)
+    if not isinstance(batch, TradeBatch):
+        return []
+    rejected = {e.get("trade_id") for e in result.events if e.kind == "trade_rejected"}
+    return [
+        make_event("fill", member=member, sub_account=sub_account, side=side,
+                   venue=batch.venue_id, trade_id=t.trade_id, instrument=t.instrument_id,
+                   quantity=t.quantity, price=t.price)
+        for t in batch.trades if t.trade_id not in rejected
+        for member, sub_account, side in ((t.buyer, t.buyer_sub_account, "buy"),
+                                          (t.seller, t.seller_sub_account, "sell"))
+    ]  # fmt: skip
+
+
+def get_block_history(txs: Sequence[bytes], result: BlockResult) -> BlockHistory:
+    """One row per (event, member it names), numbered in block order: each transaction's
+    fills and events, then the end-of-block events."""
+    found = [
+        *(("tx", i, e)
+          for i, (raw, r) in enumerate(zip(txs, result.tx_results, strict=True))
+          for e in (*get_fills(raw, r), *r.events)),
+        *(("block", -1, e) for e in result.events),
+    ]  # fmt: skip
+    rows = [
+        HistoryRow(member, result.height, seq, source, index, get_own_event(event, member))
+        for seq, (source, index, event) in enumerate(found)
+        for member in sorted(get_named_members(event))
+    ]
+    return BlockHistory(result.height, rows)
+
+
+def get_last_block_history(app: ClearingApp, block: Block) -> BlockHistory:
+    """The history of `block`, which `app` has just finalized (the block store saves a
+    block right after the app applied it)."""
+    result = app.last_result
+    if result is None or result.height != block.height:
+        applied = None if result is None else result.height
+        raise StorageError(f"block {block.height} is saved, but the app last applied {applied}")
+    return get_block_history(block.txs, result)
+
+
+def catch_up_history(store: NodeStore, genesis: Genesis) -> int:
+    """Writes the history of the stored blocks the history has not reached, by applying
+    them again from genesis to a separate app (the rows need each block's results, which
+    only applying gives); returns how many blocks were indexed."""
+    start, latest = store.history_height(), store.latest_height()
+    if start >= latest:
+        return 0
+    log.info("history is at height %d, blocks at %d: indexing the stored blocks", start, latest)
+    app = ClearingApp(genesis)
+    batch: list[BlockHistory] = []
+    for stored in store.iter_blocks(after=0, up_to=latest):
+        block = Block.decode(stored.block)
+        app.finalize_block(block)
+        result = app.last_result
+        assert result is not None and result.height == stored.height
+        if result.state_root != stored.state_root:
+            raise StorageError(
+                f"{store.path}: block {stored.height} gives a different state root again;"
+                " its history cannot be derived"
+            )
+        if stored.height > start:
+            batch.append(get_block_history(block.txs, result))
+        if len(batch) == CATCH_UP_BATCH or (batch and stored.height == latest):
+            store.save_history(batch)
+            batch = []
+    return latest - start

@@ -1,0 +1,141 @@
+"""On a real 4-validator network (libp2p on loopback, SQLite, HTTP API): a member's
+history survives a restart of its node, a node whose store predates the history rebuilds
+it from its blocks, and both match the member's own replay of its fills from the
+committed blocks."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from clearing.eip712 import compute_signable, sign_typed
+from clearing.sandbox import MemberKey, derive_ed25519_key, derive_member_key
+from clearing.trade import Trade, TradeBatch, sign_trade_batch
+from clearing.tx import decode_tx, encode_tx
+from consensus.types import Block
+from node.api.bodies import ACCOUNT_EVENTS_FIELDS
+from node.storage import NodeStore
+from tests.clearing.support import USDC, new_sandbox
+from tests.node.netproc import NodeHome
+from tests.node.nodenet import NodeNetwork, open_node_network
+
+pytestmark = pytest.mark.slow
+
+MSGPACK = {"content-type": "application/msgpack"}
+
+
+async def read_history(home: NodeHome, member: MemberKey, chain_id: int) -> list[Any]:
+    """Every page of `member`'s history from `home`'s API, signed now."""
+    events: list[Any] = []
+    cursor = None
+    async with httpx.AsyncClient(timeout=10) as client:
+        while True:
+            message = {"member": "0x" + member.address.hex(), "fromHeight": 0,
+                       "issuedAtMs": int(time.time() * 1000)}  # fmt: skip
+            signable = compute_signable(chain_id, "AccountEvents", ACCOUNT_EVENTS_FIELDS, message)
+            body = {"chainId": chain_id, "message": message,
+                    "signature": "0x" + sign_typed(member.private_key, signable).hex(),
+                    **({} if cursor is None else {"cursor": cursor})}  # fmt: skip
+            url = f"http://127.0.0.1:{home.api_port}/v1/accounts/events"
+            response = await client.post(url, json=body)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            events += page["events"]
+            if (cursor := page["nextCursor"]) is None:
+                return events
+
+
+def replay_fills(home: NodeHome, member: bytes) -> list[tuple[int, str, int, int]]:
+    """The member's own account of its fills: every trade naming it in a committed batch
+    (these are all cleared: the members are funded and flat), as (trade id, side, qty, price)."""
+    fills = []
+    with NodeStore(home.db) as store:
+        for stored in store.iter_blocks(0):
+            for raw in Block.decode(stored.block).txs:
+                tx = decode_tx(raw)
+                if isinstance(tx, TradeBatch):
+                    for t in tx.trades:
+                        for side, who in (("buy", t.buyer), ("sell", t.seller)):
+                            if who == member:
+                                fills.append((t.trade_id, side, t.quantity, t.price))
+    return fills
+
+
+def get_fills(events: list[Any]) -> list[tuple[int, str, int, int]]:
+    return [
+        (f["trade_id"], f["side"], f["quantity"], f["price"])
+        for f in (e["fields"] for e in events if e["kind"] == "fill")
+    ]
+
+
+async def wait_for_fills(net: NodeNetwork, member: MemberKey, chain_id: int, count: int) -> None:
+    with trio.fail_after(60):
+        while len(get_fills(await read_history(net.homes[0], member, chain_id))) < count:
+            await trio.sleep(0.2)
+
+
+async def test_history_survives_a_restart_and_matches_the_member_s_replay(
+    tmp_path: Path,
+) -> None:
+    box = new_sandbox()
+    alice, bob = derive_member_key("m0"), derive_member_key("m1")
+    async with open_node_network(tmp_path) as net, httpx.AsyncClient(timeout=10) as client:
+        await net.wait_for_height(1)
+        url = f"http://127.0.0.1:{net.homes[0].api_port}"
+        for member in (alice, bob):
+            credit = encode_tx(box.credit(member.address, USDC, 10**12))
+            response = await client.post(
+                url + "/v1/bridge/collateral-events", content=credit, headers=MSGPACK
+            )
+            assert response.status_code == 202, response.text
+            record = box.authorise(member, "alpha")
+            request = {"type": "AuthoriseVenue", "chainId": box.chain_id,
+                       "message": {"member": "0x" + member.address.hex(), "venue": "alpha",
+                                   "authorised": True, "nonce": record.nonce},
+                       "signature": "0x" + record.signature.hex()}  # fmt: skip
+            response = await client.post(url + "/v1/member-requests", json=request)
+            assert response.status_code == 202, response.text
+        await wait_for_event(net, alice, box.chain_id, "venue_authorisation")
+        venue = derive_ed25519_key("venue-alpha")
+        for batch_id in (1, 2):
+            trades = (
+                Trade(2 * batch_id, "BTC-PERP", alice.address, 0, bob.address, 0, 60_000_000, 2),
+                Trade(2 * batch_id + 1, "BTC-PERP", bob.address, 0, alice.address, 0,
+                      60_000_000, 2),
+            )  # fmt: skip
+            batch = encode_tx(sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades))
+            response = await client.post(url + "/v1/trade-batches", content=batch, headers=MSGPACK)
+            assert response.status_code == 202, response.text
+        await wait_for_fills(net, alice, box.chain_id, 4)
+        before = await read_history(net.homes[0], alice, box.chain_id)
+        replayed = replay_fills(net.homes[0], alice.address)
+        assert get_fills(before) == replayed and len(replayed) == 4
+        assert {e["kind"] for e in before} >= {"collateral_credited", "venue_authorisation"}
+
+        restarted, upgraded = net.homes[0], net.homes[1]
+        await net.wait_for_height(net.get_height(restarted))  # every node has the fills
+        await net.stop(restarted)
+        await net.start(restarted)
+        assert await read_history(restarted, alice, box.chain_id) == before
+
+        # a store written before the history existed: the history is rebuilt from blocks
+        await net.stop(upgraded)
+        with sqlite3.connect(upgraded.db) as db:
+            db.execute("DELETE FROM history")
+            db.execute("UPDATE meta SET value = 0 WHERE key = 'history_height'")
+        await net.start(upgraded)
+        assert await read_history(upgraded, alice, box.chain_id) == before
+
+
+async def wait_for_event(net: NodeNetwork, member: MemberKey, chain_id: int, kind: str) -> None:
+    with trio.fail_after(60):
+        while not any(
+            e["kind"] == kind for e in await read_history(net.homes[0], member, chain_id)
+        ):
+            await trio.sleep(0.2)

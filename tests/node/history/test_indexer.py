@@ -1,0 +1,71 @@
+"""A block's result to its history rows: every named member gets its own side, in block
+order; a store whose history is behind its blocks catches up from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clearing.block import BlockResult, TxResult
+from clearing.default.house import HOUSE
+from clearing.events import make_event
+from clearing.sandbox import derive_ed25519_key, derive_member_key
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import encode_tx
+from node.history.indexer import catch_up_history, get_block_history
+from node.storage import NodeStore
+from tests.node.netsupport import example_genesis, write_trading_chain
+from tests.node.test_api import ALICE, BOB
+
+
+def test_a_batch_s_cleared_trades_are_fills_of_both_sides_in_block_order() -> None:
+    trades = tuple(
+        Trade(n, "BTC-PERP", ALICE.address, 0, BOB.address, 2, 60_000_000, n) for n in (1, 2)
+    )
+    raw = encode_tx(sign_trade_batch(derive_ed25519_key("venue-alpha"), 1, "alpha", 7, trades))
+    rejected = make_event("trade_rejected", venue="alpha", trade_id=2, code="X", detail="")
+    call = make_event("margin_call", member=BOB.address, sub_account=1, amount_due=7)
+    result = BlockResult(4, (TxResult("ok", "", (rejected,)),), (call,), bytes(32))
+    rows = get_block_history([raw], result).rows
+    assert [(r.member, r.seq, r.source, r.index, r.event.kind) for r in rows] == [
+        (ALICE.address, 0, "tx", 0, "fill"),
+        (BOB.address, 1, "tx", 0, "fill"),
+        (BOB.address, 3, "block", -1, "margin_call"),
+    ]
+    assert dict(rows[1].event.data) == {
+        "member": BOB.address, "sub_account": 2, "side": "sell", "venue": "alpha",
+        "trade_id": 1, "instrument": "BTC-PERP", "quantity": 1, "price": 60_000_000,
+    }  # fmt: skip
+    refused = BlockResult(4, (TxResult("BadSignature", "", ()),), (), bytes(32))
+    assert get_block_history([raw], refused).rows == []
+
+
+def test_each_party_reads_its_own_side_and_the_house_stays_named() -> None:
+    taken = make_event("liquidated", member=ALICE.address, sub_account=0, quantity=5,
+                       instrument="BTC-PERP", counterparty=BOB.address,
+                       counterparty_sub_account=2)  # fmt: skip
+    sold = make_event("collateral_sold", member=BOB.address, sub_account=0, quanta=4,
+                      counterparty=HOUSE[0], counterparty_sub_account=0)  # fmt: skip
+    rows = get_block_history((), BlockResult(1, (), (taken, sold), bytes(32))).rows
+    (alices,) = [r for r in rows if r.member == ALICE.address]
+    assert dict(alices.event.data) == {"member": ALICE.address, "sub_account": 0,
+                                       "instrument": "BTC-PERP", "quantity": 5}  # fmt: skip
+    bobs = [dict(r.event.data) for r in rows if r.member == BOB.address]
+    assert bobs[0] == {"instrument": "BTC-PERP", "quantity": 5, "counterparty": BOB.address,
+                       "counterparty_sub_account": 2}  # fmt: skip
+    assert bobs[1]["counterparty"] == HOUSE[0]  # the clearing house is no member's secret
+    assert len(rows) == 4  # and the house has its own row of the sale
+
+
+def test_a_store_without_history_is_indexed_from_its_blocks_once(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite3"
+    write_trading_chain(path, 6, None)  # set-up block, then 5 batches of 12 trades
+    m0 = derive_member_key("m0").address
+    with NodeStore(path) as store:
+        assert store.history_height() == 0
+        assert catch_up_history(store, example_genesis()) == 6
+        rows = store.read_history(m0, None, 1000)
+        assert catch_up_history(store, example_genesis()) == 0
+        assert store.read_history(m0, None, 1000) == rows
+    fills = [r for r in rows if r.event.kind == "fill"]
+    assert len(fills) == 5 * 6  # m0 is buyer or seller in 6 of each batch's 12 trades
+    assert {r.event.kind for r in rows} >= {"collateral_credited", "venue_authorisation"}

@@ -1,0 +1,61 @@
+"""The history tables in the node's SQLite file: written with the block, paged by cursor,
+never duplicated by a repeated catch-up, kept across reopening the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clearing.block import BlockResult
+from clearing.events import make_event
+from node.history.indexer import get_block_history
+from node.history.store import BlockHistory
+from node.storage import HeightGapError, NodeStore
+from tests.node.test_api import ALICE, BOB
+
+
+def block_history(height: int, events_per_member: int = 2) -> BlockHistory:
+    events = tuple(
+        make_event("fill", member=m, n=n) for m in (ALICE.address, BOB.address)
+        for n in range(events_per_member)
+    )  # fmt: skip
+    return get_block_history((), BlockResult(height, (), events, bytes(32)))
+
+
+def save(store: NodeStore, height: int, history: BlockHistory | None) -> None:
+    store.save_block(height, b"b", b"c", bytes(32), history=history)
+
+
+def test_pages_after_a_cursor_and_survive_reopening(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "node.db") as store:
+        for height in (1, 2, 3):
+            save(store, height, block_history(height))
+        first = store.read_history(ALICE.address, None, 3)
+        assert [r.cursor for r in first] == [(1, 0), (1, 1), (2, 0)]
+        rest = store.read_history(ALICE.address, first[-1].cursor, 10)
+        assert [r.cursor for r in rest] == [(2, 1), (3, 0), (3, 1)]
+        assert [r.cursor for r in store.read_history(BOB.address, (3, 2), 10)] == [(3, 3)]
+    with NodeStore(tmp_path / "node.db") as reopened:
+        assert reopened.history_height() == 3
+        assert len(reopened.read_history(ALICE.address, None, 100)) == 6
+
+
+def test_a_block_saved_without_history_leaves_it_to_the_catch_up(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "node.db") as store:
+        save(store, 1, None)
+        save(store, 2, block_history(2))  # not written: block 1's history is missing
+        assert store.history_height() == 0 and store.read_history(ALICE.address, None, 9) == []
+        store.save_history([block_history(1), block_history(2)])
+        store.save_history([block_history(1), block_history(2)])  # again: nothing doubles
+        assert store.history_height() == 2
+        assert len(store.read_history(ALICE.address, None, 100)) == 4
+
+
+def test_a_failed_block_write_writes_no_history(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "node.db") as store:
+        save(store, 1, block_history(1))
+        with pytest.raises(HeightGapError):
+            save(store, 3, block_history(3))
+        assert store.history_height() == 1
+        assert [r.height for r in store.read_history(ALICE.address, None, 9)] == [1, 1]
