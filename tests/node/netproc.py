@@ -109,6 +109,8 @@ class NodeHome:
     api_port: int = field(default_factory=get_free_port)
     extra_config: str = "[oracle]\nenabled = false\n"
     """TOML appended to config.toml: the services' sections (oracle off unless given)."""
+    observers: tuple[str, ...] = ()
+    """`[p2p] observers`: peer ids allowed besides the genesis validators' nodes."""
 
     @property
     def node_key(self) -> KeyFile:
@@ -142,6 +144,7 @@ class NodeHome:
             'listen_host = "127.0.0.1"\n'
             f"listen_port = {self.port}\n"
             f"persistent_peers = [{peer_list}]\n"
+            f"observers = {json.dumps(list(self.observers))}\n"
             f'[api]\nenabled = true\nlisten_host = "127.0.0.1"\nlisten_port = {self.api_port}\n'
             + self.extra_config
         )
