@@ -77,11 +77,11 @@ log = logging.getLogger(__name__)
 # for messages above 1 KiB; duplicates of our batches cost less than this.
 GOSSIP_PROTOCOLS = [PROTOCOL_ID_V11, PROTOCOL_ID]
 DECODED_STASH = 4096
+"""Decoded values waiting between validation and delivery (bounded: a full inbox drops)."""
 REJECTED_MEMORY = 16384
 """Ids of refused messages remembered, so their re-deliveries cost nothing."""
 STRANGERS_LOGGED = 4096
 """Refused unknown peers remembered, so each is logged once, not once per attempt."""
-"""Decoded values waiting between validation and delivery (bounded: a full inbox drops)."""
 
 
 @dataclass(frozen=True)
