@@ -42,6 +42,7 @@ class Validator:
     pubkey: bytes  # Ed25519, 32 bytes
     power: int
     evm_address: bytes  # 20 bytes, signs bridge withdrawals
+    peer_id: str = ""  # libp2p peer id of its node (node/keys.py checks it); "" if not given
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,12 +373,13 @@ def _is_positive_decimal(text: str) -> bool:
 
 
 def _parse_validator(item: object, path: str) -> Validator:
-    r = _Reader(item, path, {"name", "pubkey", "power", "evm_address"})
+    r = _Reader(item, path, {"name", "pubkey", "power", "evm_address", "peer_id"})
     return Validator(
         r.get_str("name"),
         r.get_hex("pubkey", 32),
         r.get_int("power", 1),
         r.get_hex("evm_address", 20),
+        r.get_str("peer_id") if r.has("peer_id") else "",
     )
 
 

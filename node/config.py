@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
-from node.keys import BRIDGE_KEY, HOME_KEY_FILES, NODE_KEY, VALIDATOR_KEY
+from node.keys import BRIDGE_KEY, HOME_KEY_FILES, NODE_KEY, VALIDATOR_KEY, check_peer_id
 from node.limits import MAX_API_BODY_BYTES, MAX_MEMPOOL_TX_BYTES
 
 CONFIG_FILE_NAME = "config.toml"
@@ -45,6 +45,8 @@ class P2PConfig:
     listen_port: int = 26656
     # multiaddrs with /p2p/<peer id>, dialled and re-dialled by the node
     persistent_peers: tuple[str, ...] = ()
+    observers: tuple[str, ...] = ()
+    """Peer ids of the full nodes allowed to connect besides the genesis validators."""
 
 
 @dataclass(frozen=True)
@@ -271,7 +273,20 @@ def _p2p(t: _Table) -> P2PConfig:
         listen_host=t.text("listen_host", P2PConfig.listen_host),
         listen_port=t.integer("listen_port", P2PConfig.listen_port, hi=65535),
         persistent_peers=t.list_of("persistent_peers", str, "a multiaddr string"),
+        observers=_peer_ids(t, "observers"),
     )
+
+
+def _peer_ids(t: _Table, name: str) -> tuple[str, ...]:
+    ids = t.list_of(name, str, "a libp2p peer id string")
+    for index, text in enumerate(ids):
+        try:
+            check_peer_id(text)
+        except ValueError as exc:
+            raise ConfigError(
+                t.file, f"{t.key(name)}[{index}]", "a libp2p peer id", str(exc)
+            ) from None
+    return ids
 
 
 def _api(t: _Table) -> ApiConfig:

@@ -119,6 +119,32 @@ def load_key(path: Path, kind: str) -> KeyFile:
     return KeyFile(kind, data)
 
 
+BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+IDENTITY_MULTIHASH = 0x00
+SHA256_MULTIHASH = 0x12
+
+
+def check_peer_id(text: str) -> str:
+    """`text` if it is a libp2p peer id: base58 of a multihash of a public key (identity,
+    as every Ed25519 node key's `12D3KooW...`, or sha2-256); ValueError saying why not.
+
+    Checked here without py-libp2p, whose import costs every config load a second."""
+    if not text or any(c not in BASE58_ALPHABET for c in text):
+        raise ValueError(f"{text!r} is not base58")
+    number = 0
+    for char in text:
+        number = number * 58 + BASE58_ALPHABET.index(char)
+    zeros = len(text) - len(text.lstrip("1"))
+    data = bytes(zeros) + number.to_bytes((number.bit_length() + 7) // 8, "big")
+    if len(data) < 2 or data[0] not in (IDENTITY_MULTIHASH, SHA256_MULTIHASH):
+        raise ValueError(f"{text!r} is not an identity or sha2-256 multihash")
+    if data[1] != len(data) - 2 or (data[0] == SHA256_MULTIHASH and data[1] != 32):
+        raise ValueError(
+            f"{text!r} has a digest of {len(data) - 2} bytes, its header says {data[1]}"
+        )
+    return text
+
+
 def compute_peer_id(node_key: KeyFile) -> str:
     """The libp2p peer id (base58) of a node key, as other nodes dial it."""
     from libp2p.crypto.ed25519 import create_new_key_pair  # slow import, only when asked

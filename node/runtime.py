@@ -42,7 +42,7 @@ from node.driver import Driver, DriverConfig
 from node.driver import Genesis as DriverGenesis
 from node.history.indexer import catch_up_history, get_last_block_history
 from node.history.store import BlockHistory
-from node.keys import NODE_KEY, VALIDATOR_KEY, load_key
+from node.keys import NODE_KEY, VALIDATOR_KEY, check_peer_id, load_key
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.mempool import Mempool, MempoolError, compute_tx_hash
 from node.p2p import P2PConfig, P2PNode, open_p2p
@@ -203,6 +203,40 @@ def load_genesis(config: NodeConfig) -> Genesis:
         ) from exc
 
 
+def get_allowed_peers(config: NodeConfig, genesis: Genesis) -> frozenset[str] | None:
+    """The peers this node talks to: the genesis validators' nodes and `[p2p] observers`.
+
+    None (everyone) only for a genesis naming no validator's peer id (one written before
+    `clearnode init` wrote them), said loudly; a genesis naming some but not all is an
+    error, as is a persistent peer outside the set (it would be refused at every redial).
+    """
+    given = [v.peer_id for v in genesis.validators if v.peer_id]
+    if not given:
+        log.warning(
+            "genesis names no validator peer_id: every peer may connect and hear all gossip "
+            "(add each validator's node peer id, `clearnode keys show`, to genesis)"
+        )
+        return None
+    for index, validator in enumerate(genesis.validators):
+        key = f"validators[{index}].peer_id"
+        try:
+            check_peer_id(validator.peer_id)
+        except ValueError as exc:
+            expected = "a libp2p peer id (on every validator, or on none)"
+            raise ConfigError(config.genesis_file, key, expected, str(exc)) from None
+    allowed = frozenset(given) | frozenset(config.p2p.observers)
+    for index, addr in enumerate(config.p2p.persistent_peers):
+        peer = addr.rsplit("/p2p/", 1)[-1]
+        if peer not in allowed:
+            raise ConfigError(
+                config.config_file or config.home,
+                f"p2p.persistent_peers[{index}]",
+                "a genesis validator's node or one of p2p.observers",
+                peer,
+            )
+    return allowed
+
+
 def get_validator_signer(config: NodeConfig, genesis: Genesis, wal: Wal) -> Signer | None:
     """A signer when this node's validator key is in genesis; None makes a full node."""
     if not config.validator_key_file.exists():
@@ -326,6 +360,7 @@ async def run_node(
 ) -> None:
     """Runs the node described by `config` until cancelled (one nursery owns every task)."""
     genesis = load_genesis(config)
+    allowed_peers = get_allowed_peers(config, genesis)
     chain = get_chain_name(genesis)
     app = ClearingApp(genesis)
     genesis_root = app.last_root
@@ -352,6 +387,7 @@ async def run_node(
             listen_host=config.p2p.listen_host,
             listen_port=config.p2p.listen_port,
             persistent_peers=config.p2p.persistent_peers,
+            allowed_peers=allowed_peers,
         )
         blocks = SqliteBlockStore(
             store,

@@ -189,6 +189,8 @@ def build_genesis(
             "pubkey": "0x" + keys.validator.public_key().hex(),
             "power": VALIDATOR_POWER,
             "evm_address": "0x" + keys.bridge.public_key().hex(),
+            # Only these nodes (and each config's [p2p] observers) may connect.
+            "peer_id": compute_peer_id(keys.node),
         }
         for name, keys in validators
     ]

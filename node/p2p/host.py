@@ -77,9 +77,11 @@ log = logging.getLogger(__name__)
 # for messages above 1 KiB; duplicates of our batches cost less than this.
 GOSSIP_PROTOCOLS = [PROTOCOL_ID_V11, PROTOCOL_ID]
 DECODED_STASH = 4096
+"""Decoded values waiting between validation and delivery (bounded: a full inbox drops)."""
 REJECTED_MEMORY = 16384
 """Ids of refused messages remembered, so their re-deliveries cost nothing."""
-"""Decoded values waiting between validation and delivery (bounded: a full inbox drops)."""
+STRANGERS_LOGGED = 4096
+"""Refused unknown peers remembered, so each is logged once, not once per attempt."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,12 @@ class P2PConfig:
     backoff_cap_s: float = 5.0
     request_timeout_s: float = 10.0
     scores: ScoreParams = field(default_factory=ScoreParams)
+    allowed_peers: frozenset[str] | None = None
+    """Peer ids this host talks to; a connection with anyone else is closed after the
+    Noise handshake, unanswered and unscored. None: everyone (the library's own tests)."""
+
+    def is_allowed(self, peer: str) -> bool:
+        return self.allowed_peers is None or peer in self.allowed_peers
 
 
 RequestHandler = Callable[[str, bytes], Awaitable[bytes]]
@@ -220,10 +228,12 @@ class P2PNode:
         self._banned: set[str] = set()
         self._refused: Counter[str] = Counter()
         """Connections refused per banned peer, reported when its ban ends."""
+        self._strangers: OrderedDict[str, None] = OrderedDict()
+        """Peers outside `allowed_peers` refused so far (bounded), each logged once."""
         self.scores = PeerScores(config.scores)
         # (topic, outcome) -> count; outcomes: published, delivered, rejected, dropped
         self.counters = counters
-        self.watch = _ConnectionWatch(self._refuse_if_banned)
+        self.watch = _ConnectionWatch(self._refuse_unwelcome)
         self._links = LinkWatch(pubsub, config.link_stall_s)
         self.peer_id = str(host.get_id())
 
@@ -234,8 +244,12 @@ class P2PNode:
         return [f"{addr}/p2p/{self.peer_id}" for addr in self._host.get_transport_addrs()]
 
     def connected_peers(self) -> list[str]:
-        """Peers with a connection that is not closed (see `_live_connections`)."""
-        return sorted(str(p) for p in self._host.get_connected_peers() if self._live_connections(p))
+        """Allowed peers with a connection that is not closed (see `_live_connections`)."""
+        return sorted(
+            str(p)
+            for p in self._host.get_connected_peers()
+            if self.config.is_allowed(str(p)) and self._live_connections(p)
+        )
 
     def _live_connections(self, peer: ID) -> list[INetConn]:
         """`peer`'s connections that are not closed.
@@ -353,7 +367,7 @@ class P2PNode:
     def penalize(self, peer: str, offence: Offence) -> None:
         """Scores `peer` down; at the floor it is disconnected and refused for `ban_s`.
 
-        The ban is ours alone (`_validate` drops the peer's gossip, `_refuse_if_banned`
+        The ban is ours alone (`_validate` drops the peer's gossip, `_refuse_unwelcome`
         its connections), never `Pubsub.add_to_blacklist`: in py-libp2p 0.8.1 that
         schedules `Pubsub._teardown_if_connected`, which deletes `peers[peer]` after
         awaiting a stream reset; a write to the peer failing meanwhile has already
@@ -378,15 +392,26 @@ class P2PNode:
         )  # fmt: skip
         self._nursery.start_soon(self._serve_ban, peer)
 
-    def _refuse_if_banned(self, conn: INetConn) -> None:
-        """A banned peer's connection (it dialled us, or we it) is closed at once.
+    def _refuse_unwelcome(self, conn: INetConn) -> None:
+        """A connection (it dialled us, or we it) with a banned peer or one outside
+        `allowed_peers` is closed at once.
 
         The identity is known only after the Noise handshake, so this is the earliest
-        point; until the close lands, its gossip is dropped (`_validate`) and request
-        streams from it are closed unanswered.
+        point; until the close lands, the peer's gossip is dropped (`_validate`, and
+        node/p2p/pubsub.py opens no gossip stream to a peer not allowed) and request
+        streams from it are closed unanswered. A peer not allowed has done nothing
+        wrong: it is counted, logged once, never scored.
         """
         peer = str(conn.muxed_conn.peer_id)
-        if peer in self._banned:
+        if not self.config.is_allowed(peer):
+            self.counters["connections", "refused_not_allowed"] += 1
+            if peer not in self._strangers:
+                log.info("refusing connections from %s: not a validator or observer", peer)
+                self._strangers[peer] = None
+                while len(self._strangers) > STRANGERS_LOGGED:
+                    self._strangers.popitem(last=False)
+            self._nursery.start_soon(self._close_quietly, conn)
+        elif peer in self._banned:
             log.info("refusing a connection from banned peer %s", peer)
             self.counters["connections", "refused"] += 1
             self._refused[peer] += 1
@@ -465,6 +490,9 @@ class P2PNode:
             # Not remembered: an honest forwarder may relay the same message later.
             self.counters[name, "from_banned"] += 1
             return False
+        if not self.config.is_allowed(peer):
+            self.counters[name, "from_not_allowed"] += 1
+            return False
         if spec is None:
             return self._reject(key, name, peer, Offence.INVALID)
         if len(msg.data) > spec.max_bytes:
@@ -542,7 +570,8 @@ class P2PNode:
     async def _serve_stream(self, stream: INetStream) -> None:
         protocol = self._protocols[str(stream.get_protocol())]
         peer = str(stream.muxed_conn.peer_id)
-        if peer in self._banned:
+        if peer in self._banned or not self.config.is_allowed(peer):
+            self.counters["requests", "refused"] += 1
             await stream.close()
             return
         try:
@@ -663,7 +692,13 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
     )
     biggest = max((t.max_bytes for t in topics), default=1 << 20)
     counters: Counter[tuple[str, str]] = Counter()
-    pubsub = Pubsub(host, gossipsub, max_inbound_rpc_size=biggest + 64 * 1024, counters=counters)
+    pubsub = Pubsub(
+        host,
+        gossipsub,
+        max_inbound_rpc_size=biggest + 64 * 1024,
+        counters=counters,
+        admits=lambda peer: config.is_allowed(str(peer)),
+    )
     # Sequence numbers from the second clock repeat after a fast restart; peers
     # would drop our first messages as already seen.
     pubsub.counter = time.time_ns()

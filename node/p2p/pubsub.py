@@ -22,12 +22,19 @@ library code it works around, so that an upgrade of py-libp2p is checked in one 
   up: the stream on the dead connection stayed registered, no stream was opened on the
   new one, the peer never heard our subscriptions, and every redial ended the same way
   (tests/node/p2p/test_gossip_streams.py failed 3 of 8 runs on a loaded machine).
+- No gossip with a peer the host does not admit (node/p2p/host.py closes its
+  connection, but only after the library's `connected` notifee has queued the peer):
+  no stream is opened to it, so it hears neither our subscriptions nor any message, and
+  its inbound stream is reset unread, so its subscriptions and GRAFTs never reach the
+  router. (Not the library's blacklist: it also drops every message a peer published,
+  relayed by anyone, and an observer one validator allows may publish through it.)
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -46,9 +53,16 @@ _UNREADABLE = (StreamState.CLOSE_READ, StreamState.CLOSE_BOTH, StreamState.RESET
 class Pubsub(LibraryPubsub):
     """The library's Pubsub with the repairs listed in this module's docstring."""
 
-    def __init__(self, *args: Any, counters: Counter[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        counters: Counter[tuple[str, str]],
+        admits: Callable[[ID], bool],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.counters = counters
+        self.admits = admits
         self.peer_queues = _SizedQueues(self.max_inbound_rpc_size)
         self._write_locks: WeakKeyDictionary[INetStream, trio.Lock] = WeakKeyDictionary()
         self.writing: Counter[ID] = Counter()
@@ -70,6 +84,10 @@ class Pubsub(LibraryPubsub):
 
     async def stream_handler(self, stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id
+        if not self.admits(peer):
+            self.counters["gossip", "stream_refused"] += 1
+            await _reset_quietly(stream)
+            return
         self._inbound[peer] = stream
         try:
             await super().stream_handler(stream)
@@ -110,6 +128,8 @@ class Pubsub(LibraryPubsub):
         return [topic for topic, peers in self.peer_topics.items() if peer in peers]
 
     async def _handle_new_peer(self, peer_id: ID) -> None:
+        if not self.admits(peer_id):
+            return
         stream = self.peers.get(peer_id)
         if stream is not None and not self._is_on_live_connection(peer_id, stream):
             log.debug("dropping %s's gossip stream on a closed connection", peer_id)

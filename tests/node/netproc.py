@@ -109,6 +109,8 @@ class NodeHome:
     api_port: int = field(default_factory=get_free_port)
     extra_config: str = "[oracle]\nenabled = false\n"
     """TOML appended to config.toml: the services' sections (oracle off unless given)."""
+    observers: tuple[str, ...] = ()
+    """`[p2p] observers`: peer ids allowed besides the genesis validators' nodes."""
 
     @property
     def node_key(self) -> KeyFile:
@@ -142,6 +144,7 @@ class NodeHome:
             'listen_host = "127.0.0.1"\n'
             f"listen_port = {self.port}\n"
             f"persistent_peers = [{peer_list}]\n"
+            f"observers = {json.dumps(list(self.observers))}\n"
             f'[api]\nenabled = true\nlisten_host = "127.0.0.1"\nlisten_port = {self.api_port}\n'
             + self.extra_config
         )
@@ -168,19 +171,30 @@ class NodeHome:
 class ProcessNetwork:
     """Validator and full-node processes; `close` kills (SIGKILL) all that still run."""
 
-    def __init__(self, base: Path, validators: int = 4, extra_config: str = "") -> None:
+    def __init__(
+        self,
+        base: Path,
+        validators: int = 4,
+        extra_config: str = "",
+        observers: tuple[str, ...] | None = None,
+    ) -> None:
         self.genesis = json.loads(GENESIS_DOC.read_text())
         assert len(self.genesis["validators"]) == validators
         self.extra_config = extra_config
         """TOML appended to every node's config (after the services' sections)."""
+        self.observers = observers
+        """Given: genesis names the validators' nodes and only they and these may connect."""
         self.homes = [self._home(base / f"v{i}", f"v{i}", i) for i in range(validators)]
+        if observers is not None:
+            for home, validator in zip(self.homes, self.genesis["validators"], strict=True):
+                validator["peer_id"] = home.peer_id
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         addrs = [h.addr for h in self.homes]
         for home in self.homes:
             home.write(self.genesis, [a for a in addrs if a != home.addr])
 
     def _home(self, path: Path, name: str, validator_index: int | None) -> NodeHome:
-        home = NodeHome(path, name, validator_index)
+        home = NodeHome(path, name, validator_index, observers=self.observers or ())
         home.extra_config += self.extra_config
         return home
 
@@ -233,9 +247,13 @@ def running(network: N) -> Iterator[N]:
 
 
 def process_network(
-    base: Path, validators: int = 4, extra_config: str = ""
+    base: Path,
+    validators: int = 4,
+    extra_config: str = "",
+    observers: tuple[str, ...] | None = None,
 ) -> AbstractContextManager[ProcessNetwork]:
-    return running(ProcessNetwork(base, validators, extra_config))
+    """`observers` given: only the validators' nodes and those peers may connect."""
+    return running(ProcessNetwork(base, validators, extra_config, observers))
 
 
 class CliNetwork:

@@ -84,13 +84,16 @@ async def open_node_network(
     extra_config: str | Callable[[NodeHome], str] = "[oracle]\nenabled = false\n",
     genesis: dict[str, Any] | None = None,
     start: bool = True,
+    observers: tuple[str, ...] = (),
 ) -> AsyncIterator[NodeNetwork]:
     """`validators` validator homes of the example genesis (or `genesis`), each with
-    `extra_config` appended to its config.toml (text, or a function of the home)."""
+    `extra_config` appended to its config.toml (text, or a function of the home) and
+    allowing `observers`."""
     doc = genesis if genesis is not None else json.loads(GENESIS_DOC.read_text())
     homes = [NodeHome(base / f"v{i}", f"v{i}", i, log_level="warning") for i in range(validators)]
     for home in homes:
         home.extra_config = extra_config(home) if callable(extra_config) else extra_config
+        home.observers = observers
         home.write(doc, [h.addr for h in homes if h is not home])
     async with trio.open_nursery() as nursery:
         net = NodeNetwork(homes, nursery, {}, {})

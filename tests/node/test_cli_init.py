@@ -15,8 +15,10 @@ from bridge.chain import connect
 from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_ed25519_key
 from node.cli import main
+from node.commands.keys import get_public_keys
 from node.config import load_config
 from node.keys import VENUE_KEY, load_key
+from node.runtime import get_allowed_peers, load_genesis
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
@@ -238,3 +240,17 @@ def test_init_refuses_a_chain_name_given_twice(
     assert main(["init", "--home", str(tmp_path), *twice]) == 2
     assert "key 'name': expected each name once, found 'sepolia'" in capsys.readouterr().out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_init_names_each_validators_node_so_the_validators_allow_each_other(
+    tmp_path: Path,
+) -> None:
+    assert main(["init", "--home", str(tmp_path), "--validators", "3"]) == 0
+    homes = [tmp_path / f"node{i}" for i in range(3)]
+    peer_ids = {get_public_keys(home)["peer_id"] for home in homes}
+    assert len(peer_ids) == 3
+    for home in homes:
+        config = load_config(home)
+        genesis = load_genesis(config)
+        assert {v.peer_id for v in genesis.validators} == peer_ids
+        assert get_allowed_peers(config, genesis) == peer_ids

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "configs" / "node.example.toml"
 
 MINIMAL = "chain_id = 7\nmoniker = 'n0'\n"
+OBSERVER = "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
 
 
 def write(home: Path, text: str) -> Path:
@@ -38,6 +39,14 @@ def test_minimal_config_takes_defaults(tmp_path: Path) -> None:
     config = load_config(tmp_path, write(tmp_path, MINIMAL))
     assert config.api.listen_port == 8080
     assert config.mempool.max_txs == 10_000
+    assert config.p2p.observers == ()
+
+
+def test_observers_are_read_as_peer_ids(tmp_path: Path) -> None:
+    config = load_config(
+        tmp_path, write(tmp_path, MINIMAL + f"[p2p]\nobservers = ['{OBSERVER}']\n")
+    )
+    assert config.p2p.observers == (OBSERVER,)
     assert config.storage.snapshot_interval == 100
     assert config.log_level == "info"
 
@@ -84,6 +93,14 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
         ),
         (MINIMAL + "[p2p]\npersistent_peers = [1]\n", "p2p.persistent_peers[0]", "multiaddr"),
         (MINIMAL + "p2p = 3\n", "p2p", "a table"),
+        (MINIMAL + "[p2p]\nobservers = 'Qm'\n", "p2p.observers", "a list"),
+        (MINIMAL + "[p2p]\nobservers = [7]\n", "p2p.observers[0]", "peer id"),
+        (MINIMAL + "[p2p]\nobservers = ['12D3KooW0OIl']\n", "p2p.observers[0]", "peer id"),
+        (
+            MINIMAL + f"[p2p]\nobservers = ['{OBSERVER}', '{OBSERVER[:-1]}']\n",
+            "p2p.observers[1]",
+            "peer id",
+        ),
         (
             MINIMAL + "[[oracle.sources]]\nkind = 'magic'\nsymbols = ['X']\n",
             "oracle.sources[0].kind",

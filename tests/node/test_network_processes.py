@@ -22,6 +22,7 @@ from clearing.sandbox import derive_seed
 from clearing.tx import decode_tx
 from consensus.types import Block
 from node.app import ClearingApp
+from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topic
 from tests.node.netproc import NodeHome, cli_network, process_network, read_roots
@@ -71,11 +72,16 @@ async def submit(client: P2PNode, txs: list[bytes]) -> None:
         await client.publish(TX, tx)
 
 
+CLIENT_SEED = derive_seed("client")
+LATE = "late"
+OBSERVERS = (compute_peer_id(KeyFile(NODE_KEY, CLIENT_SEED)), NodeHome(Path(), LATE, None).peer_id)
+"""The client host gossiping transactions and the full node that joins late: the only
+peers besides the validators' nodes the validators let in."""
+
+
 async def commit_setup(validators: list[NodeHome], setup: list[bytes]) -> None:
     """Set-up transactions gossiped by a client host, once every validator commits."""
-    client_config = P2PConfig(
-        derive_seed("client"), persistent_peers=tuple(h.addr for h in validators)
-    )
+    client_config = P2PConfig(CLIENT_SEED, persistent_peers=tuple(h.addr for h in validators))
     async with open_p2p(client_config, [get_topic(TX)]) as client:
         await wait_until("every validator to commit", lambda: assert_roots_agree(validators) >= 1)
         await client.wait_for_mesh(TX, 2)
@@ -104,7 +110,7 @@ def read_snapshot_heights(home: NodeHome) -> list[int]:
 
 async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
     setup, batches = setup_txs()
-    with process_network(tmp_path / "net", extra_config=SNAPSHOTS) as net:
+    with process_network(tmp_path / "net", extra_config=SNAPSHOTS, observers=OBSERVERS) as net:
         validators = list(net.homes)
         await commit_setup(validators, setup)
         await post_batches(validators[0], batches[:1])
@@ -126,7 +132,7 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
         ), "the restart re-applied more than the blocks after the newest snapshot"
 
         # A full node joins late and syncs from height 1.
-        late = net.add_full_node(tmp_path / "net", "late")
+        late = net.add_full_node(tmp_path / "net", LATE)
         net.start(late)
         await post_batches(validators[2], batches[2:])
         await wait_until("the last batch", lambda: count_included(validators[0], batches) == 3)
@@ -156,7 +162,7 @@ each growing by 0.5 s a round)."""
 
 async def test_validator_stopped_past_the_timeouts_resumes_and_agrees(tmp_path: Path) -> None:
     setup, batches = setup_txs()
-    with process_network(tmp_path / "net") as net:
+    with process_network(tmp_path / "net", observers=OBSERVERS) as net:
         validators = list(net.homes)
         await commit_setup(validators, setup)
 

@@ -1,0 +1,97 @@
+"""Only allowed peers talk to a host: real hosts on 127.0.0.1, a stranger dialling them."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+
+import pytest
+import trio
+
+from node.p2p import P2PNode, RequestFailed, open_p2p
+from tests.node.p2p.support import TOPICS, config, note, peer_id_of, receive
+
+MEMBERS = frozenset({peer_id_of("a"), peer_id_of("b")})
+PROTOCOL = "/clearnode/test/1"
+
+
+async def open_members(stack: AsyncExitStack) -> tuple[P2PNode, P2PNode]:
+    """a and b, each allowing only the other (and itself), connected with meshes formed."""
+    a = await stack.enter_async_context(open_p2p(config("a", allowed_peers=MEMBERS), TOPICS))
+    b = await stack.enter_async_context(open_p2p(config("b", allowed_peers=MEMBERS), TOPICS))
+    await b.connect(a.listen_addrs()[0])
+    await a.wait_for_mesh("tx", 1)
+    await b.wait_for_mesh("tx", 1)
+    return a, b
+
+
+async def dial_and_be_dropped(dialler: P2PNode, target: P2PNode) -> None:
+    """`dialler` dials `target`; one of them refuses the other, and no connection stays."""
+    try:
+        await dialler.connect(target.listen_addrs()[0])
+    except RequestFailed:
+        pass  # the close may land under the dial
+    with trio.fail_after(5):
+        while (
+            dialler.peer_id in target.connected_peers()
+            or target.peer_id in dialler.connected_peers()
+        ):
+            await trio.sleep(0.02)
+
+
+async def test_a_stranger_hears_no_gossip_and_costs_nobody_points() -> None:
+    async with AsyncExitStack() as stack:
+        a, b = await open_members(stack)
+        stranger = await stack.enter_async_context(open_p2p(config("stranger"), TOPICS))
+        await dial_and_be_dropped(stranger, b)
+        await a.publish("tx", note("members only"))
+        assert await receive(b, "tx") == (a.peer_id, "members only")
+        await stranger.publish("tx", note("let me in"))
+        with trio.move_on_after(1):
+            sender, text = await receive(stranger, "tx")
+            pytest.fail(f"the stranger heard {text!r} from {sender}")
+        with trio.move_on_after(0.5):
+            sender, text = await receive(b, "tx")
+            pytest.fail(f"b took {text!r} from {sender}")
+        assert b.counters["connections", "refused_not_allowed"] >= 1
+        assert stranger.peer_id not in b.get_mesh_peers("tx")
+        assert stranger.peer_id not in b.connected_peers()
+        assert b.scores.get_score(stranger.peer_id) == 0
+        assert not b.is_banned(stranger.peer_id)
+
+
+async def test_a_stranger_cannot_request_and_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    served: list[str] = []
+
+    async def serve(peer: str, request: bytes) -> bytes:
+        served.append(peer)
+        return b"blocks"
+
+    caplog.set_level(logging.INFO, logger="node.p2p.host")
+    async with AsyncExitStack() as stack:
+        a, b = await open_members(stack)
+        b.set_request_handler(PROTOCOL, serve, max_request_bytes=64)
+        assert await a.request(b.peer_id, PROTOCOL, b"height 1", 64, 64) == b"blocks"
+        stranger = await stack.enter_async_context(open_p2p(config("stranger"), TOPICS))
+        for _ in range(3):
+            with pytest.raises(RequestFailed):
+                await stranger.connect(b.listen_addrs()[0])
+                # Straight after its dial, before b's close lands: b must not answer.
+                await stranger.request(b.peer_id, PROTOCOL, b"height 1", 64, 64)
+            await trio.sleep(0.2)
+        assert served == [a.peer_id]
+        assert b.scores.get_score(stranger.peer_id) == 0
+        refusals = [r for r in caplog.records if "not a validator or observer" in r.getMessage()]
+        assert len(refusals) == 1
+        assert b.counters["connections", "refused_not_allowed"] >= 3
+
+
+async def test_a_host_closes_its_own_dial_to_a_peer_it_does_not_allow() -> None:
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_p2p(config("a", allowed_peers=MEMBERS), TOPICS))
+        outsider = await stack.enter_async_context(open_p2p(config("outsider"), TOPICS))
+        await dial_and_be_dropped(a, outsider)
+        assert a.connected_peers() == []
+        assert a.counters["connections", "refused_not_allowed"] == 1

@@ -1,0 +1,95 @@
+"""Who may talk to a node, whole nodes in one trio loop: the genesis validators' nodes
+and the observers their configs list; a stranger gets neither blocks nor a connection."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+import trio
+
+from node.blocksync import fetch_blocks
+from node.config import ConfigError, load_config
+from node.p2p import P2PConfig, RequestFailed, open_p2p
+from node.p2p.topics import get_topics
+from node.runtime import get_allowed_peers, load_genesis
+from tests.node.netproc import GENESIS_DOC, NodeHome
+from tests.node.nodenet import open_node_network
+
+VALIDATORS = 4
+
+
+def genesis_naming_peers() -> dict[str, object]:
+    """The example genesis with each validator's node peer id, as `clearnode init` writes
+    it (nodenet's homes `v0`..`v3` derive their node keys from their names)."""
+    doc = json.loads(GENESIS_DOC.read_text())
+    for index, validator in enumerate(doc["validators"]):
+        validator["peer_id"] = NodeHome(Path(), f"v{index}", index).peer_id
+    return doc
+
+
+async def test_an_observer_follows_a_stranger_is_refused_and_a_restarted_validator_returns(
+    tmp_path: Path,
+) -> None:
+    full = NodeHome(tmp_path / "full", "full", None, log_level="warning")
+    async with open_node_network(
+        tmp_path, genesis=genesis_naming_peers(), observers=(full.peer_id,)
+    ) as net:
+        v0, v1 = net.homes[0], net.homes[1]
+        full.write(genesis_naming_peers(), [h.addr for h in net.homes])
+        net.homes.append(full)
+        await net.start(full)
+        await net.wait_for_height(3, timeout_s=90)
+
+        stranger_config = P2PConfig(key_seed=secrets.token_bytes(32))
+        async with open_p2p(stranger_config, get_topics()) as stranger:
+            for _ in range(3):
+                with pytest.raises(RequestFailed):
+                    try:
+                        await stranger.connect(v0.addr)
+                    except RequestFailed:
+                        pass  # v0's close may land under the dial
+                    await fetch_blocks(stranger, v0.peer_id, 1, 8)
+                await trio.sleep(0.2)
+            validator = net.peers[v0.name]
+            assert validator.counters["connections", "refused_not_allowed"] >= 1
+            assert stranger.peer_id not in validator.connected_peers()
+            assert validator.scores.get_score(stranger.peer_id) == 0
+            assert full.peer_id in validator.connected_peers()
+
+        await net.stop(v1)
+        await net.start(v1)
+        height = net.get_height(v0)
+        await net.wait_for_height(height + 3, timeout_s=90)
+        assert v1.peer_id in net.peers[v0.name].connected_peers()
+
+
+def test_genesis_naming_only_some_validators_peers_is_refused(tmp_path: Path) -> None:
+    doc = genesis_naming_peers()
+    del doc["validators"][2]["peer_id"]  # type: ignore[index]
+    home = NodeHome(tmp_path, "v0", 0)
+    home.write(doc, [])
+    config = load_config(home.path)
+    with pytest.raises(ConfigError) as info:
+        get_allowed_peers(config, load_genesis(config))
+    assert info.value.key == "validators[2].peer_id"
+
+
+def test_a_persistent_peer_outside_the_allowed_set_is_refused(tmp_path: Path) -> None:
+    home = NodeHome(tmp_path, "v0", 0)
+    home.write(genesis_naming_peers(), [NodeHome(tmp_path, "elsewhere", None).addr])
+    config = load_config(home.path)
+    with pytest.raises(ConfigError) as info:
+        get_allowed_peers(config, load_genesis(config))
+    assert info.value.key == "p2p.persistent_peers[0]"
+
+
+def test_the_allowed_set_is_the_validators_nodes_and_the_observers(tmp_path: Path) -> None:
+    observer = NodeHome(tmp_path, "full", None)
+    home = NodeHome(tmp_path, "v0", 0, observers=(observer.peer_id,))
+    home.write(genesis_naming_peers(), [])
+    config = load_config(home.path)
+    expected = {NodeHome(tmp_path, f"v{i}", i).peer_id for i in range(VALIDATORS)}
+    assert get_allowed_peers(config, load_genesis(config)) == expected | {observer.peer_id}
