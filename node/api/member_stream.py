@@ -62,9 +62,6 @@ class UsedSubscriptions:
     def __init__(self) -> None:
         self._expiry_ms: dict[tuple[bytes, int, int], int] = {}
 
-    def __len__(self) -> int:
-        return len(self._expiry_ms)
-
     def use(self, message: tuple[bytes, int, int], now_ms: int, max_age_ms: int) -> None:
         """Remember `message` (member, fromHeight, issuedAtMs); refuse it if used before."""
         self._expiry_ms = {m: t for m, t in self._expiry_ms.items() if t >= now_ms}
@@ -111,7 +108,7 @@ class MemberStreams:
 
     @contextmanager
     def subscribe(self, member: bytes) -> Iterator[trio.MemoryReceiveChannel[HistoryRow]]:
-        """A channel of `member`'s live rows while the block runs (then forgotten at once:
+        """A channel of `member`'s live rows inside the `with` (forgotten as it ends:
         a member's rows are rare, so a publish might not find it closed for a long time)."""
         send, receive = trio.open_memory_channel[HistoryRow](self._buffer)
         self._subscribers.setdefault(member, set()).add(send)
