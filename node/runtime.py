@@ -83,7 +83,8 @@ class SqliteBlockStore:
 
     With a `SnapshotSchedule`, `save_block` (called right after the app finalized the
     block) stores the state snapshot in the block's own transaction; with `get_history`,
-    the members' history rows of the block too (node/history/).
+    the members' history rows of the block too (node/history/), and hands them to
+    `on_history` once stored (the members' own event streams).
     """
 
     def __init__(
@@ -97,6 +98,7 @@ class SqliteBlockStore:
         self.genesis_root = genesis_root
         self.snapshots = snapshots
         self.get_history = get_history
+        self.on_history: Callable[[BlockHistory], None] | None = None
 
     def get_height(self) -> int:
         return self.store.latest_height()
@@ -117,6 +119,7 @@ class SqliteBlockStore:
 
     def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
         schedule = self.snapshots
+        history = None if self.get_history is None else self.get_history(block)
         self.store.save_block(
             block.height,
             block.encode(),
@@ -125,8 +128,10 @@ class SqliteBlockStore:
             None if schedule is None else schedule.get_snapshot(block.height),
             None if schedule is None else schedule.kept,
             [compute_tx_hash(tx) for tx in block.txs],
-            None if self.get_history is None else self.get_history(block),
+            history,
         )
+        if history is not None and self.on_history is not None:
+            self.on_history(history)
 
     def get_synced(self, height: int) -> SyncedBlock | None:
         stored = self.store.load_block(height)
@@ -450,7 +455,7 @@ async def run_node(
             def on_commit(block: Block, certificate: CommitCertificate, root: bytes) -> None:
                 result = app.last_result
                 codes = [] if result is None else [r.code for r in result.tx_results]
-                api.publish_block(block.height, root, block.header.time_ms, codes)
+                api.publish_block(block.height, block.hash, root, block.header.time_ms, codes)
                 if result is not None:
                     api.record_block(block.txs, result)
                 ctx.notify_commit(block, certificate, root)
@@ -461,6 +466,7 @@ async def run_node(
                     compact_wal(wal, block.height + 1)
 
             driver.on_commit = on_commit
+            blocks.on_history = api.publish_history
             if api.metrics is not None:
                 api.metrics.watch_peers(lambda: len(p2p.connected_peers()))
             for service in services:

@@ -38,10 +38,12 @@ from node.api.errors import ApiError, api_error_from, error_response
 from node.api.events import EventBroker
 from node.api.http import Request, Response, json_response, serve_http
 from node.api.member_history import MemberHistoryRoutes
+from node.api.member_stream import MemberStreamRoutes, MemberStreams
 from node.api.openapi import RouteDoc, build_document
 from node.api.service import NodeInterface
 from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs, get_outcome_view
 from node.clock import wall_clock_ms
+from node.history.store import BlockHistory
 from node.limits import MAX_API_BODY_BYTES
 from node.mempool import MempoolError
 from node.metrics import CONTENT_TYPE, NodeMetrics
@@ -53,6 +55,15 @@ MAX_HEIGHT = 2**63 - 1
 """Heights are SQLite integers (signed 64-bit)."""
 
 RouteHandler = Callable[[Request, dict[str, str]], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class SignedQuery:
+    """A member's signed query, checked: its signer, its middle field, when it was signed."""
+
+    member: bytes
+    middle: int
+    issued_ms: int
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,9 @@ class ApiApp:
         self.openapi: dict[str, Any] = {}
         self.add_routes(self._table(tx_window_blocks))
         self.add_routes(MemberHistoryRoutes(self, history_store).table())
+        self.member_streams = MemberStreams(history_store)
+        self.add_routes(MemberStreamRoutes(self, self.member_streams).table())
+        self._price_time_ms: int | None = None
 
     def add_routes(self, table: list[tuple[RouteDoc, RouteHandler]]) -> None:
         """Serve more routes (node services add theirs) and document them in /openapi.json."""
@@ -126,7 +140,9 @@ class ApiApp:
             (RouteDoc("GET", "/v1/status", "getStatus", "Node status and latest height",
                       response="Status"), self.get_status),
             (RouteDoc("GET", "/v1/events", "streamEvents",
-                      "Server-Sent Events: committed blocks and accepted transactions",
+                      "Server-Sent Events of public facts only: committed block headers "
+                      "(height, hash, state root, transaction counts) and price updates "
+                      "(node/api/events.py STREAM_KINDS)",
                       content_type="text/event-stream"), self.get_events),
             (RouteDoc("GET", "/metrics", "getMetrics", "Prometheus metrics (text exposition)",
                       content_type="text/plain"), self.get_metrics),
@@ -170,18 +186,38 @@ class ApiApp:
             name = route.doc.operation_id if route is not None else "unmatched"
             self.metrics.api_requests.labels(route=name, status=str(status)).inc()
 
-    def publish_block(self, height: int, state_root: bytes, time_ms: int, codes: list[str]) -> None:
-        """Tell event-stream subscribers a block committed (public facts only)."""
+    def publish_block(
+        self, height: int, block_hash: bytes, state_root: bytes, time_ms: int, codes: list[str]
+    ) -> None:
+        """Tell event-stream subscribers a block committed, and the prices if it changed
+        them (public facts only: see STREAM_KINDS)."""
         self.broker.publish(
             "block",
             {
                 "height": height,
+                "hash": hex0x(block_hash),
                 "state_root": hex0x(state_root),
                 "time_ms": time_ms,
                 "txs": len(codes),
                 "rejected": sum(code != "ok" for code in codes),
             },
         )
+        state = self.node.get_state()
+        if state.price_time_ms != self._price_time_ms:
+            self._price_time_ms = state.price_time_ms
+            self.broker.publish(
+                "prices",
+                {
+                    "height": height,
+                    "index": dict(sorted(state.index_prices.items())),
+                    "mark": dict(sorted(state.mark_prices.items())),
+                    "time_ms": state.price_time_ms,
+                },
+            )
+
+    def publish_history(self, history: BlockHistory) -> None:
+        """Send a committed block's history rows (saved with it) to their members' streams."""
+        self.member_streams.publish_history(history)
 
     def record_block(self, txs: Sequence[bytes], result: BlockResult) -> None:
         """Keep a committed block's transaction results for GET /v1/txs/{hash}."""
@@ -194,7 +230,6 @@ class ApiApp:
             tx_hash = await self.node.submit_tx(raw)
         except MempoolError as exc:
             raise api_error_from(exc) from None
-        self.broker.publish("tx_accepted", {"tx_hash": hex0x(tx_hash)})
         return json_response(202, {"tx_hash": hex0x(tx_hash), "status": "pending"})
 
     async def post_trade_batch(self, request: Request, _: dict[str, str]) -> Response:
@@ -221,6 +256,14 @@ class ApiApp:
         """(member, its middle field) of a query signed by the member within
         `query_max_age_ms` of the node's clock (its replay protection: reads change
         nothing, so an old signature is refused rather than remembered)."""
+        query = self.check_signed_query(request, primary_type, fields)
+        return query.member, query.middle
+
+    def check_signed_query(
+        self, request: Request, primary_type: str, fields: list[dict[str, str]]
+    ) -> SignedQuery:
+        """The query `request` carries, signed by its member within `query_max_age_ms`
+        of the node's clock."""
         _require_json(request)
         chain_id = self.node.chain_id
         member, middle, issued_ms, signature = parse_account_query(request.body, chain_id, fields)
@@ -242,7 +285,7 @@ class ApiApp:
             verify_member_signature(member, signable, signature, primary_type, chain_id)
         except BadSignature as exc:
             raise api_error_from(exc) from None
-        return member, middle
+        return SignedQuery(member, middle, issued_ms)
 
     def _account_view(self, member: bytes, sub_account: int) -> dict[str, Any]:
         state = self.node.get_state()
@@ -389,7 +432,9 @@ class ApiApp:
     async def get_metrics(self, _: Request, __: dict[str, str]) -> Response:
         if self.metrics is None:
             raise ApiError(404, "NotFound", "metrics are disabled in this node's config")
-        self.metrics.event_subscribers.set(self.broker.subscriber_count)
+        self.metrics.event_subscribers.set(
+            self.broker.subscriber_count + self.member_streams.subscriber_count
+        )
         return Response(200, self.metrics.render(), content_type=CONTENT_TYPE)
 
     async def get_openapi(self, _: Request, __: dict[str, str]) -> Response:

@@ -129,6 +129,22 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "AccountStreamQuery": {
+        **_signed(None, _eip712_schema(ACCOUNT_EVENTS_FIELDS)),
+        "description": "EIP-712 primary type AccountStream (fields as AccountEvents); a "
+        "signature opens one stream only. The answer is text/event-stream: each frame is "
+        "`event: account_event`, `id:` the row's cursor, `data:` one row as in AccountEvents.",
+        "properties": {
+            **_signed(None, _eip712_schema(ACCOUNT_EVENTS_FIELDS))["properties"],
+            "cursor": {
+                "type": "object",
+                "description": "Resume after this cursor (a frame's id; or send it as "
+                "Last-Event-ID); without either, from fromHeight. Not signed.",
+                "required": ["height", "seq"],
+                "properties": {"height": {"type": "integer"}, "seq": {"type": "integer"}},
+            },
+        },
+    },
     "AccountProofQuery": _signed(None, _eip712_schema(ACCOUNT_PROOF_FIELDS)),
     "AccountProof": {
         "type": "object",

@@ -1,7 +1,7 @@
 """One call for the node runtime: build the API over the node's parts and serve it.
 
     api = await nursery.start(serve_node_api, config, state_getter, mempool, store, broadcast)
-    ...after each committed block: api.publish_block(height, root, time_ms, result_codes)
+    ...after each committed block: api.publish_block(height, hash, root, time_ms, result_codes)
 
 `task_status.started` receives the ApiApp (with `.port` set to the bound port, so
 a config with `listen_port = 0` works in tests).

@@ -255,6 +255,7 @@ async def test_each_route_caps_its_body_naming_the_limit(api: Harness) -> None:
         "/v1/accounts/query": MAX_JSON_REQUEST_BYTES,
         "/v1/accounts/events": MAX_JSON_REQUEST_BYTES,
         "/v1/accounts/proof": MAX_JSON_REQUEST_BYTES,
+        "/v1/accounts/stream": MAX_JSON_REQUEST_BYTES,
     }
     assert (await api.client.get("/v1/status")).status_code == 200
 
@@ -352,7 +353,7 @@ async def test_metrics_exposition_counts_requests(api: Harness) -> None:
     assert 'clearnode_info{moniker="test-node"} 1.0' in text
 
 
-async def test_event_stream_delivers_accepted_txs_and_blocks(api: Harness) -> None:
+async def test_event_stream_delivers_blocks_and_prices_not_accepted_txs(api: Harness) -> None:
     async with api.client.stream("GET", "/v1/events") as response:
         assert response.headers["content-type"] == "text/event-stream"
         async with aclosing(response.aiter_lines()) as lines:
@@ -360,15 +361,24 @@ async def test_event_stream_delivers_accepted_txs_and_blocks(api: Harness) -> No
             submitted = await api.client.post(
                 "/v1/trade-batches", json={"tx": "0x" + trade_batch(api.box).hex()}
             )
-            api.app.publish_block(2, b"\x22" * 32, NOW_MS, ["ok", "BadSignature"])
-            events = []
+            api.app.publish_block(2, b"\x11" * 32, b"\x22" * 32, NOW_MS, ["ok", "BadSignature"])
+            frames: list[str] = []
             async for line in lines:
-                if line.startswith("data: "):
-                    events.append(json.loads(line[6:]))
-                if len(events) == 2:
+                frames.append(line)
+                if line.startswith("data: ") and "index" in line:
                     break
-    assert events[0] == {"tx_hash": submitted.json()["tx_hash"]}
-    assert events[1]["height"] == 2 and events[1]["rejected"] == 1
+    events = [json.loads(line[6:]) for line in frames if line.startswith("data: ")]
+    assert [line for line in frames if line.startswith("event: ")] == [
+        "event: block",
+        "event: prices",
+    ]
+    assert events[0] == {
+        "height": 2, "hash": "0x" + "11" * 32, "state_root": "0x" + "22" * 32,
+        "time_ms": NOW_MS, "txs": 2, "rejected": 1,
+    }  # fmt: skip
+    assert events[1]["mark"] == dict(sorted(api.box.state.mark_prices.items()))
+    # who submitted what, when, is not a public fact: the hash would find it in /v1/txs
+    assert submitted.json()["tx_hash"][2:] not in "\n".join(frames)
 
 
 async def test_serve_node_api_from_a_config(tmp_path: Path) -> None:
