@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bridge.loopback import get_free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ANVIL_BINARY = REPO_ROOT / "node_modules" / ".bin" / "anvil"
@@ -25,14 +26,6 @@ DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f
 
 class AnvilError(Exception):
     """An anvil process did not start or answer."""
-
-
-def get_free_port() -> int:
-    """A TCP port on 127.0.0.1 nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def is_rpc_answering(url: str, timeout: float = 0.5) -> bool:

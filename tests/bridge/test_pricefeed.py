@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from web3.contract import Contract
 
-from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode, get_free_port
+from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import Chain, ChainIdMismatch, ContractReverted, account_from_key, connect
+from bridge.loopback import get_free_port
 from bridge.pricefeed import (
     FeedAnswerNotPositive,
     FeedDecimalsMismatch,

@@ -14,8 +14,9 @@ import httpx
 import pytest
 import trio
 
-from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode, get_free_port
+from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import Chain, account_from_key, connect
+from bridge.loopback import get_free_port
 from bridge.pricefeed import deploy_price_feed, update_price_feed
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deploy_vault

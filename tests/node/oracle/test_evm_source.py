@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode, get_free_port
+from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import account_from_key, connect
+from bridge.loopback import get_free_port
 from bridge.pricefeed import FeedSpec, FeedStale, deploy_price_feed, update_price_feed
 from clearing.sandbox import Sandbox
 from node.config import CONFIG_FILE_NAME, ConfigError, EvmFeedConfig, NodeConfig, load_config
