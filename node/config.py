@@ -56,6 +56,11 @@ class ApiConfig:
     listen_port: int = 8080
     max_body_bytes: int = MAX_API_BODY_BYTES
     """The JSON form of the largest transaction fits (node/limits.py)."""
+    operator_enabled: bool = False
+    """The operator listener: every route, and full blocks and each member's margin
+    health on the public ones (node/api/tiers.py). Off unless asked for."""
+    operator_listen_host: str = "127.0.0.1"
+    operator_listen_port: int = 8081
 
 
 @dataclass(frozen=True)
@@ -290,11 +295,31 @@ def _peer_ids(t: _Table, name: str) -> tuple[str, ...]:
 
 
 def _api(t: _Table) -> ApiConfig:
+    api = _read_api(t)
+    shared = (api.listen_host, api.listen_port) == (
+        api.operator_listen_host,
+        api.operator_listen_port,
+    )
+    if api.operator_enabled and shared and api.listen_port != 0:
+        raise t.fail(
+            "operator_listen_port",
+            "a port other than the public listener's",
+            api.operator_listen_port,
+        )
+    return api
+
+
+def _read_api(t: _Table) -> ApiConfig:
     return ApiConfig(
         enabled=t.flag("enabled", ApiConfig.enabled),
         listen_host=t.text("listen_host", ApiConfig.listen_host),
         listen_port=t.integer("listen_port", ApiConfig.listen_port, hi=65535),
         max_body_bytes=t.integer("max_body_bytes", ApiConfig.max_body_bytes, lo=1024),
+        operator_enabled=t.flag("operator_enabled", ApiConfig.operator_enabled),
+        operator_listen_host=t.text("operator_listen_host", ApiConfig.operator_listen_host),
+        operator_listen_port=t.integer(
+            "operator_listen_port", ApiConfig.operator_listen_port, hi=65535
+        ),
     )
 
 

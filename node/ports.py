@@ -16,8 +16,13 @@ from node.config import ConfigError, NodeConfig
 def get_listen_ports(config: NodeConfig) -> list[tuple[str, str, int]]:
     """(config key, host, port) of each port the node listens on."""
     listeners = [("p2p.listen_port", config.p2p.listen_host, config.p2p.listen_port)]
-    if config.api.enabled:
-        listeners.append(("api.listen_port", config.api.listen_host, config.api.listen_port))
+    api = config.api
+    if api.enabled:
+        listeners.append(("api.listen_port", api.listen_host, api.listen_port))
+    if api.enabled and api.operator_enabled:
+        listeners.append(
+            ("api.operator_listen_port", api.operator_listen_host, api.operator_listen_port)
+        )
     return listeners
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import trio
@@ -27,6 +27,7 @@ from clearing.tx import encode_tx
 from clearing.withdrawable import get_withdrawable
 from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
+from node.api.blocks import get_block_view
 from node.api.bodies import (
     ACCOUNT_QUERY_FIELDS,
     hex0x,
@@ -41,6 +42,7 @@ from node.api.member_history import MemberHistoryRoutes
 from node.api.member_stream import MemberStreamRoutes, MemberStreams
 from node.api.openapi import RouteDoc, build_document
 from node.api.service import NodeInterface
+from node.api.tiers import PUBLIC, Listener
 from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs, get_outcome_view
 from node.clock import wall_clock_ms
 from node.history.store import BlockHistory
@@ -95,8 +97,10 @@ class ApiApp:
         self.query_max_age_ms = query_max_age_ms
         self.recent_txs = RecentTxs(tx_window_blocks)
         self.port = 0  # the bound port, once served (see serve.py)
+        self.operator_port: int | None = None  # the operator listener's, when it is on
         self.routes: list[Route] = []
-        self.openapi: dict[str, Any] = {}
+        self._documents: dict[Listener, bytes] = {}
+        """/openapi.json per listener: the routes it serves, no others."""
         self.add_routes(self._table(tx_window_blocks))
         self.add_routes(MemberHistoryRoutes(self, history_store).table())
         self.member_streams = MemberStreams(history_store)
@@ -106,52 +110,66 @@ class ApiApp:
     def add_routes(self, table: list[tuple[RouteDoc, RouteHandler]]) -> None:
         """Serve more routes (node services add theirs) and document them in /openapi.json."""
         self.routes.extend(Route(doc, handler, compile_path(doc.path)) for doc, handler in table)
-        self.openapi = build_document([r.doc for r in self.routes], API_VERSION)
+        self._documents.clear()
+
+    def get_document(self, listener: Listener) -> bytes:
+        document = self._documents.get(listener)
+        if document is None:
+            served = [r.doc for r in self.routes if listener.serves(r.doc.tier)]
+            document = json.dumps(build_document(served, API_VERSION)).encode()
+            self._documents[listener] = document
+        return document
 
     def _table(self, tx_window_blocks: int) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
             (RouteDoc("POST", "/v1/trade-batches", "submitTradeBatch",
                       "Submit a venue-signed trade batch", "EncodedTx", "Submitted", 202,
-                      errors=(401, 409, 413, 415, 422, 503), max_body_bytes=MAX_API_BODY_BYTES),
-             self.post_trade_batch),
+                      errors=(401, 409, 413, 415, 422, 503), max_body_bytes=MAX_API_BODY_BYTES,
+                      tier="venue"), self.post_trade_batch),
             (RouteDoc("POST", "/v1/member-requests", "submitMemberRequest",
                       "Submit a member's EIP-712 signed withdrawal, transfer or venue "
                       "authorisation", "MemberRequest", "Submitted", 202,
-                      errors=(401, 409, 415, 422, 503)), self.post_member_request),
+                      errors=(401, 409, 415, 422, 503), tier="member"), self.post_member_request),
             (RouteDoc("POST", "/v1/bridge/collateral-events", "submitBridgeEvent",
                       "Submit a validator-attested collateral credit, withdrawal payout "
                       "or withdrawal expiry",
                       "EncodedTx", "Submitted", 202, errors=(401, 409, 413, 415, 422, 503),
-                      max_body_bytes=MAX_API_BODY_BYTES), self.post_bridge_event),
+                      max_body_bytes=MAX_API_BODY_BYTES, tier="bridge"), self.post_bridge_event),
             (RouteDoc("POST", "/v1/accounts/query", "queryAccount",
                       "Read your own sub-account, margin and liquidation prices "
                       "(EIP-712 signed by the member)", "AccountQuery", "Account",
-                      errors=(401, 415)), self.post_account_query),
+                      errors=(401, 415), tier="member"), self.post_account_query),
             (RouteDoc("GET", "/v1/txs/{hash}", "getTx",
                       "What happened to a transaction: pending, or committed in the last "
-                      f"{tx_window_blocks} blocks with its result code and events",
-                      response="TxOutcome"), self.get_tx),
-            (RouteDoc("GET", "/v1/blocks/{height}", "getBlock", "A committed block by height",
-                      response="Block"), self.get_block),
+                      f"{tx_window_blocks} blocks with its result code and events (its "
+                      "hash is known only to whoever holds it: nothing public shows one)",
+                      response="TxOutcome", tier="submitter"), self.get_tx),
+            (RouteDoc("GET", "/v1/blocks/{height}", "getBlock",
+                      "A committed block's header, transaction counts per kind and commit "
+                      "certificate; on the operator listener also its transactions",
+                      response="Block", tier="public"), self.get_block),
             (RouteDoc("GET", "/v1/validators", "getValidators", "The current validator set",
-                      response="Validators"), self.get_validators),
+                      response="Validators", tier="public"), self.get_validators),
             (RouteDoc("GET", "/v1/prices", "getPrices", "Committed index and mark prices",
-                      response="Prices"), self.get_prices),
+                      response="Prices", tier="public"), self.get_prices),
             (RouteDoc("GET", "/v1/status", "getStatus", "Node status and latest height",
-                      response="Status"), self.get_status),
+                      response="Status", tier="public"), self.get_status),
             (RouteDoc("GET", "/v1/events", "streamEvents",
                       "Server-Sent Events of public facts only: committed block headers "
                       "(height, hash, state root, transaction counts) and price updates "
                       "(node/api/events.py STREAM_KINDS)",
-                      content_type="text/event-stream"), self.get_events),
+                      content_type="text/event-stream", tier="public"), self.get_events),
             (RouteDoc("GET", "/metrics", "getMetrics", "Prometheus metrics (text exposition)",
-                      content_type="text/plain"), self.get_metrics),
-            (RouteDoc("GET", "/openapi.json", "getOpenApi", "This OpenAPI 3.1 document"),
-             self.get_openapi),
+                      content_type="text/plain", tier="operator"), self.get_metrics),
+            (RouteDoc("GET", "/openapi.json", "getOpenApi",
+                      "This OpenAPI 3.1 document: the routes this listener serves",
+                      tier="public"), self.get_openapi),
         ]  # fmt: skip
 
     async def handle(self, request: Request) -> Response:
-        route, params, allowed = self._match(request.method, request.path)
+        """Answer `request` with the routes its listener serves: another tier's route
+        answers 404 as if it did not exist (the public listener does not advertise them)."""
+        route, params, allowed = self._match(request.method, request.path, request.listener)
         try:
             if route is None:
                 if allowed:
@@ -165,9 +183,13 @@ class ApiApp:
         self._count(route, response.status)
         return response
 
-    def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
+    def _match(
+        self, method: str, path: str, listener: Listener
+    ) -> tuple[Route | None, dict[str, str], list[str]]:
         allowed = []
         for route in self.routes:
+            if not listener.serves(route.doc.tier):
+                continue
             found = route.pattern.match(path)
             if found is None:
                 continue
@@ -176,9 +198,9 @@ class ApiApp:
             allowed.append(route.doc.method)
         return None, {}, allowed
 
-    def get_body_limit(self, method: str, path: str) -> int:
+    def get_body_limit(self, method: str, path: str, listener: Listener = PUBLIC) -> int:
         """The body cap declared with the route (an unknown route's is the default)."""
-        route = self._match(method, path)[0]
+        route = self._match(method, path, listener)[0]
         return route.doc.max_body_bytes if route is not None else RouteDoc.max_body_bytes
 
     def _count(self, route: Route | None, status: int) -> None:
@@ -363,19 +385,19 @@ class ApiApp:
             else [],
         }
 
-    async def get_block(self, _: Request, params: dict[str, str]) -> Response:
+    async def get_block(self, request: Request, params: dict[str, str]) -> Response:
         text = params["height"]
         if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_HEIGHT):
             raise ApiError(
                 400, "InvalidField", f"height: expected an integer in [0, {MAX_HEIGHT}]",
                 field="height",
             )  # fmt: skip
-        block = self.node.get_block(int(text))
-        if block is None:
+        stored = self.node.get_block(int(text))
+        if stored is None:
             raise ApiError(
                 404, "UnknownBlock", f"no committed block at height {text}", height=int(text)
             )
-        return json_response(200, block)
+        return json_response(200, get_block_view(stored, full=request.listener.is_operator))
 
     async def get_tx(self, _: Request, params: dict[str, str]) -> Response:
         text = params["hash"]
@@ -437,8 +459,8 @@ class ApiApp:
         )
         return Response(200, self.metrics.render(), content_type=CONTENT_TYPE)
 
-    async def get_openapi(self, _: Request, __: dict[str, str]) -> Response:
-        return Response(200, json.dumps(self.openapi).encode())
+    async def get_openapi(self, request: Request, _: dict[str, str]) -> Response:
+        return Response(200, self.get_document(request.listener))
 
 
 def _require_json(request: Request) -> None:
@@ -473,15 +495,21 @@ async def serve_api(
     port: int,
     *,
     max_body_bytes: int,
+    listener: Listener = PUBLIC,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve `app` until cancelled; `task_status.started` gets the bound listeners."""
+    """Serve `app`'s routes for `listener` until cancelled; `task_status.started` gets the
+    bound listeners."""
+
+    async def handle(request: Request) -> Response:
+        return await app.handle(replace(request, listener=listener))
+
     await serve_http(
-        app.handle,
+        handle,
         host,
         port,
         max_body_bytes=max_body_bytes,
         on_error=api_error_handler,
-        get_body_limit=app.get_body_limit,
+        get_body_limit=lambda method, path: app.get_body_limit(method, path, listener),
         task_status=task_status,
     )

@@ -4,10 +4,10 @@ Aggregates only, never one member's figures: the insurance fund (and, per chain,
 the settlement tokens in that chain's vault that back it) and what the
 house holds (its cash, the collateral it seized, and in how many instruments it
 holds lots, never which nor how many: they are a defaulter's positions, shown
-only to registered bidders for the auction), the default
-fund's size and its last Cover-N sizing (the N largest stress losses beyond
-initial margin, without their owners), whether withdrawals are halted and why,
-and what each chain's vault holds for cash.
+only to registered bidders for the auction), the default fund's size, whether
+withdrawals are halted and why, and what each chain's vault holds for cash. The
+default fund's last Cover-N sizing (the N largest stress losses beyond initial
+margin) is each one member's figure: only the operator's view (`detailed`) has it.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from clearing.state import ClearingState, get_collateral_value
 from node.api.bodies import hex0x
 
 
-def get_clearing_house_status(state: ClearingState) -> dict[str, object]:
+def get_clearing_house_status(state: ClearingState, detailed: bool = False) -> dict[str, object]:
     deficit = get_uncovered_deficit(state)
     return {
         "house_equity": get_house_equity(state),
         "uncovered_deficit": deficit,
         "withdrawals_halted": deficit > 0,
         "insurance_fund": get_insurance_fund_view(state),
-        "default_fund": get_default_fund_view(state),
+        "default_fund": get_default_fund_view(state, detailed),
         "fee_pool": state.fee_pool,
         "settlement_reserves": {str(c): r for c, r in sorted(state.settlement_reserves.items())},
     }
@@ -57,16 +57,18 @@ def get_insurance_fund_view(state: ClearingState) -> dict[str, object]:
     }
 
 
-def get_default_fund_view(state: ClearingState) -> dict[str, object]:
+def get_default_fund_view(state: ClearingState, detailed: bool) -> dict[str, object]:
     setup = get_risk_setup(state.genesis)
     members = [m for a, m in state.members.items() if a != HOUSE[0]]
-    return {
+    view: dict[str, object] = {
         "posted": sum(m.default_fund for m in members),
         "required": sum(m.default_fund_required for m in members),
         "contributors": sum(1 for m in members if m.default_fund),
         "cover": None if setup is None else setup.params.default_fund.cover,
-        "cover_losses": list(state.default_fund_cover),
         "assessment_cap_bps": None
         if setup is None
         else setup.params.default_fund.assessment_cap_bps,
     }
+    if detailed:
+        view["cover_losses"] = list(state.default_fund_cover)
+    return view

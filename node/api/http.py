@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, urlsplit
 import h11
 import trio
 
+from node.api.tiers import PUBLIC, Listener
+
 log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 16 * 1024
@@ -33,6 +35,8 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    listener: Listener = PUBLIC
+    """The listener it came in on (set by the app that serves it): what it may see."""
 
 
 @dataclass(frozen=True)

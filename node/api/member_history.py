@@ -58,12 +58,12 @@ class MemberHistoryRoutes:
                       "margin calls, liquidations, auctions, assessments...) from committed "
                       "blocks, a page after a cursor, as JSON or CSV (EIP-712 signed by the "
                       "member)", "AccountEventsQuery", "AccountEvents",
-                      errors=(400, 401, 415, 503)), self.post_account_events),
+                      errors=(400, 401, 415, 503), tier="member"), self.post_account_events),
             (RouteDoc("POST", "/v1/accounts/proof", "queryAccountProof",
                       "A Merkle inclusion proof of your account in the committed state root "
                       "(EIP-712 signed by the member); check it with `clearnode verify "
                       "--account-proof`", "AccountProofQuery", "AccountProof",
-                      errors=(401, 404, 409, 415, 503)), self.post_account_proof),
+                      errors=(401, 404, 409, 415, 503), tier="member"), self.post_account_proof),
         ]  # fmt: skip
 
     def _require_store(self) -> NodeStore:

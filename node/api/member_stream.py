@@ -182,7 +182,7 @@ class MemberStreamRoutes:
                       "funding, fees, liquidations, auctions, deposits, withdrawals...), "
                       "resumed after `cursor` or Last-Event-ID (EIP-712 AccountStream signed "
                       "by the member; one stream per signature)", "AccountStreamQuery",
-                      content_type="text/event-stream", errors=(400, 401, 415, 503)),
+                      content_type="text/event-stream", errors=(400, 401, 415, 503), tier="member"),
              self.post_account_stream),
         ]  # fmt: skip
 

@@ -3,7 +3,7 @@ undocumented; the schemas describe the JSON bodies parsed in bodies.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from node.api.bodies import (
@@ -12,6 +12,7 @@ from node.api.bodies import (
     ACCOUNT_QUERY_FIELDS,
     MEMBER_REQUESTS,
 )
+from node.api.tiers import Tier
 from node.limits import MAX_JSON_REQUEST_BYTES
 
 HEX = {"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$"}
@@ -31,6 +32,8 @@ class RouteDoc:
     errors: tuple[int, ...] = ()
     max_body_bytes: int = MAX_JSON_REQUEST_BYTES
     """A longer body is refused with 413 before more of it is read."""
+    tier: Tier = field(kw_only=True)
+    """Who may use it (node/api/tiers.py); no default, so no route is public by omission."""
 
 
 def _eip712_schema(fields: list[dict[str, str]]) -> dict[str, Any]:
@@ -307,6 +310,7 @@ def build_document(routes: list[RouteDoc], version: str) -> dict[str, Any]:
         operation: dict[str, Any] = {
             "operationId": route.operation_id,
             "summary": route.summary,
+            "x-tier": route.tier,
             "responses": {
                 str(route.status): {
                     "description": "Success",

@@ -3,12 +3,14 @@
     api = await nursery.start(serve_node_api, config, state_getter, mempool, store, broadcast)
     ...after each committed block: api.publish_block(height, hash, root, time_ms, result_codes)
 
-`task_status.started` receives the ApiApp (with `.port` set to the bound port, so
-a config with `listen_port = 0` works in tests).
+`task_status.started` receives the ApiApp (with `.port` and, when the operator listener
+is on, `.operator_port` set to the bound ports, so a config with port 0 works in tests).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from collections.abc import Awaitable, Callable
 
 import trio
@@ -17,6 +19,7 @@ from clearing.state import ClearingState
 from node.api.app import ApiApp, serve_api
 from node.api.http import get_bound_port
 from node.api.service import LocalNode
+from node.api.tiers import OPERATOR, PUBLIC, Listener
 from node.config import NodeConfig
 from node.liveness import CommitWatch
 from node.mempool import Mempool
@@ -24,6 +27,8 @@ from node.metrics import NodeMetrics
 from node.ports import get_port_taken_error
 from node.storage import NodeStore
 from node.txpool import TxPool
+
+log = logging.getLogger(__name__)
 
 
 async def serve_node_api(
@@ -50,20 +55,53 @@ async def serve_node_api(
     if not config.api.enabled:
         task_status.started(app)
         return
+    api = config.api
     async with trio.open_nursery() as nursery:
-        try:
-            listeners = await nursery.start(
-                lambda task_status: serve_api(
-                    app,
-                    config.api.listen_host,
-                    config.api.listen_port,
-                    max_body_bytes=config.api.max_body_bytes,
-                    task_status=task_status,
+        app.port = await _listen(
+            nursery, app, config, PUBLIC, "api.listen_port", api.listen_host, api.listen_port
+        )
+        if api.operator_enabled:
+            if not is_loopback(api.operator_listen_host):
+                log.warning(
+                    "the operator listener is on %s, not a loopback address: whoever reaches "
+                    "it sees every block's transactions and every member's margin health",
+                    api.operator_listen_host,
                 )
-            )
-        except OSError as exc:  # taken since `clearnode start` probed it (two starts racing)
-            raise get_port_taken_error(
-                config, "api.listen_port", exc.strerror or str(exc)
-            ) from None
-        app.port = get_bound_port(listeners)
+            app.operator_port = await _listen(
+                nursery, app, config, OPERATOR, "api.operator_listen_port",
+                api.operator_listen_host, api.operator_listen_port,
+            )  # fmt: skip
         task_status.started(app)
+
+
+async def _listen(
+    nursery: trio.Nursery,
+    app: ApiApp,
+    config: NodeConfig,
+    listener: Listener,
+    key: str,
+    host: str,
+    port: int,
+) -> int:
+    """Serve `listener`'s routes on host:port in `nursery`; the bound port."""
+    try:
+        listeners = await nursery.start(
+            lambda task_status: serve_api(
+                app,
+                host,
+                port,
+                max_body_bytes=config.api.max_body_bytes,
+                listener=listener,
+                task_status=task_status,
+            )
+        )
+    except OSError as exc:  # taken since `clearnode start` probed it (two starts racing)
+        raise get_port_taken_error(config, key, exc.strerror or str(exc)) from None
+    return get_bound_port(listeners)
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

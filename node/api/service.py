@@ -17,7 +17,7 @@ from node.api.house import get_clearing_house_status
 from node.liveness import CommitWatch
 from node.mempool import DuplicateTx, Mempool, MempoolError
 from node.metrics import NodeMetrics
-from node.storage import NodeStore
+from node.storage import NodeStore, StoredBlock
 from node.txpool import TxPool
 
 
@@ -38,7 +38,7 @@ class NodeInterface(Protocol):
         """Whether the transaction with this hash waits in the mempool."""
         ...
 
-    def get_block(self, height: int) -> dict[str, object] | None: ...
+    def get_block(self, height: int) -> StoredBlock | None: ...
 
     def get_status(self) -> dict[str, object]: ...
 
@@ -99,16 +99,8 @@ class LocalNode:
     def is_pending(self, tx_hash: bytes) -> bool:
         return tx_hash in self.mempool
 
-    def get_block(self, height: int) -> dict[str, object] | None:
-        stored = None if self.store is None else self.store.load_block(height)
-        if stored is None:
-            return None
-        return {
-            "height": stored.height,
-            "state_root": "0x" + stored.state_root.hex(),
-            "block": "0x" + stored.block.hex(),
-            "cert": "0x" + stored.cert.hex(),
-        }
+    def get_block(self, height: int) -> StoredBlock | None:
+        return None if self.store is None else self.store.load_block(height)
 
     def get_status(self) -> dict[str, object]:
         state = self.state()

@@ -104,13 +104,14 @@ class BridgeApi:
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
             (RouteDoc("GET", "/v1/withdrawals/pending", "getPendingWithdrawals",
-                      "Pending withdrawals with the validators' collected vault signatures"),
-             self.get_pending),
+                      "Pending withdrawals with the validators' collected vault signatures",
+                      tier="public"), self.get_pending),
             (RouteDoc("GET", "/v1/withdrawals/{member}/{nonce}", "getWithdrawal",
                       "One pending withdrawal's vault call: fields, ordered signatures, "
-                      "complete flag", errors=(400, 404)), self.get_withdrawal),
+                      "complete flag", errors=(400, 404), tier="public"), self.get_withdrawal),
             (RouteDoc("GET", "/v1/bridge", "getBridgeStatus",
-                      "This node's chain watchers and bridge pools"), self.get_bridge_status),
+                      "This node's chain watchers and bridge pools", tier="public"),
+             self.get_bridge_status),
         ]  # fmt: skip
 
 

@@ -81,6 +81,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--moniker", default="node", help="name prefix of the node(s)")
     parser.add_argument("--p2p-port", type=int, default=26656, help="first p2p port")
     parser.add_argument("--api-port", type=int, default=8080, help="first API port")
+    parser.add_argument(
+        "--operator-port",
+        type=int,
+        default=None,
+        help="first operator listener port (default: the ports after the API ones)",
+    )
     parser.add_argument("--genesis-template", type=Path, default=EXAMPLE_GENESIS)
     parser.add_argument(
         "--report-seed",
@@ -133,7 +139,7 @@ def get_node_keys(home: Path) -> NodeKeys:
 
 
 def render_config(
-    chain_id: int, moniker: str, p2p_port: int, api_port: int, peers: list[str]
+    chain_id: int, moniker: str, p2p_port: int, api_port: int, operator_port: int, peers: list[str]
 ) -> str:
     peer_lines = "".join(f'    "{p}",\n' for p in peers)
     return (
@@ -148,7 +154,12 @@ def render_config(
         f"persistent_peers = [\n{peer_lines}]\n\n"
         "[api]\n"
         'listen_host = "127.0.0.1"\n'
-        f"listen_port = {api_port}\n\n"
+        f"listen_port = {api_port}\n"
+        "# Full blocks, each member's margin health, /metrics: keep it on loopback\n"
+        '# (docs/operator.md, "The two API listeners").\n'
+        "operator_enabled = true\n"
+        'operator_listen_host = "127.0.0.1"\n'
+        f"operator_listen_port = {operator_port}\n\n"
         "[storage]\n"
         'path = "data/node.sqlite3"\n'
         'consensus_wal = "data/consensus.wal"\n'
@@ -218,6 +229,7 @@ class InitNode:
     peer_id: str
     p2p_addr: str
     api_url: str
+    operator_url: str
     kept_keys: tuple[Path, ...]
 
 
@@ -239,10 +251,15 @@ def init_homes(
     report_seed: Path | None = None,
     chains: list[ChainSpec] | None = None,
     anvils: list[AnvilTarget] | None = None,
+    operator_port: int | None = None,
 ) -> InitResult:
-    """Create `count` node homes (home itself when count == 1) and the venues' key files."""
+    """Create `count` node homes (home itself when count == 1) and the venues' key files.
+
+    Node i listens on p2p_port + i, api_port + i and operator_port + i (by default the
+    ports after the API ones: api_port + count + i)."""
     if count < 1:
         raise ValueError(f"--validators must be >= 1, got {count}")
+    first_operator = api_port + count if operator_port is None else operator_port
     homes = [home] if count == 1 else [home / f"{moniker}{i}" for i in range(count)]
     names = [moniker if count == 1 else f"{moniker}{i}" for i in range(count)]
     for h in homes:
@@ -272,7 +289,9 @@ def init_homes(
         save_report_seed(h / REPORT_SEED_FILE, seed)
         (h / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [a for j, a in enumerate(addrs) if j != i]
-        config = render_config(chain_id, name, p2p_port + i, api_port + i, peers)
+        config = render_config(
+            chain_id, name, p2p_port + i, api_port + i, first_operator + i, peers
+        )
         services = render_oracle(genesis) + render_bridge_chains(bridge_chains)
         (h / CONFIG_FILE_NAME).write_text(config + "\n" + services)
         load_config(h)  # what we wrote must load
@@ -280,7 +299,15 @@ def init_homes(
     for venue, path in venue_key_files.items():
         save_key(path, venue_keys[venue])
     nodes = [
-        InitNode(name, h, peer_ids[i], addrs[i], f"http://127.0.0.1:{api_port + i}", k.kept)
+        InitNode(
+            name,
+            h,
+            peer_ids[i],
+            addrs[i],
+            f"http://127.0.0.1:{api_port + i}",
+            f"http://127.0.0.1:{first_operator + i}",
+            k.kept,
+        )
         for i, (h, name, k) in enumerate(zip(homes, names, keys, strict=True))
     ]
     return InitResult(nodes, venue_key_files, bridge_chains)
@@ -295,8 +322,9 @@ def render_summary(result: InitResult) -> str:
             f"    home     {node.home}",
             f"    peer id  {node.peer_id}",
             f"    p2p      {node.p2p_addr}",
-            f"    api      {node.api_url}",
-            f"    status   {node.api_url}/status",
+            f"    api      {node.api_url}  (public: members, venues, relayers)",
+            f"    status   {node.api_url}/status  (the network, no member)",
+            f"    operator {node.operator_url}/status  (full blocks, members, /metrics)",
             "    keys     "
             + ("kept " + ", ".join(p.name for p in node.kept_keys) if node.kept_keys else "new"),
         ]
@@ -333,6 +361,7 @@ def run(args: argparse.Namespace) -> int:
             args.report_seed,
             chains,
             anvils,
+            args.operator_port,
         )
     except (ValueError, FileExistsError, KeyFileError, GenesisError, OSError) as exc:
         print(f"clearnode init: {exc}")

@@ -85,7 +85,7 @@ def render(net: Devnet, lines: list[str]) -> Group:
     )
     nodes = Table("validator", "height", "status page", title="validator processes")
     for home, view in zip(net.homes, net.nodes, strict=True):
-        nodes.add_row(home.name, str(view.height), home.api_url + "/")
+        nodes.add_row(home.name, str(view.height), home.operator_url + "/")
     prices = Table("price", "committed", title="prices (GET /v1/prices)")
     for kind in ("index", "mark"):
         for key, value in sorted(net.prices.get(kind, {}).items()):

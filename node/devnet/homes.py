@@ -12,21 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge.loopback import get_free_port
 from node.commands.init import REPORT_SEED_FILE, NodeKeys, build_genesis, render_config
 from node.config import CONFIG_FILE_NAME, NodeConfig, OracleSourceConfig, load_config
 from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, compute_peer_id, generate_key, save_key
 from node.reports.seed import create_report_seed, save_report_seed
-
-
-def get_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -38,6 +32,7 @@ class Home:
     keys: NodeKeys
     p2p_port: int
     api_port: int
+    operator_port: int
 
     @property
     def addr(self) -> str:
@@ -45,7 +40,13 @@ class Home:
 
     @property
     def api_url(self) -> str:
+        """The public listener: what members, venues and relayers use."""
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def operator_url(self) -> str:
+        """The operator listener: full blocks, each member's margin health, /metrics."""
+        return f"http://127.0.0.1:{self.operator_port}"
 
     @property
     def evm_address(self) -> bytes:
@@ -59,6 +60,7 @@ def make_homes(base: Path, count: int) -> list[Home]:
             base / f"node{n}",
             f"node{n}",
             NodeKeys(generate_key(NODE_KEY), generate_key(VALIDATOR_KEY), generate_key(BRIDGE_KEY)),
+            get_free_port(),
             get_free_port(),
             get_free_port(),
         )
@@ -89,7 +91,9 @@ def write_homes(homes: list[Home], template: dict[str, Any], services_toml: str)
         save_report_seed(home.path / REPORT_SEED_FILE, seed)
         (home.path / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [h.addr for h in homes if h is not home]
-        config = render_config(chain_id, home.name, home.p2p_port, home.api_port, peers)
+        config = render_config(
+            chain_id, home.name, home.p2p_port, home.api_port, home.operator_port, peers
+        )
         (home.path / CONFIG_FILE_NAME).write_text(config + "\n" + services_toml)
         load_config(home.path)
     return genesis

@@ -7,7 +7,7 @@ summary."""
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from node.devnet.sections import Services
 
 POLL_S = 0.25
+RECENT_TXS = 512
+"""Committed transactions the privacy audit keeps to look for in public answers."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class NodeView:
     """What the watcher saw of one validator."""
 
     client: NodeClient
+    """Its public listener, as members, the venue and the relayer reach it."""
+    operator: NodeClient
+    """Its operator listener: the watcher replays the full blocks read there."""
     height: int = 0
     latencies_ms: list[int] = field(default_factory=list)
     roots: dict[int, str] = field(default_factory=dict)  # height -> state root, until replayed
@@ -101,6 +106,11 @@ class Devnet:
     house_flat: bool = False
     next_nonce: Counter[bytes] = field(default_factory=Counter)
     trade_id: int = 1000
+    recent_txs: deque[bytes] = field(default_factory=lambda: deque(maxlen=RECENT_TXS))
+    on_chain_amounts: set[int] = field(default_factory=set)
+    """Deposited and paid-out quanta: the chains show them, so they are no secret."""
+    privacy_routes: int = 0
+    """Routes of the public listener the privacy audit read (node/devnet/privacy.py)."""
 
     def __post_init__(self) -> None:
         self.app = ClearingApp(parse_genesis(self.genesis_doc))
@@ -151,7 +161,9 @@ class Devnet:
 
     def apply(self, height: int, block: bytes, roots: list[str]) -> None:
         """Replay one committed block; every validator's root and ours must agree."""
-        root = "0x" + self.app.finalize_block(Block.decode(block)).hex()
+        decoded = Block.decode(block)
+        root = "0x" + self.app.finalize_block(decoded).hex()
+        self.recent_txs.extend(decoded.txs)
         if len(set(roots)) != 1:
             self.fail(f"height {height}: validators' state roots differ: {roots}")
         elif roots[0] != root:
@@ -188,6 +200,9 @@ class Devnet:
             "collateral_credited", "withdrawal", "withdrawal_paid", "withdrawal_refunded",
             "price_clamped",
         ):  # fmt: skip
+            quanta = data.get("quanta")
+            if kind in ("collateral_credited", "withdrawal_paid") and isinstance(quanta, int):
+                self.on_chain_amounts.add(quanta)
             self.log(f"h{height} {kind} {self.name_of(data.get('member', ''))}")
         elif kind == "trade_rejected":
             self.log(f"h{height} trade {data.get('trade_id')} rejected: {data.get('code')}")

@@ -75,7 +75,10 @@ def _run_until_interrupted(
 
 async def _run(net: Devnet, started: float, processes: list[subprocess.Popen[bytes]]) -> None:
     async with httpx.AsyncClient() as http:
-        net.nodes = [NodeView(NodeClient(h.name, h.api_url, http)) for h in net.homes]
+        net.nodes = [
+            NodeView(NodeClient(h.name, h.api_url, http), NodeClient(h.name, h.operator_url, http))
+            for h in net.homes
+        ]
         async with trio.open_nursery() as nursery:
             for view in net.nodes:
                 nursery.start_soon(watch.watch_events, view)

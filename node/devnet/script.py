@@ -43,6 +43,7 @@ from node.devnet.market import (
     sign_withdrawal,
 )
 from node.devnet.network import POLL_S, Devnet, StepTimeout, wait_for
+from node.devnet.privacy import check_privacy
 
 START_TIMEOUT_S = 90.0
 STEP_TIMEOUT_S = 45.0
@@ -69,7 +70,10 @@ async def run_script(net: Devnet, started: float) -> None:
     await wait_for(
         net, "the validators to commit a block", lambda: net.state.height >= 1, START_TIMEOUT_S
     )
-    net.log(f"validators commit blocks; status pages at {net.homes[0].api_url}/ and peers")
+    net.log(
+        f"validators commit blocks; status pages at {net.homes[0].api_url}/ (public) and "
+        f"{net.homes[0].operator_url}/ (operator), and peers"
+    )
     await deposit_everywhere(net)
     if not net.services.bridge:
         net.not_exercised.append("trading, the crash's defaults, withdrawals: no collateral")
@@ -407,6 +411,7 @@ async def finish(net: Devnet) -> None:
         net.not_exercised.append("vault balances vs ledger: nothing was credited")
     if net.services.reports:
         await _await_first_report(net)
+    await check_privacy(net, net.nodes[0].client.http)
 
 
 def is_house_flat(state: ClearingState) -> bool:

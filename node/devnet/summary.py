@@ -96,6 +96,7 @@ class Summary:
     auctions: list[dict[str, Any]]  # each default auction's outcome, with its line
     margin_calls: list[dict[str, Any]]  # each margin call's outcome, with its line
     house_flat: bool
+    privacy_routes: int  # public listener routes the privacy audit read, leaks in failures
 
     @classmethod
     def of(cls, net: Devnet, seconds: float) -> Summary:
@@ -103,7 +104,13 @@ class Summary:
             seconds=round(seconds, 1),
             height=net.state.height,
             validators=[
-                {"name": h.name, "height": n.height, "api": h.api_url, "home": str(h.path)}
+                {
+                    "name": h.name,
+                    "height": n.height,
+                    "api": h.api_url,
+                    "operator": h.operator_url,
+                    "home": str(h.path),
+                }
                 for h, n in zip(net.homes, net.nodes, strict=True)
             ],
             roots_agree=not any("root" in f for f in net.failures),
@@ -138,6 +145,7 @@ class Summary:
             auctions=net.default_management.get_auctions(),
             margin_calls=net.default_management.get_margin_calls(),
             house_flat=net.house_flat,
+            privacy_routes=net.privacy_routes,
         )
 
     @property

@@ -79,7 +79,7 @@ async def follow_blocks(net: Devnet) -> None:
             height = net.state.height + 1
             source = net.nodes[height % len(net.nodes)]
             try:
-                found = await source.client.get(f"/v1/blocks/{height}")
+                found = await source.operator.get(f"/v1/blocks/{height}")
                 if found is None:
                     break
                 source.roots[height] = found["state_root"]

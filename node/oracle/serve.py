@@ -93,7 +93,8 @@ class OracleNode:
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
         doc = RouteDoc("GET", "/v1/oracle", "getOracle",
                        "Oracle pool (newest observation per validator), last committed price "
-                       "update, flagged clamps, counters and committed prices")  # fmt: skip
+                       "update, flagged clamps, counters and committed prices",
+                       tier="public")  # fmt: skip
         return [(doc, self.get_oracle)]
 
 

@@ -62,13 +62,13 @@ class ReportsApi:
         return [
             (RouteDoc("GET", "/v1/reports/latest", "getLatestReport",
                       "The newest complete solvency report, its signatures and committed hash",
-                      errors=(404,)), self.get_latest),
+                      errors=(404,), tier="public"), self.get_latest),
             (RouteDoc("GET", "/v1/reports/{epoch}", "getReport",
                       "The solvency report of an epoch, its signatures and committed hash",
-                      errors=(400, 404)), self.get_report),
+                      errors=(400, 404), tier="public"), self.get_report),
             (RouteDoc("POST", "/v1/reports/{epoch}/openings", "getReportOpenings",
                       "Your own commitments' openings in a report (EIP-712 signed by the member)",
-                      errors=(400, 401, 404, 415)), self.post_openings),
+                      errors=(400, 401, 404, 415), tier="member"), self.post_openings),
         ]  # fmt: skip
 
     async def get_latest(self, _: Request, __: dict[str, str]) -> Response:

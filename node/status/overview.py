@@ -1,10 +1,11 @@
 """The node at a glance, as JSON-ready dicts: what the status page shows.
 
-Only public facts: validators, recent blocks, vault balances beside the
-ledger's collateral, each member's margin health (equity against its
-requirements — never its positions), per block how many waterfall events
-clearing emitted and what they moved (never whose, nor which lots), and the
-latest solvency report's verdict.
+To anyone: validators, recent blocks, prices and open interest, vault balances beside
+the ledger's collateral, how many accounts stand below their requirements, per block
+how many waterfall events clearing emitted and what they moved (never whose, nor which
+lots), and the latest solvency report's verdict. The operator's view (`detailed`) adds
+each sub-account's margin health (equity against its requirements, never its
+positions) and the default fund's sizing losses.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def get_chains(state: ClearingState, vaults: Mapping[int, VaultView]) -> list[di
 
 
 def get_health(state: ClearingState) -> list[dict[str, Any]]:
-    """Margin health per sub-account, least healthy first (at most MAX_MEMBER_ROWS rows).
+    """Margin health per sub-account, least healthy first.
 
     `health_pct` is equity over maintenance margin in whole percent (floor);
     below 100 the sub-account is liquidated at the next block.
@@ -124,7 +125,19 @@ def get_health(state: ClearingState) -> list[dict[str, Any]]:
                 }
             )
     rows.sort(key=lambda r: (r["health_pct"] is None, r["health_pct"] or 0, r["member"]))
-    return rows[:MAX_MEMBER_ROWS]
+    return rows
+
+
+def get_margin_summary(health: list[dict[str, Any]]) -> dict[str, int]:
+    """How many sub-accounts hold risk, and how many of them stand below each requirement
+    or are reduce-only: counts that name no one."""
+    statuses = [row["status"] for row in health]
+    return {
+        "accounts": len(health),
+        "below_maintenance": statuses.count("below MM"),
+        "below_initial": statuses.count("below IM") + statuses.count("below MM"),
+        "reduce_only": sum(1 for row in health if row["reduce_only"]),
+    }
 
 
 def get_health_status(equity: int, maintenance_margin: int, initial_margin: int) -> str:
@@ -150,20 +163,28 @@ def build_overview(
     journal: Journal,
     vaults: Mapping[int, VaultView],
     report: ReportStatus | None,
+    *,
+    detailed: bool,
 ) -> dict[str, Any]:
+    """The network at a glance; `detailed` (the operator listener) adds the members."""
     latencies = sorted(b.commit_ms for b in journal.blocks)
-    return {
+    health = get_health(state)
+    overview: dict[str, Any] = {
         "moniker": moniker,
         "chain_id": state.chain_id,
         "height": state.height,
         "time_ms": state.time_ms,
         "commit_ms_p50": latencies[len(latencies) // 2] if latencies else None,
-        "clearing_house": get_clearing_house_status(state),
+        "clearing_house": get_clearing_house_status(state, detailed),
         "prices": dict(sorted(state.mark_prices.items())),
+        "open_interest": dict(sorted(state.open_interest.items())),
         "validators": get_validators(state, journal),
         "blocks": get_blocks(journal),
         "chains": get_chains(state, vaults),
-        "members": get_health(state),
+        "margin": get_margin_summary(health),
         "defaults": get_defaults(journal),
         "report": None if report is None else report(),
     }
+    if detailed:
+        overview["members"] = health[:MAX_MEMBER_ROWS]
+    return overview

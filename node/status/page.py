@@ -105,16 +105,32 @@ def render_clearing_house(house: dict[str, Any]) -> str:
         f"worth {fund['collateral_value']}, lots in {fund['positions']} instruments, "
         f"{fund['open_auctions']} open auctions</p>"
         f"<p id='default-fund'>default fund: {df['posted']} posted of {df['required']} "
-        f"required by {df['contributors']} members; Cover-{df['cover']} sizing "
-        f"{html.escape(str(df['cover_losses']))}; assessments up to "
-        f"{df['assessment_cap_bps']} bps of a contribution per epoch</p>"
+        f"required by {df['contributors']} members; Cover-{df['cover']} sizing"
+        f"{html.escape(' ' + str(df['cover_losses'])) if 'cover_losses' in df else ''}; "
+        f"assessments up to {df['assessment_cap_bps']} bps of a contribution per epoch</p>"
         f"{table('settlement-reserves', reserves, 'no settlement tokens held for cash')}"
     )
+
+
+def render_margin(margin: dict[str, int]) -> str:
+    return (
+        f"<p id='margin'>{margin['accounts']} sub-accounts hold risk: "
+        f"{margin['below_maintenance']} below maintenance margin, {margin['below_initial']} "
+        f"below initial margin, {margin['reduce_only']} reduce-only</p>"
+    )
+
+
+def render_members(members: list[dict[str, Any]] | None) -> str:
+    """Each member's health: on the operator's page only (the overview has no rows else)."""
+    if members is None:
+        return ""
+    return f"<h2>Members' health</h2>{table('members', members, 'no member holds risk')}"
 
 
 def render_status_page(overview: dict[str, Any]) -> str:
     name = html.escape(str(overview["moniker"]))
     prices = [{"instrument": k, "mark": v} for k, v in overview["prices"].items()]
+    open_interest = [{"instrument": k, "lots": v} for k, v in overview["open_interest"].items()]
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<meta http-equiv='refresh' content='{REFRESH_S}'>"
@@ -128,8 +144,9 @@ def render_status_page(overview: dict[str, Any]) -> str:
         f"<h2>Recent blocks</h2>{table('blocks', overview['blocks'], 'no block yet')}"
         f"<h2>Prices</h2>{table('prices', prices, 'no prices')}"
         f"<h2>Chains and vault balances</h2>{render_chains(overview['chains'])}"
-        "<h2>Members' health</h2>"
-        f"{table('members', overview['members'], 'no member holds risk')}"
+        f"<h2>Open interest</h2>{table('open-interest', open_interest, 'no instrument')}"
+        f"<h2>Margin</h2>{render_margin(overview['margin'])}"
+        f"{render_members(overview.get('members'))}"
         f"<h2>Waterfall events</h2>{table('defaults', overview['defaults'], 'no default')}"
         f"<h2>Latest solvency report</h2>{render_report(overview['report'])}"
         "</body></html>"

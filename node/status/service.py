@@ -14,6 +14,7 @@ from node.api.app import RouteHandler
 from node.api.counters import expose_p2p_counters
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.api.tiers import Listener
 from node.clock import wall_clock_ms
 from node.config import NodeConfig
 from node.reports.store import ReportStore
@@ -35,32 +36,37 @@ class StatusPage:
     def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
         self.journal.record(block, certificate, root, self.ctx.app.last_result, wall_clock_ms())
 
-    def overview(self) -> dict[str, object]:
+    def overview(self, listener: Listener) -> dict[str, object]:
         overview = build_overview(
-            self.ctx.config.moniker, self.ctx.state, self.journal, self.vaults, self.report
-        )
+            self.ctx.config.moniker, self.ctx.state, self.journal, self.vaults, self.report,
+            detailed=listener.is_operator,
+        )  # fmt: skip
         status = self.ctx.api.node.get_status()
         overview["health"] = status.get("health")
         overview["peers"] = len(self.ctx.p2p.connected_peers())
         return overview
 
-    async def get_page(self, _: Request, __: dict[str, str]) -> Response:
-        body = render_status_page(self.overview()).encode()
+    async def get_page(self, request: Request, _: dict[str, str]) -> Response:
+        body = render_status_page(self.overview(request.listener)).encode()
         return Response(200, body, "text/html; charset=utf-8")
 
-    async def get_overview(self, _: Request, __: dict[str, str]) -> Response:
-        return json_response(200, self.overview())
+    async def get_overview(self, request: Request, _: dict[str, str]) -> Response:
+        return json_response(200, self.overview(request.listener))
 
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
         page = self.get_page
         return [
-            (RouteDoc("GET", "/", "getStatusPage", "The operator's status page (HTML)",
-                      content_type="text/html"), page),
+            (RouteDoc("GET", "/", "getStatusPage",
+                      "The status page (HTML): the network; on the operator listener also "
+                      "each member's margin health", content_type="text/html", tier="public"),
+             page),
             (RouteDoc("GET", "/status", "getStatusPageAlias", "The status page (HTML)",
-                      content_type="text/html"), page),
+                      content_type="text/html", tier="public"), page),
             (RouteDoc("GET", "/v1/overview", "getOverview",
-                      "Validators, recent blocks, vault balances, members' margin health, "
-                      "waterfall events and the latest report verdict"),
+                      "Validators, recent blocks, prices and open interest, vault balances, "
+                      "how many accounts are below their margin, waterfall events and the "
+                      "latest report verdict; on the operator listener also each member's "
+                      "margin health", tier="public"),
              self.get_overview),
         ]  # fmt: skip
 

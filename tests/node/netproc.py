@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from bridge.loopback import LOWEST_PORT, get_ephemeral_start, get_free_port
 from clearing.sandbox import derive_seed
 from node.keys import NODE_KEY, VALIDATOR_KEY, KeyFile, compute_peer_id, save_key
 
@@ -38,16 +39,10 @@ CLEARNODE = Path(sys.executable).parent / "clearnode"
 """The console script installed beside the interpreter running the tests (.venv/bin)."""
 
 
-def get_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def get_free_port_range(count: int) -> int:
     """First of `count` consecutive loopback ports free right now (`clearnode init` wants them)."""
     for _ in range(100):
-        first = random.randrange(20_000, 60_000 - count)
+        first = random.randrange(LOWEST_PORT, get_ephemeral_start() - count)
         sockets: list[socket.socket] = []
         try:
             for port in range(first, first + count):
@@ -107,6 +102,8 @@ class NodeHome:
     port: int = field(default_factory=get_free_port)
     log_level: str = "info"
     api_port: int = field(default_factory=get_free_port)
+    operator_port: int = field(default_factory=get_free_port)
+    """The operator listener's: full blocks, members' health, /metrics."""
     extra_config: str = "[oracle]\nenabled = false\n"
     """TOML appended to config.toml: the services' sections (oracle off unless given)."""
     observers: tuple[str, ...] = ()
@@ -146,6 +143,7 @@ class NodeHome:
             f"persistent_peers = [{peer_list}]\n"
             f"observers = {json.dumps(list(self.observers))}\n"
             f'[api]\nenabled = true\nlisten_host = "127.0.0.1"\nlisten_port = {self.api_port}\n'
+            f"operator_enabled = true\noperator_listen_port = {self.operator_port}\n"
             + self.extra_config
         )
 

@@ -25,9 +25,11 @@ from clearing.risk.engine import get_account_initial_margin
 from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from consensus.types import Block, BlockHeader, compute_txs_hash
 from node.api.app import ApiApp
 from node.api.bodies import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from node.api.service import LocalNode
+from node.api.tiers import OPERATOR
 from node.limits import MAX_API_BODY_BYTES, MAX_JSON_REQUEST_BYTES
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
@@ -61,10 +63,19 @@ def make_app(tmp_path: Path) -> tuple[Sandbox, Mempool, NodeStore, ApiApp]:
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
     pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
     store = NodeStore(tmp_path / "node.sqlite3")
-    store.save_block(1, b"block-one", b"cert-one", b"\x11" * 32)
+    store.save_block(1, block_one(box).encode(), b"cert-one", b"\x11" * 32)
     metrics = NodeMetrics("test-node")
     node = LocalNode(box.chain_id, "test-node", pool, lambda: box.state, store, metrics=metrics)
     return box, pool, store, ApiApp(node, metrics=metrics, clock_ms=lambda: NOW_MS)
+
+
+def block_one(box: Sandbox) -> Block:
+    """A block with a trade batch between Alice and Bob and a credit to Alice."""
+    txs = (trade_batch(box), encode_tx(box.credit(ALICE.address, USDC, 5_000)))
+    header = BlockHeader(
+        "test", 1, NOW_MS, bytes(32), bytes(32), compute_txs_hash(txs), b"\x07" * 32
+    )
+    return Block(header, txs, None)
 
 
 @pytest.fixture
@@ -274,12 +285,29 @@ async def test_malformed_http_gets_an_error_not_a_crash(api: Harness) -> None:
 
 async def test_reads_blocks_validators_prices_status(api: Harness) -> None:
     block = (await api.client.get("/v1/blocks/1")).json()
+    stored = api.store.load_block(1)
+    assert stored is not None
+    one = Block.decode(stored.block)
     assert block == {
         "height": 1,
+        "hash": "0x" + one.hash.hex(),
+        "chain_id": "test",
+        "time_ms": NOW_MS,
+        "prev_block_hash": "0x" + "00" * 32,
+        "prev_state_root": "0x" + "00" * 32,
         "state_root": "0x" + "11" * 32,
-        "block": "0x" + b"block-one".hex(),
+        "txs_hash": "0x" + one.header.txs_hash.hex(),
+        "proposer": "0x" + "07" * 32,
+        "txs": 2,
+        "tx_kinds": {"CollateralCredit": 1, "TradeBatch": 1},
+        "evidence": 0,
         "cert": "0x" + b"cert-one".hex(),
     }
+    for member in (ALICE, BOB):  # the public header names nobody
+        assert member.address.hex() not in json.dumps(block).lower()
+    async with serve_app(api.app, MAX_BODY, OPERATOR) as operator:
+        full = (await operator.get("/v1/blocks/1")).json()
+    assert full == {**block, "block": "0x" + one.encode().hex()}
     missing = await api.client.get("/v1/blocks/99")
     assert (missing.status_code, error_type(missing)) == (404, "UnknownBlock")
     bad = await api.client.get("/v1/blocks/-1")
@@ -324,8 +352,15 @@ async def test_openapi_documents_every_route(api: Harness) -> None:
     doc = (await api.client.get("/openapi.json")).json()
     assert doc["openapi"] == "3.1.0"
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
-    routed = {(r.doc.method, r.doc.path) for r in api.app.routes}
-    assert documented == routed
+    routed = {(r.doc.method, r.doc.path) for r in api.app.routes if r.doc.tier != "operator"}
+    assert documented == routed and ("GET", "/metrics") not in documented
+    tiers = {op["x-tier"] for ops in doc["paths"].values() for op in ops.values()}
+    assert tiers == {"public", "member", "venue", "bridge", "submitter"}
+    async with serve_app(api.app, MAX_BODY, OPERATOR) as operator:
+        everything = (await operator.get("/openapi.json")).json()
+    assert {(m.upper(), p) for p, ops in everything["paths"].items() for m in ops} == {
+        (r.doc.method, r.doc.path) for r in api.app.routes
+    }
     schemas = doc["components"]["schemas"]
     for path, ops in doc["paths"].items():
         for op in ops.values():
@@ -347,7 +382,10 @@ async def test_openapi_documents_every_route(api: Harness) -> None:
 
 async def test_metrics_exposition_counts_requests(api: Harness) -> None:
     await api.client.post("/v1/trade-batches", json={"tx": "0x" + trade_batch(api.box).hex()})
-    text = (await api.client.get("/metrics")).text
+    hidden = await api.client.get("/metrics")  # operator tier: as if it did not exist
+    assert (hidden.status_code, error_type(hidden)) == (404, "NotFound")
+    async with serve_app(api.app, MAX_BODY, OPERATOR) as operator:
+        text = (await operator.get("/metrics")).text
     assert 'clearnode_api_requests_total{route="submitTradeBatch",status="202"} 1.0' in text
     assert "clearnode_mempool_txs 1.0" in text
     assert 'clearnode_info{moniker="test-node"} 1.0' in text
@@ -386,7 +424,11 @@ async def test_serve_node_api_from_a_config(tmp_path: Path) -> None:
     from node.config import parse_config
 
     config = parse_config(
-        {"chain_id": 4242, "moniker": "wired", "api": {"listen_port": 0}},
+        {
+            "chain_id": 4242,
+            "moniker": "wired",
+            "api": {"listen_port": 0, "operator_enabled": True, "operator_listen_port": 0},
+        },
         tmp_path / "config.toml",
         tmp_path,
     )
@@ -404,6 +446,9 @@ async def test_serve_node_api_from_a_config(tmp_path: Path) -> None:
             response = await client.post("/v1/trade-batches", json={"tx": "0x" + raw.hex()})
             assert response.status_code == 202
             assert (await client.get("/v1/status")).json()["moniker"] == "wired"
+            assert (await client.get("/metrics")).status_code == 404
+        assert app.operator_port not in (None, app.port)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.operator_port}") as client:
             assert "clearnode_txs_submitted_total" in (await client.get("/metrics")).text
         nursery.cancel_scope.cancel()
     assert sent == [raw]

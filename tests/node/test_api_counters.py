@@ -13,6 +13,7 @@ from clearing.sandbox import Sandbox
 from node.api.app import ApiApp
 from node.api.counters import expose_p2p_counters
 from node.api.service import LocalNode
+from node.api.tiers import OPERATOR
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.p2p import open_p2p
@@ -35,7 +36,7 @@ async def test_p2p_counters_are_served_in_metrics_and_status() -> None:
     app = ApiApp(node, metrics=metrics)
     async with open_p2p(config("counting"), TOPICS) as p2p:
         expose_p2p_counters(app, p2p)
-        async with serve_app(app) as client:
+        async with serve_app(app, listener=OPERATOR) as client:
             p2p.counters["links", "closed_dead"] += 1
             p2p.counters["tx", "rejected"] += 2
             text = (await client.get("/metrics")).text
@@ -60,7 +61,7 @@ async def test_a_running_node_serves_its_p2p_counters(tmp_path: Path) -> None:
         home = net.homes[0]
         status = await net.get_json(home, "/v1/status")
         async with httpx.AsyncClient(timeout=10) as client:
-            text = (await client.get(f"http://127.0.0.1:{home.api_port}/metrics")).text
+            text = (await client.get(f"http://127.0.0.1:{home.operator_port}/metrics")).text
     assert status["p2p"]["peers"] >= 1
     assert status["p2p"]["counters"]["consensus"]["published"] > 0
     assert 'clearnode_p2p_events_total{outcome="published",scope="consensus"}' in text

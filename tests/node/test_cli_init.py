@@ -71,6 +71,9 @@ def test_init_prints_addresses_status_urls_and_next_commands(
         assert keys["name"] == f"v{i}"
         assert f"/ip4/127.0.0.1/tcp/{5100 + i}/p2p/" in out
         assert f"http://127.0.0.1:{5200 + i}/status" in out
+        assert f"http://127.0.0.1:{5202 + i}/status" in out  # the operator's, after the API's
+        config = (home / "config.toml").read_text()
+        assert "operator_enabled = true" in config and f"= {5202 + i}\n" in config
         assert f"clearnode start --home {home}" in out
         assert f"clearnode status --home {home}" in out
     assert main(["keys", "--home", str(tmp_path / "v1")]) == 0

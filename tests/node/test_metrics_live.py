@@ -89,7 +89,7 @@ def get_samples(text: str) -> Samples:
 
 async def scrape(net: NodeNetwork) -> str:
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.get(f"http://127.0.0.1:{net.homes[0].api_port}/metrics")
+        response = await client.get(f"http://127.0.0.1:{net.homes[0].operator_port}/metrics")
     assert response.status_code == 200
     return response.text
 

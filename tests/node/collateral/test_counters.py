@@ -9,6 +9,7 @@ from bridge.observation import ReobserveRequest, sign_reobserve_request
 from clearing.sandbox import Sandbox
 from node.api.app import ApiApp
 from node.api.service import LocalNode
+from node.api.tiers import OPERATOR
 from node.clock import wall_clock_ms
 from node.collateral.admission import MAX_REQUEST_AGE_MS
 from node.collateral.api import BridgeApi
@@ -50,7 +51,7 @@ async def test_request_gate_counters_are_served_in_bridge_status_and_metrics() -
         admit = p2p.get_topic(BRIDGE).admit
         assert admit is not None
         assert [admit("a", "b", m) for m in (fresh, fresh, stale)] == [True, False, False]
-        async with serve_app(app) as client:
+        async with serve_app(app, listener=OPERATOR) as client:
             status = (await client.get("/v1/bridge")).json()
             text = (await client.get("/metrics")).text
     assert status["request_gate"] == {"admitted": 1, "replayed": 1, "stale": 1}

@@ -64,6 +64,7 @@ def test_short_devnet_holds_every_invariant(
     won = [a for a in summary["auctions"] if a["outcome"] == "won"]
     assert won and all(a["winner"] == f"member-2 ({MARKET_MAKER})" for a in won)
     assert summary["house_flat"] and "house account flat at the end: yes" in printed
+    assert summary["privacy_routes"] >= 20  # every public route read, no leak among failures
     # the crash calls both sized longs (their first calls): one meets it, one is liquidated
     calls = summary["margin_calls"]
     met = next(c for c in calls if c["member"] == f"member-6 ({MEETS_CALL})")

@@ -86,7 +86,9 @@ def test_page_shows_the_overview_escaped() -> None:
     journal = Journal()
     evil = make_event(EventKind.UNCOVERED.value, member=BOB.address, amount=5, note="<script>")
     commit(journal, 1, BlockResult(1, (), (evil,), bytes(32)))
-    overview = build_overview("<node>", box.state, journal, {}, lambda: {"verdict": "VALID"})
+    overview = build_overview(
+        "<node>", box.state, journal, {}, lambda: {"verdict": "VALID"}, detailed=True
+    )
     page = render_status_page(overview)
     assert "&lt;node&gt;" in page
     assert "script" not in page  # an event's fields are not shown, only its kind and amount

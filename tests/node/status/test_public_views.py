@@ -17,6 +17,7 @@ from clearing.default.house import HOUSE
 from clearing.sandbox import Sandbox
 from node.api.app import ApiApp
 from node.api.service import LocalNode
+from node.api.tiers import OPERATOR, PUBLIC, Listener
 from node.mempool import Mempool
 from node.status.service import StatusPage
 from node.txcheck import make_clearing_check
@@ -27,6 +28,7 @@ from tests.node.apiserver import serve_app
 from tests.node.status.test_overview import commit
 
 DEFAULTED_LOTS = 1237  # distinctive: it must not appear in any public view
+OTHER_LONG = bytes([9]) * 20
 
 
 def default_into_the_house() -> tuple[Sandbox, list[object]]:
@@ -35,7 +37,8 @@ def default_into_the_house() -> tuple[Sandbox, list[object]]:
     box = new_box()
     box.apply([box.credit(HOUSE[0], USDC, 10**11)])  # the insurance fund
     give(box.state, A, -1_000, lots=DEFAULTED_LOTS)
-    give(box.state, C, 10**13, lots=-DEFAULTED_LOTS)
+    give(box.state, OTHER_LONG, 10**12, lots=100)  # open interest is not A's position
+    give(box.state, C, 10**13, lots=-DEFAULTED_LOTS - 100)
     block = box.apply([])
     house = box.state.members[HOUSE[0]].sub_accounts[0].positions[BTC].quantity
     assert house == DEFAULTED_LOTS and box.state.auctions  # the premise: lots at auction
@@ -44,7 +47,7 @@ def default_into_the_house() -> tuple[Sandbox, list[object]]:
     return box, [block]
 
 
-async def crawl(box: Sandbox, blocks: list[object]) -> dict[str, str]:
+async def crawl(box: Sandbox, blocks: list[object], listener: Listener = PUBLIC) -> dict[str, str]:
     pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
     app = ApiApp(LocalNode(box.chain_id, "crawl", pool, lambda: box.state))
     ctx = SimpleNamespace(
@@ -58,7 +61,7 @@ async def crawl(box: Sandbox, blocks: list[object]) -> dict[str, str]:
         commit(page.journal, block.height, block)  # type: ignore[attr-defined]
     app.add_routes(page.routes())
     texts = {}
-    async with serve_app(app) as client:
+    async with serve_app(app, listener=listener) as client:
         for path in ("/v1/status", "/v1/overview", "/", "/status"):
             response = await client.get(path)
             assert response.status_code == 200, (path, response.text)
@@ -79,3 +82,20 @@ async def test_no_public_view_shows_the_house_lots_or_the_defaulters_position() 
     assert ("liquidated", 1) in shown and ("collateral_seized", 1) in shown
     assert all(set(d) == {"height", "kind", "events", "amount"} for d in overview["defaults"])
     assert "lots in 1 instruments, 1 open auctions" in texts["/"]
+    assert "members" not in overview and "cover_losses" not in texts["/v1/status"]
+    assert overview["open_interest"][BTC] == DEFAULTED_LOTS + 100
+    assert overview["margin"]["accounts"] >= 3  # counted, not listed
+    for member in (A, C, OTHER_LONG):
+        assert all(member.hex() not in text.lower() for text in texts.values())
+
+
+async def test_the_operator_listener_shows_each_members_margin_health() -> None:
+    box, blocks = default_into_the_house()
+    texts = await crawl(box, blocks, OPERATOR)
+    overview = httpx.Response(200, text=texts["/v1/overview"]).json()
+    rows = {row["member"]: row for row in overview["members"]}
+    assert "0x" + C.hex() in rows and "0x" + OTHER_LONG.hex() in rows
+    assert (
+        "id='members'" in texts["/"]
+        and "cover_losses" in overview["clearing_house"]["default_fund"]
+    )

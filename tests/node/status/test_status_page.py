@@ -73,7 +73,7 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
             await client.wait_for_mesh(TX, 2)
             for tx in setup:
                 await client.publish(TX, tx)
-            await wait_for_overview(net.homes[0].api_port, has_members(4))
+            await wait_for_overview(net.homes[0].operator_port, has_members(4))
             async with httpx.AsyncClient(timeout=10) as http:
                 for i, batch in enumerate(one_way_batches(4242)):
                     url = f"http://127.0.0.1:{net.homes[i % 4].api_port}/v1/trade-batches"
@@ -81,7 +81,9 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
                         url, content=batch, headers={"content-type": "application/msgpack"}
                     )
                     assert answer.status_code == 202, answer.text
-            overviews = [await wait_for_overview(h.api_port, has_margined(4)) for h in net.homes]
+            overviews = [
+                await wait_for_overview(h.operator_port, has_margined(4)) for h in net.homes
+            ]
         for home, overview in zip(net.homes, overviews, strict=True):
             assert overview["moniker"] == home.name
             assert [v["name"] for v in overview["validators"]] == [
@@ -89,13 +91,16 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
             ]
             assert overview["blocks"] and overview["blocks"][0]["signers"] >= 3
             assert all(m["maintenance_margin"] > 0 for m in overview["members"])
-        port = net.homes[2].api_port
+        port = net.homes[2].operator_port
         async with httpx.AsyncClient(timeout=10) as http:
             page = (await http.get(f"http://127.0.0.1:{port}/")).text
             spec = (await http.get(f"http://127.0.0.1:{port}/openapi.json")).json()
+            public = (await http.get(f"http://127.0.0.1:{net.homes[2].api_port}/")).text
         assert "clearnode status: v2" in page and "validator-3" in page
         assert "31337" in page and "health" in page and "quantity" not in page
-        assert "/v1/overview" in spec["paths"]
+        assert "/v1/overview" in spec["paths"] and "/metrics" in spec["paths"]
+        assert "id='members'" in page and "id='members'" not in public
+        assert "4 sub-accounts hold risk" in public
         shot = tmp_path / "status.png"  # kept by pytest under its basetemp for a look
         await trio.to_thread.run_sync(screenshot, f"http://127.0.0.1:{port}/", shot)
         data = shot.read_bytes()
