@@ -10,6 +10,7 @@ positions) and the default fund's sizing losses.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +23,9 @@ from node.status.journal import Journal
 from node.status.vaults import VaultView
 
 MAX_MEMBER_ROWS = 100
+OPEN_INTEREST_MIN_HOLDERS = 3
+"""Accounts needed on each side of an instrument before anyone but the operator sees its
+open interest: with fewer, the total is one or two accounts' own positions."""
 ReportStatus = Callable[[], dict[str, Any] | None]
 
 
@@ -128,6 +132,27 @@ def get_health(state: ClearingState) -> list[dict[str, Any]]:
     return rows
 
 
+def get_open_interest(state: ClearingState, detailed: bool) -> dict[str, int | None]:
+    """Per instrument, the lots held long over all accounts (as many are held short);
+    None while fewer than OPEN_INTEREST_MIN_HOLDERS accounts hold either side, unless
+    `detailed` (the operator's view)."""
+    longs: Counter[str] = Counter()
+    shorts: Counter[str] = Counter()
+    for member in state.members.values():
+        for account in member.sub_accounts.values():
+            for iid, position in account.positions.items():
+                if position.quantity > 0:
+                    longs[iid] += 1
+                elif position.quantity < 0:
+                    shorts[iid] += 1
+    return {
+        iid: lots
+        if detailed or lots == 0 or min(longs[iid], shorts[iid]) >= OPEN_INTEREST_MIN_HOLDERS
+        else None
+        for iid, lots in sorted(state.open_interest.items())
+    }
+
+
 def get_margin_summary(health: list[dict[str, Any]]) -> dict[str, int]:
     """How many sub-accounts hold risk, and how many of them stand below each requirement
     or are reduce-only: counts that name no one."""
@@ -177,7 +202,7 @@ def build_overview(
         "commit_ms_p50": latencies[len(latencies) // 2] if latencies else None,
         "clearing_house": get_clearing_house_status(state, detailed),
         "prices": dict(sorted(state.mark_prices.items())),
-        "open_interest": dict(sorted(state.open_interest.items())),
+        "open_interest": get_open_interest(state, detailed),
         "validators": get_validators(state, journal),
         "blocks": get_blocks(journal),
         "chains": get_chains(state, vaults),
