@@ -357,7 +357,11 @@ def build_document(routes: list[RouteDoc], version: str) -> dict[str, Any]:
             "version": version,
             "description": "Submit venue trade batches, member requests and bridge events; "
             "read blocks, validators, prices and status; query your own account with an "
-            "EIP-712 signature. Amounts and prices are integers in the ledger's units.",
+            "EIP-712 signature. Amounts and prices are integers in the ledger's units. "
+            "Each operation's x-tier says who may use it: public (anyone), member (a request "
+            "the member signed), venue (a batch the venue signed), bridge (events the "
+            "validators attested), submitter (whoever holds the transaction's hash), "
+            "operator (the node's operator listener only; docs/privacy.md).",
         },
         "paths": paths,
         "components": {"schemas": SCHEMAS},
