@@ -9,8 +9,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from clearing.genesis import Genesis, parse_genesis
-from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
+from clearing.sandbox import (
+    MemberKey,
+    Sandbox,
+    derive_ed25519_key,
+    derive_member_key,
+    derive_seed,
+)
 from clearing.snapshot import encode_snapshot
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
@@ -106,3 +114,30 @@ def write_trading_chain(
             chain.save_block(block, CommitCertificate(height, 0, block.hash, ()), root)
             roots.append(root)
     return roots
+
+
+MSGPACK = {"content-type": "application/msgpack"}
+
+
+async def fund_and_authorise(
+    client: httpx.AsyncClient, url: str, box: Sandbox, members: Sequence[MemberKey]
+) -> list[str]:
+    """Over a node's HTTP API at `url`, as a bridge and the members would: a deposit of
+    10^12 USDC quanta credited to each member, then each authorises venue alpha; the
+    hashes of the authorisations."""
+    hashes = []
+    for member in members:
+        credit = encode_tx(box.credit(member.address, USDC, 10**12))
+        response = await client.post(
+            url + "/v1/bridge/collateral-events", content=credit, headers=MSGPACK
+        )
+        assert response.status_code == 202, response.text
+        record = box.authorise(member, "alpha")
+        request = {"type": "AuthoriseVenue", "chainId": box.chain_id,
+                   "message": {"member": "0x" + member.address.hex(), "venue": "alpha",
+                               "authorised": True, "nonce": record.nonce},
+                   "signature": "0x" + record.signature.hex()}  # fmt: skip
+        response = await client.post(url + "/v1/member-requests", json=request)
+        assert response.status_code == 202, response.text
+        hashes.append(response.json()["tx_hash"])
+    return hashes

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import trio
 
@@ -40,6 +39,7 @@ from tests.clearing.support import USDC
 from tests.clearing.test_trade import VENUE, make_batch, make_trade
 from tests.node.apiserver import serve_app
 from tests.node.test_api import MAX_BODY
+from tests.node.test_api_member_history import Harness as HistoryHarness
 
 ROOT = Path(__file__).resolve().parents[2]
 TRADERS = [derive_member_key(f"trader-{n}") for n in range(4)]
@@ -48,13 +48,7 @@ LOTS, PRICE = 7, 60_123_000
 """Numbers no public fact happens to hold, so their absence from the bytes means something."""
 
 
-@dataclass
-class Harness:
-    box: Sandbox
-    app: ApiApp
-    store: NodeStore
-    client: httpx.AsyncClient
-
+class Harness(HistoryHarness):
     def commit(self, txs: Sequence[TxRecord | bytes] = ()) -> BlockResult:
         """A block as the node commits it: applied, saved with its history, then published."""
         raws = [tx if isinstance(tx, bytes) else encode_tx(tx) for tx in txs]

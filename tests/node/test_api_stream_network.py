@@ -19,12 +19,12 @@ from clearing.sandbox import MemberKey, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from node.api.bodies import ACCOUNT_EVENTS_FIELDS
-from tests.clearing.support import USDC, new_sandbox
+from tests.clearing.support import new_sandbox
+from tests.node.netsupport import MSGPACK, fund_and_authorise
 from tests.node.nodenet import open_node_network
 
 pytestmark = pytest.mark.slow
 
-MSGPACK = {"content-type": "application/msgpack"}
 LOTS, PRICE = 13, 60_123_000
 """Numbers no public fact happens to hold."""
 
@@ -72,21 +72,7 @@ async def test_the_public_stream_shows_blocks_and_a_member_s_stream_its_fills(
         nursery.start_soon(read_public)
         nursery.start_soon(read_own)
         await subscribed.wait()
-        hashes = []
-        for member in (alice, bob):
-            credit = encode_tx(box.credit(member.address, USDC, 10**12))
-            response = await client.post(
-                url + "/v1/bridge/collateral-events", content=credit, headers=MSGPACK
-            )
-            assert response.status_code == 202, response.text
-            record = box.authorise(member, "alpha")
-            request = {"type": "AuthoriseVenue", "chainId": box.chain_id,
-                       "message": {"member": "0x" + member.address.hex(), "venue": "alpha",
-                                   "authorised": True, "nonce": record.nonce},
-                       "signature": "0x" + record.signature.hex()}  # fmt: skip
-            response = await client.post(url + "/v1/member-requests", json=request)
-            assert response.status_code == 202, response.text
-            hashes.append(response.json()["tx_hash"])
+        hashes = await fund_and_authorise(client, url, box, (alice, bob))
         venue = derive_ed25519_key("venue-alpha")
         with trio.fail_after(60):
             batch_id = 0

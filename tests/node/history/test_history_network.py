@@ -21,13 +21,12 @@ from clearing.tx import decode_tx, encode_tx
 from consensus.types import Block
 from node.api.bodies import ACCOUNT_EVENTS_FIELDS
 from node.storage import NodeStore
-from tests.clearing.support import USDC, new_sandbox
+from tests.clearing.support import new_sandbox
 from tests.node.netproc import NodeHome
+from tests.node.netsupport import MSGPACK, fund_and_authorise
 from tests.node.nodenet import NodeNetwork, open_node_network
 
 pytestmark = pytest.mark.slow
-
-MSGPACK = {"content-type": "application/msgpack"}
 
 
 async def read_history(home: NodeHome, member: MemberKey, chain_id: int) -> list[Any]:
@@ -88,19 +87,7 @@ async def test_history_survives_a_restart_and_matches_the_member_s_replay(
     async with open_node_network(tmp_path) as net, httpx.AsyncClient(timeout=10) as client:
         await net.wait_for_height(1)
         url = f"http://127.0.0.1:{net.homes[0].api_port}"
-        for member in (alice, bob):
-            credit = encode_tx(box.credit(member.address, USDC, 10**12))
-            response = await client.post(
-                url + "/v1/bridge/collateral-events", content=credit, headers=MSGPACK
-            )
-            assert response.status_code == 202, response.text
-            record = box.authorise(member, "alpha")
-            request = {"type": "AuthoriseVenue", "chainId": box.chain_id,
-                       "message": {"member": "0x" + member.address.hex(), "venue": "alpha",
-                                   "authorised": True, "nonce": record.nonce},
-                       "signature": "0x" + record.signature.hex()}  # fmt: skip
-            response = await client.post(url + "/v1/member-requests", json=request)
-            assert response.status_code == 202, response.text
+        await fund_and_authorise(client, url, box, (alice, bob))
         await wait_for_event(net, alice, box.chain_id, "venue_authorisation")
         venue = derive_ed25519_key("venue-alpha")
         for batch_id in (1, 2):
