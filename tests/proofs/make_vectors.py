@@ -20,7 +20,7 @@ from proofs.group import FAST
 from proofs.openings import get_member_openings
 from proofs.pedersen import get_generators, get_vector_label
 from proofs.report import Validator, add_signatures, build_report, sign_report
-from proofs.sample import make_sample_book, make_sample_form
+from proofs.sample import SAMPLE_MARKET, make_sample_book, make_sample_form
 from proofs.transcript import Transcript
 
 VECTORS = Path(__file__).parent / "vectors"
@@ -96,7 +96,8 @@ def make_report_vectors() -> dict[str, Any]:
     form = make_sample_form(collaterals=1, instruments=2, scenarios=3, seed=5)
     book = make_sample_book(form, accounts=2, seed=6)
     report = build_report(gens, REPORT_EPOCH, REPORT_ROOT, form, book, REPORT_SEED,
-                          chain_id=REPORT_CHAIN_ID, defaults=REPORT_DEFAULTS)  # fmt: skip
+                          chain_id=REPORT_CHAIN_ID, market=SAMPLE_MARKET,
+                          defaults=REPORT_DEFAULTS)  # fmt: skip
     keys = _report_keys()
     report = add_signatures(report, [sign_report(report, k) for k in keys])
     owner, sub = report.accounts[0].key
@@ -110,6 +111,7 @@ def make_report_vectors() -> dict[str, Any]:
         "state_root": REPORT_ROOT.hex(),
         "labels": list(form.input_labels),
         "rows": [list(r) for r in form.rows],
+        "market": SAMPLE_MARKET.to_fields(),
         "accounts": [
             {"owner": o.hex(), "subaccount": s, "inputs": [str(x) for x in book[(o, s)]]}
             for (o, s) in sorted(book)

@@ -15,7 +15,7 @@ from node.status.verdict import ReportVerdicts, check_report
 from proofs.group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Validator, add_signatures, build_report, sign_report
-from proofs.sample import make_sample_book, make_sample_form
+from proofs.sample import SAMPLE_MARKET, make_sample_book, make_sample_form
 
 KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
 VALIDATORS = [Validator(k.public_key().public_bytes_raw(), 10) for k in KEYS]
@@ -26,7 +26,14 @@ def signed_report(signers: int) -> tuple[bytes, bytes]:
     form = make_sample_form(collaterals=1, instruments=2, scenarios=2, seed=3)
     book = make_sample_book(form, accounts=2, seed=4)
     report = build_report(
-        get_generators(FAST), 5, bytes(32), form, book, b"s" * 32, chain_id=CHAIN_ID
+        get_generators(FAST),
+        5,
+        bytes(32),
+        form,
+        book,
+        b"s" * 32,
+        chain_id=CHAIN_ID,
+        market=SAMPLE_MARKET,
     )
     report = add_signatures(report, [sign_report(report, k) for k in KEYS[:signers]])
     return report.encode(), report.get_hash()
