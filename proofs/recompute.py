@@ -5,6 +5,8 @@ prove an account below maintenance margin "solvent". So a verifier holding the
 genesis rebuilds the labels, offsets and rows from the genesis and the report's
 market with `clearing.risk.engine.compute_market_solvency_form`, the function
 the node builds them with, and fails the report on any difference, naming it.
+The market itself is proven under the report's state root (`MarketProof`), so
+it is the chain's at that root, not the quorum's choice.
 """
 
 from __future__ import annotations
@@ -24,9 +26,22 @@ MAX_LISTED = 12  # differences named one by one; beyond, a count (a changed k_nu
 
 
 def check_statement(report: Report, genesis: Genesis | None) -> Verdict:
-    """The report's statement against the one recomputed from `genesis` and its market;
-    without a genesis, a warning that the statement is the report's word."""
+    """The report's market under its state root, and its statement against the one
+    recomputed from `genesis` and that market; without a genesis, a warning that the
+    statement is the report's word."""
     verdict = Verdict()
+    market = report.market
+    if report.market_proof.get_root(market) == report.state_root:
+        verdict.passed.append(
+            f"market of height {market.height} ({len(market.mark_prices)} marks, "
+            f"{len(market.index_prices)} index prices) is under the state root"
+        )
+    else:
+        verdict.failures.append(
+            f"market of height {market.height} is not under the state root "
+            f"0x{report.state_root.hex()}: its proof gives 0x"
+            f"{report.market_proof.get_root(market).hex()}"
+        )
     if genesis is None:
         verdict.warnings.append(
             "statement not checked: without --genesis its rows (risk arrays, haircut weights, "
@@ -37,7 +52,6 @@ def check_statement(report: Report, genesis: Genesis | None) -> Verdict:
     if failures:
         verdict.failures.extend(failures)
     else:
-        market = report.market
         verdict.passed.append(
             f"statement recomputed from the genesis and the marks at height {market.height}: "
             f"{len(report.statement.input_labels)} labels, {len(report.statement.rows)} "

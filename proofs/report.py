@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.report_commitment import compute_report_signing_bytes
 from clearing.risk.solvency import SolvencyMarket
+from clearing.root import MarketProof
 from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
 from proofs.bulletproofs import N_BITS
@@ -111,6 +112,7 @@ class Report:
     state_root: bytes
     statement: SolvencyStatement
     market: SolvencyMarket  # what the statement's rows are computed from besides the genesis
+    market_proof: MarketProof  # with the market, gives the state root
     accounts: tuple[AccountEntry, ...]
     aggregates: tuple[AggregateEntry, ...]
     in_default: tuple[DefaultEntry, ...] = ()
@@ -129,6 +131,7 @@ class Report:
             [[d.owner, d.subaccount, list(d.inputs)] for d in self.in_default],
             [r.to_fields() for r in self.defaults],
             self.market.to_fields(),
+            self.market_proof.to_fields(),
         ]
 
     def get_hash(self) -> bytes:
@@ -198,6 +201,7 @@ def build_report(
     *,
     chain_id: int,
     market: SolvencyMarket,
+    market_proof: MarketProof,
     defaults: tuple[DefaultRecord, ...] = (),
 ) -> Report:
     """The unsigned report of `chain_id`; deterministic in its arguments.
@@ -208,7 +212,8 @@ def build_report(
     `defaults` (the epoch's, clearing.state.DefaultRecord) that are unsorted or whose
     layers do not add up to their deficits. `market` is what the statement was computed
     from (clearing.risk.engine.compute_market_solvency_form), published so that a
-    verifier holding the genesis recomputes it. Proving (about a
+    verifier holding the genesis recomputes it; `market_proof` proves it under
+    `state_root`. Proving (about a
     second per account) goes through `map_fn`, so a caller can pass a process pool's
     `map` (jobs and results are plain picklable values)."""
     statement = form if isinstance(form, SolvencyStatement) else get_statement(form)
@@ -248,8 +253,8 @@ def build_report(
         AccountEntry(key[0], key[1], commitments, proof)
         for key, (commitments, proof) in zip(keys, map_fn(run_proof_job, jobs), strict=True)
     )
-    return Report(REPORT_VERSION, chain_id, epoch, state_root, statement, market, entries,
-                  aggregates, in_default, defaults)  # fmt: skip
+    return Report(REPORT_VERSION, chain_id, epoch, state_root, statement, market, market_proof,
+                  entries, aggregates, in_default, defaults)  # fmt: skip
 
 
 def is_in_default(statement: SolvencyStatement, inputs: Sequence[int]) -> bool:
@@ -582,9 +587,9 @@ def decode_report(data: bytes) -> Report:
     _expect(isinstance(obj, list) and len(obj) >= 1, "report must be a list of fields")
     if obj[0] != REPORT_VERSION:
         raise UnsupportedReportVersion(obj[0])
-    _expect(len(obj) == 11, "report must be a list of 11 fields")
+    _expect(len(obj) == 12, "report must be a list of 12 fields")
     version, chain_id, epoch, state_root, statement_obj, accounts_obj, aggregates_obj = obj[:7]
-    default_obj, defaults_obj, market_obj, sigs = obj[7:]
+    default_obj, defaults_obj, market_obj, market_proof_obj, sigs = obj[7:]
     _expect(
         type(chain_id) is int and type(epoch) is int and isinstance(state_root, bytes),
         "bad chain id, epoch or state root",
@@ -621,6 +626,7 @@ def decode_report(data: bytes) -> Report:
     defaults = _decode_defaults(defaults_obj)
     try:
         market = SolvencyMarket.from_fields(market_obj)
+        market_proof = MarketProof.from_fields(market_proof_obj)
     except ClearingDecodeError as exc:
         raise DecodeError(f"market: {exc}") from None
     _expect(isinstance(sigs, list), "signatures must be a list")
@@ -632,7 +638,7 @@ def decode_report(data: bytes) -> Report:
         _expect(isinstance(sig, bytes) and len(sig) == 64, f"signature #{i}: sig 64 bytes")
         signatures.append(ValidatorSignature(key, sig))
     report = Report(
-        version, chain_id, epoch, state_root, statement, market, tuple(accounts),
+        version, chain_id, epoch, state_root, statement, market, market_proof, tuple(accounts),
         tuple(aggregates), in_default, defaults, tuple(signatures),
     )  # fmt: skip
     _expect(report.encode() == bytes(data), "report encoding is not canonical")

@@ -47,6 +47,7 @@ from clearing.risk.solvency import (
     SolvencyMarket,
     get_solvency_form,
     get_solvency_inputs,
+    get_solvency_market,
 )
 from clearing.state import (
     ClearingState,
@@ -273,16 +274,6 @@ def check_pre_trade(
 def get_state_solvency_form(state: ClearingState) -> SolvencyForm | None:
     """The public rows at the current state (collateral in genesis order); None if risk is off."""
     return compute_market_solvency_form(state.genesis, get_solvency_market(state))
-
-
-def get_solvency_market(state: ClearingState) -> SolvencyMarket:
-    """What the solvency rows read of the state now (a report carries it)."""
-    return SolvencyMarket(
-        state.height,
-        state.time_ms,
-        tuple(sorted(state.mark_prices.items())),
-        tuple(sorted(state.index_prices.items())),
-    )
 
 
 def compute_market_solvency_form(genesis: Genesis, market: SolvencyMarket) -> SolvencyForm | None:

@@ -27,6 +27,7 @@ from clearing.assets import CollateralKey
 from clearing.codec import expect_int, expect_list
 from clearing.oracle import PriceList, decode_price_list
 from clearing.risk.arrays import RiskArrays
+from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
 
 
@@ -70,6 +71,17 @@ class SolvencyForm:
 
     def is_solvent(self, inputs: Sequence[int]) -> bool:
         return all(value >= 0 for value in self.evaluate(inputs))
+
+
+def get_solvency_market(state: ClearingState) -> SolvencyMarket:
+    """What the solvency rows read of the state now (a report carries it; the state root
+    commits to it as a leaf of its own, ``clearing.root.MarketProof``)."""
+    return SolvencyMarket(
+        state.height,
+        state.time_ms,
+        tuple(sorted(state.mark_prices.items())),
+        tuple(sorted(state.index_prices.items())),
+    )
 
 
 def get_solvency_form(

@@ -16,10 +16,15 @@ from clearing.risk.engine import (
     INSURANCE_MEMBER,
     compute_market_solvency_form,
     get_quantities,
-    get_solvency_market,
     get_state_solvency_inputs,
 )
-from clearing.risk.solvency import SolvencyForm, SolvencyMarket, get_solvency_inputs
+from clearing.risk.solvency import (
+    SolvencyForm,
+    SolvencyMarket,
+    get_solvency_inputs,
+    get_solvency_market,
+)
+from clearing.root import MarketProof, get_market_proof
 from clearing.state import ClearingState, DefaultRecord
 
 AccountKey = tuple[bytes, int]
@@ -37,6 +42,7 @@ class ReportInputs:
     input_labels: tuple[str, ...]  # with `rows`: a proofs.statement.LinearForm
     rows: tuple[tuple[int, ...], ...]
     market: SolvencyMarket  # what `rows` are computed from besides the genesis
+    market_proof: MarketProof  # `market` under `state_root`
     accounts: dict[AccountKey, tuple[int, ...]]
     defaults: tuple[DefaultRecord, ...] = ()  # not saved with the inputs: openings skip them
 
@@ -81,6 +87,7 @@ def extract_report_inputs(state: ClearingState, state_root: bytes) -> ReportInpu
         form.input_labels,
         form.rows,
         market,
+        get_market_proof(state),
         get_report_accounts(state, form),
         tuple(state.defaults),
     )

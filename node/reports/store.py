@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clearing.risk.solvency import SolvencyMarket
+from clearing.root import MarketProof
 from node.reports.inputs import ReportInputs
 
 INPUTS_VERSION = 3  # 2 had no market, 1 no chain id
@@ -103,6 +104,7 @@ class ReportStore:
             "labels": list(inputs.input_labels),
             "rows": [list(r) for r in inputs.rows],
             "market": inputs.market.to_fields(),
+            "marketProof": ["0x" + h.hex() for h in inputs.market_proof.to_fields()],
             "accounts": [["0x" + o.hex(), s, list(v)] for (o, s), v in inputs.accounts.items()],
         }
         write_atomically(self._path(inputs.epoch, "inputs.json"), json.dumps(body).encode(), 0o600)
@@ -123,6 +125,7 @@ class ReportStore:
             tuple(body["labels"]),
             tuple(tuple(r) for r in body["rows"]),
             SolvencyMarket.from_fields(body["market"]),
+            MarketProof.from_fields([bytes.fromhex(h[2:]) for h in body["marketProof"]]),
             {(bytes.fromhex(o[2:]), s): tuple(v) for o, s, v in body["accounts"]},
         )
 

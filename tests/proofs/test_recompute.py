@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from clearing.genesis import parse_genesis
-from clearing.risk.engine import compute_market_solvency_form, get_solvency_market
-from clearing.risk.solvency import SolvencyMarket
-from clearing.root import compute_state_root
+from clearing.risk.engine import compute_market_solvency_form
+from clearing.risk.solvency import SolvencyMarket, get_solvency_market
+from clearing.root import MarketProof, compute_state_root, get_market_proof
 from clearing.sandbox import Sandbox
 from clearing.state import get_sub_account_for_write
 from node.reports.inputs import ReportInputs, extract_report_inputs
@@ -53,6 +53,7 @@ class World:
     statement: SolvencyStatement  # the honest one
     scenarios: tuple[str, ...]
     later_market: SolvencyMarket  # the market one block after the epoch's end
+    later_proof: MarketProof  # ... under that block's root
     genesis_file: Path
     honest: Report
 
@@ -61,12 +62,11 @@ def _sign(box: Sandbox, report: Report) -> Report:
     return add_signatures(report, [sign_report(report, k) for k in box.validator_keys])
 
 
-def _prove(world_box: Sandbox, inputs: ReportInputs, statement: SolvencyStatement,
-           market: SolvencyMarket | None = None) -> Report:  # fmt: skip
+def _prove(world_box: Sandbox, inputs: ReportInputs, statement: SolvencyStatement) -> Report:
     """Valid proofs of `statement` and a full quorum's signatures."""
     report = build_report(
         get_generators(FAST), inputs.epoch, inputs.state_root, statement, inputs.accounts, SEED,
-        chain_id=inputs.chain_id, market=inputs.market if market is None else market,
+        chain_id=inputs.chain_id, market=inputs.market, market_proof=inputs.market_proof,
     )  # fmt: skip
     return _sign(world_box, report)
 
@@ -92,7 +92,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     genesis_file = tmp_path_factory.mktemp("genesis") / "genesis.json"
     genesis_file.write_text(json.dumps(small_epoch_genesis(EPOCH_LENGTH)))
     return World(box, inputs, statement, form.scenario_labels, get_solvency_market(box.state),
-                 genesis_file, honest)  # fmt: skip
+                 get_market_proof(box.state), genesis_file, honest)  # fmt: skip
 
 
 def _verify(world: World, report: Report, tmp_path: Path) -> tuple[int, str, int, str]:
@@ -136,6 +136,8 @@ def test_the_honest_report_is_recomputed_equal(world: World, tmp_path: Path) -> 
             f"{EPOCH_LENGTH}: {len(world.statement.input_labels)} labels, "
             f"{len(world.statement.rows)} scenario rows, equal to the report's") in out  # fmt: skip
     assert NOT_CHECKED not in out
+    assert "ok    market of height 5 (4 marks, 4 index prices) is under the state root" in out
+    assert "ok    market of height 5 (4 marks, 4 index prices) is under the state root" in plain
 
 
 def test_zeroed_risk_arrays_prove_an_account_below_maintenance(
@@ -219,28 +221,45 @@ def test_the_statement_of_another_height(world: World, tmp_path: Path) -> None:
         f"row 3 (scenario {world.scenarios[3]}), column {BTC!r}: the report has {entry}",
     )  # fmt: skip
     assert "'position:ETH-PERP'" not in out  # its mark did not move
-    # ... or with the next block's market itself
-    _assert_attack(
-        world, _prove(world.box, world.inputs, wrong, later), tmp_path,
-        f"market is of height {EPOCH_LENGTH + 1}, not {EPOCH_LENGTH}, the last block of epoch 1",
-    )  # fmt: skip
+    # ... or with the next block's market itself, and its proof: not under the epoch's root
+    report = _sign(world.box, replace(world.honest, market=later, market_proof=world.later_proof,
+                                      signatures=()))  # fmt: skip
+    plain_code, plain, code, out = _verify(world, report, tmp_path)
+    assert plain_code == code == EXIT_INVALID
+    assert f"FAIL  market of height {EPOCH_LENGTH + 1} is not under the state root" in plain
+    assert (f"FAIL  market is of height {EPOCH_LENGTH + 1}, not {EPOCH_LENGTH}, the last block "
+            "of epoch 1") in out  # fmt: skip
+    # ... or under the later block's root: the epoch's height is the genesis's word
+    moved = _sign(world.box, replace(report, state_root=world.later_proof.get_root(later),
+                                     signatures=()))  # fmt: skip
+    plain_code, plain, code, out = _verify(world, moved, tmp_path)
+    assert "FAIL  market of" not in plain and "FAIL  market is of height" in out
 
 
-def test_a_market_that_drops_an_instrument(world: World, tmp_path: Path) -> None:
+def test_a_market_that_is_not_the_chain_s_is_caught_by_the_root(
+    world: World, tmp_path: Path
+) -> None:
     market = world.inputs.market
     dropped = replace(market, mark_prices=market.mark_prices[1:])
-    # the proofs do not depend on the market: the same proofs, re-signed
-    report = _sign(world.box, replace(world.honest, market=dropped, signatures=()))
-    _assert_attack(
-        world, report, tmp_path,
-        f"market mark_prices do not price the genesis's ids: missing "
-        f"[{market.mark_prices[0][0]!r}], not in the genesis []",
-    )  # fmt: skip
+    moved = replace(market, mark_prices=((market.mark_prices[0][0], 1), *market.mark_prices[1:]))
+    for wrong in (dropped, moved):
+        # the proofs do not depend on the market: the same proofs, re-signed
+        report = _sign(world.box, replace(world.honest, market=wrong, signatures=()))
+        plain_code, plain, code, _ = _verify(world, report, tmp_path)
+        assert plain_code == code == EXIT_INVALID, plain
+        assert "FAIL  market of height 5 is not under the state root" in plain
+    assert (f"FAIL  market mark_prices do not price the genesis's ids: missing "
+            f"[{market.mark_prices[0][0]!r}], not in the genesis []") in _verify(
+        world, _sign(world.box, replace(world.honest, market=dropped, signatures=())), tmp_path
+    )[3]  # fmt: skip
 
 
 def test_without_a_genesis_the_statement_is_said_unchecked(world: World) -> None:
     verdict = check_statement(world.honest, None)
-    assert verdict.ok and not verdict.passed
+    assert verdict.ok
+    assert verdict.passed == [
+        "market of height 5 (4 marks, 4 index prices) is under the state root"
+    ]
     assert verdict.warnings == [
         "statement not checked: without --genesis its rows (risk arrays, haircut weights, "
         "maintenance fraction, stress days) are the report's word, not recomputed"

@@ -32,7 +32,7 @@ from proofs.report import (
     sign_report,
     verify_report,
 )
-from proofs.sample import SAMPLE_MARKET
+from proofs.sample import SAMPLE_MARKET, SAMPLE_MARKET_PROOF
 from proofs.statement import SolvencyStatement, start_transcript
 from tests.clearing.support import new_sandbox
 from tests.proofs.conftest import CHAIN_ID, EPOCH, SEED, STATE_ROOT, Fixture
@@ -65,6 +65,7 @@ def test_building_is_deterministic(signed: Fixture) -> None:
         SEED,
         chain_id=CHAIN_ID,
         market=SAMPLE_MARKET,
+        market_proof=SAMPLE_MARKET_PROOF,
     )
     assert again.get_hash() == signed.report.get_hash()
 
@@ -146,6 +147,7 @@ def test_honest_builder_refuses_an_unflat_book(signed: Fixture) -> None:
             SEED,
             chain_id=CHAIN_ID,
             market=SAMPLE_MARKET,
+            market_proof=SAMPLE_MARKET_PROOF,
         )
 
 
@@ -164,6 +166,7 @@ def test_an_account_in_default_is_listed_in_the_clear_and_the_rest_verifies(
         SEED,
         chain_id=CHAIN_ID,
         market=SAMPLE_MARKET,
+        market_proof=SAMPLE_MARKET_PROOF,
     )
     assert [d.key for d in report.in_default] == [defaulter]
     assert report.in_default[0].inputs == tuple(book[defaulter])
@@ -186,6 +189,7 @@ def test_a_solvent_account_cannot_be_published_as_in_default(signed: Fixture) ->
         SEED,
         chain_id=CHAIN_ID,
         market=SAMPLE_MARKET,
+        market_proof=SAMPLE_MARKET_PROOF,
     )
     (entry,) = report.in_default
     healed = dataclasses.replace(entry, inputs=(10**12, *entry.inputs[1:]))
@@ -211,6 +215,7 @@ def test_an_out_of_range_input_is_still_refused(signed: Fixture) -> None:
             SEED,
             chain_id=CHAIN_ID,
             market=SAMPLE_MARKET,
+            market_proof=SAMPLE_MARKET_PROOF,
         )
 
 
@@ -337,14 +342,14 @@ def test_a_version_1_report_is_refused_with_a_typed_error(signed: Fixture) -> No
 
 def test_a_version_3_report_without_defaults_is_refused(signed: Fixture) -> None:
     fields = msgpack.unpackb(signed.report.encode())
-    old = msgpack.packb([3, *fields[1:8], fields[10]], use_bin_type=True)
+    old = msgpack.packb([3, *fields[1:8], fields[11]], use_bin_type=True)
     with pytest.raises(UnsupportedReportVersion, match="version 3 is not supported"):
         decode_report(old)
 
 
 def test_a_version_4_report_without_its_market_is_refused_saying_why(signed: Fixture) -> None:
     fields = msgpack.unpackb(signed.report.encode())
-    old = msgpack.packb([4, *fields[1:9], fields[10]], use_bin_type=True)
+    old = msgpack.packb([4, *fields[1:9], fields[11]], use_bin_type=True)
     with pytest.raises(UnsupportedReportVersion) as info:
         decode_report(old)
     assert info.value.version == 4
@@ -364,6 +369,10 @@ def test_the_market_round_trips_and_a_malformed_one_is_a_decode_error(signed: Fi
         fields[9] = bad
         with pytest.raises(DecodeError, match=f"market: .*{reason}"):
             decode_report(msgpack.packb(fields, use_bin_type=True))
+    fields = msgpack.unpackb(signed.report.encode())
+    fields[10] = [bytes(32), bytes(31)]
+    with pytest.raises(DecodeError, match=r"market: .*records_hash"):
+        decode_report(msgpack.packb(fields, use_bin_type=True))
 
 
 DEFAULTS = (
@@ -374,7 +383,8 @@ DEFAULTS = (
 
 def test_defaults_are_published_checked_and_round_trip(signed: Fixture) -> None:
     report = build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
-                          chain_id=CHAIN_ID, market=SAMPLE_MARKET, defaults=DEFAULTS)  # fmt: skip
+                          chain_id=CHAIN_ID, market=SAMPLE_MARKET,
+                          market_proof=SAMPLE_MARKET_PROOF, defaults=DEFAULTS)  # fmt: skip
     assert report.defaults == DEFAULTS and report.get_hash() != signed.report.get_hash()
     assert decode_report(report.encode()) == report
     verdict = verify_report(signed.gens, report, None)
@@ -397,7 +407,8 @@ def test_defaults_are_published_checked_and_round_trip(signed: Fixture) -> None:
     ]
     with pytest.raises(DecodeError, match="not the deficit"):
         build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
-                     chain_id=CHAIN_ID, market=SAMPLE_MARKET, defaults=(short,))  # fmt: skip
+                     chain_id=CHAIN_ID, market=SAMPLE_MARKET,
+                     market_proof=SAMPLE_MARKET_PROOF, defaults=(short,))  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -443,7 +454,7 @@ def test_proving_in_a_process_pool_gives_the_same_report(signed: Fixture) -> Non
         pooled = build_report(
             signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED, map_fn=pool.map,
             chain_id=CHAIN_ID,
-            market=SAMPLE_MARKET,
+            market=SAMPLE_MARKET, market_proof=SAMPLE_MARKET_PROOF,
         )  # fmt: skip
     assert pooled.get_hash() == signed.report.get_hash()
 

@@ -9,11 +9,10 @@ import pytest
 
 from clearing.risk.engine import (
     compute_market_solvency_form,
-    get_solvency_market,
     get_state_solvency_form,
 )
 from clearing.risk.errors import MarketMismatch
-from clearing.risk.solvency import SolvencyForm, SolvencyMarket
+from clearing.risk.solvency import SolvencyForm, SolvencyMarket, get_solvency_market
 from clearing.sandbox import Sandbox
 from tests.clearing.support import genesis_doc
 

@@ -11,7 +11,7 @@ import pytest
 
 from clearing.attestation import verify_quorum_attestations
 from clearing.report_commitment import compute_report_signing_bytes
-from clearing.risk.engine import get_solvency_market
+from clearing.risk.solvency import get_solvency_market
 from clearing.root import compute_state_root
 from clearing.sandbox import derive_ed25519_key
 from node.keys import KeyFileError

@@ -15,7 +15,7 @@ from node.status.verdict import ReportVerdicts, check_report
 from proofs.group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Validator, add_signatures, build_report, sign_report
-from proofs.sample import SAMPLE_MARKET, make_sample_book, make_sample_form
+from proofs.sample import SAMPLE_MARKET, SAMPLE_MARKET_PROOF, make_sample_book, make_sample_form
 
 KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
 VALIDATORS = [Validator(k.public_key().public_bytes_raw(), 10) for k in KEYS]
@@ -34,6 +34,7 @@ def signed_report(signers: int) -> tuple[bytes, bytes]:
         b"s" * 32,
         chain_id=CHAIN_ID,
         market=SAMPLE_MARKET,
+        market_proof=SAMPLE_MARKET_PROOF,
     )
     report = add_signatures(report, [sign_report(report, k) for k in KEYS[:signers]])
     return report.encode(), report.get_hash()
