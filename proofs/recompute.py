@@ -62,6 +62,9 @@ def check_statement(report: Report, genesis: Genesis | None) -> Verdict:
 
 def compare_statement(report: Report, genesis: Genesis) -> list[str]:
     """Each way the report's statement differs from the recomputed one."""
+    if genesis.chain_id != report.chain_id:
+        return [f"the genesis is of chain {genesis.chain_id}, the report of chain "
+                f"{report.chain_id}: no statement to compare"]  # fmt: skip
     epoch_end = report.epoch * genesis.epoch_length_blocks
     if report.market.height != epoch_end:
         return [f"market is of height {report.market.height}, not {epoch_end}, the last block "

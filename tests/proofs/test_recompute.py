@@ -25,7 +25,7 @@ from clearing.state import get_sub_account_for_write
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from proofs.group import FAST
 from proofs.pedersen import get_generators
-from proofs.recompute import MAX_LISTED, check_statement
+from proofs.recompute import MAX_LISTED, check_statement, compare_statement
 from proofs.report import Report, add_signatures, build_report, sign_report
 from proofs.statement import SolvencyStatement, get_statement
 from proofs.verify import EXIT_INVALID, EXIT_USAGE, EXIT_VALID
@@ -272,3 +272,12 @@ def test_a_bad_genesis_file_is_a_usage_error(world: World, tmp_path: Path) -> No
     bad = tmp_path / "genesis.json"
     bad.write_text(json.dumps({**small_epoch_genesis(EPOCH_LENGTH), "version": 99}))
     assert run_verify([str(path), "--genesis", str(bad)])[0] == EXIT_USAGE
+
+
+def test_a_genesis_of_another_chain_gives_no_statement(world: World) -> None:
+    other = replace(world.box.genesis, chain_id=world.box.chain_id + 1)
+    assert compare_statement(world.honest, other) == [
+        f"the genesis is of chain {world.box.chain_id + 1}, the report of chain "
+        f"{world.box.chain_id}: no statement to compare"
+    ]
+    assert compare_statement(world.honest, world.box.genesis) == []
