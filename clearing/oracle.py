@@ -43,7 +43,8 @@ PRICE_DOMAIN = "price-observation"
 PriceList = tuple[tuple[str, int], ...]
 
 
-def _decode_prices(obj: object, what: str) -> PriceList:
+def decode_price_list(obj: object, what: str) -> PriceList:
+    """[[id, price], ...] with ids strictly increasing and prices in [1, 2^64)."""
     items = [expect_list(pair, what, 2) for pair in expect_list(obj, what)]
     prices = tuple((expect_str(k, what), expect_int(v, what, 1, MAX_UINT64)) for k, v in items)
     if [k for k, _ in prices] != sorted({k for k, _ in prices}):
@@ -78,8 +79,8 @@ class PriceObservation:
         return cls(
             expect_bytes(signer, "signer", 32),
             expect_int(observed_ms, "observed_ms"),
-            _decode_prices(index, "index_prices"),
-            _decode_prices(marks, "mark_prices"),
+            decode_price_list(index, "index_prices"),
+            decode_price_list(marks, "mark_prices"),
             expect_bytes(signature, "signature", 64),
         )
 

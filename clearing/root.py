@@ -1,6 +1,11 @@
 """The state root: accounts Merkle root bound to a hash of the global records.
 
-``state_root = H(0x03 || accounts_root || H(globals))``. Accounts are leaves
+``state_root = H(0x03 || accounts_root || globals_hash)`` with
+``globals_hash = H(0x04 || market_hash || H(globals))``: the market the solvency
+rows are computed from (``clearing.risk.solvency.SolvencyMarket``: height, block
+time, marks, index prices) is a leaf of its own, so a report proves its market
+under the root with two hashes (``MarketProof``) and publishes nothing else of
+the globals (they hold pending withdrawals). Accounts are leaves
 keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
@@ -26,12 +31,15 @@ from clearing.errors import DecodeError
 from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
 from clearing.replay import get_replay_fields
 from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
+from clearing.risk.solvency import SolvencyMarket, get_solvency_market
 from clearing.state import ClearingState, Member
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
-GLOBALS_VERSION = 6  # 6: the epoch's defaults; 5: settlement, withdrawal expiry, Cover-N, auctions
+GLOBALS_VERSION = 7  # 7: beside the market leaf; 6: the epoch's defaults; 5: settlement, ...
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
+GLOBALS_PREFIX = b"\x04"
+MARKET_DOMAIN = b"clearnode-market-v1"
 
 
 def encode_account(member: Member) -> bytes:
@@ -132,9 +140,21 @@ def _get_tree(state: ClearingState) -> MerkleTree:
     return tree
 
 
-def _get_globals_hash(state: ClearingState) -> bytes:
+def _get_records_hash(state: ClearingState) -> bytes:
     digest = _get_cache(state).reports.get_digest(state.report_hashes)
     return hashlib.sha256(encode_globals(state, digest)).digest()
+
+
+def _get_globals_hash(state: ClearingState) -> bytes:
+    return compute_globals_hash(hash_market(get_solvency_market(state)), _get_records_hash(state))
+
+
+def hash_market(market: SolvencyMarket) -> bytes:
+    return hashlib.sha256(MARKET_DOMAIN + pack(market.to_fields())).digest()
+
+
+def compute_globals_hash(market_hash: bytes, records_hash: bytes) -> bytes:
+    return hashlib.sha256(GLOBALS_PREFIX + market_hash + records_hash).digest()
 
 
 def compute_root(accounts_root: bytes, globals_hash: bytes) -> bytes:
@@ -154,7 +174,9 @@ def compute_state_root_from_scratch(state: ClearingState) -> bytes:
     for address, member in state.members.items():
         tree.set_leaf(address, hash_leaf(address, encode_account(member)))
     digest = compute_report_hashes_digest(state.report_hashes)
-    return compute_root(tree.root(), hashlib.sha256(encode_globals(state, digest)).digest())
+    records_hash = hashlib.sha256(encode_globals(state, digest)).digest()
+    market_hash = hash_market(get_solvency_market(state))
+    return compute_root(tree.root(), compute_globals_hash(market_hash, records_hash))
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,3 +220,31 @@ def verify_account_proof(
     leaf = hash_leaf(member, account_bytes)
     accounts_root = compute_root_from_proof(leaf, list(proof.steps))
     return compute_root(accounts_root, proof.globals_hash) == root
+
+
+@dataclass(frozen=True, slots=True)
+class MarketProof:
+    """The two hashes that, with a market, give the state root: the accounts root and
+    the hash of the other global records."""
+
+    accounts_root: bytes
+    records_hash: bytes
+
+    def to_fields(self) -> list[bytes]:
+        return [self.accounts_root, self.records_hash]
+
+    @classmethod
+    def from_fields(cls, obj: object) -> MarketProof:
+        f = expect_list(obj, "MarketProof", 2)
+        return cls(expect_bytes(f[0], "accounts_root", 32), expect_bytes(f[1], "records_hash", 32))
+
+    def get_root(self, market: SolvencyMarket) -> bytes:
+        """The state root under which this proves ``market``."""
+        return compute_root(
+            self.accounts_root, compute_globals_hash(hash_market(market), self.records_hash)
+        )
+
+
+def get_market_proof(state: ClearingState) -> MarketProof:
+    """The proof of ``get_solvency_market(state)`` under the current root."""
+    return MarketProof(_get_tree(state).root(), _get_records_hash(state))

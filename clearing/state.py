@@ -13,7 +13,7 @@ Units: ``cash`` is ``Amount`` (may go negative), collateral is ``Quanta`` per
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -280,12 +280,18 @@ def is_settlement_token(state: ClearingState, key: CollateralKey) -> bool:
 
 
 def get_value_per_quantum(state: ClearingState, key: CollateralKey) -> int:
+    token = state.collateral_tokens[key]
+    return compute_value_per_quantum(state.genesis, token, state.index_prices)
+
+
+def compute_value_per_quantum(
+    genesis: Genesis, token: CollateralToken, index_prices: Mapping[str, int]
+) -> int:
     """What one quantum counts for: a settlement token is the ledger's money, so one
     ``Amount`` at par whatever its feed says; any other token its haircut value."""
-    if is_settlement_token(state, key):
+    if token.key in genesis.settlement_asset.tokens:
         return 1
-    token = state.collateral_tokens[key]
-    return compute_haircut_value_per_quantum(token, state.index_prices[token.price_feed])
+    return compute_haircut_value_per_quantum(token, index_prices[token.price_feed])
 
 
 def get_collateral_value(state: ClearingState, account: SubAccount) -> int:

@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.report_commitment import compute_report_signing_bytes
+from clearing.risk.solvency import SolvencyMarket
+from clearing.root import MarketProof
 from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
 from proofs.bulletproofs import N_BITS
@@ -42,7 +44,7 @@ from proofs.statement import (
     prove_solvency,
 )
 
-REPORT_VERSION = 4  # 4: the epoch's defaults and their waterfall; 3: accounts in default
+REPORT_VERSION = 5  # 5: the market the statement is computed from; 4: the epoch's defaults
 REPORT_HASH_DOMAIN = b"clearnode-solvency-report-v1"
 BLINDING_DOMAIN = b"clearnode-blinding-v1"
 MAX_UINT64 = (1 << 64) - 1
@@ -109,6 +111,8 @@ class Report:
     epoch: int
     state_root: bytes
     statement: SolvencyStatement
+    market: SolvencyMarket  # what the statement's rows are computed from besides the genesis
+    market_proof: MarketProof  # with the market, gives the state root
     accounts: tuple[AccountEntry, ...]
     aggregates: tuple[AggregateEntry, ...]
     in_default: tuple[DefaultEntry, ...] = ()
@@ -126,6 +130,8 @@ class Report:
             [[e.label, e.total, encode_scalar(e.blinding_sum)] for e in self.aggregates],
             [[d.owner, d.subaccount, list(d.inputs)] for d in self.in_default],
             [r.to_fields() for r in self.defaults],
+            self.market.to_fields(),
+            self.market_proof.to_fields(),
         ]
 
     def get_hash(self) -> bytes:
@@ -194,6 +200,8 @@ def build_report(
     map_fn: MapFn = map,
     *,
     chain_id: int,
+    market: SolvencyMarket,
+    market_proof: MarketProof,
     defaults: tuple[DefaultRecord, ...] = (),
 ) -> Report:
     """The unsigned report of `chain_id`; deterministic in its arguments.
@@ -202,7 +210,10 @@ def build_report(
     listed in the clear (`in_default`) instead of proven; raises ProverError for an
     input out of range, AggregateError if the book is not flat, DecodeError for
     `defaults` (the epoch's, clearing.state.DefaultRecord) that are unsorted or whose
-    layers do not add up to their deficits. Proving (about a
+    layers do not add up to their deficits. `market` is what the statement was computed
+    from (clearing.risk.engine.compute_market_solvency_form), published so that a
+    verifier holding the genesis recomputes it; `market_proof` proves it under
+    `state_root`. Proving (about a
     second per account) goes through `map_fn`, so a caller can pass a process pool's
     `map` (jobs and results are plain picklable values)."""
     statement = form if isinstance(form, SolvencyStatement) else get_statement(form)
@@ -242,8 +253,8 @@ def build_report(
         AccountEntry(key[0], key[1], commitments, proof)
         for key, (commitments, proof) in zip(keys, map_fn(run_proof_job, jobs), strict=True)
     )
-    return Report(REPORT_VERSION, chain_id, epoch, state_root, statement, entries, aggregates,
-                  in_default, defaults)  # fmt: skip
+    return Report(REPORT_VERSION, chain_id, epoch, state_root, statement, market, market_proof,
+                  entries, aggregates, in_default, defaults)  # fmt: skip
 
 
 def is_in_default(statement: SolvencyStatement, inputs: Sequence[int]) -> bool:
@@ -509,12 +520,23 @@ def _check_key(owner: bytes, sub: int) -> None:
         raise DecodeError(f"sub-account {sub} does not fit in uint64")
 
 
+# What each refused version lacks, for the error a member reads.
+REFUSED_VERSIONS = {
+    1: "its signatures are not bound to the chain",
+    2: "one insolvent account stopped it",
+    3: "it does not publish the epoch's defaults",
+    4: "it does not carry the marks its statement is computed from, so the statement "
+    "cannot be recomputed",
+}
+
+
 class UnsupportedReportVersion(DecodeError):
-    """A report in a format this verifier does not read (version 1 signatures were
-    not bound to the chain, 2 had no accounts in default, 3 no defaults)."""
+    """A report in a format this verifier does not read (REFUSED_VERSIONS says why)."""
 
     def __init__(self, version: object) -> None:
-        super().__init__(f"report version {version!r} is not supported (this reads "
+        reason = REFUSED_VERSIONS.get(version) if type(version) is int else None
+        why = f": {reason}" if reason else ""
+        super().__init__(f"report version {version!r} is not supported{why} (this reads "
                          f"version {REPORT_VERSION})")  # fmt: skip
         self.version = version
 
@@ -565,9 +587,9 @@ def decode_report(data: bytes) -> Report:
     _expect(isinstance(obj, list) and len(obj) >= 1, "report must be a list of fields")
     if obj[0] != REPORT_VERSION:
         raise UnsupportedReportVersion(obj[0])
-    _expect(len(obj) == 10, "report must be a list of 10 fields")
+    _expect(len(obj) == 12, "report must be a list of 12 fields")
     version, chain_id, epoch, state_root, statement_obj, accounts_obj, aggregates_obj = obj[:7]
-    default_obj, defaults_obj, sigs = obj[7:]
+    default_obj, defaults_obj, market_obj, market_proof_obj, sigs = obj[7:]
     _expect(
         type(chain_id) is int and type(epoch) is int and isinstance(state_root, bytes),
         "bad chain id, epoch or state root",
@@ -602,6 +624,11 @@ def decode_report(data: bytes) -> Report:
     _expect(clear_keys == sorted(set(clear_keys)), "accounts in default must be sorted, unique")
     _expect(not set(clear_keys) & set(keys), "an account is both proven and in default")
     defaults = _decode_defaults(defaults_obj)
+    try:
+        market = SolvencyMarket.from_fields(market_obj)
+        market_proof = MarketProof.from_fields(market_proof_obj)
+    except ClearingDecodeError as exc:
+        raise DecodeError(f"market: {exc}") from None
     _expect(isinstance(sigs, list), "signatures must be a list")
     signatures = []
     for i, s in enumerate(sigs):
@@ -611,8 +638,8 @@ def decode_report(data: bytes) -> Report:
         _expect(isinstance(sig, bytes) and len(sig) == 64, f"signature #{i}: sig 64 bytes")
         signatures.append(ValidatorSignature(key, sig))
     report = Report(
-        version, chain_id, epoch, state_root, statement, tuple(accounts), tuple(aggregates),
-        in_default, defaults, tuple(signatures),
+        version, chain_id, epoch, state_root, statement, market, market_proof, tuple(accounts),
+        tuple(aggregates), in_default, defaults, tuple(signatures),
     )  # fmt: skip
     _expect(report.encode() == bytes(data), "report encoding is not canonical")
     return report

@@ -6,9 +6,17 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from clearing.risk.solvency import SolvencyMarket
+from clearing.root import MarketProof
 from proofs.report import AccountKey
 
 K_NUM, K_DEN = 3, 4  # maintenance margin = 3/4 of initial margin
+# A sample form is drawn at random, not computed from a genesis: the market it is
+# published with is only the field's shape (no genesis recomputes it), proven under
+# a state root made for it.
+SAMPLE_MARKET = SolvencyMarket(70, 1_700_000_000_000, (("INST-00", 100_000),), (("INST", 99_000),))
+SAMPLE_MARKET_PROOF = MarketProof(bytes(range(32)), bytes(range(32, 64)))
+SAMPLE_STATE_ROOT = SAMPLE_MARKET_PROOF.get_root(SAMPLE_MARKET)
 
 
 @dataclass(frozen=True)

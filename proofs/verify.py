@@ -1,5 +1,5 @@
-"""`python -m proofs.verify REPORT [--validators FILE] [--chain-id ID] [--member ADDRESS
---openings FILE]`, or `--account-proof FILE --state-root ROOT [--height H]`.
+"""`python -m proofs.verify REPORT [--genesis FILE] [--validators FILE] [--chain-id ID]
+[--member ADDRESS --openings FILE]`, or `--account-proof FILE --state-root ROOT [--height H]`.
 
 Checks everything about a solvency report that needs only public data (and,
 for a member, its own openings), prints each check and a final verdict.
@@ -15,11 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from clearing.errors import GenesisError
+from clearing.genesis import Genesis, parse_genesis
+from clearing.risk.engine import get_risk_setup
 from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
 from proofs.errors import DecodeError
 from proofs.group import FAST, REFERENCE
 from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
 from proofs.pedersen import Generators, get_generators
+from proofs.recompute import check_statement
 from proofs.report import Report, Validator, Verdict, decode_report, verify_report
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -42,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--state-root", metavar="HEX", help="the committed state root the account proof must match"
     )
     parser.add_argument("--height", type=int, help="the height the account proof must be for")
+    parser.add_argument(
+        "--genesis",
+        metavar="FILE",
+        help="the chain's genesis: recompute the statement from it and the report's marks "
+        "(and take the validator set and chain id from it unless --validators is given)",
+    )
     parser.add_argument(
         "--validators",
         metavar="FILE",
@@ -87,6 +97,15 @@ def read_validators(path: Path) -> list[Validator]:
         ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"{path}: not a validator set: {exc!r}") from exc
+
+
+def read_genesis(path: Path) -> Genesis:
+    try:
+        genesis = parse_genesis(json.loads(_read(path)))
+        get_risk_setup(genesis)
+    except GenesisError as exc:
+        raise UsageError(f"{path}: not a valid genesis: {exc}") from exc
+    return genesis
 
 
 def read_chain_id(path: Path) -> int | None:
@@ -167,10 +186,12 @@ def check(args: argparse.Namespace) -> int:
     if (args.member is None) != (args.openings is None):
         raise UsageError("--member and --openings go together")
     gens: Generators[Any] = get_generators(REFERENCE if args.backend == "py-ecc" else FAST)
-    validators = read_validators(Path(args.validators)) if args.validators else None
+    genesis = read_genesis(Path(args.genesis)) if args.genesis else None
+    validators_file = args.validators or args.genesis
+    validators = read_validators(Path(validators_file)) if validators_file else None
     chain_id = args.chain_id
-    if chain_id is None and args.validators:
-        chain_id = read_chain_id(Path(args.validators))
+    if chain_id is None and validators_file:
+        chain_id = read_chain_id(Path(validators_file))
     member = parse_address(args.member) if args.member else None
     openings_obj = json.loads(_read(Path(args.openings))) if args.openings else None
     known = read_known(Path(args.known)) if args.known else None
@@ -187,6 +208,8 @@ def check(args: argparse.Namespace) -> int:
         f"{len(report.accounts)} accounts, hash 0x{report.get_hash().hex()}",
         verdicts[0],
     )
+    verdicts.append(check_statement(report, genesis))
+    _print_verdict("statement", verdicts[-1])
     if member is not None:
         try:
             openings = MemberOpenings.from_json(openings_obj)

@@ -12,12 +12,13 @@ ledger runs as before until a genesis configures risk.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from clearing.assets import CollateralKey, compute_haircut_value_per_quantum, get_feed_asset
 from clearing.genesis import Genesis
-from clearing.instruments import InstrumentKind
+from clearing.instruments import Instrument, InstrumentKind
+from clearing.oracle import PriceList
 from clearing.risk.arrays import RiskArrays, compute_risk_arrays
 from clearing.risk.cache import (
     AccountFigures,
@@ -26,6 +27,7 @@ from clearing.risk.cache import (
     compute_trade_figures,
     get_account_figures,
 )
+from clearing.risk.errors import MarketMismatch
 from clearing.risk.margin import (
     check_trade_margin,
     compute_initial_margin,
@@ -40,10 +42,17 @@ from clearing.risk.scenarios import (
     compute_scenario_set,
     compute_stress_scenario_set,
 )
-from clearing.risk.solvency import SolvencyForm, get_solvency_form, get_solvency_inputs
+from clearing.risk.solvency import (
+    SolvencyForm,
+    SolvencyMarket,
+    get_solvency_form,
+    get_solvency_inputs,
+    get_solvency_market,
+)
 from clearing.state import (
     ClearingState,
     SubAccount,
+    compute_value_per_quantum,
     get_collateral_value,
     get_value_per_quantum,
     is_settlement_token,
@@ -98,11 +107,7 @@ def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False
     if cached is not None and cached[0] is state.genesis and cached[1] == inputs:
         return cached[2]
     marks = state.mark_prices
-    priced = tuple(  # an instrument without a mark cannot be traded, so holds no lots
-        i
-        for i in state.instruments.values()
-        if i.id in marks and (i.kind is not InstrumentKind.OPTION or i.underlying in marks)
-    )
+    priced = get_priced_instruments(state.instruments.values(), marks)
     arrays = compute_risk_arrays(
         epoch,
         setup.stress if stress else setup.scenarios,
@@ -115,6 +120,18 @@ def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False
         _arrays.clear()
     _arrays[key] = (state.genesis, inputs, arrays)
     return arrays
+
+
+def get_priced_instruments(
+    instruments: Iterable[Instrument], marks: Mapping[str, int]
+) -> tuple[Instrument, ...]:
+    """The instruments with a mark (an option: and its future's); one without cannot be
+    traded, so holds no lots."""
+    return tuple(
+        i
+        for i in instruments
+        if i.id in marks and (i.kind is not InstrumentKind.OPTION or i.underlying in marks)
+    )
 
 
 def get_epoch(state: ClearingState) -> int:
@@ -256,13 +273,41 @@ def check_pre_trade(
 
 def get_state_solvency_form(state: ClearingState) -> SolvencyForm | None:
     """The public rows at the current state (collateral in genesis order); None if risk is off."""
-    setup = get_risk_setup(state.genesis)
+    return compute_market_solvency_form(state.genesis, get_solvency_market(state))
+
+
+def compute_market_solvency_form(genesis: Genesis, market: SolvencyMarket) -> SolvencyForm | None:
+    """The public rows of ``genesis`` at ``market``: the one function the node builds a
+    report's statement with and a verifier recomputes it with. None if risk is off;
+    ``MarketMismatch`` unless the market prices exactly the genesis's instruments and
+    feeds (the state always does: the genesis prices each, and none is ever dropped)."""
+    _check_market_ids("mark_prices", market.mark_prices, {i.id for i in genesis.instruments})
+    _check_market_ids("index_prices", market.index_prices, genesis.feeds())
+    setup = get_risk_setup(genesis)
     if setup is None:
         return None
-    keys = [t.key for t in state.genesis.collateral]
-    arrays = get_risk_arrays(state, setup)
+    marks = dict(market.mark_prices)
+    arrays = compute_risk_arrays(
+        market.height // genesis.epoch_length_blocks,
+        setup.scenarios,
+        get_priced_instruments(genesis.instruments, marks),
+        marks,
+        setup.params,
+        market.time_ms,
+    )
+    index_prices = dict(market.index_prices)
+    weights = {
+        t.key: compute_value_per_quantum(genesis, t, index_prices) for t in genesis.collateral
+    }
+    keys = [t.key for t in genesis.collateral]
     params = setup.params
-    return get_solvency_form(arrays, keys, get_haircut_weights(state), params.k_num, params.k_den)
+    return get_solvency_form(arrays, keys, weights, params.k_num, params.k_den)
+
+
+def _check_market_ids(kind: str, prices: PriceList, expected: Iterable[str]) -> None:
+    ids, wanted = {k for k, _ in prices}, set(expected)
+    if ids != wanted:
+        raise MarketMismatch(kind, tuple(sorted(wanted - ids)), tuple(sorted(ids - wanted)))
 
 
 def get_haircut_weights(state: ClearingState) -> dict[CollateralKey, int]:

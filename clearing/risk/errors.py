@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clearing.errors import InvalidTransaction
+from clearing.errors import ClearingError, InvalidTransaction
 
 
 @dataclass(eq=False)
@@ -45,3 +45,14 @@ class MarginCallReduceOnly(InvalidTransaction):
     quantity_after: int
     amount_due: int
     deadline_height: int
+
+
+@dataclass(eq=False)
+class MarketMismatch(ClearingError):
+    """A ``SolvencyMarket``'s ``kind`` (mark or index prices) does not price exactly the
+    genesis's ids: ``missing`` are the genesis's ids it lacks, ``extra`` ids it has that
+    the genesis does not."""
+
+    kind: str
+    missing: tuple[str, ...]
+    extra: tuple[str, ...]

@@ -10,6 +10,12 @@ so ``row_s . x = k_den*equity - k_num*L_s``. The engine's check
 ``k_den*equity >= k_num*max_s L_s`` holds exactly when every row gives ``>= 0``
 (the floors are inside ``v``, and scenario 0 is the base, so nothing else enters).
 The rows are the same for every sub-account: they reveal nothing about one.
+
+Besides the genesis they depend only on ``SolvencyMarket``: the marks and index
+prices (haircut weights) and the block time (options) at the epoch's height.
+A report carries it, so anyone holding the genesis recomputes the rows with
+``clearing.risk.engine.compute_market_solvency_form``, the function the node
+builds them with.
 """
 
 from __future__ import annotations
@@ -18,13 +24,44 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from clearing.assets import CollateralKey
+from clearing.codec import expect_int, expect_list
+from clearing.oracle import PriceList, decode_price_list
 from clearing.risk.arrays import RiskArrays
+from clearing.state import ClearingState
+from clearing.units import MAX_UINT64
+
+
+@dataclass(frozen=True, slots=True)
+class SolvencyMarket:
+    """The state the solvency rows are computed from at ``height``, besides the genesis."""
+
+    height: int
+    time_ms: int
+    mark_prices: PriceList  # instrument id -> Price, sorted by id
+    index_prices: PriceList  # feed id -> Price, sorted by id
+
+    def to_fields(self) -> list[object]:
+        return [self.height, self.time_ms, [list(p) for p in self.mark_prices],
+                [list(p) for p in self.index_prices]]  # fmt: skip
+
+    @classmethod
+    def from_fields(cls, obj: object) -> SolvencyMarket:
+        """Types, ranges and order (``DecodeError``); whether the ids are the genesis's is
+        ``compute_market_solvency_form``'s check."""
+        f = expect_list(obj, "SolvencyMarket", 4)
+        return cls(
+            expect_int(f[0], "height"),
+            expect_int(f[1], "time_ms", 0, MAX_UINT64),
+            decode_price_list(f[2], "mark_prices"),
+            decode_price_list(f[3], "index_prices"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class SolvencyForm:
     input_labels: tuple[str, ...]
     rows: tuple[tuple[int, ...], ...]
+    scenario_labels: tuple[str, ...]  # one per row
     collateral_keys: tuple[CollateralKey, ...]
     instrument_ids: tuple[str, ...]
 
@@ -34,6 +71,17 @@ class SolvencyForm:
 
     def is_solvent(self, inputs: Sequence[int]) -> bool:
         return all(value >= 0 for value in self.evaluate(inputs))
+
+
+def get_solvency_market(state: ClearingState) -> SolvencyMarket:
+    """What the solvency rows read of the state now (a report carries it; the state root
+    commits to it as a leaf of its own, ``clearing.root.MarketProof``)."""
+    return SolvencyMarket(
+        state.height,
+        state.time_ms,
+        tuple(sorted(state.mark_prices.items())),
+        tuple(sorted(state.index_prices.items())),
+    )
 
 
 def get_solvency_form(
@@ -54,7 +102,9 @@ def get_solvency_form(
         head + tuple(k_num * arrays.values[i][s] for i in range(len(arrays.instrument_ids)))
         for s in range(arrays.scenario_count)
     )
-    return SolvencyForm(labels, rows, tuple(collateral_keys), arrays.instrument_ids)
+    return SolvencyForm(
+        labels, rows, arrays.scenario_labels, tuple(collateral_keys), arrays.instrument_ids
+    )
 
 
 def get_solvency_inputs(

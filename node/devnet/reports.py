@@ -1,7 +1,8 @@
 """Each epoch's solvency report, as a member checks it: fetched from a
 validator's API, written to disk and checked by the very code behind
-`clearnode verify` against the genesis validators, then one member's own
-openings (fetched with its EIP-712 signed request) checked against the report."""
+`clearnode verify` against the genesis (its validators, and the statement
+recomputed), then one member's own openings (fetched with its EIP-712 signed
+request) checked against the report."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ async def check_report(
         return None
     path = out_dir / f"report-epoch-{epoch}.json"
     path.write_text(json.dumps(body))
-    code, text = await _verify([str(path), "--validators", str(genesis)])
+    code, text = await _verify([str(path), "--genesis", str(genesis)])
     openings = await node.get_openings(epoch, member.key, chain_id)
     openings_path = out_dir / f"openings-epoch-{epoch}-0x{member.address.hex()}.json"
     openings_path.write_text(json.dumps(openings))

@@ -14,11 +14,17 @@ from dataclasses import dataclass
 
 from clearing.risk.engine import (
     INSURANCE_MEMBER,
+    compute_market_solvency_form,
     get_quantities,
-    get_state_solvency_form,
     get_state_solvency_inputs,
 )
-from clearing.risk.solvency import SolvencyForm, get_solvency_inputs
+from clearing.risk.solvency import (
+    SolvencyForm,
+    SolvencyMarket,
+    get_solvency_inputs,
+    get_solvency_market,
+)
+from clearing.root import MarketProof, get_market_proof
 from clearing.state import ClearingState, DefaultRecord
 
 AccountKey = tuple[bytes, int]
@@ -35,6 +41,8 @@ class ReportInputs:
     state_root: bytes
     input_labels: tuple[str, ...]  # with `rows`: a proofs.statement.LinearForm
     rows: tuple[tuple[int, ...], ...]
+    market: SolvencyMarket  # what `rows` are computed from besides the genesis
+    market_proof: MarketProof  # `market` under `state_root`
     accounts: dict[AccountKey, tuple[int, ...]]
     defaults: tuple[DefaultRecord, ...] = ()  # not saved with the inputs: openings skip them
 
@@ -67,7 +75,8 @@ def get_report_accounts(
 def extract_report_inputs(state: ClearingState, state_root: bytes) -> ReportInputs | None:
     """The inputs of the report of the epoch ending at `state.height`; None when the
     genesis has no risk section (no scenarios to prove against)."""
-    form = get_state_solvency_form(state)
+    market = get_solvency_market(state)
+    form = compute_market_solvency_form(state.genesis, market)
     if form is None:
         return None
     return ReportInputs(
@@ -77,6 +86,8 @@ def extract_report_inputs(state: ClearingState, state_root: bytes) -> ReportInpu
         state_root,
         form.input_labels,
         form.rows,
+        market,
+        get_market_proof(state),
         get_report_accounts(state, form),
         tuple(state.defaults),
     )

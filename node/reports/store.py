@@ -19,9 +19,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from clearing.risk.solvency import SolvencyMarket
+from clearing.root import MarketProof
 from node.reports.inputs import ReportInputs
 
-INPUTS_VERSION = 2  # 1 had no chain id
+INPUTS_VERSION = 3  # 2 had no market, 1 no chain id
 FILE_PATTERN = re.compile(r"^epoch-(\d+)\.")
 
 
@@ -101,6 +103,8 @@ class ReportStore:
             "stateRoot": "0x" + inputs.state_root.hex(),
             "labels": list(inputs.input_labels),
             "rows": [list(r) for r in inputs.rows],
+            "market": inputs.market.to_fields(),
+            "marketProof": ["0x" + h.hex() for h in inputs.market_proof.to_fields()],
             "accounts": [["0x" + o.hex(), s, list(v)] for (o, s), v in inputs.accounts.items()],
         }
         write_atomically(self._path(inputs.epoch, "inputs.json"), json.dumps(body).encode(), 0o600)
@@ -120,6 +124,8 @@ class ReportStore:
             bytes.fromhex(body["stateRoot"][2:]),
             tuple(body["labels"]),
             tuple(tuple(r) for r in body["rows"]),
+            SolvencyMarket.from_fields(body["market"]),
+            MarketProof.from_fields([bytes.fromhex(h[2:]) for h in body["marketProof"]]),
             {(bytes.fromhex(o[2:]), s): tuple(v) for o, s, v in body["accounts"]},
         )
 

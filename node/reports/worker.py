@@ -41,7 +41,8 @@ def build_unsigned_report(inputs: ReportInputs, seed: bytes) -> Report:
     gens = get_generators(FAST)
     return build_report(
         gens, inputs.epoch, inputs.state_root, inputs, inputs.accounts, seed,
-        chain_id=inputs.chain_id, defaults=inputs.defaults,
+        chain_id=inputs.chain_id, market=inputs.market,
+        market_proof=inputs.market_proof, defaults=inputs.defaults,
     )  # fmt: skip
 
 

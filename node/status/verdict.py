@@ -1,9 +1,10 @@
 """The latest solvency report's verdict, checked by this node as any member would.
 
 Each newly stored report is verified once, in a worker thread (a batch of all
-accounts' proofs), with the public checks of `clearnode verify`: validator
-quorum over the genesis set, every solvency proof, the aggregates; and its hash
-is compared with the one committed in a block. The verdict is display only: a
+accounts' proofs), with the public checks of `clearnode verify --genesis`:
+validator quorum over the genesis set, every solvency proof, the aggregates,
+the market under the state root and the statement recomputed from the genesis;
+and its hash is compared with the one committed in a block. The verdict is display only: a
 failure of the verifier itself (a bug) is logged and shown, never allowed to
 stop the node.
 """
@@ -21,6 +22,7 @@ from node.reports.store import ReportStore
 from proofs.errors import DecodeError
 from proofs.group import FAST
 from proofs.pedersen import get_generators
+from proofs.recompute import check_statement
 from proofs.report import Validator, decode_report, verify_report
 
 log = logging.getLogger(__name__)
@@ -33,14 +35,16 @@ def check_report(
     committed_hash: bytes | None,
     validators: Sequence[Validator],
     chain_id: int,
+    genesis: Genesis | None,
 ) -> dict[str, Any]:
-    """What the status page shows of one stored report."""
+    """What the status page shows of one stored report (`genesis` None: the statement is
+    not recomputed)."""
     try:
         report = decode_report(encoded)
     except DecodeError as exc:
         return {"verdict": "INVALID", "failures": [f"undecodable: {exc}"]}
     verdict = verify_report(get_generators(FAST), report, validators, chain_id)
-    failures = list(verdict.failures)
+    failures = [*verdict.failures, *check_statement(report, genesis).failures]
     report_hash = report.get_hash()
     if committed_hash is None:
         failures.append("its hash is not committed in a block yet")
@@ -61,6 +65,7 @@ class ReportVerdicts:
         self.store = store
         self.validators = [Validator(v.pubkey, v.power) for v in genesis.validators]
         self.chain_id = genesis.chain_id
+        self.genesis = genesis
         self.latest: dict[str, Any] = {"verdict": "none yet"}
 
     def get(self) -> dict[str, Any]:
@@ -76,8 +81,9 @@ class ReportVerdicts:
             if epoch != checked and commit is not None and encoded is not None:
                 try:
                     result = await trio.to_thread.run_sync(
-                        check_report, encoded, commit.report_hash, self.validators, self.chain_id
-                    )
+                        check_report, encoded, commit.report_hash, self.validators,
+                        self.chain_id, self.genesis,
+                    )  # fmt: skip
                 except Exception as exc:  # the verifier's own failure: show it, keep the node
                     log.exception("verifying the report of epoch %d failed", epoch)
                     failure = f"the verifier failed: {type(exc).__name__}: {exc}"

@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import random
 
@@ -6,12 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearing.merkle import EMPTY_ROOT, MerkleTree, hash_leaf, hash_node
+from clearing.risk.solvency import get_solvency_market
 from clearing.root import (
     AccountProof,
+    MarketProof,
     compute_state_root,
     compute_state_root_from_scratch,
     encode_account,
     get_account_proof,
+    get_market_proof,
     verify_account_proof,
 )
 from clearing.snapshot import decode_member
@@ -143,3 +147,24 @@ def test_a_block_touching_one_member_re_encodes_only_that_account(
     monkeypatch.setattr(clearing.root, "encode_account", counting)
     box.apply([box.credit(_member(5), USDC, 1)])  # type: ignore[attr-defined]
     assert calls == [_member(5)]
+
+
+def test_the_market_is_proven_under_the_root_and_nothing_else_is() -> None:
+    box = _populated(4)
+    root = compute_state_root(box.state)
+    market = get_solvency_market(box.state)
+    proof = get_market_proof(box.state)
+    assert proof.get_root(market) == root == compute_state_root_from_scratch(box.state)
+    assert MarketProof.from_fields(proof.to_fields()) == proof
+    moved = dict(market.mark_prices)
+    moved["BTC-PERP"] += 1
+    other_marks = dataclasses.replace(market, mark_prices=tuple(sorted(moved.items())))
+    for wrong in (other_marks, dataclasses.replace(market, height=market.height + 1),
+                  dataclasses.replace(market, time_ms=market.time_ms + 1)):  # fmt: skip
+        assert proof.get_root(wrong) != root
+    assert MarketProof(proof.accounts_root, bytes(32)).get_root(market) != root
+    # a mark is state: the committed root moves with it, and proves the new market
+    box.state.mark_prices["BTC-PERP"] += 1
+    moved_root = compute_state_root(box.state)
+    assert moved_root != root
+    assert get_market_proof(box.state).get_root(other_marks) == moved_root

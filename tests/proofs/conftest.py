@@ -17,12 +17,19 @@ from proofs.report import (
     build_report,
     sign_report,
 )
-from proofs.sample import SampleForm, make_sample_book, make_sample_form
+from proofs.sample import (
+    SAMPLE_MARKET,
+    SAMPLE_MARKET_PROOF,
+    SAMPLE_STATE_ROOT,
+    SampleForm,
+    make_sample_book,
+    make_sample_form,
+)
 
 SEED = b"validators-shared-secret"
 CHAIN_ID = 4242
 EPOCH = 42
-STATE_ROOT = bytes(range(32))
+STATE_ROOT = SAMPLE_STATE_ROOT
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,17 @@ def signed() -> Fixture:
     gens = get_generators(FAST)
     form = make_sample_form(collaterals=2, instruments=3, scenarios=4, seed=1)
     book = make_sample_book(form, accounts=4, seed=2)
-    report = build_report(gens, EPOCH, STATE_ROOT, form, book, SEED, chain_id=CHAIN_ID)
+    report = build_report(
+        gens,
+        EPOCH,
+        STATE_ROOT,
+        form,
+        book,
+        SEED,
+        chain_id=CHAIN_ID,
+        market=SAMPLE_MARKET,
+        market_proof=SAMPLE_MARKET_PROOF,
+    )
     keys = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
     validators = [Validator(k.public_key().public_bytes_raw(), 10) for k in keys]
     report = add_signatures(report, [sign_report(report, k) for k in keys[:3]])

@@ -20,13 +20,19 @@ from proofs.group import FAST
 from proofs.openings import get_member_openings
 from proofs.pedersen import get_generators, get_vector_label
 from proofs.report import Validator, add_signatures, build_report, sign_report
-from proofs.sample import make_sample_book, make_sample_form
+from proofs.sample import (
+    SAMPLE_MARKET,
+    SAMPLE_MARKET_PROOF,
+    SAMPLE_STATE_ROOT,
+    make_sample_book,
+    make_sample_form,
+)
 from proofs.transcript import Transcript
 
 VECTORS = Path(__file__).parent / "vectors"
 COMMITMENT_CASES = [(0, 0), (1, 0), (0, 1), (42, 7), (-1, 5), (2**64 - 1, 2**200 + 3)]
 RANGE_VALUES, RANGE_BLINDINGS, RANGE_BITS = [5, 250, 0], [11, 22, 33], 8
-REPORT_SEED, REPORT_EPOCH, REPORT_ROOT = b"vector-seed", 7, bytes.fromhex("ab" * 32)
+REPORT_SEED, REPORT_EPOCH, REPORT_ROOT = b"vector-seed", 7, SAMPLE_STATE_ROOT
 REPORT_CHAIN_ID = 31337
 REPORT_DEFAULTS = (
     DefaultRecord(65, bytes.fromhex("cd" * 20), 3, 1_000, 600, 150, 100, 80, 40, 25, 5),
@@ -96,7 +102,9 @@ def make_report_vectors() -> dict[str, Any]:
     form = make_sample_form(collaterals=1, instruments=2, scenarios=3, seed=5)
     book = make_sample_book(form, accounts=2, seed=6)
     report = build_report(gens, REPORT_EPOCH, REPORT_ROOT, form, book, REPORT_SEED,
-                          chain_id=REPORT_CHAIN_ID, defaults=REPORT_DEFAULTS)  # fmt: skip
+                          chain_id=REPORT_CHAIN_ID, market=SAMPLE_MARKET,
+                          market_proof=SAMPLE_MARKET_PROOF,
+                          defaults=REPORT_DEFAULTS)  # fmt: skip
     keys = _report_keys()
     report = add_signatures(report, [sign_report(report, k) for k in keys])
     owner, sub = report.accounts[0].key
@@ -110,6 +118,8 @@ def make_report_vectors() -> dict[str, Any]:
         "state_root": REPORT_ROOT.hex(),
         "labels": list(form.input_labels),
         "rows": [list(r) for r in form.rows],
+        "market": SAMPLE_MARKET.to_fields(),
+        "market_proof": [h.hex() for h in SAMPLE_MARKET_PROOF.to_fields()],
         "accounts": [
             {"owner": o.hex(), "subaccount": s, "inputs": [str(x) for x in book[(o, s)]]}
             for (o, s) in sorted(book)

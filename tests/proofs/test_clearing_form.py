@@ -8,6 +8,7 @@ from clearing.risk.solvency import get_solvency_form, get_solvency_inputs
 from proofs.group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import build_report, verify_report
+from proofs.sample import SAMPLE_MARKET, SAMPLE_MARKET_PROOF
 from proofs.statement import SIGNED_OFFSET, get_statement
 
 
@@ -27,6 +28,16 @@ def test_report_from_the_margin_engine_form_verifies() -> None:
     assert form.is_solvent(long) and form.is_solvent(short)
     accounts = {(b"\x01" * 20, 0): long, (b"\x02" * 20, 0): short}
     gens = get_generators(FAST)
-    report = build_report(gens, 3, bytes(32), form, accounts, b"seed", chain_id=1)
+    report = build_report(
+        gens,
+        3,
+        bytes(32),
+        form,
+        accounts,
+        b"seed",
+        chain_id=1,
+        market=SAMPLE_MARKET,
+        market_proof=SAMPLE_MARKET_PROOF,
+    )
     verdict = verify_report(gens, report, None)
     assert verdict.ok, verdict.failures

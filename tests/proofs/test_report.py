@@ -32,6 +32,7 @@ from proofs.report import (
     sign_report,
     verify_report,
 )
+from proofs.sample import SAMPLE_MARKET, SAMPLE_MARKET_PROOF
 from proofs.statement import SolvencyStatement, start_transcript
 from tests.clearing.support import new_sandbox
 from tests.proofs.conftest import CHAIN_ID, EPOCH, SEED, STATE_ROOT, Fixture
@@ -56,7 +57,15 @@ def test_honest_report_verifies_and_round_trips(signed: Fixture) -> None:
 
 def test_building_is_deterministic(signed: Fixture) -> None:
     again = build_report(
-        signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED, chain_id=CHAIN_ID
+        signed.gens,
+        EPOCH,
+        STATE_ROOT,
+        signed.form,
+        signed.book,
+        SEED,
+        chain_id=CHAIN_ID,
+        market=SAMPLE_MARKET,
+        market_proof=SAMPLE_MARKET_PROOF,
     )
     assert again.get_hash() == signed.report.get_hash()
 
@@ -129,7 +138,17 @@ def test_honest_builder_refuses_an_unflat_book(signed: Fixture) -> None:
     book[first][-1] += 1
     book[first][0] += 10**9  # keep it solvent: only flatness is wrong
     with pytest.raises(AggregateError):
-        build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED, chain_id=CHAIN_ID)
+        build_report(
+            signed.gens,
+            EPOCH,
+            STATE_ROOT,
+            signed.form,
+            book,
+            SEED,
+            chain_id=CHAIN_ID,
+            market=SAMPLE_MARKET,
+            market_proof=SAMPLE_MARKET_PROOF,
+        )
 
 
 def test_an_account_in_default_is_listed_in_the_clear_and_the_rest_verifies(
@@ -139,7 +158,15 @@ def test_an_account_in_default_is_listed_in_the_clear_and_the_rest_verifies(
     defaulter = sorted(book)[0]
     book[defaulter][0] = -(10**9)
     report = build_report(
-        signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED, chain_id=CHAIN_ID
+        signed.gens,
+        EPOCH,
+        STATE_ROOT,
+        signed.form,
+        book,
+        SEED,
+        chain_id=CHAIN_ID,
+        market=SAMPLE_MARKET,
+        market_proof=SAMPLE_MARKET_PROOF,
     )
     assert [d.key for d in report.in_default] == [defaulter]
     assert report.in_default[0].inputs == tuple(book[defaulter])
@@ -154,7 +181,15 @@ def test_a_solvent_account_cannot_be_published_as_in_default(signed: Fixture) ->
     defaulter = sorted(book)[0]
     book[defaulter][0] = -(10**9)
     report = build_report(
-        signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED, chain_id=CHAIN_ID
+        signed.gens,
+        EPOCH,
+        STATE_ROOT,
+        signed.form,
+        book,
+        SEED,
+        chain_id=CHAIN_ID,
+        market=SAMPLE_MARKET,
+        market_proof=SAMPLE_MARKET_PROOF,
     )
     (entry,) = report.in_default
     healed = dataclasses.replace(entry, inputs=(10**12, *entry.inputs[1:]))
@@ -171,7 +206,17 @@ def test_an_out_of_range_input_is_still_refused(signed: Fixture) -> None:
     book = {k: list(v) for k, v in signed.book.items()}
     book[sorted(book)[0]][0] = 2**70
     with pytest.raises(ProverError):
-        build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED, chain_id=CHAIN_ID)
+        build_report(
+            signed.gens,
+            EPOCH,
+            STATE_ROOT,
+            signed.form,
+            book,
+            SEED,
+            chain_id=CHAIN_ID,
+            market=SAMPLE_MARKET,
+            market_proof=SAMPLE_MARKET_PROOF,
+        )
 
 
 @pytest.mark.parametrize("case", ["insolvent", "too_large", "wrapped_position"])
@@ -297,9 +342,37 @@ def test_a_version_1_report_is_refused_with_a_typed_error(signed: Fixture) -> No
 
 def test_a_version_3_report_without_defaults_is_refused(signed: Fixture) -> None:
     fields = msgpack.unpackb(signed.report.encode())
-    old = msgpack.packb([3, *fields[1:8], fields[9]], use_bin_type=True)
+    old = msgpack.packb([3, *fields[1:8], fields[11]], use_bin_type=True)
     with pytest.raises(UnsupportedReportVersion, match="version 3 is not supported"):
         decode_report(old)
+
+
+def test_a_version_4_report_without_its_market_is_refused_saying_why(signed: Fixture) -> None:
+    fields = msgpack.unpackb(signed.report.encode())
+    old = msgpack.packb([4, *fields[1:9], fields[11]], use_bin_type=True)
+    with pytest.raises(UnsupportedReportVersion) as info:
+        decode_report(old)
+    assert info.value.version == 4
+    assert "does not carry the marks its statement is computed from" in str(info.value)
+    assert "this reads version 5" in str(info.value)
+
+
+def test_the_market_round_trips_and_a_malformed_one_is_a_decode_error(signed: Fixture) -> None:
+    assert decode_report(signed.report.encode()).market == SAMPLE_MARKET
+    fields = msgpack.unpackb(signed.report.encode())
+    for bad, reason in (
+        ([70, 0, [["B", 1], ["A", 1]], []], "strictly increasing"),
+        ([70, 0, [["A", 0]], []], "mark_prices"),
+        ([-1, 0, [], []], "height"),
+        ([70, 0, []], "SolvencyMarket"),
+    ):
+        fields[9] = bad
+        with pytest.raises(DecodeError, match=f"market: .*{reason}"):
+            decode_report(msgpack.packb(fields, use_bin_type=True))
+    fields = msgpack.unpackb(signed.report.encode())
+    fields[10] = [bytes(32), bytes(31)]
+    with pytest.raises(DecodeError, match=r"market: .*records_hash"):
+        decode_report(msgpack.packb(fields, use_bin_type=True))
 
 
 DEFAULTS = (
@@ -310,7 +383,8 @@ DEFAULTS = (
 
 def test_defaults_are_published_checked_and_round_trip(signed: Fixture) -> None:
     report = build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
-                          chain_id=CHAIN_ID, defaults=DEFAULTS)  # fmt: skip
+                          chain_id=CHAIN_ID, market=SAMPLE_MARKET,
+                          market_proof=SAMPLE_MARKET_PROOF, defaults=DEFAULTS)  # fmt: skip
     assert report.defaults == DEFAULTS and report.get_hash() != signed.report.get_hash()
     assert decode_report(report.encode()) == report
     verdict = verify_report(signed.gens, report, None)
@@ -333,7 +407,8 @@ def test_defaults_are_published_checked_and_round_trip(signed: Fixture) -> None:
     ]
     with pytest.raises(DecodeError, match="not the deficit"):
         build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
-                     chain_id=CHAIN_ID, defaults=(short,))  # fmt: skip
+                     chain_id=CHAIN_ID, market=SAMPLE_MARKET,
+                     market_proof=SAMPLE_MARKET_PROOF, defaults=(short,))  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -379,6 +454,7 @@ def test_proving_in_a_process_pool_gives_the_same_report(signed: Fixture) -> Non
         pooled = build_report(
             signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED, map_fn=pool.map,
             chain_id=CHAIN_ID,
+            market=SAMPLE_MARKET, market_proof=SAMPLE_MARKET_PROOF,
         )  # fmt: skip
     assert pooled.get_hash() == signed.report.get_hash()
 

@@ -7,10 +7,12 @@ import io
 from typing import Any
 
 from clearing.eip712 import sign_typed
+from clearing.root import compute_state_root
 from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import TxRecord
 from node.reports.api import compute_openings_signable
+from node.reports.inputs import ReportInputs, extract_report_inputs
 from proofs import verify
 from tests.clearing.support import USDC, genesis_doc
 
@@ -49,6 +51,16 @@ def trading_sandbox(epoch_length: int = 5) -> Sandbox:
         results = box.apply(txs).tx_results
         assert all(r.is_ok() for r in results), results
     return box
+
+
+def epoch_report_inputs(epoch_length: int = 5) -> tuple[Sandbox, ReportInputs]:
+    """The trading world at the end of its first epoch and its report's inputs."""
+    box = trading_sandbox(epoch_length)
+    while box.state.height % epoch_length:
+        assert all(r.is_ok() for r in box.apply([]).tx_results)
+    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None
+    return box, inputs
 
 
 def openings_request(

@@ -11,6 +11,7 @@ import pytest
 
 from clearing.attestation import verify_quorum_attestations
 from clearing.report_commitment import compute_report_signing_bytes
+from clearing.risk.solvency import get_solvency_market
 from clearing.root import compute_state_root
 from clearing.sandbox import derive_ed25519_key
 from node.keys import KeyFileError
@@ -50,6 +51,8 @@ def test_inputs_cover_every_non_empty_account_and_the_book_is_flat(box_and_input
     assert inputs.get_member_values(MEMBERS[0].address)[0][position] == 2
     assert inputs.epoch == box.state.height // box.genesis.epoch_length_blocks
     assert inputs.chain_id == box.chain_id == CHAIN
+    assert inputs.market == get_solvency_market(box.state)
+    assert inputs.market.height == inputs.height
 
 
 def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
@@ -57,6 +60,7 @@ def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs) -> Non
     gens = get_generators(FAST)
     report = build_unsigned_report(inputs, SEED)
     assert report.encode() == build_unsigned_report(inputs, SEED).encode()  # deterministic
+    assert report.market == inputs.market  # what a verifier recomputes the statement from
     keys = [derive_ed25519_key(f"validator-{i}") for i in range(4)]
     shares = [sign_share(k, CHAIN, inputs.epoch, report.get_hash()) for k in keys[:3]]
     signed = add_signatures(report, [s.get_report_signature() for s in shares])

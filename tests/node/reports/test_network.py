@@ -145,8 +145,9 @@ async def test_validators_commit_and_serve_a_verifiable_report(tmp_path: Path) -
         report_file = tmp_path / "report.json"
         report_file.write_text((await get(net.homes[3], f"/v1/reports/{epoch}")).text)
         genesis_file = str(net.homes[0].path / "genesis.json")
-        code, text = run_verify([str(report_file), "--validators", genesis_file])
+        code, text = run_verify([str(report_file), "--genesis", genesis_file])
         assert code == verify.EXIT_VALID, text
+        assert "equal to the report's" in text  # the statement recomputed from the genesis
 
         # a member's own openings, for its own signature only
         member = MEMBERS[0]

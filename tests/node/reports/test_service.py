@@ -55,6 +55,7 @@ from tests.node.reports.support import (
     SEED,
     openings_request,
     run_verify,
+    small_epoch_genesis,
     trading_sandbox,
 )
 
@@ -220,6 +221,12 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     ]}))  # fmt: skip
     code, text = run_verify([str(report_file), "--validators", str(genesis_file)])
     assert code == verify.EXIT_VALID, text
+    # the statement the service built is the one the genesis and its market give
+    full_genesis = tmp_path / "full-genesis.json"
+    full_genesis.write_text(json.dumps(small_epoch_genesis(EPOCH_LENGTH)))
+    code, text = run_verify([str(report_file), "--genesis", str(full_genesis)])
+    assert code == verify.EXIT_VALID, text
+    assert f"ok    market of height {EPOCH_LENGTH} " in text and "equal to the report's" in text
     # one signature per validator: the committed attestations are the report's signatures
     served = decode_report(bytes.fromhex(views[0]["report"]))
     committed = decode_tx(proposals[0][0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,7 +16,15 @@ from node.status.verdict import ReportVerdicts, check_report
 from proofs.group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Validator, add_signatures, build_report, sign_report
-from proofs.sample import make_sample_book, make_sample_form
+from proofs.sample import (
+    SAMPLE_MARKET,
+    SAMPLE_MARKET_PROOF,
+    SAMPLE_STATE_ROOT,
+    make_sample_book,
+    make_sample_form,
+)
+from proofs.statement import SolvencyStatement, get_statement
+from tests.node.reports.support import SEED, epoch_report_inputs
 
 KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
 VALIDATORS = [Validator(k.public_key().public_bytes_raw(), 10) for k in KEYS]
@@ -26,7 +35,15 @@ def signed_report(signers: int) -> tuple[bytes, bytes]:
     form = make_sample_form(collaterals=1, instruments=2, scenarios=2, seed=3)
     book = make_sample_book(form, accounts=2, seed=4)
     report = build_report(
-        get_generators(FAST), 5, bytes(32), form, book, b"s" * 32, chain_id=CHAIN_ID
+        get_generators(FAST),
+        5,
+        SAMPLE_STATE_ROOT,
+        form,
+        book,
+        b"s" * 32,
+        chain_id=CHAIN_ID,
+        market=SAMPLE_MARKET,
+        market_proof=SAMPLE_MARKET_PROOF,
     )
     report = add_signatures(report, [sign_report(report, k) for k in KEYS[:signers]])
     return report.encode(), report.get_hash()
@@ -34,25 +51,49 @@ def signed_report(signers: int) -> tuple[bytes, bytes]:
 
 def test_a_committed_quorum_report_is_valid() -> None:
     encoded, report_hash = signed_report(3)
-    result = check_report(encoded, report_hash, VALIDATORS, CHAIN_ID)
+    result = check_report(encoded, report_hash, VALIDATORS, CHAIN_ID, None)
     assert result["verdict"] == "VALID", result["failures"]
     assert result["epoch"] == 5 and result["accounts"] == 2
 
 
 def test_uncommitted_swapped_under_signed_or_garbled_reports_are_invalid() -> None:
     encoded, report_hash = signed_report(3)
-    assert "not committed" in check_report(encoded, None, VALIDATORS, CHAIN_ID)["failures"][0]
-    swapped = check_report(encoded, bytes(32), VALIDATORS, CHAIN_ID)
+    assert "not committed" in check_report(encoded, None, VALIDATORS, CHAIN_ID, None)["failures"][0]
+    swapped = check_report(encoded, bytes(32), VALIDATORS, CHAIN_ID, None)
     assert swapped["verdict"] == "INVALID" and "differs" in swapped["failures"][0]
     thin, thin_hash = signed_report(2)
-    assert check_report(thin, thin_hash, VALIDATORS, CHAIN_ID)["verdict"] == "INVALID"
-    assert check_report(b"\x00garbage", report_hash, VALIDATORS, CHAIN_ID)["verdict"] == "INVALID"
+    assert check_report(thin, thin_hash, VALIDATORS, CHAIN_ID, None)["verdict"] == "INVALID"
+    assert (
+        check_report(b"\x00garbage", report_hash, VALIDATORS, CHAIN_ID, None)["verdict"]
+        == "INVALID"
+    )
 
 
 def test_a_report_of_another_chain_is_invalid() -> None:
     encoded, report_hash = signed_report(3)
-    result = check_report(encoded, report_hash, VALIDATORS, CHAIN_ID + 1)
+    result = check_report(encoded, report_hash, VALIDATORS, CHAIN_ID + 1, None)
     assert result["verdict"] == "INVALID"
+
+
+def test_a_report_over_a_statement_the_genesis_does_not_give_is_invalid() -> None:
+    box, inputs = epoch_report_inputs()
+    validators = [Validator(v.pubkey, v.power) for v in box.genesis.validators]
+
+    def check(statement: SolvencyStatement) -> dict[str, Any]:
+        report = build_report(
+            get_generators(FAST), inputs.epoch, inputs.state_root, statement, inputs.accounts,
+            SEED, chain_id=box.chain_id, market=inputs.market, market_proof=inputs.market_proof,
+        )  # fmt: skip
+        report = add_signatures(report, [sign_report(report, k) for k in box.validator_keys])
+        return check_report(report.encode(), report.get_hash(), validators, box.chain_id,
+                            box.genesis)  # fmt: skip
+
+    honest = SolvencyStatement(inputs.input_labels, get_statement(inputs).offsets, inputs.rows)
+    assert check(honest)["verdict"] == "VALID"
+    zeroed = replace(honest, rows=tuple(tuple(0 for _ in r) for r in honest.rows))
+    result = check(zeroed)
+    assert result["verdict"] == "INVALID"
+    assert "column 'cash': the report has 0, recomputed 2" in result["failures"][0]
 
 
 async def test_a_verifier_failure_is_shown_and_the_node_goes_on(

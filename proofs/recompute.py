@@ -1,0 +1,131 @@
+"""The statement recomputed, not read.
+
+A quorum can prove and sign any statement: rows whose risk arrays were zeroed
+prove an account below maintenance margin "solvent". So a verifier holding the
+genesis rebuilds the labels, offsets and rows from the genesis and the report's
+market with `clearing.risk.engine.compute_market_solvency_form`, the function
+the node builds them with, and fails the report on any difference, naming it.
+The market itself is proven under the report's state root (`MarketProof`), so
+it is the chain's at that root, not the quorum's choice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from clearing.errors import GenesisError
+from clearing.genesis import Genesis
+from clearing.risk.engine import compute_market_solvency_form
+from clearing.risk.errors import MarketMismatch
+from proofs.errors import StatementError
+from proofs.report import Report, Verdict
+from proofs.statement import SolvencyStatement, get_statement
+
+MAX_LISTED = 12  # differences named one by one; beyond, a count (a changed k_num moves every row)
+
+
+def check_statement(report: Report, genesis: Genesis | None) -> Verdict:
+    """The report's market under its state root, and its statement against the one
+    recomputed from `genesis` and that market; without a genesis, a warning that the
+    statement is the report's word."""
+    verdict = Verdict()
+    market = report.market
+    if report.market_proof.get_root(market) == report.state_root:
+        verdict.passed.append(
+            f"market of height {market.height} ({len(market.mark_prices)} marks, "
+            f"{len(market.index_prices)} index prices) is under the state root"
+        )
+    else:
+        verdict.failures.append(
+            f"market of height {market.height} is not under the state root "
+            f"0x{report.state_root.hex()}: its proof gives 0x"
+            f"{report.market_proof.get_root(market).hex()}"
+        )
+    if genesis is None:
+        verdict.warnings.append(
+            "statement not checked: without --genesis its rows (risk arrays, haircut weights, "
+            "maintenance fraction, stress days) are the report's word, not recomputed"
+        )
+        return verdict
+    failures = compare_statement(report, genesis)
+    if failures:
+        verdict.failures.extend(failures)
+    else:
+        verdict.passed.append(
+            f"statement recomputed from the genesis and the marks at height {market.height}: "
+            f"{len(report.statement.input_labels)} labels, {len(report.statement.rows)} "
+            "scenario rows, equal to the report's"
+        )
+    return verdict
+
+
+def compare_statement(report: Report, genesis: Genesis) -> list[str]:
+    """Each way the report's statement differs from the recomputed one."""
+    if genesis.chain_id != report.chain_id:
+        return [f"the genesis is of chain {genesis.chain_id}, the report of chain "
+                f"{report.chain_id}: no statement to compare"]  # fmt: skip
+    epoch_end = report.epoch * genesis.epoch_length_blocks
+    if report.market.height != epoch_end:
+        return [f"market is of height {report.market.height}, not {epoch_end}, the last block "
+                f"of epoch {report.epoch}"]  # fmt: skip
+    try:
+        form = compute_market_solvency_form(genesis, report.market)
+    except MarketMismatch as exc:
+        return [f"market {exc.kind} do not price the genesis's ids: missing {list(exc.missing)}, "
+                f"not in the genesis {list(exc.extra)}"]  # fmt: skip
+    except GenesisError as exc:
+        return [f"the genesis defines no statement: {exc}"]
+    if form is None:
+        return ["the genesis has no risk section: it defines no statement"]
+    try:
+        expected = get_statement(form)
+    except StatementError as exc:
+        return [f"the recomputed statement is not provable: {exc}"]
+    return describe_differences(report.statement, expected, form.scenario_labels)
+
+
+def describe_differences(
+    found: SolvencyStatement, expected: SolvencyStatement, scenarios: Sequence[str]
+) -> list[str]:
+    """Labels, then offsets, then rows: what the report has against what it should."""
+    if found.input_labels != expected.input_labels:
+        missing = [x for x in expected.input_labels if x not in found.input_labels]
+        extra = [x for x in found.input_labels if x not in expected.input_labels]
+        return [f"statement labels differ: the report has {list(found.input_labels)}, the "
+                f"genesis gives {list(expected.input_labels)} (missing {missing}, "
+                f"not in the genesis {extra})"]  # fmt: skip
+    labels = expected.input_labels
+    lines = [
+        f"offset of {label!r}: the report has {f}, recomputed {e} (differs by {f - e})"
+        for label, f, e in zip(labels, found.offsets, expected.offsets, strict=True)
+        if f != e
+    ]
+    if len(found.rows) != len(expected.rows):
+        return lines + _describe_row_count(found, expected, scenarios)
+    for s, (row, want) in enumerate(zip(found.rows, expected.rows, strict=True)):
+        lines.extend(
+            f"row {s} (scenario {scenarios[s]}), column {label!r}: the report has {f}, "
+            f"recomputed {e} (differs by {f - e})"
+            for label, f, e in zip(labels, row, want, strict=True)
+            if f != e
+        )
+    if len(lines) > MAX_LISTED:
+        lines = [*lines[:MAX_LISTED], f"... and {len(lines) - MAX_LISTED} more differences"]
+    return lines
+
+
+def _describe_row_count(
+    found: SolvencyStatement, expected: SolvencyStatement, scenarios: Sequence[str]
+) -> list[str]:
+    have = Counter(found.rows)
+    missing = []
+    for s, row in enumerate(expected.rows):
+        if have[row]:
+            have[row] -= 1
+        else:
+            missing.append(f"{scenarios[s]} (row {s})")
+    extra = sum(have.values())
+    return [f"the report has {len(found.rows)} scenario rows, the genesis gives "
+            f"{len(expected.rows)}: missing {', '.join(missing) or 'none'}; "
+            f"{extra} rows of the report are not the genesis's"]  # fmt: skip

@@ -1,0 +1,283 @@
+"""The statement recomputed, not read: reports honestly proved and signed by a quorum
+over a wrong statement pass every check but the recomputation, which names the
+difference.
+
+The world is a real chain (the sandbox of the node's report tests) at the end of
+its first epoch; its reports are built by the node's own path (inputs from the
+state, the real prover) and signed by the genesis validators. Each wrong statement
+is made with the clearing code's functions, so it is what a quorum would publish.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from clearing.genesis import parse_genesis
+from clearing.risk.engine import compute_market_solvency_form
+from clearing.risk.solvency import SolvencyMarket, get_solvency_market
+from clearing.root import MarketProof, compute_state_root, get_market_proof
+from clearing.sandbox import Sandbox
+from clearing.state import get_sub_account_for_write
+from node.reports.inputs import ReportInputs, extract_report_inputs
+from proofs.group import FAST
+from proofs.pedersen import get_generators
+from proofs.recompute import MAX_LISTED, check_statement, compare_statement
+from proofs.report import Report, add_signatures, build_report, sign_report
+from proofs.statement import SolvencyStatement, get_statement
+from proofs.verify import EXIT_INVALID, EXIT_USAGE, EXIT_VALID
+from tests.clearing.support import USDC
+from tests.node.reports.support import (
+    MARK,
+    MEMBERS,
+    SEED,
+    run_verify,
+    small_epoch_genesis,
+    trading_sandbox,
+)
+
+EPOCH_LENGTH = 5
+SHORT = MEMBERS[1].address  # short 3 lots of BTC-PERP
+BTC = "position:BTC-PERP"
+WETH = "collateral:31337:0x" + "00" * 19 + "e1"
+NOT_CHECKED = "statement not checked: without --genesis"
+
+
+@dataclass(frozen=True)
+class World:
+    box: Sandbox
+    inputs: ReportInputs
+    statement: SolvencyStatement  # the honest one
+    scenarios: tuple[str, ...]
+    later_market: SolvencyMarket  # the market one block after the epoch's end
+    later_proof: MarketProof  # ... under that block's root
+    genesis_file: Path
+    honest: Report
+
+
+def _sign(box: Sandbox, report: Report) -> Report:
+    return add_signatures(report, [sign_report(report, k) for k in box.validator_keys])
+
+
+def _prove(world_box: Sandbox, inputs: ReportInputs, statement: SolvencyStatement) -> Report:
+    """Valid proofs of `statement` and a full quorum's signatures."""
+    report = build_report(
+        get_generators(FAST), inputs.epoch, inputs.state_root, statement, inputs.accounts, SEED,
+        chain_id=inputs.chain_id, market=inputs.market, market_proof=inputs.market_proof,
+    )  # fmt: skip
+    return _sign(world_box, report)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    box = trading_sandbox(EPOCH_LENGTH)
+    while box.state.height % EPOCH_LENGTH:
+        assert all(r.is_ok() for r in box.apply([]).tx_results)
+    # the short side's equity runs down to one dollar: positive, below maintenance margin
+    short = get_sub_account_for_write(box.state, SHORT, 0)
+    short.collateral[USDC] = -short.cash + 1_000_000
+    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None and inputs.epoch == 1
+    form = compute_market_solvency_form(box.genesis, inputs.market)
+    assert form is not None
+    statement = get_statement(form)
+    honest = _prove(box, inputs, statement)
+    assert [d.owner for d in honest.in_default] == [SHORT]
+    moved = dict(box.state.mark_prices, **{"BTC-PERP": MARK * 11 // 10})
+    update = box.prices(dict(box.state.index_prices), moved)
+    assert all(r.is_ok() for r in box.apply([update]).tx_results)
+    genesis_file = tmp_path_factory.mktemp("genesis") / "genesis.json"
+    genesis_file.write_text(json.dumps(small_epoch_genesis(EPOCH_LENGTH)))
+    return World(box, inputs, statement, form.scenario_labels, get_solvency_market(box.state),
+                 get_market_proof(box.state), genesis_file, honest)  # fmt: skip
+
+
+def _verify(world: World, report: Report, tmp_path: Path) -> tuple[int, str, int, str]:
+    """(exit, output) of `clearnode verify` without, then with, --genesis."""
+    path = tmp_path / "report.bin"
+    path.write_bytes(report.encode())
+    validators = ["--validators", str(world.genesis_file)]
+    plain = run_verify([str(path), *validators])
+    checked = run_verify([str(path), "--genesis", str(world.genesis_file)])
+    return (*plain, *checked)
+
+
+def _assert_attack(world: World, report: Report, tmp_path: Path, *expected: str) -> str:
+    """Valid without the recomputation (the attack worked), invalid with it, naming
+    each expected difference; the recomputation's output."""
+    plain_code, plain, code, out = _verify(world, report, tmp_path)
+    assert plain_code == EXIT_VALID, plain
+    assert "VERDICT: VALID" in plain and NOT_CHECKED in plain
+    assert "quorum of 4 validator signatures" in plain and "FAIL" not in plain
+    assert code == EXIT_INVALID, out
+    assert "quorum of 4 validator signatures" in out  # only the statement fails
+    for line in expected:
+        assert f"FAIL  {line}" in out, out
+    return out
+
+
+def _with_rows(world: World, rows: list[list[int]]) -> SolvencyStatement:
+    s = world.statement
+    return SolvencyStatement(s.input_labels, s.offsets, tuple(tuple(r) for r in rows))
+
+
+def _row(world: World, s: int, label: str) -> int:
+    return world.statement.rows[s][world.statement.input_labels.index(label)]
+
+
+def test_the_honest_report_is_recomputed_equal(world: World, tmp_path: Path) -> None:
+    _, plain, code, out = _verify(world, world.honest, tmp_path)
+    assert NOT_CHECKED in plain
+    assert code == EXIT_VALID, out
+    assert (f"ok    statement recomputed from the genesis and the marks at height "
+            f"{EPOCH_LENGTH}: {len(world.statement.input_labels)} labels, "
+            f"{len(world.statement.rows)} scenario rows, equal to the report's") in out  # fmt: skip
+    assert NOT_CHECKED not in out
+    assert "ok    market of height 5 (4 marks, 4 index prices) is under the state root" in out
+    assert "ok    market of height 5 (4 marks, 4 index prices) is under the state root" in plain
+
+
+def test_zeroed_risk_arrays_prove_an_account_below_maintenance(
+    world: World, tmp_path: Path
+) -> None:
+    j = world.statement.input_labels.index(BTC)
+    rows = [[0 if k == j else c for k, c in enumerate(r)] for r in world.statement.rows]
+    report = _prove(world.box, world.inputs, _with_rows(world, rows))
+    assert report.get_account(SHORT, 0) is not None and not report.in_default  # proven solvent
+    s = 3  # rows 0 to 2 move the BTC group by nothing
+    _assert_attack(
+        world, report, tmp_path,
+        f"row {s} (scenario {world.scenarios[s]}), column {BTC!r}: the report has 0, "
+        f"recomputed {_row(world, s, BTC)} (differs by {-_row(world, s, BTC)})",
+    )  # fmt: skip
+
+
+def test_one_changed_risk_array_entry(world: World, tmp_path: Path) -> None:
+    s, j = 3, world.statement.input_labels.index(BTC)
+    rows = [list(r) for r in world.statement.rows]
+    rows[s][j] += 7
+    report = _prove(world.box, world.inputs, _with_rows(world, rows))
+    out = _assert_attack(
+        world, report, tmp_path,
+        f"row 3 (scenario {world.scenarios[s]}), column {BTC!r}: the report has "
+        f"{rows[s][j]}, recomputed {rows[s][j] - 7} (differs by 7)",
+    )  # fmt: skip
+    assert out.count("FAIL") == 1
+
+
+def test_a_changed_haircut_weight(world: World, tmp_path: Path) -> None:
+    j = world.statement.input_labels.index(WETH)
+    rows = [[c * 2 if k == j else c for k, c in enumerate(r)] for r in world.statement.rows]
+    report = _prove(world.box, world.inputs, _with_rows(world, rows))
+    weight = _row(world, 0, WETH)
+    _assert_attack(
+        world, report, tmp_path,
+        f"row 0 (scenario {world.scenarios[0]}), column {WETH!r}: the report has "
+        f"{2 * weight}, recomputed {weight} (differs by {weight})",
+    )  # fmt: skip
+
+
+def test_a_changed_maintenance_fraction(world: World, tmp_path: Path) -> None:
+    doc = small_epoch_genesis(EPOCH_LENGTH)
+    assert (doc["risk"]["k_num"], doc["risk"]["k_den"]) == (1, 2)
+    doc["risk"]["k_den"] = 4  # maintenance at a quarter of the initial margin, not a half
+    form = compute_market_solvency_form(parse_genesis(doc), world.inputs.market)
+    assert form is not None
+    report = _prove(world.box, world.inputs, get_statement(form))
+    out = _assert_attack(
+        world, report, tmp_path,
+        f"row 0 (scenario {world.scenarios[0]}), column 'cash': the report has 4, "
+        "recomputed 2 (differs by 2)",
+    )  # fmt: skip
+    assert "more differences" in out
+    assert out.count("FAIL") == MAX_LISTED + 1
+
+
+def test_a_missing_stress_day(world: World, tmp_path: Path) -> None:
+    assert world.scenarios[-1] == "day:2020-03-13"
+    rows = [list(r) for r in world.statement.rows[:-1]]
+    report = _prove(world.box, world.inputs, _with_rows(world, rows))
+    last = len(world.statement.rows) - 1
+    _assert_attack(
+        world, report, tmp_path,
+        f"the report has {last} scenario rows, the genesis gives {last + 1}: missing "
+        f"day:2020-03-13 (row {last}); 0 rows of the report are not the genesis's",
+    )  # fmt: skip
+
+
+def test_the_statement_of_another_height(world: World, tmp_path: Path) -> None:
+    later = world.later_market
+    assert later.height == EPOCH_LENGTH + 1 and later.mark_prices != world.inputs.market.mark_prices
+    form = compute_market_solvency_form(world.box.genesis, later)
+    assert form is not None
+    wrong = get_statement(form)
+    # rows of the next block's marks, published with the epoch's market
+    entry = wrong.rows[3][world.statement.input_labels.index(BTC)]
+    out = _assert_attack(
+        world, _prove(world.box, world.inputs, wrong), tmp_path,
+        f"row 3 (scenario {world.scenarios[3]}), column {BTC!r}: the report has {entry}",
+    )  # fmt: skip
+    assert "'position:ETH-PERP'" not in out  # its mark did not move
+    # ... or with the next block's market itself, and its proof: not under the epoch's root
+    report = _sign(world.box, replace(world.honest, market=later, market_proof=world.later_proof,
+                                      signatures=()))  # fmt: skip
+    plain_code, plain, code, out = _verify(world, report, tmp_path)
+    assert plain_code == code == EXIT_INVALID
+    assert f"FAIL  market of height {EPOCH_LENGTH + 1} is not under the state root" in plain
+    assert (f"FAIL  market is of height {EPOCH_LENGTH + 1}, not {EPOCH_LENGTH}, the last block "
+            "of epoch 1") in out  # fmt: skip
+    # ... or under the later block's root: the epoch's height is the genesis's word
+    moved = _sign(world.box, replace(report, state_root=world.later_proof.get_root(later),
+                                     signatures=()))  # fmt: skip
+    plain_code, plain, code, out = _verify(world, moved, tmp_path)
+    assert "FAIL  market of" not in plain and "FAIL  market is of height" in out
+
+
+def test_a_market_that_is_not_the_chain_s_is_caught_by_the_root(
+    world: World, tmp_path: Path
+) -> None:
+    market = world.inputs.market
+    dropped = replace(market, mark_prices=market.mark_prices[1:])
+    moved = replace(market, mark_prices=((market.mark_prices[0][0], 1), *market.mark_prices[1:]))
+    for wrong in (dropped, moved):
+        # the proofs do not depend on the market: the same proofs, re-signed
+        report = _sign(world.box, replace(world.honest, market=wrong, signatures=()))
+        plain_code, plain, code, _ = _verify(world, report, tmp_path)
+        assert plain_code == code == EXIT_INVALID, plain
+        assert "FAIL  market of height 5 is not under the state root" in plain
+    assert (f"FAIL  market mark_prices do not price the genesis's ids: missing "
+            f"[{market.mark_prices[0][0]!r}], not in the genesis []") in _verify(
+        world, _sign(world.box, replace(world.honest, market=dropped, signatures=())), tmp_path
+    )[3]  # fmt: skip
+
+
+def test_without_a_genesis_the_statement_is_said_unchecked(world: World) -> None:
+    verdict = check_statement(world.honest, None)
+    assert verdict.ok
+    assert verdict.passed == [
+        "market of height 5 (4 marks, 4 index prices) is under the state root"
+    ]
+    assert verdict.warnings == [
+        "statement not checked: without --genesis its rows (risk arrays, haircut weights, "
+        "maintenance fraction, stress days) are the report's word, not recomputed"
+    ]
+
+
+def test_a_bad_genesis_file_is_a_usage_error(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "report.bin"
+    path.write_bytes(world.honest.encode())
+    bad = tmp_path / "genesis.json"
+    bad.write_text(json.dumps({**small_epoch_genesis(EPOCH_LENGTH), "version": 99}))
+    assert run_verify([str(path), "--genesis", str(bad)])[0] == EXIT_USAGE
+
+
+def test_a_genesis_of_another_chain_gives_no_statement(world: World) -> None:
+    other = replace(world.box.genesis, chain_id=world.box.chain_id + 1)
+    assert compare_statement(world.honest, other) == [
+        f"the genesis is of chain {world.box.chain_id + 1}, the report of chain "
+        f"{world.box.chain_id}: no statement to compare"
+    ]
+    assert compare_statement(world.honest, world.box.genesis) == []
