@@ -89,25 +89,29 @@ BALANCE_OF = bytes.fromhex("70a08231")
 """ERC-20 `balanceOf(address)` selector."""
 
 
-def get_vault_balances(chain: Chain, vault: bytes, tokens: Sequence[bytes]) -> dict[bytes, int]:
-    """What the vault holds of each token (the native coin for `NATIVE`), in one round trip.
+def get_vault_balances(
+    chain: Chain, vault: bytes, tokens: Sequence[bytes], block: int | None = None
+) -> dict[bytes, int]:
+    """What the vault holds of each token (the native coin for `NATIVE`) at `block` (the
+    latest if None), in one round trip.
 
     These are the figures anyone can read on chain; the solvency report's
-    collateral sums must equal them.
+    collateral sums must not exceed them (`clearnode verify --rpc`).
     """
     holder = "0x" + vault.hex()
-    calls = [_balance_call(holder, vault, token) for token in tokens]
+    at = "latest" if block is None else hex(block)
+    calls = [_balance_call(holder, vault, token, at) for token in tokens]
     return {
         token: int(raw, 16) if raw not in ("0x", "") else 0
         for token, raw in zip(tokens, chain.batch_request(calls), strict=True)
     }
 
 
-def _balance_call(holder: str, vault: bytes, token: bytes) -> tuple[str, list[Any]]:
+def _balance_call(holder: str, vault: bytes, token: bytes, at: str) -> tuple[str, list[Any]]:
     if token == NATIVE:
-        return "eth_getBalance", [holder, "latest"]
+        return "eth_getBalance", [holder, at]
     data = "0x" + (BALANCE_OF + bytes(12) + vault).hex()
-    return "eth_call", [{"to": "0x" + token.hex(), "data": data}, "latest"]
+    return "eth_call", [{"to": "0x" + token.hex(), "data": data}, at]
 
 
 def compute_unlock_digest(chain_id: int, vault: bytes, epoch: int, lock_count: int) -> bytes:

@@ -37,6 +37,12 @@ E = TypeVar("E")
 
 
 @dataclass(frozen=True, slots=True)
+class Vault:
+    chain_id: int
+    address: bytes  # 20 bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Validator:
     name: str
     pubkey: bytes  # Ed25519, 32 bytes
@@ -74,6 +80,9 @@ class Genesis:
     trade_id_window: int = DEFAULT_TRADE_ID_WINDOW  # optional key; see clearing/replay.py
     fee_to_insurance_bps: int = BPS_DENOMINATOR  # share of clearing fees; the rest: fee pool
     withdrawal_ttl_s: int = DEFAULT_WITHDRAWAL_TTL_S  # optional key; see clearing/withdrawal.py
+    vaults: tuple[Vault, ...] = ()
+    """The vault contract holding the collateral on each chain (optional): what
+    `clearnode verify --rpc` reads the reserves of."""
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -150,7 +159,7 @@ TOP_KEYS = {
     "version", "chain_id", "genesis_time_ms", "epoch_length_blocks", "settlement_asset",
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
-    "withdrawal_ttl_s",
+    "withdrawal_ttl_s", "vaults",
 }  # fmt: skip
 
 
@@ -201,11 +210,37 @@ def parse_genesis(doc: object) -> Genesis:
         trade_id_window=_parse_trade_id_window(top),
         fee_to_insurance_bps=_parse_fee_split(top),
         withdrawal_ttl_s=_parse_withdrawal_ttl_s(top),
+        vaults=_parse_vaults(top),
     )
     _check_cross_references(genesis)
+    _check_vaults(genesis)
     _check_settlement_tokens(genesis)
     _check_insurance_fund(top)
     return genesis
+
+
+def _parse_vaults(top: _Reader) -> tuple[Vault, ...]:
+    if not top.has("vaults"):
+        return ()
+    vaults = []
+    for n, item in enumerate(top.get_list("vaults")):
+        r = _Reader(item, f"vaults[{n}]", {"chain_id", "address"})
+        vaults.append(Vault(r.get_int("chain_id", 1), r.get_hex("address", 20)))
+    return tuple(vaults)
+
+
+def _check_vaults(genesis: Genesis) -> None:
+    """One vault per chain, and only on chains some collateral token lives on."""
+    chains = {t.chain_id for t in genesis.collateral}
+    seen: set[int] = set()
+    for n, vault in enumerate(genesis.vaults):
+        if vault.chain_id not in chains:
+            raise GenesisError(
+                f"vaults[{n}].chain_id", f"a collateral chain {sorted(chains)}", vault.chain_id
+            )
+        if vault.chain_id in seen:
+            raise GenesisError(f"vaults[{n}].chain_id", "one vault per chain", vault.chain_id)
+        seen.add(vault.chain_id)
 
 
 def _check_insurance_fund(top: _Reader) -> None:

@@ -204,6 +204,15 @@ def place_collateral(doc: dict[str, Any], collateral: list[dict[str, Any]]) -> N
     doc["index_prices"] = {f: p for f, p in doc["index_prices"].items() if f in used}
 
 
+def place_vaults(doc: dict[str, Any], vaults: dict[int, bytes]) -> None:
+    """Genesis `vaults`: the vault of each collateral chain, whose reserves anyone can
+    check against a report (`clearnode verify --rpc`)."""
+    doc["vaults"] = [
+        {"chain_id": chain_id, "address": "0x" + vault.hex()}
+        for chain_id, vault in sorted(vaults.items())
+    ]
+
+
 def render_bridge_chains(chains: list[ChainSpec]) -> str:
     """The `[[bridge_chains]]` sections of config.toml (configs/node.example.toml)."""
     return "".join(

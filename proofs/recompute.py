@@ -43,7 +43,7 @@ def check_statement(report: Report, genesis: Genesis | None) -> Verdict:
             f"{report.market_proof.get_root(market).hex()}"
         )
     if genesis is None:
-        verdict.warnings.append(
+        verdict.not_checked.append(
             "statement not checked: without --genesis its rows (risk arrays, haircut weights, "
             "maintenance fraction, stress days) are the report's word, not recomputed"
         )

@@ -312,7 +312,10 @@ class Verdict:
 
     passed: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
+    """Checks not made, and why (nothing asked for them: no --genesis, no --rpc)."""
+    unreadable: list[str] = field(default_factory=list)
+    """Checks asked for that could not be made (a chain that did not answer)."""
 
     @property
     def ok(self) -> bool:
@@ -358,13 +361,13 @@ def verify_report(
     member knows its chain, must be that one."""
     verdict = Verdict()
     if chain_id is None:
-        verdict.warnings.append(f"chain id {report.chain_id} read from the report, not compared")
+        verdict.not_checked.append(f"chain id {report.chain_id} read from the report, not compared")
     elif chain_id != report.chain_id:
         verdict.failures.append(f"report is for chain {report.chain_id}, not chain {chain_id}")
     else:
         verdict.passed.append(f"report is for chain {chain_id}")
     if validators is None:
-        verdict.warnings.append("signatures not checked: no validator set given")
+        verdict.not_checked.append("signatures not checked: no validator set given")
     else:
         failures = check_signatures(report, validators)
         verdict.failures.extend(failures)

@@ -2,8 +2,11 @@
 [--member ADDRESS --openings FILE]`, or `--account-proof FILE --state-root ROOT [--height H]`.
 
 Checks everything about a solvency report that needs only public data (and,
-for a member, its own openings), prints each check and a final verdict.
-Exit codes: 0 valid, 1 invalid (or undecodable), 2 usage error.
+for a member, its own openings). It prints the verdict first, then each check with
+its result, then what it did not check and why. `clearnode verify` adds `--rpc`: the
+vaults' balances read on chain (node/chainread.py), compared here (proofs/reserves.py).
+Exit codes: 0 valid as far as checked, 1 invalid (or undecodable), 2 usage error,
+3 no check failed but one asked for could not be made (a chain that did not answer).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +28,15 @@ from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
 from proofs.pedersen import Generators, get_generators
 from proofs.recompute import check_statement
 from proofs.report import Report, Validator, Verdict, decode_report, verify_report
+from proofs.reserves import Unreadable, VaultReading, check_reserves
 
-EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_NOT_CHECKED = 0, 1, 2, 3
+ReadVaults = Callable[
+    [Genesis, Mapping[int, str], Mapping[int, int], int], Mapping[int, VaultReading | Unreadable]
+]
+"""Reads each chain's vault (genesis `vaults`) at the given RPC URL and block (default:
+the chain's last block at or before the given time, the report's): what `clearnode
+verify` passes; `python -m proofs.verify` reads no chain."""
 
 
 class UsageError(Exception):
@@ -71,6 +81,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="JSON {sub-account: {label: value}} the member expects (missing labels = 0)",
     )
     parser.add_argument("--backend", choices=["arkworks", "py-ecc"], default="arkworks")
+    parser.add_argument(
+        "--rpc",
+        action="append",
+        default=[],
+        metavar="CHAIN_ID=URL",
+        help="read that chain's vault (genesis vaults) over JSON-RPC and check it holds the "
+        "report's collateral on the chain (repeatable; needs --genesis)",
+    )
+    parser.add_argument(
+        "--block",
+        action="append",
+        default=[],
+        metavar="CHAIN_ID=NUMBER",
+        help="the block of that chain to read the vault at (default: its last block at or "
+        "before the report's time)",
+    )
 
 
 def read_report_bytes(path: Path) -> bytes:
@@ -143,14 +169,67 @@ def _read(path: Path) -> bytes:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def _print_verdict(title: str, verdict: Verdict) -> None:
-    print(title)
-    for line in verdict.passed:
-        print(f"  ok    {line}")
-    for line in verdict.warnings:
-        print(f"  warn  {line}")
-    for line in verdict.failures:
-        print(f"  FAIL  {line}")
+def parse_chain_options(options: Sequence[str], name: str) -> dict[int, str]:
+    """`CHAIN_ID=VALUE` options as {chain id: value}."""
+    found: dict[int, str] = {}
+    for option in options:
+        chain, sep, value = option.partition("=")
+        if not sep or not chain.strip().isdigit() or not value:
+            raise UsageError(f"{name} {option!r}: expected CHAIN_ID=VALUE")
+        found[int(chain)] = value.strip()
+    return found
+
+
+def read_reserves(
+    args: argparse.Namespace,
+    report: Report,
+    genesis: Genesis | None,
+    read_vaults: ReadVaults | None,
+) -> Mapping[int, VaultReading | Unreadable]:
+    urls = parse_chain_options(args.rpc, "--rpc")
+    blocks = {c: _parse_block(b) for c, b in parse_chain_options(args.block, "--block").items()}
+    if not urls:
+        return {}
+    if genesis is None:
+        raise UsageError("--rpc needs --genesis (the vaults and tokens are in it)")
+    if read_vaults is None:
+        why = "this verifier reads no chain: use clearnode verify"
+        return {chain: Unreadable(chain, why) for chain in urls}
+    return read_vaults(genesis, urls, blocks, report.market.time_ms)
+
+
+def _parse_block(text: str) -> int:
+    if not text.isdigit():
+        raise UsageError(f"--block {text!r}: expected a block number")
+    return int(text)
+
+
+def print_report(sections: Sequence[tuple[str, Verdict]]) -> int:
+    """The verdict, each section's checks, then what was not checked; the exit code."""
+    failures = sum(len(v.failures) for _, v in sections)
+    unreadable = [line for _, v in sections for line in v.unreadable]
+    not_checked = [line for _, v in sections for line in v.not_checked]
+    if failures:
+        print(f"VERDICT: INVALID ({failures} failure{'s' if failures > 1 else ''})")
+    elif unreadable:
+        print(f"VERDICT: NOT CHECKED ({len(unreadable)} check(s) asked for could not be made)")
+    else:
+        print("VERDICT: VALID" + (" as far as checked" if not_checked else ""))
+    for title, verdict in sections:
+        print(title)
+        for line in verdict.passed:
+            print(f"  ok    {line}")
+        for line in verdict.failures:
+            print(f"  FAIL  {line}")
+    if unreadable or not_checked:
+        print("not checked")
+        for line in unreadable:
+            print(f"  could not  {line}")
+        for line in not_checked:
+            print(f"  not asked  {line}")
+    if failures:
+        return EXIT_INVALID
+    return EXIT_NOT_CHECKED if unreadable else EXIT_VALID
 
 
 def check_account(args: argparse.Namespace) -> int:
@@ -177,7 +256,7 @@ def check_account(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
-def check(args: argparse.Namespace) -> int:
+def check(args: argparse.Namespace, read_vaults: ReadVaults | None = None) -> int:
     """Run the checks; raises UsageError for bad arguments."""
     if args.account_proof is not None:
         return check_account(args)
@@ -198,37 +277,46 @@ def check(args: argparse.Namespace) -> int:
     try:
         report: Report = decode_report(read_report_bytes(Path(args.report)))
     except DecodeError as exc:
-        print(f"report {args.report}: cannot decode: {exc}")
         print("VERDICT: INVALID (undecodable report)")
+        print(f"report {args.report}: cannot decode: {exc}")
         return EXIT_INVALID
-    verdicts = [verify_report(gens, report, validators, chain_id)]
-    _print_verdict(
+    title = (
         f"report of chain {report.chain_id}, epoch {report.epoch}, "
         f"state root 0x{report.state_root.hex()}, "
-        f"{len(report.accounts)} accounts, hash 0x{report.get_hash().hex()}",
-        verdicts[0],
+        f"{len(report.accounts)} accounts, hash 0x{report.get_hash().hex()}"
     )
-    verdicts.append(check_statement(report, genesis))
-    _print_verdict("statement", verdicts[-1])
+    sections = [
+        (title, verify_report(gens, report, validators, chain_id)),
+        ("statement", check_statement(report, genesis)),
+        (
+            "reserves",
+            check_reserves_given(
+                report, genesis, read_reserves(args, report, genesis, read_vaults)
+            ),
+        ),
+    ]
     if member is not None:
         try:
             openings = MemberOpenings.from_json(openings_obj)
         except DecodeError as exc:
-            verdicts.append(Verdict(failures=[f"openings: {exc}"]))
+            mine = Verdict(failures=[f"openings: {exc}"])
         else:
-            verdicts.append(verify_member_openings(gens, report, member, openings, known))
-        _print_verdict(f"member 0x{member.hex()}", verdicts[-1])
-    failures = sum(len(v.failures) for v in verdicts)
-    if failures:
-        print(f"VERDICT: INVALID ({failures} failure{'s' if failures > 1 else ''})")
-        return EXIT_INVALID
-    print("VERDICT: VALID" + (" (signatures not checked)" if validators is None else ""))
-    return EXIT_VALID
+            mine = verify_member_openings(gens, report, member, openings, known)
+        sections.append((f"member 0x{member.hex()}", mine))
+    return print_report(sections)
 
 
-def run(args: argparse.Namespace) -> int:
+def check_reserves_given(
+    report: Report, genesis: Genesis | None, readings: Mapping[int, VaultReading | Unreadable]
+) -> Verdict:
+    if genesis is None:
+        return Verdict(not_checked=["reserves: without --genesis the vaults are not known"])
+    return check_reserves(report, genesis, readings)
+
+
+def run(args: argparse.Namespace, read_vaults: ReadVaults | None = None) -> int:
     try:
-        return check(args)
+        return check(args, read_vaults)
     except (UsageError, json.JSONDecodeError) as exc:
         print(f"usage error: {exc}", file=sys.stderr)
         return EXIT_USAGE

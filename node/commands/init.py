@@ -46,6 +46,7 @@ from node.chainspec import (
     parse_anvil_target,
     parse_bridge_chain,
     place_collateral,
+    place_vaults,
     render_bridge_chains,
 )
 from node.config import CONFIG_FILE_NAME, load_config
@@ -277,6 +278,7 @@ def init_homes(
     bridge_chains = given + [deploy_on_anvil(a, evm_set, venue_template) for a in anvils]
     if bridge_chains:
         place_collateral(venue_template, build_collateral(venue_template, bridge_chains))
+        place_vaults(venue_template, {c.chain_id: c.vault for c in bridge_chains})
     genesis = build_genesis(venue_template, chain_id, list(zip(names, keys, strict=True)))
     seed = create_report_seed() if report_seed is None else load_report_seed(report_seed)
     peer_ids = [compute_peer_id(k.node) for k in keys]

@@ -14,7 +14,7 @@ from typing import Any
 
 from bridge.devchain import DevnetChain
 from clearing.sandbox import derive_ed25519_key
-from node.chainspec import place_collateral
+from node.chainspec import place_collateral, place_vaults
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_GENESIS = ROOT / "configs" / "genesis.example.json"
@@ -68,6 +68,7 @@ def build_genesis_template(chains: list[DevnetChain], epoch_length_blocks: int) 
         for spec in (usdc, weth)
     ]
     place_collateral(doc, collateral)
+    place_vaults(doc, {chain.chain_id: chain.vault for chain in chains})
     doc["risk"] = dict(RISK)
     doc["oracle"]["max_move_bps"] = 5000  # the crash commits in one update
     # Observations age while gossip crosses a loaded machine: older than this, they are refused.

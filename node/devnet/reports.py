@@ -35,15 +35,23 @@ class ReportOutcome:
 
 
 async def check_report(
-    node: NodeClient, epoch: int, member: Member, genesis: Path, out_dir: Path, chain_id: int
+    node: NodeClient,
+    epoch: int,
+    member: Member,
+    genesis: Path,
+    out_dir: Path,
+    chain_id: int,
+    rpcs: dict[int, str],
 ) -> ReportOutcome | None:
-    """None until the validators have published the epoch's report and committed its hash."""
+    """None until the validators have published the epoch's report and committed its hash.
+    `rpcs`: each chain's RPC URL, to check its vault holds the report's collateral there."""
     body = await node.get(f"/v1/reports/{epoch}")
     if body is None or body["committedHash"] is None:
         return None
     path = out_dir / f"report-epoch-{epoch}.json"
     path.write_text(json.dumps(body))
-    code, text = await _verify([str(path), "--genesis", str(genesis)])
+    chains = [arg for c, url in sorted(rpcs.items()) for arg in ("--rpc", f"{c}={url}")]
+    code, text = await _verify([str(path), "--genesis", str(genesis), *chains])
     openings = await node.get_openings(epoch, member.key, chain_id)
     openings_path = out_dir / f"openings-epoch-{epoch}-0x{member.address.hex()}.json"
     openings_path.write_text(json.dumps(openings))

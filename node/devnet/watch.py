@@ -183,6 +183,7 @@ async def _check_reports(net: Devnet) -> None:
             net.genesis_path,
             net.out_dir,
             net.chain_id,
+            {dev.chain.chain_id: dev.chain.url for dev in net.chains},
         )
         if outcome is None:
             continue
