@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import msgpack
 import pytest
@@ -22,6 +24,7 @@ from proofs.errors import DecodeError, ProverError
 from proofs.group import R
 from proofs.report import (
     AccountEntry,
+    AccountKey,
     Report,
     UnsupportedReportVersion,
     Validator,
@@ -49,6 +52,14 @@ def _failures(f: Fixture, report: Report, with_validators: bool = False) -> list
     return verdict.failures
 
 
+def build_sample(signed: Fixture, book: Mapping[AccountKey, Sequence[int]], **extra: Any) -> Report:
+    """The sample report of `book` (the fixture's epoch, root, form, seed, chain, market)."""
+    return build_report(
+        signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED,
+        chain_id=CHAIN_ID, market=SAMPLE_MARKET, market_proof=SAMPLE_MARKET_PROOF, **extra,
+    )  # fmt: skip
+
+
 def test_honest_report_verifies_and_round_trips(signed: Fixture) -> None:
     verdict = verify_report(signed.gens, signed.report, signed.validators)
     assert verdict.ok, verdict.failures
@@ -56,17 +67,7 @@ def test_honest_report_verifies_and_round_trips(signed: Fixture) -> None:
 
 
 def test_building_is_deterministic(signed: Fixture) -> None:
-    again = build_report(
-        signed.gens,
-        EPOCH,
-        STATE_ROOT,
-        signed.form,
-        signed.book,
-        SEED,
-        chain_id=CHAIN_ID,
-        market=SAMPLE_MARKET,
-        market_proof=SAMPLE_MARKET_PROOF,
-    )
+    again = build_sample(signed, signed.book)
     assert again.get_hash() == signed.report.get_hash()
 
 
@@ -138,17 +139,7 @@ def test_honest_builder_refuses_an_unflat_book(signed: Fixture) -> None:
     book[first][-1] += 1
     book[first][0] += 10**9  # keep it solvent: only flatness is wrong
     with pytest.raises(AggregateError):
-        build_report(
-            signed.gens,
-            EPOCH,
-            STATE_ROOT,
-            signed.form,
-            book,
-            SEED,
-            chain_id=CHAIN_ID,
-            market=SAMPLE_MARKET,
-            market_proof=SAMPLE_MARKET_PROOF,
-        )
+        build_sample(signed, book)
 
 
 def test_an_account_in_default_is_listed_in_the_clear_and_the_rest_verifies(
@@ -157,17 +148,7 @@ def test_an_account_in_default_is_listed_in_the_clear_and_the_rest_verifies(
     book = {k: list(v) for k, v in signed.book.items()}
     defaulter = sorted(book)[0]
     book[defaulter][0] = -(10**9)
-    report = build_report(
-        signed.gens,
-        EPOCH,
-        STATE_ROOT,
-        signed.form,
-        book,
-        SEED,
-        chain_id=CHAIN_ID,
-        market=SAMPLE_MARKET,
-        market_proof=SAMPLE_MARKET_PROOF,
-    )
+    report = build_sample(signed, book)
     assert [d.key for d in report.in_default] == [defaulter]
     assert report.in_default[0].inputs == tuple(book[defaulter])
     assert defaulter not in {a.key for a in report.accounts}
@@ -180,17 +161,7 @@ def test_a_solvent_account_cannot_be_published_as_in_default(signed: Fixture) ->
     book = {k: list(v) for k, v in signed.book.items()}
     defaulter = sorted(book)[0]
     book[defaulter][0] = -(10**9)
-    report = build_report(
-        signed.gens,
-        EPOCH,
-        STATE_ROOT,
-        signed.form,
-        book,
-        SEED,
-        chain_id=CHAIN_ID,
-        market=SAMPLE_MARKET,
-        market_proof=SAMPLE_MARKET_PROOF,
-    )
+    report = build_sample(signed, book)
     (entry,) = report.in_default
     healed = dataclasses.replace(entry, inputs=(10**12, *entry.inputs[1:]))
     failures = _failures(signed, dataclasses.replace(report, in_default=(healed,)))
@@ -206,17 +177,7 @@ def test_an_out_of_range_input_is_still_refused(signed: Fixture) -> None:
     book = {k: list(v) for k, v in signed.book.items()}
     book[sorted(book)[0]][0] = 2**70
     with pytest.raises(ProverError):
-        build_report(
-            signed.gens,
-            EPOCH,
-            STATE_ROOT,
-            signed.form,
-            book,
-            SEED,
-            chain_id=CHAIN_ID,
-            market=SAMPLE_MARKET,
-            market_proof=SAMPLE_MARKET_PROOF,
-        )
+        build_sample(signed, book)
 
 
 @pytest.mark.parametrize("case", ["insolvent", "too_large", "wrapped_position"])
@@ -382,9 +343,7 @@ DEFAULTS = (
 
 
 def test_defaults_are_published_checked_and_round_trip(signed: Fixture) -> None:
-    report = build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
-                          chain_id=CHAIN_ID, market=SAMPLE_MARKET,
-                          market_proof=SAMPLE_MARKET_PROOF, defaults=DEFAULTS)  # fmt: skip
+    report = build_sample(signed, signed.book, defaults=DEFAULTS)
     assert report.defaults == DEFAULTS and report.get_hash() != signed.report.get_hash()
     assert decode_report(report.encode()) == report
     verdict = verify_report(signed.gens, report, None)
@@ -406,9 +365,7 @@ def test_defaults_are_published_checked_and_round_trip(signed: Fixture) -> None:
         "defaults are not strictly sorted"
     ]
     with pytest.raises(DecodeError, match="not the deficit"):
-        build_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
-                     chain_id=CHAIN_ID, market=SAMPLE_MARKET,
-                     market_proof=SAMPLE_MARKET_PROOF, defaults=(short,))  # fmt: skip
+        build_sample(signed, signed.book, defaults=(short,))
 
 
 @pytest.mark.parametrize(
@@ -451,11 +408,7 @@ def test_proving_in_a_process_pool_gives_the_same_report(signed: Fixture) -> Non
 
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        pooled = build_report(
-            signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED, map_fn=pool.map,
-            chain_id=CHAIN_ID,
-            market=SAMPLE_MARKET, market_proof=SAMPLE_MARKET_PROOF,
-        )  # fmt: skip
+        pooled = build_sample(signed, signed.book, map_fn=pool.map)
     assert pooled.get_hash() == signed.report.get_hash()
 
 
