@@ -16,6 +16,7 @@ from proofs.errors import DecodeError
 from proofs.group import P, R
 from proofs.pedersen import Generators
 from proofs.report import AccountKey, Report, Verdict, get_blindings
+from proofs.statement import POSITION_PREFIX, SolvencyStatement
 
 OPENINGS_VERSION = 1
 
@@ -113,10 +114,12 @@ def verify_member_openings(
     member: bytes,
     openings: MemberOpenings,
     known_account_values: Mapping[int, Mapping[str, int]] | None = None,
+    names: Sequence[str] | None = None,
 ) -> Verdict:
     """Commitments open to the openings; openings equal what the member knows
     (labels it does not list count as 0); every sub-account of the member in the
-    report is covered. `passed` lists the scenario values the member can check."""
+    report is covered. `passed` lists the scenario values the member can check, in
+    plain words, each scenario by its name in `names` (the genesis's) when given."""
     verdict = Verdict()
     statement = report.statement
     if openings.owner != member or openings.epoch != report.epoch:
@@ -157,6 +160,46 @@ def verify_member_openings(
                     )
         scenario = statement.compute_values(opening.values)[len(statement.input_labels) :]
         verdict.passed.append(f"{name}: opened; scenario values {scenario}")
+        verdict.passed.extend(
+            f"{name}: {line}" for line in explain_scenarios(statement, opening.values, names)
+        )
         if min(scenario, default=0) < 0:
             verdict.failures.append(f"{name}: a scenario value is negative: {scenario}")
     return verdict
+
+
+def explain_scenarios(
+    statement: SolvencyStatement, values: Sequence[int], names: Sequence[str] | None = None
+) -> list[str]:
+    """Each scenario value in plain words, when the rows have the solvency form's shape
+    (clearing/risk/solvency.py: every row starts with k_den on cash and the same haircut
+    weights on collateral, so row . x = k_den * equity - k_num * loss): the account's
+    equity, then per scenario what it charges and what is left. Other shapes: nothing."""
+    labels = statement.input_labels
+    head = [j for j, label in enumerate(labels) if not label.startswith(POSITION_PREFIX)]
+    if not statement.rows or labels[0] != "cash":
+        return []
+    first = statement.rows[0]
+    k_den = first[0]
+    if k_den <= 0 or any(row[j] != first[j] for row in statement.rows for j in head):
+        return []
+    equity = sum(first[j] * values[j] for j in head)
+    lines = [
+        f"equity (cash plus collateral at its haircut value) {_units(equity, k_den)}; "
+        "per scenario, the charge (the maintenance fraction of the loss that move would "
+        "cause your positions) and what your equity keeps above it (never below 0 in a "
+        "valid report):"
+    ]
+    for s, row in enumerate(statement.rows):
+        value = sum(c * x for c, x in zip(row, values, strict=True))
+        name = names[s] if names is not None and s < len(names) else f"scenario {s}"
+        lines.append(
+            f"  {name}: charge {_units(equity - value, k_den)}, left {_units(value, k_den)}"
+        )
+    return lines
+
+
+def _units(scaled: int, k_den: int) -> str:
+    """`scaled / k_den` in the settlement asset's base units, exactly."""
+    whole, rest = divmod(scaled, k_den)
+    return str(whole) if rest == 0 else f"{scaled}/{k_den}"

@@ -129,3 +129,15 @@ def _describe_row_count(
     return [f"the report has {len(found.rows)} scenario rows, the genesis gives "
             f"{len(expected.rows)}: missing {', '.join(missing) or 'none'}; "
             f"{extra} rows of the report are not the genesis's"]  # fmt: skip
+
+
+def get_scenario_names(report: Report, genesis: Genesis | None) -> tuple[str, ...] | None:
+    """The genesis's name of each scenario row (`day:2020-03-13`, `majors:1/3/vol+`), to
+    explain a member's values by; None without a genesis or one that gives no statement."""
+    if genesis is None or genesis.chain_id != report.chain_id:
+        return None
+    try:
+        form = compute_market_solvency_form(genesis, report.market)
+    except (MarketMismatch, GenesisError):
+        return None
+    return None if form is None else form.scenario_labels

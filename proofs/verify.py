@@ -26,7 +26,7 @@ from proofs.errors import DecodeError
 from proofs.group import FAST, REFERENCE
 from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
 from proofs.pedersen import Generators, get_generators
-from proofs.recompute import check_statement
+from proofs.recompute import check_statement, get_scenario_names
 from proofs.report import Report, Validator, Verdict, decode_report, verify_report
 from proofs.reserves import Unreadable, VaultReading, check_reserves
 
@@ -301,7 +301,8 @@ def check(args: argparse.Namespace, read_vaults: ReadVaults | None = None) -> in
         except DecodeError as exc:
             mine = Verdict(failures=[f"openings: {exc}"])
         else:
-            mine = verify_member_openings(gens, report, member, openings, known)
+            names = get_scenario_names(report, genesis)
+            mine = verify_member_openings(gens, report, member, openings, known, names)
         sections.append((f"member 0x{member.hex()}", mine))
     return print_report(sections)
 

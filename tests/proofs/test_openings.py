@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from proofs.openings import MemberOpenings, get_member_openings, verify_member_openings
+from proofs.openings import (
+    MemberOpenings,
+    explain_scenarios,
+    get_member_openings,
+    verify_member_openings,
+)
+from proofs.statement import SolvencyStatement
 from tests.proofs.conftest import EPOCH, SEED, Fixture
 
 
@@ -53,3 +59,26 @@ def test_openings_of_another_member_or_missing_subaccount_fail(signed: Fixture) 
     partial = dataclasses.replace(openings, accounts=())
     verdict = verify_member_openings(signed.gens, signed.report, owner, partial)
     assert any("openings cover" in f for f in verdict.failures)
+
+
+def test_scenario_values_are_explained_as_equity_charge_and_what_is_left() -> None:
+    # k_den 2, k_num 1: cash 1000, one collateral of weight 3 (10 quanta), two positions
+    statement = SolvencyStatement(
+        ("cash", "collateral:1:0x" + "01" * 20, "position:A", "position:B"),
+        (1 << 63, 0, 1 << 63, 1 << 63),
+        ((2, 6, 0, 0), (2, 6, -40, 5), (2, 6, 10, -3)),
+    )
+    values = (1000, 10, 7, 4)  # equity 1030; scenario losses 0, 260, -58
+    lines = explain_scenarios(statement, values, ("base", "down", "up"))
+    assert lines[0].startswith("equity (cash plus collateral at its haircut value) 1030; ")
+    assert lines[1:] == [
+        "  base: charge 0, left 1030",
+        "  down: charge 130, left 900",
+        "  up: charge -29, left 1059",
+    ]
+    odd = explain_scenarios(statement, (1000, 10, 7, 5))  # a loss of 255/2: said exactly
+    assert odd[0].startswith("equity (cash plus collateral at its haircut value) 1030; ")
+    assert odd[2] == "  scenario 1: charge 255/2, left 1805/2"
+    other_shape = SolvencyStatement(statement.input_labels, statement.offsets,
+                                    ((2, 6, 0, 0), (2, 5, 0, 0)))  # fmt: skip
+    assert explain_scenarios(other_shape, values) == []
