@@ -15,7 +15,7 @@ is a bug in a rule and propagates: a node must halt rather than diverge.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from clearing.codec import expect_bytes, expect_int, expect_list, expect_str, pack, unpack
@@ -50,7 +50,7 @@ from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState
 from clearing.trade import TradeBatch, process_trade_batch
 from clearing.transfer import Transfer, process_transfer
-from clearing.tx import decode_tx
+from clearing.tx import Transaction, decode_tx
 from clearing.venues import AuthoriseVenue, process_authorise_venue
 from clearing.withdrawal import (
     Withdrawal,
@@ -108,6 +108,9 @@ class TxResult:
     code: str  # "ok" or the error class name
     detail: str  # the error with its numbers, "" when ok
     events: tuple[Event, ...]
+    record: Transaction | None = field(default=None, compare=False, repr=False)
+    """The applied transaction, decoded (ok results of a block just applied; not encoded):
+    what reads a block's cleared trades (node/history/) need not decode it again."""
 
     def is_ok(self) -> bool:
         return self.code == OK
@@ -167,7 +170,7 @@ def process_transaction(state: ClearingState, ctx: BlockContext, raw: bytes) -> 
         events = TX_HANDLERS[type(tx)](state, ctx, tx)
     except (InvalidTransaction, DecodeError) as error:
         return TxResult(error.code, str(error), ())
-    return TxResult(OK, "", tuple(events))
+    return TxResult(OK, "", tuple(events), tx)
 
 
 def is_epoch_boundary(state: ClearingState, ctx: BlockContext) -> bool:

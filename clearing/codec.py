@@ -66,6 +66,22 @@ def unpack(data: bytes, what: str) -> Any:
         raise DecodeError(what, f"not msgpack: {e}") from None
 
 
+def unpack_head(data: bytes, count: int, what: str) -> list[Any]:
+    """The first `count` items of the msgpack array `data`, decoded alone: the rest is
+    not read (a 4 MiB transaction's kind costs microseconds, not its full decoding)."""
+    unpacker = msgpack.Unpacker(
+        raw=False, max_buffer_size=max(len(data), 1), max_map_len=0, max_ext_len=0
+    )
+    unpacker.feed(data)
+    try:
+        length = unpacker.read_array_header()
+        if length < count:
+            raise DecodeError(what, f"expected at least {count} items, got {length}")
+        return [unpacker.unpack() for _ in range(count)]
+    except (ValueError, TypeError, msgpack.OutOfData, msgpack.FormatError, msgpack.StackError) as e:
+        raise DecodeError(what, f"not msgpack: {e}") from None
+
+
 def expect_list(obj: object, what: str, length: int | None = None) -> list[Any]:
     if type(obj) is not list or (length is not None and len(obj) != length):
         if not isinstance(obj, list):

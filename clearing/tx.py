@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol
 
-from clearing.codec import expect_int, expect_list, pack, unpack
+from clearing.codec import expect_int, expect_list, pack, unpack, unpack_head
 from clearing.collateral import CollateralCredit
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.errors import DecodeError
@@ -66,6 +66,17 @@ TX_TYPES: dict[int, Any] = {
 
 def encode_tx(tx: TxRecord) -> bytes:
     return pack([TX_VERSION, tx.KIND, *tx.to_fields()])
+
+
+def get_tx_kind(data: bytes) -> str:
+    """The record type a transaction claims to be ("TradeBatch"), read from its envelope's
+    head alone; "undecodable" when even that is malformed."""
+    try:
+        version, kind = unpack_head(data, 2, "transaction")
+    except DecodeError:
+        return "undecodable"
+    record_type = TX_TYPES.get(kind) if version == TX_VERSION and type(kind) is int else None
+    return "undecodable" if record_type is None else str(record_type.__name__)
 
 
 def decode_tx(data: bytes) -> Transaction:

@@ -24,6 +24,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import base58
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 
@@ -119,7 +120,6 @@ def load_key(path: Path, kind: str) -> KeyFile:
     return KeyFile(kind, data)
 
 
-BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 IDENTITY_MULTIHASH = 0x00
 SHA256_MULTIHASH = 0x12
 
@@ -129,13 +129,10 @@ def check_peer_id(text: str) -> str:
     as every Ed25519 node key's `12D3KooW...`, or sha2-256); ValueError saying why not.
 
     Checked here without py-libp2p, whose import costs every config load a second."""
-    if not text or any(c not in BASE58_ALPHABET for c in text):
-        raise ValueError(f"{text!r} is not base58")
-    number = 0
-    for char in text:
-        number = number * 58 + BASE58_ALPHABET.index(char)
-    zeros = len(text) - len(text.lstrip("1"))
-    data = bytes(zeros) + number.to_bytes((number.bit_length() + 7) // 8, "big")
+    try:
+        data = base58.b58decode(text) if text else b""
+    except ValueError:
+        raise ValueError(f"{text!r} is not base58") from None
     if len(data) < 2 or data[0] not in (IDENTITY_MULTIHASH, SHA256_MULTIHASH):
         raise ValueError(f"{text!r} is not an identity or sha2-256 multihash")
     if data[1] != len(data) - 2 or (data[0] == SHA256_MULTIHASH and data[1] != 32):

@@ -22,6 +22,7 @@ from clearing.eip712 import compute_signable, verify_member_signature
 from clearing.errors import BadSignature
 from clearing.risk.engine import get_member_risk
 from clearing.risk.queries import get_margin_call_status
+from clearing.state import ClearingState
 from clearing.trade import TradeBatch
 from clearing.tx import encode_tx
 from clearing.withdrawable import get_withdrawable
@@ -227,15 +228,7 @@ class ApiApp:
         state = self.node.get_state()
         if state.price_time_ms != self._price_time_ms:
             self._price_time_ms = state.price_time_ms
-            self.broker.publish(
-                "prices",
-                {
-                    "height": height,
-                    "index": dict(sorted(state.index_prices.items())),
-                    "mark": dict(sorted(state.mark_prices.items())),
-                    "time_ms": state.price_time_ms,
-                },
-            )
+            self.broker.publish("prices", {"height": height, **get_prices_view(state)})
 
     def publish_history(self, history: BlockHistory) -> None:
         """Send a committed block's history rows (saved with it) to their members' streams."""
@@ -269,23 +262,15 @@ class ApiApp:
     # reads
 
     async def post_account_query(self, request: Request, _: dict[str, str]) -> Response:
-        member, sub_account = self._check_own_query(request, "AccountQuery", ACCOUNT_QUERY_FIELDS)
-        return json_response(200, self._account_view(member, sub_account))
-
-    def _check_own_query(
-        self, request: Request, primary_type: str, fields: list[dict[str, str]]
-    ) -> tuple[bytes, int]:
-        """(member, its middle field) of a query signed by the member within
-        `query_max_age_ms` of the node's clock (its replay protection: reads change
-        nothing, so an old signature is refused rather than remembered)."""
-        query = self.check_signed_query(request, primary_type, fields)
-        return query.member, query.middle
+        query = self.check_signed_query(request, "AccountQuery", ACCOUNT_QUERY_FIELDS)
+        return json_response(200, self._account_view(query.member, query.middle))
 
     def check_signed_query(
         self, request: Request, primary_type: str, fields: list[dict[str, str]]
     ) -> SignedQuery:
         """The query `request` carries, signed by its member within `query_max_age_ms`
-        of the node's clock."""
+        of the node's clock (its replay protection: reads change nothing, so an old
+        signature is refused rather than remembered)."""
         _require_json(request)
         chain_id = self.node.chain_id
         member, middle, issued_ms, signature = parse_account_query(request.body, chain_id, fields)
@@ -435,15 +420,7 @@ class ApiApp:
         return json_response(200, {"total_power": state.total_power, "validators": validators})
 
     async def get_prices(self, _: Request, __: dict[str, str]) -> Response:
-        state = self.node.get_state()
-        return json_response(
-            200,
-            {
-                "index": dict(sorted(state.index_prices.items())),
-                "mark": dict(sorted(state.mark_prices.items())),
-                "time_ms": state.price_time_ms,
-            },
-        )
+        return json_response(200, get_prices_view(self.node.get_state()))
 
     async def get_status(self, _: Request, __: dict[str, str]) -> Response:
         return json_response(200, self.node.get_status())
@@ -461,6 +438,15 @@ class ApiApp:
 
     async def get_openapi(self, request: Request, _: dict[str, str]) -> Response:
         return Response(200, self.get_document(request.listener))
+
+
+def get_prices_view(state: ClearingState) -> dict[str, object]:
+    """The committed index and mark prices and their time (GET /v1/prices, `prices` events)."""
+    return {
+        "index": dict(sorted(state.index_prices.items())),
+        "mark": dict(sorted(state.mark_prices.items())),
+        "time_ms": state.price_time_ms,
+    }
 
 
 def _require_json(request: Request) -> None:

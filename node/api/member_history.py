@@ -4,7 +4,7 @@ POST /v1/accounts/events pages through the member's events from the history stor
 (node/history/: derived from committed blocks, kept with them in SQLite), as JSON or CSV;
 POST /v1/accounts/proof answers the Merkle inclusion proof of the member's account in
 the committed state root. Both are signed queries checked as the account query is
-(`ApiApp._check_own_query`: the member's signature, issued within the freshness window).
+(`ApiApp.check_signed_query`: the member's signature, issued within the freshness window).
 """
 
 from __future__ import annotations
@@ -66,16 +66,10 @@ class MemberHistoryRoutes:
                       errors=(401, 404, 409, 415, 503), tier="member"), self.post_account_proof),
         ]  # fmt: skip
 
-    def _require_store(self) -> NodeStore:
-        if self.store is None:
-            raise ApiError(503, "NoHistory", "this node's API serves no history store")
-        return self.store
-
     async def post_account_events(self, request: Request, _: dict[str, str]) -> Response:
-        member, from_height = self.app._check_own_query(
-            request, "AccountEvents", ACCOUNT_EVENTS_FIELDS
-        )
-        store = self._require_store()
+        query = self.app.check_signed_query(request, "AccountEvents", ACCOUNT_EVENTS_FIELDS)
+        member, from_height = query.member, query.middle
+        store = require_history(self.store)
         obj = parse_json_object(request.body)
         after = parse_cursor(obj.get("cursor"), from_height)
         output = parse_format(obj.get("format", "json"))
@@ -99,7 +93,8 @@ class MemberHistoryRoutes:
         )
 
     async def post_account_proof(self, request: Request, _: dict[str, str]) -> Response:
-        member, height = self.app._check_own_query(request, "AccountProof", ACCOUNT_PROOF_FIELDS)
+        query = self.app.check_signed_query(request, "AccountProof", ACCOUNT_PROOF_FIELDS)
+        member, height = query.member, query.middle
         state = self.app.node.get_state()
         if height not in (0, state.height):
             raise ApiError(
@@ -124,6 +119,12 @@ class MemberHistoryRoutes:
                 "proof": hex0x(proof.encode()),
             },
         )
+
+
+def require_history(store: NodeStore | None) -> NodeStore:
+    if store is None:
+        raise ApiError(503, "NoHistory", "this node's API serves no history store")
+    return store
 
 
 def private_json(payload: object) -> Response:

@@ -41,7 +41,13 @@ from node.api.bodies import ACCOUNT_EVENTS_FIELDS, parse_json_object
 from node.api.errors import ApiError
 from node.api.events import check_declared, format_frame, relay
 from node.api.http import Request, Response
-from node.api.member_history import PAGE_EVENTS, PRIVATE, get_row_view, parse_cursor
+from node.api.member_history import (
+    PAGE_EVENTS,
+    PRIVATE,
+    get_row_view,
+    parse_cursor,
+    require_history,
+)
 from node.api.openapi import RouteDoc
 from node.history.store import BlockHistory, HistoryRow
 from node.storage import NodeStore
@@ -131,10 +137,9 @@ class MemberStreams:
                 page = await trio.to_thread.run_sync(store.read_history, member, last, PAGE_EVENTS)
                 for row in page:
                     yield get_frame(row)
+                    last = row.cursor
                 if len(page) < PAGE_EVENTS:
                     break
-                last = page[-1].cursor
-            last = page[-1].cursor if page else last
 
             def to_frame(row: HistoryRow) -> bytes | None:
                 nonlocal last
@@ -182,15 +187,13 @@ class MemberStreamRoutes:
                       "funding, fees, liquidations, auctions, deposits, withdrawals...), "
                       "resumed after `cursor` or Last-Event-ID (EIP-712 AccountStream signed "
                       "by the member; one stream per signature)", "AccountStreamQuery",
-                      content_type="text/event-stream", errors=(400, 401, 415, 503), tier="member"),
-             self.post_account_stream),
+                      content_type="text/event-stream", errors=(400, 401, 415, 503),
+                      tier="member"), self.post_account_stream),
         ]  # fmt: skip
 
     async def post_account_stream(self, request: Request, _: dict[str, str]) -> Response:
         query = self.app.check_signed_query(request, "AccountStream", ACCOUNT_EVENTS_FIELDS)
-        store = self.streams.store
-        if store is None:
-            raise ApiError(503, "NoHistory", "this node's API serves no history store")
+        store = require_history(self.streams.store)
         body_cursor = parse_json_object(request.body).get("cursor")
         header_cursor = parse_last_event_id(request.headers.get("last-event-id"))
         after = parse_cursor(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from clearing.block import BlockResult, TxResult
 from clearing.events import Event
@@ -49,7 +49,10 @@ class RecentTxs:
         """Index a committed block's transactions (`txs[i]` has `result.tx_results[i]`)."""
         hashes = [compute_tx_hash(raw) for raw in txs]
         for index, (tx_hash, tx_result) in enumerate(zip(hashes, result.tx_results, strict=True)):
-            self._by_hash[tx_hash] = TxOutcome(result.height, index, tx_result)
+            # without its decoded record: a window of 1,000 blocks would keep them all
+            self._by_hash[tx_hash] = TxOutcome(
+                result.height, index, replace(tx_result, record=None)
+            )
         self._blocks.append((result.height, hashes))
         while len(self._blocks) > self.window:
             height, old = self._blocks.popleft()

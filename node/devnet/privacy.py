@@ -26,11 +26,10 @@ import httpx
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.errors import DecodeError
 from clearing.risk.engine import get_member_risk
 from clearing.sandbox import MemberKey
 from clearing.state import ClearingState
-from clearing.tx import decode_tx
+from clearing.tx import get_tx_kind
 from node.api.bodies import (
     ACCOUNT_EVENTS_FIELDS,
     ACCOUNT_PROOF_FIELDS,
@@ -159,13 +158,6 @@ def collect_secrets(
         if kind not in PUBLIC_TX_KINDS:
             secrets.add_tx(tx, f"{kind} 0x{compute_tx_hash(tx).hex()[:16]}")
     return secrets
-
-
-def get_tx_kind(tx: bytes) -> str:
-    try:
-        return type(decode_tx(tx)).__name__
-    except DecodeError:
-        return "undecodable transaction"
 
 
 def find_leaks(where: str, body: str, secrets: Secrets) -> list[Leak]:

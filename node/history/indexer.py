@@ -58,7 +58,7 @@ def get_fills(raw: bytes, result: TxResult) -> list[Event]:
     fills are read from the batch itself, less the trades its result rejected."""
     if not result.is_ok():
         return []
-    batch = decode_tx(raw)
+    batch = result.record if result.record is not None else decode_tx(raw)
     if not isinstance(batch, TradeBatch):
         return []
     rejected = {e.get("trade_id") for e in result.events if e.kind == "trade_rejected"}

@@ -5,7 +5,7 @@ from clearing.codec import pack
 from clearing.errors import DecodeError
 from clearing.sandbox import derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import MAX_TX_BYTES, TX_VERSION, decode_tx, encode_tx
+from clearing.tx import MAX_TX_BYTES, TX_VERSION, decode_tx, encode_tx, get_tx_kind
 from tests.clearing.support import ALICE, BOB, USDC, new_sandbox
 
 
@@ -74,3 +74,14 @@ def test_trailing_bytes_are_rejected() -> None:
     raw = encode_tx(_examples()[1]) + b"\x00"  # type: ignore[arg-type]
     with pytest.raises(DecodeError, match="not msgpack"):
         decode_tx(raw)
+
+
+def test_a_transactions_kind_is_read_from_its_head_alone() -> None:
+    box = new_sandbox()
+    assert get_tx_kind(encode_tx(box.credit(ALICE.address, USDC, 5))) == "CollateralCredit"
+    # the head names a trade batch; a body nobody could decode is not read
+    assert get_tx_kind(pack([TX_VERSION, 1]) + b"\xc1") == "TradeBatch"
+    assert get_tx_kind(pack([TX_VERSION - 1, 1])) == "undecodable"  # another version
+    assert get_tx_kind(pack([TX_VERSION, 999])) == "undecodable"  # no such kind
+    assert get_tx_kind(pack([TX_VERSION])) == "undecodable"  # no kind at all
+    assert get_tx_kind(b"\xc1") == "undecodable"  # not msgpack

@@ -9,9 +9,11 @@ clearing sandbox, saved with their history as the runtime's block store does.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from node.api import member_history
 from node.api.app import ApiApp
 from node.api.bodies import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
 from node.api.service import LocalNode
+from node.clock import wall_clock_ms
 from node.history.indexer import get_block_history
 from node.mempool import Mempool
 from node.storage import NodeStore
@@ -47,27 +50,41 @@ class Harness:
     store: NodeStore
     client: httpx.AsyncClient
 
-    def commit(self, records: Sequence[TxRecord] = ()) -> BlockResult:
-        """Apply a block as the node does: clearing, then the block saved with its history."""
-        txs = [encode_tx(r) for r in records]
-        result = self.box.apply(txs)
-        self.store.save_block(
-            result.height, b"block", b"cert", result.state_root,
-            history=get_block_history(txs, result),
-        )  # fmt: skip
-        self.app.record_block(txs, result)
+    def commit(self, txs: Sequence[TxRecord | bytes] = ()) -> BlockResult:
+        """A block as the node commits it: applied, saved with its history, then published."""
+        raws = [tx if isinstance(tx, bytes) else encode_tx(tx) for tx in txs]
+        result = self.box.apply(raws)
+        history = get_block_history(raws, result)
+        self.store.save_block(result.height, b"block", b"cert", result.state_root, history=history)
+        self.app.record_block(raws, result)
+        block_hash = hashlib.sha256(result.height.to_bytes(8, "big")).digest()
+        codes = [r.code for r in result.tx_results]
+        self.app.publish_block(
+            result.height, block_hash, result.state_root, self.box.state.time_ms, codes
+        )
+        self.app.publish_history(history)
         return result
+
+
+@asynccontextmanager
+async def serve_harness(
+    tmp_path: Path, clock_ms: Callable[[], int] = wall_clock_ms
+) -> AsyncIterator[tuple[Sandbox, ApiApp, NodeStore, httpx.AsyncClient]]:
+    """The real API over a sandbox with a 3-block margin call deadline and a NodeStore
+    file for its history, with the API's clock `clock_ms`."""
+    box = new_box()
+    pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
+    node = LocalNode(box.chain_id, "test-node", pool, lambda: box.state)
+    with NodeStore(tmp_path / "node.db") as store:
+        app = ApiApp(node, clock_ms=clock_ms, history_store=store)
+        async with serve_app(app, MAX_BODY) as client:
+            yield box, app, store, client
 
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Harness]:
-    box = new_box()  # the example genesis with a 3-block margin call deadline
-    pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
-    node = LocalNode(box.chain_id, "test-node", pool, lambda: box.state)
-    with NodeStore(tmp_path / "node.db") as store:
-        app = ApiApp(node, clock_ms=lambda: NOW_MS, history_store=store)
-        async with serve_app(app, MAX_BODY) as client:
-            yield Harness(box, app, store, client)
+    async with serve_harness(tmp_path, lambda: NOW_MS) as parts:
+        yield Harness(*parts)
 
 
 def signed_query(

@@ -5,11 +5,10 @@ open, carries meanwhile."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,28 +17,20 @@ from typing import Any
 import pytest
 import trio
 
-from clearing.block import BlockResult
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.events import make_event
 from clearing.sandbox import MemberKey, Sandbox, derive_member_key
-from clearing.tx import TxRecord, encode_tx
+from clearing.tx import encode_tx
 from node.api import member_stream
-from node.api.app import ApiApp
 from node.api.bodies import ACCOUNT_EVENTS_FIELDS
 from node.api.member_stream import MemberStreams
-from node.api.service import LocalNode
-from node.history.indexer import get_block_history
 from node.history.store import BlockHistory, HistoryRow
-from node.mempool import Mempool
 from node.storage import NodeStore
-from node.txcheck import make_clearing_check
-from tests.clearing.default.test_margin_call import new_box
 from tests.clearing.default.test_steps import give
 from tests.clearing.support import USDC
 from tests.clearing.test_trade import VENUE, make_batch, make_trade
-from tests.node.apiserver import serve_app
-from tests.node.test_api import MAX_BODY
 from tests.node.test_api_member_history import Harness as HistoryHarness
+from tests.node.test_api_member_history import serve_harness
 
 ROOT = Path(__file__).resolve().parents[2]
 TRADERS = [derive_member_key(f"trader-{n}") for n in range(4)]
@@ -49,19 +40,6 @@ LOTS, PRICE = 7, 60_123_000
 
 
 class Harness(HistoryHarness):
-    def commit(self, txs: Sequence[TxRecord | bytes] = ()) -> BlockResult:
-        """A block as the node commits it: applied, saved with its history, then published."""
-        raws = [tx if isinstance(tx, bytes) else encode_tx(tx) for tx in txs]
-        result = self.box.apply(raws)
-        history = get_block_history(raws, result)
-        self.store.save_block(result.height, b"block", b"cert", result.state_root, history=history)
-        self.app.record_block(raws, result)
-        block_hash = hashlib.sha256(result.height.to_bytes(8, "big")).digest()
-        codes = [r.code for r in result.tx_results]
-        self.app.publish_block(result.height, block_hash, result.state_root, now_ms(), codes)
-        self.app.publish_history(history)
-        return result
-
     def fund(self) -> None:
         self.commit(
             [*(self.box.credit(m.address, USDC, 10**12) for m in TRADERS),
@@ -82,13 +60,8 @@ def now_ms() -> int:
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Harness]:
-    box = new_box()  # the example genesis with a 3-block margin call deadline
-    pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
-    node = LocalNode(box.chain_id, "test-node", pool, lambda: box.state)
-    with NodeStore(tmp_path / "node.db") as store:
-        app = ApiApp(node, history_store=store)
-        async with serve_app(app, MAX_BODY) as client:
-            yield Harness(box, app, store, client)
+    async with serve_harness(tmp_path) as parts:
+        yield Harness(*parts)
 
 
 def stream_body(

@@ -10,7 +10,7 @@ from clearing.default.house import HOUSE
 from clearing.events import make_event
 from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.tx import decode_tx, encode_tx
 from node.history.indexer import catch_up_history, get_block_history
 from node.storage import NodeStore
 from tests.node.netsupport import example_genesis, write_trading_chain
@@ -37,6 +37,10 @@ def test_a_batch_s_cleared_trades_are_fills_of_both_sides_in_block_order() -> No
     }  # fmt: skip
     refused = BlockResult(4, (TxResult("BadSignature", "", ()),), (), bytes(32))
     assert get_block_history([raw], refused).rows == []
+    # a block just applied carries its decoded batch: the raw bytes are not decoded again
+    applied = TxResult("ok", "", (rejected,), decode_tx(raw))
+    fresh = BlockResult(4, (applied,), (call,), bytes(32))
+    assert get_block_history([b"not decoded"], fresh).rows == rows
 
 
 def test_each_party_reads_its_own_side_and_the_house_stays_named() -> None:
