@@ -1,0 +1,57 @@
+/** Field checks of clearing/codec.py with its error wording (`DecodeError(what=..,
+ * reason=..)`), for the report fields that clearing decodes (market, defaults). */
+
+import { DecodeError } from "./errors";
+import { Other, type Value } from "./msgpack";
+import { reprStr } from "./pyformat";
+
+export const MAX_UINT64 = (1n << 64n) - 1n;
+
+export function typeName(v: Value): string {
+  if (typeof v === "bigint") return "int";
+  if (typeof v === "string") return "str";
+  if (v instanceof Uint8Array) return "bytes";
+  if (Array.isArray(v)) return "list";
+  return (v as Other).kind;
+}
+
+/** A failure of clearing's decoding, worded as its `str()`. */
+export function clearingError(what: string, reason: string): DecodeError {
+  return new DecodeError(`DecodeError(what=${reprStr(what)}, reason=${reprStr(reason)})`);
+}
+
+export function expectList(obj: Value, what: string, length?: number): Value[] {
+  if (!Array.isArray(obj)) throw clearingError(what, `expected a list, got ${typeName(obj)}`);
+  if (length !== undefined && obj.length !== length) {
+    throw clearingError(what, `expected ${length} fields, got ${obj.length}`);
+  }
+  return obj;
+}
+
+export function expectInt(obj: Value, what: string, lo = 0n, hi = MAX_UINT64): bigint {
+  if (typeof obj !== "bigint") throw clearingError(what, `expected an integer, got ${typeName(obj)}`);
+  if (obj < lo || obj > hi) throw clearingError(what, `${obj} outside [${lo}, ${hi}]`);
+  return obj;
+}
+
+export function expectBytes(obj: Value, what: string, length: number): Uint8Array {
+  if (!(obj instanceof Uint8Array)) throw clearingError(what, `expected bytes, got ${typeName(obj)}`);
+  if (obj.length !== length) throw clearingError(what, `expected ${length} bytes, got ${obj.length}`);
+  return obj;
+}
+
+export function expectStr(obj: Value, what: string, maxLength = 64): string {
+  if (typeof obj !== "string" || obj.length === 0 || [...obj].length > maxLength) {
+    const shown = typeof obj === "string" ? reprStr(obj) : typeName(obj);
+    throw clearingError(what, `expected a string of 1..${maxLength} chars, got ${shown.slice(0, 80)}`);
+  }
+  return obj;
+}
+
+/** Python's order of str: by code point. */
+export function compareStr(a: string, b: string): number {
+  const x = [...a].map((c) => c.codePointAt(0)!);
+  const y = [...b].map((c) => c.codePointAt(0)!);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
+}

@@ -1,0 +1,64 @@
+/** The market the statement is computed from, and its proof under the state root
+ * (clearing/risk/solvency.py SolvencyMarket, clearing/root.py MarketProof). */
+
+import { sha256 } from "@noble/hashes/sha2.js";
+import { concat, utf8 } from "./bytes";
+import { MAX_UINT64, clearingError, compareStr, expectBytes, expectInt, expectList, expectStr } from "./codec";
+import { encodeMsgpack } from "./msgpack";
+import type { Value } from "./msgpack";
+
+const MARKET_DOMAIN = utf8("clearnode-market-v1");
+const ROOT_PREFIX = Uint8Array.of(0x03);
+const GLOBALS_PREFIX = Uint8Array.of(0x04);
+
+export type PriceList = [string, bigint][];
+
+/** Field 9: the clearing state at the epoch's last block (the names the recomputation takes). */
+export interface Market {
+  height: bigint;
+  timeMs: bigint;
+  markPrices: PriceList;
+  indexPrices: PriceList;
+}
+
+/** Field 10: with the market, gives the state root. */
+export interface MarketProof {
+  accountsRoot: Uint8Array;
+  recordsHash: Uint8Array;
+}
+
+/** [[id, price], ...] with ids strictly increasing and prices in [1, 2^64). */
+function decodePriceList(obj: Value, what: string): PriceList {
+  const items = expectList(obj, what).map((pair) => expectList(pair, what, 2));
+  const prices: PriceList = items.map(([k, v]) => [expectStr(k!, what), expectInt(v!, what, 1n, MAX_UINT64)]);
+  for (let i = 1; i < prices.length; i++) {
+    if (compareStr(prices[i - 1]![0], prices[i]![0]) >= 0) throw clearingError(what, "ids must be strictly increasing");
+  }
+  return prices;
+}
+
+export function decodeMarket(obj: Value): Market {
+  const f = expectList(obj, "SolvencyMarket", 4);
+  return {
+    height: expectInt(f[0]!, "height"),
+    timeMs: expectInt(f[1]!, "time_ms", 0n, MAX_UINT64),
+    markPrices: decodePriceList(f[2]!, "mark_prices"),
+    indexPrices: decodePriceList(f[3]!, "index_prices"),
+  };
+}
+
+export function decodeMarketProof(obj: Value): MarketProof {
+  const f = expectList(obj, "MarketProof", 2);
+  return { accountsRoot: expectBytes(f[0]!, "accounts_root", 32), recordsHash: expectBytes(f[1]!, "records_hash", 32) };
+}
+
+export function hashMarket(market: Market): Uint8Array {
+  const fields = [market.height, market.timeMs, market.markPrices, market.indexPrices];
+  return sha256(concat(MARKET_DOMAIN, encodeMsgpack(fields)));
+}
+
+/** The state root under which `proof` proves `market`. */
+export function getMarketRoot(proof: MarketProof, market: Market): Uint8Array {
+  const globalsHash = sha256(concat(GLOBALS_PREFIX, hashMarket(market), proof.recordsHash));
+  return sha256(concat(ROOT_PREFIX, proof.accountsRoot, globalsHash));
+}

@@ -1,0 +1,265 @@
+/** Verify a solvency report with public data only (proofs/verify.py, proofs/report.py
+ * verify_report, proofs/recompute.py check_statement): the same checks, the same
+ * lines, the same verdict. The output is a verdict, then each section's checks, then
+ * what was not checked and why. */
+
+import { checkAggregates } from "./aggregate";
+import { fromHex, toHex } from "./bytes";
+import { describeDefaults, checkDefaults, checkInDefault, describeInDefault } from "./defaults";
+import { DecodeError } from "./errors";
+import { type Generators, getGenerators } from "./generators";
+import { type Point, decodePoint, initGroup } from "./group";
+import { getMarketRoot, type Market } from "./market";
+import { MsmCheck } from "./msm";
+import { N_BITS } from "./bulletproofs";
+import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount } from "./report";
+import { type Validator, checkSignatures } from "./signatures";
+import { type Statement, addSolvencyCheck } from "./statement";
+
+export interface Verdict {
+  passed: string[];
+  failures: string[];
+  /** Checks not made, and why (nothing asked for them). */
+  notChecked: string[];
+  /** Checks asked for that could not be made. */
+  unreadable: string[];
+}
+
+export interface Section {
+  title: string;
+  verdict: Verdict;
+}
+
+/** As `clearnode verify`'s exit codes: 0 valid, 1 invalid, 3 could not check. */
+export type Outcome = "VALID" | "INVALID" | "COULD-NOT-CHECK";
+
+export interface Result {
+  outcome: Outcome;
+  /** The CLI's first line, e.g. "VERDICT: VALID as far as checked". */
+  headline: string;
+  sections: Section[];
+}
+
+/** The statement recomputed from the genesis: each difference, worded as
+ * proofs/recompute.compare_statement words it. */
+export type CompareStatement = (
+  statement: Statement,
+  market: Market,
+  chainId: bigint,
+  epoch: bigint,
+  genesis: unknown,
+) => string[];
+
+export interface Inputs {
+  /** The parsed genesis JSON: validators, chain id and the statement's parameters. */
+  genesis?: unknown;
+  compareStatement?: CompareStatement;
+}
+
+/** Input the page cannot use (a genesis that is not one): the CLI's usage error. */
+export class UsageError extends Error {}
+
+const newVerdict = (): Verdict => ({ passed: [], failures: [], notChecked: [], unreadable: [] });
+
+/** The validator set and chain id of a genesis (or a bare list of {pubkey, power}). */
+export function readValidators(genesis: unknown): { validators: Validator[]; chainId: bigint | null } {
+  const isObject = typeof genesis === "object" && genesis !== null && !Array.isArray(genesis);
+  const obj = genesis as Record<string, unknown>;
+  const entries = isObject ? obj["validators"] : genesis;
+  if (!Array.isArray(entries)) throw new UsageError("genesis: not a validator set: no list of validators");
+  const validators = entries.map((v: unknown, i): Validator => {
+    const e = (v ?? {}) as Record<string, unknown>;
+    const key = e["pubkey"] ?? e["public_key"];
+    const power = e["power"];
+    if (typeof key !== "string" || typeof power !== "number" || !Number.isInteger(power)) {
+      throw new UsageError(`genesis: validator #${i} needs a hex pubkey and an integer power`);
+    }
+    try {
+      return { publicKey: fromHex(key), power: BigInt(power) };
+    } catch {
+      throw new UsageError(`genesis: validator #${i}: pubkey ${key} is not hex`);
+    }
+  });
+  const chainId = isObject ? obj["chain_id"] : undefined;
+  if (chainId !== undefined && chainId !== null && !(typeof chainId === "number" && Number.isInteger(chainId))) {
+    throw new UsageError(`genesis: chain_id ${String(chainId)} is not an integer`);
+  }
+  return { validators, chainId: typeof chainId === "number" ? BigInt(chainId) : null };
+}
+
+/** Every check that needs only public data; all proofs in one batch (verify_report). */
+export function verifyReport(gens: Generators, report: Report, validators: Validator[] | null, chainId: bigint | null): Verdict {
+  const verdict = newVerdict();
+  if (chainId === null) {
+    verdict.notChecked.push(`chain id ${report.chainId} read from the report, not compared`);
+  } else if (chainId !== report.chainId) {
+    verdict.failures.push(`report is for chain ${report.chainId}, not chain ${chainId}`);
+  } else {
+    verdict.passed.push(`report is for chain ${chainId}`);
+  }
+  if (validators === null) {
+    verdict.notChecked.push("signatures not checked: no validator set given");
+  } else {
+    const failures = checkSignatures(report, validators);
+    verdict.failures.push(...failures);
+    if (failures.length === 0) {
+      verdict.passed.push(
+        `quorum of ${report.signatures.length} validator signatures over chain ` +
+          `${report.chainId}, epoch ${report.epoch} and the report hash`,
+      );
+    }
+  }
+  const check = new MsmCheck(gens, N_BITS);
+  const admitted: [AccountEntry, Point[]][] = [];
+  for (const entry of report.accounts) {
+    try {
+      const points = entry.commitments.map(decodePoint);
+      addAccount(check, report, entry, points);
+      admitted.push([entry, points]);
+    } catch (exc) {
+      if (!(exc instanceof DecodeError)) throw exc;
+      verdict.failures.push(`${describeAccount(entry.owner, entry.subaccount)}: malformed: ${exc.message}`);
+    }
+  }
+  if (check.isIdentity()) {
+    verdict.passed.push(`solvency proofs of ${admitted.length} accounts (batch)`);
+  } else {
+    for (const entry of findInvalid(gens, report, admitted)) {
+      verdict.failures.push(`${describeAccount(entry.owner, entry.subaccount)}: solvency proof does not verify`);
+    }
+  }
+  verdict.failures.push(...checkInDefault(report));
+  verdict.passed.push(...describeInDefault(report));
+  verdict.failures.push(...checkDefaults(report.defaults));
+  verdict.passed.push(...describeDefaults(report.defaults));
+  if (admitted.length === report.accounts.length) {
+    const inClear = report.inDefault.map((d) => d.inputs);
+    const points = admitted.map(([, p]) => p);
+    const failures = checkAggregates(gens, report.statement, points, report.aggregates, inClear);
+    verdict.failures.push(...failures);
+    if (failures.length === 0) verdict.passed.push(`${report.aggregates.length} aggregate totals (book flat)`);
+    for (const e of report.aggregates) {
+      if (e.label.startsWith("collateral:")) verdict.passed.push(`total ${e.label} = ${e.total} quanta (compare with vault)`);
+    }
+  } else {
+    verdict.failures.push("aggregates not checked: some accounts are malformed");
+  }
+  return verdict;
+}
+
+function addAccount(check: MsmCheck, report: Report, entry: AccountEntry, points: Point[]): void {
+  const context = computeAccountContext(report, entry.owner, entry.subaccount);
+  addSolvencyCheck(check, report.statement, context, entry.commitments, points, entry.proof);
+}
+
+/** The accounts whose proofs fail, by bisecting a failed batch. */
+function findInvalid(gens: Generators, report: Report, items: [AccountEntry, Point[]][]): AccountEntry[] {
+  const check = new MsmCheck(gens, N_BITS);
+  for (const [entry, points] of items) addAccount(check, report, entry, points);
+  if (check.isIdentity()) return [];
+  if (items.length === 1) return [items[0]![0]];
+  const half = Math.floor(items.length / 2);
+  return [...findInvalid(gens, report, items.slice(0, half)), ...findInvalid(gens, report, items.slice(half))];
+}
+
+/** The market under the state root; the statement recomputed when a genesis and the
+ * recomputation are at hand (check_statement). */
+export function checkStatement(report: Report, genesis: unknown, compare: CompareStatement | undefined): Verdict {
+  const verdict = newVerdict();
+  const market = report.market;
+  const root = getMarketRoot(report.marketProof, market);
+  if (toHex(root) === toHex(report.stateRoot)) {
+    verdict.passed.push(
+      `market of height ${market.height} (${market.markPrices.length} marks, ` +
+        `${market.indexPrices.length} index prices) is under the state root`,
+    );
+  } else {
+    verdict.failures.push(
+      `market of height ${market.height} is not under the state root 0x${toHex(report.stateRoot)}: ` +
+        `its proof gives 0x${toHex(root)}`,
+    );
+  }
+  const rows = "(risk arrays, haircut weights, maintenance fraction, stress days)";
+  if (genesis === undefined) {
+    verdict.notChecked.push(`statement not checked: without a genesis its rows ${rows} are the report's word, not recomputed`);
+    return verdict;
+  }
+  if (compare === undefined) {
+    verdict.notChecked.push(`statement not checked: this page does not recompute its rows ${rows}; run clearnode verify --genesis`);
+    return verdict;
+  }
+  const failures = compare(report.statement, market, report.chainId, report.epoch, genesis);
+  if (failures.length > 0) {
+    verdict.failures.push(...failures);
+  } else {
+    verdict.passed.push(
+      `statement recomputed from the genesis and the marks at height ${market.height}: ` +
+        `${report.statement.inputLabels.length} labels, ${report.statement.rows.length} scenario rows, equal to the report's`,
+    );
+  }
+  return verdict;
+}
+
+function checkReserves(): Verdict {
+  const verdict = newVerdict();
+  verdict.notChecked.push("reserves: a browser reads no chain; run clearnode verify --genesis FILE --rpc CHAIN_ID=URL to compare the totals with the vaults");
+  return verdict;
+}
+
+/** The verdict of print_report: INVALID on any failure, COULD-NOT-CHECK when a check
+ * asked for could not be made, else VALID (as far as checked). */
+export function summarise(sections: Section[]): Result {
+  const failures = sections.reduce((n, s) => n + s.verdict.failures.length, 0);
+  const unreadable = sections.reduce((n, s) => n + s.verdict.unreadable.length, 0);
+  const notChecked = sections.reduce((n, s) => n + s.verdict.notChecked.length, 0);
+  if (failures) {
+    return { outcome: "INVALID", headline: `VERDICT: INVALID (${failures} failure${failures > 1 ? "s" : ""})`, sections };
+  }
+  if (unreadable) {
+    return { outcome: "COULD-NOT-CHECK", headline: `VERDICT: NOT CHECKED (${unreadable} check(s) asked for could not be made)`, sections };
+  }
+  return { outcome: "VALID", headline: "VERDICT: VALID" + (notChecked ? " as far as checked" : ""), sections };
+}
+
+/** Verify report bytes; `inputs.genesis` supplies the validators, the chain id and
+ * (with `compareStatement`) the statement's recomputation. UsageError for a genesis
+ * that is not one; any report, however malformed, gets a verdict. */
+export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): Promise<Result> {
+  const { validators, chainId } = inputs.genesis === undefined ? { validators: null, chainId: null } : readValidators(inputs.genesis);
+  await initGroup();
+  let report: Report;
+  try {
+    report = decodeReport(data);
+  } catch (exc) {
+    if (!(exc instanceof DecodeError)) throw exc;
+    const verdict = { ...newVerdict(), failures: [exc.message] };
+    return { outcome: "INVALID", headline: "VERDICT: INVALID (undecodable report)", sections: [{ title: "report: cannot decode", verdict }] };
+  }
+  const gens = getGenerators();
+  const title =
+    `report of chain ${report.chainId}, epoch ${report.epoch}, state root 0x${toHex(report.stateRoot)}, ` +
+    `${report.accounts.length} accounts, hash 0x${toHex(report.hash)}`;
+  return summarise([
+    { title, verdict: verifyReport(gens, report, validators, chainId) },
+    { title: "statement", verdict: checkStatement(report, inputs.genesis, inputs.compareStatement) },
+    { title: "reserves", verdict: checkReserves() },
+  ]);
+}
+
+/** The result as the CLI prints it. */
+export function formatResult(result: Result): string {
+  const lines = [result.headline];
+  for (const { title, verdict } of result.sections) {
+    lines.push(title);
+    for (const line of verdict.passed) lines.push(`  ok    ${line}`);
+    for (const line of verdict.failures) lines.push(`  FAIL  ${line}`);
+  }
+  const unreadable = result.sections.flatMap((s) => s.verdict.unreadable);
+  const notChecked = result.sections.flatMap((s) => s.verdict.notChecked);
+  if (unreadable.length || notChecked.length) {
+    lines.push("not checked");
+    for (const line of unreadable) lines.push(`  could not  ${line}`);
+    for (const line of notChecked) lines.push(`  not asked  ${line}`);
+  }
+  return lines.join("\n");
+}
