@@ -1,0 +1,257 @@
+"""Generate the committed report vectors: `python -m tests.vectors.make_reports`.
+
+One honest report of a real chain (the trading sandbox of the node's report tests at
+the end of its first epoch, one account below maintenance margin) with its genesis,
+and tampered copies, each in `tests/vectors/reports/<name>/` with `report.bin` (the
+bytes `GET /v1/reports/{epoch}` serves as hex) and `expected.json`: what `clearnode
+verify` says of it, per way of running it (`validators`: `--validators genesis.json`,
+signatures checked, statement read; `genesis`: `--genesis genesis.json`, statement
+recomputed). Blindings come from a fixed seed and Ed25519 is deterministic, so
+running it again gives the same bytes (tests/vectors/test_reports.py checks it). The
+browser verifier must agree with every verdict (tests/web/verifier/).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from clearing.genesis import parse_genesis
+from clearing.risk.engine import compute_market_solvency_form
+from clearing.root import compute_state_root
+from clearing.sandbox import Sandbox
+from clearing.state import get_sub_account_for_write
+from node.reports.inputs import ReportInputs, extract_report_inputs
+from proofs.group import FAST
+from proofs.pedersen import get_generators
+from proofs.report import AggregateEntry, Report, add_signatures, build_report, sign_report
+from proofs.statement import SolvencyStatement, get_statement
+from tests.clearing.support import USDC
+from tests.node.reports.support import (
+    MARK,
+    MEMBERS,
+    SEED,
+    run_verify,
+    small_epoch_genesis,
+    trading_sandbox,
+)
+
+REPORTS = Path(__file__).parent / "reports"
+EPOCH_LENGTH = 5
+SHORT = MEMBERS[1].address  # short 3 lots of BTC-PERP, below maintenance margin
+BTC = "position:BTC-PERP"
+WETH = "collateral:31337:0x" + "00" * 19 + "e1"
+OUTSIDER = Ed25519PrivateKey.from_private_bytes(bytes([7]) * 32)  # not a validator
+MODES = {"validators": "--validators", "genesis": "--genesis"}
+VERDICT = re.compile(r"VERDICT: (VALID|INVALID|NOT CHECKED)")
+
+
+@dataclass(frozen=True)
+class World:
+    box: Sandbox
+    genesis: dict[str, Any]
+    inputs: ReportInputs
+    statement: SolvencyStatement
+    honest: Report
+
+
+def make_world() -> World:
+    """The chain at the end of epoch 1, its honest report signed by every validator."""
+    box = trading_sandbox(EPOCH_LENGTH)
+    while box.state.height % EPOCH_LENGTH:
+        assert all(r.is_ok() for r in box.apply([]).tx_results)
+    short = get_sub_account_for_write(box.state, SHORT, 0)
+    short.collateral[USDC] = -short.cash + 1_000_000  # equity one dollar: in default
+    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None and inputs.epoch == 1
+    form = compute_market_solvency_form(box.genesis, inputs.market)
+    assert form is not None
+    statement = get_statement(form)
+    honest = prove_with(box, inputs, statement)
+    return World(box, small_epoch_genesis(EPOCH_LENGTH), inputs, statement, honest)
+
+
+def sign_with(box: Sandbox, report: Report) -> Report:
+    """`report` signed by every validator (and by no one else)."""
+    unsigned = replace(report, signatures=())
+    return add_signatures(unsigned, [sign_report(unsigned, k) for k in box.validator_keys])
+
+
+def prove_with(box: Sandbox, inputs: ReportInputs, statement: SolvencyStatement) -> Report:
+    """Valid proofs of `statement` over the epoch's accounts, signed by every validator."""
+    report = build_report(
+        get_generators(FAST), inputs.epoch, inputs.state_root, statement, inputs.accounts, SEED,
+        chain_id=inputs.chain_id, market=inputs.market, market_proof=inputs.market_proof,
+    )  # fmt: skip
+    return sign_with(box, report)
+
+
+def sign(world: World, report: Report) -> Report:
+    return sign_with(world.box, report)
+
+
+def prove(world: World, statement: SolvencyStatement) -> Report:
+    return prove_with(world.box, world.inputs, statement)
+
+
+def with_rows(world: World, rows: list[list[int]]) -> SolvencyStatement:
+    s = world.statement
+    return SolvencyStatement(s.input_labels, s.offsets, tuple(tuple(r) for r in rows))
+
+
+def flip(data: bytes, index: int) -> bytes:
+    return data[:index] + bytes([data[index] ^ 1]) + data[index + 1 :]
+
+
+def wrong_signature(world: World) -> bytes:
+    r = world.honest
+    first = r.signatures[0]
+    bad = replace(first, signature=flip(first.signature, 0))
+    return replace(r, signatures=(bad, *r.signatures[1:])).encode()
+
+
+def non_validator_signature(world: World) -> bytes:
+    r = world.honest
+    return add_signatures(r, [sign_report(r, OUTSIDER)]).encode()
+
+
+def below_quorum(world: World) -> bytes:
+    return replace(world.honest, signatures=world.honest.signatures[:2]).encode()
+
+
+def flipped_proof_byte(world: World) -> bytes:
+    r = world.honest
+    first = r.accounts[0]
+    # the last byte of scalar b: still a canonical scalar, no longer a proof
+    bad = replace(first, proof=flip(first.proof, len(first.proof) - 1))
+    return sign(world, replace(r, accounts=(bad, *r.accounts[1:]))).encode()
+
+
+def changed_commitment(world: World) -> bytes:
+    r = world.honest
+    first, second = r.accounts[0], r.accounts[1]
+    # another account's commitment to the same label: a valid point, the wrong one
+    commitments = (second.commitments[1], *first.commitments[1:])
+    bad = replace(first, commitments=commitments)
+    return sign(world, replace(r, accounts=(bad, *r.accounts[1:]))).encode()
+
+
+def wrong_aggregate(world: World) -> bytes:
+    r = world.honest
+    index = next(i for i, e in enumerate(r.aggregates) if e.label == BTC)
+    e = r.aggregates[index]
+    aggregates = list(r.aggregates)
+    aggregates[index] = AggregateEntry(e.label, e.total + 1, e.blinding_sum)
+    return sign(world, replace(r, aggregates=tuple(aggregates))).encode()
+
+
+def market_not_under_root(world: World) -> bytes:
+    r = world.honest
+    market = r.market
+    moved = replace(market, mark_prices=((market.mark_prices[0][0], 1), *market.mark_prices[1:]))
+    return sign(world, replace(r, market=moved)).encode()
+
+
+def zeroed_risk_arrays(world: World) -> bytes:
+    j = world.statement.input_labels.index(BTC)
+    rows = [[0 if k == j else c for k, c in enumerate(r)] for r in world.statement.rows]
+    return prove(world, with_rows(world, rows)).encode()
+
+
+def changed_risk_array_entry(world: World) -> bytes:
+    rows = [list(r) for r in world.statement.rows]
+    rows[3][world.statement.input_labels.index(BTC)] += 7
+    return prove(world, with_rows(world, rows)).encode()
+
+
+def changed_haircut_weight(world: World) -> bytes:
+    j = world.statement.input_labels.index(WETH)
+    rows = [[c * 2 if k == j else c for k, c in enumerate(r)] for r in world.statement.rows]
+    return prove(world, with_rows(world, rows)).encode()
+
+
+def changed_maintenance_fraction(world: World) -> bytes:
+    doc = small_epoch_genesis(EPOCH_LENGTH)
+    doc["risk"]["k_den"] = 4  # maintenance at a quarter of the initial margin, not a half
+    form = compute_market_solvency_form(parse_genesis(doc), world.inputs.market)
+    assert form is not None
+    return prove(world, get_statement(form)).encode()
+
+
+def missing_stress_day(world: World) -> bytes:
+    return prove(world, with_rows(world, [list(r) for r in world.statement.rows[:-1]])).encode()
+
+
+def statement_of_another_height(world: World) -> bytes:
+    """Rows of the next block's marks (BTC-PERP up 10%), published with the epoch's market."""
+    market = world.inputs.market
+    marks = dict(market.mark_prices, **{"BTC-PERP": MARK * 11 // 10})
+    later = replace(market, height=market.height + 1, mark_prices=tuple(sorted(marks.items())))
+    form = compute_market_solvency_form(world.box.genesis, later)
+    assert form is not None
+    return prove(world, get_statement(form)).encode()
+
+
+def truncated(world: World) -> bytes:
+    data = world.honest.encode()
+    return data[: len(data) // 2]
+
+
+TAMPERS: dict[str, Callable[[World], bytes]] = {
+    "wrong-signature": wrong_signature,
+    "non-validator-signature": non_validator_signature,
+    "below-quorum": below_quorum,
+    "flipped-proof-byte": flipped_proof_byte,
+    "changed-commitment": changed_commitment,
+    "wrong-aggregate": wrong_aggregate,
+    "market-not-under-root": market_not_under_root,
+    "zeroed-risk-arrays": zeroed_risk_arrays,
+    "changed-risk-array-entry": changed_risk_array_entry,
+    "changed-haircut-weight": changed_haircut_weight,
+    "changed-maintenance-fraction": changed_maintenance_fraction,
+    "missing-stress-day": missing_stress_day,
+    "statement-of-another-height": statement_of_another_height,
+    "truncated": truncated,
+}
+
+
+def describe(report: Path, genesis: Path) -> dict[str, Any]:
+    """What `clearnode verify` says of `report` in each mode: verdict, exit code, FAIL lines."""
+    out: dict[str, Any] = {}
+    for mode, option in MODES.items():
+        code, text = run_verify([str(report), option, str(genesis)])
+        match = VERDICT.search(text)
+        assert match is not None, text
+        failures = [line.strip()[len("FAIL  "):] for line in text.splitlines()
+                    if line.strip().startswith("FAIL  ")]  # fmt: skip
+        undecodable = "cannot decode: " in text
+        if undecodable:
+            failures = [text.split("cannot decode: ", 1)[1].strip()]
+        out[mode] = {"verdict": match.group(1), "exit": code, "failures": failures,
+                     "undecodable": undecodable}  # fmt: skip
+    return out
+
+
+def make_all(directory: Path) -> None:
+    world = make_world()
+    directory.mkdir(parents=True, exist_ok=True)
+    genesis = directory / "genesis.json"
+    genesis.write_text(json.dumps(world.genesis, indent=1, sort_keys=True) + "\n")
+    reports = {"valid": world.honest.encode()}
+    reports.update({name: make(world) for name, make in TAMPERS.items()})
+    for name, data in reports.items():
+        folder = directory / name
+        folder.mkdir(exist_ok=True)
+        (folder / "report.bin").write_bytes(data)
+        expected = {"report": name, "modes": describe(folder / "report.bin", genesis)}
+        (folder / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    make_all(REPORTS)

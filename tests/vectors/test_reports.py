@@ -1,0 +1,39 @@
+"""The committed report vectors: `clearnode verify` gives exactly the verdict and the
+failing checks each `expected.json` records, and regenerating them gives the same
+bytes (so neither the vectors nor the verifier can drift unnoticed). The browser
+verifier is held to the same files (tests/web/verifier/test_page.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.vectors.make_reports import REPORTS, TAMPERS, describe, make_all
+
+NAMES = ["valid", *TAMPERS]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_python_verifier_gives_the_expected_verdict(name: str) -> None:
+    expected = json.loads((REPORTS / name / "expected.json").read_text())
+    assert describe(REPORTS / name / "report.bin", REPORTS / "genesis.json") == expected["modes"]
+
+
+def test_each_tamper_is_caught_and_the_honest_report_passes() -> None:
+    modes = {n: json.loads((REPORTS / n / "expected.json").read_text())["modes"] for n in NAMES}
+    assert modes["valid"]["genesis"] == {"verdict": "VALID", "exit": 0, "failures": [],
+                                         "undecodable": False}  # fmt: skip
+    for name in TAMPERS:
+        assert modes[name]["genesis"]["verdict"] == "INVALID", name
+        assert modes[name]["genesis"]["failures"], name
+
+
+@pytest.mark.slow
+def test_regenerating_gives_the_same_bytes(tmp_path: Path) -> None:
+    make_all(tmp_path)
+    committed = sorted(p.relative_to(REPORTS) for p in REPORTS.rglob("*") if p.is_file())
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()) == committed
+    for path in committed:
+        assert (tmp_path / path).read_bytes() == (REPORTS / path).read_bytes(), path
