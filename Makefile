@@ -8,13 +8,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY_STAMP  := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
+# The browser verifier, one self-contained page every node serves at /verify.
+VERIFIER_PAGE := node/verifier/verify.html
+VERIFIER_SOURCES := $(wildcard web/verifier/src/*.ts web/verifier/src/*/*.ts) \
+	web/verifier/page.html web/verifier/build.mjs web/verifier/tsconfig.json
 # Debian packages the tests need beyond Python and Node: a headless browser for
 # the status-page screenshot test.
 DEB_PACKAGES := chromium
 
 .PHONY: install system-packages test test-fast devnet bench lint clean
 
-install: $(PY_STAMP) $(NPM_STAMP) system-packages
+install: $(PY_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
 
 system-packages:
 	@command -v chromium >/dev/null || { \
@@ -32,6 +36,11 @@ $(PY_STAMP): pyproject.toml
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Type-checked (strict), then bundled with its wasm into one HTML file.
+$(VERIFIER_PAGE): $(NPM_STAMP) package-lock.json $(VERIFIER_SOURCES)
+	node_modules/.bin/tsc -p web/verifier
+	node web/verifier/build.mjs $@
 
 test: install
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -108,8 +108,9 @@ def get_services() -> list[Service]:
     from node.oracle.serve import ORACLE
     from node.reports.service import REPORTS_SERVICE
     from node.status.service import STATUS
+    from node.verifier.serve import VERIFIER
 
-    return [STATUS, REPORTS_SERVICE, BRIDGE_SERVICE, ORACLE]
+    return [STATUS, VERIFIER, REPORTS_SERVICE, BRIDGE_SERVICE, ORACLE]
 
 
 def get_enabled_services(config: NodeConfig, inputs: NodeContextInputs) -> list[Service]:

@@ -28,9 +28,10 @@ from clearing.root import compute_state_root
 from clearing.sandbox import Sandbox
 from clearing.state import get_sub_account_for_write
 from node.reports.inputs import ReportInputs, extract_report_inputs
+from proofs.aggregate import AggregateEntry
 from proofs.group import FAST
 from proofs.pedersen import get_generators
-from proofs.report import AggregateEntry, Report, add_signatures, build_report, sign_report
+from proofs.report import Report, add_signatures, build_report, sign_report
 from proofs.statement import SolvencyStatement, get_statement
 from tests.clearing.support import USDC
 from tests.node.reports.support import (

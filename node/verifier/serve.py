@@ -1,0 +1,81 @@
+"""`GET /verify`: the browser verifier, one self-contained HTML page (web/verifier, built
+by `make install` into this package as verify.html).
+
+The page verifies a solvency report in the visitor's browser with no help from this
+node: signatures, proofs, aggregates, the market under the state root, and with the
+genesis the statement. It holds nothing of any member, so every node serves it on its
+public listener. Its Content-Security-Policy allows only its own inline script and
+style, WebAssembly compiled from its inline bytes, and fetches to this node (its "load
+this node's latest report" button): a page that verifies must not load code from
+elsewhere. Unbuilt (a checkout without `make install`), it answers 503 saying so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+
+from node.api.app import RouteHandler
+from node.api.errors import ApiError
+from node.api.http import Request, Response
+from node.api.openapi import RouteDoc
+from node.config import NodeConfig
+from node.services import NodeContext, NodeContextInputs, Service
+
+PAGE = Path(__file__).with_name("verify.html")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline' 'wasm-unsafe-eval'; "
+    "style-src 'unsafe-inline'; connect-src 'self'; img-src 'none'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+HEADERS = (
+    ("content-security-policy", CONTENT_SECURITY_POLICY),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+)
+
+
+class VerifierPage:
+    """The built page, read once on first use (it does not change while a node runs)."""
+
+    def __init__(self, path: Path = PAGE) -> None:
+        self.path = path
+        self._body: bytes | None = None
+
+    def read(self) -> bytes:
+        if self._body is None:
+            try:
+                self._body = self.path.read_bytes()
+            except OSError as exc:
+                raise ApiError(
+                    503, "VerifierNotBuilt",
+                    f"the browser verifier is not built ({self.path.name}: {exc.strerror}): "
+                    "run `make install` in the clearnode checkout",
+                ) from None  # fmt: skip
+        return self._body
+
+    async def get_page(self, _: Request, __: dict[str, str]) -> Response:
+        return Response(200, self.read(), "text/html; charset=utf-8", HEADERS)
+
+    def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
+        return [
+            (RouteDoc("GET", "/verify", "getVerifierPage",
+                      "The browser verifier (HTML, self-contained): verifies a solvency report "
+                      "in your browser, with no help from this node", content_type="text/html",
+                      errors=(503,), tier="public"), self.get_page),
+        ]  # fmt: skip
+
+
+async def serve_verifier(
+    ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    ctx.api.add_routes(VerifierPage().routes())
+    task_status.started()
+
+
+def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
+    return config.api.enabled
+
+
+VERIFIER = Service("verifier", (), is_enabled, serve_verifier)

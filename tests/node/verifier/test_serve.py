@@ -1,0 +1,49 @@
+"""`GET /verify` on the public listener: the built page with its Content-Security-Policy,
+or, unbuilt, a 503 that says how to build it; the real API over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clearing.sandbox import Sandbox
+from node.api.app import ApiApp
+from node.api.service import LocalNode
+from node.mempool import Mempool
+from node.services import get_services
+from node.txcheck import make_clearing_check
+from node.verifier.serve import CONTENT_SECURITY_POLICY, VERIFIER, VerifierPage
+from tests.clearing.support import genesis_doc
+from tests.node.apiserver import serve_app
+
+
+def _app(page: VerifierPage) -> ApiApp:
+    box = Sandbox.from_genesis_doc(genesis_doc())
+    pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
+    app = ApiApp(LocalNode(box.chain_id, "verify", pool, lambda: box.state))
+    app.add_routes(page.routes())
+    return app
+
+
+async def test_every_node_serves_the_page_with_a_strict_policy(tmp_path: Path) -> None:
+    built = tmp_path / "verify.html"
+    built.write_text("<!doctype html><title>verify</title>")
+    async with serve_app(_app(VerifierPage(built))) as client:
+        answer = await client.get("/verify")
+        spec = (await client.get("/openapi.json")).json()
+    assert answer.status_code == 200
+    assert answer.text == built.read_text()
+    assert answer.headers["content-type"].startswith("text/html")
+    policy = answer.headers["content-security-policy"]
+    assert policy == CONTENT_SECURITY_POLICY
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert "'wasm-unsafe-eval'" in policy and "http" not in policy  # no other origin
+    assert "/verify" in spec["paths"]
+    assert VERIFIER in get_services()
+
+
+async def test_an_unbuilt_page_is_a_503_that_says_to_run_make_install(tmp_path: Path) -> None:
+    async with serve_app(_app(VerifierPage(tmp_path / "missing.html"))) as client:
+        answer = await client.get("/verify")
+    assert answer.status_code == 503
+    error = answer.json()["error"]
+    assert error["type"] == "VerifierNotBuilt" and "make install" in error["message"]

@@ -1,0 +1,114 @@
+"""The browser verifier agrees with `clearnode verify` on every committed vector.
+
+One headless Chromium loads the built page from a loopback server that answers as a
+node does (node/verifier/serve.py: the page with its Content-Security-Policy, and
+`/v1/reports/latest`), then verifies every vector in that tab through the page's own
+path and compares the verdict and the failing checks with `expected.json`. The server
+records every request: the page needs nothing but itself."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from node.verifier.serve import HEADERS, PAGE
+from tests.vectors.make_reports import REPORTS, TAMPERS
+from tests.web.verifier.cdp import Browser, open_browser
+
+# Until the statement's recomputation is in the page, it checks what `clearnode verify
+# --validators GENESIS` checks.
+MODE = "validators"
+NOT_MSGPACK = "report is not msgpack"
+
+
+def _comparable(lines: list[str]) -> list[str]:
+    """The lines, the msgpack library's own words cut off (they differ by library)."""
+    return [NOT_MSGPACK if line.startswith(NOT_MSGPACK + ":") else line for line in lines]
+
+
+class Node(BaseHTTPRequestHandler):
+    """Serves `/verify` as a node does, and the valid vector as the latest report."""
+
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.requests.append(self.path)
+        headers: tuple[tuple[str, str], ...] = ()
+        if self.path == "/verify":
+            body, headers = PAGE.read_bytes(), (*HEADERS, ("content-type", "text/html"))
+        elif self.path == "/v1/reports/latest":
+            report = (REPORTS / "valid" / "report.bin").read_bytes().hex()
+            body = json.dumps({"epoch": 1, "report": report}).encode()
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def node_url() -> Iterator[str]:
+    assert PAGE.exists(), f"{PAGE} is not built: run `make install`"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Node)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _verify(browser: Browser, tab: str, report: bytes, genesis: str | None) -> dict[str, Any]:
+    args = json.dumps(report.hex()) + ("" if genesis is None else ", " + json.dumps(genesis))
+    result: dict[str, Any] = browser.evaluate(tab, f"window.clearnodeVerifier.verify({args})")
+    shown = browser.evaluate(tab, "document.getElementById('verdict').textContent")
+    assert shown == result["headline"]  # what the page shows is what it returned
+    return result
+
+
+def _failures(result: dict[str, Any]) -> list[str]:
+    return [line for s in result["sections"] for line in s["verdict"]["failures"]]
+
+
+@pytest.mark.slow
+def test_the_page_agrees_with_the_cli_on_every_vector(node_url: str) -> None:
+    genesis = (REPORTS / "genesis.json").read_text()
+    with open_browser() as browser:
+        tab = browser.open_page(f"{node_url}/verify")
+        assert browser.evaluate(tab, "typeof window.clearnodeVerifier") == "object"
+        for name in ["valid", *TAMPERS]:
+            expected = json.loads((REPORTS / name / "expected.json").read_text())["modes"][MODE]
+            result = _verify(browser, tab, (REPORTS / name / "report.bin").read_bytes(), genesis)
+            assert result["outcome"] == expected["verdict"], (name, result)
+            assert _comparable(_failures(result)) == _comparable(expected["failures"]), name
+        # without a genesis: valid as far as checked, and it says what it did not check
+        bare = _verify(browser, tab, (REPORTS / "valid" / "report.bin").read_bytes(), None)
+        assert bare["headline"] == "VERDICT: VALID as far as checked"
+        not_checked = [line for s in bare["sections"] for line in s["verdict"]["notChecked"]]
+        assert "signatures not checked: no validator set given" in not_checked
+        # the node's latest report, fetched from the page's own origin
+        browser.evaluate(tab, "document.getElementById('verdict').textContent = ''")
+        browser.evaluate(tab, "document.getElementById('load-latest').click()")
+        shown = browser.evaluate(
+            tab,
+            """new Promise(resolve => {
+            const verdict = document.getElementById('verdict');
+            const done = () => verdict.dataset.outcome && verdict.textContent;
+            if (done()) return resolve(verdict.textContent);
+            new MutationObserver(() => done() && resolve(verdict.textContent))
+                .observe(verdict, {childList: true, characterData: true, subtree: true});
+        })""",
+        )
+        assert shown == "VERDICT: VALID as far as checked"
+    assert sorted(set(Node.requests) - {"/favicon.ico"}) == ["/v1/reports/latest", "/verify"]
