@@ -30,6 +30,7 @@ from clearing.state import get_sub_account_for_write
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from proofs.aggregate import AggregateEntry
 from proofs.group import FAST
+from proofs.openings import get_member_openings
 from proofs.pedersen import get_generators
 from proofs.report import Report, add_signatures, build_report, sign_report
 from proofs.statement import SolvencyStatement, get_statement
@@ -220,23 +221,62 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
     "statement-of-another-height": statement_of_another_height,
     "truncated": truncated,
 }
+# The honest report with a member's openings: as its node gives them, and with one value
+# changed (a commitment that does not open to it).
+OPENINGS = {"member-openings": False, "wrong-opening": True}
 
 
-def describe(report: Path, genesis: Path) -> dict[str, Any]:
-    """What `clearnode verify` says of `report` in each mode: verdict, exit code, FAIL lines."""
+def describe(report: Path, genesis: Path, member: Member | None = None) -> dict[str, Any]:
+    """What `clearnode verify` says of `report` in each mode: verdict, exit code, FAIL
+    lines, and with a member's openings the lines of its own section."""
     out: dict[str, Any] = {}
+    extra = (
+        [] if member is None else ["--member", member.address, "--openings", str(member.openings)]
+    )
     for mode, option in MODES.items():
-        code, text = run_verify([str(report), option, str(genesis)])
+        code, text = run_verify([str(report), option, str(genesis), *extra])
         match = VERDICT.search(text)
         assert match is not None, text
-        failures = [line.strip()[len("FAIL  "):] for line in text.splitlines()
-                    if line.strip().startswith("FAIL  ")]  # fmt: skip
+        lines = [line.strip() for line in text.splitlines()]
+        failures = [line[len("FAIL  ") :] for line in lines if line.startswith("FAIL  ")]
         undecodable = "cannot decode: " in text
         if undecodable:
             failures = [text.split("cannot decode: ", 1)[1].strip()]
         out[mode] = {"verdict": match.group(1), "exit": code, "failures": failures,
                      "undecodable": undecodable}  # fmt: skip
+        if member is not None:
+            out[mode]["member"] = get_section(text, f"member {member.address}")
     return out
+
+
+def get_section(text: str, title: str) -> list[str]:
+    """The `ok` and `FAIL` lines of one section of the CLI's output, as printed."""
+    lines = text.splitlines()
+    start = lines.index(title) + 1
+    section = []
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        section.append(line[2:])
+    return section
+
+
+@dataclass(frozen=True)
+class Member:
+    address: str  # 0x-hex
+    openings: Path
+
+
+def make_openings(world: World, changed: bool) -> dict[str, Any]:
+    """MEMBERS[0]'s openings of the honest report (its node's answer); `changed`: its
+    first position's value one lot more than it committed to."""
+    owner = MEMBERS[0].address
+    accounts = {sub: list(v) for (o, sub), v in world.inputs.accounts.items() if o == owner}
+    labels = world.statement.input_labels
+    if changed:
+        accounts[0][labels.index(BTC)] += 1
+    openings = get_member_openings(SEED, world.inputs.epoch, owner, labels, accounts)
+    return openings.to_json()
 
 
 def make_all(directory: Path) -> None:
@@ -247,11 +287,24 @@ def make_all(directory: Path) -> None:
     reports = {"valid": world.honest.encode()}
     reports.update({name: make(world) for name, make in TAMPERS.items()})
     for name, data in reports.items():
+        write_vector(directory / name, data, genesis)
+    for name, changed in OPENINGS.items():
         folder = directory / name
         folder.mkdir(exist_ok=True)
-        (folder / "report.bin").write_bytes(data)
-        expected = {"report": name, "modes": describe(folder / "report.bin", genesis)}
-        (folder / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
+        openings = folder / "openings.json"
+        openings.write_text(json.dumps(make_openings(world, changed), indent=1) + "\n")
+        member = Member("0x" + MEMBERS[0].address.hex(), openings)
+        write_vector(folder, world.honest.encode(), genesis, member)
+
+
+def write_vector(folder: Path, data: bytes, genesis: Path, member: Member | None = None) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "report.bin").write_bytes(data)
+    expected: dict[str, Any] = {"report": folder.name}
+    if member is not None:
+        expected["member"] = {"address": member.address, "openings": member.openings.name}
+    expected["modes"] = describe(folder / "report.bin", genesis, member)
+    (folder / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -10,15 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.vectors.make_reports import REPORTS, TAMPERS, describe, make_all
+from tests.node.reports.support import MEMBERS
+from tests.vectors.make_reports import OPENINGS, REPORTS, TAMPERS, Member, describe, make_all
 
-NAMES = ["valid", *TAMPERS]
+NAMES = ["valid", *TAMPERS, *OPENINGS]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_python_verifier_gives_the_expected_verdict(name: str) -> None:
-    expected = json.loads((REPORTS / name / "expected.json").read_text())
-    assert describe(REPORTS / name / "report.bin", REPORTS / "genesis.json") == expected["modes"]
+    folder = REPORTS / name
+    expected = json.loads((folder / "expected.json").read_text())
+    given = expected.get("member")
+    member = None if given is None else Member(given["address"], folder / given["openings"])
+    assert describe(folder / "report.bin", REPORTS / "genesis.json", member) == expected["modes"]
 
 
 def test_each_tamper_is_caught_and_the_honest_report_passes() -> None:
@@ -28,6 +32,11 @@ def test_each_tamper_is_caught_and_the_honest_report_passes() -> None:
     for name in TAMPERS:
         assert modes[name]["genesis"]["verdict"] == "INVALID", name
         assert modes[name]["genesis"]["failures"], name
+    assert modes["member-openings"]["genesis"]["verdict"] == "VALID"
+    assert modes["wrong-opening"]["genesis"]["failures"] == [
+        "account 0x" + MEMBERS[0].address.hex() + "/0: commitment to 'position:BTC-PERP' "
+        "does not open to 3"
+    ]
 
 
 @pytest.mark.slow

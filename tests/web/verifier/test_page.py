@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import pytest
 
 from node.verifier.serve import HEADERS, PAGE
-from tests.vectors.make_reports import REPORTS, TAMPERS
+from tests.vectors.make_reports import OPENINGS, REPORTS, TAMPERS
 from tests.web.verifier.cdp import Browser, open_browser
 
 # Until the statement's recomputation is in the page, it checks what `clearnode verify
@@ -69,12 +69,19 @@ def node_url() -> Iterator[str]:
     server.server_close()
 
 
-def _verify(browser: Browser, tab: str, report: bytes, genesis: str | None) -> dict[str, Any]:
-    args = json.dumps(report.hex()) + ("" if genesis is None else ", " + json.dumps(genesis))
+def _verify(browser: Browser, tab: str, report: bytes, *texts: str) -> dict[str, Any]:
+    """The page's result for `report` and its other inputs (genesis, member, openings)."""
+    args = ", ".join(json.dumps(x) for x in (report.hex(), *texts))
     result: dict[str, Any] = browser.evaluate(tab, f"window.clearnodeVerifier.verify({args})")
     shown = browser.evaluate(tab, "document.getElementById('verdict').textContent")
     assert shown == result["headline"]  # what the page shows is what it returned
     return result
+
+
+def _section_lines(result: dict[str, Any], title: str) -> list[str]:
+    """One section's lines as the CLI prints them."""
+    (verdict,) = [s["verdict"] for s in result["sections"] if s["title"].startswith(title)]
+    return [f"ok    {x}" for x in verdict["passed"]] + [f"FAIL  {x}" for x in verdict["failures"]]
 
 
 def _failures(result: dict[str, Any]) -> list[str]:
@@ -87,13 +94,21 @@ def test_the_page_agrees_with_the_cli_on_every_vector(node_url: str) -> None:
     with open_browser() as browser:
         tab = browser.open_page(f"{node_url}/verify")
         assert browser.evaluate(tab, "typeof window.clearnodeVerifier") == "object"
-        for name in ["valid", *TAMPERS]:
-            expected = json.loads((REPORTS / name / "expected.json").read_text())["modes"][MODE]
-            result = _verify(browser, tab, (REPORTS / name / "report.bin").read_bytes(), genesis)
+        for name in ["valid", *TAMPERS, *OPENINGS]:
+            folder = REPORTS / name
+            vector = json.loads((folder / "expected.json").read_text())
+            expected = vector["modes"][MODE]
+            texts = [genesis]
+            if "member" in vector:
+                member = vector["member"]
+                texts += [member["address"], (folder / member["openings"]).read_text()]
+            result = _verify(browser, tab, (folder / "report.bin").read_bytes(), *texts)
             assert result["outcome"] == expected["verdict"], (name, result)
             assert _comparable(_failures(result)) == _comparable(expected["failures"]), name
+            if "member" in vector:
+                assert _section_lines(result, "member ") == expected["member"], name
         # without a genesis: valid as far as checked, and it says what it did not check
-        bare = _verify(browser, tab, (REPORTS / "valid" / "report.bin").read_bytes(), None)
+        bare = _verify(browser, tab, (REPORTS / "valid" / "report.bin").read_bytes())
         assert bare["headline"] == "VERDICT: VALID as far as checked"
         not_checked = [line for s in bare["sections"] for line in s["verdict"]["notChecked"]]
         assert "signatures not checked: no validator set given" in not_checked

@@ -4,7 +4,7 @@
 
 import { fromHex, utf8 } from "./bytes";
 import { DecodeError } from "./errors";
-import { type Result, UsageError, verifyReportBytes } from "./verify";
+import { type Inputs, type Result, UsageError, verifyReportBytes } from "./verify";
 
 /** A report as `clearnode verify` reads it: the API's JSON {report: hex}, hex, or bytes. */
 export function readReportBytes(data: Uint8Array): Uint8Array {
@@ -24,12 +24,31 @@ export function readReportBytes(data: Uint8Array): Uint8Array {
   return data;
 }
 
-function parseGenesis(text: string): unknown {
+function parseJsonFile(what: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (exc) {
-    throw new UsageError(`genesis: not JSON: ${(exc as Error).message}`);
+    throw new UsageError(`${what}: not JSON: ${(exc as Error).message}`);
   }
+}
+
+/** What goes with a report: the genesis, and a member's address with its openings. */
+function makeInputs(genesisJson?: string, member?: string, openingsJson?: string): Inputs {
+  const inputs: Inputs = {};
+  if (genesisJson !== undefined) inputs.genesis = parseJsonFile("genesis", genesisJson);
+  if ((member ?? "") === "" && openingsJson === undefined) return inputs;
+  if ((member ?? "") === "" || openingsJson === undefined) {
+    throw new UsageError("give your member address and your openings together");
+  }
+  let address: Uint8Array;
+  try {
+    address = fromHex(member!.trim());
+  } catch {
+    throw new UsageError(`member ${member} is not hex`);
+  }
+  if (address.length !== 20) throw new UsageError(`member must be a 20-byte address, got ${address.length} bytes`);
+  inputs.member = { member: address, openings: parseJsonFile("openings", openingsJson) };
+  return inputs;
 }
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
@@ -83,12 +102,12 @@ function showError(message: string): void {
   $("result").hidden = false;
 }
 
-/** Verify and show; a bad genesis or an internal error is shown, never thrown. */
-async function verifyAndShow(report: Uint8Array, genesis?: unknown): Promise<Result | { outcome: "ERROR"; headline: string }> {
+/** Verify and show; bad inputs or an internal error are shown, never thrown. */
+async function verifyAndShow(report: Uint8Array, makeIt: () => Inputs): Promise<Result | { outcome: "ERROR"; headline: string }> {
   $("status").textContent = "verifying…";
   const start = performance.now();
   try {
-    const result = await verifyReportBytes(readReportBytes(report), genesis === undefined ? {} : { genesis });
+    const result = await verifyReportBytes(readReportBytes(report), makeIt());
     show(result, performance.now() - start);
     return result;
   } catch (exc) {
@@ -100,24 +119,31 @@ async function verifyAndShow(report: Uint8Array, genesis?: unknown): Promise<Res
   }
 }
 
-async function readFile(input: HTMLInputElement): Promise<Uint8Array | null> {
-  const file = input.files?.[0];
+async function readFile(id: string): Promise<Uint8Array | null> {
+  const file = ($(id) as HTMLInputElement).files?.[0];
   return file ? new Uint8Array(await file.arrayBuffer()) : null;
 }
 
+async function readText(id: string): Promise<string | undefined> {
+  const data = await readFile(id);
+  return data === null ? undefined : new TextDecoder().decode(data);
+}
+
+/** The form's genesis, member and openings, read now. */
+async function readForm(): Promise<() => Inputs> {
+  const genesis = await readText("genesis-file");
+  const openings = await readText("openings-file");
+  const member = ($("member") as HTMLInputElement).value;
+  return () => makeInputs(genesis, member, openings);
+}
+
 async function onVerify(): Promise<void> {
-  const report = await readFile($("report-file") as HTMLInputElement);
+  const report = await readFile("report-file");
   if (report === null) {
     showError("choose a report file first");
     return;
   }
-  const genesisBytes = await readFile($("genesis-file") as HTMLInputElement);
-  try {
-    const genesis = genesisBytes === null ? undefined : parseGenesis(new TextDecoder().decode(genesisBytes));
-    await verifyAndShow(report, genesis);
-  } catch (exc) {
-    showError((exc as Error).message);
-  }
+  await verifyAndShow(report, await readForm());
 }
 
 /** Same origin only: the node that served this page. */
@@ -134,25 +160,21 @@ async function onLoadLatest(): Promise<void> {
     showError(`this node has no report to give: HTTP ${answer.status}`);
     return;
   }
-  const genesisBytes = await readFile($("genesis-file") as HTMLInputElement);
-  try {
-    const genesis = genesisBytes === null ? undefined : parseGenesis(new TextDecoder().decode(genesisBytes));
-    await verifyAndShow(new Uint8Array(await answer.arrayBuffer()), genesis);
-  } catch (exc) {
-    showError((exc as Error).message);
-  }
+  await verifyAndShow(new Uint8Array(await answer.arrayBuffer()), await readForm());
 }
 
 declare global {
   interface Window {
-    clearnodeVerifier: { verify(report: string, genesisJson?: string): Promise<unknown> };
+    clearnodeVerifier: {
+      verify(report: string, genesisJson?: string, member?: string, openingsJson?: string): Promise<unknown>;
+    };
   }
 }
 
 window.clearnodeVerifier = {
-  /** `report` as hex (or the API's JSON); the genesis as JSON text. */
-  verify: (report: string, genesisJson?: string) =>
-    verifyAndShow(utf8(report), genesisJson === undefined ? undefined : parseGenesis(genesisJson)),
+  /** `report` as hex (or the API's JSON); the genesis and the openings as JSON text. */
+  verify: (report: string, genesisJson?: string, member?: string, openingsJson?: string) =>
+    verifyAndShow(utf8(report), () => makeInputs(genesisJson, member, openingsJson)),
 };
 
 $("verify").addEventListener("click", () => void onVerify());

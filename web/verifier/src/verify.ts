@@ -13,6 +13,7 @@ import { getMarketRoot, type Market } from "./market";
 import { MsmCheck } from "./msm";
 import { N_BITS } from "./bulletproofs";
 import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount } from "./report";
+import { type MemberOpenings, readOpenings, verifyMemberOpenings } from "./openings";
 import { type Validator, checkSignatures } from "./signatures";
 import { type Statement, addSolvencyCheck } from "./statement";
 
@@ -50,10 +51,19 @@ export type CompareStatement = (
   genesis: unknown,
 ) => string[];
 
+/** A member's own check: its address and the openings JSON its node gave it. */
+export interface MemberInput {
+  member: Uint8Array;
+  openings: unknown;
+}
+
 export interface Inputs {
   /** The parsed genesis JSON: validators, chain id and the statement's parameters. */
   genesis?: unknown;
   compareStatement?: CompareStatement;
+  /** The genesis's name of each scenario row, to explain a member's values by. */
+  getScenarioNames?: (report: Report, genesis: unknown) => string[] | undefined;
+  member?: MemberInput;
 }
 
 /** Input the page cannot use (a genesis that is not one): the CLI's usage error. */
@@ -239,11 +249,28 @@ export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): 
   const title =
     `report of chain ${report.chainId}, epoch ${report.epoch}, state root 0x${toHex(report.stateRoot)}, ` +
     `${report.accounts.length} accounts, hash 0x${toHex(report.hash)}`;
-  return summarise([
+  const sections = [
     { title, verdict: verifyReport(gens, report, validators, chainId) },
     { title: "statement", verdict: checkStatement(report, inputs.genesis, inputs.compareStatement) },
     { title: "reserves", verdict: checkReserves() },
-  ]);
+  ];
+  if (inputs.member !== undefined) {
+    sections.push({ title: `member 0x${toHex(inputs.member.member)}`, verdict: checkMember(gens, report, inputs) });
+  }
+  return summarise(sections);
+}
+
+function checkMember(gens: Generators, report: Report, inputs: Inputs): Verdict {
+  const { member, openings } = inputs.member!;
+  let opened: MemberOpenings;
+  try {
+    opened = readOpenings(openings);
+  } catch (exc) {
+    if (!(exc instanceof DecodeError)) throw exc;
+    return { ...newVerdict(), failures: [`openings: ${exc.message}`] };
+  }
+  const names = inputs.genesis === undefined ? undefined : inputs.getScenarioNames?.(report, inputs.genesis);
+  return verifyMemberOpenings(gens, report, member, opened, names);
 }
 
 /** The result as the CLI prints it. */
