@@ -229,23 +229,27 @@ OPENINGS = {"member-openings": False, "wrong-opening": True}
 def describe(report: Path, genesis: Path, member: Member | None = None) -> dict[str, Any]:
     """What `clearnode verify` says of `report` in each mode: verdict, exit code, FAIL
     lines, and with a member's openings the lines of its own section."""
-    out: dict[str, Any] = {}
-    extra = (
-        [] if member is None else ["--member", member.address, "--openings", str(member.openings)]
-    )
-    for mode, option in MODES.items():
-        code, text = run_verify([str(report), option, str(genesis), *extra])
-        match = VERDICT.search(text)
-        assert match is not None, text
-        lines = [line.strip() for line in text.splitlines()]
-        failures = [line[len("FAIL  ") :] for line in lines if line.startswith("FAIL  ")]
-        undecodable = "cannot decode: " in text
-        if undecodable:
-            failures = [text.split("cannot decode: ", 1)[1].strip()]
-        out[mode] = {"verdict": match.group(1), "exit": code, "failures": failures,
-                     "undecodable": undecodable}  # fmt: skip
-        if member is not None:
-            out[mode]["member"] = get_section(text, f"member {member.address}")
+    return {mode: describe_mode(report, genesis, mode, member) for mode in MODES}
+
+
+def describe_mode(
+    report: Path, genesis: Path, mode: str, member: Member | None = None
+) -> dict[str, Any]:
+    """What `clearnode verify` says of `report` in one mode (a key of MODES)."""
+    extra = [] if member is None else ["--member", member.address, "--openings"]
+    extra += [] if member is None else [str(member.openings)]
+    code, text = run_verify([str(report), MODES[mode], str(genesis), *extra])
+    match = VERDICT.search(text)
+    assert match is not None, text
+    lines = [line.strip() for line in text.splitlines()]
+    failures = [line[len("FAIL  ") :] for line in lines if line.startswith("FAIL  ")]
+    undecodable = "cannot decode: " in text
+    if undecodable:
+        failures = [text.split("cannot decode: ", 1)[1].strip()]
+    out: dict[str, Any] = {"verdict": match.group(1), "exit": code, "failures": failures,
+                           "undecodable": undecodable}  # fmt: skip
+    if member is not None:
+        out["member"] = get_section(text, f"member {member.address}")
     return out
 
 

@@ -1,0 +1,30 @@
+/**
+ * Test driver of the verifier (tests/web/verifier/test_agreement.py): reads
+ * `{"genesis": {...}, "reports": ["<hex>", ...]}` from stdin and answers
+ * `{"results": [{"outcome", "headline", "failures"}, ...]}` on stdout: many reports
+ * through one process, the generators derived once.
+ */
+
+import { fromHex } from "../src/bytes";
+import { verifyReportBytes } from "../src/verify";
+
+declare const process: {
+  stdin: { setEncoding(e: string): void; on(event: string, f: (chunk?: string) => void): void };
+  stdout: { write(text: string): void };
+};
+
+async function main(text: string): Promise<void> {
+  const { genesis, reports } = JSON.parse(text) as { genesis?: unknown; reports: string[] };
+  const results = [];
+  for (const hex of reports) {
+    const result = await verifyReportBytes(fromHex(hex), genesis === undefined ? {} : { genesis });
+    const failures = result.sections.flatMap((s) => s.verdict.failures);
+    results.push({ outcome: result.outcome, headline: result.headline, failures });
+  }
+  process.stdout.write(JSON.stringify({ results }));
+}
+
+let input = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => (input += chunk ?? ""));
+process.stdin.on("end", () => void main(input));
