@@ -105,6 +105,8 @@ function showError(message: string): void {
 /** Verify and show; bad inputs or an internal error are shown, never thrown. */
 async function verifyAndShow(report: Uint8Array, makeIt: () => Inputs): Promise<Result | { outcome: "ERROR"; headline: string }> {
   $("status").textContent = "verifying…";
+  // The checks hold the main thread for seconds: let the browser paint the status first.
+  await new Promise((resolve) => setTimeout(resolve, 30));
   const start = performance.now();
   try {
     const result = await verifyReportBytes(readReportBytes(report), makeIt());
