@@ -75,6 +75,8 @@ def _verify(browser: Browser, tab: str, report: bytes, *texts: str) -> dict[str,
     result: dict[str, Any] = browser.evaluate(tab, f"window.clearnodeVerifier.verify({args})")
     shown = browser.evaluate(tab, "document.getElementById('verdict').textContent")
     assert shown == result["headline"]  # what the page shows is what it returned
+    text = browser.evaluate(tab, "document.getElementById('as-text').textContent")
+    assert all(f"  FAIL  {line}" in text for line in _failures(result))
     return result
 
 

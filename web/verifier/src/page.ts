@@ -4,7 +4,7 @@
 
 import { fromHex, utf8 } from "./bytes";
 import { DecodeError } from "./errors";
-import { type Inputs, type Result, UsageError, verifyReportBytes } from "./verify";
+import { type Inputs, type Result, UsageError, formatResult, verifyReportBytes } from "./verify";
 
 /** A report as `clearnode verify` reads it: the API's JSON {report: hex}, hex, or bytes. */
 export function readReportBytes(data: Uint8Array): Uint8Array {
@@ -87,6 +87,7 @@ function show(result: Result, ms: number): void {
   if (unreadable.length || notChecked.length) {
     rest.append(heading("not checked"), list([...unreadable.map((l): [string, string] => ["could-not", l]), ...notChecked.map((l): [string, string] => ["not-asked", l])]));
   }
+  $("as-text").textContent = formatResult(result);
   $("timing").textContent = `verified in this browser in ${Math.round(ms)} ms`;
   $("result").hidden = false;
 }
@@ -98,6 +99,7 @@ function showError(message: string): void {
   verdict.textContent = message;
   $("checks").replaceChildren();
   $("not-checked").replaceChildren();
+  $("as-text").textContent = "";
   $("timing").textContent = "";
   $("result").hidden = false;
 }
