@@ -71,6 +71,13 @@ export class UsageError extends Error {}
 
 const newVerdict = (): Verdict => ({ passed: [], failures: [], notChecked: [], unreadable: [] });
 
+/** An integer of the genesis JSON: a bigint (read exactly) or a safe JS number. */
+function asInteger(v: unknown): bigint | null {
+  if (typeof v === "bigint") return v;
+  if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v);
+  return null;
+}
+
 /** The validator set and chain id of a genesis (or a bare list of {pubkey, power}). */
 export function readValidators(genesis: unknown): { validators: Validator[]; chainId: bigint | null } {
   const isObject = typeof genesis === "object" && genesis !== null && !Array.isArray(genesis);
@@ -80,21 +87,22 @@ export function readValidators(genesis: unknown): { validators: Validator[]; cha
   const validators = entries.map((v: unknown, i): Validator => {
     const e = (v ?? {}) as Record<string, unknown>;
     const key = e["pubkey"] ?? e["public_key"];
-    const power = e["power"];
-    if (typeof key !== "string" || typeof power !== "number" || !Number.isInteger(power)) {
+    const power = asInteger(e["power"]);
+    if (typeof key !== "string" || power === null) {
       throw new UsageError(`genesis: validator #${i} needs a hex pubkey and an integer power`);
     }
     try {
-      return { publicKey: fromHex(key), power: BigInt(power) };
+      return { publicKey: fromHex(key), power };
     } catch {
       throw new UsageError(`genesis: validator #${i}: pubkey ${key} is not hex`);
     }
   });
-  const chainId = isObject ? obj["chain_id"] : undefined;
-  if (chainId !== undefined && chainId !== null && !(typeof chainId === "number" && Number.isInteger(chainId))) {
-    throw new UsageError(`genesis: chain_id ${String(chainId)} is not an integer`);
+  const given = isObject ? obj["chain_id"] : undefined;
+  const chainId = given === undefined || given === null ? null : asInteger(given);
+  if (chainId === null && given !== undefined && given !== null) {
+    throw new UsageError(`genesis: chain_id ${String(given)} is not an integer`);
   }
-  return { validators, chainId: typeof chainId === "number" ? BigInt(chainId) : null };
+  return { validators, chainId };
 }
 
 /** Every check that needs only public data; all proofs in one batch (verify_report). */
