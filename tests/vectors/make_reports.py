@@ -26,13 +26,20 @@ from clearing.genesis import parse_genesis
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.root import compute_state_root
 from clearing.sandbox import Sandbox
-from clearing.state import get_sub_account_for_write
+from clearing.state import DefaultRecord, get_sub_account_for_write
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from proofs.aggregate import AggregateEntry
 from proofs.group import FAST
 from proofs.openings import get_member_openings
 from proofs.pedersen import get_generators
-from proofs.report import Report, add_signatures, build_report, sign_report
+from proofs.report import (
+    HOUSE_KEY,
+    DefaultEntry,
+    Report,
+    add_signatures,
+    build_report,
+    sign_report,
+)
 from proofs.statement import SolvencyStatement, get_statement
 from tests.clearing.support import USDC
 from tests.node.reports.support import (
@@ -200,6 +207,31 @@ def statement_of_another_height(world: World) -> bytes:
     return prove(world, get_statement(form)).encode()
 
 
+def defaults_do_not_add_up(world: World) -> bytes:
+    """A default of the epoch whose layers pay one unit less than its deficit."""
+    record = DefaultRecord(EPOCH_LENGTH, bytes([0xCD]) * 20, 3, 1_000, 600, 150, 100, 80, 40,
+                           25, 4)  # fmt: skip
+    return sign(world, replace(world.honest, defaults=(record,))).encode()
+
+
+def solvent_account_in_default(world: World) -> bytes:
+    """An empty account listed in the clear as if in default: it meets the statement."""
+    empty = DefaultEntry(bytes([0xEE]) * 20, 0, (0,) * len(world.statement.input_labels))
+    listed = tuple(sorted((*world.honest.in_default, empty), key=lambda d: d.key))
+    return sign(world, replace(world.honest, in_default=listed)).encode()
+
+
+def house_short(world: World) -> bytes:
+    """Valid: the clearing house's own account in default, its cash 5 units short, and a
+    covered default of the epoch."""
+    width = len(world.statement.input_labels)
+    house = DefaultEntry(*HOUSE_KEY, (-5, *(0,) * (width - 1)))
+    listed = tuple(sorted((*world.honest.in_default, house), key=lambda d: d.key))
+    record = DefaultRecord(EPOCH_LENGTH, bytes([0xCD]) * 20, 3, 1_000, 600, 150, 100, 80, 40,
+                           25, 5)  # fmt: skip
+    return sign(world, replace(world.honest, in_default=listed, defaults=(record,))).encode()
+
+
 def truncated(world: World) -> bytes:
     data = world.honest.encode()
     return data[: len(data) // 2]
@@ -219,8 +251,12 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
     "changed-maintenance-fraction": changed_maintenance_fraction,
     "missing-stress-day": missing_stress_day,
     "statement-of-another-height": statement_of_another_height,
+    "defaults-do-not-add-up": defaults_do_not_add_up,
+    "solvent-account-in-default": solvent_account_in_default,
     "truncated": truncated,
 }
+# Honest variants: valid, and their lines (the house short, a default of the epoch) shown.
+VARIANTS: dict[str, Callable[[World], bytes]] = {"house-short": house_short}
 # The honest report with a member's openings: as its node gives them, and with one value
 # changed (a commitment that does not open to it).
 OPENINGS = {"member-openings": False, "wrong-opening": True}
@@ -248,6 +284,10 @@ def describe_mode(
         failures = [text.split("cannot decode: ", 1)[1].strip()]
     out: dict[str, Any] = {"verdict": match.group(1), "exit": code, "failures": failures,
                            "undecodable": undecodable}  # fmt: skip
+    if not undecodable:  # the verdict and every check, up to what was not checked
+        printed = text.splitlines()
+        end = printed.index("not checked") if "not checked" in printed else len(printed)
+        out["output"] = printed[:end]
     if member is not None:
         out["member"] = get_section(text, f"member {member.address}")
     return out
@@ -289,7 +329,7 @@ def make_all(directory: Path) -> None:
     genesis = directory / "genesis.json"
     genesis.write_text(json.dumps(world.genesis, indent=1, sort_keys=True) + "\n")
     reports = {"valid": world.honest.encode()}
-    reports.update({name: make(world) for name, make in TAMPERS.items()})
+    reports.update({name: make(world) for name, make in {**TAMPERS, **VARIANTS}.items()})
     for name, data in reports.items():
         write_vector(directory / name, data, genesis)
     for name, changed in OPENINGS.items():

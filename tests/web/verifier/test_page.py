@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import pytest
 
 from node.verifier.serve import HEADERS, PAGE
-from tests.vectors.make_reports import OPENINGS, REPORTS, TAMPERS
+from tests.vectors.make_reports import OPENINGS, REPORTS, TAMPERS, VARIANTS
 from tests.web.verifier.cdp import Browser, open_browser
 
 # Until the statement's recomputation is in the page, it checks what `clearnode verify
@@ -80,6 +80,13 @@ def _verify(browser: Browser, tab: str, report: bytes, *texts: str) -> dict[str,
     return result
 
 
+def _printed(browser: Browser, tab: str) -> list[str]:
+    """The page's result as text, up to what was not checked."""
+    lines: list[str] = browser.evaluate(tab, "document.getElementById('as-text').textContent")
+    printed = str(lines).splitlines()
+    return printed[: printed.index("not checked")] if "not checked" in printed else printed
+
+
 def _section_lines(result: dict[str, Any], title: str) -> list[str]:
     """One section's lines as the CLI prints them."""
     (verdict,) = [s["verdict"] for s in result["sections"] if s["title"].startswith(title)]
@@ -96,7 +103,7 @@ def test_the_page_agrees_with_the_cli_on_every_vector(node_url: str) -> None:
     with open_browser() as browser:
         tab = browser.open_page(f"{node_url}/verify")
         assert browser.evaluate(tab, "typeof window.clearnodeVerifier") == "object"
-        for name in ["valid", *TAMPERS, *OPENINGS]:
+        for name in ["valid", *TAMPERS, *VARIANTS, *OPENINGS]:
             folder = REPORTS / name
             vector = json.loads((folder / "expected.json").read_text())
             expected = vector["modes"][MODE]
@@ -109,6 +116,8 @@ def test_the_page_agrees_with_the_cli_on_every_vector(node_url: str) -> None:
             assert _comparable(_failures(result)) == _comparable(expected["failures"]), name
             if "member" in vector:
                 assert _section_lines(result, "member ") == expected["member"], name
+            if "output" in expected:  # every check as the CLI prints it, up to "not checked"
+                assert _printed(browser, tab) == expected["output"], name
         # without a genesis: valid as far as checked, and it says what it did not check
         bare = _verify(browser, tab, (REPORTS / "valid" / "report.bin").read_bytes())
         assert bare["headline"] == "VERDICT: VALID as far as checked"
