@@ -76,3 +76,9 @@ def test_damaged_reports_get_the_same_verdict_from_both(tmp_path: Path) -> None:
         assert result["outcome"] == expected["verdict"], (i, result, expected)
         got = [comparable(x) for x in result["failures"]]
         assert got == [comparable(x) for x in expected["failures"]], (i, data.hex())
+        if "output" in expected:
+            printed = result["printed"].splitlines()
+            end = printed.index("not checked") if "not checked" in printed else len(printed)
+            assert [comparable(x) for x in printed[:end]] == [
+                comparable(x) for x in expected["output"]
+            ], (i, data.hex())

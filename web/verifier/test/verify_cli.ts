@@ -1,12 +1,13 @@
 /**
  * Test driver of the verifier (tests/web/verifier/test_agreement.py): reads
  * `{"genesis": {...}, "reports": ["<hex>", ...]}` from stdin and answers
- * `{"results": [{"outcome", "headline", "failures"}, ...]}` on stdout: many reports
+ * `{"results": [{"outcome", "headline", "failures", "printed"}, ...]}` on stdout (printed:
+ * the lines `clearnode verify` would print): many reports
  * through one process, the generators derived once.
  */
 
 import { fromHex } from "../src/bytes";
-import { verifyReportBytes } from "../src/verify";
+import { formatResult, verifyReportBytes } from "../src/verify";
 
 declare const process: {
   stdin: { setEncoding(e: string): void; on(event: string, f: (chunk?: string) => void): void };
@@ -19,7 +20,7 @@ async function main(text: string): Promise<void> {
   for (const hex of reports) {
     const result = await verifyReportBytes(fromHex(hex), genesis === undefined ? {} : { genesis });
     const failures = result.sections.flatMap((s) => s.verdict.failures);
-    results.push({ outcome: result.outcome, headline: result.headline, failures });
+    results.push({ outcome: result.outcome, headline: result.headline, failures, printed: formatResult(result) });
   }
   process.stdout.write(JSON.stringify({ results }));
 }
