@@ -62,6 +62,7 @@ lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
+	node_modules/.bin/tsc -p web/verifier
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis .mypy_cache .ruff_cache
