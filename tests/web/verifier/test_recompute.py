@@ -466,6 +466,11 @@ def _malformed() -> list[Doc]:
         lambda d: d["risk"].update(margin_call={"deadline_blocks": 0}),
         lambda d: d["risk"].update(auction={"rounds": 11}),
         lambda d: d["risk"].update(rate_bps=1e100),
+        lambda d: d["risk"].update(rate_bps=[-0.0, 1e-05, 2.5e16, 123456.75]),
+        lambda d: d["risk"].update(k_num={"b": 1, "10": 2, "a": [1.5, None, True]}),
+        lambda d: d["risk"].update(k_den='it\'s "x"\n\u00a0\u00e9\t\\ \U0001f600'),
+        lambda d: d["risk"].update(k_den="it's"),
+        lambda d: d["risk"]["underlyings"]["BTC"].update(group=""),
     ]
     docs = []
     for change in changes:
@@ -496,3 +501,93 @@ def test_a_malformed_genesis_is_a_failure_line_naming_the_python_s_error(
                 compute_market_solvency_form(genesis, market)
             assert result["lines"] == [f"the genesis defines no statement: {caught.value}"]
         assert result["names"] is None
+
+
+def _leaves(obj: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Every path into `obj` (comments left out)."""
+    if isinstance(obj, dict):
+        return [path] + [p for k, v in obj.items() if not k.startswith("_")
+                         for p in _leaves(v, (*path, k))]  # fmt: skip
+    if isinstance(obj, list):
+        return [path] + [p for n, v in enumerate(obj) for p in _leaves(v, (*path, n))]
+    return [path]
+
+
+def _set(doc: Doc, path: tuple[object, ...], value: object) -> None:
+    node: Any = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.text(max_size=4),
+        st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**70), 2**70),
+        st.sampled_from([0, 1, -1, 9999, 10_000, 2**64 - 1, 2**64]),
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=2),
+                            st.dictionaries(st.text(max_size=3), inner, max_size=2)),
+    max_leaves=4,
+)  # fmt: skip
+PATHS = [p for p in _leaves(genesis_doc()) if p and p[0] not in ("validators", "venues")]
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(changes=st.lists(st.tuples(st.sampled_from(PATHS), JSON_VALUES), min_size=40, max_size=40))
+def test_a_genesis_with_any_value_anywhere_gives_the_python_s_verdict(
+    cli: Callable[[list[Doc]], list[Doc]], changes: list[tuple[tuple[object, ...], object]]
+) -> None:
+    """One value of the example genesis replaced by any JSON value: the TypeScript never
+    throws; where the Python reads the genesis, the lines are the Python's; where it
+    refuses it, so does the TypeScript or it reads on (the bad key is one the rows do
+    not read), and it never refuses a genesis the Python reads."""
+    _, _, _, honest, _ = _honest()
+    market = genesis_market(parse_genesis(genesis_doc()))
+    docs = []
+    for path, value in changes:
+        doc = genesis_doc()
+        _set(doc, path, value)
+        docs.append(doc)
+    cases = [
+        {"kind": "compare", "genesis": d, "market": encode_market(market), "chain_id": 4242,
+         "epoch": 1, "statement": encode_statement(honest)}
+        for d in docs
+    ]  # fmt: skip
+    for doc, result in zip(docs, cli(cases), strict=True):
+        lines = result["lines"]
+        try:
+            genesis = parse_genesis(doc)
+        except GenesisError:
+            continue  # the TypeScript answered without throwing
+        report = cast(Report, SimpleNamespace(chain_id=4242, epoch=1, market=market,
+                                              statement=honest))  # fmt: skip
+        try:
+            expected = compare_statement(report, genesis)
+        except InvalidOperation:
+            assert lines[0].startswith("the genesis defines no statement: Black-76 is undefined")
+            continue
+        assert lines == expected, doc
+
+
+def test_a_genesis_read_by_json_parse_gives_the_same_rows_up_to_2_53(
+    cli: Callable[[list[Doc]], list[Doc]],
+) -> None:
+    """A caller may pass `JSON.parse` output: integers up to 2^53 are read as ints; a
+    larger one lost digits there, and is refused as a typed error, not misread."""
+    doc = devnet_genesis()
+    big = options_genesis()
+    genesis = parse_genesis(doc)
+    market = genesis_market(genesis)
+    cases = [
+        {"kind": "recompute", "genesis_json": json.dumps(doc), "market": encode_market(market)},
+        {"kind": "recompute", "genesis_json": json.dumps(big),
+         "market": encode_market(genesis_market(parse_genesis(big)))},
+    ]  # fmt: skip
+    plain, lossy = cli(cases)
+    assert ts_recompute(plain) == python_recompute(genesis, market)
+    assert lossy["error"] == (
+        "GenesisError: GenesisError(key='instruments[9].strike', expected='an integer in "
+        "[1, 18446744073709551615]', got=18446744073709552000)"
+    )

@@ -3,7 +3,7 @@
  * reads `{"cases": [...]}` from stdin, parsed exactly (integers as bigint),
  * answers `{"results": [...]}` on stdout, integers as decimal strings.
  *
- *   compare:   genesis, market, chain_id, epoch, statement -> lines, names
+ *   compare:   genesis (or genesis_json), market, chain_id, epoch, statement -> lines, names
  *   recompute: genesis, market -> statement and scenario labels, or the error; ms
  *   black76:   forward, strike, vol_bps, remaining_ms, rate_bps, is_call -> value
  */
@@ -30,19 +30,25 @@ function toStatement(obj: unknown): Statement {
   return { inputLabels: s.labels, offsets: s.offsets, rows: s.rows };
 }
 
+/** The case's genesis: as parsed with the rest, or (`genesis_json`) by `JSON.parse`, as a
+ * caller without `parseJson` would pass it. */
+function genesisOf(c: Case): unknown {
+  return typeof c.genesis_json === "string" ? (JSON.parse(c.genesis_json) as unknown) : c.genesis;
+}
+
 function run(c: Case): unknown {
   if (c.kind === "compare") {
     const market = toMarket(c.market);
     const chainId = c.chain_id as bigint;
     return {
-      lines: compareStatement(toStatement(c.statement), market, chainId, c.epoch as bigint, c.genesis),
-      names: getScenarioNames(market, chainId, c.genesis),
+      lines: compareStatement(toStatement(c.statement), market, chainId, c.epoch as bigint, genesisOf(c)),
+      names: getScenarioNames(market, chainId, genesisOf(c)),
     };
   }
   if (c.kind === "recompute") {
     const start = performance.now();
     try {
-      const got = recomputeStatement(c.genesis, toMarket(c.market));
+      const got = recomputeStatement(genesisOf(c), toMarket(c.market));
       const ms = performance.now() - start;
       if (got === null) return { statement: null, ms };
       const { inputLabels, offsets, rows } = got.statement;

@@ -7,6 +7,10 @@
  * genesis read with it loses any integer beyond 2^53, so read files with `parseJson`.
  */
 
+/** The keys of an object `parseJson` read, in the text's order (JavaScript lists
+ * integer-like keys first, Python's `dict` keeps them where they were). */
+export const KEY_ORDER: unique symbol = Symbol("keyOrder");
+
 export class PyFloat {
   constructor(readonly value: number) {}
 }
@@ -108,6 +112,8 @@ class Reader {
   object(): { [key: string]: JsonValue } {
     this.expect("{");
     const out: { [key: string]: JsonValue } = {};
+    const order: string[] = [];
+    Object.defineProperty(out, KEY_ORDER, { value: order, enumerable: false });
     this.space();
     if (this.text[this.at] === "}") {
       this.at++;
@@ -117,6 +123,7 @@ class Reader {
       this.space();
       if (this.text[this.at] !== '"') throw new JsonSyntaxError(this.at, "a string key expected");
       const key = this.string();
+      if (!Object.hasOwn(out, key)) order.push(key);
       this.expect(":");
       // defineProperty: a "__proto__" key is a key like any other, as in Python
       Object.defineProperty(out, key, { value: this.value(), enumerable: true, writable: true, configurable: true });

@@ -7,7 +7,7 @@
  * shortest form (`1e+16`, `1.0`).
  */
 
-import { PyFloat } from "./json.js";
+import { KEY_ORDER, PyFloat } from "./json.js";
 
 const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
 
@@ -85,7 +85,9 @@ export function repr(value: unknown): string {
   if (value === null || value === undefined) return "None";
   if (Array.isArray(value)) return "[" + value.map(repr).join(", ") + "]";
   if (typeof value === "object") {
-    const items = Object.entries(value).map(([k, v]) => `${reprStr(k)}: ${repr(v)}`);
+    const record = value as Record<string, unknown> & { [KEY_ORDER]?: readonly string[] };
+    const keys = record[KEY_ORDER] ?? Object.keys(record);
+    const items = keys.map((k) => `${reprStr(k)}: ${repr(record[k])}`);
     return "{" + items.join(", ") + "}";
   }
   return String(value);
