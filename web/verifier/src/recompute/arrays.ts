@@ -9,9 +9,9 @@
 import { computeOptionValue, Dec, fromBigInt, toIntegralHalfEven } from "./black76.js";
 import { GenesisError, OptionValueUndefined } from "./errors.js";
 import type { Instrument } from "./genesis.js";
-import { BPS, type RiskParams } from "./params.js";
+import type { RiskParams } from "./params.js";
 import { compareCodePoints } from "./pyrepr.js";
-import { divCeil, roundHalfEven } from "./rational.js";
+import { BPS, divCeil, roundHalfEven } from "./rational.js";
 import type { Move, ScenarioSet } from "./scenarios.js";
 
 export interface RiskArrays {

@@ -56,7 +56,9 @@ function erf(x: Dec): Dec {
  * time left, the discounted intrinsic value. Null where the Python raises
  * `decimal.InvalidOperation`: time left and a forward <= 0 (the logarithm of a
  * negative moneyness, or 0/0 in the gamma of a zero forward). */
-export function computeBlack76(forward: Dec, strike: Dec, vol: Dec, years: Dec, rate: Dec, isCall: boolean): Dec | null {
+export function computeBlack76(
+  forward: Dec, strike: Dec, vol: Dec, years: Dec, rate: Dec, isCall: boolean,
+): Dec | null {
   const discount = rate.neg().times(years).exp();
   if (years.lte(0) || vol.lte(0)) {
     const intrinsic = Dec.max(isCall ? forward.minus(strike) : strike.minus(forward), ZERO);

@@ -8,7 +8,14 @@
 import { GenesisError, MarketMismatch, OptionValueUndefined, StatementError } from "./errors.js";
 import { type FormGenesis, readFormGenesis } from "./genesis.js";
 import { reprList, reprStr } from "./pyrepr.js";
-import { checkStatement, computeMarketSolvencyForm, getStatement, type SolvencyForm, type SolvencyMarket, type Statement } from "./solvency.js";
+import {
+  checkStatement,
+  computeMarketSolvencyForm,
+  getStatement,
+  type SolvencyForm,
+  type SolvencyMarket,
+  type Statement,
+} from "./solvency.js";
 
 export const MAX_LISTED = 12; // differences named one by one; beyond, a count
 
@@ -124,7 +131,9 @@ function describeRowCount(found: Statement, expected: Statement, scenarios: read
 
 /** The genesis's name of each scenario row (`day:2020-03-13`, `majors:1/3/vol+`), to
  * explain a member's values by; null when the genesis gives no statement there. */
-export function getScenarioNames(market: SolvencyMarket, chainId: bigint, genesis: unknown): readonly string[] | null {
+export function getScenarioNames(
+  market: SolvencyMarket, chainId: bigint, genesis: unknown,
+): readonly string[] | null {
   try {
     const parsed = readFormGenesis(genesis);
     if (parsed.chainId !== chainId) return null;

@@ -10,9 +10,9 @@
 import { GenesisError } from "./errors.js";
 import { isObject } from "./json.js";
 import { PyRepr, reprBytes } from "./pyrepr.js";
+import { BPS } from "./rational.js";
 import { MAX_UINT64, Section } from "./section.js";
 
-const BPS = 10_000n;
 const GENESIS_VERSION = 1n;
 const PPM = 1_000_000n;
 

@@ -7,9 +7,9 @@
 
 import { GenesisError } from "./errors.js";
 import { reprList, sortedStrings } from "./pyrepr.js";
+import { BPS } from "./rational.js";
 import { checkInteger, fromHex, Section } from "./section.js";
 
-export const BPS = 10_000n;
 const MAX_SCENARIOS_LIMIT = 4096n;
 const MAX_MARGIN_CALL_DEADLINE_BLOCKS = 10n ** 6n;
 const INSURANCE_MEMBER = "00".repeat(20);
@@ -55,7 +55,9 @@ export function parseRiskParams(section: Record<string, unknown>): RiskParams {
   if (Object.keys(names).length === 0) throw new GenesisError("risk.underlyings", "at least one underlying", {});
   const underlyings = sortedStrings(Object.keys(names)).map((n) => parseUnderlying(n, names[n]));
   const known = new Set(underlyings.map((u) => u.name));
-  const stressDays = top.sequence("stress_days").map((item, n) => parseStressDay(item, `risk.stress_days[${n}]`, known));
+  const stressDays = top
+    .sequence("stress_days")
+    .map((item, n) => parseStressDay(item, `risk.stress_days[${n}]`, known));
   const liq = new Section(top.raw("liquidation"), "risk.liquidation",
     new Set(["penalty_bps", "fee_bps", "max_per_block", "partial_steps"]));
   const penalty = liq.integer("penalty_bps", 0n, BPS);
@@ -102,7 +104,9 @@ function parseStressDay(obj: unknown, path: string, known: ReadonlySet<string>):
   const moves = r.mapping("moves_bps");
   const movesBps = new Map<string, bigint>();
   for (const name of sortedStrings(Object.keys(moves))) {
-    if (!known.has(name)) throw new GenesisError(`${path}.moves_bps.${name}`, `one of ${reprList(sortedStrings(known))}`, name);
+    if (!known.has(name)) {
+      throw new GenesisError(`${path}.moves_bps.${name}`, `one of ${reprList(sortedStrings(known))}`, name);
+    }
     movesBps.set(name, checkInteger(moves[name], `${path}.moves_bps.${name}`, -9999n, 10n ** 6n));
   }
   return { label: r.text("label"), movesBps };
@@ -111,7 +115,9 @@ function parseStressDay(obj: unknown, path: string, known: ReadonlySet<string>):
 function checkBackstops(items: readonly unknown[]): void {
   const backstops = items.map((item, n) => parseBackstop(item, `risk.backstops[${n}]`));
   backstops.forEach(([member, subAccount], n) => {
-    if (member === INSURANCE_MEMBER) throw new GenesisError(`risk.backstops[${n}].member`, "not the clearing house", "0x" + member);
+    if (member === INSURANCE_MEMBER) {
+      throw new GenesisError(`risk.backstops[${n}].member`, "not the clearing house", "0x" + member);
+    }
     if (backstops.slice(0, n).some(([m, s]) => m === member && s === subAccount)) {
       throw new GenesisError(`risk.backstops[${n}]`, "listed once", ["0x" + member, subAccount]);
     }

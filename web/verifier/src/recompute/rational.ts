@@ -3,6 +3,9 @@
  * `round()` (half to even) and `clearing.units` (floor and ceiling division).
  */
 
+/** `clearing.units.BPS_DENOMINATOR`: basis points per whole. */
+export const BPS = 10_000n;
+
 export interface Fraction {
   readonly num: bigint;
   readonly den: bigint; // > 0, coprime with num

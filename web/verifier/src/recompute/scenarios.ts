@@ -6,8 +6,8 @@
  */
 
 import { GenesisError } from "./errors.js";
-import { type Fraction, formatFraction, fraction, times } from "./rational.js";
-import { BPS, type RiskParams, type UnderlyingParams } from "./params.js";
+import type { RiskParams, UnderlyingParams } from "./params.js";
+import { BPS, type Fraction, formatFraction, fraction, times } from "./rational.js";
 import { sortedStrings } from "./pyrepr.js";
 
 const FULL_COVER = BPS;
@@ -43,13 +43,15 @@ function computeSpanGrid(steps: bigint, extremeMultiple: bigint, extremeCoverBps
     for (const sign of j ? [1n, -1n] : [1n]) {
       for (const vol of [1n, -1n]) {
         const frac = fraction(sign * j, steps);
-        grid.push({ label: `${formatFraction(frac)}/vol${vol > 0n ? "+" : "-"}`, scanMultiple: frac, volDirection: vol, coverBps: FULL_COVER });
+        const label = `${formatFraction(frac)}/vol${vol > 0n ? "+" : "-"}`;
+        grid.push({ label, scanMultiple: frac, volDirection: vol, coverBps: FULL_COVER });
       }
     }
   }
   for (const sign of [1n, -1n]) {
     const m = sign * extremeMultiple;
-    grid.push({ label: `extreme${m >= 0n ? "+" : ""}${m}`, scanMultiple: fraction(m), volDirection: 0n, coverBps: extremeCoverBps });
+    const label = `extreme${m >= 0n ? "+" : ""}${m}`;
+    grid.push({ label, scanMultiple: fraction(m), volDirection: 0n, coverBps: extremeCoverBps });
   }
   return grid;
 }

@@ -14,9 +14,8 @@ import { MarketMismatch, StatementError } from "./errors.js";
 import { collateralKey, type FormGenesis } from "./genesis.js";
 import { parseRiskParams } from "./params.js";
 import { reprTuple, sortedStrings } from "./pyrepr.js";
-import { divFloor } from "./rational.js";
+import { BPS, divFloor } from "./rational.js";
 import { computeScenarioSet } from "./scenarios.js";
-import { BPS } from "./params.js";
 
 export type PriceList = readonly (readonly [string, bigint])[];
 
@@ -67,7 +66,10 @@ export function computeMarketSolvencyForm(genesis: FormGenesis, market: Solvency
     ...arrays.instrumentIds.map((iid) => `position:${iid}`),
   ];
   const head = [params.kDen, ...weights.map((w) => params.kDen * w)];
-  const rows = arrays.scenarioLabels.map((_, s) => [...head, ...arrays.values.map((row) => params.kNum * (row[s] as bigint))]);
+  const rows = arrays.scenarioLabels.map((_, s) => [
+    ...head,
+    ...arrays.values.map((row) => params.kNum * (row[s] as bigint)),
+  ]);
   return { inputLabels, rows, scenarioLabels: arrays.scenarioLabels };
 }
 
