@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import subprocess
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +48,14 @@ def comparable(line: str) -> str:
     return line
 
 
-def run_typescript(tmp_path: Path, genesis: Any, reports: list[bytes]) -> list[dict[str, Any]]:
+def run_typescript(tmp_path: Path, genesis: str, reports: list[bytes]) -> list[dict[str, Any]]:
     bundle = tmp_path / "verify_cli.mjs"
     subprocess.run(
         [str(ESBUILD), str(CLI), "--bundle", "--platform=node", "--format=esm",
          f"--outfile={bundle}", "--log-level=warning"],
         check=True, timeout=120,
     )  # fmt: skip
-    request = json.dumps({"genesis": genesis, "reports": [r.hex() for r in reports]})
+    request = json.dumps({"genesis_json": genesis, "reports": [r.hex() for r in reports]})
     done = subprocess.run(
         ["node", str(bundle)], input=request, capture_output=True, text=True, timeout=300,
         check=True,
@@ -68,11 +69,20 @@ def test_damaged_reports_get_the_same_verdict_from_both(tmp_path: Path) -> None:
     honest = (REPORTS / "valid" / "report.bin").read_bytes()
     damaged = [mutate(honest, rng) for _ in range(CASES)]
     genesis_file = REPORTS / "genesis.json"
-    results = run_typescript(tmp_path, json.loads(genesis_file.read_text()), damaged)
+    results = run_typescript(tmp_path, genesis_file.read_text(), damaged)
     for i, (data, result) in enumerate(zip(damaged, results, strict=True)):
         path = tmp_path / f"damaged-{i}.bin"
         path.write_bytes(data)
-        expected = describe_mode(path, genesis_file, "validators")
+        try:
+            expected = describe_mode(path, genesis_file, "genesis")
+        except ValueError as exc:
+            # `clearnode verify --genesis` itself fails on a report whose aggregate names a
+            # collateral label its statement lacks (proofs/reserves.py get_collateral_quanta:
+            # labels.index); the page says INVALID. Reported; nothing to compare until fixed.
+            assert exc.__traceback__ is not None
+            assert "get_collateral_quanta" in str(traceback.extract_tb(exc.__traceback__))
+            assert result["outcome"] == "INVALID", i
+            continue
         assert result["outcome"] == expected["verdict"], (i, result, expected)
         got = [comparable(x) for x in result["failures"]]
         assert got == [comparable(x) for x in expected["failures"]], (i, data.hex())

@@ -20,9 +20,8 @@ from node.verifier.serve import HEADERS, PAGE
 from tests.vectors.make_reports import OPENINGS, REPORTS, TAMPERS, VARIANTS
 from tests.web.verifier.cdp import Browser, open_browser
 
-# Until the statement's recomputation is in the page, it checks what `clearnode verify
-# --validators GENESIS` checks.
-MODE = "validators"
+# Given the genesis, the page checks what `clearnode verify --genesis GENESIS` checks.
+MODE = "genesis"
 NOT_MSGPACK = "report is not msgpack"
 
 

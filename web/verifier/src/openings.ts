@@ -11,7 +11,7 @@ import { type Report, describeAccount } from "./report";
 import { POSITION_PREFIX, type Statement, computeValues } from "./statement";
 import type { Verdict } from "./verify";
 
-const OPENINGS_VERSION = 1;
+const OPENINGS_VERSION = 1n;
 
 export interface AccountOpening {
   subaccount: bigint;
@@ -36,7 +36,8 @@ function toInt(v: unknown, what: string): bigint {
 /** The openings JSON `POST /v1/reports/{epoch}/openings` answers. */
 export function readOpenings(obj: unknown): MemberOpenings {
   const o = (obj ?? {}) as Record<string, unknown>;
-  if (o["version"] !== OPENINGS_VERSION) throw new DecodeError(`unsupported openings version ${String(o["version"])}`);
+  const version = typeof o["version"] === "number" || typeof o["version"] === "bigint" ? BigInt(o["version"]) : null;
+  if (version !== OPENINGS_VERSION) throw new DecodeError(`unsupported openings version ${String(o["version"])}`);
   const labels = o["labels"];
   const accounts = o["accounts"];
   if (typeof o["member"] !== "string" || !Array.isArray(labels) || !Array.isArray(accounts)) {
@@ -73,7 +74,7 @@ function units(scaled: bigint, kDen: bigint): string {
 }
 
 /** Each scenario value in plain words, when the rows have the solvency form's shape. */
-export function explainScenarios(statement: Statement, values: bigint[], names?: string[]): string[] {
+export function explainScenarios(statement: Statement, values: bigint[], names?: readonly string[]): string[] {
   const labels = statement.inputLabels;
   const head = labels.flatMap((label, j) => (label.startsWith(POSITION_PREFIX) ? [] : [j]));
   if (statement.rows.length === 0 || labels[0] !== "cash") return [];
@@ -95,7 +96,13 @@ export function explainScenarios(statement: Statement, values: bigint[], names?:
 }
 
 /** Commitments open to the openings; every sub-account of the member is covered. */
-export function verifyMemberOpenings(gens: Generators, report: Report, member: Uint8Array, openings: MemberOpenings, names?: string[]): Verdict {
+export function verifyMemberOpenings(
+  gens: Generators,
+  report: Report,
+  member: Uint8Array,
+  openings: MemberOpenings,
+  names?: readonly string[],
+): Verdict {
   const verdict: Verdict = { passed: [], failures: [], notChecked: [], unreadable: [] };
   const statement = report.statement;
   if (!equal(openings.owner, member) || openings.epoch !== report.epoch) {

@@ -4,6 +4,7 @@
 
 import { fromHex, utf8 } from "./bytes";
 import { DecodeError } from "./errors";
+import { JsonSyntaxError, parseJson } from "./recompute/index.js";
 import { type Inputs, type Result, UsageError, formatResult, verifyReportBytes } from "./verify";
 
 /** A report as `clearnode verify` reads it: the API's JSON {report: hex}, hex, or bytes. */
@@ -24,11 +25,13 @@ export function readReportBytes(data: Uint8Array): Uint8Array {
   return data;
 }
 
+/** JSON read exactly (integers as bigints, Python's key order), as the CLI reads it. */
 function parseJsonFile(what: string, text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseJson(text);
   } catch (exc) {
-    throw new UsageError(`${what}: not JSON: ${(exc as Error).message}`);
+    if (exc instanceof JsonSyntaxError) throw new UsageError(`${what}: not JSON: ${exc.message}`);
+    throw exc;
   }
 }
 

@@ -9,13 +9,15 @@ import { describeDefaults, checkDefaults, checkInDefault, describeInDefault } fr
 import { DecodeError } from "./errors";
 import { type Generators, getGenerators } from "./generators";
 import { type Point, decodePoint, initGroup } from "./group";
-import { getMarketRoot, type Market } from "./market";
+import { getMarketRoot } from "./market";
 import { MsmCheck } from "./msm";
 import { N_BITS } from "./bulletproofs";
 import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount } from "./report";
 import { type MemberOpenings, readOpenings, verifyMemberOpenings } from "./openings";
+import { GenesisError, compareStatement, getScenarioNames } from "./recompute/index.js";
+import { readFormGenesis } from "./recompute/genesis.js";
 import { type Validator, checkSignatures } from "./signatures";
-import { type Statement, addSolvencyCheck } from "./statement";
+import { addSolvencyCheck } from "./statement";
 
 export interface Verdict {
   passed: string[];
@@ -41,16 +43,6 @@ export interface Result {
   sections: Section[];
 }
 
-/** The statement recomputed from the genesis: each difference, worded as
- * proofs/recompute.compare_statement words it. */
-export type CompareStatement = (
-  statement: Statement,
-  market: Market,
-  chainId: bigint,
-  epoch: bigint,
-  genesis: unknown,
-) => string[];
-
 /** A member's own check: its address and the openings JSON its node gave it. */
 export interface MemberInput {
   member: Uint8Array;
@@ -58,11 +50,9 @@ export interface MemberInput {
 }
 
 export interface Inputs {
-  /** The parsed genesis JSON: validators, chain id and the statement's parameters. */
+  /** The parsed genesis JSON (recompute/json.ts parseJson: exact integers): the
+   * validators, the chain id and what the statement is recomputed from. */
   genesis?: unknown;
-  compareStatement?: CompareStatement;
-  /** The genesis's name of each scenario row, to explain a member's values by. */
-  getScenarioNames?: (report: Report, genesis: unknown) => string[] | undefined;
   member?: MemberInput;
 }
 
@@ -103,6 +93,17 @@ export function readValidators(genesis: unknown): { validators: Validator[]; cha
     throw new UsageError(`genesis: chain_id ${String(given)} is not an integer`);
   }
   return { validators, chainId };
+}
+
+/** A genesis the statement cannot be computed from is the CLI's usage error, not a
+ * verdict on the report. */
+function checkGenesis(genesis: unknown): void {
+  try {
+    readFormGenesis(genesis);
+  } catch (exc) {
+    if (exc instanceof GenesisError) throw new UsageError(`genesis: not a valid genesis: ${exc.message}`);
+    throw exc;
+  }
 }
 
 /** Every check that needs only public data; all proofs in one batch (verify_report). */
@@ -180,9 +181,9 @@ function findInvalid(gens: Generators, report: Report, items: [AccountEntry, Poi
   return [...findInvalid(gens, report, items.slice(0, half)), ...findInvalid(gens, report, items.slice(half))];
 }
 
-/** The market under the state root; the statement recomputed when a genesis and the
- * recomputation are at hand (check_statement). */
-export function checkStatement(report: Report, genesis: unknown, compare: CompareStatement | undefined): Verdict {
+/** The market under the state root; with a genesis, the statement recomputed from it
+ * and that market (check_statement). */
+export function checkStatement(report: Report, genesis: unknown): Verdict {
   const verdict = newVerdict();
   const market = report.market;
   const root = getMarketRoot(report.marketProof, market);
@@ -202,11 +203,7 @@ export function checkStatement(report: Report, genesis: unknown, compare: Compar
     verdict.notChecked.push(`statement not checked: without a genesis its rows ${rows} are the report's word, not recomputed`);
     return verdict;
   }
-  if (compare === undefined) {
-    verdict.notChecked.push(`statement not checked: this page does not recompute its rows ${rows}; run clearnode verify --genesis`);
-    return verdict;
-  }
-  const failures = compare(report.statement, market, report.chainId, report.epoch, genesis);
+  const failures = compareStatement(report.statement, market, report.chainId, report.epoch, genesis);
   if (failures.length > 0) {
     verdict.failures.push(...failures);
   } else {
@@ -244,6 +241,7 @@ export function summarise(sections: Section[]): Result {
  * that is not one; any report, however malformed, gets a verdict. */
 export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): Promise<Result> {
   const { validators, chainId } = inputs.genesis === undefined ? { validators: null, chainId: null } : readValidators(inputs.genesis);
+  if (inputs.genesis !== undefined) checkGenesis(inputs.genesis);
   await initGroup();
   let report: Report;
   try {
@@ -259,7 +257,7 @@ export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): 
     `${report.accounts.length} accounts, hash 0x${toHex(report.hash)}`;
   const sections = [
     { title, verdict: verifyReport(gens, report, validators, chainId) },
-    { title: "statement", verdict: checkStatement(report, inputs.genesis, inputs.compareStatement) },
+    { title: "statement", verdict: checkStatement(report, inputs.genesis) },
     { title: "reserves", verdict: checkReserves() },
   ];
   if (inputs.member !== undefined) {
@@ -277,8 +275,8 @@ function checkMember(gens: Generators, report: Report, inputs: Inputs): Verdict 
     if (!(exc instanceof DecodeError)) throw exc;
     return { ...newVerdict(), failures: [`openings: ${exc.message}`] };
   }
-  const names = inputs.genesis === undefined ? undefined : inputs.getScenarioNames?.(report, inputs.genesis);
-  return verifyMemberOpenings(gens, report, member, opened, names);
+  const names = inputs.genesis === undefined ? null : getScenarioNames(report.market, report.chainId, inputs.genesis);
+  return verifyMemberOpenings(gens, report, member, opened, names ?? undefined);
 }
 
 /** The result as the CLI prints it. */

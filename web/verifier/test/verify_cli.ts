@@ -1,12 +1,14 @@
 /**
  * Test driver of the verifier (tests/web/verifier/test_agreement.py): reads
- * `{"genesis": {...}, "reports": ["<hex>", ...]}` from stdin and answers
+ * `{"genesis_json": "<the genesis file's text>", "reports": ["<hex>", ...]}` from stdin
+ * and answers
  * `{"results": [{"outcome", "headline", "failures", "printed"}, ...]}` on stdout (printed:
  * the lines `clearnode verify` would print): many reports
  * through one process, the generators derived once.
  */
 
 import { fromHex } from "../src/bytes";
+import { parseJson } from "../src/recompute/index.js";
 import { formatResult, verifyReportBytes } from "../src/verify";
 
 declare const process: {
@@ -15,7 +17,8 @@ declare const process: {
 };
 
 async function main(text: string): Promise<void> {
-  const { genesis, reports } = JSON.parse(text) as { genesis?: unknown; reports: string[] };
+  const { genesis_json: genesisJson, reports } = JSON.parse(text) as { genesis_json?: string; reports: string[] };
+  const genesis = genesisJson === undefined ? undefined : parseJson(genesisJson);
   const results = [];
   for (const hex of reports) {
     const result = await verifyReportBytes(fromHex(hex), genesis === undefined ? {} : { genesis });
