@@ -2,15 +2,13 @@
 
 import type { Generators } from "./generators";
 import { type Point, mod, pointsEqual, sum } from "./group";
-import { compareStr } from "./codec";
-import { formatHexInt, reprList, reprStr } from "./pyformat";
+import { formatHexInt } from "./pyformat";
+import { reprList, reprStr, sortedStrings } from "./recompute/pyrepr.js";
 import type { AggregateEntry } from "./report";
 import { COLLATERAL_PREFIX, POSITION_PREFIX, type Statement } from "./statement";
 
 export const isAggregated = (label: string): boolean =>
   label.startsWith(COLLATERAL_PREFIX) || label.startsWith(POSITION_PREFIX);
-
-const sorted = (labels: Iterable<string>): string[] => [...labels].sort(compareStr);
 
 /** Every failure, as a sentence; `inClear` are the inputs of the accounts in default. */
 export function checkAggregates(
@@ -24,8 +22,8 @@ export function checkAggregates(
   const byLabel = new Map(entries.map((e) => [e.label, e]));
   if (byLabel.size !== entries.length) failures.push("aggregate labels are not unique");
   const expected = statement.inputLabels.filter(isAggregated);
-  const have = sorted(byLabel.keys());
-  const want = sorted(expected);
+  const have = sortedStrings(byLabel.keys());
+  const want = sortedStrings(expected);
   if (have.length !== want.length || have.some((x, i) => x !== want[i])) {
     failures.push(`aggregates cover ${reprList(have)}, expected ${reprList(want)}`);
   }

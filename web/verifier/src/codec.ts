@@ -3,7 +3,7 @@
 
 import { DecodeError } from "./errors";
 import { Other, type Value } from "./msgpack";
-import { reprStr } from "./pyformat";
+import { reprStr } from "./recompute/pyrepr.js";
 
 export const MAX_UINT64 = (1n << 64n) - 1n;
 
@@ -46,12 +46,4 @@ export function expectStr(obj: Value, what: string, maxLength = 64): string {
     throw clearingError(what, `expected a string of 1..${maxLength} chars, got ${shown.slice(0, 80)}`);
   }
   return obj;
-}
-
-/** Python's order of str: by code point. */
-export function compareStr(a: string, b: string): number {
-  const x = [...a].map((c) => c.codePointAt(0)!);
-  const y = [...b].map((c) => c.codePointAt(0)!);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-  return x.length - y.length;
 }

@@ -3,8 +3,9 @@
  * check_defaults, describe_defaults). */
 
 import { compare, equal, toHex } from "./bytes";
-import { ProverError, StatementError } from "./errors";
-import { formatFraction } from "./pyformat";
+import { ProverError } from "./errors";
+import { StatementError } from "./recompute/errors.js";
+import { formatFraction, fraction } from "./recompute/rational.js";
 import { DEFAULT_LAYERS, type DefaultRecord, HOUSE_OWNER, type Report, describeAccount } from "./report";
 import { getEquity, isInDefault } from "./statement";
 
@@ -29,7 +30,7 @@ export function checkInDefault(report: Report): string[] {
 function equityOf(report: Report, inputs: bigint[]): string | null {
   try {
     const [num, den] = getEquity(report.statement, inputs);
-    return formatFraction(num, den);
+    return formatFraction(fraction(num, den));
   } catch (exc) {
     if (exc instanceof StatementError) return null;
     throw exc;

@@ -19,11 +19,3 @@ export class ProverError extends Error {
     this.name = "ProverError";
   }
 }
-
-/** A statement or input vector of the wrong shape. */
-export class StatementError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "StatementError";
-  }
-}

@@ -3,23 +3,18 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, utf8 } from "./bytes";
-import { MAX_UINT64, clearingError, compareStr, expectBytes, expectInt, expectList, expectStr } from "./codec";
+import { MAX_UINT64, clearingError, expectBytes, expectInt, expectList, expectStr } from "./codec";
+import { compareCodePoints } from "./recompute/pyrepr.js";
 import { encodeMsgpack } from "./msgpack";
 import type { Value } from "./msgpack";
+import type { PriceList, SolvencyMarket } from "./recompute/solvency.js";
 
 const MARKET_DOMAIN = utf8("clearnode-market-v1");
 const ROOT_PREFIX = Uint8Array.of(0x03);
 const GLOBALS_PREFIX = Uint8Array.of(0x04);
 
-export type PriceList = [string, bigint][];
-
-/** Field 9: the clearing state at the epoch's last block (the names the recomputation takes). */
-export interface Market {
-  height: bigint;
-  timeMs: bigint;
-  markPrices: PriceList;
-  indexPrices: PriceList;
-}
+/** Field 9: the clearing state at the epoch's last block. */
+export type Market = SolvencyMarket;
 
 /** Field 10: with the market, gives the state root. */
 export interface MarketProof {
@@ -30,9 +25,9 @@ export interface MarketProof {
 /** [[id, price], ...] with ids strictly increasing and prices in [1, 2^64). */
 function decodePriceList(obj: Value, what: string): PriceList {
   const items = expectList(obj, what).map((pair) => expectList(pair, what, 2));
-  const prices: PriceList = items.map(([k, v]) => [expectStr(k!, what), expectInt(v!, what, 1n, MAX_UINT64)]);
+  const prices: [string, bigint][] = items.map(([k, v]) => [expectStr(k!, what), expectInt(v!, what, 1n, MAX_UINT64)]);
   for (let i = 1; i < prices.length; i++) {
-    if (compareStr(prices[i - 1]![0], prices[i]![0]) >= 0) throw clearingError(what, "ids must be strictly increasing");
+    if (compareCodePoints(prices[i - 1]![0], prices[i]![0]) >= 0) throw clearingError(what, "ids must be strictly increasing");
   }
   return prices;
 }

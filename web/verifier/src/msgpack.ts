@@ -38,7 +38,7 @@ function normalize(raw: unknown): Value {
 }
 
 /** What the encoder takes: the report's own field types. */
-export type Packable = bigint | number | string | Uint8Array | Other | Packable[];
+export type Packable = bigint | number | string | Uint8Array | Other | readonly Packable[];
 
 export function encodeMsgpack(value: Packable): Uint8Array {
   const parts: Uint8Array[] = [];

@@ -6,7 +6,7 @@ import { equal, fromHex, toHex } from "./bytes";
 import { DecodeError } from "./errors";
 import type { Generators } from "./generators";
 import { R, encodePoint } from "./group";
-import { reprStr } from "./pyformat";
+import { reprStr } from "./recompute/pyrepr.js";
 import { type Report, describeAccount } from "./report";
 import { POSITION_PREFIX, type Statement, computeValues } from "./statement";
 import type { Verdict } from "./verify";

@@ -10,7 +10,7 @@ import { DecodeError } from "./errors";
 import { POINT_BYTES, decodeScalar } from "./group";
 import { type Market, type MarketProof, decodeMarket, decodeMarketProof } from "./market";
 import { type Value, decodeMsgpack, encodeMsgpack } from "./msgpack";
-import { reprStr } from "./pyformat";
+import { reprStr } from "./recompute/pyrepr.js";
 import { type Statement, decodeStatement } from "./statement";
 
 export const REPORT_VERSION = 5n;

@@ -5,11 +5,14 @@
 import { sha3_256 } from "@noble/hashes/sha3.js";
 import { N_BITS, addRangeCheck, computePaddedCount, decodeProofPoints, decodeRangeProof } from "./bulletproofs";
 import { concat, utf8 } from "./bytes";
-import { DecodeError, ProverError, StatementError } from "./errors";
+import { DecodeError, ProverError } from "./errors";
+import { StatementError } from "./recompute/errors.js";
+import type { Statement } from "./recompute/solvency.js";
 import type { Point } from "./group";
 import { type Value, encodeMsgpack } from "./msgpack";
 import type { MsmCheck } from "./msm";
-import { reprStr, reprTuple } from "./pyformat";
+import { reprIntTuple } from "./pyformat";
+import { reprStr, reprTuple } from "./recompute/pyrepr.js";
 import { Transcript } from "./transcript";
 
 const STATEMENT_DOMAIN = utf8("clearnode-solvency-statement-v1");
@@ -19,12 +22,7 @@ export const POSITION_PREFIX = "position:";
 const MAX_SCENARIO_BITS = 200;
 const RANGE = 1n << BigInt(N_BITS);
 
-/** The statement as the report publishes it (the field names the recomputation takes). */
-export interface Statement {
-  inputLabels: string[];
-  offsets: bigint[];
-  rows: bigint[][];
-}
+export type { Statement };
 
 const abs = (x: bigint): bigint => (x < 0n ? -x : x);
 const bitLength = (x: bigint): number => (x === 0n ? 0 : x.toString(2).length);
@@ -37,7 +35,7 @@ function checkShape(s: Statement): void {
   }
   if (s.offsets.length !== count) throw new StatementError(`${s.offsets.length} offsets for ${count} inputs`);
   if (!s.offsets.every((o) => o >= 0n && o < RANGE)) {
-    throw new StatementError(`offsets must lie in [0, 2^64): ${reprTuple(s.offsets)}`);
+    throw new StatementError(`offsets must lie in [0, 2^64): ${reprIntTuple(s.offsets)}`);
   }
   s.rows.forEach((row, i) => {
     if (row.length !== count) throw new StatementError(`row ${i} has ${row.length} entries for ${count} inputs`);
@@ -77,7 +75,7 @@ export function getStatementDigest(s: Statement): Uint8Array {
 
 export const getPaddedCount = (s: Statement): number => computePaddedCount(s.inputLabels.length + s.rows.length);
 
-function dot(row: bigint[], inputs: readonly bigint[]): bigint {
+function dot(row: readonly bigint[], inputs: readonly bigint[]): bigint {
   return row.reduce((acc, a, j) => acc + a * inputs[j]!, 0n);
 }
 
