@@ -136,4 +136,9 @@ def test_the_page_agrees_with_the_cli_on_every_vector(node_url: str) -> None:
         })""",
         )
         assert shown == "VERDICT: VALID as far as checked"
+        # a saved copy, opened from a file: the same verdict, and no node to ask
+        saved = browser.open_page(PAGE.resolve().as_uri())
+        offline = _verify(browser, saved, (REPORTS / "valid" / "report.bin").read_bytes(), genesis)
+        assert offline["headline"] == "VERDICT: VALID as far as checked"
+        assert browser.evaluate(saved, "document.getElementById('load-latest').hidden") is True
     assert sorted(set(Node.requests) - {"/favicon.ico"}) == ["/v1/reports/latest", "/verify"]
