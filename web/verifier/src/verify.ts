@@ -16,6 +16,7 @@ import { type AccountEntry, type Report, computeAccountContext, decodeReport, de
 import { type MemberOpenings, readOpenings, verifyMemberOpenings } from "./openings";
 import { GenesisError, compareStatement, getScenarioNames } from "./recompute/index.js";
 import { readFormGenesis } from "./recompute/genesis.js";
+import { asInt, isObject } from "./recompute/json.js";
 import { type Validator, checkSignatures } from "./signatures";
 import { addSolvencyCheck } from "./statement";
 
@@ -61,23 +62,14 @@ export class UsageError extends Error {}
 
 const newVerdict = (): Verdict => ({ passed: [], failures: [], notChecked: [], unreadable: [] });
 
-/** An integer of the genesis JSON: a bigint (read exactly) or a safe JS number. */
-function asInteger(v: unknown): bigint | null {
-  if (typeof v === "bigint") return v;
-  if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v);
-  return null;
-}
-
 /** The validator set and chain id of a genesis (or a bare list of {pubkey, power}). */
 export function readValidators(genesis: unknown): { validators: Validator[]; chainId: bigint | null } {
-  const isObject = typeof genesis === "object" && genesis !== null && !Array.isArray(genesis);
-  const obj = genesis as Record<string, unknown>;
-  const entries = isObject ? obj["validators"] : genesis;
+  const entries = isObject(genesis) ? genesis["validators"] : genesis;
   if (!Array.isArray(entries)) throw new UsageError("genesis: not a validator set: no list of validators");
   const validators = entries.map((v: unknown, i): Validator => {
     const e = (v ?? {}) as Record<string, unknown>;
     const key = e["pubkey"] ?? e["public_key"];
-    const power = asInteger(e["power"]);
+    const power = asInt(e["power"]);
     if (typeof key !== "string" || power === null) {
       throw new UsageError(`genesis: validator #${i} needs a hex pubkey and an integer power`);
     }
@@ -87,8 +79,8 @@ export function readValidators(genesis: unknown): { validators: Validator[]; cha
       throw new UsageError(`genesis: validator #${i}: pubkey ${key} is not hex`);
     }
   });
-  const given = isObject ? obj["chain_id"] : undefined;
-  const chainId = given === undefined || given === null ? null : asInteger(given);
+  const given = isObject(genesis) ? genesis["chain_id"] : undefined;
+  const chainId = given === undefined || given === null ? null : asInt(given);
   if (chainId === null && given !== undefined && given !== null) {
     throw new UsageError(`genesis: chain_id ${String(given)} is not an integer`);
   }
