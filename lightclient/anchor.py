@@ -131,7 +131,7 @@ class StateAnchor:
     @staticmethod
     def from_wire(obj: Any) -> StateAnchor:
         version, header, commit = expect_list(obj, "anchor", 3)
-        if version != ANCHOR_VERSION:
+        if type(version) is not int or version != ANCHOR_VERSION:
             raise AnchorVersionError(version)
         return StateAnchor(BlockHeader.from_wire(header), CommitCertificate.from_wire(commit))
 
