@@ -227,6 +227,13 @@ def test_rows_equal_the_python_s_for_random_markets(
         )
         for _ in range(6)
     ]
+    assert_recomputed_as_python(cli, doc, genesis, markets)
+
+
+def assert_recomputed_as_python(
+    cli: Callable[[list[Doc]], list[Doc]], doc: Doc, genesis: Genesis, markets: list[SolvencyMarket]
+) -> None:
+    """One node process recomputes every market; each statement is the Python's."""
     results = cli([{"kind": "recompute", "genesis": doc, "market": encode_market(m)}
                    for m in markets])  # fmt: skip
     for market, result in zip(markets, results, strict=True):
@@ -247,10 +254,7 @@ def test_option_rows_near_expiry_and_at_extreme_prices(
         replace(base, mark_prices=tuple(sorted({**marks, "BTC-26DEC26": p}.items())))
         for p in (1, 2, 3, 60_300_001, MAX_UINT64)
     ]
-    results = cli([{"kind": "recompute", "genesis": doc, "market": encode_market(m)}
-                   for m in markets])  # fmt: skip
-    for market, result in zip(markets, results, strict=True):
-        assert ts_recompute(result) == python_recompute(genesis, market), market
+    assert_recomputed_as_python(cli, doc, genesis, markets)
 
 
 def test_an_extreme_move_to_zero_is_refused_as_the_python_refuses_it(
