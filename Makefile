@@ -56,7 +56,7 @@ devnet: install
 bench: install
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m bench $(or $(B),all)
 
-LINTED := clearing consensus proofs node bridge bench tests
+LINTED := clearing consensus lightclient proofs node bridge bench tests
 
 lint: install
 	$(BIN)/ruff check $(LINTED)

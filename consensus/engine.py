@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from consensus.app import Application, BlockStore, Mempool
-from consensus.codec import MAX_MESSAGE_BYTES, DecodeError
-from consensus.crypto import PrivateKey
 from consensus.effects import (
     Broadcast,
     Commit,
@@ -81,6 +79,8 @@ from consensus.types import (
     compute_max_proposal_bytes,
 )
 from consensus.wal import Wal
+from lightclient.codec import MAX_MESSAGE_BYTES, DecodeError
+from lightclient.crypto import PrivateKey
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from consensus.codec import WIRE_VERSION, DecodeError, expect_int, expect_versioned, pack, unpack
 from consensus.types import Block, CommitCertificate, Proposal, Vote
+from lightclient.codec import WIRE_VERSION, DecodeError, expect_int, expect_versioned, pack, unpack
 
 
 @dataclass(frozen=True)

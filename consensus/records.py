@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from consensus.codec import (
+from consensus.inputs import (
+    BlockPrepared,
+    BlockValidated,
+    ProposalReceived,
+    TimeoutFired,
+    VoteReceived,
+)
+from consensus.signer import WAL_KIND_SIGNED
+from consensus.types import DuplicateVoteEvidence, Proposal, Step, Vote
+from lightclient.codec import (
     WIRE_VERSION,
     DecodeError,
     expect_bool,
@@ -20,16 +29,7 @@ from consensus.codec import (
     pack,
     unpack,
 )
-from consensus.crypto import HASH_BYTES
-from consensus.inputs import (
-    BlockPrepared,
-    BlockValidated,
-    ProposalReceived,
-    TimeoutFired,
-    VoteReceived,
-)
-from consensus.signer import WAL_KIND_SIGNED
-from consensus.types import DuplicateVoteEvidence, Proposal, Step, Vote
+from lightclient.crypto import HASH_BYTES
 
 WAL_KIND_INPUT = 1
 WAL_KIND_HEIGHT = 3

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from consensus.codec import WIRE_VERSION, expect_bytes, expect_int, expect_list, pack, unpack
-from consensus.crypto import PrivateKey
 from consensus.types import Proposal, Step, Vote
 from consensus.wal import Wal
+from lightclient.codec import WIRE_VERSION, expect_bytes, expect_int, expect_list, pack, unpack
+from lightclient.crypto import PrivateKey
 
 WAL_KIND_SIGNED = 2
 

@@ -1,4 +1,5 @@
-"""Consensus records: validators, votes, proposals, blocks, commit certificates.
+"""Consensus records: validators, votes, proposals, blocks (headers and commit
+certificates live in lightclient/, which a verifier uses without consensus).
 
 All records are frozen dataclasses with an explicit versioned wire form
 (`to_wire` / `from_wire`, `encode` / `decode`). What a validator signs is
@@ -11,12 +12,11 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from consensus.codec import (
-    MAX_CHAIN_ID_BYTES,
+from lightclient.codec import (
     MAX_EVIDENCE_PER_BLOCK,
     MAX_INT,
     MAX_VALIDATORS,
@@ -31,16 +31,23 @@ from consensus.codec import (
     pack,
     unpack,
 )
-from consensus.crypto import (
+from lightclient.commit import (
+    CommitCertificate,
+    CommitSig,
+    InvalidCommit,
+    VoteType,
+    compute_vote_sign_bytes,
+    has_quorum,
+)
+from lightclient.crypto import (
     HASH_BYTES,
     PUBLIC_KEY_BYTES,
     SIGNATURE_BYTES,
     compute_hash,
     is_valid_signature,
 )
+from lightclient.header import ZERO_HASH, BlockHeader
 
-ZERO_HASH = bytes(HASH_BYTES)
-MAX_STATE_ROOT_BYTES = 64
 MAX_BLOCK_ENVELOPE_BYTES = 1024 * 1024
 """Bound on what a proposal message holds besides its transactions: the proposal's
 fields, the header, a last commit of MAX_VALIDATORS signatures and MAX_EVIDENCE_PER_BLOCK
@@ -57,16 +64,9 @@ def compute_max_proposal_bytes(max_block_bytes: int, max_block_txs: int) -> int:
 
 NIL_ROUND = -1
 
-DOMAIN_VOTE = b"clearnode/consensus/vote/v1\x00"
 DOMAIN_PROPOSAL = b"clearnode/consensus/proposal/v1\x00"
-DOMAIN_BLOCK_HEADER = b"clearnode/consensus/header/v1\x00"
 DOMAIN_TX_LEAF = b"\x00"
 DOMAIN_TX_NODE = b"\x01"
-
-
-class VoteType(enum.IntEnum):
-    PREVOTE = 1
-    PRECOMMIT = 2
 
 
 class Step(enum.IntEnum):
@@ -152,8 +152,7 @@ class ValidatorSet:
         return public_key in self._power_by_key
 
     def is_quorum(self, power: int) -> bool:
-        """Strictly more than 2/3 of total power (cross-multiplied)."""
-        return 3 * power > 2 * self.total_power
+        return has_quorum(power, self.total_power)
 
     def is_one_third(self, power: int) -> bool:
         """At least f+1: strictly more than 1/3 of total power (cross-multiplied)."""
@@ -191,12 +190,6 @@ class ValidatorSet:
 
 
 # --------------------------------------------------------------------------- votes
-
-
-def compute_vote_sign_bytes(
-    chain_id: str, vote_type: VoteType, height: int, round_: int, block_hash: bytes | None
-) -> bytes:
-    return DOMAIN_VOTE + pack([WIRE_VERSION, chain_id, int(vote_type), height, round_, block_hash])
 
 
 @dataclass(frozen=True)
@@ -296,104 +289,6 @@ class DuplicateVoteEvidence:
 # --------------------------------------------------------------------------- commits
 
 
-class InvalidCommit(ValueError):
-    """A commit certificate that does not prove a quorum of precommits."""
-
-    def __init__(self, reason: str, height: int, signed_power: int = 0, total_power: int = 0):
-        super().__init__(
-            f"invalid commit at height {height}: {reason} "
-            f"(signed power {signed_power} of total {total_power})"
-        )
-        self.reason = reason
-        self.height = height
-        self.signed_power = signed_power
-        self.total_power = total_power
-
-
-@dataclass(frozen=True)
-class CommitSig:
-    validator: bytes
-    signature: bytes
-
-
-@dataclass(frozen=True)
-class CommitCertificate:
-    """Precommits of more than 2/3 of power for one block at (height, round)."""
-
-    height: int
-    round: int
-    block_hash: bytes
-    signatures: tuple[CommitSig, ...]
-
-    def to_wire(self) -> list[Any]:
-        return [
-            WIRE_VERSION,
-            self.height,
-            self.round,
-            self.block_hash,
-            [[s.validator, s.signature] for s in self.signatures],
-        ]
-
-    @staticmethod
-    def from_wire(obj: Any) -> CommitCertificate:
-        items = expect_versioned(obj, "commit", 5)
-        sigs = []
-        for pair in expect_list(items[4], "commit.signatures", max_len=MAX_VALIDATORS):
-            v, s = expect_list(pair, "commit.signature", 2)
-            sigs.append(
-                CommitSig(
-                    expect_bytes(v, "commit.validator", PUBLIC_KEY_BYTES),
-                    expect_bytes(s, "commit.signature", SIGNATURE_BYTES),
-                )
-            )
-        return CommitCertificate(
-            expect_int(items[1], "commit.height", 1),
-            expect_int(items[2], "commit.round", 0, 2**31),
-            expect_bytes(items[3], "commit.block_hash", HASH_BYTES),
-            tuple(sigs),
-        )
-
-    def encode(self) -> bytes:
-        return pack(self.to_wire())
-
-    @staticmethod
-    def decode(data: bytes) -> CommitCertificate:
-        return CommitCertificate.from_wire(unpack(data, "commit"))
-
-    @cached_property
-    def hash(self) -> bytes:
-        return compute_hash(self.encode())
-
-    def precommits(self) -> tuple[Vote, ...]:
-        return tuple(
-            Vote(
-                VoteType.PRECOMMIT,
-                self.height,
-                self.round,
-                self.block_hash,
-                s.validator,
-                s.signature,
-            )
-            for s in self.signatures
-        )
-
-    def verify(self, chain_id: str, validators: ValidatorSet) -> None:
-        """Raise InvalidCommit unless distinct members signed with more than 2/3 of power."""
-        seen: set[bytes] = set()
-        power = 0
-        for vote in self.precommits():
-            if vote.validator in seen:
-                raise InvalidCommit("duplicate signer", self.height)
-            if not validators.is_member(vote.validator):
-                raise InvalidCommit("signer outside the validator set", self.height)
-            if not vote.is_signed_by_validator(chain_id):
-                raise InvalidCommit("bad precommit signature", self.height)
-            seen.add(vote.validator)
-            power += validators.get_power(vote.validator)
-        if not validators.is_quorum(power):
-            raise InvalidCommit("no quorum", self.height, power, validators.total_power)
-
-
 def compute_commit_certificate(
     height: int, round_: int, block_hash: bytes, precommits: Mapping[bytes, Vote]
 ) -> CommitCertificate:
@@ -432,54 +327,6 @@ def compute_evidence_hash(evidence: tuple[DuplicateVoteEvidence, ...]) -> bytes:
 
 def compute_last_commit_hash(last_commit: CommitCertificate | None) -> bytes:
     return ZERO_HASH if last_commit is None else last_commit.hash
-
-
-@dataclass(frozen=True)
-class BlockHeader:
-    """Commits to the chain, parent, previous state root, txs, last commit and evidence."""
-
-    chain_id: str
-    height: int
-    time_ms: int
-    prev_block_hash: bytes
-    prev_state_root: bytes
-    txs_hash: bytes
-    proposer: bytes
-    last_commit_hash: bytes = ZERO_HASH
-    evidence_hash: bytes = field(default_factory=lambda: compute_evidence_hash(()))
-
-    def to_wire(self) -> list[Any]:
-        return [
-            WIRE_VERSION,
-            self.chain_id,
-            self.height,
-            self.time_ms,
-            self.prev_block_hash,
-            self.prev_state_root,
-            self.txs_hash,
-            self.proposer,
-            self.last_commit_hash,
-            self.evidence_hash,
-        ]
-
-    @staticmethod
-    def from_wire(obj: Any) -> BlockHeader:
-        items = expect_versioned(obj, "header", 10)
-        return BlockHeader(
-            expect_str(items[1], "header.chain_id", MAX_CHAIN_ID_BYTES),
-            expect_int(items[2], "header.height", 1),
-            expect_int(items[3], "header.time_ms", 0),
-            expect_bytes(items[4], "header.prev_block_hash", HASH_BYTES),
-            expect_bytes(items[5], "header.prev_state_root", max_len=MAX_STATE_ROOT_BYTES),
-            expect_bytes(items[6], "header.txs_hash", HASH_BYTES),
-            expect_bytes(items[7], "header.proposer", PUBLIC_KEY_BYTES),
-            expect_bytes(items[8], "header.last_commit_hash", HASH_BYTES),
-            expect_bytes(items[9], "header.evidence_hash", HASH_BYTES),
-        )
-
-    @cached_property
-    def hash(self) -> bytes:
-        return compute_hash(DOMAIN_BLOCK_HEADER, pack(self.to_wire()))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from consensus.codec import MAX_MESSAGE_BYTES
+from lightclient.codec import MAX_MESSAGE_BYTES
 
 HEADER_BYTES = 8
 MAX_RECORD_BYTES = MAX_MESSAGE_BYTES

@@ -26,13 +26,14 @@ from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
 from consensus.app import BlockStore
-from consensus.codec import DecodeError as ConsensusDecodeError
-from consensus.crypto import PrivateKey
 from consensus.records import WAL_KIND_HEIGHT, decode_record
 from consensus.signer import WAL_KIND_SIGNED, Signer
 from consensus.sync import SyncRejected
 from consensus.types import Block, CommitCertificate, Validator, ValidatorSet
 from consensus.wal import FileWalStorage, Wal, decode_frames
+from lightclient.anchor import get_consensus_chain_id
+from lightclient.codec import DecodeError as ConsensusDecodeError
+from lightclient.crypto import PrivateKey
 from node.api.counters import add_status_section
 from node.api.serve import serve_node_api
 from node.app import ClearingApp
@@ -253,8 +254,8 @@ def get_validator_signer(config: NodeConfig, genesis: Genesis, wal: Wal) -> Sign
 
 
 def get_chain_name(genesis: Genesis) -> str:
-    """The consensus chain id (signatures are bound to it): the genesis chain id as text."""
-    return f"clearnode-{genesis.chain_id}"
+    """The consensus chain id (signatures are bound to it)."""
+    return get_consensus_chain_id(genesis.chain_id)
 
 
 SNAPSHOT_REJECTS = (ClearingError, ValueError, TypeError, LookupError)

@@ -60,10 +60,27 @@ class AccountProofFile:
     account: bytes
     proof: AccountProof
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chainId": self.chain_id,
+            "member": "0x" + self.member.hex(),
+            "height": self.height,
+            "stateRoot": "0x" + self.state_root.hex(),
+            "account": "0x" + self.account.hex(),
+            "proof": "0x" + self.proof.encode().hex(),
+        }
+
     @classmethod
     def from_json(cls, text: bytes) -> AccountProofFile:
         try:
-            obj: Any = json.loads(text)
+            obj = json.loads(text)
+        except ValueError as exc:
+            raise BadProofFile(f"not an account proof: {exc!r}") from exc
+        return cls.from_object(obj)
+
+    @classmethod
+    def from_object(cls, obj: Any) -> AccountProofFile:
+        try:
             return cls(
                 int(obj["chainId"]),
                 _hex(obj["member"], 20),

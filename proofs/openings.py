@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from proofs.account_proof import AccountProofError, AccountProofFile
 from proofs.errors import DecodeError
 from proofs.group import P, R
 from proofs.pedersen import Generators
@@ -34,9 +35,13 @@ class MemberOpenings:
     owner: bytes
     labels: tuple[str, ...]
     accounts: tuple[AccountOpening, ...]
+    account_proof: AccountProofFile | None = None
+    """The member's account record under the report's state root, with its inclusion
+    proof: what the opened values must be (proofs/member_account.py)."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON object; blindings as 0x-hex (they exceed 2^53)."""
+        proof = {} if self.account_proof is None else {"accountProof": self.account_proof.to_json()}
         return {
             "version": OPENINGS_VERSION,
             "epoch": self.epoch,
@@ -50,6 +55,7 @@ class MemberOpenings:
                 }
                 for a in self.accounts
             ],
+            **proof,
         }
 
     @staticmethod
@@ -68,12 +74,17 @@ class MemberOpenings:
                 for a in obj["accounts"]
             )
             epoch = int(obj["epoch"])
-        except (KeyError, TypeError, ValueError) as exc:
+            proof = obj.get("accountProof")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DecodeError(f"malformed openings: {exc!r}") from exc
+        try:
+            account_proof = None if proof is None else AccountProofFile.from_object(proof)
+        except AccountProofError as exc:
+            raise DecodeError(f"malformed openings: accountProof: {exc}") from exc
         for a in accounts:
             if len(a.values) != len(labels) or len(a.blindings) != len(labels):
                 raise DecodeError(f"sub-account {a.subaccount}: not one opening per label")
-        return MemberOpenings(epoch, owner, labels, accounts)
+        return MemberOpenings(epoch, owner, labels, accounts, account_proof)
 
 
 def strip_0x(text: str) -> str:

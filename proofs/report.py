@@ -28,6 +28,9 @@ from clearing.report_commitment import compute_report_signing_bytes
 from clearing.risk.solvency import SolvencyMarket
 from clearing.root import MarketProof
 from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
+from lightclient.anchor import AnchorError, StateAnchor, ValidatorPowers, check_anchor
+from lightclient.codec import DecodeError as LightclientDecodeError
+from lightclient.commit import has_quorum
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
 from proofs.bulletproofs import N_BITS
 from proofs.errors import DecodeError, ProverError, StatementError
@@ -44,7 +47,9 @@ from proofs.statement import (
     prove_solvency,
 )
 
-REPORT_VERSION = 5  # 5: the market the statement is computed from; 4: the epoch's defaults
+REPORT_VERSION = 6
+# 6: an anchor (the next block's header and commit certificate) for the state root;
+# 5: the market the statement is computed from; 4: the epoch's defaults
 REPORT_HASH_DOMAIN = b"clearnode-solvency-report-v1"
 BLINDING_DOMAIN = b"clearnode-blinding-v1"
 MAX_UINT64 = (1 << 64) - 1
@@ -118,6 +123,10 @@ class Report:
     in_default: tuple[DefaultEntry, ...] = ()
     defaults: tuple[DefaultRecord, ...] = ()  # sub-accounts that defaulted this epoch
     signatures: tuple[ValidatorSignature, ...] = ()
+    anchor: StateAnchor | None = None
+    """Block H+1's header and commit certificate, H the market's height: what ties the
+    state root to the chain. Not signed by the report (any node attaches its own copy of
+    the certificate; it authenticates itself), so not part of the hash."""
 
     def _body(self) -> list[Any]:
         return [
@@ -145,7 +154,8 @@ class Report:
 
     def encode(self) -> bytes:
         sigs = [[s.public_key, s.signature] for s in self.signatures]
-        return bytes(msgpack.packb([*self._body(), sigs], use_bin_type=True))
+        anchor = None if self.anchor is None else self.anchor.to_wire()
+        return bytes(msgpack.packb([*self._body(), sigs, anchor], use_bin_type=True))
 
     def get_account(self, owner: bytes, subaccount: int) -> AccountEntry | None:
         for entry in self.accounts:
@@ -321,6 +331,13 @@ class Verdict:
     def ok(self) -> bool:
         return not self.failures
 
+    def add(self, other: Verdict) -> None:
+        """`other`'s checks, as this verdict's own."""
+        self.passed.extend(other.passed)
+        self.failures.extend(other.failures)
+        self.not_checked.extend(other.not_checked)
+        self.unreadable.extend(other.unreadable)
+
 
 def check_signatures(report: Report, validators: Sequence[Validator]) -> list[str]:
     """Failures of the quorum check: > 2/3 of total power, cross-multiplied."""
@@ -345,9 +362,39 @@ def check_signatures(report: Report, validators: Sequence[Validator]) -> list[st
             continue
         signed += power[s.public_key]
     total = sum(power.values())
-    if not 3 * signed > 2 * total:
+    if not has_quorum(signed, total):
         failures.append(f"signed power {signed} of {total} is not more than 2/3")
     return failures
+
+
+def check_root_on_chain(report: Report, validators: Sequence[Validator] | None) -> Verdict:
+    """The light-client check: the report's state root is the chain's after the market's
+    height, committed by the next block's header under a quorum's precommits."""
+    verdict = Verdict()
+    height = report.market.height
+    if validators is None:
+        verdict.not_checked.append("state root not followed to the chain: no validator set given")
+    elif report.anchor is None:
+        verdict.not_checked.append(
+            f"state root not followed to the chain: the report carries no anchor (the header "
+            f"of block {height + 1} and its commit certificate; a node attaches them when it "
+            f"serves the report)"
+        )
+    else:
+        powers = ValidatorPowers.of((v.public_key, v.power) for v in validators)
+        try:
+            check_anchor(report.anchor, report.chain_id, height, report.state_root, powers)
+        except AnchorError as exc:
+            verdict.failures.append(f"state root is not the chain's after block {height}: {exc}")
+        else:
+            signers = report.anchor.commit.signatures
+            verdict.passed.append(
+                f"state root is the chain's after block {height}: block {height + 1}'s header "
+                f"commits to it, and its certificate carries precommits of "
+                f"{sum(powers.get_power(s.validator) for s in signers)} of "
+                f"{powers.total_power} voting power ({len(signers)} validators)"
+            )
+    return verdict
 
 
 def verify_report(
@@ -376,6 +423,7 @@ def verify_report(
                 f"quorum of {len(report.signatures)} validator signatures over chain "
                 f"{report.chain_id}, epoch {report.epoch} and the report hash"
             )
+    verdict.add(check_root_on_chain(report, validators))
     check = MsmCheck(gens, N_BITS)
     all_points: list[list[P]] = []
     admitted: list[AccountEntry] = []
@@ -530,6 +578,7 @@ REFUSED_VERSIONS = {
     3: "it does not publish the epoch's defaults",
     4: "it does not carry the marks its statement is computed from, so the statement "
     "cannot be recomputed",
+    5: "it has no place for the anchor that ties its state root to the chain",
 }
 
 
@@ -581,6 +630,15 @@ def _decode_defaults(obj: object) -> tuple[DefaultRecord, ...]:
     return tuple(records)
 
 
+def _decode_anchor(obj: object) -> StateAnchor | None:
+    if obj is None:
+        return None
+    try:
+        return StateAnchor.from_wire(obj)
+    except (AnchorError, LightclientDecodeError) as exc:
+        raise DecodeError(f"anchor: {exc}") from None
+
+
 def decode_report(data: bytes) -> Report:
     """The report from its encoding; DecodeError names the first bad field."""
     try:
@@ -590,9 +648,9 @@ def decode_report(data: bytes) -> Report:
     _expect(isinstance(obj, list) and len(obj) >= 1, "report must be a list of fields")
     if obj[0] != REPORT_VERSION:
         raise UnsupportedReportVersion(obj[0])
-    _expect(len(obj) == 12, "report must be a list of 12 fields")
+    _expect(len(obj) == 13, "report must be a list of 13 fields")
     version, chain_id, epoch, state_root, statement_obj, accounts_obj, aggregates_obj = obj[:7]
-    default_obj, defaults_obj, market_obj, market_proof_obj, sigs = obj[7:]
+    default_obj, defaults_obj, market_obj, market_proof_obj, sigs, anchor_obj = obj[7:]
     _expect(
         type(chain_id) is int and type(epoch) is int and isinstance(state_root, bytes),
         "bad chain id, epoch or state root",
@@ -642,7 +700,7 @@ def decode_report(data: bytes) -> Report:
         signatures.append(ValidatorSignature(key, sig))
     report = Report(
         version, chain_id, epoch, state_root, statement, market, market_proof, tuple(accounts),
-        tuple(aggregates), in_default, defaults, tuple(signatures),
+        tuple(aggregates), in_default, defaults, tuple(signatures), _decode_anchor(anchor_obj),
     )  # fmt: skip
     _expect(report.encode() == bytes(data), "report encoding is not canonical")
     return report

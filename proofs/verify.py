@@ -24,6 +24,7 @@ from clearing.risk.engine import get_risk_setup
 from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
 from proofs.errors import DecodeError
 from proofs.group import FAST, REFERENCE
+from proofs.member_account import check_member_account
 from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
 from proofs.pedersen import Generators, get_generators
 from proofs.recompute import check_statement, get_scenario_names
@@ -299,6 +300,8 @@ def check(args: argparse.Namespace, read_vaults: ReadVaults | None = None) -> in
         else:
             names = get_scenario_names(report, genesis)
             mine = verify_member_openings(gens, report, member, openings, known, names)
+            if openings.owner == member:
+                mine.add(check_member_account(report, openings))
         sections.append((f"member 0x{member.hex()}", mine))
     return print_report(sections)
 

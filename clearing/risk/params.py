@@ -146,11 +146,13 @@ def parse_risk_params(section: Mapping[str, Any]) -> RiskParams:
         "risk.default_fund",
         {"cover", "stress_multiple", "assessment_cap_bps"},
     )
+    extreme_multiple = top.integer("extreme_multiple", 1, 100)
+    _check_extreme_moves(underlyings, extreme_multiple)
     params = RiskParams(
         k_num=k_num,
         k_den=k_den,
         price_steps=top.integer("price_steps", 1, 100),
-        extreme_multiple=top.integer("extreme_multiple", 1, 100),
+        extreme_multiple=extreme_multiple,
         extreme_cover_bps=top.integer("extreme_cover_bps", 0, BPS_DENOMINATOR),
         max_scenarios=top.integer("max_scenarios", 2, MAX_SCENARIOS_LIMIT),
         rate_bps=top.integer("rate_bps", 0, BPS_DENOMINATOR),
@@ -174,6 +176,21 @@ def parse_risk_params(section: Mapping[str, Any]) -> RiskParams:
         auction=_parse_auction(top.raw("auction") if "auction" in section else {}),
     )
     return params
+
+
+def _check_extreme_moves(underlyings: tuple[UnderlyingParams, ...], multiple: int) -> None:
+    """The extreme down move (`multiple` scan ranges) must leave every price above zero:
+    an option's value at a negative forward is undefined, and the chain would halt on
+    its first risk array rather than refuse the genesis."""
+    for u in underlyings:
+        if multiple * u.scan_bps >= BPS_DENOMINATOR:
+            limit = -(-BPS_DENOMINATOR // multiple) - 1
+            raise GenesisError(
+                f"risk.underlyings.{u.name}.scan_bps",
+                f"at most {limit}: extreme_multiple {multiple} times it is the extreme down "
+                f"move, which must leave the price above zero",
+                u.scan_bps,
+            )
 
 
 def _parse_auction(obj: object) -> AuctionParams:

@@ -27,7 +27,7 @@ from clearing.assets import CollateralKey
 from clearing.codec import expect_int, expect_list
 from clearing.oracle import PriceList, decode_price_list
 from clearing.risk.arrays import RiskArrays
-from clearing.state import ClearingState
+from clearing.state import ClearingState, SubAccount
 from clearing.units import MAX_UINT64
 
 
@@ -84,6 +84,31 @@ def get_solvency_market(state: ClearingState) -> SolvencyMarket:
     )
 
 
+def get_collateral_label(key: CollateralKey) -> str:
+    chain, token = key
+    return f"collateral:{chain}:0x{token.hex()}"
+
+
+def get_position_label(instrument_id: str) -> str:
+    return f"position:{instrument_id}"
+
+
+def is_reported(account: SubAccount) -> bool:
+    """Whether a report commits to this sub-account: anything held, or any position."""
+    return bool(account.cash or account.collateral or account.positions)
+
+
+def get_labelled_holdings(account: SubAccount) -> dict[str, int]:
+    """What a sub-account holds, by solvency label (zero entries left out): how anyone
+    holding the account's record reads the values its commitments must open to."""
+    holdings = {"cash": account.cash} if account.cash else {}
+    holdings.update((get_collateral_label(k), q) for k, q in account.collateral.items() if q)
+    holdings.update(
+        (get_position_label(iid), p.quantity) for iid, p in account.positions.items() if p.quantity
+    )
+    return holdings
+
+
 def get_solvency_form(
     arrays: RiskArrays,
     collateral_keys: Sequence[CollateralKey],
@@ -94,8 +119,8 @@ def get_solvency_form(
     """Rows over (cash, collateral quanta in ``collateral_keys`` order, lots by sorted id)."""
     labels = (
         "cash",
-        *(f"collateral:{chain}:0x{token.hex()}" for chain, token in collateral_keys),
-        *(f"position:{iid}" for iid in arrays.instrument_ids),
+        *(get_collateral_label(key) for key in collateral_keys),
+        *(get_position_label(iid) for iid in arrays.instrument_ids),
     )
     head = (k_den, *(k_den * weights[key] for key in collateral_keys))
     rows = tuple(

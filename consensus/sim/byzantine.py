@@ -11,10 +11,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from consensus.crypto import PrivateKey, compute_hash
 from consensus.messages import decode_message, encode_message
 from consensus.transport import PeerId, Transport
 from consensus.types import Block, Proposal, Vote, compute_txs_hash
+from lightclient.crypto import PrivateKey, compute_hash
 
 
 @dataclass

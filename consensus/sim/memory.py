@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from consensus.app import CheckTxResult, TxAccepted, TxRejected
-from consensus.crypto import compute_hash
 from consensus.types import Block, CommitCertificate
+from lightclient.crypto import compute_hash
 
 REJECTED_TX_PREFIX = b"reject:"
 

@@ -14,7 +14,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from consensus.crypto import PrivateKey
 from consensus.engine import Engine, EngineConfig, EngineTimeout, Genesis
 from consensus.sim.byzantine import ByzantineTransport
 from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
@@ -22,6 +21,7 @@ from consensus.state_machine import TimeoutConfig
 from consensus.transport import PeerId, Transport
 from consensus.types import Validator
 from consensus.wal import MemoryWalStorage, Wal
+from lightclient.crypto import PrivateKey
 
 SIM_TIMEOUTS = TimeoutConfig(200, 100, 100, 50, 100, 50)
 GOSSIP_MS = 150

@@ -29,6 +29,7 @@ from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.history.store import HistoryRow
 from node.storage import NodeStore
+from proofs.account_proof import AccountProofFile
 
 if TYPE_CHECKING:
     from node.api.app import ApiApp, RouteHandler
@@ -109,15 +110,11 @@ class MemberHistoryRoutes:
         if found is None:
             raise ApiError(404, "UnknownMember", f"no account of {hex0x(member)} in the state")
         account, proof = found
+        root = compute_state_root(state)
         return private_json(
-            {
-                "chainId": self.app.node.chain_id,
-                "member": hex0x(member),
-                "height": state.height,
-                "stateRoot": hex0x(compute_state_root(state)),
-                "account": hex0x(account),
-                "proof": hex0x(proof.encode()),
-            },
+            AccountProofFile(
+                self.app.node.chain_id, member, state.height, root, account, proof
+            ).to_json()
         )
 
 

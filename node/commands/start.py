@@ -20,6 +20,7 @@ import trio
 
 from clearing.errors import GenesisError
 from clearing.genesis import Genesis, parse_genesis
+from clearing.risk.engine import get_risk_setup
 from node.config import ConfigError, NodeConfig, load_config
 from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFileError, load_key
 from node.logs import setup_logging
@@ -38,10 +39,12 @@ def register(subparsers: Any) -> None:
 
 
 def load_checked_genesis(config: NodeConfig) -> Genesis:
-    """The genesis named by the config; its chain id must be the config's."""
+    """The genesis named by the config, its risk section parsed too (a bad one would
+    otherwise halt the chain at its first block); its chain id must be the config's."""
     path = config.genesis_file
     try:
         genesis = parse_genesis(json.loads(path.read_text()))
+        get_risk_setup(genesis)
     except OSError as exc:
         raise ConfigError(path, "(file)", "a readable genesis JSON file", exc.strerror) from exc
     except ValueError as exc:

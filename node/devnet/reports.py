@@ -1,8 +1,9 @@
 """Each epoch's solvency report, as a member checks it: fetched from a
 validator's API, written to disk and checked by the very code behind
 `clearnode verify` against the genesis (its validators, and the statement
-recomputed), then one member's own openings (fetched with its EIP-712 signed
-request) checked against the report."""
+recomputed, the state root followed to the chain, the vaults read on chain),
+then one member's own openings (fetched with its EIP-712 signed request) checked
+against the report and against its account under the report's state root."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ from proofs import verify
 if TYPE_CHECKING:
     from node.devnet.client import NodeClient
     from node.devnet.market import Member
+
+
+ROOT_ON_CHAIN = "state root is the chain's after block"
+ACCOUNT_UNDER_ROOT = "your account record is under the report's state root"
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,16 @@ async def check_report(
     openings_path = out_dir / f"openings-epoch-{epoch}-0x{member.address.hex()}.json"
     openings_path.write_text(json.dumps(openings))
     member_args = ["--member", "0x" + member.address.hex(), "--openings", str(openings_path)]
-    member_code, member_text = await _verify([str(path), *member_args])
+    member_code, member_text = await _verify([str(path), "--genesis", str(genesis), *member_args])
     if body["committedHash"] != body["reportHash"]:
         text += f"served report hash {body['reportHash']} != committed {body['committedHash']}\n"
         code = verify.EXIT_INVALID
+    # a served report carries its anchor, and openings their account proof: the devnet
+    # holds both checks as made, not merely not failed
+    for made, where in ((ROOT_ON_CHAIN, text), (ACCOUNT_UNDER_ROOT, member_text)):
+        if f"ok    {made}" not in where:
+            text += f"not checked: {made!r}\n"
+            code = verify.EXIT_INVALID
     return ReportOutcome(
         epoch,
         int(body["commitHeight"] or 0),

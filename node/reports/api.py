@@ -1,16 +1,19 @@
 """The reports' HTTP routes.
 
 - `GET /v1/reports/latest`, `GET /v1/reports/{epoch}`: the complete report (hex of
-  the proofs/FORMAT.md bytes, signatures included; `clearnode verify` reads this
-  JSON as is), its hash, and the hash committed in a block with its height.
+  the proofs/FORMAT.md bytes, signatures and this node's anchor of its state root
+  included; `clearnode verify` reads this JSON as is), its hash, and the hash
+  committed in a block with its height.
 - `POST /v1/reports/{epoch}/openings`: a member's own openings, for an EIP-712
   `ReportOpeningsQuery {member, epoch, issuedAtMs}` signed by that member's key
-  on this chain and issued within the API's query window (like account queries).
-  Only validators (holders of the report seed) can answer.
+  on this chain and issued within the API's query window (like account queries),
+  with the member's account record and its inclusion proof under the report's state
+  root. Only validators (holders of the report seed) can answer.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from clearing.eip712 import compute_signable, verify_member_signature
@@ -26,8 +29,10 @@ from node.api.bodies import (
 from node.api.errors import ApiError, api_error_from
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.reports.anchor import get_served_report
 from node.reports.store import ReportStore
 from node.services import NodeContext
+from proofs.account_proof import AccountProofFile
 from proofs.openings import get_member_openings
 from proofs.report import decode_report
 
@@ -81,7 +86,7 @@ class ReportsApi:
         return json_response(200, self._view(parse_epoch(params["epoch"])))
 
     def _view(self, epoch: int) -> dict[str, Any]:
-        encoded = self.store.get_report(epoch)
+        encoded = get_served_report(self.store, self.ctx.store, epoch)
         if encoded is None:
             latest = self.store.get_latest_epoch()
             raise ApiError(404, "ReportNotFound", f"no report of epoch {epoch} is stored",
@@ -135,6 +140,12 @@ class ReportsApi:
         openings = get_member_openings(
             self.seed, epoch, member, inputs.input_labels, inputs.get_member_values(member)
         )
+        found = inputs.account_proofs.get(member)
+        if found is not None:
+            account, proof = found
+            openings = replace(openings, account_proof=AccountProofFile(
+                inputs.chain_id, member, inputs.height, inputs.state_root, account, proof
+            ))  # fmt: skip
         return json_response(200, openings.to_json())
 
     def _check_fresh(self, issued_ms: int) -> None:

@@ -10,7 +10,7 @@ last block).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from clearing.risk.engine import (
     INSURANCE_MEMBER,
@@ -23,8 +23,9 @@ from clearing.risk.solvency import (
     SolvencyMarket,
     get_solvency_inputs,
     get_solvency_market,
+    is_reported,
 )
-from clearing.root import MarketProof, get_market_proof
+from clearing.root import AccountProof, MarketProof, get_account_proof, get_market_proof
 from clearing.state import ClearingState, DefaultRecord
 
 AccountKey = tuple[bytes, int]
@@ -45,6 +46,9 @@ class ReportInputs:
     market_proof: MarketProof  # `market` under `state_root`
     accounts: dict[AccountKey, tuple[int, ...]]
     defaults: tuple[DefaultRecord, ...] = ()  # not saved with the inputs: openings skip them
+    account_proofs: dict[bytes, tuple[bytes, AccountProof]] = field(default_factory=dict)
+    """Each member's account record and its inclusion proof under `state_root`: a
+    member checks its openings are its real account at the report's root."""
 
     def get_member_values(self, member: bytes) -> dict[int, tuple[int, ...]]:
         """`member`'s committed vectors by sub-account (its openings' values)."""
@@ -60,7 +64,7 @@ def get_report_accounts(
         for address, record in state.members.items()
         if address != INSURANCE_MEMBER
         for sub, account in record.sub_accounts.items()
-        if account.cash or account.collateral or account.positions
+        if is_reported(account)
     }
     house = state.members.get(INSURANCE_MEMBER)
     if house is not None and 0 in house.sub_accounts:
@@ -79,6 +83,7 @@ def extract_report_inputs(state: ClearingState, state_root: bytes) -> ReportInpu
     form = compute_market_solvency_form(state.genesis, market)
     if form is None:
         return None
+    accounts = get_report_accounts(state, form)
     return ReportInputs(
         state.chain_id,
         state.height // state.genesis.epoch_length_blocks,
@@ -88,6 +93,20 @@ def extract_report_inputs(state: ClearingState, state_root: bytes) -> ReportInpu
         form.rows,
         market,
         get_market_proof(state),
-        get_report_accounts(state, form),
+        accounts,
         tuple(state.defaults),
+        get_account_proofs(state, {owner for owner, _ in accounts}),
     )
+
+
+def get_account_proofs(
+    state: ClearingState, members: set[bytes]
+) -> dict[bytes, tuple[bytes, AccountProof]]:
+    """The account record and inclusion proof of each of `members` (the house's too:
+    its record is public in the same way once asked for)."""
+    proofs = {}
+    for member in sorted(members):
+        found = get_account_proof(state, member)
+        if found is not None:
+            proofs[member] = found
+    return proofs

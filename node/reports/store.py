@@ -5,8 +5,9 @@
 - `epoch-N.commit.json`: `{"epoch", "reportHash", "commitHeight"}` once the hash
   is committed in a block;
 - `epoch-N.inputs.json` (validators only, mode 0600): the committed vectors,
-  from which a member's openings are computed on request. It holds every
-  member's balances and positions, like the node's own database.
+  from which a member's openings are computed on request, and each member's
+  account record with its inclusion proof under the report's state root. It holds
+  every member's balances and positions, like the node's own database.
 
 Only the newest `keep` epochs are kept.
 """
@@ -20,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clearing.risk.solvency import SolvencyMarket
-from clearing.root import MarketProof
+from clearing.root import AccountProof, MarketProof
 from node.reports.inputs import ReportInputs
 
-INPUTS_VERSION = 3  # 2 had no market, 1 no chain id
+INPUTS_VERSION = 4  # 3 had no account proofs, 2 no market, 1 no chain id
 FILE_PATTERN = re.compile(r"^epoch-(\d+)\.")
 
 
@@ -106,6 +107,10 @@ class ReportStore:
             "market": inputs.market.to_fields(),
             "marketProof": ["0x" + h.hex() for h in inputs.market_proof.to_fields()],
             "accounts": [["0x" + o.hex(), s, list(v)] for (o, s), v in inputs.accounts.items()],
+            "accountProofs": [
+                ["0x" + member.hex(), "0x" + account.hex(), "0x" + proof.encode().hex()]
+                for member, (account, proof) in inputs.account_proofs.items()
+            ],
         }
         write_atomically(self._path(inputs.epoch, "inputs.json"), json.dumps(body).encode(), 0o600)
         self.prune()
@@ -127,6 +132,13 @@ class ReportStore:
             SolvencyMarket.from_fields(body["market"]),
             MarketProof.from_fields([bytes.fromhex(h[2:]) for h in body["marketProof"]]),
             {(bytes.fromhex(o[2:]), s): tuple(v) for o, s, v in body["accounts"]},
+            account_proofs={
+                bytes.fromhex(m[2:]): (
+                    bytes.fromhex(a[2:]),
+                    AccountProof.decode(bytes.fromhex(p[2:])),
+                )
+                for m, a, p in body["accountProofs"]
+            },
         )
 
     def _epochs(self, suffix: str) -> list[int]:
@@ -145,3 +157,7 @@ class ReportStore:
         for epoch in self._all_epochs()[: -self.keep]:
             for path in self.directory.glob(f"epoch-{epoch}.*"):
                 path.unlink(missing_ok=True)
+
+
+def _unhex(text: str) -> bytes:
+    return bytes.fromhex(text[2:])

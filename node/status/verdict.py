@@ -2,8 +2,9 @@
 
 Each newly stored report is verified once, in a worker thread (a batch of all
 accounts' proofs), with the public checks of `clearnode verify --genesis`:
-validator quorum over the genesis set, every solvency proof, the aggregates,
-the market under the state root and the statement recomputed from the genesis;
+validator quorum over the genesis set, the state root followed to the chain (this
+node's anchor), every solvency proof, the aggregates, the market under the state
+root and the statement recomputed from the genesis;
 and its hash is compared with the one committed in a block. The verdict is display only: a
 failure of the verifier itself (a bug) is logged and shown, never allowed to
 stop the node.
@@ -18,7 +19,9 @@ from typing import Any
 import trio
 
 from clearing.genesis import Genesis
+from node.reports.anchor import get_served_report
 from node.reports.store import ReportStore
+from node.storage import NodeStore
 from proofs.errors import DecodeError
 from proofs.group import FAST
 from proofs.pedersen import get_generators
@@ -61,8 +64,9 @@ def check_report(
 
 
 class ReportVerdicts:
-    def __init__(self, store: ReportStore, genesis: Genesis) -> None:
+    def __init__(self, store: ReportStore, blocks: NodeStore, genesis: Genesis) -> None:
         self.store = store
+        self.blocks = blocks
         self.validators = [Validator(v.pubkey, v.power) for v in genesis.validators]
         self.chain_id = genesis.chain_id
         self.genesis = genesis
@@ -77,7 +81,7 @@ class ReportVerdicts:
         while True:
             epoch = self.store.get_latest_epoch()
             commit = None if epoch is None else self.store.get_commit(epoch)
-            encoded = None if epoch is None else self.store.get_report(epoch)
+            encoded = None if epoch is None else get_served_report(self.store, self.blocks, epoch)
             if epoch != checked and commit is not None and encoded is not None:
                 try:
                     result = await trio.to_thread.run_sync(

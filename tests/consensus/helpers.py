@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from consensus.crypto import PrivateKey
 from consensus.effects import Effect
 from consensus.inputs import BlockPrepared, BlockValidated, Input, ProposalReceived, StartHeight
 from consensus.sim.simulator import make_key
@@ -20,6 +19,7 @@ from consensus.types import (
     VoteType,
     compute_txs_hash,
 )
+from lightclient.crypto import PrivateKey
 
 CHAIN = "test-chain"
 KEYS = [make_key(i) for i in range(4)]

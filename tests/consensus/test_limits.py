@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from consensus.codec import MAX_CHAIN_ID_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_INT, MAX_VALIDATORS
 from consensus.engine import EngineConfig
 from consensus.inputs import BlockPrepared, ProposalReceived
 from consensus.messages import decode_message, encode_message
@@ -26,6 +25,7 @@ from consensus.types import (
     compute_max_proposal_bytes,
 )
 from consensus.wal import MAX_RECORD_BYTES, FileWalStorage, Wal, WalRecordTooLarge
+from lightclient.codec import MAX_CHAIN_ID_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_INT, MAX_VALIDATORS
 
 HASH = b"\xff" * 32
 KEY = b"\xee" * 32

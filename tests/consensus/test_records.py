@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from consensus.codec import DecodeError
 from consensus.evidence import is_valid_duplicate_vote
 from consensus.messages import SyncRequest, decode_message, encode_message
 from consensus.signer import DoubleSignRefused, Signer
@@ -21,6 +20,7 @@ from consensus.types import (
     compute_commit_certificate,
 )
 from consensus.wal import FileWalStorage, Wal, WalCorrupted
+from lightclient.codec import DecodeError
 from tests.consensus.helpers import (
     CHAIN,
     KEYS,

@@ -23,6 +23,7 @@ from clearing.snapshot import encode_snapshot
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
+from lightclient.anchor import get_consensus_chain_id
 from node.app import ClearingApp
 from node.runtime import SnapshotSchedule, SqliteBlockStore
 from node.storage import NodeStore
@@ -83,7 +84,7 @@ def iter_trading_blocks() -> Iterator[list[bytes]]:
 
 def make_block(genesis: Genesis, height: int, txs: list[bytes]) -> Block:
     header = BlockHeader(
-        f"clearnode-{genesis.chain_id}",
+        get_consensus_chain_id(genesis.chain_id),
         height,
         genesis.genesis_time_ms + 1000 * height,
         bytes(32),

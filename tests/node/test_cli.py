@@ -86,6 +86,12 @@ def test_start_preflight_names_what_is_wrong(
     with pytest.raises(ConfigError) as info:
         check_home(home)
     assert info.value.file == genesis_file and info.value.key == "validators[0].power"
+    doc["validators"][0]["power"] = 1
+    doc["risk"]["extreme_multiple"] = 100  # 100 scan ranges down: every price below zero
+    genesis_file.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError) as info:
+        check_home(home)
+    assert info.value.key.startswith("risk.underlyings.") and info.value.key.endswith(".scan_bps")
     genesis_file.write_text("{")
     with pytest.raises(ConfigError, match="valid JSON"):
         check_home(home)

@@ -9,12 +9,12 @@ import pytest
 import trio
 import trio.testing
 
-from consensus.crypto import PrivateKey
 from consensus.signer import Signer
 from consensus.sim.memory import HashChainApp, MemoryBlockStore
 from consensus.sync import SyncRejected
 from consensus.types import Block, CommitCertificate, Validator, ValidatorSet
 from consensus.wal import MemoryWalStorage, Wal
+from lightclient.crypto import PrivateKey
 from node.driver import Driver, DriverConfig, Genesis
 from tests.node.netsupport import ListMempool
 

@@ -15,8 +15,8 @@ from clearing.limits import (
     MAX_TRADES_PER_BATCH,
     MAX_TX_BYTES,
 )
-from consensus.codec import MAX_MESSAGE_BYTES
 from consensus.wal import MAX_RECORD_BYTES
+from lightclient.codec import MAX_MESSAGE_BYTES
 from node.app import ClearingApp
 from node.blocksync import MAX_RESPONSE_BYTES
 from node.config import ApiConfig, MempoolConfig

@@ -13,12 +13,12 @@ import trio
 from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
-from consensus.crypto import PrivateKey
 from consensus.signer import Signer
 from consensus.sim.memory import MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
 from consensus.types import Validator, ValidatorSet
 from consensus.wal import MemoryWalStorage, Wal
+from lightclient.crypto import PrivateKey
 from node.app import ClearingApp
 from node.driver import Driver, DriverConfig, Genesis
 from node.p2p import P2PConfig, P2PNode, open_p2p

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consensus.crypto import PrivateKey
 from consensus.inputs import TimeoutFired
 from consensus.records import encode_height_record, encode_input_record
 from consensus.signer import DoubleSignRefused, Signer, Slot
 from consensus.types import Step, Vote, VoteType
 from consensus.wal import FileWalStorage, Wal
+from lightclient.crypto import PrivateKey
 from node.runtime import compact_wal, select_wal_records
 
 KEY = PrivateKey(bytes(range(32)))

@@ -25,6 +25,7 @@ from proofs.sample import (
     make_sample_book,
     make_sample_form,
 )
+from tests.lightclient.support import anchor_report
 
 SEED = b"validators-shared-secret"
 CHAIN_ID = 4242
@@ -60,5 +61,7 @@ def signed() -> Fixture:
     )
     keys = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
     validators = [Validator(k.public_key().public_bytes_raw(), 10) for k in keys]
-    report = add_signatures(report, [sign_report(report, k) for k in keys[:3]])
+    report = anchor_report(
+        add_signatures(report, [sign_report(report, k) for k in keys[:3]]), keys[:3]
+    )
     return Fixture(gens, form, book, report, keys, validators)

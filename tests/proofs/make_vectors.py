@@ -28,6 +28,7 @@ from proofs.sample import (
     make_sample_form,
 )
 from proofs.transcript import Transcript
+from tests.lightclient.support import anchor_report
 
 VECTORS = Path(__file__).parent / "vectors"
 COMMITMENT_CASES = [(0, 0), (1, 0), (0, 1), (42, 7), (-1, 5), (2**64 - 1, 2**200 + 3)]
@@ -106,7 +107,7 @@ def make_report_vectors() -> dict[str, Any]:
                           market_proof=SAMPLE_MARKET_PROOF,
                           defaults=REPORT_DEFAULTS)  # fmt: skip
     keys = _report_keys()
-    report = add_signatures(report, [sign_report(report, k) for k in keys])
+    report = anchor_report(add_signatures(report, [sign_report(report, k) for k in keys]), keys)
     owner, sub = report.accounts[0].key
     openings = get_member_openings(
         REPORT_SEED, REPORT_EPOCH, owner, report.statement.input_labels, {sub: book[(owner, sub)]}

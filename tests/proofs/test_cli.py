@@ -61,11 +61,13 @@ def test_valid_report_and_openings(
     assert main(argv) == EXIT_VALID
     out = capsys.readouterr().out
     assert out.startswith("VERDICT: VALID as far as checked\n") and "FAIL" not in out
-    # a sample statement has no genesis to be recomputed from, and says so, at the end
+    # a sample statement has no genesis to be recomputed from, nor its openings an account
+    # under a real state root, and says so, at the end
     not_checked = out.split("\nnot checked\n")[1].splitlines()
-    assert [line.split("  ")[1] for line in not_checked] == ["not asked"] * 2
+    assert [line.split("  ")[1] for line in not_checked] == ["not asked"] * 3
     assert "not asked  statement not checked: without --genesis" in not_checked[0]
     assert "not asked  reserves: without --genesis the vaults are not known" in not_checked[1]
+    assert "not asked  your openings not compared with your account" in not_checked[2]
     assert f"ok    report is for chain {CHAIN_ID}" in out
     assert f"validator signatures over chain {CHAIN_ID}, epoch {EPOCH}" in out
     assert clearnode_main(["verify", *argv]) == EXIT_VALID

@@ -38,6 +38,7 @@ from proofs.report import (
 from proofs.sample import SAMPLE_MARKET, SAMPLE_MARKET_PROOF
 from proofs.statement import SolvencyStatement, start_transcript
 from tests.clearing.support import new_sandbox
+from tests.lightclient.support import anchor_report
 from tests.proofs.conftest import CHAIN_ID, EPOCH, SEED, STATE_ROOT, Fixture
 
 
@@ -274,6 +275,7 @@ def test_the_published_signatures_are_the_ones_clearing_checks(signed: Fixture) 
     box = _clearing_box()
     unsigned = dataclasses.replace(signed.report, signatures=())
     report = add_signatures(unsigned, [sign_report(unsigned, k) for k in box.validator_keys[:3]])
+    report = anchor_report(report, box.validator_keys[:3])
     assert report.get_signing_bytes() == compute_report_signing_bytes(
         CHAIN_ID, EPOCH, report.get_hash()
     )
@@ -315,7 +317,14 @@ def test_a_version_4_report_without_its_market_is_refused_saying_why(signed: Fix
         decode_report(old)
     assert info.value.version == 4
     assert "does not carry the marks its statement is computed from" in str(info.value)
-    assert "this reads version 5" in str(info.value)
+    assert "this reads version 6" in str(info.value)
+
+
+def test_a_version_5_report_without_an_anchor_slot_is_refused_saying_why(signed: Fixture) -> None:
+    fields = msgpack.unpackb(signed.report.encode())
+    old = msgpack.packb([5, *fields[1:12]], use_bin_type=True)
+    with pytest.raises(UnsupportedReportVersion, match="no place for the anchor"):
+        decode_report(old)
 
 
 def test_the_market_round_trips_and_a_malformed_one_is_a_decode_error(signed: Fixture) -> None:

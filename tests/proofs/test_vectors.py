@@ -77,6 +77,7 @@ def test_report_vector_verifies_and_is_reproduced(tmp_path: Path) -> None:
     validators_file.write_text(json.dumps(vec["validators"]))
     verdict = verify_report(gens, report, read_validators(validators_file), vec["chain_id"])
     assert verdict.ok, verdict.failures
+    assert any(line.startswith("state root is the chain's after block") for line in verdict.passed)
     member = bytes.fromhex(vec["member"][2:])
     openings = MemberOpenings.from_json(vec["openings"])
     assert verify_member_openings(gens, report, member, openings).ok

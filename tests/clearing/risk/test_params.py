@@ -52,6 +52,19 @@ def test_bad_sections_name_the_key(overrides: dict[str, object], key: str) -> No
     assert info.value.key == key
 
 
+def test_an_extreme_move_that_takes_a_price_to_zero_is_refused() -> None:
+    """Twice a 50% scan range is a -100% move: an option's value there is undefined, and
+    the chain would halt on its first block (found by the TypeScript verifier's port)."""
+    btc = {"group": "majors", "scan_bps": 5000, "vol_bps": 6000, "vol_scan_bps": 1500,
+           "floor_bps": 50}  # fmt: skip
+    underlyings = risk_section()["underlyings"]
+    with pytest.raises(GenesisError) as info:
+        parse_risk_params(risk_section(underlyings={**underlyings, "BTC": btc}))
+    assert info.value.key == "risk.underlyings.BTC.scan_bps" and info.value.got == 5000
+    assert info.value.expected.startswith("at most 4999: extreme_multiple 2 times it")
+    parse_risk_params(risk_section(underlyings={**underlyings, "BTC": {**btc, "scan_bps": 4999}}))
+
+
 def test_shipped_stress_days_file_feeds_the_scenario_set() -> None:
     from pathlib import Path
 

@@ -6,9 +6,9 @@ import msgpack
 import pytest
 
 from clearing.errors import DecodeError as TxDecodeError
-from consensus.codec import DecodeError as ConsensusDecodeError
 from consensus.messages import Status, SyncRequest, encode_message
 from consensus.types import Vote, VoteType
+from lightclient.codec import DecodeError as ConsensusDecodeError
 from node.p2p.topics import WrongTopic, decode_consensus, decode_tx_gossip, get_topic
 from tests.node.test_network_inprocess import setup_txs
 

@@ -11,8 +11,11 @@ from clearing.root import compute_state_root
 from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import TxRecord
+from consensus.types import Block
+from lightclient.anchor import StateAnchor
 from node.reports.api import compute_openings_signable
 from node.reports.inputs import ReportInputs, extract_report_inputs
+from node.storage import NodeStore
 from proofs import verify
 from tests.clearing.support import USDC, genesis_doc
 
@@ -81,3 +84,12 @@ def run_verify(argv: list[str]) -> tuple[int, str]:
     with contextlib.redirect_stdout(out):
         code = verify.main(argv)
     return code, out.getvalue()
+
+
+def store_chain_to_anchor(blocks: NodeStore, anchor: StateAnchor) -> None:
+    """Blocks up to the anchor's header in `blocks`: placeholders before it (never read
+    here), then block H+1 (empty) with its certificate, as consensus would store them."""
+    for height in range(blocks.latest_height() + 1, anchor.header.height):
+        blocks.save_block(height, b"", b"", bytes(32))
+    block = Block(anchor.header, (), None)
+    blocks.save_block(anchor.header.height, block.encode(), anchor.commit.encode(), bytes(32))

@@ -148,6 +148,7 @@ async def test_validators_commit_and_serve_a_verifiable_report(tmp_path: Path) -
         code, text = run_verify([str(report_file), "--genesis", genesis_file])
         assert code == verify.EXIT_VALID, text
         assert "equal to the report's" in text  # the statement recomputed from the genesis
+        assert f"ok    state root is the chain's after block {epoch * EPOCH_LENGTH}: " in text
 
         # a member's own openings, for its own signature only
         member = MEMBERS[0]

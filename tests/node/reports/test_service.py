@@ -48,14 +48,17 @@ from node.reports.sync import (
     serve_report_sync,
 )
 from node.reports.worker import build_unsigned_report
+from node.storage import NodeStore
 from proofs import verify
 from proofs.report import Report, add_signatures, decode_report
+from tests.lightclient.support import make_anchor
 from tests.node.reports.support import (
     MEMBERS,
     SEED,
     openings_request,
     run_verify,
     small_epoch_genesis,
+    store_chain_to_anchor,
     trading_sandbox,
 )
 
@@ -124,7 +127,8 @@ def make_node(box: Sandbox, home: Path, index: int | None) -> tuple[ReportsServi
     key = None if index is None else derive_ed25519_key(f"validator-{index}")
     config = SimpleNamespace(reports=ReportsConfig())
     ctx = SimpleNamespace(genesis=box.genesis, app=app, api=api, p2p=FakeP2P(), config=config,
-                          validator_key=key, state=box.state)  # fmt: skip
+                          validator_key=key, state=box.state,
+                          store=NodeStore(home / "blocks.sqlite3"))  # fmt: skip
     seed = None if index is None else SEED
     service = ReportsService(ctx, ReportStore(home / "reports", keep=3), seed)  # type: ignore[arg-type]
     return service, ctx
@@ -200,9 +204,12 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     announcement = validators[0][0].outbox_receive.receive_nowait()
     deliver(announcement, nodes, box)
 
-    # every node serves the same committed report; clearnode verify accepts it
+    # every node serves the same committed report with its own anchor of the state root
+    # (block H+1's header and certificate); clearnode verify accepts it
+    anchor = make_anchor(box.chain_id, EPOCH_LENGTH, root, box.validator_keys[1:])
     views = []
     for node, ctx in [*validators, (full, full_ctx)]:
+        store_chain_to_anchor(ctx.store, anchor)
         api = ReportsApi(ctx, node.store, node.seed)  # type: ignore[arg-type]
         status, view = await call(api.get_report, {"epoch": str(epoch)})
         assert status == 200, view
@@ -221,6 +228,8 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     ]}))  # fmt: skip
     code, text = run_verify([str(report_file), "--validators", str(genesis_file)])
     assert code == verify.EXIT_VALID, text
+    assert f"ok    state root is the chain's after block {EPOCH_LENGTH}: " in text
+    assert "precommits of 30 of 40 voting power (3 validators)" in text
     # the statement the service built is the one the genesis and its market give
     full_genesis = tmp_path / "full-genesis.json"
     full_genesis.write_text(json.dumps(small_epoch_genesis(EPOCH_LENGTH)))
@@ -246,6 +255,8 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     code, text = run_verify([str(report_file), "--member", "0x" + MEMBERS[0].address.hex(),
                              "--openings", str(openings_file)])  # fmt: skip
     assert code == verify.EXIT_VALID, text
+    assert "your account record is under the report's state root at height 5" in text
+    assert "/0: the opened values are the account's holdings" in text
     refused = [
         (api, openings_body(box, epoch, MEMBERS[1], now), (401, "BadSignature")),
         (api, openings_body(box, epoch, MEMBERS[0], now - 2 * QUERY_MAX_AGE_MS),

@@ -112,7 +112,8 @@ async def test_a_verifier_failure_is_shown_and_the_node_goes_on(
         get_report=lambda epoch: b"report",
     )
     genesis = SimpleNamespace(validators=[], chain_id=CHAIN_ID)
-    verdicts = ReportVerdicts(store, genesis)  # type: ignore[arg-type]
+    blocks = SimpleNamespace(load_block=lambda height: None)
+    verdicts = ReportVerdicts(store, blocks, genesis)  # type: ignore[arg-type]
     with trio.move_on_after(3 * verdict_module.POLL_S):
         await verdicts.run()
     latest = verdicts.get()

@@ -168,10 +168,7 @@ def encode_statement(statement: SolvencyStatement) -> Doc:
 
 def python_recompute(genesis: Genesis, market: SolvencyMarket) -> Doc:
     """What the TypeScript's recompute case must answer."""
-    try:
-        form = compute_market_solvency_form(genesis, market)
-    except InvalidOperation:  # Black-76 of a future moved to <= 0: the Python raises
-        return {"error": "OptionValueUndefined"}
+    form = compute_market_solvency_form(genesis, market)
     assert form is not None
     return {"statement": encode_statement(get_statement(form)),
             "scenarios": list(form.scenario_labels)}  # fmt: skip
@@ -230,6 +227,13 @@ def test_rows_equal_the_python_s_for_random_markets(
         )
         for _ in range(6)
     ]
+    assert_recomputed_as_python(cli, doc, genesis, markets)
+
+
+def assert_recomputed_as_python(
+    cli: Callable[[list[Doc]], list[Doc]], doc: Doc, genesis: Genesis, markets: list[SolvencyMarket]
+) -> None:
+    """One node process recomputes every market; each statement is the Python's."""
     results = cli([{"kind": "recompute", "genesis": doc, "market": encode_market(m)}
                    for m in markets])  # fmt: skip
     for market, result in zip(markets, results, strict=True):
@@ -250,24 +254,29 @@ def test_option_rows_near_expiry_and_at_extreme_prices(
         replace(base, mark_prices=tuple(sorted({**marks, "BTC-26DEC26": p}.items())))
         for p in (1, 2, 3, 60_300_001, MAX_UINT64)
     ]
-    results = cli([{"kind": "recompute", "genesis": doc, "market": encode_market(m)}
-                   for m in markets])  # fmt: skip
-    for market, result in zip(markets, results, strict=True):
-        assert ts_recompute(result) == python_recompute(genesis, market), market
+    assert_recomputed_as_python(cli, doc, genesis, markets)
 
 
-def test_a_scenario_moving_a_future_to_zero_is_a_typed_error(
+def test_an_extreme_move_to_zero_is_refused_as_the_python_refuses_it(
     cli: Callable[[list[Doc]], list[Doc]],
 ) -> None:
-    """An extreme move of -100% before the option's expiry: the Python raises
-    decimal.InvalidOperation (uncaught); the TypeScript names it."""
+    """An extreme move of -100% would take an option's future to zero: the risk section
+    is refused (clearing/risk/params.py), in the same words by both."""
     doc = options_genesis()
+    market = genesis_market(parse_genesis(doc))
     doc["risk"]["underlyings"]["BTC"]["scan_bps"] = 5000  # extreme -2 ranges: -100%
     genesis = parse_genesis(doc)
-    market = genesis_market(genesis)
-    assert python_recompute(genesis, market) == {"error": "OptionValueUndefined"}
-    (result,) = cli([{"kind": "recompute", "genesis": doc, "market": encode_market(market)}])
-    assert result["error"].startswith("OptionValueUndefined: Black-76 is undefined for option")
+    statement = get_statement(
+        compute_market_solvency_form(parse_genesis(options_genesis()), market)
+    )
+    report = cast(Report, SimpleNamespace(chain_id=genesis.chain_id, epoch=1, market=market,
+                                          statement=statement))  # fmt: skip
+    expected = compare_statement(report, genesis)
+    assert expected[0].startswith("the genesis defines no statement: GenesisError(key='risk.")
+    case = {"kind": "compare", "genesis": doc, "market": encode_market(market), "epoch": 1,
+            "chain_id": genesis.chain_id, "statement": encode_statement(statement)}  # fmt: skip
+    (result,) = cli([case])
+    assert result["lines"] == expected
 
 
 # --- Black-76 digit for digit ---------------------------------------------------------
@@ -573,12 +582,7 @@ def test_a_genesis_with_any_value_anywhere_gives_the_python_s_verdict(
             continue  # the TypeScript answered without throwing
         report = cast(Report, SimpleNamespace(chain_id=4242, epoch=1, market=market,
                                               statement=honest))  # fmt: skip
-        try:
-            expected = compare_statement(report, genesis)
-        except InvalidOperation:
-            assert lines[0].startswith("the genesis defines no statement: Black-76 is undefined")
-            continue
-        assert lines == expected, doc
+        assert lines == compare_statement(report, genesis), doc
 
 
 def test_a_genesis_read_by_json_parse_gives_the_same_rows_up_to_2_53(

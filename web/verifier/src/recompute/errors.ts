@@ -43,9 +43,10 @@ export class StatementError extends Error {
   }
 }
 
-/** Black-76 of an option whose future a scenario moves to a price <= 0 before its
- * expiry: the logarithm of the moneyness is undefined. (The Python clearing code
- * raises `decimal.InvalidOperation` there, which no caller catches.) */
+/** Black-76 of an option whose future a scenario moves to a price < 0 before its
+ * expiry: the logarithm of the moneyness is undefined. A risk section that allows such
+ * a move is refused (`checkExtremeMoves`, as clearing/risk/params.py), so this names a
+ * broken invariant instead of letting an exception escape the page. */
 export class OptionValueUndefined extends Error {
   constructor(
     readonly instrumentId: string,

@@ -63,11 +63,13 @@ export function parseRiskParams(section: Record<string, unknown>): RiskParams {
   const penalty = liq.integer("penalty_bps", 0n, BPS);
   const df = new Section(top.raw("default_fund"), "risk.default_fund",
     new Set(["cover", "stress_multiple", "assessment_cap_bps"]));
+  const extremeMultiple = top.integer("extreme_multiple", 1n, 100n);
+  checkExtremeMoves(underlyings, extremeMultiple);
   const params: RiskParams = {
     kNum,
     kDen,
     priceSteps: top.integer("price_steps", 1n, 100n),
-    extremeMultiple: top.integer("extreme_multiple", 1n, 100n),
+    extremeMultiple,
     extremeCoverBps: top.integer("extreme_cover_bps", 0n, BPS),
     maxScenarios: top.integer("max_scenarios", 2n, MAX_SCENARIOS_LIMIT),
     rateBps: top.integer("rate_bps", 0n, BPS),
@@ -84,6 +86,22 @@ export function parseRiskParams(section: Record<string, unknown>): RiskParams {
   checkMarginCall(top.contains("margin_call") ? top.raw("margin_call") : {});
   checkAuction(top.contains("auction") ? top.raw("auction") : {});
   return params;
+}
+
+/** The extreme down move (`multiple` scan ranges) must leave every price above zero,
+ * as `clearing.risk.params._check_extreme_moves` refuses otherwise. */
+function checkExtremeMoves(underlyings: readonly UnderlyingParams[], multiple: bigint): void {
+  for (const u of underlyings) {
+    if (multiple * u.scanBps >= BPS) {
+      const limit = (BPS + multiple - 1n) / multiple - 1n;
+      throw new GenesisError(
+        `risk.underlyings.${u.name}.scan_bps`,
+        `at most ${limit}: extreme_multiple ${multiple} times it is the extreme down move, ` +
+          "which must leave the price above zero",
+        u.scanBps,
+      );
+    }
+  }
 }
 
 function parseUnderlying(name: string, obj: unknown): UnderlyingParams {

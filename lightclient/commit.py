@@ -1,0 +1,150 @@
+"""Commit certificates: the precommits of more than 2/3 of voting power for one block.
+
+Consensus makes them; anyone holding the validator set checks one, with no other
+state: a node catching up, and a member's verifier following the chain to a
+solvency report's state root (lightclient.anchor).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Protocol
+
+from lightclient.codec import (
+    MAX_VALIDATORS,
+    WIRE_VERSION,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    expect_versioned,
+    pack,
+    unpack,
+)
+from lightclient.crypto import (
+    HASH_BYTES,
+    PUBLIC_KEY_BYTES,
+    SIGNATURE_BYTES,
+    compute_hash,
+    is_valid_signature,
+)
+
+DOMAIN_VOTE = b"clearnode/consensus/vote/v1\x00"
+
+
+class VoteType(enum.IntEnum):
+    PREVOTE = 1
+    PRECOMMIT = 2
+
+
+def compute_vote_sign_bytes(
+    chain_id: str, vote_type: VoteType, height: int, round_: int, block_hash: bytes | None
+) -> bytes:
+    return DOMAIN_VOTE + pack([WIRE_VERSION, chain_id, int(vote_type), height, round_, block_hash])
+
+
+def has_quorum(power: int, total_power: int) -> bool:
+    """Strictly more than 2/3 of total power (cross-multiplied: no rounding)."""
+    return 3 * power > 2 * total_power
+
+
+class VotingPowers(Protocol):
+    """What checking a quorum needs of a validator set."""
+
+    @property
+    def total_power(self) -> int: ...
+
+    def get_power(self, public_key: bytes) -> int: ...
+
+    def is_member(self, public_key: bytes) -> bool: ...
+
+    def is_quorum(self, power: int) -> bool: ...
+
+
+class InvalidCommit(ValueError):
+    """A commit certificate that does not prove a quorum of precommits."""
+
+    def __init__(self, reason: str, height: int, signed_power: int = 0, total_power: int = 0):
+        super().__init__(
+            f"invalid commit at height {height}: {reason} "
+            f"(signed power {signed_power} of total {total_power})"
+        )
+        self.reason = reason
+        self.height = height
+        self.signed_power = signed_power
+        self.total_power = total_power
+
+
+@dataclass(frozen=True)
+class CommitSig:
+    validator: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class CommitCertificate:
+    """Precommits of more than 2/3 of power for one block at (height, round)."""
+
+    height: int
+    round: int
+    block_hash: bytes
+    signatures: tuple[CommitSig, ...]
+
+    def to_wire(self) -> list[Any]:
+        return [
+            WIRE_VERSION,
+            self.height,
+            self.round,
+            self.block_hash,
+            [[s.validator, s.signature] for s in self.signatures],
+        ]
+
+    @staticmethod
+    def from_wire(obj: Any) -> CommitCertificate:
+        items = expect_versioned(obj, "commit", 5)
+        sigs = []
+        for pair in expect_list(items[4], "commit.signatures", max_len=MAX_VALIDATORS):
+            v, s = expect_list(pair, "commit.signature", 2)
+            sigs.append(
+                CommitSig(
+                    expect_bytes(v, "commit.validator", PUBLIC_KEY_BYTES),
+                    expect_bytes(s, "commit.signature", SIGNATURE_BYTES),
+                )
+            )
+        return CommitCertificate(
+            expect_int(items[1], "commit.height", 1),
+            expect_int(items[2], "commit.round", 0, 2**31),
+            expect_bytes(items[3], "commit.block_hash", HASH_BYTES),
+            tuple(sigs),
+        )
+
+    def encode(self) -> bytes:
+        return pack(self.to_wire())
+
+    @staticmethod
+    def decode(data: bytes) -> CommitCertificate:
+        return CommitCertificate.from_wire(unpack(data, "commit"))
+
+    @cached_property
+    def hash(self) -> bytes:
+        return compute_hash(self.encode())
+
+    def verify(self, chain_id: str, validators: VotingPowers) -> None:
+        """Raise InvalidCommit unless distinct members signed with more than 2/3 of power."""
+        message = compute_vote_sign_bytes(
+            chain_id, VoteType.PRECOMMIT, self.height, self.round, self.block_hash
+        )
+        seen: set[bytes] = set()
+        power = 0
+        for sig in self.signatures:
+            if sig.validator in seen:
+                raise InvalidCommit("duplicate signer", self.height)
+            if not validators.is_member(sig.validator):
+                raise InvalidCommit("signer outside the validator set", self.height)
+            if not is_valid_signature(sig.validator, message, sig.signature):
+                raise InvalidCommit("bad precommit signature", self.height)
+            seen.add(sig.validator)
+            power += validators.get_power(sig.validator)
+        if not validators.is_quorum(power):
+            raise InvalidCommit("no quorum", self.height, power, validators.total_power)
