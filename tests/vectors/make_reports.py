@@ -13,6 +13,7 @@ browser verifier must agree with every verdict (tests/web/verifier/).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from proofs.report import (
 )
 from proofs.statement import SolvencyStatement, get_statement
 from tests.clearing.support import USDC
+from tests.lightclient.support import anchor_report, make_anchor
 from tests.node.reports.support import (
     MARK,
     MEMBERS,
@@ -87,9 +89,11 @@ def make_world() -> World:
 
 
 def sign_with(box: Sandbox, report: Report) -> Report:
-    """`report` signed by every validator (and by no one else)."""
+    """`report` signed by every validator (and by no one else), and anchored: the next
+    block's header over its state root, precommitted by every validator."""
     unsigned = replace(report, signatures=())
-    return add_signatures(unsigned, [sign_report(unsigned, k) for k in box.validator_keys])
+    signed = add_signatures(unsigned, [sign_report(unsigned, k) for k in box.validator_keys])
+    return anchor_report(signed, box.validator_keys)
 
 
 def prove_with(box: Sandbox, inputs: ReportInputs, statement: SolvencyStatement) -> Report:
@@ -232,6 +236,26 @@ def house_short(world: World) -> bytes:
     return sign(world, replace(world.honest, in_default=listed, defaults=(record,))).encode()
 
 
+def anchor_of_another_root(world: World) -> bytes:
+    """The next block's header, committed by every validator, over another state root."""
+    r = world.honest
+    other = hashlib.sha256(b"another root").digest()
+    anchor = make_anchor(r.chain_id, r.market.height, other, world.box.validator_keys)
+    return replace(r, anchor=anchor).encode()
+
+
+def anchor_below_quorum(world: World) -> bytes:
+    """The right header, precommitted by two validators of four."""
+    r = world.honest
+    keys = world.box.validator_keys[:2]
+    return replace(r, anchor=make_anchor(r.chain_id, r.market.height, r.state_root, keys)).encode()
+
+
+def no_anchor(world: World) -> bytes:
+    """Valid as far as checked: the state root is not followed to the chain."""
+    return replace(world.honest, anchor=None).encode()
+
+
 def truncated(world: World) -> bytes:
     data = world.honest.encode()
     return data[: len(data) // 2]
@@ -251,12 +275,14 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
     "changed-maintenance-fraction": changed_maintenance_fraction,
     "missing-stress-day": missing_stress_day,
     "statement-of-another-height": statement_of_another_height,
+    "anchor-of-another-root": anchor_of_another_root,
+    "anchor-below-quorum": anchor_below_quorum,
     "defaults-do-not-add-up": defaults_do_not_add_up,
     "solvent-account-in-default": solvent_account_in_default,
     "truncated": truncated,
 }
 # Honest variants: valid, and their lines (the house short, a default of the epoch) shown.
-VARIANTS: dict[str, Callable[[World], bytes]] = {"house-short": house_short}
+VARIANTS: dict[str, Callable[[World], bytes]] = {"house-short": house_short, "no-anchor": no_anchor}
 # The honest report with a member's openings: as its node gives them, and with one value
 # changed (a commitment that does not open to it).
 OPENINGS = {"member-openings": False, "wrong-opening": True}

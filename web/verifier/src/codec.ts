@@ -2,7 +2,7 @@
  * reason=..)`), for the report fields that clearing decodes (market, defaults). */
 
 import { DecodeError } from "./errors";
-import { Other, type Value } from "./msgpack";
+import type { Value } from "./msgpack";
 import { reprStr } from "./recompute/pyrepr.js";
 
 export const MAX_UINT64 = (1n << 64n) - 1n;
@@ -12,7 +12,8 @@ export function typeName(v: Value): string {
   if (typeof v === "string") return "str";
   if (v instanceof Uint8Array) return "bytes";
   if (Array.isArray(v)) return "list";
-  return (v as Other).kind;
+  if (v === null) return "NoneType";
+  return v.kind;
 }
 
 /** A failure of clearing's decoding, worded as its `str()`. */

@@ -24,6 +24,8 @@ export interface MemberOpenings {
   owner: Uint8Array;
   labels: string[];
   accounts: AccountOpening[];
+  /** Whether they carry `accountProof`: the account record under the report's root. */
+  hasAccountProof: boolean;
 }
 
 function toInt(v: unknown, what: string): bigint {
@@ -63,7 +65,20 @@ export function readOpenings(obj: unknown): MemberOpenings {
       throw new DecodeError(`sub-account ${a.subaccount}: not one opening per label`);
     }
   }
-  return { epoch: toInt(o["epoch"], "epoch"), owner, labels: labels.map(String), accounts: opened };
+  const hasAccountProof = o["accountProof"] !== undefined && o["accountProof"] !== null;
+  return { epoch: toInt(o["epoch"], "epoch"), owner, labels: labels.map(String), accounts: opened, hasAccountProof };
+}
+
+/** Why the opened values were not compared with the account's record under the root:
+ * that check (proofs/member_account.py) is `clearnode verify --member`'s. */
+export function describeAccountProof(openings: MemberOpenings): string {
+  if (!openings.hasAccountProof) {
+    return (
+      "your openings not compared with your account: they carry no account proof " +
+      "(a validator's POST /v1/reports/{epoch}/openings adds it)"
+    );
+  }
+  return "your openings not compared with your account record in this page: clearnode verify --member does it";
 }
 
 const pyList = (xs: bigint[]): string => `[${xs.join(", ")}]`;

@@ -9,11 +9,12 @@ import { MAX_UINT64, expectBytes, expectInt, expectList } from "./codec";
 import { DecodeError } from "./errors";
 import { POINT_BYTES, decodeScalar } from "./group";
 import { type Market, type MarketProof, decodeMarket, decodeMarketProof } from "./market";
+import { type StateAnchor, decodeAnchor } from "./anchor";
 import { type Value, decodeMsgpack, encodeMsgpack } from "./msgpack";
 import { reprStr } from "./recompute/pyrepr.js";
 import { type Statement, decodeStatement } from "./statement";
 
-export const REPORT_VERSION = 5n;
+export const REPORT_VERSION = 6n;
 const REPORT_HASH_DOMAIN = utf8("clearnode-solvency-report-v1");
 const MIN_INT64 = -(1n << 63n);
 
@@ -74,6 +75,8 @@ export interface Report {
   market: Market;
   marketProof: MarketProof;
   signatures: ValidatorSignature[];
+  /** Field 12: block H+1's header and commit certificate (not hashed), or null. */
+  anchor: StateAnchor | null;
   /** SHA3-256 over the domain and fields 0..10: what the validators sign. */
   hash: Uint8Array;
 }
@@ -90,6 +93,7 @@ const REFUSED_VERSIONS: Record<string, string> = {
   "2": "one insolvent account stopped it",
   "3": "it does not publish the epoch's defaults",
   "4": "it does not carry the marks its statement is computed from, so the statement cannot be recomputed",
+  "5": "it has no place for the anchor that ties its state root to the chain",
 };
 
 function reprValue(v: Value): string {
@@ -97,6 +101,7 @@ function reprValue(v: Value): string {
   if (typeof v === "string") return reprStr(v);
   if (v instanceof Uint8Array) return `b'${[...v].map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}'`;
   if (Array.isArray(v)) return `[${v.map(reprValue).join(", ")}]`;
+  if (v === null) return "None";
   return v.kind;
 }
 
@@ -172,9 +177,9 @@ export function decodeReport(data: Uint8Array): Report {
   expect(Array.isArray(obj) && obj.length >= 1, "report must be a list of fields");
   const fields = obj as Value[];
   if (fields[0] !== REPORT_VERSION) throw new UnsupportedReportVersion(fields[0]!);
-  expect(fields.length === 12, "report must be a list of 12 fields");
+  expect(fields.length === 13, "report must be a list of 13 fields");
   const [version, chainId, epoch, stateRoot, statementObj, accountsObj, aggregatesObj] = fields as Value[];
-  const [defaultObj, defaultsObj, marketObj, marketProofObj, sigs] = fields.slice(7) as Value[];
+  const [defaultObj, defaultsObj, marketObj, marketProofObj, sigs, anchorObj] = fields.slice(7) as Value[];
   expect(
     typeof chainId === "bigint" && typeof epoch === "bigint" && stateRoot instanceof Uint8Array,
     "bad chain id, epoch or state root",
@@ -233,12 +238,13 @@ export function decodeReport(data: Uint8Array): Report {
     expect(sig instanceof Uint8Array && sig.length === 64, `signature #${i}: sig 64 bytes`);
     return { publicKey: key as Uint8Array, signature: sig as Uint8Array };
   });
+  const anchor = decodeAnchor(anchorObj!);
   // Every field has been read as the types above, so the tree re-encodes.
   expect(equal(encodeMsgpack(fields), data), "report encoding is not canonical");
   const hash = sha3_256(concat(REPORT_HASH_DOMAIN, encodeMsgpack(fields.slice(0, 11))));
   return {
     version: version as bigint, chainId: chain, epoch: ep, stateRoot: root, statement, accounts, aggregates,
-    inDefault, defaults, market, marketProof, signatures, hash,
+    inDefault, defaults, market, marketProof, signatures, anchor, hash,
   };
 }
 

@@ -11,7 +11,7 @@ export interface Validator {
 }
 
 /** Strict RFC 8032 verification, as OpenSSL does for the Python verifier. */
-function isValidSignature(publicKey: Uint8Array, signature: Uint8Array, message: Uint8Array): boolean {
+export function isValidSignature(publicKey: Uint8Array, signature: Uint8Array, message: Uint8Array): boolean {
   try {
     return ed25519.verify(signature, message, publicKey, { zip215: false });
   } catch {

@@ -4,7 +4,8 @@
  * what was not checked and why. */
 
 import { checkAggregates } from "./aggregate";
-import { fromHex, toHex } from "./bytes";
+import { checkAnchor, getPowers, getSignedPower } from "./anchor";
+import { equal, fromHex, toHex } from "./bytes";
 import { describeDefaults, checkDefaults, checkInDefault, describeInDefault } from "./defaults";
 import { DecodeError } from "./errors";
 import { type Generators, getGenerators } from "./generators";
@@ -13,7 +14,7 @@ import { getMarketRoot } from "./market";
 import { MsmCheck } from "./msm";
 import { N_BITS } from "./bulletproofs";
 import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount } from "./report";
-import { type MemberOpenings, readOpenings, verifyMemberOpenings } from "./openings";
+import { type MemberOpenings, describeAccountProof, readOpenings, verifyMemberOpenings } from "./openings";
 import { GenesisError, compareStatement, getScenarioNames } from "./recompute/index.js";
 import { readFormGenesis } from "./recompute/genesis.js";
 import { asInt, isObject } from "./recompute/json.js";
@@ -120,6 +121,10 @@ export function verifyReport(gens: Generators, report: Report, validators: Valid
       );
     }
   }
+  const root = checkRootOnChain(report, validators);
+  verdict.passed.push(...root.passed);
+  verdict.failures.push(...root.failures);
+  verdict.notChecked.push(...root.notChecked);
   const check = new MsmCheck(gens, N_BITS);
   const admitted: [AccountEntry, Point[]][] = [];
   for (const entry of report.accounts) {
@@ -154,6 +159,34 @@ export function verifyReport(gens: Generators, report: Report, validators: Valid
     }
   } else {
     verdict.failures.push("aggregates not checked: some accounts are malformed");
+  }
+  return verdict;
+}
+
+/** The light-client check: the report's state root is the chain's after the market's
+ * height, committed by the next block's header under a quorum's precommits. */
+export function checkRootOnChain(report: Report, validators: Validator[] | null): Verdict {
+  const verdict = newVerdict();
+  const height = report.market.height;
+  if (validators === null) {
+    verdict.notChecked.push("state root not followed to the chain: no validator set given");
+  } else if (report.anchor === null) {
+    verdict.notChecked.push(
+      `state root not followed to the chain: the report carries no anchor (the header of block ${height + 1n} ` +
+        "and its commit certificate; a node attaches them when it serves the report)",
+    );
+  } else {
+    const failure = checkAnchor(report.anchor, report.chainId, height, report.stateRoot, validators);
+    if (failure !== null) {
+      verdict.failures.push(`state root is not the chain's after block ${height}: ${failure}`);
+    } else {
+      const signers = report.anchor.commit.signatures.length;
+      verdict.passed.push(
+        `state root is the chain's after block ${height}: block ${height + 1n}'s header commits to it, and its ` +
+          `certificate carries precommits of ${getSignedPower(report.anchor, validators)} of ` +
+          `${getPowers(validators).total} voting power (${signers} validators)`,
+      );
+    }
   }
   return verdict;
 }
@@ -268,7 +301,9 @@ function checkMember(gens: Generators, report: Report, inputs: Inputs): Verdict 
     return { ...newVerdict(), failures: [`openings: ${exc.message}`] };
   }
   const names = inputs.genesis === undefined ? null : getScenarioNames(report.market, report.chainId, inputs.genesis);
-  return verifyMemberOpenings(gens, report, member, opened, names ?? undefined);
+  const verdict = verifyMemberOpenings(gens, report, member, opened, names ?? undefined);
+  if (equal(opened.owner, member)) verdict.notChecked.push(describeAccountProof(opened));
+  return verdict;
 }
 
 /** The result as the CLI prints it. */

@@ -1,0 +1,203 @@
+/** The state root followed to the chain, as a light client follows it (lightclient/:
+ * anchor.py, header.py, commit.py, codec.py): block H+1's header commits to the root
+ * after H, and its commit certificate carries the precommits of more than 2/3 of the
+ * validators' power for that header. Decoding and failures in the Python's words. */
+
+import { sha256 } from "@noble/hashes/sha2.js";
+import { concat, equal, toHex, u64be, utf8 } from "./bytes";
+import { DecodeError } from "./errors";
+import { Other, type Value, encodeMsgpack } from "./msgpack";
+import { reprStr } from "./recompute/pyrepr.js";
+import { type Validator, isValidSignature } from "./signatures";
+
+const ANCHOR_VERSION = 1n;
+const WIRE_VERSION = 1n;
+const MAX_INT = (1n << 63n) - 1n;
+const MAX_VALIDATORS = 1_000;
+const MAX_CHAIN_ID_BYTES = 64;
+const MAX_STATE_ROOT_BYTES = 64;
+const DOMAIN_BLOCK_HEADER = utf8("clearnode/consensus/header/v1\x00");
+const DOMAIN_VOTE = utf8("clearnode/consensus/vote/v1\x00");
+const PRECOMMIT = 2n;
+
+export interface BlockHeader {
+  chainId: string;
+  height: bigint;
+  wire: Value[]; // as received: its hash is over these fields
+}
+
+export interface CommitCertificate {
+  height: bigint;
+  round: bigint;
+  blockHash: Uint8Array;
+  signatures: { validator: Uint8Array; signature: Uint8Array }[];
+}
+
+export interface StateAnchor {
+  header: BlockHeader;
+  prevStateRoot: Uint8Array;
+  commit: CommitCertificate;
+}
+
+/** lightclient.codec.DecodeError's words. */
+const fail = (field: string, reason: string): DecodeError => new DecodeError(`cannot decode ${field}: ${reason}`);
+
+function pyType(v: Value): string {
+  if (typeof v === "bigint") return "int";
+  if (typeof v === "string") return "str";
+  if (v instanceof Uint8Array) return "bytes";
+  if (Array.isArray(v)) return "list";
+  if (v === null) return "NoneType";
+  return (v as Other).kind;
+}
+
+function expectList(obj: Value, field: string, length?: number, maxLen = 1_000_000): Value[] {
+  if (!Array.isArray(obj)) throw fail(field, `expected list, got ${pyType(obj)}`);
+  if (length !== undefined && obj.length !== length) throw fail(field, `expected ${length} elements, got ${obj.length}`);
+  if (obj.length > maxLen) throw fail(field, `${obj.length} elements exceeds cap ${maxLen}`);
+  return obj;
+}
+
+function expectVersioned(obj: Value, field: string, length: number): Value[] {
+  const items = expectList(obj, field, length);
+  if (items[0] !== WIRE_VERSION) throw fail(field, `unsupported version ${reprValue(items[0]!)}, expected ${WIRE_VERSION}`);
+  return items;
+}
+
+function expectInt(obj: Value, field: string, lo = 0n, hi = MAX_INT): bigint {
+  if (typeof obj !== "bigint") throw fail(field, `expected int, got ${pyType(obj)}`);
+  if (obj < lo || obj > hi) throw fail(field, `${obj} outside [${lo}, ${hi}]`);
+  return obj;
+}
+
+function expectBytes(obj: Value, field: string, size?: number, maxLen = 64 * 1024 * 1024): Uint8Array {
+  if (!(obj instanceof Uint8Array)) throw fail(field, `expected bytes, got ${pyType(obj)}`);
+  if (size !== undefined && obj.length !== size) throw fail(field, `expected ${size} bytes, got ${obj.length}`);
+  if (obj.length > maxLen) throw fail(field, `${obj.length} bytes exceeds cap ${maxLen}`);
+  return obj;
+}
+
+function expectStr(obj: Value, field: string, maxLen: number): string {
+  if (typeof obj !== "string") throw fail(field, `expected str, got ${pyType(obj)}`);
+  const n = utf8(obj).length;
+  if (n > maxLen) throw fail(field, `${n} bytes exceeds cap ${maxLen}`);
+  return obj;
+}
+
+function reprValue(v: Value): string {
+  if (typeof v === "bigint") return String(v);
+  if (typeof v === "string") return reprStr(v);
+  if (v === null) return "None";
+  if (v instanceof Uint8Array) return `b'${[...v].map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}'`;
+  if (Array.isArray(v)) return `[${v.map(reprValue).join(", ")}]`;
+  return v.kind;
+}
+
+function decodeHeader(obj: Value): [BlockHeader, Uint8Array] {
+  const items = expectVersioned(obj, "header", 10);
+  const chainId = expectStr(items[1]!, "header.chain_id", MAX_CHAIN_ID_BYTES);
+  const height = expectInt(items[2]!, "header.height", 1n);
+  expectInt(items[3]!, "header.time_ms", 0n);
+  expectBytes(items[4]!, "header.prev_block_hash", 32);
+  const root = expectBytes(items[5]!, "header.prev_state_root", undefined, MAX_STATE_ROOT_BYTES);
+  expectBytes(items[6]!, "header.txs_hash", 32);
+  expectBytes(items[7]!, "header.proposer", 32);
+  expectBytes(items[8]!, "header.last_commit_hash", 32);
+  expectBytes(items[9]!, "header.evidence_hash", 32);
+  return [{ chainId, height, wire: items }, root];
+}
+
+function decodeCommit(obj: Value): CommitCertificate {
+  const items = expectVersioned(obj, "commit", 5);
+  const signatures = expectList(items[4]!, "commit.signatures", undefined, MAX_VALIDATORS).map((pair) => {
+    const [v, s] = expectList(pair, "commit.signature", 2);
+    return { validator: expectBytes(v!, "commit.validator", 32), signature: expectBytes(s!, "commit.signature", 64) };
+  });
+  return {
+    height: expectInt(items[1]!, "commit.height", 1n),
+    round: expectInt(items[2]!, "commit.round", 0n, 1n << 31n),
+    blockHash: expectBytes(items[3]!, "commit.block_hash", 32),
+    signatures,
+  };
+}
+
+/** Field 12: nil, or [1, header, commit]; DecodeError("anchor: ...") otherwise. */
+export function decodeAnchor(obj: Value): StateAnchor | null {
+  if (obj === null) return null;
+  try {
+    const [version, header, commit] = expectList(obj, "anchor", 3);
+    if (version !== ANCHOR_VERSION) throw new DecodeError(`anchor version ${reprValue(version!)} is not ${ANCHOR_VERSION}`);
+    const [decoded, prevStateRoot] = decodeHeader(header!);
+    return { header: decoded, prevStateRoot, commit: decodeCommit(commit!) };
+  } catch (exc) {
+    if (exc instanceof DecodeError) throw new DecodeError(`anchor: ${exc.message}`);
+    throw exc;
+  }
+}
+
+/** SHA-256 over length-prefixed parts (lightclient.crypto.compute_hash). */
+function computeHash(...parts: Uint8Array[]): Uint8Array {
+  return sha256(concat(...parts.flatMap((p) => [u64be(p.length), p])));
+}
+
+export function getHeaderHash(header: BlockHeader): Uint8Array {
+  return computeHash(DOMAIN_BLOCK_HEADER, encodeMsgpack(header.wire));
+}
+
+/** The consensus chain id a genesis chain id signs under. */
+export const getConsensusChainId = (chainId: bigint): string => `clearnode-${chainId}`;
+
+/** Validator public key (hex) -> power, and their total, as lightclient's ValidatorPowers. */
+export function getPowers(validators: Validator[]): { powers: Map<string, bigint>; total: bigint } {
+  const powers = new Map(validators.map((v) => [toHex(v.publicKey), v.power]));
+  return { powers, total: validators.reduce((a, v) => a + v.power, 0n) };
+}
+
+/** The reason `anchor` does not prove `stateRoot` is the chain's after block `height`,
+ * or null when it does (check_anchor). */
+export function checkAnchor(anchor: StateAnchor, chainId: bigint, height: bigint, stateRoot: Uint8Array, validators: Validator[]): string | null {
+  const expected = getConsensusChainId(chainId);
+  const { header, commit } = anchor;
+  if (header.chainId !== expected) return `the anchor's header is of chain ${reprStr(header.chainId)}, not ${reprStr(expected)}`;
+  if (header.height !== height + 1n) {
+    return `the anchor's header is of height ${header.height}; the root after block ${height} is committed by the header of height ${height + 1n}`;
+  }
+  if (!equal(anchor.prevStateRoot, stateRoot)) {
+    return `the anchor's header commits to state root 0x${toHex(anchor.prevStateRoot)}, not 0x${toHex(stateRoot)}`;
+  }
+  const headerHash = getHeaderHash(header);
+  if (commit.height !== header.height || !equal(commit.blockHash, headerHash)) {
+    return (
+      `the certificate commits block 0x${toHex(commit.blockHash)} at height ${commit.height}, not the ` +
+      `anchor's header 0x${toHex(headerHash)} at height ${header.height}`
+    );
+  }
+  const invalid = verifyCommit(commit, expected, validators);
+  return invalid === null ? null : `the header is not committed: ${invalid}`;
+}
+
+/** InvalidCommit's words, or null: distinct members signed with more than 2/3 of power. */
+function verifyCommit(commit: CommitCertificate, chain: string, validators: Validator[]): string | null {
+  const message = concat(DOMAIN_VOTE, encodeMsgpack([WIRE_VERSION, chain, PRECOMMIT, commit.height, commit.round, commit.blockHash]));
+  const { powers, total } = getPowers(validators);
+  const invalid = (reason: string, signed = 0n, of = 0n): string =>
+    `invalid commit at height ${commit.height}: ${reason} (signed power ${signed} of total ${of})`;
+  const seen = new Set<string>();
+  let power = 0n;
+  for (const sig of commit.signatures) {
+    const key = toHex(sig.validator);
+    if (seen.has(key)) return invalid("duplicate signer");
+    const weight = powers.get(key);
+    if (weight === undefined) return invalid("signer outside the validator set");
+    if (!isValidSignature(sig.validator, sig.signature, message)) return invalid("bad precommit signature");
+    seen.add(key);
+    power += weight;
+  }
+  return 3n * power > 2n * total ? null : invalid("no quorum", power, total);
+}
+
+/** The signers' power, for the line a member reads. */
+export function getSignedPower(anchor: StateAnchor, validators: Validator[]): bigint {
+  const { powers } = getPowers(validators);
+  return anchor.commit.signatures.reduce((a, s) => a + (powers.get(toHex(s.validator)) ?? 0n), 0n);
+}
