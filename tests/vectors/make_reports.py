@@ -25,10 +25,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.genesis import parse_genesis
 from clearing.risk.engine import compute_market_solvency_form
-from clearing.root import compute_state_root
+from clearing.root import compute_state_root, get_account_proof
 from clearing.sandbox import Sandbox
 from clearing.state import DefaultRecord, get_sub_account_for_write
 from node.reports.inputs import ReportInputs, extract_report_inputs
+from proofs.account_proof import AccountProofFile
 from proofs.aggregate import AggregateEntry
 from proofs.group import FAST
 from proofs.openings import get_member_openings
@@ -283,9 +284,14 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
 }
 # Honest variants: valid, and their lines (the house short, a default of the epoch) shown.
 VARIANTS: dict[str, Callable[[World], bytes]] = {"house-short": house_short, "no-anchor": no_anchor}
-# The honest report with a member's openings: as its node gives them, and with one value
-# changed (a commitment that does not open to it).
-OPENINGS = {"member-openings": False, "wrong-opening": True}
+# The honest report with a member's openings, as a validator gives them (with the account
+# record and its inclusion proof), with one value changed (a commitment that does not
+# open to it, nor is it the holding), and with the record forged (not under the root).
+OPENINGS: dict[str, str | None] = {
+    "member-openings": None,
+    "wrong-opening": "value",
+    "forged-inclusion-proof": "record",
+}
 
 
 def describe(report: Path, genesis: Path, member: Member | None = None) -> dict[str, Any]:
@@ -337,16 +343,24 @@ class Member:
     openings: Path
 
 
-def make_openings(world: World, changed: bool) -> dict[str, Any]:
-    """MEMBERS[0]'s openings of the honest report (its node's answer); `changed`: its
-    first position's value one lot more than it committed to."""
+def make_openings(world: World, change: str | None) -> dict[str, Any]:
+    """MEMBERS[0]'s openings of the honest report as a validator answers them, with its
+    account record and inclusion proof; `change`: "value", its BTC position one lot more
+    than it committed to and holds; "record", a byte of its account record flipped."""
     owner = MEMBERS[0].address
     accounts = {sub: list(v) for (o, sub), v in world.inputs.accounts.items() if o == owner}
     labels = world.statement.input_labels
-    if changed:
+    if change == "value":
         accounts[0][labels.index(BTC)] += 1
     openings = get_member_openings(SEED, world.inputs.epoch, owner, labels, accounts)
-    return openings.to_json()
+    proven = get_account_proof(world.box.state, owner)
+    assert proven is not None and compute_state_root(world.box.state) == world.inputs.state_root
+    record, proof = proven
+    if change == "record":
+        record = flip(record, len(record) - 1)
+    found = AccountProofFile(world.inputs.chain_id, owner, world.inputs.market.height,
+                             world.inputs.state_root, record, proof)  # fmt: skip
+    return replace(openings, account_proof=found).to_json()
 
 
 def make_all(directory: Path) -> None:
@@ -358,11 +372,11 @@ def make_all(directory: Path) -> None:
     reports.update({name: make(world) for name, make in {**TAMPERS, **VARIANTS}.items()})
     for name, data in reports.items():
         write_vector(directory / name, data, genesis)
-    for name, changed in OPENINGS.items():
+    for name, change in OPENINGS.items():
         folder = directory / name
         folder.mkdir(exist_ok=True)
         openings = folder / "openings.json"
-        openings.write_text(json.dumps(make_openings(world, changed), indent=1) + "\n")
+        openings.write_text(json.dumps(make_openings(world, change), indent=1) + "\n")
         member = Member("0x" + MEMBERS[0].address.hex(), openings)
         write_vector(folder, world.honest.encode(), genesis, member)
 

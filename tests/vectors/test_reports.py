@@ -46,10 +46,14 @@ def test_each_tamper_is_caught_and_the_honest_report_passes() -> None:
         "  ok    the clearing house is short by 5 (an uncovered deficit)"
         in (modes["house-short"]["genesis"]["output"])
     )
+    name = "account 0x" + MEMBERS[0].address.hex() + "/0"
     assert modes["wrong-opening"]["genesis"]["failures"] == [
-        "account 0x" + MEMBERS[0].address.hex() + "/0: commitment to 'position:BTC-PERP' "
-        "does not open to 3"
+        f"{name}: commitment to 'position:BTC-PERP' does not open to 3",
+        f"{name}: 'position:BTC-PERP' opens to 3, the account holds 2",
     ]
+    assert modes["forged-inclusion-proof"]["genesis"]["failures"][0].startswith(
+        "your account is not proven under the report's root"
+    )
 
 
 @pytest.mark.slow

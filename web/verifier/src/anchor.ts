@@ -6,7 +6,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, equal, toHex, u64be, utf8 } from "./bytes";
 import { DecodeError } from "./errors";
-import { Other, type Value, encodeMsgpack } from "./msgpack";
+import { type Value, encodeMsgpack } from "./msgpack";
 import { reprStr } from "./recompute/pyrepr.js";
 import { type Validator, isValidSignature } from "./signatures";
 
@@ -48,7 +48,8 @@ function pyType(v: Value): string {
   if (v instanceof Uint8Array) return "bytes";
   if (Array.isArray(v)) return "list";
   if (v === null) return "NoneType";
-  return (v as Other).kind;
+  if (typeof v === "boolean") return "bool";
+  return v.kind;
 }
 
 function expectList(obj: Value, field: string, length?: number, maxLen = 1_000_000): Value[] {
@@ -88,6 +89,7 @@ function reprValue(v: Value): string {
   if (typeof v === "bigint") return String(v);
   if (typeof v === "string") return reprStr(v);
   if (v === null) return "None";
+  if (typeof v === "boolean") return v ? "True" : "False";
   if (v instanceof Uint8Array) return `b'${[...v].map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}'`;
   if (Array.isArray(v)) return `[${v.map(reprValue).join(", ")}]`;
   return v.kind;

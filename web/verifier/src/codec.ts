@@ -13,6 +13,7 @@ export function typeName(v: Value): string {
   if (v instanceof Uint8Array) return "bytes";
   if (Array.isArray(v)) return "list";
   if (v === null) return "NoneType";
+  if (typeof v === "boolean") return "bool";
   return v.kind;
 }
 

@@ -10,10 +10,10 @@ import { decode } from "@msgpack/msgpack";
 import { DecodeError } from "./errors";
 import { concat, toBigEndian, utf8 } from "./bytes";
 
-/** A decoded value: ints, strings, bytes, lists, nil; anything else is `Other`. */
-export type Value = bigint | string | Uint8Array | Value[] | null | Other;
+/** A decoded value: ints, strings, bytes, booleans, lists, nil; anything else is `Other`. */
+export type Value = bigint | string | Uint8Array | boolean | Value[] | null | Other;
 
-/** A value no report field holds (a map, a bool, a float, an extension). */
+/** A value no report field holds (a map, a float, an extension). */
 export class Other {
   constructor(readonly kind: string) {}
 }
@@ -33,12 +33,12 @@ function normalize(raw: unknown): Value {
   if (typeof raw === "number") return Number.isInteger(raw) ? BigInt(raw) : new Other("float");
   if (Array.isArray(raw)) return raw.map(normalize);
   if (raw === null) return null;
-  if (typeof raw === "boolean") return new Other("bool");
+  if (typeof raw === "boolean") return raw;
   return new Other(raw instanceof Map || typeof raw === "object" ? "dict" : typeof raw);
 }
 
 /** What the encoder takes: the report's own field types. */
-export type Packable = bigint | number | string | Uint8Array | null | Other | readonly Packable[];
+export type Packable = bigint | number | string | Uint8Array | boolean | null | Other | readonly Packable[];
 
 export function encodeMsgpack(value: Packable): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -53,6 +53,8 @@ function head(byte: number, length: bigint, size: number): Uint8Array {
 function pack(value: Packable, out: Uint8Array[]): void {
   if (value === null) {
     out.push(Uint8Array.of(0xc0));
+  } else if (typeof value === "boolean") {
+    out.push(Uint8Array.of(value ? 0xc3 : 0xc2));
   } else if (typeof value === "number") {
     pack(BigInt(value), out);
   } else if (typeof value === "bigint") {

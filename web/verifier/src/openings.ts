@@ -2,6 +2,7 @@
  * commitments open to them, every sub-account of the member in the report is covered,
  * and each scenario value is explained in plain words. */
 
+import { type AccountProofFile, readAccountProof } from "./account";
 import { equal, fromHex, toHex } from "./bytes";
 import { DecodeError } from "./errors";
 import type { Generators } from "./generators";
@@ -24,8 +25,8 @@ export interface MemberOpenings {
   owner: Uint8Array;
   labels: string[];
   accounts: AccountOpening[];
-  /** Whether they carry `accountProof`: the account record under the report's root. */
-  hasAccountProof: boolean;
+  /** The account record and its inclusion proof under the report's root, if given. */
+  accountProof: AccountProofFile | null;
 }
 
 function toInt(v: unknown, what: string): bigint {
@@ -65,20 +66,15 @@ export function readOpenings(obj: unknown): MemberOpenings {
       throw new DecodeError(`sub-account ${a.subaccount}: not one opening per label`);
     }
   }
-  const hasAccountProof = o["accountProof"] !== undefined && o["accountProof"] !== null;
-  return { epoch: toInt(o["epoch"], "epoch"), owner, labels: labels.map(String), accounts: opened, hasAccountProof };
-}
-
-/** Why the opened values were not compared with the account's record under the root:
- * that check (proofs/member_account.py) is `clearnode verify --member`'s. */
-export function describeAccountProof(openings: MemberOpenings): string {
-  if (!openings.hasAccountProof) {
-    return (
-      "your openings not compared with your account: they carry no account proof " +
-      "(a validator's POST /v1/reports/{epoch}/openings adds it)"
-    );
+  const given = o["accountProof"];
+  let accountProof: AccountProofFile | null = null;
+  try {
+    accountProof = given === undefined || given === null ? null : readAccountProof(given);
+  } catch (exc) {
+    if (exc instanceof DecodeError) throw new DecodeError(`malformed openings: accountProof: ${exc.message}`);
+    throw exc;
   }
-  return "your openings not compared with your account record in this page: clearnode verify --member does it";
+  return { epoch: toInt(o["epoch"], "epoch"), owner, labels: labels.map(String), accounts: opened, accountProof };
 }
 
 const pyList = (xs: bigint[]): string => `[${xs.join(", ")}]`;

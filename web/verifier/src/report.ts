@@ -102,6 +102,7 @@ function reprValue(v: Value): string {
   if (v instanceof Uint8Array) return `b'${[...v].map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}'`;
   if (Array.isArray(v)) return `[${v.map(reprValue).join(", ")}]`;
   if (v === null) return "None";
+  if (typeof v === "boolean") return v ? "True" : "False";
   return v.kind;
 }
 

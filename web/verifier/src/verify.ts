@@ -14,7 +14,8 @@ import { getMarketRoot } from "./market";
 import { MsmCheck } from "./msm";
 import { N_BITS } from "./bulletproofs";
 import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount } from "./report";
-import { type MemberOpenings, describeAccountProof, readOpenings, verifyMemberOpenings } from "./openings";
+import { checkMemberAccount } from "./account";
+import { type MemberOpenings, readOpenings, verifyMemberOpenings } from "./openings";
 import { GenesisError, compareStatement, getScenarioNames } from "./recompute/index.js";
 import { readFormGenesis } from "./recompute/genesis.js";
 import { asInt, isObject } from "./recompute/json.js";
@@ -302,7 +303,12 @@ function checkMember(gens: Generators, report: Report, inputs: Inputs): Verdict 
   }
   const names = inputs.genesis === undefined ? null : getScenarioNames(report.market, report.chainId, inputs.genesis);
   const verdict = verifyMemberOpenings(gens, report, member, opened, names ?? undefined);
-  if (equal(opened.owner, member)) verdict.notChecked.push(describeAccountProof(opened));
+  if (equal(opened.owner, member)) {
+    const account = checkMemberAccount(report, opened);
+    verdict.passed.push(...account.passed);
+    verdict.failures.push(...account.failures);
+    verdict.notChecked.push(...account.notChecked);
+  }
   return verdict;
 }
 
