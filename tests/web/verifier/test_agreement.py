@@ -68,6 +68,7 @@ def test_damaged_reports_get_the_same_verdict_from_both(tmp_path: Path) -> None:
     rng = random.Random(16)
     honest = (REPORTS / "valid" / "report.bin").read_bytes()
     damaged = [mutate(honest, rng) for _ in range(CASES)]
+    damaged.append(honest.replace(b"\xa4cash", b"\xa4\xffash", 1))  # a label not UTF-8
     genesis_file = REPORTS / "genesis.json"
     results = run_typescript(tmp_path, genesis_file.read_text(), damaged)
     for i, (data, result) in enumerate(zip(damaged, results, strict=True)):

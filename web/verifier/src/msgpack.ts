@@ -25,7 +25,59 @@ export function decodeMsgpack(data: Uint8Array): Value {
   } catch (exc) {
     throw new DecodeError(`report is not msgpack: ${exc instanceof Error ? exc.message : exc}`);
   }
+  // The library replaces bytes that are not UTF-8; Python's msgpack refuses them.
+  if (!hasValidStrings(data)) throw new DecodeError("report is not msgpack: a string is not UTF-8");
   return normalize(raw);
+}
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Every str of well-formed msgpack `data` is UTF-8 (a walk over its items' heads). */
+function hasValidStrings(data: Uint8Array): boolean {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let at = 0;
+  let pending = 1; // items still to read
+  const skip = (n: number): void => void (at += n);
+  const str = (start: number, n: number): boolean => {
+    try {
+      STRICT_UTF8.decode(data.subarray(start, start + n));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  while (pending > 0) {
+    pending -= 1;
+    const b = data[at++]!;
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) continue;
+    if (b >= 0x80 && b <= 0x8f) pending += 2 * (b & 0x0f);
+    else if (b >= 0x90 && b <= 0x9f) pending += b & 0x0f;
+    else if (b >= 0xa0 && b <= 0xbf) {
+      if (!str(at, b & 0x1f)) return false;
+      skip(b & 0x1f);
+    } else if (b >= 0xd9 && b <= 0xdb) {
+      const size = 1 << (b - 0xd9);
+      const n = size === 1 ? view.getUint8(at) : size === 2 ? view.getUint16(at) : view.getUint32(at);
+      if (!str(at + size, n)) return false;
+      skip(size + n);
+    } else if (b >= 0xc4 && b <= 0xc6) {
+      const size = 1 << (b - 0xc4);
+      skip(size + (size === 1 ? view.getUint8(at) : size === 2 ? view.getUint16(at) : view.getUint32(at)));
+    } else if (b >= 0xc7 && b <= 0xc9) {
+      const size = 1 << (b - 0xc7);
+      skip(size + 1 + (size === 1 ? view.getUint8(at) : size === 2 ? view.getUint16(at) : view.getUint32(at)));
+    } else if (b === 0xca || b === 0xcb) skip(b === 0xca ? 4 : 8);
+    else if (b >= 0xcc && b <= 0xd3) skip(1 << ((b - 0xcc) & 3));
+    else if (b >= 0xd4 && b <= 0xd8) skip(1 + (1 << (b - 0xd4)));
+    else if (b === 0xdc || b === 0xdd) {
+      pending += b === 0xdc ? view.getUint16(at) : view.getUint32(at);
+      skip(b === 0xdc ? 2 : 4);
+    } else if (b === 0xde || b === 0xdf) {
+      pending += 2 * (b === 0xde ? view.getUint16(at) : view.getUint32(at));
+      skip(b === 0xde ? 2 : 4);
+    }
+  }
+  return true;
 }
 
 function normalize(raw: unknown): Value {
