@@ -112,7 +112,7 @@ class ReportsService:
         if self.key is not None and block.height % self.epoch_length == 0:
             inputs = extract_report_inputs(self.ctx.state, root)
             if inputs is not None:
-                self._queue(inputs)
+                self.queue_inputs(inputs)
         self._forget_superseded()
         self.fetcher.on_commit()
 
@@ -126,7 +126,7 @@ class ReportsService:
             if e.kind == "report_committed"
         ]
 
-    def _queue(self, inputs: ReportInputs) -> None:
+    def queue_inputs(self, inputs: ReportInputs) -> None:
         """Wait for the builder; a newer epoch replaces one still waiting. The other
         validators' proofs for it are gathered from now on."""
         if self.waiting is not None:

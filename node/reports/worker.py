@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
@@ -104,7 +105,7 @@ def build_unsigned_report(inputs: ReportInputs, seed: bytes) -> Report:
     return complete_unsigned_report(inputs, seed, {}).report
 
 
-async def _run(task: ShareTask | ReportTask, seed: bytes) -> tuple[object, float]:
+async def _run(task: ShareTask | ReportTask, seed: bytes) -> tuple[Any, float]:
     """`task` in a child process (cancelling kills it): its result and the seconds taken."""
     started = time.monotonic()
     result = await trio.run_process(
@@ -125,7 +126,7 @@ async def prove_share_in_worker(
     inputs: ReportInputs, seed: bytes, keys: tuple[AccountKey, ...]
 ) -> ProvenShare:
     """This validator's share of the epoch's proofs, proven in a child process."""
-    (proven, proofs), seconds = await _run(ShareTask(inputs, keys), seed)  # type: ignore[misc]
+    (proven, proofs), seconds = await _run(ShareTask(inputs, keys), seed)
     return ProvenShare(proven, proofs, seconds)
 
 
@@ -133,7 +134,7 @@ async def build_in_worker(
     inputs: ReportInputs, seed: bytes, proofs: Mapping[AccountKey, bytes]
 ) -> BuiltReport:
     """The unsigned report completed from `proofs` in a child process."""
-    (encoded, refused), seconds = await _run(ReportTask(inputs, dict(proofs)), seed)  # type: ignore[misc]
+    (encoded, refused), seconds = await _run(ReportTask(inputs, dict(proofs)), seed)
     return BuiltReport(decode_report(encoded), refused, seconds)
 
 

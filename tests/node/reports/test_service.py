@@ -29,11 +29,13 @@ from node.config import ReportsConfig
 from node.p2p import Offence, RequestFailed
 from node.reports import service as service_module
 from node.reports.api import ReportsApi
+from node.reports.assignment import assign_accounts
 from node.reports.gossip import (
     MAX_ANNOUNCEMENT_BYTES,
     ProofShare,
     ReportAnnouncement,
     ReportsMessageError,
+    SignatureShare,
     decode_reports_message,
     encode_report_announcement,
     sign_proof_shares,
@@ -215,7 +217,7 @@ def deliver(data: bytes, nodes: list[ReportsService], box: Sandbox) -> None:
     for node in nodes:
         if isinstance(message, ReportAnnouncement):
             node.add_announcement(message)
-        else:
+        elif isinstance(message, SignatureShare):
             node.add_share(message)
 
 
@@ -375,7 +377,7 @@ async def test_a_silent_validator_and_one_sending_bad_proofs_are_covered_after_t
     assert inputs is not None
     keys = {derive_ed25519_key(f"validator-{i}").public_key().public_bytes_raw(): i
             for i in range(4)}  # fmt: skip
-    assignment = service_module.assign_accounts(inputs.accounts, keys, inputs.epoch)
+    assignment = assign_accounts(inputs.accounts, keys, inputs.epoch)
     silent, forger = sorted({keys[p] for p in assignment.values()})[:2]
     workers = InProcessWorkers(monkeypatch)
     honest = [make_node(box, tmp_path / f"v{i}", i, share_wait_s=30)

@@ -59,7 +59,7 @@ def test_a_share_that_is_not_a_validators_or_is_malformed_is_refused() -> None:
     fields = msgpack.unpackb(share.encode())
 
     def with_proofs(items: object) -> bytes:
-        return msgpack.packb([*fields[:6], items, fields[7]])
+        return bytes(msgpack.packb([*fields[:6], items, fields[7]]))
 
     bad_proofs = [
         [],  # an empty share
