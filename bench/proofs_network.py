@@ -16,13 +16,17 @@ batch-verified the others', signed, and gathered a quorum of signatures).
 `accounts_per_minute_single_node`: one validator proving every account alone in
 one worker process, the whole machine to itself (as every validator did before
 the work was shared; V validators proving it all on this machine would each take
-about V / cores times longer).
+about V / cores times longer). The `*_worker_cpu_s` twins are the CPU seconds of
+the worker processes (user + system, all threads): what a machine shared with
+other work still measures fairly, and what V validators on V machines of
+their own would each spend (network: the total over all V).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -134,6 +138,11 @@ async def run_single(inputs: ReportInputs) -> float:
     return time.monotonic() - started
 
 
+def get_children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(argv: list[str]) -> dict[str, object]:
     parser = argparse.ArgumentParser(prog="python -m bench proofs_network")
     parser.add_argument("--accounts", type=int, default=200)
@@ -142,8 +151,11 @@ def run(argv: list[str]) -> dict[str, object]:
     args = parser.parse_args(argv)
     inputs = make_inputs(args.accounts)
     accounts = len(inputs.accounts)
+    cpu_before = get_children_cpu_s()
     network_s = trio.run(run_network, inputs, args.validators, args.share_wait)
+    cpu_network = get_children_cpu_s()
     single_s = trio.run(run_single, inputs)
+    cpu_single = get_children_cpu_s() - cpu_network
     return {
         "accounts": accounts,
         "validators": args.validators,
@@ -151,6 +163,8 @@ def run(argv: list[str]) -> dict[str, object]:
         "mode": "reports services in one process, each proving in worker processes",
         "network_seconds": round(network_s, 1),
         "accounts_per_minute_network": round(accounts * 60 / network_s, 1),
+        "network_worker_cpu_s": round(cpu_network - cpu_before, 1),
         "single_node_seconds": round(single_s, 1),
         "accounts_per_minute_single_node": round(accounts * 60 / single_s, 1),
+        "single_node_worker_cpu_s": round(cpu_single, 1),
     }

@@ -333,7 +333,7 @@ class ReportsService:
                 if isinstance(value, SignatureShare):
                     self.fetcher.add_validator_peer(delivery.sender)
                     self.add_share(value)
-                elif isinstance(value, ProofShare):
+                elif isinstance(value, ProofShare) and self.key is not None:  # full nodes relay
                     try:
                         self.add_proof_share(value)
                     except ProofShareRefused as exc:
