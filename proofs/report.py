@@ -311,9 +311,15 @@ def complete_report(
     items: list[tuple[AccountEntry, list[P]]] = []
     refused: list[AccountKey] = []
     check = MsmCheck(gens, N_BITS)
-    for key, proof in sorted(given.items()):
-        job = draft.jobs[key]
-        points = [gens.commit(x, r) for x, r in zip(job.inputs, job.blindings, strict=True)]
+    keys = sorted(given)
+    width = len(report.statement.input_labels)
+    commitment_points = gens.group.msm_batch(  # what gens.commit computes, in one batch
+        [([gens.G, gens.H], [x, r]) for k in keys
+         for x, r in zip(draft.jobs[k].inputs, draft.jobs[k].blindings, strict=True)]
+    )  # fmt: skip
+    for index, key in enumerate(keys):
+        proof = given[key]
+        points = commitment_points[index * width : (index + 1) * width]
         entry = AccountEntry(key[0], key[1], tuple(gens.group.encode(c) for c in points), proof)
         try:
             add_solvency_check(check, report.statement, report.get_context(entry),

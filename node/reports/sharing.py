@@ -9,6 +9,13 @@ others keep each proof from the account's assigned prover only, first copy
 verified it (`proofs.report.complete_report`). Commitments never travel: each
 validator recomputes them from the seed.
 
+Shares travel by gossip, not by request/response (sync.py): every validator
+needs every share at once, as soon as it is proven, with no round trip and no
+knowing who holds what; split into messages of at most 512 proofs (about 740 KB
+at m = 32), a share of any size stays far below the topic's 8 MiB decoding cap.
+Nothing is gossiped again: a validator that missed a share (it restarted, or
+joined late) proves those accounts itself after the wait.
+
 A share this node cannot use (a late one, one for an epoch it is not building,
 one for another statement) is refused with `ProofShareRefused` and changes
 nothing; it is nobody's offence, since honest validators send such shares
