@@ -144,6 +144,10 @@ class ReportsConfig:
     # the largest complete report this node serves to, or accepts from, a peer over
     # report sync (node/reports/sync.py); about 2 KiB per account
     sync_max_bytes: int = 128 * 1024 * 1024
+    # validators prove each epoch's accounts between them (node/reports/sharing.py): once
+    # its own share is proven, how long a validator waits for the others' before it
+    # proves what has not arrived itself
+    share_wait_s: int = 60
 
 
 @dataclass(frozen=True)
@@ -468,6 +472,7 @@ def _reports(home: Path) -> Callable[[_Table], ReportsConfig]:
             sync_max_bytes=t.integer(
                 "sync_max_bytes", ReportsConfig.sync_max_bytes, lo=1, hi=1 << 31
             ),
+            share_wait_s=t.integer("share_wait_s", ReportsConfig.share_wait_s, lo=0, hi=3600),
         )
 
     return build

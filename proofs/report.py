@@ -226,6 +226,40 @@ def build_report(
     `state_root`. Proving (about a
     second per account) goes through `map_fn`, so a caller can pass a process pool's
     `map` (jobs and results are plain picklable values)."""
+    draft = draft_report(gens, epoch, state_root, form, accounts, seed, chain_id=chain_id,
+                         market=market, market_proof=market_proof, defaults=defaults)  # fmt: skip
+    return complete_report(gens, draft, {}, map_fn)[0]
+
+
+@dataclass(frozen=True)
+class ReportDraft:
+    """A report checked and computed but for its accounts' proofs: what validators that
+    prove an epoch's accounts between them each hold (the same for every seed holder)."""
+
+    report: Report  # accounts: none yet
+    jobs: dict[AccountKey, ProofJob]  # one per proven account, by key (sorted)
+
+    def prove(self, keys: Iterable[AccountKey], map_fn: MapFn = map) -> dict[AccountKey, bytes]:
+        """The proofs of those of `keys` this report proves (accounts in default have none)."""
+        jobs = [(k, self.jobs[k]) for k in keys if k in self.jobs]
+        results = map_fn(run_proof_job, [job for _, job in jobs])
+        return {key: proof for (key, _), (_, proof) in zip(jobs, results, strict=True)}
+
+
+def draft_report(
+    gens: Generators[P],
+    epoch: int,
+    state_root: bytes,
+    form: LinearForm | SolvencyStatement,
+    accounts: Mapping[AccountKey, Sequence[int]],
+    seed: bytes,
+    *,
+    chain_id: int,
+    market: SolvencyMarket,
+    market_proof: MarketProof,
+    defaults: tuple[DefaultRecord, ...] = (),
+) -> ReportDraft:
+    """Every check and computation of `build_report` but the proving (same errors)."""
     statement = form if isinstance(form, SolvencyStatement) else get_statement(form)
     _check_header(chain_id, epoch, state_root)
     for owner, sub in accounts:
@@ -249,8 +283,8 @@ def build_report(
     for entry in aggregates:
         if not MIN_INT64 <= entry.total <= MAX_UINT64:
             raise AggregateError(f"total of {entry.label!r} = {entry.total} exceeds its range")
-    jobs = [
-        ProofJob(
+    jobs = {
+        key: ProofJob(
             gens.group.name,
             statement,
             compute_account_context(REPORT_VERSION, epoch, state_root, key),
@@ -258,13 +292,51 @@ def build_report(
             tuple(r),
         )
         for key, r in zip(keys, blindings, strict=True)
-    ]
-    entries = tuple(
-        AccountEntry(key[0], key[1], commitments, proof)
-        for key, (commitments, proof) in zip(keys, map_fn(run_proof_job, jobs), strict=True)
-    )
-    return Report(REPORT_VERSION, chain_id, epoch, state_root, statement, market, market_proof,
-                  entries, aggregates, in_default, defaults)  # fmt: skip
+    }
+    report = Report(REPORT_VERSION, chain_id, epoch, state_root, statement, market,
+                    market_proof, (), aggregates, in_default, defaults)  # fmt: skip
+    return ReportDraft(report, jobs)
+
+
+def complete_report(
+    gens: Generators[P], draft: ReportDraft, proofs: Mapping[AccountKey, bytes], map_fn: MapFn = map
+) -> tuple[Report, list[AccountKey]]:
+    """The report of `draft` with `proofs` (made elsewhere: other validators') where they
+    verify, and every other account proven here (through `map_fn`); and the keys whose
+    given proof was refused. The given proofs are checked in one batch against
+    commitments computed here from the seed's blindings (bisected when it fails), so a
+    wrong proof, or a right one for other commitments, never enters the report."""
+    report = draft.report
+    given = {k: p for k, p in proofs.items() if k in draft.jobs}
+    items: list[tuple[AccountEntry, list[P]]] = []
+    refused: list[AccountKey] = []
+    check = MsmCheck(gens, N_BITS)
+    keys = sorted(given)
+    width = len(report.statement.input_labels)
+    commitment_points = gens.group.msm_batch(  # what gens.commit computes, in one batch
+        [([gens.G, gens.H], [x, r]) for k in keys
+         for x, r in zip(draft.jobs[k].inputs, draft.jobs[k].blindings, strict=True)]
+    )  # fmt: skip
+    for index, key in enumerate(keys):
+        proof = given[key]
+        points = commitment_points[index * width : (index + 1) * width]
+        entry = AccountEntry(key[0], key[1], tuple(gens.group.encode(c) for c in points), proof)
+        try:
+            add_solvency_check(check, report.statement, report.get_context(entry),
+                               entry.commitments, points, proof)  # fmt: skip
+        except DecodeError:
+            refused.append(key)
+            continue
+        items.append((entry, points))
+    if not check.is_identity():
+        refused.extend(e.key for e in _find_invalid(gens, report, items))
+    verified = {entry.key: entry for entry, _ in items if entry.key not in refused}
+    missing = [k for k in draft.jobs if k not in verified]
+    proven = map_fn(run_proof_job, [draft.jobs[k] for k in missing])
+    for key, (commitments, proof) in zip(missing, proven, strict=True):
+        verified[key] = AccountEntry(key[0], key[1], commitments, proof)
+    accounts = tuple(verified[k] for k in draft.jobs)
+    return replace(report, accounts=accounts), sorted(refused)
 
 
 def is_in_default(statement: SolvencyStatement, inputs: Sequence[int]) -> bool:

@@ -1,4 +1,5 @@
-"""The `reports` gossip topic: validators' signature shares and complete reports.
+"""The `reports` gossip topic: validators' signature shares, proof shares and complete
+reports.
 
 Wire format: msgpack `[REPORTS_VERSION, kind, ...]`.
 - kind 1, a share: `[2, 1, chain_id, epoch, report_hash, signer, signature]`, the
@@ -9,28 +10,49 @@ Wire format: msgpack `[REPORTS_VERSION, kind, ...]`.
 - kind 2, a complete report: `[2, 2, report_bytes]` (proofs/FORMAT.md, with its
   signatures), decoded canonically at the first hop; a node keeps it only if its
   hash is the one committed in a block.
+- kind 3, a proof share: `[2, 3, chain_id, epoch, statement_digest, signer,
+  [[owner, sub, proof], ...], signature]`, proofs of accounts the signer proved
+  for the epoch's report (node/reports/sharing.py), keys strictly sorted, at most
+  MAX_SHARE_PROOFS per message (a validator's share travels in as many messages as
+  it needs), each proof at most MAX_PROOF_BYTES; signed by `signer`, a genesis
+  validator, over `["clearnode", "proof-share", chain_id, [epoch, statement_digest,
+  sha3_256(packed proofs)]]`. The signature proves only who sent it: every receiver
+  verifies the proofs before using them.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Set
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearing.attestation import Attestation, is_valid_signature
-from clearing.codec import MAX_MESSAGE_BYTES, expect_bytes, expect_int, expect_list, pack, unpack
+from clearing.attestation import Attestation, compute_signing_bytes, is_valid_signature
+from clearing.codec import (
+    MAX_MESSAGE_BYTES,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    pack,
+    unpack,
+)
 from clearing.errors import DecodeError
 from clearing.genesis import Genesis
 from clearing.report_commitment import REPORT_HASH_BYTES, compute_report_signing_bytes
+from clearing.units import MAX_UINT64
 from node.p2p import Topic
 from proofs.errors import DecodeError as ReportDecodeError
-from proofs.report import Report, ValidatorSignature, decode_report
+from proofs.report import AccountKey, Report, ValidatorSignature, decode_report
 
 REPORTS = "reports"
 REPORTS_VERSION = 2  # 1 carried two signatures per share
 KIND_SHARE = 1
 KIND_REPORT = 2
+KIND_PROOFS = 3
+PROOF_SHARE_DOMAIN = "proof-share"
+MAX_SHARE_PROOFS = 512  # about 740 KB a message at m = 32; at most 2.1 MB, below the 8 MiB cap
+MAX_PROOF_BYTES = 4096  # m = 32 values: 1,408 bytes, 96 more per doubling of m
 MAX_REPORTS_BYTES = 16 * 1024 * 1024
 MAX_ANNOUNCEMENT_BYTES = min(MAX_REPORTS_BYTES, MAX_MESSAGE_BYTES)
 """The biggest complete report announcement a receiver decodes (`unpack` caps any message
@@ -83,6 +105,67 @@ def sign_share(
 
 
 @dataclass(frozen=True)
+class ProofShare:
+    """Proofs of some of the accounts `signer` proved for the report of `epoch`."""
+
+    chain_id: int
+    epoch: int
+    statement_digest: bytes
+    signer: bytes
+    proofs: tuple[tuple[AccountKey, bytes], ...]
+    signature: bytes
+
+    def encode(self) -> bytes:
+        return pack(
+            [
+                REPORTS_VERSION, KIND_PROOFS, self.chain_id, self.epoch, self.statement_digest,
+                self.signer, _proof_fields(self.proofs), self.signature,
+            ]
+        )  # fmt: skip
+
+    def is_valid(self) -> bool:
+        message = compute_proof_share_signing_bytes(
+            self.chain_id, self.epoch, self.statement_digest, self.proofs
+        )
+        return is_valid_signature(self.signer, self.signature, message)
+
+
+def _proof_fields(proofs: tuple[tuple[AccountKey, bytes], ...]) -> list[list[object]]:
+    return [[owner, sub, proof] for (owner, sub), proof in proofs]
+
+
+def compute_proof_share_signing_bytes(
+    chain_id: int,
+    epoch: int,
+    statement_digest: bytes,
+    proofs: tuple[tuple[AccountKey, bytes], ...],
+) -> bytes:
+    digest = hashlib.sha3_256(pack(_proof_fields(proofs))).digest()
+    return compute_signing_bytes(PROOF_SHARE_DOMAIN, chain_id, [epoch, statement_digest, digest])
+
+
+def sign_proof_shares(
+    key: Ed25519PrivateKey,
+    chain_id: int,
+    epoch: int,
+    statement_digest: bytes,
+    proofs: dict[AccountKey, bytes],
+) -> list[ProofShare]:
+    """This validator's proofs for the report of `epoch`, in messages of at most
+    MAX_SHARE_PROOFS proofs each, keys sorted."""
+    items = sorted(proofs.items())
+    signer = key.public_key().public_bytes_raw()
+    shares = []
+    for start in range(0, len(items), MAX_SHARE_PROOFS):
+        chunk = tuple(items[start : start + MAX_SHARE_PROOFS])
+        message = compute_proof_share_signing_bytes(chain_id, epoch, statement_digest, chunk)
+        shares.append(
+            ProofShare(chain_id, epoch, statement_digest, signer, chunk, key.sign(message))
+        )
+    return shares
+
+
+@dataclass(frozen=True)
 class ReportAnnouncement:
     """A complete report as gossiped (its bytes are what the node stores and serves)."""
 
@@ -96,9 +179,9 @@ def encode_report_announcement(encoded_report: bytes) -> bytes:
 
 def decode_reports_message(
     data: bytes, chain_id: int, validators: Set[bytes]
-) -> SignatureShare | ReportAnnouncement:
-    """Decode and check at the first hop: a share must be signed by one of `validators`
-    for `chain_id`; raises ReportsMessageError."""
+) -> SignatureShare | ProofShare | ReportAnnouncement:
+    """Decode and check at the first hop: a signature or proof share must be signed by one
+    of `validators` for `chain_id`; raises ReportsMessageError."""
     try:
         fields = expect_list(unpack(data, "reports message"), "reports message")
         if len(fields) < 2 or fields[0] != REPORTS_VERSION:
@@ -111,6 +194,8 @@ def decode_reports_message(
             if not isinstance(encoded, bytes):
                 raise DecodeError("report announcement", "the report must be bytes")
             return ReportAnnouncement(decode_report(encoded), encoded)
+        if kind == KIND_PROOFS:
+            return _decode_proof_share(fields, chain_id, validators)
         raise DecodeError("reports message", f"unknown kind {kind!r}")
     except (DecodeError, ReportDecodeError) as exc:
         raise ReportsMessageError(str(exc)) from None
@@ -125,6 +210,40 @@ def _decode_share(fields: list[object], chain_id: int, validators: Set[bytes]) -
         expect_bytes(f[5], "signer", 32),
         expect_bytes(f[6], "signature", 64),
     )
+    _check_signed(share, chain_id, validators)
+    return share
+
+
+def _decode_proof_share(fields: list[object], chain_id: int, validators: Set[bytes]) -> ProofShare:
+    f = expect_list(fields, "proof share", 8)
+    items = expect_list(f[6], "proofs")
+    if not 0 < len(items) <= MAX_SHARE_PROOFS:
+        raise DecodeError("proofs", f"{len(items)} proofs, expected 1 to {MAX_SHARE_PROOFS}")
+    proofs = []
+    for item in items:
+        owner, sub, proof = expect_list(item, "proof", 3)
+        if type(proof) is not bytes or not 0 < len(proof) <= MAX_PROOF_BYTES:
+            raise DecodeError("proof", f"expected 1 to {MAX_PROOF_BYTES} bytes")
+        key = (expect_bytes(owner, "owner", 20), expect_int(sub, "sub-account", 0, MAX_UINT64))
+        proofs.append((key, proof))
+    keys = [key for key, _ in proofs]
+    if keys != sorted(set(keys)):
+        raise DecodeError("proofs", "accounts must be strictly sorted")
+    share = ProofShare(
+        expect_int(f[2], "chain_id", 1),
+        expect_int(f[3], "epoch", 1),
+        expect_bytes(f[4], "statement_digest", 32),
+        expect_bytes(f[5], "signer", 32),
+        tuple(proofs),
+        expect_bytes(f[7], "signature", 64),
+    )
+    _check_signed(share, chain_id, validators)
+    return share
+
+
+def _check_signed(
+    share: SignatureShare | ProofShare, chain_id: int, validators: Set[bytes]
+) -> None:
     if share.chain_id != chain_id or share.signer not in validators:
         raise ReportsMessageError(
             f"share for chain {share.chain_id} by 0x{share.signer.hex()}: not a validator of "
@@ -132,13 +251,12 @@ def _decode_share(fields: list[object], chain_id: int, validators: Set[bytes]) -
         )
     if not share.is_valid():
         raise ReportsMessageError(f"share of epoch {share.epoch}: the signature does not verify")
-    return share
 
 
 def make_reports_topic(genesis: Genesis) -> Topic:
     validators = frozenset(v.pubkey for v in genesis.validators)
 
-    def decode(data: bytes) -> SignatureShare | ReportAnnouncement:
+    def decode(data: bytes) -> SignatureShare | ProofShare | ReportAnnouncement:
         return decode_reports_message(data, genesis.chain_id, validators)
 
     return Topic(REPORTS, MAX_REPORTS_BYTES, decode, (ReportsMessageError,))

@@ -3,8 +3,14 @@
 Per epoch `e` (committed height `e * epoch_length_blocks`), on a validator:
 1. the commit listener extracts the inputs from the just-committed state (fast,
    on the trio loop: the state moves on with the next block) and queues them;
-2. the builder proves them in a worker process, signs the report hash and
-   gossips its share;
+2. the builder proves the accounts assigned to this validator (assignment.py) in a
+   worker process and gossips the proofs (a ProofShare); it gathers the other
+   validators' proofs (sharing.py) until it has every account's or `[reports]
+   share_wait_s` has passed since its own were done; then a second worker
+   completes the report (the proofs gathered, verified in one batch, every
+   account without a verified proof proven there: a validator that is down, slow
+   or wrong is covered), and the builder signs the report hash and gossips its
+   signature share;
 3. shares of validators with more than 2/3 of power over this node's own hash
    make a ReportCommitment, which this node puts first in its own proposals
    until a block records it, and complete the report (stored on disk);
@@ -39,22 +45,27 @@ from consensus.types import Block, CommitCertificate
 from node.config import NodeConfig
 from node.p2p import Topic
 from node.reports.api import ReportsApi
+from node.reports.assignment import assign_accounts
 from node.reports.gossip import (
     MAX_ANNOUNCEMENT_BYTES,
     REPORTS,
+    ProofShare,
     ReportAnnouncement,
     SignatureShare,
     encode_report_announcement,
     make_reports_topic,
+    sign_proof_shares,
     sign_share,
 )
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from node.reports.seed import load_report_seed
+from node.reports.sharing import EpochProofs, ProofShareRefused
 from node.reports.store import CommitRecord, ReportStore
 from node.reports.sync import ReportFetcher, get_report_failures, serve_report_sync
-from node.reports.worker import ReportBuildError, run_worker
+from node.reports.worker import ReportBuildError, build_in_worker, prove_share_in_worker
 from node.services import NodeContext, NodeContextInputs, Service
 from proofs.report import Report, Validator, add_signatures
+from proofs.statement import get_statement
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +87,8 @@ class ReportsService:
         self.validators = [Validator(v.pubkey, v.power) for v in ctx.genesis.validators]
         self.power = {v.public_key: v.power for v in self.validators}
         self.total_power = sum(self.power.values())
+        self.share_wait_s = ctx.config.reports.share_wait_s
+        self.gathering: dict[int, EpochProofs] = {}  # the epochs being built and waiting
         self.built: dict[int, Report] = {}  # this node's unsigned reports
         self.shares: dict[int, dict[bytes, SignatureShare]] = {}  # epoch -> signer -> share
         self.ready: dict[int, bytes] = {}  # epoch -> encoded ReportCommitment
@@ -99,7 +112,7 @@ class ReportsService:
         if self.key is not None and block.height % self.epoch_length == 0:
             inputs = extract_report_inputs(self.ctx.state, root)
             if inputs is not None:
-                self._queue(inputs)
+                self.queue_inputs(inputs)
         self._forget_superseded()
         self.fetcher.on_commit()
 
@@ -113,12 +126,17 @@ class ReportsService:
             if e.kind == "report_committed"
         ]
 
-    def _queue(self, inputs: ReportInputs) -> None:
-        """Wait for the builder; a newer epoch replaces one still waiting."""
+    def queue_inputs(self, inputs: ReportInputs) -> None:
+        """Wait for the builder; a newer epoch replaces one still waiting. The other
+        validators' proofs for it are gathered from now on."""
         if self.waiting is not None:
             log.warning("report of epoch %d skipped: the builder is still busy when epoch "
                         "%d ends", self.waiting.epoch, inputs.epoch)  # fmt: skip
+            self.gathering.pop(self.waiting.epoch, None)
         self.waiting = inputs
+        assignment = assign_accounts(inputs.accounts, self.power, inputs.epoch)
+        digest = get_statement(inputs).digest()
+        self.gathering[inputs.epoch] = EpochProofs(inputs.epoch, digest, assignment)
         self.job_queued.set()
 
     def get_last_committed_epoch(self) -> int:
@@ -145,23 +163,65 @@ class ReportsService:
             await self.build_waiting()
 
     async def build_waiting(self) -> None:
-        """Prove the epoch waiting (if any) in a worker process, sign it, gossip the share."""
+        """Build the epoch waiting (if any) with the other validators, sign it, gossip
+        the signature share."""
         assert self.key is not None and self.seed is not None
         inputs, self.waiting = self.waiting, None
         if inputs is None:
             return
         self.store.save_inputs(inputs)
+        signer = self.key.public_key().public_bytes_raw()
+        gathering = self.gathering[inputs.epoch]
         try:
-            report, seconds = await run_worker(inputs, self.seed)
+            await self._gather(inputs, signer, gathering)
+            built = await build_in_worker(inputs, self.seed, gathering.proofs)
         except ReportBuildError as exc:
             log.warning("%s", exc)
             return
-        log.info("report of epoch %d built: %d accounts in %.2f s",
-                 inputs.epoch, len(report.accounts), seconds)  # fmt: skip
+        finally:
+            del self.gathering[inputs.epoch]
+        for key in built.refused:
+            log.warning("proof of account 0x%s/%d for epoch %d from validator %s refused: it "
+                        "does not verify; proven here", key[0].hex(), key[1], inputs.epoch,
+                        gathering.provers[key].hex())  # fmt: skip
+        report = built.report
+        log.info("report of epoch %d built: %d accounts, %d proofs gathered, %d proven after "
+                 "the wait, in %.2f s", inputs.epoch, len(report.accounts),
+                 len(gathering.proofs) - len(built.refused),
+                 len(report.accounts) - len(gathering.proofs) + len(built.refused),
+                 built.seconds)  # fmt: skip
         self.built[inputs.epoch] = report
         share = sign_share(self.key, self.chain_id, inputs.epoch, report.get_hash())
         self.add_share(share)
         await self.ctx.p2p.publish(REPORTS, share.encode())
+
+    async def _gather(self, inputs: ReportInputs, signer: bytes, gathering: EpochProofs) -> None:
+        """Prove this validator's accounts, gossip them, and wait (at most `share_wait_s`)
+        for the other validators' proofs."""
+        assert self.key is not None and self.seed is not None
+        mine = tuple(k for k, prover in gathering.assignment.items() if prover == signer)
+        own = await prove_share_in_worker(inputs, self.seed, mine)
+        log.info("proof share of epoch %d: %d accounts of %d proven in %.2f s", inputs.epoch,
+                 len(own.proofs), len(own.proven), own.seconds)  # fmt: skip
+        for share in sign_proof_shares(self.key, self.chain_id, inputs.epoch,
+                                       gathering.statement_digest, own.proofs):  # fmt: skip
+            gathering.add(share)
+            await self.ctx.p2p.publish(REPORTS, share.encode())
+        gathering.expect(own.proven)
+        with trio.move_on_after(self.share_wait_s):
+            await gathering.complete.wait()
+        for prover, count in sorted(gathering.count_missing().items()):
+            log.warning("report of epoch %d: %d proofs of validator %s not received within "
+                        "%d s; proven here", inputs.epoch, count, prover.hex(),
+                        self.share_wait_s)  # fmt: skip
+
+    def add_proof_share(self, share: ProofShare) -> None:
+        """Keep a proof share (checked at the first hop: a validator's, for this chain)
+        for an epoch being built or waiting; raises ProofShareRefused."""
+        gathering = self.gathering.get(share.epoch)
+        if gathering is None:
+            raise ProofShareRefused(share, f"this node is not building epoch {share.epoch}")
+        gathering.add(share)
 
     def get_uncommitted_shares(self) -> list[SignatureShare]:
         """This validator's shares of reports whose hash no block has recorded yet."""
@@ -273,6 +333,11 @@ class ReportsService:
                 if isinstance(value, SignatureShare):
                     self.fetcher.add_validator_peer(delivery.sender)
                     self.add_share(value)
+                elif isinstance(value, ProofShare) and self.key is not None:  # full nodes relay
+                    try:
+                        self.add_proof_share(value)
+                    except ProofShareRefused as exc:
+                        log.info("%s", exc)
                 elif isinstance(value, ReportAnnouncement):
                     self.add_announcement(value)
 

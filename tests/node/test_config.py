@@ -139,6 +139,7 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
             "bridge_chains[0].chain_id",
             ">= 1",
         ),
+        (MINIMAL + "[reports]\nshare_wait_s = 3601\n", "reports.share_wait_s", "and 3600"),
         (MINIMAL + "chain_id = 8\n", "(syntax)", "TOML"),
         ("chain_id = '7'\nmoniker = 'x'\n", "chain_id", "an integer"),
     ],

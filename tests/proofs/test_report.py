@@ -31,7 +31,9 @@ from proofs.report import (
     ValidatorSignature,
     add_signatures,
     build_report,
+    complete_report,
     decode_report,
+    draft_report,
     sign_report,
     verify_report,
 )
@@ -70,6 +72,28 @@ def test_honest_report_verifies_and_round_trips(signed: Fixture) -> None:
 def test_building_is_deterministic(signed: Fixture) -> None:
     again = build_sample(signed, signed.book)
     assert again.get_hash() == signed.report.get_hash()
+
+
+def test_proofs_made_elsewhere_complete_the_same_report(signed: Fixture) -> None:
+    """Validators proving an epoch between them: the parts make the report one node
+    builds alone, byte for byte; a forged or malformed proof, or one made for another
+    account, is refused and its account proven here."""
+    draft = draft_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
+                         chain_id=CHAIN_ID, market=SAMPLE_MARKET,
+                         market_proof=SAMPLE_MARKET_PROOF)  # fmt: skip
+    keys = list(draft.jobs)
+    halves = [draft.prove(keys[:2]), draft.prove(keys[2:])]
+    report, refused = complete_report(signed.gens, draft, {**halves[0], **halves[1]})
+    unsigned = dataclasses.replace(signed.report, signatures=(), anchor=None)
+    assert (report.encode(), refused) == (unsigned.encode(), [])
+    partial, refused = complete_report(signed.gens, draft, halves[0])
+    assert (partial.encode(), refused) == (unsigned.encode(), [])
+
+    forged = bytearray(halves[1][keys[2]])
+    forged[-1] ^= 1  # the last scalar: still decodes
+    bad = {keys[0]: halves[1][keys[3]], keys[2]: bytes(forged), keys[3]: b"short"}
+    report, refused = complete_report(signed.gens, draft, {**halves[0], **bad})
+    assert (report.encode(), refused) == (unsigned.encode(), sorted([keys[0], keys[2], keys[3]]))
 
 
 def test_changed_commitment_is_rejected(signed: Fixture) -> None:

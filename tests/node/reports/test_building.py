@@ -25,7 +25,12 @@ from node.reports.gossip import (
 from node.reports.inputs import extract_report_inputs
 from node.reports.seed import create_report_seed, load_report_seed, save_report_seed
 from node.reports.store import CommitRecord, ReportStore
-from node.reports.worker import ReportBuildError, build_unsigned_report, run_worker
+from node.reports.worker import (
+    ReportBuildError,
+    build_in_worker,
+    build_unsigned_report,
+    prove_share_in_worker,
+)
 from proofs.group import FAST
 from proofs.openings import get_member_openings, verify_member_openings
 from proofs.pedersen import get_generators
@@ -82,11 +87,14 @@ def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs) -> Non
 
 
 @pytest.mark.slow
-async def test_the_worker_process_builds_the_same_bytes(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+async def test_worker_processes_prove_a_share_and_complete_the_same_bytes(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
     _, inputs = box_and_inputs
-    report, seconds = await run_worker(inputs, SEED)
-    assert report.encode() == build_unsigned_report(inputs, SEED).encode()
-    assert seconds > 0
+    keys = tuple(sorted(inputs.accounts))
+    share = await prove_share_in_worker(inputs, SEED, keys[:1])
+    assert share.proven == keys and list(share.proofs) == [keys[0]] and share.seconds > 0
+    built = await build_in_worker(inputs, SEED, {**share.proofs, keys[1]: b"forged"})
+    assert built.report.encode() == build_unsigned_report(inputs, SEED).encode()
+    assert built.refused == [keys[1]] and built.seconds > 0
 
 
 async def test_the_worker_refuses_a_book_that_is_not_flat(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
@@ -97,7 +105,9 @@ async def test_the_worker_refuses_a_book_that_is_not_flat(box_and_inputs) -> Non
     values[position] += 1
     broken = replace(inputs, accounts={**inputs.accounts, key: tuple(values)})
     with pytest.raises(ReportBuildError, match="AggregateError"):
-        await run_worker(broken, SEED)
+        await prove_share_in_worker(broken, SEED, ())
+    with pytest.raises(ReportBuildError, match="AggregateError"):
+        await build_in_worker(broken, SEED, {})
 
 
 def test_shares_are_checked_at_the_first_hop() -> None:

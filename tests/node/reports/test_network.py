@@ -1,14 +1,17 @@
 """Four validators build, sign, commit and serve an epoch's solvency report.
 
 Members are funded and trade through the validators' HTTP API; at the epoch
-boundaries every validator proves the report in a worker process, the shares
-reach quorum over gossip, a proposer commits the hash, and every node serves the
-same report (also after a restart), which `clearnode verify` accepts; a
-member fetches and checks its own openings, nobody else can.
+boundaries every validator proves its share of the accounts in a worker process
+and gossips the proofs, completes the report from the others' proofs, the
+signature shares reach quorum over gossip, a proposer commits the hash, and every
+node serves the same report (also after a restart), which `clearnode verify`
+accepts; a member fetches and checks its own openings, nobody else can.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ from tests.node.reports.support import (
 )
 
 EPOCH_LENGTH = 4
+SHARE_WAIT_S = 20  # far more than a share of this book takes to prove and gossip
 
 
 async def post(home: NodeHome, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -117,11 +121,15 @@ async def wait_for_report(
 
 
 @pytest.mark.slow
-async def test_validators_commit_and_serve_a_verifiable_report(tmp_path: Path) -> None:
+async def test_validators_commit_and_serve_a_verifiable_report(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="node.reports.service")
     seed_file = tmp_path / "report_seed.json"
     save_report_seed(seed_file, create_report_seed())
     doc = small_epoch_genesis(EPOCH_LENGTH)
-    config = f'[oracle]\nenabled = false\n[reports]\nenabled = true\nseed_file = "{seed_file}"\n'
+    config = (f'[oracle]\nenabled = false\n[reports]\nenabled = true\nseed_file = "{seed_file}"\n'
+              f"share_wait_s = {SHARE_WAIT_S}\n")  # fmt: skip
     box = Sandbox.from_genesis_doc(doc)
     async with open_node_network(tmp_path, extra_config=config, genesis=doc) as net:
         await fund_and_trade(net, box)
@@ -133,6 +141,16 @@ async def test_validators_commit_and_serve_a_verifiable_report(tmp_path: Path) -
         print(f"report of epoch {epoch}: committed {time.monotonic() - started:.1f} s after "
               f"height {traded_at}; block gaps while building: max {max(gaps):.2f} s, "
               f"mean {sum(gaps) / len(gaps):.2f} s")  # fmt: skip
+
+        # the validators proved the epoch's accounts between them: each its own share,
+        # the rest gathered from the others' proof shares
+        messages = [r.getMessage() for r in caplog.records]
+        shares = [re.match(rf"proof share of epoch {epoch}: (\d+) accounts of (\d+) ", m)
+                  for m in messages]  # fmt: skip
+        proven = [(int(m[1]), int(m[2])) for m in shares if m]
+        assert len(proven) >= 3 and all(mine < total for mine, total in proven), proven
+        built = [m for m in messages if m.startswith(f"report of epoch {epoch} built: ")]
+        assert len(built) >= 3 and any(" 0 proven after the wait" in m for m in built), built
 
         # the same report and hash on every node (each with the signatures it received),
         # committed at the same height

@@ -1,8 +1,10 @@
 """The reports service's epoch cycle with the transport replaced by direct delivery:
-four validators build from the same committed state, exchange shares, the
-quorum commitment goes into a block through the proposal source, and every
-node (a full node from the gossiped complete report) serves a report that
-`clearnode verify` accepts; a member gets its openings, nobody else."""
+four validators prove their shares of the same committed state's accounts,
+exchange proofs and signature shares, the quorum commitment goes into a block
+through the proposal source, and every node (a full node from the gossiped
+complete report) serves a report that `clearnode verify` accepts; a member gets
+its openings, nobody else. A validator that stays silent, or sends proofs that do
+not verify, is covered by the others after the wait."""
 
 from __future__ import annotations
 
@@ -27,16 +29,21 @@ from node.config import ReportsConfig
 from node.p2p import Offence, RequestFailed
 from node.reports import service as service_module
 from node.reports.api import ReportsApi
+from node.reports.assignment import assign_accounts
 from node.reports.gossip import (
     MAX_ANNOUNCEMENT_BYTES,
+    ProofShare,
     ReportAnnouncement,
     ReportsMessageError,
+    SignatureShare,
     decode_reports_message,
     encode_report_announcement,
+    sign_proof_shares,
     sign_share,
 )
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from node.reports.service import EPOCHS_TRACKED, MAX_GOSSIPED_REPORT_BYTES, ReportsService
+from node.reports.sharing import ProofShareRefused
 from node.reports.store import ReportStore
 from node.reports.sync import (
     PROTOCOL,
@@ -47,10 +54,17 @@ from node.reports.sync import (
     encode_report_response,
     serve_report_sync,
 )
-from node.reports.worker import build_unsigned_report
+from node.reports.worker import (
+    BuiltReport,
+    ProvenShare,
+    build_unsigned_report,
+    complete_unsigned_report,
+    prove_share,
+)
 from node.storage import NodeStore
+from proofs import report as report_module
 from proofs import verify
-from proofs.report import Report, add_signatures, decode_report
+from proofs.report import AccountKey, ProofJob, ProofResult, Report, add_signatures, decode_report
 from tests.lightclient.support import make_anchor
 from tests.node.reports.support import (
     MEMBERS,
@@ -76,10 +90,38 @@ def build_cached(inputs: ReportInputs) -> Report:
     return _BUILT[inputs.state_root]
 
 
-async def build_in_process(inputs: ReportInputs, seed: bytes) -> tuple[Report, float]:
-    """The worker process is tested in test_building; one build serves all four."""
-    assert seed == SEED
-    return build_cached(inputs), 0.0
+class InProcessWorkers:
+    """The worker processes' tasks run in this process (the processes are tested in
+    test_building), counting the proofs each stage makes."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.proofs_made = 0
+        self.shares: list[tuple[AccountKey, ...]] = []  # the keys each share was asked for
+        self.completed: list[int] = []  # proofs each report completion made itself
+        prove_job = report_module.run_proof_job
+
+        def counting(job: ProofJob) -> ProofResult:
+            self.proofs_made += 1
+            return prove_job(job)
+
+        monkeypatch.setattr(report_module, "run_proof_job", counting)
+        monkeypatch.setattr(service_module, "prove_share_in_worker", self.prove_share)
+        monkeypatch.setattr(service_module, "build_in_worker", self.build)
+
+    async def prove_share(
+        self, inputs: ReportInputs, seed: bytes, keys: tuple[AccountKey, ...]
+    ) -> ProvenShare:
+        await trio.sleep(0)  # every validator starts gathering before the first share is out
+        self.shares.append(keys)
+        return prove_share(inputs, seed, keys)
+
+    async def build(
+        self, inputs: ReportInputs, seed: bytes, proofs: dict[AccountKey, bytes]
+    ) -> BuiltReport:
+        before = self.proofs_made
+        built = complete_unsigned_report(inputs, seed, proofs)
+        self.completed.append(self.proofs_made - before)
+        return built
 
 
 class FakeP2P:
@@ -88,6 +130,7 @@ class FakeP2P:
     def __init__(self, peer_id: str = "self") -> None:
         self.peer_id = peer_id
         self.published: list[bytes] = []
+        self.subscribers: list[Any] = []  # called with each message published
         self.handlers: dict[str, Any] = {}
         self.peers: dict[str, FakeP2P] = {}
         self.asked: list[str] = []
@@ -96,6 +139,8 @@ class FakeP2P:
     async def publish(self, topic: str, data: bytes) -> None:
         assert topic == "reports"
         self.published.append(data)
+        for deliver_to in self.subscribers:
+            deliver_to(data)
 
     def set_request_handler(self, protocol: str, handler: Any, max_request_bytes: int) -> None:
         self.handlers[protocol] = (handler, max_request_bytes)
@@ -118,20 +163,51 @@ class FakeP2P:
         self.penalized.append((peer, offence))
 
 
-def make_node(box: Sandbox, home: Path, index: int | None) -> tuple[ReportsService, Any]:
+def make_node(
+    box: Sandbox, home: Path, index: int | None, share_wait_s: int = 60
+) -> tuple[ReportsService, Any]:
     """A validator (`index`) or a full node (None) over the sandbox's committed state."""
     sources: list[Any] = []
     app = SimpleNamespace(state=box.state, last_result=None, add_proposal_source=sources.append)
     api = SimpleNamespace(clock_ms=lambda: int(time.time() * 1000),
                           query_max_age_ms=QUERY_MAX_AGE_MS)  # fmt: skip
     key = None if index is None else derive_ed25519_key(f"validator-{index}")
-    config = SimpleNamespace(reports=ReportsConfig())
+    config = SimpleNamespace(reports=ReportsConfig(share_wait_s=share_wait_s))
     ctx = SimpleNamespace(genesis=box.genesis, app=app, api=api, p2p=FakeP2P(), config=config,
                           validator_key=key, state=box.state,
                           store=NodeStore(home / "blocks.sqlite3"))  # fmt: skip
     seed = None if index is None else SEED
     service = ReportsService(ctx, ReportStore(home / "reports", keep=3), seed)  # type: ignore[arg-type]
     return service, ctx
+
+
+def gossip_proofs(validators: list[tuple[ReportsService, Any]], box: Sandbox) -> list[str]:
+    """Each validator's proof shares reach the others as they are published; the
+    refusals, as the gossip loop logs them."""
+    keys = {v.pubkey for v in box.genesis.validators}
+    refused: list[str] = []
+
+    def deliver_from(sender: ReportsService) -> Any:
+        def deliver_proofs(data: bytes) -> None:
+            message = decode_reports_message(data, box.chain_id, keys)
+            for node, _ in validators:
+                if isinstance(message, ProofShare) and node is not sender:
+                    try:
+                        node.add_proof_share(message)
+                    except ProofShareRefused as exc:
+                        refused.append(exc.reason)
+
+        return deliver_proofs
+
+    for node, ctx in validators:
+        ctx.p2p.subscribers.append(deliver_from(node))
+    return refused
+
+
+def get_signature_shares(p2p: FakeP2P, box: Sandbox) -> list[bytes]:
+    keys = {v.pubkey for v in box.genesis.validators}
+    messages = [(d, decode_reports_message(d, box.chain_id, keys)) for d in p2p.published]
+    return [data for data, message in messages if not isinstance(message, ProofShare)]
 
 
 def deliver(data: bytes, nodes: list[ReportsService], box: Sandbox) -> None:
@@ -141,7 +217,7 @@ def deliver(data: bytes, nodes: list[ReportsService], box: Sandbox) -> None:
     for node in nodes:
         if isinstance(message, ReportAnnouncement):
             node.add_announcement(message)
-        else:
+        elif isinstance(message, SignatureShare):
             node.add_share(message)
 
 
@@ -165,20 +241,31 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     box = trading_sandbox(EPOCH_LENGTH)
     while box.state.height < EPOCH_LENGTH:
         box.apply([])
-    monkeypatch.setattr(service_module, "run_worker", build_in_process)
+    workers = InProcessWorkers(monkeypatch)
     validators = [make_node(box, tmp_path / f"v{i}", i) for i in range(4)]
+    refused = gossip_proofs(validators, box)
     full, full_ctx = make_node(box, tmp_path / "full", None)
     nodes = [v for v, _ in validators] + [full]
     root = compute_state_root(box.state)
 
-    # the boundary's commit queues the inputs; each builder builds and signs
+    # the boundary's commit queues the inputs; each builder proves its share of the
+    # accounts, gathers the others' proofs, completes the report and signs it
     for node in nodes:
         node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), None, root)  # type: ignore[arg-type]
     assert full.waiting is None  # full nodes never build
+    inputs = validators[0][0].waiting
+    assert inputs is not None
     async with trio.open_nursery() as nursery:
         for node, _ in validators:
             nursery.start_soon(node.build_waiting)
-    shares = [data for _, ctx in validators for data in ctx.p2p.published]
+    # each validator proved its own accounts, and nothing more: one proof per account
+    assert sorted(k for keys in workers.shares for k in keys) == sorted(inputs.accounts)
+    assert workers.proofs_made == len(inputs.accounts) and workers.completed == [0] * 4
+    assert refused == []
+    # the same bytes as the report one node proves alone
+    alone = build_cached(inputs).encode()
+    assert all(node.built[1].encode() == alone for node, _ in validators)
+    shares = [data for _, ctx in validators for data in get_signature_shares(ctx.p2p, box)]
     assert len(shares) == 4
     assert [s.encode() for s in validators[0][0].get_uncommitted_shares()] == shares[:1]
     epoch = 1
@@ -272,6 +359,63 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     assert await call(api.get_report, {"epoch": "x"}) == (400, "InvalidField")
 
 
+async def test_a_silent_validator_and_one_sending_bad_proofs_are_covered_after_the_wait(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One validator is down; another gossips proofs that do not verify. The other two
+    wait `share_wait_s` for the missing proofs, then prove the silent one's accounts
+    and, refusing the bad proofs in the batch check, the forger's: their reports are
+    still the one a node builds alone."""
+    box = trading_sandbox(EPOCH_LENGTH)
+    while box.state.height < EPOCH_LENGTH:
+        box.apply([])
+    root = compute_state_root(box.state)
+    inputs = extract_report_inputs(box.state, root)
+    assert inputs is not None
+    keys = {derive_ed25519_key(f"validator-{i}").public_key().public_bytes_raw(): i
+            for i in range(4)}  # fmt: skip
+    assignment = assign_accounts(inputs.accounts, keys, inputs.epoch)
+    silent, forger = sorted({keys[p] for p in assignment.values()})[:2]
+    workers = InProcessWorkers(monkeypatch)
+    honest = [make_node(box, tmp_path / f"v{i}", i, share_wait_s=30)
+              for i in range(4) if i not in (silent, forger)]  # fmt: skip
+    refused = gossip_proofs(honest, box)
+    for node, _ in honest:
+        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), None, root)  # type: ignore[arg-type]
+    alone = build_cached(inputs)
+    forger_key = derive_ed25519_key(f"validator-{forger}")
+    forged_keys = [k for k, p in assignment.items() if keys[p] == forger]
+    # a proof of another account of the same report: it decodes, it does not verify
+    other = next(a.proof for a in alone.accounts if a.key not in forged_keys)
+    forged = sign_proof_shares(forger_key, box.chain_id, inputs.epoch, alone.statement.digest(),
+                               dict.fromkeys(forged_keys, other))  # fmt: skip
+    started = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for node, _ in honest:
+            nursery.start_soon(node.build_waiting)
+        await trio.testing.wait_all_tasks_blocked()
+        for share in forged:
+            for node, _ in honest:
+                node.add_proof_share(share)
+    assert trio.current_time() - started >= 30  # the wait ran out: the silent one never sent
+    assert all(node.built[inputs.epoch].encode() == alone.encode() for node, _ in honest)
+    covered = sum(1 for p in assignment.values() if keys[p] in (silent, forger))
+    assert workers.completed == [covered, covered] and refused == []
+    forger_hex = forger_key.public_key().public_bytes_raw().hex()
+    assert sum(f"from validator {forger_hex} refused: it does not verify" in r.message
+               for r in caplog.records) == 2 * len(forged_keys)  # fmt: skip
+    silent_hex = derive_ed25519_key(f"validator-{silent}").public_key().public_bytes_raw().hex()
+    assert sum(f"of validator {silent_hex} not received within 30 s" in r.message
+               for r in caplog.records) == 2  # fmt: skip
+
+    # a share for an epoch this node is not building changes nothing
+    with pytest.raises(ProofShareRefused, match="not building epoch 1"):
+        honest[0][0].add_proof_share(forged[0])
+
+
 async def test_a_full_node_refuses_a_report_whose_hash_is_not_committed(tmp_path: Path) -> None:
     box = trading_sandbox(EPOCH_LENGTH)
     while box.state.height < EPOCH_LENGTH:
@@ -298,13 +442,18 @@ async def test_a_report_built_epochs_late_still_gathers_its_quorum(
     while box.state.height < EPOCH_LENGTH:
         box.apply([])
     proved = trio.Event()
+    workers = InProcessWorkers(monkeypatch)
 
-    async def slow_build(inputs: ReportInputs, seed: bytes) -> tuple[Report, float]:
+    async def slow_share(
+        inputs: ReportInputs, seed: bytes, keys: tuple[AccountKey, ...]
+    ) -> ProvenShare:
         await proved.wait()
-        return await build_in_process(inputs, seed)
+        return await workers.prove_share(inputs, seed, keys)
 
-    monkeypatch.setattr(service_module, "run_worker", slow_build)
-    validators = [make_node(box, tmp_path / f"v{i}", i)[0] for i in range(4)]
+    monkeypatch.setattr(service_module, "prove_share_in_worker", slow_share)
+    nodes = [make_node(box, tmp_path / f"v{i}", i) for i in range(4)]
+    gossip_proofs(nodes, box)
+    validators = [node for node, _ in nodes]
     for node in validators:
         node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), None, compute_state_root(box.state))  # type: ignore[arg-type]
     async with trio.open_nursery() as nursery:
