@@ -309,16 +309,19 @@ pub fn check_batch(st: &Statement, claims: &[&Decoded]) -> bool {
     let gens = generators::get(big_n);
     let mut weights = vec![0u8; 32 * claims.len()];
     getrandom::fill(&mut weights).expect("the operating system's random source failed");
+    // One accumulator per thread: each holds 2·N scalars, so not one per rayon split.
+    let share = claims.len().div_ceil(rayon::current_num_threads()).max(1);
     let terms = claims
-        .par_iter()
+        .par_chunks(share)
         .enumerate()
-        .fold(
-            || Terms::new(big_n),
-            |mut acc, (i, d)| {
+        .map(|(k, chunk)| {
+            let mut acc = Terms::new(big_n);
+            for (j, d) in chunk.iter().enumerate() {
+                let i = k * share + j;
                 add_claim(st, d, &weights[32 * i..32 * (i + 1)], &mut acc);
-                acc
-            },
-        )
+            }
+            acc
+        })
         .reduce(|| Terms::new(big_n), Terms::merge);
     let mut points = Vec::with_capacity(2 * big_n + 3 + terms.points.len());
     points.extend_from_slice(&gens.g[..big_n]);
