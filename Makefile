@@ -64,4 +64,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules native/target .pytest_cache .hypothesis .mypy_cache .ruff_cache
