@@ -85,27 +85,27 @@ pub fn mul(table: &[Affine], le: &[u8], windows: usize) -> Proj {
 
 static CACHE: OnceLock<Mutex<HashMap<usize, Arc<FirstFold>>>> = OnceLock::new();
 
-/// The first fold's tables for vectors of `count` generators, built once (in parallel).
+/// The first fold's tables for vectors of `count` generators, built once (in parallel,
+/// without holding the lock: see generators::get).
 pub fn get(count: usize) -> Arc<FirstFold> {
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(found) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&count) {
+        return found.clone();
+    }
+    let gens = generators::get(count);
+    let half = count / 2;
+    let g_lo: Vec<Vec<Affine>> = gens.g[..half]
+        .par_iter()
+        .map(|p| table(p, SHORT_WINDOWS))
+        .collect();
+    let h_hi: Vec<Vec<Affine>> = gens.h[half..count]
+        .par_iter()
+        .map(|p| table(p, FULL_WINDOWS))
+        .collect();
+    let built = Arc::new(FirstFold {
+        g_lo: g_lo.concat(),
+        h_hi: h_hi.concat(),
+    });
     let mut tables = cache.lock().unwrap_or_else(|e| e.into_inner());
-    tables
-        .entry(count)
-        .or_insert_with(|| {
-            let gens = generators::get(count);
-            let half = count / 2;
-            let g_lo: Vec<Vec<Affine>> = gens.g[..half]
-                .par_iter()
-                .map(|p| table(p, SHORT_WINDOWS))
-                .collect();
-            let h_hi: Vec<Vec<Affine>> = gens.h[half..count]
-                .par_iter()
-                .map(|p| table(p, FULL_WINDOWS))
-                .collect();
-            Arc::new(FirstFold {
-                g_lo: g_lo.concat(),
-                h_hi: h_hi.concat(),
-            })
-        })
-        .clone()
+    tables.entry(count).or_insert(built).clone()
 }

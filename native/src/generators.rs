@@ -24,7 +24,24 @@ fn vector_label(kind: &[u8], index: u32) -> Vec<u8> {
 
 static CACHE: OnceLock<Mutex<Arc<Generators>>> = OnceLock::new();
 
+fn derive(start: usize, count: usize) -> Vec<(Affine, Affine)> {
+    (start..count)
+        .into_par_iter()
+        .map(|i| {
+            let i = i as u32;
+            (
+                to_affine(&hash_to_point(&vector_label(b"g", i))),
+                to_affine(&hash_to_point(&vector_label(b"h", i))),
+            )
+        })
+        .collect()
+}
+
 /// The generators with at least `count` of each vector.
+///
+/// The lock is never held across the parallel derivation: a rayon worker waiting in it
+/// may pick up another caller's job, which would then wait on the lock its own thread
+/// holds. Two first callers may both derive; one result is kept.
 pub fn get(count: usize) -> Arc<Generators> {
     let cell = CACHE.get_or_init(|| {
         Mutex::new(Arc::new(Generators {
@@ -35,26 +52,19 @@ pub fn get(count: usize) -> Arc<Generators> {
             h: Vec::new(),
         }))
     });
-    let mut current = cell.lock().unwrap();
-    if current.g.len() < count {
-        let start = current.g.len();
-        let fresh: Vec<(Affine, Affine)> = (start..count)
-            .into_par_iter()
-            .map(|i| {
-                let i = i as u32;
-                (
-                    to_affine(&hash_to_point(&vector_label(b"g", i))),
-                    to_affine(&hash_to_point(&vector_label(b"h", i))),
-                )
-            })
-            .collect();
-        let mut g = current.g.clone();
-        let mut h = current.h.clone();
+    let current = cell.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if current.g.len() >= count {
+        return current;
+    }
+    let fresh = derive(current.g.len(), count);
+    let mut slot = cell.lock().unwrap_or_else(|e| e.into_inner());
+    if slot.g.len() < count {
+        let (mut g, mut h) = (current.g.clone(), current.h.clone());
         for (gi, hi) in fresh {
             g.push(gi);
             h.push(hi);
         }
-        *current = Arc::new(Generators {
+        *slot = Arc::new(Generators {
             g_base: current.g_base,
             h_base: current.h_base,
             u_base: current.u_base,
@@ -62,5 +72,5 @@ pub fn get(count: usize) -> Arc<Generators> {
             h,
         });
     }
-    current.clone()
+    slot.clone()
 }

@@ -3,8 +3,13 @@ from the same blindings, the same verdicts, exact arithmetic off the subgroup to
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from py_ecc.bls import point_compression as ecc_pc
@@ -130,3 +135,39 @@ def test_arithmetic_is_exact_off_the_subgroup() -> None:
     assert FAST.encode(FAST.mul(fast[0], k[0])) == REFERENCE.encode(REFERENCE.mul(ref[0], k[0]))
     assert FAST.encode(FAST.msm(fast, k)) == REFERENCE.encode(REFERENCE.msm(ref, k))
     assert FAST.encode(FAST.add(fast[0], fast[1])) == REFERENCE.encode(REFERENCE.add(*ref))
+
+
+FIRST_USE_SCRIPT = """
+import threading
+from proofs.group import FAST
+from proofs.pedersen import get_generators
+from proofs.statement import SolvencyStatement, prove_solvency, verify_solvency
+statement = SolvencyStatement(
+    tuple(f"position:{i}" for i in range(16)), (1 << 63,) * 16, ((1,) * 16,) * 16
+)
+gens = get_generators(FAST)
+verdicts = []
+def work(i):
+    c, p = prove_solvency(gens, statement, bytes([i]), [i] * 16, [i + 1] * 16)
+    verdicts.append(verify_solvency(gens, statement, bytes([i]), c, p.encode()))
+threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(verdicts)
+"""
+
+
+@pytest.mark.slow
+def test_threads_that_first_use_the_native_caches_together_do_not_deadlock() -> None:
+    """In a fresh process the generators and fixed-base tables are derived on first use,
+    in parallel, while other threads call in (a node verifies on several threads)."""
+    root = Path(__file__).parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_USE_SCRIPT],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "[True, True, True, True]"
