@@ -12,7 +12,11 @@ Subgroup membership is deliberately not checked on decoding (it costs 2.5x the
 decompression): every check we make is an equality of linear combinations, and
 an equality in E(Fp) implies the same equality of the projections onto the
 prime-order subgroup (r does not divide the cofactor), where the proofs are
-sound; all generators are in the subgroup. See proofs/FORMAT.md.
+sound; all generators are in the subgroup. See proofs/FORMAT.md. The native core
+keeps this argument rather than clearing cofactors (multiplying each decoded point
+by the cofactor costs more than decompressing it, for every one of a member's 42
+points); so its arithmetic is exact on the whole curve (no GLV endomorphism on a
+decoded point, native/src/group.rs), which tests check off the subgroup.
 """
 
 from __future__ import annotations
