@@ -308,29 +308,22 @@ def complete_report(
     wrong proof, or a right one for other commitments, never enters the report."""
     report = draft.report
     given = {k: p for k, p in proofs.items() if k in draft.jobs}
-    items: list[tuple[AccountEntry, list[P]]] = []
-    refused: list[AccountKey] = []
-    check = MsmCheck(gens, N_BITS)
     keys = sorted(given)
     width = len(report.statement.input_labels)
     commitment_points = gens.group.msm_batch(  # what gens.commit computes, in one batch
         [([gens.G, gens.H], [x, r]) for k in keys
          for x, r in zip(draft.jobs[k].inputs, draft.jobs[k].blindings, strict=True)]
     )  # fmt: skip
-    for index, key in enumerate(keys):
-        proof = given[key]
-        points = commitment_points[index * width : (index + 1) * width]
-        entry = AccountEntry(key[0], key[1], tuple(gens.group.encode(c) for c in points), proof)
-        try:
-            add_solvency_check(check, report.statement, report.get_context(entry),
-                               entry.commitments, points, proof)  # fmt: skip
-        except DecodeError:
-            refused.append(key)
-            continue
-        items.append((entry, points))
-    if not check.is_identity():
-        refused.extend(e.key for e in _find_invalid(gens, report, items))
-    verified = {entry.key: entry for entry, _ in items if entry.key not in refused}
+    entries = [
+        AccountEntry(key[0], key[1], tuple(gens.group.encode(c) for c in
+                     commitment_points[index * width : (index + 1) * width]), given[key])
+        for index, key in enumerate(keys)
+    ]  # fmt: skip
+    claims = [SolvencyClaim(report.get_context(e), e.commitments, e.proof) for e in entries]
+    batch = verify_solvency_batch(gens, report.statement, claims)
+    bad = set(batch.invalid) | {i for i, d in enumerate(batch.decoded) if isinstance(d, str)}
+    refused = [keys[i] for i in sorted(bad)]
+    verified = {e.key: e for i, e in enumerate(entries) if i not in bad}
     missing = [k for k in draft.jobs if k not in verified]
     proven = map_fn(run_proof_job, [draft.jobs[k] for k in missing])
     for key, (commitments, proof) in zip(missing, proven, strict=True):
