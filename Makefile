@@ -12,13 +12,16 @@ NPM_STAMP := node_modules/.installed
 VERIFIER_PAGE := node/verifier/verify.html
 VERIFIER_SOURCES := $(wildcard web/verifier/src/*.ts web/verifier/src/*/*.ts) \
 	web/verifier/page.html web/verifier/build.mjs web/verifier/tsconfig.json
+# The native proving core (native/, a Rust crate): rebuilt when its sources or lock change.
+NATIVE_STAMP   := $(VENV)/.native-installed
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs)
 # Debian packages the tests need beyond Python and Node: a headless browser for
 # the status-page screenshot test.
 DEB_PACKAGES := chromium
 
 .PHONY: install system-packages test test-fast devnet bench lint clean
 
-install: $(PY_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
+install: $(PY_STAMP) $(NATIVE_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
 
 system-packages:
 	@command -v chromium >/dev/null || { \
@@ -30,7 +33,13 @@ system-packages:
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[build,test]'
+	touch $@
+
+# cargo builds from Cargo.lock (--locked): crates.io is the only network it needs.
+$(NATIVE_STAMP): $(PY_STAMP) $(NATIVE_SOURCES)
+	command -v cargo >/dev/null || { echo "the native core needs a Rust toolchain (cargo): https://rustup.rs" >&2; exit 1; }
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/maturin develop --quiet --release --locked -m native/Cargo.toml
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json
@@ -65,4 +74,4 @@ lint: install
 	node_modules/.bin/tsc -p web/verifier
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules native/target .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -24,7 +24,16 @@ from dataclasses import dataclass
 from typing import Generic
 
 from proofs.errors import DecodeError, ProverError
-from proofs.group import POINT_BYTES, SCALAR_BYTES, Group, P, R, decode_scalar, encode_scalar
+from proofs.group import (
+    POINT_BYTES,
+    SCALAR_BYTES,
+    Group,
+    NativeGroup,
+    P,
+    R,
+    decode_scalar,
+    encode_scalar,
+)
 from proofs.msm import MsmCheck, Tensor
 from proofs.pedersen import Generators
 from proofs.transcript import Transcript
@@ -143,6 +152,10 @@ def prove_range(
         if not 0 <= v < 1 << n:
             raise ProverError(f"cannot prove range [0, 2^{n})", index=index, value=v)
     m = compute_padded_count(len(values))
+    if isinstance(gens.group, NativeGroup) and gens.group.proves:
+        proof, state = gens.group.prove_range(transcript.state, values, blindings, n)
+        transcript.continue_from(state)
+        return RangeProof.decode(proof, m, n)
     vals = [*values, *[0] * (m - len(values))]
     gams = [g % R for g in blindings] + [0] * (m - len(values))
     N = m * n
@@ -413,6 +426,13 @@ def verify_range(
 ) -> bool:
     """Check an aggregated range proof on explicit commitments (padded with O)."""
     m = compute_padded_count(len(commitments))
+    group = gens.group
+    if isinstance(group, NativeGroup) and group.proves and commitments:
+        # The statement whose inputs are the commitments themselves.
+        encoded = b"".join(gens.group.encode(c) for c in commitments)
+        claim = (transcript.state, encoded, proof.encode())
+        decoded, invalid = group.verify_batch(n, [0] * len(commitments), [], [claim])
+        return not isinstance(decoded[0], str) and not invalid
     try:
         dp = decode_proof_points(gens, proof)
         check = MsmCheck(gens, n)

@@ -1,31 +1,31 @@
 """BLS12-381 G1 behind one small interface, with two backends giving identical bytes.
 
-`PyEccGroup` is the readable reference (py-ecc, ~10 ms per scalar multiplication);
-`ArkworksGroup` is the fast backend (py-arkworks-bls12381, native multi-scalar
-multiplication); it runs independent msms, and the bit slices of one large msm,
-on one thread per core, as arkworks releases the GIL inside an msm. Scalars
-are Python ints; the backends reduce them mod `R`. Points travel as 48-byte
-compressed encodings (ZCash/IETF flags), which both libraries produce
-identically; `decode_point` accepts only canonical encodings of points on the
-curve.
+`PyEccGroup` is the readable reference (py-ecc, ~10 ms per scalar multiplication)
+and the test oracle; `NativeGroup` is the fast backend, the native core of
+native/ (Rust, the blst library), which also proves and batch-verifies whole
+statements (proofs/bulletproofs.py, proofs/statement.py). Scalars are Python
+ints; the backends reduce them mod `R`. Points travel as 48-byte compressed
+encodings (ZCash/IETF flags), which both libraries produce identically;
+`decode_point` accepts only canonical encodings of points on the curve.
 
 Subgroup membership is deliberately not checked on decoding (it costs 2.5x the
 decompression): every check we make is an equality of linear combinations, and
 an equality in E(Fp) implies the same equality of the projections onto the
 prime-order subgroup (r does not divide the cofactor), where the proofs are
-sound; all generators are in the subgroup. See proofs/FORMAT.md.
+sound; all generators are in the subgroup. See proofs/FORMAT.md. The native core
+keeps this argument rather than clearing cofactors (multiplying each decoded point
+by the cofactor costs more than decompressing it, for every one of a member's 42
+points); so its arithmetic is exact on the whole curve (no GLV endomorphism on a
+decoded point, native/src/group.rs), which tests check off the subgroup.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-import py_arkworks_bls12381 as ark
+import clearnode_native as native
 from py_ecc.bls import hash_to_curve as ecc_h2c
 from py_ecc.bls import point_compression as ecc_pc
 from py_ecc.bls.typing import G1Compressed, G1Uncompressed
@@ -149,134 +149,99 @@ class PyEccGroup(Group[EccPoint]):
         return ecc_pc.decompress_G1(G1Compressed(int.from_bytes(data, "big")))
 
 
-class ArkworksGroup(Group[ark.G1Point]):
-    """Fast backend: arkworks through py-arkworks-bls12381."""
+class NativeGroup(Group[native.Point]):
+    """The native core (native/: Rust on blst): every call that does real work releases
+    the GIL and runs on all cores. With `proves`, the range prover and the batch verifier
+    of proofs/bulletproofs.py and proofs/statement.py run natively too (same transcript,
+    same bytes); without, those modules' Python code drives this arithmetic (the
+    readable path the benchmark compares with)."""
 
-    name = "arkworks"
+    def __init__(self, *, proves: bool) -> None:
+        self.proves = proves
+        self.name = "native" if proves else "native-arithmetic"
 
-    def identity(self) -> ark.G1Point:
-        return ark.G1Point.identity()
+    def identity(self) -> native.Point:
+        return native.identity()
 
-    def hash_to_point(self, message: bytes) -> ark.G1Point:
-        return ark.G1Point.hash_to_curve(message, GENERATOR_DST)
+    def hash_to_point(self, message: bytes) -> native.Point:
+        return native.hash_to_point(message)  # with GENERATOR_DST, as the native vectors
 
-    def add(self, a: ark.G1Point, b: ark.G1Point) -> ark.G1Point:
+    def add(self, a: native.Point, b: native.Point) -> native.Point:
         return a + b
 
-    def neg(self, a: ark.G1Point) -> ark.G1Point:
+    def neg(self, a: native.Point) -> native.Point:
         return -a
 
-    def mul(self, a: ark.G1Point, k: int) -> ark.G1Point:
-        return a * to_ark_scalar(k)
+    def mul(self, a: native.Point, k: int) -> native.Point:
+        return a.mul((k % R).to_bytes(SCALAR_BYTES, "little"))
 
-    def msm(self, points: Sequence[ark.G1Point], scalars: Sequence[int]) -> ark.G1Point:
+    def msm(self, points: Sequence[native.Point], scalars: Sequence[int]) -> native.Point:
         if len(points) != len(scalars):
             raise ValueError(f"msm of {len(points)} points and {len(scalars)} scalars")
-        if len(points) < _SPLIT_POINTS or _WORKERS == 1:
-            return _multiexp(points, scalars)
-        # One large sum splits by scalar bits, one slice per core: Σ k_i·P_i =
-        # Σ_w 2^{w·width}·Σ slice_w(k_i)·P_i. Pippenger's cost is linear in the
-        # bits, so unlike a split by points this adds no work but one shift.
-        width = -(-R.bit_length() // _WORKERS)
-        mask = (1 << width) - 1
-        reduced = [k % R for k in scalars]
-        slices = [[(k >> (w * width)) & mask for k in reduced] for w in range(_WORKERS)]
-        sums = self.msm_batch([(points, sliced) for sliced in slices])
-        return self.sum([self.mul(part, 1 << (w * width)) for w, part in enumerate(sums)])
+        return native.msm(list(points), encode_native_scalars(scalars))
 
-    def msm_batch(self, jobs: Sequence[MsmJob[ark.G1Point]]) -> list[ark.G1Point]:
-        """Runs the jobs on up to one thread per core: arkworks releases the GIL in multiexp."""
+    def msm_batch(self, jobs: Sequence[MsmJob[native.Point]]) -> list[native.Point]:
         for points, scalars in jobs:
             if len(points) != len(scalars):
                 raise ValueError(f"msm of {len(points)} points and {len(scalars)} scalars")
-        if _WORKERS == 1 or len(jobs) < 2 or sum(len(p) for p, _ in jobs) < _PARALLEL_POINTS:
-            return [_multiexp(points, scalars) for points, scalars in jobs]
-        prepared = [(list(p), to_ark_scalars(s)) for p, s in jobs]
-        return list(_get_pool().map(_multiexp_prepared, prepared))
+        return native.msm_batch([(list(p), encode_native_scalars(s)) for p, s in jobs])
 
-    def eq(self, a: ark.G1Point, b: ark.G1Point) -> bool:
+    def sum(self, points: Sequence[native.Point]) -> native.Point:
+        return native.sum_points(list(points))
+
+    def eq(self, a: native.Point, b: native.Point) -> bool:
         return a == b
 
-    def encode(self, a: ark.G1Point) -> bytes:
-        return a.to_compressed_bytes()
+    def encode(self, a: native.Point) -> bytes:
+        return a.encode()
 
-    def _decode(self, data: bytes) -> ark.G1Point:
-        # Checks the curve equation, not subgroup membership (see module docstring).
-        return ark.G1Point.from_compressed_bytes_unchecked(data)
+    def _decode(self, data: bytes) -> native.Point:
+        # Checks the curve equation and the encoding, not subgroup membership (above).
+        return native.decode_point(data)
 
+    def prove_range(
+        self, state: bytes, values: Sequence[int], blindings: Sequence[int], n: int
+    ) -> tuple[bytes, bytes]:
+        """proofs/bulletproofs.py `prove_range` from the transcript `state` on: the
+        encoded proof and the transcript's state after it."""
+        return native.prove_range(state, list(values), encode_native_scalars(blindings), n)
 
-# Parallelism pays once a share is worth far more than starting a thread (~0.1 ms):
-# small msms cost ~50 µs a point (64 points of full scalars: ~3 ms).
-_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-_WORKERS = max(1, min(4, _CPUS or 1))
-_PARALLEL_POINTS = 64
-_SPLIT_POINTS = 1024
-
-
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-_pool_lock = threading.Lock()
-
-
-def _get_pool() -> ThreadPoolExecutor:
-    """The process's msm threads, started once: a proof runs ~25 parallel
-    batches, and starting threads for each cost ~3 ms a proof on a quiet machine
-    (far more on a loaded one). A forked child starts its own. Jobs run here must
-    never wait on this pool themselves (msms do not)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(_WORKERS, thread_name_prefix="msm"))
-        return _pool[1]
+    def verify_batch(
+        self,
+        n: int,
+        offsets: Sequence[int],
+        rows: Sequence[Sequence[int]],
+        claims: Sequence[tuple[bytes, bytes, bytes]],
+    ) -> tuple[list[list[native.Point] | str], list[int]]:
+        """Claims `(transcript state after the commitments, commitments, proof)` of a
+        statement, checked as one msm: per claim its decoded commitments or why it is
+        malformed, and the indices of the well-formed claims that fail."""
+        encoded_rows = [encode_native_scalars(row) for row in rows]
+        return native.verify_batch(n, encode_native_scalars(offsets), encoded_rows, list(claims))
 
 
-def _forget_pool_after_fork() -> None:
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool_after_fork)
+def encode_native_scalars(ks: Iterable[int]) -> bytes:
+    """Scalars as the native core takes them: 32 bytes little-endian each, reduced."""
+    return b"".join((k % R).to_bytes(SCALAR_BYTES, "little") for k in ks)
 
 
 def get_worker_count() -> int:
-    """Threads the fast backend runs independent msms on."""
-    return _WORKERS
+    """Cores the native core spreads its work over."""
+    return native.get_worker_count()
 
 
-def _multiexp(points: Sequence[ark.G1Point], scalars: Sequence[int]) -> ark.G1Point:
-    return _multiexp_prepared((list(points), to_ark_scalars(scalars)))
-
-
-def _multiexp_prepared(job: tuple[list[ark.G1Point], list[ark.Scalar]]) -> ark.G1Point:
-    points, scalars = job
-    if not points:
-        return ark.G1Point.identity()
-    return ark.G1Point.multiexp_unchecked(points, scalars)
-
-
-def to_ark_scalar(k: int) -> ark.Scalar:
-    """An arkworks scalar from any int; via bytes, 5x faster than Scalar(int)."""
-    return ark.Scalar.from_le_bytes((k % R).to_bytes(SCALAR_BYTES, "little"))
-
-
-def to_ark_scalars(ks: Iterable[int]) -> list[ark.Scalar]:
-    """[to_ark_scalar(k) for k in ks], inlined (0.19 instead of 0.29 µs a reduced
-    scalar; the prover converts ~30,000 a proof, holding the GIL)."""
-    from_le = ark.Scalar.from_le_bytes
-    return [from_le((k % R).to_bytes(SCALAR_BYTES, "little")) for k in ks]
-
-
-FAST: ArkworksGroup = ArkworksGroup()
+FAST: NativeGroup = NativeGroup(proves=True)
 REFERENCE: PyEccGroup = PyEccGroup()
+BACKENDS: dict[str, Group[native.Point] | Group[EccPoint]] = {
+    FAST.name: FAST,
+    REFERENCE.name: REFERENCE,
+}
 
 
-def get_backend(name: str) -> Group[ark.G1Point] | Group[EccPoint]:
-    backends: dict[str, Group[ark.G1Point] | Group[EccPoint]] = {
-        FAST.name: FAST,
-        REFERENCE.name: REFERENCE,
-    }
-    if name not in backends:
-        raise ValueError(f"unknown group backend {name!r}; known: {sorted(backends)}")
-    return backends[name]
+def get_backend(name: str) -> Group[native.Point] | Group[EccPoint]:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown group backend {name!r}; known: {sorted(BACKENDS)}")
+    return BACKENDS[name]
 
 
 def encode_scalar(k: int) -> bytes:

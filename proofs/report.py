@@ -35,16 +35,16 @@ from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, c
 from proofs.bulletproofs import N_BITS
 from proofs.errors import DecodeError, ProverError, StatementError
 from proofs.group import POINT_BYTES, P, R, decode_scalar, encode_scalar, get_backend
-from proofs.msm import MsmCheck
 from proofs.pedersen import Generators, get_generators
 from proofs.statement import (
     LinearForm,
+    SolvencyClaim,
     SolvencyStatement,
-    add_solvency_check,
     check_provable,
     decode_statement,
     get_statement,
     prove_solvency,
+    verify_solvency_batch,
 )
 
 REPORT_VERSION = 6
@@ -308,29 +308,22 @@ def complete_report(
     wrong proof, or a right one for other commitments, never enters the report."""
     report = draft.report
     given = {k: p for k, p in proofs.items() if k in draft.jobs}
-    items: list[tuple[AccountEntry, list[P]]] = []
-    refused: list[AccountKey] = []
-    check = MsmCheck(gens, N_BITS)
     keys = sorted(given)
     width = len(report.statement.input_labels)
     commitment_points = gens.group.msm_batch(  # what gens.commit computes, in one batch
         [([gens.G, gens.H], [x, r]) for k in keys
          for x, r in zip(draft.jobs[k].inputs, draft.jobs[k].blindings, strict=True)]
     )  # fmt: skip
-    for index, key in enumerate(keys):
-        proof = given[key]
-        points = commitment_points[index * width : (index + 1) * width]
-        entry = AccountEntry(key[0], key[1], tuple(gens.group.encode(c) for c in points), proof)
-        try:
-            add_solvency_check(check, report.statement, report.get_context(entry),
-                               entry.commitments, points, proof)  # fmt: skip
-        except DecodeError:
-            refused.append(key)
-            continue
-        items.append((entry, points))
-    if not check.is_identity():
-        refused.extend(e.key for e in _find_invalid(gens, report, items))
-    verified = {entry.key: entry for entry, _ in items if entry.key not in refused}
+    entries = [
+        AccountEntry(key[0], key[1], tuple(gens.group.encode(c) for c in
+                     commitment_points[index * width : (index + 1) * width]), given[key])
+        for index, key in enumerate(keys)
+    ]  # fmt: skip
+    claims = [SolvencyClaim(report.get_context(e), e.commitments, e.proof) for e in entries]
+    batch = verify_solvency_batch(gens, report.statement, claims)
+    bad = set(batch.invalid) | {i for i, d in enumerate(batch.decoded) if isinstance(d, str)}
+    refused = [keys[i] for i in sorted(bad)]
+    verified = {e.key: e for i, e in enumerate(entries) if i not in bad}
     missing = [k for k in draft.jobs if k not in verified]
     proven = map_fn(run_proof_job, [draft.jobs[k] for k in missing])
     for key, (commitments, proof) in zip(missing, proven, strict=True):
@@ -496,30 +489,21 @@ def verify_report(
                 f"{report.chain_id}, epoch {report.epoch} and the report hash"
             )
     verdict.add(check_root_on_chain(report, validators))
-    check = MsmCheck(gens, N_BITS)
+    claims = [SolvencyClaim(report.get_context(e), e.commitments, e.proof) for e in report.accounts]
+    batch = verify_solvency_batch(gens, report.statement, claims)
     all_points: list[list[P]] = []
     admitted: list[AccountEntry] = []
-    for entry in report.accounts:
-        try:
-            points = [gens.group.decode_point(c) for c in entry.commitments]
-            add_solvency_check(
-                check,
-                report.statement,
-                report.get_context(entry),
-                entry.commitments,
-                points,
-                entry.proof,
-            )
-        except DecodeError as exc:
-            verdict.failures.append(f"{entry.describe()}: malformed: {exc}")
+    for entry, decoded in zip(report.accounts, batch.decoded, strict=True):
+        if isinstance(decoded, str):
+            verdict.failures.append(f"{entry.describe()}: malformed: {decoded}")
             continue
-        all_points.append(points)
+        all_points.append(decoded)
         admitted.append(entry)
-    if check.is_identity():
+    if not batch.invalid:
         verdict.passed.append(f"solvency proofs of {len(admitted)} accounts (batch)")
-    else:
-        for entry in _find_invalid(gens, report, list(zip(admitted, all_points, strict=True))):
-            verdict.failures.append(f"{entry.describe()}: solvency proof does not verify")
+    for index in batch.invalid:
+        failing = report.accounts[index]
+        verdict.failures.append(f"{failing.describe()}: solvency proof does not verify")
     verdict.failures.extend(check_in_default(report))
     verdict.passed.extend(describe_in_default(report))
     verdict.failures.extend(check_defaults(report.defaults))
@@ -602,29 +586,6 @@ def describe_default(record: DefaultRecord) -> str:
     )
     return (f"member 0x{record.member.hex()} sub {record.sub_account} defaulted in block "
             f"{record.height} with deficit {record.deficit}: {layers}")  # fmt: skip
-
-
-def _find_invalid(
-    gens: Generators[P], report: Report, items: list[tuple[AccountEntry, list[P]]]
-) -> list[AccountEntry]:
-    """The accounts whose proofs fail, by bisecting a failed batch (about two
-    batches' work per bad account instead of one verification per account)."""
-    check = MsmCheck(gens, N_BITS)
-    for entry, points in items:
-        add_solvency_check(
-            check,
-            report.statement,
-            report.get_context(entry),
-            entry.commitments,
-            points,
-            entry.proof,
-        )
-    if check.is_identity():
-        return []
-    if len(items) == 1:
-        return [items[0][0]]
-    half = len(items) // 2
-    return _find_invalid(gens, report, items[:half]) + _find_invalid(gens, report, items[half:])
 
 
 def _check_header(chain_id: int, epoch: int, state_root: bytes) -> None:

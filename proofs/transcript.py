@@ -30,6 +30,16 @@ class Transcript:
     def __init__(self, domain: bytes) -> None:
         self._state = hashlib.sha3_256(_framed(TRANSCRIPT_PROTOCOL, domain)).digest()
 
+    @property
+    def state(self) -> bytes:
+        """The chaining value: all a native prover or verifier needs to continue."""
+        return self._state
+
+    def continue_from(self, state: bytes) -> None:
+        """Take the state a native prover left after appending to a copy of this one."""
+        assert len(state) == 32
+        self._state = state
+
     def copy(self) -> Transcript:
         other = Transcript.__new__(Transcript)
         other._state = self._state

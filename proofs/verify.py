@@ -23,7 +23,7 @@ from clearing.genesis import Genesis, parse_genesis
 from clearing.risk.engine import get_risk_setup
 from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
 from proofs.errors import DecodeError
-from proofs.group import FAST, REFERENCE
+from proofs.group import BACKENDS, FAST, get_backend
 from proofs.member_account import check_member_account
 from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
 from proofs.pedersen import Generators, get_generators
@@ -81,7 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="JSON {sub-account: {label: value}} the member expects (missing labels = 0)",
     )
-    parser.add_argument("--backend", choices=["arkworks", "py-ecc"], default="arkworks")
+    parser.add_argument(
+        "--backend",
+        choices=sorted(BACKENDS),
+        default=FAST.name,
+        help="group arithmetic: the native core (default) or py-ecc, the slow pure-Python "
+        "reference",
+    )
     parser.add_argument(
         "--rpc",
         action="append",
@@ -265,7 +271,7 @@ def check(args: argparse.Namespace, read_vaults: ReadVaults | None = None) -> in
         raise UsageError("give a report file, or --account-proof")
     if (args.member is None) != (args.openings is None):
         raise UsageError("--member and --openings go together")
-    gens: Generators[Any] = get_generators(REFERENCE if args.backend == "py-ecc" else FAST)
+    gens: Generators[Any] = get_generators(get_backend(args.backend))
     genesis = read_genesis(Path(args.genesis)) if args.genesis else None
     validators_file = args.validators or args.genesis
     validators = read_validators(Path(validators_file)) if validators_file else None
