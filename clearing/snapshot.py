@@ -32,6 +32,7 @@ from clearing.codec import (
 from clearing.default.auction import Auction, Bid
 from clearing.errors import DecodeError
 from clearing.genesis import Genesis
+from clearing.governance.configuration import CONFIGURATION_FIELDS, decode_configuration
 from clearing.replay import DepositNonces, TradeIdWindow, get_credit_fields
 from clearing.root import ACCOUNT_VERSION, encode_account, get_global_fields
 from clearing.state import (
@@ -46,7 +47,9 @@ from clearing.state import (
     is_in_default_order,
 )
 
-SNAPSHOT_VERSION = 4  # 4: the epoch's defaults; 3: settlement reserves, withdrawal expiry
+# 5: the governed configuration and proposals; 4: the epoch's defaults; 3: settlement
+# reserves, withdrawal expiry
+SNAPSHOT_VERSION = 5
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -78,7 +81,7 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     if version != SNAPSHOT_VERSION:
         raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
     state = initialize_state(genesis)
-    _decode_globals(state, expect_list(globals_, "globals", 19))
+    _decode_globals(state, expect_list(globals_, "globals", 19 + CONFIGURATION_FIELDS))
     for item in expect_list(trades, "trade_windows"):
         venue, high, bits = expect_list(item, "trade_window", 3)
         window = TradeIdWindow(
@@ -172,7 +175,8 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
     state.defaults = [DefaultRecord.from_fields(item) for item in expect_list(g[17], "defaults")]
     if not is_in_default_order(state.defaults):
         raise DecodeError("defaults", "must be strictly sorted by (height, member, sub-account)")
-    for item in expect_list(g[18], "report_hashes"):
+    decode_configuration(state, g[18 : 18 + CONFIGURATION_FIELDS])
+    for item in expect_list(g[18 + CONFIGURATION_FIELDS], "report_hashes"):
         epoch, report_hash = expect_list(item, "report_hash", 2)
         state.report_hashes[expect_int(epoch, "epoch", 1)] = expect_bytes(
             report_hash, "report_hash", 32
