@@ -102,23 +102,28 @@ def check_heights(state: ClearingState, ctx: BlockContext, tx: GovProposal) -> N
         raise DelayTooShort(tx.execute_height, earliest)
 
 
-def process_gov_proposal(state: ClearingState, ctx: BlockContext, tx: GovProposal) -> list[Event]:
-    """A validator's signed proposal whose changes are valid against the state now."""
+def verify_proposer(state: ClearingState, chain_id: int, tx: GovProposal) -> bytes:
+    """A validator signed the proposal (the mempool checks this too); returns its digest."""
     if tx.proposer not in state.validators:
         raise NotAValidator(tx.proposer)
+    message = tx.signing_bytes(chain_id)
+    if not is_valid_signature(tx.proposer, tx.signature, message):
+        raise BadSignature("governance proposal", tx.proposer)
+    return hashlib.sha256(message).digest()
+
+
+def process_gov_proposal(state: ClearingState, ctx: BlockContext, tx: GovProposal) -> list[Event]:
+    """A validator's signed proposal whose changes are valid against the state now."""
+    digest = verify_proposer(state, ctx.chain_id, tx)
     if not 1 <= len(tx.changes) <= MAX_CHANGES:
         raise ChangeCount(len(tx.changes), 1, MAX_CHANGES)
     check_heights(state, ctx, tx)
     open_proposals = sum(1 for p in state.proposals.values() if p.is_open())
     if open_proposals >= MAX_OPEN_PROPOSALS:
         raise TooManyOpenProposals(open_proposals, MAX_OPEN_PROPOSALS)
-    message = tx.signing_bytes(ctx.chain_id)
-    digest = hashlib.sha256(message).digest()
     for proposal in state.proposals.values():
         if proposal.digest == digest:
             raise DuplicateProposal(proposal.id)
-    if not is_valid_signature(tx.proposer, tx.signature, message):
-        raise BadSignature("governance proposal", tx.proposer)
     build_draft(state, tx.changes)
     proposal = Proposal(
         state.next_proposal_id, tx.proposer, tx.changes, digest, ctx.height,

@@ -73,22 +73,28 @@ def sign_vote(
     return GovVote(unsigned.voter, proposal.id, choice, sequence, signature)
 
 
-def process_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote) -> list[Event]:
-    """A validator's signed ballot on a proposal still voting, not older than its last."""
+def verify_ballot(state: ClearingState, chain_id: int, tx: GovVote) -> Proposal:
+    """A validator signed the ballot on a recorded proposal (the mempool checks this
+    too); returns the proposal."""
     if tx.voter not in state.validators:
         raise NotAValidator(tx.voter)
-    proposal = state.proposals.get(tx.proposal_id)
+    proposal: Proposal | None = state.proposals.get(tx.proposal_id)
     if proposal is None:
         raise UnknownProposal(tx.proposal_id)
+    message = tx.signing_bytes(chain_id, proposal.digest)
+    if not is_valid_signature(tx.voter, tx.signature, message):
+        raise BadSignature("governance vote", tx.voter)
+    return proposal
+
+
+def process_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote) -> list[Event]:
+    """A validator's signed ballot on a proposal still voting, not older than its last."""
+    proposal = verify_ballot(state, ctx.chain_id, tx)
     if proposal.status is not ProposalStatus.VOTING or ctx.height > proposal.deadline_height:
         raise VotingClosed(proposal.id, proposal.status.value, proposal.deadline_height, ctx.height)
     last = proposal.ballots.get(tx.voter)
     if last is not None and tx.sequence <= last.sequence:
         raise StaleVote(proposal.id, tx.sequence, last.sequence)
-    if not is_valid_signature(
-        tx.voter, tx.signature, tx.signing_bytes(ctx.chain_id, proposal.digest)
-    ):
-        raise BadSignature("governance vote", tx.voter)
     proposal.ballots[tx.voter] = Ballot(tx.choice, tx.sequence, ctx.height)
     return [
         make_event(
