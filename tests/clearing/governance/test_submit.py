@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from clearing.codec import pack
 from clearing.genesis import Venue
 from clearing.governance.changes import Change
 from clearing.governance.instrument_status import SetInstrumentStatus
@@ -20,6 +21,7 @@ from clearing.governance.submit import (
     sign_proposal,
 )
 from clearing.governance.venue_change import AddVenue, RemoveVenue
+from clearing.governance.vote import GovVote
 from clearing.instruments import InstrumentStatus
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.tx import decode_tx, encode_tx
@@ -182,3 +184,15 @@ def test_open_proposals_are_bounded() -> None:
     assert all(r.is_ok() for r in box.apply(txs).tx_results)
     detail = assert_refused(box, propose(box, (HALT,), voting_blocks=3), "TooManyOpenProposals")
     assert f"limit={MAX_OPEN_PROPOSALS}" in detail
+
+
+def test_a_malformed_change_or_ballot_does_not_decode() -> None:
+    box = gov_sandbox()
+    tx = propose(box, (HALT,))
+    fields = [*tx.to_fields()]
+    for change in (["retire_everything"], ["set_instrument_status", "BTC-PERP", "paused"], []):
+        fields[1] = [change]
+        raw = pack([1, GovProposal.KIND, *fields])
+        assert only_result(box.apply([raw]))[0] == "DecodeError"
+    vote = pack([1, GovVote.KIND, bytes(32), 1, "maybe", 0, bytes(64)])
+    assert only_result(box.apply([vote]))[0] == "DecodeError"
