@@ -29,7 +29,16 @@ def process_governance(state: ClearingState, ctx: BlockContext) -> list[Event]:
             events.extend(decide(state, ctx, proposal))
         if proposal.status is ProposalStatus.PASSED and is_due(proposal, ctx.height):
             events.append(execute(state, ctx, proposal))
+        if is_expired(proposal, ctx.height, state.genesis.governance.max_voting_blocks):
+            del state.proposals[proposal_id]
     return events
+
+
+def is_expired(proposal: Proposal, height: int, retention_blocks: int) -> bool:
+    """A finished proposal stays readable for ``retention_blocks`` (the longest vote), then
+    leaves the state (its events remain): the state does not grow with the years. A
+    replay of its signed transaction is refused by its deadline, long past by then."""
+    return not proposal.is_open() and height > proposal.finished_height + retention_blocks
 
 
 def is_due(proposal: Proposal, height: int) -> bool:
@@ -42,7 +51,7 @@ def decide(state: ClearingState, ctx: BlockContext, proposal: Proposal) -> list[
     if tally.is_passing() and (proposal.is_emergency() or closing):
         proposal.status = ProposalStatus.PASSED
     elif closing:
-        proposal.status = ProposalStatus.REJECTED
+        proposal.finish(ProposalStatus.REJECTED, ctx.height)
     else:
         return []
     proposal.decided_height = ctx.height
@@ -53,11 +62,11 @@ def execute(state: ClearingState, ctx: BlockContext, proposal: Proposal) -> Even
     try:
         apply_changes(state, proposal.changes)
     except InvalidTransaction as error:
-        proposal.status = ProposalStatus.FAILED
+        proposal.finish(ProposalStatus.FAILED, ctx.height)
         return make_event(
             "gov_proposal_failed", proposal=proposal.id, code=error.code, detail=str(error)
         )
-    proposal.status = ProposalStatus.EXECUTED
+    proposal.finish(ProposalStatus.EXECUTED, ctx.height)
     return make_event("gov_proposal_executed", proposal=proposal.id, changes=len(proposal.changes))
 
 

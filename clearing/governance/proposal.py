@@ -48,12 +48,16 @@ class Proposal:
     status: ProposalStatus = ProposalStatus.VOTING
     ballots: dict[bytes, Ballot] = field(default_factory=dict)  # by validator pubkey
     decided_height: int = 0  # when it passed or was rejected
+    finished_height: int = 0  # when it was rejected, executed or failed
 
     def is_emergency(self) -> bool:
         return self.execute_height == 0
 
     def is_open(self) -> bool:
         return self.status in (ProposalStatus.VOTING, ProposalStatus.PASSED)
+
+    def finish(self, status: ProposalStatus, height: int) -> None:
+        self.status, self.finished_height = status, height
 
     def to_fields(self) -> list[object]:
         return [
@@ -62,11 +66,12 @@ class Proposal:
             self.status.value,
             [[k, b.choice.value, b.sequence, b.height] for k, b in sorted(self.ballots.items())],
             self.decided_height,
+            self.finished_height,
         ]  # fmt: skip
 
     @classmethod
     def from_fields(cls, obj: object) -> Proposal:
-        f = expect_list(obj, "proposal", 10)
+        f = expect_list(obj, "proposal", 11)
         proposal = cls(
             expect_int(f[0], "proposal", 1),
             expect_bytes(f[1], "proposer", 32),
@@ -77,6 +82,7 @@ class Proposal:
             expect_int(f[6], "execute_height"),
             _decode_enum(ProposalStatus, f[7], "status"),
             decided_height=expect_int(f[9], "decided_height"),
+            finished_height=expect_int(f[10], "finished_height"),
         )
         for item in expect_list(f[8], "ballots"):
             voter, choice, sequence, height = expect_list(item, "ballot", 4)

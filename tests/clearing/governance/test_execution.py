@@ -15,6 +15,7 @@ from clearing.root import compute_state_root_from_scratch
 from clearing.sandbox import derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
 from tests.clearing.governance.support import (
+    MAX_VOTING,
     NEXT_FUTURE,
     NEXT_FUTURE_MARK,
     ballots,
@@ -26,7 +27,7 @@ from tests.clearing.governance.support import (
     run_until,
     submit,
 )
-from tests.clearing.support import genesis_doc
+from tests.clearing.support import genesis_doc, only_result
 from tests.clearing.test_trade import make_batch, make_trade, trading_box
 
 
@@ -169,3 +170,16 @@ def test_venues_are_added_after_the_delay_and_removed_at_once() -> None:
     trade = Trade(1, "BTC-PERP", alice.address, 0, bob.address, 0, 60_000_000, 1)
     unauthorised = box.apply([sign_trade_batch(key, box.chain_id, "beta", 1, (trade,))])
     assert rejected_codes(unauthorised) == ["VenueNotAuthorised"]
+
+
+def test_a_finished_proposal_leaves_the_state_after_the_longest_vote() -> None:
+    box = gov_sandbox()
+    tx = propose(box, (next_future_listing(),))
+    proposal = submit(box, tx)
+    run_until(box, proposal.deadline_height)
+    assert proposal.finished_height == box.state.height
+    run_until(box, proposal.finished_height + MAX_VOTING)
+    assert box.state.proposals == {1: proposal}
+    box.apply([])
+    assert box.state.proposals == {}
+    assert only_result(box.apply([tx]))[0] == "VotingDeadlineOutOfRange"

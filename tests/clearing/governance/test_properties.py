@@ -33,7 +33,7 @@ class Plan:
     voting_blocks: int
     extra_delay: int
     choices: tuple[VoteChoice, ...]  # one per validator
-    vote_block: int  # blocks after the proposal's, inside the vote
+    vote_block: int  # blocks after the proposal's, up to its deadline
     snapshot_block: int  # blocks after the proposal's, before execution
 
 
@@ -44,7 +44,7 @@ plans = st.builds(
     st.tuples(*[st.sampled_from(list(VoteChoice))] * 4),
     st.integers(1, 4),
     st.integers(0, MIN_DELAY),
-).filter(lambda p: p.vote_block <= p.voting_blocks + 1)
+).filter(lambda p: p.vote_block <= p.voting_blocks)
 
 
 def make_proposal(box: Sandbox, plan: Plan) -> GovProposal:
