@@ -24,14 +24,21 @@ def get_configuration_fields(state: ClearingState) -> list[object]:
         [[v.id, v.pubkey] for v in state.venues.values()],
         encode_document(state.genesis.risk),
         [[i, s.value] for i, s in sorted(state.instrument_status.items())],
-        [p.to_fields() for _, p in sorted(state.proposals.items())],
+        [p.get_record_fields() for _, p in sorted(state.proposals.items())],
         state.next_proposal_id,
     ]
 
 
-def decode_configuration(state: ClearingState, fields: list[Any]) -> None:
+def get_proposal_changes(state: ClearingState) -> list[object]:
+    """Each proposal's changes, which the root holds by the proposal's digest: a
+    snapshot carries them."""
+    return [[i, [c.to_fields() for c in p.changes]] for i, p in sorted(state.proposals.items())]
+
+
+def decode_configuration(state: ClearingState, fields: list[Any], changes: object) -> None:
     """Restore the governed configuration on a state initialised from the genesis
-    document; every entry validated as the genesis validates it (``DecodeError``)."""
+    document; every entry validated as the genesis validates it, each proposal's
+    changes against its digest (``DecodeError``)."""
     texts, venues, risk, statuses, proposals, next_id = fields
     instruments = {}
     for n, text in enumerate(expect_list(texts, "instruments")):
@@ -40,10 +47,12 @@ def decode_configuration(state: ClearingState, fields: list[Any]) -> None:
         except GenesisError as error:
             raise DecodeError("instruments", str(error)) from None
         instruments[instrument.id] = instrument
-    by_id = {}
+    venues_by_id = {}
     for item in expect_list(venues, "venues"):
         venue_id, pubkey = expect_list(item, "venue", 2)
-        by_id[expect_str(venue_id, "venue")] = Venue(venue_id, expect_bytes(pubkey, "pubkey", 32))
+        venues_by_id[expect_str(venue_id, "venue")] = Venue(
+            venue_id, expect_bytes(pubkey, "pubkey", 32)
+        )
     state.instrument_status = {}
     for item in expect_list(statuses, "instrument_status"):
         instrument_id, status = expect_list(item, "instrument_status", 2)
@@ -53,20 +62,26 @@ def decode_configuration(state: ClearingState, fields: list[Any]) -> None:
             )
         except ValueError:
             raise DecodeError("status", f"{status!r} is not an instrument status") from None
-    for item in expect_list(proposals, "proposals"):
-        proposal = Proposal.from_fields(item)
+    entries = [expect_list(item, "proposal_changes", 2) for item in expect_list(changes, "changes")]
+    records = expect_list(proposals, "proposals")
+    if len(entries) != len(records):
+        raise DecodeError("changes", f"{len(entries)} entries for {len(records)} proposals")
+    for record, (proposal_id, proposal_changes) in zip(records, entries, strict=True):
+        proposal = Proposal.from_record_fields(record, proposal_changes, state.chain_id)
+        if proposal_id != proposal.id:
+            raise DecodeError("changes", f"entry {proposal_id!r} is not proposal {proposal.id}")
         state.proposals[proposal.id] = proposal
     state.next_proposal_id = expect_int(next_id, "next_proposal_id", 1)
     section = decode_document(risk, "risk")
     if (
         tuple(instruments.values()) != state.genesis.instruments
-        or tuple(by_id.values()) != state.genesis.venues
+        or tuple(venues_by_id.values()) != state.genesis.venues
         or section != state.genesis.risk
     ):
-        state.instruments, state.venues = instruments, by_id
+        state.instruments, state.venues = instruments, venues_by_id
         state.genesis = replace(
             state.genesis,
             instruments=tuple(instruments.values()),
-            venues=tuple(by_id.values()),
+            venues=tuple(venues_by_id.values()),
             risk=section,
         )

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearing.attestation import compute_signing_bytes, is_valid_signature
+from clearing.attestation import is_valid_signature
 from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.context import BlockContext
 from clearing.errors import BadSignature
@@ -24,10 +24,9 @@ from clearing.governance.errors import (
     TooManyOpenProposals,
     VotingDeadlineOutOfRange,
 )
-from clearing.governance.proposal import Proposal
+from clearing.governance.proposal import Proposal, compute_proposal_message
 from clearing.state import ClearingState
 
-PROPOSAL_DOMAIN = "gov-proposal"
 MAX_CHANGES = 16
 MAX_OPEN_PROPOSALS = 64  # voting or waiting to execute: bounds the state and each block's step
 
@@ -45,17 +44,16 @@ class GovProposal:
     execute_height: int
     signature: bytes
 
-    def get_body(self) -> list[object]:
-        return [
-            self.proposer, [c.to_fields() for c in self.changes], self.deadline_height,
-            self.execute_height,
-        ]  # fmt: skip
-
     def signing_bytes(self, chain_id: int) -> bytes:
-        return compute_signing_bytes(PROPOSAL_DOMAIN, chain_id, self.get_body())
+        return compute_proposal_message(
+            chain_id, self.proposer, self.changes, self.deadline_height, self.execute_height
+        )
 
     def to_fields(self) -> list[object]:
-        return [*self.get_body(), self.signature]
+        return [
+            self.proposer, [c.to_fields() for c in self.changes], self.deadline_height,
+            self.execute_height, self.signature,
+        ]  # fmt: skip
 
     @classmethod
     def from_fields(cls, fields: list[Any]) -> GovProposal:

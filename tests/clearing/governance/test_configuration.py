@@ -34,7 +34,8 @@ def test_an_executed_change_survives_a_snapshot() -> None:
     assert restored.genesis == box.state.genesis and restored.genesis is not box.genesis
     assert list(restored.instruments) == list(box.state.instruments)
     assert restored.instruments[NEXT_FUTURE] == box.state.instruments[NEXT_FUTURE]
-    assert restored.proposals[1].to_fields() == proposal.to_fields()
+    assert restored.proposals[1].get_record_fields() == proposal.get_record_fields()
+    assert restored.proposals[1].changes == proposal.changes
     assert compute_state_root(restored) == compute_state_root(box.state)
     assert compute_state_root(box.state) == compute_state_root_from_scratch(box.state)
 
@@ -57,3 +58,13 @@ def test_a_snapshot_with_a_bad_instrument_is_refused() -> None:
         decode_snapshot(box.genesis, bad)
     with pytest.raises(DecodeError):
         decode_snapshot(box.genesis, pack([5, [], [], [], []]))
+
+
+def test_a_snapshot_whose_changes_are_not_the_signed_ones_is_refused() -> None:
+    box = gov_sandbox()
+    submit(box, propose(box, (next_future_listing(),)))
+    data = encode_snapshot(box.state)
+    bad = data.replace(b"BTC-26MAR27", b"BTC-26MAR28", 1)  # in the listing only
+    assert bad != data
+    with pytest.raises(DecodeError, match="do not match its digest"):
+        decode_snapshot(box.genesis, bad)
