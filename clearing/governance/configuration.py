@@ -9,7 +9,7 @@ from typing import Any
 
 from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
 from clearing.errors import DecodeError, GenesisError
-from clearing.genesis import Venue, get_instrument_doc, parse_instrument
+from clearing.genesis import Genesis, Venue, get_instrument_doc, parse_instrument
 from clearing.governance.documents import decode_document, encode_document
 from clearing.governance.proposal import Proposal
 from clearing.instruments import InstrumentStatus
@@ -20,13 +20,29 @@ CONFIGURATION_FIELDS = 6
 
 def get_configuration_fields(state: ClearingState) -> list[object]:
     return [
-        [encode_document(get_instrument_doc(i)) for i in state.instruments.values()],
-        [[v.id, v.pubkey] for v in state.venues.values()],
-        encode_document(state.genesis.risk),
+        *get_document_fields(state.genesis),
         [[i, s.value] for i, s in sorted(state.instrument_status.items())],
         [p.get_record_fields() for _, p in sorted(state.proposals.items())],
         state.next_proposal_id,
     ]
+
+
+_documents: tuple[Genesis, list[object]] | None = None
+
+
+def get_document_fields(genesis: Genesis) -> list[object]:
+    """The instruments, venues and risk section of the configuration in force (the
+    state's ``genesis``: ``state.instruments`` and ``state.venues`` index the same
+    records), encoded once per configuration rather than at every block's root."""
+    global _documents
+    if _documents is None or _documents[0] is not genesis:
+        fields: list[object] = [
+            [encode_document(get_instrument_doc(i)) for i in genesis.instruments],
+            [[v.id, v.pubkey] for v in genesis.venues],
+            encode_document(genesis.risk),
+        ]
+        _documents = (genesis, fields)
+    return _documents[1]
 
 
 def get_proposal_changes(state: ClearingState) -> list[object]:
