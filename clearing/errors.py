@@ -120,6 +120,14 @@ class InstrumentHalted(InvalidTransaction):
 
 
 @dataclass(eq=False)
+class InstrumentSettled(InvalidTransaction):
+    """Governance settled the perpetual at ``final_price`` (clearing/governance/settlement.py)."""
+
+    instrument_id: str
+    final_price: int
+
+
+@dataclass(eq=False)
 class InstrumentReduceOnly(InvalidTransaction):
     """Governance made the instrument reduce-only: a position may only shrink toward 0."""
 

@@ -43,6 +43,7 @@ from clearing.errors import (
     InstrumentExpired,
     InstrumentHalted,
     InstrumentReduceOnly,
+    InstrumentSettled,
     InvalidAmount,
     InvalidTransaction,
     OffTick,
@@ -285,6 +286,8 @@ def get_tradable_instrument(
         ctx.time_ms >= instrument.expiry_ms or instrument_id in state.final_settlement_prices
     ):
         raise InstrumentExpired(instrument_id, instrument.expiry_ms, ctx.time_ms)
+    if instrument_id in state.final_settlement_prices:
+        raise InstrumentSettled(instrument_id, state.final_settlement_prices[instrument_id])
     if state.instrument_status.get(instrument_id) is InstrumentStatus.HALTED:
         raise InstrumentHalted(instrument_id)
     return instrument

@@ -13,19 +13,31 @@ from typing import Any
 
 from clearing.codec import expect_list, expect_str
 from clearing.errors import DecodeError
+from clearing.events import Event
 from clearing.governance.draft import Draft, check_draft, start_draft, write_draft
 from clearing.governance.instrument_status import SetInstrumentStatus
 from clearing.governance.listing import ListInstrument
 from clearing.governance.risk_change import ReplaceRiskParams
+from clearing.governance.settlement import SettlePerpetual
 from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.state import ClearingState
 
-Change = ListInstrument | SetInstrumentStatus | ReplaceRiskParams | AddVenue | RemoveVenue
+Change = (
+    ListInstrument
+    | SetInstrumentStatus
+    | SettlePerpetual
+    | ReplaceRiskParams
+    | AddVenue
+    | RemoveVenue
+)
 
 CHANGE_TYPES: dict[str, Any] = {
     cls.NAME: cls
-    for cls in (ListInstrument, SetInstrumentStatus, ReplaceRiskParams, AddVenue, RemoveVenue)
-}
+    for cls in (
+        ListInstrument, SetInstrumentStatus, SettlePerpetual, ReplaceRiskParams, AddVenue,
+        RemoveVenue,
+    )
+}  # fmt: skip
 
 
 def decode_change(obj: object) -> Change:
@@ -48,6 +60,7 @@ def build_draft(state: ClearingState, changes: Sequence[Change]) -> Draft:
     return draft
 
 
-def apply_changes(state: ClearingState, changes: Sequence[Change]) -> None:
-    """Check every change, then write them all."""
-    write_draft(state, build_draft(state, changes))
+def apply_changes(state: ClearingState, changes: Sequence[Change]) -> list[Event]:
+    """Check every change, then write them all; returns the events of the writes (a
+    final settlement's)."""
+    return write_draft(state, build_draft(state, changes))

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from clearing.errors import GenesisError
+from clearing.events import Event
+from clearing.expiry import settle_instruments
 from clearing.genesis import Venue
 from clearing.governance.errors import InvalidRiskParams, RiskNotCovering
 from clearing.instruments import Instrument, InstrumentStatus
@@ -30,6 +32,7 @@ class Draft:
     risk: Mapping[str, Any]
     statuses: dict[str, InstrumentStatus]  # only instruments not active
     listed: dict[str, int] = field(default_factory=dict)  # listed by this draft -> mark
+    settlements: dict[str, int] = field(default_factory=dict)  # perpetual -> final price
 
 
 def start_draft(state: ClearingState) -> Draft:
@@ -63,10 +66,10 @@ def check_draft(draft: Draft) -> None:
             raise RiskNotCovering(instrument.id, factor)
 
 
-def write_draft(state: ClearingState, draft: Draft) -> None:
+def write_draft(state: ClearingState, draft: Draft) -> list[Event]:
     """The draft becomes the configuration in force: the state's records, and the
     ``state.genesis`` every rule reads (a new record: the risk caches, keyed by its
-    identity, rebuild from it)."""
+    identity, rebuild from it); perpetuals it settles are settled (their events)."""
     for instrument_id, mark in draft.listed.items():
         state.mark_prices[instrument_id] = mark
         state.open_interest[instrument_id] = 0
@@ -82,3 +85,4 @@ def write_draft(state: ClearingState, draft: Draft) -> None:
         venues=tuple(draft.venues.values()),
         risk=draft.risk,
     )
+    return settle_instruments(state, draft.settlements) if draft.settlements else []

@@ -28,7 +28,7 @@ def process_governance(state: ClearingState, ctx: BlockContext) -> list[Event]:
         if proposal.status is ProposalStatus.VOTING:
             events.extend(decide(state, ctx, proposal))
         if proposal.status is ProposalStatus.PASSED and is_due(proposal, ctx.height):
-            events.append(execute(state, ctx, proposal))
+            events.extend(execute(state, ctx, proposal))
         if is_expired(proposal, ctx.height, state.genesis.governance.max_voting_blocks):
             del state.proposals[proposal_id]
     return events
@@ -58,16 +58,21 @@ def decide(state: ClearingState, ctx: BlockContext, proposal: Proposal) -> list[
     return [_outcome_event(f"gov_proposal_{proposal.status.value}", proposal, tally)]
 
 
-def execute(state: ClearingState, ctx: BlockContext, proposal: Proposal) -> Event:
+def execute(state: ClearingState, ctx: BlockContext, proposal: Proposal) -> list[Event]:
     try:
-        apply_changes(state, proposal.changes)
+        events = apply_changes(state, proposal.changes)
     except InvalidTransaction as error:
         proposal.finish(ProposalStatus.FAILED, ctx.height)
-        return make_event(
-            "gov_proposal_failed", proposal=proposal.id, code=error.code, detail=str(error)
-        )
+        return [
+            make_event(
+                "gov_proposal_failed", proposal=proposal.id, code=error.code, detail=str(error)
+            )
+        ]
     proposal.finish(ProposalStatus.EXECUTED, ctx.height)
-    return make_event("gov_proposal_executed", proposal=proposal.id, changes=len(proposal.changes))
+    executed = make_event(
+        "gov_proposal_executed", proposal=proposal.id, changes=len(proposal.changes)
+    )
+    return [executed, *events]
 
 
 def _outcome_event(kind: str, proposal: Proposal, tally: Tally) -> Event:

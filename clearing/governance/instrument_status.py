@@ -38,8 +38,10 @@ class SetInstrumentStatus:
         instrument = draft.instruments.get(self.instrument_id)
         if instrument is None:
             raise UnknownInstrument(self.instrument_id)
-        if instrument.is_expired_at(state.time_ms):
-            raise ChangeNotAllowed(self.instrument_id, "expired")
+        if instrument.is_expired_at(state.time_ms) or self.instrument_id in (
+            state.final_settlement_prices
+        ):
+            raise ChangeNotAllowed(self.instrument_id, "expired or settled")
         current = draft.statuses.get(self.instrument_id, InstrumentStatus.ACTIVE)
         if current is self.status:
             raise ChangeNotAllowed(self.instrument_id, f"already {current.value}")
