@@ -42,6 +42,9 @@ from clearing.errors import (
 from clearing.events import Event
 from clearing.expiry import process_expiries
 from clearing.funding import process_funding
+from clearing.governance.execution import process_governance
+from clearing.governance.submit import GovProposal, process_gov_proposal
+from clearing.governance.vote import GovVote, process_gov_vote
 from clearing.negative_cash import process_negative_cash
 from clearing.oracle import PriceUpdate, process_price_update
 from clearing.report_commitment import ReportCommitment, process_report_commitment
@@ -79,9 +82,13 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
     WithdrawalExpired: process_withdrawal_expired,
     RegisterBidder: process_register_bidder,
     AuctionBid: process_auction_bid,
+    GovProposal: process_gov_proposal,
+    GovVote: process_gov_vote,
 }
 
-# Order matters: settle variation margin at the new marks before funding, and
+# Order matters: governance first, so the block's other steps run under the
+# configuration in force from this height (a listing is marked, new risk parameters
+# margin); then settle variation margin at the new marks before funding, and
 # both before expiring instruments; margin calls and liquidation (and the
 # waterfall behind it) then see every account at its settled equity, liquidation
 # sees the calls that expired in this block and leaves no account insolvent;
@@ -89,6 +96,7 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
 # only then is negative cash paid from collateral and the house's seized
 # collateral sold, so a sale never races a default.
 END_OF_BLOCK_STEPS: tuple[Step, ...] = (
+    process_governance,
     process_mark_to_market,
     process_funding,
     process_expiries,

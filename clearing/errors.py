@@ -113,6 +113,31 @@ class InstrumentExpired(InvalidTransaction):
 
 
 @dataclass(eq=False)
+class InstrumentHalted(InvalidTransaction):
+    """Governance halted the instrument (clearing/governance/instrument_status.py)."""
+
+    instrument_id: str
+
+
+@dataclass(eq=False)
+class InstrumentSettled(InvalidTransaction):
+    """Governance settled the perpetual at ``final_price`` (clearing/governance/settlement.py)."""
+
+    instrument_id: str
+    final_price: int
+
+
+@dataclass(eq=False)
+class InstrumentReduceOnly(InvalidTransaction):
+    """Governance made the instrument reduce-only: a position may only shrink toward 0."""
+
+    instrument_id: str
+    member: bytes
+    quantity_before: int
+    quantity_after: int
+
+
+@dataclass(eq=False)
 class DuplicateTrade(InvalidTransaction):
     venue_id: str
     trade_id: int

@@ -56,6 +56,14 @@ def process_expiries(state: ClearingState, ctx: BlockContext) -> list[Event]:
     if not expiring:
         return []
     finals = {i.id: compute_final_settlement_price(state, i) for i in expiring}
+    return settle_instruments(state, finals)
+
+
+def settle_instruments(state: ClearingState, finals: dict[str, int]) -> list[Event]:
+    """Pay every position in ``finals``' instruments its variation margin to the final
+    price and close it (physically settled options exercise into their future); the
+    instruments trade no more. Expiry, and governance's final settlement of a perpetual
+    (clearing/governance/settlement.py)."""
     exercises: list[tuple[bytes, int, str, int]] = []  # member, sub, future id, lots
     paid = dict.fromkeys(finals, 0)
     for address, member in state.members.items():
@@ -72,9 +80,9 @@ def process_expiries(state: ClearingState, ctx: BlockContext) -> list[Event]:
                 if lots:
                     future_id = state.instruments[instrument_id].underlying
                     exercises.append((address, sub_id, future_id, lots))
-    for instrument in expiring:
-        state.final_settlement_prices[instrument.id] = finals[instrument.id]
-        state.open_interest[instrument.id] = 0
+    for instrument_id, final in finals.items():
+        state.final_settlement_prices[instrument_id] = final
+        state.open_interest[instrument_id] = 0
     events = [
         make_event("expiry", instrument=i, final_price=finals[i], paid=paid[i])
         for i in sorted(finals)

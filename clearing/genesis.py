@@ -32,6 +32,8 @@ from clearing.units import BPS_DENOMINATOR, MAX_UINT64
 
 GENESIS_VERSION = 1
 DEFAULT_WITHDRAWAL_TTL_S = 7 * 24 * 3600
+DEFAULT_MIN_DELAY_BLOCKS = 14_400  # a day at 6 s blocks: members see a change coming
+DEFAULT_MAX_VOTING_BLOCKS = 100_800  # a week at 6 s blocks
 MAX_WITHDRAWAL_TTL_S = 365 * 24 * 3600
 E = TypeVar("E")
 
@@ -64,6 +66,16 @@ class OracleParams:
 
 
 @dataclass(frozen=True, slots=True)
+class GovernanceParams:
+    """How proposals run (clearing/governance/): a delayed change executes at least
+    ``min_delay_blocks`` after its vote closes; a vote stays open at most
+    ``max_voting_blocks``."""
+
+    min_delay_blocks: int = DEFAULT_MIN_DELAY_BLOCKS
+    max_voting_blocks: int = DEFAULT_MAX_VOTING_BLOCKS
+
+
+@dataclass(frozen=True, slots=True)
 class Genesis:
     chain_id: int
     genesis_time_ms: int
@@ -80,6 +92,7 @@ class Genesis:
     trade_id_window: int = DEFAULT_TRADE_ID_WINDOW  # optional key; see clearing/replay.py
     fee_to_insurance_bps: int = BPS_DENOMINATOR  # share of clearing fees; the rest: fee pool
     withdrawal_ttl_s: int = DEFAULT_WITHDRAWAL_TTL_S  # optional key; see clearing/withdrawal.py
+    governance: GovernanceParams = GovernanceParams()
     vaults: tuple[Vault, ...] = ()
     """The vault contract holding the collateral on each chain (optional): what
     `clearnode verify --rpc` reads the reserves of."""
@@ -159,7 +172,7 @@ TOP_KEYS = {
     "version", "chain_id", "genesis_time_ms", "epoch_length_blocks", "settlement_asset",
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
-    "withdrawal_ttl_s", "vaults",
+    "withdrawal_ttl_s", "vaults", "governance",
 }  # fmt: skip
 
 
@@ -178,7 +191,7 @@ def parse_genesis(doc: object) -> Genesis:
         for n, item in enumerate(top.get_list("collateral"))
     )
     instruments = tuple(
-        _parse_instrument(item, f"instruments[{n}]")
+        parse_instrument(item, f"instruments[{n}]")
         for n, item in enumerate(top.get_list("instruments"))
     )
     validators = tuple(
@@ -186,7 +199,7 @@ def parse_genesis(doc: object) -> Genesis:
         for n, item in enumerate(top.get_list("validators"))
     )
     venues = tuple(
-        _parse_venue(item, f"venues[{n}]") for n, item in enumerate(top.get_list("venues"))
+        parse_venue(item, f"venues[{n}]") for n, item in enumerate(top.get_list("venues"))
     )
     oracle = _Reader(top.get_raw("oracle"), "oracle", {"max_age_ms", "max_move_bps"})
     risk = top.get_raw("risk")
@@ -210,6 +223,7 @@ def parse_genesis(doc: object) -> Genesis:
         trade_id_window=_parse_trade_id_window(top),
         fee_to_insurance_bps=_parse_fee_split(top),
         withdrawal_ttl_s=_parse_withdrawal_ttl_s(top),
+        governance=_parse_governance(top),
         vaults=_parse_vaults(top),
     )
     _check_cross_references(genesis)
@@ -217,6 +231,19 @@ def parse_genesis(doc: object) -> Genesis:
     _check_settlement_tokens(genesis)
     _check_insurance_fund(top)
     return genesis
+
+
+def _parse_governance(top: _Reader) -> GovernanceParams:
+    """Optional ``governance.min_delay_blocks`` and ``governance.max_voting_blocks``."""
+    if not top.has("governance"):
+        return GovernanceParams()
+    r = _Reader(top.get_raw("governance"), "governance", {"min_delay_blocks", "max_voting_blocks"})
+    return GovernanceParams(
+        r.get_int("min_delay_blocks", 1) if r.has("min_delay_blocks") else DEFAULT_MIN_DELAY_BLOCKS,
+        r.get_int("max_voting_blocks", 1)
+        if r.has("max_voting_blocks")
+        else DEFAULT_MAX_VOTING_BLOCKS,
+    )
 
 
 def _parse_vaults(top: _Reader) -> tuple[Vault, ...]:
@@ -351,7 +378,7 @@ OPTIONAL_INSTRUMENT_KEYS = {
 }  # fmt: skip
 
 
-def _parse_instrument(item: object, path: str) -> Instrument:
+def parse_instrument(item: object, path: str) -> Instrument:
     r = _Reader(item, path, INSTRUMENT_KEYS)
     kind = r.get_enum("kind", InstrumentKind)
     needs = {
@@ -386,6 +413,30 @@ def _parse_instrument(item: object, path: str) -> Instrument:
     )
 
 
+def get_instrument_doc(instrument: Instrument) -> dict[str, object]:
+    """The genesis entry ``parse_instrument`` reads back as ``instrument``."""
+    doc: dict[str, object] = {
+        "id": instrument.id,
+        "kind": instrument.kind.value,
+        "underlying": instrument.underlying,
+        "index_feed": instrument.index_feed,
+        "contract_size": instrument.contract_size,
+        "tick_size": instrument.tick_size,
+        "price_band_bps": instrument.price_band_bps,
+        "fee_bps": instrument.fee_bps,
+        "settlement": instrument.settlement.value,
+    }
+    optional = {
+        "expiry_ms": instrument.expiry_ms,
+        "strike": instrument.strike,
+        "option_type": None if instrument.option_type is None else instrument.option_type.value,
+        "funding_interval_ms": instrument.funding_interval_ms,
+        "funding_interest_ppm": instrument.funding_interest_ppm,
+    }
+    doc.update((k, v) for k, v in optional.items() if v is not None)
+    return doc
+
+
 def _parse_funding_interest(r: _Reader, kind: InstrumentKind) -> int | None:
     """A perpetual's interest component per 8 hours (default 0.01%); None for other kinds."""
     name = "funding_interest_ppm"
@@ -418,7 +469,7 @@ def _parse_validator(item: object, path: str) -> Validator:
     )
 
 
-def _parse_venue(item: object, path: str) -> Venue:
+def parse_venue(item: object, path: str) -> Venue:
     r = _Reader(item, path, {"id", "pubkey"})
     return Venue(r.get_str("id"), r.get_hex("pubkey", 32))
 

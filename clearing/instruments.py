@@ -28,6 +28,15 @@ class SettlementStyle(StrEnum):
     PHYSICAL = "physical"  # an option exercised into a position in its future
 
 
+class InstrumentStatus(StrEnum):
+    """Whether an instrument trades (set by governance; an expired one trades no more
+    whatever its status)."""
+
+    ACTIVE = "active"
+    REDUCE_ONLY = "reduce_only"  # a trade may only shrink each side's position
+    HALTED = "halted"  # no trade at all; marks, funding and margining go on
+
+
 class OptionType(StrEnum):
     CALL = "call"
     PUT = "put"

@@ -9,10 +9,10 @@ the globals (they hold pending withdrawals). Accounts are leaves
 keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
-interest, funding, pending withdrawals, the epoch's defaults, ...) are small
-and encoded whole. Committed report hashes, one more per epoch, enter by their
-running digest (``report_commitment.ReportHashChain``), extended by one link per
-new epoch.
+interest, funding, pending withdrawals, the epoch's defaults, the governed
+configuration and proposals, ...) are small and encoded whole. Committed report
+hashes, one more per epoch, enter by their running digest
+(``report_commitment.ReportHashChain``), extended by one link per new epoch.
 The replay state (replay.py) enters by content: each venue's trade-id window as its
 top and its bitmap's cached hash, each vault's credited deposit nonces whole.
 
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from clearing.codec import encode_big_int, expect_bytes, expect_list, pack, unpack
 from clearing.errors import DecodeError
+from clearing.governance.configuration import get_configuration_fields
 from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
 from clearing.replay import get_replay_fields
 from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
@@ -35,7 +36,9 @@ from clearing.risk.solvency import SolvencyMarket, get_solvency_market
 from clearing.state import ClearingState, Member
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
-GLOBALS_VERSION = 7  # 7: beside the market leaf; 6: the epoch's defaults; 5: settlement, ...
+# 8: the governed configuration and proposals; 7: beside the market leaf; 6: the
+# epoch's defaults; 5: settlement, ...
+GLOBALS_VERSION = 8
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 GLOBALS_PREFIX = b"\x04"
@@ -98,6 +101,7 @@ def get_global_fields(state: ClearingState) -> list[object]:
         [a.to_fields() for _, a in sorted(state.auctions.items())],
         state.next_auction_id,
         [r.to_fields() for r in state.defaults],
+        *get_configuration_fields(state),
     ]
 
 

@@ -2,9 +2,10 @@
 replaying every block since genesis.
 
 ``encode_snapshot(state)`` is msgpack ``[SNAPSHOT_VERSION, globals, trade-id
-windows, credited deposit nonces, [account bytes...]]`` where each account is
-exactly the canonical leaf encoding of the state root (root.py) and the replay
-state is its bounded form (replay.py): per venue ``[venue, high, bitmap]``, per
+windows, credited deposit nonces, [account bytes...], [[proposal id, changes]...]]``
+(the root holds a proposal's changes by its digest) where each account is exactly
+the canonical leaf encoding of the state root (root.py) and the replay state is its
+bounded form (replay.py): per venue ``[venue, high, bitmap]``, per
 vault ``[chain id, vault, through, [nonces above...]]``. An older version is
 refused (``DecodeError``): the node then restores from an older snapshot or
 replays blocks from genesis. The genesis is
@@ -32,6 +33,11 @@ from clearing.codec import (
 from clearing.default.auction import Auction, Bid
 from clearing.errors import DecodeError
 from clearing.genesis import Genesis
+from clearing.governance.configuration import (
+    CONFIGURATION_FIELDS,
+    decode_configuration,
+    get_proposal_changes,
+)
 from clearing.replay import DepositNonces, TradeIdWindow, get_credit_fields
 from clearing.root import ACCOUNT_VERSION, encode_account, get_global_fields
 from clearing.state import (
@@ -46,7 +52,9 @@ from clearing.state import (
     is_in_default_order,
 )
 
-SNAPSHOT_VERSION = 4  # 4: the epoch's defaults; 3: settlement reserves, withdrawal expiry
+# 5: the governed configuration and proposals; 4: the epoch's defaults; 3: settlement
+# reserves, withdrawal expiry
+SNAPSHOT_VERSION = 5
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -68,17 +76,20 @@ def encode_snapshot(state: ClearingState) -> bytes:
             [[v, w.high, bytes(w.bits)] for v, w in sorted(state.trade_windows.items())],
             get_credit_fields(state.deposit_nonces),
             [encode_account(state.members[a]) for a in sorted(state.members)],
+            get_proposal_changes(state),
         ]
     )
 
 
 def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     """The state a snapshot describes; raises ``DecodeError`` on any bad field."""
-    version, globals_, trades, credits, accounts = expect_list(_unpack_state(data), "snapshot", 5)
-    if version != SNAPSHOT_VERSION:
+    fields = expect_list(_unpack_state(data), "snapshot")
+    if not fields or fields[0] != SNAPSHOT_VERSION:
+        version = fields[0] if fields else None
         raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
+    _, globals_, trades, credits, accounts, changes = expect_list(fields, "snapshot", 6)
     state = initialize_state(genesis)
-    _decode_globals(state, expect_list(globals_, "globals", 19))
+    _decode_globals(state, expect_list(globals_, "globals", 19 + CONFIGURATION_FIELDS), changes)
     for item in expect_list(trades, "trade_windows"):
         venue, high, bits = expect_list(item, "trade_window", 3)
         window = TradeIdWindow(
@@ -121,7 +132,7 @@ def _unpack_state(data: bytes) -> Any:
         raise DecodeError("snapshot", f"not msgpack: {e}") from None
 
 
-def _decode_globals(state: ClearingState, g: list[Any]) -> None:
+def _decode_globals(state: ClearingState, g: list[Any], proposal_changes: object) -> None:
     chain_id = expect_int(g[0], "chain_id")
     if chain_id != state.chain_id:
         raise DecodeError(
@@ -172,7 +183,8 @@ def _decode_globals(state: ClearingState, g: list[Any]) -> None:
     state.defaults = [DefaultRecord.from_fields(item) for item in expect_list(g[17], "defaults")]
     if not is_in_default_order(state.defaults):
         raise DecodeError("defaults", "must be strictly sorted by (height, member, sub-account)")
-    for item in expect_list(g[18], "report_hashes"):
+    decode_configuration(state, g[18 : 18 + CONFIGURATION_FIELDS], proposal_changes)
+    for item in expect_list(g[18 + CONFIGURATION_FIELDS], "report_hashes"):
         epoch, report_hash = expect_list(item, "report_hash", 2)
         state.report_hashes[expect_int(epoch, "epoch", 1)] = expect_bytes(
             report_hash, "report_hash", 32

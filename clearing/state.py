@@ -21,7 +21,7 @@ from clearing.assets import CollateralKey, CollateralToken, compute_haircut_valu
 from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.errors import UnknownMember, UnknownSubAccount
 from clearing.genesis import Genesis, Validator, Venue
-from clearing.instruments import Instrument
+from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay import DepositNonces, TradeIdWindow, VaultKey
 
 MemberAddress = bytes
@@ -178,7 +178,11 @@ def is_in_default_order(records: Sequence[DefaultRecord]) -> bool:
 
 @dataclass(slots=True)
 class ClearingState:
-    """Everything a block can change, plus the genesis configuration it reads."""
+    """Everything a block can change, plus the configuration it reads.
+
+    ``genesis`` is the configuration in force: the genesis document with what governance
+    changed since (instruments, venues, the risk section: clearing/governance/draft.py)
+    replaced, never mutated; ``instruments`` and ``venues`` index the same records."""
 
     genesis: Genesis
     chain_id: int
@@ -211,6 +215,9 @@ class ClearingState:
     next_auction_id: int = 1
     # sub-accounts that defaulted this epoch and last, by (height, member, sub-account)
     defaults: list[DefaultRecord] = field(default_factory=list)
+    instrument_status: dict[str, InstrumentStatus] = field(default_factory=dict)  # not active
+    proposals: dict[int, Any] = field(default_factory=dict)  # id -> governance.Proposal
+    next_proposal_id: int = 1
     height: int = 0
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)

@@ -35,12 +35,15 @@ from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.context import BlockContext
 from clearing.default.bid_hold import check_bids_held_after_trade
-from clearing.default.default_fund import check_reduce_only, is_reduce_only
+from clearing.default.default_fund import check_reduce_only, is_growing, is_reduce_only
 from clearing.default.margin_call import check_margin_call
 from clearing.errors import (
     BadSignature,
     DecodeError,
     InstrumentExpired,
+    InstrumentHalted,
+    InstrumentReduceOnly,
+    InstrumentSettled,
     InvalidAmount,
     InvalidTransaction,
     OffTick,
@@ -52,7 +55,7 @@ from clearing.errors import (
     VenueNotAuthorised,
 )
 from clearing.events import Event, make_event
-from clearing.instruments import Instrument
+from clearing.instruments import Instrument, InstrumentStatus
 from clearing.limits import MAX_TRADES_PER_BATCH
 from clearing.position import compute_long_change, compute_position_after_fill
 from clearing.replay import check_trade_id, record_trade_id
@@ -157,7 +160,8 @@ def check_pre_trade_margin(
 ) -> TradeFigures | None:
     """Reject a trade that leaves the sub-account below initial margin while raising
     its risk, and any trade that grows a position of a member short of its required
-    default-fund contribution or of a sub-account under a margin call, or that raises
+    default-fund contribution, of a sub-account under a margin call or in an instrument
+    governance made reduce-only, or that raises
     the requirement of the sub-account's open auction bids above its equity (typed
     errors carrying the numbers).
 
@@ -171,6 +175,11 @@ def check_pre_trade_margin(
     lots = before.quantity if before is not None else 0
     if is_reduce_only(member.default_fund_required, member.default_fund):
         check_reduce_only(member.address, {instrument_id: lots}, {instrument_id: position.quantity})
+    is_instrument_reduce_only = (
+        state.instrument_status.get(instrument_id) is InstrumentStatus.REDUCE_ONLY
+    )
+    if is_instrument_reduce_only and is_growing(lots, position.quantity):
+        raise InstrumentReduceOnly(instrument_id, member.address, lots, position.quantity)
     if account is not None and account.margin_call is not None:
         check_margin_call(
             member.address, sub_account, account.margin_call, instrument_id, lots,
@@ -277,6 +286,10 @@ def get_tradable_instrument(
         ctx.time_ms >= instrument.expiry_ms or instrument_id in state.final_settlement_prices
     ):
         raise InstrumentExpired(instrument_id, instrument.expiry_ms, ctx.time_ms)
+    if instrument_id in state.final_settlement_prices:
+        raise InstrumentSettled(instrument_id, state.final_settlement_prices[instrument_id])
+    if state.instrument_status.get(instrument_id) is InstrumentStatus.HALTED:
+        raise InstrumentHalted(instrument_id)
     return instrument
 
 

@@ -14,6 +14,8 @@ from clearing.codec import expect_int, expect_list, pack, unpack, unpack_head
 from clearing.collateral import CollateralCredit
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.errors import DecodeError
+from clearing.governance.submit import GovProposal
+from clearing.governance.vote import GovVote
 from clearing.limits import MAX_TX_BYTES
 from clearing.oracle import PriceUpdate
 from clearing.report_commitment import ReportCommitment
@@ -44,6 +46,8 @@ Transaction = (
     | WithdrawalExpired
     | RegisterBidder
     | AuctionBid
+    | GovProposal
+    | GovVote
 )
 
 TX_TYPES: dict[int, Any] = {
@@ -60,6 +64,8 @@ TX_TYPES: dict[int, Any] = {
         WithdrawalExpired,
         RegisterBidder,
         AuctionBid,
+        GovProposal,
+        GovVote,
     )
 }
 

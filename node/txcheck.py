@@ -23,6 +23,8 @@ from clearing.errors import (
     UnknownVenue,
     UnknownWithdrawal,
 )
+from clearing.governance.submit import GovProposal, verify_proposer
+from clearing.governance.vote import GovVote, verify_ballot
 from clearing.oracle import PriceUpdate
 from clearing.replay import check_deposit_nonce, check_trade_id
 from clearing.report_commitment import ReportCommitment, check_report_commitment
@@ -104,6 +106,17 @@ def check_report_commitment_tx(state: ClearingState, tx: ReportCommitment) -> Ch
     return CheckResult(b"report:%d:" % tx.epoch + tx.report_hash, 0, PRIORITY_SYSTEM)
 
 
+def check_governance(state: ClearingState, tx: GovProposal | GovVote) -> CheckResult:
+    """Signed by a validator (a ballot: on a recorded proposal); a validator's ballots on
+    one proposal are ordered by their sequence."""
+    if isinstance(tx, GovProposal):
+        digest = verify_proposer(state, state.chain_id, tx)
+        return CheckResult(b"gov-proposal:" + digest, 0, PRIORITY_SYSTEM)
+    verify_ballot(state, state.chain_id, tx)
+    sender = b"gov-vote:%d:" % tx.proposal_id + tx.voter
+    return CheckResult(sender, tx.sequence, PRIORITY_SYSTEM)
+
+
 def check_transaction(state: ClearingState, tx: Transaction, raw: bytes) -> CheckResult:
     if isinstance(tx, TradeBatch):
         return check_trade_batch(state, tx)
@@ -115,6 +128,8 @@ def check_transaction(state: ClearingState, tx: Transaction, raw: bytes) -> Chec
         return check_withdrawal_cleared(state, tx)
     if isinstance(tx, ReportCommitment):
         return check_report_commitment_tx(state, tx)
+    if isinstance(tx, GovProposal | GovVote):
+        return check_governance(state, tx)
     return check_price_update(state, tx, raw)
 
 

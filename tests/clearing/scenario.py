@@ -1,11 +1,16 @@
 """A fixed script of ledger blocks; prints one state root per block.
 
-Run in-process and as ``python -m tests.clearing.scenario`` under another
-PYTHONHASHSEED: the roots must be identical (no dict/set order, clock or
-randomness leaks into state)."""
+Ends with a governance proposal and its ballots (an emergency halt). Run in-process
+and as ``python -m tests.clearing.scenario`` under another PYTHONHASHSEED: the roots
+must be identical (no dict/set order, clock or randomness leaks into state)."""
 
 from __future__ import annotations
 
+from clearing.governance.instrument_status import SetInstrumentStatus
+from clearing.governance.proposal import VoteChoice
+from clearing.governance.submit import sign_proposal
+from clearing.governance.vote import sign_vote
+from clearing.instruments import InstrumentStatus
 from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from tests.clearing.support import USDC, USDC_B, WETH, new_sandbox
@@ -44,6 +49,14 @@ def compute_scenario_roots() -> list[str]:
         [box.withdraw(m, (USDC, WETH, USDC_B)[n % 3], 7) for n, m in enumerate(members)]
     )
     roots.append(block.state_root.hex())
+    halt = SetInstrumentStatus("ETH-PERP", InstrumentStatus.HALTED)
+    proposal = sign_proposal(box.validator_keys[0], box.chain_id, (halt,), box.state.height + 3)
+    roots.append(box.apply([proposal]).state_root.hex())
+    votes = [
+        sign_vote(k, box.chain_id, box.state.proposals[1], VoteChoice.YES)
+        for k in box.validator_keys
+    ]
+    roots.append(box.apply(votes).state_root.hex())
     return roots
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from clearing.errors import (
@@ -12,10 +14,19 @@ from clearing.errors import (
     StaleTradeId,
     UnknownWithdrawal,
 )
+from clearing.governance.errors import NotAValidator, UnknownProposal
+from clearing.governance.proposal import VoteChoice
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
 from node.txcheck import check_transaction
+from tests.clearing.governance.support import (
+    ballots,
+    gov_sandbox,
+    next_future_listing,
+    propose,
+    submit,
+)
 from tests.clearing.support import ALICE, BOB, USDC, genesis_doc
 
 W = 8
@@ -79,3 +90,17 @@ def test_an_expiry_is_admitted_only_for_a_pending_withdrawal_with_a_quorum() -> 
     assert isinstance(refusal(box, encode_tx(weak)), QuorumNotReached)
     box.apply([good])
     assert isinstance(refusal(box, encode_tx(good)), UnknownWithdrawal)
+
+
+def test_governance_is_admitted_when_a_validator_signed_it() -> None:
+    box = gov_sandbox()
+    tx = propose(box, (next_future_listing(),))
+    admitted = check_transaction(box.state, tx, encode_tx(tx))
+    assert admitted.sender.startswith(b"gov-proposal:")
+    stranger = replace(tx, proposer=bytes(32))
+    assert isinstance(refusal(box, encode_tx(stranger)), NotAValidator)
+    proposal = submit(box, tx)
+    (vote,) = ballots(box, proposal, [1], VoteChoice.NO, sequence=3)
+    admitted = check_transaction(box.state, vote, encode_tx(vote))
+    assert (admitted.sender[-32:], admitted.nonce) == (vote.voter, 3)
+    assert isinstance(refusal(box, encode_tx(replace(vote, proposal_id=9))), UnknownProposal)

@@ -1,0 +1,66 @@
+"""What a proposal can change, and applying a proposal's changes all-or-nothing.
+
+A change is ``[name, *fields]``; each kind says whether it is an emergency measure
+(executed as soon as it passes) or delayed (executed at the proposal's height, at
+least the genesis ``governance.min_delay_blocks`` after its vote closed). Validator-set
+changes and vault rotation are not changes yet: they would be kinds of their own,
+written through the same draft (clearing/governance/draft.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from clearing.codec import expect_list, expect_str
+from clearing.errors import DecodeError
+from clearing.events import Event
+from clearing.governance.draft import Draft, check_draft, start_draft, write_draft
+from clearing.governance.instrument_status import SetInstrumentStatus
+from clearing.governance.listing import ListInstrument
+from clearing.governance.risk_change import ReplaceRiskParams
+from clearing.governance.settlement import SettlePerpetual
+from clearing.governance.venue_change import AddVenue, RemoveVenue
+from clearing.state import ClearingState
+
+Change = (
+    ListInstrument
+    | SetInstrumentStatus
+    | SettlePerpetual
+    | ReplaceRiskParams
+    | AddVenue
+    | RemoveVenue
+)
+
+CHANGE_TYPES: dict[str, Any] = {
+    cls.NAME: cls
+    for cls in (
+        ListInstrument, SetInstrumentStatus, SettlePerpetual, ReplaceRiskParams, AddVenue,
+        RemoveVenue,
+    )
+}  # fmt: skip
+
+
+def decode_change(obj: object) -> Change:
+    fields = expect_list(obj, "change")
+    name = expect_str(fields[0] if fields else None, "change")
+    change_type = CHANGE_TYPES.get(name)
+    if change_type is None:
+        raise DecodeError("change", f"unknown change {name!r}")
+    change: Change = change_type.from_fields(fields)
+    return change
+
+
+def build_draft(state: ClearingState, changes: Sequence[Change]) -> Draft:
+    """The configuration ``changes`` make of the one in force; raises the first
+    change's refusal (an ``InvalidTransaction``) and changes nothing."""
+    draft = start_draft(state)
+    for change in changes:
+        change.apply(draft, state)
+    check_draft(draft)
+    return draft
+
+
+def apply_changes(state: ClearingState, changes: Sequence[Change]) -> list[Event]:
+    """Check every change, then write them all; returns the events of the writes (a
+    final settlement's)."""
+    return write_draft(state, build_draft(state, changes))

@@ -1,0 +1,103 @@
+"""The governed configuration as the state root and snapshots carry it: the instruments
+(in listing order, each as its genesis entry), the venues, the risk section in force,
+the instruments' statuses and the proposals."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
+from clearing.errors import DecodeError, GenesisError
+from clearing.genesis import Genesis, Venue, get_instrument_doc, parse_instrument
+from clearing.governance.documents import decode_document, encode_document
+from clearing.governance.proposal import Proposal
+from clearing.instruments import InstrumentStatus
+from clearing.state import ClearingState
+
+CONFIGURATION_FIELDS = 6
+
+
+def get_configuration_fields(state: ClearingState) -> list[object]:
+    return [
+        *get_document_fields(state.genesis),
+        [[i, s.value] for i, s in sorted(state.instrument_status.items())],
+        [p.get_record_fields() for _, p in sorted(state.proposals.items())],
+        state.next_proposal_id,
+    ]
+
+
+_documents: tuple[Genesis, list[object]] | None = None
+
+
+def get_document_fields(genesis: Genesis) -> list[object]:
+    """The instruments, venues and risk section of the configuration in force (the
+    state's ``genesis``: ``state.instruments`` and ``state.venues`` index the same
+    records), encoded once per configuration rather than at every block's root."""
+    global _documents
+    if _documents is None or _documents[0] is not genesis:
+        fields: list[object] = [
+            [encode_document(get_instrument_doc(i)) for i in genesis.instruments],
+            [[v.id, v.pubkey] for v in genesis.venues],
+            encode_document(genesis.risk),
+        ]
+        _documents = (genesis, fields)
+    return _documents[1]
+
+
+def get_proposal_changes(state: ClearingState) -> list[object]:
+    """Each proposal's changes, which the root holds by the proposal's digest: a
+    snapshot carries them."""
+    return [[i, [c.to_fields() for c in p.changes]] for i, p in sorted(state.proposals.items())]
+
+
+def decode_configuration(state: ClearingState, fields: list[Any], changes: object) -> None:
+    """Restore the governed configuration on a state initialised from the genesis
+    document; every entry validated as the genesis validates it, each proposal's
+    changes against its digest (``DecodeError``)."""
+    texts, venues, risk, statuses, proposals, next_id = fields
+    instruments = {}
+    for n, text in enumerate(expect_list(texts, "instruments")):
+        try:
+            instrument = parse_instrument(decode_document(text, "instrument"), f"instruments[{n}]")
+        except GenesisError as error:
+            raise DecodeError("instruments", str(error)) from None
+        instruments[instrument.id] = instrument
+    venues_by_id = {}
+    for item in expect_list(venues, "venues"):
+        venue_id, pubkey = expect_list(item, "venue", 2)
+        venues_by_id[expect_str(venue_id, "venue")] = Venue(
+            venue_id, expect_bytes(pubkey, "pubkey", 32)
+        )
+    state.instrument_status = {}
+    for item in expect_list(statuses, "instrument_status"):
+        instrument_id, status = expect_list(item, "instrument_status", 2)
+        try:
+            state.instrument_status[expect_str(instrument_id, "instrument")] = InstrumentStatus(
+                expect_str(status, "status")
+            )
+        except ValueError:
+            raise DecodeError("status", f"{status!r} is not an instrument status") from None
+    entries = [expect_list(item, "proposal_changes", 2) for item in expect_list(changes, "changes")]
+    records = expect_list(proposals, "proposals")
+    if len(entries) != len(records):
+        raise DecodeError("changes", f"{len(entries)} entries for {len(records)} proposals")
+    for record, (proposal_id, proposal_changes) in zip(records, entries, strict=True):
+        proposal = Proposal.from_record_fields(record, proposal_changes, state.chain_id)
+        if proposal_id != proposal.id:
+            raise DecodeError("changes", f"entry {proposal_id!r} is not proposal {proposal.id}")
+        state.proposals[proposal.id] = proposal
+    state.next_proposal_id = expect_int(next_id, "next_proposal_id", 1)
+    section = decode_document(risk, "risk")
+    if (
+        tuple(instruments.values()) != state.genesis.instruments
+        or tuple(venues_by_id.values()) != state.genesis.venues
+        or section != state.genesis.risk
+    ):
+        state.instruments, state.venues = instruments, venues_by_id
+        state.genesis = replace(
+            state.genesis,
+            instruments=tuple(instruments.values()),
+            venues=tuple(venues_by_id.values()),
+            risk=section,
+        )

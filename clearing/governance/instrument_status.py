@@ -1,0 +1,51 @@
+"""Halting an instrument, making it reduce-only, or resuming it: emergency measures,
+executed as soon as they pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from clearing.codec import expect_list, expect_str
+from clearing.errors import DecodeError, UnknownInstrument
+from clearing.governance.draft import Draft
+from clearing.governance.errors import ChangeNotAllowed
+from clearing.instruments import InstrumentStatus
+from clearing.state import ClearingState
+
+
+@dataclass(frozen=True, slots=True)
+class SetInstrumentStatus:
+    NAME: ClassVar[str] = "set_instrument_status"
+    EMERGENCY: ClassVar[bool] = True
+    instrument_id: str
+    status: InstrumentStatus
+
+    def to_fields(self) -> list[object]:
+        return [self.NAME, self.instrument_id, self.status.value]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> SetInstrumentStatus:
+        _, instrument_id, status = expect_list(fields, cls.NAME, 3)
+        try:
+            parsed = InstrumentStatus(expect_str(status, "status"))
+        except ValueError:
+            raise DecodeError("status", f"{status!r} is not an instrument status") from None
+        return cls(expect_str(instrument_id, "instrument"), parsed)
+
+    def apply(self, draft: Draft, state: ClearingState) -> None:
+        """A listed, unexpired instrument, to a status it does not have."""
+        instrument = draft.instruments.get(self.instrument_id)
+        if instrument is None:
+            raise UnknownInstrument(self.instrument_id)
+        if instrument.is_expired_at(state.time_ms) or self.instrument_id in (
+            state.final_settlement_prices
+        ):
+            raise ChangeNotAllowed(self.instrument_id, "expired or settled")
+        current = draft.statuses.get(self.instrument_id, InstrumentStatus.ACTIVE)
+        if current is self.status:
+            raise ChangeNotAllowed(self.instrument_id, f"already {current.value}")
+        if self.status is InstrumentStatus.ACTIVE:
+            del draft.statuses[self.instrument_id]
+        else:
+            draft.statuses[self.instrument_id] = self.status

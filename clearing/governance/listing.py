@@ -1,0 +1,74 @@
+"""Listing a new instrument: a genesis instrument entry plus its starting mark price."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from clearing.codec import expect_int, expect_list
+from clearing.errors import GenesisError
+from clearing.genesis import parse_instrument
+from clearing.governance.documents import decode_document, encode_document
+from clearing.governance.draft import Draft
+from clearing.governance.errors import (
+    ExpiryPassed,
+    FeedNotPriced,
+    InstrumentListed,
+    InvalidInstrument,
+    UnderlyingNotFuture,
+)
+from clearing.instruments import Instrument, InstrumentKind
+from clearing.state import ClearingState
+from clearing.units import MAX_UINT64
+
+
+@dataclass(frozen=True, slots=True)
+class ListInstrument:
+    """``instrument`` is the JSON text of a genesis ``instruments`` entry; ``mark_price``
+    its starting mark (the genesis prices every instrument it lists, too)."""
+
+    NAME: ClassVar[str] = "list_instrument"
+    EMERGENCY: ClassVar[bool] = False
+    instrument: str
+    mark_price: int
+
+    def to_fields(self) -> list[object]:
+        return [self.NAME, self.instrument, self.mark_price]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> ListInstrument:
+        _, text, mark = expect_list(fields, cls.NAME, 3)
+        decode_document(text, "instrument")
+        return cls(text, expect_int(mark, "mark_price", 1, MAX_UINT64))  # text: checked JSON
+
+    def get_instrument(self) -> Instrument:
+        try:
+            return parse_instrument(decode_document(self.instrument, "instrument"), "instrument")
+        except GenesisError as error:
+            raise InvalidInstrument(error.key, error.expected, error.got) from None
+
+    def apply(self, draft: Draft, state: ClearingState) -> None:
+        """A new id (never listed before), on a feed the validators price, not expired;
+        an option on a listed future."""
+        instrument = self.get_instrument()
+        if instrument.id in draft.instruments:
+            raise InstrumentListed(instrument.id)
+        if instrument.index_feed not in state.index_prices:
+            raise FeedNotPriced(instrument.id, instrument.index_feed)
+        if instrument.expiry_ms is not None and instrument.is_expired_at(state.time_ms):
+            raise ExpiryPassed(instrument.id, instrument.expiry_ms, state.time_ms)
+        if instrument.kind is InstrumentKind.OPTION:
+            future = draft.instruments.get(instrument.underlying)
+            if (
+                future is None
+                or future.kind is not InstrumentKind.FUTURE
+                or future.is_expired_at(state.time_ms)
+            ):
+                raise UnderlyingNotFuture(instrument.id, instrument.underlying)
+        draft.instruments[instrument.id] = instrument
+        draft.listed[instrument.id] = self.mark_price
+
+
+def make_listing(doc: dict[str, Any], mark_price: int) -> ListInstrument:
+    """A listing of the genesis entry ``doc`` (operators' tools and tests)."""
+    return ListInstrument(encode_document(doc), mark_price)
