@@ -24,6 +24,7 @@ from node.config import NodeConfig
 from node.services import NodeContext, NodeContextInputs, Service
 
 PAGE = Path(__file__).with_name("verify.html")
+OPERATION = "getVerifierPage"
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'unsafe-inline' 'wasm-unsafe-eval'; "
     "style-src 'unsafe-inline'; connect-src 'self'; img-src 'none'; base-uri 'none'; "
@@ -60,7 +61,7 @@ class VerifierPage:
 
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
-            (RouteDoc("GET", "/verify", "getVerifierPage",
+            (RouteDoc("GET", "/verify", OPERATION,
                       "The browser verifier (HTML, self-contained): verifies a solvency report "
                       "in your browser, with no help from this node", content_type="text/html",
                       errors=(503,), tier="public"), self.get_page),

@@ -17,7 +17,9 @@ from node.api.app import ApiApp
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.devnet.privacy import (
+    NUMBER,
     STRANGERS_GUESS,
+    Answer,
     AuditError,
     Known,
     Secrets,
@@ -25,8 +27,10 @@ from node.devnet.privacy import (
     collect_secrets,
     crawl_public,
     find_leaks,
+    read_verifier_page,
 )
 from node.mempool import compute_tx_hash
+from node.verifier.serve import OPERATION as VERIFIER_OPERATION
 from tests.clearing.default.test_steps import give
 from tests.node.apiserver import serve_app
 from tests.node.test_api import ALICE as ALICE_KEY
@@ -154,3 +158,17 @@ async def test_a_route_the_audit_cannot_fill_fails_it(
     app.add_routes([(RouteDoc("POST", "/v1/y", "postY", "new", tier="member"), answer)])
     with pytest.raises(AuditError, match="a member route the audit cannot sign a request for"):
         await crawl_public(client, str(client.base_url), known(box))
+
+
+def test_the_verifier_page_as_built_is_no_leak_but_a_changed_one_is_scanned() -> None:
+    """Its minified code holds long numbers a member's amount may equal by chance; the
+    page as `make install` built it cannot hold the run's data, a changed one can."""
+    built = read_verifier_page()
+    assert built is not None, "the verifier page is not built: run `make install`"
+    found = secrets()
+    number = next(int(n) for n in NUMBER.findall(built))
+    found.add_amount(number, "alice's cash")
+    assert Answer("GET /verify", built, VERIFIER_OPERATION).find_leaks(found) == []
+    changed = built.replace("</body>", f"<p>0x{ALICE.hex()}</p></body>")
+    leaks = Answer("GET /verify", changed, VERIFIER_OPERATION).find_leaks(found)
+    assert {leak.what for leak in leaks} == {"alice's address", f"alice's cash ({number})"}
