@@ -20,6 +20,7 @@ import pytest
 
 from bridge.anvil import AnvilNode
 from bridge.chain import Chain, connect
+from bridge.loopback import get_free_port
 from clearing.genesis import parse_genesis
 from node.cli import main as clearnode_main
 from proofs.report import decode_report
@@ -117,9 +118,11 @@ def test_the_page_reads_the_vaults_as_the_cli_does(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     rich, poor = _genesis_with_vault(tmp_path, RICH), _genesis_with_vault(tmp_path, POOR)
+    nobody = f"http://127.0.0.1:{get_free_port()}"  # nothing listens there
     cases = [
         (rich, [f"{CHAIN_ID}={anvil.url}"]),
         (poor, [f"{CHAIN_ID}={anvil.url}", f"{OTHER_CHAIN_ID}={anvil.url}"]),
+        (rich, [f"{CHAIN_ID}={nobody}"]),
     ]
     report = REPORT.read_bytes().hex()
     with open_browser() as browser:
@@ -135,8 +138,13 @@ def test_the_page_reads_the_vaults_as_the_cli_does(
             text = browser.evaluate(tab, "document.getElementById('as-text').textContent")
             shown.append(_reserves(text))
     printed = [_cli(capsys, genesis, rpc) for genesis, rpc in cases]
-    assert shown == printed
-    enough, short = printed
+    assert shown[:2] == printed[:2]
+    enough, short, unreachable = printed
+    # an RPC that does not answer: a "could not" line, its cause in each runtime's words
+    cause = f"  could not  reserves on chain {CHAIN_ID}: {nobody}: ConnectionError: "
+    for lines in (shown[2], unreachable):
+        assert lines[0] == "VERDICT: NOT CHECKED (1 check(s) asked for could not be made)"
+        assert lines[1].startswith(cause) and lines[2:] == printed[0][3:]
     rich_at = f"chain {CHAIN_ID} vault 0x{RICH.hex()} at block 1 holds "
     assert enough[0] == "VERDICT: VALID as far as checked"
     assert all(line.startswith(f"  ok    {rich_at}") for line in enough[1:3])
