@@ -103,6 +103,15 @@ def _reserves(text: str) -> list[str]:
     return [lines[0], *lines[start:end], *rest]
 
 
+def _verify_call(report: str, genesis: str | None, rpc: str) -> str:
+    """The page's verify of `report` (hex) with a genesis, no openings, and RPC lines."""
+    given = "undefined" if genesis is None else json.dumps(genesis)
+    return (
+        f"window.clearnodeVerifier.verify({json.dumps(report)}, {given}, '', undefined, "
+        f"{json.dumps(rpc)})"
+    )
+
+
 def _cli(capsys: pytest.CaptureFixture[str], genesis: Path, rpc: list[str]) -> list[str]:
     argv = ["verify", str(REPORT), "--genesis", str(genesis)]
     for option in rpc:
@@ -129,14 +138,18 @@ def test_the_page_reads_the_vaults_as_the_cli_does(
         tab = browser.open_page(f"{node_url}/verify")
         shown: list[list[str]] = []
         for genesis, rpc in cases:
-            texts = [json.dumps(x) for x in (report, genesis.read_text(), "", "\n".join(rpc))]
-            args = ", ".join([*texts[:3], "undefined", texts[3]])  # no openings
-            result: dict[str, Any] = browser.evaluate(
-                tab, f"window.clearnodeVerifier.verify({args})"
-            )
+            expression = _verify_call(report, genesis.read_text(), "\n".join(rpc))
+            result: dict[str, Any] = browser.evaluate(tab, expression)
             assert result["outcome"] != "ERROR", result
             text = browser.evaluate(tab, "document.getElementById('as-text').textContent")
             shown.append(_reserves(text))
+        # RPCs the page cannot use: no verdict, as the CLI's usage errors
+        for genesis_text, rpc_text, refusal in [
+            (rich.read_text(), "31337", 'chain RPC "31337": expected CHAIN_ID=URL'),
+            (None, f"{CHAIN_ID}={anvil.url}", "--rpc needs --genesis"),
+        ]:
+            refused = browser.evaluate(tab, _verify_call(report, genesis_text, rpc_text))
+            assert refused["outcome"] == "ERROR" and refused["headline"].startswith(refusal)
     printed = [_cli(capsys, genesis, rpc) for genesis, rpc in cases]
     assert shown[:2] == printed[:2]
     enough, short, unreachable = printed
