@@ -5,9 +5,10 @@ The page verifies a solvency report in the visitor's browser with no help from t
 node: signatures, proofs, aggregates, the market under the state root, and with the
 genesis the statement. It holds nothing of any member, so every node serves it on its
 public listener. Its Content-Security-Policy allows only its own inline script and
-style, WebAssembly compiled from its inline bytes, and fetches to this node (its "load
-this node's latest report" button): a page that verifies must not load code from
-elsewhere. Unbuilt (a checkout without `make install`), it answers 503 saying so.
+style, WebAssembly compiled from its inline bytes, and fetches (its "load this node's
+latest report" button, and the chain RPCs a visitor types to read the vaults): a page
+that verifies must not load code from elsewhere. Unbuilt (a checkout without `make
+install`), it answers 503 saying so.
 """
 
 from __future__ import annotations
@@ -25,10 +26,14 @@ from node.services import NodeContext, NodeContextInputs, Service
 
 PAGE = Path(__file__).with_name("verify.html")
 OPERATION = "getVerifierPage"
+# connect-src names any http(s) origin because the chain RPC URLs are the visitor's own
+# choice, unknown here. What the page sends them is public reads only (the chain id, block
+# headers, the vaults' balances); the report and a member's openings never leave the page,
+# and scripts, styles and everything else stay confined to the page itself.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'unsafe-inline' 'wasm-unsafe-eval'; "
-    "style-src 'unsafe-inline'; connect-src 'self'; img-src 'none'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
+    "style-src 'unsafe-inline'; connect-src 'self' http: https:; img-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 HEADERS = (
     ("content-security-policy", CONTENT_SECURITY_POLICY),

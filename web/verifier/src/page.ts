@@ -35,10 +35,27 @@ function parseJsonFile(what: string, text: string): unknown {
   }
 }
 
-/** What goes with a report: the genesis, and a member's address with its openings. */
-function makeInputs(genesisJson?: string, member?: string, openingsJson?: string): Inputs {
+/** `CHAIN_ID=URL` lines (blank ones skipped) as {chain id: URL}: `--rpc` options. */
+export function parseRpcLines(text: string): Map<bigint, string> {
+  const urls = new Map<bigint, string>();
+  for (const line of text.split("\n").map((l) => l.trim())) {
+    if (line === "") continue;
+    const sep = line.indexOf("=");
+    const chain = sep < 0 ? "" : line.slice(0, sep).trim();
+    const url = sep < 0 ? "" : line.slice(sep + 1).trim();
+    if (!/^[0-9]+$/.test(chain) || url === "") throw new UsageError(`chain RPC ${JSON.stringify(line)}: expected CHAIN_ID=URL`);
+    urls.set(BigInt(chain), url);
+  }
+  return urls;
+}
+
+/** What goes with a report: the genesis, the chains to read the vaults on, and a
+ * member's address with its openings. */
+function makeInputs(genesisJson?: string, member?: string, openingsJson?: string, rpcLines?: string): Inputs {
   const inputs: Inputs = {};
   if (genesisJson !== undefined) inputs.genesis = parseJsonFile("genesis", genesisJson);
+  const rpc = parseRpcLines(rpcLines ?? "");
+  if (rpc.size > 0) inputs.rpc = rpc;
   if ((member ?? "") === "" && openingsJson === undefined) return inputs;
   if ((member ?? "") === "" || openingsJson === undefined) {
     throw new UsageError("give your member address and your openings together");
@@ -136,12 +153,13 @@ async function readText(id: string): Promise<string | undefined> {
   return data === null ? undefined : new TextDecoder().decode(data);
 }
 
-/** The form's genesis, member and openings, read now. */
+/** The form's genesis, member, openings and chain RPCs, read now. */
 async function readForm(): Promise<() => Inputs> {
   const genesis = await readText("genesis-file");
   const openings = await readText("openings-file");
   const member = ($("member") as HTMLInputElement).value;
-  return () => makeInputs(genesis, member, openings);
+  const rpc = ($("rpc") as HTMLTextAreaElement).value;
+  return () => makeInputs(genesis, member, openings, rpc);
 }
 
 async function onVerify(): Promise<void> {
@@ -173,15 +191,16 @@ async function onLoadLatest(): Promise<void> {
 declare global {
   interface Window {
     clearnodeVerifier: {
-      verify(report: string, genesisJson?: string, member?: string, openingsJson?: string): Promise<unknown>;
+      verify(report: string, genesisJson?: string, member?: string, openingsJson?: string, rpcLines?: string): Promise<unknown>;
     };
   }
 }
 
 window.clearnodeVerifier = {
-  /** `report` as hex (or the API's JSON); the genesis and the openings as JSON text. */
-  verify: (report: string, genesisJson?: string, member?: string, openingsJson?: string) =>
-    verifyAndShow(utf8(report), () => makeInputs(genesisJson, member, openingsJson)),
+  /** `report` as hex (or the API's JSON); the genesis and the openings as JSON text;
+   * the chain RPCs as the form's `CHAIN_ID=URL` lines. */
+  verify: (report: string, genesisJson?: string, member?: string, openingsJson?: string, rpcLines?: string) =>
+    verifyAndShow(utf8(report), () => makeInputs(genesisJson, member, openingsJson, rpcLines)),
 };
 
 $("verify").addEventListener("click", () => void onVerify());

@@ -15,6 +15,8 @@ import { MsmCheck } from "./msm";
 import { N_BITS } from "./bulletproofs";
 import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount } from "./report";
 import { checkMemberAccount } from "./account";
+import { readVaults } from "./chainread";
+import { type ReserveGenesis, checkReserves, readReserveGenesis } from "./reserves";
 import { type MemberOpenings, readOpenings, verifyMemberOpenings } from "./openings";
 import { GenesisError, compareStatement, getScenarioNames } from "./recompute/index.js";
 import { readFormGenesis } from "./recompute/genesis.js";
@@ -57,6 +59,8 @@ export interface Inputs {
    * validators, the chain id and what the statement is recomputed from. */
   genesis?: unknown;
   member?: MemberInput;
+  /** Chain id -> JSON-RPC URL of the chains whose vaults to read (`--rpc`). */
+  rpc?: Map<bigint, string>;
 }
 
 /** Input the page cannot use (a genesis that is not one): the CLI's usage error. */
@@ -94,6 +98,15 @@ export function readValidators(genesis: unknown): { validators: Validator[]; cha
 function checkGenesis(genesis: unknown): void {
   try {
     readFormGenesis(genesis);
+  } catch (exc) {
+    if (exc instanceof GenesisError) throw new UsageError(`genesis: not a valid genesis: ${exc.message}`);
+    throw exc;
+  }
+}
+
+function readReserves(genesis: unknown): ReserveGenesis {
+  try {
+    return readReserveGenesis(genesis);
   } catch (exc) {
     if (exc instanceof GenesisError) throw new UsageError(`genesis: not a valid genesis: ${exc.message}`);
     throw exc;
@@ -241,10 +254,10 @@ export function checkStatement(report: Report, genesis: unknown): Verdict {
   return verdict;
 }
 
-function checkReserves(): Verdict {
-  const verdict = newVerdict();
-  verdict.notChecked.push("reserves: a browser reads no chain; run clearnode verify --genesis FILE --rpc CHAIN_ID=URL to compare the totals with the vaults");
-  return verdict;
+/** The vaults read on the chains asked for, compared with the report (read_reserves). */
+async function checkReservesOnChain(report: Report, genesis: ReserveGenesis | null, rpc: Map<bigint, string>): Promise<Verdict> {
+  const readings = genesis === null || rpc.size === 0 ? new Map() : await readVaults(genesis, rpc, report.market.timeMs);
+  return checkReserves(report, genesis, readings);
 }
 
 /** The verdict of print_report: INVALID on any failure, COULD-NOT-CHECK when a check
@@ -268,6 +281,9 @@ export function summarise(sections: Section[]): Result {
 export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): Promise<Result> {
   const { validators, chainId } = inputs.genesis === undefined ? { validators: null, chainId: null } : readValidators(inputs.genesis);
   if (inputs.genesis !== undefined) checkGenesis(inputs.genesis);
+  const rpc = inputs.rpc ?? new Map<bigint, string>();
+  if (rpc.size > 0 && inputs.genesis === undefined) throw new UsageError("--rpc needs --genesis (the vaults and tokens are in it)");
+  const reserveGenesis = inputs.genesis === undefined ? null : readReserves(inputs.genesis);
   await initGroup();
   let report: Report;
   try {
@@ -284,7 +300,7 @@ export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): 
   const sections = [
     { title, verdict: verifyReport(gens, report, validators, chainId) },
     { title: "statement", verdict: checkStatement(report, inputs.genesis) },
-    { title: "reserves", verdict: checkReserves() },
+    { title: "reserves", verdict: await checkReservesOnChain(report, reserveGenesis, rpc) },
   ];
   if (inputs.member !== undefined) {
     sections.push({ title: `member 0x${toHex(inputs.member.member)}`, verdict: checkMember(gens, report, inputs) });

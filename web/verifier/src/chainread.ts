@@ -1,0 +1,133 @@
+/** The vaults' balances, read on chain over JSON-RPC (node/chainread.py, bridge/vault.py
+ * get_vault_balances): what reserves.ts compares with a report. A chain that does not
+ * answer, serves another chain id, answers nonsense or lacks a vault in genesis is
+ * `Unreadable` with the reason: the verifier says it could not check, never throws.
+ * Only public reads are sent (the chain id, block headers, balances): nothing of the
+ * report or a member's openings leaves the page. */
+
+import type { ReserveGenesis, Unreadable, VaultReading } from "./reserves";
+
+export const RPC_TIMEOUT_MS = 10_000;
+/** `balanceOf(address)`. */
+const BALANCE_OF = "70a08231";
+/** A vault's balance of the chain's native coin is `eth_getBalance`, not an ERC-20 call. */
+const NATIVE = "00".repeat(20);
+
+/** A failed read, named as node/chainread.py names it (`ChainIdMismatch: …`). */
+class ChainError extends Error {
+  constructor(
+    readonly kind: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+class Chain {
+  private nextId = 0;
+  constructor(readonly url: string) {}
+
+  /** One JSON-RPC call; its result as the node sent it. */
+  async request(method: string, params: unknown[]): Promise<unknown> {
+    let answer: Response;
+    try {
+      answer = await fetch(this.url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: ++this.nextId, method, params }),
+        signal: AbortSignal.timeout(RPC_TIMEOUT_MS),
+        credentials: "omit",
+        referrerPolicy: "no-referrer",
+      });
+    } catch (exc) {
+      throw new ChainError("ConnectionError", `${method}: ${exc instanceof Error ? exc.message : String(exc)}`);
+    }
+    if (!answer.ok) throw new ChainError("HTTPError", `${method}: HTTP ${answer.status}`);
+    let body: unknown;
+    try {
+      body = await answer.json();
+    } catch {
+      throw new ChainError("BadAnswer", `${method}: the answer is not JSON`);
+    }
+    const reply = (body ?? {}) as Record<string, unknown>;
+    if (reply["error"] !== undefined) {
+      const error = (reply["error"] ?? {}) as Record<string, unknown>;
+      const code = typeof error["code"] === "number" ? error["code"] : -1;
+      throw new ChainError("RpcError", `${method}: error ${code}: ${String(error["message"] ?? error)}`);
+    }
+    if (!("result" in reply)) throw new ChainError("BadAnswer", `${method}: the answer has no result`);
+    return reply["result"];
+  }
+
+  /** A result that must be a hex quantity (`0x` alone, an empty call's return, is 0). */
+  async quantity(method: string, params: unknown[]): Promise<bigint> {
+    const result = await this.request(method, params);
+    if (typeof result !== "string" || !/^0x[0-9a-fA-F]*$/.test(result)) {
+      throw new ChainError("BadAnswer", `${method}: ${JSON.stringify(result)} is not a hex number`);
+    }
+    return result === "0x" ? 0n : BigInt(result);
+  }
+
+  async getBlockTimeMs(number: bigint): Promise<bigint> {
+    const block = await this.request("eth_getBlockByNumber", ["0x" + number.toString(16), false]);
+    const time = (block ?? {}) as Record<string, unknown>;
+    if (typeof time["timestamp"] !== "string" || !/^0x[0-9a-fA-F]+$/.test(time["timestamp"])) {
+      throw new ChainError("BadAnswer", `eth_getBlockByNumber: block ${number} has no hex timestamp`);
+    }
+    return BigInt(time["timestamp"]) * 1000n;
+  }
+}
+
+/** Each chain of `urls`: its genesis vault's balance of every genesis token on it, at the
+ * chain's last block no later than `timeMs` (the report's time: a withdrawal paid since
+ * left the vault after the report counted it). */
+export async function readVaults(genesis: ReserveGenesis, urls: Map<bigint, string>, timeMs: bigint): Promise<Map<bigint, VaultReading | Unreadable>> {
+  const readings = new Map<bigint, VaultReading | Unreadable>();
+  for (const [chainId, url] of [...urls].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const vault = genesis.vaults.get(chainId);
+    if (vault === undefined) {
+      readings.set(chainId, { kind: "unreadable", chainId, reason: "genesis names no vault on this chain" });
+      continue;
+    }
+    const tokens = genesis.collateral.filter((t) => t.chainId === chainId).map((t) => t.token);
+    try {
+      readings.set(chainId, await readVault(new Chain(url), chainId, vault, tokens, timeMs));
+    } catch (exc) {
+      const kind = exc instanceof ChainError ? exc.kind : exc instanceof Error ? exc.name : "Error";
+      const message = exc instanceof Error ? exc.message : String(exc);
+      readings.set(chainId, { kind: "unreadable", chainId, reason: `${url}: ${kind}: ${message}` });
+    }
+  }
+  return readings;
+}
+
+async function readVault(chain: Chain, chainId: bigint, vault: string, tokens: string[], timeMs: bigint): Promise<VaultReading> {
+  const actual = await chain.quantity("eth_chainId", []);
+  if (actual !== chainId) {
+    throw new ChainError("ChainIdMismatch", `${chain.url} serves chain id ${actual}, configured ${chainId}`);
+  }
+  const block = await findBlockAt(chain, timeMs);
+  const at = "0x" + block.toString(16);
+  const balances = new Map<string, bigint>();
+  for (const token of tokens) {
+    const balance =
+      token === NATIVE
+        ? await chain.quantity("eth_getBalance", ["0x" + vault, at])
+        : await chain.quantity("eth_call", [{ to: "0x" + token, data: "0x" + BALANCE_OF + "00".repeat(12) + vault }, at]);
+    balances.set(token, balance);
+  }
+  return { kind: "reading", chainId, vault, block, balances };
+}
+
+/** The last block whose timestamp is at or before `timeMs` (binary search over block
+ * timestamps, which never decrease); the chain's first block if all are later. */
+async function findBlockAt(chain: Chain, timeMs: bigint): Promise<bigint> {
+  let low = 0n;
+  let high = await chain.quantity("eth_blockNumber", []);
+  while (low < high) {
+    const middle = (low + high + 1n) / 2n;
+    if ((await chain.getBlockTimeMs(middle)) <= timeMs) low = middle;
+    else high = middle - 1n;
+  }
+  return low;
+}
