@@ -23,21 +23,19 @@ from clearing.root import MarketProof, compute_state_root, get_market_proof
 from clearing.sandbox import Sandbox
 from clearing.state import get_sub_account_for_write
 from node.reports.inputs import ReportInputs, extract_report_inputs
-from proofs.group import FAST
-from proofs.pedersen import get_generators
 from proofs.recompute import MAX_LISTED, check_statement, compare_statement
-from proofs.report import Report, add_signatures, build_report, sign_report
+from proofs.report import Report
 from proofs.statement import SolvencyStatement, get_statement
 from proofs.verify import EXIT_INVALID, EXIT_USAGE, EXIT_VALID
 from tests.clearing.support import USDC
 from tests.node.reports.support import (
     MARK,
     MEMBERS,
-    SEED,
     run_verify,
     small_epoch_genesis,
     trading_sandbox,
 )
+from tests.vectors.make_reports import prove_with, sign_with
 
 EPOCH_LENGTH = 5
 SHORT = MEMBERS[1].address  # short 3 lots of BTC-PERP
@@ -58,19 +56,6 @@ class World:
     honest: Report
 
 
-def _sign(box: Sandbox, report: Report) -> Report:
-    return add_signatures(report, [sign_report(report, k) for k in box.validator_keys])
-
-
-def _prove(world_box: Sandbox, inputs: ReportInputs, statement: SolvencyStatement) -> Report:
-    """Valid proofs of `statement` and a full quorum's signatures."""
-    report = build_report(
-        get_generators(FAST), inputs.epoch, inputs.state_root, statement, inputs.accounts, SEED,
-        chain_id=inputs.chain_id, market=inputs.market, market_proof=inputs.market_proof,
-    )  # fmt: skip
-    return _sign(world_box, report)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     box = trading_sandbox(EPOCH_LENGTH)
@@ -84,7 +69,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     form = compute_market_solvency_form(box.genesis, inputs.market)
     assert form is not None
     statement = get_statement(form)
-    honest = _prove(box, inputs, statement)
+    honest = prove_with(box, inputs, statement)
     assert [d.owner for d in honest.in_default] == [SHORT]
     moved = dict(box.state.mark_prices, **{"BTC-PERP": MARK * 11 // 10})
     update = box.prices(dict(box.state.index_prices), moved)
@@ -145,7 +130,7 @@ def test_zeroed_risk_arrays_prove_an_account_below_maintenance(
 ) -> None:
     j = world.statement.input_labels.index(BTC)
     rows = [[0 if k == j else c for k, c in enumerate(r)] for r in world.statement.rows]
-    report = _prove(world.box, world.inputs, _with_rows(world, rows))
+    report = prove_with(world.box, world.inputs, _with_rows(world, rows))
     assert report.get_account(SHORT, 0) is not None and not report.in_default  # proven solvent
     s = 3  # rows 0 to 2 move the BTC group by nothing
     _assert_attack(
@@ -159,7 +144,7 @@ def test_one_changed_risk_array_entry(world: World, tmp_path: Path) -> None:
     s, j = 3, world.statement.input_labels.index(BTC)
     rows = [list(r) for r in world.statement.rows]
     rows[s][j] += 7
-    report = _prove(world.box, world.inputs, _with_rows(world, rows))
+    report = prove_with(world.box, world.inputs, _with_rows(world, rows))
     out = _assert_attack(
         world, report, tmp_path,
         f"row 3 (scenario {world.scenarios[s]}), column {BTC!r}: the report has "
@@ -171,7 +156,7 @@ def test_one_changed_risk_array_entry(world: World, tmp_path: Path) -> None:
 def test_a_changed_haircut_weight(world: World, tmp_path: Path) -> None:
     j = world.statement.input_labels.index(WETH)
     rows = [[c * 2 if k == j else c for k, c in enumerate(r)] for r in world.statement.rows]
-    report = _prove(world.box, world.inputs, _with_rows(world, rows))
+    report = prove_with(world.box, world.inputs, _with_rows(world, rows))
     weight = _row(world, 0, WETH)
     _assert_attack(
         world, report, tmp_path,
@@ -186,7 +171,7 @@ def test_a_changed_maintenance_fraction(world: World, tmp_path: Path) -> None:
     doc["risk"]["k_den"] = 4  # maintenance at a quarter of the initial margin, not a half
     form = compute_market_solvency_form(parse_genesis(doc), world.inputs.market)
     assert form is not None
-    report = _prove(world.box, world.inputs, get_statement(form))
+    report = prove_with(world.box, world.inputs, get_statement(form))
     out = _assert_attack(
         world, report, tmp_path,
         f"row 0 (scenario {world.scenarios[0]}), column 'cash': the report has 4, "
@@ -199,7 +184,7 @@ def test_a_changed_maintenance_fraction(world: World, tmp_path: Path) -> None:
 def test_a_missing_stress_day(world: World, tmp_path: Path) -> None:
     assert world.scenarios[-1] == "day:2020-03-13"
     rows = [list(r) for r in world.statement.rows[:-1]]
-    report = _prove(world.box, world.inputs, _with_rows(world, rows))
+    report = prove_with(world.box, world.inputs, _with_rows(world, rows))
     last = len(world.statement.rows) - 1
     _assert_attack(
         world, report, tmp_path,
@@ -217,20 +202,20 @@ def test_the_statement_of_another_height(world: World, tmp_path: Path) -> None:
     # rows of the next block's marks, published with the epoch's market
     entry = wrong.rows[3][world.statement.input_labels.index(BTC)]
     out = _assert_attack(
-        world, _prove(world.box, world.inputs, wrong), tmp_path,
+        world, prove_with(world.box, world.inputs, wrong), tmp_path,
         f"row 3 (scenario {world.scenarios[3]}), column {BTC!r}: the report has {entry}",
     )  # fmt: skip
     assert "'position:ETH-PERP'" not in out  # its mark did not move
     # ... or with the next block's market itself, and its proof: not under the epoch's root
-    report = _sign(world.box, replace(world.honest, market=later, market_proof=world.later_proof,
-                                      signatures=()))  # fmt: skip
+    later_report = replace(world.honest, market=later, market_proof=world.later_proof)
+    report = sign_with(world.box, later_report)
     plain_code, plain, code, out = _verify(world, report, tmp_path)
     assert plain_code == code == EXIT_INVALID
     assert f"FAIL  market of height {EPOCH_LENGTH + 1} is not under the state root" in plain
     assert (f"FAIL  market is of height {EPOCH_LENGTH + 1}, not {EPOCH_LENGTH}, the last block "
             "of epoch 1") in out  # fmt: skip
     # ... or under the later block's root: the epoch's height is the genesis's word
-    moved = _sign(world.box, replace(report, state_root=world.later_proof.get_root(later),
+    moved = sign_with(world.box, replace(report, state_root=world.later_proof.get_root(later),
                                      signatures=()))  # fmt: skip
     plain_code, plain, code, out = _verify(world, moved, tmp_path)
     assert "FAIL  market of" not in plain and "FAIL  market is of height" in out
@@ -244,13 +229,13 @@ def test_a_market_that_is_not_the_chain_s_is_caught_by_the_root(
     moved = replace(market, mark_prices=((market.mark_prices[0][0], 1), *market.mark_prices[1:]))
     for wrong in (dropped, moved):
         # the proofs do not depend on the market: the same proofs, re-signed
-        report = _sign(world.box, replace(world.honest, market=wrong, signatures=()))
+        report = sign_with(world.box, replace(world.honest, market=wrong, signatures=()))
         plain_code, plain, code, _ = _verify(world, report, tmp_path)
         assert plain_code == code == EXIT_INVALID, plain
         assert "FAIL  market of height 5 is not under the state root" in plain
     assert (f"FAIL  market mark_prices do not price the genesis's ids: missing "
             f"[{market.mark_prices[0][0]!r}], not in the genesis []") in _verify(
-        world, _sign(world.box, replace(world.honest, market=dropped, signatures=())), tmp_path
+        world, sign_with(world.box, replace(world.honest, market=dropped, signatures=())), tmp_path
     )[3]  # fmt: skip
 
 
