@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from lightclient.codec import expect_list, pack, unpack
+from lightclient.codec import expect_list
 from lightclient.commit import CommitCertificate, InvalidCommit, VotingPowers, has_quorum
 from lightclient.header import BlockHeader
 
 ANCHOR_VERSION = 1
-MAX_ANCHOR_BYTES = 256 * 1024  # a header and MAX_VALIDATORS signatures fit in 100 KiB
 
 
 def get_consensus_chain_id(chain_id: int) -> str:
@@ -116,15 +115,6 @@ class StateAnchor:
     header: BlockHeader  # block H+1, whose prev_state_root is the root after H
     commit: CommitCertificate  # H+1's precommits
 
-    @property
-    def height(self) -> int:
-        """The height whose resulting state root this anchors."""
-        return self.header.height - 1
-
-    @property
-    def state_root(self) -> bytes:
-        return self.header.prev_state_root
-
     def to_wire(self) -> list[Any]:
         return [ANCHOR_VERSION, self.header.to_wire(), self.commit.to_wire()]
 
@@ -134,13 +124,6 @@ class StateAnchor:
         if type(version) is not int or version != ANCHOR_VERSION:
             raise AnchorVersionError(version)
         return StateAnchor(BlockHeader.from_wire(header), CommitCertificate.from_wire(commit))
-
-    def encode(self) -> bytes:
-        return pack(self.to_wire())
-
-    @staticmethod
-    def decode(data: bytes) -> StateAnchor:
-        return StateAnchor.from_wire(unpack(data, "anchor", MAX_ANCHOR_BYTES))
 
 
 def check_anchor(

@@ -250,12 +250,7 @@ def get_validator_signer(config: NodeConfig, genesis: Genesis, wal: Wal) -> Sign
     key = PrivateKey(load_key(config.validator_key_file, VALIDATOR_KEY).secret)
     if key.public_key not in {v.pubkey for v in genesis.validators}:
         return None
-    return Signer(key, get_chain_name(genesis), wal)
-
-
-def get_chain_name(genesis: Genesis) -> str:
-    """The consensus chain id (signatures are bound to it)."""
-    return get_consensus_chain_id(genesis.chain_id)
+    return Signer(key, get_consensus_chain_id(genesis.chain_id), wal)
 
 
 SNAPSHOT_REJECTS = (ClearingError, ValueError, TypeError, LookupError)
@@ -367,7 +362,7 @@ async def run_node(
     """Runs the node described by `config` until cancelled (one nursery owns every task)."""
     genesis = load_genesis(config)
     allowed_peers = get_allowed_peers(config, genesis)
-    chain = get_chain_name(genesis)
+    chain = get_consensus_chain_id(genesis.chain_id)
     app = ClearingApp(genesis)
     genesis_root = app.last_root
     store = NodeStore(config.storage.path)

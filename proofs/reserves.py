@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clearing.genesis import Genesis
+from clearing.risk.solvency import parse_collateral_label
 from proofs.report import Report, Verdict
-from proofs.statement import COLLATERAL_PREFIX
 
 
 @dataclass(frozen=True)
@@ -43,28 +43,15 @@ def get_collateral_quanta(report: Report) -> dict[tuple[int, bytes], int]:
     """Quanta of each (chain, token) over every account: proven plus in default. An
     aggregate whose label the statement lacks, or that names no chain and token, is left
     out: the aggregates check fails such a report, naming it."""
-    labels = report.statement.input_labels
+    column = {label: j for j, label in enumerate(report.statement.input_labels)}
     totals: dict[tuple[int, bytes], int] = {}
     for entry in report.aggregates:
         key = parse_collateral_label(entry.label)
-        if key is None or entry.label not in labels:
+        if key is None or entry.label not in column:
             continue
-        index = labels.index(entry.label)
+        index = column[entry.label]
         totals[key] = entry.total + sum(d.inputs[index] for d in report.in_default)
     return totals
-
-
-def parse_collateral_label(label: str) -> tuple[int, bytes] | None:
-    """(chain id, token address) of `collateral:<chain>:0x<token>`; None for any other."""
-    if not label.startswith(COLLATERAL_PREFIX):
-        return None
-    chain, _, token = label[len(COLLATERAL_PREFIX) :].partition(":")
-    if not chain.isdigit() or not token.startswith("0x"):
-        return None
-    try:
-        return int(chain), bytes.fromhex(token[2:])
-    except ValueError:
-        return None
 
 
 def check_reserves(

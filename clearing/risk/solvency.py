@@ -30,6 +30,9 @@ from clearing.risk.arrays import RiskArrays
 from clearing.state import ClearingState, SubAccount
 from clearing.units import MAX_UINT64
 
+COLLATERAL_PREFIX = "collateral:"
+POSITION_PREFIX = "position:"
+
 
 @dataclass(frozen=True, slots=True)
 class SolvencyMarket:
@@ -86,11 +89,25 @@ def get_solvency_market(state: ClearingState) -> SolvencyMarket:
 
 def get_collateral_label(key: CollateralKey) -> str:
     chain, token = key
-    return f"collateral:{chain}:0x{token.hex()}"
+    return f"{COLLATERAL_PREFIX}{chain}:0x{token.hex()}"
+
+
+def parse_collateral_label(label: str) -> CollateralKey | None:
+    """The (chain id, token) a `collateral:<chain>:0x<token>` label names; None for any
+    other string (a verifier reads labels from untrusted reports)."""
+    if not label.startswith(COLLATERAL_PREFIX):
+        return None
+    chain, _, token = label[len(COLLATERAL_PREFIX) :].partition(":")
+    if not chain.isdigit() or not token.startswith("0x"):
+        return None
+    try:
+        return int(chain), bytes.fromhex(token[2:])
+    except ValueError:
+        return None
 
 
 def get_position_label(instrument_id: str) -> str:
-    return f"position:{instrument_id}"
+    return f"{POSITION_PREFIX}{instrument_id}"
 
 
 def is_reported(account: SubAccount) -> bool:

@@ -80,9 +80,12 @@ class ReportVerdicts:
         checked: int | None = None
         while True:
             epoch = self.store.get_latest_epoch()
-            commit = None if epoch is None else self.store.get_commit(epoch)
-            encoded = None if epoch is None else get_served_report(self.store, self.blocks, epoch)
-            if epoch != checked and commit is not None and encoded is not None:
+            commit = encoded = None
+            if epoch is not None and epoch != checked:  # the report is read only when new
+                commit = self.store.get_commit(epoch)
+            if epoch is not None and commit is not None:
+                encoded = get_served_report(self.store, self.blocks, epoch)
+            if commit is not None and encoded is not None:
                 try:
                     result = await trio.to_thread.run_sync(
                         check_report, encoded, commit.report_hash, self.validators,
