@@ -69,7 +69,6 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         venues_by_id[expect_str(venue_id, "venue")] = Venue(
             venue_id, expect_bytes(pubkey, "pubkey", 32)
         )
-    state.instrument_status = {}
     for item in expect_list(statuses, "instrument_status"):
         instrument_id, status = expect_list(item, "instrument_status", 2)
         state.instrument_status[expect_str(instrument_id, "instrument")] = expect_enum(
