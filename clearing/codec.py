@@ -7,7 +7,8 @@ stay one line per field.
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import msgpack
 
@@ -16,6 +17,7 @@ from clearing.units import MAX_UINT64
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 MAX_LIST_LENGTH = 100_000
+E = TypeVar("E", bound=StrEnum)
 
 
 def pack(obj: object) -> bytes:
@@ -114,6 +116,13 @@ def expect_str(obj: object, what: str, max_length: int = 64) -> str:
     if type(obj) is not str or not 0 < len(obj) <= max_length:
         raise DecodeError(what, f"expected a string of 1..{max_length} chars, got {obj!r:.80}")
     return obj
+
+
+def expect_enum(kind: type[E], obj: object, what: str) -> E:
+    try:
+        return kind(expect_str(obj, what))
+    except ValueError:
+        raise DecodeError(what, f"{obj!r} is not one of {[m.value for m in kind]}") from None
 
 
 def expect_bool(obj: object, what: str) -> bool:

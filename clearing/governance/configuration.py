@@ -4,13 +4,13 @@ the instruments' statuses and the proposals."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
+from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list, expect_str
 from clearing.errors import DecodeError, GenesisError
 from clearing.genesis import Genesis, Venue, get_instrument_doc, parse_instrument
 from clearing.governance.documents import decode_document, encode_document
+from clearing.governance.draft import install_configuration
 from clearing.governance.proposal import Proposal
 from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState
@@ -69,15 +69,11 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         venues_by_id[expect_str(venue_id, "venue")] = Venue(
             venue_id, expect_bytes(pubkey, "pubkey", 32)
         )
-    state.instrument_status = {}
     for item in expect_list(statuses, "instrument_status"):
         instrument_id, status = expect_list(item, "instrument_status", 2)
-        try:
-            state.instrument_status[expect_str(instrument_id, "instrument")] = InstrumentStatus(
-                expect_str(status, "status")
-            )
-        except ValueError:
-            raise DecodeError("status", f"{status!r} is not an instrument status") from None
+        state.instrument_status[expect_str(instrument_id, "instrument")] = expect_enum(
+            InstrumentStatus, status, "status"
+        )
     entries = [expect_list(item, "proposal_changes", 2) for item in expect_list(changes, "changes")]
     records = expect_list(proposals, "proposals")
     if len(entries) != len(records):
@@ -94,10 +90,4 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         or tuple(venues_by_id.values()) != state.genesis.venues
         or section != state.genesis.risk
     ):
-        state.instruments, state.venues = instruments, venues_by_id
-        state.genesis = replace(
-            state.genesis,
-            instruments=tuple(instruments.values()),
-            venues=tuple(venues_by_id.values()),
-            risk=section,
-        )
+        install_configuration(state, instruments, venues_by_id, section)

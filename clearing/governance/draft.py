@@ -76,13 +76,23 @@ def write_draft(state: ClearingState, draft: Draft) -> list[Event]:
         if draft.instruments[instrument_id].is_perpetual():
             state.funding_indices[instrument_id] = 0
             state.last_funding_ms[instrument_id] = state.time_ms
-    state.instruments = draft.instruments
-    state.venues = draft.venues
     state.instrument_status = draft.statuses
+    install_configuration(state, draft.instruments, draft.venues, draft.risk)
+    return settle_instruments(state, draft.settlements) if draft.settlements else []
+
+
+def install_configuration(
+    state: ClearingState,
+    instruments: dict[str, Instrument],
+    venues: dict[str, Venue],
+    risk: Mapping[str, Any],
+) -> None:
+    """The configuration in force: the state's indexes and a new ``state.genesis`` record
+    holding the same records (the risk caches, keyed by its identity, rebuild from it)."""
+    state.instruments, state.venues = instruments, venues
     state.genesis = replace(
         state.genesis,
-        instruments=tuple(draft.instruments.values()),
-        venues=tuple(draft.venues.values()),
-        risk=draft.risk,
+        instruments=tuple(instruments.values()),
+        venues=tuple(venues.values()),
+        risk=risk,
     )
-    return settle_instruments(state, draft.settlements) if draft.settlements else []

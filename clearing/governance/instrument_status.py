@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from clearing.codec import expect_list, expect_str
-from clearing.errors import DecodeError, UnknownInstrument
+from clearing.codec import expect_enum, expect_list, expect_str
+from clearing.errors import UnknownInstrument
 from clearing.governance.draft import Draft
 from clearing.governance.errors import ChangeNotAllowed
 from clearing.instruments import InstrumentStatus
@@ -27,11 +27,9 @@ class SetInstrumentStatus:
     @classmethod
     def from_fields(cls, fields: list[Any]) -> SetInstrumentStatus:
         _, instrument_id, status = expect_list(fields, cls.NAME, 3)
-        try:
-            parsed = InstrumentStatus(expect_str(status, "status"))
-        except ValueError:
-            raise DecodeError("status", f"{status!r} is not an instrument status") from None
-        return cls(expect_str(instrument_id, "instrument"), parsed)
+        return cls(
+            expect_str(instrument_id, "instrument"), expect_enum(InstrumentStatus, status, "status")
+        )
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         """A listed, unexpired instrument, to a status it does not have."""

@@ -6,10 +6,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
 
 from clearing.attestation import compute_signing_bytes
-from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
+from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list
 from clearing.errors import DecodeError
 from clearing.governance.changes import Change, decode_change
 
@@ -97,7 +96,7 @@ class Proposal:
             expect_int(f[3], "submitted_height"),
             expect_int(f[4], "deadline_height"),
             expect_int(f[5], "execute_height"),
-            _decode_enum(ProposalStatus, f[6], "status"),
+            expect_enum(ProposalStatus, f[6], "status"),
             decided_height=expect_int(f[8], "decided_height"),
             finished_height=expect_int(f[9], "finished_height"),
         )
@@ -112,18 +111,8 @@ class Proposal:
         for item in expect_list(f[7], "ballots"):
             voter, choice, sequence, height = expect_list(item, "ballot", 4)
             proposal.ballots[expect_bytes(voter, "voter", 32)] = Ballot(
-                _decode_enum(VoteChoice, choice, "choice"),
+                expect_enum(VoteChoice, choice, "choice"),
                 expect_int(sequence, "sequence"),
                 expect_int(height, "height"),
             )
         return proposal
-
-
-E = TypeVar("E", bound=StrEnum)
-
-
-def _decode_enum(kind: type[E], obj: object, what: str) -> E:
-    try:
-        return kind(expect_str(obj, what))
-    except ValueError:
-        raise DecodeError(what, f"{obj!r} is not one of {[m.value for m in kind]}") from None

@@ -47,15 +47,17 @@ def _show(value: object) -> object:
 
 def get_proposal(state: ClearingState, proposal_id: int) -> ProposalView | None:
     proposal = state.proposals.get(proposal_id)
-    if proposal is None:
-        return None
-    return ProposalView(proposal, compute_tally(proposal, state.validators, state.total_power))
+    return None if proposal is None else _view(state, proposal)
 
 
 def list_proposals(state: ClearingState, open_only: bool = False) -> list[ProposalView]:
     """Newest first."""
     return [
-        ProposalView(p, compute_tally(p, state.validators, state.total_power))
+        _view(state, p)
         for _, p in sorted(state.proposals.items(), reverse=True)
         if p.is_open() or not open_only
     ]
+
+
+def _view(state: ClearingState, proposal: Proposal) -> ProposalView:
+    return ProposalView(proposal, compute_tally(proposal, state.validators, state.total_power))

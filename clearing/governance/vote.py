@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.attestation import compute_signing_bytes, is_valid_signature
-from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
+from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list
 from clearing.context import BlockContext
-from clearing.errors import BadSignature, DecodeError
+from clearing.errors import BadSignature
 from clearing.events import Event, make_event
 from clearing.governance.errors import (
     NotAValidator,
@@ -47,14 +47,10 @@ class GovVote:
     @classmethod
     def from_fields(cls, fields: list[Any]) -> GovVote:
         voter, proposal_id, choice, sequence, signature = expect_list(fields, "GovVote", 5)
-        try:
-            parsed = VoteChoice(expect_str(choice, "choice"))
-        except ValueError:
-            raise DecodeError("choice", f"{choice!r} is not yes, no or abstain") from None
         return cls(
             expect_bytes(voter, "voter", 32),
             expect_int(proposal_id, "proposal", 1),
-            parsed,
+            expect_enum(VoteChoice, choice, "choice"),
             expect_int(sequence, "sequence"),
             expect_bytes(signature, "signature", 64),
         )

@@ -13,7 +13,7 @@ from clearing.governance.proposal import Proposal, VoteChoice
 from clearing.governance.submit import GovProposal, sign_proposal
 from clearing.governance.vote import GovVote, sign_vote
 from clearing.sandbox import Sandbox
-from tests.clearing.support import genesis_doc, snapshot
+from tests.clearing.support import genesis_doc, only_result, snapshot
 
 MIN_DELAY = 5
 MAX_VOTING = 50
@@ -87,3 +87,13 @@ def governed(box: Sandbox) -> tuple[object, ...]:
     values."""
     config = get_configuration_fields(box.state)[:4]  # instruments, venues, risk, statuses
     return (*snapshot(box.state), config, box.state.genesis, dict(box.state.open_interest))
+
+
+def assert_refused(box: Sandbox, tx: GovProposal, code: str) -> str:
+    """``tx`` is refused with ``code`` and changes neither the configuration nor the
+    proposals; returns the refusal's detail."""
+    before, proposals = governed(box), dict(box.state.proposals)
+    got, detail = only_result(box.apply([tx]))
+    assert got == code, detail
+    assert governed(box) == before and box.state.proposals == proposals
+    return detail

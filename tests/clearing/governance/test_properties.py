@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from clearing.block import BlockResult
 from clearing.governance.proposal import Proposal, VoteChoice
 from clearing.governance.risk_change import make_risk_change
-from clearing.governance.submit import GovProposal, sign_proposal
+from clearing.governance.submit import GovProposal
 from clearing.governance.vote import sign_vote
 from clearing.risk.engine import get_member_risk
 from clearing.sandbox import MemberKey, Sandbox
@@ -23,6 +23,7 @@ from tests.clearing.governance.support import (
     NEXT_FUTURE,
     gov_sandbox,
     next_future_listing,
+    propose,
 )
 from tests.clearing.support import genesis_doc, get_cash_supply
 from tests.clearing.test_trade import make_batch, make_trade, trading_box
@@ -50,10 +51,8 @@ plans = st.builds(
 def make_proposal(box: Sandbox, plan: Plan) -> GovProposal:
     risk = genesis_doc()["risk"]
     risk["underlyings"]["BTC"]["scan_bps"] = 4000
-    deadline = box.state.height + 1 + plan.voting_blocks
-    execute = deadline + MIN_DELAY + plan.extra_delay
     changes = (next_future_listing(), make_risk_change(risk))
-    return sign_proposal(box.validator_keys[0], box.chain_id, changes, deadline, execute)
+    return propose(box, changes, plan.voting_blocks, MIN_DELAY + plan.extra_delay)
 
 
 def votes_at(box: Sandbox, plan: Plan, proposal: Proposal, n: int) -> list[TxRecord]:

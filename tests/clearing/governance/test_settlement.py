@@ -6,6 +6,7 @@ from clearing.governance.instrument_status import SetInstrumentStatus
 from clearing.governance.settlement import SettlePerpetual
 from clearing.instruments import InstrumentStatus
 from tests.clearing.governance.support import (
+    assert_refused,
     ballots,
     event_kinds,
     gov_sandbox,
@@ -13,7 +14,6 @@ from tests.clearing.governance.support import (
     run_until,
     submit,
 )
-from tests.clearing.governance.test_submit import assert_refused
 from tests.clearing.support import get_cash_supply, only_result
 from tests.clearing.test_trade import make_batch, make_trade, trading_box
 

@@ -23,14 +23,14 @@ from clearing.governance.submit import (
 from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.governance.vote import GovVote
 from clearing.instruments import InstrumentStatus
-from clearing.sandbox import Sandbox, derive_ed25519_key
+from clearing.sandbox import derive_ed25519_key
 from clearing.tx import decode_tx, encode_tx
 from tests.clearing.governance.support import (
     MAX_VOTING,
     MIN_DELAY,
+    assert_refused,
     future_doc,
     gov_sandbox,
-    governed,
     next_future_listing,
     propose,
     submit,
@@ -38,14 +38,6 @@ from tests.clearing.governance.support import (
 from tests.clearing.support import genesis_doc, only_result
 
 HALT = SetInstrumentStatus("BTC-PERP", InstrumentStatus.HALTED)
-
-
-def assert_refused(box: Sandbox, tx: GovProposal, code: str) -> str:
-    before, proposals = governed(box), dict(box.state.proposals)
-    got, detail = only_result(box.apply([tx]))
-    assert got == code, detail
-    assert governed(box) == before and box.state.proposals == proposals
-    return detail
 
 
 def test_a_proposal_round_trips_and_is_recorded() -> None:
