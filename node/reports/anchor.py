@@ -15,7 +15,7 @@ from lightclient.anchor import StateAnchor
 from node.reports.store import ReportStore
 from node.storage import NodeStore
 from proofs.errors import DecodeError
-from proofs.report import decode_report
+from proofs.report import Report, decode_report
 
 
 def get_state_anchor(blocks: NodeStore, height: int) -> StateAnchor | None:
@@ -36,4 +36,9 @@ def get_served_report(reports: ReportStore, blocks: NodeStore, epoch: int) -> by
         report = decode_report(encoded)
     except DecodeError:
         return encoded
-    return replace(report, anchor=get_state_anchor(blocks, report.market.height)).encode()
+    return attach_anchor(report, blocks).encode()
+
+
+def attach_anchor(report: Report, blocks: NodeStore) -> Report:
+    """`report` with this node's anchor of its state root (None until it is stored)."""
+    return replace(report, anchor=get_state_anchor(blocks, report.market.height))

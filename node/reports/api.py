@@ -29,7 +29,7 @@ from node.api.bodies import (
 from node.api.errors import ApiError, api_error_from
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
-from node.reports.anchor import get_served_report
+from node.reports.anchor import attach_anchor
 from node.reports.store import ReportStore
 from node.services import NodeContext
 from proofs.account_proof import AccountProofFile
@@ -86,12 +86,13 @@ class ReportsApi:
         return json_response(200, self._view(parse_epoch(params["epoch"])))
 
     def _view(self, epoch: int) -> dict[str, Any]:
-        encoded = get_served_report(self.store, self.ctx.store, epoch)
-        if encoded is None:
+        stored = self.store.get_report(epoch)
+        if stored is None:
             latest = self.store.get_latest_epoch()
             raise ApiError(404, "ReportNotFound", f"no report of epoch {epoch} is stored",
                            epoch=epoch, latest=latest)  # fmt: skip
-        report = decode_report(encoded)
+        report = attach_anchor(decode_report(stored), self.ctx.store)
+        encoded = report.encode()
         commit = self.store.get_commit(epoch)
         return {
             "epoch": epoch,

@@ -157,7 +157,3 @@ class ReportStore:
         for epoch in self._all_epochs()[: -self.keep]:
             for path in self.directory.glob(f"epoch-{epoch}.*"):
                 path.unlink(missing_ok=True)
-
-
-def _unhex(text: str) -> bytes:
-    return bytes.fromhex(text[2:])
