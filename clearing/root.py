@@ -24,6 +24,7 @@ decode with ``clearing.snapshot.decode_member``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from clearing.codec import encode_big_int, expect_bytes, expect_list, pack, unpack
@@ -209,12 +210,24 @@ class AccountProof:
 
 def get_account_proof(state: ClearingState, member: bytes) -> tuple[bytes, AccountProof] | None:
     """``(account_bytes, proof)`` for ``member`` against the current root, or None."""
-    if member not in state.members:
-        return None
-    steps = _get_tree(state).proof(member)
-    assert steps is not None
+    return get_account_proofs(state, [member]).get(member)
+
+
+def get_account_proofs(
+    state: ClearingState, members: Iterable[bytes]
+) -> dict[bytes, tuple[bytes, AccountProof]]:
+    """``get_account_proof`` of each of ``members`` that has an account (the globals
+    hash, the same in every proof, computed once)."""
+    tree = _get_tree(state)
     globals_hash = _get_globals_hash(state)
-    return encode_account(state.members[member]), AccountProof(tuple(steps), globals_hash)
+    proofs = {}
+    for member in members:
+        if member in state.members:
+            steps = tree.proof(member)
+            assert steps is not None
+            account = encode_account(state.members[member])
+            proofs[member] = account, AccountProof(tuple(steps), globals_hash)
+    return proofs
 
 
 def verify_account_proof(

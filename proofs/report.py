@@ -20,8 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 import msgpack
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.report_commitment import compute_report_signing_bytes
@@ -30,7 +29,7 @@ from clearing.root import MarketProof
 from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
 from lightclient.anchor import AnchorError, StateAnchor, ValidatorPowers, check_anchor
 from lightclient.codec import DecodeError as LightclientDecodeError
-from lightclient.commit import has_quorum
+from lightclient.crypto import is_valid_signature
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
 from proofs.bulletproofs import N_BITS
 from proofs.errors import DecodeError, ProverError, StatementError
@@ -407,7 +406,7 @@ class Verdict:
 def check_signatures(report: Report, validators: Sequence[Validator]) -> list[str]:
     """Failures of the quorum check: > 2/3 of total power, cross-multiplied."""
     failures = []
-    power = {v.public_key: v.power for v in validators}
+    powers = ValidatorPowers.of((v.public_key, v.power) for v in validators)
     message = report.get_signing_bytes()
     signed = 0
     seen: set[bytes] = set()
@@ -417,18 +416,15 @@ def check_signatures(report: Report, validators: Sequence[Validator]) -> list[st
             failures.append(f"duplicate signature by {name}")
             continue
         seen.add(s.public_key)
-        if s.public_key not in power:
+        if not powers.is_member(s.public_key):
             failures.append(f"signature by {name}, not in the validator set")
             continue
-        try:
-            Ed25519PublicKey.from_public_bytes(s.public_key).verify(s.signature, message)
-        except (InvalidSignature, ValueError):
+        if not is_valid_signature(s.public_key, message, s.signature):
             failures.append(f"invalid signature by {name}")
             continue
-        signed += power[s.public_key]
-    total = sum(power.values())
-    if not has_quorum(signed, total):
-        failures.append(f"signed power {signed} of {total} is not more than 2/3")
+        signed += powers.get_power(s.public_key)
+    if not powers.is_quorum(signed):
+        failures.append(f"signed power {signed} of {powers.total_power} is not more than 2/3")
     return failures
 
 

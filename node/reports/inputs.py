@@ -25,7 +25,7 @@ from clearing.risk.solvency import (
     get_solvency_market,
     is_reported,
 )
-from clearing.root import AccountProof, MarketProof, get_account_proof, get_market_proof
+from clearing.root import AccountProof, MarketProof, get_account_proofs, get_market_proof
 from clearing.state import ClearingState, DefaultRecord
 
 AccountKey = tuple[bytes, int]
@@ -95,18 +95,5 @@ def extract_report_inputs(state: ClearingState, state_root: bytes) -> ReportInpu
         get_market_proof(state),
         accounts,
         tuple(state.defaults),
-        get_account_proofs(state, {owner for owner, _ in accounts}),
+        get_account_proofs(state, sorted({owner for owner, _ in accounts})),
     )
-
-
-def get_account_proofs(
-    state: ClearingState, members: set[bytes]
-) -> dict[bytes, tuple[bytes, AccountProof]]:
-    """The account record and inclusion proof of each of `members` (the house's too:
-    its record is public in the same way once asked for)."""
-    proofs = {}
-    for member in sorted(members):
-        found = get_account_proof(state, member)
-        if found is not None:
-            proofs[member] = found
-    return proofs
