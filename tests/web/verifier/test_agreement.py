@@ -8,19 +8,15 @@ the page runs the same modules (tests/web/verifier/test_page.py)."""
 
 from __future__ import annotations
 
-import json
 import random
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.vectors.make_reports import REPORTS, describe_mode
+from tests.web.verifier.node_cli import bundle_cli, run_cli
 
-ROOT = Path(__file__).parents[3]
-ESBUILD = ROOT / "node_modules" / ".bin" / "esbuild"
-CLI = ROOT / "web" / "verifier" / "test" / "verify_cli.ts"
 CASES = 40
 NOT_MSGPACK = "report is not msgpack"
 NOT_A_POINT = "not a point on BLS12-381 G1: "
@@ -48,18 +44,9 @@ def comparable(line: str) -> str:
 
 
 def run_typescript(tmp_path: Path, genesis: str, reports: list[bytes]) -> list[dict[str, Any]]:
-    bundle = tmp_path / "verify_cli.mjs"
-    subprocess.run(
-        [str(ESBUILD), str(CLI), "--bundle", "--platform=node", "--format=esm",
-         f"--outfile={bundle}", "--log-level=warning"],
-        check=True, timeout=120,
-    )  # fmt: skip
-    request = json.dumps({"genesis_json": genesis, "reports": [r.hex() for r in reports]})
-    done = subprocess.run(
-        ["node", str(bundle)], input=request, capture_output=True, text=True, timeout=300,
-        check=True,
-    )  # fmt: skip
-    return json.loads(done.stdout)["results"]  # type: ignore[no-any-return]
+    request = {"genesis_json": genesis, "reports": [r.hex() for r in reports]}
+    answer = run_cli(bundle_cli("verify_cli", tmp_path), request, timeout=300)
+    return answer["results"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.slow

@@ -9,16 +9,14 @@ records every request: the page needs nothing but itself."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
-from node.verifier.serve import HEADERS, PAGE
+from node.verifier.serve import PAGE
 from tests.vectors.make_reports import OPENINGS, REPORTS, TAMPERS, VARIANTS
 from tests.web.verifier.cdp import Browser, open_browser
+from tests.web.verifier.conftest import Node
 
 # Given the genesis, the page checks what `clearnode verify --genesis GENESIS` checks.
 MODE = "genesis"
@@ -28,44 +26,6 @@ NOT_MSGPACK = "report is not msgpack"
 def _comparable(lines: list[str]) -> list[str]:
     """The lines, the msgpack library's own words cut off (they differ by library)."""
     return [NOT_MSGPACK if line.startswith(NOT_MSGPACK + ":") else line for line in lines]
-
-
-class Node(BaseHTTPRequestHandler):
-    """Serves `/verify` as a node does, and the valid vector as the latest report."""
-
-    requests: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        self.requests.append(self.path)
-        headers: tuple[tuple[str, str], ...] = ()
-        if self.path == "/verify":
-            body, headers = PAGE.read_bytes(), (*HEADERS, ("content-type", "text/html"))
-        elif self.path == "/v1/reports/latest":
-            report = (REPORTS / "valid" / "report.bin").read_bytes().hex()
-            body = json.dumps({"epoch": 1, "report": report}).encode()
-        else:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def node_url() -> Iterator[str]:
-    assert PAGE.exists(), f"{PAGE} is not built: run `make install`"
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Node)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def _verify(browser: Browser, tab: str, report: bytes, *texts: str) -> dict[str, Any]:

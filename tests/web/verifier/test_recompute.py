@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -37,10 +36,8 @@ from proofs.report import Report
 from proofs.statement import SolvencyStatement, get_statement
 from tests.clearing.support import genesis_doc
 from tests.node.reports.support import epoch_report_inputs, small_epoch_genesis
+from tests.web.verifier.node_cli import bundle_cli, run_cli
 
-ROOT = Path(__file__).resolve().parents[3]
-CLI = ROOT / "web" / "verifier" / "test" / "recompute_cli.ts"
-ESBUILD = ROOT / "node_modules" / ".bin" / "esbuild"
 MAX_UINT64 = 2**64 - 1
 DAY_MS = 86_400_000
 Doc = dict[str, Any]
@@ -48,19 +45,10 @@ Doc = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[Doc]], list[Doc]]:
-    out = tmp_path_factory.mktemp("recompute") / "cli.mjs"
-    subprocess.run(
-        [str(ESBUILD), str(CLI), "--bundle", "--platform=node", "--format=esm",
-         f"--outfile={out}", "--log-level=warning"],
-        check=True, cwd=ROOT, timeout=60,
-    )  # fmt: skip
+    bundle = bundle_cli("recompute_cli", tmp_path_factory.mktemp("recompute"))
 
     def run(cases: list[Doc]) -> list[Doc]:
-        done = subprocess.run(
-            ["node", str(out)], input=json.dumps({"cases": cases}), capture_output=True,
-            text=True, timeout=120, check=True,
-        )  # fmt: skip
-        results: list[Doc] = json.loads(done.stdout)["results"]
+        results: list[Doc] = run_cli(bundle, {"cases": cases}, timeout=120)["results"]
         assert len(results) == len(cases)
         return results
 
@@ -455,6 +443,17 @@ def test_each_tamper_is_named_and_the_honest_statement_passes() -> None:
 # --- malformed geneses ----------------------------------------------------------------
 
 
+def _compare_cases(
+    docs: list[Doc], market: SolvencyMarket, statement: SolvencyStatement
+) -> list[Doc]:
+    """Compare `statement` of epoch 1 on chain 4242 with each genesis of `docs`."""
+    return [
+        {"kind": "compare", "genesis": d, "market": encode_market(market), "chain_id": 4242,
+         "epoch": 1, "statement": encode_statement(statement)}
+        for d in docs
+    ]  # fmt: skip
+
+
 def _malformed() -> list[Doc]:
     """One bad key each, in a part of the genesis the rows read."""
     changes: list[Callable[[Doc], None]] = [
@@ -505,12 +504,7 @@ def test_a_malformed_genesis_is_a_failure_line_naming_the_python_s_error(
     _, _, _, honest, _ = _honest()
     market = genesis_market(parse_genesis(genesis_doc()))
     docs = _malformed()
-    cases = [
-        {"kind": "compare", "genesis": d, "market": encode_market(market), "chain_id": 4242,
-         "epoch": 1, "statement": encode_statement(honest)}
-        for d in docs
-    ]  # fmt: skip
-    for doc, result in zip(docs, cli(cases), strict=True):
+    for doc, result in zip(docs, cli(_compare_cases(docs, market, honest)), strict=True):
         try:
             genesis = parse_genesis(doc)
         except GenesisError as exc:  # the document: the verifier cannot use it
@@ -572,12 +566,7 @@ def test_a_genesis_with_any_value_anywhere_gives_the_python_s_verdict(
         doc = genesis_doc()
         _set(doc, path, value)
         docs.append(doc)
-    cases = [
-        {"kind": "compare", "genesis": d, "market": encode_market(market), "chain_id": 4242,
-         "epoch": 1, "statement": encode_statement(honest)}
-        for d in docs
-    ]  # fmt: skip
-    for doc, result in zip(docs, cli(cases), strict=True):
+    for doc, result in zip(docs, cli(_compare_cases(docs, market, honest)), strict=True):
         lines = result["lines"]
         try:
             genesis = parse_genesis(doc)

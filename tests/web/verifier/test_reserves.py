@@ -27,7 +27,6 @@ from proofs.report import decode_report
 from proofs.reserves import get_collateral_quanta
 from tests.vectors.make_reports import REPORTS
 from tests.web.verifier.cdp import open_browser
-from tests.web.verifier.test_page import node_url  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -121,7 +120,7 @@ def _cli(capsys: pytest.CaptureFixture[str], genesis: Path, rpc: list[str]) -> l
 
 
 def test_the_page_reads_the_vaults_as_the_cli_does(
-    node_url: str,  # noqa: F811
+    node_url: str,
     anvil: AnvilNode,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

@@ -5,10 +5,11 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, equal, toHex, u64be, utf8 } from "./bytes";
+import { reprValue, typeName } from "./codec";
 import { DecodeError } from "./errors";
 import { type Value, encodeMsgpack } from "./msgpack";
 import { reprStr } from "./recompute/pyrepr.js";
-import { type Validator, isValidSignature } from "./signatures";
+import { type Validator, getPowers, isValidSignature } from "./signatures";
 
 const ANCHOR_VERSION = 1n;
 const WIRE_VERSION = 1n;
@@ -42,18 +43,8 @@ export interface StateAnchor {
 /** lightclient.codec.DecodeError's words. */
 const fail = (field: string, reason: string): DecodeError => new DecodeError(`cannot decode ${field}: ${reason}`);
 
-function pyType(v: Value): string {
-  if (typeof v === "bigint") return "int";
-  if (typeof v === "string") return "str";
-  if (v instanceof Uint8Array) return "bytes";
-  if (Array.isArray(v)) return "list";
-  if (v === null) return "NoneType";
-  if (typeof v === "boolean") return "bool";
-  return v.kind;
-}
-
 function expectList(obj: Value, field: string, length?: number, maxLen = 1_000_000): Value[] {
-  if (!Array.isArray(obj)) throw fail(field, `expected list, got ${pyType(obj)}`);
+  if (!Array.isArray(obj)) throw fail(field, `expected list, got ${typeName(obj)}`);
   if (length !== undefined && obj.length !== length) throw fail(field, `expected ${length} elements, got ${obj.length}`);
   if (obj.length > maxLen) throw fail(field, `${obj.length} elements exceeds cap ${maxLen}`);
   return obj;
@@ -66,33 +57,23 @@ function expectVersioned(obj: Value, field: string, length: number): Value[] {
 }
 
 function expectInt(obj: Value, field: string, lo = 0n, hi = MAX_INT): bigint {
-  if (typeof obj !== "bigint") throw fail(field, `expected int, got ${pyType(obj)}`);
+  if (typeof obj !== "bigint") throw fail(field, `expected int, got ${typeName(obj)}`);
   if (obj < lo || obj > hi) throw fail(field, `${obj} outside [${lo}, ${hi}]`);
   return obj;
 }
 
 function expectBytes(obj: Value, field: string, size?: number, maxLen = 64 * 1024 * 1024): Uint8Array {
-  if (!(obj instanceof Uint8Array)) throw fail(field, `expected bytes, got ${pyType(obj)}`);
+  if (!(obj instanceof Uint8Array)) throw fail(field, `expected bytes, got ${typeName(obj)}`);
   if (size !== undefined && obj.length !== size) throw fail(field, `expected ${size} bytes, got ${obj.length}`);
   if (obj.length > maxLen) throw fail(field, `${obj.length} bytes exceeds cap ${maxLen}`);
   return obj;
 }
 
 function expectStr(obj: Value, field: string, maxLen: number): string {
-  if (typeof obj !== "string") throw fail(field, `expected str, got ${pyType(obj)}`);
+  if (typeof obj !== "string") throw fail(field, `expected str, got ${typeName(obj)}`);
   const n = utf8(obj).length;
   if (n > maxLen) throw fail(field, `${n} bytes exceeds cap ${maxLen}`);
   return obj;
-}
-
-function reprValue(v: Value): string {
-  if (typeof v === "bigint") return String(v);
-  if (typeof v === "string") return reprStr(v);
-  if (v === null) return "None";
-  if (typeof v === "boolean") return v ? "True" : "False";
-  if (v instanceof Uint8Array) return `b'${[...v].map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}'`;
-  if (Array.isArray(v)) return `[${v.map(reprValue).join(", ")}]`;
-  return v.kind;
 }
 
 function decodeHeader(obj: Value): [BlockHeader, Uint8Array] {
@@ -148,12 +129,6 @@ export function getHeaderHash(header: BlockHeader): Uint8Array {
 
 /** The consensus chain id a genesis chain id signs under. */
 export const getConsensusChainId = (chainId: bigint): string => `clearnode-${chainId}`;
-
-/** Validator public key (hex) -> power, and their total, as lightclient's ValidatorPowers. */
-export function getPowers(validators: Validator[]): { powers: Map<string, bigint>; total: bigint } {
-  const powers = new Map(validators.map((v) => [toHex(v.publicKey), v.power]));
-  return { powers, total: validators.reduce((a, v) => a + v.power, 0n) };
-}
 
 /** The reason `anchor` does not prove `stateRoot` is the chain's after block `height`,
  * or null when it does (check_anchor). */

@@ -3,7 +3,8 @@
 
 import { DecodeError } from "./errors";
 import type { Value } from "./msgpack";
-import { reprStr } from "./recompute/pyrepr.js";
+import { toHex } from "./bytes";
+import { reprBytes, reprStr } from "./recompute/pyrepr.js";
 
 export const MAX_UINT64 = (1n << 64n) - 1n;
 
@@ -14,6 +15,17 @@ export function typeName(v: Value): string {
   if (Array.isArray(v)) return "list";
   if (v === null) return "NoneType";
   if (typeof v === "boolean") return "bool";
+  return v.kind;
+}
+
+/** Python's `repr` of a decoded value, for errors that quote one. */
+export function reprValue(v: Value): string {
+  if (typeof v === "bigint") return String(v);
+  if (typeof v === "string") return reprStr(v);
+  if (v instanceof Uint8Array) return reprBytes(toHex(v));
+  if (Array.isArray(v)) return `[${v.map(reprValue).join(", ")}]`;
+  if (v === null) return "None";
+  if (typeof v === "boolean") return v ? "True" : "False";
   return v.kind;
 }
 

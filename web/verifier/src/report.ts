@@ -4,14 +4,13 @@
  * new field is added in one place. */
 
 import { sha3_256 } from "@noble/hashes/sha3.js";
-import { compare, concat, equal, u16be, u64be, utf8 } from "./bytes";
-import { MAX_UINT64, expectBytes, expectInt, expectList } from "./codec";
+import { compare, concat, equal, toHex, u16be, u64be, utf8 } from "./bytes";
+import { MAX_UINT64, expectBytes, expectInt, expectList, reprValue } from "./codec";
 import { DecodeError } from "./errors";
 import { POINT_BYTES, decodeScalar } from "./group";
 import { type Market, type MarketProof, decodeMarket, decodeMarketProof } from "./market";
 import { type StateAnchor, decodeAnchor } from "./anchor";
 import { type Value, decodeMsgpack, encodeMsgpack } from "./msgpack";
-import { reprStr } from "./recompute/pyrepr.js";
 import { type Statement, decodeStatement } from "./statement";
 
 export const REPORT_VERSION = 6n;
@@ -84,7 +83,7 @@ export interface Report {
 export const HOUSE_OWNER = new Uint8Array(20); // the clearing house's account, sub-account 0
 
 export function describeAccount(owner: Uint8Array, subaccount: bigint): string {
-  return `account 0x${[...owner].map((b) => b.toString(16).padStart(2, "0")).join("")}/${subaccount}`;
+  return `account 0x${toHex(owner)}/${subaccount}`;
 }
 
 // What each refused version lacks, for the error a member reads.
@@ -95,16 +94,6 @@ const REFUSED_VERSIONS: Record<string, string> = {
   "4": "it does not carry the marks its statement is computed from, so the statement cannot be recomputed",
   "5": "it has no place for the anchor that ties its state root to the chain",
 };
-
-function reprValue(v: Value): string {
-  if (typeof v === "bigint") return String(v);
-  if (typeof v === "string") return reprStr(v);
-  if (v instanceof Uint8Array) return `b'${[...v].map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}'`;
-  if (Array.isArray(v)) return `[${v.map(reprValue).join(", ")}]`;
-  if (v === null) return "None";
-  if (typeof v === "boolean") return v ? "True" : "False";
-  return v.kind;
-}
 
 /** A report in a format this verifier does not read. */
 export class UnsupportedReportVersion extends DecodeError {

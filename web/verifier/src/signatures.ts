@@ -19,10 +19,16 @@ export function isValidSignature(publicKey: Uint8Array, signature: Uint8Array, m
   }
 }
 
+/** Validator public key (hex) -> power, and their total, as lightclient's ValidatorPowers. */
+export function getPowers(validators: Validator[]): { powers: Map<string, bigint>; total: bigint } {
+  const powers = new Map(validators.map((v) => [toHex(v.publicKey), v.power]));
+  return { powers, total: validators.reduce((a, v) => a + v.power, 0n) };
+}
+
 /** Failures of the quorum check: > 2/3 of total power, cross-multiplied. */
 export function checkSignatures(report: Report, validators: Validator[]): string[] {
   const failures: string[] = [];
-  const power = new Map(validators.map((v) => [toHex(v.publicKey), v.power]));
+  const { powers } = getPowers(validators);
   const message = getSigningBytes(report);
   let signed = 0n;
   const seen = new Set<string>();
@@ -33,7 +39,7 @@ export function checkSignatures(report: Report, validators: Validator[]): string
       continue;
     }
     seen.add(name);
-    const weight = power.get(name);
+    const weight = powers.get(name);
     if (weight === undefined) {
       failures.push(`signature by ${name}, not in the validator set`);
       continue;
@@ -44,7 +50,7 @@ export function checkSignatures(report: Report, validators: Validator[]): string
     }
     signed += weight;
   }
-  const total = [...power.values()].reduce((a, b) => a + b, 0n);
+  const total = [...powers.values()].reduce((a, b) => a + b, 0n); // over distinct keys, as Python's dict
   if (!(3n * signed > 2n * total)) failures.push(`signed power ${signed} of ${total} is not more than 2/3`);
   return failures;
 }

@@ -4,7 +4,7 @@
  * what was not checked and why. */
 
 import { checkAggregates } from "./aggregate";
-import { checkAnchor, getPowers, getSignedPower } from "./anchor";
+import { checkAnchor, getSignedPower } from "./anchor";
 import { equal, fromHex, toHex } from "./bytes";
 import { describeDefaults, checkDefaults, checkInDefault, describeInDefault } from "./defaults";
 import { DecodeError } from "./errors";
@@ -21,7 +21,7 @@ import { type MemberOpenings, readOpenings, verifyMemberOpenings } from "./openi
 import { GenesisError, compareStatement, getScenarioNames } from "./recompute/index.js";
 import { readFormGenesis } from "./recompute/genesis.js";
 import { asInt, isObject } from "./recompute/json.js";
-import { type Validator, checkSignatures } from "./signatures";
+import { type Validator, checkSignatures, getPowers } from "./signatures";
 import { addSolvencyCheck } from "./statement";
 
 export interface Verdict {
