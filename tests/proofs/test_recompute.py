@@ -19,23 +19,20 @@ import pytest
 from clearing.genesis import parse_genesis
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.risk.solvency import SolvencyMarket, get_solvency_market
-from clearing.root import MarketProof, compute_state_root, get_market_proof
+from clearing.root import MarketProof, get_market_proof
 from clearing.sandbox import Sandbox
-from clearing.state import get_sub_account_for_write
-from node.reports.inputs import ReportInputs, extract_report_inputs
+from node.reports.inputs import ReportInputs
 from proofs.recompute import MAX_LISTED, check_statement, compare_statement
 from proofs.report import Report
 from proofs.statement import SolvencyStatement, get_statement
 from proofs.verify import EXIT_INVALID, EXIT_USAGE, EXIT_VALID
-from tests.clearing.support import USDC
 from tests.node.reports.support import (
     MARK,
     MEMBERS,
     run_verify,
     small_epoch_genesis,
-    trading_sandbox,
 )
-from tests.vectors.make_reports import prove_with, sign_with
+from tests.vectors.make_reports import make_world, prove_with, sign_with
 
 EPOCH_LENGTH = 5
 SHORT = MEMBERS[1].address  # short 3 lots of BTC-PERP
@@ -58,18 +55,10 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    box = trading_sandbox(EPOCH_LENGTH)
-    while box.state.height % EPOCH_LENGTH:
-        assert all(r.is_ok() for r in box.apply([]).tx_results)
-    # the short side's equity runs down to one dollar: positive, below maintenance margin
-    short = get_sub_account_for_write(box.state, SHORT, 0)
-    short.collateral[USDC] = -short.cash + 1_000_000
-    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
-    assert inputs is not None and inputs.epoch == 1
+    base = make_world()  # the short side in default: equity one dollar, below maintenance
+    box, inputs, statement, honest = base.box, base.inputs, base.statement, base.honest
     form = compute_market_solvency_form(box.genesis, inputs.market)
     assert form is not None
-    statement = get_statement(form)
-    honest = prove_with(box, inputs, statement)
     assert [d.owner for d in honest.in_default] == [SHORT]
     moved = dict(box.state.mark_prices, **{"BTC-PERP": MARK * 11 // 10})
     update = box.prices(dict(box.state.index_prices), moved)
