@@ -173,7 +173,7 @@ class NativeGroup(Group[native.Point]):
         return -a
 
     def mul(self, a: native.Point, k: int) -> native.Point:
-        return a.mul((k % R).to_bytes(SCALAR_BYTES, "little"))
+        return a.mul(encode_native_scalars((k,)))
 
     def msm(self, points: Sequence[native.Point], scalars: Sequence[int]) -> native.Point:
         if len(points) != len(scalars):
@@ -191,6 +191,9 @@ class NativeGroup(Group[native.Point]):
 
     def eq(self, a: native.Point, b: native.Point) -> bool:
         return a == b
+
+    def is_identity(self, a: native.Point) -> bool:
+        return a.is_identity()
 
     def encode(self, a: native.Point) -> bytes:
         return a.encode()

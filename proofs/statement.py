@@ -282,23 +282,32 @@ def _find_invalid(
     gens: Generators[P],
     statement: SolvencyStatement,
     claims: Sequence[SolvencyClaim],
-    items: list[tuple[int, list[P]]],
+    failing: list[tuple[int, list[P]]],
 ) -> list[int]:
-    """The indices of the failing claims among `items` (well-formed), by bisection."""
-    if not items:
-        return []
+    """The indices of the failing claims among `failing` (well-formed claims whose check
+    failed together), by bisection: only the halves are checked again."""
+    if len(failing) == 1:
+        return [failing[0][0]]
+    half = len(failing) // 2
+    invalid: list[int] = []
+    for part in (failing[:half], failing[half:]):
+        if not _check_claims(gens, statement, claims, part):
+            invalid += _find_invalid(gens, statement, claims, part)
+    return invalid
+
+
+def _check_claims(
+    gens: Generators[P],
+    statement: SolvencyStatement,
+    claims: Sequence[SolvencyClaim],
+    items: list[tuple[int, list[P]]],
+) -> bool:
+    """Whether the well-formed claims `items` hold together (one msm)."""
     check = MsmCheck(gens, N_BITS)
     for index, points in items:
         claim = claims[index]
         add_solvency_check(check, statement, claim.context, claim.commitments, points, claim.proof)
-    if check.is_identity():
-        return []
-    if len(items) == 1:
-        return [items[0][0]]
-    half = len(items) // 2
-    return _find_invalid(gens, statement, claims, items[:half]) + _find_invalid(
-        gens, statement, claims, items[half:]
-    )
+    return check.is_identity()
 
 
 def verify_solvency(

@@ -158,14 +158,6 @@ fn msm_batch(py: Python<'_>, jobs: Vec<(Vec<Point>, Bound<'_, PyBytes>)>) -> PyR
     Ok(sums.into_iter().map(Point).collect())
 }
 
-/// Derive the generator vectors up to `count` (each), in parallel, ahead of use.
-#[pyfunction]
-fn derive_generators(py: Python<'_>, count: usize) {
-    py.detach(|| {
-        pool::run(|| generators::get(count));
-    });
-}
-
 fn check_bits(n: usize) -> PyResult<()> {
     if !n.is_power_of_two() || !(2..=64).contains(&n) {
         return Err(PyValueError::new_err(format!(
@@ -293,7 +285,6 @@ fn clearnode_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sum_points, m)?)?;
     m.add_function(wrap_pyfunction!(msm, m)?)?;
     m.add_function(wrap_pyfunction!(msm_batch, m)?)?;
-    m.add_function(wrap_pyfunction!(derive_generators, m)?)?;
     m.add_function(wrap_pyfunction!(prove_range, m)?)?;
     m.add_function(wrap_pyfunction!(verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(get_worker_count, m)?)?;
