@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from clearing.risk.solvency import COLLATERAL_PREFIX, POSITION_PREFIX
 from proofs.errors import ProofsError
 from proofs.group import P, R
 from proofs.pedersen import Generators
-from proofs.statement import COLLATERAL_PREFIX, POSITION_PREFIX, SolvencyStatement
+from proofs.statement import SolvencyStatement
 
 
 class AggregateError(ProofsError):

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.report_commitment import compute_report_signing_bytes
-from clearing.risk.solvency import SolvencyMarket
+from clearing.risk.solvency import COLLATERAL_PREFIX, SolvencyMarket
 from clearing.root import MarketProof
 from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
 from lightclient.anchor import AnchorError, StateAnchor, ValidatorPowers, check_anchor
@@ -511,7 +511,7 @@ def verify_report(
         if not failures:
             verdict.passed.append(f"{len(report.aggregates)} aggregate totals (book flat)")
         for e in report.aggregates:
-            if e.label.startswith("collateral:"):
+            if e.label.startswith(COLLATERAL_PREFIX):
                 verdict.passed.append(f"total {e.label} = {e.total} quanta (compare with vault)")
     else:
         verdict.failures.append("aggregates not checked: some accounts are malformed")

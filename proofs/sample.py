@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from clearing.risk.solvency import SolvencyMarket
+from clearing.risk.solvency import COLLATERAL_PREFIX, SolvencyMarket, get_collateral_label
 from clearing.root import MarketProof
 from proofs.report import AccountKey
 
@@ -29,7 +29,10 @@ def make_sample_form(collaterals: int, instruments: int, scenarios: int, seed: i
     rng = random.Random(seed)
     labels = (
         "cash",
-        *(f"collateral:{1 + k % 2}:0x{k + 1:040x}" for k in range(collaterals)),
+        *(
+            get_collateral_label((1 + k % 2, (k + 1).to_bytes(20, "big")))
+            for k in range(collaterals)
+        ),
         *(f"position:INST-{i:02d}" for i in range(instruments)),
     )
     weights = [rng.randrange(1, 1000) for _ in range(collaterals)]
@@ -44,7 +47,7 @@ def make_sample_form(collaterals: int, instruments: int, scenarios: int, seed: i
 def make_sample_book(form: SampleForm, accounts: int, seed: int) -> dict[AccountKey, list[int]]:
     """`accounts` (even) solvent accounts whose positions cancel pairwise."""
     rng = random.Random(seed)
-    collaterals = sum(x.startswith("collateral:") for x in form.input_labels)
+    collaterals = sum(x.startswith(COLLATERAL_PREFIX) for x in form.input_labels)
     instruments = len(form.input_labels) - 1 - collaterals
     book: dict[AccountKey, list[int]] = {}
     for _ in range(accounts // 2):

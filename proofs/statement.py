@@ -24,6 +24,7 @@ from typing import Any, Generic, Protocol
 
 import msgpack
 
+from clearing.risk.solvency import COLLATERAL_PREFIX
 from proofs.bulletproofs import (
     N_BITS,
     RangeProof,
@@ -40,8 +41,6 @@ from proofs.transcript import Transcript
 
 STATEMENT_DOMAIN = b"clearnode-solvency-statement-v1"
 SIGNED_OFFSET = 1 << 63
-COLLATERAL_PREFIX = "collateral:"
-POSITION_PREFIX = "position:"
 # |Σ_j A_{s,j}·x_j| < 2^MAX_SCENARIO_BITS ≪ R/2: a scenario value cannot wrap mod R.
 MAX_SCENARIO_BITS = 200
 
