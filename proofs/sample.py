@@ -6,7 +6,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from clearing.risk.solvency import COLLATERAL_PREFIX, SolvencyMarket, get_collateral_label
+from clearing.risk.solvency import (
+    COLLATERAL_PREFIX,
+    SolvencyMarket,
+    get_collateral_label,
+)
 from clearing.root import MarketProof
 from proofs.report import AccountKey
 
