@@ -59,6 +59,25 @@ class ContractReverted(ChainError):
         self.error, self.args_, self.raw = error, args, raw
 
 
+class TransactionFailed(ContractReverted):
+    """Mined with status 0 although its estimate succeeded: the state moved in between."""
+
+    def __init__(self, tx_hash: str, gas_used: int, gas_limit: int) -> None:
+        super().__init__("TransactionFailed", (gas_used, gas_limit), tx_hash)
+        self.tx_hash, self.gas_used, self.gas_limit = tx_hash, gas_used, gas_limit
+
+
+# A gas estimate holds only for the state it was made on: the vault's rate-limit bucket
+# rewrites its timestamp slot, which costs 2,800 gas more once the next block is a second
+# later than the estimate's, and the transaction then runs out of gas. Unused gas is
+# refunded, so headroom costs nothing but block space.
+GAS_HEADROOM_NUMERATOR, GAS_HEADROOM_DENOMINATOR = 5, 4
+
+
+def add_gas_headroom(estimate: int) -> int:
+    return estimate * GAS_HEADROOM_NUMERATOR // GAS_HEADROOM_DENOMINATOR
+
+
 def compute_error_selectors(abi: Sequence[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
     """4-byte selector -> (error name, argument types) for each custom error in `abi`."""
     selectors = {}
@@ -150,11 +169,12 @@ class Chain:
             raise decode_revert(contract_abi, str(exc.data)) from None
         except ContractLogicError as exc:
             raise ContractReverted(str(exc.message), (), str(exc.data)) from None
+        tx["gas"] = add_gas_headroom(int(tx["gas"]))
         signed = sender.sign_transaction(tx)
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30))
         if receipt["status"] != 1:
-            raise ContractReverted("status0", (), tx_hash.hex())
+            raise TransactionFailed(tx_hash.hex(), int(receipt["gasUsed"]), int(tx["gas"]))
         return receipt
 
 

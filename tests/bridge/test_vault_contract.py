@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak, to_checksum_address
 
-from bridge.chain import ContractReverted
+from bridge.chain import ContractReverted, TransactionFailed
 from bridge.eip712 import SECP256K1_N
 from bridge.rotation import compute_rotation_digest, compute_target_set, is_in_sync, relay_rotation
 from bridge.vault import (
@@ -243,3 +243,33 @@ def test_rotation_follows_consensus_set(vault_env: VaultEnv) -> None:
     fresh = make_auth(env, 100, nonce=1, epoch=1)
     relay(env.chain, fresh, sign_all(fresh.get_digest(), newcomers[:4]), env.dev)
     assert token_balance(env, RECIPIENT) >= 100
+
+
+def test_withdrawal_mined_a_later_second_than_its_estimate_is_paid(vault_env: VaultEnv) -> None:
+    """The bucket's timestamp slot costs more gas to rewrite in a later second than in the
+    second its gas was estimated in; the relayer's headroom must cover the difference."""
+    env = vault_env
+    fund(env, 10_000)
+    digest = compute_rate_limit_digest(
+        env.chain.chain_id, env.vault_address, 0, env.token_address, 1_000, 1, nonce=0
+    )
+    set_rate_limit(
+        env.chain, env.vault, env.token_address, 1_000, 1, sign_all(digest, env.validators), env.dev
+    )
+    latest = env.chain.w3.eth.get_block("latest")["timestamp"]
+    env.chain.request("evm_setNextBlockTimestamp", [latest + 5])  # the estimate ignores it
+    auth = make_auth(env, 800, nonce=1)
+    relay(env.chain, auth, sign_all(auth.get_digest(), env.validators), env.dev)
+    assert token_balance(env, RECIPIENT) == 800
+
+
+def test_withdrawal_expiring_before_it_is_mined_says_so_with_its_gas(vault_env: VaultEnv) -> None:
+    env = vault_env
+    fund(env, 1_000)
+    latest = env.chain.w3.eth.get_block("latest")["timestamp"]
+    auth = make_auth(env, 100, nonce=1, expiry=latest + 30)
+    env.chain.request("evm_setNextBlockTimestamp", [latest + 60])  # the estimate ignores it
+    with pytest.raises(TransactionFailed) as caught:
+        relay(env.chain, auth, sign_all(auth.get_digest(), env.validators), env.dev)
+    assert 0 < caught.value.gas_used < caught.value.gas_limit
+    assert token_balance(env, RECIPIENT) == 0
