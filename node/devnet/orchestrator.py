@@ -29,6 +29,7 @@ from node.devnet.client import NodeApiError, NodeClient
 from node.devnet.genesis import build_genesis_template
 from node.devnet.homes import make_homes, write_homes
 from node.devnet.market import make_members
+from node.devnet.monitoring import describe_monitoring, write_scrape_config
 from node.devnet.network import Devnet, DevnetConfig, NodeView, Observer, StepTimeout
 from node.devnet.processes import run_nodes
 from node.devnet.script import finish, run_members, run_script
@@ -53,6 +54,10 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
         net = Devnet(config, chains, homes, members, genesis, out_dir, observer, services)
         net.not_exercised += services.missing
         observer.log(f"starting {len(homes)} validator processes (logs: {out_dir}/node*/node.log)")
+        operator_urls = [h.operator_url for h in homes]
+        scrape_config = write_scrape_config(out_dir, operator_urls)
+        for line in describe_monitoring(scrape_config, operator_urls):
+            observer.log(line)
         with run_nodes([h.path for h in homes]) as processes:
             _run_until_interrupted(net, started, processes)
         return Summary.of(net, time.monotonic() - started)

@@ -6,6 +6,7 @@ real libp2p)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,32 @@ def get_documented_metrics() -> set[str]:
     section = guide[guide.index("## Metrics") :]
     section = section[: section.index("\n## ", 1)]
     return {name.removesuffix("_total") for name in re.findall(r"`(clearnode_[a-z0-9_]+)", section)}
+
+
+def get_dashboard_series(types: dict[str, str]) -> dict[str, str]:
+    """Each series the Grafana dashboard queries -> why it would find nothing on a node
+    whose exposition declares `types` (TYPE line name -> Prometheus type), or "" if found."""
+    dashboard = json.loads((ROOT / "configs" / "grafana" / "clearnode.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    exprs += [v["definition"] for v in dashboard["templating"]["list"] if "definition" in v]
+    return {
+        series: explain_missing_series(series, types)
+        for series in {m for e in exprs for m in re.findall(r"\b(clearnode_[a-z0-9_]+)", e)}
+    }
+
+
+SERIES_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
+
+
+def explain_missing_series(series: str, types: dict[str, str]) -> str:
+    if types.get(series) == "gauge":
+        return ""
+    for kind, suffixes in SERIES_SUFFIXES.items():
+        for suffix in suffixes:
+            family = series.removesuffix(suffix)
+            if family != series and kind in (types.get(family), types.get(series)):
+                return ""
+    return f"no {series} in the exposition (declared: {types.get(series, 'nothing')})"
 
 
 def get_canonical_key(key: str) -> str:
@@ -161,6 +188,9 @@ async def test_every_documented_metric_exists_and_moves(tmp_path: Path) -> None:
 
     families = {name.removesuffix("_total") for name in re.findall(r"^# TYPE (\S+) ", text, re.M)}
     assert get_documented_metrics() - families == set()
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)", text, re.M))
+    dashboard = get_dashboard_series(types)
+    assert len(dashboard) >= 12 and {s: p for s, p in dashboard.items() if p} == {}
     # the chain
     assert later["clearnode_height"] >= first["clearnode_height"] + 3 >= 6
     assert moved(first, later, "clearnode_blocks_committed_total", 3)

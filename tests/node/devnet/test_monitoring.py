@@ -1,0 +1,27 @@
+from pathlib import Path
+
+from node.devnet.monitoring import (
+    GRAFANA_DASHBOARD,
+    describe_monitoring,
+    render_scrape_config,
+    write_scrape_config,
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_example_scrape_config_is_what_the_devnet_writes_for_one_node() -> None:
+    example = (ROOT / "configs" / "prometheus.example.yml").read_text()
+    config = example[example.index("global:") :]
+    assert config == render_scrape_config(["127.0.0.1:8081"])
+
+
+def test_the_devnet_scrapes_every_node_and_names_the_dashboard(tmp_path: Path) -> None:
+    urls = [f"http://127.0.0.1:{3000 + i}" for i in range(3)]
+    path = write_scrape_config(tmp_path, urls)
+    targets = [line.strip() for line in path.read_text().splitlines() if "- 127.0.0.1:" in line]
+    assert targets == ["- 127.0.0.1:3000", "- 127.0.0.1:3001", "- 127.0.0.1:3002"]
+    lines = describe_monitoring(path, urls)
+    assert f"--config.file={path}" in lines[1] and str(GRAFANA_DASHBOARD) in lines[2]
+    assert GRAFANA_DASHBOARD.is_file()
+    assert "http://127.0.0.1:3002/" in lines[0]
