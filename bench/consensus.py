@@ -16,8 +16,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from consensus.engine import Engine, Genesis
-from consensus.inputs import TimeoutFired
+from consensus.engine import Engine, EngineTimeout, Genesis
 from consensus.sim.memory import HashChainApp, MemoryBlockStore
 from consensus.sim.simulator import make_key
 from consensus.transport import PeerId
@@ -74,7 +73,7 @@ class LoopTransport:
 class NoTimers:
     """Zero delay: every height commits in round 0, so timeouts never matter."""
 
-    def schedule(self, delay_ms: int, timeout: TimeoutFired) -> None:
+    def schedule(self, delay_ms: int, timeout: EngineTimeout) -> None:
         pass
 
 

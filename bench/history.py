@@ -42,8 +42,8 @@ SECONDS_PER_YEAR = 365 * 24 * 3600
 
 def make_block_history(rng: random.Random, height: int, members: list[bytes], trades: int) -> Any:
     batch = tuple(
-        Trade(height * trades + i, "BTC-PERP", *rng.sample(members, 1), 0,
-              *rng.sample(members, 1), 0, 60_000_000 + rng.randrange(1000), rng.randrange(1, 50))
+        Trade(height * trades + i, "BTC-PERP", rng.choice(members), 0,
+              rng.choice(members), 0, 60_000_000 + rng.randrange(1000), rng.randrange(1, 50))
         for i in range(trades)
     )  # fmt: skip
     raw = encode_tx(sign_trade_batch(derive_ed25519_key("venue-alpha"), 1, "alpha", height, batch))

@@ -66,5 +66,5 @@ def run(argv: list[str]) -> dict[str, object]:
             figures[f"{name}_ms"] = round(statistics.median(times) * 1000, 2)
             figures[f"{name}_rebuilds"] = rebuilds
     finally:
-        engine.get_moved_risk_arrays = rebuild  # type: ignore[assignment]
+        engine.get_moved_risk_arrays = rebuild
     return figures

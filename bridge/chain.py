@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+from web3.providers.base import JSONBaseProvider
+from web3.types import RPCEndpoint, TxParams, Wei
 
 from bridge.compile import load_artifact
 
@@ -122,7 +125,9 @@ class Chain:
         """Several JSON-RPC calls in one HTTP round trip; results in call order."""
         if not calls:
             return []
-        responses = self.w3.provider.make_batch_request(calls)  # type: ignore[arg-type]
+        provider = cast(JSONBaseProvider, self.w3.provider)  # connect() makes an HTTPProvider
+        # JSON from the wire: its shape is checked here, not by web3's TypedDicts.
+        responses: Any = provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
         if not isinstance(responses, list):
             error = responses.get("error") or {}
             raise RpcError("batch", int(error.get("code", -1)), str(error.get("message", "")))
@@ -160,11 +165,14 @@ class Chain:
         """Sign locally, send, wait for the receipt; a revert raises ContractReverted."""
         # A function knows its contract's ABI (`contract_abi`); a constructor only `abi`.
         contract_abi = getattr(call, "contract_abi", None) or getattr(call, "abi", [])
-        params = {"from": sender.address, "value": value, "chainId": self.chain_id}
+        params: TxParams = {
+            "from": sender.address,
+            "value": Wei(value),
+            "chainId": self.chain_id,
+            "nonce": self.w3.eth.get_transaction_count(sender.address, "pending"),
+        }
         try:
-            tx = call.build_transaction(
-                {**params, "nonce": self.w3.eth.get_transaction_count(sender.address, "pending")}
-            )
+            tx: dict[str, Any] = dict(call.build_transaction(params))
         except ContractCustomError as exc:
             raise decode_revert(contract_abi, str(exc.data)) from None
         except ContractLogicError as exc:
@@ -172,7 +180,9 @@ class Chain:
         tx["gas"] = add_gas_headroom(int(tx["gas"]))
         signed = sender.sign_transaction(tx)
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30))
+        receipt: dict[str, Any] = dict(
+            self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+        )
         if receipt["status"] != 1:
             raise TransactionFailed(tx_hash.hex(), int(receipt["gasUsed"]), int(tx["gas"]))
         return receipt

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from bridge.wire import DecodeError, check_fields, pack_record, unpack_record
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 
 from bridge.anvil import DEV_PRIVATE_KEY

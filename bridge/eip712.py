@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_abi import encode
-from eth_keys import keys
+from eth_abi.abi import encode
 from eth_keys.exceptions import BadSignature
-from eth_utils import keccak
+from eth_keys.main import lazy_key_api as keys
+from eth_utils.crypto import keccak
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 HALF_ORDER = SECP256K1_N // 2
@@ -98,7 +98,7 @@ def compute_rate_limit_struct_hash(
 def sign_digest(digest: bytes, private_key: bytes) -> bytes:
     """65-byte r || s || v signature with low s (the only form the vault accepts)."""
     signature = keys.PrivateKey(private_key).sign_msg_hash(digest)
-    r, s, v = signature.r, signature.s, signature.v
+    r, s, v = int(signature.r), int(signature.s), int(signature.v)
     if s > HALF_ORDER:  # normalise to the canonical twin
         s, v = SECP256K1_N - s, v ^ 1
     return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v + 27])

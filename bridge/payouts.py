@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from bridge.cursor import CursorStore
 from bridge.deposits import DecodeError

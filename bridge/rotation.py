@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 
 from bridge.chain import Chain

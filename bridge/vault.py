@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from web3.contract import Contract
+from web3.types import BlockIdentifier
 
 from bridge.chain import Chain
 from bridge.eip712 import (
@@ -73,7 +74,7 @@ def get_validator_set(vault: Contract) -> EvmValidatorSet:
 
 
 def is_withdrawal_used(
-    chain: Chain, vault: bytes, member: bytes, nonce: int, block: int | str = "latest"
+    chain: Chain, vault: bytes, member: bytes, nonce: int, block: BlockIdentifier = "latest"
 ) -> bool:
     """Whether the vault has paid `member`'s withdrawal `nonce` as of `block`."""
     contract = chain.contract("CollateralVault", to_checksum_address(vault))

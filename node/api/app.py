@@ -298,7 +298,7 @@ class ApiApp:
         state = self.node.get_state()
         record = state.members.get(member)
         account = None if record is None else record.sub_accounts.get(sub_account)
-        if account is None:
+        if record is None or account is None:
             raise ApiError(
                 404,
                 "UnknownSubAccount",

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from bridge.chain import Chain, ChainIdMismatch, connect
 from bridge.cursor import CursorStore

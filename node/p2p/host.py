@@ -31,6 +31,7 @@ from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.network.config import ConnectionConfig, RetryConfig
 from libp2p.network.stream.exceptions import StreamEOF, StreamError
+from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
@@ -672,7 +673,9 @@ def _build_host(config: P2PConfig) -> Any:
     )
     route_library_logs()
     # We own redialling (with backoff); the library's own retries would stall a dial for seconds.
-    host.get_network().retry_config = RetryConfig(max_retries=0)
+    network = host.get_network()
+    assert isinstance(network, Swarm), "new_host builds a Swarm"
+    network.retry_config = RetryConfig(max_retries=0)
     return host
 
 

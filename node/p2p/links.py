@@ -64,7 +64,8 @@ def get_queue_head(queue: Any) -> object | None:
     inner = getattr(queue, "_queue", None)
     for lane in (getattr(inner, "_priority", ()), getattr(inner, "_non_priority", ())):
         if lane:
-            return lane[0]
+            head: object = lane[0]
+            return head
     return None
 
 

@@ -170,7 +170,7 @@ def check_rolling_restarts(run: RestartRun) -> None:
 
 def count_lost(homes: list[NodeHome], txs: list[bytes]) -> int:
     """How many of `txs` some node has not committed exactly once."""
-    lost = set()
+    lost: set[bytes] = set()
     for home in homes:
         included = Counter(tx for block in read_blocks(home) for tx in block.txs)
         lost.update(tx for tx in txs if included[tx] != 1)

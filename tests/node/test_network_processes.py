@@ -19,6 +19,7 @@ import pytest
 import trio
 
 from clearing.sandbox import derive_seed
+from clearing.trade import TradeBatch
 from clearing.tx import decode_tx
 from consensus.types import Block
 from node.app import ClearingApp
@@ -149,10 +150,12 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
         ):
             assert replay.finalize_block(block) == root, f"height {height}"
         windows = replay.state.trade_windows.values()  # fewer ids than a window
-        assert sum(int.from_bytes(w.bits, "little").bit_count() for w in windows) == sum(
-            len(decode_tx(b).trades)
-            for b in batches  # type: ignore[union-attr]
-        )
+        trades = 0
+        for raw in batches:
+            batch = decode_tx(raw)
+            assert isinstance(batch, TradeBatch)
+            trades += len(batch.trades)
+        assert sum(int.from_bytes(w.bits, "little").bit_count() for w in windows) == trades
 
 
 PAUSE_S = 12
