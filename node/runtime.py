@@ -7,21 +7,17 @@ runs until cancelled.
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
 import logging
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.errors import ClearingError
-from clearing.genesis import Genesis, parse_genesis
+from clearing.genesis import Genesis
 from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
@@ -38,9 +34,10 @@ from node.api.counters import add_status_section
 from node.api.serve import serve_node_api
 from node.app import ClearingApp
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
-from node.config import ConfigError, NodeConfig, load_config
+from node.config import ConfigError, NodeConfig
 from node.driver import Driver, DriverConfig
 from node.driver import Genesis as DriverGenesis
+from node.genesis_file import load_genesis
 from node.history.indexer import catch_up_history, get_last_block_history
 from node.history.store import BlockHistory
 from node.keys import NODE_KEY, VALIDATOR_KEY, check_peer_id, load_key
@@ -198,15 +195,6 @@ async def serve_node(
         await nursery.start(driver.run)
         nursery.start_soon(keep_up)
         task_status.started()
-
-
-def load_genesis(config: NodeConfig) -> Genesis:
-    try:
-        return parse_genesis(json.loads(config.genesis_file.read_text()))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            config.genesis_file, "(file)", "a readable genesis JSON", str(exc)
-        ) from exc
 
 
 def get_allowed_peers(config: NodeConfig, genesis: Genesis) -> frozenset[str] | None:
@@ -481,28 +469,3 @@ async def run_node(
             task_status.started(p2p)
     finally:
         store.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m node.runtime", description=__doc__)
-    parser.add_argument("--home", type=Path, required=True)
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.home)
-    except ConfigError as exc:
-        print(f"clearnode: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    try:
-        trio.run(run_node, config)
-    except KeyboardInterrupt:
-        return 0
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

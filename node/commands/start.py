@@ -7,7 +7,6 @@ bad home fails in a second with the file and the key at fault (exit code 2).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -18,10 +17,8 @@ from typing import Any
 
 import trio
 
-from clearing.errors import GenesisError
-from clearing.genesis import Genesis, parse_genesis
-from clearing.risk.engine import get_risk_setup
 from node.config import ConfigError, NodeConfig, load_config
+from node.genesis_file import load_genesis
 from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFileError, load_key
 from node.logs import setup_logging
 from node.ports import check_ports
@@ -38,32 +35,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def load_checked_genesis(config: NodeConfig) -> Genesis:
-    """The genesis named by the config, its risk section parsed too (a bad one would
-    otherwise halt the chain at its first block); its chain id must be the config's."""
-    path = config.genesis_file
-    try:
-        genesis = parse_genesis(json.loads(path.read_text()))
-        get_risk_setup(genesis)
-    except OSError as exc:
-        raise ConfigError(path, "(file)", "a readable genesis JSON file", exc.strerror) from exc
-    except ValueError as exc:
-        raise ConfigError(path, "(syntax)", "valid JSON", str(exc)) from exc
-    except GenesisError as exc:
-        raise ConfigError(path, exc.key, exc.expected, exc.got) from exc
-    if genesis.chain_id != config.chain_id:
-        raise ConfigError(
-            config.config_file or config.home, "chain_id",
-            f"the genesis chain_id {genesis.chain_id} of {path}", config.chain_id,
-        )  # fmt: skip
-    return genesis
-
-
 def check_home(home: Path) -> NodeConfig:
     """Load and cross-check config, genesis and keys; raise ConfigError / KeyFileError."""
     config = load_config(home)
     check_ports(config)
-    load_checked_genesis(config)
+    load_genesis(config)
     load_key(config.node_key_file, NODE_KEY)
     if config.validator_key_file.exists():
         load_key(config.validator_key_file, VALIDATOR_KEY)

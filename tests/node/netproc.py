@@ -2,8 +2,8 @@
 
 `NodeHome.write` lays out a node home (config.toml, genesis.json, keys) the way
 `clearnode init` does, with devnet keys so the example genesis' validators
-match; `ProcessNetwork` starts `python -m node.runtime --home DIR` per node and
-always kills every process it started (it can also SIGSTOP / SIGCONT one).
+match; `ProcessNetwork` starts `clearnode start --home DIR` per node, as operators do,
+and always kills every process it started (it can also SIGSTOP / SIGCONT one).
 `CliNetwork` drives the installed console script instead: `clearnode init`,
 `clearnode start --home`, `clearnode status --home`.
 """
@@ -203,7 +203,7 @@ class ProcessNetwork:
         return home
 
     def start(self, home: NodeHome) -> None:
-        command = [sys.executable, "-m", "node.runtime", "--home", str(home.path)]
+        command = [str(CLEARNODE), "start", "--home", str(home.path)]
         self.processes[home.name] = spawn(command, home.path / "node.log")
 
     def kill(self, home: NodeHome) -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import trio
 
-from tests.node.netproc import NodeHome, running
+from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import commit_setup, read_blocks, wait_until
-from tests.node.test_submission_processes import CliProcessNetwork, make_batches, post
+from tests.node.test_submission_processes import make_batches, post
 
 CATCH_UP_S = 20
 """A restarted node, once its API answers, must commit past the tip its peers had then
@@ -83,7 +83,7 @@ async def submit_load(
         await trio.sleep(1 / per_s)
 
 
-async def restart(net: CliProcessNetwork, home: NodeHome, hard: bool, run: RestartRun) -> None:
+async def restart(net: ProcessNetwork, home: NodeHome, hard: bool, run: RestartRun) -> None:
     others = [h for h in net.homes if h is not home]
     process = net.processes[home.name]
     if hard:
@@ -113,7 +113,7 @@ async def run_rolling_restarts(
     setup, _ = setup_txs()
     run = RestartRun()
     batches = make_batches(int(batches_per_s * (duration_s + 10 * rounds + 60)))
-    with running(CliProcessNetwork(base)) as net:
+    with running(ProcessNetwork(base)) as net:
         await commit_setup(net.homes, setup)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(submit_load, net.homes, batches, batches_per_s, run)

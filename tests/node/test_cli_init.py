@@ -17,8 +17,9 @@ from clearing.sandbox import derive_ed25519_key
 from node.cli import main
 from node.commands.keys import get_public_keys
 from node.config import load_config
+from node.genesis_file import load_genesis
 from node.keys import VENUE_KEY, load_key
-from node.runtime import get_allowed_peers, load_genesis
+from node.runtime import get_allowed_peers
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = json.loads((ROOT / "configs" / "genesis.example.json").read_text())

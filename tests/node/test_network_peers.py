@@ -12,9 +12,10 @@ import trio
 
 from node.blocksync import fetch_blocks
 from node.config import ConfigError, load_config
+from node.genesis_file import load_genesis
 from node.p2p import P2PConfig, RequestFailed, open_p2p
 from node.p2p.topics import get_topics
-from node.runtime import get_allowed_peers, load_genesis
+from node.runtime import get_allowed_peers
 from tests.node.netproc import GENESIS_DOC, NodeHome
 from tests.node.nodenet import open_node_network
 

@@ -19,7 +19,7 @@ from consensus.types import Block
 from node.driver import DriverConfig
 from node.liveness import get_stall_limit_ms
 from tests.clearing.support import new_sandbox
-from tests.node.netproc import CLEARNODE, NodeHome, ProcessNetwork, running, spawn
+from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import commit_setup, read_blocks, wait_until
 
@@ -27,14 +27,6 @@ pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 ROUTE = "/v1/trade-batches"
 LIMIT_S = get_stall_limit_ms(DriverConfig("clearnode")) / 1000
-
-
-class CliProcessNetwork(ProcessNetwork):
-    """The loopback network of `ProcessNetwork`, each node run as operators run it."""
-
-    def start(self, home: NodeHome) -> None:
-        command = [str(CLEARNODE), "start", "--home", str(home.path)]
-        self.processes[home.name] = spawn(command, home.path / "node.log")
 
 
 def make_batches(count: int) -> list[bytes]:
@@ -77,7 +69,7 @@ def is_committed_once(homes: list[NodeHome], txs: list[bytes]) -> bool:
 async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path: Path) -> None:
     setup, _ = setup_txs()
     batches = make_batches(8)
-    with running(CliProcessNetwork(tmp_path / "net")) as net:
+    with running(ProcessNetwork(tmp_path / "net")) as net:
         validators = list(net.homes)
         await commit_setup(validators, setup)
         target = validators[0]
@@ -97,7 +89,7 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
 
 async def test_isolated_validator_answers_503_and_recovers(tmp_path: Path) -> None:
     batches = make_batches(2)
-    with running(CliProcessNetwork(tmp_path / "net")) as net:
+    with running(ProcessNetwork(tmp_path / "net")) as net:
         lonely, *peers = net.homes
         await wait_until("a commit", lambda: len(lonely.get_roots()) >= 2)
         await trio.sleep(LIMIT_S + 1)  # idle past the limit: empty blocks keep it accepting

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from node.commands.init import init_homes
 from node.config import load_config
+from node.genesis_file import load_genesis
 from node.keys import VALIDATOR_KEY, load_key
 from node.oracle.serve import build_sources
 from node.oracle.service import OracleService
-from node.runtime import load_genesis
 
 
 async def test_init_oracle_simulates_every_genesis_price_from_its_value(tmp_path: Path) -> None:

@@ -1,0 +1,31 @@
+"""The genesis file a node's config names, read and checked before anything runs."""
+
+from __future__ import annotations
+
+import json
+
+from clearing.errors import GenesisError
+from clearing.genesis import Genesis, parse_genesis
+from clearing.risk.engine import get_risk_setup
+from node.config import ConfigError, NodeConfig
+
+
+def load_genesis(config: NodeConfig) -> Genesis:
+    """The genesis named by the config, its risk section parsed too (a bad one would
+    otherwise halt the chain at its first block); its chain id must be the config's."""
+    path = config.genesis_file
+    try:
+        genesis = parse_genesis(json.loads(path.read_text()))
+        get_risk_setup(genesis)
+    except OSError as exc:
+        raise ConfigError(path, "(file)", "a readable genesis JSON file", exc.strerror) from exc
+    except ValueError as exc:
+        raise ConfigError(path, "(syntax)", "valid JSON", str(exc)) from exc
+    except GenesisError as exc:
+        raise ConfigError(path, exc.key, exc.expected, exc.got) from exc
+    if genesis.chain_id != config.chain_id:
+        raise ConfigError(
+            config.config_file or config.home, "chain_id",
+            f"the genesis chain_id {genesis.chain_id} of {path}", config.chain_id,
+        )  # fmt: skip
+    return genesis
