@@ -30,7 +30,7 @@ from node.collateral.chains import Attester, VaultReader, watch_chain
 from node.collateral.gossip import PayoutAttestation
 from node.collateral.pools import PayoutPool, WithdrawalBook
 from node.collateral.relayer import relay_complete
-from node.collateral.withdrawals import ExpiryAttester, WithdrawalSigner
+from node.collateral.withdrawals import ExpiryAttester, VaultSetGetter, WithdrawalSigner
 from node.config import BridgeChainConfig
 from tests.node.collateral.support import (
     BRIDGE_KEYS,
@@ -42,6 +42,14 @@ from tests.node.collateral.support import (
 pytestmark = pytest.mark.chain
 MEMBER = bytes([5]) * 20
 RECIPIENT = bytes([6]) * 20
+
+
+async def read_vault_set(config: BridgeChainConfig) -> VaultSetGetter:
+    """What the rotation duty reads each round: the vault's set at a final block."""
+    read = await VaultReader(config).get_final_set()
+    assert read is not None
+    vault = bytes.fromhex(config.vault_address[2:])
+    return lambda chain_id: (vault, read[1]) if chain_id == config.chain_id else None
 
 
 async def test_signed_relayed_paid_and_attested(
@@ -58,13 +66,13 @@ async def test_signed_relayed_paid_and_attested(
     record = WithdrawalRecord(MEMBER, 0, CHAIN_ID, deployed.tokens["USDC"], 2_000, 2_000,
                               RECIPIENT, 1, 3, expiry)  # fmt: skip
 
-    book = WithdrawalBook(tuple((v.evm_address, v.power) for v in genesis.validators))
+    book = WithdrawalBook(lambda: [(v.evm_address, v.power) for v in genesis.validators])
 
     async def collect(signed: WithdrawalSignature) -> None:
         book.add(signed)
 
     for key in BRIDGE_KEYS[:3]:
-        signer = WithdrawalSigner(key, {CHAIN_ID: VaultReader(config)}, collect)
+        signer = WithdrawalSigner(key, await read_vault_set(config), collect)
         await signer.sign_pending({(MEMBER, 1): record})
         await signer.sign_pending({(MEMBER, 1): record})  # signed once per record
     best = book.get_best((MEMBER, 1))
@@ -125,13 +133,13 @@ async def test_expired_unpaid_records_are_attested_once_paid_or_live_ones_never(
     elsewhere = replace(record(1, now), member=bytes(20), chain_id=1)  # a chain not watched
     pending = {(MEMBER, 1): record(1, now + 30), (MEMBER, 2): record(2, now + 3600),
                (MEMBER, 3): record(3, now + 30), (bytes(20), 1): elsewhere}  # fmt: skip
-    book = WithdrawalBook(tuple((v.evm_address, v.power) for v in genesis.validators))
+    book = WithdrawalBook(lambda: [(v.evm_address, v.power) for v in genesis.validators])
 
     async def collect(signed: WithdrawalSignature) -> None:
         book.add(signed)
 
     for key in BRIDGE_KEYS[:3]:  # nonce 3 is relayed in time
-        signer = WithdrawalSigner(key, {CHAIN_ID: VaultReader(config)}, collect)
+        signer = WithdrawalSigner(key, await read_vault_set(config), collect)
         await signer.sign_pending({(MEMBER, 3): pending[(MEMBER, 3)]})
     relayer = account_from_key(DEV_PRIVATE_KEY)
     usdc_contract = evm.contract("TestToken", to_checksum_address(usdc))
