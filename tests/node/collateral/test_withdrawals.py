@@ -17,8 +17,10 @@ from eth_utils import to_checksum_address
 from bridge.anvil import DEV_PRIVATE_KEY
 from bridge.chain import Chain, account_from_key
 from bridge.devchain import DevnetChain, mine
+from bridge.eip712 import get_address, recover_signer
 from bridge.observation import SignedObservation
 from bridge.payouts import sign_payout
+from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
 from bridge.withdrawal import WithdrawalSignature, get_relay_json
 from clearing.attestation import Attestation, is_valid_signature, verify_quorum_attestations
@@ -36,7 +38,9 @@ from tests.node.collateral.support import (
     BRIDGE_KEYS,
     CHAIN_ID,
     CONSENSUS_KEYS,
+    get_genesis,
     get_genesis_doc,
+    make_record,
 )
 
 pytestmark = pytest.mark.chain
@@ -168,3 +172,30 @@ async def test_expired_unpaid_records_are_attested_once_paid_or_live_ones_never(
     assert observation.block_time_s > now + 30
     message = observation.signing_bytes(genesis.chain_id)
     assert is_valid_signature(attestation.signer, attestation.signature, message)
+
+
+async def test_a_record_is_signed_again_when_the_vault_rotates_and_only_by_its_members() -> None:
+    genesis = get_genesis()
+    record = make_record(genesis)
+    vault = bytes(range(20))
+    members = [(get_address(k), 10) for k in BRIDGE_KEYS]
+    read = {CHAIN_ID: (vault, EvmValidatorSet.from_members(0, members[:3]))}
+    sent: list[WithdrawalSignature] = []
+
+    async def send(signed: WithdrawalSignature) -> None:
+        sent.append(signed)
+
+    old, newcomer = (WithdrawalSigner(k, read.get, send) for k in (BRIDGE_KEYS[0], BRIDGE_KEYS[3]))
+    pending = {(record.member, record.nonce): record}
+    for signer in (old, newcomer, old):
+        await signer.sign_pending(pending)
+    assert [s.authorization.epoch for s in sent] == [0]  # once, and not by the newcomer
+    read[CHAIN_ID] = (vault, EvmValidatorSet.from_members(1, members))
+    for signer in (old, newcomer, old, newcomer):
+        await signer.sign_pending(pending)
+    assert [s.authorization.epoch for s in sent] == [0, 1, 1]
+    assert {get_address(k) for k in (BRIDGE_KEYS[0], BRIDGE_KEYS[3])} == {
+        recover_signer(s.authorization.get_digest(), s.signature) for s in sent[1:]
+    }
+    await old.sign_pending({})  # cleared: forgotten
+    assert old.signed == {}
