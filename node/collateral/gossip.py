@@ -64,13 +64,13 @@ class UnknownChain(BridgeGossipError):
 
 class BadEvmSignature(BridgeGossipError):
     def __init__(self, reason: str) -> None:
-        super().__init__(f"withdrawal signature: {reason}")
+        super().__init__(f"EVM signature: {reason}")
         self.reason = reason
 
 
 class UnknownEvmSigner(BridgeGossipError):
     def __init__(self, signer: bytes) -> None:
-        super().__init__(f"withdrawal signed by 0x{signer.hex()}, not a genesis validator")
+        super().__init__(f"signed by 0x{signer.hex()}, not a genesis validator's EVM address")
         self.signer = signer
 
 

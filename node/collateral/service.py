@@ -2,15 +2,16 @@
 
 On every node (of a network with collateral): the `bridge` topic (checked at the
 first hop, see gossip.py), the pools of deposit, payout and expiry attestations and
-of withdrawal signatures, a proposal source, and the withdrawal routes a relayer
-reads (api.py). On a validator with `[[bridge_chains]]`: one watcher and attest
-loop per chain (chains.py), the attestation of every pending withdrawal on a
-watched chain that expired unpaid, a read of each watched vault's validator set
-at a final block, and, with its `[keys] bridge_key_file`, the EVM signature of
-the rotation of a vault whose set is not the consensus set (rotations.py) and of
-every pending withdrawal on a watched chain, for the vault's epoch (withdrawals.py). On
-every validator: re-observation of deposits stuck below quorum that it has not
-signed, and answers to peers' requests for them (reobserve.py).
+of withdrawal and vault-rotation signatures, a proposal source, and the withdrawal
+and rotation routes a relayer reads (api.py). On a validator with
+`[[bridge_chains]]`: one watcher and attest loop per chain (chains.py), the
+attestation of every pending withdrawal on a watched chain that expired unpaid, a
+read of each watched vault's validator set at a final block, and, with its `[keys]
+bridge_key_file`, the EVM signature of the rotation of a vault whose set is not the
+consensus set (rotations.py) and of every pending withdrawal on a watched chain,
+for the vault's epoch (withdrawals.py). On every validator: re-observation of
+deposits stuck below quorum that it has not signed, and answers to peers' requests
+for them (reobserve.py).
 
 The proposal source puts every CollateralCredit, WithdrawalPaid and
 WithdrawalExpired that carries a quorum and the committed state has not settled
@@ -263,7 +264,7 @@ class BridgeNode:
             del self.own[key]
         self.committed.set()
 
-    # -- the validator's withdrawal duty ----------------------------------------
+    # -- the validator's vault duties: rotations and withdrawals ----------------
 
     async def run_vault_duties(
         self, rotator: VaultRotator, signer: WithdrawalSigner | None

@@ -75,6 +75,13 @@ def read_vault_set(chain: BridgeChainConfig, connected: dict[int, Chain]) -> Evm
         raise
 
 
+def read_vault_and_set(
+    chain: BridgeChainConfig, tokens: Sequence[CollateralToken], connected: dict[int, Chain]
+) -> tuple[dict[str, int], EvmValidatorSet]:
+    """Both reads of one poll, so the view changes in one step."""
+    return read_vault(chain, tokens, connected), read_vault_set(chain, connected)
+
+
 async def poll_vaults(
     views: dict[int, VaultView],
     chains: Sequence[BridgeChainConfig],
@@ -90,10 +97,9 @@ async def poll_vaults(
             view = views[chain.chain_id]
             on_chain = [t for t in tokens if t.chain_id == chain.chain_id]
             try:
-                view.balances = await trio.to_thread.run_sync(
-                    read_vault, chain, on_chain, connected
+                view.balances, view.validators = await trio.to_thread.run_sync(
+                    read_vault_and_set, chain, on_chain, connected
                 )
-                view.validators = await trio.to_thread.run_sync(read_vault_set, chain, connected)
                 view.error, view.read_at_ms = "", clock_ms()
             except Exception as exc:  # any RPC, transport or decoding failure of one chain
                 view.error = f"{type(exc).__name__}: {exc}"[:200]

@@ -116,6 +116,20 @@ async def check_rotation_and_epochs(
         assert body["validators"] == ["0x" + a.hex() for a in NEW_SET]
         assert body["current_validators"] == ["0x" + a.hex() for a in OLD_SET]
 
+    # a restarted signer reads the vaults again and signs the very same bytes
+    restarted = net.homes[0]
+    net.kill(restarted)
+    net.start(restarted)
+
+    def signed_twice() -> bool:
+        log = (restarted.path / "node.log").read_text()
+        return log.count("signed the rotation to epoch 1") == 4  # 2 chains, 2 runs
+
+    await wait_until("the restarted validator to sign again", signed_twice, 60)
+    await wait_until("the restarted validator to pool the rotations", lambda: get_json(
+        restarted, "/v1/bridge/rotations").get("rotations") == rotations, 60)  # fmt: skip
+    assert get_json(home, "/v1/bridge/rotations")["rotations"] == rotations
+
     # a withdrawal meanwhile: signed for epoch 0 by the three the vault trusts
     chain = chains["a"]
     usdc = deployed["a"].tokens["USDC"]
@@ -196,8 +210,13 @@ async def check_rotation_and_epochs(
             assert rotated in metrics, [m for m in metrics.splitlines() if "rotations" in m]
         log = (each.path / "node.log").read_text()
         assert log.count("rotated to epoch 1") == 2, each.name
-        page = httpx.get(f"http://127.0.0.1:{each.api_port}/status", timeout=5).text
-        assert page.count("<td>in sync</td>") == 2, page
+
+        def page_in_sync(home: NodeHome = each) -> bool:  # the page reads vaults every 5 s
+            page = httpx.get(f"http://127.0.0.1:{home.api_port}/status", timeout=5).text
+            return page.count("<td>in sync</td>") == 2
+
+        await wait_until(f"{each.name}'s status page to show both vaults in sync",
+                         page_in_sync, 30)  # fmt: skip
     signed = {
         each.name: "signed the rotation to epoch 1" in (each.path / "node.log").read_text()
         for each in net.homes
