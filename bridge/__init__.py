@@ -38,7 +38,9 @@ Price feeds (the oracle's evm source)
   `deploy_price_feed` / `update_price_feed` on devnets.
 
 Validator set
-- `rotation.get_consensus_members(validators)`, `compute_target_set(vault.get_validator_set(v),
-  members)`, `sign_rotation(...)`, `relay_rotation(...)`; `vault.lock_by_signature` for an
-  emergency stop any single validator can pull.
+- `rotation.get_consensus_set(state)` (the clearing state's validators with power, as
+  (EVM address, power)), `compute_target_set(vault.get_validator_set(v, block), members)`,
+  `Rotation(chain_id, vault, current, target)` with `sign_rotation_message(rotation, key)`
+  -> `RotationSignature` (gossip form), `get_rotation_relay_json`, `relay_rotation(...)`;
+  `vault.lock_by_signature` for an emergency stop any single validator can pull.
 """

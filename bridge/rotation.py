@@ -1,14 +1,21 @@
 """Keep each vault's validator set equal to the consensus validator set.
 
 When consensus changes its set (or powers), the vault's current quorum signs a
-`Rotation` to the new set with a strictly larger epoch; anyone relays it. Every
-validator derives the same target from the same consensus set, so the signatures
-are over identical bytes.
+`Rotation` to the new set with the next epoch; anyone relays it. Every validator
+derives the same target from the same consensus set (`get_consensus_set`: the
+clearing state's validators with power > 0, by EVM address) and the same vault set
+(read at a final block), so the signatures are over identical bytes.
+
+A `Rotation` names the vault's current set as well as the target: the digest
+covers only the current epoch, but whoever pools signatures must know which
+addresses may sign and with what power. A relayer trusts no served current set:
+it reads the vault's own before sending (node/collateral/relayer.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -17,20 +24,31 @@ from web3.contract import Contract
 
 from bridge.chain import Chain
 from bridge.eip712 import compute_digest, compute_rotation_struct_hash, sign_digest
-from bridge.validators import EvmValidatorSet
+from bridge.validators import EvmValidatorSet, ValidatorSetError
 from bridge.vault import get_validator_set
+from bridge.wire import DecodeError, check_fields, pack_record, unpack_record
+from bridge.withdrawal import SignatureSet, WithdrawalError
 from clearing.genesis import Validator
+from clearing.state import ClearingState
 
 
 def get_consensus_members(validators: Iterable[Validator]) -> list[tuple[bytes, int]]:
-    """(EVM address, power) of each consensus validator: what every vault must trust."""
-    return [(v.evm_address, v.power) for v in validators]
+    """(EVM address, power) of each validator with power: what every vault must trust."""
+    return [(v.evm_address, v.power) for v in validators if v.power > 0]
+
+
+def get_consensus_set(state: ClearingState) -> list[tuple[bytes, int]]:
+    """The consensus validator set as the vaults must trust it: every validator of the
+    committed clearing state with power > 0, as (EVM address, power)."""
+    return get_consensus_members(state.validators.values())
 
 
 def compute_target_set(
     current: EvmValidatorSet, consensus_members: Iterable[tuple[bytes, int]]
 ) -> EvmValidatorSet | None:
-    """The set the vault should move to, or None when it already matches consensus."""
+    """The set the vault should move to, or None when it already matches consensus.
+    Raises ValidatorSetError for a consensus set no vault can hold (empty, an EVM
+    address twice)."""
     target = EvmValidatorSet.from_members(current.epoch + 1, consensus_members)
     return None if target.members == current.members else target
 
@@ -52,6 +70,94 @@ def sign_rotation(
     evm_private_key: bytes,
 ) -> bytes:
     return sign_digest(compute_rotation_digest(chain_id, vault, current, target), evm_private_key)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """One vault's move from `current` (as read on chain) to `target` (epoch + 1)."""
+
+    chain_id: int
+    vault: bytes
+    current: EvmValidatorSet
+    target: EvmValidatorSet
+
+    def get_digest(self) -> bytes:
+        return compute_rotation_digest(self.chain_id, self.vault, self.current, self.target)
+
+    def collect(self, signatures: Iterable[bytes]) -> SignatureSet:
+        """The valid signatures of members of the current set (others skipped)."""
+        collected = SignatureSet(self.get_digest(), self.current)
+        for signature in signatures:
+            try:
+                collected.add(signature)
+            except WithdrawalError:
+                continue
+        return collected
+
+
+@dataclass(frozen=True)
+class RotationSignature:
+    """One validator's EVM signature over a rotation: the gossip message."""
+
+    rotation: Rotation
+    signature: bytes  # 65 bytes r || s || v
+
+    def encode(self) -> bytes:
+        r = self.rotation
+        return pack_record(
+            [r.chain_id, r.vault, *encode_set(r.current), *encode_set(r.target), self.signature]
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> RotationSignature:
+        f = unpack_record(data, "RotationSignature", 9)
+        check_fields([f[0], f[1], f[2], f[5], f[8]], "RotationSignature", {1: 20, 4: 65})
+        current = decode_set(f[2], f[3], f[4], "current")
+        target = decode_set(f[5], f[6], f[7], "target")
+        if target.epoch != current.epoch + 1:
+            raise DecodeError("RotationSignature", f"epoch {current.epoch} to {target.epoch}")
+        return cls(Rotation(f[0], f[1], current, target), f[8])
+
+
+def encode_set(validators: EvmValidatorSet) -> list[Any]:
+    return [validators.epoch, validators.addresses, validators.powers]
+
+
+def decode_set(epoch: int, addresses: Any, powers: Any, what: str) -> EvmValidatorSet:
+    if not isinstance(addresses, list) or not isinstance(powers, list):
+        raise DecodeError("RotationSignature", f"{what}: addresses and powers must be lists")
+    if len(addresses) != len(powers):
+        raise DecodeError("RotationSignature", f"{what}: {len(addresses)} addresses, "
+                          f"{len(powers)} powers")  # fmt: skip
+    check_fields([*addresses, *powers], f"RotationSignature.{what}",
+                 dict.fromkeys(range(len(addresses)), 20))  # fmt: skip
+    try:
+        return EvmValidatorSet(epoch, tuple(zip(addresses, powers, strict=True)))
+    except ValidatorSetError as exc:
+        raise DecodeError("RotationSignature", f"{what}: {exc}") from None
+
+
+def sign_rotation_message(rotation: Rotation, evm_private_key: bytes) -> RotationSignature:
+    return RotationSignature(rotation, sign_digest(rotation.get_digest(), evm_private_key))
+
+
+def get_rotation_relay_json(rotation: Rotation, collected: SignatureSet) -> dict[str, object]:
+    """What the HTTP API shows a relayer: `rotate`'s arguments, 0x-hex, ordered, and the
+    current set the signatures are counted against."""
+    return {
+        "chain_id": rotation.chain_id,
+        "vault": "0x" + rotation.vault.hex(),
+        "epoch": rotation.current.epoch,
+        "current_validators": ["0x" + a.hex() for a in rotation.current.addresses],
+        "current_powers": [str(p) for p in rotation.current.powers],
+        "new_epoch": rotation.target.epoch,
+        "validators": ["0x" + a.hex() for a in rotation.target.addresses],
+        "powers": [str(p) for p in rotation.target.powers],
+        "signatures": ["0x" + s.hex() for s in collected.get_ordered()],
+        "signed_power": collected.get_signed_power(),
+        "total_power": collected.validator_set.total_power,
+        "complete": collected.is_complete(),
+    }
 
 
 def relay_rotation(

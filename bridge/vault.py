@@ -66,11 +66,11 @@ def deposit_native(
     return chain.transact(call, sender, amount)
 
 
-def get_validator_set(vault: Contract) -> EvmValidatorSet:
-    """The validator set the vault trusts now."""
-    addresses, powers = vault.functions.getValidators().call()
+def get_validator_set(vault: Contract, block: int | str = "latest") -> EvmValidatorSet:
+    """The validator set the vault trusts as of `block`."""
+    addresses, powers = vault.functions.getValidators().call(block_identifier=block)
     members = tuple((bytes.fromhex(a[2:]), int(p)) for a, p in zip(addresses, powers, strict=True))
-    return EvmValidatorSet(int(vault.functions.epoch().call()), members)
+    return EvmValidatorSet(int(vault.functions.epoch().call(block_identifier=block)), members)
 
 
 def is_withdrawal_used(

@@ -1,4 +1,5 @@
-"""The bridge's HTTP routes: what a relayer needs to pay a withdrawal, and watcher status.
+"""The bridge's HTTP routes: what a relayer needs to pay a withdrawal or rotate a
+vault's validator set, and watcher status.
 
 `GET /v1/withdrawals/pending` and `GET /v1/withdrawals/{member}/{nonce}` answer
 bridge.withdrawal.get_relay_json for the authorisation with the most collected
@@ -6,12 +7,16 @@ signed power (signatures sorted by signer address, as the vault wants; `complete
 once they carry more than 2/3 of it), plus the record's `height`. A pending
 withdrawal nobody has signed yet has `signatures: []` and no vault call fields but
 its `expiry`: after it the vault refuses it and the validators refund the debit.
+
+`GET /v1/bridge/rotations` answers bridge.rotation.get_rotation_relay_json for each
+vault's pooled rotation to the consensus set (pools.RotationBook.get_best).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bridge.rotation import get_rotation_relay_json
 from bridge.withdrawal import get_relay_json
 from clearing.state import WithdrawalRecord
 from node.api.app import RouteHandler
@@ -81,6 +86,7 @@ class BridgeApi:
             for name, w in sorted(self.node.watchers.items())
         }
         node, gate = self.node, self.node.request_gate
+        vaults = {status.name: status.to_json() for _, status in sorted(node.vault_sets.items())}
         return json_response(
             200,
             {
@@ -93,6 +99,9 @@ class BridgeApi:
                 "expiries_pooled": len(node.expiries.entries),
                 "expiries_ready": len(node.expiries.get_ready()),
                 "withdrawals_signed": len(node.withdrawals.entries),
+                # each watched vault's validator set: in_sync, rotating or unknown, epoch
+                "vaults": vaults,
+                "rotations_pooled": len(node.rotations.entries),
                 "own_unsettled": len(node.own),
                 # validators: asked, signed, flooded, dropped, and refusals by type
                 "reobserve": None if node.reobserver is None else dict(node.reobserver.counters),
@@ -100,6 +109,10 @@ class BridgeApi:
                 "request_gate": None if gate is None else dict(gate.counters),
             },
         )
+
+    async def get_rotations(self, _: Request, __: dict[str, str]) -> Response:
+        best = self.node.rotations.get_all_best()
+        return json_response(200, {"rotations": [get_rotation_relay_json(*b) for b in best]})
 
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
@@ -112,6 +125,10 @@ class BridgeApi:
             (RouteDoc("GET", "/v1/bridge", "getBridgeStatus",
                       "This node's chain watchers and bridge pools", tier="public"),
              self.get_bridge_status),
+            (RouteDoc("GET", "/v1/bridge/rotations", "getVaultRotations",
+                      "Per vault, the pooled rotation to the consensus validator set with the "
+                      "current set's signatures: rotate's fields, complete flag",
+                      tier="public"), self.get_rotations),
         ]  # fmt: skip
 
 

@@ -23,13 +23,16 @@ from typing import Any, TypeVar
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_utils.address import to_checksum_address
+from web3.exceptions import Web3Exception
 
-from bridge.chain import Chain, ChainIdMismatch, connect
+from bridge.chain import Chain, ChainError, ChainIdMismatch, connect
 from bridge.cursor import CursorStore
 from bridge.expiries import BlockStamp, get_final_stamp, observe_expiry
 from bridge.observation import SignedObservation, sign_new_deposits
 from bridge.payouts import sign_new_payouts
-from bridge.watcher import Watcher, WatcherConfig
+from bridge.validators import EvmValidatorSet
+from bridge.vault import get_validator_set
+from bridge.watcher import Watcher, WatcherConfig, get_final_block
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import Attestation
 from clearing.state import WithdrawalRecord
@@ -42,6 +45,7 @@ T = TypeVar("T")
 ATTEST_POLL_S = 1.0
 WATCH_POLL_S = 2.0
 RPC_TIMEOUT_S = 10.0
+CHAIN_READ_ERRORS = (trio.TooSlowError, ChainError, OSError, ValueError, Web3Exception)
 RESTART_BACKOFF_S = 1.0
 MAX_RESTART_BACKOFF_S = 60.0
 
@@ -155,8 +159,8 @@ async def attest_forever(reader: CursorStore, attester: Attester) -> None:
 
 
 class VaultReader:
-    """Reads of the vault (its current validator-set epoch, what expired withdrawals it
-    never paid) over a lazily opened connection."""
+    """Reads of the vault (its validator set at a final block, what expired withdrawals
+    it never paid) over a lazily opened connection."""
 
     def __init__(self, config: BridgeChainConfig) -> None:
         self.config = config
@@ -167,11 +171,14 @@ class VaultReader:
             self.chain = connect(self.config.rpc_url, self.config.chain_id, RPC_TIMEOUT_S)
         return self.chain
 
-    def _read_epoch(self) -> int:
+    def _read_final_set(self) -> tuple[int, EvmValidatorSet] | None:
+        final = get_final_block(self._get_chain(), self.config.confirmation_depth)
+        if final < 0:
+            return None
         vault = self._get_chain().contract(
             "CollateralVault", to_checksum_address(self.config.vault_address)
         )
-        return int(vault.functions.epoch().call())
+        return final, get_validator_set(vault, final)
 
     def _get_final_stamp(self) -> BlockStamp | None:
         return get_final_stamp(self._get_chain(), self.config.confirmation_depth)
@@ -190,8 +197,11 @@ class VaultReader:
             self.chain = None  # a fresh connection next time
             raise
 
-    async def get_epoch(self) -> int:
-        return await self._run(self._read_epoch)
+    async def get_final_set(self) -> tuple[int, EvmValidatorSet] | None:
+        """(final block, the validator set the vault trusts at it) by the watcher's
+        finality rule, or None before any block is final: every validator reads the
+        same set, so their rotations and withdrawal signatures sign the same bytes."""
+        return await self._run(self._read_final_set)
 
     async def get_final_stamp(self) -> BlockStamp | None:
         """The final head by the watcher's rule, or None before any block is final."""

@@ -1,13 +1,14 @@
 """The `bridge` gossip topic: validators' deposit, payout and expiry attestations,
-their EVM signatures over withdrawal authorisations, and requests to re-observe
-a deposit (node/collateral/reobserve.py).
+their EVM signatures over withdrawal authorisations and vault rotations, and
+requests to re-observe a deposit (node/collateral/reobserve.py).
 
 Wire format (msgpack): ``[GOSSIP_VERSION, network chain id, kind, body]`` where
 `body` is the bridge record's own versioned encoding (bridge/wire.py), at most
 `MAX_MESSAGE_BYTES`. Every node checks a message at the first hop, before
 relaying it, against its genesis: the network chain id, a registered collateral
 token or chain, a signer that is a genesis validator (Ed25519 key for
-attestations, EVM address for withdrawal signatures) and the signature itself;
+attestations, EVM address for withdrawal and rotation signatures, which must also
+be in the rotation's current set) and the signature itself;
 a re-observation request must name a chain with registered collateral, be at
 most `MAX_REQUEST_BYTES` and be signed by a genesis validator (the unsigned
 version 1 is refused). Anything else raises one of `REJECTS`; the p2p layer drops
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from bridge.eip712 import SignatureError, recover_signer
 from bridge.observation import SignedObservation, SignedReobserveRequest
+from bridge.rotation import RotationSignature
 from bridge.wire import DecodeError as BridgeDecodeError
 from bridge.wire import pack_record, unpack_record
 from bridge.withdrawal import WithdrawalSignature
@@ -41,6 +43,7 @@ MAX_MESSAGE_BYTES = 4 * 1024
 MAX_REQUEST_BYTES = 192
 WHAT = "BridgeMessage"
 KIND_DEPOSIT, KIND_PAYOUT, KIND_WITHDRAWAL, KIND_REOBSERVE, KIND_EXPIRY = 1, 2, 3, 4, 5
+KIND_ROTATION = 6
 
 
 class BridgeGossipError(ValueError):
@@ -61,14 +64,23 @@ class UnknownChain(BridgeGossipError):
 
 class BadEvmSignature(BridgeGossipError):
     def __init__(self, reason: str) -> None:
-        super().__init__(f"withdrawal signature: {reason}")
+        super().__init__(f"EVM signature: {reason}")
         self.reason = reason
 
 
 class UnknownEvmSigner(BridgeGossipError):
     def __init__(self, signer: bytes) -> None:
-        super().__init__(f"withdrawal signed by 0x{signer.hex()}, not a genesis validator")
+        super().__init__(f"signed by 0x{signer.hex()}, not a genesis validator's EVM address")
         self.signer = signer
+
+
+class NotInCurrentSet(BridgeGossipError):
+    """A rotation signed by an address the vault's current set (as the rotation names
+    it) does not hold: its signature can never count."""
+
+    def __init__(self, signer: bytes, epoch: int) -> None:
+        super().__init__(f"rotation signed by 0x{signer.hex()}, not in the set of epoch {epoch}")
+        self.signer, self.epoch = signer, epoch
 
 
 REJECTS = (ClearingError, BridgeDecodeError, BridgeGossipError)
@@ -113,7 +125,13 @@ class ExpiryAttestation:
         )
 
 
-PooledMessage = SignedObservation | PayoutAttestation | WithdrawalSignature | ExpiryAttestation
+PooledMessage = (
+    SignedObservation
+    | PayoutAttestation
+    | WithdrawalSignature
+    | ExpiryAttestation
+    | RotationSignature
+)
 BridgeMessage = PooledMessage | SignedReobserveRequest
 KINDS: dict[type, int] = {
     SignedObservation: KIND_DEPOSIT,
@@ -121,6 +139,7 @@ KINDS: dict[type, int] = {
     WithdrawalSignature: KIND_WITHDRAWAL,
     SignedReobserveRequest: KIND_REOBSERVE,
     ExpiryAttestation: KIND_EXPIRY,
+    RotationSignature: KIND_ROTATION,
 }
 
 
@@ -157,7 +176,7 @@ class BridgeCheck:
             raise WrongChain(self.chain_id, chain_id)
         if type(body) is not bytes:
             raise DecodeError(f"{WHAT}.body", f"expected bytes, got {type(body).__name__}")
-        kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_EXPIRY)
+        kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_ROTATION)
         if kind == KIND_DEPOSIT:
             deposit = SignedObservation.decode(body)
             self.check_deposit(deposit)
@@ -172,6 +191,10 @@ class BridgeCheck:
             expiry = ExpiryAttestation.decode(body)
             self.check_expiry(expiry)
             return expiry
+        if kind == KIND_ROTATION:
+            rotation = RotationSignature.decode(body)
+            self.check_rotation(rotation)
+            return rotation
         withdrawal = WithdrawalSignature.decode(body)
         self.check_withdrawal(withdrawal)
         return withdrawal
@@ -224,6 +247,19 @@ class BridgeCheck:
             raise BadEvmSignature(str(exc)) from None
         if signer not in self.evm_signers:
             raise UnknownEvmSigner(signer)
+
+    def check_rotation(self, signed: RotationSignature) -> None:
+        rotation = signed.rotation
+        if not any(chain_id == rotation.chain_id for chain_id, _ in self.tokens):
+            raise UnknownChain(rotation.chain_id)
+        try:
+            signer = recover_signer(rotation.get_digest(), signed.signature)
+        except SignatureError as exc:
+            raise BadEvmSignature(str(exc)) from None
+        if signer not in self.evm_signers:
+            raise UnknownEvmSigner(signer)
+        if rotation.current.get_power(signer) == 0:
+            raise NotInCurrentSet(signer, rotation.current.epoch)
 
     def topic(self) -> Topic:
         gate = RequestGate(len(self.validators))

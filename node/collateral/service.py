@@ -2,13 +2,16 @@
 
 On every node (of a network with collateral): the `bridge` topic (checked at the
 first hop, see gossip.py), the pools of deposit, payout and expiry attestations and
-of withdrawal signatures, a proposal source, and the withdrawal routes a relayer
-reads (api.py). On a validator with `[[bridge_chains]]`: one watcher and attest
-loop per chain (chains.py), the attestation of every pending withdrawal on a
-watched chain that expired unpaid, and, with its `[keys] bridge_key_file`, the EVM
-signature of every pending withdrawal on a watched chain (withdrawals.py). On
-every validator: re-observation of deposits stuck below quorum that it has not
-signed, and answers to peers' requests for them (reobserve.py).
+of withdrawal and vault-rotation signatures, a proposal source, and the withdrawal
+and rotation routes a relayer reads (api.py). On a validator with
+`[[bridge_chains]]`: one watcher and attest loop per chain (chains.py), the
+attestation of every pending withdrawal on a watched chain that expired unpaid, a
+read of each watched vault's validator set at a final block, and, with its `[keys]
+bridge_key_file`, the EVM signature of the rotation of a vault whose set is not the
+consensus set (rotations.py) and of every pending withdrawal on a watched chain,
+for the vault's epoch (withdrawals.py). On every validator: re-observation of
+deposits stuck below quorum that it has not signed, and answers to peers' requests
+for them (reobserve.py).
 
 The proposal source puts every CollateralCredit, WithdrawalPaid and
 WithdrawalExpired that carries a quorum and the committed state has not settled
@@ -33,6 +36,8 @@ from bridge.observation import (
     SignedReobserveRequest,
     sign_reobserve_request,
 )
+from bridge.rotation import RotationSignature, get_consensus_set
+from bridge.validators import EvmValidatorSet
 from bridge.watcher import Watcher
 from bridge.withdrawal import WithdrawalError, WithdrawalSignature
 from clearing.attestation import Attestation
@@ -53,8 +58,15 @@ from node.collateral.gossip import (
     PooledMessage,
     encode_message,
 )
-from node.collateral.pools import ExpiryPool, PayoutPool, WithdrawalBook, WithdrawalKey
+from node.collateral.pools import (
+    ExpiryPool,
+    PayoutPool,
+    RotationBook,
+    WithdrawalBook,
+    WithdrawalKey,
+)
 from node.collateral.reobserve import ChainLookup, Reobserver
+from node.collateral.rotations import VaultRotator, VaultSetStatus, get_known_set
 from node.collateral.withdrawals import ExpiryAttester, WithdrawalSigner
 from node.config import NodeConfig
 from node.keys import BRIDGE_KEY, KeyFileError, load_key
@@ -79,9 +91,10 @@ class BridgeNode:
         self.credits = ObservationPool(genesis.chain_id, {v.pubkey: v for v in genesis.validators})
         self.payouts = PayoutPool({v.pubkey: v.power for v in genesis.validators})
         self.expiries = ExpiryPool({v.pubkey: v.power for v in genesis.validators})
-        self.withdrawals = WithdrawalBook(
-            tuple((v.evm_address, v.power) for v in genesis.validators)
-        )
+        self.vault_sets: dict[int, VaultSetStatus] = {}  # watched chains, by EVM chain id
+        self.withdrawals = WithdrawalBook(self.get_consensus_set, self.get_known_set)
+        self.rotations = RotationBook(self.get_consensus_set, self.get_known_set)
+        self.rotator: VaultRotator | None = None  # validators watching chains only
         self.own: dict[OwnKey, bytes] = {}
         self.watchers: dict[str, Watcher] = {}
         self.reobserver: Reobserver | None = None  # validators only
@@ -103,11 +116,34 @@ class BridgeNode:
             and key not in self.ctx.state.pending_withdrawals
         )
 
+    def is_rotated(self, chain_id: int, epoch: int) -> bool:
+        """The vault of `chain_id` has left `epoch`, or no longer needs a rotation."""
+        status = self.vault_sets.get(chain_id)
+        if status is None or status.current is None:
+            return False
+        return status.current.epoch > epoch or status.target is None
+
     def is_settled(self, key: OwnKey) -> bool:
         kind, subject = key[0], key[1]
         if kind == "credit":
             return self.is_credited(subject)  # type: ignore[arg-type]
+        if kind == "rotation":
+            return self.is_rotated(subject, key[2])  # type: ignore[arg-type]
         return self.is_cleared(subject)  # type: ignore[arg-type]
+
+    # -- the validator sets ----------------------------------------------------
+
+    def get_consensus_set(self) -> list[tuple[bytes, int]]:
+        return get_consensus_set(self.ctx.state)
+
+    def get_known_set(self, chain_id: int, vault: bytes) -> EvmValidatorSet | None:
+        return get_known_set(self.vault_sets, chain_id, vault)
+
+    def get_vault_set(self, chain_id: int) -> tuple[bytes, EvmValidatorSet] | None:
+        status = self.vault_sets.get(chain_id)
+        if status is None or status.current is None:
+            return None
+        return status.vault, status.current
 
     # -- pooling -------------------------------------------------------------
 
@@ -119,6 +155,8 @@ class BridgeNode:
             return self.payouts.add(message)
         if isinstance(message, ExpiryAttestation):
             return self.expiries.add(message)
+        if isinstance(message, RotationSignature):
+            return self.rotations.add(message)
         return self.withdrawals.add(message)
 
     async def receive(self) -> None:
@@ -144,7 +182,7 @@ class BridgeNode:
         the stuck deposit signs it again later)."""
         try:
             self.pool(message)
-        except InvalidAttestation as exc:  # equivocation, or too many uncredited deposits
+        except (InvalidAttestation, WithdrawalError) as exc:  # e.g. equivocation, over limit
             log.error("own observation not gossiped: %s", exc)
             return
         data = encode_message(self.network_chain_id, message)
@@ -165,6 +203,10 @@ class BridgeNode:
     async def send_withdrawal(self, signed: WithdrawalSignature) -> None:
         auth = signed.authorization
         await self.send_own(("signed", (auth.member, auth.nonce)), signed)
+
+    async def send_rotation(self, signed: RotationSignature) -> None:
+        rotation = signed.rotation
+        await self.send_own(("rotation", rotation.chain_id, rotation.current.epoch), signed)
 
     async def send_request(self, request: ReobserveRequest) -> None:
         """Sign and gossip a re-observation request (not remembered: the asker's
@@ -217,19 +259,27 @@ class BridgeNode:
         # attestations of any other are dropped, whoever invented them
         self.expiries.prune(lambda key: key not in self.ctx.state.pending_withdrawals)
         self.withdrawals.prune(self.is_cleared)
+        self.rotations.prune()
         for key in [k for k in self.own if self.is_settled(k)]:
             del self.own[key]
         self.committed.set()
 
-    # -- the validator's withdrawal duty ----------------------------------------
+    # -- the validator's vault duties: rotations and withdrawals ----------------
 
-    async def sign_withdrawals(self, signer: WithdrawalSigner) -> None:
-        """After each commit (and every SIGN_INTERVAL_S, to retry a failed epoch read)."""
+    async def run_vault_duties(
+        self, rotator: VaultRotator, signer: WithdrawalSigner | None
+    ) -> None:
+        """After each commit (the consensus set or pending withdrawals may have changed)
+        and every SIGN_INTERVAL_S (a vault may have rotated, a read may have failed):
+        read each vault's set at a final block, sign its rotation if it is not the
+        consensus set, then sign pending withdrawals for the epoch just read."""
         while True:
             with trio.move_on_after(SIGN_INTERVAL_S):
                 await self.committed.wait()
             self.committed = trio.Event()
-            await signer.sign_pending(dict(self.ctx.state.pending_withdrawals))
+            await rotator.check_all()
+            if signer is not None:
+                await signer.sign_pending(dict(self.ctx.state.pending_withdrawals))
 
     async def attest_expiries(self, attester: ExpiryAttester) -> None:
         """Every SIGN_INTERVAL_S: chain time, not commits, makes a withdrawal expire."""
@@ -352,10 +402,29 @@ def start_validator_duties(node: BridgeNode, nursery: trio.Nursery) -> None:
     )
     nursery.start_soon(node.attest_expiries, expiries)
     evm_key = load_bridge_key(ctx)
+    readers = {c.chain_id: VaultReader(c) for c in ctx.config.bridge_chains}
+    node.rotator = VaultRotator(
+        readers, node.vault_sets, node.get_consensus_set, evm_key, node.send_rotation
+    )
+    expose_rotation_counters(node, node.rotator)
+    signer = None
     if evm_key is not None:
-        vaults = {c.chain_id: VaultReader(c) for c in ctx.config.bridge_chains}
-        signer = WithdrawalSigner(evm_key, vaults, node.send_withdrawal)
-        nursery.start_soon(node.sign_withdrawals, signer)
+        signer = WithdrawalSigner(evm_key, node.get_vault_set, node.send_withdrawal)
+    nursery.start_soon(node.run_vault_duties, node.rotator, signer)
+
+
+def expose_rotation_counters(node: BridgeNode, rotator: VaultRotator) -> None:
+    """Rotations this validator signed and saw completed, per chain name, as
+    clearnode_bridge_vault_rotations_total{chain, event}."""
+    if node.ctx.api.metrics is not None:
+        node.ctx.api.metrics.registry.register(
+            CountersCollector(
+                "clearnode_bridge_vault_rotations",
+                "Vault validator-set rotations: signed by this validator, rotated on chain",
+                ("chain", "event"),
+                lambda: list(rotator.counters.items()),
+            )
+        )
 
 
 def is_enabled(_: NodeConfig, inputs: NodeContextInputs) -> bool:

@@ -3,10 +3,13 @@ and attest the ones the vault can no longer pay.
 
 Every validator derives the same `WithdrawalAuthorization` from the committed
 record (bridge.withdrawal.compute_withdrawal_authorization): the vault from its
-config, the vault's current epoch read from the chain, and the record's own
-expiry (fixed by the ledger from the debiting block's time) — never a clock — so
-honest signatures land on one digest. Records on chains this node does not watch
-are left to the validators that do; a failed chain read is retried on the next round.
+config, the vault's epoch read at a final block (rotations.py reads it each round),
+and the record's own expiry (fixed by the ledger from the debiting block's time) —
+never a clock — so honest signatures land on one digest. Only members of the
+vault's current set sign, and a pending record signed for an epoch the vault has
+rotated away from is signed again for the new epoch (the vault refuses the old
+signatures with `WrongEpoch`). Records on chains this node does not watch are
+left to the validators that do; a failed chain read is retried on the next round.
 
 Once a final block of the chain is past a record's expiry and the vault shows its
 nonce unused, the validator signs that `ExpiryObservation` (bridge/expiries.py);
@@ -19,26 +22,24 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from web3.exceptions import Web3Exception
 
-from bridge.chain import ChainError
+from bridge.eip712 import get_address
+from bridge.validators import EvmValidatorSet
 from bridge.withdrawal import WithdrawalSignature, sign_withdrawal_record
 from clearing.attestation import Attestation, sign_attestation
 from clearing.state import WithdrawalRecord
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation
-from node.collateral.chains import VaultReader, get_vault
+from node.collateral.chains import CHAIN_READ_ERRORS, VaultReader
 
 log = logging.getLogger(__name__)
 WithdrawalKey = tuple[bytes, int]
-CHAIN_READ_ERRORS = (trio.TooSlowError, ChainError, OSError, ValueError, Web3Exception)
 
 
 def group_by_chain(
     pending: Mapping[WithdrawalKey, WithdrawalRecord],
     done: set[WithdrawalKey],
-    vaults: Mapping[int, VaultReader],
+    vaults: Mapping[int, object],
 ) -> dict[int, list[WithdrawalRecord]]:
     """Pending records not in `done`, by watched chain; `done` forgets cleared ones."""
     done &= set(pending)
@@ -50,31 +51,41 @@ def group_by_chain(
     return todo
 
 
+VaultSetGetter = Callable[[int], tuple[bytes, EvmValidatorSet] | None]
+"""(vault, its set at the last final block read) of a watched chain, or None unread."""
+
+
 @dataclass
 class WithdrawalSigner:
     evm_private_key: bytes
-    vaults: Mapping[int, VaultReader]  # by EVM chain id
+    get_vault_set: VaultSetGetter
     send: Callable[[WithdrawalSignature], Awaitable[None]]
-    signed: set[WithdrawalKey] = field(default_factory=set)
+    signed: dict[WithdrawalKey, int] = field(default_factory=dict)  # the epoch signed for
 
     async def sign_pending(self, pending: Mapping[WithdrawalKey, WithdrawalRecord]) -> None:
-        """Sign every pending record of a watched chain this validator has not signed."""
-        for chain_id, records in group_by_chain(pending, self.signed, self.vaults).items():
-            reader = self.vaults[chain_id]
-            try:
-                epoch = await reader.get_epoch()
-            except CHAIN_READ_ERRORS as exc:
-                log.warning("chain %d: vault epoch unreadable, retrying later: %s", chain_id, exc)
+        """Sign every pending record of a watched chain for the vault's current epoch
+        (read at a final block), as a member of that epoch's set; a record signed for
+        an epoch the vault has left is signed again for the new one."""
+        self.signed = {key: epoch for key, epoch in self.signed.items() if key in pending}
+        address = get_address(self.evm_private_key)
+        for key in sorted(pending):
+            record = pending[key]
+            read = self.get_vault_set(record.chain_id)
+            if read is None:
+                continue  # a chain this node does not watch, or not read yet
+            vault, validators = read
+            previous = self.signed.get(key)
+            if previous == validators.epoch or validators.get_power(address) == 0:
                 continue
-            for record in records:
-                signature = sign_withdrawal_record(
-                    record,
-                    vault=get_vault(reader.config),
-                    epoch=epoch,
-                    evm_private_key=self.evm_private_key,
-                )
-                self.signed.add((record.member, record.nonce))
-                await self.send(signature)
+            signature = sign_withdrawal_record(
+                record, vault=vault, epoch=validators.epoch, evm_private_key=self.evm_private_key
+            )
+            self.signed[key] = validators.epoch
+            if previous is not None:
+                log.info("withdrawal nonce %d of 0x%s signed again for epoch %d (was %d): "
+                         "the vault rotated", record.nonce, record.member.hex(),
+                         validators.epoch, previous)  # fmt: skip
+            await self.send(signature)
 
 
 @dataclass

@@ -1,11 +1,12 @@
-"""`clearnode relay`: poll a node for complete withdrawals and pay them on a chain.
+"""`clearnode relay`: poll a node for complete vault rotations and withdrawals and
+submit them on a chain (rotations first).
 
     clearnode relay --api http://127.0.0.1:8080 --rpc-url http://127.0.0.1:8545 \\
         --chain-id 31337 --key-file relayer_key.json [--once] [--interval 2]
 
 `--key-file` holds the EVM account that sends (and pays gas for) the vault
 calls, in the node's key-file format (kind `bridge-secp256k1`, mode 0600).
-One JSON line per relayed or skipped withdrawal goes to stdout.
+One JSON line per relayed or skipped rotation or withdrawal goes to stdout.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from typing import Any
 import httpx
 
 from bridge.chain import ChainError, account_from_key, connect
-from node.collateral.relayer import relay_complete
+from node.collateral.relayer import relay_complete, relay_rotations
 from node.keys import BRIDGE_KEY, KeyFileError, load_key
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "relay", help="pay complete withdrawals a node serves to the chain's vault"
+        "relay",
+        help="rotate the chain's vault and pay withdrawals with the signatures a node serves",
     )
     parser.add_argument("--api", required=True, help="node API base URL")
     parser.add_argument("--rpc-url", required=True, help="the EVM chain's JSON-RPC URL")
@@ -44,15 +46,26 @@ def run(args: argparse.Namespace) -> int:
     except (KeyFileError, ChainError, OSError) as exc:
         print(f"clearnode relay: {exc}", file=sys.stderr)
         return 2
-    url = args.api.rstrip("/") + "/v1/withdrawals/pending"
+    api = args.api.rstrip("/")
     while True:
-        try:
-            pending = httpx.get(url, timeout=10).json()["withdrawals"]
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            print(f"clearnode relay: no pending list from {url} ({exc})", file=sys.stderr)
-            pending = []
+        rotations = get_list(api + "/v1/bridge/rotations", "rotations")
+        for rotated in relay_rotations(chain, sender, rotations):
+            print(json.dumps(rotated.to_json()), flush=True)
+        pending = get_list(api + "/v1/withdrawals/pending", "withdrawals")
         for outcome in relay_complete(chain, sender, pending):
             print(json.dumps(outcome.to_json()), flush=True)
         if args.once:
             return 0
         time.sleep(args.interval)
+
+
+def get_list(url: str, name: str) -> list[dict[str, Any]]:
+    """The node's list `name` at `url`; empty (and said on stderr) if it cannot be read."""
+    try:
+        found = httpx.get(url, timeout=10).json()[name]
+        if not isinstance(found, list):
+            raise TypeError(f"{name} is {type(found).__name__}")
+        return found
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        print(f"clearnode relay: no {name} list from {url} ({exc})", file=sys.stderr)
+        return []

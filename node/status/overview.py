@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bridge.rotation import get_consensus_set
 from clearing.collateral import get_collateral_quanta, get_pending_withdrawal_quanta
 from clearing.risk.engine import INSURANCE_MEMBER, get_member_risk
 from clearing.state import ClearingState, is_settlement_token
@@ -95,9 +96,25 @@ def get_chains(state: ClearingState, vaults: Mapping[int, VaultView]) -> list[di
                 "vault": "" if view is None else view.vault,
                 "error": "not watched by this node" if view is None else view.error,
                 "tokens": tokens,
+                "validator_set": get_vault_set_view(state, view),
             }
         )
     return chains
+
+
+def get_vault_set_view(state: ClearingState, view: VaultView | None) -> dict[str, Any] | None:
+    """The vault's validator set (latest block) against the consensus set: `in_sync`, or
+    `rotating` while the validators move it there; None if not read."""
+    if view is None or view.validators is None:
+        return None
+    consensus = sorted(get_consensus_set(state))
+    in_sync = list(view.validators.members) == consensus
+    return {
+        "epoch": view.validators.epoch,
+        "validators": len(view.validators.members),
+        "consensus_validators": len(consensus),
+        "status": "in_sync" if in_sync else "rotating",
+    }
 
 
 def get_health(state: ClearingState) -> list[dict[str, Any]]:

@@ -58,6 +58,23 @@ def render_chains(chains: Sequence[dict[str, Any]]) -> str:
     return table("chains", rows, "no collateral chains in genesis")
 
 
+def render_vault_sets(chains: Sequence[dict[str, Any]]) -> str:
+    """Each vault's validator set: its epoch, and whether it is the consensus set yet."""
+    rows = [
+        {
+            "chain_id": c["chain_id"],
+            "name": c["name"],
+            "epoch": c["validator_set"]["epoch"],
+            "validators": c["validator_set"]["validators"],
+            "consensus_validators": c["validator_set"]["consensus_validators"],
+            "validator_set": c["validator_set"]["status"].replace("_", " "),
+        }
+        for c in chains
+        if c.get("validator_set") is not None
+    ]
+    return table("vault-sets", rows, "no vault's validator set read by this node")
+
+
 def render_report(report: dict[str, Any] | None) -> str:
     if report is None:
         return "<p id='report'>solvency reports are not built on this node</p>"
@@ -144,6 +161,7 @@ def render_status_page(overview: dict[str, Any]) -> str:
         f"<h2>Recent blocks</h2>{table('blocks', overview['blocks'], 'no block yet')}"
         f"<h2>Prices</h2>{table('prices', prices, 'no prices')}"
         f"<h2>Chains and vault balances</h2>{render_chains(overview['chains'])}"
+        f"<h2>Vault validator sets</h2>{render_vault_sets(overview['chains'])}"
         f"<h2>Open interest</h2>{table('open-interest', open_interest, 'no instrument')}"
         f"<h2>Margin</h2>{render_margin(overview['margin'])}"
         f"{render_members(overview.get('members'))}"

@@ -1,4 +1,5 @@
-"""Vault balances on each configured chain, read every few seconds for the status page.
+"""Vault balances and validator sets on each configured chain, read every few seconds
+for the status page.
 
 Reading a chain is blocking web3 I/O, so it runs in a worker thread; a chain
 that does not answer shows its error and its last known balances, and never
@@ -12,9 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import trio
+from eth_utils import to_checksum_address
 
 from bridge.chain import Chain, connect
-from bridge.vault import get_vault_balances
+from bridge.validators import EvmValidatorSet
+from bridge.vault import get_validator_set, get_vault_balances
 from clearing.assets import CollateralToken
 from node.config import BridgeChainConfig
 
@@ -25,7 +28,8 @@ POLL_S = 5.0
 
 @dataclass
 class VaultView:
-    """One chain's vault as last read: balances by token symbol, or why it could not be."""
+    """One chain's vault as last read: balances by token symbol and the validator set it
+    trusts, or why they could not be read."""
 
     name: str
     chain_id: int
@@ -33,6 +37,7 @@ class VaultView:
     balances: dict[str, int] = field(default_factory=dict)
     error: str = ""
     read_at_ms: int = 0
+    validators: EvmValidatorSet | None = None
 
 
 def read_vault(
@@ -55,6 +60,28 @@ def read_vault(
     return {t.symbol: found[t.token] for t in tokens}
 
 
+def read_vault_set(chain: BridgeChainConfig, connected: dict[int, Chain]) -> EvmValidatorSet:
+    """The validator set the vault on `chain` trusts at the latest block, over the link
+    read_vault opened (dropped when the read fails)."""
+    link = connected.get(chain.chain_id)
+    if link is None:
+        link = connected[chain.chain_id] = connect(chain.rpc_url, chain.chain_id, timeout=5.0)
+    try:
+        return get_validator_set(
+            link.contract("CollateralVault", to_checksum_address(chain.vault_address))
+        )
+    except Exception:
+        del connected[chain.chain_id]
+        raise
+
+
+def read_vault_and_set(
+    chain: BridgeChainConfig, tokens: Sequence[CollateralToken], connected: dict[int, Chain]
+) -> tuple[dict[str, int], EvmValidatorSet]:
+    """Both reads of one poll, so the view changes in one step."""
+    return read_vault(chain, tokens, connected), read_vault_set(chain, connected)
+
+
 async def poll_vaults(
     views: dict[int, VaultView],
     chains: Sequence[BridgeChainConfig],
@@ -70,8 +97,8 @@ async def poll_vaults(
             view = views[chain.chain_id]
             on_chain = [t for t in tokens if t.chain_id == chain.chain_id]
             try:
-                view.balances = await trio.to_thread.run_sync(
-                    read_vault, chain, on_chain, connected
+                view.balances, view.validators = await trio.to_thread.run_sync(
+                    read_vault_and_set, chain, on_chain, connected
                 )
                 view.error, view.read_at_ms = "", clock_ms()
             except Exception as exc:  # any RPC, transport or decoding failure of one chain

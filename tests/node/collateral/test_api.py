@@ -26,7 +26,7 @@ MEMBER = "0x" + RECORD.member.hex()
 def make_api(signers: int) -> BridgeApi:
     state = initialize_state(GENESIS)
     state.pending_withdrawals[(RECORD.member, RECORD.nonce)] = RECORD
-    book = WithdrawalBook(tuple((v.evm_address, v.power) for v in GENESIS.validators))
+    book = WithdrawalBook(lambda: [(v.evm_address, v.power) for v in GENESIS.validators])
     for key in BRIDGE_KEYS[:signers]:
         book.add(sign_withdrawal_record(RECORD, vault=bytes(range(20)), epoch=0,
                                         evm_private_key=key))  # fmt: skip

@@ -82,7 +82,7 @@ def sign(index: int, epoch: int = 0, key: bytes | None = None):  # type: ignore[
 
 
 def test_withdrawal_book_completes_at_quorum_and_orders_signatures() -> None:
-    book = WithdrawalBook(MEMBERS)
+    book = WithdrawalBook(lambda: MEMBERS)
     key = (make_record(GENESIS).member, 1)
     assert book.get_best(key) is None
     for index in range(3):
@@ -100,4 +100,4 @@ def test_withdrawal_book_completes_at_quorum_and_orders_signatures() -> None:
 
 def test_withdrawal_book_refuses_a_non_validator_signature() -> None:
     with pytest.raises(WithdrawalError):
-        WithdrawalBook(MEMBERS).add(sign(0, key=derive_seed("evil")))
+        WithdrawalBook(lambda: MEMBERS).add(sign(0, key=derive_seed("evil")))

@@ -17,8 +17,10 @@ from eth_utils import to_checksum_address
 from bridge.anvil import DEV_PRIVATE_KEY
 from bridge.chain import Chain, account_from_key
 from bridge.devchain import DevnetChain, mine
+from bridge.eip712 import get_address, recover_signer
 from bridge.observation import SignedObservation
 from bridge.payouts import sign_payout
+from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
 from bridge.withdrawal import WithdrawalSignature, get_relay_json
 from clearing.attestation import Attestation, is_valid_signature, verify_quorum_attestations
@@ -30,18 +32,28 @@ from node.collateral.chains import Attester, VaultReader, watch_chain
 from node.collateral.gossip import PayoutAttestation
 from node.collateral.pools import PayoutPool, WithdrawalBook
 from node.collateral.relayer import relay_complete
-from node.collateral.withdrawals import ExpiryAttester, WithdrawalSigner
+from node.collateral.withdrawals import ExpiryAttester, VaultSetGetter, WithdrawalSigner
 from node.config import BridgeChainConfig
 from tests.node.collateral.support import (
     BRIDGE_KEYS,
     CHAIN_ID,
     CONSENSUS_KEYS,
+    get_genesis,
     get_genesis_doc,
+    make_record,
 )
 
 pytestmark = pytest.mark.chain
 MEMBER = bytes([5]) * 20
 RECIPIENT = bytes([6]) * 20
+
+
+async def read_vault_set(config: BridgeChainConfig) -> VaultSetGetter:
+    """What the rotation duty reads each round: the vault's set at a final block."""
+    read = await VaultReader(config).get_final_set()
+    assert read is not None
+    vault = bytes.fromhex(config.vault_address[2:])
+    return lambda chain_id: (vault, read[1]) if chain_id == config.chain_id else None
 
 
 async def test_signed_relayed_paid_and_attested(
@@ -58,13 +70,13 @@ async def test_signed_relayed_paid_and_attested(
     record = WithdrawalRecord(MEMBER, 0, CHAIN_ID, deployed.tokens["USDC"], 2_000, 2_000,
                               RECIPIENT, 1, 3, expiry)  # fmt: skip
 
-    book = WithdrawalBook(tuple((v.evm_address, v.power) for v in genesis.validators))
+    book = WithdrawalBook(lambda: [(v.evm_address, v.power) for v in genesis.validators])
 
     async def collect(signed: WithdrawalSignature) -> None:
         book.add(signed)
 
     for key in BRIDGE_KEYS[:3]:
-        signer = WithdrawalSigner(key, {CHAIN_ID: VaultReader(config)}, collect)
+        signer = WithdrawalSigner(key, await read_vault_set(config), collect)
         await signer.sign_pending({(MEMBER, 1): record})
         await signer.sign_pending({(MEMBER, 1): record})  # signed once per record
     best = book.get_best((MEMBER, 1))
@@ -125,13 +137,13 @@ async def test_expired_unpaid_records_are_attested_once_paid_or_live_ones_never(
     elsewhere = replace(record(1, now), member=bytes(20), chain_id=1)  # a chain not watched
     pending = {(MEMBER, 1): record(1, now + 30), (MEMBER, 2): record(2, now + 3600),
                (MEMBER, 3): record(3, now + 30), (bytes(20), 1): elsewhere}  # fmt: skip
-    book = WithdrawalBook(tuple((v.evm_address, v.power) for v in genesis.validators))
+    book = WithdrawalBook(lambda: [(v.evm_address, v.power) for v in genesis.validators])
 
     async def collect(signed: WithdrawalSignature) -> None:
         book.add(signed)
 
     for key in BRIDGE_KEYS[:3]:  # nonce 3 is relayed in time
-        signer = WithdrawalSigner(key, {CHAIN_ID: VaultReader(config)}, collect)
+        signer = WithdrawalSigner(key, await read_vault_set(config), collect)
         await signer.sign_pending({(MEMBER, 3): pending[(MEMBER, 3)]})
     relayer = account_from_key(DEV_PRIVATE_KEY)
     usdc_contract = evm.contract("TestToken", to_checksum_address(usdc))
@@ -160,3 +172,30 @@ async def test_expired_unpaid_records_are_attested_once_paid_or_live_ones_never(
     assert observation.block_time_s > now + 30
     message = observation.signing_bytes(genesis.chain_id)
     assert is_valid_signature(attestation.signer, attestation.signature, message)
+
+
+async def test_a_record_is_signed_again_when_the_vault_rotates_and_only_by_its_members() -> None:
+    genesis = get_genesis()
+    record = make_record(genesis)
+    vault = bytes(range(20))
+    members = [(get_address(k), 10) for k in BRIDGE_KEYS]
+    read = {CHAIN_ID: (vault, EvmValidatorSet.from_members(0, members[:3]))}
+    sent: list[WithdrawalSignature] = []
+
+    async def send(signed: WithdrawalSignature) -> None:
+        sent.append(signed)
+
+    old, newcomer = (WithdrawalSigner(k, read.get, send) for k in (BRIDGE_KEYS[0], BRIDGE_KEYS[3]))
+    pending = {(record.member, record.nonce): record}
+    for signer in (old, newcomer, old):
+        await signer.sign_pending(pending)
+    assert [s.authorization.epoch for s in sent] == [0]  # once, and not by the newcomer
+    read[CHAIN_ID] = (vault, EvmValidatorSet.from_members(1, members))
+    for signer in (old, newcomer, old, newcomer):
+        await signer.sign_pending(pending)
+    assert [s.authorization.epoch for s in sent] == [0, 1, 1]
+    assert {get_address(k) for k in (BRIDGE_KEYS[0], BRIDGE_KEYS[3])} == {
+        recover_signer(s.authorization.get_digest(), s.signature) for s in sent[1:]
+    }
+    await old.sign_pending({})  # cleared: forgotten
+    assert old.signed == {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bridge.rotation import get_consensus_set
+from bridge.validators import EvmValidatorSet
 from clearing.block import BlockResult, TxResult
 from clearing.default.events import EventKind
 from clearing.events import make_event
@@ -58,6 +60,23 @@ def test_chains_put_vault_beside_ledger() -> None:
     assert usdc["ledger"] + usdc["for_cash"] == 2 * 10**9 * quantum and usdc["vault"] == 123
     others = [c for c in chains.values() if c["chain_id"] != USDC[0]]
     assert all(c["error"] == "not watched by this node" for c in others)
+
+
+def test_vault_sets_are_shown_against_the_consensus_set() -> None:
+    box = traded_sandbox()
+    consensus = get_consensus_set(box.state)
+    short = EvmValidatorSet.from_members(3, consensus[:-1])
+    views = {USDC[0]: VaultView("one", USDC[0], "0xvault", {}, "", 1, short)}
+    (chain,) = [c for c in get_chains(box.state, views) if c["chain_id"] == USDC[0]]
+    assert chain["validator_set"] == {"epoch": 3, "validators": len(consensus) - 1,
+                                      "consensus_validators": len(consensus),
+                                      "status": "rotating"}  # fmt: skip
+    views[USDC[0]].validators = EvmValidatorSet.from_members(4, consensus)
+    overview = build_overview("n", box.state, Journal(), views, None, detailed=False)
+    page = render_status_page(overview)
+    assert "<table id='vault-sets'>" in page and "<td>in sync</td>" in page
+    unread = [c["validator_set"] for c in get_chains(box.state, {})]
+    assert unread and all(v is None for v in unread)
 
 
 def commit(journal: Journal, height: int, result: BlockResult | None) -> None:
