@@ -83,14 +83,20 @@ def verify_ballot(state: ClearingState, chain_id: int, tx: GovVote) -> Proposal:
     return proposal
 
 
-def process_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote) -> list[Event]:
-    """A validator's signed ballot on a proposal still voting, not older than its last."""
+def check_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote) -> Proposal:
+    """A validator's signed ballot on a proposal still voting, not older than its last
+    (the mempool runs this too, for the next height); returns the proposal."""
     proposal = verify_ballot(state, ctx.chain_id, tx)
     if proposal.status is not ProposalStatus.VOTING or ctx.height > proposal.deadline_height:
         raise VotingClosed(proposal.id, proposal.status.value, proposal.deadline_height, ctx.height)
     last = proposal.ballots.get(tx.voter)
     if last is not None and tx.sequence <= last.sequence:
         raise StaleVote(proposal.id, tx.sequence, last.sequence)
+    return proposal
+
+
+def process_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote) -> list[Event]:
+    proposal = check_gov_vote(state, ctx, tx)
     proposal.ballots[tx.voter] = Ballot(tx.choice, tx.sequence, ctx.height)
     return [
         make_event(
