@@ -63,10 +63,23 @@ def sign_vote(
     choice: VoteChoice,
     sequence: int = 0,
 ) -> GovVote:
-    """Vote as the validator of ``key`` (operators' tools and tests)."""
-    unsigned = GovVote(key.public_key().public_bytes_raw(), proposal.id, choice, sequence, b"")
-    signature = key.sign(unsigned.signing_bytes(chain_id, proposal.digest))
-    return GovVote(unsigned.voter, proposal.id, choice, sequence, signature)
+    """Vote as the validator of ``key`` (tests)."""
+    return sign_ballot(key, chain_id, proposal.id, proposal.digest, choice, sequence)
+
+
+def sign_ballot(
+    key: Ed25519PrivateKey,
+    chain_id: int,
+    proposal_id: int,
+    digest: bytes,
+    choice: VoteChoice,
+    sequence: int,
+) -> GovVote:
+    """Vote as the validator of ``key`` on the proposal with ``digest`` (operators' tools,
+    which read the digest from the API)."""
+    unsigned = GovVote(key.public_key().public_bytes_raw(), proposal_id, choice, sequence, b"")
+    signature = key.sign(unsigned.signing_bytes(chain_id, digest))
+    return GovVote(unsigned.voter, proposal_id, choice, sequence, signature)
 
 
 def verify_ballot(state: ClearingState, chain_id: int, tx: GovVote) -> Proposal:
