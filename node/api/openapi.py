@@ -234,6 +234,26 @@ SCHEMAS: dict[str, Any] = {
             "mempool": {"type": "object"},
         },
     },
+    "ExternalEvent": {
+        "type": "object",
+        "required": ["event"],
+        "properties": {
+            "event": {**HEX, "description": "SignedExternalEvent.encode() (bridge/external.py)"}
+        },
+        "description": "Or send the encoded event as an application/msgpack body.",
+    },
+    "ExternalEventAttested": {
+        "type": "object",
+        "required": ["deposit", "attested_by", "status"],
+        "properties": {
+            "deposit": {
+                "type": "object",
+                "description": "The dedup key: chain_id, vault, deposit_nonce",
+            },
+            "attested_by": HEX,
+            "status": {"const": "attested"},
+        },
+    },
     "GovProposal": {
         "type": "object",
         "description": "A proposal as the state records it (docs/governance.md). status: "
@@ -380,6 +400,7 @@ SCHEMAS: dict[str, Any] = {
 ERROR_TEXT = {
     400: "Malformed body, wrong field, wrong chain id or undecodable transaction",
     401: "Signature does not verify, or the query is too old",
+    403: "This node does not do that (it is not a validator)",
     404: "Not found",
     409: "Replay: already pending or already applied",
     413: "Body or transaction too large",
@@ -427,7 +448,7 @@ def build_document(routes: list[RouteDoc], version: str) -> dict[str, Any]:
             content = {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{route.request}"}}
             }
-            if route.request == "EncodedTx":
+            if route.request in ("EncodedTx", "ExternalEvent"):
                 content["application/msgpack"] = {"schema": {"type": "string", "format": "binary"}}
             operation["requestBody"] = {
                 "required": True,

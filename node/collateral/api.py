@@ -6,16 +6,32 @@ signed power (signatures sorted by signer address, as the vault wants; `complete
 once they carry more than 2/3 of it), plus the record's `height`. A pending
 withdrawal nobody has signed yet has `signatures: []` and no vault call fields but
 its `expiry`: after it the vault refuses it and the validators refund the debit.
+
+`POST /v1/bridge/external-events` takes a `SignedExternalEvent` from a registered
+external bridge (docs/bridge.md "External bridges"): checked against the registry in
+the committed state, a validator's node attests it and gossips the attestation, and the
+deposit then takes the watched deposits' quorum path. A bridge sends each event to every
+validator's node (each checks the bridge's signature itself before it attests).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bridge.external import (
+    BadBridgeSignature,
+    ChainNotAllowed,
+    SignedExternalEvent,
+    UnregisteredBridge,
+    verify_external_event,
+)
+from bridge.observation import InvalidAttestation
+from bridge.wire import DecodeError as WireDecodeError
 from bridge.withdrawal import get_relay_json
+from clearing.collateral import CollateralObservation
 from clearing.state import WithdrawalRecord
 from node.api.app import RouteHandler
-from node.api.bodies import hex0x
+from node.api.bodies import get_field, hex0x, parse_hex, parse_json_object
 from node.api.errors import ApiError
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
@@ -101,8 +117,70 @@ class BridgeApi:
             },
         )
 
+    async def post_external_event(self, request: Request, _: dict[str, str]) -> Response:
+        observation = self.check_external_event(parse_external_event(request))
+        node = self.node
+        if node.ctx.validator_key is None:
+            raise ApiError(
+                403, "NotAValidatorNode",
+                "this node does not attest deposits: send the event to the validators' nodes",
+            )  # fmt: skip
+        try:
+            signed = await node.attest_external(observation)
+        except InvalidAttestation as exc:
+            raise ApiError(
+                409, "ObservationRefused", str(exc), **_deposit_details(observation),
+                reason=exc.reason,
+            ) from None  # fmt: skip
+        return json_response(
+            202,
+            {
+                "deposit": _deposit_details(observation),
+                "attested_by": hex0x(signed.attestation.signer),
+                "status": "attested",
+            },
+        )
+
+    def check_external_event(self, event: SignedExternalEvent) -> CollateralObservation:
+        """A registered bridge's event on a chain it may report, for a deposit the ledger
+        has not settled, of registered collateral (quanta 0 only consumes the nonce)."""
+        state = self.node.ctx.state
+        try:
+            observation = verify_external_event(
+                event, state.genesis.external_bridges, state.chain_id
+            )
+        except UnregisteredBridge as exc:
+            raise ApiError(
+                401, "UnregisteredBridge", str(exc), bridge_key=hex0x(exc.public_key)
+            ) from None
+        except BadBridgeSignature as exc:
+            raise ApiError(401, "BadBridgeSignature", str(exc), bridge=exc.bridge) from None
+        except ChainNotAllowed as exc:
+            raise ApiError(
+                422, "ChainNotAllowed", str(exc), bridge=exc.bridge, chain_id=exc.chain_id,
+                chains=list(exc.chains),
+            ) from None  # fmt: skip
+        if self.node.is_credited(observation.key):
+            raise ApiError(
+                409, "DuplicateCredit", "this deposit is already settled by the ledger",
+                **_deposit_details(observation),
+            )  # fmt: skip
+        token = (observation.chain_id, observation.token)
+        if observation.quanta and token not in state.collateral_tokens:
+            raise ApiError(
+                422, "UnknownCollateral", f"token {hex0x(observation.token)} is not "
+                f"registered collateral on chain {observation.chain_id}",
+                chain_id=observation.chain_id, token=hex0x(observation.token),
+            )  # fmt: skip
+        return observation
+
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
+            (RouteDoc("POST", "/v1/bridge/external-events", "submitExternalEvent",
+                      "A registered external bridge's signed deposit report "
+                      "(SignedExternalEvent); a validator's node attests it",
+                      "ExternalEvent", "ExternalEventAttested", 202,
+                      errors=(401, 403, 409, 415, 422), tier="bridge"), self.post_external_event),
             (RouteDoc("GET", "/v1/withdrawals/pending", "getPendingWithdrawals",
                       "Pending withdrawals with the validators' collected vault signatures",
                       tier="public"), self.get_pending),
@@ -126,3 +204,30 @@ def parse_nonce(text: str) -> int:
     if not text.isdigit() or len(text) > MAX_NONCE_DIGITS:
         raise ApiError(400, "InvalidField", "nonce: expected a decimal integer", field="nonce")
     return int(text)
+
+
+def parse_external_event(request: Request) -> SignedExternalEvent:
+    """From an `application/msgpack` body (`SignedExternalEvent.encode()`) or
+    `{"event": "0x..."}`."""
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type == "application/msgpack":
+        raw = request.body
+    elif content_type == "application/json":
+        raw = parse_hex(get_field(parse_json_object(request.body), "event"), "event")
+    else:
+        raise ApiError(
+            415, "UnsupportedMediaType",
+            f"expected application/json or application/msgpack, got {content_type}",
+        )  # fmt: skip
+    try:
+        return SignedExternalEvent.decode(raw)
+    except WireDecodeError as exc:
+        raise ApiError(400, "DecodeError", str(exc)) from None
+
+
+def _deposit_details(observation: CollateralObservation) -> dict[str, object]:
+    return {
+        "chain_id": observation.chain_id,
+        "vault": hex0x(observation.vault),
+        "deposit_nonce": observation.deposit_nonce,
+    }

@@ -31,12 +31,13 @@ from bridge.observation import (
     ReobserveRequest,
     SignedObservation,
     SignedReobserveRequest,
+    sign_observation,
     sign_reobserve_request,
 )
 from bridge.watcher import Watcher
 from bridge.withdrawal import WithdrawalError, WithdrawalSignature
 from clearing.attestation import Attestation
-from clearing.collateral import is_credited
+from clearing.collateral import CollateralObservation, is_credited
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
@@ -153,6 +154,19 @@ class BridgeNode:
 
     async def send_deposit(self, signed: SignedObservation) -> None:
         await self.send_own(("credit", signed.observation.key), signed)
+
+    async def attest_external(self, observation: CollateralObservation) -> SignedObservation:
+        """This validator's attestation of a deposit a registered external bridge reported
+        (checked by the caller), pooled and gossiped like a watched deposit's; raises
+        ``InvalidAttestation`` when the pool refuses it (a different observation of the
+        same deposit attested before, or too many uncredited deposits)."""
+        assert self.ctx.validator_key is not None
+        signed = sign_observation(self.ctx.validator_key, self.network_chain_id, observation)
+        self.pool(signed)
+        data = encode_message(self.network_chain_id, signed)
+        self.own[("credit", observation.key)] = data
+        await self._publish(data)
+        return signed
 
     async def send_payout(self, payout: PayoutObservation, attestation: Attestation) -> None:
         key = ("paid", (payout.member, payout.nonce), payout.tx_hash, payout.log_index)
