@@ -242,7 +242,7 @@ SCHEMAS: dict[str, Any] = {
         },
         "description": "Or send the encoded event as an application/msgpack body.",
     },
-    "ExternalEventAttested": {
+    "ExternalEventAccepted": {
         "type": "object",
         "required": ["deposit", "attested_by", "status"],
         "properties": {
@@ -250,8 +250,12 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "description": "The dedup key: chain_id, vault, deposit_nonce",
             },
-            "attested_by": HEX,
-            "status": {"const": "attested"},
+            "attested_by": {
+                "type": ["string", "null"],
+                "description": "This node's validator key, which attested it (null: this "
+                "node is not a validator)",
+            },
+            "status": {"const": "gossiped"},
         },
     },
     "GovProposal": {
@@ -400,7 +404,6 @@ SCHEMAS: dict[str, Any] = {
 ERROR_TEXT = {
     400: "Malformed body, wrong field, wrong chain id or undecodable transaction",
     401: "Signature does not verify, or the query is too old",
-    403: "This node does not do that (it is not a validator)",
     404: "Not found",
     409: "Replay: already pending or already applied",
     413: "Body or transaction too large",

@@ -9,9 +9,9 @@ its `expiry`: after it the vault refuses it and the validators refund the debit.
 
 `POST /v1/bridge/external-events` takes a `SignedExternalEvent` from a registered
 external bridge (docs/bridge.md "External bridges"): checked against the registry in
-the committed state, a validator's node attests it and gossips the attestation, and the
-deposit then takes the watched deposits' quorum path. A bridge sends each event to every
-validator's node (each checks the bridge's signature itself before it attests).
+the committed state, it is gossiped, and every validator (this node too, if it is one)
+checks it against its own state and attests it; the deposit then takes the watched
+deposits' quorum path.
 """
 
 from __future__ import annotations
@@ -23,18 +23,19 @@ from bridge.external import (
     ChainNotAllowed,
     SignedExternalEvent,
     UnregisteredBridge,
-    verify_external_event,
 )
 from bridge.observation import InvalidAttestation
 from bridge.wire import DecodeError as WireDecodeError
 from bridge.withdrawal import get_relay_json
 from clearing.collateral import CollateralObservation
+from clearing.errors import DuplicateCredit, UnknownCollateral
 from clearing.state import WithdrawalRecord
 from node.api.app import RouteHandler
 from node.api.bodies import get_field, hex0x, parse_hex, parse_json_object
-from node.api.errors import ApiError
+from node.api.errors import ApiError, api_error_from
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.collateral.external import check_external_event
 
 if TYPE_CHECKING:
     from node.collateral.service import BridgeNode
@@ -118,15 +119,10 @@ class BridgeApi:
         )
 
     async def post_external_event(self, request: Request, _: dict[str, str]) -> Response:
-        observation = self.check_external_event(parse_external_event(request))
-        node = self.node
-        if node.ctx.validator_key is None:
-            raise ApiError(
-                403, "NotAValidatorNode",
-                "this node does not attest deposits: send the event to the validators' nodes",
-            )  # fmt: skip
+        event = parse_external_event(request)
+        observation = self.check_external_event(event)
         try:
-            signed = await node.attest_external(observation)
+            signed = await self.node.relay_external(event, observation)
         except InvalidAttestation as exc:
             raise ApiError(
                 409, "ObservationRefused", str(exc), **_deposit_details(observation),
@@ -136,19 +132,14 @@ class BridgeApi:
             202,
             {
                 "deposit": _deposit_details(observation),
-                "attested_by": hex0x(signed.attestation.signer),
-                "status": "attested",
+                "attested_by": None if signed is None else hex0x(signed.attestation.signer),
+                "status": "gossiped",
             },
         )
 
     def check_external_event(self, event: SignedExternalEvent) -> CollateralObservation:
-        """A registered bridge's event on a chain it may report, for a deposit the ledger
-        has not settled, of registered collateral (quanta 0 only consumes the nonce)."""
-        state = self.node.ctx.state
         try:
-            observation = verify_external_event(
-                event, state.genesis.external_bridges, state.chain_id
-            )
+            return check_external_event(self.node.ctx.state, event)
         except UnregisteredBridge as exc:
             raise ApiError(
                 401, "UnregisteredBridge", str(exc), bridge_key=hex0x(exc.public_key)
@@ -160,27 +151,16 @@ class BridgeApi:
                 422, "ChainNotAllowed", str(exc), bridge=exc.bridge, chain_id=exc.chain_id,
                 chains=list(exc.chains),
             ) from None  # fmt: skip
-        if self.node.is_credited(observation.key):
-            raise ApiError(
-                409, "DuplicateCredit", "this deposit is already settled by the ledger",
-                **_deposit_details(observation),
-            )  # fmt: skip
-        token = (observation.chain_id, observation.token)
-        if observation.quanta and token not in state.collateral_tokens:
-            raise ApiError(
-                422, "UnknownCollateral", f"token {hex0x(observation.token)} is not "
-                f"registered collateral on chain {observation.chain_id}",
-                chain_id=observation.chain_id, token=hex0x(observation.token),
-            )  # fmt: skip
-        return observation
+        except (DuplicateCredit, UnknownCollateral) as exc:
+            raise api_error_from(exc) from None
 
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
             (RouteDoc("POST", "/v1/bridge/external-events", "submitExternalEvent",
                       "A registered external bridge's signed deposit report "
-                      "(SignedExternalEvent); a validator's node attests it",
-                      "ExternalEvent", "ExternalEventAttested", 202,
-                      errors=(401, 403, 409, 415, 422), tier="bridge"), self.post_external_event),
+                      "(SignedExternalEvent), gossiped for every validator to attest",
+                      "ExternalEvent", "ExternalEventAccepted", 202,
+                      errors=(401, 409, 415, 422), tier="bridge"), self.post_external_event),
             (RouteDoc("GET", "/v1/withdrawals/pending", "getPendingWithdrawals",
                       "Pending withdrawals with the validators' collected vault signatures",
                       tier="public"), self.get_pending),

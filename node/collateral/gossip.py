@@ -1,6 +1,7 @@
 """The `bridge` gossip topic: validators' deposit, payout and expiry attestations,
-their EVM signatures over withdrawal authorisations, and requests to re-observe
-a deposit (node/collateral/reobserve.py).
+their EVM signatures over withdrawal authorisations, requests to re-observe
+a deposit (node/collateral/reobserve.py), and external bridges' signed deposit
+reports a node's API took (so each validator checks and attests them).
 
 Wire format (msgpack): ``[GOSSIP_VERSION, network chain id, kind, body]`` where
 `body` is the bridge record's own versioned encoding (bridge/wire.py), at most
@@ -10,7 +11,10 @@ token or chain, a signer that is a genesis validator (Ed25519 key for
 attestations, EVM address for withdrawal signatures) and the signature itself;
 a re-observation request must name a chain with registered collateral, be at
 most `MAX_REQUEST_BYTES` and be signed by a genesis validator (the unsigned
-version 1 is refused). Anything else raises one of `REJECTS`; the p2p layer drops
+version 1 is refused); an external bridge's report must name a chain with registered
+collateral and carry a valid signature by the key it names (whether that key is a
+registered bridge's is the state's to say: each validator checks it against its
+committed state before it attests). Anything else raises one of `REJECTS`; the p2p layer drops
 the message and scores its forwarder down. A request that passes is then admitted
 or dropped by its signer's budget (admission.py).
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.eip712 import SignatureError, recover_signer
+from bridge.external import SignedExternalEvent, compute_external_signing_bytes
 from bridge.observation import SignedObservation, SignedReobserveRequest
 from bridge.wire import DecodeError as BridgeDecodeError
 from bridge.wire import pack_record, unpack_record
@@ -41,6 +46,7 @@ MAX_MESSAGE_BYTES = 4 * 1024
 MAX_REQUEST_BYTES = 192
 WHAT = "BridgeMessage"
 KIND_DEPOSIT, KIND_PAYOUT, KIND_WITHDRAWAL, KIND_REOBSERVE, KIND_EXPIRY = 1, 2, 3, 4, 5
+KIND_EXTERNAL = 6
 
 
 class BridgeGossipError(ValueError):
@@ -114,13 +120,14 @@ class ExpiryAttestation:
 
 
 PooledMessage = SignedObservation | PayoutAttestation | WithdrawalSignature | ExpiryAttestation
-BridgeMessage = PooledMessage | SignedReobserveRequest
+BridgeMessage = PooledMessage | SignedReobserveRequest | SignedExternalEvent
 KINDS: dict[type, int] = {
     SignedObservation: KIND_DEPOSIT,
     PayoutAttestation: KIND_PAYOUT,
     WithdrawalSignature: KIND_WITHDRAWAL,
     SignedReobserveRequest: KIND_REOBSERVE,
     ExpiryAttestation: KIND_EXPIRY,
+    SignedExternalEvent: KIND_EXTERNAL,
 }
 
 
@@ -157,7 +164,7 @@ class BridgeCheck:
             raise WrongChain(self.chain_id, chain_id)
         if type(body) is not bytes:
             raise DecodeError(f"{WHAT}.body", f"expected bytes, got {type(body).__name__}")
-        kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_EXPIRY)
+        kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_EXTERNAL)
         if kind == KIND_DEPOSIT:
             deposit = SignedObservation.decode(body)
             self.check_deposit(deposit)
@@ -172,6 +179,10 @@ class BridgeCheck:
             expiry = ExpiryAttestation.decode(body)
             self.check_expiry(expiry)
             return expiry
+        if kind == KIND_EXTERNAL:
+            external = SignedExternalEvent.decode(body)
+            self.check_external(external)
+            return external
         withdrawal = WithdrawalSignature.decode(body)
         self.check_withdrawal(withdrawal)
         return withdrawal
@@ -207,6 +218,14 @@ class BridgeCheck:
             raise UnknownChain(o.chain_id)
         message = o.signing_bytes(self.chain_id)
         self._check_attestation(expiry.attestation, message, "ExpiryObservation")
+
+    def check_external(self, event: SignedExternalEvent) -> None:
+        o = event.observation
+        if not any(chain_id == o.chain_id for chain_id, _ in self.tokens):
+            raise UnknownChain(o.chain_id)
+        message = compute_external_signing_bytes(self.chain_id, o)
+        if not is_valid_signature(event.bridge_key, event.signature, message):
+            raise BadSignature("SignedExternalEvent", event.bridge_key)
 
     def _check_attestation(self, attestation: Attestation, message: bytes, what: str) -> None:
         if attestation.signer not in self.validators:

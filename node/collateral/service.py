@@ -2,9 +2,11 @@
 
 On every node (of a network with collateral): the `bridge` topic (checked at the
 first hop, see gossip.py), the pools of deposit, payout and expiry attestations and
-of withdrawal signatures, a proposal source, and the withdrawal routes a relayer
-reads (api.py). On a validator with `[[bridge_chains]]`: one watcher and attest
-loop per chain (chains.py), the attestation of every pending withdrawal on a
+of withdrawal signatures, a proposal source, the withdrawal routes a relayer
+reads and the route external bridges report deposits to (api.py), whose reports
+are gossiped for every validator to check and attest. On a validator with
+`[[bridge_chains]]`: one watcher and attest loop per chain (chains.py), the
+attestation of every pending withdrawal on a
 watched chain that expired unpaid, and, with its `[keys] bridge_key_file`, the EVM
 signature of every pending withdrawal on a watched chain (withdrawals.py). On
 every validator: re-observation of deposits stuck below quorum that it has not
@@ -24,6 +26,7 @@ import logging
 
 import trio
 
+from bridge.external import ExternalEventError, SignedExternalEvent
 from bridge.observation import (
     Equivocation,
     InvalidAttestation,
@@ -38,6 +41,7 @@ from bridge.watcher import Watcher
 from bridge.withdrawal import WithdrawalError, WithdrawalSignature
 from clearing.attestation import Attestation
 from clearing.collateral import CollateralObservation, is_credited
+from clearing.errors import ClearingError
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
@@ -47,6 +51,7 @@ from node.clock import wall_clock_ms
 from node.collateral.admission import RequestGate
 from node.collateral.api import BridgeApi
 from node.collateral.chains import Attester, VaultReader, get_outbox_path, watch_chain
+from node.collateral.external import check_external_event
 from node.collateral.gossip import (
     BridgeCheck,
     ExpiryAttestation,
@@ -125,6 +130,9 @@ class BridgeNode:
     async def receive(self) -> None:
         """Pools what peers gossip (each message already checked at the first hop)."""
         async for delivery in self.ctx.p2p.messages(BRIDGE):
+            if isinstance(delivery.value, SignedExternalEvent):
+                await self.receive_external(delivery.sender, delivery.value)
+                continue
             if isinstance(delivery.value, SignedReobserveRequest):
                 if self.reobserver is not None:
                     self.reobserver.receive(delivery.sender, delivery.value.request)
@@ -155,6 +163,19 @@ class BridgeNode:
     async def send_deposit(self, signed: SignedObservation) -> None:
         await self.send_own(("credit", signed.observation.key), signed)
 
+    async def relay_external(
+        self, event: SignedExternalEvent, observation: CollateralObservation
+    ) -> SignedObservation | None:
+        """Gossip an external bridge's report the API took (checked by the caller), so
+        every validator checks and attests it; returns this validator's attestation
+        (None on a node that is not a validator). Raises ``InvalidAttestation`` as
+        ``attest_external`` does, before gossiping anything."""
+        signed = None
+        if self.ctx.validator_key is not None:
+            signed = await self.attest_external(observation)
+        await self._publish(encode_message(self.network_chain_id, event))
+        return signed
+
     async def attest_external(self, observation: CollateralObservation) -> SignedObservation:
         """This validator's attestation of a deposit a registered external bridge reported
         (checked by the caller), pooled and gossiped like a watched deposit's; raises
@@ -162,11 +183,23 @@ class BridgeNode:
         same deposit attested before, or too many uncredited deposits)."""
         assert self.ctx.validator_key is not None
         signed = sign_observation(self.ctx.validator_key, self.network_chain_id, observation)
-        self.pool(signed)
-        data = encode_message(self.network_chain_id, signed)
-        self.own[("credit", observation.key)] = data
-        await self._publish(data)
+        if self.pool(signed):
+            data = encode_message(self.network_chain_id, signed)
+            self.own[("credit", observation.key)] = data
+            await self._publish(data)
         return signed
+
+    async def receive_external(self, sender: str, event: SignedExternalEvent) -> None:
+        """A report gossip brought (its signature checked at the first hop): a validator
+        attests it if its committed state registers the bridge for that chain. A node a
+        block behind the registration drops it (logged): the bridge reports again."""
+        if self.ctx.validator_key is None:
+            return
+        try:
+            observation = check_external_event(self.ctx.state, event)
+            await self.attest_external(observation)
+        except (ExternalEventError, ClearingError, InvalidAttestation) as exc:
+            log.info("external bridge report relayed by %s not attested: %s", sender, exc)
 
     async def send_payout(self, payout: PayoutObservation, attestation: Attestation) -> None:
         key = ("paid", (payout.member, payout.nonce), payout.tx_hash, payout.log_index)

@@ -4,7 +4,8 @@ An operator proposes with `clearnode gov propose` (a change file adding an exter
 bridge and a venue), three validators vote with `clearnode gov vote`, the change shows
 on the status page as scheduled, executes at its height on every node (all roots
 agree) and `clearnode gov list` shows it executed. The bridge it registered then
-reports a deposit to every validator's node, twice: it is credited once.
+reports a deposit to one node, twice; gossip takes it to every validator, which attests
+it, and it is credited once.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from tests.node.netproc import CLEARNODE, GENESIS_DOC, ROOT, cli_network, read_r
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
 MIN_DELAY = 8
-VOTING_BLOCKS = 20
+VOTING_BLOCKS = 40  # three CLI start-ups on a loaded machine: tens of seconds
 BRIDGE_KEY = derive_ed25519_key("gov-network-bridge")
 VENUE_KEY = derive_ed25519_key("gov-network-venue")
 DEPOSITOR = derive_member_key("gov-network-depositor")
@@ -139,7 +140,9 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
         for vote in votes:
             assert json.loads(finish(vote))["code"] == "ok"
         listed = finish(gov("list", home=homes[3]))
-        assert f"{proposal_id:>4}  voting" in listed and "add_external_bridge, add_venue" in listed
+        row_text = next(line for line in listed.splitlines() if line.split()[0] == str(proposal_id))
+        assert row_text.split()[1] in ("voting", "passed"), listed  # passed: at its deadline
+        assert row_text.endswith("30/0/0 of 40             add_external_bridge, add_venue")
 
         def scheduled() -> Any:
             rows = get(homes[1], "/v1/overview")["governance"]["scheduled"]
@@ -163,9 +166,9 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
         assert f"{proposal_id:>4}  executed" in finish(gov("list", home=homes[0]))
         assert "executed" in httpx.get(api_url(homes[3]) + "/", timeout=10).text
 
-        for home in homes + homes[:2]:  # every validator, and two of them twice
-            answer = post_event(home, event)
-            assert answer.status_code in (202, 409), answer.text
+        for _ in range(2):  # to one node, twice: gossip takes it to every validator
+            answer = post_event(homes[3], event)
+            assert answer.status_code == 202, answer.text
         credited = await wait_for("the deposit to be credited",
                                   lambda: get_collateral(homes[0], chain_id))  # fmt: skip
         assert credited == [{"chainId": CHAIN, "token": "0x" + TOKEN.hex(), "quanta": 5_000_000}]

@@ -1,21 +1,24 @@
-"""POST /v1/bridge/external-events (node/collateral/api.py): a registered external
-bridge's deposit is attested by a validator's node and pooled as a watched deposit's;
-anything else is a typed refusal that attests and pools nothing."""
+"""External bridges' reports (node/collateral/api.py, external.py, gossip.py): the API
+takes a registered bridge's report and gossips it, every validator that gets it attests
+it and pools it as a watched deposit's; anything else is a typed refusal that attests,
+pools and gossips nothing."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from bridge.external import sign_external_event
+from bridge.external import SignedExternalEvent, sign_external_event
 from bridge.observation import SignedObservation, sign_observation
 from clearing.block import process_block
 from clearing.collateral import CollateralCredit
 from clearing.context import BlockContext
+from clearing.errors import BadSignature
 from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_ed25519_key
 from clearing.state import initialize_state
@@ -23,7 +26,10 @@ from clearing.tx import encode_tx
 from node.api.errors import ApiError
 from node.api.http import Request
 from node.collateral.api import BridgeApi
+from node.collateral.gossip import BridgeCheck, UnknownChain, encode_message
 from node.collateral.service import BridgeNode
+from node.p2p import Delivery
+from node.p2p.topics import BRIDGE
 from tests.node.collateral.support import CONSENSUS_KEYS, get_genesis_doc, make_observation
 from tests.node.collateral.test_service import FakeP2P
 
@@ -38,6 +44,7 @@ DOC["external_bridges"] = [
 ]  # fmt: skip
 GENESIS = parse_genesis(DOC)
 NET = GENESIS.chain_id
+GOSSIP = BridgeCheck.from_genesis(GENESIS)
 
 
 def make_api(validator: int | None = 0) -> tuple[BridgeApi, BridgeNode, FakeP2P]:
@@ -66,7 +73,9 @@ async def test_each_validator_attests_a_registered_bridges_deposit_to_a_quorum()
         api, node, p2p = make_api(validator)
         answer = await post(api, event.encode())
         assert answer["deposit"]["deposit_nonce"] == observation.deposit_nonce
-        assert len(p2p.published) == 1
+        assert answer["attested_by"] == "0x" + node_pubkey(validator).hex()
+        kinds = [GOSSIP.decode(data) for data in p2p.published]
+        assert [type(k) for k in kinds] == [SignedObservation, SignedExternalEvent]
         nodes.append(node)
     pool = nodes[0].credits
     for node in nodes[1:]:  # what gossip carries to the first node
@@ -126,13 +135,45 @@ async def test_bad_bodies_are_typed(body: bytes, content_type: str, status: int,
     assert p2p.published == []
 
 
-async def test_a_node_that_is_not_a_validator_does_not_attest() -> None:
-    api, _, p2p = make_api(validator=None)
+async def test_a_node_that_is_not_a_validator_gossips_the_report_for_the_validators() -> None:
+    api, node, p2p = make_api(validator=None)
     event = sign_external_event(BRIDGE_KEY, NET, make_observation(GENESIS))
-    with pytest.raises(ApiError) as refused:
-        await post(api, event.encode())
-    assert (refused.value.status, refused.value.type) == (403, "NotAValidatorNode")
-    assert p2p.published == []
+    answer = await post(api, event.encode())
+    assert (answer["attested_by"], answer["status"]) == (None, "gossiped")
+    assert [GOSSIP.decode(data) for data in p2p.published] == [event]
+    assert node.credits.entries == {}
+
+
+async def test_a_validator_attests_a_gossiped_report_of_a_registered_bridge_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    good = sign_external_event(BRIDGE_KEY, NET, make_observation(GENESIS))
+    stranger = sign_external_event(STRANGER_KEY, NET, make_observation(GENESIS, log_index=1))
+    p2p = FakeP2P([Delivery(BRIDGE, "peer", e) for e in (stranger, good)])
+    ctx = SimpleNamespace(genesis=GENESIS, p2p=p2p, state=initialize_state(GENESIS),
+                          validator_key=CONSENSUS_KEYS[1])  # fmt: skip
+    node = BridgeNode(ctx)  # type: ignore[arg-type]
+    with caplog.at_level(logging.INFO):
+        await node.receive()
+    assert list(node.credits.entries) == [good.observation.key]
+    (published,) = [GOSSIP.decode(data) for data in p2p.published]
+    assert isinstance(published, SignedObservation) and published.observation == good.observation
+    assert "not attested" in caplog.text and "is not registered" in caplog.text
+
+
+def test_the_first_hop_checks_a_reports_signature_and_chain() -> None:
+    event = sign_external_event(STRANGER_KEY, NET, make_observation(GENESIS))
+    assert GOSSIP.decode(encode_message(NET, event)) == event  # registration: the state's
+    forged = dataclasses.replace(event, signature=bytes(64))
+    with pytest.raises(BadSignature):
+        GOSSIP.decode(encode_message(NET, forged))
+    elsewhere = dataclasses.replace(make_observation(GENESIS), chain_id=999)
+    with pytest.raises(UnknownChain):
+        GOSSIP.decode(encode_message(NET, sign_external_event(BRIDGE_KEY, NET, elsewhere)))
+
+
+def node_pubkey(validator: int) -> bytes:
+    return CONSENSUS_KEYS[validator].public_key().public_bytes_raw()
 
 
 async def test_a_report_contradicting_what_the_validator_attested_is_refused() -> None:
