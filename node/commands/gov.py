@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,7 @@ class Api:
         answer = self._answer(path, lambda: httpx.post(self.url + path, json=body, timeout=10.0))
         return str(answer["tx_hash"])
 
-    def _answer(self, path: str, send: Any) -> Any:
+    def _answer(self, path: str, send: Callable[[], httpx.Response]) -> Any:
         try:
             response = send()
             body = response.json()
@@ -179,7 +180,7 @@ def run_show(args: argparse.Namespace) -> int:
     return run(args, show_proposal)
 
 
-def run(args: argparse.Namespace, action: Any) -> int:
+def run(args: argparse.Namespace, action: Callable[[argparse.Namespace, Api], None]) -> int:
     try:
         action(args, open_api(args))
     except GovCommandError as exc:
