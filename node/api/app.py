@@ -105,7 +105,8 @@ class ApiApp:
         """/openapi.json per listener: the routes it serves, no others."""
         self.add_routes(self._table(tx_window_blocks))
         self.add_routes(MemberHistoryRoutes(self, history_store).table())
-        self.add_routes(GovernanceRoutes(self).table())
+        self.governance = GovernanceRoutes(self)
+        self.add_routes(self.governance.table())
         self.member_streams = MemberStreams(history_store)
         self.add_routes(MemberStreamRoutes(self, self.member_streams).table())
         self._price_time_ms: int | None = None
@@ -237,8 +238,10 @@ class ApiApp:
         self.member_streams.publish_history(history)
 
     def record_block(self, txs: Sequence[bytes], result: BlockResult) -> None:
-        """Keep a committed block's transaction results for GET /v1/txs/{hash}."""
+        """Keep a committed block's transaction results for GET /v1/txs/{hash}, and its
+        governance events for GET /v1/governance/events."""
         self.recent_txs.record_block(txs, result)
+        self.governance.record_block(result)
 
     # submissions
 

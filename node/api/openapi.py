@@ -322,6 +322,25 @@ SCHEMAS: dict[str, Any] = {
             "proposals": {"type": "array", "items": {"$ref": "#/components/schemas/GovProposal"}},
         },
     },
+    "GovEvents": {
+        "type": "object",
+        "required": ["height", "events"],
+        "properties": {
+            "height": {"type": "integer"},
+            "events": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["height", "kind", "fields"],
+                    "properties": {
+                        "height": {"type": "integer"},
+                        "kind": {"type": "string"},
+                        "fields": {"type": "object"},
+                    },
+                },
+            },
+        },
+    },
     "GovConfiguration": {
         "type": "object",
         "description": "The configuration in force: each instrument's genesis entry with its "

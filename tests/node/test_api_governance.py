@@ -27,10 +27,12 @@ async def submit(client: httpx.AsyncClient, path: str, raw: bytes) -> httpx.Resp
 
 
 def commit(api: Harness) -> None:
+    """The next block with what the mempool holds, recorded as the node's commit does."""
     txs = api.pool.reap(1 << 20)
     result = api.box.apply(txs)
     assert all(r.is_ok() for r in result.tx_results), [r.detail for r in result.tx_results]
     api.pool.update(txs)
+    api.app.record_block(txs, result)
 
 
 def propose_venue(api: Harness, proposer: int = 0) -> bytes:
@@ -119,3 +121,20 @@ async def test_governance_routes_are_public_or_validator_signed(api: Harness) ->
     assert set(tiers.values()) == {"public", "validator"} and all(
         PUBLIC.serves(t) for t in tiers.values()
     )
+
+
+async def test_recent_governance_events_are_served_with_their_heights(api: Harness) -> None:
+    await submit(api.client, "/v1/governance/proposals", propose_venue(api))
+    commit(api)
+    proposal = api.box.state.proposals[1]
+    vote = sign_vote(api.box.validator_keys[3], api.box.chain_id, proposal, VoteChoice.NO)
+    await submit(api.client, "/v1/governance/votes", encode_tx(vote))
+    commit(api)
+    while api.box.state.height < proposal.deadline_height:
+        commit(api)
+    served = (await api.client.get("/v1/governance/events")).json()
+    kinds = [(e["height"], e["kind"]) for e in served["events"]]
+    assert kinds == [(1, "gov_proposal_submitted"), (2, "gov_vote"), (3, "gov_proposal_rejected")]
+    assert served["events"][1]["fields"]["choice"] == "no"
+    rejected = served["events"][2]["fields"]
+    assert (rejected["proposal"], rejected["yes"], rejected["no"]) == (1, 0, 10)

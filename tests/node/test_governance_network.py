@@ -164,6 +164,11 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
         detail = json.loads(finish(gov("show", str(proposal_id), home=homes[1])))
         assert detail["status"] == "executed" and detail["finished_height"] == execute
         assert f"{proposal_id:>4}  executed" in finish(gov("list", home=homes[0]))
+        events = get(homes[2], "/v1/governance/events")["events"]
+        assert [(e["height"], e["kind"]) for e in events][-2:] == [
+            (shown["deadline_height"], "gov_proposal_passed"),
+            (execute, "gov_proposal_executed"),
+        ]
         assert "executed" in httpx.get(api_url(homes[3]) + "/", timeout=10).text
 
         for _ in range(2):  # to one node, twice: gossip takes it to every validator
