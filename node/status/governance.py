@@ -4,6 +4,7 @@ proposals, ballots' power and heights; nothing names a member."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from clearing.governance.change_form import to_plain
@@ -25,9 +26,22 @@ def describe_change(plain: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def get_governance(state: ClearingState) -> dict[str, list[dict[str, Any]]]:
+def get_failures(events: Iterable[Mapping[str, Any]]) -> dict[int, str]:
+    """Why each failed proposal failed, from the governance events the API keeps
+    (node/api/governance.py): the refusal's code by proposal id."""
+    return {
+        e["fields"]["proposal"]: str(e["fields"]["code"])
+        for e in events
+        if e["kind"] == "gov_proposal_failed"
+    }
+
+
+def get_governance(
+    state: ClearingState, failures: Mapping[int, str]
+) -> dict[str, list[dict[str, Any]]]:
     """``voting``: open votes with their tally; ``scheduled``: passed proposals by the
-    height they execute at; ``recent``: finished ones still in the state, newest first."""
+    height they execute at; ``recent``: finished ones still in the state, newest first,
+    a failed one with its refusal's code when this node saw it fail (``failures``)."""
     proposals = sorted(state.proposals.values(), key=lambda p: p.id)
     return {
         "voting": [_row(state, p) for p in proposals if p.status is ProposalStatus.VOTING],
@@ -37,7 +51,11 @@ def get_governance(state: ClearingState) -> dict[str, list[dict[str, Any]]]:
             if p.status is ProposalStatus.PASSED
         ],
         "recent": [
-            {**_row(state, p), "finished_height": p.finished_height}
+            {
+                **_row(state, p),
+                "finished_height": p.finished_height,
+                "reason": failures.get(p.id, "") if p.status is ProposalStatus.FAILED else "",
+            }
             for p in sorted(proposals, key=lambda p: (-p.finished_height, -p.id))
             if not p.is_open()
         ],

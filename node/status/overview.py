@@ -192,8 +192,10 @@ def build_overview(
     report: ReportStatus | None,
     *,
     detailed: bool,
+    failures: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
-    """The network at a glance; `detailed` (the operator listener) adds the members."""
+    """The network at a glance; `detailed` (the operator listener) adds the members;
+    `failures`: why proposals this node saw fail failed (proposal id -> refusal code)."""
     latencies = sorted(b.commit_ms for b in journal.blocks)
     health = get_health(state)
     overview: dict[str, Any] = {
@@ -211,7 +213,7 @@ def build_overview(
         "margin": get_margin_summary(health),
         "defaults": get_defaults(journal),
         "report": None if report is None else report(),
-        "governance": get_governance(state),
+        "governance": get_governance(state, failures or {}),
     }
     if detailed:
         overview["members"] = health[:MAX_MEMBER_ROWS]
