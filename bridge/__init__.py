@@ -17,7 +17,8 @@ Deposits (each validator)
   `.get_keys_unsigned_by(own_pubkey)` -> send a `ReobserveRequest` with the pooled
   observation's tx hash and log index; answer one with `handle_reobserve_request(...)`.
 - External bridges (API): `external.SignedExternalEvent.decode(body)`,
-  `verify_external_event(event, registry, network_chain_id)` -> observation, then
+  `verify_external_event(event, state.genesis.external_bridges, network_chain_id)`
+  -> observation (node/collateral/api.py serves it), then
   `sign_observation(...)` and the same pool.
 
 Withdrawals (after a block debits a member: `state.pending_withdrawals`)

@@ -5,10 +5,13 @@ canonical encoding of the observation under a separate domain
 (`external-collateral`), so a bridge signature can never pass as a validator's
 attestation or vice versa, nor be replayed on another network (chain id is signed).
 
-Path: the node's API receives a `SignedExternalEvent`; `verify_external_event`
-checks the key is registered and the signature valid and returns the plain
-`CollateralObservation`. Each validator then attests that observation with
-`sign_observation`, and it takes the same quorum path as watched deposits. The
+Path: a validator's node receives a `SignedExternalEvent` on its API
+(`POST /v1/bridge/external-events`); `verify_external_event` checks the key against the
+registry in the state (governance adds and removes bridges: `external_bridges` of the
+configuration in force), the chain against the ones the bridge may report and the
+signature, and returns the plain `CollateralObservation`. The validator then attests
+that observation with `sign_observation`, and it takes the same quorum path as watched
+deposits. The
 dedup key is the same (chain id, vault, deposit nonce), so one deposit reported by a
 bridge and also seen by watchers, or reported twice, is credited at most once. A
 bridge numbers the events of each (chain id, vault) 1, 2, 3, ... like the vault's
@@ -17,7 +20,7 @@ bridge numbers the events of each (chain id, vault) 1, 2, 3, ... like the vault'
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,6 +29,7 @@ from bridge.wire import DecodeError, pack_record, unpack_record
 from clearing.attestation import compute_signing_bytes, is_valid_signature
 from clearing.collateral import CollateralObservation
 from clearing.errors import DecodeError as ClearingDecodeError
+from clearing.genesis import ExternalBridge
 
 EXTERNAL_DOMAIN = "external-collateral"
 
@@ -44,6 +48,14 @@ class BadBridgeSignature(ExternalEventError):
     def __init__(self, bridge: str) -> None:
         super().__init__(f"signature of bridge {bridge!r} does not verify")
         self.bridge = bridge
+
+
+class ChainNotAllowed(ExternalEventError):
+    """The bridge reported a deposit on a chain it is not registered for."""
+
+    def __init__(self, bridge: str, chain_id: int, chains: tuple[int, ...]) -> None:
+        super().__init__(f"bridge {bridge!r} may report chains {list(chains)}, not {chain_id}")
+        self.bridge, self.chain_id, self.chains = bridge, chain_id, chains
 
 
 @dataclass(frozen=True)
@@ -81,13 +93,15 @@ def sign_external_event(
 
 
 def verify_external_event(
-    event: SignedExternalEvent, registry: Mapping[bytes, str], network_chain_id: int
+    event: SignedExternalEvent, registry: Iterable[ExternalBridge], network_chain_id: int
 ) -> CollateralObservation:
-    """The observation, if a registered bridge (public key -> name) signed it."""
-    name = registry.get(event.bridge_key)
-    if name is None:
+    """The observation, if a registered bridge signed it for a chain it may report."""
+    bridge = next((b for b in registry if b.pubkey == event.bridge_key), None)
+    if bridge is None:
         raise UnregisteredBridge(event.bridge_key)
     message = compute_external_signing_bytes(network_chain_id, event.observation)
     if not is_valid_signature(event.bridge_key, event.signature, message):
-        raise BadBridgeSignature(name)
+        raise BadBridgeSignature(bridge.id)
+    if event.observation.chain_id not in bridge.chains:
+        raise ChainNotAllowed(bridge.id, event.observation.chain_id, bridge.chains)
     return event.observation

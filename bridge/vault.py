@@ -66,7 +66,7 @@ def deposit_native(
     return chain.transact(call, sender, amount)
 
 
-def get_validator_set(vault: Contract, block: int | str = "latest") -> EvmValidatorSet:
+def get_validator_set(vault: Contract, block: BlockIdentifier = "latest") -> EvmValidatorSet:
     """The validator set the vault trusts as of `block`."""
     addresses, powers = vault.functions.getValidators().call(block_identifier=block)
     members = tuple((bytes.fromhex(a[2:]), int(p)) for a, p in zip(addresses, powers, strict=True))

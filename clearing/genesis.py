@@ -60,6 +60,16 @@ class Venue:
 
 
 @dataclass(frozen=True, slots=True)
+class ExternalBridge:
+    """A bridge that reports deposits on chains no validator watches (bridge/external.py):
+    its Ed25519 key signs each event, and it may report only on ``chains``."""
+
+    id: str
+    pubkey: bytes  # Ed25519, 32 bytes
+    chains: tuple[int, ...]  # sorted chain ids, each holding registered collateral
+
+
+@dataclass(frozen=True, slots=True)
 class OracleParams:
     max_age_ms: int
     max_move_bps: int
@@ -96,6 +106,8 @@ class Genesis:
     vaults: tuple[Vault, ...] = ()
     """The vault contract holding the collateral on each chain (optional): what
     `clearnode verify --rpc` reads the reserves of."""
+    external_bridges: tuple[ExternalBridge, ...] = ()
+    """Registered external bridges (optional); governance adds and removes them."""
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -172,7 +184,7 @@ TOP_KEYS = {
     "version", "chain_id", "genesis_time_ms", "epoch_length_blocks", "settlement_asset",
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
-    "withdrawal_ttl_s", "vaults", "governance",
+    "withdrawal_ttl_s", "vaults", "governance", "external_bridges",
 }  # fmt: skip
 
 
@@ -225,9 +237,16 @@ def parse_genesis(doc: object) -> Genesis:
         withdrawal_ttl_s=_parse_withdrawal_ttl_s(top),
         governance=_parse_governance(top),
         vaults=_parse_vaults(top),
+        external_bridges=tuple(
+            parse_external_bridge(item, f"external_bridges[{n}]")
+            for n, item in enumerate(top.get_list("external_bridges"))
+        )
+        if top.has("external_bridges")
+        else (),
     )
     _check_cross_references(genesis)
     _check_vaults(genesis)
+    _check_external_bridges(genesis)
     _check_settlement_tokens(genesis)
     _check_insurance_fund(top)
     return genesis
@@ -254,6 +273,32 @@ def _parse_vaults(top: _Reader) -> tuple[Vault, ...]:
         r = _Reader(item, f"vaults[{n}]", {"chain_id", "address"})
         vaults.append(Vault(r.get_int("chain_id", 1), r.get_hex("address", 20)))
     return tuple(vaults)
+
+
+def parse_external_bridge(item: object, path: str) -> ExternalBridge:
+    """Its chains sorted, without repeats (the state root encodes them as given)."""
+    r = _Reader(item, path, {"id", "pubkey", "chains"})
+    chains: list[int] = []
+    for n, chain in enumerate(r.get_list("chains")):
+        if not isinstance(chain, int) or isinstance(chain, bool) or not 0 < chain <= MAX_UINT64:
+            raise GenesisError(f"{r.key('chains')}[{n}]", "a chain id", chain)
+        chains.append(chain)
+    if not chains or len(set(chains)) != len(chains):
+        raise GenesisError(r.key("chains"), "a non-empty list of distinct chain ids", chains)
+    return ExternalBridge(r.get_str("id"), r.get_hex("pubkey", 32), tuple(sorted(chains)))
+
+
+def _check_external_bridges(genesis: Genesis) -> None:
+    """Ids and keys unique; each bridge reports only chains holding registered collateral."""
+    _check_unique([b.id for b in genesis.external_bridges], "external_bridges")
+    _check_unique([b.pubkey for b in genesis.external_bridges], "external_bridges")
+    chains = {t.chain_id for t in genesis.collateral}
+    for n, bridge in enumerate(genesis.external_bridges):
+        for chain in bridge.chains:
+            if chain not in chains:
+                raise GenesisError(
+                    f"external_bridges[{n}].chains", f"collateral chains {sorted(chains)}", chain
+                )
 
 
 def _check_vaults(genesis: Genesis) -> None:

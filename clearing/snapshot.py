@@ -52,9 +52,10 @@ from clearing.state import (
     is_in_default_order,
 )
 
-# 5: the governed configuration and proposals; 4: the epoch's defaults; 3: settlement
+# 6: the external bridges in the governed configuration; 5: the governed
+# configuration and proposals; 4: the epoch's defaults; 3: settlement
 # reserves, withdrawal expiry
-SNAPSHOT_VERSION = 5
+SNAPSHOT_VERSION = 6
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 

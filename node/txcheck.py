@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from clearing.attestation import is_valid_signature, verify_quorum_attestations
 from clearing.collateral import CollateralCredit
+from clearing.context import BlockContext
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import verify_member_signature
 from clearing.errors import (
@@ -23,8 +24,8 @@ from clearing.errors import (
     UnknownVenue,
     UnknownWithdrawal,
 )
-from clearing.governance.submit import GovProposal, verify_proposer
-from clearing.governance.vote import GovVote, verify_ballot
+from clearing.governance.submit import GovProposal, check_gov_proposal
+from clearing.governance.vote import GovVote, check_gov_vote
 from clearing.oracle import PriceUpdate
 from clearing.replay import check_deposit_nonce, check_trade_id
 from clearing.report_commitment import ReportCommitment, check_report_commitment
@@ -107,12 +108,15 @@ def check_report_commitment_tx(state: ClearingState, tx: ReportCommitment) -> Ch
 
 
 def check_governance(state: ClearingState, tx: GovProposal | GovVote) -> CheckResult:
-    """Signed by a validator (a ballot: on a recorded proposal); a validator's ballots on
-    one proposal are ordered by their sequence."""
+    """Valid at the next height as the block will check it (signed by a validator, the
+    heights in range, every change valid; a ballot on a proposal still voting, newer than
+    the validator's last), so a submitter hears the refusal; a validator's ballots on one
+    proposal are ordered by their sequence."""
+    ctx = BlockContext(state.height + 1, state.time_ms, state.chain_id)
     if isinstance(tx, GovProposal):
-        digest = verify_proposer(state, state.chain_id, tx)
+        digest = check_gov_proposal(state, ctx, tx)
         return CheckResult(b"gov-proposal:" + digest, 0, PRIORITY_SYSTEM)
-    verify_ballot(state, state.chain_id, tx)
+    check_gov_vote(state, ctx, tx)
     sender = b"gov-vote:%d:" % tx.proposal_id + tx.voter
     return CheckResult(sender, tx.sequence, PRIORITY_SYSTEM)
 

@@ -14,6 +14,7 @@ from typing import Any
 from clearing.codec import expect_list, expect_str
 from clearing.errors import DecodeError
 from clearing.events import Event
+from clearing.governance.bridge_change import AddExternalBridge, RemoveExternalBridge
 from clearing.governance.draft import Draft, check_draft, start_draft, write_draft
 from clearing.governance.instrument_status import SetInstrumentStatus
 from clearing.governance.listing import ListInstrument
@@ -29,13 +30,15 @@ Change = (
     | ReplaceRiskParams
     | AddVenue
     | RemoveVenue
+    | AddExternalBridge
+    | RemoveExternalBridge
 )
 
 CHANGE_TYPES: dict[str, Any] = {
     cls.NAME: cls
     for cls in (
         ListInstrument, SetInstrumentStatus, SettlePerpetual, ReplaceRiskParams, AddVenue,
-        RemoveVenue,
+        RemoveVenue, AddExternalBridge, RemoveExternalBridge,
     )
 }  # fmt: skip
 

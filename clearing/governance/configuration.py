@@ -1,6 +1,6 @@
 """The governed configuration as the state root and snapshots carry it: the instruments
 (in listing order, each as its genesis entry), the venues, the risk section in force,
-the instruments' statuses and the proposals."""
+the external bridges, the instruments' statuses and the proposals."""
 
 from __future__ import annotations
 
@@ -8,14 +8,21 @@ from typing import Any
 
 from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list, expect_str
 from clearing.errors import DecodeError, GenesisError
-from clearing.genesis import Genesis, Venue, get_instrument_doc, parse_instrument
+from clearing.genesis import (
+    ExternalBridge,
+    Genesis,
+    Venue,
+    get_instrument_doc,
+    parse_external_bridge,
+    parse_instrument,
+)
 from clearing.governance.documents import decode_document, encode_document
 from clearing.governance.draft import install_configuration
 from clearing.governance.proposal import Proposal
 from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState
 
-CONFIGURATION_FIELDS = 6
+CONFIGURATION_FIELDS = 7
 
 
 def get_configuration_fields(state: ClearingState) -> list[object]:
@@ -31,15 +38,16 @@ _documents: tuple[Genesis, list[object]] | None = None
 
 
 def get_document_fields(genesis: Genesis) -> list[object]:
-    """The instruments, venues and risk section of the configuration in force (the
-    state's ``genesis``: ``state.instruments`` and ``state.venues`` index the same
-    records), encoded once per configuration rather than at every block's root."""
+    """The instruments, venues, risk section and external bridges of the configuration
+    in force (the state's ``genesis``: ``state.instruments`` and ``state.venues`` index
+    the same records), encoded once per configuration rather than at every block's root."""
     global _documents
     if _documents is None or _documents[0] is not genesis:
         fields: list[object] = [
             [encode_document(get_instrument_doc(i)) for i in genesis.instruments],
             [[v.id, v.pubkey] for v in genesis.venues],
             encode_document(genesis.risk),
+            [[b.id, b.pubkey, list(b.chains)] for b in genesis.external_bridges],
         ]
         _documents = (genesis, fields)
     return _documents[1]
@@ -55,7 +63,7 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
     """Restore the governed configuration on a state initialised from the genesis
     document; every entry validated as the genesis validates it, each proposal's
     changes against its digest (``DecodeError``)."""
-    texts, venues, risk, statuses, proposals, next_id = fields
+    texts, venues, risk, bridges, statuses, proposals, next_id = fields
     instruments = {}
     for n, text in enumerate(expect_list(texts, "instruments")):
         try:
@@ -69,6 +77,9 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         venues_by_id[expect_str(venue_id, "venue")] = Venue(
             venue_id, expect_bytes(pubkey, "pubkey", 32)
         )
+    external_bridges = tuple(
+        decode_external_bridge(item) for item in expect_list(bridges, "external_bridges")
+    )
     for item in expect_list(statuses, "instrument_status"):
         instrument_id, status = expect_list(item, "instrument_status", 2)
         state.instrument_status[expect_str(instrument_id, "instrument")] = expect_enum(
@@ -89,5 +100,19 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         tuple(instruments.values()) != state.genesis.instruments
         or tuple(venues_by_id.values()) != state.genesis.venues
         or section != state.genesis.risk
+        or external_bridges != state.genesis.external_bridges
     ):
-        install_configuration(state, instruments, venues_by_id, section)
+        install_configuration(state, instruments, venues_by_id, section, external_bridges)
+
+
+def decode_external_bridge(item: object) -> ExternalBridge:
+    """Validated as the genesis validates an ``external_bridges`` entry."""
+    bridge_id, pubkey, chains = expect_list(item, "external_bridge", 3)
+    doc = {"id": bridge_id, "pubkey": "0x" + expect_bytes(pubkey, "pubkey", 32).hex()}
+    try:
+        bridge = parse_external_bridge({**doc, "chains": chains}, "external_bridge")
+    except GenesisError as error:
+        raise DecodeError("external_bridge", str(error)) from None
+    if list(bridge.chains) != chains:
+        raise DecodeError("external_bridge", f"chains {chains!r} are not sorted and distinct")
+    return bridge

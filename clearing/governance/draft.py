@@ -16,7 +16,7 @@ from typing import Any
 from clearing.errors import GenesisError
 from clearing.events import Event
 from clearing.expiry import settle_instruments
-from clearing.genesis import Venue
+from clearing.genesis import ExternalBridge, Venue
 from clearing.governance.errors import InvalidRiskParams, RiskNotCovering
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.risk.arrays import get_risk_factor
@@ -31,6 +31,7 @@ class Draft:
     venues: dict[str, Venue]
     risk: Mapping[str, Any]
     statuses: dict[str, InstrumentStatus]  # only instruments not active
+    external_bridges: dict[str, ExternalBridge]  # by id
     listed: dict[str, int] = field(default_factory=dict)  # listed by this draft -> mark
     settlements: dict[str, int] = field(default_factory=dict)  # perpetual -> final price
 
@@ -38,7 +39,7 @@ class Draft:
 def start_draft(state: ClearingState) -> Draft:
     return Draft(
         dict(state.instruments), dict(state.venues), state.genesis.risk,
-        dict(state.instrument_status),
+        dict(state.instrument_status), {b.id: b for b in state.genesis.external_bridges},
     )  # fmt: skip
 
 
@@ -77,7 +78,9 @@ def write_draft(state: ClearingState, draft: Draft) -> list[Event]:
             state.funding_indices[instrument_id] = 0
             state.last_funding_ms[instrument_id] = state.time_ms
     state.instrument_status = draft.statuses
-    install_configuration(state, draft.instruments, draft.venues, draft.risk)
+    install_configuration(
+        state, draft.instruments, draft.venues, draft.risk, tuple(draft.external_bridges.values())
+    )
     return settle_instruments(state, draft.settlements) if draft.settlements else []
 
 
@@ -86,6 +89,7 @@ def install_configuration(
     instruments: dict[str, Instrument],
     venues: dict[str, Venue],
     risk: Mapping[str, Any],
+    external_bridges: tuple[ExternalBridge, ...],
 ) -> None:
     """The configuration in force: the state's indexes and a new ``state.genesis`` record
     holding the same records (the risk caches, keyed by its identity, rebuild from it)."""
@@ -95,4 +99,5 @@ def install_configuration(
         instruments=tuple(instruments.values()),
         venues=tuple(venues.values()),
         risk=risk,
+        external_bridges=external_bridges,
     )

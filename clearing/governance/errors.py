@@ -159,3 +159,29 @@ class ChangeNotAllowed(InvalidTransaction):
 
     instrument_id: str
     reason: str
+
+
+@dataclass(eq=False)
+class ExternalBridgeListed(InvalidTransaction):
+    bridge_id: str
+
+
+@dataclass(eq=False)
+class BridgeKeyInUse(InvalidTransaction):
+    """One key, one bridge: the key ``bridge_id`` already reports with."""
+
+    pubkey: bytes
+    bridge_id: str
+
+
+@dataclass(eq=False)
+class ChainWithoutCollateral(InvalidTransaction):
+    """An external bridge reports only chains holding registered collateral."""
+
+    chain_id: int
+    collateral_chains: tuple[int, ...]
+
+
+@dataclass(eq=False)
+class UnknownExternalBridge(InvalidTransaction):
+    bridge_id: str

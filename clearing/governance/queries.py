@@ -1,12 +1,16 @@
-"""Reads of governance the node's API serves: every proposal with its tally. Nothing
-in them is a member's: proposals and ballots are public."""
+"""Reads of governance the node's API serves: every proposal with its tally, and the
+configuration in force. Nothing in them is a member's: proposals, ballots and the
+configuration are public."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clearing.genesis import get_instrument_doc
+from clearing.governance.change_form import to_plain
 from clearing.governance.proposal import Proposal
 from clearing.governance.tally import Tally, compute_tally
+from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState
 
 
@@ -20,17 +24,24 @@ class ProposalView:
         return {
             "id": p.id,
             "proposer": "0x" + p.proposer.hex(),
-            "changes": [[_show(v) for v in c.to_fields()] for c in p.changes],
+            "digest": "0x" + p.digest.hex(),
+            "changes": [to_plain(c) for c in p.changes],
             "submitted_height": p.submitted_height,
             "deadline_height": p.deadline_height,
             "execute_height": p.execute_height,
             "emergency": p.is_emergency(),
             "status": p.status.value,
             "decided_height": p.decided_height,
-            "ballots": {
-                "0x" + voter.hex(): ballot.choice.value
+            "finished_height": p.finished_height,
+            "ballots": [
+                {
+                    "voter": "0x" + voter.hex(),
+                    "choice": ballot.choice.value,
+                    "sequence": ballot.sequence,
+                    "height": ballot.height,
+                }
                 for voter, ballot in sorted(p.ballots.items())
-            },
+            ],
             "tally": {
                 "yes": self.tally.yes,
                 "no": self.tally.no,
@@ -39,10 +50,6 @@ class ProposalView:
                 "passing": self.tally.is_passing(),
             },
         }
-
-
-def _show(value: object) -> object:
-    return "0x" + value.hex() if isinstance(value, bytes) else value
 
 
 def get_proposal(state: ClearingState, proposal_id: int) -> ProposalView | None:
@@ -61,3 +68,30 @@ def list_proposals(state: ClearingState, open_only: bool = False) -> list[Propos
 
 def _view(state: ClearingState, proposal: Proposal) -> ProposalView:
     return ProposalView(proposal, compute_tally(proposal, state.validators, state.total_power))
+
+
+def get_configuration_view(state: ClearingState) -> dict[str, object]:
+    """The governed configuration in force: instruments (each as its genesis entry, with
+    its status), the risk section, venues, external bridges and the governance periods."""
+    genesis = state.genesis
+    return {
+        "height": state.height,
+        "instruments": [
+            {
+                "entry": get_instrument_doc(i),
+                "status": state.instrument_status.get(i.id, InstrumentStatus.ACTIVE).value,
+                "settled": i.id in state.final_settlement_prices,
+            }
+            for i in genesis.instruments
+        ],
+        "risk": genesis.risk,
+        "venues": [{"id": v.id, "pubkey": "0x" + v.pubkey.hex()} for v in genesis.venues],
+        "external_bridges": [
+            {"id": b.id, "pubkey": "0x" + b.pubkey.hex(), "chains": list(b.chains)}
+            for b in genesis.external_bridges
+        ],
+        "governance": {
+            "min_delay_blocks": genesis.governance.min_delay_blocks,
+            "max_voting_blocks": genesis.governance.max_voting_blocks,
+        },
+    }

@@ -110,8 +110,9 @@ def verify_proposer(state: ClearingState, chain_id: int, tx: GovProposal) -> byt
     return hashlib.sha256(message).digest()
 
 
-def process_gov_proposal(state: ClearingState, ctx: BlockContext, tx: GovProposal) -> list[Event]:
-    """A validator's signed proposal whose changes are valid against the state now."""
+def check_gov_proposal(state: ClearingState, ctx: BlockContext, tx: GovProposal) -> bytes:
+    """A validator's signed proposal whose changes are valid against the state now (the
+    mempool runs this too, for the next height); returns its digest. Changes nothing."""
     digest = verify_proposer(state, ctx.chain_id, tx)
     if not 1 <= len(tx.changes) <= MAX_CHANGES:
         raise ChangeCount(len(tx.changes), 1, MAX_CHANGES)
@@ -123,6 +124,11 @@ def process_gov_proposal(state: ClearingState, ctx: BlockContext, tx: GovProposa
         if proposal.digest == digest:
             raise DuplicateProposal(proposal.id)
     build_draft(state, tx.changes)
+    return digest
+
+
+def process_gov_proposal(state: ClearingState, ctx: BlockContext, tx: GovProposal) -> list[Event]:
+    digest = check_gov_proposal(state, ctx, tx)
     proposal = Proposal(
         state.next_proposal_id, tx.proposer, tx.changes, digest, ctx.height,
         tx.deadline_height, tx.execute_height,

@@ -63,10 +63,23 @@ def sign_vote(
     choice: VoteChoice,
     sequence: int = 0,
 ) -> GovVote:
-    """Vote as the validator of ``key`` (operators' tools and tests)."""
-    unsigned = GovVote(key.public_key().public_bytes_raw(), proposal.id, choice, sequence, b"")
-    signature = key.sign(unsigned.signing_bytes(chain_id, proposal.digest))
-    return GovVote(unsigned.voter, proposal.id, choice, sequence, signature)
+    """Vote as the validator of ``key`` (tests)."""
+    return sign_ballot(key, chain_id, proposal.id, proposal.digest, choice, sequence)
+
+
+def sign_ballot(
+    key: Ed25519PrivateKey,
+    chain_id: int,
+    proposal_id: int,
+    digest: bytes,
+    choice: VoteChoice,
+    sequence: int,
+) -> GovVote:
+    """Vote as the validator of ``key`` on the proposal with ``digest`` (operators' tools,
+    which read the digest from the API)."""
+    unsigned = GovVote(key.public_key().public_bytes_raw(), proposal_id, choice, sequence, b"")
+    signature = key.sign(unsigned.signing_bytes(chain_id, digest))
+    return GovVote(unsigned.voter, proposal_id, choice, sequence, signature)
 
 
 def verify_ballot(state: ClearingState, chain_id: int, tx: GovVote) -> Proposal:
@@ -83,14 +96,20 @@ def verify_ballot(state: ClearingState, chain_id: int, tx: GovVote) -> Proposal:
     return proposal
 
 
-def process_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote) -> list[Event]:
-    """A validator's signed ballot on a proposal still voting, not older than its last."""
+def check_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote) -> Proposal:
+    """A validator's signed ballot on a proposal still voting, not older than its last
+    (the mempool runs this too, for the next height); returns the proposal."""
     proposal = verify_ballot(state, ctx.chain_id, tx)
     if proposal.status is not ProposalStatus.VOTING or ctx.height > proposal.deadline_height:
         raise VotingClosed(proposal.id, proposal.status.value, proposal.deadline_height, ctx.height)
     last = proposal.ballots.get(tx.voter)
     if last is not None and tx.sequence <= last.sequence:
         raise StaleVote(proposal.id, tx.sequence, last.sequence)
+    return proposal
+
+
+def process_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote) -> list[Event]:
+    proposal = check_gov_vote(state, ctx, tx)
     proposal.ballots[tx.voter] = Ballot(tx.choice, tx.sequence, ctx.height)
     return [
         make_event(

@@ -38,6 +38,7 @@ from node.api.bodies import (
 )
 from node.api.errors import ApiError, api_error_from, error_response
 from node.api.events import EventBroker
+from node.api.governance import GovernanceRoutes
 from node.api.http import Request, Response, json_response, serve_http
 from node.api.member_history import MemberHistoryRoutes
 from node.api.member_stream import MemberStreamRoutes, MemberStreams
@@ -104,6 +105,8 @@ class ApiApp:
         """/openapi.json per listener: the routes it serves, no others."""
         self.add_routes(self._table(tx_window_blocks))
         self.add_routes(MemberHistoryRoutes(self, history_store).table())
+        self.governance = GovernanceRoutes(self)
+        self.add_routes(self.governance.table())
         self.member_streams = MemberStreams(history_store)
         self.add_routes(MemberStreamRoutes(self, self.member_streams).table())
         self._price_time_ms: int | None = None
@@ -235,8 +238,10 @@ class ApiApp:
         self.member_streams.publish_history(history)
 
     def record_block(self, txs: Sequence[bytes], result: BlockResult) -> None:
-        """Keep a committed block's transaction results for GET /v1/txs/{hash}."""
+        """Keep a committed block's transaction results for GET /v1/txs/{hash}, and its
+        governance events for GET /v1/governance/events."""
         self.recent_txs.record_block(txs, result)
+        self.governance.record_block(result)
 
     # submissions
 
@@ -247,12 +252,17 @@ class ApiApp:
             raise api_error_from(exc) from None
         return json_response(202, {"tx_hash": hex0x(tx_hash), "status": "pending"})
 
+    async def submit_encoded(self, request: Request, allowed: tuple[type, ...]) -> Response:
+        """Submit the encoded transaction `request` carries, of one of the `allowed` kinds."""
+        return await self._submit(_encoded(request, allowed))
+
     async def post_trade_batch(self, request: Request, _: dict[str, str]) -> Response:
-        return await self._submit(_encoded(request, (TradeBatch,)))
+        return await self.submit_encoded(request, (TradeBatch,))
 
     async def post_bridge_event(self, request: Request, _: dict[str, str]) -> Response:
-        allowed = (CollateralCredit, WithdrawalPaid, WithdrawalExpired)
-        return await self._submit(_encoded(request, allowed))
+        return await self.submit_encoded(
+            request, (CollateralCredit, WithdrawalPaid, WithdrawalExpired)
+        )
 
     async def post_member_request(self, request: Request, _: dict[str, str]) -> Response:
         _require_json(request)

@@ -234,6 +234,135 @@ SCHEMAS: dict[str, Any] = {
             "mempool": {"type": "object"},
         },
     },
+    "ExternalEvent": {
+        "type": "object",
+        "required": ["event"],
+        "properties": {
+            "event": {**HEX, "description": "SignedExternalEvent.encode() (bridge/external.py)"}
+        },
+        "description": "Or send the encoded event as an application/msgpack body.",
+    },
+    "ExternalEventAccepted": {
+        "type": "object",
+        "required": ["deposit", "attested_by", "status"],
+        "properties": {
+            "deposit": {
+                "type": "object",
+                "description": "The dedup key: chain_id, vault, deposit_nonce",
+            },
+            "attested_by": {
+                "type": ["string", "null"],
+                "description": "This node's validator key, which attested it (null: this "
+                "node is not a validator)",
+            },
+            "status": {"const": "gossiped"},
+        },
+    },
+    "GovProposal": {
+        "type": "object",
+        "description": "A proposal as the state records it (docs/governance.md). status: "
+        "voting, passed (waiting for execute_height), rejected, executed or failed; "
+        "execute_height 0 for emergency changes (executed when they pass). Each change is "
+        "{kind, named fields} (clearing/governance/change_form.py).",
+        "required": [
+            "id",
+            "proposer",
+            "digest",
+            "changes",
+            "submitted_height",
+            "deadline_height",
+            "execute_height",
+            "emergency",
+            "status",
+            "decided_height",
+            "finished_height",
+            "ballots",
+            "tally",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "proposer": HEX,
+            "digest": HEX,
+            "changes": {
+                "type": "array",
+                "items": {"type": "object", "required": ["kind"]},
+            },
+            "submitted_height": {"type": "integer"},
+            "deadline_height": {"type": "integer"},
+            "execute_height": {"type": "integer"},
+            "emergency": {"type": "boolean"},
+            "status": {"enum": ["voting", "passed", "rejected", "executed", "failed"]},
+            "decided_height": {"type": "integer"},
+            "finished_height": {"type": "integer"},
+            "ballots": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["voter", "choice", "sequence", "height"],
+                    "properties": {
+                        "voter": HEX,
+                        "choice": {"enum": ["yes", "no", "abstain"]},
+                        "sequence": {"type": "integer"},
+                        "height": {"type": "integer"},
+                    },
+                },
+            },
+            "tally": {
+                "type": "object",
+                "description": "Voting power; passing: 3 * yes > 2 * total_power",
+                "required": ["yes", "no", "abstain", "total_power", "passing"],
+            },
+        },
+    },
+    "GovProposals": {
+        "type": "object",
+        "required": ["height", "proposals"],
+        "properties": {
+            "height": {"type": "integer"},
+            "proposals": {"type": "array", "items": {"$ref": "#/components/schemas/GovProposal"}},
+        },
+    },
+    "GovEvents": {
+        "type": "object",
+        "required": ["height", "events"],
+        "properties": {
+            "height": {"type": "integer"},
+            "events": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["height", "kind", "fields"],
+                    "properties": {
+                        "height": {"type": "integer"},
+                        "kind": {"type": "string"},
+                        "fields": {"type": "object"},
+                    },
+                },
+            },
+        },
+    },
+    "GovConfiguration": {
+        "type": "object",
+        "description": "The configuration in force: each instrument's genesis entry with its "
+        "status (active, halted, reduce_only) and whether it is settled, the genesis risk "
+        "section, venues, external bridges and the governance periods.",
+        "required": [
+            "height",
+            "instruments",
+            "risk",
+            "venues",
+            "external_bridges",
+            "governance",
+        ],
+        "properties": {
+            "height": {"type": "integer"},
+            "instruments": {"type": "array", "items": {"type": "object"}},
+            "risk": {"type": "object"},
+            "venues": {"type": "array", "items": {"type": "object"}},
+            "external_bridges": {"type": "array", "items": {"type": "object"}},
+            "governance": {"type": "object"},
+        },
+    },
     "Account": {
         "type": "object",
         "description": "A member's own sub-account: balances, positions, margin, "
@@ -341,7 +470,7 @@ def build_document(routes: list[RouteDoc], version: str) -> dict[str, Any]:
             content = {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{route.request}"}}
             }
-            if route.request == "EncodedTx":
+            if route.request in ("EncodedTx", "ExternalEvent"):
                 content["application/msgpack"] = {"schema": {"type": "string", "format": "binary"}}
             operation["requestBody"] = {
                 "required": True,
@@ -360,7 +489,9 @@ def build_document(routes: list[RouteDoc], version: str) -> dict[str, Any]:
             "EIP-712 signature. Amounts and prices are integers in the ledger's units. "
             "Each operation's x-tier says who may use it: public (anyone), member (a request "
             "the member signed), venue (a batch the venue signed), bridge (events the "
-            "validators attested), submitter (whoever holds the transaction's hash), "
+            "validators attested, or a registered external bridge signed), validator (a "
+            "governance proposal or ballot a validator signed), submitter (whoever holds "
+            "the transaction's hash), "
             "operator (the node's operator listener only; docs/privacy.md).",
         },
         "paths": paths,

@@ -6,7 +6,9 @@ A route declares one tier, by who can use it (docs/privacy.md):
   proofs, prices, validators, block headers, health, aggregates that name no member.
 - `member`: a request the member signed (EIP-712); it reads the member's own data only.
 - `venue`: a batch the venue signed (Ed25519).
-- `bridge`: collateral events the validators attested.
+- `bridge`: collateral events the validators attested, or a registered external bridge
+  signed.
+- `validator`: a governance proposal or ballot a validator signed with its consensus key.
 - `submitter`: whoever holds a transaction: its outcome is looked up by its hash, which
   nothing public shows (block headers carry no transaction, the public stream no hash).
 - `operator`: the operator listener only.
@@ -22,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Tier = Literal["public", "member", "venue", "bridge", "submitter", "operator"]
+Tier = Literal["public", "member", "venue", "bridge", "validator", "submitter", "operator"]
 
 
 @dataclass(frozen=True)
@@ -38,5 +40,7 @@ class Listener:
         return "operator" in self.tiers
 
 
-PUBLIC = Listener("public", frozenset({"public", "member", "venue", "bridge", "submitter"}))
+PUBLIC = Listener(
+    "public", frozenset({"public", "member", "venue", "bridge", "validator", "submitter"})
+)
 OPERATOR = Listener("operator", PUBLIC.tiers | {"operator"})

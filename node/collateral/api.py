@@ -10,20 +10,36 @@ its `expiry`: after it the vault refuses it and the validators refund the debit.
 
 `GET /v1/bridge/rotations` answers bridge.rotation.get_rotation_relay_json for each
 vault's pooled rotation to the consensus set (pools.RotationBook.get_best).
+`POST /v1/bridge/external-events` takes a `SignedExternalEvent` from a registered
+external bridge (docs/bridge.md "External bridges"): checked against the registry in
+the committed state, it is gossiped, and every validator (this node too, if it is one)
+checks it against its own state and attests it; the deposit then takes the watched
+deposits' quorum path.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bridge.external import (
+    BadBridgeSignature,
+    ChainNotAllowed,
+    SignedExternalEvent,
+    UnregisteredBridge,
+)
+from bridge.observation import InvalidAttestation
 from bridge.rotation import get_rotation_relay_json
+from bridge.wire import DecodeError as WireDecodeError
 from bridge.withdrawal import get_relay_json
+from clearing.collateral import CollateralObservation
+from clearing.errors import DuplicateCredit, UnknownCollateral
 from clearing.state import WithdrawalRecord
 from node.api.app import RouteHandler
-from node.api.bodies import hex0x
-from node.api.errors import ApiError
+from node.api.bodies import get_field, hex0x, parse_hex, parse_json_object
+from node.api.errors import ApiError, api_error_from
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.collateral.external import check_external_event
 
 if TYPE_CHECKING:
     from node.collateral.service import BridgeNode
@@ -114,8 +130,49 @@ class BridgeApi:
         best = self.node.rotations.get_all_best()
         return json_response(200, {"rotations": [get_rotation_relay_json(*b) for b in best]})
 
+    async def post_external_event(self, request: Request, _: dict[str, str]) -> Response:
+        event = parse_external_event(request)
+        observation = self.check_external_event(event)
+        try:
+            signed = await self.node.relay_external(event, observation)
+        except InvalidAttestation as exc:
+            raise ApiError(
+                409, "ObservationRefused", str(exc), **_deposit_details(observation),
+                reason=exc.reason,
+            ) from None  # fmt: skip
+        return json_response(
+            202,
+            {
+                "deposit": _deposit_details(observation),
+                "attested_by": None if signed is None else hex0x(signed.attestation.signer),
+                "status": "gossiped",
+            },
+        )
+
+    def check_external_event(self, event: SignedExternalEvent) -> CollateralObservation:
+        try:
+            return check_external_event(self.node.ctx.state, event)
+        except UnregisteredBridge as exc:
+            raise ApiError(
+                401, "UnregisteredBridge", str(exc), bridge_key=hex0x(exc.public_key)
+            ) from None
+        except BadBridgeSignature as exc:
+            raise ApiError(401, "BadBridgeSignature", str(exc), bridge=exc.bridge) from None
+        except ChainNotAllowed as exc:
+            raise ApiError(
+                422, "ChainNotAllowed", str(exc), bridge=exc.bridge, chain_id=exc.chain_id,
+                chains=list(exc.chains),
+            ) from None  # fmt: skip
+        except (DuplicateCredit, UnknownCollateral) as exc:
+            raise api_error_from(exc) from None
+
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
+            (RouteDoc("POST", "/v1/bridge/external-events", "submitExternalEvent",
+                      "A registered external bridge's signed deposit report "
+                      "(SignedExternalEvent), gossiped for every validator to attest",
+                      "ExternalEvent", "ExternalEventAccepted", 202,
+                      errors=(401, 409, 415, 422), tier="bridge"), self.post_external_event),
             (RouteDoc("GET", "/v1/withdrawals/pending", "getPendingWithdrawals",
                       "Pending withdrawals with the validators' collected vault signatures",
                       tier="public"), self.get_pending),
@@ -143,3 +200,30 @@ def parse_nonce(text: str) -> int:
     if not text.isdigit() or len(text) > MAX_NONCE_DIGITS:
         raise ApiError(400, "InvalidField", "nonce: expected a decimal integer", field="nonce")
     return int(text)
+
+
+def parse_external_event(request: Request) -> SignedExternalEvent:
+    """From an `application/msgpack` body (`SignedExternalEvent.encode()`) or
+    `{"event": "0x..."}`."""
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type == "application/msgpack":
+        raw = request.body
+    elif content_type == "application/json":
+        raw = parse_hex(get_field(parse_json_object(request.body), "event"), "event")
+    else:
+        raise ApiError(
+            415, "UnsupportedMediaType",
+            f"expected application/json or application/msgpack, got {content_type}",
+        )  # fmt: skip
+    try:
+        return SignedExternalEvent.decode(raw)
+    except WireDecodeError as exc:
+        raise ApiError(400, "DecodeError", str(exc)) from None
+
+
+def _deposit_details(observation: CollateralObservation) -> dict[str, object]:
+    return {
+        "chain_id": observation.chain_id,
+        "vault": hex0x(observation.vault),
+        "deposit_nonce": observation.deposit_nonce,
+    }

@@ -1,6 +1,7 @@
 """The `bridge` gossip topic: validators' deposit, payout and expiry attestations,
-their EVM signatures over withdrawal authorisations and vault rotations, and
-requests to re-observe a deposit (node/collateral/reobserve.py).
+their EVM signatures over withdrawal authorisations and vault rotations, requests
+to re-observe a deposit (node/collateral/reobserve.py), and external bridges' signed
+deposit reports a node's API took (so each validator checks and attests them).
 
 Wire format (msgpack): ``[GOSSIP_VERSION, network chain id, kind, body]`` where
 `body` is the bridge record's own versioned encoding (bridge/wire.py), at most
@@ -11,7 +12,10 @@ attestations, EVM address for withdrawal and rotation signatures, which must als
 be in the rotation's current set) and the signature itself;
 a re-observation request must name a chain with registered collateral, be at
 most `MAX_REQUEST_BYTES` and be signed by a genesis validator (the unsigned
-version 1 is refused). Anything else raises one of `REJECTS`; the p2p layer drops
+version 1 is refused); an external bridge's report must name a chain with registered
+collateral and carry a valid signature by the key it names (whether that key is a
+registered bridge's is the state's to say: each validator checks it against its
+committed state before it attests). Anything else raises one of `REJECTS`; the p2p layer drops
 the message and scores its forwarder down. A request that passes is then admitted
 or dropped by its signer's budget (admission.py).
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.eip712 import SignatureError, recover_signer
+from bridge.external import SignedExternalEvent, compute_external_signing_bytes
 from bridge.observation import SignedObservation, SignedReobserveRequest
 from bridge.rotation import RotationSignature
 from bridge.wire import DecodeError as BridgeDecodeError
@@ -44,6 +49,7 @@ MAX_REQUEST_BYTES = 192
 WHAT = "BridgeMessage"
 KIND_DEPOSIT, KIND_PAYOUT, KIND_WITHDRAWAL, KIND_REOBSERVE, KIND_EXPIRY = 1, 2, 3, 4, 5
 KIND_ROTATION = 6
+KIND_EXTERNAL = 7
 
 
 class BridgeGossipError(ValueError):
@@ -132,7 +138,7 @@ PooledMessage = (
     | ExpiryAttestation
     | RotationSignature
 )
-BridgeMessage = PooledMessage | SignedReobserveRequest
+BridgeMessage = PooledMessage | SignedReobserveRequest | SignedExternalEvent
 KINDS: dict[type, int] = {
     SignedObservation: KIND_DEPOSIT,
     PayoutAttestation: KIND_PAYOUT,
@@ -140,6 +146,7 @@ KINDS: dict[type, int] = {
     SignedReobserveRequest: KIND_REOBSERVE,
     ExpiryAttestation: KIND_EXPIRY,
     RotationSignature: KIND_ROTATION,
+    SignedExternalEvent: KIND_EXTERNAL,
 }
 
 
@@ -176,7 +183,7 @@ class BridgeCheck:
             raise WrongChain(self.chain_id, chain_id)
         if type(body) is not bytes:
             raise DecodeError(f"{WHAT}.body", f"expected bytes, got {type(body).__name__}")
-        kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_ROTATION)
+        kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_EXTERNAL)
         if kind == KIND_DEPOSIT:
             deposit = SignedObservation.decode(body)
             self.check_deposit(deposit)
@@ -195,6 +202,10 @@ class BridgeCheck:
             rotation = RotationSignature.decode(body)
             self.check_rotation(rotation)
             return rotation
+        if kind == KIND_EXTERNAL:
+            external = SignedExternalEvent.decode(body)
+            self.check_external(external)
+            return external
         withdrawal = WithdrawalSignature.decode(body)
         self.check_withdrawal(withdrawal)
         return withdrawal
@@ -230,6 +241,14 @@ class BridgeCheck:
             raise UnknownChain(o.chain_id)
         message = o.signing_bytes(self.chain_id)
         self._check_attestation(expiry.attestation, message, "ExpiryObservation")
+
+    def check_external(self, event: SignedExternalEvent) -> None:
+        o = event.observation
+        if not any(chain_id == o.chain_id for chain_id, _ in self.tokens):
+            raise UnknownChain(o.chain_id)
+        message = compute_external_signing_bytes(self.chain_id, o)
+        if not is_valid_signature(event.bridge_key, event.signature, message):
+            raise BadSignature("SignedExternalEvent", event.bridge_key)
 
     def _check_attestation(self, attestation: Attestation, message: bytes, what: str) -> None:
         if attestation.signer not in self.validators:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from bridge.chain import Chain, ChainError
 from bridge.rotation import Rotation, relay_rotation

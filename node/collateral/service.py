@@ -2,10 +2,11 @@
 
 On every node (of a network with collateral): the `bridge` topic (checked at the
 first hop, see gossip.py), the pools of deposit, payout and expiry attestations and
-of withdrawal and vault-rotation signatures, a proposal source, and the withdrawal
-and rotation routes a relayer reads (api.py). On a validator with
-`[[bridge_chains]]`: one watcher and attest loop per chain (chains.py), the
-attestation of every pending withdrawal on a watched chain that expired unpaid, a
+of withdrawal and vault-rotation signatures, a proposal source, the withdrawal and
+rotation routes a relayer reads and the route external bridges report deposits to
+(api.py), whose reports are gossiped for every validator to check and attest. On a
+validator with `[[bridge_chains]]`: one watcher and attest loop per chain (chains.py),
+the attestation of every pending withdrawal on a watched chain that expired unpaid, a
 read of each watched vault's validator set at a final block, and, with its `[keys]
 bridge_key_file`, the EVM signature of the rotation of a vault whose set is not the
 consensus set (rotations.py) and of every pending withdrawal on a watched chain,
@@ -27,6 +28,7 @@ import logging
 
 import trio
 
+from bridge.external import ExternalEventError, SignedExternalEvent
 from bridge.observation import (
     Equivocation,
     InvalidAttestation,
@@ -34,6 +36,7 @@ from bridge.observation import (
     ReobserveRequest,
     SignedObservation,
     SignedReobserveRequest,
+    sign_observation,
     sign_reobserve_request,
 )
 from bridge.rotation import RotationSignature, get_consensus_set
@@ -41,7 +44,8 @@ from bridge.validators import EvmValidatorSet
 from bridge.watcher import Watcher
 from bridge.withdrawal import WithdrawalError, WithdrawalSignature
 from clearing.attestation import Attestation
-from clearing.collateral import is_credited
+from clearing.collateral import CollateralObservation, is_credited
+from clearing.errors import ClearingError
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
@@ -51,6 +55,7 @@ from node.clock import wall_clock_ms
 from node.collateral.admission import RequestGate
 from node.collateral.api import BridgeApi
 from node.collateral.chains import Attester, VaultReader, get_outbox_path, watch_chain
+from node.collateral.external import check_external_event
 from node.collateral.gossip import (
     BridgeCheck,
     ExpiryAttestation,
@@ -162,6 +167,9 @@ class BridgeNode:
     async def receive(self) -> None:
         """Pools what peers gossip (each message already checked at the first hop)."""
         async for delivery in self.ctx.p2p.messages(BRIDGE):
+            if isinstance(delivery.value, SignedExternalEvent):
+                await self.receive_external(delivery.sender, delivery.value)
+                continue
             if isinstance(delivery.value, SignedReobserveRequest):
                 if self.reobserver is not None:
                     self.reobserver.receive(delivery.sender, delivery.value.request)
@@ -191,6 +199,44 @@ class BridgeNode:
 
     async def send_deposit(self, signed: SignedObservation) -> None:
         await self.send_own(("credit", signed.observation.key), signed)
+
+    async def relay_external(
+        self, event: SignedExternalEvent, observation: CollateralObservation
+    ) -> SignedObservation | None:
+        """Gossip an external bridge's report the API took (checked by the caller), so
+        every validator checks and attests it; returns this validator's attestation
+        (None on a node that is not a validator). Raises ``InvalidAttestation`` as
+        ``attest_external`` does, before gossiping anything."""
+        signed = None
+        if self.ctx.validator_key is not None:
+            signed = await self.attest_external(observation)
+        await self._publish(encode_message(self.network_chain_id, event))
+        return signed
+
+    async def attest_external(self, observation: CollateralObservation) -> SignedObservation:
+        """This validator's attestation of a deposit a registered external bridge reported
+        (checked by the caller), pooled and gossiped like a watched deposit's; raises
+        ``InvalidAttestation`` when the pool refuses it (a different observation of the
+        same deposit attested before, or too many uncredited deposits)."""
+        assert self.ctx.validator_key is not None
+        signed = sign_observation(self.ctx.validator_key, self.network_chain_id, observation)
+        if self.pool(signed):
+            data = encode_message(self.network_chain_id, signed)
+            self.own[("credit", observation.key)] = data
+            await self._publish(data)
+        return signed
+
+    async def receive_external(self, sender: str, event: SignedExternalEvent) -> None:
+        """A report gossip brought (its signature checked at the first hop): a validator
+        attests it if its committed state registers the bridge for that chain. A node a
+        block behind the registration drops it (logged): the bridge reports again."""
+        if self.ctx.validator_key is None:
+            return
+        try:
+            observation = check_external_event(self.ctx.state, event)
+            await self.attest_external(observation)
+        except (ExternalEventError, ClearingError, InvalidAttestation) as exc:
+            log.info("external bridge report relayed by %s not attested: %s", sender, exc)
 
     async def send_payout(self, payout: PayoutObservation, attestation: Attestation) -> None:
         key = ("paid", (payout.member, payout.nonce), payout.tx_hash, payout.log_index)

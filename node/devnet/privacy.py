@@ -360,6 +360,7 @@ async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
             "epoch": [str(r.epoch) for r in net.reports[:1]] or ["1"],
             "member": [hex0x(owner.address)],
             "nonce": ["0"],
+            "id": ["1"],  # a governance proposal
         },
         net.chain_id,
         owner.key,

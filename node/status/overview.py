@@ -1,7 +1,8 @@
 """The node at a glance, as JSON-ready dicts: what the status page shows.
 
 To anyone: validators, recent blocks, prices and open interest, vault balances beside
-the ledger's collateral, how many accounts stand below their requirements, per block
+the ledger's collateral, governance (open votes, what executes at which height, recent
+outcomes), how many accounts stand below their requirements, per block
 how many waterfall events clearing emitted and what they moved (never whose, nor which
 lots), and the latest solvency report's verdict. The operator's view (`detailed`) adds
 each sub-account's margin health (equity against its requirements, never its
@@ -20,6 +21,7 @@ from clearing.risk.engine import INSURANCE_MEMBER, get_member_risk
 from clearing.state import ClearingState, is_settlement_token
 from node.api.bodies import hex0x
 from node.api.house import get_clearing_house_status
+from node.status.governance import get_governance
 from node.status.journal import Journal
 from node.status.vaults import VaultView
 
@@ -207,8 +209,10 @@ def build_overview(
     report: ReportStatus | None,
     *,
     detailed: bool,
+    failures: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
-    """The network at a glance; `detailed` (the operator listener) adds the members."""
+    """The network at a glance; `detailed` (the operator listener) adds the members;
+    `failures`: why proposals this node saw fail failed (proposal id -> refusal code)."""
     latencies = sorted(b.commit_ms for b in journal.blocks)
     health = get_health(state)
     overview: dict[str, Any] = {
@@ -226,6 +230,7 @@ def build_overview(
         "margin": get_margin_summary(health),
         "defaults": get_defaults(journal),
         "report": None if report is None else report(),
+        "governance": get_governance(state, failures or {}),
     }
     if detailed:
         overview["members"] = health[:MAX_MEMBER_ROWS]

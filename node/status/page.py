@@ -144,6 +144,17 @@ def render_members(members: list[dict[str, Any]] | None) -> str:
     return f"<h2>Members' health</h2>{table('members', members, 'no member holds risk')}"
 
 
+def render_governance(governance: dict[str, list[dict[str, Any]]]) -> str:
+    """Votes open, the timelock (what executes at which height), recent outcomes."""
+    return (
+        f"<h3>Voting</h3>{table('gov-voting', governance['voting'], 'no open vote')}"
+        f"<h3>Scheduled changes</h3>"
+        f"{table('gov-scheduled', governance['scheduled'], 'no change scheduled')}"
+        f"<h3>Recent outcomes</h3>"
+        f"{table('gov-recent', governance['recent'], 'no finished proposal')}"
+    )
+
+
 def render_status_page(overview: dict[str, Any]) -> str:
     name = html.escape(str(overview["moniker"]))
     prices = [{"instrument": k, "mark": v} for k, v in overview["prices"].items()]
@@ -166,6 +177,7 @@ def render_status_page(overview: dict[str, Any]) -> str:
         f"<h2>Margin</h2>{render_margin(overview['margin'])}"
         f"{render_members(overview.get('members'))}"
         f"<h2>Waterfall events</h2>{table('defaults', overview['defaults'], 'no default')}"
+        f"<h2>Governance</h2>{render_governance(overview['governance'])}"
         f"<h2>Latest solvency report</h2>{render_report(overview['report'])}"
         "</body></html>"
     )

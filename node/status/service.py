@@ -19,6 +19,7 @@ from node.clock import wall_clock_ms
 from node.config import NodeConfig
 from node.reports.store import ReportStore
 from node.services import NodeContext, NodeContextInputs, Service
+from node.status.governance import get_failures
 from node.status.journal import Journal
 from node.status.overview import ReportStatus, build_overview
 from node.status.page import render_status_page
@@ -40,6 +41,7 @@ class StatusPage:
         overview = build_overview(
             self.ctx.config.moniker, self.ctx.state, self.journal, self.vaults, self.report,
             detailed=listener.is_operator,
+            failures=get_failures(self.ctx.api.governance.events),
         )  # fmt: skip
         status = self.ctx.api.node.get_status()
         overview["health"] = status.get("health")

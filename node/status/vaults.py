@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import trio
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from bridge.chain import Chain, connect
 from bridge.validators import EvmValidatorSet

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from bridge.deposits import DecodeError, DepositEvent
 from bridge.external import (
     BadBridgeSignature,
+    ChainNotAllowed,
     SignedExternalEvent,
     UnregisteredBridge,
     sign_external_event,
@@ -39,7 +40,7 @@ from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.assets import CollateralToken
 from clearing.attestation import is_valid_signature
 from clearing.codec import pack
-from clearing.genesis import Validator
+from clearing.genesis import ExternalBridge, Validator
 from clearing.replay import DepositNonces
 
 NETWORK = 4242
@@ -202,12 +203,18 @@ def test_pool_refuses_outsiders_forgeries_and_other_networks() -> None:
 
 def test_external_bridge_event_joins_the_same_quorum_path_once() -> None:
     bridge_key = Ed25519PrivateKey.from_private_bytes(b"\x07" * 32)
-    registry = {bridge_key.public_key().public_bytes_raw(): "acme-bridge"}
     obs = compute_observation(deposit(), TOKENS)
+    acme = ExternalBridge(
+        "acme-bridge", bridge_key.public_key().public_bytes_raw(), (obs.chain_id,)
+    )
+    registry = (ExternalBridge("other", bytes(32), (obs.chain_id,)), acme)
     event = SignedExternalEvent.decode(sign_external_event(bridge_key, NETWORK, obs).encode())
     assert verify_external_event(event, registry, NETWORK) == obs
     with pytest.raises(UnregisteredBridge):
-        verify_external_event(event, {}, NETWORK)
+        verify_external_event(event, registry[:1], NETWORK)
+    with pytest.raises(ChainNotAllowed) as raised:
+        verify_external_event(event, (replace(acme, chains=(obs.chain_id + 1,)),), NETWORK)
+    assert (raised.value.chain_id, raised.value.chains) == (obs.chain_id, (obs.chain_id + 1,))
     with pytest.raises(BadBridgeSignature):
         verify_external_event(event, registry, NETWORK + 1)
     tampered = SignedExternalEvent(

@@ -262,6 +262,8 @@ async def test_each_route_caps_its_body_naming_the_limit(api: Harness) -> None:
     assert caps == {
         "/v1/trade-batches": MAX_API_BODY_BYTES,
         "/v1/bridge/collateral-events": MAX_API_BODY_BYTES,
+        "/v1/governance/proposals": MAX_API_BODY_BYTES,
+        "/v1/governance/votes": MAX_API_BODY_BYTES,
         "/v1/member-requests": MAX_JSON_REQUEST_BYTES,
         "/v1/accounts/query": MAX_JSON_REQUEST_BYTES,
         "/v1/accounts/events": MAX_JSON_REQUEST_BYTES,
@@ -355,7 +357,7 @@ async def test_openapi_documents_every_route(api: Harness) -> None:
     routed = {(r.doc.method, r.doc.path) for r in api.app.routes if r.doc.tier != "operator"}
     assert documented == routed and ("GET", "/metrics") not in documented
     tiers = {op["x-tier"] for ops in doc["paths"].values() for op in ops.values()}
-    assert tiers == {"public", "member", "venue", "bridge", "submitter"}
+    assert tiers == {"public", "member", "venue", "bridge", "validator", "submitter"}
     async with serve_app(api.app, MAX_BODY, OPERATOR) as operator:
         everything = (await operator.get("/openapi.json")).json()
     assert {(m.upper(), p) for p, ops in everything["paths"].items() for m in ops} == {

@@ -14,17 +14,27 @@ from clearing.errors import (
     StaleTradeId,
     UnknownWithdrawal,
 )
-from clearing.governance.errors import NotAValidator, UnknownProposal
+from clearing.genesis import Venue
+from clearing.governance.errors import (
+    DelayTooShort,
+    NotAValidator,
+    UnknownProposal,
+    VenueListed,
+    VotingClosed,
+)
 from clearing.governance.proposal import VoteChoice
+from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
 from node.txcheck import check_transaction
 from tests.clearing.governance.support import (
+    MIN_DELAY,
     ballots,
     gov_sandbox,
     next_future_listing,
     propose,
+    run_until,
     submit,
 )
 from tests.clearing.support import ALICE, BOB, USDC, genesis_doc
@@ -104,3 +114,17 @@ def test_governance_is_admitted_when_a_validator_signed_it() -> None:
     admitted = check_transaction(box.state, vote, encode_tx(vote))
     assert (admitted.sender[-32:], admitted.nonce) == (vote.voter, 3)
     assert isinstance(refusal(box, encode_tx(replace(vote, proposal_id=9))), UnknownProposal)
+
+
+def test_governance_the_block_would_refuse_is_refused_at_admission() -> None:
+    """As at the next height: the submitter hears the refusal with its numbers."""
+    box = gov_sandbox()
+    short = propose(box, (next_future_listing(),), delay=MIN_DELAY - 1)
+    assert isinstance(refusal(box, encode_tx(short)), DelayTooShort)
+    taken = propose(box, (AddVenue(Venue("alpha", bytes(32))),))
+    assert isinstance(refusal(box, encode_tx(taken)), VenueListed)
+    proposal = submit(box, propose(box, (RemoveVenue("alpha"),), voting_blocks=1))
+    run_until(box, proposal.deadline_height)
+    (late,) = ballots(box, proposal, [0])
+    closed = refusal(box, encode_tx(late))
+    assert isinstance(closed, VotingClosed) and closed.height == proposal.deadline_height + 1

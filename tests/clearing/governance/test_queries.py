@@ -41,5 +41,5 @@ def test_proposals_are_listed_newest_first_with_their_tally() -> None:
         "passing": False,
     }
     beta = json.loads(json.dumps(views[0].to_json()))["changes"][0]
-    assert beta == ["add_venue", "beta", "0x" + "01" * 32]
+    assert beta == {"kind": "add_venue", "venue": "beta", "pubkey": "0x" + "01" * 32}
     assert get_proposal(box.state, 99) is None

@@ -97,7 +97,7 @@ async def public_api(tmp_path: Path) -> AsyncIterator[tuple[ApiApp, Sandbox, htt
 
 
 def known(box: Sandbox) -> Known:
-    params = {"height": ["1"], "hash": [STRANGERS_GUESS], "epoch": ["1"]}
+    params = {"height": ["1"], "hash": [STRANGERS_GUESS], "epoch": ["1"], "id": ["1"]}
     return Known(params, box.chain_id, ALICE_KEY, BOB_KEY, lambda: NOW_MS)
 
 

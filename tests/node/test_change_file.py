@@ -1,0 +1,80 @@
+"""Change files (node/change_file.py): the examples in docs/governance.md, each valid
+against the example genesis, and bad files refused naming the file and the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from clearing.governance.change_form import FIELD_NAMES, from_plain, to_plain
+from clearing.governance.changes import build_draft
+from clearing.sandbox import Sandbox
+from node.change_file import ChangeFileError, load_change_file
+
+ROOT = Path(__file__).resolve().parents[2]
+GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
+GATEWAY = {"id": "gateway", "pubkey": "0x" + "11" * 32, "chains": [31337]}
+
+
+def get_doc_examples() -> list[tuple[str, str]]:
+    """(suffix, text) of every fenced example in docs/governance.md's "Change files"."""
+    text = (ROOT / "docs" / "governance.md").read_text()
+    section = text.split("## Change files", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```(toml|json)\n(.*?)```", section, re.S)
+
+
+def test_every_doc_example_loads_and_is_valid_against_the_example_genesis(
+    tmp_path: Path,
+) -> None:
+    doc = copy.deepcopy(GENESIS)
+    doc["external_bridges"] = [GATEWAY]
+    box = Sandbox.from_genesis_doc(doc)
+    kinds = []
+    for n, (suffix, text) in enumerate(get_doc_examples()):
+        path = tmp_path / f"example{n}.{suffix}"
+        path.write_text(text)
+        changes = load_change_file(path)
+        build_draft(box.state, changes)  # raises the refusal the block would
+        kinds += [c.NAME for c in changes]
+        assert [from_plain(to_plain(c)) for c in changes] == list(changes)
+    assert sorted(kinds) == sorted(FIELD_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "reason"),
+    [
+        ('[[changes]]\nkind = "add_venue"\nvenue = "b"\npubkey = "zz"', "changes[0].pubkey",
+         "0x-hex"),
+        ('[[changes]]\nkind = "add_venue"\nvenue = "b"\npubkey = "0x00"', "changes[0].pubkey",
+         "32 bytes"),
+        ('[[changes]]\nkind = "add_venue"\nvenue = "b"', "changes[0].pubkey", "missing"),
+        ('[[changes]]\nkind = "add_venu"', "changes[0].kind", "is not one of"),
+        ('[[changes]]\nkind = "remove_venue"\nvenue = "b"\nextra = 1', "changes[0].extra",
+         "is not a field"),
+        ('[[changes]]\nkind = "settle_perpetual"\ninstrument = "X"\nprice = -1',
+         "changes[0].price", ""),
+        ('[[changes]]\nkind = "list_instrument"\nmark_price = 5\ninstrument = "x"',
+         "changes[0].instrument", "a table"),
+        ("changes = []", "changes", "non-empty"),
+        ("change = 1", "change", "unknown key"),
+        ("[[changes]\n", "<file>", "not toml"),
+    ],
+)  # fmt: skip
+def test_a_bad_change_file_names_its_field(
+    tmp_path: Path, text: str, field: str, reason: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ChangeFileError) as raised:
+        load_change_file(path)
+    assert raised.value.field == field and reason in raised.value.reason, str(raised.value)
+    assert str(raised.value).startswith(f"{path}: {field}: ")
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ChangeFileError, match="cannot read it"):
+        load_change_file(tmp_path / "absent.json")

@@ -1,0 +1,187 @@
+"""Governance and an external bridge on four `clearnode start` processes.
+
+An operator proposes with `clearnode gov propose` (a change file adding an external
+bridge and a venue), three validators vote with `clearnode gov vote`, the change shows
+on the status page as scheduled, executes at its height on every node (all roots
+agree) and `clearnode gov list` shows it executed. The bridge it registered then
+reports a deposit to one node, twice; gossip takes it to every validator, which attests
+it, and it is credited once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from bridge.external import sign_external_event
+from clearing.collateral import CollateralObservation
+from clearing.eip712 import compute_signable, sign_typed
+from clearing.sandbox import derive_ed25519_key, derive_member_key
+from node.api.bodies import ACCOUNT_QUERY_FIELDS
+from tests.node.netproc import CLEARNODE, GENESIS_DOC, ROOT, cli_network, read_roots
+
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
+
+MIN_DELAY = 8
+VOTING_BLOCKS = 40  # three CLI start-ups on a loaded machine: tens of seconds
+BRIDGE_KEY = derive_ed25519_key("gov-network-bridge")
+VENUE_KEY = derive_ed25519_key("gov-network-venue")
+DEPOSITOR = derive_member_key("gov-network-depositor")
+CHAIN, TOKEN = 31338, bytes.fromhex("00000000000000000000000000000000000000a2")
+
+
+def gov(*args: str, home: Path) -> subprocess.Popen[bytes]:
+    """`clearnode gov ARGS --home HOME`, this worktree's code."""
+    return subprocess.Popen(
+        [str(CLEARNODE), "gov", *args, "--home", str(home)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
+def finish(process: subprocess.Popen[bytes]) -> str:
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, (process.args, out.decode(), err.decode())
+    return out.decode()
+
+
+def api_url(home: Path) -> str:
+    config = tomllib.loads((home / "config.toml").read_text())
+    return f"http://127.0.0.1:{config['api']['listen_port']}"
+
+
+async def wait_for(what: str, probe: Any, timeout_s: float = 120) -> Any:
+    """Polls other processes (their APIs), which no event of ours can signal."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            found = probe()
+        except httpx.TransportError:
+            found = None
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        await trio.sleep(0.3)
+
+
+def get(home: Path, path: str) -> Any:
+    return httpx.get(api_url(home) + path, timeout=10).json()
+
+
+def post_event(home: Path, event: bytes) -> httpx.Response:
+    headers = {"content-type": "application/msgpack"}
+    return httpx.post(api_url(home) + "/v1/bridge/external-events", content=event,
+                      headers=headers, timeout=10)  # fmt: skip
+
+
+def get_collateral(home: Path, chain_id: int) -> list[dict[str, Any]]:
+    message = {"member": "0x" + DEPOSITOR.address.hex(), "subAccount": 0,
+               "issuedAtMs": int(time.time() * 1000)}  # fmt: skip
+    signable = compute_signable(chain_id, "AccountQuery", ACCOUNT_QUERY_FIELDS, message)
+    signature = sign_typed(DEPOSITOR.private_key, signable)
+    body = {"chainId": chain_id, "message": message, "signature": "0x" + signature.hex()}
+    response = httpx.post(api_url(home) + "/v1/accounts/query", json=body, timeout=10)
+    if response.status_code == 404:
+        return []
+    collateral: list[dict[str, Any]] = response.json()["collateral"]
+    return collateral
+
+
+def write_change_file(path: Path) -> Path:
+    path.write_text(
+        "[[changes]]\n"
+        'kind = "add_external_bridge"\n'
+        'bridge = "gateway"\n'
+        f'pubkey = "0x{BRIDGE_KEY.public_key().public_bytes_raw().hex()}"\n'
+        f"chains = [{CHAIN}]\n"
+        "[[changes]]\n"
+        'kind = "add_venue"\n'
+        'venue = "beta"\n'
+        f'pubkey = "0x{VENUE_KEY.public_key().public_bytes_raw().hex()}"\n'
+    )
+    return path
+
+
+async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
+    tmp_path: Path,
+) -> None:
+    template = json.loads(GENESIS_DOC.read_text())
+    template["governance"] = {"min_delay_blocks": MIN_DELAY, "max_voting_blocks": 100}
+    (tmp_path / "genesis.json").write_text(json.dumps(template))
+    init_args = ("--genesis-template", str(tmp_path / "genesis.json"))
+    with cli_network(tmp_path / "net", 4, init_args) as net:
+        homes = net.homes
+        chain_id = tomllib.loads((homes[0] / "config.toml").read_text())["chain_id"]
+        await wait_for("every node's API", lambda: all(get(h, "/v1/status")["height"] >= 2
+                                                       for h in homes))  # fmt: skip
+        observation = CollateralObservation(
+            CHAIN, bytes([9]) * 20, bytes([1]) * 32, 0, 1, DEPOSITOR.address, 0, TOKEN, 5_000_000
+        )
+        event = sign_external_event(BRIDGE_KEY, chain_id, observation).encode()
+        refused = post_event(homes[0], event)
+        assert (refused.status_code, refused.json()["error"]["type"]) == (401, "UnregisteredBridge")
+
+        change = write_change_file(tmp_path / "bridge.toml")
+        shown = json.loads(finish(gov("propose", "--change", str(change), "--voting-blocks",
+                                      str(VOTING_BLOCKS), home=homes[0])))  # fmt: skip
+        proposal_id, execute = shown["proposal"], shown["execute_height"]
+        assert execute == shown["deadline_height"] + MIN_DELAY
+        votes = [gov("vote", str(proposal_id), "yes", home=h) for h in homes[:3]]
+        for vote in votes:
+            assert json.loads(finish(vote))["code"] == "ok"
+        listed = finish(gov("list", home=homes[3]))
+        row_text = next(line for line in listed.splitlines() if line.split()[0] == str(proposal_id))
+        assert row_text.split()[1] in ("voting", "passed"), listed  # passed: at its deadline
+        assert row_text.endswith("30/0/0 of 40             add_external_bridge, add_venue")
+
+        def scheduled() -> Any:
+            rows = get(homes[1], "/v1/overview")["governance"]["scheduled"]
+            return rows and rows[0]
+
+        row = await wait_for("the proposal to pass and be scheduled", scheduled)
+        assert (row["id"], row["executes"]) == (proposal_id, execute)
+        page = httpx.get(api_url(homes[2]) + "/", timeout=10).text
+        assert "id='gov-scheduled'" in page and "add_external_bridge bridge=gateway" in page
+
+        await wait_for(
+            "the execution height on every node",
+            lambda: all(get(h, "/v1/status")["height"] > execute for h in homes),
+        )
+        for home in homes:
+            config = get(home, "/v1/governance/configuration")
+            assert [b["id"] for b in config["external_bridges"]] == ["gateway"]
+            assert "beta" in [v["id"] for v in config["venues"]]
+        detail = json.loads(finish(gov("show", str(proposal_id), home=homes[1])))
+        assert detail["status"] == "executed" and detail["finished_height"] == execute
+        assert f"{proposal_id:>4}  executed" in finish(gov("list", home=homes[0]))
+        events = get(homes[2], "/v1/governance/events")["events"]
+        assert [(e["height"], e["kind"]) for e in events][-2:] == [
+            (shown["deadline_height"], "gov_proposal_passed"),
+            (execute, "gov_proposal_executed"),
+        ]
+        assert "executed" in httpx.get(api_url(homes[3]) + "/", timeout=10).text
+
+        for _ in range(2):  # to one node, twice: gossip takes it to every validator
+            answer = post_event(homes[3], event)
+            assert answer.status_code == 202, answer.text
+        credited = await wait_for("the deposit to be credited",
+                                  lambda: get_collateral(homes[0], chain_id))  # fmt: skip
+        assert credited == [{"chainId": CHAIN, "token": "0x" + TOKEN.hex(), "quanta": 5_000_000}]
+        again = post_event(homes[3], event)
+        assert (again.status_code, again.json()["error"]["type"]) == (409, "DuplicateCredit")
+        tip = min(len(read_roots(h / "data" / "node.sqlite3")) for h in homes)
+        await trio.sleep(3)  # blocks after the credit: none credits it again
+        assert get_collateral(homes[2], chain_id) == credited
+        roots = [read_roots(h / "data" / "node.sqlite3") for h in homes]
+        for height in range(1, tip + 1):
+            assert len({r[height] for r in roots}) == 1, f"roots differ at height {height}"
