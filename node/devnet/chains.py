@@ -17,10 +17,10 @@ from web3.contract import Contract
 from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import Chain, account_from_key, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
+from bridge.relayer import parse_relay_json
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token, get_vault_balances
 from bridge.withdrawal import relay
-from node.collateral.relayer import parse_relay_json
 from node.devnet.genesis import TOKENS
 
 FIRST_CHAIN_ID = 31337

@@ -13,12 +13,13 @@ import httpx
 
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import compute_signable, sign_typed
+from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from clearing.sandbox import MemberKey
 from clearing.transfer import Transfer
 from clearing.tx import TxRecord, encode_tx
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal
-from node.api.bodies import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS, hex0x
+from node.api.bodies import hex0x
 
 TIMEOUT_S = 20.0
 MemberRequest = Withdrawal | Transfer | AuthoriseVenue | RegisterBidder | AuctionBid

@@ -26,19 +26,20 @@ import httpx
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
+from clearing.member_requests import (
+    ACCOUNT_EVENTS_FIELDS,
+    ACCOUNT_PROOF_FIELDS,
+    ACCOUNT_QUERY_FIELDS,
+    OPENINGS_QUERY,
+    OPENINGS_QUERY_FIELDS,
+)
 from clearing.risk.engine import get_member_risk
 from clearing.sandbox import MemberKey
 from clearing.state import ClearingState
 from clearing.tx import get_tx_kind
-from node.api.bodies import (
-    ACCOUNT_EVENTS_FIELDS,
-    ACCOUNT_PROOF_FIELDS,
-    ACCOUNT_QUERY_FIELDS,
-    hex0x,
-)
+from node.api.bodies import hex0x
 from node.clock import wall_clock_ms
 from node.mempool import compute_tx_hash
-from node.reports.api import OPENINGS_QUERY, OPENINGS_QUERY_FIELDS
 from node.verifier.serve import OPERATION as VERIFIER_OPERATION
 from node.verifier.serve import PAGE
 

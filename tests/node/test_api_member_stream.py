@@ -19,10 +19,10 @@ import trio
 
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.events import make_event
+from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
 from clearing.sandbox import MemberKey, Sandbox, derive_member_key
 from clearing.tx import encode_tx
 from node.api import member_stream
-from node.api.bodies import ACCOUNT_EVENTS_FIELDS
 from node.api.member_stream import MemberStreams
 from node.history.store import BlockHistory, HistoryRow
 from node.storage import NodeStore

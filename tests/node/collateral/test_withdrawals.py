@@ -19,6 +19,7 @@ from bridge.chain import Chain, account_from_key
 from bridge.devchain import DevnetChain, mine
 from bridge.observation import SignedObservation
 from bridge.payouts import sign_payout
+from bridge.relayer import relay_complete
 from bridge.vault import deposit_token
 from bridge.withdrawal import WithdrawalSignature, get_relay_json
 from clearing.attestation import Attestation, is_valid_signature, verify_quorum_attestations
@@ -29,7 +30,6 @@ from clearing.withdrawal_expiry import ExpiryObservation
 from node.collateral.chains import Attester, VaultReader, watch_chain
 from node.collateral.gossip import PayoutAttestation
 from node.collateral.pools import PayoutPool, WithdrawalBook
-from node.collateral.relayer import relay_complete
 from node.collateral.withdrawals import ExpiryAttester, WithdrawalSigner
 from node.config import BridgeChainConfig
 from tests.node.collateral.support import (
