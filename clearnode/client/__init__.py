@@ -23,6 +23,7 @@ from clearnode.client.errors import (
     Unauthorized,
     Unavailable,
     UnexpectedResponse,
+    Unreachable,
     UnsupportedMediaType,
 )
 from clearnode.client.signers import Member, MemberRequest, Venue
@@ -47,6 +48,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UnexpectedResponse",
+    "Unreachable",
     "UnsupportedMediaType",
     "Vault",
     "Venue",

@@ -20,7 +20,7 @@ from clearing.trade import Trade, TradeBatch
 from clearing.tx import encode_tx
 from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
-from clearnode.client.errors import NotFound, UnexpectedResponse, get_api_error
+from clearnode.client.errors import NotFound, UnexpectedResponse, Unreachable, get_api_error
 from clearnode.client.signers import Member, MemberRequest, Venue, get_member_request_body, hex0x
 from clearnode.client.sse import ServerEvent, read_events
 from clearnode.client.views import (
@@ -79,9 +79,12 @@ class Client:
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """The answer to one request; a refusal raises its typed error (errors.py)."""
-        response = await self.http.request(
-            method, self.url + path, timeout=self.timeout_s, **kwargs
-        )
+        try:
+            response = await self.http.request(
+                method, self.url + path, timeout=self.timeout_s, **kwargs
+            )
+        except httpx.TransportError as exc:
+            raise Unreachable(self.url + path, exc) from exc
         if response.status_code >= 400:
             raise get_api_error(response)
         return response
@@ -95,7 +98,10 @@ class Client:
     async def stream(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[ServerEvent]:
         """The Server-Sent Events of `path` until the node closes the stream."""
         request = self.http.build_request(method, self.url + path, timeout=None, **kwargs)
-        response = await self.http.send(request, stream=True)
+        try:
+            response = await self.http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise Unreachable(self.url + path, exc) from exc
         try:
             if response.status_code >= 400:
                 await response.aread()

@@ -13,6 +13,16 @@ class ClientError(Exception):
     """Every error of `clearnode.client`."""
 
 
+class Unreachable(ClientError):
+    """No answer: the connection failed or timed out (the request may or may not have
+    arrived; a submission is safe to repeat, the node answers a pending one's hash)."""
+
+    def __init__(self, url: str, cause: httpx.TransportError) -> None:
+        super().__init__(f"{url}: {type(cause).__name__}: {cause}")
+        self.url = url
+        self.cause = cause
+
+
 class UnexpectedResponse(ClientError):
     """An answer that is neither the route's nor the API's error form (a proxy, another
     server on that port, a truncated body)."""
