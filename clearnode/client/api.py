@@ -108,6 +108,8 @@ class Client:
                 raise get_api_error(response)
             async for event in read_events(response.aiter_lines()):
                 yield event
+        except httpx.TransportError as exc:  # the stream broke off: reconnect after the last id
+            raise Unreachable(self.url + path, exc) from exc
         finally:
             await response.aclose()
 
