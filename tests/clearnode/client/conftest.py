@@ -18,15 +18,19 @@ import trio
 
 from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import account_from_key, connect
-from clearnode.client import Client, Member, Vault, Venue
-from clearnode.client.views import Account
+from clearnode.client import Client, Member, NotFound, Vault, Venue
+from clearnode.client.views import Account, ReportView
 from node.config import load_config
 from node.keys import VENUE_KEY, load_key
+from proofs.openings import MemberOpenings
 from tests.node.netproc import GENESIS_DOC, CliNetwork, running
 
 EVM_CHAIN_ID = 31337
-EPOCH_LENGTH_BLOCKS = 10
-"""Short epochs: the first report is built within a minute of the tests' start."""
+EPOCH_LENGTH_BLOCKS = 20
+"""Short epochs: reports are built while the tests run (each takes the four validators
+a minute or two on a loaded machine; an epoch that ends meanwhile is skipped)."""
+REPORTED = Member.from_sandbox("sdk-reported")
+"""Funded as soon as the network runs, so that the first reports hold its account."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
             config = load_config(net.homes[0])
             genesis = json.loads((net.homes[0] / "genesis.json").read_text())
             chain = config.bridge_chains[0]
-            yield LiveNetwork(
+            network = LiveNetwork(
                 base=base,
                 api_urls=[
                     f"http://127.0.0.1:{load_config(home).api.listen_port}" for home in net.homes
@@ -109,6 +113,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
                 },
                 venue_secret=load_key(base / "net" / "venue_keys" / "alpha.json", VENUE_KEY).secret,
             )
+            trio.run(fund_reported, network)
+            yield network
 
 
 USDC = 10**6  # on-chain units of 1 USDC (6 decimals, quantum 1: ledger quanta alike)
@@ -129,3 +135,24 @@ async def fund(live: LiveNetwork, client: Client, member: Member, usdc: int) -> 
             if account is not None and account["collateral"]:
                 return account
             await trio.sleep(0.5)
+
+
+async def fund_reported(live: LiveNetwork) -> None:
+    async with await Client.connect(live.url) as client:
+        await fund(live, client, REPORTED, 1_000)
+
+
+async def wait_for_report_holding(
+    client: Client, member: Member, timeout_s: float = 240
+) -> tuple[ReportView, MemberOpenings]:
+    """The newest report once one holds `member`'s account, and its openings."""
+    with trio.fail_after(timeout_s):
+        while True:
+            try:
+                view = await client.report()
+                openings = await client.openings(member, view["epoch"])
+                if openings.accounts:
+                    return view, openings
+            except NotFound:
+                pass
+            await trio.sleep(1)

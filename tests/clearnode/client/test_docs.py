@@ -13,8 +13,14 @@ import pytest
 import trio
 
 from bridge.anvil import DEV_PRIVATE_KEY
-from clearnode.client import Client, Member, NotFound
-from tests.clearnode.client.conftest import EVM_CHAIN_ID, LiveNetwork, fund
+from clearnode.client import Client, Member
+from tests.clearnode.client.conftest import (
+    EVM_CHAIN_ID,
+    REPORTED,
+    LiveNetwork,
+    fund,
+    wait_for_report_holding,
+)
 from tests.node.netproc import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
@@ -86,14 +92,7 @@ async def test_the_docs_examples_run_against_a_live_network(live: LiveNetwork) -
             while not (await client.withdrawal(member.address, 1))["complete"]:
                 await trio.sleep(0.5)
         assert "'result': 'paid'" in await run_example(live, env, "sdk-relay")
-        with trio.fail_after(180):  # a report that holds the member's account
-            while True:
-                try:
-                    view = await client.report()
-                    if (await client.openings(member, view["epoch"])).accounts:
-                        break
-                except NotFound:
-                    pass
-                await trio.sleep(1)
-    assert "member 0x" in await run_example(live, env, "sdk-report")
+        await wait_for_report_holding(client, REPORTED)
+    reported = {**env, "MEMBER_KEY": "0x" + REPORTED.private_key.hex()}
+    assert "member 0x" in await run_example(live, reported, "sdk-report")
     assert '"collateral": [' in await run_example(live, env, "operator-deposit")

@@ -7,32 +7,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-import trio
 
 from clearing.genesis import parse_genesis
-from clearnode.client import Client, Member, NotFound, get_validators, verify_report
+from clearnode.client import Client, Member, get_validators, verify_report
 from clearnode.client.verify import check_account_proof
 from proofs.account_proof import WrongRoot
-from tests.clearnode.client.conftest import LiveNetwork, fund
+from tests.clearnode.client.conftest import REPORTED, LiveNetwork, fund, wait_for_report_holding
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
 
 
 async def test_a_report_and_one_s_openings_verify(live: LiveNetwork) -> None:
-    member = Member.from_sandbox("sdk-report")
+    member = REPORTED
     genesis = parse_genesis(live.genesis)
     async with await Client.connect(live.url) as client:
-        await fund(live, client, member, 500)
-        with trio.fail_after(180):  # the first report that holds the member's account
-            while True:
-                try:
-                    view = await client.report()
-                    openings = await client.openings(member, view["epoch"])
-                    if openings.accounts:
-                        break
-                except NotFound:
-                    pass
-                await trio.sleep(1)
+        view, openings = await wait_for_report_holding(client, member)
         validators = get_validators(await client.validators())
         check = verify_report(view, client.chain_id, validators, genesis, member.address, openings)
         assert check.ok, check.sections
