@@ -9,7 +9,7 @@ clearing state's validators with power > 0, by EVM address) and the same vault s
 A `Rotation` names the vault's current set as well as the target: the digest
 covers only the current epoch, but whoever pools signatures must know which
 addresses may sign and with what power. A relayer trusts no served current set:
-it reads the vault's own before sending (node/collateral/relayer.py).
+it reads the vault's own before sending (bridge/relayer.py).
 """
 
 from __future__ import annotations

@@ -43,8 +43,21 @@ def deposit_token(
     sender: LocalAccount,
     sub_account: int = 0,
 ) -> dict[str, Any]:
-    """Mint `amount` to `sender`, approve the vault, deposit it for `member`."""
+    """Mint `amount` of a test token to `sender`, approve the vault, deposit it for `member`."""
     chain.transact(token.functions.mint(sender.address, amount), sender)
+    return deposit_held_token(chain, vault, token, amount, member, sender, sub_account)
+
+
+def deposit_held_token(
+    chain: Chain,
+    vault: Contract,
+    token: Contract,
+    amount: int,
+    member: bytes,
+    sender: LocalAccount,
+    sub_account: int = 0,
+) -> dict[str, Any]:
+    """Approve the vault for `amount` of `sender`'s tokens and deposit them for `member`."""
     chain.transact(token.functions.approve(vault.address, amount), sender)
     return chain.transact(
         vault.functions.depositToken(

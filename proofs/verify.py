@@ -287,29 +287,55 @@ def check(args: argparse.Namespace, read_vaults: ReadVaults | None = None) -> in
         print("VERDICT: INVALID (undecodable report)")
         print(f"report {args.report}: cannot decode: {exc}")
         return EXIT_INVALID
+    readings = read_reserves(args, report, genesis, read_vaults)
+    openings = None if member is None else parse_openings(openings_obj)
+    return print_report(
+        get_sections(gens, report, validators, chain_id, genesis, readings, member, openings, known)
+    )
+
+
+def parse_openings(obj: Any) -> MemberOpenings | DecodeError:
+    """A member's openings (their JSON), or why they are not: a verdict's failure."""
+    try:
+        return MemberOpenings.from_json(obj)
+    except DecodeError as exc:
+        return exc
+
+
+def get_sections(
+    gens: Generators[Any],
+    report: Report,
+    validators: Sequence[Validator] | None,
+    chain_id: int | None,
+    genesis: Genesis | None = None,
+    readings: Mapping[int, VaultReading | Unreadable] | None = None,
+    member: bytes | None = None,
+    openings: MemberOpenings | DecodeError | None = None,
+    known: dict[int, dict[str, int]] | None = None,
+) -> list[tuple[str, Verdict]]:
+    """Every check of `report` the inputs allow, as (title, verdict) sections: the
+    signatures and proofs, the statement (with `genesis`), the reserves (`readings`) and,
+    with `member` and its `openings`, the member's own commitments."""
     title = (
         f"report of chain {report.chain_id}, epoch {report.epoch}, "
         f"state root 0x{report.state_root.hex()}, "
         f"{len(report.accounts)} accounts, hash 0x{report.get_hash().hex()}"
     )
-    readings = read_reserves(args, report, genesis, read_vaults)
     sections = [
         (title, verify_report(gens, report, validators, chain_id)),
         ("statement", check_statement(report, genesis)),
-        ("reserves", check_reserves(report, genesis, readings)),
+        ("reserves", check_reserves(report, genesis, readings or {})),
     ]
     if member is not None:
-        try:
-            openings = MemberOpenings.from_json(openings_obj)
-        except DecodeError as exc:
-            mine = Verdict(failures=[f"openings: {exc}"])
-        else:
+        if isinstance(openings, MemberOpenings):
             names = get_scenario_names(report, genesis)
             mine = verify_member_openings(gens, report, member, openings, known, names)
             if openings.owner == member:
                 mine.add(check_member_account(report, openings))
+        else:
+            mine = Verdict(failures=[f"openings: {openings}"])
         sections.append((f"member 0x{member.hex()}", mine))
-    return print_report(sections)
+    return sections
 
 
 def run(args: argparse.Namespace, read_vaults: ReadVaults | None = None) -> int:

@@ -8,6 +8,8 @@ AST so that a lazy import inside a function is caught as well.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,10 @@ FORBIDDEN: dict[str, set[str]] = {
     "lightclient": IO_FRAMEWORKS | {"node", "bridge", "clearing", "consensus", "proofs", "time"},
     "proofs": IO_FRAMEWORKS | {"node", "bridge", "consensus"},
     "bridge": {"node", "consensus", "proofs"},
+    # The client SDK: what members, venues and relayers install and run on their own.
+    "clearnode": {"node", "consensus", "libp2p", "trio"},
 }
+CLIENT_NEVER_LOADS = ("node", "consensus", "libp2p", "trio")
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -45,6 +50,19 @@ def test_package_imports_only_what_its_layer_allows(package: str) -> None:
         for path in sorted((ROOT / package).rglob("*.py"))
     }
     assert {k: v for k, v in violations.items() if v} == {}
+
+
+def test_the_client_sdk_loads_no_node_consensus_libp2p_or_trio() -> None:
+    """Transitively too: what `clearnode.client` imports of clearing, proofs and bridge
+    must not pull them in (a fresh interpreter, so this test's own imports do not count)."""
+    probe = (
+        "import sys, clearnode.client\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({CLIENT_NEVER_LOADS})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_checker_sees_imports_inside_functions(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from clearing.block import BlockResult
 from clearing.collateral import CollateralCredit
 from clearing.eip712 import compute_signable, verify_member_signature
 from clearing.errors import BadSignature
+from clearing.member_requests import ACCOUNT_QUERY_FIELDS
 from clearing.risk.engine import get_member_risk
 from clearing.risk.queries import get_margin_call_status
 from clearing.state import ClearingState
@@ -29,13 +30,7 @@ from clearing.withdrawable import get_withdrawable
 from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
 from node.api.blocks import get_block_view
-from node.api.bodies import (
-    ACCOUNT_QUERY_FIELDS,
-    hex0x,
-    parse_account_query,
-    parse_encoded_tx,
-    parse_member_request,
-)
+from node.api.bodies import hex0x, parse_account_query, parse_encoded_tx, parse_member_request
 from node.api.errors import ApiError, api_error_from, error_response
 from node.api.events import EventBroker
 from node.api.governance import GovernanceRoutes

@@ -14,38 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from clearing import transfer, venues, withdrawal
-from clearing.default import bidding
 from clearing.errors import DecodeError
 from clearing.limits import MAX_TX_BYTES
+from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from clearing.tx import Transaction, TxRecord, decode_tx
 from node.api.errors import ApiError
-
-MEMBER_REQUESTS: dict[str, tuple[type[Any], list[dict[str, str]]]] = {
-    "Withdrawal": (withdrawal.Withdrawal, withdrawal.EIP712_FIELDS),
-    "Transfer": (transfer.Transfer, transfer.EIP712_FIELDS),
-    "AuthoriseVenue": (venues.AuthoriseVenue, venues.EIP712_FIELDS),
-    "RegisterBidder": (bidding.RegisterBidder, bidding.REGISTER_FIELDS),
-    "AuctionBid": (bidding.AuctionBid, bidding.BID_FIELDS),
-}
-
-ACCOUNT_QUERY_FIELDS = [
-    {"name": "member", "type": "address"},
-    {"name": "subAccount", "type": "uint32"},
-    {"name": "issuedAtMs", "type": "uint64"},
-]
-ACCOUNT_EVENTS_FIELDS = [
-    {"name": "member", "type": "address"},
-    {"name": "fromHeight", "type": "uint64"},
-    {"name": "issuedAtMs", "type": "uint64"},
-]
-ACCOUNT_PROOF_FIELDS = [
-    {"name": "member", "type": "address"},
-    {"name": "height", "type": "uint64"},
-    {"name": "issuedAtMs", "type": "uint64"},
-]
-"""EIP-712 `AccountProof`: `height` is the committed height the proof is for (0: the latest)."""
-
 
 MAX_JSON_DEPTH = 16
 """Deepest nesting of objects and arrays a request body may have; ours need 3. The bound is

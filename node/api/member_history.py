@@ -17,13 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
 from clearing.root import compute_state_root, get_account_proof
-from node.api.bodies import (
-    ACCOUNT_EVENTS_FIELDS,
-    ACCOUNT_PROOF_FIELDS,
-    hex0x,
-    parse_json_object,
-)
+from node.api.bodies import hex0x, parse_json_object
 from node.api.errors import ApiError, to_json_value
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc

@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from node.api.bodies import ACCOUNT_EVENTS_FIELDS, parse_json_object
+from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
+from node.api.bodies import parse_json_object
 from node.api.errors import ApiError
 from node.api.events import check_declared, format_frame, relay
 from node.api.http import Request, Response

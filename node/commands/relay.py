@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from bridge.chain import ChainError, account_from_key, connect
-from node.collateral.relayer import relay_complete, relay_rotations
+from bridge.relayer import relay_complete, relay_rotations
 from node.keys import BRIDGE_KEY, KeyFileError, load_key
 
 

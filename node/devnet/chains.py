@@ -17,10 +17,11 @@ from web3.contract import Contract
 from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import Chain, account_from_key, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
+from bridge.relayer import parse_relay_json
 from bridge.validators import EvmValidatorSet
-from bridge.vault import deposit_token, get_vault_balances
+from bridge.vault import get_vault_balances
 from bridge.withdrawal import relay
-from node.collateral.relayer import parse_relay_json
+from clearnode.client import Vault
 from node.devnet.genesis import TOKENS
 
 FIRST_CHAIN_ID = 31337
@@ -74,10 +75,12 @@ def get_relayer() -> LocalAccount:
 
 
 def deposit(dev: DevChain, symbol: str, amount: int, member: bytes, sub_account: int = 0) -> None:
-    """Mint test tokens to the relayer account and deposit them for `member`."""
-    deposit_token(
-        dev.chain, dev.vault, dev.token(symbol), amount, member, get_relayer(), sub_account
-    )
+    """Mint test tokens to the relayer account, which deposits them for `member` as the
+    member's wallet would (the client SDK's vault call)."""
+    sender = get_relayer()
+    dev.chain.transact(dev.token(symbol).functions.mint(sender.address, amount), sender)
+    vault = Vault(dev.chain, dev.deployed.vault)
+    vault.deposit(sender, dev.deployed.tokens[symbol], amount, member, sub_account)
     dev.deposited[symbol] = dev.deposited.get(symbol, 0) + amount
 
 

@@ -5,16 +5,11 @@ Every number is an int; randomness only picks the flow."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from clearing.default.bidding import AuctionBid, RegisterBidder
-from clearing.eip712 import sign_typed
-from clearing.sandbox import MemberKey, derive_ed25519_key, derive_member_key
-from clearing.trade import Trade, TradeBatch, sign_trade_batch
-from clearing.venues import AuthoriseVenue
-from clearing.withdrawal import Withdrawal
-from node.devnet.genesis import VENUE_ID
+from clearing.trade import Trade
+from clearnode.client import Member as MemberKey
 
 BTC_PERP, ETH_PERP, BTC_FUT, BTC_CALL = "BTC-PERP", "ETH-PERP", "BTC-26DEC26", "BTC-26DEC26-65000-C"
 USD = 1_000_000  # settlement base units per USD
@@ -44,6 +39,8 @@ ROLES = (
 
 @dataclass(frozen=True)
 class Member:
+    """A simulated member: its key (it signs with the client SDK), name and role."""
+
     key: MemberKey
     name: str
     role: str
@@ -74,7 +71,7 @@ def make_members(count: int) -> list[Member]:
     not), then option and future traders."""
     roles = [*ROLES, *["derivatives trader"] * (count - len(ROLES))]
     return [
-        Member(derive_member_key(f"devnet-{n}"), f"member-{n}", role)
+        Member(MemberKey.from_sandbox(f"devnet-{n}"), f"member-{n}", role)
         for n, role in enumerate(roles[:count])
     ]
 
@@ -86,42 +83,6 @@ def get_role(members: list[Member], role: str) -> Member:
 def format_usd(amount: int) -> str:
     """Settlement units as USD with cents, for people (never for state)."""
     return f"{amount / USD:,.2f} USD"
-
-
-def sign_authorise_venue(member: Member, chain_id: int, nonce: int) -> AuthoriseVenue:
-    """The member's EIP-712 signed authorisation of the devnet's venue."""
-    unsigned = AuthoriseVenue(member.address, VENUE_ID, True, nonce, b"")
-    return replace(
-        unsigned, signature=sign_typed(member.key.private_key, unsigned.signable(chain_id))
-    )
-
-
-def sign_register_bidder(member: Member, chain_id: int, nonce: int) -> RegisterBidder:
-    """The member's EIP-712 signed registration as a default-auction bidder."""
-    unsigned = RegisterBidder(member.address, True, nonce, b"")
-    return replace(
-        unsigned, signature=sign_typed(member.key.private_key, unsigned.signable(chain_id))
-    )
-
-
-def sign_auction_bid(
-    member: Member, chain_id: int, auction: int, premium: int, nonce: int
-) -> AuctionBid:
-    """The member's binding bid of `premium` for every lot of `auction`, into sub-account 0."""
-    unsigned = AuctionBid(member.address, 0, auction, premium, nonce, b"")
-    return replace(
-        unsigned, signature=sign_typed(member.key.private_key, unsigned.signable(chain_id))
-    )
-
-
-def sign_withdrawal(
-    member: Member, chain_id: int, token: tuple[int, bytes], quanta: int, nonce: int
-) -> Withdrawal:
-    """The member's EIP-712 signed withdrawal of `quanta` of `token` to its own address."""
-    unsigned = Withdrawal(member.address, 0, token[0], token[1], quanta, member.address, nonce, b"")
-    return replace(
-        unsigned, signature=sign_typed(member.key.private_key, unsigned.signable(chain_id))
-    )
 
 
 def get_deposits(members: list[Member], chains: int) -> list[Deposit]:
@@ -148,16 +109,6 @@ def get_deposits(members: list[Member], chains: int) -> list[Deposit]:
         if member.role in CALLED:
             out.append(Deposit(n % chains, "USDC", CALLED_EQUITY, member, CALLED_SUB_ACCOUNT))
     return out
-
-
-@dataclass
-class Venue:
-    batches: int = 0
-
-    def batch(self, chain_id: int, trades: list[Trade]) -> TradeBatch:
-        self.batches += 1
-        key = derive_ed25519_key(f"venue-{VENUE_ID}")
-        return sign_trade_batch(key, chain_id, VENUE_ID, self.batches, tuple(trades))
 
 
 def get_opening_trades(members: list[Member], marks: dict[str, int]) -> list[Trade]:

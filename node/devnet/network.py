@@ -19,18 +19,19 @@ from clearing.block import BlockResult
 from clearing.default.events import WATERFALL_KINDS
 from clearing.genesis import parse_genesis
 from clearing.state import ClearingState
+from clearnode.client import Venue
 from consensus.types import Block
 from node.app import ClearingApp
 from node.devnet import default_management
 from node.devnet.default_management import DefaultManagement
-from node.devnet.genesis import USDC
-from node.devnet.market import Member, Venue
+from node.devnet.genesis import USDC, VENUE_ID
+from node.devnet.market import Member
 from node.devnet.reports import ReportOutcome
 from node.devnet.summary import Ledger
 
 if TYPE_CHECKING:
+    from clearnode.client import Client
     from node.devnet.chains import DevChain
-    from node.devnet.client import NodeClient
     from node.devnet.homes import Home
     from node.devnet.sections import Services
 
@@ -63,9 +64,9 @@ class StepTimeout(Exception):
 class NodeView:
     """What the watcher saw of one validator."""
 
-    client: NodeClient
+    client: Client
     """Its public listener, as members, the venue and the relayer reach it."""
-    operator: NodeClient
+    operator: Client
     """Its operator listener: the watcher replays the full blocks read there."""
     height: int = 0
     latencies_ms: list[int] = field(default_factory=list)
@@ -86,7 +87,7 @@ class Devnet:
     services: Services
     app: ClearingApp = field(init=False)
     nodes: list[NodeView] = field(default_factory=list)
-    venue: Venue = field(default_factory=Venue)
+    venue: Venue = field(default_factory=lambda: Venue.from_sandbox(VENUE_ID))
     ledger: Ledger = field(default_factory=Ledger)
     events: Counter[str] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)

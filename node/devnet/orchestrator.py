@@ -22,10 +22,10 @@ import httpx
 import trio
 
 from bridge.validators import EvmValidatorSet
+from clearnode.client import Client, ClientError
 from node.commands.init import VALIDATOR_POWER
 from node.devnet import sections, watch
 from node.devnet.chains import start_chains, stop_chains
-from node.devnet.client import NodeApiError, NodeClient
 from node.devnet.genesis import build_genesis_template
 from node.devnet.homes import make_homes, write_homes
 from node.devnet.market import make_members
@@ -81,7 +81,9 @@ def _run_until_interrupted(
 async def _run(net: Devnet, started: float, processes: list[subprocess.Popen[bytes]]) -> None:
     async with httpx.AsyncClient() as http:
         net.nodes = [
-            NodeView(NodeClient(h.name, h.api_url, http), NodeClient(h.name, h.operator_url, http))
+            NodeView(
+                Client(h.api_url, net.chain_id, http), Client(h.operator_url, net.chain_id, http)
+            )
             for h in net.homes
         ]
         async with trio.open_nursery() as nursery:
@@ -99,7 +101,7 @@ async def _run(net: Devnet, started: float, processes: list[subprocess.Popen[byt
                 nursery.start_soon(watch.check_reports, net)
             try:
                 await run_script(net, started)
-            except (StepTimeout, NodeApiError, httpx.HTTPError) as exc:
+            except (StepTimeout, ClientError) as exc:
                 net.fail(str(exc))
             await finish(net)
             nursery.cancel_scope.cancel()

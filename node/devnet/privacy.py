@@ -26,19 +26,20 @@ import httpx
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.risk.engine import get_member_risk
-from clearing.sandbox import MemberKey
-from clearing.state import ClearingState
-from clearing.tx import get_tx_kind
-from node.api.bodies import (
+from clearing.member_requests import (
     ACCOUNT_EVENTS_FIELDS,
     ACCOUNT_PROOF_FIELDS,
     ACCOUNT_QUERY_FIELDS,
-    hex0x,
+    OPENINGS_QUERY,
+    OPENINGS_QUERY_FIELDS,
 )
+from clearing.risk.engine import get_member_risk
+from clearing.state import ClearingState
+from clearing.tx import get_tx_kind
+from clearnode.client import Member
+from node.api.bodies import hex0x
 from node.clock import wall_clock_ms
 from node.mempool import compute_tx_hash
-from node.reports.api import OPENINGS_QUERY, OPENINGS_QUERY_FIELDS
 from node.verifier.serve import OPERATION as VERIFIER_OPERATION
 from node.verifier.serve import PAGE
 
@@ -210,9 +211,9 @@ class Known:
 
     params: dict[str, list[str]]
     chain_id: int
-    owner: MemberKey
+    owner: Member
     """The member whose data the member routes are asked for."""
-    other: MemberKey
+    other: Member
     """Another member, whose signature must get nothing of `owner`'s."""
     clock_ms: Callable[[], int] = wall_clock_ms
     """When the signed requests say they were signed (the node's clock, near enough)."""
@@ -315,9 +316,7 @@ async def _post(
     return answers
 
 
-def _sign(
-    signed: tuple[str, list[dict[str, str]]], known: Known, signer: MemberKey
-) -> dict[str, Any]:
+def _sign(signed: tuple[str, list[dict[str, str]]], known: Known, signer: Member) -> dict[str, Any]:
     primary_type, fields = signed
     names = [f["name"] for f in fields]
     values = (hex0x(known.owner.address), _middle(names[1], known), known.clock_ms())

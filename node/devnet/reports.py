@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from clearnode.client import NotFound
 from node.devnet.processes import ROOT
 from proofs import verify
 
 if TYPE_CHECKING:
-    from node.devnet.client import NodeClient
+    from clearnode.client import Client
     from node.devnet.market import Member
 
 
@@ -40,26 +41,28 @@ class ReportOutcome:
 
 
 async def check_report(
-    node: NodeClient,
+    node: Client,
     epoch: int,
     member: Member,
     genesis: Path,
     out_dir: Path,
-    chain_id: int,
     rpcs: dict[int, str],
 ) -> ReportOutcome | None:
     """None until the validators have published the epoch's report and committed its hash.
     `rpcs`: each chain's RPC URL, to check its vault holds the report's collateral there."""
-    body = await node.get(f"/v1/reports/{epoch}")
-    if body is None or body["committedHash"] is None:
+    try:
+        body = await node.report(epoch)
+    except NotFound:
+        return None
+    if body["committedHash"] is None:
         return None
     path = out_dir / f"report-epoch-{epoch}.json"
     path.write_text(json.dumps(body))
     chains = [arg for c, url in sorted(rpcs.items()) for arg in ("--rpc", f"{c}={url}")]
     code, text = await _verify([str(path), "--genesis", str(genesis), *chains])
-    openings = await node.get_openings(epoch, member.key, chain_id)
+    openings = await node.openings(member.key, epoch)
     openings_path = out_dir / f"openings-epoch-{epoch}-0x{member.address.hex()}.json"
-    openings_path.write_text(json.dumps(openings))
+    openings_path.write_text(json.dumps(openings.to_json()))
     member_args = ["--member", "0x" + member.address.hex(), "--openings", str(openings_path)]
     member_code, member_text = await _verify([str(path), "--genesis", str(genesis), *member_args])
     if body["committedHash"] != body["reportHash"]:

@@ -13,15 +13,15 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-import httpx
 import trio
 
 from clearing.default.house import HOUSE
 from clearing.risk.engine import get_quantities
 from clearing.state import ClearingState
 from clearing.trade import Trade
+from clearnode.client import ClientError, MemberRequest
 from node.devnet.chains import deposit
-from node.devnet.client import MemberRequest, NodeApiError
+from node.devnet.genesis import VENUE_ID
 from node.devnet.margin_calls import get_called_long_lots, get_crash_margin, get_meeting_lots
 from node.devnet.market import (
     BTC_PERP,
@@ -37,10 +37,6 @@ from node.devnet.market import (
     get_opening_trades,
     get_role,
     get_trade_prices,
-    sign_auction_bid,
-    sign_authorise_venue,
-    sign_register_bidder,
-    sign_withdrawal,
 )
 from node.devnet.network import POLL_S, Devnet, StepTimeout, wait_for
 from node.devnet.privacy import check_privacy
@@ -141,12 +137,14 @@ async def submit_request(
     """Sign with the member's next nonce and POST to a validator (round robin)."""
     nonce = net.take_nonce(member)
     node = net.nodes[nonce % len(net.nodes)].client
-    await node.post_member_request(build(nonce), net.chain_id)
+    await node.submit(build(nonce))
 
 
 async def authorise_venue(net: Devnet) -> None:
     for member in net.members:
-        await submit_request(net, member, partial(sign_authorise_venue, member, net.chain_id))
+        await submit_request(
+            net, member, partial(member.key.authorise_venue, net.chain_id, venue_id=VENUE_ID)
+        )
     await wait_for(
         net,
         "the venue authorisations to commit",
@@ -171,8 +169,8 @@ async def post_trades(net: Devnet, trades: list[Trade]) -> None:
     """POST one signed batch to a validator (round robin)."""
     net.trade_id += len(trades)
     batch = net.venue.batch(net.chain_id, trades)
-    node = net.nodes[net.venue.batches % len(net.nodes)].client
-    await node.post_tx("/v1/trade-batches", batch)
+    node = net.nodes[net.venue.next_batch_id % len(net.nodes)].client
+    await node.submit_trade_batch(batch)
 
 
 async def trade(net: Devnet, trades: list[Trade]) -> None:
@@ -180,7 +178,7 @@ async def trade(net: Devnet, trades: list[Trade]) -> None:
     reaches no quorum on a loaded machine) costs the batch, as it would a venue."""
     try:
         await post_trades(net, trades)
-    except (httpx.HTTPError, NodeApiError) as exc:
+    except ClientError as exc:
         net.log(f"venue: {exc}")
     await trio.sleep(FLOW_PAUSE_S)
 
@@ -189,7 +187,7 @@ async def register_bidders(net: Devnet) -> None:
     """The market makers register for the default auctions (there are no backstops)."""
     makers = [m for m in net.members if m.role == MARKET_MAKER]
     for member in makers:
-        await submit_request(net, member, partial(sign_register_bidder, member, net.chain_id))
+        await submit_request(net, member, partial(member.key.register_bidder, net.chain_id))
     await wait_for(
         net,
         "the bidder registrations to commit",
@@ -211,7 +209,7 @@ async def _keep_polling(net: Devnet, act: Callable[[Devnet], Awaitable[None]]) -
     while True:
         try:
             await act(net)
-        except (httpx.HTTPError, NodeApiError, StepTimeout) as exc:
+        except (ClientError, StepTimeout) as exc:
             net.log(f"{act.__name__}: {exc}")
         await trio.sleep(MEMBER_POLL_S)
 
@@ -224,12 +222,12 @@ async def bid_in_auctions(net: Devnet) -> None:
     if record is None or not record.bidder:
         return
     node = net.nodes[len(net.bids) % len(net.nodes)].client
-    account = await node.query_account(bidder.key, net.chain_id)
+    account = await node.account(bidder.key)
     for auction in [] if account is None else account["auctions"]:
         if auction["auction"] in net.bids:
             continue
         net.bids.add(auction["auction"])
-        sign = partial(sign_auction_bid, bidder, net.chain_id, auction["auction"], 0)
+        sign = partial(bidder.key.auction_bid, net.chain_id, auction=auction["auction"], premium=0)
         await submit_request(net, bidder, sign)
         net.log(f"BID: {bidder.name} bids 0 for auction {auction['auction']}: {auction['lots']}")
 
@@ -272,9 +270,11 @@ async def meet_margin_call(net: Devnet) -> None:
     member = get_role(net.members, MEETS_CALL)
     if not _has_positions(net.state, member):
         return
-    node = net.nodes[net.venue.batches % len(net.nodes)].client
-    account = await node.query_account(member.key, net.chain_id, member.sub_account)
-    call = None if account is None else account["marginCall"]
+    node = net.nodes[net.venue.next_batch_id % len(net.nodes)].client
+    account = await node.account(member.key, member.sub_account)
+    if account is None or account["risk"] is None:
+        return
+    call = account["marginCall"]
     if call is None or call["openedHeight"] in net.met_calls:
         return
     net.met_calls.add(call["openedHeight"])
@@ -315,8 +315,7 @@ async def withdraw(net: Devnet) -> None:
     before = net.events["withdrawal"]
     for index in range(len(net.chains)):
         member, token = makers[index % len(makers)], net.usdc_key(index)
-        sign = partial(sign_withdrawal, member, net.chain_id, token, WITHDRAWAL_QUANTA)
-        await submit_request(net, member, sign)
+        await submit_request(net, member, _withdrawal(net, member, token, WITHDRAWAL_QUANTA))
     await wait_for(
         net,
         "the withdrawals to commit",
@@ -324,6 +323,15 @@ async def withdraw(net: Devnet) -> None:
         STEP_TIMEOUT_S,
     )
     net.log(f"market makers withdrew to {len(net.chains)} chains")
+
+
+def _withdrawal(
+    net: Devnet, member: Member, token: tuple[int, bytes], quanta: int
+) -> Callable[[int], MemberRequest]:
+    """The member's withdrawal of `quanta` of `token` to its own address, signed with a nonce."""
+    chain, address = token
+    return partial(member.key.withdrawal, net.chain_id, asset_chain_id=chain, token=address,
+                   quanta=quanta)  # fmt: skip
 
 
 def get_profit_route(net: Devnet, member: Member) -> tuple[int, int] | None:
@@ -365,7 +373,7 @@ async def withdraw_profit_cross_chain(net: Devnet) -> None:
     index, amount = route
     before = net.events["withdrawal"]
     token = net.usdc_key(index)
-    await submit_request(net, member, partial(sign_withdrawal, member, net.chain_id, token, amount))
+    await submit_request(net, member, _withdrawal(net, member, token, amount))
     await wait_for(
         net, "the profit withdrawal to commit", lambda: net.events["withdrawal"] > before,
         STEP_TIMEOUT_S,

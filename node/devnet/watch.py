@@ -9,13 +9,12 @@ import itertools
 import signal
 import subprocess
 import time
-from typing import Any
 
-import httpx
 import trio
 
+from clearnode.client import ClientError, NotFound
+from clearnode.client.views import Account
 from node.devnet.chains import mine_block, relay_withdrawal
-from node.devnet.client import NodeApiError
 from node.devnet.network import POLL_S, Devnet, NodeView
 from node.devnet.reports import check_report
 
@@ -27,12 +26,13 @@ async def watch_events(view: NodeView) -> None:
     """Heights and commit latency (now - the block's proposal time) from the SSE stream."""
     while True:
         try:
-            async for kind, data in view.client.events():
-                if kind == "block":
+            async for event in view.client.events():
+                if event.kind == "block":
+                    data = event.data
                     view.height = max(view.height, int(data["height"]))
                     view.roots[int(data["height"])] = str(data["state_root"])
                     view.latencies_ms.append(time.time_ns() // 1_000_000 - int(data["time_ms"]))
-        except (httpx.HTTPError, ValueError, KeyError):
+        except (ClientError, ValueError, KeyError):
             pass
         await trio.sleep(0.5)
 
@@ -73,18 +73,16 @@ async def follow_blocks(net: Devnet) -> None:
         if time.monotonic() - last_poll > STATUS_POLL_S:
             last_poll = time.monotonic()
             for view in net.nodes:
-                with contextlib.suppress(httpx.HTTPError, NodeApiError):
-                    view.height = max(view.height, await view.client.get_height())
+                with contextlib.suppress(ClientError):
+                    view.height = max(view.height, await view.client.height())
         while net.state.height < min(n.height for n in net.nodes):
             height = net.state.height + 1
             source = net.nodes[height % len(net.nodes)]
             try:
-                found = await source.operator.get(f"/v1/blocks/{height}")
-                if found is None:
-                    break
+                found = await source.operator.block(height)
                 source.roots[height] = found["state_root"]
                 roots = [await _get_root(view, height) for view in net.nodes]
-            except (httpx.HTTPError, NodeApiError, KeyError):
+            except (ClientError, KeyError):
                 break
             net.apply(height, bytes.fromhex(found["block"][2:]), roots)
             net.observer.update(net)
@@ -94,8 +92,10 @@ async def _get_root(view: NodeView, height: int) -> str:
     """The node's root at `height`: from its event stream, else its stored block."""
     root = view.roots.pop(height, None)
     if root is None:
-        found = await view.client.get(f"/v1/blocks/{height}")
-        root = "(no block)" if found is None else str(found["state_root"])
+        try:
+            root = str((await view.client.block(height))["state_root"])
+        except NotFound:
+            root = "(no block)"
     return root
 
 
@@ -116,11 +116,11 @@ async def poll(net: Devnet) -> None:
     for turn in itertools.count():
         node = net.nodes[turn % len(net.nodes)].client
         try:
-            net.prices = await node.get("/v1/prices") or {}
+            net.prices = dict(await node.prices())
             for member in net.members:
-                view = await node.query_account(member.key, net.chain_id, member.sub_account)
+                view = await node.account(member.key, member.sub_account)
                 net.health[member.name] = _health(view)
-        except (httpx.HTTPError, NodeApiError) as exc:
+        except ClientError as exc:
             net.log(f"poll: {exc}")
         net.observer.update(net)
         await trio.sleep(HEALTH_POLL_S)
@@ -131,7 +131,7 @@ async def relay(net: Devnet) -> None:
     while True:
         try:
             await _relay(net)
-        except (httpx.HTTPError, NodeApiError) as exc:
+        except ClientError as exc:
             net.log(f"relay: {exc}")
         await trio.sleep(POLL_S)
 
@@ -141,15 +141,15 @@ async def check_reports(net: Devnet) -> None:
     while True:
         try:
             await _check_reports(net)
-        except (httpx.HTTPError, NodeApiError) as exc:
+        except ClientError as exc:
             net.log(f"reports: {exc}")
         await trio.sleep(1.0)
 
 
-def _health(view: dict[str, Any] | None) -> tuple[str, str, str]:
-    if view is None or view.get("risk") is None:
+def _health(view: Account | None) -> tuple[str, str, str]:
+    risk = None if view is None else view["risk"]
+    if risk is None:
         return ("-", "-", "no account")
-    risk = view["risk"]
     equity, mm = int(risk["equity"]), int(risk["maintenanceMargin"])
     return (str(equity), str(mm), "ok" if equity >= mm else "below MM")
 
@@ -160,9 +160,12 @@ async def _relay(net: Devnet) -> None:
         key = (record.member, record.nonce)
         if key in net.relayed:
             continue
-        path = f"/v1/withdrawals/0x{record.member.hex()}/{record.nonce}"
-        body = await net.nodes[record.nonce % len(net.nodes)].client.get(path)
-        if body is None or not body.get("complete"):
+        node = net.nodes[record.nonce % len(net.nodes)].client
+        try:
+            body = await node.withdrawal(record.member, record.nonce)
+        except NotFound:
+            continue
+        if not body.get("complete"):
             continue
         dev = next(d for d in net.chains if d.chain.chain_id == record.chain_id)
         await trio.to_thread.run_sync(relay_withdrawal, dev, body)
@@ -182,7 +185,6 @@ async def _check_reports(net: Devnet) -> None:
             net.members[2],
             net.genesis_path,
             net.out_dir,
-            net.chain_id,
             {dev.chain.chain_id: dev.chain.url for dev in net.chains},
         )
         if outcome is None:

@@ -16,8 +16,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from clearing.eip712 import compute_signable, verify_member_signature
+from clearing.eip712 import verify_member_signature
 from clearing.errors import BadSignature
+from clearing.member_requests import (
+    OPENINGS_QUERY,
+    OPENINGS_QUERY_FIELDS,
+    compute_openings_signable,
+)
 from node.api.app import RouteHandler
 from node.api.bodies import (
     check_chain_id,
@@ -36,25 +41,12 @@ from proofs.account_proof import AccountProofFile
 from proofs.openings import get_member_openings
 from proofs.report import decode_report
 
-OPENINGS_QUERY = "ReportOpeningsQuery"
-OPENINGS_QUERY_FIELDS = [
-    {"name": "member", "type": "address"},
-    {"name": "epoch", "type": "uint64"},
-    {"name": "issuedAtMs", "type": "uint64"},
-]
-
 
 def parse_epoch(text: str) -> int:
     if not text.isdigit() or len(text) > 20:
         raise ApiError(400, "InvalidField", f"epoch: expected an integer, got {text!r}",
                        field="epoch")  # fmt: skip
     return int(text)
-
-
-def compute_openings_signable(chain_id: int, member: bytes, epoch: int, issued_ms: int) -> Any:
-    """What the member signs to get its openings of `epoch` (wallets and tests use it)."""
-    message = {"member": "0x" + member.hex(), "epoch": epoch, "issuedAtMs": issued_ms}
-    return compute_signable(chain_id, OPENINGS_QUERY, OPENINGS_QUERY_FIELDS, message)
 
 
 class ReportsApi:

@@ -21,13 +21,13 @@ import trio
 from clearing.default.bidding import REGISTER_FIELDS
 from clearing.default.house import HOUSE
 from clearing.eip712 import compute_signable, sign_typed
+from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from clearing.risk.engine import get_account_initial_margin
 from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from consensus.types import Block, BlockHeader, compute_txs_hash
 from node.api.app import ApiApp
-from node.api.bodies import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from node.api.service import LocalNode
 from node.api.tiers import OPERATOR
 from node.limits import MAX_API_BODY_BYTES, MAX_JSON_REQUEST_BYTES

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clearing.member_requests import MEMBER_REQUESTS
 from clearing.tx import decode_tx, encode_tx
 from node.api.bodies import (
     MAX_JSON_DEPTH,
-    MEMBER_REQUESTS,
     compute_json_depth,
     parse_json_object,
     parse_member_request,

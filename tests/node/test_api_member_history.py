@@ -24,12 +24,12 @@ import pytest
 from clearing.block import BlockResult
 from clearing.default.house import HOUSE
 from clearing.eip712 import compute_signable, sign_typed
+from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
 from clearing.root import AccountProof, verify_account_proof
 from clearing.sandbox import Sandbox
 from clearing.tx import TxRecord, encode_tx
 from node.api import member_history
 from node.api.app import ApiApp
-from node.api.bodies import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
 from node.api.service import LocalNode
 from node.clock import wall_clock_ms
 from node.history.indexer import get_block_history

@@ -19,10 +19,10 @@ import trio
 
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.events import make_event
+from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
 from clearing.sandbox import MemberKey, Sandbox, derive_member_key
 from clearing.tx import encode_tx
 from node.api import member_stream
-from node.api.bodies import ACCOUNT_EVENTS_FIELDS
 from node.api.member_stream import MemberStreams
 from node.history.store import BlockHistory, HistoryRow
 from node.storage import NodeStore
@@ -295,22 +295,3 @@ async def test_a_slow_member_is_dropped_without_blocking_publish(tmp_path: Path)
         assert streams.subscriber_count == 0
     heights = [json.loads(f.split(b"\n")[0][4:])["height"] for f in frames]
     assert heights == [1, 2]
-
-
-async def test_the_docs_example_follows_a_member_s_events(api: Harness) -> None:
-    """docs/member.md's example, run as written against this node."""
-    text = (ROOT / "docs" / "member.md").read_text()
-    code = text.split("<!-- example: member-stream -->\n```python\n", 1)[1].split("```", 1)[0]
-    namespace: dict[str, Any] = {}
-    exec(compile(code, "docs/member.md", "exec"), namespace)
-    alice, bob, *_ = TRADERS
-    api.fund()
-    api.trade(1, alice, bob)
-    url = str(api.client.base_url)
-    follow = namespace["follow"](url, api.box.chain_id, alice.private_key)
-    async with aclosing(follow) as events:
-        seen = [await anext(events) for _ in range(3)]
-    assert [row for _, row in seen] == (await read_history(api, alice))[:3]
-    resumed = namespace["follow"](url, api.box.chain_id, alice.private_key, seen[1][0])
-    async with aclosing(resumed) as events:
-        assert await anext(events) == seen[2]

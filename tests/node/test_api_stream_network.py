@@ -15,10 +15,10 @@ import pytest
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
+from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
 from clearing.sandbox import MemberKey, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
-from node.api.bodies import ACCOUNT_EVENTS_FIELDS
 from tests.clearing.support import new_sandbox
 from tests.node.netsupport import MSGPACK, fund_and_authorise
 from tests.node.nodenet import open_node_network

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from bridge.eip712 import recover_signer
+from bridge.relayer import parse_relay_json
 from bridge.withdrawal import sign_withdrawal_record
 from clearing.state import initialize_state
 from node.api.errors import ApiError
 from node.api.http import Request
 from node.collateral.api import BridgeApi
 from node.collateral.pools import WithdrawalBook
-from node.collateral.relayer import parse_relay_json
 from tests.node.collateral.support import BRIDGE_KEYS, get_genesis, make_record
 
 GENESIS = get_genesis()

@@ -25,16 +25,16 @@ from bridge.chain import Chain, account_from_key
 from bridge.devchain import DevnetChain, mine
 from bridge.eip712 import recover_signer
 from bridge.observation import sign_observation
+from bridge.relayer import parse_relay_json
 from bridge.vault import deposit_token
 from clearing.collateral import CollateralCredit, CollateralObservation
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.genesis import parse_genesis
+from clearing.member_requests import ACCOUNT_QUERY_FIELDS
 from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
 from clearing.withdrawal import Withdrawal, WithdrawalPaid
 from node import cli
-from node.api.bodies import ACCOUNT_QUERY_FIELDS
 from node.collateral.gossip import BridgeCheck, encode_message
-from node.collateral.relayer import parse_relay_json
 from node.keys import BRIDGE_KEY, KeyFile, save_key
 from node.p2p import P2PConfig, open_p2p
 from node.p2p.topics import BRIDGE

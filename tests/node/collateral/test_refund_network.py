@@ -21,12 +21,12 @@ from eth_utils import to_checksum_address
 from bridge.anvil import DEV_PRIVATE_KEY
 from bridge.chain import Chain, ContractReverted, account_from_key
 from bridge.devchain import DevnetChain, mine
+from bridge.relayer import parse_relay_json
 from bridge.vault import deposit_token, is_withdrawal_used
 from bridge.withdrawal import relay
 from clearing.collateral import CollateralCredit
 from clearing.genesis import parse_genesis
 from clearing.withdrawal_expiry import WithdrawalExpired
-from node.collateral.relayer import parse_relay_json
 from node.keys import BRIDGE_KEY, KeyFile, save_key
 from tests.node.collateral.network import DEPTH, get_bridge_config, wait_committed_everywhere
 from tests.node.collateral.support import BRIDGE_KEYS, get_genesis_doc

@@ -26,13 +26,13 @@ from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import Chain, ContractReverted, account_from_key, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
 from bridge.eip712 import recover_signer
+from bridge.relayer import parse_relay_json, relay_complete, relay_rotations
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token, get_validator_set
 from bridge.withdrawal import relay
 from clearing.collateral import CollateralCredit
 from clearing.genesis import parse_genesis
 from clearing.withdrawal import WithdrawalPaid
-from node.collateral.relayer import parse_relay_json, relay_complete, relay_rotations
 from node.keys import BRIDGE_KEY, KeyFile, save_key
 from tests.node.collateral.network import DEPTH, find_committed
 from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_evm_address, get_genesis_doc

@@ -15,6 +15,7 @@ from bridge.anvil import DEV_PRIVATE_KEY
 from bridge.chain import Chain, account_from_key, connect
 from bridge.devchain import DevnetChain, mine
 from bridge.eip712 import get_address
+from bridge.relayer import relay_rotations
 from bridge.rotation import (
     Rotation,
     RotationSignature,
@@ -28,7 +29,6 @@ from clearing.sandbox import derive_seed
 from node.collateral.chains import VaultReader
 from node.collateral.gossip import BridgeCheck, NotInCurrentSet, encode_message
 from node.collateral.pools import RotationBook
-from node.collateral.relayer import relay_rotations
 from node.collateral.rotations import VaultRotator
 from node.config import BridgeChainConfig
 from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis

@@ -20,6 +20,7 @@ from bridge.devchain import DevnetChain, mine
 from bridge.eip712 import get_address, recover_signer
 from bridge.observation import SignedObservation
 from bridge.payouts import sign_payout
+from bridge.relayer import relay_complete
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
 from bridge.withdrawal import WithdrawalSignature, get_relay_json
@@ -31,7 +32,6 @@ from clearing.withdrawal_expiry import ExpiryObservation
 from node.collateral.chains import Attester, VaultReader, watch_chain
 from node.collateral.gossip import PayoutAttestation
 from node.collateral.pools import PayoutPool, WithdrawalBook
-from node.collateral.relayer import relay_complete
 from node.collateral.withdrawals import ExpiryAttester, VaultSetGetter, WithdrawalSigner
 from node.config import BridgeChainConfig
 from tests.node.collateral.support import (

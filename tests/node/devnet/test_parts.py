@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from clearing.genesis import parse_genesis
+from clearnode.client.signers import get_member_request_body
 from node.api.bodies import parse_member_request
 from node.commands.start import check_home
 from node.config import load_config
 from node.devnet import sections
-from node.devnet.client import get_member_request_body
 from node.devnet.genesis import EXAMPLE_GENESIS
 from node.devnet.homes import make_homes, write_homes
-from node.devnet.market import make_members, sign_authorise_venue, sign_withdrawal
+from node.devnet.market import make_members
 
 
 def test_homes_are_init_homes_that_start_checks_accept(tmp_path: Path) -> None:
@@ -43,10 +43,10 @@ def test_homes_are_init_homes_that_start_checks_accept(tmp_path: Path) -> None:
 def test_member_request_bodies_parse_to_the_signed_records() -> None:
     genesis = parse_genesis(json.loads(EXAMPLE_GENESIS.read_text()))
     member = make_members(6)[2]
-    token = genesis.collateral[0].key
+    chain, token = genesis.collateral[0].key
     for record in (
-        sign_authorise_venue(member, genesis.chain_id, 3),
-        sign_withdrawal(member, genesis.chain_id, token, 1_000, 4),
+        member.key.authorise_venue(genesis.chain_id, 3, "alpha"),
+        member.key.withdrawal(genesis.chain_id, 4, chain, token, 1_000),
     ):
         body = json.dumps(get_member_request_body(record, genesis.chain_id)).encode()
         assert parse_member_request(body, genesis.chain_id) == record

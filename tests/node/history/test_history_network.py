@@ -15,11 +15,11 @@ import pytest
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
+from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
 from clearing.sandbox import MemberKey, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
 from consensus.types import Block
-from node.api.bodies import ACCOUNT_EVENTS_FIELDS
 from node.storage import NodeStore
 from tests.clearing.support import new_sandbox
 from tests.node.netproc import NodeHome

@@ -7,13 +7,13 @@ import io
 from typing import Any
 
 from clearing.eip712 import sign_typed
+from clearing.member_requests import compute_openings_signable
 from clearing.root import compute_state_root
 from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import TxRecord
 from consensus.types import Block
 from lightclient.anchor import StateAnchor
-from node.reports.api import compute_openings_signable
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from node.storage import NodeStore
 from proofs import verify

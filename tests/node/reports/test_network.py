@@ -21,9 +21,9 @@ import pytest
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
+from clearing.member_requests import ACCOUNT_QUERY_FIELDS
 from clearing.sandbox import MemberKey, Sandbox
 from clearing.tx import encode_tx
-from node.api.bodies import ACCOUNT_QUERY_FIELDS
 from node.reports.seed import create_report_seed, save_report_seed
 from proofs import verify
 from tests.node.netproc import NodeHome

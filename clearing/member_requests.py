@@ -1,0 +1,63 @@
+"""What a member signs, by EIP-712 primary type: the requests that become transactions
+(`MEMBER_REQUESTS`) and the queries that read its own data (`*_FIELDS` below).
+
+The node parses them (node/api/bodies.py) and a client signs them (clearnode/client/)
+from these same declarations, so both sides agree on every field name, type and order.
+A query changes nothing: the node refuses one signed too long ago (`issuedAtMs`)
+instead of remembering it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account.messages import SignableMessage
+
+from clearing import transfer, venues, withdrawal
+from clearing.default import bidding
+from clearing.eip712 import compute_signable
+
+MEMBER_REQUESTS: dict[str, tuple[type[Any], list[dict[str, str]]]] = {
+    "Withdrawal": (withdrawal.Withdrawal, withdrawal.EIP712_FIELDS),
+    "Transfer": (transfer.Transfer, transfer.EIP712_FIELDS),
+    "AuthoriseVenue": (venues.AuthoriseVenue, venues.EIP712_FIELDS),
+    "RegisterBidder": (bidding.RegisterBidder, bidding.REGISTER_FIELDS),
+    "AuctionBid": (bidding.AuctionBid, bidding.BID_FIELDS),
+}
+"""The record class and EIP-712 fields of each request `POST /v1/member-requests` takes."""
+
+ACCOUNT_QUERY_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "subAccount", "type": "uint32"},
+    {"name": "issuedAtMs", "type": "uint64"},
+]
+"""EIP-712 `AccountQuery` (`POST /v1/accounts/query`)."""
+ACCOUNT_EVENTS_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "fromHeight", "type": "uint64"},
+    {"name": "issuedAtMs", "type": "uint64"},
+]
+"""EIP-712 `AccountEvents` (`POST /v1/accounts/events`) and `AccountStream`
+(`POST /v1/accounts/stream`)."""
+ACCOUNT_PROOF_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "height", "type": "uint64"},
+    {"name": "issuedAtMs", "type": "uint64"},
+]
+"""EIP-712 `AccountProof`: `height` is the committed height the proof is for (0: the latest)."""
+OPENINGS_QUERY = "ReportOpeningsQuery"
+OPENINGS_QUERY_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "epoch", "type": "uint64"},
+    {"name": "issuedAtMs", "type": "uint64"},
+]
+"""EIP-712 `ReportOpeningsQuery` (`POST /v1/reports/{epoch}/openings`)."""
+
+
+def compute_openings_signable(chain_id: int, member: bytes, epoch: int, issued_ms: int) -> Any:
+    """What the member signs to get its openings of `epoch` (wallets and tests use it)."""
+    message = {"member": "0x" + member.hex(), "epoch": epoch, "issuedAtMs": issued_ms}
+    signable: SignableMessage = compute_signable(
+        chain_id, OPENINGS_QUERY, OPENINGS_QUERY_FIELDS, message
+    )
+    return signable

@@ -1,0 +1,1 @@
+"""clearnode for the people who use a network rather than run it: `clearnode.client`."""

@@ -1,0 +1,205 @@
+"""Who signs: a member (a secp256k1 key, EIP-712 typed data) and a venue (an Ed25519 key
+over clearing's bytes), and the bodies the API reads their signatures in.
+
+Every field list comes from clearing's declarations (clearing/member_requests.py and the
+records' own `signable`), which the node parses with: what is sent is what was signed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eth_account import Account
+
+from clearing.default.bidding import AuctionBid, RegisterBidder
+from clearing.eip712 import compute_signable, sign_typed
+from clearing.member_requests import (
+    ACCOUNT_EVENTS_FIELDS,
+    ACCOUNT_PROOF_FIELDS,
+    ACCOUNT_QUERY_FIELDS,
+    MEMBER_REQUESTS,
+    compute_openings_signable,
+)
+from clearing.sandbox import derive_ed25519_key, derive_member_key
+from clearing.trade import Trade, TradeBatch, sign_trade_batch
+from clearing.transfer import Transfer
+from clearing.venues import AuthoriseVenue
+from clearing.withdrawal import Withdrawal
+
+MemberRequest = Withdrawal | Transfer | AuthoriseVenue | RegisterBidder | AuctionBid
+"""What `POST /v1/member-requests` takes (clearing/member_requests.py MEMBER_REQUESTS)."""
+
+
+def hex0x(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def now_ms() -> int:
+    """A signed query's `issuedAtMs`: the node refuses one far from its own clock."""
+    return time.time_ns() // 1_000_000
+
+
+def get_member_request_body(record: MemberRequest, chain_id: int) -> dict[str, Any]:
+    """The JSON a wallet sends: the EIP-712 message it signed and the signature."""
+    kind = type(record).__name__
+    _, fields = MEMBER_REQUESTS[kind]
+    values = record.to_fields()[: len(fields)]
+    message = {
+        f["name"]: hex0x(v) if isinstance(v, bytes) else v
+        for f, v in zip(fields, values, strict=True)
+    }
+    return {
+        "type": kind,
+        "chainId": chain_id,
+        "message": message,
+        "signature": hex0x(record.signature),
+    }
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member's key: its address, the requests and queries it signs."""
+
+    private_key: bytes
+    address: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        address = bytes.fromhex(Account.from_key(self.private_key).address[2:])
+        object.__setattr__(self, "address", address)
+
+    @classmethod
+    def from_sandbox(cls, name: str) -> Member:
+        """The devnet's public test key `name` (clearing/sandbox.py): never for value."""
+        return cls(derive_member_key(name).private_key)
+
+    @property
+    def address_hex(self) -> str:
+        return hex0x(self.address)
+
+    def sign(self, record: MemberRequest, chain_id: int) -> MemberRequest:
+        """`record` with this member's EIP-712 signature for the network `chain_id`."""
+        signature = sign_typed(self.private_key, record.signable(chain_id))
+        signed: MemberRequest = replace(record, signature=signature)
+        return signed
+
+    def withdrawal(
+        self,
+        chain_id: int,
+        nonce: int,
+        asset_chain_id: int,
+        token: bytes,
+        quanta: int,
+        recipient: bytes | None = None,
+        sub_account: int = 0,
+    ) -> Withdrawal:
+        """Signed: `quanta` of `token` on chain `asset_chain_id`, paid to `recipient`
+        (default: this member's own address)."""
+        to = self.address if recipient is None else recipient
+        unsigned = Withdrawal(
+            self.address, sub_account, asset_chain_id, token, quanta, to, nonce, b""
+        )
+        signed = self.sign(unsigned, chain_id)
+        assert isinstance(signed, Withdrawal)
+        return signed
+
+    def transfer(
+        self,
+        chain_id: int,
+        nonce: int,
+        from_sub_account: int,
+        to_sub_account: int,
+        asset_chain_id: int,
+        token: bytes,
+        amount: int,
+    ) -> Transfer:
+        """Signed: `amount` of collateral `(asset_chain_id, token)` between two of this
+        member's sub-accounts (`token` all zeros with chain 0: cash)."""
+        unsigned = Transfer(
+            self.address, from_sub_account, to_sub_account, asset_chain_id, token, amount,
+            nonce, b"",
+        )  # fmt: skip
+        signed = self.sign(unsigned, chain_id)
+        assert isinstance(signed, Transfer)
+        return signed
+
+    def authorise_venue(
+        self, chain_id: int, nonce: int, venue_id: str, authorised: bool = True
+    ) -> AuthoriseVenue:
+        signed = self.sign(AuthoriseVenue(self.address, venue_id, authorised, nonce, b""), chain_id)
+        assert isinstance(signed, AuthoriseVenue)
+        return signed
+
+    def register_bidder(self, chain_id: int, nonce: int, registered: bool = True) -> RegisterBidder:
+        signed = self.sign(RegisterBidder(self.address, registered, nonce, b""), chain_id)
+        assert isinstance(signed, RegisterBidder)
+        return signed
+
+    def auction_bid(
+        self, chain_id: int, nonce: int, auction: int, premium: int, sub_account: int = 0
+    ) -> AuctionBid:
+        """Signed: a binding bid of `premium` for every lot of `auction`."""
+        unsigned = AuctionBid(self.address, sub_account, auction, premium, nonce, b"")
+        signed = self.sign(unsigned, chain_id)
+        assert isinstance(signed, AuctionBid)
+        return signed
+
+    def sign_query(
+        self, chain_id: int, primary_type: str, fields: list[dict[str, str]], middle: int
+    ) -> dict[str, Any]:
+        """The body of a signed read: `{member, <middle field>, issuedAtMs}` signed now."""
+        names = [f["name"] for f in fields]
+        message = dict(zip(names, (self.address_hex, middle, now_ms()), strict=True))
+        signable = compute_signable(chain_id, primary_type, fields, message)
+        signature = hex0x(sign_typed(self.private_key, signable))
+        return {"chainId": chain_id, "message": message, "signature": signature}
+
+    def account_query(self, chain_id: int, sub_account: int = 0) -> dict[str, Any]:
+        return self.sign_query(chain_id, "AccountQuery", ACCOUNT_QUERY_FIELDS, sub_account)
+
+    def events_query(self, chain_id: int, from_height: int = 0) -> dict[str, Any]:
+        return self.sign_query(chain_id, "AccountEvents", ACCOUNT_EVENTS_FIELDS, from_height)
+
+    def stream_query(self, chain_id: int, from_height: int = 0) -> dict[str, Any]:
+        return self.sign_query(chain_id, "AccountStream", ACCOUNT_EVENTS_FIELDS, from_height)
+
+    def proof_query(self, chain_id: int, height: int = 0) -> dict[str, Any]:
+        return self.sign_query(chain_id, "AccountProof", ACCOUNT_PROOF_FIELDS, height)
+
+    def openings_query(self, chain_id: int, epoch: int) -> dict[str, Any]:
+        issued_ms = now_ms()
+        signable = compute_openings_signable(chain_id, self.address, epoch, issued_ms)
+        message = {"member": self.address_hex, "epoch": epoch, "issuedAtMs": issued_ms}
+        signature = hex0x(sign_typed(self.private_key, signable))
+        return {"chainId": chain_id, "message": message, "signature": signature}
+
+
+@dataclass
+class Venue:
+    """A venue's Ed25519 key (genesis `venues`) and the id of its next trade batch."""
+
+    venue_id: str
+    private_key: Ed25519PrivateKey
+    next_batch_id: int = 1
+    """The mempool keeps one pending batch per id and proposes them in id order."""
+
+    @classmethod
+    def from_secret(cls, venue_id: str, secret: bytes, next_batch_id: int = 1) -> Venue:
+        """From the 32-byte secret of its key file (`venue_keys/<id>.json`, kind
+        `venue-ed25519`, written by `clearnode init`)."""
+        return cls(venue_id, Ed25519PrivateKey.from_private_bytes(secret), next_batch_id)
+
+    @classmethod
+    def from_sandbox(cls, venue_id: str) -> Venue:
+        """The devnet's public test key of venue `venue_id`: never for value."""
+        return cls(venue_id, derive_ed25519_key(f"venue-{venue_id}"))
+
+    def batch(self, chain_id: int, trades: list[Trade]) -> TradeBatch:
+        """The next batch of `trades`, signed for the network `chain_id`."""
+        batch = sign_trade_batch(
+            self.private_key, chain_id, self.venue_id, self.next_batch_id, tuple(trades)
+        )
+        self.next_batch_id += 1
+        return batch

@@ -1,0 +1,122 @@
+"""The JSON the API answers, as types: money and quantities are ints in smallest units,
+prices fixed-point ints, addresses and hashes 0x-hex strings (docs/member.md)."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class Submitted(TypedDict):
+    """202 of a submission: admitted, recorded on the node's disk, gossip started."""
+
+    tx_hash: str
+    status: str
+
+
+class TxOutcome(TypedDict, total=False):
+    """`GET /v1/txs/{hash}`: `pending`, or `committed` with its block and result."""
+
+    tx_hash: str
+    status: str
+    height: int
+    index: int
+    code: str
+    detail: str
+    events: list[dict[str, Any]]
+
+
+class Collateral(TypedDict):
+    chainId: int
+    token: str
+    quanta: int
+
+
+class Withdrawable(Collateral):
+    fromCash: int
+
+
+class Position(TypedDict):
+    instrument: str
+    quantity: int
+    averageEntryPrice: int
+    settlementPrice: int
+    realisedPnl: int
+
+
+class Risk(TypedDict):
+    equity: int
+    initialMargin: int
+    maintenanceMargin: int
+    freeCollateral: int
+    liquidationPrices: dict[str, int]
+
+
+class MarginCall(TypedDict):
+    amountDue: int
+    openedHeight: int
+    deadlineHeight: int
+    blocksLeft: int
+
+
+class Auction(TypedDict):
+    auction: int
+    round: int
+    closesHeight: int
+    lots: list[dict[str, Any]]
+
+
+class Account(TypedDict):
+    """`POST /v1/accounts/query`: one's own sub-account at the committed `height`."""
+
+    member: str
+    subAccount: int
+    height: int
+    cash: int
+    nextNonce: int
+    collateral: list[Collateral]
+    withdrawable: list[Withdrawable]
+    positions: list[Position]
+    risk: Risk | None
+    marginCall: MarginCall | None
+    auctions: list[Auction]
+
+
+class AccountEvent(TypedDict):
+    """One row of one's history: `kind` and its `fields` (node/history/)."""
+
+    height: int
+    seq: int
+    source: str
+    index: int
+    kind: str
+    fields: dict[str, Any]
+
+
+class Cursor(TypedDict):
+    height: int
+    seq: int
+
+
+class AccountEvents(TypedDict):
+    """A page of one's history; `nextCursor` continues it (None: the last page)."""
+
+    member: str
+    fromHeight: int
+    historyHeight: int
+    nextCursor: Cursor | None
+    events: list[AccountEvent]
+
+
+class ReportView(TypedDict):
+    """`GET /v1/reports/{epoch}`: the report's hex bytes (proofs/FORMAT.md) and what
+    the chain committed of it."""
+
+    epoch: int
+    chainId: int
+    stateRoot: str
+    reportHash: str
+    committedHash: str | None
+    commitHeight: int | None
+    accounts: int
+    signatures: list[dict[str, str]]
+    report: str

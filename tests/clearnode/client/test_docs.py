@@ -1,0 +1,98 @@
+"""Every Python example in docs/ that a member, venue or relayer runs, run as written
+against the live network (so the docs cannot drift from the API or the SDK): each is a
+fenced block after `<!-- example: NAME -->`, run in its own interpreter with the
+environment docs/sdk.md lists."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import pytest
+import trio
+
+from bridge.anvil import DEV_PRIVATE_KEY
+from clearnode.client import Client, Member
+from tests.clearnode.client.conftest import (
+    EVM_CHAIN_ID,
+    REPORTED,
+    LiveNetwork,
+    fund,
+    wait_for_report_holding,
+)
+from tests.node.netproc import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
+
+DOCS = ROOT / "docs"
+EXAMPLE = re.compile(r"<!-- example: ([\w-]+) -->\n```python\n(.*?)```", re.S)
+USERS_DOCS = ("member.md", "venue.md", "sdk.md")
+"""Guides whose every Python block is an example a member, venue or relayer runs."""
+EXAMPLE_TIMEOUT_S = 120
+
+
+def get_examples() -> dict[str, str]:
+    """Every marked example of docs/*.md by name."""
+    found: dict[str, str] = {}
+    for path in sorted(DOCS.glob("*.md")):
+        for name, code in EXAMPLE.findall(path.read_text()):
+            assert name not in found, f"two examples named {name}"
+            found[name] = code
+    return found
+
+
+def test_every_python_block_of_the_users_guides_is_a_run_example() -> None:
+    for name in USERS_DOCS:
+        text = (DOCS / name).read_text()
+        assert text.count("```python\n") == len(EXAMPLE.findall(text)), name
+
+
+async def run_example(live: LiveNetwork, env: dict[str, str], name: str) -> str:
+    """The example's stdout once it exited 0, from the live network's base directory."""
+    with trio.fail_after(EXAMPLE_TIMEOUT_S):
+        done = await trio.run_process(
+            [sys.executable, "-c", get_examples()[name]],
+            cwd=live.base,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+    output = done.stdout.decode() + done.stderr.decode()
+    assert done.returncode == 0, f"example {name} exited {done.returncode}:\n{output}"
+    return done.stdout.decode()
+
+
+async def test_the_docs_examples_run_against_a_live_network(live: LiveNetwork) -> None:
+    member, counterparty = Member.from_sandbox("docs-member"), Member.from_sandbox("docs-other")
+    env = {
+        "CLEARNODE_API": live.url,
+        "MEMBER_KEY": "0x" + member.private_key.hex(),
+        "COUNTERPARTY": counterparty.address_hex,
+        "USDC_TOKEN": "0x" + live.tokens["USDC"].hex(),
+        "EVM_CHAIN_ID": str(EVM_CHAIN_ID),
+        "EVM_RPC_URL": live.rpc_url,
+        "VENUE_KEY_FILE": str(live.base / "net" / "venue_keys" / "alpha.json"),
+        "RELAYER_KEY": DEV_PRIVATE_KEY,
+        "GENESIS_FILE": str(live.base / "net" / "node0" / "genesis.json"),
+        "BATCH_ID": "1000",  # past the batches other tests of this network sent
+        "TRADE_ID": "1000000",
+    }
+    async with await Client.connect(live.url) as client:
+        for who in (member, counterparty):
+            await fund(live, client, who, 10_000)
+        submitted = await client.authorise_venue(counterparty, "alpha")
+        await client.wait_for_tx(submitted["tx_hash"])
+        assert "authorised: ok" in await run_example(live, env, "sdk-account")
+        assert "collateral_credited" in await run_example(live, env, "member-stream")
+        assert "ok" in await run_example(live, env, "venue-batch")
+        assert "withdrawal 1 ok" in await run_example(live, env, "member-withdraw")
+        with trio.fail_after(60):  # the validators sign it; then there is something to relay
+            while not (await client.withdrawal(member.address, 1))["complete"]:
+                await trio.sleep(0.5)
+        assert "'result': 'paid'" in await run_example(live, env, "sdk-relay")
+        await wait_for_report_holding(client, REPORTED)
+    reported = {**env, "MEMBER_KEY": "0x" + REPORTED.private_key.hex()}
+    assert "member 0x" in await run_example(live, reported, "sdk-report")
+    assert '"collateral": [' in await run_example(live, env, "operator-deposit")
