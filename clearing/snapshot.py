@@ -52,9 +52,9 @@ from clearing.state import (
     is_in_default_order,
 )
 
-# 5: the governed configuration and proposals; 4: the epoch's defaults; 3: settlement
-# reserves, withdrawal expiry
-SNAPSHOT_VERSION = 5
+# 6: listing templates; 5: the governed configuration and proposals; 4: the epoch's
+# defaults; 3: settlement reserves, withdrawal expiry
+SNAPSHOT_VERSION = 6
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 

@@ -19,6 +19,7 @@ from clearing.governance.instrument_status import SetInstrumentStatus
 from clearing.governance.listing import ListInstrument
 from clearing.governance.risk_change import ReplaceRiskParams
 from clearing.governance.settlement import SettlePerpetual
+from clearing.governance.template_change import AddListingTemplate, RemoveListingTemplate
 from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.state import ClearingState
 
@@ -29,13 +30,15 @@ Change = (
     | ReplaceRiskParams
     | AddVenue
     | RemoveVenue
+    | AddListingTemplate
+    | RemoveListingTemplate
 )
 
 CHANGE_TYPES: dict[str, Any] = {
     cls.NAME: cls
     for cls in (
         ListInstrument, SetInstrumentStatus, SettlePerpetual, ReplaceRiskParams, AddVenue,
-        RemoveVenue,
+        RemoveVenue, AddListingTemplate, RemoveListingTemplate,
     )
 }  # fmt: skip
 

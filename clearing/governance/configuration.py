@@ -1,6 +1,6 @@
 """The governed configuration as the state root and snapshots carry it: the instruments
 (in listing order, each as its genesis entry), the venues, the risk section in force,
-the instruments' statuses and the proposals."""
+the listing templates, the instruments' statuses and the proposals."""
 
 from __future__ import annotations
 
@@ -8,14 +8,21 @@ from typing import Any
 
 from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list, expect_str
 from clearing.errors import DecodeError, GenesisError
-from clearing.genesis import Genesis, Venue, get_instrument_doc, parse_instrument
+from clearing.genesis import (
+    Genesis,
+    Venue,
+    get_instrument_doc,
+    get_listing_template_doc,
+    parse_instrument,
+    parse_listing_template,
+)
 from clearing.governance.documents import decode_document, encode_document
 from clearing.governance.draft import install_configuration
 from clearing.governance.proposal import Proposal
 from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState
 
-CONFIGURATION_FIELDS = 6
+CONFIGURATION_FIELDS = 7
 
 
 def get_configuration_fields(state: ClearingState) -> list[object]:
@@ -31,7 +38,8 @@ _documents: tuple[Genesis, list[object]] | None = None
 
 
 def get_document_fields(genesis: Genesis) -> list[object]:
-    """The instruments, venues and risk section of the configuration in force (the
+    """The instruments, venues, risk section and listing templates of the configuration in
+    force (the
     state's ``genesis``: ``state.instruments`` and ``state.venues`` index the same
     records), encoded once per configuration rather than at every block's root."""
     global _documents
@@ -40,6 +48,7 @@ def get_document_fields(genesis: Genesis) -> list[object]:
             [encode_document(get_instrument_doc(i)) for i in genesis.instruments],
             [[v.id, v.pubkey] for v in genesis.venues],
             encode_document(genesis.risk),
+            [encode_document(get_listing_template_doc(t)) for t in genesis.listing_templates],
         ]
         _documents = (genesis, fields)
     return _documents[1]
@@ -55,7 +64,7 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
     """Restore the governed configuration on a state initialised from the genesis
     document; every entry validated as the genesis validates it, each proposal's
     changes against its digest (``DecodeError``)."""
-    texts, venues, risk, statuses, proposals, next_id = fields
+    texts, venues, risk, template_texts, statuses, proposals, next_id = fields
     instruments = {}
     for n, text in enumerate(expect_list(texts, "instruments")):
         try:
@@ -63,6 +72,15 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         except GenesisError as error:
             raise DecodeError("instruments", str(error)) from None
         instruments[instrument.id] = instrument
+    templates = {}
+    for n, text in enumerate(expect_list(template_texts, "listing_templates")):
+        try:
+            template = parse_listing_template(
+                decode_document(text, "listing_template"), f"listing_templates[{n}]"
+            )
+        except GenesisError as error:
+            raise DecodeError("listing_templates", str(error)) from None
+        templates[template.id] = template
     venues_by_id = {}
     for item in expect_list(venues, "venues"):
         venue_id, pubkey = expect_list(item, "venue", 2)
@@ -89,5 +107,6 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         tuple(instruments.values()) != state.genesis.instruments
         or tuple(venues_by_id.values()) != state.genesis.venues
         or section != state.genesis.risk
+        or tuple(templates.values()) != state.genesis.listing_templates
     ):
-        install_configuration(state, instruments, venues_by_id, section)
+        install_configuration(state, instruments, venues_by_id, section, templates)

@@ -159,3 +159,22 @@ class ChangeNotAllowed(InvalidTransaction):
 
     instrument_id: str
     reason: str
+
+
+@dataclass(eq=False)
+class InvalidTemplate(InvalidTransaction):
+    """A listing template fails the genesis rules: key ``key`` is not ``expected``."""
+
+    key: str
+    expected: str
+    got: object
+
+
+@dataclass(eq=False)
+class TemplateInstalled(InvalidTransaction):
+    template_id: str
+
+
+@dataclass(eq=False)
+class UnknownTemplate(InvalidTransaction):
+    template_id: str
