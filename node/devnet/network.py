@@ -26,6 +26,7 @@ from node.devnet.default_management import DefaultManagement
 from node.devnet.genesis import USDC
 from node.devnet.market import Member, Venue
 from node.devnet.reports import ReportOutcome
+from node.devnet.rolls import Rolls
 from node.devnet.summary import Ledger
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class Devnet:
     bids: set[int] = field(default_factory=set)  # auctions the bidder has bid in
     met_calls: set[int] = field(default_factory=set)  # opening heights of calls answered
     house_flat: bool = False
+    rolls: Rolls = field(default_factory=Rolls)
     next_nonce: Counter[bytes] = field(default_factory=Counter)
     trade_id: int = 1000
     recent_txs: deque[bytes] = field(default_factory=lambda: deque(maxlen=RECENT_TXS))
@@ -115,6 +117,7 @@ class Devnet:
     def __post_init__(self) -> None:
         self.app = ClearingApp(parse_genesis(self.genesis_doc))
         self.ledger.start(self.app.state)
+        self.rolls.start(self.app.state)
 
     @property
     def state(self) -> ClearingState:
@@ -172,6 +175,7 @@ class Devnet:
         assert result is not None
         self.block_seen[height] = time.monotonic()
         self._count(result)
+        self.rolls.observe(self.state, height)
         self.ledger.record(result)
         broken = self.ledger.check(self.state)
         if broken:
@@ -187,6 +191,9 @@ class Devnet:
 
     def _event(self, height: int, kind: str, data: dict[str, object]) -> None:
         self.events[kind] += 1
+        roll = self.rolls.record(self.state, height, kind, data)
+        if roll:
+            self.log(roll)
         if kind in WATERFALL_KINDS:
             who = self.name_of(data.get("member", "?"))
             line = f"h{height} {kind} {who} {data.get('amount', '')!r}"

@@ -26,7 +26,7 @@ from node.commands.init import VALIDATOR_POWER
 from node.devnet import sections, watch
 from node.devnet.chains import start_chains, stop_chains
 from node.devnet.client import NodeApiError, NodeClient
-from node.devnet.genesis import build_genesis_template
+from node.devnet.genesis import add_rolling_future, build_genesis_template
 from node.devnet.homes import make_homes, write_homes
 from node.devnet.market import make_members
 from node.devnet.network import Devnet, DevnetConfig, NodeView, Observer, StepTimeout
@@ -47,6 +47,8 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
     try:
         members = make_members(config.members)
         template = build_genesis_template([c.deployed for c in chains], config.epoch_length_blocks)
+        expiry_ms, period_ms = sections.get_roll_schedule(config, time.time_ns() // 1_000_000)
+        add_rolling_future(template, expiry_ms, period_ms)
         services = sections.get_service_sections(template, chains, config)
         genesis = write_homes(homes, template, services.toml)
         (out_dir / "genesis.json").write_text(json.dumps(genesis, indent=1))
