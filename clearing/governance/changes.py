@@ -17,6 +17,7 @@ from clearing.events import Event
 from clearing.governance.draft import Draft, check_draft, start_draft, write_draft
 from clearing.governance.instrument_status import SetInstrumentStatus
 from clearing.governance.listing import ListInstrument
+from clearing.governance.parameter_change import SetDefaultFund, SetFee, SetFeeSplit, SetFunding
 from clearing.governance.risk_change import ReplaceRiskParams
 from clearing.governance.settlement import SettlePerpetual
 from clearing.governance.template_change import AddListingTemplate, RemoveListingTemplate
@@ -32,13 +33,18 @@ Change = (
     | RemoveVenue
     | AddListingTemplate
     | RemoveListingTemplate
+    | SetFunding
+    | SetFee
+    | SetFeeSplit
+    | SetDefaultFund
 )
 
 CHANGE_TYPES: dict[str, Any] = {
     cls.NAME: cls
     for cls in (
         ListInstrument, SetInstrumentStatus, SettlePerpetual, ReplaceRiskParams, AddVenue,
-        RemoveVenue, AddListingTemplate, RemoveListingTemplate,
+        RemoveVenue, AddListingTemplate, RemoveListingTemplate, SetFunding, SetFee, SetFeeSplit,
+        SetDefaultFund,
     )
 }  # fmt: skip
 

@@ -1,6 +1,6 @@
 """The governed configuration as the state root and snapshots carry it: the instruments
 (in listing order, each as its genesis entry), the venues, the risk section in force,
-the listing templates, the instruments' statuses and the proposals."""
+the listing templates, the fee split, the instruments' statuses and the proposals."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from clearing.genesis import (
     parse_listing_template,
 )
 from clearing.governance.documents import decode_document, encode_document
-from clearing.governance.draft import install_configuration
+from clearing.governance.draft import Draft, install_configuration
 from clearing.governance.proposal import Proposal
 from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState
+from clearing.units import BPS_DENOMINATOR
 
-CONFIGURATION_FIELDS = 7
+CONFIGURATION_FIELDS = 8
 
 
 def get_configuration_fields(state: ClearingState) -> list[object]:
@@ -38,8 +39,8 @@ _documents: tuple[Genesis, list[object]] | None = None
 
 
 def get_document_fields(genesis: Genesis) -> list[object]:
-    """The instruments, venues, risk section and listing templates of the configuration in
-    force (the
+    """The instruments, venues, risk section, listing templates and fee split of the
+    configuration in force (the
     state's ``genesis``: ``state.instruments`` and ``state.venues`` index the same
     records), encoded once per configuration rather than at every block's root."""
     global _documents
@@ -49,6 +50,7 @@ def get_document_fields(genesis: Genesis) -> list[object]:
             [[v.id, v.pubkey] for v in genesis.venues],
             encode_document(genesis.risk),
             [encode_document(get_listing_template_doc(t)) for t in genesis.listing_templates],
+            genesis.fee_to_insurance_bps,
         ]
         _documents = (genesis, fields)
     return _documents[1]
@@ -64,7 +66,7 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
     """Restore the governed configuration on a state initialised from the genesis
     document; every entry validated as the genesis validates it, each proposal's
     changes against its digest (``DecodeError``)."""
-    texts, venues, risk, template_texts, statuses, proposals, next_id = fields
+    texts, venues, risk, template_texts, fee_split, statuses, proposals, next_id = fields
     instruments = {}
     for n, text in enumerate(expect_list(texts, "instruments")):
         try:
@@ -102,11 +104,15 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
             raise DecodeError("changes", f"entry {proposal_id!r} is not proposal {proposal.id}")
         state.proposals[proposal.id] = proposal
     state.next_proposal_id = expect_int(next_id, "next_proposal_id", 1)
-    section = decode_document(risk, "risk")
+    draft = Draft(
+        instruments, venues_by_id, decode_document(risk, "risk"), state.instrument_status,
+        templates, expect_int(fee_split, "fee_to_insurance_bps", 0, BPS_DENOMINATOR),
+    )  # fmt: skip
     if (
         tuple(instruments.values()) != state.genesis.instruments
         or tuple(venues_by_id.values()) != state.genesis.venues
-        or section != state.genesis.risk
+        or draft.risk != state.genesis.risk
         or tuple(templates.values()) != state.genesis.listing_templates
+        or draft.fee_to_insurance_bps != state.genesis.fee_to_insurance_bps
     ):
-        install_configuration(state, instruments, venues_by_id, section, templates)
+        install_configuration(state, draft)

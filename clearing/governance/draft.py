@@ -1,7 +1,8 @@
 """The configuration a proposal's changes build, checked whole before it is written.
 
 Changes apply in order to a ``Draft`` (copies of the governed records: instruments,
-venues, the risk section, instrument statuses, listing templates), each checking itself
+venues, the risk section, instrument statuses, listing templates, the fee split), each
+checking itself
 against the draft so far and the state; the finished draft is checked as a whole (the
 risk parameters cover every instrument and template) and only then written. So a
 proposal is all-or-nothing, at its submission (where the draft is discarded) and at its
@@ -34,6 +35,7 @@ class Draft:
     risk: Mapping[str, Any]
     statuses: dict[str, InstrumentStatus]  # only instruments not active
     templates: dict[str, ListingTemplate]
+    fee_to_insurance_bps: int
     listed: dict[str, int] = field(default_factory=dict)  # listed by this draft -> mark
     settlements: dict[str, int] = field(default_factory=dict)  # perpetual -> final price
 
@@ -42,6 +44,7 @@ def start_draft(state: ClearingState) -> Draft:
     return Draft(
         dict(state.instruments), dict(state.venues), state.genesis.risk,
         dict(state.instrument_status), {t.id: t for t in state.genesis.listing_templates},
+        state.genesis.fee_to_insurance_bps,
     )  # fmt: skip
 
 
@@ -84,24 +87,19 @@ def write_draft(state: ClearingState, draft: Draft) -> list[Event]:
             state.funding_indices[instrument_id] = 0
             state.last_funding_ms[instrument_id] = state.time_ms
     state.instrument_status = draft.statuses
-    install_configuration(state, draft.instruments, draft.venues, draft.risk, draft.templates)
+    install_configuration(state, draft)
     return settle_instruments(state, draft.settlements) if draft.settlements else []
 
 
-def install_configuration(
-    state: ClearingState,
-    instruments: dict[str, Instrument],
-    venues: dict[str, Venue],
-    risk: Mapping[str, Any],
-    templates: dict[str, ListingTemplate],
-) -> None:
+def install_configuration(state: ClearingState, draft: Draft) -> None:
     """The configuration in force: the state's indexes and a new ``state.genesis`` record
-    holding the same records (the risk caches, keyed by its identity, rebuild from it)."""
-    state.instruments, state.venues = instruments, venues
+    holding the draft's records (the risk caches, keyed by its identity, rebuild from it)."""
+    state.instruments, state.venues = draft.instruments, draft.venues
     state.genesis = replace(
         state.genesis,
-        instruments=tuple(instruments.values()),
-        venues=tuple(venues.values()),
-        risk=risk,
-        listing_templates=tuple(templates.values()),
+        instruments=tuple(draft.instruments.values()),
+        venues=tuple(draft.venues.values()),
+        risk=draft.risk,
+        listing_templates=tuple(draft.templates.values()),
+        fee_to_insurance_bps=draft.fee_to_insurance_bps,
     )

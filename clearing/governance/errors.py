@@ -178,3 +178,12 @@ class TemplateInstalled(InvalidTransaction):
 @dataclass(eq=False)
 class UnknownTemplate(InvalidTransaction):
     template_id: str
+
+
+@dataclass(eq=False)
+class InvalidParameter(InvalidTransaction):
+    """A parameter outside the genesis range: key ``key`` is not ``expected``."""
+
+    key: str
+    expected: str
+    got: object
