@@ -4,6 +4,7 @@ the listing templates, the fee split, the instruments' statuses and the proposal
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list, expect_str
@@ -116,3 +117,24 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         or draft.fee_to_insurance_bps != state.genesis.fee_to_insurance_bps
     ):
         install_configuration(state, draft)
+
+
+def get_configuration_document(
+    doc: dict[str, Any], config: Genesis, marks: Mapping[str, int]
+) -> dict[str, Any]:
+    """The genesis document ``doc`` with the governed sections of the configuration in
+    force ``config`` (a ``state.genesis``): what ``clearnode verify --genesis`` recomputes
+    a report's statement with once governance or a listing template changed them (the
+    report's market prices the instruments in force, not the genesis's). ``marks``
+    gives a starting price to each instrument listed since (a genesis needs one; the
+    statement reads the report's marks)."""
+    starting = doc["mark_prices"]
+    return {
+        **doc,
+        "instruments": [get_instrument_doc(i) for i in config.instruments],
+        "mark_prices": {i.id: starting.get(i.id, marks.get(i.id, 1)) for i in config.instruments},
+        "venues": [{"id": v.id, "pubkey": "0x" + v.pubkey.hex()} for v in config.venues],
+        "risk": dict(config.risk),
+        "listing_templates": [get_listing_template_doc(t) for t in config.listing_templates],
+        "fees": {**doc.get("fees", {}), "insurance_fund_bps": config.fee_to_insurance_bps},
+    }
