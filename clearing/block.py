@@ -43,6 +43,7 @@ from clearing.events import Event
 from clearing.expiry import process_expiries
 from clearing.funding import process_funding
 from clearing.governance.execution import process_governance
+from clearing.governance.roll import process_listing_roll
 from clearing.governance.submit import GovProposal, process_gov_proposal
 from clearing.governance.vote import GovVote, process_gov_vote
 from clearing.negative_cash import process_negative_cash
@@ -89,7 +90,8 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
 # Order matters: governance first, so the block's other steps run under the
 # configuration in force from this height (a listing is marked, new risk parameters
 # margin); then settle variation margin at the new marks before funding, and
-# both before expiring instruments; margin calls and liquidation (and the
+# both before expiring instruments; the listing templates then list the series
+# after those that expired (at marks that are this block's); margin calls and liquidation (and the
 # waterfall behind it) then see every account at its settled equity, liquidation
 # sees the calls that expired in this block and leaves no account insolvent;
 # the house's default auctions then close and open on the lots it now holds;
@@ -100,6 +102,7 @@ END_OF_BLOCK_STEPS: tuple[Step, ...] = (
     process_mark_to_market,
     process_funding,
     process_expiries,
+    process_listing_roll,
     process_margin_calls,
     process_liquidation_step,
     process_house_book,

@@ -22,6 +22,13 @@ from clearing.instruments import (
     OptionType,
     SettlementStyle,
 )
+from clearing.listing_template import (
+    MAX_SERIES,
+    MAX_STRIKES_EACH_SIDE,
+    Cycle,
+    ListingTemplate,
+    StrikeLadder,
+)
 from clearing.replay import (
     DEFAULT_TRADE_ID_WINDOW,
     MAX_TRADE_ID_WINDOW,
@@ -108,6 +115,8 @@ class Genesis:
     `clearnode verify --rpc` reads the reserves of."""
     external_bridges: tuple[ExternalBridge, ...] = ()
     """Registered external bridges (optional); governance adds and removes them."""
+    listing_templates: tuple[ListingTemplate, ...] = ()
+    """The series listed at each expiry (optional key; clearing/listing_template.py)."""
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -184,7 +193,7 @@ TOP_KEYS = {
     "version", "chain_id", "genesis_time_ms", "epoch_length_blocks", "settlement_asset",
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
-    "withdrawal_ttl_s", "vaults", "governance", "external_bridges",
+    "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
 }  # fmt: skip
 
 
@@ -242,6 +251,12 @@ def parse_genesis(doc: object) -> Genesis:
             for n, item in enumerate(top.get_list("external_bridges"))
         )
         if top.has("external_bridges")
+        else (),
+        listing_templates=tuple(
+            parse_listing_template(item, f"listing_templates[{n}]")
+            for n, item in enumerate(top.get_list("listing_templates"))
+        )
+        if top.has("listing_templates")
         else (),
     )
     _check_cross_references(genesis)
@@ -482,6 +497,92 @@ def get_instrument_doc(instrument: Instrument) -> dict[str, object]:
     return doc
 
 
+TEMPLATE_KEYS = {"id", "prefix", "cycle", "first_expiry_ms", "period_ms", "series", "future",
+                 "ladder"}  # fmt: skip
+PERIODIC_KEYS = ("first_expiry_ms", "period_ms")
+SERIES_TERMS = ("underlying", "index_feed", "contract_size", "tick_size", "price_band_bps",
+                "fee_bps", "settlement")  # fmt: skip
+LADDER_KEYS = {"strikes_each_side", "spacing", "strike_unit", "tick_size", "price_band_bps",
+               "fee_bps", "settlement"}  # fmt: skip
+
+
+def parse_listing_template(item: object, path: str) -> ListingTemplate:
+    """A ``listing_templates`` entry: the future's terms are an instrument entry's but
+    ``id``, ``kind`` and ``expiry_ms`` (derived), validated as one; expiries of a
+    periodic cycle fall on whole seconds (series ids name them to the second)."""
+    r = _Reader(item, path, TEMPLATE_KEYS)
+    template_id, prefix = r.get_str("id"), r.get_str("prefix")
+    cycle = r.get_enum("cycle", Cycle)
+    for name in PERIODIC_KEYS:
+        if (cycle is Cycle.PERIODIC) != r.has(name):
+            expected = "present" if cycle is Cycle.PERIODIC else "absent"
+            got = r.obj.get(name)
+            raise GenesisError(r.key(name), f"{expected} for a {cycle.value} cycle", got)
+    first_expiry_ms = period_ms = 0
+    if cycle is Cycle.PERIODIC:
+        first_expiry_ms, period_ms = r.get_int("first_expiry_ms"), r.get_int("period_ms", 1000)
+        for name, value in (("first_expiry_ms", first_expiry_ms), ("period_ms", period_ms)):
+            if value % 1000:
+                raise GenesisError(r.key(name), "a whole number of seconds", value)
+    terms = _Reader(r.get_raw("future"), r.key("future"), set(SERIES_TERMS))
+    future = parse_instrument(
+        {**terms.obj, "id": prefix, "kind": "future", "expiry_ms": 0}, r.key("future")
+    )
+    ladder = (
+        _parse_strike_ladder(_Reader(r.get_raw("ladder"), r.key("ladder"), LADDER_KEYS), future)
+        if r.has("ladder")
+        else None
+    )
+    return ListingTemplate(
+        template_id, prefix, future, cycle, first_expiry_ms, period_ms,
+        r.get_int("series", 1, MAX_SERIES), ladder,
+    )  # fmt: skip
+
+
+def _parse_strike_ladder(r: _Reader, future: Instrument) -> StrikeLadder:
+    strike_unit = r.get_int("strike_unit", 1)
+    spacing = r.get_int("spacing", 1)
+    if spacing % strike_unit:
+        raise GenesisError(r.key("spacing"), f"a multiple of strike_unit {strike_unit}", spacing)
+    terms: dict[str, object] = {
+        k: r.obj[k] for k in ("tick_size", "price_band_bps", "fee_bps", "settlement") if k in r.obj
+    }
+    option = parse_instrument(
+        {
+            **terms, "id": future.id, "kind": "option", "underlying": future.id,
+            "index_feed": future.index_feed, "contract_size": future.contract_size,
+            "expiry_ms": 0, "strike": strike_unit, "option_type": "call",
+        },
+        r.path,
+    )  # fmt: skip
+    return StrikeLadder(
+        r.get_int("strikes_each_side", 0, MAX_STRIKES_EACH_SIDE), spacing, strike_unit, option
+    )
+
+
+def get_listing_template_doc(template: ListingTemplate) -> dict[str, object]:
+    """The ``listing_templates`` entry ``parse_listing_template`` reads back as ``template``."""
+    future = get_instrument_doc(template.future)
+    doc: dict[str, object] = {
+        "id": template.id,
+        "prefix": template.prefix,
+        "cycle": template.cycle.value,
+        "series": template.series,
+        "future": {k: future[k] for k in SERIES_TERMS},
+    }
+    if template.cycle is Cycle.PERIODIC:
+        doc.update(first_expiry_ms=template.first_expiry_ms, period_ms=template.period_ms)
+    if template.ladder is not None:
+        option = get_instrument_doc(template.ladder.option)
+        doc["ladder"] = {
+            "strikes_each_side": template.ladder.strikes_each_side,
+            "spacing": template.ladder.spacing,
+            "strike_unit": template.ladder.strike_unit,
+            **{k: option[k] for k in ("tick_size", "price_band_bps", "fee_bps", "settlement")},
+        }
+    return doc
+
+
 def _parse_funding_interest(r: _Reader, kind: InstrumentKind) -> int | None:
     """A perpetual's interest component per 8 hours (default 0.01%); None for other kinds."""
     name = "funding_interest_ppm"
@@ -555,6 +656,14 @@ def _check_cross_references(g: Genesis) -> None:
                 raise GenesisError(
                     f"instruments[{n}].underlying", "a listed future", inst.underlying
                 )
+    _check_unique([t.id for t in g.listing_templates], "listing_templates")
+    for n, template in enumerate(g.listing_templates):
+        if template.future.index_feed not in g.feeds():
+            raise GenesisError(
+                f"listing_templates[{n}].future.index_feed",
+                f"one of {sorted(g.feeds())}",
+                template.future.index_feed,
+            )
     _check_price_keys(dict(g.index_prices), sorted(g.feeds()), "index_prices")
     _check_price_keys(dict(g.mark_prices), sorted(by_id), "mark_prices")
 

@@ -37,9 +37,9 @@ from clearing.risk.solvency import SolvencyMarket, get_solvency_market
 from clearing.state import ClearingState, Member
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
-# 9: the external bridges in the governed configuration; 8: the governed
-# configuration and proposals; 7: beside the market leaf; 6: the
-# epoch's defaults; 5: settlement, ...
+# 9: the external bridges, listing templates and fee split in the governed
+# configuration; 8: the governed configuration and proposals; 7: beside the
+# market leaf; 6: the epoch's defaults; 5: settlement, ...
 GLOBALS_VERSION = 9
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"

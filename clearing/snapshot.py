@@ -52,9 +52,9 @@ from clearing.state import (
     is_in_default_order,
 )
 
-# 6: the external bridges in the governed configuration; 5: the governed
-# configuration and proposals; 4: the epoch's defaults; 3: settlement
-# reserves, withdrawal expiry
+# 6: the external bridges, listing templates and fee split in the governed
+# configuration; 5: the governed configuration and proposals; 4: the epoch's
+# defaults; 3: settlement reserves, withdrawal expiry
 SNAPSHOT_VERSION = 6
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

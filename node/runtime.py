@@ -388,7 +388,9 @@ async def run_node(
             ),
             functools.partial(get_last_block_history, app),
         )
-        services = get_enabled_services(config, NodeContextInputs(genesis, signer is not None))
+        services = get_enabled_services(
+            config, NodeContextInputs(genesis, signer is not None, lambda: app.state)
+        )
         topics = [*get_topics(), *(topic for service in services for topic in service.topics)]
         async with open_p2p(p2p_config, topics) as p2p, trio.open_nursery() as nursery:
             check_listening(config, p2p)

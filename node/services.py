@@ -99,6 +99,9 @@ class NodeContextInputs:
 
     genesis: Genesis
     is_validator: bool
+    state: Callable[[], ClearingState]
+    """The committed state (what a topic's first-hop check reads: e.g. the instruments
+    listed since genesis)."""
 
 
 def get_services() -> list[Service]:

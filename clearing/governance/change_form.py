@@ -23,8 +23,18 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "remove_venue": ("venue",),
     "add_external_bridge": ("bridge", "pubkey", "chains"),
     "remove_external_bridge": ("bridge",),
+    "add_listing_template": ("template",),
+    "remove_listing_template": ("template",),
+    "set_funding": ("instrument", "funding_interval_ms", "funding_interest_ppm"),
+    "set_fee": ("instrument", "fee_bps"),
+    "set_fee_split": ("insurance_fund_bps",),
+    "set_default_fund": ("cover", "stress_multiple", "assessment_cap_bps"),
 }
-DOCUMENTS = {("list_instrument", "instrument"), ("replace_risk_params", "risk")}
+DOCUMENTS = {
+    ("list_instrument", "instrument"),
+    ("replace_risk_params", "risk"),
+    ("add_listing_template", "template"),
+}
 HEX_FIELDS = {"pubkey"}
 
 

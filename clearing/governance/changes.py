@@ -18,8 +18,10 @@ from clearing.governance.bridge_change import AddExternalBridge, RemoveExternalB
 from clearing.governance.draft import Draft, check_draft, start_draft, write_draft
 from clearing.governance.instrument_status import SetInstrumentStatus
 from clearing.governance.listing import ListInstrument
+from clearing.governance.parameter_change import SetDefaultFund, SetFee, SetFeeSplit, SetFunding
 from clearing.governance.risk_change import ReplaceRiskParams
 from clearing.governance.settlement import SettlePerpetual
+from clearing.governance.template_change import AddListingTemplate, RemoveListingTemplate
 from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.state import ClearingState
 
@@ -32,13 +34,20 @@ Change = (
     | RemoveVenue
     | AddExternalBridge
     | RemoveExternalBridge
+    | AddListingTemplate
+    | RemoveListingTemplate
+    | SetFunding
+    | SetFee
+    | SetFeeSplit
+    | SetDefaultFund
 )
 
 CHANGE_TYPES: dict[str, Any] = {
     cls.NAME: cls
     for cls in (
         ListInstrument, SetInstrumentStatus, SettlePerpetual, ReplaceRiskParams, AddVenue,
-        RemoveVenue, AddExternalBridge, RemoveExternalBridge,
+        RemoveVenue, AddExternalBridge, RemoveExternalBridge, AddListingTemplate,
+        RemoveListingTemplate, SetFunding, SetFee, SetFeeSplit, SetDefaultFund,
     )
 }  # fmt: skip
 

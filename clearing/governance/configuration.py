@@ -1,9 +1,11 @@
 """The governed configuration as the state root and snapshots carry it: the instruments
 (in listing order, each as its genesis entry), the venues, the risk section in force,
-the external bridges, the instruments' statuses and the proposals."""
+the external bridges, the listing templates, the fee split, the instruments' statuses
+and the proposals."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list, expect_str
@@ -13,16 +15,19 @@ from clearing.genesis import (
     Genesis,
     Venue,
     get_instrument_doc,
+    get_listing_template_doc,
     parse_external_bridge,
     parse_instrument,
+    parse_listing_template,
 )
 from clearing.governance.documents import decode_document, encode_document
-from clearing.governance.draft import install_configuration
+from clearing.governance.draft import Draft, install_configuration
 from clearing.governance.proposal import Proposal
 from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState
+from clearing.units import BPS_DENOMINATOR
 
-CONFIGURATION_FIELDS = 7
+CONFIGURATION_FIELDS = 9
 
 
 def get_configuration_fields(state: ClearingState) -> list[object]:
@@ -38,9 +43,10 @@ _documents: tuple[Genesis, list[object]] | None = None
 
 
 def get_document_fields(genesis: Genesis) -> list[object]:
-    """The instruments, venues, risk section and external bridges of the configuration
-    in force (the state's ``genesis``: ``state.instruments`` and ``state.venues`` index
-    the same records), encoded once per configuration rather than at every block's root."""
+    """The instruments, venues, risk section, external bridges, listing templates and fee
+    split of the configuration in force (the state's ``genesis``: ``state.instruments``
+    and ``state.venues`` index the same records), encoded once per configuration rather
+    than at every block's root."""
     global _documents
     if _documents is None or _documents[0] is not genesis:
         fields: list[object] = [
@@ -48,6 +54,8 @@ def get_document_fields(genesis: Genesis) -> list[object]:
             [[v.id, v.pubkey] for v in genesis.venues],
             encode_document(genesis.risk),
             [[b.id, b.pubkey, list(b.chains)] for b in genesis.external_bridges],
+            [encode_document(get_listing_template_doc(t)) for t in genesis.listing_templates],
+            genesis.fee_to_insurance_bps,
         ]
         _documents = (genesis, fields)
     return _documents[1]
@@ -63,7 +71,7 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
     """Restore the governed configuration on a state initialised from the genesis
     document; every entry validated as the genesis validates it, each proposal's
     changes against its digest (``DecodeError``)."""
-    texts, venues, risk, bridges, statuses, proposals, next_id = fields
+    texts, venues, risk, bridges, template_texts, fee_split, statuses, proposals, next_id = fields
     instruments = {}
     for n, text in enumerate(expect_list(texts, "instruments")):
         try:
@@ -71,15 +79,24 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         except GenesisError as error:
             raise DecodeError("instruments", str(error)) from None
         instruments[instrument.id] = instrument
+    templates = {}
+    for n, text in enumerate(expect_list(template_texts, "listing_templates")):
+        try:
+            template = parse_listing_template(
+                decode_document(text, "listing_template"), f"listing_templates[{n}]"
+            )
+        except GenesisError as error:
+            raise DecodeError("listing_templates", str(error)) from None
+        templates[template.id] = template
     venues_by_id = {}
     for item in expect_list(venues, "venues"):
         venue_id, pubkey = expect_list(item, "venue", 2)
         venues_by_id[expect_str(venue_id, "venue")] = Venue(
             venue_id, expect_bytes(pubkey, "pubkey", 32)
         )
-    external_bridges = tuple(
-        decode_external_bridge(item) for item in expect_list(bridges, "external_bridges")
-    )
+    external_bridges = {
+        b.id: b for b in map(decode_external_bridge, expect_list(bridges, "external_bridges"))
+    }
     for item in expect_list(statuses, "instrument_status"):
         instrument_id, status = expect_list(item, "instrument_status", 2)
         state.instrument_status[expect_str(instrument_id, "instrument")] = expect_enum(
@@ -95,14 +112,20 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
             raise DecodeError("changes", f"entry {proposal_id!r} is not proposal {proposal.id}")
         state.proposals[proposal.id] = proposal
     state.next_proposal_id = expect_int(next_id, "next_proposal_id", 1)
-    section = decode_document(risk, "risk")
+    draft = Draft(
+        instruments, venues_by_id, decode_document(risk, "risk"), state.instrument_status,
+        external_bridges, templates,
+        expect_int(fee_split, "fee_to_insurance_bps", 0, BPS_DENOMINATOR),
+    )  # fmt: skip
     if (
         tuple(instruments.values()) != state.genesis.instruments
         or tuple(venues_by_id.values()) != state.genesis.venues
-        or section != state.genesis.risk
-        or external_bridges != state.genesis.external_bridges
+        or draft.risk != state.genesis.risk
+        or tuple(external_bridges.values()) != state.genesis.external_bridges
+        or tuple(templates.values()) != state.genesis.listing_templates
+        or draft.fee_to_insurance_bps != state.genesis.fee_to_insurance_bps
     ):
-        install_configuration(state, instruments, venues_by_id, section, external_bridges)
+        install_configuration(state, draft)
 
 
 def decode_external_bridge(item: object) -> ExternalBridge:
@@ -116,3 +139,28 @@ def decode_external_bridge(item: object) -> ExternalBridge:
     if list(bridge.chains) != chains:
         raise DecodeError("external_bridge", f"chains {chains!r} are not sorted and distinct")
     return bridge
+
+
+def get_configuration_document(
+    doc: dict[str, Any], config: Genesis, marks: Mapping[str, int]
+) -> dict[str, Any]:
+    """The genesis document ``doc`` with the governed sections of the configuration in
+    force ``config`` (a ``state.genesis``): what ``clearnode verify --genesis`` recomputes
+    a report's statement with once governance or a listing template changed them (the
+    report's market prices the instruments in force, not the genesis's). ``marks``
+    gives a starting price to each instrument listed since (a genesis needs one; the
+    statement reads the report's marks)."""
+    starting = doc["mark_prices"]
+    return {
+        **doc,
+        "instruments": [get_instrument_doc(i) for i in config.instruments],
+        "mark_prices": {i.id: starting.get(i.id, marks.get(i.id, 1)) for i in config.instruments},
+        "venues": [{"id": v.id, "pubkey": "0x" + v.pubkey.hex()} for v in config.venues],
+        "risk": dict(config.risk),
+        "external_bridges": [
+            {"id": b.id, "pubkey": "0x" + b.pubkey.hex(), "chains": list(b.chains)}
+            for b in config.external_bridges
+        ],
+        "listing_templates": [get_listing_template_doc(t) for t in config.listing_templates],
+        "fees": {**doc.get("fees", {}), "insurance_fund_bps": config.fee_to_insurance_bps},
+    }

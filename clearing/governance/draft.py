@@ -1,10 +1,13 @@
 """The configuration a proposal's changes build, checked whole before it is written.
 
 Changes apply in order to a ``Draft`` (copies of the governed records: instruments,
-venues, the risk section, instrument statuses), each checking itself against the draft
-so far and the state; the finished draft is checked as a whole (the risk parameters
-cover every instrument) and only then written. So a proposal is all-or-nothing, at its
-submission (where the draft is discarded) and at its execution alike.
+venues, the risk section, instrument statuses, external bridges, listing templates, the
+fee split), each
+checking itself
+against the draft so far and the state; the finished draft is checked as a whole (the
+risk parameters cover every instrument and template) and only then written. So a
+proposal is all-or-nothing, at its submission (where the draft is discarded) and at its
+execution alike.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from clearing.expiry import settle_instruments
 from clearing.genesis import ExternalBridge, Venue
 from clearing.governance.errors import InvalidRiskParams, RiskNotCovering
 from clearing.instruments import Instrument, InstrumentStatus
+from clearing.listing_template import ListingTemplate
 from clearing.risk.arrays import get_risk_factor
 from clearing.risk.params import RiskParams, parse_risk_params
 from clearing.risk.scenarios import compute_scenario_set, compute_stress_scenario_set
@@ -32,6 +36,8 @@ class Draft:
     risk: Mapping[str, Any]
     statuses: dict[str, InstrumentStatus]  # only instruments not active
     external_bridges: dict[str, ExternalBridge]  # by id
+    templates: dict[str, ListingTemplate]
+    fee_to_insurance_bps: int
     listed: dict[str, int] = field(default_factory=dict)  # listed by this draft -> mark
     settlements: dict[str, int] = field(default_factory=dict)  # perpetual -> final price
 
@@ -40,6 +46,8 @@ def start_draft(state: ClearingState) -> Draft:
     return Draft(
         dict(state.instruments), dict(state.venues), state.genesis.risk,
         dict(state.instrument_status), {b.id: b for b in state.genesis.external_bridges},
+        {t.id: t for t in state.genesis.listing_templates},
+        state.genesis.fee_to_insurance_bps,
     )  # fmt: skip
 
 
@@ -57,7 +65,8 @@ def check_risk_section(section: Mapping[str, Any]) -> RiskParams:
 
 def check_draft(draft: Draft) -> None:
     """With margining on, every instrument's risk factor has parameters (the risk arrays
-    would otherwise fail at the next margin check)."""
+    would otherwise fail at the next margin check), and so has every template's (the
+    series it will list)."""
     if not draft.risk:
         return
     params = check_risk_section(draft.risk)
@@ -65,6 +74,9 @@ def check_draft(draft: Draft) -> None:
         factor = get_risk_factor(instrument, draft.instruments)
         if params.underlying(factor) is None:
             raise RiskNotCovering(instrument.id, factor)
+    for template in draft.templates.values():
+        if params.underlying(template.future.underlying) is None:
+            raise RiskNotCovering(template.id, template.future.underlying)
 
 
 def write_draft(state: ClearingState, draft: Draft) -> list[Event]:
@@ -78,26 +90,20 @@ def write_draft(state: ClearingState, draft: Draft) -> list[Event]:
             state.funding_indices[instrument_id] = 0
             state.last_funding_ms[instrument_id] = state.time_ms
     state.instrument_status = draft.statuses
-    install_configuration(
-        state, draft.instruments, draft.venues, draft.risk, tuple(draft.external_bridges.values())
-    )
+    install_configuration(state, draft)
     return settle_instruments(state, draft.settlements) if draft.settlements else []
 
 
-def install_configuration(
-    state: ClearingState,
-    instruments: dict[str, Instrument],
-    venues: dict[str, Venue],
-    risk: Mapping[str, Any],
-    external_bridges: tuple[ExternalBridge, ...],
-) -> None:
+def install_configuration(state: ClearingState, draft: Draft) -> None:
     """The configuration in force: the state's indexes and a new ``state.genesis`` record
-    holding the same records (the risk caches, keyed by its identity, rebuild from it)."""
-    state.instruments, state.venues = instruments, venues
+    holding the draft's records (the risk caches, keyed by its identity, rebuild from it)."""
+    state.instruments, state.venues = draft.instruments, draft.venues
     state.genesis = replace(
         state.genesis,
-        instruments=tuple(instruments.values()),
-        venues=tuple(venues.values()),
-        risk=risk,
-        external_bridges=external_bridges,
+        instruments=tuple(draft.instruments.values()),
+        venues=tuple(draft.venues.values()),
+        risk=draft.risk,
+        external_bridges=tuple(draft.external_bridges.values()),
+        listing_templates=tuple(draft.templates.values()),
+        fee_to_insurance_bps=draft.fee_to_insurance_bps,
     )

@@ -185,3 +185,31 @@ class ChainWithoutCollateral(InvalidTransaction):
 @dataclass(eq=False)
 class UnknownExternalBridge(InvalidTransaction):
     bridge_id: str
+
+
+@dataclass(eq=False)
+class InvalidTemplate(InvalidTransaction):
+    """A listing template fails the genesis rules: key ``key`` is not ``expected``."""
+
+    key: str
+    expected: str
+    got: object
+
+
+@dataclass(eq=False)
+class TemplateInstalled(InvalidTransaction):
+    template_id: str
+
+
+@dataclass(eq=False)
+class UnknownTemplate(InvalidTransaction):
+    template_id: str
+
+
+@dataclass(eq=False)
+class InvalidParameter(InvalidTransaction):
+    """A parameter outside the genesis range: key ``key`` is not ``expected``."""
+
+    key: str
+    expected: str
+    got: object

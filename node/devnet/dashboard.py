@@ -153,6 +153,8 @@ def print_summary(summary: Summary) -> None:
         print(outcome["line"])
     for line in summary.profit_withdrawals:
         print(f"profit withdrawn cross-chain: {line}")
+    for roll in summary.rolls:
+        print(roll["line"])
     if summary.house_flat:
         print("house account flat at the end: yes")
     for c in summary.chains:

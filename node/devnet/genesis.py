@@ -1,6 +1,7 @@
 """The devnet's genesis template: the collateral tokens deployed on each chain,
-BTC and ETH derivatives, a venue, and a risk section levered enough that the
-oracle's scheduled crash defaults members. The validators are added by
+BTC and ETH derivatives, a venue, a risk section levered enough that the
+oracle's scheduled crash defaults members, and a short-dated BTC future with the
+listing template that rolls it into the next series when it expires. The validators are added by
 `clearnode init`'s build_genesis from the keys generated for their homes.
 
 The venue's key derives from a public name (clearing.sandbox): a test key.
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.devchain import DevnetChain
+from clearing.listing_template import get_series_id
 from clearing.sandbox import derive_ed25519_key
 from node.chainspec import place_collateral, place_vaults
 
@@ -38,6 +40,32 @@ RISK: dict[str, Any] = {
     "auction": {"window_blocks": 3, "rounds": 2, "split": 2},  # the house is flat in 6 blocks
     "margin_call": {"deadline_blocks": 5},
 }
+
+
+ROLLING_TEMPLATE, ROLLING_PREFIX = "BTC-ROLLING", "BTC-R"
+BTC_FUTURE_TERMS: dict[str, Any] = {
+    "underlying": "BTC", "index_feed": "BTC/0.001", "contract_size": "0.001",
+    "tick_size": 100, "price_band_bps": 500, "fee_bps": 5, "settlement": "cash",
+}  # fmt: skip
+
+
+def add_rolling_future(doc: dict[str, Any], first_expiry_ms: int, period_ms: int) -> str:
+    """A BTC future expiring at ``first_expiry_ms`` (whole seconds), starting at the BTC
+    index, and the periodic template whose first series it is: at each expiry the
+    template lists the next, ``period_ms`` later. Returns the first series' id."""
+    series = get_series_id(ROLLING_PREFIX, first_expiry_ms)
+    doc["instruments"].append(
+        {**BTC_FUTURE_TERMS, "id": series, "kind": "future", "expiry_ms": first_expiry_ms}
+    )
+    doc["mark_prices"][series] = doc["index_prices"][BTC_FUTURE_TERMS["index_feed"]]
+    doc["listing_templates"] = [
+        {
+            "id": ROLLING_TEMPLATE, "prefix": ROLLING_PREFIX, "cycle": "periodic",
+            "first_expiry_ms": first_expiry_ms, "period_ms": period_ms, "series": 1,
+            "future": BTC_FUTURE_TERMS,
+        }
+    ]  # fmt: skip
+    return series
 
 
 def build_genesis_template(chains: list[DevnetChain], epoch_length_blocks: int) -> dict[str, Any]:

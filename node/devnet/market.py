@@ -111,8 +111,15 @@ def get_deposits(members: list[Member], chains: int) -> list[Deposit]:
     return out
 
 
-def get_opening_trades(members: list[Member], marks: dict[str, int]) -> list[Trade]:
-    """The levered longs buy from both market makers; traders take the future and the call."""
+ROLLING_LOTS = 10  # the market makers' position in the short-dated future
+
+
+def get_opening_trades(
+    members: list[Member], marks: dict[str, int], rolling: str | None = None
+) -> list[Trade]:
+    """The levered longs buy from both market makers; traders take the future and the call;
+    the market makers trade the short-dated future the template rolls (`rolling`, if one
+    is live)."""
     a, b, c, d = (m.address for m in members[:4])
     fills = [
         (a, c, BTC_PERP, 60),
@@ -120,6 +127,8 @@ def get_opening_trades(members: list[Member], marks: dict[str, int]) -> list[Tra
         (b, c, ETH_PERP, 500),
         (b, d, ETH_PERP, 500),
     ]
+    if rolling is not None:
+        fills.append((c, d, rolling, ROLLING_LOTS))
     if len(members) > 4:
         fills.append((c, members[4].address, BTC_PERP, SHORT_LOTS))
     if len(members) > 5:
@@ -133,13 +142,19 @@ def get_opening_trades(members: list[Member], marks: dict[str, int]) -> list[Tra
 
 
 def get_flow_trades(
-    members: list[Member], marks: dict[str, int], rng: random.Random, first_id: int
+    members: list[Member],
+    marks: dict[str, int],
+    rng: random.Random,
+    first_id: int,
+    rolling: str | None = None,
 ) -> list[Trade]:
-    """A few small trades between the market makers and traders at the marks."""
+    """A few small trades between the market makers at the marks, in the live series of
+    the rolling future (`rolling`) too."""
     c, d = members[2].address, members[3].address
     trades = []
+    choices = [BTC_PERP, ETH_PERP, BTC_FUT] + ([] if rolling is None else [rolling])
     for n in range(rng.randint(1, 3)):
-        iid = rng.choice([BTC_PERP, ETH_PERP, BTC_FUT])
+        iid = rng.choice(choices)
         buyer, seller = (c, d) if rng.random() < 0.5 else (d, c)
         trades.append(Trade(first_id + n, iid, buyer, 0, seller, 0, marks[iid], rng.randint(1, 5)))
     return trades

@@ -6,6 +6,7 @@ summary."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -17,7 +18,8 @@ import trio
 
 from clearing.block import BlockResult
 from clearing.default.events import WATERFALL_KINDS
-from clearing.genesis import parse_genesis
+from clearing.genesis import Genesis, parse_genesis
+from clearing.governance.configuration import get_configuration_document
 from clearing.state import ClearingState
 from clearnode.client import Venue
 from consensus.types import Block
@@ -27,6 +29,7 @@ from node.devnet.default_management import DefaultManagement
 from node.devnet.genesis import USDC, VENUE_ID
 from node.devnet.market import Member
 from node.devnet.reports import ReportOutcome
+from node.devnet.rolls import Rolls
 from node.devnet.summary import Ledger
 
 if TYPE_CHECKING:
@@ -105,6 +108,9 @@ class Devnet:
     bids: set[int] = field(default_factory=set)  # auctions the bidder has bid in
     met_calls: set[int] = field(default_factory=set)  # opening heights of calls answered
     house_flat: bool = False
+    rolls: Rolls = field(default_factory=Rolls)
+    configurations: list[tuple[int, Genesis, dict[str, Any]]] = field(default_factory=list)
+    """(height, configuration in force after it, its genesis document) at each change."""
     next_nonce: Counter[bytes] = field(default_factory=Counter)
     trade_id: int = 1000
     recent_txs: deque[bytes] = field(default_factory=lambda: deque(maxlen=RECENT_TXS))
@@ -116,6 +122,7 @@ class Devnet:
     def __post_init__(self) -> None:
         self.app = ClearingApp(parse_genesis(self.genesis_doc))
         self.ledger.start(self.app.state)
+        self.rolls.start(self.app.state)
 
     @property
     def state(self) -> ClearingState:
@@ -173,10 +180,31 @@ class Devnet:
         assert result is not None
         self.block_seen[height] = time.monotonic()
         self._count(result)
+        self.rolls.observe(self.state, height)
+        self._record_configuration(height)
         self.ledger.record(result)
         broken = self.ledger.check(self.state)
         if broken:
             self.fail(f"height {height}: value not conserved: {broken}")
+
+    def _record_configuration(self, height: int) -> None:
+        last = self.configurations[-1][1] if self.configurations else self.app.genesis
+        if self.state.genesis != last:
+            doc = get_configuration_document(self.genesis_doc, self.state.genesis,
+                                             self.state.mark_prices)  # fmt: skip
+            self.configurations.append((height, self.state.genesis, doc))
+
+    def get_genesis_path(self, height: int) -> Path:
+        """A genesis file of the configuration in force after block `height`, for
+        `clearnode verify --genesis` of a report whose market is at that height."""
+        changes = [(h, doc) for h, _, doc in self.configurations if h <= height]
+        if not changes:
+            return self.genesis_path
+        changed, doc = changes[-1]
+        path = self.out_dir / f"genesis-h{changed}.json"
+        if not path.exists():
+            path.write_text(json.dumps(doc, indent=1))
+        return path
 
     def _count(self, result: BlockResult) -> None:
         for tx_result in result.tx_results:
@@ -188,6 +216,9 @@ class Devnet:
 
     def _event(self, height: int, kind: str, data: dict[str, object]) -> None:
         self.events[kind] += 1
+        roll = self.rolls.record(self.state, height, kind, data)
+        if roll:
+            self.log(roll)
         if kind in WATERFALL_KINDS:
             who = self.name_of(data.get("member", "?"))
             line = f"h{height} {kind} {who} {data.get('amount', '')!r}"

@@ -26,7 +26,7 @@ from clearnode.client import Client, ClientError
 from node.commands.init import VALIDATOR_POWER
 from node.devnet import sections, watch
 from node.devnet.chains import start_chains, stop_chains
-from node.devnet.genesis import build_genesis_template
+from node.devnet.genesis import add_rolling_future, build_genesis_template
 from node.devnet.homes import make_homes, write_homes
 from node.devnet.market import make_members
 from node.devnet.monitoring import describe_monitoring, write_scrape_config
@@ -48,6 +48,8 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
     try:
         members = make_members(config.members)
         template = build_genesis_template([c.deployed for c in chains], config.epoch_length_blocks)
+        expiry_ms, period_ms = sections.get_roll_schedule(config, time.time_ns() // 1_000_000)
+        add_rolling_future(template, expiry_ms, period_ms)
         services = sections.get_service_sections(template, chains, config)
         genesis = write_homes(homes, template, services.toml)
         (out_dir / "genesis.json").write_text(json.dumps(genesis, indent=1))

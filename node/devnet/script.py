@@ -101,11 +101,13 @@ async def run_script(net: Devnet, started: float) -> None:
 async def trade_until(net: Devnet, rng: random.Random, until_monotonic: float) -> None:
     """The venue's flow between the market makers until then (or a failure)."""
     while time.monotonic() < until_monotonic and not net.failures:
-        await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id))
+        rolling = net.rolls.get_live(net.state.time_ms)
+        await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id, rolling))
 
 
 def _prices(net: Devnet) -> dict[str, int]:
-    ticks = {i.id: i.tick_size for i in net.app.genesis.instruments}
+    """Trade prices of every instrument in force (those listed since genesis too)."""
+    ticks = {i.id: i.tick_size for i in net.state.instruments.values()}
     return get_trade_prices(dict(net.state.mark_prices), ticks)
 
 
@@ -295,7 +297,8 @@ async def meet_margin_call(net: Devnet) -> None:
 
 
 async def open_positions(net: Devnet) -> None:
-    trades = get_opening_trades(net.members, _prices(net))
+    rolling = net.rolls.get_live(net.state.time_ms)
+    trades = get_opening_trades(net.members, _prices(net), rolling)
     before = net.events["trade_batch"]
     await trade(net, trades)
     await wait_for(
@@ -417,6 +420,9 @@ async def finish(net: Devnet) -> None:
                 net.fail(broken)
     else:
         net.not_exercised.append("vault balances vs ledger: nothing was credited")
+    missing_roll = net.rolls.get_missing()
+    if missing_roll:
+        net.not_exercised.append(missing_roll)
     if net.services.reports:
         await _await_first_report(net)
     await check_privacy(net, net.nodes[0].client.http)

@@ -52,6 +52,15 @@ def get_shock_after_s(config: DevnetConfig) -> float:
     return max(45.0, config.duration_s * 0.5)
 
 
+def get_roll_schedule(config: DevnetConfig, now_ms: int) -> tuple[int, int]:
+    """The short-dated future's expiry (whole seconds) and the roll's period: it expires
+    a little before the crash, once members hold it, and the next series it rolls into
+    lives to the end of the run."""
+    expiry_ms = (now_ms + int(get_shock_after_s(config) * 900) + 999) // 1000 * 1000
+    period_ms = max(60, int(config.duration_s)) * 1000
+    return expiry_ms, period_ms
+
+
 def get_service_sections(
     template: dict[str, Any], chains: list[DevChain], config: DevnetConfig
 ) -> Services:

@@ -96,6 +96,7 @@ class Summary:
     auctions: list[dict[str, Any]]  # each default auction's outcome, with its line
     margin_calls: list[dict[str, Any]]  # each margin call's outcome, with its line
     house_flat: bool
+    rolls: list[dict[str, Any]]  # each series of the rolling future, with its line
     privacy_routes: int  # public listener routes the privacy audit read, leaks in failures
 
     @classmethod
@@ -145,6 +146,7 @@ class Summary:
             auctions=net.default_management.get_auctions(),
             margin_calls=net.default_management.get_margin_calls(),
             house_flat=net.house_flat,
+            rolls=net.rolls.get_summary(),
             privacy_routes=net.privacy_routes,
         )
 

@@ -2,18 +2,24 @@
 
 Wire format (msgpack): ``[GOSSIP_VERSION, chain_id, PriceObservation fields]``,
 at most `MAX_OBSERVATION_BYTES`. Every node checks a message at the first hop,
-before relaying it, against its genesis: the chain id, a known validator
-signer, only known price ids, the signature (bound to the chain id) and an
-observation time not older than `REPLAY_AGE_FACTOR` x the genesis `max_age_ms`
-(nor more than `max_age_ms` ahead) by the node's clock. A message outside that
-window is dropped without a penalty (`IGNORES`); anything else raises a typed
-error, and the p2p layer drops the message and scores its forwarder down.
+before relaying it, against its genesis and its committed state, as clearing
+checks a price update (clearing/oracle.py): the chain id, a known validator
+signer, feeds of the configuration in force, the signature (bound to the chain
+id), an observation time not older than `REPLAY_AGE_FACTOR` x the genesis
+`max_age_ms` (nor more than `max_age_ms` ahead) by the node's clock, and marks
+only of instruments in force in the state: listed at genesis or by governance
+or a listing template, trading, halted, settled or expired. A message outside
+the time window, or marking an instrument this node's state does not know yet,
+is dropped without a penalty (`IGNORES`); anything else raises a typed error,
+and the p2p layer drops the message and scores its forwarder down.
 
 Why a wider window than a block's: a loaded network delivers honest messages
 late, and such a late observation is relayed and the pool's freshness rule leaves
 it out of blocks. Older than that it is a replay: refused, not relayed, but not
 held against the forwarder, since honest peers replay their gossip caches to a
-node that restarts.
+node that restarts. An instrument this node does not know may have been listed
+in a block its signer (and its forwarder) committed and this node has not yet:
+dropped until this node catches up, it proves nothing against anyone either.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from clearing.errors import (
 )
 from clearing.genesis import Genesis
 from clearing.oracle import PriceObservation
+from clearing.state import ClearingState
 from node.p2p import Topic
 from node.p2p.topics import PRICES
 
@@ -54,11 +61,13 @@ class WrongChain(ValueError):
 
 REJECTS = (ClearingError, WrongChain)
 """Every error `ObservationCheck.decode` raises for a bad message."""
-IGNORES = (StaleObservation,)
+IGNORES = (StaleObservation, UnknownInstrument)
 """What proves nothing against the forwarder: a validly signed observation outside the
 time window was made by a genesis validator, and honest peers re-deliver old ones (a
-restarted node's peers replay their gossip caches) or relay late ones. It is dropped,
-not relayed, and nobody is scored down."""
+restarted node's peers replay their gossip caches) or relay late ones; one marking an
+instrument unknown here comes from a validator whose state is ahead of this node's (a
+listing executed in a block this node has not committed yet). It is dropped, not
+relayed, and nobody is scored down."""
 
 
 def encode_observation(chain_id: int, observation: PriceObservation) -> bytes:
@@ -67,23 +76,24 @@ def encode_observation(chain_id: int, observation: PriceObservation) -> bytes:
 
 @dataclass(frozen=True)
 class ObservationCheck:
-    """What a node knows to check a gossiped observation: its genesis and its clock."""
+    """What a node knows to check a gossiped observation: its genesis, its committed state
+    (the instruments and feeds in force) and its clock."""
 
     chain_id: int
     powers: dict[bytes, int]
-    feeds: frozenset[str]
-    instruments: frozenset[str]
     max_age_ms: int
+    state: Callable[[], ClearingState]
     clock_ms: Callable[[], int]
 
     @classmethod
-    def from_genesis(cls, genesis: Genesis, clock_ms: Callable[[], int]) -> ObservationCheck:
+    def from_genesis(
+        cls, genesis: Genesis, state: Callable[[], ClearingState], clock_ms: Callable[[], int]
+    ) -> ObservationCheck:
         return cls(
             genesis.chain_id,
             {v.pubkey: v.power for v in genesis.validators},
-            genesis.feeds(),
-            frozenset(i.id for i in genesis.instruments),
             genesis.oracle.max_age_ms,
+            state,
             clock_ms,
         )
 
@@ -101,21 +111,24 @@ class ObservationCheck:
         return observation
 
     def check(self, o: PriceObservation) -> None:
-        """Signer, ids, signature and age of an observation (see the module docstring)."""
+        """Signer, feeds, signature, age and instruments of an observation (see the module
+        docstring): what is ignored rather than refused is checked once the signature is."""
         if o.signer not in self.powers:
             raise UnknownSigner(o.signer)
+        state = self.state()
+        feeds = state.genesis.feeds()
         for feed, _ in o.index_prices:
-            if feed not in self.feeds:
+            if feed not in feeds:
                 raise UnknownFeed(feed)
-        for instrument_id, _ in o.mark_prices:
-            if instrument_id not in self.instruments:
-                raise UnknownInstrument(instrument_id)
         if not is_valid_signature(o.signer, o.signature, o.signing_bytes(self.chain_id)):
             raise BadSignature("PriceObservation", o.signer)
         now = self.clock_ms()
         limit = REPLAY_AGE_FACTOR * self.max_age_ms if o.observed_ms < now else self.max_age_ms
         if abs(now - o.observed_ms) > limit:
             raise StaleObservation(o.signer, o.observed_ms, now, limit)
+        for instrument_id, _ in o.mark_prices:
+            if instrument_id not in state.instruments:
+                raise UnknownInstrument(instrument_id)
 
     def topic(self) -> Topic:
         return Topic(

@@ -14,9 +14,11 @@ any transaction (median, staleness, clamp), so this module changes no rule.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 
 import trio
 
+from clearing.instruments import Instrument
 from clearing.oracle import PriceObservation
 from clearing.tx import encode_tx
 from consensus.types import Block, CommitCertificate
@@ -98,12 +100,17 @@ class OracleNode:
         return [(doc, self.get_oracle)]
 
 
-def build_sources(config: NodeConfig) -> list[PriceSource]:
-    """The configured sources; one that cannot be built is logged and left out."""
+def build_sources(
+    config: NodeConfig, instruments: Callable[[], Iterable[Instrument]] | None = None
+) -> list[PriceSource]:
+    """The configured sources (a simulator following `instruments`, the instruments in
+    force); one that cannot be built is logged and left out."""
     sources = []
     for index, source_config in enumerate(config.oracle.sources):
         try:
-            sources.append(build_source(source_config, config.bridge_chains, wall_clock_ms))
+            sources.append(
+                build_source(source_config, config.bridge_chains, wall_clock_ms, instruments)
+            )
         except SourceError as exc:
             log.error("oracle.sources[%d] left out: %s", index, exc)
     return sources
@@ -113,11 +120,13 @@ def build_sampler(ctx: NodeContext) -> OracleService | None:
     """The sampler when this node is a validator with the oracle enabled and sources."""
     if ctx.validator_key is None or not ctx.config.oracle.enabled:
         return None
-    sources = build_sources(ctx.config)
+    sources = build_sources(ctx.config, lambda: ctx.state.instruments.values())
     if not sources:
         log.warning("oracle enabled without usable sources: this validator does not observe")
         return None
-    return OracleService(sources, ctx.validator_key, ctx.genesis, wall_clock_ms, ctx.api.metrics)
+    return OracleService(
+        sources, ctx.validator_key, lambda: ctx.state, wall_clock_ms, ctx.api.metrics
+    )
 
 
 async def serve_oracle(
@@ -140,7 +149,7 @@ async def serve_oracle(
 
 
 def make_topics(config: NodeConfig, inputs: NodeContextInputs) -> tuple[Topic, ...]:
-    return (ObservationCheck.from_genesis(inputs.genesis, wall_clock_ms).topic(),)
+    return (ObservationCheck.from_genesis(inputs.genesis, inputs.state, wall_clock_ms).topic(),)
 
 
 def is_enabled(config: NodeConfig, inputs: NodeContextInputs) -> bool:

@@ -1,12 +1,14 @@
 """Sample the sources, sign one observation per round, hand it to gossip.
 
-Prices are split by what genesis knows: ids that are instruments become mark
-prices, ids that are price feeds become index prices, anything else is dropped
-(and logged) so a misconfigured source can never produce an observation that
-clearing would reject whole. When two sources give the same id, the first
-configured source wins. Sources are sampled concurrently: a failing or slow
-source costs its own prices for one round only, and its failure is counted and
-shown in GET /v1/oracle (`sources`).
+Prices are split by what the committed state knows: ids that are instruments in
+force (listed at genesis or since, by governance or a listing template, whatever
+their status) become mark prices, ids that are price feeds become index prices,
+anything else is dropped (and logged) so a misconfigured source can never produce
+an observation that clearing would reject whole. A source may name a series before
+it is listed: its price is observed from the block that lists it. When two sources
+give the same id, the first configured source wins. Sources are sampled
+concurrently: a failing or slow source costs its own prices for one round only, and
+its failure is counted and shown in GET /v1/oracle (`sources`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from collections.abc import Callable, Sequence
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearing.genesis import Genesis
 from clearing.oracle import PriceObservation, sign_price_observation
+from clearing.state import ClearingState
 from node.metrics import NodeMetrics
 from node.oracle.sources import PriceSource, SourceError
 from node.oracle.status import SourceHealth
@@ -31,16 +33,14 @@ class OracleService:
         self,
         sources: Sequence[PriceSource],
         key: Ed25519PrivateKey,
-        genesis: Genesis,
+        state: Callable[[], ClearingState],
         clock_ms: Callable[[], int],
         metrics: NodeMetrics | None = None,
     ) -> None:
         self.sources = list(sources)
         self.health = [SourceHealth(s.name) for s in self.sources]
         self.key = key
-        self.chain_id = genesis.chain_id
-        self.instruments = frozenset(i.id for i in genesis.instruments)
-        self.feeds = genesis.feeds()
+        self.state = state
         self.clock_ms = clock_ms
         self.metrics = metrics
 
@@ -73,16 +73,18 @@ class OracleService:
             self.metrics.oracle_samples.labels(source=source, result=result).inc()
 
     async def observe(self) -> PriceObservation | None:
-        """One signed observation of every known id some source priced; None if none."""
+        """One signed observation of every id in force some source priced; None if none."""
         prices = await self.collect()
-        unknown = sorted(set(prices) - self.instruments - self.feeds)
+        state = self.state()
+        feeds = state.genesis.feeds()
+        index = {k: v for k, v in prices.items() if k in feeds}
+        marks = {k: v for k, v in prices.items() if k in state.instruments}
+        unknown = sorted(set(prices) - set(index) - set(marks))
         if unknown:
-            log.warning("oracle ids unknown to genesis dropped", extra={"ids": ",".join(unknown)})
-        index = {k: v for k, v in prices.items() if k in self.feeds}
-        marks = {k: v for k, v in prices.items() if k in self.instruments}
+            log.warning("oracle ids not in force dropped", extra={"ids": ",".join(unknown)})
         if not index and not marks:
             return None
-        return sign_price_observation(self.key, self.chain_id, self.clock_ms(), index, marks)
+        return sign_price_observation(self.key, state.chain_id, self.clock_ms(), index, marks)
 
     async def run(self, out: trio.MemorySendChannel[PriceObservation], interval_ms: int) -> None:
         """At every multiple of `interval_ms` of the clock: observe and send to `out`

@@ -3,7 +3,8 @@ id) in the ledger's price units; no float is ever produced (HTTP JSON numbers ar
 parsed as Decimal and scaled exactly).
 
 - SimulatedSource: a seeded path as a function of wall-clock time, the same on every
-  validator, with an optional scheduled shock (devnets);
+  validator, with an optional scheduled shock (devnets); it follows the instruments in
+  force, pricing one listed after genesis from its configured index feed;
 - ReplaySource: rows of a CSV (header = ids) or JSONL file, cycling at the end;
 - HttpJsonSource: an HTTP(S) JSON endpoint, one dotted path per id;
 - EvmFeedSource: price-feed contracts on a bridge chain, read by the bridge adapter
@@ -15,7 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +25,8 @@ import httpx
 import trio
 
 from bridge.pricefeed import FeedReader, FeedSpec
+from clearing.instruments import Instrument, InstrumentKind, OptionType
+from clearing.risk.black76 import compute_option_value
 from node.clock import wall_clock_ms
 from node.config import BridgeChainConfig, OracleSourceConfig
 
@@ -47,6 +50,8 @@ class PriceSource(Protocol):
 
 SIMULATOR_WINDOW = 64
 """Steps a simulated price sums: it wanders, yet stays within WINDOW * max_step_bps."""
+SIMULATED_VOL_BPS = 6000
+"""The volatility a simulated option is valued at (Black-76, no rate)."""
 
 
 def compute_simulated_step(seed: int, key: str, step: int, max_step_bps: int) -> int:
@@ -64,6 +69,13 @@ class SimulatedSource:
     differ by at most 2 * max_step_bps of the start), and a restarted validator is
     back on the same path at once. From `shock_at_ms` on, every price is scaled by
     (BPS + shock_bps) / BPS (floored, at least 1): a devnet's scheduled crash.
+
+    With `instruments` (the instruments in force, read at each sample) it also marks
+    every unexpired one it has no path of: a perpetual or future at its index feed's
+    price (no basis), an option at its Black-76 value on its future's price at
+    `SIMULATED_VOL_BPS`, with the time to expiry counted from the path step, so that
+    validators sampling within one step agree. So a series listed after genesis (by
+    governance or a listing template) is priced from the block that lists it.
     """
 
     def __init__(
@@ -75,6 +87,7 @@ class SimulatedSource:
         step_ms: int = 1_000,
         shock_at_ms: int | None = None,
         shock_bps: int = 0,
+        instruments: Callable[[], Iterable[Instrument]] | None = None,
     ) -> None:
         self.name = f"simulator(seed={seed})"
         self._start = dict(sorted(prices.items()))
@@ -84,6 +97,7 @@ class SimulatedSource:
         self._step_ms = step_ms
         self._shock_at_ms = shock_at_ms
         self._shock_bps = shock_bps
+        self._instruments = instruments
 
     def get_price(self, key: str, time_ms: int) -> int:
         """The simulated price of `key` at unix time `time_ms`."""
@@ -97,9 +111,41 @@ class SimulatedSource:
             price = max(1, price * (BPS + self._shock_bps) // BPS)
         return price
 
+    def get_listed_marks(
+        self, instruments: Iterable[Instrument], time_ms: int, prices: Mapping[str, int]
+    ) -> dict[str, int]:
+        """Marks of the unexpired ``instruments`` without a path of their own, derived
+        from ``prices`` (this sample's paths)."""
+        by_id = {i.id: i for i in instruments}
+        step_start_ms = time_ms // self._step_ms * self._step_ms
+        marks = {}
+        for instrument in by_id.values():
+            if instrument.id in prices or instrument.is_expired_at(time_ms):
+                continue
+            if instrument.kind is not InstrumentKind.OPTION:
+                if instrument.index_feed in prices:
+                    marks[instrument.id] = prices[instrument.index_feed]
+                continue
+            future = by_id.get(instrument.underlying)
+            forward = (
+                None if future is None else prices.get(future.id, prices.get(future.index_feed))
+            )
+            if forward is None or instrument.strike is None or instrument.expiry_ms is None:
+                continue
+            value = compute_option_value(
+                forward, instrument.strike, SIMULATED_VOL_BPS,
+                instrument.expiry_ms - step_start_ms, 0,
+                instrument.option_type is OptionType.CALL,
+            )  # fmt: skip
+            marks[instrument.id] = max(1, int(value))
+        return marks
+
     async def sample(self) -> dict[str, int]:
         now = self._clock_ms()
-        return {key: self.get_price(key, now) for key in self._start}
+        prices = {key: self.get_price(key, now) for key in self._start}
+        if self._instruments is not None:
+            prices.update(self.get_listed_marks(self._instruments(), now, prices))
+        return prices
 
 
 def parse_price_int(value: object, where: str) -> int:
@@ -270,8 +316,10 @@ def build_source(
     config: OracleSourceConfig,
     chains: Sequence[BridgeChainConfig] = (),
     clock_ms: Callable[[], int] = wall_clock_ms,
+    instruments: Callable[[], Iterable[Instrument]] | None = None,
 ) -> PriceSource:
-    """The source a config entry describes; evm sources read `chains`' RPC URLs."""
+    """The source a config entry describes; evm sources read `chains`' RPC URLs; a
+    simulator follows `instruments` (the instruments in force)."""
     if config.kind == "simulator":
         prices = dict(zip(config.symbols, config.start_prices, strict=True))
         return SimulatedSource(
@@ -282,6 +330,7 @@ def build_source(
             config.step_ms,
             config.shock_at_ms,
             config.shock_bps,
+            instruments,
         )
     if config.kind == "replay":
         assert config.path is not None

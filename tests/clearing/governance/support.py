@@ -85,7 +85,7 @@ def event_kinds(block: BlockResult) -> list[str]:
 def governed(box: Sandbox) -> tuple[object, ...]:
     """Everything a change may touch (not the proposals' own records), as comparable
     values."""
-    config = get_configuration_fields(box.state)[:5]  # instruments ... bridges, statuses
+    config = get_configuration_fields(box.state)[:7]  # instruments ... fee split, statuses
     return (*snapshot(box.state), config, box.state.genesis, dict(box.state.open_interest))
 
 

@@ -75,6 +75,15 @@ def test_short_devnet_holds_every_invariant(
     for outcome in (won[0], met, missed):
         assert outcome["line"] in printed
     assert "margin call met: member-6" in met["line"] and "margin call not met" in missed["line"]
+    # the short-dated future expired and settled; the template listed the next series in
+    # that block, the validators' oracle priced it and the market makers traded it
+    first, *rolled = summary["rolls"]
+    assert first["listed_height"] == 0 and first["settled_height"] is not None
+    assert first["traded_height"] is not None and first["final_price"] > 0
+    assert rolled and rolled[0]["listed_height"] == first["settled_height"]
+    assert rolled[0]["priced_height"] > rolled[0]["listed_height"]
+    assert rolled[0]["traded_height"] is not None and rolled[0]["settled_height"] is None
+    assert events["instrument_listed"] == len(rolled) and first["line"] in printed
 
 
 def make_block(height: int) -> Block:

@@ -127,8 +127,8 @@ async def test_a_hung_feed_costs_its_own_round_while_other_sources_go_on() -> No
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
     reader = FakeReader({"BTC/0.001": 61_000_000})
     simulator = SimulatedSource({"ETH/0.01": 30_000_000}, 1, 10, lambda: 0)
-    service = OracleService([fake_source(reader), simulator], box.validator_keys[0], box.genesis,
-                            clock_ms=lambda: 5_000)  # fmt: skip
+    sources = [fake_source(reader), simulator]
+    service = OracleService(sources, box.validator_keys[0], lambda: box.state, lambda: 5_000)
     eth = {"ETH/0.01": simulator.get_price("ETH/0.01", 0)}
     assert await service.collect() == {"BTC/0.001": 61_000_000, **eth}
     reader.release.clear()

@@ -15,6 +15,7 @@ from clearing.errors import (
     DecodeError,
     StaleObservation,
     UnknownFeed,
+    UnknownInstrument,
     UnknownSigner,
 )
 from clearing.oracle import PriceObservation, sign_price_observation
@@ -49,7 +50,7 @@ def observe(box: Sandbox, key_index: int = 0, **overrides: object) -> PriceObser
 
 
 def check(box: Sandbox, now: int = NOW) -> ObservationCheck:
-    return ObservationCheck.from_genesis(box.genesis, lambda: now)
+    return ObservationCheck.from_genesis(box.genesis, lambda: box.state, lambda: now)
 
 
 def test_a_signed_fresh_observation_decodes(box: Sandbox) -> None:
@@ -124,5 +125,6 @@ def test_the_topic_caps_size_and_rejects_with_these_errors(box: Sandbox) -> None
     topic = check(box).topic()
     assert topic.name == "prices" and topic.max_bytes == MAX_OBSERVATION_BYTES
     assert issubclass(WrongChain, topic.rejects)
-    # a validly signed observation outside the window proves nothing against its forwarder
-    assert topic.ignores == (StaleObservation,)
+    # a validly signed observation outside the window, or marking an instrument this
+    # node's state does not know yet, proves nothing against its forwarder
+    assert topic.ignores == (StaleObservation, UnknownInstrument)

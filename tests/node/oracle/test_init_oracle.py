@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from clearing.state import initialize_state
 from node.commands.init import init_homes
 from node.config import load_config
 from node.genesis_file import load_genesis
@@ -23,7 +24,8 @@ async def test_init_oracle_simulates_every_genesis_price_from_its_value(tmp_path
     start = dict(zip(source.symbols, source.start_prices, strict=True))
     assert start == {**dict(genesis.index_prices), **dict(genesis.mark_prices)}
     key = load_key(config.validator_key_file, VALIDATOR_KEY).ed25519()
-    service = OracleService(build_sources(config), key, genesis, clock_ms=lambda: 10**12)
+    state = initialize_state(genesis)
+    service = OracleService(build_sources(config), key, lambda: state, clock_ms=lambda: 10**12)
     observation = await service.observe()
     assert observation is not None
     assert {k for k, _ in observation.index_prices} == genesis.feeds()
