@@ -53,7 +53,7 @@ const TOP_KEYS = new Set([
   "version", "chain_id", "genesis_time_ms", "epoch_length_blocks", "settlement_asset",
   "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
   "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
-  "withdrawal_ttl_s", "vaults", "governance",
+  "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
 ]);
 
 /** The genesis as the rows read it; `GenesisError` naming the first bad key. */
