@@ -3,9 +3,12 @@
 //!
 //! A is a sum of bit-selected generators (batched affine additions), S one msm; the
 //! inner-product rounds compute L and R side by side (one Pippenger each) and fold the
-//! generators explicitly: G' = u·G_lo + G_hi (u is 128 bits), K' = K_lo + (u·y^-half)·K_hi,
-//! one scalar multiplication per element, spread over the cores; the first round's by
-//! fixed-base tables of the generators (fixed.rs), a third of the cost. The lazy fold of
+//! generators explicitly: G' = u·G_lo + G_hi (u is 128 bits), K' = K_lo + (u·y^-half)·K_hi.
+//! The first two folds are one, from fixed-base tables of the generators (fixed.rs);
+//! later ones cost one scalar multiplication per element, spread over the cores. For
+//! m = 32 (one core, `python -m bench proofs_steps` for the msms) the first two folds
+//! cost ~45 ms of CPU against ~125 ms folding one round at a time (~180 ms by scalar
+//! multiplications alone), for ~25 ms more in the second round's msms. The lazy fold of
 //! proofs/bulletproofs.py (L and R as msms over an unfolded base, rebased every four
 //! rounds) measured no cheaper over the same msms (bench proofs: python_path).
 
@@ -34,7 +37,7 @@ pub fn prove_range(t: &mut Transcript, values: &[u64], blindings: &[Fr], n: usiz
     let mut gams = blindings.to_vec();
     gams.resize(m, Fr::zero());
     let gens = generators::get(big_n);
-    let first_fold = fixed::get(big_n);
+    let tables = fixed::get(big_n);
     let (g, h) = (&gens.g[..big_n], &gens.h[..big_n]);
 
     t.append_u64(b"rangeproof/n", n as u64);
@@ -123,7 +126,7 @@ pub fn prove_range(t: &mut Transcript, values: &[u64], blindings: &[Fr], n: usiz
         h_factor,
         l_vec,
         r_vec,
-        &first_fold,
+        &tables,
     );
 
     let mut out = Vec::with_capacity(48 * (4 + lr.len()) + 32 * 5);
@@ -142,6 +145,10 @@ pub fn prove_range(t: &mut Transcript, values: &[u64], blindings: &[Fr], n: usiz
 }
 
 /// IPA on generators G and H_i = h_factor[i]·K[i]; returns [L_0, R_0, L_1, ...], a, b.
+///
+/// The first fold is deferred: the second round's L and R use the generators as they
+/// are (G'_j = u0·g_j + g_{2h+j}, K'_j = k_j + ρ0·k_{2h+j}, both terms in the msm), and
+/// then fixed.rs folds twice at once from its tables.
 fn prove_inner_product(
     t: &mut Transcript,
     q: Affine,
@@ -150,27 +157,43 @@ fn prove_inner_product(
     mut h_factor: Vec<Fr>,
     mut a: Vec<Fr>,
     mut b: Vec<Fr>,
-    first_fold: &fixed::FirstFold,
+    tables: &fixed::Tables,
 ) -> (Vec<[u8; 48]>, Fr, Fr) {
     let mut lr = Vec::new();
+    let mut deferred: Option<(Fr, Fr)> = None; // (u0, ρ0) of the first round
     while a.len() > 1 {
         let half = a.len() / 2;
         let (a_lo, a_hi) = a.split_at(half);
         let (b_lo, b_hi) = b.split_at(half);
-        let side = |ga: &[Affine], kb: &[Affine], av: &[Fr], bv: &[Fr], hf: &[Fr]| {
-            let mut points = Vec::with_capacity(2 * half + 1);
+        // <av, G[g_at..]> + <bv∘hf, K[k_at..]> + <av, bv>·Q over `half` elements.
+        let side = |g_at: usize, k_at: usize, av: &[Fr], bv: &[Fr], hf: &[Fr]| {
+            let bh: Vec<Fr> = bv.iter().zip(hf).map(|(x, f)| *x * *f).collect();
+            let mut points = Vec::with_capacity(4 * half + 1);
+            let mut scalars = Vec::with_capacity(4 * half + 1);
             points.push(q);
-            points.extend_from_slice(ga);
-            points.extend_from_slice(kb);
-            let mut scalars = Vec::with_capacity(2 * half + 1);
             scalars.push(inner(av, bv));
-            scalars.extend_from_slice(av);
-            scalars.extend(bv.iter().zip(hf).map(|(x, f)| *x * *f));
+            points.extend_from_slice(&g[g_at..g_at + half]);
+            points.extend_from_slice(&k[k_at..k_at + half]);
+            match deferred {
+                None => {
+                    scalars.extend_from_slice(av);
+                    scalars.extend_from_slice(&bh);
+                }
+                Some((u0, rho0)) => {
+                    scalars.extend(av.iter().map(|x| *x * u0));
+                    scalars.extend_from_slice(&bh);
+                    let far = 2 * half;
+                    points.extend_from_slice(&g[far + g_at..far + g_at + half]);
+                    points.extend_from_slice(&k[far + k_at..far + k_at + half]);
+                    scalars.extend_from_slice(av);
+                    scalars.extend(bh.iter().map(|x| *x * rho0));
+                }
+            }
             msm_serial(&points, &scalars)
         };
         let (l, r) = rayon::join(
-            || side(&g[half..], &k[..half], a_lo, b_hi, &h_factor[..half]),
-            || side(&g[..half], &k[half..], a_hi, b_lo, &h_factor[half..]),
+            || side(half, 0, a_lo, b_hi, &h_factor[..half]),
+            || side(0, half, a_hi, b_lo, &h_factor[half..]),
         );
         let (l_bytes, r_bytes) = (encode(&l), encode(&r));
         t.append(b"ipa/L", &l_bytes);
@@ -182,32 +205,18 @@ fn prove_inner_product(
         a = (0..half).map(|i| a_lo[i] + u * a_hi[i]).collect();
         b = (0..half).map(|i| u * b_lo[i] + b_hi[i]).collect();
         h_factor.truncate(half);
-        if half > 1 {
-            let first = lr.len() == 2;
-            let ratio_le = ratio.to_scalar().b;
+        if lr.len() == 2 {
+            deferred = Some((u, ratio));
+        } else if let Some((u0, rho0)) = deferred.take() {
+            if half > 1 {
+                (g, k) = fixed::fold_twice(tables, &g, &k, (u0, u), (rho0, ratio));
+            }
+        } else if half > 1 {
             let folded: Vec<(Proj, Proj)> = (0..half)
                 .into_par_iter()
                 .map(|i| {
-                    let (u_g, ratio_k) = if first {
-                        let (tg, th) = (fixed::SHORT_WINDOWS, fixed::FULL_WINDOWS);
-                        (
-                            fixed::mul(
-                                &first_fold.g_lo[i * 8 * tg..(i + 1) * 8 * tg],
-                                &u_short,
-                                tg,
-                            ),
-                            fixed::mul(
-                                &first_fold.h_hi[i * 8 * th..(i + 1) * 8 * th],
-                                &ratio_le,
-                                th,
-                            ),
-                        )
-                    } else {
-                        (
-                            mul_short(&from_affine(&g[i]), &u_short),
-                            mul_subgroup(&from_affine(&k[half + i]), &ratio),
-                        )
-                    };
+                    let u_g = mul_short(&from_affine(&g[i]), &u_short);
+                    let ratio_k = mul_subgroup(&from_affine(&k[half + i]), &ratio);
                     (add_affine(&u_g, &g[half + i]), add_affine(&ratio_k, &k[i]))
                 })
                 .collect();
