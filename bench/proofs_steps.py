@@ -7,11 +7,14 @@ Pippenger through `clearnode_native.msm`:
 - `msm`: one multi-scalar multiplication per size: 4,097 points (S, and the
   verifier's generators), 2,049 down to 3 (L and R of the inner-product rounds),
   4,141 (one account's verification), 46,099 (1,000 accounts in one batch);
-- `prove_msm_cpu_ms`: S plus both sides of every round, the prover's msms;
+  the first round's sides and the second's are 2,049 points each;
+- `prove_msm_cpu_ms`: S plus both sides of every round by Pippenger (the prover
+  runs S and the first two rounds over window tables of the generators instead,
+  ~10-20% less);
 - `mul_us`: one full-width scalar multiplication of a point off the subgroup path
   (windowed, 255 doublings), `decode_us`: one compressed point decoded (a square
   root), the batch verifier's 42 per account.
-The rest of a proof's CPU time is the generator folding (fixed-base sums in round 1,
+The rest of a proof's CPU time is the generator folding (fixed-base sums for rounds 1-2,
 one 128-bit and one full GLV multiplication per element after).
 """
 
@@ -26,7 +29,8 @@ import clearnode_native as native
 
 from proofs.group import R, encode_native_scalars
 
-PROVE_SIDES = [2 * half + 1 for half in (1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1)]
+# The second round's sides take both terms of each once-folded point (native/src/fixed.rs).
+PROVE_SIDES = [2049, 2049, *(2 * half + 1 for half in (256, 128, 64, 32, 16, 8, 4, 2, 1))]
 SIZES = sorted({4097, 4141, *PROVE_SIDES}, reverse=True)
 BATCH_POINTS = 46_099
 

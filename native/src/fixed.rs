@@ -1,7 +1,7 @@
 //! The generators folded twice at once, from fixed-base tables, for the inner-product
 //! argument's first two rounds.
 //!
-//! With q = N/4, challenges u0, u1 and ratios ρ0, ρ1 (proofs: prover.rs), the vectors
+//! With q = N/4, challenges u0, u1 and ratios ρ0, ρ1 (prover.rs), the vectors
 //! after two folds are
 //!   G''_i = u0u1·g_i + u0·g_{q+i} + u1·g_{2q+i} + g_{3q+i},
 //!   K''_i = k_i + ρ1·k_{q+i} + ρ0·k_{2q+i} + ρ0ρ1·k_{3q+i},
@@ -11,9 +11,11 @@
 //! and no doublings. All the outputs' entries are summed together by affine additions
 //! (affine_sums.rs). The second round's L and R are then msms over the generators
 //! themselves (each folded point as its two terms, twice the points), which costs less
-//! than folding once by tables and once more by scalar multiplications. Tables for
-//! N = 2,048 take ~128 MB and ~0.8 s of CPU to build, once per process. Later rounds
-//! fold points that exist only in one proof.
+//! than folding once by tables and once more by scalar multiplications. The msms of S
+//! and of those two rounds use blst's window tables of the generators (group.rs
+//! `WindowTables`). All the tables for N = 2,048 take ~180 MB and ~1.1 s of CPU to
+//! build, once per proving process. Later rounds fold points that exist only in one
+//! proof.
 
 use blst::*;
 use rayon::prelude::*;
@@ -23,14 +25,18 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::affine_sums::sum_groups;
 use crate::fr::Fr;
 use crate::generators;
-use crate::group::{add, from_affine, to_affines, Affine, Proj};
+use crate::group::{add, from_affine, to_affine, to_affines, Affine, Proj, WindowTables};
 
 const DIGITS: usize = 8; // |digit| <= 8: table entries 1·B .. 8·B per window
 const SHORT_WINDOWS: usize = 33; // 128-bit scalars (a carry out of the top nibble)
 const FULL_WINDOWS: usize = 65; // scalars < 2^255
 
-/// Tables of g_0..g_{q-1} (full), g_q..g_{3q-1} (128-bit), k_q..k_{4q-1} (full).
+/// Tables of the generators (q = N/4): for the folds, those of g_0..g_{q-1} (full),
+/// g_q..g_{3q-1} (128-bit), k_q..k_{4q-1} (full).
 pub struct Tables {
+    /// blst's window tables of g_0..g_{N-1}, h_0..h_{N-1}, H, for the msms of S and
+    /// of the first two rounds.
+    pub generators: WindowTables,
     g_full: Vec<Affine>,
     g_short: Vec<Affine>,
     k_full: Vec<Affine>,
@@ -204,7 +210,11 @@ pub fn get(count: usize) -> Arc<Tables> {
     }
     let gens = generators::get(count);
     let q = count / 4;
+    let mut rows = gens.g[..count].to_vec();
+    rows.extend_from_slice(&gens.h[..count]);
+    rows.push(to_affine(&gens.h_base));
     let built = Arc::new(Tables {
+        generators: WindowTables::new(&rows),
         g_full: tables_of(&gens.g[..q], FULL_WINDOWS),
         g_short: tables_of(&gens.g[q..3 * q], SHORT_WINDOWS),
         k_full: tables_of(&gens.h[q..count], FULL_WINDOWS),

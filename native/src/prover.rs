@@ -1,14 +1,15 @@
 //! The aggregated range prover of proofs/bulletproofs.py (`prove_range`), same transcript,
 //! same nonces, so the same bytes.
 //!
-//! A is a sum of bit-selected generators (batched affine additions), S one msm; the
-//! inner-product rounds compute L and R side by side (one Pippenger each) and fold the
+//! A is a sum of bit-selected generators (batched affine additions), S one msm over the
+//! generators' window tables (group.rs); the inner-product rounds compute L and R side
+//! by side (the first two over the same tables, later ones by Pippenger) and fold the
 //! generators explicitly: G' = u·G_lo + G_hi (u is 128 bits), K' = K_lo + (u·y^-half)·K_hi.
 //! The first two folds are one, from fixed-base tables of the generators (fixed.rs);
 //! later ones cost one scalar multiplication per element, spread over the cores. For
-//! m = 32 (one core, `python -m bench proofs_steps` for the msms) the first two folds
-//! cost ~45 ms of CPU against ~125 ms folding one round at a time (~180 ms by scalar
-//! multiplications alone), for ~25 ms more in the second round's msms. The lazy fold of
+//! m = 32 (one loaded core, docs/native-core.md) the first two folds cost ~53 ms of CPU
+//! against ~110 ms folding one round at a time (36 from the tables, 74 by scalar
+//! multiplications), for ~25 ms more in the second round's msms. The lazy fold of
 //! proofs/bulletproofs.py (L and R as msms over an unfolded base, rebased every four
 //! rounds) measured no cheaper over the same msms (bench proofs: python_path).
 
@@ -18,8 +19,8 @@ use crate::fixed;
 use crate::fr::{inner, Fr};
 use crate::generators;
 use crate::group::{
-    add, add_affine, encode, from_affine, msm, msm_serial, mul_short, mul_subgroup, neg,
-    sum_affine, to_affine, to_affines, Affine, Proj,
+    add, add_affine, encode, from_affine, msm_serial, mul_short, mul_subgroup, neg, sum_affine,
+    to_affine, to_affines, Affine, Proj,
 };
 use crate::transcript::Transcript;
 
@@ -65,15 +66,17 @@ pub fn prove_range(t: &mut Transcript, values: &[u64], blindings: &[Fr], n: usiz
             add(&blind, &add(&sum_affine(&ones), &neg(&sum_affine(&zeros))))
         },
         || {
-            let mut points = Vec::with_capacity(2 * big_n + 1);
-            points.push(to_affine(&gens.h_base));
-            points.extend_from_slice(g);
-            points.extend_from_slice(h);
+            // rows g_0.., h_0.., H of the tables
             let mut scalars = Vec::with_capacity(2 * big_n + 1);
-            scalars.push(rho);
             scalars.extend_from_slice(s_l);
             scalars.extend_from_slice(s_r);
-            msm(&points, &scalars)
+            scalars.push(rho);
+            let split = scalars.len() / 2;
+            let (lo, hi) = rayon::join(
+                || tables.generators.msm(0, &scalars[..split]),
+                || tables.generators.msm(split, &scalars[split..]),
+            );
+            add(&lo, &hi)
         },
     );
     let a_bytes = encode(&a_point);
@@ -160,6 +163,8 @@ fn prove_inner_product(
     tables: &fixed::Tables,
 ) -> (Vec<[u8; 48]>, Fr, Fr) {
     let mut lr = Vec::new();
+    let size = g.len();
+    let mut originals = true; // g and k are still the generators
     let mut deferred: Option<(Fr, Fr)> = None; // (u0, ρ0) of the first round
     while a.len() > 1 {
         let half = a.len() / 2;
@@ -168,26 +173,41 @@ fn prove_inner_product(
         // <av, G[g_at..]> + <bv∘hf, K[k_at..]> + <av, bv>·Q over `half` elements.
         let side = |g_at: usize, k_at: usize, av: &[Fr], bv: &[Fr], hf: &[Fr]| {
             let bh: Vec<Fr> = bv.iter().zip(hf).map(|(x, f)| *x * *f).collect();
-            let mut points = Vec::with_capacity(4 * half + 1);
-            let mut scalars = Vec::with_capacity(4 * half + 1);
-            points.push(q);
-            scalars.push(inner(av, bv));
-            points.extend_from_slice(&g[g_at..g_at + half]);
-            points.extend_from_slice(&k[k_at..k_at + half]);
+            // (index into G or K, scalars) runs of terms
+            let (mut g_terms, mut k_terms) = (Vec::new(), Vec::new());
             match deferred {
                 None => {
-                    scalars.extend_from_slice(av);
-                    scalars.extend_from_slice(&bh);
+                    g_terms.push((g_at, av.to_vec()));
+                    k_terms.push((k_at, bh));
                 }
                 Some((u0, rho0)) => {
-                    scalars.extend(av.iter().map(|x| *x * u0));
-                    scalars.extend_from_slice(&bh);
                     let far = 2 * half;
-                    points.extend_from_slice(&g[far + g_at..far + g_at + half]);
-                    points.extend_from_slice(&k[far + k_at..far + k_at + half]);
-                    scalars.extend_from_slice(av);
-                    scalars.extend(bh.iter().map(|x| *x * rho0));
+                    g_terms.push((g_at, av.iter().map(|x| *x * u0).collect()));
+                    g_terms.push((far + g_at, av.to_vec()));
+                    k_terms.push((far + k_at, bh.iter().map(|x| *x * rho0).collect()));
+                    k_terms.push((k_at, bh));
                 }
+            }
+            if originals {
+                // g_j is row j of the tables, k_j row N + j
+                let mut acc = mul_subgroup(&from_affine(&q), &inner(av, bv));
+                for (at, s) in &g_terms {
+                    acc = add(&acc, &tables.generators.msm(*at, s));
+                }
+                for (at, s) in &k_terms {
+                    acc = add(&acc, &tables.generators.msm(size + *at, s));
+                }
+                return acc;
+            }
+            let mut points = vec![q];
+            let mut scalars = vec![inner(av, bv)];
+            for (at, s) in &g_terms {
+                points.extend_from_slice(&g[*at..*at + s.len()]);
+                scalars.extend_from_slice(s);
+            }
+            for (at, s) in &k_terms {
+                points.extend_from_slice(&k[*at..*at + s.len()]);
+                scalars.extend_from_slice(s);
             }
             msm_serial(&points, &scalars)
         };
@@ -210,6 +230,7 @@ fn prove_inner_product(
         } else if let Some((u0, rho0)) = deferred.take() {
             if half > 1 {
                 (g, k) = fixed::fold_twice(tables, &g, &k, (u0, u), (rho0, ratio));
+                originals = false;
             }
         } else if half > 1 {
             let folded: Vec<(Proj, Proj)> = (0..half)
@@ -223,6 +244,7 @@ fn prove_inner_product(
             let (gp, kp): (Vec<Proj>, Vec<Proj>) = folded.into_iter().unzip();
             g = to_affines(&gp);
             k = to_affines(&kp);
+            originals = false;
         }
     }
     (lr, a[0], b[0])
