@@ -13,7 +13,7 @@
 //! themselves (each folded point as its two terms, twice the points), which costs less
 //! than folding once by tables and once more by scalar multiplications. The msms of S
 //! and of those two rounds use blst's window tables of the generators (group.rs
-//! `WindowTables`). All the tables for N = 2,048 take ~180 MB and ~1.1 s of CPU to
+//! `WindowTables`). All the tables for N = 2,048 take ~180 MB and ~1.3 s of CPU to
 //! build, once per proving process. Later rounds fold points that exist only in one
 //! proof.
 
