@@ -209,3 +209,67 @@ pub fn msm_bytes(points: &[Affine], scalars: &[u8]) -> Proj {
         .map(|(p, s)| msm_serial_bytes(p, s))
         .reduce(Proj::default, |a, b| add(&a, &b))
 }
+
+/// blst's precomputed window tables of fixed points (`blst_p1s_mult_wbits`): per point,
+/// its 2^(wbits−1) multiples, so an msm over them skips Pippenger's bucket sums.
+pub struct WindowTables {
+    wbits: usize,
+    rows: Vec<Affine>,
+}
+
+// 8 bits: 12 KB per point (50 MB for m = 32). Measured against blst's Pippenger on one
+// core of this machine: 2,048 points 21.4 ms against 26.9, 4,096 points 42 against
+// 46.6; 9 bits gains another 7% for twice the memory, 5 to 7 bits lose to Pippenger.
+const TABLE_BITS: usize = 8;
+
+impl WindowTables {
+    pub fn new(points: &[Affine]) -> WindowTables {
+        let per_point = 1usize << (TABLE_BITS - 1);
+        let chunks: Vec<Vec<Affine>> = points
+            .par_chunks(64)
+            .map(|chunk| {
+                let mut rows = vec![Affine::default(); chunk.len() * per_point];
+                let p: [*const Affine; 2] = [chunk.as_ptr(), std::ptr::null()];
+                unsafe {
+                    blst_p1s_mult_wbits_precompute(
+                        rows.as_mut_ptr(),
+                        TABLE_BITS,
+                        p.as_ptr(),
+                        chunk.len(),
+                    )
+                };
+                rows
+            })
+            .collect();
+        WindowTables {
+            wbits: TABLE_BITS,
+            rows: chunks.concat(),
+        }
+    }
+
+    /// Σ scalars[i]·point[start + i] on the calling thread.
+    pub fn msm(&self, start: usize, scalars: &[Fr]) -> Proj {
+        let mut out = Proj::default();
+        if scalars.is_empty() {
+            return out;
+        }
+        let per_point = 1usize << (self.wbits - 1);
+        let rows = &self.rows[start * per_point..(start + scalars.len()) * per_point];
+        let bytes = scalar_bytes(scalars);
+        let s: [*const u8; 2] = [bytes.as_ptr(), std::ptr::null()];
+        unsafe {
+            let words = blst_p1s_mult_wbits_scratch_sizeof(scalars.len()) / 8;
+            let mut scratch = vec![0u64; words.max(1)];
+            blst_p1s_mult_wbits(
+                &mut out,
+                rows.as_ptr(),
+                self.wbits,
+                scalars.len(),
+                s.as_ptr(),
+                255,
+                scratch.as_mut_ptr(),
+            );
+        }
+        out
+    }
+}

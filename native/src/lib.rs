@@ -5,6 +5,7 @@
 //! that does real work releases the GIL; the work runs on all cores (rayon, and blst's
 //! own pool for the large msms).
 
+mod affine_sums;
 mod fixed;
 mod fr;
 mod generators;

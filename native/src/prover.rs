@@ -1,11 +1,15 @@
 //! The aggregated range prover of proofs/bulletproofs.py (`prove_range`), same transcript,
 //! same nonces, so the same bytes.
 //!
-//! A is a sum of bit-selected generators (batched affine additions), S one msm; the
-//! inner-product rounds compute L and R side by side (one Pippenger each) and fold the
-//! generators explicitly: G' = u·G_lo + G_hi (u is 128 bits), K' = K_lo + (u·y^-half)·K_hi,
-//! one scalar multiplication per element, spread over the cores; the first round's by
-//! fixed-base tables of the generators (fixed.rs), a third of the cost. The lazy fold of
+//! A is a sum of bit-selected generators (batched affine additions), S one msm over the
+//! generators' window tables (group.rs); the inner-product rounds compute L and R side
+//! by side (the first two over the same tables, later ones by Pippenger) and fold the
+//! generators explicitly: G' = u·G_lo + G_hi (u is 128 bits), K' = K_lo + (u·y^-half)·K_hi.
+//! The first two folds are one, from fixed-base tables of the generators (fixed.rs);
+//! later ones cost one scalar multiplication per element, spread over the cores. For
+//! m = 32 (one loaded core, docs/native-core.md) the first two folds cost ~53 ms of CPU
+//! against ~110 ms folding one round at a time (36 from the tables, 74 by scalar
+//! multiplications), for ~25 ms more in the second round's msms. The lazy fold of
 //! proofs/bulletproofs.py (L and R as msms over an unfolded base, rebased every four
 //! rounds) measured no cheaper over the same msms (bench proofs: python_path).
 
@@ -15,8 +19,8 @@ use crate::fixed;
 use crate::fr::{inner, Fr};
 use crate::generators;
 use crate::group::{
-    add, add_affine, encode, from_affine, msm, msm_serial, mul_short, mul_subgroup, neg,
-    sum_affine, to_affine, to_affines, Affine, Proj,
+    add, add_affine, encode, from_affine, msm_serial, mul_short, mul_subgroup, neg, sum_affine,
+    to_affine, to_affines, Affine, Proj,
 };
 use crate::transcript::Transcript;
 
@@ -34,7 +38,7 @@ pub fn prove_range(t: &mut Transcript, values: &[u64], blindings: &[Fr], n: usiz
     let mut gams = blindings.to_vec();
     gams.resize(m, Fr::zero());
     let gens = generators::get(big_n);
-    let first_fold = fixed::get(big_n);
+    let tables = fixed::get(big_n);
     let (g, h) = (&gens.g[..big_n], &gens.h[..big_n]);
 
     t.append_u64(b"rangeproof/n", n as u64);
@@ -62,15 +66,17 @@ pub fn prove_range(t: &mut Transcript, values: &[u64], blindings: &[Fr], n: usiz
             add(&blind, &add(&sum_affine(&ones), &neg(&sum_affine(&zeros))))
         },
         || {
-            let mut points = Vec::with_capacity(2 * big_n + 1);
-            points.push(to_affine(&gens.h_base));
-            points.extend_from_slice(g);
-            points.extend_from_slice(h);
+            // rows g_0.., h_0.., H of the tables
             let mut scalars = Vec::with_capacity(2 * big_n + 1);
-            scalars.push(rho);
             scalars.extend_from_slice(s_l);
             scalars.extend_from_slice(s_r);
-            msm(&points, &scalars)
+            scalars.push(rho);
+            let split = scalars.len() / 2;
+            let (lo, hi) = rayon::join(
+                || tables.generators.msm(0, &scalars[..split]),
+                || tables.generators.msm(split, &scalars[split..]),
+            );
+            add(&lo, &hi)
         },
     );
     let a_bytes = encode(&a_point);
@@ -123,7 +129,7 @@ pub fn prove_range(t: &mut Transcript, values: &[u64], blindings: &[Fr], n: usiz
         h_factor,
         l_vec,
         r_vec,
-        &first_fold,
+        &tables,
     );
 
     let mut out = Vec::with_capacity(48 * (4 + lr.len()) + 32 * 5);
@@ -142,6 +148,10 @@ pub fn prove_range(t: &mut Transcript, values: &[u64], blindings: &[Fr], n: usiz
 }
 
 /// IPA on generators G and H_i = h_factor[i]·K[i]; returns [L_0, R_0, L_1, ...], a, b.
+///
+/// The first fold is deferred: the second round's L and R use the generators as they
+/// are (G'_j = u0·g_j + g_{2h+j}, K'_j = k_j + ρ0·k_{2h+j}, both terms in the msm), and
+/// then fixed.rs folds twice at once from its tables.
 fn prove_inner_product(
     t: &mut Transcript,
     q: Affine,
@@ -150,27 +160,60 @@ fn prove_inner_product(
     mut h_factor: Vec<Fr>,
     mut a: Vec<Fr>,
     mut b: Vec<Fr>,
-    first_fold: &fixed::FirstFold,
+    tables: &fixed::Tables,
 ) -> (Vec<[u8; 48]>, Fr, Fr) {
     let mut lr = Vec::new();
+    let size = g.len();
+    let mut originals = true; // g and k are still the generators
+    let mut deferred: Option<(Fr, Fr)> = None; // (u0, ρ0) of the first round
     while a.len() > 1 {
         let half = a.len() / 2;
         let (a_lo, a_hi) = a.split_at(half);
         let (b_lo, b_hi) = b.split_at(half);
-        let side = |ga: &[Affine], kb: &[Affine], av: &[Fr], bv: &[Fr], hf: &[Fr]| {
-            let mut points = Vec::with_capacity(2 * half + 1);
-            points.push(q);
-            points.extend_from_slice(ga);
-            points.extend_from_slice(kb);
-            let mut scalars = Vec::with_capacity(2 * half + 1);
-            scalars.push(inner(av, bv));
-            scalars.extend_from_slice(av);
-            scalars.extend(bv.iter().zip(hf).map(|(x, f)| *x * *f));
+        // <av, G[g_at..]> + <bv∘hf, K[k_at..]> + <av, bv>·Q over `half` elements.
+        let side = |g_at: usize, k_at: usize, av: &[Fr], bv: &[Fr], hf: &[Fr]| {
+            let bh: Vec<Fr> = bv.iter().zip(hf).map(|(x, f)| *x * *f).collect();
+            // (index into G or K, scalars) runs of terms
+            let (mut g_terms, mut k_terms) = (Vec::new(), Vec::new());
+            match deferred {
+                None => {
+                    g_terms.push((g_at, av.to_vec()));
+                    k_terms.push((k_at, bh));
+                }
+                Some((u0, rho0)) => {
+                    let far = 2 * half;
+                    g_terms.push((g_at, av.iter().map(|x| *x * u0).collect()));
+                    g_terms.push((far + g_at, av.to_vec()));
+                    k_terms.push((far + k_at, bh.iter().map(|x| *x * rho0).collect()));
+                    k_terms.push((k_at, bh));
+                }
+            }
+            if originals {
+                // g_j is row j of the tables, k_j row N + j
+                let mut acc = mul_subgroup(&from_affine(&q), &inner(av, bv));
+                for (at, s) in &g_terms {
+                    acc = add(&acc, &tables.generators.msm(*at, s));
+                }
+                for (at, s) in &k_terms {
+                    acc = add(&acc, &tables.generators.msm(size + *at, s));
+                }
+                return acc;
+            }
+            let mut points = vec![q];
+            let mut scalars = vec![inner(av, bv)];
+            for (at, s) in &g_terms {
+                points.extend_from_slice(&g[*at..*at + s.len()]);
+                scalars.extend_from_slice(s);
+            }
+            for (at, s) in &k_terms {
+                points.extend_from_slice(&k[*at..*at + s.len()]);
+                scalars.extend_from_slice(s);
+            }
             msm_serial(&points, &scalars)
         };
         let (l, r) = rayon::join(
-            || side(&g[half..], &k[..half], a_lo, b_hi, &h_factor[..half]),
-            || side(&g[..half], &k[half..], a_hi, b_lo, &h_factor[half..]),
+            || side(half, 0, a_lo, b_hi, &h_factor[..half]),
+            || side(0, half, a_hi, b_lo, &h_factor[half..]),
         );
         let (l_bytes, r_bytes) = (encode(&l), encode(&r));
         t.append(b"ipa/L", &l_bytes);
@@ -182,38 +225,26 @@ fn prove_inner_product(
         a = (0..half).map(|i| a_lo[i] + u * a_hi[i]).collect();
         b = (0..half).map(|i| u * b_lo[i] + b_hi[i]).collect();
         h_factor.truncate(half);
-        if half > 1 {
-            let first = lr.len() == 2;
-            let ratio_le = ratio.to_scalar().b;
+        if lr.len() == 2 {
+            deferred = Some((u, ratio));
+        } else if let Some((u0, rho0)) = deferred.take() {
+            if half > 1 {
+                (g, k) = fixed::fold_twice(tables, &g, &k, (u0, u), (rho0, ratio));
+                originals = false;
+            }
+        } else if half > 1 {
             let folded: Vec<(Proj, Proj)> = (0..half)
                 .into_par_iter()
                 .map(|i| {
-                    let (u_g, ratio_k) = if first {
-                        let (tg, th) = (fixed::SHORT_WINDOWS, fixed::FULL_WINDOWS);
-                        (
-                            fixed::mul(
-                                &first_fold.g_lo[i * 8 * tg..(i + 1) * 8 * tg],
-                                &u_short,
-                                tg,
-                            ),
-                            fixed::mul(
-                                &first_fold.h_hi[i * 8 * th..(i + 1) * 8 * th],
-                                &ratio_le,
-                                th,
-                            ),
-                        )
-                    } else {
-                        (
-                            mul_short(&from_affine(&g[i]), &u_short),
-                            mul_subgroup(&from_affine(&k[half + i]), &ratio),
-                        )
-                    };
+                    let u_g = mul_short(&from_affine(&g[i]), &u_short);
+                    let ratio_k = mul_subgroup(&from_affine(&k[half + i]), &ratio);
                     (add_affine(&u_g, &g[half + i]), add_affine(&ratio_k, &k[i]))
                 })
                 .collect();
             let (gp, kp): (Vec<Proj>, Vec<Proj>) = folded.into_iter().unzip();
             g = to_affines(&gp);
             k = to_affines(&kp);
+            originals = false;
         }
     }
     (lr, a[0], b[0])
