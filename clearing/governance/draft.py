@@ -1,9 +1,10 @@
 """The configuration a proposal's changes build, checked whole before it is written.
 
 Changes apply in order to a ``Draft`` (copies of the governed records: instruments,
-venues, the risk section, instrument statuses), each checking itself against the draft
-so far and the state; the finished draft is checked as a whole (the risk parameters
-cover every instrument) and only then written. So a proposal is all-or-nothing, at its
+venues, the risk section, instrument statuses, validators and jailings), each checking
+itself against the draft so far and the state; the finished draft is checked as a whole
+(the risk parameters cover every instrument, the validator set is a valid set) and only
+then written. So a proposal is all-or-nothing, at its
 submission (where the draft is discarded) and at its execution alike.
 """
 
@@ -16,13 +17,14 @@ from typing import Any
 from clearing.errors import GenesisError
 from clearing.events import Event
 from clearing.expiry import settle_instruments
-from clearing.genesis import Venue
+from clearing.genesis import Validator, Venue
 from clearing.governance.errors import InvalidRiskParams, RiskNotCovering
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.risk.arrays import get_risk_factor
 from clearing.risk.params import RiskParams, parse_risk_params
 from clearing.risk.scenarios import compute_scenario_set, compute_stress_scenario_set
-from clearing.state import ClearingState
+from clearing.state import ClearingState, Jailing
+from clearing.validator_set import check_validator_set, install_validators
 
 
 @dataclass(slots=True)
@@ -31,6 +33,8 @@ class Draft:
     venues: dict[str, Venue]
     risk: Mapping[str, Any]
     statuses: dict[str, InstrumentStatus]  # only instruments not active
+    validators: dict[bytes, Validator]  # in set order
+    jailed: dict[bytes, Jailing]
     listed: dict[str, int] = field(default_factory=dict)  # listed by this draft -> mark
     settlements: dict[str, int] = field(default_factory=dict)  # perpetual -> final price
 
@@ -38,7 +42,7 @@ class Draft:
 def start_draft(state: ClearingState) -> Draft:
     return Draft(
         dict(state.instruments), dict(state.venues), state.genesis.risk,
-        dict(state.instrument_status),
+        dict(state.instrument_status), dict(state.validators), dict(state.jailed),
     )  # fmt: skip
 
 
@@ -55,8 +59,10 @@ def check_risk_section(section: Mapping[str, Any]) -> RiskParams:
 
 
 def check_draft(draft: Draft) -> None:
-    """With margining on, every instrument's risk factor has parameters (the risk arrays
-    would otherwise fail at the next margin check)."""
+    """The validator set is one consensus can run; with margining on, every instrument's
+    risk factor has parameters (the risk arrays would otherwise fail at the next margin
+    check)."""
+    check_validator_set(draft.validators)
     if not draft.risk:
         return
     params = check_risk_section(draft.risk)
@@ -77,6 +83,8 @@ def write_draft(state: ClearingState, draft: Draft) -> list[Event]:
             state.funding_indices[instrument_id] = 0
             state.last_funding_ms[instrument_id] = state.time_ms
     state.instrument_status = draft.statuses
+    if draft.validators != state.validators or draft.jailed != state.jailed:
+        install_validators(state, draft.validators, draft.jailed)
     install_configuration(state, draft.instruments, draft.venues, draft.risk)
     return settle_instruments(state, draft.settlements) if draft.settlements else []
 
