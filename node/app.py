@@ -21,7 +21,7 @@ from clearing.root import compute_state_root
 from clearing.state import ClearingState, initialize_state
 from clearing.tx import decode_tx
 from consensus.app import CheckTxResult, TxAccepted, TxRejected
-from consensus.types import Block
+from consensus.types import Block, Validator
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,15 @@ class ClearingApp:
         self.last_root = result.state_root
         self.last_result = result
         return result.state_root
+
+    def get_validator_update(self, height: int) -> tuple[Validator, ...] | None:
+        """The active validators clearing recorded after block `height`, if it changed them
+        (governance, jailing): in the state root and snapshots, so a restored node answers
+        the same."""
+        changed = self.state.validator_sets.get(height)
+        if changed is None:
+            return None
+        return tuple(Validator(v.name, v.pubkey, v.power) for v in changed)
 
 
 def get_equivocations(block: Block) -> tuple[Equivocation, ...]:

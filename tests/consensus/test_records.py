@@ -117,3 +117,23 @@ def test_sync_verifies_certificate_and_parent() -> None:
         verify_synced_block(CHAIN, VALIDATORS, 1, ZERO_HASH, block, weak)
     with pytest.raises(SyncRejected, match="does not extend"):
         verify_synced_block(CHAIN, VALIDATORS, 1, b"\x05" * 32, block, cert)
+
+
+def test_an_updated_set_keeps_priorities_and_queues_a_new_validator_last() -> None:
+    """CometBFT's update: who stays keeps its priority; a joiner starts at -1.125 x total,
+    so it proposes only after the validators already queued; the rotation stays fair."""
+    three = [Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS[:3])]
+    vs = ValidatorSet.from_validators(three).next_height()
+    joined = vs.compute_updated((*three, Validator("v3", KEYS[3].public_key, 1)))
+    assert joined.priorities[:3] != (0, 0, 0) and joined.priorities[3] < min(joined.priorities[:3])
+    assert joined.proposer.public_key != KEYS[3].public_key
+    proposers = []
+    for _ in range(400):
+        proposers.append(joined.proposer.public_key)
+        joined = joined.next_height()
+    assert KEYS[3].public_key not in proposers[:3]
+    counts = [proposers.count(k.public_key) for k in KEYS]
+    assert max(counts) - min(counts) <= 2, counts
+    assert vs.compute_updated(tuple(three[:2])).validators == tuple(three[:2])
+    with pytest.raises(ValueError, match=r"1\.\.1000"):
+        vs.compute_updated(())
