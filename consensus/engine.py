@@ -530,15 +530,17 @@ class Engine:
 
     def _get_start_height(self, height: int) -> StartHeight:
         validators = self.get_validators(height)
+        following = self.get_validators(height + 1)
         if height == 1:
             g = self.genesis
-            return StartHeight(1, validators, ZERO_HASH, g.state_root, g.time_ms, None)
+            return StartHeight(1, validators, following, ZERO_HASH, g.state_root, g.time_ms, None)
         found = self.store.get_block(height - 1)
         assert found is not None, f"block {height - 1} must be stored before height {height}"
         block, certificate = found
         return StartHeight(
             height,
             validators,
+            following,
             block.hash,
             self.store.get_state_root(height - 1),
             block.header.time_ms,

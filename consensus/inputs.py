@@ -32,6 +32,7 @@ class StartHeight:
 
     height: int
     validators: ValidatorSet
+    next_validators: ValidatorSet  # signs height + 1: our header commits to its hash
     prev_block_hash: bytes
     prev_state_root: bytes
     prev_time_ms: int

@@ -93,6 +93,7 @@ class ConsensusState:
     own_key: bytes | None
     validators: ValidatorSet
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
+    next_validators_hash: bytes = ZERO_HASH
     height: int = 0
     round: int = 0
     step: Step = Step.PROPOSE
@@ -195,6 +196,11 @@ def compute_block_error(state: ConsensusState, block: Block) -> str | None:
         return f"time_ms {h.time_ms} not after parent's {state.prev_time_ms}"
     if not state.validators.is_member(h.proposer):
         return "proposer is not a validator"
+    if (h.validators_hash, h.next_validators_hash) != (
+        state.validators.hash,
+        state.next_validators_hash,
+    ):
+        return "validator set hashes do not match this height's and the next's sets"
     if not block.is_body_consistent:
         return "header hashes do not match the body"
     return _compute_last_commit_error(state, block) or _compute_evidence_error(state, block)
@@ -269,6 +275,7 @@ def process_start_height(
         prev_time_ms=inp.prev_time_ms,
         last_commit=inp.last_commit,
         past_validators=inp.past_validators,
+        next_validators_hash=inp.next_validators.hash,
     )
     return start_round(fresh, 0, effects)
 
@@ -320,6 +327,8 @@ def process_block_prepared(
         proposer=state.own_key,
         last_commit_hash=compute_last_commit_hash(state.last_commit),
         evidence_hash=compute_evidence_hash(inp.evidence),
+        validators_hash=state.validators.hash,
+        next_validators_hash=state.next_validators_hash,
     )
     block = Block(header, inp.txs, state.last_commit, inp.evidence)
     effects.append(SignProposal(_own_proposal(state, block, NIL_ROUND)))

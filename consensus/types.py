@@ -46,7 +46,7 @@ from lightclient.crypto import (
     compute_hash,
     is_valid_signature,
 )
-from lightclient.header import ZERO_HASH, BlockHeader
+from lightclient.header import ZERO_HASH, BlockHeader, compute_validators_hash
 
 MAX_BLOCK_ENVELOPE_BYTES = 1024 * 1024
 """Bound on what a proposal message holds besides its transactions: the proposal's
@@ -144,6 +144,11 @@ class ValidatorSet:
     @cached_property
     def total_power(self) -> int:
         return sum(v.power for v in self.validators)
+
+    @cached_property
+    def hash(self) -> bytes:
+        """What headers commit to (`validators_hash`, `next_validators_hash`)."""
+        return compute_validators_hash((v.public_key, v.power) for v in self.validators)
 
     @cached_property
     def _power_by_key(self) -> Mapping[bytes, int]:

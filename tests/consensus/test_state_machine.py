@@ -149,11 +149,13 @@ def test_evidence_and_the_last_commit_are_checked_against_the_sets_of_their_heig
     ]  # fmt: skip
     evidence = DuplicateVoteEvidence.from_votes(*votes)
     state = initial_state(CHAIN, None, VALIDATORS, TimeoutConfig())
-    start = StartHeight(3, VALIDATORS, prev.hash, b"root", 5, commit, {1: old_set, 2: old_set})
+    start = StartHeight(
+        3, VALIDATORS, VALIDATORS, prev.hash, b"root", 5, commit, {1: old_set, 2: old_set}
+    )
     state, _ = apply(state, start)
     header = BlockHeader(
         CHAIN, 3, 10, prev.hash, b"root", compute_txs_hash(()), VALIDATORS.proposer.public_key,
-        commit.hash, compute_evidence_hash((evidence,)),
+        commit.hash, compute_evidence_hash((evidence,)), VALIDATORS.hash, VALIDATORS.hash,
     )  # fmt: skip
     block = Block(header, (), commit, (evidence,))
     assert compute_block_error(state, block) is None

@@ -1,4 +1,5 @@
-"""A jailed key is logged and counted when its block commits (node/runtime.py)."""
+"""A jailed key is logged and counted when its block commits (node/runtime.py), and
+shown by `GET /v1/validators`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import pytest
 
 from clearing.genesis import parse_genesis
+from node.api.app import get_jailing_view
 from node.app import ClearingApp
 from node.metrics import NodeMetrics
 from node.runtime import log_jailings
@@ -27,3 +29,11 @@ def test_a_jailing_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> No
     metrics = NodeMetrics()
     metrics.observe_jailings(len(jailed))
     assert b"clearnode_validators_jailed_total 1.0" in metrics.render()
+
+
+def test_the_validators_route_says_who_is_jailed() -> None:
+    app = ClearingApp(parse_genesis(genesis_doc()))
+    app.finalize_block(equivocating_block(app, 1))
+    jailing = app.state.jailed[app.genesis.validators[1].pubkey]
+    assert get_jailing_view(jailing) == {"evidence_height": 1, "height": 1, "power": 10}
+    assert get_jailing_view(None) is None
