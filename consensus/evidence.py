@@ -56,7 +56,7 @@ class EvidencePool:
             self.committed.add(e.hash)
             self.pending.pop(e.hash, None)
         for stale in [
-            h for h, e in self.pending.items() if e.height + MAX_EVIDENCE_AGE_BLOCKS <= block.height
+            h for h, e in self.pending.items() if not is_committable(e.height, block.height + 1)
         ]:
             del self.pending[stale]
 

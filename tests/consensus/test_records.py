@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from consensus.evidence import is_valid_duplicate_vote
+from consensus.evidence import EvidencePool, is_valid_duplicate_vote
 from consensus.messages import SyncRequest, decode_message, encode_message
 from consensus.signer import DoubleSignRefused, Signer
 from consensus.sync import SyncRejected, verify_synced_block
 from consensus.types import (
     ZERO_HASH,
+    Block,
+    BlockHeader,
     DuplicateVoteEvidence,
     Validator,
     ValidatorSet,
@@ -20,7 +23,7 @@ from consensus.types import (
     compute_commit_certificate,
 )
 from consensus.wal import FileWalStorage, Wal, WalCorrupted
-from lightclient.codec import DecodeError
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError
 from tests.consensus.helpers import (
     CHAIN,
     KEYS,
@@ -137,3 +140,28 @@ def test_an_updated_set_keeps_priorities_and_queues_a_new_validator_last() -> No
     assert vs.compute_updated(tuple(three[:2])).validators == tuple(three[:2])
     with pytest.raises(ValueError, match=r"1\.\.1000"):
         vs.compute_updated(())
+
+
+def test_evidence_is_committable_for_max_evidence_age_blocks_then_dropped() -> None:
+    votes = [
+        replace(v := Vote(VoteType.PREVOTE, 1, 0, h, KEYS[0].public_key),
+                signature=KEYS[0].sign(v.sign_bytes(CHAIN)))
+        for h in (b"\x01" * 32, b"\x02" * 32)
+    ]  # fmt: skip
+    evidence = DuplicateVoteEvidence.from_votes(*votes)
+    pool = EvidencePool()
+    pool.add(evidence)
+    assert pool.get_pending(1) == ()
+    assert pool.get_pending(2) == pool.get_pending(1 + MAX_EVIDENCE_AGE_BLOCKS) == (evidence,)
+    assert pool.get_pending(2 + MAX_EVIDENCE_AGE_BLOCKS) == ()
+    last = Block(
+        BlockHeader(CHAIN, MAX_EVIDENCE_AGE_BLOCKS, 1, ZERO_HASH, b"", ZERO_HASH, ZERO_HASH),
+        (),
+        None,
+    )
+    pool.process_committed_block(last)
+    assert evidence.hash in pool.pending
+    pool.process_committed_block(
+        replace(last, header=replace(last.header, height=MAX_EVIDENCE_AGE_BLOCKS + 1))
+    )
+    assert pool.pending == {}
