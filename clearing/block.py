@@ -46,6 +46,7 @@ from clearing.governance.execution import process_governance
 from clearing.governance.roll import process_listing_roll
 from clearing.governance.submit import GovProposal, process_gov_proposal
 from clearing.governance.vote import GovVote, process_gov_vote
+from clearing.jailing import process_equivocations
 from clearing.negative_cash import process_negative_cash
 from clearing.oracle import PriceUpdate, process_price_update
 from clearing.report_commitment import ReportCommitment, process_report_commitment
@@ -87,7 +88,8 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
     GovVote: process_gov_vote,
 }
 
-# Order matters: governance first, so the block's other steps run under the
+# Order matters: equivocators are jailed first (a ballot of a key jailed in this block
+# counts for nothing in its tally); then governance, so the block's other steps run under the
 # configuration in force from this height (a listing is marked, new risk parameters
 # margin); then settle variation margin at the new marks before funding, and
 # both before expiring instruments; the listing templates then list the series
@@ -98,6 +100,7 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
 # only then is negative cash paid from collateral and the house's seized
 # collateral sold, so a sale never races a default.
 END_OF_BLOCK_STEPS: tuple[Step, ...] = (
+    process_equivocations,
     process_governance,
     process_mark_to_market,
     process_funding,

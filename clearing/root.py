@@ -35,11 +35,13 @@ from clearing.replay import get_replay_fields
 from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
 from clearing.risk.solvency import SolvencyMarket, get_solvency_market
 from clearing.state import ClearingState, Member
+from clearing.validator_set import get_validator_fields
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
-# 9: the external bridges, listing templates and fee split in the governed
-# configuration; 8: the governed configuration and proposals; 7: beside the
-# market leaf; 6: the epoch's defaults; 5: settlement, ...
+# 9: the validator set, jailings and set changes; the external bridges, listing
+# templates and fee split in the governed configuration; 8: the governed
+# configuration and proposals; 7: beside the market leaf; 6: the epoch's defaults;
+# 5: settlement, ...
 GLOBALS_VERSION = 9
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
@@ -104,6 +106,7 @@ def get_global_fields(state: ClearingState) -> list[object]:
         state.next_auction_id,
         [r.to_fields() for r in state.defaults],
         *get_configuration_fields(state),
+        *get_validator_fields(state),
     ]
 
 

@@ -19,6 +19,7 @@ from eth_account import Account
 from clearing.attestation import Attestation, sign_attestation
 from clearing.block import BlockContext, BlockResult, process_block
 from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
+from clearing.context import Equivocation
 from clearing.eip712 import sign_typed
 from clearing.genesis import Genesis, parse_genesis
 from clearing.oracle import PriceUpdate, sign_price_observation
@@ -77,13 +78,18 @@ class Sandbox:
     def chain_id(self) -> int:
         return self.genesis.chain_id
 
-    def next_context(self) -> BlockContext:
+    def next_context(self, evidence: tuple[Equivocation, ...] = ()) -> BlockContext:
         s = self.state
-        return BlockContext(s.height + 1, s.time_ms + self.block_interval_ms, self.chain_id)
+        return BlockContext(
+            s.height + 1, s.time_ms + self.block_interval_ms, self.chain_id, evidence
+        )
 
-    def apply(self, txs: Sequence[TxRecord | bytes]) -> BlockResult:
+    def apply(
+        self, txs: Sequence[TxRecord | bytes], evidence: tuple[Equivocation, ...] = ()
+    ) -> BlockResult:
+        """A block of ``txs``, committing ``evidence`` (equivocations consensus verified)."""
         raw = [tx if isinstance(tx, bytes) else encode_tx(tx) for tx in txs]
-        return process_block(self.state, self.next_context(), raw)
+        return process_block(self.state, self.next_context(evidence), raw)
 
     def take_nonce(self, member: bytes) -> int:
         nonce = self.next_nonce.get(member, 0)

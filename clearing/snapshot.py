@@ -51,10 +51,11 @@ from clearing.state import (
     initialize_state,
     is_in_default_order,
 )
+from clearing.validator_set import VALIDATOR_FIELDS, decode_validator_fields
 
-# 6: the external bridges, listing templates and fee split in the governed
-# configuration; 5: the governed configuration and proposals; 4: the epoch's
-# defaults; 3: settlement reserves, withdrawal expiry
+# 6: the validator set, jailings and set changes; the external bridges, listing
+# templates and fee split in the governed configuration; 5: the governed configuration
+# and proposals; 4: the epoch's defaults; 3: settlement reserves, withdrawal expiry
 SNAPSHOT_VERSION = 6
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -90,7 +91,11 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
         raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
     _, globals_, trades, credits, accounts, changes = expect_list(fields, "snapshot", 6)
     state = initialize_state(genesis)
-    _decode_globals(state, expect_list(globals_, "globals", 19 + CONFIGURATION_FIELDS), changes)
+    _decode_globals(
+        state,
+        expect_list(globals_, "globals", 19 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS),
+        changes,
+    )
     for item in expect_list(trades, "trade_windows"):
         venue, high, bits = expect_list(item, "trade_window", 3)
         window = TradeIdWindow(
@@ -185,7 +190,9 @@ def _decode_globals(state: ClearingState, g: list[Any], proposal_changes: object
     if not is_in_default_order(state.defaults):
         raise DecodeError("defaults", "must be strictly sorted by (height, member, sub-account)")
     decode_configuration(state, g[18 : 18 + CONFIGURATION_FIELDS], proposal_changes)
-    for item in expect_list(g[18 + CONFIGURATION_FIELDS], "report_hashes"):
+    validators_at = 18 + CONFIGURATION_FIELDS
+    decode_validator_fields(state, g[validators_at : validators_at + VALIDATOR_FIELDS])
+    for item in expect_list(g[validators_at + VALIDATOR_FIELDS], "report_hashes"):
         epoch, report_hash = expect_list(item, "report_hash", 2)
         state.report_hashes[expect_int(epoch, "epoch", 1)] = expect_bytes(
             report_hash, "report_hash", 32

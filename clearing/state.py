@@ -109,6 +109,20 @@ class WithdrawalRecord:
         ]  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class Jailing:
+    """A validator jailed for equivocating at ``evidence_height`` (the evidence committed
+    in block ``height``): its power is 0 until a governance change unjails it, which
+    gives it back ``power``."""
+
+    evidence_height: int
+    height: int
+    power: int
+
+    def to_fields(self) -> list[int]:
+        return [self.evidence_height, self.height, self.power]
+
+
 DEFAULT_LAYERS = (
     "collateral",
     "own default fund",
@@ -188,7 +202,7 @@ class ClearingState:
     chain_id: int
     collateral_tokens: dict[CollateralKey, CollateralToken]
     instruments: dict[str, Instrument]
-    validators: dict[bytes, Validator]  # by Ed25519 pubkey
+    validators: dict[bytes, Validator]  # by Ed25519 pubkey; a jailed one has power 0
     total_power: int
     venues: dict[str, Venue]
     members: dict[MemberAddress, Member] = field(default_factory=dict)
@@ -218,6 +232,10 @@ class ClearingState:
     instrument_status: dict[str, InstrumentStatus] = field(default_factory=dict)  # not active
     proposals: dict[int, Any] = field(default_factory=dict)  # id -> governance.Proposal
     next_proposal_id: int = 1
+    jailed: dict[bytes, Jailing] = field(default_factory=dict)  # by validator pubkey
+    # the active validators (power > 0, in set order) after each block that changed them:
+    # consensus rebuilds every height's set from genesis with these (clearing/validator_set.py)
+    validator_sets: dict[int, tuple[Validator, ...]] = field(default_factory=dict)
     height: int = 0
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)

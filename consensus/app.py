@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from consensus.types import Block, CommitCertificate
+from consensus.types import Block, CommitCertificate, Validator
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,13 @@ class Application(Protocol):
 
     def finalize_block(self, block: Block) -> bytes:
         """Apply a committed block; returns the new state root."""
+        ...
+
+    def get_validator_update(self, height: int) -> tuple[Validator, ...] | None:
+        """The validator set the application holds after block `height` (finalized), if
+        that block changed it; None if not. It governs height `height + 2` (CometBFT's
+        rule: the proposer of `height + 1` is already known when `height` commits).
+        Answers from committed state, so a restarted or restored node gets the same."""
         ...
 
 

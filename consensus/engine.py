@@ -79,7 +79,7 @@ from consensus.types import (
     compute_max_proposal_bytes,
 )
 from consensus.wal import Wal
-from lightclient.codec import MAX_MESSAGE_BYTES, DecodeError
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, MAX_MESSAGE_BYTES, DecodeError
 from lightclient.crypto import PrivateKey
 
 log = logging.getLogger(__name__)
@@ -267,10 +267,23 @@ class Engine:
         return self.state.height
 
     def get_validators(self, height: int) -> ValidatorSet:
-        """The validator set of `height`: advanced one height at a time, as every peer does."""
+        """The validator set of `height`: advanced one height at a time from genesis, as
+        every peer does, with the application's set after block `h` taking effect at
+        `h + 2` (so after a restart or a snapshot restore the sets are the same). Needs
+        block `height - 2` committed."""
         while len(self._validator_sets) < height:
-            self._validator_sets.append(self._validator_sets[-1].next_height())
+            following = len(self._validator_sets) + 1
+            previous = self._validator_sets[-1]
+            update = self.app.get_validator_update(following - 2) if following > 2 else None
+            self._validator_sets.append(
+                previous.next_height() if update is None else previous.compute_updated(update)
+            )
         return self._validator_sets[height - 1]
+
+    def get_past_validators(self, height: int) -> dict[int, ValidatorSet]:
+        """The sets of the heights whose evidence a block at `height` may commit."""
+        first = max(1, height - MAX_EVIDENCE_AGE_BLOCKS)
+        return {h: self.get_validators(h) for h in range(first, height)}
 
     # ------------------------------------------------------------------ host calls
 
@@ -517,19 +530,22 @@ class Engine:
 
     def _get_start_height(self, height: int) -> StartHeight:
         validators = self.get_validators(height)
+        following = self.get_validators(height + 1)
         if height == 1:
             g = self.genesis
-            return StartHeight(1, validators, ZERO_HASH, g.state_root, g.time_ms, None)
+            return StartHeight(1, validators, following, ZERO_HASH, g.state_root, g.time_ms, None)
         found = self.store.get_block(height - 1)
         assert found is not None, f"block {height - 1} must be stored before height {height}"
         block, certificate = found
         return StartHeight(
             height,
             validators,
+            following,
             block.hash,
             self.store.get_state_root(height - 1),
             block.header.time_ms,
             certificate,
+            self.get_past_validators(height),
         )
 
 

@@ -1,7 +1,9 @@
 """Evidence of equivocation: two different signed votes by one validator for one slot.
 
-Verifiable by anyone holding the validator set; the proposer includes pending
-evidence in its next block, and every validator checks it before voting.
+Verifiable by anyone holding the validator set of its height; the proposer includes
+pending evidence in its next block (at most MAX_EVIDENCE_AGE_BLOCKS after the
+equivocation), and every validator checks it before voting. The application jails the
+key (clearing/jailing.py).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from consensus.types import Block, DuplicateVoteEvidence, ValidatorSet
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
 
 MAX_PENDING_EVIDENCE = 100
 
@@ -43,10 +46,21 @@ class EvidencePool:
         self.pending.setdefault(evidence.hash, evidence)
 
     def get_pending(self, before_height: int) -> tuple[DuplicateVoteEvidence, ...]:
-        """Evidence a block at `before_height` may include (only from earlier heights)."""
-        return tuple(e for e in self.pending.values() if e.height < before_height)
+        """Evidence a block at `before_height` may include: from earlier heights, at most
+        MAX_EVIDENCE_AGE_BLOCKS before it (validators verify it against the set of its
+        height, and keep the sets of those heights only)."""
+        return tuple(e for e in self.pending.values() if is_committable(e.height, before_height))
 
     def process_committed_block(self, block: Block) -> None:
         for e in block.evidence:
             self.committed.add(e.hash)
             self.pending.pop(e.hash, None)
+        for stale in [
+            h for h, e in self.pending.items() if not is_committable(e.height, block.height + 1)
+        ]:
+            del self.pending[stale]
+
+
+def is_committable(evidence_height: int, height: int) -> bool:
+    """Evidence of `evidence_height` may be committed in block `height`."""
+    return height - MAX_EVIDENCE_AGE_BLOCKS <= evidence_height < height

@@ -6,7 +6,8 @@ these; nothing else changes the consensus state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from consensus.types import (
     Block,
@@ -23,17 +24,22 @@ from consensus.types import (
 class StartHeight:
     """Begin `height` (round 0) on top of the previous committed block.
 
-    `validators` carries the proposer priorities of this height;
+    `validators` carries the proposer priorities of this height (each height has its own
+    set: the application's changes take effect two heights after the block making them);
     `prev_block_hash`/`prev_state_root`/`prev_time_ms` describe the parent
     (zero hash, genesis state root and genesis time at height 1).
     """
 
     height: int
     validators: ValidatorSet
+    next_validators: ValidatorSet  # signs height + 1: our header commits to its hash
     prev_block_hash: bytes
     prev_state_root: bytes
     prev_time_ms: int
     last_commit: CommitCertificate | None
+    past_validators: Mapping[int, ValidatorSet] = field(default_factory=dict)
+    """The sets of the heights evidence may come from (the last MAX_EVIDENCE_AGE_BLOCKS,
+    the previous one included: it signed `last_commit`)."""
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ class ConsensusState:
     own_key: bytes | None
     validators: ValidatorSet
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
+    next_validators_hash: bytes = ZERO_HASH
     height: int = 0
     round: int = 0
     step: Step = Step.PROPOSE
@@ -100,6 +101,7 @@ class ConsensusState:
     prev_state_root: bytes = b""
     prev_time_ms: int = 0
     last_commit: CommitCertificate | None = None
+    past_validators: Mapping[int, ValidatorSet] = field(default_factory=dict)
     locked_value: Block | None = None
     locked_round: int = NIL_ROUND
     valid_value: Block | None = None
@@ -194,6 +196,11 @@ def compute_block_error(state: ConsensusState, block: Block) -> str | None:
         return f"time_ms {h.time_ms} not after parent's {state.prev_time_ms}"
     if not state.validators.is_member(h.proposer):
         return "proposer is not a validator"
+    if (h.validators_hash, h.next_validators_hash) != (
+        state.validators.hash,
+        state.next_validators_hash,
+    ):
+        return "validator set hashes do not match this height's and the next's sets"
     if not block.is_body_consistent:
         return "header hashes do not match the body"
     return _compute_last_commit_error(state, block) or _compute_evidence_error(state, block)
@@ -207,8 +214,11 @@ def _compute_last_commit_error(state: ConsensusState, block: Block) -> str | Non
         return "missing last commit"
     if commit.height != state.height - 1 or commit.block_hash != state.prev_block_hash:
         return "last commit is not for our previous block"
+    signers = state.past_validators.get(state.height - 1)
+    if signers is None:
+        return f"no validator set of height {state.height - 1}"
     try:
-        commit.verify(state.chain_id, state.validators)
+        commit.verify(state.chain_id, signers)
     except InvalidCommit as exc:
         return str(exc)
     return None
@@ -218,9 +228,10 @@ def _compute_evidence_error(state: ConsensusState, block: Block) -> str | None:
     if len({e.hash for e in block.evidence}) != len(block.evidence):
         return "duplicate evidence"
     for ev in block.evidence:
-        if ev.height >= state.height or not is_valid_duplicate_vote(
-            state.chain_id, state.validators, ev
-        ):
+        validators = state.past_validators.get(ev.height) if ev.height < state.height else None
+        if validators is None:
+            return f"evidence of height {ev.height} is not of the last heights we keep sets of"
+        if not is_valid_duplicate_vote(state.chain_id, validators, ev):
             return "invalid evidence"
     return None
 
@@ -263,6 +274,8 @@ def process_start_height(
         prev_state_root=inp.prev_state_root,
         prev_time_ms=inp.prev_time_ms,
         last_commit=inp.last_commit,
+        past_validators=inp.past_validators,
+        next_validators_hash=inp.next_validators.hash,
     )
     return start_round(fresh, 0, effects)
 
@@ -314,6 +327,8 @@ def process_block_prepared(
         proposer=state.own_key,
         last_commit_hash=compute_last_commit_hash(state.last_commit),
         evidence_hash=compute_evidence_hash(inp.evidence),
+        validators_hash=state.validators.hash,
+        next_validators_hash=state.next_validators_hash,
     )
     block = Block(header, inp.txs, state.last_commit, inp.evidence)
     effects.append(SignProposal(_own_proposal(state, block, NIL_ROUND)))
@@ -401,8 +416,8 @@ def process_timeout(state: ConsensusState, t: TimeoutFired, effects: Effects) ->
 def _vote(
     state: ConsensusState, vote_type: VoteType, block_hash: bytes | None, effects: Effects
 ) -> ConsensusState:
-    """Cast our vote (if we are a validator) and move to the matching step."""
-    if state.own_key is not None:
+    """Cast our vote (if we are a validator of this height) and move to the matching step."""
+    if state.own_key is not None and state.validators.is_member(state.own_key):
         effects.append(
             SignVote(Vote(vote_type, state.height, state.round, block_hash, state.own_key))
         )

@@ -38,6 +38,8 @@ def verify_synced_block(
         raise SyncRejected(height, "certificate is for another block")
     if not block.is_body_consistent:
         raise SyncRejected(height, "header hashes do not match the body")
+    if header.validators_hash != validators.hash:
+        raise SyncRejected(height, "header commits to another validator set")
     try:
         certificate.verify(chain_id, validators)
     except InvalidCommit as exc:

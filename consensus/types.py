@@ -46,7 +46,7 @@ from lightclient.crypto import (
     compute_hash,
     is_valid_signature,
 )
-from lightclient.header import ZERO_HASH, BlockHeader
+from lightclient.header import ZERO_HASH, BlockHeader, compute_validators_hash
 
 MAX_BLOCK_ENVELOPE_BYTES = 1024 * 1024
 """Bound on what a proposal message holds besides its transactions: the proposal's
@@ -107,6 +107,15 @@ class Validator:
         )
 
 
+def _check_validators(validators: tuple[Validator, ...] | list[Validator]) -> tuple[Validator, ...]:
+    vals = tuple(validators)
+    if not vals or len(vals) > MAX_VALIDATORS:
+        raise ValueError(f"validator set needs 1..{MAX_VALIDATORS} validators, got {len(vals)}")
+    if len({v.public_key for v in vals}) != len(vals):
+        raise ValueError("validator set has a duplicate public key")
+    return vals
+
+
 def _trunc_div(a: int, b: int) -> int:
     """Integer division rounding toward zero (Go semantics, as CometBFT)."""
     q = abs(a) // abs(b)
@@ -128,17 +137,18 @@ class ValidatorSet:
 
     @staticmethod
     def from_validators(validators: tuple[Validator, ...] | list[Validator]) -> ValidatorSet:
-        vals = tuple(validators)
-        if not vals or len(vals) > MAX_VALIDATORS:
-            raise ValueError(f"validator set needs 1..{MAX_VALIDATORS} validators, got {len(vals)}")
-        if len({v.public_key for v in vals}) != len(vals):
-            raise ValueError("validator set has a duplicate public key")
+        vals = _check_validators(validators)
         start = ValidatorSet(vals, tuple(0 for _ in vals), 0)
         return start.compute_incremented(1)
 
     @cached_property
     def total_power(self) -> int:
         return sum(v.power for v in self.validators)
+
+    @cached_property
+    def hash(self) -> bytes:
+        """What headers commit to (`validators_hash`, `next_validators_hash`)."""
+        return compute_validators_hash((v.public_key, v.power) for v in self.validators)
 
     @cached_property
     def _power_by_key(self) -> Mapping[bytes, int]:
@@ -187,6 +197,18 @@ class ValidatorSet:
 
     def next_height(self) -> ValidatorSet:
         return self.compute_incremented(1)
+
+    def compute_updated(self, validators: tuple[Validator, ...]) -> ValidatorSet:
+        """The next height's set when the application changed it to `validators` (as
+        CometBFT's updateWithChangeSet, then one increment): a validator that stays keeps
+        its priority, a new one starts at -1.125 times the new total power (behind every
+        validator already queued), and priorities are rescaled and centred as always."""
+        vals = _check_validators(validators)
+        kept = dict(zip((v.public_key for v in self.validators), self.priorities, strict=True))
+        total = sum(v.power for v in vals)
+        joining = -(total + (total >> 3))
+        prios = tuple(kept.get(v.public_key, joining) for v in vals)
+        return ValidatorSet(vals, prios, 0).compute_incremented(1)
 
 
 # --------------------------------------------------------------------------- votes

@@ -3,9 +3,13 @@
 The state root after block H is not signed by itself: block H+1's header commits to
 it as `prev_state_root`, and H+1's commit certificate carries the precommits of more
 than 2/3 of the validators' power for that header's hash. An anchor is that header
-and that certificate; checked against the validator set (the genesis's: the chain
-has no validator-set change yet, so no chain of set changes needs following), it
-proves that the root is the chain's at height H, whoever handed it over.
+and that certificate; checked against the validator set that signs H+1, it proves that
+the root is the chain's at height H, whoever handed it over.
+
+A verifier holds one set (the genesis's). The header commits to the set that signs it
+(`validators_hash`): when that is not the set held, the set changed since (governance,
+jailing) and the anchor is not checked (`ValidatorSetChanged`): following the chain of
+set changes from genesis (each header's `next_validators_hash`) is not implemented.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from functools import cached_property
 from typing import Any
 
 from lightclient.codec import expect_list
-from lightclient.commit import CommitCertificate, InvalidCommit, VotingPowers, has_quorum
-from lightclient.header import BlockHeader
+from lightclient.commit import CommitCertificate, InvalidCommit, has_quorum
+from lightclient.header import BlockHeader, compute_validators_hash
 
 ANCHOR_VERSION = 1
 
@@ -74,6 +78,21 @@ class NotTheHeaderCommitted(AnchorError):
         self.committed_hash = commit.block_hash
 
 
+class ValidatorSetChanged(AnchorError):
+    """The header is signed by another validator set than the one given: the set changed
+    since (the verifier cannot tell a forged header from one of the new set)."""
+
+    def __init__(self, height: int, header_set: bytes, given_set: bytes) -> None:
+        super().__init__(
+            f"block {height} is signed by the validator set 0x{header_set.hex()[:16]}..., not "
+            f"the one given (0x{given_set.hex()[:16]}...): the validator set changed since "
+            f"genesis, and following its changes is not implemented"
+        )
+        self.height = height
+        self.header_set = header_set
+        self.given_set = given_set
+
+
 class NotCommitted(AnchorError):
     """The certificate does not carry a quorum of valid precommits."""
 
@@ -109,6 +128,11 @@ class ValidatorPowers:
     def is_quorum(self, power: int) -> bool:
         return has_quorum(power, self.total_power)
 
+    @cached_property
+    def hash(self) -> bytes:
+        """What a header signed by this set commits to (`validators_hash`)."""
+        return compute_validators_hash(self.powers)
+
 
 @dataclass(frozen=True)
 class StateAnchor:
@@ -127,10 +151,11 @@ class StateAnchor:
 
 
 def check_anchor(
-    anchor: StateAnchor, chain_id: int, height: int, state_root: bytes, validators: VotingPowers
+    anchor: StateAnchor, chain_id: int, height: int, state_root: bytes, validators: ValidatorPowers
 ) -> None:
     """Raise AnchorError unless `anchor` proves `state_root` is chain `chain_id`'s state
-    root after block `height`, committed by a quorum of `validators`."""
+    root after block `height`, committed by a quorum of `validators` (ValidatorSetChanged
+    when the header is signed by another set)."""
     expected_chain = get_consensus_chain_id(chain_id)
     header, commit = anchor.header, anchor.commit
     if header.chain_id != expected_chain:
@@ -141,6 +166,8 @@ def check_anchor(
         raise WrongRoot(state_root, header.prev_state_root)
     if commit.height != header.height or commit.block_hash != header.hash:
         raise NotTheHeaderCommitted(header, commit)
+    if header.validators_hash != validators.hash:
+        raise ValidatorSetChanged(header.height, header.validators_hash, validators.hash)
     try:
         commit.verify(expected_chain, validators)
     except InvalidCommit as exc:

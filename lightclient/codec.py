@@ -18,6 +18,10 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 transaction or one block may be is the application's rule (its process_proposal)."""
 MAX_VALIDATORS = 1_000
 MAX_EVIDENCE_PER_BLOCK = 1_000
+MAX_EVIDENCE_AGE_BLOCKS = 100
+"""Evidence of an equivocation at height E may be committed up to height E + this, no
+later: consensus verifies it against the set of height E, and a jailed validator can be
+unjailed once its evidence is too old to jail it again (clearing/jailing.py)."""
 MAX_CHAIN_ID_BYTES = 64
 MAX_INT = 2**63 - 1
 

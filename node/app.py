@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from clearing.block import BlockContext, BlockResult, process_block
+from clearing.context import Equivocation
 from clearing.errors import DecodeError
 from clearing.genesis import Genesis
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_PROPOSER_TXS_BYTES, MAX_TX_BYTES
@@ -20,7 +21,7 @@ from clearing.root import compute_state_root
 from clearing.state import ClearingState, initialize_state
 from clearing.tx import decode_tx
 from consensus.app import CheckTxResult, TxAccepted, TxRejected
-from consensus.types import Block
+from consensus.types import Block, Validator
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,28 @@ class ClearingApp:
 
     def finalize_block(self, block: Block) -> bytes:
         """Applies a committed block; returns the new state root (same on every node)."""
-        ctx = BlockContext(block.height, block.header.time_ms, self.genesis.chain_id)
+        ctx = BlockContext(
+            block.height, block.header.time_ms, self.genesis.chain_id, get_equivocations(block)
+        )
         result = process_block(self.state, ctx, list(block.txs))
         self.last_root = result.state_root
         self.last_result = result
         return result.state_root
+
+    def get_validator_update(self, height: int) -> tuple[Validator, ...] | None:
+        """The active validators clearing recorded after block `height`, if it changed them
+        (governance, jailing): in the state root and snapshots, so a restored node answers
+        the same."""
+        changed = self.state.validator_sets.get(height)
+        if changed is None:
+            return None
+        return tuple(Validator(v.name, v.pubkey, v.power) for v in changed)
+
+
+def get_equivocations(block: Block) -> tuple[Equivocation, ...]:
+    """The block's committed duplicate-vote evidence, as clearing's input: in block order,
+    so every node jails the same keys at the same height."""
+    return tuple(Equivocation(e.validator, e.height) for e in block.evidence)
 
 
 def compute_proposal_error(txs: Sequence[bytes]) -> str | None:

@@ -51,6 +51,11 @@ class NodeMetrics:
         self.event_subscribers = Gauge(
             "clearnode_event_subscribers", "Open event streams", registry=r
         )
+        self.validators_jailed = Counter(
+            "clearnode_validators_jailed",
+            "Validator keys jailed for committed duplicate-vote evidence",
+            registry=r,
+        )
         self._last_commit_s: float | None = None
 
     def observe_commit(self, height: int, result_codes: Sequence[str], now_s: float) -> None:
@@ -62,6 +67,10 @@ class NodeMetrics:
         self.blocks_committed.inc()
         for code in result_codes:
             self.block_txs.labels(result=code).inc()
+
+    def observe_jailings(self, count: int) -> None:
+        """Keys a committed block jailed (its `validator_jailed` events)."""
+        self.validators_jailed.inc(count)
 
     def watch_peers(self, count: Callable[[], int]) -> None:
         """Connected peers, read at scrape time."""

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from clearing.block import BlockResult
 from clearing.errors import ClearingError
+from clearing.events import Event
 from clearing.genesis import Genesis
 from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
@@ -231,13 +233,33 @@ def get_allowed_peers(config: NodeConfig, genesis: Genesis) -> frozenset[str] | 
     return allowed
 
 
+def log_jailings(height: int, result: BlockResult) -> list[Event]:
+    """A warning per key the block jailed (validators are public: no member data)."""
+    jailed = [e for e in result.events if e.kind == "validator_jailed"]
+    for event in jailed:
+        key = event.get("validator")
+        log.warning(
+            "validator %s (key %s) jailed at height %d for equivocating at height %d",
+            event.get("name"),
+            key.hex() if isinstance(key, bytes) else key,
+            height,
+            event.get("evidence_height"),
+        )
+    return jailed
+
+
 def get_validator_signer(config: NodeConfig, genesis: Genesis, wal: Wal) -> Signer | None:
-    """A signer when this node's validator key is in genesis; None makes a full node."""
+    """A signer when this node has a validator key; None makes a full node. Consensus
+    signs only at heights whose validator set holds the key: one not in genesis (a
+    validator governance will add) follows until its set does."""
     if not config.validator_key_file.exists():
         return None
     key = PrivateKey(load_key(config.validator_key_file, VALIDATOR_KEY).secret)
     if key.public_key not in {v.pubkey for v in genesis.validators}:
-        return None
+        log.info(
+            "validator key %s is not in the genesis set: it votes once the set holds it",
+            key.public_key.hex()[:16],
+        )
     return Signer(key, get_consensus_chain_id(genesis.chain_id), wal)
 
 
@@ -441,6 +463,9 @@ async def run_node(
             def on_commit(block: Block, certificate: CommitCertificate, root: bytes) -> None:
                 result = app.last_result
                 codes = [] if result is None else [r.code for r in result.tx_results]
+                jailed = [] if result is None else log_jailings(block.height, result)
+                if api.metrics is not None and jailed:
+                    api.metrics.observe_jailings(len(jailed))
                 api.publish_block(block.height, block.hash, root, block.header.time_ms, codes)
                 if result is not None:
                     api.record_block(block.txs, result)

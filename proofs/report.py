@@ -27,7 +27,13 @@ from clearing.report_commitment import compute_report_signing_bytes
 from clearing.risk.solvency import COLLATERAL_PREFIX, SolvencyMarket
 from clearing.root import MarketProof
 from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
-from lightclient.anchor import AnchorError, StateAnchor, ValidatorPowers, check_anchor
+from lightclient.anchor import (
+    AnchorError,
+    StateAnchor,
+    ValidatorPowers,
+    ValidatorSetChanged,
+    check_anchor,
+)
 from lightclient.codec import DecodeError as LightclientDecodeError
 from lightclient.crypto import is_valid_signature
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
@@ -445,6 +451,8 @@ def check_root_on_chain(report: Report, validators: Sequence[Validator] | None) 
         powers = ValidatorPowers.of((v.public_key, v.power) for v in validators)
         try:
             check_anchor(report.anchor, report.chain_id, height, report.state_root, powers)
+        except ValidatorSetChanged as exc:
+            verdict.not_checked.append(f"state root not followed to the chain: {exc}")
         except AnchorError as exc:
             verdict.failures.append(f"state root is not the chain's after block {height}: {exc}")
         else:

@@ -29,13 +29,18 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "set_fee": ("instrument", "fee_bps"),
     "set_fee_split": ("insurance_fund_bps",),
     "set_default_fund": ("cover", "stress_multiple", "assessment_cap_bps"),
+    "add_validator": ("name", "pubkey", "power", "evm_address", "peer_id"),
+    "remove_validator": ("pubkey",),
+    "set_validator_power": ("pubkey", "power"),
+    "rotate_validator_keys": ("pubkey", "new_pubkey", "new_evm_address"),
+    "unjail_validator": ("pubkey",),
 }
 DOCUMENTS = {
     ("list_instrument", "instrument"),
     ("replace_risk_params", "risk"),
     ("add_listing_template", "template"),
 }
-HEX_FIELDS = {"pubkey"}
+HEX_FIELDS = {"pubkey", "evm_address", "new_pubkey", "new_evm_address"}
 
 
 def get_field_names(kind: str) -> tuple[str, ...] | None:

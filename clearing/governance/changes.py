@@ -3,8 +3,8 @@
 A change is ``[name, *fields]``; each kind says whether it is an emergency measure
 (executed as soon as it passes) or delayed (executed at the proposal's height, at
 least the genesis ``governance.min_delay_blocks`` after its vote closed). Validator-set
-changes and vault rotation are not changes yet: they would be kinds of their own,
-written through the same draft (clearing/governance/draft.py)."""
+changes are kinds of their own (clearing/governance/validator_change.py), written
+through the same draft (clearing/governance/draft.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,14 @@ from clearing.governance.parameter_change import SetDefaultFund, SetFee, SetFeeS
 from clearing.governance.risk_change import ReplaceRiskParams
 from clearing.governance.settlement import SettlePerpetual
 from clearing.governance.template_change import AddListingTemplate, RemoveListingTemplate
+from clearing.governance.validator_change import (
+    VALIDATOR_CHANGES,
+    AddValidator,
+    RemoveValidator,
+    RotateValidatorKeys,
+    SetValidatorPower,
+    UnjailValidator,
+)
 from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.state import ClearingState
 
@@ -40,6 +48,11 @@ Change = (
     | SetFee
     | SetFeeSplit
     | SetDefaultFund
+    | AddValidator
+    | RemoveValidator
+    | SetValidatorPower
+    | RotateValidatorKeys
+    | UnjailValidator
 )
 
 CHANGE_TYPES: dict[str, Any] = {
@@ -48,6 +61,7 @@ CHANGE_TYPES: dict[str, Any] = {
         ListInstrument, SetInstrumentStatus, SettlePerpetual, ReplaceRiskParams, AddVenue,
         RemoveVenue, AddExternalBridge, RemoveExternalBridge, AddListingTemplate,
         RemoveListingTemplate, SetFunding, SetFee, SetFeeSplit, SetDefaultFund,
+        *VALIDATOR_CHANGES,
     )
 }  # fmt: skip
 

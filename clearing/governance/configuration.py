@@ -113,10 +113,16 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         state.proposals[proposal.id] = proposal
     state.next_proposal_id = expect_int(next_id, "next_proposal_id", 1)
     draft = Draft(
-        instruments, venues_by_id, decode_document(risk, "risk"), state.instrument_status,
-        external_bridges, templates,
-        expect_int(fee_split, "fee_to_insurance_bps", 0, BPS_DENOMINATOR),
-    )  # fmt: skip
+        instruments=instruments,
+        venues=venues_by_id,
+        risk=decode_document(risk, "risk"),
+        statuses=state.instrument_status,
+        external_bridges=external_bridges,
+        templates=templates,
+        fee_to_insurance_bps=expect_int(fee_split, "fee_to_insurance_bps", 0, BPS_DENOMINATOR),
+        validators=state.validators,  # restored by the snapshot's own section
+        jailed=state.jailed,
+    )
     if (
         tuple(instruments.values()) != state.genesis.instruments
         or tuple(venues_by_id.values()) != state.genesis.venues

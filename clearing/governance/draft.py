@@ -2,10 +2,9 @@
 
 Changes apply in order to a ``Draft`` (copies of the governed records: instruments,
 venues, the risk section, instrument statuses, external bridges, listing templates, the
-fee split), each
-checking itself
-against the draft so far and the state; the finished draft is checked as a whole (the
-risk parameters cover every instrument and template) and only then written. So a
+fee split, validators and jailings), each checking itself against the draft so far and
+the state; the finished draft is checked as a whole (the risk parameters cover every
+instrument and template, the validator set is a valid set) and only then written. So a
 proposal is all-or-nothing, at its submission (where the draft is discarded) and at its
 execution alike.
 """
@@ -19,14 +18,15 @@ from typing import Any
 from clearing.errors import GenesisError
 from clearing.events import Event
 from clearing.expiry import settle_instruments
-from clearing.genesis import ExternalBridge, Venue
+from clearing.genesis import ExternalBridge, Validator, Venue
 from clearing.governance.errors import InvalidRiskParams, RiskNotCovering
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.listing_template import ListingTemplate
 from clearing.risk.arrays import get_risk_factor
 from clearing.risk.params import RiskParams, parse_risk_params
 from clearing.risk.scenarios import compute_scenario_set, compute_stress_scenario_set
-from clearing.state import ClearingState
+from clearing.state import ClearingState, Jailing
+from clearing.validator_set import check_validator_set, install_validators
 
 
 @dataclass(slots=True)
@@ -38,6 +38,8 @@ class Draft:
     external_bridges: dict[str, ExternalBridge]  # by id
     templates: dict[str, ListingTemplate]
     fee_to_insurance_bps: int
+    validators: dict[bytes, Validator]  # in set order
+    jailed: dict[bytes, Jailing]
     listed: dict[str, int] = field(default_factory=dict)  # listed by this draft -> mark
     settlements: dict[str, int] = field(default_factory=dict)  # perpetual -> final price
 
@@ -48,6 +50,7 @@ def start_draft(state: ClearingState) -> Draft:
         dict(state.instrument_status), {b.id: b for b in state.genesis.external_bridges},
         {t.id: t for t in state.genesis.listing_templates},
         state.genesis.fee_to_insurance_bps,
+        dict(state.validators), dict(state.jailed),
     )  # fmt: skip
 
 
@@ -64,9 +67,10 @@ def check_risk_section(section: Mapping[str, Any]) -> RiskParams:
 
 
 def check_draft(draft: Draft) -> None:
-    """With margining on, every instrument's risk factor has parameters (the risk arrays
-    would otherwise fail at the next margin check), and so has every template's (the
-    series it will list)."""
+    """The validator set is one consensus can run; with margining on, every instrument's
+    risk factor has parameters (the risk arrays would otherwise fail at the next margin
+    check), and so has every template's (the series it will list)."""
+    check_validator_set(draft.validators)
     if not draft.risk:
         return
     params = check_risk_section(draft.risk)
@@ -90,6 +94,8 @@ def write_draft(state: ClearingState, draft: Draft) -> list[Event]:
             state.funding_indices[instrument_id] = 0
             state.last_funding_ms[instrument_id] = state.time_ms
     state.instrument_status = draft.statuses
+    if draft.validators != state.validators or draft.jailed != state.jailed:
+        install_validators(state, draft.validators, draft.jailed)
     install_configuration(state, draft)
     return settle_instruments(state, draft.settlements) if draft.settlements else []
 

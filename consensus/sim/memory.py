@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from consensus.app import CheckTxResult, TxAccepted, TxRejected
-from consensus.types import Block, CommitCertificate
+from consensus.types import Block, CommitCertificate, Validator
 from lightclient.crypto import compute_hash
 
 REJECTED_TX_PREFIX = b"reject:"
@@ -17,6 +17,8 @@ class HashChainApp:
     """A deterministic app: state root = H(previous root, txs hash); rejects `reject:` txs."""
 
     finalized: list[bytes] = field(default_factory=list)
+    set_changes: Mapping[int, tuple[Validator, ...]] = field(default_factory=dict)
+    """The validator set after block `h` (taking effect at `h + 2`), where it changes."""
 
     def check_tx(self, tx: bytes) -> CheckTxResult:
         if tx.startswith(REJECTED_TX_PREFIX):
@@ -33,6 +35,9 @@ class HashChainApp:
         root = compute_hash(block.header.prev_state_root, block.header.txs_hash)
         self.finalized.append(root)
         return root
+
+    def get_validator_update(self, height: int) -> tuple[Validator, ...] | None:
+        return self.set_changes.get(height)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from consensus.evidence import is_valid_duplicate_vote
 from consensus.sim.simulator import CrashPlan, NodeSpec, Scenario, Simulator
-from consensus.types import ValidatorSet
+from consensus.types import InvalidCommit, ValidatorSet
 
 FAULT_SHAPES = ("none", "equivocate", "twins", "equivocate_proposer")
 
@@ -93,11 +93,11 @@ def check_invariants(sim: Simulator) -> SimResult:
                 result.violations.append(
                     f"agreement: nodes {a} and {b} committed different blocks at height {first + 1}"
                 )
-    validators = ValidatorSet.from_validators(sim.genesis.validators)
     for node in sim.nodes:
         if node.engine is None:
             continue
         for ev in node.engine.stats.evidence:
+            validators = node.engine.get_validators(ev.height)
             if not is_valid_duplicate_vote(sim.genesis.chain_id, validators, ev):
                 result.violations.append(f"node {node.index} produced invalid evidence")
             result.evidence_validators.add(ev.validator)
@@ -106,6 +106,7 @@ def check_invariants(sim: Simulator) -> SimResult:
                 f"honest node {node.index} was asked to double-sign: "
                 f"{node.engine.stats.refused_signatures[0]}"
             )
+    result.violations.extend(check_certificates(sim))
     if sim.heights_at_heal or all(n.store.get_height() >= sim.scenario.height_cap for n in honest):
         grown = max(sim.heights_at_heal.get(n.index, 0) for n in honest) + sim.scenario.grow_by
         target = min(grown, sim.scenario.height_cap)
@@ -118,6 +119,26 @@ def check_invariants(sim: Simulator) -> SimResult:
     else:
         result.violations.append("liveness: the run ended before the network healed")
     return result
+
+
+def check_certificates(sim: Simulator) -> list[str]:
+    """Every stored block's certificate is signed by more than 2/3 of the set of its height,
+    as the scenario's set changes make it (computed here, not read from an engine), and
+    only by members of that set."""
+    sets = [ValidatorSet.from_validators(sim.genesis.validators)]
+    violations = []
+    for node in sim.get_honest():
+        for block, certificate, _ in node.store.blocks:
+            while len(sets) < block.height:
+                change = sim.set_changes.get(len(sets) - 1)
+                sets.append(
+                    sets[-1].next_height() if change is None else sets[-1].compute_updated(change)
+                )
+            try:
+                certificate.verify(sim.genesis.chain_id, sets[block.height - 1])
+            except InvalidCommit as exc:
+                violations.append(f"node {node.index}: height {block.height}: {exc}")
+    return violations
 
 
 def run_scenario(scenario: Scenario) -> SimResult:

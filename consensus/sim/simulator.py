@@ -61,6 +61,13 @@ class Scenario:
     max_ms: int = 30_000
     txs_per_block: int = 2
     tx_bytes: int = 16
+    set_changes: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    """(h, powers by key index, 0: not a validator): the app's set after block h, which
+    governs h + 2. A node whose key joins later (key index past `powers`) follows until
+    then; a removed one follows on."""
+
+    def count_keys(self) -> int:
+        return max([len(self.powers), *(len(p) for _, p in self.set_changes)])
 
 
 class CountingWalStorage(MemoryWalStorage):
@@ -124,6 +131,10 @@ def make_key(index: int) -> PrivateKey:
     return PrivateKey.from_seed(hashlib.sha256(b"clearnode-sim-key" + bytes([index])).digest())
 
 
+def make_validators(keys: list[PrivateKey], powers: tuple[int, ...]) -> tuple[Validator, ...]:
+    return tuple(Validator(f"v{i}", keys[i].public_key, p) for i, p in enumerate(powers) if p > 0)
+
+
 @dataclass
 class Simulator:
     scenario: Scenario
@@ -134,16 +145,16 @@ class Simulator:
     _queue: list[tuple[int, int, int, Callable[[], None]]] = field(default_factory=list)
     _seq: int = 0
     heights_at_heal: dict[int, int] = field(default_factory=dict)
+    set_changes: dict[int, tuple[Validator, ...]] = field(init=False)
 
     def __post_init__(self) -> None:
         sc = self.scenario
         self.rng = random.Random(sc.seed)
-        keys = [make_key(i) for i in range(len(sc.powers))]
-        validators = tuple(
-            Validator(f"v{i}", k.public_key, p)
-            for i, (k, p) in enumerate(zip(keys, sc.powers, strict=True))
+        keys = [make_key(i) for i in range(sc.count_keys())]
+        self.genesis = Genesis(
+            f"sim-{sc.seed}", make_validators(keys, sc.powers), b"\x00" * 32, 1_000
         )
-        self.genesis = Genesis(f"sim-{sc.seed}", validators, b"\x00" * 32, 1_000)
+        self.set_changes = {h: make_validators(keys, p) for h, p in sc.set_changes}
         crash_at = {c.node: c.at_write for c in sc.crashes}
         for i, spec in enumerate(sc.nodes):
             node = SimNode(
@@ -200,7 +211,7 @@ class Simulator:
         node.engine = Engine(
             self.genesis,
             node.key,
-            HashChainApp(),
+            HashChainApp(set_changes=self.set_changes),
             ListMempool(self._make_txs(node)),
             node.store,
             wal,

@@ -23,7 +23,7 @@ from clearing.errors import BadSignature
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS
 from clearing.risk.engine import get_member_risk
 from clearing.risk.queries import get_margin_call_status
-from clearing.state import ClearingState
+from clearing.state import ClearingState, Jailing
 from clearing.trade import TradeBatch
 from clearing.tx import encode_tx
 from clearing.withdrawable import get_withdrawable
@@ -419,6 +419,7 @@ class ApiApp:
                 "pubkey": hex0x(v.pubkey),
                 "power": v.power,
                 "evm_address": hex0x(v.evm_address),
+                "jailed": get_jailing_view(state.jailed.get(v.pubkey)),
             }
             for v in state.validators.values()
         ]
@@ -504,3 +505,14 @@ async def serve_api(
         get_body_limit=lambda method, path: app.get_body_limit(method, path, listener),
         task_status=task_status,
     )
+
+
+def get_jailing_view(jailing: Jailing | None) -> dict[str, int] | None:
+    """Why a validator has no power (committed equivocation evidence), or None."""
+    if jailing is None:
+        return None
+    return {
+        "evidence_height": jailing.evidence_height,
+        "height": jailing.height,
+        "power": jailing.power,
+    }

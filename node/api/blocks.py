@@ -28,6 +28,8 @@ def get_block_view(stored: StoredBlock, *, full: bool) -> dict[str, object]:
         "state_root": hex0x(stored.state_root),
         "txs_hash": hex0x(header.txs_hash),
         "proposer": hex0x(header.proposer),
+        "validators_hash": hex0x(header.validators_hash),
+        "next_validators_hash": hex0x(header.next_validators_hash),
         "txs": len(block.txs),
         "tx_kinds": count_kinds(block.txs),
         "evidence": len(block.evidence),

@@ -210,6 +210,17 @@ SCHEMAS: dict[str, Any] = {
                         "pubkey": HEX,
                         "power": {"type": "integer"},
                         "evm_address": ADDRESS,
+                        "jailed": {
+                            "description": "null, or why its power is 0: the height of the "
+                            "equivocation, of the block that jailed it, and the power an "
+                            "unjail_validator change gives back",
+                            "type": ["object", "null"],
+                            "properties": {
+                                "evidence_height": {"type": "integer"},
+                                "height": {"type": "integer"},
+                                "power": {"type": "integer"},
+                            },
+                        },
                     },
                 },
             },

@@ -335,10 +335,14 @@ class BridgeNode:
 
 
 def load_bridge_key(ctx: NodeContext) -> bytes | None:
-    """This validator's EVM key if it is the one genesis lists for it, else None (logged)."""
+    """This validator's EVM key if it is the one genesis lists for it, else None (logged;
+    a validator key not in genesis, one governance adds later, signs no withdrawals)."""
     assert ctx.validator_key is not None
     public = ctx.validator_key.public_key().public_bytes_raw()
-    listed = next(v.evm_address for v in ctx.genesis.validators if v.pubkey == public)
+    listed = next((v.evm_address for v in ctx.genesis.validators if v.pubkey == public), None)
+    if listed is None:
+        log.warning("no withdrawal signatures: validator key 0x%s is not in genesis", public.hex())
+        return None
     try:
         key = load_key(ctx.config.bridge_key_file, BRIDGE_KEY)
     except KeyFileError as exc:

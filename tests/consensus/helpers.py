@@ -32,8 +32,15 @@ def key_of(public_key: bytes) -> PrivateKey:
     return next(k for k in KEYS if k.public_key == public_key)
 
 
+NEXT_VALIDATORS = VALIDATORS.next_height()
+
+
 def make_block(txs: tuple[bytes, ...], proposer: bytes, height: int = 1) -> Block:
-    header = BlockHeader(CHAIN, height, 10, ZERO_HASH, b"root", compute_txs_hash(txs), proposer)
+    """A first block (no last commit) of the helpers' sets."""
+    header = BlockHeader(
+        CHAIN, height, 10, ZERO_HASH, b"root", compute_txs_hash(txs), proposer,
+        validators_hash=VALIDATORS.hash, next_validators_hash=NEXT_VALIDATORS.hash,
+    )  # fmt: skip
     return Block(header, txs, None)
 
 
@@ -58,7 +65,7 @@ class Driver:
             CHAIN, KEYS[self.me].public_key, VALIDATORS, TimeoutConfig()
         )
         self.effects: list[Effect] = []
-        self.feed(StartHeight(1, VALIDATORS, ZERO_HASH, b"root", 0, None))
+        self.feed(StartHeight(1, VALIDATORS, NEXT_VALIDATORS, ZERO_HASH, b"root", 0, None))
 
     def others(self) -> list[int]:
         return [i for i in range(4) if i != self.me]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from consensus.evidence import is_valid_duplicate_vote
+from consensus.evidence import EvidencePool, is_valid_duplicate_vote
 from consensus.messages import SyncRequest, decode_message, encode_message
 from consensus.signer import DoubleSignRefused, Signer
 from consensus.sync import SyncRejected, verify_synced_block
 from consensus.types import (
     ZERO_HASH,
+    Block,
+    BlockHeader,
     DuplicateVoteEvidence,
     Validator,
     ValidatorSet,
@@ -20,7 +23,7 @@ from consensus.types import (
     compute_commit_certificate,
 )
 from consensus.wal import FileWalStorage, Wal, WalCorrupted
-from lightclient.codec import DecodeError
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError
 from tests.consensus.helpers import (
     CHAIN,
     KEYS,
@@ -117,3 +120,48 @@ def test_sync_verifies_certificate_and_parent() -> None:
         verify_synced_block(CHAIN, VALIDATORS, 1, ZERO_HASH, block, weak)
     with pytest.raises(SyncRejected, match="does not extend"):
         verify_synced_block(CHAIN, VALIDATORS, 1, b"\x05" * 32, block, cert)
+
+
+def test_an_updated_set_keeps_priorities_and_queues_a_new_validator_last() -> None:
+    """CometBFT's update: who stays keeps its priority; a joiner starts at -1.125 x total,
+    so it proposes only after the validators already queued; the rotation stays fair."""
+    three = [Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS[:3])]
+    vs = ValidatorSet.from_validators(three).next_height()
+    joined = vs.compute_updated((*three, Validator("v3", KEYS[3].public_key, 1)))
+    assert joined.priorities[:3] != (0, 0, 0) and joined.priorities[3] < min(joined.priorities[:3])
+    assert joined.proposer.public_key != KEYS[3].public_key
+    proposers = []
+    for _ in range(400):
+        proposers.append(joined.proposer.public_key)
+        joined = joined.next_height()
+    assert KEYS[3].public_key not in proposers[:3]
+    counts = [proposers.count(k.public_key) for k in KEYS]
+    assert max(counts) - min(counts) <= 2, counts
+    assert vs.compute_updated(tuple(three[:2])).validators == tuple(three[:2])
+    with pytest.raises(ValueError, match=r"1\.\.1000"):
+        vs.compute_updated(())
+
+
+def test_evidence_is_committable_for_max_evidence_age_blocks_then_dropped() -> None:
+    votes = [
+        replace(v := Vote(VoteType.PREVOTE, 1, 0, h, KEYS[0].public_key),
+                signature=KEYS[0].sign(v.sign_bytes(CHAIN)))
+        for h in (b"\x01" * 32, b"\x02" * 32)
+    ]  # fmt: skip
+    evidence = DuplicateVoteEvidence.from_votes(*votes)
+    pool = EvidencePool()
+    pool.add(evidence)
+    assert pool.get_pending(1) == ()
+    assert pool.get_pending(2) == pool.get_pending(1 + MAX_EVIDENCE_AGE_BLOCKS) == (evidence,)
+    assert pool.get_pending(2 + MAX_EVIDENCE_AGE_BLOCKS) == ()
+    last = Block(
+        BlockHeader(CHAIN, MAX_EVIDENCE_AGE_BLOCKS, 1, ZERO_HASH, b"", ZERO_HASH, ZERO_HASH),
+        (),
+        None,
+    )
+    pool.process_committed_block(last)
+    assert evidence.hash in pool.pending
+    pool.process_committed_block(
+        replace(last, header=replace(last.header, height=MAX_EVIDENCE_AGE_BLOCKS + 1))
+    )
+    assert pool.pending == {}

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from consensus.effects import Commit, ScheduleTimeout, SignVote
-from consensus.inputs import TimeoutFired, VoteReceived
-from consensus.types import Step, VoteType
-from tests.consensus.helpers import Driver, make_block, signed_vote
+from consensus.inputs import StartHeight, TimeoutFired, VoteReceived
+from consensus.state_machine import TimeoutConfig, apply, compute_block_error, initial_state
+from consensus.types import (
+    Block,
+    BlockHeader,
+    DuplicateVoteEvidence,
+    Step,
+    Validator,
+    ValidatorSet,
+    Vote,
+    VoteType,
+    compute_commit_certificate,
+    compute_evidence_hash,
+    compute_txs_hash,
+)
+from tests.consensus.helpers import CHAIN, KEYS, VALIDATORS, Driver, make_block, signed_vote
 
 
 def _votes(effects: list[object]) -> list[SignVote]:
@@ -107,7 +122,49 @@ def test_conflicting_votes_become_evidence() -> None:
 def test_bad_signature_vote_is_ignored() -> None:
     d = Driver()
     vote = signed_vote(d.others()[0], VoteType.PREVOTE, 0, None)
-    from dataclasses import replace
-
     d.feed(VoteReceived(replace(vote, signature=bytes(64))))
     assert d.state.votes == {}
+
+
+def test_evidence_and_the_last_commit_are_checked_against_the_sets_of_their_heights() -> None:
+    """At height 3, the last commit is signed by the set of height 2 (v0..v2 here, not
+    v3) and evidence of height 1 checked against height 1's set; evidence older than
+    MAX_EVIDENCE_AGE_BLOCKS is refused."""
+    old_set = ValidatorSet.from_validators(
+        [Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS[:3])]
+    )
+    prev = make_block((), KEYS[0].public_key)
+    precommits = {
+        k.public_key: replace(
+            v := Vote(VoteType.PRECOMMIT, 2, 0, prev.hash, k.public_key),
+            signature=k.sign(v.sign_bytes(CHAIN)),
+        )
+        for k in KEYS[:3]
+    }
+    commit = compute_commit_certificate(2, 0, prev.hash, precommits)
+    votes = [
+        replace(v := Vote(VoteType.PREVOTE, 1, 0, h, KEYS[0].public_key),
+                signature=KEYS[0].sign(v.sign_bytes(CHAIN)))
+        for h in (b"\x01" * 32, b"\x02" * 32)
+    ]  # fmt: skip
+    evidence = DuplicateVoteEvidence.from_votes(*votes)
+    state = initial_state(CHAIN, None, VALIDATORS, TimeoutConfig())
+    start = StartHeight(
+        3, VALIDATORS, VALIDATORS, prev.hash, b"root", 5, commit, {1: old_set, 2: old_set}
+    )
+    state, _ = apply(state, start)
+    header = BlockHeader(
+        CHAIN, 3, 10, prev.hash, b"root", compute_txs_hash(()), VALIDATORS.proposer.public_key,
+        commit.hash, compute_evidence_hash((evidence,)), VALIDATORS.hash, VALIDATORS.hash,
+    )  # fmt: skip
+    block = Block(header, (), commit, (evidence,))
+    assert compute_block_error(state, block) is None
+    state, _ = apply(state, replace(start, past_validators={2: old_set}))
+    assert "not of the last heights" in (compute_block_error(state, block) or "")
+    without_v0 = ValidatorSet.from_validators(
+        [Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS) if i > 0]
+    )
+    state, _ = apply(state, replace(start, past_validators={1: old_set, 2: without_v0}))
+    assert "signer outside the validator set" in (compute_block_error(state, block) or "")
+    state, _ = apply(state, replace(start, past_validators={1: without_v0, 2: old_set}))
+    assert compute_block_error(state, block) == "invalid evidence"

@@ -14,6 +14,7 @@ from lightclient.anchor import (
     NotTheHeaderCommitted,
     StateAnchor,
     ValidatorPowers,
+    ValidatorSetChanged,
     WrongChain,
     WrongHeight,
     WrongRoot,
@@ -33,7 +34,7 @@ def check(anchor: StateAnchor, root: bytes = ROOT, height: int = HEIGHT) -> None
 
 
 def test_three_of_four_validators_anchor_the_root() -> None:
-    anchor = make_anchor(CHAIN, HEIGHT, ROOT, KEYS[:3])
+    anchor = make_anchor(CHAIN, HEIGHT, ROOT, KEYS[:3], set_keys=KEYS)
     check(anchor)
     assert (anchor.header.height - 1, anchor.header.prev_state_root) == (HEIGHT, ROOT)
     assert StateAnchor.from_wire(unpack(pack(anchor.to_wire()), "anchor")) == anchor
@@ -41,7 +42,7 @@ def test_three_of_four_validators_anchor_the_root() -> None:
 
 def test_two_of_four_is_no_quorum_and_says_the_powers() -> None:
     with pytest.raises(NotCommitted) as info:
-        check(make_anchor(CHAIN, HEIGHT, ROOT, KEYS[:2]))
+        check(make_anchor(CHAIN, HEIGHT, ROOT, KEYS[:2], set_keys=KEYS))
     assert (info.value.cause.signed_power, info.value.cause.total_power) == (20, 40)
 
 
@@ -66,7 +67,7 @@ def test_a_header_changed_after_signing_is_not_the_one_committed() -> None:
 
 
 def test_forged_foreign_and_repeated_signatures_are_refused() -> None:
-    anchor = make_anchor(CHAIN, HEIGHT, ROOT, KEYS[:3])
+    anchor = make_anchor(CHAIN, HEIGHT, ROOT, KEYS[:3], set_keys=KEYS)
     sigs = list(anchor.commit.signatures)
     cases = {
         "bad precommit signature": [*sigs[:2], CommitSig(sigs[2].validator, bytes(64))],
@@ -95,3 +96,14 @@ def test_malformed_anchors_are_typed_decode_errors() -> None:
     for bad in ([1, 1, 1], [1], "anchor", [1, good[1], [1, 1, 0, bytes(31), []]]):
         with pytest.raises(DecodeError):
             StateAnchor.from_wire(bad)
+
+
+def test_a_header_of_another_validator_set_is_not_checked_against_this_one() -> None:
+    """A header signed by a set governance changed to (here: a fifth validator) says so;
+    the verifier holding the genesis set cannot tell it from a forgery."""
+    fifth = Ed25519PrivateKey.from_private_bytes(bytes([0x20]) * 32)
+    anchor = make_anchor(CHAIN, HEIGHT, ROOT, [*KEYS, fifth])
+    with pytest.raises(ValidatorSetChanged, match="the validator set changed since genesis"):
+        check(anchor)
+    bigger = ValidatorPowers.of((k.public_key().public_bytes_raw(), 10) for k in [*KEYS, fifth])
+    check_anchor(anchor, CHAIN, HEIGHT, ROOT, bigger)

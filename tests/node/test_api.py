@@ -300,6 +300,8 @@ async def test_reads_blocks_validators_prices_status(api: Harness) -> None:
         "state_root": "0x" + "11" * 32,
         "txs_hash": "0x" + one.header.txs_hash.hex(),
         "proposer": "0x" + "07" * 32,
+        "validators_hash": "0x" + one.header.validators_hash.hex(),
+        "next_validators_hash": "0x" + one.header.next_validators_hash.hex(),
         "txs": 2,
         "tx_kinds": {"CollateralCredit": 1, "TradeBatch": 1},
         "evidence": 0,
@@ -319,6 +321,7 @@ async def test_reads_blocks_validators_prices_status(api: Harness) -> None:
     assert [v["name"] for v in validators["validators"]] == [
         v["name"] for v in GENESIS["validators"]
     ]
+    assert all(v["jailed"] is None for v in validators["validators"])
     prices = (await api.client.get("/v1/prices")).json()
     assert prices["mark"] == GENESIS["mark_prices"]
     status = (await api.client.get("/v1/status")).json()

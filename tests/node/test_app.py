@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from consensus.app import TxAccepted, TxRejected
-from consensus.types import Block, BlockHeader, compute_txs_hash
+from consensus.types import (
+    Block,
+    BlockHeader,
+    DuplicateVoteEvidence,
+    Validator,
+    Vote,
+    VoteType,
+    compute_txs_hash,
+)
 from node.app import MAX_BLOCK_TXS, ClearingApp, compute_proposal_error
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
 
@@ -65,3 +75,28 @@ def test_proposal_that_cannot_be_a_block_is_refused_without_change() -> None:
 def test_prepare_proposal_keeps_mempool_order() -> None:
     app = ClearingApp(parse_genesis(genesis_doc()))
     assert app.prepare_proposal(1, GENESIS_MS, [b"a", b"b", b"c"]) == [b"a", b"b", b"c"]
+
+
+def equivocating_block(app: ClearingApp, validator: int) -> Block:
+    """Block 1 committing evidence (consensus verified it; clearing reads the key and
+    height only) that genesis validator `validator` equivocated at height 1."""
+    key = app.genesis.validators[validator].pubkey
+    votes = [
+        Vote(VoteType.PREVOTE, 1, 0, block_hash, key, bytes([n]) * 64)
+        for n, block_hash in enumerate((b"\x01" * 32, b"\x02" * 32))
+    ]
+    return replace(make_block(1, []), evidence=(DuplicateVoteEvidence.from_votes(*votes),))
+
+
+def test_committed_evidence_jails_the_key_at_that_block() -> None:
+    """The block's duplicate-vote evidence is clearing's input: its key is jailed."""
+    app = ClearingApp(parse_genesis(genesis_doc()))
+    key = app.genesis.validators[1].pubkey
+    app.finalize_block(equivocating_block(app, 1))
+    assert app.get_validator_update(1) == tuple(
+        Validator(v.name, v.pubkey, v.power) for v in app.genesis.validators if v.pubkey != key
+    )
+    assert app.get_validator_update(2) is None
+    assert app.state.validators[key].power == 0 and app.state.jailed[key].evidence_height == 1
+    assert app.last_result is not None
+    assert [e.kind for e in app.last_result.events] == ["validator_jailed"]

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from clearing.context import Equivocation
 from clearing.governance.change_form import FIELD_NAMES, from_plain, to_plain
 from clearing.governance.changes import CHANGE_TYPES, build_draft
 from clearing.sandbox import Sandbox
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
 from node.change_file import ChangeFileError, load_change_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +42,10 @@ def test_every_doc_example_loads_and_is_valid_against_the_example_genesis(
     doc["external_bridges"] = [GATEWAY]
     doc["listing_templates"] = [ROLLING]
     box = Sandbox.from_genesis_doc(doc)
+    jailed = bytes.fromhex(doc["validators"][3]["pubkey"][2:])
+    box.apply([], (Equivocation(jailed, 1),))  # jailed long enough ago to be unjailed
+    for _ in range(MAX_EVIDENCE_AGE_BLOCKS + 1):
+        box.apply([])
     kinds = []
     for n, (suffix, text) in enumerate(get_doc_examples()):
         path = tmp_path / f"example{n}.{suffix}"

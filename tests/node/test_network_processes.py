@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_seed
 from clearing.trade import TradeBatch
 from clearing.tx import decode_tx
@@ -27,7 +28,6 @@ from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topic
 from tests.node.netproc import NodeHome, cli_network, process_network, read_roots
-from tests.node.netsupport import example_genesis
 from tests.node.test_network_inprocess import setup_txs
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
@@ -144,7 +144,7 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
         for home in net.homes:
             kept = read_snapshot_heights(home)
             assert len(kept) == 2 and all(h % 3 == 0 for h in kept), (home.name, kept)
-        replay = ClearingApp(example_genesis())
+        replay = ClearingApp(parse_genesis(net.genesis))  # with the nodes' peer ids
         for block, (height, root) in zip(
             read_blocks(late), sorted(late.get_roots().items()), strict=True
         ):

@@ -62,6 +62,6 @@ def signed() -> Fixture:
     keys = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
     validators = [Validator(k.public_key().public_bytes_raw(), 10) for k in keys]
     report = anchor_report(
-        add_signatures(report, [sign_report(report, k) for k in keys[:3]]), keys[:3]
+        add_signatures(report, [sign_report(report, k) for k in keys[:3]]), keys[:3], keys
     )
     return Fixture(gens, form, book, report, keys, validators)

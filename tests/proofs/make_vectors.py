@@ -107,7 +107,8 @@ def make_report_vectors() -> dict[str, Any]:
                           market_proof=SAMPLE_MARKET_PROOF,
                           defaults=REPORT_DEFAULTS)  # fmt: skip
     keys = _report_keys()
-    report = anchor_report(add_signatures(report, [sign_report(report, k) for k in keys]), keys)
+    signed = add_signatures(report, [sign_report(report, k) for k in keys])
+    report = anchor_report(signed, keys, power=1)
     owner, sub = report.accounts[0].key
     openings = get_member_openings(
         REPORT_SEED, REPORT_EPOCH, owner, report.statement.input_labels, {sub: book[(owner, sub)]}

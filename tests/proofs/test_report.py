@@ -299,7 +299,7 @@ def test_the_published_signatures_are_the_ones_clearing_checks(signed: Fixture) 
     box = _clearing_box()
     unsigned = dataclasses.replace(signed.report, signatures=())
     report = add_signatures(unsigned, [sign_report(unsigned, k) for k in box.validator_keys[:3]])
-    report = anchor_report(report, box.validator_keys[:3])
+    report = anchor_report(report, box.validator_keys[:3], box.validator_keys)
     assert report.get_signing_bytes() == compute_report_signing_bytes(
         CHAIN_ID, EPOCH, report.get_hash()
     )

@@ -59,12 +59,14 @@ def test_a_root_no_quorum_committed_is_invalid(
     root, keys = signed.report.state_root, signed.keys
     outsider = Ed25519PrivateKey.from_private_bytes(bytes([0x77]) * 32)
     anchor = {
-        "below quorum": lambda: make_anchor(CHAIN_ID, HEIGHT, root, keys[:2]),
+        "below quorum": lambda: make_anchor(CHAIN_ID, HEIGHT, root, keys[:2], set_keys=keys),
         "another root": lambda: make_anchor(CHAIN_ID, HEIGHT, bytes(32), keys),
         "another chain": lambda: make_anchor(1, HEIGHT, root, keys),
         "another height": lambda: make_anchor(CHAIN_ID, HEIGHT + 1, root, keys),
-        "stranger": lambda: make_anchor(CHAIN_ID, HEIGHT, root, [*keys[:2], outsider]),
-        "forged signature": lambda: make_anchor(CHAIN_ID, HEIGHT, root, keys[:3]),
+        "stranger": lambda: make_anchor(
+            CHAIN_ID, HEIGHT, root, [*keys[:2], outsider], set_keys=keys
+        ),
+        "forged signature": lambda: make_anchor(CHAIN_ID, HEIGHT, root, keys[:3], set_keys=keys),
     }[case]()
     if case == "forged signature":
         first, second, third = anchor.commit.signatures
@@ -83,3 +85,21 @@ def test_a_report_without_an_anchor_says_its_root_was_not_followed(
     code, out = _verify(signed, replace(signed.report, anchor=None), tmp_path)
     assert code == EXIT_VALID, out
     assert "not asked  state root not followed to the chain: the report carries no anchor" in out
+
+
+def test_an_anchor_signed_by_a_changed_validator_set_is_not_checked(
+    signed: Fixture, tmp_path: Path
+) -> None:
+    """Governance added a validator: block H+1 commits to (and is signed by) the new set,
+    which `--validators genesis.json` does not hold; the verifier says it did not check
+    rather than fail the report or pass it."""
+    fifth = Ed25519PrivateKey.from_private_bytes(bytes([0x55]) * 32)
+    anchor = make_anchor(CHAIN_ID, HEIGHT, signed.report.state_root, [*signed.keys, fifth])
+    code, out = _verify(signed, replace(signed.report, anchor=anchor), tmp_path)
+    assert code == EXIT_VALID, out
+    assert (
+        "not asked  state root not followed to the chain: block 71 is signed by the "
+        "validator set 0x" in out
+    )
+    assert "the validator set changed since genesis" in out
+    assert "FAIL" not in out and "state root is the chain's" not in out

@@ -248,8 +248,19 @@ def anchor_of_another_root(world: World) -> bytes:
 def anchor_below_quorum(world: World) -> bytes:
     """The right header, precommitted by two validators of four."""
     r = world.honest
-    keys = world.box.validator_keys[:2]
-    return replace(r, anchor=make_anchor(r.chain_id, r.market.height, r.state_root, keys)).encode()
+    keys, every = world.box.validator_keys[:2], world.box.validator_keys
+    anchor = make_anchor(r.chain_id, r.market.height, r.state_root, keys, set_keys=every)
+    return replace(r, anchor=anchor).encode()
+
+
+def anchor_of_a_changed_validator_set(world: World) -> bytes:
+    """Governance added a fifth validator: the next block is signed by (and its header
+    commits to) a set the genesis does not hold. Valid as far as checked: the state root
+    is not followed to the chain."""
+    r, keys = world.honest, world.box.validator_keys
+    fifth = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"fifth validator").digest())
+    anchor = make_anchor(r.chain_id, r.market.height, r.state_root, [*keys, fifth])
+    return replace(r, anchor=anchor).encode()
 
 
 def no_anchor(world: World) -> bytes:
@@ -283,7 +294,11 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
     "truncated": truncated,
 }
 # Honest variants: valid, and their lines (the house short, a default of the epoch) shown.
-VARIANTS: dict[str, Callable[[World], bytes]] = {"house-short": house_short, "no-anchor": no_anchor}
+VARIANTS: dict[str, Callable[[World], bytes]] = {
+    "house-short": house_short,
+    "no-anchor": no_anchor,
+    "anchor-of-a-changed-validator-set": anchor_of_a_changed_validator_set,
+}
 # The honest report with a member's openings, as a validator gives them (with the account
 # record and its inclusion proof), with one value changed (a commitment that does not
 # open to it, nor is it the holding), and with the record forged (not under the root).

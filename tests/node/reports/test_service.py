@@ -293,7 +293,9 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
 
     # every node serves the same committed report with its own anchor of the state root
     # (block H+1's header and certificate); clearnode verify accepts it
-    anchor = make_anchor(box.chain_id, EPOCH_LENGTH, root, box.validator_keys[1:])
+    anchor = make_anchor(
+        box.chain_id, EPOCH_LENGTH, root, box.validator_keys[1:], set_keys=box.validator_keys
+    )
     views = []
     for node, ctx in [*validators, (full, full_ctx)]:
         store_chain_to_anchor(ctx.store, anchor)

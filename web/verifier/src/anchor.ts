@@ -18,14 +18,20 @@ const MAX_VALIDATORS = 1_000;
 const MAX_CHAIN_ID_BYTES = 64;
 const MAX_STATE_ROOT_BYTES = 64;
 const DOMAIN_BLOCK_HEADER = utf8("clearnode/consensus/header/v1\x00");
+const DOMAIN_VALIDATORS = utf8("clearnode/consensus/validators/v1\x00");
 const DOMAIN_VOTE = utf8("clearnode/consensus/vote/v1\x00");
 const PRECOMMIT = 2n;
 
 export interface BlockHeader {
   chainId: string;
   height: bigint;
+  validatorsHash: Uint8Array; // the set that signs it
   wire: Value[]; // as received: its hash is over these fields
 }
+
+/** Why an anchor was not checked (the header is signed by another set than the one given),
+ * or why it does not prove the root; null when it does. */
+export type AnchorOutcome = { notChecked: string } | { failure: string } | null;
 
 export interface CommitCertificate {
   height: bigint;
@@ -77,7 +83,7 @@ function expectStr(obj: Value, field: string, maxLen: number): string {
 }
 
 function decodeHeader(obj: Value): [BlockHeader, Uint8Array] {
-  const items = expectVersioned(obj, "header", 10);
+  const items = expectVersioned(obj, "header", 12);
   const chainId = expectStr(items[1]!, "header.chain_id", MAX_CHAIN_ID_BYTES);
   const height = expectInt(items[2]!, "header.height", 1n);
   expectInt(items[3]!, "header.time_ms", 0n);
@@ -87,7 +93,9 @@ function decodeHeader(obj: Value): [BlockHeader, Uint8Array] {
   expectBytes(items[7]!, "header.proposer", 32);
   expectBytes(items[8]!, "header.last_commit_hash", 32);
   expectBytes(items[9]!, "header.evidence_hash", 32);
-  return [{ chainId, height, wire: items }, root];
+  const validatorsHash = expectBytes(items[10]!, "header.validators_hash", 32);
+  expectBytes(items[11]!, "header.next_validators_hash", 32);
+  return [{ chainId, height, validatorsHash, wire: items }, root];
 }
 
 function decodeCommit(obj: Value): CommitCertificate {
@@ -127,30 +135,48 @@ export function getHeaderHash(header: BlockHeader): Uint8Array {
   return computeHash(DOMAIN_BLOCK_HEADER, encodeMsgpack(header.wire));
 }
 
+/** What a header signed by `validators` commits to (lightclient.header.compute_validators_hash):
+ * (public key, power) pairs in key order. */
+export function computeValidatorsHash(validators: Validator[]): Uint8Array {
+  const pairs = validators.map((v): [string, Value[]] => [toHex(v.publicKey), [v.publicKey, v.power]]);
+  pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return computeHash(DOMAIN_VALIDATORS, encodeMsgpack(pairs.map(([, pair]) => pair)));
+}
+
 /** The consensus chain id a genesis chain id signs under. */
 export const getConsensusChainId = (chainId: bigint): string => `clearnode-${chainId}`;
 
-/** The reason `anchor` does not prove `stateRoot` is the chain's after block `height`,
- * or null when it does (check_anchor). */
-export function checkAnchor(anchor: StateAnchor, chainId: bigint, height: bigint, stateRoot: Uint8Array, validators: Validator[]): string | null {
+/** Whether `anchor` proves `stateRoot` is the chain's after block `height` (check_anchor:
+ * ValidatorSetChanged is `notChecked`, every other AnchorError a `failure`). */
+export function checkAnchor(anchor: StateAnchor, chainId: bigint, height: bigint, stateRoot: Uint8Array, validators: Validator[]): AnchorOutcome {
   const expected = getConsensusChainId(chainId);
   const { header, commit } = anchor;
-  if (header.chainId !== expected) return `the anchor's header is of chain ${reprStr(header.chainId)}, not ${reprStr(expected)}`;
+  const failure = (reason: string): AnchorOutcome => ({ failure: reason });
+  if (header.chainId !== expected) return failure(`the anchor's header is of chain ${reprStr(header.chainId)}, not ${reprStr(expected)}`);
   if (header.height !== height + 1n) {
-    return `the anchor's header is of height ${header.height}; the root after block ${height} is committed by the header of height ${height + 1n}`;
+    return failure(`the anchor's header is of height ${header.height}; the root after block ${height} is committed by the header of height ${height + 1n}`);
   }
   if (!equal(anchor.prevStateRoot, stateRoot)) {
-    return `the anchor's header commits to state root 0x${toHex(anchor.prevStateRoot)}, not 0x${toHex(stateRoot)}`;
+    return failure(`the anchor's header commits to state root 0x${toHex(anchor.prevStateRoot)}, not 0x${toHex(stateRoot)}`);
   }
   const headerHash = getHeaderHash(header);
   if (commit.height !== header.height || !equal(commit.blockHash, headerHash)) {
-    return (
+    return failure(
       `the certificate commits block 0x${toHex(commit.blockHash)} at height ${commit.height}, not the ` +
-      `anchor's header 0x${toHex(headerHash)} at height ${header.height}`
+        `anchor's header 0x${toHex(headerHash)} at height ${header.height}`,
     );
   }
+  const given = computeValidatorsHash(validators);
+  if (!equal(header.validatorsHash, given)) {
+    return {
+      notChecked:
+        `block ${header.height} is signed by the validator set 0x${toHex(header.validatorsHash).slice(0, 16)}..., not the ` +
+        `one given (0x${toHex(given).slice(0, 16)}...): the validator set changed since genesis, and following its ` +
+        "changes is not implemented",
+    };
+  }
   const invalid = verifyCommit(commit, expected, validators);
-  return invalid === null ? null : `the header is not committed: ${invalid}`;
+  return invalid === null ? null : failure(`the header is not committed: ${invalid}`);
 }
 
 /** InvalidCommit's words, or null: distinct members signed with more than 2/3 of power. */

@@ -190,9 +190,11 @@ export function checkRootOnChain(report: Report, validators: Validator[] | null)
         "and its commit certificate; a node attaches them when it serves the report)",
     );
   } else {
-    const failure = checkAnchor(report.anchor, report.chainId, height, report.stateRoot, validators);
-    if (failure !== null) {
-      verdict.failures.push(`state root is not the chain's after block ${height}: ${failure}`);
+    const outcome = checkAnchor(report.anchor, report.chainId, height, report.stateRoot, validators);
+    if (outcome !== null && "notChecked" in outcome) {
+      verdict.notChecked.push(`state root not followed to the chain: ${outcome.notChecked}`);
+    } else if (outcome !== null) {
+      verdict.failures.push(`state root is not the chain's after block ${height}: ${outcome.failure}`);
     } else {
       const signers = report.anchor.commit.signatures.length;
       verdict.passed.push(

@@ -1,0 +1,111 @@
+"""The validator set in force: every validator's record (a jailed one with power 0), the
+jailings, and the active set (power > 0, in set order) after each block that changed it.
+
+Consensus runs each height with the active set the state held two blocks before it
+(CometBFT's rule: the set after block H governs H+2) and rebuilds every height's set,
+proposer priorities included, from genesis with ``state.validator_sets``; so that record
+is in the state root and snapshots, and a restored node needs nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
+from clearing.errors import DecodeError
+from clearing.genesis import Validator
+from clearing.governance.validator_errors import InvalidValidator, ValidatorListed, ValidatorSetSize
+from clearing.state import ClearingState, Jailing
+from clearing.units import MAX_UINT64
+from lightclient.codec import MAX_VALIDATORS
+
+VALIDATOR_FIELDS = 3
+MAX_TEXT_CHARS = 256  # a validator's name or peer id
+
+
+def get_active_validators(validators: dict[bytes, Validator]) -> tuple[Validator, ...]:
+    """The validators with voting power, in set order: what consensus and the vaults use."""
+    return tuple(v for v in validators.values() if v.power > 0)
+
+
+def install_validators(
+    state: ClearingState, validators: dict[bytes, Validator], jailed: dict[bytes, Jailing]
+) -> None:
+    """The set in force from the end of this block; a changed active set is recorded at
+    this height, for consensus to run height + 2 with."""
+    before = get_active_validators(state.validators)
+    state.validators, state.jailed = validators, jailed
+    state.total_power = sum(v.power for v in validators.values())
+    active = get_active_validators(validators)
+    if active != before:
+        state.validator_sets[state.height] = active
+
+
+def get_validator_fields(state: ClearingState) -> list[object]:
+    return [
+        [_validator_fields(v) for v in state.validators.values()],
+        [[k, *j.to_fields()] for k, j in sorted(state.jailed.items())],
+        [[h, [_validator_fields(v) for v in s]] for h, s in state.validator_sets.items()],
+    ]
+
+
+def _validator_fields(v: Validator) -> list[object]:
+    return [v.name, v.pubkey, v.power, v.evm_address, v.peer_id]
+
+
+def decode_validator(obj: object) -> Validator:
+    """``[name, pubkey, power, evm_address, peer_id]`` (a peer id may be "": not given)."""
+    name, pubkey, power, evm_address, peer_id = expect_list(obj, "validator", 5)
+    return Validator(
+        expect_str(name, "name", MAX_TEXT_CHARS),
+        expect_bytes(pubkey, "pubkey", 32),
+        expect_int(power, "power"),
+        expect_bytes(evm_address, "evm_address", 20),
+        "" if peer_id == "" else expect_str(peer_id, "peer_id", MAX_TEXT_CHARS),
+    )
+
+
+def decode_validator_fields(state: ClearingState, fields: list[Any]) -> None:
+    """Restore the set a snapshot holds (``DecodeError`` on a bad entry)."""
+    records, jailings, sets = fields
+    validators = {}
+    for item in expect_list(records, "validators"):
+        validator = decode_validator(item)
+        validators[validator.pubkey] = validator
+    if not validators:
+        raise DecodeError("validators", "an empty validator set")
+    jailed = {}
+    for item in expect_list(jailings, "jailed"):
+        pubkey, evidence_height, height, power = expect_list(item, "jailing", 4)
+        key = expect_bytes(pubkey, "pubkey", 32)
+        if key not in validators:
+            raise DecodeError("jailed", f"0x{key.hex()} is not a validator")
+        jailed[key] = Jailing(
+            expect_int(evidence_height, "evidence_height"),
+            expect_int(height, "height"),
+            expect_int(power, "power", 1),
+        )
+    state.validator_sets = {}
+    for item in expect_list(sets, "validator_sets"):
+        height, members = expect_list(item, "validator_set", 2)
+        state.validator_sets[expect_int(height, "height")] = tuple(
+            decode_validator(v) for v in expect_list(members, "members")
+        )
+    state.validators, state.jailed = validators, jailed
+    state.total_power = sum(v.power for v in validators.values())
+
+
+def check_validator_set(validators: dict[bytes, Validator]) -> None:
+    """1 to MAX_VALIDATORS validators (jailed ones included) with some voting power, their
+    total within the genesis bound of one validator's; keys unique by construction, EVM
+    addresses unique (a vault's signer set has each address once)."""
+    power = sum(v.power for v in validators.values())
+    if not 1 <= len(validators) <= MAX_VALIDATORS or power == 0:
+        raise ValidatorSetSize(len(validators), power, MAX_VALIDATORS)
+    if power > MAX_UINT64:
+        raise InvalidValidator("power", f"a total power of at most {MAX_UINT64}", power)
+    seen: set[bytes] = set()
+    for v in validators.values():
+        if v.evm_address in seen:
+            raise ValidatorListed("evm_address", v.evm_address)
+        seen.add(v.evm_address)
