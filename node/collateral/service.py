@@ -366,6 +366,7 @@ async def serve_bridge(
     ctx.app.add_proposal_source(node.propose)
     ctx.api.add_routes(BridgeApi(node).routes())
     expose_request_gate(node)
+    expose_rotation_counters(node)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(node.receive)
@@ -456,23 +457,23 @@ def start_validator_duties(node: BridgeNode, nursery: trio.Nursery) -> None:
     node.rotator = VaultRotator(
         readers, node.vault_sets, node.get_consensus_set, evm_key, node.send_rotation
     )
-    expose_rotation_counters(node, node.rotator)
     signer = None
     if evm_key is not None:
         signer = WithdrawalSigner(evm_key, node.get_vault_set, node.send_withdrawal)
     nursery.start_soon(node.run_vault_duties, node.rotator, signer)
 
 
-def expose_rotation_counters(node: BridgeNode, rotator: VaultRotator) -> None:
+def expose_rotation_counters(node: BridgeNode) -> None:
     """Rotations this validator signed and saw completed, per chain name, as
-    clearnode_bridge_vault_rotations_total{chain, event}."""
+    clearnode_bridge_vault_rotations_total{chain, event}: declared on every node, so a
+    dashboard finds the series; counted where a validator watches chains."""
     if node.ctx.api.metrics is not None:
         node.ctx.api.metrics.registry.register(
             CountersCollector(
                 "clearnode_bridge_vault_rotations",
                 "Vault validator-set rotations: signed by this validator, rotated on chain",
                 ("chain", "event"),
-                lambda: list(rotator.counters.items()),
+                lambda: [] if node.rotator is None else list(node.rotator.counters.items()),
             )
         )
 

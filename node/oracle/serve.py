@@ -103,8 +103,8 @@ class OracleNode:
 def build_sources(
     config: NodeConfig, instruments: Callable[[], Iterable[Instrument]] | None = None
 ) -> list[PriceSource]:
-    """The configured sources (a simulator following `instruments`, the instruments in
-    force); one that cannot be built is logged and left out."""
+    """The configured sources (a simulator also pricing `instruments`, those listed since
+    genesis); one that cannot be built is logged and left out."""
     sources = []
     for index, source_config in enumerate(config.oracle.sources):
         try:
@@ -120,7 +120,13 @@ def build_sampler(ctx: NodeContext) -> OracleService | None:
     """The sampler when this node is a validator with the oracle enabled and sources."""
     if ctx.validator_key is None or not ctx.config.oracle.enabled:
         return None
-    sources = build_sources(ctx.config, lambda: ctx.state.instruments.values())
+    # The operator's sources name what they price; the simulator adds only the series
+    # listed since genesis, which no configuration could have named.
+    genesis_ids = {i.id for i in ctx.genesis.instruments}
+    sources = build_sources(
+        ctx.config,
+        lambda: [i for i in ctx.state.instruments.values() if i.id not in genesis_ids],
+    )
     if not sources:
         log.warning("oracle enabled without usable sources: this validator does not observe")
         return None

@@ -3,8 +3,8 @@ id) in the ledger's price units; no float is ever produced (HTTP JSON numbers ar
 parsed as Decimal and scaled exactly).
 
 - SimulatedSource: a seeded path as a function of wall-clock time, the same on every
-  validator, with an optional scheduled shock (devnets); it follows the instruments in
-  force, pricing one listed after genesis from its configured index feed;
+  validator, with an optional scheduled shock (devnets); it also prices the series
+  listed since genesis, from their index feed's path;
 - ReplaySource: rows of a CSV (header = ids) or JSONL file, cycling at the end;
 - HttpJsonSource: an HTTP(S) JSON endpoint, one dotted path per id;
 - EvmFeedSource: price-feed contracts on a bridge chain, read by the bridge adapter
@@ -70,12 +70,14 @@ class SimulatedSource:
     back on the same path at once. From `shock_at_ms` on, every price is scaled by
     (BPS + shock_bps) / BPS (floored, at least 1): a devnet's scheduled crash.
 
-    With `instruments` (the instruments in force, read at each sample) it also marks
-    every unexpired one it has no path of: a perpetual or future at its index feed's
-    price (no basis), an option at its Black-76 value on its future's price at
-    `SIMULATED_VOL_BPS`, with the time to expiry counted from the path step, so that
-    validators sampling within one step agree. So a series listed after genesis (by
-    governance or a listing template) is priced from the block that lists it.
+    With `instruments` (those listed since genesis, read at each sample) it also marks
+    each unexpired one it has no path of: a perpetual or future at its index feed's
+    price (no basis), an option at its Black-76 value at `SIMULATED_VOL_BPS` on the
+    price of its future (listed with it, as a template lists a series and its ladder),
+    with the time to expiry counted from the path step, so that validators sampling
+    within one step agree. So a series listed by governance or a listing template is
+    priced from the block that lists it; the genesis's instruments keep to the paths the
+    operator configured.
     """
 
     def __init__(
@@ -319,7 +321,7 @@ def build_source(
     instruments: Callable[[], Iterable[Instrument]] | None = None,
 ) -> PriceSource:
     """The source a config entry describes; evm sources read `chains`' RPC URLs; a
-    simulator follows `instruments` (the instruments in force)."""
+    simulator also prices `instruments` (those listed since genesis)."""
     if config.kind == "simulator":
         prices = dict(zip(config.symbols, config.start_prices, strict=True))
         return SimulatedSource(
