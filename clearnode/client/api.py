@@ -162,7 +162,8 @@ class Client:
         return now
 
     def events(self) -> AsyncIterator[ServerEvent]:
-        """`GET /v1/events`: committed blocks' headers and price updates, as they commit."""
+        """`GET /v1/events`: committed blocks' headers, price updates and governance steps, as
+        they commit."""
         return self.stream("GET", "/v1/events")
 
     # member requests

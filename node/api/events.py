@@ -47,6 +47,13 @@ STREAM_KINDS: dict[str, StreamKind] = {
         ("height", "index", "mark", "time_ms"),
         "the committed index and mark prices, when a block changed them (as GET /v1/prices)",
     ),
+    "governance": StreamKind(
+        "public",
+        ("height", "event"),
+        "a governance step a block committed, as GET /v1/governance/events lists it: a "
+        "proposal submitted, a ballot, a decision, an execution or its failure, a series "
+        "a listing template listed, a validator jailed",
+    ),
     "account_event": StreamKind(
         "member",
         ("height", "seq", "source", "index", "kind", "fields"),

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 MAX_ID_DIGITS = 18  # SQLite and msgpack integers: below 2^63
 RECENT_EVENTS = 1_000
 GOVERNANCE_PREFIX = "gov_"
+STEP_KINDS = frozenset(
+    {"instrument_listed", "listing_roll_failed", "validator_jailed", "validator_not_jailed"}
+)
+"""Events of the end-of-block steps that change the configuration or the validator set
+without a proposal of their own (a listing template's roll, jailing)."""
 
 
 class GovernanceRoutes:
@@ -35,9 +40,12 @@ class GovernanceRoutes:
         """The last governance events this node committed, oldest first (lost on restart)."""
 
     def record_block(self, result: BlockResult) -> None:
+        """Keep the block's governance events and send each on the public event stream."""
         for event in result.get_events():
-            if event.kind.startswith(GOVERNANCE_PREFIX):
-                self.events.append({"height": result.height, **get_event_view(event)})
+            if event.kind.startswith(GOVERNANCE_PREFIX) or event.kind in STEP_KINDS:
+                view = get_event_view(event)
+                self.events.append({"height": result.height, **view})
+                self.app.broker.publish("governance", {"height": result.height, "event": view})
 
     def table(self) -> list[tuple[RouteDoc, RouteHandler]]:
         return [

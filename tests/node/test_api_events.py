@@ -44,7 +44,7 @@ async def test_an_undeclared_event_is_not_published_on_the_public_stream(
 
 def test_public_kinds_carry_no_member_s_facts() -> None:
     public = {k: v for k, v in STREAM_KINDS.items() if v.audience == "public"}
-    assert set(public) == {"block", "prices"}
+    assert set(public) == {"block", "prices", "governance"}
     assert all(not (set(v.fields) & MEMBER_FACTS) for v in public.values())
 
 

@@ -45,9 +45,12 @@ def propose_venue(api: Harness, proposer: int = 0) -> bytes:
 
 
 async def test_a_proposal_and_its_ballots_are_served_with_their_tally(api: Harness) -> None:
+    stream = api.app.broker.subscribe()
     response = await submit(api.client, "/v1/governance/proposals", propose_venue(api))
     assert response.status_code == 202, response.text
     commit(api)
+    sent = stream.receive_nowait().decode()  # the public stream tells anyone at once
+    assert "event: governance\n" in sent and '"kind":"gov_proposal_submitted"' in sent
     proposal = api.box.state.proposals[1]
     for voter, choice in ((1, VoteChoice.YES), (2, VoteChoice.NO)):
         vote = sign_vote(api.box.validator_keys[voter], api.box.chain_id, proposal, choice)
