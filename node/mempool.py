@@ -13,6 +13,11 @@ priority. Invariants:
 - `reap` yields each sender's transactions in nonce order;
 - `update` after a block drops included transactions and re-checks the rest
   against the new state, dropping those that became invalid.
+
+The check's refusals are its typed errors (`rejects`: clearing's `ClearingError` for
+node/txcheck.py). Anything else it raises is a bug in a check, not a verdict on the
+transaction: it is logged with its traceback and refused as `CheckFailed`, so one
+malformed input can neither stop the node nor pass as an ordinary refusal.
 """
 
 from __future__ import annotations
@@ -20,10 +25,14 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from clearing.errors import ClearingError
 from node.limits import MAX_MEMPOOL_TX_BYTES
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,7 @@ class CheckResult:
 
 
 CheckFn = Callable[[bytes], CheckResult]
-"""Raises an exception (clearing's InvalidTransaction / DecodeError) for a bad tx."""
+"""Raises one of the mempool's `rejects` (clearing's typed errors) for a bad tx."""
 
 
 class MempoolError(Exception):
@@ -78,6 +87,14 @@ class TxRejected(MempoolError):
         super().__init__(str(cause))
 
 
+class CheckFailed(MempoolError):
+    """The check raised something other than a refusal: a bug, logged where it happened."""
+
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+        super().__init__(f"the transaction could not be checked ({type(cause).__name__})")
+
+
 def compute_tx_hash(tx: bytes) -> bytes:
     return hashlib.sha256(tx).digest()
 
@@ -97,6 +114,7 @@ class _Entry:
 @dataclass
 class Mempool:
     check: CheckFn
+    rejects: tuple[type[Exception], ...] = (ClearingError,)
     max_txs: int = 10_000
     max_bytes: int = 64 * 1024 * 1024
     max_tx_bytes: int = MAX_MEMPOOL_TX_BYTES
@@ -124,8 +142,11 @@ class Mempool:
             raise DuplicateTx(tx_hash)
         try:
             result = self.check(tx)
-        except Exception as exc:  # the check's typed errors, whatever their base
+        except self.rejects as exc:
             raise TxRejected(exc) from exc
+        except Exception as exc:
+            log.exception("bug in the check of transaction 0x%s", tx_hash.hex())
+            raise CheckFailed(exc) from exc
         if result.nonce in self._by_sender.get(result.sender, {}):
             raise NonceTaken(result.sender, result.nonce)
         entry = _Entry(tx, tx_hash, result, next(self._arrivals))
@@ -196,13 +217,14 @@ class Mempool:
         for entry in sorted(self._by_hash.values(), key=lambda e: e.arrival):
             try:
                 self.check(entry.tx)
-            except Exception:  # the check's typed errors: the tx became invalid
+            except self.rejects:  # the tx became invalid
+                self._remove(entry)
+                dropped.append(entry.tx_hash)
+            except Exception:  # a bug: the tx cannot be checked, so it cannot stay
+                log.exception("bug in the re-check of transaction 0x%s", entry.tx_hash.hex())
                 self._remove(entry)
                 dropped.append(entry.tx_hash)
         return dropped
-
-    def pending_hashes(self) -> list[bytes]:
-        return list(self._by_hash)
 
 
 def _reap_key(entry: _Entry) -> tuple[int, int]:

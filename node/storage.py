@@ -1,5 +1,5 @@
 """The node's on-disk store: one SQLite file (WAL journal) of committed blocks,
-their commit certificates, clearing-state snapshots, bridge cursors and the
+their commit certificates, clearing-state snapshots, members' history and the
 transactions the mempool admitted but no block has included yet.
 
 Every write is one SQLite transaction, so a crash leaves either all of a block
@@ -50,11 +50,6 @@ CREATE TABLE IF NOT EXISTS snapshots (
     height INTEGER PRIMARY KEY,
     state BLOB NOT NULL,
     state_root BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS bridge_cursors (
-    chain TEXT PRIMARY KEY,
-    block_number INTEGER NOT NULL,
-    block_hash BLOB NOT NULL
 );
 """
 
@@ -119,15 +114,8 @@ class Snapshot:
     state_root: bytes
 
 
-@dataclass(frozen=True)
-class BridgeCursor:
-    chain: str
-    block_number: int
-    block_hash: bytes
-
-
 class NodeStore:
-    """Blocks, certificates, snapshots and bridge cursors in one SQLite file."""
+    """Blocks, certificates, snapshots, history and pending transactions in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -303,22 +291,6 @@ class NodeStore:
             "(SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
             (max(keep, 1),),
         )
-
-    def set_bridge_cursor(self, chain: str, block_number: int, block_hash: bytes) -> None:
-        """Record that chain `chain` was processed through `block_number` (hash kept for reorgs)."""
-        with self._lock, self._transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO bridge_cursors VALUES (?, ?, ?)",
-                (chain, block_number, block_hash),
-            )
-
-    def get_bridge_cursor(self, chain: str) -> BridgeCursor | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT chain, block_number, block_hash FROM bridge_cursors WHERE chain = ?",
-                (chain,),
-            ).fetchone()
-        return None if row is None else BridgeCursor(*row)
 
     def write_pending_txs(self, changes: Sequence[tuple[bytes, bytes | None]]) -> None:
         """Apply `changes` in order, in one transaction (one fsync): `(hash, tx)` records an

@@ -20,7 +20,15 @@ from clearing.errors import (
 )
 from node.api.http import Response, json_response
 from node.liveness import NotCommitting
-from node.mempool import DuplicateTx, MempoolError, MempoolFull, NonceTaken, TxRejected, TxTooLarge
+from node.mempool import (
+    CheckFailed,
+    DuplicateTx,
+    MempoolError,
+    MempoolFull,
+    NonceTaken,
+    TxRejected,
+    TxTooLarge,
+)
 
 
 class ApiError(Exception):
@@ -72,6 +80,8 @@ def api_error_from(exc: Exception) -> ApiError:
             else {}
         )
         return ApiError(status_for_clearing(exc), exc.code, str(exc), **details)
+    if isinstance(exc, CheckFailed):  # the node's fault, not the sender's: logged as a bug
+        return ApiError(500, "CheckFailed", str(exc))
     if isinstance(exc, TxTooLarge):
         return ApiError(413, "TxTooLarge", str(exc), size=exc.size, limit=exc.limit)
     if isinstance(exc, MempoolFull):

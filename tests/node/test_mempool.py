@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import replace
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clearing.errors import BadSignature, DecodeError, NonceReused, UnknownVenue
+from clearing.errors import BadSignature, ClearingError, DecodeError, NonceReused, UnknownVenue
 from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from node.api.errors import api_error_from
 from node.mempool import (
+    CheckFailed,
     CheckResult,
     DuplicateTx,
     Mempool,
@@ -31,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
 
 
-class InvalidToy(Exception):
-    pass
+@dataclass(eq=False)
+class InvalidToy(ClearingError):
+    tx: bytes
 
 
 def toy_check(invalid: set[bytes] | None = None):  # type: ignore[no-untyped-def]
@@ -64,6 +68,42 @@ def test_dedup_and_nonce_conflicts_change_nothing() -> None:
         pool.add(b"garbage")
     assert isinstance(info.value.cause, InvalidToy)
     assert len(pool) == 1 and pool.size_bytes == len(tx("a", 0))
+
+
+def test_a_check_that_crashes_refuses_the_tx_as_a_bug_and_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def crashing(tx: bytes) -> CheckResult:
+        return {}[tx]  # type: ignore[return-value]
+
+    pool = Mempool(crashing)
+    with pytest.raises(CheckFailed) as info:
+        pool.add(tx("a", 0))
+    assert isinstance(info.value.cause, KeyError)
+    assert not isinstance(info.value, TxRejected)  # not passed off as the sender's fault
+    assert len(pool) == 0
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "bug in the check" in record.getMessage() and record.exc_info is not None
+    error = api_error_from(info.value)
+    assert (error.status, error.type) == (500, "CheckFailed")
+
+
+def test_a_recheck_that_crashes_drops_the_tx_and_logs_it(caplog: pytest.LogCaptureFixture) -> None:
+    crash: set[bytes] = set()
+    inner = toy_check()
+
+    def check(t: bytes) -> CheckResult:
+        if t in crash:
+            raise ZeroDivisionError
+        return inner(t)
+
+    pool = Mempool(check)
+    pool.add(tx("a", 0))
+    pool.add(tx("b", 0))
+    crash.add(tx("b", 0))
+    assert pool.update([]) == [compute_tx_hash(tx("b", 0))]
+    assert pool.reap(10_000) == [tx("a", 0)]
+    assert any("bug in the re-check" in r.getMessage() for r in caplog.records)
 
 
 def test_oversized_tx_is_refused() -> None:

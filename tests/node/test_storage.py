@@ -57,12 +57,9 @@ def test_data_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     with NodeStore(path) as store:
         fill(store, range(1, 3))
-        store.set_bridge_cursor("anvil-1", 42, b"\x01" * 32)
         store.save_snapshot(2, b"state", b"root")
     with NodeStore(path) as store:
         assert store.latest_height() == 2
-        assert store.get_bridge_cursor("anvil-1").block_number == 42  # type: ignore[union-attr]
-        assert store.get_bridge_cursor("other") is None
         assert store.latest_snapshot().height == 2  # type: ignore[union-attr]
         mode = store._db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
@@ -87,7 +84,7 @@ store.save_block(1, b"b1", b"c1", b"r1")
 db = store._db
 db.execute("BEGIN IMMEDIATE")
 db.execute("INSERT INTO blocks VALUES (2, x'00', x'00', x'00')")
-db.execute("INSERT OR REPLACE INTO bridge_cursors VALUES ('c', 9, x'00')")
+db.execute("INSERT INTO snapshots VALUES (2, x'00', x'00')")
 print("in-transaction", flush=True)
 sys.stdin.read()
 """
@@ -127,7 +124,7 @@ def test_process_killed_mid_transaction_leaves_nothing_half_written(tmp_path: Pa
     with NodeStore(path) as store:
         assert store.latest_height() == 1
         assert store.load_block(1) == StoredBlock(1, b"b1", b"c1", b"r1")
-        assert store.get_bridge_cursor("c") is None
+        assert store.latest_snapshot() is None
         store.save_block(2, b"b2", b"c2", b"r2")
         assert store.latest_height() == 2
 
