@@ -38,11 +38,11 @@ from clearing.state import ClearingState, Member
 from clearing.validator_set import get_validator_fields
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
-# 9: the validator set, jailings and set changes; the external bridges, listing
-# templates and fee split in the governed configuration; 8: the governed
-# configuration and proposals; 7: beside the market leaf; 6: the epoch's defaults;
-# 5: settlement, ...
-GLOBALS_VERSION = 9
+# 10: the collateral haircuts in the governed configuration; 9: the validator set,
+# jailings and set changes; the external bridges, listing templates and fee split in the
+# governed configuration; 8: the governed configuration and proposals; 7: beside the
+# market leaf; 6: the epoch's defaults; 5: settlement, ...
+GLOBALS_VERSION = 10
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 GLOBALS_PREFIX = b"\x04"

@@ -53,10 +53,11 @@ from clearing.state import (
 )
 from clearing.validator_set import VALIDATOR_FIELDS, decode_validator_fields
 
-# 6: the validator set, jailings and set changes; the external bridges, listing
-# templates and fee split in the governed configuration; 5: the governed configuration
-# and proposals; 4: the epoch's defaults; 3: settlement reserves, withdrawal expiry
-SNAPSHOT_VERSION = 6
+# 7: the collateral haircuts in the governed configuration; 6: the validator set,
+# jailings and set changes; the external bridges, listing templates and fee split in the
+# governed configuration; 5: the governed configuration and proposals; 4: the epoch's
+# defaults; 3: settlement reserves, withdrawal expiry
+SNAPSHOT_VERSION = 7
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 

@@ -29,6 +29,7 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "set_fee": ("instrument", "fee_bps"),
     "set_fee_split": ("insurance_fund_bps",),
     "set_default_fund": ("cover", "stress_multiple", "assessment_cap_bps"),
+    "set_collateral_haircut": ("chain_id", "token", "haircut_bps"),
     "add_validator": ("name", "pubkey", "power", "evm_address", "peer_id"),
     "remove_validator": ("pubkey",),
     "set_validator_power": ("pubkey", "power"),
@@ -40,7 +41,7 @@ DOCUMENTS = {
     ("replace_risk_params", "risk"),
     ("add_listing_template", "template"),
 }
-HEX_FIELDS = {"pubkey", "evm_address", "new_pubkey", "new_evm_address"}
+HEX_FIELDS = {"pubkey", "evm_address", "new_pubkey", "new_evm_address", "token"}
 
 
 def get_field_names(kind: str) -> tuple[str, ...] | None:

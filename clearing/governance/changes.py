@@ -18,7 +18,13 @@ from clearing.governance.bridge_change import AddExternalBridge, RemoveExternalB
 from clearing.governance.draft import Draft, check_draft, start_draft, write_draft
 from clearing.governance.instrument_status import SetInstrumentStatus
 from clearing.governance.listing import ListInstrument
-from clearing.governance.parameter_change import SetDefaultFund, SetFee, SetFeeSplit, SetFunding
+from clearing.governance.parameter_change import (
+    SetCollateralHaircut,
+    SetDefaultFund,
+    SetFee,
+    SetFeeSplit,
+    SetFunding,
+)
 from clearing.governance.risk_change import ReplaceRiskParams
 from clearing.governance.settlement import SettlePerpetual
 from clearing.governance.template_change import AddListingTemplate, RemoveListingTemplate
@@ -48,6 +54,7 @@ Change = (
     | SetFee
     | SetFeeSplit
     | SetDefaultFund
+    | SetCollateralHaircut
     | AddValidator
     | RemoveValidator
     | SetValidatorPower
@@ -61,7 +68,7 @@ CHANGE_TYPES: dict[str, Any] = {
         ListInstrument, SetInstrumentStatus, SettlePerpetual, ReplaceRiskParams, AddVenue,
         RemoveVenue, AddExternalBridge, RemoveExternalBridge, AddListingTemplate,
         RemoveListingTemplate, SetFunding, SetFee, SetFeeSplit, SetDefaultFund,
-        *VALIDATOR_CHANGES,
+        SetCollateralHaircut, *VALIDATOR_CHANGES,
     )
 }  # fmt: skip
 

@@ -1,13 +1,15 @@
 """The governed configuration as the state root and snapshots carry it: the instruments
 (in listing order, each as its genesis entry), the venues, the risk section in force,
-the external bridges, the listing templates, the fee split, the instruments' statuses
-and the proposals."""
+the external bridges, the listing templates, the fee split, the collateral tokens'
+haircuts, the instruments' statuses and the proposals."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from clearing.assets import CollateralKey, CollateralToken
 from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list, expect_str
 from clearing.errors import DecodeError, GenesisError
 from clearing.genesis import (
@@ -27,7 +29,7 @@ from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState
 from clearing.units import BPS_DENOMINATOR
 
-CONFIGURATION_FIELDS = 9
+CONFIGURATION_FIELDS = 10
 
 
 def get_configuration_fields(state: ClearingState) -> list[object]:
@@ -43,10 +45,10 @@ _documents: tuple[Genesis, list[object]] | None = None
 
 
 def get_document_fields(genesis: Genesis) -> list[object]:
-    """The instruments, venues, risk section, external bridges, listing templates and fee
-    split of the configuration in force (the state's ``genesis``: ``state.instruments``
-    and ``state.venues`` index the same records), encoded once per configuration rather
-    than at every block's root."""
+    """The instruments, venues, risk section, external bridges, listing templates, fee
+    split and collateral haircuts of the configuration in force (the state's
+    ``genesis``: ``state.instruments`` and ``state.venues`` index the same records),
+    encoded once per configuration rather than at every block's root."""
     global _documents
     if _documents is None or _documents[0] is not genesis:
         fields: list[object] = [
@@ -56,6 +58,7 @@ def get_document_fields(genesis: Genesis) -> list[object]:
             [[b.id, b.pubkey, list(b.chains)] for b in genesis.external_bridges],
             [encode_document(get_listing_template_doc(t)) for t in genesis.listing_templates],
             genesis.fee_to_insurance_bps,
+            [[t.chain_id, t.token, t.haircut_bps] for t in genesis.collateral],
         ]
         _documents = (genesis, fields)
     return _documents[1]
@@ -71,7 +74,8 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
     """Restore the governed configuration on a state initialised from the genesis
     document; every entry validated as the genesis validates it, each proposal's
     changes against its digest (``DecodeError``)."""
-    texts, venues, risk, bridges, template_texts, fee_split, statuses, proposals, next_id = fields
+    texts, venues, risk, bridges, template_texts, fee_split, haircuts, *rest = fields
+    statuses, proposals, next_id = rest
     instruments = {}
     for n, text in enumerate(expect_list(texts, "instruments")):
         try:
@@ -120,6 +124,7 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         external_bridges=external_bridges,
         templates=templates,
         fee_to_insurance_bps=expect_int(fee_split, "fee_to_insurance_bps", 0, BPS_DENOMINATOR),
+        collateral=decode_haircuts(state, haircuts),
         validators=state.validators,  # restored by the snapshot's own section
         jailed=state.jailed,
     )
@@ -130,8 +135,23 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         or tuple(external_bridges.values()) != state.genesis.external_bridges
         or tuple(templates.values()) != state.genesis.listing_templates
         or draft.fee_to_insurance_bps != state.genesis.fee_to_insurance_bps
+        or tuple(draft.collateral.values()) != state.genesis.collateral
     ):
         install_configuration(state, draft)
+
+
+def decode_haircuts(state: ClearingState, haircuts: object) -> dict[CollateralKey, CollateralToken]:
+    """The genesis's collateral tokens, in its order, each with the haircut in force (the
+    tokens themselves are not governed: a snapshot naming others is corrupt)."""
+    items = expect_list(haircuts, "collateral", len(state.genesis.collateral))
+    tokens = {}
+    for token, item in zip(state.genesis.collateral, items, strict=True):
+        chain_id, address, haircut_bps = expect_list(item, "collateral", 3)
+        if (chain_id, address) != token.key:
+            raise DecodeError("collateral", f"entry {[chain_id, address]!r} is not {token.key!r}")
+        haircut = expect_int(haircut_bps, "haircut_bps", 0, BPS_DENOMINATOR - 1)
+        tokens[token.key] = replace(token, haircut_bps=haircut)
+    return tokens
 
 
 def decode_external_bridge(item: object) -> ExternalBridge:
@@ -169,4 +189,8 @@ def get_configuration_document(
         ],
         "listing_templates": [get_listing_template_doc(t) for t in config.listing_templates],
         "fees": {**doc.get("fees", {}), "insurance_fund_bps": config.fee_to_insurance_bps},
+        "collateral": [
+            {**entry, "haircut_bps": token.haircut_bps}
+            for entry, token in zip(doc["collateral"], config.collateral, strict=True)
+        ],
     }

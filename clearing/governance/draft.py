@@ -2,11 +2,11 @@
 
 Changes apply in order to a ``Draft`` (copies of the governed records: instruments,
 venues, the risk section, instrument statuses, external bridges, listing templates, the
-fee split, validators and jailings), each checking itself against the draft so far and
-the state; the finished draft is checked as a whole (the risk parameters cover every
-instrument and template, the validator set is a valid set) and only then written. So a
-proposal is all-or-nothing, at its submission (where the draft is discarded) and at its
-execution alike.
+fee split, the collateral tokens' haircuts, validators and jailings), each checking
+itself against the draft so far and the state; the finished draft is checked as a whole
+(the risk parameters cover every instrument and template, the validator set is a valid
+set) and only then written. So a proposal is all-or-nothing, at its submission (where
+the draft is discarded) and at its execution alike.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from clearing.assets import CollateralKey, CollateralToken
 from clearing.errors import GenesisError
 from clearing.events import Event
 from clearing.expiry import settle_instruments
@@ -38,6 +39,7 @@ class Draft:
     external_bridges: dict[str, ExternalBridge]  # by id
     templates: dict[str, ListingTemplate]
     fee_to_insurance_bps: int
+    collateral: dict[CollateralKey, CollateralToken]  # in genesis order
     validators: dict[bytes, Validator]  # in set order
     jailed: dict[bytes, Jailing]
     listed: dict[str, int] = field(default_factory=dict)  # listed by this draft -> mark
@@ -49,7 +51,7 @@ def start_draft(state: ClearingState) -> Draft:
         dict(state.instruments), dict(state.venues), state.genesis.risk,
         dict(state.instrument_status), {b.id: b for b in state.genesis.external_bridges},
         {t.id: t for t in state.genesis.listing_templates},
-        state.genesis.fee_to_insurance_bps,
+        state.genesis.fee_to_insurance_bps, dict(state.collateral_tokens),
         dict(state.validators), dict(state.jailed),
     )  # fmt: skip
 
@@ -104,6 +106,7 @@ def install_configuration(state: ClearingState, draft: Draft) -> None:
     """The configuration in force: the state's indexes and a new ``state.genesis`` record
     holding the draft's records (the risk caches, keyed by its identity, rebuild from it)."""
     state.instruments, state.venues = draft.instruments, draft.venues
+    state.collateral_tokens = draft.collateral
     state.genesis = replace(
         state.genesis,
         instruments=tuple(draft.instruments.values()),
@@ -112,4 +115,5 @@ def install_configuration(state: ClearingState, draft: Draft) -> None:
         external_bridges=tuple(draft.external_bridges.values()),
         listing_templates=tuple(draft.templates.values()),
         fee_to_insurance_bps=draft.fee_to_insurance_bps,
+        collateral=tuple(draft.collateral.values()),
     )

@@ -1,16 +1,17 @@
 """Changing one parameter rather than a whole section: a perpetual's funding terms, an
 instrument's fee, the share of fees that goes to the insurance fund, the default fund's
-sizing. Each is validated as the genesis validates it (the instrument entry, the
-``fees`` key, the risk section) and delayed: members see fees, funding and their
-default-fund contributions change coming."""
+sizing, a collateral token's haircut. Each is validated as the genesis validates it
+(the instrument entry, the ``fees`` key, the risk section, the collateral entry) and
+delayed: members see fees, funding, their default-fund contributions and what their
+collateral counts for change coming."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from clearing.codec import expect_int, expect_list, expect_str
-from clearing.errors import GenesisError, UnknownInstrument
+from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
+from clearing.errors import GenesisError, UnknownCollateral, UnknownInstrument
 from clearing.genesis import get_instrument_doc, parse_instrument
 from clearing.governance.draft import Draft, check_risk_section
 from clearing.governance.errors import (
@@ -163,3 +164,42 @@ class SetDefaultFund:
         }
         check_risk_section(section)
         draft.risk = section
+
+
+@dataclass(frozen=True, slots=True)
+class SetCollateralHaircut:
+    """A collateral token's haircut: from the next block each quantum counts for its
+    index price less ``haircut_bps`` in margin, solvency reports and auctions. A
+    settlement token is the ledger's money and keeps none, as the genesis requires."""
+
+    NAME: ClassVar[str] = "set_collateral_haircut"
+    EMERGENCY: ClassVar[bool] = False
+    chain_id: int
+    token: bytes
+    haircut_bps: int
+
+    def to_fields(self) -> list[object]:
+        return [self.NAME, self.chain_id, self.token, self.haircut_bps]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> SetCollateralHaircut:
+        _, chain_id, token, haircut_bps = expect_list(fields, cls.NAME, 4)
+        return cls(
+            expect_int(chain_id, "chain_id", 1, MAX_UINT64),
+            expect_bytes(token, "token", 20),
+            expect_int(haircut_bps, "haircut_bps", 0, MAX_UINT64),
+        )
+
+    def apply(self, draft: Draft, state: ClearingState) -> None:
+        key = (self.chain_id, self.token)
+        token = draft.collateral.get(key)
+        if token is None:
+            raise UnknownCollateral(self.chain_id, self.token)
+        if key in state.genesis.settlement_asset.tokens:
+            if self.haircut_bps:
+                raise InvalidParameter("haircut_bps", "0 for a settlement token", self.haircut_bps)
+        elif self.haircut_bps >= BPS_DENOMINATOR:
+            raise InvalidParameter(
+                "haircut_bps", f"an integer in [0, {BPS_DENOMINATOR - 1}]", self.haircut_bps
+            )
+        draft.collateral[key] = replace(token, haircut_bps=self.haircut_bps)

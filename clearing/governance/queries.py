@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clearing.genesis import get_instrument_doc
+from clearing.genesis import get_instrument_doc, get_listing_template_doc
 from clearing.governance.change_form import to_plain
 from clearing.governance.proposal import Proposal
 from clearing.governance.tally import Tally, compute_tally
@@ -72,7 +72,8 @@ def _view(state: ClearingState, proposal: Proposal) -> ProposalView:
 
 def get_configuration_view(state: ClearingState) -> dict[str, object]:
     """The governed configuration in force: instruments (each as its genesis entry, with
-    its status), the risk section, venues, external bridges and the governance periods."""
+    its status), the risk section, collateral tokens with their haircuts, the fee split,
+    venues, external bridges, listing templates and the governance periods."""
     genesis = state.genesis
     return {
         "height": state.height,
@@ -85,11 +86,23 @@ def get_configuration_view(state: ClearingState) -> dict[str, object]:
             for i in genesis.instruments
         ],
         "risk": genesis.risk,
+        "collateral": [
+            {
+                "chain_id": t.chain_id,
+                "token": "0x" + t.token.hex(),
+                "symbol": t.symbol,
+                "haircut_bps": t.haircut_bps,
+                "price_feed": t.price_feed,
+            }
+            for t in genesis.collateral
+        ],
+        "fees": {"insurance_fund_bps": genesis.fee_to_insurance_bps},
         "venues": [{"id": v.id, "pubkey": "0x" + v.pubkey.hex()} for v in genesis.venues],
         "external_bridges": [
             {"id": b.id, "pubkey": "0x" + b.pubkey.hex(), "chains": list(b.chains)}
             for b in genesis.external_bridges
         ],
+        "listing_templates": [get_listing_template_doc(t) for t in genesis.listing_templates],
         "governance": {
             "min_delay_blocks": genesis.governance.min_delay_blocks,
             "max_voting_blocks": genesis.governance.max_voting_blocks,

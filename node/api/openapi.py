@@ -355,22 +355,30 @@ SCHEMAS: dict[str, Any] = {
     "GovConfiguration": {
         "type": "object",
         "description": "The configuration in force: each instrument's genesis entry with its "
-        "status (active, halted, reduce_only) and whether it is settled, the genesis risk "
-        "section, venues, external bridges and the governance periods.",
+        "status (active, halted, reduce_only) and whether it is settled, the risk section, "
+        "the collateral tokens with their haircuts, the share of fees that goes to the "
+        "insurance fund, venues, external bridges, listing templates and the governance "
+        "periods.",
         "required": [
             "height",
             "instruments",
             "risk",
+            "collateral",
+            "fees",
             "venues",
             "external_bridges",
+            "listing_templates",
             "governance",
         ],
         "properties": {
             "height": {"type": "integer"},
             "instruments": {"type": "array", "items": {"type": "object"}},
             "risk": {"type": "object"},
+            "collateral": {"type": "array", "items": {"type": "object"}},
+            "fees": {"type": "object"},
             "venues": {"type": "array", "items": {"type": "object"}},
             "external_bridges": {"type": "array", "items": {"type": "object"}},
+            "listing_templates": {"type": "array", "items": {"type": "object"}},
             "governance": {"type": "object"},
         },
     },

@@ -1,15 +1,21 @@
 """Changes of one parameter (clearing/governance/parameter_change.py): fees, the fee
-split, funding terms and the default fund's sizing take effect at their height, are
-refused as the genesis refuses them, and restore from a snapshot."""
+split, funding terms, the default fund's sizing and a collateral haircut take effect at
+their height, are refused as the genesis refuses them, and restore from a snapshot."""
 
 from __future__ import annotations
 
 from clearing.governance.changes import Change
-from clearing.governance.parameter_change import SetDefaultFund, SetFee, SetFeeSplit, SetFunding
+from clearing.governance.parameter_change import (
+    SetCollateralHaircut,
+    SetDefaultFund,
+    SetFee,
+    SetFeeSplit,
+    SetFunding,
+)
 from clearing.governance.proposal import ProposalStatus
-from clearing.risk.engine import get_risk_setup
+from clearing.risk.engine import get_member_risk, get_risk_setup
 from clearing.root import compute_state_root_from_scratch
-from clearing.sandbox import MemberKey, Sandbox
+from clearing.sandbox import MemberKey, Sandbox, derive_member_key
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from tests.clearing.governance.support import (
     assert_refused,
@@ -19,7 +25,7 @@ from tests.clearing.governance.support import (
     run_until,
     submit,
 )
-from tests.clearing.support import genesis_doc
+from tests.clearing.support import USDC, WETH, genesis_doc
 from tests.clearing.test_trade import MARK, PERP, make_batch, make_trade, trading_box
 
 NOTIONAL = MARK * 10  # a 10-lot trade at the mark
@@ -107,3 +113,43 @@ def test_parameter_changes_are_refused_as_the_genesis_refuses_them() -> None:
     off.block_interval_ms = 1798185600000 - off.state.time_ms  # BTC-26DEC26 expires
     off.apply([])
     assert_refused(off, propose(off, (SetFee("BTC-26DEC26", 1),)), "ChangeNotAllowed")
+
+
+def test_a_collateral_haircut_changes_what_collateral_counts_for_at_its_height() -> None:
+    box = gov_sandbox()
+    alice = derive_member_key("haircut-alice")
+    box.apply([box.credit(alice.address, WETH, 1_000)])
+    token = box.state.collateral_tokens[WETH]
+    assert token.haircut_bps == 1_000
+
+    def equity() -> int:
+        risk = get_member_risk(box.state, alice.address, 0, with_prices=False)
+        assert risk is not None
+        return risk.equity
+
+    before = equity()
+    execute(box, SetCollateralHaircut(*WETH, 2_000))
+    assert equity() == before  # the execution block still counts the genesis haircut
+    box.apply([])
+    # 10% more of the index price is cut: 80/90 of what it counted for, floored per quantum
+    price = box.state.index_prices[token.price_feed]
+    assert equity() == 1_000 * (price * 8_000 // 10_000) < before
+    assert box.state.collateral_tokens[WETH].haircut_bps == 2_000
+    assert [t.haircut_bps for t in box.state.genesis.collateral if t.key == WETH] == [2_000]
+    restored = decode_snapshot(box.genesis, encode_snapshot(box.state))
+    assert restored.collateral_tokens == box.state.collateral_tokens
+    assert restored.genesis == box.state.genesis
+    assert compute_state_root_from_scratch(restored) == compute_state_root_from_scratch(box.state)
+
+
+def test_a_haircut_is_refused_as_the_genesis_refuses_it() -> None:
+    box = gov_sandbox()
+    for change, code in (
+        (SetCollateralHaircut(*WETH, 10_000), "InvalidParameter"),
+        (SetCollateralHaircut(*USDC, 100), "InvalidParameter"),  # a settlement token
+        (SetCollateralHaircut(31337, bytes(20), 100), "UnknownCollateral"),
+    ):
+        assert_refused(box, propose(box, (change,)), code)
+    root = compute_state_root_from_scratch(box.state)
+    assert box.state.collateral_tokens[WETH].haircut_bps == 1_000
+    assert compute_state_root_from_scratch(box.state) == root
