@@ -1,11 +1,12 @@
 """Governance and an external bridge on four `clearnode start` processes.
 
 An operator proposes with `clearnode gov propose` (a change file adding an external
-bridge and a venue), three validators vote with `clearnode gov vote`, the change shows
-on the status page as scheduled, executes at its height on every node (all roots
-agree) and `clearnode gov list` shows it executed. The bridge it registered then
-reports a deposit to one node, twice; gossip takes it to every validator, which attests
-it, and it is credited once.
+bridge and a venue and raising WETH's haircut), three validators vote with `clearnode
+gov vote`, the change shows on the status page as scheduled, executes at its height on
+every node (all roots agree; every node's configuration has the new haircut) and
+`clearnode gov list` shows it executed. The bridge it registered then reports a deposit
+to one node, twice; gossip takes it to every validator, which attests it, and it is
+credited once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ BRIDGE_KEY = derive_ed25519_key("gov-network-bridge")
 VENUE_KEY = derive_ed25519_key("gov-network-venue")
 DEPOSITOR = derive_member_key("gov-network-depositor")
 CHAIN, TOKEN = 31338, bytes.fromhex("00000000000000000000000000000000000000a2")
+WETH = (31337, bytes.fromhex("00000000000000000000000000000000000000e1"))
 
 
 def gov(*args: str, home: Path) -> subprocess.Popen[bytes]:
@@ -108,6 +110,11 @@ def write_change_file(path: Path) -> Path:
         'kind = "add_venue"\n'
         'venue = "beta"\n'
         f'pubkey = "0x{VENUE_KEY.public_key().public_bytes_raw().hex()}"\n'
+        "[[changes]]\n"
+        'kind = "set_collateral_haircut"\n'
+        f"chain_id = {WETH[0]}\n"
+        f'token = "0x{WETH[1].hex()}"\n'
+        "haircut_bps = 2000\n"
     )
     return path
 
@@ -142,7 +149,9 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
         listed = finish(gov("list", home=homes[3]))
         row_text = next(line for line in listed.splitlines() if line.split()[0] == str(proposal_id))
         assert row_text.split()[1] in ("voting", "passed"), listed  # passed: at its deadline
-        assert row_text.endswith("30/0/0 of 40             add_external_bridge, add_venue")
+        assert row_text.endswith(
+            "30/0/0 of 40             add_external_bridge, add_venue, set_collateral_haircut"
+        )
 
         def scheduled() -> Any:
             rows = get(homes[1], "/v1/overview")["governance"]["scheduled"]
@@ -161,6 +170,8 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
             config = get(home, "/v1/governance/configuration")
             assert [b["id"] for b in config["external_bridges"]] == ["gateway"]
             assert "beta" in [v["id"] for v in config["venues"]]
+            [weth] = [c for c in config["collateral"] if c["token"] == "0x" + WETH[1].hex()]
+            assert weth["haircut_bps"] == 2000
         detail = json.loads(finish(gov("show", str(proposal_id), home=homes[1])))
         assert detail["status"] == "executed" and detail["finished_height"] == execute
         assert f"{proposal_id:>4}  executed" in finish(gov("list", home=homes[0]))
