@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from consensus.engine import Engine, EngineTimeout, Genesis
+from consensus.engine import ChainStart, Engine, EngineTimeout
 from consensus.sim.memory import HashChainApp, MemoryBlockStore
 from consensus.sim.simulator import make_key
 from consensus.transport import PeerId
@@ -86,7 +86,7 @@ def run(argv: list[str]) -> dict[str, float | int]:
     args = parser.parse_args(argv)
     n = args.validators
     keys = [make_key(i) for i in range(n)]
-    genesis = Genesis(
+    genesis = ChainStart(
         "bench",
         tuple(Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(keys)),
         bytes(32),

@@ -116,7 +116,11 @@ class Timers(Protocol):
 
 
 @dataclass(frozen=True)
-class Genesis:
+class ChainStart:
+    """What height 1 builds on: the consensus chain id, the first validator set, the
+    application's state root and time before any block (not clearing's genesis
+    document, from which the node derives it)."""
+
     chain_id: str
     validators: tuple[Validator, ...]
     state_root: bytes
@@ -178,7 +182,7 @@ OnBehind = Callable[[PeerId, int], None]
 class Engine:
     def __init__(
         self,
-        genesis: Genesis,
+        start: ChainStart,
         key: PrivateKey | None,
         app: Application,
         mempool: Mempool,
@@ -195,7 +199,7 @@ class Engine:
     ) -> None:
         """`signer` (sharing `wal`) replaces the one built from `key`; `on_behind` replaces
         asking the peer for blocks."""
-        self.genesis = genesis
+        self.chain_start = start
         self.app = app
         self.mempool = mempool
         self.store = store
@@ -205,16 +209,16 @@ class Engine:
         self.now_ms = now_ms
         self.config = config
         if signer is None and key is not None:
-            signer = Signer(key, genesis.chain_id, wal)
+            signer = Signer(key, start.chain_id, wal)
         self.signer = signer
         self.on_commit = on_commit
         self.on_behind = on_behind
         self.pool = EvidencePool()
         self.stats = EngineStats()
         own = None if signer is None else signer.key.public_key
-        self._validator_sets = [ValidatorSet.from_validators(genesis.validators)]
+        self._validator_sets = [ValidatorSet.from_validators(start.validators)]
         self.state: ConsensusState = initial_state(
-            genesis.chain_id, own, self._validator_sets[0], config.timeouts
+            start.chain_id, own, self._validator_sets[0], config.timeouts
         )
         self._replaying = False
         self._deferred: list[Effect] = []
@@ -341,7 +345,7 @@ class Engine:
         previous = self.store.get_block(height - 1)
         prev_hash = ZERO_HASH if previous is None else previous[0].hash
         verify_synced_block(
-            self.genesis.chain_id,
+            self.chain_start.chain_id,
             self.get_validators(height),
             height,
             prev_hash,
@@ -532,8 +536,8 @@ class Engine:
         validators = self.get_validators(height)
         following = self.get_validators(height + 1)
         if height == 1:
-            g = self.genesis
-            return StartHeight(1, validators, following, ZERO_HASH, g.state_root, g.time_ms, None)
+            s = self.chain_start
+            return StartHeight(1, validators, following, ZERO_HASH, s.state_root, s.time_ms, None)
         found = self.store.get_block(height - 1)
         assert found is not None, f"block {height - 1} must be stored before height {height}"
         block, certificate = found

@@ -21,8 +21,7 @@ import trio
 
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.app import Application, BlockStore
-from consensus.engine import Engine, EngineConfig, EngineTimeout
-from consensus.engine import Genesis as EngineGenesis
+from consensus.engine import ChainStart, Engine, EngineConfig, EngineTimeout
 from consensus.signer import Signer
 from consensus.state_machine import ConsensusState, TimeoutConfig
 from consensus.transport import PeerId
@@ -126,7 +125,7 @@ class Driver:
         self.on_commit = on_commit
         self.on_behind = on_behind
         self.engine = Engine(
-            EngineGenesis(
+            ChainStart(
                 config.chain_id, genesis.validators.validators, genesis.state_root, genesis.time_ms
             ),
             None,

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from consensus.engine import Engine, EngineConfig, EngineTimeout, Genesis
+from consensus.engine import ChainStart, Engine, EngineConfig, EngineTimeout
 from consensus.sim.byzantine import ByzantineTransport
 from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
@@ -141,7 +141,7 @@ class Simulator:
     rng: random.Random = field(init=False)
     now: int = 0
     nodes: list[SimNode] = field(default_factory=list)
-    genesis: Genesis = field(init=False)
+    genesis: ChainStart = field(init=False)
     _queue: list[tuple[int, int, int, Callable[[], None]]] = field(default_factory=list)
     _seq: int = 0
     heights_at_heal: dict[int, int] = field(default_factory=dict)
@@ -151,7 +151,7 @@ class Simulator:
         sc = self.scenario
         self.rng = random.Random(sc.seed)
         keys = [make_key(i) for i in range(sc.count_keys())]
-        self.genesis = Genesis(
+        self.genesis = ChainStart(
             f"sim-{sc.seed}", make_validators(keys, sc.powers), b"\x00" * 32, 1_000
         )
         self.set_changes = {h: make_validators(keys, p) for h, p in sc.set_changes}

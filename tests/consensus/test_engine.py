@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from consensus.engine import (
+    ChainStart,
     Engine,
     EngineConfig,
     EngineTimeout,
-    Genesis,
     GossipDue,
     HeightDue,
     ProposalDue,
@@ -59,7 +59,7 @@ def make_engine(
     config: EngineConfig, validators: int = 1, own: int | None = 0, txs: tuple[bytes, ...] = ()
 ) -> tuple[Engine, Host, Clock, ListMempool, MemoryBlockStore]:
     keys = [make_key(i) for i in range(validators)]
-    genesis = Genesis(
+    genesis = ChainStart(
         "sim-1",
         tuple(Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(keys)),
         bytes(32),
