@@ -1,11 +1,15 @@
 """The governed configuration as the state root and snapshots carry it: the instruments
 (in listing order, each as its genesis entry), the venues, the risk section in force,
 the external bridges, the listing templates, the fee split, the instruments' statuses
-and the proposals."""
+and the proposals. Its governed sections are also a leaf of the root of their own
+(``encode_configuration``), which a report carries so that a verifier recomputes the
+statement from the configuration in force at the report's root, not the genesis's."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list, expect_str
@@ -19,8 +23,14 @@ from clearing.genesis import (
     parse_external_bridge,
     parse_instrument,
     parse_listing_template,
+    parse_venue,
 )
-from clearing.governance.documents import decode_document, encode_document
+from clearing.governance.documents import (
+    MAX_DOCUMENT_DEPTH,
+    decode_document,
+    encode_document,
+    get_nesting_depth,
+)
 from clearing.governance.draft import Draft, install_configuration
 from clearing.governance.proposal import Proposal
 from clearing.instruments import InstrumentStatus
@@ -28,6 +38,11 @@ from clearing.state import ClearingState
 from clearing.units import BPS_DENOMINATOR
 
 CONFIGURATION_FIELDS = 9
+CONFIGURATION_KEYS = ("external_bridges", "instruments", "insurance_fund_bps",
+                      "listing_templates", "risk", "venues")  # fmt: skip
+MAX_CONFIGURATION_BYTES = 4 * 1024 * 1024
+"""Thousands of listed series; a report is fetched whole, so this bounds what a forged
+one makes a verifier parse."""
 
 
 def get_configuration_fields(state: ClearingState) -> list[object]:
@@ -147,6 +162,109 @@ def decode_external_bridge(item: object) -> ExternalBridge:
     return bridge
 
 
+def get_configuration_doc(config: Genesis) -> dict[str, Any]:
+    """The governed sections of the configuration in force ``config`` (a
+    ``state.genesis``), each in its genesis document's format; the fee split is the
+    genesis's ``fees.insurance_fund_bps``."""
+    return {
+        "instruments": [get_instrument_doc(i) for i in config.instruments],
+        "venues": [{"id": v.id, "pubkey": "0x" + v.pubkey.hex()} for v in config.venues],
+        "risk": dict(config.risk),
+        "external_bridges": [
+            {"id": b.id, "pubkey": "0x" + b.pubkey.hex(), "chains": list(b.chains)}
+            for b in config.external_bridges
+        ],
+        "listing_templates": [get_listing_template_doc(t) for t in config.listing_templates],
+        "insurance_fund_bps": config.fee_to_insurance_bps,
+    }
+
+
+_encoded: tuple[Genesis, bytes] | None = None
+
+
+def encode_configuration(config: Genesis) -> bytes:
+    """The canonical bytes of ``get_configuration_doc``: JSON with sorted keys and no
+    spaces (integers and strings only, as the genesis parsers read them), which a
+    verifier hashes and parses as given, never re-encodes; encoded once per
+    configuration (governance replaces the record when it changes one)."""
+    global _encoded
+    if _encoded is None or _encoded[0] is not config:
+        _encoded = (config, encode_document(get_configuration_doc(config)).encode())
+    return _encoded[1]
+
+
+def decode_configuration_doc(data: bytes) -> dict[str, Any]:
+    """The document of ``encode_configuration``'s bytes, bounded before it is parsed;
+    ``GenesisError`` naming what is wrong (its sections are the genesis parsers'
+    business: ``apply_configuration``)."""
+    if len(data) > MAX_CONFIGURATION_BYTES:
+        raise GenesisError("configuration", f"at most {MAX_CONFIGURATION_BYTES} bytes",
+                           len(data))  # fmt: skip
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise GenesisError("configuration", "UTF-8 text", data[:32]) from None
+    depth = get_nesting_depth(text)
+    if depth > MAX_DOCUMENT_DEPTH:
+        raise GenesisError("configuration", f"nested at most {MAX_DOCUMENT_DEPTH} deep", depth)
+    try:
+        doc = json.loads(text)
+    except ValueError as error:
+        raise GenesisError("configuration", "JSON", str(error)) from None
+    if not isinstance(doc, dict) or sorted(doc) != list(CONFIGURATION_KEYS):
+        got = sorted(doc) if isinstance(doc, dict) else doc
+        raise GenesisError("configuration", f"an object with keys {list(CONFIGURATION_KEYS)}",
+                           got)  # fmt: skip
+    return doc
+
+
+def apply_configuration(genesis: Genesis, data: bytes) -> Genesis:
+    """``genesis`` with the configuration ``data`` (``encode_configuration``'s bytes) in
+    force, as governance installs one: what a verifier recomputes a report's statement
+    from. Each entry is validated as the genesis validates it (``GenesisError``, keyed
+    as in a genesis document)."""
+    doc = decode_configuration_doc(data)
+    instruments = tuple(
+        parse_instrument(item, f"instruments[{n}]")
+        for n, item in enumerate(_expect_list(doc, "instruments"))
+    )
+    ids = [i.id for i in instruments]
+    for n, instrument_id in enumerate(ids):
+        if instrument_id in ids[:n]:
+            raise GenesisError(f"instruments[{n}]", "a unique id", instrument_id)
+    risk = doc["risk"]
+    if not isinstance(risk, dict):
+        raise GenesisError("risk", "an object with string keys", risk)
+    fee = doc["insurance_fund_bps"]
+    if type(fee) is not int or not 0 <= fee <= BPS_DENOMINATOR:
+        raise GenesisError("fees.insurance_fund_bps", f"an integer in [0, {BPS_DENOMINATOR}]",
+                           fee)  # fmt: skip
+    return replace(
+        genesis,
+        instruments=instruments,
+        venues=tuple(
+            parse_venue(item, f"venues[{n}]") for n, item in enumerate(_expect_list(doc, "venues"))
+        ),
+        risk=risk,
+        external_bridges=tuple(
+            parse_external_bridge(item, f"external_bridges[{n}]")
+            for n, item in enumerate(_expect_list(doc, "external_bridges"))
+        ),
+        listing_templates=tuple(
+            parse_listing_template(item, f"listing_templates[{n}]")
+            for n, item in enumerate(_expect_list(doc, "listing_templates"))
+        ),
+        fee_to_insurance_bps=fee,
+    )
+
+
+def _expect_list(doc: Mapping[str, Any], key: str) -> list[Any]:
+    items = doc[key]
+    if not isinstance(items, list):
+        raise GenesisError(key, "a list", items)
+    return items
+
+
 def get_configuration_document(
     doc: dict[str, Any], config: Genesis, marks: Mapping[str, int]
 ) -> dict[str, Any]:
@@ -156,17 +274,11 @@ def get_configuration_document(
     report's market prices the instruments in force, not the genesis's). ``marks``
     gives a starting price to each instrument listed since (a genesis needs one; the
     statement reads the report's marks)."""
+    sections = get_configuration_doc(config)
     starting = doc["mark_prices"]
     return {
         **doc,
-        "instruments": [get_instrument_doc(i) for i in config.instruments],
+        **{k: v for k, v in sections.items() if k != "insurance_fund_bps"},
         "mark_prices": {i.id: starting.get(i.id, marks.get(i.id, 1)) for i in config.instruments},
-        "venues": [{"id": v.id, "pubkey": "0x" + v.pubkey.hex()} for v in config.venues],
-        "risk": dict(config.risk),
-        "external_bridges": [
-            {"id": b.id, "pubkey": "0x" + b.pubkey.hex(), "chains": list(b.chains)}
-            for b in config.external_bridges
-        ],
-        "listing_templates": [get_listing_template_doc(t) for t in config.listing_templates],
         "fees": {**doc.get("fees", {}), "insurance_fund_bps": config.fee_to_insurance_bps},
     }
