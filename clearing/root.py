@@ -294,8 +294,10 @@ class MarketProof:
     def from_fields(cls, obj: object) -> MarketProof:
         f = expect_list(obj, "MarketProof", 3)
         configuration = f[1]
-        if not isinstance(configuration, bytes):
-            raise DecodeError("configuration", "expected bytes")
+        if type(configuration) is not bytes:
+            raise DecodeError(
+                "configuration", f"expected bytes, got {type(configuration).__name__}"
+            )
         if len(configuration) > MAX_CONFIGURATION_BYTES:
             raise DecodeError("configuration", f"{len(configuration)} bytes exceed "
                               f"{MAX_CONFIGURATION_BYTES}")  # fmt: skip

@@ -203,16 +203,16 @@ def decode_configuration_doc(data: bytes) -> dict[str, Any]:
     try:
         text = data.decode()
     except UnicodeDecodeError:
-        raise GenesisError("configuration", "UTF-8 text", data[:32]) from None
+        raise GenesisError("configuration", "UTF-8 text", None) from None
     depth = get_nesting_depth(text)
     if depth > MAX_DOCUMENT_DEPTH:
         raise GenesisError("configuration", f"nested at most {MAX_DOCUMENT_DEPTH} deep", depth)
     try:
         doc = json.loads(text)
-    except ValueError as error:
-        raise GenesisError("configuration", "JSON", str(error)) from None
+    except ValueError:
+        raise GenesisError("configuration", "JSON", None) from None
     if not isinstance(doc, dict) or sorted(doc) != list(CONFIGURATION_KEYS):
-        got = sorted(doc) if isinstance(doc, dict) else doc
+        got = sorted(doc) if isinstance(doc, dict) else None
         raise GenesisError("configuration", f"an object with keys {list(CONFIGURATION_KEYS)}",
                            got)  # fmt: skip
     return doc

@@ -1,0 +1,92 @@
+/**
+ * The configuration in force a report carries (its market proof's bytes), put in the
+ * genesis document in place of the genesis's governed sections: what the statement is
+ * recomputed from once governance listed instruments or changed risk parameters
+ * (`clearing/governance/configuration.py` `decode_configuration_doc`,
+ * `apply_configuration`). The bytes are parsed as given, never re-encoded: their hash
+ * is what the state root holds.
+ */
+
+import { GenesisError } from "./errors.js";
+import { isObject, parseJson } from "./json.js";
+import { sortedStrings } from "./pyrepr.js";
+import { BPS } from "./rational.js";
+
+const CONFIGURATION_KEYS = ["external_bridges", "instruments", "insurance_fund_bps", "listing_templates", "risk", "venues"];
+const MAX_DOCUMENT_DEPTH = 16; // clearing/governance/documents.py: checked before parsing
+const MAX_CONFIGURATION_BYTES = 4 * 1024 * 1024;
+
+/** The deepest nesting of arrays and objects in JSON `text` (brackets inside strings do not count). */
+function getNestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  let escaped = false;
+  for (const char of text) {
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (char === "\\") escaped = true;
+      else if (char === '"') inString = false;
+    } else if (char === '"') {
+      inString = true;
+    } else if (char === "[" || char === "{") {
+      depth += 1;
+      deepest = Math.max(deepest, depth);
+    } else if (char === "]" || char === "}") {
+      depth -= 1;
+    }
+  }
+  return deepest;
+}
+
+/** The configuration's sections; `GenesisError` naming what is wrong. */
+export function decodeConfiguration(data: Uint8Array): Record<string, unknown> {
+  if (data.length > MAX_CONFIGURATION_BYTES) {
+    throw new GenesisError("configuration", `at most ${MAX_CONFIGURATION_BYTES} bytes`, BigInt(data.length));
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(data);
+  } catch {
+    throw new GenesisError("configuration", "UTF-8 text", null);
+  }
+  const depth = getNestingDepth(text);
+  if (depth > MAX_DOCUMENT_DEPTH) {
+    throw new GenesisError("configuration", `nested at most ${MAX_DOCUMENT_DEPTH} deep`, BigInt(depth));
+  }
+  let doc: unknown;
+  try {
+    doc = parseJson(text);
+  } catch {
+    throw new GenesisError("configuration", "JSON", null);
+  }
+  const keys = isObject(doc) ? sortedStrings(Object.keys(doc)) : null;
+  if (keys === null || keys.join("\u0000") !== CONFIGURATION_KEYS.join("\u0000")) {
+    const expected = "[" + CONFIGURATION_KEYS.map((k) => `'${k}'`).join(", ") + "]";
+    throw new GenesisError("configuration", `an object with keys ${expected}`, keys);
+  }
+  return doc as Record<string, unknown>;
+}
+
+/** The genesis document `genesis` with the configuration `data` in force: its
+ * instruments, venues, risk section, external bridges, listing templates and fee split
+ * in place of the genesis's. `GenesisError` for a configuration that is not one (its
+ * sections are validated where the genesis's are: `readFormGenesis`). */
+export function applyConfiguration(genesis: unknown, data: Uint8Array): Record<string, unknown> {
+  const config = decodeConfiguration(data);
+  const fee = config["insurance_fund_bps"];
+  if (typeof fee !== "bigint" || fee < 0n || fee > BPS) {
+    throw new GenesisError("fees.insurance_fund_bps", `an integer in [0, ${BPS}]`, fee);
+  }
+  const doc = isObject(genesis) ? genesis : {};
+  const fees = isObject(doc["fees"]) ? doc["fees"] : {};
+  return {
+    ...doc,
+    instruments: config["instruments"],
+    venues: config["venues"],
+    risk: config["risk"],
+    external_bridges: config["external_bridges"],
+    listing_templates: config["listing_templates"],
+    fees: { ...fees, insurance_fund_bps: fee },
+  };
+}
