@@ -144,15 +144,25 @@ def _describe_row_count(
             f"{extra} rows of the report are not the genesis's"]  # fmt: skip
 
 
+def get_configured_genesis(report: Report, genesis: Genesis | None) -> Genesis | None:
+    """`genesis` with the report's configuration in force (what `check_statement`
+    recomputes from); None without a genesis or with a configuration that is not one."""
+    if genesis is None:
+        return None
+    try:
+        return apply_configuration(genesis, report.market_proof.configuration)
+    except GenesisError:
+        return None
+
+
 def get_scenario_names(report: Report, genesis: Genesis | None) -> tuple[str, ...] | None:
-    """The name of each scenario row (`day:2020-03-13`, `majors:1/3/vol+`) in the genesis
-    with the report's configuration, to explain a member's values by; None without a
+    """The genesis's name of each scenario row (`day:2020-03-13`, `majors:1/3/vol+`), to
+    explain a member's values by (`genesis`: `get_configured_genesis`'s); None without a
     genesis or one that gives no statement."""
     if genesis is None or genesis.chain_id != report.chain_id:
         return None
     try:
-        configured = apply_configuration(genesis, report.market_proof.configuration)
-        form = compute_market_solvency_form(configured, report.market)
+        form = compute_market_solvency_form(genesis, report.market)
     except (MarketMismatch, GenesisError):
         return None
     return None if form is None else form.scenario_labels

@@ -23,7 +23,6 @@ from clearing.genesis import (
     parse_external_bridge,
     parse_instrument,
     parse_listing_template,
-    parse_venue,
 )
 from clearing.governance.documents import (
     MAX_DOCUMENT_DEPTH,
@@ -33,7 +32,7 @@ from clearing.governance.documents import (
 )
 from clearing.governance.draft import Draft, install_configuration
 from clearing.governance.proposal import Proposal
-from clearing.instruments import InstrumentStatus
+from clearing.instruments import Instrument, InstrumentKind, InstrumentStatus
 from clearing.state import ClearingState
 from clearing.units import BPS_DENOMINATOR
 
@@ -219,43 +218,33 @@ def decode_configuration_doc(data: bytes) -> dict[str, Any]:
 
 
 def apply_configuration(genesis: Genesis, data: bytes) -> Genesis:
-    """``genesis`` with the configuration ``data`` (``encode_configuration``'s bytes) in
-    force, as governance installs one: what a verifier recomputes a report's statement
-    from. Each entry is validated as the genesis validates it (``GenesisError``, keyed
-    as in a genesis document)."""
+    """``genesis`` with the instruments and the risk section of the configuration ``data``
+    (``encode_configuration``'s bytes) in force: what a verifier recomputes a report's
+    statement from (the other sections are proven with them, and no check of a report
+    reads them). Validated as the genesis validates them, in its order (``GenesisError``
+    keyed as in a genesis document), so that the browser verifier
+    (web/verifier/src/recompute/configuration.ts) says the same of the same bytes."""
     doc = decode_configuration_doc(data)
     instruments = tuple(
         parse_instrument(item, f"instruments[{n}]")
         for n, item in enumerate(_expect_list(doc, "instruments"))
     )
-    ids = [i.id for i in instruments]
-    for n, instrument_id in enumerate(ids):
-        if instrument_id in ids[:n]:
-            raise GenesisError(f"instruments[{n}]", "a unique id", instrument_id)
     risk = doc["risk"]
     if not isinstance(risk, dict):
         raise GenesisError("risk", "an object with string keys", risk)
-    fee = doc["insurance_fund_bps"]
-    if type(fee) is not int or not 0 <= fee <= BPS_DENOMINATOR:
-        raise GenesisError("fees.insurance_fund_bps", f"an integer in [0, {BPS_DENOMINATOR}]",
-                           fee)  # fmt: skip
-    return replace(
-        genesis,
-        instruments=instruments,
-        venues=tuple(
-            parse_venue(item, f"venues[{n}]") for n, item in enumerate(_expect_list(doc, "venues"))
-        ),
-        risk=risk,
-        external_bridges=tuple(
-            parse_external_bridge(item, f"external_bridges[{n}]")
-            for n, item in enumerate(_expect_list(doc, "external_bridges"))
-        ),
-        listing_templates=tuple(
-            parse_listing_template(item, f"listing_templates[{n}]")
-            for n, item in enumerate(_expect_list(doc, "listing_templates"))
-        ),
-        fee_to_insurance_bps=fee,
-    )
+    by_id: dict[str, Instrument] = {}
+    for n, instrument in enumerate(instruments):
+        if instrument.id in by_id:
+            raise GenesisError(f"instruments[{n}]", "a unique id", instrument.id)
+        by_id[instrument.id] = instrument
+    for n, instrument in enumerate(instruments):
+        future = by_id.get(instrument.underlying)
+        if instrument.kind is InstrumentKind.OPTION and (
+            future is None or future.kind is not InstrumentKind.FUTURE
+        ):
+            raise GenesisError(f"instruments[{n}].underlying", "a listed future",
+                               instrument.underlying)  # fmt: skip
+    return replace(genesis, instruments=instruments, risk=risk)
 
 
 def _expect_list(doc: Mapping[str, Any], key: str) -> list[Any]:

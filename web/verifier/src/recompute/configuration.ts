@@ -1,6 +1,6 @@
 /**
  * The configuration in force a report carries (its market proof's bytes), put in the
- * genesis document in place of the genesis's governed sections: what the statement is
+ * genesis document in place of the genesis's instruments and risk section: what the statement is
  * recomputed from once governance listed instruments or changed risk parameters
  * (`clearing/governance/configuration.py` `decode_configuration_doc`,
  * `apply_configuration`). The bytes are parsed as given, never re-encoded: their hash
@@ -10,7 +10,6 @@
 import { GenesisError } from "./errors.js";
 import { isObject, parseJson } from "./json.js";
 import { sortedStrings } from "./pyrepr.js";
-import { BPS } from "./rational.js";
 
 const CONFIGURATION_KEYS = ["external_bridges", "instruments", "insurance_fund_bps", "listing_templates", "risk", "venues"];
 const MAX_DOCUMENT_DEPTH = 16; // clearing/governance/documents.py: checked before parsing
@@ -68,25 +67,13 @@ export function decodeConfiguration(data: Uint8Array): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-/** The genesis document `genesis` with the configuration `data` in force: its
- * instruments, venues, risk section, external bridges, listing templates and fee split
- * in place of the genesis's. `GenesisError` for a configuration that is not one (its
- * sections are validated where the genesis's are: `readFormGenesis`). */
+/** The genesis document `genesis` with the instruments and the risk section of the
+ * configuration `data` in place of the genesis's: what the statement is recomputed from
+ * (the other sections are proven with them, and no check of a report reads them).
+ * `GenesisError` for a configuration that is not one; its sections are validated where
+ * the genesis's are (`readFormGenesis`), as `apply_configuration` validates them. */
 export function applyConfiguration(genesis: unknown, data: Uint8Array): Record<string, unknown> {
   const config = decodeConfiguration(data);
-  const fee = config["insurance_fund_bps"];
-  if (typeof fee !== "bigint" || fee < 0n || fee > BPS) {
-    throw new GenesisError("fees.insurance_fund_bps", `an integer in [0, ${BPS}]`, fee);
-  }
   const doc = isObject(genesis) ? genesis : {};
-  const fees = isObject(doc["fees"]) ? doc["fees"] : {};
-  return {
-    ...doc,
-    instruments: config["instruments"],
-    venues: config["venues"],
-    risk: config["risk"],
-    external_bridges: config["external_bridges"],
-    listing_templates: config["listing_templates"],
-    fees: { ...fees, insurance_fund_bps: fee },
-  };
+  return { ...doc, instruments: config["instruments"], risk: config["risk"] };
 }
