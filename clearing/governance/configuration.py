@@ -40,8 +40,8 @@ CONFIGURATION_FIELDS = 9
 CONFIGURATION_KEYS = ("external_bridges", "instruments", "insurance_fund_bps",
                       "listing_templates", "risk", "venues")  # fmt: skip
 MAX_CONFIGURATION_BYTES = 4 * 1024 * 1024
-"""Thousands of listed series; a report is fetched whole, so this bounds what a forged
-one makes a verifier parse."""
+"""About 13,000 instrument entries (some 300 bytes each); a report is fetched whole, so
+this bounds what a forged one makes a verifier parse."""
 
 
 def get_configuration_fields(state: ClearingState) -> list[object]:
@@ -223,7 +223,7 @@ def apply_configuration(genesis: Genesis, data: bytes) -> Genesis:
     statement from (the other sections are proven with them, and no check of a report
     reads them). Validated as the genesis validates them, in its order (``GenesisError``
     keyed as in a genesis document), so that the browser verifier
-    (web/verifier/src/recompute/configuration.ts) says the same of the same bytes."""
+    (web/verifier/src/configuration.ts) says the same of the same bytes."""
     doc = decode_configuration_doc(data)
     instruments = tuple(
         parse_instrument(item, f"instruments[{n}]")

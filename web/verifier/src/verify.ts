@@ -19,7 +19,7 @@ import { readVaults } from "./chainread";
 import { type ReserveGenesis, checkReserves, readReserveGenesis } from "./reserves";
 import { type MemberOpenings, readOpenings, verifyMemberOpenings } from "./openings";
 import { GenesisError, compareStatement, getScenarioNames } from "./recompute/index.js";
-import { applyConfiguration } from "./recompute/configuration.js";
+import { applyConfiguration } from "./configuration";
 import { readFormGenesis } from "./recompute/genesis.js";
 import { asInt, isObject } from "./recompute/json.js";
 import { type Validator, checkSignatures, getPowers } from "./signatures";

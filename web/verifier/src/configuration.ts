@@ -7,13 +7,14 @@
  * is what the state root holds.
  */
 
-import { GenesisError } from "./errors.js";
-import { isObject, parseJson } from "./json.js";
-import { sortedStrings } from "./pyrepr.js";
+import { MAX_CONFIGURATION_BYTES } from "./market";
+import { GenesisError } from "./recompute/errors.js";
+import { isObject, parseJson } from "./recompute/json.js";
+import { sortedStrings } from "./recompute/pyrepr.js";
 
 const CONFIGURATION_KEYS = ["external_bridges", "instruments", "insurance_fund_bps", "listing_templates", "risk", "venues"];
-const MAX_DOCUMENT_DEPTH = 16; // clearing/governance/documents.py: checked before parsing
-const MAX_CONFIGURATION_BYTES = 4 * 1024 * 1024;
+const MAX_DOCUMENT_DEPTH = 16; // clearing/governance/documents.py: checked before parsing,
+// so that the parser's recursion never meets a stack limit
 
 /** The deepest nesting of arrays and objects in JSON `text` (brackets inside strings do not count). */
 function getNestingDepth(text: string): number {
