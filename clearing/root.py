@@ -1,11 +1,14 @@
 """The state root: accounts Merkle root bound to a hash of the global records.
 
 ``state_root = H(0x03 || accounts_root || globals_hash)`` with
-``globals_hash = H(0x04 || market_hash || H(globals))``: the market the solvency
-rows are computed from (``clearing.risk.solvency.SolvencyMarket``: height, block
-time, marks, index prices) is a leaf of its own, so a report proves its market
-under the root with two hashes (``MarketProof``) and publishes nothing else of
-the globals (they hold pending withdrawals). Accounts are leaves
+``globals_hash = H(0x04 || market_hash || configuration_hash || H(globals))``: what
+the solvency rows are computed from besides the genesis is two leaves of their own,
+the market (``clearing.risk.solvency.SolvencyMarket``: height, block time, marks,
+index prices) and the configuration in force (its governed sections as canonical
+JSON, ``clearing.governance.configuration.encode_configuration``: instruments, risk
+parameters, ...), so a report proves both under the root with two hashes and the
+configuration's bytes (``MarketProof``) and publishes nothing else of the globals
+(they hold pending withdrawals). Accounts are leaves
 keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
@@ -29,7 +32,12 @@ from dataclasses import dataclass
 
 from clearing.codec import encode_big_int, expect_bytes, expect_list, pack, unpack
 from clearing.errors import DecodeError
-from clearing.governance.configuration import get_configuration_fields
+from clearing.genesis import Genesis
+from clearing.governance.configuration import (
+    MAX_CONFIGURATION_BYTES,
+    encode_configuration,
+    get_configuration_fields,
+)
 from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
 from clearing.replay import get_replay_fields
 from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
@@ -38,15 +46,17 @@ from clearing.state import ClearingState, Member
 from clearing.validator_set import get_validator_fields
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
-# 10: the collateral haircuts in the governed configuration; 9: the validator set,
-# jailings and set changes; the external bridges, listing templates and fee split in the
-# governed configuration; 8: the governed configuration and proposals; 7: beside the
-# market leaf; 6: the epoch's defaults; 5: settlement, ...
+# 10: the configuration in force a leaf beside the market's, with the collateral
+# haircuts; 9: the validator set, jailings and set changes; the external bridges,
+# listing templates and fee split in the governed configuration; 8: the governed
+# configuration and proposals; 7: beside the market leaf; 6: the epoch's defaults;
+# 5: settlement, ...
 GLOBALS_VERSION = 10
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 GLOBALS_PREFIX = b"\x04"
 MARKET_DOMAIN = b"clearnode-market-v1"
+CONFIGURATION_DOMAIN = b"clearnode-configuration-v1"
 
 
 def encode_account(member: Member) -> bytes:
@@ -155,15 +165,37 @@ def _get_records_hash(state: ClearingState) -> bytes:
 
 
 def _get_globals_hash(state: ClearingState) -> bytes:
-    return compute_globals_hash(hash_market(get_solvency_market(state)), _get_records_hash(state))
+    return compute_globals_hash(
+        hash_market(get_solvency_market(state)),
+        get_configuration_hash(state.genesis),
+        _get_records_hash(state),
+    )
 
 
 def hash_market(market: SolvencyMarket) -> bytes:
     return hashlib.sha256(MARKET_DOMAIN + pack(market.to_fields())).digest()
 
 
-def compute_globals_hash(market_hash: bytes, records_hash: bytes) -> bytes:
-    return hashlib.sha256(GLOBALS_PREFIX + market_hash + records_hash).digest()
+def hash_configuration(configuration: bytes) -> bytes:
+    return hashlib.sha256(CONFIGURATION_DOMAIN + configuration).digest()
+
+
+_configuration_hash: tuple[Genesis, bytes] | None = None
+
+
+def get_configuration_hash(config: Genesis) -> bytes:
+    """The configuration leaf of ``config`` (a ``state.genesis``), hashed once per
+    configuration: it changes only when governance installs one."""
+    global _configuration_hash
+    if _configuration_hash is None or _configuration_hash[0] is not config:
+        _configuration_hash = (config, hash_configuration(encode_configuration(config)))
+    return _configuration_hash[1]
+
+
+def compute_globals_hash(
+    market_hash: bytes, configuration_hash: bytes, records_hash: bytes
+) -> bytes:
+    return hashlib.sha256(GLOBALS_PREFIX + market_hash + configuration_hash + records_hash).digest()
 
 
 def compute_root(accounts_root: bytes, globals_hash: bytes) -> bytes:
@@ -185,7 +217,10 @@ def compute_state_root_from_scratch(state: ClearingState) -> bytes:
     digest = compute_report_hashes_digest(state.report_hashes)
     records_hash = hashlib.sha256(encode_globals(state, digest)).digest()
     market_hash = hash_market(get_solvency_market(state))
-    return compute_root(tree.root(), compute_globals_hash(market_hash, records_hash))
+    configuration_hash = hash_configuration(encode_configuration(state.genesis))
+    return compute_root(
+        tree.root(), compute_globals_hash(market_hash, configuration_hash, records_hash)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,27 +280,48 @@ def verify_account_proof(
 
 @dataclass(frozen=True, slots=True)
 class MarketProof:
-    """The two hashes that, with a market, give the state root: the accounts root and
-    the hash of the other global records."""
+    """What, with a market, gives the state root: the accounts root, the configuration in
+    force (its bytes, ``encode_configuration``: what the statement's rows are computed
+    from besides the market) and the hash of the other global records."""
 
     accounts_root: bytes
+    configuration: bytes
     records_hash: bytes
 
     def to_fields(self) -> list[bytes]:
-        return [self.accounts_root, self.records_hash]
+        return [self.accounts_root, self.configuration, self.records_hash]
 
     @classmethod
     def from_fields(cls, obj: object) -> MarketProof:
-        f = expect_list(obj, "MarketProof", 2)
-        return cls(expect_bytes(f[0], "accounts_root", 32), expect_bytes(f[1], "records_hash", 32))
+        f = expect_list(obj, "MarketProof", 3)
+        configuration = f[1]
+        if type(configuration) is not bytes:
+            raise DecodeError(
+                "configuration", f"expected bytes, got {type(configuration).__name__}"
+            )
+        if len(configuration) > MAX_CONFIGURATION_BYTES:
+            raise DecodeError("configuration", f"{len(configuration)} bytes exceed "
+                              f"{MAX_CONFIGURATION_BYTES}")  # fmt: skip
+        return cls(
+            expect_bytes(f[0], "accounts_root", 32),
+            configuration,
+            expect_bytes(f[2], "records_hash", 32),
+        )
+
+    def get_configuration_hash(self) -> bytes:
+        return hash_configuration(self.configuration)
 
     def get_root(self, market: SolvencyMarket) -> bytes:
-        """The state root under which this proves ``market``."""
-        return compute_root(
-            self.accounts_root, compute_globals_hash(hash_market(market), self.records_hash)
+        """The state root under which this proves ``market`` and its configuration."""
+        globals_hash = compute_globals_hash(
+            hash_market(market), self.get_configuration_hash(), self.records_hash
         )
+        return compute_root(self.accounts_root, globals_hash)
 
 
 def get_market_proof(state: ClearingState) -> MarketProof:
-    """The proof of ``get_solvency_market(state)`` under the current root."""
-    return MarketProof(_get_tree(state).root(), _get_records_hash(state))
+    """The proof of ``get_solvency_market(state)`` and of the configuration in force
+    under the current root."""
+    return MarketProof(
+        _get_tree(state).root(), encode_configuration(state.genesis), _get_records_hash(state)
+    )

@@ -5,8 +5,11 @@ prove an account below maintenance margin "solvent". So a verifier holding the
 genesis rebuilds the labels, offsets and rows from the genesis and the report's
 market with `clearing.risk.engine.compute_market_solvency_form`, the function
 the node builds them with, and fails the report on any difference, naming it.
-The market itself is proven under the report's state root (`MarketProof`), so
-it is the chain's at that root, not the quorum's choice.
+The market and the configuration in force (instruments listed since genesis, risk
+parameters governance changed: `clearing.governance.configuration`) are proven under
+the report's state root (`MarketProof`), so they are the chain's at that root, not
+the quorum's choice; the statement is recomputed from the genesis with that
+configuration applied.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 
 from clearing.errors import GenesisError
 from clearing.genesis import Genesis
+from clearing.governance.configuration import apply_configuration
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.risk.errors import MarketMismatch
 from proofs.errors import StatementError
@@ -26,21 +30,24 @@ MAX_LISTED = 12  # differences named one by one; beyond, a count (a changed k_nu
 
 
 def check_statement(report: Report, genesis: Genesis | None) -> Verdict:
-    """The report's market under its state root, and its statement against the one
-    recomputed from `genesis` and that market; without a genesis, a warning that the
-    statement is the report's word."""
+    """The report's market and configuration under its state root, and its statement
+    against the one recomputed from `genesis` with that configuration and that market;
+    without a genesis, a warning that the statement is the report's word."""
     verdict = Verdict()
     market = report.market
-    if report.market_proof.get_root(market) == report.state_root:
+    proof = report.market_proof
+    configuration = f"configuration 0x{proof.get_configuration_hash().hex()}"
+    if proof.get_root(market) == report.state_root:
         verdict.passed.append(
             f"market of height {market.height} ({len(market.mark_prices)} marks, "
-            f"{len(market.index_prices)} index prices) is under the state root"
+            f"{len(market.index_prices)} index prices) and {configuration} are under the "
+            "state root"
         )
     else:
         verdict.failures.append(
-            f"market of height {market.height} is not under the state root "
-            f"0x{report.state_root.hex()}: its proof gives 0x"
-            f"{report.market_proof.get_root(market).hex()}"
+            f"market of height {market.height} and {configuration} are not under the state "
+            f"root 0x{report.state_root.hex()}: their proof gives 0x"
+            f"{proof.get_root(market).hex()}"
         )
     if genesis is None:
         verdict.not_checked.append(
@@ -48,14 +55,20 @@ def check_statement(report: Report, genesis: Genesis | None) -> Verdict:
             "maintenance fraction, stress days) are the report's word, not recomputed"
         )
         return verdict
-    failures = compare_statement(report, genesis)
+    try:
+        configured = apply_configuration(genesis, proof.configuration)
+    except GenesisError as exc:
+        verdict.failures.append(f"the report's configuration is not one: {exc}")
+        return verdict
+    failures = compare_statement(report, configured)
     if failures:
         verdict.failures.extend(failures)
     else:
         verdict.passed.append(
-            f"statement recomputed from the genesis and the marks at height {market.height}: "
-            f"{len(report.statement.input_labels)} labels, {len(report.statement.rows)} "
-            "scenario rows, equal to the report's"
+            f"statement recomputed from the genesis with the configuration of height "
+            f"{market.height} ({len(configured.instruments)} instruments, {configuration}) "
+            f"and the marks at that height: {len(report.statement.input_labels)} labels, "
+            f"{len(report.statement.rows)} scenario rows, equal to the report's"
         )
     return verdict
 
@@ -131,9 +144,21 @@ def _describe_row_count(
             f"{extra} rows of the report are not the genesis's"]  # fmt: skip
 
 
+def get_configured_genesis(report: Report, genesis: Genesis | None) -> Genesis | None:
+    """`genesis` with the report's configuration in force (what `check_statement`
+    recomputes from); None without a genesis or with a configuration that is not one."""
+    if genesis is None:
+        return None
+    try:
+        return apply_configuration(genesis, report.market_proof.configuration)
+    except GenesisError:
+        return None
+
+
 def get_scenario_names(report: Report, genesis: Genesis | None) -> tuple[str, ...] | None:
     """The genesis's name of each scenario row (`day:2020-03-13`, `majors:1/3/vol+`), to
-    explain a member's values by; None without a genesis or one that gives no statement."""
+    explain a member's values by (`genesis`: `get_configured_genesis`'s); None without a
+    genesis or one that gives no statement."""
     if genesis is None or genesis.chain_id != report.chain_id:
         return None
     try:

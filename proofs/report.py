@@ -52,8 +52,9 @@ from proofs.statement import (
     verify_solvency_batch,
 )
 
-REPORT_VERSION = 6
-# 6: an anchor (the next block's header and commit certificate) for the state root;
+REPORT_VERSION = 7
+# 7: the configuration in force (its bytes, in the market proof) the statement is
+# computed from; 6: an anchor (the next block's header and commit certificate) for the state root;
 # 5: the market the statement is computed from; 4: the epoch's defaults
 REPORT_HASH_DOMAIN = b"clearnode-solvency-report-v1"
 BLINDING_DOMAIN = b"clearnode-blinding-v1"
@@ -122,7 +123,7 @@ class Report:
     state_root: bytes
     statement: SolvencyStatement
     market: SolvencyMarket  # what the statement's rows are computed from besides the genesis
-    market_proof: MarketProof  # with the market, gives the state root
+    market_proof: MarketProof  # with the market, gives the state root; holds the configuration
     accounts: tuple[AccountEntry, ...]
     aggregates: tuple[AggregateEntry, ...]
     in_default: tuple[DefaultEntry, ...] = ()
@@ -226,9 +227,9 @@ def build_report(
     input out of range, AggregateError if the book is not flat, DecodeError for
     `defaults` (the epoch's, clearing.state.DefaultRecord) that are unsorted or whose
     layers do not add up to their deficits. `market` is what the statement was computed
-    from (clearing.risk.engine.compute_market_solvency_form), published so that a
-    verifier holding the genesis recomputes it; `market_proof` proves it under
-    `state_root`. Proving (about a
+    from (clearing.risk.engine.compute_market_solvency_form) with the configuration in
+    force that `market_proof` carries, published so that a verifier holding the genesis
+    recomputes it; `market_proof` proves both under `state_root`. Proving (about a
     second per account) goes through `map_fn`, so a caller can pass a process pool's
     `map` (jobs and results are plain picklable values)."""
     draft = draft_report(gens, epoch, state_root, form, accounts, seed, chain_id=chain_id,
@@ -616,6 +617,8 @@ REFUSED_VERSIONS = {
     4: "it does not carry the marks its statement is computed from, so the statement "
     "cannot be recomputed",
     5: "it has no place for the anchor that ties its state root to the chain",
+    6: "it does not carry the configuration its statement is computed from, so the "
+    "statement cannot be recomputed once governance changed it",
 }
 
 

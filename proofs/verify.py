@@ -27,7 +27,7 @@ from proofs.group import BACKENDS, FAST, get_backend
 from proofs.member_account import check_member_account
 from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
 from proofs.pedersen import Generators, get_generators
-from proofs.recompute import check_statement, get_scenario_names
+from proofs.recompute import check_statement, get_configured_genesis, get_scenario_names
 from proofs.report import Report, Validator, Verdict, decode_report, verify_report
 from proofs.reserves import Unreadable, VaultReading, check_reserves
 
@@ -328,7 +328,7 @@ def get_sections(
     ]
     if member is not None:
         if isinstance(openings, MemberOpenings):
-            names = get_scenario_names(report, genesis)
+            names = get_scenario_names(report, get_configured_genesis(report, genesis))
             mine = verify_member_openings(gens, report, member, openings, known, names)
             if openings.owner == member:
                 mine.add(check_member_account(report, openings))

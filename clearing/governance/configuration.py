@@ -1,10 +1,14 @@
 """The governed configuration as the state root and snapshots carry it: the instruments
 (in listing order, each as its genesis entry), the venues, the risk section in force,
 the external bridges, the listing templates, the fee split, the collateral tokens'
-haircuts, the instruments' statuses and the proposals."""
+haircuts, the instruments' statuses and the proposals. Its governed sections are also a
+leaf of the root of their own (``encode_configuration``), which a report carries so that
+a verifier recomputes the statement from the configuration in force at the report's
+root, not the genesis's."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -22,14 +26,24 @@ from clearing.genesis import (
     parse_instrument,
     parse_listing_template,
 )
-from clearing.governance.documents import decode_document, encode_document
+from clearing.governance.documents import (
+    MAX_DOCUMENT_DEPTH,
+    decode_document,
+    encode_document,
+    get_nesting_depth,
+)
 from clearing.governance.draft import Draft, install_configuration
 from clearing.governance.proposal import Proposal
-from clearing.instruments import InstrumentStatus
+from clearing.instruments import Instrument, InstrumentKind, InstrumentStatus
 from clearing.state import ClearingState
 from clearing.units import BPS_DENOMINATOR
 
 CONFIGURATION_FIELDS = 10
+CONFIGURATION_KEYS = ("collateral_haircuts", "external_bridges", "instruments",
+                      "insurance_fund_bps", "listing_templates", "risk", "venues")  # fmt: skip
+MAX_CONFIGURATION_BYTES = 4 * 1024 * 1024
+"""About 13,000 instrument entries (some 300 bytes each); a report is fetched whole, so
+this bounds what a forged one makes a verifier parse."""
 
 
 def get_configuration_fields(state: ClearingState) -> list[object]:
@@ -167,6 +181,130 @@ def decode_external_bridge(item: object) -> ExternalBridge:
     return bridge
 
 
+def get_configuration_doc(config: Genesis) -> dict[str, Any]:
+    """The governed sections of the configuration in force ``config`` (a
+    ``state.genesis``), each in its genesis document's format; the fee split is the
+    genesis's ``fees.insurance_fund_bps``."""
+    return {
+        "instruments": [get_instrument_doc(i) for i in config.instruments],
+        "venues": [{"id": v.id, "pubkey": "0x" + v.pubkey.hex()} for v in config.venues],
+        "risk": dict(config.risk),
+        "external_bridges": [
+            {"id": b.id, "pubkey": "0x" + b.pubkey.hex(), "chains": list(b.chains)}
+            for b in config.external_bridges
+        ],
+        "listing_templates": [get_listing_template_doc(t) for t in config.listing_templates],
+        "insurance_fund_bps": config.fee_to_insurance_bps,
+        "collateral_haircuts": [
+            [t.chain_id, "0x" + t.token.hex(), t.haircut_bps] for t in config.collateral
+        ],
+    }
+
+
+_encoded: tuple[Genesis, bytes] | None = None
+
+
+def encode_configuration(config: Genesis) -> bytes:
+    """The canonical bytes of ``get_configuration_doc``: JSON with sorted keys and no
+    spaces (integers and strings only, as the genesis parsers read them), which a
+    verifier hashes and parses as given, never re-encodes; encoded once per
+    configuration (governance replaces the record when it changes one)."""
+    global _encoded
+    if _encoded is None or _encoded[0] is not config:
+        _encoded = (config, encode_document(get_configuration_doc(config)).encode())
+    return _encoded[1]
+
+
+def decode_configuration_doc(data: bytes) -> dict[str, Any]:
+    """The document of ``encode_configuration``'s bytes, bounded before it is parsed;
+    ``GenesisError`` naming what is wrong (its sections are the genesis parsers'
+    business: ``apply_configuration``)."""
+    if len(data) > MAX_CONFIGURATION_BYTES:
+        raise GenesisError("configuration", f"at most {MAX_CONFIGURATION_BYTES} bytes",
+                           len(data))  # fmt: skip
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise GenesisError("configuration", "UTF-8 text", None) from None
+    depth = get_nesting_depth(text)
+    if depth > MAX_DOCUMENT_DEPTH:
+        raise GenesisError("configuration", f"nested at most {MAX_DOCUMENT_DEPTH} deep", depth)
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise GenesisError("configuration", "JSON", None) from None
+    if not isinstance(doc, dict) or sorted(doc) != list(CONFIGURATION_KEYS):
+        got = sorted(doc) if isinstance(doc, dict) else None
+        raise GenesisError("configuration", f"an object with keys {list(CONFIGURATION_KEYS)}",
+                           got)  # fmt: skip
+    return doc
+
+
+def apply_configuration(genesis: Genesis, data: bytes) -> Genesis:
+    """``genesis`` with the instruments, the risk section and the collateral haircuts of
+    the configuration ``data`` (``encode_configuration``'s bytes) in force: what a
+    verifier recomputes a report's statement from (the other sections are proven with
+    them, and no check of a report reads them). Validated as the genesis validates them,
+    in its order (``GenesisError`` keyed as in a genesis document), so that the browser
+    verifier (web/verifier/src/configuration.ts) says the same of the same bytes."""
+    doc = decode_configuration_doc(data)
+    instruments = tuple(
+        parse_instrument(item, f"instruments[{n}]")
+        for n, item in enumerate(_expect_list(doc, "instruments"))
+    )
+    risk = doc["risk"]
+    if not isinstance(risk, dict):
+        raise GenesisError("risk", "an object with string keys", risk)
+    by_id: dict[str, Instrument] = {}
+    for n, instrument in enumerate(instruments):
+        if instrument.id in by_id:
+            raise GenesisError(f"instruments[{n}]", "a unique id", instrument.id)
+        by_id[instrument.id] = instrument
+    for n, instrument in enumerate(instruments):
+        future = by_id.get(instrument.underlying)
+        if instrument.kind is InstrumentKind.OPTION and (
+            future is None or future.kind is not InstrumentKind.FUTURE
+        ):
+            raise GenesisError(f"instruments[{n}].underlying", "a listed future",
+                               instrument.underlying)  # fmt: skip
+    collateral = apply_haircuts(genesis, doc["collateral_haircuts"])
+    return replace(genesis, instruments=instruments, risk=risk, collateral=collateral)
+
+
+def apply_haircuts(genesis: Genesis, haircuts: object) -> tuple[CollateralToken, ...]:
+    """The genesis's collateral tokens with the configuration's haircuts: one entry
+    ``[chain_id, token, haircut_bps]`` per token, in the genesis's order (governance
+    changes haircuts, never the tokens); as the browser verifier checks them."""
+    count = len(genesis.collateral)
+    if not isinstance(haircuts, list) or len(haircuts) != count:
+        raise GenesisError("collateral_haircuts", f"a list of {count} entries", None)
+    tokens = []
+    for n, (token, entry) in enumerate(zip(genesis.collateral, haircuts, strict=True)):
+        path = f"collateral_haircuts[{n}]"
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 3
+            or type(entry[0]) is not int
+            or entry[0] != token.chain_id
+            or entry[1] != "0x" + token.token.hex()
+        ):
+            raise GenesisError(path, "[chain_id, token, haircut_bps] of the genesis's token", None)
+        haircut = entry[2]
+        if type(haircut) is not int or not 0 <= haircut < BPS_DENOMINATOR:
+            raise GenesisError(path, f"a haircut_bps in [0, {BPS_DENOMINATOR - 1}]", None)
+        if haircut and token.key in genesis.settlement_asset.tokens:
+            raise GenesisError(path, "haircut_bps 0 for a settlement token", None)
+        tokens.append(replace(token, haircut_bps=haircut))
+    return tuple(tokens)
+
+
+def _expect_list(doc: Mapping[str, Any], key: str) -> list[Any]:
+    items = doc[key]
+    if not isinstance(items, list):
+        raise GenesisError(key, "a list", items)
+    return items
+
+
 def get_configuration_document(
     doc: dict[str, Any], config: Genesis, marks: Mapping[str, int]
 ) -> dict[str, Any]:
@@ -176,18 +314,16 @@ def get_configuration_document(
     report's market prices the instruments in force, not the genesis's). ``marks``
     gives a starting price to each instrument listed since (a genesis needs one; the
     statement reads the report's marks)."""
+    sections = get_configuration_doc(config)
     starting = doc["mark_prices"]
     return {
         **doc,
-        "instruments": [get_instrument_doc(i) for i in config.instruments],
+        **{
+            k: v
+            for k, v in sections.items()
+            if k not in ("insurance_fund_bps", "collateral_haircuts")
+        },
         "mark_prices": {i.id: starting.get(i.id, marks.get(i.id, 1)) for i in config.instruments},
-        "venues": [{"id": v.id, "pubkey": "0x" + v.pubkey.hex()} for v in config.venues],
-        "risk": dict(config.risk),
-        "external_bridges": [
-            {"id": b.id, "pubkey": "0x" + b.pubkey.hex(), "chains": list(b.chains)}
-            for b in config.external_bridges
-        ],
-        "listing_templates": [get_listing_template_doc(t) for t in config.listing_templates],
         "fees": {**doc.get("fees", {}), "insurance_fund_bps": config.fee_to_insurance_bps},
         "collateral": [
             {**entry, "haircut_bps": token.haircut_bps}

@@ -43,7 +43,7 @@ class ReportInputs:
     input_labels: tuple[str, ...]  # with `rows`: a proofs.statement.LinearForm
     rows: tuple[tuple[int, ...], ...]
     market: SolvencyMarket  # what `rows` are computed from besides the genesis
-    market_proof: MarketProof  # `market` under `state_root`
+    market_proof: MarketProof  # `market` and the configuration in force under `state_root`
     accounts: dict[AccountKey, tuple[int, ...]]
     defaults: tuple[DefaultRecord, ...] = ()  # not saved with the inputs: openings skip them
     account_proofs: dict[bytes, tuple[bytes, AccountProof]] = field(default_factory=dict)

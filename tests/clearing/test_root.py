@@ -1,11 +1,14 @@
 import dataclasses
 import hashlib
+import json
 import random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clearing.errors import DecodeError
+from clearing.governance.configuration import MAX_CONFIGURATION_BYTES, encode_configuration
 from clearing.merkle import EMPTY_ROOT, MerkleTree, hash_leaf, hash_node
 from clearing.risk.solvency import get_solvency_market
 from clearing.root import (
@@ -162,9 +165,41 @@ def test_the_market_is_proven_under_the_root_and_nothing_else_is() -> None:
     for wrong in (other_marks, dataclasses.replace(market, height=market.height + 1),
                   dataclasses.replace(market, time_ms=market.time_ms + 1)):  # fmt: skip
         assert proof.get_root(wrong) != root
-    assert MarketProof(proof.accounts_root, bytes(32)).get_root(market) != root
+    assert MarketProof(proof.accounts_root, proof.configuration, bytes(32)).get_root(market) != root
     # a mark is state: the committed root moves with it, and proves the new market
     box.state.mark_prices["BTC-PERP"] += 1
     moved_root = compute_state_root(box.state)
     assert moved_root != root
     assert get_market_proof(box.state).get_root(other_marks) == moved_root
+
+
+def test_the_configuration_in_force_is_proven_under_the_root() -> None:
+    """The market proof carries the configuration's canonical bytes: other bytes (a scan
+    range changed) give another root, and a change governance installs moves the root
+    and the proof's bytes with it."""
+    box = _populated(2)
+    root = compute_state_root(box.state)
+    market = get_solvency_market(box.state)
+    proof = get_market_proof(box.state)
+    assert proof.configuration == encode_configuration(box.state.genesis)
+    assert json.loads(proof.configuration)["risk"] == box.state.genesis.risk
+    changed = proof.configuration.replace(b'"scan_bps":1500', b'"scan_bps":1600', 1)
+    assert changed != proof.configuration
+    assert dataclasses.replace(proof, configuration=changed).get_root(market) != root
+    risk = {**box.state.genesis.risk, "k_num": 2}
+    box.state.genesis = dataclasses.replace(box.state.genesis, risk=risk)
+    moved = compute_state_root(box.state)
+    assert moved != root == proof.get_root(market)
+    assert moved == get_market_proof(box.state).get_root(market)
+    assert moved == compute_state_root_from_scratch(box.state)
+
+
+def test_a_market_proof_bounds_its_configuration() -> None:
+    proof = get_market_proof(new_sandbox().state)
+    fields: list[object] = proof.to_fields()
+    fields[1] = b" " * (MAX_CONFIGURATION_BYTES + 1)
+    with pytest.raises(DecodeError, match=f"{MAX_CONFIGURATION_BYTES + 1} bytes exceed"):
+        MarketProof.from_fields(fields)
+    fields[1] = "text"
+    with pytest.raises(DecodeError, match="configuration"):
+        MarketProof.from_fields(fields)

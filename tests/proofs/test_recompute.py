@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from clearing.genesis import parse_genesis
+from clearing.governance.configuration import apply_configuration, encode_configuration
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.risk.solvency import SolvencyMarket, get_solvency_market
-from clearing.root import MarketProof, get_market_proof
+from clearing.root import MarketProof, get_market_proof, hash_configuration
 from clearing.sandbox import Sandbox
 from node.reports.inputs import ReportInputs
 from proofs.recompute import MAX_LISTED, check_statement, compare_statement
@@ -32,7 +33,13 @@ from tests.node.reports.support import (
     run_verify,
     small_epoch_genesis,
 )
-from tests.vectors.make_reports import make_world, prove_with, sign_with
+from tests.vectors.make_reports import (
+    BTC_SCAN_BPS,
+    make_governed_report,
+    make_world,
+    prove_with,
+    sign_with,
+)
 
 EPOCH_LENGTH = 5
 SHORT = MEMBERS[1].address  # short 3 lots of BTC-PERP
@@ -64,7 +71,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     update = box.prices(dict(box.state.index_prices), moved)
     assert all(r.is_ok() for r in box.apply([update]).tx_results)
     genesis_file = tmp_path_factory.mktemp("genesis") / "genesis.json"
-    genesis_file.write_text(json.dumps(small_epoch_genesis(EPOCH_LENGTH)))
+    genesis_file.write_text(json.dumps(base.genesis))
     return World(box, inputs, statement, form.scenario_labels, get_solvency_market(box.state),
                  get_market_proof(box.state), genesis_file, honest)  # fmt: skip
 
@@ -106,12 +113,18 @@ def test_the_honest_report_is_recomputed_equal(world: World, tmp_path: Path) -> 
     _, plain, code, out = _verify(world, world.honest, tmp_path)
     assert NOT_CHECKED in plain
     assert code == EXIT_VALID, out
-    assert (f"ok    statement recomputed from the genesis and the marks at height "
-            f"{EPOCH_LENGTH}: {len(world.statement.input_labels)} labels, "
-            f"{len(world.statement.rows)} scenario rows, equal to the report's") in out  # fmt: skip
+    configuration = _configuration(world.honest)
+    assert (f"ok    statement recomputed from the genesis with the configuration of height "
+            f"{EPOCH_LENGTH} (4 instruments, {configuration}) and the marks at that height: "
+            f"{len(world.statement.input_labels)} labels, {len(world.statement.rows)} scenario "
+            "rows, equal to the report's") in out  # fmt: skip
     assert NOT_CHECKED not in out
-    assert "ok    market of height 5 (4 marks, 4 index prices) is under the state root" in out
-    assert "ok    market of height 5 (4 marks, 4 index prices) is under the state root" in plain
+    under = f"ok    market of height 5 (4 marks, 4 index prices) and {configuration} are under"
+    assert under in out and under in plain
+
+
+def _configuration(report: Report) -> str:
+    return f"configuration 0x{hash_configuration(report.market_proof.configuration).hex()}"
 
 
 def test_zeroed_risk_arrays_prove_an_account_below_maintenance(
@@ -200,7 +213,8 @@ def test_the_statement_of_another_height(world: World, tmp_path: Path) -> None:
     report = sign_with(world.box, later_report)
     plain_code, plain, code, out = _verify(world, report, tmp_path)
     assert plain_code == code == EXIT_INVALID
-    assert f"FAIL  market of height {EPOCH_LENGTH + 1} is not under the state root" in plain
+    assert (f"FAIL  market of height {EPOCH_LENGTH + 1} and {_configuration(report)} are not "
+            "under the state root") in plain  # fmt: skip
     assert (f"FAIL  market is of height {EPOCH_LENGTH + 1}, not {EPOCH_LENGTH}, the last block "
             "of epoch 1") in out  # fmt: skip
     # ... or under the later block's root: the epoch's height is the genesis's word
@@ -221,7 +235,7 @@ def test_a_market_that_is_not_the_chain_s_is_caught_by_the_root(
         report = sign_with(world.box, replace(world.honest, market=wrong, signatures=()))
         plain_code, plain, code, _ = _verify(world, report, tmp_path)
         assert plain_code == code == EXIT_INVALID, plain
-        assert "FAIL  market of height 5 is not under the state root" in plain
+        assert f"FAIL  market of height 5 and {_configuration(report)} are not under" in plain
     assert (f"FAIL  market mark_prices do not price the genesis's ids: missing "
             f"[{market.mark_prices[0][0]!r}], not in the genesis []") in _verify(
         world, sign_with(world.box, replace(world.honest, market=dropped, signatures=())), tmp_path
@@ -232,7 +246,8 @@ def test_without_a_genesis_the_statement_is_said_unchecked(world: World) -> None
     verdict = check_statement(world.honest, None)
     assert verdict.ok
     assert verdict.passed == [
-        "market of height 5 (4 marks, 4 index prices) is under the state root"
+        f"market of height 5 (4 marks, 4 index prices) and {_configuration(world.honest)} are "
+        "under the state root"
     ]
     assert verdict.not_checked == [
         "statement not checked: without --genesis its rows (risk arrays, haircut weights, "
@@ -255,3 +270,48 @@ def test_a_genesis_of_another_chain_gives_no_statement(world: World) -> None:
         f"{world.box.chain_id}: no statement to compare"
     ]
     assert compare_statement(world.honest, world.box.genesis) == []
+
+
+def test_after_a_governance_change_the_statement_is_recomputed_from_the_governed_one(
+    world: World, tmp_path: Path
+) -> None:
+    """Governance widened BTC's scan range: the report of the next epoch verifies, its
+    rows recomputed from the configuration under its root (the genesis's differ); the
+    same report carrying the genesis's configuration instead is not the chain's."""
+    box, report = make_governed_report()
+    governed = apply_configuration(box.genesis, report.market_proof.configuration)
+    assert governed.risk["underlyings"]["BTC"]["scan_bps"] == BTC_SCAN_BPS
+    assert [t.haircut_bps for t in governed.collateral if t.symbol == "WETH"] == [2_000]
+    assert governed.risk != box.genesis.risk
+    assert compare_statement(report, box.genesis)  # the genesis's rows are not the report's
+    assert compare_statement(report, governed) == []
+    plain_code, _plain, code, out = _verify(world, report, tmp_path)
+    assert plain_code == code == EXIT_VALID, out
+    assert (f"ok    statement recomputed from the genesis with the configuration of height "
+            f"{report.market.height} (4 instruments, {_configuration(report)})") in out  # fmt: skip
+    original = replace(report.market_proof, configuration=encode_configuration(box.genesis))
+    tampered = sign_with(box, replace(report, market_proof=original, signatures=()))
+    verdict = check_statement(tampered, box.genesis)
+    assert verdict.failures[0] == (
+        f"market of height {report.market.height} and {_configuration(tampered)} are not under "
+        f"the state root 0x{report.state_root.hex()}: their proof gives "
+        f"0x{original.get_root(report.market).hex()}"
+    )
+    # WETH counted at the genesis's 10% haircut, not the governed 20%
+    assert verdict.failures[1] == (
+        "row 0 (scenario majors:base), column 'collateral:31337:0x" + "00" * 19 + "e1': "
+        "the report has 4800, recomputed 5400 (differs by -600)"
+    )
+    scan = "row 3 (scenario majors:1/3/vol+), column 'position:BTC-PERP'"
+    assert any(f.startswith(scan) for f in verdict.failures)  # a 15% scan, not the governed 25%
+
+
+def test_a_configuration_that_is_not_one_is_named(world: World) -> None:
+    bad = replace(world.honest.market_proof, configuration=b'{"risk":{}}')
+    verdict = check_statement(replace(world.honest, market_proof=bad), world.box.genesis)
+    assert verdict.failures[-1] == (
+        "the report's configuration is not one: GenesisError(key='configuration', "
+        "expected=\"an object with keys ['collateral_haircuts', 'external_bridges', "
+        "'instruments', 'insurance_fund_bps', 'listing_templates', 'risk', 'venues']\", "
+        "got=['risk'])"
+    )

@@ -24,6 +24,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.genesis import parse_genesis
+from clearing.governance.configuration import apply_configuration, encode_configuration
+from clearing.governance.parameter_change import SetCollateralHaircut
+from clearing.governance.risk_change import make_risk_change
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.root import compute_state_root, get_account_proof
 from clearing.sandbox import Sandbox
@@ -43,15 +46,18 @@ from proofs.report import (
     sign_report,
 )
 from proofs.statement import SolvencyStatement, get_statement
+from tests.clearing.governance.support import ballots, gov_sandbox, propose, run_until, submit
 from tests.clearing.support import USDC
+from tests.clearing.support import WETH as WETH_TOKEN
 from tests.lightclient.support import anchor_report, make_anchor
 from tests.node.reports.support import (
     MARK,
     MEMBERS,
     SEED,
+    funding_txs,
     run_verify,
     small_epoch_genesis,
-    trading_sandbox,
+    trade_batch,
 )
 
 REPORTS = Path(__file__).parent / "reports"
@@ -73,9 +79,19 @@ class World:
     honest: Report
 
 
+def trading_chain() -> tuple[Sandbox, dict[str, Any]]:
+    """The trading world of the node's report tests and its genesis, whose governance
+    decides within blocks (so a change executes in the vectors' chain)."""
+    doc = small_epoch_genesis(EPOCH_LENGTH)
+    box = gov_sandbox(doc)
+    for txs in (funding_txs(box), [trade_batch(box)]):
+        assert all(r.is_ok() for r in box.apply(txs).tx_results)
+    return box, doc
+
+
 def make_world() -> World:
     """The chain at the end of epoch 1, its honest report signed by every validator."""
-    box = trading_sandbox(EPOCH_LENGTH)
+    box, doc = trading_chain()
     while box.state.height % EPOCH_LENGTH:
         assert all(r.is_ok() for r in box.apply([]).tx_results)
     short = get_sub_account_for_write(box.state, SHORT, 0)
@@ -86,7 +102,44 @@ def make_world() -> World:
     assert form is not None
     statement = get_statement(form)
     honest = prove_with(box, inputs, statement)
-    return World(box, small_epoch_genesis(EPOCH_LENGTH), inputs, statement, honest)
+    return World(box, doc, inputs, statement, honest)
+
+
+BTC_SCAN_BPS = 2_500  # governed: BTC's price scan range, 15% at genesis
+WETH_HAIRCUT_BPS = 2_000  # governed: 10% at genesis
+
+
+def make_governed_report() -> tuple[Sandbox, Report]:
+    """The same chain after governance widened BTC's scan range and raised WETH's
+    haircut: the report of the first epoch that ends after the change executed, its rows
+    from the governed configuration (the genesis's give others)."""
+    box, _ = trading_chain()
+    risk = json.loads(json.dumps(box.genesis.risk))
+    risk["underlyings"]["BTC"]["scan_bps"] = BTC_SCAN_BPS
+    haircut = SetCollateralHaircut(*WETH_TOKEN, WETH_HAIRCUT_BPS)
+    proposal = submit(box, propose(box, (make_risk_change(risk), haircut)))
+    box.apply(ballots(box, proposal, range(len(box.validator_keys))))
+    run_until(box, proposal.execute_height)
+    assert box.state.genesis.risk == risk
+    while box.state.height % EPOCH_LENGTH:
+        assert all(r.is_ok() for r in box.apply([]).tx_results)
+    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None
+    form = compute_market_solvency_form(box.state.genesis, inputs.market)
+    assert form is not None
+    return box, prove_with(box, inputs, get_statement(form))
+
+
+def with_configuration(world: World, edit: Callable[[dict[str, Any]], None]) -> bytes:
+    """The configuration in force with `edit` made to its risk section: canonical
+    bytes, as a report would carry them."""
+    doc = json.loads(world.inputs.market_proof.configuration)
+    edit(doc["risk"])
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def widen_btc_scan(risk: dict[str, Any]) -> None:
+    risk["underlyings"]["BTC"]["scan_bps"] = BTC_SCAN_BPS
 
 
 def sign_with(box: Sandbox, report: Report) -> Report:
@@ -170,6 +223,33 @@ def market_not_under_root(world: World) -> bytes:
     market = r.market
     moved = replace(market, mark_prices=((market.mark_prices[0][0], 1), *market.mark_prices[1:]))
     return sign(world, replace(r, market=moved)).encode()
+
+
+def configuration_not_under_root(world: World) -> bytes:
+    """The honest report carrying another configuration (BTC's scan range widened)."""
+    r = world.honest
+    proof = replace(r.market_proof, configuration=with_configuration(world, widen_btc_scan))
+    return sign(world, replace(r, market_proof=proof)).encode()
+
+
+def proved_over_changed_configuration(world: World) -> bytes:
+    """A report whose rows are honestly computed from the configuration it carries, but
+    that configuration (BTC's scan range widened) is not the chain's."""
+    changed = with_configuration(world, widen_btc_scan)
+    form = compute_market_solvency_form(apply_configuration(world.box.genesis, changed),
+                                        world.inputs.market)  # fmt: skip
+    assert form is not None
+    market_proof = replace(world.inputs.market_proof, configuration=changed)
+    return prove_with(world.box, replace(world.inputs, market_proof=market_proof),
+                      get_statement(form)).encode()  # fmt: skip
+
+
+def after_risk_change(world: World) -> bytes:
+    """Valid: the report of an epoch after governance changed a risk parameter and a
+    haircut, recomputed from the configuration under its root, not the genesis's."""
+    _, report = make_governed_report()
+    assert report.market_proof.configuration != encode_configuration(world.box.genesis)
+    return report.encode()
 
 
 def zeroed_risk_arrays(world: World) -> bytes:
@@ -281,6 +361,8 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
     "changed-commitment": changed_commitment,
     "wrong-aggregate": wrong_aggregate,
     "market-not-under-root": market_not_under_root,
+    "configuration-not-under-root": configuration_not_under_root,
+    "proved-over-changed-configuration": proved_over_changed_configuration,
     "zeroed-risk-arrays": zeroed_risk_arrays,
     "changed-risk-array-entry": changed_risk_array_entry,
     "changed-haircut-weight": changed_haircut_weight,
@@ -298,6 +380,7 @@ VARIANTS: dict[str, Callable[[World], bytes]] = {
     "house-short": house_short,
     "no-anchor": no_anchor,
     "anchor-of-a-changed-validator-set": anchor_of_a_changed_validator_set,
+    "after-risk-change": after_risk_change,
 }
 # The honest report with a member's openings, as a validator gives them (with the account
 # record and its inclusion proof), with one value changed (a commitment that does not

@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
 import pytest
 
 from clearing.codec import pack
-from clearing.errors import DecodeError
-from clearing.genesis import parse_genesis
-from clearing.governance.configuration import get_configuration_document
+from clearing.errors import DecodeError, GenesisError
+from clearing.genesis import Genesis, parse_genesis
+from clearing.governance.configuration import (
+    apply_configuration,
+    encode_configuration,
+    get_configuration_document,
+)
 from clearing.governance.risk_change import make_risk_change
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.risk.errors import MarketMismatch
@@ -96,3 +103,40 @@ def test_the_configuration_document_recomputes_a_statement_after_a_roll() -> Non
     assert compute_market_solvency_form(config, market) == compute_market_solvency_form(
         box.state.genesis, market
     )
+
+
+def _with_haircuts(genesis: Genesis, haircuts: object) -> bytes:
+    doc = json.loads(encode_configuration(genesis))
+    doc["collateral_haircuts"] = haircuts
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_the_configuration_carries_each_tokens_haircut_in_force() -> None:
+    genesis = parse_genesis(genesis_doc())
+    entries = [[t.chain_id, "0x" + t.token.hex(), t.haircut_bps] for t in genesis.collateral]
+    assert json.loads(encode_configuration(genesis))["collateral_haircuts"] == entries
+    raised = [[c, t, 2_000 if h else 0] for c, t, h in entries]
+    applied = apply_configuration(genesis, _with_haircuts(genesis, raised))
+    assert [t.haircut_bps for t in applied.collateral] == [h for _, _, h in raised]
+    assert [t.key for t in applied.collateral] == [t.key for t in genesis.collateral]
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "expected"),
+    [
+        (lambda e: e[:-1], "collateral_haircuts", "a list of 3 entries"),
+        (lambda e: [e[1], e[0], *e[2:]], "collateral_haircuts[0]", "of the genesis's token"),
+        (lambda e: [[True, *e[0][1:]], *e[1:]], "collateral_haircuts[0]", "of the genesis's token"),
+        (lambda e: [*e[:1], [*e[1][:2], 10_000], *e[2:]], "collateral_haircuts[1]", "[0, 9999]"),
+        (lambda e: [*e[:1], [*e[1][:2], 1.0], *e[2:]], "collateral_haircuts[1]", "[0, 9999]"),
+        (lambda e: [[*e[0][:2], 5], *e[1:]], "collateral_haircuts[0]", "a settlement token"),
+    ],
+)
+def test_a_configuration_whose_haircuts_are_not_the_genesis_tokens_is_refused(
+    edit: Callable[[list[list[object]]], object], key: str, expected: str
+) -> None:
+    genesis = parse_genesis(genesis_doc())
+    entries = json.loads(encode_configuration(genesis))["collateral_haircuts"]
+    with pytest.raises(GenesisError) as info:
+        apply_configuration(genesis, _with_haircuts(genesis, edit(entries)))
+    assert info.value.key == key and expected in info.value.expected

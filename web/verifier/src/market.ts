@@ -1,15 +1,19 @@
-/** The market the statement is computed from, and its proof under the state root
- * (clearing/risk/solvency.py SolvencyMarket, clearing/root.py MarketProof). */
+/** The market the statement is computed from, and its proof under the state root with
+ * the configuration in force (clearing/risk/solvency.py SolvencyMarket, clearing/root.py
+ * MarketProof). */
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, utf8 } from "./bytes";
-import { MAX_UINT64, clearingError, expectBytes, expectInt, expectList, expectStr } from "./codec";
+import { MAX_UINT64, clearingError, expectBytes, expectInt, expectList, expectStr, typeName } from "./codec";
 import { compareCodePoints } from "./recompute/pyrepr.js";
 import { encodeMsgpack } from "./msgpack";
 import type { Value } from "./msgpack";
 import type { PriceList, SolvencyMarket } from "./recompute/solvency.js";
 
 const MARKET_DOMAIN = utf8("clearnode-market-v1");
+const CONFIGURATION_DOMAIN = utf8("clearnode-configuration-v1");
+/** clearing/governance/configuration.py MAX_CONFIGURATION_BYTES. */
+export const MAX_CONFIGURATION_BYTES = 4 * 1024 * 1024;
 const ROOT_PREFIX = Uint8Array.of(0x03);
 const GLOBALS_PREFIX = Uint8Array.of(0x04);
 
@@ -19,6 +23,8 @@ export type Market = SolvencyMarket;
 /** Field 10: with the market, gives the state root. */
 export interface MarketProof {
   accountsRoot: Uint8Array;
+  /** The configuration in force: canonical JSON, hashed and parsed as given. */
+  configuration: Uint8Array;
   recordsHash: Uint8Array;
 }
 
@@ -43,8 +49,19 @@ export function decodeMarket(obj: Value): Market {
 }
 
 export function decodeMarketProof(obj: Value): MarketProof {
-  const f = expectList(obj, "MarketProof", 2);
-  return { accountsRoot: expectBytes(f[0]!, "accounts_root", 32), recordsHash: expectBytes(f[1]!, "records_hash", 32) };
+  const f = expectList(obj, "MarketProof", 3);
+  const configuration = f[1]!;
+  if (!(configuration instanceof Uint8Array)) {
+    throw clearingError("configuration", `expected bytes, got ${typeName(configuration)}`);
+  }
+  if (configuration.length > MAX_CONFIGURATION_BYTES) {
+    throw clearingError("configuration", `${configuration.length} bytes exceed ${MAX_CONFIGURATION_BYTES}`);
+  }
+  return {
+    accountsRoot: expectBytes(f[0]!, "accounts_root", 32),
+    configuration,
+    recordsHash: expectBytes(f[2]!, "records_hash", 32),
+  };
 }
 
 export function hashMarket(market: Market): Uint8Array {
@@ -52,8 +69,14 @@ export function hashMarket(market: Market): Uint8Array {
   return sha256(concat(MARKET_DOMAIN, encodeMsgpack(fields)));
 }
 
-/** The state root under which `proof` proves `market`. */
+export function hashConfiguration(configuration: Uint8Array): Uint8Array {
+  return sha256(concat(CONFIGURATION_DOMAIN, configuration));
+}
+
+/** The state root under which `proof` proves `market` and its configuration. */
 export function getMarketRoot(proof: MarketProof, market: Market): Uint8Array {
-  const globalsHash = sha256(concat(GLOBALS_PREFIX, hashMarket(market), proof.recordsHash));
+  const globalsHash = sha256(
+    concat(GLOBALS_PREFIX, hashMarket(market), hashConfiguration(proof.configuration), proof.recordsHash),
+  );
   return sha256(concat(ROOT_PREFIX, proof.accountsRoot, globalsHash));
 }

@@ -10,7 +10,7 @@ import { describeDefaults, checkDefaults, checkInDefault, describeInDefault } fr
 import { DecodeError } from "./errors";
 import { type Generators, getGenerators } from "./generators";
 import { type Point, decodePoint, initGroup } from "./group";
-import { getMarketRoot } from "./market";
+import { getMarketRoot, hashConfiguration } from "./market";
 import { MsmCheck } from "./msm";
 import { N_BITS } from "./bulletproofs";
 import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount } from "./report";
@@ -19,6 +19,7 @@ import { readVaults } from "./chainread";
 import { type ReserveGenesis, checkReserves, readReserveGenesis } from "./reserves";
 import { type MemberOpenings, readOpenings, verifyMemberOpenings } from "./openings";
 import { GenesisError, compareStatement, getScenarioNames } from "./recompute/index.js";
+import { applyConfiguration } from "./configuration";
 import { readFormGenesis } from "./recompute/genesis.js";
 import { asInt, isObject } from "./recompute/json.js";
 import { type Validator, checkSignatures, getPowers } from "./signatures";
@@ -222,21 +223,23 @@ function findInvalid(gens: Generators, report: Report, items: [AccountEntry, Poi
   return [...findInvalid(gens, report, items.slice(0, half)), ...findInvalid(gens, report, items.slice(half))];
 }
 
-/** The market under the state root; with a genesis, the statement recomputed from it
- * and that market (check_statement). */
+/** The market and the configuration under the state root; with a genesis, the
+ * statement recomputed from it with that configuration and that market (check_statement). */
 export function checkStatement(report: Report, genesis: unknown): Verdict {
   const verdict = newVerdict();
   const market = report.market;
-  const root = getMarketRoot(report.marketProof, market);
+  const proof = report.marketProof;
+  const configuration = `configuration 0x${toHex(hashConfiguration(proof.configuration))}`;
+  const root = getMarketRoot(proof, market);
   if (toHex(root) === toHex(report.stateRoot)) {
     verdict.passed.push(
       `market of height ${market.height} (${market.markPrices.length} marks, ` +
-        `${market.indexPrices.length} index prices) is under the state root`,
+        `${market.indexPrices.length} index prices) and ${configuration} are under the state root`,
     );
   } else {
     verdict.failures.push(
-      `market of height ${market.height} is not under the state root 0x${toHex(report.stateRoot)}: ` +
-        `its proof gives 0x${toHex(root)}`,
+      `market of height ${market.height} and ${configuration} are not under the state root ` +
+        `0x${toHex(report.stateRoot)}: their proof gives 0x${toHex(root)}`,
     );
   }
   const rows = "(risk arrays, haircut weights, maintenance fraction, stress days)";
@@ -244,16 +247,37 @@ export function checkStatement(report: Report, genesis: unknown): Verdict {
     verdict.notChecked.push(`statement not checked: without a genesis its rows ${rows} are the report's word, not recomputed`);
     return verdict;
   }
-  const failures = compareStatement(report.statement, market, report.chainId, report.epoch, genesis);
+  let configured: Record<string, unknown>;
+  let instruments: number;
+  try {
+    configured = applyConfiguration(genesis, proof.configuration);
+    instruments = readFormGenesis(configured).instruments.length;
+  } catch (exc) {
+    if (!(exc instanceof GenesisError)) throw exc;
+    verdict.failures.push(`the report's configuration is not one: ${exc}`);
+    return verdict;
+  }
+  const failures = compareStatement(report.statement, market, report.chainId, report.epoch, configured);
   if (failures.length > 0) {
     verdict.failures.push(...failures);
   } else {
     verdict.passed.push(
-      `statement recomputed from the genesis and the marks at height ${market.height}: ` +
+      `statement recomputed from the genesis with the configuration of height ${market.height} ` +
+        `(${instruments} instruments, ${configuration}) and the marks at that height: ` +
         `${report.statement.inputLabels.length} labels, ${report.statement.rows.length} scenario rows, equal to the report's`,
     );
   }
   return verdict;
+}
+
+/** The genesis with the report's configuration in force, or null (get_scenario_names). */
+function getConfiguredGenesis(report: Report, genesis: unknown): unknown {
+  try {
+    return applyConfiguration(genesis, report.marketProof.configuration);
+  } catch (exc) {
+    if (exc instanceof GenesisError) return null;
+    throw exc;
+  }
 }
 
 /** The vaults read on the chains asked for, compared with the report (read_reserves). */
@@ -319,7 +343,8 @@ function checkMember(gens: Generators, report: Report, inputs: Inputs): Verdict 
     if (!(exc instanceof DecodeError)) throw exc;
     return { ...newVerdict(), failures: [`openings: ${exc.message}`] };
   }
-  const names = inputs.genesis === undefined ? null : getScenarioNames(report.market, report.chainId, inputs.genesis);
+  const configured = inputs.genesis === undefined ? null : getConfiguredGenesis(report, inputs.genesis);
+  const names = configured === null ? null : getScenarioNames(report.market, report.chainId, configured);
   const verdict = verifyMemberOpenings(gens, report, member, opened, names ?? undefined);
   if (equal(opened.owner, member)) {
     const account = checkMemberAccount(report, opened);
