@@ -20,16 +20,17 @@ from node.collateral.admission import (
     RequestGate,
     get_max_seen,
 )
-from node.collateral.gossip import BridgeCheck, encode_message
+from node.collateral.gossip import encode_message
 from node.collateral.reobserve import ANSWER_BURST, ANSWER_RATE_PER_S, ASK_BURST, ASK_RATE_PER_S
 from node.p2p import Offence, P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import BRIDGE
-from tests.node.collateral.support import CHAIN_ID, CONSENSUS_KEYS, get_genesis
+from tests.node.collateral.support import CHAIN_ID, CONSENSUS_KEYS, get_genesis, make_check
 
 GENESIS = get_genesis()
 NET = GENESIS.chain_id
 EPOCH_MS = 1_700_000_000_000
 FLOODER = CONSENSUS_KEYS[0].public_key().public_bytes_raw()
+VALIDATORS = {v.pubkey: v for v in GENESIS.validators}
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def mock_clock() -> trio.testing.MockClock:
 def make_gate() -> RequestGate:
     """Both clocks follow trio's (MockClock in these tests)."""
     return RequestGate(
-        len(GENESIS.validators), now_ms=lambda: EPOCH_MS + int(trio.current_time() * 1000)
+        lambda: VALIDATORS, now_ms=lambda: EPOCH_MS + int(trio.current_time() * 1000)
     )
 
 
@@ -104,7 +105,7 @@ async def test_a_flood_stops_at_the_first_hop_and_costs_only_its_publisher() -> 
     than its budget; b relays only the budget's worth to c and bans a (the publisher);
     c, which b's relays reach within budget, holds nothing against b."""
     flood = 2 * REQUEST_BURST
-    topics = [BridgeCheck.from_genesis(GENESIS).topic() for _ in range(3)]
+    topics = [make_check(GENESIS).topic() for _ in range(3)]
     gate_b, gate_c = (t.admit.__self__ for t in topics[1:])  # type: ignore[union-attr]
     async with AsyncExitStack() as stack:
         nodes: list[P2PNode] = []

@@ -44,7 +44,7 @@ from tests.node.collateral.network import (
     get_bridge_config,
     wait_committed_everywhere,
 )
-from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis_doc
+from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis_doc, make_check
 from tests.node.netproc import NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network
 
@@ -166,7 +166,7 @@ async def test_deposit_withdrawal_and_payout_through_the_nodes(
         assert account["collateral"][0]["quanta"] == DEPOSIT - WITHDRAW
 
         # a forged observation from an outside peer is refused at the first hop
-        await check_forged_observation_refused(net, BridgeCheck.from_genesis(genesis), usdc)
+        await check_forged_observation_refused(net, make_check(genesis), usdc)
 
 
 async def check_forged_observation_refused(

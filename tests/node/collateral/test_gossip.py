@@ -19,7 +19,6 @@ from node.collateral.gossip import (
     MAX_MESSAGE_BYTES,
     REJECTS,
     BadEvmSignature,
-    BridgeCheck,
     PayoutAttestation,
     UnknownChain,
     UnknownEvmSigner,
@@ -31,6 +30,7 @@ from tests.node.collateral.support import (
     CONSENSUS_KEYS,
     attest_expiry,
     get_genesis,
+    make_check,
     make_expiry,
     make_observation,
     make_payout,
@@ -38,7 +38,7 @@ from tests.node.collateral.support import (
 )
 
 GENESIS = get_genesis()
-CHECK = BridgeCheck.from_genesis(GENESIS)
+CHECK = make_check(GENESIS)
 NET = GENESIS.chain_id
 
 

@@ -24,7 +24,7 @@ from tests.node.collateral.support import (
 
 GENESIS = get_genesis()
 NET = GENESIS.chain_id
-POWERS = {v.pubkey: v.power for v in GENESIS.validators}
+VALIDATORS = {v.pubkey: v for v in GENESIS.validators}
 MEMBERS = tuple((v.evm_address, v.power) for v in GENESIS.validators)
 
 
@@ -34,7 +34,7 @@ def attest(index: int, nonce: int = 1) -> PayoutAttestation:
 
 
 def test_payout_is_ready_only_with_more_than_two_thirds_on_one_content() -> None:
-    pool = PayoutPool(POWERS)
+    pool = PayoutPool(VALIDATORS)
     assert pool.add(attest(0)) and pool.add(attest(1))
     assert not pool.add(attest(1))
     other = make_payout(nonce=2)
@@ -49,7 +49,7 @@ def test_payout_is_ready_only_with_more_than_two_thirds_on_one_content() -> None
 
 
 def test_expiry_is_ready_with_a_quorum_on_one_block_and_forgotten_once_refunded() -> None:
-    pool = ExpiryPool(POWERS)
+    pool = ExpiryPool(VALIDATORS)
     assert pool.add(attest_expiry(0, NET, make_expiry())) and pool.add(
         attest_expiry(1, NET, make_expiry())
     )
@@ -66,7 +66,7 @@ def test_expiry_is_ready_with_a_quorum_on_one_block_and_forgotten_once_refunded(
 
 
 def test_payout_pool_forgets_paid_withdrawals_only() -> None:
-    pool = PayoutPool(POWERS)
+    pool = PayoutPool(VALIDATORS)
     pool.add(attest(0, nonce=1))
     pool.prune(lambda key: False)
     assert pool.entries

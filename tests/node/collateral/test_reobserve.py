@@ -40,7 +40,6 @@ from node.collateral.gossip import (
     GOSSIP_VERSION,
     KIND_REOBSERVE,
     MAX_REQUEST_BYTES,
-    BridgeCheck,
     UnknownChain,
     encode_message,
 )
@@ -67,12 +66,13 @@ from tests.node.collateral.support import (
     CONSENSUS_KEYS,
     get_genesis,
     get_genesis_doc,
+    make_check,
     make_observation,
 )
 
 GENESIS = get_genesis()
 NET = GENESIS.chain_id
-CHECK = BridgeCheck.from_genesis(GENESIS)
+CHECK = make_check(GENESIS)
 ME = CONSENSUS_KEYS[3]
 AFTER_S = 1.0
 TokenMap = dict[CollateralKey, CollateralToken]

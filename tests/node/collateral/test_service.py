@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from bridge.observation import sign_observation
+from clearing.state import ClearingState, initialize_state
 from node.collateral.service import BridgeNode
 from node.p2p import Delivery
 from node.p2p.topics import BRIDGE
@@ -38,9 +39,14 @@ class FakeP2P:
         return self.receive
 
 
-def make_node(deliveries: list[Delivery]) -> tuple[BridgeNode, FakeP2P]:
+def make_node(
+    deliveries: list[Delivery], state: ClearingState | None = None, validator: int | None = 0
+) -> tuple[BridgeNode, FakeP2P]:
+    """Validator `validator`'s (None: a full node's) bridge service at `state` (genesis')."""
     p2p = FakeP2P(deliveries)
-    ctx = SimpleNamespace(genesis=GENESIS, p2p=p2p)
+    key = None if validator is None else CONSENSUS_KEYS[validator]
+    committed = initialize_state(GENESIS) if state is None else state
+    ctx = SimpleNamespace(genesis=GENESIS, p2p=p2p, state=committed, validator_key=key)
     return BridgeNode(ctx), p2p  # type: ignore[arg-type]
 
 
