@@ -73,12 +73,12 @@ def get_state_in_force(
     the genesis validators `remove` and jailed `jail` (power 0)."""
     state = initialize_state(genesis)
     validators = dict(state.validators)
+    if add:
+        validators[get_pubkey(VALIDATORS)] = get_new_validator()
     for index in remove:
         del validators[get_pubkey(index)]
     for index in jail:
         validators[get_pubkey(index)] = dataclasses.replace(validators[get_pubkey(index)], power=0)
-    if add:
-        validators[get_pubkey(VALIDATORS)] = get_new_validator()
     install_validators(state, validators, state.jailed)
     return state
 

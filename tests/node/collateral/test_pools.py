@@ -7,16 +7,22 @@ import dataclasses
 
 import pytest
 
+from bridge.observation import InvalidAttestation
 from bridge.payouts import sign_payout
 from bridge.withdrawal import WithdrawalError, sign_withdrawal_record
+from clearing.attestation import verify_quorum_attestations
+from clearing.errors import QuorumNotReached
 from clearing.sandbox import derive_seed
 from node.collateral.gossip import PayoutAttestation
 from node.collateral.pools import ExpiryPool, PayoutPool, WithdrawalBook
 from tests.node.collateral.support import (
     BRIDGE_KEYS,
     CONSENSUS_KEYS,
+    NEW_CONSENSUS_KEY,
     attest_expiry,
     get_genesis,
+    get_pubkey,
+    get_state_in_force,
     make_expiry,
     make_payout,
     make_record,
@@ -72,6 +78,33 @@ def test_payout_pool_forgets_paid_withdrawals_only() -> None:
     assert pool.entries
     pool.prune(lambda key: key == (make_payout().member, 1))
     assert not pool.entries
+
+
+def test_attestation_pools_count_the_set_in_force_as_clearing_does() -> None:
+    """A quorum of the genesis set is none once governance removes one of its signers:
+    the removed key's attestation is dropped (clearing would refuse it); the added
+    validator's completes it, and the transaction verifies against the new set."""
+    pool = PayoutPool(VALIDATORS)
+    for index in (0, 1, 3):
+        pool.add(attest(index))
+    assert len(pool.get_ready()) == 1
+    state = get_state_in_force(GENESIS)
+    pool.follow(state.validators)
+    assert pool.get_ready() == []
+    assert get_pubkey(3) not in pool.entries[pool.get_subject(make_payout())][make_payout()]
+    with pytest.raises(InvalidAttestation):
+        pool.add(attest(3))
+    pool.add(PayoutAttestation(make_payout(), sign_payout(NEW_CONSENSUS_KEY, NET, make_payout())))
+    (ready,) = pool.get_ready()
+    assert {a.signer for a in ready.attestations} == {get_pubkey(i) for i in (0, 1, 4)}
+    message = make_payout().signing_bytes(NET)
+    verify_quorum_attestations(state.validators, state.total_power, ready.attestations, message)
+    jailed = get_state_in_force(GENESIS, jail=[1])  # 20 of 30 signed: not more than 2/3
+    pool.follow(jailed.validators)
+    assert pool.get_ready() == []
+    with pytest.raises(QuorumNotReached):
+        verify_quorum_attestations(jailed.validators, jailed.total_power, ready.attestations,
+                                   message)  # fmt: skip
 
 
 def sign(index: int, epoch: int = 0, key: bytes | None = None):  # type: ignore[no-untyped-def]

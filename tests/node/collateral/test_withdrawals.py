@@ -76,7 +76,7 @@ async def test_signed_relayed_paid_and_attested(
         book.add(signed)
 
     for key in BRIDGE_KEYS[:3]:
-        signer = WithdrawalSigner(lambda: key, await read_vault_set(config), collect)
+        signer = WithdrawalSigner(lambda key=key: key, await read_vault_set(config), collect)
         await signer.sign_pending({(MEMBER, 1): record})
         await signer.sign_pending({(MEMBER, 1): record})  # signed once per record
     best = book.get_best((MEMBER, 1))
@@ -143,7 +143,7 @@ async def test_expired_unpaid_records_are_attested_once_paid_or_live_ones_never(
         book.add(signed)
 
     for key in BRIDGE_KEYS[:3]:  # nonce 3 is relayed in time
-        signer = WithdrawalSigner(lambda: key, await read_vault_set(config), collect)
+        signer = WithdrawalSigner(lambda key=key: key, await read_vault_set(config), collect)
         await signer.sign_pending({(MEMBER, 3): pending[(MEMBER, 3)]})
     relayer = account_from_key(DEV_PRIVATE_KEY)
     usdc_contract = evm.contract("TestToken", to_checksum_address(usdc))
