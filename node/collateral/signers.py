@@ -45,6 +45,10 @@ class OwnKeys:
     bridge_key: bytes | None  # secp256k1 secret; None: no bridge key file
     state: Callable[[], ClearingState]
     noted: dict[str, str] = field(default_factory=dict)  # the last reason logged, by duty
+    address: bytes | None = field(init=False)  # the bridge key's EVM address
+
+    def __post_init__(self) -> None:
+        self.address = None if self.bridge_key is None else get_address(self.bridge_key)
 
     def can_attest(self) -> bool:
         """Its Ed25519 attestations (deposits, payouts, expiries) count."""
@@ -56,15 +60,14 @@ class OwnKeys:
         """The bridge key, while the set in force lists this validator with power and
         that key's address; None otherwise (not added yet, removed, jailed, or its EVM
         address rotated by governance to one this node has no key for)."""
-        if self.bridge_key is None:
+        if self.bridge_key is None or self.address is None:
             return None
         validator = self.state().validators.get(self.pubkey)
         reason = "" if has_power(validator) else self.describe(validator)
-        address = get_address(self.bridge_key)
-        if not reason and validator is not None and validator.evm_address != address:
+        if not reason and validator is not None and validator.evm_address != self.address:
             reason = (
                 f"the set in force lists EVM address 0x{validator.evm_address.hex()} for "
-                f"validator key 0x{self.pubkey.hex()}, the bridge key is 0x{address.hex()}"
+                f"validator key 0x{self.pubkey.hex()}, the bridge key is 0x{self.address.hex()}"
             )
         return self.bridge_key if self.note("withdrawal and rotation signatures", reason) else None
 
