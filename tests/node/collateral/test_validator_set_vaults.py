@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,7 +104,6 @@ async def post_until_accepted(what: str, post: Callable[[], int]) -> None:
 async def test_vaults_rotate_to_the_set_governance_makes_and_its_signatures_pay(
     tmp_path: Path,
 ) -> None:
-    started = time.monotonic()
     with AnvilNode(chain_id=CHAIN_ID) as anvil_a, AnvilNode(chain_id=CHAIN_B) as anvil_b:
         chains = {"a": connect(anvil_a.url, CHAIN_ID), "b": connect(anvil_b.url, CHAIN_B)}
         genesis_set = EvmValidatorSet.from_members(0, [(a, POWER) for a in OLD_SET])
@@ -118,7 +116,6 @@ async def test_vaults_rotate_to_the_set_governance_makes_and_its_signatures_pay(
         net = make_network(tmp_path, deployed)
         with running(net):
             await check_vaults_follow_governance(net, chains, deployed)
-    print(f"validator-set vault rotation: {time.monotonic() - started:.1f} s")
 
 
 async def check_vaults_follow_governance(
