@@ -7,7 +7,9 @@ validator signs with its Ed25519 consensus key exactly as clearing verifies it
 node gossips `SignedObservation`s; `ObservationPool` groups attestations by the
 exact signed content and yields a `CollateralCredit` transaction once more than 2/3
 of voting power signed the same bytes; a validator's first observation of a
-deposit is its only vote there (a second, different one is `Equivocation`).
+deposit is its only vote there (a second, different one is `Equivocation`). The
+power is the validator set in force's (the node hands the pool the committed
+state's `validators` after every commit: `follow`), as clearing counts it.
 Clearing credits each (chain id, vault, deposit nonce) at most once, so a credit
 proposed twice is refused there. A deposit clearing cannot credit (unregistered
 token, not 1..2^64-1 whole quanta) is still signed, with zero quanta: clearing
@@ -24,7 +26,9 @@ and status, and stores and signs it if it is real.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -202,6 +206,21 @@ def sign_new_deposits(
     return last, signed, refused
 
 
+def drop_signers(entries: dict[Any, dict[Any, dict[bytes, Attestation]]],
+                 removed: AbstractSet[bytes]) -> None:  # fmt: skip
+    """Drop the attestations of `removed` keys from a pool's subject -> content ->
+    signer entries, and the contents and subjects left with none."""
+    for subject in list(entries):
+        contents = entries[subject]
+        for content in list(contents):
+            for signer in removed & contents[content].keys():
+                del contents[content][signer]
+            if not contents[content]:
+                del contents[content]
+        if not contents:
+            del entries[subject]
+
+
 CreditKey = tuple[int, bytes, int]
 """``CollateralObservation.key``: (chain id, vault, deposit nonce)."""
 MAX_PENDING_PER_SIGNER = 4096
@@ -214,7 +233,7 @@ class ObservationPool:
     it holds at most validators x min(pending keys, `max_pending`) attestations."""
 
     network_chain_id: int
-    validators: Mapping[bytes, Validator]  # by Ed25519 public key
+    validators: Mapping[bytes, Validator]  # the set in force, by Ed25519 public key
     entries: dict[CreditKey, dict[CollateralObservation, dict[bytes, Attestation]]] = field(
         default_factory=dict
     )
@@ -238,8 +257,11 @@ class ObservationPool:
         more than all the power).
         """
         signer = signed.attestation.signer
-        if signer not in self.validators:
-            raise InvalidAttestation(signer, "not a validator")
+        validator = self.validators.get(signer)
+        if validator is None:
+            raise InvalidAttestation(signer, "not a validator of the set in force")
+        if validator.power == 0:
+            raise InvalidAttestation(signer, "a validator without power (jailed)")
         if not signed.is_valid(self.network_chain_id):
             raise InvalidAttestation(signer, "signature does not verify")
         key = signed.observation.key
@@ -257,6 +279,17 @@ class ObservationPool:
         )
         self.pending[signer] = self.pending.get(signer, 0) + 1
         return True
+
+    def follow(self, validators: Mapping[bytes, Validator]) -> None:
+        """Count with the set in force after a commit: the attestations of keys it no
+        longer holds (removed, or re-keyed) are dropped, as clearing refuses a credit
+        carrying one; a jailed key's stay and count 0."""
+        removed = self.validators.keys() - validators.keys()
+        self.validators = validators
+        if removed:
+            drop_signers(self.entries, removed)
+            for signer in removed & self.pending.keys():
+                del self.pending[signer]
 
     def get_attested(self, key: CreditKey, signer: bytes) -> CollateralObservation | None:
         """The content `signer` attested for `key`, if pooled."""

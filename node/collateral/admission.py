@@ -1,11 +1,13 @@
 """First-hop admission of re-observation requests on the bridge topic.
 
-A `SignedReobserveRequest` that decoded (a genesis validator's valid, chain-bound
-signature: gossip.py) is relayed only if it is
+A `SignedReobserveRequest` that decoded (a valid, chain-bound signature of a
+validator of the set in force: gossip.py) is relayed only if it is
 - fresh: `sent_ms` within `MAX_REQUEST_AGE_MS` of this node's wall clock, either way;
 - new: the same signed request (signer, request, `sent_ms`) was not admitted before;
   a copy published again under another peer's sequence number is a replay;
-- within its signer's budget: a token bucket per validator, `REQUEST_RATE_PER_S`
+- within its signer's budget: a token bucket per validator of the set in force with
+  power (read when the request arrives: a validator governance adds gets one, a
+  removed or jailed one loses it), `REQUEST_RATE_PER_S`
   (burst `REQUEST_BURST`), charged once per distinct signed request. It lies above
   what an honest validator asks (reobserve.ASK_*) and not above what peers answer
   per origin (reobserve.ANSWER_*), so a flooding validator's requests stop here,
@@ -27,12 +29,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import trio
 
 from bridge.observation import ReobserveRequest, SignedReobserveRequest
+from clearing.genesis import Validator
 from node.clock import wall_clock_ms
 from node.collateral.reobserve import ASK_BURST, ASK_RATE_PER_S, TokenBucket
 from node.p2p import Offence
@@ -54,10 +57,10 @@ def get_max_seen(validators: int) -> int:
 class RequestGate:
     """The bridge topic's `admit`: freshness, replays and a budget per signer."""
 
-    validators: int
+    validators: Callable[[], Mapping[bytes, Validator]]  # the set in force, by Ed25519 key
     clock: Callable[[], float] = trio.current_time
     now_ms: Callable[[], int] = wall_clock_ms
-    budgets: dict[bytes, TokenBucket] = field(default_factory=dict)  # genesis validators only
+    budgets: dict[bytes, TokenBucket] = field(default_factory=dict)  # validators with power
     seen: OrderedDict[SeenKey, int] = field(default_factory=OrderedDict)
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -77,6 +80,11 @@ class RequestGate:
         if abs(now_ms - signed.sent_ms) > MAX_REQUEST_AGE_MS:
             return self.refuse("stale", False)
         signer = signed.attestation.signer
+        validators = self.validators()
+        self.forget_budgets(validators)
+        validator = validators.get(signer)
+        if validator is None or validator.power == 0:  # removed in a block since its check
+            return self.refuse("outside_set", False)
         seen_key = (signer, signed.request, signed.sent_ms)
         if seen_key in self.seen:
             return self.refuse("replayed", False)
@@ -84,7 +92,7 @@ class RequestGate:
         if not budget.take(self.clock()):
             return self.refuse("over_budget", Offence.INVALID if self_published else False)
         self.seen[seen_key] = signed.sent_ms
-        while len(self.seen) > get_max_seen(self.validators):
+        while len(self.seen) > get_max_seen(len(validators)):
             self.seen.popitem(last=False)
         self.counters["admitted"] = self.counters.get("admitted", 0) + 1
         return True
@@ -92,6 +100,12 @@ class RequestGate:
     def refuse(self, reason: str, verdict: bool | Offence) -> bool | Offence:
         self.counters[reason] = self.counters.get(reason, 0) + 1
         return verdict
+
+    def forget_budgets(self, validators: Mapping[bytes, Validator]) -> None:
+        """The budgets of keys the set in force no longer holds with power."""
+        for signer in [s for s in self.budgets if s not in validators or
+                       validators[s].power == 0]:  # fmt: skip
+            del self.budgets[signer]
 
     def forget_stale(self, now_ms: int) -> None:
         """Admitted requests a copy of which would now be refused as stale anyway (in

@@ -6,22 +6,27 @@ deposit reports a node's API took (so each validator checks and attests them).
 Wire format (msgpack): ``[GOSSIP_VERSION, network chain id, kind, body]`` where
 `body` is the bridge record's own versioned encoding (bridge/wire.py), at most
 `MAX_MESSAGE_BYTES`. Every node checks a message at the first hop, before
-relaying it, against its genesis: the network chain id, a registered collateral
-token or chain, a signer that is a genesis validator (Ed25519 key for
-attestations, EVM address for withdrawal and rotation signatures, which must also
-be in the rotation's current set) and the signature itself;
-a re-observation request must name a chain with registered collateral, be at
-most `MAX_REQUEST_BYTES` and be signed by a genesis validator (the unsigned
-version 1 is refused); an external bridge's report must name a chain with registered
-collateral and carry a valid signature by the key it names (whether that key is a
-registered bridge's is the state's to say: each validator checks it against its
-committed state before it attests). Anything else raises one of `REJECTS`; the p2p layer drops
-the message and scores its forwarder down. A request that passes is then admitted
-or dropped by its signer's budget (admission.py).
+relaying it, against its genesis and its committed state: the network chain id, a
+registered collateral token or chain, the signature itself, and a signer the
+validator set in force holds with power (signers.py: Ed25519 key for attestations,
+EVM address for withdrawal and rotation signatures; a rotation's signer must also be
+in the rotation's current set); a re-observation request must name a chain with
+registered collateral, be at most `MAX_REQUEST_BYTES` and be signed by a validator
+(the unsigned version 1 is refused); an external bridge's report must name a chain
+with registered collateral and carry a valid signature by the key it names (whether
+that key is a registered bridge's is the state's to say: each validator checks it
+against its committed state before it attests). A validly signed message whose
+signer the set in force does not hold with power raises one of `IGNORES`: dropped,
+not relayed, nobody penalised, as the forwarder may be a block ahead of this node
+(a validator governance just added) or behind it (one just removed or jailed).
+Anything else raises one of `REJECTS`; the p2p layer drops the message and scores
+its forwarder down. A request that passes is then admitted or dropped by its
+signer's budget (admission.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bridge.eip712 import SignatureError, recover_signer
@@ -35,11 +40,12 @@ from clearing.assets import CollateralKey
 from clearing.attestation import Attestation, is_valid_signature
 from clearing.codec import expect_int, expect_list, pack, unpack
 from clearing.errors import BadSignature, ClearingError, DecodeError, UnknownCollateral
-from clearing.errors import UnknownSigner as UnknownValidator
-from clearing.genesis import Genesis
+from clearing.genesis import Genesis, Validator
+from clearing.state import ClearingState
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
 from node.collateral.admission import RequestGate
+from node.collateral.signers import describe_absence, find_evm_validator, has_power
 from node.p2p import Topic
 from node.p2p.topics import BRIDGE
 
@@ -74,10 +80,24 @@ class BadEvmSignature(BridgeGossipError):
         self.reason = reason
 
 
-class UnknownEvmSigner(BridgeGossipError):
-    def __init__(self, signer: bytes) -> None:
-        super().__init__(f"signed by 0x{signer.hex()}, not a genesis validator's EVM address")
+class OutsideValidatorSet(BridgeGossipError):
+    """Validly signed by a key the validator set in force does not hold with power: not
+    added yet here, or removed or jailed. Proves nothing against the forwarder."""
+
+    def __init__(self, what: str, signer: bytes, validator: Validator | None) -> None:
+        super().__init__(f"signed by {what} 0x{signer.hex()}, {describe_absence(validator)}")
         self.signer = signer
+        self.power = None if validator is None else validator.power  # None: not in the set
+
+
+class UnknownValidator(OutsideValidatorSet):
+    def __init__(self, signer: bytes, validator: Validator | None) -> None:
+        super().__init__("Ed25519 key", signer, validator)
+
+
+class UnknownEvmSigner(OutsideValidatorSet):
+    def __init__(self, signer: bytes, validator: Validator | None) -> None:
+        super().__init__("EVM address", signer, validator)
 
 
 class NotInCurrentSet(BridgeGossipError):
@@ -91,6 +111,11 @@ class NotInCurrentSet(BridgeGossipError):
 
 REJECTS = (ClearingError, BridgeDecodeError, BridgeGossipError)
 """Every error `BridgeCheck.decode` raises for a bad message."""
+IGNORES = (OutsideValidatorSet,)
+"""What proves nothing against the forwarder: a signer this node's committed state
+does not hold with power may be in the set of a block it has not committed yet (a
+validator governance added), or have been removed or jailed in a block the forwarder
+has not committed yet; or the message is an old one re-delivered."""
 
 
 @dataclass(frozen=True)
@@ -156,24 +181,19 @@ def encode_message(network_chain_id: int, message: BridgeMessage) -> bytes:
 
 @dataclass(frozen=True)
 class BridgeCheck:
-    """What a node knows from genesis to check a bridge message."""
+    """What a node knows to check a bridge message: its genesis (chain id, collateral)
+    and its committed state (the validator set in force)."""
 
     chain_id: int
-    validators: frozenset[bytes]  # Ed25519 public keys
-    evm_signers: frozenset[bytes]  # 20-byte addresses
     tokens: frozenset[CollateralKey]
+    state: Callable[[], ClearingState]
 
     @classmethod
-    def from_genesis(cls, genesis: Genesis) -> BridgeCheck:
-        return cls(
-            genesis.chain_id,
-            frozenset(v.pubkey for v in genesis.validators),
-            frozenset(v.evm_address for v in genesis.validators),
-            frozenset(t.key for t in genesis.collateral),
-        )
+    def from_genesis(cls, genesis: Genesis, state: Callable[[], ClearingState]) -> BridgeCheck:
+        return cls(genesis.chain_id, frozenset(t.key for t in genesis.collateral), state)
 
     def decode(self, data: bytes) -> BridgeMessage:
-        """The message in `data`, fully checked; raises one of `REJECTS`."""
+        """The message in `data`, fully checked; raises one of `IGNORES` or `REJECTS`."""
         if len(data) > MAX_MESSAGE_BYTES:
             raise DecodeError(WHAT, f"{len(data)} bytes exceed {MAX_MESSAGE_BYTES}")
         version, chain_id, kind, body = expect_list(unpack(data, WHAT), WHAT, 4)
@@ -251,10 +271,17 @@ class BridgeCheck:
             raise BadSignature("SignedExternalEvent", event.bridge_key)
 
     def _check_attestation(self, attestation: Attestation, message: bytes, what: str) -> None:
-        if attestation.signer not in self.validators:
-            raise UnknownValidator(attestation.signer)
+        """The signature, then the signer's power (so a forgery is always refused)."""
         if not is_valid_signature(attestation.signer, attestation.signature, message):
             raise BadSignature(what, attestation.signer)
+        validator = self.state().validators.get(attestation.signer)
+        if not has_power(validator):
+            raise UnknownValidator(attestation.signer, validator)
+
+    def _check_evm_signer(self, signer: bytes) -> None:
+        validator = find_evm_validator(self.state(), signer)
+        if not has_power(validator):
+            raise UnknownEvmSigner(signer, validator)
 
     def check_withdrawal(self, signed: WithdrawalSignature) -> None:
         auth = signed.authorization
@@ -264,8 +291,7 @@ class BridgeCheck:
             signer = recover_signer(auth.get_digest(), signed.signature)
         except SignatureError as exc:
             raise BadEvmSignature(str(exc)) from None
-        if signer not in self.evm_signers:
-            raise UnknownEvmSigner(signer)
+        self._check_evm_signer(signer)
 
     def check_rotation(self, signed: RotationSignature) -> None:
         rotation = signed.rotation
@@ -275,11 +301,11 @@ class BridgeCheck:
             signer = recover_signer(rotation.get_digest(), signed.signature)
         except SignatureError as exc:
             raise BadEvmSignature(str(exc)) from None
-        if signer not in self.evm_signers:
-            raise UnknownEvmSigner(signer)
+        self._check_evm_signer(signer)
         if rotation.current.get_power(signer) == 0:
             raise NotInCurrentSet(signer, rotation.current.epoch)
 
     def topic(self) -> Topic:
-        gate = RequestGate(len(self.validators))
-        return Topic(BRIDGE, MAX_MESSAGE_BYTES, self.decode, REJECTS, inbox=1024, admit=gate.admit)
+        gate = RequestGate(lambda: self.state().validators)
+        return Topic(BRIDGE, MAX_MESSAGE_BYTES, self.decode, REJECTS, ignores=IGNORES, inbox=1024,
+                     admit=gate.admit)  # fmt: skip

@@ -4,7 +4,11 @@ carry a quorum, validators' EVM signatures per pending withdrawal, and their EVM
 signatures over each vault's rotation to the consensus set.
 
 All group by the exact signed content, so a validator that signed different
-bytes (another epoch, a forged amount) never adds power to the honest set.
+bytes (another epoch, a forged amount) never adds power to the honest set. The
+attestation pools count each signer with its power in the validator set in force,
+which the node hands them after every commit (`follow`), as clearing counts it: a
+transaction they call ready is never refused for power. The signature books count
+against the set a vault trusts (what the vault checks), or the consensus set.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from bridge.eip712 import SignatureError, recover_signer
+from bridge.observation import InvalidAttestation, drop_signers
 from bridge.rotation import Rotation, RotationSignature
 from bridge.validators import EvmValidatorSet, ValidatorSetError
 from bridge.withdrawal import (
@@ -24,6 +29,7 @@ from bridge.withdrawal import (
     collect_withdrawal_signatures,
 )
 from clearing.attestation import Attestation, is_quorum
+from clearing.genesis import Validator
 from clearing.withdrawal import PayoutObservation, WithdrawalPaid
 from clearing.withdrawal_expiry import ExpiryObservation, WithdrawalExpired
 from node.collateral.gossip import ExpiryAttestation, PayoutAttestation
@@ -41,28 +47,44 @@ class AttestedPool:
     content carries a quorum; subclasses name the subject and the transaction."""
 
     tx_type: ClassVar[type[WithdrawalPaid] | type[WithdrawalExpired]]
-    powers: Mapping[bytes, int]  # Ed25519 public key -> power
+    validators: Mapping[bytes, Validator]  # the set in force, by Ed25519 public key
     entries: dict[Hashable, dict[Any, dict[bytes, Attestation]]] = field(default_factory=dict)
 
     def get_subject(self, observation: Any) -> Hashable:
         raise NotImplementedError
 
     def add(self, message: Attested) -> bool:
-        """Keep one validator's attestation; True when it is new."""
+        """Keep one validator's attestation; True when it is new. Raises
+        InvalidAttestation for a signer the set in force does not hold with power (one
+        removed or jailed in a block committed since the first hop checked it)."""
+        signer = message.attestation.signer
+        validator = self.validators.get(signer)
+        if validator is None or validator.power == 0:
+            raise InvalidAttestation(signer, "no power in the validator set in force")
         o = message.observation
         signers = self.entries.setdefault(self.get_subject(o), {}).setdefault(o, {})
-        if message.attestation.signer in signers:
+        if signer in signers:
             return False
-        signers[message.attestation.signer] = message.attestation
+        signers[signer] = message.attestation
         return True
 
+    def follow(self, validators: Mapping[bytes, Validator]) -> None:
+        """Count with the set in force after a commit: the attestations of keys it no
+        longer holds are dropped (clearing refuses a transaction carrying one); a jailed
+        key's stay and count 0."""
+        removed = self.validators.keys() - validators.keys()
+        self.validators = validators
+        if removed:
+            drop_signers(self.entries, removed)
+
     def get_ready(self) -> list[Any]:
-        """One transaction per subject whose attestations on one content reach quorum."""
-        total = sum(self.powers.values())
+        """One transaction per subject whose attestations on one content reach quorum of
+        the set in force."""
+        total = sum(v.power for v in self.validators.values())
         ready = []
         for key in sorted(self.entries):  # type: ignore[type-var]
             for observation, signers in self.entries[key].items():
-                if is_quorum(sum(self.powers.get(s, 0) for s in signers), total):
+                if is_quorum(sum(self.validators[s].power for s in signers), total):
                     ordered = tuple(signers[s] for s in sorted(signers))
                     ready.append(self.tx_type(observation, ordered))
                     break

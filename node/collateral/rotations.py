@@ -81,7 +81,7 @@ class VaultRotator:
     readers: Mapping[int, VaultReader]  # by EVM chain id
     statuses: dict[int, VaultSetStatus]
     get_consensus: Callable[[], Sequence[tuple[bytes, int]]]
-    evm_private_key: bytes | None  # None: status only (no usable bridge key)
+    get_evm_key: Callable[[], bytes | None]  # None: status only (no usable bridge key now)
     send: Callable[[RotationSignature], Awaitable[None]]
     counters: dict[tuple[str, str], int] = field(default_factory=dict)  # (chain, event)
     signed: dict[int, Rotation] = field(default_factory=dict)  # the last signed, by chain
@@ -131,8 +131,9 @@ class VaultRotator:
                  "in sync" if status.target is None else "still not the consensus set")  # fmt: skip
 
     async def sign(self, status: VaultSetStatus, rotation: Rotation) -> None:
-        """Sign once per (current set, target), and only as a member of the current set."""
-        key = self.evm_private_key
+        """Sign once per (current set, target), and only as a member of the current set
+        whose bridge key the set in force lists with power."""
+        key = self.get_evm_key()
         if key is None or rotation.current.get_power(get_address(key)) == 0:
             return
         if self.signed.get(status.chain_id) == rotation:

@@ -14,6 +14,12 @@ for the vault's epoch (withdrawals.py). On every validator: re-observation of
 deposits stuck below quorum that it has not signed, and answers to peers' requests
 for them (reobserve.py).
 
+The validator set is the one in force (signers.py): the pools follow the committed
+state's after every commit, and a validator signs only while that set lists its
+consensus key with power (and, for EVM signatures, its bridge key's address), so a
+validator governance adds signs from the block that adds it and one removed or
+jailed stops, without a restart.
+
 The proposal source puts every CollateralCredit, WithdrawalPaid and
 WithdrawalExpired that carries a quorum and the committed state has not settled
 first in this node's proposals;
@@ -72,9 +78,10 @@ from node.collateral.pools import (
 )
 from node.collateral.reobserve import ChainLookup, Reobserver
 from node.collateral.rotations import VaultRotator, VaultSetStatus, get_known_set
+from node.collateral.signers import OwnKeys
 from node.collateral.withdrawals import ExpiryAttester, WithdrawalSigner
 from node.config import NodeConfig
-from node.keys import BRIDGE_KEY, KeyFileError, load_key
+from node.keys import BRIDGE_KEY, load_key
 from node.p2p import MessageTooLarge, Offence, Topic
 from node.p2p.topics import BRIDGE
 from node.services import NodeContext, NodeContextInputs, Service
@@ -89,13 +96,17 @@ OwnKey = tuple[object, ...]
 class BridgeNode:
     """One node's bridge state: pools, own messages, and what consensus asks of it."""
 
-    def __init__(self, ctx: NodeContext) -> None:
+    def __init__(self, ctx: NodeContext, bridge_key: bytes | None = None) -> None:
         self.ctx = ctx
-        genesis = ctx.genesis
-        self.network_chain_id = genesis.chain_id
-        self.credits = ObservationPool(genesis.chain_id, {v.pubkey: v for v in genesis.validators})
-        self.payouts = PayoutPool({v.pubkey: v.power for v in genesis.validators})
-        self.expiries = ExpiryPool({v.pubkey: v.power for v in genesis.validators})
+        self.network_chain_id = ctx.genesis.chain_id
+        validators = ctx.state.validators  # the set in force (a restart restored it)
+        self.credits = ObservationPool(self.network_chain_id, validators)
+        self.payouts = PayoutPool(validators)
+        self.expiries = ExpiryPool(validators)
+        self.keys: OwnKeys | None = None  # validators only
+        if ctx.validator_key is not None:
+            pubkey = ctx.validator_key.public_key().public_bytes_raw()
+            self.keys = OwnKeys(pubkey, bridge_key, lambda: ctx.state)
         self.vault_sets: dict[int, VaultSetStatus] = {}  # watched chains, by EVM chain id
         self.withdrawals = WithdrawalBook(self.get_consensus_set, self.get_known_set)
         self.rotations = RotationBook(self.get_consensus_set, self.get_known_set)
@@ -137,6 +148,10 @@ class BridgeNode:
         return self.is_cleared(subject)  # type: ignore[arg-type]
 
     # -- the validator sets ----------------------------------------------------
+
+    def can_attest(self) -> bool:
+        """This node is a validator the set in force holds with power."""
+        return self.keys is not None and self.keys.can_attest()
 
     def get_consensus_set(self) -> list[tuple[bytes, int]]:
         return get_consensus_set(self.ctx.state)
@@ -187,7 +202,10 @@ class BridgeNode:
         """Pool, remember until settled, and gossip one of this validator's messages;
         never one its own pool refuses (a second, different observation of a deposit
         it has attested; beyond its uncredited-deposit limit, where re-observation of
-        the stuck deposit signs it again later)."""
+        the stuck deposit signs it again later), nor one of a validator the set in force
+        does not hold with power (logged once per change)."""
+        if not self.can_attest():
+            return
         try:
             self.pool(message)
         except (InvalidAttestation, WithdrawalError) as exc:  # e.g. equivocation, over limit
@@ -208,7 +226,7 @@ class BridgeNode:
         (None on a node that is not a validator). Raises ``InvalidAttestation`` as
         ``attest_external`` does, before gossiping anything."""
         signed = None
-        if self.ctx.validator_key is not None:
+        if self.can_attest():
             signed = await self.attest_external(observation)
         await self._publish(encode_message(self.network_chain_id, event))
         return signed
@@ -230,7 +248,7 @@ class BridgeNode:
         """A report gossip brought (its signature checked at the first hop): a validator
         attests it if its committed state registers the bridge for that chain. A node a
         block behind the registration drops it (logged): the bridge reports again."""
-        if self.ctx.validator_key is None:
+        if not self.can_attest():
             return
         try:
             observation = check_external_event(self.ctx.state, event)
@@ -297,7 +315,11 @@ class BridgeNode:
         return txs[:MAX_PER_PROPOSAL]
 
     def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
-        """Forget what the block settled; wake the withdrawal signer."""
+        """Count with the set in force; forget what the block settled; wake the
+        withdrawal signer."""
+        validators = self.ctx.state.validators
+        for pool in (self.credits, self.payouts, self.expiries):
+            pool.follow(validators)
         for credit_key in [k for k in self.credits.entries if self.is_credited(k)]:
             self.credits.mark_credited(credit_key)
         self.payouts.prune(self.is_cleared)
@@ -334,34 +356,25 @@ class BridgeNode:
             await trio.sleep(SIGN_INTERVAL_S)
 
 
-def load_bridge_key(ctx: NodeContext) -> bytes | None:
-    """This validator's EVM key if it is the one genesis lists for it, else None (logged;
-    a validator key not in genesis, one governance adds later, signs no withdrawals)."""
-    assert ctx.validator_key is not None
-    public = ctx.validator_key.public_key().public_bytes_raw()
-    listed = next((v.evm_address for v in ctx.genesis.validators if v.pubkey == public), None)
-    if listed is None:
-        log.warning("no withdrawal signatures: validator key 0x%s is not in genesis", public.hex())
+def load_bridge_key(config: NodeConfig) -> bytes | None:
+    """The validator's EVM key from its `[keys] bridge_key_file`, read once at start, or
+    None (logged) when there is no such file. Raises KeyFileError for one that is
+    unreadable, malformed or too open. Whether it signs is decided each time it would
+    (OwnKeys.get_bridge_key): governance adds, removes and re-keys validators."""
+    if not config.bridge_key_file.exists():
+        log.warning("no withdrawal or rotation signatures from this validator: no bridge key "
+                    "file %s", config.bridge_key_file)  # fmt: skip
         return None
-    try:
-        key = load_key(ctx.config.bridge_key_file, BRIDGE_KEY)
-    except KeyFileError as exc:
-        log.error("no withdrawal signatures from this validator: %s", exc)
-        return None
-    if key.public_key() != listed:
-        log.error(
-            "no withdrawal signatures: bridge key 0x%s is not genesis' 0x%s",
-            key.public_key().hex(),
-            listed.hex(),
-        )
-        return None
+    key = load_key(config.bridge_key_file, BRIDGE_KEY)
+    log.info("bridge key 0x%s loaded", key.public_key().hex())
     return key.secret
 
 
 async def serve_bridge(
     ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
-    node = BridgeNode(ctx)
+    bridge_key = None if ctx.validator_key is None else load_bridge_key(ctx.config)
+    node = BridgeNode(ctx, bridge_key)
     ctx.on_commit(node.on_commit)
     ctx.app.add_proposal_source(node.propose)
     ctx.api.add_routes(BridgeApi(node).routes())
@@ -392,7 +405,8 @@ def expose_request_gate(node: BridgeNode) -> None:
         node.ctx.api.metrics.registry.register(
             CountersCollector(
                 "clearnode_bridge_reobserve_requests",
-                "Re-observation requests at the first hop: admitted, stale, replayed, over_budget",
+                "Re-observation requests at the first hop: admitted, stale, outside_set, "
+                "replayed, over_budget",
                 ("verdict",),
                 lambda: [((verdict,), count) for verdict, count in gate.counters.items()],
             )
@@ -434,7 +448,7 @@ def start_reobserver(node: BridgeNode, nursery: trio.Nursery) -> None:
 
 def start_validator_duties(node: BridgeNode, nursery: trio.Nursery) -> None:
     ctx = node.ctx
-    assert ctx.validator_key is not None
+    assert ctx.validator_key is not None and node.keys is not None
     attester = Attester(
         ctx.validator_key,
         ctx.genesis.chain_id,
@@ -449,17 +463,18 @@ def start_validator_duties(node: BridgeNode, nursery: trio.Nursery) -> None:
         nursery.start_soon(watch_chain, chain, data_dir, attester, node.watchers)
     expiry_vaults = {c.chain_id: VaultReader(c) for c in ctx.config.bridge_chains}
     expiries = ExpiryAttester(
-        ctx.validator_key, ctx.genesis.chain_id, expiry_vaults, node.send_expiry
-    )
+        ctx.validator_key, ctx.genesis.chain_id, expiry_vaults, node.send_expiry,
+        node.keys.can_attest,
+    )  # fmt: skip
     nursery.start_soon(node.attest_expiries, expiries)
-    evm_key = load_bridge_key(ctx)
     readers = {c.chain_id: VaultReader(c) for c in ctx.config.bridge_chains}
+    get_evm_key = node.keys.get_bridge_key
     node.rotator = VaultRotator(
-        readers, node.vault_sets, node.get_consensus_set, evm_key, node.send_rotation
+        readers, node.vault_sets, node.get_consensus_set, get_evm_key, node.send_rotation
     )
     signer = None
-    if evm_key is not None:
-        signer = WithdrawalSigner(evm_key, node.get_vault_set, node.send_withdrawal)
+    if node.keys.bridge_key is not None:
+        signer = WithdrawalSigner(get_evm_key, node.get_vault_set, node.send_withdrawal)
     nursery.start_soon(node.run_vault_duties, node.rotator, signer)
 
 
@@ -484,7 +499,7 @@ def is_enabled(_: NodeConfig, inputs: NodeContextInputs) -> bool:
 
 
 def make_topics(_: NodeConfig, inputs: NodeContextInputs) -> tuple[Topic, ...]:
-    return (BridgeCheck.from_genesis(inputs.genesis).topic(),)
+    return (BridgeCheck.from_genesis(inputs.genesis, inputs.state).topic(),)
 
 
 BRIDGE_SERVICE = Service("bridge", (), is_enabled, serve_bridge, make_topics)

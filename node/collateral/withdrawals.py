@@ -10,6 +10,8 @@ vault's current set sign, and a pending record signed for an epoch the vault has
 rotated away from is signed again for the new epoch (the vault refuses the old
 signatures with `WrongEpoch`). Records on chains this node does not watch are
 left to the validators that do; a failed chain read is retried on the next round.
+Both duties sign only while the validator set in force lists this validator with
+power (and, for withdrawals, its bridge key's address): signers.OwnKeys.
 
 Once a final block of the chain is past a record's expiry and the vault shows its
 nonce unused, the validator signs that `ExpiryObservation` (bridge/expiries.py);
@@ -57,7 +59,7 @@ VaultSetGetter = Callable[[int], tuple[bytes, EvmValidatorSet] | None]
 
 @dataclass
 class WithdrawalSigner:
-    evm_private_key: bytes
+    get_evm_key: Callable[[], bytes | None]  # None while the set in force lets it sign nothing
     get_vault_set: VaultSetGetter
     send: Callable[[WithdrawalSignature], Awaitable[None]]
     signed: dict[WithdrawalKey, int] = field(default_factory=dict)  # the epoch signed for
@@ -67,7 +69,10 @@ class WithdrawalSigner:
         (read at a final block), as a member of that epoch's set; a record signed for
         an epoch the vault has left is signed again for the new one."""
         self.signed = {key: epoch for key, epoch in self.signed.items() if key in pending}
-        address = get_address(self.evm_private_key)
+        evm_private_key = self.get_evm_key()
+        if evm_private_key is None:
+            return
+        address = get_address(evm_private_key)
         for key in sorted(pending):
             record = pending[key]
             read = self.get_vault_set(record.chain_id)
@@ -78,7 +83,7 @@ class WithdrawalSigner:
             if previous == validators.epoch or validators.get_power(address) == 0:
                 continue
             signature = sign_withdrawal_record(
-                record, vault=vault, epoch=validators.epoch, evm_private_key=self.evm_private_key
+                record, vault=vault, epoch=validators.epoch, evm_private_key=evm_private_key
             )
             self.signed[key] = validators.epoch
             if previous is not None:
@@ -94,11 +99,16 @@ class ExpiryAttester:
     network_chain_id: int
     vaults: Mapping[int, VaultReader]  # by EVM chain id
     send: Callable[[ExpiryObservation, Attestation], Awaitable[None]]
+    can_attest: Callable[[], bool]  # the set in force lists this validator with power
     attested: set[WithdrawalKey] = field(default_factory=set)
 
     async def attest_expired(self, pending: Mapping[WithdrawalKey, WithdrawalRecord]) -> None:
         """Attest every pending record of a watched chain that a final block shows
-        expired and unpaid, once (own messages are re-gossiped until settled)."""
+        expired and unpaid, once (own messages are re-gossiped until settled); none
+        while this validator's attestations would not count (none marked attested: a
+        validator governance adds attests what is still pending from then on)."""
+        if not self.can_attest():
+            return
         for chain_id, records in group_by_chain(pending, self.attested, self.vaults).items():
             reader = self.vaults[chain_id]
             try:

@@ -3,26 +3,38 @@ validators' EVM bridge keys derived from public names (test keys only)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from eth_account import Account
 
 from clearing.attestation import sign_attestation
 from clearing.collateral import CollateralObservation
-from clearing.genesis import Genesis, parse_genesis
+from clearing.genesis import Genesis, Validator, parse_genesis
 from clearing.sandbox import derive_ed25519_key, derive_seed
-from clearing.state import WithdrawalRecord
+from clearing.state import ClearingState, WithdrawalRecord, initialize_state
+from clearing.validator_set import install_validators
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation
 from node.chainspec import place_collateral
-from node.collateral.gossip import ExpiryAttestation
+from node.collateral.gossip import BridgeCheck, ExpiryAttestation
 from tests.node.netproc import GENESIS_DOC
 
 CHAIN_ID = 31337
 VALIDATORS = 4
 BRIDGE_KEYS = [derive_seed(f"bridge-{i}") for i in range(VALIDATORS)]
 CONSENSUS_KEYS = [derive_ed25519_key(f"validator-{i}") for i in range(VALIDATORS)]
+NEW_BRIDGE_KEY = derive_seed(f"bridge-{VALIDATORS}")
+NEW_CONSENSUS_KEY = derive_ed25519_key(f"validator-{VALIDATORS}")
+"""The keys of a fifth validator, one governance adds (not in genesis)."""
+
+
+def get_pubkey(index: int) -> bytes:
+    """Validator `index`'s consensus public key (`VALIDATORS`: the fifth's)."""
+    key = NEW_CONSENSUS_KEY if index == VALIDATORS else CONSENSUS_KEYS[index]
+    return key.public_key().public_bytes_raw()
 
 
 def get_evm_address(secret: bytes) -> bytes:
@@ -47,6 +59,34 @@ def get_genesis_doc(tokens: dict[str, bytes] | None = None) -> dict[str, Any]:
 
 def get_genesis() -> Genesis:
     return parse_genesis(get_genesis_doc())
+
+
+def get_new_validator(power: int = 10, peer_id: str = "") -> Validator:
+    return Validator(f"validator-{VALIDATORS}", get_pubkey(VALIDATORS), power,
+                     get_evm_address(NEW_BRIDGE_KEY), peer_id)  # fmt: skip
+
+
+def get_state_in_force(
+    genesis: Genesis, *, add: bool = True, remove: Iterable[int] = (3,), jail: Iterable[int] = ()
+) -> ClearingState:
+    """The committed state once governance added the fifth validator (`add`), removed
+    the genesis validators `remove` and jailed `jail` (power 0)."""
+    state = initialize_state(genesis)
+    validators = dict(state.validators)
+    if add:
+        validators[get_pubkey(VALIDATORS)] = get_new_validator()
+    for index in remove:
+        del validators[get_pubkey(index)]
+    for index in jail:
+        validators[get_pubkey(index)] = dataclasses.replace(validators[get_pubkey(index)], power=0)
+    install_validators(state, validators, state.jailed)
+    return state
+
+
+def make_check(genesis: Genesis, state: ClearingState | None = None) -> BridgeCheck:
+    """The first-hop check of a node whose committed state is `state` (genesis' if None)."""
+    committed = initialize_state(genesis) if state is None else state
+    return BridgeCheck.from_genesis(genesis, lambda: committed)
 
 
 def get_usdc(genesis: Genesis) -> bytes:

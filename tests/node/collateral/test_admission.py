@@ -20,16 +20,25 @@ from node.collateral.admission import (
     RequestGate,
     get_max_seen,
 )
-from node.collateral.gossip import BridgeCheck, encode_message
+from node.collateral.gossip import encode_message
 from node.collateral.reobserve import ANSWER_BURST, ANSWER_RATE_PER_S, ASK_BURST, ASK_RATE_PER_S
 from node.p2p import Offence, P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import BRIDGE
-from tests.node.collateral.support import CHAIN_ID, CONSENSUS_KEYS, get_genesis
+from tests.node.collateral.support import (
+    CHAIN_ID,
+    CONSENSUS_KEYS,
+    NEW_CONSENSUS_KEY,
+    get_genesis,
+    get_pubkey,
+    get_state_in_force,
+    make_check,
+)
 
 GENESIS = get_genesis()
 NET = GENESIS.chain_id
 EPOCH_MS = 1_700_000_000_000
 FLOODER = CONSENSUS_KEYS[0].public_key().public_bytes_raw()
+VALIDATORS = {v.pubkey: v for v in GENESIS.validators}
 
 
 @pytest.fixture
@@ -40,7 +49,7 @@ def mock_clock() -> trio.testing.MockClock:
 def make_gate() -> RequestGate:
     """Both clocks follow trio's (MockClock in these tests)."""
     return RequestGate(
-        len(GENESIS.validators), now_ms=lambda: EPOCH_MS + int(trio.current_time() * 1000)
+        lambda: VALIDATORS, now_ms=lambda: EPOCH_MS + int(trio.current_time() * 1000)
     )
 
 
@@ -68,6 +77,33 @@ async def test_each_signer_has_a_budget_and_only_a_self_publishing_flooder_is_pe
     assert gate.admit("origin", "origin", make_request(REQUEST_BURST + 2)) is True  # refilled
     assert gate.admit("relay", "origin", b"a deposit attestation") is True  # not a request
     assert gate.counters == {"admitted": REQUEST_BURST + 2, "over_budget": 2}
+
+
+async def test_budgets_are_the_set_in_forces_when_a_request_arrives(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    """Validator 4, added by governance, gets a budget from the block that adds it;
+    3, removed, and 2, jailed, lose theirs (a request by one of them got past the
+    first-hop check just before the commit: dropped, nobody penalised)."""
+    committed = [VALIDATORS]
+    gate = RequestGate(lambda: committed[0],
+                       now_ms=lambda: EPOCH_MS + int(trio.current_time() * 1000))  # fmt: skip
+
+    def request(n: int, signer: int) -> SignedReobserveRequest:
+        request = ReobserveRequest(CHAIN_ID, n.to_bytes(32, "big"), 0)
+        when = EPOCH_MS + int(trio.current_time() * 1000)
+        return sign_reobserve_request([*CONSENSUS_KEYS, NEW_CONSENSUS_KEY][signer], NET, request,
+                                      when)  # fmt: skip
+
+    assert [gate.admit("a", "a", request(1, i)) for i in (2, 3, 4)] == [True, True, False]
+    assert set(gate.budgets) == {get_pubkey(2), get_pubkey(3)}
+    committed[0] = get_state_in_force(GENESIS, jail=[2]).validators
+    assert [gate.admit("a", "a", request(2, i)) for i in (2, 3, 4)] == [False, False, True]
+    assert set(gate.budgets) == {get_pubkey(4)}
+    for n in range(3, 2 + REQUEST_BURST):  # a full budget of its own
+        assert gate.admit("a", "a", request(n, 4)) is True
+    assert gate.admit("a", "a", request(99, 4)) is Offence.INVALID
+    assert gate.counters == {"admitted": 2 + REQUEST_BURST, "outside_set": 3, "over_budget": 1}
 
 
 async def test_replays_and_stale_requests_are_dropped_unpenalised_and_uncharged(
@@ -104,7 +140,7 @@ async def test_a_flood_stops_at_the_first_hop_and_costs_only_its_publisher() -> 
     than its budget; b relays only the budget's worth to c and bans a (the publisher);
     c, which b's relays reach within budget, holds nothing against b."""
     flood = 2 * REQUEST_BURST
-    topics = [BridgeCheck.from_genesis(GENESIS).topic() for _ in range(3)]
+    topics = [make_check(GENESIS).topic() for _ in range(3)]
     gate_b, gate_c = (t.admit.__self__ for t in topics[1:])  # type: ignore[union-attr]
     async with AsyncExitStack() as stack:
         nodes: list[P2PNode] = []

@@ -13,6 +13,7 @@ that peer down.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -44,7 +45,7 @@ from tests.node.collateral.network import (
     get_bridge_config,
     wait_committed_everywhere,
 )
-from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis_doc
+from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis_doc, make_check
 from tests.node.netproc import NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network
 
@@ -166,12 +167,15 @@ async def test_deposit_withdrawal_and_payout_through_the_nodes(
         assert account["collateral"][0]["quanta"] == DEPOSIT - WITHDRAW
 
         # a forged observation from an outside peer is refused at the first hop
-        await check_forged_observation_refused(net, BridgeCheck.from_genesis(genesis), usdc)
+        await check_forged_observation_refused(net, make_check(genesis), usdc)
 
 
 async def check_forged_observation_refused(
     net: NodeNetwork, genesis_check: BridgeCheck, token: bytes
 ) -> None:
+    """An outside peer's attestation of an invented deposit: signed by its own key, it is
+    ignored (dropped unpenalised: the key might be a validator's a block ahead); signed
+    as a validator's key, it is a forgery, refused and held against the peer."""
     target = net.homes[0]
     node = net.peers[target.name]
     forged = CollateralObservation(
@@ -185,15 +189,20 @@ async def check_forged_observation_refused(
         token=token,
         quanta=10**9,
     )
-    message = sign_observation(derive_ed25519_key("mallory"), genesis_check.chain_id, forged)
+    own = sign_observation(derive_ed25519_key("mallory"), genesis_check.chain_id, forged)
+    validator = genesis_check.state().genesis.validators[0].pubkey
+    as_validator = replace(own, attestation=replace(own.attestation, signer=validator))
     config = P2PConfig(derive_seed("node-mallory"))
     async with open_p2p(config, [genesis_check.topic()]) as mallory:
         await mallory.connect(node.listen_addrs()[0])
         with trio.fail_after(20):
             await mallory.wait_for_mesh(BRIDGE, 1)
-            while node.counters[BRIDGE, "rejected"] == 0:
-                await mallory.publish(BRIDGE, encode_message(genesis_check.chain_id, message))
-                await trio.sleep(0.2)
+            for message, counter in ((own, "ignored"), (as_validator, "rejected")):
+                while node.counters[BRIDGE, counter] == 0:
+                    await mallory.publish(BRIDGE, encode_message(genesis_check.chain_id, message))
+                    await trio.sleep(0.2)
+                if counter == "ignored":
+                    assert node.scores.get_score(mallory.peer_id) >= 0
         assert node.scores.get_score(mallory.peer_id) < 0
 
     def is_forged(tx: Any) -> bool:

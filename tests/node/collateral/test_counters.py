@@ -13,7 +13,6 @@ from node.api.tiers import OPERATOR
 from node.clock import wall_clock_ms
 from node.collateral.admission import MAX_REQUEST_AGE_MS
 from node.collateral.api import BridgeApi
-from node.collateral.gossip import BridgeCheck
 from node.collateral.service import BridgeNode, expose_request_gate
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
@@ -21,7 +20,13 @@ from node.p2p import P2PConfig, open_p2p
 from node.p2p.topics import BRIDGE
 from node.txcheck import make_clearing_check
 from tests.node.apiserver import serve_app
-from tests.node.collateral.support import CHAIN_ID, CONSENSUS_KEYS, get_genesis, get_genesis_doc
+from tests.node.collateral.support import (
+    CHAIN_ID,
+    CONSENSUS_KEYS,
+    get_genesis,
+    get_genesis_doc,
+    make_check,
+)
 
 GENESIS = get_genesis()
 
@@ -35,10 +40,11 @@ def make_app() -> ApiApp:
 
 async def test_request_gate_counters_are_served_in_bridge_status_and_metrics() -> None:
     app = make_app()
-    topic = BridgeCheck.from_genesis(GENESIS).topic()
+    topic = make_check(GENESIS).topic()
     p2p_config = P2PConfig(key_seed=bytes(32))
     async with open_p2p(p2p_config, [topic]) as p2p:
-        ctx = SimpleNamespace(genesis=GENESIS, p2p=p2p, api=app, state=app.node.get_state())
+        ctx = SimpleNamespace(genesis=GENESIS, p2p=p2p, api=app, state=app.node.get_state(),
+                              validator_key=None)  # fmt: skip
         node = BridgeNode(ctx)  # type: ignore[arg-type]
         app.add_routes(BridgeApi(node).routes())
         expose_request_gate(node)

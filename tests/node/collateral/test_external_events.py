@@ -26,11 +26,16 @@ from clearing.tx import encode_tx
 from node.api.errors import ApiError
 from node.api.http import Request
 from node.collateral.api import BridgeApi
-from node.collateral.gossip import BridgeCheck, UnknownChain, encode_message
+from node.collateral.gossip import UnknownChain, encode_message
 from node.collateral.service import BridgeNode
 from node.p2p import Delivery
 from node.p2p.topics import BRIDGE
-from tests.node.collateral.support import CONSENSUS_KEYS, get_genesis_doc, make_observation
+from tests.node.collateral.support import (
+    CONSENSUS_KEYS,
+    get_genesis_doc,
+    make_check,
+    make_observation,
+)
 from tests.node.collateral.test_service import FakeP2P
 
 BRIDGE_KEY = derive_ed25519_key("external-bridge")
@@ -44,7 +49,7 @@ DOC["external_bridges"] = [
 ]  # fmt: skip
 GENESIS = parse_genesis(DOC)
 NET = GENESIS.chain_id
-GOSSIP = BridgeCheck.from_genesis(GENESIS)
+GOSSIP = make_check(GENESIS)
 
 
 def make_api(validator: int | None = 0) -> tuple[BridgeApi, BridgeNode, FakeP2P]:

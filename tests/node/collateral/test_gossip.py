@@ -11,26 +11,35 @@ from bridge.payouts import sign_payout
 from bridge.wire import DecodeError as BridgeDecodeError
 from bridge.withdrawal import sign_withdrawal_record
 from clearing.codec import pack
-from clearing.errors import BadSignature, DecodeError, UnknownCollateral, UnknownSigner
+from clearing.errors import BadSignature, DecodeError, UnknownCollateral
 from clearing.sandbox import derive_ed25519_key, derive_seed
+from clearing.state import initialize_state
 from node.collateral.gossip import (
     GOSSIP_VERSION,
+    IGNORES,
     KIND_DEPOSIT,
     MAX_MESSAGE_BYTES,
     REJECTS,
     BadEvmSignature,
     BridgeCheck,
+    OutsideValidatorSet,
     PayoutAttestation,
     UnknownChain,
     UnknownEvmSigner,
+    UnknownValidator,
     WrongChain,
     encode_message,
 )
 from tests.node.collateral.support import (
     BRIDGE_KEYS,
     CONSENSUS_KEYS,
+    NEW_BRIDGE_KEY,
+    NEW_CONSENSUS_KEY,
     attest_expiry,
     get_genesis,
+    get_pubkey,
+    get_state_in_force,
+    make_check,
     make_expiry,
     make_observation,
     make_payout,
@@ -38,7 +47,7 @@ from tests.node.collateral.support import (
 )
 
 GENESIS = get_genesis()
-CHECK = BridgeCheck.from_genesis(GENESIS)
+CHECK = make_check(GENESIS)
 NET = GENESIS.chain_id
 
 
@@ -54,11 +63,53 @@ def test_validator_messages_pass_and_round_trip() -> None:
         assert CHECK.decode(encode_message(NET, message)) == message
 
 
-def test_forged_deposit_attestation_is_refused() -> None:
+def test_an_outsiders_attestation_is_ignored_and_a_forgery_refused() -> None:
     outsider = derive_ed25519_key("not-a-validator")
-    forged = sign_observation(outsider, NET, make_observation(GENESIS))
-    with pytest.raises(UnknownSigner):
-        CHECK.decode(encode_message(NET, forged))
+    signed = sign_observation(outsider, NET, make_observation(GENESIS))
+    with pytest.raises(IGNORES) as caught:
+        CHECK.decode(encode_message(NET, signed))
+    assert isinstance(caught.value, UnknownValidator) and caught.value.power is None
+    assigned = dataclasses.replace(  # a validator's key on the outsider's signature
+        signed, attestation=dataclasses.replace(signed.attestation, signer=get_pubkey(0))
+    )
+    with pytest.raises(BadSignature):
+        CHECK.decode(encode_message(NET, assigned))
+    assert IGNORES == CHECK.topic().ignores
+
+
+def test_signers_are_those_of_the_set_in_force_when_the_message_arrives() -> None:
+    """The check reads the committed state each time: validator 4 (added by governance)
+    passes from the block that adds it; 3 (removed) and 2 (jailed) are ignored from the
+    block that changes them, as Ed25519 and as EVM signers."""
+    committed = [initialize_state(GENESIS)]
+    check = BridgeCheck.from_genesis(GENESIS, lambda: committed[0])
+    keys = [*CONSENSUS_KEYS, NEW_CONSENSUS_KEY]
+    evm_keys = [*BRIDGE_KEYS, NEW_BRIDGE_KEY]
+
+    def deposit(index: int) -> bytes:
+        return encode_message(NET, sign_observation(keys[index], NET, make_observation(GENESIS)))
+
+    def withdrawal(index: int) -> bytes:
+        signed = sign_withdrawal_record(make_record(GENESIS), vault=bytes(range(20)), epoch=0,
+                                        evm_private_key=evm_keys[index])  # fmt: skip
+        return encode_message(NET, signed)
+
+    def verdicts(index: int) -> list[int | bool | None]:
+        """Per message kind: True when it passes, else the ignored signer's power."""
+        found: list[int | bool | None] = []
+        for message in (deposit(index), withdrawal(index)):
+            try:
+                check.decode(message)
+                found.append(True)
+            except OutsideValidatorSet as exc:
+                found.append(exc.power)
+        return found
+
+    assert [verdicts(i) for i in (2, 3, 4)] == [[True, True], [True, True], [None, None]]
+    committed[0] = get_state_in_force(GENESIS, jail=[2])
+    assert [verdicts(i) for i in (2, 3, 4)] == [[0, 0], [None, None], [True, True]]
+    with pytest.raises(UnknownEvmSigner):
+        check.decode(withdrawal(3))
 
 
 def test_validator_signature_over_other_content_is_refused() -> None:
@@ -105,11 +156,11 @@ def test_expiry_on_an_unknown_chain_forged_or_retargeted_is_refused() -> None:
         CHECK.decode(encode_message(NET, as_payout))
 
 
-def test_withdrawal_signed_by_a_non_validator_or_malformed_is_refused() -> None:
+def test_withdrawal_signed_by_a_non_validator_is_ignored_and_a_malformed_one_refused() -> None:
     record = make_record(GENESIS)
     args = {"vault": bytes(range(20)), "epoch": 0}
     outsider = sign_withdrawal_record(record, evm_private_key=derive_seed("evil"), **args)
-    with pytest.raises(UnknownEvmSigner):
+    with pytest.raises(UnknownEvmSigner):  # ignored: the forwarder may be a block ahead
         CHECK.decode(encode_message(NET, outsider))
     good = sign_withdrawal_record(record, evm_private_key=BRIDGE_KEYS[0], **args)
     high_v = dataclasses.replace(good, signature=good.signature[:64] + bytes([29]))

@@ -7,16 +7,22 @@ import dataclasses
 
 import pytest
 
+from bridge.observation import InvalidAttestation
 from bridge.payouts import sign_payout
 from bridge.withdrawal import WithdrawalError, sign_withdrawal_record
+from clearing.attestation import verify_quorum_attestations
+from clearing.errors import QuorumNotReached
 from clearing.sandbox import derive_seed
 from node.collateral.gossip import PayoutAttestation
 from node.collateral.pools import ExpiryPool, PayoutPool, WithdrawalBook
 from tests.node.collateral.support import (
     BRIDGE_KEYS,
     CONSENSUS_KEYS,
+    NEW_CONSENSUS_KEY,
     attest_expiry,
     get_genesis,
+    get_pubkey,
+    get_state_in_force,
     make_expiry,
     make_payout,
     make_record,
@@ -24,7 +30,7 @@ from tests.node.collateral.support import (
 
 GENESIS = get_genesis()
 NET = GENESIS.chain_id
-POWERS = {v.pubkey: v.power for v in GENESIS.validators}
+VALIDATORS = {v.pubkey: v for v in GENESIS.validators}
 MEMBERS = tuple((v.evm_address, v.power) for v in GENESIS.validators)
 
 
@@ -34,7 +40,7 @@ def attest(index: int, nonce: int = 1) -> PayoutAttestation:
 
 
 def test_payout_is_ready_only_with_more_than_two_thirds_on_one_content() -> None:
-    pool = PayoutPool(POWERS)
+    pool = PayoutPool(VALIDATORS)
     assert pool.add(attest(0)) and pool.add(attest(1))
     assert not pool.add(attest(1))
     other = make_payout(nonce=2)
@@ -49,7 +55,7 @@ def test_payout_is_ready_only_with_more_than_two_thirds_on_one_content() -> None
 
 
 def test_expiry_is_ready_with_a_quorum_on_one_block_and_forgotten_once_refunded() -> None:
-    pool = ExpiryPool(POWERS)
+    pool = ExpiryPool(VALIDATORS)
     assert pool.add(attest_expiry(0, NET, make_expiry())) and pool.add(
         attest_expiry(1, NET, make_expiry())
     )
@@ -66,12 +72,39 @@ def test_expiry_is_ready_with_a_quorum_on_one_block_and_forgotten_once_refunded(
 
 
 def test_payout_pool_forgets_paid_withdrawals_only() -> None:
-    pool = PayoutPool(POWERS)
+    pool = PayoutPool(VALIDATORS)
     pool.add(attest(0, nonce=1))
     pool.prune(lambda key: False)
     assert pool.entries
     pool.prune(lambda key: key == (make_payout().member, 1))
     assert not pool.entries
+
+
+def test_attestation_pools_count_the_set_in_force_as_clearing_does() -> None:
+    """A quorum of the genesis set is none once governance removes one of its signers:
+    the removed key's attestation is dropped (clearing would refuse it); the added
+    validator's completes it, and the transaction verifies against the new set."""
+    pool = PayoutPool(VALIDATORS)
+    for index in (0, 1, 3):
+        pool.add(attest(index))
+    assert len(pool.get_ready()) == 1
+    state = get_state_in_force(GENESIS)
+    pool.follow(state.validators)
+    assert pool.get_ready() == []
+    assert get_pubkey(3) not in pool.entries[pool.get_subject(make_payout())][make_payout()]
+    with pytest.raises(InvalidAttestation):
+        pool.add(attest(3))
+    pool.add(PayoutAttestation(make_payout(), sign_payout(NEW_CONSENSUS_KEY, NET, make_payout())))
+    (ready,) = pool.get_ready()
+    assert {a.signer for a in ready.attestations} == {get_pubkey(i) for i in (0, 1, 4)}
+    message = make_payout().signing_bytes(NET)
+    verify_quorum_attestations(state.validators, state.total_power, ready.attestations, message)
+    jailed = get_state_in_force(GENESIS, jail=[1])  # 20 of 30 signed: not more than 2/3
+    pool.follow(jailed.validators)
+    assert pool.get_ready() == []
+    with pytest.raises(QuorumNotReached):
+        verify_quorum_attestations(jailed.validators, jailed.total_power, ready.attestations,
+                                   message)  # fmt: skip
 
 
 def sign(index: int, epoch: int = 0, key: bytes | None = None):  # type: ignore[no-untyped-def]

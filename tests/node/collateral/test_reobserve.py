@@ -33,15 +33,15 @@ from bridge.wire import DecodeError as BridgeDecodeError
 from bridge.wire import pack_record
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.codec import pack
-from clearing.errors import BadSignature, DecodeError, UnknownSigner
+from clearing.errors import BadSignature, DecodeError
 from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_ed25519_key
 from node.collateral.gossip import (
     GOSSIP_VERSION,
     KIND_REOBSERVE,
     MAX_REQUEST_BYTES,
-    BridgeCheck,
     UnknownChain,
+    UnknownValidator,
     encode_message,
 )
 from node.collateral.reobserve import (
@@ -67,12 +67,13 @@ from tests.node.collateral.support import (
     CONSENSUS_KEYS,
     get_genesis,
     get_genesis_doc,
+    make_check,
     make_observation,
 )
 
 GENESIS = get_genesis()
 NET = GENESIS.chain_id
-CHECK = BridgeCheck.from_genesis(GENESIS)
+CHECK = make_check(GENESIS)
 ME = CONSENSUS_KEYS[3]
 AFTER_S = 1.0
 TokenMap = dict[CollateralKey, CollateralToken]
@@ -281,7 +282,7 @@ def test_bad_requests_are_refused_at_the_first_hop() -> None:
 
     with pytest.raises(UnknownChain):
         CHECK.decode(sign(ME, chain_id=999))
-    with pytest.raises(UnknownSigner):  # a full node or an outsider cannot ask
+    with pytest.raises(UnknownValidator):  # a full node or an outsider cannot ask (ignored)
         CHECK.decode(sign(derive_ed25519_key("outsider")))
     with pytest.raises(BadSignature):  # signed for another network
         CHECK.decode(sign(ME, network=NET + 1))

@@ -27,11 +27,11 @@ from bridge.vault import get_validator_set
 from bridge.withdrawal import WithdrawalError
 from clearing.sandbox import derive_seed
 from node.collateral.chains import VaultReader
-from node.collateral.gossip import BridgeCheck, NotInCurrentSet, encode_message
+from node.collateral.gossip import NotInCurrentSet, encode_message
 from node.collateral.pools import RotationBook
 from node.collateral.rotations import VaultRotator
 from node.config import BridgeChainConfig
-from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis
+from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis, make_check
 
 GENESIS = get_genesis()
 ADDRESSES = [get_address(k) for k in BRIDGE_KEYS]
@@ -56,7 +56,8 @@ async def test_members_sign_once_restarts_sign_the_same_and_the_vault_rotates_on
         sent.append(signed)
 
     def start(key: bytes | None) -> VaultRotator:
-        return VaultRotator({CHAIN_ID: VaultReader(config)}, {}, lambda: REMAINING, key, send)
+        return VaultRotator({CHAIN_ID: VaultReader(config)}, {}, lambda: REMAINING, lambda: key,
+                            send)  # fmt: skip
 
     rotator = start(BRIDGE_KEYS[0])
     await rotator.check_all()
@@ -167,7 +168,7 @@ def test_book_keeps_one_signature_per_validator_and_serves_only_the_consensus_ta
 
 
 def test_rotation_gossip_passes_from_a_member_and_is_refused_from_anyone_else() -> None:
-    check = BridgeCheck.from_genesis(GENESIS)
+    check = make_check(GENESIS)
     rotation = make_rotation(bytes(range(20)))
     signed = sign_rotation_message(rotation, BRIDGE_KEYS[0])
     assert check.decode(encode_message(GENESIS.chain_id, signed)) == signed

@@ -76,7 +76,7 @@ async def test_signed_relayed_paid_and_attested(
         book.add(signed)
 
     for key in BRIDGE_KEYS[:3]:
-        signer = WithdrawalSigner(key, await read_vault_set(config), collect)
+        signer = WithdrawalSigner(lambda key=key: key, await read_vault_set(config), collect)
         await signer.sign_pending({(MEMBER, 1): record})
         await signer.sign_pending({(MEMBER, 1): record})  # signed once per record
     best = book.get_best((MEMBER, 1))
@@ -111,7 +111,7 @@ async def test_signed_relayed_paid_and_attested(
     ((observation, _),) = payouts
     assert (observation.member, observation.nonce, observation.vault) == (MEMBER, 1, deployed.vault)
 
-    pool = PayoutPool({v.pubkey: v.power for v in genesis.validators})
+    pool = PayoutPool({v.pubkey: v for v in genesis.validators})
     for key in CONSENSUS_KEYS[:3]:
         pool.add(PayoutAttestation(observation, sign_payout(key, genesis.chain_id, observation)))
     (paid,) = pool.get_ready()
@@ -143,7 +143,7 @@ async def test_expired_unpaid_records_are_attested_once_paid_or_live_ones_never(
         book.add(signed)
 
     for key in BRIDGE_KEYS[:3]:  # nonce 3 is relayed in time
-        signer = WithdrawalSigner(key, await read_vault_set(config), collect)
+        signer = WithdrawalSigner(lambda key=key: key, await read_vault_set(config), collect)
         await signer.sign_pending({(MEMBER, 3): pending[(MEMBER, 3)]})
     relayer = account_from_key(DEV_PRIVATE_KEY)
     usdc_contract = evm.contract("TestToken", to_checksum_address(usdc))
@@ -160,7 +160,7 @@ async def test_expired_unpaid_records_are_attested_once_paid_or_live_ones_never(
         sent.append((observation, attestation))
 
     attester = ExpiryAttester(CONSENSUS_KEYS[0], genesis.chain_id,
-                              {CHAIN_ID: VaultReader(config)}, on_expiry)  # fmt: skip
+                              {CHAIN_ID: VaultReader(config)}, on_expiry, lambda: True)  # fmt: skip
     await attester.attest_expired(pending)
     assert sent == []  # nothing is past its expiry yet
     evm.request("evm_increaseTime", [60])
@@ -185,7 +185,9 @@ async def test_a_record_is_signed_again_when_the_vault_rotates_and_only_by_its_m
     async def send(signed: WithdrawalSignature) -> None:
         sent.append(signed)
 
-    old, newcomer = (WithdrawalSigner(k, read.get, send) for k in (BRIDGE_KEYS[0], BRIDGE_KEYS[3]))
+    old, newcomer = (
+        WithdrawalSigner(lambda k=k: k, read.get, send) for k in (BRIDGE_KEYS[0], BRIDGE_KEYS[3])
+    )
     pending = {(record.member, record.nonce): record}
     for signer in (old, newcomer, old):
         await signer.sign_pending(pending)

@@ -1,0 +1,228 @@
+"""The vaults follow the validator set governance makes: five `clearnode start` processes
+and two anvil chains whose vaults trust the four genesis validators. The fifth node
+runs from genesis with a consensus key not in it and its own bridge key.
+
+Governance adds the fifth validator and removes v3 in one proposal. From the block that
+executes it, the bridge counts the new set without a restart: v3 (removed) signs nothing
+more, and v0 to v2 (the vault's members still in the set) sign each vault's rotation to
+v0, v1, v2 and v4, which the relayer sends. A withdrawal signed for epoch 0 by the old
+set is refused by the rotated vault (`WrongEpoch`); the new set, the added validator
+among its signers, signs it again for epoch 1 and that is paid; every node agrees on
+every root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from eth_utils import to_checksum_address
+
+from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
+from bridge.chain import Chain, ContractReverted, account_from_key, connect
+from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
+from bridge.eip712 import recover_signer
+from bridge.relayer import parse_relay_json, relay_complete, relay_rotations
+from bridge.validators import EvmValidatorSet
+from bridge.vault import deposit_token, get_validator_set
+from bridge.withdrawal import relay
+from clearing.collateral import CollateralCredit
+from clearing.governance.proposal import Proposal, VoteChoice
+from clearing.governance.submit import sign_proposal
+from clearing.governance.validator_change import AddValidator, RemoveValidator
+from clearing.governance.vote import sign_vote
+from clearing.tx import encode_tx
+from clearing.withdrawal import WithdrawalPaid
+from node.keys import BRIDGE_KEY, KeyFile, save_key
+from tests.node.collateral.network import DEPTH, find_committed
+from tests.node.collateral.support import (
+    BRIDGE_KEYS,
+    CHAIN_ID,
+    CONSENSUS_KEYS,
+    NEW_BRIDGE_KEY,
+    get_evm_address,
+    get_genesis_doc,
+    get_new_validator,
+)
+from tests.node.collateral.test_bridge_network import ALICE, DEPOSIT, WITHDRAW, sign_withdrawal
+from tests.node.collateral.test_rotation_network import (
+    CHAIN_B,
+    POWER,
+    get_chain_config,
+    get_json,
+    get_vault_states,
+)
+from tests.node.netproc import NodeHome, ProcessNetwork, running
+from tests.node.test_network_processes import assert_roots_agree, read_blocks, wait_until
+from tests.node.test_validator_set_processes import DELAY, NEW, VOTING_BLOCKS, public
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.multiprocess]
+
+OLD_SET = sorted(get_evm_address(k) for k in BRIDGE_KEYS)
+NEW_SET = sorted(get_evm_address(k) for k in (*BRIDGE_KEYS[:3], NEW_BRIDGE_KEY))
+PROPOSALS, VOTES = "/v1/governance/proposals", "/v1/governance/votes"
+
+
+def make_network(base: Path, deployed: dict[str, DevnetChain]) -> ProcessNetwork:
+    """The four genesis validators, each with its bridge key, and the fifth node with a
+    consensus key (validator-4) and a bridge key genesis does not know; the validators
+    let the fifth connect (`[p2p] observers`)."""
+    extra = "".join(get_chain_config(name, d) for name, d in sorted(deployed.items()))
+    new_home = NodeHome(base / NEW, NEW, 4)
+    new_home.extra_config += extra
+    net = ProcessNetwork(base, 4, extra_config=extra, observers=(new_home.peer_id,))
+    doc = get_genesis_doc(deployed["a"].tokens)
+    doc["governance"] = {"min_delay_blocks": DELAY, "max_voting_blocks": 50}
+    for home, validator in zip(net.homes, doc["validators"], strict=True):
+        validator["peer_id"] = home.peer_id
+    net.genesis = doc
+    new_home.write(doc, [h.addr for h in net.homes])
+    net.homes.append(new_home)
+    for home, secret in zip(net.homes, [*BRIDGE_KEYS, NEW_BRIDGE_KEY], strict=True):
+        (home.path / "genesis.json").write_text(json.dumps(doc))
+        save_key(home.path / "keys" / "bridge_key.json", KeyFile(BRIDGE_KEY, secret))
+    return net
+
+
+async def post_until_accepted(what: str, post: Callable[[], int]) -> None:
+    """Posts again while the node answers 503 (no commit lately: a loaded machine), as a
+    client should; any answer but 202 or 503 fails the test."""
+
+    def is_accepted() -> bool:
+        status = post()
+        assert status in (202, 503), f"{what}: {status}"
+        return status == 202
+
+    await wait_until(f"{what} to be accepted", is_accepted, 60)
+
+
+async def test_vaults_rotate_to_the_set_governance_makes_and_its_signatures_pay(
+    tmp_path: Path,
+) -> None:
+    with AnvilNode(chain_id=CHAIN_ID) as anvil_a, AnvilNode(chain_id=CHAIN_B) as anvil_b:
+        chains = {"a": connect(anvil_a.url, CHAIN_ID), "b": connect(anvil_b.url, CHAIN_B)}
+        genesis_set = EvmValidatorSet.from_members(0, [(a, POWER) for a in OLD_SET])
+        deployed = {
+            name: deploy_devnet_chain(chain, genesis_set, [("USDC", 6)])
+            for name, chain in chains.items()
+        }
+        for chain in chains.values():
+            mine(chain, DEPTH + 1)  # the vaults exist at the final block
+        net = make_network(tmp_path, deployed)
+        with running(net):
+            await check_vaults_follow_governance(net, chains, deployed)
+
+
+async def check_vaults_follow_governance(
+    net: ProcessNetwork, chains: dict[str, Chain], deployed: dict[str, DevnetChain]
+) -> None:
+    network = net.genesis["chain_id"]
+    v0, v1, v3, v4 = net.homes[0], net.homes[1], net.homes[3], net.homes[4]
+    relayer = account_from_key(DEV_PRIVATE_KEY)
+    await wait_until("every node to commit", lambda: assert_roots_agree(net.homes) >= 2, 60)
+
+    # governance adds validator 4 and removes validator 3; a deposit meanwhile
+    changes = (AddValidator(get_new_validator(POWER, v4.peer_id)),
+               RemoveValidator(public("validator-3")))  # fmt: skip
+    deadline = len(v0.get_roots()) + VOTING_BLOCKS
+    proposal_tx = sign_proposal(CONSENSUS_KEYS[0], network, changes, deadline, deadline + DELAY)
+    await post_until_accepted("the proposal", lambda: v0.post_tx(PROPOSALS, encode_tx(proposal_tx)))
+    chain = chains["a"]
+    vault = chain.contract("CollateralVault", to_checksum_address(deployed["a"].vault))
+    usdc = deployed["a"].tokens["USDC"]
+    token = chain.contract("TestToken", to_checksum_address(usdc))
+    await trio.to_thread.run_sync(deposit_token, chain, vault, token, DEPOSIT, ALICE.address,
+                                  relayer)  # fmt: skip
+    await trio.to_thread.run_sync(mine, chain, DEPTH + 1)
+    await wait_until("the proposal to commit", lambda: any(
+        encode_tx(proposal_tx) in b.txs for b in read_blocks(v0)))  # fmt: skip
+    digest = hashlib.sha256(proposal_tx.signing_bytes(network)).digest()
+    proposal = Proposal(1, proposal_tx.proposer, changes, digest, 0, deadline, deadline + DELAY)
+    for key in CONSENSUS_KEYS[:3]:
+        ballot = encode_tx(sign_vote(key, network, proposal, VoteChoice.YES))
+        await post_until_accepted("a ballot", lambda: v0.post_tx(VOTES, ballot))  # noqa: B023
+
+    # a withdrawal the old set signs for epoch 0
+    await wait_until("the deposit to be credited",
+                     lambda: find_committed(v0, CollateralCredit) is not None)  # fmt: skip
+    request = sign_withdrawal(network, usdc, 1)
+    url = f"http://127.0.0.1:{v1.api_port}/v1/member-requests"
+    await post_until_accepted(
+        "the withdrawal request", lambda: httpx.post(url, json=request, timeout=10).status_code
+    )
+    path = f"/v1/withdrawals/0x{ALICE.address.hex()}/1"
+    await wait_until("the old set's withdrawal signatures",
+                     lambda: get_json(v4, path).get("complete") is True)  # fmt: skip
+    old_body = get_json(v4, path)
+    old_auth, old_signatures = parse_relay_json(old_body)
+    assert old_auth.epoch == 0
+    assert {recover_signer(old_auth.get_digest(), s) for s in old_signatures} <= set(OLD_SET)
+
+    # from the executing block, both vaults are off the consensus set; v0-v2 sign
+    def all_rotating() -> bool:
+        want = {"a": ("rotating", 0), "b": ("rotating", 0)}
+        return all(get_vault_states(h) == want for h in net.homes)
+
+    await wait_until("every node to see both vaults rotating", all_rotating, 90)
+
+    def rotations_complete() -> bool:
+        rotations = get_json(v4, "/v1/bridge/rotations").get("rotations", [])
+        return len(rotations) == 2 and all(r["complete"] for r in rotations)
+
+    await wait_until("both rotations to gather a quorum", rotations_complete, 60)
+    rotations = get_json(v4, "/v1/bridge/rotations")["rotations"]
+    for body in rotations:
+        assert (body["epoch"], body["new_epoch"]) == (0, 1)
+        assert body["validators"] == ["0x" + a.hex() for a in NEW_SET]
+        assert body["current_validators"] == ["0x" + a.hex() for a in OLD_SET]
+
+    for name in ("a", "b"):
+        (rotated,) = await trio.to_thread.run_sync(relay_rotations, chains[name], relayer,
+                                                   rotations)  # fmt: skip
+        assert rotated.result == "rotated", rotated
+        on_chain = await trio.to_thread.run_sync(get_validator_set, chains[name].contract(
+            "CollateralVault", to_checksum_address(deployed[name].vault)))  # fmt: skip
+        assert (on_chain.epoch, on_chain.addresses) == (1, NEW_SET)
+        await trio.to_thread.run_sync(mine, chains[name], DEPTH + 1)
+
+    # the old set's epoch-0 signatures are refused by the rotated vault
+    (skipped,) = await trio.to_thread.run_sync(relay_complete, chain, relayer, [old_body])
+    assert skipped.result == "signed for epoch 0, vault at epoch 1", skipped
+    with pytest.raises(ContractReverted) as caught:
+        await trio.to_thread.run_sync(relay, chain, old_auth, old_signatures, relayer)
+    assert caught.value.error == "WrongEpoch"
+
+    # the new set, the added validator among it, signs for epoch 1: paid
+    def new_signers() -> set[bytes]:
+        body = get_json(v0, path)
+        if body.get("epoch") != 1:
+            return set()
+        auth, signatures = parse_relay_json(body)
+        return {recover_signer(auth.get_digest(), s) for s in signatures}
+
+    await wait_until("the whole new set to sign for epoch 1",
+                     lambda: new_signers() == set(NEW_SET), 60)  # fmt: skip
+    (paid,) = await trio.to_thread.run_sync(relay_complete, chain, relayer, [get_json(v0, path)])
+    assert paid.result == "paid", paid
+    assert token.functions.balanceOf(to_checksum_address(ALICE.address)).call() == WITHDRAW
+    await trio.to_thread.run_sync(mine, chain, DEPTH + 1)
+    await wait_until("the payout to clear the record everywhere", lambda: all(
+        find_committed(h, WithdrawalPaid) is not None for h in net.homes), 60)  # fmt: skip
+    height, _ = find_committed(v0, WithdrawalPaid)  # type: ignore[misc]
+    await wait_until("every node at the payout's height",
+                     lambda: all(height in h.get_roots() for h in net.homes), 30)  # fmt: skip
+    assert assert_roots_agree(net.homes) >= height
+
+    # v3, removed, signed neither rotation; v4 signed from the block that added it
+    removed_log = (v3.path / "node.log").read_text()
+    assert "signed the rotation" not in removed_log
+    assert "is not in the validator set in force" in removed_log
+    added_log = (v4.path / "node.log").read_text()
+    assert added_log.index("is not in the validator set in force") < added_log.index(
+        "withdrawal and rotation signatures from this validator: signing"
+    )
