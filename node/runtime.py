@@ -235,18 +235,24 @@ def get_allowed_peers(
     return frozenset(allowed)
 
 
-def check_persistent_peers(config: NodeConfig, allowed: frozenset[str]) -> None:
-    """Every persistent peer is allowed: one outside the set would be refused at every
-    redial."""
+def check_persistent_peers(config: NodeConfig, genesis: Genesis, allowed: frozenset[str]) -> None:
+    """Every persistent peer is allowed, or a genesis validator's node governance removed
+    since (said; the host dials it again if governance adds it back): anyone else would
+    be refused at every redial."""
+    genesis_nodes = {v.peer_id for v in genesis.validators}
     for index, addr in enumerate(config.p2p.persistent_peers):
         peer = addr.rsplit("/p2p/", 1)[-1]
-        if peer not in allowed:
-            raise ConfigError(
-                config.config_file or config.home,
-                f"p2p.persistent_peers[{index}]",
-                "a validator's node (of the set in force) or one of p2p.observers",
-                peer,
-            )
+        if peer in allowed:
+            continue
+        if peer in genesis_nodes:
+            log.info("persistent peer %s is no longer a validator's node: not dialled", peer)
+            continue
+        raise ConfigError(
+            config.config_file or config.home,
+            f"p2p.persistent_peers[{index}]",
+            "a validator's node (of the set in force) or one of p2p.observers",
+            peer,
+        )
 
 
 class AllowedPeers:
@@ -426,7 +432,7 @@ async def run_node(
         restore_state(app, store)
         allowed_peers = get_allowed_peers(config, genesis, app.state.validators.values())
         if allowed_peers is not None:
-            check_persistent_peers(config, allowed_peers)
+            check_persistent_peers(config, genesis, allowed_peers)
         catch_up_history(store, genesis)
         wal = Wal(FileWalStorage(config.storage.wal_path))
         compact_wal(wal, store.latest_height() + 1)

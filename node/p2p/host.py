@@ -323,12 +323,14 @@ class P2PNode:
         return str(info.peer_id)
 
     async def keep_connected(self, addr: str) -> None:
-        """Redials `addr` whenever it is not connected, backing off after failures; runs forever."""
+        """Redials `addr` whenever it is not connected, backing off after failures; runs
+        forever. Not while the peer is banned or not allowed (a validator governance
+        removed: dialled again once it is allowed again)."""
         peer = str(info_from_p2p_addr(multiaddr.Multiaddr(addr)).peer_id)
         failures = 0
         while True:
             changed = self.watch.changed
-            if peer in self._banned or peer in self.connected_peers():
+            if peer in self._banned or peer in self.connected_peers() or not self.is_allowed(peer):
                 # A connection can close without a disconnect notification (see
                 # `_live_connections`): look again every link check.
                 with trio.move_on_after(self.config.link_check_s):

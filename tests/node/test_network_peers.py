@@ -91,8 +91,21 @@ def test_a_persistent_peer_outside_the_allowed_set_is_refused(tmp_path: Path) ->
     allowed = get_allowed_peers(config, genesis, genesis.validators)
     assert allowed is not None
     with pytest.raises(ConfigError) as info:
-        check_persistent_peers(config, allowed)
+        check_persistent_peers(config, genesis, allowed)
     assert info.value.key == "p2p.persistent_peers[0]"
+
+
+def test_a_persistent_peer_governance_removed_or_added_is_no_error(tmp_path: Path) -> None:
+    """A genesis validator's node removed since is kept in the config (not dialled while
+    removed); a validator's node governance added is allowed like the genesis ones."""
+    removed, added = NodeHome(tmp_path, "v3", 3), NodeHome(tmp_path, "v4", 4)
+    home = NodeHome(tmp_path, "v0", 0)
+    home.write(genesis_naming_peers(), [removed.addr, added.addr])
+    config = load_config(home.path)
+    genesis = load_genesis(config)
+    allowed = get_allowed_peers(config, genesis, genesis.validators)
+    assert allowed is not None
+    check_persistent_peers(config, genesis, allowed - {removed.peer_id} | {added.peer_id})
 
 
 def test_the_allowed_set_is_the_validators_nodes_and_the_observers(tmp_path: Path) -> None:

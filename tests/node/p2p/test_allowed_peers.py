@@ -136,3 +136,16 @@ async def test_a_peer_no_longer_allowed_is_cut_off_and_one_allowed_again_comes_b
         if heard[0][1] == "removed":  # c's gossip cache, offered again on the new connection
             heard.append(await receive(a, "tx"))
         assert heard[-1] == (c.peer_id, "back")
+
+
+async def test_a_persistent_peer_is_dialled_only_while_allowed() -> None:
+    async with AsyncExitStack() as stack:
+        b = await stack.enter_async_context(open_p2p(config("b", allowed_peers=MEMBERS), TOPICS))
+        a_config = config("a", allowed_peers=frozenset(), persistent_peers=(b.listen_addrs()[0],))
+        a = await stack.enter_async_context(open_p2p(a_config, TOPICS))
+        await trio.sleep(1)
+        assert a.counters["connections", "refused_not_allowed"] == 0  # never dialled
+        a.set_allowed_peers(MEMBERS)
+        with trio.fail_after(5):
+            while b.peer_id not in a.connected_peers():
+                await trio.sleep(0.02)
