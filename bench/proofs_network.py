@@ -29,6 +29,7 @@ import os
 import resource
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -47,6 +48,7 @@ from node.reports.service import ReportsService
 from node.reports.sharing import ProofShareRefused
 from node.reports.store import ReportStore
 from node.reports.worker import build_in_worker
+from proofs.report import Validator
 from proofs.sample import (
     SAMPLE_MARKET,
     SAMPLE_MARKET_PROOF,
@@ -104,7 +106,8 @@ def make_validators(count: int, home: Path, share_wait_s: int) -> list[ReportsSe
     members = [SimpleNamespace(pubkey=k.public_key().public_bytes_raw(), power=10) for k in keys]
     genesis = SimpleNamespace(chain_id=CHAIN_ID, epoch_length_blocks=EPOCH_LENGTH,
                               validators=members)  # fmt: skip
-    state = SimpleNamespace(height=EPOCH * EPOCH_LENGTH, report_hashes={})
+    state = SimpleNamespace(height=EPOCH * EPOCH_LENGTH, report_hashes={},
+                            validators={m.pubkey: m for m in members})  # fmt: skip
     config = SimpleNamespace(reports=ReportsConfig(share_wait_s=share_wait_s))
     loopback = Loopback(genesis)
     for i, key in enumerate(keys):
@@ -123,8 +126,11 @@ async def run_network(inputs: ReportInputs, count: int, share_wait_s: int) -> fl
             for service in services:
                 nursery.start_soon(service.run_builder)
             started = time.monotonic()
+            provers = tuple(
+                Validator(k, v.power) for k, v in services[0].ctx.state.validators.items()
+            )
             for service in services:
-                service.queue_inputs(inputs)
+                service.queue_inputs(replace(inputs, validators=provers))
             while not all(inputs.epoch in s.ready for s in services):
                 await trio.sleep(0.05)
             seconds = time.monotonic() - started

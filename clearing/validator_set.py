@@ -28,6 +28,17 @@ def get_active_validators(validators: dict[bytes, Validator]) -> tuple[Validator
     return tuple(v for v in validators.values() if v.power > 0)
 
 
+def get_active_set_at(state: ClearingState, height: int) -> tuple[Validator, ...]:
+    """The active set in force while block `height` was applied (what checked its
+    transactions' attestations): the one recorded after the newest block before `height`
+    that changed it, else the genesis set. A height past the state's gives the set in
+    force now."""
+    changed = max((h for h in state.validator_sets if h < height), default=None)
+    if changed is None:
+        return tuple(v for v in state.genesis.validators if v.power > 0)
+    return state.validator_sets[changed]
+
+
 def install_validators(
     state: ClearingState, validators: dict[bytes, Validator], jailed: dict[bytes, Jailing]
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import trio
@@ -20,6 +20,7 @@ from clearing.block import BlockResult
 from clearing.errors import ClearingError
 from clearing.events import Event
 from clearing.genesis import Genesis
+from clearing.genesis import Validator as ValidatorRecord
 from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
@@ -199,12 +200,17 @@ async def serve_node(
         task_status.started()
 
 
-def get_allowed_peers(config: NodeConfig, genesis: Genesis) -> frozenset[str] | None:
-    """The peers this node talks to: the genesis validators' nodes and `[p2p] observers`.
+def get_allowed_peers(
+    config: NodeConfig, genesis: Genesis, validators: Iterable[ValidatorRecord]
+) -> frozenset[str] | None:
+    """The peers this node talks to: the nodes of `validators`, the records in force (jailed
+    ones included: governance may unjail them), and `[p2p] observers`.
 
     None (everyone) only for a genesis naming no validator's peer id (one written before
-    `clearnode init` wrote them), said loudly; a genesis naming some but not all is an
-    error, as is a persistent peer outside the set (it would be refused at every redial).
+    `clearnode init` wrote them), said loudly; a genesis naming some but not all, or one
+    that is not a peer id, is an error. A record governance wrote with no peer id, or one
+    that is not a peer id (clearing does not parse them), is left out, said once per
+    change of the set.
     """
     given = [v.peer_id for v in genesis.validators if v.peer_id]
     if not given:
@@ -220,17 +226,61 @@ def get_allowed_peers(config: NodeConfig, genesis: Genesis) -> frozenset[str] | 
         except ValueError as exc:
             expected = "a libp2p peer id (on every validator, or on none)"
             raise ConfigError(config.genesis_file, key, expected, str(exc)) from None
-    allowed = frozenset(given) | frozenset(config.p2p.observers)
+    allowed = set(config.p2p.observers)
+    for validator in validators:
+        try:
+            allowed.add(check_peer_id(validator.peer_id))
+        except ValueError as exc:
+            log.warning("validator %s's node is not allowed to connect: %s", validator.name, exc)
+    return frozenset(allowed)
+
+
+def check_persistent_peers(config: NodeConfig, genesis: Genesis, allowed: frozenset[str]) -> None:
+    """Every persistent peer is allowed, or a genesis validator's node governance removed
+    since (said; the host dials it again if governance adds it back): anyone else would
+    be refused at every redial."""
+    genesis_nodes = {v.peer_id for v in genesis.validators}
     for index, addr in enumerate(config.p2p.persistent_peers):
         peer = addr.rsplit("/p2p/", 1)[-1]
-        if peer not in allowed:
-            raise ConfigError(
-                config.config_file or config.home,
-                f"p2p.persistent_peers[{index}]",
-                "a genesis validator's node or one of p2p.observers",
-                peer,
-            )
-    return allowed
+        if peer in allowed:
+            continue
+        if peer in genesis_nodes:
+            log.info("persistent peer %s is no longer a validator's node: not dialled", peer)
+            continue
+        raise ConfigError(
+            config.config_file or config.home,
+            f"p2p.persistent_peers[{index}]",
+            "a validator's node (of the set in force) or one of p2p.observers",
+            peer,
+        )
+
+
+class AllowedPeers:
+    """Keeps the host's allowed peers on the validator records in force: recomputed after
+    each commit that replaced them (governance, a jailing), so a validator governance
+    added connects once the block adding it commits, and a removed one is cut off."""
+
+    def __init__(
+        self, config: NodeConfig, genesis: Genesis, p2p: P2PNode, state: ClearingState
+    ) -> None:
+        self.config, self.genesis, self.p2p = config, genesis, p2p
+        self.seen = state.validators
+
+    def on_commit(self, state: ClearingState) -> None:
+        if state.validators is self.seen or self.p2p.allowed_peers is None:
+            return
+        self.seen = state.validators
+        allowed = get_allowed_peers(self.config, self.genesis, state.validators.values())
+        if allowed == self.p2p.allowed_peers:
+            return
+        assert allowed is not None  # the genesis named peer ids at start
+        log.info(
+            "allowed peers follow the validator set at height %d: %d joined, %d left",
+            state.height,
+            len(allowed - self.p2p.allowed_peers),
+            len(self.p2p.allowed_peers - allowed),
+        )
+        self.p2p.set_allowed_peers(allowed)
 
 
 def log_jailings(height: int, result: BlockResult) -> list[Event]:
@@ -248,19 +298,22 @@ def log_jailings(height: int, result: BlockResult) -> list[Event]:
     return jailed
 
 
-def get_validator_signer(config: NodeConfig, genesis: Genesis, wal: Wal) -> Signer | None:
+def get_validator_signer(config: NodeConfig, state: ClearingState, wal: Wal) -> Signer | None:
     """A signer when this node has a validator key; None makes a full node. Consensus
-    signs only at heights whose validator set holds the key: one not in genesis (a
-    validator governance will add) follows until its set does."""
+    signs only at heights whose validator set holds the key: one not in the set in force
+    (a validator governance will add) follows until its set does."""
     if not config.validator_key_file.exists():
         return None
     key = PrivateKey(load_key(config.validator_key_file, VALIDATOR_KEY).secret)
-    if key.public_key not in {v.pubkey for v in genesis.validators}:
+    record = state.validators.get(key.public_key)
+    if record is None or record.power == 0:
         log.info(
-            "validator key %s is not in the genesis set: it votes once the set holds it",
+            "validator key %s is %s at height %d: it votes once the set holds it",
             key.public_key.hex()[:16],
+            "not in the validator set" if record is None else "jailed",
+            state.height,
         )
-    return Signer(key, get_consensus_chain_id(genesis.chain_id), wal)
+    return Signer(key, get_consensus_chain_id(state.chain_id), wal)
 
 
 SNAPSHOT_REJECTS = (ClearingError, ValueError, TypeError, LookupError)
@@ -371,17 +424,19 @@ async def run_node(
 ) -> None:
     """Runs the node described by `config` until cancelled (one nursery owns every task)."""
     genesis = load_genesis(config)
-    allowed_peers = get_allowed_peers(config, genesis)
     chain = get_consensus_chain_id(genesis.chain_id)
     app = ClearingApp(genesis)
     genesis_root = app.last_root
     store = NodeStore(config.storage.path)
     try:
         restore_state(app, store)
+        allowed_peers = get_allowed_peers(config, genesis, app.state.validators.values())
+        if allowed_peers is not None:
+            check_persistent_peers(config, genesis, allowed_peers)
         catch_up_history(store, genesis)
         wal = Wal(FileWalStorage(config.storage.wal_path))
         compact_wal(wal, store.latest_height() + 1)
-        signer = get_validator_signer(config, genesis, wal)
+        signer = get_validator_signer(config, app.state, wal)
         mempool = Mempool(
             make_clearing_check(lambda: app.state),
             max_txs=config.mempool.max_txs,
@@ -448,6 +503,7 @@ async def run_node(
                 store,
                 publish_tx,
             )
+            allowed = AllowedPeers(config, genesis, p2p, app.state)
             ctx = NodeContext(
                 config,
                 genesis,
@@ -469,6 +525,7 @@ async def run_node(
                 api.publish_block(block.height, block.hash, root, block.header.time_ms, codes)
                 if result is not None:
                     api.record_block(block.txs, result)
+                allowed.on_commit(app.state)
                 ctx.notify_commit(block, certificate, root)
                 commits.record_commit(block.height)
                 if api.metrics is not None:

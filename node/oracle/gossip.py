@@ -3,15 +3,16 @@
 Wire format (msgpack): ``[GOSSIP_VERSION, chain_id, PriceObservation fields]``,
 at most `MAX_OBSERVATION_BYTES`. Every node checks a message at the first hop,
 before relaying it, against its genesis and its committed state, as clearing
-checks a price update (clearing/oracle.py): the chain id, a known validator
-signer, feeds of the configuration in force, the signature (bound to the chain
-id), an observation time not older than `REPLAY_AGE_FACTOR` x the genesis
-`max_age_ms` (nor more than `max_age_ms` ahead) by the node's clock, and marks
-only of instruments in force in the state: listed at genesis or by governance
-or a listing template, trading, halted, settled or expired. A message outside
-the time window, or marking an instrument this node's state does not know yet,
-is dropped without a penalty (`IGNORES`); anything else raises a typed error,
-and the p2p layer drops the message and scores its forwarder down.
+checks a price update (clearing/oracle.py): the chain id, feeds of the
+configuration in force, the signature (bound to the chain id), a signer with
+voting power in the validator set in force, an observation time not older than
+`REPLAY_AGE_FACTOR` x the genesis `max_age_ms` (nor more than `max_age_ms` ahead)
+by the node's clock, and marks only of instruments in force in the state: listed
+at genesis or by governance or a listing template, trading, halted, settled or
+expired. A message outside the time window, marking an instrument this node's
+state does not know yet, or signed by a key without power in this node's set, is
+dropped without a penalty (`IGNORES`); anything else raises a typed error, and the
+p2p layer drops the message and scores its forwarder down.
 
 Why a wider window than a block's: a loaded network delivers honest messages
 late, and such a late observation is relayed and the pool's freshness rule leaves
@@ -19,7 +20,9 @@ it out of blocks. Older than that it is a replay: refused, not relayed, but not
 held against the forwarder, since honest peers replay their gossip caches to a
 node that restarts. An instrument this node does not know may have been listed
 in a block its signer (and its forwarder) committed and this node has not yet:
-dropped until this node catches up, it proves nothing against anyone either.
+dropped until this node catches up, it proves nothing against anyone either; so
+does a signer governance added (or removed, or a jailing) in a block one side has
+committed and the other not yet.
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ from clearing.errors import (
     StaleObservation,
     UnknownFeed,
     UnknownInstrument,
-    UnknownSigner,
 )
 from clearing.genesis import Genesis
 from clearing.oracle import PriceObservation
@@ -59,15 +61,28 @@ class WrongChain(ValueError):
         self.found = found
 
 
+class SignerWithoutPower(ValueError):
+    """A validly signed observation by a key without voting power in this node's set in
+    force: not a validator here (not yet, or no longer) or jailed."""
+
+    def __init__(self, signer: bytes, height: int) -> None:
+        super().__init__(f"observation by 0x{signer.hex()}, without voting power in the "
+                         f"validator set in force at height {height}")  # fmt: skip
+        self.signer = signer
+        self.height = height
+
+
 REJECTS = (ClearingError, WrongChain)
-"""Every error `ObservationCheck.decode` raises for a bad message."""
-IGNORES = (StaleObservation, UnknownInstrument)
+"""Every error `ObservationCheck.decode` raises for a bad message, besides `IGNORES`."""
+IGNORES = (StaleObservation, UnknownInstrument, SignerWithoutPower)
 """What proves nothing against the forwarder: a validly signed observation outside the
-time window was made by a genesis validator, and honest peers re-deliver old ones (a
+time window was made by a validator, and honest peers re-deliver old ones (a
 restarted node's peers replay their gossip caches) or relay late ones; one marking an
 instrument unknown here comes from a validator whose state is ahead of this node's (a
-listing executed in a block this node has not committed yet). It is dropped, not
-relayed, and nobody is scored down."""
+listing executed in a block this node has not committed yet); one by a key without
+power here comes from a validator added, removed or jailed in a block the forwarder
+and this node have not both committed yet. It is dropped, not relayed, and nobody is
+scored down."""
 
 
 def encode_observation(chain_id: int, observation: PriceObservation) -> bytes:
@@ -77,10 +92,9 @@ def encode_observation(chain_id: int, observation: PriceObservation) -> bytes:
 @dataclass(frozen=True)
 class ObservationCheck:
     """What a node knows to check a gossiped observation: its genesis, its committed state
-    (the instruments and feeds in force) and its clock."""
+    (the validators, instruments and feeds in force) and its clock."""
 
     chain_id: int
-    powers: dict[bytes, int]
     max_age_ms: int
     state: Callable[[], ClearingState]
     clock_ms: Callable[[], int]
@@ -91,7 +105,6 @@ class ObservationCheck:
     ) -> ObservationCheck:
         return cls(
             genesis.chain_id,
-            {v.pubkey: v.power for v in genesis.validators},
             genesis.oracle.max_age_ms,
             state,
             clock_ms,
@@ -111,10 +124,8 @@ class ObservationCheck:
         return observation
 
     def check(self, o: PriceObservation) -> None:
-        """Signer, feeds, signature, age and instruments of an observation (see the module
+        """Feeds, signature, signer, age and instruments of an observation (see the module
         docstring): what is ignored rather than refused is checked once the signature is."""
-        if o.signer not in self.powers:
-            raise UnknownSigner(o.signer)
         state = self.state()
         feeds = state.genesis.feeds()
         for feed, _ in o.index_prices:
@@ -122,6 +133,9 @@ class ObservationCheck:
                 raise UnknownFeed(feed)
         if not is_valid_signature(o.signer, o.signature, o.signing_bytes(self.chain_id)):
             raise BadSignature("PriceObservation", o.signer)
+        validator = state.validators.get(o.signer)
+        if validator is None or validator.power == 0:
+            raise SignerWithoutPower(o.signer, state.height)
         now = self.clock_ms()
         limit = REPLAY_AGE_FACTOR * self.max_age_ms if o.observed_ms < now else self.max_age_ms
         if abs(now - o.observed_ms) > limit:

@@ -45,7 +45,7 @@ class OracleNode:
 
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
-        self.pool = ObservationPool({v.pubkey: v.power for v in ctx.genesis.validators})
+        self.pool = ObservationPool(lambda: ctx.state.validators)
         metrics = None if ctx.api.metrics is None else OracleMetrics(ctx.api.metrics.registry)
         self.status = OracleStatus(ctx.genesis, metrics)
 

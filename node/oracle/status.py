@@ -1,5 +1,6 @@
 """What the oracle of one node did: counters (Prometheus when metrics are on), the
-last committed update and the flagged clamps, served as GET /v1/oracle."""
+last committed update and the flagged clamps, served as GET /v1/oracle with the pool
+(each signer named and weighed by the validator set in force)."""
 
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ class OracleStatus:
 
     def render(self, state: ClearingState, pool: ObservationPool, now_ms: int) -> dict[str, object]:
         rule = FreshnessRule(now_ms, self.genesis.oracle.max_age_ms, state.price_time_ms)
-        names = {v.pubkey: v.name for v in self.genesis.validators}
+        powers = pool.get_powers()
         fresh = pool.get_fresh(rule)
         return {
             "sampling": self.sampling,
@@ -112,13 +113,13 @@ class OracleStatus:
             "price_time_ms": state.price_time_ms,
             "max_age_ms": rule.max_age_ms,
             "max_move_bps": self.genesis.oracle.max_move_bps,
-            "total_power": pool.total_power,
+            "total_power": sum(powers.values()),
             "fresh_power": pool.get_power(fresh),
             "observers": [
                 {
-                    "validator": names[signer],
+                    "validator": get_validator_name(state, signer),
                     "pubkey": "0x" + signer.hex(),
-                    "power": pool.powers[signer],
+                    "power": powers.get(signer, 0),
                     "observed_ms": o.observed_ms,
                     "fresh": rule.is_fresh(o),
                 }
@@ -131,3 +132,9 @@ class OracleStatus:
             "index_prices": dict(sorted(state.index_prices.items())),
             "mark_prices": dict(sorted(state.mark_prices.items())),
         }
+
+
+def get_validator_name(state: ClearingState, pubkey: bytes) -> str | None:
+    """The name of `pubkey`'s validator record in force; None once governance removed it."""
+    record = state.validators.get(pubkey)
+    return None if record is None else record.name

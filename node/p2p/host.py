@@ -143,8 +143,9 @@ class P2PConfig:
     request_timeout_s: float = 10.0
     scores: ScoreParams = field(default_factory=ScoreParams)
     allowed_peers: frozenset[str] | None = None
-    """Peer ids this host talks to; a connection with anyone else is closed after the
-    Noise handshake, unanswered and unscored. None: everyone (the library's own tests)."""
+    """Peer ids this host talks to at start (`P2PNode.set_allowed_peers` replaces them); a
+    connection with anyone else is closed after the Noise handshake, unanswered and
+    unscored. None: everyone (the library's own tests)."""
 
     def is_allowed(self, peer: str) -> bool:
         return self.allowed_peers is None or peer in self.allowed_peers
@@ -237,6 +238,8 @@ class P2PNode:
         self.watch = _ConnectionWatch(self._refuse_unwelcome)
         self._links = LinkWatch(pubsub, config.link_stall_s)
         self.peer_id = str(host.get_id())
+        self.allowed_peers = config.allowed_peers
+        pubsub.admits = lambda peer: self.is_allowed(str(peer))
 
     # -- identity and peers -------------------------------------------------
 
@@ -244,12 +247,35 @@ class P2PNode:
         """Dialable multiaddrs of this node, each ending in /p2p/<peer id>."""
         return [f"{addr}/p2p/{self.peer_id}" for addr in self._host.get_transport_addrs()]
 
+    def is_allowed(self, peer: str) -> bool:
+        return self.allowed_peers is None or peer in self.allowed_peers
+
+    def set_allowed_peers(self, peers: frozenset[str] | None) -> None:
+        """From now on only `peers` (None: everyone) talk to this host, as the validator set
+        changes: the connections of a peer no longer allowed are closed (said once), and
+        one allowed again is welcome at its next dial."""
+        self.allowed_peers = peers
+        for peer in peers or ():
+            self._strangers.pop(peer, None)
+        for peer in self._host.get_connected_peers():
+            if self.is_allowed(str(peer)) or str(peer) in self._strangers:
+                continue
+            log.info("closing the connections of %s: no longer a validator or observer", peer)
+            self._remember_stranger(str(peer))
+            self.counters["connections", "closed_not_allowed"] += 1
+            self._nursery.start_soon(self._close_peer, peer)
+        self.watch._notify()
+
+    async def _close_peer(self, peer: ID) -> None:
+        await self._abort_connections(peer)
+        await self._disconnect_quietly(peer)
+
     def connected_peers(self) -> list[str]:
         """Allowed peers with a connection that is not closed (see `_live_connections`)."""
         return sorted(
             str(p)
             for p in self._host.get_connected_peers()
-            if self.config.is_allowed(str(p)) and self._live_connections(p)
+            if self.is_allowed(str(p)) and self._live_connections(p)
         )
 
     def _live_connections(self, peer: ID) -> list[INetConn]:
@@ -297,12 +323,14 @@ class P2PNode:
         return str(info.peer_id)
 
     async def keep_connected(self, addr: str) -> None:
-        """Redials `addr` whenever it is not connected, backing off after failures; runs forever."""
+        """Redials `addr` whenever it is not connected, backing off after failures; runs
+        forever. Not while the peer is banned or not allowed (a validator governance
+        removed: dialled again once it is allowed again)."""
         peer = str(info_from_p2p_addr(multiaddr.Multiaddr(addr)).peer_id)
         failures = 0
         while True:
             changed = self.watch.changed
-            if peer in self._banned or peer in self.connected_peers():
+            if peer in self._banned or peer in self.connected_peers() or not self.is_allowed(peer):
                 # A connection can close without a disconnect notification (see
                 # `_live_connections`): look again every link check.
                 with trio.move_on_after(self.config.link_check_s):
@@ -404,19 +432,22 @@ class P2PNode:
         wrong: it is counted, logged once, never scored.
         """
         peer = str(conn.muxed_conn.peer_id)
-        if not self.config.is_allowed(peer):
+        if not self.is_allowed(peer):
             self.counters["connections", "refused_not_allowed"] += 1
             if peer not in self._strangers:
                 log.info("refusing connections from %s: not a validator or observer", peer)
-                self._strangers[peer] = None
-                while len(self._strangers) > STRANGERS_LOGGED:
-                    self._strangers.popitem(last=False)
+                self._remember_stranger(peer)
             self._nursery.start_soon(self._close_quietly, conn)
         elif peer in self._banned:
             log.info("refusing a connection from banned peer %s", peer)
             self.counters["connections", "refused"] += 1
             self._refused[peer] += 1
             self._nursery.start_soon(self._close_quietly, conn)
+
+    def _remember_stranger(self, peer: str) -> None:
+        self._strangers[peer] = None
+        while len(self._strangers) > STRANGERS_LOGGED:
+            self._strangers.popitem(last=False)
 
     async def _close_quietly(self, conn: INetConn) -> None:
         with trio.move_on_after(5):
@@ -491,7 +522,7 @@ class P2PNode:
             # Not remembered: an honest forwarder may relay the same message later.
             self.counters[name, "from_banned"] += 1
             return False
-        if not self.config.is_allowed(peer):
+        if not self.is_allowed(peer):
             self.counters[name, "from_not_allowed"] += 1
             return False
         if spec is None:
@@ -571,7 +602,7 @@ class P2PNode:
     async def _serve_stream(self, stream: INetStream) -> None:
         protocol = self._protocols[str(stream.get_protocol())]
         peer = str(stream.muxed_conn.peer_id)
-        if peer in self._banned or not self.config.is_allowed(peer):
+        if peer in self._banned or not self.is_allowed(peer):
             self.counters["requests", "refused"] += 1
             await stream.close()
             return

@@ -6,7 +6,7 @@ Wire format: msgpack `[REPORTS_VERSION, kind, ...]`.
   signer's one signature of `compute_report_signing_bytes(chain_id, epoch,
   report_hash)`: it goes into the report (what `clearnode verify` checks) and,
   as an attestation, into the `ReportCommitment`. Checked against `signer`, a
-  genesis validator, at the first hop.
+  validator with power in the set in force, at the first hop.
 - kind 2, a complete report: `[2, 2, report_bytes]` (proofs/FORMAT.md, with its
   signatures), decoded canonically at the first hop; a node keeps it only if its
   hash is the one committed in a block.
@@ -14,16 +14,19 @@ Wire format: msgpack `[REPORTS_VERSION, kind, ...]`.
   [[owner, sub, proof], ...], signature]`, proofs of accounts the signer proved
   for the epoch's report (node/reports/sharing.py), keys strictly sorted, at most
   MAX_SHARE_PROOFS per message (a validator's share travels in as many messages as
-  it needs), each proof at most MAX_PROOF_BYTES; signed by `signer`, a genesis
-  validator, over `["clearnode", "proof-share", chain_id, [epoch, statement_digest,
+  it needs), each proof at most MAX_PROOF_BYTES; signed by `signer`, a validator,
+  over `["clearnode", "proof-share", chain_id, [epoch, statement_digest,
   sha3_256(packed proofs)]]`. The signature proves only who sent it: every receiver
   verifies the proofs before using them.
+A share by a key without power in this node's set in force (with a valid signature)
+is ignored, not refused: its signer may be a validator in a block the forwarder or
+this node has not committed yet.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Set
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -38,8 +41,8 @@ from clearing.codec import (
     unpack,
 )
 from clearing.errors import DecodeError
-from clearing.genesis import Genesis
 from clearing.report_commitment import REPORT_HASH_BYTES, compute_report_signing_bytes
+from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
 from node.p2p import Topic
 from proofs.errors import DecodeError as ReportDecodeError
@@ -61,6 +64,18 @@ at 8 MiB); a bigger one would be refused at the first hop and its sender scored 
 
 class ReportsMessageError(ValueError):
     """A `reports` message that is malformed or whose signatures do not verify."""
+
+
+class ShareSignerWithoutPower(ReportsMessageError):
+    """A validly signed share by a key without voting power in this node's set in force:
+    governance may have added (or removed, or evidence jailed) it in a block the forwarder
+    and this node have not both committed yet. Ignored, nobody's offence."""
+
+    def __init__(self, signer: bytes, epoch: int) -> None:
+        super().__init__(f"share of epoch {epoch} by 0x{signer.hex()}: no voting power in the "
+                         f"validator set in force here")  # fmt: skip
+        self.signer = signer
+        self.epoch = epoch
 
 
 @dataclass(frozen=True)
@@ -180,8 +195,9 @@ def encode_report_announcement(encoded_report: bytes) -> bytes:
 def decode_reports_message(
     data: bytes, chain_id: int, validators: Set[bytes]
 ) -> SignatureShare | ProofShare | ReportAnnouncement:
-    """Decode and check at the first hop: a signature or proof share must be signed by one
-    of `validators` for `chain_id`; raises ReportsMessageError."""
+    """Decode and check at the first hop: a signature or proof share must be signed for
+    `chain_id`, by one of `validators` (the keys with power in the set in force); raises
+    ReportsMessageError (ShareSignerWithoutPower for a good signature by anyone else)."""
     try:
         fields = expect_list(unpack(data, "reports message"), "reports message")
         if len(fields) < 2 or fields[0] != REPORTS_VERSION:
@@ -244,19 +260,22 @@ def _decode_proof_share(fields: list[object], chain_id: int, validators: Set[byt
 def _check_signed(
     share: SignatureShare | ProofShare, chain_id: int, validators: Set[bytes]
 ) -> None:
-    if share.chain_id != chain_id or share.signer not in validators:
-        raise ReportsMessageError(
-            f"share for chain {share.chain_id} by 0x{share.signer.hex()}: not a validator of "
-            f"chain {chain_id}"
-        )
+    if share.chain_id != chain_id:
+        raise ReportsMessageError(f"share for chain {share.chain_id}, not chain {chain_id}")
     if not share.is_valid():
         raise ReportsMessageError(f"share of epoch {share.epoch}: the signature does not verify")
+    if share.signer not in validators:
+        raise ShareSignerWithoutPower(share.signer, share.epoch)
 
 
-def make_reports_topic(genesis: Genesis) -> Topic:
-    validators = frozenset(v.pubkey for v in genesis.validators)
+def make_reports_topic(chain_id: int, state: Callable[[], ClearingState]) -> Topic:
+    """Shares checked against the keys with power in the committed state's set."""
 
     def decode(data: bytes) -> SignatureShare | ProofShare | ReportAnnouncement:
-        return decode_reports_message(data, genesis.chain_id, validators)
+        keys = {k for k, v in state().validators.items() if v.power > 0}
+        return decode_reports_message(data, chain_id, keys)
 
-    return Topic(REPORTS, MAX_REPORTS_BYTES, decode, (ReportsMessageError,))
+    return Topic(
+        REPORTS, MAX_REPORTS_BYTES, decode, (ReportsMessageError,),
+        ignores=(ShareSignerWithoutPower,),
+    )  # fmt: skip

@@ -3,7 +3,8 @@
 Per epoch `e` (committed height `e * epoch_length_blocks`), on a validator:
 1. the commit listener extracts the inputs from the just-committed state (fast,
    on the trio loop: the state moves on with the next block) and queues them;
-2. the builder proves the accounts assigned to this validator (assignment.py) in a
+2. the builder proves the accounts assigned to this validator (assignment.py,
+   among the set in force at the epoch's block: a key not in it builds nothing) in a
    worker process and gossips the proofs (a ProofShare); it gathers the other
    validators' proofs (sharing.py) until it has every account's or `[reports]
    share_wait_s` has passed since its own were done; then a second worker
@@ -11,12 +12,15 @@ Per epoch `e` (committed height `e * epoch_length_blocks`), on a validator:
    account without a verified proof proven there: a validator that is down, slow
    or wrong is covered), and the builder signs the report hash and gossips its
    signature share;
-3. shares of validators with more than 2/3 of power over this node's own hash
-   make a ReportCommitment, which this node puts first in its own proposals
-   until a block records it, and complete the report (stored on disk);
+3. shares of validators with more than 2/3 of the power of the set in force
+   (the committed state's: what clearing checks) over this node's own hash make a
+   ReportCommitment, which this node puts first in its own proposals until a block
+   records it (made again if the set changes meanwhile), and complete the report
+   (stored on disk);
 4. when the commitment is committed, each validator gossips the complete
-   report (unless it is above the gossip cap); full nodes keep it when its hash
-   is the committed one and its signatures reach quorum;
+   report, signed by the set that checked the commitment (unless it is above the
+   gossip cap); full nodes keep it when its hash is the committed one and its
+   signatures reach quorum of that set;
 5. any node that still lacks a committed report (offline at the commit, its own
    build skipped, too big to gossip) fetches it from a peer (sync.py), under the
    same check; every node serves its stored reports to its peers.
@@ -33,6 +37,7 @@ epochs), however many chain epochs the build took.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 import trio
@@ -61,7 +66,12 @@ from node.reports.inputs import ReportInputs, extract_report_inputs
 from node.reports.seed import load_report_seed
 from node.reports.sharing import EpochProofs, ProofShareRefused
 from node.reports.store import CommitRecord, ReportStore
-from node.reports.sync import ReportFetcher, get_report_failures, serve_report_sync
+from node.reports.sync import (
+    ReportFetcher,
+    get_report_failures,
+    get_report_signers,
+    serve_report_sync,
+)
 from node.reports.worker import ReportBuildError, build_in_worker, prove_share_in_worker
 from node.services import NodeContext, NodeContextInputs, Service
 from proofs.report import Report, Validator, add_signatures
@@ -84,9 +94,7 @@ class ReportsService:
         self.key: Ed25519PrivateKey | None = ctx.validator_key if seed is not None else None
         self.chain_id = ctx.genesis.chain_id
         self.epoch_length = ctx.genesis.epoch_length_blocks
-        self.validators = [Validator(v.pubkey, v.power) for v in ctx.genesis.validators]
-        self.power = {v.public_key: v.power for v in self.validators}
-        self.total_power = sum(self.power.values())
+        self.validators_seen = ctx.state.validators  # the records the ready commitments met
         self.share_wait_s = ctx.config.reports.share_wait_s
         self.gathering: dict[int, EpochProofs] = {}  # the epochs being built and waiting
         self.built: dict[int, Report] = {}  # this node's unsigned reports
@@ -97,7 +105,7 @@ class ReportsService:
         self.job_queued = trio.Event()
         self.outbox_send, self.outbox_receive = trio.open_memory_channel[bytes](64)
         self.fetcher = ReportFetcher(
-            ctx.p2p, store, lambda: self.ctx.state.report_hashes, self.validators,
+            ctx.p2p, store, lambda: self.ctx.state.report_hashes, self.get_signers_of,
             ctx.config.reports.sync_max_bytes,
         )  # fmt: skip
 
@@ -109,12 +117,42 @@ class ReportsService:
             self.ready.pop(epoch, None)
             self._publish_complete(epoch, report_hash)
             self._confirm(epoch)
+        if self.ctx.state.validators is not self.validators_seen:
+            self._recheck_ready()
         if self.key is not None and block.height % self.epoch_length == 0:
             inputs = extract_report_inputs(self.ctx.state, root)
-            if inputs is not None:
+            if inputs is not None and self._is_prover(inputs):
                 self.queue_inputs(inputs)
         self._forget_superseded()
         self.fetcher.on_commit()
+
+    def _is_prover(self, inputs: ReportInputs) -> bool:
+        """This validator's key is in the epoch's set: a key governance has not added yet,
+        or removed, or a jailed one, builds nothing (nobody would count its share)."""
+        assert self.key is not None
+        own = self.key.public_key().public_bytes_raw()
+        if any(v.public_key == own for v in inputs.validators):
+            return True
+        log.info("report of epoch %d not built here: this validator's key has no power in "
+                 "the set in force at height %d", inputs.epoch, inputs.height)  # fmt: skip
+        return False
+
+    def _recheck_ready(self) -> None:
+        """The set changed: the commitments waiting for a block are made again over the
+        set in force (clearing would refuse a removed signer's attestation)."""
+        self.validators_seen = self.ctx.state.validators
+        for epoch in list(self.ready):
+            del self.ready[epoch]
+            self._check_quorum(epoch)
+
+    def get_powers(self) -> dict[bytes, int]:
+        """The voting power of each validator in force that has some: the quorum clearing
+        checks a ReportCommitment's attestations against."""
+        return {k: v.power for k, v in self.ctx.state.validators.items() if v.power > 0}
+
+    def get_signers_of(self, epoch: int) -> list[Validator]:
+        """The set a committed report of `epoch` is signed by (see `get_report_signers`)."""
+        return get_report_signers(self.ctx.state, self.store.get_commit(epoch))
 
     def _committed_in(self, block: Block) -> list[tuple[int, bytes]]:
         result = self.ctx.app.last_result
@@ -134,7 +172,8 @@ class ReportsService:
                         "%d ends", self.waiting.epoch, inputs.epoch)  # fmt: skip
             self.gathering.pop(self.waiting.epoch, None)
         self.waiting = inputs
-        assignment = assign_accounts(inputs.accounts, self.power, inputs.epoch)
+        provers = (v.public_key for v in inputs.validators)
+        assignment = assign_accounts(inputs.accounts, provers, inputs.epoch)
         digest = get_statement(inputs).digest()
         self.gathering[inputs.epoch] = EpochProofs(inputs.epoch, digest, assignment)
         self.job_queued.set()
@@ -255,24 +294,27 @@ class ReportsService:
         if report is None or epoch in self.ready or epoch in self.ctx.state.report_hashes:
             return
         own = report.get_hash()
-        agreeing = [s for s in self.shares.get(epoch, {}).values() if s.report_hash == own]
-        if not is_quorum(sum(self.power[s.signer] for s in agreeing), self.total_power):
+        powers = self.get_powers()
+        agreeing = [s for s in self.shares.get(epoch, {}).values()
+                    if s.report_hash == own and s.signer in powers]  # fmt: skip
+        if not is_quorum(sum(powers[s.signer] for s in agreeing), sum(powers.values())):
             return
         agreeing.sort(key=lambda s: s.signer)
         attestations = tuple(s.get_attestation() for s in agreeing)
         self.ready[epoch] = encode_tx(ReportCommitment(epoch, own, attestations))
-        self.store.save_report(epoch, self._complete(epoch).encode())
+        self.store.save_report(epoch, self._complete(epoch, powers).encode())
         for s in self.shares[epoch].values():
             if s.report_hash != own:
                 log.warning("validator %s signed another report hash for epoch %d",
                             s.signer.hex(), epoch)  # fmt: skip
 
-    def _complete(self, epoch: int) -> Report:
-        """This node's report of `epoch` with every agreeing signature received."""
+    def _complete(self, epoch: int, signers: Collection[bytes]) -> Report:
+        """This node's report of `epoch` with every agreeing signature received from
+        `signers` (a report signed by anyone else fails its check)."""
         report = self.built[epoch]
         own = report.get_hash()
         signatures = [s.get_report_signature() for s in self.shares[epoch].values()
-                      if s.report_hash == own]  # fmt: skip
+                      if s.report_hash == own and s.signer in signers]  # fmt: skip
         return add_signatures(report, signatures)
 
     def get_proposal_txs(self, height: int, time_ms: int) -> list[bytes]:
@@ -285,7 +327,8 @@ class ReportsService:
         report = self.built.get(epoch)
         if report is None or report.get_hash() != report_hash:
             return
-        encoded = self._complete(epoch).encode()
+        signers = {v.public_key for v in self.get_signers_of(epoch)}
+        encoded = self._complete(epoch, signers).encode()
         self.store.save_report(epoch, encoded)
         announcement = encode_report_announcement(encoded)
         if len(announcement) > MAX_GOSSIPED_REPORT_BYTES:
@@ -318,7 +361,7 @@ class ReportsService:
         if announcement is None or committed is None:
             return
         del self.unconfirmed[epoch]
-        failures = get_report_failures(announcement.report, committed, self.validators)
+        failures = get_report_failures(announcement.report, committed, self.get_signers_of(epoch))
         if failures:
             log.warning("gossiped report of epoch %d refused: %s", epoch,
                         "; ".join(failures))  # fmt: skip
@@ -372,7 +415,7 @@ def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
 
 
 def make_topics(_: NodeConfig, inputs: NodeContextInputs) -> tuple[Topic, ...]:
-    return (make_reports_topic(inputs.genesis),)
+    return (make_reports_topic(inputs.genesis.chain_id, inputs.state),)
 
 
 REPORTS_SERVICE = Service("reports", (), is_enabled, serve_reports, make_topics)

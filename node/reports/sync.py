@@ -6,7 +6,8 @@ that was offline, a validator that was down or skipped its build, a report too b
 gossip). A node that sees a committed report hash (`state.report_hashes`, from blocks
 it applied, synced ones included) with no stored report asks its connected peers,
 validators first, one at a time, and keeps the first answer whose hash is the
-committed one and whose signatures reach quorum (`get_report_failures`); a peer that
+committed one and whose signatures reach quorum of the set that checked its commitment
+(`get_report_failures`, `get_report_signers`); a peer that
 answers with anything else is scored down. Rounds that find nothing back off.
 
 Wire (msgpack lists, first element the format version), protocol `PROTOCOL`:
@@ -29,9 +30,11 @@ import trio
 
 from clearing.codec import expect_int, expect_list, pack, unpack
 from clearing.errors import DecodeError
+from clearing.state import ClearingState
+from clearing.validator_set import get_active_set_at
 from node.p2p import Offence, P2PNode, RequestFailed
 from node.p2p.scoring import compute_backoff_s
-from node.reports.store import ReportStore
+from node.reports.store import CommitRecord, ReportStore
 from proofs.errors import DecodeError as ReportDecodeError
 from proofs.report import Report, Validator, check_signatures, decode_report
 
@@ -109,6 +112,14 @@ def get_report_failures(
     return check_signatures(report, validators)
 
 
+def get_report_signers(state: ClearingState, commit: CommitRecord | None) -> list[Validator]:
+    """Whose signatures a committed report carries: the active set that checked its
+    ReportCommitment, in force while block `commit.height` was applied; the set in force
+    now when this node has no record of the commit."""
+    height = state.height + 1 if commit is None else commit.height
+    return [Validator(v.pubkey, v.power) for v in get_active_set_at(state, height)]
+
+
 def serve_report_sync(p2p: P2PNode, store: ReportStore, max_bytes: int) -> None:
     """Answers report requests from the store: a stat for an unknown epoch, the file read
     off the trio loop otherwise."""
@@ -139,13 +150,13 @@ class ReportFetcher:
         p2p: P2PNode,
         store: ReportStore,
         get_committed: Callable[[], Mapping[int, bytes]],
-        validators: Sequence[Validator],
+        get_signers: Callable[[int], Sequence[Validator]],
         max_bytes: int,
     ) -> None:
         self.p2p = p2p
         self.store = store
         self.get_committed = get_committed
-        self.validators = validators
+        self.get_signers = get_signers  # epoch -> the set its report is signed by
         self.max_bytes = max_bytes
         self.preferred: OrderedDict[str, None] = OrderedDict()
         self.committed = trio.Event()
@@ -195,7 +206,7 @@ class ReportFetcher:
             encoded = await self.ask(peer, epoch)
             if encoded is None:
                 continue
-            failures = await self._check(encoded, committed_hash)
+            failures = await self._check(encoded, committed_hash, self.get_signers(epoch))
             if failures:
                 log.warning("report of epoch %d from %s refused: %s", epoch, peer,
                             "; ".join(failures))  # fmt: skip
@@ -223,7 +234,9 @@ class ReportFetcher:
             self.p2p.penalize(peer, Offence.UNDECODABLE)
         return None
 
-    async def _check(self, encoded: bytes, committed_hash: bytes) -> list[str]:
+    async def _check(
+        self, encoded: bytes, committed_hash: bytes, validators: Sequence[Validator]
+    ) -> list[str]:
         """Decode and check off the trio loop (a big report takes a while)."""
 
         def check() -> list[str]:
@@ -231,6 +244,6 @@ class ReportFetcher:
                 report = decode_report(encoded)
             except ReportDecodeError as exc:
                 return [f"undecodable: {exc}"]
-            return get_report_failures(report, committed_hash, self.validators)
+            return get_report_failures(report, committed_hash, validators)
 
         return await trio.to_thread.run_sync(check)

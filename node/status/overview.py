@@ -1,6 +1,6 @@
 """The node at a glance, as JSON-ready dicts: what the status page shows.
 
-To anyone: validators, recent blocks, prices and open interest, vault balances beside
+To anyone: the validators in force, recent blocks, prices and open interest, vault balances beside
 the ledger's collateral, governance (open votes, what executes at which height, recent
 outcomes), how many accounts stand below their requirements, per block
 how many waterfall events clearing emitted and what they moved (never whose, nor which
@@ -33,16 +33,18 @@ ReportStatus = Callable[[], dict[str, Any] | None]
 
 
 def get_validators(state: ClearingState, journal: Journal) -> list[dict[str, Any]]:
-    """Genesis validators, and whether each signed the last block this node committed."""
+    """The validators in force (governance's changes and jailings included), in set order,
+    and whether each signed the last block this node committed."""
     last = journal.blocks[0].signers if journal.blocks else ()
     return [
         {
             "name": v.name,
             "power": v.power,
             "pubkey": hex0x(v.pubkey),
+            "jailed": v.pubkey in state.jailed,
             "signed_last_block": v.pubkey in last,
         }
-        for v in state.genesis.validators
+        for v in state.validators.values()
     ]
 
 

@@ -2,7 +2,8 @@
 
 Each newly stored report is verified once, in a worker thread (a batch of all
 accounts' proofs), with the public checks of `clearnode verify --genesis`:
-validator quorum over the genesis set, the state root followed to the chain (this
+validator quorum over the set that checked its commitment (in force while the block
+recording it was applied), the state root followed to the chain (this
 node's anchor), every solvency proof, the aggregates, the market under the state
 root and the statement recomputed from the genesis;
 and its hash is compared with the one committed in a block. The verdict is display only: a
@@ -13,14 +14,16 @@ stop the node.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
 
 from clearing.genesis import Genesis
+from clearing.state import ClearingState
 from node.reports.anchor import get_served_report
 from node.reports.store import ReportStore
+from node.reports.sync import get_report_signers
 from node.storage import NodeStore
 from proofs.errors import DecodeError
 from proofs.group import FAST
@@ -64,10 +67,16 @@ def check_report(
 
 
 class ReportVerdicts:
-    def __init__(self, store: ReportStore, blocks: NodeStore, genesis: Genesis) -> None:
+    def __init__(
+        self,
+        store: ReportStore,
+        blocks: NodeStore,
+        genesis: Genesis,
+        state: Callable[[], ClearingState],
+    ) -> None:
         self.store = store
         self.blocks = blocks
-        self.validators = [Validator(v.pubkey, v.power) for v in genesis.validators]
+        self.state = state
         self.chain_id = genesis.chain_id
         self.genesis = genesis
         self.latest: dict[str, Any] = {"verdict": "none yet"}
@@ -86,9 +95,10 @@ class ReportVerdicts:
             if epoch is not None and commit is not None:
                 encoded = get_served_report(self.store, self.blocks, epoch)
             if commit is not None and encoded is not None:
+                validators = get_report_signers(self.state(), commit)
                 try:
                     result = await trio.to_thread.run_sync(
-                        check_report, encoded, commit.report_hash, self.validators,
+                        check_report, encoded, commit.report_hash, validators,
                         self.chain_id, self.genesis,
                     )  # fmt: skip
                 except Exception as exc:  # the verifier's own failure: show it, keep the node

@@ -257,4 +257,4 @@ def test_init_names_each_validators_node_so_the_validators_allow_each_other(
         config = load_config(home)
         genesis = load_genesis(config)
         assert {v.peer_id for v in genesis.validators} == peer_ids
-        assert get_allowed_peers(config, genesis) == peer_ids
+        assert get_allowed_peers(config, genesis, genesis.validators) == peer_ids

@@ -1,21 +1,25 @@
-"""Who may talk to a node, whole nodes in one trio loop: the genesis validators' nodes
-and the observers their configs list; a stranger gets neither blocks nor a connection."""
+"""Who may talk to a node, whole nodes in one trio loop: the nodes of the validators in
+force and the observers their configs list; a stranger gets neither blocks nor a
+connection."""
 
 from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import trio
 
+from clearing.genesis import Validator
+from clearing.state import initialize_state
 from node.blocksync import fetch_blocks
 from node.config import ConfigError, load_config
 from node.genesis_file import load_genesis
 from node.p2p import P2PConfig, RequestFailed, open_p2p
 from node.p2p.topics import get_topics
-from node.runtime import get_allowed_peers
+from node.runtime import AllowedPeers, check_persistent_peers, get_allowed_peers
 from tests.node.netproc import GENESIS_DOC, NodeHome
 from tests.node.nodenet import open_node_network
 
@@ -73,8 +77,9 @@ def test_genesis_naming_only_some_validators_peers_is_refused(tmp_path: Path) ->
     home = NodeHome(tmp_path, "v0", 0)
     home.write(doc, [])
     config = load_config(home.path)
+    genesis = load_genesis(config)
     with pytest.raises(ConfigError) as info:
-        get_allowed_peers(config, load_genesis(config))
+        get_allowed_peers(config, genesis, genesis.validators)
     assert info.value.key == "validators[2].peer_id"
 
 
@@ -82,9 +87,25 @@ def test_a_persistent_peer_outside_the_allowed_set_is_refused(tmp_path: Path) ->
     home = NodeHome(tmp_path, "v0", 0)
     home.write(genesis_naming_peers(), [NodeHome(tmp_path, "elsewhere", None).addr])
     config = load_config(home.path)
+    genesis = load_genesis(config)
+    allowed = get_allowed_peers(config, genesis, genesis.validators)
+    assert allowed is not None
     with pytest.raises(ConfigError) as info:
-        get_allowed_peers(config, load_genesis(config))
+        check_persistent_peers(config, genesis, allowed)
     assert info.value.key == "p2p.persistent_peers[0]"
+
+
+def test_a_persistent_peer_governance_removed_or_added_is_no_error(tmp_path: Path) -> None:
+    """A genesis validator's node removed since is kept in the config (not dialled while
+    removed); a validator's node governance added is allowed like the genesis ones."""
+    removed, added = NodeHome(tmp_path, "v3", 3), NodeHome(tmp_path, "v4", 4)
+    home = NodeHome(tmp_path, "v0", 0)
+    home.write(genesis_naming_peers(), [removed.addr, added.addr])
+    config = load_config(home.path)
+    genesis = load_genesis(config)
+    allowed = get_allowed_peers(config, genesis, genesis.validators)
+    assert allowed is not None
+    check_persistent_peers(config, genesis, allowed - {removed.peer_id} | {added.peer_id})
 
 
 def test_the_allowed_set_is_the_validators_nodes_and_the_observers(tmp_path: Path) -> None:
@@ -93,4 +114,41 @@ def test_the_allowed_set_is_the_validators_nodes_and_the_observers(tmp_path: Pat
     home.write(genesis_naming_peers(), [])
     config = load_config(home.path)
     expected = {NodeHome(tmp_path, f"v{i}", i).peer_id for i in range(VALIDATORS)}
-    assert get_allowed_peers(config, load_genesis(config)) == expected | {observer.peer_id}
+    genesis = load_genesis(config)
+    assert get_allowed_peers(config, genesis, genesis.validators) == expected | {observer.peer_id}
+
+
+def test_the_allowed_set_is_the_validators_in_force_jailed_ones_included(tmp_path: Path) -> None:
+    """Governance added v4's node and removed v3's; v2 is jailed (it may be unjailed); a
+    record governance wrote without a peer id allows no one."""
+    home = NodeHome(tmp_path, "v0", 0)
+    home.write(genesis_naming_peers(), [])
+    config = load_config(home.path)
+    genesis = load_genesis(config)
+    v0, v1, v2, _ = genesis.validators
+    added = Validator("v4", b"\x04" * 32, 10, b"\x04" * 20, NodeHome(tmp_path, "v4", 4).peer_id)
+    unnamed = Validator("v5", b"\x05" * 32, 10, b"\x05" * 20, "")
+    in_force = [v0, v1, replace(v2, power=0), added, unnamed]
+    peers = {v.peer_id for v in (v0, v1, v2, added)}
+    assert get_allowed_peers(config, genesis, in_force) == peers
+
+
+async def test_the_host_follows_the_validator_set_at_each_commit_that_changes_it(
+    tmp_path: Path,
+) -> None:
+    home = NodeHome(tmp_path, "v0", 0)
+    home.write(genesis_naming_peers(), [])
+    config = load_config(home.path)
+    genesis = load_genesis(config)
+    state = initialize_state(genesis)
+    added = Validator("v4", b"\x04" * 32, 10, b"\x04" * 20, NodeHome(tmp_path, "v4", 4).peer_id)
+    removed = genesis.validators[3]
+    allowed = get_allowed_peers(config, genesis, genesis.validators)
+    async with open_p2p(P2PConfig(secrets.token_bytes(32), allowed_peers=allowed), []) as p2p:
+        follower = AllowedPeers(config, genesis, p2p, state)
+        state.validators = {**state.validators, added.pubkey: added}
+        del state.validators[removed.pubkey]
+        follower.on_commit(state)
+        assert p2p.allowed_peers is not None and allowed is not None
+        assert p2p.allowed_peers == allowed - {removed.peer_id} | {added.peer_id}
+        assert p2p.is_allowed(added.peer_id) and not p2p.is_allowed(removed.peer_id)

@@ -5,24 +5,26 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import msgpack
 import pytest
 
+from clearing.context import Equivocation
 from clearing.errors import (
     BadSignature,
     DecodeError,
     StaleObservation,
     UnknownFeed,
     UnknownInstrument,
-    UnknownSigner,
 )
 from clearing.oracle import PriceObservation, sign_price_observation
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from node.oracle.gossip import (
     MAX_OBSERVATION_BYTES,
     ObservationCheck,
+    SignerWithoutPower,
     WrongChain,
     encode_observation,
 )
@@ -71,7 +73,9 @@ def test_wrong_chain_is_refused_with_both_ids(box: Sandbox) -> None:
         check(box).decode(encode_observation(box.chain_id, other))
 
 
-def test_forged_and_unknown_signers_are_refused(box: Sandbox) -> None:
+def test_a_forgery_is_refused_and_a_signer_without_power_ignored(box: Sandbox) -> None:
+    """A key outside the set in force, or jailed, may be a validator in a block this node
+    or the forwarder has not committed yet: dropped unpenalised, never pooled."""
     genuine = observe(box)
     forged = PriceObservation(
         genuine.signer, genuine.observed_ms, genuine.index_prices,
@@ -81,9 +85,25 @@ def test_forged_and_unknown_signers_are_refused(box: Sandbox) -> None:
         check(box).decode(encode_observation(box.chain_id, forged))
     assert bad.value.signer == genuine.signer
     outsider = observe(box, key=derive_ed25519_key("not-a-validator"))
-    with pytest.raises(UnknownSigner) as unknown:
+    with pytest.raises(SignerWithoutPower) as unknown:
         check(box).decode(encode_observation(box.chain_id, outsider))
-    assert unknown.value.signer == outsider.signer
+    assert (unknown.value.signer, unknown.value.height) == (outsider.signer, box.state.height)
+    box.apply([], (Equivocation(genuine.signer, box.state.height),))
+    with pytest.raises(SignerWithoutPower):
+        check(box).decode(encode_observation(box.chain_id, observe(box)))
+
+
+def test_a_validator_in_the_set_in_force_counts_from_its_block_on(box: Sandbox) -> None:
+    """Governance's new validator (here written straight into the state) is checked
+    against the committed state, not the genesis."""
+    key = derive_ed25519_key("validator-4")
+    observation = observe(box, key=key)
+    data = encode_observation(box.chain_id, observation)
+    with pytest.raises(SignerWithoutPower):
+        check(box).decode(data)
+    added = replace(box.genesis.validators[0], name="validator-4", pubkey=observation.signer)
+    box.state.validators = {**box.state.validators, added.pubkey: added}
+    assert check(box).decode(data) == observation
 
 
 @pytest.mark.parametrize(
@@ -125,6 +145,7 @@ def test_the_topic_caps_size_and_rejects_with_these_errors(box: Sandbox) -> None
     topic = check(box).topic()
     assert topic.name == "prices" and topic.max_bytes == MAX_OBSERVATION_BYTES
     assert issubclass(WrongChain, topic.rejects)
-    # a validly signed observation outside the window, or marking an instrument this
-    # node's state does not know yet, proves nothing against its forwarder
-    assert topic.ignores == (StaleObservation, UnknownInstrument)
+    # a validly signed observation outside the window, marking an instrument this node's
+    # state does not know yet, or by a key without power here, proves nothing against
+    # its forwarder
+    assert topic.ignores == (StaleObservation, UnknownInstrument, SignerWithoutPower)

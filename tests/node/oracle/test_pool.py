@@ -10,6 +10,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clearing.context import Equivocation
 from clearing.oracle import PriceObservation, sign_price_observation
 from clearing.sandbox import Sandbox
 from clearing.tx import encode_tx
@@ -18,7 +19,7 @@ from node.oracle.pool import FreshnessRule, ObservationPool
 ROOT = Path(__file__).resolve().parents[3]
 GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
 BOX = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
-POWERS = {v.pubkey: v.power for v in BOX.genesis.validators}
+VALIDATORS = {v.pubkey: v for v in BOX.genesis.validators}
 
 
 def observe(key_index: int, observed_ms: int, price: int = 60_500_000) -> PriceObservation:
@@ -28,7 +29,7 @@ def observe(key_index: int, observed_ms: int, price: int = 60_500_000) -> PriceO
 
 
 def test_keeps_the_newest_observation_of_each_signer() -> None:
-    pool = ObservationPool(POWERS)
+    pool = ObservationPool(lambda: VALIDATORS)
     assert pool.add(observe(0, 2_000))
     assert not pool.add(observe(0, 1_000))  # older: a replay changes nothing
     assert not pool.add(observe(0, 2_000, price=1))
@@ -37,7 +38,7 @@ def test_keeps_the_newest_observation_of_each_signer() -> None:
 
 
 def test_update_needs_fresh_quorum_newer_than_the_committed_price_time() -> None:
-    pool = ObservationPool(POWERS)
+    pool = ObservationPool(lambda: VALIDATORS)
     rule = FreshnessRule(time_ms=20_000, max_age_ms=10_000, after_ms=15_000)
     pool.add(observe(0, 19_000))
     pool.add(observe(1, 19_500))
@@ -57,7 +58,7 @@ def test_update_needs_fresh_quorum_newer_than_the_committed_price_time() -> None
 def test_a_proposed_update_is_accepted_by_clearing() -> None:
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
     when = box.next_context().time_ms
-    pool = ObservationPool(POWERS)
+    pool = ObservationPool(lambda: VALIDATORS)
     for index, price in enumerate((60_100_000, 60_200_000, 60_300_000)):
         pool.add(observe(index, when - 10, price))
     update = pool.compute_update(FreshnessRule(when, 10_000, box.state.price_time_ms))
@@ -69,11 +70,31 @@ def test_a_proposed_update_is_accepted_by_clearing() -> None:
     assert again is None  # nothing newer than the update just committed
 
 
+def test_the_pool_weighs_signers_by_the_set_in_force_as_clearing_does() -> None:
+    """Two validators jailed: the other two hold all the power, so their observations
+    alone are a quorum (20 of 40 in the genesis set); a jailed one's is left out."""
+    box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+    pool = ObservationPool(lambda: box.state.validators)
+    for n in (2, 3):
+        jailed = box.validator_keys[n].public_key().public_bytes_raw()
+        box.apply([], (Equivocation(jailed, box.state.height),))
+    when = box.next_context().time_ms
+    for index in (0, 1, 2):
+        pool.add(observe(index, when - 10))
+    rule = FreshnessRule(when, 10_000, box.state.price_time_ms)
+    assert pool.get_powers() == {observe(n, 0).signer: 10 for n in (0, 1)}
+    update = pool.compute_update(rule)
+    assert update is not None
+    assert {o.signer for o in update.observations} == {observe(n, 0).signer for n in (0, 1)}
+    result = box.apply([encode_tx(update)])
+    assert result.tx_results[0].is_ok(), result.tx_results[0].detail
+
+
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40_000)), max_size=30))
 def test_an_update_is_proposed_iff_fresh_power_is_a_quorum(
     adds: list[tuple[int, int]],
 ) -> None:
-    pool = ObservationPool(POWERS)
+    pool = ObservationPool(lambda: VALIDATORS)
     for index, observed_ms in adds:
         pool.add(observe(index, observed_ms))
     rule = FreshnessRule(time_ms=30_000, max_age_ms=10_000, after_ms=22_000)

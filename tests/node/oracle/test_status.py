@@ -8,6 +8,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from clearing.context import Equivocation
 from clearing.oracle import sign_price_observation
 from clearing.sandbox import Sandbox
 from clearing.tx import encode_tx
@@ -20,7 +21,7 @@ GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
 
 def test_a_clamped_update_is_recorded_and_rendered() -> None:
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
-    pool = ObservationPool({v.pubkey: v.power for v in box.genesis.validators})
+    pool = ObservationPool(lambda: box.state.validators)
     when = box.next_context().time_ms
     for key in box.validator_keys[:3]:
         pool.add(sign_price_observation(key, box.chain_id, when, {"BTC/0.001": 42_000_000}, {}))
@@ -47,3 +48,21 @@ def test_a_clamped_update_is_recorded_and_rendered() -> None:
     text = generate_latest(registry).decode()
     assert 'clearnode_oracle_observations_total{direction="in"} 1.0' in text
     assert "clearnode_oracle_updates_proposed_total 1.0" in text
+
+
+def test_the_observers_are_named_and_weighed_by_the_set_in_force() -> None:
+    box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+    pool = ObservationPool(lambda: box.state.validators)
+    when = box.next_context().time_ms
+    for key in box.validator_keys[:2]:
+        pool.add(sign_price_observation(key, box.chain_id, when, {"BTC/0.001": 42_000_000}, {}))
+    jailed = box.validator_keys[1].public_key().public_bytes_raw()
+    box.apply([], (Equivocation(jailed, box.state.height),))
+    box.state.validators = dict(box.state.validators)
+    del box.state.validators[box.validator_keys[0].public_key().public_bytes_raw()]
+    body = OracleStatus(box.genesis).render(box.state, pool, when)
+    observers = body["observers"]
+    assert isinstance(observers, list)
+    named = {o["validator"]: o["power"] for o in observers}
+    assert named == {None: 0, "validator-1": 0}  # removed, jailed
+    assert (body["total_power"], body["fresh_power"]) == (20, 0)

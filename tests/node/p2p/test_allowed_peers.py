@@ -95,3 +95,57 @@ async def test_a_host_closes_its_own_dial_to_a_peer_it_does_not_allow() -> None:
         await dial_and_be_dropped(a, outsider)
         assert a.connected_peers() == []
         assert a.counters["connections", "refused_not_allowed"] == 1
+
+
+async def test_a_peer_no_longer_allowed_is_cut_off_and_one_allowed_again_comes_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The allowed set follows the validator set: a removed validator's connections close
+    (said once), its gossip is dropped, nobody is scored; allowed again, it reconnects."""
+    caplog.set_level(logging.INFO, logger="node.p2p.host")
+    with_c = MEMBERS | {peer_id_of("c")}
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_p2p(config("a", allowed_peers=with_c), TOPICS))
+        c = await stack.enter_async_context(open_p2p(config("c", allowed_peers=with_c), TOPICS))
+        await c.connect(a.listen_addrs()[0])
+        await a.wait_for_mesh("tx", 1)
+        await c.publish("tx", note("still a validator"))
+        assert await receive(a, "tx") == (c.peer_id, "still a validator")
+
+        a.set_allowed_peers(MEMBERS)
+        assert c.peer_id not in a.connected_peers()
+        with trio.fail_after(5):
+            while a.peer_id in c.connected_peers():
+                await trio.sleep(0.02)
+        await dial_and_be_dropped(c, a)
+        await c.publish("tx", note("removed"))
+        with trio.move_on_after(0.5):
+            sender, text = await receive(a, "tx")
+            pytest.fail(f"a took {text!r} from {sender}")
+        closes = [r for r in caplog.records if "no longer a validator" in r.getMessage()]
+        refusals = [r for r in caplog.records if "not a validator or observer" in r.getMessage()]
+        assert (len(closes), len(refusals)) == (1, 0)
+        assert a.counters["connections", "closed_not_allowed"] == 1
+        assert a.scores.get_score(c.peer_id) == 1  # its one valid note: no penalty since
+
+        a.set_allowed_peers(with_c)
+        await c.connect(a.listen_addrs()[0])
+        await a.wait_for_mesh("tx", 1)
+        await c.publish("tx", note("back"))
+        heard = [await receive(a, "tx")]
+        if heard[0][1] == "removed":  # c's gossip cache, offered again on the new connection
+            heard.append(await receive(a, "tx"))
+        assert heard[-1] == (c.peer_id, "back")
+
+
+async def test_a_persistent_peer_is_dialled_only_while_allowed() -> None:
+    async with AsyncExitStack() as stack:
+        b = await stack.enter_async_context(open_p2p(config("b", allowed_peers=MEMBERS), TOPICS))
+        a_config = config("a", allowed_peers=frozenset(), persistent_peers=(b.listen_addrs()[0],))
+        a = await stack.enter_async_context(open_p2p(a_config, TOPICS))
+        await trio.sleep(1)
+        assert a.counters["connections", "refused_not_allowed"] == 0  # never dialled
+        a.set_allowed_peers(MEMBERS)
+        with trio.fail_after(5):
+            while b.peer_id not in a.connected_peers():
+                await trio.sleep(0.02)

@@ -10,6 +10,7 @@ import msgpack
 import pytest
 
 from clearing.attestation import verify_quorum_attestations
+from clearing.context import Equivocation
 from clearing.report_commitment import compute_report_signing_bytes
 from clearing.risk.solvency import get_solvency_market
 from clearing.root import compute_state_root
@@ -18,8 +19,10 @@ from node.keys import KeyFileError
 from node.reports.gossip import (
     ReportAnnouncement,
     ReportsMessageError,
+    ShareSignerWithoutPower,
     decode_reports_message,
     encode_report_announcement,
+    make_reports_topic,
     sign_share,
 )
 from node.reports.inputs import extract_report_inputs
@@ -115,9 +118,12 @@ def test_shares_are_checked_at_the_first_hop() -> None:
     signer = key.public_key().public_bytes_raw()
     share = sign_share(key, CHAIN, 3, b"\x07" * 32)
     assert decode_reports_message(share.encode(), CHAIN, {signer}) == share
-    for chain, validators in ((CHAIN + 1, {signer}), (CHAIN, set())):
-        with pytest.raises(ReportsMessageError, match="not a validator"):
-            decode_reports_message(share.encode(), chain, validators)
+    with pytest.raises(ReportsMessageError, match=f"not chain {CHAIN + 1}"):
+        decode_reports_message(share.encode(), CHAIN + 1, {signer})
+    # a good signature by a key without power here: maybe a validator a block away
+    with pytest.raises(ShareSignerWithoutPower) as ignored:
+        decode_reports_message(share.encode(), CHAIN, set())
+    assert (ignored.value.signer, ignored.value.epoch) == (signer, 3)
     for other in (
         replace(share, epoch=4),
         replace(share, report_hash=b"\x08" * 32),
@@ -154,7 +160,7 @@ def test_the_store_keeps_the_newest_epochs_atomically(tmp_path, box_and_inputs) 
     assert store.get_report(1) is None and store.get_report(3) == b"report-3"
     assert store.get_latest_epoch() == 3
     assert store.get_commit(3) == CommitRecord(3, b"\x03" * 32, 16)
-    assert store.get_inputs(inputs.epoch) == inputs
+    assert store.get_inputs(inputs.epoch) == replace(inputs, validators=())  # openings need none
     path = tmp_path / "reports" / f"epoch-{inputs.epoch}.inputs.json"
     assert os.stat(path).st_mode & 0o077 == 0
     body = json.loads(path.read_text())
@@ -173,3 +179,32 @@ def test_the_seed_file_is_a_private_key_file(tmp_path) -> None:  # type: ignore[
         load_report_seed(tmp_path / "a.json")
     with pytest.raises(KeyFileError, match="already exists"):
         save_report_seed(tmp_path / "a.json", seed)
+
+
+def test_the_inputs_carry_the_active_set_in_force_at_the_epochs_block() -> None:
+    box = trading_sandbox()
+    genesis = [Validator(v.pubkey, v.power) for v in box.genesis.validators]
+    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None and list(inputs.validators) == genesis
+    box.apply([], (Equivocation(genesis[1].public_key, box.state.height),))
+    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None and list(inputs.validators) == [genesis[0], *genesis[2:]]
+
+
+def test_the_topic_takes_shares_of_the_set_in_force_and_ignores_others() -> None:
+    """A key governance added counts from the block adding it; a jailed one is ignored,
+    nobody penalised (the forwarder may be a block ahead or behind)."""
+    box = trading_sandbox()
+    topic = make_reports_topic(box.chain_id, lambda: box.state)
+    assert topic.ignores == (ShareSignerWithoutPower,)
+    added = derive_ed25519_key("validator-4")
+    share = sign_share(added, box.chain_id, 3, b"\x07" * 32)
+    with pytest.raises(ShareSignerWithoutPower):
+        topic.decode(share.encode())
+    record = replace(box.state.validators[box.genesis.validators[0].pubkey], name="validator-4",
+                     pubkey=share.signer)  # fmt: skip
+    box.state.validators = {**box.state.validators, share.signer: record}
+    assert topic.decode(share.encode()) == share
+    box.apply([], (Equivocation(share.signer, box.state.height),))
+    with pytest.raises(ShareSignerWithoutPower):
+        topic.decode(share.encode())

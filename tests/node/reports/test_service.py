@@ -19,10 +19,13 @@ import pytest
 import trio
 import trio.testing
 
+from clearing.block import BlockResult
+from clearing.context import Equivocation
 from clearing.report_commitment import ReportCommitment
 from clearing.root import compute_state_root
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.tx import decode_tx
+from clearing.validator_set import install_validators
 from node.api.errors import ApiError
 from node.api.http import Request
 from node.config import ReportsConfig
@@ -181,15 +184,19 @@ def make_node(
     return service, ctx
 
 
+def keys_in_force(box: Sandbox) -> set[bytes]:
+    """The keys the topic takes shares of: those with power in the set in force."""
+    return {key for key, v in box.state.validators.items() if v.power > 0}
+
+
 def gossip_proofs(validators: list[tuple[ReportsService, Any]], box: Sandbox) -> list[str]:
     """Each validator's proof shares reach the others as they are published; the
     refusals, as the gossip loop logs them."""
-    keys = {v.pubkey for v in box.genesis.validators}
     refused: list[str] = []
 
     def deliver_from(sender: ReportsService) -> Any:
         def deliver_proofs(data: bytes) -> None:
-            message = decode_reports_message(data, box.chain_id, keys)
+            message = decode_reports_message(data, box.chain_id, keys_in_force(box))
             for node, _ in validators:
                 if isinstance(message, ProofShare) and node is not sender:
                     try:
@@ -205,15 +212,14 @@ def gossip_proofs(validators: list[tuple[ReportsService, Any]], box: Sandbox) ->
 
 
 def get_signature_shares(p2p: FakeP2P, box: Sandbox) -> list[bytes]:
-    keys = {v.pubkey for v in box.genesis.validators}
+    keys = keys_in_force(box)
     messages = [(d, decode_reports_message(d, box.chain_id, keys)) for d in p2p.published]
     return [data for data, message in messages if not isinstance(message, ProofShare)]
 
 
 def deliver(data: bytes, nodes: list[ReportsService], box: Sandbox) -> None:
     """What the topic's first-hop check and the gossip loop do."""
-    validators = {v.pubkey for v in box.genesis.validators}
-    message = decode_reports_message(data, box.chain_id, validators)
+    message = decode_reports_message(data, box.chain_id, keys_in_force(box))
     for node in nodes:
         if isinstance(message, ReportAnnouncement):
             node.add_announcement(message)
@@ -475,6 +481,94 @@ async def test_a_report_built_epochs_late_still_gathers_its_quorum(
                 other.add_share(share)
     commitments = [decode_tx(node.get_proposal_txs(0, 0)[0]) for node in validators]
     assert all(isinstance(c, ReportCommitment) and c.epoch == 1 for c in commitments)
+
+
+def public(index: int) -> bytes:
+    return derive_ed25519_key(f"validator-{index}").public_key().public_bytes_raw()
+
+
+def commit_block(box: Sandbox, nodes: list[ReportsService], result: BlockResult) -> None:
+    for node in nodes:
+        node.ctx.app.last_result = result
+        node.on_commit(SimpleNamespace(height=result.height), None, result.state_root)  # type: ignore[arg-type]
+
+
+async def test_the_set_in_force_at_the_epoch_proves_signs_and_checks_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Governance added validator-4 and removed validator-3 before the epoch's block:
+    validator-4 is assigned accounts and signs, validator-3 builds nothing; the
+    commitment's quorum, the complete report's signatures and a full node's check of
+    them are the new set's."""
+    box = trading_sandbox(EPOCH_LENGTH)
+    validators = dict(box.state.validators)
+    added = replace(validators[public(0)], name="validator-4", pubkey=public(4))
+    del validators[public(3)]
+    install_validators(box.state, {**validators, added.pubkey: added}, {})
+    while box.state.height < EPOCH_LENGTH:
+        box.apply([])
+    workers = InProcessWorkers(monkeypatch)
+    nodes = [make_node(box, tmp_path / f"v{i}", i) for i in (0, 1, 2, 3, 4)]
+    gossip_proofs([nodes[i] for i in (0, 1, 2, 4)], box)
+    full, _ = make_node(box, tmp_path / "full", None)
+    services = [node for node, _ in nodes]
+    for node in [*services, full]:
+        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), None, compute_state_root(box.state))  # type: ignore[arg-type]
+    assert services[3].waiting is None  # removed: not a prover any more
+    inputs = services[4].waiting
+    assert inputs is not None
+    assert {public(4), public(0)} <= set(services[4].gathering[1].assignment.values())
+    assert public(3) not in services[0].gathering[1].assignment.values()
+    async with trio.open_nursery() as nursery:
+        for i in (0, 1, 2, 4):
+            nursery.start_soon(services[i].build_waiting)
+    assert sorted(k for keys in workers.shares for k in keys) == sorted(inputs.accounts)
+    # the removed validator's signature counts for nothing: 0 and 4 are half of 40
+    removed = sign_share(derive_ed25519_key("validator-3"), box.chain_id, 1,
+                         services[0].built[1].get_hash())  # fmt: skip
+    services[0].add_share(removed)
+    shares = {i: get_signature_shares(nodes[i][1].p2p, box)[0] for i in (1, 2, 4)}
+    deliver(shares[4], [services[0], full], box)
+    assert services[0].get_proposal_txs(0, 0) == []
+    deliver(shares[1], [services[0], full], box)
+    proposal = services[0].get_proposal_txs(0, 0)
+    assert len(proposal) == 1
+    result = box.apply(proposal)
+    assert result.tx_results[0].is_ok(), result.tx_results[0].detail
+    commit_block(box, [services[0], full], result)
+    announcement = services[0].outbox_receive.receive_nowait()
+    report = decode_report(services[0].store.get_report(1) or b"")
+    assert {s.public_key for s in report.signatures} == {public(0), public(1), public(4)}
+    deliver(announcement, [full], box)
+    assert full.store.get_report(1) == services[0].store.get_report(1)  # checked, kept
+
+
+async def test_a_ready_commitment_is_made_again_when_the_set_changes(
+    tmp_path: Path,
+) -> None:
+    """A signer jailed before the commitment lands: the commitment waiting for a block is
+    made again over the new set (clearing would refuse it), from the shares at hand."""
+    box = trading_sandbox(EPOCH_LENGTH)
+    while box.state.height < EPOCH_LENGTH:
+        box.apply([])
+    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None
+    node, _ = make_node(box, tmp_path / "v0", 0)
+    node.built[1] = build_cached(inputs)
+    report_hash = node.built[1].get_hash()
+    for i in (0, 1, 2):
+        node.add_share(sign_share(derive_ed25519_key(f"validator-{i}"), box.chain_id, 1,
+                                  report_hash))  # fmt: skip
+    assert len(node.get_proposal_txs(0, 0)) == 1
+    commit_block(box, [node], box.apply([], (Equivocation(public(2), box.state.height),)))
+    assert node.get_proposal_txs(0, 0) == []  # 20 of 30 is no quorum
+    node.add_share(sign_share(derive_ed25519_key("validator-3"), box.chain_id, 1, report_hash))
+    proposal = node.get_proposal_txs(0, 0)
+    commitment = decode_tx(proposal[0])
+    assert isinstance(commitment, ReportCommitment)
+    assert {a.signer for a in commitment.attestations} == {public(0), public(1), public(3)}
+    result = box.apply(proposal)
+    assert result.tx_results[0].is_ok(), result.tx_results[0].detail
 
 
 def test_uncommitted_epochs_kept_are_the_newest_few_after_the_last_commitment(

@@ -119,12 +119,12 @@ async def test_a_report_many_times_the_gossip_cap_travels_over_a_stream(tmp_path
         store.save_report(7, served)
         serve_report_sync(server, store, len(served))
         fetcher = ReportFetcher(asker, ReportStore(tmp_path / "asker", keep=3), dict,
-                                [], len(served))  # fmt: skip
+                                lambda _: [], len(served))  # fmt: skip
         started = time.monotonic()
         assert await fetcher.ask(server.peer_id, 7) == served
         seconds = time.monotonic() - started
         print(f"{len(served) >> 20} MiB report fetched in {seconds:.2f} s")
-        small = ReportFetcher(asker, fetcher.store, dict, [], len(served) - 1)
+        small = ReportFetcher(asker, fetcher.store, dict, lambda _: [], len(served) - 1)
         assert await small.ask(server.peer_id, 7) is None
         assert await small.ask(server.peer_id, 8) is None
         assert asker.scores.get_score(server.peer_id) == 0

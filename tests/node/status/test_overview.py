@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bridge.rotation import get_consensus_set
 from bridge.validators import EvmValidatorSet
 from clearing.block import BlockResult, TxResult
+from clearing.context import Equivocation
 from clearing.default.events import EventKind
 from clearing.events import make_event
 from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
+from clearing.validator_set import install_validators
 from consensus.types import Block, BlockHeader, CommitCertificate, CommitSig
 from node.status.journal import RECENT_BLOCKS, Journal
 from node.status.overview import build_overview, get_chains, get_health, get_health_status
@@ -113,3 +117,18 @@ def test_page_shows_the_overview_escaped() -> None:
     assert "script" not in page  # an event's fields are not shown, only its kind and amount
     assert "uncovered" in page and "VALID" in page and "validator-0" in page
     assert overview["validators"][0]["signed_last_block"] is True
+
+
+def test_the_validators_shown_are_the_set_in_force_jailed_ones_marked() -> None:
+    box = traded_sandbox()
+    jailed = box.genesis.validators[1].pubkey
+    box.apply([], (Equivocation(jailed, box.state.height),))
+    records = dict(box.state.validators)
+    del records[box.genesis.validators[3].pubkey]
+    added = replace(box.genesis.validators[0], name="validator-4", pubkey=b"\x04" * 32)
+    install_validators(box.state, {**records, added.pubkey: added}, box.state.jailed)
+    overview = build_overview("node", box.state, Journal(), {}, None, detailed=False)
+    shown = [(v["name"], v["power"], v["jailed"]) for v in overview["validators"]]
+    assert shown == [("validator-0", 10, False), ("validator-1", 0, True),
+                     ("validator-2", 10, False), ("validator-4", 10, False)]  # fmt: skip
+    assert "validator-4" in render_status_page(overview)

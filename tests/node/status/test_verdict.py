@@ -11,6 +11,7 @@ import trio
 import trio.testing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from clearing.validator_set import install_validators
 from node.status import verdict as verdict_module
 from node.status.verdict import ReportVerdicts, check_report
 from proofs.group import FAST
@@ -113,9 +114,44 @@ async def test_a_verifier_failure_is_shown_and_the_node_goes_on(
     )
     genesis = SimpleNamespace(validators=[], chain_id=CHAIN_ID)
     blocks = SimpleNamespace(load_block=lambda height: None)
-    verdicts = ReportVerdicts(store, blocks, genesis)  # type: ignore[arg-type]
+    state = SimpleNamespace(validator_sets={}, genesis=genesis)
+    verdicts = ReportVerdicts(store, blocks, genesis, lambda: state)  # type: ignore[arg-type]
     with trio.move_on_after(3 * verdict_module.POLL_S):
         await verdicts.run()
     latest = verdicts.get()
     assert latest["verdict"] == "NOT CHECKED" and latest["commit_height"] == 70
     assert "ValueError: msm of 4199 points" in latest["failures"][0]
+
+
+@pytest.mark.parametrize("after_the_change", [False, True])
+async def test_a_report_is_checked_against_the_set_that_checked_its_commitment(
+    monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock, after_the_change: bool
+) -> None:
+    """Governance replaced validator-0 with validator-4 at the end of block 3: a report
+    committed in block 3 is signed by the genesis set, one committed in block 4 by the
+    new set."""
+    box, _ = epoch_report_inputs()
+    records = dict(box.state.validators)
+    first = records.pop(box.genesis.validators[0].pubkey)
+    added = replace(first, name="validator-4", pubkey=b"\x04" * 32)
+    box.state.height = 3
+    install_validators(box.state, {**records, added.pubkey: added}, {})
+    checked: list[list[Validator]] = []
+
+    def record(encoded: bytes, committed: bytes, validators: list[Validator], *_: Any) -> Any:
+        checked.append(validators)
+        return {"verdict": "VALID"}
+
+    monkeypatch.setattr(verdict_module, "check_report", record)
+    commit_height = 4 if after_the_change else 3
+    store = SimpleNamespace(
+        get_latest_epoch=lambda: 1,
+        get_commit=lambda epoch: SimpleNamespace(report_hash=bytes(32), height=commit_height),
+        get_report=lambda epoch: b"report",
+    )
+    blocks = SimpleNamespace(load_block=lambda height: None)
+    verdicts = ReportVerdicts(store, blocks, box.genesis, lambda: box.state)  # type: ignore[arg-type]
+    with trio.move_on_after(2 * verdict_module.POLL_S):
+        await verdicts.run()
+    in_force = [*records.values(), added] if after_the_change else box.genesis.validators
+    assert checked == [[Validator(v.pubkey, v.power) for v in in_force]]

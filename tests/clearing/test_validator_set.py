@@ -1,0 +1,51 @@
+"""The active set in force at a height (`get_active_set_at`), from the record of the sets
+after each block that changed them: what the node's services check attestations of a
+block with, as clearing did."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clearing.context import Equivocation
+from clearing.genesis import Validator
+from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.validator_set import get_active_set_at, get_active_validators
+from tests.clearing.governance.support import gov_sandbox
+from tests.clearing.governance.validator_support import pubkey
+
+
+def test_before_any_change_every_height_has_the_genesis_set() -> None:
+    box = gov_sandbox()
+    box.apply([])
+    genesis = tuple(box.state.genesis.validators)
+    assert [get_active_set_at(box.state, h) for h in (1, 2, 5)] == [genesis] * 3
+
+
+def test_a_change_at_a_height_governs_the_blocks_after_it() -> None:
+    box = gov_sandbox()
+    box.apply([])
+    box.apply([], (Equivocation(pubkey(box, 1), 1),))  # jailed at the end of block 2
+    genesis = tuple(box.state.genesis.validators)
+    after = get_active_validators(box.state.validators)
+    assert [v.name for v in after] == ["validator-0", "validator-2", "validator-3"]
+    assert get_active_set_at(box.state, 2) == genesis  # block 2's txs saw the old set
+    assert get_active_set_at(box.state, 3) == after
+    assert get_active_set_at(box.state, 99) == after
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.none() | st.integers(0, 3), min_size=1, max_size=8))
+def test_each_height_gets_the_set_after_the_block_before_it(jailings: list[int | None]) -> None:
+    """Blocks jailing (or not) one validator each: block h was applied under the active
+    set the state held after block h - 1, also once restored from a snapshot."""
+    box = gov_sandbox()
+    seen: list[tuple[Validator, ...]] = [get_active_validators(box.state.validators)]
+    for n in jailings:
+        evidence = () if n is None else (Equivocation(pubkey(box, n), 1),)
+        box.apply([], evidence)
+        seen.append(get_active_validators(box.state.validators))
+    restored = decode_snapshot(box.state.genesis, encode_snapshot(box.state))
+    for height in range(1, box.state.height + 2):
+        assert get_active_set_at(box.state, height) == seen[height - 1]
+        assert get_active_set_at(restored, height) == seen[height - 1]
