@@ -13,9 +13,10 @@ Deposits (each validator)
   -> (last_seq, [SignedObservation], refused); gossip `SignedObservation.encode()`.
 - `observation.ObservationPool(network_chain_id, state.validators)`: `.add(decoded)`,
   proposer takes `.get_ready_credits()` (clearing `CollateralCredit` txs); after commit
-  `.mark_credited(key)`. Keys are (chain id, vault, deposit nonce). Stuck keys:
-  `.get_keys_unsigned_by(own_pubkey)` -> send a `ReobserveRequest` with the pooled
-  observation's tx hash and log index; answer one with `handle_reobserve_request(...)`.
+  `.mark_credited(key)` and `.follow(state.validators)` (the set in force). Keys are
+  (chain id, vault, deposit nonce). Stuck keys: `.get_keys_unsigned_by(own_pubkey)` ->
+  send a `ReobserveRequest` with the pooled observation's tx hash and log index; answer
+  one with `handle_reobserve_request(...)`.
 - External bridges (API): `external.SignedExternalEvent.decode(body)`,
   `verify_external_event(event, state.genesis.external_bridges, network_chain_id)`
   -> observation (node/collateral/api.py serves it), then

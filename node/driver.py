@@ -25,7 +25,7 @@ from consensus.engine import ChainStart, Engine, EngineConfig, EngineTimeout
 from consensus.signer import Signer
 from consensus.state_machine import ConsensusState, TimeoutConfig
 from consensus.transport import PeerId
-from consensus.types import Block, CommitCertificate, Proposal, ValidatorSet, Vote
+from consensus.types import Block, CommitCertificate, Proposal, Vote
 from consensus.wal import MemoryWalStorage, Wal
 from node.clock import wall_clock_ms
 
@@ -70,15 +70,6 @@ class DriverConfig:
         )
 
 
-@dataclass(frozen=True)
-class Genesis:
-    """What height 1 builds on."""
-
-    validators: ValidatorSet
-    state_root: bytes
-    time_ms: int
-
-
 @dataclass
 class _EngineMempool:
     """The node's mempool as the engine sees it."""
@@ -109,7 +100,7 @@ class Driver:
     def __init__(
         self,
         config: DriverConfig,
-        genesis: Genesis,
+        start: ChainStart,
         app: Application,
         store: BlockStore,
         mempool: Mempool,
@@ -125,9 +116,7 @@ class Driver:
         self.on_commit = on_commit
         self.on_behind = on_behind
         self.engine = Engine(
-            ChainStart(
-                config.chain_id, genesis.validators.validators, genesis.state_root, genesis.time_ms
-            ),
+            start,
             None,
             app,
             _EngineMempool(mempool),

@@ -25,10 +25,11 @@ from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
 from consensus.app import BlockStore
+from consensus.engine import ChainStart
 from consensus.records import WAL_KIND_HEIGHT, decode_record
 from consensus.signer import WAL_KIND_SIGNED, Signer
 from consensus.sync import SyncRejected
-from consensus.types import Block, CommitCertificate, Validator, ValidatorSet
+from consensus.types import Block, CommitCertificate, Validator
 from consensus.wal import FileWalStorage, Wal, decode_frames
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.codec import DecodeError as ConsensusDecodeError
@@ -39,7 +40,6 @@ from node.app import ClearingApp
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
 from node.config import ConfigError, NodeConfig
 from node.driver import Driver, DriverConfig
-from node.driver import Genesis as DriverGenesis
 from node.genesis_file import load_genesis
 from node.history.indexer import catch_up_history, get_last_block_history
 from node.history.store import BlockHistory
@@ -445,9 +445,7 @@ async def run_node(
         )
         pool = TxPool(mempool, store)
         restored = pool.restore()
-        validators = ValidatorSet.from_validators(
-            [Validator(v.name, v.pubkey, v.power) for v in genesis.validators]
-        )
+        validators = tuple(Validator(v.name, v.pubkey, v.power) for v in genesis.validators)
         p2p_config = P2PConfig(
             key_seed=load_key(config.node_key_file, NODE_KEY).secret,
             listen_host=config.p2p.listen_host,
@@ -475,7 +473,7 @@ async def run_node(
             driver_config = driver_config or DriverConfig(chain)
             driver = Driver(
                 driver_config,
-                DriverGenesis(validators, genesis_root, genesis.genesis_time_ms),
+                ChainStart(chain, validators, genesis_root, genesis.genesis_time_ms),
                 app,
                 blocks,
                 pool,

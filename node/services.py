@@ -47,7 +47,8 @@ class NodeContext:
     p2p: P2PNode
     api: ApiApp
     validator_key: Ed25519PrivateKey | None
-    """This node's consensus key when it is a validator in genesis, else None."""
+    """This node's consensus key when it has one (a validator, or one governance may
+    add: services check the set in force before using it), else None."""
     publish_tx: Callable[[bytes], Awaitable[None]]
     commit_listeners: list[CommitListener] = field(default_factory=list)
 

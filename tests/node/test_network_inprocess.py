@@ -13,6 +13,7 @@ import trio
 from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from consensus.engine import ChainStart
 from consensus.signer import Signer
 from consensus.sim.memory import MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
@@ -20,7 +21,7 @@ from consensus.types import Validator, ValidatorSet
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
 from node.app import ClearingApp
-from node.driver import Driver, DriverConfig, Genesis
+from node.driver import Driver, DriverConfig
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topics, open_publisher
 from node.runtime import encode_synced_block, serve_node
@@ -66,7 +67,7 @@ async def network(count: int = 4, validators: int = 4) -> AsyncIterator[list[Mem
             wal = Wal(MemoryWalStorage())
             driver = Driver(
                 DriverConfig(CHAIN, FAST, block_interval_ms=50),
-                Genesis(vset, app.last_root, genesis.genesis_time_ms),
+                ChainStart(CHAIN, vset.validators, app.last_root, genesis.genesis_time_ms),
                 app,
                 store,
                 mempool,
