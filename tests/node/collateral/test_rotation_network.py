@@ -92,29 +92,37 @@ async def test_nodes_rotate_both_vaults_and_withdrawals_follow_the_epoch(tmp_pat
             await check_rotation_and_epochs(net, chains, deployed, genesis.chain_id)
 
 
-async def check_rotation_and_epochs(
-    net: ProcessNetwork, chains: dict[str, Chain], deployed: dict[str, DevnetChain], network: int
-) -> None:
-    home = net.homes[3]  # the validator the vaults do not trust yet
-    relayer = account_from_key(DEV_PRIVATE_KEY)
+async def gather_rotations(
+    net: ProcessNetwork, home: NodeHome, old_set: list[bytes], new_set: list[bytes]
+) -> list[dict[str, Any]]:
+    """Every node sees both vaults off the consensus set at epoch 0 and `home` serves
+    both rotations, from `old_set` to `new_set`, signed by a quorum: those rotations."""
 
-    # every validator sees both vaults off the consensus set; the old set signs
     def all_rotating() -> bool:
         want = {"a": ("rotating", 0), "b": ("rotating", 0)}
         return all(get_vault_states(h) == want for h in net.homes)
 
-    await wait_until("every validator to see both vaults rotating", all_rotating, 90)
+    await wait_until("every node to see both vaults rotating", all_rotating, 90)
 
     def rotations_complete() -> bool:
         rotations = get_json(home, "/v1/bridge/rotations").get("rotations", [])
         return len(rotations) == 2 and all(r["complete"] for r in rotations)
 
     await wait_until("both rotations to gather a quorum", rotations_complete, 60)
-    rotations = get_json(home, "/v1/bridge/rotations")["rotations"]
+    rotations: list[dict[str, Any]] = get_json(home, "/v1/bridge/rotations")["rotations"]
     for body in rotations:
         assert (body["epoch"], body["new_epoch"]) == (0, 1)
-        assert body["validators"] == ["0x" + a.hex() for a in NEW_SET]
-        assert body["current_validators"] == ["0x" + a.hex() for a in OLD_SET]
+        assert body["validators"] == ["0x" + a.hex() for a in new_set]
+        assert body["current_validators"] == ["0x" + a.hex() for a in old_set]
+    return rotations
+
+
+async def check_rotation_and_epochs(
+    net: ProcessNetwork, chains: dict[str, Chain], deployed: dict[str, DevnetChain], network: int
+) -> None:
+    home = net.homes[3]  # the validator the vaults do not trust yet
+    relayer = account_from_key(DEV_PRIVATE_KEY)
+    rotations = await gather_rotations(net, home, OLD_SET, NEW_SET)
 
     # a restarted signer reads the vaults again and signs the very same bytes
     restarted = net.homes[0]
