@@ -12,8 +12,9 @@ configuration's bytes (``MarketProof``) and publishes nothing else of the global
 keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
-interest, funding, pending withdrawals, the epoch's defaults, the governed
-configuration and proposals, ...) are small and encoded whole. Committed report
+interest, funding, pending withdrawals, the epoch's defaults, instrument statuses and
+proposals, ...) are small and encoded whole; the configuration's documents are not
+among them (the configuration leaf holds them). Committed report
 hashes, one more per epoch, enter by their running digest
 (``report_commitment.ReportHashChain``), extended by one link per new epoch.
 The replay state (replay.py) enters by content: each venue's trade-id window as its
@@ -37,6 +38,7 @@ from clearing.governance.configuration import (
     MAX_CONFIGURATION_BYTES,
     encode_configuration,
     get_configuration_fields,
+    get_governance_records,
 )
 from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
 from clearing.replay import get_replay_fields
@@ -46,10 +48,11 @@ from clearing.state import ClearingState, Member
 from clearing.validator_set import get_validator_fields
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
-# 10: the configuration in force a leaf beside the market's, with the collateral
-# haircuts; 9: the validator set, jailings and set changes; the external bridges,
-# listing templates and fee split in the governed configuration; 8: the governed
-# configuration and proposals; 7: beside the market leaf; 6: the epoch's defaults;
+# 10: the configuration in force (with the collateral haircuts) a leaf beside the
+# market's, its documents no longer among the records; 9: the validator set, jailings
+# and set changes; the external bridges, listing templates and fee split in the
+# governed configuration; 8: the governed configuration and proposals; 7: beside the
+# market leaf; 6: the epoch's defaults;
 # 5: settlement, ...
 GLOBALS_VERSION = 10
 PROOF_VERSION = 1
@@ -94,8 +97,16 @@ def encode_account(member: Member) -> bytes:
 
 
 def get_global_fields(state: ClearingState) -> list[object]:
-    """Every record outside member accounts but the report hashes, in canonical order
-    (root and snapshots)."""
+    """Every record outside member accounts but the report hashes, in canonical order:
+    what a snapshot carries."""
+    return [
+        *_get_ledger_fields(state),
+        *get_configuration_fields(state),
+        *get_validator_fields(state),
+    ]
+
+
+def _get_ledger_fields(state: ClearingState) -> list[object]:
     return [
         state.chain_id,
         state.height,
@@ -115,18 +126,20 @@ def get_global_fields(state: ClearingState) -> list[object]:
         [a.to_fields() for _, a in sorted(state.auctions.items())],
         state.next_auction_id,
         [r.to_fields() for r in state.defaults],
-        *get_configuration_fields(state),
-        *get_validator_fields(state),
     ]
 
 
 def encode_globals(state: ClearingState, report_hashes_digest: bytes) -> bytes:
     """Canonical bytes of the global records, the report hashes' digest and the replay
-    state."""
+    state: every global record but the configuration's documents, which the
+    configuration leaf commits to (encoding them here again would hash them twice at
+    every block)."""
     return pack(
         [
             GLOBALS_VERSION,
-            *get_global_fields(state),
+            *_get_ledger_fields(state),
+            *get_governance_records(state),
+            *get_validator_fields(state),
             report_hashes_digest,
             *get_replay_fields(state.trade_windows, state.deposit_nonces),
         ]
@@ -167,7 +180,7 @@ def _get_records_hash(state: ClearingState) -> bytes:
 def _get_globals_hash(state: ClearingState) -> bytes:
     return compute_globals_hash(
         hash_market(get_solvency_market(state)),
-        get_configuration_hash(state.genesis),
+        get_configuration_leaf(state.genesis)[1],
         _get_records_hash(state),
     )
 
@@ -180,16 +193,17 @@ def hash_configuration(configuration: bytes) -> bytes:
     return hashlib.sha256(CONFIGURATION_DOMAIN + configuration).digest()
 
 
-_configuration_hash: tuple[Genesis, bytes] | None = None
+_configuration: tuple[Genesis, bytes, bytes] | None = None
 
 
-def get_configuration_hash(config: Genesis) -> bytes:
-    """The configuration leaf of ``config`` (a ``state.genesis``), hashed once per
-    configuration: it changes only when governance installs one."""
-    global _configuration_hash
-    if _configuration_hash is None or _configuration_hash[0] is not config:
-        _configuration_hash = (config, hash_configuration(encode_configuration(config)))
-    return _configuration_hash[1]
+def get_configuration_leaf(config: Genesis) -> tuple[bytes, bytes]:
+    """The bytes of ``config`` (a ``state.genesis``) and their hash, encoded and hashed
+    once per configuration: it changes only when governance installs one."""
+    global _configuration
+    if _configuration is None or _configuration[0] is not config:
+        data = encode_configuration(config)
+        _configuration = (config, data, hash_configuration(data))
+    return _configuration[1], _configuration[2]
 
 
 def compute_globals_hash(
@@ -322,6 +336,5 @@ class MarketProof:
 def get_market_proof(state: ClearingState) -> MarketProof:
     """The proof of ``get_solvency_market(state)`` and of the configuration in force
     under the current root."""
-    return MarketProof(
-        _get_tree(state).root(), encode_configuration(state.genesis), _get_records_hash(state)
-    )
+    configuration, _ = get_configuration_leaf(state.genesis)
+    return MarketProof(_get_tree(state).root(), configuration, _get_records_hash(state))

@@ -9,6 +9,7 @@ is in the state root and snapshots, and a restored node needs nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
@@ -23,9 +24,19 @@ VALIDATOR_FIELDS = 3
 MAX_TEXT_CHARS = 256  # a validator's name or peer id
 
 
-def get_active_validators(validators: dict[bytes, Validator]) -> tuple[Validator, ...]:
+def has_power(validator: Validator | None) -> bool:
+    """A validator of the set in force that is neither jailed nor unknown (None)."""
+    return validator is not None and validator.power > 0
+
+
+def get_active_validators(validators: Mapping[bytes, Validator]) -> tuple[Validator, ...]:
     """The validators with voting power, in set order: what consensus and the vaults use."""
     return tuple(v for v in validators.values() if v.power > 0)
+
+
+def get_voting_powers(validators: Mapping[bytes, Validator]) -> dict[bytes, int]:
+    """The power of each validator that has some, by key: what a quorum is counted in."""
+    return {v.pubkey: v.power for v in get_active_validators(validators)}
 
 
 def get_active_set_at(state: ClearingState, height: int) -> tuple[Validator, ...]:
@@ -35,7 +46,7 @@ def get_active_set_at(state: ClearingState, height: int) -> tuple[Validator, ...
     force now."""
     changed = max((h for h in state.validator_sets if h < height), default=None)
     if changed is None:
-        return tuple(v for v in state.genesis.validators if v.power > 0)
+        return tuple(v for v in state.genesis.validators if has_power(v))
     return state.validator_sets[changed]
 
 

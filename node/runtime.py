@@ -24,6 +24,7 @@ from clearing.genesis import Validator as ValidatorRecord
 from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
+from clearing.validator_set import has_power
 from consensus.app import BlockStore
 from consensus.engine import ChainStart
 from consensus.records import WAL_KIND_HEIGHT, decode_record
@@ -306,7 +307,7 @@ def get_validator_signer(config: NodeConfig, state: ClearingState, wal: Wal) -> 
         return None
     key = PrivateKey(load_key(config.validator_key_file, VALIDATOR_KEY).secret)
     record = state.validators.get(key.public_key)
-    if record is None or record.power == 0:
+    if not has_power(record):
         log.info(
             "validator key %s is %s at height %d: it votes once the set holds it",
             key.public_key.hex()[:16],

@@ -47,8 +47,14 @@ this bounds what a forged one makes a verifier parse."""
 
 
 def get_configuration_fields(state: ClearingState) -> list[object]:
+    """What a snapshot carries of the configuration: its documents and the records."""
+    return [*get_document_fields(state.genesis), *get_governance_records(state)]
+
+
+def get_governance_records(state: ClearingState) -> list[object]:
+    """The instruments' statuses and the proposals: what the root's records hash holds of
+    governance (the documents enter the root by the configuration leaf)."""
     return [
-        *get_document_fields(state.genesis),
         [[i, s.value] for i, s in sorted(state.instrument_status.items())],
         [p.get_record_fields() for _, p in sorted(state.proposals.items())],
         state.next_proposal_id,
@@ -201,18 +207,12 @@ def get_configuration_doc(config: Genesis) -> dict[str, Any]:
     }
 
 
-_encoded: tuple[Genesis, bytes] | None = None
-
-
 def encode_configuration(config: Genesis) -> bytes:
     """The canonical bytes of ``get_configuration_doc``: JSON with sorted keys and no
     spaces (integers and strings only, as the genesis parsers read them), which a
-    verifier hashes and parses as given, never re-encodes; encoded once per
-    configuration (governance replaces the record when it changes one)."""
-    global _encoded
-    if _encoded is None or _encoded[0] is not config:
-        _encoded = (config, encode_document(get_configuration_doc(config)).encode())
-    return _encoded[1]
+    verifier hashes and parses as given, never re-encodes (the root encodes them once
+    per configuration: ``clearing.root.get_configuration_leaf``)."""
+    return encode_document(get_configuration_doc(config)).encode()
 
 
 def decode_configuration_doc(data: bytes) -> dict[str, Any]:

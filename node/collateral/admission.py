@@ -36,6 +36,7 @@ import trio
 
 from bridge.observation import ReobserveRequest, SignedReobserveRequest
 from clearing.genesis import Validator
+from clearing.validator_set import has_power
 from node.clock import wall_clock_ms
 from node.collateral.reobserve import ASK_BURST, ASK_RATE_PER_S, TokenBucket
 from node.p2p import Offence
@@ -83,7 +84,7 @@ class RequestGate:
         validators = self.validators()
         self.forget_budgets(validators)
         validator = validators.get(signer)
-        if validator is None or validator.power == 0:  # removed in a block since its check
+        if not has_power(validator):  # removed or jailed in a block since its check
             return self.refuse("outside_set", False)
         seen_key = (signer, signed.request, signed.sent_ms)
         if seen_key in self.seen:
@@ -103,8 +104,7 @@ class RequestGate:
 
     def forget_budgets(self, validators: Mapping[bytes, Validator]) -> None:
         """The budgets of keys the set in force no longer holds with power."""
-        for signer in [s for s in self.budgets if s not in validators or
-                       validators[s].power == 0]:  # fmt: skip
+        for signer in [s for s in self.budgets if not has_power(validators.get(s))]:
             del self.budgets[signer]
 
     def forget_stale(self, now_ms: int) -> None:

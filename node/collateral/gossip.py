@@ -42,10 +42,11 @@ from clearing.codec import expect_int, expect_list, pack, unpack
 from clearing.errors import BadSignature, ClearingError, DecodeError, UnknownCollateral
 from clearing.genesis import Genesis, Validator
 from clearing.state import ClearingState
+from clearing.validator_set import has_power
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
 from node.collateral.admission import RequestGate
-from node.collateral.signers import describe_absence, find_evm_validator, has_power
+from node.collateral.signers import describe_absence, find_evm_validator
 from node.p2p import Topic
 from node.p2p.topics import BRIDGE
 
@@ -234,8 +235,7 @@ class BridgeCheck:
         if len(body) > MAX_REQUEST_BYTES:
             raise DecodeError(f"{WHAT}.body", f"request of {len(body)} bytes > {MAX_REQUEST_BYTES}")
         signed = SignedReobserveRequest.decode(body)
-        if not any(chain_id == signed.request.chain_id for chain_id, _ in self.tokens):
-            raise UnknownChain(signed.request.chain_id)
+        self._check_chain(signed.request.chain_id)
         message = signed.signing_bytes(self.chain_id)
         self._check_attestation(signed.attestation, message, "ReobserveRequest")
         return signed
@@ -244,31 +244,32 @@ class BridgeCheck:
         o, a = signed.observation, signed.attestation
         if o.quanta and (o.chain_id, o.token) not in self.tokens:
             raise UnknownCollateral(o.chain_id, o.token)
-        if not any(chain_id == o.chain_id for chain_id, _ in self.tokens):
-            raise UnknownChain(o.chain_id)  # zero quanta: only consumes a watched vault's nonce
+        self._check_chain(o.chain_id)  # zero quanta: only consumes a watched vault's nonce
         self._check_attestation(a, o.signing_bytes(self.chain_id), "CollateralObservation")
 
     def check_payout(self, payout: PayoutAttestation) -> None:
         o = payout.observation
-        if not any(chain_id == o.chain_id for chain_id, _ in self.tokens):
-            raise UnknownChain(o.chain_id)
-        message = o.signing_bytes(self.chain_id)
-        self._check_attestation(payout.attestation, message, "PayoutObservation")
+        self._check_chain(o.chain_id)
+        self._check_attestation(payout.attestation, o.signing_bytes(self.chain_id),
+                                "PayoutObservation")  # fmt: skip
 
     def check_expiry(self, expiry: ExpiryAttestation) -> None:
         o = expiry.observation
-        if not any(chain_id == o.chain_id for chain_id, _ in self.tokens):
-            raise UnknownChain(o.chain_id)
-        message = o.signing_bytes(self.chain_id)
-        self._check_attestation(expiry.attestation, message, "ExpiryObservation")
+        self._check_chain(o.chain_id)
+        self._check_attestation(expiry.attestation, o.signing_bytes(self.chain_id),
+                                "ExpiryObservation")  # fmt: skip
 
     def check_external(self, event: SignedExternalEvent) -> None:
         o = event.observation
-        if not any(chain_id == o.chain_id for chain_id, _ in self.tokens):
-            raise UnknownChain(o.chain_id)
+        self._check_chain(o.chain_id)
         message = compute_external_signing_bytes(self.chain_id, o)
         if not is_valid_signature(event.bridge_key, event.signature, message):
             raise BadSignature("SignedExternalEvent", event.bridge_key)
+
+    def _check_chain(self, chain_id: int) -> None:
+        """A chain with registered collateral: one whose vault the validators watch."""
+        if not any(chain == chain_id for chain, _ in self.tokens):
+            raise UnknownChain(chain_id)
 
     def _check_attestation(self, attestation: Attestation, message: bytes, what: str) -> None:
         """The signature, then the signer's power (so a forgery is always refused)."""
@@ -295,8 +296,7 @@ class BridgeCheck:
 
     def check_rotation(self, signed: RotationSignature) -> None:
         rotation = signed.rotation
-        if not any(chain_id == rotation.chain_id for chain_id, _ in self.tokens):
-            raise UnknownChain(rotation.chain_id)
+        self._check_chain(rotation.chain_id)
         try:
             signer = recover_signer(rotation.get_digest(), signed.signature)
         except SignatureError as exc:

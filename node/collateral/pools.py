@@ -30,6 +30,7 @@ from bridge.withdrawal import (
 )
 from clearing.attestation import Attestation, is_quorum
 from clearing.genesis import Validator
+from clearing.validator_set import has_power
 from clearing.withdrawal import PayoutObservation, WithdrawalPaid
 from clearing.withdrawal_expiry import ExpiryObservation, WithdrawalExpired
 from node.collateral.gossip import ExpiryAttestation, PayoutAttestation
@@ -59,7 +60,7 @@ class AttestedPool:
         removed or jailed in a block committed since the first hop checked it)."""
         signer = message.attestation.signer
         validator = self.validators.get(signer)
-        if validator is None or validator.power == 0:
+        if not has_power(validator):
             raise InvalidAttestation(signer, "no power in the validator set in force")
         o = message.observation
         signers = self.entries.setdefault(self.get_subject(o), {}).setdefault(o, {})

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from bridge.eip712 import get_address
 from clearing.genesis import Validator
 from clearing.state import ClearingState
+from clearing.validator_set import has_power
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,6 @@ log = logging.getLogger(__name__)
 def find_evm_validator(state: ClearingState, address: bytes) -> Validator | None:
     """The validator of the set in force whose EVM address is `address` (unique there)."""
     return next((v for v in state.validators.values() if v.evm_address == address), None)
-
-
-def has_power(validator: Validator | None) -> bool:
-    return validator is not None and validator.power > 0
 
 
 def describe_absence(validator: Validator | None) -> str:

@@ -43,6 +43,7 @@ from clearing.errors import (
 from clearing.genesis import Genesis
 from clearing.oracle import PriceObservation
 from clearing.state import ClearingState
+from clearing.validator_set import has_power
 from node.p2p import Topic
 from node.p2p.topics import PRICES
 
@@ -133,8 +134,7 @@ class ObservationCheck:
                 raise UnknownFeed(feed)
         if not is_valid_signature(o.signer, o.signature, o.signing_bytes(self.chain_id)):
             raise BadSignature("PriceObservation", o.signer)
-        validator = state.validators.get(o.signer)
-        if validator is None or validator.power == 0:
+        if not has_power(state.validators.get(o.signer)):
             raise SignerWithoutPower(o.signer, state.height)
         now = self.clock_ms()
         limit = REPLAY_AGE_FACTOR * self.max_age_ms if o.observed_ms < now else self.max_age_ms

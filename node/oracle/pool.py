@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from clearing.attestation import is_quorum
 from clearing.genesis import Validator
 from clearing.oracle import PriceObservation, PriceUpdate
+from clearing.validator_set import get_voting_powers
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class ObservationPool:
 
     def get_powers(self) -> dict[bytes, int]:
         """The voting power of each validator in force that has some."""
-        return {key: v.power for key, v in self.validators().items() if v.power > 0}
+        return get_voting_powers(self.validators())
 
     def get_fresh(self, rule: FreshnessRule) -> list[PriceObservation]:
         """Fresh observations of validators with power, ordered by signer (the same pool

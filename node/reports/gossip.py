@@ -44,6 +44,7 @@ from clearing.errors import DecodeError
 from clearing.report_commitment import REPORT_HASH_BYTES, compute_report_signing_bytes
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
+from clearing.validator_set import get_voting_powers
 from node.p2p import Topic
 from proofs.errors import DecodeError as ReportDecodeError
 from proofs.report import AccountKey, Report, ValidatorSignature, decode_report
@@ -272,8 +273,7 @@ def make_reports_topic(chain_id: int, state: Callable[[], ClearingState]) -> Top
     """Shares checked against the keys with power in the committed state's set."""
 
     def decode(data: bytes) -> SignatureShare | ProofShare | ReportAnnouncement:
-        keys = {k for k, v in state().validators.items() if v.power > 0}
-        return decode_reports_message(data, chain_id, keys)
+        return decode_reports_message(data, chain_id, get_voting_powers(state().validators).keys())
 
     return Topic(
         REPORTS, MAX_REPORTS_BYTES, decode, (ReportsMessageError,),

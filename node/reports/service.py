@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from clearing.attestation import is_quorum
 from clearing.report_commitment import ReportCommitment
 from clearing.tx import encode_tx
+from clearing.validator_set import get_voting_powers
 from consensus.types import Block, CommitCertificate
 from node.config import NodeConfig
 from node.p2p import Topic
@@ -148,7 +149,7 @@ class ReportsService:
     def get_powers(self) -> dict[bytes, int]:
         """The voting power of each validator in force that has some: the quorum clearing
         checks a ReportCommitment's attestations against."""
-        return {k: v.power for k, v in self.ctx.state.validators.items() if v.power > 0}
+        return get_voting_powers(self.ctx.state.validators)
 
     def get_signers_of(self, epoch: int) -> list[Validator]:
         """The set a committed report of `epoch` is signed by (see `get_report_signers`)."""

@@ -12,6 +12,7 @@ from consensus.types import (
     ZERO_HASH,
     Block,
     BlockHeader,
+    DuplicateVoteEvidence,
     Proposal,
     Validator,
     ValidatorSet,
@@ -47,6 +48,14 @@ def make_block(txs: tuple[bytes, ...], proposer: bytes, height: int = 1) -> Bloc
 def signed_vote(i: int, vote_type: VoteType, round_: int, block_hash: bytes | None) -> Vote:
     vote = Vote(vote_type, 1, round_, block_hash, KEYS[i].public_key)
     return replace(vote, signature=KEYS[i].sign(vote.sign_bytes(CHAIN)))
+
+
+def make_equivocation(i: int = 0) -> DuplicateVoteEvidence:
+    """Validator `i`'s two prevotes for different blocks at height 1, round 0."""
+    return DuplicateVoteEvidence.from_votes(
+        signed_vote(i, VoteType.PREVOTE, 0, b"\x01" * 32),
+        signed_vote(i, VoteType.PREVOTE, 0, b"\x02" * 32),
+    )
 
 
 def signed_proposal(round_: int, block: Block, pol_round: int = -1) -> Proposal:

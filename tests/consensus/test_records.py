@@ -29,6 +29,7 @@ from tests.consensus.helpers import (
     KEYS,
     VALIDATORS,
     make_block,
+    make_equivocation,
     signed_proposal,
     signed_vote,
 )
@@ -143,12 +144,7 @@ def test_an_updated_set_keeps_priorities_and_queues_a_new_validator_last() -> No
 
 
 def test_evidence_is_committable_for_max_evidence_age_blocks_then_dropped() -> None:
-    votes = [
-        replace(v := Vote(VoteType.PREVOTE, 1, 0, h, KEYS[0].public_key),
-                signature=KEYS[0].sign(v.sign_bytes(CHAIN)))
-        for h in (b"\x01" * 32, b"\x02" * 32)
-    ]  # fmt: skip
-    evidence = DuplicateVoteEvidence.from_votes(*votes)
+    evidence = make_equivocation()
     pool = EvidencePool()
     pool.add(evidence)
     assert pool.get_pending(1) == ()

@@ -10,7 +10,6 @@ from consensus.state_machine import TimeoutConfig, apply, compute_block_error, i
 from consensus.types import (
     Block,
     BlockHeader,
-    DuplicateVoteEvidence,
     Step,
     Validator,
     ValidatorSet,
@@ -20,7 +19,15 @@ from consensus.types import (
     compute_evidence_hash,
     compute_txs_hash,
 )
-from tests.consensus.helpers import CHAIN, KEYS, VALIDATORS, Driver, make_block, signed_vote
+from tests.consensus.helpers import (
+    CHAIN,
+    KEYS,
+    VALIDATORS,
+    Driver,
+    make_block,
+    make_equivocation,
+    signed_vote,
+)
 
 
 def _votes(effects: list[object]) -> list[SignVote]:
@@ -142,12 +149,7 @@ def test_evidence_and_the_last_commit_are_checked_against_the_sets_of_their_heig
         for k in KEYS[:3]
     }
     commit = compute_commit_certificate(2, 0, prev.hash, precommits)
-    votes = [
-        replace(v := Vote(VoteType.PREVOTE, 1, 0, h, KEYS[0].public_key),
-                signature=KEYS[0].sign(v.sign_bytes(CHAIN)))
-        for h in (b"\x01" * 32, b"\x02" * 32)
-    ]  # fmt: skip
-    evidence = DuplicateVoteEvidence.from_votes(*votes)
+    evidence = make_equivocation()
     state = initial_state(CHAIN, None, VALIDATORS, TimeoutConfig())
     start = StartHeight(
         3, VALIDATORS, VALIDATORS, prev.hash, b"root", 5, commit, {1: old_set, 2: old_set}

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
@@ -117,6 +118,21 @@ async def gather_rotations(
     return rotations
 
 
+async def rotate_vault(
+    chain: Chain,
+    deployed: DevnetChain,
+    relayer: LocalAccount,
+    rotations: list[dict[str, Any]],
+    new_set: list[bytes],
+) -> None:
+    """The relayer sends the vault's rotation; the vault is then at epoch 1 with `new_set`."""
+    (rotated,) = await trio.to_thread.run_sync(relay_rotations, chain, relayer, rotations)
+    assert rotated.result == "rotated", rotated
+    on_chain = await trio.to_thread.run_sync(get_validator_set, chain.contract(
+        "CollateralVault", to_checksum_address(deployed.vault)))  # fmt: skip
+    assert (on_chain.epoch, on_chain.addresses) == (1, new_set)
+
+
 async def check_rotation_and_epochs(
     net: ProcessNetwork, chains: dict[str, Chain], deployed: dict[str, DevnetChain], network: int
 ) -> None:
@@ -162,12 +178,7 @@ async def check_rotation_and_epochs(
 
     # the relayer rotates both vaults; the epoch-0 withdrawal it does not send
     for name in ("a", "b"):
-        (rotated,) = await trio.to_thread.run_sync(relay_rotations, chains[name], relayer,
-                                                   rotations)  # fmt: skip
-        assert rotated.result == "rotated", rotated
-        on_chain = await trio.to_thread.run_sync(get_validator_set, chains[name].contract(
-            "CollateralVault", to_checksum_address(deployed[name].vault)))  # fmt: skip
-        assert (on_chain.epoch, on_chain.addresses) == (1, NEW_SET)
+        await rotate_vault(chains[name], deployed[name], relayer, rotations, NEW_SET)
         (again,) = await trio.to_thread.run_sync(relay_rotations, chains[name], relayer,
                                                  rotations)  # fmt: skip
         assert again.result == "already rotated: vault at epoch 1"

@@ -27,9 +27,9 @@ from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import Chain, ContractReverted, account_from_key, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
 from bridge.eip712 import recover_signer
-from bridge.relayer import parse_relay_json, relay_complete, relay_rotations
+from bridge.relayer import parse_relay_json, relay_complete
 from bridge.validators import EvmValidatorSet
-from bridge.vault import deposit_token, get_validator_set
+from bridge.vault import deposit_token
 from bridge.withdrawal import relay
 from clearing.collateral import CollateralCredit
 from clearing.governance.proposal import Proposal, VoteChoice
@@ -56,6 +56,7 @@ from tests.node.collateral.test_rotation_network import (
     gather_rotations,
     get_chain_config,
     get_json,
+    rotate_vault,
 )
 from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_processes import assert_roots_agree, read_blocks, wait_until
@@ -167,12 +168,7 @@ async def check_vaults_follow_governance(
     rotations = await gather_rotations(net, v4, OLD_SET, NEW_SET)
 
     for name in ("a", "b"):
-        (rotated,) = await trio.to_thread.run_sync(relay_rotations, chains[name], relayer,
-                                                   rotations)  # fmt: skip
-        assert rotated.result == "rotated", rotated
-        on_chain = await trio.to_thread.run_sync(get_validator_set, chains[name].contract(
-            "CollateralVault", to_checksum_address(deployed[name].vault)))  # fmt: skip
-        assert (on_chain.epoch, on_chain.addresses) == (1, NEW_SET)
+        await rotate_vault(chains[name], deployed[name], relayer, rotations, NEW_SET)
         await trio.to_thread.run_sync(mine, chains[name], DEPTH + 1)
 
     # the old set's epoch-0 signatures are refused by the rotated vault
