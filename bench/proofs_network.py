@@ -3,7 +3,7 @@
 `python -m bench proofs_network [--accounts N] [--validators V] [--share-wait S]`.
 The validators are the reports service itself (`node/reports/service.py`), V
 instances in this process on one trio loop (as the nodes of
-tests/node/nodenet.py), each proving in its own worker processes (`python -m
+tests/node/nodenet.py), each proving in its own worker process (`python -m
 node.reports.worker`, as a node does), so the V validators' provers share this
 machine's cores. Their `reports` messages (proof shares, signature shares) go
 to each other through the topic's first-hop decoder instead of libp2p. The book
@@ -29,6 +29,7 @@ import os
 import resource
 import tempfile
 import time
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -47,7 +48,7 @@ from node.reports.inputs import ReportInputs
 from node.reports.service import ReportsService
 from node.reports.sharing import ProofShareRefused
 from node.reports.store import ReportStore
-from node.reports.worker import build_in_worker
+from node.reports.worker import ProvingWorker, open_proving_worker
 from proofs.report import Validator
 from proofs.sample import (
     SAMPLE_MARKET,
@@ -101,7 +102,10 @@ class Loopback:
         return SimpleNamespace(publish=publish, connected_peers=lambda: [])
 
 
-def make_validators(count: int, home: Path, share_wait_s: int) -> list[ReportsService]:
+def make_validators(
+    provers: list[ProvingWorker], home: Path, share_wait_s: int
+) -> list[ReportsService]:
+    count = len(provers)
     keys = [derive_ed25519_key(f"validator-{i}") for i in range(count)]
     members = [SimpleNamespace(pubkey=k.public_key().public_bytes_raw(), power=10) for k in keys]
     genesis = SimpleNamespace(chain_id=CHAIN_ID, epoch_length_blocks=EPOCH_LENGTH,
@@ -114,33 +118,39 @@ def make_validators(count: int, home: Path, share_wait_s: int) -> list[ReportsSe
         ctx = SimpleNamespace(genesis=genesis, validator_key=key, config=config, state=state,
                               p2p=loopback.port(i))  # fmt: skip
         store = ReportStore(home / f"v{i}", keep=2)
-        loopback.services.append(ReportsService(ctx, store, SEED))  # type: ignore[arg-type]
+        service = ReportsService(ctx, store, SEED, provers[i])  # type: ignore[arg-type]
+        loopback.services.append(service)
     return loopback.services
 
 
 async def run_network(inputs: ReportInputs, count: int, share_wait_s: int) -> float:
     """Seconds from the inputs queued on every validator to a quorum commitment on each."""
     with tempfile.TemporaryDirectory() as home:
-        services = make_validators(count, Path(home), share_wait_s)
-        async with trio.open_nursery() as nursery:
-            for service in services:
-                nursery.start_soon(service.run_builder)
-            started = time.monotonic()
-            provers = tuple(
-                Validator(k, v.power) for k, v in services[0].ctx.state.validators.items()
-            )
-            for service in services:
-                service.queue_inputs(replace(inputs, validators=provers))
-            while not all(inputs.epoch in s.ready for s in services):
-                await trio.sleep(0.05)
-            seconds = time.monotonic() - started
-            nursery.cancel_scope.cancel()
+        async with AsyncExitStack() as workers:
+            provers = [await workers.enter_async_context(open_proving_worker())
+                       for _ in range(count)]  # fmt: skip
+            return await run_services(make_validators(provers, Path(home), share_wait_s), inputs)
+
+
+async def run_services(services: list[ReportsService], inputs: ReportInputs) -> float:
+    async with trio.open_nursery() as nursery:
+        for service in services:
+            nursery.start_soon(service.run_builder)
+        started = time.monotonic()
+        provers = tuple(Validator(k, v.power) for k, v in services[0].ctx.state.validators.items())
+        for service in services:
+            service.queue_inputs(replace(inputs, validators=provers))
+        while not all(inputs.epoch in s.ready for s in services):
+            await trio.sleep(0.05)
+        seconds = time.monotonic() - started
+        nursery.cancel_scope.cancel()
     return seconds
 
 
 async def run_single(inputs: ReportInputs) -> float:
     started = time.monotonic()
-    await build_in_worker(inputs, SEED, {})
+    async with open_proving_worker() as worker:
+        await worker.complete(inputs, SEED, {})
     return time.monotonic() - started
 
 

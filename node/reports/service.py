@@ -73,7 +73,7 @@ from node.reports.sync import (
     get_report_signers,
     serve_report_sync,
 )
-from node.reports.worker import ReportBuildError, build_in_worker, prove_share_in_worker
+from node.reports.worker import Prover, ReportBuildError, open_proving_worker
 from node.services import NodeContext, NodeContextInputs, Service
 from proofs.report import Report, Validator, add_signatures
 from proofs.statement import get_statement
@@ -88,10 +88,13 @@ MAX_GOSSIPED_REPORT_BYTES = MAX_ANNOUNCEMENT_BYTES  # bigger complete reports ar
 class ReportsService:
     """Every piece of per-epoch state lives here, touched only from the trio loop."""
 
-    def __init__(self, ctx: NodeContext, store: ReportStore, seed: bytes | None) -> None:
+    def __init__(
+        self, ctx: NodeContext, store: ReportStore, seed: bytes | None, prover: Prover
+    ) -> None:
         self.ctx = ctx
         self.store = store
         self.seed = seed
+        self.prover = prover
         self.key: Ed25519PrivateKey | None = ctx.validator_key if seed is not None else None
         self.chain_id = ctx.genesis.chain_id
         self.epoch_length = ctx.genesis.epoch_length_blocks
@@ -214,7 +217,7 @@ class ReportsService:
         gathering = self.gathering[inputs.epoch]
         try:
             await self._gather(inputs, signer, gathering)
-            built = await build_in_worker(inputs, self.seed, gathering.proofs)
+            built = await self.prover.complete(inputs, self.seed, gathering.proofs)
         except ReportBuildError as exc:
             log.warning("%s", exc)
             return
@@ -240,7 +243,7 @@ class ReportsService:
         for the other validators' proofs."""
         assert self.key is not None and self.seed is not None
         mine = tuple(k for k, prover in gathering.assignment.items() if prover == signer)
-        own = await prove_share_in_worker(inputs, self.seed, mine)
+        own = await self.prover.prove_share(inputs, self.seed, mine)
         log.info("proof share of epoch %d: %d accounts of %d proven in %.2f s", inputs.epoch,
                  len(own.proofs), len(own.proven), own.seconds)  # fmt: skip
         for share in sign_proof_shares(self.key, self.chain_id, inputs.epoch,
@@ -397,11 +400,12 @@ async def serve_reports(
     seed = None
     if ctx.validator_key is not None:
         seed = load_report_seed(ctx.config.home / config.seed_file)  # KeyFileError stops the node
-    service = ReportsService(ctx, ReportStore(ctx.config.home / config.path, config.keep), seed)
-    ctx.on_commit(service.on_commit)
-    ctx.api.add_routes(ReportsApi(ctx, service.store, seed).routes())
-    serve_report_sync(ctx.p2p, service.store, config.sync_max_bytes)
-    async with trio.open_nursery() as nursery:
+    async with open_proving_worker() as prover, trio.open_nursery() as nursery:
+        store = ReportStore(ctx.config.home / config.path, config.keep)
+        service = ReportsService(ctx, store, seed, prover)
+        ctx.on_commit(service.on_commit)
+        ctx.api.add_routes(ReportsApi(ctx, service.store, seed).routes())
+        serve_report_sync(ctx.p2p, service.store, config.sync_max_bytes)
         nursery.start_soon(service.run_gossip)
         nursery.start_soon(service.fetcher.run)
         if seed is not None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from dataclasses import replace
 
 import msgpack
 import pytest
+import trio
 
 from clearing.attestation import verify_quorum_attestations
 from clearing.context import Equivocation
@@ -28,12 +30,7 @@ from node.reports.gossip import (
 from node.reports.inputs import extract_report_inputs
 from node.reports.seed import create_report_seed, load_report_seed, save_report_seed
 from node.reports.store import CommitRecord, ReportStore
-from node.reports.worker import (
-    ReportBuildError,
-    build_in_worker,
-    build_unsigned_report,
-    prove_share_in_worker,
-)
+from node.reports.worker import ReportBuildError, build_unsigned_report, open_proving_worker
 from proofs.group import FAST
 from proofs.openings import get_member_openings, verify_member_openings
 from proofs.pedersen import get_generators
@@ -90,27 +87,72 @@ def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs) -> Non
 
 
 @pytest.mark.slow
-async def test_worker_processes_prove_a_share_and_complete_the_same_bytes(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+async def test_one_worker_proves_a_share_and_completes_the_same_bytes(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
     _, inputs = box_and_inputs
     keys = tuple(sorted(inputs.accounts))
-    share = await prove_share_in_worker(inputs, SEED, keys[:1])
-    assert share.proven == keys and list(share.proofs) == [keys[0]] and share.seconds > 0
-    built = await build_in_worker(inputs, SEED, {**share.proofs, keys[1]: b"forged"})
+    async with open_proving_worker() as worker:
+        share = await worker.prove_share(inputs, SEED, keys[:1])
+        assert share.proven == keys and list(share.proofs) == [keys[0]] and share.seconds > 0
+        built = await worker.complete(inputs, SEED, {**share.proofs, keys[1]: b"forged"})
+        assert worker.started == 1  # both tasks in one process
     assert built.report.encode() == build_unsigned_report(inputs, SEED).encode()
     assert built.refused == [keys[1]] and built.seconds > 0
 
 
-async def test_the_worker_refuses_a_book_that_is_not_flat(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
-    _, inputs = box_and_inputs
+def break_the_book(inputs):  # type: ignore[no-untyped-def]
+    """`inputs` with one position too many: the book is not flat."""
     key = next(iter(inputs.accounts))
     position = inputs.input_labels.index("position:BTC-PERP")
     values = list(inputs.accounts[key])
     values[position] += 1
-    broken = replace(inputs, accounts={**inputs.accounts, key: tuple(values)})
-    with pytest.raises(ReportBuildError, match="AggregateError"):
-        await prove_share_in_worker(broken, SEED, ())
-    with pytest.raises(ReportBuildError, match="AggregateError"):
-        await build_in_worker(broken, SEED, {})
+    return replace(inputs, accounts={**inputs.accounts, key: tuple(values)})
+
+
+async def test_the_worker_refuses_a_book_not_flat_and_serves_the_next(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+    _, inputs = box_and_inputs
+    broken = break_the_book(inputs)
+    async with open_proving_worker() as worker:
+        with pytest.raises(ReportBuildError, match="AggregateError"):
+            await worker.prove_share(broken, SEED, ())
+        with pytest.raises(ReportBuildError, match="AggregateError"):
+            await worker.complete(broken, SEED, {})
+        share = await worker.prove_share(inputs, SEED, ())
+        assert share.proven == tuple(sorted(inputs.accounts)) and worker.started == 1
+
+
+async def test_a_worker_that_died_is_started_again_for_the_next_task(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+    _, inputs = box_and_inputs
+    async with open_proving_worker() as worker:
+        await worker.prove_share(inputs, SEED, ())
+        process = worker._process
+        assert process is not None
+        process.kill()  # an operator's kill, the OOM killer
+        await process.wait()
+        share = await worker.prove_share(inputs, SEED, ())
+        assert share.proven == tuple(sorted(inputs.accounts)) and worker.started == 2
+
+
+async def test_a_worker_dying_mid_task_fails_that_task_only(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+    _, inputs = box_and_inputs
+    async with open_proving_worker() as worker:
+        await worker.prove_share(inputs, SEED, ())
+        process = worker._process
+        assert process is not None
+        process.send_signal(signal.SIGSTOP)  # it takes the task and answers nothing
+        async with trio.open_nursery() as nursery:
+            failed: list[ReportBuildError] = []
+
+            async def ask() -> None:
+                with pytest.raises(ReportBuildError, match="the proving worker exited") as info:
+                    await worker.prove_share(inputs, SEED, ())
+                failed.append(info.value)
+
+            nursery.start_soon(ask)
+            await trio.sleep(0.5)
+            process.kill()
+        assert failed and failed[0].epoch == inputs.epoch
+        await worker.prove_share(inputs, SEED, ())
+        assert worker.started == 2
 
 
 def test_shares_are_checked_at_the_first_hop() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -60,6 +61,7 @@ from node.reports.sync import (
 from node.reports.worker import (
     BuiltReport,
     ProvenShare,
+    Prover,
     build_unsigned_report,
     complete_unsigned_report,
     prove_share,
@@ -108,8 +110,6 @@ class InProcessWorkers:
             return prove_job(job)
 
         monkeypatch.setattr(report_module, "run_proof_job", counting)
-        monkeypatch.setattr(service_module, "prove_share_in_worker", self.prove_share)
-        monkeypatch.setattr(service_module, "build_in_worker", self.build)
 
     async def prove_share(
         self, inputs: ReportInputs, seed: bytes, keys: tuple[AccountKey, ...]
@@ -118,8 +118,8 @@ class InProcessWorkers:
         self.shares.append(keys)
         return prove_share(inputs, seed, keys)
 
-    async def build(
-        self, inputs: ReportInputs, seed: bytes, proofs: dict[AccountKey, bytes]
+    async def complete(
+        self, inputs: ReportInputs, seed: bytes, proofs: Mapping[AccountKey, bytes]
     ) -> BuiltReport:
         before = self.proofs_made
         built = complete_unsigned_report(inputs, seed, proofs)
@@ -166,8 +166,22 @@ class FakeP2P:
         self.penalized.append((peer, offence))
 
 
+class NoProver:
+    """For the nodes of a test that builds no report."""
+
+    async def prove_share(self, *_: object) -> ProvenShare:
+        raise AssertionError("this test builds no report: pass make_node a prover")
+
+    async def complete(self, *_: object) -> BuiltReport:
+        raise AssertionError("this test builds no report: pass make_node a prover")
+
+
 def make_node(
-    box: Sandbox, home: Path, index: int | None, share_wait_s: int = 60
+    box: Sandbox,
+    home: Path,
+    index: int | None,
+    share_wait_s: int = 60,
+    prover: Prover | None = None,
 ) -> tuple[ReportsService, Any]:
     """A validator (`index`) or a full node (None) over the sandbox's committed state."""
     sources: list[Any] = []
@@ -180,7 +194,8 @@ def make_node(
                           validator_key=key, state=box.state,
                           store=NodeStore(home / "blocks.sqlite3"))  # fmt: skip
     seed = None if index is None else SEED
-    service = ReportsService(ctx, ReportStore(home / "reports", keep=3), seed)  # type: ignore[arg-type]
+    store = ReportStore(home / "reports", keep=3)
+    service = ReportsService(ctx, store, seed, prover or NoProver())  # type: ignore[arg-type]
     return service, ctx
 
 
@@ -248,7 +263,7 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     while box.state.height < EPOCH_LENGTH:
         box.apply([])
     workers = InProcessWorkers(monkeypatch)
-    validators = [make_node(box, tmp_path / f"v{i}", i) for i in range(4)]
+    validators = [make_node(box, tmp_path / f"v{i}", i, prover=workers) for i in range(4)]
     refused = gossip_proofs(validators, box)
     full, full_ctx = make_node(box, tmp_path / "full", None)
     nodes = [v for v, _ in validators] + [full]
@@ -388,7 +403,7 @@ async def test_a_silent_validator_and_one_sending_bad_proofs_are_covered_after_t
     assignment = assign_accounts(inputs.accounts, keys, inputs.epoch)
     silent, forger = sorted({keys[p] for p in assignment.values()})[:2]
     workers = InProcessWorkers(monkeypatch)
-    honest = [make_node(box, tmp_path / f"v{i}", i, share_wait_s=30)
+    honest = [make_node(box, tmp_path / f"v{i}", i, share_wait_s=30, prover=workers)
               for i in range(4) if i not in (silent, forger)]  # fmt: skip
     refused = gossip_proofs(honest, box)
     for node, _ in honest:
@@ -451,15 +466,16 @@ async def test_a_report_built_epochs_late_still_gathers_its_quorum(
         box.apply([])
     proved = trio.Event()
     workers = InProcessWorkers(monkeypatch)
+    prove_share = workers.prove_share
 
     async def slow_share(
         inputs: ReportInputs, seed: bytes, keys: tuple[AccountKey, ...]
     ) -> ProvenShare:
         await proved.wait()
-        return await workers.prove_share(inputs, seed, keys)
+        return await prove_share(inputs, seed, keys)
 
-    monkeypatch.setattr(service_module, "prove_share_in_worker", slow_share)
-    nodes = [make_node(box, tmp_path / f"v{i}", i) for i in range(4)]
+    monkeypatch.setattr(workers, "prove_share", slow_share)
+    nodes = [make_node(box, tmp_path / f"v{i}", i, prover=workers) for i in range(4)]
     gossip_proofs(nodes, box)
     validators = [node for node, _ in nodes]
     for node in validators:
@@ -508,7 +524,7 @@ async def test_the_set_in_force_at_the_epoch_proves_signs_and_checks_the_report(
     while box.state.height < EPOCH_LENGTH:
         box.apply([])
     workers = InProcessWorkers(monkeypatch)
-    nodes = [make_node(box, tmp_path / f"v{i}", i) for i in (0, 1, 2, 3, 4)]
+    nodes = [make_node(box, tmp_path / f"v{i}", i, prover=workers) for i in (0, 1, 2, 3, 4)]
     gossip_proofs([nodes[i] for i in (0, 1, 2, 4)], box)
     full, _ = make_node(box, tmp_path / "full", None)
     services = [node for node, _ in nodes]
