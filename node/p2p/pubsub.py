@@ -11,7 +11,7 @@ library code it works around, so that an upgrade of py-libp2p is checked in one 
 - A peer's unreadable stream costs that stream only. That garbage (or any peer's)
   raised protobuf's DecodeError out of `Pubsub.stream_handler`, through the
   connection's nursery, and stopped the host: seen as the 3 MiB transaction of
-  tests/node/test_limits_network.py killing a node.
+  tests/node/test_limits_processes.py killing a node.
 - Subscriptions belong to the stream they were announced on. A failed write to a peer
   runs `_handle_dead_peer`, which also forgets every subscription the peer announced on
   its inbound stream, still open; the peer announces them once per stream and never
