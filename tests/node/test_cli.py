@@ -3,6 +3,7 @@ status against a real API server, and the JSON log format."""
 
 from __future__ import annotations
 
+import ast
 import copy
 import io
 import json
@@ -10,6 +11,8 @@ import logging
 import os
 import socket
 import stat
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from clearing.sandbox import Sandbox
 from node.api.app import ApiApp, serve_api
 from node.api.http import get_bound_port
 from node.api.service import LocalNode
-from node.cli import main
+from node.cli import get_command_names, main
 from node.commands.start import check_home
 from node.config import ConfigError, load_config
 from node.keys import KeyFileError
@@ -171,6 +174,36 @@ def test_version_is_the_packaged_one_and_has_a_changelog_entry(
     assert capsys.readouterr().out.strip() == f"clearnode {version}"
     headings = (ROOT / "CHANGELOG.md").read_text().splitlines()
     assert any(line.startswith(f"## {version}") for line in headings)
+
+
+IMPORTED_COMMANDS = """
+import sys
+from node.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(sorted(m.split(".")[-1] for m in sys.modules if m.startswith("node.commands.")))
+"""
+
+
+def list_imported_commands(argv: list[str]) -> set[str]:
+    """The `node.commands` modules a fresh interpreter imports to run `clearnode ARGV`."""
+    done = subprocess.run([sys.executable, "-c", IMPORTED_COMMANDS, *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    return set(ast.literal_eval(done.stdout.strip().splitlines()[-1]))
+
+
+def test_a_command_line_imports_only_the_command_it_names() -> None:
+    """`clearnode gov vote` must not pay for the devnet's, relay's and start's imports
+    (seconds each); help and a mistyped command still list every command."""
+    every = set(get_command_names())
+    assert {"devnet", "relay", "start"} <= every
+    for command in ("gov", "keys", "verify"):
+        imported = list_imported_commands([command, "--help"])
+        assert command in imported and not imported & {"devnet", "relay", "start"}, imported
+    assert list_imported_commands(["--help"]) == every
+    assert list_imported_commands(["no-such-command"]) == every
 
 
 def test_json_logs_carry_extra_fields_and_libp2p_records() -> None:
