@@ -21,6 +21,7 @@ from clearing.errors import (
 from node.api.http import Response, json_response
 from node.liveness import NotCommitting
 from node.mempool import (
+    AlreadyCommitted,
     CheckFailed,
     DuplicateTx,
     MempoolError,
@@ -56,7 +57,7 @@ def to_json_value(value: object) -> object:
     return repr(value)
 
 
-REPLAYS = (DuplicateTx, NonceTaken, NonceReused, DuplicateTrade, DuplicateCredit)
+REPLAYS = (DuplicateTx, AlreadyCommitted, NonceTaken, NonceReused, DuplicateTrade, DuplicateCredit)
 
 
 def status_for_clearing(error: ClearingError) -> int:

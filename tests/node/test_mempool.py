@@ -18,6 +18,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from node.api.errors import api_error_from
 from node.mempool import (
+    AlreadyCommitted,
     CheckFailed,
     CheckResult,
     DuplicateTx,
@@ -238,6 +239,34 @@ def test_clearing_recheck_drops_replays_after_a_block() -> None:
     assert isinstance(info.value.cause, NonceReused | BadSignature)
     assert pool.update([]) == [compute_tx_hash(encode_tx(authorise))]
     assert len(pool) == 0
+
+
+def test_a_batch_whose_trades_were_all_rejected_is_not_committed_twice() -> None:
+    """Its trades spend no trade id, so its check passes again after the block: only the
+    memory of committed hashes refuses a copy arriving late (409 at the API)."""
+    box = sandbox()
+    pool = Mempool(make_clearing_check(lambda: box.state))
+    stranger = derive_member_key("never-authorised")
+    trade = Trade(7, "BTC-PERP", stranger.address, 0, BOB.address, 0, 60_000_000, 1)
+    raw = encode_tx(sign_trade_batch(VENUE_KEY, box.chain_id, "alpha", 7, (trade,)))
+    pool.add(raw)
+    result = box.apply([raw])
+    assert [e.kind for e in result.get_events()].count("trade_rejected") == 1
+    assert pool.update([raw]) == [] and len(pool) == 0
+    make_clearing_check(lambda: box.state)(raw)  # the check alone would take it again
+    with pytest.raises(AlreadyCommitted) as info:
+        pool.add(raw)
+    error = api_error_from(info.value)
+    assert (error.status, error.type) == (409, "AlreadyCommitted")
+
+
+def test_the_memory_of_committed_hashes_is_bounded_oldest_first() -> None:
+    pool = Mempool(toy_check(), committed_memory=2)
+    pool.update([tx("a", 0), tx("a", 1), tx("a", 2)])
+    pool.add(tx("a", 0))  # forgotten: the oldest of three
+    for remembered in (tx("a", 1), tx("a", 2)):
+        with pytest.raises(AlreadyCommitted):
+            pool.add(remembered)
 
 
 def test_unknown_venue_is_rejected() -> None:
