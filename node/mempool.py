@@ -248,6 +248,11 @@ class Mempool:
                 dropped.append(entry.tx_hash)
         return dropped
 
+    def remember_committed(self, txs: Iterable[bytes]) -> None:
+        """Refuse `txs` from now on (a restarted node: those of its latest blocks)."""
+        for tx in txs:
+            self._remember_committed(compute_tx_hash(tx))
+
     def _remember_committed(self, tx_hash: bytes) -> None:
         self._committed[tx_hash] = None
         self._committed.move_to_end(tx_hash)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import trio
@@ -320,6 +320,10 @@ def get_validator_signer(config: NodeConfig, state: ClearingState, wal: Wal) -> 
 SNAPSHOT_REJECTS = (ClearingError, ValueError, TypeError, LookupError)
 """What decoding an untrusted (corrupt) snapshot may raise; such a snapshot is skipped."""
 
+RECENT_COMMITTED_BLOCKS = 200
+"""Blocks whose transactions a restarted node's mempool refuses at once: copies of them
+may still be in flight (gossip, retries); the mempool remembers what it commits after."""
+
 
 def restore_state(app: ClearingApp, store: NodeStore) -> Rebuilt[ClearingState]:
     """Puts the app at the store's tip: the newest snapshot whose root is its block's
@@ -388,6 +392,12 @@ def compact_wal(wal: Wal, next_height: int) -> None:
         )
 
 
+def iter_recent_txs(store: NodeStore, blocks: int) -> Iterator[bytes]:
+    """The transactions of the latest `blocks` stored blocks."""
+    for stored in store.iter_blocks(max(0, store.latest_height() - blocks)):
+        yield from Block.decode(stored.block).txs
+
+
 def add_to_mempool(pool: TxPool) -> Callable[[bytes], None]:
     def add(tx: bytes) -> None:
         try:
@@ -444,6 +454,7 @@ async def run_node(
             max_bytes=config.mempool.max_bytes,
             max_tx_bytes=config.mempool.max_tx_bytes,
         )
+        mempool.remember_committed(iter_recent_txs(store, RECENT_COMMITTED_BLOCKS))
         pool = TxPool(mempool, store)
         restored = pool.restore()
         validators = tuple(Validator(v.name, v.pubkey, v.power) for v in genesis.validators)

@@ -12,9 +12,16 @@ import pytest
 from clearing.replay import record_trade_id
 from clearing.root import compute_state_root
 from clearing.snapshot import SNAPSHOT_VERSION, encode_snapshot
-from consensus.types import CommitCertificate
+from consensus.types import Block, CommitCertificate
 from node.app import ClearingApp
-from node.runtime import SnapshotSchedule, SqliteBlockStore, restore_state
+from node.mempool import AlreadyCommitted, CheckResult, Mempool
+from node.runtime import (
+    RECENT_COMMITTED_BLOCKS,
+    SnapshotSchedule,
+    SqliteBlockStore,
+    iter_recent_txs,
+    restore_state,
+)
 from node.storage import NodeStore, StorageError
 from tests.node.netsupport import (
     example_genesis,
@@ -166,3 +173,19 @@ def test_snapshots_of_an_older_format_are_skipped_for_a_replay(
     assert (rebuilt.height, rebuilt.snapshot_height, len(rebuilt.rejected)) == (230, 0, 3)
     assert all(f"version {SNAPSHOT_VERSION - 1}" in reason for _, reason in rebuilt.rejected)
     assert app.last_root == chain[1][-1]
+
+
+def test_a_restarted_mempool_remembers_the_latest_blocks_transactions(
+    chain: tuple[Path, list[bytes]],
+) -> None:
+    with NodeStore(chain[0]) as store:
+        every = {s.height: Block.decode(s.block).txs for s in store.iter_blocks(0)}
+        recent = list(iter_recent_txs(store, RECENT_COMMITTED_BLOCKS))
+    first = BLOCKS - RECENT_COMMITTED_BLOCKS + 1
+    assert recent == [tx for h in range(first, BLOCKS + 1) for tx in every[h]] and recent
+    older = next(tx for h in range(1, first) for tx in every[h] if tx not in recent)
+    mempool = Mempool(lambda tx: CheckResult(tx, 0))
+    mempool.remember_committed(recent)
+    with pytest.raises(AlreadyCommitted):
+        mempool.add(recent[-1])
+    mempool.add(older)  # beyond the blocks remembered: only the check decides
