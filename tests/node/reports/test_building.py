@@ -27,10 +27,15 @@ from node.reports.gossip import (
     make_reports_topic,
     sign_share,
 )
-from node.reports.inputs import extract_report_inputs
+from node.reports.inputs import ReportInputs, extract_report_inputs
 from node.reports.seed import create_report_seed, load_report_seed, save_report_seed
 from node.reports.store import CommitRecord, ReportStore
-from node.reports.worker import ReportBuildError, build_unsigned_report, open_proving_worker
+from node.reports.worker import (
+    ProvingWorker,
+    ReportBuildError,
+    build_unsigned_report,
+    open_proving_worker,
+)
 from proofs.group import FAST
 from proofs.openings import get_member_openings, verify_member_openings
 from proofs.pedersen import get_generators
@@ -120,12 +125,17 @@ async def test_the_worker_refuses_a_book_not_flat_and_serves_the_next(box_and_in
         assert share.proven == tuple(sorted(inputs.accounts)) and worker.started == 1
 
 
+async def get_started_process(worker: ProvingWorker, inputs: ReportInputs) -> trio.Process:
+    """The worker's process, started by a first task."""
+    await worker.prove_share(inputs, SEED, ())
+    assert worker._process is not None
+    return worker._process
+
+
 async def test_a_worker_that_died_is_started_again_for_the_next_task(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
     _, inputs = box_and_inputs
     async with open_proving_worker() as worker:
-        await worker.prove_share(inputs, SEED, ())
-        process = worker._process
-        assert process is not None
+        process = await get_started_process(worker, inputs)
         process.kill()  # an operator's kill, the OOM killer
         await process.wait()
         share = await worker.prove_share(inputs, SEED, ())
@@ -135,9 +145,7 @@ async def test_a_worker_that_died_is_started_again_for_the_next_task(box_and_inp
 async def test_a_worker_dying_mid_task_fails_that_task_only(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
     _, inputs = box_and_inputs
     async with open_proving_worker() as worker:
-        await worker.prove_share(inputs, SEED, ())
-        process = worker._process
-        assert process is not None
+        process = await get_started_process(worker, inputs)
         process.send_signal(signal.SIGSTOP)  # it takes the task and answers nothing
         async with trio.open_nursery() as nursery:
             failed: list[ReportBuildError] = []
