@@ -176,7 +176,7 @@ def run(argv: list[str]) -> dict[str, object]:
         "accounts": accounts,
         "validators": args.validators,
         "cores": os.cpu_count(),
-        "mode": "reports services in one process, each proving in worker processes",
+        "mode": "reports services in one process, each proving in its worker process",
         "network_seconds": round(network_s, 1),
         "accounts_per_minute_network": round(accounts * 60 / network_s, 1),
         "network_worker_cpu_s": round(cpu_network - cpu_before, 1),
