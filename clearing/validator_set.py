@@ -31,7 +31,7 @@ def has_power(validator: Validator | None) -> bool:
 
 def get_active_validators(validators: Mapping[bytes, Validator]) -> tuple[Validator, ...]:
     """The validators with voting power, in set order: what consensus and the vaults use."""
-    return tuple(v for v in validators.values() if v.power > 0)
+    return tuple(v for v in validators.values() if has_power(v))
 
 
 def get_voting_powers(validators: Mapping[bytes, Validator]) -> dict[bytes, int]:

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
+from node.framing import FrameError, MessageTooLarge
+
+__all__ = ["FrameError", "MessageTooLarge", "P2PError", "RequestFailed", "UnknownTopic"]
+
 
 class P2PError(Exception):
-    """Base of every error raised by `node.p2p`."""
-
-
-class MessageTooLarge(P2PError):
-    """A message or frame is bigger than the cap of its topic or protocol."""
-
-    def __init__(self, what: str, size: int, limit: int) -> None:
-        super().__init__(f"{what}: {size} bytes exceeds the cap of {limit} bytes")
-        self.what = what
-        self.size = size
-        self.limit = limit
-
-
-class FrameError(P2PError):
-    """A stream ended or was malformed in the middle of a frame."""
-
-    def __init__(self, reason: str, received: int, expected: int) -> None:
-        super().__init__(f"{reason}: received {received} of {expected} bytes")
-        self.reason = reason
-        self.received = received
-        self.expected = expected
+    """Base of the errors `node.p2p` defines; it also raises node/framing.py's two (a
+    frame or message over its cap, a stream ended inside a frame)."""
 
 
 class RequestFailed(P2PError):

@@ -44,8 +44,8 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 from libp2p.transport.tcp import tcp as libp2p_tcp
 
+from node.framing import FrameReader, encode_frame
 from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
-from node.p2p.framing import FrameReader, encode_frame
 from node.p2p.links import LinkWatch
 from node.p2p.pubsub import Pubsub
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s

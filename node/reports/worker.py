@@ -12,8 +12,8 @@ Both run in one child process the node starts at its first task and keeps
 (`ProvingWorker`): its imports (~1.6 s of CPU) and the generators' tables
 (~180 MB, ~2 s of CPU, built once per process by the native core) are paid once
 per node, not twice per epoch. The node writes each task and the seed as one
-length-prefixed pickle to the worker's stdin (the seed never appears in argv)
-and reads the result from its stdout the same way; a refusal (an insolvent
+pickle in a frame (node/framing.py) to the worker's stdin (the seed never appears
+in argv) and reads the result from its stdout the same way; a refusal (an insolvent
 account, a book that is not flat) is an answer, and the worker serves the next
 task. The worker lowers its own CPU priority: on a busy machine consensus runs
 first and the report waits.
@@ -21,6 +21,7 @@ first and the report waits.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import subprocess
@@ -34,14 +35,17 @@ from typing import Any, BinaryIO, Protocol
 
 import trio
 
+from node.framing import HEADER_BYTES, FrameError, FrameReader, encode_frame
 from node.reports.inputs import AccountKey, ReportInputs
 from proofs.errors import ProofsError
 from proofs.group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Report, ReportDraft, complete_report, decode_report, draft_report
 
+log = logging.getLogger(__name__)
+
 WORKER_NICENESS = 10
-LENGTH_BYTES = 8  # each pickle on the pipes is preceded by its length, big-endian
+MAX_FRAME_BYTES = 2**32 - 1  # the frame header's own bound: node and worker trust each other
 
 
 class ReportBuildError(Exception):
@@ -135,6 +139,7 @@ class ProvingWorker:
     def __init__(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
         self._process: trio.Process | None = None
+        self._answers: FrameReader | None = None  # the process's stdout
         self._lock = trio.Lock()
         self.started = 0  # processes started so far
 
@@ -156,9 +161,9 @@ class ProvingWorker:
         """`task`'s result and the seconds taken; raises ReportBuildError."""
         async with self._lock:
             started = time.monotonic()
-            process = await self._get_process()
+            process, answers = await self._get_process()
             try:
-                answer = await _exchange(process, pickle.dumps((task, seed)))
+                answer = await _exchange(process, answers, pickle.dumps((task, seed)))
             except BaseException:
                 self._stop(process)
                 raise
@@ -171,42 +176,32 @@ class ProvingWorker:
                 raise ReportBuildError(task.inputs.epoch, value)
             return value, time.monotonic() - started
 
-    async def _get_process(self) -> trio.Process:
-        if self._process is None or self._process.returncode is not None:
+    async def _get_process(self) -> tuple[trio.Process, FrameReader]:
+        if self._process is None or self._answers is None or self._process.returncode is not None:
             command = [sys.executable, "-m", "node.reports.worker"]
             run = partial(trio.run_process, command, stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, check=False)  # fmt: skip
-            self._process = await self._nursery.start(run)
+            process: trio.Process = await self._nursery.start(run)
+            assert process.stdout is not None
+            self._process, self._answers = process, FrameReader(process.stdout.receive_some)
             self.started += 1
-        return self._process
+            log.info("proving process %d started", process.pid)
+        return self._process, self._answers
 
     def _stop(self, process: trio.Process) -> None:
         if process.returncode is None:
             process.kill()
-        self._process = None
+        self._process = self._answers = None
 
 
-async def _exchange(process: trio.Process, request: bytes) -> bytes | None:
+async def _exchange(process: trio.Process, answers: FrameReader, request: bytes) -> bytes | None:
     """Send one framed request, read one framed answer (None: the worker exited)."""
-    assert process.stdin is not None and process.stdout is not None
+    assert process.stdin is not None
     try:
-        await process.stdin.send_all(len(request).to_bytes(LENGTH_BYTES, "big") + request)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        await process.stdin.send_all(encode_frame(request, MAX_FRAME_BYTES))
+        return await answers.read_frame(MAX_FRAME_BYTES)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, FrameError):
         return None
-    head = await _receive_exactly(process.stdout, LENGTH_BYTES)
-    if head is None:
-        return None
-    return await _receive_exactly(process.stdout, int.from_bytes(head, "big"))
-
-
-async def _receive_exactly(stream: trio.abc.ReceiveStream, count: int) -> bytes | None:
-    chunks = bytearray()
-    while len(chunks) < count:
-        chunk = await stream.receive_some(count - len(chunks))
-        if not chunk:
-            return None
-        chunks += chunk
-    return bytes(chunks)
 
 
 @asynccontextmanager
@@ -218,15 +213,11 @@ async def open_proving_worker() -> AsyncIterator[ProvingWorker]:
 
 
 def _read_frame(stream: BinaryIO) -> bytes | None:
-    head = stream.read(LENGTH_BYTES)
-    if len(head) < LENGTH_BYTES:
+    """The worker's side (blocking reads): the next request, None once stdin closed."""
+    head = stream.read(HEADER_BYTES)
+    if len(head) < HEADER_BYTES:
         return None
     return stream.read(int.from_bytes(head, "big"))
-
-
-def _write_frame(stream: BinaryIO, payload: bytes) -> None:
-    stream.write(len(payload).to_bytes(LENGTH_BYTES, "big") + payload)
-    stream.flush()
 
 
 def main() -> int:
@@ -238,7 +229,8 @@ def main() -> int:
             answer: tuple[str, object] = ("ok", task.run(seed))
         except ProofsError as exc:
             answer = ("refused", f"{type(exc).__name__}: {exc}")
-        _write_frame(sys.stdout.buffer, pickle.dumps(answer))
+        sys.stdout.buffer.write(encode_frame(pickle.dumps(answer), MAX_FRAME_BYTES))
+        sys.stdout.buffer.flush()
     return 0
 
 

@@ -150,7 +150,11 @@ def forge(genesis_doc: dict[str, Any], signer: str, price: int) -> list[bytes]:
 async def test_two_of_four_do_not_move_prices_and_hostile_observations_change_nothing(
     tmp_path: Path,
 ) -> None:
-    async with open_network(tmp_path, oracle_config({"v0", "v1"})) as poll:
+    # shocked from the start: the simulated walk (within 640 bps of its start) never
+    # passes by START, so the update the quorum makes must move the index; unshocked, it
+    # came back to START exactly in a suite run, and the median of v0 and v1 with v2 too
+    shocked = oracle_config({"v0", "v1"}, shock_at_ms=0)
+    async with open_network(tmp_path, shocked) as poll:
         net = poll.net
         await net.wait_for_height(2, timeout_s=240)
         sender, receivers = net.peers["v3"], [net.peers[n] for n in ("v0", "v1", "v2")]

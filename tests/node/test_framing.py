@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.p2p.errors import FrameError, MessageTooLarge
-from node.p2p.framing import FrameReader, encode_frame
+from node.framing import FrameError, FrameReader, MessageTooLarge, encode_frame
 
 
 def reader_over(data: bytes, cuts: list[int]) -> FrameReader:

@@ -1,4 +1,5 @@
-"""Length-prefixed frames over a byte stream, read in 64 KiB chunks.
+"""Length-prefixed frames over a byte stream, read in 64 KiB chunks: the p2p request
+streams (node/p2p/host.py) and the pipes to the proving process (node/reports/worker.py).
 
 py-libp2p's varint reader pulls one byte per read (4 MB/s measured here);
 reading large chunks and splitting frames locally reaches 64 MB/s. A frame is
@@ -10,12 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from node.p2p.errors import FrameError, MessageTooLarge
-
 CHUNK_BYTES = 64 * 1024
 HEADER_BYTES = 4
 
-ReadFn = Callable[[int], Awaitable[bytes]]
+
+class MessageTooLarge(Exception):
+    """A message or frame is bigger than the cap of its topic or protocol."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(f"{what}: {size} bytes exceeds the cap of {limit} bytes")
+        self.what = what
+        self.size = size
+        self.limit = limit
+
+
+class FrameError(Exception):
+    """A stream ended or was malformed in the middle of a frame."""
+
+    def __init__(self, reason: str, received: int, expected: int) -> None:
+        super().__init__(f"{reason}: received {received} of {expected} bytes")
+        self.reason = reason
+        self.received = received
+        self.expected = expected
+
+
+ReadFn = Callable[[int], Awaitable[bytes | bytearray]]
 """Reads up to n bytes; returns b"" at end of stream."""
 
 
