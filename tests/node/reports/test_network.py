@@ -10,6 +10,7 @@ accepts; a member fetches and checks its own openings, nobody else can.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -90,9 +91,14 @@ async def fund_and_trade(net: NodeNetwork, box: Sandbox) -> None:
         else:
             response = await post(entry, "/v1/member-requests", member_request_body(box, tx))
         assert response.status_code == 202, response.text
+    # A batch a block rejected (the credits not yet committed on a loaded machine) is
+    # refused if sent again (409: already committed), so each attempt is a new batch.
     with trio.fail_after(120):
-        while await get_position(box, entry, MEMBERS[0]) == 0:
-            await post(entry, "/v1/trade-batches", {"tx": "0x" + encode_tx(trade_batch(box)).hex()})
+        for batch_id in itertools.count(1):
+            if await get_position(box, entry, MEMBERS[0]) != 0:
+                break
+            tx = encode_tx(trade_batch(box, batch_id=batch_id))
+            await post(entry, "/v1/trade-batches", {"tx": "0x" + tx.hex()})
             await trio.sleep(1)  # the nodes share this loop: poll gently
 
 
