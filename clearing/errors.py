@@ -367,3 +367,13 @@ class TimeNotMonotonic(InvalidBlock):
 class WrongBlockChain(InvalidBlock):
     expected: int
     got: int
+
+
+@dataclass(eq=False)
+class NotCleared(InvalidTransaction):
+    """``member`` has no clearing member to guarantee its trades: it is neither an
+    admitted clearing member nor a client under one (``clearing_member``: the client's
+    member, empty once that member defaulted and the client was not ported)."""
+
+    member: bytes
+    clearing_member: bytes
