@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
 from clearing.default.house import HOUSE
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.sandbox import MemberKey, Sandbox, derive_member_key
@@ -62,24 +65,32 @@ def trade(box: Sandbox, batch_id: int, fills: list[tuple[MemberKey, MemberKey, s
     return box.apply([sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, batch)])
 
 
-def start(segregated_backup: MemberKey | None = N) -> Sandbox:
+FILLS = [(OMNI, C, BTC, 100), (S, C, ETH, 10), (D, C, ETH, 5)]
+
+
+def start(
+    segregated_backup: MemberKey | None = N,
+    funds_usd: dict[MemberKey, int] | None = None,
+    fills: list[tuple[MemberKey, MemberKey, str, int]] = FILLS,
+) -> Sandbox:
     """Funded, authorised, trades open (height 2) and the default fund sized (height 3)."""
     box = Sandbox.from_genesis_doc(client_doc(segregated_backup))
     funds = {M: 600 * USD, N: 10**11, C: 10**11, D: 10**11, OMNI: 400 * USD, S: 500 * USD,
              X: 10**9}  # fmt: skip
+    funds.update({k: v * USD for k, v in (funds_usd or {}).items()})
     txs: list[Any] = [box.credit(k.address, USDC, q) for k, q in funds.items()]
     txs.append(box.credit(HOUSE[0], USDC, 50 * USD))
     txs += [box.authorise(k, VENUE) for k in (M, N, C, D, OMNI, S, X)]
     assert all(r.is_ok() for r in box.apply(txs).tx_results)
-    block = trade(box, 1, [(OMNI, C, BTC, 100), (S, C, ETH, 10), (D, C, ETH, 5)])
+    block = trade(box, 1, fills)
     assert [e.kind for e in block.tx_results[0].events] == ["trade_batch"], block.tx_results
     box.apply([])  # height 3: the epoch sizes the default fund
     return box
 
 
-def crash(box: Sandbox) -> list[Any]:
+def crash(box: Sandbox, percent: int = 30) -> list[Any]:
     marks = dict(box.state.mark_prices)
-    crashed = {BTC: marks[BTC] * 7 // 10, ETH: marks[ETH] * 7 // 10}
+    crashed = {i: marks[i] * (100 - percent) // 100 for i in (BTC, ETH)}
     update = box.prices({"BTC/0.001": crashed[BTC], "ETH/0.01": crashed[ETH]}, crashed)
     block = box.apply([update])
     assert block.tx_results[0].is_ok()
@@ -162,3 +173,34 @@ def test_an_address_neither_admitted_nor_a_client_does_not_trade() -> None:
     box = start()
     block = trade(box, 2, [(X, C, ETH, 1)])
     assert field(block.tx_results[0].events[0], "code") == "NotCleared"
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.integers(1, 300), st.integers(0, 200), st.integers(1, 2_000), st.integers(0, 100),
+    st.integers(1, 20), st.integers(10, 45),
+)  # fmt: skip
+def test_a_segregated_client_loses_nothing_to_its_fellow_client_or_its_member(
+    omni_lots: int, m_lots: int, m_extra: int, omni_extra: int, s_lots: int, percent: int
+) -> None:
+    """Whatever the omnibus client's and the member's own losses, the fully funded
+    segregated client's equity moves by its own variation margin alone, and its positions
+    follow it to its backup."""
+    fills = [(OMNI, C, BTC, omni_lots), (S, C, ETH, s_lots)]
+    if m_lots:
+        fills.append((M, C, BTC, m_lots))
+    s_usd = s_lots * 30 + 1  # the whole notional: it never defaults itself
+    margin = {OMNI: omni_lots * 6 + omni_extra, M: m_lots * 6 + m_extra, S: s_usd}  # 10%
+    box = start(funds_usd=margin, fills=fills)
+    account = box.state.members[S.address].sub_accounts[0]
+    equity, eth_mark = get_account_equity(box.state, account), box.state.mark_prices[ETH]
+    before = total_value(box.state)
+    crash(box, percent)
+    assert total_value(box.state) == before
+    account = box.state.members[S.address].sub_accounts[0]
+    own_loss = s_lots * (eth_mark - box.state.mark_prices[ETH])
+    assert get_account_equity(box.state, account) == equity - own_loss
+    assert account.positions[ETH].quantity == s_lots
+    defaulted = M.address not in box.state.clearing_members
+    event(f"member defaulted: {defaulted}")
+    assert box.state.clients[S.address].clearing_member == (N.address if defaulted else M.address)
