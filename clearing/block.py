@@ -18,6 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from clearing.client_requests import (
+    AcceptClientAccount,
+    OfferClientAccount,
+    process_accept_client_account,
+    process_offer_client_account,
+)
 from clearing.codec import expect_bytes, expect_int, expect_list, expect_str, pack, unpack
 from clearing.collateral import CollateralCredit, process_collateral_credit
 from clearing.context import BlockContext
@@ -87,6 +93,8 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
     AuctionBid: process_auction_bid,
     GovProposal: process_gov_proposal,
     GovVote: process_gov_vote,
+    OfferClientAccount: process_offer_client_account,
+    AcceptClientAccount: process_accept_client_account,
 }
 
 # Order matters: equivocators are jailed first (a ballot of a key jailed in this block

@@ -44,21 +44,22 @@ def check_cleared(state: ClearingState, address: MemberAddress) -> None:
         raise NotCleared(address, NO_MEMBER)
 
 
-ROLE_FIELDS = 2
+ROLE_FIELDS = 3
 
 
 def get_role_fields(state: ClearingState) -> list[object]:
-    """What the state root and snapshots hold of the roles: the admitted clearing members
-    and the client accounts, each sorted by address."""
+    """What the state root and snapshots hold of the roles: the admitted clearing members,
+    the client accounts and the pending offers, each sorted by address."""
     return [
         sorted(state.clearing_members),
         [[c, *a.to_fields()] for c, a in sorted(state.clients.items())],
+        [[c, *a.to_fields()] for (c, _), a in sorted(state.client_offers.items())],
     ]
 
 
 def decode_role_fields(state: ClearingState, fields: list[object]) -> None:
     """Restore ``get_role_fields`` (``DecodeError`` on a bad or unsorted entry)."""
-    members, clients = fields
+    members, clients, offers = fields
     admitted = [expect_bytes(m, "clearing_member", 20) for m in expect_list(members, "members")]
     if admitted != sorted(set(admitted)):
         raise DecodeError("clearing_members", "must be strictly sorted")
@@ -70,3 +71,11 @@ def decode_role_fields(state: ClearingState, fields: list[object]) -> None:
         if state.clients and client <= max(state.clients):
             raise DecodeError("clients", "must be strictly sorted")
         state.clients[client] = ClientAccount.from_fields(account)
+    state.client_offers = {}
+    for item in expect_list(offers, "client_offers"):
+        address, *terms = expect_list(item, "client_offer", 4)
+        offer = ClientAccount.from_fields(terms)
+        key = (expect_bytes(address, "client", 20), offer.clearing_member)
+        if state.client_offers and key <= max(state.client_offers):
+            raise DecodeError("client_offers", "must be strictly sorted")
+        state.client_offers[key] = offer

@@ -377,3 +377,50 @@ class NotCleared(InvalidTransaction):
 
     member: bytes
     clearing_member: bytes
+
+
+@dataclass(eq=False)
+class NotAdmitted(InvalidTransaction):
+    """``member`` is not an admitted clearing member (clearing/roles.py)."""
+
+    member: bytes
+
+
+@dataclass(eq=False)
+class NotAClientAddress(InvalidTransaction):
+    """``client`` cannot hold a client account: it is an admitted clearing member, the
+    clearing house's account, or the member offering it."""
+
+    client: bytes
+
+
+@dataclass(eq=False)
+class InvalidBackup(InvalidTransaction):
+    """A client's ``backup`` must be an admitted clearing member other than its
+    ``clearing_member`` (or none: the zero address)."""
+
+    clearing_member: bytes
+    backup: bytes
+
+
+@dataclass(eq=False)
+class NoClientOffer(InvalidTransaction):
+    """``clearing_member`` has not offered ``client`` an account on these terms."""
+
+    client: bytes
+    clearing_member: bytes
+
+
+@dataclass(eq=False)
+class AlreadyClient(InvalidTransaction):
+    """``client`` holds an account under ``clearing_member``: it joins another member only
+    once it has none (after that member's default)."""
+
+    client: bytes
+    clearing_member: bytes
+
+
+@dataclass(eq=False)
+class UnknownSegregationModel(InvalidTransaction):
+    model: str
+    models: list[str]

@@ -13,7 +13,7 @@ from typing import Any
 
 from eth_account.messages import SignableMessage
 
-from clearing import transfer, venues, withdrawal
+from clearing import client_requests, transfer, venues, withdrawal
 from clearing.default import bidding
 from clearing.eip712 import compute_signable
 
@@ -23,6 +23,8 @@ MEMBER_REQUESTS: dict[str, tuple[type[Any], list[dict[str, str]]]] = {
     "AuthoriseVenue": (venues.AuthoriseVenue, venues.EIP712_FIELDS),
     "RegisterBidder": (bidding.RegisterBidder, bidding.REGISTER_FIELDS),
     "AuctionBid": (bidding.AuctionBid, bidding.BID_FIELDS),
+    "OfferClientAccount": (client_requests.OfferClientAccount, client_requests.OFFER_FIELDS),
+    "AcceptClientAccount": (client_requests.AcceptClientAccount, client_requests.ACCEPT_FIELDS),
 }
 """The record class and EIP-712 fields of each request `POST /v1/member-requests` takes."""
 
