@@ -63,3 +63,14 @@ def compute_openings_signable(chain_id: int, member: bytes, epoch: int, issued_m
         chain_id, OPENINGS_QUERY, OPENINGS_QUERY_FIELDS, message
     )
     return signable
+
+
+CLIENTS_QUERY_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "offset", "type": "uint32"},
+    {"name": "issuedAtMs", "type": "uint64"},
+]
+"""EIP-712 `ClientRiskQuery` (`POST /v1/clearing-members/clients`: a clearing member's
+clients from the `offset`-th, by address) and `ClientAccountQuery` (`POST
+/v1/clients/account`: a client's own clearing relationship and the offers made to it,
+from the `offset`-th)."""
