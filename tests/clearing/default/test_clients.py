@@ -17,13 +17,15 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from clearing.default.house import HOUSE
+from clearing.risk.engine import get_account_initial_margin
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.sandbox import MemberKey, Sandbox, derive_member_key
 from clearing.state import get_account_equity
 from clearing.trade import Trade, sign_trade_batch
+from clearing.withdrawable import get_withdrawable
 from tests.clearing.default.test_crash_ledger import LEVERED, field, of, total_value
 from tests.clearing.risk.sample import genesis_risk_section
-from tests.clearing.support import USDC, genesis_doc
+from tests.clearing.support import USDC, genesis_doc, only_result
 from tests.clearing.test_trade import VENUE, VENUE_KEY
 
 M, N, C, D, OMNI, S, X = (derive_member_key(f"clients-{n}") for n in "mncdosx")
@@ -204,3 +206,19 @@ def test_a_segregated_client_loses_nothing_to_its_fellow_client_or_its_member(
     defaulted = M.address not in box.state.clearing_members
     event(f"member defaulted: {defaulted}")
     assert box.state.clients[S.address].clearing_member == (N.address if defaulted else M.address)
+
+
+def test_a_clients_shortfall_counts_against_its_members_margin() -> None:
+    box = start()
+    m, omni = M.address, OMNI.address
+    house = box.state.members[m].sub_accounts[0]
+    free = get_withdrawable(box.state, m, 0, house)[0].quanta
+    assert free > 0
+    client = box.state.members[omni].sub_accounts[0]
+    im = get_account_initial_margin(box.state, client)
+    short = get_account_equity(box.state, client) - im + 7 * USD  # 7 USD below its margin
+    client.cash -= short
+    box.state.dirty.add(omni)
+    assert get_withdrawable(box.state, m, 0, house)[0].quanta == free - 7 * USD
+    code, _ = only_result(box.apply([box.withdraw(M, USDC, free)]))
+    assert code == "InsufficientEquity"
