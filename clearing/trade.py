@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from clearing.attestation import compute_signing_bytes, is_valid_signature
-from clearing.clients import check_cleared, get_clearing_member
+from clearing.clients import check_cleared, is_guarantor_reduce_only
 from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.context import BlockContext
 from clearing.default.bid_hold import check_bids_held_after_trade
-from clearing.default.default_fund import check_reduce_only, is_growing, is_reduce_only
+from clearing.default.default_fund import check_reduce_only, is_growing
 from clearing.default.margin_call import check_margin_call
 from clearing.errors import (
     BadSignature,
@@ -194,14 +194,6 @@ def check_pre_trade_margin(
         state, member.address, sub_account, account, instrument_id, position.quantity, cash_after
     )
     return figures
-
-
-def is_guarantor_reduce_only(state: ClearingState, member: Member) -> bool:
-    """The member's clearing member (itself unless it is a client) has posted less than
-    its required contribution: a client's positions count in its member's requirement,
-    so they may not grow either."""
-    guarantor = state.members.get(get_clearing_member(state, member.address), member)
-    return is_reduce_only(guarantor.default_fund_required, guarantor.default_fund)
 
 
 def process_trade_batch(state: ClearingState, ctx: BlockContext, batch: TradeBatch) -> list[Event]:
