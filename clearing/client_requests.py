@@ -8,6 +8,9 @@ backup member) and the client signs ``AcceptClientAccount`` with the same terms;
 account opens on the acceptance, and the offer is spent. Each is an ordinary member
 request (EIP-712, a nonce of its signer's), so wallets, the API and the SDK carry them as
 they carry a transfer. A pending offer is state (``state.client_offers``, in the root).
+Their events name the client as ``member`` (the opening also the member as
+``counterparty``), so each reads them in its history, with the ``client`` and
+``clearing_member`` fields.
 
 The member must be admitted at both steps; the client is not an admitted clearing member
 (a house account is never a client's) and holds no account under another member. A
@@ -177,8 +180,9 @@ def process_offer_client_account(
     )
     get_member_for_write(state, tx.member).used_nonces.add(tx.nonce)
     state.client_offers[(tx.client, tx.member)] = terms
-    return [make_event("client_account_offered", member=tx.member, client=tx.client,
-                       model=tx.model, backup=terms.backup)]  # fmt: skip
+    return [make_event("client_account_offered", member=tx.client, client=tx.client,
+                       clearing_member=tx.member, model=tx.model,
+                       backup=terms.backup)]  # fmt: skip
 
 
 def process_accept_client_account(
@@ -196,6 +200,7 @@ def process_accept_client_account(
     get_member_for_write(state, tx.member).used_nonces.add(tx.nonce)
     del state.client_offers[(tx.member, tx.clearing_member)]
     state.clients[tx.member] = terms
-    return [make_event("client_account_opened", client=tx.member,
+    return [make_event("client_account_opened", member=tx.member,
+                       counterparty=tx.clearing_member, client=tx.member,
                        clearing_member=tx.clearing_member, model=tx.model,
                        backup=terms.backup)]  # fmt: skip

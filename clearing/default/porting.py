@@ -28,6 +28,10 @@ longer trade), and its clients are ported or closed out (EMIR art. 48(5)-(7), CF
   withdraw, not trade, until it joins another.
 
 Porting moves no value: every account's equity is the same before and after.
+
+Events name the client as ``member`` (so it reads them in its history, node/history/) and
+carry the member it is now under as ``clearing_member``; a port also names the backup as
+``counterparty`` (so the backup reads it, with the ``client`` field).
 """
 
 from __future__ import annotations
@@ -158,7 +162,8 @@ def port_client(
 ) -> Event:
     """The backup becomes the client's clearing member; it names a new backup later."""
     state.clients[client] = ClientAccount(backup, account.model)
-    return make_event("ported", client=client, defaulter=member, clearing_member=backup,
+    return make_event("ported", member=client, counterparty=backup, client=client,
+                      clearing_member=backup, defaulter=member,
                       model=account.model.value)  # fmt: skip
 
 
@@ -179,10 +184,10 @@ def close_out_client(
         for iid, quantity in sorted(positions.items()):
             move_lots_at_mark(state, sub_account, iid, -quantity)
             move_lots_at_mark(state, house, iid, quantity)
-            events.append(make_event("client_closed_out", client=client, sub_account=sub,
+            events.append(make_event("client_closed_out", member=client, sub_account=sub,
                                      instrument=iid, quantity=quantity,
                                      price=state.mark_prices[iid]))  # fmt: skip
         sub_account.margin_call = None  # flat: nothing is due
     state.clients[client] = ClientAccount(NO_MEMBER, account.model)
-    events.append(make_event("client_detached", client=client, defaulter=member))
+    events.append(make_event("client_detached", member=client, defaulter=member))
     return events

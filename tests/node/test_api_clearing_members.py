@@ -1,7 +1,7 @@
 """POST /v1/clearing-members/clients and /v1/clients/account: a clearing member reads its
 clients' risk, a client its clearing relationship and the offers made to it; each signed
-by its own key. And a client account opened over the API: the member's offer and the
-client's acceptance as member requests.
+by its own key. A client account opened over the API: the member's offer and the
+client's acceptance as member requests. And a port in the history of both sides.
 
 The real API over HTTP on 127.0.0.1 over a clearing sandbox whose genesis names clearing
 members and clients (tests/clearing/default/test_clients.py).
@@ -23,9 +23,10 @@ from clearing.sandbox import MemberKey, Sandbox
 from clearnode.client.signers import hex0x
 from node.api.app import ApiApp
 from node.api.service import LocalNode
+from node.history.indexer import get_named_members, get_own_event
 from node.mempool import Mempool
 from node.txcheck import make_clearing_check
-from tests.clearing.default.test_clients import ETH, OMNI, M, N, S, X, start
+from tests.clearing.default.test_clients import ETH, OMNI, M, N, S, X, crash, start
 from tests.clearing.test_client_requests import accept, offer
 from tests.node.apiserver import serve_app
 from tests.node.test_api import MAX_BODY, NOW_MS
@@ -128,3 +129,11 @@ def request_body(api: Harness, record: Any) -> dict[str, Any]:
                for f, v in zip(fields, values, strict=True)}  # fmt: skip
     return {"type": kind, "chainId": api.box.chain_id, "message": message,
             "signature": hex0x(record.signature)}  # fmt: skip
+
+
+def test_a_ported_client_and_its_new_member_read_the_port_in_their_history() -> None:
+    box = start()
+    (port,) = [e for e in crash(box) if e.kind == "ported" and e.get("client") == S.address]
+    assert get_named_members(port) == {S.address, N.address}
+    assert get_own_event(port, S.address).get("clearing_member") == N.address
+    assert get_own_event(port, N.address).get("client") == S.address

@@ -161,7 +161,7 @@ def test_a_client_without_a_backup_is_closed_out_and_keeps_its_value() -> None:
     events = crash(box)
     s = S.address
     account = box.state.members[s].sub_accounts[0]
-    closed = of(events, "client_closed_out", client=s)
+    closed = of(events, "client_closed_out", member=s)
     assert [(e.get("instrument"), e.get("quantity")) for e in closed] == [(ETH, 10)]
     assert all(p.quantity == 0 for p in account.positions.values())
     assert get_account_equity(box.state, account) > 0  # its value stays its own
