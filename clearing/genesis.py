@@ -313,13 +313,16 @@ def _parse_clients(top: _Reader) -> tuple[tuple[bytes, ClientAccount], ...]:
 
 def _check_clients(g: Genesis) -> None:
     """Each client is under an admitted clearing member, names another admitted one (or
-    none) as its backup, and is not a clearing member itself."""
+    none) as its backup, and is not a clearing member itself; the zero address (the
+    clearing house's account) is neither."""
     if g.clients and g.clearing_members is None:
         raise GenesisError("clearing_members", "the clearing members of the clients", None)
     admitted = set(g.clearing_members or ())
+    if bytes(20) in admitted:
+        raise GenesisError("clearing_members", "no zero address (the clearing house's)", "0x00")
     for address, account in g.clients:
         path = f"clients.0x{address.hex()}"
-        if address in admitted:
+        if address in admitted or address == bytes(20):
             raise GenesisError(path, "an address that is not a clearing member", address.hex())
         if account.clearing_member not in admitted:
             raise GenesisError(f"{path}.clearing_member", "an admitted clearing member",

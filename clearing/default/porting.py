@@ -61,8 +61,9 @@ from clearing.state import (
 
 def process_porting(state: ClearingState, ctx: BlockContext) -> list[Event]:
     events: list[Event] = []
+    headroom: dict[MemberAddress, int] = {}  # a backup's, shared by this block's defaults
     for member in sorted(get_defaulted_members(state)):
-        events.extend(process_member_default(state, member))
+        events.extend(process_member_default(state, member, headroom))
     return events
 
 
@@ -81,14 +82,17 @@ def get_defaulted_members(state: ClearingState) -> set[MemberAddress]:
     return {m for m in defaulted if m in state.clearing_members or get_clients(state, m)}
 
 
-def process_member_default(state: ClearingState, member: MemberAddress) -> list[Event]:
-    """End ``member``'s admission; port its clients or close them out."""
+def process_member_default(
+    state: ClearingState, member: MemberAddress, headroom: dict[MemberAddress, int] | None = None
+) -> list[Event]:
+    """End ``member``'s admission; port its clients or close them out. ``headroom``: what
+    each backup has left to take, once a port in this block used some."""
+    headroom = {} if headroom is None else headroom
     events = []
     if member in state.clearing_members:
         state.clearing_members.discard(member)
         events.append(make_event("clearing_member_defaulted", member=member))
     clients = get_clients(state, member)
-    headroom: dict[MemberAddress, int] = {}
     for client, account in clients:
         if account.model is SegregationModel.SEGREGATED:
             events.extend(port_or_close_out(state, member, [(client, account)], headroom))

@@ -161,3 +161,28 @@ def test_porting_conserves_value_and_never_touches_a_clients_collateral(
                if row[0] is SegregationModel.OMNIBUS]  # fmt: skip
     omnibus_ported = {state.clients[k.address].is_attached() for k in omnibus}
     assert len(omnibus_ported) <= 1  # an omnibus account ports whole or not at all
+
+
+def test_two_defaults_in_a_block_share_a_backups_headroom() -> None:
+    box = Sandbox.from_genesis_doc(client_doc())
+    state = box.state
+    state.clients.clear()
+    first, second = CLIENT_KEYS[:2]
+    for key, member in ((first, M), (second, C)):
+        state.clients[key.address] = ClientAccount(member.address, SegregationModel.SEGREGATED,
+                                                   N.address)  # fmt: skip
+        account = get_sub_account_for_write(state, key.address, 0)
+        mark = state.mark_prices["BTC-PERP"]
+        account.positions["BTC-PERP"] = Position(100, mark, mark)  # no collateral: all need
+        house = get_sub_account_for_write(state, *HOUSE)
+        house.positions["BTC-PERP"] = Position(
+            house.positions.get("BTC-PERP", Position()).quantity - 100, mark, mark
+        )
+    need = get_guarantee_need(state, first.address)
+    assert need > 0
+    get_sub_account_for_write(state, N.address, 0).cash = need * 3 // 2
+    headroom: dict[bytes, int] = {}
+    process_member_default(state, M.address, headroom)
+    process_member_default(state, C.address, headroom)
+    assert state.clients[first.address].clearing_member == N.address
+    assert state.clients[second.address].clearing_member == NO_MEMBER  # N had room for one
