@@ -75,14 +75,14 @@ def decode_role_fields(state: ClearingState, fields: list[object]) -> None:
     state.clearing_members = set(admitted)
     state.clients = {}
     for item in expect_list(clients, "clients"):
-        address, *account = expect_list(item, "client", 4)
+        address, *account = expect_list(item, "client", 5)
         client = expect_bytes(address, "client", 20)
         if state.clients and client <= max(state.clients):
             raise DecodeError("clients", "must be strictly sorted")
         state.clients[client] = ClientAccount.from_fields(account)
     state.client_offers = {}
     for item in expect_list(offers, "client_offers"):
-        address, *terms = expect_list(item, "client_offer", 4)
+        address, *terms = expect_list(item, "client_offer", 5)
         offer = ClientAccount.from_fields(terms)
         key = (expect_bytes(address, "client", 20), offer.clearing_member)
         if state.client_offers and key <= max(state.client_offers):

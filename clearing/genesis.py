@@ -43,6 +43,7 @@ DEFAULT_WITHDRAWAL_TTL_S = 7 * 24 * 3600
 DEFAULT_MIN_DELAY_BLOCKS = 14_400  # a day at 6 s blocks: members see a change coming
 DEFAULT_MAX_VOTING_BLOCKS = 100_800  # a week at 6 s blocks
 MAX_WITHDRAWAL_TTL_S = 365 * 24 * 3600
+MAX_PORTING_WINDOW_BLOCKS = 100_800  # a week at 6 s blocks
 E = TypeVar("E")
 
 
@@ -123,6 +124,9 @@ class Genesis:
     open membership where every address that is not a client clears for itself."""
     clients: tuple[tuple[bytes, ClientAccount], ...] = ()
     """Client accounts open at genesis, by client address (optional key)."""
+    porting_window_blocks: int = 0
+    """How long a client of a defaulted member that no backup took may choose another
+    member before its positions are closed out (optional key; 0: at once)."""
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -200,7 +204,7 @@ TOP_KEYS = {
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
     "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
-    "clearing_members", "clients",
+    "clearing_members", "clients", "porting_window_blocks",
 }  # fmt: skip
 
 
@@ -267,6 +271,9 @@ def parse_genesis(doc: object) -> Genesis:
         else (),
         clearing_members=_parse_clearing_members(top),
         clients=_parse_clients(top),
+        porting_window_blocks=top.get_int("porting_window_blocks", 0, MAX_PORTING_WINDOW_BLOCKS)
+        if top.has("porting_window_blocks")
+        else 0,
     )
     _check_cross_references(genesis)
     _check_clients(genesis)

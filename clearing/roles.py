@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from clearing.codec import expect_bytes, expect_enum, expect_list
+from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list
 
 NO_MEMBER = b""
 """A client's ``clearing_member`` once its member defaulted and it was not ported (it may
@@ -55,25 +55,29 @@ class SegregationModel(StrEnum):
 class ClientAccount:
     """A client's account under ``clearing_member`` (``NO_MEMBER``: none since its member
     defaulted), with the member it is ported to on that member's default (``backup``,
-    ``NO_MEMBER`` if it named none)."""
+    ``NO_MEMBER`` if it named none). ``close_out_height``: a client of a defaulted member
+    that no backup took keeps its positions until the end of this block, unless it joins
+    another member first (0: nothing pending; clearing/default/porting.py)."""
 
     clearing_member: bytes
     model: SegregationModel
     backup: bytes = NO_MEMBER
+    close_out_height: int = 0
 
     def is_attached(self) -> bool:
         return self.clearing_member != NO_MEMBER
 
     def to_fields(self) -> list[object]:
-        return [self.clearing_member, self.model.value, self.backup]
+        return [self.clearing_member, self.model.value, self.backup, self.close_out_height]
 
     @classmethod
     def from_fields(cls, obj: object) -> ClientAccount:
-        member, model, backup = expect_list(obj, "ClientAccount", 3)
+        member, model, backup, close_out = expect_list(obj, "ClientAccount", 4)
         return cls(
             _expect_member_or_none(member, "clearing_member"),
             expect_enum(SegregationModel, model, "model"),
             _expect_member_or_none(backup, "backup"),
+            expect_int(close_out, "close_out_height"),
         )
 
 

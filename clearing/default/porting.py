@@ -21,11 +21,15 @@ longer trade), and its clients are ported or closed out (EMIR art. 48(5)-(7), CF
 - Individually segregated clients port one by one; an omnibus account ports whole
   (every omnibus client of the member named the same backup, which accepts them all)
   or not at all.
-- A client not ported is closed out: its positions pass to the clearing house at the
+- A client not ported is left without a clearing member: it may withdraw, not trade,
+  until it joins another (an offer accepted, clearing/client_requests.py). Its positions
+  are closed out at once, or, with the genesis ``porting_window_blocks``, at the end of
+  that window unless it has joined a member by then (it chooses its new member itself,
+  EMIR art. 48(5)-(6); meanwhile a loss of its is the clearing house's to manage: no
+  member guarantees it). A close-out passes the positions to the clearing house at the
   mark (the house auctions them, clearing/default/auction.py), so their value stays in
   the client's own account as cash, returned to the client rather than to the
-  defaulter's creditors. It keeps its account without a clearing member: it may
-  withdraw, not trade, until it joins another.
+  defaulter's creditors.
 
 Porting moves no value: every account's equity is the same before and after.
 
@@ -60,7 +64,7 @@ from clearing.state import (
 
 
 def process_porting(state: ClearingState, ctx: BlockContext) -> list[Event]:
-    events: list[Event] = []
+    events = process_close_outs(state)
     headroom: dict[MemberAddress, int] = {}  # a backup's, shared by this block's defaults
     for member in sorted(get_defaulted_members(state)):
         events.extend(process_member_default(state, member, headroom))
@@ -118,7 +122,36 @@ def port_or_close_out(
         if need <= room:
             headroom[backup] = room - need
             return [port_client(state, member, c, a, backup) for c, a in clients]
-    return [e for c, a in clients for e in close_out_client(state, member, c, a)]
+    return [e for c, a in clients for e in detach_client(state, member, c, a)]
+
+
+def detach_client(
+    state: ClearingState, member: MemberAddress, client: MemberAddress, account: ClientAccount
+) -> list[Event]:
+    """No backup took the client: it is left without a clearing member, its positions
+    closed out now, or at the end of the genesis ``porting_window_blocks`` unless it joins
+    another member by then (clearing/client_requests.py)."""
+    window = state.genesis.porting_window_blocks
+    state.clients[client] = ClientAccount(NO_MEMBER, account.model)
+    if window == 0:
+        return [*close_out_client(state, client), make_event("client_detached", member=client,
+                                                             defaulter=member)]  # fmt: skip
+    deadline = state.height + window
+    state.clients[client] = ClientAccount(NO_MEMBER, account.model, NO_MEMBER, deadline)
+    return [make_event("client_detached", member=client, defaulter=member,
+                       close_out_height=deadline)]  # fmt: skip
+
+
+def process_close_outs(state: ClearingState) -> list[Event]:
+    """Close out the clients whose window to choose a member ends in this block."""
+    due = sorted(c for c, a in state.clients.items()
+                 if a.close_out_height and a.close_out_height <= state.height)  # fmt: skip
+    events = []
+    for client in due:
+        account = state.clients[client]
+        state.clients[client] = ClientAccount(NO_MEMBER, account.model)
+        events.extend(close_out_client(state, client))
+    return events
 
 
 def is_backup_available(state: ClearingState, member: MemberAddress, backup: bytes) -> bool:
@@ -171,11 +204,9 @@ def port_client(
                       model=account.model.value)  # fmt: skip
 
 
-def close_out_client(
-    state: ClearingState, member: MemberAddress, client: MemberAddress, account: ClientAccount
-) -> list[Event]:
+def close_out_client(state: ClearingState, client: MemberAddress) -> list[Event]:
     """Every position of the client passes to the house at the mark (its value stays in
-    the client's cash); the client is left without a clearing member."""
+    the client's cash)."""
     events = []
     record = state.members.get(client)
     held = {} if record is None else record.sub_accounts
@@ -192,6 +223,4 @@ def close_out_client(
                                      instrument=iid, quantity=quantity,
                                      price=state.mark_prices[iid]))  # fmt: skip
         sub_account.margin_call = None  # flat: nothing is due
-    state.clients[client] = ClientAccount(NO_MEMBER, account.model)
-    events.append(make_event("client_detached", member=client, defaulter=member))
     return events

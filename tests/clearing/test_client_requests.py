@@ -1,4 +1,6 @@
-"""Opening a client account: the clearing member's offer, the client's acceptance."""
+"""Opening a client account: the clearing member's offer, the client's acceptance; and a
+client of a defaulted member that no backup took choosing its new member within the
+porting window."""
 
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ from tests.clearing.default.test_clients import (
     S,
     X,
     client_doc,
+    crash,
     field,
+    of,
     start,
     trade,
 )
@@ -117,3 +121,35 @@ def test_a_pending_offer_is_in_the_root_and_the_snapshot() -> None:
     restored = decode_snapshot(box.genesis, encode_snapshot(box.state))
     assert restored.client_offers == box.state.client_offers
     assert compute_state_root_from_scratch(restored) == compute_state_root(box.state) != root
+
+
+def test_within_the_window_a_client_chooses_its_new_member() -> None:
+    box = start(segregated_backup=None, window=3)
+    crash(box)
+    s = S.address
+    detached = box.state.clients[s]
+    assert (detached.clearing_member, detached.close_out_height) == (
+        NO_MEMBER,
+        box.state.height + 3,
+    )
+    assert box.state.members[s].sub_accounts[0].positions[ETH].quantity == 10  # kept for now
+    box.apply([offer(box, N, S)])
+    assert box.apply([accept(box, S, N)]).tx_results[0].is_ok()
+    for _ in range(3):
+        box.apply([])
+    assert box.state.clients[s] == ClientAccount(N.address, SegregationModel.SEGREGATED)
+    assert box.state.members[s].sub_accounts[0].positions[ETH].quantity == 10
+
+
+def test_a_client_that_chose_no_member_is_closed_out_when_the_window_ends() -> None:
+    box = start(segregated_backup=None, window=3)
+    crash(box)
+    s = S.address
+    deadline = box.state.clients[s].close_out_height
+    events = []
+    while box.state.height < deadline:
+        events += list(box.apply([]).events)
+    closed = of(events, "client_closed_out", member=s)
+    assert [(e.get("instrument"), e.get("quantity")) for e in closed] == [(ETH, 10)]
+    assert box.state.clients[s] == ClientAccount(NO_MEMBER, SegregationModel.SEGREGATED)
+    assert all(p.quantity == 0 for p in box.state.members[s].sub_accounts[0].positions.values())

@@ -60,6 +60,7 @@ def _client(doc: dict[str, Any], **fields: str) -> dict[str, Any]:
         (lambda d: d["clearing_members"].append("0x12"), "clearing_members[4]"),
         (lambda d: d["clearing_members"].append("0x" + "00" * 20), "clearing_members"),
         (lambda d: _client(d, address="0x" + "00" * 20), "clients.0x"),
+        (lambda d: d.__setitem__("porting_window_blocks", -1), "porting_window_blocks"),
     ],
 )  # fmt: skip
 def test_a_bad_clearing_genesis_names_its_key(edit: Any, key: str) -> None:

@@ -38,8 +38,10 @@ def hexed(key: MemberKey) -> str:
     return "0x" + key.address.hex()
 
 
-def client_doc(segregated_backup: MemberKey | None = N) -> dict[str, Any]:
+def client_doc(segregated_backup: MemberKey | None = N, window: int = 0) -> dict[str, Any]:
     doc = genesis_doc()
+    if window:
+        doc["porting_window_blocks"] = window
     doc["risk"] = genesis_risk_section(
         underlyings={"BTC": LEVERED, "ETH": LEVERED}, stress_days=[],
         default_fund={"cover": 2, "stress_multiple": 2, "assessment_cap_bps": 0},
@@ -75,9 +77,10 @@ def start(
     segregated_backup: MemberKey | None = N,
     funds_usd: dict[MemberKey, int] | None = None,
     fills: list[tuple[MemberKey, MemberKey, str, int]] = FILLS,
+    window: int = 0,
 ) -> Sandbox:
     """Funded, authorised, trades open (height 2) and the default fund sized (height 3)."""
-    box = Sandbox.from_genesis_doc(client_doc(segregated_backup))
+    box = Sandbox.from_genesis_doc(client_doc(segregated_backup, window))
     funds = {M: 600 * USD, N: 10**11, C: 10**11, D: 10**11, OMNI: 400 * USD, S: 500 * USD,
              X: 10**9}  # fmt: skip
     funds.update({k: v * USD for k, v in (funds_usd or {}).items()})
