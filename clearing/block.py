@@ -18,6 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from clearing.client_requests import (
+    AcceptClientAccount,
+    OfferClientAccount,
+    process_accept_client_account,
+    process_offer_client_account,
+)
 from clearing.codec import expect_bytes, expect_int, expect_list, expect_str, pack, unpack
 from clearing.collateral import CollateralCredit, process_collateral_credit
 from clearing.context import BlockContext
@@ -30,6 +36,7 @@ from clearing.default.bidding import (
 )
 from clearing.default.house import process_house_collateral
 from clearing.default.margin_call import process_margin_calls
+from clearing.default.porting import process_porting
 from clearing.default.records import process_defaults_roll
 from clearing.default.steps import process_default_fund_step, process_liquidation_step
 from clearing.errors import (
@@ -86,6 +93,8 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
     AuctionBid: process_auction_bid,
     GovProposal: process_gov_proposal,
     GovVote: process_gov_vote,
+    OfferClientAccount: process_offer_client_account,
+    AcceptClientAccount: process_accept_client_account,
 }
 
 # Order matters: equivocators are jailed first (a ballot of a key jailed in this block
@@ -96,6 +105,8 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
 # after those that expired (at marks that are this block's); margin calls and liquidation (and the
 # waterfall behind it) then see every account at its settled equity, liquidation
 # sees the calls that expired in this block and leaves no account insolvent;
+# the clients of a clearing member that defaulted in the run are then ported or closed out
+# (their closed-out lots reach the house before its auctions open);
 # the house's default auctions then close and open on the lots it now holds;
 # only then is negative cash paid from collateral and the house's seized
 # collateral sold, so a sale never races a default.
@@ -108,6 +119,7 @@ END_OF_BLOCK_STEPS: tuple[Step, ...] = (
     process_listing_roll,
     process_margin_calls,
     process_liquidation_step,
+    process_porting,
     process_house_book,
     process_negative_cash,
     process_house_collateral,

@@ -367,3 +367,60 @@ class TimeNotMonotonic(InvalidBlock):
 class WrongBlockChain(InvalidBlock):
     expected: int
     got: int
+
+
+@dataclass(eq=False)
+class NotCleared(InvalidTransaction):
+    """``member`` has no clearing member to guarantee its trades: it is neither an
+    admitted clearing member nor a client under one (``clearing_member``: the client's
+    member, empty once that member defaulted and the client was not ported)."""
+
+    member: bytes
+    clearing_member: bytes
+
+
+@dataclass(eq=False)
+class NotAdmitted(InvalidTransaction):
+    """``member`` is not an admitted clearing member (clearing/roles.py)."""
+
+    member: bytes
+
+
+@dataclass(eq=False)
+class NotAClientAddress(InvalidTransaction):
+    """``client`` cannot hold a client account: it is an admitted clearing member, the
+    clearing house's account, or the member offering it."""
+
+    client: bytes
+
+
+@dataclass(eq=False)
+class InvalidBackup(InvalidTransaction):
+    """A client's ``backup`` must be an admitted clearing member other than its
+    ``clearing_member`` (or none: the zero address)."""
+
+    clearing_member: bytes
+    backup: bytes
+
+
+@dataclass(eq=False)
+class NoClientOffer(InvalidTransaction):
+    """``clearing_member`` has not offered ``client`` an account on these terms."""
+
+    client: bytes
+    clearing_member: bytes
+
+
+@dataclass(eq=False)
+class AlreadyClient(InvalidTransaction):
+    """``client`` holds an account under ``clearing_member``: it joins another member only
+    once it has none (after that member's default)."""
+
+    client: bytes
+    clearing_member: bytes
+
+
+@dataclass(eq=False)
+class UnknownSegregationModel(InvalidTransaction):
+    model: str
+    models: list[str]

@@ -35,6 +35,7 @@ from clearing.replay import (
     MIN_TRADE_ID_WINDOW,
     is_valid_trade_id_window,
 )
+from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64
 
 GENESIS_VERSION = 1
@@ -42,6 +43,7 @@ DEFAULT_WITHDRAWAL_TTL_S = 7 * 24 * 3600
 DEFAULT_MIN_DELAY_BLOCKS = 14_400  # a day at 6 s blocks: members see a change coming
 DEFAULT_MAX_VOTING_BLOCKS = 100_800  # a week at 6 s blocks
 MAX_WITHDRAWAL_TTL_S = 365 * 24 * 3600
+MAX_PORTING_WINDOW_BLOCKS = 100_800  # a week at 6 s blocks
 E = TypeVar("E")
 
 
@@ -117,6 +119,14 @@ class Genesis:
     """Registered external bridges (optional); governance adds and removes them."""
     listing_templates: tuple[ListingTemplate, ...] = ()
     """The series listed at each expiry (optional key; clearing/listing_template.py)."""
+    clearing_members: tuple[bytes, ...] | None = None
+    """The admitted clearing members (optional key; clearing/roles.py): None keeps the
+    open membership where every address that is not a client clears for itself."""
+    clients: tuple[tuple[bytes, ClientAccount], ...] = ()
+    """Client accounts open at genesis, by client address (optional key)."""
+    porting_window_blocks: int = 0
+    """How long a client of a defaulted member that no backup took may choose another
+    member before its positions are closed out (optional key; 0: at once)."""
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -194,6 +204,7 @@ TOP_KEYS = {
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
     "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
+    "clearing_members", "clients", "porting_window_blocks",
 }  # fmt: skip
 
 
@@ -258,13 +269,76 @@ def parse_genesis(doc: object) -> Genesis:
         )
         if top.has("listing_templates")
         else (),
+        clearing_members=_parse_clearing_members(top),
+        clients=_parse_clients(top),
+        porting_window_blocks=top.get_int("porting_window_blocks", 0, MAX_PORTING_WINDOW_BLOCKS)
+        if top.has("porting_window_blocks")
+        else 0,
     )
     _check_cross_references(genesis)
+    _check_clients(genesis)
     _check_vaults(genesis)
     _check_external_bridges(genesis)
     _check_settlement_tokens(genesis)
     _check_insurance_fund(top)
     return genesis
+
+
+def _parse_clearing_members(top: _Reader) -> tuple[bytes, ...] | None:
+    if not top.has("clearing_members"):
+        return None
+    items = top.get_list("clearing_members")
+    members = tuple(_parse_address(a, f"clearing_members[{n}]") for n, a in enumerate(items))
+    _check_unique(list(members), "clearing_members")
+    return members
+
+
+def _parse_address(obj: object, path: str) -> bytes:
+    try:
+        assert isinstance(obj, str) and obj.startswith("0x")
+        data = bytes.fromhex(obj[2:])
+        assert len(data) == 20
+    except (AssertionError, ValueError):
+        raise GenesisError(path, "0x-hex of 20 bytes", obj) from None
+    return data
+
+
+def _parse_clients(top: _Reader) -> tuple[tuple[bytes, ClientAccount], ...]:
+    if not top.has("clients"):
+        return ()
+    clients = []
+    for n, item in enumerate(top.get_list("clients")):
+        r = _Reader(item, f"clients[{n}]", {"address", "clearing_member", "model", "backup"})
+        backup = r.get_hex("backup", 20) if r.has("backup") else NO_MEMBER
+        account = ClientAccount(
+            r.get_hex("clearing_member", 20), r.get_enum("model", SegregationModel), backup
+        )
+        clients.append((r.get_hex("address", 20), account))
+    _check_unique([address for address, _ in clients], "clients")
+    return tuple(sorted(clients))
+
+
+def _check_clients(g: Genesis) -> None:
+    """Each client is under an admitted clearing member, names another admitted one (or
+    none) as its backup, and is not a clearing member itself; the zero address (the
+    clearing house's account) is neither."""
+    if g.clients and g.clearing_members is None:
+        raise GenesisError("clearing_members", "the clearing members of the clients", None)
+    admitted = set(g.clearing_members or ())
+    if bytes(20) in admitted:
+        raise GenesisError("clearing_members", "no zero address (the clearing house's)", "0x00")
+    for address, account in g.clients:
+        path = f"clients.0x{address.hex()}"
+        if address in admitted or address == bytes(20):
+            raise GenesisError(path, "an address that is not a clearing member", address.hex())
+        if account.clearing_member not in admitted:
+            raise GenesisError(f"{path}.clearing_member", "an admitted clearing member",
+                               account.clearing_member.hex())  # fmt: skip
+        if account.backup != NO_MEMBER and (
+            account.backup not in admitted or account.backup == account.clearing_member
+        ):
+            raise GenesisError(f"{path}.backup", "another admitted clearing member",
+                               account.backup.hex())  # fmt: skip
 
 
 def _parse_governance(top: _Reader) -> GovernanceParams:

@@ -13,7 +13,7 @@ from typing import Any
 
 from eth_account.messages import SignableMessage
 
-from clearing import transfer, venues, withdrawal
+from clearing import client_requests, transfer, venues, withdrawal
 from clearing.default import bidding
 from clearing.eip712 import compute_signable
 
@@ -23,6 +23,8 @@ MEMBER_REQUESTS: dict[str, tuple[type[Any], list[dict[str, str]]]] = {
     "AuthoriseVenue": (venues.AuthoriseVenue, venues.EIP712_FIELDS),
     "RegisterBidder": (bidding.RegisterBidder, bidding.REGISTER_FIELDS),
     "AuctionBid": (bidding.AuctionBid, bidding.BID_FIELDS),
+    "OfferClientAccount": (client_requests.OfferClientAccount, client_requests.OFFER_FIELDS),
+    "AcceptClientAccount": (client_requests.AcceptClientAccount, client_requests.ACCEPT_FIELDS),
 }
 """The record class and EIP-712 fields of each request `POST /v1/member-requests` takes."""
 
@@ -61,3 +63,14 @@ def compute_openings_signable(chain_id: int, member: bytes, epoch: int, issued_m
         chain_id, OPENINGS_QUERY, OPENINGS_QUERY_FIELDS, message
     )
     return signable
+
+
+CLIENTS_QUERY_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "offset", "type": "uint32"},
+    {"name": "issuedAtMs", "type": "uint64"},
+]
+"""EIP-712 `ClientRiskQuery` (`POST /v1/clearing-members/clients`: a clearing member's
+clients from the `offset`-th, by address) and `ClientAccountQuery` (`POST
+/v1/clients/account`: a client's own clearing relationship and the offers made to it,
+from the `offset`-th)."""

@@ -13,9 +13,9 @@ keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
 interest, funding, pending withdrawals, the epoch's defaults, instrument statuses and
-proposals, ...) are small and encoded whole; the configuration's documents are not
-among them (the configuration leaf holds them). Committed report
-hashes, one more per epoch, enter by their running digest
+proposals, the clearing members and client accounts, ...) are small and encoded whole;
+the configuration's documents are not among them (the configuration leaf holds them).
+Committed report hashes, one more per epoch, enter by their running digest
 (``report_commitment.ReportHashChain``), extended by one link per new epoch.
 The replay state (replay.py) enters by content: each venue's trade-id window as its
 top and its bitmap's cached hash, each vault's credited deposit nonces whole.
@@ -31,6 +31,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from clearing.clients import get_role_fields
 from clearing.codec import encode_big_int, expect_bytes, expect_list, pack, unpack
 from clearing.errors import DecodeError
 from clearing.genesis import Genesis
@@ -48,13 +49,12 @@ from clearing.state import ClearingState, Member
 from clearing.validator_set import get_validator_fields
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
-# 10: the configuration in force (with the collateral haircuts) a leaf beside the
-# market's, its documents no longer among the records; 9: the validator set, jailings
-# and set changes; the external bridges, listing templates and fee split in the
-# governed configuration; 8: the governed configuration and proposals; 7: beside the
-# market leaf; 6: the epoch's defaults;
-# 5: settlement, ...
-GLOBALS_VERSION = 10
+# 11: the clearing members and client accounts; 10: the configuration in force (with
+# the collateral haircuts) a leaf beside the market's, its documents no longer among the
+# records; 9: the validator set, jailings and set changes; the external bridges, listing
+# templates and fee split in the governed configuration; 8: the governed configuration
+# and proposals; 7: beside the market leaf; 6: the epoch's defaults; 5: settlement, ...
+GLOBALS_VERSION = 11
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 GLOBALS_PREFIX = b"\x04"
@@ -103,6 +103,7 @@ def get_global_fields(state: ClearingState) -> list[object]:
         *_get_ledger_fields(state),
         *get_configuration_fields(state),
         *get_validator_fields(state),
+        *get_role_fields(state),
     ]
 
 
@@ -140,6 +141,7 @@ def encode_globals(state: ClearingState, report_hashes_digest: bytes) -> bytes:
             *_get_ledger_fields(state),
             *get_governance_records(state),
             *get_validator_fields(state),
+            *get_role_fields(state),
             report_hashes_digest,
             *get_replay_fields(state.trade_windows, state.deposit_nonces),
         ]

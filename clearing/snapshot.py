@@ -20,6 +20,7 @@ from typing import Any
 
 import msgpack
 
+from clearing.clients import ROLE_FIELDS, decode_role_fields
 from clearing.codec import (
     expect_big_int,
     expect_bool,
@@ -53,11 +54,12 @@ from clearing.state import (
 )
 from clearing.validator_set import VALIDATOR_FIELDS, decode_validator_fields
 
-# 7: the collateral haircuts in the governed configuration; 6: the validator set,
-# jailings and set changes; the external bridges, listing templates and fee split in the
-# governed configuration; 5: the governed configuration and proposals; 4: the epoch's
-# defaults; 3: settlement reserves, withdrawal expiry
-SNAPSHOT_VERSION = 7
+# 8: the clearing members and client accounts; 7: the collateral haircuts in the governed
+# configuration; 6: the validator set, jailings and set changes; the external bridges,
+# listing templates and fee split in the governed configuration; 5: the governed
+# configuration and proposals; 4: the epoch's defaults; 3: settlement reserves,
+# withdrawal expiry
+SNAPSHOT_VERSION = 8
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -94,7 +96,9 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     state = initialize_state(genesis)
     _decode_globals(
         state,
-        expect_list(globals_, "globals", 19 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS),
+        expect_list(
+            globals_, "globals", 19 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS + ROLE_FIELDS
+        ),
         changes,
     )
     for item in expect_list(trades, "trade_windows"):
@@ -193,7 +197,9 @@ def _decode_globals(state: ClearingState, g: list[Any], proposal_changes: object
     decode_configuration(state, g[18 : 18 + CONFIGURATION_FIELDS], proposal_changes)
     validators_at = 18 + CONFIGURATION_FIELDS
     decode_validator_fields(state, g[validators_at : validators_at + VALIDATOR_FIELDS])
-    for item in expect_list(g[validators_at + VALIDATOR_FIELDS], "report_hashes"):
+    roles_at = validators_at + VALIDATOR_FIELDS
+    decode_role_fields(state, g[roles_at : roles_at + ROLE_FIELDS])
+    for item in expect_list(g[roles_at + ROLE_FIELDS], "report_hashes"):
         epoch, report_hash = expect_list(item, "report_hash", 2)
         state.report_hashes[expect_int(epoch, "epoch", 1)] = expect_bytes(
             report_hash, "report_hash", 32

@@ -23,6 +23,7 @@ from clearing.errors import UnknownMember, UnknownSubAccount
 from clearing.genesis import Genesis, Validator, Venue
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay import DepositNonces, TradeIdWindow, VaultKey
+from clearing.roles import ClientAccount
 
 MemberAddress = bytes
 """20 raw bytes of an EVM address."""
@@ -236,6 +237,12 @@ class ClearingState:
     # the active validators (power > 0, in set order) after each block that changed them:
     # consensus rebuilds every height's set from genesis with these (clearing/validator_set.py)
     validator_sets: dict[int, tuple[Validator, ...]] = field(default_factory=dict)
+    clearing_members: set[MemberAddress] = field(default_factory=set)  # admitted (roles.py)
+    clients: dict[MemberAddress, ClientAccount] = field(default_factory=dict)  # by client
+    # (client, clearing member) -> the terms the member offered it (client_requests.py)
+    client_offers: dict[tuple[MemberAddress, MemberAddress], ClientAccount] = field(
+        default_factory=dict
+    )
     height: int = 0
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)
@@ -261,6 +268,8 @@ def initialize_state(genesis: Genesis) -> ClearingState:
             i.id: genesis.genesis_time_ms for i in genesis.instruments if i.is_perpetual()
         },
         time_ms=genesis.genesis_time_ms,
+        clearing_members=set(genesis.clearing_members or ()),
+        clients=dict(genesis.clients),
     )
 
 

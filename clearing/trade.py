@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from clearing.attestation import compute_signing_bytes, is_valid_signature
+from clearing.clients import check_cleared, is_guarantor_reduce_only
 from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.context import BlockContext
 from clearing.default.bid_hold import check_bids_held_after_trade
-from clearing.default.default_fund import check_reduce_only, is_growing, is_reduce_only
+from clearing.default.default_fund import check_reduce_only, is_growing
 from clearing.default.margin_call import check_margin_call
 from clearing.errors import (
     BadSignature,
@@ -173,7 +174,7 @@ def check_pre_trade_margin(
     before = None if account is None else account.positions.get(instrument_id)
     # The trade changes one instrument only, so that one decides.
     lots = before.quantity if before is not None else 0
-    if is_reduce_only(member.default_fund_required, member.default_fund):
+    if is_guarantor_reduce_only(state, member):
         check_reduce_only(member.address, {instrument_id: lots}, {instrument_id: position.quantity})
     is_instrument_reduce_only = (
         state.instrument_status.get(instrument_id) is InstrumentStatus.REDUCE_ONLY
@@ -250,6 +251,8 @@ def process_trade(state: ClearingState, ctx: BlockContext, venue_id: str, trade:
     mark = check_trade_price(state, instrument, trade)
     buyer = get_authorising_member(state, venue_id, trade.buyer)
     seller = get_authorising_member(state, venue_id, trade.seller)
+    check_cleared(state, trade.buyer)
+    check_cleared(state, trade.seller)
     if trade.buyer == trade.seller and trade.buyer_sub_account == trade.seller_sub_account:
         raise SameSubAccount(trade.buyer, trade.buyer_sub_account)
     fee = apply_bps_ceil(trade.price * trade.quantity, instrument.fee_bps)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol
 
+from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.codec import expect_int, expect_list, pack, unpack, unpack_head
 from clearing.collateral import CollateralCredit
 from clearing.default.bidding import AuctionBid, RegisterBidder
@@ -48,6 +49,8 @@ Transaction = (
     | AuctionBid
     | GovProposal
     | GovVote
+    | OfferClientAccount
+    | AcceptClientAccount
 )
 
 TX_TYPES: dict[int, Any] = {
@@ -66,6 +69,8 @@ TX_TYPES: dict[int, Any] = {
         AuctionBid,
         GovProposal,
         GovVote,
+        OfferClientAccount,
+        AcceptClientAccount,
     )
 }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from clearing.attestation import is_valid_signature, verify_quorum_attestations
+from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.collateral import CollateralCredit
 from clearing.context import BlockContext
 from clearing.default.bidding import AuctionBid, RegisterBidder
@@ -59,7 +60,13 @@ def check_trade_batch(state: ClearingState, tx: TradeBatch) -> CheckResult:
 
 def check_member_request(
     state: ClearingState,
-    tx: Transfer | Withdrawal | AuthoriseVenue | RegisterBidder | AuctionBid,
+    tx: Transfer
+    | Withdrawal
+    | AuthoriseVenue
+    | RegisterBidder
+    | AuctionBid
+    | OfferClientAccount
+    | AcceptClientAccount,
 ) -> CheckResult:
     member = state.members.get(tx.member)
     if member is not None and tx.nonce in member.used_nonces:
@@ -124,7 +131,8 @@ def check_governance(state: ClearingState, tx: GovProposal | GovVote) -> CheckRe
 def check_transaction(state: ClearingState, tx: Transaction, raw: bytes) -> CheckResult:
     if isinstance(tx, TradeBatch):
         return check_trade_batch(state, tx)
-    if isinstance(tx, Transfer | Withdrawal | AuthoriseVenue | RegisterBidder | AuctionBid):
+    if isinstance(tx, Transfer | Withdrawal | AuthoriseVenue | RegisterBidder | AuctionBid
+                  | OfferClientAccount | AcceptClientAccount):  # fmt: skip
         return check_member_request(state, tx)
     if isinstance(tx, CollateralCredit):
         return check_collateral_credit(state, tx)

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from clearing.clients import check_cleared, is_guarantor_reduce_only
 from clearing.context import BlockContext
 from clearing.default.adl import AdlCandidate, compute_adl_ranking
-from clearing.default.default_fund import check_reduce_only, is_reduce_only
+from clearing.default.default_fund import check_reduce_only
 from clearing.default.house import HOUSE
 from clearing.default.margin_call import check_margin_call
 from clearing.default.steps import move_lots_at_mark
@@ -156,14 +157,16 @@ def get_lots_available(state: ClearingState, lots: Lots) -> Lots:
 
 
 def check_bid_restrictions(state: ClearingState, bid: Bid, lots: Lots) -> None:
-    """What a trade is checked for besides margin: a member short of its default-fund
-    contribution (``ReduceOnly``) or a sub-account under a margin call
+    """What a trade is checked for besides margin: a member nobody clears for
+    (``NotCleared``), a member (or the clearing member of a client) short of its
+    default-fund contribution (``ReduceOnly``) or a sub-account under a margin call
     (``MarginCallReduceOnly``) may only take lots that shrink its positions."""
+    check_cleared(state, bid.member)
     record = state.members[bid.member]
     account = record.sub_accounts.get(bid.sub_account)
     before = {} if account is None else get_quantities(account)
     after = get_quantities_with(before, lots)
-    if is_reduce_only(record.default_fund_required, record.default_fund):
+    if is_guarantor_reduce_only(state, record):
         check_reduce_only(bid.member, before, after)
     if account is not None and account.margin_call is not None:
         for iid, _ in lots:

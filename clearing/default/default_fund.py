@@ -1,7 +1,8 @@
 """Cover-N default fund: size, members' required contributions, reduce-only.
 
-A member's uncollateralised stress exposure is ``sum over its sub-accounts of
-max(0, worst stress loss - IM)``. The fund is the sum of the N largest
+A member's uncollateralised stress exposure is ``sum over its sub-accounts, and its
+clients' (clearing/roles.py), of max(0, worst stress loss - IM)``: a client owes no
+contribution, its clearing member owes for it. The fund is the sum of the N largest
 exposures (Cover-2 by default); each member's required contribution is the fund
 split pro rata to exposure (largest remainder, so the parts add up exactly).
 A member with no positions has no exposure and owes nothing. A member whose
@@ -73,10 +74,13 @@ def compute_member_exposures(
     holdings: Mapping[AccountKey, Mapping[str, int]],
     margin_arrays: RiskArrays,
     stress_arrays: RiskArrays,
+    guarantors: Mapping[bytes, bytes] | None = None,
 ) -> dict[bytes, int]:
-    """Uncollateralised stress exposure per member, summed over its sub-accounts."""
+    """Uncollateralised stress exposure per member, summed over its sub-accounts and
+    those of the clients it guarantees (``guarantors``: client -> clearing member)."""
     exposures: dict[bytes, int] = {}
-    for (member, _sub), lots in sorted(holdings.items()):
+    for (owner, _sub), lots in sorted(holdings.items()):
+        member = (guarantors or {}).get(owner, owner)
         im = compute_initial_margin(compute_scenario_losses(lots, margin_arrays))
         stress = compute_initial_margin(compute_scenario_losses(lots, stress_arrays))
         exposures[member] = exposures.get(member, 0) + compute_stress_exposure(stress, im)

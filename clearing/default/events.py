@@ -32,6 +32,8 @@ class EventKind(StrEnum):
     CONTRIBUTION_POSTED = "contribution_posted"  # top-up debited from sub-account 0
     CONTRIBUTION_RETURNED = "contribution_returned"  # excess credited to sub-account 0
     REDUCE_ONLY = "reduce_only"  # member below its required contribution
+    GUARANTEE_PAID = "guarantee_paid"  # a clearing member's house pays its client's loss
+    GUARANTEE_FAILED = "guarantee_failed"  # what its house could not pay: it has defaulted
 
 
 WATERFALL_KINDS: tuple[str, ...] = tuple(

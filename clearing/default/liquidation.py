@@ -25,6 +25,9 @@ Each account, using the same margin code as the pre-trade check:
    above its initial margin at that moment); what no layer covers is
    auto-deleveraged against profitable opposite positions at the bankruptcy
    price (``clearing/default/adl.py``). The defaulter ends flat with nothing.
+   A client's loss is met first by its collateral, then by its clearing member's
+   free house equity, and only then by the waterfall with the member as the
+   defaulter (``clearing/default/guarantee.py``).
 
 Value is conserved: positions move at the mark (variation margin is already in
 cash), and every other step moves an amount from one balance to another.
@@ -39,6 +42,7 @@ from fractions import Fraction
 from clearing.default.adl import AdlCandidate, compute_adl
 from clearing.default.default_fund import is_reduce_only
 from clearing.default.events import DefaultEvent, EventKind
+from clearing.default.guarantee import compute_guarantee
 from clearing.default.waterfall import WaterfallResult, compute_pro_rata, compute_waterfall
 from clearing.position import compute_fill
 from clearing.risk.arrays import RiskArrays
@@ -83,6 +87,7 @@ class DefaultBook:
     contributions: Mapping[bytes, int]  # posted default-fund contributions per member
     required: Mapping[bytes, int] = field(default_factory=dict)  # this epoch's requirements
     assessable: Mapping[bytes, int] = field(default_factory=dict)  # left to assess this epoch
+    guarantors: Mapping[bytes, bytes] = field(default_factory=dict)  # client -> its member
 
 
 def get_initial_margin(account: RiskAccount, ctx: MarginContext) -> int:
@@ -179,7 +184,9 @@ def process_liquidations(
         if is_due(key, account, ctx, overdue):
             run.liquidate(key)
     run.cover_house_loss()
-    after = DefaultBook(run.accounts, run.contributions, book.required, run.assessable)
+    after = DefaultBook(
+        run.accounts, run.contributions, book.required, run.assessable, book.guarantors
+    )
     return after, tuple(run.events)
 
 
@@ -218,6 +225,7 @@ class _Run:
         self.assessable = dict(book.assessable)
         self.in_default: set[bytes] = set()
         self.required, self.ctx = book.required, ctx
+        self.guarantors = book.guarantors
         self.backstops, self.insurance = backstops, insurance
         self.events: list[DefaultEvent] = []
 
@@ -301,6 +309,9 @@ class _Run:
         """Cover the negative cash of ``key`` layer by layer; return what is left for ADL."""
         account = self.accounts[key]
         member = key[0]
+        guarantor = self.guarantors.get(member)
+        if guarantor is not None:
+            return self.run_guarantee(key, guarantor)
         result = compute_waterfall(
             member, -account.cash, max(account.collateral_value, 0),
             self.contributions.get(member, 0), max(self.accounts[self.insurance].cash, 0),
@@ -318,6 +329,47 @@ class _Run:
         self.emit(EventKind.INSURANCE_USED, key, result.from_insurance, counterparty=self.insurance)
         self.pay_mutualised(key, result)
         return result.to_adl
+
+    def run_guarantee(self, key: AccountKey, guarantor: bytes) -> int:
+        """A client's loss (guarantee.py): its collateral, its clearing member's free house
+        equity, then the waterfall with the member as the defaulter; return what is left
+        for ADL."""
+        account = self.accounts[key]
+        house = (guarantor, 0)
+        plan = compute_guarantee(
+            -account.cash, max(account.collateral_value, 0), self.get_free_equity(house)
+        )
+        self.accounts[key] = replace(
+            account,
+            cash=account.cash + plan.from_collateral,
+            collateral_value=account.collateral_value - plan.from_collateral,
+        )
+        self.emit(EventKind.COLLATERAL_SEIZED, key, plan.from_collateral)
+        if plan.from_house:
+            self.pay(house, key, plan.from_house)
+            self.emit(EventKind.GUARANTEE_PAID, house, plan.from_house, counterparty=key)
+        if plan.is_met:
+            return 0
+        self.in_default.add(guarantor)  # never assessed for the loss it failed to meet
+        self.emit(EventKind.GUARANTEE_FAILED, (guarantor, -1), plan.left, counterparty=key)
+        result = compute_waterfall(
+            guarantor, plan.left, 0, self.contributions.get(guarantor, 0),
+            max(self.accounts[self.insurance].cash, 0), self.contributions,
+            self.get_assessment_capacity(),
+        )  # fmt: skip
+        self.take_contribution(guarantor, key, result.from_own_contribution)
+        self.emit(EventKind.OWN_CONTRIBUTION_USED, key, result.from_own_contribution)
+        self.pay(self.insurance, key, result.from_insurance)
+        self.emit(EventKind.INSURANCE_USED, key, result.from_insurance, counterparty=self.insurance)
+        self.pay_mutualised(key, result)
+        return result.to_adl
+
+    def get_free_equity(self, key: AccountKey) -> int:
+        """What the account holds above its initial margin, as the run leaves it."""
+        account = self.accounts.get(key)
+        if account is None:
+            return 0
+        return max(account.equity - get_initial_margin(account, self.ctx), 0)
 
     def pay_mutualised(self, key: AccountKey, result: WaterfallResult) -> None:
         """The survivors' layers of ``result``: their contributions, then assessments."""
@@ -364,8 +416,7 @@ class _Run:
             account = self.accounts.get((member, 0))
             if left <= 0 or account is None or member in self.in_default:
                 continue
-            free = account.equity - get_initial_margin(account, self.ctx)
-            capacity[member] = max(min(left, free), 0)
+            capacity[member] = min(left, self.get_free_equity((member, 0)))
         return capacity
 
     def take_contribution(self, member: bytes, key: AccountKey, amount: int) -> None:

@@ -25,6 +25,7 @@ AccountKey = tuple[bytes, int]
 
 LAYER_OF_KIND: dict[EventKind, int] = {
     EventKind.COLLATERAL_SEIZED: 0,
+    EventKind.GUARANTEE_PAID: 0,  # the defaulting side's own resources: its member's house
     EventKind.OWN_CONTRIBUTION_USED: 1,
     EventKind.INSURANCE_USED: 2,
     EventKind.CONTRIBUTION_MUTUALISED: 3,
@@ -35,7 +36,12 @@ LAYER_OF_KIND: dict[EventKind, int] = {
 """Which layer of ``DEFAULT_LAYERS`` each waterfall event pays."""
 
 PAID_TO_COUNTERPARTY = frozenset(
-    {EventKind.CONTRIBUTION_MUTUALISED, EventKind.ASSESSED, EventKind.DELEVERAGED}
+    {
+        EventKind.GUARANTEE_PAID,
+        EventKind.CONTRIBUTION_MUTUALISED,
+        EventKind.ASSESSED,
+        EventKind.DELEVERAGED,
+    }
 )
 """Events naming the payer, with the defaulter as counterparty."""
 

@@ -20,6 +20,7 @@ member still short is flagged reduce-only by an event.
 
 from __future__ import annotations
 
+from clearing.clients import get_guarantors
 from clearing.context import BlockContext
 from clearing.default.default_fund import (
     compute_member_exposures,
@@ -75,7 +76,9 @@ def get_default_book(state: ClearingState) -> DefaultBook:
     members = [(a, m) for a, m in sorted(state.members.items()) if a != INSURANCE_MEMBER]
     contributions = {a: m.default_fund for a, m in members}
     required = {a: m.default_fund_required for a, m in members}
-    return DefaultBook(accounts, contributions, required, get_assessable(state))
+    return DefaultBook(
+        accounts, contributions, required, get_assessable(state), get_guarantors(state)
+    )
 
 
 def get_assessable(state: ClearingState) -> dict[bytes, int]:
@@ -214,7 +217,10 @@ def process_default_fund_step(state: ClearingState, ctx: BlockContext) -> list[E
         for sub, account in sorted(member.sub_accounts.items())
     }
     exposures = compute_member_exposures(
-        holdings, get_risk_arrays(state, setup), get_risk_arrays(state, setup, stress=True)
+        holdings,
+        get_risk_arrays(state, setup),
+        get_risk_arrays(state, setup, stress=True),
+        get_guarantors(state),
     )
     for address in state.members:
         if address != INSURANCE_MEMBER:
@@ -236,7 +242,8 @@ def _settle_contribution(state: ClearingState, member: bytes, required: int) -> 
 
     The requirement is recorded on the member: while its posted contribution
     stays below it, the member may only reduce positions (see trade.py)."""
-    record = state.members[member]
+    # a clearing member whose clients alone trade may have no account of its own yet
+    record = state.members.get(member) or get_member_for_write(state, member)
     if record.default_fund_required != required:  # write (and re-hash) only what changed
         get_member_for_write(state, member).default_fund_required = required
     gap = required - record.default_fund

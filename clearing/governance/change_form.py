@@ -35,13 +35,15 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "set_validator_power": ("pubkey", "power"),
     "rotate_validator_keys": ("pubkey", "new_pubkey", "new_evm_address"),
     "unjail_validator": ("pubkey",),
+    "admit_clearing_member": ("member",),
+    "remove_clearing_member": ("member",),
 }
 DOCUMENTS = {
     ("list_instrument", "instrument"),
     ("replace_risk_params", "risk"),
     ("add_listing_template", "template"),
 }
-HEX_FIELDS = {"pubkey", "evm_address", "new_pubkey", "new_evm_address", "token"}
+HEX_FIELDS = {"pubkey", "evm_address", "new_pubkey", "new_evm_address", "token", "member"}
 
 
 def get_field_names(kind: str) -> tuple[str, ...] | None:

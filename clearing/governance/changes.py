@@ -18,6 +18,11 @@ from clearing.governance.bridge_change import AddExternalBridge, RemoveExternalB
 from clearing.governance.draft import Draft, check_draft, start_draft, write_draft
 from clearing.governance.instrument_status import SetInstrumentStatus
 from clearing.governance.listing import ListInstrument
+from clearing.governance.membership_change import (
+    MEMBERSHIP_CHANGES,
+    AdmitClearingMember,
+    RemoveClearingMember,
+)
 from clearing.governance.parameter_change import (
     SetCollateralHaircut,
     SetDefaultFund,
@@ -60,6 +65,8 @@ Change = (
     | SetValidatorPower
     | RotateValidatorKeys
     | UnjailValidator
+    | AdmitClearingMember
+    | RemoveClearingMember
 )
 
 CHANGE_TYPES: dict[str, Any] = {
@@ -68,7 +75,7 @@ CHANGE_TYPES: dict[str, Any] = {
         ListInstrument, SetInstrumentStatus, SettlePerpetual, ReplaceRiskParams, AddVenue,
         RemoveVenue, AddExternalBridge, RemoveExternalBridge, AddListingTemplate,
         RemoveListingTemplate, SetFunding, SetFee, SetFeeSplit, SetDefaultFund,
-        SetCollateralHaircut, *VALIDATOR_CHANGES,
+        SetCollateralHaircut, *VALIDATOR_CHANGES, *MEMBERSHIP_CHANGES,
     )
 }  # fmt: skip
 

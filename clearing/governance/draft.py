@@ -2,7 +2,8 @@
 
 Changes apply in order to a ``Draft`` (copies of the governed records: instruments,
 venues, the risk section, instrument statuses, external bridges, listing templates, the
-fee split, the collateral tokens' haircuts, validators and jailings), each checking
+fee split, the collateral tokens' haircuts, validators and jailings, the admitted
+clearing members), each checking
 itself against the draft so far and the state; the finished draft is checked as a whole
 (the risk parameters cover every instrument and template, the validator set is a valid
 set) and only then written. So a proposal is all-or-nothing, at its submission (where
@@ -42,6 +43,7 @@ class Draft:
     collateral: dict[CollateralKey, CollateralToken]  # in genesis order
     validators: dict[bytes, Validator]  # in set order
     jailed: dict[bytes, Jailing]
+    clearing_members: set[bytes] = field(default_factory=set)  # admitted (clearing/roles.py)
     listed: dict[str, int] = field(default_factory=dict)  # listed by this draft -> mark
     settlements: dict[str, int] = field(default_factory=dict)  # perpetual -> final price
 
@@ -52,7 +54,7 @@ def start_draft(state: ClearingState) -> Draft:
         dict(state.instrument_status), {b.id: b for b in state.genesis.external_bridges},
         {t.id: t for t in state.genesis.listing_templates},
         state.genesis.fee_to_insurance_bps, dict(state.collateral_tokens),
-        dict(state.validators), dict(state.jailed),
+        dict(state.validators), dict(state.jailed), set(state.clearing_members),
     )  # fmt: skip
 
 
@@ -96,6 +98,7 @@ def write_draft(state: ClearingState, draft: Draft) -> list[Event]:
             state.funding_indices[instrument_id] = 0
             state.last_funding_ms[instrument_id] = state.time_ms
     state.instrument_status = draft.statuses
+    state.clearing_members = draft.clearing_members
     if draft.validators != state.validators or draft.jailed != state.jailed:
         install_validators(state, draft.validators, draft.jailed)
     install_configuration(state, draft)

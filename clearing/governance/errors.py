@@ -213,3 +213,36 @@ class InvalidParameter(InvalidTransaction):
     key: str
     expected: str
     got: object
+
+
+@dataclass(eq=False)
+class ClearingMemberAdmitted(InvalidTransaction):
+    """``member`` is already an admitted clearing member."""
+
+    member: bytes
+
+
+@dataclass(eq=False)
+class NotAClearingMember(InvalidTransaction):
+    """``member`` is not an admitted clearing member."""
+
+    member: bytes
+
+
+@dataclass(eq=False)
+class IsAClient(InvalidTransaction):
+    """``member`` holds a client account under ``clearing_member``: a clearing member's
+    house account is never a client's."""
+
+    member: bytes
+    clearing_member: bytes
+
+
+@dataclass(eq=False)
+class ClearingMemberHasClients(InvalidTransaction):
+    """``member`` still guarantees ``clients`` client accounts (or is the backup of
+    ``backups``): they move to another member before it leaves."""
+
+    member: bytes
+    clients: int
+    backups: int

@@ -31,6 +31,7 @@ from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
 from node.api.blocks import get_block_view
 from node.api.bodies import hex0x, parse_account_query, parse_encoded_tx, parse_member_request
+from node.api.clearing_members import ClearingMemberRoutes
 from node.api.errors import ApiError, api_error_from, error_response
 from node.api.events import EventBroker
 from node.api.governance import GovernanceRoutes
@@ -100,6 +101,7 @@ class ApiApp:
         """/openapi.json per listener: the routes it serves, no others."""
         self.add_routes(self._table(tx_window_blocks))
         self.add_routes(MemberHistoryRoutes(self, history_store).table())
+        self.add_routes(ClearingMemberRoutes(self).table())
         self.governance = GovernanceRoutes(self)
         self.add_routes(self.governance.table())
         self.member_streams = MemberStreams(history_store)

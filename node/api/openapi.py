@@ -10,6 +10,7 @@ from clearing.member_requests import (
     ACCOUNT_EVENTS_FIELDS,
     ACCOUNT_PROOF_FIELDS,
     ACCOUNT_QUERY_FIELDS,
+    CLIENTS_QUERY_FIELDS,
     MEMBER_REQUESTS,
 )
 from node.api.tiers import Tier
@@ -96,6 +97,7 @@ SCHEMAS: dict[str, Any] = {
         "description": "EIP-712 typed data (domain name 'clearnode', version '1') and signature.",
     },
     "AccountQuery": _signed(None, _eip712_schema(ACCOUNT_QUERY_FIELDS)),
+    "ClientsQuery": _signed(None, _eip712_schema(CLIENTS_QUERY_FIELDS)),
     "AccountEventsQuery": {
         **_signed(None, _eip712_schema(ACCOUNT_EVENTS_FIELDS)),
         "properties": {

@@ -30,6 +30,7 @@ from clearing.member_requests import (
     ACCOUNT_EVENTS_FIELDS,
     ACCOUNT_PROOF_FIELDS,
     ACCOUNT_QUERY_FIELDS,
+    CLIENTS_QUERY_FIELDS,
     OPENINGS_QUERY,
     OPENINGS_QUERY_FIELDS,
 )
@@ -61,6 +62,8 @@ SIGNED_QUERIES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "queryAccountProof": ("AccountProof", ACCOUNT_PROOF_FIELDS),
     "getReportOpenings": (OPENINGS_QUERY, OPENINGS_QUERY_FIELDS),
     "streamAccountEvents": ("AccountStream", ACCOUNT_EVENTS_FIELDS),
+    "queryClientRisk": ("ClientRiskQuery", CLIENTS_QUERY_FIELDS),
+    "queryClientAccount": ("ClientAccountQuery", CLIENTS_QUERY_FIELDS),
 }
 """Member routes by operation id: the EIP-712 type the member signs and its fields
 (member, one value, issuedAtMs). A member route missing here fails the audit."""

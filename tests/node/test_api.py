@@ -269,6 +269,8 @@ async def test_each_route_caps_its_body_naming_the_limit(api: Harness) -> None:
         "/v1/accounts/events": MAX_JSON_REQUEST_BYTES,
         "/v1/accounts/proof": MAX_JSON_REQUEST_BYTES,
         "/v1/accounts/stream": MAX_JSON_REQUEST_BYTES,
+        "/v1/clearing-members/clients": MAX_JSON_REQUEST_BYTES,
+        "/v1/clients/account": MAX_JSON_REQUEST_BYTES,
     }
     assert (await api.client.get("/v1/status")).status_code == 200
 

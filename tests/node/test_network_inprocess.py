@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import trio
 
+from clearing.genesis import Genesis
 from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
@@ -46,8 +47,10 @@ class Member:
 
 
 @asynccontextmanager
-async def network(count: int = 4, validators: int = 4) -> AsyncIterator[list[Member]]:
-    genesis = example_genesis()
+async def network(
+    count: int = 4, validators: int = 4, genesis: Genesis | None = None
+) -> AsyncIterator[list[Member]]:
+    genesis = example_genesis() if genesis is None else genesis
     vset = ValidatorSet.from_validators(
         [Validator(v.name, v.pubkey, v.power) for v in genesis.validators]
     )

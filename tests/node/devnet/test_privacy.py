@@ -120,6 +120,8 @@ async def test_the_crawl_reads_every_public_route_and_finds_nothing_of_the_membe
         "POST /v1/accounts/proof (the member's own signature)",
         "POST /v1/accounts/query (the member's own signature)",
         "POST /v1/accounts/stream (the member's own signature)",
+        "POST /v1/clearing-members/clients (the member's own signature)",
+        "POST /v1/clients/account (the member's own signature)",
     ]
     assert audit(crawl, api_secrets(box, app), "alice") == []
 

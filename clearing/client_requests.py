@@ -1,0 +1,206 @@
+"""Opening a client account: the clearing member offers it, the client accepts it.
+
+Both must consent: the member takes on the guarantee of the client's losses (and the
+default-fund share its positions cost), and the client puts its positions in the member's
+hands should the member default (they are ported to the backup or closed out). So the
+clearing member signs ``OfferClientAccount`` (the client, the segregation model, the
+backup member) and the client signs ``AcceptClientAccount`` with the same terms; the
+account opens on the acceptance, and the offer is spent. Each is an ordinary member
+request (EIP-712, a nonce of its signer's), so wallets, the API and the SDK carry them as
+they carry a transfer. A pending offer is state (``state.client_offers``, in the root).
+Their events name the client as ``member`` (the opening also the member as
+``counterparty``), so each reads them in its history, with the ``client`` and
+``clearing_member`` fields.
+
+The member must be admitted at both steps; the client is not an admitted clearing member
+(a house account is never a client's) and holds no account under another member. A
+client whose member defaulted and was not ported joins a new member the same way. The
+backup is another admitted clearing member, or none (the zero address); at the member's
+default it must still be admitted and have the headroom to take the client
+(clearing/default/porting.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from eth_account.messages import SignableMessage
+
+from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
+from clearing.context import BlockContext
+from clearing.eip712 import compute_signable, verify_member_signature
+from clearing.errors import (
+    AlreadyClient,
+    InvalidBackup,
+    NoClientOffer,
+    NonceReused,
+    NotAClientAddress,
+    NotAdmitted,
+    UnknownSegregationModel,
+)
+from clearing.events import Event, make_event
+from clearing.risk.params import INSURANCE_MEMBER
+from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
+from clearing.state import ClearingState, get_member_for_write
+
+NO_BACKUP = bytes(20)
+"""The backup a request names when the client names none (EIP-712 has no empty address)."""
+
+OFFER_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "client", "type": "address"},
+    {"name": "model", "type": "string"},
+    {"name": "backup", "type": "address"},
+    {"name": "nonce", "type": "uint64"},
+]
+ACCEPT_FIELDS = [
+    {"name": "member", "type": "address"},
+    {"name": "clearingMember", "type": "address"},
+    {"name": "model", "type": "string"},
+    {"name": "backup", "type": "address"},
+    {"name": "nonce", "type": "uint64"},
+]
+
+
+def _decode(fields: list[Any], what: str) -> tuple[bytes, bytes, str, bytes, int, bytes]:
+    signer, other, model, backup, nonce, signature = expect_list(fields, what, 6)
+    return (
+        expect_bytes(signer, "member", 20), expect_bytes(other, "address", 20),
+        expect_str(model, "model"),
+        expect_bytes(backup, "backup", 20), expect_int(nonce, "nonce"),
+        expect_bytes(signature, "signature", 65),
+    )  # fmt: skip
+
+
+def get_model(text: str) -> SegregationModel:
+    """Raise ``UnknownSegregationModel`` unless ``text`` names one."""
+    try:
+        return SegregationModel(text)
+    except ValueError:
+        raise UnknownSegregationModel(text, [m.value for m in SegregationModel]) from None
+
+
+def _message(fields: list[dict[str, str]], values: list[object]) -> dict[str, object]:
+    return {
+        f["name"]: "0x" + v.hex() if isinstance(v, bytes) else v
+        for f, v in zip(fields, values, strict=True)
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class OfferClientAccount:
+    """Signed by the clearing member ``member``."""
+
+    KIND: ClassVar[int] = 23
+    member: bytes
+    client: bytes
+    model: str  # a SegregationModel value
+    backup: bytes  # NO_BACKUP: none
+    nonce: int
+    signature: bytes
+
+    def get_terms(self) -> ClientAccount:
+        backup = NO_MEMBER if self.backup == NO_BACKUP else self.backup
+        return ClientAccount(self.member, get_model(self.model), backup)
+
+    def signable(self, chain_id: int) -> SignableMessage:
+        message = _message(OFFER_FIELDS, self.to_fields()[:5])
+        return compute_signable(chain_id, "OfferClientAccount", OFFER_FIELDS, message)
+
+    def to_fields(self) -> list[object]:
+        return [self.member, self.client, self.model, self.backup, self.nonce, self.signature]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> OfferClientAccount:
+        return cls(*_decode(fields, "OfferClientAccount"))
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptClientAccount:
+    """Signed by the client ``member``: the terms ``clearing_member`` offered it."""
+
+    KIND: ClassVar[int] = 24
+    member: bytes
+    clearing_member: bytes
+    model: str
+    backup: bytes
+    nonce: int
+    signature: bytes
+
+    def get_terms(self) -> ClientAccount:
+        backup = NO_MEMBER if self.backup == NO_BACKUP else self.backup
+        return ClientAccount(self.clearing_member, get_model(self.model), backup)
+
+    def signable(self, chain_id: int) -> SignableMessage:
+        message = _message(ACCEPT_FIELDS, self.to_fields()[:5])
+        return compute_signable(chain_id, "AcceptClientAccount", ACCEPT_FIELDS, message)
+
+    def to_fields(self) -> list[object]:
+        return [self.member, self.clearing_member, self.model, self.backup, self.nonce,
+                self.signature]  # fmt: skip
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> AcceptClientAccount:
+        return cls(*_decode(fields, "AcceptClientAccount"))
+
+
+def check_terms(state: ClearingState, client: bytes, terms: ClientAccount) -> None:
+    """The member admitted, the client a possible client, the backup valid, and the client
+    under no other member."""
+    member = terms.clearing_member
+    if member not in state.clearing_members:
+        raise NotAdmitted(member)
+    if client in state.clearing_members or client in (INSURANCE_MEMBER, member):
+        raise NotAClientAddress(client)
+    if terms.backup != NO_MEMBER and (
+        terms.backup not in state.clearing_members or terms.backup == member
+    ):
+        raise InvalidBackup(member, terms.backup)
+    current = state.clients.get(client)
+    if current is not None and current.is_attached() and current.clearing_member != member:
+        raise AlreadyClient(client, current.clearing_member)
+
+
+def check_nonce(state: ClearingState, signer: bytes, nonce: int) -> None:
+    record = state.members.get(signer)
+    if record is not None and nonce in record.used_nonces:
+        raise NonceReused(signer, nonce)
+
+
+def process_offer_client_account(
+    state: ClearingState, ctx: BlockContext, tx: OfferClientAccount
+) -> list[Event]:
+    """Record the member's offer (replacing an earlier one of its to the same client)."""
+    terms = tx.get_terms()
+    check_terms(state, tx.client, terms)
+    check_nonce(state, tx.member, tx.nonce)
+    verify_member_signature(
+        tx.member, tx.signable(ctx.chain_id), tx.signature, "OfferClientAccount", ctx.chain_id
+    )
+    get_member_for_write(state, tx.member).used_nonces.add(tx.nonce)
+    state.client_offers[(tx.client, tx.member)] = terms
+    return [make_event("client_account_offered", member=tx.client, client=tx.client,
+                       clearing_member=tx.member, model=tx.model,
+                       backup=terms.backup)]  # fmt: skip
+
+
+def process_accept_client_account(
+    state: ClearingState, ctx: BlockContext, tx: AcceptClientAccount
+) -> list[Event]:
+    """Open the account on the offered terms, if they still hold."""
+    terms = tx.get_terms()
+    if state.client_offers.get((tx.member, tx.clearing_member)) != terms:
+        raise NoClientOffer(tx.member, tx.clearing_member)
+    check_terms(state, tx.member, terms)
+    check_nonce(state, tx.member, tx.nonce)
+    verify_member_signature(
+        tx.member, tx.signable(ctx.chain_id), tx.signature, "AcceptClientAccount", ctx.chain_id
+    )
+    get_member_for_write(state, tx.member).used_nonces.add(tx.nonce)
+    del state.client_offers[(tx.member, tx.clearing_member)]
+    state.clients[tx.member] = terms
+    return [make_event("client_account_opened", member=tx.member,
+                       counterparty=tx.clearing_member, client=tx.member,
+                       clearing_member=tx.clearing_member, model=tx.model,
+                       backup=terms.backup)]  # fmt: skip
