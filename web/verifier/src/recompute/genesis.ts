@@ -3,8 +3,8 @@
  * the rules of `clearing/genesis.py` `parse_genesis` in its order: the chain
  * id, the epoch length, the settlement tokens, the collateral tokens, the
  * instruments and the `risk` object (parsed by `params.ts`). What the rows do
- * not read (validators, venues, oracle, starting prices, fees) is left to the
- * verifier parts that read it.
+ * not read (validators, venues, oracle, starting prices, fees, clearing members and
+ * their clients) is left to the verifier parts that read it.
  */
 
 import { GenesisError } from "./errors.js";
@@ -54,6 +54,7 @@ const TOP_KEYS = new Set([
   "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
   "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
   "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
+  "clearing_members", "clients", "porting_window_blocks",
 ]);
 
 /** The genesis as the rows read it; `GenesisError` naming the first bad key. */
