@@ -77,7 +77,7 @@ def decode_role_fields(state: ClearingState, fields: list[object]) -> None:
     for item in expect_list(clients, "clients"):
         address, *account = expect_list(item, "client", 5)
         client = expect_bytes(address, "client", 20)
-        if state.clients and client <= max(state.clients):
+        if state.clients and client <= next(reversed(state.clients)):
             raise DecodeError("clients", "must be strictly sorted")
         state.clients[client] = ClientAccount.from_fields(account)
     state.client_offers = {}
@@ -85,6 +85,6 @@ def decode_role_fields(state: ClearingState, fields: list[object]) -> None:
         address, *terms = expect_list(item, "client_offer", 5)
         offer = ClientAccount.from_fields(terms)
         key = (expect_bytes(address, "client", 20), offer.clearing_member)
-        if state.client_offers and key <= max(state.client_offers):
+        if state.client_offers and key <= next(reversed(state.client_offers)):
             raise DecodeError("client_offers", "must be strictly sorted")
         state.client_offers[key] = offer

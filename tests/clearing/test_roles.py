@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from clearing.errors import GenesisError
+from clearing.clients import decode_role_fields, get_role_fields
+from clearing.errors import DecodeError, GenesisError
 from clearing.genesis import parse_genesis
 from clearing.governance.changes import build_draft
 from clearing.governance.errors import (
@@ -83,6 +84,19 @@ def test_the_root_and_snapshots_commit_the_roles() -> None:
     box.state.clients[S.address] = ClientAccount(M.address, SegregationModel.SEGREGATED, N.address)
     box.state.clearing_members.discard(N.address)
     assert compute_state_root(box.state) != root
+
+
+def test_roles_out_of_order_are_a_decode_error_not_a_state() -> None:
+    box = Sandbox.from_genesis_doc(client_doc())
+    fields = get_role_fields(box.state)
+    assert len(fields[1]) >= 2
+    for reorder in (
+        lambda f: [f[0][::-1], f[1], f[2]],
+        lambda f: [f[0], f[1][::-1], f[2]],
+        lambda f: [f[0], [f[1][0], f[1][0]], f[2]],
+    ):
+        with pytest.raises(DecodeError, match="strictly sorted"):
+            decode_role_fields(initialize_state(box.genesis), reorder(fields))
 
 
 def test_governance_admits_and_removes_clearing_members() -> None:
