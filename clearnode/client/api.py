@@ -27,6 +27,8 @@ from clearnode.client.views import (
     Account,
     AccountEvent,
     AccountEvents,
+    ClientAccountView,
+    ClientsRisk,
     Cursor,
     MarginCall,
     ReportView,
@@ -235,6 +237,27 @@ class Client:
         record = member.auction_bid(self.chain_id, nonce, auction, premium, sub_account)
         return await self.submit(record)
 
+    async def offer_client_account(
+        self, member: Member, client: bytes, model: str, backup: bytes | None = None,
+        nonce: int | None = None,
+    ) -> Submitted:  # fmt: skip
+        """As a clearing member, offer `client` an account under it (docs/clearing-members.md);
+        it opens when the client accepts the same terms (`accept_client_account`)."""
+        nonce = await self._nonce(member, nonce)
+        return await self.submit(
+            member.offer_client_account(self.chain_id, nonce, client, model, backup)
+        )
+
+    async def accept_client_account(
+        self, client: Member, clearing_member: bytes, model: str, backup: bytes | None = None,
+        nonce: int | None = None,
+    ) -> Submitted:  # fmt: skip
+        """As a client, accept the account `clearing_member` offered on these terms."""
+        nonce = await self._nonce(client, nonce)
+        return await self.submit(
+            client.accept_client_account(self.chain_id, nonce, clearing_member, model, backup)
+        )
+
     # member reads
 
     async def account(self, member: Member, sub_account: int = 0) -> Account | None:
@@ -248,6 +271,18 @@ class Client:
                 return None
             raise
         return account
+
+    async def client_risk(self, member: Member, offset: int = 0) -> ClientsRisk:
+        """As a clearing member: its clients' risk from the `offset`-th (never their keys)."""
+        body = member.client_risk_query(self.chain_id, offset)
+        risk: ClientsRisk = await self.post_json("/v1/clearing-members/clients", json=body)
+        return risk
+
+    async def client_account(self, client: Member, offset: int = 0) -> ClientAccountView:
+        """As a client: its clearing member, model and backup, and the offers made to it."""
+        body = client.client_account_query(self.chain_id, offset)
+        view: ClientAccountView = await self.post_json("/v1/clients/account", json=body)
+        return view
 
     async def next_nonce(self, member: Member) -> int:
         """One above the highest nonce of one's committed requests (0 if none). Requests

@@ -14,12 +14,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 
+from clearing.client_requests import NO_BACKUP, AcceptClientAccount, OfferClientAccount
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import (
     ACCOUNT_EVENTS_FIELDS,
     ACCOUNT_PROOF_FIELDS,
     ACCOUNT_QUERY_FIELDS,
+    CLIENTS_QUERY_FIELDS,
     MEMBER_REQUESTS,
     compute_openings_signable,
 )
@@ -29,7 +31,10 @@ from clearing.transfer import Transfer
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal
 
-MemberRequest = Withdrawal | Transfer | AuthoriseVenue | RegisterBidder | AuctionBid
+MemberRequest = (
+    Withdrawal | Transfer | AuthoriseVenue | RegisterBidder | AuctionBid | OfferClientAccount
+    | AcceptClientAccount
+)  # fmt: skip
 """What `POST /v1/member-requests` takes (clearing/member_requests.py MEMBER_REQUESTS)."""
 
 
@@ -146,6 +151,36 @@ class Member:
         assert isinstance(signed, AuctionBid)
         return signed
 
+    def offer_client_account(
+        self, chain_id: int, nonce: int, client: bytes, model: str, backup: bytes | None = None
+    ) -> OfferClientAccount:
+        """Signed by a clearing member: an account for `client` under it, margined by
+        `model` (`"omnibus"` or `"segregated"`), ported to `backup` (another clearing
+        member; None: no backup) should this member default."""
+        unsigned = OfferClientAccount(
+            self.address, client, model, NO_BACKUP if backup is None else backup, nonce, b""
+        )
+        signed = self.sign(unsigned, chain_id)
+        assert isinstance(signed, OfferClientAccount)
+        return signed
+
+    def accept_client_account(
+        self,
+        chain_id: int,
+        nonce: int,
+        clearing_member: bytes,
+        model: str,
+        backup: bytes | None = None,
+    ) -> AcceptClientAccount:
+        """Signed by the client: the terms `clearing_member` offered it, exactly."""
+        unsigned = AcceptClientAccount(
+            self.address, clearing_member, model, NO_BACKUP if backup is None else backup,
+            nonce, b"",
+        )  # fmt: skip
+        signed = self.sign(unsigned, chain_id)
+        assert isinstance(signed, AcceptClientAccount)
+        return signed
+
     def sign_query(
         self, chain_id: int, primary_type: str, fields: list[dict[str, str]], middle: int
     ) -> dict[str, Any]:
@@ -167,6 +202,12 @@ class Member:
 
     def proof_query(self, chain_id: int, height: int = 0) -> dict[str, Any]:
         return self.sign_query(chain_id, "AccountProof", ACCOUNT_PROOF_FIELDS, height)
+
+    def client_risk_query(self, chain_id: int, offset: int = 0) -> dict[str, Any]:
+        return self.sign_query(chain_id, "ClientRiskQuery", CLIENTS_QUERY_FIELDS, offset)
+
+    def client_account_query(self, chain_id: int, offset: int = 0) -> dict[str, Any]:
+        return self.sign_query(chain_id, "ClientAccountQuery", CLIENTS_QUERY_FIELDS, offset)
 
     def openings_query(self, chain_id: int, epoch: int) -> dict[str, Any]:
         issued_ms = now_ms()

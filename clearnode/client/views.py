@@ -107,6 +107,56 @@ class AccountEvents(TypedDict):
     events: list[AccountEvent]
 
 
+class ClientSubAccount(TypedDict):
+    subAccount: int
+    equity: int
+    initialMargin: int
+    shortfall: int  # how far equity is below initial margin (0: covered)
+    marginCallDue: int  # 0: no open call
+    positions: list[dict[str, Any]]
+
+
+class ClientRiskView(TypedDict):
+    client: str
+    model: str  # "omnibus" or "segregated"
+    backup: str | None
+    guaranteeNeed: int  # its stress loss beyond its own equity: what guaranteeing it may cost
+    subAccounts: list[ClientSubAccount]
+
+
+class ClientsRisk(TypedDict):
+    """`POST /v1/clearing-members/clients`: a clearing member's clients, a page from an
+    offset (`nextOffset` continues it), and what the member answers for in total."""
+
+    member: str
+    height: int
+    admitted: bool
+    clientCount: int
+    clientShortfall: int
+    guaranteeNeed: int
+    clients: list[ClientRiskView]
+    nextOffset: int | None
+
+
+class ClientTerms(TypedDict):
+    clearingMember: str
+    model: str
+    backup: str | None
+
+
+class ClientAccountView(TypedDict):
+    """`POST /v1/clients/account`: a client's clearing member, model and backup (None
+    while it has none) and the offers made to it."""
+
+    client: str
+    height: int
+    clearingMember: str | None
+    model: str | None
+    backup: str | None
+    offers: list[ClientTerms]
+    nextOffset: int | None
+
+
 class ReportView(TypedDict):
     """`GET /v1/reports/{epoch}`: the report's hex bytes (proofs/FORMAT.md) and what
     the chain committed of it."""

@@ -18,9 +18,9 @@ import pytest
 
 from clearing.block import BlockResult
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.member_requests import CLIENTS_QUERY_FIELDS, MEMBER_REQUESTS
+from clearing.member_requests import CLIENTS_QUERY_FIELDS
 from clearing.sandbox import MemberKey, Sandbox
-from clearnode.client.signers import hex0x
+from clearnode.client.signers import get_member_request_body, hex0x
 from node.api.app import ApiApp
 from node.api.service import LocalNode
 from node.history.indexer import get_named_members, get_own_event
@@ -89,7 +89,9 @@ async def test_a_client_opens_its_account_over_the_api_and_reads_it(api: Harness
     )
     assert (response.status_code, response.json()["error"]["type"]) == (404, "NotAClient")
     record = offer(api.box, M, X, "omnibus", N.address)
-    response = await api.client.post("/v1/member-requests", json=request_body(api, record))
+    response = await api.client.post(
+        "/v1/member-requests", json=get_member_request_body(record, api.box.chain_id)
+    )
     assert response.status_code == 202, response.text
     assert [r.code for r in commit(api).tx_results] == ["ok"]
     view = (await api.client.post(
@@ -100,7 +102,9 @@ async def test_a_client_opens_its_account_over_the_api_and_reads_it(api: Harness
         {"clearingMember": hex0x(M.address), "model": "omnibus", "backup": hex0x(N.address)}
     ]
     record = accept(api.box, X, M, "omnibus", N.address)
-    response = await api.client.post("/v1/member-requests", json=request_body(api, record))
+    response = await api.client.post(
+        "/v1/member-requests", json=get_member_request_body(record, api.box.chain_id)
+    )
     assert response.status_code == 202, response.text
     assert [r.code for r in commit(api).tx_results] == ["ok"]
     view = (await api.client.post(
@@ -118,17 +122,6 @@ def commit(api: Harness) -> BlockResult:
     txs = api.pool.reap(10**6)
     api.pool.update(txs)
     return api.box.apply(txs)
-
-
-def request_body(api: Harness, record: Any) -> dict[str, Any]:
-    """The JSON a wallet sends for ``record`` (clearing/member_requests.py)."""
-    kind = type(record).__name__
-    _, fields = MEMBER_REQUESTS[kind]
-    values = record.to_fields()[: len(fields)]
-    message = {f["name"]: hex0x(v) if isinstance(v, bytes) else v
-               for f, v in zip(fields, values, strict=True)}  # fmt: skip
-    return {"type": kind, "chainId": api.box.chain_id, "message": message,
-            "signature": hex0x(record.signature)}  # fmt: skip
 
 
 def test_a_ported_client_and_its_new_member_read_the_port_in_their_history() -> None:
