@@ -13,11 +13,15 @@ longer trade), and its clients are ported or closed out (EMIR art. 48(5)-(7), CF
   porting is the client record naming the backup as its clearing member: positions,
   collateral and cash stay exactly where they are, and nothing of the client's pays for
   the defaulter.
-- A backup accepts a client if it is still an admitted clearing member, is not short of
-  its default-fund contribution, and has the headroom to guarantee it: its sub-account
-  0's equity above initial margin covers the client's uncovered stress loss (per
+- A backup accepts a client if it is still an admitted clearing member, is not itself
+  defaulting in this block, and has the headroom to guarantee it: its sub-account 0's
+  equity above initial margin covers the client's uncovered stress loss (per
   sub-account, the stress scenarios' worst loss beyond the client's own equity), less
-  what it already took on in this porting.
+  what it already took on in this porting. A backup short of its default-fund
+  contribution still takes its clients: a default large enough to port clients is the
+  one whose waterfall has just used every survivor's contribution (the devnet's crash
+  did), so that rule would refuse every backup exactly when porting matters; the
+  headroom is what bounds the risk it takes on.
 - Individually segregated clients port one by one; an omnibus account ports whole
   (every omnibus client of the member named the same backup, which accepts them all)
   or not at all.
@@ -42,7 +46,6 @@ from __future__ import annotations
 
 from clearing.clients import get_clients
 from clearing.context import BlockContext
-from clearing.default.default_fund import is_reduce_only
 from clearing.default.house import HOUSE
 from clearing.default.steps import move_lots_at_mark
 from clearing.events import Event, make_event
@@ -66,8 +69,9 @@ from clearing.state import (
 def process_porting(state: ClearingState, ctx: BlockContext) -> list[Event]:
     events = process_close_outs(state)
     headroom: dict[MemberAddress, int] = {}  # a backup's, shared by this block's defaults
-    for member in sorted(get_defaulted_members(state)):
-        events.extend(process_member_default(state, member, headroom))
+    defaulted = get_defaulted_members(state)
+    for member in sorted(defaulted):
+        events.extend(process_member_default(state, member, headroom, defaulted))
     return events
 
 
@@ -87,11 +91,16 @@ def get_defaulted_members(state: ClearingState) -> set[MemberAddress]:
 
 
 def process_member_default(
-    state: ClearingState, member: MemberAddress, headroom: dict[MemberAddress, int] | None = None
+    state: ClearingState,
+    member: MemberAddress,
+    headroom: dict[MemberAddress, int] | None = None,
+    defaulted: set[MemberAddress] | None = None,
 ) -> list[Event]:
     """End ``member``'s admission; port its clients or close them out. ``headroom``: what
-    each backup has left to take, once a port in this block used some."""
+    each backup has left to take, once a port in this block used some; ``defaulted``:
+    every member defaulting in this block (none of them takes a client)."""
     headroom = {} if headroom is None else headroom
+    defaulted = {member} if defaulted is None else defaulted
     events = []
     if member in state.clearing_members:
         state.clearing_members.discard(member)
@@ -99,10 +108,12 @@ def process_member_default(
     clients = get_clients(state, member)
     for client, account in clients:
         if account.model is SegregationModel.SEGREGATED:
-            events.extend(port_or_close_out(state, member, [(client, account)], headroom))
+            events.extend(
+                port_or_close_out(state, member, [(client, account)], headroom, defaulted)
+            )
     omnibus = [(c, a) for c, a in clients if a.model is SegregationModel.OMNIBUS]
     if omnibus:
-        events.extend(port_or_close_out(state, member, omnibus, headroom))
+        events.extend(port_or_close_out(state, member, omnibus, headroom, defaulted))
     return events
 
 
@@ -111,13 +122,14 @@ def port_or_close_out(
     member: MemberAddress,
     clients: list[tuple[bytes, ClientAccount]],
     headroom: dict[MemberAddress, int],
+    defaulted: set[MemberAddress],
 ) -> list[Event]:
     """Port ``clients`` together to their common backup if it accepts them all, else close
     each out."""
     backups = {a.backup for _, a in clients}
     backup = backups.pop() if len(backups) == 1 else NO_MEMBER
     need = sum(get_guarantee_need(state, c) for c, _ in clients)
-    if is_backup_available(state, member, backup):
+    if backup in state.clearing_members and backup not in defaulted:
         room = headroom.setdefault(backup, get_free_house_equity(state, backup))
         if need <= room:
             headroom[backup] = room - need
@@ -152,17 +164,6 @@ def process_close_outs(state: ClearingState) -> list[Event]:
         state.clients[client] = ClientAccount(NO_MEMBER, account.model)
         events.extend(close_out_client(state, client))
     return events
-
-
-def is_backup_available(state: ClearingState, member: MemberAddress, backup: bytes) -> bool:
-    """An admitted clearing member other than the defaulter, not short of its contribution."""
-    record = state.members.get(backup)
-    return (
-        backup != member
-        and backup in state.clearing_members
-        and (record is None or not is_reduce_only(record.default_fund_required,
-                                                   record.default_fund))
-    )  # fmt: skip
 
 
 def get_free_house_equity(state: ClearingState, member: MemberAddress) -> int:

@@ -151,6 +151,8 @@ def print_summary(summary: Summary) -> None:
         print(f"  waterfall: {line}")
     for outcome in [*summary.auctions, *summary.margin_calls]:
         print(outcome["line"])
+    for line in summary.porting:
+        print(line)
     for line in summary.profit_withdrawals:
         print(f"profit withdrawn cross-chain: {line}")
     for roll in summary.rolls:

@@ -25,6 +25,7 @@ from clearnode.client import Venue
 from consensus.types import Block
 from node.app import ClearingApp
 from node.devnet import default_management
+from node.devnet.clients import PORTING_KINDS, describe_porting, get_client_name
 from node.devnet.default_management import DefaultManagement
 from node.devnet.genesis import USDC, VENUE_ID
 from node.devnet.market import Member
@@ -104,6 +105,7 @@ class Devnet:
     not_exercised: list[str] = field(default_factory=list)
     waterfall_log: list[str] = field(default_factory=list)
     profit_withdrawals: list[str] = field(default_factory=list)
+    porting: list[str] = field(default_factory=list)  # each client a defaulted member left
     default_management: DefaultManagement = field(default_factory=DefaultManagement)
     bids: set[int] = field(default_factory=set)  # auctions the bidder has bid in
     met_calls: set[int] = field(default_factory=set)  # opening heights of calls answered
@@ -154,6 +156,9 @@ class Devnet:
                 return m.name
         if value == bytes(20):
             return "clearing house"
+        client = get_client_name(value)
+        if client is not None:
+            return client
         return "0x" + value.hex() if isinstance(value, bytes) else str(value)
 
     def who(self, value: object) -> str:
@@ -223,6 +228,10 @@ class Devnet:
             who = self.name_of(data.get("member", "?"))
             line = f"h{height} {kind} {who} {data.get('amount', '')!r}"
             self.waterfall_log.append(line)
+            self.log(line)
+        elif kind in PORTING_KINDS:
+            line = describe_porting(height, kind, data, self.who)
+            self.porting.append(line)
             self.log(line)
         elif kind in default_management.KINDS:
             self.default_management.record(height, kind, data, self.who)

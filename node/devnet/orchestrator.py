@@ -26,6 +26,7 @@ from clearnode.client import Client, ClientError
 from node.commands.init import VALIDATOR_POWER
 from node.devnet import sections, watch
 from node.devnet.chains import start_chains, stop_chains
+from node.devnet.clients import add_clearing_members
 from node.devnet.genesis import add_rolling_future, build_genesis_template
 from node.devnet.homes import make_homes, write_homes
 from node.devnet.market import make_members
@@ -48,6 +49,7 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
     try:
         members = make_members(config.members)
         template = build_genesis_template([c.deployed for c in chains], config.epoch_length_blocks)
+        add_clearing_members(template, members)
         expiry_ms, period_ms = sections.get_roll_schedule(config, time.time_ns() // 1_000_000)
         add_rolling_future(template, expiry_ms, period_ms)
         services = sections.get_service_sections(template, chains, config)

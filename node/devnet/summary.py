@@ -93,6 +93,7 @@ class Summary:
     not_exercised: list[str]
     waterfall: list[str]
     profit_withdrawals: list[str]
+    porting: list[str]  # `ported:` / `closed out:`, each client of a defaulted clearing member
     auctions: list[dict[str, Any]]  # each default auction's outcome, with its line
     margin_calls: list[dict[str, Any]]  # each margin call's outcome, with its line
     house_flat: bool
@@ -143,6 +144,7 @@ class Summary:
             not_exercised=list(net.not_exercised),
             waterfall=list(net.waterfall_log),
             profit_withdrawals=list(net.profit_withdrawals),
+            porting=list(net.porting),
             auctions=net.default_management.get_auctions(),
             margin_calls=net.default_management.get_margin_calls(),
             house_flat=net.house_flat,

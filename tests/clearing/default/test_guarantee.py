@@ -3,6 +3,8 @@ waterfall with the member as the defaulter) and porting, as properties."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +19,12 @@ from clearing.default.porting import (
 )
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.sandbox import Sandbox, derive_member_key
-from clearing.state import Position, get_account_equity, get_sub_account_for_write
+from clearing.state import (
+    Position,
+    get_account_equity,
+    get_member_for_write,
+    get_sub_account_for_write,
+)
 from tests.clearing.default.test_clients import C, M, N, X, client_doc
 from tests.clearing.default.test_crash_ledger import total_value
 from tests.clearing.default.test_liquidation import BACKSTOP, CTX, INSURANCE, MARKS, MEMBERS, books
@@ -186,3 +193,27 @@ def test_two_defaults_in_a_block_share_a_backups_headroom() -> None:
     process_member_default(state, C.address, headroom)
     assert state.clients[first.address].clearing_member == N.address
     assert state.clients[second.address].clearing_member == NO_MEMBER  # N had room for one
+
+
+def open_segregated_client(state: Any, backup: bytes) -> bytes:
+    """CLIENT_KEYS[0] under M, segregated, backed by ``backup``, holding nothing."""
+    state.clients.clear()
+    client = CLIENT_KEYS[0].address
+    state.clients[client] = ClientAccount(M.address, SegregationModel.SEGREGATED, backup)
+    return client
+
+
+def test_a_backup_whose_contribution_the_default_used_still_takes_its_client() -> None:
+    box = Sandbox.from_genesis_doc(client_doc())
+    client = open_segregated_client(box.state, N.address)
+    backup = get_member_for_write(box.state, N.address)
+    backup.default_fund_required, backup.default_fund = 1_000_000, 0  # mutualised this block
+    process_member_default(box.state, M.address)
+    assert box.state.clients[client].clearing_member == N.address
+
+
+def test_a_backup_defaulting_in_the_same_block_takes_no_client() -> None:
+    box = Sandbox.from_genesis_doc(client_doc())
+    client = open_segregated_client(box.state, N.address)
+    process_member_default(box.state, M.address, {}, {M.address, N.address})
+    assert box.state.clients[client].clearing_member == NO_MEMBER

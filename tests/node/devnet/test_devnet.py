@@ -72,6 +72,13 @@ def test_short_devnet_holds_every_invariant(
     missed = next(c for c in calls if c["member"] == f"member-7 ({MISSES_CALL})")
     assert missed["outcome"] == "expired -> liquidated"
     assert missed["ended_height"] == missed["deadline_height"]
+    # the crash defaults member-0, a clearing member with two clients: the segregated one
+    # is ported to its backup, the omnibus one (no backup) closed out
+    ported, closed = summary["porting"]
+    assert ported.startswith("ported: client-segregated (segregated) -> member-2 (market maker)")
+    assert "when member-0 (levered BTC long) defaulted" in ported
+    assert closed.startswith("closed out: client-omnibus at height")
+    assert ported in printed and closed in printed
     for outcome in (won[0], met, missed):
         assert outcome["line"] in printed
     assert "margin call met: member-6" in met["line"] and "margin call not met" in missed["line"]
