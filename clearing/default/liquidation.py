@@ -323,12 +323,7 @@ class _Run:
             account, cash=account.cash + seized, collateral_value=account.collateral_value - seized
         )
         self.emit(EventKind.COLLATERAL_SEIZED, key, seized)
-        self.take_contribution(member, key, result.from_own_contribution)
-        self.emit(EventKind.OWN_CONTRIBUTION_USED, key, result.from_own_contribution)
-        self.pay(self.insurance, key, result.from_insurance)
-        self.emit(EventKind.INSURANCE_USED, key, result.from_insurance, counterparty=self.insurance)
-        self.pay_mutualised(key, result)
-        return result.to_adl
+        return self.pay_layers(member, key, result)
 
     def run_guarantee(self, key: AccountKey, guarantor: bytes) -> int:
         """A client's loss (guarantee.py): its collateral, its clearing member's free house
@@ -357,7 +352,13 @@ class _Run:
             max(self.accounts[self.insurance].cash, 0), self.contributions,
             self.get_assessment_capacity(),
         )  # fmt: skip
-        self.take_contribution(guarantor, key, result.from_own_contribution)
+        return self.pay_layers(guarantor, key, result)
+
+    def pay_layers(self, defaulter: bytes, key: AccountKey, result: WaterfallResult) -> int:
+        """The waterfall's layers after the collateral, for the loss of ``key`` charged to
+        ``defaulter`` (the account's member, or a client's clearing member): its own
+        contribution, the insurance fund, the survivors'; return what is left for ADL."""
+        self.take_contribution(defaulter, key, result.from_own_contribution)
         self.emit(EventKind.OWN_CONTRIBUTION_USED, key, result.from_own_contribution)
         self.pay(self.insurance, key, result.from_insurance)
         self.emit(EventKind.INSURANCE_USED, key, result.from_insurance, counterparty=self.insurance)

@@ -88,33 +88,30 @@ async def test_a_client_opens_its_account_over_the_api_and_reads_it(api: Harness
         "/v1/clients/account", json=query(api.box, "ClientAccountQuery", X)
     )
     assert (response.status_code, response.json()["error"]["type"]) == (404, "NotAClient")
-    record = offer(api.box, M, X, "omnibus", N.address)
-    response = await api.client.post(
-        "/v1/member-requests", json=get_member_request_body(record, api.box.chain_id)
-    )
-    assert response.status_code == 202, response.text
-    assert [r.code for r in commit(api).tx_results] == ["ok"]
-    view = (await api.client.post(
-        "/v1/clients/account", json=query(api.box, "ClientAccountQuery", X)
-    )).json()  # fmt: skip
+    view = await commit_and_read(api, offer(api.box, M, X, "omnibus", N.address))
     assert view["clearingMember"] is None
     assert view["offers"] == [
         {"clearingMember": hex0x(M.address), "model": "omnibus", "backup": hex0x(N.address)}
     ]
-    record = accept(api.box, X, M, "omnibus", N.address)
-    response = await api.client.post(
-        "/v1/member-requests", json=get_member_request_body(record, api.box.chain_id)
-    )
-    assert response.status_code == 202, response.text
-    assert [r.code for r in commit(api).tx_results] == ["ok"]
-    view = (await api.client.post(
-        "/v1/clients/account", json=query(api.box, "ClientAccountQuery", X)
-    )).json()  # fmt: skip
+    view = await commit_and_read(api, accept(api.box, X, M, "omnibus", N.address))
     assert (view["clearingMember"], view["model"], view["offers"]) == (
         hex0x(M.address),
         "omnibus",
         [],
     )
+
+
+async def commit_and_read(api: Harness, record: Any) -> dict[str, Any]:
+    """Send ``record`` as a wallet does, commit it, and read X's clearing relationship."""
+    body = get_member_request_body(record, api.box.chain_id)
+    response = await api.client.post("/v1/member-requests", json=body)
+    assert response.status_code == 202, response.text
+    assert [r.code for r in commit(api).tx_results] == ["ok"]
+    response = await api.client.post(
+        "/v1/clients/account", json=query(api.box, "ClientAccountQuery", X)
+    )
+    view: dict[str, Any] = response.json()
+    return view
 
 
 def commit(api: Harness) -> BlockResult:
