@@ -6,10 +6,20 @@ than 2/3 of the validators' power for that header's hash. An anchor is that head
 and that certificate; checked against the validator set that signs H+1, it proves that
 the root is the chain's at height H, whoever handed it over.
 
-A verifier holds one set (the genesis's). The header commits to the set that signs it
-(`validators_hash`): when that is not the set held, the set changed since (governance,
-jailing) and the anchor is not checked (`ValidatorSetChanged`): following the chain of
-set changes from genesis (each header's `next_validators_hash`) is not implemented.
+A verifier holds one set (the genesis's). Governance and jailing change the set; each
+header commits to the set that signs it (`validators_hash`) and to the one that signs
+the next height (`next_validators_hash`). So the anchor carries every change since
+genesis as a `SetChange`: the header of the block whose next set differs from its own,
+that block's commit certificate, and the next set. `follow_set_changes` walks them in
+order, each checked against the set the walk holds before it (CometBFT's sequential
+light-client verification: every step is signed by its predecessor, so no trust level
+is needed), and gives the set that signs any height up to the report's signing. A
+header signed by a set the walk does not reach is not checked (`ValidatorSetChanged`):
+the verifier cannot tell it from a forgery.
+
+What the walk cannot rule out is a long-range fork: keys of a set retired long ago that
+sign a different history from their height on. A member who holds a later set it trusts
+starts from it (`clearnode verify --validators`).
 """
 
 from __future__ import annotations
@@ -17,13 +27,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import pairwise
 from typing import Any
 
-from lightclient.codec import expect_list
+from lightclient.codec import MAX_VALIDATORS, DecodeError, expect_bytes, expect_int, expect_list
 from lightclient.commit import CommitCertificate, InvalidCommit, has_quorum
+from lightclient.crypto import PUBLIC_KEY_BYTES
 from lightclient.header import BlockHeader, compute_validators_hash
 
-ANCHOR_VERSION = 1
+ANCHOR_VERSION = 2  # 2: the validator-set changes since genesis; 1 carried none
+MAX_SET_CHANGES = 10_000
+"""Changes one anchor carries; a chain past it is verified from a later trusted set."""
 
 
 def get_consensus_chain_id(chain_id: int) -> str:
@@ -79,14 +93,15 @@ class NotTheHeaderCommitted(AnchorError):
 
 
 class ValidatorSetChanged(AnchorError):
-    """The header is signed by another validator set than the one given: the set changed
-    since (the verifier cannot tell a forged header from one of the new set)."""
+    """The header is signed by another validator set than the one the walk from the given
+    set reaches: a change is missing (the verifier cannot tell a forged header from one of
+    a set it was not shown)."""
 
     def __init__(self, height: int, header_set: bytes, given_set: bytes) -> None:
         super().__init__(
             f"block {height} is signed by the validator set 0x{header_set.hex()[:16]}..., not "
-            f"the one given (0x{given_set.hex()[:16]}...): the validator set changed since "
-            f"genesis, and following its changes is not implemented"
+            f"the one followed from the set given (0x{given_set.hex()[:16]}...): the anchor "
+            f"does not carry the change of the validator set that leads to it"
         )
         self.height = height
         self.header_set = header_set
@@ -99,6 +114,56 @@ class NotCommitted(AnchorError):
     def __init__(self, cause: InvalidCommit) -> None:
         super().__init__(f"the header is not committed: {cause}")
         self.cause = cause
+
+
+class SetChangeError(AnchorError):
+    """A validator-set change the walk from the given set cannot take; `height` is the
+    block whose header names the next set."""
+
+    def __init__(self, height: int, reason: str) -> None:
+        super().__init__(f"the validator-set change in block {height} is not the chain's: {reason}")
+        self.height = height
+        self.reason = reason
+
+
+class SetChangesOutOfOrder(SetChangeError):
+    def __init__(self, height: int, first: int) -> None:
+        super().__init__(height, f"the set before it signs from block {first} on: changes "
+                                 f"must come in height order, one per block")  # fmt: skip
+        self.first = first
+
+
+class NotSignedByHeldSet(SetChangeError):
+    def __init__(self, height: int, header_set: bytes, held_set: bytes) -> None:
+        super().__init__(
+            height,
+            f"its header is signed by the set 0x{header_set.hex()[:16]}..., not the one in "
+            f"force there (0x{held_set.hex()[:16]}...)",
+        )
+        self.header_set = header_set
+        self.held_set = held_set
+
+
+class NotTheNextSet(SetChangeError):
+    def __init__(self, height: int, committed: bytes, given: bytes) -> None:
+        super().__init__(
+            height,
+            f"its header names the next set 0x{committed.hex()[:16]}..., and the set it "
+            f"carries hashes to 0x{given.hex()[:16]}...",
+        )
+        self.committed = committed
+        self.given = given
+
+
+class ChangeNotCommitted(SetChangeError):
+    def __init__(self, height: int, cause: InvalidCommit) -> None:
+        super().__init__(height, f"its header is not committed: {cause}")
+        self.cause = cause
+
+
+class NotASetChange(SetChangeError):
+    def __init__(self, height: int) -> None:
+        super().__init__(height, "its header names the set that signs it as the next one")
 
 
 @dataclass(frozen=True)
@@ -133,29 +198,144 @@ class ValidatorPowers:
         """What a header signed by this set commits to (`validators_hash`)."""
         return compute_validators_hash(self.powers)
 
+    def to_wire(self) -> list[Any]:
+        return [[key, power] for key, power in self.powers]
+
+    @staticmethod
+    def from_wire(obj: Any) -> ValidatorPowers:
+        """Canonical only: 1 to MAX_VALIDATORS keys in strictly increasing order, each with
+        power of at least 1 (a key without power is not in a set that signs)."""
+        pairs = []
+        for item in expect_list(obj, "validators", max_len=MAX_VALIDATORS):
+            key, power = expect_list(item, "validator", 2)
+            pairs.append((expect_bytes(key, "validator.key", PUBLIC_KEY_BYTES),
+                          expect_int(power, "validator.power", 1)))  # fmt: skip
+        if not pairs:
+            raise DecodeError("validators", "an empty set")
+        if any(a[0] >= b[0] for a, b in pairwise(pairs)):
+            raise DecodeError("validators", "keys not in strictly increasing order")
+        return ValidatorPowers(tuple(pairs))
+
+
+@dataclass(frozen=True)
+class SetChange:
+    """Block h's header, whose next set differs from the one signing it, h's commit
+    certificate, and that next set: it signs from block h + 1 on."""
+
+    header: BlockHeader
+    commit: CommitCertificate
+    validators: ValidatorPowers
+
+    def to_wire(self) -> list[Any]:
+        return [self.header.to_wire(), self.commit.to_wire(), self.validators.to_wire()]
+
+    @staticmethod
+    def from_wire(obj: Any) -> SetChange:
+        header, commit, validators = expect_list(obj, "set change", 3)
+        return SetChange(
+            BlockHeader.from_wire(header),
+            CommitCertificate.from_wire(commit),
+            ValidatorPowers.from_wire(validators),
+        )
+
+
+@dataclass(frozen=True)
+class ValidatorHistory:
+    """The sets that signed the chain as a walk from a given set found them: (first
+    height, set), from height 1 on."""
+
+    sets: tuple[tuple[int, ValidatorPowers], ...]
+
+    def get_set_at(self, height: int) -> ValidatorPowers:
+        """The set that signs block `height` (the first one for heights before any change)."""
+        found = self.sets[0][1]
+        for first, validators in self.sets:
+            if first > height:
+                break
+            found = validators
+        return found
+
+    @property
+    def latest(self) -> ValidatorPowers:
+        return self.sets[-1][1]
+
+    @property
+    def changed_at(self) -> tuple[int, ...]:
+        """The blocks each of whose header named a new next set."""
+        return tuple(first - 1 for first, _ in self.sets[1:])
+
+
+def follow_set_changes(
+    changes: Iterable[SetChange], chain_id: int, validators: ValidatorPowers
+) -> ValidatorHistory:
+    """The sets that sign chain `chain_id` after `changes`, walked from `validators` (the
+    genesis's); SetChangeError for the first change the walk cannot take."""
+    expected_chain = get_consensus_chain_id(chain_id)
+    sets = [(1, validators)]
+    for change in changes:
+        first, held = sets[-1]
+        check_set_change(change, expected_chain, first, held)
+        sets.append((change.header.height + 1, change.validators))
+    return ValidatorHistory(tuple(sets))
+
+
+def check_set_change(change: SetChange, chain: str, first: int, held: ValidatorPowers) -> None:
+    """Raise SetChangeError unless `change` is a block of `chain` at or after `first`, its
+    header signed by `held` (a quorum's precommits) and naming `change.validators` next."""
+    header, commit = change.header, change.commit
+    if header.chain_id != chain:
+        raise SetChangeError(header.height, f"its header is of chain {header.chain_id!r}, "
+                                            f"not {chain!r}")  # fmt: skip
+    if header.height < first:
+        raise SetChangesOutOfOrder(header.height, first)
+    if commit.height != header.height or commit.block_hash != header.hash:
+        raise SetChangeError(header.height, f"its certificate commits block "
+                             f"0x{commit.block_hash.hex()} at height {commit.height}, not its "
+                             f"header 0x{header.hash.hex()}")  # fmt: skip
+    if header.validators_hash != held.hash:
+        raise NotSignedByHeldSet(header.height, header.validators_hash, held.hash)
+    if header.next_validators_hash != change.validators.hash:
+        raise NotTheNextSet(header.height, header.next_validators_hash, change.validators.hash)
+    if change.validators.hash == held.hash:
+        raise NotASetChange(header.height)
+    try:
+        commit.verify(chain, held)
+    except InvalidCommit as exc:
+        raise ChangeNotCommitted(header.height, exc) from None
+
 
 @dataclass(frozen=True)
 class StateAnchor:
     header: BlockHeader  # block H+1, whose prev_state_root is the root after H
     commit: CommitCertificate  # H+1's precommits
+    set_changes: tuple[SetChange, ...] = ()
+    """Every change of the set since genesis up to the one that signed the report."""
 
     def to_wire(self) -> list[Any]:
-        return [ANCHOR_VERSION, self.header.to_wire(), self.commit.to_wire()]
+        changes = [c.to_wire() for c in self.set_changes]
+        return [ANCHOR_VERSION, self.header.to_wire(), self.commit.to_wire(), changes]
 
     @staticmethod
     def from_wire(obj: Any) -> StateAnchor:
-        version, header, commit = expect_list(obj, "anchor", 3)
-        if type(version) is not int or version != ANCHOR_VERSION:
-            raise AnchorVersionError(version)
-        return StateAnchor(BlockHeader.from_wire(header), CommitCertificate.from_wire(commit))
+        items = expect_list(obj, "anchor")
+        if not items or type(items[0]) is not int or items[0] != ANCHOR_VERSION:
+            raise AnchorVersionError(items[0] if items else None)
+        _, header, commit, changes = expect_list(items, "anchor", 4)
+        return StateAnchor(
+            BlockHeader.from_wire(header),
+            CommitCertificate.from_wire(commit),
+            tuple(SetChange.from_wire(c) for c in expect_list(changes, "anchor.set_changes",
+                                                              max_len=MAX_SET_CHANGES)),
+        )  # fmt: skip
 
 
 def check_anchor(
     anchor: StateAnchor, chain_id: int, height: int, state_root: bytes, validators: ValidatorPowers
 ) -> None:
     """Raise AnchorError unless `anchor` proves `state_root` is chain `chain_id`'s state
-    root after block `height`, committed by a quorum of `validators` (ValidatorSetChanged
-    when the header is signed by another set)."""
+    root after block `height`, committed by a quorum of `validators`, the set that signs
+    `height + 1` (`follow_set_changes` finds it; ValidatorSetChanged when the header is
+    signed by another set)."""
     expected_chain = get_consensus_chain_id(chain_id)
     header, commit = anchor.header, anchor.commit
     if header.chain_id != expected_chain:

@@ -29,10 +29,13 @@ from clearing.root import MarketProof
 from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
 from lightclient.anchor import (
     AnchorError,
+    SetChangeError,
     StateAnchor,
+    ValidatorHistory,
     ValidatorPowers,
     ValidatorSetChanged,
     check_anchor,
+    follow_set_changes,
 )
 from lightclient.codec import DecodeError as LightclientDecodeError
 from lightclient.crypto import is_valid_signature
@@ -410,10 +413,9 @@ class Verdict:
         self.unreadable.extend(other.unreadable)
 
 
-def check_signatures(report: Report, validators: Sequence[Validator]) -> list[str]:
+def check_signatures(report: Report, powers: ValidatorPowers) -> list[str]:
     """Failures of the quorum check: > 2/3 of total power, cross-multiplied."""
     failures = []
-    powers = ValidatorPowers.of((v.public_key, v.power) for v in validators)
     message = report.get_signing_bytes()
     signed = 0
     seen: set[bytes] = set()
@@ -435,36 +437,58 @@ def check_signatures(report: Report, validators: Sequence[Validator]) -> list[st
     return failures
 
 
-def check_root_on_chain(report: Report, validators: Sequence[Validator] | None) -> Verdict:
+def get_powers(validators: Sequence[Validator]) -> ValidatorPowers:
+    return ValidatorPowers.of((v.public_key, v.power) for v in validators)
+
+
+def check_root_on_chain(
+    report: Report, validators: Sequence[Validator] | None
+) -> tuple[Verdict, ValidatorHistory | None]:
     """The light-client check: the report's state root is the chain's after the market's
-    height, committed by the next block's header under a quorum's precommits."""
+    height, committed by the next block's header under a quorum's precommits of the set
+    followed from `validators` through the anchor's set changes; and that walk (None
+    when the anchor is missing or the walk fails: the set given is then all there is)."""
     verdict = Verdict()
     height = report.market.height
     if validators is None:
         verdict.not_checked.append("state root not followed to the chain: no validator set given")
-    elif report.anchor is None:
+        return verdict, None
+    if report.anchor is None:
         verdict.not_checked.append(
             f"state root not followed to the chain: the report carries no anchor (the header "
             f"of block {height + 1} and its commit certificate; a node attaches them when it "
             f"serves the report)"
         )
+        return verdict, None
+    try:
+        history = follow_set_changes(report.anchor.set_changes, report.chain_id,
+                                     get_powers(validators))  # fmt: skip
+    except SetChangeError as exc:
+        verdict.failures.append(f"validator set not followed from the set given: {exc}")
+        return verdict, None
+    if history.changed_at:
+        count = len(history.changed_at)
+        verdict.passed.append(
+            f"validator set followed through {count} change{'s' if count > 1 else ''} since "
+            f"the set given, each committed by the set before it (the last in block "
+            f"{history.changed_at[-1]})"
+        )
+    powers = history.get_set_at(height + 1)
+    try:
+        check_anchor(report.anchor, report.chain_id, height, report.state_root, powers)
+    except ValidatorSetChanged as exc:
+        verdict.not_checked.append(f"state root not followed to the chain: {exc}")
+    except AnchorError as exc:
+        verdict.failures.append(f"state root is not the chain's after block {height}: {exc}")
     else:
-        powers = ValidatorPowers.of((v.public_key, v.power) for v in validators)
-        try:
-            check_anchor(report.anchor, report.chain_id, height, report.state_root, powers)
-        except ValidatorSetChanged as exc:
-            verdict.not_checked.append(f"state root not followed to the chain: {exc}")
-        except AnchorError as exc:
-            verdict.failures.append(f"state root is not the chain's after block {height}: {exc}")
-        else:
-            signers = report.anchor.commit.signatures
-            verdict.passed.append(
-                f"state root is the chain's after block {height}: block {height + 1}'s header "
-                f"commits to it, and its certificate carries precommits of "
-                f"{sum(powers.get_power(s.validator) for s in signers)} of "
-                f"{powers.total_power} voting power ({len(signers)} validators)"
-            )
-    return verdict
+        signers = report.anchor.commit.signatures
+        verdict.passed.append(
+            f"state root is the chain's after block {height}: block {height + 1}'s header "
+            f"commits to it, and its certificate carries precommits of "
+            f"{sum(powers.get_power(s.validator) for s in signers)} of "
+            f"{powers.total_power} voting power ({len(signers)} validators)"
+        )
+    return verdict, history
 
 
 def verify_report(
@@ -474,8 +498,9 @@ def verify_report(
     chain_id: int | None = None,
 ) -> Verdict:
     """Every check that needs only public data; all proofs in one batch. The
-    signatures are checked over the report's own chain id; `chain_id`, when the
-    member knows its chain, must be that one."""
+    signatures are checked over the report's own chain id, by the set that signs last in
+    the walk from `validators` (the genesis's) through the anchor's set changes;
+    `chain_id`, when the member knows its chain, must be that one."""
     verdict = Verdict()
     if chain_id is None:
         verdict.not_checked.append(f"chain id {report.chain_id} read from the report, not compared")
@@ -483,17 +508,22 @@ def verify_report(
         verdict.failures.append(f"report is for chain {report.chain_id}, not chain {chain_id}")
     else:
         verdict.passed.append(f"report is for chain {chain_id}")
+    root, history = check_root_on_chain(report, validators)
     if validators is None:
         verdict.not_checked.append("signatures not checked: no validator set given")
     else:
-        failures = check_signatures(report, validators)
+        signers = get_powers(validators) if history is None else history.latest
+        failures = check_signatures(report, signers)
         verdict.failures.extend(failures)
+        followed = "" if history is None or not history.changed_at else (
+            f", by the validator set in force from block {history.changed_at[-1] + 1}"
+        )  # fmt: skip
         if not failures:
             verdict.passed.append(
                 f"quorum of {len(report.signatures)} validator signatures over chain "
-                f"{report.chain_id}, epoch {report.epoch} and the report hash"
+                f"{report.chain_id}, epoch {report.epoch} and the report hash{followed}"
             )
-    verdict.add(check_root_on_chain(report, validators))
+    verdict.add(root)
     claims = [SolvencyClaim(report.get_context(e), e.commitments, e.proof) for e in report.accounts]
     batch = verify_solvency_batch(gens, report.statement, claims)
     all_points: list[list[P]] = []

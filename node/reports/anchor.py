@@ -1,32 +1,71 @@
 """A stored report as this node serves it: with the anchor of its state root.
 
-The anchor (block H+1's header and commit certificate, H the report's market height)
-is read from this node's block store each time, not stored with the report: it is
-not part of the report's hash, each node holds its own certificate, and a report
-stored before block H+1 was committed gains its anchor once the block is stored.
+The anchor (block H+1's header and commit certificate, H the report's market height,
+and every change of the validator set since genesis up to the set that signed the
+report) is read from this node's block store and committed state each time, not stored
+with the report: it is not part of the report's hash, each node holds its own
+certificates, and a report stored before block H+1 was committed gains its anchor once
+the block is stored.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
+from clearing.state import ClearingState
 from consensus.types import Block, CommitCertificate
-from lightclient.anchor import StateAnchor
+from lightclient.anchor import SetChange, StateAnchor, ValidatorPowers
 from node.reports.store import ReportStore
 from node.storage import NodeStore
 from proofs.errors import DecodeError
 from proofs.report import Report, decode_report
 
+log = logging.getLogger(__name__)
 
-def get_state_anchor(blocks: NodeStore, height: int) -> StateAnchor | None:
-    """The anchor of the state root after block `height`; None until `height + 1` is stored."""
+
+def get_state_anchor(
+    blocks: NodeStore, state: ClearingState, height: int, signed_at: int | None
+) -> StateAnchor | None:
+    """The anchor of the state root after block `height`, with the set changes up to the
+    set that signs block `signed_at + 1` (what checked a report committed in block
+    `signed_at`; the latest committed when None); None until `height + 1` is stored."""
     stored = blocks.load_block(height + 1)
     if stored is None:
         return None
-    return StateAnchor(Block.decode(stored.block).header, CommitCertificate.decode(stored.cert))
+    header = Block.decode(stored.block).header
+    changes = get_set_changes(blocks, state, state.height if signed_at is None else signed_at)
+    return StateAnchor(header, CommitCertificate.decode(stored.cert), changes)
 
 
-def get_served_report(reports: ReportStore, blocks: NodeStore, epoch: int) -> bytes | None:
+def get_set_changes(blocks: NodeStore, state: ClearingState, up_to: int) -> tuple[SetChange, ...]:
+    """Each block up to `up_to` whose header names a next validator set other than its
+    own, with its certificate and that set. The active set recorded after block h signs
+    from h + 2 (consensus's rule), so block h + 1's header names it next."""
+    changes = []
+    for changed in sorted(state.validator_sets):
+        if changed + 1 > up_to:
+            break
+        stored = blocks.load_block(changed + 1)
+        if stored is None:  # not stored yet: the walk ends here, as the chain does
+            break
+        header = Block.decode(stored.block).header
+        validators = ValidatorPowers.of((v.pubkey, v.power) for v in state.validator_sets[changed])
+        if header.next_validators_hash == header.validators_hash:
+            continue  # names, addresses or order changed; who signs, with what power, did not
+        if header.next_validators_hash != validators.hash:
+            log.error("block %d names the next validator set 0x%s, not the one recorded "
+                      "after block %d (0x%s): set changes not served past it", changed + 1,
+                      header.next_validators_hash.hex(), changed,
+                      validators.hash.hex())  # fmt: skip
+            break
+        changes.append(SetChange(header, CommitCertificate.decode(stored.cert), validators))
+    return tuple(changes)
+
+
+def get_served_report(
+    reports: ReportStore, blocks: NodeStore, state: ClearingState, epoch: int
+) -> bytes | None:
     """The report of `epoch` with this node's anchor, encoded; None if none is stored. A
     stored report that does not decode is served as stored, for verifiers to say so."""
     encoded = reports.get_report(epoch)
@@ -36,9 +75,14 @@ def get_served_report(reports: ReportStore, blocks: NodeStore, epoch: int) -> by
         report = decode_report(encoded)
     except DecodeError:
         return encoded
-    return attach_anchor(report, blocks).encode()
+    return attach_anchor(report, reports, blocks, state).encode()
 
 
-def attach_anchor(report: Report, blocks: NodeStore) -> Report:
-    """`report` with this node's anchor of its state root (None until it is stored)."""
-    return replace(report, anchor=get_state_anchor(blocks, report.market.height))
+def attach_anchor(
+    report: Report, reports: ReportStore, blocks: NodeStore, state: ClearingState
+) -> Report:
+    """`report` with this node's anchor of its state root (None until it is stored),
+    leading to the set that checked its commitment."""
+    commit = reports.get_commit(report.epoch)
+    signed_at = None if commit is None else commit.height
+    return replace(report, anchor=get_state_anchor(blocks, state, report.market.height, signed_at))

@@ -83,7 +83,7 @@ class ReportsApi:
             latest = self.store.get_latest_epoch()
             raise ApiError(404, "ReportNotFound", f"no report of epoch {epoch} is stored",
                            epoch=epoch, latest=latest)  # fmt: skip
-        report = attach_anchor(decode_report(stored), self.ctx.store)
+        report = attach_anchor(decode_report(stored), self.store, self.ctx.store, self.ctx.state)
         encoded = report.encode()
         commit = self.store.get_commit(epoch)
         return {

@@ -36,7 +36,7 @@ from node.p2p import Offence, P2PNode, RequestFailed
 from node.p2p.scoring import compute_backoff_s
 from node.reports.store import CommitRecord, ReportStore
 from proofs.errors import DecodeError as ReportDecodeError
-from proofs.report import Report, Validator, check_signatures, decode_report
+from proofs.report import Report, Validator, check_signatures, decode_report, get_powers
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def get_report_failures(
     """Why `report` is not the complete report committed as `committed_hash` (none: it is)."""
     if report.get_hash() != committed_hash:
         return ["not the committed hash"]
-    return check_signatures(report, validators)
+    return check_signatures(report, get_powers(validators))
 
 
 def get_report_signers(state: ClearingState, commit: CommitRecord | None) -> list[Validator]:

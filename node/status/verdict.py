@@ -2,10 +2,10 @@
 
 Each newly stored report is verified once, in a worker thread (a batch of all
 accounts' proofs), with the public checks of `clearnode verify --genesis`:
-validator quorum over the set that checked its commitment (in force while the block
-recording it was applied), the state root followed to the chain (this
-node's anchor), every solvency proof, the aggregates, the market under the state
-root and the statement recomputed from the genesis;
+validator quorum over the set that checked its commitment (followed from the genesis
+set through the validator-set changes this node's anchor carries), the state root
+followed to the chain (this node's anchor), every solvency proof, the aggregates, the
+market under the state root and the statement recomputed from the genesis;
 and its hash is compared with the one committed in a block. The verdict is display only: a
 failure of the verifier itself (a bug) is logged and shown, never allowed to
 stop the node.
@@ -21,9 +21,9 @@ import trio
 
 from clearing.genesis import Genesis
 from clearing.state import ClearingState
+from clearing.validator_set import has_power
 from node.reports.anchor import get_served_report
 from node.reports.store import ReportStore
-from node.reports.sync import get_report_signers
 from node.storage import NodeStore
 from proofs.errors import DecodeError
 from proofs.group import FAST
@@ -78,6 +78,9 @@ class ReportVerdicts:
         self.blocks = blocks
         self.state = state
         self.chain_id = genesis.chain_id
+        # the genesis set, as a member's `clearnode verify --genesis` starts from: the
+        # served anchor's set changes lead from it to the set that signed
+        self.validators = [Validator(v.pubkey, v.power) for v in genesis.validators if has_power(v)]
         self.genesis = genesis
         self.latest: dict[str, Any] = {"verdict": "none yet"}
 
@@ -93,12 +96,11 @@ class ReportVerdicts:
             if epoch is not None and epoch != checked:  # the report is read only when new
                 commit = self.store.get_commit(epoch)
             if epoch is not None and commit is not None:
-                encoded = get_served_report(self.store, self.blocks, epoch)
+                encoded = get_served_report(self.store, self.blocks, self.state(), epoch)
             if commit is not None and encoded is not None:
-                validators = get_report_signers(self.state(), commit)
                 try:
                     result = await trio.to_thread.run_sync(
-                        check_report, encoded, commit.report_hash, validators,
+                        check_report, encoded, commit.report_hash, self.validators,
                         self.chain_id, self.genesis,
                     )  # fmt: skip
                 except Exception as exc:  # the verifier's own failure: show it, keep the node

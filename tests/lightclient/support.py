@@ -8,13 +8,69 @@ from dataclasses import replace
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from lightclient.anchor import StateAnchor, ValidatorPowers, get_consensus_chain_id
+from lightclient.anchor import SetChange, StateAnchor, ValidatorPowers, get_consensus_chain_id
 from lightclient.commit import CommitCertificate, CommitSig, VoteType, compute_vote_sign_bytes
 from lightclient.header import BlockHeader
 from proofs.report import Report
 
 POWER = 10
 """Every test validator's power (the example genesis's too)."""
+
+
+def get_powers(keys: Sequence[Ed25519PrivateKey], power: int = POWER) -> ValidatorPowers:
+    return ValidatorPowers.of((k.public_key().public_bytes_raw(), power) for k in keys)
+
+
+def make_commit(
+    chain_id: int, header: BlockHeader, keys: Sequence[Ed25519PrivateKey], round_: int = 0
+) -> CommitCertificate:
+    """`header`'s certificate: every key in `keys` precommitted it."""
+    chain = get_consensus_chain_id(chain_id)
+    message = compute_vote_sign_bytes(chain, VoteType.PRECOMMIT, header.height, round_, header.hash)
+    sigs = sorted(
+        (CommitSig(k.public_key().public_bytes_raw(), k.sign(message)) for k in keys),
+        key=lambda s: s.validator,
+    )
+    return CommitCertificate(header.height, round_, header.hash, tuple(sigs))
+
+
+def make_header(
+    chain_id: int,
+    height: int,
+    state_root: bytes,
+    validators: ValidatorPowers,
+    next_validators: ValidatorPowers | None = None,
+) -> BlockHeader:
+    """An empty block's header at `height`, signed by `validators` (and by
+    `next_validators`, default the same, from the next height)."""
+    return BlockHeader(
+        get_consensus_chain_id(chain_id),
+        height,
+        1_700_000_000_000 + height,
+        hashlib.sha256(b"parent %d" % height).digest(),
+        state_root,
+        hashlib.sha256(b"").digest(),  # an empty block's txs_hash
+        validators.powers[0][0],
+        validators_hash=validators.hash,
+        next_validators_hash=(next_validators or validators).hash,
+    )
+
+
+def make_set_change(
+    chain_id: int,
+    height: int,
+    keys: Sequence[Ed25519PrivateKey],
+    next_keys: Sequence[Ed25519PrivateKey],
+    set_keys: Sequence[Ed25519PrivateKey] | None = None,
+    power: int = POWER,
+) -> SetChange:
+    """Block `height`'s header naming the set of `next_keys` next, precommitted by `keys`
+    of the set `set_keys` (default `keys`), each of `power`."""
+    held = get_powers(keys if set_keys is None else set_keys, power)
+    following = get_powers(next_keys, power)
+    root = hashlib.sha256(b"root %d" % height).digest()
+    header = make_header(chain_id, height, root, held, following)
+    return SetChange(header, make_commit(chain_id, header, keys), following)
 
 
 def make_anchor(
@@ -25,28 +81,14 @@ def make_anchor(
     round_: int = 0,
     set_keys: Sequence[Ed25519PrivateKey] | None = None,
     power: int = POWER,
+    set_changes: Sequence[SetChange] = (),
 ) -> StateAnchor:
     """Block `height + 1`'s header over `state_root`, precommitted by every key in `keys`,
-    committing to the set of `set_keys` (default `keys`), each of `power`."""
-    chain = get_consensus_chain_id(chain_id)
-    members = keys if set_keys is None else set_keys
-    validators = ValidatorPowers.of((k.public_key().public_bytes_raw(), power) for k in members)
-    header = BlockHeader(
-        chain,
-        height + 1,
-        1_700_000_000_000 + height,
-        hashlib.sha256(b"parent %d" % height).digest(),
-        state_root,
-        hashlib.sha256(b"").digest(),  # an empty block's txs_hash
-        keys[0].public_key().public_bytes_raw(),
-        validators_hash=validators.hash,
-    )
-    message = compute_vote_sign_bytes(chain, VoteType.PRECOMMIT, height + 1, round_, header.hash)
-    sigs = sorted(
-        (CommitSig(k.public_key().public_bytes_raw(), k.sign(message)) for k in keys),
-        key=lambda s: s.validator,
-    )
-    return StateAnchor(header, CommitCertificate(height + 1, round_, header.hash, tuple(sigs)))
+    committing to the set of `set_keys` (default `keys`), each of `power`, after
+    `set_changes`."""
+    validators = get_powers(keys if set_keys is None else set_keys, power)
+    header = make_header(chain_id, height + 1, state_root, validators)
+    return StateAnchor(header, make_commit(chain_id, header, keys, round_), tuple(set_changes))
 
 
 def anchor_report(
@@ -54,11 +96,12 @@ def anchor_report(
     keys: Sequence[Ed25519PrivateKey],
     set_keys: Sequence[Ed25519PrivateKey] | None = None,
     power: int = POWER,
+    set_changes: Sequence[SetChange] = (),
 ) -> Report:
     """`report` with the anchor its chain's validators `keys` (of the set `set_keys`,
-    default `keys`, each of `power`) would commit."""
+    default `keys`, each of `power`, after `set_changes`) would commit."""
     anchor = make_anchor(
         report.chain_id, report.market.height, report.state_root, keys, set_keys=set_keys,
-        power=power,
+        power=power, set_changes=set_changes,
     )  # fmt: skip
     return replace(report, anchor=anchor)

@@ -9,9 +9,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lightclient.anchor import (
+    MAX_SET_CHANGES,
     AnchorVersionError,
+    ChangeNotCommitted,
+    NotASetChange,
     NotCommitted,
+    NotSignedByHeldSet,
     NotTheHeaderCommitted,
+    NotTheNextSet,
+    SetChange,
+    SetChangeError,
+    SetChangesOutOfOrder,
     StateAnchor,
     ValidatorPowers,
     ValidatorSetChanged,
@@ -19,10 +27,11 @@ from lightclient.anchor import (
     WrongHeight,
     WrongRoot,
     check_anchor,
+    follow_set_changes,
 )
 from lightclient.codec import DecodeError, pack, unpack
 from lightclient.commit import CommitSig
-from tests.lightclient.support import make_anchor
+from tests.lightclient.support import get_powers, make_anchor, make_set_change
 
 KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([0x10 + i]) * 32) for i in range(4)]
 VALIDATORS = ValidatorPowers.of((k.public_key().public_bytes_raw(), 10) for k in KEYS)
@@ -91,9 +100,15 @@ def test_precommits_for_another_round_do_not_sign_this_one() -> None:
 
 def test_malformed_anchors_are_typed_decode_errors() -> None:
     good = make_anchor(CHAIN, HEIGHT, ROOT, KEYS).to_wire()
-    with pytest.raises(AnchorVersionError):
-        StateAnchor.from_wire([2, *good[1:]])
-    for bad in ([1, 1, 1], [1], "anchor", [1, good[1], [1, 1, 0, bytes(31), []]]):
+    for version in (1, 3, True, None):
+        with pytest.raises(AnchorVersionError):
+            StateAnchor.from_wire([version, *good[1:]])
+    with pytest.raises(AnchorVersionError, match="anchor version None is not 2"):
+        StateAnchor.from_wire([])
+    change = make_set_change(CHAIN, 5, KEYS, KEYS[:3]).to_wire()
+    short_commit = [1, 1, 0, bytes(31), []]
+    for bad in ([2, 1, 1, []], [2, *good[1:3]], "anchor", [2, good[1], short_commit, []],
+                [2, *good[1:3], [change[:2]]], [2, *good[1:3], "changes"]):  # fmt: skip
         with pytest.raises(DecodeError):
             StateAnchor.from_wire(bad)
 
@@ -103,7 +118,95 @@ def test_a_header_of_another_validator_set_is_not_checked_against_this_one() -> 
     the verifier holding the genesis set cannot tell it from a forgery."""
     fifth = Ed25519PrivateKey.from_private_bytes(bytes([0x20]) * 32)
     anchor = make_anchor(CHAIN, HEIGHT, ROOT, [*KEYS, fifth])
-    with pytest.raises(ValidatorSetChanged, match="the validator set changed since genesis"):
+    with pytest.raises(ValidatorSetChanged, match="does not carry the change of the validator"):
         check(anchor)
     bigger = ValidatorPowers.of((k.public_key().public_bytes_raw(), 10) for k in [*KEYS, fifth])
     check_anchor(anchor, CHAIN, HEIGHT, ROOT, bigger)
+
+
+FIFTH = Ed25519PrivateKey.from_private_bytes(bytes([0x20]) * 32)
+SIXTH = Ed25519PrivateKey.from_private_bytes(bytes([0x21]) * 32)
+ADDED = [*KEYS, FIFTH]  # governance added a fifth validator
+REPLACED = [*KEYS[1:], FIFTH, SIXTH]  # then replaced the first by a sixth
+
+
+def walk(*changes: SetChange) -> list[tuple[int, bytes]]:
+    history = follow_set_changes(changes, CHAIN, VALIDATORS)
+    return [(first, validators.hash) for first, validators in history.sets]
+
+
+def test_the_set_is_followed_from_genesis_through_each_change() -> None:
+    """Each change is signed by the set before it; the anchor by the set the walk holds
+    at its height, which the genesis set alone could not check."""
+    first = make_set_change(CHAIN, 20, KEYS, ADDED)
+    second = make_set_change(CHAIN, 50, ADDED[1:], REPLACED, set_keys=ADDED)  # 4 of 5
+    history = follow_set_changes([first, second], CHAIN, VALIDATORS)
+    assert walk(first, second) == [
+        (1, VALIDATORS.hash), (21, get_powers(ADDED).hash), (51, get_powers(REPLACED).hash)
+    ]  # fmt: skip
+    assert history.changed_at == (20, 50)
+    assert [history.get_set_at(h) for h in (1, 20, 21, 50, 51, 999)] == [
+        VALIDATORS, VALIDATORS, get_powers(ADDED), get_powers(ADDED), *[get_powers(REPLACED)] * 2
+    ]  # fmt: skip
+    anchor = make_anchor(CHAIN, HEIGHT, ROOT, REPLACED, set_changes=[first, second])
+    check_anchor(anchor, CHAIN, HEIGHT, ROOT, history.get_set_at(HEIGHT + 1))
+    with pytest.raises(ValidatorSetChanged):
+        check(anchor)
+    assert StateAnchor.from_wire(unpack(pack(anchor.to_wire()), "anchor")) == anchor
+
+
+def test_a_change_signed_by_a_set_not_in_force_is_refused() -> None:
+    """Keys of the new set cannot vouch for their own election, nor can a set skipped."""
+    by_itself = make_set_change(CHAIN, 20, ADDED, ADDED)
+    with pytest.raises(NotSignedByHeldSet, match="block 20 is not the chain's"):
+        walk(replace(by_itself, validators=get_powers(REPLACED)))
+    skipped = make_set_change(CHAIN, 50, ADDED, REPLACED)  # the change to ADDED left out
+    with pytest.raises(NotSignedByHeldSet) as info:
+        walk(skipped)
+    assert info.value.held_set == VALIDATORS.hash
+
+
+def test_a_change_without_a_quorum_of_the_set_before_it_is_refused() -> None:
+    for signers, reason in (
+        (KEYS[:2], "no quorum"),
+        ([*KEYS[:2], FIFTH], "outside the validator set"),
+    ):
+        with pytest.raises(ChangeNotCommitted, match=reason):
+            walk(make_set_change(CHAIN, 20, signers, ADDED, set_keys=KEYS))
+
+
+def test_the_set_carried_must_be_the_one_the_header_names() -> None:
+    change = make_set_change(CHAIN, 20, KEYS, ADDED)
+    with pytest.raises(NotTheNextSet) as info:
+        walk(replace(change, validators=get_powers(REPLACED)))
+    assert info.value.committed == get_powers(ADDED).hash
+
+
+def test_changes_come_in_height_order_and_each_is_a_change() -> None:
+    first = make_set_change(CHAIN, 20, KEYS, ADDED)
+    back = make_set_change(CHAIN, 20, ADDED, KEYS)
+    with pytest.raises(SetChangesOutOfOrder, match="from block 21 on"):
+        walk(first, back)
+    with pytest.raises(NotASetChange):
+        walk(make_set_change(CHAIN, 20, KEYS, KEYS))
+
+
+def test_a_change_of_another_chain_or_with_another_header_is_refused() -> None:
+    with pytest.raises(SetChangeError, match="its header is of chain 'clearnode-1'"):
+        walk(replace(make_set_change(1, 20, KEYS, ADDED)))
+    change = make_set_change(CHAIN, 20, KEYS, ADDED)
+    forged = replace(change, header=replace(change.header, prev_state_root=ROOT))
+    with pytest.raises(SetChangeError, match="its certificate commits block"):
+        walk(forged)
+
+
+def test_a_carried_set_decodes_only_in_canonical_form() -> None:
+    change = make_set_change(CHAIN, 20, KEYS, ADDED).to_wire()
+    pairs = change[2]
+    for bad in ([], list(reversed(pairs)), [pairs[0], pairs[0]], [[pairs[0][0], 0]],
+                [[bytes(31), 10]], [pairs[0][0]]):  # fmt: skip
+        with pytest.raises(DecodeError):
+            SetChange.from_wire([change[0], change[1], bad])
+    anchor = make_anchor(CHAIN, HEIGHT, ROOT, KEYS).to_wire()
+    with pytest.raises(DecodeError, match="exceeds cap"):
+        StateAnchor.from_wire([*anchor[:3], [change] * (MAX_SET_CHANGES + 1)])

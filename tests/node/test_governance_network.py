@@ -1,12 +1,15 @@
 """Governance and an external bridge on four `clearnode start` processes.
 
 An operator proposes with `clearnode gov propose` (a change file adding an external
-bridge and a venue and raising WETH's haircut), three validators vote with `clearnode
-gov vote`, the change shows on the status page as scheduled, executes at its height on
-every node (all roots agree; every node's configuration has the new haircut) and
-`clearnode gov list` shows it executed. The bridge it registered then reports a deposit
-to one node, twice; gossip takes it to every validator, which attests it, and it is
-credited once.
+bridge and a venue, raising WETH's haircut and doubling one validator's power), three
+validators vote with `clearnode gov vote`, the change shows on the status page as
+scheduled, executes at its height on every node (all roots agree; every node's
+configuration has the new haircut) and `clearnode gov list` shows it executed. The
+bridge it registered then reports a deposit to one node, twice; gossip takes it to every
+validator, which attests it, and it is credited once. A solvency report committed after
+the validator set changed verifies with `clearnode verify --genesis`: its anchor carries
+the change, signed by the genesis set, so the report's signers and its state root are
+followed from the genesis.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from tests.node.netproc import CLEARNODE, GENESIS_DOC, ROOT, cli_network, read_r
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
 MIN_DELAY = 8
+EPOCH_LENGTH = 20  # a report soon after the change executes; few before it
 VOTING_BLOCKS = 40  # three CLI start-ups on a loaded machine: tens of seconds
 BRIDGE_KEY = derive_ed25519_key("gov-network-bridge")
 VENUE_KEY = derive_ed25519_key("gov-network-venue")
@@ -99,7 +103,7 @@ def get_collateral(home: Path, chain_id: int) -> list[dict[str, Any]]:
     return collateral
 
 
-def write_change_file(path: Path) -> Path:
+def write_change_file(path: Path, validator: str) -> Path:
     path.write_text(
         "[[changes]]\n"
         'kind = "add_external_bridge"\n'
@@ -115,6 +119,10 @@ def write_change_file(path: Path) -> Path:
         f"chain_id = {WETH[0]}\n"
         f'token = "0x{WETH[1].hex()}"\n'
         "haircut_bps = 2000\n"
+        "[[changes]]\n"
+        'kind = "set_validator_power"\n'
+        f'pubkey = "{validator}"\n'
+        "power = 20\n"
     )
     return path
 
@@ -124,6 +132,7 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
 ) -> None:
     template = json.loads(GENESIS_DOC.read_text())
     template["governance"] = {"min_delay_blocks": MIN_DELAY, "max_voting_blocks": 100}
+    template["epoch_length_blocks"] = EPOCH_LENGTH
     (tmp_path / "genesis.json").write_text(json.dumps(template))
     init_args = ("--genesis-template", str(tmp_path / "genesis.json"))
     with cli_network(tmp_path / "net", 4, init_args) as net:
@@ -138,7 +147,9 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
         refused = post_event(homes[0], event)
         assert (refused.status_code, refused.json()["error"]["type"]) == (401, "UnregisteredBridge")
 
-        change = write_change_file(tmp_path / "bridge.toml")
+        genesis = json.loads((homes[0] / "genesis.json").read_text())
+        doubled = genesis["validators"][3]["pubkey"]
+        change = write_change_file(tmp_path / "bridge.toml", doubled)
         shown = json.loads(finish(gov("propose", "--change", str(change), "--voting-blocks",
                                       str(VOTING_BLOCKS), home=homes[0])))  # fmt: skip
         proposal_id, execute = shown["proposal"], shown["execute_height"]
@@ -149,9 +160,8 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
         listed = finish(gov("list", home=homes[3]))
         row_text = next(line for line in listed.splitlines() if line.split()[0] == str(proposal_id))
         assert row_text.split()[1] in ("voting", "passed"), listed  # passed: at its deadline
-        assert row_text.endswith(
-            "30/0/0 of 40             add_external_bridge, add_venue, set_collateral_haircut"
-        )
+        assert row_text.endswith("30/0/0 of 40             add_external_bridge, add_venue, "
+                                 "set_collateral_haircut, set_validator_power")  # fmt: skip
 
         def scheduled() -> Any:
             rows = get(homes[1], "/v1/overview")["governance"]["scheduled"]
@@ -196,3 +206,23 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
         roots = [read_roots(h / "data" / "node.sqlite3") for h in homes]
         for height in range(1, tip + 1):
             assert len({r[height] for r in roots}) == 1, f"roots differ at height {height}"
+
+        def signed_by_the_new_set() -> Any:
+            served = httpx.get(api_url(homes[1]) + "/v1/reports/latest", timeout=10)
+            view = served.json() if served.status_code == 200 else {}
+            return (view.get("commitHeight") or 0) > execute and view
+
+        view = await wait_for("a report committed after the set changed", signed_by_the_new_set)
+        (tmp_path / "report.json").write_text(json.dumps(view))
+        verified = subprocess.run(
+            [str(CLEARNODE), "verify", str(tmp_path / "report.json"), "--genesis",
+             str(homes[0] / "genesis.json")], capture_output=True, cwd=ROOT, timeout=120,
+        )  # fmt: skip
+        out = verified.stdout.decode()
+        assert verified.returncode == 0 and "VERDICT: VALID" in out, (out, verified.stderr)
+        assert (
+            "ok    validator set followed through 1 change since the set given, each committed "
+            f"by the set before it (the last in block {execute + 1})" in out
+        ), out
+        assert f"by the validator set in force from block {execute + 2}" in out, out
+        assert "ok    state root is the chain's after block" in out, out

@@ -12,13 +12,18 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lightclient.commit import CommitSig
-from proofs.report import Report
+from proofs.report import Report, add_signatures, sign_report
 from proofs.verify import EXIT_INVALID, EXIT_VALID
-from tests.lightclient.support import make_anchor
+from tests.lightclient.support import make_anchor, make_set_change
 from tests.node.reports.support import run_verify
 from tests.proofs.conftest import CHAIN_ID, Fixture
 
 HEIGHT = 70  # the sample market's height
+
+
+def resign(report: Report, keys: list[Ed25519PrivateKey]) -> Report:
+    unsigned = replace(report, signatures=())
+    return add_signatures(unsigned, [sign_report(unsigned, k) for k in keys])
 
 
 def _verify(signed: Fixture, report: Report, tmp_path: Path) -> tuple[int, str]:
@@ -101,5 +106,56 @@ def test_an_anchor_signed_by_a_changed_validator_set_is_not_checked(
         "not asked  state root not followed to the chain: block 71 is signed by the "
         "validator set 0x" in out
     )
-    assert "the validator set changed since genesis" in out
+    assert "the anchor does not carry the change of the validator set that leads to it" in out
     assert "FAIL" not in out and "state root is the chain's" not in out
+
+
+def test_a_report_signed_after_set_changes_is_followed_to_its_signers(
+    signed: Fixture, tmp_path: Path
+) -> None:
+    """Governance added a fifth validator before the epoch's block and then removed the
+    first: the genesis set signs the first change, the set it made the second; block
+    H+1 is signed by the second set's, the report by the last, none of which
+    `--validators genesis.json` holds."""
+    keys = signed.keys
+    fifth, sixth = (Ed25519PrivateKey.from_private_bytes(bytes([b]) * 32) for b in (0x55, 0x56))
+    added, removed = [*keys, fifth], [*keys[2:], fifth, sixth]
+    first = make_set_change(CHAIN_ID, HEIGHT - 10, keys, added)
+    second = make_set_change(CHAIN_ID, HEIGHT + 3, added, removed)
+    report = resign(signed.report, removed)
+    anchor = make_anchor(CHAIN_ID, HEIGHT, report.state_root, added, set_changes=[first, second])
+    code, out = _verify(signed, replace(report, anchor=anchor), tmp_path)
+    assert code == EXIT_VALID, out
+    assert (
+        "ok    quorum of 4 validator signatures over chain 4242, epoch 42 and the report "
+        f"hash, by the validator set in force from block {HEIGHT + 4}" in out
+    )
+    assert (
+        "ok    validator set followed through 2 changes since the set given, each committed "
+        f"by the set before it (the last in block {HEIGHT + 3})" in out
+    )
+    assert "precommits of 50 of 50 voting power (5 validators)" in out
+    assert "not asked  state root" not in out
+
+    code, out = _verify(signed, replace(report, anchor=replace(anchor, set_changes=(first,))),
+                        tmp_path)  # fmt: skip
+    assert code == EXIT_INVALID, out  # the last set is not shown: its signature is a stranger's
+    assert f"FAIL  signature by {sixth.public_key().public_bytes_raw().hex()}, not in" in out
+
+
+def test_a_set_change_no_quorum_of_the_set_before_it_signed_is_invalid(
+    signed: Fixture, tmp_path: Path
+) -> None:
+    """Strangers elect themselves: the change is signed by keys the genesis does not hold."""
+    strangers = [Ed25519PrivateKey.from_private_bytes(bytes([0x60 + i]) * 32) for i in range(4)]
+    forged = make_set_change(CHAIN_ID, HEIGHT - 10, strangers, strangers, set_keys=signed.keys)
+    report = resign(signed.report, strangers)
+    anchor = make_anchor(CHAIN_ID, HEIGHT, report.state_root, strangers, set_changes=[forged])
+    code, out = _verify(signed, replace(report, anchor=anchor), tmp_path)
+    assert code == EXIT_INVALID, out
+    assert (
+        f"FAIL  validator set not followed from the set given: the validator-set change in "
+        f"block {HEIGHT - 10} is not the chain's: its header is not committed: invalid commit "
+        f"at height {HEIGHT - 10}: signer outside the validator set" in out
+    )
+    assert "FAIL  signature by" in out  # checked against the genesis set: strangers

@@ -31,6 +31,7 @@ from clearing.risk.engine import compute_market_solvency_form
 from clearing.root import compute_state_root, get_account_proof
 from clearing.sandbox import Sandbox
 from clearing.state import DefaultRecord, get_sub_account_for_write
+from lightclient.anchor import SetChange
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from proofs.account_proof import AccountProofFile
 from proofs.aggregate import AggregateEntry
@@ -49,7 +50,7 @@ from proofs.statement import SolvencyStatement, get_statement
 from tests.clearing.governance.support import ballots, gov_sandbox, propose, run_until, submit
 from tests.clearing.support import USDC
 from tests.clearing.support import WETH as WETH_TOKEN
-from tests.lightclient.support import anchor_report, make_anchor
+from tests.lightclient.support import anchor_report, make_anchor, make_set_change
 from tests.node.reports.support import (
     MARK,
     MEMBERS,
@@ -343,6 +344,51 @@ def anchor_of_a_changed_validator_set(world: World) -> bytes:
     return replace(r, anchor=anchor).encode()
 
 
+FIFTH = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"fifth validator").digest())
+SIXTH = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"sixth validator").digest())
+STRANGERS = [Ed25519PrivateKey.from_private_bytes(bytes([0x60 + i]) * 32) for i in range(4)]
+
+
+def set_changes(world: World) -> tuple[list[Ed25519PrivateKey], list[SetChange]]:
+    """Governance added a fifth validator before the epoch's block, then replaced two
+    genesis validators by a sixth after it: the last set and the two changes."""
+    keys, height = world.box.validator_keys, world.inputs.market.height
+    added, replaced = [*keys, FIFTH], [*keys[2:], FIFTH, SIXTH]
+    first = make_set_change(world.inputs.chain_id, height - 2, keys, added)
+    second = make_set_change(world.inputs.chain_id, height + 2, added, replaced)
+    return replaced, [first, second]
+
+
+def signed_after_set_changes(world: World) -> bytes:
+    """Valid: signed by a set the genesis does not hold, reached through two changes of
+    the set, each signed by the set before it; block H+1 signed by the set in between."""
+    last, changes = set_changes(world)
+    unsigned = replace(world.honest, signatures=())
+    report = add_signatures(unsigned, [sign_report(unsigned, k) for k in last])
+    return anchor_report(report, [*world.box.validator_keys, FIFTH], set_changes=changes).encode()
+
+
+def set_change_by_strangers(world: World) -> bytes:
+    """Keys the genesis does not hold sign a header of the genesis set electing themselves,
+    then the report and its next block."""
+    r = world.honest
+    forged = make_set_change(r.chain_id, r.market.height - 2, STRANGERS, STRANGERS,
+                             set_keys=world.box.validator_keys)  # fmt: skip
+    unsigned = replace(r, signatures=())
+    report = add_signatures(unsigned, [sign_report(unsigned, k) for k in STRANGERS])
+    return anchor_report(report, STRANGERS, set_changes=[forged]).encode()
+
+
+def set_change_carrying_another_set(world: World) -> bytes:
+    """The first change as committed, but carrying another set than its header names."""
+    last, (first, second) = set_changes(world)
+    swapped = replace(first, validators=second.validators)
+    unsigned = replace(world.honest, signatures=())
+    report = add_signatures(unsigned, [sign_report(unsigned, k) for k in last])
+    keys = [*world.box.validator_keys, FIFTH]
+    return anchor_report(report, keys, set_changes=[swapped, second]).encode()
+
+
 def no_anchor(world: World) -> bytes:
     """Valid as far as checked: the state root is not followed to the chain."""
     return replace(world.honest, anchor=None).encode()
@@ -371,6 +417,8 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
     "statement-of-another-height": statement_of_another_height,
     "anchor-of-another-root": anchor_of_another_root,
     "anchor-below-quorum": anchor_below_quorum,
+    "set-change-by-strangers": set_change_by_strangers,
+    "set-change-carrying-another-set": set_change_carrying_another_set,
     "defaults-do-not-add-up": defaults_do_not_add_up,
     "solvent-account-in-default": solvent_account_in_default,
     "truncated": truncated,
@@ -380,6 +428,7 @@ VARIANTS: dict[str, Callable[[World], bytes]] = {
     "house-short": house_short,
     "no-anchor": no_anchor,
     "anchor-of-a-changed-validator-set": anchor_of_a_changed_validator_set,
+    "signed-after-set-changes": signed_after_set_changes,
     "after-risk-change": after_risk_change,
 }
 # The honest report with a member's openings, as a validator gives them (with the account

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,9 +12,13 @@ import trio
 import trio.testing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from clearing.sandbox import derive_ed25519_key
 from clearing.validator_set import install_validators
+from lightclient.anchor import StateAnchor
+from node.reports.store import CommitRecord
 from node.status import verdict as verdict_module
 from node.status.verdict import ReportVerdicts, check_report
+from node.storage import NodeStore
 from proofs.group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Validator, add_signatures, build_report, sign_report
@@ -25,7 +30,8 @@ from proofs.sample import (
     make_sample_form,
 )
 from proofs.statement import SolvencyStatement, get_statement
-from tests.node.reports.support import SEED, epoch_report_inputs
+from tests.lightclient.support import make_anchor, make_set_change
+from tests.node.reports.support import SEED, epoch_report_inputs, store_chain_to_anchor
 
 KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
 VALIDATORS = [Validator(k.public_key().public_bytes_raw(), 10) for k in KEYS]
@@ -124,34 +130,48 @@ async def test_a_verifier_failure_is_shown_and_the_node_goes_on(
 
 
 @pytest.mark.parametrize("after_the_change", [False, True])
-async def test_a_report_is_checked_against_the_set_that_checked_its_commitment(
-    monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock, after_the_change: bool
+async def test_a_report_is_checked_from_the_genesis_set_to_the_one_that_checked_it(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, after_the_change: bool
 ) -> None:
-    """Governance replaced validator-0 with validator-4 at the end of block 3: a report
-    committed in block 3 is signed by the genesis set, one committed in block 4 by the
-    new set."""
-    box, _ = epoch_report_inputs()
+    """Governance replaced validator-0 with validator-4 at the end of block 3 (block 4's
+    header names the new set, which signs from block 5), and the new set signed the
+    report. Committed in block 4, its commitment was checked by the new set: the served
+    anchor carries the change and the verdict, walked from the genesis set as a member's,
+    is VALID. Committed in block 3, the old set checked it: the anchor stops before the
+    change, and the new set's signatures are a stranger's."""
+    box, inputs = epoch_report_inputs()
+    genesis_keys, new_key = box.validator_keys, derive_ed25519_key("validator-4")
+    new_keys = [*genesis_keys[1:], new_key]
     records = dict(box.state.validators)
     first = records.pop(box.genesis.validators[0].pubkey)
-    added = replace(first, name="validator-4", pubkey=b"\x04" * 32)
+    added = replace(first, name="validator-4", pubkey=new_key.public_key().public_bytes_raw())
+    height = box.state.height
     box.state.height = 3
     install_validators(box.state, {**records, added.pubkey: added}, {})
-    checked: list[list[Validator]] = []
-
-    def record(encoded: bytes, committed: bytes, validators: list[Validator], *_: Any) -> Any:
-        checked.append(validators)
-        return {"verdict": "VALID"}
-
-    monkeypatch.setattr(verdict_module, "check_report", record)
-    commit_height = 4 if after_the_change else 3
+    box.state.height = height
+    report = build_report(
+        get_generators(FAST), inputs.epoch, inputs.state_root, get_statement(inputs),
+        inputs.accounts, SEED, chain_id=box.chain_id, market=inputs.market,
+        market_proof=inputs.market_proof,
+    )  # fmt: skip
+    report = add_signatures(report, [sign_report(report, k) for k in new_keys])
+    blocks = NodeStore(tmp_path / "node.sqlite3")
+    change = make_set_change(box.chain_id, 4, genesis_keys, new_keys)
+    store_chain_to_anchor(blocks, StateAnchor(change.header, change.commit))
+    anchor = make_anchor(box.chain_id, inputs.market.height, inputs.state_root, new_keys)
+    store_chain_to_anchor(blocks, anchor)
+    commit = CommitRecord(inputs.epoch, report.get_hash(), 4 if after_the_change else 3)
     store = SimpleNamespace(
-        get_latest_epoch=lambda: 1,
-        get_commit=lambda epoch: SimpleNamespace(report_hash=bytes(32), height=commit_height),
-        get_report=lambda epoch: b"report",
+        get_latest_epoch=lambda: inputs.epoch,
+        get_commit=lambda epoch: commit,
+        get_report=lambda epoch: report.encode(),
     )
-    blocks = SimpleNamespace(load_block=lambda height: None)
     verdicts = ReportVerdicts(store, blocks, box.genesis, lambda: box.state)  # type: ignore[arg-type]
     with trio.move_on_after(2 * verdict_module.POLL_S):
         await verdicts.run()
-    in_force = [*records.values(), added] if after_the_change else box.genesis.validators
-    assert checked == [[Validator(v.pubkey, v.power) for v in in_force]]
+    latest = verdicts.get()
+    if after_the_change:
+        assert latest["verdict"] == "VALID", latest["failures"]
+    else:
+        assert latest["verdict"] == "INVALID"
+        assert f"signature by {added.pubkey.hex()}, not in the validator set" in latest["failures"]

@@ -1,6 +1,7 @@
 """The browser verifier's code agrees with `clearnode verify` on reports no one meant to
-write: the honest vector with bytes flipped, cut short or inserted at random places
-(seeded, so every run checks the same ones). For each, both give the same verdict and
+write: the honest vector with bytes flipped, cut short or inserted at random places, and the
+anchor of one signed after validator-set changes likewise (seeded, so every run checks
+the same ones). For each, both give the same verdict and
 the same failing checks; the TypeScript never throws (a malformed report is a verdict).
 
 The TypeScript runs in node, bundled once by esbuild (web/verifier/test/verify_cli.ts);
@@ -9,22 +10,25 @@ the page runs the same modules (tests/web/verifier/test_page.py)."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from proofs.report import decode_report
 from tests.vectors.make_reports import REPORTS, describe_mode
 from tests.web.verifier.node_cli import bundle_cli, run_cli
 
 CASES = 40
+ANCHOR_CASES = 30
 NOT_MSGPACK = "report is not msgpack"
 NOT_A_POINT = "not a point on BLS12-381 G1: "
 
 
-def mutate(data: bytes, rng: random.Random) -> bytes:
-    """One random damage: a flipped bit, a cut, or an inserted byte."""
-    at = rng.randrange(len(data))
+def mutate(data: bytes, rng: random.Random, start: int = 0) -> bytes:
+    """One random damage at or after `start`: a flipped bit, a cut, or an inserted byte."""
+    at = rng.randrange(start, len(data))
     kind = rng.choice(["flip", "flip", "cut", "insert"])
     if kind == "flip":
         return data[:at] + bytes([data[at] ^ (1 << rng.randrange(8))]) + data[at + 1 :]
@@ -55,6 +59,11 @@ def test_damaged_reports_get_the_same_verdict_from_both(tmp_path: Path) -> None:
     honest = (REPORTS / "valid" / "report.bin").read_bytes()
     damaged = [mutate(honest, rng) for _ in range(CASES)]
     damaged.append(honest.replace(b"\xa4cash", b"\xa4\xffash", 1))  # a label not UTF-8
+    # the anchor of a report signed after two changes of the validator set: its headers,
+    # certificates and sets, damaged (the anchor is the encoding's last field)
+    followed = (REPORTS / "signed-after-set-changes" / "report.bin").read_bytes()
+    anchor_start = len(replace(decode_report(followed), anchor=None).encode()) - 1
+    damaged.extend(mutate(followed, rng, anchor_start) for _ in range(ANCHOR_CASES))
     genesis_file = REPORTS / "genesis.json"
     results = run_typescript(tmp_path, genesis_file.read_text(), damaged)
     for i, (data, result) in enumerate(zip(damaged, results, strict=True)):

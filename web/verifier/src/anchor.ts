@@ -1,7 +1,9 @@
 /** The state root followed to the chain, as a light client follows it (lightclient/:
  * anchor.py, header.py, commit.py, codec.py): block H+1's header commits to the root
  * after H, and its commit certificate carries the precommits of more than 2/3 of the
- * validators' power for that header. Decoding and failures in the Python's words. */
+ * validators' power for that header; the validator set that signs it is followed from
+ * the genesis's through every set change the anchor carries, each signed by the set
+ * before it. Decoding and failures in the Python's words. */
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, equal, toHex, u64be, utf8 } from "./bytes";
@@ -11,7 +13,8 @@ import { type Value, encodeMsgpack } from "./msgpack";
 import { reprStr } from "./recompute/pyrepr.js";
 import { type Validator, getPowers, isValidSignature } from "./signatures";
 
-const ANCHOR_VERSION = 1n;
+const ANCHOR_VERSION = 2n;
+const MAX_SET_CHANGES = 10_000;
 const WIRE_VERSION = 1n;
 const MAX_INT = (1n << 63n) - 1n;
 const MAX_VALIDATORS = 1_000;
@@ -26,6 +29,7 @@ export interface BlockHeader {
   chainId: string;
   height: bigint;
   validatorsHash: Uint8Array; // the set that signs it
+  nextValidatorsHash: Uint8Array; // the set that signs the next height
   wire: Value[]; // as received: its hash is over these fields
 }
 
@@ -40,10 +44,23 @@ export interface CommitCertificate {
   signatures: { validator: Uint8Array; signature: Uint8Array }[];
 }
 
+/** Block h's header naming a next set other than its own, h's certificate, and that set. */
+export interface SetChange {
+  header: BlockHeader;
+  commit: CommitCertificate;
+  validators: Validator[];
+}
+
 export interface StateAnchor {
   header: BlockHeader;
   prevStateRoot: Uint8Array;
   commit: CommitCertificate;
+  setChanges: SetChange[];
+}
+
+/** The sets that signed the chain as the walk from the given set found them: [first height, set]. */
+export interface ValidatorHistory {
+  sets: [bigint, Validator[]][];
 }
 
 /** lightclient.codec.DecodeError's words. */
@@ -94,8 +111,8 @@ function decodeHeader(obj: Value): [BlockHeader, Uint8Array] {
   expectBytes(items[8]!, "header.last_commit_hash", 32);
   expectBytes(items[9]!, "header.evidence_hash", 32);
   const validatorsHash = expectBytes(items[10]!, "header.validators_hash", 32);
-  expectBytes(items[11]!, "header.next_validators_hash", 32);
-  return [{ chainId, height, validatorsHash, wire: items }, root];
+  const nextValidatorsHash = expectBytes(items[11]!, "header.next_validators_hash", 32);
+  return [{ chainId, height, validatorsHash, nextValidatorsHash, wire: items }, root];
 }
 
 function decodeCommit(obj: Value): CommitCertificate {
@@ -112,14 +129,38 @@ function decodeCommit(obj: Value): CommitCertificate {
   };
 }
 
-/** Field 12: nil, or [1, header, commit]; DecodeError("anchor: ...") otherwise. */
+/** A set as ValidatorPowers.from_wire reads it: keys strictly increasing, power at least 1. */
+function decodeValidators(obj: Value): Validator[] {
+  const validators = expectList(obj, "validators", undefined, MAX_VALIDATORS).map((item) => {
+    const [key, power] = expectList(item, "validator", 2);
+    return { publicKey: expectBytes(key!, "validator.key", 32), power: expectInt(power!, "validator.power", 1n) };
+  });
+  if (validators.length === 0) throw fail("validators", "an empty set");
+  for (let i = 1; i < validators.length; i++) {
+    if (toHex(validators[i - 1]!.publicKey) >= toHex(validators[i]!.publicKey)) {
+      throw fail("validators", "keys not in strictly increasing order");
+    }
+  }
+  return validators;
+}
+
+function decodeSetChange(obj: Value): SetChange {
+  const [header, commit, validators] = expectList(obj, "set change", 3);
+  return { header: decodeHeader(header!)[0], commit: decodeCommit(commit!), validators: decodeValidators(validators!) };
+}
+
+/** Field 12: nil, or [2, header, commit, set changes]; DecodeError("anchor: ...") otherwise. */
 export function decodeAnchor(obj: Value): StateAnchor | null {
   if (obj === null) return null;
   try {
-    const [version, header, commit] = expectList(obj, "anchor", 3);
-    if (version !== ANCHOR_VERSION) throw new DecodeError(`anchor version ${reprValue(version!)} is not ${ANCHOR_VERSION}`);
+    const items = expectList(obj, "anchor");
+    const version = items.length > 0 ? items[0]! : null;
+    if (version !== ANCHOR_VERSION) throw new DecodeError(`anchor version ${reprValue(version)} is not ${ANCHOR_VERSION}`);
+    const [, header, commit, changes] = expectList(items, "anchor", 4);
     const [decoded, prevStateRoot] = decodeHeader(header!);
-    return { header: decoded, prevStateRoot, commit: decodeCommit(commit!) };
+    const commitDecoded = decodeCommit(commit!);
+    const setChanges = expectList(changes!, "anchor.set_changes", undefined, MAX_SET_CHANGES).map(decodeSetChange);
+    return { header: decoded, prevStateRoot, commit: commitDecoded, setChanges };
   } catch (exc) {
     if (exc instanceof DecodeError) throw new DecodeError(`anchor: ${exc.message}`);
     throw exc;
@@ -146,8 +187,60 @@ export function computeValidatorsHash(validators: Validator[]): Uint8Array {
 /** The consensus chain id a genesis chain id signs under. */
 export const getConsensusChainId = (chainId: bigint): string => `clearnode-${chainId}`;
 
-/** Whether `anchor` proves `stateRoot` is the chain's after block `height` (check_anchor:
- * ValidatorSetChanged is `notChecked`, every other AnchorError a `failure`). */
+/** The set that signs block `height` (the first one before any change). */
+export function getSetAt(history: ValidatorHistory, height: bigint): Validator[] {
+  let found = history.sets[0]![1];
+  for (const [first, validators] of history.sets) {
+    if (first > height) break;
+    found = validators;
+  }
+  return found;
+}
+
+/** The blocks each of whose header named a new next set. */
+export const getChangedAt = (history: ValidatorHistory): bigint[] => history.sets.slice(1).map(([first]) => first - 1n);
+
+const short = (hash: Uint8Array): string => `0x${toHex(hash).slice(0, 16)}...`;
+
+/** The walk from `validators` through `changes` (follow_set_changes), or the SetChangeError's words. */
+export function followSetChanges(changes: SetChange[], chainId: bigint, validators: Validator[]): ValidatorHistory | { failure: string } {
+  const chain = getConsensusChainId(chainId);
+  const sets: [bigint, Validator[]][] = [[1n, validators]];
+  for (const change of changes) {
+    const [first, held] = sets[sets.length - 1]!;
+    const reason = checkSetChange(change, chain, first, held);
+    if (reason !== null) return { failure: `the validator-set change in block ${change.header.height} is not the chain's: ${reason}` };
+    sets.push([change.header.height + 1n, change.validators]);
+  }
+  return { sets };
+}
+
+/** check_set_change's reason, or null when `change` is a block of `chain` at or after `first`,
+ * signed by `held` and naming its set next. */
+function checkSetChange(change: SetChange, chain: string, first: bigint, held: Validator[]): string | null {
+  const { header, commit } = change;
+  if (header.chainId !== chain) return `its header is of chain ${reprStr(header.chainId)}, not ${reprStr(chain)}`;
+  if (header.height < first) return `the set before it signs from block ${first} on: changes must come in height order, one per block`;
+  const headerHash = getHeaderHash(header);
+  if (commit.height !== header.height || !equal(commit.blockHash, headerHash)) {
+    return `its certificate commits block 0x${toHex(commit.blockHash)} at height ${commit.height}, not its header 0x${toHex(headerHash)}`;
+  }
+  const heldHash = computeValidatorsHash(held);
+  if (!equal(header.validatorsHash, heldHash)) {
+    return `its header is signed by the set ${short(header.validatorsHash)}, not the one in force there (${short(heldHash)})`;
+  }
+  const nextHash = computeValidatorsHash(change.validators);
+  if (!equal(header.nextValidatorsHash, nextHash)) {
+    return `its header names the next set ${short(header.nextValidatorsHash)}, and the set it carries hashes to ${short(nextHash)}`;
+  }
+  if (equal(nextHash, heldHash)) return "its header names the set that signs it as the next one";
+  const invalid = verifyCommit(commit, chain, held);
+  return invalid === null ? null : `its header is not committed: ${invalid}`;
+}
+
+/** Whether `anchor` proves `stateRoot` is the chain's after block `height`, committed by
+ * `validators`, the set that signs `height + 1` (check_anchor: ValidatorSetChanged is
+ * `notChecked`, every other AnchorError a `failure`). */
 export function checkAnchor(anchor: StateAnchor, chainId: bigint, height: bigint, stateRoot: Uint8Array, validators: Validator[]): AnchorOutcome {
   const expected = getConsensusChainId(chainId);
   const { header, commit } = anchor;
@@ -170,9 +263,9 @@ export function checkAnchor(anchor: StateAnchor, chainId: bigint, height: bigint
   if (!equal(header.validatorsHash, given)) {
     return {
       notChecked:
-        `block ${header.height} is signed by the validator set 0x${toHex(header.validatorsHash).slice(0, 16)}..., not the ` +
-        `one given (0x${toHex(given).slice(0, 16)}...): the validator set changed since genesis, and following its ` +
-        "changes is not implemented",
+        `block ${header.height} is signed by the validator set ${short(header.validatorsHash)}, not the ` +
+        `one followed from the set given (${short(given)}): the anchor does not carry the change of the ` +
+        "validator set that leads to it",
     };
   }
   const invalid = verifyCommit(commit, expected, validators);

@@ -4,7 +4,7 @@
  * what was not checked and why. */
 
 import { checkAggregates } from "./aggregate";
-import { checkAnchor, getSignedPower } from "./anchor";
+import { type ValidatorHistory, checkAnchor, followSetChanges, getChangedAt, getSetAt, getSignedPower } from "./anchor";
 import { equal, fromHex, toHex } from "./bytes";
 import { describeDefaults, checkDefaults, checkInDefault, describeInDefault } from "./defaults";
 import { DecodeError } from "./errors";
@@ -124,19 +124,21 @@ export function verifyReport(gens: Generators, report: Report, validators: Valid
   } else {
     verdict.passed.push(`report is for chain ${chainId}`);
   }
+  const { verdict: root, history } = checkRootOnChain(report, validators);
   if (validators === null) {
     verdict.notChecked.push("signatures not checked: no validator set given");
   } else {
-    const failures = checkSignatures(report, validators);
+    const failures = checkSignatures(report, history === null ? validators : history.sets[history.sets.length - 1]![1]);
     verdict.failures.push(...failures);
+    const changed = history === null ? [] : getChangedAt(history);
+    const followed = changed.length === 0 ? "" : `, by the validator set in force from block ${changed[changed.length - 1]! + 1n}`;
     if (failures.length === 0) {
       verdict.passed.push(
         `quorum of ${report.signatures.length} validator signatures over chain ` +
-          `${report.chainId}, epoch ${report.epoch} and the report hash`,
+          `${report.chainId}, epoch ${report.epoch} and the report hash${followed}`,
       );
     }
   }
-  const root = checkRootOnChain(report, validators);
   verdict.passed.push(...root.passed);
   verdict.failures.push(...root.failures);
   verdict.notChecked.push(...root.notChecked);
@@ -179,33 +181,50 @@ export function verifyReport(gens: Generators, report: Report, validators: Valid
 }
 
 /** The light-client check: the report's state root is the chain's after the market's
- * height, committed by the next block's header under a quorum's precommits. */
-export function checkRootOnChain(report: Report, validators: Validator[] | null): Verdict {
+ * height, committed by the next block's header under a quorum's precommits of the set
+ * followed from `validators` through the anchor's set changes; and that walk (null when
+ * the anchor is missing or the walk fails). */
+export function checkRootOnChain(report: Report, validators: Validator[] | null): { verdict: Verdict; history: ValidatorHistory | null } {
   const verdict = newVerdict();
   const height = report.market.height;
   if (validators === null) {
     verdict.notChecked.push("state root not followed to the chain: no validator set given");
-  } else if (report.anchor === null) {
+    return { verdict, history: null };
+  }
+  if (report.anchor === null) {
     verdict.notChecked.push(
       `state root not followed to the chain: the report carries no anchor (the header of block ${height + 1n} ` +
         "and its commit certificate; a node attaches them when it serves the report)",
     );
-  } else {
-    const outcome = checkAnchor(report.anchor, report.chainId, height, report.stateRoot, validators);
-    if (outcome !== null && "notChecked" in outcome) {
-      verdict.notChecked.push(`state root not followed to the chain: ${outcome.notChecked}`);
-    } else if (outcome !== null) {
-      verdict.failures.push(`state root is not the chain's after block ${height}: ${outcome.failure}`);
-    } else {
-      const signers = report.anchor.commit.signatures.length;
-      verdict.passed.push(
-        `state root is the chain's after block ${height}: block ${height + 1n}'s header commits to it, and its ` +
-          `certificate carries precommits of ${getSignedPower(report.anchor, validators)} of ` +
-          `${getPowers(validators).total} voting power (${signers} validators)`,
-      );
-    }
+    return { verdict, history: null };
   }
-  return verdict;
+  const walk = followSetChanges(report.anchor.setChanges, report.chainId, validators);
+  if ("failure" in walk) {
+    verdict.failures.push(`validator set not followed from the set given: ${walk.failure}`);
+    return { verdict, history: null };
+  }
+  const changed = getChangedAt(walk);
+  if (changed.length > 0) {
+    verdict.passed.push(
+      `validator set followed through ${changed.length} change${changed.length > 1 ? "s" : ""} since the set ` +
+        `given, each committed by the set before it (the last in block ${changed[changed.length - 1]!})`,
+    );
+  }
+  const powers = getSetAt(walk, height + 1n);
+  const outcome = checkAnchor(report.anchor, report.chainId, height, report.stateRoot, powers);
+  if (outcome !== null && "notChecked" in outcome) {
+    verdict.notChecked.push(`state root not followed to the chain: ${outcome.notChecked}`);
+  } else if (outcome !== null) {
+    verdict.failures.push(`state root is not the chain's after block ${height}: ${outcome.failure}`);
+  } else {
+    const signers = report.anchor.commit.signatures.length;
+    verdict.passed.push(
+      `state root is the chain's after block ${height}: block ${height + 1n}'s header commits to it, and its ` +
+        `certificate carries precommits of ${getSignedPower(report.anchor, powers)} of ` +
+        `${getPowers(powers).total} voting power (${signers} validators)`,
+    );
+  }
+  return { verdict, history: walk };
 }
 
 function addAccount(check: MsmCheck, report: Report, entry: AccountEntry, points: Point[]): void {
