@@ -50,6 +50,22 @@ def get_active_set_at(state: ClearingState, height: int) -> tuple[Validator, ...
     return state.validator_sets[changed]
 
 
+def get_retiring_validators(state: ClearingState, window: int) -> tuple[Validator, ...]:
+    """Validators that had voting power in one of the last `window` blocks and have none
+    now (removed, jailed or re-keyed), each as its last record with power, in key order.
+    A vault that has not rotated since still trusts their bridge keys, and removing or
+    jailing a third of its power at once would leave it unable to rotate without them
+    (node/collateral/signers.py lets them sign rotations that long)."""
+    if window <= 0:
+        return ()
+    since = state.height - window + 1
+    held = [get_active_set_at(state, since)]
+    held += [s for height, s in state.validator_sets.items() if height >= since]
+    now = get_voting_powers(state.validators)
+    found = {v.pubkey: v for validators in held for v in validators if v.pubkey not in now}
+    return tuple(found[key] for key in sorted(found))
+
+
 def install_validators(
     state: ClearingState, validators: dict[bytes, Validator], jailed: dict[bytes, Jailing]
 ) -> None:

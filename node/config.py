@@ -164,6 +164,10 @@ class BridgeConfig:
     # a deposit pooled below quorum this long and unsigned by this validator is re-observed:
     # looked up on its own chain and asked of peers (node/collateral/reobserve.py)
     reobserve_after_ms: int = 30_000
+    # a validator removed or jailed signs the rotations of vaults that still trust its
+    # bridge key for this many blocks, and stays an allowed peer as long (0: it stops at
+    # once), so removing a third of a vault's power at once cannot leave it stuck
+    rotation_grace_blocks: int = 600
 
 
 @dataclass(frozen=True)
@@ -480,7 +484,8 @@ def _reports(home: Path) -> Callable[[_Table], ReportsConfig]:
 
 def _bridge(t: _Table) -> BridgeConfig:
     after = t.integer("reobserve_after_ms", BridgeConfig.reobserve_after_ms, lo=100)
-    return BridgeConfig(reobserve_after_ms=after)
+    grace = t.integer("rotation_grace_blocks", BridgeConfig.rotation_grace_blocks, lo=0)
+    return BridgeConfig(reobserve_after_ms=after, rotation_grace_blocks=grace)
 
 
 def _bridge_chain(t: _Table) -> BridgeChainConfig:

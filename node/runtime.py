@@ -24,7 +24,7 @@ from clearing.genesis import Validator as ValidatorRecord
 from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
-from clearing.validator_set import has_power
+from clearing.validator_set import get_retiring_validators, has_power
 from consensus.app import BlockStore
 from consensus.engine import ChainStart
 from consensus.records import WAL_KIND_HEIGHT, decode_record
@@ -256,22 +256,33 @@ def check_persistent_peers(config: NodeConfig, genesis: Genesis, allowed: frozen
         )
 
 
+def get_peer_validators(config: NodeConfig, state: ClearingState) -> list[ValidatorRecord]:
+    """Whose nodes may connect: the records in force, and those that lost their power
+    within `[bridge] rotation_grace_blocks` (they may still sign vault rotations)."""
+    retiring = get_retiring_validators(state, config.bridge.rotation_grace_blocks)
+    return [*state.validators.values(), *retiring]
+
+
 class AllowedPeers:
-    """Keeps the host's allowed peers on the validator records in force: recomputed after
-    each commit that replaced them (governance, a jailing), so a validator governance
-    added connects once the block adding it commits, and a removed one is cut off."""
+    """Keeps the host's allowed peers on the validator records in force and those still
+    in their rotation grace: recomputed after each commit that changed either
+    (governance, a jailing, a grace ending), so a validator governance added connects
+    once the block adding it commits, and a removed one is cut off when its grace ends."""
 
     def __init__(
         self, config: NodeConfig, genesis: Genesis, p2p: P2PNode, state: ClearingState
     ) -> None:
         self.config, self.genesis, self.p2p = config, genesis, p2p
-        self.seen = state.validators
+        self.seen = get_peer_validators(config, state)
 
     def on_commit(self, state: ClearingState) -> None:
-        if state.validators is self.seen or self.p2p.allowed_peers is None:
+        if self.p2p.allowed_peers is None:
             return
-        self.seen = state.validators
-        allowed = get_allowed_peers(self.config, self.genesis, state.validators.values())
+        validators = get_peer_validators(self.config, state)
+        if validators == self.seen:
+            return
+        self.seen = validators
+        allowed = get_allowed_peers(self.config, self.genesis, validators)
         if allowed == self.p2p.allowed_peers:
             return
         assert allowed is not None  # the genesis named peer ids at start
@@ -441,7 +452,7 @@ async def run_node(
     store = NodeStore(config.storage.path)
     try:
         restore_state(app, store)
-        allowed_peers = get_allowed_peers(config, genesis, app.state.validators.values())
+        allowed_peers = get_allowed_peers(config, genesis, get_peer_validators(config, app.state))
         if allowed_peers is not None:
             check_persistent_peers(config, genesis, allowed_peers)
         catch_up_history(store, genesis)

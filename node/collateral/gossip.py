@@ -10,7 +10,8 @@ relaying it, against its genesis and its committed state: the network chain id, 
 registered collateral token or chain, the signature itself, and a signer the
 validator set in force holds with power (signers.py: Ed25519 key for attestations,
 EVM address for withdrawal and rotation signatures; a rotation's signer must also be
-in the rotation's current set); a re-observation request must name a chain with
+in the rotation's current set, and may have lost its power within `[bridge]
+rotation_grace_blocks`: the vault still trusts it); a re-observation request must name a chain with
 registered collateral, be at most `MAX_REQUEST_BYTES` and be signed by a validator
 (the unsigned version 1 is refused); an external bridge's report must name a chain
 with registered collateral and carry a valid signature by the key it names (whether
@@ -46,7 +47,11 @@ from clearing.validator_set import has_power
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
 from node.collateral.admission import RequestGate
-from node.collateral.signers import describe_absence, find_evm_validator
+from node.collateral.signers import (
+    describe_absence,
+    find_evm_validator,
+    find_retiring_evm_validator,
+)
 from node.p2p import Topic
 from node.p2p.topics import BRIDGE
 
@@ -188,10 +193,14 @@ class BridgeCheck:
     chain_id: int
     tokens: frozenset[CollateralKey]
     state: Callable[[], ClearingState]
+    rotation_grace_blocks: int = 0  # a rotation's signer may have lost its power this recently
 
     @classmethod
-    def from_genesis(cls, genesis: Genesis, state: Callable[[], ClearingState]) -> BridgeCheck:
-        return cls(genesis.chain_id, frozenset(t.key for t in genesis.collateral), state)
+    def from_genesis(
+        cls, genesis: Genesis, state: Callable[[], ClearingState], rotation_grace_blocks: int = 0
+    ) -> BridgeCheck:
+        tokens = frozenset(t.key for t in genesis.collateral)
+        return cls(genesis.chain_id, tokens, state, rotation_grace_blocks)
 
     def decode(self, data: bytes) -> BridgeMessage:
         """The message in `data`, fully checked; raises one of `IGNORES` or `REJECTS`."""
@@ -301,7 +310,13 @@ class BridgeCheck:
             signer = recover_signer(rotation.get_digest(), signed.signature)
         except SignatureError as exc:
             raise BadEvmSignature(str(exc)) from None
-        self._check_evm_signer(signer)
+        state = self.state()
+        validator = find_evm_validator(state, signer)
+        if (
+            not has_power(validator)
+            and find_retiring_evm_validator(state, signer, self.rotation_grace_blocks) is None
+        ):
+            raise UnknownEvmSigner(signer, validator)
         if rotation.current.get_power(signer) == 0:
             raise NotInCurrentSet(signer, rotation.current.epoch)
 

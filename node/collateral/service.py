@@ -96,7 +96,9 @@ OwnKey = tuple[object, ...]
 class BridgeNode:
     """One node's bridge state: pools, own messages, and what consensus asks of it."""
 
-    def __init__(self, ctx: NodeContext, bridge_key: bytes | None = None) -> None:
+    def __init__(
+        self, ctx: NodeContext, bridge_key: bytes | None = None, rotation_grace_blocks: int = 0
+    ) -> None:
         self.ctx = ctx
         self.network_chain_id = ctx.genesis.chain_id
         validators = ctx.state.validators  # the set in force (a restart restored it)
@@ -106,7 +108,7 @@ class BridgeNode:
         self.keys: OwnKeys | None = None  # validators only
         if ctx.validator_key is not None:
             pubkey = ctx.validator_key.public_key().public_bytes_raw()
-            self.keys = OwnKeys(pubkey, bridge_key, lambda: ctx.state)
+            self.keys = OwnKeys(pubkey, bridge_key, lambda: ctx.state, rotation_grace_blocks)
         self.vault_sets: dict[int, VaultSetStatus] = {}  # watched chains, by EVM chain id
         self.withdrawals = WithdrawalBook(self.get_consensus_set, self.get_known_set)
         self.rotations = RotationBook(self.get_consensus_set, self.get_known_set)
@@ -198,13 +200,15 @@ class BridgeNode:
             except (InvalidAttestation, WithdrawalError) as exc:
                 log.info("bridge message from %s not pooled: %s", delivery.sender, exc)
 
-    async def send_own(self, key: OwnKey, message: PooledMessage) -> None:
+    async def send_own(
+        self, key: OwnKey, message: PooledMessage, *, needs_power: bool = True
+    ) -> None:
         """Pool, remember until settled, and gossip one of this validator's messages;
         never one its own pool refuses (a second, different observation of a deposit
         it has attested; beyond its uncredited-deposit limit, where re-observation of
-        the stuck deposit signs it again later), nor one of a validator the set in force
-        does not hold with power (logged once per change)."""
-        if not self.can_attest():
+        the stuck deposit signs it again later), nor, when it `needs_power`, one of a
+        validator the set in force does not hold with power (logged once per change)."""
+        if needs_power and not self.can_attest():
             return
         try:
             self.pool(message)
@@ -269,8 +273,11 @@ class BridgeNode:
         await self.send_own(("signed", (auth.member, auth.nonce)), signed)
 
     async def send_rotation(self, signed: RotationSignature) -> None:
+        """Signed by a key the vault trusts (OwnKeys.get_rotation_key): one that lost its
+        power lately still signs rotations in its grace."""
         rotation = signed.rotation
-        await self.send_own(("rotation", rotation.chain_id, rotation.current.epoch), signed)
+        key = ("rotation", rotation.chain_id, rotation.current.epoch)
+        await self.send_own(key, signed, needs_power=False)
 
     async def send_request(self, request: ReobserveRequest) -> None:
         """Sign and gossip a re-observation request (not remembered: the asker's
@@ -374,7 +381,7 @@ async def serve_bridge(
     ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
     bridge_key = None if ctx.validator_key is None else load_bridge_key(ctx.config)
-    node = BridgeNode(ctx, bridge_key)
+    node = BridgeNode(ctx, bridge_key, ctx.config.bridge.rotation_grace_blocks)
     ctx.on_commit(node.on_commit)
     ctx.app.add_proposal_source(node.propose)
     ctx.api.add_routes(BridgeApi(node).routes())
@@ -468,13 +475,12 @@ def start_validator_duties(node: BridgeNode, nursery: trio.Nursery) -> None:
     )  # fmt: skip
     nursery.start_soon(node.attest_expiries, expiries)
     readers = {c.chain_id: VaultReader(c) for c in ctx.config.bridge_chains}
-    get_evm_key = node.keys.get_bridge_key
-    node.rotator = VaultRotator(
-        readers, node.vault_sets, node.get_consensus_set, get_evm_key, node.send_rotation
-    )
+    node.rotator = VaultRotator(readers, node.vault_sets, node.get_consensus_set,
+                                node.keys.get_rotation_key, node.send_rotation)  # fmt: skip
     signer = None
     if node.keys.bridge_key is not None:
-        signer = WithdrawalSigner(get_evm_key, node.get_vault_set, node.send_withdrawal)
+        signer = WithdrawalSigner(node.keys.get_bridge_key, node.get_vault_set,
+                                  node.send_withdrawal)  # fmt: skip
     nursery.start_soon(node.run_vault_duties, node.rotator, signer)
 
 
@@ -498,8 +504,9 @@ def is_enabled(_: NodeConfig, inputs: NodeContextInputs) -> bool:
     return bool(inputs.genesis.collateral)
 
 
-def make_topics(_: NodeConfig, inputs: NodeContextInputs) -> tuple[Topic, ...]:
-    return (BridgeCheck.from_genesis(inputs.genesis, inputs.state).topic(),)
+def make_topics(config: NodeConfig, inputs: NodeContextInputs) -> tuple[Topic, ...]:
+    grace = config.bridge.rotation_grace_blocks
+    return (BridgeCheck.from_genesis(inputs.genesis, inputs.state, grace).topic(),)
 
 
 BRIDGE_SERVICE = Service("bridge", (), is_enabled, serve_bridge, make_topics)

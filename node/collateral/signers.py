@@ -6,6 +6,11 @@ the committed state's `validators` (clearing/validator_set.py), as clearing does
 when it verifies a quorum. The first-hop checks (gossip.py) and the request budgets
 (admission.py) read it when a message arrives, the pools follow it after every
 commit, and this validator's own signing asks `OwnKeys` each time it would sign.
+
+One exception: vault rotations. A vault trusts the set it was last rotated to, so a
+validator removed or jailed keeps signing rotations for `[bridge]
+rotation_grace_blocks` after it lost its power (`get_retiring_validators`): removing a
+third of a vault's power at once would otherwise leave the vault unable to rotate.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from bridge.eip712 import get_address
 from clearing.genesis import Validator
 from clearing.state import ClearingState
-from clearing.validator_set import has_power
+from clearing.validator_set import get_retiring_validators, has_power
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +30,14 @@ log = logging.getLogger(__name__)
 def find_evm_validator(state: ClearingState, address: bytes) -> Validator | None:
     """The validator of the set in force whose EVM address is `address` (unique there)."""
     return next((v for v in state.validators.values() if v.evm_address == address), None)
+
+
+def find_retiring_evm_validator(state: ClearingState, address: bytes,
+                                window: int) -> Validator | None:  # fmt: skip
+    """The validator that lost its power within the last `window` blocks whose last record
+    with power has EVM address `address` (get_retiring_validators), or None."""
+    retiring = get_retiring_validators(state, window)
+    return next((v for v in retiring if v.evm_address == address), None)
 
 
 def describe_absence(validator: Validator | None) -> str:
@@ -41,6 +54,7 @@ class OwnKeys:
     pubkey: bytes  # Ed25519 consensus key
     bridge_key: bytes | None  # secp256k1 secret; None: no bridge key file
     state: Callable[[], ClearingState]
+    rotation_grace_blocks: int = 0  # [bridge] rotation_grace_blocks
     noted: dict[str, str] = field(default_factory=dict)  # the last reason logged, by duty
     address: bytes | None = field(init=False)  # the bridge key's EVM address
 
@@ -68,15 +82,37 @@ class OwnKeys:
             )
         return self.bridge_key if self.note("withdrawal and rotation signatures", reason) else None
 
+    def get_rotation_key(self) -> bytes | None:
+        """The bridge key for vault rotations: whenever it may sign withdrawals, and for
+        `rotation_grace_blocks` after this validator lost its power while its last record
+        with power names the key's address. A vault that has not rotated yet trusts that
+        key still (the rotator signs only a vault whose set lists it), and its signature
+        may be what the rotation lacks."""
+        key = self.get_bridge_key()
+        if key is not None or self.bridge_key is None or self.address is None:
+            return key
+        state = self.state()
+        retiring = find_retiring_evm_validator(state, self.address, self.rotation_grace_blocks)
+        reason = "" if retiring is not None and retiring.pubkey == self.pubkey else (
+            f"validator key 0x{self.pubkey.hex()} with EVM address 0x{self.address.hex()} had "
+            f"no power in the last {self.rotation_grace_blocks} blocks "
+            f"([bridge] rotation_grace_blocks)"
+        )  # fmt: skip
+        signing = "signing the rotations of vaults that still trust this key, as it lost its power"
+        return self.bridge_key if self.note("retiring rotation signatures", reason,
+                                            signing) else None  # fmt: skip
+
     def describe(self, validator: Validator | None) -> str:
         return f"validator key 0x{self.pubkey.hex()} is {describe_absence(validator)}"
 
-    def note(self, duty: str, reason: str) -> bool:
+    def note(
+        self, duty: str, reason: str, signing: str = "signing (the set in force lists it)"
+    ) -> bool:
         """True when `reason` is empty (it may sign); logs each change."""
-        if self.noted.get(duty, "") != reason:
+        if self.noted.get(duty) != reason:
             if reason:
                 log.warning("no %s from this validator: %s", duty, reason)
             else:
-                log.info("%s from this validator: signing (the set in force lists it)", duty)
+                log.info("%s from this validator: %s", duty, signing)
             self.noted[duty] = reason
         return not reason

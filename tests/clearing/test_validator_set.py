@@ -10,7 +10,11 @@ from hypothesis import strategies as st
 from clearing.context import Equivocation
 from clearing.genesis import Validator
 from clearing.snapshot import decode_snapshot, encode_snapshot
-from clearing.validator_set import get_active_set_at, get_active_validators
+from clearing.validator_set import (
+    get_active_set_at,
+    get_active_validators,
+    get_retiring_validators,
+)
 from tests.clearing.governance.support import gov_sandbox
 from tests.clearing.governance.validator_support import pubkey
 
@@ -49,3 +53,19 @@ def test_each_height_gets_the_set_after_the_block_before_it(jailings: list[int |
     for height in range(1, box.state.height + 2):
         assert get_active_set_at(box.state, height) == seen[height - 1]
         assert get_active_set_at(restored, height) == seen[height - 1]
+
+
+def test_a_validator_jailed_is_retiring_for_the_window_after_the_block_that_jailed_it() -> None:
+    """Jailed at the end of block 2 (its last block with power): retiring through block
+    2 + window - 1 with the record it had power with, then not; none with no window."""
+    box = gov_sandbox()
+    box.apply([])
+    box.apply([], (Equivocation(pubkey(box, 1), 1),))
+    jailed = box.state.genesis.validators[1]
+    assert get_retiring_validators(box.state, 3) == (jailed,)
+    assert get_retiring_validators(box.state, 0) == ()
+    box.apply([])
+    assert get_retiring_validators(box.state, 2) == (jailed,)  # block 2 is among the last 2
+    box.apply([])
+    assert get_retiring_validators(box.state, 2) == ()
+    assert get_retiring_validators(box.state, 3) == (jailed,)

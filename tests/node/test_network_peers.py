@@ -14,6 +14,7 @@ import trio
 
 from clearing.genesis import Validator
 from clearing.state import initialize_state
+from clearing.validator_set import install_validators
 from node.blocksync import fetch_blocks
 from node.config import ConfigError, load_config
 from node.genesis_file import load_genesis
@@ -133,7 +134,7 @@ def test_the_allowed_set_is_the_validators_in_force_jailed_ones_included(tmp_pat
     assert get_allowed_peers(config, genesis, in_force) == peers
 
 
-async def test_the_host_follows_the_validator_set_at_each_commit_that_changes_it(
+async def test_the_host_follows_the_validator_set_and_the_rotation_grace_at_each_commit(
     tmp_path: Path,
 ) -> None:
     home = NodeHome(tmp_path, "v0", 0)
@@ -146,9 +147,18 @@ async def test_the_host_follows_the_validator_set_at_each_commit_that_changes_it
     allowed = get_allowed_peers(config, genesis, genesis.validators)
     async with open_p2p(P2PConfig(secrets.token_bytes(32), allowed_peers=allowed), []) as p2p:
         follower = AllowedPeers(config, genesis, p2p, state)
-        state.validators = {**state.validators, added.pubkey: added}
-        del state.validators[removed.pubkey]
+        validators = {**state.validators, added.pubkey: added}
+        del validators[removed.pubkey]
+        state.height = 5
+        install_validators(state, validators, {})
         follower.on_commit(state)
         assert p2p.allowed_peers is not None and allowed is not None
+        # removed in block 5, it may still sign vault rotations: allowed during its grace
+        assert p2p.allowed_peers == allowed | {added.peer_id}
+        state.height += config.bridge.rotation_grace_blocks - 1
+        follower.on_commit(state)
+        assert p2p.is_allowed(removed.peer_id)
+        state.height += 1
+        follower.on_commit(state)
         assert p2p.allowed_peers == allowed - {removed.peer_id} | {added.peer_id}
         assert p2p.is_allowed(added.peer_id) and not p2p.is_allowed(removed.peer_id)

@@ -27,11 +27,23 @@ from bridge.vault import get_validator_set
 from bridge.withdrawal import WithdrawalError
 from clearing.sandbox import derive_seed
 from node.collateral.chains import VaultReader
-from node.collateral.gossip import NotInCurrentSet, encode_message
+from node.collateral.gossip import (
+    IGNORES,
+    BridgeCheck,
+    NotInCurrentSet,
+    UnknownEvmSigner,
+    encode_message,
+)
 from node.collateral.pools import RotationBook
 from node.collateral.rotations import VaultRotator
 from node.config import BridgeChainConfig
-from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis, make_check
+from tests.node.collateral.support import (
+    BRIDGE_KEYS,
+    CHAIN_ID,
+    get_genesis,
+    get_state_in_force,
+    make_check,
+)
 
 GENESIS = get_genesis()
 ADDRESSES = [get_address(k) for k in BRIDGE_KEYS]
@@ -179,3 +191,20 @@ def test_rotation_gossip_passes_from_a_member_and_is_refused_from_anyone_else() 
             encode_message(GENESIS.chain_id, sign_rotation_message(outside, BRIDGE_KEYS[3]))
         )
     assert (caught.value.signer, caught.value.epoch) == (ADDRESSES[3], 0)
+
+
+def test_a_signer_that_lost_its_power_passes_only_during_its_rotation_grace() -> None:
+    """Governance removed validators 2 and 3 at once: the vault still trusts their keys,
+    and without them it cannot rotate. A node with a grace relays their rotation
+    signatures; one without, or once the grace ended, ignores them (nobody penalised)."""
+    removed = get_state_in_force(GENESIS, add=False, remove=(2, 3))
+    rotation = make_rotation(bytes(range(20)), [(a, 10) for a in ADDRESSES[:2]])
+    message = encode_message(GENESIS.chain_id, sign_rotation_message(rotation, BRIDGE_KEYS[3]))
+    graced = BridgeCheck.from_genesis(GENESIS, lambda: removed, rotation_grace_blocks=10)
+    assert graced.decode(message).signature  # type: ignore[union-attr]
+    with pytest.raises(UnknownEvmSigner):
+        make_check(GENESIS, removed).decode(message)
+    removed.height = 10  # the removal's block was 0: ten blocks without power since
+    with pytest.raises(UnknownEvmSigner):
+        graced.decode(message)
+    assert issubclass(UnknownEvmSigner, IGNORES)

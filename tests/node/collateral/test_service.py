@@ -10,16 +10,21 @@ from types import SimpleNamespace
 import pytest
 import trio
 
+from bridge.eip712 import get_address
 from bridge.observation import InvalidAttestation, sign_observation
 from bridge.payouts import sign_payout
+from bridge.rotation import Rotation, compute_target_set, get_consensus_set, sign_rotation_message
+from bridge.validators import EvmValidatorSet
 from clearing.attestation import sign_attestation, verify_quorum_attestations
 from clearing.state import ClearingState, initialize_state
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN
-from node.collateral.gossip import ExpiryAttestation, PayoutAttestation
+from node.collateral.gossip import ExpiryAttestation, PayoutAttestation, encode_message
 from node.collateral.service import BridgeNode
 from node.p2p import Delivery
 from node.p2p.topics import BRIDGE
 from tests.node.collateral.support import (
+    BRIDGE_KEYS,
+    CHAIN_ID,
     CONSENSUS_KEYS,
     NEW_CONSENSUS_KEY,
     get_genesis,
@@ -160,3 +165,20 @@ async def test_a_validator_attests_only_while_the_set_in_force_holds_it_with_pow
     assert caplog.text.count("not in the validator set in force") == 1
     assert caplog.text.count("bridge attestations from this validator: signing") == 1
     assert caplog.text.count("is jailed (power 0)") == 1
+
+
+async def test_a_removed_validator_gossips_its_rotation_signature_and_no_attestation() -> None:
+    """Removed with half of the vault's power: its rotation signature (made with a key
+    the vault still trusts) is what the rotation lacks, so it is pooled and gossiped;
+    its deposit attestation counts for nothing and is not."""
+    removed = get_state_in_force(GENESIS, add=False, remove=(2, 3))
+    node, p2p = make_node([], removed, validator=3)
+    await node.send_deposit(sign_observation(CONSENSUS_KEYS[3], NET, make_observation(GENESIS)))
+    assert p2p.published == []
+    current = EvmValidatorSet.from_members(0, [(get_address(k), 10) for k in BRIDGE_KEYS])
+    rotation = Rotation(CHAIN_ID, bytes(range(20)), current,
+                        compute_target_set(current, get_consensus_set(removed)))  # fmt: skip
+    assert rotation.target is not None
+    await node.send_rotation(sign_rotation_message(rotation, BRIDGE_KEYS[3]))
+    assert p2p.published == [encode_message(NET, sign_rotation_message(rotation, BRIDGE_KEYS[3]))]
+    assert node.rotations.get_best((CHAIN_ID, bytes(range(20)))) is not None

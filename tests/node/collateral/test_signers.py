@@ -53,9 +53,9 @@ class Committed:
         return self.state
 
 
-def make_keys(index: int, committed: Committed) -> OwnKeys:
+def make_keys(index: int, committed: Committed, grace: int = 0) -> OwnKeys:
     bridge_key = NEW_BRIDGE_KEY if index == VALIDATORS else BRIDGE_KEYS[index]
-    return OwnKeys(get_pubkey(index), bridge_key, committed)
+    return OwnKeys(get_pubkey(index), bridge_key, committed, grace)
 
 
 async def test_withdrawal_signatures_start_with_the_block_that_adds_the_validator(
@@ -136,6 +136,39 @@ async def test_rotation_signers_are_the_vaults_members_the_set_in_force_holds() 
     }
     committed.state = get_state_in_force(GENESIS, jail=[1])  # a new target: signed again
     assert await check_all() == {get_address(BRIDGE_KEYS[i]) for i in (0, 2)}
+
+
+async def test_validators_removed_at_once_sign_the_rotation_during_their_grace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Governance removes validators 2 and 3 in one block, half of the vault's power: 0
+    and 1 alone cannot rotate it. With a grace of 10 blocks, 2 and 3 sign the rotation
+    (logged once each) but no withdrawal; after it, they sign nothing. A rotator without
+    a grace leaves the vault stuck."""
+    committed = Committed()
+    committed.state = get_state_in_force(GENESIS, add=False, remove=(2, 3))
+    sent: list[RotationSignature] = []
+
+    async def send(signed: RotationSignature) -> None:
+        sent.append(signed)
+
+    async def signers(grace: int) -> set[bytes]:
+        sent.clear()
+        for index in range(VALIDATORS):
+            readers: dict[int, Any] = {CHAIN_ID: FakeReader(GENESIS_SET)}
+            keys = make_keys(index, committed, grace)
+            rotator = VaultRotator(readers, {}, lambda: get_consensus_set(committed.state),
+                                   keys.get_rotation_key, send)  # fmt: skip
+            await rotator.check_all()
+            assert keys.get_bridge_key() is None or index < 2
+        return {recover_signer(s.rotation.get_digest(), s.signature) for s in sent}
+
+    with caplog.at_level(logging.INFO):
+        assert await signers(10) == {get_address(k) for k in BRIDGE_KEYS}
+    assert caplog.text.count("retiring rotation signatures from this validator: signing") == 2
+    assert await signers(0) == {get_address(k) for k in BRIDGE_KEYS[:2]}
+    committed.state.height = 10
+    assert await signers(10) == {get_address(k) for k in BRIDGE_KEYS[:2]}
 
 
 def test_the_bridge_key_file_is_read_at_start_when_there_is_one(tmp_path: Path) -> None:
