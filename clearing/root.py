@@ -1,14 +1,15 @@
 """The state root: accounts Merkle root bound to a hash of the global records.
 
 ``state_root = H(0x03 || accounts_root || globals_hash)`` with
-``globals_hash = H(0x04 || market_hash || configuration_hash || H(globals))``: what
-the solvency rows are computed from besides the genesis is two leaves of their own,
-the market (``clearing.risk.solvency.SolvencyMarket``: height, block time, marks,
-index prices) and the configuration in force (its governed sections as canonical
-JSON, ``clearing.governance.configuration.encode_configuration``: instruments, risk
-parameters, ...), so a report proves both under the root with two hashes and the
-configuration's bytes (``MarketProof``) and publishes nothing else of the globals
-(they hold pending withdrawals). Accounts are leaves
+``globals_hash = H(0x05 || market_hash || configuration_hash || roles_hash ||
+H(globals))``: what the solvency rows are computed from besides the genesis is two
+leaves of their own, the market (``clearing.risk.solvency.SolvencyMarket``: height,
+block time, marks, index prices) and the configuration in force (its governed
+sections as canonical JSON, ``clearing.governance.configuration.encode_configuration``:
+instruments, risk parameters, ...), and a third leaf is who clears through whom
+(``clearing.published_roles``), so a report proves all three under the root with
+their hashes and the configuration's and roles' bytes (``MarketProof``) and publishes
+nothing else of the globals (they hold pending withdrawals). Accounts are leaves
 keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
@@ -42,6 +43,11 @@ from clearing.governance.configuration import (
     get_governance_records,
 )
 from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
+from clearing.published_roles import (
+    MAX_PUBLISHED_ROLES_BYTES,
+    get_published_roles,
+    hash_published_roles,
+)
 from clearing.replay import get_replay_fields
 from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
 from clearing.risk.solvency import SolvencyMarket, get_solvency_market
@@ -54,10 +60,10 @@ ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin
 # records; 9: the validator set, jailings and set changes; the external bridges, listing
 # templates and fee split in the governed configuration; 8: the governed configuration
 # and proposals; 7: beside the market leaf; 6: the epoch's defaults; 5: settlement, ...
-GLOBALS_VERSION = 11
+GLOBALS_VERSION = 12  # 12: the published roles a leaf of the globals hash
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
-GLOBALS_PREFIX = b"\x04"
+GLOBALS_PREFIX = b"\x05"  # 5: the published roles; 4 had market, configuration, records
 MARKET_DOMAIN = b"clearnode-market-v1"
 CONFIGURATION_DOMAIN = b"clearnode-configuration-v1"
 
@@ -183,6 +189,7 @@ def _get_globals_hash(state: ClearingState) -> bytes:
     return compute_globals_hash(
         hash_market(get_solvency_market(state)),
         get_configuration_leaf(state.genesis)[1],
+        hash_published_roles(get_published_roles(state).encode()),
         _get_records_hash(state),
     )
 
@@ -209,9 +216,13 @@ def get_configuration_leaf(config: Genesis) -> tuple[bytes, bytes]:
 
 
 def compute_globals_hash(
-    market_hash: bytes, configuration_hash: bytes, records_hash: bytes
+    market_hash: bytes, configuration_hash: bytes, roles_hash: bytes, records_hash: bytes
 ) -> bytes:
-    return hashlib.sha256(GLOBALS_PREFIX + market_hash + configuration_hash + records_hash).digest()
+    """The published roles are also among the records (with what is not published):
+    hashed twice, so that the records keep one encoding for the root and snapshots."""
+    return hashlib.sha256(
+        GLOBALS_PREFIX + market_hash + configuration_hash + roles_hash + records_hash
+    ).digest()
 
 
 def compute_root(accounts_root: bytes, globals_hash: bytes) -> bytes:
@@ -234,9 +245,9 @@ def compute_state_root_from_scratch(state: ClearingState) -> bytes:
     records_hash = hashlib.sha256(encode_globals(state, digest)).digest()
     market_hash = hash_market(get_solvency_market(state))
     configuration_hash = hash_configuration(encode_configuration(state.genesis))
-    return compute_root(
-        tree.root(), compute_globals_hash(market_hash, configuration_hash, records_hash)
-    )
+    roles_hash = hash_published_roles(get_published_roles(state).encode())
+    globals_hash = compute_globals_hash(market_hash, configuration_hash, roles_hash, records_hash)
+    return compute_root(tree.root(), globals_hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,45 +309,51 @@ def verify_account_proof(
 class MarketProof:
     """What, with a market, gives the state root: the accounts root, the configuration in
     force (its bytes, ``encode_configuration``: what the statement's rows are computed
-    from besides the market) and the hash of the other global records."""
+    from besides the market), the published roles' bytes (who clears through whom) and
+    the hash of the other global records."""
 
     accounts_root: bytes
     configuration: bytes
+    roles: bytes
     records_hash: bytes
 
     def to_fields(self) -> list[bytes]:
-        return [self.accounts_root, self.configuration, self.records_hash]
+        return [self.accounts_root, self.configuration, self.roles, self.records_hash]
 
     @classmethod
     def from_fields(cls, obj: object) -> MarketProof:
-        f = expect_list(obj, "MarketProof", 3)
-        configuration = f[1]
-        if type(configuration) is not bytes:
-            raise DecodeError(
-                "configuration", f"expected bytes, got {type(configuration).__name__}"
-            )
-        if len(configuration) > MAX_CONFIGURATION_BYTES:
-            raise DecodeError("configuration", f"{len(configuration)} bytes exceed "
-                              f"{MAX_CONFIGURATION_BYTES}")  # fmt: skip
+        f = expect_list(obj, "MarketProof", 4)
         return cls(
             expect_bytes(f[0], "accounts_root", 32),
-            configuration,
-            expect_bytes(f[2], "records_hash", 32),
+            _expect_document(f[1], "configuration", MAX_CONFIGURATION_BYTES),
+            _expect_document(f[2], "roles", MAX_PUBLISHED_ROLES_BYTES),
+            expect_bytes(f[3], "records_hash", 32),
         )
 
     def get_configuration_hash(self) -> bytes:
         return hash_configuration(self.configuration)
 
     def get_root(self, market: SolvencyMarket) -> bytes:
-        """The state root under which this proves ``market`` and its configuration."""
+        """The state root under which this proves ``market``, its configuration and the
+        published roles."""
         globals_hash = compute_globals_hash(
-            hash_market(market), self.get_configuration_hash(), self.records_hash
-        )
+            hash_market(market), self.get_configuration_hash(),
+            hash_published_roles(self.roles), self.records_hash,
+        )  # fmt: skip
         return compute_root(self.accounts_root, globals_hash)
+
+
+def _expect_document(obj: object, what: str, max_bytes: int) -> bytes:
+    if type(obj) is not bytes:
+        raise DecodeError(what, f"expected bytes, got {type(obj).__name__}")
+    if len(obj) > max_bytes:
+        raise DecodeError(what, f"{len(obj)} bytes exceed {max_bytes}")
+    return obj
 
 
 def get_market_proof(state: ClearingState) -> MarketProof:
     """The proof of ``get_solvency_market(state)`` and of the configuration in force
     under the current root."""
     configuration, _ = get_configuration_leaf(state.genesis)
-    return MarketProof(_get_tree(state).root(), configuration, _get_records_hash(state))
+    roles = get_published_roles(state).encode()
+    return MarketProof(_get_tree(state).root(), configuration, roles, _get_records_hash(state))

@@ -40,13 +40,13 @@ def check_statement(report: Report, genesis: Genesis | None) -> Verdict:
     if proof.get_root(market) == report.state_root:
         verdict.passed.append(
             f"market of height {market.height} ({len(market.mark_prices)} marks, "
-            f"{len(market.index_prices)} index prices) and {configuration} are under the "
-            "state root"
+            f"{len(market.index_prices)} index prices), {configuration} and the published "
+            "roles are under the state root"
         )
     else:
         verdict.failures.append(
-            f"market of height {market.height} and {configuration} are not under the state "
-            f"root 0x{report.state_root.hex()}: their proof gives 0x"
+            f"market of height {market.height}, {configuration} and the published roles are "
+            f"not under the state root 0x{report.state_root.hex()}: their proof gives 0x"
             f"{proof.get_root(market).hex()}"
         )
     if genesis is None:

@@ -55,7 +55,8 @@ from proofs.statement import (
     verify_solvency_batch,
 )
 
-REPORT_VERSION = 7
+REPORT_VERSION = 8
+# 8: the published roles (clearing members, their clients) in the market proof;
 # 7: the configuration in force (its bytes, in the market proof) the statement is
 # computed from; 6: an anchor (the next block's header and commit certificate) for the state root;
 # 5: the market the statement is computed from; 4: the epoch's defaults
@@ -126,7 +127,8 @@ class Report:
     state_root: bytes
     statement: SolvencyStatement
     market: SolvencyMarket  # what the statement's rows are computed from besides the genesis
-    market_proof: MarketProof  # with the market, gives the state root; holds the configuration
+    market_proof: MarketProof  # with the market, gives the state root; holds the
+    # configuration and the published roles
     accounts: tuple[AccountEntry, ...]
     aggregates: tuple[AggregateEntry, ...]
     in_default: tuple[DefaultEntry, ...] = ()
@@ -649,6 +651,8 @@ REFUSED_VERSIONS = {
     5: "it has no place for the anchor that ties its state root to the chain",
     6: "it does not carry the configuration its statement is computed from, so the "
     "statement cannot be recomputed once governance changed it",
+    7: "it does not carry the clearing members and their clients, so it cannot show each "
+    "clearing member's house and client accounts",
 }
 
 

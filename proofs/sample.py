@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from clearing.published_roles import PublishedRoles
 from clearing.risk.solvency import (
     COLLATERAL_PREFIX,
     SolvencyMarket,
@@ -23,7 +24,9 @@ SAMPLE_CONFIGURATION = (
     b'{"external_bridges":[],"instruments":[],"insurance_fund_bps":10000,'
     b'"listing_templates":[],"risk":{},"venues":[]}'
 )
-SAMPLE_MARKET_PROOF = MarketProof(bytes(range(32)), SAMPLE_CONFIGURATION, bytes(range(32, 64)))
+SAMPLE_MARKET_PROOF = MarketProof(
+    bytes(range(32)), SAMPLE_CONFIGURATION, PublishedRoles((), ()).encode(), bytes(range(32, 64))
+)
 SAMPLE_STATE_ROOT = SAMPLE_MARKET_PROOF.get_root(SAMPLE_MARKET)
 
 

@@ -22,6 +22,7 @@ from clearing.errors import GenesisError
 from clearing.genesis import Genesis, parse_genesis
 from clearing.risk.engine import get_risk_setup
 from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
+from proofs.clearing_members import check_clearing_members
 from proofs.errors import DecodeError
 from proofs.group import BACKENDS, FAST, get_backend
 from proofs.member_account import check_member_account
@@ -314,8 +315,9 @@ def get_sections(
     known: dict[int, dict[str, int]] | None = None,
 ) -> list[tuple[str, Verdict]]:
     """Every check of `report` the inputs allow, as (title, verdict) sections: the
-    signatures and proofs, the statement (with `genesis`), the reserves (`readings`) and,
-    with `member` and its `openings`, the member's own commitments."""
+    signatures and proofs, the statement (with `genesis`), the reserves (`readings`), each
+    clearing member's house and clients and, with `member` and its `openings`, the
+    member's own commitments."""
     title = (
         f"report of chain {report.chain_id}, epoch {report.epoch}, "
         f"state root 0x{report.state_root.hex()}, "
@@ -325,6 +327,7 @@ def get_sections(
         (title, verify_report(gens, report, validators, chain_id)),
         ("statement", check_statement(report, genesis)),
         ("reserves", check_reserves(report, genesis, readings or {})),
+        ("clearing members", check_clearing_members(report)),
     ]
     if member is not None:
         if isinstance(openings, MemberOpenings):

@@ -24,7 +24,8 @@ from clearing.risk.solvency import SolvencyMarket
 from clearing.root import AccountProof, MarketProof
 from node.reports.inputs import ReportInputs
 
-INPUTS_VERSION = 5  # 4 had no configuration, 3 no account proofs, 2 no market, 1 no chain id
+# 5 had no published roles, 4 no configuration, 3 no account proofs, 2 no market, 1 no chain id
+INPUTS_VERSION = 6
 FILE_PATTERN = re.compile(r"^epoch-(\d+)\.")
 
 

@@ -119,7 +119,8 @@ def test_the_honest_report_is_recomputed_equal(world: World, tmp_path: Path) -> 
             f"{len(world.statement.input_labels)} labels, {len(world.statement.rows)} scenario "
             "rows, equal to the report's") in out  # fmt: skip
     assert NOT_CHECKED not in out
-    under = f"ok    market of height 5 (4 marks, 4 index prices) and {configuration} are under"
+    under = (f"ok    market of height 5 (4 marks, 4 index prices), {configuration} and the "
+             "published roles are under")  # fmt: skip
     assert under in out and under in plain
 
 
@@ -213,8 +214,8 @@ def test_the_statement_of_another_height(world: World, tmp_path: Path) -> None:
     report = sign_with(world.box, later_report)
     plain_code, plain, code, out = _verify(world, report, tmp_path)
     assert plain_code == code == EXIT_INVALID
-    assert (f"FAIL  market of height {EPOCH_LENGTH + 1} and {_configuration(report)} are not "
-            "under the state root") in plain  # fmt: skip
+    assert (f"FAIL  market of height {EPOCH_LENGTH + 1}, {_configuration(report)} and the "
+            "published roles are not under the state root") in plain  # fmt: skip
     assert (f"FAIL  market is of height {EPOCH_LENGTH + 1}, not {EPOCH_LENGTH}, the last block "
             "of epoch 1") in out  # fmt: skip
     # ... or under the later block's root: the epoch's height is the genesis's word
@@ -235,7 +236,8 @@ def test_a_market_that_is_not_the_chain_s_is_caught_by_the_root(
         report = sign_with(world.box, replace(world.honest, market=wrong, signatures=()))
         plain_code, plain, code, _ = _verify(world, report, tmp_path)
         assert plain_code == code == EXIT_INVALID, plain
-        assert f"FAIL  market of height 5 and {_configuration(report)} are not under" in plain
+        assert (f"FAIL  market of height 5, {_configuration(report)} and the published roles "
+                "are not under") in plain  # fmt: skip
     assert (f"FAIL  market mark_prices do not price the genesis's ids: missing "
             f"[{market.mark_prices[0][0]!r}], not in the genesis []") in _verify(
         world, sign_with(world.box, replace(world.honest, market=dropped, signatures=())), tmp_path
@@ -246,8 +248,8 @@ def test_without_a_genesis_the_statement_is_said_unchecked(world: World) -> None
     verdict = check_statement(world.honest, None)
     assert verdict.ok
     assert verdict.passed == [
-        f"market of height 5 (4 marks, 4 index prices) and {_configuration(world.honest)} are "
-        "under the state root"
+        f"market of height 5 (4 marks, 4 index prices), {_configuration(world.honest)} and the "
+        "published roles are under the state root"
     ]
     assert verdict.not_checked == [
         "statement not checked: without --genesis its rows (risk arrays, haircut weights, "
@@ -293,8 +295,8 @@ def test_after_a_governance_change_the_statement_is_recomputed_from_the_governed
     tampered = sign_with(box, replace(report, market_proof=original, signatures=()))
     verdict = check_statement(tampered, box.genesis)
     assert verdict.failures[0] == (
-        f"market of height {report.market.height} and {_configuration(tampered)} are not under "
-        f"the state root 0x{report.state_root.hex()}: their proof gives "
+        f"market of height {report.market.height}, {_configuration(tampered)} and the published "
+        f"roles are not under the state root 0x{report.state_root.hex()}: their proof gives "
         f"0x{original.get_root(report.market).hex()}"
     )
     # WETH counted at the genesis's 10% haircut, not the governed 20%

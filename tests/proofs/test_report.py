@@ -342,7 +342,7 @@ def test_a_version_4_report_without_its_market_is_refused_saying_why(signed: Fix
         decode_report(old)
     assert info.value.version == 4
     assert "does not carry the marks its statement is computed from" in str(info.value)
-    assert "this reads version 7" in str(info.value)
+    assert "this reads version 8" in str(info.value)
 
 
 def test_a_version_5_report_without_an_anchor_slot_is_refused_saying_why(signed: Fixture) -> None:
@@ -356,13 +356,22 @@ def test_a_version_6_report_without_its_configuration_is_refused_saying_why(
     signed: Fixture,
 ) -> None:
     fields = msgpack.unpackb(signed.report.encode())
-    accounts_root, _, records_hash = fields[10]
+    accounts_root, _, _, records_hash = fields[10]
     old = msgpack.packb([6, *fields[1:10], [accounts_root, records_hash], *fields[11:]],
                         use_bin_type=True)  # fmt: skip
     with pytest.raises(UnsupportedReportVersion) as info:
         decode_report(old)
     assert info.value.version == 6
     assert "does not carry the configuration its statement is computed from" in str(info.value)
+
+
+def test_a_version_7_report_without_its_roles_is_refused_saying_why(signed: Fixture) -> None:
+    fields = msgpack.unpackb(signed.report.encode())
+    accounts_root, configuration, _, records_hash = fields[10]
+    old = msgpack.packb([7, *fields[1:10], [accounts_root, configuration, records_hash],
+                         *fields[11:]], use_bin_type=True)  # fmt: skip
+    with pytest.raises(UnsupportedReportVersion, match="does not carry the clearing members"):
+        decode_report(old)
 
 
 def test_a_configuration_beyond_its_bound_is_a_decode_error(signed: Fixture) -> None:
@@ -387,7 +396,7 @@ def test_the_market_round_trips_and_a_malformed_one_is_a_decode_error(signed: Fi
         with pytest.raises(DecodeError, match=f"market: .*{reason}"):
             decode_report(msgpack.packb(fields, use_bin_type=True))
     fields = msgpack.unpackb(signed.report.encode())
-    fields[10] = [bytes(32), b"{}", bytes(31)]
+    fields[10] = [bytes(32), b"{}", b"", bytes(31)]
     with pytest.raises(DecodeError, match=r"market: .*records_hash"):
         decode_report(msgpack.packb(fields, use_bin_type=True))
 

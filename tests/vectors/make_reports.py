@@ -27,6 +27,7 @@ from clearing.genesis import parse_genesis
 from clearing.governance.configuration import apply_configuration, encode_configuration
 from clearing.governance.parameter_change import SetCollateralHaircut
 from clearing.governance.risk_change import make_risk_change
+from clearing.published_roles import PublishedRoles
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.root import compute_state_root, get_account_proof
 from clearing.sandbox import Sandbox
@@ -64,6 +65,7 @@ from tests.node.reports.support import (
 REPORTS = Path(__file__).parent / "reports"
 EPOCH_LENGTH = 5
 SHORT = MEMBERS[1].address  # short 3 lots of BTC-PERP, below maintenance margin
+OMNIBUS_CLIENT = bytes([0x0C]) * 20  # member 2's client, without an account
 BTC = "position:BTC-PERP"
 WETH = "collateral:31337:0x" + "00" * 19 + "e1"
 OUTSIDER = Ed25519PrivateKey.from_private_bytes(bytes([7]) * 32)  # not a validator
@@ -82,8 +84,17 @@ class World:
 
 def trading_chain() -> tuple[Sandbox, dict[str, Any]]:
     """The trading world of the node's report tests and its genesis, whose governance
-    decides within blocks (so a change executes in the vectors' chain)."""
+    decides within blocks (so a change executes in the vectors' chain). Members 0 and 2
+    are clearing members; the short (member 1) is member 0's segregated client, and
+    member 2 has an omnibus client with no account yet."""
     doc = small_epoch_genesis(EPOCH_LENGTH)
+    doc["clearing_members"] = ["0x" + m.address.hex() for m in (MEMBERS[0], MEMBERS[2])]
+    doc["clients"] = [
+        {"address": "0x" + SHORT.hex(), "clearing_member": "0x" + MEMBERS[0].address.hex(),
+         "model": "segregated", "backup": "0x" + MEMBERS[2].address.hex()},
+        {"address": "0x" + OMNIBUS_CLIENT.hex(), "clearing_member": "0x" + MEMBERS[2].address.hex(),
+         "model": "omnibus"},
+    ]  # fmt: skip
     box = gov_sandbox(doc)
     for txs in (funding_txs(box), [trade_batch(box)]):
         assert all(r.is_ok() for r in box.apply(txs).tx_results)
@@ -230,6 +241,16 @@ def configuration_not_under_root(world: World) -> bytes:
     """The honest report carrying another configuration (BTC's scan range widened)."""
     r = world.honest
     proof = replace(r.market_proof, configuration=with_configuration(world, widen_btc_scan))
+    return sign(world, replace(r, market_proof=proof)).encode()
+
+
+def roles_not_under_root(world: World) -> bytes:
+    """The honest report carrying other roles: member 0's client moved to member 2."""
+    r = world.honest
+    roles = PublishedRoles.decode(r.market_proof.roles)
+    moved = tuple((c, MEMBERS[2].address if c == SHORT else m, model)
+                  for c, m, model in roles.clients)  # fmt: skip
+    proof = replace(r.market_proof, roles=replace(roles, clients=moved).encode())
     return sign(world, replace(r, market_proof=proof)).encode()
 
 
@@ -408,6 +429,7 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
     "wrong-aggregate": wrong_aggregate,
     "market-not-under-root": market_not_under_root,
     "configuration-not-under-root": configuration_not_under_root,
+    "roles-not-under-root": roles_not_under_root,
     "proved-over-changed-configuration": proved_over_changed_configuration,
     "zeroed-risk-arrays": zeroed_risk_arrays,
     "changed-risk-array-entry": changed_risk_array_entry,

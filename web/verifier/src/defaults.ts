@@ -27,7 +27,7 @@ export function checkInDefault(report: Report): string[] {
   return failures;
 }
 
-function equityOf(report: Report, inputs: bigint[]): string | null {
+export function equityOf(report: Report, inputs: bigint[]): string | null {
   try {
     const [num, den] = getEquity(report.statement, inputs);
     return formatFraction(fraction(num, den));

@@ -1,6 +1,6 @@
 /** The market the statement is computed from, and its proof under the state root with
- * the configuration in force (clearing/risk/solvency.py SolvencyMarket, clearing/root.py
- * MarketProof). */
+ * the configuration in force and the published roles (clearing/risk/solvency.py
+ * SolvencyMarket, clearing/root.py MarketProof). */
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, utf8 } from "./bytes";
@@ -12,10 +12,13 @@ import type { PriceList, SolvencyMarket } from "./recompute/solvency.js";
 
 const MARKET_DOMAIN = utf8("clearnode-market-v1");
 const CONFIGURATION_DOMAIN = utf8("clearnode-configuration-v1");
+const PUBLISHED_ROLES_DOMAIN = utf8("clearnode-published-roles-v1");
 /** clearing/governance/configuration.py MAX_CONFIGURATION_BYTES. */
 export const MAX_CONFIGURATION_BYTES = 4 * 1024 * 1024;
+/** clearing/published_roles.py MAX_PUBLISHED_ROLES_BYTES. */
+export const MAX_PUBLISHED_ROLES_BYTES = 8 * 1024 * 1024;
 const ROOT_PREFIX = Uint8Array.of(0x03);
-const GLOBALS_PREFIX = Uint8Array.of(0x04);
+const GLOBALS_PREFIX = Uint8Array.of(0x05);
 
 /** Field 9: the clearing state at the epoch's last block. */
 export type Market = SolvencyMarket;
@@ -25,6 +28,8 @@ export interface MarketProof {
   accountsRoot: Uint8Array;
   /** The configuration in force: canonical JSON, hashed and parsed as given. */
   configuration: Uint8Array;
+  /** Who clears through whom (clearing/published_roles.py), decoded by clearing.ts. */
+  roles: Uint8Array;
   recordsHash: Uint8Array;
 }
 
@@ -48,19 +53,20 @@ export function decodeMarket(obj: Value): Market {
   };
 }
 
+/** root.py _expect_document: bytes of at most `maxBytes`. */
+function expectDocument(obj: Value, what: string, maxBytes: number): Uint8Array {
+  if (!(obj instanceof Uint8Array)) throw clearingError(what, `expected bytes, got ${typeName(obj)}`);
+  if (obj.length > maxBytes) throw clearingError(what, `${obj.length} bytes exceed ${maxBytes}`);
+  return obj;
+}
+
 export function decodeMarketProof(obj: Value): MarketProof {
-  const f = expectList(obj, "MarketProof", 3);
-  const configuration = f[1]!;
-  if (!(configuration instanceof Uint8Array)) {
-    throw clearingError("configuration", `expected bytes, got ${typeName(configuration)}`);
-  }
-  if (configuration.length > MAX_CONFIGURATION_BYTES) {
-    throw clearingError("configuration", `${configuration.length} bytes exceed ${MAX_CONFIGURATION_BYTES}`);
-  }
+  const f = expectList(obj, "MarketProof", 4);
   return {
     accountsRoot: expectBytes(f[0]!, "accounts_root", 32),
-    configuration,
-    recordsHash: expectBytes(f[2]!, "records_hash", 32),
+    configuration: expectDocument(f[1]!, "configuration", MAX_CONFIGURATION_BYTES),
+    roles: expectDocument(f[2]!, "roles", MAX_PUBLISHED_ROLES_BYTES),
+    recordsHash: expectBytes(f[3]!, "records_hash", 32),
   };
 }
 
@@ -73,10 +79,12 @@ export function hashConfiguration(configuration: Uint8Array): Uint8Array {
   return sha256(concat(CONFIGURATION_DOMAIN, configuration));
 }
 
-/** The state root under which `proof` proves `market` and its configuration. */
+const hashPublishedRoles = (roles: Uint8Array): Uint8Array => sha256(concat(PUBLISHED_ROLES_DOMAIN, roles));
+
+/** The state root under which `proof` proves `market`, its configuration and the published roles. */
 export function getMarketRoot(proof: MarketProof, market: Market): Uint8Array {
   const globalsHash = sha256(
-    concat(GLOBALS_PREFIX, hashMarket(market), hashConfiguration(proof.configuration), proof.recordsHash),
+    concat(GLOBALS_PREFIX, hashMarket(market), hashConfiguration(proof.configuration), hashPublishedRoles(proof.roles), proof.recordsHash),
   );
   return sha256(concat(ROOT_PREFIX, proof.accountsRoot, globalsHash));
 }

@@ -13,7 +13,7 @@ import { type StateAnchor, decodeAnchor } from "./anchor";
 import { type Value, decodeMsgpack, encodeMsgpack } from "./msgpack";
 import { type Statement, decodeStatement } from "./statement";
 
-export const REPORT_VERSION = 7n;
+export const REPORT_VERSION = 8n;
 const REPORT_HASH_DOMAIN = utf8("clearnode-solvency-report-v1");
 const MIN_INT64 = -(1n << 63n);
 
@@ -95,6 +95,8 @@ const REFUSED_VERSIONS: Record<string, string> = {
   "5": "it has no place for the anchor that ties its state root to the chain",
   "6": "it does not carry the configuration its statement is computed from, so the statement cannot be " +
     "recomputed once governance changed it",
+  "7": "it does not carry the clearing members and their clients, so it cannot show each clearing member's " +
+    "house and client accounts",
 };
 
 /** A report in a format this verifier does not read. */

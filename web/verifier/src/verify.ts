@@ -15,6 +15,7 @@ import { MsmCheck } from "./msm";
 import { N_BITS } from "./bulletproofs";
 import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount } from "./report";
 import { checkMemberAccount } from "./account";
+import { checkClearingMembers } from "./clearing";
 import { readVaults } from "./chainread";
 import { type ReserveGenesis, checkReserves, readReserveGenesis } from "./reserves";
 import { type MemberOpenings, readOpenings, verifyMemberOpenings } from "./openings";
@@ -253,11 +254,11 @@ export function checkStatement(report: Report, genesis: unknown): Verdict {
   if (toHex(root) === toHex(report.stateRoot)) {
     verdict.passed.push(
       `market of height ${market.height} (${market.markPrices.length} marks, ` +
-        `${market.indexPrices.length} index prices) and ${configuration} are under the state root`,
+        `${market.indexPrices.length} index prices), ${configuration} and the published roles are under the state root`,
     );
   } else {
     verdict.failures.push(
-      `market of height ${market.height} and ${configuration} are not under the state root ` +
+      `market of height ${market.height}, ${configuration} and the published roles are not under the state root ` +
         `0x${toHex(report.stateRoot)}: their proof gives 0x${toHex(root)}`,
     );
   }
@@ -346,6 +347,7 @@ export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): 
     { title, verdict: verifyReport(gens, report, validators, chainId) },
     { title: "statement", verdict: checkStatement(report, inputs.genesis) },
     { title: "reserves", verdict: await checkReservesOnChain(report, reserveGenesis, rpc) },
+    { title: "clearing members", verdict: checkClearingMembers(report) },
   ];
   if (inputs.member !== undefined) {
     sections.push({ title: `member 0x${toHex(inputs.member.member)}`, verdict: checkMember(gens, report, inputs) });
