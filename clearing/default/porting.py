@@ -37,12 +37,18 @@ longer trade), and its clients are ported or closed out (EMIR art. 48(5)-(7), CF
 
 Porting moves no value: every account's equity is the same before and after.
 
+A client of another member that named the defaulted member as its backup names none
+afterwards (``client_backup_lost``): it chooses a new one by the offer and acceptance it
+opened its account with.
+
 Events name the client as ``member`` (so it reads them in its history, node/history/) and
 carry the member it is now under as ``clearing_member``; a port also names the backup as
 ``counterparty`` (so the backup reads it, with the ``client`` field).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from clearing.clients import get_clients
 from clearing.context import BlockContext
@@ -114,6 +120,19 @@ def process_member_default(
     omnibus = [(c, a) for c, a in clients if a.model is SegregationModel.OMNIBUS]
     if omnibus:
         events.extend(port_or_close_out(state, member, omnibus, headroom, defaulted))
+    return events + forget_backup(state, member)
+
+
+def forget_backup(state: ClearingState, member: MemberAddress) -> list[Event]:
+    """Other members' clients that named the defaulted ``member`` as their backup name
+    none now (it can take no client), each told so: it chooses a new backup before its
+    own member's default, or would be closed out then."""
+    events = []
+    for client, account in sorted(state.clients.items()):
+        if account.backup == member and account.clearing_member != member:
+            state.clients[client] = replace(account, backup=NO_MEMBER)
+            events.append(make_event("client_backup_lost", member=client, backup=member,
+                                     clearing_member=account.clearing_member))  # fmt: skip
     return events
 
 

@@ -217,3 +217,22 @@ def test_a_backup_defaulting_in_the_same_block_takes_no_client() -> None:
     client = open_segregated_client(box.state, N.address)
     process_member_default(box.state, M.address, {}, {M.address, N.address})
     assert box.state.clients[client].clearing_member == NO_MEMBER
+
+
+def test_clients_naming_a_defaulted_member_as_backup_name_none_and_are_told() -> None:
+    """C's segregated client named M its backup; M defaults: the client stays under C
+    with no backup (an event in its history says which it lost), and M's own client is
+    still ported to N."""
+    box = Sandbox.from_genesis_doc(client_doc())
+    own = open_segregated_client(box.state, N.address)
+    other = CLIENT_KEYS[1].address
+    box.state.clients[other] = ClientAccount(C.address, SegregationModel.SEGREGATED, M.address)
+    events = process_member_default(box.state, M.address)
+    assert box.state.clients[other] == ClientAccount(C.address, SegregationModel.SEGREGATED)
+    assert box.state.clients[own].clearing_member == N.address
+    (lost,) = [e for e in events if e.kind == "client_backup_lost"]
+    assert (lost.get("member"), lost.get("backup"), lost.get("clearing_member")) == (
+        other,
+        M.address,
+        C.address,
+    )
