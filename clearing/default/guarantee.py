@@ -1,18 +1,20 @@
 """The clearing member's guarantee of its clients: the order a client's shortfall is met.
 
 A CCP's counterparty is the clearing member, so a client's loss is its member's: after a
-bankrupt client's own collateral (the waterfall's first layer), its clearing member pays
-from its house resources (the free equity of its sub-account 0: what it holds above
-initial margin, as contributions and assessments are taken, so paying never puts the
-member under margin), and only then does the loss reach the default fund, with the
-member as the defaulter: its own contribution first, then the insurance fund, then the
-other members' contributions and assessments (EMIR art. 45: the defaulter's own
-resources before anything mutualised). A member whose house resources fall short of
-its guarantee has defaulted (``guarantee_failed``), and its clients are ported
-(clearing/default/porting.py).
+bankrupt client's own collateral (the waterfall's first layer), its clearing member's
+house (sub-account 0) pays the rest in full, from whatever it holds, its margin
+included. A house left with negative equity by that payment has defaulted
+(``guarantee_failed``): it is liquidated at once as its own default (its positions
+handed over at the mark, its collateral seized, then its own default-fund
+contribution, the insurance fund, the other members' contributions and assessments),
+so every resource of the defaulter comes before anything mutualised (EMIR art. 45),
+and its clients are ported (clearing/default/porting.py, which finds the member's
+default record). A house left solvent but under its margin is margined as any account
+is, from the next block on.
 
-A default record counts the member's payment in the first layer ("collateral": the
-defaulting side's own resources), so its layers still add up to the client's deficit.
+The client's default record counts the member's payment in the first layer
+("collateral": the defaulting side's own resources), so its layers add up to the
+client's deficit; a member that could not pay has a default record of its own.
 """
 
 from __future__ import annotations
@@ -23,19 +25,12 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class GuaranteePlan:
     from_collateral: int  # the client's own collateral
-    from_house: int  # its clearing member's house resources
-    left: int  # what runs down the waterfall with the member as the defaulter
-
-    @property
-    def is_met(self) -> bool:
-        """The member's house covered what the client's collateral did not."""
-        return self.left == 0
+    from_house: int  # its clearing member's house, whatever that leaves it with
 
 
-def compute_guarantee(loss: int, collateral: int, house_free: int) -> GuaranteePlan:
-    """Meet ``loss >= 0`` from the client's ``collateral``, then its member's free house
-    equity; each pays at most what it holds, and the parts add up to ``loss``."""
+def compute_guarantee(loss: int, collateral: int) -> GuaranteePlan:
+    """Meet ``loss >= 0`` from the client's ``collateral``, then its member's house: the
+    parts add up to ``loss``."""
     assert min(loss, collateral) >= 0, (loss, collateral)
     from_collateral = min(loss, collateral)
-    from_house = min(loss - from_collateral, max(house_free, 0))
-    return GuaranteePlan(from_collateral, from_house, loss - from_collateral - from_house)
+    return GuaranteePlan(from_collateral, loss - from_collateral)

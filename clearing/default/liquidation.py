@@ -26,8 +26,8 @@ Each account, using the same margin code as the pre-trade check:
    auto-deleveraged against profitable opposite positions at the bankruptcy
    price (``clearing/default/adl.py``). The defaulter ends flat with nothing.
    A client's loss is met first by its collateral, then by its clearing member's
-   free house equity, and only then by the waterfall with the member as the
-   defaulter (``clearing/default/guarantee.py``).
+   house in full; a house that cannot pay is liquidated in the same run as its own
+   default (``clearing/default/guarantee.py``).
 
 Value is conserved: positions move at the mark (variation margin is already in
 cash), and every other step moves an amount from one balance to another.
@@ -326,14 +326,12 @@ class _Run:
         return self.pay_layers(member, key, result)
 
     def run_guarantee(self, key: AccountKey, guarantor: bytes) -> int:
-        """A client's loss (guarantee.py): its collateral, its clearing member's free house
-        equity, then the waterfall with the member as the defaulter; return what is left
-        for ADL."""
+        """A client's loss (guarantee.py): its collateral, then its clearing member's house
+        in full; a house that cannot is liquidated as its own default, in this run.
+        Nothing is left for the client's ADL."""
         account = self.accounts[key]
         house = (guarantor, 0)
-        plan = compute_guarantee(
-            -account.cash, max(account.collateral_value, 0), self.get_free_equity(house)
-        )
+        plan = compute_guarantee(-account.cash, max(account.collateral_value, 0))
         self.accounts[key] = replace(
             account,
             cash=account.cash + plan.from_collateral,
@@ -341,18 +339,15 @@ class _Run:
         )
         self.emit(EventKind.COLLATERAL_SEIZED, key, plan.from_collateral)
         if plan.from_house:
+            self.accounts.setdefault(house, RiskAccount(0, 0))
             self.pay(house, key, plan.from_house)
             self.emit(EventKind.GUARANTEE_PAID, house, plan.from_house, counterparty=key)
-        if plan.is_met:
-            return 0
-        self.in_default.add(guarantor)  # never assessed for the loss it failed to meet
-        self.emit(EventKind.GUARANTEE_FAILED, (guarantor, -1), plan.left, counterparty=key)
-        result = compute_waterfall(
-            guarantor, plan.left, 0, self.contributions.get(guarantor, 0),
-            max(self.accounts[self.insurance].cash, 0), self.contributions,
-            self.get_assessment_capacity(),
-        )  # fmt: skip
-        return self.pay_layers(guarantor, key, result)
+        if is_insolvent(self.accounts.get(house, RiskAccount(0, 0))):
+            self.in_default.add(guarantor)  # never assessed for the loss it failed to meet
+            deficit = -self.accounts[house].equity
+            self.emit(EventKind.GUARANTEE_FAILED, (guarantor, -1), deficit, counterparty=key)
+            self.liquidate(house)
+        return 0
 
     def pay_layers(self, defaulter: bytes, key: AccountKey, result: WaterfallResult) -> int:
         """The waterfall's layers after the collateral, for the loss of ``key`` charged to

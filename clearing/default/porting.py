@@ -1,13 +1,12 @@
 """Porting a defaulted clearing member's clients to their backup members.
 
 End of block, right after the liquidation run: a clearing member has defaulted in this
-block when the run met a loss of one of its own sub-accounts from the waterfall, or when
-its house could not meet its guarantee of a client (a client's default record with
-anything paid beyond the first layer, which holds the client's collateral and the
-member's guarantee: clearing/default/guarantee.py). Its admission ends (it can no longer
-take clients or be a backup; under a genesis that names clearing members it can no
-longer trade), and its clients are ported or closed out (EMIR art. 48(5)-(7), CFTC
-§ 190.07):
+block when the run met a loss of one of its own sub-accounts from the waterfall, its
+house's included when paying its guarantee of a client left it insolvent
+(clearing/default/guarantee.py): it has a default record of its own. Its admission
+ends (it can no longer take clients or be a backup; under a genesis that names clearing
+members it can no longer trade), and its clients are ported or closed out (EMIR art.
+48(5)-(7), CFTC § 190.07):
 
 - A client's positions and collateral never sat in the member's account (roles.py), so
   porting is the client record naming the backup as its clearing member: positions,
@@ -88,11 +87,8 @@ def get_defaulted_members(state: ClearingState) -> set[MemberAddress]:
     for record in state.defaults:
         if record.height != state.height or record.member == INSURANCE_MEMBER:
             continue
-        client = state.clients.get(record.member)
-        if client is None:
+        if record.member not in state.clients:  # a client's loss is its member's to meet
             defaulted.add(record.member)
-        elif client.is_attached() and sum(record.get_layers()[1:]) > 0:
-            defaulted.add(client.clearing_member)
     return {m for m in defaulted if m in state.clearing_members or get_clients(state, m)}
 
 

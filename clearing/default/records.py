@@ -59,7 +59,7 @@ def get_default_records(events: Iterable[DefaultEvent], height: int) -> list[Def
         else:
             key = (event.member, event.sub_account)
         if event.kind is EventKind.COLLATERAL_SEIZED:  # a default's first step
-            paid[key] = [0] * len(DEFAULT_LAYERS)
+            paid.setdefault(key, [0] * len(DEFAULT_LAYERS))  # a house may default twice
         paid[key][layer] += event.amount
     return [
         DefaultRecord(height, member, sub, sum(layers), *layers)

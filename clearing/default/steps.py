@@ -116,9 +116,10 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
     after, events = process_liquidations(book, ctx_margin, params.backstops, INSURANCE, overdue)
     if not events:
         return []
-    for key in sorted(after.accounts):
-        if after.accounts[key] != book.accounts[key]:
-            _write_back(state, key, book.accounts[key], after.accounts[key])
+    for key in sorted(after.accounts):  # a house that paid a guarantee may be new
+        before = book.accounts.get(key, RiskAccount(0, 0))
+        if after.accounts[key] != before:
+            _write_back(state, key, before, after.accounts[key])
     for member, posted in sorted(after.contributions.items()):
         if posted != book.contributions[member]:
             get_member_for_write(state, member).default_fund = posted

@@ -124,19 +124,29 @@ def test_a_crash_defaults_the_member_and_ports_its_segregated_client() -> None:
     events = crash(box)
     assert total_value(box.state) == before  # nothing created or destroyed
 
-    # OMNI's loss: its collateral, M's house, then the waterfall with M as the defaulter.
+    # OMNI's loss: its collateral, then M's house in full, which that leaves insolvent: M
+    # has defaulted, and its house runs down the waterfall as its own default, its own
+    # resources (collateral, contribution) before the insurance fund and anyone else's.
     o, m = OMNI.address, M.address
     steps = [e.kind for e in events if o in (field(e, "member"), field(e, "counterparty"))]
-    order = ["collateral_seized", "guarantee_paid", "guarantee_failed",
-             "own_contribution_used", "insurance_used", "contribution_mutualised"]  # fmt: skip
+    order = ["collateral_seized", "guarantee_paid", "guarantee_failed"]
     assert list(dict.fromkeys(k for k in steps if k in order)) == order
     assert of(events, "collateral_seized", member=o)[0].get("amount") > 0
     assert of(events, "guarantee_paid", member=m, counterparty=o)[0].get("amount") > 0
-    assert of(events, "own_contribution_used", member=o)[0].get("amount") == m_posted
+    later = ["own_contribution_used", "insurance_used", "contribution_mutualised"]
+    assert not [k for k in steps if k in later]  # the client's loss is met in full
+    m_steps = [e.kind for e in events if m in (field(e, "member"), field(e, "counterparty"))
+               and e.kind != "guarantee_failed"]  # fmt: skip
+    m_order = ["collateral_seized", *later]
+    assert list(dict.fromkeys(k for k in m_steps if k in m_order)) == m_order
+    assert of(events, "own_contribution_used", member=m)[0].get("amount") == m_posted
     mutualised = {e.get("member") for e in of(events, "contribution_mutualised")}
     assert m not in mutualised and {o, S.address} & mutualised == set()
     (record,) = [r for r in box.state.defaults if r.member == o]
-    assert record.is_covered()
+    assert record.is_covered() and sum(record.get_layers()[1:]) == 0
+    (house,) = [r for r in box.state.defaults if r.member == m]
+    assert house.is_covered() and house.get_layers()[1] == m_posted
+    assert not box.state.members[m].sub_accounts[0].positions  # closed out
 
     # M defaulted: no longer admitted; both clients ported to N, S untouched.
     assert m not in box.state.clearing_members
