@@ -68,9 +68,6 @@ class PublishedRoles:
             raise DecodeError("published roles", "not canonical")
         return found
 
-    def get_clients(self, member: bytes) -> list[ClientRole]:
-        return [role for role in self.clients if role[1] == member]
-
 
 def get_published_roles(state: ClearingState) -> PublishedRoles:
     clients = tuple((c, a.clearing_member, a.model) for c, a in sorted(state.clients.items()))

@@ -59,10 +59,15 @@ def get_retiring_validators(state: ClearingState, window: int) -> tuple[Validato
     if window <= 0:
         return ()
     since = state.height - window + 1
-    held = [get_active_set_at(state, since)]
-    held += [s for height, s in state.validator_sets.items() if height >= since]
+    held = []
+    for height in reversed(state.validator_sets):  # recorded in height order: newest first
+        held.append(state.validator_sets[height])
+        if height < since:  # the set in force while block `since` was applied
+            break
+    else:
+        held.append(get_active_set_at(state, since))  # the genesis set
     now = get_voting_powers(state.validators)
-    found = {v.pubkey: v for validators in held for v in validators if v.pubkey not in now}
+    found = {v.pubkey: v for vs in reversed(held) for v in vs if v.pubkey not in now}
     return tuple(found[key] for key in sorted(found))
 
 

@@ -46,8 +46,12 @@ def check_clearing_members(report: Report) -> Verdict:
         f"{clients} client account{'s' if clients != 1 else ''}"
     )
     accounts = ReportAccounts(report)
+    by_member: dict[bytes, list[ClientRole]] = {}
+    for role in roles.clients:
+        by_member.setdefault(role[1], []).append(role)
     for member in roles.clearing_members:
-        verdict.passed.append(describe_clearing_member(accounts, member, roles.get_clients(member)))
+        verdict.passed.append(describe_clearing_member(accounts, member,
+                                                       by_member.get(member, [])))  # fmt: skip
     for client, member, model in roles.clients:
         if member == NO_MEMBER:
             verdict.passed.append(
@@ -112,8 +116,6 @@ def describe_client_in_default(
         equity = "equity not read"
     who = f"client 0x{entry.owner.hex()} sub {entry.subaccount} ({model.value}) in default"
     if member == NO_MEMBER:
-        return (
-            f"{who}, {equity}: no clearing member guarantees it, the waterfall meets the shortfall"
-        )
+        return f"{who}, {equity}: no clearing member guarantees it; the waterfall meets it"
     return (f"{who}, {equity}: its own collateral, then its clearing member 0x{member.hex()}'s "
             f"house, meet the shortfall before anything mutualised")  # fmt: skip

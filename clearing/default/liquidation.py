@@ -338,11 +338,12 @@ class _Run:
             collateral_value=account.collateral_value - plan.from_collateral,
         )
         self.emit(EventKind.COLLATERAL_SEIZED, key, plan.from_collateral)
-        if plan.from_house:
-            self.accounts.setdefault(house, RiskAccount(0, 0))
-            self.pay(house, key, plan.from_house)
-            self.emit(EventKind.GUARANTEE_PAID, house, plan.from_house, counterparty=key)
-        if is_insolvent(self.accounts.get(house, RiskAccount(0, 0))):
+        if not plan.from_house:
+            return 0
+        self.accounts.setdefault(house, RiskAccount(0, 0))  # a member may hold nothing
+        self.pay(house, key, plan.from_house)
+        self.emit(EventKind.GUARANTEE_PAID, house, plan.from_house, counterparty=key)
+        if is_insolvent(self.accounts[house]):
             self.in_default.add(guarantor)  # never assessed for the loss it failed to meet
             deficit = -self.accounts[house].equity
             self.emit(EventKind.GUARANTEE_FAILED, (guarantor, -1), deficit, counterparty=key)

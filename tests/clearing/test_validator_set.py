@@ -69,3 +69,25 @@ def test_a_validator_jailed_is_retiring_for_the_window_after_the_block_that_jail
     box.apply([])
     assert get_retiring_validators(box.state, 2) == ()
     assert get_retiring_validators(box.state, 3) == (jailed,)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.none() | st.integers(0, 3), min_size=1, max_size=8), st.integers(0, 10))
+def test_retiring_validators_are_those_with_power_in_a_recent_block_and_none_now(
+    jailings: list[int | None], window: int
+) -> None:
+    """Against the definition: a key with power in the set some block of the last
+    `window` was applied under, and with none now, as its last record with power."""
+    box = gov_sandbox()
+    for n in jailings:
+        box.apply([], () if n is None else (Equivocation(pubkey(box, n), 1),))
+    state = box.state
+    now = {v.pubkey for v in get_active_validators(state.validators)}
+    expected: dict[bytes, Validator] = {}
+    for height in range(max(state.height - window + 1, 1), state.height + 1):
+        for v in get_active_set_at(state, height):
+            if v.pubkey not in now:
+                expected[v.pubkey] = v
+    found = get_retiring_validators(state, window)
+    assert {v.pubkey: v for v in found} == expected
+    assert [v.pubkey for v in found] == sorted(expected)

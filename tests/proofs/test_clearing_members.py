@@ -10,7 +10,12 @@ import pytest
 from clearing.errors import DecodeError
 from clearing.published_roles import PublishedRoles
 from clearing.roles import NO_MEMBER, SegregationModel
-from proofs.clearing_members import ReportAccounts, check_clearing_members, describe_clearing_member
+from proofs.clearing_members import (
+    ReportAccounts,
+    check_clearing_members,
+    describe_clearing_member,
+    describe_client_in_default,
+)
 from proofs.report import Report
 from tests.node.reports.support import MEMBERS
 from tests.proofs.conftest import Fixture
@@ -74,6 +79,11 @@ def test_a_member_without_clients_or_account_and_a_client_without_a_member(
     )
     detached = [(SHORT, NO_MEMBER, SEGREGATED)]
     assert describe_clearing_member(accounts, M0, detached).endswith("1 in default")
+    (entry,) = honest.in_default
+    assert describe_client_in_default(honest, entry, NO_MEMBER, SEGREGATED) == (
+        f"client 0x{SHORT.hex()} sub 0 (segregated) in default, equity 1000000: no clearing "
+        "member guarantees it; the waterfall meets it"
+    )  # the browser verifier's words (web/verifier/src/clearing.ts)
 
 
 def test_published_roles_decode_only_canonical_bytes() -> None:

@@ -82,7 +82,7 @@ def test_a_clients_loss_meets_its_members_house_before_anything_mutualised(
     assert after.accounts[house].positions == () and after.accounts[house].collateral_value == 0
     charged = [e for e in events if (e.member, e.sub_account) == house
                or (e.counterparty, e.counterparty_sub_account) == house
-               or e.kind is EventKind.GUARANTEE_FAILED and e.member == MEMBER]  # fmt: skip
+               or (e.kind is EventKind.GUARANTEE_FAILED and e.member == MEMBER)]  # fmt: skip
     failed = [i for i, e in enumerate(charged) if e.kind is EventKind.GUARANTEE_FAILED]
     for start, end in zip(failed, [*failed[1:], len(charged)], strict=True):
         kinds = [e.kind for e in charged[start + 1 : end]

@@ -7,7 +7,7 @@ import { equal, toHex } from "./bytes";
 import { clearingError, expectBytes, expectInt, expectList, expectStr } from "./codec";
 import { DecodeError } from "./errors";
 import { getMarketRoot } from "./market";
-import type { Report } from "./report";
+import type { DefaultEntry, Report } from "./report";
 import { equityOf } from "./defaults";
 import { reprStr } from "./recompute/pyrepr.js";
 import type { Verdict } from "./verify";
@@ -57,6 +57,16 @@ function decodeRoles(data: Uint8Array): PublishedRoles {
 
 const plural = (n: number): string => (n !== 1 ? "s" : "");
 
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(key(item));
+    if (group === undefined) groups.set(key(item), [item]);
+    else group.push(item);
+  }
+  return groups;
+}
+
 /** check_clearing_members. */
 export function checkClearingMembers(report: Report): Verdict {
   const verdict: Verdict = { passed: [], failures: [], notChecked: [], unreadable: [] };
@@ -81,11 +91,12 @@ export function checkClearingMembers(report: Report): Verdict {
   verdict.passed.push(`roles under the state root: ${members} clearing member${plural(members)}, ${clients} client account${plural(clients)}`);
   const proven = new Map<string, number>();
   for (const entry of report.accounts) proven.set(toHex(entry.owner), (proven.get(toHex(entry.owner)) ?? 0) + 1);
-  const inDefault = (owner: Uint8Array) => report.inDefault.filter((d) => equal(d.owner, owner));
-  const provenOf = (owner: Uint8Array) => proven.get(toHex(owner)) ?? 0;
+  const failing = groupBy(report.inDefault, (entry) => toHex(entry.owner));
+  const inDefault = (owner: Uint8Array): DefaultEntry[] => failing.get(toHex(owner)) ?? [];
+  const provenOf = (owner: Uint8Array): number => proven.get(toHex(owner)) ?? 0;
+  const byMember = groupBy(roles.clients, (role) => toHex(role.member));
   for (const member of roles.clearingMembers) {
-    const mine = roles.clients.filter((r) => equal(r.member, member));
-    verdict.passed.push(describeClearingMember(member, mine, provenOf, inDefault));
+    verdict.passed.push(describeClearingMember(member, byMember.get(toHex(member)) ?? [], provenOf, inDefault));
   }
   for (const role of roles.clients) {
     if (role.member.length === 0) {
