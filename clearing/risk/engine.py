@@ -143,9 +143,7 @@ def get_risk_cache(state: ClearingState, setup: RiskSetup) -> RiskCache:
     cache = state.risk_cache
     epoch = get_epoch(state)
     time_ms = state.time_ms if setup.is_time_dependent else None
-    if not isinstance(cache, RiskCache) or not cache.is_current(
-        state.genesis, epoch, time_ms, state.mark_prices
-    ):
+    if cache is None or not cache.is_current(state.genesis, epoch, time_ms, state.mark_prices):
         arrays = get_risk_arrays(state, setup)
         cache = state.risk_cache = RiskCache(
             state.genesis, epoch, time_ms, dict(state.mark_prices), arrays
