@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from clearing.assets import CollateralKey, CollateralToken, compute_haircut_value_per_quantum
 from clearing.codec import expect_bytes, expect_int, expect_list
-from clearing.errors import UnknownMember, UnknownSubAccount
+from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
 from clearing.genesis import Genesis, Validator, Venue
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay import DepositNonces, TradeIdWindow, VaultKey
@@ -293,6 +293,17 @@ def get_sub_account(state: ClearingState, member: MemberAddress, sub_account: in
     if found is None:
         raise UnknownSubAccount(member, sub_account)
     return found
+
+
+def get_pending_withdrawal(
+    state: ClearingState, member: bytes, nonce: int, chain_id: int
+) -> WithdrawalRecord:
+    """The pending withdrawal a chain's observation names; UnknownWithdrawal if none is
+    pending on that chain."""
+    record = state.pending_withdrawals.get((member, nonce))
+    if record is None or record.chain_id != chain_id:
+        raise UnknownWithdrawal(member, nonce, chain_id)
+    return record
 
 
 def get_member_for_write(state: ClearingState, member: MemberAddress) -> Member:

@@ -9,9 +9,10 @@ from eth_account.messages import SignableMessage
 
 from clearing.codec import expect_bool, expect_bytes, expect_int, expect_list, expect_str
 from clearing.context import BlockContext
-from clearing.eip712 import compute_signable, verify_member_signature
-from clearing.errors import NonceReused, UnknownVenue
+from clearing.eip712 import compute_signable
+from clearing.errors import UnknownVenue
 from clearing.events import Event, make_event
+from clearing.member_authorisation import check_member_request, spend_nonce
 from clearing.state import ClearingState, get_member_for_write
 
 EIP712_FIELDS = [
@@ -61,14 +62,9 @@ def process_authorise_venue(
     """Member-signed; the venue must be registered; the nonce is used once."""
     if tx.venue_id not in state.venues:
         raise UnknownVenue(tx.venue_id)
-    member = state.members.get(tx.member)
-    if member is not None and tx.nonce in member.used_nonces:
-        raise NonceReused(tx.member, tx.nonce)
-    verify_member_signature(
-        tx.member, tx.signable(ctx.chain_id), tx.signature, "AuthoriseVenue", ctx.chain_id
-    )
+    check_member_request(state, ctx.chain_id, tx)
+    spend_nonce(state, tx)
     record = get_member_for_write(state, tx.member)
-    record.used_nonces.add(tx.nonce)
     if tx.authorised:
         record.venues.add(tx.venue_id)
     else:
