@@ -50,7 +50,8 @@ from node.mempool import Mempool, MempoolError, compute_tx_hash
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import CONSENSUS, TX, feed_driver, get_topics, open_publisher
 from node.ports import get_bind_problem, get_port_taken_error
-from node.services import NodeContext, NodeContextInputs, get_enabled_services
+from node.service_list import build_services
+from node.services import NodeContext, NodeContextInputs
 from node.storage import NodeStore, Rebuilt, StoredBlock, rebuild_state
 from node.txcheck import make_clearing_check
 from node.txpool import TxPool
@@ -486,7 +487,7 @@ async def run_node(
             ),
             functools.partial(get_last_block_history, app),
         )
-        services = get_enabled_services(
+        services = build_services(
             config, NodeContextInputs(genesis, signer is not None, lambda: app.state)
         )
         topics = [*get_topics(), *(topic for service in services for topic in service.topics)]

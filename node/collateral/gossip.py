@@ -320,7 +320,10 @@ class BridgeCheck:
         if rotation.current.get_power(signer) == 0:
             raise NotInCurrentSet(signer, rotation.current.epoch)
 
-    def topic(self) -> Topic:
-        gate = RequestGate(lambda: self.state().validators)
+    def topic(self, gate: RequestGate | None = None) -> Topic:
+        """The bridge topic; `gate` (a new one by default) admits re-observation requests
+        at the first hop, and its owner reads its counters."""
+        if gate is None:
+            gate = RequestGate(lambda: self.state().validators)
         return Topic(BRIDGE, MAX_MESSAGE_BYTES, self.decode, REJECTS, ignores=IGNORES, inbox=1024,
                      admit=gate.admit)  # fmt: skip

@@ -17,8 +17,9 @@ from node.api.openapi import RouteDoc
 from node.api.tiers import Listener
 from node.clock import wall_clock_ms
 from node.config import NodeConfig
+from node.p2p import Topic
 from node.reports.store import ReportStore
-from node.services import NodeContext, NodeContextInputs, Service
+from node.services import NodeContext, NodeContextInputs
 from node.status.governance import get_failures
 from node.status.journal import Journal
 from node.status.overview import ReportStatus, build_overview
@@ -73,6 +74,25 @@ class StatusPage:
         ]  # fmt: skip
 
 
+class StatusService:
+    """The status page and overview, wherever the API is on."""
+
+    name = "status"
+    topics: tuple[Topic, ...] = ()
+
+    def __init__(self, config: NodeConfig, inputs: NodeContextInputs) -> None:
+        pass
+
+    @staticmethod
+    def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
+        return config.api.enabled
+
+    async def serve(
+        self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        await serve_status(ctx, task_status=task_status)
+
+
 async def serve_status(
     ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
@@ -94,10 +114,3 @@ async def serve_status(
             nursery.start_soon(poll_vaults, page.vaults, ctx.config.bridge_chains, tokens,
                                wall_clock_ms)  # fmt: skip
         task_status.started()
-
-
-def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
-    return config.api.enabled
-
-
-STATUS = Service("status", (), is_enabled, serve_status)

@@ -16,7 +16,7 @@ import httpx
 from clearing.default.house import HOUSE
 from clearing.sandbox import Sandbox
 from node.api.app import ApiApp
-from node.api.service import LocalNode
+from node.api.node_interface import LocalNode
 from node.api.tiers import OPERATOR, PUBLIC, Listener
 from node.mempool import Mempool
 from node.status.service import StatusPage
