@@ -25,7 +25,6 @@ from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
 from clearing.validator_set import get_retiring_validators, has_power
-from consensus.app import BlockStore
 from consensus.engine import ChainStart
 from consensus.records import WAL_KIND_HEIGHT, decode_record
 from consensus.signer import WAL_KIND_SIGNED, Signer
@@ -57,15 +56,6 @@ from node.txcheck import make_clearing_check
 from node.txpool import TxPool
 
 log = logging.getLogger(__name__)
-
-
-def encode_synced_block(store: BlockStore, height: int) -> SyncedBlock | None:
-    """A stored block in its sync form (any consensus BlockStore)."""
-    found = store.get_block(height)
-    if found is None:
-        return None
-    block, certificate = found
-    return SyncedBlock(height, block.encode(), certificate.encode())
 
 
 @dataclass(frozen=True)
