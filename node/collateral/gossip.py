@@ -34,8 +34,7 @@ from bridge.eip712 import SignatureError, recover_signer
 from bridge.external import SignedExternalEvent, compute_external_signing_bytes
 from bridge.observation import SignedObservation, SignedReobserveRequest
 from bridge.rotation import RotationSignature
-from bridge.wire import DecodeError as BridgeDecodeError
-from bridge.wire import pack_record, unpack_record
+from bridge.wire import BridgeDecodeError, pack_record, unpack_record
 from bridge.withdrawal import WithdrawalSignature
 from clearing.assets import CollateralKey
 from clearing.attestation import Attestation, is_valid_signature
