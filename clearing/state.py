@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # modules that build on the state; imported for their types o
     from clearing.default.auction import Auction
     from clearing.governance.proposal import Proposal
     from clearing.risk.cache import RiskCache
+    from clearing.risk.engine import RiskDerived
     from clearing.root import RootCache
 
 MemberAddress = bytes
@@ -254,6 +255,7 @@ class ClearingState:
     dirty: set[MemberAddress] = field(default_factory=set)
     root_cache: RootCache | None = None  # derived: the Merkle tree under the root
     risk_cache: RiskCache | None = None  # derived margin figures; not in the root
+    risk_derived: RiskDerived | None = None  # derived risk setup and arrays; not in the root
 
 
 def initialize_state(genesis: Genesis) -> ClearingState:

@@ -20,7 +20,7 @@ from typing import Any
 
 from clearing.errors import GenesisError
 from clearing.genesis import Genesis, parse_genesis
-from clearing.risk.engine import get_risk_setup
+from clearing.risk.engine import compute_risk_setup
 from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
 from proofs.clearing_members import check_clearing_members
 from proofs.errors import ReportDecodeError
@@ -136,7 +136,7 @@ def read_validators(path: Path) -> list[Validator]:
 def read_genesis(path: Path) -> Genesis:
     try:
         genesis = parse_genesis(json.loads(_read(path)))
-        get_risk_setup(genesis)
+        compute_risk_setup(genesis)
     except GenesisError as exc:
         raise UsageError(f"{path}: not a valid genesis: {exc}") from exc
     return genesis

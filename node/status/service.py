@@ -105,7 +105,7 @@ async def serve_status(
     ctx.on_commit(page.on_commit)
     ctx.api.add_routes(page.routes())
     expose_p2p_counters(ctx.api, ctx.p2p)
-    get_risk_setup(ctx.genesis)  # build the risk setup now, not on the first page view
+    get_risk_setup(ctx.state)  # build the risk setup now, not on the first page view
     async with trio.open_nursery() as nursery:
         if verdicts is not None:
             nursery.start_soon(verdicts.run)

@@ -6,7 +6,7 @@ import pytest
 from clearing.errors import GenesisError
 from clearing.genesis import DEFAULT_WITHDRAWAL_TTL_S, parse_genesis
 from clearing.instruments import InstrumentKind, OptionType
-from clearing.risk.engine import get_risk_setup
+from clearing.risk.engine import compute_risk_setup
 from clearing.state import initialize_state
 from tests.clearing.support import genesis_doc
 
@@ -29,7 +29,7 @@ def test_example_genesis_parses_into_typed_records() -> None:
     )
     assert sum(v.power for v in g.validators) == 40
     assert g.collateral[1].quantum == 10**12
-    setup = get_risk_setup(g)  # the example margins: an operator copying it gets a margined network
+    setup = compute_risk_setup(g)  # the example margins: a copy of it gets a margined network
     assert setup is not None and setup.params.k_num * 2 == setup.params.k_den
 
 
