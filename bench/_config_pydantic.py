@@ -253,24 +253,19 @@ EXPECTED = {
     "too_short": "a non-empty list",
     "union_tag_not_found": f"a kind, one of {', '.join(ORACLE_SOURCE_KINDS)} (required, missing)",
 }
-SOURCE_MODELS: dict[str, type[_Section]] = {
-    "simulator": Simulator,
-    "replay": Replay,
-    "http": Http,
-    "evm": Evm,
-}
+SOURCE_MODELS: dict[str, type[_Section]] = dict(
+    simulator=Simulator, replay=Replay, http=Http, evm=Evm
+)
+# the model whose keys follow each table's name in a key path
 SECTION_MODELS: dict[str, type[_Section]] = {
-    "keys": Keys,
-    "p2p": P2P,
-    "api": Api,
-    "metrics": Metrics,
-    "storage": Storage,
-    "mempool": Mempool,
-    "oracle": Oracle,
-    "reports": Reports,
-    "bridge": Bridge,
-    "bridge_chains": BridgeChain,
+    **{
+        name: type(f.default)
+        for name, f in Root.model_fields.items()
+        if isinstance(f.default, _Section)
+    },
     **SOURCE_MODELS,
+    "bridge_chains": BridgeChain,
+    "feeds": Feed,
 }
 
 
@@ -306,8 +301,6 @@ def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
     for part in loc[:-1]:
         if isinstance(part, str) and part in SECTION_MODELS:
             model = SECTION_MODELS[part]
-        elif part == "feeds":
-            model = Feed
     return sorted(model.model_fields)
 
 
@@ -315,7 +308,7 @@ def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
 
 
 def _source(index: int, source: Source, home: Path, file: Path) -> OracleSourceConfig:
-    key = f"oracle.sources[{index}]"
+    key, fields = f"oracle.sources[{index}]", dict(source)
     if isinstance(source, Simulator):
         at, bps = source.shock_at_ms, source.shock_bps
         if bps is not None and at is None:
@@ -326,18 +319,9 @@ def _source(index: int, source: Source, home: Path, file: Path) -> OracleSourceC
             )
         if at is not None and bps is None:
             raise ConfigError(file, f"{key}.shock_bps", "an integer (required, missing)")
-        return OracleSourceConfig(
-            kind=source.kind,
-            symbols=source.symbols,
-            seed=source.seed,
-            start_prices=source.start_prices,
-            max_step_bps=source.max_step_bps,
-            step_ms=source.step_ms,
-            shock_at_ms=at,
-            shock_bps=bps or 0,
-        )
+        return OracleSourceConfig(**{**fields, "shock_bps": bps or 0})
     if isinstance(source, Replay):
-        return OracleSourceConfig(source.kind, source.symbols, path=_at(home, source.path))
+        return OracleSourceConfig(**{**fields, "path": _at(home, source.path)})
     per_symbol = source.json_paths if isinstance(source, Http) else source.feeds
     table = f"{key}.{'json_paths' if isinstance(source, Http) else 'feeds'}"
     for symbol in source.symbols:
@@ -349,26 +333,10 @@ def _source(index: int, source: Source, home: Path, file: Path) -> OracleSourceC
                 file, f"{table}.{name}", f"a known key (known: {', '.join(source.symbols)})"
             )
     if isinstance(source, Http):
-        return OracleSourceConfig(
-            source.kind,
-            source.symbols,
-            url=source.url,
-            json_paths=tuple((s, source.json_paths[s]) for s in source.symbols),
-            decimals=source.decimals,
-            timeout_ms=source.timeout_ms,
-        )
-    feeds = tuple(
-        EvmFeedConfig(s, source.feeds[s].address, source.feeds[s].decimals, source.feeds[s].scale)
-        for s in source.symbols
-    )
-    return OracleSourceConfig(
-        source.kind,
-        source.symbols,
-        chain=source.chain,
-        feeds=feeds,
-        max_age_ms=source.max_age_ms,
-        timeout_ms=source.timeout_ms,
-    )
+        paths = tuple((s, source.json_paths[s]) for s in source.symbols)
+        return OracleSourceConfig(**{**fields, "json_paths": paths})
+    feeds = tuple(EvmFeedConfig(s, **dict(source.feeds[s])) for s in source.symbols)
+    return OracleSourceConfig(**{**fields, "feeds": feeds})
 
 
 def _at(home: Path, text: str) -> Path:
@@ -399,16 +367,16 @@ def to_records(root: Root, home: Path, file: Path) -> NodeConfig:
         validator_key_file=_at(home, root.keys.validator_key_file),
         bridge_key_file=_at(home, root.keys.bridge_key_file),
         log_level=root.log_level,
-        p2p=P2PConfig(**root.p2p.model_dump()),
-        api=ApiConfig(**api.model_dump()),
-        metrics=MetricsConfig(**root.metrics.model_dump()),
+        p2p=P2PConfig(**dict(root.p2p)),
+        api=ApiConfig(**dict(api)),
+        metrics=MetricsConfig(**dict(root.metrics)),
         storage=StorageConfig(
             path=_at(home, storage.path),
             wal_path=_at(home, storage.consensus_wal),
             snapshot_interval=storage.snapshot_interval,
             snapshots_kept=storage.snapshots_kept,
         ),
-        mempool=MempoolConfig(**root.mempool.model_dump()),
+        mempool=MempoolConfig(**dict(root.mempool)),
         oracle=OracleConfig(
             enabled=root.oracle.enabled,
             interval_ms=root.oracle.interval_ms,
@@ -416,13 +384,13 @@ def to_records(root: Root, home: Path, file: Path) -> NodeConfig:
         ),
         reports=ReportsConfig(
             **{
-                **reports.model_dump(),
+                **dict(reports),
                 "seed_file": _at(home, reports.seed_file),
                 "path": _at(home, reports.path),
             }
         ),
-        bridge=BridgeConfig(**root.bridge.model_dump()),
-        bridge_chains=tuple(BridgeChainConfig(**c.model_dump()) for c in root.bridge_chains),
+        bridge=BridgeConfig(**dict(root.bridge)),
+        bridge_chains=tuple(BridgeChainConfig(**dict(c)) for c in root.bridge_chains),
         config_file=file,
     )
 
