@@ -20,6 +20,7 @@ from node.config import NodeConfig
 from node.reports.store import ReportStore
 from node.services import NodeContext, NodeContextInputs, Service
 from node.status.governance import get_failures
+from node.status.history import History
 from node.status.journal import Journal
 from node.status.overview import ReportStatus, build_overview
 from node.status.page import render_status_page
@@ -31,17 +32,19 @@ class StatusPage:
     def __init__(self, ctx: NodeContext, report: ReportStatus | None = None) -> None:
         self.ctx = ctx
         self.journal = Journal()
+        self.history = History()
         self.vaults: dict[int, VaultView] = {}
         self.report = report
 
     def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
         self.journal.record(block, certificate, root, self.ctx.app.last_result, wall_clock_ms())
+        self.history.record(self.ctx.state, self.journal.blocks[0])
 
     def overview(self, listener: Listener) -> dict[str, object]:
         overview = build_overview(
             self.ctx.config.moniker, self.ctx.state, self.journal, self.vaults, self.report,
             detailed=listener.is_operator,
-            failures=get_failures(self.ctx.api.governance.events),
+            failures=get_failures(self.ctx.api.governance.events), history=self.history,
         )  # fmt: skip
         status = self.ctx.api.node.get_status()
         overview["health"] = status.get("health")
@@ -49,7 +52,7 @@ class StatusPage:
         return overview
 
     async def get_page(self, request: Request, _: dict[str, str]) -> Response:
-        body = render_status_page(self.overview(request.listener)).encode()
+        body = render_status_page(self.overview(request.listener), wall_clock_ms()).encode()
         return Response(200, body, "text/html; charset=utf-8")
 
     async def get_overview(self, request: Request, _: dict[str, str]) -> Response:
