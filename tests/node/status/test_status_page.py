@@ -21,6 +21,7 @@ from tests.node.nodenet import open_node_network
 from tests.node.test_network_inprocess import setup_txs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+WINDOW = (1100, 1400)
 
 
 def one_way_batches(chain_id: int) -> list[bytes]:
@@ -56,7 +57,7 @@ def screenshot(url: str, shot: Path) -> None:
     assert CHROMIUM is not None, "chromium is missing: run `make test`, which installs it"
     subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         f"--screenshot={shot}", "--window-size=1100,1400", url],
+         f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", url],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
 
