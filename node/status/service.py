@@ -70,7 +70,8 @@ class StatusPage:
             (RouteDoc("GET", "/v1/overview", "getOverview",
                       "Validators, recent blocks, prices and open interest, vault balances, "
                       "how many accounts are below their margin, waterfall events and the "
-                      "latest report verdict; on the operator listener also each member's "
+                      "latest report verdict, what the integers' units are and the recent "
+                      "history the page charts; on the operator listener also each member's "
                       "margin health", tier="public"),
              self.get_overview),
         ]  # fmt: skip

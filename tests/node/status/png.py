@@ -8,6 +8,8 @@ import zlib
 from collections import Counter
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
+LINE = (0x1F, 0x5F, 0xBF)
+"""The charts' first series colour (node/status/charts.py COLOURS[0])."""
 
 
 def read_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -55,3 +57,10 @@ def count_colours(data: bytes, rows: int) -> Counter[tuple[int, int, int]]:
         counts.update((line[i], line[i + 1], line[i + 2]) for i in range(0, stride, channels))
         previous = line
     return counts
+
+
+def near(colour: tuple[int, int, int], counts: Counter[tuple[int, int, int]]) -> int:
+    """Pixels of `colour` give or take a little antialiasing."""
+    return sum(
+        n for c, n in counts.items() if max(abs(a - b) for a, b in zip(c, colour, strict=True)) <= 6
+    )

@@ -19,13 +19,12 @@ from node.status.journal import Journal
 from node.status.overview import build_overview
 from node.status.page import render_status_page
 from node.status.units import Unit, format_shown
-from tests.node.status.png import count_colours, get_size
+from tests.node.status.png import LINE, count_colours, get_size, near
 from tests.node.status.test_overview import commit, traded_sandbox
 from tests.node.status.test_status_page import CHROMIUM, WINDOW, screenshot
 
 ALERT_BACKGROUND = (0xFD, 0xEC, 0xEA)
 CALM_BACKGROUND = (0xEE, 0xF8, 0xEE)
-LINE = (0x1F, 0x5F, 0xBF)
 BLOCKS = 30
 
 
@@ -45,13 +44,6 @@ def pinned_overview(box: Sandbox) -> tuple[dict[str, Any], int]:
 def troubled(box: Sandbox) -> Sandbox:
     get_sub_account_for_write(box.state, *HOUSE).cash = -box.state.insurance_fund - 42
     return box
-
-
-def near(colour: tuple[int, int, int], counts: dict[tuple[int, int, int], int]) -> int:
-    """Pixels of `colour` give or take a little antialiasing."""
-    return sum(
-        n for c, n in counts.items() if max(abs(a - b) for a, b in zip(c, colour, strict=True)) <= 6
-    )
 
 
 def test_the_page_shows_units_times_alerts_and_charts() -> None:
