@@ -16,6 +16,9 @@ WIDTH, HEIGHT = 320, 96
 PAD = 6
 SVG_NS = "http://www.w3.org/2000/svg"
 COLOURS = ("#1f5fbf", "#c0392b", "#2e8b57", "#8e44ad")
+MAX_VERTICES = 120
+"""A line's vertices at most: beyond, every k-th point (and the last) is drawn, so a page
+of many instruments' sparklines stays small."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,15 @@ class Series:
     name: str
     points: Sequence[tuple[int, int]]
     """(x, y) in the chart's integer units, x ascending."""
+
+
+def thin(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """At most MAX_VERTICES of `points`, evenly spaced, the first and the last kept."""
+    step = -(-len(points) // MAX_VERTICES)
+    kept = list(points[::step])
+    if kept and kept[-1] != points[-1]:
+        kept[-1] = points[-1]
+    return kept
 
 
 def scale(value: int, low: int, high: int, pixels: int) -> int:
@@ -57,7 +69,7 @@ def render_chart(
     for colour, one in zip(COLOURS, series, strict=False):
         coords = " ".join(
             f"{PAD + scale(x, x0, x1, inner_w)},{PAD + inner_h - scale(y, y0, y1, inner_h)}"
-            for x, y in one.points
+            for x, y in thin(one.points)
         )
         lines.append(
             f"<polyline fill='none' stroke='{colour}' stroke-width='2' points='{coords}'>"

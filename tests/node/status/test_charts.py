@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from node.status.charts import HEIGHT, SVG_NS, WIDTH, Series, render_chart, scale
+from node.status.charts import (
+    HEIGHT,
+    MAX_VERTICES,
+    SVG_NS,
+    WIDTH,
+    Series,
+    render_chart,
+    scale,
+)
 
 
 def svg_of(figure: str) -> ET.Element:
@@ -63,3 +71,12 @@ def test_fewer_than_two_points_say_so_and_draw_nothing() -> None:
         figure = render_chart("e", "Empty", [Series("x", points)], str, span)
         assert "<svg" not in figure
         assert f"{len(points)} point(s) so far: a line needs two" in figure
+
+
+def test_a_long_history_is_thinned_to_its_shape() -> None:
+    points = [(h, h % 50) for h in range(1, 1_000)]
+    figure = render_chart("t", "Long", [Series("x", points)], str, span)
+    (line,) = vertices(svg_of(figure))
+    assert MAX_VERTICES // 2 < len(line) <= MAX_VERTICES
+    assert line[0][0] == min(x for x, _ in line) and line[-1][0] == max(x for x, _ in line)
+    assert "0 – 49" in figure and "heights 1–999" in figure  # labels from every point
