@@ -109,7 +109,7 @@ def get_margin_alerts(
             rows = [m for m in members if m["status"] == "below MM"]
             named = ", ".join(
                 f"{m['member']} sub-account {m['sub_account']} (equity "
-                f"{format_shown(m['equity'], money)} against "
+                f"{format_shown(m['equity'], money)}, maintenance margin "
                 f"{format_shown(m['maintenance_margin'], money)})"
                 for m in rows[:MAX_NAMED]
             )

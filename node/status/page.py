@@ -262,22 +262,22 @@ def render_report(report: Mapping[str, Any] | None) -> str:
 def render_clearing_house(house: Mapping[str, Any], money: Unit) -> str:
     """The house's own funds, in the settlement unit."""
     fund, df = house["insurance_fund"], house["default_fund"]
-    in_vaults = ", ".join(
-        f"{format_shown(v, money)} in chain {c}'s vault" for c, v in fund["cash_in_vaults"].items()
-    )
-    where = "; ".join(x for x in (in_vaults, f"{format_shown(fund['cash_owed'], money)} owed "
-                                  "by members or rounding") if x)  # fmt: skip
+    backing = [f"{format_shown(v, money)} in chain {c}'s vault"
+               for c, v in fund["cash_in_vaults"].items()]  # fmt: skip
+    backing.append(f"{format_shown(fund['cash_owed'], money)} owed by members or rounding")
     losses = df.get("cover_losses")
-    sizing = f"Cover-{df['cover']}"
+    sizing = "no risk section in genesis" if df["cover"] is None else f"Cover-{df['cover']}"
     if losses is not None:  # the operator's view: the N largest stress losses it sized on
         shown = ", ".join(format_shown(x, money) for x in losses) or "none yet"
         sizing = f"{sizing}, largest stress losses beyond initial margin: {shown}"
+    cap = df["assessment_cap_bps"]
+    assessments = "none" if cap is None else f"{cap} bps of a contribution per epoch"
     rows = [
         ("clearing-house", "house equity", amount(house["house_equity"], money)),
         ("", "fee pool", amount(house["fee_pool"], money)),
         ("", "uncovered deficit", amount(house["uncovered_deficit"], money)),
         ("insurance-fund", "insurance fund cash", amount(fund["cash"], money)),
-        ("", "… of which", Markup(html.escape(where))),
+        ("", "… of which", Markup(html.escape("; ".join(backing)))),
         ("", "seized collateral worth", amount(fund["collateral_value"], money)),
         ("", "lots held by the house", Markup(
             f"in {format_count(fund['positions'])} instrument(s), "
@@ -286,8 +286,7 @@ def render_clearing_house(house: Mapping[str, Any], money: Unit) -> str:
         ("", "default fund required", amount(df["required"], money)),
         ("", "contributors", count(df["contributors"])),
         ("", "sizing", Markup(html.escape(sizing))),
-        ("", "assessment cap", Markup(
-            f"{df['assessment_cap_bps']} bps of a contribution per epoch")),
+        ("", "assessment cap", Markup(html.escape(assessments))),
     ]  # fmt: skip
     body = "".join(
         f"<tr{f' id={quoteattr(rid)}' if rid else ''}><th>{html.escape(name)}</th>"

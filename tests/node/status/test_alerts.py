@@ -14,6 +14,7 @@ from node.status.alerts import get_alerts
 from node.status.journal import Journal
 from node.status.overview import ReportStatus, build_overview, get_health
 from node.status.page import render_status_page
+from node.status.units import Unit, format_shown
 from node.status.vaults import VaultView
 from node.status.verdict import check_report
 from tests.clearing.support import USDC
@@ -99,5 +100,10 @@ def test_members_below_maintenance_counted_in_public_named_to_the_operator() -> 
     assert public["reduce-only"].startswith("1 sub-account(s) reduce-only")
     assert ALICE.address.hex() not in str(public)
     operator = texts(overview_of(box, detailed=True))["below-maintenance"]
-    asset = box.genesis.settlement_asset.symbol
-    assert f"0x{ALICE.address.hex()} sub-account 0 (equity 0.000001 {asset} against " in operator
+    asset = box.genesis.settlement_asset
+    money = Unit(asset.symbol, asset.decimals)
+    equity, mm = format_shown(1, money), format_shown(alice["maintenance_margin"], money)
+    assert (
+        f"0x{ALICE.address.hex()} sub-account 0 (equity {equity}, maintenance margin {mm})"
+        in operator
+    )
