@@ -4,9 +4,10 @@ To anyone: the validators in force, recent blocks, prices and open interest, vau
 the ledger's collateral, governance (open votes, what executes at which height, recent
 outcomes), how many accounts stand below their requirements, per block
 how many waterfall events clearing emitted and what they moved (never whose, nor which
-lots), and the latest solvency report's verdict. The operator's view (`detailed`) adds
-each sub-account's margin health (equity against its requirements, never its
-positions) and the default fund's sizing losses.
+lots), the latest solvency report's verdict, what the integers' units are, and the
+recent history the page charts (heights, latencies, marks, default fund totals). The
+operator's view (`detailed`) adds each sub-account's margin health (equity against its
+requirements, never its positions) and the default fund's sizing losses.
 """
 
 from __future__ import annotations
