@@ -21,6 +21,7 @@ from node.p2p import Topic
 from node.reports.store import ReportStore
 from node.services import NodeContext, NodeContextInputs
 from node.status.governance import get_failures
+from node.status.history import History
 from node.status.journal import Journal
 from node.status.overview import ReportStatus, build_overview
 from node.status.page import render_status_page
@@ -32,17 +33,19 @@ class StatusPage:
     def __init__(self, ctx: NodeContext, report: ReportStatus | None = None) -> None:
         self.ctx = ctx
         self.journal = Journal()
+        self.history = History()
         self.vaults: dict[int, VaultView] = {}
         self.report = report
 
     def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
         self.journal.record(block, certificate, root, self.ctx.app.last_result, wall_clock_ms())
+        self.history.record(self.ctx.state, self.journal.blocks[0])
 
     def overview(self, listener: Listener) -> dict[str, object]:
         overview = build_overview(
             self.ctx.config.moniker, self.ctx.state, self.journal, self.vaults, self.report,
             detailed=listener.is_operator,
-            failures=get_failures(self.ctx.api.governance.events),
+            failures=get_failures(self.ctx.api.governance.events), history=self.history,
         )  # fmt: skip
         status = self.ctx.api.node.get_status()
         overview["health"] = status.get("health")
@@ -50,7 +53,7 @@ class StatusPage:
         return overview
 
     async def get_page(self, request: Request, _: dict[str, str]) -> Response:
-        body = render_status_page(self.overview(request.listener)).encode()
+        body = render_status_page(self.overview(request.listener), wall_clock_ms()).encode()
         return Response(200, body, "text/html; charset=utf-8")
 
     async def get_overview(self, request: Request, _: dict[str, str]) -> Response:
@@ -68,7 +71,8 @@ class StatusPage:
             (RouteDoc("GET", "/v1/overview", "getOverview",
                       "Validators, recent blocks, prices and open interest, vault balances, "
                       "how many accounts are below their margin, waterfall events and the "
-                      "latest report verdict; on the operator listener also each member's "
+                      "latest report verdict, what the integers' units are and the recent "
+                      "history the page charts; on the operator listener also each member's "
                       "margin health", tier="public"),
              self.get_overview),
         ]  # fmt: skip
