@@ -94,27 +94,21 @@ class StatusService:
     async def serve(
         self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        await serve_status(ctx, task_status=task_status)
-
-
-async def serve_status(
-    ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    reports = ctx.config.reports
-    verdicts = None
-    if reports.enabled:
-        store = ReportStore(ctx.config.home / reports.path, reports.keep)
-        verdicts = ReportVerdicts(store, ctx.store, ctx.genesis, lambda: ctx.state)
-    page = StatusPage(ctx, None if verdicts is None else verdicts.get)
-    ctx.on_commit(page.on_commit)
-    ctx.api.add_routes(page.routes())
-    expose_p2p_counters(ctx.api, ctx.p2p)
-    get_risk_setup(ctx.state)  # build the risk setup now, not on the first page view
-    async with trio.open_nursery() as nursery:
-        if verdicts is not None:
-            nursery.start_soon(verdicts.run)
-        if ctx.config.bridge_chains:
-            tokens = list(ctx.state.collateral_tokens.values())
-            nursery.start_soon(poll_vaults, page.vaults, ctx.config.bridge_chains, tokens,
-                               wall_clock_ms)  # fmt: skip
-        task_status.started()
+        reports = ctx.config.reports
+        verdicts = None
+        if reports.enabled:
+            store = ReportStore(ctx.config.home / reports.path, reports.keep)
+            verdicts = ReportVerdicts(store, ctx.store, ctx.genesis, lambda: ctx.state)
+        page = StatusPage(ctx, None if verdicts is None else verdicts.get)
+        ctx.on_commit(page.on_commit)
+        ctx.api.add_routes(page.routes())
+        expose_p2p_counters(ctx.api, ctx.p2p)
+        get_risk_setup(ctx.state)  # build the risk setup now, not on the first page view
+        async with trio.open_nursery() as nursery:
+            if verdicts is not None:
+                nursery.start_soon(verdicts.run)
+            if ctx.config.bridge_chains:
+                tokens = list(ctx.state.collateral_tokens.values())
+                nursery.start_soon(poll_vaults, page.vaults, ctx.config.bridge_chains, tokens,
+                                   wall_clock_ms)  # fmt: skip
+            task_status.started()
