@@ -1,13 +1,13 @@
 """Block sync: verify a block fetched from a peer before applying it.
 
-A lagging node asks peers for `SyncRequest(height)`; a `SyncResponse` carries
-the block and its commit certificate. The block is accepted only if it extends
+A lagging node's host fetches committed blocks with their commit certificates
+(the node over request streams, `node/blocksync.py`; the simulator over its
+network, `consensus/sim/blocksync.py`). A block is accepted only if it extends
 our last block and more than 2/3 of the validator set signed precommits for it.
 """
 
 from __future__ import annotations
 
-from consensus.messages import SyncRequest, SyncResponse
 from consensus.types import Block, CommitCertificate, InvalidCommit, ValidatorSet
 
 
@@ -44,6 +44,3 @@ def verify_synced_block(
         certificate.verify(chain_id, validators)
     except InvalidCommit as exc:
         raise SyncRejected(height, str(exc)) from exc
-
-
-__all__ = ["SyncRejected", "SyncRequest", "SyncResponse", "verify_synced_block"]

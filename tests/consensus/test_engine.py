@@ -190,7 +190,7 @@ def test_regossip_when_stuck_or_always(moving: bool) -> None:
     messages, chain = record_chain(3)
     proposals = {m.height: m for m in messages if isinstance(m, Proposal) and m.round == 0}
     engine, host, _, _, _ = make_engine(
-        EngineConfig(regossip_ms=1000, regossip_moving=moving, announce_height=False),
+        EngineConfig(regossip_ms=1000, regossip_moving=moving),
         validators=4,
         own=None,
     )

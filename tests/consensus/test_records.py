@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from consensus.evidence import EvidencePool, is_valid_duplicate_vote
-from consensus.messages import SyncRequest, decode_message, encode_message
+from consensus.messages import decode_message, encode_message
 from consensus.signer import DoubleSignRefused, Signer
 from consensus.sync import SyncRejected, verify_synced_block
 from consensus.types import (
@@ -40,7 +40,6 @@ def test_messages_roundtrip() -> None:
     for msg in (
         signed_vote(0, VoteType.PREVOTE, 0, None),
         signed_proposal(0, block),
-        SyncRequest(3),
     ):
         assert decode_message(encode_message(msg)) == msg
 
