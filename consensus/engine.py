@@ -10,9 +10,9 @@ it is applied, and every own signature is fsynced there before it can leave
 Messages for the next `future_heights` heights are buffered and replayed when
 their height starts; a message from further ahead means we are behind
 (`on_behind`): the host catches up by fetching certified blocks from peers, hands
-each to `apply_synced_block`, then calls `start()` at the new tip. A host also sees
-every message's height before passing it on, so it can notice peers a height or two
-ahead while this node commits nothing (node/liveness.py). Waits are
+each to `apply_synced_block`, then calls `start()` at the new tip. A host sees every
+message before passing it on, so it also notices a peer a height or two ahead while
+this node is stuck (`consensus.sync.BehindWatch`). Waits are
 timer requests, never sleeps: the pause after a commit (`HeightDue`), a
 proposer's wait for its first transaction (`ProposalDue`) and the re-gossip of
 a height that does not move (`GossipDue`).
@@ -69,7 +69,6 @@ from consensus.types import (
     CommitCertificate,
     DuplicateVoteEvidence,
     Proposal,
-    Step,
     Validator,
     ValidatorSet,
     Vote,
@@ -156,14 +155,6 @@ class EngineConfig:
                 f"blocks of {self.max_block_bytes} bytes and {self.max_block_txs} txs make "
                 f"proposals of up to {largest} bytes, over the {MAX_MESSAGE_BYTES} message cap"
             )
-
-    def get_stall_limit_ms(self) -> int:
-        """The longest a height takes on a network with a quorum: its first two rounds
-        run every step to its timeout, then the empty-block wait and the pause after the
-        commit. A host committing nothing for longer while a peer is ahead is stuck
-        behind (node/liveness.py)."""
-        rounds = sum(self.timeouts.get_duration_ms(step, r) for r in (0, 1) for step in Step)
-        return rounds + self.empty_block_wait_ms + self.block_interval_ms
 
 
 @dataclass

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from consensus.types import Step
 from node.driver import DriverConfig
 from node.mempool import MempoolError
 
@@ -33,7 +34,8 @@ class NotCommitting(MempoolError):
 
 def get_stall_limit_ms(config: DriverConfig) -> int:
     """The longest a height takes on a network with a quorum (see the module's rule)."""
-    return config.get_engine_config().get_stall_limit_ms()
+    rounds = sum(config.timeouts.get_duration_ms(step, r) for r in (0, 1) for step in Step)
+    return rounds + config.empty_block_wait_ms + config.block_interval_ms
 
 
 @dataclass

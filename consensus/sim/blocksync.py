@@ -2,10 +2,8 @@
 node's `node.runtime.catch_up` does over request streams.
 
 A node syncs when the engine reports a message from too far ahead (`on_behind`), or
-when a peer's messages show it committed a block this node lacks while this node
-has committed nothing for the stall limit (`EngineConfig.get_stall_limit_ms`, the
-rule of node/liveness.py): a node one height behind, whose vote the others wait
-for, gets no more messages of its height. It asks that peer for its blocks from the
+when a peer's messages show it is stuck behind (`consensus.sync.BehindWatch`, with
+one regossip interval of patience). It asks that peer for its blocks from the
 next height on, applies them in order with `Engine.apply_synced_block` (a block that
 fails verification ends the answer and is counted) and asks again while the peer
 has more; then consensus resumes at the new tip (`Engine.start`), as
@@ -22,7 +20,7 @@ from dataclasses import dataclass, field
 from consensus.engine import Engine
 from consensus.messages import Message
 from consensus.sim.memory import MemoryBlockStore
-from consensus.sync import SyncRejected
+from consensus.sync import BehindWatch, SyncRejected
 from consensus.transport import PeerId
 from consensus.types import Block, CommitCertificate
 
@@ -70,32 +68,37 @@ class BlockSync:
     timeout_ms: int
     stats: SyncStats
     syncing: bool = False
-    _last_commit_ms: int = field(init=False)
-    _best_peer: tuple[int, PeerId] = (0, "")
-    """The highest height a peer showed it committed, and the latest peer to show it."""
+    _watch: BehindWatch = field(init=False)
     _request: int = 0
     _applied_before: int = 0
 
     def __post_init__(self) -> None:
-        self._last_commit_ms = self.now_ms()  # a starting node has the stall limit to commit
+        self._watch = BehindWatch(self.engine.config.regossip_ms)
 
     def record_commit(self) -> None:
-        self._last_commit_ms = self.now_ms()
+        self._watch.record_commit()
 
     def admit(self, peer: PeerId, message: Message) -> bool:
         """Whether consensus gets `message`: not while syncing, nor once it shows we are stuck
-        behind `peer`."""
-        committed = message.height - 1  # the peer works on the height after its last block
-        if committed >= self._best_peer[0]:
-            self._best_peer = (committed, peer)
-        if self.syncing:
-            return False
-        idle_ms = self.now_ms() - self._last_commit_ms
-        stalled = idle_ms > self.engine.config.get_stall_limit_ms()
-        if stalled and self._best_peer[0] > self.store.get_height():
-            self.sync_from(self._best_peer[1])
-            return False
-        return True
+        behind a peer."""
+        self._watch.observe(peer, message.height)
+        return not self.syncing and not self._sync_if_stuck()
+
+    def _sync_if_stuck(self) -> bool:
+        """Sync when stuck behind a peer; a wait that starts now is looked at again when due
+        (the peers may send nothing meanwhile: they wait for us)."""
+        waiting = self._watch.behind_since_ms is not None
+        peer = self._watch.get_peer_to_sync(self.store.get_height(), self.now_ms())
+        if peer is not None:
+            self.sync_from(peer)
+            return True
+        if not waiting and self._watch.behind_since_ms is not None:
+            self.schedule(self._watch.patience_ms, self._look_again)
+        return False
+
+    def _look_again(self) -> None:
+        if not self.syncing:
+            self._sync_if_stuck()
 
     def on_behind(self, peer: PeerId, height: int) -> None:
         self.sync_from(peer)
