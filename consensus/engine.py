@@ -9,7 +9,10 @@ it is applied, and every own signature is fsynced there before it can leave
 
 Messages for the next `future_heights` heights are buffered and replayed when
 their height starts; a message from further ahead means we are behind
-(`on_behind`, by default a sync request to the peer that sent it). Waits are
+(`on_behind`): the host catches up by fetching certified blocks from peers, hands
+each to `apply_synced_block`, then calls `start()` at the new tip. A host sees every
+message before passing it on, so it also notices a peer a height or two ahead while
+this node is stuck (`consensus.sync.BehindWatch`). Waits are
 timer requests, never sleeps: the pause after a commit (`HeightDue`), a
 proposer's wait for its first transaction (`ProposalDue`) and the re-gossip of
 a height that does not move (`GossipDue`).
@@ -47,14 +50,7 @@ from consensus.inputs import (
     VoteReceived,
     VoteSigned,
 )
-from consensus.messages import (
-    Message,
-    Status,
-    SyncRequest,
-    SyncResponse,
-    decode_message,
-    encode_message,
-)
+from consensus.messages import Message, decode_message, encode_message
 from consensus.records import (
     WAL_KIND_HEIGHT,
     WAL_KIND_INPUT,
@@ -65,7 +61,7 @@ from consensus.records import (
 )
 from consensus.signer import DoubleSignRefused, Signer
 from consensus.state_machine import ConsensusState, TimeoutConfig, apply, get_gossip, initial_state
-from consensus.sync import SyncRejected, verify_synced_block
+from consensus.sync import verify_synced_block
 from consensus.transport import PeerId, Transport
 from consensus.types import (
     ZERO_HASH,
@@ -147,9 +143,6 @@ class EngineConfig:
     regossip_moving: bool = True
     """Re-send also when the height or round moved since the last time; False saves the
     node's bandwidth (only a stuck height re-sends, as only lost gossip can stall it)."""
-    announce_height: bool = True
-    """Gossip also sends `Status` (peers behind ask us for blocks); the node syncs over
-    its own request streams instead."""
     future_heights: int = 2
     """Messages up to this many heights ahead are buffered; beyond, we are behind."""
     max_buffered: int = 4096
@@ -167,7 +160,6 @@ class EngineConfig:
 @dataclass
 class EngineStats:
     decode_errors: int = 0
-    sync_rejected: int = 0
     refused_signatures: list[DoubleSignRefused] = field(default_factory=list)
     evidence: list[DuplicateVoteEvidence] = field(default_factory=list)
 
@@ -197,8 +189,8 @@ class Engine:
         on_commit: OnCommit | None = None,
         on_behind: OnBehind | None = None,
     ) -> None:
-        """`signer` (sharing `wal`) replaces the one built from `key`; `on_behind` replaces
-        asking the peer for blocks."""
+        """`signer` (sharing `wal`) replaces the one built from `key`; without `on_behind`
+        messages from too far ahead are dropped."""
         self.chain_start = start
         self.app = app
         self.mempool = mempool
@@ -222,7 +214,6 @@ class Engine:
         )
         self._replaying = False
         self._deferred: list[Effect] = []
-        self._sync_asked: set[int] = set()
         self._future: deque[tuple[PeerId, Proposal | Vote]] = deque(maxlen=config.max_buffered)
         self._gossiping = False
         self._gossiped_at = (0, 0)
@@ -302,15 +293,22 @@ class Engine:
 
     def receive(self, peer: PeerId, message: Message) -> None:
         """Handle one decoded message from `peer`."""
-        if isinstance(message, Proposal | Vote):
-            self._receive_consensus(peer, message)
-        elif isinstance(message, Status):
-            if message.height > self.state.height:
-                self._ask_sync(peer)
-        elif isinstance(message, SyncRequest):
-            self._serve_sync(peer, message.height)
-        else:
-            self._receive_synced(message)
+        current = self.state.height
+        if message.height == current:
+            if self.state.decided:
+                return
+            inp = (
+                ProposalReceived(message)
+                if isinstance(message, Proposal)
+                else VoteReceived(message)
+            )
+            self._process(inp)
+        elif message.height < current:
+            return  # a finished height: its sender catches up by block sync
+        elif message.height <= current + self.config.future_heights:
+            self._future.append((peer, message))
+        elif self.on_behind is not None:
+            self.on_behind(peer, message.height)
 
     def on_timeout(self, timeout: EngineTimeout) -> None:
         if isinstance(timeout, TimeoutFired):
@@ -325,11 +323,7 @@ class Engine:
             self.timers.schedule(self.config.regossip_ms, timeout)
 
     def gossip(self) -> None:
-        """Re-send this height's messages (lost gossip; `regossip_moving`) and announce our
-        height (`announce_height`)."""
-        self._sync_asked.clear()
-        if self.config.announce_height:
-            self.transport.broadcast(encode_message(Status(self.state.height)))
+        """Re-send this height's messages (lost gossip; `regossip_moving`)."""
         seen, self._gossiped_at = self._gossiped_at, (self.state.height, self.state.round)
         if (self.config.regossip_moving or seen == self._gossiped_at) and not self.state.decided:
             for message in get_gossip(self.state):
@@ -356,50 +350,12 @@ class Engine:
 
     # ------------------------------------------------------------------ messages
 
-    def _receive_consensus(self, peer: PeerId, message: Proposal | Vote) -> None:
-        current = self.state.height
-        if message.height == current:
-            if self.state.decided:
-                return
-            inp = (
-                ProposalReceived(message)
-                if isinstance(message, Proposal)
-                else VoteReceived(message)
-            )
-            self._process(inp)
-        elif message.height < current:
-            self._serve_sync(peer, message.height)
-        elif message.height <= current + self.config.future_heights:
-            self._future.append((peer, message))
-        elif self.on_behind is not None:
-            self.on_behind(peer, message.height)
-        else:
-            self._ask_sync(peer)
-
     def _replay_buffered(self) -> None:
         """Hands buffered messages of this height to the core; keeps those still ahead."""
         buffered, self._future = self._future, deque(maxlen=self.config.max_buffered)
         for peer, message in buffered:
             if message.height >= self.state.height:
-                self._receive_consensus(peer, message)
-
-    def _ask_sync(self, peer: PeerId) -> None:
-        if self.state.height not in self._sync_asked:
-            self._sync_asked.add(self.state.height)
-            self.transport.send(peer, encode_message(SyncRequest(self.state.height)))
-
-    def _serve_sync(self, peer: PeerId, height: int) -> None:
-        found = self.store.get_block(height)
-        if found is not None:
-            self.transport.send(peer, encode_message(SyncResponse(*found)))
-
-    def _receive_synced(self, response: SyncResponse) -> None:
-        try:
-            self.apply_synced_block(response.block, response.certificate)
-        except SyncRejected:
-            self.stats.sync_rejected += 1
-            return
-        self._start_height(response.block.height + 1)
+                self.receive(peer, message)
 
     # ------------------------------------------------------------------ the core
 

@@ -65,7 +65,6 @@ class DriverConfig:
             empty_block_wait_ms=self.empty_block_wait_ms,
             regossip_ms=round(self.regossip_s * 1000),
             regossip_moving=False,
-            announce_height=False,
             max_buffered=MAX_BUFFERED,
         )
 

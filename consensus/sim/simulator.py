@@ -3,7 +3,8 @@
 All randomness comes from one `random.Random(seed)`, all time is virtual, so a
 seed replays exactly. Faults act before `heal_ms` (the simulated GST): drops,
 duplication, delays (hence reordering), partitions and crashes; after it,
-delivery is reliable with bounded delay.
+delivery is reliable with bounded delay. Gossip and block sync
+(`consensus/sim/blocksync.py`) travel over the same faulty network.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from consensus.engine import ChainStart, Engine, EngineConfig, EngineTimeout
+from consensus.messages import decode_message
+from consensus.sim.blocksync import BlocksAnswer, BlockSync, SyncStats, get_blocks_answer
 from consensus.sim.byzantine import ByzantineTransport
 from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
@@ -94,6 +97,8 @@ class SimNode:
     store: MemoryBlockStore
     wal_storage: CountingWalStorage
     engine: Engine | None = None
+    sync: BlockSync | None = None
+    sync_stats: SyncStats = field(default_factory=SyncStats)
     generation: int = 0
     crashes: int = 0
 
@@ -118,13 +123,11 @@ class _Timers:
     node: SimNode
 
     def schedule(self, delay_ms: int, timeout: EngineTimeout) -> None:
-        generation = self.node.generation
+        self.sim.schedule_while_up(self.node, delay_ms, lambda: self._fire(timeout))
 
-        def fire() -> None:
-            if self.node.generation == generation and self.node.engine is not None:
-                self.node.engine.on_timeout(timeout)
-
-        self.sim.schedule(delay_ms, self.node.index, fire)
+    def _fire(self, timeout: EngineTimeout) -> None:
+        if self.node.engine is not None:
+            self.node.engine.on_timeout(timeout)
 
 
 def make_key(index: int) -> PrivateKey:
@@ -172,7 +175,22 @@ class Simulator:
         self._seq += 1
         heapq.heappush(self._queue, (self.now + delay_ms, self._seq, node, callback))
 
+    def schedule_while_up(self, node: SimNode, delay_ms: int, callback: Callable[[], None]) -> None:
+        """Call `callback` after `delay_ms` unless `node` crashed (or restarted) meanwhile."""
+        generation = node.generation
+
+        def fire() -> None:
+            if node.generation == generation:
+                callback()
+
+        self.schedule(delay_ms, node.index, fire)
+
     def deliver(self, src: int, dst: int, data: bytes) -> None:
+        """Gossip `data` (an encoded consensus message) from `src` to `dst`."""
+        self._send(src, dst, lambda: self._receive(dst, src, data))
+
+    def _send(self, src: int, dst: int, arrive: Callable[[], None]) -> None:
+        """Run `arrive` at `dst` after the network's delay, unless a fault loses it."""
         sc = self.scenario
         faulty = self.now < sc.heal_ms
         if faulty and self._is_partitioned(src, dst):
@@ -181,18 +199,40 @@ class Simulator:
             return
         copies = 2 if faulty and self.rng.randrange(100) < sc.duplicate_percent else 1
         for _ in range(copies):
-            delay = self.rng.randint(
-                1, 1 + (sc.max_delay_ms if faulty else min(sc.max_delay_ms, 50))
-            )
-            self.schedule(delay, dst, lambda: self._receive(dst, src, data))
+            self.schedule(self.rng.randint(1, 1 + self._get_max_delay_ms(faulty)), dst, arrive)
+
+    def _get_max_delay_ms(self, faulty: bool) -> int:
+        return self.scenario.max_delay_ms if faulty else min(self.scenario.max_delay_ms, 50)
+
+    def request_blocks(
+        self, src: int, dst: int, from_height: int, on_answer: Callable[[BlocksAnswer], None]
+    ) -> None:
+        """Ask `dst` for its blocks from `from_height`; the request and the answer cross the
+        network like gossip, a crashed peer does not answer, nor is a crashed asker told."""
+        asker = self.nodes[src]
+        generation = asker.generation
+
+        def serve() -> None:
+            if self.nodes[dst].engine is not None:
+                answer = get_blocks_answer(self.nodes[dst].store, from_height)
+                self._send(dst, src, lambda: arrive(answer))
+
+        def arrive(answer: BlocksAnswer) -> None:
+            if asker.generation == generation:
+                on_answer(answer)
+
+        self._send(src, dst, serve)
 
     def _is_partitioned(self, a: int, b: int) -> bool:
         return any((a in group) != (b in group) for group in self.scenario.partition)
 
     def _receive(self, dst: int, src: int, data: bytes) -> None:
-        engine = self.nodes[dst].engine
-        if engine is not None:
-            engine.on_message(str(src), data)
+        node = self.nodes[dst]
+        if node.engine is None or node.sync is None:
+            return
+        message = decode_message(data)  # every sim message was encoded by an engine
+        if node.sync.admit(str(src), message):
+            node.engine.receive(str(src), message)
 
     # ------------------------------------------------------------------ nodes
 
@@ -208,7 +248,7 @@ class Simulator:
     def boot(self, node: SimNode) -> None:
         node.generation += 1
         wal = Wal(node.wal_storage, repair=True)
-        node.engine = Engine(
+        engine = Engine(
             self.genesis,
             node.key,
             HashChainApp(set_changes=self.set_changes),
@@ -219,8 +259,26 @@ class Simulator:
             _Timers(self, node),
             lambda: self.now + self.genesis.time_ms,
             EngineConfig(timeouts=SIM_TIMEOUTS, regossip_ms=GOSSIP_MS),
+            on_commit=lambda block, certificate, root: sync.record_commit(),
+            on_behind=lambda peer, height: sync.on_behind(peer, height),
         )
-        self._guard(node, node.engine.start)
+        sync = BlockSync(
+            engine,
+            node.store,
+            lambda peer, height, on_answer: self.request_blocks(
+                node.index, int(peer), height, on_answer
+            ),
+            lambda delay_ms, callback: self.schedule_while_up(node, delay_ms, callback),
+            lambda: self.now,
+            2 * (1 + self.scenario.max_delay_ms) + 1,  # longer than any round trip
+            node.sync_stats,
+        )
+        node.engine, node.sync = engine, sync
+        self._guard(node, engine.start)
+        if node.crashes and node.engine is not None:
+            # A restarted node catches up first, as node.runtime.serve_node does.
+            others = [str(i) for i in range(len(self.nodes)) if i != node.index]
+            sync.sync_from(self.rng.choice(others))
 
     def _make_txs(self, node: SimNode) -> list[bytes]:
         sc = self.scenario
@@ -237,7 +295,7 @@ class Simulator:
 
     def _crash(self, node: SimNode) -> None:
         plan = next(c for c in self.scenario.crashes if c.node == node.index)
-        node.engine = None
+        node.engine = node.sync = None
         node.generation += 1
         node.crashes += 1
         node.wal_storage.crash(torn=plan.torn_bytes)

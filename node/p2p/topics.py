@@ -1,8 +1,8 @@
 """The node's GossipSub topics and the glue between them and the consensus driver.
 
 Every topic decodes with a versioned schema at the first hop: a message that
-does not decode (or is on the wrong topic) is never relayed, and its forwarder
-is scored down by the p2p layer.
+does not decode is never relayed, and its forwarder is scored down by the p2p
+layer.
 """
 
 from __future__ import annotations
@@ -27,21 +27,9 @@ BRIDGE = "bridge"
 PUBLISH_QUEUE = 1024
 
 
-class WrongTopic(ValueError):
-    """A decodable message sent on a topic that does not carry its kind."""
-
-    def __init__(self, topic: str, kind: str) -> None:
-        super().__init__(f"{kind} is not carried on topic {topic!r}")
-        self.topic = topic
-        self.kind = kind
-
-
 def decode_consensus(data: bytes) -> Proposal | Vote:
-    """Proposals and votes only: sync travels over request streams, not gossip."""
-    message = decode_message(data)
-    if not isinstance(message, Proposal | Vote):
-        raise WrongTopic(CONSENSUS, type(message).__name__)
-    return message
+    """Proposals and votes, the only consensus messages: sync travels over request streams."""
+    return decode_message(data)
 
 
 def decode_tx_gossip(data: bytes) -> bytes:
@@ -60,7 +48,7 @@ def get_topics() -> list[Topic]:
             CONSENSUS,
             MAX_CONSENSUS_GOSSIP_BYTES,
             decode_consensus,
-            (ConsensusDecodeError, WrongTopic),
+            (ConsensusDecodeError,),
         ),
         Topic(TX, MAX_TX_GOSSIP_BYTES, decode_tx_gossip, (TxDecodeError, ValueError), inbox=4096),
     ]

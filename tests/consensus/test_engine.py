@@ -190,7 +190,7 @@ def test_regossip_when_stuck_or_always(moving: bool) -> None:
     messages, chain = record_chain(3)
     proposals = {m.height: m for m in messages if isinstance(m, Proposal) and m.round == 0}
     engine, host, _, _, _ = make_engine(
-        EngineConfig(regossip_ms=1000, regossip_moving=moving, announce_height=False),
+        EngineConfig(regossip_ms=1000, regossip_moving=moving),
         validators=4,
         own=None,
     )
@@ -207,3 +207,16 @@ def test_regossip_when_stuck_or_always(moving: bool) -> None:
     engine.receive("p", proposals[2])
     engine.on_timeout(tick)  # height 2 is new since the last look
     assert [decode_message(d) for d in host.sent] == ([proposals[2]] if moving else [])
+
+
+def test_messages_of_a_finished_height_are_dropped_not_answered() -> None:
+    """The engine serves no blocks: a peer behind catches up by its host's block sync."""
+    messages, chain = record_chain(2)
+    engine, host, _, _, store = make_engine(EngineConfig(), validators=4, own=None)
+    engine.start()
+    engine.apply_synced_block(*chain.blocks[0][:2])
+    engine.start()
+    for message in messages:
+        if message.height == 1:
+            engine.receive("p", message)
+    assert host.sent == [] and store.get_height() == 1 and engine.height == 2

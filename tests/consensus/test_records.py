@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from consensus.evidence import EvidencePool, is_valid_duplicate_vote
-from consensus.messages import SyncRequest, decode_message, encode_message
+from consensus.messages import decode_message, encode_message
 from consensus.signer import DoubleSignRefused, Signer
 from consensus.sync import SyncRejected, verify_synced_block
 from consensus.types import (
@@ -40,14 +40,25 @@ def test_messages_roundtrip() -> None:
     for msg in (
         signed_vote(0, VoteType.PREVOTE, 0, None),
         signed_proposal(0, block),
-        SyncRequest(3),
     ):
         assert decode_message(encode_message(msg)) == msg
 
 
+def test_proposals_and_votes_keep_their_wire_kinds() -> None:
+    """[version 1, kind, payload]: 1 a proposal, 2 a vote, as before kinds 3 to 5 went."""
+    proposal = signed_proposal(0, make_block((), KEYS[0].public_key))
+    assert encode_message(proposal)[:3] == b"\x93\x01\x01"
+    assert encode_message(signed_vote(0, VoteType.PREVOTE, 0, None))[:3] == b"\x93\x01\x02"
+
+
 @pytest.mark.parametrize(
     ("data", "field"),
-    [(b"\xc1", "message"), (b"\x93\x02\x01\x90", "message"), (b"\x93\x01\x02\x90", "vote")],
+    [
+        (b"\xc1", "message"),
+        (b"\x93\x02\x01\x90", "message"),
+        (b"\x93\x01\x02\x90", "vote"),
+        *((bytes([0x93, 0x01, kind, 0x90]), "message.kind") for kind in (0, 3, 4, 5)),
+    ],
 )
 def test_bad_bytes_raise_decode_error(data: bytes, field: str) -> None:
     with pytest.raises(DecodeError) as info:

@@ -6,19 +6,19 @@ import msgpack
 import pytest
 
 from clearing.errors import DecodeError as TxDecodeError
-from consensus.messages import Status, SyncRequest, encode_message
+from consensus.messages import encode_message
 from consensus.types import Vote, VoteType
 from lightclient.codec import DecodeError as ConsensusDecodeError
-from node.p2p.topics import WrongTopic, decode_consensus, decode_tx_gossip, get_topic
+from node.p2p.topics import decode_consensus, decode_tx_gossip, get_topic
 from tests.node.test_network_inprocess import setup_txs
 
 
-def test_votes_pass_and_sync_messages_are_refused_on_the_consensus_topic() -> None:
+def test_votes_pass_and_the_retired_sync_kinds_are_refused_on_the_consensus_topic() -> None:
     vote = Vote(VoteType.PREVOTE, 3, 0, None, bytes(32), bytes(64))
     assert decode_consensus(encode_message(vote)) == vote
-    for message in (Status(3), SyncRequest(3)):
-        with pytest.raises(WrongTopic):
-            decode_consensus(encode_message(message))
+    for kind in (3, 4, 5):  # SyncRequest, SyncResponse and Status until 0.2.0
+        with pytest.raises(ConsensusDecodeError):
+            decode_consensus(msgpack.packb([1, kind, [1, 3]]))
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,5 @@ def test_transactions_pass_and_garbage_is_a_decode_error() -> None:
 
 def test_every_rejection_is_declared_so_it_scores_the_sender() -> None:
     consensus, tx = get_topic("consensus"), get_topic("tx")
-    assert issubclass(WrongTopic, consensus.rejects) and issubclass(
-        ConsensusDecodeError, consensus.rejects
-    )
+    assert issubclass(ConsensusDecodeError, consensus.rejects)
     assert issubclass(TxDecodeError, tx.rejects)
