@@ -75,7 +75,7 @@ from consensus.types import (
     compute_max_proposal_bytes,
 )
 from consensus.wal import Wal
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, MAX_MESSAGE_BYTES, DecodeError
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, MAX_MESSAGE_BYTES, ConsensusDecodeError
 from lightclient.crypto import PrivateKey
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,7 @@ class Engine:
         """Handle one encoded message from `peer`; malformed bytes are counted and dropped."""
         try:
             message = decode_message(data)
-        except DecodeError:
+        except ConsensusDecodeError:
             self.stats.decode_errors += 1
             return
         self.receive(peer, message)

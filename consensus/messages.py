@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from consensus.types import Proposal, Vote
-from lightclient.codec import WIRE_VERSION, DecodeError, expect_int, expect_versioned, pack, unpack
+from lightclient.codec import (
+    WIRE_VERSION,
+    ConsensusDecodeError,
+    expect_int,
+    expect_versioned,
+    pack,
+    unpack,
+)
 
 Message = Proposal | Vote
 
@@ -28,13 +35,13 @@ def encode_message(message: Message) -> bytes:
 
 
 def decode_message(data: bytes) -> Message:
-    """Decode an envelope; raises DecodeError for anything malformed."""
+    """Decode an envelope; raises ConsensusDecodeError for anything malformed."""
     items = expect_versioned(unpack(data, "message"), "message", 3)
     kind = expect_int(items[1], "message.kind", 1, len(_KINDS))
     try:
         message: Message = _CLASS_OF[kind].from_wire(items[2])
     except (TypeError, ValueError) as exc:
-        if isinstance(exc, DecodeError):
+        if isinstance(exc, ConsensusDecodeError):
             raise
-        raise DecodeError("message", str(exc)) from exc
+        raise ConsensusDecodeError("message", str(exc)) from exc
     return message

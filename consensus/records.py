@@ -20,7 +20,7 @@ from consensus.signer import WAL_KIND_SIGNED
 from consensus.types import DuplicateVoteEvidence, Proposal, Step, Vote
 from lightclient.codec import (
     WIRE_VERSION,
-    DecodeError,
+    ConsensusDecodeError,
     expect_bool,
     expect_bytes,
     expect_int,
@@ -97,4 +97,4 @@ def _decode_input(body: Any) -> LoggedInput:
             expect_bytes(block_hash, "wal.validated.hash", HASH_BYTES),
             expect_bool(valid, "wal.validated.valid"),
         )
-    raise DecodeError("wal.input", f"unknown input tag {tag!r}")
+    raise ConsensusDecodeError("wal.input", f"unknown input tag {tag!r}")

@@ -30,7 +30,13 @@ from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
-from lightclient.codec import MAX_VALIDATORS, DecodeError, expect_bytes, expect_int, expect_list
+from lightclient.codec import (
+    MAX_VALIDATORS,
+    ConsensusDecodeError,
+    expect_bytes,
+    expect_int,
+    expect_list,
+)
 from lightclient.commit import CommitCertificate, InvalidCommit, has_quorum
 from lightclient.crypto import PUBLIC_KEY_BYTES
 from lightclient.header import BlockHeader, compute_validators_hash
@@ -211,9 +217,9 @@ class ValidatorPowers:
             pairs.append((expect_bytes(key, "validator.key", PUBLIC_KEY_BYTES),
                           expect_int(power, "validator.power", 1)))  # fmt: skip
         if not pairs:
-            raise DecodeError("validators", "an empty set")
+            raise ConsensusDecodeError("validators", "an empty set")
         if any(a[0] >= b[0] for a, b in pairwise(pairs)):
-            raise DecodeError("validators", "keys not in strictly increasing order")
+            raise ConsensusDecodeError("validators", "keys not in strictly increasing order")
         return ValidatorPowers(tuple(pairs))
 
 

@@ -2,7 +2,7 @@
 
 Every record is encoded as a msgpack list whose first element is a format
 version. Decoding never trusts the input: sizes are capped before unpacking and
-every field is type- and range-checked, so bad bytes raise `DecodeError` (with
+every field is type- and range-checked, so bad bytes raise `ConsensusDecodeError` (with
 the field that failed) and never an arbitrary exception.
 """
 
@@ -26,7 +26,7 @@ MAX_CHAIN_ID_BYTES = 64
 MAX_INT = 2**63 - 1
 
 
-class DecodeError(ValueError):
+class ConsensusDecodeError(ValueError):
     """Bytes that do not decode to a well-formed record; `field` names what failed."""
 
     def __init__(self, field: str, reason: str) -> None:
@@ -43,26 +43,26 @@ def pack(obj: object) -> bytes:
 def unpack(data: bytes, field: str, max_bytes: int = MAX_MESSAGE_BYTES) -> Any:
     """Unpack bytes, refusing oversized input, trailing data and non-msgpack."""
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise DecodeError(field, f"expected bytes, got {type(data).__name__}")
+        raise ConsensusDecodeError(field, f"expected bytes, got {type(data).__name__}")
     if len(data) > max_bytes:
-        raise DecodeError(field, f"{len(data)} bytes exceeds cap {max_bytes}")
+        raise ConsensusDecodeError(field, f"{len(data)} bytes exceeds cap {max_bytes}")
     try:
         return msgpack.unpackb(
             data, raw=False, strict_map_key=True, use_list=True, max_bin_len=max_bytes
         )
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
-        raise DecodeError(field, f"not msgpack ({exc})") from exc
+        raise ConsensusDecodeError(field, f"not msgpack ({exc})") from exc
 
 
 def expect_list(
     obj: Any, field: str, length: int | None = None, max_len: int = 1_000_000
 ) -> list[Any]:
     if not isinstance(obj, list):
-        raise DecodeError(field, f"expected list, got {type(obj).__name__}")
+        raise ConsensusDecodeError(field, f"expected list, got {type(obj).__name__}")
     if length is not None and len(obj) != length:
-        raise DecodeError(field, f"expected {length} elements, got {len(obj)}")
+        raise ConsensusDecodeError(field, f"expected {length} elements, got {len(obj)}")
     if len(obj) > max_len:
-        raise DecodeError(field, f"{len(obj)} elements exceeds cap {max_len}")
+        raise ConsensusDecodeError(field, f"{len(obj)} elements exceeds cap {max_len}")
     return obj
 
 
@@ -70,15 +70,17 @@ def expect_versioned(obj: Any, field: str, length: int) -> list[Any]:
     """A list of `length` elements whose first is the supported format version."""
     items = expect_list(obj, field, length)
     if items[0] != WIRE_VERSION or type(items[0]) is not int:
-        raise DecodeError(field, f"unsupported version {items[0]!r}, expected {WIRE_VERSION}")
+        raise ConsensusDecodeError(
+            field, f"unsupported version {items[0]!r}, expected {WIRE_VERSION}"
+        )
     return items
 
 
 def expect_int(obj: Any, field: str, lo: int = 0, hi: int = MAX_INT) -> int:
     if type(obj) is not int:
-        raise DecodeError(field, f"expected int, got {type(obj).__name__}")
+        raise ConsensusDecodeError(field, f"expected int, got {type(obj).__name__}")
     if not lo <= obj <= hi:
-        raise DecodeError(field, f"{obj} outside [{lo}, {hi}]")
+        raise ConsensusDecodeError(field, f"{obj} outside [{lo}, {hi}]")
     return obj
 
 
@@ -86,11 +88,11 @@ def expect_bytes(
     obj: Any, field: str, size: int | None = None, max_len: int = MAX_MESSAGE_BYTES
 ) -> bytes:
     if not isinstance(obj, bytes):
-        raise DecodeError(field, f"expected bytes, got {type(obj).__name__}")
+        raise ConsensusDecodeError(field, f"expected bytes, got {type(obj).__name__}")
     if size is not None and len(obj) != size:
-        raise DecodeError(field, f"expected {size} bytes, got {len(obj)}")
+        raise ConsensusDecodeError(field, f"expected {size} bytes, got {len(obj)}")
     if len(obj) > max_len:
-        raise DecodeError(field, f"{len(obj)} bytes exceeds cap {max_len}")
+        raise ConsensusDecodeError(field, f"{len(obj)} bytes exceeds cap {max_len}")
     return obj
 
 
@@ -100,13 +102,13 @@ def expect_optional_bytes(obj: Any, field: str, size: int) -> bytes | None:
 
 def expect_str(obj: Any, field: str, max_len: int) -> str:
     if not isinstance(obj, str):
-        raise DecodeError(field, f"expected str, got {type(obj).__name__}")
+        raise ConsensusDecodeError(field, f"expected str, got {type(obj).__name__}")
     if len(obj.encode()) > max_len:
-        raise DecodeError(field, f"{len(obj.encode())} bytes exceeds cap {max_len}")
+        raise ConsensusDecodeError(field, f"{len(obj.encode())} bytes exceeds cap {max_len}")
     return obj
 
 
 def expect_bool(obj: Any, field: str) -> bool:
     if not isinstance(obj, bool):
-        raise DecodeError(field, f"expected bool, got {type(obj).__name__}")
+        raise ConsensusDecodeError(field, f"expected bool, got {type(obj).__name__}")
     return obj

@@ -28,7 +28,7 @@ from consensus.sync import SyncRejected
 from consensus.types import Block, CommitCertificate, Validator
 from consensus.wal import FileWalStorage, Wal
 from lightclient.anchor import get_consensus_chain_id
-from lightclient.codec import DecodeError as ConsensusDecodeError
+from lightclient.codec import ConsensusDecodeError
 from lightclient.crypto import PrivateKey
 from node.allowed_peers import (
     AllowedPeers,

@@ -37,7 +37,7 @@ from lightclient.anchor import (
     check_anchor,
     follow_set_changes,
 )
-from lightclient.codec import DecodeError as LightclientDecodeError
+from lightclient.codec import ConsensusDecodeError
 from lightclient.crypto import is_valid_signature
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
 from proofs.bulletproofs import N_BITS
@@ -709,7 +709,7 @@ def _decode_anchor(obj: object) -> StateAnchor | None:
         return None
     try:
         return StateAnchor.from_wire(obj)
-    except (AnchorError, LightclientDecodeError) as exc:
+    except (AnchorError, ConsensusDecodeError) as exc:
         raise ReportDecodeError(f"anchor: {exc}") from None
 
 

@@ -15,7 +15,7 @@ from clearing.errors import DecodeError as TxDecodeError
 from clearing.tx import decode_tx
 from consensus.messages import decode_message
 from consensus.types import Proposal, Vote
-from lightclient.codec import DecodeError as ConsensusDecodeError
+from lightclient.codec import ConsensusDecodeError
 from node.driver import Driver
 from node.limits import MAX_CONSENSUS_GOSSIP_BYTES, MAX_TX_GOSSIP_BYTES
 from node.p2p import P2PNode, Topic

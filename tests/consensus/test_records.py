@@ -23,7 +23,7 @@ from consensus.types import (
     compute_commit_certificate,
 )
 from consensus.wal import FileWalStorage, Wal, WalCorrupted
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, ConsensusDecodeError
 from tests.consensus.helpers import (
     CHAIN,
     KEYS,
@@ -61,7 +61,7 @@ def test_proposals_and_votes_keep_their_wire_kinds() -> None:
     ],
 )
 def test_bad_bytes_raise_decode_error(data: bytes, field: str) -> None:
-    with pytest.raises(DecodeError) as info:
+    with pytest.raises(ConsensusDecodeError) as info:
         decode_message(data)
     assert info.value.field == field
 

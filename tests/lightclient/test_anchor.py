@@ -29,7 +29,7 @@ from lightclient.anchor import (
     check_anchor,
     follow_set_changes,
 )
-from lightclient.codec import DecodeError, pack, unpack
+from lightclient.codec import ConsensusDecodeError, pack, unpack
 from lightclient.commit import CommitSig
 from tests.lightclient.support import get_powers, make_anchor, make_set_change
 
@@ -109,7 +109,7 @@ def test_malformed_anchors_are_typed_decode_errors() -> None:
     short_commit = [1, 1, 0, bytes(31), []]
     for bad in ([2, 1, 1, []], [2, *good[1:3]], "anchor", [2, good[1], short_commit, []],
                 [2, *good[1:3], [change[:2]]], [2, *good[1:3], "changes"]):  # fmt: skip
-        with pytest.raises(DecodeError):
+        with pytest.raises(ConsensusDecodeError):
             StateAnchor.from_wire(bad)
 
 
@@ -205,8 +205,8 @@ def test_a_carried_set_decodes_only_in_canonical_form() -> None:
     pairs = change[2]
     for bad in ([], list(reversed(pairs)), [pairs[0], pairs[0]], [[pairs[0][0], 0]],
                 [[bytes(31), 10]], [pairs[0][0]]):  # fmt: skip
-        with pytest.raises(DecodeError):
+        with pytest.raises(ConsensusDecodeError):
             SetChange.from_wire([change[0], change[1], bad])
     anchor = make_anchor(CHAIN, HEIGHT, ROOT, KEYS).to_wire()
-    with pytest.raises(DecodeError, match="exceeds cap"):
+    with pytest.raises(ConsensusDecodeError, match="exceeds cap"):
         StateAnchor.from_wire([*anchor[:3], [change] * (MAX_SET_CHANGES + 1)])

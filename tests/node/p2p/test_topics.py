@@ -8,7 +8,7 @@ import pytest
 from clearing.errors import DecodeError as TxDecodeError
 from consensus.messages import encode_message
 from consensus.types import Vote, VoteType
-from lightclient.codec import DecodeError as ConsensusDecodeError
+from lightclient.codec import ConsensusDecodeError
 from node.p2p.topics import decode_consensus, decode_tx_gossip, get_topic
 from tests.node.test_network_inprocess import setup_txs
 
