@@ -18,13 +18,16 @@ from clearing.default import bidding
 from clearing.eip712 import compute_signable
 
 MEMBER_REQUESTS: dict[str, tuple[type[Any], list[dict[str, str]]]] = {
-    "Withdrawal": (withdrawal.Withdrawal, withdrawal.EIP712_FIELDS),
-    "Transfer": (transfer.Transfer, transfer.EIP712_FIELDS),
-    "AuthoriseVenue": (venues.AuthoriseVenue, venues.EIP712_FIELDS),
-    "RegisterBidder": (bidding.RegisterBidder, bidding.REGISTER_FIELDS),
-    "AuctionBid": (bidding.AuctionBid, bidding.BID_FIELDS),
-    "OfferClientAccount": (client_requests.OfferClientAccount, client_requests.OFFER_FIELDS),
-    "AcceptClientAccount": (client_requests.AcceptClientAccount, client_requests.ACCEPT_FIELDS),
+    request.__name__: (request, request.SCHEMA.eip712_fields)
+    for request in (
+        withdrawal.Withdrawal,
+        transfer.Transfer,
+        venues.AuthoriseVenue,
+        bidding.RegisterBidder,
+        bidding.AuctionBid,
+        client_requests.OfferClientAccount,
+        client_requests.AcceptClientAccount,
+    )
 }
 """The record class and EIP-712 fields of each request `POST /v1/member-requests` takes."""
 
