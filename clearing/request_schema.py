@@ -273,11 +273,14 @@ def read_schema(cls: type) -> RequestSchema:
     fields = tuple(
         (f.name, get_wire_field(cls, f.name, hints[f.name])) for f in dataclasses.fields(cls)
     )
-    unsigned = [name for name, wire in fields if wire.eip712_type is None]
-    if len(fields) < 2 or unsigned != [fields[-1][0]]:
-        raise SchemaError(cls.__name__, fields[-1][0], "expected signed fields, then the signature")
+    *signed_fields, (last, signature) = fields
+    for name, wire in signed_fields:
+        if wire.eip712_type is None:
+            raise SchemaError(cls.__name__, name, "only the last field, the signature, is unsigned")
+    if signature.eip712_type is not None or not signed_fields:
+        raise SchemaError(cls.__name__, last, "expected signed fields, then the signature")
     signed = tuple(
-        (name, wire.signed_as or to_camel_case(name), wire) for name, wire in fields[:-1]
+        (name, wire.signed_as or to_camel_case(name), wire) for name, wire in signed_fields
     )
     seen: set[str] = set()
     for attribute, signed_name, _ in signed:

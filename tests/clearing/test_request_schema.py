@@ -8,10 +8,26 @@ from typing import Any
 
 import pytest
 from eth_utils.crypto import keccak
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
+from clearing import request_schema
 from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import sign_typed, verify_member_signature
+from clearing.errors import DecodeError
+from clearing.member_requests import MEMBER_REQUESTS
+from clearing.request_schema import (
+    Address,
+    FixedBytes,
+    Integer,
+    SchemaError,
+    Signature,
+    SignedRequest,
+    Text,
+    WireField,
+    member_request,
+)
 from clearing.sandbox import derive_member_key
 from clearing.transfer import Transfer
 from clearing.tx import decode_tx, encode_tx
@@ -92,3 +108,174 @@ def test_requests_sign_and_encode_to_the_bytes_of_before(
     assert encode_tx(signed).hex() == encoded
     assert decode_tx(bytes.fromhex(encoded)) == signed
     verify_member_signature(ME, signable, signed.signature, "vector", CHAIN_ID)
+
+
+U64 = 2**64 - 1
+SUB_ACCOUNT = ("int", 0, 2**32 - 1)
+ADDRESS, SIGNATURE, NONCE = ("bytes", 20), ("bytes", 65), ("int", 0, U64)
+
+# The wire fields and bounds of the hand-written `from_fields` of b44afb9, the oracle
+# for the declarations (the client requests' second field was named "address" then).
+WIRE: dict[type[SignedRequest], list[tuple[str, tuple[Any, ...]]]] = {
+    Withdrawal: [
+        ("member", ADDRESS), ("sub_account", SUB_ACCOUNT), ("chain_id", ("int", 1, U64)),
+        ("token", ADDRESS), ("quanta", ("int", 1, U64)), ("recipient", ADDRESS),
+        ("nonce", NONCE), ("signature", SIGNATURE),
+    ],
+    Transfer: [
+        ("member", ADDRESS), ("from_sub_account", SUB_ACCOUNT), ("to_sub_account", SUB_ACCOUNT),
+        ("asset_chain_id", ("int", 0, U64)), ("token", ADDRESS), ("amount", ("int", 1, U64)),
+        ("nonce", NONCE), ("signature", SIGNATURE),
+    ],
+    AuthoriseVenue: [
+        ("member", ADDRESS), ("venue_id", ("str", 64)), ("authorised", ("bool",)),
+        ("nonce", NONCE), ("signature", SIGNATURE),
+    ],
+    RegisterBidder: [
+        ("member", ADDRESS), ("registered", ("bool",)), ("nonce", NONCE),
+        ("signature", SIGNATURE),
+    ],
+    AuctionBid: [
+        ("member", ADDRESS), ("sub_account", SUB_ACCOUNT), ("auction", ("int", 1, U64)),
+        ("premium", ("int", -(2**63 - 1), 2**63 - 1)), ("nonce", NONCE),
+        ("signature", SIGNATURE),
+    ],
+    OfferClientAccount: [
+        ("member", ADDRESS), ("client", ADDRESS), ("model", ("str", 64)), ("backup", ADDRESS),
+        ("nonce", NONCE), ("signature", SIGNATURE),
+    ],
+    AcceptClientAccount: [
+        ("member", ADDRESS), ("clearing_member", ADDRESS), ("model", ("str", 64)),
+        ("backup", ADDRESS), ("nonce", NONCE), ("signature", SIGNATURE),
+    ],
+}  # fmt: skip
+
+
+def describe(wire: WireField) -> tuple[Any, ...]:
+    if isinstance(wire, Integer):
+        return ("int", wire.lo, wire.hi)
+    if isinstance(wire, FixedBytes):
+        return ("bytes", wire.length)
+    return ("str", wire.max_length) if isinstance(wire, Text) else ("bool",)
+
+
+def test_the_declarations_state_the_wire_fields_of_before() -> None:
+    assert set(WIRE) == {request for request, _ in MEMBER_REQUESTS.values()}
+    for request, fields in WIRE.items():
+        assert [(name, describe(wire)) for name, wire in request.SCHEMA.fields] == fields
+
+
+def valid(kind: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    if kind[0] == "int":
+        return st.integers(kind[1], kind[2])
+    if kind[0] == "bytes":
+        return st.binary(min_size=kind[1], max_size=kind[1])
+    if kind[0] == "str":
+        return st.text(min_size=1, max_size=kind[1])
+    return st.booleans()
+
+
+def invalid(kind: tuple[Any, ...]) -> st.SearchStrategy[tuple[Any, str]]:
+    """A value outside the field's bound, and the words its error must say."""
+    others = st.sampled_from([None, 1.5, [1]])
+    if kind[0] == "int":
+        lo, hi = kind[1], kind[2]
+        outside = st.integers(max_value=lo - 1) | st.integers(min_value=hi + 1)
+        return st.tuples(outside, st.just(f"outside [{lo}, {hi}]")) | st.tuples(
+            st.booleans() | st.binary() | others, st.just("expected an integer")
+        )
+    if kind[0] == "bytes":
+        length = st.binary().filter(lambda b: len(b) != kind[1])
+        return st.tuples(length, st.just(f"expected {kind[1]} bytes")) | st.tuples(
+            st.text() | st.integers() | others, st.just("expected bytes")
+        )
+    if kind[0] == "str":
+        wrong = st.just("") | st.text(min_size=kind[1] + 1) | st.binary() | st.integers()
+        return st.tuples(wrong, st.just(f"expected a string of 1..{kind[1]} chars"))
+    return st.tuples(st.integers(0, 1) | others, st.just("expected a bool"))
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> SignedRequest:
+    request = draw(st.sampled_from(sorted(WIRE, key=lambda r: r.__name__)))
+    return request(*(draw(valid(kind)) for _, kind in WIRE[request]))
+
+
+@given(requests())
+def test_a_valid_request_decodes_to_itself(request: SignedRequest) -> None:
+    assert type(request).from_fields(request.to_fields()) == request
+    assert decode_tx(encode_tx(request)) == request
+
+
+@given(requests(), st.data())
+def test_a_field_out_of_its_bound_is_refused_by_name(
+    request: SignedRequest, data: st.DataObject
+) -> None:
+    fields = WIRE[type(request)]
+    index = data.draw(st.integers(0, len(fields) - 1))
+    name, kind = fields[index]
+    value, words = data.draw(invalid(kind))
+    encoded = request.to_fields()
+    encoded[index] = value
+    with pytest.raises(DecodeError) as refused:
+        type(request).from_fields(encoded)
+    assert (refused.value.what, words in refused.value.reason) == (name, True)
+
+
+@given(requests(), st.integers(0, 10))
+def test_a_wrong_number_of_fields_is_refused(request: SignedRequest, count: int) -> None:
+    expected = len(WIRE[type(request)])
+    assume(count != expected)
+    with pytest.raises(DecodeError) as refused:
+        type(request).from_fields((request.to_fields() * 10)[:count])
+    assert refused.value.what == type(request).__name__
+    assert refused.value.reason == f"expected {expected} fields, got {count}"
+
+
+def test_a_request_that_is_not_a_dataclass_is_refused() -> None:
+    with pytest.raises(SchemaError, match="above @dataclass"):
+
+        @member_request
+        class Loose(SignedRequest):
+            member: Address
+            signature: Signature
+
+
+def declare(fields: str) -> None:
+    """Declare the request ``Typo`` with ``fields`` as a module does (its annotations are
+    strings, read from the module's names)."""
+    source = (
+        "@member_request\n@dataclass(frozen=True, slots=True)\n"
+        f"class Typo(SignedRequest):\n{fields}"
+    )
+    exec(source, dict(vars(request_schema)))
+
+
+@pytest.mark.parametrize(
+    ("annotation", "reason"),
+    [
+        ("int", "expected one wire field"),
+        ("Annotated[str, Integer('uint64')]", "declared str, but Integer is int"),
+        ("Annotated[int, Integer('uint32', 0, 2**32)]", "does not fit uint32"),
+        ("Annotated[int, Integer('int64', -(2**63) - 1)]", "does not fit int64"),
+        ("Annotated[int, Integer('uint7')]", "'uint7' is not an EIP-712 integer type"),
+        ("Annotated[int, Integer('unit64')]", "'unit64' is not an EIP-712 integer type"),
+        ("Annotated[bytes, FixedBytes(32, 'address')]", "an address is 20 bytes, not 32"),
+        ("Annotated[bytes, FixedBytes(20, 'address', signed_as='member')]", "'member' twice"),
+        ("Signature", "only the last field, the signature, is unsigned"),
+    ],
+)
+def test_a_declaration_at_odds_with_its_class_fails_at_import(annotation: str, reason: str) -> None:
+    with pytest.raises(SchemaError) as refused:
+        declare(f"    member: Address\n    typo: {annotation}\n    signature: Signature\n")
+    assert (refused.value.request, refused.value.field) == ("Typo", "typo")
+    assert reason in refused.value.reason
+
+
+def test_a_request_without_its_signature_last_fails_at_import() -> None:
+    with pytest.raises(SchemaError) as refused:
+        declare("    member: Address\n    nonce: Nonce\n")
+    assert (refused.value.field, refused.value.reason) == (
+        "nonce",
+        "expected signed fields, then the signature",
+    )
