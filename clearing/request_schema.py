@@ -8,7 +8,7 @@ wire and to the signer::
     class RegisterBidder(SignedRequest):
         KIND: ClassVar[int] = 21
         member: Address
-        registered: Flag
+        registered: Bool
         nonce: Nonce
         signature: Signature
 
@@ -222,7 +222,7 @@ def to_camel_case(name: str) -> str:
 def get_wire_field(cls: type, name: str, hint: Any) -> WireField:
     """The one ``WireField`` annotating ``name``, of the annotated Python type."""
     extras = getattr(hint, "__metadata__", ())
-    declared = [e for e in extras if isinstance(e, Integer | FixedBytes | Text | Flag)]
+    declared = [e for e in extras if isinstance(e, WireField)]
     if len(declared) != 1:
         raise SchemaError(cls.__name__, name, "expected one wire field in Annotated[type, ...]")
     wire = declared[0]
