@@ -23,18 +23,13 @@ with another Python type, or with bounds its EIP-712 type cannot carry fails at 
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self, TypeVar, get_type_hints
 
-from eth_account.messages import SignableMessage
-
 from clearing.codec import expect_bool, expect_bytes, expect_int, expect_list, expect_str
 from clearing.collateral import MAX_SUB_ACCOUNT
-from clearing.eip712 import compute_signable
+from clearing.eip712 import SignableMessage, compute_signable, get_integer_range
 from clearing.units import MAX_UINT64
-
-EIP712_INTEGER = re.compile(r"(u?)int(\d+)")
 
 
 class SchemaError(TypeError):
@@ -43,17 +38,6 @@ class SchemaError(TypeError):
     def __init__(self, request: str, field: str, reason: str) -> None:
         super().__init__(f"{request}.{field}: {reason}")
         self.request, self.field, self.reason = request, field, reason
-
-
-def get_eip712_range(eip712_type: str) -> tuple[int, int] | None:
-    """The values EIP-712 ``uintN``/``intN`` can carry; None for any other type."""
-    match = EIP712_INTEGER.fullmatch(eip712_type)
-    if match is None:
-        return None
-    bits = int(match[2])
-    if bits % 8 or not 8 <= bits <= 256:
-        return None
-    return (0, 2**bits - 1) if match[1] else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
 
 
 # Each field states its check twice over: ``condition`` (inlined in the generated
@@ -73,7 +57,7 @@ class Integer:
     python_type: ClassVar[type] = int
 
     def check_declaration(self) -> str | None:
-        carried = get_eip712_range(self.eip712_type)
+        carried = get_integer_range(self.eip712_type)
         if carried is None:
             return f"{self.eip712_type!r} is not an EIP-712 integer type"
         if not carried[0] <= self.lo <= self.hi <= carried[1]:
