@@ -87,7 +87,7 @@ def build_margin_state(instruments: int, scenarios: int) -> ClearingState:
         for d in range(days)
     ]
     state = initialize_state(parse_genesis(doc))
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     assert setup is not None and len(setup.scenarios.scenarios) == scenarios
     return state
 
@@ -123,7 +123,7 @@ def time_trade_checks(
         elapsed += time.perf_counter() - start
         write_side(state, member, 0, iid, SideFill(position, cash, 0, margin))
         accepted += 1
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     assert setup is not None
     kept = get_risk_cache(state, setup).accounts[(member, 0)]
     scratch = compute_scenario_losses(get_quantities(account), get_risk_arrays(state, setup))

@@ -45,7 +45,7 @@ from node.reports.gossip import (
     decode_reports_message,
 )
 from node.reports.inputs import ReportInputs
-from node.reports.service import ReportsService
+from node.reports.service import ReportsNode
 from node.reports.sharing import ProofShareRefused
 from node.reports.store import ReportStore
 from node.reports.worker import ProvingWorker, open_proving_worker
@@ -80,7 +80,7 @@ class Loopback:
 
     def __init__(self, genesis: Any) -> None:
         self.genesis = genesis
-        self.services: list[ReportsService] = []
+        self.services: list[ReportsNode] = []
         self.bytes_sent = 0
 
     def port(self, owner: int) -> Any:
@@ -104,7 +104,7 @@ class Loopback:
 
 def make_validators(
     provers: list[ProvingWorker], home: Path, share_wait_s: int
-) -> list[ReportsService]:
+) -> list[ReportsNode]:
     count = len(provers)
     keys = [derive_ed25519_key(f"validator-{i}") for i in range(count)]
     members = [SimpleNamespace(pubkey=k.public_key().public_bytes_raw(), power=10) for k in keys]
@@ -118,7 +118,7 @@ def make_validators(
         ctx = SimpleNamespace(genesis=genesis, validator_key=key, config=config, state=state,
                               p2p=loopback.port(i))  # fmt: skip
         store = ReportStore(home / f"v{i}", keep=2)
-        service = ReportsService(ctx, store, SEED, provers[i])  # type: ignore[arg-type]
+        service = ReportsNode(ctx, store, SEED, provers[i])  # type: ignore[arg-type]
         loopback.services.append(service)
     return loopback.services
 
@@ -132,7 +132,7 @@ async def run_network(inputs: ReportInputs, count: int, share_wait_s: int) -> fl
             return await run_services(make_validators(provers, Path(home), share_wait_s), inputs)
 
 
-async def run_services(services: list[ReportsService], inputs: ReportInputs) -> float:
+async def run_services(services: list[ReportsNode], inputs: ReportInputs) -> float:
     async with trio.open_nursery() as nursery:
         for service in services:
             nursery.start_soon(service.run_builder)

@@ -12,11 +12,11 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from bridge.wire import DecodeError, check_fields, pack_record, unpack_record
+from bridge.wire import BridgeDecodeError, check_fields, pack_record, unpack_record
 
 DEPOSITED_TOPIC = keccak(text="Deposited(address,address,uint256,uint256,uint32)")
 DEPOSITED_TOPIC_HEX = "0x" + DEPOSITED_TOPIC.hex()
-__all__ = ["DEPOSITED_TOPIC_HEX", "DecodeError", "DepositEvent", "decode_deposit_log"]
+__all__ = ["DEPOSITED_TOPIC_HEX", "BridgeDecodeError", "DepositEvent", "decode_deposit_log"]
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,10 @@ def decode_deposit_log(chain_id: int, log: dict[str, Any]) -> DepositEvent:
     """Decode one raw `eth_getLogs` entry of the vault's Deposited event."""
     topics = log.get("topics", [])
     if len(topics) != 4 or topics[0] != DEPOSITED_TOPIC_HEX:
-        raise DecodeError("Deposited log", f"unexpected topics {topics}")
+        raise BridgeDecodeError("Deposited log", f"unexpected topics {topics}")
     data = bytes.fromhex(log["data"][2:])
     if len(data) != 64:
-        raise DecodeError("Deposited log", f"data is {len(data)} bytes, want 64")
+        raise BridgeDecodeError("Deposited log", f"data is {len(data)} bytes, want 64")
     return DepositEvent(
         chain_id=chain_id,
         vault=bytes.fromhex(log["address"][2:]),

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bridge.wire import DecodeError, pack_record, unpack_record
+from bridge.wire import BridgeDecodeError, pack_record, unpack_record
 from clearing.attestation import compute_signing_bytes, is_valid_signature
 from clearing.collateral import CollateralObservation
 from clearing.errors import DecodeError as ClearingDecodeError
@@ -73,11 +73,11 @@ class SignedExternalEvent:
         try:
             observation = CollateralObservation.from_fields(fields)
         except ClearingDecodeError as exc:
-            raise DecodeError("SignedExternalEvent", str(exc)) from None
+            raise BridgeDecodeError("SignedExternalEvent", str(exc)) from None
         if not (isinstance(key, bytes) and len(key) == 32):
-            raise DecodeError("SignedExternalEvent", "bridge key is not 32 bytes")
+            raise BridgeDecodeError("SignedExternalEvent", "bridge key is not 32 bytes")
         if not (isinstance(signature, bytes) and len(signature) == 64):
-            raise DecodeError("SignedExternalEvent", "signature is not 64 bytes")
+            raise BridgeDecodeError("SignedExternalEvent", "signature is not 64 bytes")
         return cls(observation, key, signature)
 
 

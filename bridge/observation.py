@@ -36,7 +36,7 @@ from bridge.chain import Chain
 from bridge.cursor import CursorStore
 from bridge.deposits import DepositEvent
 from bridge.watcher import fetch_deposit_by_receipt
-from bridge.wire import DecodeError, check_fields, pack_record, unpack_record
+from bridge.wire import BridgeDecodeError, check_fields, pack_record, unpack_record
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import (
     Attestation,
@@ -167,7 +167,7 @@ class SignedObservation:
                 Attestation.from_fields(attestation, "attestation"),
             )
         except ClearingDecodeError as exc:
-            raise DecodeError("SignedObservation", str(exc)) from None
+            raise BridgeDecodeError("SignedObservation", str(exc)) from None
 
     def is_valid(self, network_chain_id: int) -> bool:
         message = self.observation.signing_bytes(network_chain_id)
@@ -368,12 +368,14 @@ class SignedReobserveRequest:
         try:
             fields = expect_list(unpack(data, what), what)
         except ClearingDecodeError as exc:
-            raise DecodeError(what, str(exc)) from None
+            raise BridgeDecodeError(what, str(exc)) from None
         if not fields or type(fields[0]) is not int or fields[0] != REQUEST_VERSION:
             found = fields[0] if fields else None
-            raise DecodeError(what, f"version {found!r} refused, want {REQUEST_VERSION} (signed)")
+            raise BridgeDecodeError(
+                what, f"version {found!r} refused, want {REQUEST_VERSION} (signed)"
+            )
         if len(fields) != 7:
-            raise DecodeError(what, f"want a version-{REQUEST_VERSION} list of 6 fields")
+            raise BridgeDecodeError(what, f"want a version-{REQUEST_VERSION} list of 6 fields")
         check_fields(fields[1:], what, {1: 32, 4: 32, 5: 64})
         _, chain_id, tx_hash, log_index, sent_ms, signer, signature = fields
         request = ReobserveRequest(chain_id, tx_hash, log_index)

@@ -9,7 +9,7 @@ import msgpack
 FORMAT_VERSION = 1
 
 
-class DecodeError(Exception):
+class BridgeDecodeError(Exception):
     """Bytes that are not a well-formed record of the expected kind."""
 
     def __init__(self, what: str, reason: str) -> None:
@@ -23,13 +23,13 @@ def pack_record(fields: list[Any]) -> bytes:
 
 
 def unpack_record(data: bytes, what: str, count: int) -> list[Any]:
-    """The `count` fields after the version; DecodeError on anything else."""
+    """The `count` fields after the version; BridgeDecodeError on anything else."""
     try:
         fields = msgpack.unpackb(data, raw=False)
     except (ValueError, TypeError, msgpack.ExtraData) as exc:
-        raise DecodeError(what, f"not msgpack: {exc}") from None
+        raise BridgeDecodeError(what, f"not msgpack: {exc}") from None
     if not isinstance(fields, list) or len(fields) != count + 1 or fields[0] != FORMAT_VERSION:
-        raise DecodeError(what, f"want a version-{FORMAT_VERSION} list of {count} fields")
+        raise BridgeDecodeError(what, f"want a version-{FORMAT_VERSION} list of {count} fields")
     return fields[1:]
 
 
@@ -38,6 +38,6 @@ def check_fields(fields: list[Any], what: str, byte_sizes: dict[int, int]) -> No
     for index, value in enumerate(fields):
         want = byte_sizes.get(index)
         if want is None and (type(value) is not int or value < 0):
-            raise DecodeError(what, f"field {index} is not an int >= 0")
+            raise BridgeDecodeError(what, f"field {index} is not an int >= 0")
         if want is not None and (not isinstance(value, bytes) or len(value) != want):
-            raise DecodeError(what, f"field {index} is not {want} bytes")
+            raise BridgeDecodeError(what, f"field {index} is not {want} bytes")

@@ -26,21 +26,20 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from clearing.context import BlockContext
-from clearing.eip712 import verify_member_signature
 from clearing.errors import (
     AlreadyClient,
     InvalidBackup,
     NoClientOffer,
-    NonceReused,
     NotAClientAddress,
     NotAdmitted,
     UnknownSegregationModel,
 )
 from clearing.events import Event, make_event
+from clearing.member_authorisation import check_member_request, spend_nonce
 from clearing.request_schema import Address, Name, Nonce, Signature, SignedRequest, member_request
 from clearing.risk.params import INSURANCE_MEMBER
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
-from clearing.state import ClearingState, get_member_for_write
+from clearing.state import ClearingState
 
 NO_BACKUP = bytes(20)
 """The backup a request names when the client names none (EIP-712 has no empty address)."""
@@ -107,23 +106,14 @@ def check_terms(state: ClearingState, client: bytes, terms: ClientAccount) -> No
         raise AlreadyClient(client, current.clearing_member)
 
 
-def check_nonce(state: ClearingState, signer: bytes, nonce: int) -> None:
-    record = state.members.get(signer)
-    if record is not None and nonce in record.used_nonces:
-        raise NonceReused(signer, nonce)
-
-
 def process_offer_client_account(
     state: ClearingState, ctx: BlockContext, tx: OfferClientAccount
 ) -> list[Event]:
     """Record the member's offer (replacing an earlier one of its to the same client)."""
     terms = tx.get_terms()
     check_terms(state, tx.client, terms)
-    check_nonce(state, tx.member, tx.nonce)
-    verify_member_signature(
-        tx.member, tx.signable(ctx.chain_id), tx.signature, "OfferClientAccount", ctx.chain_id
-    )
-    get_member_for_write(state, tx.member).used_nonces.add(tx.nonce)
+    check_member_request(state, ctx.chain_id, tx)
+    spend_nonce(state, tx)
     state.client_offers[(tx.client, tx.member)] = terms
     return [make_event("client_account_offered", member=tx.client, client=tx.client,
                        clearing_member=tx.member, model=tx.model,
@@ -138,11 +128,8 @@ def process_accept_client_account(
     if state.client_offers.get((tx.member, tx.clearing_member)) != terms:
         raise NoClientOffer(tx.member, tx.clearing_member)
     check_terms(state, tx.member, terms)
-    check_nonce(state, tx.member, tx.nonce)
-    verify_member_signature(
-        tx.member, tx.signable(ctx.chain_id), tx.signature, "AcceptClientAccount", ctx.chain_id
-    )
-    get_member_for_write(state, tx.member).used_nonces.add(tx.nonce)
+    check_member_request(state, ctx.chain_id, tx)
+    spend_nonce(state, tx)
     del state.client_offers[(tx.member, tx.clearing_member)]
     state.clients[tx.member] = terms
     return [make_event("client_account_opened", member=tx.member,

@@ -119,13 +119,8 @@ def process_collateral_credit(
 ) -> list[Event]:
     """Credit quanta to the member's sub-account after quorum; once per vault nonce.
     Zero quanta (a deposit the bridge cannot credit) only consumes the nonce."""
+    check_collateral_credit(state, ctx.chain_id, tx)
     obs = tx.observation
-    if obs.quanta and (obs.chain_id, obs.token) not in state.collateral_tokens:
-        raise UnknownCollateral(obs.chain_id, obs.token)
-    check_deposit_nonce(state.deposit_nonces, obs.chain_id, obs.vault, obs.deposit_nonce)
-    verify_quorum_attestations(
-        state.validators, state.total_power, tx.attestations, obs.signing_bytes(ctx.chain_id)
-    )
     record_deposit_nonce(state.deposit_nonces, obs.chain_id, obs.vault, obs.deposit_nonce)
     if not obs.quanta:
         return [make_event("collateral_not_credited", **get_deposit_fields(obs))]
@@ -141,6 +136,18 @@ def process_collateral_credit(
             **get_deposit_fields(obs),
         )
     ]
+
+
+def check_collateral_credit(state: ClearingState, chain_id: int, tx: CollateralCredit) -> None:
+    """A known token (unless nothing is credited), a vault nonce not credited yet, and a
+    quorum of the validators in force attesting the deposit for this chain."""
+    obs = tx.observation
+    if obs.quanta and (obs.chain_id, obs.token) not in state.collateral_tokens:
+        raise UnknownCollateral(obs.chain_id, obs.token)
+    check_deposit_nonce(state.deposit_nonces, obs.chain_id, obs.vault, obs.deposit_nonce)
+    verify_quorum_attestations(
+        state.validators, state.total_power, tx.attestations, obs.signing_bytes(chain_id)
+    )
 
 
 def get_deposit_fields(obs: CollateralObservation) -> dict[str, EventValue]:

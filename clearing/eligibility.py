@@ -5,9 +5,10 @@ every block by variation margin). A debit is eligible when equity after it is
 at least ``get_debit_requirement``: the sub-account's initial margin, and while
 it has open auction bids, their bid requirement (default/bid_hold.py), so value
 never leaves an account that would then be under-margined or could no longer
-honour a binding bid. A clearing member's sub-account 0, whose free equity meets its
-clients' losses first (default/guarantee.py), also keeps what its clients are short of
-their own initial margin: a client's shortfall counts against its member's margin.
+honour a binding bid. A clearing member's sub-account 0, which pays its clients' losses
+in full before anything mutualised (default/guarantee.py), also keeps what its clients
+are short of their own initial margin: a client's shortfall counts against its
+member's margin.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def compute_funding_cap(initial_margin_fraction: Fraction, k_num: int, k_den: in
 
 def get_funding_cap(state: ClearingState, instrument: Instrument) -> int:
     """The 8-hour cap of a perpetual from its genesis margin fractions (32% when off)."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     underlying = None if setup is None else setup.params.underlying(instrument.underlying)
     if setup is None or underlying is None:
         return UNMARGINED_CAP

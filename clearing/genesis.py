@@ -171,14 +171,7 @@ class _Reader:
         return value
 
     def get_hex(self, name: str, length: int) -> bytes:
-        value = self.get_raw(name)
-        try:
-            assert isinstance(value, str) and value.startswith("0x")
-            data = bytes.fromhex(value[2:])
-            assert len(data) == length
-        except (AssertionError, ValueError):
-            raise GenesisError(self.key(name), f"0x-hex of {length} bytes", value) from None
-        return data
+        return parse_hex(self.get_raw(name), length, self.key(name))
 
     def get_enum(self, name: str, kind: type[E]) -> E:
         value = self.get_raw(name)
@@ -288,18 +281,21 @@ def _parse_clearing_members(top: _Reader) -> tuple[bytes, ...] | None:
     if not top.has("clearing_members"):
         return None
     items = top.get_list("clearing_members")
-    members = tuple(_parse_address(a, f"clearing_members[{n}]") for n, a in enumerate(items))
+    members = tuple(parse_hex(a, 20, f"clearing_members[{n}]") for n, a in enumerate(items))
     _check_unique(list(members), "clearing_members")
     return members
 
 
-def _parse_address(obj: object, path: str) -> bytes:
-    try:
-        assert isinstance(obj, str) and obj.startswith("0x")
-        data = bytes.fromhex(obj[2:])
-        assert len(data) == 20
-    except (AssertionError, ValueError):
-        raise GenesisError(path, "0x-hex of 20 bytes", obj) from None
+def parse_hex(obj: object, length: int, path: str) -> bytes:
+    """`0x` and the hex of exactly `length` bytes, or GenesisError naming `path`."""
+    data = None
+    if isinstance(obj, str) and obj.startswith("0x"):
+        try:
+            data = bytes.fromhex(obj[2:])
+        except ValueError:
+            pass
+    if data is None or len(data) != length:
+        raise GenesisError(path, f"0x-hex of {length} bytes", obj)
     return data
 
 

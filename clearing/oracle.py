@@ -150,16 +150,10 @@ def _check_observations(
 ) -> list[PriceObservation]:
     """Every check of ``process_price_update``; returns the fresh observations."""
     get_signed_power(state.validators, (o.signer for o in tx.observations))
-    feeds = state.genesis.feeds()
     for o in tx.observations:
-        for feed, _ in o.index_prices:
-            if feed not in feeds:
-                raise UnknownFeed(feed)
-        for instrument_id, _ in o.mark_prices:
-            if instrument_id not in state.instruments:
-                raise UnknownInstrument(instrument_id)
-        if not is_valid_signature(o.signer, o.signature, o.signing_bytes(ctx.chain_id)):
-            raise BadSignature("PriceObservation", o.signer)
+        check_observation_feeds(state, o)
+        check_observation_instruments(state, o)
+        check_observation_signed(ctx.chain_id, o)
     max_age = state.genesis.oracle.max_age_ms
     fresh = [o for o in tx.observations if abs(ctx.time_ms - o.observed_ms) <= max_age]
     fresh_power = sum(state.validators[o.signer].power for o in fresh)
@@ -171,6 +165,26 @@ def _check_observations(
             raise StaleObservation(stale[0].signer, stale[0].observed_ms, ctx.time_ms, max_age)
         raise QuorumNotReached(fresh_power, state.total_power)
     return fresh
+
+
+def check_observation_feeds(state: ClearingState, o: PriceObservation) -> None:
+    """Index prices only of the price feeds of the configuration in force."""
+    feeds = state.genesis.feeds()
+    for feed, _ in o.index_prices:
+        if feed not in feeds:
+            raise UnknownFeed(feed)
+
+
+def check_observation_instruments(state: ClearingState, o: PriceObservation) -> None:
+    """Mark prices only of instruments in force (listed, whatever their status)."""
+    for instrument_id, _ in o.mark_prices:
+        if instrument_id not in state.instruments:
+            raise UnknownInstrument(instrument_id)
+
+
+def check_observation_signed(chain_id: int, o: PriceObservation) -> None:
+    if not is_valid_signature(o.signer, o.signature, o.signing_bytes(chain_id)):
+        raise BadSignature("PriceObservation", o.signer)
 
 
 def _compute_committed(

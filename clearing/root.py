@@ -167,7 +167,6 @@ def _get_cache(state: ClearingState) -> RootCache:
     if cache is None:
         cache = state.root_cache = RootCache(MerkleTree(), ReportHashChain(state.report_hashes))
         state.dirty.update(state.members)
-    assert isinstance(cache, RootCache)
     return cache
 
 

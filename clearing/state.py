@@ -15,15 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from clearing.assets import CollateralKey, CollateralToken, compute_haircut_value_per_quantum
 from clearing.codec import expect_bytes, expect_int, expect_list
-from clearing.errors import UnknownMember, UnknownSubAccount
+from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
 from clearing.genesis import Genesis, Validator, Venue
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay import DepositNonces, TradeIdWindow, VaultKey
 from clearing.roles import ClientAccount
+
+if TYPE_CHECKING:  # modules that build on the state; imported for their types only
+    from clearing.default.auction import Auction
+    from clearing.governance.proposal import Proposal
+    from clearing.risk.cache import RiskCache
+    from clearing.risk.engine import RiskDerived
+    from clearing.root import RootCache
 
 MemberAddress = bytes
 """20 raw bytes of an EVM address."""
@@ -226,12 +233,12 @@ class ClearingState:
     settlement_reserves: dict[int, int] = field(default_factory=dict)
     # the last epoch's Cover-N sizing: the N largest stress losses beyond initial margin
     default_fund_cover: tuple[int, ...] = ()
-    auctions: dict[int, Any] = field(default_factory=dict)  # id -> default/auction.Auction
+    auctions: dict[int, Auction] = field(default_factory=dict)  # by auction id
     next_auction_id: int = 1
     # sub-accounts that defaulted this epoch and last, by (height, member, sub-account)
     defaults: list[DefaultRecord] = field(default_factory=list)
     instrument_status: dict[str, InstrumentStatus] = field(default_factory=dict)  # not active
-    proposals: dict[int, Any] = field(default_factory=dict)  # id -> governance.Proposal
+    proposals: dict[int, Proposal] = field(default_factory=dict)  # by proposal id
     next_proposal_id: int = 1
     jailed: dict[bytes, Jailing] = field(default_factory=dict)  # by validator pubkey
     # the active validators (power > 0, in set order) after each block that changed them:
@@ -246,8 +253,9 @@ class ClearingState:
     height: int = 0
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)
-    root_cache: Any = None  # clearing.root.RootCache; opaque here to avoid a cycle
-    risk_cache: Any = None  # derived margin figures (clearing/risk); not in the root
+    root_cache: RootCache | None = None  # derived: the Merkle tree under the root
+    risk_cache: RiskCache | None = None  # derived margin figures; not in the root
+    risk_derived: RiskDerived | None = None  # derived risk setup and arrays; not in the root
 
 
 def initialize_state(genesis: Genesis) -> ClearingState:
@@ -287,6 +295,17 @@ def get_sub_account(state: ClearingState, member: MemberAddress, sub_account: in
     if found is None:
         raise UnknownSubAccount(member, sub_account)
     return found
+
+
+def get_pending_withdrawal(
+    state: ClearingState, member: bytes, nonce: int, chain_id: int
+) -> WithdrawalRecord:
+    """The pending withdrawal a chain's observation names; UnknownWithdrawal if none is
+    pending on that chain."""
+    record = state.pending_withdrawals.get((member, nonce))
+    if record is None or record.chain_id != chain_id:
+        raise UnknownWithdrawal(member, nonce, chain_id)
+    return record
 
 
 def get_member_for_write(state: ClearingState, member: MemberAddress) -> Member:

@@ -198,12 +198,17 @@ def check_pre_trade_margin(
 
 def process_trade_batch(state: ClearingState, ctx: BlockContext, batch: TradeBatch) -> list[Event]:
     """Check the venue and its signature, then clear the batch trade by trade."""
+    check_batch_signed(state, ctx.chain_id, batch)
+    return process_verified_trade_batch(state, ctx, batch)
+
+
+def check_batch_signed(state: ClearingState, chain_id: int, batch: TradeBatch) -> None:
+    """The venue is registered and signed the batch for this chain."""
     venue = state.venues.get(batch.venue_id)
     if venue is None:
         raise UnknownVenue(batch.venue_id)
-    if not is_valid_signature(venue.pubkey, batch.signature, batch.signing_bytes(ctx.chain_id)):
+    if not is_valid_signature(venue.pubkey, batch.signature, batch.signing_bytes(chain_id)):
         raise BadSignature("trade batch", venue.pubkey)
-    return process_verified_trade_batch(state, ctx, batch)
 
 
 def process_verified_trade_batch(

@@ -17,10 +17,10 @@ from clearing.collateral import (
     increase_collateral,
 )
 from clearing.context import BlockContext
-from clearing.eip712 import verify_member_signature
 from clearing.eligibility import check_debit_eligibility
-from clearing.errors import InsufficientCash, NonceReused, SameSubAccount, UnknownCollateral
+from clearing.errors import InsufficientCash, SameSubAccount, UnknownCollateral
 from clearing.events import Event, make_event
+from clearing.member_authorisation import check_member_signed, check_nonce_unused, spend_nonce
 from clearing.request_schema import (
     Address,
     Integer,
@@ -30,7 +30,7 @@ from clearing.request_schema import (
     SubAccountNumber,
     member_request,
 )
-from clearing.state import ClearingState, get_member, get_sub_account, get_sub_account_for_write
+from clearing.state import ClearingState, get_sub_account, get_sub_account_for_write
 from clearing.units import MAX_UINT64
 
 CASH_CHAIN_ID = 0
@@ -62,8 +62,7 @@ def process_transfer(state: ClearingState, ctx: BlockContext, tx: Transfer) -> l
     key = (tx.asset_chain_id, tx.token)
     if not tx.is_cash() and key not in state.collateral_tokens:
         raise UnknownCollateral(tx.asset_chain_id, tx.token)
-    if tx.nonce in get_member(state, tx.member).used_nonces:
-        raise NonceReused(tx.member, tx.nonce)
+    check_nonce_unused(state, tx.member, tx.nonce)
     source = get_sub_account(state, tx.member, tx.from_sub_account)
     if tx.is_cash():
         if tx.amount > source.cash:
@@ -74,10 +73,8 @@ def process_transfer(state: ClearingState, ctx: BlockContext, tx: Transfer) -> l
         state, tx.member, tx.from_sub_account, source,
         tx.amount if tx.is_cash() else 0, None if tx.is_cash() else (key, tx.amount),
     )  # fmt: skip
-    verify_member_signature(
-        tx.member, tx.signable(ctx.chain_id), tx.signature, "Transfer", ctx.chain_id
-    )
-    state.members[tx.member].used_nonces.add(tx.nonce)
+    check_member_signed(ctx.chain_id, tx)
+    spend_nonce(state, tx)
     target = get_sub_account_for_write(state, tx.member, tx.to_sub_account)
     if tx.is_cash():
         source.cash -= tx.amount

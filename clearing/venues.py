@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
 from clearing.context import BlockContext
-from clearing.eip712 import verify_member_signature
-from clearing.errors import NonceReused, UnknownVenue
+from clearing.errors import UnknownVenue
 from clearing.events import Event, make_event
+from clearing.member_authorisation import check_member_request, spend_nonce
 from clearing.request_schema import (
     Address,
     Bool,
@@ -38,14 +38,9 @@ def process_authorise_venue(
     """Member-signed; the venue must be registered; the nonce is used once."""
     if tx.venue_id not in state.venues:
         raise UnknownVenue(tx.venue_id)
-    member = state.members.get(tx.member)
-    if member is not None and tx.nonce in member.used_nonces:
-        raise NonceReused(tx.member, tx.nonce)
-    verify_member_signature(
-        tx.member, tx.signable(ctx.chain_id), tx.signature, "AuthoriseVenue", ctx.chain_id
-    )
+    check_member_request(state, ctx.chain_id, tx)
+    spend_nonce(state, tx)
     record = get_member_for_write(state, tx.member)
-    record.used_nonces.add(tx.nonce)
     if tx.authorised:
         record.venues.add(tx.venue_id)
     else:

@@ -36,16 +36,14 @@ from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.collateral import check_collateral_debit, decrease_collateral
 from clearing.context import BlockContext
 from clearing.default.house import check_withdrawals_open
-from clearing.eip712 import verify_member_signature
 from clearing.eligibility import check_debit_eligibility
 from clearing.errors import (
     InsufficientCash,
     InsufficientReserve,
-    NonceReused,
     UnknownCollateral,
-    UnknownWithdrawal,
 )
 from clearing.events import Event, make_event
+from clearing.member_authorisation import check_member_signed, check_nonce_unused, spend_nonce
 from clearing.request_schema import (
     Address,
     Integer,
@@ -59,7 +57,7 @@ from clearing.state import (
     ClearingState,
     SubAccount,
     WithdrawalRecord,
-    get_member,
+    get_pending_withdrawal,
     get_sub_account,
     is_settlement_token,
 )
@@ -111,8 +109,7 @@ def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) 
     if token is None:
         raise UnknownCollateral(tx.chain_id, tx.token)
     check_withdrawals_open(state)
-    if tx.nonce in get_member(state, tx.member).used_nonces:
-        raise NonceReused(tx.member, tx.nonce)
+    check_nonce_unused(state, tx.member, tx.nonce)
     account = get_sub_account(state, tx.member, tx.sub_account)
     from_collateral, from_cash = get_withdrawal_sources(state, account, key, tx.quanta)
     if from_cash:
@@ -121,11 +118,8 @@ def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) 
         check_collateral_debit(account, tx.member, tx.sub_account, key, from_collateral)
     debit = (key, from_collateral) if from_collateral else None
     check_debit_eligibility(state, tx.member, tx.sub_account, account, from_cash, debit)
-    verify_member_signature(
-        tx.member, tx.signable(ctx.chain_id), tx.signature, "Withdrawal", ctx.chain_id
-    )
-    state.dirty.add(tx.member)
-    state.members[tx.member].used_nonces.add(tx.nonce)
+    check_member_signed(ctx.chain_id, tx)
+    spend_nonce(state, tx)
     if from_collateral:
         decrease_collateral(account, key, from_collateral)
     if from_cash:
@@ -203,17 +197,24 @@ class WithdrawalPaid:
         return cls(PayoutObservation.from_fields(observation), decode_attestations(attestations))
 
 
+def check_withdrawal_paid(
+    state: ClearingState, chain_id: int, tx: WithdrawalPaid
+) -> WithdrawalRecord:
+    """The withdrawal is pending and a quorum attests its payout for this chain."""
+    obs = tx.observation
+    record = get_pending_withdrawal(state, obs.member, obs.nonce, obs.chain_id)
+    verify_quorum_attestations(
+        state.validators, state.total_power, tx.attestations, obs.signing_bytes(chain_id)
+    )
+    return record
+
+
 def process_withdrawal_paid(
     state: ClearingState, ctx: BlockContext, tx: WithdrawalPaid
 ) -> list[Event]:
     """Forget a pending withdrawal once a quorum attests the vault paid it."""
+    record = check_withdrawal_paid(state, ctx.chain_id, tx)
     obs = tx.observation
-    record = state.pending_withdrawals.get((obs.member, obs.nonce))
-    if record is None or record.chain_id != obs.chain_id:
-        raise UnknownWithdrawal(obs.member, obs.nonce, obs.chain_id)
-    verify_quorum_attestations(
-        state.validators, state.total_power, tx.attestations, obs.signing_bytes(ctx.chain_id)
-    )
     del state.pending_withdrawals[(obs.member, obs.nonce)]
     return [
         make_event(

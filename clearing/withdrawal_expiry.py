@@ -27,9 +27,14 @@ from clearing.attestation import (
 from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.collateral import increase_collateral
 from clearing.context import BlockContext
-from clearing.errors import UnknownWithdrawal, WithdrawalNotExpired
+from clearing.errors import WithdrawalNotExpired
 from clearing.events import Event, make_event
-from clearing.state import ClearingState, WithdrawalRecord, get_sub_account_for_write
+from clearing.state import (
+    ClearingState,
+    WithdrawalRecord,
+    get_pending_withdrawal,
+    get_sub_account_for_write,
+)
 
 EXPIRED_DOMAIN = "withdrawal-expired"
 
@@ -83,19 +88,27 @@ class WithdrawalExpired:
         return cls(ExpiryObservation.from_fields(observation), decode_attestations(attestations))
 
 
+def check_withdrawal_expired(
+    state: ClearingState, chain_id: int, tx: WithdrawalExpired
+) -> WithdrawalRecord:
+    """The withdrawal is pending, the chain's block is past its expiry, and a quorum
+    attests the vault never used its nonce."""
+    obs = tx.observation
+    record = get_pending_withdrawal(state, obs.member, obs.nonce, obs.chain_id)
+    if obs.block_time_s <= record.expiry:
+        raise WithdrawalNotExpired(obs.member, obs.nonce, record.expiry, obs.block_time_s)
+    verify_quorum_attestations(
+        state.validators, state.total_power, tx.attestations, obs.signing_bytes(chain_id)
+    )
+    return record
+
+
 def process_withdrawal_expired(
     state: ClearingState, ctx: BlockContext, tx: WithdrawalExpired
 ) -> list[Event]:
     """Refund a pending withdrawal a quorum attests the vault can never pay."""
+    record = check_withdrawal_expired(state, ctx.chain_id, tx)
     obs = tx.observation
-    record = state.pending_withdrawals.get((obs.member, obs.nonce))
-    if record is None or record.chain_id != obs.chain_id:
-        raise UnknownWithdrawal(obs.member, obs.nonce, obs.chain_id)
-    if obs.block_time_s <= record.expiry:
-        raise WithdrawalNotExpired(obs.member, obs.nonce, record.expiry, obs.block_time_s)
-    verify_quorum_attestations(
-        state.validators, state.total_power, tx.attestations, obs.signing_bytes(ctx.chain_id)
-    )
     refund_withdrawal(state, record)
     del state.pending_withdrawals[(obs.member, obs.nonce)]
     return [

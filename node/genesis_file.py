@@ -6,7 +6,7 @@ import json
 
 from clearing.errors import GenesisError
 from clearing.genesis import Genesis, parse_genesis
-from clearing.risk.engine import get_risk_setup
+from clearing.risk.engine import compute_risk_setup
 from node.config import ConfigError, NodeConfig
 
 
@@ -16,7 +16,7 @@ def load_genesis(config: NodeConfig) -> Genesis:
     path = config.genesis_file
     try:
         genesis = parse_genesis(json.loads(path.read_text()))
-        get_risk_setup(genesis)
+        compute_risk_setup(genesis)
     except OSError as exc:
         raise ConfigError(path, "(file)", "a readable genesis JSON file", exc.strerror) from exc
     except ValueError as exc:

@@ -25,7 +25,6 @@ from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
 from clearing.validator_set import get_retiring_validators, has_power
-from consensus.app import BlockStore
 from consensus.engine import ChainStart
 from consensus.records import WAL_KIND_HEIGHT, decode_record
 from consensus.signer import WAL_KIND_SIGNED, Signer
@@ -50,21 +49,13 @@ from node.mempool import Mempool, MempoolError, compute_tx_hash
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import CONSENSUS, TX, feed_driver, get_topics, open_publisher
 from node.ports import get_bind_problem, get_port_taken_error
-from node.services import NodeContext, NodeContextInputs, get_enabled_services
+from node.service_list import build_services
+from node.services import NodeContext, NodeContextInputs
 from node.storage import NodeStore, Rebuilt, StoredBlock, rebuild_state
 from node.txcheck import make_clearing_check
 from node.txpool import TxPool
 
 log = logging.getLogger(__name__)
-
-
-def encode_synced_block(store: BlockStore, height: int) -> SyncedBlock | None:
-    """A stored block in its sync form (any consensus BlockStore)."""
-    found = store.get_block(height)
-    if found is None:
-        return None
-    block, certificate = found
-    return SyncedBlock(height, block.encode(), certificate.encode())
 
 
 @dataclass(frozen=True)
@@ -486,7 +477,7 @@ async def run_node(
             ),
             functools.partial(get_last_block_history, app),
         )
-        services = get_enabled_services(
+        services = build_services(
             config, NodeContextInputs(genesis, signer is not None, lambda: app.state)
         )
         topics = [*get_topics(), *(topic for service in services for topic in service.topics)]

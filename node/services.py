@@ -1,19 +1,21 @@
-"""Node services beside consensus: each one owns a piece of the node's duties.
+"""What a node service is and what it may use; `node/service_list.py` lists them.
 
-A `Service` declares its gossip topics (the host subscribes to them when it
-opens) and a `serve(ctx, task_status=...)` coroutine that `run_node` starts in
-the node's nursery once the API and p2p host are up and before consensus
-runs. Through the `NodeContext` a service reads the committed state, submits
-transactions (mempool + gossip, exactly as the HTTP API does), publishes on
-its topics, adds HTTP routes and listens to commits. A service that is not
-configured (`is_enabled(config)` false) is neither subscribed nor started.
+A service is an object built from the node's config and genesis
+(`ServiceKind(config, inputs)`) before the p2p host opens: it owns its gossip
+topics (the host subscribes to them when it opens), and its `serve(ctx,
+task_status=...)` coroutine, which `run_node` starts in the node's nursery once
+the API and p2p host are up and before consensus runs, builds its state and adds
+its routes. Through the `NodeContext` a service reads the committed state, submits
+transactions (mempool + gossip, exactly as the HTTP API does), publishes on its
+topics, adds HTTP routes and listens to commits. A service its kind says is not
+enabled for this node (`is_enabled(config, inputs)`) is neither built nor started.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import trio
@@ -77,23 +79,6 @@ class NodeContext:
         return True
 
 
-class ServeFn(Protocol):
-    async def __call__(
-        self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = ...
-    ) -> None: ...
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    topics: tuple[Topic, ...]
-    is_enabled: Callable[[NodeConfig, NodeContextInputs], bool]
-    serve: ServeFn
-    make_topics: Callable[[NodeConfig, NodeContextInputs], tuple[Topic, ...]] | None = None
-    """Topics whose first-hop check needs this node's genesis (e.g. validator signatures);
-    `get_enabled_services` puts them in `topics`."""
-
-
 @dataclass(frozen=True)
 class NodeContextInputs:
     """What decides whether a service runs, known before the p2p host opens."""
@@ -105,22 +90,29 @@ class NodeContextInputs:
     listed since genesis)."""
 
 
-def get_services() -> list[Service]:
-    """Every service the node knows, in start order."""
-    # Imported here: each service module imports this one for NodeContext and Service.
-    from node.collateral.service import BRIDGE_SERVICE
-    from node.oracle.serve import ORACLE
-    from node.reports.service import REPORTS_SERVICE
-    from node.status.service import STATUS
-    from node.verifier.serve import VERIFIER
+class Service(Protocol):
+    """One service of a node, built by its kind (`ServiceKind`) from the node's config and
+    genesis before the p2p host opens."""
 
-    return [STATUS, VERIFIER, REPORTS_SERVICE, BRIDGE_SERVICE, ORACLE]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def topics(self) -> tuple[Topic, ...]:
+        """Its gossip topics: the host subscribes to them when it opens."""
+        ...
+
+    async def serve(
+        self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = ...
+    ) -> None: ...
 
 
-def get_enabled_services(config: NodeConfig, inputs: NodeContextInputs) -> list[Service]:
-    """The services to run, their node-specific topics made (see `Service.make_topics`)."""
-    return [
-        s if s.make_topics is None else replace(s, topics=s.topics + s.make_topics(config, inputs))
-        for s in get_services()
-        if s.is_enabled(config, inputs)
-    ]
+class ServiceKind(Protocol):
+    """A service's class: whether a node runs it, and building it."""
+
+    @property
+    def name(self) -> str: ...
+
+    def __call__(self, config: NodeConfig, inputs: NodeContextInputs) -> Service: ...
+
+    def is_enabled(self, config: NodeConfig, inputs: NodeContextInputs) -> bool: ...

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic
 
-from proofs.errors import DecodeError, ProverError
+from proofs.errors import ProverError, ReportDecodeError
 from proofs.group import (
     POINT_BYTES,
     SCALAR_BYTES,
@@ -98,7 +98,7 @@ class RangeProof:
         """Split (no curve checks yet: points are decoded by the verifier)."""
         expected = compute_proof_size(m, n)
         if len(data) != expected:
-            raise DecodeError(
+            raise ReportDecodeError(
                 f"range proof for m={m}, n={n} must be {expected} bytes, got {len(data)}"
             )
         pt = POINT_BYTES
@@ -340,7 +340,7 @@ def add_range_check(
     N = m * n
     log_m, log_n = m.bit_length() - 1, n.bit_length() - 1
     if len(proof.L) != log_m + log_n:
-        raise DecodeError(f"proof has {len(proof.L)} rounds, expected {log_m + log_n}")
+        raise ReportDecodeError(f"proof has {len(proof.L)} rounds, expected {log_m + log_n}")
     transcript.append_u64(b"rangeproof/n", n)
     transcript.append_u64(b"rangeproof/m", m)
     transcript.append_point(b"rangeproof/A", proof.A)
@@ -437,7 +437,7 @@ def verify_range(
         dp = decode_proof_points(gens, proof)
         check = MsmCheck(gens, n)
         v_coeffs = add_range_check(check, transcript, dp, m, n)
-    except DecodeError:
+    except ReportDecodeError:
         return False
     check.add_points(commitments, v_coeffs[: len(commitments)])
     return check.is_identity()

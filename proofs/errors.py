@@ -7,7 +7,7 @@ class ProofsError(Exception):
     """Base of every error raised by proofs/."""
 
 
-class DecodeError(ProofsError):
+class ReportDecodeError(ProofsError):
     """Bytes that are not a valid encoding (wrong length, not on the curve, bad field)."""
 
 

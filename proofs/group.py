@@ -31,7 +31,7 @@ from py_ecc.bls import point_compression as ecc_pc
 from py_ecc.bls.typing import G1Compressed, G1Uncompressed
 from py_ecc.optimized_bls12_381 import optimized_curve as ecc
 
-from proofs.errors import DecodeError
+from proofs.errors import ReportDecodeError
 
 # Order of the BLS12-381 G1 subgroup: scalars live in Z_R.
 R = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
@@ -91,20 +91,20 @@ class Group(Generic[P]):
         return self.eq(a, self.identity())
 
     def decode_point(self, data: bytes) -> P:
-        """A point from its canonical compressed encoding, or DecodeError."""
+        """A point from its canonical compressed encoding, or ReportDecodeError."""
         if len(data) != POINT_BYTES:
-            raise DecodeError(f"point must be {POINT_BYTES} bytes, got {len(data)}")
+            raise ReportDecodeError(f"point must be {POINT_BYTES} bytes, got {len(data)}")
         try:
             point = self._decode(bytes(data))
         except (ValueError, TypeError, OverflowError) as exc:
-            raise DecodeError(f"not a point on BLS12-381 G1: {data.hex()}: {exc}") from exc
+            raise ReportDecodeError(f"not a point on BLS12-381 G1: {data.hex()}: {exc}") from exc
         if self.encode(point) != bytes(data):
-            raise DecodeError(f"non-canonical point encoding {data.hex()}")
+            raise ReportDecodeError(f"non-canonical point encoding {data.hex()}")
         return point
 
     def decode_points(self, blob: bytes) -> list[P]:
         if len(blob) % POINT_BYTES:
-            raise DecodeError(f"point list of {len(blob)} bytes is not a multiple of 48")
+            raise ReportDecodeError(f"point list of {len(blob)} bytes is not a multiple of 48")
         return [
             self.decode_point(blob[i : i + POINT_BYTES]) for i in range(0, len(blob), POINT_BYTES)
         ]
@@ -254,10 +254,10 @@ def encode_scalar(k: int) -> bytes:
 
 def decode_scalar(data: bytes) -> int:
     if len(data) != SCALAR_BYTES:
-        raise DecodeError(f"scalar must be {SCALAR_BYTES} bytes, got {len(data)}")
+        raise ReportDecodeError(f"scalar must be {SCALAR_BYTES} bytes, got {len(data)}")
     k = int.from_bytes(data, "big")
     if k >= R:
-        raise DecodeError(f"scalar {k:#x} is not reduced mod the group order")
+        raise ReportDecodeError(f"scalar {k:#x} is not reduced mod the group order")
     return k
 
 

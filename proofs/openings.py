@@ -14,7 +14,7 @@ from typing import Any
 
 from clearing.risk.solvency import POSITION_PREFIX
 from proofs.account_proof import AccountProofError, AccountProofFile
-from proofs.errors import DecodeError
+from proofs.errors import ReportDecodeError
 from proofs.group import P, R
 from proofs.pedersen import Generators
 from proofs.report import AccountKey, Report, Verdict, get_blindings
@@ -63,7 +63,7 @@ class MemberOpenings:
     def from_json(obj: Any) -> MemberOpenings:
         try:
             if obj["version"] != OPENINGS_VERSION:
-                raise DecodeError(f"unsupported openings version {obj['version']!r}")
+                raise ReportDecodeError(f"unsupported openings version {obj['version']!r}")
             owner = bytes.fromhex(strip_0x(obj["member"]))
             labels = tuple(str(x) for x in obj["labels"])
             accounts = tuple(
@@ -77,14 +77,14 @@ class MemberOpenings:
             epoch = int(obj["epoch"])
             proof = obj.get("accountProof")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise DecodeError(f"malformed openings: {exc!r}") from exc
+            raise ReportDecodeError(f"malformed openings: {exc!r}") from exc
         try:
             account_proof = None if proof is None else AccountProofFile.from_object(proof)
         except AccountProofError as exc:
-            raise DecodeError(f"malformed openings: accountProof: {exc}") from exc
+            raise ReportDecodeError(f"malformed openings: accountProof: {exc}") from exc
         for a in accounts:
             if len(a.values) != len(labels) or len(a.blindings) != len(labels):
-                raise DecodeError(f"sub-account {a.subaccount}: not one opening per label")
+                raise ReportDecodeError(f"sub-account {a.subaccount}: not one opening per label")
         return MemberOpenings(epoch, owner, labels, accounts, account_proof)
 
 

@@ -41,7 +41,7 @@ from lightclient.codec import DecodeError as LightclientDecodeError
 from lightclient.crypto import is_valid_signature
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
 from proofs.bulletproofs import N_BITS
-from proofs.errors import DecodeError, ProverError, StatementError
+from proofs.errors import ProverError, ReportDecodeError, StatementError
 from proofs.group import POINT_BYTES, P, R, decode_scalar, encode_scalar, get_backend
 from proofs.pedersen import Generators, get_generators
 from proofs.statement import (
@@ -229,7 +229,7 @@ def build_report(
 
     Every account is checked before any is proven: one that fails the statement is
     listed in the clear (`in_default`) instead of proven; raises ProverError for an
-    input out of range, AggregateError if the book is not flat, DecodeError for
+    input out of range, AggregateError if the book is not flat, ReportDecodeError for
     `defaults` (the epoch's, clearing.state.DefaultRecord) that are unsorted or whose
     layers do not add up to their deficits. `market` is what the statement was computed
     from (clearing.risk.engine.compute_market_solvency_form) with the configuration in
@@ -277,7 +277,7 @@ def draft_report(
         _check_key(owner, sub)
     failures = check_defaults(defaults)
     if failures:
-        raise DecodeError("; ".join(failures))
+        raise ReportDecodeError("; ".join(failures))
     in_default = tuple(
         DefaultEntry(k[0], k[1], tuple(accounts[k]))
         for k in sorted(accounts)
@@ -627,18 +627,18 @@ def describe_default(record: DefaultRecord) -> str:
 
 def _check_header(chain_id: int, epoch: int, state_root: bytes) -> None:
     if not 0 <= chain_id <= MAX_UINT64:
-        raise DecodeError(f"chain id {chain_id} does not fit in uint64")
+        raise ReportDecodeError(f"chain id {chain_id} does not fit in uint64")
     if not 0 <= epoch <= MAX_UINT64:
-        raise DecodeError(f"epoch {epoch} does not fit in uint64")
+        raise ReportDecodeError(f"epoch {epoch} does not fit in uint64")
     if len(state_root) != 32:
-        raise DecodeError(f"state root must be 32 bytes, got {len(state_root)}")
+        raise ReportDecodeError(f"state root must be 32 bytes, got {len(state_root)}")
 
 
 def _check_key(owner: bytes, sub: int) -> None:
     if len(owner) != 20:
-        raise DecodeError(f"owner must be a 20-byte address, got {len(owner)} bytes")
+        raise ReportDecodeError(f"owner must be a 20-byte address, got {len(owner)} bytes")
     if not 0 <= sub <= MAX_UINT64:
-        raise DecodeError(f"sub-account {sub} does not fit in uint64")
+        raise ReportDecodeError(f"sub-account {sub} does not fit in uint64")
 
 
 # What each refused version lacks, for the error a member reads.
@@ -656,7 +656,7 @@ REFUSED_VERSIONS = {
 }
 
 
-class UnsupportedReportVersion(DecodeError):
+class UnsupportedReportVersion(ReportDecodeError):
     """A report in a format this verifier does not read (REFUSED_VERSIONS says why)."""
 
     def __init__(self, version: object) -> None:
@@ -669,7 +669,7 @@ class UnsupportedReportVersion(DecodeError):
 
 def _expect(cond: bool, what: str) -> None:
     if not cond:
-        raise DecodeError(what)
+        raise ReportDecodeError(what)
 
 
 def _decode_in_default(obj: object, width: int) -> tuple[DefaultEntry, ...]:
@@ -700,7 +700,7 @@ def _decode_defaults(obj: object) -> tuple[DefaultRecord, ...]:
         try:
             records.append(DefaultRecord.from_fields(fields))
         except ClearingDecodeError as exc:
-            raise DecodeError(f"default #{i}: {exc}") from None
+            raise ReportDecodeError(f"default #{i}: {exc}") from None
     return tuple(records)
 
 
@@ -710,15 +710,15 @@ def _decode_anchor(obj: object) -> StateAnchor | None:
     try:
         return StateAnchor.from_wire(obj)
     except (AnchorError, LightclientDecodeError) as exc:
-        raise DecodeError(f"anchor: {exc}") from None
+        raise ReportDecodeError(f"anchor: {exc}") from None
 
 
 def decode_report(data: bytes) -> Report:
-    """The report from its encoding; DecodeError names the first bad field."""
+    """The report from its encoding; ReportDecodeError names the first bad field."""
     try:
         obj = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
-        raise DecodeError(f"report is not msgpack: {exc}") from exc
+        raise ReportDecodeError(f"report is not msgpack: {exc}") from exc
     _expect(isinstance(obj, list) and len(obj) >= 1, "report must be a list of fields")
     if obj[0] != REPORT_VERSION:
         raise UnsupportedReportVersion(obj[0])
@@ -763,7 +763,7 @@ def decode_report(data: bytes) -> Report:
         market = SolvencyMarket.from_fields(market_obj)
         market_proof = MarketProof.from_fields(market_proof_obj)
     except ClearingDecodeError as exc:
-        raise DecodeError(f"market: {exc}") from None
+        raise ReportDecodeError(f"market: {exc}") from None
     _expect(isinstance(sigs, list), "signatures must be a list")
     signatures = []
     for i, s in enumerate(sigs):

@@ -33,7 +33,7 @@ from proofs.bulletproofs import (
     decode_proof_points,
     prove_range,
 )
-from proofs.errors import DecodeError, ProverError, StatementError
+from proofs.errors import ProverError, ReportDecodeError, StatementError
 from proofs.group import NativeGroup, P, R
 from proofs.msm import MsmCheck
 from proofs.pedersen import Generators
@@ -139,22 +139,22 @@ def get_statement(form: LinearForm) -> SolvencyStatement:
 
 
 def decode_statement(obj: object) -> SolvencyStatement:
-    """From the msgpack list [labels, offsets, rows]; DecodeError on any bad field."""
+    """From the msgpack list [labels, offsets, rows]; ReportDecodeError on any bad field."""
     if not isinstance(obj, list) or len(obj) != 3:
-        raise DecodeError("statement must be a list [labels, offsets, rows]")
+        raise ReportDecodeError("statement must be a list [labels, offsets, rows]")
     labels, offsets, rows = obj
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise DecodeError("statement labels must be a list of strings")
+        raise ReportDecodeError("statement labels must be a list of strings")
     if not isinstance(offsets, list) or not all(type(x) is int for x in offsets):
-        raise DecodeError("statement offsets must be a list of ints")
+        raise ReportDecodeError("statement offsets must be a list of ints")
     if not isinstance(rows, list) or not all(
         isinstance(r, list) and all(type(c) is int for c in r) for r in rows
     ):
-        raise DecodeError("statement rows must be a list of lists of ints")
+        raise ReportDecodeError("statement rows must be a list of lists of ints")
     try:
         return SolvencyStatement(tuple(labels), tuple(offsets), tuple(tuple(r) for r in rows))
     except StatementError as exc:
-        raise DecodeError(f"invalid statement: {exc}") from exc
+        raise ReportDecodeError(f"invalid statement: {exc}") from exc
 
 
 def start_transcript(
@@ -206,10 +206,10 @@ def add_solvency_check(
     commitments: Sequence[P],
     proof: bytes,
 ) -> None:
-    """Add one account's statement to `check` (raises DecodeError on malformed data)."""
+    """Add one account's statement to `check` (raises ReportDecodeError on malformed data)."""
     count = len(statement.input_labels)
     if len(commitments) != count or len(commitment_bytes) != count:
-        raise DecodeError(f"{len(commitments)} commitments for {count} inputs")
+        raise ReportDecodeError(f"{len(commitments)} commitments for {count} inputs")
     m = statement.padded_count
     decoded = decode_proof_points(check.gens, RangeProof.decode(proof, m))
     transcript = start_transcript(statement, context, commitment_bytes)
@@ -235,7 +235,7 @@ class SolvencyClaim:
 
 @dataclass(frozen=True)
 class BatchVerdict(Generic[P]):
-    """Per claim its decoded commitments, or why it is malformed (a DecodeError's words);
+    """Per claim its decoded commitments, or why it is malformed (a ReportDecodeError's words);
     `invalid`: the indices of the well-formed claims whose proofs fail."""
 
     decoded: list[list[P] | str]
@@ -267,7 +267,7 @@ def verify_solvency_batch(
             add_solvency_check(
                 check, statement, claim.context, claim.commitments, points, claim.proof
             )
-        except DecodeError as exc:
+        except ReportDecodeError as exc:
             verdict.decoded.append(str(exc))
             continue
         verdict.decoded.append(points)

@@ -20,10 +20,10 @@ from typing import Any
 
 from clearing.errors import GenesisError
 from clearing.genesis import Genesis, parse_genesis
-from clearing.risk.engine import get_risk_setup
+from clearing.risk.engine import compute_risk_setup
 from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
 from proofs.clearing_members import check_clearing_members
-from proofs.errors import DecodeError
+from proofs.errors import ReportDecodeError
 from proofs.group import BACKENDS, FAST, get_backend
 from proofs.member_account import check_member_account
 from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
@@ -114,7 +114,7 @@ def read_report_bytes(path: Path) -> bytes:
         try:
             return bytes.fromhex(strip_0x(json.loads(text)["report"]))
         except (ValueError, KeyError, TypeError) as exc:
-            raise DecodeError(f"{path}: JSON without a hex 'report' field: {exc!r}") from exc
+            raise ReportDecodeError(f"{path}: JSON without a hex 'report' field: {exc!r}") from exc
     try:
         return bytes.fromhex(strip_0x(text.decode("ascii")))
     except (UnicodeDecodeError, ValueError):
@@ -136,7 +136,7 @@ def read_validators(path: Path) -> list[Validator]:
 def read_genesis(path: Path) -> Genesis:
     try:
         genesis = parse_genesis(json.loads(_read(path)))
-        get_risk_setup(genesis)
+        compute_risk_setup(genesis)
     except GenesisError as exc:
         raise UsageError(f"{path}: not a valid genesis: {exc}") from exc
     return genesis
@@ -284,7 +284,7 @@ def check(args: argparse.Namespace, read_vaults: ReadVaults | None = None) -> in
     known = read_known(Path(args.known)) if args.known else None
     try:
         report: Report = decode_report(read_report_bytes(Path(args.report)))
-    except DecodeError as exc:
+    except ReportDecodeError as exc:
         print("VERDICT: INVALID (undecodable report)")
         print(f"report {args.report}: cannot decode: {exc}")
         return EXIT_INVALID
@@ -295,11 +295,11 @@ def check(args: argparse.Namespace, read_vaults: ReadVaults | None = None) -> in
     )
 
 
-def parse_openings(obj: Any) -> MemberOpenings | DecodeError:
+def parse_openings(obj: Any) -> MemberOpenings | ReportDecodeError:
     """A member's openings (their JSON), or why they are not: a verdict's failure."""
     try:
         return MemberOpenings.from_json(obj)
-    except DecodeError as exc:
+    except ReportDecodeError as exc:
         return exc
 
 
@@ -311,7 +311,7 @@ def get_sections(
     genesis: Genesis | None = None,
     readings: Mapping[int, VaultReading | Unreadable] | None = None,
     member: bytes | None = None,
-    openings: MemberOpenings | DecodeError | None = None,
+    openings: MemberOpenings | ReportDecodeError | None = None,
     known: dict[int, dict[str, int]] | None = None,
 ) -> list[tuple[str, Verdict]]:
     """Every check of `report` the inputs allow, as (title, verdict) sections: the

@@ -96,7 +96,7 @@ class Auction:
 
 
 def get_auction_params(state: ClearingState) -> AuctionParams | None:
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     return None if setup is None else setup.params.auction
 
 
@@ -187,7 +187,7 @@ def compute_initial_margin_with(
 ) -> int:
     """Initial margin of ``quantities`` with the house's side of ``lots`` taken (0 when
     margining is off)."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     if setup is None:
         return 0
     after = get_quantities_with(quantities, lots)
@@ -201,7 +201,7 @@ def check_bid_binds(state: ClearingState, auction: Auction, bid: Bid, lots: Lots
     once would only hand the lots back. Below initial margin it is bound all the same,
     and margin calls follow as for any account."""
     check_bid_restrictions(state, bid, lots)
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     assert setup is not None
     account = state.members[bid.member].sub_accounts[bid.sub_account]
     im = compute_initial_margin_with(state, get_quantities(account), lots)

@@ -19,14 +19,18 @@ from typing import Annotated, ClassVar
 from clearing.context import BlockContext
 from clearing.default.auction import Bid, check_bid_restrictions, get_lots_available
 from clearing.default.bid_hold import check_bid_covered
-from clearing.eip712 import verify_member_signature
 from clearing.errors import (
     AuctionClosed,
-    NonceReused,
     NotABidder,
     UnknownAuction,
 )
 from clearing.events import Event, make_event
+from clearing.member_authorisation import (
+    check_member_request,
+    check_member_signed,
+    check_nonce_unused,
+    spend_nonce,
+)
 from clearing.request_schema import (
     Address,
     Bool,
@@ -68,14 +72,9 @@ class AuctionBid(SignedRequest):
 def process_register_bidder(
     state: ClearingState, ctx: BlockContext, tx: RegisterBidder
 ) -> list[Event]:
-    member = state.members.get(tx.member)
-    if member is not None and tx.nonce in member.used_nonces:
-        raise NonceReused(tx.member, tx.nonce)
-    verify_member_signature(
-        tx.member, tx.signable(ctx.chain_id), tx.signature, "RegisterBidder", ctx.chain_id
-    )
+    check_member_request(state, ctx.chain_id, tx)
+    spend_nonce(state, tx)
     record = get_member_for_write(state, tx.member)
-    record.used_nonces.add(tx.nonce)
     record.bidder = tx.registered
     return [make_event("bidder_registered", member=tx.member, registered=int(tx.registered))]
 
@@ -89,16 +88,13 @@ def process_auction_bid(state: ClearingState, ctx: BlockContext, tx: AuctionBid)
     member = get_member(state, tx.member)
     if not member.bidder:
         raise NotABidder(tx.member)
-    if tx.nonce in member.used_nonces:
-        raise NonceReused(tx.member, tx.nonce)
+    check_nonce_unused(state, tx.member, tx.nonce)
     account = get_sub_account(state, tx.member, tx.sub_account)
     bid = Bid(tx.member, tx.sub_account, tx.premium, ctx.height, len(auction.bids))
     check_bid_restrictions(state, bid, get_lots_available(state, auction.lots))
     check_bid_covered(state, tx.member, tx.sub_account, account, tx.auction, tx.premium)
-    verify_member_signature(
-        tx.member, tx.signable(ctx.chain_id), tx.signature, "AuctionBid", ctx.chain_id
-    )
-    get_member_for_write(state, tx.member).used_nonces.add(tx.nonce)
+    check_member_signed(ctx.chain_id, tx)
+    spend_nonce(state, tx)
     auction.bids.append(bid)
     return [
         make_event("auction_bid", auction=tx.auction, member=tx.member,

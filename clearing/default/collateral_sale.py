@@ -47,7 +47,7 @@ class Sale:
 
 def get_collateral_buyers(state: ClearingState) -> list[AccountKey]:
     """Backstops in genesis order, then registered bidders' sub-accounts 0 by address."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     backstops = [] if setup is None else list(setup.params.backstops)
     bidders = [(a, 0) for a in sorted(state.members) if state.members[a].bidder]
     return backstops + [b for b in bidders if b not in backstops]

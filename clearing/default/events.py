@@ -1,20 +1,14 @@
 """Audit events of default management: who, what, how much.
 
 Every step of a liquidation or default emits one ``DefaultEvent`` so a member
-can replay the default afterwards. Wire format: a msgpack list whose first
-element is the format version.
+can replay the default afterwards: each becomes a ledger event of the block
+(`clearing.default.steps.to_ledger_event`), which is what is stored and served.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-
-import msgpack
-
-from clearing.errors import DecodeError
-
-FORMAT_VERSION = 1
 
 
 class EventKind(StrEnum):
@@ -63,25 +57,3 @@ class DefaultEvent:
     price: int = 0
     counterparty: bytes = b""
     counterparty_sub_account: int = -1
-
-    def encode(self) -> bytes:
-        body = [FORMAT_VERSION, self.kind.value, self.member, self.sub_account, self.amount,
-                self.instrument_id, self.quantity, self.price, self.counterparty,
-                self.counterparty_sub_account]  # fmt: skip
-        return msgpack.packb(body, use_bin_type=True)  # type: ignore[no-any-return]
-
-    @classmethod
-    def decode(cls, data: bytes) -> DefaultEvent:
-        try:
-            version, kind, member, sub, amount, iid, qty, price, cp, cp_sub = msgpack.unpackb(
-                data, raw=False
-            )
-            assert version == FORMAT_VERSION
-            assert isinstance(member, bytes) and len(member) == 20
-            assert isinstance(cp, bytes) and len(cp) in (0, 20)
-            assert isinstance(iid, str)
-            ints = (sub, amount, qty, price, cp_sub)
-            assert all(isinstance(x, int) and not isinstance(x, bool) for x in ints)
-            return cls(EventKind(kind), member, sub, amount, iid, qty, price, cp, cp_sub)
-        except (ValueError, TypeError, AssertionError, msgpack.UnpackException) as exc:
-            raise DecodeError("DefaultEvent", repr(exc)) from None

@@ -104,7 +104,7 @@ def check_withdrawals_open(state: ClearingState) -> None:
 
 def get_house_bound(state: ClearingState) -> int:
     """Blocks within which the house is rid of what a default leaves it: lots and collateral."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     params = AuctionParams() if setup is None else setup.params.auction
     return params.rounds * params.window_blocks
 

@@ -48,12 +48,12 @@ from clearing.state import (
 
 def process_margin_calls(state: ClearingState, ctx: BlockContext) -> list[Event]:
     """Open, meet and expire margin calls at the settled equity of this block."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     if setup is None:
         return []
     k_num, k_den = setup.params.k_num, setup.params.k_den
     deadline_blocks = setup.params.margin_call.deadline_blocks
-    worst = get_worst_losses(state)
+    worst = get_worst_losses(state, setup)
     events: list[tuple[AccountKey, Event]] = []
     for address, member in state.members.items():
         if address == INSURANCE_MEMBER:

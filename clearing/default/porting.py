@@ -193,7 +193,7 @@ def get_free_house_equity(state: ClearingState, member: MemberAddress) -> int:
 def get_guarantee_need(state: ClearingState, client: MemberAddress) -> int:
     """What guaranteeing ``client`` may cost: per sub-account, its worst stress loss beyond
     its own equity (0 with margining off)."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     record = state.members.get(client)
     if setup is None or record is None:
         return 0

@@ -84,7 +84,7 @@ def get_default_book(state: ClearingState) -> DefaultBook:
 def get_assessable(state: ClearingState) -> dict[bytes, int]:
     """What each member may still be assessed this epoch: the genesis share of its required
     contribution, less what it has paid."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     cap_bps = 0 if setup is None else setup.params.default_fund.assessment_cap_bps
     return {
         address: max(0, apply_bps_floor(m.default_fund_required, cap_bps) - m.assessed)
@@ -103,7 +103,7 @@ def _snapshot(state: ClearingState, account: SubAccount) -> RiskAccount:
 
 
 def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Event]:
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     if setup is None:
         return []
     params = setup.params
@@ -134,10 +134,10 @@ def process_liquidation_step(state: ClearingState, ctx: BlockContext) -> list[Ev
 def is_any_below_maintenance(state: ClearingState) -> bool:
     """True when some sub-account (the clearing house's aside) has equity < MM, or is flat
     with negative equity."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     assert setup is not None
     k_num, k_den = setup.params.k_num, setup.params.k_den
-    worst = get_worst_losses(state)
+    worst = get_worst_losses(state, setup)
     for address, member in state.members.items():
         if address == INSURANCE_MEMBER:
             continue
@@ -145,7 +145,7 @@ def is_any_below_maintenance(state: ClearingState) -> bool:
             quantities = get_quantities(account)
             if not quantities:
                 if account.cash < 0 and get_account_equity(state, account) < 0:
-                    release_scanned_figures()
+                    release_scanned_figures(state)
                     return True  # flat and insolvent
                 continue
             equity = get_account_equity(state, account)
@@ -154,9 +154,9 @@ def is_any_below_maintenance(state: ClearingState) -> bool:
                 continue  # MM surely met: no scenario vector needed
             im = get_scanned_initial_margin(state, address, sub, account)
             if not is_maintenance_met(equity, im, k_num, k_den):
-                release_scanned_figures()
+                release_scanned_figures(state)
                 return True
-    release_scanned_figures()  # the block's last scan
+    release_scanned_figures(state)  # the block's last scan
     return False
 
 
@@ -208,7 +208,7 @@ def to_ledger_event(event: DefaultEvent) -> Event:
 
 
 def process_default_fund_step(state: ClearingState, ctx: BlockContext) -> list[Event]:
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     if setup is None:
         return []
     holdings = {

@@ -81,7 +81,7 @@ def compute_option_mark(
 ) -> int:
     """The option's Black-76 value on ``forward`` (``future``'s starting mark)."""
     assert option.strike is not None and option.expiry_ms is not None
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     underlying = None if setup is None else setup.params.underlying(future.underlying)
     vol_bps = 0 if underlying is None else underlying.vol_bps
     rate_bps = 0 if setup is None else setup.params.rate_bps

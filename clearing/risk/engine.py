@@ -1,9 +1,10 @@
 """The risk engine over the ledger state: parameters, risk arrays, margin checks.
 
 Risk arrays are a pure function of (genesis, mark prices, block time; time
-only when an option is listed); they are rebuilt when those change and cached
-by those inputs, so every node computes identical arrays whatever its cache
-holds. Sub-accounts' losses and IM are kept in ``state.risk_cache`` against the
+only when an option is listed); they are rebuilt when those change and kept on
+the state (``state.risk_derived``, a ``RiskDerived``, never in the root) against
+those inputs, so every node computes identical arrays whatever it keeps.
+Sub-accounts' losses and IM are kept in ``state.risk_cache`` against the
 same inputs (``clearing/risk/cache.py``), so the pre-trade check costs one
 ``O(scenarios)`` update, and equals the from-scratch figures. An empty genesis
 ``risk`` section means margining is off (requirement 0, no liquidation): the
@@ -13,7 +14,7 @@ ledger runs as before until a genesis configures risk.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from clearing.assets import CollateralKey, compute_haircut_value_per_quantum, get_feed_asset
 from clearing.genesis import Genesis
@@ -68,33 +69,54 @@ class RiskSetup:
     is_time_dependent: bool  # an option is listed: its arrays move with the block time
 
 
-# Caches of pure results (a miss recomputes the same value); a few geneses at most.
-CACHE_ENTRIES = 8
-_setups: dict[int, tuple[Genesis, RiskSetup | None]] = {}
-_arrays: dict[tuple[int, bool], tuple[Genesis, object, RiskArrays]] = {}
+ArrayInputs = tuple[int, int | None, tuple[tuple[str, int], ...]]
+"""What risk arrays are computed from besides the genesis: epoch, block time (None
+without options), mark prices."""
 
 
-def get_risk_setup(genesis: Genesis) -> RiskSetup | None:
+@dataclass
+class RiskDerived:
+    """What the risk engine derives from a state's configuration and keeps on the state
+    (``state.risk_derived``): each part is rebuilt when what it was built from changes,
+    so what is kept never changes a result, only how soon it comes."""
+
+    genesis: Genesis
+    setup: RiskSetup | None
+    arrays: dict[bool, tuple[ArrayInputs, RiskArrays]] = field(default_factory=dict)
+    """Margin (False) and stress (True) arrays, with the inputs they were computed at."""
+    scanned: tuple[RiskCache, dict[tuple[bytes, int], AccountFigures]] | None = None
+    """The end-of-block scans' figures against one risk cache (`get_scanned_initial_margin`)."""
+    worst_losses: tuple[RiskArrays, dict[str, int]] | None = None
+
+
+def compute_risk_setup(genesis: Genesis) -> RiskSetup | None:
     """Validated parameters and scenario sets of a genesis; None when risk is off.
 
     Raises ``GenesisError`` naming the key for a bad section (call it at startup).
     """
-    cached = _setups.get(id(genesis))
-    if cached is not None and cached[0] is genesis:
-        return cached[1]
-    setup = None
-    if genesis.risk:
-        params = parse_risk_params(genesis.risk)
-        setup = RiskSetup(
-            params,
-            compute_scenario_set(params),
-            compute_stress_scenario_set(params),
-            any(i.kind is InstrumentKind.OPTION for i in genesis.instruments),
-        )
-    if len(_setups) >= CACHE_ENTRIES:
-        _setups.clear()
-    _setups[id(genesis)] = (genesis, setup)
-    return setup
+    if not genesis.risk:
+        return None
+    params = parse_risk_params(genesis.risk)
+    return RiskSetup(
+        params,
+        compute_scenario_set(params),
+        compute_stress_scenario_set(params),
+        any(i.kind is InstrumentKind.OPTION for i in genesis.instruments),
+    )
+
+
+def get_risk_derived(state: ClearingState) -> RiskDerived:
+    """The state's derived risk data, started afresh when governance changed the
+    configuration in force."""
+    derived = state.risk_derived
+    if derived is None or derived.genesis is not state.genesis:
+        derived = state.risk_derived = RiskDerived(state.genesis, compute_risk_setup(state.genesis))
+    return derived
+
+
+def get_risk_setup(state: ClearingState) -> RiskSetup | None:
+    """The risk setup of the configuration in force; None when risk is off."""
+    return get_risk_derived(state).setup
 
 
 def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False) -> RiskArrays:
@@ -102,10 +124,10 @@ def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False
     epoch = get_epoch(state)
     time_ms = state.time_ms if setup.is_time_dependent else None
     inputs = (epoch, time_ms, tuple(sorted(state.mark_prices.items())))
-    key = (id(state.genesis), stress)
-    cached = _arrays.get(key)
-    if cached is not None and cached[0] is state.genesis and cached[1] == inputs:
-        return cached[2]
+    derived = get_risk_derived(state)
+    kept = derived.arrays.get(stress)
+    if kept is not None and kept[0] == inputs:
+        return kept[1]
     marks = state.mark_prices
     priced = get_priced_instruments(state.instruments.values(), marks)
     arrays = compute_risk_arrays(
@@ -116,9 +138,7 @@ def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False
         setup.params,
         state.time_ms,
     )
-    if len(_arrays) >= CACHE_ENTRIES:
-        _arrays.clear()
-    _arrays[key] = (state.genesis, inputs, arrays)
+    derived.arrays[stress] = (inputs, arrays)
     return arrays
 
 
@@ -143,9 +163,7 @@ def get_risk_cache(state: ClearingState, setup: RiskSetup) -> RiskCache:
     cache = state.risk_cache
     epoch = get_epoch(state)
     time_ms = state.time_ms if setup.is_time_dependent else None
-    if not isinstance(cache, RiskCache) or not cache.is_current(
-        state.genesis, epoch, time_ms, state.mark_prices
-    ):
+    if cache is None or not cache.is_current(state.genesis, epoch, time_ms, state.mark_prices):
         arrays = get_risk_arrays(state, setup)
         cache = state.risk_cache = RiskCache(
             state.genesis, epoch, time_ms, dict(state.mark_prices), arrays
@@ -159,7 +177,7 @@ def get_quantities(account: SubAccount) -> dict[str, int]:
 
 def get_account_initial_margin(state: ClearingState, account: SubAccount | None) -> int:
     """IM of a sub-account computed from scratch (0 when risk is off or no account)."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     if setup is None or account is None or not account.positions:
         return 0
     arrays = get_risk_arrays(state, setup)
@@ -176,7 +194,7 @@ def get_kept_initial_margin(
     """IM of ``account`` (``member``'s ``sub_account``) through the kept figures (a
     missing entry is kept unless ``keep`` is false); the same number as
     ``get_account_initial_margin``."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     if setup is None or account is None or not account.positions:
         return 0
     cache = get_risk_cache(state, setup)
@@ -192,14 +210,14 @@ def get_scanned_initial_margin(
     need not hold every account's vector from block to block) but remembered for the
     next scan, against the same arrays and quantities, until ``release_scanned_figures``:
     the two scans of a block compute each vector once."""
-    global _scanned
-    setup = get_risk_setup(state.genesis)
+    derived = get_risk_derived(state)
+    setup = derived.setup
     if setup is None or not account.positions:
         return 0
     cache = get_risk_cache(state, setup)
-    scanned = _scanned
+    scanned = derived.scanned
     if scanned is None or scanned[0] is not cache:
-        scanned = _scanned = (cache, {})
+        scanned = derived.scanned = (cache, {})
     key = (member, sub_account)
     quantities = get_quantities(account)
     entry = scanned[1].get(key)
@@ -208,26 +226,17 @@ def get_scanned_initial_margin(
     return entry.initial_margin
 
 
-def release_scanned_figures() -> None:
-    global _scanned
-    _scanned = None
+def release_scanned_figures(state: ClearingState) -> None:
+    get_risk_derived(state).scanned = None
 
 
-_scanned: tuple[RiskCache, dict[tuple[bytes, int], AccountFigures]] | None = None
-
-
-def get_worst_losses(state: ClearingState) -> dict[str, int]:
+def get_worst_losses(state: ClearingState, setup: RiskSetup) -> dict[str, int]:
     """``compute_worst_losses`` of the current margin arrays (kept while they are current)."""
-    global _worst_losses
-    setup = get_risk_setup(state.genesis)
-    assert setup is not None
+    derived = get_risk_derived(state)
     arrays = get_risk_arrays(state, setup)
-    if _worst_losses is None or _worst_losses[0] is not arrays:
-        _worst_losses = (arrays, compute_worst_losses(arrays))
-    return _worst_losses[1]
-
-
-_worst_losses: tuple[RiskArrays, dict[str, int]] | None = None
+    if derived.worst_losses is None or derived.worst_losses[0] is not arrays:
+        derived.worst_losses = (arrays, compute_worst_losses(arrays))
+    return derived.worst_losses[1]
 
 
 def get_initial_margin_requirement(state: ClearingState, member: bytes, sub_account: int) -> int:
@@ -253,7 +262,7 @@ def check_pre_trade(
     cash. Returns the figures the trade leaves, to keep with
     ``keep_trade_figures`` once the trade is written (None when risk is off).
     """
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     if setup is None:
         return None
     cache = get_risk_cache(state, setup)
@@ -283,7 +292,7 @@ def compute_market_solvency_form(genesis: Genesis, market: SolvencyMarket) -> So
     feeds (the state always does: the genesis prices each, and none is ever dropped)."""
     _check_market_ids("mark_prices", market.mark_prices, {i.id for i in genesis.instruments})
     _check_market_ids("index_prices", market.index_prices, genesis.feeds())
-    setup = get_risk_setup(genesis)
+    setup = compute_risk_setup(genesis)
     if setup is None:
         return None
     marks = dict(market.mark_prices)
@@ -325,7 +334,7 @@ def get_member_risk(
 ) -> AccountRisk | None:
     """Equity, IM, MM, free collateral and (``with_prices``) liquidation prices of one
     sub-account."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     record = state.members.get(member)
     account = None if record is None else record.sub_accounts.get(sub_account)
     if setup is None or account is None:

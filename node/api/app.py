@@ -38,8 +38,8 @@ from node.api.governance import GovernanceRoutes
 from node.api.http import Request, Response, json_response, serve_http
 from node.api.member_history import MemberHistoryRoutes
 from node.api.member_stream import MemberStreamRoutes, MemberStreams
+from node.api.node_interface import NodeInterface
 from node.api.openapi import RouteDoc, build_document
-from node.api.service import NodeInterface
 from node.api.tiers import PUBLIC, Listener
 from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs, get_outcome_view
 from node.clock import wall_clock_ms

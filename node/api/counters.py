@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from node.api.app import ApiApp
-from node.api.service import LocalNode
+from node.api.node_interface import LocalNode
 from node.p2p import P2PNode
 
 CountsGetter = Callable[[], Iterable[tuple[Sequence[str], int]]]

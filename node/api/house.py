@@ -58,7 +58,7 @@ def get_insurance_fund_view(state: ClearingState) -> dict[str, object]:
 
 
 def get_default_fund_view(state: ClearingState, detailed: bool) -> dict[str, object]:
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     members = [m for a, m in state.members.items() if a != HOUSE[0]]
     view: dict[str, object] = {
         "posted": sum(m.default_fund for m in members),

@@ -18,7 +18,7 @@ import trio
 from clearing.state import ClearingState
 from node.api.app import ApiApp, serve_api
 from node.api.http import get_bound_port
-from node.api.service import LocalNode
+from node.api.node_interface import LocalNode
 from node.api.tiers import OPERATOR, PUBLIC, Listener
 from node.config import NodeConfig
 from node.liveness import CommitWatch

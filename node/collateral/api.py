@@ -29,7 +29,7 @@ from bridge.external import (
 )
 from bridge.observation import InvalidAttestation
 from bridge.rotation import get_rotation_relay_json
-from bridge.wire import DecodeError as WireDecodeError
+from bridge.wire import BridgeDecodeError
 from bridge.withdrawal import get_relay_json
 from clearing.collateral import CollateralObservation
 from clearing.errors import DuplicateCredit, UnknownCollateral
@@ -217,7 +217,7 @@ def parse_external_event(request: Request) -> SignedExternalEvent:
         )  # fmt: skip
     try:
         return SignedExternalEvent.decode(raw)
-    except WireDecodeError as exc:
+    except BridgeDecodeError as exc:
         raise ApiError(400, "DecodeError", str(exc)) from None
 
 

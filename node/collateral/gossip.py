@@ -34,8 +34,7 @@ from bridge.eip712 import SignatureError, recover_signer
 from bridge.external import SignedExternalEvent, compute_external_signing_bytes
 from bridge.observation import SignedObservation, SignedReobserveRequest
 from bridge.rotation import RotationSignature
-from bridge.wire import DecodeError as BridgeDecodeError
-from bridge.wire import pack_record, unpack_record
+from bridge.wire import BridgeDecodeError, pack_record, unpack_record
 from bridge.withdrawal import WithdrawalSignature
 from clearing.assets import CollateralKey
 from clearing.attestation import Attestation, is_valid_signature
@@ -320,7 +319,10 @@ class BridgeCheck:
         if rotation.current.get_power(signer) == 0:
             raise NotInCurrentSet(signer, rotation.current.epoch)
 
-    def topic(self) -> Topic:
-        gate = RequestGate(lambda: self.state().validators)
+    def topic(self, gate: RequestGate | None = None) -> Topic:
+        """The bridge topic; `gate` (a new one by default) admits re-observation requests
+        at the first hop, and its owner reads its counters."""
+        if gate is None:
+            gate = RequestGate(lambda: self.state().validators)
         return Topic(BRIDGE, MAX_MESSAGE_BYTES, self.decode, REJECTS, ignores=IGNORES, inbox=1024,
                      admit=gate.admit)  # fmt: skip

@@ -82,9 +82,9 @@ from node.collateral.signers import OwnKeys
 from node.collateral.withdrawals import ExpiryAttester, WithdrawalSigner
 from node.config import NodeConfig
 from node.keys import BRIDGE_KEY, load_key
-from node.p2p import MessageTooLarge, Offence, Topic
+from node.p2p import MessageTooLarge, Offence
 from node.p2p.topics import BRIDGE
-from node.services import NodeContext, NodeContextInputs, Service
+from node.services import NodeContext, NodeContextInputs
 
 log = logging.getLogger(__name__)
 REGOSSIP_S = 2.0
@@ -377,36 +377,49 @@ def load_bridge_key(config: NodeConfig) -> bytes | None:
     return key.secret
 
 
-async def serve_bridge(
-    ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    bridge_key = None if ctx.validator_key is None else load_bridge_key(ctx.config)
-    node = BridgeNode(ctx, bridge_key, ctx.config.bridge.rotation_grace_blocks)
-    ctx.on_commit(node.on_commit)
-    ctx.app.add_proposal_source(node.propose)
-    ctx.api.add_routes(BridgeApi(node).routes())
-    expose_request_gate(node)
-    expose_rotation_counters(node)
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(node.receive)
-            nursery.start_soon(node.regossip)
-            if ctx.validator_key is not None:
-                start_reobserver(node, nursery)
-            if ctx.validator_key is not None and ctx.config.bridge_chains:
-                start_validator_duties(node, nursery)
-            task_status.started()
-    finally:
-        if node.reobserver is not None:
-            node.reobserver.close()
+class BridgeService:
+    """Wherever the network has collateral: every node pools and serves the bridge topic;
+    validators watch the chains and sign."""
+
+    name = "bridge"
+
+    def __init__(self, config: NodeConfig, inputs: NodeContextInputs) -> None:
+        grace = config.bridge.rotation_grace_blocks
+        self.request_gate = RequestGate(lambda: inputs.state().validators)
+        check = BridgeCheck.from_genesis(inputs.genesis, inputs.state, grace)
+        self.topics = (check.topic(self.request_gate),)
+
+    @staticmethod
+    def is_enabled(_: NodeConfig, inputs: NodeContextInputs) -> bool:
+        return bool(inputs.genesis.collateral)
+
+    async def serve(
+        self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        bridge_key = None if ctx.validator_key is None else load_bridge_key(ctx.config)
+        node = BridgeNode(ctx, bridge_key, ctx.config.bridge.rotation_grace_blocks)
+        ctx.on_commit(node.on_commit)
+        ctx.app.add_proposal_source(node.propose)
+        ctx.api.add_routes(BridgeApi(node).routes())
+        expose_request_gate(node, self.request_gate)
+        expose_rotation_counters(node)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(node.receive)
+                nursery.start_soon(node.regossip)
+                if ctx.validator_key is not None:
+                    start_reobserver(node, nursery)
+                if ctx.validator_key is not None and ctx.config.bridge_chains:
+                    start_validator_duties(node, nursery)
+                task_status.started()
+        finally:
+            if node.reobserver is not None:
+                node.reobserver.close()
 
 
-def expose_request_gate(node: BridgeNode) -> None:
-    """Serve the counters of the bridge topic's first-hop gate (gossip.py builds it as the
-    topic's admit) in GET /v1/bridge and as clearnode_bridge_reobserve_requests_total."""
-    gate = getattr(node.ctx.p2p.get_topic(BRIDGE).admit, "__self__", None)
-    if not isinstance(gate, RequestGate):
-        return
+def expose_request_gate(node: BridgeNode, gate: RequestGate) -> None:
+    """Serve the counters of the bridge topic's first-hop gate in GET /v1/bridge and as
+    clearnode_bridge_reobserve_requests_total."""
     node.request_gate = gate
     if node.ctx.api.metrics is not None:
         node.ctx.api.metrics.registry.register(
@@ -497,16 +510,3 @@ def expose_rotation_counters(node: BridgeNode) -> None:
                 lambda: [] if node.rotator is None else list(node.rotator.counters.items()),
             )
         )
-
-
-def is_enabled(_: NodeConfig, inputs: NodeContextInputs) -> bool:
-    """Wherever the network has collateral: every node pools and serves; validators watch."""
-    return bool(inputs.genesis.collateral)
-
-
-def make_topics(config: NodeConfig, inputs: NodeContextInputs) -> tuple[Topic, ...]:
-    grace = config.bridge.rotation_grace_blocks
-    return (BridgeCheck.from_genesis(inputs.genesis, inputs.state, grace).topic(),)
-
-
-BRIDGE_SERVICE = Service("bridge", (), is_enabled, serve_bridge, make_topics)

@@ -37,6 +37,7 @@ from typing import Any
 from bridge.validators import EvmValidatorSet
 from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
+from clearing.risk.params import parse_stress_days_csv
 from node.chainspec import (
     AnvilTarget,
     ChainSpec,
@@ -89,6 +90,13 @@ def register(subparsers: Any) -> None:
         help="first operator listener port (default: the ports after the API ones)",
     )
     parser.add_argument("--genesis-template", type=Path, default=EXAMPLE_GENESIS)
+    parser.add_argument(
+        "--stress-days",
+        type=Path,
+        default=None,
+        help="a label,underlying,move_bps CSV (configs/stress_days.csv) replacing the "
+        "template's risk.stress_days",
+    )
     parser.add_argument(
         "--report-seed",
         type=Path,
@@ -253,6 +261,7 @@ def init_homes(
     chains: list[ChainSpec] | None = None,
     anvils: list[AnvilTarget] | None = None,
     operator_port: int | None = None,
+    stress_days: Path | None = None,
 ) -> InitResult:
     """Create `count` node homes (home itself when count == 1) and the venues' key files.
 
@@ -272,6 +281,13 @@ def init_homes(
     check_unique_names(given, anvils)
     keys = [get_node_keys(h) for h in homes]
     venue_template, venue_keys = replace_venue_keys(json.loads(template.read_text()))
+    if stress_days is not None:
+        try:
+            days = parse_stress_days_csv(stress_days.read_text(), str(stress_days))
+        except GenesisError as exc:
+            # the key names the file and line: say it as a person reads a CSV error
+            raise ValueError(f"{exc.key}: expected {exc.expected}, found {exc.got!r}") from exc
+        venue_template.setdefault("risk", {})["stress_days"] = days
     evm_set = EvmValidatorSet.from_members(
         0, [(k.bridge.public_key(), VALIDATOR_POWER) for k in keys]
     )
@@ -364,6 +380,7 @@ def run(args: argparse.Namespace) -> int:
             chains,
             anvils,
             args.operator_port,
+            args.stress_days,
         )
     except (ValueError, FileExistsError, KeyFileError, GenesisError, OSError) as exc:
         print(f"clearnode init: {exc}")

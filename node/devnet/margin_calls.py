@@ -48,7 +48,7 @@ def get_crash_margin(
 ) -> CrashMargin:
     """Equity, MM and IM of `account` plus `lots` more of `instrument_id` bought at the
     mark, with that instrument's mark crashed (its other positions kept at their marks)."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     assert setup is not None  # the devnet's genesis has a risk section
     held = {iid: p.quantity for iid, p in account.positions.items()}
     held[instrument_id] = held.get(instrument_id, 0) + lots
@@ -67,7 +67,7 @@ def get_called_long_lots(state: ClearingState, account: SubAccount, instrument_i
     """Lots of `instrument_id` that a flat `account` buys at the mark so that the crash
     leaves its equity midway between maintenance and initial margin:
     E - q (p - p') - fee = q im' (k_num + k_den) / (2 k_den)."""
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     assert setup is not None
     k_num, k_den = setup.params.k_num, setup.params.k_den
     mark = state.mark_prices[instrument_id]

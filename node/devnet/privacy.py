@@ -55,6 +55,20 @@ STREAM_READ_S = 3.0
 """How long the audit listens to an event stream: a few blocks' worth."""
 TIMEOUT_S = 20.0
 NUMBER = re.compile(rf"(?<![0-9a-zA-Z])-?\d{{{SECRET_DIGITS},}}(?![0-9a-zA-Z])")
+FORMATTED = re.compile(
+    r"(?<![0-9a-zA-Z.,])\d{1,3}(?:,\d{3})*\.\d+|(?<![0-9a-zA-Z.,])\d{1,3}(?:,\d{3})+"
+)
+"""A number as the status page writes an amount in its unit (`1,234.50 USD`)."""
+FORMATTED_DIGITS = 4
+"""Significant digits a formatted amount needs to be looked for (1.00 is everywhere)."""
+
+
+def get_significant_digits(value: int | str) -> str:
+    """The digits of an amount without grouping, point, sign or zeros at either end: how an
+    integer in smallest units and its figure in whole units (any decimals) compare."""
+    digits = "".join(c for c in str(value) if c.isdigit())
+    return digits.strip("0")
+
 
 SIGNED_QUERIES: dict[str, tuple[str, list[dict[str, str]]]] = {
     "queryAccount": ("AccountQuery", ACCOUNT_QUERY_FIELDS),
@@ -111,6 +125,8 @@ class Secrets:
     """Lowercase hex without 0x -> the member's name."""
     amounts: dict[int, str] = field(default_factory=dict)
     """A member's cash, collateral, P&L, equity or margin -> what it is."""
+    amount_digits: dict[str, str] = field(default_factory=dict)
+    """The same amounts by `get_significant_digits`, to find them written in their unit."""
     positions: dict[tuple[str, int], str] = field(default_factory=dict)
     """(instrument, signed quantity) -> whose position."""
     tx_fragments: dict[str, str] = field(default_factory=dict)
@@ -121,6 +137,9 @@ class Secrets:
     def add_amount(self, value: int, what: str) -> None:
         if len(str(abs(value))) >= SECRET_DIGITS:
             self.amounts.setdefault(value, what)
+            digits = get_significant_digits(value)
+            if len(digits) >= FORMATTED_DIGITS:
+                self.amount_digits.setdefault(digits, what)
 
     def add_tx(self, tx: bytes, what: str) -> None:
         middle = len(tx) // 2
@@ -175,6 +194,11 @@ def find_leaks(where: str, body: str, secrets: Secrets) -> list[Leak]:
         secrets.amounts[int(n)] + f" ({n})"
         for n in NUMBER.findall(body)
         if int(n) in secrets.amounts
+    ]
+    found += [
+        secrets.amount_digits[digits] + f" ({figure})"
+        for figure in FORMATTED.findall(body)
+        if (digits := get_significant_digits(figure)) in secrets.amount_digits
     ]
     for item in _json_objects(body):
         quantity = item.get("quantity")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from node.chainspec import ChainSpec, render_bridge_chains
 from node.devnet.homes import is_known_section, is_known_source_key
-from node.services import get_services
+from node.service_list import get_service_names
 
 if TYPE_CHECKING:
     from node.devnet.chains import DevChain
@@ -40,10 +40,6 @@ class Services:
     reports: bool
     shock_at_monotonic: float
     missing: list[str]
-
-
-def get_service_names() -> set[str]:
-    return {s.name for s in get_services()}
 
 
 def get_shock_after_s(config: DevnetConfig) -> float:

@@ -30,18 +30,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clearing.attestation import is_valid_signature
 from clearing.codec import expect_int, expect_list, pack, unpack
 from clearing.errors import (
-    BadSignature,
     ClearingError,
     DecodeError,
     StaleObservation,
-    UnknownFeed,
     UnknownInstrument,
 )
 from clearing.genesis import Genesis
-from clearing.oracle import PriceObservation
+from clearing.oracle import (
+    PriceObservation,
+    check_observation_feeds,
+    check_observation_instruments,
+    check_observation_signed,
+)
 from clearing.state import ClearingState
 from clearing.validator_set import has_power
 from node.p2p import Topic
@@ -128,21 +130,15 @@ class ObservationCheck:
         """Feeds, signature, signer, age and instruments of an observation (see the module
         docstring): what is ignored rather than refused is checked once the signature is."""
         state = self.state()
-        feeds = state.genesis.feeds()
-        for feed, _ in o.index_prices:
-            if feed not in feeds:
-                raise UnknownFeed(feed)
-        if not is_valid_signature(o.signer, o.signature, o.signing_bytes(self.chain_id)):
-            raise BadSignature("PriceObservation", o.signer)
+        check_observation_feeds(state, o)
+        check_observation_signed(self.chain_id, o)
         if not has_power(state.validators.get(o.signer)):
             raise SignerWithoutPower(o.signer, state.height)
         now = self.clock_ms()
         limit = REPLAY_AGE_FACTOR * self.max_age_ms if o.observed_ms < now else self.max_age_ms
         if abs(now - o.observed_ms) > limit:
             raise StaleObservation(o.signer, o.observed_ms, now, limit)
-        for instrument_id, _ in o.mark_prices:
-            if instrument_id not in state.instruments:
-                raise UnknownInstrument(instrument_id)
+        check_observation_instruments(state, o)
 
     def topic(self) -> Topic:
         return Topic(

@@ -1,97 +1,167 @@
-"""Sample the sources, sign one observation per round, hand it to gossip.
+"""The oracle as a node service.
 
-Prices are split by what the committed state knows: ids that are instruments in
-force (listed at genesis or since, by governance or a listing template, whatever
-their status) become mark prices, ids that are price feeds become index prices,
-anything else is dropped (and logged) so a misconfigured source can never produce
-an observation that clearing would reject whole. A source may name a series before
-it is listed: its price is observed from the block that lists it. When two sources
-give the same id, the first configured source wins. Sources are sampled
-concurrently: a failing or slow source costs its own prices for one round only, and
-its failure is counted and shown in GET /v1/oracle (`sources`).
+On every node: the `prices` topic (checked at the first hop, see gossip.py),
+the pool of the newest observation per validator, a proposal source and
+GET /v1/oracle. On a validator with `[oracle] enabled` and sources: sampling
+every `interval_ms`, signing with the validator key, gossiping.
+
+The proposal source gives at most one `PriceUpdate` per proposal, only when
+the pool holds fresh observations newer than the committed price time from
+> 2/3 of the power; the other validators apply it under clearing's rules like
+any transaction (median, staleness, clamp), so this module changes no rule.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 
 import trio
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearing.oracle import PriceObservation, sign_price_observation
-from clearing.state import ClearingState
-from node.metrics import NodeMetrics
-from node.oracle.sources import PriceSource, SourceError
-from node.oracle.status import SourceHealth
+from clearing.instruments import Instrument
+from clearing.oracle import PriceObservation
+from clearing.tx import encode_tx
+from consensus.types import Block, CommitCertificate
+from node.api.app import RouteHandler
+from node.api.http import Request, Response, json_response
+from node.api.openapi import RouteDoc
+from node.clock import wall_clock_ms
+from node.config import NodeConfig
+from node.oracle.gossip import ObservationCheck, encode_observation
+from node.oracle.pool import FreshnessRule, ObservationPool
+from node.oracle.sampler import OracleSampler
+from node.oracle.sources import PriceSource, SourceError, build_source
+from node.oracle.status import OracleMetrics, OracleStatus
+from node.p2p import MessageTooLarge
+from node.p2p.topics import PRICES
+from node.services import NodeContext, NodeContextInputs
 
 log = logging.getLogger(__name__)
+OWN_QUEUE = 4
+
+
+class OracleNode:
+    """One node's oracle state: the pool, its status, and what consensus asks of it."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.pool = ObservationPool(lambda: ctx.state.validators)
+        metrics = None if ctx.api.metrics is None else OracleMetrics(ctx.api.metrics.registry)
+        self.status = OracleStatus(ctx.genesis, metrics)
+
+    def propose(self, height: int, time_ms: int) -> list[bytes]:
+        """The proposal source: one encoded update, or nothing (no fresh quorum)."""
+        state = self.ctx.state
+        rule = FreshnessRule(time_ms, self.ctx.genesis.oracle.max_age_ms, state.price_time_ms)
+        update = self.pool.compute_update(rule)
+        if update is None:
+            return []
+        self.status.count_proposed()
+        log.debug("proposing a price update of %d observations at height %d",
+                  len(update.observations), height)  # fmt: skip
+        return [encode_tx(update)]
+
+    def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
+        self.status.record_block(block.height, self.ctx.app.last_result)
+
+    async def receive(self) -> None:
+        """Pools the observations peers gossip (each already checked at the first hop)."""
+        async for delivery in self.ctx.p2p.messages(PRICES):
+            assert isinstance(delivery.value, PriceObservation)
+            self.status.count_in()
+            self.pool.add(delivery.value)
+
+    async def publish_own(self, observations: trio.MemoryReceiveChannel[PriceObservation]) -> None:
+        """Pools and gossips this validator's own observations, unless gossip fell so far
+        behind that one is half its useful age old (then the next round is better)."""
+        max_age = self.ctx.genesis.oracle.max_age_ms
+        async for observation in observations:
+            self.pool.add(observation)
+            if wall_clock_ms() - observation.observed_ms > max_age // 2:
+                log.warning("own observation of %d not gossiped: too old", observation.observed_ms)
+                continue
+            try:
+                await self.ctx.p2p.publish(
+                    PRICES, encode_observation(self.ctx.genesis.chain_id, observation)
+                )
+            except MessageTooLarge as exc:
+                log.error("own observation not gossiped: %s", exc)
+                continue
+            self.status.count_out()
+
+    async def get_oracle(self, _: Request, __: dict[str, str]) -> Response:
+        return json_response(200, self.status.render(self.ctx.state, self.pool, wall_clock_ms()))
+
+    def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
+        doc = RouteDoc("GET", "/v1/oracle", "getOracle",
+                       "Oracle pool (newest observation per validator), last committed price "
+                       "update, flagged clamps, counters and committed prices",
+                       tier="public")  # fmt: skip
+        return [(doc, self.get_oracle)]
+
+
+def build_sources(
+    config: NodeConfig, instruments: Callable[[], Iterable[Instrument]] | None = None
+) -> list[PriceSource]:
+    """The configured sources (a simulator also pricing `instruments`, those listed since
+    genesis); one that cannot be built is logged and left out."""
+    sources = []
+    for index, source_config in enumerate(config.oracle.sources):
+        try:
+            sources.append(
+                build_source(source_config, config.bridge_chains, wall_clock_ms, instruments)
+            )
+        except SourceError as exc:
+            log.error("oracle.sources[%d] left out: %s", index, exc)
+    return sources
+
+
+def build_sampler(ctx: NodeContext) -> OracleSampler | None:
+    """The sampler when this node is a validator with the oracle enabled and sources."""
+    if ctx.validator_key is None or not ctx.config.oracle.enabled:
+        return None
+    # The operator's sources name what they price; the simulator adds only the series
+    # listed since genesis, which no configuration could have named.
+    genesis_ids = {i.id for i in ctx.genesis.instruments}
+    sources = build_sources(
+        ctx.config,
+        lambda: [i for i in ctx.state.instruments.values() if i.id not in genesis_ids],
+    )
+    if not sources:
+        log.warning("oracle enabled without usable sources: this validator does not observe")
+        return None
+    return OracleSampler(
+        sources, ctx.validator_key, lambda: ctx.state, wall_clock_ms, ctx.api.metrics
+    )
 
 
 class OracleService:
-    def __init__(
-        self,
-        sources: Sequence[PriceSource],
-        key: Ed25519PrivateKey,
-        state: Callable[[], ClearingState],
-        clock_ms: Callable[[], int],
-        metrics: NodeMetrics | None = None,
+    """Every node pools and relays observations; only validators sample (`build_sampler`)."""
+
+    name = "oracle"
+
+    def __init__(self, config: NodeConfig, inputs: NodeContextInputs) -> None:
+        check = ObservationCheck.from_genesis(inputs.genesis, inputs.state, wall_clock_ms)
+        self.topics = (check.topic(),)
+
+    @staticmethod
+    def is_enabled(config: NodeConfig, inputs: NodeContextInputs) -> bool:
+        return True
+
+    async def serve(
+        self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        self.sources = list(sources)
-        self.health = [SourceHealth(s.name) for s in self.sources]
-        self.key = key
-        self.state = state
-        self.clock_ms = clock_ms
-        self.metrics = metrics
-
-    async def collect(self) -> dict[str, int]:
-        """Every source's prices, sampled concurrently; the first configured source wins."""
-        results: list[dict[str, int]] = [{} for _ in self.sources]
+        oracle = OracleNode(ctx)
+        ctx.app.add_proposal_source(oracle.propose)
+        ctx.on_commit(oracle.on_commit)
+        ctx.api.add_routes(oracle.routes())
+        sampler = build_sampler(ctx)
         async with trio.open_nursery() as nursery:
-            for index in range(len(self.sources)):
-                nursery.start_soon(self._sample, index, results)
-        merged: dict[str, int] = {}
-        for prices in results:
-            for key, price in prices.items():
-                merged.setdefault(key, price)
-        return merged
-
-    async def _sample(self, index: int, results: list[dict[str, int]]) -> None:
-        source, health = self.sources[index], self.health[index]
-        try:
-            results[index] = await source.sample()
-        except SourceError as exc:
-            log.warning("oracle source failed", extra={"source": source.name, "reason": exc.reason})
-            health.record_error(exc.reason, self.clock_ms())
-            self._count(source.name, "error")
-            return
-        health.record_ok(self.clock_ms())
-        self._count(source.name, "ok")
-
-    def _count(self, source: str, result: str) -> None:
-        if self.metrics is not None:
-            self.metrics.oracle_samples.labels(source=source, result=result).inc()
-
-    async def observe(self) -> PriceObservation | None:
-        """One signed observation of every id in force some source priced; None if none."""
-        prices = await self.collect()
-        state = self.state()
-        feeds = state.genesis.feeds()
-        index = {k: v for k, v in prices.items() if k in feeds}
-        marks = {k: v for k, v in prices.items() if k in state.instruments}
-        unknown = sorted(set(prices) - set(index) - set(marks))
-        if unknown:
-            log.warning("oracle ids not in force dropped", extra={"ids": ",".join(unknown)})
-        if not index and not marks:
-            return None
-        return sign_price_observation(self.key, state.chain_id, self.clock_ms(), index, marks)
-
-    async def run(self, out: trio.MemorySendChannel[PriceObservation], interval_ms: int) -> None:
-        """At every multiple of `interval_ms` of the clock: observe and send to `out`
-        (gossip owns the receiving end). Aligned so that validators sample together."""
-        async with out:
-            while True:
-                await trio.sleep((interval_ms - self.clock_ms() % interval_ms) / 1000)
-                observation = await self.observe()
-                if observation is not None:
-                    await out.send(observation)
+            nursery.start_soon(oracle.receive)
+            if sampler is not None:
+                oracle.status.sampling = True
+                oracle.status.sources = sampler.health
+                send, receive = trio.open_memory_channel[PriceObservation](OWN_QUEUE)
+                nursery.start_soon(sampler.run, send, ctx.config.oracle.interval_ms)
+                nursery.start_soon(oracle.publish_own, receive)
+            task_status.started()

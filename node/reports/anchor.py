@@ -18,7 +18,7 @@ from consensus.types import Block, CommitCertificate
 from lightclient.anchor import SetChange, StateAnchor, ValidatorPowers
 from node.reports.store import ReportStore
 from node.storage import NodeStore
-from proofs.errors import DecodeError
+from proofs.errors import ReportDecodeError
 from proofs.report import Report, decode_report
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def get_served_report(
         return None
     try:
         report = decode_report(encoded)
-    except DecodeError:
+    except ReportDecodeError:
         return encoded
     return attach_anchor(report, reports, blocks, state).encode()
 

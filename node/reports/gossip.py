@@ -46,7 +46,7 @@ from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
 from clearing.validator_set import get_voting_powers
 from node.p2p import Topic
-from proofs.errors import DecodeError as ReportDecodeError
+from proofs.errors import ReportDecodeError
 from proofs.report import AccountKey, Report, ValidatorSignature, decode_report
 
 REPORTS = "reports"

@@ -49,7 +49,6 @@ from clearing.tx import encode_tx
 from clearing.validator_set import get_voting_powers
 from consensus.types import Block, CommitCertificate
 from node.config import NodeConfig
-from node.p2p import Topic
 from node.reports.api import ReportsApi
 from node.reports.assignment import assign_accounts
 from node.reports.gossip import (
@@ -74,7 +73,7 @@ from node.reports.sync import (
     serve_report_sync,
 )
 from node.reports.worker import Prover, ReportBuildError, open_proving_worker
-from node.services import NodeContext, NodeContextInputs, Service
+from node.services import NodeContext, NodeContextInputs
 from proofs.report import Report, Validator, add_signatures
 from proofs.statement import get_statement
 
@@ -85,7 +84,7 @@ REGOSSIP_S = 5.0  # a share lost in gossip (or sent before a peer joined) goes o
 MAX_GOSSIPED_REPORT_BYTES = MAX_ANNOUNCEMENT_BYTES  # bigger complete reports are only fetched
 
 
-class ReportsService:
+class ReportsNode:
     """Every piece of per-epoch state lives here, touched only from the trio loop."""
 
     def __init__(
@@ -393,34 +392,37 @@ class ReportsService:
             await self.ctx.p2p.publish(REPORTS, data)
 
 
-async def serve_reports(
-    ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    config = ctx.config.reports
-    seed = None
-    if ctx.validator_key is not None:
-        seed = load_report_seed(ctx.config.home / config.seed_file)  # KeyFileError stops the node
-    async with open_proving_worker() as prover, trio.open_nursery() as nursery:
-        store = ReportStore(ctx.config.home / config.path, config.keep)
-        service = ReportsService(ctx, store, seed, prover)
-        ctx.on_commit(service.on_commit)
-        ctx.api.add_routes(ReportsApi(ctx, service.store, seed).routes())
-        serve_report_sync(ctx.p2p, service.store, config.sync_max_bytes)
-        nursery.start_soon(service.run_gossip)
-        nursery.start_soon(service.fetcher.run)
-        if seed is not None:
-            ctx.app.add_proposal_source(service.get_proposal_txs)
-            nursery.start_soon(service.run_builder)
-            nursery.start_soon(service.run_regossip)
-        task_status.started()
+class ReportsService:
+    """Solvency reports wherever `[reports] enabled`: every node fetches, stores, serves and
+    checks them; validators holding the report seed build, prove and commit them."""
 
+    name = "reports"
 
-def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
-    return config.reports.enabled
+    def __init__(self, config: NodeConfig, inputs: NodeContextInputs) -> None:
+        self.topics = (make_reports_topic(inputs.genesis.chain_id, inputs.state),)
 
+    @staticmethod
+    def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
+        return config.reports.enabled
 
-def make_topics(_: NodeConfig, inputs: NodeContextInputs) -> tuple[Topic, ...]:
-    return (make_reports_topic(inputs.genesis.chain_id, inputs.state),)
-
-
-REPORTS_SERVICE = Service("reports", (), is_enabled, serve_reports, make_topics)
+    async def serve(
+        self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        config = ctx.config.reports
+        seed = None
+        if ctx.validator_key is not None:
+            # a KeyFileError stops the node
+            seed = load_report_seed(ctx.config.home / config.seed_file)
+        async with open_proving_worker() as prover, trio.open_nursery() as nursery:
+            store = ReportStore(ctx.config.home / config.path, config.keep)
+            node = ReportsNode(ctx, store, seed, prover)
+            ctx.on_commit(node.on_commit)
+            ctx.api.add_routes(ReportsApi(ctx, node.store, seed).routes())
+            serve_report_sync(ctx.p2p, node.store, config.sync_max_bytes)
+            nursery.start_soon(node.run_gossip)
+            nursery.start_soon(node.fetcher.run)
+            if seed is not None:
+                ctx.app.add_proposal_source(node.get_proposal_txs)
+                nursery.start_soon(node.run_builder)
+                nursery.start_soon(node.run_regossip)
+            task_status.started()

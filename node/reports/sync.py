@@ -35,7 +35,7 @@ from clearing.validator_set import get_active_set_at
 from node.p2p import Offence, P2PNode, RequestFailed
 from node.p2p.scoring import compute_backoff_s
 from node.reports.store import CommitRecord, ReportStore
-from proofs.errors import DecodeError as ReportDecodeError
+from proofs.errors import ReportDecodeError
 from proofs.report import Report, Validator, check_signatures, decode_report, get_powers
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,10 @@ To anyone: the validators in force, recent blocks, prices and open interest, vau
 the ledger's collateral, governance (open votes, what executes at which height, recent
 outcomes), how many accounts stand below their requirements, per block
 how many waterfall events clearing emitted and what they moved (never whose, nor which
-lots), and the latest solvency report's verdict. The operator's view (`detailed`) adds
-each sub-account's margin health (equity against its requirements, never its
-positions) and the default fund's sizing losses.
+lots), the latest solvency report's verdict, what the integers' units are, and the
+recent history the page charts (heights, latencies, marks, default fund totals). The
+operator's view (`detailed`) adds each sub-account's margin health (equity against its
+requirements, never its positions) and the default fund's sizing losses.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from clearing.state import ClearingState, is_settlement_token
 from node.api.bodies import hex0x
 from node.api.house import get_clearing_house_status
 from node.status.governance import get_governance
+from node.status.history import History
 from node.status.journal import Journal
 from node.status.vaults import VaultView
 
@@ -29,6 +31,7 @@ MAX_MEMBER_ROWS = 100
 OPEN_INTEREST_MIN_HOLDERS = 3
 """Accounts needed on each side of an instrument before anyone but the operator sees its
 open interest: with fewer, the total is one or two accounts' own positions."""
+NOT_WATCHED = "not watched by this node"
 ReportStatus = Callable[[], dict[str, Any] | None]
 
 
@@ -84,6 +87,7 @@ def get_chains(state: ClearingState, vaults: Mapping[int, VaultView]) -> list[di
             tokens.append(
                 {
                     "symbol": token.symbol,
+                    "decimals": token.decimals,
                     "token": hex0x(token.token),
                     "ledger": held.get(token.key, 0) * token.quantum,
                     "pending_withdrawals": pending.get(token.key, 0) * token.quantum,
@@ -98,7 +102,7 @@ def get_chains(state: ClearingState, vaults: Mapping[int, VaultView]) -> list[di
                 "chain_id": chain_id,
                 "name": "" if view is None else view.name,
                 "vault": "" if view is None else view.vault,
-                "error": "not watched by this node" if view is None else view.error,
+                "error": NOT_WATCHED if view is None else view.error,
                 "tokens": tokens,
                 "validator_set": get_vault_set_view(state, view),
             }
@@ -196,6 +200,19 @@ def get_health_status(equity: int, maintenance_margin: int, initial_margin: int)
     return "ok"
 
 
+def get_units(state: ClearingState) -> dict[str, Any]:
+    """What the integers mean: the settlement asset (cash, fees, funds, margins, and
+    prices, which are settlement units per lot) and each instrument's lot."""
+    asset = state.genesis.settlement_asset
+    return {
+        "settlement": {"symbol": asset.symbol, "decimals": asset.decimals},
+        "lots": {
+            iid: {"contract_size": i.contract_size, "underlying": i.underlying}
+            for iid, i in sorted(state.instruments.items())
+        },
+    }
+
+
 def get_defaults(journal: Journal) -> list[dict[str, Any]]:
     return [
         {"height": line.height, "kind": line.kind, "events": line.count, "amount": line.amount}
@@ -212,9 +229,11 @@ def build_overview(
     *,
     detailed: bool,
     failures: Mapping[int, str] | None = None,
+    history: History | None = None,
 ) -> dict[str, Any]:
     """The network at a glance; `detailed` (the operator listener) adds the members;
-    `failures`: why proposals this node saw fail failed (proposal id -> refusal code)."""
+    `failures`: why proposals this node saw fail failed (proposal id -> refusal code);
+    `history`: the recent samples the page charts."""
     latencies = sorted(b.commit_ms for b in journal.blocks)
     health = get_health(state)
     overview: dict[str, Any] = {
@@ -222,6 +241,7 @@ def build_overview(
         "chain_id": state.chain_id,
         "height": state.height,
         "time_ms": state.time_ms,
+        "units": get_units(state),
         "commit_ms_p50": latencies[len(latencies) // 2] if latencies else None,
         "clearing_house": get_clearing_house_status(state, detailed),
         "prices": dict(sorted(state.mark_prices.items())),
@@ -233,6 +253,7 @@ def build_overview(
         "defaults": get_defaults(journal),
         "report": None if report is None else report(),
         "governance": get_governance(state, failures or {}),
+        "history": (history or History()).to_columns(),
     }
     if detailed:
         overview["members"] = health[:MAX_MEMBER_ROWS]

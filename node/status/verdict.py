@@ -25,7 +25,7 @@ from clearing.validator_set import has_power
 from node.reports.anchor import get_served_report
 from node.reports.store import ReportStore
 from node.storage import NodeStore
-from proofs.errors import DecodeError
+from proofs.errors import ReportDecodeError
 from proofs.group import FAST
 from proofs.pedersen import get_generators
 from proofs.recompute import check_statement
@@ -47,7 +47,7 @@ def check_report(
     not recomputed)."""
     try:
         report = decode_report(encoded)
-    except DecodeError as exc:
+    except ReportDecodeError as exc:
         return {"verdict": "INVALID", "failures": [f"undecodable: {exc}"]}
     verdict = verify_report(get_generators(FAST), report, validators, chain_id)
     failures = [*verdict.failures, *check_statement(report, genesis).failures]

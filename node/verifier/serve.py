@@ -22,7 +22,8 @@ from node.api.errors import ApiError
 from node.api.http import Request, Response
 from node.api.openapi import RouteDoc
 from node.config import NodeConfig
-from node.services import NodeContext, NodeContextInputs, Service
+from node.p2p import Topic
+from node.services import NodeContext, NodeContextInputs
 
 PAGE = Path(__file__).with_name("verify.html")
 OPERATION = "getVerifierPage"
@@ -73,15 +74,21 @@ class VerifierPage:
         ]  # fmt: skip
 
 
-async def serve_verifier(
-    ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    ctx.api.add_routes(VerifierPage().routes())
-    task_status.started()
+class VerifierService:
+    """The browser verifier page, wherever the API is on."""
 
+    name = "verifier"
+    topics: tuple[Topic, ...] = ()
 
-def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
-    return config.api.enabled
+    def __init__(self, config: NodeConfig, inputs: NodeContextInputs) -> None:
+        pass
 
+    @staticmethod
+    def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
+        return config.api.enabled
 
-VERIFIER = Service("verifier", (), is_enabled, serve_verifier)
+    async def serve(
+        self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        ctx.api.add_routes(VerifierPage().routes())
+        task_status.started()

@@ -16,7 +16,7 @@ from bridge.rotation import (
     sign_rotation_message,
 )
 from bridge.validators import EvmValidatorSet, ValidatorSetError
-from bridge.wire import DecodeError, pack_record
+from bridge.wire import BridgeDecodeError, pack_record
 from clearing.sandbox import derive_seed
 from clearing.state import initialize_state
 from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis
@@ -93,6 +93,6 @@ def encode_fields(rotation: Rotation, **changes: object) -> bytes:
     ],
 )
 def test_malformed_rotation_signatures_are_refused(changes: dict[str, object], reason: str) -> None:
-    with pytest.raises(DecodeError) as caught:
+    with pytest.raises(BridgeDecodeError) as caught:
         RotationSignature.decode(encode_fields(make_rotation(), **changes))
     assert reason in str(caught.value)

@@ -6,7 +6,7 @@ import pytest
 from clearing.errors import GenesisError
 from clearing.genesis import DEFAULT_WITHDRAWAL_TTL_S, parse_genesis
 from clearing.instruments import InstrumentKind, OptionType
-from clearing.risk.engine import get_risk_setup
+from clearing.risk.engine import compute_risk_setup
 from clearing.state import initialize_state
 from tests.clearing.support import genesis_doc
 
@@ -29,7 +29,7 @@ def test_example_genesis_parses_into_typed_records() -> None:
     )
     assert sum(v.power for v in g.validators) == 40
     assert g.collateral[1].quantum == 10**12
-    setup = get_risk_setup(g)  # the example margins: an operator copying it gets a margined network
+    setup = compute_risk_setup(g)  # the example margins: a copy of it gets a margined network
     assert setup is not None and setup.params.k_num * 2 == setup.params.k_den
 
 
@@ -90,6 +90,9 @@ CASES = [
     (_set(["instruments", 1, "id"], "BTC-PERP"), "instruments[1]", "a unique id"),
     (_set(["validators"], []), "validators", "at least one"),
     (_set(["validators", 0, "pubkey"], "583703"), "validators[0].pubkey", "0x-hex of 32 bytes"),
+    (_set(["validators", 0, "pubkey"], "0x" + "zz" * 32), "validators[0].pubkey", "0x-hex of 32"),
+    (_set(["clearing_members"], ["0x12"]), "clearing_members[0]", "0x-hex of 20 bytes"),
+    (_set(["clearing_members"], [20]), "clearing_members[0]", "0x-hex of 20 bytes"),
     (_set(["validators", 1, "power"], 0), "validators[1].power", "an integer"),
     (_set(["venues", 0], "alpha"), "venues[0]", "an object"),
     (_set(["oracle", "max_move_bps"], 0), "oracle.max_move_bps", "an integer"),

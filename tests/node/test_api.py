@@ -27,7 +27,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from consensus.types import Block, BlockHeader, compute_txs_hash
 from node.api.app import ApiApp
-from node.api.service import LocalNode
+from node.api.node_interface import LocalNode
 from node.api.tiers import OPERATOR
 from node.limits import MAX_API_BODY_BYTES, MAX_JSON_REQUEST_BYTES
 from node.mempool import Mempool

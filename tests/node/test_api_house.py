@@ -5,7 +5,9 @@ from __future__ import annotations
 from clearing.default.house import HOUSE
 from clearing.state import get_sub_account_for_write
 from node.api.house import get_clearing_house_status
+from node.status.alerts import get_halt_alerts
 from node.status.page import render_clearing_house
+from node.status.units import Unit, format_shown
 from tests.clearing.default.test_crash_ledger import A, B, C, D, crash_box, trades
 
 
@@ -34,9 +36,11 @@ def test_a_halt_is_served_and_shown_first() -> None:
     get_sub_account_for_write(box.state, *HOUSE).cash = -box.state.insurance_fund - 42
     status = get_clearing_house_status(box.state)
     assert status["withdrawals_halted"] and status["uncovered_deficit"] == 42
-    page = render_clearing_house(status)
-    assert page.startswith("<p class='bad alert' id='withdrawals-halted'>")
-    assert "defaults cost 42 more than the waterfall held" in page
+    asset = box.genesis.settlement_asset
+    (alert,) = get_halt_alerts(status, Unit(asset.symbol, asset.decimals))
+    deficit = format_shown(42, Unit(asset.symbol, asset.decimals))
+    assert alert.kind == "withdrawals-halted"
+    assert f"defaults cost {deficit} more than the waterfall held" in alert.text
 
 
 def test_the_insurance_fund_is_served_per_chain_where_its_tokens_are() -> None:
@@ -48,5 +52,6 @@ def test_the_insurance_fund_is_served_per_chain_where_its_tokens_are() -> None:
     assert sum(in_vaults.values()) + fund["cash_owed"] == fund["cash"]  # type: ignore[index]
     reserves = box.state.settlement_reserves
     assert all(0 < v <= reserves[int(c)] for c, v in in_vaults.items())
-    page = render_clearing_house(get_clearing_house_status(box.state))
-    assert f"{in_vaults['31337']} in chain 31337's vault" in page
+    money = Unit(box.genesis.settlement_asset.symbol, box.genesis.settlement_asset.decimals)
+    page = render_clearing_house(get_clearing_house_status(box.state), money)
+    assert f"{format_shown(in_vaults['31337'], money)} in chain 31337&#x27;s vault" in page

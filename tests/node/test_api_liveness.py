@@ -12,7 +12,7 @@ import pytest
 
 from clearing.sandbox import Sandbox
 from node.api.app import ApiApp
-from node.api.service import LocalNode
+from node.api.node_interface import LocalNode
 from node.driver import DriverConfig
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.mempool import Mempool

@@ -30,7 +30,7 @@ from clearing.sandbox import Sandbox
 from clearing.tx import TxRecord, encode_tx
 from node.api import member_history
 from node.api.app import ApiApp
-from node.api.service import LocalNode
+from node.api.node_interface import LocalNode
 from node.clock import wall_clock_ms
 from node.history.indexer import get_block_history
 from node.mempool import Mempool

@@ -20,7 +20,7 @@ from clearing.sandbox import Sandbox
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from node.api.app import ApiApp
-from node.api.service import LocalNode
+from node.api.node_interface import LocalNode
 from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs
 from node.mempool import Mempool, compute_tx_hash
 from node.txcheck import make_clearing_check

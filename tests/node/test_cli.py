@@ -23,7 +23,7 @@ from clearing.genesis import parse_genesis
 from clearing.sandbox import Sandbox
 from node.api.app import ApiApp, serve_api
 from node.api.http import get_bound_port
-from node.api.service import LocalNode
+from node.api.node_interface import LocalNode
 from node.cli import get_command_names, main
 from node.commands.start import check_home
 from node.config import ConfigError, load_config

@@ -258,3 +258,21 @@ def test_init_names_each_validators_node_so_the_validators_allow_each_other(
         genesis = load_genesis(config)
         assert {v.peer_id for v in genesis.validators} == peer_ids
         assert get_allowed_peers(config, genesis, genesis.validators) == peer_ids
+
+
+def test_init_takes_the_stress_days_of_a_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """configs/stress_days.csv replaces the template's days; a bad line stops init, named."""
+    days = Path(__file__).resolve().parents[2] / "configs" / "stress_days.csv"
+    args = ["init", "--home", str(tmp_path / "a"), "--stress-days", str(days)]
+    assert main(args) == 0
+    genesis = json.loads((tmp_path / "a" / "genesis.json").read_text())
+    labels = [day["label"] for day in genesis["risk"]["stress_days"]]
+    assert "2020-03-13" in labels and len(labels) > 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("label,underlying,move_bps\n2020-03-13,BTC,-35%\n")
+    args = ["init", "--home", str(tmp_path / "b"), "--stress-days", str(bad)]
+    assert main(args) == 2
+    assert f"{bad}:2: expected label,underlying,integer" in capsys.readouterr().out
+    assert not (tmp_path / "b" / "config.toml").exists()

@@ -22,10 +22,11 @@ from consensus.types import Validator, ValidatorSet
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
 from node.app import ClearingApp
+from node.blocksync import SyncedBlock
 from node.driver import Driver, DriverConfig
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topics, open_publisher
-from node.runtime import encode_synced_block, serve_node
+from node.runtime import serve_node
 from tests.clearing.support import USDC, new_sandbox
 from tests.node.netsupport import ListMempool, example_genesis
 
@@ -88,6 +89,15 @@ async def network(
             )
         yield members
         nursery.cancel_scope.cancel()
+
+
+def encode_synced_block(store: MemoryBlockStore, height: int) -> SyncedBlock | None:
+    """A stored block in its sync form (the nodes here keep blocks in memory)."""
+    found = store.get_block(height)
+    if found is None:
+        return None
+    block, certificate = found
+    return SyncedBlock(height, block.encode(), certificate.encode())
 
 
 async def wait_for_height(members: list[Member], height: int) -> None:

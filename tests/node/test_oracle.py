@@ -16,7 +16,7 @@ from clearing.oracle import PriceObservation, PriceUpdate
 from clearing.sandbox import Sandbox
 from clearing.tx import encode_tx
 from node.api.http import Request, Response, get_bound_port, json_response, serve_http
-from node.oracle.service import OracleService
+from node.oracle.sampler import OracleSampler
 from node.oracle.sources import (
     HttpJsonSource,
     ReplaySource,
@@ -115,7 +115,7 @@ async def test_observations_from_every_validator_commit_in_a_block() -> None:
             SimulatedSource({"BTC/0.001": 60_100_000, "BTC-PERP": 60_050_000}, 1, 10, clock),
             SimulatedSource({"BTC/0.001": 1, "NOT-IN-GENESIS": 5}, 2, 10, clock),
         ]
-        service = OracleService(sources, key, lambda: box.state, clock_ms=lambda: when)
+        service = OracleSampler(sources, key, lambda: box.state, clock_ms=lambda: when)
         observation = await service.observe()
         assert observation is not None
         observations.append(observation)
@@ -134,7 +134,7 @@ async def test_run_sends_one_observation_per_interval(
     source = SimulatedSource(
         {"ETH/0.01": 30_000_000}, 4, 10, lambda: int(trio.current_time() * 1000)
     )
-    service = OracleService([source], box.validator_keys[0], lambda: box.state, clock_ms=lambda: 0)
+    service = OracleSampler([source], box.validator_keys[0], lambda: box.state, clock_ms=lambda: 0)
     send, receive = trio.open_memory_channel[PriceObservation](10)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(service.run, send, 1_000)

@@ -50,3 +50,10 @@ def test_bad_shock_keys_name_file_key_and_expectation(
     assert info.value.file == path
     assert info.value.key == f"oracle.sources[0].{key}"
     assert expected in info.value.expected
+
+
+def test_unknown_key_lists_the_shock_keys_as_known(tmp_path: Path) -> None:
+    path = write(tmp_path, SIMULATOR + "shock_at = 5\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, path)
+    assert "shock_at_ms, shock_bps" in info.value.expected

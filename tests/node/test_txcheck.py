@@ -10,9 +10,12 @@ from clearing.errors import (
     ClearingError,
     DuplicateCredit,
     DuplicateTrade,
+    NonceReused,
     QuorumNotReached,
     StaleTradeId,
+    UnknownCollateral,
     UnknownWithdrawal,
+    WithdrawalNotExpired,
 )
 from clearing.genesis import Venue
 from clearing.governance.errors import (
@@ -27,7 +30,7 @@ from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
-from node.txcheck import check_transaction
+from node.txcheck import admit_transaction
 from tests.clearing.governance.support import (
     MIN_DELAY,
     ballots,
@@ -60,7 +63,7 @@ def batch(box: Sandbox, batch_id: int, *trade_ids: int) -> bytes:
 
 
 def check(box: Sandbox, raw: bytes) -> None:
-    check_transaction(box.state, decode_tx(raw), raw)
+    admit_transaction(box.state, decode_tx(raw), raw)
 
 
 def refusal(box: Sandbox, raw: bytes) -> ClearingError:
@@ -94,7 +97,7 @@ def test_an_expiry_is_admitted_only_for_a_pending_withdrawal_with_a_quorum() -> 
     box.apply([tx])
     expiry = box.state.pending_withdrawals[(ALICE.address, tx.nonce)].expiry
     good = box.expired(ALICE.address, tx.nonce, USDC[0], expiry + 1)
-    result = check_transaction(box.state, good, encode_tx(good))
+    result = admit_transaction(box.state, good, encode_tx(good))
     assert result.sender == b"expired:" + ALICE.address + b":%d" % tx.nonce
     weak = box.expired(ALICE.address, tx.nonce, USDC[0], expiry + 1, signers=2)
     assert isinstance(refusal(box, encode_tx(weak)), QuorumNotReached)
@@ -102,16 +105,31 @@ def test_an_expiry_is_admitted_only_for_a_pending_withdrawal_with_a_quorum() -> 
     assert isinstance(refusal(box, encode_tx(good)), UnknownWithdrawal)
 
 
+def test_what_clearing_would_refuse_whatever_the_next_blocks_is_refused_at_admission() -> None:
+    """Admission runs clearing's own checks (an unknown token, an expiry attested before
+    the withdrawal expired, a member's nonce spent), not copies of them."""
+    box = windowed_box()
+    unknown_token = box.credit(ALICE.address, (USDC[0], b"\x07" * 20), 5)
+    assert isinstance(refusal(box, encode_tx(unknown_token)), UnknownCollateral)
+    tx = box.withdraw(ALICE, USDC, 5)
+    box.apply([tx])
+    expiry = box.state.pending_withdrawals[(ALICE.address, tx.nonce)].expiry
+    early = box.expired(ALICE.address, tx.nonce, USDC[0], expiry)
+    error = refusal(box, encode_tx(early))
+    assert isinstance(error, WithdrawalNotExpired) and error.expiry == expiry
+    assert isinstance(refusal(box, encode_tx(tx)), NonceReused)
+
+
 def test_governance_is_admitted_when_a_validator_signed_it() -> None:
     box = gov_sandbox()
     tx = propose(box, (next_future_listing(),))
-    admitted = check_transaction(box.state, tx, encode_tx(tx))
+    admitted = admit_transaction(box.state, tx, encode_tx(tx))
     assert admitted.sender.startswith(b"gov-proposal:")
     stranger = replace(tx, proposer=bytes(32))
     assert isinstance(refusal(box, encode_tx(stranger)), NotAValidator)
     proposal = submit(box, tx)
     (vote,) = ballots(box, proposal, [1], VoteChoice.NO, sequence=3)
-    admitted = check_transaction(box.state, vote, encode_tx(vote))
+    admitted = admit_transaction(box.state, vote, encode_tx(vote))
     assert (admitted.sender[-32:], admitted.nonce) == (vote.voter, 3)
     assert isinstance(refusal(box, encode_tx(replace(vote, proposal_id=9))), UnknownProposal)
 

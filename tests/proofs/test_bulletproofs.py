@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from proofs.bulletproofs import RangeProof, compute_proof_size, prove_range, verify_range
-from proofs.errors import DecodeError, ProverError
+from proofs.errors import ProverError, ReportDecodeError
 from proofs.group import FAST, REFERENCE, Group, R
 from proofs.pedersen import get_generators
 from proofs.transcript import Transcript
@@ -59,7 +59,7 @@ def test_every_proof_byte_matters() -> None:
         tampered[position] ^= 0x01
         try:
             proof = RangeProof.decode(bytes(tampered), 2, 8)
-        except DecodeError:
+        except ReportDecodeError:
             continue
         assert not verify_range(gens, transcript(), commitments, proof, n=8), position
 

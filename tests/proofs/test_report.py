@@ -21,7 +21,7 @@ from clearing.sandbox import Sandbox
 from clearing.state import DefaultRecord
 from proofs.aggregate import AggregateEntry, AggregateError
 from proofs.bulletproofs import prove_range
-from proofs.errors import DecodeError, ProverError
+from proofs.errors import ProverError, ReportDecodeError
 from proofs.group import R
 from proofs.report import (
     AccountEntry,
@@ -378,7 +378,7 @@ def test_a_configuration_beyond_its_bound_is_a_decode_error(signed: Fixture) -> 
     assert decode_report(signed.report.encode()).market_proof == SAMPLE_MARKET_PROOF
     fields = msgpack.unpackb(signed.report.encode())
     fields[10][1] = b" " * (MAX_CONFIGURATION_BYTES + 1)
-    with pytest.raises(DecodeError, match=f"{MAX_CONFIGURATION_BYTES + 1} bytes exceed "
+    with pytest.raises(ReportDecodeError, match=f"{MAX_CONFIGURATION_BYTES + 1} bytes exceed "
                        f"{MAX_CONFIGURATION_BYTES}"):  # fmt: skip
         decode_report(msgpack.packb(fields, use_bin_type=True))
 
@@ -393,11 +393,11 @@ def test_the_market_round_trips_and_a_malformed_one_is_a_decode_error(signed: Fi
         ([70, 0, []], "SolvencyMarket"),
     ):
         fields[9] = bad
-        with pytest.raises(DecodeError, match=f"market: .*{reason}"):
+        with pytest.raises(ReportDecodeError, match=f"market: .*{reason}"):
             decode_report(msgpack.packb(fields, use_bin_type=True))
     fields = msgpack.unpackb(signed.report.encode())
     fields[10] = [bytes(32), b"{}", b"", bytes(31)]
-    with pytest.raises(DecodeError, match=r"market: .*records_hash"):
+    with pytest.raises(ReportDecodeError, match=r"market: .*records_hash"):
         decode_report(msgpack.packb(fields, use_bin_type=True))
 
 
@@ -429,7 +429,7 @@ def test_defaults_are_published_checked_and_round_trip(signed: Fixture) -> None:
     assert _failures(signed, decode_report(swapped.encode())) == [
         "defaults are not strictly sorted"
     ]
-    with pytest.raises(DecodeError, match="not the deficit"):
+    with pytest.raises(ReportDecodeError, match="not the deficit"):
         build_sample(signed, signed.book, defaults=(short,))
 
 
@@ -445,17 +445,17 @@ def test_a_malformed_default_is_a_decode_error(
     record = DEFAULTS[0].to_fields()
     change(record)  # type: ignore[operator]
     fields[8] = [record]
-    with pytest.raises(DecodeError, match=f"default #0: .*{reason}"):
+    with pytest.raises(ReportDecodeError, match=f"default #0: .*{reason}"):
         decode_report(msgpack.packb(fields, use_bin_type=True))
 
 
 def test_decoding_rejects_malformed_reports(signed: Fixture) -> None:
     data = signed.report.encode()
     for bad in (b"", b"\x91\x01", data[:-3], data + b"\x00"):
-        with pytest.raises(DecodeError):
+        with pytest.raises(ReportDecodeError):
             decode_report(bad)
     swapped = dataclasses.replace(signed.report, accounts=tuple(reversed(signed.report.accounts)))
-    with pytest.raises(DecodeError, match="sorted"):
+    with pytest.raises(ReportDecodeError, match="sorted"):
         decode_report(swapped.encode())
 
 

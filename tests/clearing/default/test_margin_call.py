@@ -15,10 +15,10 @@ from clearing.risk.engine import (
     get_account_initial_margin,
     get_quantities,
     get_risk_arrays,
+    get_risk_setup,
     get_scanned_initial_margin,
     release_scanned_figures,
 )
-from clearing.risk.engine import get_risk_setup as setup_of
 from clearing.risk.errors import MarginCallReduceOnly
 from clearing.risk.params import DEFAULT_MARGIN_CALL_DEADLINE_BLOCKS, parse_risk_params
 from clearing.root import encode_account
@@ -157,7 +157,7 @@ def test_an_overdue_call_is_liquidated_after_every_account_below_maintenance() -
     """Pure rule: the overdue account comes after those below MM, within the cap."""
     box = new_box()
     state = box.state
-    setup = setup_of(state.genesis)
+    setup = get_risk_setup(state)
     assert setup is not None
     params = setup.params
     ctx = MarginContext(get_risk_arrays(state, setup), state.mark_prices, params.k_num,
@@ -270,5 +270,5 @@ def test_the_scans_share_a_vector_only_for_the_same_arrays_and_lots() -> None:
     assert scanned() == get_account_initial_margin(state, account) == IM_100 // 2
     state.mark_prices[BTC] *= 2  # other arrays: computed again
     assert scanned() == get_account_initial_margin(state, account) == IM_100
-    release_scanned_figures()
+    release_scanned_figures(state)
     assert scanned() == IM_100

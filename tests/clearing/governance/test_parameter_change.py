@@ -84,7 +84,7 @@ def test_the_default_fund_sizing_changes_in_the_risk_section() -> None:
     box = gov_sandbox()
     execute(box, SetDefaultFund(3, 2, 5_000))
     box.apply([])
-    setup = get_risk_setup(box.state.genesis)
+    setup = get_risk_setup(box.state)
     assert setup is not None
     fund = setup.params.default_fund
     assert (fund.cover, fund.stress_multiple, fund.assessment_cap_bps) == (3, 2, 5_000)

@@ -124,7 +124,7 @@ def run_blocks(box: Sandbox, blocks: list[Any], after_block: Any = None) -> list
 
 
 def get_from_scratch_losses(state: ClearingState, lots: dict[str, int]) -> tuple[int, ...]:
-    setup = engine.get_risk_setup(state.genesis)
+    setup = engine.get_risk_setup(state)
     assert setup is not None
     return compute_scenario_losses(lots, engine.get_risk_arrays(state, setup))
 

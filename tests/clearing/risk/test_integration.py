@@ -165,7 +165,7 @@ def test_instruments_without_a_mark_are_left_out_of_the_arrays() -> None:
     doc["risk"] = genesis_risk_section()
     box = Sandbox.from_genesis_doc(doc)
     del box.state.mark_prices["BTC-26DEC26"]  # the future an option is written on
-    setup = get_risk_setup(box.state.genesis)
+    setup = get_risk_setup(box.state)
     assert setup is not None
     arrays = get_risk_arrays(box.state, setup)
     assert arrays.instrument_ids == ("BTC-PERP", "ETH-PERP")

@@ -157,7 +157,7 @@ def is_liquidated_at(box: Sandbox, member: MemberKey, instrument: str, price: in
             state.index_prices[feed] = index * price // state.mark_prices[instrument]
     state.mark_prices[instrument] = price
     process_mark_to_market(state, box.next_context())
-    setup = get_risk_setup(state.genesis)
+    setup = get_risk_setup(state)
     assert setup is not None
     p = setup.params
     ctx = MarginContext(get_risk_arrays(state, setup), state.mark_prices, p.k_num, p.k_den,

@@ -7,11 +7,12 @@ from types import SimpleNamespace
 
 from bridge.observation import ReobserveRequest, sign_reobserve_request
 from clearing.sandbox import Sandbox
+from clearing.state import initialize_state
 from node.api.app import ApiApp
-from node.api.service import LocalNode
+from node.api.node_interface import LocalNode
 from node.api.tiers import OPERATOR
 from node.clock import wall_clock_ms
-from node.collateral.admission import MAX_REQUEST_AGE_MS
+from node.collateral.admission import MAX_REQUEST_AGE_MS, RequestGate
 from node.collateral.api import BridgeApi
 from node.collateral.service import BridgeNode, expose_request_gate
 from node.mempool import Mempool
@@ -40,14 +41,16 @@ def make_app() -> ApiApp:
 
 async def test_request_gate_counters_are_served_in_bridge_status_and_metrics() -> None:
     app = make_app()
-    topic = make_check(GENESIS).topic()
+    validators = initialize_state(GENESIS).validators
+    gate = RequestGate(lambda: validators)
+    topic = make_check(GENESIS).topic(gate)
     p2p_config = P2PConfig(key_seed=bytes(32))
     async with open_p2p(p2p_config, [topic]) as p2p:
         ctx = SimpleNamespace(genesis=GENESIS, p2p=p2p, api=app, state=app.node.get_state(),
                               validator_key=None)  # fmt: skip
         node = BridgeNode(ctx)  # type: ignore[arg-type]
         app.add_routes(BridgeApi(node).routes())
-        expose_request_gate(node)
+        expose_request_gate(node, gate)
         request = ReobserveRequest(CHAIN_ID, bytes(32), 0)
         fresh = sign_reobserve_request(
             CONSENSUS_KEYS[0], GENESIS.chain_id, request, wall_clock_ms()

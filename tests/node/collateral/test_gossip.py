@@ -8,7 +8,7 @@ import pytest
 
 from bridge.observation import sign_observation
 from bridge.payouts import sign_payout
-from bridge.wire import DecodeError as BridgeDecodeError
+from bridge.wire import BridgeDecodeError
 from bridge.withdrawal import sign_withdrawal_record
 from clearing.codec import pack
 from clearing.errors import BadSignature, DecodeError, UnknownCollateral

@@ -29,8 +29,7 @@ from bridge.observation import (
 )
 from bridge.vault import deposit_token
 from bridge.watcher import scan_pending
-from bridge.wire import DecodeError as BridgeDecodeError
-from bridge.wire import pack_record
+from bridge.wire import BridgeDecodeError, pack_record
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.codec import pack
 from clearing.errors import BadSignature, DecodeError

@@ -68,6 +68,17 @@ def test_the_scan_sees_an_address_in_any_case_the_bytes_an_amount_and_a_position
     ]
 
 
+def test_the_scan_sees_an_amount_written_in_its_unit() -> None:
+    """The status page writes 123,456,789 quanta of a 6-decimal token as `123.456789 USDC`."""
+    for shown in ("123.456789 USDC", "1,234.56789 X", "12,345,678,900.00 Y"):
+        body = f"<td>{shown}</td>"
+        assert [leak.what for leak in find_leaks("GET /", body, secrets())] == [
+            f"alice's equity ({shown.split()[0]})"
+        ]
+    public = "<td>1.00 USD</td><td>4,500</td><td>0.123 BTC</td><td>60,300.50 USD</td>"
+    assert find_leaks("GET /", public, secrets()) == []
+
+
 def test_the_scan_reads_event_stream_data_lines() -> None:
     body = 'event: fill\ndata: {"instrument":"BTC-PERP","quantity":25}\n\n'
     assert [leak.what for leak in find_leaks("GET /v1/events", body, secrets())] == ["alice's (25)"]

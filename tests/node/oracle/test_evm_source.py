@@ -21,8 +21,8 @@ from bridge.loopback import get_free_port
 from bridge.pricefeed import FeedSpec, FeedStale, deploy_price_feed, update_price_feed
 from clearing.sandbox import Sandbox
 from node.config import CONFIG_FILE_NAME, ConfigError, EvmFeedConfig, NodeConfig, load_config
-from node.oracle.serve import build_sources
-from node.oracle.service import OracleService
+from node.oracle.sampler import OracleSampler
+from node.oracle.service import build_sources
 from node.oracle.sources import EvmFeedSource, SimulatedSource, SourceError, build_source
 from tests.node.oracle.test_status import GENESIS
 
@@ -128,7 +128,7 @@ async def test_a_hung_feed_costs_its_own_round_while_other_sources_go_on() -> No
     reader = FakeReader({"BTC/0.001": 61_000_000})
     simulator = SimulatedSource({"ETH/0.01": 30_000_000}, 1, 10, lambda: 0)
     sources = [fake_source(reader), simulator]
-    service = OracleService(sources, box.validator_keys[0], lambda: box.state, lambda: 5_000)
+    service = OracleSampler(sources, box.validator_keys[0], lambda: box.state, lambda: 5_000)
     eth = {"ETH/0.01": simulator.get_price("ETH/0.01", 0)}
     assert await service.collect() == {"BTC/0.001": 61_000_000, **eth}
     reader.release.clear()

@@ -10,8 +10,8 @@ from node.commands.init import init_homes
 from node.config import load_config
 from node.genesis_file import load_genesis
 from node.keys import VALIDATOR_KEY, load_key
-from node.oracle.serve import build_sources
-from node.oracle.service import OracleService
+from node.oracle.sampler import OracleSampler
+from node.oracle.service import build_sources
 
 
 async def test_init_oracle_simulates_every_genesis_price_from_its_value(tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ async def test_init_oracle_simulates_every_genesis_price_from_its_value(tmp_path
     assert start == {**dict(genesis.index_prices), **dict(genesis.mark_prices)}
     key = load_key(config.validator_key_file, VALIDATOR_KEY).ed25519()
     state = initialize_state(genesis)
-    service = OracleService(build_sources(config), key, lambda: state, clock_ms=lambda: 10**12)
+    service = OracleSampler(build_sources(config), key, lambda: state, clock_ms=lambda: 10**12)
     observation = await service.observe()
     assert observation is not None
     assert {k for k, _ in observation.index_prices} == genesis.feeds()

@@ -11,7 +11,7 @@ from clearing.oracle import PriceObservation, PriceUpdate, sign_price_observatio
 from clearing.sandbox import Sandbox
 from clearing.tx import encode_tx
 from node.oracle.gossip import ObservationCheck, encode_observation
-from node.oracle.service import OracleService
+from node.oracle.sampler import OracleSampler
 from node.oracle.sources import SimulatedSource
 from tests.clearing.support import genesis_doc
 from tests.clearing.test_listing_template import DEC_25_2026, quarterly_doc
@@ -28,7 +28,7 @@ def template_box() -> Sandbox:
 
 def simulator(box: Sandbox, when: int) -> SimulatedSource:
     """Prices what the operator configured, and what was listed since genesis (as
-    node/oracle/serve.py builds it)."""
+    node/oracle/service.py builds it)."""
     genesis_ids = {i.id for i in box.state.genesis.instruments}
     return SimulatedSource(
         {"BTC/0.001": 62_000_000, "BTC-PERP": 62_000_000}, 7, 10, lambda: when,
@@ -41,7 +41,7 @@ async def test_a_listed_series_and_its_options_are_observed_and_their_marks_comm
     box = template_box()
     when = box.next_context().time_ms
     services = [
-        OracleService([simulator(box, when)], key, lambda: box.state, clock_ms=lambda: when)
+        OracleSampler([simulator(box, when)], key, lambda: box.state, clock_ms=lambda: when)
         for key in box.validator_keys
     ]
     before = await services[0].observe()

@@ -46,7 +46,7 @@ from node.reports.gossip import (
     sign_share,
 )
 from node.reports.inputs import ReportInputs, extract_report_inputs
-from node.reports.service import EPOCHS_TRACKED, MAX_GOSSIPED_REPORT_BYTES, ReportsService
+from node.reports.service import EPOCHS_TRACKED, MAX_GOSSIPED_REPORT_BYTES, ReportsNode
 from node.reports.sharing import ProofShareRefused
 from node.reports.store import ReportStore
 from node.reports.sync import (
@@ -182,7 +182,7 @@ def make_node(
     index: int | None,
     share_wait_s: int = 60,
     prover: Prover | None = None,
-) -> tuple[ReportsService, Any]:
+) -> tuple[ReportsNode, Any]:
     """A validator (`index`) or a full node (None) over the sandbox's committed state."""
     sources: list[Any] = []
     app = SimpleNamespace(state=box.state, last_result=None, add_proposal_source=sources.append)
@@ -195,7 +195,7 @@ def make_node(
                           store=NodeStore(home / "blocks.sqlite3"))  # fmt: skip
     seed = None if index is None else SEED
     store = ReportStore(home / "reports", keep=3)
-    service = ReportsService(ctx, store, seed, prover or NoProver())  # type: ignore[arg-type]
+    service = ReportsNode(ctx, store, seed, prover or NoProver())  # type: ignore[arg-type]
     return service, ctx
 
 
@@ -204,12 +204,12 @@ def keys_in_force(box: Sandbox) -> set[bytes]:
     return {key for key, v in box.state.validators.items() if v.power > 0}
 
 
-def gossip_proofs(validators: list[tuple[ReportsService, Any]], box: Sandbox) -> list[str]:
+def gossip_proofs(validators: list[tuple[ReportsNode, Any]], box: Sandbox) -> list[str]:
     """Each validator's proof shares reach the others as they are published; the
     refusals, as the gossip loop logs them."""
     refused: list[str] = []
 
-    def deliver_from(sender: ReportsService) -> Any:
+    def deliver_from(sender: ReportsNode) -> Any:
         def deliver_proofs(data: bytes) -> None:
             message = decode_reports_message(data, box.chain_id, keys_in_force(box))
             for node, _ in validators:
@@ -232,7 +232,7 @@ def get_signature_shares(p2p: FakeP2P, box: Sandbox) -> list[bytes]:
     return [data for data, message in messages if not isinstance(message, ProofShare)]
 
 
-def deliver(data: bytes, nodes: list[ReportsService], box: Sandbox) -> None:
+def deliver(data: bytes, nodes: list[ReportsNode], box: Sandbox) -> None:
     """What the topic's first-hop check and the gossip loop do."""
     message = decode_reports_message(data, box.chain_id, keys_in_force(box))
     for node in nodes:
@@ -503,7 +503,7 @@ def public(index: int) -> bytes:
     return derive_ed25519_key(f"validator-{index}").public_key().public_bytes_raw()
 
 
-def commit_block(box: Sandbox, nodes: list[ReportsService], result: BlockResult) -> None:
+def commit_block(box: Sandbox, nodes: list[ReportsNode], result: BlockResult) -> None:
     for node in nodes:
         node.ctx.app.last_result = result
         node.on_commit(SimpleNamespace(height=result.height), None, result.state_root)  # type: ignore[arg-type]
@@ -624,7 +624,7 @@ def serving_peer(home: Path, name: str, served: bytes | None) -> tuple[FakeP2P, 
     return p2p, store
 
 
-def committed_epoch_one(tmp_path: Path) -> tuple[Sandbox, Report, ReportsService, Any]:
+def committed_epoch_one(tmp_path: Path) -> tuple[Sandbox, Report, ReportsNode, Any]:
     """A full node that has applied a block committing epoch 1's report hash, and that
     unsigned report."""
     box = trading_sandbox(EPOCH_LENGTH)

@@ -32,7 +32,7 @@ def test_votes_the_timelock_and_outcomes_are_shown() -> None:
     assert scheduled["changes"] == "add_venue venue=beta< pubkey=0x" + "01" * 32
     assert [(r["id"], r["status"]) for r in view["recent"]] == [(emergency.id, "rejected")]
     overview = build_overview("n", box.state, Journal(), {}, None, detailed=False, failures={})
-    page = render_status_page(overview)
+    page = render_status_page(overview, box.state.time_ms)
     assert "id='gov-scheduled'" in page and "beta&lt;" in page and "beta<" not in page
     assert "rejected" in page
     run_until(box, venue.execute_height)

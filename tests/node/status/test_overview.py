@@ -77,7 +77,7 @@ def test_vault_sets_are_shown_against_the_consensus_set() -> None:
                                       "status": "rotating"}  # fmt: skip
     views[USDC[0]].validators = EvmValidatorSet.from_members(4, consensus)
     overview = build_overview("n", box.state, Journal(), views, None, detailed=False)
-    page = render_status_page(overview)
+    page = render_status_page(overview, box.state.time_ms)
     assert "<table id='vault-sets'>" in page and "<td>in sync</td>" in page
     unread = [c["validator_set"] for c in get_chains(box.state, {})]
     assert unread and all(v is None for v in unread)
@@ -112,7 +112,7 @@ def test_page_shows_the_overview_escaped() -> None:
     overview = build_overview(
         "<node>", box.state, journal, {}, lambda: {"verdict": "VALID"}, detailed=True
     )
-    page = render_status_page(overview)
+    page = render_status_page(overview, box.state.time_ms)
     assert "&lt;node&gt;" in page
     assert "script" not in page  # an event's fields are not shown, only its kind and amount
     assert "uncovered" in page and "VALID" in page and "validator-0" in page
@@ -131,4 +131,4 @@ def test_the_validators_shown_are_the_set_in_force_jailed_ones_marked() -> None:
     shown = [(v["name"], v["power"], v["jailed"]) for v in overview["validators"]]
     assert shown == [("validator-0", 10, False), ("validator-1", 0, True),
                      ("validator-2", 10, False), ("validator-4", 10, False)]  # fmt: skip
-    assert "validator-4" in render_status_page(overview)
+    assert "validator-4" in render_status_page(overview, box.state.time_ms)

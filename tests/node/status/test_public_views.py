@@ -16,10 +16,11 @@ import httpx
 from clearing.default.house import HOUSE
 from clearing.sandbox import Sandbox
 from node.api.app import ApiApp
-from node.api.service import LocalNode
+from node.api.node_interface import LocalNode
 from node.api.tiers import OPERATOR, PUBLIC, Listener
 from node.mempool import Mempool
 from node.status.service import StatusPage
+from node.status.units import Unit, format_shown
 from node.txcheck import make_clearing_check
 from tests.clearing.default.test_margin_call import A, C, new_box
 from tests.clearing.default.test_steps import BTC, give
@@ -59,6 +60,7 @@ async def crawl(box: Sandbox, blocks: list[object], listener: Listener = PUBLIC)
     page = StatusPage(ctx)  # type: ignore[arg-type]
     for block in blocks:
         commit(page.journal, block.height, block)  # type: ignore[attr-defined]
+        page.history.record(box.state, page.journal.blocks[0])  # what the charts draw
     app.add_routes(page.routes())
     texts = {}
     async with serve_app(app, listener=listener) as client:
@@ -74,6 +76,7 @@ async def test_no_public_view_shows_the_house_lots_or_the_defaulters_position() 
     texts = await crawl(box, blocks)
     for path, text in texts.items():
         assert not re.search(rf"\b{DEFAULTED_LOTS}\b", text), path
+        assert f"{DEFAULTED_LOTS:,}" not in text, path  # nor as the page groups thousands
         assert "quantity" not in text and "counterparty" not in text, path
     overview = httpx.Response(200, text=texts["/v1/overview"]).json()
     fund = overview["clearing_house"]["insurance_fund"]
@@ -81,12 +84,26 @@ async def test_no_public_view_shows_the_house_lots_or_the_defaulters_position() 
     shown = {(d["kind"], d["events"]) for d in overview["defaults"]}
     assert ("liquidated", 1) in shown and ("collateral_seized", 1) in shown
     assert all(set(d) == {"height", "kind", "events", "amount"} for d in overview["defaults"])
-    assert "lots in 1 instruments, 1 open auctions" in texts["/"]
+    assert "in 1 instrument(s), 1 open auction(s)" in texts["/"]
     assert "members" not in overview and "cover_losses" not in texts["/v1/status"]
     assert overview["open_interest"][BTC] is None  # two longs and one short hold it
     assert overview["margin"]["accounts"] >= 3  # counted, not listed
     for member in (A, C, OTHER_LONG):
         assert all(member.hex() not in text.lower() for text in texts.values())
+
+
+async def test_members_amounts_in_their_unit_are_on_the_operators_page_only() -> None:
+    """The page formats amounts (1,234.5 USDC): a member's figure in that form is no more
+    public than the integer."""
+    box, blocks = default_into_the_house()
+    operator, public = await crawl(box, blocks, OPERATOR), await crawl(box, blocks)
+    asset = box.genesis.settlement_asset
+    money = Unit(asset.symbol, asset.decimals)
+    members = httpx.Response(200, text=operator["/v1/overview"]).json()["members"]
+    figures = {format_shown(m[k], money) for m in members for k in ("equity", "initial_margin")}
+    figures -= {format_shown(0, money)}
+    assert figures and all(f in operator["/"] for f in figures)
+    assert not [f for f in figures if f in public["/"]]
 
 
 async def test_the_operator_listener_shows_each_members_margin_health() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,13 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from node.p2p import P2PConfig, open_p2p
 from node.p2p.topics import TX, get_topic
+from node.status.charts import SVG_NS
 from tests.node.nodenet import open_node_network
+from tests.node.status.png import LINE, count_colours, get_size, near
 from tests.node.test_network_inprocess import setup_txs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+WINDOW = (1100, 1400)
 
 
 def one_way_batches(chain_id: int) -> list[bytes]:
@@ -56,7 +61,7 @@ def screenshot(url: str, shot: Path) -> None:
     assert CHROMIUM is not None, "chromium is missing: run `make test`, which installs it"
     subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         f"--screenshot={shot}", "--window-size=1100,1400", url],
+         f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", url],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
 
@@ -101,7 +106,15 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
         assert "/v1/overview" in spec["paths"] and "/metrics" in spec["paths"]
         assert "id='members'" in page and "id='members'" not in public
         assert "4 sub-accounts hold risk" in public
+        assert "<script" not in page and ("<p id='alerts'>no alerts</p>" in page
+                                          or "<ul id='alerts'>" in page)  # fmt: skip
+        svgs = re.findall(r"<svg.*?</svg>", page, re.S)
+        assert "id='chart-height'" in page and len(svgs) >= 4  # height, latency, fund, a mark
+        assert all(ET.fromstring(svg).tag == f"{{{SVG_NS}}}svg" for svg in svgs)
+        asset = overviews[2]["units"]["settlement"]["symbol"]
+        assert f" {asset}</td>" in page and " s ago" in page and " UTC" in page
         shot = tmp_path / "status.png"  # kept by pytest under its basetemp for a look
         await trio.to_thread.run_sync(screenshot, f"http://127.0.0.1:{port}/", shot)
         data = shot.read_bytes()
-        assert data.startswith(b"\x89PNG") and len(data) > 20_000
+        assert get_size(data) == WINDOW
+        assert near(LINE, count_colours(data, rows=600)) > 300  # the charts are drawn

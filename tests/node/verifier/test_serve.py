@@ -7,11 +7,11 @@ from pathlib import Path
 
 from clearing.sandbox import Sandbox
 from node.api.app import ApiApp
-from node.api.service import LocalNode
+from node.api.node_interface import LocalNode
 from node.mempool import Mempool
-from node.services import get_services
+from node.service_list import SERVICE_KINDS
 from node.txcheck import make_clearing_check
-from node.verifier.serve import CONTENT_SECURITY_POLICY, VERIFIER, VerifierPage
+from node.verifier.serve import CONTENT_SECURITY_POLICY, VerifierPage, VerifierService
 from tests.clearing.support import genesis_doc
 from tests.node.apiserver import serve_app
 
@@ -42,7 +42,7 @@ async def test_every_node_serves_the_page_with_a_strict_policy(tmp_path: Path) -
     assert directives["connect-src"] == "'self' http: https:"
     assert all("http" not in v for k, v in directives.items() if k != "connect-src")
     assert "/verify" in spec["paths"]
-    assert VERIFIER in get_services()
+    assert VerifierService in SERVICE_KINDS
 
 
 async def test_an_unbuilt_page_is_a_503_that_says_to_run_make_install(tmp_path: Path) -> None:
