@@ -1,7 +1,8 @@
 """Encoding, decoding and the EIP-712 message of each member request, in microseconds per
 request: `encode` is `encode_tx` (the record's fields, then msgpack), `decode` is
 `decode_tx` (msgpack, then every field's type and bound checked), `signable` the typed
-data a member signs and the node verifies (eth-account's EIP-712 encoding included)."""
+data a member signs and the node verifies (its EIP-712 struct hash), `verify` the
+recovery of the signer from a signable and its signature."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.default.bidding import AuctionBid, RegisterBidder
-from clearing.eip712 import sign_typed
+from clearing.eip712 import sign_typed, verify_member_signature
 from clearing.sandbox import derive_member_key
 from clearing.transfer import Transfer
 from clearing.tx import decode_tx, encode_tx
@@ -68,6 +69,18 @@ def run(argv: list[str]) -> dict[str, Any]:
             "decode_us": time_us(partial(decode_tx, data), args.calls, args.repeat),
             "signable_us": time_us(
                 partial(request.signable, CHAIN_ID), args.calls // 20, args.repeat
+            ),
+            "verify_us": time_us(
+                partial(
+                    verify_member_signature,
+                    request.member,
+                    request.signable(CHAIN_ID),
+                    request.signature,
+                    "bench",
+                    CHAIN_ID,
+                ),
+                args.calls // 20,
+                args.repeat,
             ),
         }
     return {"calls": args.calls, "repeat": args.repeat, "per_request": figures}
