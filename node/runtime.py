@@ -10,8 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,31 +18,34 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from clearing.block import BlockResult
 from clearing.errors import ClearingError
 from clearing.events import Event
-from clearing.genesis import Genesis
-from clearing.genesis import Validator as ValidatorRecord
 from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
-from clearing.validator_set import get_retiring_validators, has_power
+from clearing.validator_set import has_power
 from consensus.engine import ChainStart
-from consensus.records import WAL_KIND_HEIGHT, decode_record
-from consensus.signer import WAL_KIND_SIGNED, Signer
+from consensus.signer import Signer
 from consensus.sync import SyncRejected
 from consensus.types import Block, CommitCertificate, Validator
-from consensus.wal import FileWalStorage, Wal, decode_frames
+from consensus.wal import FileWalStorage, Wal
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.codec import DecodeError as ConsensusDecodeError
 from lightclient.crypto import PrivateKey
+from node.allowed_peers import (
+    AllowedPeers,
+    check_persistent_peers,
+    get_allowed_peers,
+    get_peer_validators,
+)
 from node.api.counters import add_status_section
 from node.api.serve import serve_node_api
 from node.app import ClearingApp
+from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
-from node.config import ConfigError, NodeConfig
+from node.config import NodeConfig
 from node.driver import Driver, DriverConfig
 from node.genesis_file import load_genesis
 from node.history.indexer import catch_up_history, get_last_block_history
-from node.history.store import BlockHistory
-from node.keys import NODE_KEY, VALIDATOR_KEY, check_peer_id, load_key
+from node.keys import NODE_KEY, VALIDATOR_KEY, load_key
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.mempool import Mempool, MempoolError, compute_tx_hash
 from node.p2p import P2PConfig, P2PNode, open_p2p
@@ -54,81 +56,9 @@ from node.services import NodeContext, NodeContextInputs
 from node.storage import NodeStore, Rebuilt, StoredBlock, rebuild_state
 from node.txcheck import make_clearing_check
 from node.txpool import TxPool
+from node.wal_compaction import compact_wal
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SnapshotSchedule:
-    """Every `interval` heights the block is stored with `encode_state()` (the state after
-    it), and only the `kept` newest snapshots stay."""
-
-    interval: int
-    kept: int
-    encode_state: Callable[[], bytes]
-
-    def get_snapshot(self, height: int) -> bytes | None:
-        return self.encode_state() if height % self.interval == 0 else None
-
-
-class SqliteBlockStore:
-    """consensus.app.BlockStore over the node's SQLite store (bytes as committed).
-
-    With a `SnapshotSchedule`, `save_block` (called right after the app finalized the
-    block) stores the state snapshot in the block's own transaction; with `get_history`,
-    the members' history rows of the block too (node/history/), and hands them to
-    `on_history` once stored (the members' own event streams).
-    """
-
-    def __init__(
-        self,
-        store: NodeStore,
-        genesis_root: bytes,
-        snapshots: SnapshotSchedule | None = None,
-        get_history: Callable[[Block], BlockHistory] | None = None,
-    ) -> None:
-        self.store = store
-        self.genesis_root = genesis_root
-        self.snapshots = snapshots
-        self.get_history = get_history
-        self.on_history: Callable[[BlockHistory], None] | None = None
-
-    def get_height(self) -> int:
-        return self.store.latest_height()
-
-    def get_block(self, height: int) -> tuple[Block, CommitCertificate] | None:
-        stored = self.store.load_block(height)
-        if stored is None:
-            return None
-        return Block.decode(stored.block), CommitCertificate.decode(stored.cert)
-
-    def get_state_root(self, height: int) -> bytes:
-        if height == 0:
-            return self.genesis_root
-        stored = self.store.load_block(height)
-        if stored is None:
-            raise KeyError(f"no stored block at height {height}")
-        return stored.state_root
-
-    def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
-        schedule = self.snapshots
-        history = None if self.get_history is None else self.get_history(block)
-        self.store.save_block(
-            block.height,
-            block.encode(),
-            certificate.encode(),
-            state_root,
-            None if schedule is None else schedule.get_snapshot(block.height),
-            None if schedule is None else schedule.kept,
-            [compute_tx_hash(tx) for tx in block.txs],
-            history,
-        )
-        if history is not None and self.on_history is not None:
-            self.on_history(history)
-
-    def get_synced(self, height: int) -> SyncedBlock | None:
-        stored = self.store.load_block(height)
-        return None if stored is None else SyncedBlock(height, stored.block, stored.cert)
 
 
 async def catch_up(p2p: P2PNode, driver: Driver) -> int:
@@ -190,100 +120,6 @@ async def serve_node(
         await nursery.start(driver.run)
         nursery.start_soon(keep_up)
         task_status.started()
-
-
-def get_allowed_peers(
-    config: NodeConfig, genesis: Genesis, validators: Iterable[ValidatorRecord]
-) -> frozenset[str] | None:
-    """The peers this node talks to: the nodes of `validators`, the records in force (jailed
-    ones included: governance may unjail them), and `[p2p] observers`.
-
-    None (everyone) only for a genesis naming no validator's peer id (one written before
-    `clearnode init` wrote them), said loudly; a genesis naming some but not all, or one
-    that is not a peer id, is an error. A record governance wrote with no peer id, or one
-    that is not a peer id (clearing does not parse them), is left out, said once per
-    change of the set.
-    """
-    given = [v.peer_id for v in genesis.validators if v.peer_id]
-    if not given:
-        log.warning(
-            "genesis names no validator peer_id: every peer may connect and hear all gossip "
-            "(add each validator's node peer id, `clearnode keys show`, to genesis)"
-        )
-        return None
-    for index, validator in enumerate(genesis.validators):
-        key = f"validators[{index}].peer_id"
-        try:
-            check_peer_id(validator.peer_id)
-        except ValueError as exc:
-            expected = "a libp2p peer id (on every validator, or on none)"
-            raise ConfigError(config.genesis_file, key, expected, str(exc)) from None
-    allowed = set(config.p2p.observers)
-    for validator in validators:
-        try:
-            allowed.add(check_peer_id(validator.peer_id))
-        except ValueError as exc:
-            log.warning("validator %s's node is not allowed to connect: %s", validator.name, exc)
-    return frozenset(allowed)
-
-
-def check_persistent_peers(config: NodeConfig, genesis: Genesis, allowed: frozenset[str]) -> None:
-    """Every persistent peer is allowed, or a genesis validator's node governance removed
-    since (said; the host dials it again if governance adds it back): anyone else would
-    be refused at every redial."""
-    genesis_nodes = {v.peer_id for v in genesis.validators}
-    for index, addr in enumerate(config.p2p.persistent_peers):
-        peer = addr.rsplit("/p2p/", 1)[-1]
-        if peer in allowed:
-            continue
-        if peer in genesis_nodes:
-            log.info("persistent peer %s is no longer a validator's node: not dialled", peer)
-            continue
-        raise ConfigError(
-            config.config_file or config.home,
-            f"p2p.persistent_peers[{index}]",
-            "a validator's node (of the set in force) or one of p2p.observers",
-            peer,
-        )
-
-
-def get_peer_validators(config: NodeConfig, state: ClearingState) -> list[ValidatorRecord]:
-    """Whose nodes may connect: the records in force, and those that lost their power
-    within `[bridge] rotation_grace_blocks` (they may still sign vault rotations)."""
-    retiring = get_retiring_validators(state, config.bridge.rotation_grace_blocks)
-    return [*state.validators.values(), *retiring]
-
-
-class AllowedPeers:
-    """Keeps the host's allowed peers on the validator records in force and those still
-    in their rotation grace: recomputed after each commit that changed either
-    (governance, a jailing, a grace ending), so a validator governance added connects
-    once the block adding it commits, and a removed one is cut off when its grace ends."""
-
-    def __init__(
-        self, config: NodeConfig, genesis: Genesis, p2p: P2PNode, state: ClearingState
-    ) -> None:
-        self.config, self.genesis, self.p2p = config, genesis, p2p
-        self.seen = get_peer_validators(config, state)
-
-    def on_commit(self, state: ClearingState) -> None:
-        if self.p2p.allowed_peers is None:
-            return
-        validators = get_peer_validators(self.config, state)
-        if validators == self.seen:
-            return
-        self.seen = validators
-        allowed = get_allowed_peers(self.config, self.genesis, validators)
-        if allowed == self.p2p.allowed_peers:
-            return
-        assert allowed is not None  # the genesis named peer ids at start
-        log.info(
-            "allowed peers follow the validator set at height %d: %d joined, %d left",
-            state.height,
-            len(allowed - self.p2p.allowed_peers),
-            len(self.p2p.allowed_peers - allowed),
-        )
-        self.p2p.set_allowed_peers(allowed)
 
 
 def log_jailings(height: int, result: BlockResult) -> list[Event]:
@@ -352,46 +188,6 @@ def restore_state(app: ClearingApp, store: NodeStore) -> Rebuilt[ClearingState]:
         rebuilt.height - rebuilt.snapshot_height,
     )
     return rebuilt
-
-
-def select_wal_records(records: list[bytes], next_height: int) -> list[bytes]:
-    """What a node resuming at `next_height` needs of its WAL.
-
-    Everything from the first marker of a height >= `next_height` on (that height's
-    inputs and signatures are replayed), preceded by the last signature before it:
-    the signer signs slots in non-decreasing order and refuses any slot below its
-    newest, so that one record keeps the guard as strict as the whole log did.
-    """
-    cut = next(
-        (
-            i
-            for i, record in enumerate(records)
-            if (kind := decode_record(record))[0] == WAL_KIND_HEIGHT and kind[1] >= next_height
-        ),
-        len(records),
-    )
-    last_signed = next(
-        (r for r in reversed(records[:cut]) if decode_record(r)[0] == WAL_KIND_SIGNED), None
-    )
-    return ([] if last_signed is None else [last_signed]) + records[cut:]
-
-
-def compact_wal(wal: Wal, next_height: int) -> None:
-    """Drops the records of committed heights (atomic rewrite, see `select_wal_records`).
-
-    Call only between WAL appends (from the trio thread, e.g. at a commit)."""
-    records, corruption = decode_frames(wal.storage.read_all(), wal.storage.name)
-    if corruption is not None:
-        raise corruption
-    kept = select_wal_records(records, next_height)
-    if len(kept) < len(records):
-        wal.rewrite(kept)
-        log.info(
-            "WAL compacted below height %d: %d of %d records kept",
-            next_height,
-            len(kept),
-            len(records),
-        )
 
 
 def iter_recent_txs(store: NodeStore, blocks: int) -> Iterator[bytes]:

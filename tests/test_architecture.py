@@ -80,3 +80,23 @@ def test_no_float_literals_or_float_calls_in_clearing() -> None:
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "float":
                 offenders.append(f"{path.name}:{node.lineno} float()")
     assert offenders == []
+
+
+def test_the_service_interface_imports_no_service() -> None:
+    """node/services.py says what a service is; node/service_list.py alone lists them, so a
+    service module may import the interface without a circle."""
+    listed = ROOT / "node" / "service_list.py"
+    services = {
+        node.module
+        for node in ast.walk(ast.parse(listed.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.endswith((".service", ".serve"))
+    }
+    assert "node.collateral.service" in services and len(services) > 4
+    interface = ast.parse((ROOT / "node" / "services.py").read_text())
+    imported = {
+        node.module for node in ast.walk(interface) if isinstance(node, ast.ImportFrom)
+    } | {alias.name for node in ast.walk(interface) if isinstance(node, ast.Import)
+         for alias in node.names}  # fmt: skip
+    assert imported & services == set()

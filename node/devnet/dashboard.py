@@ -78,7 +78,7 @@ def render(net: Devnet, lines: list[str]) -> Group:
     latency = net.get_latency_p50_ms()
     head.add_row(
         f"replayed height {net.state.height}",
-        f"{net.get_heights_per_s():.2f} heights/s",
+        f"{net.replay.get_heights_per_s():.2f} heights/s",
         f"commit latency p50 {'-' if latency is None else f'{latency} ms'}",
         f"fee pool {net.state.fee_pool}",
         f"insurance {net.state.insurance_fund}",
@@ -106,8 +106,8 @@ def render(net: Devnet, lines: list[str]) -> Group:
         )
     events = Table("event", "count", title="events")
     for kind in MEMBER_EVENTS:
-        if net.events.get(kind):
-            events.add_row(kind, str(net.events[kind]))
+        if net.replay.events.get(kind):
+            events.add_row(kind, str(net.replay.events[kind]))
     reports = Table("epoch", "height", "accounts", "verify", "member openings", title="reports")
     for r in net.reports[-4:]:
         reports.add_row(
@@ -125,9 +125,9 @@ def render(net: Devnet, lines: list[str]) -> Group:
         flows,
         events,
         reports,
-        Panel("\n".join(net.waterfall_log[-6:]) or "none yet", title="waterfall"),
+        Panel("\n".join(net.replay.waterfall_log[-6:]) or "none yet", title="waterfall"),
         Panel(
-            "\n".join(net.default_management.get_lines()[-6:]) or "none yet",
+            "\n".join(net.replay.default_management.get_lines()[-6:]) or "none yet",
             title="default auctions and margin calls",
         ),
         Panel("\n".join(lines), title="log"),

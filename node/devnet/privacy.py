@@ -393,7 +393,10 @@ async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
         other.key,
     )
     secrets = collect_secrets(
-        state, {m.address: m.name for m in net.members}, net.recent_txs, net.on_chain_amounts
+        state,
+        {m.address: m.name for m in net.members},
+        net.replay.recent_txs,
+        net.replay.on_chain_amounts,
     )
     try:
         crawl = await crawl_public(http, net.homes[0].api_url, known)

@@ -101,7 +101,7 @@ async def run_script(net: Devnet, started: float) -> None:
 async def trade_until(net: Devnet, rng: random.Random, until_monotonic: float) -> None:
     """The venue's flow between the market makers until then (or a failure)."""
     while time.monotonic() < until_monotonic and not net.failures:
-        rolling = net.rolls.get_live(net.state.time_ms)
+        rolling = net.replay.rolls.get_live(net.state.time_ms)
         await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id, rolling))
 
 
@@ -127,7 +127,7 @@ async def deposit_everywhere(net: Devnet) -> None:
     await wait_for(
         net,
         "the validators to credit every deposit",
-        lambda: net.events["collateral_credited"] >= len(deposits) + 1,
+        lambda: net.replay.events["collateral_credited"] >= len(deposits) + 1,
         STEP_TIMEOUT_S,
     )
     net.log("deposits credited by the validators' bridge service")
@@ -297,14 +297,14 @@ async def meet_margin_call(net: Devnet) -> None:
 
 
 async def open_positions(net: Devnet) -> None:
-    rolling = net.rolls.get_live(net.state.time_ms)
+    rolling = net.replay.rolls.get_live(net.state.time_ms)
     trades = get_opening_trades(net.members, _prices(net), rolling)
-    before = net.events["trade_batch"]
+    before = net.replay.events["trade_batch"]
     await trade(net, trades)
     await wait_for(
         net,
         "the opening trades to commit",
-        lambda: net.events["trade_batch"] > before,
+        lambda: net.replay.events["trade_batch"] > before,
         STEP_TIMEOUT_S,
     )
     if not _has_positions(net.state, net.members[0]):
@@ -315,14 +315,14 @@ async def open_positions(net: Devnet) -> None:
 async def withdraw(net: Devnet) -> None:
     """One market maker per chain withdraws USDC back to that chain."""
     makers = [m for m in net.members if m.role == MARKET_MAKER]
-    before = net.events["withdrawal"]
+    before = net.replay.events["withdrawal"]
     for index in range(len(net.chains)):
         member, token = makers[index % len(makers)], net.usdc_key(index)
         await submit_request(net, member, _withdrawal(net, member, token, WITHDRAWAL_QUANTA))
     await wait_for(
         net,
         "the withdrawals to commit",
-        lambda: net.events["withdrawal"] >= before + len(net.chains),
+        lambda: net.replay.events["withdrawal"] >= before + len(net.chains),
         STEP_TIMEOUT_S,
     )
     net.log(f"market makers withdrew to {len(net.chains)} chains")
@@ -374,11 +374,11 @@ async def withdraw_profit_cross_chain(net: Devnet) -> None:
     route = get_profit_route(net, member)
     assert route is not None
     index, amount = route
-    before = net.events["withdrawal"]
+    before = net.replay.events["withdrawal"]
     token = net.usdc_key(index)
     await submit_request(net, member, _withdrawal(net, member, token, amount))
     await wait_for(
-        net, "the profit withdrawal to commit", lambda: net.events["withdrawal"] > before,
+        net, "the profit withdrawal to commit", lambda: net.replay.events["withdrawal"] > before,
         STEP_TIMEOUT_S,
     )  # fmt: skip
     deposited = sorted(
@@ -415,12 +415,12 @@ async def finish(net: Devnet) -> None:
     if net.services.bridge:
         await _await_house_flat(net)
         for dev in net.chains:
-            broken = await trio.to_thread.run_sync(net.ledger.check_vaults, net.state, dev)
+            broken = await trio.to_thread.run_sync(net.replay.ledger.check_vaults, net.state, dev)
             if broken:
                 net.fail(broken)
     else:
         net.not_exercised.append("vault balances vs ledger: nothing was credited")
-    missing_roll = net.rolls.get_missing()
+    missing_roll = net.replay.rolls.get_missing()
     if missing_roll:
         net.not_exercised.append(missing_roll)
     if net.services.reports:
@@ -452,7 +452,7 @@ async def _await_house_flat(net: Devnet) -> None:
 async def _await_first_report(net: Devnet) -> None:
     """At least one epoch's report must be published and verified; a later epoch whose
     report is still being built when the run ends is listed, not failed."""
-    epoch_blocks = net.app.genesis.epoch_length_blocks
+    epoch_blocks = net.replay.app.genesis.epoch_length_blocks
     if net.state.height < epoch_blocks:
         net.not_exercised.append(f"reports: the run ended before epoch 1 (height {epoch_blocks})")
         return

@@ -84,7 +84,7 @@ async def follow_blocks(net: Devnet) -> None:
                 roots = [await _get_root(view, height) for view in net.nodes]
             except (ClientError, KeyError):
                 break
-            net.apply(height, bytes.fromhex(found["block"][2:]), roots)
+            net.replay.apply(height, bytes.fromhex(found["block"][2:]), roots)
             net.observer.update(net)
 
 
@@ -174,7 +174,7 @@ async def _relay(net: Devnet) -> None:
 
 
 async def _check_reports(net: Devnet) -> None:
-    epoch_blocks = net.app.genesis.epoch_length_blocks
+    epoch_blocks = net.replay.app.genesis.epoch_length_blocks
     done = {r.epoch for r in net.reports}
     for epoch in range(1, net.state.height // epoch_blocks + 1):
         if epoch in done:
@@ -183,7 +183,7 @@ async def _check_reports(net: Devnet) -> None:
             net.nodes[epoch % len(net.nodes)].client,
             epoch,
             net.members[2],
-            net.get_genesis_path(epoch * epoch_blocks),
+            net.replay.get_genesis_path(epoch * epoch_blocks),
             net.out_dir,
             {dev.chain.chain_id: dev.chain.url for dev in net.chains},
         )

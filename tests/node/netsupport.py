@@ -25,7 +25,7 @@ from clearing.tx import encode_tx
 from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
 from lightclient.anchor import get_consensus_chain_id
 from node.app import ClearingApp
-from node.runtime import SnapshotSchedule, SqliteBlockStore
+from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.storage import NodeStore
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
 

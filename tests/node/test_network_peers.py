@@ -15,12 +15,12 @@ import trio
 from clearing.genesis import Validator
 from clearing.state import initialize_state
 from clearing.validator_set import install_validators
+from node.allowed_peers import AllowedPeers, check_persistent_peers, get_allowed_peers
 from node.blocksync import fetch_blocks
 from node.config import ConfigError, load_config
 from node.genesis_file import load_genesis
 from node.p2p import P2PConfig, RequestFailed, open_p2p
 from node.p2p.topics import get_topics
-from node.runtime import AllowedPeers, check_persistent_peers, get_allowed_peers
 from tests.node.netproc import GENESIS_DOC, NodeHome
 from tests.node.nodenet import open_node_network
 

@@ -1,0 +1,89 @@
+"""The node's blocks for consensus: `consensus.app.BlockStore` over its SQLite store, with
+the state snapshots and members' history rows saved in each block's own transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from consensus.types import Block, CommitCertificate
+from node.blocksync import SyncedBlock
+from node.history.store import BlockHistory
+from node.mempool import compute_tx_hash
+from node.storage import NodeStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SnapshotSchedule:
+    """Every `interval` heights the block is stored with `encode_state()` (the state after
+    it), and only the `kept` newest snapshots stay."""
+
+    interval: int
+    kept: int
+    encode_state: Callable[[], bytes]
+
+    def get_snapshot(self, height: int) -> bytes | None:
+        return self.encode_state() if height % self.interval == 0 else None
+
+
+class SqliteBlockStore:
+    """consensus.app.BlockStore over the node's SQLite store (bytes as committed).
+
+    With a `SnapshotSchedule`, `save_block` (called right after the app finalized the
+    block) stores the state snapshot in the block's own transaction; with `get_history`,
+    the members' history rows of the block too (node/history/), and hands them to
+    `on_history` once stored (the members' own event streams).
+    """
+
+    def __init__(
+        self,
+        store: NodeStore,
+        genesis_root: bytes,
+        snapshots: SnapshotSchedule | None = None,
+        get_history: Callable[[Block], BlockHistory] | None = None,
+    ) -> None:
+        self.store = store
+        self.genesis_root = genesis_root
+        self.snapshots = snapshots
+        self.get_history = get_history
+        self.on_history: Callable[[BlockHistory], None] | None = None
+
+    def get_height(self) -> int:
+        return self.store.latest_height()
+
+    def get_block(self, height: int) -> tuple[Block, CommitCertificate] | None:
+        stored = self.store.load_block(height)
+        if stored is None:
+            return None
+        return Block.decode(stored.block), CommitCertificate.decode(stored.cert)
+
+    def get_state_root(self, height: int) -> bytes:
+        if height == 0:
+            return self.genesis_root
+        stored = self.store.load_block(height)
+        if stored is None:
+            raise KeyError(f"no stored block at height {height}")
+        return stored.state_root
+
+    def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
+        schedule = self.snapshots
+        history = None if self.get_history is None else self.get_history(block)
+        self.store.save_block(
+            block.height,
+            block.encode(),
+            certificate.encode(),
+            state_root,
+            None if schedule is None else schedule.get_snapshot(block.height),
+            None if schedule is None else schedule.kept,
+            [compute_tx_hash(tx) for tx in block.txs],
+            history,
+        )
+        if history is not None and self.on_history is not None:
+            self.on_history(history)
+
+    def get_synced(self, height: int) -> SyncedBlock | None:
+        stored = self.store.load_block(height)
+        return None if stored is None else SyncedBlock(height, stored.block, stored.cert)
