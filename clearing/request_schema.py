@@ -40,9 +40,8 @@ class SchemaError(TypeError):
         self.request, self.field, self.reason = request, field, reason
 
 
-# Each field states its check twice over: ``condition`` (inlined in the generated
-# ``from_fields``, no call on the path every decoded request takes) and ``expectation``
-# (the codec's ``expect_*`` with the same test, called only to raise its ``DecodeError``).
+# Each field's ``expectation`` is the codec's ``expect_*`` call that decodes it: the
+# generated ``from_fields`` makes exactly the calls a hand-written one would.
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +62,6 @@ class Integer:
         if not carried[0] <= self.lo <= self.hi <= carried[1]:
             return f"[{self.lo}, {self.hi}] does not fit {self.eip712_type}"
         return None
-
-    def condition(self, var: str) -> str:
-        return f"type({var}) is int and {self.lo} <= {var} <= {self.hi}"
 
     def expectation(self, var: str, what: str) -> str:
         return f"expect_int({var}, {what!r}, {self.lo}, {self.hi})"
@@ -89,9 +85,6 @@ class FixedBytes:
             return f"an address is 20 bytes, not {self.length}"
         return None
 
-    def condition(self, var: str) -> str:
-        return f"type({var}) is bytes and len({var}) == {self.length}"
-
     def expectation(self, var: str, what: str) -> str:
         return f"expect_bytes({var}, {what!r}, {self.length})"
 
@@ -111,9 +104,6 @@ class Text:
     def check_declaration(self) -> str | None:
         return None
 
-    def condition(self, var: str) -> str:
-        return f"type({var}) is str and 0 < len({var}) <= {self.max_length}"
-
     def expectation(self, var: str, what: str) -> str:
         return f"expect_str({var}, {what!r}, {self.max_length})"
 
@@ -131,9 +121,6 @@ class Flag:
 
     def check_declaration(self) -> str | None:
         return None
-
-    def condition(self, var: str) -> str:
-        return f"type({var}) is bool"
 
     def expectation(self, var: str, what: str) -> str:
         return f"expect_bool({var}, {what!r})"
@@ -225,22 +212,17 @@ def get_wire_field(cls: type, name: str, hint: Any) -> WireField:
 
 def write_codec(primary_type: str, fields: tuple[tuple[str, WireField], ...]) -> str:
     """``to_fields`` and ``from_fields`` written out for these fields, as one would by hand:
-    a list of the attributes, and an unpacking with each field's test inlined."""
-    count = len(fields)
+    a list of the attributes, and one codec check per field (generated rather than read
+    from the schema in a loop, which makes decoding 40 % slower)."""
     values = [f"v_{name}" for name, _ in fields]  # prefixed: no field shadows ``cls``
-    lines = [
-        "def to_fields(self):",
-        f"    return [{', '.join(f'self.{name}' for name, _ in fields)}]",
-        "def from_fields(cls, fields):",
-        f"    if type(fields) is not list or len(fields) != {count}:",
-        f"        expect_list(fields, {primary_type!r}, {count})",
-        f"    {', '.join(values)}, = fields",
-    ]
-    for value, (name, wire) in zip(values, fields, strict=True):
-        lines.append(f"    if not ({wire.condition(value)}):")
-        lines.append(f"        {wire.expectation(value, name)}")
-    lines.append(f"    return cls({', '.join(values)})")
-    return "\n".join(lines) + "\n"
+    checks = [wire.expectation(f"v_{name}", name) for name, wire in fields]
+    return (
+        "def to_fields(self):\n"
+        f"    return [{', '.join(f'self.{name}' for name, _ in fields)}]\n"
+        "def from_fields(cls, fields):\n"
+        f"    {', '.join(values)}, = expect_list(fields, {primary_type!r}, {len(fields)})\n"
+        f"    return cls({', '.join(checks)})\n"
+    )
 
 
 CODEC_NAMES = {
