@@ -23,13 +23,9 @@ default it must still be admitted and have the headroom to take the client
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from eth_account.messages import SignableMessage
-
-from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
 from clearing.context import BlockContext
-from clearing.eip712 import compute_signable
 from clearing.errors import (
     AlreadyClient,
     InvalidBackup,
@@ -40,37 +36,13 @@ from clearing.errors import (
 )
 from clearing.events import Event, make_event
 from clearing.member_authorisation import check_member_request, spend_nonce
+from clearing.request_schema import Address, Name, Nonce, Signature, SignedRequest, member_request
 from clearing.risk.params import INSURANCE_MEMBER
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.state import ClearingState
 
 NO_BACKUP = bytes(20)
 """The backup a request names when the client names none (EIP-712 has no empty address)."""
-
-OFFER_FIELDS = [
-    {"name": "member", "type": "address"},
-    {"name": "client", "type": "address"},
-    {"name": "model", "type": "string"},
-    {"name": "backup", "type": "address"},
-    {"name": "nonce", "type": "uint64"},
-]
-ACCEPT_FIELDS = [
-    {"name": "member", "type": "address"},
-    {"name": "clearingMember", "type": "address"},
-    {"name": "model", "type": "string"},
-    {"name": "backup", "type": "address"},
-    {"name": "nonce", "type": "uint64"},
-]
-
-
-def _decode(fields: list[Any], what: str) -> tuple[bytes, bytes, str, bytes, int, bytes]:
-    signer, other, model, backup, nonce, signature = expect_list(fields, what, 6)
-    return (
-        expect_bytes(signer, "member", 20), expect_bytes(other, "address", 20),
-        expect_str(model, "model"),
-        expect_bytes(backup, "backup", 20), expect_int(nonce, "nonce"),
-        expect_bytes(signature, "signature", 65),
-    )  # fmt: skip
 
 
 def get_model(text: str) -> SegregationModel:
@@ -81,68 +53,40 @@ def get_model(text: str) -> SegregationModel:
         raise UnknownSegregationModel(text, [m.value for m in SegregationModel]) from None
 
 
-def _message(fields: list[dict[str, str]], values: list[object]) -> dict[str, object]:
-    return {
-        f["name"]: "0x" + v.hex() if isinstance(v, bytes) else v
-        for f, v in zip(fields, values, strict=True)
-    }
-
-
+@member_request
 @dataclass(frozen=True, slots=True)
-class OfferClientAccount:
+class OfferClientAccount(SignedRequest):
     """Signed by the clearing member ``member``."""
 
     KIND: ClassVar[int] = 23
-    member: bytes
-    client: bytes
-    model: str  # a SegregationModel value
-    backup: bytes  # NO_BACKUP: none
-    nonce: int
-    signature: bytes
+    member: Address
+    client: Address
+    model: Name  # a SegregationModel value
+    backup: Address  # NO_BACKUP: none
+    nonce: Nonce
+    signature: Signature
 
     def get_terms(self) -> ClientAccount:
         backup = NO_MEMBER if self.backup == NO_BACKUP else self.backup
         return ClientAccount(self.member, get_model(self.model), backup)
 
-    def signable(self, chain_id: int) -> SignableMessage:
-        message = _message(OFFER_FIELDS, self.to_fields()[:5])
-        return compute_signable(chain_id, "OfferClientAccount", OFFER_FIELDS, message)
 
-    def to_fields(self) -> list[object]:
-        return [self.member, self.client, self.model, self.backup, self.nonce, self.signature]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> OfferClientAccount:
-        return cls(*_decode(fields, "OfferClientAccount"))
-
-
+@member_request
 @dataclass(frozen=True, slots=True)
-class AcceptClientAccount:
+class AcceptClientAccount(SignedRequest):
     """Signed by the client ``member``: the terms ``clearing_member`` offered it."""
 
     KIND: ClassVar[int] = 24
-    member: bytes
-    clearing_member: bytes
-    model: str
-    backup: bytes
-    nonce: int
-    signature: bytes
+    member: Address
+    clearing_member: Address
+    model: Name
+    backup: Address
+    nonce: Nonce
+    signature: Signature
 
     def get_terms(self) -> ClientAccount:
         backup = NO_MEMBER if self.backup == NO_BACKUP else self.backup
         return ClientAccount(self.clearing_member, get_model(self.model), backup)
-
-    def signable(self, chain_id: int) -> SignableMessage:
-        message = _message(ACCEPT_FIELDS, self.to_fields()[:5])
-        return compute_signable(chain_id, "AcceptClientAccount", ACCEPT_FIELDS, message)
-
-    def to_fields(self) -> list[object]:
-        return [self.member, self.clearing_member, self.model, self.backup, self.nonce,
-                self.signature]  # fmt: skip
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> AcceptClientAccount:
-        return cls(*_decode(fields, "AcceptClientAccount"))
 
 
 def check_terms(state: ClearingState, client: bytes, terms: ClientAccount) -> None:

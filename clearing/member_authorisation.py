@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from eth_account.messages import SignableMessage
-
-from clearing.eip712 import verify_member_signature
+from clearing.eip712 import SignableMessage, verify_member_signature
 from clearing.errors import NonceReused
 from clearing.state import ClearingState, get_member_for_write
 

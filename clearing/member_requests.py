@@ -11,20 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_account.messages import SignableMessage
-
 from clearing import client_requests, transfer, venues, withdrawal
 from clearing.default import bidding
-from clearing.eip712 import compute_signable
+from clearing.eip712 import SignableMessage, compute_signable
 
 MEMBER_REQUESTS: dict[str, tuple[type[Any], list[dict[str, str]]]] = {
-    "Withdrawal": (withdrawal.Withdrawal, withdrawal.EIP712_FIELDS),
-    "Transfer": (transfer.Transfer, transfer.EIP712_FIELDS),
-    "AuthoriseVenue": (venues.AuthoriseVenue, venues.EIP712_FIELDS),
-    "RegisterBidder": (bidding.RegisterBidder, bidding.REGISTER_FIELDS),
-    "AuctionBid": (bidding.AuctionBid, bidding.BID_FIELDS),
-    "OfferClientAccount": (client_requests.OfferClientAccount, client_requests.OFFER_FIELDS),
-    "AcceptClientAccount": (client_requests.AcceptClientAccount, client_requests.ACCEPT_FIELDS),
+    request.__name__: (request, request.SCHEMA.eip712_fields)
+    for request in (
+        withdrawal.Withdrawal,
+        transfer.Transfer,
+        venues.AuthoriseVenue,
+        bidding.RegisterBidder,
+        bidding.AuctionBid,
+        client_requests.OfferClientAccount,
+        client_requests.AcceptClientAccount,
+    )
 }
 """The record class and EIP-712 fields of each request `POST /v1/member-requests` takes."""
 
@@ -56,13 +57,12 @@ OPENINGS_QUERY_FIELDS = [
 """EIP-712 `ReportOpeningsQuery` (`POST /v1/reports/{epoch}/openings`)."""
 
 
-def compute_openings_signable(chain_id: int, member: bytes, epoch: int, issued_ms: int) -> Any:
+def compute_openings_signable(
+    chain_id: int, member: bytes, epoch: int, issued_ms: int
+) -> SignableMessage:
     """What the member signs to get its openings of `epoch` (wallets and tests use it)."""
     message = {"member": "0x" + member.hex(), "epoch": epoch, "issuedAtMs": issued_ms}
-    signable: SignableMessage = compute_signable(
-        chain_id, OPENINGS_QUERY, OPENINGS_QUERY_FIELDS, message
-    )
-    return signable
+    return compute_signable(chain_id, OPENINGS_QUERY, OPENINGS_QUERY_FIELDS, message)
 
 
 CLIENTS_QUERY_FIELDS = [

@@ -23,9 +23,7 @@ although no member does, and solvency reports count it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-from eth_account.messages import SignableMessage
+from typing import Annotated, Any, ClassVar
 
 from clearing.assets import CollateralKey
 from clearing.attestation import (
@@ -35,10 +33,9 @@ from clearing.attestation import (
     verify_quorum_attestations,
 )
 from clearing.codec import expect_bytes, expect_int, expect_list
-from clearing.collateral import MAX_SUB_ACCOUNT, check_collateral_debit, decrease_collateral
+from clearing.collateral import check_collateral_debit, decrease_collateral
 from clearing.context import BlockContext
 from clearing.default.house import check_withdrawals_open
-from clearing.eip712 import compute_signable
 from clearing.eligibility import check_debit_eligibility
 from clearing.errors import (
     InsufficientCash,
@@ -47,6 +44,15 @@ from clearing.errors import (
 )
 from clearing.events import Event, make_event
 from clearing.member_authorisation import check_member_signed, check_nonce_unused, spend_nonce
+from clearing.request_schema import (
+    Address,
+    Integer,
+    Nonce,
+    Signature,
+    SignedRequest,
+    SubAccountNumber,
+    member_request,
+)
 from clearing.state import (
     ClearingState,
     SubAccount,
@@ -57,60 +63,19 @@ from clearing.state import (
 )
 from clearing.units import MAX_UINT64
 
-EIP712_FIELDS = [
-    {"name": "member", "type": "address"},
-    {"name": "subAccount", "type": "uint32"},
-    {"name": "assetChainId", "type": "uint256"},
-    {"name": "token", "type": "address"},
-    {"name": "quanta", "type": "uint256"},
-    {"name": "recipient", "type": "address"},
-    {"name": "nonce", "type": "uint64"},
-]
 
-
+@member_request
 @dataclass(frozen=True, slots=True)
-class Withdrawal:
+class Withdrawal(SignedRequest):
     KIND: ClassVar[int] = 5
-    member: bytes
-    sub_account: int
-    chain_id: int
-    token: bytes
-    quanta: int
-    recipient: bytes
-    nonce: int
-    signature: bytes
-
-    def signable(self, chain_id: int) -> SignableMessage:
-        message = {
-            "member": "0x" + self.member.hex(),
-            "subAccount": self.sub_account,
-            "assetChainId": self.chain_id,
-            "token": "0x" + self.token.hex(),
-            "quanta": self.quanta,
-            "recipient": "0x" + self.recipient.hex(),
-            "nonce": self.nonce,
-        }
-        return compute_signable(chain_id, "Withdrawal", EIP712_FIELDS, message)
-
-    def to_fields(self) -> list[object]:
-        return [
-            self.member, self.sub_account, self.chain_id, self.token, self.quanta,
-            self.recipient, self.nonce, self.signature,
-        ]  # fmt: skip
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> Withdrawal:
-        f = expect_list(fields, "Withdrawal", 8)
-        return cls(
-            member=expect_bytes(f[0], "member", 20),
-            sub_account=expect_int(f[1], "sub_account", 0, MAX_SUB_ACCOUNT),
-            chain_id=expect_int(f[2], "chain_id", 1),
-            token=expect_bytes(f[3], "token", 20),
-            quanta=expect_int(f[4], "quanta", 1, MAX_UINT64),
-            recipient=expect_bytes(f[5], "recipient", 20),
-            nonce=expect_int(f[6], "nonce"),
-            signature=expect_bytes(f[7], "signature", 65),
-        )
+    member: Address
+    sub_account: SubAccountNumber
+    chain_id: Annotated[int, Integer("uint256", 1, signed_as="assetChainId")]
+    token: Address
+    quanta: Annotated[int, Integer("uint256", 1, MAX_UINT64)]
+    recipient: Address
+    nonce: Nonce
+    signature: Signature
 
 
 def get_withdrawal_sources(

@@ -14,16 +14,11 @@ checks it again (auction.py ``check_bid_binds``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
-from eth_account.messages import SignableMessage
-
-from clearing.codec import expect_bool, expect_bytes, expect_int, expect_list
-from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.context import BlockContext
 from clearing.default.auction import Bid, check_bid_restrictions, get_lots_available
 from clearing.default.bid_hold import check_bid_covered
-from clearing.eip712 import compute_signable
 from clearing.errors import (
     AuctionClosed,
     NotABidder,
@@ -36,89 +31,42 @@ from clearing.member_authorisation import (
     check_nonce_unused,
     spend_nonce,
 )
+from clearing.request_schema import (
+    Address,
+    Bool,
+    Integer,
+    Nonce,
+    Signature,
+    SignedRequest,
+    SubAccountNumber,
+    member_request,
+)
 from clearing.state import ClearingState, get_member, get_member_for_write, get_sub_account
 
 MAX_PREMIUM = 2**63 - 1
 
-REGISTER_FIELDS = [
-    {"name": "member", "type": "address"},
-    {"name": "registered", "type": "bool"},
-    {"name": "nonce", "type": "uint64"},
-]
-BID_FIELDS = [
-    {"name": "member", "type": "address"},
-    {"name": "subAccount", "type": "uint32"},
-    {"name": "auction", "type": "uint64"},
-    {"name": "premium", "type": "int256"},
-    {"name": "nonce", "type": "uint64"},
-]
 
-
+@member_request
 @dataclass(frozen=True, slots=True)
-class RegisterBidder:
+class RegisterBidder(SignedRequest):
     KIND: ClassVar[int] = 21
-    member: bytes
-    registered: bool  # False leaves
-    nonce: int
-    signature: bytes
-
-    def signable(self, chain_id: int) -> SignableMessage:
-        message = {
-            "member": "0x" + self.member.hex(),
-            "registered": self.registered,
-            "nonce": self.nonce,
-        }
-        return compute_signable(chain_id, "RegisterBidder", REGISTER_FIELDS, message)
-
-    def to_fields(self) -> list[object]:
-        return [self.member, self.registered, self.nonce, self.signature]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> RegisterBidder:
-        member, registered, nonce, signature = expect_list(fields, "RegisterBidder", 4)
-        return cls(
-            expect_bytes(member, "member", 20),
-            expect_bool(registered, "registered"),
-            expect_int(nonce, "nonce"),
-            expect_bytes(signature, "signature", 65),
-        )
+    member: Address
+    registered: Bool  # False leaves
+    nonce: Nonce
+    signature: Signature
 
 
+@member_request
 @dataclass(frozen=True, slots=True)
-class AuctionBid:
+class AuctionBid(SignedRequest):
     KIND: ClassVar[int] = 22
-    member: bytes
-    sub_account: int
-    auction: int
-    premium: int  # paid to the house (negative: asked from it)
-    nonce: int
-    signature: bytes
-
-    def signable(self, chain_id: int) -> SignableMessage:
-        message = {
-            "member": "0x" + self.member.hex(),
-            "subAccount": self.sub_account,
-            "auction": self.auction,
-            "premium": self.premium,
-            "nonce": self.nonce,
-        }
-        return compute_signable(chain_id, "AuctionBid", BID_FIELDS, message)
-
-    def to_fields(self) -> list[object]:
-        return [self.member, self.sub_account, self.auction, self.premium, self.nonce,
-                self.signature]  # fmt: skip
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> AuctionBid:
-        f = expect_list(fields, "AuctionBid", 6)
-        return cls(
-            expect_bytes(f[0], "member", 20),
-            expect_int(f[1], "sub_account", 0, MAX_SUB_ACCOUNT),
-            expect_int(f[2], "auction", 1),
-            expect_int(f[3], "premium", -MAX_PREMIUM, MAX_PREMIUM),
-            expect_int(f[4], "nonce"),
-            expect_bytes(f[5], "signature", 65),
-        )
+    member: Address
+    sub_account: SubAccountNumber
+    auction: Annotated[int, Integer("uint64", 1)]
+    # paid to the house (negative: asked from it)
+    premium: Annotated[int, Integer("int256", -MAX_PREMIUM, MAX_PREMIUM)]
+    nonce: Nonce
+    signature: Signature
 
 
 def process_register_bidder(

@@ -22,7 +22,6 @@ from clearing.member_requests import (
     ACCOUNT_PROOF_FIELDS,
     ACCOUNT_QUERY_FIELDS,
     CLIENTS_QUERY_FIELDS,
-    MEMBER_REQUESTS,
     compute_openings_signable,
 )
 from clearing.sandbox import derive_ed25519_key, derive_member_key
@@ -49,17 +48,10 @@ def now_ms() -> int:
 
 def get_member_request_body(record: MemberRequest, chain_id: int) -> dict[str, Any]:
     """The JSON a wallet sends: the EIP-712 message it signed and the signature."""
-    kind = type(record).__name__
-    _, fields = MEMBER_REQUESTS[kind]
-    values = record.to_fields()[: len(fields)]
-    message = {
-        f["name"]: hex0x(v) if isinstance(v, bytes) else v
-        for f, v in zip(fields, values, strict=True)
-    }
     return {
-        "type": kind,
+        "type": record.SCHEMA.primary_type,
         "chainId": chain_id,
-        "message": message,
+        "message": record.get_message(),
         "signature": hex0x(record.signature),
     }
 

@@ -18,7 +18,6 @@ import httpx
 import pytest
 import trio
 
-from clearing.default.bidding import REGISTER_FIELDS
 from clearing.default.house import HOUSE
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
@@ -549,7 +548,8 @@ async def test_only_a_registered_bidder_is_shown_the_auctions_lots(api: Harness)
     plain = (await api.client.post("/v1/accounts/query", json=account_query(box))).json()
     assert plain["auctions"] == []
     message = {"member": "0x" + ALICE.address.hex(), "registered": True, "nonce": 0}
-    signable = compute_signable(box.chain_id, "RegisterBidder", REGISTER_FIELDS, message)
+    fields = MEMBER_REQUESTS["RegisterBidder"][1]
+    signable = compute_signable(box.chain_id, "RegisterBidder", fields, message)
     body = {"type": "RegisterBidder", "chainId": box.chain_id, "message": message,
             "signature": "0x" + sign_typed(ALICE.private_key, signable).hex()}  # fmt: skip
     assert (await api.client.post("/v1/member-requests", json=body)).status_code == 202

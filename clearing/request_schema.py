@@ -1,0 +1,279 @@
+"""Member requests declared once: each field's type, wire bound and EIP-712 name and type.
+
+A request is a frozen dataclass whose fields are annotated with what they are on the
+wire and to the signer::
+
+    @member_request
+    @dataclass(frozen=True, slots=True)
+    class RegisterBidder(SignedRequest):
+        KIND: ClassVar[int] = 21
+        member: Address
+        registered: Bool
+        nonce: Nonce
+        signature: Signature
+
+From that one declaration come the msgpack fields in declaration order (``to_fields``),
+their strict decoding (``from_fields``: each field's type and bound, ``DecodeError``
+naming the field), the EIP-712 field list and ``signable(chain_id)``, whose message
+names a field by its camelCase name unless it says ``signed_as``. ``member_request``
+reads the declaration when the class is created, so a field left undeclared, declared
+with another Python type, or with bounds its EIP-712 type cannot carry fails at import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self, TypeVar, get_type_hints
+
+from clearing.codec import expect_bool, expect_bytes, expect_int, expect_list, expect_str
+from clearing.collateral import MAX_SUB_ACCOUNT
+from clearing.eip712 import SignableMessage, compute_signable, get_integer_range
+from clearing.units import MAX_UINT64
+
+
+class SchemaError(TypeError):
+    """A request class whose declaration is inconsistent (raised at import)."""
+
+    def __init__(self, request: str, field: str, reason: str) -> None:
+        super().__init__(f"{request}.{field}: {reason}")
+        self.request, self.field, self.reason = request, field, reason
+
+
+# Each field's ``expectation`` is the codec's ``expect_*`` call that decodes it: the
+# generated ``from_fields`` makes exactly the calls a hand-written one would.
+
+
+@dataclass(frozen=True, slots=True)
+class Integer:
+    """An int in ``[lo, hi]``, signed as ``eip712_type`` (``uintN``/``intN``, which must
+    hold both bounds)."""
+
+    eip712_type: str
+    lo: int = 0
+    hi: int = MAX_UINT64
+    signed_as: str | None = None
+    python_type: ClassVar[type] = int
+
+    def check_declaration(self) -> str | None:
+        carried = get_integer_range(self.eip712_type)
+        if carried is None:
+            return f"{self.eip712_type!r} is not an EIP-712 integer type"
+        if not carried[0] <= self.lo <= self.hi <= carried[1]:
+            return f"[{self.lo}, {self.hi}] does not fit {self.eip712_type}"
+        return None
+
+    def expectation(self, var: str, what: str) -> str:
+        return f"expect_int({var}, {what!r}, {self.lo}, {self.hi})"
+
+    def to_message(self, value: Any) -> object:
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class FixedBytes:
+    """Exactly ``length`` bytes, signed as ``eip712_type`` in 0x-hex (None: not signed,
+    the signature itself)."""
+
+    length: int
+    eip712_type: str | None
+    signed_as: str | None = None
+    python_type: ClassVar[type] = bytes
+
+    def check_declaration(self) -> str | None:
+        if self.eip712_type == "address" and self.length != 20:
+            return f"an address is 20 bytes, not {self.length}"
+        return None
+
+    def expectation(self, var: str, what: str) -> str:
+        return f"expect_bytes({var}, {what!r}, {self.length})"
+
+    def to_message(self, value: Any) -> object:
+        return "0x" + bytes(value).hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A string of 1 to ``max_length`` characters, signed as an EIP-712 ``string``."""
+
+    max_length: int = 64
+    signed_as: str | None = None
+    eip712_type: ClassVar[str] = "string"
+    python_type: ClassVar[type] = str
+
+    def check_declaration(self) -> str | None:
+        return None
+
+    def expectation(self, var: str, what: str) -> str:
+        return f"expect_str({var}, {what!r}, {self.max_length})"
+
+    def to_message(self, value: Any) -> object:
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A bool (msgpack true/false, never 0/1), signed as an EIP-712 ``bool``."""
+
+    signed_as: str | None = None
+    eip712_type: ClassVar[str] = "bool"
+    python_type: ClassVar[type] = bool
+
+    def check_declaration(self) -> str | None:
+        return None
+
+    def expectation(self, var: str, what: str) -> str:
+        return f"expect_bool({var}, {what!r})"
+
+    def to_message(self, value: Any) -> object:
+        return value
+
+
+WireField = Integer | FixedBytes | Text | Flag
+
+Address = Annotated[bytes, FixedBytes(20, "address")]
+Nonce = Annotated[int, Integer("uint64")]
+SubAccountNumber = Annotated[int, Integer("uint32", 0, MAX_SUB_ACCOUNT)]
+Name = Annotated[str, Text()]
+Bool = Annotated[bool, Flag()]
+Signature = Annotated[bytes, FixedBytes(65, None)]
+"""The member's 65-byte EIP-712 signature (r, s, v) of the other fields."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSchema:
+    """What ``member_request`` reads from a request class."""
+
+    primary_type: str
+    fields: tuple[tuple[str, WireField], ...]  # in wire order
+    signed: tuple[tuple[str, str, WireField], ...]  # (attribute, EIP-712 name, field)
+    eip712_fields: list[dict[str, str]]
+    source: str  # of the generated ``to_fields`` and ``from_fields``
+
+
+class SignedRequest:
+    """A member request declared with ``member_request``, which gives the class its
+    ``SCHEMA``, ``to_fields`` and ``from_fields``."""
+
+    __slots__ = ()
+    KIND: ClassVar[int]
+    SCHEMA: ClassVar[RequestSchema]
+
+    if TYPE_CHECKING:
+
+        def __init__(self, *values: Any) -> None: ...
+
+        def to_fields(self) -> list[object]: ...
+
+        @classmethod
+        def from_fields(cls, fields: list[Any]) -> Self: ...
+
+    def get_message(self) -> dict[str, object]:
+        """The EIP-712 message: every signed field by its EIP-712 name, bytes in 0x-hex."""
+        return {
+            name: wire.to_message(getattr(self, attribute))
+            for attribute, name, wire in self.SCHEMA.signed
+        }
+
+    def signable(self, chain_id: int) -> SignableMessage:
+        schema = self.SCHEMA
+        return compute_signable(
+            chain_id, schema.primary_type, schema.eip712_fields, self.get_message()
+        )
+
+
+R = TypeVar("R", bound=type[SignedRequest])
+
+
+def to_camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def get_wire_field(cls: type, name: str, hint: Any) -> WireField:
+    """The one ``WireField`` annotating ``name``, of the annotated Python type."""
+    extras = getattr(hint, "__metadata__", ())
+    declared = [e for e in extras if isinstance(e, WireField)]
+    if len(declared) != 1:
+        raise SchemaError(cls.__name__, name, "expected one wire field in Annotated[type, ...]")
+    wire = declared[0]
+    if hint.__origin__ is not wire.python_type:
+        raise SchemaError(
+            cls.__name__,
+            name,
+            f"declared {hint.__origin__.__name__}, but {type(wire).__name__} is "
+            f"{wire.python_type.__name__}",
+        )
+    problem = wire.check_declaration()
+    if problem is not None:
+        raise SchemaError(cls.__name__, name, problem)
+    return wire
+
+
+def write_codec(primary_type: str, fields: tuple[tuple[str, WireField], ...]) -> str:
+    """``to_fields`` and ``from_fields`` written out for these fields, as one would by hand:
+    a list of the attributes, and one codec check per field (generated rather than read
+    from the schema in a loop, which makes decoding 40 % slower)."""
+    values = [f"v_{name}" for name, _ in fields]  # prefixed: no field shadows ``cls``
+    checks = [wire.expectation(f"v_{name}", name) for name, wire in fields]
+    return (
+        "def to_fields(self):\n"
+        f"    return [{', '.join(f'self.{name}' for name, _ in fields)}]\n"
+        "def from_fields(cls, fields):\n"
+        f"    {', '.join(values)}, = expect_list(fields, {primary_type!r}, {len(fields)})\n"
+        f"    return cls({', '.join(checks)})\n"
+    )
+
+
+CODEC_NAMES = {
+    "expect_bool": expect_bool,
+    "expect_bytes": expect_bytes,
+    "expect_int": expect_int,
+    "expect_list": expect_list,
+    "expect_str": expect_str,
+}
+
+
+def read_schema(cls: type) -> RequestSchema:
+    hints = get_type_hints(cls, include_extras=True)
+    fields = tuple(
+        (f.name, get_wire_field(cls, f.name, hints[f.name])) for f in dataclasses.fields(cls)
+    )
+    *signed_fields, (last, signature) = fields
+    for name, wire in signed_fields:
+        if wire.eip712_type is None:
+            raise SchemaError(cls.__name__, name, "only the last field, the signature, is unsigned")
+    if signature.eip712_type is not None or not signed_fields:
+        raise SchemaError(cls.__name__, last, "expected signed fields, then the signature")
+    signed = tuple(
+        (name, wire.signed_as or to_camel_case(name), wire) for name, wire in signed_fields
+    )
+    seen: set[str] = set()
+    for attribute, signed_name, _ in signed:
+        if signed_name in seen:
+            raise SchemaError(cls.__name__, attribute, f"signed as {signed_name!r} twice")
+        seen.add(signed_name)
+    return RequestSchema(
+        primary_type=cls.__name__,
+        fields=fields,
+        signed=signed,
+        eip712_fields=[
+            {"name": signed_name, "type": str(wire.eip712_type)} for _, signed_name, wire in signed
+        ],
+        source=write_codec(cls.__name__, fields),
+    )
+
+
+def member_request(cls: R) -> R:
+    """Read the declaration of the dataclass ``cls`` into its ``SCHEMA`` (raising
+    ``SchemaError`` at import if it is inconsistent), and give it the ``to_fields`` and
+    ``from_fields`` the schema writes."""
+    if not dataclasses.is_dataclass(cls):
+        raise SchemaError(cls.__name__, "*", "apply @member_request above @dataclass")
+    schema = read_schema(cls)
+    namespace = dict(CODEC_NAMES)
+    exec(compile(schema.source, f"<{cls.__name__} codec>", "exec"), namespace)
+    cls.SCHEMA = schema
+    type.__setattr__(cls, "to_fields", namespace["to_fields"])
+    type.__setattr__(cls, "from_fields", classmethod(namespace["from_fields"]))
+    return cls
