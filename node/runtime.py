@@ -24,7 +24,7 @@ from clearing.state import ClearingState
 from clearing.validator_set import has_power
 from consensus.engine import ChainStart
 from consensus.signer import Signer
-from consensus.sync import SyncRejected
+from consensus.sync import BehindWatch, SyncRejected
 from consensus.types import Block, CommitCertificate, Validator
 from consensus.wal import FileWalStorage, Wal
 from lightclient.anchor import get_consensus_chain_id
@@ -41,8 +41,9 @@ from node.api.serve import serve_node_api
 from node.app import ClearingApp
 from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
+from node.clock import wall_clock_ms
 from node.config import NodeConfig
-from node.driver import Driver, DriverConfig
+from node.driver import GOSSIP_PEER, Driver, DriverConfig
 from node.genesis_file import load_genesis
 from node.history.indexer import catch_up_history, get_last_block_history
 from node.keys import NODE_KEY, VALIDATOR_KEY, load_key
@@ -59,6 +60,11 @@ from node.txpool import TxPool
 from node.wal_compaction import compact_wal
 
 log = logging.getLogger(__name__)
+
+BEHIND_PATIENCE_REGOSSIPS = 2
+"""Re-gossip intervals a node waits a height behind its peers before it block-syncs that
+height: peers re-send a height's messages each interval only while they are still at it,
+so once they moved on, no vote this node lacks will come again."""
 
 
 async def catch_up(p2p: P2PNode, driver: Driver) -> int:
@@ -90,14 +96,35 @@ async def serve_node(
     on_peer_height: Callable[[int], None] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Runs consensus over `p2p` until cancelled: gossip in, sync served and used when behind."""
+    """Runs consensus over `p2p` until cancelled: gossip in, sync served and used when behind:
+    far behind (the engine's `on_behind`), or a height behind peers that moved on
+    (`BehindWatch`, which `watch_peers` asks)."""
     behind = trio.Event()
+    watch = BehindWatch(BEHIND_PATIENCE_REGOSSIPS * round(driver.config.regossip_s * 1000))
 
     def on_behind(height: int) -> None:
         behind.set()
 
+    def on_height(height: int) -> None:
+        watch.observe(GOSSIP_PEER, height)
+        if on_peer_height is not None:
+            on_peer_height(height)
+
     driver.on_behind = on_behind
     serve_blocks(p2p, get_synced, driver.store.get_height)
+
+    async def watch_peers() -> None:
+        """Looks twice per patience whether a peer committed a height this node lacks."""
+        committed = driver.store.get_height()
+        while True:
+            await trio.sleep(watch.patience_ms / 2000)
+            height = driver.store.get_height()
+            if height != committed:
+                committed = height
+                watch.record_commit()
+            ahead = watch.get_peer_to_sync(height, wall_clock_ms())
+            if ahead is not None and not driver.syncing:
+                behind.set()
 
     async def receive_txs() -> None:
         async for delivery in p2p.messages(TX):
@@ -112,13 +139,14 @@ async def serve_node(
             await catch_up(p2p, driver)
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(feed_driver, p2p, driver, on_peer_height)
+        nursery.start_soon(feed_driver, p2p, driver, on_height)
         nursery.start_soon(receive_txs)
         log.info("catching up from height %d", driver.store.get_height())
         await catch_up(p2p, driver)
         log.info("starting consensus at height %d", driver.store.get_height() + 1)
         await nursery.start(driver.run)
         nursery.start_soon(keep_up)
+        nursery.start_soon(watch_peers)
         task_status.started()
 
 

@@ -18,7 +18,7 @@ from consensus.engine import ChainStart
 from consensus.signer import Signer
 from consensus.sim.memory import MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
-from consensus.types import Validator, ValidatorSet
+from consensus.types import Proposal, Validator, ValidatorSet, Vote, VoteType
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
 from node.app import ClearingApp
@@ -148,3 +148,25 @@ async def test_four_validators_commit_trades_and_agree_on_roots() -> None:
         assert_same_roots(members, tip + 1)
         windows = members[0].app.state.trade_windows.values()  # fewer ids than a window
         assert sum(int.from_bytes(w.bits, "little").bit_count() for w in windows) == 3 * 12
+
+
+async def test_validators_a_height_behind_sync_it_though_their_peers_moved_on() -> None:
+    """Nodes 2 and 3 never hear a precommit of height 3, so they cannot commit it; 0 and 1
+    do (all four precommitted) and wait at height 4 for a third vote. Nobody sends height
+    3's votes again and height 4 is not far enough ahead for the engine's `on_behind`:
+    only the node's watch of its peers' heights (`BehindWatch`) block-syncs 2 and 3."""
+    async with network() as members:
+        for lagging in members[2:]:
+            deliver = lagging.driver.deliver
+
+            def drop_precommits(message: Proposal | Vote, deliver=deliver) -> None:  # type: ignore[no-untyped-def]
+                if not (
+                    isinstance(message, Vote)
+                    and message.vote_type is VoteType.PRECOMMIT
+                    and message.height == 3
+                ):
+                    deliver(message)
+
+            lagging.driver.deliver = drop_precommits  # type: ignore[method-assign]
+        await wait_for_height(members, 6)
+        assert_same_roots(members, 6)
