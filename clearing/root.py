@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from clearing.clients import get_role_fields
 from clearing.codec import encode_big_int, expect_bytes, expect_list, pack, unpack
 from clearing.errors import DecodeError
-from clearing.genesis import Genesis
 from clearing.governance.configuration import (
     MAX_CONFIGURATION_BYTES,
     encode_configuration,
+    get_configuration_encoding,
     get_configuration_fields,
     get_governance_records,
 )
@@ -187,7 +187,7 @@ def _get_records_hash(state: ClearingState) -> bytes:
 def _get_globals_hash(state: ClearingState) -> bytes:
     return compute_globals_hash(
         hash_market(get_solvency_market(state)),
-        get_configuration_leaf(state.genesis)[1],
+        get_configuration_leaf(state)[1],
         hash_published_roles(get_published_roles(state).encode()),
         _get_records_hash(state),
     )
@@ -201,17 +201,14 @@ def hash_configuration(configuration: bytes) -> bytes:
     return hashlib.sha256(CONFIGURATION_DOMAIN + configuration).digest()
 
 
-_configuration: tuple[Genesis, bytes, bytes] | None = None
-
-
-def get_configuration_leaf(config: Genesis) -> tuple[bytes, bytes]:
-    """The bytes of ``config`` (a ``state.genesis``) and their hash, encoded and hashed
-    once per configuration: it changes only when governance installs one."""
-    global _configuration
-    if _configuration is None or _configuration[0] is not config:
-        data = encode_configuration(config)
-        _configuration = (config, data, hash_configuration(data))
-    return _configuration[1], _configuration[2]
+def get_configuration_leaf(state: ClearingState) -> tuple[bytes, bytes]:
+    """The bytes of the configuration in force and their hash, encoded and hashed once per
+    configuration: it changes only when governance installs one."""
+    kept = get_configuration_encoding(state)
+    if kept.leaf is None:
+        data = encode_configuration(state.genesis)
+        kept.leaf = (data, hash_configuration(data))
+    return kept.leaf
 
 
 def compute_globals_hash(
@@ -353,6 +350,6 @@ def _expect_document(obj: object, what: str, max_bytes: int) -> bytes:
 def get_market_proof(state: ClearingState) -> MarketProof:
     """The proof of ``get_solvency_market(state)`` and of the configuration in force
     under the current root."""
-    configuration, _ = get_configuration_leaf(state.genesis)
+    configuration, _ = get_configuration_leaf(state)
     roles = get_published_roles(state).encode()
     return MarketProof(_get_tree(state).root(), configuration, roles, _get_records_hash(state))

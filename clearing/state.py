@@ -27,6 +27,7 @@ from clearing.roles import ClientAccount
 
 if TYPE_CHECKING:  # modules that build on the state; imported for their types only
     from clearing.default.auction import Auction
+    from clearing.governance.configuration import ConfigurationEncoding
     from clearing.governance.proposal import Proposal
     from clearing.risk.cache import RiskCache
     from clearing.risk.engine import RiskDerived
@@ -256,6 +257,7 @@ class ClearingState:
     root_cache: RootCache | None = None  # derived: the Merkle tree under the root
     risk_cache: RiskCache | None = None  # derived margin figures; not in the root
     risk_derived: RiskDerived | None = None  # derived risk setup and arrays; not in the root
+    configuration_encoding: ConfigurationEncoding | None = None  # derived; not in the root
 
 
 def initialize_state(genesis: Genesis) -> ClearingState:

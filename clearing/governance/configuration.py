@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from clearing.assets import CollateralKey, CollateralToken
@@ -48,7 +48,7 @@ this bounds what a forged one makes a verifier parse."""
 
 def get_configuration_fields(state: ClearingState) -> list[object]:
     """What a snapshot carries of the configuration: its documents and the records."""
-    return [*get_document_fields(state.genesis), *get_governance_records(state)]
+    return [*get_document_fields(state), *get_governance_records(state)]
 
 
 def get_governance_records(state: ClearingState) -> list[object]:
@@ -61,17 +61,33 @@ def get_governance_records(state: ClearingState) -> list[object]:
     ]
 
 
-_documents: tuple[Genesis, list[object]] | None = None
+@dataclass
+class ConfigurationEncoding:
+    """A configuration's encodings, kept on the state (``state.configuration_encoding``,
+    not in the root) until governance installs another: its bytes and their hash (the
+    root's configuration leaf) and its document fields (what a snapshot carries)."""
+
+    genesis: Genesis
+    leaf: tuple[bytes, bytes] | None = None
+    document_fields: list[object] | None = None
 
 
-def get_document_fields(genesis: Genesis) -> list[object]:
+def get_configuration_encoding(state: ClearingState) -> ConfigurationEncoding:
+    kept = state.configuration_encoding
+    if kept is None or kept.genesis is not state.genesis:
+        kept = state.configuration_encoding = ConfigurationEncoding(state.genesis)
+    return kept
+
+
+def get_document_fields(state: ClearingState) -> list[object]:
     """The instruments, venues, risk section, external bridges, listing templates, fee
     split and collateral haircuts of the configuration in force (the state's
     ``genesis``: ``state.instruments`` and ``state.venues`` index the same records),
-    encoded once per configuration rather than at every block's root."""
-    global _documents
-    if _documents is None or _documents[0] is not genesis:
-        fields: list[object] = [
+    encoded once per configuration rather than at every snapshot."""
+    kept = get_configuration_encoding(state)
+    if kept.document_fields is None:
+        genesis = state.genesis
+        kept.document_fields = [
             [encode_document(get_instrument_doc(i)) for i in genesis.instruments],
             [[v.id, v.pubkey] for v in genesis.venues],
             encode_document(genesis.risk),
@@ -80,8 +96,7 @@ def get_document_fields(genesis: Genesis) -> list[object]:
             genesis.fee_to_insurance_bps,
             [[t.chain_id, t.token, t.haircut_bps] for t in genesis.collateral],
         ]
-        _documents = (genesis, fields)
-    return _documents[1]
+    return kept.document_fields
 
 
 def get_proposal_changes(state: ClearingState) -> list[object]:
