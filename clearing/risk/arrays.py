@@ -68,11 +68,10 @@ def compute_risk_arrays(
     for iid in ids:
         inst = by_id[iid]
         factor = get_risk_factor(inst, by_id)
-        if factor not in scenarios.underlyings:
+        underlying = params.underlying(factor)
+        if factor not in scenarios.underlyings or underlying is None:
             raise GenesisError(f"risk.underlyings.{factor}", "present", "missing")
         u = scenarios.underlyings.index(factor)
-        underlying = params.underlying(factor)
-        assert underlying is not None
         row = [
             _compute_pnl(inst, s.moves[u], underlying.vol_bps, marks, params.rate_bps, time_ms)
             for s in scenarios.scenarios
@@ -105,7 +104,8 @@ def _compute_pnl(
     cover = Fraction(move.cover_bps, BPS_DENOMINATOR)
     if inst.kind is not InstrumentKind.OPTION:
         return round(marks[inst.id] * move.price * cover)
-    assert inst.strike is not None and inst.expiry_ms is not None
+    if inst.strike is None or inst.expiry_ms is None:
+        raise GenesisError(f"instruments.{inst.id}", "an option's strike and expiry", None)
     forward = marks[inst.underlying]
     moved = round(forward * (1 + move.price))
     remaining = inst.expiry_ms - time_ms
