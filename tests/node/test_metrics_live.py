@@ -234,4 +234,4 @@ async def test_status_says_when_a_node_is_cut_off_and_stops_committing(tmp_path:
         assert status["health"]["last_commit_age_s"] >= round(LIMIT_S, 1)
         async with httpx.AsyncClient(timeout=10) as client:
             page = (await client.get(f"http://127.0.0.1:{lonely.api_port}/")).text
-        assert "<p class='bad alert'>no commit for " in page
+        assert "<li class='alert health'>no commit for " in page
