@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from node.verifier.serve import PAGE
+from node.verifier.service import PAGE
 from proofs import verify
 from proofs.report import decode_report
 from tests.node.reports.support import run_verify

@@ -12,7 +12,7 @@ from node.oracle.service import OracleService
 from node.reports.service import ReportsService
 from node.services import NodeContextInputs, Service, ServiceKind
 from node.status.service import StatusService
-from node.verifier.serve import VerifierService
+from node.verifier.service import VerifierService
 
 SERVICE_KINDS: tuple[ServiceKind, ...] = (
     StatusService,

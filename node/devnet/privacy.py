@@ -41,8 +41,8 @@ from clearnode.client import Member
 from node.api.bodies import hex0x
 from node.clock import wall_clock_ms
 from node.mempool import compute_tx_hash
-from node.verifier.serve import OPERATION as VERIFIER_OPERATION
-from node.verifier.serve import PAGE
+from node.verifier.service import OPERATION as VERIFIER_OPERATION
+from node.verifier.service import PAGE
 
 if TYPE_CHECKING:
     from node.devnet.network import Devnet
@@ -266,7 +266,7 @@ class Answer:
 
 
 def read_verifier_page() -> str | None:
-    """The browser verifier as `make install` built it (node/verifier/serve.py serves it);
+    """The browser verifier as `make install` built it (node/verifier/service.py serves it);
     its minified code holds many long numbers, any of which a member's amount may equal."""
     return PAGE.read_text() if PAGE.exists() else None
 

@@ -30,7 +30,7 @@ from node.devnet.privacy import (
     read_verifier_page,
 )
 from node.mempool import compute_tx_hash
-from node.verifier.serve import OPERATION as VERIFIER_OPERATION
+from node.verifier.service import OPERATION as VERIFIER_OPERATION
 from tests.clearing.default.test_steps import give
 from tests.node.apiserver import serve_app
 from tests.node.test_api import ALICE as ALICE_KEY

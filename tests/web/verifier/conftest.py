@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from node.verifier.serve import HEADERS, PAGE
+from node.verifier.service import HEADERS, PAGE
 from tests.vectors.make_reports import REPORTS
 
 

@@ -1,7 +1,7 @@
 """The browser verifier agrees with `clearnode verify` on every committed vector.
 
 One headless Chromium loads the built page from a loopback server that answers as a
-node does (node/verifier/serve.py: the page with its Content-Security-Policy, and
+node does (node/verifier/service.py: the page with its Content-Security-Policy, and
 `/v1/reports/latest`), then verifies every vector in that tab through the page's own
 path and compares the verdict and the failing checks with `expected.json`. The server
 records every request: the page needs nothing but itself."""
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from node.verifier.serve import PAGE
+from node.verifier.service import PAGE
 from tests.vectors.make_reports import OPENINGS, REPORTS, TAMPERS, VARIANTS
 from tests.web.verifier.cdp import Browser, open_browser
 from tests.web.verifier.conftest import Node

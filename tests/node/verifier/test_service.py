@@ -11,7 +11,7 @@ from node.api.node_interface import LocalNode
 from node.mempool import Mempool
 from node.service_list import SERVICE_KINDS
 from node.txcheck import make_clearing_check
-from node.verifier.serve import CONTENT_SECURITY_POLICY, VerifierPage, VerifierService
+from node.verifier.service import CONTENT_SECURITY_POLICY, VerifierPage, VerifierService
 from tests.clearing.support import genesis_doc
 from tests.node.apiserver import serve_app
 
