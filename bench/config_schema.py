@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import tokenize
 import tomllib
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import time_us
 from node.config import CONFIG_FILE_NAME, ConfigError, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -266,16 +266,6 @@ def count_lines() -> dict[str, int]:
         "pydantic_error_translation": code_lines(middle, bool),
         "pydantic_conversion_to_records": code_lines(tail, bool),
     }
-
-
-def time_us(call: Callable[[], object], repeat: int) -> float:
-    """Median of `repeat` runs of `call`, in microseconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times) * 1e6, 1)
 
 
 def import_ms(module: str, after: str, runs: int) -> float:

@@ -8,11 +8,10 @@ No `from __future__ import annotations`: msgspec resolves the structs' local ali
 
 import argparse
 import random
-import statistics
-import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from bench import time_us
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.sandbox import derive_ed25519_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
@@ -28,16 +27,6 @@ def make_batch(trades: int, seed: int = 7) -> TradeBatch:
         for i in range(trades)
     )  # fmt: skip
     return sign_trade_batch(derive_ed25519_key("venue-alpha"), 1, "alpha", 1, batch)
-
-
-def time_us(call: Callable[[], object], repeat: int) -> float:
-    """Median of `repeat` runs of `call`, in microseconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times) * 1e6, 1)
 
 
 def build_msgspec_codec() -> tuple[Callable[[TradeBatch], bytes], Callable[[bytes], object]]:

@@ -116,3 +116,17 @@ class ServiceKind(Protocol):
     def __call__(self, config: NodeConfig, inputs: NodeContextInputs) -> Service: ...
 
     def is_enabled(self, config: NodeConfig, inputs: NodeContextInputs) -> bool: ...
+
+
+class RoutesService:
+    """The shape of a service that only adds routes: no topic, nothing to build before
+    the host opens, and it runs wherever the API is on."""
+
+    topics: tuple[Topic, ...] = ()
+
+    def __init__(self, config: NodeConfig, inputs: NodeContextInputs) -> None:
+        return None
+
+    @staticmethod
+    def is_enabled(config: NodeConfig, inputs: NodeContextInputs) -> bool:
+        return config.api.enabled

@@ -16,10 +16,8 @@ from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.api.tiers import Listener
 from node.clock import wall_clock_ms
-from node.config import NodeConfig
-from node.p2p import Topic
 from node.reports.store import ReportStore
-from node.services import NodeContext, NodeContextInputs
+from node.services import NodeContext, RoutesService
 from node.status.governance import get_failures
 from node.status.history import History
 from node.status.journal import Journal
@@ -78,18 +76,10 @@ class StatusPage:
         ]  # fmt: skip
 
 
-class StatusService:
+class StatusService(RoutesService):
     """The status page and overview, wherever the API is on."""
 
     name = "status"
-    topics: tuple[Topic, ...] = ()
-
-    def __init__(self, config: NodeConfig, inputs: NodeContextInputs) -> None:
-        pass
-
-    @staticmethod
-    def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
-        return config.api.enabled
 
     async def serve(
         self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

@@ -21,9 +21,7 @@ from node.api.app import RouteHandler
 from node.api.errors import ApiError
 from node.api.http import Request, Response
 from node.api.openapi import RouteDoc
-from node.config import NodeConfig
-from node.p2p import Topic
-from node.services import NodeContext, NodeContextInputs
+from node.services import NodeContext, RoutesService
 
 PAGE = Path(__file__).with_name("verify.html")
 OPERATION = "getVerifierPage"
@@ -74,18 +72,10 @@ class VerifierPage:
         ]  # fmt: skip
 
 
-class VerifierService:
+class VerifierService(RoutesService):
     """The browser verifier page, wherever the API is on."""
 
     name = "verifier"
-    topics: tuple[Topic, ...] = ()
-
-    def __init__(self, config: NodeConfig, inputs: NodeContextInputs) -> None:
-        pass
-
-    @staticmethod
-    def is_enabled(config: NodeConfig, _: NodeContextInputs) -> bool:
-        return config.api.enabled
 
     async def serve(
         self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
