@@ -55,8 +55,10 @@ class Transfer(SignedRequest):
         return self.asset_chain_id == CASH_CHAIN_ID
 
 
-def process_transfer(state: ClearingState, ctx: BlockContext, tx: Transfer) -> list[Event]:
-    """Move cash or collateral between two sub-accounts of the signer."""
+def check_transfer(state: ClearingState, chain_id: int, tx: Transfer) -> None:
+    """Every check of ``process_transfer``, nothing written: two different sub-accounts,
+    a known token, an unused nonce, enough in the source, equity left at or above its
+    requirement, and the member's signature (the costly check last)."""
     if tx.from_sub_account == tx.to_sub_account:
         raise SameSubAccount(tx.member, tx.from_sub_account)
     key = (tx.asset_chain_id, tx.token)
@@ -73,8 +75,15 @@ def process_transfer(state: ClearingState, ctx: BlockContext, tx: Transfer) -> l
         state, tx.member, tx.from_sub_account, source,
         tx.amount if tx.is_cash() else 0, None if tx.is_cash() else (key, tx.amount),
     )  # fmt: skip
-    check_member_signed(ctx.chain_id, tx)
+    check_member_signed(chain_id, tx)
+
+
+def process_transfer(state: ClearingState, ctx: BlockContext, tx: Transfer) -> list[Event]:
+    """Move cash or collateral between two sub-accounts of the signer."""
+    check_transfer(state, ctx.chain_id, tx)
     spend_nonce(state, tx)
+    key = (tx.asset_chain_id, tx.token)
+    source = get_sub_account(state, tx.member, tx.from_sub_account)
     target = get_sub_account_for_write(state, tx.member, tx.to_sub_account)
     if tx.is_cash():
         source.cash -= tx.amount

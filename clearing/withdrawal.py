@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from clearing.assets import CollateralKey
+from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import (
     Attestation,
     compute_signing_bytes,
@@ -101,9 +101,21 @@ def check_cash_payout(
         raise InsufficientReserve(tx.chain_id, reserve, from_cash)
 
 
-def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) -> list[Event]:
-    """Debit collateral (or, for the settlement token, cash) and record what the bridge
-    must pay out."""
+@dataclass(frozen=True, slots=True)
+class WithdrawalDebit:
+    """What a valid withdrawal takes: quanta of its token, then (the settlement token
+    only) cash."""
+
+    token: CollateralToken
+    account: SubAccount
+    from_collateral: int
+    from_cash: int
+
+
+def check_withdrawal(state: ClearingState, chain_id: int, tx: Withdrawal) -> WithdrawalDebit:
+    """Every check of ``process_withdrawal``, nothing written: a known token, withdrawals
+    open, an unused nonce, enough quanta (or cash and reserve), equity left at or above
+    the requirement, and the member's signature (the costly check last)."""
     key = (tx.chain_id, tx.token)
     token = state.collateral_tokens.get(key)
     if token is None:
@@ -118,7 +130,17 @@ def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) 
         check_collateral_debit(account, tx.member, tx.sub_account, key, from_collateral)
     debit = (key, from_collateral) if from_collateral else None
     check_debit_eligibility(state, tx.member, tx.sub_account, account, from_cash, debit)
-    check_member_signed(ctx.chain_id, tx)
+    check_member_signed(chain_id, tx)
+    return WithdrawalDebit(token, account, from_collateral, from_cash)
+
+
+def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) -> list[Event]:
+    """Debit collateral (or, for the settlement token, cash) and record what the bridge
+    must pay out."""
+    debit = check_withdrawal(state, ctx.chain_id, tx)
+    token, account = debit.token, debit.account
+    from_collateral, from_cash = debit.from_collateral, debit.from_cash
+    key = (tx.chain_id, tx.token)
     spend_nonce(state, tx)
     if from_collateral:
         decrease_collateral(account, key, from_collateral)

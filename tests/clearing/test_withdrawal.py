@@ -1,7 +1,14 @@
 from dataclasses import replace
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clearing.errors import ClearingError
 from clearing.sandbox import Sandbox
+from clearing.snapshot import encode_snapshot
 from clearing.state import get_sub_account_for_write
+from clearing.transfer import check_transfer
+from clearing.withdrawal import check_withdrawal
 from tests.clearing.support import ALICE, BOB, USDC, WETH, assert_rejected, new_sandbox, only_result
 
 
@@ -77,3 +84,25 @@ def test_attested_payout_clears_the_pending_record_once() -> None:
     (event,) = block.tx_results[0].events
     assert event.kind == "withdrawal_paid" and event.get("amount") == 10 * 10**12
     assert_rejected(box, box.paid(ALICE.address, tx.nonce, WETH[0]), "UnknownWithdrawal")
+
+
+@given(quanta=st.integers(1, 2_000), sub_account=st.integers(0, 1), cash=st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_the_checks_of_a_withdrawal_or_transfer_write_nothing(
+    quanta: int, sub_account: int, cash: bool
+) -> None:
+    """``check_withdrawal`` and ``check_transfer`` raise their typed error or pass, and the
+    state (its snapshot: everything but derived caches) is the same bytes after."""
+    box = _funded()
+    box.apply([box.credit(ALICE.address, USDC, 5_000)])
+    token = USDC if cash else WETH
+    before = encode_snapshot(box.state)
+    for check, tx in (
+        (check_withdrawal, box.withdraw(ALICE, token, quanta, sub_account)),
+        (check_transfer, box.transfer(ALICE, sub_account, 1 - sub_account, quanta, token)),
+    ):
+        try:
+            check(box.state, box.chain_id, tx)  # type: ignore[operator]
+        except ClearingError:
+            pass
+        assert encode_snapshot(box.state) == before
