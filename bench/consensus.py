@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from consensus.engine import ChainStart, Engine, EngineTimeout
 from consensus.sim.memory import HashChainApp, MemoryBlockStore
 from consensus.sim.simulator import make_key
-from consensus.transport import PeerId
 from consensus.types import Validator
 from consensus.wal import MemoryWalStorage, Wal
 
@@ -60,9 +59,6 @@ class LoopTransport:
     net: Network
     src: int
     n: int
-
-    def send(self, peer: PeerId, data: bytes) -> None:
-        self.net.queue.append((self.src, int(peer), data))
 
     def broadcast(self, data: bytes) -> None:
         for dst in range(self.n):

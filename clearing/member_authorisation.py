@@ -1,7 +1,7 @@
 """A member request is the member's own: its nonce unused, its EIP-712 signature the
 member's for this chain.
 
-Every member-signed transaction (`clearing.member_requests.MEMBER_REQUESTS`) checks
+Every member-signed transaction (a `SignedRequest`: `clearing.member_requests`) checks
 both before it changes anything, and spends its nonce with its change; the mempool's
 admission runs the same checks (`check_member_request`) so a request that can never
 apply is refused before it is gossiped.
@@ -9,21 +9,10 @@ apply is refused before it is gossiped.
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from clearing.eip712 import SignableMessage, verify_member_signature
+from clearing.eip712 import verify_member_signature
 from clearing.errors import NonceReused
+from clearing.request_schema import SignedRequest
 from clearing.state import ClearingState, get_member_for_write
-
-
-class MemberRequest(Protocol):
-    @property
-    def member(self) -> bytes: ...
-    @property
-    def nonce(self) -> int: ...
-    @property
-    def signature(self) -> bytes: ...
-    def signable(self, chain_id: int) -> SignableMessage: ...
 
 
 def check_nonce_unused(state: ClearingState, member: bytes, nonce: int) -> None:
@@ -32,7 +21,7 @@ def check_nonce_unused(state: ClearingState, member: bytes, nonce: int) -> None:
         raise NonceReused(member, nonce)
 
 
-def check_member_signed(chain_id: int, tx: MemberRequest) -> None:
+def check_member_signed(chain_id: int, tx: SignedRequest) -> None:
     """Raises BadSignature (naming the domain and the address recovered) unless the
     request's member signed it for `chain_id`."""
     verify_member_signature(
@@ -40,11 +29,11 @@ def check_member_signed(chain_id: int, tx: MemberRequest) -> None:
     )
 
 
-def check_member_request(state: ClearingState, chain_id: int, tx: MemberRequest) -> None:
+def check_member_request(state: ClearingState, chain_id: int, tx: SignedRequest) -> None:
     """The nonce, then the signature (the costly check last)."""
     check_nonce_unused(state, tx.member, tx.nonce)
     check_member_signed(chain_id, tx)
 
 
-def spend_nonce(state: ClearingState, tx: MemberRequest) -> None:
+def spend_nonce(state: ClearingState, tx: SignedRequest) -> None:
     get_member_for_write(state, tx.member).used_nonces.add(tx.nonce)

@@ -9,14 +9,13 @@ instead of remembering it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from clearing import client_requests, transfer, venues, withdrawal
 from clearing.default import bidding
 from clearing.eip712 import SignableMessage, compute_signable
+from clearing.request_schema import SignedRequest
 
-MEMBER_REQUESTS: dict[str, tuple[type[Any], list[dict[str, str]]]] = {
-    request.__name__: (request, request.SCHEMA.eip712_fields)
+MEMBER_REQUESTS: dict[str, type[SignedRequest]] = {
+    request.__name__: request
     for request in (
         withdrawal.Withdrawal,
         transfer.Transfer,
@@ -27,7 +26,8 @@ MEMBER_REQUESTS: dict[str, tuple[type[Any], list[dict[str, str]]]] = {
         client_requests.AcceptClientAccount,
     )
 }
-"""The record class and EIP-712 fields of each request `POST /v1/member-requests` takes."""
+"""Each request `POST /v1/member-requests` takes, by its EIP-712 primary type (its
+fields: `SCHEMA.eip712_fields`)."""
 
 ACCOUNT_QUERY_FIELDS = [
     {"name": "member", "type": "address"},

@@ -158,6 +158,9 @@ class SignedRequest:
     SCHEMA: ClassVar[RequestSchema]
 
     if TYPE_CHECKING:
+        member: bytes  # the signer: every request names the member it binds
+        nonce: int
+        signature: bytes
 
         def __init__(self, *values: Any) -> None: ...
 
@@ -173,6 +176,10 @@ class SignedRequest:
         values = expect_list(fields, schema.primary_type, len(schema.fields))
         pairs = zip(schema.fields, values, strict=True)
         return cls(*(wire.decode(value, name) for (name, wire), value in pairs))
+
+    def with_signature(self, signature: bytes) -> Self:
+        """The same request, signed by ``signature`` (the last field)."""
+        return type(self)(*self.to_fields()[:-1], signature)
 
     def get_message(self) -> dict[str, object]:
         """The EIP-712 message: every signed field by its EIP-712 name, bytes in 0x-hex."""

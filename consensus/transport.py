@@ -1,8 +1,9 @@
 """The transport consensus sends through; the node plugs libp2p in.
 
-Both calls must not block: an implementation enqueues the bytes (e.g. a trio
+The call must not block: an implementation enqueues the bytes (e.g. a trio
 memory channel drained by a sending task) and may drop under back-pressure,
-because the engine re-gossips what matters.
+because the engine re-gossips what matters. The engine only broadcasts: a node
+behind fetches blocks itself (`consensus.sync`), nothing is sent to one peer.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ PeerId = str
 
 
 class Transport(Protocol):
-    def send(self, peer: PeerId, data: bytes) -> None:
-        """Send one encoded message (`consensus.messages.encode_message`) to `peer`."""
-        ...
-
     def broadcast(self, data: bytes) -> None:
-        """Send one encoded message to every connected peer."""
+        """Send one encoded message (`consensus.messages.encode_message`) to every
+        connected peer."""
         ...

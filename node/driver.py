@@ -86,9 +86,6 @@ class _EngineMempool:
 class _GossipTransport:
     publish: Callable[[bytes], None]
 
-    def send(self, peer: PeerId, data: bytes) -> None:
-        """Nothing goes to one peer over gossip (see GOSSIP_PEER)."""
-
     def broadcast(self, data: bytes) -> None:
         self.publish(data)
 

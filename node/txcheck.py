@@ -14,22 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.collateral import CollateralCredit, check_collateral_credit
 from clearing.context import BlockContext
-from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.governance.submit import GovProposal, check_gov_proposal
 from clearing.governance.vote import GovVote, check_gov_vote
 from clearing.member_authorisation import check_member_request
 from clearing.oracle import PriceUpdate, check_observation_signed
 from clearing.replay import check_trade_id
 from clearing.report_commitment import ReportCommitment, check_report_commitment
+from clearing.request_schema import SignedRequest
 from clearing.state import ClearingState
 from clearing.trade import TradeBatch, check_batch_signed
-from clearing.transfer import Transfer
 from clearing.tx import Transaction, decode_tx
-from clearing.venues import AuthoriseVenue
-from clearing.withdrawal import Withdrawal, WithdrawalPaid, check_withdrawal_paid
+from clearing.withdrawal import WithdrawalPaid, check_withdrawal_paid
 from clearing.withdrawal_expiry import WithdrawalExpired, check_withdrawal_expired
 from node.mempool import CheckFn, CheckResult, compute_tx_hash
 
@@ -50,16 +47,7 @@ def admit_trade_batch(state: ClearingState, tx: TradeBatch) -> CheckResult:
     return CheckResult(b"venue:" + tx.venue_id.encode(), tx.batch_id, PRIORITY_TRADES)
 
 
-def admit_member_request(
-    state: ClearingState,
-    tx: Transfer
-    | Withdrawal
-    | AuthoriseVenue
-    | RegisterBidder
-    | AuctionBid
-    | OfferClientAccount
-    | AcceptClientAccount,
-) -> CheckResult:
+def admit_member_request(state: ClearingState, tx: SignedRequest) -> CheckResult:
     check_member_request(state, state.chain_id, tx)
     return CheckResult(tx.member, tx.nonce, PRIORITY_MEMBER)
 
@@ -112,8 +100,7 @@ def admit_governance(state: ClearingState, tx: GovProposal | GovVote) -> CheckRe
 def admit_transaction(state: ClearingState, tx: Transaction, raw: bytes) -> CheckResult:
     if isinstance(tx, TradeBatch):
         return admit_trade_batch(state, tx)
-    if isinstance(tx, Transfer | Withdrawal | AuthoriseVenue | RegisterBidder | AuctionBid
-                  | OfferClientAccount | AcceptClientAccount):  # fmt: skip
+    if isinstance(tx, SignedRequest):
         return admit_member_request(state, tx)
     if isinstance(tx, CollateralCredit):
         return admit_credit(state, tx)

@@ -8,8 +8,8 @@ records' own `signable`), which the node parses with: what is sent is what was s
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
@@ -24,17 +24,16 @@ from clearing.member_requests import (
     CLIENTS_QUERY_FIELDS,
     compute_openings_signable,
 )
+from clearing.request_schema import SignedRequest
 from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.transfer import Transfer
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal
 
-MemberRequest = (
-    Withdrawal | Transfer | AuthoriseVenue | RegisterBidder | AuctionBid | OfferClientAccount
-    | AcceptClientAccount
-)  # fmt: skip
-"""What `POST /v1/member-requests` takes (clearing/member_requests.py MEMBER_REQUESTS)."""
+MemberRequest = SignedRequest
+"""What `POST /v1/member-requests` takes: any request of clearing/member_requests.py."""
+R = TypeVar("R", bound=SignedRequest)
 
 
 def hex0x(data: bytes) -> str:
@@ -76,11 +75,9 @@ class Member:
     def address_hex(self) -> str:
         return hex0x(self.address)
 
-    def sign(self, record: MemberRequest, chain_id: int) -> MemberRequest:
+    def sign(self, record: R, chain_id: int) -> R:
         """`record` with this member's EIP-712 signature for the network `chain_id`."""
-        signature = sign_typed(self.private_key, record.signable(chain_id))
-        signed: MemberRequest = replace(record, signature=signature)
-        return signed
+        return record.with_signature(sign_typed(self.private_key, record.signable(chain_id)))
 
     def withdrawal(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from consensus.messages import decode_message, encode_message
 from consensus.transport import PeerId, Transport
@@ -17,17 +18,21 @@ from consensus.types import Block, Proposal, Vote, compute_txs_hash
 from lightclient.crypto import PrivateKey, compute_hash
 
 
+class PeerTransport(Transport, Protocol):
+    """The simulator's transport, which also reaches one peer: how an equivocator shows
+    each half of the peers a different message."""
+
+    def send(self, peer: PeerId, data: bytes) -> None: ...
+
+
 @dataclass
 class ByzantineTransport:
-    inner: Transport
+    inner: PeerTransport
     key: PrivateKey
     chain_id: str
     mode: str
     peers: list[int]
     rng: random.Random
-
-    def send(self, peer: PeerId, data: bytes) -> None:
-        self.inner.send(peer, data)
 
     def broadcast(self, data: bytes) -> None:
         message = decode_message(data)

@@ -179,8 +179,8 @@ def parse_member_request(body: bytes, chain_id: int) -> TxRecord:
             400, "InvalidField", f"type: expected one of {sorted(MEMBER_REQUESTS)}", field="type"
         )
     check_chain_id(obj, chain_id)
-    record_type, fields = MEMBER_REQUESTS[kind]
-    values = parse_message(get_field(obj, "message"), fields)
+    record_type = MEMBER_REQUESTS[kind]
+    values = parse_message(get_field(obj, "message"), record_type.SCHEMA.eip712_fields)
     signature = parse_hex(get_field(obj, "signature"), "signature", 65)
     record: TxRecord = record_type(*values, signature)
     return record

@@ -92,7 +92,8 @@ SCHEMAS: dict[str, Any] = {
     },
     "MemberRequest": {
         "oneOf": [
-            _signed([name], _eip712_schema(fields)) for name, (_, fields) in MEMBER_REQUESTS.items()
+            _signed([name], _eip712_schema(request.SCHEMA.eip712_fields))
+            for name, request in MEMBER_REQUESTS.items()
         ],
         "description": "EIP-712 typed data (domain name 'clearnode', version '1') and signature.",
     },

@@ -5,6 +5,7 @@ the summary."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,12 +99,7 @@ class Devnet:
     """Routes of the public listener the privacy audit read (node/devnet/privacy.py)."""
 
     def __post_init__(self) -> None:
-        home = self.homes[0].path if self.homes else self.out_dir
-        genesis_path = home / "genesis.json"
-        self.replay = Replay(
-            self.genesis_doc, genesis_path, self.out_dir, self.log, self.fail, self.who,
-            self.name_of,
-        )  # fmt: skip
+        self.replay = Replay(self.genesis_doc, self.log, self.fail, self.who, self.name_of)
 
     @property
     def state(self) -> ClearingState:
@@ -113,6 +109,18 @@ class Devnet:
     @property
     def chain_id(self) -> int:
         return self.replay.app.genesis.chain_id
+
+    def get_genesis_path(self, height: int) -> Path:
+        """A genesis file of the configuration in force after block `height`, for
+        `clearnode verify --genesis` of a report whose market is at that height."""
+        changes = [(h, doc) for h, _, doc in self.replay.configurations if h <= height]
+        if not changes:
+            return self.homes[0].path / "genesis.json"
+        changed, doc = changes[-1]
+        path = self.out_dir / f"genesis-h{changed}.json"
+        if not path.exists():
+            path.write_text(json.dumps(doc, indent=1))
+        return path
 
     def log(self, line: str) -> None:
         self.observer.log(line)

@@ -6,12 +6,10 @@ what the dashboard and the summary show."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from clearing.block import BlockResult
@@ -34,9 +32,6 @@ RECENT_TXS = 512
 @dataclass
 class Replay:
     genesis_doc: dict[str, Any]
-    genesis_path: Path
-    """The network's genesis file (what `clearnode verify --genesis` reads)."""
-    out_dir: Path
     log: Callable[[str], None]
     fail: Callable[[str], None]
     """Says an invariant broke (the run fails)."""
@@ -93,18 +88,6 @@ class Replay:
             doc = get_configuration_document(self.genesis_doc, self.state.genesis,
                                              self.state.mark_prices)  # fmt: skip
             self.configurations.append((height, self.state.genesis, doc))
-
-    def get_genesis_path(self, height: int) -> Path:
-        """A genesis file of the configuration in force after block `height`, for
-        `clearnode verify --genesis` of a report whose market is at that height."""
-        changes = [(h, doc) for h, _, doc in self.configurations if h <= height]
-        if not changes:
-            return self.genesis_path
-        changed, doc = changes[-1]
-        path = self.out_dir / f"genesis-h{changed}.json"
-        if not path.exists():
-            path.write_text(json.dumps(doc, indent=1))
-        return path
 
     def _count(self, result: BlockResult) -> None:
         for tx_result in result.tx_results:

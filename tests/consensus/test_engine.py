@@ -40,9 +40,6 @@ class Host:
     sent: list[bytes] = field(default_factory=list)
     timers: list[tuple[int, EngineTimeout]] = field(default_factory=list)
 
-    def send(self, peer: PeerId, data: bytes) -> None:
-        self.sent.append(data)
-
     def broadcast(self, data: bytes) -> None:
         self.sent.append(data)
 

@@ -548,7 +548,7 @@ async def test_only_a_registered_bidder_is_shown_the_auctions_lots(api: Harness)
     plain = (await api.client.post("/v1/accounts/query", json=account_query(box))).json()
     assert plain["auctions"] == []
     message = {"member": "0x" + ALICE.address.hex(), "registered": True, "nonce": 0}
-    fields = MEMBER_REQUESTS["RegisterBidder"][1]
+    fields = MEMBER_REQUESTS["RegisterBidder"].SCHEMA.eip712_fields
     signable = compute_signable(box.chain_id, "RegisterBidder", fields, message)
     body = {"type": "RegisterBidder", "chainId": box.chain_id, "message": message,
             "signature": "0x" + sign_typed(ALICE.private_key, signable).hex()}  # fmt: skip
@@ -564,7 +564,7 @@ async def test_a_bad_signature_reply_names_the_domain_and_who_signed(api: Harnes
     box = api.box
     body = member_request(box)  # AuthoriseVenue for Alice...
     message = dict(body["message"])
-    fields = MEMBER_REQUESTS["AuthoriseVenue"][1]
+    fields = MEMBER_REQUESTS["AuthoriseVenue"].SCHEMA.eip712_fields
     signable = compute_signable(box.chain_id, "AuthoriseVenue", fields, message)
     body["signature"] = "0x" + sign_typed(BOB.private_key, signable).hex()  # ...signed by Bob
     response = await api.client.post("/v1/member-requests", json=body)

@@ -115,15 +115,15 @@ def test_a_body_is_read_as_utf8_only() -> None:
 SIGNATURE = "0x" + "00" * 65
 STRING_FIELDS = [
     (kind, field["name"])
-    for kind, (_, fields) in MEMBER_REQUESTS.items()
-    for field in fields
+    for kind, request in MEMBER_REQUESTS.items()
+    for field in request.SCHEMA.eip712_fields
     if field["type"] == "string"
 ]
 
 
 def valid_message(kind: str) -> dict[str, object]:
     values = {"address": "0x" + "11" * 20, "bool": True, "string": "alpha"}
-    _, fields = MEMBER_REQUESTS[kind]
+    fields = MEMBER_REQUESTS[kind].SCHEMA.eip712_fields
     return {f["name"]: values.get(f["type"], 1) for f in fields}
 
 
