@@ -4,7 +4,9 @@ h11 does the protocol (framing, keep-alive, chunked bodies) and nothing else, so
 server stays a page of code we can reason about: each connection is a task in the
 server's nursery; a body larger than its route's limit (or the server's) is refused
 with 413 before more of it is read; a client that stalls longer than `read_timeout_s`
-is dropped.
+is dropped: without an answer while its request's head is incomplete (there is no request
+to answer yet), with 408 once the head arrived but its body did not (a `Content-Length`
+larger than the body sent).
 """
 
 from __future__ import annotations
@@ -68,6 +70,18 @@ class BodyTooLarge(Exception):
         super().__init__(f"request body{of} exceeds the {limit} bytes {method} {path} accepts")
 
 
+class BodyTimeout(Exception):
+    """A request's head arrived, but not all of its body within the read timeout."""
+
+    def __init__(self, method: str, path: str, timeout_s: float, received: int) -> None:
+        self.timeout_s = timeout_s
+        self.received = received
+        super().__init__(
+            f"the body of {method} {path} did not arrive within {timeout_s:g} s "
+            f"({received} bytes received)"
+        )
+
+
 class _Connection:
     def __init__(
         self, stream: trio.SocketStream, max_body_bytes: int, get_body_limit: BodyLimit | None
@@ -76,6 +90,9 @@ class _Connection:
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
         self.max_body_bytes = max_body_bytes
         self.get_body_limit = get_body_limit
+        # the request whose body is being read, and how much of it came: for a 408
+        self.reading = ("", "")
+        self.body_received = 0
 
     async def next_event(self, max_read: int = MAX_READ_BYTES) -> h11.Event:
         """h11's next event, reading at most `max_read` bytes at a time to get it."""
@@ -110,6 +127,7 @@ class _Connection:
             raise BodyTooLarge(method, target.path, limit, int(length))
         chunks: list[bytes] = []
         size = 0
+        self.reading, self.body_received = (method, target.path), 0
         while True:
             # A chunked body has no length to check first: read no more than would
             # take it one byte past its limit.
@@ -118,6 +136,7 @@ class _Connection:
                 break
             assert isinstance(part, h11.Data)
             size += len(part.data)
+            self.body_received = size
             if size > limit:
                 raise BodyTooLarge(method, target.path, limit, None)
             chunks.append(bytes(part.data))
@@ -128,6 +147,9 @@ class _Connection:
             headers=headers,
             body=b"".join(chunks),
         )
+
+    def get_body_timeout(self, timeout_s: float) -> BodyTimeout:
+        return BodyTimeout(*self.reading, timeout_s, self.body_received)
 
     async def respond(self, response: Response) -> None:
         headers: list[tuple[bytes, bytes]] = [
@@ -161,7 +183,11 @@ async def _serve_connection(
         while True:
             with trio.move_on_after(read_timeout_s) as timer:
                 request = await conn.read_request()
-            if timer.cancelled_caught or request is None:
+            if timer.cancelled_caught:
+                if conn.conn.their_state is h11.SEND_BODY:
+                    raise conn.get_body_timeout(read_timeout_s)
+                return
+            if request is None:
                 return
             await conn.respond(await _answer(handler, request, on_error))
             if conn.conn.our_state is not h11.DONE:
@@ -171,6 +197,9 @@ async def _serve_connection(
         details: dict[str, object] = {"limit": exc.limit, "size": exc.size}
         await _refuse(conn, on_error(413, "BodyTooLarge", str(exc), details))
         await _drain_before_close(stream)
+    except BodyTimeout as exc:
+        timing: dict[str, object] = {"timeout_s": exc.timeout_s, "received": exc.received}
+        await _refuse(conn, on_error(408, "RequestTimeout", str(exc), timing))
     except h11.RemoteProtocolError as exc:
         await _refuse(conn, on_error(exc.error_status_hint, "MalformedHttp", str(exc), {}))
         await _drain_before_close(stream)

@@ -142,3 +142,16 @@ async def test_a_chunked_body_past_its_limit_is_refused_having_read_little_more(
     # one byte past the limit (and the chunk framing read with it)
     assert counting.received_before_answer is not None
     assert counting.received_before_answer <= MAX_HEADER_BYTES + limit + 2 * len(chunk)
+
+
+async def test_a_body_shorter_than_its_content_length_is_answered_408() -> None:
+    client, server = trio.testing.memory_stream_pair()
+    head = b"POST /short HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+    await client.send_all(head + b"x" * 40)  # 60 bytes short, and nothing more comes
+    with trio.fail_after(5 * READ_TIMEOUT_S):
+        await _serve_connection(server, answer, 1 << 16, None, READ_TIMEOUT_S, refuse)
+    answered = await client.receive_some(4096)
+    assert answered.startswith(b"HTTP/1.1 408 "), answered
+    body = answered.split(b"\r\n\r\n", 1)[1]
+    assert b"RequestTimeout" in body and b"40 bytes received" in body, body
+    assert b"connection: close" in answered.lower()
