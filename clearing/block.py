@@ -141,6 +141,18 @@ class TxResult:
     def is_ok(self) -> bool:
         return self.code == OK
 
+    def to_fields(self) -> list[object]:
+        """``[code, detail, [event]]`` (not the record, which the block holds)."""
+        return [self.code, self.detail, [e.to_fields() for e in self.events]]
+
+    @classmethod
+    def from_fields(cls, obj: object) -> TxResult:
+        code, detail, events = expect_list(obj, "TxResult", 3)
+        if not isinstance(detail, str):
+            raise DecodeError("TxResult", "detail must be a string")
+        decoded = tuple(Event.from_fields(e) for e in expect_list(events, "events"))
+        return cls(expect_str(code, "code"), detail, decoded)
+
 
 @dataclass(frozen=True, slots=True)
 class BlockResult:
@@ -156,7 +168,7 @@ class BlockResult:
 
     def encode(self) -> bytes:
         """``[RESULT_VERSION, height, [[code, detail, [event]]], [event], root]``."""
-        txs = [[r.code, r.detail, [e.to_fields() for e in r.events]] for r in self.tx_results]
+        txs = [r.to_fields() for r in self.tx_results]
         events = [e.to_fields() for e in self.events]
         return pack([RESULT_VERSION, self.height, txs, events, self.state_root])
 
@@ -165,16 +177,9 @@ class BlockResult:
         fields = expect_list(unpack(data, "BlockResult"), "BlockResult", 5)
         if fields[0] != RESULT_VERSION:
             raise DecodeError("BlockResult", f"version {fields[0]!r} is not {RESULT_VERSION}")
-        results = []
-        for item in expect_list(fields[2], "tx_results"):
-            code, detail, events = expect_list(item, "TxResult", 3)
-            if not isinstance(detail, str):
-                raise DecodeError("TxResult", "detail must be a string")
-            decoded = tuple(Event.from_fields(e) for e in expect_list(events, "events"))
-            results.append(TxResult(expect_str(code, "code"), detail, decoded))
         return cls(
             expect_int(fields[1], "height"),
-            tuple(results),
+            tuple(TxResult.from_fields(r) for r in expect_list(fields[2], "tx_results")),
             tuple(Event.from_fields(e) for e in expect_list(fields[3], "events")),
             expect_bytes(fields[4], "state_root", 32),
         )

@@ -360,7 +360,7 @@ async def run_node(
                     api.metrics.observe_jailings(len(jailed))
                 api.publish_block(block.height, block.hash, root, block.header.time_ms, codes)
                 if result is not None:
-                    api.record_block(block.txs, result)
+                    api.record_block(result)
                 allowed.on_commit(app.state)
                 ctx.notify_commit(block, certificate, root)
                 commits.record_commit(block.height)

@@ -1,6 +1,7 @@
 """The node's on-disk store: one SQLite file (WAL journal) of committed blocks,
-their commit certificates, clearing-state snapshots, members' history and the
-transactions the mempool admitted but no block has included yet.
+their commit certificates, clearing-state snapshots, members' history, the outcomes
+of the recent blocks' transactions and the transactions the mempool admitted but no
+block has included yet.
 
 Every write is one SQLite transaction, so a crash leaves either all of a block
 (block + certificate + state root, and the snapshot taken with it) or none of it.
@@ -23,6 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from node.history.outcomes import (
+    SCHEMA as OUTCOMES_SCHEMA,
+)
+from node.history.outcomes import (
+    TX_WINDOW_BLOCKS,
+    TxOutcome,
+    read_tx_outcome,
+    write_tx_outcomes,
+)
 from node.history.store import (
     SCHEMA as HISTORY_SCHEMA,
 )
@@ -34,7 +44,7 @@ from node.history.store import (
     write_block_history,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 S = TypeVar("S")
 log = logging.getLogger(__name__)
 
@@ -64,6 +74,8 @@ CREATE TABLE pending_txs (
 """,
     # version 2 -> 3: each member's history (node.history.store)
     2: HISTORY_SCHEMA,
+    # version 3 -> 4: what happened to each recent transaction (node.history.outcomes)
+    3: OUTCOMES_SCHEMA,
 }
 """From each version, the statements that make the next one."""
 
@@ -115,9 +127,11 @@ class Snapshot:
 
 
 class NodeStore:
-    """Blocks, certificates, snapshots, history and pending transactions in one SQLite file."""
+    """Blocks, certificates, snapshots, history, transaction outcomes and pending
+    transactions in one SQLite file. The outcomes of the last `tx_window_blocks` blocks
+    are kept."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tx_window_blocks: int = TX_WINDOW_BLOCKS) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -129,6 +143,7 @@ class NodeStore:
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"{path}: not a usable node database ({exc})") from exc
         self.path = path
+        self.tx_window_blocks = tx_window_blocks
         self._lock = threading.Lock()
 
     def _check_schema_version(self) -> None:
@@ -199,7 +214,7 @@ class NodeStore:
             if history is not None:
                 reached = get_history_height(self._db)
                 if reached == height - 1:
-                    write_block_history(self._db, history)
+                    self._write_history(history)
                 else:
                     log.warning(
                         "history of block %d not written: the history reaches block %d "
@@ -219,7 +234,16 @@ class NodeStore:
         with self._lock, self._transaction():
             for history in blocks:
                 if history.height == get_history_height(self._db) + 1:
-                    write_block_history(self._db, history)
+                    self._write_history(history)
+
+    def _write_history(self, history: BlockHistory) -> None:
+        write_block_history(self._db, history)
+        write_tx_outcomes(self._db, history.height, history.outcomes, self.tx_window_blocks)
+
+    def read_tx_outcome(self, tx_hash: bytes) -> TxOutcome | None:
+        """The latest outcome of `tx_hash` among the last `tx_window_blocks` blocks."""
+        with self._lock:
+            return read_tx_outcome(self._db, tx_hash)
 
     def read_history(
         self, member: bytes, after: tuple[int, int] | None, limit: int

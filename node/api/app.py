@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,8 +41,9 @@ from node.api.member_stream import MemberStreamRoutes, MemberStreams
 from node.api.node_interface import NodeInterface
 from node.api.openapi import RouteDoc, build_document
 from node.api.tiers import PUBLIC, Listener
-from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs, get_outcome_view
+from node.api.txs import get_outcome_view
 from node.clock import wall_clock_ms
+from node.history.outcomes import TX_WINDOW_BLOCKS
 from node.history.store import BlockHistory
 from node.limits import MAX_API_BODY_BYTES
 from node.mempool import MempoolError
@@ -85,7 +86,6 @@ class ApiApp:
         metrics: NodeMetrics | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
         query_max_age_ms: int = QUERY_MAX_AGE_MS,
-        tx_window_blocks: int = TX_WINDOW_BLOCKS,
         history_store: NodeStore | None = None,
     ) -> None:
         self.node = node
@@ -93,13 +93,13 @@ class ApiApp:
         self.metrics = metrics
         self.clock_ms = clock_ms
         self.query_max_age_ms = query_max_age_ms
-        self.recent_txs = RecentTxs(tx_window_blocks)
+        self.history_store = history_store
         self.port = 0  # the bound port, once served (see serve.py)
         self.operator_port: int | None = None  # the operator listener's, when it is on
         self.routes: list[Route] = []
         self._documents: dict[Listener, bytes] = {}
         """/openapi.json per listener: the routes it serves, no others."""
-        self.add_routes(self._table(tx_window_blocks))
+        self.add_routes(self._table())
         self.add_routes(MemberHistoryRoutes(self, history_store).table())
         self.add_routes(ClearingMemberRoutes(self).table())
         self.governance = GovernanceRoutes(self)
@@ -121,7 +121,7 @@ class ApiApp:
             self._documents[listener] = document
         return document
 
-    def _table(self, tx_window_blocks: int) -> list[tuple[RouteDoc, RouteHandler]]:
+    def _table(self) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
             (RouteDoc("POST", "/v1/trade-batches", "submitTradeBatch",
                       "Submit a venue-signed trade batch", "EncodedTx", "Submitted", 202,
@@ -142,8 +142,9 @@ class ApiApp:
                       errors=(401, 415), tier="member"), self.post_account_query),
             (RouteDoc("GET", "/v1/txs/{hash}", "getTx",
                       "What happened to a transaction: pending, or committed in the last "
-                      f"{tx_window_blocks} blocks with its result code and events (its "
-                      "hash is known only to whoever holds it: nothing public shows one)",
+                      f"{TX_WINDOW_BLOCKS:,} blocks (kept on disk, across restarts) with its "
+                      "result code and events (its hash is known only to whoever holds it: "
+                      "nothing public shows one)",
                       response="TxOutcome", tier="submitter"), self.get_tx),
             (RouteDoc("GET", "/v1/blocks/{height}", "getBlock",
                       "A committed block's header, transaction counts per kind and commit "
@@ -234,10 +235,9 @@ class ApiApp:
         """Send a committed block's history rows (saved with it) to their members' streams."""
         self.member_streams.publish_history(history)
 
-    def record_block(self, txs: Sequence[bytes], result: BlockResult) -> None:
-        """Keep a committed block's transaction results for GET /v1/txs/{hash}, and its
-        governance events for GET /v1/governance/events."""
-        self.recent_txs.record_block(txs, result)
+    def record_block(self, result: BlockResult) -> None:
+        """Keep a committed block's governance events for GET /v1/governance/events (its
+        transactions' outcomes are saved with the block: node/history/outcomes.py)."""
         self.governance.record_block(result)
 
     # submissions
@@ -396,21 +396,23 @@ class ApiApp:
         if re.fullmatch(r"0x[0-9a-fA-F]{64}", text) is None:
             raise ApiError(400, "InvalidField", "hash: expected 0x and 64 hex digits", field="hash")
         tx_hash = bytes.fromhex(text[2:])
-        outcome = self.recent_txs.get(tx_hash)
+        store = self.history_store
+        outcome = None if store is None else store.read_tx_outcome(tx_hash)
         if outcome is not None:
-            return json_response(200, get_outcome_view(tx_hash, outcome))
+            return json_response(200, get_outcome_view(outcome))
         if self.node.is_pending(tx_hash):
             return json_response(200, {"tx_hash": hex0x(tx_hash), "status": "pending"})
-        kept = self.recent_txs.heights
+        window = 0 if store is None else store.tx_window_blocks
+        latest = 0 if store is None else store.history_height()
         raise ApiError(
             404,
             "TxNotFound",
-            f"0x{tx_hash.hex()} is not pending nor committed in the last "
-            f"{self.recent_txs.window} blocks this node kept",
+            f"0x{tx_hash.hex()} is not pending nor committed in the last {window} blocks "
+            "this node kept",
             tx_hash=hex0x(tx_hash),
-            window_blocks=self.recent_txs.window,
-            oldest_height=None if kept is None else kept[0],
-            latest_height=None if kept is None else kept[1],
+            window_blocks=window,
+            oldest_height=max(1, latest - window + 1) if latest else None,
+            latest_height=latest or None,
         )
 
     async def get_validators(self, _: Request, __: dict[str, str]) -> Response:

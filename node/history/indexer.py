@@ -21,7 +21,9 @@ from clearing.trade import TradeBatch
 from clearing.tx import decode_tx
 from consensus.types import Block
 from node.app import ClearingApp
+from node.history.outcomes import get_tx_outcomes
 from node.history.store import BlockHistory, HistoryRow
+from node.mempool import compute_tx_hash
 from node.storage import NodeStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,7 @@ def get_fills(raw: bytes, result: TxResult) -> list[Event]:
 
 def get_block_history(txs: Sequence[bytes], result: BlockResult) -> BlockHistory:
     """One row per (event, member it names), numbered in block order: each transaction's
-    fills and events, then the end-of-block events."""
+    fills and events, then the end-of-block events; and each transaction's outcome."""
     found = [
         *(("tx", i, e)
           for i, (raw, r) in enumerate(zip(txs, result.tx_results, strict=True))
@@ -86,7 +88,9 @@ def get_block_history(txs: Sequence[bytes], result: BlockResult) -> BlockHistory
         for seq, (source, index, event) in enumerate(found)
         for member in sorted(get_named_members(event))
     ]
-    return BlockHistory(result.height, rows)
+    hashes = [compute_tx_hash(raw) for raw in txs]
+    outcomes = get_tx_outcomes(result.height, hashes, result.tx_results)
+    return BlockHistory(result.height, rows, outcomes)
 
 
 def get_last_block_history(app: ClearingApp, block: Block) -> BlockHistory:

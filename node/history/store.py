@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from clearing.codec import expect_int, expect_list, expect_str, pack, unpack
 from clearing.events import Event
+from node.history.outcomes import TxOutcome
 
 SCHEMA = """
 CREATE TABLE history (
@@ -46,10 +47,12 @@ class HistoryRow:
 
 @dataclass(frozen=True)
 class BlockHistory:
-    """The rows one committed block adds (possibly none): written with the block."""
+    """The rows one committed block adds (possibly none) and its transactions' outcomes:
+    written with the block."""
 
     height: int
     rows: Sequence[HistoryRow]
+    outcomes: Sequence[TxOutcome] = ()
 
 
 def encode_row_event(row: HistoryRow) -> bytes:

@@ -32,7 +32,7 @@ def commit(api: Harness) -> None:
     result = api.box.apply(txs)
     assert all(r.is_ok() for r in result.tx_results), [r.detail for r in result.tx_results]
     api.pool.update(txs)
-    api.app.record_block(txs, result)
+    api.app.record_block(result)
 
 
 def propose_venue(api: Harness, proposer: int = 0) -> bytes:

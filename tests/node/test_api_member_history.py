@@ -56,7 +56,7 @@ class Harness:
         result = self.box.apply(raws)
         history = get_block_history(raws, result)
         self.store.save_block(result.height, b"block", b"cert", result.state_root, history=history)
-        self.app.record_block(raws, result)
+        self.app.record_block(result)
         block_hash = hashlib.sha256(result.height.to_bytes(8, "big")).digest()
         codes = [r.code for r in result.tx_results]
         self.app.publish_block(

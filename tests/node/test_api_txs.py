@@ -1,7 +1,8 @@
-"""GET /v1/txs/{hash}: a venue learns what happened to its batch, trade by trade.
+"""GET /v1/txs/{hash}: a venue learns what happened to its batch, trade by trade, also
+from a node that restarted since.
 
-The real API over HTTP on 127.0.0.1, a real mempool, and blocks built by the clearing
-sandbox and handed to the API as the runtime's commit listener does.
+The real API over HTTP on 127.0.0.1, a real mempool, a NodeStore file, and blocks built
+by the clearing sandbox and saved with their history as the node's block store does.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
-from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs
+from node.history.indexer import get_block_history
+from node.history.outcomes import TX_WINDOW_BLOCKS
+from node.history.store import BlockHistory
 from node.mempool import Mempool, compute_tx_hash
+from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 from tests.node.apiserver import serve_app
 from tests.node.nodenet import open_node_network
@@ -36,28 +40,44 @@ MARK = 60_000_000  # BTC-PERP mark at genesis
 class Harness:
     box: Sandbox
     pool: Mempool
+    store: NodeStore
     app: ApiApp
     client: httpx.AsyncClient
 
     def commit(self, txs: list[bytes]) -> BlockResult:
-        """Apply a block as the node does: clearing, the mempool update, the API listener."""
+        """Apply a block as the node does: clearing, the block saved with its history (and
+        its transactions' outcomes), the mempool update."""
         result = self.box.apply(txs)
+        history = get_block_history(txs, result)
+        self.store.save_block(result.height, b"block", b"cert", result.state_root, history=history)
         self.pool.update(txs)
-        self.app.record_block(txs, result)
         return result
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[Harness]:
+def new_box() -> Sandbox:
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
     funding = [box.credit(m.address, USDC, 10**12) for m in (ALICE, BOB)]
     box.apply([*funding, box.authorise(ALICE, "alpha"), box.authorise(BOB, "alpha")])
-    pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
-    app = ApiApp(
-        LocalNode(box.chain_id, "test-node", pool, lambda: box.state), tx_window_blocks=WINDOW
+    return box
+
+
+def new_app(box: Sandbox, pool: Mempool, store: NodeStore) -> ApiApp:
+    return ApiApp(
+        LocalNode(box.chain_id, "test-node", pool, lambda: box.state), history_store=store
     )
-    async with serve_app(app, MAX_BODY) as client:
-        yield Harness(box, pool, app, client)
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Harness]:
+    box = new_box()
+    pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
+    # The store starts at the sandbox's height, as a node's store holds every block.
+    with NodeStore(tmp_path / "node.sqlite3", tx_window_blocks=WINDOW) as store:
+        for height in range(1, box.state.height + 1):
+            store.save_block(height, b"block", b"cert", bytes(32), history=BlockHistory(height, ()))
+        app = new_app(box, pool, store)
+        async with serve_app(app, MAX_BODY) as client:
+            yield Harness(box, pool, store, app, client)
 
 
 def batch(box: Sandbox, batch_id: int, prices: list[int]) -> bytes:
@@ -132,16 +152,37 @@ async def test_a_transaction_older_than_the_window_is_not_found(api: Harness) ->
     assert (details["oldest_height"], details["latest_height"]) == (height - WINDOW + 1, height)
 
 
-def test_a_replayed_hash_keeps_its_latest_outcome_when_the_first_block_leaves() -> None:
-    box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
-    recent = RecentTxs(window=2)
-    raw = batch(box, 1, [MARK])
-    recent.record_block([raw], box.apply([raw]))
-    recent.record_block([raw], box.apply([raw]))  # replayed: refused the second time
-    recent.record_block([], box.apply([]))
-    outcome = recent.get(compute_tx_hash(raw))
-    assert outcome is not None and outcome.height == box.state.height - 1
-    assert RecentTxs().window == TX_WINDOW_BLOCKS == 1_000
+async def test_a_replayed_hash_keeps_its_latest_outcome_when_the_first_block_leaves(
+    api: Harness,
+) -> None:
+    raw = batch(api.box, 1, [MARK])
+    api.commit([raw])
+    api.commit([raw])  # replayed: refused the second time
+    replayed = api.box.state.height
+    for _ in range(WINDOW - 1):
+        api.commit([])
+    body = (await api.client.get(f"/v1/txs/0x{compute_tx_hash(raw).hex()}")).json()
+    assert body["height"] == replayed, body
+    assert body["events"][0]["fields"]["code"] == "DuplicateTrade", body
+    assert TX_WINDOW_BLOCKS == NodeStore(api.store.path).tx_window_blocks == 1_000
+
+
+async def test_a_restarted_node_still_answers_what_it_committed(
+    api: Harness, tmp_path: Path
+) -> None:
+    """A venue that fails over to a node restarted since its batch committed learns its
+    fate from the node's store: the same answer as before the restart."""
+    raw = batch(api.box, 1, [MARK, 2 * MARK])
+    api.commit([raw])
+    path = f"/v1/txs/0x{compute_tx_hash(raw).hex()}"
+    before = (await api.client.get(path)).json()
+    api.store.close()
+    pool = Mempool(make_clearing_check(lambda: api.box.state), max_tx_bytes=32 * 1024)
+    with NodeStore(api.store.path, tx_window_blocks=WINDOW) as reopened:
+        async with serve_app(new_app(api.box, pool, reopened), MAX_BODY) as client:
+            after = await client.get(path)
+    assert after.status_code == 200 and after.json() == before
+    assert before["status"] == "committed" and before["code"] == "ok"
 
 
 async def test_the_route_is_documented(api: Harness) -> None:
