@@ -197,8 +197,26 @@ SCHEMAS: dict[str, Any] = {
     },
     "Block": {
         "type": "object",
-        "required": ["height", "state_root", "block", "cert"],
-        "properties": {"height": {"type": "integer"}, "state_root": HEX, "block": HEX, "cert": HEX},
+        # `block` (its bytes, hence its transactions) only on the operator listener
+        "required": ["height", "hash", "state_root", "txs_hash", "txs", "tx_kinds", "cert"],
+        "properties": {
+            "height": {"type": "integer"},
+            "hash": HEX,
+            "chain_id": {"type": "string"},
+            "time_ms": {"type": "integer"},
+            "prev_block_hash": HEX,
+            "prev_state_root": HEX,
+            "state_root": HEX,
+            "txs_hash": HEX,
+            "proposer": HEX,
+            "validators_hash": HEX,
+            "next_validators_hash": HEX,
+            "txs": {"type": "integer"},
+            "tx_kinds": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "evidence": {"type": "integer"},
+            "cert": HEX,
+            "block": {**HEX, "description": "the block's bytes: operator listener only"},
+        },
     },
     "Validators": {
         "type": "object",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 import trio
 
@@ -312,7 +313,12 @@ async def test_reads_blocks_validators_prices_status(api: Harness) -> None:
         assert member.address.hex() not in json.dumps(block).lower()
     async with serve_app(api.app, MAX_BODY, OPERATOR) as operator:
         full = (await operator.get("/v1/blocks/1")).json()
+        operator_document = (await operator.get("/openapi.json")).json()
     assert full == {**block, "block": "0x" + one.encode().hex()}
+    # each listener's view is what its own document promises (the public one has no bytes)
+    public_document = (await api.client.get("/openapi.json")).json()
+    for document, view in ((public_document, block), (operator_document, full)):
+        jsonschema_rs.validate(document["components"]["schemas"]["Block"], view)
     missing = await api.client.get("/v1/blocks/99")
     assert (missing.status_code, error_type(missing)) == (404, "UnknownBlock")
     bad = await api.client.get("/v1/blocks/-1")
