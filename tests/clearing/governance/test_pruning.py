@@ -84,7 +84,7 @@ def test_a_settled_series_leaves_the_configuration_with_its_records_after_its_re
     assert ROLLING_FIRST.encode() not in data
     assert ROLLING_FIRST.encode() not in encode_configuration(state.genesis)
     assert block.state_root == compute_state_root_from_scratch(state)
-    assert compute_state_root(decode_snapshot(state.genesis, data)) == block.state_root
+    assert compute_state_root(decode_snapshot(box.genesis, data)) == block.state_root
     # the next series follows one period later
     assert pruned(run_to(box, FIRST_EXPIRY_MS + 10_000 + RETENTION_MS)) == [SECOND]
 
@@ -220,12 +220,11 @@ def test_the_statement_is_recomputed_from_the_configuration_on_both_sides_of_a_p
     """As a verifier holding the genesis does (proofs/recompute.py): the market and the
     configuration leave the instrument together."""
     box = pruning_box()
-    genesis = box.state.genesis
     run_to(box, FIRST_EXPIRY_MS + RETENTION_MS - 2_000)
     for expected in ([], [ROLLING_FIRST]):
         assert pruned([box.apply([])]) == expected
         configuration = encode_configuration(box.state.genesis)
-        configured = apply_configuration(genesis, configuration)
+        configured = apply_configuration(box.genesis, configuration)
         form = compute_market_solvency_form(configured, get_solvency_market(box.state))
         assert form is not None
         assert (ROLLING_FIRST in form.instrument_ids) is not bool(expected)
