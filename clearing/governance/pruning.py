@@ -53,14 +53,14 @@ def process_instrument_pruning(state: ClearingState, ctx: BlockContext) -> list[
 
 def get_prunable_instruments(state: ClearingState, time_ms: int) -> list[Instrument]:
     """The instruments the step removes at ``time_ms``, in listing order; writes nothing.
-    The positions are read only when something is due (once per expiry)."""
-    named = get_named_instruments_in_state(state)
+    What holds or names them is read only when some are due (about once per expiry):
+    the positions of every account, the open proposals' changes."""
     due = [i for i in state.instruments.values() if is_retained_past(state, i, time_ms)]
-    due = get_not_needed(state, [i for i in due if i.id not in named])
+    due = get_not_needed(state, due)
     if not due:
         return []
-    held = get_held_instruments(state)
-    return get_not_needed(state, [i for i in due if i.id not in held])
+    used = get_named_instruments_in_state(state) | get_held_instruments(state)
+    return get_not_needed(state, [i for i in due if i.id not in used])
 
 
 def is_retained_past(state: ClearingState, instrument: Instrument, time_ms: int) -> bool:
