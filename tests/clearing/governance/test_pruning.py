@@ -44,7 +44,8 @@ DEC_FUTURE, DEC_CALL = "BTC-26DEC26", "BTC-26DEC26-65000-C"  # the example genes
 
 
 def pruning_box(doc: dict[str, Any] | None = None, retention_ms: int = RETENTION_MS) -> Sandbox:
-    """A template rolling a 10 s series (the first listed at genesis), one block a second."""
+    """By default a template rolling a 10 s series (the first listed at genesis); one
+    block a second."""
     doc = rolling_doc() if doc is None else doc
     doc["settled_instrument_retention_ms"] = retention_ms
     return gov_sandbox(doc)

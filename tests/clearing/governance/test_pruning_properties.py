@@ -15,12 +15,10 @@ from clearing.risk.engine import get_member_risk
 from clearing.root import compute_state_root
 from clearing.sandbox import Sandbox
 from clearing.snapshot import decode_snapshot, encode_snapshot
-from tests.clearing.governance.test_pruning import pruning_box
+from tests.clearing.governance.test_pruning import SECOND, pruning_box
 from tests.clearing.governance.test_roll import ROLLING_FIRST, rolling_doc
 from tests.clearing.support import get_cash_supply
 from tests.clearing.test_trade import make_batch, make_trade, trading_box
-
-SECOND = "BTC-R-21NOV26-000020"
 
 
 @dataclass(frozen=True)
