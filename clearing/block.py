@@ -50,6 +50,7 @@ from clearing.events import Event
 from clearing.expiry import process_expiries
 from clearing.funding import process_funding
 from clearing.governance.execution import process_governance
+from clearing.governance.pruning import process_instrument_pruning
 from clearing.governance.roll import process_listing_roll
 from clearing.governance.submit import GovProposal, process_gov_proposal
 from clearing.governance.vote import GovVote, process_gov_vote
@@ -100,7 +101,9 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
 # Order matters: equivocators are jailed first (a ballot of a key jailed in this block
 # counts for nothing in its tally); then governance, so the block's other steps run under the
 # configuration in force from this height (a listing is marked, new risk parameters
-# margin); then settle variation margin at the new marks before funding, and
+# margin); settled instruments retained long enough then leave the configuration
+# (before the expiries, so that none is settled and pruned in one block); then settle
+# variation margin at the new marks before funding, and
 # both before expiring instruments; the listing templates then list the series
 # after those that expired (at marks that are this block's); margin calls and liquidation (and the
 # waterfall behind it) then see every account at its settled equity, liquidation
@@ -113,6 +116,7 @@ TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]
 END_OF_BLOCK_STEPS: tuple[Step, ...] = (
     process_equivocations,
     process_governance,
+    process_instrument_pruning,
     process_mark_to_market,
     process_funding,
     process_expiries,

@@ -44,6 +44,7 @@ DEFAULT_MIN_DELAY_BLOCKS = 14_400  # a day at 6 s blocks: members see a change c
 DEFAULT_MAX_VOTING_BLOCKS = 100_800  # a week at 6 s blocks
 MAX_WITHDRAWAL_TTL_S = 365 * 24 * 3600
 MAX_PORTING_WINDOW_BLOCKS = 100_800  # a week at 6 s blocks
+DEFAULT_SETTLED_INSTRUMENT_RETENTION_MS = 7 * 24 * 3_600_000
 E = TypeVar("E")
 
 
@@ -127,6 +128,9 @@ class Genesis:
     porting_window_blocks: int = 0
     """How long a client of a defaulted member that no backup took may choose another
     member before its positions are closed out (optional key; 0: at once)."""
+    settled_instrument_retention_ms: int = DEFAULT_SETTLED_INSTRUMENT_RETENTION_MS
+    """How long after its expiry a settled dated instrument stays in the configuration
+    before it is pruned (optional key; clearing/governance/pruning.py)."""
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -197,7 +201,7 @@ TOP_KEYS = {
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
     "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
-    "clearing_members", "clients", "porting_window_blocks",
+    "clearing_members", "clients", "porting_window_blocks", "settled_instrument_retention_ms",
 }  # fmt: skip
 
 
@@ -267,6 +271,9 @@ def parse_genesis(doc: object) -> Genesis:
         porting_window_blocks=top.get_int("porting_window_blocks", 0, MAX_PORTING_WINDOW_BLOCKS)
         if top.has("porting_window_blocks")
         else 0,
+        settled_instrument_retention_ms=top.get_int("settled_instrument_retention_ms")
+        if top.has("settled_instrument_retention_ms")
+        else DEFAULT_SETTLED_INSTRUMENT_RETENTION_MS,
     )
     _check_cross_references(genesis)
     _check_clients(genesis)

@@ -90,6 +90,18 @@ def decode_change(obj: object) -> Change:
     return change
 
 
+def get_named_instruments(change: Change) -> set[str]:
+    """The instrument ids ``change`` names (a listing: the new id and its underlying), so
+    that nothing a pending proposal names leaves the configuration before it executes
+    (clearing/governance/pruning.py)."""
+    if isinstance(change, ListInstrument):
+        instrument = change.get_instrument()  # checked when the proposal was submitted
+        return {instrument.id, instrument.underlying}
+    if isinstance(change, SetInstrumentStatus | SettlePerpetual | SetFunding | SetFee):
+        return {change.instrument_id}
+    return set()
+
+
 def build_draft(state: ClearingState, changes: Sequence[Change]) -> Draft:
     """The configuration ``changes`` make of the one in force; raises the first
     change's refusal (an ``InvalidTransaction``) and changes nothing."""

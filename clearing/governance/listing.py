@@ -48,8 +48,8 @@ class ListInstrument:
             raise InvalidInstrument(error.key, error.expected, error.got) from None
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
-        """A new id (never listed before), on a feed the validators price, not expired;
-        an option on a listed future."""
+        """An id not in the configuration (a pruned one is a new contract), on a feed the
+        validators price, not expired; an option on a listed future."""
         instrument = self.get_instrument()
         if instrument.id in draft.instruments:
             raise InstrumentListed(instrument.id)

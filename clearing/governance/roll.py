@@ -1,11 +1,12 @@
 """The end-of-block roll: every listing template keeps its next series listed.
 
 After the block's expiries settle, each template's ``series`` next expiries after the
-block time are compared with the instruments ever listed; a series whose id was never
-listed is listed now, with its strike ladder. So a series is listed exactly once (an id
-means one contract, listed or expired), in the first block whose time makes it one of
-the next ones (at the template's installation, then at each expiry), and a halted chain
-that resumes past several expiries lists only the series still ahead.
+block time are compared with the instruments in the configuration; a series not among
+them is listed now, with its strike ladder. So a series is listed exactly once (its id
+carries its expiry, which is ahead, and a settled series leaves the configuration only
+a retention after its expiry: governance/pruning.py), in the first block whose time
+makes it one of the next ones (at the template's installation, then at each expiry),
+and a halted chain that resumes past several expiries lists only the series still ahead.
 
 A new future starts at its index price (no basis); an option at its Black-76 value on
 that price at the risk section's volatility for the underlying and its rate (the
@@ -28,7 +29,7 @@ from clearing.state import ClearingState
 
 
 def get_due_series(state: ClearingState, time_ms: int) -> list[tuple[ListingTemplate, Instrument]]:
-    """Each template's next series that were never listed, in template order."""
+    """Each template's next series not in the configuration, in template order."""
     return [
         (template, series)
         for template in state.genesis.listing_templates

@@ -289,7 +289,8 @@ def compute_market_solvency_form(genesis: Genesis, market: SolvencyMarket) -> So
     """The public rows of ``genesis`` at ``market``: the one function the node builds a
     report's statement with and a verifier recomputes it with. None if risk is off;
     ``MarketMismatch`` unless the market prices exactly the genesis's instruments and
-    feeds (the state always does: the genesis prices each, and none is ever dropped)."""
+    feeds (the state always does: the genesis prices each, a listing prices what it lists,
+    and a pruned instrument leaves with its mark, its feed staying in use)."""
     _check_market_ids("mark_prices", market.mark_prices, {i.id for i in genesis.instruments})
     _check_market_ids("index_prices", market.index_prices, genesis.feeds())
     setup = compute_risk_setup(genesis)

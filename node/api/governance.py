@@ -27,10 +27,12 @@ MAX_ID_DIGITS = 18  # SQLite and msgpack integers: below 2^63
 RECENT_EVENTS = 1_000
 GOVERNANCE_PREFIX = "gov_"
 STEP_KINDS = frozenset(
-    {"instrument_listed", "listing_roll_failed", "validator_jailed", "validator_not_jailed"}
-)
+    {"instrument_listed", "listing_roll_failed", "instrument_pruned", "validator_jailed",
+     "validator_not_jailed"}
+)  # fmt: skip
 """Events of the end-of-block steps that change the configuration or the validator set
-without a proposal of their own (a listing template's roll, jailing)."""
+without a proposal of their own (a listing template's roll, the prune of settled
+instruments, jailing)."""
 
 
 class GovernanceRoutes:

@@ -106,6 +106,11 @@ CASES = [
     (_set(["withdrawal_ttl_s"], 0), "withdrawal_ttl_s", "an integer in [1, 31536000]"),
     (_set(["withdrawal_ttl_s"], "1d"), "withdrawal_ttl_s", "an integer in [1, 31536000]"),
     (_set(["withdrawal_ttl_s"], 366 * 86400), "withdrawal_ttl_s", "an integer in [1, 31536000]"),
+    (
+        _set(["settled_instrument_retention_ms"], -1),
+        "settled_instrument_retention_ms",
+        "an integer in [0, 18446744073709551615]",
+    ),
     # a genesis figure would be cash no vault holds: the fund is seeded by a deposit
     (_set(["insurance_fund"], 10**12), "insurance_fund", "depositing the settlement token"),
     (_set(["insurance_fund"], False), "insurance_fund", "0 (seed the fund"),
@@ -150,6 +155,13 @@ def test_withdrawal_ttl_is_optional() -> None:
     assert parse_genesis(doc).withdrawal_ttl_s == DEFAULT_WITHDRAWAL_TTL_S == 7 * 24 * 3600
     doc["withdrawal_ttl_s"] = 60
     assert parse_genesis(doc).withdrawal_ttl_s == 60
+
+
+def test_the_settled_instrument_retention_is_optional() -> None:
+    doc = genesis_doc()
+    assert parse_genesis(doc).settled_instrument_retention_ms == 7 * 24 * 3_600_000
+    doc["settled_instrument_retention_ms"] = 0
+    assert parse_genesis(doc).settled_instrument_retention_ms == 0
 
 
 def test_the_insurance_fund_starts_empty_and_may_say_so() -> None:

@@ -26,7 +26,7 @@ from clearing.default.house import HOUSE
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
 from clearing.root import AccountProof, verify_account_proof
-from clearing.sandbox import Sandbox
+from clearing.sandbox import Sandbox, derive_member_key
 from clearing.tx import TxRecord, encode_tx
 from node.api import member_history
 from node.api.app import ApiApp
@@ -38,7 +38,10 @@ from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 from tests.clearing.default.test_margin_call import new_box
 from tests.clearing.default.test_steps import give
+from tests.clearing.governance.test_pruning import FIRST_EXPIRY_MS, RETENTION_MS, pruning_box
+from tests.clearing.governance.test_roll import ROLLING_FIRST
 from tests.clearing.support import USDC, WETH
+from tests.clearing.test_trade import VENUE, make_batch, make_trade
 from tests.node.apiserver import serve_app
 from tests.node.test_api import ALICE, BOB, MAX_BODY, NOW_MS
 
@@ -68,11 +71,11 @@ class Harness:
 
 @asynccontextmanager
 async def serve_harness(
-    tmp_path: Path, clock_ms: Callable[[], int] = wall_clock_ms
+    tmp_path: Path, clock_ms: Callable[[], int] = wall_clock_ms, box: Sandbox | None = None
 ) -> AsyncIterator[tuple[Sandbox, ApiApp, NodeStore, httpx.AsyncClient]]:
-    """The real API over a sandbox with a 3-block margin call deadline and a NodeStore
-    file for its history, with the API's clock `clock_ms`."""
-    box = new_box()
+    """The real API over `box` (default: a sandbox with a 3-block margin call deadline) and
+    a NodeStore file for its history, with the API's clock `clock_ms`."""
+    box = new_box() if box is None else box
     pool = Mempool(make_clearing_check(lambda: box.state), max_tx_bytes=32 * 1024)
     node = LocalNode(box.chain_id, "test-node", pool, lambda: box.state)
     with NodeStore(tmp_path / "node.db") as store:
@@ -194,6 +197,27 @@ async def test_a_bad_cursor_or_format_is_refused(
     body = {**events_query(api.box, ALICE.address), **extra}
     response = await api.client.post("/v1/accounts/events", json=body)
     assert response.status_code == 400 and response.json()["error"]["type"] == error
+
+
+async def test_a_pruned_instrument_s_fills_stay_in_the_history(tmp_path: Path) -> None:
+    box = pruning_box()
+    buyer, seller = derive_member_key("buyer"), derive_member_key("seller")
+    async with serve_harness(tmp_path, lambda: NOW_MS, box) as parts:
+        api = Harness(*parts)
+        api.commit([*(box.credit(m.address, USDC, 10**12) for m in (buyer, seller)),
+                    *(box.authorise(m, VENUE) for m in (buyer, seller))])  # fmt: skip
+        api.commit([make_batch(box, [make_trade(1, buyer, seller, 60_000_000, 3, ROLLING_FIRST)])])
+        while box.state.time_ms < FIRST_EXPIRY_MS + RETENTION_MS:
+            api.commit()
+        assert ROLLING_FIRST not in box.state.instruments
+        page = await read_events(api, buyer.address, signer=buyer.private_key)
+        (fill,) = [e for e in page["events"] if e["kind"] == "fill"]
+        assert (fill["height"], fill["fields"]["instrument"]) == (2, ROLLING_FIRST)
+        body = {**events_query(box, buyer.address, signer=buyer.private_key), "format": "csv"}
+        response = await api.client.post("/v1/accounts/events", json=body)
+        assert response.status_code == 200 and ROLLING_FIRST in response.text
+        served = (await api.client.get("/v1/governance/events")).json()
+        assert {"kind": "instrument_pruned"}.items() <= served["events"][-1].items()
 
 
 async def test_the_account_proof_verifies_against_the_committed_root(api: Harness) -> None:

@@ -119,6 +119,7 @@ def make_world() -> World:
 
 BTC_SCAN_BPS = 2_500  # governed: BTC's price scan range, 15% at genesis
 WETH_HAIRCUT_BPS = 2_000  # governed: 10% at genesis
+DEC_FUTURE = "BTC-26DEC26"  # the genesis's dated future (with a call on it)
 
 
 def make_governed_report() -> tuple[Sandbox, Report]:
@@ -140,6 +141,27 @@ def make_governed_report() -> tuple[Sandbox, Report]:
     form = compute_market_solvency_form(box.state.genesis, inputs.market)
     assert form is not None
     return box, prove_with(box, inputs, get_statement(form))
+
+
+def make_pruned_report() -> Report:
+    """The same chain after the genesis's December future and its call expired and left
+    the configuration a retention later: the report of the next epoch, whose
+    configuration and market name neither (the genesis's give them)."""
+    box, _ = trading_chain()
+    expiry = box.state.instruments[DEC_FUTURE].expiry_ms
+    assert expiry is not None
+    for time_ms in (expiry, expiry + box.genesis.settled_instrument_retention_ms):
+        box.block_interval_ms = time_ms - box.state.time_ms
+        box.apply([])
+    assert DEC_FUTURE not in box.state.instruments
+    box.block_interval_ms = 1_000
+    while box.state.height % EPOCH_LENGTH:
+        assert all(r.is_ok() for r in box.apply([]).tx_results)
+    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None
+    form = compute_market_solvency_form(box.state.genesis, inputs.market)
+    assert form is not None and DEC_FUTURE not in form.instrument_ids
+    return prove_with(box, inputs, get_statement(form))
 
 
 def with_configuration(world: World, edit: Callable[[dict[str, Any]], None]) -> bytes:
@@ -272,6 +294,11 @@ def after_risk_change(world: World) -> bytes:
     _, report = make_governed_report()
     assert report.market_proof.configuration != encode_configuration(world.box.genesis)
     return report.encode()
+
+
+def after_pruning(world: World) -> bytes:
+    """Valid: the report of an epoch after settled instruments left the configuration."""
+    return make_pruned_report().encode()
 
 
 def zeroed_risk_arrays(world: World) -> bytes:
@@ -452,6 +479,7 @@ VARIANTS: dict[str, Callable[[World], bytes]] = {
     "anchor-of-a-changed-validator-set": anchor_of_a_changed_validator_set,
     "signed-after-set-changes": signed_after_set_changes,
     "after-risk-change": after_risk_change,
+    "after-pruning": after_pruning,
 }
 # The honest report with a member's openings, as a validator gives them (with the account
 # record and its inclusion proof), with one value changed (a commitment that does not

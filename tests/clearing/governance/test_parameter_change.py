@@ -112,6 +112,7 @@ def test_parameter_changes_are_refused_as_the_genesis_refuses_them() -> None:
     assert_refused(off, propose(off, (SetDefaultFund(2, 2, 0),)), "InvalidRiskParams")
     off.block_interval_ms = 1798185600000 - off.state.time_ms  # BTC-26DEC26 expires
     off.apply([])
+    off.block_interval_ms = 1_000  # a second later, not a retention later: still listed
     assert_refused(off, propose(off, (SetFee("BTC-26DEC26", 1),)), "ChangeNotAllowed")
 
 

@@ -98,16 +98,19 @@ def build_tx(box: Sandbox, op: tuple[Any, ...], first_id: int) -> TxRecord:
     state = box.state
     if op[0] == "prices":
         marks = {i: max(1, state.mark_prices[i] * (10_000 + m) // 10_000)
-                 for i, m in zip(INSTRUMENTS, op[1], strict=True)}  # fmt: skip
+                 for i, m in zip(INSTRUMENTS, op[1], strict=True)
+                 if i in state.mark_prices}  # fmt: skip
         index = {f: max(1, state.index_prices[f] * (10_000 + op[2]) // 10_000)
                  for f in FEEDS.values()}  # fmt: skip
         return box.prices(index, marks)
     trades = []
     for n, (b, bs, s, ss, i, permille, q) in enumerate(op[1]):
-        instrument = state.instruments[INSTRUMENTS[i]]
-        tick, mark = instrument.tick_size, state.mark_prices[instrument.id]
-        price = max(tick, (mark + mark * permille // 1_000) // tick * tick)
-        trades.append(Trade(first_id + n, instrument.id, MEMBERS[b].address, bs,
+        instrument = state.instruments.get(INSTRUMENTS[i])
+        price = 1  # a pruned instrument (expired, settled, retained): refused as unknown
+        if instrument is not None:
+            tick, mark = instrument.tick_size, state.mark_prices[instrument.id]
+            price = max(tick, (mark + mark * permille // 1_000) // tick * tick)
+        trades.append(Trade(first_id + n, INSTRUMENTS[i], MEMBERS[b].address, bs,
                             MEMBERS[s].address, ss, price, q))  # fmt: skip
     return make_batch(box, trades, batch_id=first_id)
 

@@ -85,8 +85,9 @@ def option_doc(iid: str, strike: int, option_type: str, expiry_ms: int) -> Doc:
 def options_genesis() -> Doc:
     """The example genesis with calls and puts near and far from the money, expiring in
     a day, a month and years after the future, a discount rate, a vol that shifts to
-    its floor, and stress days."""
+    its floor, and stress days; settled instruments kept a day (a key the rows ignore)."""
     doc = genesis_doc()
+    doc["settled_instrument_retention_ms"] = DAY_MS
     doc["instruments"] += [
         option_doc("BTC-C60-1D", 60_300_000, "call", EXPIRY - DAY_MS),
         option_doc("BTC-P60-1D", 60_300_000, "put", EXPIRY - DAY_MS),
