@@ -44,6 +44,10 @@ DEFAULT_MIN_DELAY_BLOCKS = 14_400  # a day at 6 s blocks: members see a change c
 DEFAULT_MAX_VOTING_BLOCKS = 100_800  # a week at 6 s blocks
 MAX_WITHDRAWAL_TTL_S = 365 * 24 * 3600
 MAX_PORTING_WINDOW_BLOCKS = 100_800  # a week at 6 s blocks
+DEFAULT_MIN_PUBLIC_CONTRIBUTORS = 3
+MIN_PUBLIC_CONTRIBUTORS = 2
+"""An aggregate of one member is that member's figure: no genesis may publish it."""
+MAX_PUBLIC_CONTRIBUTORS = 1_000
 E = TypeVar("E")
 
 
@@ -127,6 +131,10 @@ class Genesis:
     porting_window_blocks: int = 0
     """How long a client of a defaulted member that no backup took may choose another
     member before its positions are closed out (optional key; 0: at once)."""
+    min_public_contributors: int = DEFAULT_MIN_PUBLIC_CONTRIBUTORS
+    """The fewest members an aggregate the public views show may sum over (optional key;
+    node/api/disclosure.py). A node's policy for its public listener, not a clearing
+    rule: it is not governed and not in the configuration under the state root."""
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -197,7 +205,7 @@ TOP_KEYS = {
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
     "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
-    "clearing_members", "clients", "porting_window_blocks",
+    "clearing_members", "clients", "porting_window_blocks", "min_public_contributors",
 }  # fmt: skip
 
 
@@ -267,6 +275,11 @@ def parse_genesis(doc: object) -> Genesis:
         porting_window_blocks=top.get_int("porting_window_blocks", 0, MAX_PORTING_WINDOW_BLOCKS)
         if top.has("porting_window_blocks")
         else 0,
+        min_public_contributors=top.get_int(
+            "min_public_contributors", MIN_PUBLIC_CONTRIBUTORS, MAX_PUBLIC_CONTRIBUTORS
+        )
+        if top.has("min_public_contributors")
+        else DEFAULT_MIN_PUBLIC_CONTRIBUTORS,
     )
     _check_cross_references(genesis)
     _check_clients(genesis)
