@@ -51,7 +51,14 @@ from node.config import (
     StorageConfig,
     _check_cross_references,
 )
-from node.keys import BRIDGE_KEY, HOME_KEY_FILES, NODE_KEY, VALIDATOR_KEY, check_peer_id
+from node.keys import (
+    BRIDGE_KEY,
+    HOME_KEY_FILES,
+    HOME_OPERATOR_TOKEN_FILE,
+    NODE_KEY,
+    VALIDATOR_KEY,
+    check_peer_id,
+)
 from node.limits import MAX_MEMPOOL_TX_BYTES
 
 
@@ -105,6 +112,7 @@ class Keys(_Section):
     node_key_file: StrictStr = HOME_KEY_FILES[NODE_KEY]
     validator_key_file: StrictStr = HOME_KEY_FILES[VALIDATOR_KEY]
     bridge_key_file: StrictStr = HOME_KEY_FILES[BRIDGE_KEY]
+    operator_token_file: StrictStr = HOME_OPERATOR_TOKEN_FILE
 
 
 class P2P(_Section):
@@ -366,6 +374,7 @@ def to_records(root: Root, home: Path, file: Path) -> NodeConfig:
         node_key_file=_at(home, root.keys.node_key_file),
         validator_key_file=_at(home, root.keys.validator_key_file),
         bridge_key_file=_at(home, root.keys.bridge_key_file),
+        operator_token_file=_at(home, root.keys.operator_token_file),
         log_level=root.log_level,
         p2p=P2PConfig(**dict(root.p2p)),
         api=ApiConfig(**dict(api)),

@@ -45,6 +45,10 @@ DEFAULT_MAX_VOTING_BLOCKS = 100_800  # a week at 6 s blocks
 MAX_WITHDRAWAL_TTL_S = 365 * 24 * 3600
 MAX_PORTING_WINDOW_BLOCKS = 100_800  # a week at 6 s blocks
 DEFAULT_SETTLED_INSTRUMENT_RETENTION_MS = 7 * 24 * 3_600_000
+DEFAULT_MIN_PUBLIC_CONTRIBUTORS = 3
+MIN_PUBLIC_CONTRIBUTORS = 2
+"""An aggregate of one member is that member's figure: no genesis may publish it."""
+MAX_PUBLIC_CONTRIBUTORS = 1_000
 E = TypeVar("E")
 
 
@@ -131,6 +135,10 @@ class Genesis:
     settled_instrument_retention_ms: int = DEFAULT_SETTLED_INSTRUMENT_RETENTION_MS
     """How long after its expiry a settled dated instrument stays in the configuration
     before it is pruned (optional key; clearing/governance/pruning.py)."""
+    min_public_contributors: int = DEFAULT_MIN_PUBLIC_CONTRIBUTORS
+    """The fewest members an aggregate the public views show may sum over (optional key;
+    node/api/disclosure.py). A node's policy for its public listener, not a clearing
+    rule: it is not governed and not in the configuration under the state root."""
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -202,6 +210,7 @@ TOP_KEYS = {
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
     "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
     "clearing_members", "clients", "porting_window_blocks", "settled_instrument_retention_ms",
+    "min_public_contributors",
 }  # fmt: skip
 
 
@@ -274,6 +283,11 @@ def parse_genesis(doc: object) -> Genesis:
         settled_instrument_retention_ms=top.get_int("settled_instrument_retention_ms")
         if top.has("settled_instrument_retention_ms")
         else DEFAULT_SETTLED_INSTRUMENT_RETENTION_MS,
+        min_public_contributors=top.get_int(
+            "min_public_contributors", MIN_PUBLIC_CONTRIBUTORS, MAX_PUBLIC_CONTRIBUTORS
+        )
+        if top.has("min_public_contributors")
+        else DEFAULT_MIN_PUBLIC_CONTRIBUTORS,
     )
     _check_cross_references(genesis)
     _check_clients(genesis)

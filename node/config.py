@@ -22,7 +22,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
-from node.keys import BRIDGE_KEY, HOME_KEY_FILES, NODE_KEY, VALIDATOR_KEY, check_peer_id
+from node.keys import (
+    BRIDGE_KEY,
+    HOME_KEY_FILES,
+    HOME_OPERATOR_TOKEN_FILE,
+    NODE_KEY,
+    VALIDATOR_KEY,
+    check_peer_id,
+)
 from node.limits import MAX_API_BODY_BYTES, MAX_MEMPOOL_TX_BYTES
 
 CONFIG_FILE_NAME = "config.toml"
@@ -184,6 +191,8 @@ class NodeConfig:
     node_key_file: Path
     validator_key_file: Path
     bridge_key_file: Path
+    operator_token_file: Path
+    """The operator listener's bearer token (node/keys.py): every request to it carries it."""
     storage: StorageConfig
     p2p: P2PConfig = field(default_factory=P2PConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
@@ -516,6 +525,7 @@ def parse_config(data: Mapping[str, Any], file: Path, home: Path) -> NodeConfig:
         node_key_file=keys.path("node_key_file", home, HOME_KEY_FILES[NODE_KEY]),
         validator_key_file=keys.path("validator_key_file", home, HOME_KEY_FILES[VALIDATOR_KEY]),
         bridge_key_file=keys.path("bridge_key_file", home, HOME_KEY_FILES[BRIDGE_KEY]),
+        operator_token_file=keys.path("operator_token_file", home, HOME_OPERATOR_TOKEN_FILE),
         log_level=t.choice("log_level", LOG_LEVELS, "info"),
         p2p=_read(t.table("p2p"), _p2p),
         api=_read(t.table("api"), _api),

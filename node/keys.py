@@ -11,6 +11,11 @@ to that venue, which signs its trade batches with it.
 
 Every file is `{"version": 1, "kind": KIND, "secret": "0x" + 64 hex digits}`.
 
+The operator listener's bearer token (`keys/operator_token`, kind `operator-token`) is
+the one secret kept as itself, `clearnode-operator-token-v1-` and 64 hex digits with no
+JSON around it: Prometheus sends a `credentials_file`'s content as the token, so the
+scraper reads the node's own file. Otherwise it is kept as the keys are.
+
 A key file readable by group or others is refused, like ssh does: a validator
 key that leaked is a double-signing risk for the whole network.
 """
@@ -40,6 +45,11 @@ HOME_KEY_FILES = {
     BRIDGE_KEY: "keys/bridge_key.json",
 }
 """A node's key files in its home, unless config.toml's `[keys]` names others."""
+OPERATOR_TOKEN = "operator-token"
+HOME_OPERATOR_TOKEN_FILE = "keys/operator_token"
+"""The operator listener's token in the home, unless `[keys] operator_token_file` says."""
+OPERATOR_TOKEN_PREFIX = f"clearnode-{OPERATOR_TOKEN}-v{KEY_FILE_VERSION}-"
+OPERATOR_TOKEN_HEX_DIGITS = 64
 
 
 KEY_EXISTS = "already exists; refusing to overwrite a key"
@@ -85,19 +95,23 @@ def check_key_absent(path: Path) -> None:
 
 def save_key(path: Path, key: KeyFile) -> None:
     """Write `key` to a new file created with mode 0600; never overwrites."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     body = {"version": KEY_FILE_VERSION, "kind": key.kind, "secret": "0x" + key.secret.hex()}
+    _write_private(path, json.dumps(body) + "\n")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """`text` in a new file created with mode 0600 (its folder 0700); never overwrites."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise KeyFileError(path, KEY_EXISTS) from None
     with os.fdopen(fd, "w") as out:
-        json.dump(body, out)
-        out.write("\n")
+        out.write(text)
 
 
-def load_key(path: Path, kind: str) -> KeyFile:
-    """Read a key file, checking mode (no group/other access), version, kind and length."""
+def _read_private(path: Path) -> str:
+    """The text of a secret's file, refused when group or others may access it."""
     try:
         mode = path.stat().st_mode
         text = path.read_text()
@@ -105,6 +119,12 @@ def load_key(path: Path, kind: str) -> KeyFile:
         raise KeyFileError(path, f"cannot read key file ({exc.strerror})") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(path, f"permissions {oct(mode & 0o777)} are too open; expected 0600")
+    return text
+
+
+def load_key(path: Path, kind: str) -> KeyFile:
+    """Read a key file, checking mode (no group/other access), version, kind and length."""
+    text = _read_private(path)
     try:
         body = json.loads(text)
         version, found, secret = body["version"], body["kind"], body["secret"]
@@ -118,6 +138,33 @@ def load_key(path: Path, kind: str) -> KeyFile:
     if len(data) != 32:
         raise KeyFileError(path, f"secret is {len(data)} bytes, expected 32")
     return KeyFile(kind, data)
+
+
+def generate_operator_token() -> str:
+    return OPERATOR_TOKEN_PREFIX + secrets.token_hex(OPERATOR_TOKEN_HEX_DIGITS // 2)
+
+
+def save_operator_token(path: Path, token: str) -> None:
+    """Write `token` alone (no newline) to a new 0600 file; never overwrites."""
+    _write_private(path, token)
+
+
+def load_operator_token(path: Path) -> str:
+    """The token in `path` (surrounding whitespace ignored, as an editor may add a
+    newline), checking mode and form; raises KeyFileError."""
+    token = _read_private(path).strip()
+    digits = token.removeprefix(OPERATOR_TOKEN_PREFIX)
+    if (
+        digits == token
+        or len(digits) != OPERATOR_TOKEN_HEX_DIGITS
+        or any(c not in "0123456789abcdef" for c in digits)
+    ):
+        raise KeyFileError(
+            path,
+            f"not an operator token (expected {OPERATOR_TOKEN_PREFIX} and "
+            f"{OPERATOR_TOKEN_HEX_DIGITS} lowercase hex digits)",
+        )
+    return token
 
 
 IDENTITY_MULTIHASH = 0x00

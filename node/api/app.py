@@ -40,6 +40,7 @@ from node.api.member_history import MemberHistoryRoutes
 from node.api.member_stream import MemberStreamRoutes, MemberStreams
 from node.api.node_interface import NodeInterface
 from node.api.openapi import RouteDoc, build_document
+from node.api.operator_auth import get_unauthorised_response, is_authorised
 from node.api.tiers import PUBLIC, Listener
 from node.api.txs import get_outcome_view
 from node.clock import wall_clock_ms
@@ -492,12 +493,19 @@ async def serve_api(
     *,
     max_body_bytes: int,
     listener: Listener = PUBLIC,
+    token: str | None = None,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve `app`'s routes for `listener` until cancelled; `task_status.started` gets the
-    bound listeners."""
+    bound listeners. The operator listener needs its `token` (node/api/operator_auth.py),
+    which every request must carry."""
+    if listener.is_operator and token is None:
+        raise ValueError("the operator listener is served only with its token")
 
     async def handle(request: Request) -> Response:
+        authorization = request.headers.get("authorization")
+        if token is not None and not is_authorised(authorization, token):
+            return get_unauthorised_response(authorization)
         return await app.handle(replace(request, listener=listener))
 
     await serve_http(

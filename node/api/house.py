@@ -7,7 +7,10 @@ holds lots, never which nor how many: they are a defaulter's positions, shown
 only to registered bidders for the auction), the default fund's size, whether
 withdrawals are halted and why, and what each chain's vault holds for cash. The
 default fund's last Cover-N sizing (the N largest stress losses beyond initial
-margin) is each one member's figure: only the operator's view (`detailed`) has it.
+margin) is each one member's figure: only the operator's view (`detailed`) has it. The
+public view withholds the fund's totals while fewer than `min_public_contributors`
+members make them up, and the posted total while required less posted would be fewer
+members' shortfalls (node/api/disclosure.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from clearing.default.house import (
 from clearing.risk.engine import get_risk_setup
 from clearing.state import ClearingState, get_collateral_value
 from node.api.bodies import hex0x
+from node.api.disclosure import get_min_contributors, get_withheld, get_withheld_difference
 
 
 def get_clearing_house_status(state: ClearingState, detailed: bool = False) -> dict[str, object]:
@@ -58,6 +62,8 @@ def get_insurance_fund_view(state: ClearingState) -> dict[str, object]:
 
 
 def get_default_fund_view(state: ClearingState, detailed: bool) -> dict[str, object]:
+    """The fund's totals; in the public view (not `detailed`) a withheld total is None
+    and `withheld` says why, by the total's name."""
     setup = get_risk_setup(state)
     members = [m for a, m in state.members.items() if a != HOUSE[0]]
     view: dict[str, object] = {
@@ -71,4 +77,16 @@ def get_default_fund_view(state: ClearingState, detailed: bool) -> dict[str, obj
     }
     if detailed:
         view["cover_losses"] = list(state.default_fund_cover)
+        return view
+    k = get_min_contributors(state)
+    withheld = {
+        "posted": get_withheld(sum(1 for m in members if m.default_fund), k),
+        "required": get_withheld(sum(1 for m in members if m.default_fund_required), k),
+    }
+    if withheld["posted"] is None and withheld["required"] is None:
+        short = sum(1 for m in members if m.default_fund != m.default_fund_required)
+        withheld["posted"] = get_withheld_difference(short, k)
+    reasons = {name: why for name, why in withheld.items() if why is not None}
+    view.update(dict.fromkeys(reasons))
+    view["withheld"] = reasons
     return view

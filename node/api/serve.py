@@ -5,6 +5,8 @@
 
 `task_status.started` receives the ApiApp (with `.port` and, when the operator listener
 is on, `.operator_port` set to the bound ports, so a config with port 0 works in tests).
+The operator listener answers only requests carrying the home's operator token; a home
+made before the token existed gets one here, logged with its path.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from node.api.http import get_bound_port
 from node.api.node_interface import LocalNode
 from node.api.tiers import OPERATOR, PUBLIC, Listener
 from node.config import NodeConfig
+from node.keys import generate_operator_token, load_operator_token, save_operator_token
 from node.liveness import CommitWatch
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
@@ -70,6 +73,7 @@ async def serve_node_api(
             app.operator_port = await _listen(
                 nursery, app, config, OPERATOR, "api.operator_listen_port",
                 api.operator_listen_host, api.operator_listen_port,
+                get_operator_token(config),
             )  # fmt: skip
         task_status.started(app)
 
@@ -82,6 +86,7 @@ async def _listen(
     key: str,
     host: str,
     port: int,
+    token: str | None = None,
 ) -> int:
     """Serve `listener`'s routes on host:port in `nursery`; the bound port."""
     try:
@@ -92,12 +97,23 @@ async def _listen(
                 port,
                 max_body_bytes=config.api.max_body_bytes,
                 listener=listener,
+                token=token,
                 task_status=task_status,
             )
         )
     except OSError as exc:  # taken since `clearnode start` probed it (two starts racing)
         raise get_port_taken_error(config, key, exc.strerror or str(exc)) from None
     return get_bound_port(listeners)
+
+
+def get_operator_token(config: NodeConfig) -> str:
+    """The home's operator token; a home `clearnode init` made before the token existed
+    gets a new one (KeyFileError if the file is too open or not a token)."""
+    path = config.operator_token_file
+    if not path.exists():
+        save_operator_token(path, generate_operator_token())
+        log.info("wrote a new operator token", extra={"path": str(path)})
+    return load_operator_token(path)
 
 
 def is_loopback(host: str) -> bool:

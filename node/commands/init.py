@@ -16,7 +16,9 @@ genesis venue (the template's venue ids, with fresh public keys), written to
 the template (nor the sandbox's public test keys) reaches an init-made genesis.
 A home's node, validator and bridge keys already there (`clearnode keys generate`,
 run first so a vault can trust the bridge addresses before init) are kept and used;
-init writes only the missing ones and never overwrites a key file.
+init writes only the missing ones and never overwrites a key file. Every home gets its
+own operator token (`keys/operator_token`, 0600): the operator listener answers only
+requests carrying it (node/api/operator_auth.py).
 At the end init prints what it made: each node's addresses and the next commands.
 
 Collateral chains (node/chainspec.py): `--bridge-chain` gives a real chain's RPC,
@@ -54,6 +56,7 @@ from node.config import CONFIG_FILE_NAME, load_config
 from node.keys import (
     BRIDGE_KEY,
     HOME_KEY_FILES,
+    HOME_OPERATOR_TOKEN_FILE,
     NODE_KEY,
     VALIDATOR_KEY,
     VENUE_KEY,
@@ -61,8 +64,10 @@ from node.keys import (
     KeyFileError,
     compute_peer_id,
     generate_key,
+    generate_operator_token,
     load_key,
     save_key,
+    save_operator_token,
 )
 from node.reports.seed import create_report_seed, load_report_seed, save_report_seed
 
@@ -305,6 +310,8 @@ def init_homes(
             if h / HOME_KEY_FILES[kind] not in k.kept:
                 save_key(h / HOME_KEY_FILES[kind], key)
         save_report_seed(h / REPORT_SEED_FILE, seed)
+        if not (h / HOME_OPERATOR_TOKEN_FILE).exists():
+            save_operator_token(h / HOME_OPERATOR_TOKEN_FILE, generate_operator_token())
         (h / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [a for j, a in enumerate(addrs) if j != i]
         config = render_config(
@@ -342,7 +349,8 @@ def render_summary(result: InitResult) -> str:
             f"    p2p      {node.p2p_addr}",
             f"    api      {node.api_url}  (public: members, venues, relayers)",
             f"    status   {node.api_url}/status  (the network, no member)",
-            f"    operator {node.operator_url}/status  (full blocks, members, /metrics)",
+            f"    operator {node.operator_url}/status  (full blocks, members, /metrics; "
+            f"its token: {node.home / HOME_OPERATOR_TOKEN_FILE})",
             "    keys     "
             + ("kept " + ", ".join(p.name for p in node.kept_keys) if node.kept_keys else "new"),
         ]

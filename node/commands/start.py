@@ -19,7 +19,14 @@ import trio
 
 from node.config import ConfigError, NodeConfig, load_config
 from node.genesis_file import load_genesis
-from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFileError, load_key
+from node.keys import (
+    BRIDGE_KEY,
+    NODE_KEY,
+    VALIDATOR_KEY,
+    KeyFileError,
+    load_key,
+    load_operator_token,
+)
 from node.logs import setup_logging
 from node.ports import check_ports
 from node.storage import StorageError
@@ -45,6 +52,8 @@ def check_home(home: Path) -> NodeConfig:
         load_key(config.validator_key_file, VALIDATOR_KEY)
     if config.bridge_key_file.exists():
         load_key(config.bridge_key_file, BRIDGE_KEY)
+    if config.operator_token_file.exists():  # else the API writes one (node/api/serve.py)
+        load_operator_token(config.operator_token_file)
     return config
 
 

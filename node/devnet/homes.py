@@ -1,6 +1,6 @@
 """Validator homes for the devnet, laid out exactly as `clearnode init` does.
 
-Keys are generated (never derived from public names), the genesis is
+Keys and operator tokens are generated (never derived from public names), the genesis is
 `clearnode init`'s genesis of the devnet template, and each config.toml is
 init's config plus the sections of the node services the devnet drives
 (oracle, bridge chains, reports). A section is written only if this node's
@@ -19,7 +19,18 @@ from typing import Any
 from bridge.loopback import get_free_port
 from node.commands.init import REPORT_SEED_FILE, NodeKeys, build_genesis, render_config
 from node.config import CONFIG_FILE_NAME, NodeConfig, OracleSourceConfig, load_config
-from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, compute_peer_id, generate_key, save_key
+from node.keys import (
+    BRIDGE_KEY,
+    HOME_OPERATOR_TOKEN_FILE,
+    NODE_KEY,
+    VALIDATOR_KEY,
+    compute_peer_id,
+    generate_key,
+    generate_operator_token,
+    load_operator_token,
+    save_key,
+    save_operator_token,
+)
 from node.reports.seed import create_report_seed, save_report_seed
 
 
@@ -47,6 +58,15 @@ class Home:
     def operator_url(self) -> str:
         """The operator listener: full blocks, each member's margin health, /metrics."""
         return f"http://127.0.0.1:{self.operator_port}"
+
+    @property
+    def operator_token_file(self) -> Path:
+        return self.path / HOME_OPERATOR_TOKEN_FILE
+
+    @property
+    def operator_headers(self) -> dict[str, str]:
+        """What every request to the operator listener carries (node/api/operator_auth.py)."""
+        return {"authorization": f"Bearer {load_operator_token(self.operator_token_file)}"}
 
     @property
     def evm_address(self) -> bytes:
@@ -89,6 +109,7 @@ def write_homes(homes: list[Home], template: dict[str, Any], services_toml: str)
         save_key(home.path / "keys" / "validator_key.json", home.keys.validator)
         save_key(home.path / "keys" / "bridge_key.json", home.keys.bridge)
         save_report_seed(home.path / REPORT_SEED_FILE, seed)
+        save_operator_token(home.operator_token_file, generate_operator_token())
         (home.path / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [h.addr for h in homes if h is not home]
         config = render_config(

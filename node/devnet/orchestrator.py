@@ -16,6 +16,7 @@ import json
 import subprocess
 import tempfile
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
@@ -30,7 +31,7 @@ from node.devnet.clients import add_clearing_members
 from node.devnet.genesis import add_rolling_future, build_genesis_template
 from node.devnet.homes import make_homes, write_homes
 from node.devnet.market import make_members
-from node.devnet.monitoring import describe_monitoring, write_scrape_config
+from node.devnet.monitoring import ScrapeTarget, describe_monitoring, write_scrape_config
 from node.devnet.network import Devnet, DevnetConfig, NodeView, Observer, StepTimeout
 from node.devnet.processes import run_nodes
 from node.devnet.script import finish, run_members, run_script
@@ -59,7 +60,14 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
         net.not_exercised += services.missing
         observer.log(f"starting {len(homes)} validator processes (logs: {out_dir}/node*/node.log)")
         operator_urls = [h.operator_url for h in homes]
-        scrape_config = write_scrape_config(out_dir, operator_urls)
+        scrape_config = write_scrape_config(
+            out_dir,
+            [
+                ScrapeTarget(f"clearnode-{h.name}", f"127.0.0.1:{h.operator_port}",
+                             h.operator_token_file)
+                for h in homes
+            ],
+        )  # fmt: skip
         for line in describe_monitoring(scrape_config, operator_urls):
             observer.log(line)
         with run_nodes([h.path for h in homes]) as processes:
@@ -83,10 +91,17 @@ def _run_until_interrupted(
 
 
 async def _run(net: Devnet, started: float, processes: list[subprocess.Popen[bytes]]) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient() as http, AsyncExitStack() as operators:
         net.nodes = [
             NodeView(
-                Client(h.api_url, net.chain_id, http), Client(h.operator_url, net.chain_id, http)
+                Client(h.api_url, net.chain_id, http),
+                Client(
+                    h.operator_url,
+                    net.chain_id,
+                    await operators.enter_async_context(
+                        httpx.AsyncClient(headers=h.operator_headers)
+                    ),
+                ),
             )
             for h in net.homes
         ]

@@ -52,6 +52,8 @@ class Replay:
     recent_txs: deque[bytes] = field(default_factory=lambda: deque(maxlen=RECENT_TXS))
     on_chain_amounts: set[int] = field(default_factory=set)
     """Deposited and paid-out quanta: the chains show them, so they are no secret."""
+    prices: set[int] = field(default_factory=set)
+    """Every mark and index price committed: public (GET /v1/prices, the page's charts)."""
 
     def __post_init__(self) -> None:
         self.app = ClearingApp(parse_genesis(self.genesis_doc))
@@ -67,6 +69,7 @@ class Replay:
         decoded = Block.decode(block)
         root = "0x" + self.app.finalize_block(decoded).hex()
         self.recent_txs.extend(decoded.txs)
+        self.prices.update(self.state.mark_prices.values(), self.state.index_prices.values())
         if len(set(roots)) != 1:
             self.fail(f"height {height}: validators' state roots differ: {roots}")
         elif roots[0] != root:

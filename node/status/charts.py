@@ -30,7 +30,7 @@ class Series:
 
 def thin(points: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """At most MAX_VERTICES of `points`, evenly spaced, the first and the last kept."""
-    step = -(-len(points) // MAX_VERTICES)
+    step = max(1, -(-len(points) // MAX_VERTICES))  # a series may have no point (withheld)
     kept = list(points[::step])
     if kept and kept[-1] != points[-1]:
         kept[-1] = points[-1]

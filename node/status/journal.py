@@ -2,9 +2,9 @@
 
 Filled by a commit listener from the block the node just applied, so it holds
 only public facts: the block, its certificate, and per block and kind of default
-event how many there were and what they moved in total. A default event names a
-member and, for a liquidation or a deleveraging, the instrument and lots moved:
-that is the member's position, so none of it is kept.
+event how many there were, how many members they were of, and what they moved in
+total. A default event names a member and, for a liquidation or a deleveraging, the
+instrument and lots moved: that is the member's position, so none of it is kept.
 """
 
 from __future__ import annotations
@@ -39,12 +39,14 @@ class BlockLine:
 
 @dataclass(frozen=True)
 class DefaultLine:
-    """The `count` events of one `kind` in the block at `height`, `amount` their sum."""
+    """The `count` events of one `kind` in the block at `height`, `amount` their sum over
+    `members` members (public only from `min_public_contributors` members up)."""
 
     height: int
     kind: str
     count: int
     amount: int
+    members: int
 
 
 class Journal:
@@ -81,10 +83,17 @@ class Journal:
 
 def get_default_lines(height: int, events: list[Event]) -> list[DefaultLine]:
     """One line per shown kind, in the order the kinds first occur in the block."""
-    totals: dict[str, tuple[int, int]] = {}
+    totals: dict[str, tuple[int, int, set[object]]] = {}
     for event in events:
         if event.kind in SHOWN_KINDS:
-            count, amount = totals.get(event.kind, (0, 0))
-            value = dict(event.data).get("amount", 0)
-            totals[event.kind] = (count + 1, amount + (value if isinstance(value, int) else 0))
-    return [DefaultLine(height, kind, count, amount) for kind, (count, amount) in totals.items()]
+            count, amount, members = totals.get(event.kind, (0, 0, set()))
+            data = dict(event.data)
+            value = data.get("amount", 0)
+            members.add(data.get("member"))
+            totals[event.kind] = (
+                count + 1, amount + (value if isinstance(value, int) else 0), members
+            )  # fmt: skip
+    return [
+        DefaultLine(height, kind, count, amount, len(members))
+        for kind, (count, amount, members) in totals.items()
+    ]

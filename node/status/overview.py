@@ -5,9 +5,11 @@ the ledger's collateral, governance (open votes, what executes at which height, 
 outcomes), how many accounts stand below their requirements, per block
 how many waterfall events clearing emitted and what they moved (never whose, nor which
 lots), the latest solvency report's verdict, what the integers' units are, and the
-recent history the page charts (heights, latencies, marks, default fund totals). The
-operator's view (`detailed`) adds each sub-account's margin health (equity against its
-requirements, never its positions) and the default fund's sizing losses.
+recent history the page charts (heights, latencies, marks, default fund totals). A sum
+over fewer than the genesis `min_public_contributors` members is withheld, saying so
+(node/api/disclosure.py). The operator's view (`detailed`) shows every sum exactly and
+adds each sub-account's margin health (equity against its requirements, never its
+positions) and the default fund's sizing losses.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from clearing.collateral import get_collateral_quanta, get_pending_withdrawal_qu
 from clearing.risk.engine import INSURANCE_MEMBER, get_member_risk
 from clearing.state import ClearingState, is_settlement_token
 from node.api.bodies import hex0x
+from node.api.disclosure import get_min_contributors, get_withheld
 from node.api.house import get_clearing_house_status
 from node.status.governance import get_governance
 from node.status.history import History
@@ -28,9 +31,6 @@ from node.status.journal import Journal
 from node.status.vaults import VaultView
 
 MAX_MEMBER_ROWS = 100
-OPEN_INTEREST_MIN_HOLDERS = 3
-"""Accounts needed on each side of an instrument before anyone but the operator sees its
-open interest: with fewer, the total is one or two accounts' own positions."""
 NOT_WATCHED = "not watched by this node"
 ReportStatus = Callable[[], dict[str, Any] | None]
 
@@ -159,8 +159,9 @@ def get_health(state: ClearingState) -> list[dict[str, Any]]:
 
 def get_open_interest(state: ClearingState, detailed: bool) -> dict[str, int | None]:
     """Per instrument, the lots held long over all accounts (as many are held short);
-    None while fewer than OPEN_INTEREST_MIN_HOLDERS accounts hold either side, unless
-    `detailed` (the operator's view)."""
+    None while fewer than `min_public_contributors` accounts hold either side (the total
+    would be their own positions), unless `detailed` (the operator's view)."""
+    k = get_min_contributors(state)
     longs: Counter[str] = Counter()
     shorts: Counter[str] = Counter()
     for member in state.members.values():
@@ -171,9 +172,7 @@ def get_open_interest(state: ClearingState, detailed: bool) -> dict[str, int | N
                 elif position.quantity < 0:
                     shorts[iid] += 1
     return {
-        iid: lots
-        if detailed or lots == 0 or min(longs[iid], shorts[iid]) >= OPEN_INTEREST_MIN_HOLDERS
-        else None
+        iid: lots if detailed or lots == 0 or min(longs[iid], shorts[iid]) >= k else None
         for iid, lots in sorted(state.open_interest.items())
     }
 
@@ -213,11 +212,22 @@ def get_units(state: ClearingState) -> dict[str, Any]:
     }
 
 
-def get_defaults(journal: Journal) -> list[dict[str, Any]]:
-    return [
-        {"height": line.height, "kind": line.kind, "events": line.count, "amount": line.amount}
-        for line in journal.defaults
-    ]
+def get_defaults(journal: Journal, k: int, detailed: bool) -> list[dict[str, Any]]:
+    """Per block and kind, the waterfall events' count and total; the total None in the
+    public view when fewer than `k` members' events make it (`withheld` says so)."""
+    lines = []
+    for line in journal.defaults:
+        withheld = None if detailed else get_withheld(line.members, k)
+        lines.append(
+            {
+                "height": line.height,
+                "kind": line.kind,
+                "events": line.count,
+                "amount": line.amount if withheld is None else None,
+                "withheld": withheld,
+            }
+        )
+    return lines
 
 
 def build_overview(
@@ -250,10 +260,11 @@ def build_overview(
         "blocks": get_blocks(journal),
         "chains": get_chains(state, vaults),
         "margin": get_margin_summary(health),
-        "defaults": get_defaults(journal),
+        "defaults": get_defaults(journal, get_min_contributors(state), detailed),
         "report": None if report is None else report(),
         "governance": get_governance(state, failures or {}),
-        "history": (history or History()).to_columns(),
+        "history": (history or History()).to_columns(detailed),
+        "min_public_contributors": get_min_contributors(state),
     }
     if detailed:
         overview["members"] = health[:MAX_MEMBER_ROWS]

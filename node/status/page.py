@@ -16,7 +16,6 @@ from xml.sax.saxutils import quoteattr
 
 from node.status.alerts import Alert, get_alerts, get_money
 from node.status.charts import Series, render_chart
-from node.status.overview import OPEN_INTEREST_MIN_HOLDERS
 from node.status.times import format_age, format_clock, format_duration, format_utc
 from node.status.units import Unit, format_count, format_exact, format_shown
 
@@ -83,6 +82,11 @@ def amount(value: int | None, unit: Unit) -> Markup | None:
     return Markup(f"<span title='{html.escape(exact)}'>{html.escape(shown)}</span>")
 
 
+def withheld_or(value: Markup | None, why: str | None) -> Markup | None:
+    """A figure the public view withheld shows why in its place."""
+    return value if why is None else figure(why)
+
+
 def count(value: int | None) -> Markup | None:
     return None if value is None else Markup(format_count(value))
 
@@ -147,13 +151,18 @@ def render_charts(history: Mapping[str, Any], money: Unit) -> str:
         "chart-default-fund",
         "Default fund",
         [
-            Series("posted", list(zip(heights, history["default_fund_posted"], strict=True))),
-            Series("required", list(zip(heights, history["default_fund_required"], strict=True))),
+            Series("posted", get_points(heights, history["default_fund_posted"])),
+            Series("required", get_points(heights, history["default_fund_required"])),
         ],
         lambda v: format_shown(v, money),
         lambda h0, h1: f"heights {h0}–{h1}",
     )
     return f"<div class='charts'>{height_chart}{latency_chart}{fund_chart}</div>"
+
+
+def get_points(xs: Sequence[int], ys: Sequence[int | None]) -> list[tuple[int, int]]:
+    """The points of a column, without the samples it has no figure for (withheld)."""
+    return [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
 
 
 def render_prices(overview: Mapping[str, Any], money: Unit) -> str:
@@ -163,8 +172,7 @@ def render_prices(overview: Mapping[str, Any], money: Unit) -> str:
     rows = []
     for iid, mark in overview["prices"].items():
         lot = lots.get(iid)
-        marks = history["marks"].get(iid, [])
-        points = [(h, m) for h, m in zip(history["height"], marks, strict=True) if m is not None]
+        points = get_points(history["height"], history["marks"].get(iid, []))
         chart = render_chart(
             f"chart-mark-{iid}", "", [Series(iid, points)],
             lambda v: format_shown(v, money), lambda h0, h1: f"heights {h0}–{h1}",
@@ -181,8 +189,8 @@ def render_prices(overview: Mapping[str, Any], money: Unit) -> str:
     return table("prices", rows, "no prices")
 
 
-def render_open_interest(open_interest: Mapping[str, int | None]) -> str:
-    hidden = f"not shown: fewer than {OPEN_INTEREST_MIN_HOLDERS} accounts hold a side"
+def render_open_interest(open_interest: Mapping[str, int | None], k: int) -> str:
+    hidden = f"withheld: fewer than {k} accounts hold a side"
     rows = [
         {"instrument": iid, "lots_long_and_short": hidden if lots is None else count(lots)}
         for iid, lots in open_interest.items()
@@ -262,6 +270,7 @@ def render_report(report: Mapping[str, Any] | None) -> str:
 def render_clearing_house(house: Mapping[str, Any], money: Unit) -> str:
     """The house's own funds, in the settlement unit."""
     fund, df = house["insurance_fund"], house["default_fund"]
+    withheld = df.get("withheld", {})  # the public view's; the operator's withholds nothing
     backing = [f"{format_shown(v, money)} in chain {c}'s vault"
                for c, v in fund["cash_in_vaults"].items()]  # fmt: skip
     backing.append(f"{format_shown(fund['cash_owed'], money)} owed by members or rounding")
@@ -282,8 +291,10 @@ def render_clearing_house(house: Mapping[str, Any], money: Unit) -> str:
         ("", "lots held by the house", Markup(
             f"in {format_count(fund['positions'])} instrument(s), "
             f"{format_count(fund['open_auctions'])} open auction(s)")),
-        ("default-fund", "default fund posted", amount(df["posted"], money)),
-        ("", "default fund required", amount(df["required"], money)),
+        ("default-fund", "default fund posted",
+         withheld_or(amount(df["posted"], money), withheld.get("posted"))),
+        ("", "default fund required",
+         withheld_or(amount(df["required"], money), withheld.get("required"))),
         ("", "contributors", count(df["contributors"])),
         ("", "sizing", Markup(html.escape(sizing))),
         ("", "assessment cap", Markup(html.escape(assessments))),
@@ -333,7 +344,15 @@ def render_members(members: Sequence[Mapping[str, Any]] | None, money: Unit) -> 
 
 
 def render_defaults(defaults: Sequence[Mapping[str, Any]], money: Unit) -> str:
-    rows = [{**d, "amount": amount(d["amount"], money)} for d in defaults]
+    rows = [
+        {
+            "height": d["height"],
+            "kind": d["kind"],
+            "events": d["events"],
+            "amount": withheld_or(amount(d["amount"], money), d["withheld"]),
+        }
+        for d in defaults
+    ]
     return table("defaults", rows, "no default")
 
 
@@ -351,6 +370,9 @@ def render_governance(governance: Mapping[str, list[dict[str, Any]]]) -> str:
 def render_status_page(overview: Mapping[str, Any], now_ms: int) -> str:
     name = html.escape(str(overview["moniker"]))
     money = get_money(overview)
+    open_interest = render_open_interest(
+        overview["open_interest"], overview["min_public_contributors"]
+    )
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<meta http-equiv='refresh' content='{REFRESH_S}'>"
@@ -362,7 +384,7 @@ def render_status_page(overview: Mapping[str, Any], now_ms: int) -> str:
         f"<h2>Clearing house ({html.escape(money.symbol)})</h2>"
         f"{render_clearing_house(overview['clearing_house'], money)}"
         f"<h2>Prices</h2>{render_prices(overview, money)}"
-        f"<h2>Open interest</h2>{render_open_interest(overview['open_interest'])}"
+        f"<h2>Open interest</h2>{open_interest}"
         f"<h2>Margin</h2>{render_margin(overview['margin'])}"
         f"{render_members(overview.get('members'), money)}"
         f"<h2>Validators</h2>{table('validators', overview['validators'], 'none')}"

@@ -4,7 +4,12 @@ from typing import Any
 import pytest
 
 from clearing.errors import GenesisError
-from clearing.genesis import DEFAULT_WITHDRAWAL_TTL_S, parse_genesis
+from clearing.genesis import (
+    DEFAULT_MIN_PUBLIC_CONTRIBUTORS,
+    DEFAULT_WITHDRAWAL_TTL_S,
+    parse_genesis,
+)
+from clearing.governance.configuration import encode_configuration
 from clearing.instruments import InstrumentKind, OptionType
 from clearing.risk.engine import compute_risk_setup
 from clearing.state import initialize_state
@@ -111,6 +116,8 @@ CASES = [
         "settled_instrument_retention_ms",
         "an integer in [0, 18446744073709551615]",
     ),
+    # an aggregate of one member is its figure: no network may publish that
+    (_set(["min_public_contributors"], 1), "min_public_contributors", "an integer in [2, 1000]"),
     # a genesis figure would be cash no vault holds: the fund is seeded by a deposit
     (_set(["insurance_fund"], 10**12), "insurance_fund", "depositing the settlement token"),
     (_set(["insurance_fund"], False), "insurance_fund", "0 (seed the fund"),
@@ -162,6 +169,16 @@ def test_the_settled_instrument_retention_is_optional() -> None:
     assert parse_genesis(doc).settled_instrument_retention_ms == 7 * 24 * 3_600_000
     doc["settled_instrument_retention_ms"] = 0
     assert parse_genesis(doc).settled_instrument_retention_ms == 0
+
+
+def test_min_public_contributors_is_optional_and_outside_the_configuration() -> None:
+    """A public views' policy, not a clearing rule: the state root does not commit to it."""
+    doc = genesis_doc()
+    assert parse_genesis(doc).min_public_contributors == DEFAULT_MIN_PUBLIC_CONTRIBUTORS == 3
+    doc["min_public_contributors"] = 5
+    genesis = parse_genesis(doc)
+    assert genesis.min_public_contributors == 5
+    assert encode_configuration(genesis) == encode_configuration(parse_genesis(genesis_doc()))
 
 
 def test_the_insurance_fund_starts_empty_and_may_say_so() -> None:

@@ -13,6 +13,10 @@ import trio
 from node.api.app import ApiApp, serve_api
 from node.api.http import get_bound_port
 from node.api.tiers import PUBLIC, Listener
+from node.keys import generate_operator_token
+
+OPERATOR_TOKEN = generate_operator_token()
+"""The token the operator listeners `serve_app` serves require."""
 
 
 @asynccontextmanager
@@ -20,7 +24,8 @@ async def serve_app(
     app: ApiApp, max_body_bytes: int = 4096, listener: Listener = PUBLIC
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Serve `app` on `listener` until the block ends; yields a client whose base URL is
-    the server."""
+    the server (on the operator listener, carrying its token: `OPERATOR_TOKEN`)."""
+    token = OPERATOR_TOKEN if listener.is_operator else None
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(
             lambda task_status: serve_api(
@@ -29,11 +34,13 @@ async def serve_app(
                 0,
                 max_body_bytes=max_body_bytes,
                 listener=listener,
+                token=token,
                 task_status=task_status,
             )
         )
         base = f"http://127.0.0.1:{get_bound_port(listeners)}"
-        async with httpx.AsyncClient(base_url=base) as client:
+        headers = {} if token is None else {"authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers) as client:
             yield client
         nursery.cancel_scope.cancel()
 

@@ -28,7 +28,17 @@ from typing import Any, Protocol, TypeVar
 
 from bridge.loopback import LOWEST_PORT, get_ephemeral_start, get_free_port
 from clearing.sandbox import derive_seed
-from node.keys import NODE_KEY, VALIDATOR_KEY, KeyFile, compute_peer_id, save_key
+from node.keys import (
+    HOME_OPERATOR_TOKEN_FILE,
+    NODE_KEY,
+    VALIDATOR_KEY,
+    KeyFile,
+    compute_peer_id,
+    generate_operator_token,
+    load_operator_token,
+    save_key,
+    save_operator_token,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 H = TypeVar("H")
@@ -122,6 +132,12 @@ class NodeHome:
         return f"/ip4/127.0.0.1/tcp/{self.port}/p2p/{self.peer_id}"
 
     @property
+    def operator_headers(self) -> dict[str, str]:
+        """What every request to the operator listener carries (its token, as init wrote)."""
+        token = load_operator_token(self.path / HOME_OPERATOR_TOKEN_FILE)
+        return {"authorization": f"Bearer {token}"}
+
+    @property
     def db(self) -> Path:
         return self.path / "data" / "node.sqlite3"
 
@@ -129,6 +145,7 @@ class NodeHome:
         (self.path / "keys").mkdir(parents=True, exist_ok=True, mode=0o700)
         (self.path / "genesis.json").write_text(json.dumps(genesis))
         save_key(self.path / "keys" / "node_key.json", self.node_key)
+        save_operator_token(self.path / HOME_OPERATOR_TOKEN_FILE, generate_operator_token())
         if self.validator_index is not None:
             seed = derive_seed(f"validator-{self.validator_index}")
             save_key(self.path / "keys" / "validator_key.json", KeyFile(VALIDATOR_KEY, seed))

@@ -30,6 +30,7 @@ from consensus.types import Block, BlockHeader, compute_txs_hash
 from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
 from node.api.tiers import OPERATOR
+from node.keys import load_operator_token
 from node.limits import MAX_API_BODY_BYTES, MAX_JSON_REQUEST_BYTES
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
@@ -460,7 +461,11 @@ async def test_serve_node_api_from_a_config(tmp_path: Path) -> None:
             assert (await client.get("/v1/status")).json()["moniker"] == "wired"
             assert (await client.get("/metrics")).status_code == 404
         assert app.operator_port not in (None, app.port)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.operator_port}") as client:
+        token = load_operator_token(config.operator_token_file)  # written: the home had none
+        headers = {"authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{app.operator_port}", headers=headers
+        ) as client:
             assert "clearnode_txs_submitted_total" in (await client.get("/metrics")).text
         nursery.cancel_scope.cancel()
     assert sent == [raw]

@@ -61,7 +61,8 @@ async def test_a_running_node_serves_its_p2p_counters(tmp_path: Path) -> None:
         home = net.homes[0]
         status = await net.get_json(home, "/v1/status")
         async with httpx.AsyncClient(timeout=10) as client:
-            text = (await client.get(f"http://127.0.0.1:{home.operator_port}/metrics")).text
+            url = f"http://127.0.0.1:{home.operator_port}/metrics"
+            text = (await client.get(url, headers=home.operator_headers)).text
     assert status["p2p"]["peers"] >= 1
     assert status["p2p"]["counters"]["consensus"]["published"] > 0
     assert 'clearnode_p2p_events_total{outcome="published",scope="consensus"}' in text

@@ -19,7 +19,13 @@ def test_the_default_fund_its_sizing_and_the_insurance_fund_are_served() -> None
     df = status["default_fund"]
     public = get_clearing_house_status(box.state)["default_fund"]
     assert "cover_losses" not in public  # type: ignore[operator]
-    assert public == {k: v for k, v in df.items() if k != "cover_losses"}  # type: ignore[union-attr]
+    # A and B are short of their parts: required less posted would be two members' gaps
+    assert public == {  # type: ignore[comparison-overlap]
+        **{k: v for k, v in df.items() if k != "cover_losses"},  # type: ignore[union-attr]
+        "posted": None,
+        "withheld": {"posted": "withheld: its difference to another figure shown is "
+                     "fewer than 3 members'"},
+    }  # fmt: skip
     members = [box.state.members[m.address] for m in (A, B, C, D)]
     assert df["posted"] == sum(m.default_fund for m in members)  # type: ignore[index]
     assert df["required"] == sum(m.default_fund_required for m in members)  # type: ignore[index]

@@ -141,6 +141,16 @@ def test_start_refuses_a_readable_key(tmp_path: Path) -> None:
         check_home(home)
 
 
+def test_start_refuses_a_readable_operator_token(tmp_path: Path) -> None:
+    """Anyone on the host who reads it reads every member's margin health."""
+    home = tmp_path / "n"
+    main(["init", "--home", str(home)])
+    check_home(home)
+    os.chmod(home / "keys" / "operator_token", 0o640)
+    with pytest.raises(KeyFileError, match="too open"):
+        check_home(home)
+
+
 async def test_status_queries_a_running_api(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

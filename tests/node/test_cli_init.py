@@ -19,7 +19,7 @@ from node.cli import main
 from node.commands.keys import get_public_keys
 from node.config import load_config
 from node.genesis_file import load_genesis
-from node.keys import VENUE_KEY, load_key
+from node.keys import VENUE_KEY, load_key, load_operator_token
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
@@ -66,6 +66,7 @@ def test_init_prints_addresses_status_urls_and_next_commands(
     args = ["--validators", "2", "--p2p-port", "5100", "--api-port", "5200", "--moniker", "v"]
     assert main(["init", "--home", str(tmp_path), *args]) == 0
     out = capsys.readouterr().out
+    tokens: set[str] = set()
     for i in range(2):
         home = tmp_path / f"v{i}"
         keys = json.loads((home / "genesis.json").read_text())["validators"][i]
@@ -75,10 +76,15 @@ def test_init_prints_addresses_status_urls_and_next_commands(
         assert f"http://127.0.0.1:{5202 + i}/status" in out  # the operator's, after the API's
         config = (home / "config.toml").read_text()
         assert "operator_enabled = true" in config and f"= {5202 + i}\n" in config
+        token_file = home / "keys" / "operator_token"  # each home its own, 0600
+        assert f"its token: {token_file}" in out
+        tokens.add(load_operator_token(token_file))
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         assert f"clearnode start --home {home}" in out
         assert f"clearnode status --home {home}" in out
     assert main(["keys", "--home", str(tmp_path / "v1")]) == 0
     assert json.loads(capsys.readouterr().out)["peer_id"] in out
+    assert len(tokens) == 2 and not any(token in out for token in tokens)
 
 
 def generate_keys(homes: list[Path], capsys: pytest.CaptureFixture[str]) -> list[dict[str, str]]:

@@ -15,8 +15,11 @@ from node.keys import (
     KeyFileError,
     compute_peer_id,
     generate_key,
+    generate_operator_token,
     load_key,
+    load_operator_token,
     save_key,
+    save_operator_token,
 )
 
 
@@ -54,6 +57,27 @@ def test_too_open_wrong_kind_and_garbage_are_refused(tmp_path: Path) -> None:
         load_key(garbage, NODE_KEY)
     with pytest.raises(KeyFileError, match="cannot read"):
         load_key(tmp_path / "missing.json", NODE_KEY)
+
+
+def test_the_operator_token_is_kept_as_a_key_is_and_read_as_itself(tmp_path: Path) -> None:
+    """Prometheus sends a credentials file's content as the token: no JSON around it."""
+    path = tmp_path / "keys" / "operator_token"
+    token = generate_operator_token()
+    save_operator_token(path, token)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text() == token
+    assert load_operator_token(path) == token and token != generate_operator_token()
+    with pytest.raises(KeyFileError, match="already exists"):
+        save_operator_token(path, generate_operator_token())
+    path.write_text(token + "\n")  # an editor's newline is no part of it
+    assert load_operator_token(path) == token
+    os.chmod(path, 0o604)
+    with pytest.raises(KeyFileError, match="too open"):
+        load_operator_token(path)
+    for garbage in ("", token[:-1], token.upper(), token.removeprefix("clearnode-")):
+        os.chmod(path, 0o600)
+        path.write_text(garbage)
+        with pytest.raises(KeyFileError, match="not an operator token"):
+            load_operator_token(path)
 
 
 def test_peer_id_is_stable_for_a_node_key() -> None:

@@ -116,7 +116,9 @@ def get_samples(text: str) -> Samples:
 
 async def scrape(net: NodeNetwork) -> str:
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.get(f"http://127.0.0.1:{net.homes[0].operator_port}/metrics")
+        home = net.homes[0]
+        url = f"http://127.0.0.1:{home.operator_port}/metrics"
+        response = await client.get(url, headers=home.operator_headers)
     assert response.status_code == 200
     return response.text
 

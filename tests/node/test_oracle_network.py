@@ -123,7 +123,8 @@ async def test_three_of_four_move_prices_identically_and_a_shock_is_clamped(
         # identical committed prices: the same state root at every height every node has
         assert_same_roots(poll.net)
         home = poll.net.homes[0]
-        metrics = (await poll.client.get(f"http://127.0.0.1:{home.operator_port}/metrics")).text
+        url = f"http://127.0.0.1:{home.operator_port}/metrics"
+        metrics = (await poll.client.get(url, headers=home.operator_headers)).text
         assert 'clearnode_oracle_observations_total{direction="out"}' in metrics
         assert "clearnode_oracle_updates_proposed_total" in metrics
 

@@ -221,7 +221,11 @@ async def check_rotation_and_epochs(
 
     # one rotation per vault, logged, counted and on the status page of every validator
     for each in net.homes:
-        metrics = httpx.get(f"http://127.0.0.1:{each.operator_port}/metrics", timeout=5).text
+        metrics = httpx.get(
+            f"http://127.0.0.1:{each.operator_port}/metrics",
+            headers=each.operator_headers,
+            timeout=5,
+        ).text
         for name in ("a", "b"):
             rotated = (
                 f'clearnode_bridge_vault_rotations_total{{chain="{name}",event="rotated"}} 1.0'

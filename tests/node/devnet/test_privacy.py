@@ -97,6 +97,24 @@ def test_public_figures_are_not_leaks() -> None:
     assert find_leaks("GET /v1/overview", body, secrets()) == []
 
 
+def test_an_amount_a_public_price_matches_is_not_looked_for() -> None:
+    """A loaded devnet's run (the crash came before the trading) left a member holding its
+    opening 200 ETH-PERP lots: at a 5% scan range its initial margin is ten marks, and the
+    page's mark price `21.0546 USD` has its digits."""
+    mark = 21_054_600
+    page = f"<td>ETH-PERP</td><td>{mark / 10**6:.4f} USD</td><td>123.456789 USD</td>"
+    found = secrets()
+    found.add_amount(10 * mark, "alice's initial margin")
+    assert [leak.what for leak in find_leaks("GET /", page, found)] == [
+        "alice's initial margin (21.0546)",
+        "alice's equity (123.456789)",
+    ]
+    found.drop_public([mark, 60_000_000])
+    assert [leak.what for leak in find_leaks("GET /", page, found)] == [
+        "alice's equity (123.456789)"  # what no price matches is still looked for
+    ]
+
+
 @pytest.fixture
 async def public_api(tmp_path: Path) -> AsyncIterator[tuple[ApiApp, Sandbox, httpx.AsyncClient]]:
     box, _, store, app = make_app(tmp_path)

@@ -20,6 +20,7 @@ from clearing.tx import encode_tx
 from node.p2p import P2PConfig, open_p2p
 from node.p2p.topics import TX, get_topic
 from node.status.charts import SVG_NS
+from tests.node.netproc import NodeHome
 from tests.node.nodenet import open_node_network
 from tests.node.status.png import LINE, count_colours, get_size, near
 from tests.node.test_network_inprocess import setup_txs
@@ -38,12 +39,15 @@ def one_way_batches(chain_id: int) -> list[bytes]:
             for i, t in enumerate(trades)]  # fmt: skip
 
 
-async def wait_for_overview(port: int, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """The node's overview once `ready` holds for it."""
-    async with httpx.AsyncClient(timeout=10) as client:
+async def wait_for_overview(
+    home: NodeHome, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The node's overview on its operator listener once `ready` holds for it."""
+    async with httpx.AsyncClient(timeout=10, headers=home.operator_headers) as client:
         with trio.fail_after(60):
             while True:
-                overview = (await client.get(f"http://127.0.0.1:{port}/v1/overview")).json()
+                url = f"http://127.0.0.1:{home.operator_port}/v1/overview"
+                overview = (await client.get(url)).json()
                 if ready(overview):
                     return overview
                 await trio.sleep(0.2)
@@ -78,7 +82,7 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
             await client.wait_for_mesh(TX, 2)
             for tx in setup:
                 await client.publish(TX, tx)
-            await wait_for_overview(net.homes[0].operator_port, has_members(4))
+            await wait_for_overview(net.homes[0], has_members(4))
             async with httpx.AsyncClient(timeout=10) as http:
                 for i, batch in enumerate(one_way_batches(4242)):
                     url = f"http://127.0.0.1:{net.homes[i % 4].api_port}/v1/trade-batches"
@@ -86,9 +90,7 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
                         url, content=batch, headers={"content-type": "application/msgpack"}
                     )
                     assert answer.status_code == 202, answer.text
-            overviews = [
-                await wait_for_overview(h.operator_port, has_margined(4)) for h in net.homes
-            ]
+            overviews = [await wait_for_overview(h, has_margined(4)) for h in net.homes]
         for home, overview in zip(net.homes, overviews, strict=True):
             assert overview["moniker"] == home.name
             assert [v["name"] for v in overview["validators"]] == [
@@ -97,7 +99,7 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
             assert overview["blocks"] and overview["blocks"][0]["signers"] >= 3
             assert all(m["maintenance_margin"] > 0 for m in overview["members"])
         port = net.homes[2].operator_port
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(timeout=10, headers=net.homes[2].operator_headers) as http:
             page = (await http.get(f"http://127.0.0.1:{port}/")).text
             spec = (await http.get(f"http://127.0.0.1:{port}/openapi.json")).json()
             public = (await http.get(f"http://127.0.0.1:{net.homes[2].api_port}/")).text
@@ -114,7 +116,9 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
         asset = overviews[2]["units"]["settlement"]["symbol"]
         assert f" {asset}</td>" in page and " s ago" in page and " UTC" in page
         shot = tmp_path / "status.png"  # kept by pytest under its basetemp for a look
-        await trio.to_thread.run_sync(screenshot, f"http://127.0.0.1:{port}/", shot)
+        saved = tmp_path / "status.html"  # the page needs nothing else: no script, inline SVG
+        saved.write_text(page)  # (and the browser cannot send the operator's token)
+        await trio.to_thread.run_sync(screenshot, saved.as_uri(), shot)
         data = shot.read_bytes()
         assert get_size(data) == WINDOW
         assert near(LINE, count_colours(data, rows=600)) > 300  # the charts are drawn
