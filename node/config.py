@@ -122,6 +122,8 @@ class OracleSourceConfig:
     # from unix ms shock_at_ms on, every simulated price is scaled by (10_000 + shock_bps) / 10_000
     shock_at_ms: int | None = None
     shock_bps: int = 0
+    # or from the unix ms written in this file at run time (absent: no shock yet)
+    shock_file: Path | None = None
     # replay
     path: Path | None = None
     # http
@@ -392,7 +394,7 @@ def _oracle_source(home: Path) -> Callable[[_Table], OracleSourceConfig]:
                 start_prices=prices,
                 max_step_bps=t.integer("max_step_bps", 50, lo=1, hi=10_000),
                 step_ms=t.integer("step_ms", OracleSourceConfig.step_ms, lo=1),
-                **_shock(t),
+                **_shock(t, home),
             )
         if kind == "replay":
             return OracleSourceConfig(kind=kind, symbols=symbols, path=t.path("path", home))
@@ -458,16 +460,23 @@ def _exact_number(t: _Table, name: str) -> Fraction:
 SHOCK_BPS_RANGE = (-9_999, 100_000)
 
 
-def _shock(t: _Table) -> dict[str, Any]:
-    """`shock_at_ms` and `shock_bps` come together: a devnet's scheduled price shock."""
-    t.used.update(("shock_at_ms", "shock_bps"))  # known keys even when left out
-    if "shock_at_ms" not in t.data and "shock_bps" not in t.data:
+def _shock(t: _Table, home: Path) -> dict[str, Any]:
+    """A devnet's scheduled price shock: `shock_bps` with its instant, either fixed
+    (`shock_at_ms`) or written at run time into `shock_file` by whoever schedules it."""
+    t.used.update(("shock_at_ms", "shock_file", "shock_bps"))  # known even when left out
+    given = [key for key in ("shock_at_ms", "shock_file") if key in t.data]
+    if not given and "shock_bps" not in t.data:
         return {}
-    if "shock_at_ms" not in t.data:
-        raise t.fail("shock_at_ms", "a unix time in ms when shock_bps is set (required, missing)")
-    at = t.integer("shock_at_ms")
+    if len(given) != 1:
+        raise t.fail(
+            "shock_at_ms",
+            "a unix time in ms, or shock_file, when shock_bps is set (exactly one)",
+            None if not given else "both",
+        )
     bps = t.integer("shock_bps", lo=SHOCK_BPS_RANGE[0], hi=SHOCK_BPS_RANGE[1])
-    return {"shock_at_ms": at, "shock_bps": bps}
+    if given == ["shock_file"]:
+        return {"shock_file": t.path("shock_file", home), "shock_bps": bps}
+    return {"shock_at_ms": t.integer("shock_at_ms"), "shock_bps": bps}
 
 
 def _oracle(home: Path) -> Callable[[_Table], OracleConfig]:

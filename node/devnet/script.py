@@ -40,6 +40,8 @@ from node.devnet.market import (
 )
 from node.devnet.network import POLL_S, Devnet, StepTimeout, wait_for
 from node.devnet.privacy import check_privacy
+from node.devnet.sections import SHOCK_FILE
+from node.reports.store import write_atomically
 
 START_TIMEOUT_S = 90.0
 STEP_TIMEOUT_S = 45.0
@@ -81,10 +83,12 @@ async def run_script(net: Devnet, started: float) -> None:
     await open_positions(net)
     rng = random.Random(net.config.seed)
     before = net.state.mark_prices[BTC_PERP]
+    shock_at = net.services.shock_at_monotonic
     if net.services.shock:
-        await trade_until(net, rng, net.services.shock_at_monotonic - CALLED_LEAD_S)
+        shock_at = schedule_crash(net)
+        await trade_until(net, rng, shock_at - CALLED_LEAD_S)
         await open_called_longs(net)
-    await trade_until(net, rng, net.services.shock_at_monotonic)
+    await trade_until(net, rng, shock_at)
     if net.services.shock:
         await wait_for(
             net,
@@ -96,6 +100,23 @@ async def run_script(net: Devnet, started: float) -> None:
     await withdraw(net)
     await withdraw_profit_cross_chain(net)
     await trade_until(net, rng, started + net.config.duration_s)
+
+
+def schedule_crash(net: Devnet) -> float:
+    """Write the crash's instant into every validator's shock file: as planned, or, if
+    opening the positions took too long for the called longs to open before it, put off
+    until they can (the run's result must not depend on the machine's load). Returns
+    it on the monotonic clock."""
+    now = time.monotonic()
+    shock_at = max(net.services.shock_at_monotonic, now + CALLED_LEAD_S + FLOW_PAUSE_S)
+    if shock_at > net.services.shock_at_monotonic:
+        late = shock_at - net.services.shock_at_monotonic
+        net.log(f"ORACLE: the crash is put off {late:.0f} s: the positions opened late")
+    shock_at_ms = time.time_ns() // 1_000_000 + int((shock_at - now) * 1000)
+    for home in net.homes:
+        # whole or absent: a sampling validator never reads half
+        write_atomically(home.path / SHOCK_FILE, f"{shock_at_ms}\n".encode())
+    return shock_at
 
 
 async def trade_until(net: Devnet, rng: random.Random, until_monotonic: float) -> None:

@@ -1,6 +1,7 @@
 """The config.toml sections of the node services the devnet drives, identical in
-every validator's config: the oracle simulator with the crash scheduled at one
-wall-clock instant, and the vaults to watch (`clearnode init`'s config already
+every validator's config: the oracle simulator with the crash its script schedules
+(one wall-clock instant written into every validator's `SHOCK_FILE`), and the vaults
+to watch (`clearnode init`'s config already
 enables the solvency reports).
 
 A section is written only when the node runs that service (node.services) and
@@ -27,6 +28,9 @@ CRASH_BPS = 3000
 STEP_BPS = 5  # the path stays within 64 steps of its start: +-3.2%
 ORACLE_INTERVAL_MS = 2000  # samples gossiped by every validator: keep the mesh light
 CONFIRMATION_DEPTH = 2
+SHOCK_FILE = "shock_at_ms"
+"""In each validator's home: the unix ms of the crash, written by the script once its
+members hold their positions (node/devnet/script.py schedule_crash)."""
 # Feeds the oracle leaves at their genesis price.
 STABLE = ("USDC/quantum",)
 
@@ -39,6 +43,8 @@ class Services:
     bridge: bool
     reports: bool
     shock_at_monotonic: float
+    """When the crash is planned; the script puts it off when its members' positions took
+    longer to open (a loaded machine), so the crash always finds them open."""
     missing: list[str]
 
 
@@ -61,14 +67,12 @@ def get_service_sections(
     template: dict[str, Any], chains: list[DevChain], config: DevnetConfig
 ) -> Services:
     names = get_service_names()
-    shock_after_s = get_shock_after_s(config)
-    shock_at_ms = time.time_ns() // 1_000_000 + int(shock_after_s * 1000)
     missing = []
     parts = []
     oracle = "oracle" in names and is_known_section("oracle")
-    shock = oracle and is_known_source_key("shock_at_ms") and is_known_source_key("shock_bps")
+    shock = oracle and is_known_source_key("shock_file") and is_known_source_key("shock_bps")
     if oracle:
-        parts.append(get_oracle_toml(template, config.seed, shock_at_ms if shock else None))
+        parts.append(get_oracle_toml(template, config.seed, shock))
     else:
         missing.append("oracle: no oracle node service; prices stay at genesis")
     if oracle and not shock:
@@ -87,19 +91,17 @@ def get_service_sections(
         shock,
         bridge,
         reports,
-        time.monotonic() + shock_after_s,
+        time.monotonic() + get_shock_after_s(config),
         missing,
     )
 
 
-def get_oracle_toml(template: dict[str, Any], seed: int, shock_at_ms: int | None) -> str:
+def get_oracle_toml(template: dict[str, Any], seed: int, with_shock: bool) -> str:
     """One simulator over every feed and mark but the stable ones (they keep their
     genesis price), so the crash hits them all at once."""
     prices = {**template["index_prices"], **template["mark_prices"]}
     moving = sorted(k for k in prices if k not in STABLE)
-    shock = (
-        "" if shock_at_ms is None else f"shock_at_ms = {shock_at_ms}\nshock_bps = {-CRASH_BPS}\n"
-    )
+    shock = f'shock_file = "{SHOCK_FILE}"\nshock_bps = {-CRASH_BPS}\n' if with_shock else ""
     return (
         f"[oracle]\nenabled = true\ninterval_ms = {ORACLE_INTERVAL_MS}\n\n"
         f'[[oracle.sources]]\nkind = "simulator"\nsymbols = {json.dumps(moving)}\n'

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
@@ -29,6 +30,8 @@ from clearing.instruments import Instrument, InstrumentKind, OptionType
 from clearing.risk.black76 import compute_option_value
 from node.clock import wall_clock_ms
 from node.config import BridgeChainConfig, OracleSourceConfig
+
+log = logging.getLogger(__name__)
 
 BPS = 10_000
 
@@ -68,7 +71,11 @@ class SimulatedSource:
     the same price and a few steps apart nearly the same one (neighbouring steps
     differ by at most 2 * max_step_bps of the start), and a restarted validator is
     back on the same path at once. From `shock_at_ms` on, every price is scaled by
-    (BPS + shock_bps) / BPS (floored, at least 1): a devnet's scheduled crash.
+    (BPS + shock_bps) / BPS (floored, at least 1): a devnet's scheduled crash. With
+    `shock_file`, the instant is the unix ms that file holds, read at each sample: a
+    devnet schedules its crash once its members hold their positions, whatever the
+    machine's load made that take, and writes one instant into every validator's file
+    before it comes.
 
     With `instruments` (those listed since genesis, read at each sample) it also marks
     each unexpired one it has no path of: a perpetual or future at its index feed's
@@ -90,6 +97,7 @@ class SimulatedSource:
         shock_at_ms: int | None = None,
         shock_bps: int = 0,
         instruments: Callable[[], Iterable[Instrument]] | None = None,
+        shock_file: Path | None = None,
     ) -> None:
         self.name = f"simulator(seed={seed})"
         self._start = dict(sorted(prices.items()))
@@ -99,6 +107,7 @@ class SimulatedSource:
         self._step_ms = step_ms
         self._shock_at_ms = shock_at_ms
         self._shock_bps = shock_bps
+        self._shock_file = shock_file
         self._instruments = instruments
 
     def get_price(self, key: str, time_ms: int) -> int:
@@ -143,11 +152,29 @@ class SimulatedSource:
         return marks
 
     async def sample(self) -> dict[str, int]:
+        if self._shock_file is not None:
+            self._shock_at_ms = read_shock_file(self._shock_file)
         now = self._clock_ms()
         prices = {key: self.get_price(key, now) for key in self._start}
         if self._instruments is not None:
             prices.update(self.get_listed_marks(self._instruments(), now, prices))
         return prices
+
+
+def read_shock_file(path: Path) -> int | None:
+    """The unix ms a shock file holds; None while there is none (or it is not one: a
+    shock is a devnet's, and a bad file must not stop the prices)."""
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("shock file %s unreadable: %s", path, exc.strerror)
+        return None
+    if not text.isascii() or not text.isdigit():
+        log.warning("shock file %s does not hold a unix time in ms: %.40r", path, text)
+        return None
+    return int(text)
 
 
 def parse_price_int(value: object, where: str) -> int:
@@ -333,6 +360,7 @@ def build_source(
             config.shock_at_ms,
             config.shock_bps,
             instruments,
+            config.shock_file,
         )
     if config.kind == "replay":
         assert config.path is not None

@@ -23,7 +23,7 @@ from node.devnet.market import make_members
 def test_homes_are_init_homes_that_start_checks_accept(tmp_path: Path) -> None:
     homes = make_homes(tmp_path, 3)
     template = json.loads(EXAMPLE_GENESIS.read_text())
-    oracle = sections.get_oracle_toml(template, 7, 1_800_000_000_000)
+    oracle = sections.get_oracle_toml(template, 7, with_shock=True)
     genesis = write_homes(homes, template, oracle)
     assert [v["name"] for v in genesis["validators"]] == ["node0", "node1", "node2"]
     assert [v["evm_address"] for v in genesis["validators"]] == [
@@ -35,7 +35,8 @@ def test_homes_are_init_homes_that_start_checks_accept(tmp_path: Path) -> None:
         assert config.api.listen_port == home.api_port
     source = load_config(homes[0].path).oracle.sources[0]
     assert "BTC/0.001" in source.symbols and "USDC/quantum" not in source.symbols
-    assert source.shock_bps == -sections.CRASH_BPS and source.shock_at_ms == 1_800_000_000_000
+    assert source.shock_bps == -sections.CRASH_BPS
+    assert source.shock_file == homes[0].path / sections.SHOCK_FILE
     ports = [*(h.p2p_port for h in homes), *(h.api_port for h in homes)]
     assert len(set(ports)) == 6
 
