@@ -483,6 +483,8 @@ def check(
     else:
         validators = read_validators(Path(args.validators))
         chain_id = args.chain_id
+        if chain_id is None:
+            chain_id = read_chain_id(Path(args.validators))
         digest = compute_genesis_hash(_read(Path(args.validators)))
         described = f"no genesis: the validator set of the file given (sha256 0x{digest.hex()})"
     member = parse_address(args.member) if args.member else None
