@@ -75,6 +75,9 @@ OUTSIDER = Ed25519PrivateKey.from_private_bytes(bytes([7]) * 32)  # not a valida
 MODES = {"validators": ["--skip", "statement"], "genesis": []}
 NOW_MS = 1_795_219_200_000 + 86_400_000
 VERDICT = re.compile(r"VERDICT: (VALID ONLY AS FAR AS CHECKED|VALID|INVALID|NOT CHECKED)")
+PAGE_OUTCOMES = {"VALID": "VALID", "INVALID": "INVALID", "NOT CHECKED": "COULD-NOT-CHECK",
+                 "VALID ONLY AS FAR AS CHECKED": "PARTIAL"}  # fmt: skip
+"""The browser verifier's outcome (web/verifier/src/verify.ts) of each CLI verdict."""
 
 
 @dataclass(frozen=True)
