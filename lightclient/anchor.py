@@ -53,7 +53,8 @@ from lightclient.header import BlockHeader, compute_validators_hash
 ANCHOR_VERSION = 2  # 2: the validator-set changes since genesis; 1 carried none
 MAX_SET_CHANGES = 10_000
 """Changes one anchor carries; a chain past it is verified from a later trusted set."""
-TRUSTING_PERIOD_MS = 14 * 24 * 3600 * 1000
+DAY_MS = 86_400_000
+TRUSTING_PERIOD_MS = 14 * DAY_MS
 """How long after its time a trusted point (the genesis, a checkpoint) may be walked from:
 two weeks, CometBFT's usual choice (two thirds of a three-week unbonding). An operator
 keeps a retired validator key secret at least this long (docs/operator.md)."""
@@ -277,10 +278,11 @@ class TrustExpired(AnchorError):
     """The trusted point is older than the trusting period on the verifier's clock."""
 
     def __init__(self, trusted_time_ms: int, now_ms: int) -> None:
-        days = (now_ms - trusted_time_ms) / 86_400_000
+        tenths = (now_ms - trusted_time_ms) * 10 // DAY_MS  # no float: the page says the same
         super().__init__(
-            f"the point the walk starts from (time {trusted_time_ms} ms) is {days:.1f} days "
-            f"old, more than the trusting period of {TRUSTING_PERIOD_MS // 86_400_000} days: "
+            f"the point the walk starts from (time {trusted_time_ms} ms) is {tenths // 10}."
+            f"{tenths % 10} days old, more than the trusting period of "
+            f"{TRUSTING_PERIOD_MS // DAY_MS} days: "
             f"keys that have left the validator set since could sign another history"
         )
         self.trusted_time_ms = trusted_time_ms
