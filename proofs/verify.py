@@ -259,6 +259,8 @@ def get_genesis(args: argparse.Namespace, fetch: FetchGenesis | None) -> GivenGe
                                      f"{pinned.hex()} as --genesis-hash says")  # fmt: skip
         return GivenGenesis(parse_genesis_bytes(data, node), found,
                             f"fetched from {node}, as --genesis-hash pins")  # fmt: skip
+    if pinned is not None:
+        raise UsageError("--genesis-hash pins the genesis of --genesis FILE or --node URL")
     if args.validators is not None and "statement" in parse_skip(args.skip):
         return None
     raise UsageError(
