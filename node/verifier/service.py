@@ -32,6 +32,7 @@ from node.storage import NodeStore
 
 PAGE = Path(__file__).with_name("verify.html")
 OPERATION = "getVerifierPage"
+GENESIS_OPERATION = "getGenesis"
 # connect-src names any http(s) origin because the chain RPC URLs are the visitor's own
 # choice, unknown here. What the page sends them is public reads only (the chain id, block
 # headers, the vaults' balances); the report and a member's openings never leave the page,
@@ -103,7 +104,7 @@ class GenesisFile:
 
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
-            (RouteDoc("GET", "/v1/genesis", "getGenesis",
+            (RouteDoc("GET", "/v1/genesis", GENESIS_OPERATION,
                       "The genesis file this node runs, byte for byte: its SHA-256 is the "
                       "genesis hash the network publishes (`clearnode verify --node URL "
                       "--genesis-hash HEX` fetches it)", tier="public"), self.get_genesis),
