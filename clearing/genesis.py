@@ -8,6 +8,7 @@ that a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -212,6 +213,14 @@ TOP_KEYS = {
     "clearing_members", "clients", "porting_window_blocks", "settled_instrument_retention_ms",
     "min_public_contributors",
 }  # fmt: skip
+
+
+def compute_genesis_hash(document: bytes) -> bytes:
+    """The genesis's hash as the network publishes it: SHA-256 of the genesis file's bytes,
+    what `sha256sum genesis.json` prints (CometBFT's genesis hash too). Every node holds the
+    same file (operator.md) and serves it as is (`GET /v1/genesis`), so a verifier pins the
+    genesis it fetches by this hash; a re-formatted copy is another genesis here."""
+    return hashlib.sha256(document).digest()
 
 
 def parse_genesis(doc: object) -> Genesis:

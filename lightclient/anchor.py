@@ -17,9 +17,18 @@ is needed), and gives the set that signs any height up to the report's signing. 
 header signed by a set the walk does not reach is not checked (`ValidatorSetChanged`):
 the verifier cannot tell it from a forgery.
 
-What the walk cannot rule out is a long-range fork: keys of a set retired long ago that
-sign a different history from their height on. A member who holds a later set it trusts
-starts from it (`clearnode verify --validators`).
+What the walk cannot rule out by itself is a long-range fork: keys of a set that has left
+the validator set, no longer bound to anything, that sign a different history from a
+height where they were in force (another set change, or no change at all and a report of
+their own). As CometBFT's light client, a verifier therefore trusts where its walk starts
+only for a trusting period (`TRUSTING_PERIOD_MS`) after that point's time, read on its
+own clock (`check_trusting_period`): the genesis's set from the genesis time, and after
+that a `Checkpoint`, the set that signs a later block as the member learnt it out of band
+(its own node, several operators, the network's published checkpoints). The walk then
+starts from the checkpoint (`follow_set_changes`): the changes before it are taken as
+carried, unchecked, only to find the set whose hash the checkpoint names, and every change
+from it on must be signed by the set before it. Departed keys can forge the history before
+a checkpoint, never the one after it.
 """
 
 from __future__ import annotations
@@ -44,6 +53,11 @@ from lightclient.header import BlockHeader, compute_validators_hash
 ANCHOR_VERSION = 2  # 2: the validator-set changes since genesis; 1 carried none
 MAX_SET_CHANGES = 10_000
 """Changes one anchor carries; a chain past it is verified from a later trusted set."""
+DAY_MS = 86_400_000
+TRUSTING_PERIOD_MS = 14 * DAY_MS
+"""How long after its time a trusted point (the genesis, a checkpoint) may be walked from:
+two weeks, CometBFT's usual choice (two thirds of a three-week unbonding). An operator
+keeps a retired validator key secret at least this long (docs/operator.md)."""
 
 
 def get_consensus_chain_id(chain_id: int) -> str:
@@ -245,10 +259,84 @@ class SetChange:
         )
 
 
+class CheckpointMismatch(AnchorError):
+    """The set the anchor's changes put in force at the checkpoint is not the one it names:
+    a history the checkpoint's set did not sign (a long-range fork, or another chain)."""
+
+    def __init__(self, height: int, found: bytes, trusted: bytes) -> None:
+        super().__init__(
+            f"the anchor's set changes put the set 0x{found.hex()} in force at block {height}, "
+            f"and the checkpoint says 0x{trusted.hex()}: a history the checkpoint's set did "
+            f"not sign"
+        )
+        self.height = height
+        self.found = found
+        self.trusted = trusted
+
+
+class TrustExpired(AnchorError):
+    """The trusted point is older than the trusting period on the verifier's clock."""
+
+    def __init__(self, trusted_time_ms: int, now_ms: int) -> None:
+        tenths = (now_ms - trusted_time_ms) * 10 // DAY_MS  # no float: the page says the same
+        super().__init__(
+            f"the point the walk starts from (time {trusted_time_ms} ms) is {tenths // 10}."
+            f"{tenths % 10} days old, more than the trusting period of "
+            f"{TRUSTING_PERIOD_MS // DAY_MS} days: "
+            f"keys that have left the validator set since could sign another history"
+        )
+        self.trusted_time_ms = trusted_time_ms
+        self.now_ms = now_ms
+
+
+class CheckpointAfterAnchor(AnchorError):
+    def __init__(self, checkpoint_height: int, anchor_height: int) -> None:
+        super().__init__(
+            f"the checkpoint is of block {checkpoint_height}, after the anchor's block "
+            f"{anchor_height}: the walk cannot reach back before its start (use an earlier "
+            f"checkpoint)"
+        )
+        self.checkpoint_height = checkpoint_height
+        self.anchor_height = anchor_height
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Block `height` as a member trusts it out of band: its header's time and the hash of
+    the set that signs it (its `validators_hash`), as `GET /v1/blocks/{height}` shows them
+    (written HEIGHT:TIME_MS:0xHASH, `clearnode status` prints one)."""
+
+    height: int
+    time_ms: int
+    validators_hash: bytes
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Where a verifier's walk starts and how old that is: the genesis's set (its time
+    `genesis_time_ms`), or `checkpoint`; `now_ms` is the verifier's clock, read by its
+    caller (the CLI, the page), never here."""
+
+    now_ms: int
+    genesis_time_ms: int
+    checkpoint: Checkpoint | None = None
+
+    @property
+    def time_ms(self) -> int:
+        return self.genesis_time_ms if self.checkpoint is None else self.checkpoint.time_ms
+
+
+def check_trusting_period(trust: Trust) -> None:
+    """Raise TrustExpired if the point the walk starts from is older than
+    TRUSTING_PERIOD_MS on the verifier's clock (CometBFT's trusting period)."""
+    if trust.now_ms - trust.time_ms > TRUSTING_PERIOD_MS:
+        raise TrustExpired(trust.time_ms, trust.now_ms)
+
+
 @dataclass(frozen=True)
 class ValidatorHistory:
     """The sets that signed the chain as a walk from a given set found them: (first
-    height, set), from height 1 on."""
+    height, set), from where the walk started (height 1, or a checkpoint's) on."""
 
     sets: tuple[tuple[int, ValidatorPowers], ...]
 
@@ -272,13 +360,29 @@ class ValidatorHistory:
 
 
 def follow_set_changes(
-    changes: Iterable[SetChange], chain_id: int, validators: ValidatorPowers
+    changes: Iterable[SetChange],
+    chain_id: int,
+    validators: ValidatorPowers,
+    checkpoint: Checkpoint | None = None,
 ) -> ValidatorHistory:
     """The sets that sign chain `chain_id` after `changes`, walked from `validators` (the
-    genesis's); SetChangeError for the first change the walk cannot take."""
+    genesis's) or, given a `checkpoint`, from the set it names (the history then starts at
+    its height); SetChangeError for the first change the walk cannot take."""
     expected_chain = get_consensus_chain_id(chain_id)
     sets = [(1, validators)]
-    for change in changes:
+    pending = list(changes)
+    if checkpoint is not None:
+        # the changes in force before the checkpoint are only read, to find its set
+        while pending and pending[0].header.height < checkpoint.height:
+            change = pending.pop(0)
+            if change.header.height < sets[-1][0]:
+                raise SetChangesOutOfOrder(change.header.height, sets[-1][0])
+            sets.append((change.header.height + 1, change.validators))
+        held = sets[-1][1]
+        if held.hash != checkpoint.validators_hash:
+            raise CheckpointMismatch(checkpoint.height, held.hash, checkpoint.validators_hash)
+        sets = [(checkpoint.height, held)]
+    for change in pending:
         first, held = sets[-1]
         check_set_change(change, expected_chain, first, held)
         sets.append((change.header.height + 1, change.validators))

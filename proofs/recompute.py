@@ -51,8 +51,8 @@ def check_statement(report: Report, genesis: Genesis | None) -> Verdict:
         )
     if genesis is None:
         verdict.not_checked.append(
-            "statement not checked: without --genesis its rows (risk arrays, haircut weights, "
-            "maintenance fraction, stress days) are the report's word, not recomputed"
+            "statement not checked: its rows (risk arrays, haircut weights, maintenance "
+            "fraction, stress days) are the report's word, not recomputed from the genesis"
         )
         return verdict
     try:

@@ -29,12 +29,16 @@ from clearing.root import MarketProof
 from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
 from lightclient.anchor import (
     AnchorError,
+    CheckpointAfterAnchor,
+    CheckpointMismatch,
     SetChangeError,
     StateAnchor,
+    Trust,
     ValidatorHistory,
     ValidatorPowers,
     ValidatorSetChanged,
     check_anchor,
+    check_trusting_period,
     follow_set_changes,
 )
 from lightclient.codec import ConsensusDecodeError
@@ -444,30 +448,54 @@ def get_powers(validators: Sequence[Validator]) -> ValidatorPowers:
 
 
 def check_root_on_chain(
-    report: Report, validators: Sequence[Validator] | None
+    report: Report, validators: Sequence[Validator] | None, trust: Trust | None = None
 ) -> tuple[Verdict, ValidatorHistory | None]:
     """The light-client check: the report's state root is the chain's after the market's
     height, committed by the next block's header under a quorum's precommits of the set
-    followed from `validators` through the anchor's set changes; and that walk (None
-    when the anchor is missing or the walk fails: the set given is then all there is)."""
+    followed from `validators` (or `trust`'s checkpoint) through the anchor's set changes;
+    and that walk (None when the anchor is missing or the walk fails: the set given is then
+    all there is). With `trust`, the check is asked for: what stops it (no anchor, a
+    trusted point older than the trusting period, a set the walk does not reach) is a check
+    that could not be made, not one left out."""
     verdict = Verdict()
     height = report.market.height
+    not_made = verdict.not_checked if trust is None else verdict.unreadable
     if validators is None:
         verdict.not_checked.append("state root not followed to the chain: no validator set given")
         return verdict, None
     if report.anchor is None:
-        verdict.not_checked.append(
+        not_made.append(
             f"state root not followed to the chain: the report carries no anchor (the header "
             f"of block {height + 1} and its commit certificate; a node attaches them when it "
             f"serves the report)"
         )
         return verdict, None
+    checkpoint = None if trust is None else trust.checkpoint
+    try:
+        if trust is not None:
+            check_trusting_period(trust)
+        if checkpoint is not None and checkpoint.height > height + 1:
+            raise CheckpointAfterAnchor(checkpoint.height, height + 1)
+    except AnchorError as exc:
+        not_made.append(f"state root not followed to the chain: {exc}")
+        return verdict, None
     try:
         history = follow_set_changes(report.anchor.set_changes, report.chain_id,
-                                     get_powers(validators))  # fmt: skip
-    except SetChangeError as exc:
-        verdict.failures.append(f"validator set not followed from the set given: {exc}")
+                                     get_powers(validators), checkpoint)  # fmt: skip
+    except (SetChangeError, CheckpointMismatch) as exc:
+        start = (
+            "the set given"
+            if checkpoint is None
+            else f"the checkpoint of block {checkpoint.height}"
+        )
+        verdict.failures.append(f"validator set not followed from {start}: {exc}")
         return verdict, None
+    if checkpoint is not None:
+        verdict.passed.append(
+            f"validator set taken from the checkpoint of block {checkpoint.height} (set "
+            f"0x{checkpoint.validators_hash.hex()[:16]}..., time {checkpoint.time_ms} ms), "
+            f"within the trusting period"
+        )
     if history.changed_at:
         count = len(history.changed_at)
         verdict.passed.append(
@@ -479,7 +507,7 @@ def check_root_on_chain(
     try:
         check_anchor(report.anchor, report.chain_id, height, report.state_root, powers)
     except ValidatorSetChanged as exc:
-        verdict.not_checked.append(f"state root not followed to the chain: {exc}")
+        not_made.append(f"state root not followed to the chain: {exc}")
     except AnchorError as exc:
         verdict.failures.append(f"state root is not the chain's after block {height}: {exc}")
     else:
@@ -498,11 +526,13 @@ def verify_report(
     report: Report,
     validators: Sequence[Validator] | None,
     chain_id: int | None = None,
+    trust: Trust | None = None,
 ) -> Verdict:
     """Every check that needs only public data; all proofs in one batch. The
     signatures are checked over the report's own chain id, by the set that signs last in
-    the walk from `validators` (the genesis's) through the anchor's set changes;
-    `chain_id`, when the member knows its chain, must be that one."""
+    the walk from `validators` (the genesis's, or `trust`'s checkpoint) through the
+    anchor's set changes; `chain_id`, when the member knows its chain, must be that one.
+    With `trust`, following the root to the chain is required (`check_root_on_chain`)."""
     verdict = Verdict()
     if chain_id is None:
         verdict.not_checked.append(f"chain id {report.chain_id} read from the report, not compared")
@@ -510,7 +540,7 @@ def verify_report(
         verdict.failures.append(f"report is for chain {report.chain_id}, not chain {chain_id}")
     else:
         verdict.passed.append(f"report is for chain {chain_id}")
-    root, history = check_root_on_chain(report, validators)
+    root, history = check_root_on_chain(report, validators, trust)
     if validators is None:
         verdict.not_checked.append("signatures not checked: no validator set given")
     else:

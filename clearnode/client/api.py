@@ -6,6 +6,7 @@ under asyncio or trio alike; the package imports neither (httpx picks the runnin
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,11 +17,19 @@ from eth_account.signers.local import LocalAccount
 from bridge.chain import Chain
 from bridge.relayer import RelayOutcome, relay_complete
 from clearing.collateral import CollateralCredit
+from clearing.errors import GenesisError
+from clearing.genesis import Genesis, compute_genesis_hash, parse_genesis
 from clearing.trade import Trade, TradeBatch
 from clearing.tx import encode_tx
 from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
-from clearnode.client.errors import NotFound, UnexpectedResponse, Unreachable, get_api_error
+from clearnode.client.errors import (
+    GenesisMismatch,
+    NotFound,
+    UnexpectedResponse,
+    Unreachable,
+    get_api_error,
+)
 from clearnode.client.signers import Member, MemberRequest, Venue, get_member_request_body, hex0x
 from clearnode.client.sse import ServerEvent, read_events
 from clearnode.client.views import (
@@ -133,6 +142,19 @@ class Client:
     async def validators(self) -> dict[str, Any]:
         validators: dict[str, Any] = await self.get_json("/v1/validators")
         return validators
+
+    async def genesis(self, expected_hash: bytes) -> Genesis:
+        """The genesis the node runs (`GET /v1/genesis`), pinned by the hash the network
+        publishes (SHA-256 of the file): GenesisMismatch for any other."""
+        response = await self.request("GET", "/v1/genesis")
+        found = compute_genesis_hash(response.content)
+        if found != expected_hash:
+            raise GenesisMismatch(self.url + "/v1/genesis", found, expected_hash)
+        try:
+            return parse_genesis(json.loads(response.content))
+        except (ValueError, GenesisError) as exc:
+            raise UnexpectedResponse(self.url + "/v1/genesis", response.status_code,
+                                     f"not a genesis: {exc}") from None  # fmt: skip
 
     async def block(self, height: int) -> dict[str, Any]:
         block: dict[str, Any] = await self.get_json(f"/v1/blocks/{height}")

@@ -23,6 +23,16 @@ class Unreachable(ClientError):
         self.cause = cause
 
 
+class GenesisMismatch(ClientError):
+    """The node serves a genesis whose hash is not the one the network publishes."""
+
+    def __init__(self, url: str, found: bytes, expected: bytes) -> None:
+        super().__init__(f"{url} serves genesis 0x{found.hex()}, not 0x{expected.hex()}")
+        self.url = url
+        self.found = found
+        self.expected = expected
+
+
 class UnexpectedResponse(ClientError):
     """An answer that is neither the route's nor the API's error form (a proxy, another
     server on that port, a truncated body)."""

@@ -4,11 +4,13 @@ which reads files; these take what `Client` fetched."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from clearing.genesis import Genesis
+from lightclient.anchor import Checkpoint, Trust
 from proofs.account_proof import check_account_proof
 from proofs.group import FAST
 from proofs.openings import MemberOpenings
@@ -51,16 +53,28 @@ def verify_report(
     genesis: Genesis | None = None,
     member: bytes | None = None,
     openings: MemberOpenings | None = None,
+    *,
+    checkpoint: Checkpoint | None = None,
+    now_ms: int | None = None,
 ) -> ReportCheck:
     """Check a report (`Client.report()`'s answer) of the network `chain_id`: its
     validators' signatures (with `validators`, from the genesis or
     `get_validators(await client.validators())`), every account's proof, the aggregate
-    totals; with `genesis`, the statement recomputed; with `member` and its `openings`
-    (`Client.openings`), one's own commitments. Vault reserves are `clearnode verify
-    --rpc`'s (they read each chain)."""
+    totals; with `genesis` (`await client.genesis(published_hash)`), the full check of
+    `clearnode verify`: the statement recomputed and the state root followed to the chain
+    (required: a report without an anchor is not `ok`) from the genesis's set, or from
+    `checkpoint`, within the trusting period measured to `now_ms` (default: this
+    machine's clock); with `member` and its `openings` (`Client.openings`), one's own
+    commitments. Vault reserves are `clearnode verify --rpc`'s (they read each chain)."""
     report = decode_report(bytes.fromhex(view["report"].removeprefix("0x")))
     gens: Any = get_generators(FAST)
+    trust = None
+    if genesis is not None:
+        now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+        trust = Trust(now, genesis.genesis_time_ms, checkpoint)
+        if validators is None:
+            validators = [Validator(v.pubkey, v.power) for v in genesis.validators]
     sections = get_sections(
-        gens, report, validators, chain_id, genesis, None, member, openings, None
+        gens, report, validators, chain_id, genesis, None, member, openings, None, trust
     )
     return ReportCheck(report, sections)

@@ -1,16 +1,22 @@
-"""`clearnode verify REPORT [--genesis FILE] [--rpc CHAIN_ID=URL [--block CHAIN_ID=N]]
-[--validators FILE] [--member ADDRESS --openings FILE]`:
-check a solvency report with public data alone (all the work is in proofs/); or
-`clearnode verify --account-proof FILE --state-root ROOT [--height H]`: a member's
-account proof against a committed state root."""
+"""`clearnode verify REPORT (--genesis FILE | --node URL --genesis-hash HEX) [--checkpoint
+HEIGHT:TIME_MS:HASH] [--skip statement,anchor] [--rpc CHAIN_ID=URL [--block CHAIN_ID=N]]
+[--member ADDRESS --openings FILE]`: check a solvency report with public data alone (all
+the work is in proofs/; this adds the genesis fetched from a node and the vaults read on
+chain); or `clearnode verify --account-proof FILE --state-root ROOT [--height H]`: a
+member's account proof against a committed state root."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+import httpx
+
 from node.chainread import read_vaults
 from proofs import verify
+
+GENESIS_TIMEOUT_S = 10.0
+MAX_GENESIS_BYTES = 16 * 1024 * 1024
 
 
 def register(subparsers: Any) -> None:
@@ -18,13 +24,39 @@ def register(subparsers: Any) -> None:
         "verify",
         help="verify a solvency report (and optionally your own openings), or an account proof",
         description="Check a solvency report with public data alone: validator quorum, every "
-        "account's solvency proof (one batch), and the aggregate totals; with --genesis, also "
-        "the statement itself, recomputed from the genesis and the report's marks; with "
-        "--member and --openings, also your own commitments; or, with --account-proof, your "
-        "account's Merkle proof against a state root. With --genesis and --rpc "
-        "CHAIN_ID=URL, also that each vault holds the report's collateral on its chain. "
-        "Exit 0 valid as far as checked, "
-        "1 invalid, 2 usage error, 3 a check asked for could not be made.",
+        "account's solvency proof (one batch), the aggregate totals, the statement recomputed "
+        "from the genesis and the report's marks, and the state root followed to the chain "
+        "from the genesis's validator set (or --checkpoint) within the trusting period. The "
+        "genesis is required: --genesis FILE, or --node URL --genesis-hash HEX (fetched and "
+        "pinned by its hash). With --member and --openings, also your own commitments; with "
+        "--rpc CHAIN_ID=URL, also that each vault holds the report's collateral on its "
+        "chain; --skip statement,anchor checks less and says so. Exit 0 valid, 1 invalid, "
+        "2 usage error, 3 a check asked for could not be made, 4 valid only as far as "
+        "checked (--skip).",
     )
     verify.add_arguments(parser)
-    parser.set_defaults(handler=lambda args: verify.run(args, read_vaults))
+    parser.add_argument(
+        "--node",
+        metavar="URL",
+        help="fetch the genesis from this node's API (GET /v1/genesis), pinned by --genesis-hash",
+    )
+    parser.set_defaults(handler=lambda args: verify.run(args, read_vaults, fetch_genesis))
+
+
+def fetch_genesis(url: str) -> bytes:
+    """The genesis file the node at `url` serves; GenesisUnavailable if it serves none."""
+    where = url.rstrip("/") + "/v1/genesis"
+    try:
+        with httpx.stream("GET", where, timeout=GENESIS_TIMEOUT_S) as answer:
+            if answer.status_code != 200:
+                raise verify.GenesisUnavailable(f"{where} answered HTTP {answer.status_code}")
+            data = b""
+            for chunk in answer.iter_bytes():
+                data += chunk
+                if len(data) > MAX_GENESIS_BYTES:
+                    raise verify.GenesisUnavailable(
+                        f"{where} sent more than {MAX_GENESIS_BYTES} bytes"
+                    )
+            return data
+    except httpx.HTTPError as exc:
+        raise verify.GenesisUnavailable(f"no answer from {where}: {exc}") from None

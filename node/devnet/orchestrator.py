@@ -12,7 +12,6 @@ committed block (node/devnet/watch.py, network.py).
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 import time
@@ -51,11 +50,16 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
         members = make_members(config.members)
         template = build_genesis_template([c.deployed for c in chains], config.epoch_length_blocks)
         add_clearing_members(template, members)
-        expiry_ms, period_ms = sections.get_roll_schedule(config, time.time_ns() // 1_000_000)
+        started_ms = time.time_ns() // 1_000_000
+        # the network starts now, as a real one does: a verifier walks from its genesis
+        # only within the trusting period after the genesis time (lightclient/anchor.py)
+        template["genesis_time_ms"] = started_ms
+        expiry_ms, period_ms = sections.get_roll_schedule(config, started_ms)
         add_rolling_future(template, expiry_ms, period_ms)
         services = sections.get_service_sections(template, chains, config)
         genesis = write_homes(homes, template, services.toml)
-        (out_dir / "genesis.json").write_text(json.dumps(genesis, indent=1))
+        # the same bytes as every node's: the genesis hash the devnet's verifier pins
+        (out_dir / "genesis.json").write_bytes((homes[0].path / "genesis.json").read_bytes())
         net = Devnet(config, chains, homes, members, genesis, out_dir, observer, services)
         net.not_exercised += services.missing
         observer.log(f"starting {len(homes)} validator processes (logs: {out_dir}/node*/node.log)")

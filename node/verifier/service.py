@@ -1,5 +1,8 @@
 """`GET /verify`: the browser verifier, one self-contained HTML page (web/verifier, built
-by `make install` into this package as verify.html).
+by `make install` into this package as verify.html); `GET /v1/genesis`: the genesis file
+this node runs, byte for byte, which a verifier pins by its hash (SHA-256 of the file,
+`clearing.genesis.compute_genesis_hash`); and, in `GET /v1/status`, that hash and a
+checkpoint of the latest block (`lightclient.anchor.Checkpoint`) to verify from.
 
 The page verifies a solvency report in the visitor's browser with no help from this
 node: signatures, proofs, aggregates, the market under the state root, and with the
@@ -17,14 +20,19 @@ from pathlib import Path
 
 import trio
 
+from clearing.genesis import compute_genesis_hash
+from consensus.types import Block
 from node.api.app import RouteHandler
+from node.api.counters import add_status_section
 from node.api.errors import ApiError
 from node.api.http import Request, Response
 from node.api.openapi import RouteDoc
 from node.services import NodeContext, RoutesService
+from node.storage import NodeStore
 
 PAGE = Path(__file__).with_name("verify.html")
 OPERATION = "getVerifierPage"
+GENESIS_OPERATION = "getGenesis"
 # connect-src names any http(s) origin because the chain RPC URLs are the visitor's own
 # choice, unknown here. What the page sends them is public reads only (the chain id, block
 # headers, the vaults' balances); the report and a member's openings never leave the page,
@@ -72,13 +80,47 @@ class VerifierPage:
         ]  # fmt: skip
 
 
+class GenesisFile:
+    """The genesis file this node was started with, as read at start (the node holds no
+    other: a changed file on disk is not the chain this node runs)."""
+
+    def __init__(self, data: bytes, store: NodeStore) -> None:
+        self.data = data
+        self.hash = compute_genesis_hash(data)
+        self.store = store
+
+    async def get_genesis(self, _: Request, __: dict[str, str]) -> Response:
+        return Response(200, self.data, "application/json")
+
+    def get_trust_view(self) -> dict[str, object]:
+        """The genesis hash and the latest block as a checkpoint (HEIGHT:TIME_MS:HASH)."""
+        view: dict[str, object] = {"genesis_hash": "0x" + self.hash.hex()}
+        height = self.store.latest_height()
+        stored = self.store.load_block(height) if height else None
+        if stored is not None:
+            header = Block.decode(stored.block).header
+            view["checkpoint"] = f"{height}:{header.time_ms}:0x{header.validators_hash.hex()}"
+        return view
+
+    def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
+        return [
+            (RouteDoc("GET", "/v1/genesis", GENESIS_OPERATION,
+                      "The genesis file this node runs, byte for byte: its SHA-256 is the "
+                      "genesis hash the network publishes (`clearnode verify --node URL "
+                      "--genesis-hash HEX` fetches it)", tier="public"), self.get_genesis),
+        ]  # fmt: skip
+
+
 class VerifierService(RoutesService):
-    """The browser verifier page, wherever the API is on."""
+    """The browser verifier page and the genesis it verifies from, wherever the API is on."""
 
     name = "verifier"
 
     async def serve(
         self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
+        genesis = GenesisFile(ctx.config.genesis_file.read_bytes(), ctx.store)
         ctx.api.add_routes(VerifierPage().routes())
+        ctx.api.add_routes(genesis.routes())
+        add_status_section(ctx.api, "trust", genesis.get_trust_view)
         task_status.started()

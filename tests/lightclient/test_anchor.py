@@ -10,8 +10,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lightclient.anchor import (
     MAX_SET_CHANGES,
+    TRUSTING_PERIOD_MS,
     AnchorVersionError,
     ChangeNotCommitted,
+    Checkpoint,
+    CheckpointMismatch,
     NotASetChange,
     NotCommitted,
     NotSignedByHeldSet,
@@ -21,12 +24,15 @@ from lightclient.anchor import (
     SetChangeError,
     SetChangesOutOfOrder,
     StateAnchor,
+    Trust,
+    TrustExpired,
     ValidatorPowers,
     ValidatorSetChanged,
     WrongChain,
     WrongHeight,
     WrongRoot,
     check_anchor,
+    check_trusting_period,
     follow_set_changes,
 )
 from lightclient.codec import ConsensusDecodeError, pack, unpack
@@ -210,3 +216,38 @@ def test_a_carried_set_decodes_only_in_canonical_form() -> None:
     anchor = make_anchor(CHAIN, HEIGHT, ROOT, KEYS).to_wire()
     with pytest.raises(ConsensusDecodeError, match="exceeds cap"):
         StateAnchor.from_wire([*anchor[:3], [change] * (MAX_SET_CHANGES + 1)])
+
+
+def test_a_checkpoint_is_walked_from_and_what_precedes_it_only_read() -> None:
+    """From a checkpoint, the changes before it only find its set (a forged one that
+    carries the chain's set is harmless: that set must sign what follows); every change
+    after it must be signed by the set before it."""
+    strangers = [Ed25519PrivateKey.from_private_bytes(bytes([0x70 + i]) * 32) for i in range(4)]
+    forged = make_set_change(CHAIN, 20, strangers, ADDED, set_keys=KEYS)  # not KEYS' quorum
+    later = make_set_change(CHAIN, 50, ADDED, REPLACED)
+    checkpoint = Checkpoint(30, 0, get_powers(ADDED).hash)
+    history = follow_set_changes([forged, later], CHAIN, VALIDATORS, checkpoint)
+    assert [(first, v.hash) for first, v in history.sets] == [
+        (30, get_powers(ADDED).hash), (51, get_powers(REPLACED).hash)
+    ]  # fmt: skip
+    with pytest.raises(ChangeNotCommitted):
+        follow_set_changes([forged, later], CHAIN, VALIDATORS)  # from genesis: refused
+    # the departed set's own history (no change at all) names another set at the checkpoint
+    with pytest.raises(CheckpointMismatch) as info:
+        follow_set_changes([], CHAIN, VALIDATORS, checkpoint)
+    assert (info.value.found, info.value.trusted) == (VALIDATORS.hash, get_powers(ADDED).hash)
+    # a change after the checkpoint signed by strangers is refused as from genesis
+    usurped = make_set_change(CHAIN, 50, strangers, strangers, set_keys=ADDED)
+    with pytest.raises(ChangeNotCommitted):
+        follow_set_changes([forged, usurped], CHAIN, VALIDATORS, checkpoint)
+
+
+def test_trust_lasts_the_trusting_period_from_its_point() -> None:
+    genesis_time = 1_795_219_200_000
+    check_trusting_period(Trust(genesis_time + TRUSTING_PERIOD_MS, genesis_time))
+    with pytest.raises(TrustExpired) as info:
+        check_trusting_period(Trust(genesis_time + TRUSTING_PERIOD_MS + 1, genesis_time))
+    assert info.value.trusted_time_ms == genesis_time
+    # a checkpoint's time replaces the genesis's
+    fresh = Checkpoint(900, genesis_time + TRUSTING_PERIOD_MS, VALIDATORS.hash)
+    check_trusting_period(Trust(genesis_time + TRUSTING_PERIOD_MS + 1, genesis_time, fresh))

@@ -10,6 +10,9 @@ is made with the clearing code's functions, so it is what a quorum would publish
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +29,7 @@ from node.reports.inputs import ReportInputs
 from proofs.recompute import MAX_LISTED, check_statement, compare_statement
 from proofs.report import Report
 from proofs.statement import SolvencyStatement, get_statement
-from proofs.verify import EXIT_INVALID, EXIT_USAGE, EXIT_VALID
+from proofs.verify import EXIT_INVALID, EXIT_PARTIAL, EXIT_USAGE, EXIT_VALID
 from tests.node.reports.support import (
     MARK,
     MEMBERS,
@@ -35,6 +38,7 @@ from tests.node.reports.support import (
 )
 from tests.vectors.make_reports import (
     BTC_SCAN_BPS,
+    NOW_MS,
     make_governed_report,
     make_world,
     prove_with,
@@ -45,7 +49,7 @@ EPOCH_LENGTH = 5
 SHORT = MEMBERS[1].address  # short 3 lots of BTC-PERP
 BTC = "position:BTC-PERP"
 WETH = "collateral:31337:0x" + "00" * 19 + "e1"
-NOT_CHECKED = "statement not checked: without --genesis"
+NOT_CHECKED = "statement not checked: its rows"
 
 
 @dataclass(frozen=True)
@@ -77,12 +81,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 def _verify(world: World, report: Report, tmp_path: Path) -> tuple[int, str, int, str]:
-    """(exit, output) of `clearnode verify` without, then with, --genesis."""
+    """(exit, output) of `clearnode verify` with --skip statement, then the full check."""
     path = tmp_path / "report.bin"
     path.write_bytes(report.encode())
-    validators = ["--validators", str(world.genesis_file)]
-    plain = run_verify([str(path), *validators])
-    checked = run_verify([str(path), "--genesis", str(world.genesis_file)])
+    given = [str(path), "--genesis", str(world.genesis_file), "--now", str(NOW_MS)]
+    plain = run_verify([*given, "--skip", "statement"])
+    checked = run_verify(given)
     return (*plain, *checked)
 
 
@@ -90,8 +94,8 @@ def _assert_attack(world: World, report: Report, tmp_path: Path, *expected: str)
     """Valid without the recomputation (the attack worked), invalid with it, naming
     each expected difference; the recomputation's output."""
     plain_code, plain, code, out = _verify(world, report, tmp_path)
-    assert plain_code == EXIT_VALID, plain
-    assert "VERDICT: VALID" in plain and NOT_CHECKED in plain
+    assert plain_code == EXIT_PARTIAL, plain
+    assert "VERDICT: VALID ONLY AS FAR AS CHECKED" in plain and NOT_CHECKED in plain
     assert "quorum of 4 validator signatures" in plain and "FAIL" not in plain
     assert code == EXIT_INVALID, out
     assert "quorum of 4 validator signatures" in out  # only the statement fails
@@ -252,8 +256,8 @@ def test_without_a_genesis_the_statement_is_said_unchecked(world: World) -> None
         "published roles are under the state root"
     ]
     assert verdict.not_checked == [
-        "statement not checked: without --genesis its rows (risk arrays, haircut weights, "
-        "maintenance fraction, stress days) are the report's word, not recomputed"
+        "statement not checked: its rows (risk arrays, haircut weights, maintenance fraction, "
+        "stress days) are the report's word, not recomputed from the genesis"
     ]
 
 
@@ -263,6 +267,30 @@ def test_a_bad_genesis_file_is_a_usage_error(world: World, tmp_path: Path) -> No
     bad = tmp_path / "genesis.json"
     bad.write_text(json.dumps({**small_epoch_genesis(EPOCH_LENGTH), "version": 99}))
     assert run_verify([str(path), "--genesis", str(bad)])[0] == EXIT_USAGE
+
+
+def test_a_genesis_of_another_hash_is_refused(world: World, tmp_path: Path) -> None:
+    """The genesis is pinned by the hash the network publishes: a copy with one byte
+    changed (here, a space) is another genesis, refused before anything is checked."""
+    path = tmp_path / "report.bin"
+    path.write_bytes(world.honest.encode())
+    published = hashlib.sha256(world.genesis_file.read_bytes()).hexdigest()
+    argv = [str(path), "--now", str(NOW_MS), "--genesis-hash", published, "--genesis"]
+    code, out = run_verify([*argv, str(world.genesis_file)])
+    assert code == EXIT_VALID, out
+    assert out.splitlines()[:2] == [
+        "VERDICT: VALID",
+        f"genesis 0x{published} (the file given, as --genesis-hash pins)",
+    ]
+    copy = tmp_path / "genesis.json"
+    copy.write_bytes(world.genesis_file.read_bytes() + b" ")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert run_verify([*argv, str(copy)])[0] == EXIT_USAGE
+    assert (f"usage error: {copy} is genesis 0x{hashlib.sha256(copy.read_bytes()).hexdigest()}, "
+            f"not 0x{published} as --genesis-hash says: not the network's genesis") in (
+        err.getvalue()
+    )  # fmt: skip
 
 
 def test_a_genesis_of_another_chain_gives_no_statement(world: World) -> None:
@@ -288,7 +316,7 @@ def test_after_a_governance_change_the_statement_is_recomputed_from_the_governed
     assert compare_statement(report, box.genesis)  # the genesis's rows are not the report's
     assert compare_statement(report, governed) == []
     plain_code, _plain, code, out = _verify(world, report, tmp_path)
-    assert plain_code == code == EXIT_VALID, out
+    assert (plain_code, code) == (EXIT_PARTIAL, EXIT_VALID), out
     assert (f"ok    statement recomputed from the genesis with the configuration of height "
             f"{report.market.height} (4 instruments, {_configuration(report)})") in out  # fmt: skip
     original = replace(report.market_proof, configuration=encode_configuration(box.genesis))

@@ -1,6 +1,8 @@
 """The report's state root followed to the chain: `clearnode verify` fails a report
-whose root no quorum committed, says so when the report carries no anchor, and
-reads the anchor only through the validator set it was given."""
+whose root no quorum committed, says it could not check one that carries no anchor, and
+reads the anchor only through the validator set it was given, from a point within the
+trusting period: a history forked by keys that have left the set is refused from a
+checkpoint after they left."""
 
 from __future__ import annotations
 
@@ -11,14 +13,16 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from lightclient.anchor import TRUSTING_PERIOD_MS
 from lightclient.commit import CommitSig
 from proofs.report import Report, add_signatures, sign_report
-from proofs.verify import EXIT_INVALID, EXIT_VALID
-from tests.lightclient.support import make_anchor, make_set_change
+from proofs.verify import EXIT_INVALID, EXIT_NOT_CHECKED, EXIT_PARTIAL, EXIT_USAGE
+from tests.lightclient.support import get_powers, make_anchor, make_set_change
 from tests.node.reports.support import run_verify
 from tests.proofs.conftest import CHAIN_ID, Fixture
 
 HEIGHT = 70  # the sample market's height
+NOW_MS = 1_800_000_000_000
 
 
 def resign(report: Report, keys: list[Ed25519PrivateKey]) -> Report:
@@ -26,7 +30,12 @@ def resign(report: Report, keys: list[Ed25519PrivateKey]) -> Report:
     return add_signatures(unsigned, [sign_report(unsigned, k) for k in keys])
 
 
-def _verify(signed: Fixture, report: Report, tmp_path: Path) -> tuple[int, str]:
+def _verify(
+    signed: Fixture, report: Report, tmp_path: Path, checkpoint: str | None = None
+) -> tuple[int, str]:
+    """`clearnode verify` of a sample report (no genesis to recompute its statement from:
+    `--skip statement`), its root followed from `checkpoint` (default: the sample's
+    validators at block 1, a day old)."""
     path = tmp_path / "report.bin"
     path.write_bytes(report.encode())
     genesis = tmp_path / "genesis.json"
@@ -34,12 +43,15 @@ def _verify(signed: Fixture, report: Report, tmp_path: Path) -> tuple[int, str]:
         {"pubkey": "0x" + v.public_key.hex(), "power": v.power} for v in signed.validators
     ]
     genesis.write_text(json.dumps({"chain_id": CHAIN_ID, "validators": validators}))
-    return run_verify([str(path), "--validators", str(genesis)])
+    if checkpoint is None:
+        checkpoint = f"1:{NOW_MS - 86_400_000}:0x{get_powers(signed.keys).hash.hex()}"
+    return run_verify([str(path), "--validators", str(genesis), "--skip", "statement",
+                       "--checkpoint", checkpoint, "--now", str(NOW_MS)])  # fmt: skip
 
 
 def test_an_anchored_root_passes_and_says_by_whom(signed: Fixture, tmp_path: Path) -> None:
     code, out = _verify(signed, signed.report, tmp_path)
-    assert code == EXIT_VALID, out
+    assert code == EXIT_PARTIAL, out
     assert (
         f"ok    state root is the chain's after block {HEIGHT}: block {HEIGHT + 1}'s header "
         "commits to it, and its certificate carries precommits of 30 of 40 voting power "
@@ -84,26 +96,36 @@ def test_a_root_no_quorum_committed_is_invalid(
     assert "solvency proofs of 4 accounts" in out  # only the anchor fails
 
 
-def test_a_report_without_an_anchor_says_its_root_was_not_followed(
-    signed: Fixture, tmp_path: Path
-) -> None:
-    code, out = _verify(signed, replace(signed.report, anchor=None), tmp_path)
-    assert code == EXIT_VALID, out
-    assert "not asked  state root not followed to the chain: the report carries no anchor" in out
+def test_a_report_without_an_anchor_is_not_valid(signed: Fixture, tmp_path: Path) -> None:
+    """Following the root is asked for unless skipped: a report without an anchor could
+    not be checked (exit 3); skipped by name, it is valid as far as checked."""
+    report = replace(signed.report, anchor=None)
+    code, out = _verify(signed, report, tmp_path)
+    assert code == EXIT_NOT_CHECKED, out
+    assert out.startswith("VERDICT: NOT CHECKED (1 check(s) asked for could not be made)")
+    assert "could not  state root not followed to the chain: the report carries no anchor" in out
+    path = tmp_path / "report.bin"
+    validators = tmp_path / "genesis.json"
+    weak = [str(path), "--validators", str(validators), "--skip", "statement,anchor"]
+    code, out = run_verify(weak)
+    assert code == EXIT_PARTIAL, out
+    assert out.startswith("VERDICT: VALID ONLY AS FAR AS CHECKED — NOT CHECKED: the statement "
+                          "recomputed from the genesis; the state root followed to the chain "
+                          "within the trusting period\n")  # fmt: skip
 
 
-def test_an_anchor_signed_by_a_changed_validator_set_is_not_checked(
+def test_an_anchor_signed_by_a_changed_validator_set_could_not_be_checked(
     signed: Fixture, tmp_path: Path
 ) -> None:
     """Governance added a validator: block H+1 commits to (and is signed by) the new set,
-    which `--validators genesis.json` does not hold; the verifier says it did not check
-    rather than fail the report or pass it."""
+    which the walk from the set given does not reach; the verifier says it could not
+    check rather than fail the report or pass it."""
     fifth = Ed25519PrivateKey.from_private_bytes(bytes([0x55]) * 32)
     anchor = make_anchor(CHAIN_ID, HEIGHT, signed.report.state_root, [*signed.keys, fifth])
     code, out = _verify(signed, replace(signed.report, anchor=anchor), tmp_path)
-    assert code == EXIT_VALID, out
+    assert code == EXIT_NOT_CHECKED, out
     assert (
-        "not asked  state root not followed to the chain: block 71 is signed by the "
+        "could not  state root not followed to the chain: block 71 is signed by the "
         "validator set 0x" in out
     )
     assert "the anchor does not carry the change of the validator set that leads to it" in out
@@ -125,7 +147,7 @@ def test_a_report_signed_after_set_changes_is_followed_to_its_signers(
     report = resign(signed.report, removed)
     anchor = make_anchor(CHAIN_ID, HEIGHT, report.state_root, added, set_changes=[first, second])
     code, out = _verify(signed, replace(report, anchor=anchor), tmp_path)
-    assert code == EXIT_VALID, out
+    assert code == EXIT_PARTIAL, out
     assert (
         "ok    quorum of 4 validator signatures over chain 4242, epoch 42 and the report "
         f"hash, by the validator set in force from block {HEIGHT + 4}" in out
@@ -135,7 +157,7 @@ def test_a_report_signed_after_set_changes_is_followed_to_its_signers(
         f"by the set before it (the last in block {HEIGHT + 3})" in out
     )
     assert "precommits of 50 of 50 voting power (5 validators)" in out
-    assert "not asked  state root" not in out
+    assert "state root not followed" not in out
 
     code, out = _verify(signed, replace(report, anchor=replace(anchor, set_changes=(first,))),
                         tmp_path)  # fmt: skip
@@ -154,8 +176,60 @@ def test_a_set_change_no_quorum_of_the_set_before_it_signed_is_invalid(
     code, out = _verify(signed, replace(report, anchor=anchor), tmp_path)
     assert code == EXIT_INVALID, out
     assert (
-        f"FAIL  validator set not followed from the set given: the validator-set change in "
+        f"FAIL  validator set not followed from the checkpoint of block 1: the validator-set "
+        f"change in "
         f"block {HEIGHT - 10} is not the chain's: its header is not committed: invalid commit "
         f"at height {HEIGHT - 10}: signer outside the validator set" in out
     )
     assert "FAIL  signature by" in out  # checked against the genesis set: strangers
+
+
+def test_the_walk_starts_within_the_trusting_period(signed: Fixture, tmp_path: Path) -> None:
+    """A trusted point older than the trusting period on the verifier's clock is not
+    walked from (exit 3, naming its age); the same one a day younger is."""
+    power_hash = get_powers(signed.keys).hash.hex()
+    old = NOW_MS - TRUSTING_PERIOD_MS - 1
+    code, out = _verify(signed, signed.report, tmp_path, f"1:{old}:0x{power_hash}")
+    assert code == EXIT_NOT_CHECKED, out
+    assert (
+        f"could not  state root not followed to the chain: the point the walk starts from "
+        f"(time {old} ms) is 14.0 days old, more than the trusting period of 14 days: keys "
+        f"that have left the validator set since could sign another history" in out
+    )
+    fresh = f"1:{old + 86_400_000}:0x{power_hash}"
+    assert _verify(signed, signed.report, tmp_path, fresh)[0] == EXIT_PARTIAL
+    code, out = _verify(signed, signed.report, tmp_path, f"{HEIGHT + 2}:{NOW_MS}:0x{power_hash}")
+    assert code == EXIT_NOT_CHECKED, out
+    assert f"the checkpoint is of block {HEIGHT + 2}, after the anchor's block {HEIGHT + 1}" in out
+    assert _verify(signed, signed.report, tmp_path, "1:0x00")[0] == EXIT_USAGE
+
+
+def test_a_long_range_fork_by_departed_keys_is_refused_from_a_checkpoint(
+    signed: Fixture, tmp_path: Path
+) -> None:
+    """The chain replaced the first set at block 10; its keys, departed, sign a history of
+    their own: a report of epoch 42 that says the set never changed. Walked from block 1
+    nothing tells it from the chain's (the trusting period is what bounds that); from a
+    checkpoint of block 20, which names the set the chain had there, it is refused."""
+    departed = signed.keys
+    successors = [Ed25519PrivateKey.from_private_bytes(bytes([0x80 + i]) * 32) for i in range(4)]
+    fork = replace(signed.report, anchor=make_anchor(CHAIN_ID, HEIGHT, signed.report.state_root,
+                                                     departed))  # fmt: skip
+    code, out = _verify(signed, fork, tmp_path)
+    assert code == EXIT_PARTIAL, out  # from block 1, the departed keys are the set
+    checkpoint = f"20:{NOW_MS - 3_600_000}:0x{get_powers(successors).hash.hex()}"
+    code, out = _verify(signed, fork, tmp_path, checkpoint)
+    assert code == EXIT_INVALID, out
+    assert (
+        f"FAIL  validator set not followed from the checkpoint of block 20: the anchor's set "
+        f"changes put the set 0x{get_powers(departed).hash.hex()} in force at block 20, and "
+        f"the checkpoint says 0x{get_powers(successors).hash.hex()}: a history the "
+        f"checkpoint's set did not sign" in out
+    )
+    # the chain's own report, signed by the successors, is followed from the same checkpoint
+    change = make_set_change(CHAIN_ID, 10, departed, successors)
+    report = resign(signed.report, successors)
+    anchor = make_anchor(CHAIN_ID, HEIGHT, report.state_root, successors, set_changes=[change])
+    code, out = _verify(signed, replace(report, anchor=anchor), tmp_path, checkpoint)
+    assert code == EXIT_PARTIAL, out
+    assert "ok    validator set taken from the checkpoint of block 20 (set 0x" in out

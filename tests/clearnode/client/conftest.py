@@ -89,6 +89,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
     base = tmp_path_factory.mktemp("live")
     template = json.loads(GENESIS_DOC.read_text())
     template["epoch_length_blocks"] = EPOCH_LENGTH_BLOCKS
+    # the network starts now: its reports verify from the genesis within the trusting period
+    template["genesis_time_ms"] = time.time_ns() // 1_000_000
     template_path = base / "genesis.template.json"
     template_path.write_text(json.dumps(template))
     with AnvilNode(chain_id=EVM_CHAIN_ID) as anvil:

@@ -5,6 +5,7 @@ environment docs/sdk.md lists."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -75,7 +76,9 @@ async def test_the_docs_examples_run_against_a_live_network(live: LiveNetwork) -
         "EVM_RPC_URL": live.rpc_url,
         "VENUE_KEY_FILE": str(live.base / "net" / "venue_keys" / "alpha.json"),
         "RELAYER_KEY": DEV_PRIVATE_KEY,
-        "GENESIS_FILE": str(live.base / "net" / "node0" / "genesis.json"),
+        "GENESIS_HASH": hashlib.sha256(
+            (live.base / "net" / "node0" / "genesis.json").read_bytes()
+        ).hexdigest(),
         "BATCH_ID": "1000",  # past the batches other tests of this network sent
         "TRADE_ID": "1000000",
     }

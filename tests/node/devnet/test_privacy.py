@@ -30,6 +30,7 @@ from node.devnet.privacy import (
     read_verifier_page,
 )
 from node.mempool import compute_tx_hash
+from node.verifier.service import GENESIS_OPERATION
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
 from tests.clearing.default.test_steps import give
 from tests.node.apiserver import serve_app
@@ -203,3 +204,14 @@ def test_the_verifier_page_as_built_is_no_leak_but_a_changed_one_is_scanned() ->
     changed = built.replace("</body>", f"<p>0x{ALICE.hex()}</p></body>")
     leaks = Answer("GET /verify", changed, VERIFIER_OPERATION).find_leaks(found)
     assert {leak.what for leak in leaks} == {"alice's address", f"alice's cash ({number})"}
+
+
+def test_the_genesis_served_is_the_published_configuration_not_a_leak() -> None:
+    """`GET /v1/genesis` is the file the node started with, written before the run: the
+    clearing members it names and its numbers are the network's configuration, which a
+    member's amount may equal by chance."""
+    found = secrets()
+    found.add_amount(1_000_000, "alice's cash")
+    genesis = json.dumps({"clearing_members": ["0x" + ALICE.hex()], "insurance": 1_000_000})
+    assert Answer("GET /v1/genesis", genesis, GENESIS_OPERATION).find_leaks(found) == []
+    assert Answer("GET /v1/status", genesis, "getStatus").find_leaks(found)

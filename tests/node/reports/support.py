@@ -14,9 +14,9 @@ from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import TxRecord
 from consensus.types import Block
 from lightclient.anchor import StateAnchor
+from node.cli import main as clearnode_main
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from node.storage import NodeStore
-from proofs import verify
 from tests.clearing.support import USDC, genesis_doc
 
 VENUE = "alpha"
@@ -82,7 +82,7 @@ def run_verify(argv: list[str]) -> tuple[int, str]:
     """`clearnode verify ARGV`: exit code and what it printed."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = verify.main(argv)
+        code = clearnode_main(["verify", *argv])
     return code, out.getvalue()
 
 

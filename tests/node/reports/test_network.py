@@ -10,6 +10,7 @@ accepts; a member fetches and checks its own openings, nobody else can.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import re
@@ -168,8 +169,22 @@ async def test_validators_commit_and_serve_a_verifiable_report(
         assert latest["epoch"] >= epoch
         report_file = tmp_path / "report.json"
         report_file.write_text((await get(net.homes[3], f"/v1/reports/{epoch}")).text)
-        genesis_file = str(net.homes[0].path / "genesis.json")
-        code, text = run_verify([str(report_file), "--genesis", genesis_file])
+        # the full check, the genesis fetched from a node and pinned by the hash the network
+        # publishes (the trusting period measured on the example genesis's next day)
+        genesis_file = net.homes[0].path / "genesis.json"
+        published = hashlib.sha256(genesis_file.read_bytes()).hexdigest()
+        trust = (await get(net.homes[2], "/v1/status")).json()["trust"]
+        assert trust["genesis_hash"] == "0x" + published
+        assert (await get(net.homes[2], "/v1/genesis")).content == genesis_file.read_bytes()
+        now = ["--now", str(doc["genesis_time_ms"] + 86_400_000)]
+        node = f"http://127.0.0.1:{net.homes[2].api_port}"
+        fetched = [str(report_file), "--node", node, "--genesis-hash", published, *now]
+        code, text = await trio.to_thread.run_sync(run_verify, fetched)
+        assert code == verify.EXIT_VALID, text
+        assert text.splitlines()[1] == (
+            f"genesis 0x{published} (fetched from {node}, as --genesis-hash pins)"
+        )
+        code, text = run_verify([str(report_file), "--genesis", str(genesis_file), *now])
         assert code == verify.EXIT_VALID, text
         assert "equal to the report's" in text  # the statement recomputed from the genesis
         assert f"ok    state root is the chain's after block {epoch * EPOCH_LENGTH}: " in text
@@ -182,7 +197,8 @@ async def test_validators_commit_and_serve_a_verifiable_report(
         openings_file = tmp_path / "openings.json"
         openings_file.write_text(response.text)
         code, text = run_verify([str(report_file), "--member", "0x" + member.address.hex(),
-                                 "--openings", str(openings_file)])  # fmt: skip
+                                 "--openings", str(openings_file), "--genesis",
+                                 str(genesis_file), *now])  # fmt: skip
         assert code == verify.EXIT_VALID, text
         assert "position:BTC-PERP" in response.json()["labels"]
         refusals = [

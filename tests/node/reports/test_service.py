@@ -83,6 +83,7 @@ from tests.node.reports.support import (
 
 EPOCH_LENGTH = 5
 QUERY_MAX_AGE_MS = 60_000
+DAY_MS = 86_400_000
 
 
 _BUILT: dict[bytes, Report] = {}
@@ -332,19 +333,15 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     assert views[0]["chainId"] == box.chain_id
     report_file = tmp_path / "report.json"
     report_file.write_text(json.dumps(views[-1]))
-    genesis_file = tmp_path / "genesis.json"
-    genesis_file.write_text(json.dumps({"chain_id": box.chain_id, "validators": [
-        {"pubkey": "0x" + v.pubkey.hex(), "power": v.power} for v in box.genesis.validators
-    ]}))  # fmt: skip
-    code, text = run_verify([str(report_file), "--validators", str(genesis_file)])
+    # the full check: the root followed to the chain, and the statement the service built
+    # is the one the genesis and its market give (the clock: the genesis's next day)
+    full_genesis = tmp_path / "full-genesis.json"
+    full_genesis.write_text(json.dumps(small_epoch_genesis(EPOCH_LENGTH)))
+    given = ["--genesis", str(full_genesis), "--now", str(box.genesis.genesis_time_ms + DAY_MS)]
+    code, text = run_verify([str(report_file), *given])
     assert code == verify.EXIT_VALID, text
     assert f"ok    state root is the chain's after block {EPOCH_LENGTH}: " in text
     assert "precommits of 30 of 40 voting power (3 validators)" in text
-    # the statement the service built is the one the genesis and its market give
-    full_genesis = tmp_path / "full-genesis.json"
-    full_genesis.write_text(json.dumps(small_epoch_genesis(EPOCH_LENGTH)))
-    code, text = run_verify([str(report_file), "--genesis", str(full_genesis)])
-    assert code == verify.EXIT_VALID, text
     assert f"ok    market of height {EPOCH_LENGTH} " in text and "equal to the report's" in text
     # one signature per validator: the committed attestations are the report's signatures
     served = decode_report(bytes.fromhex(views[0]["report"]))
@@ -363,7 +360,7 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     openings_file = tmp_path / "openings.json"
     openings_file.write_text(json.dumps(openings))
     code, text = run_verify([str(report_file), "--member", "0x" + MEMBERS[0].address.hex(),
-                             "--openings", str(openings_file)])  # fmt: skip
+                             "--openings", str(openings_file), *given])  # fmt: skip
     assert code == verify.EXIT_VALID, text
     assert "your account record is under the report's state root at height 5" in text
     assert "/0: the opened values are the account's holdings" in text

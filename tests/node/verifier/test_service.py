@@ -1,19 +1,32 @@
 """`GET /verify` on the public listener: the built page with its Content-Security-Policy,
-or, unbuilt, a 503 that says how to build it; the real API over HTTP on 127.0.0.1."""
+or, unbuilt, a 503 that says how to build it; `GET /v1/genesis` and the status's trust
+section; the real API over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.sandbox import Sandbox
 from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
 from node.mempool import Mempool
 from node.service_list import SERVICE_KINDS
+from node.storage import NodeStore
 from node.txcheck import make_clearing_check
-from node.verifier.service import CONTENT_SECURITY_POLICY, VerifierPage, VerifierService
+from node.verifier.service import (
+    CONTENT_SECURITY_POLICY,
+    GenesisFile,
+    VerifierPage,
+    VerifierService,
+)
 from tests.clearing.support import genesis_doc
+from tests.lightclient.support import get_powers, make_anchor
 from tests.node.apiserver import serve_app
+from tests.node.reports.support import store_chain_to_anchor
 
 
 def _app(page: VerifierPage) -> ApiApp:
@@ -51,3 +64,29 @@ async def test_an_unbuilt_page_is_a_503_that_says_to_run_make_install(tmp_path: 
     assert answer.status_code == 503
     error = answer.json()["error"]
     assert error["type"] == "VerifierNotBuilt" and "make install" in error["message"]
+
+
+async def test_the_genesis_is_served_byte_for_byte_and_its_hash_and_a_checkpoint_in_status(
+    tmp_path: Path,
+) -> None:
+    """What a verifier pins: the genesis file as the node read it (its SHA-256 the hash
+    the network publishes), and the latest block as a checkpoint to walk from."""
+    data = (json.dumps(genesis_doc(), indent=3) + "\n").encode()  # any formatting: its bytes
+    store = NodeStore(tmp_path / "node.sqlite3")
+    genesis = GenesisFile(data, store)
+    app = _app(VerifierPage(tmp_path / "missing.html"))
+    app.add_routes(genesis.routes())
+    assert genesis.get_trust_view() == {"genesis_hash": "0x" + hashlib.sha256(data).hexdigest()}
+    keys = [Ed25519PrivateKey.from_private_bytes(bytes([0x10 + i]) * 32) for i in range(4)]
+    anchor = make_anchor(4242, 6, bytes(32), keys)
+    store_chain_to_anchor(store, anchor)
+    async with serve_app(app) as client:
+        answer = await client.get("/v1/genesis")
+        spec = (await client.get("/openapi.json")).json()
+    assert answer.status_code == 200 and answer.content == data
+    assert "/v1/genesis" in spec["paths"]
+    header = anchor.header
+    assert genesis.get_trust_view()["checkpoint"] == (
+        f"7:{header.time_ms}:0x{header.validators_hash.hex()}"
+    )
+    assert header.validators_hash == get_powers(keys).hash

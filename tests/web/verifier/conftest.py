@@ -15,18 +15,21 @@ from tests.vectors.make_reports import REPORTS
 
 
 class Node(BaseHTTPRequestHandler):
-    """Serves `/verify` as a node does, and the valid vector as the latest report."""
+    """Serves `/verify` as a node does, the valid vector as the latest report and the
+    vectors' genesis as its genesis."""
 
     requests: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         self.requests.append(self.path)
         headers: tuple[tuple[str, str], ...] = ()
-        if self.path == "/verify":
+        if self.path.split("?")[0] == "/verify":  # a link may carry ?genesis=HEX
             body, headers = PAGE.read_bytes(), (*HEADERS, ("content-type", "text/html"))
         elif self.path == "/v1/reports/latest":
             report = (REPORTS / "valid" / "report.bin").read_bytes().hex()
             body = json.dumps({"epoch": 1, "report": report}).encode()
+        elif self.path == "/v1/genesis":
+            body = (REPORTS / "genesis.json").read_bytes()
         else:
             self.send_error(404)
             return

@@ -202,11 +202,81 @@ export const getChangedAt = (history: ValidatorHistory): bigint[] => history.set
 
 const short = (hash: Uint8Array): string => `0x${toHex(hash).slice(0, 16)}...`;
 
-/** The walk from `validators` through `changes` (follow_set_changes), or the SetChangeError's words. */
-export function followSetChanges(changes: SetChange[], chainId: bigint, validators: Validator[]): ValidatorHistory | { failure: string } {
+const DAY_MS = 86_400_000n;
+/** How long after its time a trusted point (the genesis, a checkpoint) may be walked from
+ * (lightclient.anchor.TRUSTING_PERIOD_MS). */
+export const TRUSTING_PERIOD_MS = 14n * DAY_MS;
+
+/** Block `height` as a member trusts it out of band: its header's time and the hash of the
+ * set that signs it (lightclient.anchor.Checkpoint; written HEIGHT:TIME_MS:0xHASH). */
+export interface Checkpoint {
+  height: bigint;
+  timeMs: bigint;
+  validatorsHash: Uint8Array;
+}
+
+/** Where the walk starts and how old that is; `nowMs` is the page's clock (lightclient.anchor.Trust). */
+export interface Trust {
+  nowMs: bigint;
+  genesisTimeMs: bigint;
+  checkpoint: Checkpoint | null;
+}
+
+/** TrustExpired's words, or null within the trusting period (check_trusting_period). */
+export function checkTrustingPeriod(trust: Trust): string | null {
+  const time = trust.checkpoint === null ? trust.genesisTimeMs : trust.checkpoint.timeMs;
+  if (trust.nowMs - time <= TRUSTING_PERIOD_MS) return null;
+  const tenths = ((trust.nowMs - time) * 10n) / DAY_MS;
+  return (
+    `the point the walk starts from (time ${time} ms) is ${tenths / 10n}.${tenths % 10n} days old, more than the ` +
+    `trusting period of ${TRUSTING_PERIOD_MS / DAY_MS} days: keys that have left the validator set since could sign another history`
+  );
+}
+
+/** CheckpointAfterAnchor's words. */
+export const describeCheckpointAfterAnchor = (checkpoint: bigint, anchor: bigint): string =>
+  `the checkpoint is of block ${checkpoint}, after the anchor's block ${anchor}: the walk cannot reach back before its start (use an earlier checkpoint)`;
+
+/** The walk from `validators` (or, given a `checkpoint`, from the set it names: the changes
+ * before it only read to find that set) through `changes` (follow_set_changes), or the
+ * SetChangeError's (CheckpointMismatch's) words. */
+export function followSetChanges(
+  changes: SetChange[],
+  chainId: bigint,
+  validators: Validator[],
+  checkpoint: Checkpoint | null = null,
+): ValidatorHistory | { failure: string } {
   const chain = getConsensusChainId(chainId);
-  const sets: [bigint, Validator[]][] = [[1n, validators]];
-  for (const change of changes) {
+  let sets: [bigint, Validator[]][] = [[1n, validators]];
+  let pending = changes;
+  if (checkpoint !== null) {
+    let read = 0;
+    for (const change of changes) {
+      if (change.header.height >= checkpoint.height) break;
+      const first = sets[sets.length - 1]![0];
+      if (change.header.height < first) {
+        return {
+          failure:
+            `the validator-set change in block ${change.header.height} is not the chain's: the set before it signs ` +
+            `from block ${first} on: changes must come in height order, one per block`,
+        };
+      }
+      sets.push([change.header.height + 1n, change.validators]);
+      read += 1;
+    }
+    pending = changes.slice(read);
+    const held = sets[sets.length - 1]![1];
+    const found = computeValidatorsHash(held);
+    if (!equal(found, checkpoint.validatorsHash)) {
+      return {
+        failure:
+          `the anchor's set changes put the set 0x${toHex(found)} in force at block ${checkpoint.height}, and the ` +
+          `checkpoint says 0x${toHex(checkpoint.validatorsHash)}: a history the checkpoint's set did not sign`,
+      };
+    }
+    sets = [[checkpoint.height, held]];
+  }
+  for (const change of pending) {
     const [first, held] = sets[sets.length - 1]!;
     const reason = checkSetChange(change, chain, first, held);
     if (reason !== null) return { failure: `the validator-set change in block ${change.header.height} is not the chain's: ${reason}` };

@@ -1,11 +1,15 @@
-/** The page: read a report (and optionally a genesis), verify it here, show the verdict,
- * each check, then what was not checked and why. `window.clearnodeVerifier` lets a
- * script (the Chromium test) drive the same path. */
+/** The page: read a report and the genesis (a file, or fetched from the node that served
+ * the page and pinned by the genesis hash the member gives or the URL's `#genesis=HEX`),
+ * verify it here, show the verdict and the genesis hash, each check, then what was not
+ * checked and why. A partial check is the member's explicit choice, named in the headline.
+ * `window.clearnodeVerifier` lets a script (the Chromium test) drive the same path. */
 
-import { fromHex, utf8 } from "./bytes";
+import { sha256 } from "@noble/hashes/sha2.js";
+import type { Checkpoint } from "./anchor";
+import { equal, fromHex, toHex, utf8 } from "./bytes";
 import { DecodeError } from "./errors";
 import { JsonSyntaxError, parseJson } from "./recompute/index.js";
-import { type Inputs, type Result, UsageError, formatResult, verifyReportBytes } from "./verify";
+import { type Inputs, type Result, SKIPPABLE, UsageError, formatResult, verifyReportBytes } from "./verify";
 
 /** A report as `clearnode verify` reads it: the API's JSON {report: hex}, hex, or bytes. */
 export function readReportBytes(data: Uint8Array): Uint8Array {
@@ -49,11 +53,53 @@ export function parseRpcLines(text: string): Map<bigint, string> {
   return urls;
 }
 
-/** What goes with a report: the genesis, the chains to read the vaults on, and a
- * member's address with its openings. */
-function makeInputs(genesisJson?: string, member?: string, openingsJson?: string, rpcLines?: string): Inputs {
-  const inputs: Inputs = {};
-  if (genesisJson !== undefined) inputs.genesis = parseJsonFile("genesis", genesisJson);
+/** A 32-byte hash typed or pasted (0x optional), or UsageError naming the field. */
+function parseHash(text: string, what: string): Uint8Array {
+  let found: Uint8Array;
+  try {
+    found = fromHex(text.trim());
+  } catch {
+    throw new UsageError(`${what} ${JSON.stringify(text)} is not hex`);
+  }
+  if (found.length !== 32) throw new UsageError(`${what} must be 32 bytes, got ${found.length}`);
+  return found;
+}
+
+/** HEIGHT:TIME_MS:HASH, as `clearnode verify --checkpoint` reads it. */
+export function parseCheckpoint(text: string): Checkpoint {
+  const [height, time, hash, ...rest] = text.trim().split(":");
+  if (rest.length > 0 || !/^[0-9]+$/.test(height ?? "") || !/^[0-9]+$/.test(time ?? "") || BigInt(height!) < 1n) {
+    throw new UsageError(`checkpoint ${JSON.stringify(text)}: expected HEIGHT:TIME_MS:HASH (the block's height, its header's time_ms and validators_hash)`);
+  }
+  return { height: BigInt(height!), timeMs: BigInt(time!), validatorsHash: parseHash(hash ?? "", "the checkpoint's hash") };
+}
+
+/** How much to check: the checks to skip (a partial check, chosen by name), a checkpoint
+ * to follow the root from, the genesis hash to pin, and the clock. */
+export interface Options {
+  skip?: string[];
+  checkpoint?: string;
+  genesisHash?: string;
+  genesisSource?: string;
+  nowMs?: number;
+}
+
+/** What goes with a report: the genesis (its file's bytes, pinned by the hash given), the
+ * chains to read the vaults on, and a member's address with its openings. */
+function makeInputs(genesisData?: Uint8Array, member?: string, openingsJson?: string, rpcLines?: string, options: Options = {}): Inputs {
+  const inputs: Inputs = { nowMs: BigInt(options.nowMs ?? Date.now()) };
+  if (options.skip !== undefined && options.skip.length > 0) inputs.skip = options.skip;
+  if ((options.checkpoint ?? "").trim() !== "") inputs.checkpoint = parseCheckpoint(options.checkpoint!);
+  if (genesisData !== undefined) {
+    const found = sha256(genesisData);
+    const pinned = (options.genesisHash ?? "").trim() === "" ? null : parseHash(options.genesisHash!, "genesis hash");
+    if (pinned !== null && !equal(found, pinned)) {
+      throw new UsageError(`the genesis given is genesis 0x${toHex(found)}, not 0x${toHex(pinned)} as the genesis hash says: not the network's genesis`);
+    }
+    inputs.genesis = parseJsonFile("genesis", new TextDecoder().decode(genesisData));
+    inputs.genesisHash = found;
+    inputs.genesisSource = options.genesisSource ?? (pinned === null ? "the file given" : "the file given, as the genesis hash pins");
+  }
   const rpc = parseRpcLines(rpcLines ?? "");
   if (rpc.size > 0) inputs.rpc = rpc;
   if ((member ?? "") === "" && openingsJson === undefined) return inputs;
@@ -95,9 +141,11 @@ function show(result: Result, ms: number): void {
   verdict.className = result.outcome;
   verdict.dataset["outcome"] = result.outcome;
   verdict.textContent = result.headline;
+  $("genesis-used").textContent = result.genesis;
   const checks = $("checks");
   checks.replaceChildren();
   for (const { title, verdict: v } of result.sections) {
+    if (title === "") continue; // the checks skipped: listed under "not checked"
     checks.append(heading(title), list([...v.passed.map((l): [string, string] => ["ok", l]), ...v.failures.map((l): [string, string] => ["fail", l])]));
   }
   const unreadable = result.sections.flatMap((s) => s.verdict.unreadable);
@@ -117,6 +165,7 @@ function showError(message: string): void {
   verdict.className = "ERROR";
   verdict.dataset["outcome"] = "ERROR";
   verdict.textContent = message;
+  $("genesis-used").textContent = "";
   $("checks").replaceChildren();
   $("not-checked").replaceChildren();
   $("as-text").textContent = "";
@@ -125,13 +174,13 @@ function showError(message: string): void {
 }
 
 /** Verify and show; bad inputs or an internal error are shown, never thrown. */
-async function verifyAndShow(report: Uint8Array, makeIt: () => Inputs): Promise<Result | { outcome: "ERROR"; headline: string }> {
+async function verifyAndShow(report: Uint8Array, makeIt: () => Promise<Inputs> | Inputs): Promise<Result | { outcome: "ERROR"; headline: string }> {
   $("status").textContent = "verifying…";
   // The checks hold the main thread for seconds: let the browser paint the status first.
   await new Promise((resolve) => setTimeout(resolve, 30));
   const start = performance.now();
   try {
-    const result = await verifyReportBytes(readReportBytes(report), makeIt());
+    const result = await verifyReportBytes(readReportBytes(report), await makeIt());
     show(result, performance.now() - start);
     return result;
   } catch (exc) {
@@ -153,13 +202,45 @@ async function readText(id: string): Promise<string | undefined> {
   return data === null ? undefined : new TextDecoder().decode(data);
 }
 
-/** The form's genesis, member, openings and chain RPCs, read now. */
-async function readForm(): Promise<() => Inputs> {
-  const genesis = await readText("genesis-file");
+/** The genesis this page's node serves (same origin only), pinned by `hash`. */
+async function fetchGenesis(hash: string): Promise<Uint8Array> {
+  if ((hash ?? "").trim() === "") {
+    throw new UsageError("a genesis fetched from this node needs the genesis hash the network publishes: a node could serve any genesis");
+  }
+  let answer: Response;
+  try {
+    answer = await fetch("/v1/genesis", { headers: { accept: "application/json" } });
+  } catch (exc) {
+    throw new UsageError(`could not fetch /v1/genesis: ${(exc as Error).message}`);
+  }
+  if (!answer.ok) throw new UsageError(`this node serves no genesis: HTTP ${answer.status}`);
+  const data = new Uint8Array(await answer.arrayBuffer());
+  const found = sha256(data);
+  if (!equal(found, parseHash(hash, "genesis hash"))) {
+    throw new UsageError(`this node serves genesis 0x${toHex(found)}, not 0x${toHex(parseHash(hash, "genesis hash"))} as the genesis hash says`);
+  }
+  return data;
+}
+
+/** The checks the form's partial-check boxes skip. */
+const readSkip = (): string[] =>
+  Object.keys(SKIPPABLE).filter((name) => ($(`skip-${name}`) as HTMLInputElement).checked);
+
+/** The form's genesis (its file, or this node's pinned by the hash), member, openings, chain
+ * RPCs, checkpoint and partial-check choices, read when verifying. */
+async function readForm(): Promise<() => Promise<Inputs>> {
+  const file = await readFile("genesis-file");
   const openings = await readText("openings-file");
   const member = ($("member") as HTMLInputElement).value;
   const rpc = ($("rpc") as HTMLTextAreaElement).value;
-  return () => makeInputs(genesis, member, openings, rpc);
+  const genesisHash = ($("genesis-hash") as HTMLInputElement).value;
+  const options: Options = { skip: readSkip(), checkpoint: ($("checkpoint") as HTMLInputElement).value, genesisHash };
+  return async () => {
+    if (file !== null) return makeInputs(file, member, openings, rpc, options);
+    if (genesisHash.trim() === "") return makeInputs(undefined, member, openings, rpc, options);
+    const fetched = await fetchGenesis(genesisHash);
+    return makeInputs(fetched, member, openings, rpc, { ...options, genesisSource: `fetched from ${location.origin}, as the genesis hash pins` });
+  };
 }
 
 async function onVerify(): Promise<void> {
@@ -191,7 +272,9 @@ async function onLoadLatest(): Promise<void> {
 declare global {
   interface Window {
     clearnodeVerifier: {
-      verify(report: string, genesisJson?: string, member?: string, openingsJson?: string, rpcLines?: string): Promise<unknown>;
+      verify(report: string, genesisJson?: string, member?: string, openingsJson?: string, rpcLines?: string, options?: Options): Promise<unknown>;
+      /** The same with the genesis fetched from this node, pinned by `options.genesisHash`. */
+      verifyFetched(report: string, options: Options): Promise<unknown>;
     };
   }
 }
@@ -199,9 +282,20 @@ declare global {
 window.clearnodeVerifier = {
   /** `report` as hex (or the API's JSON); the genesis and the openings as JSON text;
    * the chain RPCs as the form's `CHAIN_ID=URL` lines. */
-  verify: (report: string, genesisJson?: string, member?: string, openingsJson?: string, rpcLines?: string) =>
-    verifyAndShow(utf8(report), () => makeInputs(genesisJson, member, openingsJson, rpcLines)),
+  verify: (report: string, genesisJson?: string, member?: string, openingsJson?: string, rpcLines?: string, options?: Options) =>
+    verifyAndShow(utf8(report), () => makeInputs(genesisJson === undefined ? undefined : utf8(genesisJson), member, openingsJson, rpcLines, options)),
+  verifyFetched: (report: string, options: Options) =>
+    verifyAndShow(utf8(report), async () =>
+      makeInputs(await fetchGenesis(options.genesisHash ?? ""), undefined, undefined, undefined, {
+        ...options,
+        genesisSource: `fetched from ${location.origin}, as the genesis hash pins`,
+      }),
+    ),
 };
+
+// a link may carry the genesis hash the network publishes: ?genesis=HEX or #genesis=HEX
+const pinned = new URLSearchParams(location.search).get("genesis") ?? new URLSearchParams(location.hash.slice(1)).get("genesis");
+if (pinned !== null) ($("genesis-hash") as HTMLInputElement).value = pinned;
 
 $("verify").addEventListener("click", () => void onVerify());
 if (location.protocol === "http:" || location.protocol === "https:") {

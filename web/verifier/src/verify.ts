@@ -4,7 +4,18 @@
  * what was not checked and why. */
 
 import { checkAggregates } from "./aggregate";
-import { type ValidatorHistory, checkAnchor, followSetChanges, getChangedAt, getSetAt, getSignedPower } from "./anchor";
+import {
+  type Checkpoint,
+  type Trust,
+  type ValidatorHistory,
+  checkAnchor,
+  checkTrustingPeriod,
+  describeCheckpointAfterAnchor,
+  followSetChanges,
+  getChangedAt,
+  getSetAt,
+  getSignedPower,
+} from "./anchor";
 import { equal, fromHex, toHex } from "./bytes";
 import { describeDefaults, checkDefaults, checkInDefault, describeInDefault } from "./defaults";
 import { DecodeError } from "./errors";
@@ -40,15 +51,24 @@ export interface Section {
   verdict: Verdict;
 }
 
-/** As `clearnode verify`'s exit codes: 0 valid, 1 invalid, 3 could not check. */
-export type Outcome = "VALID" | "INVALID" | "COULD-NOT-CHECK";
+/** As `clearnode verify`'s exit codes: 0 valid, 1 invalid, 3 could not check, 4 valid
+ * only as far as checked (the member skipped checks). */
+export type Outcome = "VALID" | "INVALID" | "COULD-NOT-CHECK" | "PARTIAL";
 
 export interface Result {
   outcome: Outcome;
-  /** The CLI's first line, e.g. "VERDICT: VALID as far as checked". */
+  /** The CLI's first line, e.g. "VERDICT: VALID". */
   headline: string;
+  /** The CLI's second line: the genesis checked against, e.g. "genesis 0x.. (the file given)". */
+  genesis: string;
   sections: Section[];
 }
+
+/** What the member may skip, and how the headline names it (proofs.verify.SKIPPABLE). */
+export const SKIPPABLE: Record<string, string> = {
+  statement: "the statement recomputed from the genesis",
+  anchor: "the state root followed to the chain within the trusting period",
+};
 
 /** A member's own check: its address and the openings JSON its node gave it. */
 export interface MemberInput {
@@ -58,8 +78,18 @@ export interface MemberInput {
 
 export interface Inputs {
   /** The parsed genesis JSON (recompute/json.ts parseJson: exact integers): the
-   * validators, the chain id and what the statement is recomputed from. */
+   * validators, the chain id and what the statement is recomputed from. Required. */
   genesis?: unknown;
+  /** SHA-256 of the genesis file's bytes (clearing.genesis.compute_genesis_hash) and where
+   * the genesis came from, for the verdict's second line. */
+  genesisHash?: Uint8Array;
+  genesisSource?: string;
+  /** The checks the member chose to skip (keys of SKIPPABLE): a partial check. */
+  skip?: string[];
+  /** Where following the root starts instead of the genesis. */
+  checkpoint?: Checkpoint;
+  /** The page's clock (ms), which the trusting period is measured to. */
+  nowMs?: bigint;
   member?: MemberInput;
   /** Chain id -> JSON-RPC URL of the chains whose vaults to read (`--rpc`). */
   rpc?: Map<bigint, string>;
@@ -116,7 +146,7 @@ function readReserves(genesis: unknown): ReserveGenesis {
 }
 
 /** Every check that needs only public data; all proofs in one batch (verify_report). */
-export function verifyReport(gens: Generators, report: Report, validators: Validator[] | null, chainId: bigint | null): Verdict {
+export function verifyReport(gens: Generators, report: Report, validators: Validator[] | null, chainId: bigint | null, trust: Trust | null = null): Verdict {
   const verdict = newVerdict();
   if (chainId === null) {
     verdict.notChecked.push(`chain id ${report.chainId} read from the report, not compared`);
@@ -125,7 +155,7 @@ export function verifyReport(gens: Generators, report: Report, validators: Valid
   } else {
     verdict.passed.push(`report is for chain ${chainId}`);
   }
-  const { verdict: root, history } = checkRootOnChain(report, validators);
+  const { verdict: root, history } = checkRootOnChain(report, validators, trust);
   if (validators === null) {
     verdict.notChecked.push("signatures not checked: no validator set given");
   } else {
@@ -143,6 +173,7 @@ export function verifyReport(gens: Generators, report: Report, validators: Valid
   verdict.passed.push(...root.passed);
   verdict.failures.push(...root.failures);
   verdict.notChecked.push(...root.notChecked);
+  verdict.unreadable.push(...root.unreadable);
   const check = new MsmCheck(gens, N_BITS);
   const admitted: [AccountEntry, Point[]][] = [];
   for (const entry of report.accounts) {
@@ -183,26 +214,46 @@ export function verifyReport(gens: Generators, report: Report, validators: Valid
 
 /** The light-client check: the report's state root is the chain's after the market's
  * height, committed by the next block's header under a quorum's precommits of the set
- * followed from `validators` through the anchor's set changes; and that walk (null when
- * the anchor is missing or the walk fails). */
-export function checkRootOnChain(report: Report, validators: Validator[] | null): { verdict: Verdict; history: ValidatorHistory | null } {
+ * followed from `validators` (or `trust`'s checkpoint) through the anchor's set changes;
+ * and that walk (null when the anchor is missing or the walk fails). With `trust`, the
+ * check is asked for: what stops it is a check that could not be made (check_root_on_chain). */
+export function checkRootOnChain(
+  report: Report,
+  validators: Validator[] | null,
+  trust: Trust | null = null,
+): { verdict: Verdict; history: ValidatorHistory | null } {
   const verdict = newVerdict();
   const height = report.market.height;
+  const notMade = trust === null ? verdict.notChecked : verdict.unreadable;
   if (validators === null) {
     verdict.notChecked.push("state root not followed to the chain: no validator set given");
     return { verdict, history: null };
   }
   if (report.anchor === null) {
-    verdict.notChecked.push(
+    notMade.push(
       `state root not followed to the chain: the report carries no anchor (the header of block ${height + 1n} ` +
         "and its commit certificate; a node attaches them when it serves the report)",
     );
     return { verdict, history: null };
   }
-  const walk = followSetChanges(report.anchor.setChanges, report.chainId, validators);
-  if ("failure" in walk) {
-    verdict.failures.push(`validator set not followed from the set given: ${walk.failure}`);
+  const checkpoint = trust === null ? null : trust.checkpoint;
+  const expired = trust === null ? null : checkTrustingPeriod(trust);
+  const late = checkpoint !== null && checkpoint.height > height + 1n ? describeCheckpointAfterAnchor(checkpoint.height, height + 1n) : null;
+  if (expired !== null || late !== null) {
+    notMade.push(`state root not followed to the chain: ${expired ?? late}`);
     return { verdict, history: null };
+  }
+  const walk = followSetChanges(report.anchor.setChanges, report.chainId, validators, checkpoint);
+  if ("failure" in walk) {
+    const start = checkpoint === null ? "the set given" : `the checkpoint of block ${checkpoint.height}`;
+    verdict.failures.push(`validator set not followed from ${start}: ${walk.failure}`);
+    return { verdict, history: null };
+  }
+  if (checkpoint !== null) {
+    verdict.passed.push(
+      `validator set taken from the checkpoint of block ${checkpoint.height} (set ` +
+        `0x${toHex(checkpoint.validatorsHash).slice(0, 16)}..., time ${checkpoint.timeMs} ms), within the trusting period`,
+    );
   }
   const changed = getChangedAt(walk);
   if (changed.length > 0) {
@@ -214,7 +265,7 @@ export function checkRootOnChain(report: Report, validators: Validator[] | null)
   const powers = getSetAt(walk, height + 1n);
   const outcome = checkAnchor(report.anchor, report.chainId, height, report.stateRoot, powers);
   if (outcome !== null && "notChecked" in outcome) {
-    verdict.notChecked.push(`state root not followed to the chain: ${outcome.notChecked}`);
+    notMade.push(`state root not followed to the chain: ${outcome.notChecked}`);
   } else if (outcome !== null) {
     verdict.failures.push(`state root is not the chain's after block ${height}: ${outcome.failure}`);
   } else {
@@ -264,7 +315,7 @@ export function checkStatement(report: Report, genesis: unknown): Verdict {
   }
   const rows = "(risk arrays, haircut weights, maintenance fraction, stress days)";
   if (genesis === undefined) {
-    verdict.notChecked.push(`statement not checked: without a genesis its rows ${rows} are the report's word, not recomputed`);
+    verdict.notChecked.push(`statement not checked: its rows ${rows} are the report's word, not recomputed from the genesis`);
     return verdict;
   }
   let configured: Record<string, unknown>;
@@ -307,29 +358,47 @@ async function checkReservesOnChain(report: Report, genesis: ReserveGenesis | nu
 }
 
 /** The verdict of print_report: INVALID on any failure, COULD-NOT-CHECK when a check
- * asked for could not be made, else VALID (as far as checked). */
-export function summarise(sections: Section[]): Result {
+ * asked for could not be made, PARTIAL (its headline naming them) when the member skipped
+ * checks, else VALID. The skipped checks are said among those not checked. */
+export function summarise(sections: Section[], skipped: string[] = [], genesis = ""): Result {
   const failures = sections.reduce((n, s) => n + s.verdict.failures.length, 0);
   const unreadable = sections.reduce((n, s) => n + s.verdict.unreadable.length, 0);
-  const notChecked = sections.reduce((n, s) => n + s.verdict.notChecked.length, 0);
+  if (skipped.length > 0) {
+    const verdict = { ...newVerdict(), notChecked: skipped.map((name) => `${SKIPPABLE[name]}: skipped (--skip ${name})`) };
+    sections = [...sections, { title: "", verdict }];
+  }
   if (failures) {
-    return { outcome: "INVALID", headline: `VERDICT: INVALID (${failures} failure${failures > 1 ? "s" : ""})`, sections };
+    return { outcome: "INVALID", headline: `VERDICT: INVALID (${failures} failure${failures > 1 ? "s" : ""})`, genesis, sections };
   }
   if (unreadable) {
-    return { outcome: "COULD-NOT-CHECK", headline: `VERDICT: NOT CHECKED (${unreadable} check(s) asked for could not be made)`, sections };
+    return { outcome: "COULD-NOT-CHECK", headline: `VERDICT: NOT CHECKED (${unreadable} check(s) asked for could not be made)`, genesis, sections };
   }
-  return { outcome: "VALID", headline: "VERDICT: VALID" + (notChecked ? " as far as checked" : ""), sections };
+  if (skipped.length > 0) {
+    const names = skipped.map((name) => SKIPPABLE[name]).join("; ");
+    return { outcome: "PARTIAL", headline: `VERDICT: VALID ONLY AS FAR AS CHECKED — NOT CHECKED: ${names}`, genesis, sections };
+  }
+  return { outcome: "VALID", headline: "VERDICT: VALID", genesis, sections };
 }
 
 /** Verify report bytes; `inputs.genesis` supplies the validators, the chain id and
  * (with `compareStatement`) the statement's recomputation. UsageError for a genesis
  * that is not one; any report, however malformed, gets a verdict. */
 export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): Promise<Result> {
-  const { validators, chainId } = inputs.genesis === undefined ? { validators: null, chainId: null } : readValidators(inputs.genesis);
-  if (inputs.genesis !== undefined) checkGenesis(inputs.genesis);
+  if (inputs.genesis === undefined) {
+    throw new UsageError(
+      "the full check needs the chain's genesis: choose its file, or fetch it from this node with the genesis hash " +
+        "the network publishes; to check less, say so with a partial check",
+    );
+  }
+  const skipped = Object.keys(SKIPPABLE).filter((name) => (inputs.skip ?? []).includes(name));
+  const unknown = (inputs.skip ?? []).filter((name) => !(name in SKIPPABLE));
+  if (unknown.length > 0) throw new UsageError(`no check ${unknown.join(", ")} to skip (the checks that may be: ${Object.keys(SKIPPABLE).join(", ")})`);
+  const { validators, chainId } = readValidators(inputs.genesis);
+  checkGenesis(inputs.genesis);
+  const trust = getTrust(inputs, skipped);
+  const genesisLine = `genesis 0x${toHex(inputs.genesisHash ?? new Uint8Array())} (${inputs.genesisSource ?? "the file given"})`;
   const rpc = inputs.rpc ?? new Map<bigint, string>();
-  if (rpc.size > 0 && inputs.genesis === undefined) throw new UsageError("--rpc needs --genesis (the vaults and tokens are in it)");
-  const reserveGenesis = inputs.genesis === undefined ? null : readReserves(inputs.genesis);
+  const reserveGenesis = readReserves(inputs.genesis);
   await initGroup();
   let report: Report;
   try {
@@ -337,22 +406,40 @@ export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): 
   } catch (exc) {
     if (!(exc instanceof DecodeError)) throw exc;
     const verdict = { ...newVerdict(), failures: [exc.message] };
-    return { outcome: "INVALID", headline: "VERDICT: INVALID (undecodable report)", sections: [{ title: "report: cannot decode", verdict }] };
+    return {
+      outcome: "INVALID",
+      headline: "VERDICT: INVALID (undecodable report)",
+      genesis: genesisLine,
+      sections: [{ title: "report: cannot decode", verdict }],
+    };
   }
   const gens = getGenerators();
   const title =
     `report of chain ${report.chainId}, epoch ${report.epoch}, state root 0x${toHex(report.stateRoot)}, ` +
     `${report.accounts.length} accounts, hash 0x${toHex(report.hash)}`;
   const sections = [
-    { title, verdict: verifyReport(gens, report, validators, chainId) },
-    { title: "statement", verdict: checkStatement(report, inputs.genesis) },
+    { title, verdict: verifyReport(gens, report, validators, chainId, trust) },
+    { title: "statement", verdict: checkStatement(report, skipped.includes("statement") ? undefined : inputs.genesis) },
     { title: "reserves", verdict: await checkReservesOnChain(report, reserveGenesis, rpc) },
     { title: "clearing members", verdict: checkClearingMembers(report) },
   ];
   if (inputs.member !== undefined) {
     sections.push({ title: `member 0x${toHex(inputs.member.member)}`, verdict: checkMember(gens, report, inputs) });
   }
-  return summarise(sections);
+  return summarise(sections, skipped, genesisLine);
+}
+
+/** Where following the root starts and the clock it is measured on; null when skipped
+ * (get_trust). */
+function getTrust(inputs: Inputs, skipped: string[]): Trust | null {
+  if (skipped.includes("anchor")) {
+    if (inputs.checkpoint !== undefined) throw new UsageError("a checkpoint is where following the root starts: not with the anchor skipped");
+    return null;
+  }
+  if (inputs.nowMs === undefined) throw new UsageError("no clock to measure the trusting period on");
+  const genesisTime = asInt(isObject(inputs.genesis) ? inputs.genesis["genesis_time_ms"] : undefined);
+  if (genesisTime === null) throw new UsageError("genesis: no integer genesis_time_ms");
+  return { nowMs: inputs.nowMs, genesisTimeMs: genesisTime, checkpoint: inputs.checkpoint ?? null };
 }
 
 function checkMember(gens: Generators, report: Report, inputs: Inputs): Verdict {
@@ -378,8 +465,9 @@ function checkMember(gens: Generators, report: Report, inputs: Inputs): Verdict 
 
 /** The result as the CLI prints it. */
 export function formatResult(result: Result): string {
-  const lines = [result.headline];
+  const lines = [result.headline, result.genesis];
   for (const { title, verdict } of result.sections) {
+    if (title === "") continue; // the checks skipped: said among those not checked
     lines.push(title);
     for (const line of verdict.passed) lines.push(`  ok    ${line}`);
     for (const line of verdict.failures) lines.push(`  FAIL  ${line}`);
