@@ -30,8 +30,11 @@ from clearing.listing_template import (
     StrikeLadder,
 )
 from clearing.replay import (
+    DEFAULT_MAX_REQUEST_LIFETIME_MS,
     DEFAULT_TRADE_ID_WINDOW,
+    MAX_MAX_REQUEST_LIFETIME_MS,
     MAX_TRADE_ID_WINDOW,
+    MIN_MAX_REQUEST_LIFETIME_MS,
     MIN_TRADE_ID_WINDOW,
     is_valid_trade_id_window,
 )
@@ -127,6 +130,9 @@ class Genesis:
     porting_window_blocks: int = 0
     """How long a client of a defaulted member that no backup took may choose another
     member before its positions are closed out (optional key; 0: at once)."""
+    max_request_lifetime_ms: int = DEFAULT_MAX_REQUEST_LIFETIME_MS
+    """How far after the block time a signed request's expiry may be (optional key;
+    clearing/replay.py ``check_expiry``)."""
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -197,7 +203,7 @@ TOP_KEYS = {
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
     "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
-    "clearing_members", "clients", "porting_window_blocks",
+    "clearing_members", "clients", "porting_window_blocks", "max_request_lifetime_ms",
 }  # fmt: skip
 
 
@@ -267,6 +273,11 @@ def parse_genesis(doc: object) -> Genesis:
         porting_window_blocks=top.get_int("porting_window_blocks", 0, MAX_PORTING_WINDOW_BLOCKS)
         if top.has("porting_window_blocks")
         else 0,
+        max_request_lifetime_ms=top.get_int(
+            "max_request_lifetime_ms", MIN_MAX_REQUEST_LIFETIME_MS, MAX_MAX_REQUEST_LIFETIME_MS
+        )
+        if top.has("max_request_lifetime_ms")
+        else DEFAULT_MAX_REQUEST_LIFETIME_MS,
     )
     _check_cross_references(genesis)
     _check_clients(genesis)

@@ -1,7 +1,8 @@
 """Mempool admission for clearing transactions: the `check` the mempool calls.
 
 Clearing's own checks of what can never change before the transaction applies —
-decoding, signatures bound to this chain, replays of nonces, trade ids and chain
+decoding, signatures bound to this chain, expiries already past at the latest committed
+block's time (no later block has an earlier one), replays of nonces, trade ids and chain
 logs already in the state — so that a transaction which can never apply does not
 take gossip bandwidth or block space. Checks that the next blocks may change (margin,
 balances) run only in `clearing.block.process_block`; this never mutates state.
@@ -24,7 +25,7 @@ from clearing.replay import check_trade_id
 from clearing.report_commitment import ReportCommitment, check_report_commitment
 from clearing.request_schema import SignedRequest
 from clearing.state import ClearingState
-from clearing.trade import TradeBatch, check_batch_signed
+from clearing.trade import TradeBatch, check_trade_batch
 from clearing.tx import Transaction, decode_tx
 from clearing.withdrawal import WithdrawalPaid, check_withdrawal_paid
 from clearing.withdrawal_expiry import WithdrawalExpired, check_withdrawal_expired
@@ -36,10 +37,16 @@ PRIORITY_MEMBER = 1
 PRIORITY_TRADES = 0
 
 
+def get_next_context(state: ClearingState) -> BlockContext:
+    """The next block as admission judges by it: at the latest committed block's time,
+    the earliest the next block may have."""
+    return BlockContext(state.height + 1, state.time_ms, state.chain_id)
+
+
 def admit_trade_batch(state: ClearingState, tx: TradeBatch) -> CheckResult:
-    """Signed by its venue; refused whole if a trade id is spent (the block would reject
-    that trade, so the batch is not what the venue meant)."""
-    check_batch_signed(state, state.chain_id, tx)
+    """Live and signed by its venue; refused whole if a trade id is spent (the block would
+    reject that trade, so the batch is not what the venue meant)."""
+    check_trade_batch(state, get_next_context(state), tx)
     for trade in tx.trades:
         check_trade_id(
             state.trade_windows, state.genesis.trade_id_window, tx.venue_id, trade.trade_id
@@ -48,7 +55,7 @@ def admit_trade_batch(state: ClearingState, tx: TradeBatch) -> CheckResult:
 
 
 def admit_member_request(state: ClearingState, tx: SignedRequest) -> CheckResult:
-    check_member_request(state, state.chain_id, tx)
+    check_member_request(state, get_next_context(state), tx)
     return CheckResult(tx.member, tx.nonce, PRIORITY_MEMBER)
 
 
@@ -88,7 +95,7 @@ def admit_governance(state: ClearingState, tx: GovProposal | GovVote) -> CheckRe
     heights in range, every change valid; a ballot on a proposal still voting, newer than
     the validator's last), so a submitter hears the refusal; a validator's ballots on one
     proposal are ordered by their sequence."""
-    ctx = BlockContext(state.height + 1, state.time_ms, state.chain_id)
+    ctx = get_next_context(state)
     if isinstance(tx, GovProposal):
         digest = check_gov_proposal(state, ctx, tx)
         return CheckResult(b"gov-proposal:" + digest, 0, PRIORITY_SYSTEM)

@@ -88,7 +88,9 @@ async def api(tmp_path: Path) -> AsyncIterator[Harness]:
 def trade_batch(box: Sandbox, batch_id: int = 1, chain_id: int | None = None) -> bytes:
     trade = Trade(batch_id, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1)
     chain = box.chain_id if chain_id is None else chain_id
-    return encode_tx(sign_trade_batch(VENUE_KEY, chain, "alpha", batch_id, (trade,)))
+    return encode_tx(
+        sign_trade_batch(VENUE_KEY, chain, "alpha", batch_id, (trade,), box.get_expiry())
+    )
 
 
 def member_request(box: Sandbox, chain_id: int | None = None, **overrides: Any) -> dict[str, Any]:
@@ -98,12 +100,7 @@ def member_request(box: Sandbox, chain_id: int | None = None, **overrides: Any) 
     return {
         "type": "AuthoriseVenue",
         "chainId": box.chain_id if chain_id is None else chain_id,
-        "message": {
-            "member": "0x" + record.member.hex(),
-            "venue": record.venue_id,
-            "authorised": record.authorised,
-            "nonce": record.nonce,
-        },
+        "message": record.get_message(),
         "signature": "0x" + record.signature.hex(),
     }
 
@@ -547,7 +544,8 @@ async def test_only_a_registered_bidder_is_shown_the_auctions_lots(api: Harness)
     assert [e.kind for e in opened.events].count("auction_opened") == 1
     plain = (await api.client.post("/v1/accounts/query", json=account_query(box))).json()
     assert plain["auctions"] == []
-    message = {"member": "0x" + ALICE.address.hex(), "registered": True, "nonce": 0}
+    message = {"member": "0x" + ALICE.address.hex(), "registered": True,
+               "expiresMs": box.get_expiry(), "nonce": 0}  # fmt: skip
     fields = MEMBER_REQUESTS["RegisterBidder"].SCHEMA.eip712_fields
     signable = compute_signable(box.chain_id, "RegisterBidder", fields, message)
     body = {"type": "RegisterBidder", "chainId": box.chain_id, "message": message,

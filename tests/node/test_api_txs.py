@@ -65,7 +65,9 @@ def batch(box: Sandbox, batch_id: int, prices: list[int]) -> bytes:
         Trade(batch_id * 10 + n, "BTC-PERP", ALICE.address, 0, BOB.address, 0, price, 1)
         for n, price in enumerate(prices)
     )
-    return encode_tx(sign_trade_batch(VENUE_KEY, box.chain_id, "alpha", batch_id, trades))
+    return encode_tx(
+        sign_trade_batch(VENUE_KEY, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+    )
 
 
 async def submit(api: Harness, raw: bytes) -> str:

@@ -59,7 +59,9 @@ def batch(box: Sandbox, batch_id: int, *trade_ids: int) -> bytes:
         Trade(n, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1) for n in trade_ids
     )
     key = derive_ed25519_key("venue-alpha")
-    return encode_tx(sign_trade_batch(key, box.chain_id, "alpha", batch_id, trades))
+    return encode_tx(
+        sign_trade_batch(key, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+    )
 
 
 def check(box: Sandbox, raw: bytes) -> None:

@@ -54,7 +54,7 @@ const TOP_KEYS = new Set([
   "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
   "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
   "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
-  "clearing_members", "clients", "porting_window_blocks",
+  "clearing_members", "clients", "porting_window_blocks", "max_request_lifetime_ms",
 ]);
 
 /** The genesis as the rows read it; `GenesisError` naming the first bad key. */
