@@ -35,6 +35,7 @@ from node.metrics import NodeMetrics
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 from tests.clearing.default.test_steps import give
+from tests.clearing.support import only_result
 from tests.node.apiserver import serve_app
 from tests.node.hostile import HOSTILE_POSTS
 
@@ -504,6 +505,30 @@ async def test_account_query_gives_the_next_nonce_above_the_committed_ones(api: 
     box.apply(api.pool.reap(1 << 20))
     after = await api.client.post("/v1/accounts/query", json=account_query(box))
     assert after.json()["nextNonce"] == 6
+
+
+async def test_a_member_whose_refused_request_made_no_account_learns_its_next_nonce(
+    api: Harness,
+) -> None:
+    """A block's refusal spends the nonce, before any sub-account exists: the 404 says
+    which nonce comes next, or the SDK's next one would be refused as reused."""
+    box = api.box
+    assert only_result(box.apply([box.withdraw(ALICE, USDC, 5)]))[0] == "UnknownMember"
+    response = await api.client.post("/v1/accounts/query", json=account_query(box))
+    assert (response.status_code, error_type(response)) == (404, "UnknownSubAccount")
+    assert response.json()["error"]["details"]["next_nonce"] == 1
+
+
+async def test_an_expired_request_is_refused_with_its_expiry(api: Harness) -> None:
+    box = api.box
+    body = member_request(box, chain_id=box.chain_id, expires_ms=box.state.time_ms - 1)
+    response = await api.client.post("/v1/member-requests", json=body)
+    assert (response.status_code, error_type(response)) == (422, "RequestExpired")
+    details = response.json()["error"]["details"]
+    assert (details["expires_ms"], details["block_time_ms"]) == (
+        box.state.time_ms - 1,
+        box.state.time_ms,
+    )
 
 
 async def test_account_query_shows_the_open_margin_call(api: Harness) -> None:

@@ -10,8 +10,10 @@ from clearing.errors import (
     ClearingError,
     DuplicateCredit,
     DuplicateTrade,
+    ExpiryTooFar,
     NonceReused,
     QuorumNotReached,
+    RequestExpired,
     StaleTradeId,
     UnknownCollateral,
     UnknownWithdrawal,
@@ -120,6 +122,26 @@ def test_what_clearing_would_refuse_whatever_the_next_blocks_is_refused_at_admis
     error = refusal(box, encode_tx(early))
     assert isinstance(error, WithdrawalNotExpired) and error.expiry == expiry
     assert isinstance(refusal(box, encode_tx(tx)), NonceReused)
+
+
+def test_a_request_expired_at_the_latest_committed_block_is_refused_before_gossip() -> None:
+    """Judged by the committed block's time (the next block's is no earlier), naming it."""
+    box = windowed_box()
+    now = box.state.time_ms
+    for expires_ms, admitted in ((now, True), (now - 1, False)):
+        trades = (Trade(5, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1),)
+        venue = derive_ed25519_key("venue-alpha")
+        signed = sign_trade_batch(venue, box.chain_id, "alpha", 3, trades, expires_ms)
+        request = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=expires_ms))
+        for raw in (encode_tx(signed), encode_tx(request)):
+            if admitted:
+                check(box, raw)
+                continue
+            error = refusal(box, raw)
+            assert isinstance(error, RequestExpired)
+            assert (error.expires_ms, error.block_time_ms) == (now - 1, now)
+    far = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=now + 3_600_001))
+    assert isinstance(refusal(box, encode_tx(far)), ExpiryTooFar)
 
 
 def test_governance_is_admitted_when_a_validator_signed_it() -> None:
