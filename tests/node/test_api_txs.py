@@ -22,6 +22,7 @@ from clearing.tx import encode_tx
 from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
 from node.api.txs import TX_WINDOW_BLOCKS, RecentTxs
+from node.clock import wall_clock_ms
 from node.mempool import Mempool, compute_tx_hash
 from node.txcheck import make_clearing_check
 from tests.node.apiserver import serve_app
@@ -156,7 +157,7 @@ async def test_the_route_is_documented(api: Harness) -> None:
 @pytest.mark.slow
 async def test_whole_nodes_answer_a_committed_batch_on_every_node(tmp_path: Path) -> None:
     async with open_node_network(tmp_path) as net:
-        box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+        box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS), clock_ms=wall_clock_ms)
         raw = batch(box, 1, [MARK])  # alice and bob are unknown: the trade is rejected
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{net.homes[0].api_port}") as c:
             submitted = await c.post(

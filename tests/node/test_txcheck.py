@@ -32,7 +32,7 @@ from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
-from node.txcheck import admit_transaction
+from node.txcheck import admit_transaction, make_clearing_check
 from tests.clearing.governance.support import (
     MIN_DELAY,
     ballots,
@@ -142,6 +142,20 @@ def test_a_request_expired_at_the_latest_committed_block_is_refused_before_gossi
             assert (error.expires_ms, error.block_time_ms) == (now - 1, now)
     far = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=now + 3_600_001))
     assert isinstance(refusal(box, encode_tx(far)), ExpiryTooFar)
+
+
+def test_a_node_judges_expiries_by_its_clock_when_the_committed_time_is_behind_it() -> None:
+    """Before the first block the committed time is the genesis's, maybe days old: the
+    next block will have the proposer's clock, so a request signed now is no expiry
+    too far ahead, and one that expired by that clock is refused."""
+    box = windowed_box()
+    now = box.state.time_ms + 3 * 24 * 3_600_000
+    signed_now = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=now + 300_000))
+    assert isinstance(refusal(box, encode_tx(signed_now)), ExpiryTooFar)  # by the state alone
+    make_clearing_check(lambda: box.state, lambda: now)(encode_tx(signed_now))
+    late = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=now - 1))
+    with pytest.raises(RequestExpired):
+        make_clearing_check(lambda: box.state, lambda: now)(encode_tx(late))
 
 
 def test_governance_is_admitted_when_a_validator_signed_it() -> None:
