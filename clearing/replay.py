@@ -91,7 +91,7 @@ def check_expiry(max_lifetime_ms: int, what: str, expires_ms: int, block_time_ms
     """Raise ``RequestExpired`` once the block time is past ``expires_ms`` (a request is
     valid up to and including it), ``ExpiryTooFar`` while it is more than
     ``max_lifetime_ms`` ahead; the one rule for clearing and mempool admission, which
-    judges by the latest committed block's time (no later block has an earlier one)."""
+    judges by the next block's time as the node sees it (node/txcheck.py)."""
     if block_time_ms > expires_ms:
         raise RequestExpired(what, expires_ms, block_time_ms)
     if expires_ms - block_time_ms > max_lifetime_ms:
