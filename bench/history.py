@@ -46,7 +46,8 @@ def make_block_history(rng: random.Random, height: int, members: list[bytes], tr
               rng.choice(members), 0, 60_000_000 + rng.randrange(1000), rng.randrange(1, 50))
         for i in range(trades)
     )  # fmt: skip
-    raw = encode_tx(sign_trade_batch(derive_ed25519_key("venue-alpha"), 1, "alpha", height, batch))
+    venue = derive_ed25519_key("venue-alpha")
+    raw = encode_tx(sign_trade_batch(venue, 1, "alpha", height, batch, 1_795_219_500_000))
     counts = make_event("trade_batch", venue="alpha", batch_id=height, cleared=trades, rejected=0)
     result = BlockResult(height, (TxResult("ok", "", (counts,)),), (), bytes(32))
     return get_block_history([raw], result)

@@ -27,6 +27,7 @@ from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from consensus.types import Block
+from node.clock import wall_clock_ms
 from node.p2p import P2PConfig, open_p2p
 from node.p2p.topics import TX, get_topic
 from tests.clearing.support import USDC, new_sandbox
@@ -46,6 +47,7 @@ class Load:
     batch_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
+        self.box.clock_ms = wall_clock_ms  # the nodes' blocks take their time from it
         self.members = [derive_member_key(f"bench-{i}") for i in range(MEMBERS)]
         self.venue = derive_ed25519_key("venue-alpha")
 
@@ -64,8 +66,9 @@ class Load:
             price = 60_000_000 + 100 * (n % 7)
             trades.append(Trade(n, "BTC-PERP", buyer.address, 0, seller.address, 0, price, 1))
         batch = sign_trade_batch(
-            self.venue, self.box.chain_id, "alpha", next(self.batch_ids), tuple(trades)
-        )
+            self.venue, self.box.chain_id, "alpha", next(self.batch_ids), tuple(trades),
+            self.box.get_expiry(),
+        )  # fmt: skip
         return encode_tx(batch)
 
 

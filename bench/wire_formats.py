@@ -26,11 +26,11 @@ def make_batch(trades: int, seed: int = 7) -> TradeBatch:
               rng.randrange(3), 60_000_000 + rng.randrange(10_000), rng.randrange(1, 500))
         for i in range(trades)
     )  # fmt: skip
-    return sign_trade_batch(derive_ed25519_key("venue-alpha"), 1, "alpha", 1, batch)
+    return sign_trade_batch(derive_ed25519_key("venue-alpha"), 1, "alpha", 1, batch, 1 << 40)
 
 
 def build_msgspec_codec() -> tuple[Callable[[TradeBatch], bytes], Callable[[bytes], object]]:
-    """The same envelope `[version, kind, venue, batch id, trades, signature]` declared
+    """The same envelope `[version, kind, venue, batch id, expiry, trades, signature]` declared
     once as structs; decoding checks types, lengths and bounds as `from_fields` does."""
     import msgspec  # optional: only this comparison needs it
 
@@ -55,6 +55,7 @@ def build_msgspec_codec() -> tuple[Callable[[TradeBatch], bytes], Callable[[byte
         kind: Uint
         venue_id: Name
         batch_id: Uint
+        expires_ms: Uint
         trades: Annotated[list[WireTrade], msgspec.Meta(min_length=1, max_length=10_000)]
         signature: Annotated[bytes, msgspec.Meta(min_length=64, max_length=64)]
 
@@ -64,8 +65,9 @@ def build_msgspec_codec() -> tuple[Callable[[TradeBatch], bytes], Callable[[byte
     def encode(batch: TradeBatch) -> bytes:
         trades = [WireTrade(*t.to_fields()) for t in batch.trades]
         wire = WireTradeBatch(
-            TX_VERSION, batch.KIND, batch.venue_id, batch.batch_id, trades, batch.signature
-        )
+            TX_VERSION, batch.KIND, batch.venue_id, batch.batch_id, batch.expires_ms, trades,
+            batch.signature,
+        )  # fmt: skip
         return bytes(encoder.encode(wire))
 
     return encode, decoder.decode

@@ -8,7 +8,10 @@
         compute the state root (incremental)
 
 A rejected transaction (``InvalidTransaction`` or ``DecodeError``) yields a
-result with its error class as code and changes nothing. Any other exception
+result with its error class as code and changes nothing, except that a member
+request that was live, unused and its member's spends its nonce
+(``spend_refused_nonce``), as a trade batch's rejected trades spend their ids
+(trade.py): the signed bytes of a refusal never apply later. Any other exception
 is a bug in a rule and propagates: a node must halt rather than diverge.
 """
 
@@ -55,9 +58,11 @@ from clearing.governance.roll import process_listing_roll
 from clearing.governance.submit import GovProposal, process_gov_proposal
 from clearing.governance.vote import GovVote, process_gov_vote
 from clearing.jailing import process_equivocations
+from clearing.member_authorisation import spend_refused_nonce
 from clearing.negative_cash import process_negative_cash
 from clearing.oracle import PriceUpdate, process_price_update
 from clearing.report_commitment import ReportCommitment, process_report_commitment
+from clearing.request_schema import SignedRequest
 from clearing.root import compute_state_root
 from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState
@@ -199,11 +204,17 @@ def check_block_context(state: ClearingState, ctx: BlockContext) -> None:
 
 
 def process_transaction(state: ClearingState, ctx: BlockContext, raw: bytes) -> TxResult:
-    """Decode and apply one transaction; a rejection changes nothing."""
+    """Decode and apply one transaction; a rejection changes nothing but a member
+    request's nonce."""
     try:
         tx = decode_tx(raw)
+    except DecodeError as error:
+        return TxResult(error.code, str(error), ())
+    try:
         events = TX_HANDLERS[type(tx)](state, ctx, tx)
     except (InvalidTransaction, DecodeError) as error:
+        if isinstance(tx, SignedRequest):
+            spend_refused_nonce(state, ctx, tx)
         return TxResult(error.code, str(error), ())
     return TxResult(OK, "", tuple(events), tx)
 

@@ -36,7 +36,15 @@ from clearing.errors import (
 )
 from clearing.events import Event, make_event
 from clearing.member_authorisation import check_member_request, spend_nonce
-from clearing.request_schema import Address, Name, Nonce, Signature, SignedRequest, member_request
+from clearing.request_schema import (
+    Address,
+    ExpiresMs,
+    Name,
+    Nonce,
+    Signature,
+    SignedRequest,
+    member_request,
+)
 from clearing.risk.params import INSURANCE_MEMBER
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.state import ClearingState
@@ -63,6 +71,7 @@ class OfferClientAccount(SignedRequest):
     client: Address
     model: Name  # a SegregationModel value
     backup: Address  # NO_BACKUP: none
+    expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature
 
@@ -81,6 +90,7 @@ class AcceptClientAccount(SignedRequest):
     clearing_member: Address
     model: Name
     backup: Address
+    expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature
 
@@ -112,7 +122,7 @@ def process_offer_client_account(
     """Record the member's offer (replacing an earlier one of its to the same client)."""
     terms = tx.get_terms()
     check_terms(state, tx.client, terms)
-    check_member_request(state, ctx.chain_id, tx)
+    check_member_request(state, ctx, tx)
     spend_nonce(state, tx)
     state.client_offers[(tx.client, tx.member)] = terms
     return [make_event("client_account_offered", member=tx.client, client=tx.client,
@@ -128,7 +138,7 @@ def process_accept_client_account(
     if state.client_offers.get((tx.member, tx.clearing_member)) != terms:
         raise NoClientOffer(tx.member, tx.clearing_member)
     check_terms(state, tx.member, terms)
-    check_member_request(state, ctx.chain_id, tx)
+    check_member_request(state, ctx, tx)
     spend_nonce(state, tx)
     del state.client_offers[(tx.member, tx.clearing_member)]
     state.clients[tx.member] = terms

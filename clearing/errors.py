@@ -153,6 +153,28 @@ class StaleTradeId(InvalidTransaction):
 
 
 @dataclass(eq=False)
+class RequestExpired(InvalidTransaction):
+    """A signed request (``what``: a member request's type, or ``TradeBatch``) whose
+    deadline ``expires_ms`` is before the block time ``block_time_ms``: no later block can
+    apply it (block time never goes back); sign it anew."""
+
+    what: str
+    expires_ms: int
+    block_time_ms: int
+
+
+@dataclass(eq=False)
+class ExpiryTooFar(InvalidTransaction):
+    """A signed request whose deadline ``expires_ms`` lies more than genesis
+    ``max_request_lifetime_ms`` (``max_lifetime_ms``) after the block time ``block_time_ms``."""
+
+    what: str
+    expires_ms: int
+    block_time_ms: int
+    max_lifetime_ms: int
+
+
+@dataclass(eq=False)
 class DuplicateCredit(InvalidTransaction):
     """Deposit ``deposit_nonce`` of ``vault`` on ``chain_id`` is already credited."""
 

@@ -31,8 +31,11 @@ from clearing.listing_template import (
     StrikeLadder,
 )
 from clearing.replay import (
+    DEFAULT_MAX_REQUEST_LIFETIME_MS,
     DEFAULT_TRADE_ID_WINDOW,
+    MAX_MAX_REQUEST_LIFETIME_MS,
     MAX_TRADE_ID_WINDOW,
+    MIN_MAX_REQUEST_LIFETIME_MS,
     MIN_TRADE_ID_WINDOW,
     is_valid_trade_id_window,
 )
@@ -140,6 +143,9 @@ class Genesis:
     """The fewest members an aggregate the public views show may sum over (optional key;
     node/api/disclosure.py). A node's policy for its public listener, not a clearing
     rule: it is not governed and not in the configuration under the state root."""
+    max_request_lifetime_ms: int = DEFAULT_MAX_REQUEST_LIFETIME_MS
+    """How far after the block time a signed request's expiry may be (optional key;
+    clearing/replay.py ``check_expiry``)."""
 
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
@@ -211,7 +217,7 @@ TOP_KEYS = {
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
     "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
     "clearing_members", "clients", "porting_window_blocks", "settled_instrument_retention_ms",
-    "min_public_contributors",
+    "min_public_contributors", "max_request_lifetime_ms",
 }  # fmt: skip
 
 
@@ -297,6 +303,11 @@ def parse_genesis(doc: object) -> Genesis:
         )
         if top.has("min_public_contributors")
         else DEFAULT_MIN_PUBLIC_CONTRIBUTORS,
+        max_request_lifetime_ms=top.get_int(
+            "max_request_lifetime_ms", MIN_MAX_REQUEST_LIFETIME_MS, MAX_MAX_REQUEST_LIFETIME_MS
+        )
+        if top.has("max_request_lifetime_ms")
+        else DEFAULT_MAX_REQUEST_LIFETIME_MS,
     )
     _check_cross_references(genesis)
     _check_clients(genesis)

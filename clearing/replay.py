@@ -21,6 +21,14 @@ zero-quanta observation, so no gap stays open (collateral.py).
 
 Both enter the state root by content (``get_replay_fields``); a window's bitmap is
 hashed only after it changed (``TradeIdWindow.digest`` is the cache).
+
+Expiry: every signed request (a member's, and a venue's trade batch) carries the block
+time it must be applied by, ``expires_ms``, signed with it (``check_expiry``). A
+request a block refused spends its nonce or trade id all the same (block.py,
+trade.py), so the only signed bytes that can still apply are those no block has seen,
+and they die at their expiry: a request signed today cannot clear next week, when the
+member can pay for it. Genesis ``max_request_lifetime_ms`` bounds how far ahead an
+expiry may be, so "never" is not one signature away.
 """
 
 from __future__ import annotations
@@ -28,7 +36,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from clearing.errors import DuplicateCredit, DuplicateTrade, StaleTradeId
+from clearing.errors import (
+    DuplicateCredit,
+    DuplicateTrade,
+    ExpiryTooFar,
+    RequestExpired,
+    StaleTradeId,
+)
 
 VaultKey = tuple[int, bytes]
 """``(chain_id, vault address)``: the scope of a vault's deposit nonces."""
@@ -41,6 +55,12 @@ worth of its trades. At the network's 3,000 trades/s and 10,000 trades per batch
 cost 128 KiB per venue. A venue faster than that should raise it in genesis."""
 MIN_TRADE_ID_WINDOW = 8
 MAX_TRADE_ID_WINDOW = 1 << 28  # 32 MiB per venue
+DEFAULT_MAX_REQUEST_LIFETIME_MS = 3_600_000
+"""How far after a block's time a request's expiry may be: an hour, twelve times the
+SDK's defaults (a few minutes), room for clocks that disagree and requests that wait
+in a busy mempool, yet a refused request's window for harm stays short."""
+MIN_MAX_REQUEST_LIFETIME_MS = 1_000
+MAX_MAX_REQUEST_LIFETIME_MS = 7 * 24 * 3_600_000
 
 
 @dataclass(slots=True)
@@ -65,6 +85,17 @@ class DepositNonces:
 def is_valid_trade_id_window(size: int) -> bool:
     """A power of two within [MIN_TRADE_ID_WINDOW, MAX_TRADE_ID_WINDOW]."""
     return MIN_TRADE_ID_WINDOW <= size <= MAX_TRADE_ID_WINDOW and size & (size - 1) == 0
+
+
+def check_expiry(max_lifetime_ms: int, what: str, expires_ms: int, block_time_ms: int) -> None:
+    """Raise ``RequestExpired`` once the block time is past ``expires_ms`` (a request is
+    valid up to and including it), ``ExpiryTooFar`` while it is more than
+    ``max_lifetime_ms`` ahead; the one rule for clearing and mempool admission, which
+    judges by the next block's time as the node sees it (node/txcheck.py)."""
+    if block_time_ms > expires_ms:
+        raise RequestExpired(what, expires_ms, block_time_ms)
+    if expires_ms - block_time_ms > max_lifetime_ms:
+        raise ExpiryTooFar(what, expires_ms, block_time_ms, max_lifetime_ms)
 
 
 def check_trade_id(

@@ -9,6 +9,7 @@ wire and to the signer::
         KIND: ClassVar[int] = 21
         member: Address
         registered: Bool
+        expires_ms: ExpiresMs
         nonce: Nonce
         signature: Signature
 
@@ -17,7 +18,9 @@ their strict decoding (``from_fields``: each field's type and bound, ``DecodeErr
 naming the field), the EIP-712 field list and ``signable(chain_id)``, whose message
 names a field by its camelCase name unless it says ``signed_as``. ``member_request``
 reads the declaration when the class is created, so a field left undeclared, declared
-with another Python type, or with bounds its EIP-712 type cannot carry fails at import.
+with another Python type, or with bounds its EIP-712 type cannot carry fails at import,
+and so does a request without the fields every request carries (``REQUEST_FIELDS``: the
+member, the expiry, the nonce, each of its one type; the signature last).
 """
 
 from __future__ import annotations
@@ -138,6 +141,11 @@ Name = Annotated[str, Text()]
 Bool = Annotated[bool, Flag()]
 Signature = Annotated[bytes, FixedBytes(65, None)]
 """The member's 65-byte EIP-712 signature (r, s, v) of the other fields."""
+ExpiresMs = Annotated[int, Integer("uint64")]
+"""The last block time (ms) a request may be applied at (clearing/replay.py ``check_expiry``)."""
+
+REQUEST_FIELDS: dict[str, Any] = {"member": Address, "expires_ms": ExpiresMs, "nonce": Nonce}
+"""What every request declares, so: the member it binds, its expiry, its nonce."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +165,9 @@ class SignedRequest:
     KIND: ClassVar[int]
     SCHEMA: ClassVar[RequestSchema]
 
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # declared by each request as REQUEST_FIELDS says
         member: bytes  # the signer: every request names the member it binds
+        expires_ms: int
         nonce: int
         signature: bytes
 
@@ -225,6 +234,9 @@ def get_wire_field(cls: type, name: str, hint: Any) -> WireField:
 
 def read_schema(cls: type) -> RequestSchema:
     hints = get_type_hints(cls, include_extras=True)
+    for name, declared in REQUEST_FIELDS.items():
+        if hints.get(name) != declared:
+            raise SchemaError(cls.__name__, name, f"every request declares it as {declared}")
     fields = tuple(
         (f.name, get_wire_field(cls, f.name, hints[f.name])) for f in dataclasses.fields(cls)
     )

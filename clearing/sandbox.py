@@ -9,9 +9,9 @@ never for value. Validator names match ``configs/genesis.example.json``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
@@ -23,6 +23,7 @@ from clearing.context import Equivocation
 from clearing.eip712 import sign_typed
 from clearing.genesis import Genesis, parse_genesis
 from clearing.oracle import PriceUpdate, sign_price_observation
+from clearing.request_schema import SignedRequest
 from clearing.state import ClearingState, initialize_state
 from clearing.transfer import Transfer
 from clearing.tx import TxRecord, encode_tx
@@ -36,6 +37,7 @@ from clearing.withdrawal import (
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation, WithdrawalExpired
 
 SEED_PREFIX = b"clearnode-devnet/"
+R = TypeVar("R", bound=SignedRequest)
 VAULT = bytes.fromhex("00000000000000000000000000000000000000f0")
 
 
@@ -67,12 +69,18 @@ class Sandbox:
     next_log_index: int = 0
     next_nonce: dict[bytes, int] = field(default_factory=dict)
     deposit_nonces: dict[int, int] = field(default_factory=dict)  # last per chain (one vault)
+    clock_ms: Callable[[], int] | None = None
+    """The time requests are signed at: None, this sandbox's own chain (its next block's
+    time); the wall clock for requests sent to running nodes, whose blocks take theirs
+    from it."""
 
     @classmethod
-    def from_genesis_doc(cls, doc: dict[str, Any]) -> Sandbox:
+    def from_genesis_doc(
+        cls, doc: dict[str, Any], clock_ms: Callable[[], int] | None = None
+    ) -> Sandbox:
         genesis = parse_genesis(doc)
         keys = [derive_ed25519_key(v.name) for v in genesis.validators]
-        return cls(genesis, initialize_state(genesis), keys)
+        return cls(genesis, initialize_state(genesis), keys, clock_ms=clock_ms)
 
     @property
     def chain_id(self) -> int:
@@ -90,6 +98,13 @@ class Sandbox:
         """A block of ``txs``, committing ``evidence`` (equivocations consensus verified)."""
         raw = [tx if isinstance(tx, bytes) else encode_tx(tx) for tx in txs]
         return process_block(self.state, self.next_context(evidence), raw)
+
+    def get_expiry(self) -> int:
+        """The expiry of the requests this sandbox signs: half the longest lifetime after
+        its next block's time (or the clock's), room either way for blocks to come and
+        clocks apart."""
+        now = self.next_context().time_ms if self.clock_ms is None else self.clock_ms()
+        return now + self.genesis.max_request_lifetime_ms // 2
 
     def take_nonce(self, member: bytes) -> int:
         nonce = self.next_nonce.get(member, 0)
@@ -141,10 +156,10 @@ class Sandbox:
         self, member: MemberKey, venue_id: str, authorised: bool = True
     ) -> AuthoriseVenue:
         unsigned = AuthoriseVenue(
-            member.address, venue_id, authorised, self.take_nonce(member.address), b""
-        )
-        signature = sign_typed(member.private_key, unsigned.signable(self.chain_id))
-        return AuthoriseVenue(unsigned.member, venue_id, authorised, unsigned.nonce, signature)
+            member.address, venue_id, authorised, self.get_expiry(),
+            self.take_nonce(member.address), b"",
+        )  # fmt: skip
+        return self.sign(member, unsigned)
 
     def transfer(
         self,
@@ -156,12 +171,10 @@ class Sandbox:
     ) -> Transfer:
         nonce = self.take_nonce(member.address)
         unsigned = Transfer(
-            member.address, from_sub, to_sub, token[0], token[1], amount, nonce, b""
-        )
-        signature = sign_typed(member.private_key, unsigned.signable(self.chain_id))
-        return Transfer(
-            member.address, from_sub, to_sub, token[0], token[1], amount, nonce, signature
-        )
+            member.address, from_sub, to_sub, token[0], token[1], amount, self.get_expiry(),
+            nonce, b"",
+        )  # fmt: skip
+        return self.sign(member, unsigned)
 
     def withdraw(
         self,
@@ -174,10 +187,15 @@ class Sandbox:
         nonce = self.take_nonce(member.address)
         to = member.address if recipient is None else recipient
         unsigned = Withdrawal(
-            member.address, sub_account, token[0], token[1], quanta, to, nonce, b""
-        )
-        return replace(
-            unsigned, signature=sign_typed(member.private_key, unsigned.signable(self.chain_id))
+            member.address, sub_account, token[0], token[1], quanta, to, self.get_expiry(),
+            nonce, b"",
+        )  # fmt: skip
+        return self.sign(member, unsigned)
+
+    def sign(self, member: MemberKey, unsigned: R) -> R:
+        """``unsigned`` with ``member``'s EIP-712 signature for this chain."""
+        return unsigned.with_signature(
+            sign_typed(member.private_key, unsigned.signable(self.chain_id))
         )
 
     def paid(

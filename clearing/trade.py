@@ -2,13 +2,17 @@
 
 A venue submits a ``TradeBatch`` signed with its Ed25519 key over
 ``compute_signing_bytes("trade-batch", chain_id, body)`` (domain-separated and
-bound to the chain, see attestation.py). ``process_trade_batch``:
+bound to the chain, see attestation.py); the body carries the batch's expiry, the last
+block time it may clear at. ``process_trade_batch``:
 
-1. batch level (reject the whole batch, nothing changes): the venue is
+1. batch level (reject the whole batch, nothing changes): the batch is live
+   (``RequestExpired``, ``ExpiryTooFar``: replay.py ``check_expiry``), the venue is
    registered (``UnknownVenue``) and the signature verifies (``BadSignature``);
 2. trade level (``process_verified_trade_batch``): each trade is checked
    completely, then applied, or rejected alone with a ``trade_rejected`` event
-   carrying its error code and numbers. Checks, in order: trade id inside the
+   carrying its error code and numbers; a rejected trade's id is spent all the
+   same (unless it was rejected for its id), so its signed bytes never clear
+   later, when the members could pay for it. Checks, in order: trade id inside the
    venue's replay window (``StaleTradeId``) and not cleared yet
    (``DuplicateTrade``; replay.py), instrument listed and not expired,
    quantity > 0, price > 0 on the tick and within the band around the mark,
@@ -27,7 +31,7 @@ Open interest counts long lots. A position that goes flat keeps its record
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, NamedTuple
 
 from clearing.attestation import compute_signing_bytes, is_valid_signature
@@ -41,6 +45,7 @@ from clearing.default.margin_call import check_margin_call
 from clearing.errors import (
     BadSignature,
     DecodeError,
+    DuplicateTrade,
     InstrumentExpired,
     InstrumentHalted,
     InstrumentReduceOnly,
@@ -50,6 +55,7 @@ from clearing.errors import (
     OffTick,
     OutsideBand,
     SameSubAccount,
+    StaleTradeId,
     UnknownInstrument,
     UnknownMember,
     UnknownVenue,
@@ -59,7 +65,7 @@ from clearing.events import Event, make_event
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.limits import MAX_TRADES_PER_BATCH
 from clearing.position import compute_long_change, compute_position_after_fill
-from clearing.replay import check_trade_id, record_trade_id
+from clearing.replay import check_expiry, check_trade_id, record_trade_id
 from clearing.risk.cache import TradeFigures, keep_trade_figures
 from clearing.risk.engine import check_pre_trade
 from clearing.state import (
@@ -116,11 +122,13 @@ class TradeBatch:
     KIND: ClassVar[int] = 1
     venue_id: str
     batch_id: int
+    expires_ms: int  # the last block time the batch may clear at
     trades: tuple[Trade, ...]
     signature: bytes  # Ed25519 over signing_bytes(chain_id), 64 bytes
 
     def body(self) -> list[object]:
-        return [self.venue_id, self.batch_id, [t.to_fields() for t in self.trades]]
+        trades = [t.to_fields() for t in self.trades]
+        return [self.venue_id, self.batch_id, self.expires_ms, trades]
 
     def signing_bytes(self, chain_id: int) -> bytes:
         return compute_signing_bytes(TRADE_DOMAIN, chain_id, self.body())
@@ -130,24 +138,31 @@ class TradeBatch:
 
     @classmethod
     def from_fields(cls, fields: list[Any]) -> TradeBatch:
-        venue_id, batch_id, trades, signature = expect_list(fields, "TradeBatch", 4)
+        venue_id, batch_id, expires_ms, trades, signature = expect_list(fields, "TradeBatch", 5)
         items = expect_list(trades, "trades")
         if not 0 < len(items) <= MAX_TRADES_PER_BATCH:
             raise DecodeError("trades", f"{len(items)} trades outside [1, {MAX_TRADES_PER_BATCH}]")
         return cls(
             expect_str(venue_id, "venue_id"),
             expect_int(batch_id, "batch_id"),
+            expect_int(expires_ms, "expires_ms"),
             tuple(Trade.from_fields(t) for t in items),
             expect_bytes(signature, "signature", 64),
         )
 
 
 def sign_trade_batch(
-    key: Any, chain_id: int, venue_id: str, batch_id: int, trades: tuple[Trade, ...]
+    key: Any,
+    chain_id: int,
+    venue_id: str,
+    batch_id: int,
+    trades: tuple[Trade, ...],
+    expires_ms: int,
 ) -> TradeBatch:
-    """Sign as a venue with an Ed25519 private key (venues, tests and benches)."""
-    unsigned = TradeBatch(venue_id, batch_id, trades, b"")
-    return TradeBatch(venue_id, batch_id, trades, key.sign(unsigned.signing_bytes(chain_id)))
+    """Sign as a venue with an Ed25519 private key (venues, tests and benches), valid up
+    to the block time ``expires_ms``."""
+    unsigned = TradeBatch(venue_id, batch_id, expires_ms, trades, b"")
+    return replace(unsigned, signature=key.sign(unsigned.signing_bytes(chain_id)))
 
 
 def check_pre_trade_margin(
@@ -197,9 +212,17 @@ def check_pre_trade_margin(
 
 
 def process_trade_batch(state: ClearingState, ctx: BlockContext, batch: TradeBatch) -> list[Event]:
-    """Check the venue and its signature, then clear the batch trade by trade."""
-    check_batch_signed(state, ctx.chain_id, batch)
+    """Check the batch's expiry, its venue and signature, then clear it trade by trade."""
+    check_trade_batch(state, ctx, batch)
     return process_verified_trade_batch(state, ctx, batch)
+
+
+def check_trade_batch(state: ClearingState, ctx: BlockContext, batch: TradeBatch) -> None:
+    """The batch is live at the block's time and its venue signed it for this chain: the
+    batch-level checks of clearing and of mempool admission."""
+    max_lifetime_ms = state.genesis.max_request_lifetime_ms
+    check_expiry(max_lifetime_ms, "TradeBatch", batch.expires_ms, ctx.time_ms)
+    check_batch_signed(state, ctx.chain_id, batch)
 
 
 def check_batch_signed(state: ClearingState, chain_id: int, batch: TradeBatch) -> None:
@@ -217,14 +240,18 @@ def process_verified_trade_batch(
     """Clear each trade of a batch whose venue signature has been verified.
 
     Each trade is all-or-nothing; a rejected one leaves a ``trade_rejected``
-    event (trade id, error code, error with its numbers) and changes nothing.
+    event (trade id, error code, error with its numbers) and changes nothing but
+    spending its trade id.
     """
     events: list[Event] = []
     cleared = 0
+    window = state.genesis.trade_id_window
     for trade in batch.trades:
         try:
             process_trade(state, ctx, batch.venue_id, trade)
         except InvalidTransaction as error:
+            if not isinstance(error, StaleTradeId | DuplicateTrade):
+                record_trade_id(state.trade_windows, window, batch.venue_id, trade.trade_id)
             events.append(
                 make_event(
                     "trade_rejected",

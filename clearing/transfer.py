@@ -20,9 +20,10 @@ from clearing.context import BlockContext
 from clearing.eligibility import check_debit_eligibility
 from clearing.errors import InsufficientCash, SameSubAccount, UnknownCollateral
 from clearing.events import Event, make_event
-from clearing.member_authorisation import check_member_signed, check_nonce_unused, spend_nonce
+from clearing.member_authorisation import check_member_signed, check_request_unspent, spend_nonce
 from clearing.request_schema import (
     Address,
+    ExpiresMs,
     Integer,
     Nonce,
     Signature,
@@ -48,6 +49,7 @@ class Transfer(SignedRequest):
     token: Address
     # Amount for cash, Quanta for collateral
     amount: Annotated[int, Integer("uint256", 1, MAX_UINT64)]
+    expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature
 
@@ -55,16 +57,17 @@ class Transfer(SignedRequest):
         return self.asset_chain_id == CASH_CHAIN_ID
 
 
-def check_transfer(state: ClearingState, chain_id: int, tx: Transfer) -> None:
+def check_transfer(state: ClearingState, ctx: BlockContext, tx: Transfer) -> None:
     """Every check of ``process_transfer``, nothing written: two different sub-accounts,
-    a known token, an unused nonce, enough in the source, equity left at or above its
-    requirement, and the member's signature (the costly check last)."""
+    a known token, the request live and its nonce unused, enough in the source, equity
+    left at or above its requirement, and the member's signature (the costly check
+    last)."""
     if tx.from_sub_account == tx.to_sub_account:
         raise SameSubAccount(tx.member, tx.from_sub_account)
     key = (tx.asset_chain_id, tx.token)
     if not tx.is_cash() and key not in state.collateral_tokens:
         raise UnknownCollateral(tx.asset_chain_id, tx.token)
-    check_nonce_unused(state, tx.member, tx.nonce)
+    check_request_unspent(state, ctx.time_ms, tx)
     source = get_sub_account(state, tx.member, tx.from_sub_account)
     if tx.is_cash():
         if tx.amount > source.cash:
@@ -75,12 +78,12 @@ def check_transfer(state: ClearingState, chain_id: int, tx: Transfer) -> None:
         state, tx.member, tx.from_sub_account, source,
         tx.amount if tx.is_cash() else 0, None if tx.is_cash() else (key, tx.amount),
     )  # fmt: skip
-    check_member_signed(chain_id, tx)
+    check_member_signed(ctx.chain_id, tx)
 
 
 def process_transfer(state: ClearingState, ctx: BlockContext, tx: Transfer) -> list[Event]:
     """Move cash or collateral between two sub-accounts of the signer."""
-    check_transfer(state, ctx.chain_id, tx)
+    check_transfer(state, ctx, tx)
     spend_nonce(state, tx)
     key = (tx.asset_chain_id, tx.token)
     source = get_sub_account(state, tx.member, tx.from_sub_account)

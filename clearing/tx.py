@@ -26,7 +26,8 @@ from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal, WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
 
-TX_VERSION = 1
+TX_VERSION = 2
+"""2: every member request and trade batch carries its expiry (`expires_ms`)."""
 
 
 class TxRecord(Protocol):

@@ -12,6 +12,7 @@ from clearing.member_authorisation import check_member_request, spend_nonce
 from clearing.request_schema import (
     Address,
     Bool,
+    ExpiresMs,
     Nonce,
     Signature,
     SignedRequest,
@@ -28,6 +29,7 @@ class AuthoriseVenue(SignedRequest):
     member: Address
     venue_id: Annotated[str, Text(signed_as="venue")]
     authorised: Bool  # False revokes
+    expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature
 
@@ -38,7 +40,7 @@ def process_authorise_venue(
     """Member-signed; the venue must be registered; the nonce is used once."""
     if tx.venue_id not in state.venues:
         raise UnknownVenue(tx.venue_id)
-    check_member_request(state, ctx.chain_id, tx)
+    check_member_request(state, ctx, tx)
     spend_nonce(state, tx)
     record = get_member_for_write(state, tx.member)
     if tx.authorised:

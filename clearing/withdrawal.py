@@ -43,9 +43,10 @@ from clearing.errors import (
     UnknownCollateral,
 )
 from clearing.events import Event, make_event
-from clearing.member_authorisation import check_member_signed, check_nonce_unused, spend_nonce
+from clearing.member_authorisation import check_member_signed, check_request_unspent, spend_nonce
 from clearing.request_schema import (
     Address,
+    ExpiresMs,
     Integer,
     Nonce,
     Signature,
@@ -74,6 +75,7 @@ class Withdrawal(SignedRequest):
     token: Address
     quanta: Annotated[int, Integer("uint256", 1, MAX_UINT64)]
     recipient: Address
+    expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature
 
@@ -112,16 +114,17 @@ class WithdrawalDebit:
     from_cash: int
 
 
-def check_withdrawal(state: ClearingState, chain_id: int, tx: Withdrawal) -> WithdrawalDebit:
+def check_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) -> WithdrawalDebit:
     """Every check of ``process_withdrawal``, nothing written: a known token, withdrawals
-    open, an unused nonce, enough quanta (or cash and reserve), equity left at or above
-    the requirement, and the member's signature (the costly check last)."""
+    open, the request live and its nonce unused, enough quanta (or cash and reserve),
+    equity left at or above the requirement, and the member's signature (the costly
+    check last)."""
     key = (tx.chain_id, tx.token)
     token = state.collateral_tokens.get(key)
     if token is None:
         raise UnknownCollateral(tx.chain_id, tx.token)
     check_withdrawals_open(state)
-    check_nonce_unused(state, tx.member, tx.nonce)
+    check_request_unspent(state, ctx.time_ms, tx)
     account = get_sub_account(state, tx.member, tx.sub_account)
     from_collateral, from_cash = get_withdrawal_sources(state, account, key, tx.quanta)
     if from_cash:
@@ -130,14 +133,14 @@ def check_withdrawal(state: ClearingState, chain_id: int, tx: Withdrawal) -> Wit
         check_collateral_debit(account, tx.member, tx.sub_account, key, from_collateral)
     debit = (key, from_collateral) if from_collateral else None
     check_debit_eligibility(state, tx.member, tx.sub_account, account, from_cash, debit)
-    check_member_signed(chain_id, tx)
+    check_member_signed(ctx.chain_id, tx)
     return WithdrawalDebit(token, account, from_collateral, from_cash)
 
 
 def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) -> list[Event]:
     """Debit collateral (or, for the settlement token, cash) and record what the bridge
     must pay out."""
-    debit = check_withdrawal(state, ctx.chain_id, tx)
+    debit = check_withdrawal(state, ctx, tx)
     token, account = debit.token, debit.account
     from_collateral, from_cash = debit.from_collateral, debit.from_cash
     key = (tx.chain_id, tx.token)

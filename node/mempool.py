@@ -130,10 +130,12 @@ class Mempool:
     committed_memory: int = 100_000
     """Hashes of the latest committed transactions, refused again (`AlreadyCommitted`).
 
-    A transaction's check cannot always tell it was committed: a trade batch whose
-    trades were all rejected spends no trade id and checks as new. A copy of it still
-    in flight (gossip a paused peer delivers late, a client's retry) would then be
-    committed a second time. CometBFT's mempool keeps the same cache."""
+    A transaction's check cannot always tell it was committed: a price update's
+    observations check as new until they are too old. A copy of it still in flight
+    (gossip a paused peer delivers late, a client's retry) would then be committed a
+    second time. CometBFT's mempool keeps the same cache. (Member requests and trade
+    batches need none: a block spends their nonces and trade ids even when it refuses
+    them, clearing/block.py.)"""
     _by_hash: dict[bytes, _Entry] = field(default_factory=dict)
     _committed: OrderedDict[bytes, None] = field(default_factory=OrderedDict)
     _by_sender: dict[bytes, dict[int, _Entry]] = field(default_factory=dict)

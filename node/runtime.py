@@ -275,7 +275,7 @@ async def run_node(
         compact_wal(wal, store.latest_height() + 1)
         signer = get_validator_signer(config, app.state, wal)
         mempool = Mempool(
-            make_clearing_check(lambda: app.state),
+            make_clearing_check(lambda: app.state, wall_clock_ms),
             max_txs=config.mempool.max_txs,
             max_bytes=config.mempool.max_bytes,
             max_tx_bytes=config.mempool.max_tx_bytes,

@@ -1,8 +1,9 @@
 """Mempool admission for clearing transactions: the `check` the mempool calls.
 
 Clearing's own checks of what can never change before the transaction applies —
-decoding, signatures bound to this chain, replays of nonces, trade ids and chain
-logs already in the state — so that a transaction which can never apply does not
+decoding, signatures bound to this chain, expiries already past by the next block's
+time (`get_next_context`), replays of nonces, trade ids and chain logs already in the
+state — so that a transaction which can never apply does not
 take gossip bandwidth or block space. Checks that the next blocks may change (margin,
 balances) run only in `clearing.block.process_block`; this never mutates state.
 Each transaction kind names its sender and nonce for the mempool's per-sender order:
@@ -24,7 +25,7 @@ from clearing.replay import check_trade_id
 from clearing.report_commitment import ReportCommitment, check_report_commitment
 from clearing.request_schema import SignedRequest
 from clearing.state import ClearingState
-from clearing.trade import TradeBatch, check_batch_signed
+from clearing.trade import TradeBatch, check_trade_batch
 from clearing.tx import Transaction, decode_tx
 from clearing.withdrawal import WithdrawalPaid, check_withdrawal_paid
 from clearing.withdrawal_expiry import WithdrawalExpired, check_withdrawal_expired
@@ -36,10 +37,23 @@ PRIORITY_MEMBER = 1
 PRIORITY_TRADES = 0
 
 
-def admit_trade_batch(state: ClearingState, tx: TradeBatch) -> CheckResult:
-    """Signed by its venue; refused whole if a trade id is spent (the block would reject
-    that trade, so the batch is not what the venue meant)."""
-    check_batch_signed(state, state.chain_id, tx)
+def get_next_context(state: ClearingState, now_ms: int | None = None) -> BlockContext:
+    """The next block as admission judges by it: at the latest committed block's time, or
+    at this node's clock `now_ms` if later, as a proposer times its block (consensus:
+    the later of its clock and the previous block's time + 1). A request expired by then
+    can never apply; without the clock, the committed time can be far behind it (the
+    genesis's before the first block, a halt) and a request signed now would look as
+    if it expired too far ahead."""
+    time_ms = state.time_ms if now_ms is None else max(state.time_ms, now_ms)
+    return BlockContext(state.height + 1, time_ms, state.chain_id)
+
+
+def admit_trade_batch(
+    state: ClearingState, tx: TradeBatch, now_ms: int | None = None
+) -> CheckResult:
+    """Live and signed by its venue; refused whole if a trade id is spent (the block would
+    reject that trade, so the batch is not what the venue meant)."""
+    check_trade_batch(state, get_next_context(state, now_ms), tx)
     for trade in tx.trades:
         check_trade_id(
             state.trade_windows, state.genesis.trade_id_window, tx.venue_id, trade.trade_id
@@ -47,8 +61,10 @@ def admit_trade_batch(state: ClearingState, tx: TradeBatch) -> CheckResult:
     return CheckResult(b"venue:" + tx.venue_id.encode(), tx.batch_id, PRIORITY_TRADES)
 
 
-def admit_member_request(state: ClearingState, tx: SignedRequest) -> CheckResult:
-    check_member_request(state, state.chain_id, tx)
+def admit_member_request(
+    state: ClearingState, tx: SignedRequest, now_ms: int | None = None
+) -> CheckResult:
+    check_member_request(state, get_next_context(state, now_ms), tx)
     return CheckResult(tx.member, tx.nonce, PRIORITY_MEMBER)
 
 
@@ -88,7 +104,7 @@ def admit_governance(state: ClearingState, tx: GovProposal | GovVote) -> CheckRe
     heights in range, every change valid; a ballot on a proposal still voting, newer than
     the validator's last), so a submitter hears the refusal; a validator's ballots on one
     proposal are ordered by their sequence."""
-    ctx = BlockContext(state.height + 1, state.time_ms, state.chain_id)
+    ctx = get_next_context(state)
     if isinstance(tx, GovProposal):
         digest = check_gov_proposal(state, ctx, tx)
         return CheckResult(b"gov-proposal:" + digest, 0, PRIORITY_SYSTEM)
@@ -97,11 +113,14 @@ def admit_governance(state: ClearingState, tx: GovProposal | GovVote) -> CheckRe
     return CheckResult(sender, tx.sequence, PRIORITY_SYSTEM)
 
 
-def admit_transaction(state: ClearingState, tx: Transaction, raw: bytes) -> CheckResult:
+def admit_transaction(
+    state: ClearingState, tx: Transaction, raw: bytes, now_ms: int | None = None
+) -> CheckResult:
+    """`now_ms`: the node's clock, when it has one (see `get_next_context`)."""
     if isinstance(tx, TradeBatch):
-        return admit_trade_batch(state, tx)
+        return admit_trade_batch(state, tx, now_ms)
     if isinstance(tx, SignedRequest):
-        return admit_member_request(state, tx)
+        return admit_member_request(state, tx, now_ms)
     if isinstance(tx, CollateralCredit):
         return admit_credit(state, tx)
     if isinstance(tx, WithdrawalPaid | WithdrawalExpired):
@@ -113,10 +132,14 @@ def admit_transaction(state: ClearingState, tx: Transaction, raw: bytes) -> Chec
     return admit_price_update(state, tx, raw)
 
 
-def make_clearing_check(get_state: Callable[[], ClearingState]) -> CheckFn:
-    """A mempool check against the node's current clearing state (read, never written)."""
+def make_clearing_check(
+    get_state: Callable[[], ClearingState], clock_ms: Callable[[], int] | None = None
+) -> CheckFn:
+    """A mempool check against the node's current clearing state (read, never written)
+    and, for expiries, its clock (None: the committed block's time alone)."""
 
     def check(raw: bytes) -> CheckResult:
-        return admit_transaction(get_state(), decode_tx(raw), raw)
+        now_ms = None if clock_ms is None else clock_ms()
+        return admit_transaction(get_state(), decode_tx(raw), raw, now_ms)
 
     return check

@@ -28,12 +28,13 @@ from clearing.events import Event, make_event
 from clearing.member_authorisation import (
     check_member_request,
     check_member_signed,
-    check_nonce_unused,
+    check_request_unspent,
     spend_nonce,
 )
 from clearing.request_schema import (
     Address,
     Bool,
+    ExpiresMs,
     Integer,
     Nonce,
     Signature,
@@ -52,6 +53,7 @@ class RegisterBidder(SignedRequest):
     KIND: ClassVar[int] = 21
     member: Address
     registered: Bool  # False leaves
+    expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature
 
@@ -65,6 +67,7 @@ class AuctionBid(SignedRequest):
     auction: Annotated[int, Integer("uint64", 1)]
     # paid to the house (negative: asked from it)
     premium: Annotated[int, Integer("int256", -MAX_PREMIUM, MAX_PREMIUM)]
+    expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature
 
@@ -72,7 +75,7 @@ class AuctionBid(SignedRequest):
 def process_register_bidder(
     state: ClearingState, ctx: BlockContext, tx: RegisterBidder
 ) -> list[Event]:
-    check_member_request(state, ctx.chain_id, tx)
+    check_member_request(state, ctx, tx)
     spend_nonce(state, tx)
     record = get_member_for_write(state, tx.member)
     record.bidder = tx.registered
@@ -88,7 +91,7 @@ def process_auction_bid(state: ClearingState, ctx: BlockContext, tx: AuctionBid)
     member = get_member(state, tx.member)
     if not member.bidder:
         raise NotABidder(tx.member)
-    check_nonce_unused(state, tx.member, tx.nonce)
+    check_request_unspent(state, ctx.time_ms, tx)
     account = get_sub_account(state, tx.member, tx.sub_account)
     bid = Bid(tx.member, tx.sub_account, tx.premium, ctx.height, len(auction.bids))
     check_bid_restrictions(state, bid, get_lots_available(state, auction.lots))

@@ -202,11 +202,13 @@ class Client:
         return await self.next_nonce(member) if nonce is None else nonce
 
     async def authorise_venue(
-        self, member: Member, venue_id: str, authorised: bool = True, nonce: int | None = None
-    ) -> Submitted:
+        self, member: Member, venue_id: str, authorised: bool = True, nonce: int | None = None,
+        expires_ms: int | None = None,
+    ) -> Submitted:  # fmt: skip
         """Let `venue_id` clear `member`'s trades (or stop it: `authorised=False`)."""
         nonce = await self._nonce(member, nonce)
-        return await self.submit(member.authorise_venue(self.chain_id, nonce, venue_id, authorised))
+        record = member.authorise_venue(self.chain_id, nonce, venue_id, authorised, expires_ms)
+        return await self.submit(record)
 
     async def withdraw(
         self,
@@ -217,14 +219,16 @@ class Client:
         recipient: bytes | None = None,
         sub_account: int = 0,
         nonce: int | None = None,
+        expires_ms: int | None = None,
     ) -> Submitted:
         """Withdraw `quanta` of `token` to `recipient` on the chain `asset_chain_id` one
         chooses (a settlement token pays positive cash out on any chain whose reserve
         covers it); then the validators sign it and anyone relays it (`relay`)."""
         nonce = await self._nonce(member, nonce)
         record = member.withdrawal(
-            self.chain_id, nonce, asset_chain_id, token, quanta, recipient, sub_account
-        )
+            self.chain_id, nonce, asset_chain_id, token, quanta, recipient, sub_account,
+            expires_ms,
+        )  # fmt: skip
         return await self.submit(record)
 
     async def transfer(
@@ -236,49 +240,54 @@ class Client:
         token: bytes,
         amount: int,
         nonce: int | None = None,
+        expires_ms: int | None = None,
     ) -> Submitted:
         """Move collateral (or cash: chain 0, token of zeros) between one's sub-accounts."""
         nonce = await self._nonce(member, nonce)
         record = member.transfer(
-            self.chain_id, nonce, from_sub_account, to_sub_account, asset_chain_id, token, amount
-        )
+            self.chain_id, nonce, from_sub_account, to_sub_account, asset_chain_id, token,
+            amount, expires_ms,
+        )  # fmt: skip
         return await self.submit(record)
 
     async def register_bidder(
-        self, member: Member, registered: bool = True, nonce: int | None = None
-    ) -> Submitted:
+        self, member: Member, registered: bool = True, nonce: int | None = None,
+        expires_ms: int | None = None,
+    ) -> Submitted:  # fmt: skip
         """Register for the default auctions (see their lots in `account`, bid with `bid`)."""
         nonce = await self._nonce(member, nonce)
-        return await self.submit(member.register_bidder(self.chain_id, nonce, registered))
+        record = member.register_bidder(self.chain_id, nonce, registered, expires_ms)
+        return await self.submit(record)
 
     async def bid(
         self, member: Member, auction: int, premium: int, sub_account: int = 0,
-        nonce: int | None = None,
+        nonce: int | None = None, expires_ms: int | None = None,
     ) -> Submitted:  # fmt: skip
         nonce = await self._nonce(member, nonce)
-        record = member.auction_bid(self.chain_id, nonce, auction, premium, sub_account)
+        record = member.auction_bid(self.chain_id, nonce, auction, premium, sub_account, expires_ms)
         return await self.submit(record)
 
     async def offer_client_account(
         self, member: Member, client: bytes, model: str, backup: bytes | None = None,
-        nonce: int | None = None,
+        nonce: int | None = None, expires_ms: int | None = None,
     ) -> Submitted:  # fmt: skip
         """As a clearing member, offer `client` an account under it (docs/clearing-members.md);
         it opens when the client accepts the same terms (`accept_client_account`)."""
         nonce = await self._nonce(member, nonce)
         return await self.submit(
-            member.offer_client_account(self.chain_id, nonce, client, model, backup)
+            member.offer_client_account(self.chain_id, nonce, client, model, backup, expires_ms)
         )
 
     async def accept_client_account(
         self, client: Member, clearing_member: bytes, model: str, backup: bytes | None = None,
-        nonce: int | None = None,
+        nonce: int | None = None, expires_ms: int | None = None,
     ) -> Submitted:  # fmt: skip
         """As a client, accept the account `clearing_member` offered on these terms."""
         nonce = await self._nonce(client, nonce)
-        return await self.submit(
-            client.accept_client_account(self.chain_id, nonce, clearing_member, model, backup)
+        record = client.accept_client_account(
+            self.chain_id, nonce, clearing_member, model, backup, expires_ms
         )
+        return await self.submit(record)
 
     # member reads
 
@@ -307,10 +316,17 @@ class Client:
         return view
 
     async def next_nonce(self, member: Member) -> int:
-        """One above the highest nonce of one's committed requests (0 if none). Requests
-        still pending are not counted: count up from it for those one sends meanwhile."""
-        account = await self.account(member)
-        return 0 if account is None else account["nextNonce"]
+        """One above the highest nonce of one's committed requests (0 if none), those a
+        block refused included (a refusal spends its nonce). Requests still pending are not
+        counted: count up from it for those one sends meanwhile."""
+        body = member.account_query(self.chain_id)
+        try:
+            account: Account = await self.post_json("/v1/accounts/query", json=body)
+        except NotFound as exc:  # no sub-account 0, yet maybe nonces spent
+            if exc.type == "UnknownSubAccount":
+                return int(exc.details["next_nonce"])
+            raise
+        return account["nextNonce"]
 
     async def margin_call(self, member: Member, sub_account: int = 0) -> MarginCall | None:
         """The sub-account's open margin call (amount due, deadline), or None."""
@@ -382,9 +398,12 @@ class Client:
         """`POST /v1/trade-batches` of a batch its venue signed."""
         return await self.submit_tx("/v1/trade-batches", batch)
 
-    async def submit_trades(self, venue: Venue, trades: list[Trade]) -> Submitted:
-        """`venue`'s next batch of `trades`, signed and submitted."""
-        return await self.submit_trade_batch(venue.batch(self.chain_id, trades))
+    async def submit_trades(
+        self, venue: Venue, trades: list[Trade], expires_ms: int | None = None
+    ) -> Submitted:
+        """`venue`'s next batch of `trades`, signed and submitted (valid up to the block
+        time `expires_ms`; default: `BATCH_LIFETIME_MS` from now)."""
+        return await self.submit_trade_batch(venue.batch(self.chain_id, trades, expires_ms))
 
     async def submit_bridge_event(self, record: BridgeEvent) -> Submitted:
         """`POST /v1/bridge/collateral-events`: a credit, payout or expiry the validators

@@ -40,9 +40,23 @@ def hex0x(data: bytes) -> str:
     return "0x" + data.hex()
 
 
+REQUEST_LIFETIME_MS = 5 * 60_000
+"""A member request's default expiry, after the moment it is signed: long enough for a
+busy mempool and clocks a little apart, short enough that signed bytes nobody included
+are dead minutes later (a block refuses them once its time is past their `expiresMs`)."""
+BATCH_LIFETIME_MS = 2 * 60_000
+"""A trade batch's default expiry: its prices are the market's now, not in an hour."""
+
+
 def now_ms() -> int:
-    """A signed query's `issuedAtMs`: the node refuses one far from its own clock."""
+    """A signed query's `issuedAtMs`, and what a request's default expiry counts from:
+    the node refuses a query far from its own clock, a request past its expiry."""
     return time.time_ns() // 1_000_000
+
+
+def get_expiry(expires_ms: int | None, lifetime_ms: int) -> int:
+    """`expires_ms` if given, else `lifetime_ms` from now."""
+    return now_ms() + lifetime_ms if expires_ms is None else expires_ms
 
 
 def get_member_request_body(record: MemberRequest, chain_id: int) -> dict[str, Any]:
@@ -57,7 +71,8 @@ def get_member_request_body(record: MemberRequest, chain_id: int) -> dict[str, A
 
 @dataclass(frozen=True)
 class Member:
-    """A member's key: its address, the requests and queries it signs."""
+    """A member's key: its address, the requests and queries it signs. Each request is
+    valid up to the block time `expires_ms` (default: `REQUEST_LIFETIME_MS` from now)."""
 
     private_key: bytes
     address: bytes = field(init=False)
@@ -88,12 +103,14 @@ class Member:
         quanta: int,
         recipient: bytes | None = None,
         sub_account: int = 0,
+        expires_ms: int | None = None,
     ) -> Withdrawal:
         """Signed: `quanta` of `token` on chain `asset_chain_id`, paid to `recipient`
         (default: this member's own address)."""
         to = self.address if recipient is None else recipient
+        expiry = get_expiry(expires_ms, REQUEST_LIFETIME_MS)
         unsigned = Withdrawal(
-            self.address, sub_account, asset_chain_id, token, quanta, to, nonce, b""
+            self.address, sub_account, asset_chain_id, token, quanta, to, expiry, nonce, b""
         )
         signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, Withdrawal)
@@ -108,47 +125,76 @@ class Member:
         asset_chain_id: int,
         token: bytes,
         amount: int,
+        expires_ms: int | None = None,
     ) -> Transfer:
         """Signed: `amount` of collateral `(asset_chain_id, token)` between two of this
         member's sub-accounts (`token` all zeros with chain 0: cash)."""
         unsigned = Transfer(
             self.address, from_sub_account, to_sub_account, asset_chain_id, token, amount,
-            nonce, b"",
+            get_expiry(expires_ms, REQUEST_LIFETIME_MS), nonce, b"",
         )  # fmt: skip
         signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, Transfer)
         return signed
 
     def authorise_venue(
-        self, chain_id: int, nonce: int, venue_id: str, authorised: bool = True
+        self,
+        chain_id: int,
+        nonce: int,
+        venue_id: str,
+        authorised: bool = True,
+        expires_ms: int | None = None,
     ) -> AuthoriseVenue:
-        signed = self.sign(AuthoriseVenue(self.address, venue_id, authorised, nonce, b""), chain_id)
+        expiry = get_expiry(expires_ms, REQUEST_LIFETIME_MS)
+        unsigned = AuthoriseVenue(self.address, venue_id, authorised, expiry, nonce, b"")
+        signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, AuthoriseVenue)
         return signed
 
-    def register_bidder(self, chain_id: int, nonce: int, registered: bool = True) -> RegisterBidder:
-        signed = self.sign(RegisterBidder(self.address, registered, nonce, b""), chain_id)
+    def register_bidder(
+        self,
+        chain_id: int,
+        nonce: int,
+        registered: bool = True,
+        expires_ms: int | None = None,
+    ) -> RegisterBidder:
+        expiry = get_expiry(expires_ms, REQUEST_LIFETIME_MS)
+        signed = self.sign(RegisterBidder(self.address, registered, expiry, nonce, b""), chain_id)
         assert isinstance(signed, RegisterBidder)
         return signed
 
     def auction_bid(
-        self, chain_id: int, nonce: int, auction: int, premium: int, sub_account: int = 0
+        self,
+        chain_id: int,
+        nonce: int,
+        auction: int,
+        premium: int,
+        sub_account: int = 0,
+        expires_ms: int | None = None,
     ) -> AuctionBid:
         """Signed: a binding bid of `premium` for every lot of `auction`."""
-        unsigned = AuctionBid(self.address, sub_account, auction, premium, nonce, b"")
+        expiry = get_expiry(expires_ms, REQUEST_LIFETIME_MS)
+        unsigned = AuctionBid(self.address, sub_account, auction, premium, expiry, nonce, b"")
         signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, AuctionBid)
         return signed
 
     def offer_client_account(
-        self, chain_id: int, nonce: int, client: bytes, model: str, backup: bytes | None = None
+        self,
+        chain_id: int,
+        nonce: int,
+        client: bytes,
+        model: str,
+        backup: bytes | None = None,
+        expires_ms: int | None = None,
     ) -> OfferClientAccount:
         """Signed by a clearing member: an account for `client` under it, margined by
         `model` (`"omnibus"` or `"segregated"`), ported to `backup` (another clearing
         member; None: no backup) should this member default."""
         unsigned = OfferClientAccount(
-            self.address, client, model, NO_BACKUP if backup is None else backup, nonce, b""
-        )
+            self.address, client, model, NO_BACKUP if backup is None else backup,
+            get_expiry(expires_ms, REQUEST_LIFETIME_MS), nonce, b"",
+        )  # fmt: skip
         signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, OfferClientAccount)
         return signed
@@ -160,11 +206,12 @@ class Member:
         clearing_member: bytes,
         model: str,
         backup: bytes | None = None,
+        expires_ms: int | None = None,
     ) -> AcceptClientAccount:
         """Signed by the client: the terms `clearing_member` offered it, exactly."""
         unsigned = AcceptClientAccount(
             self.address, clearing_member, model, NO_BACKUP if backup is None else backup,
-            nonce, b"",
+            get_expiry(expires_ms, REQUEST_LIFETIME_MS), nonce, b"",
         )  # fmt: skip
         signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, AcceptClientAccount)
@@ -226,10 +273,14 @@ class Venue:
         """The devnet's public test key of venue `venue_id`: never for value."""
         return cls(venue_id, derive_ed25519_key(f"venue-{venue_id}"))
 
-    def batch(self, chain_id: int, trades: list[Trade]) -> TradeBatch:
-        """The next batch of `trades`, signed for the network `chain_id`."""
+    def batch(
+        self, chain_id: int, trades: list[Trade], expires_ms: int | None = None
+    ) -> TradeBatch:
+        """The next batch of `trades`, signed for the network `chain_id`, valid up to the
+        block time `expires_ms` (default: `BATCH_LIFETIME_MS` from now)."""
         batch = sign_trade_batch(
-            self.private_key, chain_id, self.venue_id, self.next_batch_id, tuple(trades)
-        )
+            self.private_key, chain_id, self.venue_id, self.next_batch_id, tuple(trades),
+            get_expiry(expires_ms, BATCH_LIFETIME_MS),
+        )  # fmt: skip
         self.next_batch_id += 1
         return batch

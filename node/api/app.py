@@ -20,6 +20,7 @@ from clearing.block import BlockResult
 from clearing.collateral import CollateralCredit
 from clearing.eip712 import compute_signable, verify_member_signature
 from clearing.errors import BadSignature
+from clearing.member_authorisation import get_next_nonce
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS
 from clearing.risk.engine import get_member_risk
 from clearing.risk.queries import get_margin_call_status
@@ -307,12 +308,15 @@ class ApiApp:
         record = state.members.get(member)
         account = None if record is None else record.sub_accounts.get(sub_account)
         if record is None or account is None:
+            # A member without this sub-account may have spent nonces all the same (a
+            # venue authorised, a request refused): its next one is still its own to know.
             raise ApiError(
                 404,
                 "UnknownSubAccount",
                 "no such sub-account at this height",
                 member=hex0x(member),
                 sub_account=sub_account,
+                next_nonce=get_next_nonce(record),
             )
         risk = get_member_risk(state, member, sub_account)
         call = get_margin_call_status(account.margin_call, state.height)
@@ -321,8 +325,7 @@ class ApiApp:
             "subAccount": sub_account,
             "height": state.height,
             "cash": account.cash,
-            # Any unused nonce is accepted; this one is above all the member has used.
-            "nextNonce": max(record.used_nonces, default=-1) + 1,
+            "nextNonce": get_next_nonce(record),
             "collateral": [
                 {"chainId": chain, "token": hex0x(token), "quanta": quanta}
                 for (chain, token), quanta in sorted(account.collateral.items())

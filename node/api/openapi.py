@@ -414,8 +414,9 @@ SCHEMAS: dict[str, Any] = {
             "cash": {"type": "integer"},
             "nextNonce": {
                 "type": "integer",
-                "description": "One above the highest nonce of the member's committed signed "
-                "requests (0 if none): a nonce the member's next request may use.",
+                "description": "One above the highest nonce the member spent (0 if none), "
+                "requests a block refused included: a nonce the member's next request may "
+                "use. A 404 UnknownSubAccount carries it as details.next_nonce.",
             },
             "collateral": {"type": "array", "items": {"type": "object"}},
             "withdrawable": {

@@ -70,7 +70,10 @@ class Demo:
 
     def batch(self, *trades: Trade) -> TxRecord:
         self.batches += 1
-        return sign_trade_batch(self.venue_key, self.box.chain_id, self.venue, self.batches, trades)
+        return sign_trade_batch(
+            self.venue_key, self.box.chain_id, self.venue, self.batches, trades,
+            self.box.get_expiry(),
+        )  # fmt: skip
 
     def script(self) -> Iterator[tuple[str, Sequence[TxRecord]]]:
         """Blocks built lazily, so signed times follow the ledger's clock."""

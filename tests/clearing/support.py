@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from clearing.block import BlockResult
+from clearing.member_authorisation import spend_refused_nonce
 from clearing.replay import get_replay_fields
+from clearing.request_schema import SignedRequest
 from clearing.root import encode_account
 from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import ClearingState
@@ -68,9 +70,12 @@ def snapshot(state: ClearingState) -> tuple[object, ...]:
 
 
 def assert_rejected(box: Sandbox, tx: TxRecord | bytes, code: str) -> str:
-    """Apply ``tx`` alone in a block; it must fail with ``code`` and change nothing."""
-    before = snapshot(box.state)
+    """Apply ``tx`` alone in a block; it must fail with ``code`` and change nothing but
+    what a refusal spends (a member request's nonce: ``spend_refused_nonce``)."""
+    expected, ctx = copy.deepcopy(box.state), box.next_context()
     got, detail = only_result(box.apply([tx]))
     assert got == code, detail
-    assert snapshot(box.state) == before
+    if isinstance(tx, SignedRequest):
+        spend_refused_nonce(expected, ctx, tx)
+    assert snapshot(box.state) == snapshot(expected)
     return detail

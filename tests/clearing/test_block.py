@@ -13,6 +13,7 @@ from clearing.codec import pack
 from clearing.errors import DecodeError, TimeNotMonotonic, WrongBlockChain, WrongHeight
 from clearing.events import make_event
 from clearing.root import compute_state_root_from_scratch
+from clearing.tx import TX_VERSION
 from tests.clearing.support import ALICE, USDC, WETH, new_sandbox
 
 
@@ -60,7 +61,7 @@ def test_epoch_boundary_is_every_epoch_length_blocks() -> None:
 
 def test_an_unknown_kind_is_reported_not_raised() -> None:
     box = new_sandbox()
-    (result,) = box.apply([pack([1, 42])]).tx_results
+    (result,) = box.apply([pack([TX_VERSION, 42])]).tx_results
     assert result.code == "DecodeError" and "unknown kind 42" in result.detail
 
 

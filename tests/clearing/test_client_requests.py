@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from clearing.client_requests import NO_BACKUP, AcceptClientAccount, OfferClientAccount
-from clearing.eip712 import sign_typed
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.sandbox import MemberKey, Sandbox
@@ -35,19 +34,19 @@ from tests.clearing.support import assert_rejected, only_result
 
 def offer(box: Sandbox, member: MemberKey, client: MemberKey, model: str = "segregated",
           backup: bytes = NO_BACKUP) -> OfferClientAccount:  # fmt: skip
+    nonce = box.take_nonce(member.address)
     unsigned = OfferClientAccount(member.address, client.address, model, backup,
-                                  box.take_nonce(member.address), b"")  # fmt: skip
-    signature = sign_typed(member.private_key, unsigned.signable(box.chain_id))
-    return OfferClientAccount(*unsigned.to_fields()[:5], signature)  # type: ignore[arg-type]
+                                  box.get_expiry(), nonce, b"")  # fmt: skip
+    return box.sign(member, unsigned)
 
 
 def accept(box: Sandbox, client: MemberKey, member: MemberKey, model: str = "segregated",
            backup: bytes = NO_BACKUP,
            signer: MemberKey | None = None) -> AcceptClientAccount:  # fmt: skip
+    nonce = box.take_nonce(client.address)
     unsigned = AcceptClientAccount(client.address, member.address, model, backup,
-                                   box.take_nonce(client.address), b"")  # fmt: skip
-    signature = sign_typed((signer or client).private_key, unsigned.signable(box.chain_id))
-    return AcceptClientAccount(*unsigned.to_fields()[:5], signature)  # type: ignore[arg-type]
+                                   box.get_expiry(), nonce, b"")  # fmt: skip
+    return box.sign(signer or client, unsigned)
 
 
 def test_an_offer_accepted_opens_the_account_and_the_client_trades() -> None:
@@ -62,7 +61,7 @@ def test_an_offer_accepted_opens_the_account_and_the_client_trades() -> None:
         M.address, SegregationModel.OMNIBUS, N.address
     )
     assert box.state.client_offers == {}
-    block = trade(box, 2, [(X, C, ETH, 1)])
+    block = trade(box, 3, [(X, C, ETH, 1)])  # a new trade: the refused one's id is spent
     assert [e.kind for e in block.tx_results[0].events] == ["trade_batch"], block.tx_results
 
 

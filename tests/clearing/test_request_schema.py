@@ -38,60 +38,64 @@ CHAIN_ID = 31337
 KEY = derive_member_key("vector")
 ME, TOKEN, OTHER = KEY.address, bytes(range(1, 21)), bytes(range(100, 120))
 
-# Computed with the hand-written classes of b44afb9 (before the declarations): the
-# transaction bytes (signature included) and the EIP-712 digest each member signed.
+EXPIRY = 1_795_219_500_000
+# Transaction version 2 (the expiry signed before the nonce): each EIP-712 digest was
+# checked against eth_account's encode_typed_data when these were written; the bytes
+# are the transaction (signature included) the member sends. Version 1's (b44afb9's
+# hand-written classes) had no expiry and no longer decode.
 VECTORS: list[tuple[Any, str, str]] = [
     (
-        Withdrawal(ME, 3, 8453, TOKEN, 1_234_567, OTHER, 42, b""),
-        "1889e0b7bc96684a83c1a6512c0f5152d44cd9b80bafcd50d076cdbf71e4d9da",
-        "9a0105c414faafcc1432978a51831bcdca0b40dc69d9d2f20e03cd2105c4140102030405060708090a0b0c"
-        "0d0e0f1011121314ce0012d687c4146465666768696a6b6c6d6e6f70717273747576772ac4416a5b45153b"
-        "4f5247160764dbe3cbbcc65d9527d589320ec143ef3da44ec58e795009e9cfdd5339d8957272fec4331a4d"
-        "52a899dec4328f080bb5a31fe7647ad01c",
+        Withdrawal(ME, 3, 8453, TOKEN, 1_234_567, OTHER, EXPIRY, 42, b""),
+        "ea8bb390adc2228269d68e18274a3cbdf893214c94b231954d3780f8aacf0148",
+        "9b0205c414faafcc1432978a51831bcdca0b40dc69d9d2f20e03cd2105c4140102030405060708090a0b0c"
+        "0d0e0f1011121314ce0012d687c4146465666768696a6b6c6d6e6f7071727374757677cf000001a1fb6bab"
+        "e02ac4412efd2e18a4ca113ccbddef83c2999b0bc40d3e719424fc1e17b59d74e36057a9019032f8dd7ca2"
+        "ff6184fd6924088996726927cecb76a50c6045981c06bac3711b",
     ),
     (
-        Transfer(ME, 0, 7, 0, bytes(20), 500, 43, b""),
-        "ef418adc1ecf20fa8dbfc3441b573af185a6559950bd0f6e32530f562b4f9994",
-        "9a0104c414faafcc1432978a51831bcdca0b40dc69d9d2f20e000700c41400000000000000000000000000"
-        "00000000000000cd01f42bc4416040a24def711f04c7c0cc7f8af2ace4051186fa07c00225f512462fa454"
-        "04246194cd20f36b90e1dc303cd79120583e36fd8d4c9847c6ed5c64f4d8058a6ffa1b",
+        Transfer(ME, 0, 7, 0, bytes(20), 500, EXPIRY, 43, b""),
+        "bd6932d860793980c57db3baefe16e9c08d8cf201f2568397dceea4a04dd481f",
+        "9b0204c414faafcc1432978a51831bcdca0b40dc69d9d2f20e000700c41400000000000000000000000000"
+        "00000000000000cd01f4cf000001a1fb6babe02bc441568c8fffe97c42993e0ab892d580ea8f67c5e3864b"
+        "3ad1f228c7606c84123bc12eca95a3f302f42dda060ef7cd136c0aaab603227df97f4838a2de121a97d616"
+        "1c",
     ),
     (
-        AuthoriseVenue(ME, "alpha-venue", False, 44, b""),
-        "67de95a8198f5b1eddd087b150693d6eae51e8415ff23cfa6576b0a44c909c50",
-        "970102c414faafcc1432978a51831bcdca0b40dc69d9d2f20eab616c7068612d76656e7565c22cc4418725"
-        "44aa085832751a0ecbee896c0fd83e1e4cc06c2193cb2b63c8400ae059b43b8407541dafc97c74468dc3a7"
-        "dded005bf4eed8f7f58d54b290c3e2d9ae67861b",
+        AuthoriseVenue(ME, "alpha-venue", False, EXPIRY, 44, b""),
+        "94f8c0bae3f50e1e7d985cd3194ab4850a1cc07f9e62cf3851e03926bfb0d91b",
+        "980202c414faafcc1432978a51831bcdca0b40dc69d9d2f20eab616c7068612d76656e7565c2cf000001a1"
+        "fb6babe02cc4417b3a2b126ee65c251e667cf3350f71245d25fee2d2d7f0418263e326a4732ad04b9f2bc0"
+        "22175cfd5eb6870e9db8503714bd9888e46a8bf78cb4f2b0e9994e561b",
     ),
     (
-        RegisterBidder(ME, True, 45, b""),
-        "7aa63f9d11e599558951c714a0190c1220e2c20ce6de94c7e276d2b41bbb82cb",
-        "960115c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec32dc441248bf4a85d569cafaf38b5c32e4f"
-        "8c1c931d9693241394c3c259c5ea16d13267507de5e6f49e2b12547c8ab97fbb477db173a3f33a56525c68"
-        "beb526958cfc7e1b",
+        RegisterBidder(ME, True, EXPIRY, 45, b""),
+        "659f71c027e5e8217aacaee6e6609a177c7c039eb73e81c01669f3b9687ad013",
+        "970215c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec3cf000001a1fb6babe02dc441a20d732be3"
+        "6bc62495a0c706661988baa32eda79607cf2968b477de03f4918273b79090e86b16c32c9c6afed4ae2da06"
+        "0b60323046184e8565c30bf2fb1551001c",
     ),
     (
-        AuctionBid(ME, 2, 9, -1_500, 46, b""),
-        "321be2b9c80ba36d35a7ed8d5f18c9d3f786b4e48477e1b6b25d77b933d8ecee",
-        "980116c414faafcc1432978a51831bcdca0b40dc69d9d2f20e0209d1fa242ec44154ff677e09c188842841"
-        "181a02c1c53d48d4ae1ada4c2146534a522df3a0dc732265bea6b91cdff6b566535afeef98b09c17824f71"
-        "287359765b2a9ad66896c61b",
+        AuctionBid(ME, 2, 9, -1_500, EXPIRY, 46, b""),
+        "424268a3ab3f911c1634e883d0dfa12f6b76171020704a809e5dafc025522372",
+        "990216c414faafcc1432978a51831bcdca0b40dc69d9d2f20e0209d1fa24cf000001a1fb6babe02ec4416e"
+        "9f6352aaeb9a9e0a959fea0136888cd359726e47b059f522a6428026a8558c3783f7ba9aaf8e2ff61e9352"
+        "c277e581b9ca189b8736d5836443568f6a6e1c701c",
     ),
     (
-        OfferClientAccount(ME, TOKEN, "segregated", OTHER, 47, b""),
-        "8bdedcf6f571e037aa8819e686b5bdd878f2f1c43740a78c8e0613c2a07621ea",
-        "980117c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec4140102030405060708090a0b0c0d0e0f10"
-        "11121314aa73656772656761746564c4146465666768696a6b6c6d6e6f70717273747576772fc4410ae32d"
-        "080e7332b654c2bb8c8e56f7df96b5dce080ad9e42d5d881e348befe5a74fe761215975012a98f80c633c7"
-        "54140f3139bf8e1a02c9fc5a213759af98e51b",
+        OfferClientAccount(ME, TOKEN, "segregated", OTHER, EXPIRY, 47, b""),
+        "fa5b3471cccbac8500e7679681f177633135f501aa2175170d5e7c28b3833210",
+        "990217c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec4140102030405060708090a0b0c0d0e0f10"
+        "11121314aa73656772656761746564c4146465666768696a6b6c6d6e6f7071727374757677cf000001a1fb"
+        "6babe02fc44159f7df3fe33bff530ce613e7cf7d3fd16cb21b16990f6d0826d233c5bd32b59a0ecf100fd3"
+        "614235a60fb1779373b7989a89fa69db00025b1f5d090ea7dfa47a1c",
     ),
     (
-        AcceptClientAccount(ME, TOKEN, "omnibus", bytes(20), 48, b""),
-        "4693d29a79bcf45be891ea2ae207e6a036c7ff6e3f12f39895ddc24f3dd8546e",
-        "980118c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec4140102030405060708090a0b0c0d0e0f10"
-        "11121314a76f6d6e69627573c414000000000000000000000000000000000000000030c4413349cd067edc"
-        "61d5e9801c655f44c819cd1a82ffcb0748871c065792b9aff1647eb45e8366f06dcd13efaad1322c84f0b2"
-        "760ba02eb56d64865c57382f6b67841b",
+        AcceptClientAccount(ME, TOKEN, "omnibus", bytes(20), EXPIRY, 48, b""),
+        "4096c0b7f582c49cf6ae32d6e6f5ef583e16e3f4b607939daa04edae4b3c399c",
+        "990218c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec4140102030405060708090a0b0c0d0e0f10"
+        "11121314a76f6d6e69627573c4140000000000000000000000000000000000000000cf000001a1fb6babe0"
+        "30c441ae87fffc59b9ea71d60c0bc2ce203f8649b33f92d5f8008d6183312a299307f713c850b94658908d"
+        "32f350ce7e6d74cc32472af4e043b50584f5ea722e8bfd4e1b",
     ),
 ]
 
@@ -99,7 +103,7 @@ VECTORS: list[tuple[Any, str, str]] = [
 @pytest.mark.parametrize(
     ("unsigned", "digest", "encoded"), VECTORS, ids=[type(v[0]).__name__ for v in VECTORS]
 )
-def test_requests_sign_and_encode_to_the_bytes_of_before(
+def test_requests_sign_and_encode_to_their_vectors(
     unsigned: Any, digest: str, encoded: str
 ) -> None:
     signable = unsigned.signable(CHAIN_ID)
@@ -115,38 +119,39 @@ SUB_ACCOUNT = ("int", 0, 2**32 - 1)
 ADDRESS, SIGNATURE, NONCE = ("bytes", 20), ("bytes", 65), ("int", 0, U64)
 
 # The wire fields and bounds of the hand-written `from_fields` of b44afb9, the oracle
-# for the declarations (the client requests' second field was named "address" then).
+# for the declarations (the client requests' second field was named "address" then),
+# with the expiry of transaction version 2 (a uint64, as the nonce) before the nonce.
 WIRE: dict[type[SignedRequest], list[tuple[str, tuple[Any, ...]]]] = {
     Withdrawal: [
         ("member", ADDRESS), ("sub_account", SUB_ACCOUNT), ("chain_id", ("int", 1, U64)),
         ("token", ADDRESS), ("quanta", ("int", 1, U64)), ("recipient", ADDRESS),
-        ("nonce", NONCE), ("signature", SIGNATURE),
+        ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
     ],
     Transfer: [
         ("member", ADDRESS), ("from_sub_account", SUB_ACCOUNT), ("to_sub_account", SUB_ACCOUNT),
         ("asset_chain_id", ("int", 0, U64)), ("token", ADDRESS), ("amount", ("int", 1, U64)),
-        ("nonce", NONCE), ("signature", SIGNATURE),
+        ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
     ],
     AuthoriseVenue: [
         ("member", ADDRESS), ("venue_id", ("str", 64)), ("authorised", ("bool",)),
-        ("nonce", NONCE), ("signature", SIGNATURE),
+        ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
     ],
     RegisterBidder: [
-        ("member", ADDRESS), ("registered", ("bool",)), ("nonce", NONCE),
+        ("member", ADDRESS), ("registered", ("bool",)), ("expires_ms", NONCE), ("nonce", NONCE),
         ("signature", SIGNATURE),
     ],
     AuctionBid: [
         ("member", ADDRESS), ("sub_account", SUB_ACCOUNT), ("auction", ("int", 1, U64)),
-        ("premium", ("int", -(2**63 - 1), 2**63 - 1)), ("nonce", NONCE),
+        ("premium", ("int", -(2**63 - 1), 2**63 - 1)), ("expires_ms", NONCE), ("nonce", NONCE),
         ("signature", SIGNATURE),
     ],
     OfferClientAccount: [
         ("member", ADDRESS), ("client", ADDRESS), ("model", ("str", 64)), ("backup", ADDRESS),
-        ("nonce", NONCE), ("signature", SIGNATURE),
+        ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
     ],
     AcceptClientAccount: [
         ("member", ADDRESS), ("clearing_member", ADDRESS), ("model", ("str", 64)),
-        ("backup", ADDRESS), ("nonce", NONCE), ("signature", SIGNATURE),
+        ("backup", ADDRESS), ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
     ],
 }  # fmt: skip
 
@@ -267,14 +272,39 @@ def declare(fields: str) -> None:
 )
 def test_a_declaration_at_odds_with_its_class_fails_at_import(annotation: str, reason: str) -> None:
     with pytest.raises(SchemaError) as refused:
-        declare(f"    member: Address\n    typo: {annotation}\n    signature: Signature\n")
+        declare(f"    member: Address\n    typo: {annotation}\n{COMMON}    signature: Signature\n")
     assert (refused.value.request, refused.value.field) == ("Typo", "typo")
     assert reason in refused.value.reason
 
 
+COMMON = "    expires_ms: ExpiresMs\n    nonce: Nonce\n"
+
+
+@pytest.mark.parametrize(
+    ("fields", "missing"),
+    [
+        ("    member: Address\n    nonce: Nonce\n    signature: Signature\n", "expires_ms"),
+        (
+            "    member: Address\n    expires_ms: Annotated[int, Integer('uint32')]\n"
+            "    nonce: Nonce\n    signature: Signature\n",
+            "expires_ms",
+        ),
+        (f"    member: Name\n{COMMON}    signature: Signature\n", "member"),
+        ("    member: Address\n    expires_ms: ExpiresMs\n    signature: Signature\n", "nonce"),
+    ],
+)
+def test_a_request_without_the_fields_of_every_request_fails_at_import(
+    fields: str, missing: str
+) -> None:
+    with pytest.raises(SchemaError) as refused:
+        declare(fields)
+    assert refused.value.field == missing
+    assert "every request declares it as" in refused.value.reason
+
+
 def test_a_request_without_its_signature_last_fails_at_import() -> None:
     with pytest.raises(SchemaError) as refused:
-        declare("    member: Address\n    nonce: Nonce\n")
+        declare(f"    member: Address\n{COMMON}")
     assert (refused.value.field, refused.value.reason) == (
         "nonce",
         "expected signed fields, then the signature",

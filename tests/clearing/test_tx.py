@@ -24,6 +24,7 @@ def _examples() -> list[object]:
             "alpha",
             9,
             (Trade(1, "BTC-PERP", ALICE.address, 0, BOB.address, 2, 60_000_000, 3),),
+            box.get_expiry(),
         ),
     ]
 
@@ -40,13 +41,18 @@ BAD = [
     (pack({"a": 1}), "max_map_len"),
     (pack(5), "expected a list"),
     (pack([TX_VERSION]), "expected [version, kind"),
-    (pack([2, 4]), "version 2"),
+    (pack([1, 4]), "version 1 is not 2"),  # before requests expired
     (pack([TX_VERSION, 99]), "unknown kind 99"),
-    (pack([TX_VERSION, 4, b"x"]), "expected 8 fields"),
-    (pack([TX_VERSION, 4, b"\x00" * 20, 0, 1, 0, b"\x00" * 20, 0, 1, b"\x00" * 65]), "outside"),
-    (pack([TX_VERSION, 4, b"\x00" * 19, 0, 1, 0, b"\x00" * 20, 5, 1, b"\x00" * 65]), "20 bytes"),
-    (pack([TX_VERSION, 4, b"\x00" * 20, "0", 1, 0, b"\x00" * 20, 5, 1, b"\x00" * 65]), "integer"),
-    (pack([TX_VERSION, 2, b"\x00" * 20, "alpha", 1, 0, b"\x00" * 65]), "bool"),
+    (pack([TX_VERSION, 4, b"x"]), "expected 9 fields"),
+    (pack([TX_VERSION, 4, b"\x00" * 20, 0, 1, 0, b"\x00" * 20, 0, 9, 1, b"\x00" * 65]), "outside"),
+    (pack([TX_VERSION, 4, b"\x00" * 19, 0, 1, 0, b"\x00" * 20, 5, 9, 1, b"\x00" * 65]), "20 bytes"),
+    (
+        pack([TX_VERSION, 4, b"\x00" * 20, "0", 1, 0, b"\x00" * 20, 5, 9, 1, b"\x00" * 65]),
+        "integer",
+    ),
+    (pack([TX_VERSION, 4, b"\x00" * 20, 0, 1, 0, b"\x00" * 20, 5, -1, 1, b"\x00" * 65]), "outside"),
+    (pack([TX_VERSION, 2, b"\x00" * 20, "alpha", 1, 9, 0, b"\x00" * 65]), "bool"),
+    (pack([TX_VERSION, 1, "alpha", 1, [], b"\x00" * 64]), "expected 5 fields"),  # no expiry
     (
         pack([TX_VERSION, 6, [[b"\x00" * 32, 1, [["b", 1], ["a", 1]], [], b"\x00" * 64]]]),
         "increasing",

@@ -102,7 +102,7 @@ def test_the_checks_of_a_withdrawal_or_transfer_write_nothing(
         (check_transfer, box.transfer(ALICE, sub_account, 1 - sub_account, quanta, token)),
     ):
         try:
-            check(box.state, box.chain_id, tx)  # type: ignore[operator]
+            check(box.state, box.next_context(), tx)  # type: ignore[operator]
         except ClearingError:
             pass
         assert encode_snapshot(box.state) == before

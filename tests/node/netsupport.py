@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from clearing.genesis import Genesis, parse_genesis
+from clearing.replay import DEFAULT_MAX_REQUEST_LIFETIME_MS
 from clearing.sandbox import (
     MemberKey,
     Sandbox,
@@ -26,6 +27,7 @@ from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_h
 from lightclient.anchor import get_consensus_chain_id
 from node.app import ClearingApp
 from node.block_store import SnapshotSchedule, SqliteBlockStore
+from node.clock import wall_clock_ms
 from node.storage import NodeStore
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
 
@@ -55,6 +57,13 @@ class ListMempool:
             self.txs.pop(hashlib.sha256(tx).digest(), None)
 
 
+def get_wall_expiry() -> int:
+    """An expiry for requests sent to running nodes, whose blocks take the wall clock's
+    time: half the longest lifetime ahead, so a module's requests signed at import stay
+    live through a long test run."""
+    return wall_clock_ms() + DEFAULT_MAX_REQUEST_LIFETIME_MS // 2
+
+
 def example_genesis() -> Genesis:
     """configs/genesis.example.json: four validators with devnet keys validator-0..3."""
     return parse_genesis(genesis_doc())
@@ -79,7 +88,11 @@ def iter_trading_blocks() -> Iterator[list[bytes]]:
             Trade(next(trade_ids), "BTC-PERP", a.address, 0, b.address, 0, 60_000_000, 1)
             for a, b in itertools.permutations(people, 2)
         )
-        yield [encode_tx(sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades))]
+        yield [
+            encode_tx(
+                sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+            )
+        ]
 
 
 def make_block(genesis: Genesis, height: int, txs: list[bytes]) -> Block:
@@ -135,8 +148,7 @@ async def fund_and_authorise(
         assert response.status_code == 202, response.text
         record = box.authorise(member, "alpha")
         request = {"type": "AuthoriseVenue", "chainId": box.chain_id,
-                   "message": {"member": "0x" + member.address.hex(), "venue": "alpha",
-                               "authorised": True, "nonce": record.nonce},
+                   "message": record.get_message(),
                    "signature": "0x" + record.signature.hex()}  # fmt: skip
         response = await client.post(url + "/v1/member-requests", json=request)
         assert response.status_code == 202, response.text

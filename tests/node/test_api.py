@@ -37,6 +37,7 @@ from node.metrics import NodeMetrics
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 from tests.clearing.default.test_steps import give
+from tests.clearing.support import only_result
 from tests.node.apiserver import serve_app
 from tests.node.hostile import HOSTILE_POSTS
 
@@ -90,7 +91,9 @@ async def api(tmp_path: Path) -> AsyncIterator[Harness]:
 def trade_batch(box: Sandbox, batch_id: int = 1, chain_id: int | None = None) -> bytes:
     trade = Trade(batch_id, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1)
     chain = box.chain_id if chain_id is None else chain_id
-    return encode_tx(sign_trade_batch(VENUE_KEY, chain, "alpha", batch_id, (trade,)))
+    return encode_tx(
+        sign_trade_batch(VENUE_KEY, chain, "alpha", batch_id, (trade,), box.get_expiry())
+    )
 
 
 def member_request(box: Sandbox, chain_id: int | None = None, **overrides: Any) -> dict[str, Any]:
@@ -100,12 +103,7 @@ def member_request(box: Sandbox, chain_id: int | None = None, **overrides: Any) 
     return {
         "type": "AuthoriseVenue",
         "chainId": box.chain_id if chain_id is None else chain_id,
-        "message": {
-            "member": "0x" + record.member.hex(),
-            "venue": record.venue_id,
-            "authorised": record.authorised,
-            "nonce": record.nonce,
-        },
+        "message": record.get_message(),
         "signature": "0x" + record.signature.hex(),
     }
 
@@ -520,6 +518,30 @@ async def test_account_query_gives_the_next_nonce_above_the_committed_ones(api: 
     assert after.json()["nextNonce"] == 6
 
 
+async def test_a_member_whose_refused_request_made_no_account_learns_its_next_nonce(
+    api: Harness,
+) -> None:
+    """A block's refusal spends the nonce, before any sub-account exists: the 404 says
+    which nonce comes next, or the SDK's next one would be refused as reused."""
+    box = api.box
+    assert only_result(box.apply([box.withdraw(ALICE, USDC, 5)]))[0] == "UnknownMember"
+    response = await api.client.post("/v1/accounts/query", json=account_query(box))
+    assert (response.status_code, error_type(response)) == (404, "UnknownSubAccount")
+    assert response.json()["error"]["details"]["next_nonce"] == 1
+
+
+async def test_an_expired_request_is_refused_with_its_expiry(api: Harness) -> None:
+    box = api.box
+    body = member_request(box, chain_id=box.chain_id, expires_ms=box.state.time_ms - 1)
+    response = await api.client.post("/v1/member-requests", json=body)
+    assert (response.status_code, error_type(response)) == (422, "RequestExpired")
+    details = response.json()["error"]["details"]
+    assert (details["expires_ms"], details["block_time_ms"]) == (
+        box.state.time_ms - 1,
+        box.state.time_ms,
+    )
+
+
 async def test_account_query_shows_the_open_margin_call(api: Harness) -> None:
     box = api.box
     box.apply([box.credit(ALICE.address, USDC, 5_000)])
@@ -558,7 +580,8 @@ async def test_only_a_registered_bidder_is_shown_the_auctions_lots(api: Harness)
     assert [e.kind for e in opened.events].count("auction_opened") == 1
     plain = (await api.client.post("/v1/accounts/query", json=account_query(box))).json()
     assert plain["auctions"] == []
-    message = {"member": "0x" + ALICE.address.hex(), "registered": True, "nonce": 0}
+    message = {"member": "0x" + ALICE.address.hex(), "registered": True,
+               "expiresMs": box.get_expiry(), "nonce": 0}  # fmt: skip
     fields = MEMBER_REQUESTS["RegisterBidder"].SCHEMA.eip712_fields
     signable = compute_signable(box.chain_id, "RegisterBidder", fields, message)
     body = {"type": "RegisterBidder", "chainId": box.chain_id, "message": message,

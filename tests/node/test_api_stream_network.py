@@ -19,6 +19,7 @@ from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
 from clearing.sandbox import MemberKey, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from node.clock import wall_clock_ms
 from tests.clearing.support import new_sandbox
 from tests.node.netsupport import MSGPACK, fund_and_authorise
 from tests.node.nodenet import open_node_network
@@ -41,6 +42,7 @@ async def test_the_public_stream_shows_blocks_and_a_member_s_stream_its_fills(
     tmp_path: Path,
 ) -> None:
     box = new_sandbox()
+    box.clock_ms = wall_clock_ms
     alice, bob = derive_member_key("m0"), derive_member_key("m1")
     public = bytearray()
     fills: list[dict[str, Any]] = []
@@ -80,7 +82,11 @@ async def test_the_public_stream_shows_blocks_and_a_member_s_stream_its_fills(
                 batch_id += 1
                 trades = (Trade(batch_id, "BTC-PERP", alice.address, 0, bob.address, 0,
                                 PRICE, LOTS),)  # fmt: skip
-                batch = encode_tx(sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades))
+                batch = encode_tx(
+                    sign_trade_batch(
+                        venue, box.chain_id, "alpha", batch_id, trades, box.get_expiry()
+                    )
+                )
                 response = await client.post(
                     url + "/v1/trade-batches", content=batch, headers=MSGPACK
                 )

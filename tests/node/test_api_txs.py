@@ -22,6 +22,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
+from node.clock import wall_clock_ms
 from node.history.indexer import get_block_history
 from node.history.outcomes import TX_WINDOW_BLOCKS
 from node.history.store import BlockHistory
@@ -85,7 +86,9 @@ def batch(box: Sandbox, batch_id: int, prices: list[int]) -> bytes:
         Trade(batch_id * 10 + n, "BTC-PERP", ALICE.address, 0, BOB.address, 0, price, 1)
         for n, price in enumerate(prices)
     )
-    return encode_tx(sign_trade_batch(VENUE_KEY, box.chain_id, "alpha", batch_id, trades))
+    return encode_tx(
+        sign_trade_batch(VENUE_KEY, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+    )
 
 
 async def submit(api: Harness, raw: bytes) -> str:
@@ -195,7 +198,7 @@ async def test_the_route_is_documented(api: Harness) -> None:
 @pytest.mark.slow
 async def test_whole_nodes_answer_a_committed_batch_on_every_node(tmp_path: Path) -> None:
     async with open_node_network(tmp_path) as net:
-        box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+        box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS), clock_ms=wall_clock_ms)
         raw = batch(box, 1, [MARK])  # alice and bob are unknown: the trade is rejected
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{net.homes[0].api_port}") as c:
             submitted = await c.post(

@@ -53,13 +53,16 @@ def batch(box: Sandbox, batch_id: int, fills: list[Any]) -> bytes:
         Trade(batch_id * 100 + n, iid, buyer.address, 0, seller.address, 0, marks[iid], lots)
         for n, (buyer, seller, iid, lots) in enumerate(fills, 1)
     )
-    return encode_tx(sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, trades))
+    return encode_tx(
+        sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, trades, box.get_expiry())
+    )
 
 
 async def test_a_defaulting_member_s_segregated_client_is_ported_and_trades_on() -> None:
     doc = client_doc()
     doc["epoch_length_blocks"] = 2  # the default fund is sized before the crash
     box = Sandbox.from_genesis_doc(doc)  # signs as the validators and members do
+    box.clock_ms = wall_clock_ms
     funds = {M: 600 * USD, N: 10**11, C: 10**11, D: 10**11, OMNI: 400 * USD, S: 500 * USD}
     setup: list[TxRecord | bytes] = [box.credit(k.address, USDC, q) for k, q in funds.items()]
     setup.append(box.credit(HOUSE[0], USDC, 50 * USD))

@@ -20,6 +20,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from tests.clearing.test_limits import LONGEST_NAME
 from tests.node.netproc import NodeHome, process_network
+from tests.node.netsupport import get_wall_expiry
 from tests.node.test_network_processes import (
     assert_roots_agree,
     read_blocks,
@@ -41,7 +42,9 @@ def build_largest_batch(count: int = MAX_TRADES_PER_BATCH) -> bytes:
         for i in range(count)
     )  # fmt: skip
     return encode_tx(
-        sign_trade_batch(derive_ed25519_key("venue-alpha"), CHAIN_ID, "alpha", 1, trades)
+        sign_trade_batch(
+            derive_ed25519_key("venue-alpha"), CHAIN_ID, "alpha", 1, trades, get_wall_expiry()
+        )
     )
 
 

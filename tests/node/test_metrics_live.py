@@ -20,6 +20,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from node.driver import DriverConfig
 from node.liveness import get_stall_limit_ms
+from tests.node.netsupport import get_wall_expiry
 from tests.node.nodenet import NodeNetwork, open_node_network
 from tests.node.test_submission_processes import ROUTE, make_batches
 
@@ -139,7 +140,9 @@ def get_forged_batch() -> bytes:
     trade = Trade(1, "BTC-PERP", derive_member_key("m0").address, 0,
                   derive_member_key("m1").address, 0, 60_000_000, 1)  # fmt: skip
     return encode_tx(
-        sign_trade_batch(derive_ed25519_key("not-venue-alpha"), CHAIN_ID, "alpha", 1, (trade,))
+        sign_trade_batch(
+            derive_ed25519_key("not-venue-alpha"), CHAIN_ID, "alpha", 1, (trade,), get_wall_expiry()
+        )
     )
 
 

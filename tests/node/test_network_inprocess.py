@@ -23,6 +23,7 @@ from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
 from node.app import ClearingApp
 from node.blocksync import SyncedBlock
+from node.clock import wall_clock_ms
 from node.driver import Driver, DriverConfig
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topics, open_publisher
@@ -109,6 +110,7 @@ async def wait_for_height(members: list[Member], height: int) -> None:
 
 def setup_txs() -> tuple[list[bytes], list[bytes]]:
     box = new_sandbox()
+    box.clock_ms = wall_clock_ms  # the nodes' blocks take their time from it
     people = [derive_member_key(f"m{i}") for i in range(4)]
     setup = [encode_tx(box.credit(m.address, USDC, 10**12)) for m in people]
     setup += [encode_tx(box.authorise(m, "alpha")) for m in people]
@@ -120,7 +122,11 @@ def setup_txs() -> tuple[list[bytes], list[bytes]]:
             Trade(next(trade_ids), "BTC-PERP", a.address, 0, b.address, 0, 60_000_000, 1)
             for a, b in itertools.permutations(people, 2)
         )
-        batches.append(encode_tx(sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades)))
+        batches.append(
+            encode_tx(
+                sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+            )
+        )
     return setup, batches
 
 

@@ -20,6 +20,7 @@ from node.driver import DriverConfig
 from node.liveness import get_stall_limit_ms
 from tests.clearing.support import new_sandbox
 from tests.node.netproc import NodeHome, ProcessNetwork, running
+from tests.node.netsupport import get_wall_expiry
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import commit_setup, read_blocks, wait_until
 
@@ -36,7 +37,11 @@ def make_batches(count: int) -> list[bytes]:
     batches = []
     for batch_id in range(1, count + 1):
         trade = Trade(batch_id, "BTC-PERP", buyer, 0, seller, 0, 60_000_000, 1)
-        batches.append(encode_tx(sign_trade_batch(venue, chain_id, "alpha", batch_id, (trade,))))
+        batches.append(
+            encode_tx(
+                sign_trade_batch(venue, chain_id, "alpha", batch_id, (trade,), get_wall_expiry())
+            )
+        )
     return batches
 
 

@@ -10,8 +10,10 @@ from clearing.errors import (
     ClearingError,
     DuplicateCredit,
     DuplicateTrade,
+    ExpiryTooFar,
     NonceReused,
     QuorumNotReached,
+    RequestExpired,
     StaleTradeId,
     UnknownCollateral,
     UnknownWithdrawal,
@@ -30,7 +32,7 @@ from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
-from node.txcheck import admit_transaction
+from node.txcheck import admit_transaction, make_clearing_check
 from tests.clearing.governance.support import (
     MIN_DELAY,
     ballots,
@@ -59,7 +61,9 @@ def batch(box: Sandbox, batch_id: int, *trade_ids: int) -> bytes:
         Trade(n, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1) for n in trade_ids
     )
     key = derive_ed25519_key("venue-alpha")
-    return encode_tx(sign_trade_batch(key, box.chain_id, "alpha", batch_id, trades))
+    return encode_tx(
+        sign_trade_batch(key, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+    )
 
 
 def check(box: Sandbox, raw: bytes) -> None:
@@ -118,6 +122,40 @@ def test_what_clearing_would_refuse_whatever_the_next_blocks_is_refused_at_admis
     error = refusal(box, encode_tx(early))
     assert isinstance(error, WithdrawalNotExpired) and error.expiry == expiry
     assert isinstance(refusal(box, encode_tx(tx)), NonceReused)
+
+
+def test_a_request_expired_at_the_latest_committed_block_is_refused_before_gossip() -> None:
+    """Judged by the committed block's time (the next block's is no earlier), naming it."""
+    box = windowed_box()
+    now = box.state.time_ms
+    for expires_ms, admitted in ((now, True), (now - 1, False)):
+        trades = (Trade(5, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1),)
+        venue = derive_ed25519_key("venue-alpha")
+        signed = sign_trade_batch(venue, box.chain_id, "alpha", 3, trades, expires_ms)
+        request = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=expires_ms))
+        for raw in (encode_tx(signed), encode_tx(request)):
+            if admitted:
+                check(box, raw)
+                continue
+            error = refusal(box, raw)
+            assert isinstance(error, RequestExpired)
+            assert (error.expires_ms, error.block_time_ms) == (now - 1, now)
+    far = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=now + 3_600_001))
+    assert isinstance(refusal(box, encode_tx(far)), ExpiryTooFar)
+
+
+def test_a_node_judges_expiries_by_its_clock_when_the_committed_time_is_behind_it() -> None:
+    """Before the first block the committed time is the genesis's, maybe days old: the
+    next block will have the proposer's clock, so a request signed now is no expiry
+    too far ahead, and one that expired by that clock is refused."""
+    box = windowed_box()
+    now = box.state.time_ms + 3 * 24 * 3_600_000
+    signed_now = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=now + 300_000))
+    assert isinstance(refusal(box, encode_tx(signed_now)), ExpiryTooFar)  # by the state alone
+    make_clearing_check(lambda: box.state, lambda: now)(encode_tx(signed_now))
+    late = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=now - 1))
+    with pytest.raises(RequestExpired):
+        make_clearing_check(lambda: box.state, lambda: now)(encode_tx(late))
 
 
 def test_governance_is_admitted_when_a_validator_signed_it() -> None:

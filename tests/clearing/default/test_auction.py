@@ -12,7 +12,6 @@ from clearing.default.bid_hold import get_bid_requirement
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.default.house import HOUSE
 from clearing.default.steps import move_lots_at_mark
-from clearing.eip712 import sign_typed
 from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.state import (
     ClearingState,
@@ -49,17 +48,16 @@ def new_box(house_lots: int = 10, window: int = WINDOW) -> Sandbox:
 
 
 def register(box: Sandbox, member: MemberKey, registered: bool = True) -> RegisterBidder:
-    unsigned = RegisterBidder(member.address, registered, box.take_nonce(member.address), b"")
-    return replace(
-        unsigned, signature=sign_typed(member.private_key, unsigned.signable(box.chain_id))
+    nonce = box.take_nonce(member.address)
+    return box.sign(
+        member, RegisterBidder(member.address, registered, box.get_expiry(), nonce, b"")
     )
 
 
 def bid(box: Sandbox, member: MemberKey, auction: int, premium: int) -> AuctionBid:
-    unsigned = AuctionBid(member.address, 0, auction, premium, box.take_nonce(member.address), b"")
-    return replace(
-        unsigned, signature=sign_typed(member.private_key, unsigned.signable(box.chain_id))
-    )
+    nonce = box.take_nonce(member.address)
+    unsigned = AuctionBid(member.address, 0, auction, premium, box.get_expiry(), nonce, b"")
+    return box.sign(member, unsigned)
 
 
 def house_lots(state: ClearingState) -> int:
@@ -167,7 +165,9 @@ def test_an_open_bid_holds_its_margin_against_withdrawals_transfers_and_trades()
     mark = box.state.mark_prices[BTC]
     buy, sell = (Trade(n, BTC, *pair, mark, 1) for n, pair in enumerate([
         (address, 0, BIDDERS[1].address, 0), (BIDDERS[1].address, 0, address, 0)], 1))  # fmt: skip
-    block = box.apply([sign_trade_batch(venue, box.chain_id, "alpha", 1, (buy, sell))])
+    block = box.apply(
+        [sign_trade_batch(venue, box.chain_id, "alpha", 1, (buy, sell), box.get_expiry())]
+    )
     outcome = [(e.kind, e.get("trade_id"), e.get("code")) for e in block.get_events()
                if e.kind == "trade_rejected"]  # fmt: skip
     assert outcome == [("trade_rejected", 1, "OpenBidUncovered")]  # a buy adds to the lots

@@ -67,7 +67,9 @@ def trade(box: Sandbox, batch_id: int, fills: list[tuple[MemberKey, MemberKey, s
         Trade(batch_id * 100 + n, iid, buyer.address, 0, seller.address, 0, marks[iid], lots)
         for n, (buyer, seller, iid, lots) in enumerate(fills, 1)
     )
-    return box.apply([sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, batch)])
+    return box.apply(
+        [sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, batch, box.get_expiry())]
+    )
 
 
 FILLS = [(OMNI, C, BTC, 100), (S, C, ETH, 10), (D, C, ETH, 5)]

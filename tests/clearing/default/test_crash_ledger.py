@@ -47,7 +47,9 @@ def trades(box: Sandbox) -> None:
         Trade(n, iid, buyer.address, 0, seller.address, 0, marks[iid], lots)
         for n, (buyer, seller, iid, lots) in enumerate(fills, 1)
     )
-    block = box.apply([sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, 1, batch)])
+    block = box.apply(
+        [sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, 1, batch, box.get_expiry())]
+    )
     assert [e.kind for e in block.tx_results[0].events] == ["trade_batch"], block.tx_results
 
 

@@ -168,7 +168,9 @@ def test_venues_are_added_after_the_delay_and_removed_at_once() -> None:
     refused = box.apply([make_batch(box, [make_trade(1, alice, bob)])])
     assert refused.tx_results[0].code == "UnknownVenue"
     trade = Trade(1, "BTC-PERP", alice.address, 0, bob.address, 0, 60_000_000, 1)
-    unauthorised = box.apply([sign_trade_batch(key, box.chain_id, "beta", 1, (trade,))])
+    unauthorised = box.apply(
+        [sign_trade_batch(key, box.chain_id, "beta", 1, (trade,), box.get_expiry())]
+    )
     assert rejected_codes(unauthorised) == ["VenueNotAuthorised"]
 
 

@@ -4,7 +4,8 @@ refusals come back typed.
 
 The SDK's `Client` over the real API on 127.0.0.1, in front of a clearing sandbox whose
 genesis names clearing members and clients (tests/clearing/default/test_clients.py);
-blocks are committed from the mempool as a node commits them.
+blocks are committed from the mempool as a node commits them, at the sandbox's block
+times (requests expire by them: `expires_ms=net.box.get_expiry()`).
 """
 
 from __future__ import annotations
@@ -54,14 +55,18 @@ async def test_a_member_offers_an_account_and_the_client_accepts_it(net: Harness
         await net.node.client_account(NEWCOMER)
     assert refused.value.type == "NotAClient"
 
-    await net.node.offer_client_account(MEMBER, NEWCOMER.address, "segregated", BACKUP.address)
+    await net.node.offer_client_account(
+        MEMBER, NEWCOMER.address, "segregated", BACKUP.address, expires_ms=net.box.get_expiry()
+    )
     assert [r.code for r in net.commit().tx_results] == ["ok"]
     view = await net.node.client_account(NEWCOMER)
     assert view["clearingMember"] is None
     assert view["offers"] == [{"clearingMember": MEMBER.address_hex, "model": "segregated",
                                "backup": BACKUP.address_hex}]  # fmt: skip
 
-    await net.node.accept_client_account(NEWCOMER, MEMBER.address, "segregated", BACKUP.address)
+    await net.node.accept_client_account(
+        NEWCOMER, MEMBER.address, "segregated", BACKUP.address, expires_ms=net.box.get_expiry()
+    )
     assert [r.code for r in net.commit().tx_results] == ["ok"]
     view = await net.node.client_account(NEWCOMER)
     assert (view["clearingMember"], view["model"], view["backup"], view["offers"]) == (
@@ -78,8 +83,9 @@ async def test_a_member_offers_an_account_and_the_client_accepts_it(net: Harness
 async def test_refusals_come_back_typed_with_the_node_s_reason(net: Harness) -> None:
     # Admission cannot refuse these (the offer may be pending beside the acceptance):
     # the block does, and changes nothing.
-    await net.node.accept_client_account(NEWCOMER, MEMBER.address, "omnibus")  # never offered
-    await net.node.offer_client_account(MEMBER, NEWCOMER.address, "net")
+    expiry = net.box.get_expiry()
+    await net.node.accept_client_account(NEWCOMER, MEMBER.address, "omnibus", expires_ms=expiry)
+    await net.node.offer_client_account(MEMBER, NEWCOMER.address, "net", expires_ms=expiry)
     assert [r.code for r in net.commit().tx_results] == ["NoClientOffer", "UnknownSegregationModel"]
     assert NEWCOMER.address not in net.box.state.clients
     assert not [key for key in net.box.state.client_offers if key[0] == NEWCOMER.address]

@@ -7,11 +7,16 @@ from __future__ import annotations
 import json
 
 from clearing.eip712 import verify_member_signature
-from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_QUERY_FIELDS
+from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from clearing.sandbox import derive_ed25519_key
 from clearing.trade import Trade
 from clearnode.client import Member, Venue
-from clearnode.client.signers import get_member_request_body
+from clearnode.client.signers import (
+    BATCH_LIFETIME_MS,
+    REQUEST_LIFETIME_MS,
+    get_member_request_body,
+    now_ms,
+)
 from node.api.bodies import parse_account_query, parse_member_request
 
 CHAIN_ID = 4242
@@ -53,3 +58,26 @@ def test_a_venue_numbers_and_signs_its_batches() -> None:
     assert (first.batch_id, second.batch_id, venue.next_batch_id) == (1, 2, 3)
     public = venue.private_key.public_key()
     public.verify(second.signature, second.signing_bytes(CHAIN_ID))  # raises unless signed
+
+
+def test_requests_and_batches_carry_the_default_expiry_unless_given_one() -> None:
+    before = now_ms()
+    requests = [
+        ALICE.withdrawal(CHAIN_ID, 1, 31337, TOKEN, 5),
+        ALICE.transfer(CHAIN_ID, 2, 0, 1, 31337, TOKEN, 9),
+        ALICE.authorise_venue(CHAIN_ID, 3, "alpha"),
+        ALICE.register_bidder(CHAIN_ID, 4),
+        ALICE.auction_bid(CHAIN_ID, 5, auction=7, premium=11),
+        ALICE.offer_client_account(CHAIN_ID, 6, b"\x07" * 20, "omnibus"),
+        ALICE.accept_client_account(CHAIN_ID, 7, b"\x08" * 20, "omnibus"),
+    ]
+    assert {type(r) for r in requests} == set(MEMBER_REQUESTS.values())
+    trade = Trade(1, "BTC-PERP", ALICE.address, 0, b"\x02" * 20, 0, 60_000_000, 1)
+    batch = Venue.from_sandbox("alpha").batch(CHAIN_ID, [trade])
+    after = now_ms()
+    for record in requests:
+        assert before + REQUEST_LIFETIME_MS <= record.expires_ms <= after + REQUEST_LIFETIME_MS
+        assert record.get_message()["expiresMs"] == record.expires_ms  # signed with it
+    assert before + BATCH_LIFETIME_MS <= batch.expires_ms <= after + BATCH_LIFETIME_MS
+    assert ALICE.register_bidder(CHAIN_ID, 8, expires_ms=1234).expires_ms == 1234
+    assert Venue.from_sandbox("alpha").batch(CHAIN_ID, [trade], expires_ms=99).expires_ms == 99

@@ -47,6 +47,7 @@ from tests.node.collateral.network import (
 )
 from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis_doc, make_check
 from tests.node.netproc import NodeHome
+from tests.node.netsupport import get_wall_expiry
 from tests.node.nodenet import NodeNetwork, open_node_network
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
@@ -77,7 +78,10 @@ def now_ms() -> int:
 
 
 def sign_withdrawal(chain_id: int, token: bytes, nonce: int) -> dict[str, Any]:
-    unsigned = Withdrawal(ALICE.address, 0, CHAIN_ID, token, WITHDRAW, ALICE.address, nonce, b"")
+    expiry = get_wall_expiry()
+    unsigned = Withdrawal(
+        ALICE.address, 0, CHAIN_ID, token, WITHDRAW, ALICE.address, expiry, nonce, b""
+    )
     signature = sign_typed(ALICE.private_key, unsigned.signable(chain_id))
     message = {
         "member": "0x" + ALICE.address.hex(),
@@ -86,6 +90,7 @@ def sign_withdrawal(chain_id: int, token: bytes, nonce: int) -> dict[str, Any]:
         "token": "0x" + token.hex(),
         "quanta": WITHDRAW,
         "recipient": "0x" + ALICE.address.hex(),
+        "expiresMs": expiry,
         "nonce": nonce,
     }
     return {

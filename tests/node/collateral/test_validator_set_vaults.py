@@ -52,6 +52,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from clearing.withdrawal import WithdrawalPaid
 from node.api.bodies import ACCOUNT_QUERY_FIELDS
+from node.clock import wall_clock_ms
 from node.keys import BRIDGE_KEY, KeyFile, save_key
 from tests.clearing.test_trade import VENUE_KEY
 from tests.node.collateral.network import DEPTH, find_committed
@@ -80,6 +81,7 @@ from tests.node.collateral.test_rotation_network import (
     rotate_vault,
 )
 from tests.node.netproc import NodeHome, ProcessNetwork, running
+from tests.node.netsupport import get_wall_expiry
 from tests.node.test_network_processes import assert_roots_agree, read_blocks, wait_until
 from tests.node.test_validator_set_processes import DELAY, NEW, VOTING_BLOCKS, public
 
@@ -150,8 +152,7 @@ async def fund_members(net: ProcessNetwork, box: Sandbox) -> None:
     for member in (BOB, CAROL):
         record = box.authorise(member, "alpha")
         request = {"type": "AuthoriseVenue", "chainId": box.chain_id,
-                   "message": {"member": "0x" + member.address.hex(), "venue": "alpha",
-                               "authorised": True, "nonce": record.nonce},
+                   "message": record.get_message(),
                    "signature": "0x" + record.signature.hex()}  # fmt: skip
         await post_until_accepted("an authorisation", lambda: httpx.post(
             url, json=request, timeout=10).status_code)  # noqa: B023  # fmt: skip
@@ -200,6 +201,7 @@ async def check_vaults_follow_governance(
     relayer = account_from_key(DEV_PRIVATE_KEY)
     await wait_until("every node to commit", lambda: assert_roots_agree(net.homes) >= 2, 60)
     box = Sandbox.from_genesis_doc(net.genesis)
+    box.clock_ms = wall_clock_ms
     await fund_members(net, box)
     await wait_until("Dave's WETH to be credited on every node", lambda: all(
         query_account(h, network, DAVE) for h in net.homes))  # fmt: skip
@@ -258,7 +260,7 @@ async def check_vaults_follow_governance(
         assert height >= executed and equity == WETH_QUANTA * haircut_value[1], (home.name, height)
     # and lists the future, in which venue alpha's trade commits on every node
     trade = Trade(1, FUTURE, BOB.address, 0, CAROL.address, 0, FUTURE_MARK, 1)
-    batch = encode_tx(sign_trade_batch(VENUE_KEY, network, "alpha", 1, [trade]))
+    batch = encode_tx(sign_trade_batch(VENUE_KEY, network, "alpha", 1, [trade], get_wall_expiry()))
     await post_until_accepted("the trade", lambda: v0.post_tx("/v1/trade-batches", batch))
 
     def holds_the_future(home: NodeHome) -> bool:

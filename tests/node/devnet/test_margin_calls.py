@@ -57,7 +57,9 @@ class Market:
         sub_of = {LONG.address: SUB, MAKER.address: 0}
         trade = Trade(self.batches, ETH_PERP, buyer, sub_of[buyer], seller, sub_of[seller],
                       price, lots)  # fmt: skip
-        batch = sign_trade_batch(VENUE_KEY, self.box.chain_id, VENUE_ID, self.batches, (trade,))
+        batch = sign_trade_batch(
+            VENUE_KEY, self.box.chain_id, VENUE_ID, self.batches, (trade,), self.box.get_expiry()
+        )
         return self.apply(batch)
 
     def move(self, mark: int) -> BlockResult:

@@ -58,7 +58,11 @@ def test_the_short_dated_future_rolls_into_a_priced_and_traded_next_series() -> 
     prices = get_trade_prices(dict(box.state.mark_prices), ticks)
     opening = [t for t in get_opening_trades(members, prices, first) if t.instrument_id == first]
     assert [t.quantity for t in opening] == [ROLLING_LOTS]
-    apply(box, rolls, [sign_trade_batch(venue, box.chain_id, VENUE_ID, 1, tuple(opening))])
+    apply(
+        box,
+        rolls,
+        [sign_trade_batch(venue, box.chain_id, VENUE_ID, 1, tuple(opening), box.get_expiry())],
+    )
     assert rolls.series[first].traded_height == box.state.height
     lines: list[str] = []
     while rolls.get_live(box.state.time_ms) == first:
@@ -87,7 +91,11 @@ def test_the_short_dated_future_rolls_into_a_priced_and_traded_next_series() -> 
     flow = next(
         [t for t in f if t.instrument_id == nxt] for f in flows if f[0].instrument_id == nxt
     )
-    apply(box, rolls, [sign_trade_batch(venue, box.chain_id, VENUE_ID, 2, tuple(flow))])
+    apply(
+        box,
+        rolls,
+        [sign_trade_batch(venue, box.chain_id, VENUE_ID, 2, tuple(flow), box.get_expiry())],
+    )
     record = rolls.series[nxt]
     assert record.priced_height == box.state.height - 1 == record.listed_height + 1
     assert record.traded_height == box.state.height

@@ -20,6 +20,7 @@ from clearing.sandbox import MemberKey, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
 from consensus.types import Block
+from node.clock import wall_clock_ms
 from node.storage import NodeStore
 from tests.clearing.support import new_sandbox
 from tests.node.netproc import NodeHome
@@ -83,6 +84,7 @@ async def test_history_survives_a_restart_and_matches_the_member_s_replay(
     tmp_path: Path,
 ) -> None:
     box = new_sandbox()
+    box.clock_ms = wall_clock_ms
     alice, bob = derive_member_key("m0"), derive_member_key("m1")
     async with open_node_network(tmp_path) as net, httpx.AsyncClient(timeout=10) as client:
         await net.wait_for_height(1)
@@ -96,7 +98,9 @@ async def test_history_survives_a_restart_and_matches_the_member_s_replay(
                 Trade(2 * batch_id + 1, "BTC-PERP", bob.address, 0, alice.address, 0,
                       60_000_000, 2),
             )  # fmt: skip
-            batch = encode_tx(sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades))
+            batch = encode_tx(
+                sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+            )
             response = await client.post(url + "/v1/trade-batches", content=batch, headers=MSGPACK)
             assert response.status_code == 202, response.text
         await wait_for_fills(net, alice, box.chain_id, 4)

@@ -26,6 +26,7 @@ from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS
 from clearing.sandbox import MemberKey, Sandbox
 from clearing.tx import encode_tx
+from node.clock import wall_clock_ms
 from node.reports.seed import create_report_seed, save_report_seed
 from proofs import verify
 from tests.node.netproc import NodeHome
@@ -58,8 +59,7 @@ def member_request_body(box: Sandbox, record: Any) -> dict[str, Any]:
     return {
         "type": "AuthoriseVenue",
         "chainId": box.chain_id,
-        "message": {"member": "0x" + record.member.hex(), "venue": record.venue_id,
-                    "authorised": record.authorised, "nonce": record.nonce},
+        "message": record.get_message(),
         "signature": "0x" + record.signature.hex(),
     }  # fmt: skip
 
@@ -138,6 +138,7 @@ async def test_validators_commit_and_serve_a_verifiable_report(
     config = (f'[oracle]\nenabled = false\n[reports]\nenabled = true\nseed_file = "{seed_file}"\n'
               f"share_wait_s = {SHARE_WAIT_S}\n")  # fmt: skip
     box = Sandbox.from_genesis_doc(doc)
+    box.clock_ms = wall_clock_ms
     async with open_node_network(tmp_path, extra_config=config, genesis=doc) as net:
         await fund_and_trade(net, box)
         traded_at = net.get_height(net.homes[0])

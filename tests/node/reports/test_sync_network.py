@@ -20,6 +20,7 @@ import trio
 
 from clearing.genesis import parse_genesis
 from clearing.sandbox import Sandbox
+from node.clock import wall_clock_ms
 from node.reports import service as service_module
 from node.reports.gossip import MAX_ANNOUNCEMENT_BYTES
 from node.reports.seed import create_report_seed, save_report_seed
@@ -48,7 +49,7 @@ async def open_traded_network(tmp_path: Path) -> AsyncIterator[tuple[NodeNetwork
         full.extra_config = config
         full.write(doc, [h.addr for h in net.homes])
         await net.start(full)
-        await fund_and_trade(net, Sandbox.from_genesis_doc(doc))
+        await fund_and_trade(net, Sandbox.from_genesis_doc(doc, clock_ms=wall_clock_ms))
         yield net, full, net.get_height(net.homes[0])
 
 
