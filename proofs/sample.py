@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from clearing.published_ledger import PublishedLedger
 from clearing.published_roles import PublishedRoles
 from clearing.risk.solvency import (
     COLLATERAL_PREFIX,
@@ -25,7 +26,11 @@ SAMPLE_CONFIGURATION = (
     b'"listing_templates":[],"risk":{},"venues":[]}'
 )
 SAMPLE_MARKET_PROOF = MarketProof(
-    bytes(range(32)), SAMPLE_CONFIGURATION, PublishedRoles((), ()).encode(), bytes(range(32, 64))
+    bytes(range(32)),
+    SAMPLE_CONFIGURATION,
+    PublishedRoles((), ()).encode(),
+    PublishedLedger((), 0).encode(),
+    bytes(range(32, 64)),
 )
 SAMPLE_STATE_ROOT = SAMPLE_MARKET_PROOF.get_root(SAMPLE_MARKET)
 

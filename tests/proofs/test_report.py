@@ -24,6 +24,7 @@ from proofs.bulletproofs import prove_range
 from proofs.errors import ProverError, ReportDecodeError
 from proofs.group import R
 from proofs.report import (
+    REPORT_VERSION,
     AccountEntry,
     AccountKey,
     Report,
@@ -342,7 +343,7 @@ def test_a_version_4_report_without_its_market_is_refused_saying_why(signed: Fix
         decode_report(old)
     assert info.value.version == 4
     assert "does not carry the marks its statement is computed from" in str(info.value)
-    assert "this reads version 8" in str(info.value)
+    assert f"this reads version {REPORT_VERSION}" in str(info.value)
 
 
 def test_a_version_5_report_without_an_anchor_slot_is_refused_saying_why(signed: Fixture) -> None:
@@ -356,8 +357,8 @@ def test_a_version_6_report_without_its_configuration_is_refused_saying_why(
     signed: Fixture,
 ) -> None:
     fields = msgpack.unpackb(signed.report.encode())
-    accounts_root, _, _, records_hash = fields[10]
-    old = msgpack.packb([6, *fields[1:10], [accounts_root, records_hash], *fields[11:]],
+    accounts_root, _, _, _, records_hash = fields[10]
+    old = msgpack.packb([6, *fields[1:10], [accounts_root, records_hash], *fields[12:]],
                         use_bin_type=True)  # fmt: skip
     with pytest.raises(UnsupportedReportVersion) as info:
         decode_report(old)
@@ -367,10 +368,19 @@ def test_a_version_6_report_without_its_configuration_is_refused_saying_why(
 
 def test_a_version_7_report_without_its_roles_is_refused_saying_why(signed: Fixture) -> None:
     fields = msgpack.unpackb(signed.report.encode())
-    accounts_root, configuration, _, records_hash = fields[10]
+    accounts_root, configuration, _, _, records_hash = fields[10]
     old = msgpack.packb([7, *fields[1:10], [accounts_root, configuration, records_hash],
-                         *fields[11:]], use_bin_type=True)  # fmt: skip
+                         *fields[12:]], use_bin_type=True)  # fmt: skip
     with pytest.raises(UnsupportedReportVersion, match="does not carry the clearing members"):
+        decode_report(old)
+
+
+def test_a_version_8_report_without_its_ledger_is_refused_saying_why(signed: Fixture) -> None:
+    fields = msgpack.unpackb(signed.report.encode())
+    accounts_root, configuration, roles, _, records_hash = fields[10]
+    old = msgpack.packb([8, *fields[1:10], [accounts_root, configuration, roles, records_hash],
+                         *fields[12:]], use_bin_type=True)  # fmt: skip
+    with pytest.raises(UnsupportedReportVersion, match="nothing ties its defaults"):
         decode_report(old)
 
 
@@ -396,7 +406,7 @@ def test_the_market_round_trips_and_a_malformed_one_is_a_decode_error(signed: Fi
         with pytest.raises(ReportDecodeError, match=f"market: .*{reason}"):
             decode_report(msgpack.packb(fields, use_bin_type=True))
     fields = msgpack.unpackb(signed.report.encode())
-    fields[10] = [bytes(32), b"{}", b"", bytes(31)]
+    fields[10] = [bytes(32), b"{}", b"", b"", bytes(31)]
     with pytest.raises(ReportDecodeError, match=r"market: .*records_hash"):
         decode_report(msgpack.packb(fields, use_bin_type=True))
 
