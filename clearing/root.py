@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from clearing.assets import CollateralKey
 from clearing.clients import get_role_fields
 from clearing.codec import encode_big_int, expect_bytes, expect_list, pack, unpack
+from clearing.collateral import get_collateral_quanta
 from clearing.errors import DecodeError
 from clearing.governance.configuration import (
     MAX_CONFIGURATION_BYTES,
@@ -47,6 +49,7 @@ from clearing.governance.configuration import (
 from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
 from clearing.published_ledger import (
     MAX_PUBLISHED_LEDGER_BYTES,
+    PublishedLedger,
     get_published_ledger,
     hash_published_ledger,
 )
@@ -117,6 +120,7 @@ def get_global_fields(state: ClearingState) -> list[object]:
     return [
         *_get_ledger_fields(state),
         [r.to_fields() for r in state.defaults],
+        [[c, t, q] for (c, t), q in sorted(state.withdrawals_paid.items())],
         *get_configuration_fields(state),
         *get_validator_fields(state),
         *get_role_fields(state),
@@ -169,6 +173,10 @@ class RootCache:
 
     accounts: MerkleTree
     reports: ReportHashChain
+    # each member's collateral quanta and their sum, per (chain, token): the published
+    # ledger's reserves, kept with the dirty members instead of summed over all each block
+    collateral: dict[bytes, dict[CollateralKey, int]] = field(default_factory=dict)
+    collateral_totals: dict[CollateralKey, int] = field(default_factory=dict)
 
 
 def _get_cache(state: ClearingState) -> RootCache:
@@ -180,12 +188,36 @@ def _get_cache(state: ClearingState) -> RootCache:
 
 
 def _get_tree(state: ClearingState) -> MerkleTree:
-    """The cached accounts tree with every dirty member re-encoded."""
-    tree = _get_cache(state).accounts
+    """The cached accounts tree with every dirty member re-encoded (and its collateral
+    counted again)."""
+    cache = _get_cache(state)
+    tree = cache.accounts
+    totals = cache.collateral_totals
     for address in state.dirty:
-        tree.set_leaf(address, hash_leaf(address, encode_account(state.members[address])))
+        member = state.members[address]
+        tree.set_leaf(address, hash_leaf(address, encode_account(member)))
+        for key, quanta in cache.collateral.pop(address, {}).items():
+            totals[key] -= quanta
+        held = _get_member_collateral(member)
+        for key, quanta in held.items():
+            totals[key] = totals.get(key, 0) + quanta
+        if held:
+            cache.collateral[address] = held
     state.dirty.clear()
     return tree
+
+
+def _get_member_collateral(member: Member) -> dict[CollateralKey, int]:
+    held: dict[CollateralKey, int] = {}
+    for account in member.sub_accounts.values():
+        for key, quanta in account.collateral.items():
+            held[key] = held.get(key, 0) + quanta
+    return held
+
+
+def _get_ledger(state: ClearingState) -> PublishedLedger:
+    _get_tree(state)  # brings the collateral totals up to date
+    return get_published_ledger(state, _get_cache(state).collateral_totals)
 
 
 def _get_records_hash(state: ClearingState) -> bytes:
@@ -198,7 +230,7 @@ def _get_globals_hash(state: ClearingState) -> bytes:
         hash_market(get_solvency_market(state)),
         get_configuration_leaf(state)[1],
         hash_published_roles(get_published_roles(state).encode()),
-        hash_published_ledger(get_published_ledger(state).encode()),
+        hash_published_ledger(_get_ledger(state).encode()),
         _get_records_hash(state),
     )
 
@@ -257,7 +289,8 @@ def compute_state_root_from_scratch(state: ClearingState) -> bytes:
     market_hash = hash_market(get_solvency_market(state))
     configuration_hash = hash_configuration(encode_configuration(state.genesis))
     roles_hash = hash_published_roles(get_published_roles(state).encode())
-    ledger_hash = hash_published_ledger(get_published_ledger(state).encode())
+    ledger = get_published_ledger(state, get_collateral_quanta(state))
+    ledger_hash = hash_published_ledger(ledger.encode())
     globals_hash = compute_globals_hash(
         market_hash, configuration_hash, roles_hash, ledger_hash, records_hash
     )
@@ -374,6 +407,6 @@ def get_market_proof(state: ClearingState) -> MarketProof:
     under the current root."""
     configuration, _ = get_configuration_leaf(state)
     roles = get_published_roles(state).encode()
-    ledger = get_published_ledger(state).encode()
+    ledger = _get_ledger(state).encode()
     accounts_root = _get_tree(state).root()
     return MarketProof(accounts_root, configuration, roles, ledger, _get_records_hash(state))

@@ -29,7 +29,7 @@ SAMPLE_MARKET_PROOF = MarketProof(
     bytes(range(32)),
     SAMPLE_CONFIGURATION,
     PublishedRoles((), ()).encode(),
-    PublishedLedger((), 0).encode(),
+    PublishedLedger((), 0, ()).encode(),
     bytes(range(32, 64)),
 )
 SAMPLE_STATE_ROOT = SAMPLE_MARKET_PROOF.get_root(SAMPLE_MARKET)

@@ -27,6 +27,7 @@ from clearing.genesis import parse_genesis
 from clearing.governance.configuration import apply_configuration, encode_configuration
 from clearing.governance.parameter_change import SetCollateralHaircut
 from clearing.governance.risk_change import make_risk_change
+from clearing.published_ledger import PublishedLedger
 from clearing.published_roles import PublishedRoles
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.root import compute_state_root, get_account_proof
@@ -387,6 +388,19 @@ def changed_inputs_in_default(world: World) -> bytes:
     return sign(world, replace(world.honest, in_default=listed)).encode()
 
 
+def wrong_reserves_total(world: World) -> bytes:
+    """The validators commit (and anchor) a root whose ledger says one more quantum of the
+    first token is members' collateral than the report's accounts hold."""
+    proof = world.inputs.market_proof
+    ledger = PublishedLedger.decode(proof.ledger)
+    first = ledger.reserves[0]
+    bumped = (replace(first, collateral=first.collateral + 1), *ledger.reserves[1:])
+    proof = replace(proof, ledger=replace(ledger, reserves=bumped).encode())
+    inputs = replace(world.inputs, state_root=proof.get_root(world.inputs.market),
+                     market_proof=proof)  # fmt: skip
+    return prove_with(world.box, inputs, world.statement).encode()
+
+
 def anchor_of_another_root(world: World) -> bytes:
     """The next block's header, committed by every validator, over another state root."""
     r = world.honest
@@ -494,6 +508,7 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
     "made-up-default": made_up_default,
     "made-up-insolvent-account": made_up_insolvent_account,
     "changed-inputs-in-default": changed_inputs_in_default,
+    "wrong-reserves-total": wrong_reserves_total,
     "truncated": truncated,
 }
 # Honest variants: valid, and their lines (the house short, a default of the epoch) shown.

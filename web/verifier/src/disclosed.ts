@@ -4,48 +4,13 @@
  * owner's account record under the market proof's accounts root (the clearing house's
  * cash with the ledger's insurance fund added, as the prover adds it). */
 
-import { compare, equal, toHex } from "./bytes";
-import { clearingError, expectInt, expectList } from "./codec";
+import { equal, toHex } from "./bytes";
 import { DecodeError } from "./errors";
 import { type Holdings, compareHoldings, computeAccountsRoot, readAccountOwner, readHoldings } from "./account";
 import { describeDefault } from "./defaults";
-import { type Value, decodeMsgpack, encodeMsgpack } from "./msgpack";
-import { type DefaultAccount, type DefaultRecord, HOUSE_OWNER, type Report, decodeDefaultRecord, describeAccount } from "./report";
+import { type PublishedLedger, decodeLedger, defaultKey } from "./ledger";
+import { type DefaultAccount, type DefaultRecord, HOUSE_OWNER, type Report, describeAccount } from "./report";
 import type { Verdict } from "./verify";
-
-const PUBLISHED_LEDGER_VERSION = 1n;
-const MIN_INT64 = -(1n << 63n);
-const MAX_INT64 = (1n << 63n) - 1n;
-
-interface PublishedLedger {
-  defaults: DefaultRecord[];
-  insuranceFund: bigint;
-}
-
-const defaultKey = (r: DefaultRecord): string => `${r.height}/${toHex(r.member)}/${r.subAccount}`;
-const recordFields = (r: DefaultRecord): Value[] => [r.height, r.member, r.subAccount, r.deficit, ...r.layers];
-
-/** PublishedLedger.decode: canonical bytes only. */
-function decodeLedger(data: Uint8Array): PublishedLedger {
-  const [version, defaults, fund] = expectList(decodeMsgpack(data), "ledger", 3);
-  if (expectInt(version!, "ledger.version") !== PUBLISHED_LEDGER_VERSION) {
-    throw clearingError("ledger.version", `${String(version)}, expected ${PUBLISHED_LEDGER_VERSION}`);
-  }
-  const records = expectList(defaults!, "defaults").map(decodeDefaultRecord);
-  for (let i = 1; i < records.length; i++) {
-    const a = records[i - 1]!;
-    const b = records[i]!;
-    const c = a.height !== b.height ? (a.height < b.height ? -1 : 1) : compare(a.member, b.member);
-    if (c > 0 || (c === 0 && a.subAccount >= b.subAccount)) {
-      throw clearingError("defaults", "must be strictly sorted by (height, member, sub)");
-    }
-  }
-  const insuranceFund = expectInt(fund!, "insurance_fund", MIN_INT64, MAX_INT64);
-  if (!equal(encodeMsgpack([version!, records.map(recordFields), insuranceFund]), data)) {
-    throw clearingError("published ledger", "not canonical");
-  }
-  return { defaults: records, insuranceFund };
-}
 
 export function checkDisclosed(report: Report): Verdict {
   const verdict: Verdict = { passed: [], failures: [], notChecked: [], unreadable: [] };
