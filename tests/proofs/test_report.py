@@ -39,11 +39,11 @@ from proofs.report import (
     sign_report,
     verify_report,
 )
-from proofs.sample import SAMPLE_MARKET, SAMPLE_MARKET_PROOF
+from proofs.sample import SAMPLE_MARKET
 from proofs.statement import SolvencyStatement, start_transcript
 from tests.clearing.support import new_sandbox
 from tests.lightclient.support import anchor_report
-from tests.proofs.conftest import CHAIN_ID, EPOCH, SEED, STATE_ROOT, Fixture
+from tests.proofs.conftest import CHAIN_ID, EPOCH, MARKET_PROOF, SEED, STATE_ROOT, Fixture
 
 
 def _replace_account(report: Report, index: int, **changes: object) -> Report:
@@ -61,7 +61,7 @@ def build_sample(signed: Fixture, book: Mapping[AccountKey, Sequence[int]], **ex
     """The sample report of `book` (the fixture's epoch, root, form, seed, chain, market)."""
     return build_report(
         signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED,
-        chain_id=CHAIN_ID, market=SAMPLE_MARKET, market_proof=SAMPLE_MARKET_PROOF, **extra,
+        chain_id=CHAIN_ID, market=SAMPLE_MARKET, market_proof=MARKET_PROOF, **extra,
     )  # fmt: skip
 
 
@@ -82,7 +82,7 @@ def test_proofs_made_elsewhere_complete_the_same_report(signed: Fixture) -> None
     account, is refused and its account proven here."""
     draft = draft_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
                          chain_id=CHAIN_ID, market=SAMPLE_MARKET,
-                         market_proof=SAMPLE_MARKET_PROOF)  # fmt: skip
+                         market_proof=MARKET_PROOF)  # fmt: skip
     keys = list(draft.jobs)
     halves = [draft.prove(keys[:2]), draft.prove(keys[2:])]
     report, refused = complete_report(signed.gens, draft, {**halves[0], **halves[1]})
@@ -385,7 +385,7 @@ def test_a_version_8_report_without_its_ledger_is_refused_saying_why(signed: Fix
 
 
 def test_a_configuration_beyond_its_bound_is_a_decode_error(signed: Fixture) -> None:
-    assert decode_report(signed.report.encode()).market_proof == SAMPLE_MARKET_PROOF
+    assert decode_report(signed.report.encode()).market_proof == MARKET_PROOF
     fields = msgpack.unpackb(signed.report.encode())
     fields[10][1] = b" " * (MAX_CONFIGURATION_BYTES + 1)
     with pytest.raises(ReportDecodeError, match=f"{MAX_CONFIGURATION_BYTES + 1} bytes exceed "
