@@ -1,21 +1,23 @@
 """The state root: accounts Merkle root bound to a hash of the global records.
 
 ``state_root = H(0x03 || accounts_root || globals_hash)`` with
-``globals_hash = H(0x05 || market_hash || configuration_hash || roles_hash ||
-H(globals))``: what the solvency rows are computed from besides the genesis is two
+``globals_hash = H(0x06 || market_hash || configuration_hash || roles_hash ||
+ledger_hash || H(globals))``: what the solvency rows are computed from besides the genesis is two
 leaves of their own, the market (``clearing.risk.solvency.SolvencyMarket``: height,
 block time, marks, index prices) and the configuration in force (its governed
 sections as canonical JSON, ``clearing.governance.configuration.encode_configuration``:
 instruments, risk parameters, ...), and a third leaf is who clears through whom
-(``clearing.published_roles``), so a report proves all three under the root with
-their hashes and the configuration's and roles' bytes (``MarketProof``) and publishes
-nothing else of the globals (they hold pending withdrawals). Accounts are leaves
+(``clearing.published_roles``), and a fourth what a report publishes of the ledger (the
+epoch's defaults and the insurance fund, ``clearing.published_ledger``), so a report
+proves all four under the root with their hashes and the configuration's, roles' and
+ledger's bytes (``MarketProof``) and publishes nothing else of the globals (they hold
+pending withdrawals). Accounts are leaves
 keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
-interest, funding, pending withdrawals, the epoch's defaults, instrument statuses and
-proposals, the clearing members and client accounts, ...) are small and encoded whole;
-the configuration's documents are not among them (the configuration leaf holds them).
+interest, funding, pending withdrawals, instrument statuses and proposals, the clearing
+members and client accounts, ...) are small and encoded whole; the configuration's
+documents and the epoch's defaults are not among them (their leaves hold them).
 Committed report hashes, one more per epoch, enter by their running digest
 (``report_commitment.ReportHashChain``), extended by one link per new epoch.
 The replay state (replay.py) enters by content: each venue's trade-id window as its
@@ -30,10 +32,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from clearing.assets import CollateralKey
 from clearing.clients import get_role_fields
 from clearing.codec import encode_big_int, expect_bytes, expect_list, pack, unpack
+from clearing.collateral import get_collateral_quanta
 from clearing.errors import DecodeError
 from clearing.governance.configuration import (
     MAX_CONFIGURATION_BYTES,
@@ -43,6 +47,12 @@ from clearing.governance.configuration import (
     get_governance_records,
 )
 from clearing.merkle import MerkleTree, compute_root_from_proof, hash_leaf
+from clearing.published_ledger import (
+    MAX_PUBLISHED_LEDGER_BYTES,
+    PublishedLedger,
+    get_published_ledger,
+    hash_published_ledger,
+)
 from clearing.published_roles import (
     MAX_PUBLISHED_ROLES_BYTES,
     get_published_roles,
@@ -60,10 +70,12 @@ ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin
 # records; 9: the validator set, jailings and set changes; the external bridges, listing
 # templates and fee split in the governed configuration; 8: the governed configuration
 # and proposals; 7: beside the market leaf; 6: the epoch's defaults; 5: settlement, ...
-GLOBALS_VERSION = 12  # 12: the published roles a leaf of the globals hash
+# 12: the published roles a leaf of the globals hash
+GLOBALS_VERSION = 13  # 13: the epoch's defaults in the published ledger's leaf, not here
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
-GLOBALS_PREFIX = b"\x05"  # 5: the published roles; 4 had market, configuration, records
+# 6: the published ledger; 5: the published roles; 4 had market, configuration, records
+GLOBALS_PREFIX = b"\x06"
 MARKET_DOMAIN = b"clearnode-market-v1"
 CONFIGURATION_DOMAIN = b"clearnode-configuration-v1"
 
@@ -107,6 +119,8 @@ def get_global_fields(state: ClearingState) -> list[object]:
     what a snapshot carries."""
     return [
         *_get_ledger_fields(state),
+        [r.to_fields() for r in state.defaults],
+        [[c, t, q] for (c, t), q in sorted(state.withdrawals_paid.items())],
         *get_configuration_fields(state),
         *get_validator_fields(state),
         *get_role_fields(state),
@@ -132,15 +146,14 @@ def _get_ledger_fields(state: ClearingState) -> list[object]:
         list(state.default_fund_cover),
         [a.to_fields() for _, a in sorted(state.auctions.items())],
         state.next_auction_id,
-        [r.to_fields() for r in state.defaults],
     ]
 
 
 def encode_globals(state: ClearingState, report_hashes_digest: bytes) -> bytes:
     """Canonical bytes of the global records, the report hashes' digest and the replay
-    state: every global record but the configuration's documents, which the
-    configuration leaf commits to (encoding them here again would hash them twice at
-    every block)."""
+    state: every global record but the configuration's documents and the epoch's
+    defaults, which the configuration's and the published ledger's leaves commit to
+    (encoding them here again would hash them twice at every block)."""
     return pack(
         [
             GLOBALS_VERSION,
@@ -160,6 +173,10 @@ class RootCache:
 
     accounts: MerkleTree
     reports: ReportHashChain
+    # each member's collateral quanta and their sum, per (chain, token): the published
+    # ledger's reserves, kept with the dirty members instead of summed over all each block
+    collateral: dict[bytes, dict[CollateralKey, int]] = field(default_factory=dict)
+    collateral_totals: dict[CollateralKey, int] = field(default_factory=dict)
 
 
 def _get_cache(state: ClearingState) -> RootCache:
@@ -171,12 +188,36 @@ def _get_cache(state: ClearingState) -> RootCache:
 
 
 def _get_tree(state: ClearingState) -> MerkleTree:
-    """The cached accounts tree with every dirty member re-encoded."""
-    tree = _get_cache(state).accounts
+    """The cached accounts tree with every dirty member re-encoded (and its collateral
+    counted again)."""
+    cache = _get_cache(state)
+    tree = cache.accounts
+    totals = cache.collateral_totals
     for address in state.dirty:
-        tree.set_leaf(address, hash_leaf(address, encode_account(state.members[address])))
+        member = state.members[address]
+        tree.set_leaf(address, hash_leaf(address, encode_account(member)))
+        for key, quanta in cache.collateral.pop(address, {}).items():
+            totals[key] -= quanta
+        held = _get_member_collateral(member)
+        for key, quanta in held.items():
+            totals[key] = totals.get(key, 0) + quanta
+        if held:
+            cache.collateral[address] = held
     state.dirty.clear()
     return tree
+
+
+def _get_member_collateral(member: Member) -> dict[CollateralKey, int]:
+    held: dict[CollateralKey, int] = {}
+    for account in member.sub_accounts.values():
+        for key, quanta in account.collateral.items():
+            held[key] = held.get(key, 0) + quanta
+    return held
+
+
+def _get_ledger(state: ClearingState) -> PublishedLedger:
+    _get_tree(state)  # brings the collateral totals up to date
+    return get_published_ledger(state, _get_cache(state).collateral_totals)
 
 
 def _get_records_hash(state: ClearingState) -> bytes:
@@ -189,6 +230,7 @@ def _get_globals_hash(state: ClearingState) -> bytes:
         hash_market(get_solvency_market(state)),
         get_configuration_leaf(state)[1],
         hash_published_roles(get_published_roles(state).encode()),
+        hash_published_ledger(_get_ledger(state).encode()),
         _get_records_hash(state),
     )
 
@@ -212,12 +254,17 @@ def get_configuration_leaf(state: ClearingState) -> tuple[bytes, bytes]:
 
 
 def compute_globals_hash(
-    market_hash: bytes, configuration_hash: bytes, roles_hash: bytes, records_hash: bytes
+    market_hash: bytes,
+    configuration_hash: bytes,
+    roles_hash: bytes,
+    ledger_hash: bytes,
+    records_hash: bytes,
 ) -> bytes:
-    """The published roles are also among the records (with what is not published):
-    hashed twice, so that the records keep one encoding for the root and snapshots."""
+    """The published roles and the insurance fund are also among the records (with what
+    is not published): hashed twice, so that the records keep one encoding for the root
+    and snapshots."""
     return hashlib.sha256(
-        GLOBALS_PREFIX + market_hash + configuration_hash + roles_hash + records_hash
+        GLOBALS_PREFIX + market_hash + configuration_hash + roles_hash + ledger_hash + records_hash
     ).digest()
 
 
@@ -242,7 +289,11 @@ def compute_state_root_from_scratch(state: ClearingState) -> bytes:
     market_hash = hash_market(get_solvency_market(state))
     configuration_hash = hash_configuration(encode_configuration(state.genesis))
     roles_hash = hash_published_roles(get_published_roles(state).encode())
-    globals_hash = compute_globals_hash(market_hash, configuration_hash, roles_hash, records_hash)
+    ledger = get_published_ledger(state, get_collateral_quanta(state))
+    ledger_hash = hash_published_ledger(ledger.encode())
+    globals_hash = compute_globals_hash(
+        market_hash, configuration_hash, roles_hash, ledger_hash, records_hash
+    )
     return compute_root(tree.root(), globals_hash)
 
 
@@ -305,36 +356,40 @@ def verify_account_proof(
 class MarketProof:
     """What, with a market, gives the state root: the accounts root, the configuration in
     force (its bytes, ``encode_configuration``: what the statement's rows are computed
-    from besides the market), the published roles' bytes (who clears through whom) and
-    the hash of the other global records."""
+    from besides the market), the published roles' bytes (who clears through whom), the
+    published ledger's bytes (the epoch's defaults, the insurance fund) and the hash of
+    the other global records."""
 
     accounts_root: bytes
     configuration: bytes
     roles: bytes
+    ledger: bytes
     records_hash: bytes
 
     def to_fields(self) -> list[bytes]:
-        return [self.accounts_root, self.configuration, self.roles, self.records_hash]
+        return [self.accounts_root, self.configuration, self.roles, self.ledger,
+                self.records_hash]  # fmt: skip
 
     @classmethod
     def from_fields(cls, obj: object) -> MarketProof:
-        f = expect_list(obj, "MarketProof", 4)
+        f = expect_list(obj, "MarketProof", 5)
         return cls(
             expect_bytes(f[0], "accounts_root", 32),
             _expect_document(f[1], "configuration", MAX_CONFIGURATION_BYTES),
             _expect_document(f[2], "roles", MAX_PUBLISHED_ROLES_BYTES),
-            expect_bytes(f[3], "records_hash", 32),
+            _expect_document(f[3], "ledger", MAX_PUBLISHED_LEDGER_BYTES),
+            expect_bytes(f[4], "records_hash", 32),
         )
 
     def get_configuration_hash(self) -> bytes:
         return hash_configuration(self.configuration)
 
     def get_root(self, market: SolvencyMarket) -> bytes:
-        """The state root under which this proves ``market``, its configuration and the
-        published roles."""
+        """The state root under which this proves ``market``, its configuration, the
+        published roles and the published ledger."""
         globals_hash = compute_globals_hash(
-            hash_market(market), self.get_configuration_hash(),
-            hash_published_roles(self.roles), self.records_hash,
+            hash_market(market), self.get_configuration_hash(), hash_published_roles(self.roles),
+            hash_published_ledger(self.ledger), self.records_hash,
         )  # fmt: skip
         return compute_root(self.accounts_root, globals_hash)
 
@@ -352,4 +407,6 @@ def get_market_proof(state: ClearingState) -> MarketProof:
     under the current root."""
     configuration, _ = get_configuration_leaf(state)
     roles = get_published_roles(state).encode()
-    return MarketProof(_get_tree(state).root(), configuration, roles, _get_records_hash(state))
+    ledger = _get_ledger(state).encode()
+    accounts_root = _get_tree(state).root()
+    return MarketProof(accounts_root, configuration, roles, ledger, _get_records_hash(state))

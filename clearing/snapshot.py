@@ -54,12 +54,13 @@ from clearing.state import (
 )
 from clearing.validator_set import VALIDATOR_FIELDS, decode_validator_fields
 
-# 8: the clearing members and client accounts; 7: the collateral haircuts in the governed
+# 9: the withdrawals paid per (chain, token); 8: the clearing members and client accounts;
+# 7: the collateral haircuts in the governed
 # configuration; 6: the validator set, jailings and set changes; the external bridges,
 # listing templates and fee split in the governed configuration; 5: the governed
 # configuration and proposals; 4: the epoch's defaults; 3: settlement reserves,
 # withdrawal expiry
-SNAPSHOT_VERSION = 8
+SNAPSHOT_VERSION = 9
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -97,7 +98,7 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     _decode_globals(
         state,
         expect_list(
-            globals_, "globals", 19 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS + ROLE_FIELDS
+            globals_, "globals", 20 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS + ROLE_FIELDS
         ),
         changes,
     )
@@ -194,8 +195,12 @@ def _decode_globals(state: ClearingState, g: list[Any], proposal_changes: object
     state.defaults = [DefaultRecord.from_fields(item) for item in expect_list(g[17], "defaults")]
     if not is_in_default_order(state.defaults):
         raise DecodeError("defaults", "must be strictly sorted by (height, member, sub-account)")
-    decode_configuration(state, g[18 : 18 + CONFIGURATION_FIELDS], proposal_changes)
-    validators_at = 18 + CONFIGURATION_FIELDS
+    for item in expect_list(g[18], "withdrawals_paid"):
+        chain, token, quanta = expect_list(item, "withdrawal_paid", 3)
+        key = (expect_int(chain, "chain_id", 1), expect_bytes(token, "token", 20))
+        state.withdrawals_paid[key] = expect_int(quanta, "quanta")
+    decode_configuration(state, g[19 : 19 + CONFIGURATION_FIELDS], proposal_changes)
+    validators_at = 19 + CONFIGURATION_FIELDS
     decode_validator_fields(state, g[validators_at : validators_at + VALIDATOR_FIELDS])
     roles_at = validators_at + VALIDATOR_FIELDS
     decode_role_fields(state, g[roles_at : roles_at + ROLE_FIELDS])

@@ -232,6 +232,9 @@ class ClearingState:
     report_hashes: dict[int, bytes] = field(default_factory=dict)  # epoch -> report hash
     # chain id -> settlement tokens its vault holds for cash (not for collateral quanta)
     settlement_reserves: dict[int, int] = field(default_factory=dict)
+    # (chain, token) -> quanta its vault paid out that clearing saw paid, since genesis:
+    # what a verifier subtracts from the vault's Withdrawn logs to find payouts not yet seen
+    withdrawals_paid: dict[CollateralKey, int] = field(default_factory=dict)
     # the last epoch's Cover-N sizing: the N largest stress losses beyond initial margin
     default_fund_cover: tuple[int, ...] = ()
     auctions: dict[int, Auction] = field(default_factory=dict)  # by auction id

@@ -241,6 +241,8 @@ def process_withdrawal_paid(
     record = check_withdrawal_paid(state, ctx.chain_id, tx)
     obs = tx.observation
     del state.pending_withdrawals[(obs.member, obs.nonce)]
+    key = (record.chain_id, record.token)
+    state.withdrawals_paid[key] = state.withdrawals_paid.get(key, 0) + record.quanta
     return [
         make_event(
             "withdrawal_paid",

@@ -9,10 +9,30 @@ what the record holds under that label, and nothing it holds left out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from clearing.risk.solvency import get_labelled_holdings, is_reported
 from proofs.account_proof import AccountProofError, check_account_proof
 from proofs.openings import MemberOpenings
 from proofs.report import Report, Verdict
+
+
+def compare_holdings(
+    labels: Sequence[str], values: Sequence[int], holdings: dict[str, int], verb: str
+) -> list[str]:
+    """Each way `values` (by `labels`) differ from what a sub-account's record holds
+    (``get_labelled_holdings``, consumed): what a member's openings and an account in
+    default, both read against the record under the root, are checked with."""
+    held = [holdings.pop(label, 0) for label in labels]
+    wrong = [
+        f"{label!r} {verb} {value}, the account holds {h}"
+        for label, value, h in zip(labels, values, held, strict=True)
+        if value != h
+    ]
+    wrong.extend(
+        f"it holds {q} of {label!r}, not in the statement" for label, q in holdings.items()
+    )
+    return wrong
 
 
 def check_member_account(report: Report, openings: MemberOpenings) -> Verdict:
@@ -47,15 +67,8 @@ def check_member_account(report: Report, openings: MemberOpenings) -> Verdict:
         if values is None:
             verdict.failures.append(f"{name} holds funds or positions, but is not opened")
             continue
-        holdings = get_labelled_holdings(account)
-        held = [holdings.pop(label, 0) for label in openings.labels]
-        wrong = [
-            f"{label!r} opens to {value}, the account holds {h}"
-            for label, value, h in zip(openings.labels, values, held, strict=True)
-            if value != h
-        ]
-        wrong.extend(
-            f"it holds {q} of {label!r}, not in the statement" for label, q in holdings.items()
+        wrong = compare_holdings(
+            openings.labels, values, get_labelled_holdings(account), "opens to"
         )
         if wrong:
             verdict.failures.append(f"{name}: " + "; ".join(wrong))

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.report_commitment import compute_report_signing_bytes
 from clearing.risk.solvency import COLLATERAL_PREFIX, SolvencyMarket
-from clearing.root import MarketProof
+from clearing.root import AccountProof, MarketProof
 from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
 from lightclient.anchor import (
     AnchorError,
@@ -59,7 +59,9 @@ from proofs.statement import (
     verify_solvency_batch,
 )
 
-REPORT_VERSION = 8
+REPORT_VERSION = 9
+# 9: the defaults and the insurance fund in the market proof (the published ledger), the
+# account record of each owner in default with its path to the accounts root;
 # 8: the published roles (clearing members, their clients) in the market proof;
 # 7: the configuration in force (its bytes, in the market proof) the statement is
 # computed from; 6: an anchor (the next block's header and commit certificate) for the state root;
@@ -109,6 +111,21 @@ class DefaultEntry:
 
 
 HOUSE_KEY: AccountKey = (bytes(20), 0)  # the clearing house's account (clearing: HOUSE)
+MAX_PROOF_STEPS = 64  # an accounts tree of 2^64 leaves
+
+
+@dataclass(frozen=True)
+class DefaultAccount:
+    """The account record of an owner with a sub-account in default
+    (``clearing.root.encode_account``) and its path to the accounts root the market
+    proof carries: what a verifier recomputes that owner's published inputs from."""
+
+    owner: bytes
+    account: bytes
+    steps: tuple[tuple[bool, bytes], ...]
+
+    def to_fields(self) -> list[object]:
+        return [self.owner, self.account, [[left, h] for left, h in self.steps]]
 
 
 @dataclass(frozen=True)
@@ -137,6 +154,7 @@ class Report:
     aggregates: tuple[AggregateEntry, ...]
     in_default: tuple[DefaultEntry, ...] = ()
     defaults: tuple[DefaultRecord, ...] = ()  # sub-accounts that defaulted this epoch
+    default_accounts: tuple[DefaultAccount, ...] = ()  # by owner, of `in_default`'s owners
     signatures: tuple[ValidatorSignature, ...] = ()
     anchor: StateAnchor | None = None
     """Block H+1's header and commit certificate, H the market's height: what ties the
@@ -156,6 +174,7 @@ class Report:
             [r.to_fields() for r in self.defaults],
             self.market.to_fields(),
             self.market_proof.to_fields(),
+            [a.to_fields() for a in self.default_accounts],
         ]
 
     def get_hash(self) -> bytes:
@@ -228,6 +247,7 @@ def build_report(
     market: SolvencyMarket,
     market_proof: MarketProof,
     defaults: tuple[DefaultRecord, ...] = (),
+    account_records: Mapping[bytes, tuple[bytes, AccountProof]] | None = None,
 ) -> Report:
     """The unsigned report of `chain_id`; deterministic in its arguments.
 
@@ -235,14 +255,17 @@ def build_report(
     listed in the clear (`in_default`) instead of proven; raises ProverError for an
     input out of range, AggregateError if the book is not flat, ReportDecodeError for
     `defaults` (the epoch's, clearing.state.DefaultRecord) that are unsorted or whose
-    layers do not add up to their deficits. `market` is what the statement was computed
+    layers do not add up to their deficits. `account_records` (``clearing.root.
+    get_account_proofs``'s) bind each account in default to the state root: the report
+    carries the record of each of their owners. `market` is what the statement was computed
     from (clearing.risk.engine.compute_market_solvency_form) with the configuration in
     force that `market_proof` carries, published so that a verifier holding the genesis
     recomputes it; `market_proof` proves both under `state_root`. Proving (about a
     second per account) goes through `map_fn`, so a caller can pass a process pool's
     `map` (jobs and results are plain picklable values)."""
     draft = draft_report(gens, epoch, state_root, form, accounts, seed, chain_id=chain_id,
-                         market=market, market_proof=market_proof, defaults=defaults)  # fmt: skip
+                         market=market, market_proof=market_proof, defaults=defaults,
+                         account_records=account_records)  # fmt: skip
     return complete_report(gens, draft, {}, map_fn)[0]
 
 
@@ -273,6 +296,7 @@ def draft_report(
     market: SolvencyMarket,
     market_proof: MarketProof,
     defaults: tuple[DefaultRecord, ...] = (),
+    account_records: Mapping[bytes, tuple[bytes, AccountProof]] | None = None,
 ) -> ReportDraft:
     """Every check and computation of `build_report` but the proving (same errors)."""
     statement = form if isinstance(form, SolvencyStatement) else get_statement(form)
@@ -308,8 +332,15 @@ def draft_report(
         )
         for key, r in zip(keys, blindings, strict=True)
     }
+    records = account_records or {}
+    default_accounts = tuple(
+        DefaultAccount(owner, records[owner][0], records[owner][1].steps)
+        for owner in sorted({d.owner for d in in_default})
+        if owner in records
+    )
     report = Report(REPORT_VERSION, chain_id, epoch, state_root, statement, market,
-                    market_proof, (), aggregates, in_default, defaults)  # fmt: skip
+                    market_proof, (), aggregates, in_default, defaults,
+                    default_accounts)  # fmt: skip
     return ReportDraft(report, jobs)
 
 
@@ -683,6 +714,7 @@ REFUSED_VERSIONS = {
     "statement cannot be recomputed once governance changed it",
     7: "it does not carry the clearing members and their clients, so it cannot show each "
     "clearing member's house and client accounts",
+    8: "nothing ties its defaults and its accounts in default to the state root",
 }
 
 
@@ -734,6 +766,33 @@ def _decode_defaults(obj: object) -> tuple[DefaultRecord, ...]:
     return tuple(records)
 
 
+def _decode_default_accounts(obj: object) -> tuple[DefaultAccount, ...]:
+    """Well-formed records sorted by owner; whether each is under the root and gives the
+    published inputs is the verifier's check (proofs/disclosed.py)."""
+    _expect(isinstance(obj, list), "accounts of owners in default must be a list")
+    assert isinstance(obj, list)
+    found = []
+    for i, a in enumerate(obj):
+        what = f"account of owner in default #{i}"
+        _expect(isinstance(a, list) and len(a) == 3, f"{what} must be [owner, account, steps]")
+        owner, account, steps = a
+        _expect(isinstance(owner, bytes) and len(owner) == 20, f"{what}: owner 20 bytes")
+        _expect(isinstance(account, bytes), f"{what}: account must be bytes")
+        _expect(isinstance(steps, list) and len(steps) <= MAX_PROOF_STEPS,
+                f"{what}: at most {MAX_PROOF_STEPS} steps")  # fmt: skip
+        parsed = []
+        for step in steps:
+            _expect(isinstance(step, list) and len(step) == 2, f"{what}: step [left, sibling]")
+            left, sibling = step
+            _expect(isinstance(left, bool) and isinstance(sibling, bytes) and len(sibling) == 32,
+                    f"{what}: step [bool, 32 bytes]")  # fmt: skip
+            parsed.append((left, sibling))
+        found.append(DefaultAccount(owner, account, tuple(parsed)))
+    owners = [a.owner for a in found]
+    _expect(owners == sorted(set(owners)), "accounts of owners in default must be sorted, unique")
+    return tuple(found)
+
+
 def _decode_anchor(obj: object) -> StateAnchor | None:
     if obj is None:
         return None
@@ -752,9 +811,9 @@ def decode_report(data: bytes) -> Report:
     _expect(isinstance(obj, list) and len(obj) >= 1, "report must be a list of fields")
     if obj[0] != REPORT_VERSION:
         raise UnsupportedReportVersion(obj[0])
-    _expect(len(obj) == 13, "report must be a list of 13 fields")
+    _expect(len(obj) == 14, "report must be a list of 14 fields")
     version, chain_id, epoch, state_root, statement_obj, accounts_obj, aggregates_obj = obj[:7]
-    default_obj, defaults_obj, market_obj, market_proof_obj, sigs, anchor_obj = obj[7:]
+    default_obj, defaults_obj, market_obj, market_proof_obj, records_obj, sigs, anchor_obj = obj[7:]
     _expect(
         type(chain_id) is int and type(epoch) is int and isinstance(state_root, bytes),
         "bad chain id, epoch or state root",
@@ -794,6 +853,7 @@ def decode_report(data: bytes) -> Report:
         market_proof = MarketProof.from_fields(market_proof_obj)
     except ClearingDecodeError as exc:
         raise ReportDecodeError(f"market: {exc}") from None
+    default_accounts = _decode_default_accounts(records_obj)
     _expect(isinstance(sigs, list), "signatures must be a list")
     signatures = []
     for i, s in enumerate(sigs):
@@ -804,7 +864,8 @@ def decode_report(data: bytes) -> Report:
         signatures.append(ValidatorSignature(key, sig))
     report = Report(
         version, chain_id, epoch, state_root, statement, market, market_proof, tuple(accounts),
-        tuple(aggregates), in_default, defaults, tuple(signatures), _decode_anchor(anchor_obj),
+        tuple(aggregates), in_default, defaults, default_accounts, tuple(signatures),
+        _decode_anchor(anchor_obj),
     )  # fmt: skip
     _expect(report.encode() == bytes(data), "report encoding is not canonical")
     return report

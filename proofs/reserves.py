@@ -1,34 +1,46 @@
-"""Reserves on chain: each vault holds at least the collateral the report says members hold.
+"""Reserves on chain: each vault holds at least what the ledger says it holds.
 
-A report's aggregates give, per chain and token, the quanta all accounts hold: the
-proven total (its commitments open to it) plus the inputs of the accounts in default,
-published in the clear. Times the token's quantum in genesis, that is the least the
-chain's vault must hold of the token. The vault may hold more and still be sound:
-withdrawals debited but not yet paid, and, of the settlement token, what backs
-members' positive cash, are in the vault too but not among the report's collateral.
+The state root commits, per chain and token, to what the ledger says that chain's
+vault holds (``clearing.published_ledger.ReserveTotal``, in the market proof): the
+members' collateral, the withdrawals debited and not yet seen paid (their tokens are
+still in the vault), and, of the settlement token, what backs members' cash. The
+collateral must be the report's own total (the proven total plus the accounts in
+default), checked with public data only. Times the token's quantum in genesis, the
+sum is the least the chain's vault must hold of the token, once every payout the
+vault made is seen by clearing: a payout made but not yet seen (clearing observes the
+vault's `Withdrawn` logs some blocks later) left the vault while still counted
+pending. So the vault's balance at the block read, plus what its `Withdrawn` logs
+paid up to that block beyond what the ledger saw paid since genesis (``paid``), must
+reach it. The vault may hold more and still be sound: deposits not yet credited, and
+tokens sent to it directly.
 
-The balances are read by the caller (`clearnode verify --rpc`, node/chainread.py):
-this module only compares numbers, so the verifier's logic needs no network code.
+The balances and logs are read by the caller (`clearnode verify --rpc`,
+node/chainread.py): this module only compares numbers, so the verifier's logic needs
+no network code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from clearing.errors import DecodeError
 from clearing.genesis import Genesis
-from clearing.risk.solvency import parse_collateral_label
+from clearing.published_ledger import PublishedLedger, ReserveTotal
+from clearing.risk.solvency import get_collateral_label, parse_collateral_label
 from proofs.report import Report, Verdict
 
 
 @dataclass(frozen=True)
 class VaultReading:
-    """What one chain's vault held of each collateral token, read at `block`."""
+    """What one chain's vault held of each collateral token, read at `block`, and what
+    its `Withdrawn` logs paid out of each up to that block."""
 
     chain_id: int
     vault: bytes
     block: int
     balances: Mapping[bytes, int]  # token -> the token's smallest units
+    withdrawn: Mapping[bytes, int] = field(default_factory=dict)  # token -> smallest units
 
 
 @dataclass(frozen=True)
@@ -57,15 +69,27 @@ def get_collateral_quanta(report: Report) -> dict[tuple[int, bytes], int]:
 def check_reserves(
     report: Report, genesis: Genesis | None, readings: Mapping[int, VaultReading | Unreadable]
 ) -> Verdict:
-    """Each read vault against the report's collateral on its chain; chains not read (or
-    unreadable), or all of them without a genesis to name the vaults, are said, not passed."""
+    """The report's collateral against the ledger's under its root, then each read vault
+    against the ledger's reserves on its chain; chains not read (or unreadable), or all
+    of them without a genesis to name the vaults, are said, not passed."""
     verdict = Verdict()
+    try:
+        ledger = PublishedLedger.decode(report.market_proof.ledger)
+    except DecodeError as exc:
+        verdict.not_checked.append(f"reserves: the published ledger does not decode: {exc}")
+        return verdict
+    totals = {r.key: r for r in ledger.reserves}
+    verdict.failures.extend(compare_collateral(get_collateral_quanta(report), totals))
+    if not verdict.failures:
+        verdict.passed.append(
+            f"the report's collateral totals are the ledger's under the state root "
+            f"({len(totals)} tokens)"
+        )
     if genesis is None:
         verdict.not_checked.append("reserves: without --genesis the vaults are not known")
         return verdict
-    quanta = get_collateral_quanta(report)
     tokens = {(t.chain_id, t.token): t for t in genesis.collateral}
-    for chain_id in sorted({chain for chain, _ in quanta}):
+    for chain_id in sorted({chain for chain, _ in totals}):
         reading = readings.get(chain_id)
         if reading is None:
             verdict.not_checked.append(
@@ -76,26 +100,61 @@ def check_reserves(
             verdict.unreadable.append(f"reserves on chain {chain_id}: {reading.reason}")
             continue
         where = f"chain {chain_id} vault 0x{reading.vault.hex()} at block {reading.block}"
-        for (chain, token), held_quanta in sorted(quanta.items()):
-            if chain != chain_id:
+        for total in ledger.reserves:
+            if total.chain_id != chain_id:
                 continue
-            spec = tokens.get((chain, token))
+            spec = tokens.get(total.key)
             if spec is None:
-                verdict.failures.append(f"{where}: token 0x{token.hex()} is not in genesis")
+                verdict.failures.append(f"{where}: token 0x{total.token.hex()} is not in genesis")
                 continue
-            owed = held_quanta * spec.quantum
-            held = reading.balances.get(token)
+            held = reading.balances.get(total.token)
             if held is None:
                 verdict.unreadable.append(f"{where}: {spec.symbol} balance not read")
-            elif held < owed:
-                verdict.failures.append(
-                    f"{where} holds {held} {spec.symbol} units, less than the {owed} "
-                    f"({held_quanta} quanta) the report's accounts hold: short by {owed - held}"
-                )
-            else:
-                verdict.passed.append(
-                    f"{where} holds {held} {spec.symbol} units >= the {owed} the report's "
-                    f"accounts hold (the {held - owed} more backs pending withdrawals, "
-                    "members' cash or was sent to the vault directly)"
-                )
+                continue
+            check_vault(verdict, where, spec.symbol, spec.quantum, total, held,
+                        reading.withdrawn.get(total.token, 0))  # fmt: skip
     return verdict
+
+
+def compare_collateral(
+    quanta: Mapping[tuple[int, bytes], int], totals: Mapping[tuple[int, bytes], ReserveTotal]
+) -> list[str]:
+    """The report's accounts hold, per (chain, token), the collateral the ledger holds."""
+    return [
+        f"{get_collateral_label(key)}: the report's accounts hold {quanta.get(key, 0)} quanta, "
+        f"the ledger under the state root {totals[key].collateral if key in totals else 0}"
+        for key in sorted(quanta.keys() | totals.keys())
+        if quanta.get(key, 0) != (totals[key].collateral if key in totals else 0)
+    ]
+
+
+def check_vault(
+    verdict: Verdict, where: str, symbol: str, quantum: int, total: ReserveTotal, held: int,
+    withdrawn: int,
+) -> None:  # fmt: skip
+    """One token of one vault: its balance, with the payouts clearing had not yet seen,
+    against what the ledger says it holds."""
+    seen = total.paid * quantum
+    if withdrawn < seen:
+        verdict.failures.append(
+            f"{where}: its Withdrawn logs pay out {withdrawn} {symbol} units, less than the "
+            f"{seen} the ledger under the state root saw paid"
+        )
+        return
+    unseen = withdrawn - seen
+    owed = total.get_held() * quantum
+    parts = (f"members' collateral {total.collateral}, pending withdrawals {total.pending}, "
+             f"settlement cash {total.cash_reserve} quanta")  # fmt: skip
+    if held + unseen < owed:
+        verdict.failures.append(
+            f"{where} holds {held} {symbol} units and paid {unseen} that clearing had not seen "
+            f"paid, less than the {owed} the ledger under the state root says it holds "
+            f"({parts}): short by {owed - held - unseen}"
+        )
+    else:
+        verdict.passed.append(
+            f"{where} holds {held} {symbol} units and paid {unseen} that clearing had not seen "
+            f"paid, >= the {owed} the ledger under the state root says it holds ({parts}; "
+            f"the {held + unseen - owed} more is deposits not yet credited or was sent to the "
+            "vault directly)"
+        )

@@ -3,14 +3,17 @@ house's (labels as in clearing.risk.solvency), for tests, vectors and benchmarks
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
+from clearing.published_ledger import PublishedLedger, ReserveTotal
 from clearing.published_roles import PublishedRoles
 from clearing.risk.solvency import (
     COLLATERAL_PREFIX,
     SolvencyMarket,
     get_collateral_label,
+    parse_collateral_label,
 )
 from clearing.root import MarketProof
 from proofs.report import AccountKey
@@ -25,7 +28,11 @@ SAMPLE_CONFIGURATION = (
     b'"listing_templates":[],"risk":{},"venues":[]}'
 )
 SAMPLE_MARKET_PROOF = MarketProof(
-    bytes(range(32)), SAMPLE_CONFIGURATION, PublishedRoles((), ()).encode(), bytes(range(32, 64))
+    bytes(range(32)),
+    SAMPLE_CONFIGURATION,
+    PublishedRoles((), ()).encode(),
+    PublishedLedger((), 0, ()).encode(),
+    bytes(range(32, 64)),
 )
 SAMPLE_STATE_ROOT = SAMPLE_MARKET_PROOF.get_root(SAMPLE_MARKET)
 
@@ -71,3 +78,18 @@ def make_sample_book(form: SampleForm, accounts: int, seed: int) -> dict[Account
             x[0] = -(-worst // K_DEN) + rng.randrange(0, 1000)  # cash: just enough, or more
             book[(owner, side)] = x
     return book
+
+
+def with_sample_reserves(
+    proof: MarketProof, form: SampleForm, book: dict[AccountKey, list[int]]
+) -> MarketProof:
+    """`proof` whose published ledger commits `book`'s collateral per token (nothing
+    pending, no settlement cash): the reserves a ledger holding that book publishes."""
+    reserves = []
+    for index, label in enumerate(form.input_labels):
+        key = parse_collateral_label(label)
+        if key is not None:
+            held = sum(inputs[index] for inputs in book.values())
+            reserves.append(ReserveTotal(*key, held, 0, 0, 0))
+    ledger = PublishedLedger((), 0, tuple(sorted(reserves, key=lambda r: r.key)))
+    return dataclasses.replace(proof, ledger=ledger.encode())

@@ -31,6 +31,7 @@ from clearing.risk.engine import compute_risk_setup
 from lightclient.anchor import Checkpoint, Trust
 from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
 from proofs.clearing_members import check_clearing_members
+from proofs.disclosed import check_disclosed
 from proofs.errors import ReportDecodeError
 from proofs.group import BACKENDS, FAST, get_backend
 from proofs.member_account import check_member_account
@@ -543,6 +544,7 @@ def get_sections(
         ("statement", check_statement(report, genesis if recompute else None)),
         ("reserves", check_reserves(report, genesis, readings or {})),
         ("clearing members", check_clearing_members(report)),
+        ("defaults and accounts in default", check_disclosed(report)),
     ]
     if member is not None:
         if isinstance(openings, MemberOpenings):

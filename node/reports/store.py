@@ -24,8 +24,9 @@ from clearing.risk.solvency import SolvencyMarket
 from clearing.root import AccountProof, MarketProof
 from node.reports.inputs import ReportInputs
 
-# 5 had no published roles, 4 no configuration, 3 no account proofs, 2 no market, 1 no chain id
-INPUTS_VERSION = 6
+# 6 had no published ledger, 5 no published roles, 4 no configuration, 3 no account
+# proofs, 2 no market, 1 no chain id
+INPUTS_VERSION = 7
 FILE_PATTERN = re.compile(r"^epoch-(\d+)\.")
 
 

@@ -96,7 +96,7 @@ def draft_unsigned_report(inputs: ReportInputs, seed: bytes) -> ReportDraft:
     return draft_report(
         get_generators(FAST), inputs.epoch, inputs.state_root, inputs, inputs.accounts, seed,
         chain_id=inputs.chain_id, market=inputs.market, market_proof=inputs.market_proof,
-        defaults=inputs.defaults,
+        defaults=inputs.defaults, account_records=inputs.account_proofs,
     )  # fmt: skip
 
 

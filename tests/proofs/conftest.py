@@ -20,17 +20,20 @@ from proofs.report import (
 from proofs.sample import (
     SAMPLE_MARKET,
     SAMPLE_MARKET_PROOF,
-    SAMPLE_STATE_ROOT,
     SampleForm,
     make_sample_book,
     make_sample_form,
+    with_sample_reserves,
 )
 from tests.lightclient.support import anchor_report
 
 SEED = b"validators-shared-secret"
 CHAIN_ID = 4242
 EPOCH = 42
-STATE_ROOT = SAMPLE_STATE_ROOT
+FORM = make_sample_form(collaterals=2, instruments=3, scenarios=4, seed=1)
+BOOK = make_sample_book(FORM, accounts=4, seed=2)
+MARKET_PROOF = with_sample_reserves(SAMPLE_MARKET_PROOF, FORM, BOOK)  # the book's reserves
+STATE_ROOT = MARKET_PROOF.get_root(SAMPLE_MARKET)
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,7 @@ class Fixture:
 @pytest.fixture(scope="package")
 def signed() -> Fixture:
     gens = get_generators(FAST)
-    form = make_sample_form(collaterals=2, instruments=3, scenarios=4, seed=1)
-    book = make_sample_book(form, accounts=4, seed=2)
+    form, book = FORM, {k: list(v) for k, v in BOOK.items()}
     report = build_report(
         gens,
         EPOCH,
@@ -57,7 +59,7 @@ def signed() -> Fixture:
         SEED,
         chain_id=CHAIN_ID,
         market=SAMPLE_MARKET,
-        market_proof=SAMPLE_MARKET_PROOF,
+        market_proof=MARKET_PROOF,
     )
     keys = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
     validators = [Validator(k.public_key().public_bytes_raw(), 10) for k in keys]

@@ -24,6 +24,7 @@ from proofs.bulletproofs import prove_range
 from proofs.errors import ProverError, ReportDecodeError
 from proofs.group import R
 from proofs.report import (
+    REPORT_VERSION,
     AccountEntry,
     AccountKey,
     Report,
@@ -38,11 +39,11 @@ from proofs.report import (
     sign_report,
     verify_report,
 )
-from proofs.sample import SAMPLE_MARKET, SAMPLE_MARKET_PROOF
+from proofs.sample import SAMPLE_MARKET
 from proofs.statement import SolvencyStatement, start_transcript
 from tests.clearing.support import new_sandbox
 from tests.lightclient.support import anchor_report
-from tests.proofs.conftest import CHAIN_ID, EPOCH, SEED, STATE_ROOT, Fixture
+from tests.proofs.conftest import CHAIN_ID, EPOCH, MARKET_PROOF, SEED, STATE_ROOT, Fixture
 
 
 def _replace_account(report: Report, index: int, **changes: object) -> Report:
@@ -60,7 +61,7 @@ def build_sample(signed: Fixture, book: Mapping[AccountKey, Sequence[int]], **ex
     """The sample report of `book` (the fixture's epoch, root, form, seed, chain, market)."""
     return build_report(
         signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED,
-        chain_id=CHAIN_ID, market=SAMPLE_MARKET, market_proof=SAMPLE_MARKET_PROOF, **extra,
+        chain_id=CHAIN_ID, market=SAMPLE_MARKET, market_proof=MARKET_PROOF, **extra,
     )  # fmt: skip
 
 
@@ -81,7 +82,7 @@ def test_proofs_made_elsewhere_complete_the_same_report(signed: Fixture) -> None
     account, is refused and its account proven here."""
     draft = draft_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
                          chain_id=CHAIN_ID, market=SAMPLE_MARKET,
-                         market_proof=SAMPLE_MARKET_PROOF)  # fmt: skip
+                         market_proof=MARKET_PROOF)  # fmt: skip
     keys = list(draft.jobs)
     halves = [draft.prove(keys[:2]), draft.prove(keys[2:])]
     report, refused = complete_report(signed.gens, draft, {**halves[0], **halves[1]})
@@ -342,7 +343,7 @@ def test_a_version_4_report_without_its_market_is_refused_saying_why(signed: Fix
         decode_report(old)
     assert info.value.version == 4
     assert "does not carry the marks its statement is computed from" in str(info.value)
-    assert "this reads version 8" in str(info.value)
+    assert f"this reads version {REPORT_VERSION}" in str(info.value)
 
 
 def test_a_version_5_report_without_an_anchor_slot_is_refused_saying_why(signed: Fixture) -> None:
@@ -356,8 +357,8 @@ def test_a_version_6_report_without_its_configuration_is_refused_saying_why(
     signed: Fixture,
 ) -> None:
     fields = msgpack.unpackb(signed.report.encode())
-    accounts_root, _, _, records_hash = fields[10]
-    old = msgpack.packb([6, *fields[1:10], [accounts_root, records_hash], *fields[11:]],
+    accounts_root, _, _, _, records_hash = fields[10]
+    old = msgpack.packb([6, *fields[1:10], [accounts_root, records_hash], *fields[12:]],
                         use_bin_type=True)  # fmt: skip
     with pytest.raises(UnsupportedReportVersion) as info:
         decode_report(old)
@@ -367,15 +368,24 @@ def test_a_version_6_report_without_its_configuration_is_refused_saying_why(
 
 def test_a_version_7_report_without_its_roles_is_refused_saying_why(signed: Fixture) -> None:
     fields = msgpack.unpackb(signed.report.encode())
-    accounts_root, configuration, _, records_hash = fields[10]
+    accounts_root, configuration, _, _, records_hash = fields[10]
     old = msgpack.packb([7, *fields[1:10], [accounts_root, configuration, records_hash],
-                         *fields[11:]], use_bin_type=True)  # fmt: skip
+                         *fields[12:]], use_bin_type=True)  # fmt: skip
     with pytest.raises(UnsupportedReportVersion, match="does not carry the clearing members"):
         decode_report(old)
 
 
+def test_a_version_8_report_without_its_ledger_is_refused_saying_why(signed: Fixture) -> None:
+    fields = msgpack.unpackb(signed.report.encode())
+    accounts_root, configuration, roles, _, records_hash = fields[10]
+    old = msgpack.packb([8, *fields[1:10], [accounts_root, configuration, roles, records_hash],
+                         *fields[12:]], use_bin_type=True)  # fmt: skip
+    with pytest.raises(UnsupportedReportVersion, match="nothing ties its defaults"):
+        decode_report(old)
+
+
 def test_a_configuration_beyond_its_bound_is_a_decode_error(signed: Fixture) -> None:
-    assert decode_report(signed.report.encode()).market_proof == SAMPLE_MARKET_PROOF
+    assert decode_report(signed.report.encode()).market_proof == MARKET_PROOF
     fields = msgpack.unpackb(signed.report.encode())
     fields[10][1] = b" " * (MAX_CONFIGURATION_BYTES + 1)
     with pytest.raises(ReportDecodeError, match=f"{MAX_CONFIGURATION_BYTES + 1} bytes exceed "
@@ -396,7 +406,7 @@ def test_the_market_round_trips_and_a_malformed_one_is_a_decode_error(signed: Fi
         with pytest.raises(ReportDecodeError, match=f"market: .*{reason}"):
             decode_report(msgpack.packb(fields, use_bin_type=True))
     fields = msgpack.unpackb(signed.report.encode())
-    fields[10] = [bytes(32), b"{}", b"", bytes(31)]
+    fields[10] = [bytes(32), b"{}", b"", b"", bytes(31)]
     with pytest.raises(ReportDecodeError, match=r"market: .*records_hash"):
         decode_report(msgpack.packb(fields, use_bin_type=True))
 

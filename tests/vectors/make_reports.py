@@ -27,6 +27,7 @@ from clearing.genesis import parse_genesis
 from clearing.governance.configuration import apply_configuration, encode_configuration
 from clearing.governance.parameter_change import SetCollateralHaircut
 from clearing.governance.risk_change import make_risk_change
+from clearing.published_ledger import PublishedLedger
 from clearing.published_roles import PublishedRoles
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.root import compute_state_root, get_account_proof
@@ -196,6 +197,7 @@ def prove_with(box: Sandbox, inputs: ReportInputs, statement: SolvencyStatement)
     report = build_report(
         get_generators(FAST), inputs.epoch, inputs.state_root, statement, inputs.accounts, SEED,
         chain_id=inputs.chain_id, market=inputs.market, market_proof=inputs.market_proof,
+        defaults=inputs.defaults, account_records=inputs.account_proofs,
     )  # fmt: skip
     return sign_with(box, report)
 
@@ -362,15 +364,75 @@ def solvent_account_in_default(world: World) -> bytes:
     return sign(world, replace(world.honest, in_default=listed)).encode()
 
 
+HOUSE_DEFAULT = DefaultRecord(EPOCH_LENGTH, bytes([0xCD]) * 20, 3, 1_000, 600, 150, 100, 80, 40,
+                              25, 5)  # fmt: skip
+
+
+def make_house_short_report() -> Report:
+    """The honest report of the chain whose clearing house is 5 units short at the end
+    of epoch 1 (its cash 7 below nothing, the insurance fund 2) after a covered default
+    of the epoch: both in the state under its root."""
+    box, _ = trading_chain()
+    while box.state.height % EPOCH_LENGTH:
+        assert all(r.is_ok() for r in box.apply([]).tx_results)
+    short = get_sub_account_for_write(box.state, SHORT, 0)
+    short.collateral[USDC] = -short.cash + 1_000_000
+    get_sub_account_for_write(box.state, *HOUSE_KEY).cash = -7
+    box.state.insurance_fund = 2
+    box.state.defaults = [HOUSE_DEFAULT]
+    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
+    assert inputs is not None
+    form = compute_market_solvency_form(box.genesis, inputs.market)
+    assert form is not None
+    return prove_with(box, inputs, get_statement(form))
+
+
 def house_short(world: World) -> bytes:
-    """Valid: the clearing house's own account in default, its cash 5 units short, and a
-    covered default of the epoch."""
+    """Valid: the clearing house's own account in default, 5 units short, and a covered
+    default of the epoch."""
+    report = make_house_short_report()
+    assert HOUSE_KEY in {d.key for d in report.in_default}
+    return report.encode()
+
+
+def made_up_default(world: World) -> bytes:
+    """A default of the epoch whose layers add up, listed but not committed under the
+    state root."""
+    return sign(world, replace(world.honest, defaults=(HOUSE_DEFAULT,))).encode()
+
+
+def made_up_insolvent_account(world: World) -> bytes:
+    """An account listed in default with inputs that fail the statement (5 units of
+    negative cash), and no account under the root."""
     width = len(world.statement.input_labels)
-    house = DefaultEntry(*HOUSE_KEY, (-5, *(0,) * (width - 1)))
-    listed = tuple(sorted((*world.honest.in_default, house), key=lambda d: d.key))
-    record = DefaultRecord(EPOCH_LENGTH, bytes([0xCD]) * 20, 3, 1_000, 600, 150, 100, 80, 40,
-                           25, 5)  # fmt: skip
-    return sign(world, replace(world.honest, in_default=listed, defaults=(record,))).encode()
+    made_up = DefaultEntry(bytes([0xEE]) * 20, 0, (-5, *(0,) * (width - 1)))
+    listed = tuple(sorted((*world.honest.in_default, made_up), key=lambda d: d.key))
+    return sign(world, replace(world.honest, in_default=listed)).encode()
+
+
+def changed_inputs_in_default(world: World) -> bytes:
+    """The short's account in default, published with one lot more of BTC than its
+    account under the root holds (still in default)."""
+    j = world.statement.input_labels.index(BTC)
+    listed = tuple(
+        replace(d, inputs=tuple(x - 1 if k == j else x for k, x in enumerate(d.inputs)))
+        if d.owner == SHORT else d
+        for d in world.honest.in_default
+    )  # fmt: skip
+    return sign(world, replace(world.honest, in_default=listed)).encode()
+
+
+def wrong_reserves_total(world: World) -> bytes:
+    """The validators commit (and anchor) a root whose ledger says one more quantum of the
+    first token is members' collateral than the report's accounts hold."""
+    proof = world.inputs.market_proof
+    ledger = PublishedLedger.decode(proof.ledger)
+    first = ledger.reserves[0]
+    bumped = (replace(first, collateral=first.collateral + 1), *ledger.reserves[1:])
+    proof = replace(proof, ledger=replace(ledger, reserves=bumped).encode())
+    inputs = replace(world.inputs, state_root=proof.get_root(world.inputs.market),
+                     market_proof=proof)  # fmt: skip
+    return prove_with(world.box, inputs, world.statement).encode()
 
 
 def anchor_of_another_root(world: World) -> bytes:
@@ -477,6 +539,10 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
     "set-change-carrying-another-set": set_change_carrying_another_set,
     "defaults-do-not-add-up": defaults_do_not_add_up,
     "solvent-account-in-default": solvent_account_in_default,
+    "made-up-default": made_up_default,
+    "made-up-insolvent-account": made_up_insolvent_account,
+    "changed-inputs-in-default": changed_inputs_in_default,
+    "wrong-reserves-total": wrong_reserves_total,
     "truncated": truncated,
 }
 # Honest variants: valid, and their lines (the house short, a default of the epoch) shown.

@@ -22,9 +22,9 @@ from bridge.anvil import AnvilNode
 from bridge.chain import Chain, connect
 from bridge.loopback import get_free_port
 from clearing.genesis import parse_genesis
+from clearing.published_ledger import PublishedLedger
 from node.cli import main as clearnode_main
 from proofs.report import decode_report
-from proofs.reserves import get_collateral_quanta
 from tests.vectors.make_reports import NOW_MS, REPORTS
 from tests.web.verifier.cdp import open_browser
 
@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 CHAIN_ID = 31337
 OTHER_CHAIN_ID = 31338
-RICH = bytes.fromhex("5a" * 20)  # holds a little more than the report's collateral
+RICH = bytes.fromhex("5a" * 20)  # holds a little more than the ledger says the vault holds
 POOR = bytes.fromhex("5b" * 20)  # holds less of the first token
 EXTRA, SHORT = 5, 7
 # PUSH1 4 CALLDATALOAD SLOAD PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN: returns slot[argument]
@@ -61,9 +61,9 @@ def anvil() -> Iterator[AnvilNode]:
     genesis = parse_genesis(json.loads((REPORTS / "genesis.json").read_text()))
     quantum = {(t.chain_id, t.token): t.quantum for t in genesis.collateral}
     owed = {
-        token: quanta * quantum[(chain_id, token)]
-        for (chain_id, token), quanta in get_collateral_quanta(report).items()
-        if chain_id == CHAIN_ID
+        r.token: r.get_held() * quantum[r.key]
+        for r in PublishedLedger.decode(report.market_proof.ledger).reserves
+        if r.chain_id == CHAIN_ID
     }
     with AnvilNode(CHAIN_ID, extra_args=("--timestamp", str(report_s - 1000))) as node:
         chain = connect(node.url, CHAIN_ID)
@@ -156,13 +156,15 @@ def test_the_page_reads_the_vaults_as_the_cli_does(
     cause = f"  could not  reserves on chain {CHAIN_ID}: {nobody}: ConnectionError: "
     for lines in (shown[2], unreachable):
         assert lines[0] == "VERDICT: NOT CHECKED (1 check(s) asked for could not be made)"
-        assert lines[1].startswith(cause) and lines[2:] == printed[0][3:]
+        assert lines[1] == enough[1] and lines[2].startswith(cause)
+        assert lines[3:] == printed[0][4:]
     rich_at = f"chain {CHAIN_ID} vault 0x{RICH.hex()} at block 1 holds "
     assert enough[0] == "VERDICT: VALID"
-    assert all(line.startswith(f"  ok    {rich_at}") for line in enough[1:3])
-    assert f"the {EXTRA} more backs pending withdrawals" in enough[1]
+    assert enough[1].startswith("  ok    the report's collateral totals are the ledger's")
+    assert all(line.startswith(f"  ok    {rich_at}") for line in enough[2:4])
+    assert f"; the {EXTRA} more is deposits not yet credited" in enough[2]
     not_read = f"reserves on chain {OTHER_CHAIN_ID}: not read (give --rpc {OTHER_CHAIN_ID}=URL)"
-    assert enough[3:] == [f"  not asked  {not_read}"]
+    assert enough[4:] == [f"  not asked  {not_read}"]
     poor_at = f"chain {CHAIN_ID} vault 0x{POOR.hex()} at block 1 holds "
     assert short[0] == "VERDICT: INVALID (1 failure)"
     failures = [line for line in short if line.startswith("  FAIL  ")]

@@ -74,18 +74,31 @@ export function readAccountProof(obj: unknown): AccountProofFile {
 const hashLeaf = (key: Uint8Array, value: Uint8Array): Uint8Array => sha256(concat(Uint8Array.of(0), key, value));
 const hashNode = (left: Uint8Array, right: Uint8Array): Uint8Array => sha256(concat(Uint8Array.of(1), left, right));
 
+/** The accounts root `account` of `member` gives up `steps` (clearing.merkle.compute_root_from_proof). */
+export function computeAccountsRoot(member: Uint8Array, account: Uint8Array, steps: [boolean, Uint8Array][]): Uint8Array {
+  let node = hashLeaf(member, account);
+  for (const [siblingIsLeft, sibling] of steps) node = siblingIsLeft ? hashNode(sibling, node) : hashNode(node, sibling);
+  return node;
+}
+
 /** The root `found` proves its account under (clearing.root.verify_account_proof). */
 function computeProvenRoot(found: AccountProofFile): Uint8Array {
-  let node = hashLeaf(found.member, found.account);
-  for (const [siblingIsLeft, sibling] of found.steps) node = siblingIsLeft ? hashNode(sibling, node) : hashNode(node, sibling);
-  return sha256(concat(Uint8Array.of(3), node, found.globalsHash)); // clearing.root.compute_root
+  const accountsRoot = computeAccountsRoot(found.member, found.account, found.steps);
+  return sha256(concat(Uint8Array.of(3), accountsRoot, found.globalsHash)); // clearing.root.compute_root
 }
 
 const signedInt = (v: Value, what: string): bigint => expectInt(v, what, MIN_INT64, INT64_MAX);
 
+/** The address of an account record (decode_member's `member`). */
+export function readAccountOwner(account: Uint8Array): Uint8Array {
+  const f = expectList(decodeMsgpack(account), "account");
+  if (f.length === 0 || f[0] !== ACCOUNT_VERSION) throw new DecodeError(`account version is not ${ACCOUNT_VERSION}`);
+  return expectBytes(expectList(f, "account", 9)[1]!, "member", 20);
+}
+
 /** Each reported sub-account's holdings by label (decode_member, get_labelled_holdings,
  * is_reported: a sub-account holding nothing and no position is not reported). */
-function readHoldings(account: Uint8Array): Map<bigint, Holdings> {
+export function readHoldings(account: Uint8Array): Map<bigint, Holdings> {
   const f = expectList(decodeMsgpack(account), "account");
   if (f.length === 0 || f[0] !== ACCOUNT_VERSION) throw new DecodeError(`account version is not ${ACCOUNT_VERSION}`);
   expectList(f, "account", 9);
@@ -113,6 +126,19 @@ function readHoldings(account: Uint8Array): Map<bigint, Holdings> {
     if (reported) subs.set(id, holdings);
   }
   return subs;
+}
+
+/** Each way `values` (by `labels`) differ from a sub-account's holdings (consumed):
+ * compare_holdings, for a member's openings and an account in default alike. */
+export function compareHoldings(labels: readonly string[], values: bigint[], holdings: Holdings, verb: string): string[] {
+  const wrong: string[] = [];
+  labels.forEach((label, j) => {
+    const held = holdings.get(label) ?? 0n;
+    holdings.delete(label);
+    if (values[j] !== held) wrong.push(`${reprStr(label)} ${verb} ${values[j]}, the account holds ${held}`);
+  });
+  for (const [label, q] of holdings) wrong.push(`it holds ${q} of ${reprStr(label)}, not in the statement`);
+  return wrong;
 }
 
 /** check_member_account: the openings against the member's record under the root. */
@@ -160,13 +186,7 @@ export function checkMemberAccount(report: Report, openings: MemberOpenings): Ve
       verdict.failures.push(`${name} holds funds or positions, but is not opened`);
       continue;
     }
-    const wrong: string[] = [];
-    openings.labels.forEach((label, j) => {
-      const held = holdings.get(label) ?? 0n;
-      holdings.delete(label);
-      if (values[j] !== held) wrong.push(`${reprStr(label)} opens to ${values[j]}, the account holds ${held}`);
-    });
-    for (const [label, q] of holdings) wrong.push(`it holds ${q} of ${reprStr(label)}, not in the statement`);
+    const wrong = compareHoldings(openings.labels, values, holdings, "opens to");
     if (wrong.length) verdict.failures.push(`${name}: ${wrong.join("; ")}`);
     else verdict.passed.push(`${name}: the opened values are the account's holdings`);
   }

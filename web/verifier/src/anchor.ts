@@ -149,7 +149,7 @@ function decodeSetChange(obj: Value): SetChange {
   return { header: decodeHeader(header!)[0], commit: decodeCommit(commit!), validators: decodeValidators(validators!) };
 }
 
-/** Field 12: nil, or [2, header, commit, set changes]; DecodeError("anchor: ...") otherwise. */
+/** Field 13: nil, or [2, header, commit, set changes]; DecodeError("anchor: ...") otherwise. */
 export function decodeAnchor(obj: Value): StateAnchor | null {
   if (obj === null) return null;
   try {

@@ -5,11 +5,15 @@
  * Only public reads are sent (the chain id, block headers, balances): nothing of the
  * report or a member's openings leaves the page. */
 
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { toHex, utf8 } from "./bytes";
 import type { ReserveGenesis, Unreadable, VaultReading } from "./reserves";
 
 export const RPC_TIMEOUT_MS = 10_000;
 /** `balanceOf(address)`. */
 const BALANCE_OF = "70a08231";
+/** bridge/payouts.py WITHDRAWN_TOPIC_HEX. */
+const WITHDRAWN_TOPIC = "0x" + toHex(keccak_256(utf8("Withdrawn(uint256,address,address,uint256,address)")));
 /** A vault's balance of the chain's native coin is `eth_getBalance`, not an ERC-20 call. */
 const NATIVE = "00".repeat(20);
 
@@ -116,7 +120,27 @@ async function readVault(chain: Chain, chainId: bigint, vault: string, tokens: s
         : await chain.quantity("eth_call", [{ to: "0x" + token, data: "0x" + BALANCE_OF + "00".repeat(12) + vault }, at]);
     balances.set(token, balance);
   }
-  return { kind: "reading", chainId, vault, block, balances };
+  return { kind: "reading", chainId, vault, block, balances, withdrawn: await readWithdrawn(chain, vault, tokens, at) };
+}
+
+/** What the vault's Withdrawn(nonce, member, token, amount, recipient) logs paid out of
+ * each token up to block `at` (node/chainread.py get_withdrawn). */
+async function readWithdrawn(chain: Chain, vault: string, tokens: string[], at: string): Promise<Map<string, bigint>> {
+  const paid = new Map(tokens.map((t): [string, bigint] => [t, 0n]));
+  const filter = { address: "0x" + vault, topics: [WITHDRAWN_TOPIC], fromBlock: "0x0", toBlock: at };
+  const logs = await chain.request("eth_getLogs", [filter]);
+  if (!Array.isArray(logs)) throw new ChainError("BadAnswer", "eth_getLogs: the answer is not a list");
+  for (const log of logs as { topics?: unknown; data?: unknown }[]) {
+    const topics = log.topics;
+    const data = log.data;
+    if (!Array.isArray(topics) || typeof topics[3] !== "string" || typeof data !== "string" || !/^0x[0-9a-fA-F]{64}/.test(data)) {
+      throw new ChainError("BadAnswer", "eth_getLogs: a Withdrawn log without its token or amount");
+    }
+    const token = topics[3].slice(-40).toLowerCase();
+    const before = paid.get(token);
+    if (before !== undefined) paid.set(token, before + BigInt(data.slice(0, 66)));
+  }
+  return paid;
 }
 
 /** The last block whose timestamp is at or before `timeMs` (binary search over block

@@ -1,6 +1,6 @@
 /** The market the statement is computed from, and its proof under the state root with
- * the configuration in force and the published roles (clearing/risk/solvency.py
- * SolvencyMarket, clearing/root.py MarketProof). */
+ * the configuration in force, the published roles and the published ledger
+ * (clearing/risk/solvency.py SolvencyMarket, clearing/root.py MarketProof). */
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, utf8 } from "./bytes";
@@ -13,12 +13,15 @@ import type { PriceList, SolvencyMarket } from "./recompute/solvency.js";
 const MARKET_DOMAIN = utf8("clearnode-market-v1");
 const CONFIGURATION_DOMAIN = utf8("clearnode-configuration-v1");
 const PUBLISHED_ROLES_DOMAIN = utf8("clearnode-published-roles-v1");
+const PUBLISHED_LEDGER_DOMAIN = utf8("clearnode-published-ledger-v1");
 /** clearing/governance/configuration.py MAX_CONFIGURATION_BYTES. */
 export const MAX_CONFIGURATION_BYTES = 4 * 1024 * 1024;
 /** clearing/published_roles.py MAX_PUBLISHED_ROLES_BYTES. */
 export const MAX_PUBLISHED_ROLES_BYTES = 8 * 1024 * 1024;
+/** clearing/published_ledger.py MAX_PUBLISHED_LEDGER_BYTES. */
+export const MAX_PUBLISHED_LEDGER_BYTES = 8 * 1024 * 1024;
 const ROOT_PREFIX = Uint8Array.of(0x03);
-const GLOBALS_PREFIX = Uint8Array.of(0x05);
+const GLOBALS_PREFIX = Uint8Array.of(0x06);
 
 /** Field 9: the clearing state at the epoch's last block. */
 export type Market = SolvencyMarket;
@@ -30,6 +33,8 @@ export interface MarketProof {
   configuration: Uint8Array;
   /** Who clears through whom (clearing/published_roles.py), decoded by clearing.ts. */
   roles: Uint8Array;
+  /** The epoch's defaults and the insurance fund (clearing/published_ledger.py), decoded by disclosed.ts. */
+  ledger: Uint8Array;
   recordsHash: Uint8Array;
 }
 
@@ -61,12 +66,13 @@ function expectDocument(obj: Value, what: string, maxBytes: number): Uint8Array 
 }
 
 export function decodeMarketProof(obj: Value): MarketProof {
-  const f = expectList(obj, "MarketProof", 4);
+  const f = expectList(obj, "MarketProof", 5);
   return {
     accountsRoot: expectBytes(f[0]!, "accounts_root", 32),
     configuration: expectDocument(f[1]!, "configuration", MAX_CONFIGURATION_BYTES),
     roles: expectDocument(f[2]!, "roles", MAX_PUBLISHED_ROLES_BYTES),
-    recordsHash: expectBytes(f[3]!, "records_hash", 32),
+    ledger: expectDocument(f[3]!, "ledger", MAX_PUBLISHED_LEDGER_BYTES),
+    recordsHash: expectBytes(f[4]!, "records_hash", 32),
   };
 }
 
@@ -80,11 +86,20 @@ export function hashConfiguration(configuration: Uint8Array): Uint8Array {
 }
 
 const hashPublishedRoles = (roles: Uint8Array): Uint8Array => sha256(concat(PUBLISHED_ROLES_DOMAIN, roles));
+const hashPublishedLedger = (ledger: Uint8Array): Uint8Array => sha256(concat(PUBLISHED_LEDGER_DOMAIN, ledger));
 
-/** The state root under which `proof` proves `market`, its configuration and the published roles. */
+/** The state root under which `proof` proves `market`, its configuration, the published
+ * roles and the published ledger. */
 export function getMarketRoot(proof: MarketProof, market: Market): Uint8Array {
   const globalsHash = sha256(
-    concat(GLOBALS_PREFIX, hashMarket(market), hashConfiguration(proof.configuration), hashPublishedRoles(proof.roles), proof.recordsHash),
+    concat(
+      GLOBALS_PREFIX,
+      hashMarket(market),
+      hashConfiguration(proof.configuration),
+      hashPublishedRoles(proof.roles),
+      hashPublishedLedger(proof.ledger),
+      proof.recordsHash,
+    ),
   );
   return sha256(concat(ROOT_PREFIX, proof.accountsRoot, globalsHash));
 }

@@ -13,7 +13,8 @@ import { type StateAnchor, decodeAnchor } from "./anchor";
 import { type Value, decodeMsgpack, encodeMsgpack } from "./msgpack";
 import { type Statement, decodeStatement } from "./statement";
 
-export const REPORT_VERSION = 8n;
+export const REPORT_VERSION = 9n;
+const MAX_PROOF_STEPS = 64; // an accounts tree of 2^64 leaves
 const REPORT_HASH_DOMAIN = utf8("clearnode-solvency-report-v1");
 const MIN_INT64 = -(1n << 63n);
 
@@ -56,6 +57,14 @@ export interface DefaultRecord {
   layers: bigint[]; // DEFAULT_LAYERS order
 }
 
+/** The account record of an owner with a sub-account in default and its path to the
+ * accounts root of the market proof (field 11). */
+export interface DefaultAccount {
+  owner: Uint8Array;
+  account: Uint8Array;
+  steps: [boolean, Uint8Array][];
+}
+
 export interface ValidatorSignature {
   publicKey: Uint8Array;
   signature: Uint8Array;
@@ -73,10 +82,11 @@ export interface Report {
   defaults: DefaultRecord[];
   market: Market;
   marketProof: MarketProof;
+  defaultAccounts: DefaultAccount[];
   signatures: ValidatorSignature[];
-  /** Field 12: block H+1's header and commit certificate (not hashed), or null. */
+  /** Field 13: block H+1's header and commit certificate (not hashed), or null. */
   anchor: StateAnchor | null;
-  /** SHA3-256 over the domain and fields 0..10: what the validators sign. */
+  /** SHA3-256 over the domain and fields 0..11: what the validators sign. */
   hash: Uint8Array;
 }
 
@@ -97,6 +107,7 @@ const REFUSED_VERSIONS: Record<string, string> = {
     "recomputed once governance changed it",
   "7": "it does not carry the clearing members and their clients, so it cannot show each clearing member's " +
     "house and client accounts",
+  "8": "nothing ties its defaults and its accounts in default to the state root",
 };
 
 /** A report in a format this verifier does not read. */
@@ -143,7 +154,7 @@ function decodeInDefault(obj: Value, width: number): DefaultEntry[] {
   });
 }
 
-function decodeDefaultRecord(obj: Value): DefaultRecord {
+export function decodeDefaultRecord(obj: Value): DefaultRecord {
   const f = expectList(obj, "DefaultRecord", 4 + DEFAULT_LAYERS.length);
   return {
     height: expectInt(f[0]!, "height", 1n),
@@ -165,15 +176,40 @@ function decodeDefaults(obj: Value): DefaultRecord[] {
   });
 }
 
+/** Well-formed records sorted by owner (_decode_default_accounts); whether each is under
+ * the root and gives the published inputs is disclosed.ts's check. */
+function decodeDefaultAccounts(obj: Value): DefaultAccount[] {
+  expect(Array.isArray(obj), "accounts of owners in default must be a list");
+  const found = (obj as Value[]).map((a, i): DefaultAccount => {
+    const what = `account of owner in default #${i}`;
+    expect(Array.isArray(a) && a.length === 3, `${what} must be [owner, account, steps]`);
+    const [owner, account, steps] = a as [Value, Value, Value];
+    expect(owner instanceof Uint8Array && owner.length === 20, `${what}: owner 20 bytes`);
+    expect(account instanceof Uint8Array, `${what}: account must be bytes`);
+    expect(Array.isArray(steps) && steps.length <= MAX_PROOF_STEPS, `${what}: at most ${MAX_PROOF_STEPS} steps`);
+    const parsed = (steps as Value[]).map((step): [boolean, Uint8Array] => {
+      expect(Array.isArray(step) && step.length === 2, `${what}: step [left, sibling]`);
+      const [left, sibling] = step as [Value, Value];
+      expect(typeof left === "boolean" && sibling instanceof Uint8Array && sibling.length === 32, `${what}: step [bool, 32 bytes]`);
+      return [left as boolean, sibling as Uint8Array];
+    });
+    return { owner: owner as Uint8Array, account: account as Uint8Array, steps: parsed };
+  });
+  for (let i = 1; i < found.length; i++) {
+    expect(compare(found[i - 1]!.owner, found[i]!.owner) < 0, "accounts of owners in default must be sorted, unique");
+  }
+  return found;
+}
+
 /** The report from its encoding; DecodeError names the first bad field. */
 export function decodeReport(data: Uint8Array): Report {
   const obj = decodeMsgpack(data);
   expect(Array.isArray(obj) && obj.length >= 1, "report must be a list of fields");
   const fields = obj as Value[];
   if (fields[0] !== REPORT_VERSION) throw new UnsupportedReportVersion(fields[0]!);
-  expect(fields.length === 13, "report must be a list of 13 fields");
+  expect(fields.length === 14, "report must be a list of 14 fields");
   const [version, chainId, epoch, stateRoot, statementObj, accountsObj, aggregatesObj] = fields as Value[];
-  const [defaultObj, defaultsObj, marketObj, marketProofObj, sigs, anchorObj] = fields.slice(7) as Value[];
+  const [defaultObj, defaultsObj, marketObj, marketProofObj, recordsObj, sigs, anchorObj] = fields.slice(7) as Value[];
   expect(
     typeof chainId === "bigint" && typeof epoch === "bigint" && stateRoot instanceof Uint8Array,
     "bad chain id, epoch or state root",
@@ -224,6 +260,7 @@ export function decodeReport(data: Uint8Array): Report {
   } catch (exc) {
     throw new DecodeError(`market: ${(exc as Error).message}`);
   }
+  const defaultAccounts = decodeDefaultAccounts(recordsObj!);
   expect(Array.isArray(sigs), "signatures must be a list");
   const signatures = (sigs as Value[]).map((s, i): ValidatorSignature => {
     expect(Array.isArray(s) && s.length === 2, `signature #${i} must be [key, sig]`);
@@ -235,10 +272,10 @@ export function decodeReport(data: Uint8Array): Report {
   const anchor = decodeAnchor(anchorObj!);
   // Every field has been read as the types above, so the tree re-encodes.
   expect(equal(encodeMsgpack(fields), data), "report encoding is not canonical");
-  const hash = sha3_256(concat(REPORT_HASH_DOMAIN, encodeMsgpack(fields.slice(0, 11))));
+  const hash = sha3_256(concat(REPORT_HASH_DOMAIN, encodeMsgpack(fields.slice(0, 12))));
   return {
     version: version as bigint, chainId: chain, epoch: ep, stateRoot: root, statement, accounts, aggregates,
-    inDefault, defaults, market, marketProof, signatures, anchor, hash,
+    inDefault, defaults, market, marketProof, defaultAccounts, signatures, anchor, hash,
   };
 }
 

@@ -1,7 +1,10 @@
-/** Reserves on chain (proofs/reserves.py): each vault holds at least the collateral the
- * report says members hold, per chain and token, in the same words. The balances are
- * read by chainread.ts; this module only compares numbers. */
+/** Reserves on chain (proofs/reserves.py): the report's collateral is the ledger's under
+ * the state root, and each vault, with the payouts clearing had not yet seen, holds at
+ * least what the ledger says it holds, per chain and token, in the same words. The
+ * balances and payouts are read by chainread.ts; this module only compares numbers. */
 
+import { DecodeError } from "./errors";
+import { type ReserveTotal, decodeLedger, getHeld } from "./ledger";
 import type { Report } from "./report";
 import { GenesisError } from "./recompute/errors.js";
 import { Section } from "./recompute/section.js";
@@ -9,13 +12,15 @@ import type { Verdict } from "./verify";
 
 const COLLATERAL_PREFIX = "collateral:";
 
-/** What one chain's vault held of each collateral token (lowercase hex, no 0x), read at `block`. */
+/** What one chain's vault held of each collateral token (lowercase hex, no 0x), read at
+ * `block`, and what its Withdrawn logs paid out of each up to that block. */
 export interface VaultReading {
   kind: "reading";
   chainId: bigint;
   vault: string;
   block: bigint;
   balances: Map<string, bigint>;
+  withdrawn: Map<string, bigint>;
 }
 
 /** A chain the verifier was asked to read and could not, and why. */
@@ -92,17 +97,73 @@ export function getCollateralQuanta(report: Report): { chainId: bigint; token: s
   return [...totals.values()].sort((a, b) => (a.chainId !== b.chainId ? (a.chainId < b.chainId ? -1 : 1) : a.token < b.token ? -1 : a.token > b.token ? 1 : 0));
 }
 
-/** Each read vault against the report's collateral on its chain; chains not read (or
- * unreadable), or all of them without a genesis to name the vaults, are said, not passed. */
+/** The report's accounts hold, per (chain, token), the collateral the ledger holds (compare_collateral). */
+function compareCollateral(report: Report, totals: Map<string, ReserveTotal>): string[] {
+  const quanta = new Map(getCollateralQuanta(report).map((q) => [`${q.chainId}:${q.token}`, q]));
+  const keys = new Map<string, [bigint, string]>();
+  for (const q of quanta.values()) keys.set(`${q.chainId}:${q.token}`, [q.chainId, q.token]);
+  for (const t of totals.values()) keys.set(`${t.chainId}:${t.token}`, [t.chainId, t.token]);
+  const sorted = [...keys.entries()].sort(([, a], [, b]) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  const failures: string[] = [];
+  for (const [key, [chainId, token]] of sorted) {
+    const held = quanta.get(key)?.quanta ?? 0n;
+    const committed = totals.get(key)?.collateral ?? 0n;
+    if (held !== committed) {
+      failures.push(`${COLLATERAL_PREFIX}${chainId}:0x${token}: the report's accounts hold ${held} quanta, the ledger under the state root ${committed}`);
+    }
+  }
+  return failures;
+}
+
+/** One token of one vault (check_vault): its balance, with the payouts clearing had not
+ * yet seen, against what the ledger says it holds. */
+function checkVault(verdict: Verdict, where: string, symbol: string, quantum: bigint, total: ReserveTotal, held: bigint, withdrawn: bigint): void {
+  const seen = total.paid * quantum;
+  if (withdrawn < seen) {
+    verdict.failures.push(`${where}: its Withdrawn logs pay out ${withdrawn} ${symbol} units, less than the ${seen} the ledger under the state root saw paid`);
+    return;
+  }
+  const unseen = withdrawn - seen;
+  const owed = getHeld(total) * quantum;
+  const parts = `members' collateral ${total.collateral}, pending withdrawals ${total.pending}, settlement cash ${total.cashReserve} quanta`;
+  if (held + unseen < owed) {
+    verdict.failures.push(
+      `${where} holds ${held} ${symbol} units and paid ${unseen} that clearing had not seen paid, less than the ${owed} ` +
+        `the ledger under the state root says it holds (${parts}): short by ${owed - held - unseen}`,
+    );
+  } else {
+    verdict.passed.push(
+      `${where} holds ${held} ${symbol} units and paid ${unseen} that clearing had not seen paid, >= the ${owed} ` +
+        `the ledger under the state root says it holds (${parts}; the ${held + unseen - owed} more is deposits not yet ` +
+        "credited or was sent to the vault directly)",
+    );
+  }
+}
+
+/** The report's collateral against the ledger's under its root, then each read vault
+ * against the ledger's reserves on its chain; chains not read (or unreadable), or all of
+ * them without a genesis to name the vaults, are said, not passed. */
 export function checkReserves(report: Report, genesis: ReserveGenesis | null, readings: Map<bigint, VaultReading | Unreadable>): Verdict {
   const verdict: Verdict = { passed: [], failures: [], notChecked: [], unreadable: [] };
+  let reserves: ReserveTotal[];
+  try {
+    reserves = decodeLedger(report.marketProof.ledger).reserves;
+  } catch (exc) {
+    if (!(exc instanceof DecodeError)) throw exc;
+    verdict.notChecked.push(`reserves: the published ledger does not decode: ${exc.message}`);
+    return verdict;
+  }
+  const totals = new Map(reserves.map((r) => [`${r.chainId}:${r.token}`, r]));
+  verdict.failures.push(...compareCollateral(report, totals));
+  if (verdict.failures.length === 0) {
+    verdict.passed.push(`the report's collateral totals are the ledger's under the state root (${totals.size} tokens)`);
+  }
   if (genesis === null) {
     verdict.notChecked.push("reserves: without --genesis the vaults are not known");
     return verdict;
   }
-  const quanta = getCollateralQuanta(report);
   const tokens = new Map(genesis.collateral.map((t) => [`${t.chainId}:${t.token}`, t]));
-  const chains = [...new Set(quanta.map((q) => q.chainId))].sort((a, b) => (a < b ? -1 : 1));
+  const chains = [...new Set(reserves.map((r) => r.chainId))].sort((a, b) => (a < b ? -1 : 1));
   for (const chainId of chains) {
     const reading = readings.get(chainId);
     if (reading === undefined) {
@@ -114,29 +175,19 @@ export function checkReserves(report: Report, genesis: ReserveGenesis | null, re
       continue;
     }
     const where = `chain ${chainId} vault 0x${reading.vault} at block ${reading.block}`;
-    for (const { chainId: chain, token, quanta: heldQuanta } of quanta) {
-      if (chain !== chainId) continue;
-      const spec = tokens.get(`${chain}:${token}`);
+    for (const total of reserves) {
+      if (total.chainId !== chainId) continue;
+      const spec = tokens.get(`${total.chainId}:${total.token}`);
       if (spec === undefined) {
-        verdict.failures.push(`${where}: token 0x${token} is not in genesis`);
+        verdict.failures.push(`${where}: token 0x${total.token} is not in genesis`);
         continue;
       }
-      const owed = heldQuanta * spec.quantum;
-      const held = reading.balances.get(token);
+      const held = reading.balances.get(total.token);
       if (held === undefined) {
         verdict.unreadable.push(`${where}: ${spec.symbol} balance not read`);
-      } else if (held < owed) {
-        verdict.failures.push(
-          `${where} holds ${held} ${spec.symbol} units, less than the ${owed} ` +
-            `(${heldQuanta} quanta) the report's accounts hold: short by ${owed - held}`,
-        );
-      } else {
-        verdict.passed.push(
-          `${where} holds ${held} ${spec.symbol} units >= the ${owed} the report's ` +
-            `accounts hold (the ${held - owed} more backs pending withdrawals, ` +
-            "members' cash or was sent to the vault directly)",
-        );
+        continue;
       }
+      checkVault(verdict, where, spec.symbol, spec.quantum, total, held, reading.withdrawn.get(total.token) ?? 0n);
     }
   }
   return verdict;

@@ -27,6 +27,7 @@ import { N_BITS } from "./bulletproofs";
 import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount } from "./report";
 import { checkMemberAccount } from "./account";
 import { checkClearingMembers } from "./clearing";
+import { checkDisclosed } from "./disclosed";
 import { readVaults } from "./chainread";
 import { type ReserveGenesis, checkReserves, readReserveGenesis } from "./reserves";
 import { type MemberOpenings, readOpenings, verifyMemberOpenings } from "./openings";
@@ -422,6 +423,7 @@ export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): 
     { title: "statement", verdict: checkStatement(report, skipped.includes("statement") ? undefined : inputs.genesis) },
     { title: "reserves", verdict: await checkReservesOnChain(report, reserveGenesis, rpc) },
     { title: "clearing members", verdict: checkClearingMembers(report) },
+    { title: "defaults and accounts in default", verdict: checkDisclosed(report) },
   ];
   if (inputs.member !== undefined) {
     sections.push({ title: `member 0x${toHex(inputs.member.member)}`, verdict: checkMember(gens, report, inputs) });
