@@ -320,17 +320,21 @@ def check_contributions(
     another does; the first refusal raised, naming its file and field."""
     if not contributions:
         raise MalformedRecord("(ceremony)", "contributions", "expected at least one")
-    seen: dict[tuple[str, object], str] = {}
-    for source, contribution in contributions:
+    seen: dict[tuple[str, object], int] = {}
+    for index, (source, contribution) in enumerate(contributions):
         if contribution.network != network:
             raise WrongNetwork(source, "network", f"{contribution.network!r}, expected {network!r}")
         if contribution.chain_id != chain_id:
             raise WrongNetwork(source, "chain_id", f"{contribution.chain_id}, expected {chain_id}")
         verify_contribution(contribution, source)
         for name, get in UNIQUE_FIELDS:
-            first = seen.setdefault((name, get(contribution)), source)
-            if first != source:
-                raise DuplicateContribution(source, name, f"the same as in {first}")
+            first = seen.setdefault((name, get(contribution)), index)
+            if first != index:
+                raise DuplicateContribution(
+                    source,
+                    name,
+                    f"the same as contribution {first + 1} ({contributions[first][0]})",
+                )
 
 
 def compute_genesis_hash(genesis: Mapping[str, Any]) -> bytes:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -311,3 +311,115 @@ def cli_network(
     base: Path, validators: int = 4, init_args: tuple[str, ...] = ()
 ) -> AbstractContextManager[CliNetwork]:
     return running(CliNetwork(base, validators, init_args))
+
+
+class CeremonyNetwork:
+    """Validators whose homes are made one by one as independent operators make them
+    (docs/ceremony.md): `clearnode init --ceremony` and `genesis contribution` per home,
+    the coordinator's `genesis collect`, then `genesis check` and `genesis seed` per home;
+    run by `clearnode start --home`. Validator i listens on `hosts[i]`; every command of
+    its operator runs under `wrap(i)` (e.g. `ip netns exec NAME`)."""
+
+    def __init__(
+        self,
+        base: Path,
+        hosts: list[str],
+        template: Path = GENESIS_DOC,
+        wrap: Callable[[int], list[str]] = lambda _: [],
+    ) -> None:
+        count = len(hosts)
+        p2p, api = get_free_port_range(count), get_free_port_range(2 * count)
+        while abs(api - p2p) < 2 * count:
+            api = get_free_port_range(2 * count)
+        self.base, self.hosts, self.wrap = base, hosts, wrap
+        self.homes = [base / f"v{i}" for i in range(count)]
+        self.api_ports = [api + i for i in range(count)]
+        self.genesis = base / "coordinator" / "genesis.json"
+        self.ceremony = base / "coordinator" / "genesis.ceremony.json"
+        contributions = [base / "coordinator" / f"v{i}.json" for i in range(count)]
+        shares = [base / "coordinator" / f"shares-v{i}.json" for i in range(count)]
+        for i, home in enumerate(self.homes):
+            self.run_cli(
+                i,
+                [
+                    "init",
+                    "--ceremony",
+                    "--home",
+                    str(home),
+                    "--moniker",
+                    f"v{i}",
+                    "--p2p-host",
+                    hosts[i],
+                    "--p2p-port",
+                    str(p2p + i),
+                    "--api-host",
+                    hosts[i],
+                    "--api-port",
+                    str(api + i),
+                    "--operator-port",
+                    str(api + count + i),
+                ],
+            )
+            self.run_cli(
+                i,
+                [
+                    "genesis",
+                    "contribution",
+                    "--home",
+                    str(home),
+                    "--network",
+                    "ceremony-test",
+                    "--out",
+                    str(contributions[i]),
+                ],
+            )
+        collect = ["genesis", "collect", "--template", str(template), "--network", "ceremony-test"]
+        collect += [arg for path in contributions for arg in ("--contribution", str(path))]
+        self.collect_output = self.run_cli(None, [*collect, "--out", str(self.genesis)])
+        self.check_outputs = [
+            self.run_cli(
+                i,
+                [
+                    "genesis",
+                    "check",
+                    "--home",
+                    str(home),
+                    "--genesis",
+                    str(self.genesis),
+                    "--shares-out",
+                    str(shares[i]),
+                ],
+            )
+            for i, home in enumerate(self.homes)
+        ]
+        given = [arg for path in shares for arg in ("--shares", str(path))]
+        self.seed_outputs = [
+            self.run_cli(
+                i,
+                ["genesis", "seed", "--home", str(home), "--ceremony", str(self.ceremony), *given],
+            )
+            for i, home in enumerate(self.homes)
+        ]
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def run_cli(self, index: int | None, args: list[str]) -> str:
+        """`clearnode ARGS` as validator `index`'s operator (None: the coordinator)."""
+        prefix = [] if index is None else self.wrap(index)
+        done = subprocess.run(
+            [*prefix, str(CLEARNODE), *args],
+            capture_output=True,
+            cwd=ROOT,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"clearnode {' '.join(args)}: exit {done.returncode}: {done}")
+        return done.stdout.decode()
+
+    def start(self, home: Path) -> None:
+        index = self.homes.index(home)
+        command = [*self.wrap(index), str(CLEARNODE), "start", "--home", str(home)]
+        self.processes[home.name] = spawn(command, home / "node.log")
+
+    def close(self) -> None:
+        stop_processes(self.processes)
