@@ -338,83 +338,53 @@ class CeremonyNetwork:
         self.ceremony = base / "coordinator" / "genesis.ceremony.json"
         contributions = [base / "coordinator" / f"v{i}.json" for i in range(count)]
         shares = [base / "coordinator" / f"shares-v{i}.json" for i in range(count)]
-        for i, home in enumerate(self.homes):
-            self.run_cli(
-                i,
-                [
-                    "init",
-                    "--ceremony",
-                    "--home",
-                    str(home),
-                    "--moniker",
-                    f"v{i}",
-                    "--p2p-host",
-                    hosts[i],
-                    "--p2p-port",
-                    str(p2p + i),
-                    "--api-host",
-                    hosts[i],
-                    "--api-port",
-                    str(api + i),
-                    "--operator-port",
-                    str(api + count + i),
-                ],
-            )
-            self.run_cli(
-                i,
-                [
-                    "genesis",
-                    "contribution",
-                    "--home",
-                    str(home),
-                    "--network",
-                    "ceremony-test",
-                    "--out",
-                    str(contributions[i]),
-                ],
-            )
+        self.run_each([["init", "--ceremony", "--home", str(home), "--moniker", f"v{i}",
+                        "--p2p-host", hosts[i], "--p2p-port", str(p2p + i),
+                        "--api-host", hosts[i], "--api-port", str(api + i),
+                        "--operator-port", str(api + count + i)]
+                       for i, home in enumerate(self.homes)])  # fmt: skip
+        self.run_each([["genesis", "contribution", "--home", str(home), "--network",
+                        "ceremony-test", "--out", str(contributions[i])]
+                       for i, home in enumerate(self.homes)])  # fmt: skip
         collect = ["genesis", "collect", "--template", str(template), "--network", "ceremony-test"]
         collect += [arg for path in contributions for arg in ("--contribution", str(path))]
         self.collect_output = self.run_cli(None, [*collect, "--out", str(self.genesis)])
-        self.check_outputs = [
-            self.run_cli(
-                i,
-                [
-                    "genesis",
-                    "check",
-                    "--home",
-                    str(home),
-                    "--genesis",
-                    str(self.genesis),
-                    "--shares-out",
-                    str(shares[i]),
-                ],
-            )
-            for i, home in enumerate(self.homes)
-        ]
+        self.check_outputs = self.run_each([["genesis", "check", "--home", str(home), "--genesis",
+                                             str(self.genesis), "--shares-out", str(shares[i])]
+                                            for i, home in enumerate(self.homes)])  # fmt: skip
         given = [arg for path in shares for arg in ("--shares", str(path))]
-        self.seed_outputs = [
-            self.run_cli(
-                i,
-                ["genesis", "seed", "--home", str(home), "--ceremony", str(self.ceremony), *given],
-            )
-            for i, home in enumerate(self.homes)
-        ]
+        self.seed_outputs = self.run_each([["genesis", "seed", "--home", str(home), "--ceremony",
+                                            str(self.ceremony), *given]
+                                           for home in self.homes])  # fmt: skip
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def run_cli(self, index: int | None, args: list[str]) -> str:
         """`clearnode ARGS` as validator `index`'s operator (None: the coordinator)."""
-        prefix = [] if index is None else self.wrap(index)
-        done = subprocess.run(
-            [*prefix, str(CLEARNODE), *args],
-            capture_output=True,
-            cwd=ROOT,
-            timeout=60,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        if done.returncode != 0:
-            raise AssertionError(f"clearnode {' '.join(args)}: exit {done.returncode}: {done}")
-        return done.stdout.decode()
+        return self.run_each([args], [index])[0]
+
+    def run_each(
+        self, commands: list[list[str]], operators: list[int | None] | None = None
+    ) -> list[str]:
+        """`clearnode COMMAND` by each operator (by default operator i runs commands[i]) at
+        once, as operators on their own hosts would; their outputs."""
+        started = [
+            subprocess.Popen(
+                [*(self.wrap(i) if i is not None else []), str(CLEARNODE), *args],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            for i, args in zip(
+                range(len(commands)) if operators is None else operators, commands, strict=True
+            )
+        ]  # fmt: skip
+        outputs = []
+        for args, process in zip(commands, started, strict=True):
+            out, err = process.communicate(timeout=60)
+            if process.returncode != 0:
+                raise AssertionError(f"clearnode {' '.join(args)}: exit {process.returncode}: "
+                                     f"{out.decode()} {err.decode()}")  # fmt: skip
+            outputs.append(out.decode())
+        return outputs
 
     def start(self, home: Path) -> None:
         index = self.homes.index(home)
