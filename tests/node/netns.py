@@ -11,16 +11,22 @@ kernel refuses (not root, no `ip`, no netns support) the test is skipped, saying
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pytest
 
+T = TypeVar("T")
+
+CLONE_NEWNET = 0x40000000
 SUBNET = "10.77.0"
 SWITCH_ADDRESS = f"{SUBNET}.254"
 
@@ -39,6 +45,30 @@ class Hosts:
 
     def wrap_switch(self) -> list[str]:
         return ["ip", "netns", "exec", self.switch]
+
+
+def in_namespace(name: str, work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)` on a thread that entered network namespace `name`: every socket it
+    opens is one of that namespace (setns moves the calling thread only; this process's
+    other threads stay on this host)."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with open(f"/run/netns/{name}") as netns:
+                if ctypes.CDLL(None, use_errno=True).setns(netns.fileno(), CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns into {name}")
+            result.append(work(*args))
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name=f"netns {name}")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 def ip(*args: str) -> None:

@@ -326,7 +326,10 @@ class CeremonyNetwork:
         hosts: list[str],
         template: Path = GENESIS_DOC,
         wrap: Callable[[int], list[str]] = lambda _: [],
+        make_template: Callable[[list[Path]], Path] | None = None,
     ) -> None:
+        """`make_template`: the coordinator's template from the contribution files (to
+        deploy vaults trusting their bridge addresses first, say) instead of `template`."""
         count = len(hosts)
         p2p, api = get_free_port_range(count), get_free_port_range(2 * count)
         while abs(api - p2p) < 2 * count:
@@ -346,6 +349,8 @@ class CeremonyNetwork:
         self.run_each([["genesis", "contribution", "--home", str(home), "--network",
                         "ceremony-test", "--out", str(contributions[i])]
                        for i, home in enumerate(self.homes)])  # fmt: skip
+        if make_template is not None:
+            template = make_template(contributions)
         collect = ["genesis", "collect", "--template", str(template), "--network", "ceremony-test"]
         collect += [arg for path in contributions for arg in ("--contribution", str(path))]
         self.collect_output = self.run_cli(None, [*collect, "--out", str(self.genesis)])
