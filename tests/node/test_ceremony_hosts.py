@@ -37,7 +37,7 @@ from node.chainspec import (
 from node.config import load_config
 from proofs import verify
 from tests.node.collateral.network import find_committed
-from tests.node.netns import SWITCH_ADDRESS, Hosts, in_namespace, make_hosts
+from tests.node.netns import SUBNET, SWITCH_ADDRESS, Hosts, in_namespace, make_hosts
 from tests.node.netproc import (
     CLEARNODE,
     GENESIS_DOC,
@@ -138,6 +138,10 @@ def test_four_operators_on_four_hosts_commit_credit_a_deposit_and_report(
 ) -> None:
     chains: list[ChainSpec] = []
     with make_hosts(4) as hosts, running_anvil(hosts, tmp_path):
+        for name in [*hosts.names, hosts.switch]:  # no route leads out of the namespaces
+            routes = subprocess.run(["ip", "-n", name, "route"], capture_output=True, check=True)
+            assert routes.stdout.decode().split()[:1] == [f"{SUBNET}.0/24"], routes
+            assert routes.stdout.decode().count("\n") == 1, routes
         network = CeremonyNetwork(
             tmp_path,
             hosts.addresses,
