@@ -51,6 +51,22 @@ class ConfigError(ValueError):
         super().__init__(f"{file}: key '{key}': expected {expected}{detail}")
 
 
+P2P_ADDRESS = r"/(ip4|ip6|dns|dns4|dns6)/[^/\s]+/tcp/[0-9]{1,5}"
+"""A dialable p2p address: a multiaddr host and TCP port, without its /p2p/<peer id>."""
+UNSPECIFIED_HOSTS = ("0.0.0.0", "::")
+"""Listen hosts meaning every interface: no peer can dial them."""
+
+
+def check_p2p_address(text: str) -> str:
+    """`text` if other validators can dial it: a multiaddr host and TCP port, no /p2p part,
+    not an unspecified (listen-on-all) address; ValueError saying why not."""
+    if not re.fullmatch(P2P_ADDRESS, text):
+        raise ValueError(f"{text!r} is not /ip4|ip6|dns4|dns6/HOST/tcp/PORT")
+    if text.split("/")[2] in UNSPECIFIED_HOSTS:
+        raise ValueError(f"{text!r} is an unspecified address no peer can dial")
+    return text
+
+
 @dataclass(frozen=True)
 class P2PConfig:
     listen_host: str = "0.0.0.0"
@@ -59,6 +75,9 @@ class P2PConfig:
     persistent_peers: tuple[str, ...] = ()
     observers: tuple[str, ...] = ()
     """Peer ids of the full nodes allowed to connect besides the genesis validators."""
+    external_address: str = ""
+    """Where the other validators dial this node (a multiaddr without /p2p), when not
+    listen_host:listen_port: `clearnode genesis contribution` announces it."""
 
 
 @dataclass(frozen=True)
@@ -303,7 +322,16 @@ def _p2p(t: _Table) -> P2PConfig:
         listen_port=t.integer("listen_port", P2PConfig.listen_port, hi=65535),
         persistent_peers=t.list_of("persistent_peers", str, "a multiaddr string"),
         observers=_peer_ids(t, "observers"),
+        external_address=_external_address(t),
     )
+
+
+def _external_address(t: _Table) -> str:
+    text = t.text("external_address", "")
+    try:
+        return text and check_p2p_address(text)
+    except ValueError as exc:
+        raise t.fail("external_address", f"a dialable multiaddr ({exc})", text) from None
 
 
 def _peer_ids(t: _Table, name: str) -> tuple[str, ...]:

@@ -25,12 +25,17 @@ Collateral chains (node/chainspec.py): `--bridge-chain` gives a real chain's RPC
 vault and token addresses; `--deploy-anvil NAME=URL` deploys a vault trusting the
 new validators and test tokens on a running anvil first. Either way each chain is a
 `[[bridge_chains]]` section of every config, and its tokens the genesis collateral.
+
+`--ceremony` makes one home of a network of independent operators (docs/ceremony.md):
+its keys and config only, listening where `--p2p-host`, `--external-address` and
+`--api-host` say; the genesis and the report seed come later from `clearnode genesis`.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import ipaddress
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +57,7 @@ from node.chainspec import (
     place_vaults,
     render_bridge_chains,
 )
-from node.config import CONFIG_FILE_NAME, load_config
+from node.config import CONFIG_FILE_NAME, UNSPECIFIED_HOSTS, check_p2p_address, load_config
 from node.keys import (
     BRIDGE_KEY,
     HOME_KEY_FILES,
@@ -76,6 +81,7 @@ VALIDATOR_POWER = 10
 ORACLE_INTERVAL_MS = 2_000  # every validator gossips a sample per interval: keep the mesh light
 REPORT_SEED_FILE = "keys/report_seed.json"
 VENUE_KEYS_DIR = "venue_keys"
+LOOPBACK = "127.0.0.1"
 
 
 def register(subparsers: Any) -> None:
@@ -88,6 +94,27 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--moniker", default="node", help="name prefix of the node(s)")
     parser.add_argument("--p2p-port", type=int, default=26656, help="first p2p port")
     parser.add_argument("--api-port", type=int, default=8080, help="first API port")
+    parser.add_argument(
+        "--p2p-host", default=LOOPBACK, help="p2p listen host (0.0.0.0: every interface)"
+    )
+    parser.add_argument(
+        "--external-address",
+        default="",
+        metavar="HOST[:PORT]",
+        help="where the other validators dial this node, if not p2p-host:p2p-port "
+        "(one home only; announced by `clearnode genesis contribution`)",
+    )
+    parser.add_argument(
+        "--api-host",
+        default=LOOPBACK,
+        help="public API listen host (the operator one stays on loopback)",
+    )
+    parser.add_argument(
+        "--ceremony",
+        action="store_true",
+        help="one home's keys and config only; its genesis and report seed come from "
+        "`clearnode genesis` (docs/ceremony.md)",
+    )
     parser.add_argument(
         "--operator-port",
         type=int,
@@ -152,10 +179,48 @@ def get_node_keys(home: Path) -> NodeKeys:
     return NodeKeys(keys[NODE_KEY], keys[VALIDATOR_KEY], keys[BRIDGE_KEY], tuple(kept))
 
 
+@dataclass(frozen=True)
+class Hosts:
+    """Where a home's node listens and is dialled (its ports are init's arguments)."""
+
+    p2p: str = LOOPBACK
+    api: str = LOOPBACK
+    external_address: str = ""
+    """A multiaddr without /p2p (node/config.py P2P_ADDRESS), or empty: the p2p host's."""
+
+
+def to_multiaddr(host: str, port: int) -> str:
+    """`/ip4|ip6|dns4/HOST/tcp/PORT`, as libp2p dials `host`."""
+    try:
+        version = ipaddress.ip_address(host).version
+    except ValueError:
+        return f"/dns4/{host}/tcp/{port}"
+    return f"/ip{version}/{host}/tcp/{port}"
+
+
+def parse_external_address(text: str, default_port: int) -> str:
+    """`HOST[:PORT]` or a multiaddr as a P2P_ADDRESS multiaddr; ValueError saying why not."""
+    if text.startswith("/"):
+        address = text
+    else:
+        host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+        if port and not port.isdigit():
+            raise ValueError(f"--external-address {text!r}: the port is not a number")
+        address = to_multiaddr(host or text, int(port) if port else default_port)
+    return check_p2p_address(address)
+
+
 def render_config(
-    chain_id: int, moniker: str, p2p_port: int, api_port: int, operator_port: int, peers: list[str]
+    chain_id: int,
+    moniker: str,
+    p2p_port: int,
+    api_port: int,
+    operator_port: int,
+    peers: list[str],
+    hosts: Hosts = Hosts(),
 ) -> str:
     peer_lines = "".join(f'    "{p}",\n' for p in peers)
+    external = f'external_address = "{hosts.external_address}"\n' if hosts.external_address else ""
     return (
         "# Written by `clearnode init`; every key is documented in configs/node.example.toml.\n"
         f"chain_id = {chain_id}\n"
@@ -163,11 +228,12 @@ def render_config(
         'genesis_file = "genesis.json"\n'
         'log_level = "info"\n\n'
         "[p2p]\n"
-        'listen_host = "127.0.0.1"\n'
+        f'listen_host = "{hosts.p2p}"\n'
         f"listen_port = {p2p_port}\n"
+        f"{external}"
         f"persistent_peers = [\n{peer_lines}]\n\n"
         "[api]\n"
-        'listen_host = "127.0.0.1"\n'
+        f'listen_host = "{hosts.api}"\n'
         f"listen_port = {api_port}\n"
         "# Full blocks, each member's margin health, /metrics: keep it on loopback\n"
         '# (docs/operator.md, "The two API listeners").\n'
@@ -267,6 +333,7 @@ def init_homes(
     anvils: list[AnvilTarget] | None = None,
     operator_port: int | None = None,
     stress_days: Path | None = None,
+    hosts: Hosts = Hosts(),
 ) -> InitResult:
     """Create `count` node homes (home itself when count == 1) and the venues' key files.
 
@@ -274,6 +341,8 @@ def init_homes(
     ports after the API ones: api_port + count + i)."""
     if count < 1:
         raise ValueError(f"--validators must be >= 1, got {count}")
+    if count > 1 and hosts.external_address:
+        raise ValueError("--external-address names one home's address: not with --validators")
     first_operator = api_port + count if operator_port is None else operator_port
     homes = [home] if count == 1 else [home / f"{moniker}{i}" for i in range(count)]
     names = [moniker if count == 1 else f"{moniker}{i}" for i in range(count)]
@@ -303,7 +372,8 @@ def init_homes(
     genesis = build_genesis(venue_template, chain_id, list(zip(names, keys, strict=True)))
     seed = create_report_seed() if report_seed is None else load_report_seed(report_seed)
     peer_ids = [compute_peer_id(k.node) for k in keys]
-    addrs = [f"/ip4/127.0.0.1/tcp/{p2p_port + i}/p2p/{p}" for i, p in enumerate(peer_ids)]
+    dialled = LOOPBACK if hosts.p2p in UNSPECIFIED_HOSTS else hosts.p2p
+    addrs = [f"{to_multiaddr(dialled, p2p_port + i)}/p2p/{p}" for i, p in enumerate(peer_ids)]
     for i, (h, name, k) in enumerate(zip(homes, names, keys, strict=True)):
         h.mkdir(parents=True, exist_ok=True)
         for kind, key in k.by_kind().items():
@@ -315,7 +385,7 @@ def init_homes(
         (h / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [a for j, a in enumerate(addrs) if j != i]
         config = render_config(
-            chain_id, name, p2p_port + i, api_port + i, first_operator + i, peers
+            chain_id, name, p2p_port + i, api_port + i, first_operator + i, peers, hosts
         )
         services = render_oracle(genesis) + render_bridge_chains(bridge_chains)
         (h / CONFIG_FILE_NAME).write_text(config + "\n" + services)
@@ -329,13 +399,55 @@ def init_homes(
             h,
             peer_ids[i],
             addrs[i],
-            f"http://127.0.0.1:{api_port + i}",
-            f"http://127.0.0.1:{first_operator + i}",
+            f"http://{hosts.api}:{api_port + i}",
+            f"http://{LOOPBACK}:{first_operator + i}",
             k.kept,
         )
         for i, (h, name, k) in enumerate(zip(homes, names, keys, strict=True))
     ]
     return InitResult(nodes, venue_key_files, bridge_chains)
+
+
+CEREMONY_SERVICES = (
+    "# Your price sources ([oracle], [[oracle.sources]]) and collateral chains\n"
+    "# ([[bridge_chains]]): see configs/node.example.toml and docs/ceremony.md.\n"
+    "[oracle]\n"
+    "enabled = false\n"
+)
+
+
+def init_ceremony_home(
+    home: Path,
+    chain_id: int,
+    moniker: str,
+    p2p_port: int,
+    api_port: int,
+    operator_port: int,
+    hosts: Hosts,
+) -> InitResult:
+    """One home's keys (those already there kept) and config, with no genesis and no
+    report seed: `clearnode genesis check` and `seed` install them (docs/ceremony.md)."""
+    if (home / CONFIG_FILE_NAME).exists():
+        raise FileExistsError(f"{home / CONFIG_FILE_NAME} already exists; refusing to overwrite")
+    keys = get_node_keys(home)
+    home.mkdir(parents=True, exist_ok=True)
+    for kind, key in keys.by_kind().items():
+        if home / HOME_KEY_FILES[kind] not in keys.kept:
+            save_key(home / HOME_KEY_FILES[kind], key)
+    config = render_config(chain_id, moniker, p2p_port, api_port, operator_port, [], hosts)
+    (home / CONFIG_FILE_NAME).write_text(config + "\n" + CEREMONY_SERVICES)
+    peer_id = compute_peer_id(keys.node)
+    address = hosts.external_address or to_multiaddr(hosts.p2p, p2p_port)
+    node = InitNode(
+        moniker,
+        home,
+        peer_id,
+        f"{address}/p2p/{peer_id}",
+        f"http://{hosts.api}:{api_port}",
+        f"http://{LOOPBACK}:{operator_port}",
+        keys.kept,
+    )
+    return InitResult([node], {}, [])
 
 
 def render_summary(result: InitResult) -> str:
@@ -365,6 +477,11 @@ def render_summary(result: InitResult) -> str:
     if result.venue_key_files:
         lines += ["", "Venue keys (hand each to its venue; they sign its trade batches):"]
         lines += [f"  {venue}  {path}" for venue, path in result.venue_key_files.items()]
+    if not (result.nodes[0].home / "genesis.json").exists():
+        home = result.nodes[0].home
+        lines += ["", "Next: your signed contribution for the coordinator (docs/ceremony.md):"]
+        lines += [f"  clearnode genesis contribution --home {home} --network NAME"]
+        return "\n".join(lines)
     lines += ["", "Next: start every node (one terminal each):"]
     lines += [f"  clearnode start --home {node.home}" for node in result.nodes]
     lines += ["Then check them:"]
@@ -376,6 +493,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         chains = [parse_bridge_chain(text) for text in args.bridge_chain]
         anvils = [parse_anvil_target(text) for text in args.deploy_anvil]
+        external = args.external_address and parse_external_address(
+            args.external_address, args.p2p_port
+        )
+        hosts = Hosts(args.p2p_host, args.api_host, external)
+        if args.ceremony:
+            return run_ceremony(args, hosts, bool(chains or anvils))
         result = init_homes(
             args.home,
             args.validators,
@@ -389,9 +512,24 @@ def run(args: argparse.Namespace) -> int:
             anvils,
             args.operator_port,
             args.stress_days,
+            hosts,
         )
     except (ValueError, FileExistsError, KeyFileError, GenesisError, OSError) as exc:
         print(f"clearnode init: {exc}")
         return 2
+    print(render_summary(result))
+    return 0
+
+
+def run_ceremony(args: argparse.Namespace, hosts: Hosts, chains: bool) -> int:
+    """`init --ceremony`: the flags that make a genesis or a seed have no place here."""
+    if args.validators != 1 or chains or args.report_seed or args.stress_days:
+        print("clearnode init: --ceremony makes one home's keys and config: no --validators, "
+              "--bridge-chain, --deploy-anvil, --report-seed or --stress-days")  # fmt: skip
+        return 2
+    operator_port = args.api_port + 1 if args.operator_port is None else args.operator_port
+    result = init_ceremony_home(
+        args.home, args.chain_id, args.moniker, args.p2p_port, args.api_port, operator_port, hosts
+    )
     print(render_summary(result))
     return 0

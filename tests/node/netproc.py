@@ -20,7 +20,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,3 +328,90 @@ def cli_network(
     base: Path, validators: int = 4, init_args: tuple[str, ...] = ()
 ) -> AbstractContextManager[CliNetwork]:
     return running(CliNetwork(base, validators, init_args))
+
+
+class CeremonyNetwork:
+    """Validators whose homes are made one by one as independent operators make them
+    (docs/ceremony.md): `clearnode init --ceremony` and `genesis contribution` per home,
+    the coordinator's `genesis collect`, then `genesis check` and `genesis seed` per home;
+    run by `clearnode start --home`. Validator i listens on `hosts[i]`; every command of
+    its operator runs under `wrap(i)` (e.g. `ip netns exec NAME`)."""
+
+    def __init__(
+        self,
+        base: Path,
+        hosts: list[str],
+        template: Path = GENESIS_DOC,
+        wrap: Callable[[int], list[str]] = lambda _: [],
+        make_template: Callable[[list[Path]], Path] | None = None,
+    ) -> None:
+        """`make_template`: the coordinator's template from the contribution files (to
+        deploy vaults trusting their bridge addresses first, say) instead of `template`."""
+        count = len(hosts)
+        p2p, api = get_free_port_range(count), get_free_port_range(2 * count)
+        while abs(api - p2p) < 2 * count:
+            api = get_free_port_range(2 * count)
+        self.base, self.hosts, self.wrap = base, hosts, wrap
+        self.homes = [base / f"v{i}" for i in range(count)]
+        self.api_ports = [api + i for i in range(count)]
+        self.genesis = base / "coordinator" / "genesis.json"
+        self.ceremony = base / "coordinator" / "genesis.ceremony.json"
+        contributions = [base / "coordinator" / f"v{i}.json" for i in range(count)]
+        shares = [base / "coordinator" / f"shares-v{i}.json" for i in range(count)]
+        self.run_each([["init", "--ceremony", "--home", str(home), "--moniker", f"v{i}",
+                        "--p2p-host", hosts[i], "--p2p-port", str(p2p + i),
+                        "--api-host", hosts[i], "--api-port", str(api + i),
+                        "--operator-port", str(api + count + i)]
+                       for i, home in enumerate(self.homes)])  # fmt: skip
+        self.run_each([["genesis", "contribution", "--home", str(home), "--network",
+                        "ceremony-test", "--out", str(contributions[i])]
+                       for i, home in enumerate(self.homes)])  # fmt: skip
+        if make_template is not None:
+            template = make_template(contributions)
+        collect = ["genesis", "collect", "--template", str(template), "--network", "ceremony-test"]
+        collect += [arg for path in contributions for arg in ("--contribution", str(path))]
+        self.collect_output = self.run_cli(None, [*collect, "--out", str(self.genesis)])
+        self.check_outputs = self.run_each([["genesis", "check", "--home", str(home), "--genesis",
+                                             str(self.genesis), "--shares-out", str(shares[i])]
+                                            for i, home in enumerate(self.homes)])  # fmt: skip
+        given = [arg for path in shares for arg in ("--shares", str(path))]
+        self.seed_outputs = self.run_each([["genesis", "seed", "--home", str(home), "--ceremony",
+                                            str(self.ceremony), *given]
+                                           for home in self.homes])  # fmt: skip
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def run_cli(self, index: int | None, args: list[str]) -> str:
+        """`clearnode ARGS` as validator `index`'s operator (None: the coordinator)."""
+        return self.run_each([args], [index])[0]
+
+    def run_each(
+        self, commands: list[list[str]], operators: list[int | None] | None = None
+    ) -> list[str]:
+        """`clearnode COMMAND` by each operator (by default operator i runs commands[i]) at
+        once, as operators on their own hosts would; their outputs."""
+        started = [
+            subprocess.Popen(
+                [*(self.wrap(i) if i is not None else []), str(CLEARNODE), *args],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            for i, args in zip(
+                range(len(commands)) if operators is None else operators, commands, strict=True
+            )
+        ]  # fmt: skip
+        outputs = []
+        for args, process in zip(commands, started, strict=True):
+            out, err = process.communicate(timeout=60)
+            if process.returncode != 0:
+                raise AssertionError(f"clearnode {' '.join(args)}: exit {process.returncode}: "
+                                     f"{out.decode()} {err.decode()}")  # fmt: skip
+            outputs.append(out.decode())
+        return outputs
+
+    def start(self, home: Path) -> None:
+        index = self.homes.index(home)
+        command = [*self.wrap(index), str(CLEARNODE), "start", "--home", str(home)]
+        self.processes[home.name] = spawn(command, home / "node.log")
+
+    def close(self) -> None:
+        stop_processes(self.processes)

@@ -1,0 +1,327 @@
+"""`clearnode genesis contribution|collect|check|seed`: a genesis of independent operators.
+
+Each operator makes its home alone (`clearnode init --ceremony`, keys never leave it),
+then (docs/ceremony.md):
+
+- `contribution --home DIR --network NAME`: its signed statement (node/ceremony.py
+  `Contribution`), for the coordinator;
+- the coordinator's `collect --template T --network NAME --contribution F ... --out G`:
+  checks every contribution, writes the genesis G and the ceremony file beside it;
+- `check --home DIR --genesis G`: checks the genesis against the contributions and this
+  home's keys, prints the genesis and ceremony hashes and this validator's entry,
+  installs the genesis and the others as persistent peers, and writes this validator's
+  seed shares (encrypted to each other validator) for the others;
+- `seed --home DIR --ceremony C --shares F ...`: opens the shares sent to this validator
+  and installs the report seed derived from all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from clearing.errors import GenesisError
+from clearing.genesis import parse_genesis
+from clearing.risk.engine import compute_risk_setup
+from node.ceremony import (
+    CEREMONY_SECRET_FILE,
+    Ceremony,
+    CeremonyError,
+    Contribution,
+    GenesisMismatch,
+    MalformedRecord,
+    SeedShares,
+    check_contributions,
+    check_genesis,
+    compute_genesis_hash,
+    derive_report_seed,
+    load_ceremony_secret,
+    open_shares,
+    seal_shares,
+    sha256,
+    sign_contribution,
+)
+from node.commands.init import VALIDATOR_POWER, to_multiaddr
+from node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, check_p2p_address, load_config
+from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFileError, compute_peer_id, load_key
+from node.reports.seed import save_report_seed
+
+SEED_SHARES_FILE = "seed_shares.json"
+PERSISTENT_PEERS = re.compile(r"^persistent_peers = \[[^\]]*\]", re.MULTILINE)
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "genesis", help="make a genesis with independent operators (docs/ceremony.md)"
+    )
+    sub = parser.add_subparsers(dest="step", metavar="STEP", required=True)
+    contribution = sub.add_parser(
+        "contribution", help="this validator's signed public keys and address"
+    )
+    contribution.add_argument("--home", type=Path, required=True)
+    contribution.add_argument("--network", required=True, help="the network's agreed name")
+    contribution.add_argument("--power", type=int, default=VALIDATOR_POWER)
+    contribution.add_argument("--out", type=Path, default=None, help="file (default: stdout)")
+    contribution.set_defaults(handler=run_contribution)
+    collect = sub.add_parser("collect", help="the coordinator: contributions to a genesis")
+    collect.add_argument("--template", type=Path, required=True, help="genesis but validators")
+    collect.add_argument("--network", required=True)
+    collect.add_argument("--contribution", type=Path, action="append", required=True)
+    collect.add_argument("--out", type=Path, required=True, help="the genesis file written")
+    collect.add_argument(
+        "--ceremony", type=Path, default=None, help="default: OUT's name with .ceremony.json"
+    )
+    collect.set_defaults(handler=run_collect)
+    check = sub.add_parser("check", help="check and install the genesis, seal seed shares")
+    check.add_argument("--home", type=Path, required=True)
+    check.add_argument("--genesis", type=Path, required=True)
+    check.add_argument(
+        "--ceremony", type=Path, default=None, help="default: beside GENESIS (collect's)"
+    )
+    check.add_argument(
+        "--shares-out", type=Path, default=None, help=f"default: HOME/{SEED_SHARES_FILE}"
+    )
+    check.set_defaults(handler=run_check)
+    seed = sub.add_parser("seed", help="install the report seed from every validator's shares")
+    seed.add_argument("--home", type=Path, required=True)
+    seed.add_argument("--ceremony", type=Path, required=True)
+    seed.add_argument("--shares", type=Path, action="append", required=True)
+    seed.set_defaults(handler=run_seed)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MalformedRecord(str(path), "(file)", f"cannot read it ({exc})") from None
+    except ValueError as exc:
+        raise MalformedRecord(str(path), "(syntax)", f"not JSON ({exc})") from None
+
+
+def write_json(path: Path, doc: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def get_ceremony_path(genesis: Path) -> Path:
+    return genesis.with_name(genesis.name.removesuffix(".json") + ".ceremony.json")
+
+
+def make_contribution(home: Path, network: str, power: int) -> Contribution:
+    """This home's contribution, signed; its ceremony secret made on the first call."""
+    config = load_config(home)
+    if power < 1:
+        raise ValueError(f"--power must be >= 1, got {power}")
+    validator = load_key(config.validator_key_file, VALIDATOR_KEY)
+    bridge = load_key(config.bridge_key_file, BRIDGE_KEY)
+    node = load_key(config.node_key_file, NODE_KEY)
+    p2p = config.p2p
+    address = p2p.external_address or to_multiaddr(p2p.listen_host, p2p.listen_port)
+    try:
+        check_p2p_address(address)
+    except ValueError as exc:
+        raise ConfigError(
+            config.config_file or home,
+            "p2p.external_address",
+            "the address peers dial, when listen_host is every interface",
+            str(exc),
+        ) from None
+    secret = load_ceremony_secret(home / CEREMONY_SECRET_FILE, create=True)
+    unsigned = Contribution(
+        network=network,
+        chain_id=config.chain_id,
+        name=config.moniker,
+        power=power,
+        validator_pubkey=validator.public_key(),
+        evm_address=bridge.public_key(),
+        peer_id=compute_peer_id(node),
+        p2p_address=address,
+        seed_box_key=secret.public_box_key(),
+        seed_commitment=secret.commitment(),
+    )
+    return sign_contribution(unsigned, validator, bridge)
+
+
+def collect(template: Path, network: str, sources: list[Path]) -> tuple[dict[str, Any], Ceremony]:
+    """The genesis (the template with the contributions as its validators) and ceremony."""
+    doc = read_json(template)
+    if not isinstance(doc, dict):
+        raise MalformedRecord(str(template), "(file)", "not a genesis JSON object")
+    contributions = [(str(p), Contribution.from_json(read_json(p), str(p))) for p in sources]
+    check_contributions(contributions, network, doc.get("chain_id", 0))
+    genesis = copy.deepcopy(doc)
+    genesis["validators"] = [c.genesis_entry() for _, c in contributions]
+    compute_risk_setup(parse_genesis(genesis))  # a genesis every node will start from
+    ceremony = Ceremony(network, compute_genesis_hash(genesis), tuple(c for _, c in contributions))
+    return genesis, ceremony
+
+
+def get_own(ceremony: Ceremony, config: NodeConfig, source: str) -> tuple[int, Contribution]:
+    """This home's contribution in `ceremony` (and its index), checked against its keys."""
+    validator = load_key(config.validator_key_file, VALIDATOR_KEY).public_key()
+    found = [
+        (i, c) for i, c in enumerate(ceremony.contributions) if c.validator_pubkey == validator
+    ]
+    if not found:
+        raise GenesisMismatch(
+            source, "validators", f"no entry for this home's validator key 0x{validator.hex()}"
+        )
+    index, mine = found[0]
+    secret = load_ceremony_secret(config.home / CEREMONY_SECRET_FILE)
+    expected = {
+        "evm_address": load_key(config.bridge_key_file, BRIDGE_KEY).public_key(),
+        "peer_id": compute_peer_id(load_key(config.node_key_file, NODE_KEY)),
+        "seed_box_key": secret.public_box_key(),
+        "seed_commitment": secret.commitment(),
+    }
+    for name, value in expected.items():
+        if getattr(mine, name) != value:
+            raise GenesisMismatch(
+                source,
+                f"validators[{index}].{name}",
+                f"{getattr(mine, name)!r}, this home's keys give {value!r}",
+            )
+    if mine.chain_id != config.chain_id:
+        raise GenesisMismatch(
+            source, "chain_id", f"{mine.chain_id}, this home's config says {config.chain_id}"
+        )
+    return index, mine
+
+
+def install_peers(config_file: Path, peers: list[str]) -> None:
+    """config.toml's `[p2p] persistent_peers` replaced by `peers`, the rest as it was."""
+    text = config_file.read_text()
+    lines = "".join(f'    "{p}",\n' for p in peers)
+    new, count = PERSISTENT_PEERS.subn(lambda _: f"persistent_peers = [\n{lines}]", text)
+    if count != 1:
+        raise ConfigError(
+            config_file,
+            "p2p.persistent_peers",
+            "one `persistent_peers = [...]` line to replace (set it by hand)",
+            f"{count} found",
+        )
+    config_file.write_text(new)
+
+
+def check_and_install(
+    home: Path, genesis_path: Path, ceremony_path: Path, shares_out: Path
+) -> tuple[Ceremony, Contribution]:
+    """Check the genesis against the ceremony and this home; install it and the peers;
+    write this validator's sealed seed shares. Writes nothing if a check fails."""
+    config = load_config(home)
+    ceremony = Ceremony.from_json(read_json(ceremony_path), str(ceremony_path))
+    genesis = read_json(genesis_path)
+    check_genesis(ceremony, genesis, str(genesis_path))
+    compute_risk_setup(parse_genesis(genesis))
+    _, mine = get_own(ceremony, config, str(genesis_path))
+    installed = config.genesis_file
+    if installed.exists() and installed.resolve() != genesis_path.resolve():
+        if compute_genesis_hash(read_json(installed)) != ceremony.genesis_hash:
+            raise GenesisMismatch(
+                str(installed),
+                "(file)",
+                "this home already has another genesis; move it away to install this one",
+            )
+    secret = load_ceremony_secret(home / CEREMONY_SECRET_FILE)
+    validator = load_key(config.validator_key_file, VALIDATOR_KEY)
+    shares = seal_shares(ceremony, mine, secret, validator)
+    if installed.resolve() != genesis_path.resolve():
+        installed.write_text(genesis_path.read_text())
+    others = [c.persistent_peer for c in ceremony.contributions if c is not mine]
+    install_peers(config.config_file or home / CONFIG_FILE_NAME, others)
+    load_config(home)  # what we wrote must load
+    write_json(shares_out, shares.to_json())
+    return ceremony, mine
+
+
+def install_seed(home: Path, ceremony_path: Path, share_paths: list[Path]) -> bytes:
+    """The report seed from every validator's shares, saved in the home (never replaced)."""
+    config = load_config(home)
+    ceremony = Ceremony.from_json(read_json(ceremony_path), str(ceremony_path))
+    check_genesis(ceremony, read_json(config.genesis_file), str(config.genesis_file))
+    _, mine = get_own(ceremony, config, str(ceremony_path))
+    secret = load_ceremony_secret(home / CEREMONY_SECRET_FILE)
+    received = [(str(p), SeedShares.from_json(read_json(p), str(p))) for p in share_paths]
+    seed = derive_report_seed(ceremony, open_shares(ceremony, mine, secret, received))
+    save_report_seed(home / config.reports.seed_file, seed)
+    return seed
+
+
+def seed_fingerprint(seed: bytes) -> str:
+    """What operators compare to know they hold the same seed, revealing nothing of it."""
+    return sha256(b"clearnode report seed fingerprint\0", seed)[:8].hex()
+
+
+ERRORS = (CeremonyError, ConfigError, KeyFileError, GenesisError, OSError, ValueError)
+
+
+def run_contribution(args: argparse.Namespace) -> int:
+    try:
+        contribution = make_contribution(args.home, args.network, args.power)
+    except ERRORS as exc:
+        print(f"clearnode genesis contribution: {exc}")
+        return 2
+    if args.out is None:
+        print(json.dumps(contribution.to_json(), indent=2))
+    else:
+        write_json(args.out, contribution.to_json())
+        print(
+            f"contribution of {contribution.name} written to {args.out}: send it to the coordinator"
+        )
+    return 0
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    ceremony_path = args.ceremony or get_ceremony_path(args.out)
+    try:
+        genesis, ceremony = collect(args.template, args.network, args.contribution)
+    except ERRORS as exc:
+        print(f"clearnode genesis collect: {exc}")
+        return 2
+    write_json(args.out, genesis)
+    write_json(ceremony_path, ceremony.to_json())
+    print(f"genesis      {args.out}  (hash 0x{ceremony.genesis_hash.hex()})")
+    print(f"ceremony     {ceremony_path}  (hash 0x{ceremony.digest().hex()})")
+    for c in ceremony.contributions:
+        print(f"  {c.name}  power {c.power}  {c.persistent_peer}")
+    print("Send both files to every operator; each runs `clearnode genesis check`.")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    ceremony_path = args.ceremony or get_ceremony_path(args.genesis)
+    shares_out = args.shares_out or args.home / SEED_SHARES_FILE
+    try:
+        ceremony, mine = check_and_install(args.home, args.genesis, ceremony_path, shares_out)
+    except ERRORS as exc:
+        print(f"clearnode genesis check: {exc}")
+        return 2
+    print(f"genesis hash   0x{ceremony.genesis_hash.hex()}")
+    print(f"ceremony hash  0x{ceremony.digest().hex()}")
+    print("your entry     " + json.dumps(mine.genesis_entry()))
+    print(f"your address   {mine.persistent_peer}")
+    print(
+        f"installed      {args.home} (genesis, {len(ceremony.contributions) - 1} persistent peers)"
+    )
+    print(
+        f"seed shares    {shares_out}: compare both hashes with every operator, then send "
+        "this file to the others (or the coordinator, who relays it)"
+    )
+    return 0
+
+
+def run_seed(args: argparse.Namespace) -> int:
+    try:
+        seed = install_seed(args.home, args.ceremony, args.shares)
+    except ERRORS as exc:
+        print(f"clearnode genesis seed: {exc}")
+        return 2
+    print(
+        f"report seed installed (fingerprint {seed_fingerprint(seed)}: the same on every "
+        "validator); next: clearnode start --home " + str(args.home)
+    )
+    return 0
