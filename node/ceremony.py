@@ -28,6 +28,7 @@ its version. A bad record raises a `CeremonyError` subclass naming the file and 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
+from clearing.genesis import compute_genesis_hash
 from clearing.governance.documents import encode_document
 from node.config import check_p2p_address
 from node.keys import BRIDGE_KEY, VALIDATOR_KEY, KeyFile, check_peer_id, load_key, save_key
@@ -337,12 +339,6 @@ def check_contributions(
                 )
 
 
-def compute_genesis_hash(genesis: Mapping[str, Any]) -> bytes:
-    """What every operator compares: SHA-256 of the genesis' canonical JSON, so the
-    file's layout (indentation, key order) does not change it."""
-    return sha256(encode_document(genesis).encode())
-
-
 @dataclass(frozen=True)
 class Ceremony:
     """What the coordinator hands every operator beside the genesis: the contributions it
@@ -388,13 +384,28 @@ class Ceremony:
         return [c.genesis_entry() for c in self.contributions]
 
 
-def check_genesis(ceremony: Ceremony, genesis: Mapping[str, Any], source: str) -> None:
-    """`genesis` is the one the ceremony names, listing exactly its contributions."""
-    found = compute_genesis_hash(genesis)
+def encode_genesis_file(genesis: Mapping[str, Any]) -> bytes:
+    """The genesis file's bytes as the coordinator writes them. Its hash is the network's
+    genesis hash (`clearing.genesis.compute_genesis_hash`, SHA-256 of the file, what
+    `GET /v1/genesis` serves and `clearnode verify --genesis-hash` pins), so every
+    operator installs these bytes as they are."""
+    return (json.dumps(genesis, indent=2) + "\n").encode()
+
+
+def check_genesis(ceremony: Ceremony, document: bytes, source: str) -> dict[str, Any]:
+    """The genesis file's bytes `document` are the ones the ceremony names, listing
+    exactly its contributions; returns the genesis."""
+    found = compute_genesis_hash(document)
     if found != ceremony.genesis_hash:
         raise GenesisMismatch(
             source, "(hash)", f"0x{found.hex()}, the ceremony names 0x{ceremony.genesis_hash.hex()}"
         )
+    try:
+        genesis = json.loads(document)
+    except ValueError as exc:
+        raise MalformedRecord(source, "(syntax)", f"not JSON ({exc})") from None
+    if not isinstance(genesis, dict):
+        raise MalformedRecord(source, "(file)", "not a genesis JSON object")
     if genesis.get("validators") != ceremony.get_validators():
         raise GenesisMismatch(source, "validators", "not the contributions' entries, in order")
     chain_ids = {c.chain_id for c in ceremony.contributions}
@@ -404,6 +415,7 @@ def check_genesis(ceremony: Ceremony, genesis: Mapping[str, Any], source: str) -
             "chain_id",
             f"{genesis.get('chain_id')!r}, the contributions sign {sorted(chain_ids)}",
         )
+    return genesis
 
 
 def _box(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from clearing.errors import GenesisError
-from clearing.genesis import parse_genesis
+from clearing.genesis import compute_genesis_hash, parse_genesis
 from clearing.risk.engine import compute_risk_setup
 from node.ceremony import (
     CEREMONY_SECRET_FILE,
@@ -37,8 +37,8 @@ from node.ceremony import (
     SeedShares,
     check_contributions,
     check_genesis,
-    compute_genesis_hash,
     derive_report_seed,
+    encode_genesis_file,
     load_ceremony_secret,
     open_shares,
     seal_shares,
@@ -93,11 +93,16 @@ def register(subparsers: Any) -> None:
     seed.set_defaults(handler=run_seed)
 
 
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise MalformedRecord(str(path), "(file)", f"cannot read it ({exc})") from None
+
+
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MalformedRecord(str(path), "(file)", f"cannot read it ({exc})") from None
+        return json.loads(read_bytes(path))
     except ValueError as exc:
         raise MalformedRecord(str(path), "(syntax)", f"not JSON ({exc})") from None
 
@@ -146,8 +151,9 @@ def make_contribution(home: Path, network: str, power: int) -> Contribution:
     return sign_contribution(unsigned, validator, bridge)
 
 
-def collect(template: Path, network: str, sources: list[Path]) -> tuple[dict[str, Any], Ceremony]:
-    """The genesis (the template with the contributions as its validators) and ceremony."""
+def collect(template: Path, network: str, sources: list[Path]) -> tuple[bytes, Ceremony]:
+    """The genesis file's bytes (the template with the contributions as its validators)
+    and the ceremony naming them by their hash."""
     doc = read_json(template)
     if not isinstance(doc, dict):
         raise MalformedRecord(str(template), "(file)", "not a genesis JSON object")
@@ -156,8 +162,9 @@ def collect(template: Path, network: str, sources: list[Path]) -> tuple[dict[str
     genesis = copy.deepcopy(doc)
     genesis["validators"] = [c.genesis_entry() for _, c in contributions]
     compute_risk_setup(parse_genesis(genesis))  # a genesis every node will start from
-    ceremony = Ceremony(network, compute_genesis_hash(genesis), tuple(c for _, c in contributions))
-    return genesis, ceremony
+    document = encode_genesis_file(genesis)
+    ceremony = Ceremony(network, compute_genesis_hash(document), tuple(c for _, c in contributions))
+    return document, ceremony
 
 
 def get_own(ceremony: Ceremony, config: NodeConfig, source: str) -> tuple[int, Contribution]:
@@ -214,13 +221,13 @@ def check_and_install(
     write this validator's sealed seed shares. Writes nothing if a check fails."""
     config = load_config(home)
     ceremony = Ceremony.from_json(read_json(ceremony_path), str(ceremony_path))
-    genesis = read_json(genesis_path)
-    check_genesis(ceremony, genesis, str(genesis_path))
+    document = read_bytes(genesis_path)
+    genesis = check_genesis(ceremony, document, str(genesis_path))
     compute_risk_setup(parse_genesis(genesis))
     _, mine = get_own(ceremony, config, str(genesis_path))
     installed = config.genesis_file
     if installed.exists() and installed.resolve() != genesis_path.resolve():
-        if compute_genesis_hash(read_json(installed)) != ceremony.genesis_hash:
+        if compute_genesis_hash(read_bytes(installed)) != ceremony.genesis_hash:
             raise GenesisMismatch(
                 str(installed),
                 "(file)",
@@ -230,7 +237,7 @@ def check_and_install(
     validator = load_key(config.validator_key_file, VALIDATOR_KEY)
     shares = seal_shares(ceremony, mine, secret, validator)
     if installed.resolve() != genesis_path.resolve():
-        installed.write_text(genesis_path.read_text())
+        installed.write_bytes(document)  # as they are: their hash is the genesis hash
     others = [c.persistent_peer for c in ceremony.contributions if c is not mine]
     install_peers(config.config_file or home / CONFIG_FILE_NAME, others)
     load_config(home)  # what we wrote must load
@@ -242,7 +249,7 @@ def install_seed(home: Path, ceremony_path: Path, share_paths: list[Path]) -> by
     """The report seed from every validator's shares, saved in the home (never replaced)."""
     config = load_config(home)
     ceremony = Ceremony.from_json(read_json(ceremony_path), str(ceremony_path))
-    check_genesis(ceremony, read_json(config.genesis_file), str(config.genesis_file))
+    check_genesis(ceremony, read_bytes(config.genesis_file), str(config.genesis_file))
     _, mine = get_own(ceremony, config, str(ceremony_path))
     secret = load_ceremony_secret(home / CEREMONY_SECRET_FILE)
     received = [(str(p), SeedShares.from_json(read_json(p), str(p))) for p in share_paths]
@@ -282,7 +289,8 @@ def run_collect(args: argparse.Namespace) -> int:
     except ERRORS as exc:
         print(f"clearnode genesis collect: {exc}")
         return 2
-    write_json(args.out, genesis)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(genesis)
     write_json(ceremony_path, ceremony.to_json())
     print(f"genesis      {args.out}  (hash 0x{ceremony.genesis_hash.hex()})")
     print(f"ceremony     {ceremony_path}  (hash 0x{ceremony.digest().hex()})")

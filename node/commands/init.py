@@ -380,8 +380,7 @@ def init_homes(
             if h / HOME_KEY_FILES[kind] not in k.kept:
                 save_key(h / HOME_KEY_FILES[kind], key)
         save_report_seed(h / REPORT_SEED_FILE, seed)
-        if not (h / HOME_OPERATOR_TOKEN_FILE).exists():
-            save_operator_token(h / HOME_OPERATOR_TOKEN_FILE, generate_operator_token())
+        save_new_operator_token(h)
         (h / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
         peers = [a for j, a in enumerate(addrs) if j != i]
         config = render_config(
@@ -416,6 +415,12 @@ CEREMONY_SERVICES = (
 )
 
 
+def save_new_operator_token(home: Path) -> None:
+    """The home's operator token, unless it has one (a token is never replaced)."""
+    if not (home / HOME_OPERATOR_TOKEN_FILE).exists():
+        save_operator_token(home / HOME_OPERATOR_TOKEN_FILE, generate_operator_token())
+
+
 def init_ceremony_home(
     home: Path,
     chain_id: int,
@@ -434,6 +439,7 @@ def init_ceremony_home(
     for kind, key in keys.by_kind().items():
         if home / HOME_KEY_FILES[kind] not in keys.kept:
             save_key(home / HOME_KEY_FILES[kind], key)
+    save_new_operator_token(home)
     config = render_config(chain_id, moniker, p2p_port, api_port, operator_port, [], hosts)
     (home / CONFIG_FILE_NAME).write_text(config + "\n" + CEREMONY_SERVICES)
     peer_id = compute_peer_id(keys.node)

@@ -4,6 +4,7 @@ can neither read nor replace."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, replace
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clearing.genesis import compute_genesis_hash
 from node.ceremony import (
     CONTRIBUTION_FIELDS,
     BadSignature,
@@ -26,8 +28,8 @@ from node.ceremony import (
     WrongNetwork,
     check_contributions,
     check_genesis,
-    compute_genesis_hash,
     derive_report_seed,
+    encode_genesis_file,
     open_shares,
     seal_shares,
     sign_contribution,
@@ -75,7 +77,7 @@ def sources(contributions: list[Contribution]) -> list[tuple[str, Contribution]]
 def make_ceremony(operators: list[Operator]) -> Ceremony:
     contributions = tuple(o.contribution for o in operators)
     genesis = {"chain_id": 4242, "validators": [c.genesis_entry() for c in contributions]}
-    return Ceremony("testnet", compute_genesis_hash(genesis), contributions)
+    return Ceremony("testnet", compute_genesis_hash(encode_genesis_file(genesis)), contributions)
 
 
 def test_a_contribution_verifies_after_its_json_round_trip() -> None:
@@ -165,15 +167,21 @@ def test_a_malformed_contribution_names_its_field(name: str, value: object) -> N
 def test_the_ceremony_checks_its_genesis() -> None:
     ceremony = make_ceremony(OPERATORS)
     genesis = {"chain_id": 4242, "validators": ceremony.get_validators()}
-    check_genesis(ceremony, genesis, "genesis.json")
+    assert check_genesis(ceremony, encode_genesis_file(genesis), "genesis.json") == genesis
     assert Ceremony.from_json(ceremony.to_json(), "ceremony.json") == ceremony
+    # the hash is the file's, as GET /v1/genesis serves it and clearnode verify pins it
+    reformatted = json.dumps(genesis).encode()
+    with pytest.raises(GenesisMismatch) as caught:
+        check_genesis(ceremony, reformatted, "genesis.json")
+    assert caught.value.field == "(hash)"
     genesis["validators"][0]["power"] = 11
     with pytest.raises(GenesisMismatch) as caught:
-        check_genesis(ceremony, genesis, "genesis.json")
+        check_genesis(ceremony, encode_genesis_file(genesis), "genesis.json")
     assert caught.value.field == "(hash)"
-    forged = replace(ceremony, genesis_hash=compute_genesis_hash(genesis))
+    changed = encode_genesis_file(genesis)
+    forged = replace(ceremony, genesis_hash=compute_genesis_hash(changed))
     with pytest.raises(GenesisMismatch) as caught:
-        check_genesis(forged, genesis, "genesis.json")
+        check_genesis(forged, changed, "genesis.json")
     assert caught.value.field == "validators"
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from clearing.genesis import compute_genesis_hash
 from node.cli import main
 from node.config import load_config
+from node.keys import HOME_OPERATOR_TOKEN_FILE
 from node.reports.seed import load_report_seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +55,14 @@ def test_four_homes_made_apart_share_one_genesis_their_peers_and_one_seed(
         args = ["--genesis", str(tmp_path / "genesis.json"), "--shares-out", str(path)]
         assert main(["genesis", "check", "--home", str(home), *args]) == 0
     out = capsys.readouterr().out
-    assert len(set(re.findall(r"genesis hash +(0x[0-9a-f]{64})", out))) == 1
+    printed = set(re.findall(r"genesis hash +(0x[0-9a-f]{64})", out))
     assert len(re.findall(r"genesis hash", out)) == 4
+    # the hash members pin: the installed file's, as `GET /v1/genesis` serves it
+    installed = {
+        "0x" + compute_genesis_hash((h / "genesis.json").read_bytes()).hex() for h in homes
+    }
+    assert printed == {"0x" + h for h in installed} and len(printed) == 1
+    assert all((h / HOME_OPERATOR_TOKEN_FILE).stat().st_mode & 0o077 == 0 for h in homes)
     configs = [load_config(home) for home in homes]
     for i, config in enumerate(configs):
         assert json.loads(config.genesis_file.read_text())["validators"][i]["name"] == f"v{i}"
