@@ -16,15 +16,17 @@ VERIFIER_SOURCES := $(wildcard web/verifier/src/*.ts web/verifier/src/*/*.ts) \
 NATIVE_STAMP   := $(VENV)/.native-installed
 NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs)
 # Debian packages the tests need beyond Python and Node: a headless browser for
-# the status-page screenshot test.
-DEB_PACKAGES := chromium
+# the status-page screenshot and browser-verifier tests, and promtool (in prometheus)
+# to load the alert rules of configs/prometheus/.
+DEB_PACKAGES := chromium prometheus
+DEB_COMMANDS := chromium promtool
 
 .PHONY: install system-packages test test-fast devnet bench lint clean
 
 install: $(PY_STAMP) $(NATIVE_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
 
 system-packages:
-	@command -v chromium >/dev/null || { \
+	@( for c in $(DEB_COMMANDS); do command -v $$c >/dev/null || exit 1; done ) || { \
 	  echo "installing Debian packages: $(DEB_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \

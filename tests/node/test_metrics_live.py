@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
+import yaml
 
 from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
@@ -66,6 +67,17 @@ def get_dashboard_series(types: dict[str, str]) -> dict[str, str]:
     dashboard = json.loads((ROOT / "configs" / "grafana" / "clearnode.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
     exprs += [v["definition"] for v in dashboard["templating"]["list"] if "definition" in v]
+    return get_missing_series(exprs, types)
+
+
+def get_alert_series(types: dict[str, str]) -> dict[str, str]:
+    """The same of every series the alert rules (configs/prometheus/alerts.yml) read."""
+    rules = yaml.safe_load((ROOT / "configs" / "prometheus" / "alerts.yml").read_text())
+    exprs = [r["expr"] for group in rules["groups"] for r in group["rules"]]
+    return get_missing_series(exprs, types)
+
+
+def get_missing_series(exprs: list[str], types: dict[str, str]) -> dict[str, str]:
     return {
         series: explain_missing_series(series, types)
         for series in {m for e in exprs for m in re.findall(r"\b(clearnode_[a-z0-9_]+)", e)}
@@ -196,6 +208,8 @@ async def test_every_documented_metric_exists_and_moves(tmp_path: Path) -> None:
     types = dict(re.findall(r"^# TYPE (\S+) (\S+)", text, re.M))
     dashboard = get_dashboard_series(types)
     assert len(dashboard) >= 12 and {s: p for s, p in dashboard.items() if p} == {}
+    alerts = get_alert_series(types)
+    assert len(alerts) >= 10 and {s: p for s, p in alerts.items() if p} == {}
     # the chain
     assert later["clearnode_height"] >= first["clearnode_height"] + 3 >= 6
     assert moved(first, later, "clearnode_blocks_committed_total", 3)
