@@ -227,20 +227,53 @@ class NodeConfig:
     config_file: Path | None = None
 
 
-class _Table:
-    """A TOML table with the file and key prefix, so every error can name both."""
+@dataclass(frozen=True)
+class KeyRead:
+    """One key as the loader read it, in its own words: what a reference table lists."""
 
-    def __init__(self, file: Path, prefix: str, data: Mapping[str, Any]) -> None:
+    key: str
+    """Dotted, with `[]` for an array of tables and `<symbol>` for a table per symbol."""
+    scope: str
+    """Where the key applies when not everywhere its table does, e.g. `kind = "http"`."""
+    expected: str
+    default: object
+    """None when the key is required."""
+
+
+class _Table:
+    """A TOML table with the file and key prefix, so every error can name both.
+
+    Each key it reads is also noted in `reads` (shared by its sub-tables) under its
+    generic name, so the operator guide's key table is made from the loader itself."""
+
+    def __init__(
+        self,
+        file: Path,
+        prefix: str,
+        data: Mapping[str, Any],
+        doc_prefix: str | None = None,
+        reads: dict[tuple[str, str], KeyRead] | None = None,
+    ) -> None:
         self.file = file
         self.prefix = prefix
         self.data = data
         self.used: set[str] = set()
+        self.doc_prefix = prefix if doc_prefix is None else doc_prefix
+        self.scope = ""
+        self.names_are: str | None = None
+        """The generic name of this table's keys when data names them, e.g. `<symbol>`."""
+        self.reads: dict[tuple[str, str], KeyRead] = {} if reads is None else reads
 
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
     def fail(self, name: str, expected: str, found: object = None) -> ConfigError:
         return ConfigError(self.file, self.key(name), expected, found)
+
+    def note(self, name: str, expected: str, default: object) -> None:
+        """The first note of a key stands: a caller may describe a key before reading it."""
+        key = f"{self.doc_prefix}{name if self.names_are is None else self.names_are}"
+        self.reads.setdefault((key, self.scope), KeyRead(key, self.scope, expected, default))
 
     def _get(self, name: str, kind: type[T], expected: str, default: T | None) -> T:
         self.used.add(name)
@@ -254,33 +287,46 @@ class _Table:
             raise self.fail(name, expected, value)
         return value
 
-    def text(self, name: str, default: str | None = None, pattern: str | None = None) -> str:
+    def text(
+        self,
+        name: str,
+        default: str | None = None,
+        pattern: str | None = None,
+        expected: str | None = None,
+    ) -> str:
+        """`expected`: how a reference names the value when the caller checks it further."""
+        matching = "a string" if pattern is None else f"a string matching {pattern}"
+        self.note(name, matching if expected is None else expected, default)
         value = self._get(name, str, "a string", default)
         if pattern is not None and not re.fullmatch(pattern, value):
-            raise self.fail(name, f"a string matching {pattern}", value)
+            raise self.fail(name, matching, value)
         return value
 
     def integer(
         self, name: str, default: int | None = None, lo: int = 0, hi: int | None = None
     ) -> int:
+        span = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+        self.note(name, f"an integer {span}", default)
         value = self._get(name, int, "an integer", default)
         if value < lo or (hi is not None and value > hi):
-            span = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
             raise self.fail(name, f"an integer {span}", value)
         return value
 
     def flag(self, name: str, default: bool | None = None) -> bool:
+        self.note(name, "true or false", default)
         return self._get(name, bool, "true or false", default)
 
     def choice(self, name: str, options: tuple[str, ...], default: str | None = None) -> str:
-        value = self.text(name, default)
+        expected = f"one of {', '.join(options)}"
+        value = self.text(name, default, expected=expected)
         if value not in options:
-            raise self.fail(name, f"one of {', '.join(options)}", value)
+            raise self.fail(name, expected, value)
         return value
 
     def list_of(
         self, name: str, kind: type[T], what: str, default: tuple[T, ...] = ()
     ) -> tuple[T, ...]:
+        self.note(name, f"a list of {what}", list(default))
         value = self._get(name, list, f"a list of {what}", list(default))
         for index, item in enumerate(value):
             if not isinstance(item, kind) or (kind is int and isinstance(item, bool)):
@@ -288,20 +334,27 @@ class _Table:
         return tuple(value)
 
     def path(self, name: str, home: Path, default: str | None = None) -> Path:
-        value = Path(self.text(name, default)).expanduser()
+        text = self.text(name, default, expected="a path (relative: to the home)")
+        value = Path(text).expanduser()
         return value if value.is_absolute() else home / value
 
-    def table(self, name: str) -> _Table:
+    def table(self, name: str, doc_name: str | None = None) -> _Table:
+        """`doc_name`: the generic name of a table named by data, e.g. `<symbol>`."""
         value = self._get(name, dict, "a table", {})
-        return _Table(self.file, f"{self.key(name)}.", value)
+        doc_prefix = f"{self.doc_prefix}{name if doc_name is None else doc_name}."
+        sub = _Table(self.file, f"{self.key(name)}.", value, doc_prefix, self.reads)
+        sub.scope = self.scope
+        return sub
 
     def tables(self, name: str) -> list[_Table]:
+        self.note(name, "an array of tables ([[...]])", [])
         value = self._get(name, list, "an array of tables ([[...]])", [])
         out = []
         for index, item in enumerate(value):
             if not isinstance(item, dict):
                 raise ConfigError(self.file, f"{self.key(name)}[{index}]", "a table", item)
-            out.append(_Table(self.file, f"{self.key(name)}[{index}].", item))
+            prefix, doc_prefix = f"{self.key(name)}[{index}].", f"{self.doc_prefix}{name}[]."
+            out.append(_Table(self.file, prefix, item, doc_prefix, self.reads))
         return out
 
     def check_no_unknown_keys(self) -> None:
@@ -327,7 +380,8 @@ def _p2p(t: _Table) -> P2PConfig:
 
 
 def _external_address(t: _Table) -> str:
-    text = t.text("external_address", "")
+    expected = "a dialable multiaddr /ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT (no /p2p, not 0.0.0.0)"
+    text = t.text("external_address", "", expected=expected)
     try:
         return text and check_p2p_address(text)
     except ValueError as exc:
@@ -407,6 +461,7 @@ def _oracle_source(home: Path) -> Callable[[_Table], OracleSourceConfig]:
         symbols = t.list_of("symbols", str, "a symbol string such as BTC-USD")
         if not symbols:
             raise t.fail("symbols", "a non-empty list of symbols")
+        t.scope = f'kind = "{kind}"'
         if kind == "simulator":
             prices = t.list_of("start_prices", int, "a positive integer price")
             if len(prices) != len(symbols) or any(p <= 0 for p in prices):
@@ -429,6 +484,8 @@ def _oracle_source(home: Path) -> Callable[[_Table], OracleSourceConfig]:
         if kind == "http":
             url = t.text("url", pattern=r"https?://\S+")
             paths = t.table("json_paths")
+            paths.names_are = "<symbol>"
+            paths.note("<symbol>", "a string: a dotted path in the JSON answer", None)
             json_paths = tuple((s, paths.text(s)) for s in symbols)
             paths.check_no_unknown_keys()
             return OracleSourceConfig(
@@ -444,7 +501,7 @@ def _oracle_source(home: Path) -> Callable[[_Table], OracleSourceConfig]:
             kind=kind,
             symbols=symbols,
             chain=t.text("chain"),
-            feeds=tuple(_read(feeds.table(s), _evm_feed(s)) for s in symbols),
+            feeds=tuple(_read(feeds.table(s, "<symbol>"), _evm_feed(s)) for s in symbols),
             max_age_ms=t.integer("max_age_ms", OracleSourceConfig.max_age_ms, lo=1_000),
             timeout_ms=t.integer("timeout_ms", OracleSourceConfig.timeout_ms, lo=1),
         )
@@ -472,6 +529,7 @@ def _exact_number(t: _Table, name: str) -> Fraction:
     value = t.data.get(name)
     t.used.add(name)
     expected = 'a positive integer or decimal string such as "0.001"'
+    t.note(name, f"{expected} (a TOML float is refused)", None)
     if value is None:
         raise t.fail(name, f"{expected} (required, missing)")
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -492,6 +550,10 @@ def _shock(t: _Table, home: Path) -> dict[str, Any]:
     """A devnet's scheduled price shock: `shock_bps` with its instant, either fixed
     (`shock_at_ms`) or written at run time into `shock_file` by whoever schedules it."""
     t.used.update(("shock_at_ms", "shock_file", "shock_bps"))  # known even when left out
+    instant = "exactly one of shock_at_ms and shock_file, when shock_bps is set"
+    t.note("shock_at_ms", f"an integer >= 0 (unix ms; {instant})", "none")
+    t.note("shock_file", f"a path (relative: to the home; {instant})", "none")
+    t.note("shock_bps", f"an integer between {SHOCK_BPS_RANGE[0]} and {SHOCK_BPS_RANGE[1]}", 0)
     given = [key for key in ("shock_at_ms", "shock_file") if key in t.data]
     if not given and "shock_bps" not in t.data:
         return {}
@@ -550,9 +612,15 @@ def _bridge_chain(t: _Table) -> BridgeChainConfig:
     )
 
 
-def parse_config(data: Mapping[str, Any], file: Path, home: Path) -> NodeConfig:
-    """Build a NodeConfig from parsed TOML; raise ConfigError at the first bad key."""
-    t = _Table(file, "", data)
+def parse_config(
+    data: Mapping[str, Any],
+    file: Path,
+    home: Path,
+    reads: dict[tuple[str, str], KeyRead] | None = None,
+) -> NodeConfig:
+    """Build a NodeConfig from parsed TOML; raise ConfigError at the first bad key. Each
+    key read is noted in `reads` when given (node/reference.py's key table)."""
+    t = _Table(file, "", data, reads=reads)
     keys = t.table("keys")
     config = NodeConfig(
         home=home,

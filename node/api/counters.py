@@ -2,12 +2,15 @@
 
 The parts keep plain dicts (`P2PNode.counters`, `RequestGate.counters`); a
 `CountersCollector` renders one such dict as a Prometheus counter family when
-`/metrics` is scraped, so there is no second copy of the bookkeeping to drift.
+`/metrics` is scraped, so there is no second copy of the bookkeeping to drift. The
+families are declared here, once, so the operator guide's metrics table lists them
+without a running node (node/reference.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -19,14 +22,43 @@ from node.p2p import P2PNode
 CountsGetter = Callable[[], Iterable[tuple[Sequence[str], int]]]
 
 
+@dataclass(frozen=True)
+class CounterFamily:
+    """A counter family's name (Prometheus exposes it with `_total`), help and labels."""
+
+    name: str
+    documentation: str
+    labels: tuple[str, ...]
+
+
+P2P_EVENTS = CounterFamily(
+    "clearnode_p2p_events",
+    "libp2p events by scope (gossip topic, links, connections) and outcome",
+    ("scope", "outcome"),
+)
+BRIDGE_REOBSERVE_REQUESTS = CounterFamily(
+    "clearnode_bridge_reobserve_requests",
+    "Re-observation requests at the first hop: admitted, stale, outside_set, replayed, over_budget",
+    ("verdict",),
+)
+BRIDGE_VAULT_ROTATIONS = CounterFamily(
+    "clearnode_bridge_vault_rotations",
+    "Vault validator-set rotations: signed by this validator, rotated on chain",
+    ("chain", "event"),
+)
+COUNTER_FAMILIES = (P2P_EVENTS, BRIDGE_REOBSERVE_REQUESTS, BRIDGE_VAULT_ROTATIONS)
+"""Every family a node serves through a CountersCollector."""
+
+
 class CountersCollector(Collector):
     """One counter family whose samples are `get()`'s (label values, count), read at scrape."""
 
-    def __init__(self, name: str, documentation: str, labels: Sequence[str], get: CountsGetter):
-        self.name, self.documentation, self.labels, self.get = name, documentation, labels, get
+    def __init__(self, family: CounterFamily, get: CountsGetter):
+        self.family, self.get = family, get
 
     def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        f = self.family
+        family = CounterMetricFamily(f.name, f.documentation, labels=f.labels)
         for values, count in sorted(self.get()):
             family.add_metric(list(values), count)
         yield family
@@ -57,12 +89,5 @@ def expose_p2p_counters(app: ApiApp, p2p: P2PNode) -> None:
     """Serve `p2p.counters` as `clearnode_p2p_events_total{scope, outcome}` and under
     `p2p` in GET /v1/status (scope: a gossip topic, `links` or `connections`)."""
     if app.metrics is not None:
-        app.metrics.registry.register(
-            CountersCollector(
-                "clearnode_p2p_events",
-                "libp2p events by scope (gossip topic, links, connections) and outcome",
-                ("scope", "outcome"),
-                lambda: p2p.counters.items(),
-            )
-        )
+        app.metrics.registry.register(CountersCollector(P2P_EVENTS, lambda: p2p.counters.items()))
     add_status_section(app, "p2p", lambda: get_p2p_view(p2p))

@@ -56,7 +56,7 @@ from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
 from consensus.types import Block, CommitCertificate
-from node.api.counters import CountersCollector
+from node.api.counters import BRIDGE_REOBSERVE_REQUESTS, BRIDGE_VAULT_ROTATIONS, CountersCollector
 from node.clock import wall_clock_ms
 from node.collateral.admission import RequestGate
 from node.collateral.api import BridgeApi
@@ -424,10 +424,7 @@ def expose_request_gate(node: BridgeNode, gate: RequestGate) -> None:
     if node.ctx.api.metrics is not None:
         node.ctx.api.metrics.registry.register(
             CountersCollector(
-                "clearnode_bridge_reobserve_requests",
-                "Re-observation requests at the first hop: admitted, stale, outside_set, "
-                "replayed, over_budget",
-                ("verdict",),
+                BRIDGE_REOBSERVE_REQUESTS,
                 lambda: [((verdict,), count) for verdict, count in gate.counters.items()],
             )
         )
@@ -504,9 +501,7 @@ def expose_rotation_counters(node: BridgeNode) -> None:
     if node.ctx.api.metrics is not None:
         node.ctx.api.metrics.registry.register(
             CountersCollector(
-                "clearnode_bridge_vault_rotations",
-                "Vault validator-set rotations: signed by this validator, rotated on chain",
-                ("chain", "event"),
+                BRIDGE_VAULT_ROTATIONS,
                 lambda: [] if node.rotator is None else list(node.rotator.counters.items()),
             )
         )
