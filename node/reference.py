@@ -295,7 +295,7 @@ def render_tables() -> dict[str, str]:
 
 def _marked(name: str) -> re.Pattern[str]:
     return re.compile(
-        rf"(<!-- generated: {re.escape(name)} [^>]*-->\n)(.*?)(\n<!-- end generated -->)", re.S
+        rf"(<!-- generated: {re.escape(name)} [^>]*-->\n)((?:(?!<!--).)*?)(<!-- end generated -->)", re.S
     )
 
 
@@ -305,7 +305,7 @@ def replace_tables(text: str, tables: Mapping[str, str]) -> str:
         found = _marked(name).search(text)
         if found is None:
             raise ValueError(f"no '<!-- generated: {name} ... -->' marker")
-        text = text[: found.start(2)] + table + text[found.end(2) :]
+        text = text[: found.start(2)] + table + "\n" + text[found.end(2) :]
     return text
 
 
