@@ -558,11 +558,10 @@ def _shock(t: _Table, home: Path) -> dict[str, Any]:
     if not given and "shock_bps" not in t.data:
         return {}
     if len(given) != 1:
-        raise t.fail(
-            "shock_at_ms",
-            "a unix time in ms, or shock_file, when shock_bps is set (exactly one)",
-            None if not given else "both",
-        )
+        one = "a unix time in ms, or shock_file, when shock_bps is set (exactly one"
+        if not given:
+            raise t.fail("shock_at_ms", f"{one}; required, missing)")
+        raise t.fail("shock_at_ms", f"{one})", "both")
     bps = t.integer("shock_bps", lo=SHOCK_BPS_RANGE[0], hi=SHOCK_BPS_RANGE[1])
     if given == ["shock_file"]:
         return {"shock_file": t.path("shock_file", home), "shock_bps": bps}

@@ -16,12 +16,12 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
-from node.api.app import API_VERSION, ApiApp
+from node.api.app import API_VERSION, ApiApp, RouteHandler
 from node.api.counters import COUNTER_FAMILIES
 from node.api.node_interface import LocalNode
 from node.api.openapi import COMMON_ERRORS, RouteDoc, build_document
@@ -249,10 +249,10 @@ def _declared(cls: type[T]) -> T:
     return cls.__new__(cls)
 
 
-def get_routes() -> list[RouteDoc]:
-    """Every route a node serves with all its services on, in the order they are matched."""
+def build_app() -> ApiApp:
+    """An ApiApp with every node service's routes, as a node with all of them on."""
     app = ApiApp(_declared(LocalNode))
-    services: list[Callable[[], list[Any]]] = [
+    services: list[Callable[[], list[tuple[RouteDoc, RouteHandler]]]] = [
         _declared(BridgeApi).routes,
         _declared(OracleNode).routes,
         _declared(StatusPage).routes,
@@ -262,7 +262,12 @@ def get_routes() -> list[RouteDoc]:
     ]
     for table in services:
         app.add_routes(table())
-    return [r.doc for r in app.routes]
+    return app
+
+
+def get_routes() -> list[RouteDoc]:
+    """Every route a node serves with all its services on, in the order they are matched."""
+    return [r.doc for r in build_app().routes]
 
 
 def render_routes(routes: Iterable[RouteDoc]) -> str:
@@ -295,7 +300,8 @@ def render_tables() -> dict[str, str]:
 
 def _marked(name: str) -> re.Pattern[str]:
     return re.compile(
-        rf"(<!-- generated: {re.escape(name)} [^>]*-->\n)((?:(?!<!--).)*?)(<!-- end generated -->)", re.S
+        rf"(<!-- generated: {re.escape(name)} [^>]*-->\n)((?:(?!<!--).)*?)(<!-- end generated -->)",
+        re.S,
     )
 
 

@@ -55,10 +55,12 @@ GROWING = (
 
 
 def get_documented_metrics() -> set[str]:
+    """The families of operator.md's generated metrics table (node/reference.py), without
+    a counter's `_total`."""
     guide = (ROOT / "docs" / "operator.md").read_text()
-    section = guide[guide.index("## Metrics") :]
-    section = section[: section.index("\n## ", 1)]
-    return {name.removesuffix("_total") for name in re.findall(r"`(clearnode_[a-z0-9_]+)", section)}
+    table = guide.split("<!-- generated: metrics", 1)[1].split("<!-- end generated -->", 1)[0]
+    names = re.findall(r"^\| `(clearnode_[a-z0-9_]+)`", table, re.M)
+    return {name.removesuffix("_total") for name in names}
 
 
 def get_dashboard_series(types: dict[str, str]) -> dict[str, str]:
