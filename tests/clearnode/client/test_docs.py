@@ -18,17 +18,18 @@ from clearnode.client import Client, Member
 from tests.clearnode.client.conftest import (
     EVM_CHAIN_ID,
     REPORTED,
+    USDC,
     LiveNetwork,
     fund,
     wait_for_report_holding,
 )
-from tests.node.netproc import ROOT
+from tests.node.netproc import CLEARNODE, ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
 
 DOCS = ROOT / "docs"
 EXAMPLE = re.compile(r"<!-- example: ([\w-]+) -->\n```python\n(.*?)```", re.S)
-USERS_DOCS = ("member.md", "venue.md", "sdk.md")
+USERS_DOCS = ("member.md", "venue.md", "sdk.md", "journey.md")
 """Guides whose every Python block is an example a member, venue or relayer runs."""
 EXAMPLE_TIMEOUT_S = 120
 
@@ -99,3 +100,37 @@ async def test_the_docs_examples_run_against_a_live_network(live: LiveNetwork) -
     reported = {**env, "MEMBER_KEY": "0x" + REPORTED.private_key.hex()}
     assert "member 0x" in await run_example(live, reported, "sdk-report")
     assert '"collateral": [' in await run_example(live, env, "operator-deposit")
+
+
+async def test_the_members_journey_runs_against_a_live_network(live: LiveNetwork) -> None:
+    """docs/journey.md from a new key to a verified report, its commands included."""
+    member = Member.from_sandbox("journey-member")
+    genesis_hash = hashlib.sha256((live.base / "net" / "node0" / "genesis.json").read_bytes())
+    env = {
+        "CLEARNODE_API": live.url,
+        "MEMBER_KEY": "0x" + member.private_key.hex(),
+        "EVM_CHAIN_ID": str(EVM_CHAIN_ID),
+        "EVM_RPC_URL": live.rpc_url,
+        "WALLET_KEY": DEV_PRIVATE_KEY,  # the wallet holds the minted test USDC and gas
+        "GENESIS_HASH": genesis_hash.hexdigest(),
+    }
+    await trio.to_thread.run_sync(live.mint, "USDC", 100 * USDC)
+    deposited = await run_example(live, env, "journey-deposit")
+    assert f"'quanta': {100 * USDC}" in deposited and "venue alpha: ok" in deposited, deposited
+    withdrawn = await run_example(live, env, "journey-withdraw")
+    assert "'result': 'paid'" in withdrawn and "withdrawal 1 paid: True" in withdrawn, withdrawn
+    async with await Client.connect(live.url) as client:
+        await wait_for_report_holding(client, REPORTED)
+    reported = {**env, "MEMBER_KEY": "0x" + REPORTED.private_key.hex()}
+    assert "saved report.json" in await run_example(live, reported, "journey-verify")
+    argv = ["verify", "report.json", "--node", live.url, "--genesis-hash", genesis_hash.hexdigest(),
+            "--rpc", f"{EVM_CHAIN_ID}={live.rpc_url}", "--member", REPORTED.address_hex,
+            "--openings", "openings.json"]  # fmt: skip
+    with trio.fail_after(EXAMPLE_TIMEOUT_S):
+        done = await trio.run_process(
+            [str(CLEARNODE), *argv], cwd=live.base, capture_stdout=True, check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+    out = done.stdout.decode()
+    assert done.returncode == 0 and out.startswith("VERDICT: VALID\n"), out
+    assert "your account record is under the report's state root" in out, out
