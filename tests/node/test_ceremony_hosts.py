@@ -44,10 +44,10 @@ from tests.node.netproc import (
     ROOT,
     CeremonyNetwork,
     NodeHome,
+    read_roots,
     running,
     spawn,
 )
-from tests.node.test_ceremony_processes import wait_for_commits
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow, pytest.mark.chain]
 
@@ -133,6 +133,21 @@ def get_report(api: str, epoch: int, timeout_s: float = 600) -> dict[str, Any]:
     raise AssertionError(f"no committed report of epoch >= {epoch} in {timeout_s} s")
 
 
+def wait_for_commits(homes: list[Path], height: int, timeout_s: float = 90) -> None:
+    """Every node stored `height` blocks, each height with one root on every node."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        roots = [read_roots(home / "data" / "node.sqlite3") for home in homes]
+        for h in set().union(*roots):
+            assert len({r[h] for r in roots if h in r}) == 1, f"height {h}: roots differ"
+        if min(len(r) for r in roots) >= height:
+            return
+        if time.monotonic() > deadline:
+            logs = {home.name: (home / "node.log").read_text()[-2000:] for home in homes}
+            raise AssertionError(f"heights {[len(r) for r in roots]} after {timeout_s}s: {logs}")
+        time.sleep(0.5)
+
+
 def test_four_operators_on_four_hosts_commit_credit_a_deposit_and_report(
     tmp_path: Path,
 ) -> None:
@@ -177,4 +192,5 @@ def test_four_operators_on_four_hosts_commit_credit_a_deposit_and_report(
             )
             text = done.stdout.decode()
             assert done.returncode == verify.EXIT_VALID, text
-            assert f"holds {DEPOSIT} USDC units >= the {DEPOSIT} the report's accounts hold" in text
+            held = f"holds {DEPOSIT} USDC units and paid 0 that clearing had not seen paid"
+            assert f"{held}, >= the {DEPOSIT} the ledger under the state root" in text
