@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -264,14 +266,30 @@ def seed_fingerprint(seed: bytes) -> str:
 
 
 ERRORS = (CeremonyError, ConfigError, KeyFileError, GenesisError, OSError, ValueError)
+Run = Callable[[argparse.Namespace], int]
 
 
+def refusing(command: str) -> Callable[[Run], Run]:
+    """A subcommand whose refusal (a bad file, key or config) is one line naming it and
+    exit 2, having written nothing more."""
+
+    def wrap(run: Run) -> Run:
+        @functools.wraps(run)
+        def refused(args: argparse.Namespace) -> int:
+            try:
+                return run(args)
+            except ERRORS as exc:
+                print(f"clearnode genesis {command}: {exc}")
+                return 2
+
+        return refused
+
+    return wrap
+
+
+@refusing("contribution")
 def run_contribution(args: argparse.Namespace) -> int:
-    try:
-        contribution = make_contribution(args.home, args.network, args.power)
-    except ERRORS as exc:
-        print(f"clearnode genesis contribution: {exc}")
-        return 2
+    contribution = make_contribution(args.home, args.network, args.power)
     if args.out is None:
         print(json.dumps(contribution.to_json(), indent=2))
     else:
@@ -282,13 +300,10 @@ def run_contribution(args: argparse.Namespace) -> int:
     return 0
 
 
+@refusing("collect")
 def run_collect(args: argparse.Namespace) -> int:
     ceremony_path = args.ceremony or get_ceremony_path(args.out)
-    try:
-        genesis, ceremony = collect(args.template, args.network, args.contribution)
-    except ERRORS as exc:
-        print(f"clearnode genesis collect: {exc}")
-        return 2
+    genesis, ceremony = collect(args.template, args.network, args.contribution)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(genesis)
     write_json(ceremony_path, ceremony.to_json())
@@ -300,14 +315,11 @@ def run_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+@refusing("check")
 def run_check(args: argparse.Namespace) -> int:
     ceremony_path = args.ceremony or get_ceremony_path(args.genesis)
     shares_out = args.shares_out or args.home / SEED_SHARES_FILE
-    try:
-        ceremony, mine = check_and_install(args.home, args.genesis, ceremony_path, shares_out)
-    except ERRORS as exc:
-        print(f"clearnode genesis check: {exc}")
-        return 2
+    ceremony, mine = check_and_install(args.home, args.genesis, ceremony_path, shares_out)
     print(f"genesis hash   0x{ceremony.genesis_hash.hex()}")
     print(f"ceremony hash  0x{ceremony.digest().hex()}")
     print("your entry     " + json.dumps(mine.genesis_entry()))
@@ -322,12 +334,9 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+@refusing("seed")
 def run_seed(args: argparse.Namespace) -> int:
-    try:
-        seed = install_seed(args.home, args.ceremony, args.shares)
-    except ERRORS as exc:
-        print(f"clearnode genesis seed: {exc}")
-        return 2
+    seed = install_seed(args.home, args.ceremony, args.shares)
     print(
         f"report seed installed (fingerprint {seed_fingerprint(seed)}: the same on every "
         "validator); next: clearnode start --home " + str(args.home)

@@ -1,4 +1,5 @@
-"""A node's HTTP API app served on a free loopback port for a test block."""
+"""A node's HTTP API app, or a stand-in handler, served on a free loopback port for a test
+block."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import trio
@@ -70,3 +72,16 @@ def serve_app_in_thread(app: ApiApp, max_body_bytes: int) -> Iterator[str]:
     finally:
         trio.from_thread.run_sync(scope.cancel, trio_token=token)
         thread.join(timeout=30)
+
+
+@contextmanager
+def serve_handler(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve a stand-in node's `handler` (the stdlib's) in a thread; yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,14 +7,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import pytest
 
 from proofs.verify import EXIT_NOT_CHECKED, EXIT_USAGE, EXIT_VALID
+from tests.node.apiserver import serve_handler
 from tests.node.reports.support import run_verify
 from tests.vectors.make_reports import NOW_MS, REPORTS
 
@@ -43,12 +43,8 @@ class Node(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def node_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Node)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_handler(Node) as url:
+        yield url
     Node.genesis = GENESIS
 
 

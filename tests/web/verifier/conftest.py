@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import pytest
 
 from node.verifier.service import HEADERS, PAGE
+from tests.node.apiserver import serve_handler
 from tests.vectors.make_reports import REPORTS
 
 
@@ -47,9 +47,5 @@ class Node(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def node_url() -> Iterator[str]:
     assert PAGE.exists(), f"{PAGE} is not built: run `make install`"
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Node)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_handler(Node) as url:
+        yield url
