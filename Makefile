@@ -15,6 +15,9 @@ VERIFIER_SOURCES := $(wildcard web/verifier/src/*.ts web/verifier/src/*/*.ts) \
 # The native proving core (native/, a Rust crate): rebuilt when its sources or lock change.
 NATIVE_STAMP   := $(VENV)/.native-installed
 NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs)
+# The second consensus engine: the pinned CometBFT binary and the ABCI types generated
+# from that release's .proto files (node/cometbft/pin.py), rebuilt when the pin changes.
+COMETBFT_STAMP := $(VENV)/.cometbft-installed
 # Debian packages the tests need beyond Python and Node: a headless browser for
 # the status-page screenshot and browser-verifier tests, and promtool (in prometheus)
 # to load the alert rules of configs/prometheus/.
@@ -23,7 +26,7 @@ DEB_COMMANDS := chromium promtool
 
 .PHONY: install system-packages test test-fast devnet bench lint clean
 
-install: $(PY_STAMP) $(NATIVE_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
+install: $(PY_STAMP) $(NATIVE_STAMP) $(COMETBFT_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
 
 system-packages:
 	@( for c in $(DEB_COMMANDS); do command -v $$c >/dev/null || exit 1; done ) || { \
@@ -45,6 +48,13 @@ $(PY_STAMP): pyproject.toml
 $(NATIVE_STAMP): $(PY_STAMP) $(NATIVE_SOURCES)
 	command -v cargo >/dev/null || { echo "the native core needs a Rust toolchain (cargo): https://rustup.rs" >&2; exit 1; }
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/maturin develop --quiet --release --locked -m native/Cargo.toml
+	touch $@
+
+# go install from the Go module proxy, checked against Go's checksum database; the
+# module cache keeps the build, so a rebuild after `make clean` takes seconds.
+$(COMETBFT_STAMP): $(PY_STAMP) node/cometbft/pin.py node/cometbft/build.py
+	command -v go >/dev/null || { echo "the CometBFT engine needs a Go toolchain (go): https://go.dev/dl" >&2; exit 1; }
+	$(BIN)/python -m node.cometbft.build $(VENV)
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json

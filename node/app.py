@@ -89,14 +89,19 @@ class ClearingApp:
         return error is None
 
     def finalize_block(self, block: Block) -> bytes:
-        """Applies a committed block; returns the new state root (same on every node)."""
+        """Applies a block our engine committed; returns the new state root."""
         ctx = BlockContext(
             block.height, block.header.time_ms, self.genesis.chain_id, get_equivocations(block)
         )
-        result = process_block(self.state, ctx, list(block.txs))
+        return self.apply_block(ctx, block.txs).state_root
+
+    def apply_block(self, ctx: BlockContext, txs: Sequence[bytes]) -> BlockResult:
+        """Applies a committed block, whichever engine decided it: the one writer of the
+        state, so the same blocks give the same root on both engines."""
+        result = process_block(self.state, ctx, list(txs))
         self.last_root = result.state_root
         self.last_result = result
-        return result.state_root
+        return result
 
     def get_validator_update(self, height: int) -> tuple[Validator, ...] | None:
         """The active validators clearing recorded after block `height`, if it changed them

@@ -1,0 +1,279 @@
+"""The clearing app behind ABCI 2.0: each request CometBFT sends, answered by the same
+`ClearingApp` our own engine drives, so the same blocks give the same state roots.
+
+Request by request:
+- Info: the height and state root the app holds, so CometBFT replays the blocks it
+  lacks (all of them to an app that starts from genesis).
+- InitChain: refuses a CometBFT genesis that is not this network's (chain id, initial
+  height, validators, and our genesis's hash as the app state); answers the genesis
+  state root, which block 1's header then carries.
+- CheckTx: the node's admission check (node/txcheck.py), code 0 or a refusal whose
+  `data` is the error's type and `log` its message (what broadcast_tx_sync returns).
+- PrepareProposal / ProcessProposal: `ClearingApp`'s, within CometBFT's byte budget.
+- FinalizeBlock: the block applied; each transaction's result is code 0 or 1 with the
+  outcome's type as `data` (deterministic: CometBFT hashes it into the next header's
+  results hash), no events (CometBFT's RPC would publish them); the validator set's
+  change as CometBFT's updates; the app hash is the state root.
+- Commit: hands the committed block to the node (store, services, API).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from tendermint.abci import types_pb2 as abci
+from tendermint.crypto import keys_pb2
+
+from clearing.block import BlockResult
+from clearing.context import BlockContext, Equivocation
+from clearing.errors import ClearingError, DecodeError
+from clearing.genesis import Validator as ClearingValidator
+from clearing.validator_set import get_active_set_at, has_power
+from lightclient.anchor import get_consensus_chain_id
+from node.app import ClearingApp, compute_proposal_error
+from node.cometbft.home import get_address, get_app_state
+from node.mempool import CheckFn
+
+log = logging.getLogger(__name__)
+
+APP_VERSION = 1
+CODESPACE = "clearnode"
+CODE_OK = 0
+CODE_REFUSED = 1
+"""A transaction clearing refused (in a block: it stays there, with its outcome type as
+the result's data) or one the mempool will not admit."""
+CODE_UNDECODABLE = 2
+"""CheckTx only: bytes that are no clearing transaction."""
+TX_FIELD_OVERHEAD = 1 + 5
+"""What one transaction adds to PrepareProposal's byte count beyond its bytes: the
+protobuf field tag and its length varint (at most 5 bytes for a block-sized length)."""
+
+
+class InitChainError(ValueError):
+    """CometBFT's genesis is not this network's: the node must not start on it."""
+
+    def __init__(self, what: str, expected: object, found: object) -> None:
+        super().__init__(f"CometBFT genesis {what} is {found!r}, this network's is {expected!r}")
+        self.what = what
+        self.expected = expected
+        self.found = found
+
+
+@dataclass(frozen=True)
+class DecidedBlock:
+    """A block CometBFT finalized, as the node records it: what the app applied and the
+    hash CometBFT's chain knows it by."""
+
+    height: int
+    time_ms: int
+    txs: tuple[bytes, ...]
+    block_hash: bytes
+    result: BlockResult
+
+
+def get_time_ms(timestamp: Timestamp) -> int:
+    """A block time in Unix milliseconds (CometBFT's BFT time: the same on every node)."""
+    return timestamp.seconds * 1000 + timestamp.nanos // 1_000_000
+
+
+def get_validator_updates(
+    before: Iterable[ClearingValidator], after: Iterable[ClearingValidator]
+) -> list[abci.ValidatorUpdate]:
+    """The set change `before` -> `after` as CometBFT's updates (power 0 removes a key), in
+    key order so every node sends the same list."""
+    old = {v.pubkey: v.power for v in before if has_power(v)}
+    new = {v.pubkey: v.power for v in after if has_power(v)}
+    changed = {key: power for key, power in new.items() if old.get(key) != power}
+    changed |= {key: 0 for key in old if key not in new}
+    return [
+        abci.ValidatorUpdate(pub_key=keys_pb2.PublicKey(ed25519=key), power=power)
+        for key, power in sorted(changed.items())
+    ]
+
+
+def fit_proposal(txs: Sequence[bytes], max_tx_bytes: int) -> list[bytes]:
+    """The longest prefix of `txs` within CometBFT's budget for a proposal's transactions."""
+    chosen, size = [], 0
+    for raw in txs:
+        size += len(raw) + TX_FIELD_OVERHEAD
+        if size > max_tx_bytes:
+            break
+        chosen.append(raw)
+    return chosen
+
+
+def refuse(code: int, error: ClearingError) -> abci.ResponseCheckTx:
+    return abci.ResponseCheckTx(
+        code=code, codespace=CODESPACE, data=error.code.encode(), log=str(error)
+    )
+
+
+class ClearingAbci:
+    """ABCI 2.0 over a `ClearingApp`: `handle` answers one request.
+
+    `check` is the mempool's admission check; `on_commit` receives each block once it
+    is committed (after FinalizeBlock, at Commit), in height order.
+    """
+
+    def __init__(
+        self,
+        app: ClearingApp,
+        genesis_hash: bytes,
+        check: CheckFn,
+        on_commit: Callable[[DecidedBlock], None],
+    ) -> None:
+        self.app = app
+        self.genesis_hash = genesis_hash
+        self.check = check
+        self.on_commit = on_commit
+        self.finalized: DecidedBlock | None = None
+
+    def handle(self, request: abci.Request) -> abci.Response:
+        """The answer to `request`: the response of the same kind (ABCI names each
+        response's field as its request's)."""
+        kind = request.WhichOneof("value")
+        answer = getattr(self, f"answer_{kind}", None)
+        if answer is None:
+            raise ValueError(f"ABCI request {kind!r} is not one this app answers")
+        return abci.Response(**{kind: answer(getattr(request, kind))})
+
+    def answer_echo(self, request: abci.RequestEcho) -> abci.ResponseEcho:
+        return abci.ResponseEcho(message=request.message)
+
+    def answer_flush(self, request: abci.RequestFlush) -> abci.ResponseFlush:
+        return abci.ResponseFlush()
+
+    def answer_query(self, request: abci.RequestQuery) -> abci.ResponseQuery:
+        """The node's HTTP API serves the state, by tier; CometBFT's query path, reachable
+        by whoever reaches its RPC, serves none of it."""
+        return abci.ResponseQuery(code=CODE_REFUSED, codespace=CODESPACE, log="no queries")
+
+    def answer_extend_vote(self, request: abci.RequestExtendVote) -> abci.ResponseExtendVote:
+        """No vote extensions: oracle observations and bridge attestations travel on the
+        node's own topics and enter blocks as attested transactions (docs/architecture.md)."""
+        return abci.ResponseExtendVote()
+
+    def answer_verify_vote_extension(
+        self, request: abci.RequestVerifyVoteExtension
+    ) -> abci.ResponseVerifyVoteExtension:
+        accept = abci.ResponseVerifyVoteExtension.ACCEPT
+        return abci.ResponseVerifyVoteExtension(status=accept)
+
+    def answer_list_snapshots(
+        self, request: abci.RequestListSnapshots
+    ) -> abci.ResponseListSnapshots:
+        """No state-sync snapshots offered (yet): a new node block-syncs from genesis."""
+        return abci.ResponseListSnapshots()
+
+    def answer_info(self, request: abci.RequestInfo) -> abci.ResponseInfo:
+        height = self.app.height
+        return abci.ResponseInfo(
+            data="clearnode",
+            app_version=APP_VERSION,
+            last_block_height=height,
+            last_block_app_hash=self.app.last_root if height > 0 else b"",
+        )
+
+    def answer_init_chain(self, request: abci.RequestInitChain) -> abci.ResponseInitChain:
+        genesis = self.app.genesis
+        expected_chain = get_consensus_chain_id(genesis.chain_id)
+        if request.chain_id != expected_chain:
+            raise InitChainError("chain id", expected_chain, request.chain_id)
+        if request.initial_height not in (0, 1):
+            raise InitChainError("initial height", 1, request.initial_height)
+        expected_state = get_app_state(self.genesis_hash)
+        try:
+            found_state = json.loads(request.app_state_bytes)
+        except ValueError:
+            found_state = request.app_state_bytes
+        if found_state != expected_state:
+            raise InitChainError("app state", expected_state, found_state)
+        ours = sorted((v.pubkey, v.power) for v in genesis.validators if has_power(v))
+        theirs = sorted((v.pub_key.ed25519, v.power) for v in request.validators)
+        if ours != theirs:
+            raise InitChainError("validators", ours, theirs)
+        return abci.ResponseInitChain(app_hash=self.app.last_root)
+
+    def answer_check_tx(self, request: abci.RequestCheckTx) -> abci.ResponseCheckTx:
+        """Admission against the committed state (a recheck after each block too: a nonce
+        or trade id the block spent is refused then)."""
+        try:
+            self.check(request.tx)
+        except DecodeError as exc:
+            return refuse(CODE_UNDECODABLE, exc)
+        except ClearingError as exc:
+            return refuse(CODE_REFUSED, exc)
+        return abci.ResponseCheckTx(code=CODE_OK)
+
+    def answer_prepare_proposal(
+        self, request: abci.RequestPrepareProposal
+    ) -> abci.ResponsePrepareProposal:
+        txs = self.app.prepare_proposal(request.height, get_time_ms(request.time), request.txs)
+        return abci.ResponsePrepareProposal(txs=fit_proposal(txs, request.max_tx_bytes))
+
+    def answer_process_proposal(
+        self, request: abci.RequestProcessProposal
+    ) -> abci.ResponseProcessProposal:
+        error = compute_proposal_error(request.txs)
+        if error is not None:
+            log.warning("proposal %s at height %d refused: %s",
+                        request.hash.hex()[:12], request.height, error)  # fmt: skip
+            return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.REJECT)
+        return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT)
+
+    def get_equivocations(
+        self, misbehavior: Iterable[abci.Misbehavior]
+    ) -> tuple[Equivocation, ...]:
+        """CometBFT's committed evidence as clearing's input (jailing), in block order;
+        evidence against an address no known key has is skipped (CometBFT verified it
+        against the set of its height, which the state holds)."""
+        keys = {get_address(key): key for key in self.app.state.validators}
+        found = []
+        for item in misbehavior:
+            key = keys.get(item.validator.address)
+            if key is None:
+                log.error("evidence against unknown address %s skipped",
+                          item.validator.address.hex())  # fmt: skip
+                continue
+            found.append(Equivocation(key, item.height))
+        return tuple(found)
+
+    def answer_finalize_block(
+        self, request: abci.RequestFinalizeBlock
+    ) -> abci.ResponseFinalizeBlock:
+        state = self.app.state
+        ctx = BlockContext(
+            request.height,
+            get_time_ms(request.time),
+            state.chain_id,
+            self.get_equivocations(request.misbehavior),
+        )
+        before = get_active_set_at(state, request.height)
+        result = self.app.apply_block(ctx, request.txs)
+        after = self.app.state.validator_sets.get(request.height)
+        self.finalized = DecidedBlock(
+            request.height, ctx.time_ms, tuple(request.txs), request.hash, result
+        )
+        return abci.ResponseFinalizeBlock(
+            tx_results=[
+                abci.ExecTxResult(
+                    code=CODE_OK if r.is_ok() else CODE_REFUSED,
+                    data=r.code.encode(),
+                    codespace="" if r.is_ok() else CODESPACE,
+                )
+                for r in result.tx_results
+            ],
+            validator_updates=[] if after is None else get_validator_updates(before, after),
+            app_hash=result.state_root,
+        )
+
+    def answer_commit(self, request: abci.RequestCommit) -> abci.ResponseCommit:
+        if self.finalized is None:
+            raise ValueError("Commit without a finalized block")
+        block, self.finalized = self.finalized, None
+        self.on_commit(block)
+        return abci.ResponseCommit()

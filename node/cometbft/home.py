@@ -1,0 +1,237 @@
+"""A CometBFT home for a clearnode node: `<node home>/cometbft`, written from the node's
+own keys and genesis so the operator keeps one set of keys and one genesis.
+
+- `config/genesis.json`: derived from our genesis (chain id, time, validators and
+  their power, block size from clearing's limits); its `app_state` names our
+  genesis's hash, which InitChain checks, so a CometBFT home cannot run another
+  network's app.
+- `config/priv_validator_key.json`, `config/node_key.json`: our validator key and
+  node key in CometBFT's format (the same Ed25519 keys: the validator's address is
+  the one our genesis lists; the node id is derived from the node key).
+- `config/config.toml`: only what a clearing node sets; CometBFT's defaults fill the
+  rest. The RPC and the metrics listen on loopback alone (CometBFT's RPC serves every
+  block's transactions: members' trades); transactions are not indexed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from clearing.genesis import Genesis
+from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_TX_BYTES
+from clearing.validator_set import has_power
+from consensus.types import compute_max_proposal_bytes
+from lightclient.anchor import get_consensus_chain_id
+
+ED25519_PUBLIC = "tendermint/PubKeyEd25519"
+ED25519_PRIVATE = "tendermint/PrivKeyEd25519"
+ABCI_SOCKET = "abci.sock"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Consensus timeouts for a clearing network: a block every half second when the
+    network is healthy, and rounds that give up on a silent proposer quickly."""
+
+    propose_ms: int = 2000
+    prevote_ms: int = 500
+    precommit_ms: int = 500
+    commit_ms: int = 500
+
+
+@dataclass(frozen=True)
+class Listeners:
+    """Where this node's CometBFT listens: p2p on the operator's chosen host (its peers
+    must reach it), RPC and metrics on loopback only."""
+
+    p2p_host: str
+    p2p_port: int
+    rpc_port: int
+    metrics_port: int | None = None
+    external_address: str = ""
+    """host:port peers dial, when the p2p host is not it (a NAT, 0.0.0.0)."""
+
+
+def get_node_id(node_key: Ed25519PrivateKey) -> str:
+    """CometBFT's node id: the hex of the first 20 bytes of the public key's SHA-256."""
+    return get_address(node_key.public_key().public_bytes_raw()).hex()
+
+
+def get_address(public_key: bytes) -> bytes:
+    """CometBFT's address of an Ed25519 key: the first 20 bytes of its SHA-256."""
+    return hashlib.sha256(public_key).digest()[:20]
+
+
+def format_time(time_ms: int) -> str:
+    """RFC 3339 in UTC with milliseconds, as CometBFT's genesis reads it."""
+    moment = datetime.fromtimestamp(time_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time_ms % 1000:03d}Z"
+
+
+def get_max_block_bytes() -> int:
+    """CometBFT's block size limit: room for clearing's largest block of transactions with
+    their framing, the header, a commit and evidence (our engine's bound)."""
+    return compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
+
+
+def get_app_state(genesis_hash: bytes) -> dict[str, str]:
+    """The app state CometBFT's genesis carries: our genesis's hash, nothing else (the
+    app reads our genesis itself, and checks it is this one)."""
+    return {"genesis_hash": "0x" + genesis_hash.hex()}
+
+
+def build_genesis_doc(genesis: Genesis, genesis_hash: bytes) -> dict[str, object]:
+    """CometBFT's genesis.json for our genesis (`genesis_hash`: compute_genesis_hash)."""
+    return {
+        "genesis_time": format_time(genesis.genesis_time_ms),
+        "chain_id": get_consensus_chain_id(genesis.chain_id),
+        "initial_height": "1",
+        "consensus_params": {
+            "block": {"max_bytes": str(get_max_block_bytes()), "max_gas": "-1"},
+            "evidence": {
+                "max_age_num_blocks": "100000",
+                "max_age_duration": "172800000000000",
+                "max_bytes": "1048576",
+            },
+            "validator": {"pub_key_types": ["ed25519"]},
+            "version": {"app": "1"},
+            "abci": {"vote_extensions_enable_height": "0"},
+        },
+        "validators": [
+            {
+                "address": get_address(v.pubkey).hex().upper(),
+                "pub_key": {"type": ED25519_PUBLIC, "value": base64.b64encode(v.pubkey).decode()},
+                "power": str(v.power),
+                "name": v.name,
+            }
+            for v in genesis.validators
+            if has_power(v)
+        ],
+        "app_hash": "",
+        "app_state": get_app_state(genesis_hash),
+    }
+
+
+def encode_private_key(key: Ed25519PrivateKey) -> dict[str, str]:
+    seed = key.private_bytes_raw()
+    public = key.public_key().public_bytes_raw()
+    return {"type": ED25519_PRIVATE, "value": base64.b64encode(seed + public).decode()}
+
+
+def build_validator_key_doc(key: Ed25519PrivateKey) -> dict[str, object]:
+    public = key.public_key().public_bytes_raw()
+    return {
+        "address": get_address(public).hex().upper(),
+        "pub_key": {"type": ED25519_PUBLIC, "value": base64.b64encode(public).decode()},
+        "priv_key": encode_private_key(key),
+    }
+
+
+def format_duration(ms: int) -> str:
+    return f"{ms}ms"
+
+
+def build_config_toml(
+    moniker: str,
+    socket: Path,
+    listeners: Listeners,
+    persistent_peers: tuple[str, ...],
+    timeouts: Timeouts,
+    mempool_max_txs: int,
+    mempool_max_bytes: int,
+) -> str:
+    """config.toml: what a clearing node sets (values TOML-quoted by json.dumps)."""
+    q = json.dumps
+    metrics = listeners.metrics_port
+    lines = [
+        f"moniker = {q(moniker)}",
+        f"proxy_app = {q('unix://' + str(socket))}",
+        'abci = "socket"',
+        'log_format = "json"',
+        "",
+        "[rpc]",
+        f"laddr = {q(f'tcp://127.0.0.1:{listeners.rpc_port}')}",
+        f"max_body_bytes = {get_max_block_bytes()}",
+        "",
+        "[p2p]",
+        f"laddr = {q(f'tcp://{listeners.p2p_host}:{listeners.p2p_port}')}",
+        f"external_address = {q(listeners.external_address)}",
+        f"persistent_peers = {q(','.join(persistent_peers))}",
+        "pex = false",
+        "addr_book_strict = false",
+        "allow_duplicate_ip = true",
+        "",
+        "[mempool]",
+        f"size = {mempool_max_txs}",
+        f"max_txs_bytes = {mempool_max_bytes}",
+        f"max_tx_bytes = {MAX_TX_BYTES}",
+        "",
+        "[consensus]",
+        f"timeout_propose = {q(format_duration(timeouts.propose_ms))}",
+        f"timeout_prevote = {q(format_duration(timeouts.prevote_ms))}",
+        f"timeout_precommit = {q(format_duration(timeouts.precommit_ms))}",
+        f"timeout_commit = {q(format_duration(timeouts.commit_ms))}",
+        "",
+        "[tx_index]",
+        'indexer = "null"',
+        "",
+        "[instrumentation]",
+        f"prometheus = {'true' if metrics is not None else 'false'}",
+        f"prometheus_listen_addr = {q(f'127.0.0.1:{metrics or 0}')}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_private(path: Path, doc: dict[str, object]) -> None:
+    """A secret JSON file, 0600 from its creation."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(doc, out, indent=2)
+
+
+def write_home(
+    path: Path,
+    *,
+    moniker: str,
+    genesis: Genesis,
+    genesis_hash: bytes,
+    node_key: Ed25519PrivateKey,
+    validator_key: Ed25519PrivateKey | None,
+    listeners: Listeners,
+    persistent_peers: tuple[str, ...] = (),
+    timeouts: Timeouts = Timeouts(),
+    mempool_max_txs: int = 5000,
+    mempool_max_bytes: int = 1 << 30,
+) -> None:
+    """Writes (or rewrites) the CometBFT home at `path`; its data directory, CometBFT's
+    blocks, state and signing state, is kept. A full node's home holds a fresh
+    validator key no genesis lists, as `cometbft init` would write: CometBFT needs one."""
+    config = path / "config"
+    data = path / "data"
+    config.mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True)
+    (config / "genesis.json").write_text(
+        json.dumps(build_genesis_doc(genesis, genesis_hash), indent=2) + "\n"
+    )
+    (config / "config.toml").write_text(
+        build_config_toml(
+            moniker, path / ABCI_SOCKET, listeners, persistent_peers, timeouts,
+            mempool_max_txs, mempool_max_bytes,
+        )
+    )  # fmt: skip
+    write_private(config / "node_key.json", {"priv_key": encode_private_key(node_key)})
+    signer = validator_key or Ed25519PrivateKey.generate()
+    write_private(config / "priv_validator_key.json", build_validator_key_doc(signer))
+    state = data / "priv_validator_state.json"
+    if not state.exists():  # its last signed height guards against double signing
+        write_private(state, {"height": "0", "round": 0, "step": 0})

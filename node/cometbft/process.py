@@ -1,0 +1,115 @@
+"""The `cometbft` process beside the app: found, checked to be the pinned release,
+started on the node's CometBFT home, its log lines carried into the node's log, and
+stopped with the node. A CometBFT that exits on its own stops the node (`CometBFTExited`):
+a node that no longer orders blocks must not go on serving as if it did.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import signal
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+
+import trio
+
+from node.cometbft.build import get_installed_version
+from node.cometbft.pin import COMETBFT_VERSION
+
+log = logging.getLogger("cometbft")
+
+STOP_GRACE_S = 10.0
+"""How long CometBFT gets to stop after SIGTERM (flushing its WAL and stores) before it is
+killed."""
+KEPT_LINES = 20
+"""Log lines kept to say why CometBFT exited."""
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "error": logging.ERROR}
+
+
+class CometBFTError(Exception):
+    """The CometBFT binary is missing or is not the pinned release."""
+
+
+class CometBFTExited(Exception):
+    """CometBFT exited while the node ran; its last log lines say why."""
+
+    def __init__(self, returncode: int, last_lines: list[str]) -> None:
+        tail = "\n".join(last_lines)
+        super().__init__(f"cometbft exited with code {returncode}; its last lines:\n{tail}")
+        self.returncode = returncode
+        self.last_lines = last_lines
+
+
+def find_binary() -> Path:
+    """The pinned `cometbft`: beside this Python (the venv `make install` built it into),
+    else on PATH; refused if its version is not the pin."""
+    beside = Path(sys.executable).parent / "cometbft"
+    found = beside if beside.exists() else shutil.which("cometbft")
+    if found is None:
+        raise CometBFTError(f"no cometbft binary: `make install` builds {COMETBFT_VERSION}")
+    version = get_installed_version(Path(found))
+    if version != COMETBFT_VERSION.removeprefix("v"):
+        raise CometBFTError(f"{found} is version {version!r}, this node runs {COMETBFT_VERSION}")
+    return Path(found)
+
+
+def log_line(line: str) -> None:
+    """One CometBFT JSON log line as a record of the `cometbft` logger, at its level."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        log.info("%s", line)
+        return
+    if not isinstance(entry, dict):
+        log.info("%s", line)
+        return
+    level = LEVELS.get(str(entry.pop("level", "info")), logging.INFO)
+    message = entry.pop("msg", "")
+    entry.pop("ts", None)
+    extra = " ".join(f"{k}={v}" for k, v in entry.items())
+    log.log(level, "%s %s", message, extra)
+
+
+async def run_cometbft(
+    binary: Path, home: Path, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Runs `cometbft start` on `home` until cancelled (then stops it: SIGTERM, a kill
+    after STOP_GRACE_S); reports its pid when started."""
+    process = await trio.lowlevel.open_process(
+        [str(binary), "start", "--home", str(home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    last_lines: deque[str] = deque(maxlen=KEPT_LINES)
+    assert process.stdout is not None
+    try:
+        task_status.started(process.pid)
+        buffer = b""
+        async for chunk in process.stdout:
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for raw in lines:
+                line = raw.decode(errors="replace")
+                last_lines.append(line)
+                log_line(line)
+        returncode = await process.wait()
+    finally:
+        with trio.CancelScope(shield=True):
+            await stop(process)
+    raise CometBFTExited(returncode, list(last_lines))
+
+
+async def stop(process: trio.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    with trio.move_on_after(STOP_GRACE_S):
+        await process.wait()
+        return
+    log.error("cometbft did not stop within %.0f s of SIGTERM: killed", STOP_GRACE_S)
+    process.kill()
+    await process.wait()

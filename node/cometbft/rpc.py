@@ -1,0 +1,71 @@
+"""The node's client of its own CometBFT's RPC (loopback only): the chain's status,
+its blocks' headers and commits (a report's anchor), and transactions handed to its
+mempool."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+class RpcError(Exception):
+    """CometBFT's RPC answered with an error, or not at all."""
+
+    def __init__(self, method: str, reason: str) -> None:
+        super().__init__(f"cometbft RPC {method}: {reason}")
+        self.method = method
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CheckTxAnswer:
+    """CheckTx's verdict on a transaction handed to the mempool: code 0 admitted it;
+    otherwise `error` is clearing's error type and `log` its message."""
+
+    code: int
+    error: str
+    log: str
+    tx_hash: bytes
+
+
+class CometRpc:
+    def __init__(self, port: int, timeout_s: float = 10.0) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.client = httpx.AsyncClient(timeout=timeout_s)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def call(self, method: str, **params: Any) -> Any:
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        try:
+            response = await self.client.post(self.url, json=body)
+            answer = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RpcError(method, str(exc)) from exc
+        if "error" in answer:
+            error = answer["error"]
+            raise RpcError(method, f"{error.get('message')}: {error.get('data')}")
+        return answer["result"]
+
+    async def get_height(self) -> int:
+        status = await self.call("status")
+        return int(status["sync_info"]["latest_block_height"])
+
+    async def get_header(self, height: int) -> dict[str, Any]:
+        block = await self.call("block", height=str(height))
+        header: dict[str, Any] = block["block"]["header"]
+        return header
+
+    async def broadcast_tx(self, tx: bytes) -> CheckTxAnswer:
+        """Hands `tx` to the mempool and returns CheckTx's verdict."""
+        answer = await self.call("broadcast_tx_sync", tx=base64.b64encode(tx).decode())
+        return CheckTxAnswer(
+            int(answer["code"]),
+            bytes.fromhex(answer.get("data") or "").decode(errors="replace"),
+            answer.get("log", ""),
+            bytes.fromhex(answer["hash"]),
+        )
