@@ -50,6 +50,9 @@ MAX_WITHDRAWAL_TTL_S = 365 * 24 * 3600
 MAX_PORTING_WINDOW_BLOCKS = 100_800  # a week at 6 s blocks
 DEFAULT_SETTLED_INSTRUMENT_RETENTION_MS = 7 * 24 * 3_600_000
 DEFAULT_MIN_PUBLIC_CONTRIBUTORS = 3
+ENGINES = ("clearnode", "cometbft")
+"""Our own engine (consensus/, the embedded default) and CometBFT (node/cometbft/)."""
+DEFAULT_ENGINE = "clearnode"
 MIN_PUBLIC_CONTRIBUTORS = 2
 """An aggregate of one member is that member's figure: no genesis may publish it."""
 MAX_PUBLIC_CONTRIBUTORS = 1_000
@@ -147,6 +150,10 @@ class Genesis:
     """How far after the block time a signed request's expiry may be (optional key;
     clearing/replay.py ``check_expiry``)."""
 
+    engine: str = DEFAULT_ENGINE
+    """The consensus engine that orders this network's blocks (optional key): one of
+    ENGINES. Not in the state root: the same blocks give the same root on either."""
+
     def feeds(self) -> frozenset[str]:
         """Every price feed id some collateral token or instrument refers to."""
         return frozenset(
@@ -217,7 +224,7 @@ TOP_KEYS = {
     "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
     "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
     "clearing_members", "clients", "porting_window_blocks", "settled_instrument_retention_ms",
-    "min_public_contributors", "max_request_lifetime_ms",
+    "min_public_contributors", "max_request_lifetime_ms", "engine",
 }  # fmt: skip
 
 
@@ -308,6 +315,7 @@ def parse_genesis(doc: object) -> Genesis:
         )
         if top.has("max_request_lifetime_ms")
         else DEFAULT_MAX_REQUEST_LIFETIME_MS,
+        engine=_parse_engine(top),
     )
     _check_cross_references(genesis)
     _check_clients(genesis)
@@ -316,6 +324,15 @@ def parse_genesis(doc: object) -> Genesis:
     _check_settlement_tokens(genesis)
     _check_insurance_fund(top)
     return genesis
+
+
+def _parse_engine(top: _Reader) -> str:
+    if not top.has("engine"):
+        return DEFAULT_ENGINE
+    engine = top.get_raw("engine")
+    if engine not in ENGINES:
+        raise GenesisError("engine", " or ".join(ENGINES), engine)
+    return str(engine)
 
 
 def _parse_clearing_members(top: _Reader) -> tuple[bytes, ...] | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import trio
 
+from clearing.genesis import DEFAULT_ENGINE
 from node.config import ConfigError, NodeConfig, load_config
 from node.genesis_file import load_genesis
 from node.keys import (
@@ -46,7 +47,15 @@ def check_home(home: Path) -> NodeConfig:
     """Load and cross-check config, genesis and keys; raise ConfigError / KeyFileError."""
     config = load_config(home)
     check_ports(config)
-    load_genesis(config)
+    genesis = load_genesis(config)
+    if genesis.engine != DEFAULT_ENGINE:
+        # Never run a network on another engine than its genesis names: its validators
+        # would each be a chain of one.
+        raise ConfigError(
+            config.genesis_file, "engine",
+            f"{DEFAULT_ENGINE!r}: this release serves the clearing app to CometBFT "
+            "(node/cometbft/) but `clearnode start` does not run it yet", genesis.engine,
+        )  # fmt: skip
     load_key(config.node_key_file, NODE_KEY)
     if config.validator_key_file.exists():
         load_key(config.validator_key_file, VALIDATOR_KEY)

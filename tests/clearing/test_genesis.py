@@ -12,6 +12,7 @@ from clearing.genesis import (
 from clearing.governance.configuration import encode_configuration
 from clearing.instruments import InstrumentKind, OptionType
 from clearing.risk.engine import compute_risk_setup
+from clearing.root import compute_state_root
 from clearing.state import initialize_state
 from tests.clearing.support import genesis_doc
 
@@ -179,6 +180,20 @@ def test_min_public_contributors_is_optional_and_outside_the_configuration() -> 
     genesis = parse_genesis(doc)
     assert genesis.min_public_contributors == 5
     assert encode_configuration(genesis) == encode_configuration(parse_genesis(genesis_doc()))
+
+
+def test_the_engine_is_ours_unless_set_and_outside_the_state_root() -> None:
+    """A network runs one engine; the same blocks give the same root on either."""
+    doc = genesis_doc()
+    assert parse_genesis(doc).engine == "clearnode"
+    doc["engine"] = "cometbft"
+    assert parse_genesis(doc).engine == "cometbft"
+    root = compute_state_root(initialize_state(parse_genesis(doc)))
+    assert root == compute_state_root(initialize_state(parse_genesis(genesis_doc())))
+    doc["engine"] = "tendermint"
+    with pytest.raises(GenesisError) as refused:
+        parse_genesis(doc)
+    assert (refused.value.key, refused.value.got) == ("engine", "tendermint")
 
 
 def test_the_insurance_fund_starts_empty_and_may_say_so() -> None:

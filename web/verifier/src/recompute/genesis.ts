@@ -55,7 +55,7 @@ const TOP_KEYS = new Set([
   "mark_prices", "insurance_fund", "risk", "trade_id_window", "fees",
   "withdrawal_ttl_s", "vaults", "governance", "external_bridges", "listing_templates",
   "clearing_members", "clients", "porting_window_blocks", "settled_instrument_retention_ms",
-  "min_public_contributors", "max_request_lifetime_ms",
+  "min_public_contributors", "max_request_lifetime_ms", "engine",
 ]);
 
 /** The genesis as the rows read it; `GenesisError` naming the first bad key. */
