@@ -1,0 +1,157 @@
+"""The clearing app's answers to ABCI requests, without a CometBFT process."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from tendermint.abci import types_pb2 as abci
+from tendermint.crypto import keys_pb2
+
+from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
+from clearing.sandbox import derive_member_key
+from clearing.tx import encode_tx
+from node.app import ClearingApp
+from node.cometbft.abci import (
+    CODE_REFUSED,
+    CODE_UNDECODABLE,
+    ClearingAbci,
+    DecidedBlock,
+    InitChainError,
+    fit_proposal,
+    get_validator_updates,
+)
+from node.cometbft.home import build_genesis_doc, get_address
+from node.txcheck import make_clearing_check
+from tests.clearing.support import USDC, genesis_doc, new_sandbox
+
+GENESIS_BYTES = json.dumps(genesis_doc()).encode()
+
+
+def make_abci() -> tuple[ClearingAbci, list[DecidedBlock]]:
+    committed: list[DecidedBlock] = []
+    app = ClearingApp(parse_genesis(json.loads(GENESIS_BYTES)))
+    check = make_clearing_check(lambda: app.state)
+    return ClearingAbci(
+        app, compute_genesis_hash(GENESIS_BYTES), check, committed.append
+    ), committed
+
+
+def init_request(**changes: object) -> abci.RequestInitChain:
+    """What CometBFT sends from the genesis.json node/cometbft/home.py writes."""
+    genesis = parse_genesis(json.loads(GENESIS_BYTES))
+    doc = build_genesis_doc(genesis, compute_genesis_hash(GENESIS_BYTES))
+    request = abci.RequestInitChain(
+        chain_id=str(doc["chain_id"]),
+        initial_height=1,
+        app_state_bytes=json.dumps(doc["app_state"]).encode(),
+        validators=[
+            abci.ValidatorUpdate(pub_key=keys_pb2.PublicKey(ed25519=v.pubkey), power=v.power)
+            for v in genesis.validators
+        ],
+    )
+    for name, value in changes.items():
+        if name == "validators":
+            del request.validators[:]
+            request.validators.extend(value)  # type: ignore[arg-type]
+        else:
+            setattr(request, name, value)
+    return request
+
+
+def finalize(
+    abci_app: ClearingAbci, height: int, txs: list[bytes], **more: object
+) -> abci.ResponseFinalizeBlock:
+    time = Timestamp(seconds=1_795_219_200 + height)
+    request = abci.RequestFinalizeBlock(height=height, time=time, txs=txs, hash=bytes(32), **more)  # type: ignore[arg-type]
+    return abci_app.handle(abci.Request(finalize_block=request)).finalize_block
+
+
+def test_init_chain_answers_the_genesis_root_and_refuses_another_network() -> None:
+    app, _ = make_abci()
+    answer = app.handle(abci.Request(init_chain=init_request())).init_chain
+    assert answer.app_hash == app.app.last_root and not answer.validators
+    for what, change in [
+        ("chain id", {"chain_id": "clearnode-1"}),
+        ("initial height", {"initial_height": 5}),
+        ("app state", {"app_state_bytes": b'{"genesis_hash": "0x00"}'}),
+        ("validators", {"validators": init_request().validators[:3]}),
+    ]:
+        with pytest.raises(InitChainError) as refused:
+            app.handle(abci.Request(init_chain=init_request(**change)))
+        assert refused.value.what == what
+
+
+def test_check_tx_refuses_with_the_error_type_and_changes_nothing() -> None:
+    app, _ = make_abci()
+    box = new_sandbox()
+    root = app.app.last_root
+    garbage = app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=b"\x93\x01"))).check_tx
+    assert (garbage.code, garbage.data, garbage.codespace) == (
+        CODE_UNDECODABLE,
+        b"DecodeError",
+        "clearnode",
+    )
+    credit = box.credit(derive_member_key("alice").address, USDC, 1_000, signers=1)
+    short = app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=encode_tx(credit)))).check_tx
+    assert short.code == CODE_REFUSED and short.data == b"QuorumNotReached", short
+    ok = app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=encode_tx(box.credit(
+        derive_member_key("alice").address, USDC, 1_000))))).check_tx  # fmt: skip
+    assert ok.code == 0
+    assert app.app.last_root == root and app.app.height == 0
+
+
+def test_finalize_block_results_and_commit_hand_over_the_block() -> None:
+    app, committed = make_abci()
+    box = new_sandbox()
+    alice = derive_member_key("alice")
+    good = encode_tx(box.credit(alice.address, USDC, 1_000))
+    answer = finalize(app, 1, [good, good])
+    assert [(r.code, r.data) for r in answer.tx_results] == [
+        (0, b"ok"),
+        (CODE_REFUSED, b"DuplicateCredit"),
+    ]
+    assert answer.app_hash == app.app.last_root and not answer.validator_updates
+    assert committed == []
+    app.handle(abci.Request(commit=abci.RequestCommit()))
+    assert [(b.height, b.txs, b.result.state_root) for b in committed] == [
+        (1, (good, good), answer.app_hash)
+    ]
+    info = app.handle(abci.Request(info=abci.RequestInfo())).info
+    assert (info.last_block_height, info.last_block_app_hash) == (1, answer.app_hash)
+
+
+def test_evidence_jails_the_key_behind_the_address() -> None:
+    app, _ = make_abci()
+    key = app.app.genesis.validators[1].pubkey
+    evidence = abci.Misbehavior(
+        type=abci.DUPLICATE_VOTE,
+        validator=abci.Validator(address=get_address(key), power=10),
+        height=1,
+    )
+    answer = finalize(app, 1, [], misbehavior=[evidence])
+    assert app.app.state.validators[key].power == 0
+    assert [(u.pub_key.ed25519, u.power) for u in answer.validator_updates] == [(key, 0)]
+
+
+def test_validator_updates_are_the_change_in_key_order() -> None:
+    a, b, c = (Validator(n, bytes([i]) * 32, 10, bytes(20)) for i, n in enumerate("abc"))
+    updates = get_validator_updates([a, b], [Validator("b", b.pubkey, 20, bytes(20)), c])
+    assert [(u.pub_key.ed25519, u.power) for u in updates] == [
+        (a.pubkey, 0),
+        (b.pubkey, 20),
+        (c.pubkey, 10),
+    ]
+    assert get_validator_updates([a, b], [b, a]) == []
+
+
+def test_a_proposal_fits_cometbft_budget_and_a_bad_one_is_rejected() -> None:
+    assert fit_proposal([b"x" * 10, b"y" * 10], 32) == [b"x" * 10, b"y" * 10]
+    assert fit_proposal([b"x" * 10, b"y" * 10], 31) == [b"x" * 10]
+    app, _ = make_abci()
+    bad = abci.RequestProcessProposal(height=1, txs=[b"\x93\x01"], hash=bytes(32))
+    assert (
+        app.handle(abci.Request(process_proposal=bad)).process_proposal.status
+        == abci.ResponseProcessProposal.REJECT
+    )
