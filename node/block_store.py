@@ -4,7 +4,7 @@ the state snapshots and members' history rows saved in each block's own transact
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from consensus.types import Block, CommitCertificate
@@ -43,7 +43,7 @@ class SqliteBlockStore:
         store: NodeStore,
         genesis_root: bytes,
         snapshots: SnapshotSchedule | None = None,
-        get_history: Callable[[Block], BlockHistory] | None = None,
+        get_history: Callable[[int, Sequence[bytes]], BlockHistory] | None = None,
     ) -> None:
         self.store = store
         self.genesis_root = genesis_root
@@ -70,7 +70,7 @@ class SqliteBlockStore:
 
     def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
         schedule = self.snapshots
-        history = None if self.get_history is None else self.get_history(block)
+        history = None if self.get_history is None else self.get_history(block.height, block.txs)
         self.store.save_block(
             block.height,
             block.encode(),

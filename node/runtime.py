@@ -42,6 +42,7 @@ from node.app import ClearingApp
 from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
 from node.clock import wall_clock_ms
+from node.committed import decode_stored_block, from_block
 from node.config import NodeConfig
 from node.driver import GOSSIP_PEER, Driver, DriverConfig
 from node.genesis_file import load_genesis
@@ -197,7 +198,8 @@ def restore_state(app: ClearingApp, store: NodeStore) -> Rebuilt[ClearingState]:
 
     def apply(state: ClearingState, stored: StoredBlock) -> tuple[ClearingState, bytes]:
         app.state = state
-        return state, app.finalize_block(Block.decode(stored.block))
+        block = decode_stored_block(app.genesis.engine, stored)
+        return state, app.apply_block(block.get_context(app.genesis.chain_id), block.txs).state_root
 
     rebuilt = rebuild_state(
         store,
@@ -362,7 +364,7 @@ async def run_node(
                 if result is not None:
                     api.record_block(result)
                 allowed.on_commit(app.state)
-                ctx.notify_commit(block, certificate, root)
+                ctx.notify_commit(from_block(block, certificate), root)
                 commits.record_commit(block.height)
                 if api.metrics is not None:
                     api.metrics.observe_commit(block.height, codes, time.monotonic())

@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.genesis import Genesis
 from clearing.state import ClearingState
-from consensus.types import Block, CommitCertificate
 from node.api.app import ApiApp
 from node.app import ClearingApp
+from node.committed import CommittedBlock
 from node.config import NodeConfig
 from node.mempool import MempoolError
 from node.p2p import P2PNode, Topic
@@ -34,7 +34,7 @@ from node.txpool import TxPool
 
 log = logging.getLogger(__name__)
 
-CommitListener = Callable[[Block, CommitCertificate, bytes], None]
+CommitListener = Callable[[CommittedBlock, bytes], None]
 
 
 @dataclass
@@ -60,12 +60,12 @@ class NodeContext:
         return self.app.state
 
     def on_commit(self, listener: CommitListener) -> None:
-        """Call `listener(block, certificate, state_root)` after every committed block."""
+        """Call `listener(block, state_root)` after every committed block."""
         self.commit_listeners.append(listener)
 
-    def notify_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
+    def notify_commit(self, block: CommittedBlock, root: bytes) -> None:
         for listener in self.commit_listeners:
-            listener(block, certificate, root)
+            listener(block, root)
 
     async def submit_tx(self, raw: bytes) -> bool:
         """Admit `raw` to the mempool (recorded on disk) and gossip it; False (logged) if the

@@ -55,7 +55,6 @@ from clearing.errors import ClearingError
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
-from consensus.types import Block, CommitCertificate
 from node.api.counters import BRIDGE_REOBSERVE_REQUESTS, BRIDGE_VAULT_ROTATIONS, CountersCollector
 from node.clock import wall_clock_ms
 from node.collateral.admission import RequestGate
@@ -80,6 +79,7 @@ from node.collateral.reobserve import ChainLookup, Reobserver
 from node.collateral.rotations import VaultRotator, VaultSetStatus, get_known_set
 from node.collateral.signers import OwnKeys
 from node.collateral.withdrawals import ExpiryAttester, WithdrawalSigner
+from node.committed import CommittedBlock
 from node.config import NodeConfig
 from node.keys import BRIDGE_KEY, load_key
 from node.p2p import MessageTooLarge, Offence
@@ -321,7 +321,7 @@ class BridgeNode:
             log.debug("proposing %d bridge transactions at height %d", len(txs), height)
         return txs[:MAX_PER_PROPOSAL]
 
-    def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
+    def on_commit(self, block: CommittedBlock, root: bytes) -> None:
         """Count with the set in force; forget what the block settled; wake the
         withdrawal signer."""
         validators = self.ctx.state.validators

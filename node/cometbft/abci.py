@@ -36,6 +36,7 @@ from clearing.validator_set import get_active_set_at, has_power
 from lightclient.anchor import get_consensus_chain_id
 from node.app import ClearingApp, compute_proposal_error
 from node.cometbft.home import get_address, get_app_state
+from node.cometbft.record import CometBlockRecord
 from node.mempool import CheckFn
 
 log = logging.getLogger(__name__)
@@ -65,13 +66,9 @@ class InitChainError(ValueError):
 
 @dataclass(frozen=True)
 class DecidedBlock:
-    """A block CometBFT finalized, as the node records it: what the app applied and the
-    hash CometBFT's chain knows it by."""
+    """A block CometBFT finalized: as the node stores it, and what applying it gave."""
 
-    height: int
-    time_ms: int
-    txs: tuple[bytes, ...]
-    block_hash: bytes
+    record: CometBlockRecord
     result: BlockResult
 
 
@@ -255,9 +252,11 @@ class ClearingAbci:
         before = get_active_set_at(state, request.height)
         result = self.app.apply_block(ctx, request.txs)
         after = self.app.state.validator_sets.get(request.height)
-        self.finalized = DecidedBlock(
-            request.height, ctx.time_ms, tuple(request.txs), request.hash, result
-        )
+        record = CometBlockRecord(
+            request.height, ctx.time_ms, request.hash, request.proposer_address,
+            tuple(request.txs), ctx.evidence,
+        )  # fmt: skip
+        self.finalized = DecidedBlock(record, result)
         return abci.ResponseFinalizeBlock(
             tx_results=[
                 abci.ExecTxResult(

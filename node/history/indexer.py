@@ -19,8 +19,8 @@ from clearing.events import Event, make_event
 from clearing.genesis import Genesis
 from clearing.trade import TradeBatch
 from clearing.tx import decode_tx
-from consensus.types import Block
 from node.app import ClearingApp
+from node.committed import decode_stored_block
 from node.history.outcomes import get_tx_outcomes
 from node.history.store import BlockHistory, HistoryRow
 from node.mempool import compute_tx_hash
@@ -93,14 +93,14 @@ def get_block_history(txs: Sequence[bytes], result: BlockResult) -> BlockHistory
     return BlockHistory(result.height, rows, outcomes)
 
 
-def get_last_block_history(app: ClearingApp, block: Block) -> BlockHistory:
-    """The history of `block`, which `app` has just finalized (the block store saves a
-    block right after the app applied it)."""
+def get_last_block_history(app: ClearingApp, height: int, txs: Sequence[bytes]) -> BlockHistory:
+    """The history of the block at `height` (its transactions `txs`), which `app` has just
+    applied (a block is saved right after the app applied it)."""
     result = app.last_result
-    if result is None or result.height != block.height:
+    if result is None or result.height != height:
         applied = None if result is None else result.height
-        raise StorageError(f"block {block.height} is saved, but the app last applied {applied}")
-    return get_block_history(block.txs, result)
+        raise StorageError(f"block {height} is saved, but the app last applied {applied}")
+    return get_block_history(txs, result)
 
 
 def catch_up_history(store: NodeStore, genesis: Genesis) -> int:
@@ -114,10 +114,8 @@ def catch_up_history(store: NodeStore, genesis: Genesis) -> int:
     app = ClearingApp(genesis)
     batch: list[BlockHistory] = []
     for stored in store.iter_blocks(after=0, up_to=latest):
-        block = Block.decode(stored.block)
-        app.finalize_block(block)
-        result = app.last_result
-        assert result is not None and result.height == stored.height
+        block = decode_stored_block(genesis.engine, stored)
+        result = app.apply_block(block.get_context(genesis.chain_id), block.txs)
         if result.state_root != stored.state_root:
             raise StorageError(
                 f"{store.path}: block {stored.height} gives a different state root again;"

@@ -21,11 +21,11 @@ import trio
 from clearing.instruments import Instrument
 from clearing.oracle import PriceObservation
 from clearing.tx import encode_tx
-from consensus.types import Block, CommitCertificate
 from node.api.app import RouteHandler
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.clock import wall_clock_ms
+from node.committed import CommittedBlock
 from node.config import NodeConfig
 from node.oracle.gossip import ObservationCheck, encode_observation
 from node.oracle.pool import FreshnessRule, ObservationPool
@@ -61,7 +61,7 @@ class OracleNode:
                   len(update.observations), height)  # fmt: skip
         return [encode_tx(update)]
 
-    def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
+    def on_commit(self, block: CommittedBlock, root: bytes) -> None:
         self.status.record_block(block.height, self.ctx.app.last_result)
 
     async def receive(self) -> None:

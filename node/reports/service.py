@@ -47,7 +47,7 @@ from clearing.attestation import is_quorum
 from clearing.report_commitment import ReportCommitment
 from clearing.tx import encode_tx
 from clearing.validator_set import get_voting_powers
-from consensus.types import Block, CommitCertificate
+from node.committed import CommittedBlock
 from node.config import NodeConfig
 from node.reports.api import ReportsApi
 from node.reports.assignment import assign_accounts
@@ -114,7 +114,7 @@ class ReportsNode:
 
     # -- commits (synchronous: called by the driver right after a block is applied)
 
-    def on_commit(self, block: Block, _: CommitCertificate, root: bytes) -> None:
+    def on_commit(self, block: CommittedBlock, root: bytes) -> None:
         for epoch, report_hash in self._committed_in(block):
             self.store.save_commit(CommitRecord(epoch, report_hash, block.height))
             self.ready.pop(epoch, None)
@@ -157,7 +157,7 @@ class ReportsNode:
         """The set a committed report of `epoch` is signed by (see `get_report_signers`)."""
         return get_report_signers(self.ctx.state, self.store.get_commit(epoch))
 
-    def _committed_in(self, block: Block) -> list[tuple[int, bytes]]:
+    def _committed_in(self, block: CommittedBlock) -> list[tuple[int, bytes]]:
         result = self.ctx.app.last_result
         if result is None or result.height != block.height:
             return []

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from clearing.block import BlockResult
 from clearing.default.events import WATERFALL_KINDS, EventKind
 from clearing.events import Event
-from consensus.types import Block, CommitCertificate
+from node.committed import CommittedBlock
 
 RECENT_BLOCKS = 20
 RECENT_DEFAULT_EVENTS = 200
@@ -27,7 +27,8 @@ SHOWN_KINDS = frozenset(
 @dataclass(frozen=True)
 class BlockLine:
     height: int
-    round: int
+    round: int | None
+    """None where the engine hands a block over before its commit (CometBFT)."""
     time_ms: int
     txs: int
     rejected: int
@@ -56,8 +57,7 @@ class Journal:
 
     def record(
         self,
-        block: Block,
-        certificate: CommitCertificate,
+        block: CommittedBlock,
         root: bytes,
         result: BlockResult | None,
         now_ms: int,
@@ -66,13 +66,13 @@ class Journal:
         self.blocks.appendleft(
             BlockLine(
                 block.height,
-                certificate.round,
-                block.header.time_ms,
+                block.round,
+                block.time_ms,
                 len(block.txs),
                 sum(r.code != "ok" for r in tx_results),
-                tuple(s.validator for s in certificate.signatures),
+                block.signers,
                 root,
-                max(0, now_ms - block.header.time_ms),
+                max(0, now_ms - block.time_ms),
             )
         )
         if result is None:

@@ -204,7 +204,7 @@ def render_blocks(blocks: Sequence[Mapping[str, Any]], now_ms: int) -> str:
             "height": b["height"],
             "time_UTC": figure(format_clock(b["time_ms"])),
             "age": figure(format_age(b["time_ms"], now_ms)),
-            "round": b["round"],
+            "round": "–" if b["round"] is None else b["round"],  # CometBFT: with the next block
             "txs": count(b["txs"]),
             "rejected": count(b["rejected"]),
             "signers": b["signers"],

@@ -9,13 +9,13 @@ from __future__ import annotations
 import trio
 
 from clearing.risk.engine import get_risk_setup
-from consensus.types import Block, CommitCertificate
 from node.api.app import RouteHandler
 from node.api.counters import expose_p2p_counters
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.api.tiers import Listener
 from node.clock import wall_clock_ms
+from node.committed import CommittedBlock
 from node.reports.store import ReportStore
 from node.services import NodeContext, RoutesService
 from node.status.governance import get_failures
@@ -35,8 +35,8 @@ class StatusPage:
         self.vaults: dict[int, VaultView] = {}
         self.report = report
 
-    def on_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
-        self.journal.record(block, certificate, root, self.ctx.app.last_result, wall_clock_ms())
+    def on_commit(self, block: CommittedBlock, root: bytes) -> None:
+        self.journal.record(block, root, self.ctx.app.last_result, wall_clock_ms())
         self.history.record(self.ctx.state, self.journal.blocks[0])
 
     def overview(self, listener: Listener) -> dict[str, object]:

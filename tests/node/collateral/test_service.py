@@ -73,7 +73,7 @@ def make_node(
 def commit(node: BridgeNode, state: ClearingState) -> None:
     """What the node does when a block commits: its state, then its listeners."""
     node.ctx.state = state  # type: ignore[misc]
-    node.on_commit(None, None, b"")  # type: ignore[arg-type]
+    node.on_commit(None, b"")  # type: ignore[arg-type]
 
 
 async def test_a_validator_never_gossips_a_second_content_for_one_deposit(

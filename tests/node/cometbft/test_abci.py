@@ -9,9 +9,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from tendermint.abci import types_pb2 as abci
 from tendermint.crypto import keys_pb2
 
+from clearing.context import Equivocation
 from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
 from clearing.sandbox import derive_member_key
 from clearing.tx import encode_tx
+from lightclient.codec import ConsensusDecodeError
 from node.app import ClearingApp
 from node.cometbft.abci import (
     CODE_REFUSED,
@@ -23,6 +25,9 @@ from node.cometbft.abci import (
     get_validator_updates,
 )
 from node.cometbft.home import build_genesis_doc, get_address
+from node.cometbft.record import CometBlockRecord
+from node.committed import decode_stored_block
+from node.storage import StoredBlock
 from node.txcheck import make_clearing_check
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
 
@@ -115,7 +120,7 @@ def test_finalize_block_results_and_commit_hand_over_the_block() -> None:
     assert answer.app_hash == app.app.last_root and not answer.validator_updates
     assert committed == []
     app.handle(abci.Request(commit=abci.RequestCommit()))
-    assert [(b.height, b.txs, b.result.state_root) for b in committed] == [
+    assert [(b.record.height, b.record.txs, b.result.state_root) for b in committed] == [
         (1, (good, good), answer.app_hash)
     ]
     info = app.handle(abci.Request(info=abci.RequestInfo())).info
@@ -155,3 +160,26 @@ def test_a_proposal_fits_cometbft_budget_and_a_bad_one_is_rejected() -> None:
         app.handle(abci.Request(process_proposal=bad)).process_proposal.status
         == abci.ResponseProcessProposal.REJECT
     )
+
+
+def test_a_committed_block_is_stored_and_read_back_as_applied() -> None:
+    app, committed = make_abci()
+    box = new_sandbox()
+    key = app.app.genesis.validators[1].pubkey
+    evidence = abci.Misbehavior(validator=abci.Validator(address=get_address(key)), height=1)
+    tx = encode_tx(box.credit(derive_member_key("alice").address, USDC, 1_000))
+    finalize(app, 1, [tx], misbehavior=[evidence], proposer_address=get_address(key))
+    app.handle(abci.Request(commit=abci.RequestCommit()))
+    (decided,) = committed
+    record = decided.record
+    stored = StoredBlock(1, record.encode(), b"", decided.result.state_root)
+    block = decode_stored_block("cometbft", stored)
+    assert (block.height, block.txs, block.proposer) == (1, (tx,), get_address(key))
+    assert block.evidence == (Equivocation(key, 1),) and block.round is None
+    replayed = ClearingApp(app.app.genesis)
+    assert (
+        replayed.apply_block(block.get_context(4242), block.txs).state_root
+        == decided.result.state_root
+    )
+    with pytest.raises(ConsensusDecodeError):
+        CometBlockRecord.decode(record.encode()[:-1])

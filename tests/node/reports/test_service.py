@@ -273,7 +273,7 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     # the boundary's commit queues the inputs; each builder proves its share of the
     # accounts, gathers the others' proofs, completes the report and signs it
     for node in nodes:
-        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), None, root)  # type: ignore[arg-type]
+        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), root)  # type: ignore[arg-type]
     assert full.waiting is None  # full nodes never build
     inputs = validators[0][0].waiting
     assert inputs is not None
@@ -307,7 +307,7 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     assert box.state.report_hashes == {epoch: report_hash}
     for node, ctx in [*validators, (full, full_ctx)]:
         ctx.app.last_result = result
-        node.on_commit(SimpleNamespace(height=box.state.height), None, result.state_root)  # type: ignore[arg-type]
+        node.on_commit(SimpleNamespace(height=box.state.height), result.state_root)  # type: ignore[arg-type]
     assert all(node.get_proposal_txs(8, 0) == [] for node, _ in validators)
     assert all(node.get_uncommitted_shares() == [] for node, _ in validators)
     announcement = validators[0][0].outbox_receive.receive_nowait()
@@ -404,7 +404,7 @@ async def test_a_silent_validator_and_one_sending_bad_proofs_are_covered_after_t
               for i in range(4) if i not in (silent, forger)]  # fmt: skip
     refused = gossip_proofs(honest, box)
     for node, _ in honest:
-        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), None, root)  # type: ignore[arg-type]
+        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), root)  # type: ignore[arg-type]
     alone = build_cached(inputs)
     forger_key = derive_ed25519_key(f"validator-{forger}")
     forged_keys = [k for k, p in assignment.items() if keys[p] == forger]
@@ -447,7 +447,7 @@ async def test_a_full_node_refuses_a_report_whose_hash_is_not_committed(tmp_path
     full.add_announcement(ReportAnnouncement(report, report.encode()))
     assert full.store.get_report(inputs.epoch) is None  # nothing committed: kept pending
     box.state.report_hashes[inputs.epoch] = bytes(32)  # another hash is committed
-    full.on_commit(SimpleNamespace(height=box.state.height), None, bytes(32))  # type: ignore[arg-type]
+    full.on_commit(SimpleNamespace(height=box.state.height), bytes(32))  # type: ignore[arg-type]
     full._confirm(inputs.epoch)
     assert full.store.get_report(inputs.epoch) is None
 
@@ -476,7 +476,7 @@ async def test_a_report_built_epochs_late_still_gathers_its_quorum(
     gossip_proofs(nodes, box)
     validators = [node for node, _ in nodes]
     for node in validators:
-        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), None, compute_state_root(box.state))  # type: ignore[arg-type]
+        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), compute_state_root(box.state))  # type: ignore[arg-type]
     async with trio.open_nursery() as nursery:
         for node in validators:
             nursery.start_soon(node.build_waiting)
@@ -484,7 +484,7 @@ async def test_a_report_built_epochs_late_still_gathers_its_quorum(
         while box.state.height < 11 * EPOCH_LENGTH:
             result = box.apply([])
             for node in validators:
-                node.on_commit(SimpleNamespace(height=box.state.height), None, result.state_root)  # type: ignore[arg-type]
+                node.on_commit(SimpleNamespace(height=box.state.height), result.state_root)  # type: ignore[arg-type]
         assert [node.waiting.epoch for node in validators if node.waiting] == [11] * 4
         proved.set()
     for node in validators:
@@ -503,7 +503,7 @@ def public(index: int) -> bytes:
 def commit_block(box: Sandbox, nodes: list[ReportsNode], result: BlockResult) -> None:
     for node in nodes:
         node.ctx.app.last_result = result
-        node.on_commit(SimpleNamespace(height=result.height), None, result.state_root)  # type: ignore[arg-type]
+        node.on_commit(SimpleNamespace(height=result.height), result.state_root)  # type: ignore[arg-type]
 
 
 async def test_the_set_in_force_at_the_epoch_proves_signs_and_checks_the_report(
@@ -526,7 +526,7 @@ async def test_the_set_in_force_at_the_epoch_proves_signs_and_checks_the_report(
     full, _ = make_node(box, tmp_path / "full", None)
     services = [node for node, _ in nodes]
     for node in [*services, full]:
-        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), None, compute_state_root(box.state))  # type: ignore[arg-type]
+        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), compute_state_root(box.state))  # type: ignore[arg-type]
     assert services[3].waiting is None  # removed: not a prover any more
     inputs = services[4].waiting
     assert inputs is not None

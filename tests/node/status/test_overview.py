@@ -14,6 +14,7 @@ from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.validator_set import install_validators
 from consensus.types import Block, BlockHeader, CommitCertificate, CommitSig
+from node.committed import from_block
 from node.status.journal import RECENT_BLOCKS, Journal
 from node.status.overview import build_overview, get_chains, get_health, get_health_status
 from node.status.page import render_status_page
@@ -90,7 +91,7 @@ def commit(journal: Journal, height: int, result: BlockResult | None) -> None:
     block = Block(header, (), None)
     signer = derive_ed25519_key("validator-0").public_key().public_bytes_raw()
     cert = CommitCertificate(height, 0, block.hash, (CommitSig(signer, bytes(64)),))
-    journal.record(block, cert, bytes(32), result, 1_000 * height + 40)
+    journal.record(from_block(block, cert), bytes(32), result, 1_000 * height + 40)
 
 
 def test_journal_keeps_recent_blocks_and_waterfall_events_only() -> None:

@@ -1,0 +1,65 @@
+"""A block CometBFT committed, as the node stores it: what the clearing app applied
+(height, time, transactions, evidence as the keys it jails) and CometBFT's hash and
+proposer address for it. CometBFT keeps the block itself with its header and commit; a
+node reads those from its RPC (node/cometbft/rpc.py) when a verifier needs them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clearing.context import Equivocation
+from clearing.limits import MAX_BLOCK_TXS
+from lightclient.codec import (
+    MAX_EVIDENCE_PER_BLOCK,
+    WIRE_VERSION,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    expect_versioned,
+    pack,
+    unpack,
+)
+from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES
+
+ADDRESS_BYTES = 20
+MAX_RECORD_BYTES = 64 << 20
+"""Above any block CometBFT may commit under its genesis's max_bytes (node/cometbft/home.py)."""
+
+
+@dataclass(frozen=True)
+class CometBlockRecord:
+    height: int
+    time_ms: int
+    block_hash: bytes
+    proposer_address: bytes
+    txs: tuple[bytes, ...]
+    evidence: tuple[Equivocation, ...] = ()
+
+    def to_wire(self) -> list[Any]:
+        return [
+            WIRE_VERSION, self.height, self.time_ms, self.block_hash, self.proposer_address,
+            list(self.txs), [[e.validator, e.height] for e in self.evidence],
+        ]  # fmt: skip
+
+    def encode(self) -> bytes:
+        return pack(self.to_wire())
+
+    @staticmethod
+    def decode(data: bytes) -> CometBlockRecord:
+        raw = unpack(data, "cometbft block", MAX_RECORD_BYTES)
+        items = expect_versioned(raw, "cometbft block", 7)
+        evidence = expect_list(items[6], "cometbft block.evidence", max_len=MAX_EVIDENCE_PER_BLOCK)
+        return CometBlockRecord(
+            expect_int(items[1], "cometbft block.height", 1),
+            expect_int(items[2], "cometbft block.time_ms"),
+            expect_bytes(items[3], "cometbft block.hash", HASH_BYTES),
+            expect_bytes(items[4], "cometbft block.proposer", ADDRESS_BYTES),
+            tuple(expect_bytes(tx, "cometbft block.tx", max_len=MAX_RECORD_BYTES)
+                  for tx in expect_list(items[5], "cometbft block.txs", max_len=MAX_BLOCK_TXS)),
+            tuple(
+                Equivocation(expect_bytes(key, "evidence.validator", PUBLIC_KEY_BYTES),
+                             expect_int(height, "evidence.height", 1))
+                for key, height in (expect_list(e, "evidence", 2) for e in evidence)
+            ),
+        )  # fmt: skip
