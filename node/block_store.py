@@ -69,16 +69,24 @@ class SqliteBlockStore:
         return stored.state_root
 
     def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
+        self.save(block.height, block.encode(), certificate.encode(), state_root, block.txs)
+
+    def save(
+        self, height: int, block: bytes, cert: bytes, state_root: bytes, txs: Sequence[bytes]
+    ) -> None:
+        """Stores a committed block in the engine's own form (`block`, `cert`: our engine's
+        block and certificate, or a CometBFT block record and no certificate), `txs` its
+        transactions, with what the schedule and the history add."""
         schedule = self.snapshots
-        history = None if self.get_history is None else self.get_history(block.height, block.txs)
+        history = None if self.get_history is None else self.get_history(height, txs)
         self.store.save_block(
-            block.height,
-            block.encode(),
-            certificate.encode(),
+            height,
+            block,
+            cert,
             state_root,
-            None if schedule is None else schedule.get_snapshot(block.height),
+            None if schedule is None else schedule.get_snapshot(height),
             None if schedule is None else schedule.kept,
-            [compute_tx_hash(tx) for tx in block.txs],
+            [compute_tx_hash(tx) for tx in txs],
             history,
         )
         if history is not None and self.on_history is not None:

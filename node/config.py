@@ -81,6 +81,24 @@ class P2PConfig:
 
 
 @dataclass(frozen=True)
+class CometBFTConfig:
+    """This node's CometBFT, on a network whose genesis says `engine = "cometbft"`
+    (node/cometbft/): its home, written from this node's keys and genesis at every start,
+    and its listeners (p2p on `p2p.listen_host`; RPC and metrics on loopback only)."""
+
+    home: Path
+    p2p_port: int = 26666
+    rpc_port: int = 26657
+    metrics_port: int = 0
+    """CometBFT's own Prometheus metrics on 127.0.0.1 (0: off)."""
+    persistent_peers: tuple[str, ...] = ()
+    """The other validators' CometBFT nodes, `NODE_ID@HOST:PORT` (`clearnode init` writes
+    them; a node id is derived from the node key: node/cometbft/home.py)."""
+    external_address: str = ""
+    """`HOST:PORT` the other validators dial, when not p2p.listen_host:p2p_port."""
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     enabled: bool = True
     listen_host: str = "127.0.0.1"
@@ -223,6 +241,9 @@ class NodeConfig:
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     bridge_chains: tuple[BridgeChainConfig, ...] = ()
+    cometbft: CometBFTConfig | None = None
+    """Read from the `[cometbft]` table (its defaults when absent): used only when the
+    genesis's engine is CometBFT."""
     log_level: str = "info"
     config_file: Path | None = None
 
@@ -299,7 +320,7 @@ class _Table:
         self.note(name, matching if expected is None else expected, default)
         value = self._get(name, str, "a string", default)
         if pattern is not None and not re.fullmatch(pattern, value):
-            raise self.fail(name, matching, value)
+            raise self.fail(name, matching if expected is None else expected, value)
         return value
 
     def integer(
@@ -427,6 +448,28 @@ def _read_api(t: _Table) -> ApiConfig:
             "operator_listen_port", ApiConfig.operator_listen_port, hi=65535
         ),
     )
+
+
+def _cometbft(home: Path) -> Callable[[_Table], CometBFTConfig]:
+    def build(t: _Table) -> CometBFTConfig:
+        peers = t.list_of("persistent_peers", str, "a CometBFT peer NODE_ID@HOST:PORT")
+        for index, peer in enumerate(peers):
+            if re.fullmatch(r"[0-9a-f]{40}@[^\s@:]+:\d{1,5}", peer) is None:
+                raise t.fail(
+                    f"persistent_peers[{index}]", "NODE_ID@HOST:PORT (40 hex digits)", peer
+                )
+        return CometBFTConfig(
+            home=t.path("home", home, "cometbft"),
+            p2p_port=t.integer("p2p_port", CometBFTConfig.p2p_port, hi=65535),
+            rpc_port=t.integer("rpc_port", CometBFTConfig.rpc_port, hi=65535),
+            metrics_port=t.integer("metrics_port", CometBFTConfig.metrics_port, hi=65535),
+            persistent_peers=peers,
+            external_address=t.text(
+                "external_address", "", pattern=r"|[^\s@:]+:\d{1,5}", expected="HOST:PORT"
+            ),
+        )
+
+    return build
 
 
 def _metrics(t: _Table) -> MetricsConfig:
@@ -640,6 +683,7 @@ def parse_config(
         reports=_read(t.table("reports"), _reports(home)),
         bridge=_read(t.table("bridge"), _bridge),
         bridge_chains=tuple(_read(c, _bridge_chain) for c in t.tables("bridge_chains")),
+        cometbft=_read(t.table("cometbft"), _cometbft(home)),
         config_file=file,
     )
     keys.check_no_unknown_keys()

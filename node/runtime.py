@@ -42,7 +42,7 @@ from node.app import ClearingApp
 from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
 from node.clock import wall_clock_ms
-from node.committed import decode_stored_block, from_block
+from node.committed import CommittedBlock, decode_stored_block, from_block
 from node.config import NodeConfig
 from node.driver import GOSSIP_PEER, Driver, DriverConfig
 from node.genesis_file import load_genesis
@@ -54,7 +54,7 @@ from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import CONSENSUS, TX, feed_driver, get_topics, open_publisher
 from node.ports import get_bind_problem, get_port_taken_error
 from node.service_list import build_services
-from node.services import NodeContext, NodeContextInputs
+from node.services import NodeContext, NodeContextInputs, Service
 from node.storage import NodeStore, Rebuilt, StoredBlock, rebuild_state
 from node.txcheck import make_clearing_check
 from node.txpool import TxPool
@@ -220,6 +220,18 @@ def restore_state(app: ClearingApp, store: NodeStore) -> Rebuilt[ClearingState]:
     return rebuilt
 
 
+def restore_node(config: NodeConfig, app: ClearingApp, store: NodeStore) -> frozenset[str] | None:
+    """The app at the store's tip and the members' history caught up with it; returns the
+    peers this node's p2p host allows (None: any), as its committed state lists them."""
+    restore_state(app, store)
+    genesis = app.genesis
+    allowed_peers = get_allowed_peers(config, genesis, get_peer_validators(config, app.state))
+    if allowed_peers is not None:
+        check_persistent_peers(config, genesis, allowed_peers)
+    catch_up_history(store, genesis)
+    return allowed_peers
+
+
 def iter_recent_txs(store: NodeStore, blocks: int) -> Iterator[bytes]:
     """The transactions of the latest `blocks` stored blocks."""
     for stored in store.iter_blocks(max(0, store.latest_height() - blocks)):
@@ -245,6 +257,68 @@ async def regossip(p2p: P2PNode, pool: TxPool, txs: list[bytes]) -> None:
             await p2p.publish(TX, tx)
 
 
+def get_p2p_config(config: NodeConfig, allowed_peers: frozenset[str] | None) -> P2PConfig:
+    return P2PConfig(
+        key_seed=load_key(config.node_key_file, NODE_KEY).secret,
+        listen_host=config.p2p.listen_host,
+        listen_port=config.p2p.listen_port,
+        persistent_peers=config.p2p.persistent_peers,
+        allowed_peers=allowed_peers,
+    )
+
+
+def build_block_store(
+    config: NodeConfig, store: NodeStore, app: ClearingApp, genesis_root: bytes
+) -> SqliteBlockStore:
+    """The committed blocks, each saved with its members' history and, on schedule, the
+    state snapshot after it."""
+    return SqliteBlockStore(
+        store,
+        genesis_root,
+        SnapshotSchedule(
+            config.storage.snapshot_interval,
+            config.storage.snapshots_kept,
+            lambda: encode_snapshot(app.state),
+        ),
+        functools.partial(get_last_block_history, app),
+    )
+
+
+def announce_commit(
+    ctx: NodeContext, allowed: AllowedPeers, commits: CommitWatch, block: CommittedBlock,
+    root: bytes,
+) -> None:  # fmt: skip
+    """What the node's parts learn of a block the app just applied and the store saved,
+    whichever engine committed it: the API's streams and counters, the peers allowed in,
+    the services, the liveness watch."""
+    api, result = ctx.api, ctx.app.last_result
+    codes = [] if result is None else [r.code for r in result.tx_results]
+    jailed = [] if result is None else log_jailings(block.height, result)
+    if api.metrics is not None and jailed:
+        api.metrics.observe_jailings(len(jailed))
+    api.publish_block(block.height, block.block_hash, root, block.time_ms, codes)
+    if result is not None:
+        api.record_block(result)
+    allowed.on_commit(ctx.state)
+    ctx.notify_commit(block, root)
+    commits.record_commit(block.height)
+    if api.metrics is not None:
+        api.metrics.observe_commit(block.height, codes, time.monotonic())
+
+
+async def start_services(
+    nursery: trio.Nursery, services: list[Service], ctx: NodeContext, commits: CommitWatch
+) -> None:
+    """Starts each service in `nursery`, in order, before consensus runs."""
+    if ctx.api.metrics is not None:
+        p2p = ctx.p2p
+        ctx.api.metrics.watch_peers(lambda: len(p2p.connected_peers()))
+    for service in services:
+        log.info("starting service %s", service.name)
+        await nursery.start(service.serve, ctx)
+    add_status_section(ctx.api, "health", commits.get_health)
+
+
 def check_listening(config: NodeConfig, p2p: P2PNode) -> None:
     """The host listens: py-libp2p only logs a failed bind and runs unreachable. Another
     node started at the same instant on the same port is the usual cause (both found it
@@ -268,11 +342,7 @@ async def run_node(
     genesis_root = app.last_root
     store = NodeStore(config.storage.path)
     try:
-        restore_state(app, store)
-        allowed_peers = get_allowed_peers(config, genesis, get_peer_validators(config, app.state))
-        if allowed_peers is not None:
-            check_persistent_peers(config, genesis, allowed_peers)
-        catch_up_history(store, genesis)
+        allowed_peers = restore_node(config, app, store)
         wal = Wal(FileWalStorage(config.storage.wal_path))
         compact_wal(wal, store.latest_height() + 1)
         signer = get_validator_signer(config, app.state, wal)
@@ -286,23 +356,8 @@ async def run_node(
         pool = TxPool(mempool, store)
         restored = pool.restore()
         validators = tuple(Validator(v.name, v.pubkey, v.power) for v in genesis.validators)
-        p2p_config = P2PConfig(
-            key_seed=load_key(config.node_key_file, NODE_KEY).secret,
-            listen_host=config.p2p.listen_host,
-            listen_port=config.p2p.listen_port,
-            persistent_peers=config.p2p.persistent_peers,
-            allowed_peers=allowed_peers,
-        )
-        blocks = SqliteBlockStore(
-            store,
-            genesis_root,
-            SnapshotSchedule(
-                config.storage.snapshot_interval,
-                config.storage.snapshots_kept,
-                lambda: encode_snapshot(app.state),
-            ),
-            functools.partial(get_last_block_history, app),
-        )
+        p2p_config = get_p2p_config(config, allowed_peers)
+        blocks = build_block_store(config, store, app, genesis_root)
         services = build_services(
             config, NodeContextInputs(genesis, signer is not None, lambda: app.state)
         )
@@ -342,43 +397,30 @@ async def run_node(
                 publish_tx,
             )
             allowed = AllowedPeers(config, genesis, p2p, app.state)
+
+            async def admit_tx(raw: bytes) -> None:
+                await pool.add(raw)
+                await publish_tx(raw)
+
             ctx = NodeContext(
                 config,
                 genesis,
                 app,
                 store,
-                pool,
                 p2p,
                 api,
                 None if signer is None else Ed25519PrivateKey.from_private_bytes(signer.key.seed),
-                publish_tx,
+                admit_tx,
             )
 
             def on_commit(block: Block, certificate: CommitCertificate, root: bytes) -> None:
-                result = app.last_result
-                codes = [] if result is None else [r.code for r in result.tx_results]
-                jailed = [] if result is None else log_jailings(block.height, result)
-                if api.metrics is not None and jailed:
-                    api.metrics.observe_jailings(len(jailed))
-                api.publish_block(block.height, block.hash, root, block.header.time_ms, codes)
-                if result is not None:
-                    api.record_block(result)
-                allowed.on_commit(app.state)
-                ctx.notify_commit(from_block(block, certificate), root)
-                commits.record_commit(block.height)
-                if api.metrics is not None:
-                    api.metrics.observe_commit(block.height, codes, time.monotonic())
+                announce_commit(ctx, allowed, commits, from_block(block, certificate), root)
                 if block.height % config.storage.snapshot_interval == 0:
                     compact_wal(wal, block.height + 1)
 
             driver.on_commit = on_commit
             blocks.on_history = api.publish_history
-            if api.metrics is not None:
-                api.metrics.watch_peers(lambda: len(p2p.connected_peers()))
-            for service in services:
-                log.info("starting service %s", service.name)
-                await nursery.start(service.serve, ctx)
-            add_status_section(api, "health", commits.get_health)
+            await start_services(nursery, services, ctx, commits)
             await nursery.start(
                 functools.partial(serve_node, on_peer_height=commits.observe_peer_height),
                 p2p,

@@ -30,7 +30,6 @@ from node.config import NodeConfig
 from node.mempool import MempoolError
 from node.p2p import P2PNode, Topic
 from node.storage import NodeStore
-from node.txpool import TxPool
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +44,14 @@ class NodeContext:
     genesis: Genesis
     app: ClearingApp
     store: NodeStore
-    pool: TxPool
     p2p: P2PNode
     api: ApiApp
     validator_key: Ed25519PrivateKey | None
     """This node's consensus key when it has one (a validator, or one governance may
     add: services check the set in force before using it), else None."""
-    publish_tx: Callable[[bytes], Awaitable[None]]
+    admit_tx: Callable[[bytes], Awaitable[None]]
+    """Hands a transaction to the engine's mempool (ours: recorded on disk and gossiped;
+    CometBFT's: its CheckTx and gossip); raises MempoolError if refused."""
     commit_listeners: list[CommitListener] = field(default_factory=list)
 
     @property
@@ -68,14 +68,13 @@ class NodeContext:
             listener(block, root)
 
     async def submit_tx(self, raw: bytes) -> bool:
-        """Admit `raw` to the mempool (recorded on disk) and gossip it; False (logged) if the
-        mempool refuses."""
+        """Admit `raw` to the mempool, as the HTTP API does; False (logged) if the mempool
+        refuses."""
         try:
-            await self.pool.add(raw)
+            await self.admit_tx(raw)
         except MempoolError as exc:
             log.debug("service tx refused by the mempool: %s", exc)
             return False
-        await self.publish_tx(raw)
         return True
 
 

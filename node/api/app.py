@@ -393,7 +393,9 @@ class ApiApp:
             raise ApiError(
                 404, "UnknownBlock", f"no committed block at height {text}", height=int(text)
             )
-        return json_response(200, get_block_view(stored, full=request.listener.is_operator))
+        engine = self.node.get_state().genesis.engine
+        view = get_block_view(stored, engine, full=request.listener.is_operator)
+        return json_response(200, view)
 
     async def get_tx(self, _: Request, params: dict[str, str]) -> Response:
         text = params["hash"]

@@ -1,6 +1,9 @@
 """A committed block as the API shows it: to anyone, its header, how many transactions
 of each kind it holds and its commit certificate (what a light client needs); to the
 operator listener, also the block's bytes, from which every transaction can be read.
+On a CometBFT network the node stores what the app applied (node/cometbft/record.py):
+its height, time, CometBFT's hash and proposer address, and the same counts; CometBFT's
+header and commit are CometBFT's to serve.
 
 The header commits to the transactions by `txs_hash` only, so the public view names no
 member, trade or transaction hash (which would open `GET /v1/txs/{hash}`)."""
@@ -12,14 +15,38 @@ from collections import Counter
 from clearing.tx import get_tx_kind
 from consensus.types import Block
 from node.api.bodies import hex0x
+from node.cometbft.record import CometBlockRecord
 from node.storage import StoredBlock
 
 
-def get_block_view(stored: StoredBlock, *, full: bool) -> dict[str, object]:
+def get_block_view(stored: StoredBlock, engine: str, *, full: bool) -> dict[str, object]:
+    view = get_comet_block_view(stored) if engine == "cometbft" else get_our_block_view(stored)
+    if full:
+        view["block"] = hex0x(stored.block)
+    return view
+
+
+def get_comet_block_view(stored: StoredBlock) -> dict[str, object]:
+    record = CometBlockRecord.decode(stored.block)
+    return {
+        "height": stored.height,
+        "engine": "cometbft",
+        "hash": hex0x(record.block_hash),
+        "time_ms": record.time_ms,
+        "state_root": hex0x(stored.state_root),
+        "proposer": hex0x(record.proposer_address),
+        "txs": len(record.txs),
+        "tx_kinds": count_kinds(record.txs),
+        "evidence": len(record.evidence),
+    }
+
+
+def get_our_block_view(stored: StoredBlock) -> dict[str, object]:
     block = Block.decode(stored.block)
     header = block.header
     view: dict[str, object] = {
         "height": stored.height,
+        "engine": "clearnode",
         "hash": hex0x(block.hash),
         "chain_id": header.chain_id,
         "time_ms": header.time_ms,
@@ -35,8 +62,6 @@ def get_block_view(stored: StoredBlock, *, full: bool) -> dict[str, object]:
         "evidence": len(block.evidence),
         "cert": hex0x(stored.cert),
     }
-    if full:
-        view["block"] = hex0x(stored.block)
     return view
 
 

@@ -103,15 +103,26 @@ class LocalNode:
         return None if self.store is None else self.store.load_block(height)
 
     def get_status(self) -> dict[str, object]:
-        state = self.state()
-        status: dict[str, object] = {
-            "chain_id": self.chain_id,
-            "moniker": self.moniker,
-            "height": state.height,
-            "time_ms": state.time_ms,
-            "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
-            "clearing_house": get_clearing_house_status(state),
-        }
-        if self.status_extra is not None:
-            status.update(self.status_extra())
-        return status
+        mempool = {"txs": len(self.mempool), "bytes": self.mempool.size_bytes}
+        return build_status(self.chain_id, self.moniker, self.state(), mempool, self.status_extra)
+
+
+def build_status(
+    chain_id: int,
+    moniker: str,
+    state: ClearingState,
+    mempool: dict[str, int],
+    status_extra: Callable[[], dict[str, object]] | None,
+) -> dict[str, object]:
+    """`GET /v1/status`: the node, its latest block, its mempool and the clearing house."""
+    status: dict[str, object] = {
+        "chain_id": chain_id,
+        "moniker": moniker,
+        "height": state.height,
+        "time_ms": state.time_ms,
+        "mempool": mempool,
+        "clearing_house": get_clearing_house_status(state),
+    }
+    if status_extra is not None:
+        status.update(status_extra())
+    return status

@@ -198,9 +198,11 @@ SCHEMAS: dict[str, Any] = {
     "Block": {
         "type": "object",
         # `block` (its bytes, hence its transactions) only on the operator listener
-        "required": ["height", "hash", "state_root", "txs_hash", "txs", "tx_kinds", "cert"],
+        # the header's other fields and the certificate: on networks of our engine only
+        "required": ["height", "engine", "hash", "state_root", "txs", "tx_kinds"],
         "properties": {
             "height": {"type": "integer"},
+            "engine": {"enum": ["clearnode", "cometbft"]},
             "hash": HEX,
             "chain_id": {"type": "string"},
             "time_ms": {"type": "integer"},

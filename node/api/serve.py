@@ -20,7 +20,7 @@ import trio
 from clearing.state import ClearingState
 from node.api.app import ApiApp, serve_api
 from node.api.http import get_bound_port
-from node.api.node_interface import LocalNode
+from node.api.node_interface import LocalNode, NodeInterface
 from node.api.tiers import OPERATOR, PUBLIC, Listener
 from node.config import NodeConfig
 from node.keys import generate_operator_token, load_operator_token, save_operator_token
@@ -47,13 +47,25 @@ async def serve_node_api(
     *,
     task_status: trio.TaskStatus[ApiApp] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the HTTP API of this node until cancelled (does nothing if disabled)."""
+    """Serve the HTTP API of this node, over its own mempool, until cancelled."""
     if metrics is None and config.metrics.enabled:
         metrics = NodeMetrics(config.moniker)
     node = LocalNode(
         config.chain_id, config.moniker, mempool, get_state, store, broadcast, status_extra,
         metrics, pool, commits,
     )  # fmt: skip
+    await serve_api_of(config, node, metrics, store, task_status=task_status)
+
+
+async def serve_api_of(
+    config: NodeConfig,
+    node: NodeInterface,
+    metrics: NodeMetrics | None,
+    store: NodeStore | None,
+    *,
+    task_status: trio.TaskStatus[ApiApp] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the HTTP API over `node` until cancelled (does nothing if disabled)."""
     app = ApiApp(node, metrics=metrics if config.metrics.enabled else None, history_store=store)
     if not config.api.enabled:
         task_status.started(app)

@@ -37,7 +37,7 @@ from lightclient.anchor import get_consensus_chain_id
 from node.app import ClearingApp, compute_proposal_error
 from node.cometbft.home import get_address, get_app_state
 from node.cometbft.record import CometBlockRecord
-from node.mempool import CheckFn
+from node.mempool import CheckFn, compute_tx_hash
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +122,16 @@ class ClearingAbci:
         genesis_hash: bytes,
         check: CheckFn,
         on_commit: Callable[[DecidedBlock], None],
+        pending: dict[bytes, int] | None = None,
     ) -> None:
         self.app = app
         self.genesis_hash = genesis_hash
         self.check = check
         self.on_commit = on_commit
         self.finalized: DecidedBlock | None = None
+        self.pending: dict[bytes, int] = {} if pending is None else pending
+        """CometBFT's mempool as this app sees it (hash -> size): what CheckTx admitted,
+        less what a recheck refused or a block included (CometBFT drops both)."""
 
     def handle(self, request: abci.Request) -> abci.Response:
         """The answer to `request`: the response of the same kind (ABCI names each
@@ -198,12 +202,13 @@ class ClearingAbci:
     def answer_check_tx(self, request: abci.RequestCheckTx) -> abci.ResponseCheckTx:
         """Admission against the committed state (a recheck after each block too: a nonce
         or trade id the block spent is refused then)."""
+        tx_hash = compute_tx_hash(request.tx)
         try:
             self.check(request.tx)
-        except DecodeError as exc:
-            return refuse(CODE_UNDECODABLE, exc)
-        except ClearingError as exc:
-            return refuse(CODE_REFUSED, exc)
+        except (DecodeError, ClearingError) as exc:
+            self.pending.pop(tx_hash, None)
+            return refuse(CODE_UNDECODABLE if isinstance(exc, DecodeError) else CODE_REFUSED, exc)
+        self.pending[tx_hash] = len(request.tx)
         return abci.ResponseCheckTx(code=CODE_OK)
 
     def answer_prepare_proposal(
@@ -251,6 +256,8 @@ class ClearingAbci:
         )
         before = get_active_set_at(state, request.height)
         result = self.app.apply_block(ctx, request.txs)
+        for raw in request.txs:
+            self.pending.pop(compute_tx_hash(raw), None)
         after = self.app.state.validator_sets.get(request.height)
         record = CometBlockRecord(
             request.height, ctx.time_ms, request.hash, request.proposer_address,

@@ -45,6 +45,15 @@ class Timeouts:
     prevote_ms: int = 500
     precommit_ms: int = 500
     commit_ms: int = 500
+    round_increase_ms: int = 500
+    """CometBFT's per-round increase of each step's timeout (its default)."""
+
+    def get_stall_limit_ms(self) -> int:
+        """The longest a height takes on a network with a quorum: two full rounds (a
+        silent proposer's, then the next) and the commit wait, as our engine's
+        node/liveness.py counts it."""
+        steps = self.propose_ms + self.prevote_ms + self.precommit_ms
+        return 2 * steps + 3 * self.round_increase_ms + self.commit_ms
 
 
 @dataclass(frozen=True)

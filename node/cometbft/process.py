@@ -6,6 +6,7 @@ a node that no longer orders blocks must not go on serving as if it did.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import shutil
@@ -27,6 +28,7 @@ STOP_GRACE_S = 10.0
 killed."""
 KEPT_LINES = 20
 """Log lines kept to say why CometBFT exited."""
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "error": logging.ERROR}
 
 
@@ -68,10 +70,17 @@ def log_line(line: str) -> None:
         log.info("%s", line)
         return
     level = LEVELS.get(str(entry.pop("level", "info")), logging.INFO)
-    message = entry.pop("msg", "")
+    message = entry.pop("_msg", "")
     entry.pop("ts", None)
     extra = " ".join(f"{k}={v}" for k, v in entry.items())
     log.log(level, "%s %s", message, extra)
+
+
+def die_with_parent() -> None:
+    """In the child before it runs CometBFT: the kernel kills it when the node dies, even
+    by SIGKILL, so no CometBFT is left signing blocks with no app behind it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 async def run_cometbft(
@@ -83,6 +92,7 @@ async def run_cometbft(
         [str(binary), "start", "--home", str(home)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,
     )
     last_lines: deque[str] = deque(maxlen=KEPT_LINES)
     assert process.stdout is not None

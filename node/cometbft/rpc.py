@@ -39,6 +39,12 @@ class CometRpc:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    async def __aenter__(self) -> CometRpc:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def call(self, method: str, **params: Any) -> Any:
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
         try:

@@ -26,6 +26,11 @@ vault and token addresses; `--deploy-anvil NAME=URL` deploys a vault trusting th
 new validators and test tokens on a running anvil first. Either way each chain is a
 `[[bridge_chains]]` section of every config, and its tokens the genesis collateral.
 
+`--engine cometbft` makes a network whose blocks CometBFT orders (genesis `engine`,
+docs/operator.md): each config gets a `[cometbft]` table, node i's CometBFT listening for
+peers on p2p_port + N + i and serving its RPC on 127.0.0.1 at p2p_port + 2N + i (N
+homes), the other validators' CometBFT nodes as its persistent peers.
+
 `--ceremony` makes one home of a network of independent operators (docs/ceremony.md):
 its keys and config only, listening where `--p2p-host`, `--external-address` and
 `--api-host` say; the genesis and the report seed come later from `clearnode genesis`.
@@ -43,7 +48,7 @@ from typing import Any
 
 from bridge.validators import EvmValidatorSet
 from clearing.errors import GenesisError
-from clearing.genesis import parse_genesis
+from clearing.genesis import DEFAULT_ENGINE, ENGINES, parse_genesis
 from clearing.risk.params import parse_stress_days_csv
 from node.chainspec import (
     AnvilTarget,
@@ -57,6 +62,7 @@ from node.chainspec import (
     place_vaults,
     render_bridge_chains,
 )
+from node.cometbft.home import get_node_id
 from node.config import CONFIG_FILE_NAME, UNSPECIFIED_HOSTS, check_p2p_address, load_config
 from node.keys import (
     BRIDGE_KEY,
@@ -120,6 +126,12 @@ def register(subparsers: Any) -> None:
         type=int,
         default=None,
         help="first operator listener port (default: the ports after the API ones)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=DEFAULT_ENGINE,
+        help="the consensus engine that orders the network's blocks (genesis `engine`)",
     )
     parser.add_argument("--genesis-template", type=Path, default=EXAMPLE_GENESIS)
     parser.add_argument(
@@ -269,6 +281,23 @@ def render_oracle(genesis: dict[str, Any]) -> str:
     )
 
 
+def render_cometbft(index: int, keys: list[NodeKeys], dialled: str, p2p_port: int) -> str:
+    """Node `index`'s `[cometbft]` table: its CometBFT p2p port after the nodes' libp2p
+    ports, its RPC port after those, the other nodes' CometBFT as persistent peers."""
+    count = len(keys)
+    peers = [
+        f"{get_node_id(k.node.ed25519())}@{dialled}:{p2p_port + count + j}"
+        for j, k in enumerate(keys)
+        if j != index
+    ]
+    return (
+        "\n[cometbft]\n"
+        f"p2p_port = {p2p_port + count + index}\n"
+        f"rpc_port = {p2p_port + 2 * count + index}\n"
+        f"persistent_peers = {json.dumps(peers)}\n"
+    )
+
+
 def build_genesis(
     template: dict[str, Any], chain_id: int, validators: list[tuple[str, NodeKeys]]
 ) -> dict[str, Any]:
@@ -334,6 +363,7 @@ def init_homes(
     operator_port: int | None = None,
     stress_days: Path | None = None,
     hosts: Hosts = Hosts(),
+    engine: str = DEFAULT_ENGINE,
 ) -> InitResult:
     """Create `count` node homes (home itself when count == 1) and the venues' key files.
 
@@ -369,6 +399,8 @@ def init_homes(
     if bridge_chains:
         place_collateral(venue_template, build_collateral(venue_template, bridge_chains))
         place_vaults(venue_template, {c.chain_id: c.vault for c in bridge_chains})
+    if engine != DEFAULT_ENGINE:
+        venue_template["engine"] = engine
     genesis = build_genesis(venue_template, chain_id, list(zip(names, keys, strict=True)))
     seed = create_report_seed() if report_seed is None else load_report_seed(report_seed)
     peer_ids = [compute_peer_id(k.node) for k in keys]
@@ -387,6 +419,8 @@ def init_homes(
             chain_id, name, p2p_port + i, api_port + i, first_operator + i, peers, hosts
         )
         services = render_oracle(genesis) + render_bridge_chains(bridge_chains)
+        if engine == "cometbft":
+            services += render_cometbft(i, keys, dialled, p2p_port)
         (h / CONFIG_FILE_NAME).write_text(config + "\n" + services)
         load_config(h)  # what we wrote must load
     venue_key_files = {venue: home / VENUE_KEYS_DIR / f"{venue}.json" for venue in venue_keys}
@@ -519,6 +553,7 @@ def run(args: argparse.Namespace) -> int:
             args.operator_port,
             args.stress_days,
             hosts,
+            args.engine,
         )
     except (ValueError, FileExistsError, KeyFileError, GenesisError, OSError) as exc:
         print(f"clearnode init: {exc}")

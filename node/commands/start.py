@@ -17,7 +17,7 @@ from typing import Any
 
 import trio
 
-from clearing.genesis import DEFAULT_ENGINE
+from node.cometbft.process import CometBFTExited
 from node.config import ConfigError, NodeConfig, load_config
 from node.genesis_file import load_genesis
 from node.keys import (
@@ -47,15 +47,13 @@ def check_home(home: Path) -> NodeConfig:
     """Load and cross-check config, genesis and keys; raise ConfigError / KeyFileError."""
     config = load_config(home)
     check_ports(config)
-    genesis = load_genesis(config)
-    if genesis.engine != DEFAULT_ENGINE:
-        # Never run a network on another engine than its genesis names: its validators
-        # would each be a chain of one.
-        raise ConfigError(
-            config.genesis_file, "engine",
-            f"{DEFAULT_ENGINE!r}: this release serves the clearing app to CometBFT "
-            "(node/cometbft/) but `clearnode start` does not run it yet", genesis.engine,
-        )  # fmt: skip
+    if load_genesis(config).engine == "cometbft":
+        from node.cometbft.process import CometBFTError, find_binary
+
+        try:
+            find_binary()
+        except CometBFTError as exc:
+            raise ConfigError(config.genesis_file, "engine", str(exc), "cometbft") from exc
     load_key(config.node_key_file, NODE_KEY)
     if config.validator_key_file.exists():
         load_key(config.validator_key_file, VALIDATOR_KEY)
@@ -86,22 +84,36 @@ def run(args: argparse.Namespace) -> int:
     # Until the node's own receiver takes over, SIGTERM interrupts start-up as Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     failures: list[BaseException] = []
+    crashed = False
     try:
-        from node.runtime import run_node  # imports libp2p (~1 s): only once the home is good
-
-        trio.run(run_until_signal, run_node, config)
+        trio.run(run_until_signal, get_runner(config), config)
     except* StorageError as group:  # a data directory this node cannot use
         failures += get_leaves(group)
     except* ConfigError as group:  # a listen port taken by a node started at the same instant
         failures += get_leaves(group)
     except* KeyboardInterrupt:
         log.info("interrupted while starting")
+    except* CometBFTExited as group:  # the engine beside the node stopped: so does the node
+        failures += get_leaves(group)
+        crashed = True
     for failure in failures:
         print(f"clearnode start: {failure}", file=sys.stderr)
     if failures:
-        return 2
+        return 1 if crashed else 2
     log.info("stopped", extra={"moniker": config.moniker})
     return 0
+
+
+def get_runner(config: NodeConfig) -> Callable[[NodeConfig], Awaitable[None]]:
+    """The runtime of the engine the genesis names (each imports libp2p, ~1 s: only once
+    the home is good)."""
+    if load_genesis(config).engine == "cometbft":
+        from node.cometbft.runtime import run_cometbft_node
+
+        return run_cometbft_node
+    from node.runtime import run_node
+
+    return run_node
 
 
 async def run_until_signal(

@@ -84,10 +84,11 @@ class GenesisFile:
     """The genesis file this node was started with, as read at start (the node holds no
     other: a changed file on disk is not the chain this node runs)."""
 
-    def __init__(self, data: bytes, store: NodeStore) -> None:
+    def __init__(self, data: bytes, store: NodeStore, engine: str) -> None:
         self.data = data
         self.hash = compute_genesis_hash(data)
         self.store = store
+        self.engine = engine
 
     async def get_genesis(self, _: Request, __: dict[str, str]) -> Response:
         return Response(200, self.data, "application/json")
@@ -97,7 +98,7 @@ class GenesisFile:
         view: dict[str, object] = {"genesis_hash": "0x" + self.hash.hex()}
         height = self.store.latest_height()
         stored = self.store.load_block(height) if height else None
-        if stored is not None:
+        if stored is not None and self.engine != "cometbft":  # CometBFT's: its headers
             header = Block.decode(stored.block).header
             view["checkpoint"] = f"{height}:{header.time_ms}:0x{header.validators_hash.hex()}"
         return view
@@ -119,7 +120,7 @@ class VerifierService(RoutesService):
     async def serve(
         self, ctx: NodeContext, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        genesis = GenesisFile(ctx.config.genesis_file.read_bytes(), ctx.store)
+        genesis = GenesisFile(ctx.config.genesis_file.read_bytes(), ctx.store, ctx.genesis.engine)
         ctx.api.add_routes(VerifierPage().routes())
         ctx.api.add_routes(genesis.routes())
         add_status_section(ctx.api, "trust", genesis.get_trust_view)

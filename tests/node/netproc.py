@@ -28,6 +28,7 @@ from typing import Any, Protocol, TypeVar
 
 from bridge.loopback import LOWEST_PORT, get_ephemeral_start, get_free_port
 from clearing.sandbox import derive_seed
+from node.cometbft.home import get_node_id
 from node.keys import (
     HOME_OPERATOR_TOKEN_FILE,
     NODE_KEY,
@@ -118,6 +119,8 @@ class NodeHome:
     """TOML appended to config.toml: the services' sections (oracle off unless given)."""
     observers: tuple[str, ...] = ()
     """`[p2p] observers`: peer ids allowed besides the genesis validators' nodes."""
+    rpc_port: int | None = None
+    """Its CometBFT's RPC, on a network whose engine is CometBFT."""
 
     @property
     def node_key(self) -> KeyFile:
@@ -192,14 +195,21 @@ class ProcessNetwork:
         validators: int = 4,
         extra_config: str = "",
         observers: tuple[str, ...] | None = None,
+        engine: str = "clearnode",
     ) -> None:
+        """`engine` "cometbft": the genesis names it, each home gets a `[cometbft]` table
+        (free ports, the others as persistent peers)."""
         self.genesis = json.loads(GENESIS_DOC.read_text())
         assert len(self.genesis["validators"]) == validators
+        if engine == "cometbft":
+            self.genesis["engine"] = engine
         self.extra_config = extra_config
         """TOML appended to every node's config (after the services' sections)."""
         self.observers = observers
         """Given: genesis names the validators' nodes and only they and these may connect."""
         self.homes = [self._home(base / f"v{i}", f"v{i}", i) for i in range(validators)]
+        if engine == "cometbft":
+            add_cometbft_tables(self.homes)
         if observers is not None:
             for home, validator in zip(self.homes, self.genesis["validators"], strict=True):
                 validator["peer_id"] = home.peer_id
@@ -237,6 +247,22 @@ class ProcessNetwork:
 
     def close(self) -> None:
         stop_processes(self.processes)
+
+
+def add_cometbft_tables(homes: list[NodeHome]) -> None:
+    """Each home's `[cometbft]` table: its ports, the others' CometBFT nodes as peers."""
+    ports = [(get_free_port(), get_free_port()) for _ in homes]
+    peers = [
+        f"{get_node_id(h.node_key.ed25519())}@127.0.0.1:{p2p}"
+        for h, (p2p, _) in zip(homes, ports, strict=True)
+    ]
+    for index, (home, (p2p, rpc)) in enumerate(zip(homes, ports, strict=True)):
+        others = [peer for j, peer in enumerate(peers) if j != index]
+        home.rpc_port = rpc
+        home.extra_config += (
+            f"\n[cometbft]\np2p_port = {p2p}\nrpc_port = {rpc}\n"
+            f"persistent_peers = {json.dumps(others)}\n"
+        )
 
 
 class Network(Protocol[H]):

@@ -293,6 +293,7 @@ async def test_reads_blocks_validators_prices_status(api: Harness) -> None:
     one = Block.decode(stored.block)
     assert block == {
         "height": 1,
+        "engine": "clearnode",
         "hash": "0x" + one.hash.hex(),
         "chain_id": "test",
         "time_ms": NOW_MS,

@@ -90,10 +90,6 @@ def test_start_preflight_names_what_is_wrong(
         check_home(home)
     assert info.value.file == genesis_file and info.value.key == "validators[0].power"
     doc["validators"][0]["power"] = 1
-    genesis_file.write_text(json.dumps({**doc, "engine": "cometbft"}))
-    with pytest.raises(ConfigError) as info:
-        check_home(home)
-    assert (info.value.key, info.value.found) == ("engine", "cometbft")
     doc["risk"]["extreme_multiple"] = 100  # 100 scan ranges down: every price below zero
     genesis_file.write_text(json.dumps(doc))
     with pytest.raises(ConfigError) as info:

@@ -16,10 +16,11 @@ from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_ed25519_key
 from node.allowed_peers import get_allowed_peers
 from node.cli import main
+from node.cometbft.home import get_node_id
 from node.commands.keys import get_public_keys
 from node.config import load_config
 from node.genesis_file import load_genesis
-from node.keys import VENUE_KEY, load_key, load_operator_token
+from node.keys import NODE_KEY, VENUE_KEY, load_key, load_operator_token
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
@@ -282,3 +283,20 @@ def test_init_takes_the_stress_days_of_a_csv(
     assert main(args) == 2
     assert f"{bad}:2: expected label,underlying,integer" in capsys.readouterr().out
     assert not (tmp_path / "b" / "config.toml").exists()
+
+
+def test_init_for_cometbft_names_the_engine_and_peers_each_cometbft(tmp_path: Path) -> None:
+    assert main(["init", "--home", str(tmp_path), "--validators", "3", "--engine", "cometbft",
+                 "--p2p-port", "41000", "--api-port", "42000"]) == 0  # fmt: skip
+    homes = [tmp_path / f"node{i}" for i in range(3)]
+    configs = [load_config(home) for home in homes]
+    assert load_genesis(configs[0]).engine == "cometbft"
+    comets = [c.cometbft for c in configs]
+    assert all(c is not None for c in comets)
+    assert [(c.p2p_port, c.rpc_port) for c in comets if c] == [
+        (41003, 41006), (41004, 41007), (41005, 41008)
+    ]  # fmt: skip
+    node_ids = [get_node_id(load_key(h / "keys/node_key.json", NODE_KEY).ed25519()) for h in homes]
+    assert comets[0] is not None and comets[0].persistent_peers == (
+        f"{node_ids[1]}@127.0.0.1:41004", f"{node_ids[2]}@127.0.0.1:41005"
+    )  # fmt: skip

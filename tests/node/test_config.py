@@ -40,6 +40,8 @@ def test_minimal_config_takes_defaults(tmp_path: Path) -> None:
     assert config.api.listen_port == 8080
     assert config.mempool.max_txs == 10_000
     assert config.p2p.observers == ()
+    assert config.cometbft is not None and config.cometbft.home == tmp_path.resolve() / "cometbft"
+    assert (config.cometbft.p2p_port, config.cometbft.rpc_port) == (26666, 26657)
 
 
 def test_observers_are_read_as_peer_ids(tmp_path: Path) -> None:
@@ -140,6 +142,12 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
             ">= 1",
         ),
         (MINIMAL + "[reports]\nshare_wait_s = 3601\n", "reports.share_wait_s", "and 3600"),
+        (
+            MINIMAL + "[cometbft]\npersistent_peers = ['abc@127.0.0.1:26666']\n",
+            "cometbft.persistent_peers[0]",
+            "NODE_ID@HOST:PORT",
+        ),
+        (MINIMAL + "[cometbft]\nexternal_address = 'h'\n", "cometbft.external_address", "HOST"),
         (MINIMAL + "chain_id = 8\n", "(syntax)", "TOML"),
         ("chain_id = '7'\nmoniker = 'x'\n", "chain_id", "an integer"),
     ],

@@ -73,7 +73,7 @@ async def test_the_genesis_is_served_byte_for_byte_and_its_hash_and_a_checkpoint
     the network publishes), and the latest block as a checkpoint to walk from."""
     data = (json.dumps(genesis_doc(), indent=3) + "\n").encode()  # any formatting: its bytes
     store = NodeStore(tmp_path / "node.sqlite3")
-    genesis = GenesisFile(data, store)
+    genesis = GenesisFile(data, store, "clearnode")
     app = _app(VerifierPage(tmp_path / "missing.html"))
     app.add_routes(genesis.routes())
     assert genesis.get_trust_view() == {"genesis_hash": "0x" + hashlib.sha256(data).hexdigest()}

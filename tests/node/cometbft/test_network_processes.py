@@ -1,0 +1,115 @@
+"""Four `clearnode start` validators on CometBFT, as operators run them: they commit the
+same roots, what a validator accepted (202) commits exactly once on every node even
+when that validator is killed (-9) right after answering, and the killed one catches up
+when it starts again."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from clearing.request_schema import SignedRequest
+from clearing.tx import decode_tx
+from clearnode.client.signers import get_member_request_body
+from node.cometbft.record import CometBlockRecord
+from node.mempool import compute_tx_hash
+from tests.clearing.support import new_sandbox
+from tests.node.netproc import NodeHome, ProcessNetwork, running
+from tests.node.test_network_inprocess import setup_txs
+from tests.node.test_network_processes import assert_roots_agree, wait_until
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+
+
+def read_txs(home: NodeHome) -> list[bytes]:
+    """Every transaction of the node's stored blocks, in order."""
+    if not home.db.exists():
+        return []
+    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT block FROM blocks ORDER BY height").fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+    return [tx for (row,) in rows for tx in CometBlockRecord.decode(row).txs]
+
+
+def is_committed_once(homes: list[NodeHome], txs: list[bytes]) -> bool:
+    for home in homes:
+        found = read_txs(home)
+        if any(found.count(tx) != 1 for tx in txs):
+            return False
+    return True
+
+
+def post_request(home: NodeHome, tx: bytes) -> int:
+    """A member request as a wallet sends it: the EIP-712 message and signature as JSON."""
+    record = decode_tx(tx)
+    assert isinstance(record, SignedRequest)
+    body = json.dumps(get_member_request_body(record, new_sandbox().chain_id)).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{home.api_port}/v1/member-requests", data=body,
+        headers={"content-type": "application/json"}, method="POST",
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
+async def post(home: NodeHome, route: str, txs: list[bytes]) -> None:
+    for tx in txs:
+        status = await trio.to_thread.run_sync(home.post_tx, route, tx)
+        assert status == 202, status
+
+
+def get_json(home: NodeHome, path: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{home.api_port}{path}", timeout=10) as answer:
+        view: dict[str, Any] = json.loads(answer.read())
+    return view
+
+
+def get_outcome(home: NodeHome, tx: bytes) -> dict[str, Any]:
+    return get_json(home, f"/v1/txs/0x{compute_tx_hash(tx).hex()}")
+
+
+def get_tip(homes: list[NodeHome]) -> int:
+    return min(max(home.get_roots(), default=0) for home in homes)
+
+
+async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path: Path) -> None:
+    setup, batches = setup_txs()
+    credits, requests = setup[:4], setup[4:]
+    with running(ProcessNetwork(tmp_path / "net", engine="cometbft")) as net:
+        validators = list(net.homes)
+        await wait_until("every validator to commit", lambda: get_tip(validators) >= 1)
+        await post(validators[0], "/v1/bridge/collateral-events", credits)
+        for tx in requests:
+            assert await trio.to_thread.run_sync(post_request, validators[1], tx) == 202
+        await wait_until("setup to commit", lambda: is_committed_once(validators, setup))
+        target = validators[2]
+        await post(target, "/v1/trade-batches", batches)
+        net.kill(target)  # right after its 202s: its mempool may not have gossiped them
+        net.start(target)
+        committed = lambda: is_committed_once(validators, batches)  # noqa: E731
+        await wait_until("the batches once everywhere", committed)
+        others = get_tip([v for v in validators if v is not target])
+        await wait_until(
+            "the restarted node at the others' tip", lambda: get_tip(validators) >= others
+        )
+        assert_roots_agree(validators)
+        for home in validators:  # what each node tells a venue of its batches
+            outcomes = [await trio.to_thread.run_sync(get_outcome, home, b) for b in batches]
+            assert [(o["status"], o["code"]) for o in outcomes] == [("committed", "ok")] * 3
+        block = await trio.to_thread.run_sync(get_json, validators[0], "/v1/blocks/1")
+        assert (block["engine"], block["height"]) == ("cometbft", 1) and "block" not in block
+        page = await trio.to_thread.run_sync(get_json, validators[0], "/v1/status")
+        assert page["height"] >= others and page["mempool"] == {"txs": 0, "bytes": 0}
+        url = f"http://127.0.0.1:{validators[0].api_port}/status"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert "<table id='blocks'>" in answer.read().decode()
