@@ -27,7 +27,10 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from bridge.loopback import LOWEST_PORT, get_ephemeral_start, get_free_port
+from clearing.request_schema import SignedRequest
 from clearing.sandbox import derive_seed
+from clearing.tx import decode_tx
+from clearnode.client.signers import get_member_request_body
 from node.cometbft.home import get_node_id
 from node.keys import (
     HOME_OPERATOR_TOKEN_FILE,
@@ -175,6 +178,23 @@ class NodeHome:
             headers={"content-type": "application/msgpack"},
             method="POST",
         )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    def post_member_request(self, tx: bytes) -> int:
+        """POSTs an encoded member request as a wallet sends it (the EIP-712 message and its
+        signature as JSON); returns the status code."""
+        record = decode_tx(tx)
+        assert isinstance(record, SignedRequest), type(record)
+        chain_id = json.loads((self.path / "genesis.json").read_text())["chain_id"]
+        body = json.dumps(get_member_request_body(record, chain_id)).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.api_port}/v1/member-requests", data=body,
+            headers={"content-type": "application/json"}, method="POST",
+        )  # fmt: skip
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return int(response.status)

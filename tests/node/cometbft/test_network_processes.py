@@ -14,12 +14,8 @@ from typing import Any
 import pytest
 import trio
 
-from clearing.request_schema import SignedRequest
-from clearing.tx import decode_tx
-from clearnode.client.signers import get_member_request_body
 from node.cometbft.record import CometBlockRecord
 from node.mempool import compute_tx_hash
-from tests.clearing.support import new_sandbox
 from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import assert_roots_agree, wait_until
@@ -47,19 +43,6 @@ def is_committed_once(homes: list[NodeHome], txs: list[bytes]) -> bool:
         if any(found.count(tx) != 1 for tx in txs):
             return False
     return True
-
-
-def post_request(home: NodeHome, tx: bytes) -> int:
-    """A member request as a wallet sends it: the EIP-712 message and signature as JSON."""
-    record = decode_tx(tx)
-    assert isinstance(record, SignedRequest)
-    body = json.dumps(get_member_request_body(record, new_sandbox().chain_id)).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{home.api_port}/v1/member-requests", data=body,
-        headers={"content-type": "application/json"}, method="POST",
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return int(response.status)
 
 
 async def post(home: NodeHome, route: str, txs: list[bytes]) -> None:
@@ -90,7 +73,7 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
         await wait_until("every validator to commit", lambda: get_tip(validators) >= 1)
         await post(validators[0], "/v1/bridge/collateral-events", credits)
         for tx in requests:
-            assert await trio.to_thread.run_sync(post_request, validators[1], tx) == 202
+            assert await trio.to_thread.run_sync(validators[1].post_member_request, tx) == 202
         await wait_until("setup to commit", lambda: is_committed_once(validators, setup))
         target = validators[2]
         await post(target, "/v1/trade-batches", batches)
