@@ -1,12 +1,15 @@
 """The `cometbft` process beside the app: found, checked to be the pinned release,
 started on the node's CometBFT home, its log lines carried into the node's log, and
 stopped with the node. A CometBFT that exits on its own stops the node (`CometBFTExited`):
-a node that no longer orders blocks must not go on serving as if it did.
+a node that no longer orders blocks must not go on serving as if it did. A node that
+dies, even by SIGKILL, takes its CometBFT with it: CometBFT stops itself when its ABCI
+connections to the app close (and its next log line finds the pipe closed). The
+kernel's parent-death signal would not do: it follows the thread that started the
+process, and trio starts processes from worker threads that end when idle.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import shutil
@@ -28,7 +31,6 @@ STOP_GRACE_S = 10.0
 killed."""
 KEPT_LINES = 20
 """Log lines kept to say why CometBFT exited."""
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "error": logging.ERROR}
 
 
@@ -76,13 +78,6 @@ def log_line(line: str) -> None:
     log.log(level, "%s %s", message, extra)
 
 
-def die_with_parent() -> None:
-    """In the child before it runs CometBFT: the kernel kills it when the node dies, even
-    by SIGKILL, so no CometBFT is left signing blocks with no app behind it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 async def run_cometbft(
     binary: Path, home: Path, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
 ) -> None:
@@ -92,7 +87,6 @@ async def run_cometbft(
         [str(binary), "start", "--home", str(home)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        preexec_fn=die_with_parent,
     )
     last_lines: deque[str] = deque(maxlen=KEPT_LINES)
     assert process.stdout is not None

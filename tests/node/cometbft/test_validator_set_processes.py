@@ -1,0 +1,105 @@
+"""Governance changes the validator set of a CometBFT network (`clearnode start`
+processes on loopback): a fifth validator, running from the start with a key no genesis
+lists, is added and one removed; CometBFT takes the app's validator updates, so from the
+execution height + 2 the new set signs every block (CometBFT's commits say who signed).
+A validator down for a while catches up by CometBFT's block sync and the app's replay,
+and every node keeps one root per height."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from clearing.genesis import Validator
+from clearing.governance.proposal import Proposal, VoteChoice
+from clearing.governance.submit import sign_proposal
+from clearing.governance.validator_change import AddValidator, RemoveValidator
+from clearing.governance.vote import sign_vote
+from clearing.sandbox import derive_ed25519_key
+from clearing.tx import encode_tx
+from node.cometbft.home import get_address
+from tests.node.netproc import NodeHome, ProcessNetwork, add_cometbft_tables, running
+from tests.node.test_network_processes import assert_roots_agree, wait_until
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+
+VOTING_BLOCKS = 8
+DELAY = 2
+
+
+def public(name: str) -> bytes:
+    return derive_ed25519_key(name).public_key().public_bytes_raw()
+
+
+def get_rpc(home: NodeHome, path: str) -> Any:
+    """An answer of the node's CometBFT RPC (loopback)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{home.rpc_port}/{path}", timeout=10) as r:
+        return json.loads(r.read())["result"]
+
+
+def get_signers(home: NodeHome, height: int) -> set[bytes]:
+    """The addresses whose precommits CometBFT's commit of `height` holds."""
+    commit = get_rpc(home, f"commit?height={height}")["signed_header"]["commit"]
+    return {bytes.fromhex(s["validator_address"]) for s in commit["signatures"] if s["signature"]}
+
+
+def get_tip(homes: list[NodeHome]) -> int:
+    return min(max(home.get_roots(), default=0) for home in homes)
+
+
+async def post(home: NodeHome, route: str, tx: bytes) -> None:
+    assert await trio.to_thread.run_sync(home.post_tx, route, tx) == 202
+
+
+async def test_governance_changes_the_set_cometbft_signs_with(tmp_path: Path) -> None:
+    net = ProcessNetwork(tmp_path / "net", engine="cometbft")
+    net.genesis["governance"] = {"min_delay_blocks": DELAY, "max_voting_blocks": 50}
+    net.homes.append(NodeHome(tmp_path / "net" / "v4", "v4", 4))
+    for home in net.homes:
+        home.extra_config = "[oracle]\nenabled = false\n"
+    add_cometbft_tables(net.homes)
+    addrs = [h.addr for h in net.homes]
+    for home in net.homes:
+        shutil.rmtree(home.path / "keys", ignore_errors=True)  # the same keys (by name) again
+        home.write(net.genesis, [a for a in addrs if a != home.addr])
+    chain_id = net.genesis["chain_id"]
+    keys = [derive_ed25519_key(f"validator-{i}") for i in range(4)]
+    fifth = Validator("validator-4", public("validator-4"), 10, bytes(20))
+    changes = (AddValidator(fifth), RemoveValidator(public("validator-3")))
+    with running(net):
+        validators = net.homes[:4]
+        await wait_until("every validator to commit", lambda: get_tip(validators) >= 2)
+        deadline = get_tip(validators) + VOTING_BLOCKS
+        tx = sign_proposal(keys[0], chain_id, changes, deadline, deadline + DELAY)
+        await post(validators[0], "/v1/governance/proposals", encode_tx(tx))
+        digest = hashlib.sha256(tx.signing_bytes(chain_id)).digest()
+        proposed = Proposal(1, tx.proposer, changes, digest, 0, deadline, deadline + DELAY)
+        await wait_until("the proposal to commit", lambda: get_tip(validators) > deadline - 6)
+        for key in keys[:3]:
+            ballot = sign_vote(key, chain_id, proposed, VoteChoice.YES)
+            await post(validators[1], "/v1/governance/votes", encode_tx(ballot))
+        governs = deadline + DELAY + 2
+        # v2 goes down across the change and comes back once the new set signs
+        down = validators[2]
+        net.kill(down)
+        staying = [h for h in net.homes if h not in (down, net.homes[3])]
+        await wait_until("the new set to sign", lambda: get_tip(staying) > governs + 3, 120)
+        net.start(down)
+        tip = get_tip(staying)
+        await wait_until("v2 to catch up", lambda: get_tip([down]) >= tip, 60)
+        assert_roots_agree(net.homes)
+        observer = net.homes[0]
+        old, new = get_address(public("validator-3")), get_address(public("validator-4"))
+        assert all(new not in get_signers(observer, h) for h in range(2, governs))
+        assert all(old not in get_signers(observer, h) for h in range(governs, tip))
+        assert any(new in get_signers(observer, h) for h in range(governs, tip))
+        in_force = get_rpc(observer, f"validators?height={tip}")["validators"]
+        addresses = {bytes.fromhex(v["address"]) for v in in_force}
+        assert new in addresses and old not in addresses
