@@ -30,6 +30,7 @@ from node.committed import decode_stored_block
 from node.storage import StoredBlock
 from node.txcheck import make_clearing_check
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
+from tests.node.test_app import blocks, make_block
 
 GENESIS_BYTES = json.dumps(genesis_doc()).encode()
 
@@ -183,3 +184,18 @@ def test_a_committed_block_is_stored_and_read_back_as_applied() -> None:
     )
     with pytest.raises(ConsensusDecodeError):
         CometBlockRecord.decode(record.encode()[:-1])
+
+
+def test_one_sequence_of_blocks_gives_the_same_roots_on_both_engines() -> None:
+    """Our engine's blocks through the ABCI path, and the ABCI path's through our engine's."""
+    ours = ClearingApp(parse_genesis(genesis_doc()))
+    theirs, _ = make_abci()
+    for height, txs in enumerate(blocks(), start=1):
+        block = make_block(height, txs)
+        root = ours.finalize_block(block)
+        time = Timestamp(
+            seconds=block.header.time_ms // 1000, nanos=block.header.time_ms % 1000 * 10**6
+        )
+        request = abci.RequestFinalizeBlock(height=height, time=time, txs=txs, hash=block.hash)
+        assert theirs.handle(abci.Request(finalize_block=request)).finalize_block.app_hash == root
+        theirs.handle(abci.Request(commit=abci.RequestCommit()))
