@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from clearing.genesis import DEFAULT_ENGINE, ENGINES
 from node.devnet import PUBLIC_KEYS_WARNING
 from node.devnet.ledger_demo import DEFAULT_GENESIS, run_ledger_demo
 
@@ -44,6 +45,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--epoch-blocks", type=_at_least(2), default=30)
     parser.add_argument(
         "--out", type=Path, help="directory for node homes and logs, reports, summary.json"
+    )
+    parser.add_argument(
+        "--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="the consensus engine"
     )
     parser.add_argument("--quiet", action="store_true", help="no dashboard or log lines")
     parser.add_argument("--ledger-demo", action="store_true", help="the in-process ledger demo")
@@ -79,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         epoch_length_blocks=args.epoch_blocks,
         out_dir=args.out,
+        engine=args.engine,
     )
     observer = make_observer(args.quiet)
     try:

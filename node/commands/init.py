@@ -281,21 +281,22 @@ def render_oracle(genesis: dict[str, Any]) -> str:
     )
 
 
-def render_cometbft(index: int, keys: list[NodeKeys], dialled: str, p2p_port: int) -> str:
-    """Node `index`'s `[cometbft]` table: its CometBFT p2p port after the nodes' libp2p
-    ports, its RPC port after those, the other nodes' CometBFT as persistent peers."""
-    count = len(keys)
+def render_cometbft_tables(
+    node_keys: list[KeyFile], host: str, ports: list[tuple[int, int]]
+) -> list[str]:
+    """Each node's `[cometbft]` table: its CometBFT's (p2p, RPC) ports from `ports`, the
+    other nodes' CometBFT (dialled at `host`) as its persistent peers."""
     peers = [
-        f"{get_node_id(k.node.ed25519())}@{dialled}:{p2p_port + count + j}"
-        for j, k in enumerate(keys)
-        if j != index
+        f"{get_node_id(key.ed25519())}@{host}:{p2p}"
+        for key, (p2p, _) in zip(node_keys, ports, strict=True)
     ]
-    return (
+    return [
         "\n[cometbft]\n"
-        f"p2p_port = {p2p_port + count + index}\n"
-        f"rpc_port = {p2p_port + 2 * count + index}\n"
-        f"persistent_peers = {json.dumps(peers)}\n"
-    )
+        f"p2p_port = {p2p}\n"
+        f"rpc_port = {rpc}\n"
+        f"persistent_peers = {json.dumps([p for j, p in enumerate(peers) if j != index])}\n"
+        for index, (p2p, rpc) in enumerate(ports)
+    ]
 
 
 def build_genesis(
@@ -406,6 +407,10 @@ def init_homes(
     peer_ids = [compute_peer_id(k.node) for k in keys]
     dialled = LOOPBACK if hosts.p2p in UNSPECIFIED_HOSTS else hosts.p2p
     addrs = [f"{to_multiaddr(dialled, p2p_port + i)}/p2p/{p}" for i, p in enumerate(peer_ids)]
+    # CometBFT listens after the nodes' libp2p ports, its RPC after those
+    count = len(homes)
+    comet_ports = [(p2p_port + count + i, p2p_port + 2 * count + i) for i in range(count)]
+    comet_tables = render_cometbft_tables([k.node for k in keys], dialled, comet_ports)
     for i, (h, name, k) in enumerate(zip(homes, names, keys, strict=True)):
         h.mkdir(parents=True, exist_ok=True)
         for kind, key in k.by_kind().items():
@@ -420,7 +425,7 @@ def init_homes(
         )
         services = render_oracle(genesis) + render_bridge_chains(bridge_chains)
         if engine == "cometbft":
-            services += render_cometbft(i, keys, dialled, p2p_port)
+            services += comet_tables[i]
         (h / CONFIG_FILE_NAME).write_text(config + "\n" + services)
         load_config(h)  # what we wrote must load
     venue_key_files = {venue: home / VENUE_KEYS_DIR / f"{venue}.json" for venue in venue_keys}

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from bridge.loopback import get_free_port
-from node.commands.init import REPORT_SEED_FILE, NodeKeys, build_genesis, render_config
+from node.commands.init import (
+    LOOPBACK,
+    REPORT_SEED_FILE,
+    NodeKeys,
+    build_genesis,
+    render_cometbft_tables,
+    render_config,
+)
 from node.config import CONFIG_FILE_NAME, NodeConfig, OracleSourceConfig, load_config
 from node.keys import (
     BRIDGE_KEY,
@@ -103,7 +110,11 @@ def write_homes(homes: list[Home], template: dict[str, Any], services_toml: str)
     chain_id = int(template["chain_id"])
     genesis = build_genesis(template, chain_id, [(h.name, h.keys) for h in homes])
     seed = create_report_seed()
-    for home in homes:
+    engine_tables = [""] * len(homes)
+    if genesis.get("engine") == "cometbft":
+        ports = [(get_free_port(), get_free_port()) for _ in homes]
+        engine_tables = render_cometbft_tables([h.keys.node for h in homes], LOOPBACK, ports)
+    for home, engine_table in zip(homes, engine_tables, strict=True):
         home.path.mkdir(parents=True, exist_ok=True)
         save_key(home.path / "keys" / "node_key.json", home.keys.node)
         save_key(home.path / "keys" / "validator_key.json", home.keys.validator)
@@ -115,6 +126,6 @@ def write_homes(homes: list[Home], template: dict[str, Any], services_toml: str)
         config = render_config(
             chain_id, home.name, home.p2p_port, home.api_port, home.operator_port, peers
         )
-        (home.path / CONFIG_FILE_NAME).write_text(config + "\n" + services_toml)
+        (home.path / CONFIG_FILE_NAME).write_text(config + "\n" + services_toml + engine_table)
         load_config(home.path)
     return genesis

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
+from clearing.genesis import DEFAULT_ENGINE
 from clearing.state import ClearingState
 from clearnode.client import Venue
 from node.devnet.clients import get_client_name
@@ -40,6 +41,7 @@ class DevnetConfig:
     seed: int = 7
     epoch_length_blocks: int = 30
     out_dir: Path | None = None
+    engine: str = DEFAULT_ENGINE
 
 
 class Observer(Protocol):

@@ -22,6 +22,7 @@ import httpx
 import trio
 
 from bridge.validators import EvmValidatorSet
+from clearing.genesis import DEFAULT_ENGINE
 from clearnode.client import Client, ClientError
 from node.commands.init import VALIDATOR_POWER
 from node.devnet import sections, watch
@@ -54,6 +55,8 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
         # the network starts now, as a real one does: a verifier walks from its genesis
         # only within the trusting period after the genesis time (lightclient/anchor.py)
         template["genesis_time_ms"] = started_ms
+        if config.engine != DEFAULT_ENGINE:
+            template["engine"] = config.engine
         expiry_ms, period_ms = sections.get_roll_schedule(config, started_ms)
         add_rolling_future(template, expiry_ms, period_ms)
         services = sections.get_service_sections(template, chains, config)

@@ -17,13 +17,14 @@ from clearing.default.events import WATERFALL_KINDS
 from clearing.genesis import Genesis, parse_genesis
 from clearing.governance.configuration import get_configuration_document
 from clearing.state import ClearingState
-from consensus.types import Block
 from node.app import ClearingApp
+from node.committed import decode_stored_block
 from node.devnet import default_management
 from node.devnet.clients import PORTING_KINDS, describe_porting
 from node.devnet.default_management import DefaultManagement
 from node.devnet.rolls import Rolls
 from node.devnet.summary import Ledger
+from node.storage import StoredBlock
 
 RECENT_TXS = 512
 """Committed transactions the privacy audit keeps to look for in public answers."""
@@ -64,10 +65,13 @@ class Replay:
     def state(self) -> ClearingState:
         return self.app.state
 
-    def apply(self, height: int, block: bytes, roots: list[str]) -> None:
-        """Replay one committed block; every validator's root and ours must agree."""
-        decoded = Block.decode(block)
-        root = "0x" + self.app.finalize_block(decoded).hex()
+    def apply(self, height: int, block: bytes, cert: bytes, roots: list[str]) -> None:
+        """Replay one committed block (as the operator listener serves it: the engine's own
+        form, and our engine's certificate); every validator's root and ours must agree."""
+        genesis = self.app.genesis
+        decoded = decode_stored_block(genesis.engine, StoredBlock(height, block, cert, b""))
+        context = decoded.get_context(genesis.chain_id)
+        root = "0x" + self.app.apply_block(context, decoded.txs).state_root.hex()
         self.recent_txs.extend(decoded.txs)
         self.prices.update(self.state.mark_prices.values(), self.state.index_prices.values())
         if len(set(roots)) != 1:

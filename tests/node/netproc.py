@@ -31,7 +31,7 @@ from clearing.request_schema import SignedRequest
 from clearing.sandbox import derive_seed
 from clearing.tx import decode_tx
 from clearnode.client.signers import get_member_request_body
-from node.cometbft.home import get_node_id
+from node.commands.init import render_cometbft_tables
 from node.keys import (
     HOME_OPERATOR_TOKEN_FILE,
     NODE_KEY,
@@ -270,19 +270,12 @@ class ProcessNetwork:
 
 
 def add_cometbft_tables(homes: list[NodeHome]) -> None:
-    """Each home's `[cometbft]` table: its ports, the others' CometBFT nodes as peers."""
+    """Each home's `[cometbft]` table: free ports, the others' CometBFT nodes as peers."""
     ports = [(get_free_port(), get_free_port()) for _ in homes]
-    peers = [
-        f"{get_node_id(h.node_key.ed25519())}@127.0.0.1:{p2p}"
-        for h, (p2p, _) in zip(homes, ports, strict=True)
-    ]
-    for index, (home, (p2p, rpc)) in enumerate(zip(homes, ports, strict=True)):
-        others = [peer for j, peer in enumerate(peers) if j != index]
+    tables = render_cometbft_tables([h.node_key for h in homes], "127.0.0.1", ports)
+    for home, (_, rpc), table in zip(homes, ports, tables, strict=True):
         home.rpc_port = rpc
-        home.extra_config += (
-            f"\n[cometbft]\np2p_port = {p2p}\nrpc_port = {rpc}\n"
-            f"persistent_peers = {json.dumps(others)}\n"
-        )
+        home.extra_config += table
 
 
 class Network(Protocol[H]):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from consensus.types import Block, BlockHeader, compute_txs_hash
+from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
 from node.cli import main
 from node.devnet.dashboard import PlainObserver, render
 from node.devnet.genesis import EXAMPLE_GENESIS
@@ -109,15 +109,16 @@ def make_devnet(tmp_path: Path) -> Devnet:
 def test_the_watcher_fails_roots_that_differ(tmp_path: Path) -> None:
     net = make_devnet(tmp_path)
     block = make_block(1)
+    cert = CommitCertificate(1, 0, block.hash, ()).encode()
     good = make_devnet(tmp_path)
-    good.replay.apply(1, block.encode(), ["0x00"] * 4)  # learn the real root
+    good.replay.apply(1, block.encode(), cert, ["0x00"] * 4)  # learn the real root
     root = "0x" + good.replay.app.last_root.hex()
-    net.replay.apply(1, block.encode(), [root, root, root, "0x" + "00" * 32])
+    net.replay.apply(1, block.encode(), cert, [root, root, root, "0x" + "00" * 32])
     assert net.failures == [
         f"height 1: validators' state roots differ: {[root] * 3 + ['0x' + '00' * 32]}"
     ]
     other = make_devnet(tmp_path)
-    other.replay.apply(1, block.encode(), ["0x" + "11" * 32] * 4)
+    other.replay.apply(1, block.encode(), cert, ["0x" + "11" * 32] * 4)
     assert other.failures == [f"height 1: replayed root {root} != validators' 0x{'11' * 32}"]
 
 
