@@ -51,6 +51,8 @@ class Home:
     p2p_port: int
     api_port: int
     operator_port: int
+    cometbft_ports: tuple[int, int, int] = (0, 0, 0)
+    """Its CometBFT's p2p, RPC and metrics ports, on a network whose engine is CometBFT."""
 
     @property
     def addr(self) -> str:
@@ -90,6 +92,7 @@ def make_homes(base: Path, count: int) -> list[Home]:
             get_free_port(),
             get_free_port(),
             get_free_port(),
+            (get_free_port(), get_free_port(), get_free_port()),
         )
         for n in range(count)
     ]
@@ -112,7 +115,7 @@ def write_homes(homes: list[Home], template: dict[str, Any], services_toml: str)
     seed = create_report_seed()
     engine_tables = [""] * len(homes)
     if genesis.get("engine") == "cometbft":
-        ports = [(get_free_port(), get_free_port()) for _ in homes]
+        ports = [h.cometbft_ports for h in homes]
         engine_tables = render_cometbft_tables([h.keys.node for h in homes], LOOPBACK, ports)
     for home, engine_table in zip(homes, engine_tables, strict=True):
         home.path.mkdir(parents=True, exist_ok=True)

@@ -11,11 +11,12 @@ GRAFANA_DASHBOARD = Path(__file__).resolve().parents[2] / "configs" / "grafana" 
 
 @dataclass(frozen=True)
 class ScrapeTarget:
-    """One node's operator listener: its own token, so one scrape job per node."""
+    """One node's operator listener: its own token, so one scrape job per node; or a
+    CometBFT's metrics listener (`token_file` None: on loopback, no token)."""
 
     job: str
     address: str  # host:port
-    token_file: Path
+    token_file: Path | None
 
 
 def render_scrape_config(targets: Sequence[ScrapeTarget], interval_s: int = 5) -> str:
@@ -23,16 +24,14 @@ def render_scrape_config(targets: Sequence[ScrapeTarget], interval_s: int = 5) -
     (node/api/operator_auth.py): Prometheus sends the file's content as the token."""
     lines = ["global:", f"  scrape_interval: {interval_s}s", "scrape_configs:"]
     for target in targets:
-        lines += [
-            f"  - job_name: {target.job}",
-            "    metrics_path: /metrics",
-            "    authorization:",
-            "      type: Bearer",
-            f"      credentials_file: {target.token_file}",
-            "    static_configs:",
-            "      - targets:",
-            f"          - {target.address}",
-        ]
+        lines += [f"  - job_name: {target.job}", "    metrics_path: /metrics"]
+        if target.token_file is not None:
+            lines += [
+                "    authorization:",
+                "      type: Bearer",
+                f"      credentials_file: {target.token_file}",
+            ]
+        lines += ["    static_configs:", "      - targets:", f"          - {target.address}"]
     return "\n".join(lines) + "\n"
 
 

@@ -67,14 +67,17 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
         net.not_exercised += services.missing
         observer.log(f"starting {len(homes)} validator processes (logs: {out_dir}/node*/node.log)")
         operator_urls = [h.operator_url for h in homes]
-        scrape_config = write_scrape_config(
-            out_dir,
-            [
-                ScrapeTarget(f"clearnode-{h.name}", f"127.0.0.1:{h.operator_port}",
-                             h.operator_token_file)
+        targets = [
+            ScrapeTarget(f"clearnode-{h.name}", f"127.0.0.1:{h.operator_port}",
+                         h.operator_token_file)
+            for h in homes
+        ]  # fmt: skip
+        if config.engine == "cometbft":
+            targets += [
+                ScrapeTarget(f"cometbft-{h.name}", f"127.0.0.1:{h.cometbft_ports[2]}", None)
                 for h in homes
-            ],
-        )  # fmt: skip
+            ]
+        scrape_config = write_scrape_config(out_dir, targets)
         for line in describe_monitoring(scrape_config, operator_urls):
             observer.log(line)
         with run_nodes([h.path for h in homes]) as processes:

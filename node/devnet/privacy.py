@@ -16,10 +16,12 @@ signed request for) fails the run as well: a route nobody reads could leak unnot
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -391,6 +393,39 @@ def audit(crawl: Crawl, secrets: Secrets, owner: str) -> list[str]:
     return failures
 
 
+LISTEN = "0A"  # a socket's state in /proc/net/tcp
+LOOPBACKS = {"127.0.0.1", "::1"}
+
+
+def get_listen_addresses(port: int) -> set[str]:
+    """The addresses a TCP socket listens on `port` at (this host, from /proc/net/tcp and
+    tcp6; an IPv4 address is written there as the little-endian hex of its 32 bits)."""
+    found = set()
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == LISTEN and int(hex_port, 16) == port:
+                raw = bytes.fromhex(address)
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, size, 4))
+                found.add(str(ipaddress.ip_address(words)))
+    return found
+
+
+def check_engine_listeners(net: Devnet) -> None:
+    """On CometBFT: its RPC (every block's transactions) and its metrics listen on
+    loopback only, so a stranger reaches nothing of CometBFT's but its p2p port."""
+    if net.genesis_doc.get("engine") != "cometbft":
+        return
+    for home in net.homes:
+        _, rpc, metrics = home.cometbft_ports
+        for what, port in (("RPC", rpc), ("metrics", metrics)):
+            addresses = get_listen_addresses(port)
+            if not addresses or not addresses <= LOOPBACKS:
+                net.fail(f"privacy: {home.name}'s CometBFT {what} (port {port}) listens on "
+                         f"{sorted(addresses) or 'nothing'}, not on loopback alone")  # fmt: skip
+
+
 async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
     """Audit the first validator's public listener against the replayed state; each
     leak, and each route the audit could not read, is a failure of the run."""
@@ -424,6 +459,7 @@ async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
     net.privacy_routes = crawl.routes
     for failure in audit(crawl, secrets, owner.name):
         net.fail(failure)
+    check_engine_listeners(net)
 
 
 def _positions_of(state: ClearingState, member: bytes) -> list[str]:

@@ -271,9 +271,9 @@ class ProcessNetwork:
 
 def add_cometbft_tables(homes: list[NodeHome]) -> None:
     """Each home's `[cometbft]` table: free ports, the others' CometBFT nodes as peers."""
-    ports = [(get_free_port(), get_free_port()) for _ in homes]
+    ports = [(get_free_port(), get_free_port(), 0) for _ in homes]
     tables = render_cometbft_tables([h.node_key for h in homes], "127.0.0.1", ports)
-    for home, (_, rpc), table in zip(homes, ports, tables, strict=True):
+    for home, (_, rpc, _), table in zip(homes, ports, tables, strict=True):
         home.rpc_port = rpc
         home.extra_config += table
 

@@ -3,6 +3,8 @@ commits to our state roots, and a restarted app is replayed to the same roots.""
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from node.cometbft.process import find_binary, run_cometbft
 from node.cometbft.rpc import CometRpc
 from node.cometbft.transport import serve_abci
 from node.txcheck import make_clearing_check
-from tests.clearing.support import USDC, genesis_doc
+from tests.clearing.support import ROOT, USDC, genesis_doc
 
 pytestmark = [pytest.mark.multiprocess]
 
@@ -36,6 +38,16 @@ def free_ports(count: int) -> list[int]:
     for s in sockets:
         s.close()
     return ports
+
+
+def get_missing_dashboard_series(exposition: str) -> set[str]:
+    """The CometBFT series the Grafana dashboard queries that this CometBFT does not serve."""
+    dashboard = json.loads((ROOT / "configs" / "grafana" / "clearnode.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    wanted = {m for e in exprs for m in re.findall(r"\b(cometbft_[a-z0-9_]+)", e)}
+    served = set(re.findall(r"^(cometbft_[a-z0-9_]+)", exposition, re.M))
+    assert wanted, "the dashboard queries no CometBFT series"
+    return wanted - served
 
 
 def one_validator_doc() -> dict[str, object]:
@@ -64,7 +76,7 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(tmp_path: 
     genesis_bytes = repr(doc).encode()
     genesis = parse_genesis(doc)
     box = Sandbox.from_genesis_doc(doc, clock_ms=wall_clock_ms)
-    p2p, rpc_port = free_ports(2)
+    p2p, rpc_port, metrics_port = free_ports(3)
     home = tmp_path / "cometbft"
     write_home(
         home,
@@ -73,7 +85,7 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(tmp_path: 
         genesis_hash=compute_genesis_hash(genesis_bytes),
         node_key=derive_ed25519_key("node-0"),
         validator_key=derive_ed25519_key("validator-0"),
-        listeners=Listeners("127.0.0.1", p2p, rpc_port),
+        listeners=Listeners("127.0.0.1", p2p, rpc_port, metrics_port),
         timeouts=FAST,
     )
 
@@ -110,6 +122,9 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(tmp_path: 
             assert bytes.fromhex(header["app_hash"]) == block.result.state_root
         results = [r for b in first for r in b.result.tx_results]
         assert all(r.is_ok() for r in results), results
+        exposition = await rpc.client.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        # a lone validator has no peers, so CometBFT never sets that gauge
+        assert get_missing_dashboard_series(exposition.text) == {"cometbft_p2p_peers"}
         done.set()
     await rpc.aclose()
 

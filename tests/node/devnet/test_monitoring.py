@@ -15,7 +15,10 @@ def test_the_example_scrape_config_is_what_the_devnet_writes_for_one_node() -> N
     example = (ROOT / "configs" / "prometheus.example.yml").read_text()
     config = example[example.index("global:") :]
     token = Path("/var/lib/clearnode/keys/operator_token")
-    assert config == render_scrape_config([ScrapeTarget("clearnode", "127.0.0.1:8081", token)])
+    assert config == render_scrape_config(
+        [ScrapeTarget("clearnode", "127.0.0.1:8081", token),
+         ScrapeTarget("cometbft", "127.0.0.1:26660", None)]
+    )  # fmt: skip
 
 
 def test_the_devnet_scrapes_every_node_and_names_the_dashboard(tmp_path: Path) -> None:

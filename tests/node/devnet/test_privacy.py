@@ -5,6 +5,7 @@ route it cannot read."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from node.devnet.privacy import (
     collect_secrets,
     crawl_public,
     find_leaks,
+    get_listen_addresses,
     read_verifier_page,
 )
 from node.mempool import compute_tx_hash
@@ -215,3 +217,16 @@ def test_the_genesis_served_is_the_published_configuration_not_a_leak() -> None:
     genesis = json.dumps({"clearing_members": ["0x" + ALICE.hex()], "insurance": 1_000_000})
     assert Answer("GET /v1/genesis", genesis, GENESIS_OPERATION).find_leaks(found) == []
     assert Answer("GET /v1/status", genesis, "getStatus").find_leaks(found)
+
+
+def test_a_listener_is_seen_at_the_address_it_is_bound_to() -> None:
+    """What the audit of CometBFT's RPC and metrics reads: loopback, or every interface."""
+    with socket.socket() as local, socket.socket() as open_to_all:
+        local.bind(("127.0.0.1", 0))
+        open_to_all.bind(("0.0.0.0", 0))
+        for sock in (local, open_to_all):
+            sock.listen()
+        port = local.getsockname()[1]
+        assert get_listen_addresses(port) == {"127.0.0.1"}
+        assert get_listen_addresses(open_to_all.getsockname()[1]) == {"0.0.0.0"}
+    assert get_listen_addresses(port) == set()
