@@ -41,6 +41,7 @@ from clearing.replay import (
 )
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64
+from lightclient.anchor import COMETBFT, OUR_ENGINE
 
 GENESIS_VERSION = 1
 DEFAULT_WITHDRAWAL_TTL_S = 7 * 24 * 3600
@@ -50,9 +51,9 @@ MAX_WITHDRAWAL_TTL_S = 365 * 24 * 3600
 MAX_PORTING_WINDOW_BLOCKS = 100_800  # a week at 6 s blocks
 DEFAULT_SETTLED_INSTRUMENT_RETENTION_MS = 7 * 24 * 3_600_000
 DEFAULT_MIN_PUBLIC_CONTRIBUTORS = 3
-ENGINES = ("clearnode", "cometbft")
+ENGINES = (OUR_ENGINE, COMETBFT)
 """Our own engine (consensus/, the embedded default) and CometBFT (node/cometbft/)."""
-DEFAULT_ENGINE = "clearnode"
+DEFAULT_ENGINE = OUR_ENGINE
 MIN_PUBLIC_CONTRIBUTORS = 2
 """An aggregate of one member is that member's figure: no genesis may publish it."""
 MAX_PUBLIC_CONTRIBUTORS = 1_000

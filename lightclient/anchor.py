@@ -33,24 +33,19 @@ a checkpoint, never the one after it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property
-from itertools import pairwise
-from typing import Any
+from typing import Any, Protocol
 
-from lightclient.codec import (
-    MAX_VALIDATORS,
-    ConsensusDecodeError,
-    expect_bytes,
-    expect_int,
-    expect_list,
-)
-from lightclient.commit import CommitCertificate, InvalidCommit, has_quorum
-from lightclient.crypto import PUBLIC_KEY_BYTES
-from lightclient.header import BlockHeader, compute_validators_hash
+from lightclient.codec import ConsensusDecodeError, expect_list
+from lightclient.cometbft import CometCommit, CometHeader, CometValidatorPowers
+from lightclient.commit import CommitCertificate, InvalidCommit, VotingPowers
+from lightclient.header import BlockHeader
+from lightclient.validators import ValidatorPowers
 
-ANCHOR_VERSION = 2  # 2: the validator-set changes since genesis; 1 carried none
+ANCHOR_VERSION = 3
+"""3: the engine whose chain it follows; 2: the validator-set changes since genesis; 1
+carried none."""
 MAX_SET_CHANGES = 10_000
 """Changes one anchor carries; a chain past it is verified from a later trusted set."""
 DAY_MS = 86_400_000
@@ -58,6 +53,11 @@ TRUSTING_PERIOD_MS = 14 * DAY_MS
 """How long after its time a trusted point (the genesis, a checkpoint) may be walked from:
 two weeks, CometBFT's usual choice (two thirds of a three-week unbonding). An operator
 keeps a retired validator key secret at least this long (docs/operator.md)."""
+
+
+OUR_ENGINE = "clearnode"
+COMETBFT = "cometbft"
+"""The engines a network may run (genesis `engine`): ours (consensus/) and CometBFT."""
 
 
 def get_consensus_chain_id(chain_id: int) -> str:
@@ -102,7 +102,7 @@ class WrongRoot(AnchorError):
 
 
 class NotTheHeaderCommitted(AnchorError):
-    def __init__(self, header: BlockHeader, commit: CommitCertificate) -> None:
+    def __init__(self, header: AnchorHeader, commit: AnchorCommit) -> None:
         super().__init__(
             f"the certificate commits block 0x{commit.block_hash.hex()} at height "
             f"{commit.height}, not the anchor's header 0x{header.hash.hex()} at height "
@@ -186,55 +186,73 @@ class NotASetChange(SetChangeError):
         super().__init__(height, "its header names the set that signs it as the next one")
 
 
+class AnchorHeader(Protocol):
+    """What the walk reads of a header, of either engine's chain."""
+
+    @property
+    def chain_id(self) -> str: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def time_ms(self) -> int: ...
+    @property
+    def prev_state_root(self) -> bytes:
+        """The state root after the block before, which this header commits to."""
+        ...
+
+    @property
+    def validators_hash(self) -> bytes: ...
+    @property
+    def next_validators_hash(self) -> bytes: ...
+    @property
+    def hash(self) -> bytes: ...
+    def to_wire(self) -> list[Any]: ...
+
+
+class AnchorCommit(Protocol):
+    """What the walk reads of a block's commit, of either engine's chain."""
+
+    @property
+    def height(self) -> int: ...
+    @property
+    def block_hash(self) -> bytes: ...
+    def verify(self, chain_id: str, validators: VotingPowers) -> None: ...
+    def get_signers(self, validators: ValidatorPowers) -> list[bytes]:
+        """The keys of `validators` whose precommits for the block it carries."""
+        ...
+
+    def to_wire(self) -> list[Any]: ...
+
+
 @dataclass(frozen=True)
-class ValidatorPowers:
-    """A validator set as a verifier holds it: public key -> voting power."""
+class EngineRecords:
+    """How an engine's chain is read: its headers, its commits, its validator sets."""
 
-    powers: tuple[tuple[bytes, int], ...]
+    header: Callable[[Any], AnchorHeader]
+    commit: Callable[[Any], AnchorCommit]
+    validators: Callable[[Any], ValidatorPowers]
+    powers: Callable[[Iterable[tuple[bytes, int]]], ValidatorPowers]
 
-    @classmethod
-    def of(cls, pairs: Iterable[tuple[bytes, int]]) -> ValidatorPowers:
-        return cls(tuple(sorted(pairs)))
 
-    @cached_property
-    def _by_key(self) -> dict[bytes, int]:
-        return dict(self.powers)
+ENGINE_RECORDS = {
+    OUR_ENGINE: EngineRecords(
+        BlockHeader.from_wire, CommitCertificate.from_wire, ValidatorPowers.from_wire,
+        ValidatorPowers.of,
+    ),
+    COMETBFT: EngineRecords(
+        CometHeader.from_wire, CometCommit.from_wire, CometValidatorPowers.from_wire,
+        CometValidatorPowers.of,
+    ),
+}  # fmt: skip
 
-    @cached_property
-    def total_power(self) -> int:
-        return sum(p for _, p in self.powers)
 
-    def get_power(self, public_key: bytes) -> int:
-        return self._by_key.get(public_key, 0)
-
-    def is_member(self, public_key: bytes) -> bool:
-        return public_key in self._by_key
-
-    def is_quorum(self, power: int) -> bool:
-        return has_quorum(power, self.total_power)
-
-    @cached_property
-    def hash(self) -> bytes:
-        """What a header signed by this set commits to (`validators_hash`)."""
-        return compute_validators_hash(self.powers)
-
-    def to_wire(self) -> list[Any]:
-        return [[key, power] for key, power in self.powers]
-
-    @staticmethod
-    def from_wire(obj: Any) -> ValidatorPowers:
-        """Canonical only: 1 to MAX_VALIDATORS keys in strictly increasing order, each with
-        power of at least 1 (a key without power is not in a set that signs)."""
-        pairs = []
-        for item in expect_list(obj, "validators", max_len=MAX_VALIDATORS):
-            key, power = expect_list(item, "validator", 2)
-            pairs.append((expect_bytes(key, "validator.key", PUBLIC_KEY_BYTES),
-                          expect_int(power, "validator.power", 1)))  # fmt: skip
-        if not pairs:
-            raise ConsensusDecodeError("validators", "an empty set")
-        if any(a[0] >= b[0] for a, b in pairwise(pairs)):
-            raise ConsensusDecodeError("validators", "keys not in strictly increasing order")
-        return ValidatorPowers(tuple(pairs))
+def get_engine_records(engine: object) -> EngineRecords:
+    records = ENGINE_RECORDS.get(engine) if isinstance(engine, str) else None
+    if records is None:
+        raise ConsensusDecodeError(
+            "anchor.engine", f"{engine!r} is not one of {list(ENGINE_RECORDS)}"
+        )
+    return records
 
 
 @dataclass(frozen=True)
@@ -242,20 +260,18 @@ class SetChange:
     """Block h's header, whose next set differs from the one signing it, h's commit
     certificate, and that next set: it signs from block h + 1 on."""
 
-    header: BlockHeader
-    commit: CommitCertificate
+    header: AnchorHeader
+    commit: AnchorCommit
     validators: ValidatorPowers
 
     def to_wire(self) -> list[Any]:
         return [self.header.to_wire(), self.commit.to_wire(), self.validators.to_wire()]
 
     @staticmethod
-    def from_wire(obj: Any) -> SetChange:
+    def from_wire(obj: Any, records: EngineRecords) -> SetChange:
         header, commit, validators = expect_list(obj, "set change", 3)
         return SetChange(
-            BlockHeader.from_wire(header),
-            CommitCertificate.from_wire(commit),
-            ValidatorPowers.from_wire(validators),
+            records.header(header), records.commit(commit), records.validators(validators)
         )
 
 
@@ -416,26 +432,31 @@ def check_set_change(change: SetChange, chain: str, first: int, held: ValidatorP
 
 @dataclass(frozen=True)
 class StateAnchor:
-    header: BlockHeader  # block H+1, whose prev_state_root is the root after H
-    commit: CommitCertificate  # H+1's precommits
+    header: AnchorHeader  # block H+1, whose prev_state_root is the root after H
+    commit: AnchorCommit  # H+1's precommits
     set_changes: tuple[SetChange, ...] = ()
     """Every change of the set since genesis up to the one that signed the report."""
+    engine: str = OUR_ENGINE
+    """Whose chain: its headers and commits are that engine's (`ENGINE_RECORDS`)."""
 
     def to_wire(self) -> list[Any]:
         changes = [c.to_wire() for c in self.set_changes]
-        return [ANCHOR_VERSION, self.header.to_wire(), self.commit.to_wire(), changes]
+        return [ANCHOR_VERSION, self.engine, self.header.to_wire(), self.commit.to_wire(),
+                changes]  # fmt: skip
 
     @staticmethod
     def from_wire(obj: Any) -> StateAnchor:
         items = expect_list(obj, "anchor")
         if not items or type(items[0]) is not int or items[0] != ANCHOR_VERSION:
             raise AnchorVersionError(items[0] if items else None)
-        _, header, commit, changes = expect_list(items, "anchor", 4)
+        _, engine, header, commit, changes = expect_list(items, "anchor", 5)
+        records = get_engine_records(engine)
         return StateAnchor(
-            BlockHeader.from_wire(header),
-            CommitCertificate.from_wire(commit),
-            tuple(SetChange.from_wire(c) for c in expect_list(changes, "anchor.set_changes",
-                                                              max_len=MAX_SET_CHANGES)),
+            records.header(header),
+            records.commit(commit),
+            tuple(SetChange.from_wire(c, records) for c in expect_list(
+                changes, "anchor.set_changes", max_len=MAX_SET_CHANGES)),
+            engine,
         )  # fmt: skip
 
 

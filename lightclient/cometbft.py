@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from lightclient.anchor import ValidatorPowers
 from lightclient.codec import (
     MAX_CHAIN_ID_BYTES,
     MAX_VALIDATORS,
@@ -42,6 +41,7 @@ from lightclient.codec import (
 )
 from lightclient.commit import InvalidCommit, VotingPowers
 from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, is_valid_signature
+from lightclient.validators import ValidatorPowers
 
 ADDRESS_BYTES = 20
 PRECOMMIT = 2  # SignedMsgType, tendermint/types/types.proto
@@ -274,6 +274,13 @@ class CometCommit:
             + encode_bytes(6, chain_id.encode())
         )
         return encode_uvarint(len(vote)) + vote
+
+    def get_signers(self, validators: VotingPowers) -> list[bytes]:
+        """The keys, in the set's order, whose slots hold a precommit for this block."""
+        if not isinstance(validators, CometValidatorPowers):
+            return []
+        pairs = zip(self.signatures, validators.ordered, strict=False)
+        return [key for sig, (key, _) in pairs if sig.flag == FLAG_COMMIT]
 
     def verify(self, chain_id: str, validators: VotingPowers) -> None:
         """`VerifyCommitLight`: one signature slot per validator of the set, in its order;

@@ -130,6 +130,9 @@ class CommitCertificate:
     def hash(self) -> bytes:
         return compute_hash(self.encode())
 
+    def get_signers(self, validators: VotingPowers) -> list[bytes]:
+        return [s.validator for s in self.signatures if validators.is_member(s.validator)]
+
     def verify(self, chain_id: str, validators: VotingPowers) -> None:
         """Raise InvalidCommit unless distinct members signed with more than 2/3 of power."""
         message = compute_vote_sign_bytes(

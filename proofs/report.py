@@ -28,6 +28,8 @@ from clearing.risk.solvency import COLLATERAL_PREFIX, SolvencyMarket
 from clearing.root import AccountProof, MarketProof
 from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
 from lightclient.anchor import (
+    ENGINE_RECORDS,
+    OUR_ENGINE,
     AnchorError,
     CheckpointAfterAnchor,
     CheckpointMismatch,
@@ -35,7 +37,6 @@ from lightclient.anchor import (
     StateAnchor,
     Trust,
     ValidatorHistory,
-    ValidatorPowers,
     ValidatorSetChanged,
     check_anchor,
     check_trusting_period,
@@ -43,6 +44,7 @@ from lightclient.anchor import (
 )
 from lightclient.codec import ConsensusDecodeError
 from lightclient.crypto import is_valid_signature
+from lightclient.validators import ValidatorPowers
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
 from proofs.bulletproofs import N_BITS
 from proofs.errors import ProverError, ReportDecodeError, StatementError
@@ -474,12 +476,16 @@ def check_signatures(report: Report, powers: ValidatorPowers) -> list[str]:
     return failures
 
 
-def get_powers(validators: Sequence[Validator]) -> ValidatorPowers:
-    return ValidatorPowers.of((v.public_key, v.power) for v in validators)
+def get_powers(validators: Sequence[Validator], engine: str = OUR_ENGINE) -> ValidatorPowers:
+    """The set as the chain of `engine` hashes and counts it."""
+    return ENGINE_RECORDS[engine].powers((v.public_key, v.power) for v in validators)
 
 
 def check_root_on_chain(
-    report: Report, validators: Sequence[Validator] | None, trust: Trust | None = None
+    report: Report,
+    validators: Sequence[Validator] | None,
+    trust: Trust | None = None,
+    engine: str = OUR_ENGINE,
 ) -> tuple[Verdict, ValidatorHistory | None]:
     """The light-client check: the report's state root is the chain's after the market's
     height, committed by the next block's header under a quorum's precommits of the set
@@ -501,6 +507,12 @@ def check_root_on_chain(
             f"serves the report)"
         )
         return verdict, None
+    if report.anchor.engine != engine:
+        verdict.failures.append(
+            f"state root not followed to the chain: the anchor follows a {report.anchor.engine} "
+            f"chain, and the genesis's network runs {engine}"
+        )
+        return verdict, None
     checkpoint = None if trust is None else trust.checkpoint
     try:
         if trust is not None:
@@ -512,7 +524,7 @@ def check_root_on_chain(
         return verdict, None
     try:
         history = follow_set_changes(report.anchor.set_changes, report.chain_id,
-                                     get_powers(validators), checkpoint)  # fmt: skip
+                                     get_powers(validators, engine), checkpoint)  # fmt: skip
     except (SetChangeError, CheckpointMismatch) as exc:
         start = (
             "the set given"
@@ -542,11 +554,11 @@ def check_root_on_chain(
     except AnchorError as exc:
         verdict.failures.append(f"state root is not the chain's after block {height}: {exc}")
     else:
-        signers = report.anchor.commit.signatures
+        signers = report.anchor.commit.get_signers(powers)
         verdict.passed.append(
             f"state root is the chain's after block {height}: block {height + 1}'s header "
             f"commits to it, and its certificate carries precommits of "
-            f"{sum(powers.get_power(s.validator) for s in signers)} of "
+            f"{sum(powers.get_power(key) for key in signers)} of "
             f"{powers.total_power} voting power ({len(signers)} validators)"
         )
     return verdict, history
@@ -558,8 +570,10 @@ def verify_report(
     validators: Sequence[Validator] | None,
     chain_id: int | None = None,
     trust: Trust | None = None,
+    engine: str = OUR_ENGINE,
 ) -> Verdict:
-    """Every check that needs only public data; all proofs in one batch. The
+    """Every check that needs only public data; all proofs in one batch (`engine`: the
+    genesis's, whose chain the anchor must follow). The
     signatures are checked over the report's own chain id, by the set that signs last in
     the walk from `validators` (the genesis's, or `trust`'s checkpoint) through the
     anchor's set changes; `chain_id`, when the member knows its chain, must be that one.
@@ -571,11 +585,11 @@ def verify_report(
         verdict.failures.append(f"report is for chain {report.chain_id}, not chain {chain_id}")
     else:
         verdict.passed.append(f"report is for chain {chain_id}")
-    root, history = check_root_on_chain(report, validators, trust)
+    root, history = check_root_on_chain(report, validators, trust, engine)
     if validators is None:
         verdict.not_checked.append("signatures not checked: no validator set given")
     else:
-        signers = get_powers(validators) if history is None else history.latest
+        signers = get_powers(validators, engine) if history is None else history.latest
         failures = check_signatures(report, signers)
         verdict.failures.extend(failures)
         followed = "" if history is None or not history.changed_at else (

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from clearing.errors import GenesisError
-from clearing.genesis import Genesis, compute_genesis_hash, parse_genesis
+from clearing.genesis import DEFAULT_ENGINE, Genesis, compute_genesis_hash, parse_genesis
 from clearing.risk.engine import compute_risk_setup
 from lightclient.anchor import Checkpoint, Trust
 from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
@@ -204,6 +204,12 @@ def read_validators(path: Path) -> list[Validator]:
         ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"{path}: not a validator set: {exc!r}") from exc
+
+
+def get_engine(genesis: Genesis | None) -> str:
+    """The engine whose chain a report's anchor must follow: the genesis's (ours when a
+    bare validator set was given instead)."""
+    return DEFAULT_ENGINE if genesis is None else genesis.engine
 
 
 def read_genesis(path: Path) -> Genesis:
@@ -540,7 +546,7 @@ def get_sections(
         f"{len(report.accounts)} accounts, hash 0x{report.get_hash().hex()}"
     )
     sections = [
-        (title, verify_report(gens, report, validators, chain_id, trust)),
+        (title, verify_report(gens, report, validators, chain_id, trust, get_engine(genesis))),
         ("statement", check_statement(report, genesis if recompute else None)),
         ("reserves", check_reserves(report, genesis, readings or {})),
         ("clearing members", check_clearing_members(report)),

@@ -15,7 +15,8 @@ from dataclasses import replace
 
 from clearing.state import ClearingState
 from consensus.types import Block, CommitCertificate
-from lightclient.anchor import SetChange, StateAnchor, ValidatorPowers
+from lightclient.anchor import SetChange, StateAnchor
+from lightclient.validators import ValidatorPowers
 from node.reports.store import ReportStore
 from node.storage import NodeStore
 from proofs.errors import ReportDecodeError

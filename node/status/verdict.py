@@ -19,7 +19,7 @@ from typing import Any
 
 import trio
 
-from clearing.genesis import Genesis
+from clearing.genesis import DEFAULT_ENGINE, Genesis
 from clearing.state import ClearingState
 from clearing.validator_set import has_power
 from node.reports.anchor import get_served_report
@@ -49,7 +49,8 @@ def check_report(
         report = decode_report(encoded)
     except ReportDecodeError as exc:
         return {"verdict": "INVALID", "failures": [f"undecodable: {exc}"]}
-    verdict = verify_report(get_generators(FAST), report, validators, chain_id)
+    engine = DEFAULT_ENGINE if genesis is None else genesis.engine
+    verdict = verify_report(get_generators(FAST), report, validators, chain_id, engine=engine)
     failures = [*verdict.failures, *check_statement(report, genesis).failures]
     report_hash = report.get_hash()
     if committed_hash is None:

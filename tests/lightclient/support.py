@@ -8,9 +8,10 @@ from dataclasses import replace
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from lightclient.anchor import SetChange, StateAnchor, ValidatorPowers, get_consensus_chain_id
+from lightclient.anchor import SetChange, StateAnchor, get_consensus_chain_id
 from lightclient.commit import CommitCertificate, CommitSig, VoteType, compute_vote_sign_bytes
 from lightclient.header import BlockHeader
+from lightclient.validators import ValidatorPowers
 from proofs.report import Report
 
 POWER = 10

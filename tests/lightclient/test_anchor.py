@@ -9,7 +9,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lightclient.anchor import (
+    COMETBFT,
+    ENGINE_RECORDS,
     MAX_SET_CHANGES,
+    OUR_ENGINE,
     TRUSTING_PERIOD_MS,
     AnchorVersionError,
     ChangeNotCommitted,
@@ -26,7 +29,6 @@ from lightclient.anchor import (
     StateAnchor,
     Trust,
     TrustExpired,
-    ValidatorPowers,
     ValidatorSetChanged,
     WrongChain,
     WrongHeight,
@@ -37,6 +39,7 @@ from lightclient.anchor import (
 )
 from lightclient.codec import ConsensusDecodeError, pack, unpack
 from lightclient.commit import CommitSig
+from lightclient.validators import ValidatorPowers
 from tests.lightclient.support import get_powers, make_anchor, make_set_change
 
 KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([0x10 + i]) * 32) for i in range(4)]
@@ -106,15 +109,19 @@ def test_precommits_for_another_round_do_not_sign_this_one() -> None:
 
 def test_malformed_anchors_are_typed_decode_errors() -> None:
     good = make_anchor(CHAIN, HEIGHT, ROOT, KEYS).to_wire()
-    for version in (1, 3, True, None):
+    for version in (2, 4, True, None):
         with pytest.raises(AnchorVersionError):
             StateAnchor.from_wire([version, *good[1:]])
-    with pytest.raises(AnchorVersionError, match="anchor version None is not 2"):
+    with pytest.raises(AnchorVersionError, match="anchor version None is not 3"):
         StateAnchor.from_wire([])
     change = make_set_change(CHAIN, 5, KEYS, KEYS[:3]).to_wire()
     short_commit = [1, 1, 0, bytes(31), []]
-    for bad in ([2, 1, 1, []], [2, *good[1:3]], "anchor", [2, good[1], short_commit, []],
-                [2, *good[1:3], [change[:2]]], [2, *good[1:3], "changes"]):  # fmt: skip
+    ours = [3, OUR_ENGINE]
+    for bad in ([*ours, 1, 1, []], [*ours, *good[2:4]], "anchor",
+                [*ours, good[2], short_commit, []], [*ours, *good[2:4], [change[:2]]],
+                [*ours, *good[2:4], "changes"],
+                [3, "tendermint", *good[2:]], [3, None, *good[2:]],
+                [3, COMETBFT, *good[2:]]):  # fmt: skip
         with pytest.raises(ConsensusDecodeError):
             StateAnchor.from_wire(bad)
 
@@ -212,10 +219,10 @@ def test_a_carried_set_decodes_only_in_canonical_form() -> None:
     for bad in ([], list(reversed(pairs)), [pairs[0], pairs[0]], [[pairs[0][0], 0]],
                 [[bytes(31), 10]], [pairs[0][0]]):  # fmt: skip
         with pytest.raises(ConsensusDecodeError):
-            SetChange.from_wire([change[0], change[1], bad])
+            SetChange.from_wire([change[0], change[1], bad], ENGINE_RECORDS[OUR_ENGINE])
     anchor = make_anchor(CHAIN, HEIGHT, ROOT, KEYS).to_wire()
     with pytest.raises(ConsensusDecodeError, match="exceeds cap"):
-        StateAnchor.from_wire([*anchor[:3], [change] * (MAX_SET_CHANGES + 1)])
+        StateAnchor.from_wire([*anchor[:4], [change] * (MAX_SET_CHANGES + 1)])
 
 
 def test_a_checkpoint_is_walked_from_and_what_precedes_it_only_read() -> None:

@@ -31,9 +31,10 @@ def get_rpc(home: NodeHome, path: str) -> Any:
 
 
 def capture() -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as base, running(
-        ProcessNetwork(Path(base) / "net", engine="cometbft")
-    ) as net:
+    with (
+        tempfile.TemporaryDirectory() as base,
+        running(ProcessNetwork(Path(base) / "net", engine="cometbft")) as net,
+    ):
         home = net.homes[0]
         deadline = time.monotonic() + 60
         while True:

@@ -12,7 +12,7 @@ from clearing.root import compute_state_root
 from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import TxRecord
-from consensus.types import Block
+from consensus.types import Block, BlockHeader, CommitCertificate
 from lightclient.anchor import StateAnchor
 from node.cli import main as clearnode_main
 from node.reports.inputs import ReportInputs, extract_report_inputs
@@ -91,5 +91,6 @@ def store_chain_to_anchor(blocks: NodeStore, anchor: StateAnchor) -> None:
     here), then block H+1 (empty) with its certificate, as consensus would store them."""
     for height in range(blocks.latest_height() + 1, anchor.header.height):
         blocks.save_block(height, b"", b"", bytes(32))
+    assert isinstance(anchor.header, BlockHeader) and isinstance(anchor.commit, CommitCertificate)
     block = Block(anchor.header, (), None)
     blocks.save_block(anchor.header.height, block.encode(), anchor.commit.encode(), bytes(32))

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from lightclient.anchor import ValidatorPowers
+from lightclient.validators import ValidatorPowers
 from node.verifier.service import PAGE
 from tests.vectors.make_reports import (
     NOW_MS,

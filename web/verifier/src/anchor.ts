@@ -3,7 +3,9 @@
  * after H, and its commit certificate carries the precommits of more than 2/3 of the
  * validators' power for that header; the validator set that signs it is followed from
  * the genesis's through every set change the anchor carries, each signed by the set
- * before it. Decoding and failures in the Python's words. */
+ * before it. The chain is our engine's or CometBFT's (the anchor names its engine, which
+ * must be the genesis's): each reads its headers, commits and sets by its own rules
+ * (`RULES`; CometBFT's in cometbft.ts). Decoding and failures in the Python's words. */
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, equal, toHex, u64be, utf8 } from "./bytes";
@@ -11,9 +13,18 @@ import { reprValue, typeName } from "./codec";
 import { DecodeError } from "./errors";
 import { type Value, encodeMsgpack } from "./msgpack";
 import { reprStr } from "./recompute/pyrepr.js";
+import {
+  type CometCommitFields,
+  HEADER_HASHES,
+  type Timestamp,
+  computeCometValidatorsHash,
+  computeHeaderHash,
+  getCometSigners,
+  verifyCometCommit,
+} from "./cometbft";
 import { type Validator, getPowers, isValidSignature } from "./signatures";
 
-const ANCHOR_VERSION = 2n;
+const ANCHOR_VERSION = 3n;
 const MAX_SET_CHANGES = 10_000;
 const WIRE_VERSION = 1n;
 const MAX_INT = (1n << 63n) - 1n;
@@ -30,18 +41,28 @@ export interface BlockHeader {
   height: bigint;
   validatorsHash: Uint8Array; // the set that signs it
   nextValidatorsHash: Uint8Array; // the set that signs the next height
-  wire: Value[]; // as received: its hash is over these fields
+  hash: Uint8Array; // by its engine's rule, over the fields as received
 }
 
 /** Why an anchor was not checked (the header is signed by another set than the one given),
  * or why it does not prove the root; null when it does. */
 export type AnchorOutcome = { notChecked: string } | { failure: string } | null;
 
+/** A block's commit, of either engine: what the walk reads of it. */
 export interface CommitCertificate {
   height: bigint;
-  round: bigint;
   blockHash: Uint8Array;
-  signatures: { validator: Uint8Array; signature: Uint8Array }[];
+  /** InvalidCommit's words, or null when more than 2/3 of `validators`' power signed. */
+  verify(chain: string, validators: Validator[]): string | null;
+  /** The members of `validators` whose precommits for the block it carries. */
+  signers(validators: Validator[]): Validator[];
+}
+
+/** How an engine's chain is read (lightclient.anchor.EngineRecords). */
+interface ChainRules {
+  decodeHeader(obj: Value): [BlockHeader, Uint8Array];
+  decodeCommit(obj: Value): CommitCertificate;
+  validatorsHash(validators: Validator[]): Uint8Array;
 }
 
 /** Block h's header naming a next set other than its own, h's certificate, and that set. */
@@ -52,6 +73,7 @@ export interface SetChange {
 }
 
 export interface StateAnchor {
+  engine: string;
   header: BlockHeader;
   prevStateRoot: Uint8Array;
   commit: CommitCertificate;
@@ -112,7 +134,8 @@ function decodeHeader(obj: Value): [BlockHeader, Uint8Array] {
   expectBytes(items[9]!, "header.evidence_hash", 32);
   const validatorsHash = expectBytes(items[10]!, "header.validators_hash", 32);
   const nextValidatorsHash = expectBytes(items[11]!, "header.next_validators_hash", 32);
-  return [{ chainId, height, validatorsHash, nextValidatorsHash, wire: items }, root];
+  const hash = computeHash(DOMAIN_BLOCK_HEADER, encodeMsgpack(items));
+  return [{ chainId, height, validatorsHash, nextValidatorsHash, hash }, root];
 }
 
 function decodeCommit(obj: Value): CommitCertificate {
@@ -121,12 +144,98 @@ function decodeCommit(obj: Value): CommitCertificate {
     const [v, s] = expectList(pair, "commit.signature", 2);
     return { validator: expectBytes(v!, "commit.validator", 32), signature: expectBytes(s!, "commit.signature", 64) };
   });
-  return {
+  const commit = {
     height: expectInt(items[1]!, "commit.height", 1n),
     round: expectInt(items[2]!, "commit.round", 0n, 1n << 31n),
     blockHash: expectBytes(items[3]!, "commit.block_hash", 32),
-    signatures,
   };
+  return {
+    ...commit,
+    verify: (chain, validators) => verifyCommit(commit, signatures, chain, validators),
+    signers: (validators) => validators.filter((v) => signatures.some((s) => equal(s.validator, v.publicKey))),
+  };
+}
+
+const MAX_INT64 = (1n << 63n) - 1n;
+
+function decodeTimestamp(obj: Value, field: string): Timestamp {
+  const [seconds, nanos] = expectList(obj, field, 2);
+  return { seconds: expectInt(seconds!, `${field}.seconds`, -(1n << 63n), MAX_INT64), nanos: expectInt(nanos!, `${field}.nanos`, 0n, 999_999_999n) };
+}
+
+function decodeBlockId(obj: Value, field: string) {
+  const [hash, total, partsHash] = expectList(obj, field, 3);
+  return {
+    hash: expectBytes(hash!, `${field}.hash`, undefined, 32),
+    partsTotal: expectInt(total!, `${field}.parts_total`, 0n, (1n << 32n) - 1n),
+    partsHash: expectBytes(partsHash!, `${field}.parts_hash`, undefined, 32),
+  };
+}
+
+/** A CometBFT header as CometHeader.to_wire writes it; its hash is CometBFT's, its
+ * app_hash the root after the block before. */
+function decodeCometHeader(obj: Value): [BlockHeader, Uint8Array] {
+  const items = expectList(obj, "cometbft header", 6 + HEADER_HASHES.length);
+  const hashes = HEADER_HASHES.map((name, i) => expectBytes(items[6 + i]!, `header.${name}`, undefined, 32));
+  const fields = {
+    versionBlock: expectInt(items[0]!, "header.version_block"),
+    versionApp: expectInt(items[1]!, "header.version_app"),
+    chainId: expectStr(items[2]!, "header.chain_id", MAX_CHAIN_ID_BYTES),
+    height: expectInt(items[3]!, "header.height", 1n, MAX_INT64),
+    time: decodeTimestamp(items[4]!, "header.time"),
+    lastBlockId: decodeBlockId(items[5]!, "header.last_block_id"),
+    hashes,
+  };
+  const at = (name: (typeof HEADER_HASHES)[number]): Uint8Array => hashes[HEADER_HASHES.indexOf(name)]!;
+  const header = {
+    chainId: fields.chainId,
+    height: fields.height,
+    validatorsHash: at("validators_hash"),
+    nextValidatorsHash: at("next_validators_hash"),
+    hash: computeHeaderHash(fields),
+  };
+  return [header, at("app_hash")];
+}
+
+/** A CometBFT commit as CometCommit.to_wire writes it. */
+function decodeCometCommit(obj: Value): CommitCertificate {
+  const [height, round, blockId, signatures] = expectList(obj, "cometbft commit", 4);
+  const commit: CometCommitFields = {
+    height: expectInt(height!, "commit.height", 1n, MAX_INT64),
+    round: expectInt(round!, "commit.round", 0n, (1n << 31n) - 1n),
+    blockId: decodeBlockId(blockId!, "commit.block_id"),
+    signatures: expectList(signatures!, "commit.signatures", undefined, MAX_VALIDATORS).map((item) => {
+      const [flag, address, timestamp, signature] = expectList(item, "commit signature", 4);
+      return {
+        flag: expectInt(flag!, "signature.flag", 1n, 3n),
+        validatorAddress: expectBytes(address!, "signature.validator_address", undefined, 20),
+        timestamp: decodeTimestamp(timestamp!, "signature.timestamp"),
+        signature: expectBytes(signature!, "signature.signature", undefined, 64),
+      };
+    }),
+  };
+  return {
+    height: commit.height,
+    blockHash: commit.blockId.hash,
+    verify: (chain, validators) => verifyCometCommit(commit, chain, validators),
+    signers: (validators) => getCometSigners(commit, validators),
+  };
+}
+
+/** The engine a network runs unless its genesis names another (genesis `engine`). */
+export const OUR_ENGINE = "clearnode";
+
+const RULES: Record<string, ChainRules> = {
+  clearnode: { decodeHeader, decodeCommit, validatorsHash: (v) => computeValidatorsHash(v) },
+  cometbft: { decodeHeader: decodeCometHeader, decodeCommit: decodeCometCommit, validatorsHash: computeCometValidatorsHash },
+};
+
+function getRules(engine: Value): ChainRules {
+  const rules = typeof engine === "string" ? RULES[engine] : undefined;
+  if (rules === undefined) {
+    throw fail("anchor.engine", `${reprValue(engine)} is not one of [${Object.keys(RULES).map(reprStr).join(", ")}]`);
+  }
+  return rules;
 }
 
 /** A set as ValidatorPowers.from_wire reads it: keys strictly increasing, power at least 1. */
@@ -144,23 +253,24 @@ function decodeValidators(obj: Value): Validator[] {
   return validators;
 }
 
-function decodeSetChange(obj: Value): SetChange {
+function decodeSetChange(obj: Value, rules: ChainRules): SetChange {
   const [header, commit, validators] = expectList(obj, "set change", 3);
-  return { header: decodeHeader(header!)[0], commit: decodeCommit(commit!), validators: decodeValidators(validators!) };
+  return { header: rules.decodeHeader(header!)[0], commit: rules.decodeCommit(commit!), validators: decodeValidators(validators!) };
 }
 
-/** Field 13: nil, or [2, header, commit, set changes]; DecodeError("anchor: ...") otherwise. */
+/** Field 13: nil, or [3, engine, header, commit, set changes]; DecodeError("anchor: ...") otherwise. */
 export function decodeAnchor(obj: Value): StateAnchor | null {
   if (obj === null) return null;
   try {
     const items = expectList(obj, "anchor");
     const version = items.length > 0 ? items[0]! : null;
     if (version !== ANCHOR_VERSION) throw new DecodeError(`anchor version ${reprValue(version)} is not ${ANCHOR_VERSION}`);
-    const [, header, commit, changes] = expectList(items, "anchor", 4);
-    const [decoded, prevStateRoot] = decodeHeader(header!);
-    const commitDecoded = decodeCommit(commit!);
-    const setChanges = expectList(changes!, "anchor.set_changes", undefined, MAX_SET_CHANGES).map(decodeSetChange);
-    return { header: decoded, prevStateRoot, commit: commitDecoded, setChanges };
+    const [, engine, header, commit, changes] = expectList(items, "anchor", 5);
+    const rules = getRules(engine!);
+    const [decoded, prevStateRoot] = rules.decodeHeader(header!);
+    const commitDecoded = rules.decodeCommit(commit!);
+    const setChanges = expectList(changes!, "anchor.set_changes", undefined, MAX_SET_CHANGES).map((c) => decodeSetChange(c, rules));
+    return { engine: engine as string, header: decoded, prevStateRoot, commit: commitDecoded, setChanges };
   } catch (exc) {
     if (exc instanceof DecodeError) throw new DecodeError(`anchor: ${exc.message}`);
     throw exc;
@@ -170,10 +280,6 @@ export function decodeAnchor(obj: Value): StateAnchor | null {
 /** SHA-256 over length-prefixed parts (lightclient.crypto.compute_hash). */
 function computeHash(...parts: Uint8Array[]): Uint8Array {
   return sha256(concat(...parts.flatMap((p) => [u64be(p.length), p])));
-}
-
-export function getHeaderHash(header: BlockHeader): Uint8Array {
-  return computeHash(DOMAIN_BLOCK_HEADER, encodeMsgpack(header.wire));
 }
 
 /** What a header signed by `validators` commits to (lightclient.header.compute_validators_hash):
@@ -244,9 +350,11 @@ export function followSetChanges(
   changes: SetChange[],
   chainId: bigint,
   validators: Validator[],
-  checkpoint: Checkpoint | null = null,
+  checkpoint: Checkpoint | null,
+  engine: string,
 ): ValidatorHistory | { failure: string } {
   const chain = getConsensusChainId(chainId);
+  const rules = RULES[engine]!;
   let sets: [bigint, Validator[]][] = [[1n, validators]];
   let pending = changes;
   if (checkpoint !== null) {
@@ -266,7 +374,7 @@ export function followSetChanges(
     }
     pending = changes.slice(read);
     const held = sets[sets.length - 1]![1];
-    const found = computeValidatorsHash(held);
+    const found = rules.validatorsHash(held);
     if (!equal(found, checkpoint.validatorsHash)) {
       return {
         failure:
@@ -278,7 +386,7 @@ export function followSetChanges(
   }
   for (const change of pending) {
     const [first, held] = sets[sets.length - 1]!;
-    const reason = checkSetChange(change, chain, first, held);
+    const reason = checkSetChange(change, chain, first, held, rules);
     if (reason !== null) return { failure: `the validator-set change in block ${change.header.height} is not the chain's: ${reason}` };
     sets.push([change.header.height + 1n, change.validators]);
   }
@@ -287,24 +395,24 @@ export function followSetChanges(
 
 /** check_set_change's reason, or null when `change` is a block of `chain` at or after `first`,
  * signed by `held` and naming its set next. */
-function checkSetChange(change: SetChange, chain: string, first: bigint, held: Validator[]): string | null {
+function checkSetChange(change: SetChange, chain: string, first: bigint, held: Validator[], rules: ChainRules): string | null {
   const { header, commit } = change;
   if (header.chainId !== chain) return `its header is of chain ${reprStr(header.chainId)}, not ${reprStr(chain)}`;
   if (header.height < first) return `the set before it signs from block ${first} on: changes must come in height order, one per block`;
-  const headerHash = getHeaderHash(header);
+  const headerHash = header.hash;
   if (commit.height !== header.height || !equal(commit.blockHash, headerHash)) {
     return `its certificate commits block 0x${toHex(commit.blockHash)} at height ${commit.height}, not its header 0x${toHex(headerHash)}`;
   }
-  const heldHash = computeValidatorsHash(held);
+  const heldHash = rules.validatorsHash(held);
   if (!equal(header.validatorsHash, heldHash)) {
     return `its header is signed by the set ${short(header.validatorsHash)}, not the one in force there (${short(heldHash)})`;
   }
-  const nextHash = computeValidatorsHash(change.validators);
+  const nextHash = rules.validatorsHash(change.validators);
   if (!equal(header.nextValidatorsHash, nextHash)) {
     return `its header names the next set ${short(header.nextValidatorsHash)}, and the set it carries hashes to ${short(nextHash)}`;
   }
   if (equal(nextHash, heldHash)) return "its header names the set that signs it as the next one";
-  const invalid = verifyCommit(commit, chain, held);
+  const invalid = commit.verify(chain, held);
   return invalid === null ? null : `its header is not committed: ${invalid}`;
 }
 
@@ -322,14 +430,14 @@ export function checkAnchor(anchor: StateAnchor, chainId: bigint, height: bigint
   if (!equal(anchor.prevStateRoot, stateRoot)) {
     return failure(`the anchor's header commits to state root 0x${toHex(anchor.prevStateRoot)}, not 0x${toHex(stateRoot)}`);
   }
-  const headerHash = getHeaderHash(header);
+  const headerHash = header.hash;
   if (commit.height !== header.height || !equal(commit.blockHash, headerHash)) {
     return failure(
       `the certificate commits block 0x${toHex(commit.blockHash)} at height ${commit.height}, not the ` +
         `anchor's header 0x${toHex(headerHash)} at height ${header.height}`,
     );
   }
-  const given = computeValidatorsHash(validators);
+  const given = RULES[anchor.engine]!.validatorsHash(validators);
   if (!equal(header.validatorsHash, given)) {
     return {
       notChecked:
@@ -338,19 +446,24 @@ export function checkAnchor(anchor: StateAnchor, chainId: bigint, height: bigint
         "validator set that leads to it",
     };
   }
-  const invalid = verifyCommit(commit, expected, validators);
+  const invalid = commit.verify(expected, validators);
   return invalid === null ? null : failure(`the header is not committed: ${invalid}`);
 }
 
 /** InvalidCommit's words, or null: distinct members signed with more than 2/3 of power. */
-function verifyCommit(commit: CommitCertificate, chain: string, validators: Validator[]): string | null {
+function verifyCommit(
+  commit: { height: bigint; round: bigint; blockHash: Uint8Array },
+  signatures: { validator: Uint8Array; signature: Uint8Array }[],
+  chain: string,
+  validators: Validator[],
+): string | null {
   const message = concat(DOMAIN_VOTE, encodeMsgpack([WIRE_VERSION, chain, PRECOMMIT, commit.height, commit.round, commit.blockHash]));
   const { powers, total } = getPowers(validators);
   const invalid = (reason: string, signed = 0n, of = 0n): string =>
     `invalid commit at height ${commit.height}: ${reason} (signed power ${signed} of total ${of})`;
   const seen = new Set<string>();
   let power = 0n;
-  for (const sig of commit.signatures) {
+  for (const sig of signatures) {
     const key = toHex(sig.validator);
     if (seen.has(key)) return invalid("duplicate signer");
     const weight = powers.get(key);
@@ -364,6 +477,5 @@ function verifyCommit(commit: CommitCertificate, chain: string, validators: Vali
 
 /** The signers' power, for the line a member reads. */
 export function getSignedPower(anchor: StateAnchor, validators: Validator[]): bigint {
-  const { powers } = getPowers(validators);
-  return anchor.commit.signatures.reduce((a, s) => a + (powers.get(toHex(s.validator)) ?? 0n), 0n);
+  return anchor.commit.signers(validators).reduce((a, v) => a + v.power, 0n);
 }

@@ -15,6 +15,7 @@ import {
   getChangedAt,
   getSetAt,
   getSignedPower,
+  OUR_ENGINE,
 } from "./anchor";
 import { equal, fromHex, toHex } from "./bytes";
 import { describeDefaults, checkDefaults, checkInDefault, describeInDefault } from "./defaults";
@@ -101,8 +102,9 @@ export class UsageError extends Error {}
 
 const newVerdict = (): Verdict => ({ passed: [], failures: [], notChecked: [], unreadable: [] });
 
-/** The validator set and chain id of a genesis (or a bare list of {pubkey, power}). */
-export function readValidators(genesis: unknown): { validators: Validator[]; chainId: bigint | null } {
+/** The validator set, chain id and engine of a genesis (or a bare list of {pubkey, power}:
+ * our engine's). */
+export function readValidators(genesis: unknown): { validators: Validator[]; chainId: bigint | null; engine: string } {
   const entries = isObject(genesis) ? genesis["validators"] : genesis;
   if (!Array.isArray(entries)) throw new UsageError("genesis: not a validator set: no list of validators");
   const validators = entries.map((v: unknown, i): Validator => {
@@ -123,7 +125,8 @@ export function readValidators(genesis: unknown): { validators: Validator[]; cha
   if (chainId === null && given !== undefined && given !== null) {
     throw new UsageError(`genesis: chain_id ${String(given)} is not an integer`);
   }
-  return { validators, chainId };
+  const engine = isObject(genesis) && typeof genesis["engine"] === "string" ? genesis["engine"] : OUR_ENGINE;
+  return { validators, chainId, engine };
 }
 
 /** A genesis the statement cannot be computed from is the CLI's usage error, not a
@@ -147,7 +150,14 @@ function readReserves(genesis: unknown): ReserveGenesis {
 }
 
 /** Every check that needs only public data; all proofs in one batch (verify_report). */
-export function verifyReport(gens: Generators, report: Report, validators: Validator[] | null, chainId: bigint | null, trust: Trust | null = null): Verdict {
+export function verifyReport(
+  gens: Generators,
+  report: Report,
+  validators: Validator[] | null,
+  chainId: bigint | null,
+  trust: Trust | null = null,
+  engine: string = OUR_ENGINE,
+): Verdict {
   const verdict = newVerdict();
   if (chainId === null) {
     verdict.notChecked.push(`chain id ${report.chainId} read from the report, not compared`);
@@ -156,7 +166,7 @@ export function verifyReport(gens: Generators, report: Report, validators: Valid
   } else {
     verdict.passed.push(`report is for chain ${chainId}`);
   }
-  const { verdict: root, history } = checkRootOnChain(report, validators, trust);
+  const { verdict: root, history } = checkRootOnChain(report, validators, trust, engine);
   if (validators === null) {
     verdict.notChecked.push("signatures not checked: no validator set given");
   } else {
@@ -222,6 +232,7 @@ export function checkRootOnChain(
   report: Report,
   validators: Validator[] | null,
   trust: Trust | null = null,
+  engine: string = OUR_ENGINE,
 ): { verdict: Verdict; history: ValidatorHistory | null } {
   const verdict = newVerdict();
   const height = report.market.height;
@@ -237,6 +248,12 @@ export function checkRootOnChain(
     );
     return { verdict, history: null };
   }
+  if (report.anchor.engine !== engine) {
+    verdict.failures.push(
+      `state root not followed to the chain: the anchor follows a ${report.anchor.engine} chain, and the genesis's network runs ${engine}`,
+    );
+    return { verdict, history: null };
+  }
   const checkpoint = trust === null ? null : trust.checkpoint;
   const expired = trust === null ? null : checkTrustingPeriod(trust);
   const late = checkpoint !== null && checkpoint.height > height + 1n ? describeCheckpointAfterAnchor(checkpoint.height, height + 1n) : null;
@@ -244,7 +261,7 @@ export function checkRootOnChain(
     notMade.push(`state root not followed to the chain: ${expired ?? late}`);
     return { verdict, history: null };
   }
-  const walk = followSetChanges(report.anchor.setChanges, report.chainId, validators, checkpoint);
+  const walk = followSetChanges(report.anchor.setChanges, report.chainId, validators, checkpoint, engine);
   if ("failure" in walk) {
     const start = checkpoint === null ? "the set given" : `the checkpoint of block ${checkpoint.height}`;
     verdict.failures.push(`validator set not followed from ${start}: ${walk.failure}`);
@@ -270,7 +287,7 @@ export function checkRootOnChain(
   } else if (outcome !== null) {
     verdict.failures.push(`state root is not the chain's after block ${height}: ${outcome.failure}`);
   } else {
-    const signers = report.anchor.commit.signatures.length;
+    const signers = report.anchor.commit.signers(powers).length;
     verdict.passed.push(
       `state root is the chain's after block ${height}: block ${height + 1n}'s header commits to it, and its ` +
         `certificate carries precommits of ${getSignedPower(report.anchor, powers)} of ` +
@@ -394,7 +411,7 @@ export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): 
   const skipped = Object.keys(SKIPPABLE).filter((name) => (inputs.skip ?? []).includes(name));
   const unknown = (inputs.skip ?? []).filter((name) => !(name in SKIPPABLE));
   if (unknown.length > 0) throw new UsageError(`no check ${unknown.join(", ")} to skip (the checks that may be: ${Object.keys(SKIPPABLE).join(", ")})`);
-  const { validators, chainId } = readValidators(inputs.genesis);
+  const { validators, chainId, engine } = readValidators(inputs.genesis);
   checkGenesis(inputs.genesis);
   const trust = getTrust(inputs, skipped);
   const genesisLine = `genesis 0x${toHex(inputs.genesisHash ?? new Uint8Array())} (${inputs.genesisSource ?? "the file given"})`;
@@ -419,7 +436,7 @@ export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): 
     `report of chain ${report.chainId}, epoch ${report.epoch}, state root 0x${toHex(report.stateRoot)}, ` +
     `${report.accounts.length} accounts, hash 0x${toHex(report.hash)}`;
   const sections = [
-    { title, verdict: verifyReport(gens, report, validators, chainId, trust) },
+    { title, verdict: verifyReport(gens, report, validators, chainId, trust, engine) },
     { title: "statement", verdict: checkStatement(report, skipped.includes("statement") ? undefined : inputs.genesis) },
     { title: "reserves", verdict: await checkReservesOnChain(report, reserveGenesis, rpc) },
     { title: "clearing members", verdict: checkClearingMembers(report) },

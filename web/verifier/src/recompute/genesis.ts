@@ -70,6 +70,10 @@ export function readFormGenesis(doc: unknown): FormGenesis {
   const instruments = top.sequence("instruments").map((item, n) => parseInstrument(item, `instruments[${n}]`));
   const risk = top.raw("risk");
   if (!isObject(risk)) throw new GenesisError("risk", "an object with string keys", risk);
+  const engine = (doc as Record<string, unknown>)["engine"];
+  if (engine !== undefined && engine !== null && engine !== "clearnode" && engine !== "cometbft") {
+    throw new GenesisError("engine", "clearnode or cometbft", engine);
+  }
   const chainId = top.integer("chain_id", 1n);
   top.integer("genesis_time_ms");
   const genesis: FormGenesis = {
