@@ -316,6 +316,22 @@ class NodeStore:
             (max(keep, 1),),
         )
 
+    def save_cert(self, height: int, cert: bytes) -> None:
+        """The certificate of a stored block that had none (a CometBFT block's signed
+        header, which CometBFT has only after the app stored the block)."""
+        with self._lock, self._transaction():
+            self._db.execute(
+                "UPDATE blocks SET cert = ? WHERE height = ? AND cert = x''", (cert, height)
+            )
+
+    def get_heights_without_cert(self, after: int = 0) -> list[int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT height FROM blocks WHERE height > ? AND cert = x'' ORDER BY height",
+                (after,),
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
     def write_pending_txs(self, changes: Sequence[tuple[bytes, bytes | None]]) -> None:
         """Apply `changes` in order, in one transaction (one fsync): `(hash, tx)` records an
         admitted transaction, `(hash, None)` forgets one (included in a block, or invalid)."""

@@ -1,7 +1,8 @@
 """A block CometBFT committed, as the node stores it: what the clearing app applied
 (height, time, transactions, evidence as the keys it jails) and CometBFT's hash and
-proposer address for it. CometBFT keeps the block itself with its header and commit; a
-node reads those from its RPC (node/cometbft/rpc.py) when a verifier needs them."""
+proposer address for it (`CometBlockRecord`, the stored block); and, once CometBFT has
+it, the block's header and commit as its RPC serves them (`SignedHeader`, the stored
+certificate: what a report's anchor is made of, node/reports/anchor.py)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,26 @@ from lightclient.codec import (
     pack,
     unpack,
 )
+from lightclient.cometbft import CometCommit, CometHeader
 from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES
 
 ADDRESS_BYTES = 20
 MAX_RECORD_BYTES = 64 << 20
 """Above any block CometBFT may commit under its genesis's max_bytes (node/cometbft/home.py)."""
+
+
+@dataclass(frozen=True)
+class SignedHeader:
+    header: CometHeader
+    commit: CometCommit
+
+    def encode(self) -> bytes:
+        return pack([WIRE_VERSION, self.header.to_wire(), self.commit.to_wire()])
+
+    @staticmethod
+    def decode(data: bytes) -> SignedHeader:
+        items = expect_versioned(unpack(data, "signed header"), "signed header", 3)
+        return SignedHeader(CometHeader.from_wire(items[1]), CometCommit.from_wire(items[2]))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from typing import Any
 
 import httpx
 
+from lightclient.cometbft import parse_commit, parse_header
+from node.cometbft.record import SignedHeader
+
 
 class RpcError(Exception):
     """CometBFT's RPC answered with an error, or not at all."""
@@ -65,6 +68,15 @@ class CometRpc:
         block = await self.call("block", height=str(height))
         header: dict[str, Any] = block["block"]["header"]
         return header
+
+    async def get_signed_header(self, height: int) -> SignedHeader:
+        """Block `height`'s header and the commit of it CometBFT holds (the one the next
+        block carries, or for the latest block the one it saw)."""
+        signed = (await self.call("commit", height=str(height)))["signed_header"]
+        try:
+            return SignedHeader(parse_header(signed["header"]), parse_commit(signed["commit"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RpcError("commit", f"not a signed header: {exc}") from exc
 
     async def broadcast_tx(self, tx: bytes) -> CheckTxAnswer:
         """Hands `tx` to the mempool and returns CheckTx's verdict."""

@@ -30,6 +30,7 @@ from node.cometbft.home import ABCI_SOCKET, Listeners, Timeouts, write_home
 from node.cometbft.node_interface import CometNode
 from node.cometbft.process import find_binary, run_cometbft
 from node.cometbft.rpc import CometRpc, RpcError
+from node.cometbft.signed_headers import SignedHeaderKeeper
 from node.cometbft.transport import serve_abci
 from node.committed import from_comet_record
 from node.config import CometBFTConfig, NodeConfig
@@ -135,10 +136,13 @@ async def run_cometbft_node(
             ctx = NodeContext(config, genesis, app, store, p2p, api, validator_key, node.hand_over)
             allowed = AllowedPeers(config, genesis, p2p, app.state)
 
+            keeper = SignedHeaderKeeper(rpc, store)
+
             def commit(decided: DecidedBlock) -> None:
                 record, root = decided.record, decided.result.state_root
                 blocks.save(record.height, record.encode(), b"", root, record.txs)
                 announce_commit(ctx, allowed, commits, from_comet_record(record), root)
+                keeper.on_commit()
 
             abci = ClearingAbci(app, genesis_hash, check, commit, pending)
             blocks.on_history = api.publish_history
@@ -147,6 +151,7 @@ async def run_cometbft_node(
             await nursery.start(serve_abci, comet.home / ABCI_SOCKET, abci.handle, max_request)
             await nursery.start(run_cometbft, binary, comet.home)
             nursery.start_soon(resubmit_when_up, node, rpc)
+            await nursery.start(keeper.run)
             log.info(
                 "node %s up on CometBFT: RPC 127.0.0.1:%d, p2p %s:%d, height %d, %s",
                 config.moniker, comet.rpc_port, config.p2p.listen_host, comet.p2p_port,

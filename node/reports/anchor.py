@@ -15,8 +15,15 @@ from dataclasses import replace
 
 from clearing.state import ClearingState
 from consensus.types import Block, CommitCertificate
-from lightclient.anchor import SetChange, StateAnchor
-from lightclient.validators import ValidatorPowers
+from lightclient.anchor import (
+    COMETBFT,
+    ENGINE_RECORDS,
+    AnchorCommit,
+    AnchorHeader,
+    SetChange,
+    StateAnchor,
+)
+from node.cometbft.record import SignedHeader
 from node.reports.store import ReportStore
 from node.storage import NodeStore
 from proofs.errors import ReportDecodeError
@@ -30,16 +37,28 @@ def get_state_anchor(
 ) -> StateAnchor | None:
     """The anchor of the state root after block `height`, with the set changes up to the
     set that signs block `signed_at + 1` (what checked a report committed in block
-    `signed_at`; the latest committed when None); None until `height + 1` is stored, and
-    on a CometBFT network, whose headers and commits CometBFT keeps."""
-    if state.genesis.engine == "cometbft":
+    `signed_at`; the latest committed when None); None until `height + 1` is stored with
+    its certificate (on CometBFT, its signed header: node/cometbft/signed_headers.py)."""
+    engine = state.genesis.engine
+    signed = read_signed_block(blocks, engine, height + 1)
+    if signed is None:
         return None
-    stored = blocks.load_block(height + 1)
-    if stored is None:
-        return None
-    header = Block.decode(stored.block).header
     changes = get_set_changes(blocks, state, state.height if signed_at is None else signed_at)
-    return StateAnchor(header, CommitCertificate.decode(stored.cert), changes)
+    return StateAnchor(*signed, changes, engine)
+
+
+def read_signed_block(
+    blocks: NodeStore, engine: str, height: int
+) -> tuple[AnchorHeader, AnchorCommit] | None:
+    """Block `height`'s header and commit as the engine's chain has them; None while the
+    block, or on CometBFT its signed header, is not stored yet."""
+    stored = blocks.load_block(height)
+    if stored is None or not stored.cert:
+        return None
+    if engine == COMETBFT:
+        signed = SignedHeader.decode(stored.cert)
+        return signed.header, signed.commit
+    return Block.decode(stored.block).header, CommitCertificate.decode(stored.cert)
 
 
 def get_set_changes(blocks: NodeStore, state: ClearingState, up_to: int) -> tuple[SetChange, ...]:
@@ -47,14 +66,16 @@ def get_set_changes(blocks: NodeStore, state: ClearingState, up_to: int) -> tupl
     own, with its certificate and that set. The active set recorded after block h signs
     from h + 2 (consensus's rule), so block h + 1's header names it next."""
     changes = []
+    engine = state.genesis.engine
     for changed in sorted(state.validator_sets):
         if changed + 1 > up_to:
             break
-        stored = blocks.load_block(changed + 1)
-        if stored is None:  # not stored yet: the walk ends here, as the chain does
+        signed = read_signed_block(blocks, engine, changed + 1)
+        if signed is None:  # not stored yet: the walk ends here, as the chain does
             break
-        header = Block.decode(stored.block).header
-        validators = ValidatorPowers.of((v.pubkey, v.power) for v in state.validator_sets[changed])
+        header, commit = signed
+        pairs = ((v.pubkey, v.power) for v in state.validator_sets[changed])
+        validators = ENGINE_RECORDS[engine].powers(pairs)
         if header.next_validators_hash == header.validators_hash:
             continue  # names, addresses or order changed; who signs, with what power, did not
         if header.next_validators_hash != validators.hash:
@@ -63,7 +84,7 @@ def get_set_changes(blocks: NodeStore, state: ClearingState, up_to: int) -> tupl
                       header.next_validators_hash.hex(), changed,
                       validators.hash.hex())  # fmt: skip
             break
-        changes.append(SetChange(header, CommitCertificate.decode(stored.cert), validators))
+        changes.append(SetChange(header, commit, validators))
     return tuple(changes)
 
 

@@ -21,12 +21,12 @@ from pathlib import Path
 import trio
 
 from clearing.genesis import compute_genesis_hash
-from consensus.types import Block
 from node.api.app import RouteHandler
 from node.api.counters import add_status_section
 from node.api.errors import ApiError
 from node.api.http import Request, Response
 from node.api.openapi import RouteDoc
+from node.reports.anchor import read_signed_block
 from node.services import NodeContext, RoutesService
 from node.storage import NodeStore
 
@@ -96,11 +96,14 @@ class GenesisFile:
     def get_trust_view(self) -> dict[str, object]:
         """The genesis hash and the latest block as a checkpoint (HEIGHT:TIME_MS:HASH)."""
         view: dict[str, object] = {"genesis_hash": "0x" + self.hash.hex()}
-        height = self.store.latest_height()
-        stored = self.store.load_block(height) if height else None
-        if stored is not None and self.engine != "cometbft":  # CometBFT's: its headers
-            header = Block.decode(stored.block).header
-            view["checkpoint"] = f"{height}:{header.time_ms}:0x{header.validators_hash.hex()}"
+        latest = self.store.latest_height()
+        # on CometBFT the latest block's signed header may not be fetched yet
+        for height in range(latest, max(0, latest - 2), -1):
+            signed = read_signed_block(self.store, self.engine, height)
+            if signed is not None:
+                header = signed[0]
+                view["checkpoint"] = f"{height}:{header.time_ms}:0x{header.validators_hash.hex()}"
+                break
         return view
 
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import trio
 
-from node.cometbft.record import CometBlockRecord
+from clearing.genesis import parse_genesis
+from lightclient.cometbft import CometValidatorPowers
+from node.cometbft.record import CometBlockRecord, SignedHeader
 from node.mempool import compute_tx_hash
 from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
@@ -61,6 +63,27 @@ def get_outcome(home: NodeHome, tx: bytes) -> dict[str, Any]:
     return get_json(home, f"/v1/txs/0x{compute_tx_hash(tx).hex()}")
 
 
+def check_signed_headers(home: NodeHome) -> int:
+    """How many stored blocks carry CometBFT's signed header (what anchors are made of),
+    each checked as a verifier would: committed by the genesis set, its app hash the root
+    the node stored for the block before."""
+    genesis = parse_genesis(json.loads((home.path / "genesis.json").read_text()))
+    powers = CometValidatorPowers.of((v.pubkey, v.power) for v in genesis.validators)
+    roots = home.get_roots()
+    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT height, cert FROM blocks WHERE cert != x''").fetchall()
+    finally:
+        db.close()
+    for height, cert in rows:
+        signed = SignedHeader.decode(cert)
+        assert signed.header.height == height and signed.header.hash == signed.commit.block_hash
+        signed.commit.verify(signed.header.chain_id, powers)
+        if height > 1:
+            assert signed.header.app_hash == roots[height - 1]
+    return len(rows)
+
+
 def get_tip(homes: list[NodeHome]) -> int:
     return min(max(home.get_roots(), default=0) for home in homes)
 
@@ -93,6 +116,7 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
         assert (block["engine"], block["height"]) == ("cometbft", 1) and "block" not in block
         page = await trio.to_thread.run_sync(get_json, validators[0], "/v1/status")
         assert page["height"] >= others and page["mempool"] == {"txs": 0, "bytes": 0}
+        await wait_until("signed headers kept", lambda: check_signed_headers(validators[0]) > 3)
         url = f"http://127.0.0.1:{validators[0].api_port}/status"
         with urllib.request.urlopen(url, timeout=10) as answer:
             assert "<table id='blocks'>" in answer.read().decode()

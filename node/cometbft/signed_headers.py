@@ -1,0 +1,53 @@
+"""Each stored block's CometBFT header and commit, fetched from CometBFT once it has them:
+what a report's anchor is made of on a CometBFT network (node/reports/anchor.py).
+
+The app stores a block at ABCI's Commit, before CometBFT has the commit of it (its
+precommits arrive with the next height), so the keeper fetches each block's signed
+header from CometBFT's RPC after the block is stored, and at start the ones a stop left
+unfetched. A fetch that fails (CometBFT starting) is tried again at the next commit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from node.cometbft.rpc import CometRpc, RpcError
+from node.storage import NodeStore
+
+log = logging.getLogger(__name__)
+
+
+class SignedHeaderKeeper:
+    def __init__(self, rpc: CometRpc, store: NodeStore) -> None:
+        self.rpc = rpc
+        self.store = store
+        self.committed = trio.Event()
+        self.kept_up_to = 0
+
+    def on_commit(self) -> None:
+        """A block was stored: its signed header (and any missing before it) is due."""
+        self.committed.set()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            await self.fetch_missing()
+            await self.committed.wait()
+            self.committed = trio.Event()
+
+    async def fetch_missing(self) -> None:
+        """Every stored block without its signed header, oldest first, until one is not
+        to be had yet."""
+        missing = await trio.to_thread.run_sync(
+            self.store.get_heights_without_cert, self.kept_up_to
+        )
+        for height in missing:
+            try:
+                signed = await self.rpc.get_signed_header(height)
+            except RpcError as exc:
+                log.debug("signed header of block %d not fetched yet: %s", height, exc)
+                return
+            await trio.to_thread.run_sync(self.store.save_cert, height, signed.encode())
+            self.kept_up_to = height
