@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from clearing.context import BlockContext, Equivocation
 from consensus.types import Block, CommitCertificate
+from lightclient.anchor import COMETBFT
 from node.app import get_equivocations
 from node.cometbft.record import CometBlockRecord
 from node.storage import StoredBlock
@@ -61,6 +62,6 @@ def from_comet_record(record: CometBlockRecord) -> CommittedBlock:
 
 def decode_stored_block(engine: str, stored: StoredBlock) -> CommittedBlock:
     """The stored block of a network running `engine` (its genesis's)."""
-    if engine == "cometbft":
+    if engine == COMETBFT:
         return from_comet_record(CometBlockRecord.decode(stored.block))
     return from_block(Block.decode(stored.block), CommitCertificate.decode(stored.cert))

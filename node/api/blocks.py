@@ -14,13 +14,14 @@ from collections import Counter
 
 from clearing.tx import get_tx_kind
 from consensus.types import Block
+from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.api.bodies import hex0x
 from node.cometbft.record import CometBlockRecord
 from node.storage import StoredBlock
 
 
 def get_block_view(stored: StoredBlock, engine: str, *, full: bool) -> dict[str, object]:
-    view = get_comet_block_view(stored) if engine == "cometbft" else get_our_block_view(stored)
+    view = get_comet_block_view(stored) if engine == COMETBFT else get_our_block_view(stored)
     if full:
         view["block"] = hex0x(stored.block)
     return view
@@ -30,7 +31,7 @@ def get_comet_block_view(stored: StoredBlock) -> dict[str, object]:
     record = CometBlockRecord.decode(stored.block)
     return {
         "height": stored.height,
-        "engine": "cometbft",
+        "engine": COMETBFT,
         "hash": hex0x(record.block_hash),
         "time_ms": record.time_ms,
         "state_root": hex0x(stored.state_root),
@@ -46,7 +47,7 @@ def get_our_block_view(stored: StoredBlock) -> dict[str, object]:
     header = block.header
     view: dict[str, object] = {
         "height": stored.height,
-        "engine": "clearnode",
+        "engine": OUR_ENGINE,
         "hash": hex0x(block.hash),
         "chain_id": header.chain_id,
         "time_ms": header.time_ms,

@@ -50,6 +50,7 @@ from bridge.validators import EvmValidatorSet
 from clearing.errors import GenesisError
 from clearing.genesis import DEFAULT_ENGINE, ENGINES, parse_genesis
 from clearing.risk.params import parse_stress_days_csv
+from lightclient.anchor import COMETBFT
 from node.chainspec import (
     AnvilTarget,
     ChainSpec,
@@ -425,7 +426,7 @@ def init_homes(
             chain_id, name, p2p_port + i, api_port + i, first_operator + i, peers, hosts
         )
         services = render_oracle(genesis) + render_bridge_chains(bridge_chains)
-        if engine == "cometbft":
+        if engine == COMETBFT:
             services += comet_tables[i]
         (h / CONFIG_FILE_NAME).write_text(config + "\n" + services)
         load_config(h)  # what we wrote must load

@@ -17,6 +17,7 @@ from typing import Any
 
 import trio
 
+from lightclient.anchor import COMETBFT
 from node.cometbft.process import CometBFTExited
 from node.config import ConfigError, NodeConfig, load_config
 from node.genesis_file import load_genesis
@@ -47,13 +48,13 @@ def check_home(home: Path) -> NodeConfig:
     """Load and cross-check config, genesis and keys; raise ConfigError / KeyFileError."""
     config = load_config(home)
     check_ports(config)
-    if load_genesis(config).engine == "cometbft":
+    if load_genesis(config).engine == COMETBFT:
         from node.cometbft.process import CometBFTError, find_binary
 
         try:
             find_binary()
         except CometBFTError as exc:
-            raise ConfigError(config.genesis_file, "engine", str(exc), "cometbft") from exc
+            raise ConfigError(config.genesis_file, "engine", str(exc), COMETBFT) from exc
     load_key(config.node_key_file, NODE_KEY)
     if config.validator_key_file.exists():
         load_key(config.validator_key_file, VALIDATOR_KEY)
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 def get_runner(config: NodeConfig) -> Callable[[NodeConfig], Awaitable[None]]:
     """The runtime of the engine the genesis names (each imports libp2p, ~1 s: only once
     the home is good)."""
-    if load_genesis(config).engine == "cometbft":
+    if load_genesis(config).engine == COMETBFT:
         from node.cometbft.runtime import run_cometbft_node
 
         return run_cometbft_node

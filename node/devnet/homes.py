@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.loopback import get_free_port
+from lightclient.anchor import COMETBFT
 from node.commands.init import (
     LOOPBACK,
     REPORT_SEED_FILE,
@@ -114,7 +115,7 @@ def write_homes(homes: list[Home], template: dict[str, Any], services_toml: str)
     genesis = build_genesis(template, chain_id, [(h.name, h.keys) for h in homes])
     seed = create_report_seed()
     engine_tables = [""] * len(homes)
-    if genesis.get("engine") == "cometbft":
+    if genesis.get("engine") == COMETBFT:
         ports = [h.cometbft_ports for h in homes]
         engine_tables = render_cometbft_tables([h.keys.node for h in homes], LOOPBACK, ports)
     for home, engine_table in zip(homes, engine_tables, strict=True):

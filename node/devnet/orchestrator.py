@@ -24,6 +24,7 @@ import trio
 from bridge.validators import EvmValidatorSet
 from clearing.genesis import DEFAULT_ENGINE
 from clearnode.client import Client, ClientError
+from lightclient.anchor import COMETBFT
 from node.commands.init import VALIDATOR_POWER
 from node.devnet import sections, watch
 from node.devnet.chains import start_chains, stop_chains
@@ -72,7 +73,7 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
                          h.operator_token_file)
             for h in homes
         ]  # fmt: skip
-        if config.engine == "cometbft":
+        if config.engine == COMETBFT:
             targets += [
                 ScrapeTarget(f"cometbft-{h.name}", f"127.0.0.1:{h.cometbft_ports[2]}", None)
                 for h in homes

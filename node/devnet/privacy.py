@@ -40,6 +40,7 @@ from clearing.risk.engine import get_member_risk
 from clearing.state import ClearingState
 from clearing.tx import get_tx_kind
 from clearnode.client import Member
+from lightclient.anchor import COMETBFT
 from node.api.bodies import hex0x
 from node.clock import wall_clock_ms
 from node.mempool import compute_tx_hash
@@ -415,7 +416,7 @@ def get_listen_addresses(port: int) -> set[str]:
 def check_engine_listeners(net: Devnet) -> None:
     """On CometBFT: its RPC (every block's transactions) and its metrics listen on
     loopback only, so a stranger reaches nothing of CometBFT's but its p2p port."""
-    if net.genesis_doc.get("engine") != "cometbft":
+    if net.genesis_doc.get("engine") != COMETBFT:
         return
     for home in net.homes:
         _, rpc, metrics = home.cometbft_ports
