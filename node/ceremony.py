@@ -46,10 +46,19 @@ from eth_account.messages import encode_defunct
 
 from clearing.genesis import compute_genesis_hash
 from clearing.governance.documents import encode_document
-from node.config import check_p2p_address
-from node.keys import BRIDGE_KEY, VALIDATOR_KEY, KeyFile, check_peer_id, load_key, save_key
+from lightclient.cometbft import get_address
+from node.config import UNSPECIFIED_HOSTS, check_p2p_address
+from node.keys import (
+    BRIDGE_KEY,
+    VALIDATOR_KEY,
+    KeyFile,
+    check_peer_id,
+    get_peer_public_key,
+    load_key,
+    save_key,
+)
 
-CONTRIBUTION_VERSION = 1
+CONTRIBUTION_VERSION = 2  # 2: the CometBFT address
 CONTRIBUTION_KIND = "clearnode-genesis-contribution"
 CEREMONY_VERSION = 1
 CEREMONY_KIND = "clearnode-genesis-ceremony"
@@ -176,8 +185,8 @@ def commit_share(share: bytes) -> bytes:
 
 CONTRIBUTION_FIELDS = {
     "kind", "version", "network", "chain_id", "name", "power", "validator_pubkey",
-    "evm_address", "peer_id", "p2p_address", "seed_box_key", "seed_commitment", "signature",
-    "bridge_signature",
+    "evm_address", "peer_id", "p2p_address", "cometbft_address", "seed_box_key",
+    "seed_commitment", "signature", "bridge_signature",
 }  # fmt: skip
 
 
@@ -193,6 +202,7 @@ class Contribution:
     evm_address: bytes  # 20 bytes: the bridge key's address
     peer_id: str  # the node key's libp2p peer id
     p2p_address: str  # where the others dial it (P2P_ADDRESS)
+    cometbft_address: str  # HOST:PORT its CometBFT listens at, on a CometBFT network
     seed_box_key: bytes  # X25519 public key the others encrypt their seed shares to
     seed_commitment: bytes  # commit_share(its seed share)
     signature: bytes = b""  # Ed25519 by the validator key over `digest`
@@ -210,6 +220,7 @@ class Contribution:
             "evm_address": "0x" + self.evm_address.hex(),
             "peer_id": self.peer_id,
             "p2p_address": self.p2p_address,
+            "cometbft_address": self.cometbft_address,
             "seed_box_key": "0x" + self.seed_box_key.hex(),
             "seed_commitment": "0x" + self.seed_commitment.hex(),
         }
@@ -243,6 +254,9 @@ class Contribution:
             evm_address=r.get_hex("evm_address", 20),
             peer_id=r.get_checked("peer_id", check_peer_id, "a libp2p peer id"),
             p2p_address=r.get_checked("p2p_address", check_p2p_address, "a public p2p address"),
+            cometbft_address=r.get_checked(
+                "cometbft_address", check_cometbft_address, "HOST:PORT of its CometBFT"
+            ),
             seed_box_key=r.get_hex("seed_box_key", 32),
             seed_commitment=r.get_hex("seed_commitment", 32),
             signature=r.get_hex("signature", 64),
@@ -253,6 +267,13 @@ class Contribution:
     def persistent_peer(self) -> str:
         return f"{self.p2p_address}/p2p/{self.peer_id}"
 
+    @property
+    def cometbft_peer(self) -> str:
+        """Its CometBFT as the others' `[cometbft] persistent_peers` name it: the node id
+        of its node key (the one its peer id holds) at its CometBFT address."""
+        node_id = get_address(get_peer_public_key(self.peer_id)).hex()
+        return f"{node_id}@{self.cometbft_address}"
+
     def genesis_entry(self) -> dict[str, Any]:
         """Its genesis `validators` item (clearing/genesis.py)."""
         return {
@@ -262,6 +283,14 @@ class Contribution:
             "evm_address": "0x" + self.evm_address.hex(),
             "peer_id": self.peer_id,
         }
+
+
+def check_cometbft_address(text: str) -> str:
+    """`text` if it is a dialable HOST:PORT (not an unspecified host); ValueError otherwise."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or host in UNSPECIFIED_HOSTS:
+        raise ValueError(f"{text!r} is not a dialable HOST:PORT")
+    return text
 
 
 def sign_contribution(unsigned: Contribution, validator: KeyFile, bridge: KeyFile) -> Contribution:
@@ -310,6 +339,7 @@ UNIQUE_FIELDS: tuple[tuple[str, Callable[[Contribution], object]], ...] = (
     ("evm_address", lambda c: c.evm_address),
     ("peer_id", lambda c: c.peer_id),
     ("p2p_address", lambda c: c.p2p_address),
+    ("cometbft_address", lambda c: c.cometbft_address),
     ("seed_box_key", lambda c: c.seed_box_key),
     ("seed_commitment", lambda c: c.seed_commitment),
 )

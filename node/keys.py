@@ -189,6 +189,21 @@ def check_peer_id(text: str) -> str:
     return text
 
 
+ED25519_PEER_KEY = bytes([0x08, 0x01, 0x12, 0x20])
+"""How a libp2p peer id of an Ed25519 key holds it: the PublicKey protobuf (type Ed25519,
+32 bytes of data) in an identity multihash."""
+
+
+def get_peer_public_key(peer_id: str) -> bytes:
+    """The Ed25519 public key an identity peer id (every node key's `12D3KooW...`) holds;
+    ValueError if it holds none (a hashed key, another key type)."""
+    data = base58.b58decode(check_peer_id(peer_id))
+    body = data[2:]
+    if data[0] != IDENTITY_MULTIHASH or len(body) != 36 or body[:4] != ED25519_PEER_KEY:
+        raise ValueError(f"{peer_id!r} holds no Ed25519 public key")
+    return body[4:]
+
+
 def compute_peer_id(node_key: KeyFile) -> str:
     """The libp2p peer id (base58) of a node key, as other nodes dial it."""
     from libp2p.crypto.ed25519 import create_new_key_pair  # slow import, only when asked

@@ -16,7 +16,6 @@ own keys and genesis so the operator keeps one set of keys and one genesis.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_TX_BYTES
 from clearing.validator_set import has_power
 from consensus.types import compute_max_proposal_bytes
 from lightclient.anchor import get_consensus_chain_id
+from lightclient.cometbft import get_address
 
 ED25519_PUBLIC = "tendermint/PubKeyEd25519"
 ED25519_PRIVATE = "tendermint/PrivKeyEd25519"
@@ -75,13 +75,8 @@ class Listeners:
 
 
 def get_node_id(node_key: Ed25519PrivateKey) -> str:
-    """CometBFT's node id: the hex of the first 20 bytes of the public key's SHA-256."""
+    """CometBFT's node id: the hex of the node key's address."""
     return get_address(node_key.public_key().public_bytes_raw()).hex()
-
-
-def get_address(public_key: bytes) -> bytes:
-    """CometBFT's address of an Ed25519 key: the first 20 bytes of its SHA-256."""
-    return hashlib.sha256(public_key).digest()[:20]
 
 
 def format_time(time_ms: int) -> str:

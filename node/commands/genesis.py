@@ -29,6 +29,7 @@ from typing import Any
 from clearing.errors import GenesisError
 from clearing.genesis import compute_genesis_hash, parse_genesis
 from clearing.risk.engine import compute_risk_setup
+from lightclient.anchor import COMETBFT
 from node.ceremony import (
     CEREMONY_SECRET_FILE,
     Ceremony,
@@ -118,6 +119,15 @@ def get_ceremony_path(genesis: Path) -> Path:
     return genesis.with_name(genesis.name.removesuffix(".json") + ".ceremony.json")
 
 
+def get_cometbft_address(config: NodeConfig, p2p_address: str) -> str:
+    """Where this node's CometBFT is dialled, on a CometBFT network: `[cometbft]
+    external_address`, else the host others dial for p2p at CometBFT's p2p port."""
+    comet = config.cometbft
+    assert comet is not None  # the loader always reads the table
+    host = p2p_address.split("/")[2]
+    return comet.external_address or f"{host}:{comet.p2p_port}"
+
+
 def make_contribution(home: Path, network: str, power: int) -> Contribution:
     """This home's contribution, signed; its ceremony secret made on the first call."""
     config = load_config(home)
@@ -147,6 +157,7 @@ def make_contribution(home: Path, network: str, power: int) -> Contribution:
         evm_address=bridge.public_key(),
         peer_id=compute_peer_id(node),
         p2p_address=address,
+        cometbft_address=get_cometbft_address(config, address),
         seed_box_key=secret.public_box_key(),
         seed_commitment=secret.commitment(),
     )
@@ -201,19 +212,27 @@ def get_own(ceremony: Ceremony, config: NodeConfig, source: str) -> tuple[int, C
     return index, mine
 
 
-def install_peers(config_file: Path, peers: list[str]) -> None:
-    """config.toml's `[p2p] persistent_peers` replaced by `peers`, the rest as it was."""
+def install_peers(config_file: Path, table: str, peers: list[str]) -> None:
+    """config.toml's `[table] persistent_peers` replaced by `peers` (the key, or the table,
+    added if missing), the rest as it was."""
     text = config_file.read_text()
-    lines = "".join(f'    "{p}",\n' for p in peers)
-    new, count = PERSISTENT_PEERS.subn(lambda _: f"persistent_peers = [\n{lines}]", text)
-    if count != 1:
+    value = "[\n" + "".join(f'    "{p}",\n' for p in peers) + "]"
+    header = re.search(rf"(?m)^\[{table}\]\n", text)
+    if header is None:
+        config_file.write_text(text.rstrip("\n") + f"\n\n[{table}]\npersistent_peers = {value}\n")
+        return
+    following = re.search(r"(?m)^\[", text[header.end() :])
+    end = len(text) if following is None else header.end() + following.start()
+    line = f"persistent_peers = {value}"
+    body, count = PERSISTENT_PEERS.subn(lambda _: line, text[header.end() : end])
+    if count > 1:
         raise ConfigError(
-            config_file,
-            "p2p.persistent_peers",
-            "one `persistent_peers = [...]` line to replace (set it by hand)",
-            f"{count} found",
-        )
-    config_file.write_text(new)
+            config_file, f"{table}.persistent_peers",
+            "one `persistent_peers = [...]` line to replace (set it by hand)", f"{count} found",
+        )  # fmt: skip
+    if count == 0:
+        body = f"{line}\n{body}"
+    config_file.write_text(text[: header.end()] + body + text[end:])
 
 
 def check_and_install(
@@ -240,8 +259,11 @@ def check_and_install(
     shares = seal_shares(ceremony, mine, secret, validator)
     if installed.resolve() != genesis_path.resolve():
         installed.write_bytes(document)  # as they are: their hash is the genesis hash
-    others = [c.persistent_peer for c in ceremony.contributions if c is not mine]
-    install_peers(config.config_file or home / CONFIG_FILE_NAME, others)
+    others = [c for c in ceremony.contributions if c is not mine]
+    config_file = config.config_file or home / CONFIG_FILE_NAME
+    install_peers(config_file, "p2p", [c.persistent_peer for c in others])
+    if genesis.get("engine") == COMETBFT:
+        install_peers(config_file, "cometbft", [c.cometbft_peer for c in others])
     load_config(home)  # what we wrote must load
     write_json(shares_out, shares.to_json())
     return ceremony, mine

@@ -61,6 +61,7 @@ def make_operator(index: int, network: str = "testnet", chain_id: int = 4242) ->
         evm_address=bridge.public_key(),
         peer_id=PEER_IDS[index],
         p2p_address=f"/ip4/10.77.0.{index + 1}/tcp/26656",
+        cometbft_address=f"10.77.0.{index + 1}:26666",
         seed_box_key=secret.public_box_key(),
         seed_commitment=secret.commitment(),
     )
@@ -97,6 +98,7 @@ CHANGED: dict[str, Any] = {
     "evm_address": "0x" + OPERATORS[1].bridge.public_key().hex(),
     "peer_id": PEER_IDS[1],
     "p2p_address": "/ip4/10.77.0.9/tcp/26656",
+    "cometbft_address": "10.77.0.9:26666",
     "seed_box_key": "0x" + OPERATORS[1].secret.public_box_key().hex(),
     "seed_commitment": "0x" + OPERATORS[1].secret.commitment().hex(),
 }
@@ -141,7 +143,7 @@ def test_the_same_contribution_twice_is_refused_naming_both_files() -> None:
     assert "c0.json" in caught.value.problem
 
 
-@pytest.mark.parametrize("field", ["evm_address", "peer_id", "p2p_address"])
+@pytest.mark.parametrize("field", ["evm_address", "peer_id", "p2p_address", "cometbft_address"])
 def test_two_validators_claiming_one_key_or_address_are_refused(field: str) -> None:
     o, first = OPERATORS[1], OPERATORS[0].contribution
     claimed = replace(o.contribution, **{field: getattr(first, field)})
@@ -155,7 +157,8 @@ def test_two_validators_claiming_one_key_or_address_are_refused(field: str) -> N
 @pytest.mark.parametrize(
     ("name", "value"),
     [("power", 0), ("p2p_address", "/ip4/0.0.0.0/tcp/26656"), ("peer_id", "nope"),
-     ("seed_box_key", "0x12"), ("extra", 1), ("version", 2)],
+     ("seed_box_key", "0x12"), ("extra", 1), ("version", 1),
+     ("cometbft_address", "0.0.0.0:26666"), ("cometbft_address", "host")],
 )  # fmt: skip
 def test_a_malformed_contribution_names_its_field(name: str, value: object) -> None:
     doc = {**OPERATORS[0].contribution.to_json(), name: value}

@@ -11,8 +11,9 @@ import pytest
 
 from clearing.genesis import compute_genesis_hash
 from node.cli import main
+from node.cometbft.home import get_node_id
 from node.config import load_config
-from node.keys import HOME_OPERATOR_TOKEN_FILE
+from node.keys import HOME_OPERATOR_TOKEN_FILE, NODE_KEY, load_key
 from node.reports.seed import load_report_seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,3 +127,27 @@ def test_a_home_listening_everywhere_announces_its_external_address(
     capsys.readouterr()
     assert main(["genesis", "contribution", "--home", str(tmp_path / "b"), *NETWORK]) == 0
     assert json.loads(capsys.readouterr().out)["p2p_address"] == "/dns4/node.example.org/tcp/30000"
+
+
+def test_on_a_cometbft_network_each_home_gets_the_others_cometbft_as_peers(
+    tmp_path: Path,
+) -> None:
+    """The template names CometBFT: `genesis check` installs `[cometbft] persistent_peers`,
+    each the node id of a contributor's node key at its announced CometBFT address."""
+    template = tmp_path / "template.json"
+    template.write_text(json.dumps({**json.loads(TEMPLATE.read_text()), "engine": "cometbft"}))
+    homes = [init_home(tmp_path, i) for i in range(3)]
+    given = [arg for path in contribute(tmp_path, homes) for arg in ("--contribution", str(path))]
+    out = ["--out", str(tmp_path / "genesis.json")]
+    assert main(["genesis", "collect", "--template", str(template), *NETWORK, *given, *out]) == 0
+    args = ["--genesis", str(tmp_path / "genesis.json"), "--shares-out", str(tmp_path / "s.json")]
+    for _ in range(2):  # the second finds the table the first added, and rewrites it
+        assert main(["genesis", "check", "--home", str(homes[0]), *args]) == 0
+    assert (homes[0] / "config.toml").read_text().count("[cometbft]") == 1
+    comet = load_config(homes[0]).cometbft
+    node_ids = [
+        get_node_id(load_key(h / "keys" / "node_key.json", NODE_KEY).ed25519()) for h in homes
+    ]
+    assert comet is not None and comet.persistent_peers == (
+        f"{node_ids[1]}@10.77.0.2:26666", f"{node_ids[2]}@10.77.0.3:26666"
+    )  # fmt: skip

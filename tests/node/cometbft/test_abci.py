@@ -14,6 +14,7 @@ from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
 from clearing.sandbox import derive_member_key
 from clearing.tx import encode_tx
 from lightclient.codec import ConsensusDecodeError
+from lightclient.cometbft import get_address
 from node.app import ClearingApp
 from node.cometbft.abci import (
     CODE_REFUSED,
@@ -24,7 +25,7 @@ from node.cometbft.abci import (
     fit_proposal,
     get_validator_updates,
 )
-from node.cometbft.home import build_genesis_doc, get_address
+from node.cometbft.home import build_genesis_doc
 from node.cometbft.record import CometBlockRecord
 from node.committed import decode_stored_block
 from node.storage import StoredBlock

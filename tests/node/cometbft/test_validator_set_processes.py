@@ -24,7 +24,7 @@ from clearing.governance.validator_change import AddValidator, RemoveValidator
 from clearing.governance.vote import sign_vote
 from clearing.sandbox import derive_ed25519_key
 from clearing.tx import encode_tx
-from node.cometbft.home import get_address
+from lightclient.cometbft import get_address
 from tests.node.netproc import NodeHome, ProcessNetwork, add_cometbft_tables, running
 from tests.node.test_network_processes import assert_roots_agree, wait_until
 
