@@ -19,21 +19,13 @@ import trio
 from google.protobuf.message import DecodeError
 from tendermint.abci import types_pb2 as abci
 
+from lightclient.cometbft import encode_uvarint
 from node.framing import CHUNK_BYTES, FrameError, MessageTooLarge
 
 log = logging.getLogger(__name__)
 
 MAX_VARINT_BYTES = 10
 Handler = Callable[[abci.Request], abci.Response]
-
-
-def encode_uvarint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def decode_uvarint(buffer: bytes | bytearray) -> tuple[int, int] | None:

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.cometbft.transport import FrameReader, decode_uvarint, encode_uvarint
+from lightclient.cometbft import encode_uvarint
+from node.cometbft.transport import FrameReader, decode_uvarint
 from node.framing import FrameError, MessageTooLarge
 
 
