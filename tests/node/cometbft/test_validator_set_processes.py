@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from clearing.governance.validator_change import AddValidator, RemoveValidator
 from clearing.governance.vote import sign_vote
 from clearing.sandbox import derive_ed25519_key
 from clearing.tx import encode_tx
-from lightclient.cometbft import get_address
+from lightclient.anchor import COMETBFT, SetChange, StateAnchor, check_anchor, follow_set_changes
+from lightclient.cometbft import CometValidatorPowers, get_address
+from node.cometbft.record import SignedHeader
 from tests.node.netproc import NodeHome, ProcessNetwork, add_cometbft_tables, running
 from tests.node.test_network_processes import assert_roots_agree, wait_until
 
@@ -48,6 +51,16 @@ def get_signers(home: NodeHome, height: int) -> set[bytes]:
     """The addresses whose precommits CometBFT's commit of `height` holds."""
     commit = get_rpc(home, f"commit?height={height}")["signed_header"]["commit"]
     return {bytes.fromhex(s["validator_address"]) for s in commit["signatures"] if s["signature"]}
+
+
+def read_signed(home: NodeHome, height: int) -> SignedHeader | None:
+    """Block `height`'s CometBFT signed header as the node stored it (None: not yet)."""
+    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT cert FROM blocks WHERE height = ?", (height,)).fetchone()
+    finally:
+        db.close()
+    return None if row is None or not row[0] else SignedHeader.decode(row[0])
 
 
 def get_tip(homes: list[NodeHome]) -> int:
@@ -103,3 +116,16 @@ async def test_governance_changes_the_set_cometbft_signs_with(tmp_path: Path) ->
         in_force = get_rpc(observer, f"validators?height={tip}")["validators"]
         addresses = {bytes.fromhex(v["address"]) for v in in_force}
         assert new in addresses and old not in addresses
+        # a verifier holding the genesis set follows the change to a root after it
+        executed = deadline + DELAY
+        await wait_until("signed headers kept", lambda: read_signed(observer, tip - 1) is not None)
+        change, later = read_signed(observer, executed + 1), read_signed(observer, tip - 1)
+        assert change is not None and later is not None
+        powers = [(public(f"validator-{i}"), 10) for i in (0, 1, 2, 4)]
+        steps = (SetChange(change.header, change.commit, CometValidatorPowers.of(powers)),)
+        genesis_set = CometValidatorPowers.of((public(f"validator-{i}"), 10) for i in range(4))
+        history = follow_set_changes(steps, chain_id, genesis_set)
+        assert history.changed_at == (executed + 1,)  # its header names the new set next
+        anchor = StateAnchor(later.header, later.commit, steps, COMETBFT)
+        root = observer.get_roots()[tip - 2]
+        check_anchor(anchor, chain_id, tip - 2, root, history.get_set_at(tip - 1))
