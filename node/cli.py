@@ -4,17 +4,21 @@ Each subcommand lives in its own module under `node/commands/`, named as the
 command, and exposes `register(subparsers)`; this file only wires them together so
 that adding a command never means editing a long dispatcher. A command line that
 names a command imports that module alone: the others' imports (web3, libp2p, the
-devnet) would cost every `clearnode gov vote` seconds.
+devnet) would cost every `clearnode gov vote` seconds. The list of commands
+(`clearnode --help`, or no command) imports none of them: each module's `SUMMARY`
+is read from its source.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import importlib.metadata
 import pkgutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from node import commands
 
@@ -23,8 +27,20 @@ def get_command_names() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
 
 
+def get_summary(name: str) -> str:
+    """The `SUMMARY = "..."` of command `name`'s module, read from its source unimported."""
+    source = Path(commands.__path__[0]) / f"{name}.py"
+    for node in ast.parse(source.read_text()).body:
+        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["SUMMARY"]:
+            value = ast.literal_eval(node.value)
+            if isinstance(value, str):
+                return value
+    raise ValueError(f"{source}: no SUMMARY string")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser of `command` alone, or of every command (None, or not a command)."""
+    """The parser of `command` alone, or the list of every command (None, or not a
+    command: each only named, with its summary)."""
     parser = argparse.ArgumentParser(
         prog="clearnode",
         description="Clearing node for crypto derivatives: BFT consensus on one netted margin "
@@ -37,8 +53,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     names = get_command_names()
-    for name in [command] if command in names else names:
-        importlib.import_module(f"node.commands.{name}").register(sub)
+    if command in names:
+        importlib.import_module(f"node.commands.{command}").register(sub)
+        return parser
+    for name in names:
+        sub.add_parser(name, help=get_summary(name), add_help=False)
     return parser
 
 

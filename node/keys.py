@@ -31,7 +31,6 @@ from pathlib import Path
 
 import base58
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eth_account import Account
 
 KEY_FILE_VERSION = 1
 NODE_KEY = "node-ed25519"
@@ -75,6 +74,8 @@ class KeyFile:
     def public_key(self) -> bytes:
         """Ed25519 public key (32 bytes) or EVM address (20 bytes) for the bridge key."""
         if self.kind == BRIDGE_KEY:
+            from eth_account import Account  # 0.6 s of imports: only for a bridge key
+
             return bytes.fromhex(Account.from_key(self.secret).address[2:])
         return self.ed25519().public_key().public_bytes_raw()
 
@@ -83,6 +84,8 @@ def generate_key(kind: str) -> KeyFile:
     if kind not in KEY_KINDS:
         raise ValueError(f"unknown key kind {kind!r}; expected one of {KEY_KINDS}")
     if kind == BRIDGE_KEY:
+        from eth_account import Account  # 0.6 s of imports: only for a bridge key
+
         return KeyFile(kind, bytes(Account.create().key))
     return KeyFile(kind, secrets.token_bytes(32))
 

@@ -29,11 +29,14 @@ from clearing.genesis import DEFAULT_ENGINE, ENGINES
 from node.devnet import PUBLIC_KEYS_WARNING
 from node.devnet.ledger_demo import DEFAULT_GENESIS, run_ledger_demo
 
+SUMMARY = "run a local devnet: validator processes, anvil chains, members, venue, reports"
+"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "devnet",
-        help="run a local devnet: validator processes, anvil chains, members, venue, reports",
+        help=SUMMARY,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -57,10 +57,12 @@ SEED_SHARES_FILE = "seed_shares.json"
 PERSISTENT_PEERS = re.compile(r"^persistent_peers = \[[^\]]*\]", re.MULTILINE)
 
 
+SUMMARY = "make a genesis with independent operators (docs/ceremony.md)"
+"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+
+
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "genesis", help="make a genesis with independent operators (docs/ceremony.md)"
-    )
+    parser: argparse.ArgumentParser = subparsers.add_parser("genesis", help=SUMMARY)
     sub = parser.add_subparsers(dest="step", metavar="STEP", required=True)
     contribution = sub.add_parser(
         "contribution", help="this validator's signed public keys and address"

@@ -42,10 +42,12 @@ class GovCommandError(Exception):
         self.exit_code = exit_code
 
 
+SUMMARY = "governance: propose changes, vote, list and show proposals"
+"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+
+
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "gov", help="governance: propose changes, vote, list and show proposals"
-    )
+    parser: argparse.ArgumentParser = subparsers.add_parser("gov", help=SUMMARY)
     actions = parser.add_subparsers(dest="gov_command", metavar="ACTION", required=True)
     propose = actions.add_parser("propose", help="propose changes (a validator)")
     add_node_arguments(propose, signs=True)

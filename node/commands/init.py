@@ -91,10 +91,12 @@ VENUE_KEYS_DIR = "venue_keys"
 LOOPBACK = "127.0.0.1"
 
 
+SUMMARY = "create node keys, config.toml and a genesis in a home directory"
+"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+
+
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "init", help="create node keys, config.toml and a genesis in a home directory"
-    )
+    parser: argparse.ArgumentParser = subparsers.add_parser("init", help=SUMMARY)
     parser.add_argument("--home", type=Path, required=True, help="node home (created)")
     parser.add_argument("--validators", type=int, default=1, help="N > 1: a local testnet")
     parser.add_argument("--chain-id", type=int, default=4242, help="clearing chain id")

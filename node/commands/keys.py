@@ -28,11 +28,12 @@ from node.keys import (
     save_key,
 )
 
+SUMMARY = "show (or first generate) a node's peer id, validator key and bridge address"
+"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "keys", help="show (or first generate) a node's peer id, validator key and bridge address"
-    )
+    parser: argparse.ArgumentParser = subparsers.add_parser("keys", help=SUMMARY)
     parser.add_argument(
         "action",
         nargs="?",

@@ -24,11 +24,14 @@ from bridge.chain import ChainError, account_from_key, connect
 from bridge.relayer import relay_complete, relay_rotations
 from node.keys import BRIDGE_KEY, KeyFileError, load_key
 
+SUMMARY = "rotate the chain's vault and pay withdrawals with the signatures a node serves"
+"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "relay",
-        help="rotate the chain's vault and pay withdrawals with the signatures a node serves",
+        help=SUMMARY,
     )
     parser.add_argument("--api", required=True, help="node API base URL")
     parser.add_argument("--rpc-url", required=True, help="the EVM chain's JSON-RPC URL")

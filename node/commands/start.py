@@ -36,10 +36,12 @@ from node.storage import StorageError
 log = logging.getLogger(__name__)
 
 
+SUMMARY = "run the node in a home made by `clearnode init`"
+"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+
+
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "start", help="run the node in a home made by `clearnode init`"
-    )
+    parser: argparse.ArgumentParser = subparsers.add_parser("start", help=SUMMARY)
     parser.add_argument("--home", type=Path, required=True, help="node home directory")
     parser.set_defaults(handler=run)
 

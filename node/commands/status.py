@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from node.config import ConfigError, load_config
+
+SUMMARY = "show the status of a running node (via its HTTP API)"
+"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "status", help="show the status of a running node (via its HTTP API)"
-    )
+    parser: argparse.ArgumentParser = subparsers.add_parser("status", help=SUMMARY)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--home", type=Path, help="node home: use the API address in its config")
     where.add_argument("--api", help="API base URL, e.g. http://127.0.0.1:8080")
@@ -39,13 +40,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"clearnode status: {exc}")
         return 2
     try:
-        response = httpx.get(url, timeout=args.timeout)
-        status = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
+        code, status = get_json(url, args.timeout)
+    except (OSError, ValueError) as exc:
         print(f"clearnode status: no answer from {url} ({exc})")
         return 1
     print(json.dumps(status, indent=2))
     health = status.get("health") if isinstance(status, dict) else None
     for warning in health.get("warnings", []) if isinstance(health, dict) else []:
         print(f"WARNING: {warning}", file=sys.stderr)  # stdout stays one JSON document
-    return 0 if response.status_code == 200 else 1
+    return 0 if code == 200 else 1
+
+
+def get_json(url: str, timeout_s: float) -> tuple[int, Any]:
+    """The HTTP status and JSON body of GET `url` (the standard library's client: httpx's
+    imports would double this command's start-up)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())

@@ -19,10 +19,14 @@ GENESIS_TIMEOUT_S = 10.0
 MAX_GENESIS_BYTES = 16 * 1024 * 1024
 
 
+SUMMARY = "verify a solvency report (and optionally your own openings), or an account proof"
+"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+
+
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "verify",
-        help="verify a solvency report (and optionally your own openings), or an account proof",
+        help=SUMMARY,
         description="Check a solvency report with public data alone: validator quorum, every "
         "account's solvency proof (one batch), the aggregate totals, the statement recomputed "
         "from the genesis and the report's marks, and the state root followed to the chain "
