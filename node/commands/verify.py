@@ -8,12 +8,14 @@ member's account proof against a committed state root."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-from node.chainread import read_vaults
+from clearing.genesis import Genesis
 from proofs import verify
+from proofs.reserves import Unreadable, VaultReading
 
 GENESIS_TIMEOUT_S = 10.0
 MAX_GENESIS_BYTES = 16 * 1024 * 1024
@@ -45,6 +47,16 @@ def register(subparsers: Any) -> None:
         help="fetch the genesis from this node's API (GET /v1/genesis), pinned by --genesis-hash",
     )
     parser.set_defaults(handler=lambda args: verify.run(args, read_vaults, fetch_genesis))
+
+
+def read_vaults(
+    genesis: Genesis, urls: Mapping[int, str], blocks: Mapping[int, int], time_ms: int
+) -> dict[int, VaultReading | Unreadable]:
+    """node/chainread.py's, imported only when `--rpc` asks for it: web3 is a second of
+    this command's start-up."""
+    from node.chainread import read_vaults as read
+
+    return read(genesis, urls, blocks, time_ms)
 
 
 def fetch_genesis(url: str) -> bytes:
