@@ -3,6 +3,7 @@ transactions found in the nodes' stores."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,8 @@ import trio
 
 from bridge.devchain import DevnetChain
 from clearing.tx import decode_tx
-from consensus.types import Block
+from lightclient.anchor import OUR_ENGINE
+from node.committed import decode_stored_block
 from node.storage import NodeStore
 from tests.node.collateral.support import CHAIN_ID
 from tests.node.netproc import NodeHome
@@ -43,9 +45,10 @@ def find_all_committed(
 ) -> list[tuple[int, Any]]:
     """(height, tx) of every committed `kind` transaction `match`ing, oldest first."""
     found = []
+    engine = json.loads((home.path / "genesis.json").read_text()).get("engine", OUR_ENGINE)
     with NodeStore(home.db) as store:
         for stored in store.iter_blocks(after=0):
-            for raw in Block.decode(stored.block).txs:
+            for raw in decode_stored_block(engine, stored).txs:
                 tx = decode_tx(raw)
                 if isinstance(tx, kind) and match(tx):
                     found.append((stored.height, tx))

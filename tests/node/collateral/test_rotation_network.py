@@ -34,6 +34,7 @@ from bridge.withdrawal import relay
 from clearing.collateral import CollateralCredit
 from clearing.genesis import parse_genesis
 from clearing.withdrawal import WithdrawalPaid
+from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.keys import BRIDGE_KEY, KeyFile, save_key
 from tests.node.collateral.network import DEPTH, find_committed
 from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_evm_address, get_genesis_doc
@@ -73,7 +74,11 @@ def get_vault_states(home: NodeHome) -> dict[str, tuple[str, int | None]]:
     return {name: (v["status"], v["epoch"]) for name, v in vaults.items()}
 
 
-async def test_nodes_rotate_both_vaults_and_withdrawals_follow_the_epoch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", [OUR_ENGINE, COMETBFT])
+async def test_nodes_rotate_both_vaults_and_withdrawals_follow_the_epoch(
+    tmp_path: Path, engine: str
+) -> None:
+    """On either engine: deposits on anvil credited, a withdrawal paid, both vaults rotated."""
     with AnvilNode(chain_id=CHAIN_ID) as anvil_a, AnvilNode(chain_id=CHAIN_B) as anvil_b:
         chains = {"a": connect(anvil_a.url, CHAIN_ID), "b": connect(anvil_b.url, CHAIN_B)}
         old = EvmValidatorSet.from_members(0, [(a, POWER) for a in OLD_SET])
@@ -82,10 +87,10 @@ async def test_nodes_rotate_both_vaults_and_withdrawals_follow_the_epoch(tmp_pat
         }
         for chain in chains.values():
             mine(chain, DEPTH + 1)  # the vaults exist at the final block
-        doc = get_genesis_doc(deployed["a"].tokens)
+        doc = {**get_genesis_doc(deployed["a"].tokens), "engine": engine}
         genesis = parse_genesis(doc)
         extra = "".join(get_chain_config(name, d) for name, d in sorted(deployed.items()))
-        net = ProcessNetwork(tmp_path, 4, extra_config=extra)
+        net = ProcessNetwork(tmp_path, 4, extra_config=extra, engine=engine)
         for home, secret in zip(net.homes, BRIDGE_KEYS, strict=True):
             (home.path / "genesis.json").write_text(json.dumps(doc))
             save_key(home.path / "keys" / "bridge_key.json", KeyFile(BRIDGE_KEY, secret))
