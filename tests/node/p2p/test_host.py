@@ -134,6 +134,9 @@ async def test_repeat_offender_is_banned_refused_and_forgiven_after_the_ban(
         assert "offence INVALID took its score to -50 (ban at -50)" in logged
         assert f"ban of peer {a.peer_id} ended; " in logged
         assert b.counters["peers", "banned"] == 1
+        # a's last re-dial during the ban may still look open from a's side: b closed it,
+        # and on a loaded machine a notices a moment later
+        await wait_disconnected(a, b.peer_id)
         await a.connect(b.listen_addrs()[0])
         assert await a.request(b.peer_id, "/clearnode/echo/1", b"back", 64, 64) == b"back"
         assert a.peer_id in b.connected_peers()
