@@ -35,6 +35,7 @@ class ReportCheck:
 
     @property
     def failures(self) -> list[str]:
+        """Every failed check, one line each (empty when none failed)."""
         return [line for _, v in self.sections for line in v.failures]
 
 
