@@ -45,7 +45,7 @@ async def test_relaying_without_web3_names_the_extra_before_asking_the_node(
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as http:
         client = Client("http://127.0.0.1:1", 7, http)
-        with pytest.raises(MissingExtra, match="Client.relay needs web3"):
+        with pytest.raises(MissingExtra, match=r"Client\.relay needs web3"):
             await client.relay(None, account_from_key(KEY))  # type: ignore[arg-type]
 
 

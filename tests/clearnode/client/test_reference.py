@@ -35,5 +35,5 @@ def test_a_public_call_without_a_docstring_stops_the_generation() -> None:
         def call(self) -> None:
             pass
 
-    with pytest.raises(MissingDocstring, match="Undocumented.call has no docstring"):
+    with pytest.raises(MissingDocstring, match=r"Undocumented\.call has no docstring"):
         render_entry(Undocumented, members=True)
