@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from proofs.group import NATIVE_CORE
 from tests.clearnode.client.install import NEVER_INSTALLED, ClientInstall
 from tests.node.netproc import ROOT
 
@@ -22,10 +23,13 @@ def test_the_base_install_has_the_sdk_and_nothing_of_the_node(
     base = client_install.base
     assert base["found"] == dict.fromkeys(NEVER_INSTALLED, False)
     assert base["group"] == "py-ecc"
-    # Only bridge's chain calls fail to import, for want of web3 alone.
-    assert base["unimportable"], "the chain calls import without web3?"
-    assert {m.split(".")[0] for m in base["unimportable"]} == {"bridge"}
-    assert set(base["unimportable"].values()) == {"web3"}
+    # Only bridge's chain calls fail to import, for want of web3 alone, and the native
+    # core's group, which proofs/group.py imports only where the native core is installed.
+    unimportable = dict(base["unimportable"])
+    assert unimportable.pop("proofs.native_group") == NATIVE_CORE
+    assert unimportable, "the chain calls import without web3?"
+    assert {m.split(".")[0] for m in unimportable} == {"bridge"}
+    assert set(unimportable.values()) == {"web3"}
     assert "pip install 'clearnode-client[chain]'" in base["vault"]
 
 
@@ -34,7 +38,7 @@ def test_the_chain_extra_adds_web3_and_nothing_else_of_the_node(
 ) -> None:
     chain = client_install.chain
     assert chain["found"] == {**dict.fromkeys(NEVER_INSTALLED, False), "web3": True}
-    assert chain["unimportable"] == {}
+    assert chain["unimportable"] == {"proofs.native_group": NATIVE_CORE}
     assert chain["vault"] != "connected" and "clearnode-client[chain]" not in chain["vault"]
 
 
