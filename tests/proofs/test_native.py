@@ -162,16 +162,21 @@ print(verdicts)
 def test_threads_that_first_use_the_native_caches_together_do_not_deadlock() -> None:
     """In a fresh process the generators and fixed-base tables are derived on first use,
     in parallel, while other threads call in (a node verifies on several threads)."""
+    assert run_script(FIRST_USE_SCRIPT).strip() == "[True, True, True, True]"
+
+
+def run_script(script: str) -> str:
+    """The stdout of `script` run in a fresh interpreter with the repository on its path."""
     root = Path(__file__).parents[2]
     result = subprocess.run(
-        [sys.executable, "-c", FIRST_USE_SCRIPT],
+        [sys.executable, "-c", script],
         env={**os.environ, "PYTHONPATH": str(root)},
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    assert result.stdout.strip() == "[True, True, True, True]"
+    return result.stdout
 
 
 WITHOUT_NATIVE_SCRIPT = """
@@ -190,16 +195,7 @@ except ValueError as exc:
 def test_without_the_native_core_the_reference_serves() -> None:
     """The light SDK has no native core: the backends it lists, the one the verifier
     picks, and the error for the one it lacks."""
-    root = Path(__file__).parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_NATIVE_SCRIPT],
-        env={**os.environ, "PYTHONPATH": str(root)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert result.stdout.splitlines() == [
+    assert run_script(WITHOUT_NATIVE_SCRIPT).splitlines() == [
         "['py-ecc'] py-ecc",
         "unknown group backend 'native'; known here: ['py-ecc']",
     ]
