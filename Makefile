@@ -80,7 +80,7 @@ devnet: install
 bench: install
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m bench $(or $(B),all)
 
-LINTED := clearing consensus lightclient proofs node bridge bench tests
+LINTED := clearing consensus lightclient proofs node bridge clearnode client bench tests
 
 lint: install
 	$(BIN)/ruff check $(LINTED)

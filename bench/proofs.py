@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from proofs.bulletproofs import N_BITS, RangeProof, decode_proof_points
-from proofs.group import FAST, NativeGroup, get_worker_count
+from proofs.native_group import FAST, NativeGroup, get_worker_count
 from proofs.pedersen import Generators, get_generators
 from proofs.report import compute_account_context, get_blindings
 from proofs.sample import make_sample_book, make_sample_form

@@ -27,7 +27,8 @@ from collections.abc import Callable
 
 import clearnode_native as native
 
-from proofs.group import R, encode_native_scalars
+from proofs.group import R
+from proofs.native_group import encode_native_scalars
 
 # The second round's sides take both terms of each once-folded point (native/src/fixed.rs).
 PROVE_SIDES = [2049, 2049, *(2 * half + 1 for half in (256, 128, 64, 32, 16, 8, 4, 2, 1))]

@@ -28,7 +28,6 @@ from proofs.group import (
     POINT_BYTES,
     SCALAR_BYTES,
     Group,
-    NativeGroup,
     P,
     R,
     decode_scalar,
@@ -152,7 +151,7 @@ def prove_range(
         if not 0 <= v < 1 << n:
             raise ProverError(f"cannot prove range [0, 2^{n})", index=index, value=v)
     m = compute_padded_count(len(values))
-    if isinstance(gens.group, NativeGroup) and gens.group.proves:
+    if gens.group.proves:
         proof, state = gens.group.prove_range(transcript.state, values, blindings, n)
         transcript.continue_from(state)
         return RangeProof.decode(proof, m, n)
@@ -427,7 +426,7 @@ def verify_range(
     """Check an aggregated range proof on explicit commitments (padded with O)."""
     m = compute_padded_count(len(commitments))
     group = gens.group
-    if isinstance(group, NativeGroup) and group.proves and commitments:
+    if group.proves and commitments:
         # The statement whose inputs are the commitments themselves.
         encoded = b"".join(gens.group.encode(c) for c in commitments)
         claim = (transcript.state, encoded, proof.encode())

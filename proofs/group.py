@@ -1,9 +1,11 @@
 """BLS12-381 G1 behind one small interface, with two backends giving identical bytes.
 
 `PyEccGroup` is the readable reference (py-ecc, ~10 ms per scalar multiplication)
-and the test oracle; `NativeGroup` is the fast backend, the native core of
-native/ (Rust, the blst library), which also proves and batch-verifies whole
-statements (proofs/bulletproofs.py, proofs/statement.py). Scalars are Python
+and the test oracle; `NativeGroup` (proofs/native_group.py) is the fast backend, the
+native core of native/ (Rust, the blst library), which also proves and batch-verifies
+whole statements (proofs/bulletproofs.py, proofs/statement.py). The native core is
+optional: a node's install builds it, the light SDK (clearnode-client) ships without
+it, and `get_fastest` is then the reference (same verdicts, slower). Scalars are Python
 ints; the backends reduce them mod `R`. Points travel as 48-byte compressed
 encodings (ZCash/IETF flags), which both libraries produce identically;
 `decode_point` accepts only canonical encodings of points on the curve.
@@ -22,10 +24,9 @@ decoded point, native/src/group.rs), which tests check off the subgroup.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
 
-import clearnode_native as native
 from py_ecc.bls import hash_to_curve as ecc_h2c
 from py_ecc.bls import point_compression as ecc_pc
 from py_ecc.bls.typing import G1Compressed, G1Uncompressed
@@ -47,6 +48,9 @@ class Group(Generic[P]):
     """The operations the proofs need, on an opaque point type `P`."""
 
     name = "abstract"
+    proves = False
+    """Whether `prove_range` and `verify_batch` run whole statements in the backend
+    (the native core); otherwise proofs/' Python code drives this arithmetic."""
 
     def identity(self) -> P:
         raise NotImplementedError
@@ -79,6 +83,26 @@ class Group(Generic[P]):
         raise NotImplementedError
 
     def _decode(self, data: bytes) -> P:
+        raise NotImplementedError
+
+    def prove_range(
+        self, state: bytes, values: Sequence[int], blindings: Sequence[int], n: int
+    ) -> tuple[bytes, bytes]:
+        """proofs/bulletproofs.py `prove_range` from the transcript `state` on: the
+        encoded proof and the transcript's state after it (a backend that `proves`)."""
+        raise NotImplementedError
+
+    def verify_batch(
+        self,
+        n: int,
+        offsets: Sequence[int],
+        rows: Sequence[Sequence[int]],
+        claims: Sequence[tuple[bytes, bytes, bytes]],
+    ) -> tuple[list[list[P] | str], list[int]]:
+        """Claims `(transcript state after the commitments, commitments, proof)` of a
+        statement, checked as one msm: per claim its decoded commitments or why it is
+        malformed, and the indices of the well-formed claims that fail (a backend that
+        `proves`)."""
         raise NotImplementedError
 
     def sum(self, points: Sequence[P]) -> P:
@@ -149,102 +173,33 @@ class PyEccGroup(Group[EccPoint]):
         return ecc_pc.decompress_G1(G1Compressed(int.from_bytes(data, "big")))
 
 
-class NativeGroup(Group[native.Point]):
-    """The native core (native/: Rust on blst): every call that does real work releases
-    the GIL and runs on all cores. With `proves`, the range prover and the batch verifier
-    of proofs/bulletproofs.py and proofs/statement.py run natively too (same transcript,
-    same bytes); without, those modules' Python code drives this arithmetic (the
-    readable path the benchmark compares with)."""
-
-    def __init__(self, *, proves: bool) -> None:
-        self.proves = proves
-        self.name = "native" if proves else "native-arithmetic"
-
-    def identity(self) -> native.Point:
-        return native.identity()
-
-    def hash_to_point(self, message: bytes) -> native.Point:
-        return native.hash_to_point(message)  # with GENERATOR_DST, as the native vectors
-
-    def add(self, a: native.Point, b: native.Point) -> native.Point:
-        return a + b
-
-    def neg(self, a: native.Point) -> native.Point:
-        return -a
-
-    def mul(self, a: native.Point, k: int) -> native.Point:
-        return a.mul(encode_native_scalars((k,)))
-
-    def msm(self, points: Sequence[native.Point], scalars: Sequence[int]) -> native.Point:
-        if len(points) != len(scalars):
-            raise ValueError(f"msm of {len(points)} points and {len(scalars)} scalars")
-        return native.msm(list(points), encode_native_scalars(scalars))
-
-    def msm_batch(self, jobs: Sequence[MsmJob[native.Point]]) -> list[native.Point]:
-        for points, scalars in jobs:
-            if len(points) != len(scalars):
-                raise ValueError(f"msm of {len(points)} points and {len(scalars)} scalars")
-        return native.msm_batch([(list(p), encode_native_scalars(s)) for p, s in jobs])
-
-    def sum(self, points: Sequence[native.Point]) -> native.Point:
-        return native.sum_points(list(points))
-
-    def eq(self, a: native.Point, b: native.Point) -> bool:
-        return a == b
-
-    def is_identity(self, a: native.Point) -> bool:
-        return a.is_identity()
-
-    def encode(self, a: native.Point) -> bytes:
-        return a.encode()
-
-    def _decode(self, data: bytes) -> native.Point:
-        # Checks the curve equation and the encoding, not subgroup membership (above).
-        return native.decode_point(data)
-
-    def prove_range(
-        self, state: bytes, values: Sequence[int], blindings: Sequence[int], n: int
-    ) -> tuple[bytes, bytes]:
-        """proofs/bulletproofs.py `prove_range` from the transcript `state` on: the
-        encoded proof and the transcript's state after it."""
-        return native.prove_range(state, list(values), encode_native_scalars(blindings), n)
-
-    def verify_batch(
-        self,
-        n: int,
-        offsets: Sequence[int],
-        rows: Sequence[Sequence[int]],
-        claims: Sequence[tuple[bytes, bytes, bytes]],
-    ) -> tuple[list[list[native.Point] | str], list[int]]:
-        """Claims `(transcript state after the commitments, commitments, proof)` of a
-        statement, checked as one msm: per claim its decoded commitments or why it is
-        malformed, and the indices of the well-formed claims that fail."""
-        encoded_rows = [encode_native_scalars(row) for row in rows]
-        return native.verify_batch(n, encode_native_scalars(offsets), encoded_rows, list(claims))
-
-
-def encode_native_scalars(ks: Iterable[int]) -> bytes:
-    """Scalars as the native core takes them: 32 bytes little-endian each, reduced."""
-    return b"".join((k % R).to_bytes(SCALAR_BYTES, "little") for k in ks)
-
-
-def get_worker_count() -> int:
-    """Cores the native core spreads its work over."""
-    return native.get_worker_count()
-
-
-FAST: NativeGroup = NativeGroup(proves=True)
 REFERENCE: PyEccGroup = PyEccGroup()
-BACKENDS: dict[str, Group[native.Point] | Group[EccPoint]] = {
-    FAST.name: FAST,
-    REFERENCE.name: REFERENCE,
-}
+NATIVE_CORE = "clearnode_native"
+"""The native core's module (native/): `make install` builds it, clearnode-client lacks it."""
 
 
-def get_backend(name: str) -> Group[native.Point] | Group[EccPoint]:
-    if name not in BACKENDS:
-        raise ValueError(f"unknown group backend {name!r}; known: {sorted(BACKENDS)}")
-    return BACKENDS[name]
+def get_backends() -> dict[str, Group[Any]]:
+    """The backends this installation has by name, fastest first: the native core's
+    when it is installed, then py-ecc's reference."""
+    try:
+        from proofs.native_group import FAST
+    except ModuleNotFoundError as exc:
+        if exc.name != NATIVE_CORE:
+            raise
+        return {REFERENCE.name: REFERENCE}
+    return {FAST.name: FAST, REFERENCE.name: REFERENCE}
+
+
+def get_backend(name: str) -> Group[Any]:
+    backends = get_backends()
+    if name not in backends:
+        raise ValueError(f"unknown group backend {name!r}; known here: {sorted(backends)}")
+    return backends[name]
+
+
+def get_fastest() -> Group[Any]:
+    """The native core's group if installed, else the reference (the same verdicts)."""
+    return next(iter(get_backends().values()))
 
 
 def encode_scalar(k: int) -> bytes:

@@ -4,9 +4,10 @@ Range-proof verifiers put coefficients on the shared generator vectors g_i, h_i.
 Each proof's coefficient vector on them is a constant plus rank-1 tensors
 `hi[j]·lo[t]` for i = j·n + t (the inner-product challenges and the powers of
 y and 2 all factor that way), so the sum over a whole batch is a small matrix
-product, done here exactly in floating point on 16-bit limbs (one BLAS call;
-Kronecker-packed Python ints for a single proof) instead of a Python loop over
-every (proof, generator) pair.
+product, done here exactly in floating point on 16-bit limbs (one numpy BLAS call;
+Kronecker-packed Python ints for a single proof, and for every batch where numpy is
+not installed, as in the light SDK) instead of a Python loop over every (proof,
+generator) pair.
 
 The per-proof points (A, S, T1, T2, L, R, commitments) are summed in chunks
 on background threads while the caller goes on decoding and hashing the next
@@ -16,15 +17,20 @@ batch's point work hides behind its Python work.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Generic
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Generic
 
 from proofs.group import P, R
 from proofs.pedersen import Generators
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+HAS_NUMPY = importlib.util.find_spec("numpy") is not None
+"""A node's install has numpy; clearnode-client does not (packed ints then sum every batch)."""
 
 # Outer sums of many terms run as a float64 matrix product (BLAS) on 16-bit
 # limbs: a limb product has 32 bits, so a sum of up to 2^20 of them is an exact
@@ -38,6 +44,7 @@ _CHUNK_TERMS = 1 << 20
 _SUM_LIMBS = 36
 # Lane of the packed ints: a sum of < 2^18 products of two reduced scalars.
 _LANE_BYTES = 66
+_PACKED_CHUNK_TERMS = 1 << 17
 # Points per background msm: large enough for an efficient msm and to dwarf a thread's start.
 _FLUSH_POINTS = 8192
 
@@ -49,12 +56,13 @@ def compute_outer_sum(terms: Sequence[Tensor], rows: int, cols: int) -> list[int
 
     Every lo_k has exactly `cols` entries, every hi_k at most `rows` (missing
     entries are 0); all entries are reduced mod R."""
-    if len(terms) < _BLAS_TERMS:
-        return [x % R for x in _compute_packed_outer_sum(terms, rows, cols)]
+    if len(terms) < _BLAS_TERMS or not HAS_NUMPY:
+        compute, chunk_terms = _compute_packed_outer_sum, _PACKED_CHUNK_TERMS
+    else:
+        compute, chunk_terms = _compute_exact_outer_sum, _CHUNK_TERMS
     out = [0] * (rows * cols)
-    for start in range(0, len(terms), _CHUNK_TERMS):
-        chunk = terms[start : start + _CHUNK_TERMS]
-        for index, value in enumerate(_compute_exact_outer_sum(chunk, rows, cols)):
+    for start in range(0, len(terms), chunk_terms):
+        for index, value in enumerate(compute(terms[start : start + chunk_terms], rows, cols)):
             out[index] += value
     return [x % R for x in out]
 
@@ -78,6 +86,8 @@ def _compute_packed_outer_sum(terms: Sequence[Tensor], rows: int, cols: int) -> 
 
 
 def _to_limbs(values: Iterable[int], width: int) -> npt.NDArray[np.float64]:
+    import numpy as np
+
     raw = b"".join(v.to_bytes(_LIMBS * 2, "little") for v in values)
     return np.frombuffer(raw, dtype="<u2").reshape(-1, width * _LIMBS).astype(np.float64)
 
@@ -87,6 +97,8 @@ def _compute_exact_outer_sum(terms: Sequence[Tensor], rows: int, cols: int) -> l
 
     Limb (a, b) of entry (j, t) is an exact dot product of 32-bit products;
     the limbs are then gathered along a + b and their carries propagated."""
+    import numpy as np
+
     if not terms:
         return [0] * (rows * cols)
     zero = (0,) * rows

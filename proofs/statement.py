@@ -34,7 +34,7 @@ from proofs.bulletproofs import (
     prove_range,
 )
 from proofs.errors import ProverError, ReportDecodeError, StatementError
-from proofs.group import NativeGroup, P, R
+from proofs.group import P, R
 from proofs.msm import MsmCheck
 from proofs.pedersen import Generators
 from proofs.transcript import Transcript
@@ -248,7 +248,7 @@ def verify_solvency_batch(
     """Every claim's statement checked as ONE multi-scalar multiplication; a failed batch
     is bisected to name the failing claims (about two batches' work per bad claim)."""
     group = gens.group
-    if isinstance(group, NativeGroup) and group.proves:
+    if group.proves:
         native_claims = [
             (start_transcript(statement, c.context, c.commitments).state,
              b"".join(c.commitments), c.proof)
@@ -257,7 +257,7 @@ def verify_solvency_batch(
         decoded, invalid = group.verify_batch(
             N_BITS, statement.offsets, statement.rows, native_claims
         )
-        return BatchVerdict(decoded, invalid)  # type: ignore[arg-type]
+        return BatchVerdict(decoded, invalid)
     verdict: BatchVerdict[P] = BatchVerdict([], [])
     admitted: list[tuple[int, list[P]]] = []
     check = MsmCheck(gens, N_BITS)

@@ -6,10 +6,13 @@
         alice = Member(private_key)
         account = await node.account(alice)
 
-docs/sdk.md is the guide. The package imports clearing's records and signing, proofs'
-verifier and bridge's vault calls; never the node, consensus, libp2p or trio.
+docs/sdk.md is the guide, docs/sdk-reference.md every public call. It installs on its own
+as the clearnode-client distribution (client/): the package imports clearing's records
+and signing, lightclient's and proofs' verifiers and, for the chain calls of the `chain`
+extra only, bridge's vault calls and web3; never the node, consensus, libp2p or trio.
 """
 
+from clearing.trade import Trade
 from clearnode.client.api import Client
 from clearnode.client.errors import (
     ApiError,
@@ -17,6 +20,7 @@ from clearnode.client.errors import (
     ClientError,
     Conflict,
     GenesisMismatch,
+    MissingExtra,
     NotFound,
     PayloadTooLarge,
     Rejected,
@@ -41,12 +45,14 @@ __all__ = [
     "GenesisMismatch",
     "Member",
     "MemberRequest",
+    "MissingExtra",
     "NotFound",
     "PayloadTooLarge",
     "Rejected",
     "ReportCheck",
     "ServerError",
     "ServerEvent",
+    "Trade",
     "Unauthorized",
     "Unavailable",
     "UnexpectedResponse",

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 from eth_account.signers.local import LocalAccount
 
-from bridge.chain import Chain
-from bridge.relayer import RelayOutcome, relay_complete
 from clearing.collateral import CollateralCredit
 from clearing.errors import GenesisError
 from clearing.genesis import Genesis, compute_genesis_hash, parse_genesis
@@ -23,6 +21,7 @@ from clearing.trade import Trade, TradeBatch
 from clearing.tx import encode_tx
 from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
+from clearnode.client.chain import needs_chain_extra
 from clearnode.client.errors import (
     GenesisMismatch,
     NotFound,
@@ -46,6 +45,10 @@ from clearnode.client.views import (
 )
 from proofs.account_proof import AccountProofFile
 from proofs.openings import MemberOpenings
+
+if TYPE_CHECKING:
+    from bridge.chain import Chain
+    from bridge.relayer import RelayOutcome
 
 TIMEOUT_S = 20.0
 MSGPACK = {"content-type": "application/msgpack"}
@@ -72,11 +75,14 @@ class Client:
     async def connect(
         cls, url: str, http: httpx.AsyncClient | None = None, timeout_s: float = TIMEOUT_S
     ) -> Client:
+        """A client of the node at `url`, for the network whose chain id the node
+        reports (`GET /v1/status`): what every signature is bound to."""
         client = cls(url, 0, http, timeout_s)
         client.chain_id = int((await client.status())["chain_id"])
         return client
 
     async def aclose(self) -> None:
+        """Close the connection pool, unless it was passed in (`async with` closes it)."""
         if self._owns_http:
             await self.http.aclose()
 
@@ -101,9 +107,11 @@ class Client:
         return response
 
     async def get_json(self, path: str) -> Any:
+        """The JSON answer to `GET path` (a route this class has no call for)."""
         return _json(await self.request("GET", path))
 
     async def post_json(self, path: str, **kwargs: Any) -> Any:
+        """The JSON answer to `POST path` (`json=` a body, or `content=` and `headers=`)."""
         return _json(await self.request("POST", path, **kwargs))
 
     async def stream(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[ServerEvent]:
@@ -132,6 +140,7 @@ class Client:
         return status
 
     async def height(self) -> int:
+        """The node's latest committed height."""
         return int((await self.status())["height"])
 
     async def prices(self) -> dict[str, Any]:
@@ -140,6 +149,8 @@ class Client:
         return prices
 
     async def validators(self) -> dict[str, Any]:
+        """`GET /v1/validators`: the validator set in force, each `pubkey` and `power`
+        (a report's signers: `get_validators` reads it)."""
         validators: dict[str, Any] = await self.get_json("/v1/validators")
         return validators
 
@@ -157,6 +168,8 @@ class Client:
                                      f"not a genesis: {exc}") from None  # fmt: skip
 
     async def block(self, height: int) -> dict[str, Any]:
+        """`GET /v1/blocks/{height}`: a committed block's header, the engine that committed
+        it and, on a validator's API, its transactions (NotFound: no such height)."""
         block: dict[str, Any] = await self.get_json(f"/v1/blocks/{height}")
         return block
 
@@ -263,6 +276,8 @@ class Client:
         self, member: Member, auction: int, premium: int, sub_account: int = 0,
         nonce: int | None = None, expires_ms: int | None = None,
     ) -> Submitted:  # fmt: skip
+        """Bid `premium` for every lot of default auction `auction` (a registered bidder,
+        `register_bidder`; see the lots in `account`)."""
         nonce = await self._nonce(member, nonce)
         record = member.auction_bid(self.chain_id, nonce, auction, premium, sub_account, expires_ms)
         return await self.submit(record)
@@ -389,6 +404,7 @@ class Client:
     # venues and bridges
 
     async def submit_tx(self, path: str, record: TradeBatch | BridgeEvent) -> Submitted:
+        """`POST path` of a signed record in its msgpack encoding (clearing/tx.py)."""
         submitted: Submitted = await self.post_json(
             path, content=encode_tx(record), headers=MSGPACK
         )
@@ -428,7 +444,10 @@ class Client:
     async def relay(self, chain: Chain, sender: LocalAccount) -> list[RelayOutcome]:
         """Pay every complete withdrawal pending for `chain` to its vault, from `sender`
         (anyone may: the signatures authorise it, the sender pays gas); one already paid
-        is skipped. The chain's calls block, so they run in a worker thread."""
+        is skipped. The chain's calls block, so they run in a worker thread. Needs the
+        `chain` extra (web3)."""
+        with needs_chain_extra("Client.relay"):
+            from bridge.relayer import relay_complete
         pending = await self.pending_withdrawals()
         return await anyio.to_thread.run_sync(relay_complete, chain, sender, pending)
 

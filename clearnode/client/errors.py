@@ -23,6 +23,21 @@ class Unreachable(ClientError):
         self.cause = cause
 
 
+class MissingExtra(ClientError):
+    """A call that needs a package this install left out: clearnode-client installs it
+    with the `extra` named (`pip install 'clearnode-client[chain]'` for web3's chain
+    calls); the full clearnode has them all."""
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"{feature} needs {module}, which clearnode-client installs with its {extra!r} "
+            f"extra: pip install 'clearnode-client[{extra}]'"
+        )
+        self.feature = feature
+        self.extra = extra
+        self.module = module
+
+
 class GenesisMismatch(ClientError):
     """The node serves a genesis whose hash is not the one the network publishes."""
 

@@ -88,6 +88,7 @@ class Member:
 
     @property
     def address_hex(self) -> str:
+        """The member's address, 0x-hex: what the API and the reports name it by."""
         return hex0x(self.address)
 
     def sign(self, record: R, chain_id: int) -> R:
@@ -145,6 +146,7 @@ class Member:
         authorised: bool = True,
         expires_ms: int | None = None,
     ) -> AuthoriseVenue:
+        """Signed: let `venue_id` clear this member's trades (or stop it: `authorised=False`)."""
         expiry = get_expiry(expires_ms, REQUEST_LIFETIME_MS)
         unsigned = AuthoriseVenue(self.address, venue_id, authorised, expiry, nonce, b"")
         signed = self.sign(unsigned, chain_id)
@@ -158,6 +160,7 @@ class Member:
         registered: bool = True,
         expires_ms: int | None = None,
     ) -> RegisterBidder:
+        """Signed: register for the default auctions (or leave them: `registered=False`)."""
         expiry = get_expiry(expires_ms, REQUEST_LIFETIME_MS)
         signed = self.sign(RegisterBidder(self.address, registered, expiry, nonce, b""), chain_id)
         assert isinstance(signed, RegisterBidder)
@@ -228,24 +231,31 @@ class Member:
         return {"chainId": chain_id, "message": message, "signature": signature}
 
     def account_query(self, chain_id: int, sub_account: int = 0) -> dict[str, Any]:
+        """Signed now: the body of `POST /v1/accounts/query` (`Client.account`)."""
         return self.sign_query(chain_id, "AccountQuery", ACCOUNT_QUERY_FIELDS, sub_account)
 
     def events_query(self, chain_id: int, from_height: int = 0) -> dict[str, Any]:
+        """Signed now: the body of `POST /v1/accounts/events` (`Client.history`)."""
         return self.sign_query(chain_id, "AccountEvents", ACCOUNT_EVENTS_FIELDS, from_height)
 
     def stream_query(self, chain_id: int, from_height: int = 0) -> dict[str, Any]:
+        """Signed now: the body of `POST /v1/accounts/stream` (`Client.stream_history`)."""
         return self.sign_query(chain_id, "AccountStream", ACCOUNT_EVENTS_FIELDS, from_height)
 
     def proof_query(self, chain_id: int, height: int = 0) -> dict[str, Any]:
+        """Signed now: the body of `POST /v1/accounts/proof` (`Client.account_proof`)."""
         return self.sign_query(chain_id, "AccountProof", ACCOUNT_PROOF_FIELDS, height)
 
     def client_risk_query(self, chain_id: int, offset: int = 0) -> dict[str, Any]:
+        """Signed now: the body of `POST /v1/clearing-members/clients` (`Client.client_risk`)."""
         return self.sign_query(chain_id, "ClientRiskQuery", CLIENTS_QUERY_FIELDS, offset)
 
     def client_account_query(self, chain_id: int, offset: int = 0) -> dict[str, Any]:
+        """Signed now: the body of `POST /v1/clients/account` (`Client.client_account`)."""
         return self.sign_query(chain_id, "ClientAccountQuery", CLIENTS_QUERY_FIELDS, offset)
 
     def openings_query(self, chain_id: int, epoch: int) -> dict[str, Any]:
+        """Signed now: the body of `POST /v1/reports/{epoch}/openings` (`Client.openings`)."""
         issued_ms = now_ms()
         signable = compute_openings_signable(chain_id, self.address, epoch, issued_ms)
         message = {"member": self.address_hex, "epoch": epoch, "issuedAtMs": issued_ms}

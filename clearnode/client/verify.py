@@ -12,7 +12,7 @@ from typing import Any
 from clearing.genesis import Genesis
 from lightclient.anchor import Checkpoint, Trust
 from proofs.account_proof import check_account_proof
-from proofs.group import FAST
+from proofs.group import get_fastest
 from proofs.openings import MemberOpenings
 from proofs.pedersen import get_generators
 from proofs.report import Report, Validator, Verdict, decode_report
@@ -35,6 +35,7 @@ class ReportCheck:
 
     @property
     def failures(self) -> list[str]:
+        """Every failed check, one line each (empty when none failed)."""
         return [line for _, v in self.sections for line in v.failures]
 
 
@@ -67,7 +68,7 @@ def verify_report(
     machine's clock); with `member` and its `openings` (`Client.openings`), one's own
     commitments. Vault reserves are `clearnode verify --rpc`'s (they read each chain)."""
     report = decode_report(bytes.fromhex(view["report"].removeprefix("0x")))
-    gens: Any = get_generators(FAST)
+    gens: Any = get_generators(get_fastest())
     trust = None
     if genesis is not None:
         now = time.time_ns() // 1_000_000 if now_ms is None else now_ms

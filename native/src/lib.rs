@@ -1,4 +1,4 @@
-//! clearnode_native: the native proving core of proofs/ (see proofs/group.py `NativeGroup`).
+//! clearnode_native: the native proving core of proofs/ (see proofs/native_group.py `NativeGroup`).
 //!
 //! BLS12-381 G1 arithmetic on blst, the aggregated range prover and the batch verifier of
 //! the solvency statement, producing the very bytes of the Python reference. Every call

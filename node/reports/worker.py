@@ -38,7 +38,7 @@ import trio
 from node.framing import HEADER_BYTES, FrameError, FrameReader, encode_frame
 from node.reports.inputs import AccountKey, ReportInputs
 from proofs.errors import ProofsError
-from proofs.group import FAST
+from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Report, ReportDraft, complete_report, decode_report, draft_report
 

@@ -26,7 +26,7 @@ from node.reports.anchor import get_served_report
 from node.reports.store import ReportStore
 from node.storage import NodeStore
 from proofs.errors import ReportDecodeError
-from proofs.group import FAST
+from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.recompute import check_statement
 from proofs.report import Validator, decode_report, verify_report

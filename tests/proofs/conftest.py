@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from proofs.group import FAST
+from proofs.native_group import FAST
 from proofs.pedersen import Generators, get_generators
 from proofs.report import (
     AccountKey,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.state import DefaultRecord
 from proofs.bulletproofs import prove_range
-from proofs.group import FAST
+from proofs.native_group import FAST
 from proofs.openings import get_member_openings
 from proofs.pedersen import get_generators, get_vector_label
 from proofs.report import Validator, add_signatures, build_report, sign_report

@@ -6,7 +6,8 @@ import pytest
 
 from proofs.bulletproofs import RangeProof, compute_proof_size, prove_range, verify_range
 from proofs.errors import ProverError, ReportDecodeError
-from proofs.group import FAST, REFERENCE, Group, R
+from proofs.group import REFERENCE, Group, R
+from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.transcript import Transcript
 

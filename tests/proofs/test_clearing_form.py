@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from clearing.risk.arrays import RiskArrays
 from clearing.risk.solvency import get_solvency_form, get_solvency_inputs
-from proofs.group import FAST
+from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import build_report, verify_report
 from proofs.sample import SAMPLE_MARKET, SAMPLE_MARKET_PROOF

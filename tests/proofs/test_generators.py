@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from proofs.group import FAST
+from proofs.native_group import FAST
 from proofs.pedersen import Generators, get_vector_label
 
 COUNT = 256

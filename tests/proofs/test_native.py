@@ -16,7 +16,8 @@ from py_ecc.bls import point_compression as ecc_pc
 from py_ecc.optimized_bls12_381 import optimized_curve as ecc
 
 from proofs.errors import ProverError
-from proofs.group import FAST, REFERENCE, NativeGroup, R
+from proofs.group import REFERENCE, R
+from proofs.native_group import FAST, NativeGroup
 from proofs.pedersen import get_generators
 from proofs.statement import (
     SIGNED_OFFSET,
@@ -139,7 +140,7 @@ def test_arithmetic_is_exact_off_the_subgroup() -> None:
 
 FIRST_USE_SCRIPT = """
 import threading
-from proofs.group import FAST
+from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.statement import SolvencyStatement, prove_solvency, verify_solvency
 statement = SolvencyStatement(
@@ -161,13 +162,40 @@ print(verdicts)
 def test_threads_that_first_use_the_native_caches_together_do_not_deadlock() -> None:
     """In a fresh process the generators and fixed-base tables are derived on first use,
     in parallel, while other threads call in (a node verifies on several threads)."""
+    assert run_script(FIRST_USE_SCRIPT).strip() == "[True, True, True, True]"
+
+
+def run_script(script: str) -> str:
+    """The stdout of `script` run in a fresh interpreter with the repository on its path."""
     root = Path(__file__).parents[2]
     result = subprocess.run(
-        [sys.executable, "-c", FIRST_USE_SCRIPT],
+        [sys.executable, "-c", script],
         env={**os.environ, "PYTHONPATH": str(root)},
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    assert result.stdout.strip() == "[True, True, True, True]"
+    return result.stdout
+
+
+WITHOUT_NATIVE_SCRIPT = """
+import sys
+sys.modules["clearnode_native"] = None  # as in clearnode-client, which ships without it
+from proofs.group import get_backend, get_backends, get_fastest
+import proofs.verify  # its --backend choices are read without the native core
+print(sorted(get_backends()), get_fastest().name)
+try:
+    get_backend("native")
+except ValueError as exc:
+    print(exc)
+"""
+
+
+def test_without_the_native_core_the_reference_serves() -> None:
+    """The light SDK has no native core: the backends it lists, the one the verifier
+    picks, and the error for the one it lacks."""
+    assert run_script(WITHOUT_NATIVE_SCRIPT).splitlines() == [
+        "['py-ecc'] py-ecc",
+        "unknown group backend 'native'; known here: ['py-ecc']",
+    ]

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proofs.errors import ProverError
-from proofs.group import FAST, R
+from proofs.group import R
 from proofs.msm import compute_outer_sum
+from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.statement import SIGNED_OFFSET, SolvencyStatement, prove_solvency, verify_solvency
 

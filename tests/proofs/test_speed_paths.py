@@ -9,8 +9,9 @@ import pytest
 
 import proofs.msm as msm_module
 from proofs.bulletproofs import N_BITS
-from proofs.group import FAST, REFERENCE, Group, R
+from proofs.group import REFERENCE, Group, R
 from proofs.msm import MsmCheck
+from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import compute_account_context, get_blindings
 from proofs.sample import make_sample_book, make_sample_form
@@ -55,13 +56,19 @@ def test_background_sums_keep_the_verdict(
     assert not unbalanced.is_identity()
 
 
-@pytest.mark.parametrize(("blas", "chunk"), [(1, 2), (1, 1 << 20), (10**6, 1 << 20)])
+@pytest.mark.parametrize(
+    ("blas", "chunk", "numpy"),
+    [(1, 2, True), (1, 1 << 20, True), (10**6, 1 << 20, True), (1, 2, False)],
+)
 def test_outer_sum_is_exact_at_the_extremes(
-    monkeypatch: pytest.MonkeyPatch, blas: int, chunk: int
+    monkeypatch: pytest.MonkeyPatch, blas: int, chunk: int, numpy: bool
 ) -> None:
-    """Largest entries, short hi vectors, several chunks; BLAS and packed ints."""
+    """Largest entries, short hi vectors, several chunks; BLAS and packed ints, and packed
+    ints for every size where numpy is not installed (clearnode-client)."""
     monkeypatch.setattr(msm_module, "_BLAS_TERMS", blas)
     monkeypatch.setattr(msm_module, "_CHUNK_TERMS", chunk)
+    monkeypatch.setattr(msm_module, "_PACKED_CHUNK_TERMS", chunk)
+    monkeypatch.setattr(msm_module, "HAS_NUMPY", numpy)
     rng = random.Random(11)
 
     def vector(size: int) -> list[int]:

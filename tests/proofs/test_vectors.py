@@ -11,7 +11,8 @@ import msgpack
 import pytest
 
 from proofs.bulletproofs import RangeProof, verify_range
-from proofs.group import FAST, REFERENCE, Group
+from proofs.group import REFERENCE, Group
+from proofs.native_group import FAST
 from proofs.openings import MemberOpenings, verify_member_openings
 from proofs.pedersen import get_generators
 from proofs.report import decode_report, verify_report

@@ -37,7 +37,7 @@ from lightclient.anchor import SetChange
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from proofs.account_proof import AccountProofFile
 from proofs.aggregate import AggregateEntry
-from proofs.group import FAST
+from proofs.native_group import FAST
 from proofs.openings import get_member_openings
 from proofs.pedersen import get_generators
 from proofs.report import (

@@ -23,6 +23,7 @@ from clearnode.client.views import Account, ReportView
 from node.config import load_config
 from node.keys import VENUE_KEY, load_key
 from proofs.openings import MemberOpenings
+from tests.clearnode.client.install import ClientInstall, install_client
 from tests.node.netproc import GENESIS_DOC, CliNetwork, running
 
 EVM_CHAIN_ID = 31337
@@ -117,6 +118,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
             )
             trio.run(fund_reported, network)
             yield network
+
+
+@pytest.fixture(scope="package")
+def client_install(tmp_path_factory: pytest.TempPathFactory) -> ClientInstall:
+    """clearnode-client in a virtualenv of its own, as a member installs it."""
+    return install_client(tmp_path_factory.mktemp("client-install"))
 
 
 USDC = 10**6  # on-chain units of 1 USDC (6 decimals, quantum 1: ledger quanta alike)

@@ -1,7 +1,9 @@
 """Every Python example in docs/ that a member, venue or relayer runs, run as written
 against the live network (so the docs cannot drift from the API or the SDK): each is a
 fenced block after `<!-- example: NAME -->`, run in its own interpreter with the
-environment docs/sdk.md lists."""
+environment docs/sdk.md lists. The users' guides' examples run in clearnode-client's own
+virtualenv (tests/clearnode/client/install.py), as a member who installed the SDK alone
+runs them; an operator's, with the node's interpreter."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from tests.clearnode.client.conftest import (
     fund,
     wait_for_report_holding,
 )
+from tests.clearnode.client.install import ClientInstall, get_clean_env
 from tests.node.netproc import CLEARNODE, ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
@@ -34,13 +37,13 @@ USERS_DOCS = ("member.md", "venue.md", "sdk.md", "journey.md")
 EXAMPLE_TIMEOUT_S = 120
 
 
-def get_examples() -> dict[str, str]:
-    """Every marked example of docs/*.md by name."""
-    found: dict[str, str] = {}
+def get_examples() -> dict[str, tuple[str, str]]:
+    """Every marked example of docs/*.md by name: its guide's file name, its code."""
+    found: dict[str, tuple[str, str]] = {}
     for path in sorted(DOCS.glob("*.md")):
         for name, code in EXAMPLE.findall(path.read_text()):
             assert name not in found, f"two examples named {name}"
-            found[name] = code
+            found[name] = (path.name, code)
     return found
 
 
@@ -50,13 +53,21 @@ def test_every_python_block_of_the_users_guides_is_a_run_example() -> None:
         assert text.count("```python\n") == len(EXAMPLE.findall(text)), name
 
 
-async def run_example(live: LiveNetwork, env: dict[str, str], name: str) -> str:
-    """The example's stdout once it exited 0, from the live network's base directory."""
+async def run_example(
+    live: LiveNetwork, client: ClientInstall, env: dict[str, str], name: str
+) -> str:
+    """The example's stdout once it exited 0, from the live network's base directory: a
+    users' guide's with clearnode-client's interpreter, an operator's with the node's."""
+    guide, code = get_examples()[name]
+    if guide in USERS_DOCS:
+        python, base_env = str(client.python), get_clean_env()
+    else:
+        python, base_env = sys.executable, {**os.environ, "PYTHONPATH": str(ROOT)}
     with trio.fail_after(EXAMPLE_TIMEOUT_S):
         done = await trio.run_process(
-            [sys.executable, "-c", get_examples()[name]],
+            [python, "-c", code],
             cwd=live.base,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            env={**base_env, **env},
             capture_stdout=True,
             capture_stderr=True,
             check=False,
@@ -66,7 +77,9 @@ async def run_example(live: LiveNetwork, env: dict[str, str], name: str) -> str:
     return done.stdout.decode()
 
 
-async def test_the_docs_examples_run_against_a_live_network(live: LiveNetwork) -> None:
+async def test_the_docs_examples_run_against_a_live_network(
+    live: LiveNetwork, client_install: ClientInstall
+) -> None:
     member, counterparty = Member.from_sandbox("docs-member"), Member.from_sandbox("docs-other")
     env = {
         "CLEARNODE_API": live.url,
@@ -88,21 +101,25 @@ async def test_the_docs_examples_run_against_a_live_network(live: LiveNetwork) -
             await fund(live, client, who, 10_000)
         submitted = await client.authorise_venue(counterparty, "alpha")
         await client.wait_for_tx(submitted["tx_hash"])
-        assert "authorised: ok" in await run_example(live, env, "sdk-account")
-        assert "collateral_credited" in await run_example(live, env, "member-stream")
-        assert "ok" in await run_example(live, env, "venue-batch")
-        assert "withdrawal 1 ok" in await run_example(live, env, "member-withdraw")
+        assert "authorised: ok" in await run_example(live, client_install, env, "sdk-account")
+        assert "collateral_credited" in await run_example(
+            live, client_install, env, "member-stream"
+        )
+        assert "ok" in await run_example(live, client_install, env, "venue-batch")
+        assert "withdrawal 1 ok" in await run_example(live, client_install, env, "member-withdraw")
         with trio.fail_after(60):  # the validators sign it; then there is something to relay
             while not (await client.withdrawal(member.address, 1))["complete"]:
                 await trio.sleep(0.5)
-        assert "'result': 'paid'" in await run_example(live, env, "sdk-relay")
+        assert "'result': 'paid'" in await run_example(live, client_install, env, "sdk-relay")
         await wait_for_report_holding(client, REPORTED)
     reported = {**env, "MEMBER_KEY": "0x" + REPORTED.private_key.hex()}
-    assert "member 0x" in await run_example(live, reported, "sdk-report")
-    assert '"collateral": [' in await run_example(live, env, "operator-deposit")
+    assert "member 0x" in await run_example(live, client_install, reported, "sdk-report")
+    assert '"collateral": [' in await run_example(live, client_install, env, "operator-deposit")
 
 
-async def test_the_members_journey_runs_against_a_live_network(live: LiveNetwork) -> None:
+async def test_the_members_journey_runs_against_a_live_network(
+    live: LiveNetwork, client_install: ClientInstall
+) -> None:
     """docs/journey.md from a new key to a verified report, its commands included."""
     member = Member.from_sandbox("journey-member")
     genesis_hash = hashlib.sha256((live.base / "net" / "node0" / "genesis.json").read_bytes())
@@ -115,14 +132,16 @@ async def test_the_members_journey_runs_against_a_live_network(live: LiveNetwork
         "GENESIS_HASH": genesis_hash.hexdigest(),
     }
     await trio.to_thread.run_sync(live.mint, "USDC", 100 * USDC)
-    deposited = await run_example(live, env, "journey-deposit")
+    deposited = await run_example(live, client_install, env, "journey-deposit")
     assert f"'quanta': {100 * USDC}" in deposited and "venue alpha: ok" in deposited, deposited
-    withdrawn = await run_example(live, env, "journey-withdraw")
+    withdrawn = await run_example(live, client_install, env, "journey-withdraw")
     assert "'result': 'paid'" in withdrawn and "withdrawal 1 paid: True" in withdrawn, withdrawn
     async with await Client.connect(live.url) as client:
         await wait_for_report_holding(client, REPORTED)
     reported = {**env, "MEMBER_KEY": "0x" + REPORTED.private_key.hex()}
-    assert "saved report.json" in await run_example(live, reported, "journey-verify")
+    assert "saved report.json" in await run_example(
+        live, client_install, reported, "journey-verify"
+    )
     argv = ["verify", "report.json", "--node", live.url, "--genesis-hash", genesis_hash.hexdigest(),
             "--rpc", f"{EVM_CHAIN_ID}={live.rpc_url}", "--member", REPORTED.address_hex,
             "--openings", "openings.json"]  # fmt: skip

@@ -36,7 +36,7 @@ from node.reports.worker import (
     build_unsigned_report,
     open_proving_worker,
 )
-from proofs.group import FAST
+from proofs.native_group import FAST
 from proofs.openings import get_member_openings, verify_member_openings
 from proofs.pedersen import get_generators
 from proofs.report import Validator, add_signatures, check_signatures, get_powers, verify_report

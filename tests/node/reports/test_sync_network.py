@@ -26,7 +26,7 @@ from node.reports.gossip import MAX_ANNOUNCEMENT_BYTES
 from node.reports.seed import create_report_seed, save_report_seed
 from node.reports.store import ReportStore
 from node.reports.sync import ReportFetcher, serve_report_sync
-from proofs.group import FAST
+from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Validator, decode_report, verify_report
 from tests.node.netproc import NodeHome

@@ -19,7 +19,7 @@ from node.reports.store import CommitRecord
 from node.status import verdict as verdict_module
 from node.status.verdict import ReportVerdicts, check_report
 from node.storage import NodeStore
-from proofs.group import FAST
+from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Validator, add_signatures, build_report, sign_report
 from proofs.sample import (
