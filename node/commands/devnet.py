@@ -45,7 +45,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--members", type=_at_least(8), default=8)
     parser.add_argument("--duration", type=float, default=120.0, help="seconds (default 120)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--epoch-blocks", type=_at_least(2), default=30)
+    parser.add_argument(
+        "--epoch-blocks",
+        type=_at_least(2),
+        help="blocks per solvency-report epoch (default: about 30 s of the engine's blocks)",
+    )
     parser.add_argument(
         "--out", type=Path, help="directory for node homes and logs, reports, summary.json"
     )

@@ -16,6 +16,7 @@ from typing import Any
 from bridge.devchain import DevnetChain
 from clearing.listing_template import get_series_id
 from clearing.sandbox import derive_ed25519_key
+from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.chainspec import place_collateral, place_vaults
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,33 @@ RISK: dict[str, Any] = {
     "auction": {"window_blocks": 3, "rounds": 2, "split": 2},  # the house is flat in 6 blocks
     "margin_call": {"deadline_blocks": 5},
 }
+EPOCH_S = 30
+"""About how long an epoch lasts on the devnet, whichever the engine."""
+BLOCKS_PER_PACE = {OUR_ENGINE: 1, COMETBFT: 3}
+"""How many blocks each engine commits on the devnet while ours commits one (about a
+second). Ours waits up to a second for a transaction before it proposes an empty block.
+CometBFT v0.38 waits for transactions only after a block that left the app hash as it was
+(its `needProofBlock`), and our state root changes at every block (it commits the block's
+height and time): so CometBFT starts each height once its 100 ms commit wait ends, about
+every 0.3 s on the devnet's loaded machine. The devnet's windows counted in blocks (auction
+rounds, margin-call deadlines, epochs) are this many times longer on CometBFT, so that its
+members have the same seconds to bid and meet a call as on ours."""
+
+
+def get_epoch_length_blocks(engine: str) -> int:
+    """The devnet's default epoch: about `EPOCH_S` seconds on `engine`."""
+    return EPOCH_S * BLOCKS_PER_PACE[engine]
+
+
+def get_risk_section(engine: str) -> dict[str, Any]:
+    """`RISK` with its windows counted in `engine`'s blocks (`BLOCKS_PER_PACE`)."""
+    pace = BLOCKS_PER_PACE[engine]
+    auction, call = RISK["auction"], RISK["margin_call"]
+    return {
+        **RISK,
+        "auction": {**auction, "window_blocks": auction["window_blocks"] * pace},
+        "margin_call": {"deadline_blocks": call["deadline_blocks"] * pace},
+    }
 
 
 ROLLING_TEMPLATE, ROLLING_PREFIX = "BTC-ROLLING", "BTC-R"
@@ -68,11 +96,13 @@ def add_rolling_future(doc: dict[str, Any], first_expiry_ms: int, period_ms: int
     return series
 
 
-def build_genesis_template(chains: list[DevnetChain], epoch_length_blocks: int) -> dict[str, Any]:
+def build_genesis_template(
+    chains: list[DevnetChain], epoch_length_blocks: int, engine: str = OUR_ENGINE
+) -> dict[str, Any]:
     """configs/genesis.example.json with the devnet's venue, tokens and risk, for
-    `clearnode init`'s build_genesis to add the validators to. No backstops: liquidated
-    lots go to the clearing house's book and from there to the default auctions, which
-    the market makers bid in (node/devnet/script.py)."""
+    `clearnode init`'s build_genesis to add the validators to, on `engine`. No backstops:
+    liquidated lots go to the clearing house's book and from there to the default
+    auctions, which the market makers bid in (node/devnet/script.py)."""
     doc: dict[str, Any] = json.loads(EXAMPLE_GENESIS.read_text())
     venue_key = derive_ed25519_key(f"venue-{VENUE_ID}").public_key().public_bytes_raw()
     doc["venues"] = [{"id": VENUE_ID, "pubkey": "0x" + venue_key.hex()}]
@@ -97,9 +127,11 @@ def build_genesis_template(chains: list[DevnetChain], epoch_length_blocks: int) 
     ]
     place_collateral(doc, collateral)
     place_vaults(doc, {chain.chain_id: chain.vault for chain in chains})
-    doc["risk"] = dict(RISK)
+    doc["risk"] = get_risk_section(engine)
     doc["oracle"]["max_move_bps"] = 5000  # the crash commits in one update
     # Observations age while gossip crosses a loaded machine: older than this, they are refused.
     doc["oracle"]["max_age_ms"] = 30_000
     doc["epoch_length_blocks"] = epoch_length_blocks
+    if engine != OUR_ENGINE:
+        doc["engine"] = engine
     return doc

@@ -39,7 +39,8 @@ class DevnetConfig:
     members: int = 8
     duration_s: float = 120.0
     seed: int = 7
-    epoch_length_blocks: int = 30
+    epoch_length_blocks: int | None = None
+    """None: about `genesis.EPOCH_S` seconds of the engine's blocks."""
     out_dir: Path | None = None
     engine: str = DEFAULT_ENGINE
 

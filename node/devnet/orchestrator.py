@@ -22,14 +22,17 @@ import httpx
 import trio
 
 from bridge.validators import EvmValidatorSet
-from clearing.genesis import DEFAULT_ENGINE
 from clearnode.client import Client, ClientError
 from lightclient.anchor import COMETBFT
 from node.commands.init import VALIDATOR_POWER
 from node.devnet import sections, watch
 from node.devnet.chains import start_chains, stop_chains
 from node.devnet.clients import add_clearing_members
-from node.devnet.genesis import add_rolling_future, build_genesis_template
+from node.devnet.genesis import (
+    add_rolling_future,
+    build_genesis_template,
+    get_epoch_length_blocks,
+)
 from node.devnet.homes import make_homes, write_homes
 from node.devnet.market import make_members
 from node.devnet.monitoring import ScrapeTarget, describe_monitoring, write_scrape_config
@@ -50,14 +53,13 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
     chains = start_chains(config.chains, evm_set)
     try:
         members = make_members(config.members)
-        template = build_genesis_template([c.deployed for c in chains], config.epoch_length_blocks)
+        epoch_blocks = config.epoch_length_blocks or get_epoch_length_blocks(config.engine)
+        template = build_genesis_template([c.deployed for c in chains], epoch_blocks, config.engine)
         add_clearing_members(template, members)
         started_ms = time.time_ns() // 1_000_000
         # the network starts now, as a real one does: a verifier walks from its genesis
         # only within the trusting period after the genesis time (lightclient/anchor.py)
         template["genesis_time_ms"] = started_ms
-        if config.engine != DEFAULT_ENGINE:
-            template["engine"] = config.engine
         expiry_ms, period_ms = sections.get_roll_schedule(config, started_ms)
         add_rolling_future(template, expiry_ms, period_ms)
         services = sections.get_service_sections(template, chains, config)

@@ -9,10 +9,19 @@ import pytest
 
 from bridge.devchain import DevnetChain
 from clearing.block import BlockResult
+from clearing.risk.params import parse_risk_params
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.state import SubAccount
 from clearing.trade import Trade, sign_trade_batch
-from node.devnet.genesis import RISK, TOKENS, VENUE_ID, build_genesis_template
+from lightclient.anchor import COMETBFT, OUR_ENGINE
+from node.devnet.genesis import (
+    BLOCKS_PER_PACE,
+    RISK,
+    TOKENS,
+    VENUE_ID,
+    build_genesis_template,
+    get_epoch_length_blocks,
+)
 from node.devnet.margin_calls import (
     get_called_long_lots,
     get_crash_margin,
@@ -125,3 +134,21 @@ def test_without_the_crash_margin_the_sizing_would_not_hold() -> None:
     doubled = get_crash_margin(market.box.state, market.account, ETH_PERP, 2 * lots)
     assert not doubled.is_called() and doubled.equity < doubled.maintenance_margin
     assert CRASH_BPS == 3000
+
+
+def test_a_cometbft_devnet_counts_its_windows_in_cometbft_blocks() -> None:
+    """CometBFT commits `BLOCKS_PER_PACE` blocks while ours commits one: the devnet's
+    auction rounds, margin-call deadlines and epochs last as many more of its blocks, so
+    its members have the same seconds to bid and meet a call."""
+    pace = BLOCKS_PER_PACE[COMETBFT]
+    ours = build_genesis_template([CHAIN], get_epoch_length_blocks(OUR_ENGINE))
+    theirs = build_genesis_template([CHAIN], get_epoch_length_blocks(COMETBFT), COMETBFT)
+    assert "engine" not in ours and theirs["engine"] == COMETBFT
+    assert theirs["epoch_length_blocks"] == ours["epoch_length_blocks"] * pace
+    for section, key in (("auction", "window_blocks"), ("margin_call", "deadline_blocks")):
+        assert theirs["risk"][section][key] == ours["risk"][section][key] * pace
+    genesis = Sandbox.from_genesis_doc(theirs).state.genesis
+    assert genesis.engine == COMETBFT
+    params = parse_risk_params(genesis.risk)
+    assert params.auction.window_blocks == RISK["auction"]["window_blocks"] * pace
+    assert params.margin_call.deadline_blocks == DEADLINE * pace
