@@ -1,11 +1,12 @@
 """BLS12-381 G1 behind one small interface, with two backends giving identical bytes.
 
-`PyEccGroup` is the readable reference (py-ecc, ~10 ms per scalar multiplication)
-and the test oracle; `NativeGroup` (proofs/native_group.py) is the fast backend, the
-native core of native/ (Rust, the blst library), which also proves and batch-verifies
-whole statements (proofs/bulletproofs.py, proofs/statement.py). The native core is
-optional: a node's install builds it, the light SDK (clearnode-client) ships without
-it, and `get_fastest` is then the reference (same verdicts, slower). Scalars are Python
+`PyEccGroup` (proofs/pyecc_group.py) is the readable reference (py-ecc, ~10 ms per
+scalar multiplication) and the test oracle; `NativeGroup` (proofs/native_group.py) is
+the fast backend, the native core of native/ (Rust, the blst library), which also proves
+and batch-verifies whole statements (proofs/bulletproofs.py, proofs/statement.py). The
+native core is optional: a node's install builds it, the light SDK (clearnode-client)
+ships without it, and `get_fastest` is then the reference (same verdicts, slower); a
+verifier on the native core never imports py-ecc. Scalars are Python
 ints; the backends reduce them mod `R`. Points travel as 48-byte compressed
 encodings (ZCash/IETF flags), which both libraries produce identically;
 `decode_point` accepts only canonical encodings of points on the curve.
@@ -23,14 +24,8 @@ decoded point, native/src/group.rs), which tests check off the subgroup.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
-
-from py_ecc.bls import hash_to_curve as ecc_h2c
-from py_ecc.bls import point_compression as ecc_pc
-from py_ecc.bls.typing import G1Compressed, G1Uncompressed
-from py_ecc.optimized_bls12_381 import optimized_curve as ecc
 
 from proofs.errors import ReportDecodeError
 
@@ -134,72 +129,57 @@ class Group(Generic[P]):
         ]
 
 
-EccPoint = G1Uncompressed
-
-
-class PyEccGroup(Group[EccPoint]):
-    """Reference backend: py-ecc's optimized (Jacobian) G1 arithmetic."""
-
-    name = "py-ecc"
-
-    def identity(self) -> EccPoint:
-        return ecc.Z1
-
-    def hash_to_point(self, message: bytes) -> EccPoint:
-        # py-ecc annotates the hash argument as a HASH object but calls it as a constructor.
-        return ecc_h2c.hash_to_G1(message, GENERATOR_DST, hashlib.sha256)  # type: ignore[arg-type]
-
-    def add(self, a: EccPoint, b: EccPoint) -> EccPoint:
-        return ecc.add(a, b)
-
-    def neg(self, a: EccPoint) -> EccPoint:
-        return ecc.neg(a)
-
-    def mul(self, a: EccPoint, k: int) -> EccPoint:
-        return ecc.multiply(a, k % R)
-
-    def msm(self, points: Sequence[EccPoint], scalars: Sequence[int]) -> EccPoint:
-        if len(points) != len(scalars):
-            raise ValueError(f"msm of {len(points)} points and {len(scalars)} scalars")
-        return _pippenger(points, [k % R for k in scalars])
-
-    def eq(self, a: EccPoint, b: EccPoint) -> bool:
-        return bool(ecc.eq(a, b))
-
-    def encode(self, a: EccPoint) -> bytes:
-        return int(ecc_pc.compress_G1(a)).to_bytes(POINT_BYTES, "big")
-
-    def _decode(self, data: bytes) -> EccPoint:
-        return ecc_pc.decompress_G1(G1Compressed(int.from_bytes(data, "big")))
-
-
-REFERENCE: PyEccGroup = PyEccGroup()
 NATIVE_CORE = "clearnode_native"
 """The native core's module (native/): `make install` builds it, clearnode-client lacks it."""
 
 
-def get_backends() -> dict[str, Group[Any]]:
-    """The backends this installation has by name, fastest first: the native core's
-    when it is installed, then py-ecc's reference."""
+def get_native() -> Group[Any] | None:
+    """The native core's group, or None where it is not installed."""
     try:
         from proofs.native_group import FAST
     except ModuleNotFoundError as exc:
         if exc.name != NATIVE_CORE:
             raise
-        return {REFERENCE.name: REFERENCE}
-    return {FAST.name: FAST, REFERENCE.name: REFERENCE}
+        return None
+    return FAST
+
+
+REFERENCE_NAME = "py-ecc"
+
+
+def get_reference() -> Group[Any]:
+    """py-ecc's reference group (imported on first use: py-ecc takes 0.3 s to import, which
+    a verifier on the native core never needs)."""
+    from proofs.pyecc_group import REFERENCE
+
+    return REFERENCE
+
+
+def get_backends() -> dict[str, Group[Any]]:
+    """The backends this installation has by name, fastest first: the native core's
+    when it is installed, then py-ecc's reference."""
+    backends = [get_native(), get_reference()]
+    return {group.name: group for group in backends if group is not None}
+
+
+def get_backend_names() -> list[str]:
+    """`get_backends()`'s names, without importing py-ecc."""
+    native = get_native()
+    return [*([] if native is None else [native.name]), REFERENCE_NAME]
 
 
 def get_backend(name: str) -> Group[Any]:
-    backends = get_backends()
-    if name not in backends:
-        raise ValueError(f"unknown group backend {name!r}; known here: {sorted(backends)}")
-    return backends[name]
+    native = get_native()
+    if native is not None and name == native.name:
+        return native
+    if name == REFERENCE_NAME:
+        return get_reference()
+    raise ValueError(f"unknown group backend {name!r}; known here: {get_backend_names()}")
 
 
 def get_fastest() -> Group[Any]:
     """The native core's group if installed, else the reference (the same verdicts)."""
-    return next(iter(get_backends().values()))
+    return get_native() or get_reference()
 
 
 def encode_scalar(k: int) -> bytes:
@@ -214,26 +194,3 @@ def decode_scalar(data: bytes) -> int:
     if k >= R:
         raise ReportDecodeError(f"scalar {k:#x} is not reduced mod the group order")
     return k
-
-
-def _pippenger(points: Sequence[EccPoint], scalars: Sequence[int]) -> EccPoint:
-    """Bucket method: per c-bit window, add each point into the bucket of its digit,
-    then Σ_d d·bucket_d by running sums; windows combined by c doublings."""
-    c = max(1, (len(points).bit_length() - 1) // 2 + 1)
-    windows = (max(scalars, default=0).bit_length() + c - 1) // c
-    mask = (1 << c) - 1
-    result = ecc.Z1
-    for w in range(windows - 1, -1, -1):
-        for _ in range(c):
-            result = ecc.double(result)
-        buckets = [ecc.Z1] * (1 << c)
-        for p, k in zip(points, scalars, strict=True):
-            digit = (k >> (w * c)) & mask
-            if digit:
-                buckets[digit] = ecc.add(buckets[digit], p)
-        running, window_sum = ecc.Z1, ecc.Z1
-        for digit in range(mask, 0, -1):
-            running = ecc.add(running, buckets[digit])
-            window_sum = ecc.add(window_sum, running)
-        result = ecc.add(result, window_sum)
-    return result

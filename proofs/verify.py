@@ -33,7 +33,7 @@ from proofs.account_proof import AccountProofError, AccountProofFile, check_acco
 from proofs.clearing_members import check_clearing_members
 from proofs.disclosed import check_disclosed
 from proofs.errors import ReportDecodeError
-from proofs.group import get_backend, get_backends, get_fastest
+from proofs.group import get_backend, get_backend_names, get_fastest
 from proofs.member_account import check_member_account
 from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
 from proofs.pedersen import Generators, get_generators
@@ -157,7 +157,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=sorted(get_backends()),
+        choices=sorted(get_backend_names()),
         default=get_fastest().name,
         help="group arithmetic: the native core (the default where it is installed) or "
         "py-ecc, the slow pure-Python reference",

@@ -6,9 +6,10 @@ import pytest
 
 from proofs.bulletproofs import RangeProof, compute_proof_size, prove_range, verify_range
 from proofs.errors import ProverError, ReportDecodeError
-from proofs.group import REFERENCE, Group, R
+from proofs.group import Group, R
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
+from proofs.pyecc_group import REFERENCE
 from proofs.transcript import Transcript
 
 

@@ -16,9 +16,10 @@ from py_ecc.bls import point_compression as ecc_pc
 from py_ecc.optimized_bls12_381 import optimized_curve as ecc
 
 from proofs.errors import ProverError
-from proofs.group import REFERENCE, R
+from proofs.group import R
 from proofs.native_group import FAST, NativeGroup
 from proofs.pedersen import get_generators
+from proofs.pyecc_group import REFERENCE
 from proofs.statement import (
     SIGNED_OFFSET,
     SolvencyClaim,

@@ -72,7 +72,7 @@ def test_an_account_proves_exactly_when_every_value_is_in_range(
 
 @pytest.mark.slow
 def test_reference_backend_proves_the_same_bytes_and_verifies() -> None:
-    from proofs.group import REFERENCE
+    from proofs.pyecc_group import REFERENCE
 
     statement = SolvencyStatement(("cash",), (SIGNED_OFFSET,), ((3,),))
     fast = prove_solvency(get_generators(FAST), statement, b"ctx", [12], [77])

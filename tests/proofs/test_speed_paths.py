@@ -9,10 +9,11 @@ import pytest
 
 import proofs.msm as msm_module
 from proofs.bulletproofs import N_BITS
-from proofs.group import REFERENCE, Group, R
+from proofs.group import Group, R
 from proofs.msm import MsmCheck
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
+from proofs.pyecc_group import REFERENCE
 from proofs.report import compute_account_context, get_blindings
 from proofs.sample import make_sample_book, make_sample_form
 from proofs.statement import get_statement, prove_solvency, verify_solvency

@@ -11,10 +11,11 @@ import msgpack
 import pytest
 
 from proofs.bulletproofs import RangeProof, verify_range
-from proofs.group import REFERENCE, Group
+from proofs.group import Group
 from proofs.native_group import FAST
 from proofs.openings import MemberOpenings, verify_member_openings
 from proofs.pedersen import get_generators
+from proofs.pyecc_group import REFERENCE
 from proofs.report import decode_report, verify_report
 from proofs.transcript import Transcript
 from proofs.verify import read_validators
