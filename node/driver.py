@@ -12,7 +12,9 @@ during which consensus pauses.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -28,6 +30,7 @@ from consensus.transport import PeerId
 from consensus.types import Block, CommitCertificate, Proposal, Vote
 from consensus.wal import MemoryWalStorage, Wal
 from node.clock import wall_clock_ms
+from node.worktime import CONSENSUS, WorkTime
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +109,15 @@ class Driver:
         clock_ms: Callable[[], int] = wall_clock_ms,
         on_commit: Callable[[Block, CommitCertificate, bytes], None] | None = None,
         on_behind: Callable[[int], None] | None = None,
+        work: WorkTime | None = None,
+        on_step: Callable[[str, float], None] | None = None,
     ) -> None:
+        """`on_step(step, seconds)` hears how long each step of a round took (see
+        `_observe_steps`)."""
         self.config = config
+        self.work = WorkTime() if work is None else work
+        self.on_step = on_step
+        self._step: tuple[tuple[int, int, str], float] | None = None
         self.store = store
         self.on_commit = on_commit
         self.on_behind = on_behind
@@ -161,7 +171,32 @@ class Driver:
     async def _fire(self, delay_ms: int, timeout: EngineTimeout) -> None:
         """Calls the engine itself: a timeout is never dropped behind a full inbox."""
         await trio.sleep(delay_ms / 1000)
-        self.engine.on_timeout(timeout)
+        self._call(functools.partial(self.engine.on_timeout, timeout))
+
+    def _call(self, call: Callable[[], None]) -> None:
+        """One engine call, its time measured and the steps it moved observed."""
+        started = time.perf_counter()
+        with self.work.measure(CONSENSUS):
+            call()
+        self._observe_steps(started)
+
+    def _observe_steps(self, at: float) -> None:
+        """Where a height's time goes, for `on_step`: `propose` from the round's start to
+        this node's prevote (waiting for the proposal and checking it), `prevote` to its
+        precommit (waiting for +2/3 prevotes), `precommit` to the decision (waiting for
+        +2/3 precommits), `commit` from the decision to the next height (applying and
+        storing the block, then the pause between heights). A step ends when the engine
+        call that left it began."""
+        state = self.engine.state
+        step = "commit" if state.decided else state.step.name.lower()
+        now = (state.height, state.round, step)
+        if self._step is None or self._step[0] == now:
+            self._step = self._step or (now, at)
+            return
+        (_, _, left), since = self._step
+        if self.on_step is not None:
+            self.on_step(left, at - since)
+        self._step = (now, at)
 
     # -- the loop ---------------------------------------------------------------
 
@@ -169,11 +204,11 @@ class Driver:
         """Starts the height after the store's tip (replaying the WAL) and runs until cancelled."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            self.engine.start()
+            self._call(self.engine.start)
             task_status.started()
             async for message in self._inbox:
                 if self._is_wanted(message):
-                    self.engine.receive(GOSSIP_PEER, message)
+                    self._call(functools.partial(self.engine.receive, GOSSIP_PEER, message))
 
     def _notify_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
         if self.on_commit is not None:
@@ -206,5 +241,5 @@ class Driver:
         if applied:
             log.info("synced %d blocks to height %d", applied, self.store.get_height())
             if self._nursery is not None:
-                self.engine.start()
+                self._call(self.engine.start)
         return applied

@@ -49,6 +49,7 @@ from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed
 from node.p2p.links import LinkWatch
 from node.p2p.pubsub import Pubsub
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
+from node.worktime import GOSSIP_DECODE, WorkTime
 
 
 def route_library_logs() -> None:
@@ -214,8 +215,13 @@ class P2PNode:
         topics: Sequence[Topic],
         nursery: trio.Nursery,
         counters: Counter[tuple[str, str]],
+        work: WorkTime,
     ) -> None:
         self.config = config
+        self.work = work
+        self.sent_bytes = pubsub.sent_bytes
+        """Bytes written to peers: gossip by topic (node/p2p/pubsub.py), requests and
+        responses by protocol."""
         self._host = host
         self._pubsub = pubsub
         self._router = router
@@ -530,7 +536,8 @@ class P2PNode:
         if len(msg.data) > spec.max_bytes:
             return self._reject(key, name, peer, Offence.OVERSIZED)
         try:
-            value = spec.decode(msg.data)
+            with self.work.measure(GOSSIP_DECODE):
+                value = spec.decode(msg.data)
         except spec.ignores as exc:
             log.debug("ignored %s message from %s: %s", spec.name, peer, exc)
             self.counters[name, "ignored"] += 1
@@ -612,6 +619,7 @@ class P2PNode:
                 return
             response = await protocol.handler(peer, request)
             await stream.write(len(response).to_bytes(4, "big") + response)
+            self.sent_bytes[str(stream.get_protocol())] += 4 + len(response)
         except (MessageTooLarge, ValueError) as exc:
             # Handlers raise ValueError subclasses (typed decode errors) for bad requests.
             log.info("bad request from %s: %s", peer, exc)
@@ -649,6 +657,7 @@ class P2PNode:
                 raise RequestFailed(peer, protocol, f"{type(exc).__name__}: {exc}") from exc
             try:
                 await stream.write(frame)
+                self.sent_bytes[protocol] += len(frame)
                 response = await _stream_reader(stream).read_frame(max_response_bytes)
             except MessageTooLarge as exc:
                 self.penalize(peer, Offence.OVERSIZED)
@@ -711,8 +720,11 @@ def _build_host(config: P2PConfig) -> Any:
 
 
 @asynccontextmanager
-async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[P2PNode]:
-    """Runs a host subscribed to `topics`, dialling the persistent peers, until the block exits."""
+async def open_p2p(
+    config: P2PConfig, topics: Sequence[Topic], work: WorkTime | None = None
+) -> AsyncIterator[P2PNode]:
+    """Runs a host subscribed to `topics`, dialling the persistent peers, until the block
+    exits; `work` hears the time its first-hop checks take."""
     host = _build_host(config)
     gossipsub = GossipSub(
         protocols=GOSSIP_PROTOCOLS,
@@ -743,7 +755,10 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
         async with host.run([listen]), trio.open_nursery() as nursery:
             async with background_trio_service(pubsub), background_trio_service(gossipsub):
                 await pubsub.wait_until_ready()
-                node = P2PNode(config, host, pubsub, gossipsub, topics, nursery, counters)
+                node = P2PNode(
+                    config, host, pubsub, gossipsub, topics, nursery, counters,
+                    WorkTime() if work is None else work,
+                )  # fmt: skip
                 host.get_network().register_notifee(node.watch)
                 for topic in topics:
                     pubsub.set_topic_validator(topic.name, node._validate, False)
