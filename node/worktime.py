@@ -1,11 +1,13 @@
-"""Where a node's event loop spends its time: seconds per part of the work.
+"""Where a node's event loop spends its CPU: seconds per part of the work.
 
-The node runs its work on one trio thread, so the wall time of a synchronous call is
-time nothing else of the node ran. `WorkTime.measure(part)` adds that time to `part`,
-less what calls measured inside it took (each second counts once, in its innermost
-part), and `/metrics` serves the totals as `clearnode_busy_seconds_total{part}`;
-the process's CPU time less their sum is the libp2p host, the HTTP API and the rest.
-`python -m bench network` reads them at its highest sustained rate.
+The node runs its work on one trio thread. `WorkTime.measure(part)` adds the CPU time
+that thread spent in a synchronous call to `part`, less what calls measured inside it
+took (each second counts once, in its innermost part), and `/metrics` serves the totals
+as `clearnode_busy_seconds_total{part}`; the process's CPU time less their sum is the
+libp2p host, the HTTP API, the SQLite writer threads and the rest. A wait inside a
+call (an fsync) is not CPU and counts nowhere: the consensus step it delays shows it
+(`clearnode_consensus_step_seconds`). `python -m bench network` reads them at its
+highest sustained rate.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ PARTS = (GOSSIP_DECODE, TX_CHECK, TX_RECHECK, CONSENSUS, PROPOSAL_CHECK, BLOCK_A
 class WorkTime:
     """Exclusive seconds per part (see the module's docstring)."""
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, clock: Callable[[], float] = time.thread_time) -> None:
         self.seconds: dict[str, float] = {}
         self._clock = clock
         self._inner: list[float] = []

@@ -49,7 +49,7 @@ BRIDGE_VAULT_ROTATIONS = CounterFamily(
 )
 BUSY_SECONDS = CounterFamily(
     "clearnode_busy_seconds",
-    "Seconds the node's event loop spent in each part of its work (node/worktime.py): "
+    "CPU seconds the node's event loop spent in each part of its work (node/worktime.py): "
     "gossip_decode, tx_check, tx_recheck, consensus, proposal_check, block_apply, block_store",
     ("part",),
 )
