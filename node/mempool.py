@@ -163,6 +163,10 @@ class Mempool:
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._by_hash
 
+    def get_tx(self, tx_hash: bytes) -> bytes | None:
+        entry = self._by_hash.get(tx_hash)
+        return None if entry is None else entry.tx
+
     def add(self, tx: bytes) -> bytes:
         """Admit `tx` (after every check) and return its hash; raise MempoolError if not."""
         if len(tx) > self.max_tx_bytes:

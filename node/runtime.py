@@ -57,6 +57,7 @@ from node.service_list import build_services
 from node.services import NodeContext, NodeContextInputs, Service
 from node.storage import NodeStore, Rebuilt, StoredBlock, rebuild_state
 from node.txcheck import make_clearing_check
+from node.txfetch import fetch_txs, serve_txs
 from node.txpool import TxPool
 from node.wal_compaction import compact_wal
 from node.worktime import TX_CHECK, TX_RECHECK, WorkTime
@@ -114,6 +115,12 @@ async def serve_node(
 
     driver.on_behind = on_behind
     serve_blocks(p2p, get_synced, driver.store.get_height)
+    serve_txs(p2p, driver.engine.get_tx)
+
+    async def fetch(peer: str, tx_ids: tuple[bytes, ...]) -> list[bytes]:
+        return await fetch_txs(p2p, [peer, *p2p.connected_peers()], tx_ids)
+
+    driver.fetch_txs = fetch
 
     async def watch_peers() -> None:
         """Looks twice per patience whether a peer committed a height this node lacks."""
@@ -132,6 +139,7 @@ async def serve_node(
         async for delivery in p2p.messages(TX):
             assert isinstance(delivery.value, bytes)
             add_tx(delivery.value)
+            driver.offer_tx(delivery.value)
 
     async def keep_up() -> None:
         nonlocal behind

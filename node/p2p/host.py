@@ -34,7 +34,7 @@ from libp2p.network.stream.exceptions import StreamEOF, StreamError
 from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
-from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
@@ -48,6 +48,7 @@ from node.framing import FrameReader, encode_frame
 from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
 from node.p2p.links import LinkWatch
 from node.p2p.pubsub import Pubsub
+from node.p2p.router import Router
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
 from node.worktime import GOSSIP_DECODE, WorkTime
 
@@ -106,6 +107,9 @@ class Topic:
     rejects: tuple[type[Exception], ...] = (ValueError,)
     ignores: tuple[type[Exception], ...] = ()
     inbox: int = 1024
+    direct: bool = False
+    """Published by a node of the clique (the validators' nodes), a message reaches every
+    peer from its publisher and is not relayed (node/p2p/router.py)."""
     admit: Callable[[str, str, object], bool | Offence] | None = None
     """Stateful first-hop admission of a decoded value (rate limits), run once per message
     with the forwarder's and the publisher's peer ids: True relays it, False drops it
@@ -211,7 +215,7 @@ class P2PNode:
         config: P2PConfig,
         host: Any,
         pubsub: Pubsub,
-        router: GossipSub,
+        router: Router,
         topics: Sequence[Topic],
         nursery: trio.Nursery,
         counters: Counter[tuple[str, str]],
@@ -293,6 +297,11 @@ class P2PNode:
         dialling, so a request right after fails with "No valid connections".
         """
         return [c for c in self._host.get_network().get_connections(peer) if not c.is_closed]
+
+    def set_clique(self, peers: frozenset[str] | None) -> None:
+        """The nodes that all connect to each other (the validators'), whose messages on
+        direct topics are not relayed; None: relay everything."""
+        self._router.clique = peers
 
     def get_gossip_stream(self, peer: str) -> INetStream | None:
         """The stream this node gossips to `peer` on, if the library holds one."""
@@ -726,7 +735,8 @@ async def open_p2p(
     """Runs a host subscribed to `topics`, dialling the persistent peers, until the block
     exits; `work` hears the time its first-hop checks take."""
     host = _build_host(config)
-    gossipsub = GossipSub(
+    gossipsub = Router(
+        direct_topics=frozenset(t.name for t in topics if t.direct),
         protocols=GOSSIP_PROTOCOLS,
         degree=config.mesh_degree,
         degree_low=max(1, config.mesh_degree - 2),
