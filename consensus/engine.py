@@ -584,7 +584,10 @@ class Engine:
     def _start_height(self, height: int) -> None:
         self._held_before, self._held = self._held, {}
         self._awaiting.clear()
-        self.wal.append(encode_height_record(height), sync=True)
+        # Not fsynced (an fsync per height on every node's critical path): the first of
+        # our signatures at this height syncs it with everything before it, and a marker
+        # lost with no signature after it only makes a restart start the height afresh.
+        self.wal.append(encode_height_record(height))
         if self.signer is not None:
             self.signer.prune_below(height)
         self._process(self._get_start_height(height))
