@@ -8,10 +8,11 @@ sent (n - 1)^2 times: 9 copies of each transaction and vote with 4 validators, 3
 7, where n - 1 reach everyone, and py-libp2p spends milliseconds of CPU on each.
 On a direct topic (`tx`, `consensus`), a node sends its own message to every peer
 subscribed to the topic (go-libp2p's flood publish), and a message whose origin is a
-node of the clique is delivered but not relayed. A message from anyone else (a full
-node or observer taking a member's transaction) is relayed as on any topic. A clique
-node a link failure cut off from a publisher still hears its votes and proposals when
-a height stalls: every node re-gossips all it holds of the height as its own
+node of the clique is relayed only to peers outside it (full nodes and observers, which
+may connect to a few validators only). A message from anyone else (a full node or
+observer taking a member's transaction) is relayed as on any topic. A clique node a
+link failure cut off from a publisher still hears its votes and proposals when a
+height stalls: every node re-gossips all it holds of the height as its own
 (`Engine.gossip`); the transactions it lacks it fetches when a compact proposal names
 them (node/txfetch.py). Without a clique (a genesis naming no validator's peer id)
 every topic relays as GossipSub does.
@@ -51,5 +52,8 @@ class Router(GossipSub):
         own = self.pubsub.my_id
         if msg_forwarder == origin == own:
             yield from {p for t in topics for p in self.pubsub.peer_topics.get(t, ()) if p != own}
-        elif str(origin) not in self.clique:
-            yield from super()._get_peers_to_send(topics, msg_forwarder, origin, msg_id)
+            return
+        peers = super()._get_peers_to_send(topics, msg_forwarder, origin, msg_id)
+        if str(origin) in self.clique:
+            peers = (p for p in peers if str(p) not in self.clique)
+        yield from peers

@@ -49,6 +49,20 @@ async def test_a_clique_nodes_message_reaches_all_from_it_and_is_not_relayed() -
     ]
 
 
+async def test_a_clique_nodes_message_is_relayed_to_peers_outside_the_clique() -> None:
+    # d (an observer) is connected to a alone; a relays b's message to d, not to c
+    links = [(0, 1), (0, 2), (1, 2), (0, 3)]
+    async with hosts(["a", "b", "c", "d"], links) as nodes:
+        a, b, c, d = nodes
+        for node in nodes:
+            node.set_clique(frozenset({a.peer_id, b.peer_id, c.peer_id}))
+        await b.publish("tx", note("from a validator"))
+        assert await receive(d, "tx") == (b.peer_id, "from a validator")
+        assert await receive(c, "tx") == (b.peer_id, "from a validator")
+        assert await receive(a, "tx") == (b.peer_id, "from a validator")
+    assert c.sent_bytes["tx"] == 0 and a.sent_bytes["tx"] > 0
+
+
 async def test_a_message_from_outside_the_clique_is_relayed() -> None:
     # d (an observer) is connected to a alone; a relays d's message to b and c
     links = [(0, 1), (0, 2), (1, 2), (0, 3)]
