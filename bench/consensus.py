@@ -36,6 +36,9 @@ class FreshMempool:
     def remove_committed(self, txs: Sequence[bytes]) -> None:
         pass
 
+    def get_tx(self, tx_id: bytes) -> bytes | None:
+        return None  # each proposal's own: peers get them in full
+
 
 @dataclass
 class Network:

@@ -1,36 +1,66 @@
-"""Four validator processes on loopback, on each engine: committed trades per second,
-commit latency and CPU per node.
+"""Validator processes on loopback, on each engine, driven to saturation: the highest
+committed trades per second sustained at a commit latency p50 within 300 ms, and where
+each node's time goes at that rate.
 
-Venue-signed trade batches are POSTed round-robin to the validators' HTTP APIs
-at an offered rate (collateral and venue authorisations first, through the API as a
-bridge and members send them); commits are observed in validator 0's SQLite store.
-Phase one offers `--offered` trades/s and reports the commit latency (submit -> block
-stored) as `commit_ms_p50` / `commit_ms_p99`; phase two offers `--peak` trades/s and
-reports what was committed per second as `trades_per_s`, and each validator's CPU
-(its processes': the node, and on CometBFT the `cometbft` beside it) as a share of
-one core, `cpu_per_node`. `--engine both` runs our engine, then CometBFT, one after
-the other on the same machine.
+Venue-signed trade batches are POSTed round-robin to the validators' HTTP APIs at an
+offered rate (collateral and venue authorisations first, through the API as a bridge
+and members send them); commits are observed in validator 0's SQLite store. The rate
+ramps: each step holds one offered rate for `--step-seconds` (the first
+`WARMUP_S` not counted), waits for what it offered to commit, and is *sustained* when
+its commit latency (submit -> block stored) has p50 <= `--max-p50-ms` and no trade
+was refused (the API answered other than 202). Every transaction offered counts, the
+ones that never committed within `DRAIN_S` at that latency: a network that commits
+less than it is offered builds a backlog whose latency passes the bound within a step.
+The rate doubles from `--start` until a step is not sustained, then bisects `--bisect`
+times between the last sustained and the first failed rate. The highest sustained step
+is reported (`sustained`) with:
 
-    python -m bench network [--engine both|clearnode|cometbft] [--offered 1000]
-        [--peak 3000] [--seconds 15] [--batch 250]
+- `trades_per_s` (committed within the step after its warm-up), `commit_ms_p50`,
+  `commit_ms_p99`;
+- `cpu_per_node`: each validator's CPU (its processes': the node, and on CometBFT the
+  `cometbft` beside it) as a share of one core, and `cpu_load_generator` this process's
+  (signing and posting the batches, reading the blocks), on the same cores;
+- `busy_per_node`: per validator, the share of one core its event loop's CPU spent in
+  each part of the work (`clearnode_busy_seconds_total`, node/worktime.py: gossip_decode,
+  tx_check, tx_recheck, consensus, proposal_check, block_apply, block_store) and
+  `other` (the process's CPU less those: the libp2p host, the HTTP API, the rest; on
+  CometBFT, the `cometbft` process too);
+- `step_ms_per_height`: per validator, the milliseconds an average height spent in
+  each consensus step (ours: `clearnode_consensus_step_seconds`; CometBFT's:
+  `cometbft_consensus_step_duration_seconds`);
+- `sent_bytes_per_committed_byte`: the bytes all validators sent to peers (our libp2p
+  host's `clearnode_p2p_sent_bytes_total`, plus CometBFT's
+  `cometbft_p2p_message_send_bytes_total`) over the bytes of the transactions
+  committed during the step, and `sent_bytes_by_channel` per committed byte.
+
+`steps` lists every step as [offered, committed trades/s, p50, p99, refused batches].
+`--engine both` runs our engine, then CometBFT, one after the other on the same machine.
+
+    python -m bench network [--engine both|clearnode|cometbft] [--validators 4]
+        [--start 1000] [--step-seconds 8] [--bisect 2] [--max-p50-ms 300] [--batch 250]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import os
 import sqlite3
 import tempfile
 import time
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from clearing.genesis import ENGINES
-from clearing.sandbox import derive_ed25519_key, derive_member_key
+from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from node.clock import wall_clock_ms
@@ -41,6 +71,9 @@ from tests.node.netproc import NodeHome, ProcessNetwork, running
 
 MEMBERS = 20
 WARMUP_S = 2.0
+DRAIN_S = 30.0
+"""Longest a step waits for what it offered to commit (what has not counts as late)."""
+MAX_RATE = 128_000
 
 
 @dataclass
@@ -88,6 +121,7 @@ class CommitWatch:
     engine: str
     sent: dict[bytes, tuple[float, int]] = field(default_factory=dict)  # tx -> (time, trades)
     committed: list[tuple[float, float, int]] = field(default_factory=list)  # (sent, seen, n)
+    blocks: list[tuple[float, int]] = field(default_factory=list)  # (seen, tx bytes)
     height: int = 0
     refused: int = 0
 
@@ -111,6 +145,7 @@ class CommitWatch:
                 found = self.sent.pop(tx, None)
                 if found is not None:
                     self.committed.append((found[0], now, found[1]))
+            self.blocks.append((now, sum(len(tx) for tx in block.txs)))
             self.height = height
 
     async def run(self) -> None:
@@ -118,18 +153,23 @@ class CommitWatch:
             self.poll()
             await trio.sleep(0.02)
 
-    async def wait_for(self, txs: list[bytes], timeout_s: float) -> None:
-        with trio.fail_after(timeout_s):
+    async def wait_for(self, txs: list[bytes], timeout_s: float) -> bool:
+        """Whether every one of `txs` committed within `timeout_s`."""
+        with trio.move_on_after(timeout_s):
             while any(tx in self.sent for tx in txs):
                 await trio.sleep(0.05)
+            return True
+        return False
 
 
 async def offer(
     validators: list[NodeHome], load: Load, watch: CommitWatch, rate: int, seconds: float
-) -> None:
-    """POSTs batches round-robin to the validators' APIs so that `rate` trades/s are offered."""
+) -> list[bytes]:
+    """POSTs batches round-robin to the validators' APIs so that `rate` trades/s are
+    offered for `seconds`; returns the batches sent."""
     interval = load.batch_size / rate
     start = time.monotonic()
+    sent: list[bytes] = []
 
     async def post(home: NodeHome, tx: bytes) -> None:
         status = await trio.to_thread.run_sync(home.post_tx, "/v1/trade-batches", tx)
@@ -141,11 +181,13 @@ async def offer(
         for index in itertools.count():
             due = start + index * interval
             if due - start >= seconds:
-                return
+                return sent
             await trio.sleep(max(0.0, due - time.monotonic()))
             tx = load.next_batch()
             watch.sent[tx] = (time.monotonic(), load.batch_size)
+            sent.append(tx)
             nursery.start_soon(post, validators[index % len(validators)], tx)
+    return sent
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -167,6 +209,200 @@ def get_tree_cpu_s(pid: int) -> float:
     return get_cpu_s(pid) + sum(get_cpu_s(kid) for kid in kids)
 
 
+def iter_samples(text: str) -> Iterator[tuple[str, dict[str, str], float]]:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            yield sample.name, sample.labels, sample.value
+
+
+def read_figures(home: NodeHome, engine: str) -> dict[str, dict[str, float]]:
+    """What a validator's metrics say so far: busy seconds per part, bytes sent per
+    channel, seconds and count of each consensus step (sums over labels)."""
+    figures: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    texts = [home.get_metrics()]
+    if engine == "cometbft" and home.cometbft_metrics_port is not None:
+        url = f"http://127.0.0.1:{home.cometbft_metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            texts.append(response.read().decode())
+    for text in texts:
+        for name, labels, value in iter_samples(text):
+            if name == "clearnode_busy_seconds_total":
+                figures["busy"][labels["part"]] += value
+            elif name == "clearnode_p2p_sent_bytes_total":
+                figures["sent"][labels["channel"]] += value
+            elif name == "cometbft_p2p_message_send_bytes_total":
+                figures["sent"]["cometbft:" + labels.get("message_type", "")] += value
+            elif name in ("clearnode_consensus_step_seconds_sum",
+                          "cometbft_consensus_step_duration_seconds_sum"):  # fmt: skip
+                figures["step_s"][labels["step"]] += value
+            elif name == "clearnode_height":
+                figures["height"]["height"] = value
+            elif name == "cometbft_consensus_height":
+                figures["height"]["height"] = value
+    return figures
+
+
+def subtract(after: dict[str, dict[str, float]], before: dict[str, dict[str, float]]
+             ) -> dict[str, dict[str, float]]:  # fmt: skip
+    return {
+        kind: {key: value - before.get(kind, {}).get(key, 0.0) for key, value in values.items()}
+        for kind, values in after.items()
+    }
+
+
+@dataclass
+class Step:
+    """One offered rate held for a while, and what the network made of it."""
+
+    offered: int
+    trades_per_s: float
+    p50_ms: float
+    p99_ms: float
+    refused: int
+    seconds: float
+    cpu_s: list[float]
+    load_cpu_s: float
+    figures: list[dict[str, dict[str, float]]]
+    committed_bytes: int
+
+    def is_sustained(self, max_p50_ms: float) -> bool:
+        return self.p50_ms <= max_p50_ms and self.refused == 0
+
+    def summary(self) -> list[float]:
+        return [self.offered, round(self.trades_per_s, 1), round(self.p50_ms, 1),
+                round(self.p99_ms, 1), self.refused]  # fmt: skip
+
+    def report(self) -> dict[str, Any]:
+        """The step's figures in full (see the module's docstring)."""
+        busy = []
+        for cpu, figures in zip(self.cpu_s, self.figures, strict=True):
+            parts = {k: round(v / self.seconds, 3) for k, v in sorted(figures["busy"].items())}
+            parts["other"] = round((cpu - sum(figures["busy"].values())) / self.seconds, 3)
+            busy.append(parts)
+        steps = []
+        for figures in self.figures:
+            heights = max(1.0, figures.get("height", {}).get("height", 0.0))
+            steps.append({k: round(1000 * v / heights, 1)
+                          for k, v in sorted(figures.get("step_s", {}).items())})  # fmt: skip
+        channels: dict[str, float] = defaultdict(float)
+        for figures in self.figures:
+            for channel, sent in figures["sent"].items():
+                channels[channel] += sent
+        per_byte = max(1, self.committed_bytes)
+        return {
+            "offered_trades_per_s": self.offered,
+            "trades_per_s": round(self.trades_per_s, 1),
+            "commit_ms_p50": round(self.p50_ms, 1),
+            "commit_ms_p99": round(self.p99_ms, 1),
+            "cpu_per_node": [round(s / self.seconds, 2) for s in self.cpu_s],
+            "cpu_load_generator": round(self.load_cpu_s / self.seconds, 2),
+            "busy_per_node": busy,
+            "step_ms_per_height": steps,
+            "committed_bytes_per_s": round(self.committed_bytes / self.seconds),
+            "sent_bytes_per_committed_byte": round(sum(channels.values()) / per_byte, 2),
+            "sent_bytes_by_channel": {
+                k: round(v / per_byte, 3) for k, v in sorted(channels.items()) if v > 0
+            },
+        }
+
+
+async def run_step(
+    validators: list[NodeHome], pids: list[int], engine: str, load: Load, watch: CommitWatch,
+    rate: int, seconds: float,
+) -> Step:  # fmt: skip
+    """Offers `rate` trades/s for `seconds`, then waits for what it offered to commit."""
+    watch.committed.clear()
+    refused = watch.refused
+    figures_before = [read_figures(home, engine) for home in validators]
+    cpu_before = [get_tree_cpu_s(pid) for pid in pids]
+    heights_before = watch.height
+    load_before = time.process_time()
+    start = time.monotonic()
+    sent = await offer(validators, load, watch, rate, seconds)
+    end = time.monotonic()
+    load_cpu = time.process_time() - load_before
+    cpu = [get_tree_cpu_s(pid) - was for pid, was in zip(pids, cpu_before, strict=True)]
+    figures_after = [read_figures(home, engine) for home in validators]
+    figures = [subtract(a, b) for a, b in zip(figures_after, figures_before, strict=True)]
+    for step_figures in figures:
+        step_figures.setdefault("height", {})["height"] = watch.height - heights_before
+    await watch.wait_for(sent, DRAIN_S)
+    counted = start + WARMUP_S
+    window = [n for _, seen, n in watch.committed if counted <= seen <= end]
+    late = [tx for tx in sent if tx in watch.sent]
+    for tx in late:  # never committed within the drain: as late as it can be here
+        watch.sent.pop(tx)
+    latencies = [1000 * (seen - sent_at) for sent_at, seen, _ in watch.committed
+                 if sent_at >= counted] + [1000 * DRAIN_S] * len(late)  # fmt: skip
+    return Step(
+        offered=rate,
+        trades_per_s=sum(window) / max(1e-9, end - counted),
+        p50_ms=percentile(latencies, 0.5),
+        p99_ms=percentile(latencies, 0.99),
+        refused=watch.refused - refused,
+        seconds=end - start,
+        cpu_s=cpu,
+        load_cpu_s=load_cpu,
+        figures=figures,
+        committed_bytes=sum(size for seen, size in watch.blocks if start <= seen <= end),
+    )
+
+
+async def ramp(
+    validators: list[NodeHome], pids: list[int], engine: str, load: Load, watch: CommitWatch,
+    args: argparse.Namespace,
+) -> tuple[Step | None, list[Step]]:  # fmt: skip
+    """The highest sustained step and every step tried: doubling from `--start` until a
+    step fails, then `--bisect` steps between the highest sustained and the lowest failed
+    rate (in whole batches)."""
+    steps: list[Step] = []
+    best: Step | None = None
+    good, bad = 0, None
+    rate = args.start
+    bisections = 0
+    while True:
+        step = await run_step(validators, pids, engine, load, watch, rate, args.step_seconds)
+        steps.append(step)
+        if step.is_sustained(args.max_p50_ms):
+            good = rate
+            if best is None or step.trades_per_s > best.trades_per_s:
+                best = step
+        else:
+            bad = rate
+        if bad is None:
+            rate *= 2
+        else:
+            rate = (good + bad) // 2 // args.batch * args.batch
+            bisections += 1
+        if rate > MAX_RATE or rate <= good or bisections > args.bisect:
+            break
+    return best, steps
+
+
+async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str, Any]:
+    with running(ProcessNetwork(base, args.validators, engine=engine, observers=())) as net:
+        validators = list(net.homes)
+        pids = [net.processes[home.name].pid for home in validators]
+        load = Load(args.batch, Sandbox.from_genesis_doc(copy.deepcopy(net.genesis)))
+        watch = CommitWatch(validators[0], engine)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch.run)
+            with trio.fail_after(120):
+                while watch.height < 1:
+                    await trio.sleep(0.1)
+            await set_up(validators, load, watch)
+            best, steps = await ramp(validators, pids, engine, load, watch, args)
+            nursery.cancel_scope.cancel()
+    return {
+        "engine": engine,
+        "validators": len(validators),
+        "batch_trades": args.batch,
+        "max_p50_ms": args.max_p50_ms,
+        "sustained": None if best is None else best.report(),
+        "steps": [s.summary() for s in steps],
+    }
+
+
 async def set_up(validators: list[NodeHome], load: Load, watch: CommitWatch) -> None:
     """Collateral (as a bridge posts it) and venue authorisations (as members sign them)."""
     credits, authorisations = load.get_credits(), load.get_authorisations()
@@ -180,59 +416,18 @@ async def set_up(validators: list[NodeHome], load: Load, watch: CommitWatch) -> 
     for tx in authorisations:
         status = await trio.to_thread.run_sync(validators[1].post_member_request, tx)
         assert status == 202, status
-    await watch.wait_for(credits + authorisations, 60)
-
-
-async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str, Any]:
-    with running(ProcessNetwork(base, engine=engine)) as net:
-        validators = list(net.homes)
-        pids = [net.processes[home.name].pid for home in validators]
-        load = Load(args.batch)
-        watch = CommitWatch(validators[0], engine)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch.run)
-            with trio.fail_after(120):
-                while watch.height < 1:
-                    await trio.sleep(0.1)
-            await set_up(validators, load, watch)
-            watch.committed.clear()
-
-            await offer(validators, load, watch, args.offered, args.seconds)
-            await watch.wait_for(list(watch.sent), 60)
-            latencies = [1000 * (seen - sent) for sent, seen, _ in watch.committed]
-            watch.committed.clear()
-
-            start = time.monotonic()
-            cpu_before = [get_tree_cpu_s(pid) for pid in pids]
-            await offer(validators, load, watch, args.peak, args.seconds)
-            end = time.monotonic()
-            cpu = [get_tree_cpu_s(pid) - was for pid, was in zip(pids, cpu_before, strict=True)]
-            await watch.wait_for(list(watch.sent), 120)
-            window = [n for _, seen, n in watch.committed if start + WARMUP_S <= seen <= end]
-            heights = watch.height
-            nursery.cancel_scope.cancel()
-    return {
-        "engine": engine,
-        "validators": len(validators),
-        "offered_trades_per_s": args.offered,
-        "commit_ms_p50": round(percentile(latencies, 0.5), 1),
-        "commit_ms_p99": round(percentile(latencies, 0.99), 1),
-        "peak_offered_trades_per_s": args.peak,
-        "trades_per_s": round(sum(window) / max(1e-9, end - start - WARMUP_S), 1),
-        "batch_trades": args.batch,
-        "heights": heights,
-        "refused_batches": watch.refused,
-        "cpu_per_node": [round(s / (end - start), 2) for s in cpu],
-    }
+    assert await watch.wait_for(credits + authorisations, 60), "set-up did not commit"
 
 
 def run(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench network")
-    parser.add_argument("--offered", type=int, default=1000, help="trades/s for the latency phase")
-    parser.add_argument("--peak", type=int, default=3000, help="trades/s for the throughput phase")
-    parser.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
-    parser.add_argument("--batch", type=int, default=250, help="trades per gossiped batch")
     parser.add_argument("--engine", choices=[*ENGINES, "both"], default="both")
+    parser.add_argument("--validators", type=int, default=4, help="validator processes")
+    parser.add_argument("--start", type=int, default=1000, help="first offered trades/s")
+    parser.add_argument("--step-seconds", type=float, default=8.0, help="length of a step")
+    parser.add_argument("--bisect", type=int, default=2, help="steps between pass and fail")
+    parser.add_argument("--max-p50-ms", type=float, default=300.0, help="sustained p50 bound")
+    parser.add_argument("--batch", type=int, default=250, help="trades per gossiped batch")
     args = parser.parse_args(argv)
     engines = ENGINES if args.engine == "both" else (args.engine,)
     results = {}

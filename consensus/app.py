@@ -64,6 +64,10 @@ class Mempool(Protocol):
 
     def remove_committed(self, txs: Sequence[bytes]) -> None: ...
 
+    def get_tx(self, tx_id: bytes) -> bytes | None:
+        """The pending transaction whose id (`consensus.compact.compute_tx_id`) is `tx_id`."""
+        ...
+
 
 class BlockStore(Protocol):
     """Durable committed blocks with their certificates and resulting state roots."""

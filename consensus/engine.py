@@ -16,6 +16,14 @@ this node is stuck (`consensus.sync.BehindWatch`). Waits are
 timer requests, never sleeps: the pause after a commit (`HeightDue`), a
 proposer's wait for its first transaction (`ProposalDue`) and the re-gossip of
 a height that does not move (`GossipDue`).
+
+With `compact_proposals`, proposals leave as compact proposals (`consensus.compact`:
+the transactions the mempool holds as ids, the others in full) and a compact
+proposal is rebuilt from the mempool and the transactions of this height's
+proposals. One that names transactions this node lacks waits, once its signature
+checks, while the host fetches them (`on_missing_txs`, answered by `add_txs`); the
+round's propose timeout runs meanwhile, so a fetch too slow only makes this node
+prevote nil, as for a proposal that came late.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from consensus.app import Application, BlockStore, Mempool
+from consensus.compact import CompactProposal, MissingTxs, index_txs, make_compact
 from consensus.effects import (
     Broadcast,
     Commit,
@@ -60,7 +69,15 @@ from consensus.records import (
     encode_input_record,
 )
 from consensus.signer import DoubleSignRefused, Signer
-from consensus.state_machine import ConsensusState, TimeoutConfig, apply, get_gossip, initial_state
+from consensus.state_machine import (
+    MAX_FUTURE_ROUNDS,
+    ConsensusState,
+    TimeoutConfig,
+    apply,
+    get_gossip,
+    get_proposer_key,
+    initial_state,
+)
 from consensus.sync import verify_synced_block
 from consensus.transport import PeerId, Transport
 from consensus.types import (
@@ -146,6 +163,9 @@ class EngineConfig:
     future_heights: int = 2
     """Messages up to this many heights ahead are buffered; beyond, we are behind."""
     max_buffered: int = 4096
+    compact_proposals: bool = False
+    """Send proposals compact (see the module's docstring); received ones are rebuilt
+    either way."""
 
     def __post_init__(self) -> None:
         """A proposal we build must be a message every node (and our WAL) can decode."""
@@ -169,6 +189,10 @@ _LOGGED_INPUTS = (ProposalReceived, VoteReceived, TimeoutFired, BlockPrepared, B
 
 OnCommit = Callable[[Block, CommitCertificate, bytes], None]
 OnBehind = Callable[[PeerId, int], None]
+OnMissingTxs = Callable[[PeerId, CompactProposal, tuple[bytes, ...]], None]
+MAX_AWAITING = 2 * MAX_FUTURE_ROUNDS
+"""Compact proposals of the current height kept waiting for transactions (one per round
+and proposer's value is all an honest network makes)."""
 
 
 class Engine:
@@ -188,9 +212,12 @@ class Engine:
         signer: Signer | None = None,
         on_commit: OnCommit | None = None,
         on_behind: OnBehind | None = None,
+        on_missing_txs: OnMissingTxs | None = None,
     ) -> None:
         """`signer` (sharing `wal`) replaces the one built from `key`; without `on_behind`
-        messages from too far ahead are dropped."""
+        messages from too far ahead are dropped; `on_missing_txs(peer, compact, ids)` asks
+        the host to fetch what a compact proposal names and this node lacks (from `peer`,
+        who sent it, or any other) and hand it to `add_txs`."""
         self.chain_start = start
         self.app = app
         self.mempool = mempool
@@ -205,6 +232,7 @@ class Engine:
         self.signer = signer
         self.on_commit = on_commit
         self.on_behind = on_behind
+        self.on_missing_txs = on_missing_txs
         self.pool = EvidencePool()
         self.stats = EngineStats()
         own = None if signer is None else signer.key.public_key
@@ -214,9 +242,15 @@ class Engine:
         )
         self._replaying = False
         self._deferred: list[Effect] = []
-        self._future: deque[tuple[PeerId, Proposal | Vote]] = deque(maxlen=config.max_buffered)
+        self._future: deque[tuple[PeerId, Message]] = deque(maxlen=config.max_buffered)
         self._gossiping = False
         self._gossiped_at = (0, 0)
+        self._held: dict[bytes, bytes] = {}
+        """The transactions of this height's proposals by id (peers fetch them here)..."""
+        self._held_before: dict[bytes, bytes] = {}
+        """...and of the previous height's (a peer still deciding it may ask)."""
+        self._awaiting: dict[tuple[int, bytes], CompactProposal] = {}
+        """Compact proposals of this height waiting for transactions, by (round, block)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -297,18 +331,84 @@ class Engine:
         if message.height == current:
             if self.state.decided:
                 return
-            inp = (
-                ProposalReceived(message)
-                if isinstance(message, Proposal)
-                else VoteReceived(message)
-            )
-            self._process(inp)
+            if isinstance(message, CompactProposal):
+                self._receive_compact(peer, message)
+            elif isinstance(message, Proposal):
+                if self._is_proposal_wanted(message):
+                    self._hold(message)
+                self._process(ProposalReceived(message))
+            else:
+                self._process(VoteReceived(message))
         elif message.height < current:
             return  # a finished height: its sender catches up by block sync
         elif message.height <= current + self.config.future_heights:
             self._future.append((peer, message))
         elif self.on_behind is not None:
             self.on_behind(peer, message.height)
+
+    def _receive_compact(self, peer: PeerId, compact: CompactProposal) -> None:
+        """Rebuild the proposal from what this node holds, or wait for what it lacks (only
+        for the round's proposer's signature: nobody else makes this node fetch)."""
+        if not self._is_proposal_wanted(compact):
+            return
+        try:
+            proposal = compact.assemble(self.get_tx)
+        except MissingTxs as exc:
+            key = (compact.round, compact.block_hash)
+            if key not in self._awaiting and len(self._awaiting) >= MAX_AWAITING:
+                return
+            self._awaiting[key] = compact
+            if self.on_missing_txs is not None:
+                self.on_missing_txs(peer, compact, exc.tx_ids)
+            return
+        self._hold(proposal)
+        self._process(ProposalReceived(proposal))
+
+    def _is_proposal_wanted(self, proposal: Proposal | CompactProposal) -> bool:
+        """The first proposal of its round, signed by that round's proposer (as the state
+        machine keeps): only such a proposal's transactions are held or fetched."""
+        return (
+            proposal.round not in self.state.proposals
+            and proposal.round <= self.state.round + MAX_FUTURE_ROUNDS
+            and proposal.proposer == get_proposer_key(self.state, proposal.round)
+            and proposal.is_signed_by_proposer(self.chain_start.chain_id)
+        )
+
+    @property
+    def awaiting_txs(self) -> bool:
+        """Whether a compact proposal of this height waits for transactions."""
+        return bool(self._awaiting)
+
+    def add_txs(self, txs: Sequence[bytes]) -> None:
+        """Transactions for the compact proposals waiting (fetched by the host, or just
+        arrived by gossip); any other is ignored. A proposal now complete is received."""
+        wanted = {i for c in self._awaiting.values() for i in c.tx_ids if i is not None}
+        for tx_id, tx in index_txs(txs).items():
+            if tx_id in wanted:
+                self._held[tx_id] = tx
+        for key, compact in list(self._awaiting.items()):
+            try:
+                proposal = compact.assemble(self.get_tx)
+            except MissingTxs:
+                continue
+            del self._awaiting[key]
+            if compact.round not in self.state.proposals and not self.state.decided:
+                self._process(ProposalReceived(proposal))
+
+    def get_tx(self, tx_id: bytes) -> bytes | None:
+        """A transaction of this or the previous height's proposals, or of the mempool."""
+        found = self._held.get(tx_id) or self._held_before.get(tx_id)
+        return found if found is not None else self.mempool.get_tx(tx_id)
+
+    def _hold(self, proposal: Proposal) -> None:
+        self._held.update(index_txs(proposal.block.txs))
+
+    def _encode(self, message: Proposal | Vote) -> bytes:
+        if self.config.compact_proposals and isinstance(message, Proposal):
+            self._hold(message)
+            in_mempool = self.mempool.get_tx
+            return encode_message(make_compact(message, lambda i: in_mempool(i) is not None))
+        return encode_message(message)
 
     def on_timeout(self, timeout: EngineTimeout) -> None:
         if isinstance(timeout, TimeoutFired):
@@ -327,7 +427,7 @@ class Engine:
         seen, self._gossiped_at = self._gossiped_at, (self.state.height, self.state.round)
         if (self.config.regossip_moving or seen == self._gossiped_at) and not self.state.decided:
             for message in get_gossip(self.state):
-                self.transport.broadcast(encode_message(message))
+                self.transport.broadcast(self._encode(message))
 
     def apply_synced_block(self, block: Block, certificate: CommitCertificate) -> None:
         """Verify a block fetched from a peer as the store's next one, then apply and store it.
@@ -381,7 +481,7 @@ class Engine:
         if isinstance(effect, SignVote | SignProposal):
             self._sign(effect)
         elif isinstance(effect, Broadcast):
-            self.transport.broadcast(encode_message(effect.message))
+            self.transport.broadcast(self._encode(effect.message))
         elif isinstance(effect, ScheduleTimeout):
             timeout = TimeoutFired(effect.height, effect.round, effect.step)
             self.timers.schedule(effect.duration_ms, timeout)
@@ -482,7 +582,12 @@ class Engine:
         return root
 
     def _start_height(self, height: int) -> None:
-        self.wal.append(encode_height_record(height), sync=True)
+        self._held_before, self._held = self._held, {}
+        self._awaiting.clear()
+        # Not fsynced (an fsync per height on every node's critical path): the first of
+        # our signatures at this height syncs it with everything before it, and a marker
+        # lost with no signature after it only makes a restart start the height afresh.
+        self.wal.append(encode_height_record(height))
         if self.signer is not None:
             self.signer.prune_below(height)
         self._process(self._get_start_height(height))

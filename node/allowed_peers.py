@@ -1,5 +1,6 @@
 """Who may connect to this node: the nodes of the validator records in force (and of
-those in their rotation grace) and the operator's observers, followed as the set changes."""
+those in their rotation grace) and the operator's observers, followed as the set changes;
+and which of them form the clique whose transactions nobody relays (node/p2p/router.py)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,17 @@ def get_peer_validators(config: NodeConfig, state: ClearingState) -> list[Valida
     return [*state.validators.values(), *retiring]
 
 
+def get_clique(validators: Iterable[ValidatorRecord]) -> frozenset[str]:
+    """The validators' nodes, which all connect to each other (node/p2p/router.py)."""
+    clique = set()
+    for validator in validators:
+        try:
+            clique.add(check_peer_id(validator.peer_id))
+        except ValueError:
+            continue  # not allowed to connect either (get_allowed_peers says so)
+    return frozenset(clique)
+
+
 class AllowedPeers:
     """Keeps the host's allowed peers on the validator records in force and those still
     in their rotation grace: recomputed after each commit that changed either
@@ -90,6 +102,8 @@ class AllowedPeers:
     ) -> None:
         self.config, self.genesis, self.p2p = config, genesis, p2p
         self.seen = get_peer_validators(config, state)
+        if p2p.allowed_peers is not None:
+            p2p.set_clique(get_clique(state.validators.values()))
 
     def on_commit(self, state: ClearingState) -> None:
         if self.p2p.allowed_peers is None:
@@ -98,6 +112,7 @@ class AllowedPeers:
         if validators == self.seen:
             return
         self.seen = validators
+        self.p2p.set_clique(get_clique(state.validators.values()))
         allowed = get_allowed_peers(self.config, self.genesis, validators)
         if allowed == self.p2p.allowed_peers:
             return

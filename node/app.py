@@ -22,6 +22,7 @@ from clearing.state import ClearingState, initialize_state
 from clearing.tx import decode_tx
 from consensus.app import CheckTxResult, TxAccepted, TxRejected
 from consensus.types import Block, Validator
+from node.worktime import BLOCK_APPLY, PROPOSAL_CHECK, WorkTime
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,9 @@ class ClearingApp:
     Invariant: `last_root` is the state root after block `height` (genesis root at 0).
     """
 
-    def __init__(self, genesis: Genesis) -> None:
+    def __init__(self, genesis: Genesis, work: WorkTime | None = None) -> None:
         self.genesis = genesis
+        self.work = WorkTime() if work is None else work
         self.state: ClearingState = initialize_state(genesis)
         self.last_root = compute_state_root(self.state)
         self.last_result: BlockResult | None = None
@@ -81,7 +83,8 @@ class ClearingApp:
         return chosen
 
     def process_proposal(self, block: Block) -> bool:
-        error = compute_proposal_error(block.txs)
+        with self.work.measure(PROPOSAL_CHECK):
+            error = compute_proposal_error(block.txs)
         if error is not None:
             log.warning(
                 "proposal %s at height %d refused: %s", block.hash.hex()[:12], block.height, error
@@ -98,7 +101,8 @@ class ClearingApp:
     def apply_block(self, ctx: BlockContext, txs: Sequence[bytes]) -> BlockResult:
         """Applies a committed block, whichever engine decided it: the one writer of the
         state, so the same blocks give the same root on both engines."""
-        result = process_block(self.state, ctx, list(txs))
+        with self.work.measure(BLOCK_APPLY):
+            result = process_block(self.state, ctx, list(txs))
         self.last_root = result.state_root
         self.last_result = result
         return result

@@ -12,6 +12,7 @@ from node.blocksync import SyncedBlock
 from node.history.store import BlockHistory
 from node.mempool import compute_tx_hash
 from node.storage import NodeStore
+from node.worktime import BLOCK_STORE, WorkTime
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ class SqliteBlockStore:
         genesis_root: bytes,
         snapshots: SnapshotSchedule | None = None,
         get_history: Callable[[int, Sequence[bytes]], BlockHistory] | None = None,
+        work: WorkTime | None = None,
     ) -> None:
         self.store = store
+        self.work = WorkTime() if work is None else work
         self.genesis_root = genesis_root
         self.snapshots = snapshots
         self.get_history = get_history
@@ -77,6 +80,12 @@ class SqliteBlockStore:
         """Stores a committed block in the engine's own form (`block`, `cert`: our engine's
         block and certificate, or a CometBFT block record and no certificate), `txs` its
         transactions, with what the schedule and the history add."""
+        with self.work.measure(BLOCK_STORE):
+            self._save(height, block, cert, state_root, txs)
+
+    def _save(
+        self, height: int, block: bytes, cert: bytes, state_root: bytes, txs: Sequence[bytes]
+    ) -> None:
         schedule = self.snapshots
         history = None if self.get_history is None else self.get_history(height, txs)
         self.store.save_block(

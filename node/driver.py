@@ -7,12 +7,16 @@ are trio tasks in the driver's nursery calling `on_timeout`, and broadcasts go
 to a non-blocking `publish` (the p2p `consensus` topic in a node). Engine calls
 are synchronous, so they never interleave. Messages from far ahead mean we are
 behind: `on_behind` lets the runtime catch up by block sync (`sync_blocks`),
-during which consensus pauses.
+during which consensus pauses. Proposals travel compact (`consensus.compact`): what a
+received one names and this node lacks is fetched by a task (`fetch_txs`, from the
+peer that published it first), or arrives meanwhile by gossip (`offer_tx`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,13 +25,16 @@ import trio
 
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.app import Application, BlockStore
+from consensus.compact import CompactProposal
 from consensus.engine import ChainStart, Engine, EngineConfig, EngineTimeout
+from consensus.messages import Message
 from consensus.signer import Signer
 from consensus.state_machine import ConsensusState, TimeoutConfig
 from consensus.transport import PeerId
-from consensus.types import Block, CommitCertificate, Proposal, Vote
+from consensus.types import Block, CommitCertificate
 from consensus.wal import MemoryWalStorage, Wal
 from node.clock import wall_clock_ms
+from node.worktime import CONSENSUS, WorkTime
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,12 @@ class Mempool(Protocol):
     def reap(self, max_bytes: int) -> Sequence[bytes]: ...
 
     def update(self, included: Sequence[bytes]) -> object: ...
+
+    def get_tx(self, tx_hash: bytes) -> bytes | None: ...
+
+
+FetchTxs = Callable[[PeerId, tuple[bytes, ...]], Awaitable[Sequence[bytes]]]
+"""(peer that published the proposal, ids): what peers answered of those transactions."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,8 @@ class DriverConfig:
     max_block_txs: int = MAX_BLOCK_TXS
     regossip_s: float = 1.0
     """A height stuck this long re-broadcasts its proposal and votes."""
+    compact_proposals: bool = True
+    """Proposals name the transactions the mempool holds by their ids (consensus.compact)."""
 
     def get_engine_config(self) -> EngineConfig:
         return EngineConfig(
@@ -66,6 +81,7 @@ class DriverConfig:
             regossip_ms=round(self.regossip_s * 1000),
             regossip_moving=False,
             max_buffered=MAX_BUFFERED,
+            compact_proposals=self.compact_proposals,
         )
 
 
@@ -80,6 +96,9 @@ class _EngineMempool:
 
     def remove_committed(self, txs: Sequence[bytes]) -> None:
         self.mempool.update(txs)
+
+    def get_tx(self, tx_id: bytes) -> bytes | None:
+        return self.mempool.get_tx(tx_id)
 
 
 @dataclass
@@ -106,8 +125,19 @@ class Driver:
         clock_ms: Callable[[], int] = wall_clock_ms,
         on_commit: Callable[[Block, CommitCertificate, bytes], None] | None = None,
         on_behind: Callable[[int], None] | None = None,
+        work: WorkTime | None = None,
+        on_step: Callable[[str, float], None] | None = None,
+        fetch_txs: FetchTxs | None = None,
     ) -> None:
+        """`on_step(step, seconds)` hears how long each step of a round took (see
+        `_observe_steps`); without `fetch_txs` a compact proposal naming transactions this
+        node lacks waits for them to arrive by gossip."""
         self.config = config
+        self.work = WorkTime() if work is None else work
+        self.on_step = on_step
+        self.fetch_txs = fetch_txs
+        self._fetching: set[tuple[int, int, bytes]] = set()
+        self._step: tuple[tuple[int, int, str], float] | None = None
         self.store = store
         self.on_commit = on_commit
         self.on_behind = on_behind
@@ -125,8 +155,9 @@ class Driver:
             signer=signer,
             on_commit=self._notify_commit,
             on_behind=self._notify_behind,
+            on_missing_txs=self._fetch_missing,
         )
-        self._send, self._inbox = trio.open_memory_channel[Proposal | Vote](MAX_BUFFERED)
+        self._send, self._inbox = trio.open_memory_channel[tuple[PeerId, Message]](MAX_BUFFERED)
         self._nursery: trio.Nursery | None = None
         self.syncing = False
         self.progress = trio.Event()
@@ -138,20 +169,47 @@ class Driver:
 
     # -- inputs from outside ---------------------------------------------------
 
-    def deliver(self, message: Proposal | Vote) -> None:
-        """A consensus message from a peer; never blocks (drops when the inbox is full)."""
+    def deliver(self, message: Message, sender: PeerId = GOSSIP_PEER) -> None:
+        """A consensus message from a peer (`sender`: the node that published it); never
+        blocks (drops when the inbox is full)."""
         if self._is_wanted(message):
-            self._offer(message)
+            self._offer(sender, message)
 
-    def _is_wanted(self, message: Proposal | Vote) -> bool:
+    def _is_wanted(self, message: Message) -> bool:
         """Not while syncing, nor from a finished height (peers sync over request streams)."""
         return not self.syncing and message.height >= self.engine.height
 
-    def _offer(self, message: Proposal | Vote) -> None:
+    def _offer(self, sender: PeerId, message: Message) -> None:
         try:
-            self._send.send_nowait(message)
+            self._send.send_nowait((sender, message))
         except trio.WouldBlock:
             log.warning("consensus inbox full; dropping %s", type(message).__name__)
+
+    def offer_tx(self, tx: bytes) -> None:
+        """A transaction that just arrived (gossip): a compact proposal may wait for it."""
+        if self.engine.awaiting_txs and not self.syncing:
+            self._call(functools.partial(self.engine.add_txs, [tx]))
+
+    def _fetch_missing(self, peer: PeerId, compact: CompactProposal, missing: tuple[bytes, ...]
+                       ) -> None:  # fmt: skip
+        """The engine's `on_missing_txs`: one fetch task per proposal at a time (a re-gossip
+        of the proposal while one runs asks nothing more)."""
+        key = (compact.height, compact.round, compact.block_hash)
+        if self.fetch_txs is None or self._nursery is None or key in self._fetching:
+            return
+        self._fetching.add(key)
+        self._nursery.start_soon(self._fetch, key, peer, missing)
+
+    async def _fetch(
+        self, key: tuple[int, int, bytes], peer: PeerId, missing: tuple[bytes, ...]
+    ) -> None:
+        assert self.fetch_txs is not None
+        try:
+            txs = await self.fetch_txs(peer, missing)
+        finally:
+            self._fetching.discard(key)
+        if txs and self.engine.height == key[0] and not self.syncing:
+            self._call(functools.partial(self.engine.add_txs, txs))
 
     def schedule(self, delay_ms: int, timeout: EngineTimeout) -> None:
         """The engine's Timers: a task in the driver's nursery."""
@@ -161,7 +219,32 @@ class Driver:
     async def _fire(self, delay_ms: int, timeout: EngineTimeout) -> None:
         """Calls the engine itself: a timeout is never dropped behind a full inbox."""
         await trio.sleep(delay_ms / 1000)
-        self.engine.on_timeout(timeout)
+        self._call(functools.partial(self.engine.on_timeout, timeout))
+
+    def _call(self, call: Callable[[], None]) -> None:
+        """One engine call, its time measured and the steps it moved observed."""
+        started = time.perf_counter()
+        with self.work.measure(CONSENSUS):
+            call()
+        self._observe_steps(started)
+
+    def _observe_steps(self, at: float) -> None:
+        """Where a height's time goes, for `on_step`: `propose` from the round's start to
+        this node's prevote (waiting for the proposal and checking it), `prevote` to its
+        precommit (waiting for +2/3 prevotes), `precommit` to the decision (waiting for
+        +2/3 precommits), `commit` from the decision to the next height (applying and
+        storing the block, then the pause between heights). A step ends when the engine
+        call that left it began."""
+        state = self.engine.state
+        step = "commit" if state.decided else state.step.name.lower()
+        now = (state.height, state.round, step)
+        if self._step is None or self._step[0] == now:
+            self._step = self._step or (now, at)
+            return
+        (_, _, left), since = self._step
+        if self.on_step is not None:
+            self.on_step(left, at - since)
+        self._step = (now, at)
 
     # -- the loop ---------------------------------------------------------------
 
@@ -169,11 +252,11 @@ class Driver:
         """Starts the height after the store's tip (replaying the WAL) and runs until cancelled."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            self.engine.start()
+            self._call(self.engine.start)
             task_status.started()
-            async for message in self._inbox:
+            async for sender, message in self._inbox:
                 if self._is_wanted(message):
-                    self.engine.receive(GOSSIP_PEER, message)
+                    self._call(functools.partial(self.engine.receive, sender, message))
 
     def _notify_commit(self, block: Block, certificate: CommitCertificate, root: bytes) -> None:
         if self.on_commit is not None:
@@ -206,5 +289,5 @@ class Driver:
         if applied:
             log.info("synced %d blocks to height %d", applied, self.store.get_height())
             if self._nursery is not None:
-                self.engine.start()
+                self._call(self.engine.start)
         return applied

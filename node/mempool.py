@@ -132,6 +132,8 @@ class _Entry:
 @dataclass
 class Mempool:
     check: CheckFn
+    recheck: CheckFn | None = None
+    """The check `update` runs on what is still pending after a block (default: `check`)."""
     rejects: tuple[type[Exception], ...] = (ClearingError,)
     max_txs: int = 10_000
     max_bytes: int = 64 * 1024 * 1024
@@ -160,6 +162,10 @@ class Mempool:
 
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._by_hash
+
+    def get_tx(self, tx_hash: bytes) -> bytes | None:
+        entry = self._by_hash.get(tx_hash)
+        return None if entry is None else entry.tx
 
     def add(self, tx: bytes) -> bytes:
         """Admit `tx` (after every check) and return its hash; raise MempoolError if not."""
@@ -247,9 +253,10 @@ class Mempool:
                 self._remove(entry)
             self._remember_committed(tx_hash)
         dropped = []
+        recheck = self.check if self.recheck is None else self.recheck
         for entry in sorted(self._by_hash.values(), key=lambda e: e.arrival):
             try:
-                self.check(entry.tx)
+                recheck(entry.tx)
             except self.rejects:  # the tx became invalid
                 self._remove(entry)
                 dropped.append(entry.tx_hash)

@@ -56,6 +56,15 @@ class NodeMetrics:
             "Validator keys jailed for committed duplicate-vote evidence",
             registry=r,
         )
+        self.consensus_step_seconds = Histogram(
+            "clearnode_consensus_step_seconds",
+            "Seconds each step of a round took on our engine: propose (to this node's "
+            "prevote), prevote (to its precommit), precommit (to the decision), commit "
+            "(applying, storing, the pause before the next height)",
+            ["step"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=r,
+        )
         self._last_commit_s: float | None = None
 
     def observe_commit(self, height: int, result_codes: Sequence[str], now_s: float) -> None:
@@ -67,6 +76,9 @@ class NodeMetrics:
         self.blocks_committed.inc()
         for code in result_codes:
             self.block_txs.labels(result=code).inc()
+
+    def observe_step(self, step: str, seconds: float) -> None:
+        self.consensus_step_seconds.labels(step=step).observe(seconds)
 
     def observe_jailings(self, count: int) -> None:
         """Keys a committed block jailed (its `validator_jailed` events)."""

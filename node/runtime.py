@@ -36,7 +36,7 @@ from node.allowed_peers import (
     get_allowed_peers,
     get_peer_validators,
 )
-from node.api.counters import add_status_section
+from node.api.counters import add_status_section, expose_work
 from node.api.serve import serve_node_api
 from node.app import ClearingApp
 from node.block_store import SnapshotSchedule, SqliteBlockStore
@@ -57,8 +57,10 @@ from node.service_list import build_services
 from node.services import NodeContext, NodeContextInputs, Service
 from node.storage import NodeStore, Rebuilt, StoredBlock, rebuild_state
 from node.txcheck import make_clearing_check
+from node.txfetch import fetch_txs, serve_txs
 from node.txpool import TxPool
 from node.wal_compaction import compact_wal
+from node.worktime import TX_CHECK, TX_RECHECK, WorkTime
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,12 @@ async def serve_node(
 
     driver.on_behind = on_behind
     serve_blocks(p2p, get_synced, driver.store.get_height)
+    serve_txs(p2p, driver.engine.get_tx)
+
+    async def fetch(peer: str, tx_ids: tuple[bytes, ...]) -> list[bytes]:
+        return await fetch_txs(p2p, [peer, *p2p.connected_peers()], tx_ids)
+
+    driver.fetch_txs = fetch
 
     async def watch_peers() -> None:
         """Looks twice per patience whether a peer committed a height this node lacks."""
@@ -131,6 +139,7 @@ async def serve_node(
         async for delivery in p2p.messages(TX):
             assert isinstance(delivery.value, bytes)
             add_tx(delivery.value)
+            driver.offer_tx(delivery.value)
 
     async def keep_up() -> None:
         nonlocal behind
@@ -281,6 +290,7 @@ def build_block_store(
             lambda: encode_snapshot(app.state),
         ),
         functools.partial(get_last_block_history, app),
+        app.work,
     )
 
 
@@ -313,6 +323,7 @@ async def start_services(
     if ctx.api.metrics is not None:
         p2p = ctx.p2p
         ctx.api.metrics.watch_peers(lambda: len(p2p.connected_peers()))
+    expose_work(ctx.api, ctx.app.work, ctx.p2p)
     for service in services:
         log.info("starting service %s", service.name)
         await nursery.start(service.serve, ctx)
@@ -338,7 +349,8 @@ async def run_node(
     """Runs the node described by `config` until cancelled (one nursery owns every task)."""
     genesis = load_genesis(config)
     chain = get_consensus_chain_id(genesis.chain_id)
-    app = ClearingApp(genesis)
+    work = WorkTime()
+    app = ClearingApp(genesis, work)
     genesis_root = app.last_root
     store = NodeStore(config.storage.path)
     try:
@@ -346,8 +358,10 @@ async def run_node(
         wal = Wal(FileWalStorage(config.storage.wal_path))
         compact_wal(wal, store.latest_height() + 1)
         signer = get_validator_signer(config, app.state, wal)
+        check = make_clearing_check(lambda: app.state, wall_clock_ms)
         mempool = Mempool(
-            make_clearing_check(lambda: app.state, wall_clock_ms),
+            work.timed(TX_CHECK, check),
+            recheck=work.timed(TX_RECHECK, check),
             max_txs=config.mempool.max_txs,
             max_bytes=config.mempool.max_bytes,
             max_tx_bytes=config.mempool.max_tx_bytes,
@@ -362,7 +376,7 @@ async def run_node(
             config, NodeContextInputs(genesis, signer is not None, lambda: app.state)
         )
         topics = [*get_topics(), *(topic for service in services for topic in service.topics)]
-        async with open_p2p(p2p_config, topics) as p2p, trio.open_nursery() as nursery:
+        async with open_p2p(p2p_config, topics, work) as p2p, trio.open_nursery() as nursery:
             check_listening(config, p2p)
             await nursery.start(pool.run)
             driver_config = driver_config or DriverConfig(chain)
@@ -375,6 +389,7 @@ async def run_node(
                 open_publisher(p2p, CONSENSUS, nursery),
                 signer=signer,
                 wal=wal,
+                work=work,
             )
             log.info(
                 "node %s up: peer %s at %s, height %d, %s",
@@ -419,6 +434,8 @@ async def run_node(
                     compact_wal(wal, block.height + 1)
 
             driver.on_commit = on_commit
+            if api.metrics is not None:
+                driver.on_step = api.metrics.observe_step
             blocks.on_history = api.publish_history
             await start_services(nursery, services, ctx, commits)
             await nursery.start(

@@ -67,6 +67,9 @@ class TxPool:
     def reap(self, max_bytes: int) -> list[bytes]:
         return self.mempool.reap(max_bytes)
 
+    def get_tx(self, tx_hash: bytes) -> bytes | None:
+        return self.mempool.get_tx(tx_hash)
+
     def update(self, included: Sequence[bytes]) -> list[bytes]:
         """After a block: the mempool's update, and the included and dropped ones forgotten."""
         hashes = [compute_tx_hash(tx) for tx in included]

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from consensus.compact import CompactProposal, TxLookup
 from consensus.messages import decode_message, encode_message
 from consensus.transport import PeerId, Transport
 from consensus.types import Block, Proposal, Vote, compute_txs_hash
@@ -33,9 +34,14 @@ class ByzantineTransport:
     mode: str
     peers: list[int]
     rng: random.Random
+    get_tx: TxLookup
+    """Its engine's transactions: the conflicting twin of a compact proposal is made
+    from the full one (and sent in full)."""
 
     def broadcast(self, data: bytes) -> None:
         message = decode_message(data)
+        if isinstance(message, CompactProposal):
+            message = message.assemble(self.get_tx)
         twin = self._make_conflicting(message)
         if twin is None:
             self.inner.broadcast(data)

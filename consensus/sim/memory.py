@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from consensus.app import CheckTxResult, TxAccepted, TxRejected
+from consensus.compact import index_txs
 from consensus.types import Block, CommitCertificate, Validator
 from lightclient.crypto import compute_hash
 
@@ -44,6 +45,12 @@ class HashChainApp:
 class ListMempool:
     txs: list[bytes] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._by_id = index_txs(self.txs)
+
+    def get_tx(self, tx_id: bytes) -> bytes | None:
+        return self._by_id.get(tx_id)
+
     def reap(self, max_bytes: int) -> Sequence[bytes]:
         out: list[bytes] = []
         size = 0
@@ -57,6 +64,7 @@ class ListMempool:
     def remove_committed(self, txs: Sequence[bytes]) -> None:
         committed = set(txs)
         self.txs = [tx for tx in self.txs if tx not in committed]
+        self._by_id = index_txs(self.txs)
 
 
 @dataclass

@@ -66,6 +66,7 @@ def random_scenario(seed: int) -> Scenario:
         partition=partition,
         heal_ms=heal_ms,
         crashes=crashes,
+        compact_proposals=rng.random() < 0.5,
     )
 
 

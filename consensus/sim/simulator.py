@@ -4,7 +4,10 @@ All randomness comes from one `random.Random(seed)`, all time is virtual, so a
 seed replays exactly. Faults act before `heal_ms` (the simulated GST): drops,
 duplication, delays (hence reordering), partitions and crashes; after it,
 delivery is reliable with bounded delay. Gossip and block sync
-(`consensus/sim/blocksync.py`) travel over the same faulty network.
+(`consensus/sim/blocksync.py`) travel over the same faulty network, and so do the
+fetches of the transactions a compact proposal names and a node lacks (with
+`compact_proposals`: every node holds the shared transactions and its own, so each
+proposal names some its peers must fetch).
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ class Scenario:
     max_ms: int = 30_000
     txs_per_block: int = 2
     tx_bytes: int = 16
+    compact_proposals: bool = False
+    """Proposals travel compact (consensus.compact); a node fetches what it lacks from
+    the peer that sent it the proposal."""
     set_changes: tuple[tuple[int, tuple[int, ...]], ...] = ()
     """(h, powers by key index, 0: not a validator): the app's set after block h, which
     governs h + 2. A node whose key joins later (key index past `powers`) follows until
@@ -223,6 +229,30 @@ class Simulator:
 
         self._send(src, dst, serve)
 
+    def request_txs(
+        self,
+        src: int,
+        dst: int,
+        tx_ids: tuple[bytes, ...],
+        on_answer: Callable[[list[bytes]], None],
+    ) -> None:
+        """Ask `dst` for transactions by id; crosses the network as `request_blocks` does.
+        The answer holds those `dst` has (a transaction of a proposal or of its mempool)."""
+        asker = self.nodes[src]
+        generation = asker.generation
+
+        def serve() -> None:
+            engine = self.nodes[dst].engine
+            if engine is not None:
+                found = [tx for tx in map(engine.get_tx, tx_ids) if tx is not None]
+                self._send(dst, src, lambda: arrive(found))
+
+        def arrive(found: list[bytes]) -> None:
+            if asker.generation == generation:
+                on_answer(found)
+
+        self._send(src, dst, serve)
+
     def _is_partitioned(self, a: int, b: int) -> bool:
         return any((a in group) != (b in group) for group in self.scenario.partition)
 
@@ -241,8 +271,9 @@ class Simulator:
         if node.spec.byzantine:
             others = [i for i in range(len(self.nodes)) if i != node.index]
             return ByzantineTransport(
-                inner, node.key, self.genesis.chain_id, node.spec.byzantine, others, self.rng
-            )
+                inner, node.key, self.genesis.chain_id, node.spec.byzantine, others, self.rng,
+                lambda tx_id: None if node.engine is None else node.engine.get_tx(tx_id),
+            )  # fmt: skip
         return inner
 
     def boot(self, node: SimNode) -> None:
@@ -258,9 +289,21 @@ class Simulator:
             self._make_transport(node),
             _Timers(self, node),
             lambda: self.now + self.genesis.time_ms,
-            EngineConfig(timeouts=SIM_TIMEOUTS, regossip_ms=GOSSIP_MS),
+            EngineConfig(
+                timeouts=SIM_TIMEOUTS,
+                regossip_ms=GOSSIP_MS,
+                compact_proposals=self.scenario.compact_proposals,
+            ),
             on_commit=lambda block, certificate, root: sync.record_commit(),
             on_behind=lambda peer, height: sync.on_behind(peer, height),
+            on_missing_txs=lambda peer, compact, tx_ids: self.request_txs(
+                node.index,
+                int(peer),
+                tx_ids,
+                lambda txs: self._guard(
+                    node, lambda: None if node.engine is None else node.engine.add_txs(txs)
+                ),
+            ),
         )
         sync = BlockSync(
             engine,
@@ -281,10 +324,13 @@ class Simulator:
             sync.sync_from(self.rng.choice(others))
 
     def _make_txs(self, node: SimNode) -> list[bytes]:
+        """Its own transactions, and (compact proposals) shared ones every node holds."""
         sc = self.scenario
+        owners = [f"{node.index}", *(["shared"] if sc.compact_proposals else [])]
         return [
-            (f"tx-{node.index}-{i}-".encode() + bytes(sc.tx_bytes))[: max(sc.tx_bytes, 8)]
+            (f"tx-{owner}-{i}-".encode() + bytes(sc.tx_bytes))[: max(sc.tx_bytes, 8)]
             for i in range(sc.txs_per_block * 50)
+            for owner in owners
         ]
 
     def _guard(self, node: SimNode, call: Callable[[], None]) -> None:

@@ -9,7 +9,7 @@ without a running node (node/reference.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -18,8 +18,9 @@ from prometheus_client.registry import Collector
 from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
 from node.p2p import P2PNode
+from node.worktime import WorkTime
 
-CountsGetter = Callable[[], Iterable[tuple[Sequence[str], int]]]
+CountsGetter = Callable[[], Iterable[tuple[Sequence[str], float]]]
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,25 @@ BRIDGE_VAULT_ROTATIONS = CounterFamily(
     "Vault validator-set rotations: signed by this validator, rotated on chain",
     ("chain", "event"),
 )
-COUNTER_FAMILIES = (P2P_EVENTS, BRIDGE_REOBSERVE_REQUESTS, BRIDGE_VAULT_ROTATIONS)
+BUSY_SECONDS = CounterFamily(
+    "clearnode_busy_seconds",
+    "CPU seconds the node's event loop spent in each part of its work (node/worktime.py): "
+    "gossip_decode, tx_check, tx_recheck, consensus, proposal_check, block_apply, block_store",
+    ("part",),
+)
+P2P_SENT_BYTES = CounterFamily(
+    "clearnode_p2p_sent_bytes",
+    "Bytes this node's libp2p host wrote to peers: gossip by topic (control: subscriptions "
+    "and GossipSub's own messages), requests and responses by protocol",
+    ("channel",),
+)
+COUNTER_FAMILIES = (
+    P2P_EVENTS,
+    BUSY_SECONDS,
+    P2P_SENT_BYTES,
+    BRIDGE_REOBSERVE_REQUESTS,
+    BRIDGE_VAULT_ROTATIONS,
+)
 """Every family a node serves through a CountersCollector."""
 
 
@@ -83,6 +102,20 @@ def add_status_section(app: ApiApp, name: str, get: Callable[[], object]) -> Non
         return {**({} if previous is None else previous()), name: get()}
 
     node.status_extra = extra
+
+
+def labelled(counts: Mapping[str, float]) -> Iterator[tuple[tuple[str], float]]:
+    return (((label,), count) for label, count in counts.items())
+
+
+def expose_work(app: ApiApp, work: WorkTime, p2p: P2PNode) -> None:
+    """Serve where the node's time goes (`clearnode_busy_seconds_total{part}`) and the bytes
+    its host sent (`clearnode_p2p_sent_bytes_total{channel}`)."""
+    if app.metrics is not None:
+        registry = app.metrics.registry
+        seconds, sent = work.seconds, p2p.sent_bytes
+        registry.register(CountersCollector(BUSY_SECONDS, lambda: labelled(seconds)))
+        registry.register(CountersCollector(P2P_SENT_BYTES, lambda: labelled(sent)))
 
 
 def expose_p2p_counters(app: ApiApp, p2p: P2PNode) -> None:

@@ -39,6 +39,7 @@ from node.app import ClearingApp, compute_proposal_error
 from node.cometbft.home import get_app_state
 from node.cometbft.record import CometBlockRecord
 from node.mempool import CheckFn, compute_tx_hash
+from node.worktime import PROPOSAL_CHECK, TX_CHECK, TX_RECHECK
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +205,10 @@ class ClearingAbci:
         """Admission against the committed state (a recheck after each block too: a nonce
         or trade id the block spent is refused then)."""
         tx_hash = compute_tx_hash(request.tx)
+        recheck = request.type == abci.CheckTxType.RECHECK
         try:
-            self.check(request.tx)
+            with self.app.work.measure(TX_RECHECK if recheck else TX_CHECK):
+                self.check(request.tx)
         except (DecodeError, ClearingError) as exc:
             self.pending.pop(tx_hash, None)
             return refuse(CODE_UNDECODABLE if isinstance(exc, DecodeError) else CODE_REFUSED, exc)
@@ -221,7 +224,8 @@ class ClearingAbci:
     def answer_process_proposal(
         self, request: abci.RequestProcessProposal
     ) -> abci.ResponseProcessProposal:
-        error = compute_proposal_error(request.txs)
+        with self.app.work.measure(PROPOSAL_CHECK):
+            error = compute_proposal_error(request.txs)
         if error is not None:
             log.warning("proposal %s at height %d refused: %s",
                         request.hash.hex()[:12], request.height, error)  # fmt: skip

@@ -51,6 +51,7 @@ from node.service_list import build_services
 from node.services import NodeContext, NodeContextInputs
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
+from node.worktime import WorkTime
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUTS = Timeouts()
@@ -89,7 +90,8 @@ async def run_cometbft_node(
     comet = config.cometbft
     assert comet is not None  # the loader always reads the table
     binary = find_binary()
-    app = ClearingApp(genesis)
+    work = WorkTime()
+    app = ClearingApp(genesis, work)
     genesis_root = app.last_root
     store = NodeStore(config.storage.path)
     try:
@@ -123,7 +125,7 @@ async def run_cometbft_node(
         pending: dict[bytes, int] = {}
         async with (
             CometRpc(comet.rpc_port) as rpc,
-            open_p2p(get_p2p_config(config, allowed_peers), topics) as p2p,
+            open_p2p(get_p2p_config(config, allowed_peers), topics, work) as p2p,
             trio.open_nursery() as nursery,
         ):
             check_listening(config, p2p)

@@ -56,7 +56,13 @@ class BlockHistory:
 
 
 def encode_row_event(row: HistoryRow) -> bytes:
-    return pack([row.source, row.index, row.event.to_fields()])
+    """`[source, index, event.to_fields()]`. The event's pairs pack as they are (msgpack
+    writes a tuple as a list), which is its fields' encoding unless an int is beyond
+    msgpack's range, which only `to_fields` writes (tagged big-endian bytes)."""
+    try:
+        return pack([row.source, row.index, [row.event.kind, row.event.data]])
+    except OverflowError:
+        return pack([row.source, row.index, row.event.to_fields()])
 
 
 def decode_row(member: bytes, height: int, seq: int, data: bytes) -> HistoryRow:

@@ -34,7 +34,7 @@ from libp2p.network.stream.exceptions import StreamEOF, StreamError
 from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
-from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
@@ -48,7 +48,9 @@ from node.framing import FrameReader, encode_frame
 from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
 from node.p2p.links import LinkWatch
 from node.p2p.pubsub import Pubsub
+from node.p2p.router import Router
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
+from node.worktime import GOSSIP_DECODE, WorkTime
 
 
 def route_library_logs() -> None:
@@ -105,6 +107,9 @@ class Topic:
     rejects: tuple[type[Exception], ...] = (ValueError,)
     ignores: tuple[type[Exception], ...] = ()
     inbox: int = 1024
+    direct: bool = False
+    """Published by a node of the clique (the validators' nodes), a message reaches every
+    peer from its publisher and is not relayed (node/p2p/router.py)."""
     admit: Callable[[str, str, object], bool | Offence] | None = None
     """Stateful first-hop admission of a decoded value (rate limits), run once per message
     with the forwarder's and the publisher's peer ids: True relays it, False drops it
@@ -210,12 +215,17 @@ class P2PNode:
         config: P2PConfig,
         host: Any,
         pubsub: Pubsub,
-        router: GossipSub,
+        router: Router,
         topics: Sequence[Topic],
         nursery: trio.Nursery,
         counters: Counter[tuple[str, str]],
+        work: WorkTime,
     ) -> None:
         self.config = config
+        self.work = work
+        self.sent_bytes = pubsub.sent_bytes
+        """Bytes written to peers: gossip by topic (node/p2p/pubsub.py), requests and
+        responses by protocol."""
         self._host = host
         self._pubsub = pubsub
         self._router = router
@@ -287,6 +297,11 @@ class P2PNode:
         dialling, so a request right after fails with "No valid connections".
         """
         return [c for c in self._host.get_network().get_connections(peer) if not c.is_closed]
+
+    def set_clique(self, peers: frozenset[str] | None) -> None:
+        """The nodes that all connect to each other (the validators'), whose messages on
+        direct topics are not relayed; None: relay everything."""
+        self._router.clique = peers
 
     def get_gossip_stream(self, peer: str) -> INetStream | None:
         """The stream this node gossips to `peer` on, if the library holds one."""
@@ -530,7 +545,8 @@ class P2PNode:
         if len(msg.data) > spec.max_bytes:
             return self._reject(key, name, peer, Offence.OVERSIZED)
         try:
-            value = spec.decode(msg.data)
+            with self.work.measure(GOSSIP_DECODE):
+                value = spec.decode(msg.data)
         except spec.ignores as exc:
             log.debug("ignored %s message from %s: %s", spec.name, peer, exc)
             self.counters[name, "ignored"] += 1
@@ -612,6 +628,7 @@ class P2PNode:
                 return
             response = await protocol.handler(peer, request)
             await stream.write(len(response).to_bytes(4, "big") + response)
+            self.sent_bytes[str(stream.get_protocol())] += 4 + len(response)
         except (MessageTooLarge, ValueError) as exc:
             # Handlers raise ValueError subclasses (typed decode errors) for bad requests.
             log.info("bad request from %s: %s", peer, exc)
@@ -649,6 +666,7 @@ class P2PNode:
                 raise RequestFailed(peer, protocol, f"{type(exc).__name__}: {exc}") from exc
             try:
                 await stream.write(frame)
+                self.sent_bytes[protocol] += len(frame)
                 response = await _stream_reader(stream).read_frame(max_response_bytes)
             except MessageTooLarge as exc:
                 self.penalize(peer, Offence.OVERSIZED)
@@ -711,10 +729,14 @@ def _build_host(config: P2PConfig) -> Any:
 
 
 @asynccontextmanager
-async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[P2PNode]:
-    """Runs a host subscribed to `topics`, dialling the persistent peers, until the block exits."""
+async def open_p2p(
+    config: P2PConfig, topics: Sequence[Topic], work: WorkTime | None = None
+) -> AsyncIterator[P2PNode]:
+    """Runs a host subscribed to `topics`, dialling the persistent peers, until the block
+    exits; `work` hears the time its first-hop checks take."""
     host = _build_host(config)
-    gossipsub = GossipSub(
+    gossipsub = Router(
+        direct_topics=frozenset(t.name for t in topics if t.direct),
         protocols=GOSSIP_PROTOCOLS,
         degree=config.mesh_degree,
         degree_low=max(1, config.mesh_degree - 2),
@@ -743,7 +765,10 @@ async def open_p2p(config: P2PConfig, topics: Sequence[Topic]) -> AsyncIterator[
         async with host.run([listen]), trio.open_nursery() as nursery:
             async with background_trio_service(pubsub), background_trio_service(gossipsub):
                 await pubsub.wait_until_ready()
-                node = P2PNode(config, host, pubsub, gossipsub, topics, nursery, counters)
+                node = P2PNode(
+                    config, host, pubsub, gossipsub, topics, nursery, counters,
+                    WorkTime() if work is None else work,
+                )  # fmt: skip
                 host.get_network().register_notifee(node.watch)
                 for topic in topics:
                     pubsub.set_topic_validator(topic.name, node._validate, False)

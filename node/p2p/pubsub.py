@@ -65,6 +65,9 @@ class Pubsub(LibraryPubsub):
         self.admits = admits
         self.peer_queues = _SizedQueues(self.max_inbound_rpc_size)
         self._write_locks: WeakKeyDictionary[INetStream, trio.Lock] = WeakKeyDictionary()
+        self.sent_bytes: Counter[str] = Counter()
+        """Bytes of the RPCs written, by the topic of the message they carry ("control" for
+        subscriptions and GossipSub's control messages alone)."""
         self.writing: Counter[ID] = Counter()
         """Bytes of the writes to each peer under way or waiting for the stream (LinkWatch)."""
         self._inbound: dict[ID, INetStream] = {}
@@ -76,7 +79,11 @@ class Pubsub(LibraryPubsub):
         self.writing[peer] += size
         try:
             async with lock:
-                return bool(await super().write_msg(stream, rpc_msg))
+                written = bool(await super().write_msg(stream, rpc_msg))
+            if written:
+                topics = rpc_msg.publish[0].topicIDs if rpc_msg.publish else ()
+                self.sent_bytes[topics[0] if topics else "control"] += size
+            return written
         finally:
             self.writing[peer] -= size
             if self.writing[peer] <= 0:

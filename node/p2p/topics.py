@@ -13,8 +13,7 @@ import trio
 
 from clearing.errors import DecodeError as TxDecodeError
 from clearing.tx import decode_tx
-from consensus.messages import decode_message
-from consensus.types import Proposal, Vote
+from consensus.messages import Message, decode_message
 from lightclient.codec import ConsensusDecodeError
 from node.driver import Driver
 from node.limits import MAX_CONSENSUS_GOSSIP_BYTES, MAX_TX_GOSSIP_BYTES
@@ -27,8 +26,9 @@ BRIDGE = "bridge"
 PUBLISH_QUEUE = 1024
 
 
-def decode_consensus(data: bytes) -> Proposal | Vote:
-    """Proposals and votes, the only consensus messages: sync travels over request streams."""
+def decode_consensus(data: bytes) -> Message:
+    """Proposals (full or compact) and votes, the only consensus messages: sync and the
+    transactions a compact proposal names travel over request streams."""
     return decode_message(data)
 
 
@@ -49,8 +49,16 @@ def get_topics() -> list[Topic]:
             MAX_CONSENSUS_GOSSIP_BYTES,
             decode_consensus,
             (ConsensusDecodeError,),
+            direct=True,
         ),
-        Topic(TX, MAX_TX_GOSSIP_BYTES, decode_tx_gossip, (TxDecodeError, ValueError), inbox=4096),
+        Topic(
+            TX,
+            MAX_TX_GOSSIP_BYTES,
+            decode_tx_gossip,
+            (TxDecodeError, ValueError),
+            inbox=4096,
+            direct=True,
+        ),
     ]
 
 
@@ -79,7 +87,7 @@ async def feed_driver(
     """Hands validated consensus messages from peers to the driver; `on_height` learns the
     height each message is for (how far the peers are)."""
     async for delivery in p2p.messages(CONSENSUS):
-        assert isinstance(delivery.value, Proposal | Vote)
+        assert isinstance(delivery.value, Message)
         if on_height is not None:
             on_height(delivery.value.height)
-        driver.deliver(delivery.value)
+        driver.deliver(delivery.value, delivery.sender)

@@ -3,10 +3,12 @@ behind, block sync and stuck-height regossip (the simulator covers crashes and f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import pytest
 
+from consensus.compact import CompactProposal, compute_tx_id, make_compact
 from consensus.engine import (
     ChainStart,
     Engine,
@@ -14,6 +16,7 @@ from consensus.engine import (
     EngineTimeout,
     GossipDue,
     HeightDue,
+    OnMissingTxs,
     ProposalDue,
 )
 from consensus.messages import decode_message
@@ -21,7 +24,7 @@ from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.sim.simulator import NodeSpec, Scenario, Simulator, make_key
 from consensus.sync import SyncRejected
 from consensus.transport import PeerId
-from consensus.types import Proposal, Validator, Vote
+from consensus.types import Proposal, Validator, Vote, VoteType
 from consensus.wal import MemoryWalStorage, Wal
 
 
@@ -53,7 +56,11 @@ class Host:
 
 
 def make_engine(
-    config: EngineConfig, validators: int = 1, own: int | None = 0, txs: tuple[bytes, ...] = ()
+    config: EngineConfig,
+    validators: int = 1,
+    own: int | None = 0,
+    txs: tuple[bytes, ...] = (),
+    on_missing_txs: OnMissingTxs | None = None,
 ) -> tuple[Engine, Host, Clock, ListMempool, MemoryBlockStore]:
     keys = [make_key(i) for i in range(validators)]
     genesis = ChainStart(
@@ -75,6 +82,7 @@ def make_engine(
         host,
         clock,
         config,
+        on_missing_txs=on_missing_txs,
     )
     return engine, host, clock, mempool, store
 
@@ -217,3 +225,50 @@ def test_messages_of_a_finished_height_are_dropped_not_answered() -> None:
         if message.height == 1:
             engine.receive("p", message)
     assert host.sent == [] and store.get_height() == 1 and engine.height == 2
+
+
+def test_a_compact_proposal_waits_for_the_transactions_it_lacks_then_gets_a_prevote() -> None:
+    messages, _ = record_chain(1)
+    [proposal] = [m for m in messages if isinstance(m, Proposal) and (m.height, m.round) == (1, 0)]
+    txs = proposal.block.txs
+    compact = make_compact(proposal, lambda tx_id: True)
+    asked: list[tuple[str, tuple[bytes, ...]]] = []
+    own = next(i for i in range(4) if make_key(i).public_key != proposal.proposer)
+    engine, host, _, _, _ = make_engine(
+        EngineConfig(), validators=4, own=own,
+        on_missing_txs=lambda peer, c, ids: asked.append((peer, ids)),
+    )  # fmt: skip
+    engine.start()
+    engine.receive("proposer's node", replace(compact, signature=bytes(64)))  # forged
+    assert asked == []
+    engine.receive("proposer's node", compact)
+    assert asked == [("proposer's node", tuple(dict.fromkeys(map(compute_tx_id, txs))))]
+    assert engine.awaiting_txs and engine.state.proposals == {}
+    engine.add_txs(txs[: len(txs) // 2])
+    assert engine.awaiting_txs and engine.state.proposals == {}
+    engine.add_txs([*txs[len(txs) // 2 :], b"not asked for"])
+    assert not engine.awaiting_txs and engine.state.proposals == {0: proposal}
+    assert engine.get_tx(compute_tx_id(txs[0])) == txs[0]
+    assert engine.get_tx(compute_tx_id(b"not asked for")) is None
+    votes = [m for m in map(decode_message, host.sent) if isinstance(m, Vote)]
+    assert [(v.vote_type, v.block_hash) for v in votes] == [(VoteType.PREVOTE, proposal.block.hash)]
+
+
+def test_a_proposer_sends_its_proposal_compact_prefilling_what_it_did_not_gossip() -> None:
+    engine, host, _, _, _ = make_engine(
+        EngineConfig(compact_proposals=True, block_interval_ms=50), validators=1, txs=(b"gossiped",)
+    )
+    engine.app = PrefixingApp()
+    engine.start()
+    [message] = [m for m in map(decode_message, host.sent) if not isinstance(m, Vote)]
+    assert isinstance(message, CompactProposal)
+    assert message.tx_ids == (None, compute_tx_id(b"gossiped"))
+    assert message.prefilled == (b"proposer's own",)
+    assert message.assemble(engine.get_tx).block.txs == (b"proposer's own", b"gossiped")
+
+
+class PrefixingApp(HashChainApp):
+    """Puts a transaction of its own first, as the node's proposal sources do."""
+
+    def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> list[bytes]:
+        return [b"proposer's own", *txs]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from consensus.compact import make_compact
 from consensus.evidence import EvidencePool, is_valid_duplicate_vote
 from consensus.messages import decode_message, encode_message
 from consensus.signer import DoubleSignRefused, Signer
@@ -45,10 +46,13 @@ def test_messages_roundtrip() -> None:
 
 
 def test_proposals_and_votes_keep_their_wire_kinds() -> None:
-    """[version 1, kind, payload]: 1 a proposal, 2 a vote, as before kinds 3 to 5 went."""
+    """[version 1, kind, payload]: 1 a proposal, 2 a vote, as before kinds 3 to 5 went;
+    6 a compact proposal."""
     proposal = signed_proposal(0, make_block((), KEYS[0].public_key))
     assert encode_message(proposal)[:3] == b"\x93\x01\x01"
     assert encode_message(signed_vote(0, VoteType.PREVOTE, 0, None))[:3] == b"\x93\x01\x02"
+    compact = make_compact(proposal, lambda tx_id: True)
+    assert encode_message(compact)[:3] == b"\x93\x01\x06"
 
 
 @pytest.mark.parametrize(
@@ -57,7 +61,7 @@ def test_proposals_and_votes_keep_their_wire_kinds() -> None:
         (b"\xc1", "message"),
         (b"\x93\x02\x01\x90", "message"),
         (b"\x93\x01\x02\x90", "vote"),
-        *((bytes([0x93, 0x01, kind, 0x90]), "message.kind") for kind in (0, 3, 4, 5)),
+        *((bytes([0x93, 0x01, kind, 0x90]), "message.kind") for kind in (0, 3, 4, 5, 7)),
     ],
 )
 def test_bad_bytes_raise_decode_error(data: bytes, field: str) -> None:

@@ -31,6 +31,7 @@ from clearing.request_schema import SignedRequest
 from clearing.sandbox import derive_seed
 from clearing.tx import decode_tx
 from clearnode.client.signers import get_member_request_body
+from lightclient.crypto import PrivateKey
 from node.commands.init import render_cometbft_tables
 from node.keys import (
     HOME_OPERATOR_TOKEN_FILE,
@@ -124,6 +125,8 @@ class NodeHome:
     """`[p2p] observers`: peer ids allowed besides the genesis validators' nodes."""
     rpc_port: int | None = None
     """Its CometBFT's RPC, on a network whose engine is CometBFT."""
+    cometbft_metrics_port: int | None = None
+    """Its CometBFT's Prometheus listener, on a network whose engine is CometBFT."""
 
     @property
     def node_key(self) -> KeyFile:
@@ -201,6 +204,14 @@ class NodeHome:
         except urllib.error.HTTPError as exc:
             return int(exc.code)
 
+    def get_metrics(self) -> str:
+        """GET /metrics of the operator listener (Prometheus text)."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.operator_port}/metrics", headers=self.operator_headers
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(response.read().decode())
+
     def get_roots(self) -> dict[int, bytes]:
         """State root per committed height, read from the node's SQLite file (read-only)."""
         return read_roots(self.db)
@@ -220,7 +231,7 @@ class ProcessNetwork:
         """`engine` "cometbft": the genesis names it, each home gets a `[cometbft]` table
         (free ports, the others as persistent peers)."""
         self.genesis = json.loads(GENESIS_DOC.read_text())
-        assert len(self.genesis["validators"]) == validators
+        add_validators(self.genesis, validators)
         if engine == "cometbft":
             self.genesis["engine"] = engine
         self.extra_config = extra_config
@@ -269,12 +280,30 @@ class ProcessNetwork:
         stop_processes(self.processes)
 
 
+def add_validators(genesis: dict[str, Any], count: int) -> None:
+    """`genesis` with `count` validators: the example's first ones, then validator-i with
+    the devnet key NodeHome gives validator i (and a bridge address no test uses)."""
+    validators = genesis["validators"]
+    assert count >= 1, count
+    del validators[count:]
+    for index in range(len(validators), count):
+        key = PrivateKey(derive_seed(f"validator-{index}"))
+        validators.append({
+            "name": f"validator-{index}",
+            "pubkey": "0x" + key.public_key.hex(),
+            "power": validators[0]["power"],
+            "evm_address": "0x" + derive_seed(f"bridge-{index}")[:20].hex(),
+        })  # fmt: skip
+
+
 def add_cometbft_tables(homes: list[NodeHome]) -> None:
-    """Each home's `[cometbft]` table: free ports, the others' CometBFT nodes as peers."""
-    ports = [(get_free_port(), get_free_port(), 0) for _ in homes]
+    """Each home's `[cometbft]` table: free ports (its Prometheus metrics on loopback too),
+    the others' CometBFT nodes as peers."""
+    ports = [(get_free_port(), get_free_port(), get_free_port()) for _ in homes]
     tables = render_cometbft_tables([h.node_key for h in homes], "127.0.0.1", ports)
-    for home, (_, rpc, _), table in zip(homes, ports, tables, strict=True):
+    for home, (_, rpc, metrics), table in zip(homes, ports, tables, strict=True):
         home.rpc_port = rpc
+        home.cometbft_metrics_port = metrics
         home.extra_config += table
 
 

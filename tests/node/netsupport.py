@@ -56,6 +56,9 @@ class ListMempool:
         for tx in included:
             self.txs.pop(hashlib.sha256(tx).digest(), None)
 
+    def get_tx(self, tx_hash: bytes) -> bytes | None:
+        return self.txs.get(tx_hash)
+
 
 def get_wall_expiry() -> int:
     """An expiry for requests sent to running nodes, whose blocks take the wall clock's

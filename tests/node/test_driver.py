@@ -111,3 +111,23 @@ async def test_sync_refuses_a_block_that_does_not_extend_the_tip(
     with pytest.raises(SyncRejected, match="expected height 1"):
         await follower.sync_blocks(fetch_from(validator.store, skip=1))
     assert follower.store.get_height() == 0 and not follower.syncing
+
+
+async def test_a_lone_validator_spends_its_heights_proposing_and_committing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """It votes within the engine call that proposes: what lasts is the wait for a
+    transaction to propose (`propose`, the empty-block wait) and the commit (applying,
+    storing, the pause between heights). The four steps of a real network are checked
+    live (tests/node/test_metrics_live.py)."""
+    mempool = ListMempool()
+    mempool.add(b"a tx")
+    driver, _ = make_driver(True, mempool)
+    steps: list[str] = []
+    driver.on_step = lambda step, seconds: steps.append(step) if seconds >= 0 else None
+    async with trio.open_nursery() as nursery:
+        await nursery.start(driver.run)
+        await wait_for_height(driver, 3)
+        nursery.cancel_scope.cancel()
+    assert steps[:4] == ["commit", "propose", "commit", "propose"]
+    assert driver.work.seconds["consensus"] > 0

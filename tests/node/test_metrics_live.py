@@ -50,8 +50,22 @@ GROWING = (
     'clearnode_oracle_observations_total{direction="out"}',
     'clearnode_oracle_observations_total{direction="in"}',
     "clearnode_oracle_updates_proposed_total",
+    'clearnode_consensus_step_seconds_count{step="propose"}',
+    'clearnode_consensus_step_seconds_count{step="prevote"}',
+    'clearnode_consensus_step_seconds_count{step="precommit"}',
+    'clearnode_consensus_step_seconds_count{step="commit"}',
+    'clearnode_p2p_sent_bytes_total{channel="consensus"}',
+    'clearnode_p2p_sent_bytes_total{channel="prices"}',
 )
 """Counters that move on every running validator with the oracle on, batches or not."""
+BUSY = (
+    'clearnode_busy_seconds_total{part="consensus"}',
+    'clearnode_busy_seconds_total{part="block_apply"}',
+    'clearnode_busy_seconds_total{part="block_store"}',
+    'clearnode_busy_seconds_total{part="proposal_check"}',
+    'clearnode_busy_seconds_total{part="gossip_decode"}',
+)
+"""Seconds that grow on every running validator (by less than a second at a time)."""
 
 
 def get_documented_metrics() -> set[str]:
@@ -201,6 +215,7 @@ async def test_every_documented_metric_exists_and_moves(tmp_path: Path) -> None:
                 and later["clearnode_event_subscribers"] == 0
                 and later["clearnode_mempool_txs"] == 0
                 and all(moved(first, later, key) for key in GROWING)
+                and all(moved(first, later, key, 1e-9) for key in BUSY)
             )
 
         later = await wait_for_samples(net, has_moved)
@@ -228,6 +243,8 @@ async def test_every_documented_metric_exists_and_moves(tmp_path: Path) -> None:
     assert moved(first, later, route % "401")
     assert moved(first, later, 'clearnode_txs_submitted_total{result="rejected"}')
     assert moved(first, later, 'clearnode_p2p_events_total{scope="tx",outcome="published"}')
+    assert moved(first, later, 'clearnode_p2p_sent_bytes_total{channel="tx"}', 100)
+    assert moved(first, later, 'clearnode_busy_seconds_total{part="tx_check"}', 1e-9)
     # an event stream: counted while open, not after it closed
     assert first["clearnode_event_subscribers"] == 0
     assert pending["clearnode_event_subscribers"] == 1
@@ -235,6 +252,8 @@ async def test_every_documented_metric_exists_and_moves(tmp_path: Path) -> None:
     # gossip and the oracle
     for key in GROWING:
         assert moved(first, later, key), f"{key} did not move: {first.get(key)} -> {later.get(key)}"
+    for key in BUSY:
+        assert moved(first, later, key, 1e-9), f"{key}: {first.get(key)} -> {later.get(key)}"
 
 
 async def test_status_says_when_a_node_is_cut_off_and_stops_committing(tmp_path: Path) -> None:

@@ -15,10 +15,11 @@ from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from consensus.engine import ChainStart
+from consensus.messages import Message
 from consensus.signer import Signer
 from consensus.sim.memory import MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
-from consensus.types import Proposal, Validator, ValidatorSet, Vote, VoteType
+from consensus.types import Validator, ValidatorSet, Vote, VoteType
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
 from node.app import ClearingApp
@@ -165,14 +166,14 @@ async def test_validators_a_height_behind_sync_it_though_their_peers_moved_on() 
         for lagging in members[2:]:
             deliver = lagging.driver.deliver
 
-            def drop_precommits(message: Proposal | Vote, deliver=deliver) -> None:  # type: ignore[no-untyped-def]
+            def drop_precommits(message: Message, sender: str, deliver=deliver) -> None:  # type: ignore[no-untyped-def]
                 if not (
                     isinstance(message, Vote)
                     and message.vote_type is VoteType.PRECOMMIT
                     and message.height == 3
                 ):
-                    deliver(message)
+                    deliver(message, sender)
 
-            lagging.driver.deliver = drop_precommits  # type: ignore[method-assign]
+            lagging.driver.deliver = drop_precommits  # type: ignore[method-assign,assignment]
         await wait_for_height(members, 6)
         assert_same_roots(members, 6)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from clearing.block import BlockResult, TxResult
 from clearing.default.house import HOUSE
 from clearing.events import make_event
 from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
-from node.history.indexer import catch_up_history, get_block_history
+from node.history.indexer import catch_up_history, get_block_history, make_fill
 from node.storage import NodeStore
 from tests.node.netsupport import example_genesis, write_trading_chain
 from tests.node.test_api import ALICE, BOB
@@ -43,6 +46,21 @@ def test_a_batch_s_cleared_trades_are_fills_of_both_sides_in_block_order() -> No
     applied = TxResult("ok", "", (rejected,), decode_tx(raw))
     fresh = BlockResult(4, (applied,), (call,), bytes(32))
     assert get_block_history([b"not decoded"], fresh).rows == rows
+
+
+@given(
+    st.binary(min_size=20, max_size=20), st.integers(0, 255), st.sampled_from(["buy", "sell"]),
+    st.text(max_size=8), st.integers(0, 2**70), st.text(max_size=12), st.integers(1, 2**64),
+    st.integers(-(2**66), 2**66),
+)  # fmt: skip
+def test_a_fill_is_the_event_make_event_makes_of_its_fields(
+    member: bytes, sub: int, side: str, venue: str, trade_id: int, instrument: str,
+    quantity: int, price: int,
+) -> None:  # fmt: skip
+    assert make_fill(member, sub, side, venue, trade_id, instrument, quantity, price) == make_event(
+        "fill", member=member, sub_account=sub, side=side, venue=venue, trade_id=trade_id,
+        instrument=instrument, quantity=quantity, price=price,
+    )  # fmt: skip
 
 
 def test_each_party_reads_its_own_side_and_the_house_stays_named() -> None:

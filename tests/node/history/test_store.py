@@ -6,11 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clearing.block import BlockResult
-from clearing.events import make_event
+from clearing.codec import pack
+from clearing.events import EventValue, make_event
 from node.history.indexer import get_block_history
-from node.history.store import BlockHistory
+from node.history.store import BlockHistory, HistoryRow, decode_row, encode_row_event
 from node.storage import HeightGapError, NodeStore
 from tests.node.test_api import ALICE, BOB
 
@@ -25,6 +28,19 @@ def block_history(height: int, events_per_member: int = 2) -> BlockHistory:
 
 def save(store: NodeStore, height: int, history: BlockHistory | None) -> None:
     store.save_block(height, b"b", b"c", bytes(32), history=history)
+
+
+VALUES = st.one_of(st.integers(-(2**70), 2**70), st.binary(max_size=8), st.text(max_size=8))
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=6), VALUES, max_size=6), st.integers(-1, 9))
+def test_a_row_is_written_as_its_events_fields_whatever_its_ints(
+    data: dict[str, EventValue], index: int
+) -> None:
+    row = HistoryRow(b"m" * 20, 3, 4, "tx", index, make_event("kind", **data))
+    encoded = encode_row_event(row)
+    assert encoded == pack(["tx", index, row.event.to_fields()])
+    assert decode_row(row.member, 3, 4, encoded) == row
 
 
 def test_pages_after_a_cursor_and_survive_reopening(tmp_path: Path) -> None:

@@ -34,6 +34,22 @@ async def test_gossip_flows_both_ways_and_is_relayed() -> None:
         assert await receive(b, "prices") == (c.peer_id, "from c")
 
 
+async def test_bytes_sent_are_counted_by_topic_and_protocol() -> None:
+    async def serve(peer: str, request: bytes) -> bytes:
+        return request * 3
+
+    async with line("a", "b", "c") as (a, b, c):
+        text = "x" * 300
+        await a.publish("tx", note(text))
+        assert await receive(c, "tx") == (a.peer_id, text)
+        b.set_request_handler("/clearnode/test/1", serve, max_request_bytes=64)
+        assert await a.request(b.peer_id, "/clearnode/test/1", b"hey", 64, 64) == b"heyheyhey"
+    assert a.sent_bytes["tx"] > len(note(text)) and b.sent_bytes["tx"] > len(note(text))
+    assert c.sent_bytes["tx"] == 0  # the end of the line relays to nobody
+    assert a.sent_bytes["/clearnode/test/1"] == 4 + 3 and b.sent_bytes["/clearnode/test/1"] == 4 + 9
+    assert a.sent_bytes["control"] > 0  # its subscriptions, GRAFTs
+
+
 async def test_invalid_message_stops_at_first_hop_and_costs_the_sender() -> None:
     async with line("a", "b", "c") as (a, b, c):
         await a.publish("tx", msgpack.packb([2, "from the future"]))

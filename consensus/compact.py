@@ -1,0 +1,195 @@
+"""Compact proposals: a proposal whose block names by their ids the transactions the
+peers already hold, carrying in full only those they may not (compact blocks, as
+Bitcoin's BIP 152 and CometBFT's mempool-aware proposals do).
+
+A compact proposal is the proposal's signed fields, the block's header, last commit
+and evidence, one entry per transaction in block order (its id, or None where the
+transaction is `prefilled`), and the prefilled transactions in order. The proposal's
+signature covers the block hash, the header's hash, so the compact form carries the
+same signature and a receiver checks it before fetching anything. Reassembled from
+the receiver's mempool and from what it fetched, the block is the proposer's byte for
+byte: the header's `txs_hash` commits to every transaction, and the state machine
+refuses a body that does not match it (`Block.is_body_consistent`). What peers
+store, sign and verify is the full block: certificates and light clients never
+see the compact form.
+
+A transaction's id is the SHA-256 of its bytes (what the node's mempool and API call its
+hash). BIP 152 salts 6-byte short ids per block to save bytes; our blocks hold few
+transactions (trade batches), so whole hashes cost little and never collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from consensus.types import (
+    NIL_ROUND,
+    Block,
+    DuplicateVoteEvidence,
+    Proposal,
+    compute_proposal_sign_bytes,
+)
+from lightclient.codec import (
+    MAX_EVIDENCE_PER_BLOCK,
+    WIRE_VERSION,
+    ConsensusDecodeError,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    expect_versioned,
+)
+from lightclient.commit import CommitCertificate
+from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, is_valid_signature
+from lightclient.header import BlockHeader
+
+TxLookup = Callable[[bytes], bytes | None]
+"""A transaction by its id, if this node holds it."""
+
+
+def compute_tx_id(tx: bytes) -> bytes:
+    return hashlib.sha256(tx).digest()
+
+
+class MissingTxs(Exception):
+    """A compact proposal names transactions this node does not hold."""
+
+    def __init__(self, tx_ids: tuple[bytes, ...]) -> None:
+        self.tx_ids = tx_ids
+        super().__init__(f"{len(tx_ids)} transactions of the proposal are not held here")
+
+
+@dataclass(frozen=True)
+class CompactProposal:
+    """A `Proposal` whose block's transactions are ids, except the prefilled ones."""
+
+    height: int
+    round: int
+    pol_round: int
+    header: BlockHeader
+    tx_ids: tuple[bytes | None, ...]
+    """One per transaction in block order: its id, or None where it is prefilled."""
+    prefilled: tuple[bytes, ...]
+    """The transactions sent in full, in block order."""
+    last_commit: CommitCertificate | None
+    evidence: tuple[DuplicateVoteEvidence, ...]
+    proposer: bytes
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        if sum(1 for i in self.tx_ids if i is None) != len(self.prefilled):
+            raise ValueError(
+                f"{len(self.prefilled)} prefilled transactions for "
+                f"{sum(1 for i in self.tx_ids if i is None)} places"
+            )
+
+    @property
+    def block_hash(self) -> bytes:
+        return self.header.hash
+
+    def is_signed_by_proposer(self, chain_id: str) -> bool:
+        """The full proposal's check: the signature covers the block hash alone."""
+        sign_bytes = compute_proposal_sign_bytes(
+            chain_id, self.height, self.round, self.pol_round, self.block_hash
+        )
+        return is_valid_signature(self.proposer, sign_bytes, self.signature)
+
+    def get_missing(self, lookup: TxLookup) -> tuple[bytes, ...]:
+        """The ids `lookup` does not hold, each once."""
+        missing = dict.fromkeys(i for i in self.tx_ids if i is not None and lookup(i) is None)
+        return tuple(missing)
+
+    def assemble(self, lookup: TxLookup) -> Proposal:
+        """The full proposal, its transactions from the prefilled ones and `lookup`.
+        Raises MissingTxs naming every id `lookup` lacks."""
+        txs: list[bytes] = []
+        missing: list[bytes] = []
+        prefilled = iter(self.prefilled)
+        for tx_id in self.tx_ids:
+            tx = next(prefilled) if tx_id is None else lookup(tx_id)
+            if tx is None:
+                assert tx_id is not None
+                missing.append(tx_id)
+            else:
+                txs.append(tx)
+        if missing:
+            raise MissingTxs(tuple(dict.fromkeys(missing)))
+        block = Block(self.header, tuple(txs), self.last_commit, self.evidence)
+        return Proposal(
+            self.height, self.round, self.pol_round, block, self.proposer, self.signature
+        )
+
+    def to_wire(self) -> list[Any]:
+        return [
+            WIRE_VERSION,
+            self.height,
+            self.round,
+            self.pol_round,
+            self.header.to_wire(),
+            list(self.tx_ids),
+            list(self.prefilled),
+            None if self.last_commit is None else self.last_commit.to_wire(),
+            [e.to_wire() for e in self.evidence],
+            self.proposer,
+            self.signature,
+        ]
+
+    @staticmethod
+    def from_wire(obj: Any) -> CompactProposal:
+        items = expect_versioned(obj, "compact_proposal", 11)
+        tx_ids = expect_list(items[5], "compact_proposal.tx_ids")
+        for tx_id in tx_ids:
+            if tx_id is not None:
+                expect_bytes(tx_id, "compact_proposal.tx_id", HASH_BYTES)
+        prefilled = expect_list(items[6], "compact_proposal.prefilled")
+        for tx in prefilled:
+            if not isinstance(tx, bytes):
+                expect_bytes(tx, "compact_proposal.prefilled_tx")
+        evidence = expect_list(
+            items[8], "compact_proposal.evidence", max_len=MAX_EVIDENCE_PER_BLOCK
+        )
+        try:
+            return CompactProposal(
+                expect_int(items[1], "compact_proposal.height", 1),
+                expect_int(items[2], "compact_proposal.round", 0, 2**31),
+                expect_int(items[3], "compact_proposal.pol_round", NIL_ROUND, 2**31),
+                BlockHeader.from_wire(items[4]),
+                tuple(tx_ids),
+                tuple(prefilled),
+                None if items[7] is None else CommitCertificate.from_wire(items[7]),
+                tuple(DuplicateVoteEvidence.from_wire(e) for e in evidence),
+                expect_bytes(items[9], "compact_proposal.proposer", PUBLIC_KEY_BYTES),
+                expect_bytes(items[10], "compact_proposal.signature", SIGNATURE_BYTES),
+            )
+        except ValueError as exc:
+            if isinstance(exc, ConsensusDecodeError):
+                raise
+            raise ConsensusDecodeError("compact_proposal", str(exc)) from exc
+
+
+def make_compact(proposal: Proposal, is_held: Callable[[bytes], bool]) -> CompactProposal:
+    """`proposal` with each transaction `is_held` says the peers hold as its id (BIP 152
+    prefills what the receiver cannot have, as the coinbase; ours are what the proposer
+    added itself rather than took from its gossiped mempool)."""
+    tx_ids: list[bytes | None] = []
+    prefilled: list[bytes] = []
+    for tx in proposal.block.txs:
+        tx_id = compute_tx_id(tx)
+        if is_held(tx_id):
+            tx_ids.append(tx_id)
+        else:
+            tx_ids.append(None)
+            prefilled.append(tx)
+    block = proposal.block
+    return CompactProposal(
+        proposal.height, proposal.round, proposal.pol_round, block.header, tuple(tx_ids),
+        tuple(prefilled), block.last_commit, block.evidence, proposal.proposer,
+        proposal.signature,
+    )  # fmt: skip
+
+
+def index_txs(txs: Sequence[bytes]) -> dict[bytes, bytes]:
+    """`txs` by id."""
+    return {compute_tx_id(tx): tx for tx in txs}

@@ -1,0 +1,133 @@
+"""Transaction fetch: what a compact proposal names and this node lacks, asked of peers.
+
+A compact proposal (`consensus.compact`) names the transactions its proposer took from
+its mempool by id; a validator rebuilds the block from its own mempool and asks for
+the rest here, first of the peer that published the proposal, then of every other
+connected peer, each for what is still missing (BIP 152's getblocktxn / blocktxn,
+by id rather than by index: any peer that holds the proposal or the transactions can
+answer). A server answers from the consensus engine (this and the previous height's
+proposals) and its mempool; what it does not hold it answers as nil, which is no
+offence (it may not have it yet). An answer that is not the transaction asked for
+(whose id is not the one requested) is a bad response, scored down.
+
+Transactions are what the `tx` topic already gossips to every allowed peer; only the
+peers this host lets in can ask, as for gossip.
+
+Wire (msgpack lists, first element the format version):
+  request  [1, [tx_id, ...]]                at most MAX_TXS_PER_REQUEST ids
+  response [1, [tx or nil, ...]]            one per id asked, in order
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgpack
+
+from clearing.limits import MAX_BLOCK_TXS
+from consensus.compact import compute_tx_id
+from lightclient.crypto import HASH_BYTES
+from node.limits import MAX_PROPOSAL_BYTES
+from node.p2p import Offence, P2PNode, RequestFailed
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "/clearnode/txs/1"
+WIRE_VERSION = 1
+MAX_TXS_PER_REQUEST = MAX_BLOCK_TXS
+MAX_REQUEST_BYTES = 16 + MAX_TXS_PER_REQUEST * (HASH_BYTES + 2)
+"""msgpack: the version and list headers, then 2 bytes of bin header per id."""
+MAX_RESPONSE_BYTES = MAX_PROPOSAL_BYTES
+"""The transactions of one block at most, with their framing."""
+
+GetTx = Callable[[bytes], bytes | None]
+
+
+class TxFetchDecodeError(ValueError):
+    """A transaction-fetch message does not follow the wire format."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"{what}: {detail}")
+        self.what = what
+        self.detail = detail
+
+
+def encode_request(tx_ids: Sequence[bytes]) -> bytes:
+    return bytes(msgpack.packb([WIRE_VERSION, list(tx_ids)]))
+
+
+def decode_request(data: bytes) -> list[bytes]:
+    tx_ids = _unpack_items(data, "request")
+    if len(tx_ids) > MAX_TXS_PER_REQUEST:
+        raise TxFetchDecodeError("request", f"{len(tx_ids)} ids, at most {MAX_TXS_PER_REQUEST}")
+    if not all(isinstance(i, bytes) and len(i) == HASH_BYTES for i in tx_ids):
+        raise TxFetchDecodeError("request", f"an id is not {HASH_BYTES} bytes")
+    return tx_ids
+
+
+def encode_response(txs: Sequence[bytes | None]) -> bytes:
+    return bytes(msgpack.packb([WIRE_VERSION, list(txs)]))
+
+
+def decode_response(data: bytes, tx_ids: Sequence[bytes]) -> list[bytes]:
+    """The transactions found, each checked to be the one asked for at its place."""
+    answers = _unpack_items(data, "response")
+    if len(answers) != len(tx_ids):
+        raise TxFetchDecodeError("response", f"{len(answers)} answers to {len(tx_ids)} ids")
+    found = []
+    for index, (tx_id, tx) in enumerate(zip(tx_ids, answers, strict=True)):
+        if tx is None:
+            continue
+        if not isinstance(tx, bytes) or compute_tx_id(tx) != tx_id:
+            raise TxFetchDecodeError("response", f"answer {index} is not the transaction asked")
+        found.append(tx)
+    return found
+
+
+def _unpack_items(data: bytes, what: str) -> list[Any]:
+    try:
+        fields = msgpack.unpackb(data)
+    except (ValueError, msgpack.ExtraData) as exc:
+        raise TxFetchDecodeError(what, f"not msgpack: {exc}") from exc
+    if not (isinstance(fields, list) and len(fields) == 2 and isinstance(fields[1], list)):
+        raise TxFetchDecodeError(what, "expected [version, items]")
+    if fields[0] != WIRE_VERSION:
+        raise TxFetchDecodeError(what, f"unsupported version {fields[0]!r}")
+    return fields[1]
+
+
+def serve_txs(node: P2PNode, get_tx: GetTx) -> None:
+    """Answers transaction fetches from `get_tx` (the engine's and the mempool's)."""
+
+    async def handle(peer: str, data: bytes) -> bytes:
+        return encode_response([get_tx(tx_id) for tx_id in decode_request(data)])
+
+    node.set_request_handler(PROTOCOL, handle, MAX_REQUEST_BYTES)
+
+
+async def fetch_txs(node: P2PNode, peers: Sequence[str], tx_ids: Sequence[bytes]) -> list[bytes]:
+    """Asks `peers` in turn for what is still missing of `tx_ids`; returns what was found
+    (possibly not all: the caller's proposal then waits, or its round times out)."""
+    missing = list(dict.fromkeys(tx_ids))
+    found: list[bytes] = []
+    for peer in dict.fromkeys(peers):
+        if not missing:
+            break
+        try:
+            data = await node.request(
+                peer, PROTOCOL, encode_request(missing), MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+            )
+            answered = decode_response(data, missing)
+        except TxFetchDecodeError as exc:
+            log.info("transaction fetch from %s refused: %s", peer, exc)
+            node.penalize(peer, Offence.BAD_RESPONSE)
+            continue
+        except RequestFailed as exc:
+            log.info("transaction fetch from %s failed: %s", peer, exc)
+            continue
+        found += answered
+        got = {compute_tx_id(tx) for tx in answered}
+        missing = [i for i in missing if i not in got]
+    return found

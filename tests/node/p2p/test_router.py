@@ -1,0 +1,76 @@
+"""Direct topics: a clique node's message reaches every peer from its publisher and is
+not relayed; anyone else's is relayed as GossipSub does."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from node.p2p import P2PNode, Topic, open_p2p
+from tests.node.p2p.support import MAX_NOTE, config, decode_note, note, receive
+
+DIRECT = [Topic("tx", MAX_NOTE, decode_note, direct=True)]
+
+
+@asynccontextmanager
+async def hosts(names: list[str], links: list[tuple[int, int]]) -> AsyncIterator[list[P2PNode]]:
+    async with AsyncExitStack() as stack:
+        nodes = [await stack.enter_async_context(open_p2p(config(n), DIRECT)) for n in names]
+        for a, b in links:
+            await nodes[b].connect(nodes[a].listen_addrs()[0])
+        for i, node in enumerate(nodes):
+            await node.wait_for_mesh("tx", sum(i in link for link in links))
+        yield nodes
+
+
+async def test_a_clique_nodes_message_reaches_all_from_it_and_is_not_relayed() -> None:
+    async with hosts(["a", "b", "c", "d"], list(itertools.combinations(range(4), 2))) as nodes:
+        clique = frozenset(n.peer_id for n in nodes)
+        for node in nodes:
+            node.set_clique(clique)
+        a, *others = nodes
+        text = "y" * 200
+        await a.publish("tx", note(text))
+        for node in others:
+            assert await receive(node, "tx") == (a.peer_id, text)
+        flood = a.sent_bytes["tx"]
+        # each of the others now floods one message of the same size; a peer's queue is
+        # written in order, so once all are in, any relay of a's message was written too
+        for node in others:
+            await node.publish("tx", note(node.peer_id[-1] * 200))
+        for node in others:
+            heard = {await receive(node, "tx") for _ in range(2)}
+            assert heard == {(o.peer_id, o.peer_id[-1] * 200) for o in others if o is not node}
+    assert flood >= 3 * len(note(text))
+    assert all(n.sent_bytes["tx"] < 1.2 * flood for n in others), [
+        flood,
+        *(n.sent_bytes["tx"] for n in others),
+    ]
+
+
+async def test_a_clique_nodes_message_is_relayed_to_peers_outside_the_clique() -> None:
+    # d (an observer) is connected to a alone; a relays b's message to d, not to c
+    links = [(0, 1), (0, 2), (1, 2), (0, 3)]
+    async with hosts(["a", "b", "c", "d"], links) as nodes:
+        a, b, c, d = nodes
+        for node in nodes:
+            node.set_clique(frozenset({a.peer_id, b.peer_id, c.peer_id}))
+        await b.publish("tx", note("from a validator"))
+        assert await receive(d, "tx") == (b.peer_id, "from a validator")
+        assert await receive(c, "tx") == (b.peer_id, "from a validator")
+        assert await receive(a, "tx") == (b.peer_id, "from a validator")
+    assert c.sent_bytes["tx"] == 0 and a.sent_bytes["tx"] > 0
+
+
+async def test_a_message_from_outside_the_clique_is_relayed() -> None:
+    # d (an observer) is connected to a alone; a relays d's message to b and c
+    links = [(0, 1), (0, 2), (1, 2), (0, 3)]
+    async with hosts(["a", "b", "c", "d"], links) as nodes:
+        a, b, c, d = nodes
+        for node in nodes:
+            node.set_clique(frozenset({a.peer_id, b.peer_id, c.peer_id}))
+        await d.publish("tx", note("from an observer"))
+        assert await receive(b, "tx") == (d.peer_id, "from an observer")
+        assert await receive(c, "tx") == (d.peer_id, "from an observer")
+    assert a.sent_bytes["tx"] > 0

@@ -1,0 +1,68 @@
+"""Fetching the transactions a compact proposal names, over real libp2p hosts: asked of
+the publisher first, then of the other peers for what is still missing; an answer that
+is not the transaction asked for is refused and scored down."""
+
+from __future__ import annotations
+
+import pytest
+
+from consensus.compact import compute_tx_id
+from node.mempool import compute_tx_hash
+from node.p2p import P2PNode
+from node.txfetch import (
+    PROTOCOL,
+    TxFetchDecodeError,
+    decode_request,
+    decode_response,
+    encode_request,
+    encode_response,
+    fetch_txs,
+    serve_txs,
+)
+from tests.node.p2p.support import line
+
+TXS = [b"batch %d " % i * 100 for i in range(6)]
+
+
+def serve(node: P2PNode, txs: list[bytes]) -> None:
+    held = {compute_tx_id(tx): tx for tx in txs}
+    serve_txs(node, held.get)
+
+
+async def test_what_the_first_peer_lacks_is_asked_of_the_next() -> None:
+    async with line("b", "a", "c") as (b, a, c):
+        serve(b, TXS[:2])
+        serve(c, TXS[1:5])
+        ids = [compute_tx_id(tx) for tx in TXS]
+        found = await fetch_txs(a, [b.peer_id, c.peer_id], ids)
+        assert sorted(found) == sorted(TXS[:5])
+        assert await fetch_txs(a, [c.peer_id, b.peer_id], ids[:1]) == TXS[:1]
+        assert await fetch_txs(a, ["not-a-peer", b.peer_id], ids[1:2]) == TXS[1:2]
+        assert await fetch_txs(a, [b.peer_id], ids[5:]) == []
+        assert a.scores.get_score(b.peer_id) >= 0 and a.scores.get_score(c.peer_id) >= 0
+
+
+async def test_a_peer_answering_another_transaction_is_refused_and_scored_down() -> None:
+    async def lie(peer: str, request: bytes) -> bytes:
+        return encode_response([b"something else" for _ in decode_request(request)])
+
+    async with line("a", "b", "c") as (a, b, c):
+        a.set_request_handler(PROTOCOL, lie, 1 << 20)
+        serve(c, TXS)
+        before = b.scores.get_score(a.peer_id)
+        found = await fetch_txs(b, [a.peer_id, c.peer_id], [compute_tx_id(TXS[3])])
+        assert found == [TXS[3]]
+        assert b.scores.get_score(a.peer_id) < before
+
+
+def test_ids_are_the_mempools_hashes_and_answers_keep_their_places() -> None:
+    ids = [compute_tx_id(tx) for tx in TXS[:3]]
+    assert ids[0] == compute_tx_hash(TXS[0])
+    assert decode_request(encode_request(ids)) == ids
+    assert decode_response(encode_response([TXS[0], None, TXS[2]]), ids) == [TXS[0], TXS[2]]
+    with pytest.raises(TxFetchDecodeError, match="answer 1 is not the transaction asked"):
+        decode_response(encode_response([TXS[0], TXS[0], None]), ids)
+    with pytest.raises(TxFetchDecodeError, match="2 answers to 3 ids"):
+        decode_response(encode_response([None, None]), ids)
+    with pytest.raises(TxFetchDecodeError, match="not 32 bytes"):
+        decode_request(encode_request([b"short"]))
