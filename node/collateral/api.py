@@ -34,11 +34,11 @@ from bridge.withdrawal import get_relay_json
 from clearing.collateral import CollateralObservation
 from clearing.errors import DuplicateCredit, UnknownCollateral
 from clearing.state import WithdrawalRecord
-from node.api.app import RouteHandler
 from node.api.bodies import get_field, hex0x, parse_hex, parse_json_object
 from node.api.errors import ApiError, api_error_from
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.api.routes import RouteHandler
 from node.collateral.external import check_external_event
 
 if TYPE_CHECKING:
