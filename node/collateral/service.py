@@ -52,6 +52,7 @@ from bridge.withdrawal import WithdrawalError, WithdrawalSignature
 from clearing.attestation import Attestation
 from clearing.collateral import CollateralObservation, is_credited
 from clearing.errors import ClearingError
+from clearing.state import ClearingState
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
@@ -166,6 +167,46 @@ class BridgeNode:
         if status is None or status.current is None:
             return None
         return status.vault, status.current
+
+    # -- what the API reads (api.BridgeView) -------------------------------------
+
+    def get_state(self) -> ClearingState:
+        return self.ctx.state
+
+    def get_status(self) -> dict[str, object]:
+        """This node's chain watchers and bridge pools (GET /v1/bridge)."""
+        chains = {
+            name: {
+                "chain_id": w.config.chain_id,
+                "next_block": w.status.next_block,
+                "final_block": w.status.final_block,
+                "observed": w.status.observed,
+                "errors": w.status.errors,
+                "last_error": w.status.last_error,
+            }
+            for name, w in sorted(self.watchers.items())
+        }
+        vaults = {status.name: status.to_json() for _, status in sorted(self.vault_sets.items())}
+        reobserver, gate = self.reobserver, self.request_gate
+        return {
+            "chains": chains,
+            "height": self.ctx.state.height,
+            "deposits_pooled": len(self.credits.entries),
+            "credits_ready": len(self.credits.get_ready_credits()),
+            "payouts_pooled": len(self.payouts.entries),
+            "payouts_ready": len(self.payouts.get_ready()),
+            "expiries_pooled": len(self.expiries.entries),
+            "expiries_ready": len(self.expiries.get_ready()),
+            "withdrawals_signed": len(self.withdrawals.entries),
+            # each watched vault's validator set: in_sync, rotating or unknown, epoch
+            "vaults": vaults,
+            "rotations_pooled": len(self.rotations.entries),
+            "own_unsettled": len(self.own),
+            # validators: asked, signed, flooded, dropped, and refusals by type
+            "reobserve": None if reobserver is None else dict(reobserver.counters),
+            # re-observation requests at the first hop: admitted, stale, replayed, over_budget
+            "request_gate": None if gate is None else dict(gate.counters),
+        }
 
     # -- pooling -------------------------------------------------------------
 
