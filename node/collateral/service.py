@@ -329,6 +329,10 @@ class BridgeNode:
         )
         await self._publish(encode_message(self.network_chain_id, signed))
 
+    def penalize(self, peer: str) -> None:
+        """Score a peer down as for invalid gossip (it floods re-observation requests)."""
+        self.ctx.p2p.penalize(peer, Offence.INVALID)
+
     async def _publish(self, data: bytes) -> None:
         try:
             await self.ctx.p2p.publish(BRIDGE, data)
@@ -487,18 +491,12 @@ def start_reobserver(node: BridgeNode, nursery: trio.Nursery) -> None:
         for chain in ctx.config.bridge_chains
     }
 
-    def penalize(peer: str) -> None:
-        ctx.p2p.penalize(peer, Offence.INVALID)
-
     node.reobserver = Reobserver(
         node.credits,
         ctx.validator_key.public_key().public_bytes_raw(),
         lookups,
         ctx.config.bridge.reobserve_after_ms / 1000,
-        node.send_request,
-        node.send_deposit,
-        node.is_credited,
-        penalize,
+        node,
     )
     nursery.start_soon(node.reobserver.ask_forever)
     nursery.start_soon(node.reobserver.answer_forever)
