@@ -5,7 +5,7 @@ calls (chain reads are synchronous: run them with `trio.to_thread.run_sync`):
 
 Per chain, at start
 - `chain.connect(url, chain_id)` -> Chain (raises ChainIdMismatch).
-- `cursor.CursorStore(path)`; `watcher.Watcher(WatcherConfig(...), store, notify).run`
+- `cursor.CursorStore(path)`; `watcher.Watcher(WatcherConfig(...), store, on_stored).run`
   in a nursery (`await nursery.start(watcher.run)`); `watcher.status` for health.
 
 Deposits (each validator)

@@ -228,17 +228,19 @@ class WatcherStatus:
 
 
 class Watcher:
-    """Scans one chain forever; new final deposits go to the store and to `notify`."""
+    """Scans one chain forever; new final deposits and payouts go to the store, and
+    `on_stored` is called after each commit that stored any (the node's attest loop
+    waits on it instead of polling the store)."""
 
     def __init__(
         self,
         config: WatcherConfig,
         store: CursorStore,
-        notify: trio.MemorySendChannel[DepositEvent] | None = None,
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
-        self.notify = notify
+        self.on_stored = on_stored
         self.status = WatcherStatus(
             next_block=store.get_next_block(config.chain_id, config.vault, config.start_block)
         )
@@ -356,8 +358,8 @@ class Watcher:
         self._adapt_batch(len(deposits) + len(payouts))
         for deposit in fresh:
             self.status.pending.pop(deposit.key, None)
-            if self.notify is not None:
-                await self.notify.send(deposit)
+        if (fresh or payouts) and self.on_stored is not None:
+            self.on_stored()
         return True
 
     def _adapt_batch(self, log_count: int) -> None:

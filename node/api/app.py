@@ -1,25 +1,25 @@
 """The HTTP API: routes → handlers over a `NodeInterface`.
 
 Every handler either answers or raises ApiError; the submit routes change nothing
-unless the mempool admits the transaction (the mempool's check runs clearing's
-signature, chain and replay checks). Account queries need the member's own EIP-712
-signature, issued within `query_max_age_ms` of the node's clock: positions are private.
+unless the mempool admits the transaction (submit.py). Account queries need the
+member's own EIP-712 signature, issued within `query_max_age_ms` of the node's clock
+(signed_queries.py): positions are private. The route modules beside this one
+(member history and stream, clearing members, governance) get what they use, the
+node, the signed-query check, the event broker, and never this app.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import trio
 
 from clearing.block import BlockResult
 from clearing.collateral import CollateralCredit
-from clearing.eip712 import compute_signable, verify_member_signature
-from clearing.errors import BadSignature
 from clearing.member_authorisation import get_next_nonce
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS
 from clearing.risk.engine import get_member_risk
@@ -31,9 +31,9 @@ from clearing.withdrawable import get_withdrawable
 from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
 from node.api.blocks import get_block_view
-from node.api.bodies import hex0x, parse_account_query, parse_encoded_tx, parse_member_request
+from node.api.bodies import hex0x, parse_member_request, require_json
 from node.api.clearing_members import ClearingMemberRoutes
-from node.api.errors import ApiError, api_error_from, error_response
+from node.api.errors import ApiError, error_response
 from node.api.events import EventBroker
 from node.api.governance import GovernanceRoutes
 from node.api.http import Request, Response, json_response, serve_http
@@ -42,42 +42,21 @@ from node.api.member_stream import MemberStreamRoutes, MemberStreams
 from node.api.node_interface import NodeInterface
 from node.api.openapi import RouteDoc, build_document
 from node.api.operator_auth import get_unauthorised_response, is_authorised
+from node.api.routes import Route, RouteHandler, compile_path
+from node.api.signed_queries import QUERY_MAX_AGE_MS, SignedQueries
+from node.api.submit import submit_encoded, submit_tx
 from node.api.tiers import PUBLIC, Listener
 from node.api.txs import get_outcome_view
 from node.clock import wall_clock_ms
 from node.history.outcomes import TX_WINDOW_BLOCKS
 from node.history.store import BlockHistory
 from node.limits import MAX_API_BODY_BYTES
-from node.mempool import MempoolError
 from node.metrics import CONTENT_TYPE, NodeMetrics
 from node.storage import NodeStore
 
 API_VERSION = "1.0.0"
-QUERY_MAX_AGE_MS = 60_000
 MAX_HEIGHT = 2**63 - 1
 """Heights are SQLite integers (signed 64-bit)."""
-
-RouteHandler = Callable[[Request, dict[str, str]], Awaitable[Response]]
-
-
-@dataclass(frozen=True)
-class SignedQuery:
-    """A member's signed query, checked: its signer, its middle field, when it was signed."""
-
-    member: bytes
-    middle: int
-    issued_ms: int
-
-
-@dataclass(frozen=True)
-class Route:
-    doc: RouteDoc
-    handler: RouteHandler
-    pattern: re.Pattern[str]
-
-
-def compile_path(template: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
 
 
 class ApiApp:
@@ -93,8 +72,7 @@ class ApiApp:
         self.node = node
         self.broker = broker if broker is not None else EventBroker()
         self.metrics = metrics
-        self.clock_ms = clock_ms
-        self.query_max_age_ms = query_max_age_ms
+        self.queries = SignedQueries(node, clock_ms, query_max_age_ms)
         self.history_store = history_store
         self.port = 0  # the bound port, once served (see serve.py)
         self.operator_port: int | None = None  # the operator listener's, when it is on
@@ -102,12 +80,12 @@ class ApiApp:
         self._documents: dict[Listener, bytes] = {}
         """/openapi.json per listener: the routes it serves, no others."""
         self.add_routes(self._table())
-        self.add_routes(MemberHistoryRoutes(self, history_store).table())
-        self.add_routes(ClearingMemberRoutes(self).table())
-        self.governance = GovernanceRoutes(self)
+        self.add_routes(MemberHistoryRoutes(node, self.queries, history_store).table())
+        self.add_routes(ClearingMemberRoutes(node, self.queries).table())
+        self.governance = GovernanceRoutes(node, self.broker)
         self.add_routes(self.governance.table())
         self.member_streams = MemberStreams(history_store)
-        self.add_routes(MemberStreamRoutes(self, self.member_streams).table())
+        self.add_routes(MemberStreamRoutes(self.queries, self.member_streams).table())
         self._price_time_ms: int | None = None
 
     def add_routes(self, table: list[tuple[RouteDoc, RouteHandler]]) -> None:
@@ -244,64 +222,24 @@ class ApiApp:
 
     # submissions
 
-    async def _submit(self, raw: bytes) -> Response:
-        try:
-            tx_hash = await self.node.submit_tx(raw)
-        except MempoolError as exc:
-            raise api_error_from(exc) from None
-        return json_response(202, {"tx_hash": hex0x(tx_hash), "status": "pending"})
-
-    async def submit_encoded(self, request: Request, allowed: tuple[type, ...]) -> Response:
-        """Submit the encoded transaction `request` carries, of one of the `allowed` kinds."""
-        return await self._submit(_encoded(request, allowed))
-
     async def post_trade_batch(self, request: Request, _: dict[str, str]) -> Response:
-        return await self.submit_encoded(request, (TradeBatch,))
+        return await submit_encoded(self.node, request, (TradeBatch,))
 
     async def post_bridge_event(self, request: Request, _: dict[str, str]) -> Response:
-        return await self.submit_encoded(
-            request, (CollateralCredit, WithdrawalPaid, WithdrawalExpired)
+        return await submit_encoded(
+            self.node, request, (CollateralCredit, WithdrawalPaid, WithdrawalExpired)
         )
 
     async def post_member_request(self, request: Request, _: dict[str, str]) -> Response:
-        _require_json(request)
+        require_json(request)
         record = parse_member_request(request.body, self.node.chain_id)
-        return await self._submit(encode_tx(record))
+        return await submit_tx(self.node, encode_tx(record))
 
     # reads
 
     async def post_account_query(self, request: Request, _: dict[str, str]) -> Response:
-        query = self.check_signed_query(request, "AccountQuery", ACCOUNT_QUERY_FIELDS)
+        query = self.queries.check(request, "AccountQuery", ACCOUNT_QUERY_FIELDS)
         return json_response(200, self._account_view(query.member, query.middle))
-
-    def check_signed_query(
-        self, request: Request, primary_type: str, fields: list[dict[str, str]]
-    ) -> SignedQuery:
-        """The query `request` carries, signed by its member within `query_max_age_ms`
-        of the node's clock (its replay protection: reads change nothing, so an old
-        signature is refused rather than remembered)."""
-        _require_json(request)
-        chain_id = self.node.chain_id
-        member, middle, issued_ms, signature = parse_account_query(request.body, chain_id, fields)
-        now = self.clock_ms()
-        if abs(now - issued_ms) > self.query_max_age_ms:
-            raise ApiError(
-                401,
-                "StaleQuery",
-                f"issuedAtMs {issued_ms} is more than {self.query_max_age_ms} ms "
-                f"from the node's time {now}",
-                issued_at_ms=issued_ms,
-                now_ms=now,
-                max_age_ms=self.query_max_age_ms,
-            )
-        names = [f["name"] for f in fields]
-        message = dict(zip(names, (hex0x(member), middle, issued_ms), strict=True))
-        signable = compute_signable(chain_id, primary_type, fields, message)
-        try:
-            verify_member_signature(member, signable, signature, primary_type, chain_id)
-        except BadSignature as exc:
-            raise api_error_from(exc) from None
-        return SignedQuery(member, middle, issued_ms)
 
     def _account_view(self, member: bytes, sub_account: int) -> dict[str, Any]:
         state = self.node.get_state()
@@ -463,25 +401,6 @@ def get_prices_view(state: ClearingState) -> dict[str, object]:
         "mark": dict(sorted(state.mark_prices.items())),
         "time_ms": state.price_time_ms,
     }
-
-
-def _require_json(request: Request) -> None:
-    content_type = request.headers.get("content-type", "application/json")
-    if content_type.split(";")[0].strip() != "application/json":
-        raise ApiError(
-            415, "UnsupportedMediaType", f"expected application/json, got {content_type}"
-        )
-
-
-def _encoded(request: Request, allowed: tuple[type, ...]) -> bytes:
-    content_type = request.headers.get("content-type", "application/json")
-    if content_type.split(";")[0].strip() not in ("application/json", "application/msgpack"):
-        raise ApiError(
-            415,
-            "UnsupportedMediaType",
-            f"expected application/json or application/msgpack, got {content_type}",
-        )
-    return parse_encoded_tx(request.body, content_type, allowed)
 
 
 def api_error_handler(

@@ -19,6 +19,7 @@ from clearing.limits import MAX_TX_BYTES
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from clearing.tx import Transaction, TxRecord, decode_tx
 from node.api.errors import ApiError
+from node.api.http import Request
 
 MAX_JSON_DEPTH = 16
 """Deepest nesting of objects and arrays a request body may have; ours need 3. The bound is
@@ -50,6 +51,15 @@ def _parse_bounded_int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
         raise ValueError(f"an integer of {len(text)} digits exceeds {MAX_JSON_INT_DIGITS}")
     return int(text)
+
+
+def require_json(request: Request) -> None:
+    """Refuse a body that is not declared JSON (none declared is JSON)."""
+    content_type = request.headers.get("content-type", "application/json")
+    if content_type.split(";")[0].strip() != "application/json":
+        raise ApiError(
+            415, "UnsupportedMediaType", f"expected application/json, got {content_type}"
+        )
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:

@@ -6,13 +6,13 @@ margin call, what guaranteeing each may cost) and what it answers for in total; 
 client's key or signature. POST /v1/clients/account: a client reads its clearing
 relationship (its member, model and backup) and the offers made to it, which it accepts
 with an `AcceptClientAccount` member request. Both are signed queries checked as the
-account query is (`ApiApp.check_signed_query`).
+account query is (`SignedQueries.check`).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clearing.client_risk import ClientRisk, get_client_risk, get_member_exposure
 from clearing.clients import get_clients
@@ -21,18 +21,19 @@ from node.api.bodies import hex0x
 from node.api.errors import ApiError
 from node.api.http import Request, Response, json_response
 from node.api.member_history import PRIVATE
+from node.api.node_interface import NodeInterface
 from node.api.openapi import RouteDoc
-
-if TYPE_CHECKING:
-    from node.api.app import ApiApp, RouteHandler
+from node.api.routes import RouteHandler
+from node.api.signed_queries import SignedQueries
 
 PAGE_CLIENTS = 200
 """Clients per answer, at most; `nextOffset` continues after the last one."""
 
 
 class ClearingMemberRoutes:
-    def __init__(self, app: ApiApp) -> None:
-        self.app = app
+    def __init__(self, node: NodeInterface, queries: SignedQueries) -> None:
+        self.node = node
+        self.queries = queries
 
     def table(self) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
@@ -48,8 +49,8 @@ class ClearingMemberRoutes:
         ]  # fmt: skip
 
     async def post_client_risk(self, request: Request, _: dict[str, str]) -> Response:
-        query = self.app.check_signed_query(request, "ClientRiskQuery", CLIENTS_QUERY_FIELDS)
-        state = self.app.node.get_state()
+        query = self.queries.check(request, "ClientRiskQuery", CLIENTS_QUERY_FIELDS)
+        state = self.node.get_state()
         member, offset = query.member, query.middle
         clients = get_clients(state, member)
         if member not in state.clearing_members and not clients:
@@ -72,8 +73,8 @@ class ClearingMemberRoutes:
         return replace(json_response(200, body), headers=PRIVATE)
 
     async def post_client_account(self, request: Request, _: dict[str, str]) -> Response:
-        query = self.app.check_signed_query(request, "ClientAccountQuery", CLIENTS_QUERY_FIELDS)
-        state = self.app.node.get_state()
+        query = self.queries.check(request, "ClientAccountQuery", CLIENTS_QUERY_FIELDS)
+        state = self.node.get_state()
         client, offset = query.member, query.middle
         account = state.clients.get(client)
         offers = [(m, terms) for (c, m), terms in sorted(state.client_offers.items())

@@ -8,20 +8,20 @@ trade."""
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
 
 from clearing.block import BlockResult
 from clearing.governance.queries import get_configuration_view, get_proposal, list_proposals
 from clearing.governance.submit import GovProposal
 from clearing.governance.vote import GovVote
 from node.api.errors import ApiError
+from node.api.events import EventBroker
 from node.api.http import Request, Response, json_response
+from node.api.node_interface import NodeInterface
 from node.api.openapi import RouteDoc
+from node.api.routes import RouteHandler
+from node.api.submit import submit_encoded
 from node.api.txs import get_event_view
 from node.limits import MAX_API_BODY_BYTES
-
-if TYPE_CHECKING:
-    from node.api.app import ApiApp, RouteHandler
 
 MAX_ID_DIGITS = 18  # SQLite and msgpack integers: below 2^63
 RECENT_EVENTS = 1_000
@@ -36,8 +36,9 @@ instruments, jailing)."""
 
 
 class GovernanceRoutes:
-    def __init__(self, app: ApiApp) -> None:
-        self.app = app
+    def __init__(self, node: NodeInterface, broker: EventBroker) -> None:
+        self.node = node
+        self.broker = broker
         self.events: deque[dict[str, object]] = deque(maxlen=RECENT_EVENTS)
         """The last governance events this node committed, oldest first (lost on restart)."""
 
@@ -47,7 +48,7 @@ class GovernanceRoutes:
             if event.kind.startswith(GOVERNANCE_PREFIX) or event.kind in STEP_KINDS:
                 view = get_event_view(event)
                 self.events.append({"height": result.height, **view})
-                self.app.broker.publish("governance", {"height": result.height, "event": view})
+                self.broker.publish("governance", {"height": result.height, "event": view})
 
     def table(self) -> list[tuple[RouteDoc, RouteHandler]]:
         return [
@@ -80,13 +81,13 @@ class GovernanceRoutes:
         ]  # fmt: skip
 
     async def post_proposal(self, request: Request, _: dict[str, str]) -> Response:
-        return await self.app.submit_encoded(request, (GovProposal,))
+        return await submit_encoded(self.node, request, (GovProposal,))
 
     async def post_vote(self, request: Request, _: dict[str, str]) -> Response:
-        return await self.app.submit_encoded(request, (GovVote,))
+        return await submit_encoded(self.node, request, (GovVote,))
 
     async def get_proposals(self, _: Request, __: dict[str, str]) -> Response:
-        state = self.app.node.get_state()
+        state = self.node.get_state()
         views = [view.to_json() for view in list_proposals(state)]
         return json_response(200, {"height": state.height, "proposals": views})
 
@@ -94,7 +95,7 @@ class GovernanceRoutes:
         text = params["id"]
         if not (text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS):
             raise ApiError(400, "InvalidField", "id: expected a proposal number", field="id")
-        state = self.app.node.get_state()
+        state = self.node.get_state()
         view = get_proposal(state, int(text))
         if view is None:
             raise ApiError(
@@ -109,8 +110,8 @@ class GovernanceRoutes:
         return json_response(200, {"height": state.height, **view.to_json()})
 
     async def get_events(self, _: Request, __: dict[str, str]) -> Response:
-        height = self.app.node.get_state().height
+        height = self.node.get_state().height
         return json_response(200, {"height": height, "events": list(self.events)})
 
     async def get_configuration(self, _: Request, __: dict[str, str]) -> Response:
-        return json_response(200, get_configuration_view(self.app.node.get_state()))
+        return json_response(200, get_configuration_view(self.node.get_state()))

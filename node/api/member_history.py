@@ -4,7 +4,7 @@ POST /v1/accounts/events pages through the member's events from the history stor
 (node/history/: derived from committed blocks, kept with them in SQLite), as JSON or CSV;
 POST /v1/accounts/proof answers the Merkle inclusion proof of the member's account in
 the committed state root. Both are signed queries checked as the account query is
-(`ApiApp.check_signed_query`: the member's signature, issued within the freshness window).
+(`SignedQueries.check`: the member's signature, issued within the freshness window).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import csv
 import io
 import json
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
@@ -22,13 +22,13 @@ from clearing.root import compute_state_root, get_account_proof
 from node.api.bodies import hex0x, parse_json_object
 from node.api.errors import ApiError, to_json_value
 from node.api.http import Request, Response, json_response
+from node.api.node_interface import NodeInterface
 from node.api.openapi import RouteDoc
+from node.api.routes import RouteHandler
+from node.api.signed_queries import SignedQueries
 from node.history.store import HistoryRow
 from node.storage import NodeStore
 from proofs.account_proof import AccountProofFile
-
-if TYPE_CHECKING:
-    from node.api.app import ApiApp, RouteHandler
 
 PRIVATE = (("Cache-Control", "no-store"),)
 """A member's own data: no proxy or browser cache keeps it."""
@@ -44,8 +44,11 @@ class MemberHistoryRoutes:
     """The signed member routes over the node's history store (`store`; None: this API
     serves no history, as in tests of other routes, and the routes answer 503)."""
 
-    def __init__(self, app: ApiApp, store: NodeStore | None) -> None:
-        self.app = app
+    def __init__(
+        self, node: NodeInterface, queries: SignedQueries, store: NodeStore | None
+    ) -> None:
+        self.node = node
+        self.queries = queries
         self.store = store
 
     def table(self) -> list[tuple[RouteDoc, RouteHandler]]:
@@ -64,7 +67,7 @@ class MemberHistoryRoutes:
         ]  # fmt: skip
 
     async def post_account_events(self, request: Request, _: dict[str, str]) -> Response:
-        query = self.app.check_signed_query(request, "AccountEvents", ACCOUNT_EVENTS_FIELDS)
+        query = self.queries.check(request, "AccountEvents", ACCOUNT_EVENTS_FIELDS)
         member, from_height = query.member, query.middle
         store = require_history(self.store)
         obj = parse_json_object(request.body)
@@ -90,9 +93,9 @@ class MemberHistoryRoutes:
         )
 
     async def post_account_proof(self, request: Request, _: dict[str, str]) -> Response:
-        query = self.app.check_signed_query(request, "AccountProof", ACCOUNT_PROOF_FIELDS)
+        query = self.queries.check(request, "AccountProof", ACCOUNT_PROOF_FIELDS)
         member, height = query.member, query.middle
-        state = self.app.node.get_state()
+        state = self.node.get_state()
         if height not in (0, state.height):
             raise ApiError(
                 409,
@@ -109,7 +112,7 @@ class MemberHistoryRoutes:
         root = compute_state_root(state)
         return private_json(
             AccountProofFile(
-                self.app.node.chain_id, member, state.height, root, account, proof
+                self.node.chain_id, member, state.height, root, account, proof
             ).to_json()
         )
 

@@ -2,7 +2,7 @@
 stream of the member's history rows as each committed block adds them.
 
 Why a signed POST and not `GET` with a token: the stream is authenticated exactly as
-`POST /v1/accounts/events` is (`ApiApp.check_signed_query`: the member's EIP-712
+`POST /v1/accounts/events` is (`SignedQueries.check`: the member's EIP-712
 signature, primary type `AccountStream`, issued within the freshness window), so there is
 one verifier and no second credential. A subscription token would be a bearer secret the
 node must mint, store and expire, and it would travel in a URL (EventSource cannot set
@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import trio
 
@@ -50,11 +49,10 @@ from node.api.member_history import (
     require_history,
 )
 from node.api.openapi import RouteDoc
+from node.api.routes import RouteHandler
+from node.api.signed_queries import SignedQueries
 from node.history.store import BlockHistory, HistoryRow
 from node.storage import NodeStore
-
-if TYPE_CHECKING:
-    from node.api.app import ApiApp, RouteHandler
 
 STREAM_BUFFER = 1024
 """Rows a member's subscriber may fall behind live blocks before it is closed."""
@@ -176,8 +174,8 @@ def parse_last_event_id(text: str | None) -> object:
 
 
 class MemberStreamRoutes:
-    def __init__(self, app: ApiApp, streams: MemberStreams) -> None:
-        self.app = app
+    def __init__(self, queries: SignedQueries, streams: MemberStreams) -> None:
+        self.queries = queries
         self.streams = streams
         self.used = UsedSubscriptions()
 
@@ -193,7 +191,7 @@ class MemberStreamRoutes:
         ]  # fmt: skip
 
     async def post_account_stream(self, request: Request, _: dict[str, str]) -> Response:
-        query = self.app.check_signed_query(request, "AccountStream", ACCOUNT_EVENTS_FIELDS)
+        query = self.queries.check(request, "AccountStream", ACCOUNT_EVENTS_FIELDS)
         store = require_history(self.streams.store)
         body_cursor = parse_json_object(request.body).get("cursor")
         header_cursor = parse_last_event_id(request.headers.get("last-event-id"))
@@ -202,8 +200,8 @@ class MemberStreamRoutes:
         )
         self.used.use(
             (query.member, query.middle, query.issued_ms),
-            self.app.clock_ms(),
-            self.app.query_max_age_ms,
+            self.queries.clock_ms(),
+            self.queries.max_age_ms,
         )
         return Response(
             200,

@@ -19,7 +19,7 @@ deposits' quorum path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bridge.external import (
     BadBridgeSignature,
@@ -27,28 +27,49 @@ from bridge.external import (
     SignedExternalEvent,
     UnregisteredBridge,
 )
-from bridge.observation import InvalidAttestation
+from bridge.observation import InvalidAttestation, SignedObservation
 from bridge.rotation import get_rotation_relay_json
 from bridge.wire import BridgeDecodeError
 from bridge.withdrawal import get_relay_json
 from clearing.collateral import CollateralObservation
 from clearing.errors import DuplicateCredit, UnknownCollateral
-from clearing.state import WithdrawalRecord
-from node.api.app import RouteHandler
+from clearing.state import ClearingState, WithdrawalRecord
 from node.api.bodies import get_field, hex0x, parse_hex, parse_json_object
 from node.api.errors import ApiError, api_error_from
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.api.routes import RouteHandler
 from node.collateral.external import check_external_event
-
-if TYPE_CHECKING:
-    from node.collateral.service import BridgeNode
+from node.collateral.pools import RotationBook, WithdrawalBook
 
 MAX_NONCE_DIGITS = 78  # uint256
 
 
+class BridgeView(Protocol):
+    """What the routes read of the node's bridge, and the one thing they ask of it: to
+    relay an external bridge's report (service.BridgeNode is the one the node serves)."""
+
+    @property
+    def withdrawals(self) -> WithdrawalBook: ...
+
+    @property
+    def rotations(self) -> RotationBook: ...
+
+    def get_state(self) -> ClearingState:
+        """The committed clearing state (read only)."""
+        ...
+
+    def get_status(self) -> dict[str, object]:
+        """GET /v1/bridge: the chain watchers, the pools, the vaults' sets, the counters."""
+        ...
+
+    async def relay_external(
+        self, event: SignedExternalEvent, observation: CollateralObservation
+    ) -> SignedObservation | None: ...
+
+
 class BridgeApi:
-    def __init__(self, node: BridgeNode) -> None:
+    def __init__(self, node: BridgeView) -> None:
         self.node = node
 
     def get_withdrawal_view(self, record: WithdrawalRecord) -> dict[str, Any]:
@@ -65,19 +86,19 @@ class BridgeApi:
             "expiry": record.expiry,
             "signatures": [],
             "signed_power": 0,
-            "total_power": self.node.ctx.state.total_power,
+            "total_power": self.node.get_state().total_power,
             "complete": False,
             "height": record.height,
         }
 
     async def get_pending(self, _: Request, __: dict[str, str]) -> Response:
-        pending = self.node.ctx.state.pending_withdrawals
+        pending = self.node.get_state().pending_withdrawals
         views = [self.get_withdrawal_view(pending[key]) for key in sorted(pending)]
         return json_response(200, {"withdrawals": views})
 
     async def get_withdrawal(self, _: Request, params: dict[str, str]) -> Response:
         member, nonce = parse_member(params["member"]), parse_nonce(params["nonce"])
-        record = self.node.ctx.state.pending_withdrawals.get((member, nonce))
+        record = self.node.get_state().pending_withdrawals.get((member, nonce))
         if record is None:
             raise ApiError(
                 404,
@@ -90,41 +111,7 @@ class BridgeApi:
         return json_response(200, self.get_withdrawal_view(record))
 
     async def get_bridge_status(self, _: Request, __: dict[str, str]) -> Response:
-        chains = {
-            name: {
-                "chain_id": w.config.chain_id,
-                "next_block": w.status.next_block,
-                "final_block": w.status.final_block,
-                "observed": w.status.observed,
-                "errors": w.status.errors,
-                "last_error": w.status.last_error,
-            }
-            for name, w in sorted(self.node.watchers.items())
-        }
-        node, gate = self.node, self.node.request_gate
-        vaults = {status.name: status.to_json() for _, status in sorted(node.vault_sets.items())}
-        return json_response(
-            200,
-            {
-                "chains": chains,
-                "height": node.ctx.state.height,
-                "deposits_pooled": len(node.credits.entries),
-                "credits_ready": len(node.credits.get_ready_credits()),
-                "payouts_pooled": len(node.payouts.entries),
-                "payouts_ready": len(node.payouts.get_ready()),
-                "expiries_pooled": len(node.expiries.entries),
-                "expiries_ready": len(node.expiries.get_ready()),
-                "withdrawals_signed": len(node.withdrawals.entries),
-                # each watched vault's validator set: in_sync, rotating or unknown, epoch
-                "vaults": vaults,
-                "rotations_pooled": len(node.rotations.entries),
-                "own_unsettled": len(node.own),
-                # validators: asked, signed, flooded, dropped, and refusals by type
-                "reobserve": None if node.reobserver is None else dict(node.reobserver.counters),
-                # re-observation requests at the first hop: admitted, stale, replayed, over_budget
-                "request_gate": None if gate is None else dict(gate.counters),
-            },
-        )
+        return json_response(200, self.node.get_status())
 
     async def get_rotations(self, _: Request, __: dict[str, str]) -> Response:
         best = self.node.rotations.get_all_best()
@@ -151,7 +138,7 @@ class BridgeApi:
 
     def check_external_event(self, event: SignedExternalEvent) -> CollateralObservation:
         try:
-            return check_external_event(self.node.ctx.state, event)
+            return check_external_event(self.node.get_state(), event)
         except UnregisteredBridge as exc:
             raise ApiError(
                 401, "UnregisteredBridge", str(exc), bridge_key=hex0x(exc.public_key)

@@ -4,12 +4,16 @@ The watcher (bridge/watcher.py) runs its blocking web3 calls in worker threads,
 backs off on RPC errors and commits each final block range together with its
 deposits and payouts to a SQLite outbox (bridge/cursor.py), one file per chain
 under the node's data directory. The attest loop reads that outbox with its own
-connection and signs every deposit and payout the ledger has not yet settled.
+connection and signs every deposit and payout the ledger has not yet settled,
+whenever the watcher has stored new ones (`Stored`: no timer polls the outbox).
 
 Restart: the watcher resumes at its stored cursor, so no final log is missed or
 stored twice; the attest loop re-reads the outbox from the start and signs again
 only what is still unsettled (Ed25519 signatures are deterministic, so this is
-the same attestation, re-gossiped for peers that lost the first one).
+the same attestation, re-gossiped for peers that lost the first one). The only
+other writer of the outbox, re-observation (reobserve.py), gossips the deposit it
+stores itself, so no fallback poll is needed for it either: the attest loop reads
+that row at the watcher's next commit, or at the next start.
 """
 
 from __future__ import annotations
@@ -42,7 +46,6 @@ from node.config import BridgeChainConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-ATTEST_POLL_S = 1.0
 WATCH_POLL_S = 2.0
 RPC_TIMEOUT_S = 10.0
 CHAIN_READ_ERRORS = (trio.TooSlowError, ChainError, OSError, ValueError, Web3Exception)
@@ -72,6 +75,22 @@ class Attester:
     send_payout: Callable[[PayoutObservation, Attestation], Awaitable[None]]
 
 
+class Stored:
+    """The watcher stored new rows in the outbox: set by the watcher's commit, waited on
+    by the attest loop. A commit while the loop reads is kept for its next wait, so the
+    loop never sleeps on a row the watcher stored and it has not read."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+        self._event = trio.Event()
+
+
 async def watch_chain(
     config: BridgeChainConfig,
     data_dir: Path,
@@ -83,11 +102,12 @@ async def watch_chain(
     path = get_outbox_path(data_dir, config)
     path.parent.mkdir(parents=True, exist_ok=True)
     store, reader = CursorStore(path), CursorStore(path)
+    stored = Stored()
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(attest_forever, reader, attester)
+            nursery.start_soon(attest_forever, reader, attester, stored)
             try:
-                await supervise_watcher(config, store, watchers)
+                await supervise_watcher(config, store, watchers, stored)
             except ChainIdMismatch as exc:
                 log.error("bridge chain %s not watched: %s", config.name, exc)
                 nursery.cancel_scope.cancel()
@@ -97,7 +117,7 @@ async def watch_chain(
 
 
 async def supervise_watcher(
-    config: BridgeChainConfig, store: CursorStore, watchers: dict[str, Watcher]
+    config: BridgeChainConfig, store: CursorStore, watchers: dict[str, Watcher], stored: Stored
 ) -> None:
     """Run a watcher from the stored cursor; one that fails on anything but a wrong
     chain id (a malformed log, a library error) is logged and restarted after a
@@ -114,6 +134,7 @@ async def supervise_watcher(
                 rpc_timeout_s=RPC_TIMEOUT_S,
             ),
             store,
+            stored.set,
         )
         watchers[config.name] = watcher
         try:
@@ -127,10 +148,10 @@ async def supervise_watcher(
         backoff = min(backoff * 2, MAX_RESTART_BACKOFF_S)
 
 
-async def attest_forever(reader: CursorStore, attester: Attester) -> None:
-    """Sign and send every stored deposit and payout the ledger has not settled
-    (the outbox is read and signed in a worker thread: SQLite may wait on the
-    watcher's write)."""
+async def attest_forever(reader: CursorStore, attester: Attester, stored: Stored) -> None:
+    """Sign and send every stored deposit and payout the ledger has not settled, then
+    wait for the watcher to store more (the outbox is read and signed in a worker
+    thread: SQLite may wait on the watcher's write)."""
     deposit_seq = payout_seq = 0
     while True:
         last_deposit, signed, refused = await trio.to_thread.run_sync(
@@ -154,7 +175,7 @@ async def attest_forever(reader: CursorStore, attester: Attester) -> None:
             if not attester.is_cleared((payout.member, payout.nonce)):
                 await attester.send_payout(payout, attestation)
         if (last_deposit, last_payout) == (deposit_seq, payout_seq):
-            await trio.sleep(ATTEST_POLL_S)
+            await stored.wait()
         deposit_seq, payout_seq = last_deposit, last_payout
 
 

@@ -27,9 +27,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import requests
 import trio
@@ -206,6 +207,20 @@ class ChainLookup:
                 self.lock.release()
 
 
+class ReobserveNode(Protocol):
+    """What re-observation does through the node (service.BridgeNode is the one it runs
+    with): gossip a request, send this validator's attestation of a deposit, ask whether
+    the ledger credited one, score a flooding peer down."""
+
+    async def send_request(self, request: ReobserveRequest) -> None: ...
+
+    async def send_deposit(self, signed: SignedObservation) -> None: ...
+
+    def is_credited(self, key: CreditKey) -> bool: ...
+
+    def penalize(self, peer: str) -> None: ...
+
+
 @dataclass
 class Reobserver:
     """A validator's asking and answering; the node feeds it requests and ticks."""
@@ -214,10 +229,7 @@ class Reobserver:
     signer: bytes  # this validator's Ed25519 public key
     lookups: Mapping[int, ChainLookup]  # by chain id: the chains this validator watches
     after_s: float
-    publish: Callable[[ReobserveRequest], Awaitable[None]]
-    send_deposit: Callable[[SignedObservation], Awaitable[None]]
-    is_credited: Callable[[CreditKey], bool]
-    penalize: Callable[[str], None]
+    node: ReobserveNode
     schedule: AskSchedule = field(init=False)
     ask_budget: TokenBucket = field(default_factory=lambda: TokenBucket(ASK_RATE_PER_S, ASK_BURST))
     answer_budgets: dict[str, TokenBucket] = field(default_factory=dict)
@@ -280,7 +292,7 @@ class Reobserver:
             for request in requests:
                 if request.chain_id in self.lookups:
                     await self.reobserve_logged(request)
-                await self.publish(request)
+                await self.node.send_request(request)
                 self.count("asked")
 
     async def ask_forever(self) -> None:
@@ -305,7 +317,7 @@ class Reobserver:
             log.info("re-observation requests from %s over %s/s: penalised", sender,
                      ANSWER_RATE_PER_S)  # fmt: skip
             self.count("flooded")
-            self.penalize(sender)
+            self.node.penalize(sender)
             return
         try:
             self.queue_in.send_nowait(request)
@@ -345,9 +357,9 @@ class Reobserver:
             raise TooSoon(request, f"looked up less than {self.after_s:.1f} s ago")
         self.recent[get_log_key(request)] = now
         signed = await self.look_up(lookup, request)
-        if self.is_credited(signed.observation.key):
+        if self.node.is_credited(signed.observation.key):
             raise AlreadyCredited(request, f"deposit {signed.observation.key} is credited")
-        await self.send_deposit(signed)
+        await self.node.send_deposit(signed)
         return signed
 
     async def look_up(self, lookup: ChainLookup, request: ReobserveRequest) -> SignedObservation:

@@ -52,6 +52,7 @@ from bridge.withdrawal import WithdrawalError, WithdrawalSignature
 from clearing.attestation import Attestation
 from clearing.collateral import CollateralObservation, is_credited
 from clearing.errors import ClearingError
+from clearing.state import ClearingState
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
@@ -166,6 +167,46 @@ class BridgeNode:
         if status is None or status.current is None:
             return None
         return status.vault, status.current
+
+    # -- what the API reads (api.BridgeView) -------------------------------------
+
+    def get_state(self) -> ClearingState:
+        return self.ctx.state
+
+    def get_status(self) -> dict[str, object]:
+        """This node's chain watchers and bridge pools (GET /v1/bridge)."""
+        chains = {
+            name: {
+                "chain_id": w.config.chain_id,
+                "next_block": w.status.next_block,
+                "final_block": w.status.final_block,
+                "observed": w.status.observed,
+                "errors": w.status.errors,
+                "last_error": w.status.last_error,
+            }
+            for name, w in sorted(self.watchers.items())
+        }
+        vaults = {status.name: status.to_json() for _, status in sorted(self.vault_sets.items())}
+        reobserver, gate = self.reobserver, self.request_gate
+        return {
+            "chains": chains,
+            "height": self.ctx.state.height,
+            "deposits_pooled": len(self.credits.entries),
+            "credits_ready": len(self.credits.get_ready_credits()),
+            "payouts_pooled": len(self.payouts.entries),
+            "payouts_ready": len(self.payouts.get_ready()),
+            "expiries_pooled": len(self.expiries.entries),
+            "expiries_ready": len(self.expiries.get_ready()),
+            "withdrawals_signed": len(self.withdrawals.entries),
+            # each watched vault's validator set: in_sync, rotating or unknown, epoch
+            "vaults": vaults,
+            "rotations_pooled": len(self.rotations.entries),
+            "own_unsettled": len(self.own),
+            # validators: asked, signed, flooded, dropped, and refusals by type
+            "reobserve": None if reobserver is None else dict(reobserver.counters),
+            # re-observation requests at the first hop: admitted, stale, replayed, over_budget
+            "request_gate": None if gate is None else dict(gate.counters),
+        }
 
     # -- pooling -------------------------------------------------------------
 
@@ -287,6 +328,10 @@ class BridgeNode:
             self.ctx.validator_key, self.network_chain_id, request, wall_clock_ms()
         )
         await self._publish(encode_message(self.network_chain_id, signed))
+
+    def penalize(self, peer: str) -> None:
+        """Score a peer down as for invalid gossip (it floods re-observation requests)."""
+        self.ctx.p2p.penalize(peer, Offence.INVALID)
 
     async def _publish(self, data: bytes) -> None:
         try:
@@ -446,18 +491,12 @@ def start_reobserver(node: BridgeNode, nursery: trio.Nursery) -> None:
         for chain in ctx.config.bridge_chains
     }
 
-    def penalize(peer: str) -> None:
-        ctx.p2p.penalize(peer, Offence.INVALID)
-
     node.reobserver = Reobserver(
         node.credits,
         ctx.validator_key.public_key().public_bytes_raw(),
         lookups,
         ctx.config.bridge.reobserve_after_ms / 1000,
-        node.send_request,
-        node.send_deposit,
-        node.is_credited,
-        penalize,
+        node,
     )
     nursery.start_soon(node.reobserver.ask_forever)
     nursery.start_soon(node.reobserver.answer_forever)

@@ -21,9 +21,9 @@ import trio
 from clearing.instruments import Instrument
 from clearing.oracle import PriceObservation
 from clearing.tx import encode_tx
-from node.api.app import RouteHandler
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.api.routes import RouteHandler
 from node.clock import wall_clock_ms
 from node.committed import CommittedBlock
 from node.config import NodeConfig

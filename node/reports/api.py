@@ -23,17 +23,18 @@ from clearing.member_requests import (
     OPENINGS_QUERY_FIELDS,
     compute_openings_signable,
 )
-from node.api.app import RouteHandler
 from node.api.bodies import (
     check_chain_id,
     get_field,
     parse_hex,
     parse_json_object,
     parse_message,
+    require_json,
 )
 from node.api.errors import ApiError, api_error_from
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.api.routes import RouteHandler
 from node.reports.anchor import attach_anchor
 from node.reports.store import ReportStore
 from node.services import NodeContext
@@ -102,10 +103,7 @@ class ReportsApi:
         }
 
     async def post_openings(self, request: Request, params: dict[str, str]) -> Response:
-        content_type = request.headers.get("content-type", "application/json")
-        if content_type.split(";")[0].strip() != "application/json":
-            raise ApiError(415, "UnsupportedMediaType", f"expected application/json, got "
-                           f"{content_type}")  # fmt: skip
+        require_json(request)
         epoch = parse_epoch(params["epoch"])
         obj = parse_json_object(request.body)
         chain_id = self.ctx.genesis.chain_id
@@ -119,7 +117,7 @@ class ReportsApi:
         if signed_epoch != epoch:
             raise ApiError(400, "WrongEpoch", f"signed for epoch {signed_epoch}, asked {epoch}",
                            expected=epoch, got=signed_epoch)  # fmt: skip
-        self._check_fresh(issued_ms)
+        self.ctx.api.queries.check_fresh(issued_ms)
         signable = compute_openings_signable(chain_id, member, epoch, issued_ms)
         try:
             verify_member_signature(member, signable, signature, OPENINGS_QUERY, chain_id)
@@ -140,14 +138,3 @@ class ReportsApi:
                 inputs.chain_id, member, inputs.height, inputs.state_root, account, proof
             ))  # fmt: skip
         return json_response(200, openings.to_json())
-
-    def _check_fresh(self, issued_ms: int) -> None:
-        api = self.ctx.api
-        now = api.clock_ms()
-        if abs(now - issued_ms) > api.query_max_age_ms:
-            raise ApiError(
-                401, "StaleQuery",
-                f"issuedAtMs {issued_ms} is more than {api.query_max_age_ms} ms from the "
-                f"node's time {now}",
-                issued_at_ms=issued_ms, now_ms=now, max_age_ms=api.query_max_age_ms,
-            )  # fmt: skip

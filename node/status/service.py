@@ -9,10 +9,10 @@ from __future__ import annotations
 import trio
 
 from clearing.risk.engine import get_risk_setup
-from node.api.app import RouteHandler
 from node.api.counters import expose_p2p_counters
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.api.routes import RouteHandler
 from node.api.tiers import Listener
 from node.clock import wall_clock_ms
 from node.committed import CommittedBlock

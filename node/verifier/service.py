@@ -21,11 +21,11 @@ from pathlib import Path
 import trio
 
 from clearing.genesis import compute_genesis_hash
-from node.api.app import RouteHandler
 from node.api.counters import add_status_section
 from node.api.errors import ApiError
 from node.api.http import Request, Response
 from node.api.openapi import RouteDoc
+from node.api.routes import RouteHandler
 from node.reports.anchor import read_signed_block
 from node.services import NodeContext, RoutesService
 from node.storage import NodeStore

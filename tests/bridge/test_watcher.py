@@ -59,11 +59,33 @@ def config_for(node: AnvilNode, vault_address: bytes, **overrides: object) -> Wa
     return WatcherConfig(**fields)  # type: ignore[arg-type]
 
 
-async def receive(
-    channel: trio.MemoryReceiveChannel[DepositEvent], count: int
-) -> list[DepositEvent]:
-    with trio.fail_after(30):
-        return [await channel.receive() for _ in range(count)]
+class StoredDeposits:
+    """The deposits watchers stored, read from their store each time a commit that
+    stored any calls `wake` (the watchers' `on_stored`): each once, in stored order."""
+
+    def __init__(self, store: CursorStore) -> None:
+        self.store = store
+        self.seq = 0
+        self.woken = trio.Event()
+
+    def wake(self) -> None:
+        self.woken.set()
+
+    async def receive(self, count: int) -> list[DepositEvent]:
+        """The next `count` deposits stored, waiting for the commits that store them."""
+        got: list[DepositEvent] = []
+        with trio.fail_after(30):
+            while len(got) < count:
+                rows = await trio.to_thread.run_sync(
+                    self.store.get_deposits_since, self.seq, count - len(got)
+                )
+                if not rows:
+                    await self.woken.wait()
+                    self.woken = trio.Event()
+                    continue
+                self.seq = rows[-1][0]
+                got.extend(deposit for _, deposit in rows)
+        return got
 
 
 async def test_deposits_on_two_chains_are_observed_exactly_once(tmp_path: Path) -> None:
@@ -78,22 +100,23 @@ async def test_deposits_on_two_chains_are_observed_exactly_once(tmp_path: Path) 
         finalize(chain_a)
         mine(chain_b, 5)
         store = CursorStore(tmp_path / "cursor.sqlite")
-        send, receive_channel = trio.open_memory_channel[DepositEvent](100)
+        stored = StoredDeposits(store)
+        config_b = config_for(node_b, get_vault_address(vault_b), confirmations=5)
         watchers = [
-            Watcher(config_for(node_a, get_vault_address(vault_a)), store, send),
+            Watcher(config_for(node_a, get_vault_address(vault_a)), store, stored.wake),
             # Chain B as a chain without a `finalized` tag: a configured confirmation depth.
-            Watcher(config_for(node_b, get_vault_address(vault_b), confirmations=5), store, send),
+            Watcher(config_b, store, stored.wake),
         ]
         async with trio.open_nursery() as nursery:
             for watcher in watchers:
                 await nursery.start(watcher.run)
-            first = await receive(receive_channel, 5)
+            first = await stored.receive(5)
             # One more deposit per chain after finality: earlier ones must not come again.
             send_native_deposits(chain_a, vault_a, [member(9)])
             send_native_deposits(chain_b, vault_b, [member(9)])
             finalize(chain_a)
             mine(chain_b, 5)
-            later = await receive(receive_channel, 2)
+            later = await stored.receive(2)
             nursery.cancel_scope.cancel()
         by_chain = {31_201: [], 31_202: []}  # type: dict[int, list[DepositEvent]]
         for event in first + later:
@@ -256,14 +279,14 @@ async def test_watcher_killed_mid_stream_resumes_without_loss_or_doubles(tmp_pat
 async def test_anvil_restart_with_state_loses_and_doubles_nothing(tmp_path: Path) -> None:
     node, chain, vault = start_chain(31_206, state_path=tmp_path / "anvil-state.json")
     store = CursorStore(tmp_path / "cursor.sqlite")
-    send, receive_channel = trio.open_memory_channel[DepositEvent](1000)
-    watcher = Watcher(config_for(node, get_vault_address(vault)), store, send)
+    stored = StoredDeposits(store)
+    watcher = Watcher(config_for(node, get_vault_address(vault)), store, stored.wake)
     try:
         send_native_deposits(chain, vault, [member(i) for i in range(20)])
         finalize(chain)
         async with trio.open_nursery() as nursery:
             await nursery.start(watcher.run)
-            await receive(receive_channel, 20)
+            await stored.receive(20)
             send_native_deposits(chain, vault, [member(i) for i in range(20, 30)])
             head = chain.get_block_number("latest")
             await trio.to_thread.run_sync(node.stop)  # SIGINT: anvil dumps its chain
@@ -276,7 +299,7 @@ async def test_anvil_restart_with_state_loses_and_doubles_nothing(tmp_path: Path
             assert chain.get_block_number("latest") >= head, "anvil restarted without its blocks"
             send_native_deposits(chain, vault, [member(i) for i in range(30, 40)])
             finalize(chain)
-            await receive(receive_channel, 20)
+            await stored.receive(20)
             nursery.cancel_scope.cancel()
         assert watcher.status.reconnects >= 2
         nonces = sorted(d.deposit_nonce for _, d in store.get_deposits_since(0))

@@ -8,12 +8,11 @@ import pytest
 import trio
 
 from bridge.cursor import CursorStore
-from bridge.deposits import DepositEvent
 from bridge.devchain import finalize, send_native_deposits
 from bridge.vault import get_vault_address
 from bridge.watcher import Watcher
 from tests.bridge.faulty_rpc import FaultyRpc
-from tests.bridge.test_watcher import config_for, member, receive, start_chain
+from tests.bridge.test_watcher import StoredDeposits, config_for, member, start_chain
 
 pytestmark = pytest.mark.chain
 
@@ -29,11 +28,11 @@ async def test_watcher_survives_range_limits_rate_limits_and_hangs(tmp_path: Pat
             config = config_for(node, get_vault_address(vault), url=proxy.url, batch_blocks=32,
                                 rpc_timeout_s=0.5, heartbeat_interval_s=0.2)  # fmt: skip
             store = CursorStore(tmp_path / "cursor.sqlite")
-            send, receive_channel = trio.open_memory_channel[DepositEvent](100)
-            watcher = Watcher(config, store, send)
+            stored = StoredDeposits(store)
+            watcher = Watcher(config, store, stored.wake)
             async with trio.open_nursery() as nursery:
                 await nursery.start(watcher.run)
-                await receive(receive_channel, 20)
+                await stored.receive(20)
                 proxy.released.clear()  # every request now hangs
                 reconnects = watcher.status.reconnects
                 errors = watcher.status.errors
@@ -43,7 +42,7 @@ async def test_watcher_survives_range_limits_rate_limits_and_hangs(tmp_path: Pat
                 proxy.released.set()
                 send_native_deposits(chain, vault, [member(i) for i in range(20, 40)], per_block=1)
                 finalize(chain)
-                await receive(receive_channel, 20)
+                await stored.receive(20)
                 nursery.cancel_scope.cancel()
             assert watcher.status.reconnects > reconnects
             assert watcher.status.range_shrinks >= 2  # 32 -> 16 -> 8 fits the node's limit

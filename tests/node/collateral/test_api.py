@@ -30,7 +30,7 @@ def make_api(signers: int) -> BridgeApi:
     for key in BRIDGE_KEYS[:signers]:
         book.add(sign_withdrawal_record(RECORD, vault=bytes(range(20)), epoch=0,
                                         evm_private_key=key))  # fmt: skip
-    node = SimpleNamespace(withdrawals=book, ctx=SimpleNamespace(state=state))
+    node = SimpleNamespace(withdrawals=book, get_state=lambda: state)
     return BridgeApi(node)  # type: ignore[arg-type]
 
 

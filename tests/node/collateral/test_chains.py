@@ -1,6 +1,6 @@
-"""A validator's chain duty on a real anvil: watch, attest, restart without
-missing or re-attesting what the ledger settled; a wrong chain id stops only
-that chain."""
+"""A validator's chain duty on a real anvil: watch, attest (woken by the watcher's
+commit, never by a timer), restart without missing or re-attesting what the ledger
+settled; a wrong chain id stops only that chain."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 from eth_utils import to_checksum_address
 
 from bridge.anvil import DEV_PRIVATE_KEY
@@ -29,6 +30,16 @@ from tests.node.collateral.support import (
 
 pytestmark = pytest.mark.chain
 DEPTH = 2
+GUARD_S = 30
+"""How long (real seconds) a test waits for what it expects before it fails."""
+SLOWED = 1_000
+
+
+@pytest.fixture
+def slow_clock() -> trio.testing.MockClock:
+    """Trio's time a thousand times slower than real time: no timer of a second or more
+    fires within GUARD_S, so what happens in a test was caused by an event."""
+    return trio.testing.MockClock(rate=1 / SLOWED)
 
 
 class Sent:
@@ -37,9 +48,16 @@ class Sent:
     def __init__(self) -> None:
         self.deposits: list[SignedObservation] = []
         self.credited: set[tuple[int, bytes, int]] = set()
+        self.arrived = trio.Event()
 
     async def send_deposit(self, signed: SignedObservation) -> None:
         self.deposits.append(signed)
+        self.arrived.set()
+        self.arrived = trio.Event()
+
+    async def wait_for_deposits(self, count: int) -> None:
+        while len(self.deposits) < count:
+            await self.arrived.wait()
 
     async def send_payout(self, payout: PayoutObservation, attestation: Attestation) -> None:
         raise AssertionError("no payout happened")
@@ -68,13 +86,29 @@ def get_config(deployed: DevnetChain, chain_id: int = CHAIN_ID) -> BridgeChainCo
     return BridgeChainConfig("anvil", chain_id, deployed.url, "0x" + deployed.vault.hex(), DEPTH)
 
 
-async def run_until_sent(sent: Sent, deployed: DevnetChain, data: Path, count: int) -> None:
+async def run_until_sent(
+    sent: Sent, deployed: DevnetChain, data: Path, count: int, guard_s: float = GUARD_S
+) -> None:
+    """Watch and attest until `count` deposits are sent; `guard_s` in trio's time."""
     async with trio.open_nursery() as nursery:
         nursery.start_soon(watch_chain, get_config(deployed), data, sent.attester(deployed), {})
-        with trio.fail_after(30):
-            while len(sent.deposits) < count:
-                await trio.sleep(0.05)
+        with trio.fail_after(guard_s):
+            await sent.wait_for_deposits(count)
         nursery.cancel_scope.cancel()
+
+
+async def test_the_watchers_commit_wakes_the_attest_loop(
+    tmp_path: Path, chain: tuple[Chain, DevnetChain], slow_clock: trio.testing.MockClock
+) -> None:
+    """The attest loop starts on an empty outbox beside the watcher, which commits the
+    deposit's block range, and that commit, not a timer, wakes the loop: with trio's
+    time slowed, a poll of the outbox (or the watcher's own, 2 s) never comes round
+    within the guard."""
+    evm, deployed = chain
+    deposit(evm, deployed, 1_000)
+    sent = Sent()
+    await run_until_sent(sent, deployed, tmp_path, 1, guard_s=GUARD_S / SLOWED)
+    assert [s.observation.quanta for s in sent.deposits] == [1_000]
 
 
 async def test_restart_neither_misses_nor_reattests_settled_deposits(

@@ -91,11 +91,26 @@ def mock_clock() -> trio.testing.MockClock:
 
 @dataclasses.dataclass
 class Sent:
-    """What a Reobserver under test published, signed and penalised."""
+    """The node a Reobserver under test runs with: what it published, signed and
+    penalised (its signed deposits go to `pool`; the ledger credits nothing)."""
 
+    pool: ObservationPool
     requests: list[tuple[float, ReobserveRequest]] = dataclasses.field(default_factory=list)
     deposits: list[SignedObservation] = dataclasses.field(default_factory=list)
     penalised: list[str] = dataclasses.field(default_factory=list)
+
+    async def send_request(self, request: ReobserveRequest) -> None:
+        self.requests.append((trio.current_time(), request))
+
+    async def send_deposit(self, signed: SignedObservation) -> None:
+        self.pool.add(signed)
+        self.deposits.append(signed)
+
+    def is_credited(self, key: tuple[int, bytes, int]) -> bool:
+        return False
+
+    def penalize(self, peer: str) -> None:
+        self.penalised.append(peer)
 
 
 def make_pool() -> ObservationPool:
@@ -105,25 +120,8 @@ def make_pool() -> ObservationPool:
 def make_reobserver(
     pool: ObservationPool, lookups: dict[int, ChainLookup] | None = None
 ) -> tuple[Reobserver, Sent]:
-    sent = Sent()
-
-    async def publish(request: ReobserveRequest) -> None:
-        sent.requests.append((trio.current_time(), request))
-
-    async def send_deposit(signed: SignedObservation) -> None:
-        pool.add(signed)
-        sent.deposits.append(signed)
-
-    reobserver = Reobserver(
-        pool,
-        ME.public_key().public_bytes_raw(),
-        lookups or {},
-        AFTER_S,
-        publish,
-        send_deposit,
-        lambda key: False,
-        sent.penalised.append,
-    )
+    sent = Sent(pool)
+    reobserver = Reobserver(pool, ME.public_key().public_bytes_raw(), lookups or {}, AFTER_S, sent)
     return reobserver, sent
 
 

@@ -29,6 +29,7 @@ from clearing.tx import decode_tx
 from clearing.validator_set import install_validators
 from node.api.errors import ApiError
 from node.api.http import Request
+from node.api.signed_queries import SignedQueries
 from node.config import ReportsConfig
 from node.p2p import Offence, RequestFailed
 from node.reports import service as service_module
@@ -187,8 +188,10 @@ def make_node(
     """A validator (`index`) or a full node (None) over the sandbox's committed state."""
     sources: list[Any] = []
     app = SimpleNamespace(state=box.state, last_result=None, add_proposal_source=sources.append)
-    api = SimpleNamespace(clock_ms=lambda: int(time.time() * 1000),
-                          query_max_age_ms=QUERY_MAX_AGE_MS)  # fmt: skip
+    node: Any = SimpleNamespace(chain_id=box.genesis.chain_id)
+    api = SimpleNamespace(
+        queries=SignedQueries(node, lambda: int(time.time() * 1000), QUERY_MAX_AGE_MS)
+    )
     key = None if index is None else derive_ed25519_key(f"validator-{index}")
     config = SimpleNamespace(reports=ReportsConfig(share_wait_s=share_wait_s))
     ctx = SimpleNamespace(genesis=box.genesis, app=app, api=api, p2p=FakeP2P(), config=config,
