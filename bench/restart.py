@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from node.app import ClearingApp
+from node.clearing_app import ClearingApp
 from node.runtime import restore_state
 from node.storage import NodeStore
 from tests.node.netsupport import example_genesis, write_trading_chain

@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from consensus.app import Application, BlockStore, Mempool
+from consensus.application import Application, BlockStore, Mempool
 from consensus.compact import CompactProposal, MissingTxs, index_txs, make_compact
 from consensus.effects import (
     Broadcast,

@@ -24,7 +24,7 @@ from typing import Protocol
 import trio
 
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
-from consensus.app import Application, BlockStore
+from consensus.application import Application, BlockStore
 from consensus.compact import CompactProposal
 from consensus.engine import ChainStart, Engine, EngineConfig, EngineTimeout
 from consensus.messages import Message

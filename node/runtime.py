@@ -38,9 +38,9 @@ from node.allowed_peers import (
 )
 from node.api.counters import add_status_section, expose_work
 from node.api.serve import serve_node_api
-from node.app import ClearingApp
 from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
+from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.committed import CommittedBlock, decode_stored_block, from_block
 from node.config import NodeConfig

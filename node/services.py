@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.genesis import Genesis
 from clearing.state import ClearingState
-from node.api.app import ApiApp
-from node.app import ClearingApp
+from node.api.server import ApiApp
+from node.clearing_app import ClearingApp
 from node.committed import CommittedBlock
 from node.config import NodeConfig
 from node.mempool import MempoolError

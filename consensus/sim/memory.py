@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from consensus.app import CheckTxResult, TxAccepted, TxRejected
+from consensus.application import CheckTxResult, TxAccepted, TxRejected
 from consensus.compact import index_txs
 from consensus.types import Block, CommitCertificate, Validator
 from lightclient.crypto import compute_hash

@@ -35,7 +35,7 @@ from clearing.genesis import Validator as ClearingValidator
 from clearing.validator_set import get_active_set_at, has_power
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.cometbft import get_address
-from node.app import ClearingApp, compute_proposal_error
+from node.clearing_app import ClearingApp, compute_proposal_error
 from node.cometbft.home import get_app_state
 from node.cometbft.record import CometBlockRecord
 from node.mempool import CheckFn, compute_tx_hash

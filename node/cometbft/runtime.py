@@ -23,7 +23,7 @@ from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.types import compute_max_proposal_bytes
 from node.allowed_peers import AllowedPeers
 from node.api.serve import serve_api_of
-from node.app import ClearingApp
+from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.home import ABCI_SOCKET, Listeners, Timeouts, write_home

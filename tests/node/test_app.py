@@ -8,7 +8,7 @@ from clearing.genesis import parse_genesis
 from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
-from consensus.app import TxAccepted, TxRejected
+from consensus.application import TxAccepted, TxRejected
 from consensus.types import (
     Block,
     BlockHeader,
@@ -18,7 +18,7 @@ from consensus.types import (
     VoteType,
     compute_txs_hash,
 )
-from node.app import MAX_BLOCK_TXS, ClearingApp, compute_proposal_error
+from node.clearing_app import MAX_BLOCK_TXS, ClearingApp, compute_proposal_error
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
 
 GENESIS_MS = 1_795_219_200_000

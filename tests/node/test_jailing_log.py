@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from clearing.genesis import parse_genesis
-from node.api.app import get_jailing_view
-from node.app import ClearingApp
+from node.api.server import get_jailing_view
+from node.clearing_app import ClearingApp
 from node.metrics import NodeMetrics
 from node.runtime import log_jailings
 from tests.clearing.support import genesis_doc

@@ -22,8 +22,8 @@ from consensus.state_machine import TimeoutConfig
 from consensus.types import Validator, ValidatorSet, Vote, VoteType
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
-from node.app import ClearingApp
 from node.blocksync import SyncedBlock
+from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.driver import Driver, DriverConfig
 from node.p2p import P2PConfig, P2PNode, open_p2p

@@ -23,7 +23,7 @@ from clearing.sandbox import derive_seed
 from clearing.trade import TradeBatch
 from clearing.tx import decode_tx
 from consensus.types import Block
-from node.app import ClearingApp
+from node.clearing_app import ClearingApp
 from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.p2p import P2PConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topic

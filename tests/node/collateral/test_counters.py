@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from bridge.observation import ReobserveRequest, sign_reobserve_request
 from clearing.sandbox import Sandbox
 from clearing.state import initialize_state
-from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
+from node.api.server import ApiApp
 from node.api.tiers import OPERATOR
 from node.clock import wall_clock_ms
 from node.collateral.admission import MAX_REQUEST_AGE_MS, RequestGate

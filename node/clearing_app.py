@@ -20,7 +20,7 @@ from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_PROPOSER_TXS_BYT
 from clearing.root import compute_state_root
 from clearing.state import ClearingState, initialize_state
 from clearing.tx import decode_tx
-from consensus.app import CheckTxResult, TxAccepted, TxRejected
+from consensus.application import CheckTxResult, TxAccepted, TxRejected
 from consensus.types import Block, Validator
 from node.worktime import BLOCK_APPLY, PROPOSAL_CHECK, WorkTime
 
