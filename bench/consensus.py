@@ -33,7 +33,7 @@ class FreshMempool:
     def reap(self, max_bytes: int) -> Sequence[bytes]:
         return [os.urandom(self.size) for _ in range(self.count)]
 
-    def remove_committed(self, txs: Sequence[bytes]) -> None:
+    def update(self, committed: Sequence[bytes]) -> None:
         pass
 
     def get_tx(self, tx_id: bytes) -> bytes | None:

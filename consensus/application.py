@@ -1,28 +1,17 @@
-"""What consensus needs from the application (the node implements it with clearing/).
+"""What consensus needs from the application (the node implements it with clearing/:
+`node/clearing_app.py`), shaped as ABCI 2.0's block calls.
 
-Consensus orders opaque transactions; the application decides what they mean.
+Consensus orders opaque transactions; the application decides what they mean. Whether
+a transaction may wait in a mempool is not consensus's question: the mempool's owner
+checks it (the node's admission, `node/txcheck.py`), and the block checks it again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-from consensus.types import Block, CommitCertificate, Validator
-
-
-@dataclass(frozen=True)
-class TxAccepted:
-    pass
-
-
-@dataclass(frozen=True)
-class TxRejected:
-    reason: str
-
-
-CheckTxResult = TxAccepted | TxRejected
+from consensus.types import Block, Validator
 
 
 class Application(Protocol):
@@ -32,10 +21,6 @@ class Application(Protocol):
     state roots on every node; `process_proposal` is deterministic too, so all
     honest validators give the same verdict on a block.
     """
-
-    def check_tx(self, tx: bytes) -> CheckTxResult:
-        """Admission check for the mempool; must not change committed state."""
-        ...
 
     def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> Sequence[bytes]:
         """Choose and order the txs of the block we propose (from mempool candidates)."""
@@ -54,34 +39,4 @@ class Application(Protocol):
         that block changed it; None if not. It governs height `height + 2` (CometBFT's
         rule: the proposer of `height + 1` is already known when `height` commits).
         Answers from committed state, so a restarted or restored node gets the same."""
-        ...
-
-
-class Mempool(Protocol):
-    def reap(self, max_bytes: int) -> Sequence[bytes]:
-        """Candidate txs for the next proposal, oldest first, within `max_bytes`."""
-        ...
-
-    def remove_committed(self, txs: Sequence[bytes]) -> None: ...
-
-    def get_tx(self, tx_id: bytes) -> bytes | None:
-        """The pending transaction whose id (`consensus.compact.compute_tx_id`) is `tx_id`."""
-        ...
-
-
-class BlockStore(Protocol):
-    """Durable committed blocks with their certificates and resulting state roots."""
-
-    def get_height(self) -> int:
-        """Height of the last stored block; 0 when empty."""
-        ...
-
-    def get_block(self, height: int) -> tuple[Block, CommitCertificate] | None: ...
-
-    def get_state_root(self, height: int) -> bytes:
-        """State root after `height` (genesis root at 0)."""
-        ...
-
-    def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
-        """Durably store a committed block before consensus moves to the next height."""
         ...

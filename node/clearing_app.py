@@ -20,7 +20,6 @@ from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_PROPOSER_TXS_BYT
 from clearing.root import compute_state_root
 from clearing.state import ClearingState, initialize_state
 from clearing.tx import decode_tx
-from consensus.application import CheckTxResult, TxAccepted, TxRejected
 from consensus.types import Block, Validator
 from node.worktime import BLOCK_APPLY, PROPOSAL_CHECK, WorkTime
 
@@ -46,14 +45,6 @@ class ClearingApp:
     @property
     def height(self) -> int:
         return self.state.height
-
-    def check_tx(self, tx: bytes) -> CheckTxResult:
-        """Mempool admission by decoding; changes nothing."""
-        try:
-            decode_tx(tx)
-        except DecodeError as exc:
-            return TxRejected(str(exc))
-        return TxAccepted()
 
     def add_proposal_source(self, source: ProposalSource) -> None:
         """`source(height, time_ms)` gives transactions this node puts first in its own
