@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from consensus.types import Block, Validator
+from consensus.types import Block, Voter
 
 
 class Application(Protocol):
@@ -34,7 +34,7 @@ class Application(Protocol):
         """Apply a committed block; returns the new state root."""
         ...
 
-    def get_validator_update(self, height: int) -> tuple[Validator, ...] | None:
+    def get_validator_update(self, height: int) -> tuple[Voter, ...] | None:
         """The validator set the application holds after block `height` (finalized), if
         that block changed it; None if not. It governs height `height + 2` (CometBFT's
         rule: the proposer of `height + 1` is already known when `height` commits).

@@ -86,9 +86,9 @@ from consensus.types import (
     CommitCertificate,
     DuplicateVoteEvidence,
     Proposal,
-    Validator,
     ValidatorSet,
     Vote,
+    Voter,
     compute_max_proposal_bytes,
 )
 from consensus.wal import Wal
@@ -172,7 +172,7 @@ class ChainStart:
     document, from which the node derives it)."""
 
     chain_id: str
-    validators: tuple[Validator, ...]
+    validators: tuple[Voter, ...]
     state_root: bytes
     time_ms: int
 

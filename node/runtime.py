@@ -25,7 +25,7 @@ from clearing.validator_set import has_power
 from consensus.engine import ChainStart
 from consensus.signer import Signer
 from consensus.sync import BehindWatch, SyncRejected
-from consensus.types import Block, CommitCertificate, Validator
+from consensus.types import Block, CommitCertificate, Voter
 from consensus.wal import FileWalStorage, Wal
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.codec import ConsensusDecodeError
@@ -50,7 +50,7 @@ from node.history.indexer import catch_up_history, get_last_block_history
 from node.keys import NODE_KEY, VALIDATOR_KEY, load_key
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.mempool import Mempool, MempoolError, compute_tx_hash
-from node.p2p import P2PConfig, P2PNode, open_p2p
+from node.p2p import HostConfig, P2PNode, open_p2p
 from node.p2p.topics import CONSENSUS, TX, feed_driver, get_topics, open_publisher
 from node.ports import get_bind_problem, get_port_taken_error
 from node.service_list import build_services
@@ -266,8 +266,8 @@ async def regossip(p2p: P2PNode, pool: TxPool, txs: list[bytes]) -> None:
             await p2p.publish(TX, tx)
 
 
-def get_p2p_config(config: NodeConfig, allowed_peers: frozenset[str] | None) -> P2PConfig:
-    return P2PConfig(
+def get_p2p_config(config: NodeConfig, allowed_peers: frozenset[str] | None) -> HostConfig:
+    return HostConfig(
         key_seed=load_key(config.node_key_file, NODE_KEY).secret,
         listen_host=config.p2p.listen_host,
         listen_port=config.p2p.listen_port,
@@ -369,7 +369,7 @@ async def run_node(
         mempool.remember_committed(iter_recent_txs(store, RECENT_COMMITTED_BLOCKS))
         pool = TxPool(mempool, store)
         restored = pool.restore()
-        validators = tuple(Validator(v.name, v.pubkey, v.power) for v in genesis.validators)
+        validators = tuple(Voter(v.name, v.pubkey, v.power) for v in genesis.validators)
         p2p_config = get_p2p_config(config, allowed_peers)
         blocks = build_block_store(config, store, app, genesis_root)
         services = build_services(

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from consensus.compact import index_txs
-from consensus.types import Block, CommitCertificate, Validator
+from consensus.types import Block, CommitCertificate, Voter
 from lightclient.crypto import compute_hash
 
 REJECTED_TX_PREFIX = b"reject:"
@@ -21,7 +21,7 @@ class HashChainApp:
     """A deterministic app: state root = H(previous root, txs hash); rejects `reject:` txs."""
 
     finalized: list[bytes] = field(default_factory=list)
-    set_changes: Mapping[int, tuple[Validator, ...]] = field(default_factory=dict)
+    set_changes: Mapping[int, tuple[Voter, ...]] = field(default_factory=dict)
     """The validator set after block `h` (taking effect at `h + 2`), where it changes."""
 
     def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> Sequence[bytes]:
@@ -35,7 +35,7 @@ class HashChainApp:
         self.finalized.append(root)
         return root
 
-    def get_validator_update(self, height: int) -> tuple[Validator, ...] | None:
+    def get_validator_update(self, height: int) -> tuple[Voter, ...] | None:
         return self.set_changes.get(height)
 
 

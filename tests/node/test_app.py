@@ -12,8 +12,8 @@ from consensus.types import (
     Block,
     BlockHeader,
     DuplicateVoteEvidence,
-    Validator,
     Vote,
+    Voter,
     VoteType,
     compute_txs_hash,
 )
@@ -93,7 +93,7 @@ def test_committed_evidence_jails_the_key_at_that_block() -> None:
     key = app.genesis.validators[1].pubkey
     app.finalize_block(equivocating_block(app, 1))
     assert app.get_validator_update(1) == tuple(
-        Validator(v.name, v.pubkey, v.power) for v in app.genesis.validators if v.pubkey != key
+        Voter(v.name, v.pubkey, v.power) for v in app.genesis.validators if v.pubkey != key
     )
     assert app.get_validator_update(2) is None
     assert app.state.validators[key].power == 0 and app.state.jailed[key].evidence_height == 1
