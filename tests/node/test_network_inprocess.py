@@ -25,10 +25,10 @@ from lightclient.crypto import PrivateKey
 from node.blocksync import SyncedBlock
 from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
+from node.consensus_loop import run_consensus
 from node.driver import Driver, DriverConfig
 from node.p2p import HostConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topics, open_publisher
-from node.runtime import serve_node
 from tests.clearing.support import USDC, new_sandbox
 from tests.node.netsupport import ListMempool, example_genesis
 
@@ -87,7 +87,7 @@ async def network(
         for member in members:
             get_synced = functools.partial(encode_synced_block, member.store)
             await nursery.start(
-                serve_node, member.p2p, member.driver, member.mempool.add, get_synced
+                run_consensus, member.p2p, member.driver, member.mempool.add, get_synced
             )
         yield members
         nursery.cancel_scope.cancel()
