@@ -41,7 +41,7 @@ from proofs.member_account import check_member_account
 from proofs.openings import MemberOpenings, verify_member_openings
 from proofs.pedersen import get_generators
 from proofs.recompute import get_configured_genesis, get_scenario_names
-from proofs.report import Validator, decode_report
+from proofs.report import VotingPower, decode_report
 from proofs.verify import get_sections
 
 backend, which, folder, member = sys.argv[1:5]
@@ -57,7 +57,7 @@ if which == "own":
     verdict.add(check_member_account(report, openings))
     ok = not verdict.failures
 else:
-    validators = [Validator(v.pubkey, v.power) for v in genesis.validators]
+    validators = [VotingPower(v.pubkey, v.power) for v in genesis.validators]
     sections = get_sections(gens, report, validators, genesis.chain_id, genesis, None,
                             address, openings)
     ok = all(not v.failures for _, v in sections)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from consensus.engine import ChainStart, Engine, EngineTimeout
 from consensus.sim.memory import HashChainApp, MemoryBlockStore
 from consensus.sim.simulator import make_key
-from consensus.types import Validator
+from consensus.types import Voter
 from consensus.wal import MemoryWalStorage, Wal
 
 
@@ -33,7 +33,7 @@ class FreshMempool:
     def reap(self, max_bytes: int) -> Sequence[bytes]:
         return [os.urandom(self.size) for _ in range(self.count)]
 
-    def remove_committed(self, txs: Sequence[bytes]) -> None:
+    def update(self, committed: Sequence[bytes]) -> None:
         pass
 
     def get_tx(self, tx_id: bytes) -> bytes | None:
@@ -87,7 +87,7 @@ def run(argv: list[str]) -> dict[str, float | int]:
     keys = [make_key(i) for i in range(n)]
     genesis = ChainStart(
         "bench",
-        tuple(Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(keys)),
+        tuple(Voter(f"v{i}", k.public_key, 1) for i, k in enumerate(keys)),
         bytes(32),
         0,
     )

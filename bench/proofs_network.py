@@ -49,7 +49,7 @@ from node.reports.service import ReportsNode
 from node.reports.sharing import ProofShareRefused
 from node.reports.store import ReportStore
 from node.reports.worker import ProvingWorker, open_proving_worker
-from proofs.report import Validator
+from proofs.report import VotingPower
 from proofs.sample import (
     SAMPLE_MARKET,
     SAMPLE_MARKET_PROOF,
@@ -137,7 +137,9 @@ async def run_services(services: list[ReportsNode], inputs: ReportInputs) -> flo
         for service in services:
             nursery.start_soon(service.run_builder)
         started = time.monotonic()
-        provers = tuple(Validator(k, v.power) for k, v in services[0].ctx.state.validators.items())
+        provers = tuple(
+            VotingPower(k, v.power) for k, v in services[0].ctx.state.validators.items()
+        )
         for service in services:
             service.queue_inputs(replace(inputs, validators=provers))
         while not all(inputs.epoch in s.ready for s in services):

@@ -3,7 +3,7 @@
 `python -m bench restart [--blocks 2050] [--interval 100]` commits a trading chain
 (one 12-trade batch per block) into a SQLite store the way a node does (snapshot
 every `--interval` blocks, in the block's transaction), then times
-`node.runtime.restore_state` on it, and again after deleting the snapshots.
+`node.restore.restore_state` on it, and again after deleting the snapshots.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from node.app import ClearingApp
-from node.runtime import restore_state
+from node.clearing_app import ClearingApp
+from node.restore import restore_state
 from node.storage import NodeStore
 from tests.node.netsupport import example_genesis, write_trading_chain
 

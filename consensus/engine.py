@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from consensus.app import Application, BlockStore, Mempool
+from consensus.application import Application
 from consensus.compact import CompactProposal, MissingTxs, index_txs, make_compact
 from consensus.effects import (
     Broadcast,
@@ -86,9 +86,9 @@ from consensus.types import (
     CommitCertificate,
     DuplicateVoteEvidence,
     Proposal,
-    Validator,
     ValidatorSet,
     Vote,
+    Voter,
     compute_max_proposal_bytes,
 )
 from consensus.wal import Wal
@@ -128,6 +128,43 @@ class Timers(Protocol):
         ...
 
 
+class Mempool(Protocol):
+    """The transactions waiting for a block, as the engine uses them (the node's is
+    `node/txpool.py`'s `TxPool`, which checks what it admits)."""
+
+    def reap(self, max_bytes: int) -> Sequence[bytes]:
+        """Candidate txs for the next proposal, in the order to propose them, within
+        `max_bytes`."""
+        ...
+
+    def update(self, committed: Sequence[bytes]) -> object:
+        """After a block commits: forget its transactions `committed` (as CometBFT's
+        mempool `Update`; the node's also drops what they made invalid)."""
+        ...
+
+    def get_tx(self, tx_id: bytes) -> bytes | None:
+        """The pending transaction whose id (`consensus.compact.compute_tx_id`) is `tx_id`."""
+        ...
+
+
+class BlockStore(Protocol):
+    """Durable committed blocks with their certificates and resulting state roots."""
+
+    def get_height(self) -> int:
+        """Height of the last stored block; 0 when empty."""
+        ...
+
+    def get_block(self, height: int) -> tuple[Block, CommitCertificate] | None: ...
+
+    def get_state_root(self, height: int) -> bytes:
+        """State root after `height` (genesis root at 0)."""
+        ...
+
+    def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
+        """Durably store a committed block before consensus moves to the next height."""
+        ...
+
+
 @dataclass(frozen=True)
 class ChainStart:
     """What height 1 builds on: the consensus chain id, the first validator set, the
@@ -135,7 +172,7 @@ class ChainStart:
     document, from which the node derives it)."""
 
     chain_id: str
-    validators: tuple[Validator, ...]
+    validators: tuple[Voter, ...]
     state_root: bytes
     time_ms: int
 
@@ -575,7 +612,7 @@ class Engine:
         """Apply `block` to the app and store it; the mempool, evidence and listener follow."""
         root = self.app.finalize_block(block)
         self.store.save_block(block, certificate, root)
-        self.mempool.remove_committed(block.txs)
+        self.mempool.update(block.txs)
         self.pool.process_committed_block(block)
         if self.on_commit is not None:
             self.on_commit(block, certificate, root)

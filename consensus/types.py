@@ -26,7 +26,6 @@ from lightclient.codec import (
     expect_int,
     expect_list,
     expect_optional_bytes,
-    expect_str,
     expect_versioned,
     pack,
     unpack,
@@ -81,8 +80,11 @@ class Step(enum.IntEnum):
 
 
 @dataclass(frozen=True)
-class Validator:
-    """A genesis validator: Ed25519 consensus key and integer voting power."""
+class Voter:
+    """A member of a validator set as consensus counts it: a named Ed25519 consensus key
+    with positive voting power. (The validator's whole record, with its bridge key and
+    peer id, is clearing's `clearing.genesis.Validator`; the node makes a set of voters
+    from the records in force, `ClearingApp.get_validator_update`.)"""
 
     name: str
     public_key: bytes
@@ -94,20 +96,8 @@ class Validator:
         if self.power <= 0:
             raise ValueError(f"validator {self.name}: power {self.power} must be positive")
 
-    def to_wire(self) -> list[Any]:
-        return [WIRE_VERSION, self.name, self.public_key, self.power]
 
-    @staticmethod
-    def from_wire(obj: Any) -> Validator:
-        items = expect_versioned(obj, "validator", 4)
-        return Validator(
-            expect_str(items[1], "validator.name", 64),
-            expect_bytes(items[2], "validator.public_key", PUBLIC_KEY_BYTES),
-            expect_int(items[3], "validator.power", 1, 2**53),
-        )
-
-
-def _check_validators(validators: tuple[Validator, ...] | list[Validator]) -> tuple[Validator, ...]:
+def _check_validators(validators: tuple[Voter, ...] | list[Voter]) -> tuple[Voter, ...]:
     vals = tuple(validators)
     if not vals or len(vals) > MAX_VALIDATORS:
         raise ValueError(f"validator set needs 1..{MAX_VALIDATORS} validators, got {len(vals)}")
@@ -131,12 +121,12 @@ class ValidatorSet:
     the first height's round 0 and `next_height()` advances one height.
     """
 
-    validators: tuple[Validator, ...]
+    validators: tuple[Voter, ...]
     priorities: tuple[int, ...]
     proposer_index: int
 
     @staticmethod
-    def from_validators(validators: tuple[Validator, ...] | list[Validator]) -> ValidatorSet:
+    def from_validators(validators: tuple[Voter, ...] | list[Voter]) -> ValidatorSet:
         vals = _check_validators(validators)
         start = ValidatorSet(vals, tuple(0 for _ in vals), 0)
         return start.compute_incremented(1)
@@ -169,7 +159,7 @@ class ValidatorSet:
         return 3 * power > self.total_power
 
     @property
-    def proposer(self) -> Validator:
+    def proposer(self) -> Voter:
         return self.validators[self.proposer_index]
 
     def compute_incremented(self, times: int) -> ValidatorSet:
@@ -191,14 +181,14 @@ class ValidatorSet:
             prios[index] -= total
         return ValidatorSet(self.validators, tuple(prios), index)
 
-    def get_proposer(self, round_: int) -> Validator:
+    def get_proposer(self, round_: int) -> Voter:
         """Proposer of `round_` at this set's height."""
         return self.proposer if round_ == 0 else self.compute_incremented(round_).proposer
 
     def next_height(self) -> ValidatorSet:
         return self.compute_incremented(1)
 
-    def compute_updated(self, validators: tuple[Validator, ...]) -> ValidatorSet:
+    def compute_updated(self, validators: tuple[Voter, ...]) -> ValidatorSet:
         """The next height's set when the application changed it to `validators` (as
         CometBFT's updateWithChangeSet, then one increment): a validator that stays keeps
         its priority, a new one starts at -1.125 times the new total power (behind every
@@ -482,10 +472,10 @@ __all__ = [
     "InvalidCommit",
     "Proposal",
     "Step",
-    "Validator",
     "ValidatorSet",
     "Vote",
     "VoteType",
+    "Voter",
     "compute_commit_certificate",
     "compute_max_proposal_bytes",
     "compute_txs_hash",

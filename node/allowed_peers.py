@@ -7,8 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from clearing.genesis import Genesis
-from clearing.genesis import Validator as ValidatorRecord
+from clearing.genesis import Genesis, Validator
 from clearing.state import ClearingState
 from clearing.validator_set import get_retiring_validators
 from node.config import ConfigError, NodeConfig
@@ -19,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def get_allowed_peers(
-    config: NodeConfig, genesis: Genesis, validators: Iterable[ValidatorRecord]
+    config: NodeConfig, genesis: Genesis, validators: Iterable[Validator]
 ) -> frozenset[str] | None:
     """The peers this node talks to: the nodes of `validators`, the records in force (jailed
     ones included: governance may unjail them), and `[p2p] observers`.
@@ -73,14 +72,14 @@ def check_persistent_peers(config: NodeConfig, genesis: Genesis, allowed: frozen
         )
 
 
-def get_peer_validators(config: NodeConfig, state: ClearingState) -> list[ValidatorRecord]:
+def get_peer_validators(config: NodeConfig, state: ClearingState) -> list[Validator]:
     """Whose nodes may connect: the records in force, and those that lost their power
     within `[bridge] rotation_grace_blocks` (they may still sign vault rotations)."""
     retiring = get_retiring_validators(state, config.bridge.rotation_grace_blocks)
     return [*state.validators.values(), *retiring]
 
 
-def get_clique(validators: Iterable[ValidatorRecord]) -> frozenset[str]:
+def get_clique(validators: Iterable[Validator]) -> frozenset[str]:
     """The validators' nodes, which all connect to each other (node/p2p/router.py)."""
     clique = set()
     for validator in validators:

@@ -1,4 +1,4 @@
-"""The node's blocks for consensus: `consensus.app.BlockStore` over its SQLite store, with
+"""The node's blocks for consensus: `consensus.engine.BlockStore` over its SQLite store, with
 the state snapshots and members' history rows saved in each block's own transaction."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class SnapshotSchedule:
 
 
 class SqliteBlockStore:
-    """consensus.app.BlockStore over the node's SQLite store (bytes as committed).
+    """consensus.engine.BlockStore over the node's SQLite store (bytes as committed).
 
     With a `SnapshotSchedule`, `save_block` (called right after the app finalized the
     block) stores the state snapshot in the block's own transaction; with `get_history`,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from clearing.context import BlockContext, Equivocation
 from consensus.types import Block, CommitCertificate
 from lightclient.anchor import COMETBFT
-from node.app import get_equivocations
+from node.clearing_app import get_equivocations
 from node.cometbft.record import CometBlockRecord
 from node.storage import StoredBlock
 

@@ -19,14 +19,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import trio
 
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
-from consensus.app import Application, BlockStore
+from consensus.application import Application
 from consensus.compact import CompactProposal
-from consensus.engine import ChainStart, Engine, EngineConfig, EngineTimeout
+from consensus.engine import BlockStore, ChainStart, Engine, EngineConfig, EngineTimeout, Mempool
 from consensus.messages import Message
 from consensus.signer import Signer
 from consensus.state_machine import ConsensusState, TimeoutConfig
@@ -41,14 +40,6 @@ log = logging.getLogger(__name__)
 MAX_BUFFERED = 4096
 GOSSIP_PEER: PeerId = "gossip"
 """Gossip does not say who sent a message; sync runs over request streams (node.blocksync)."""
-
-
-class Mempool(Protocol):
-    def reap(self, max_bytes: int) -> Sequence[bytes]: ...
-
-    def update(self, included: Sequence[bytes]) -> object: ...
-
-    def get_tx(self, tx_hash: bytes) -> bytes | None: ...
 
 
 FetchTxs = Callable[[PeerId, tuple[bytes, ...]], Awaitable[Sequence[bytes]]]
@@ -83,22 +74,6 @@ class DriverConfig:
             max_buffered=MAX_BUFFERED,
             compact_proposals=self.compact_proposals,
         )
-
-
-@dataclass
-class _EngineMempool:
-    """The node's mempool as the engine sees it."""
-
-    mempool: Mempool
-
-    def reap(self, max_bytes: int) -> Sequence[bytes]:
-        return self.mempool.reap(max_bytes)
-
-    def remove_committed(self, txs: Sequence[bytes]) -> None:
-        self.mempool.update(txs)
-
-    def get_tx(self, tx_id: bytes) -> bytes | None:
-        return self.mempool.get_tx(tx_id)
 
 
 @dataclass
@@ -145,7 +120,7 @@ class Driver:
             start,
             None,
             app,
-            _EngineMempool(mempool),
+            mempool,
             store,
             Wal(MemoryWalStorage()) if wal is None else wal,
             _GossipTransport(publish),

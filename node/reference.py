@@ -21,11 +21,11 @@ from typing import TypeVar
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
-from node.api.app import API_VERSION, ApiApp
 from node.api.counters import COUNTER_FAMILIES
 from node.api.node_interface import LocalNode
 from node.api.openapi import COMMON_ERRORS, RouteDoc, build_document
 from node.api.routes import RouteHandler
+from node.api.server import API_VERSION, ApiApp
 from node.api.tiers import OPERATOR, PUBLIC
 from node.collateral.api import BridgeApi
 from node.config import KeyRead, parse_config

@@ -3,9 +3,9 @@
 A service is an object built from the node's config and genesis
 (`ServiceKind(config, inputs)`) before the p2p host opens: it owns its gossip
 topics (the host subscribes to them when it opens), and its `serve(ctx,
-task_status=...)` coroutine, which `run_node` starts in the node's nursery once
-the API and p2p host are up and before consensus runs, builds its state and adds
-its routes. Through the `NodeContext` a service reads the committed state, submits
+task_status=...)` coroutine, which `node/startup.py:start_node` starts in the node's
+nursery once the API and p2p host are up and before the engine runs, builds its state
+and adds its routes. Through the `NodeContext` a service reads the committed state, submits
 transactions (mempool + gossip, exactly as the HTTP API does), publishes on its
 topics, adds HTTP routes and listens to commits. A service its kind says is not
 enabled for this node (`is_enabled(config, inputs)`) is neither built nor started.
@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.genesis import Genesis
 from clearing.state import ClearingState
-from node.api.app import ApiApp
-from node.app import ClearingApp
+from node.api.server import ApiApp
+from node.clearing_app import ClearingApp
 from node.committed import CommittedBlock
 from node.config import NodeConfig
 from node.mempool import MempoolError
@@ -38,7 +38,9 @@ CommitListener = Callable[[CommittedBlock, bytes], None]
 
 @dataclass
 class NodeContext:
-    """What a service may use; the runtime builds one per node."""
+    """What a service may use; `node/startup.py` builds one per node. The node's own parts
+    (the API's streams, the allowed peers, the liveness watch, our engine's WAL
+    compaction) hear commits through it as the services do."""
 
     config: NodeConfig
     genesis: Genesis

@@ -137,7 +137,11 @@ class ValidatorSignature:
 
 
 @dataclass(frozen=True)
-class Validator:
+class VotingPower:
+    """A validator as a report's verifier counts it: its Ed25519 key and voting power (the
+    genesis's set, from which the anchor's set changes lead; clearing's whole record of a
+    validator is `clearing.genesis.Validator`)."""
+
     public_key: bytes
     power: int
 
@@ -476,14 +480,14 @@ def check_signatures(report: Report, powers: ValidatorPowers) -> list[str]:
     return failures
 
 
-def get_powers(validators: Sequence[Validator], engine: str = OUR_ENGINE) -> ValidatorPowers:
+def get_powers(validators: Sequence[VotingPower], engine: str = OUR_ENGINE) -> ValidatorPowers:
     """The set as the chain of `engine` hashes and counts it."""
     return ENGINE_RECORDS[engine].powers((v.public_key, v.power) for v in validators)
 
 
 def check_root_on_chain(
     report: Report,
-    validators: Sequence[Validator] | None,
+    validators: Sequence[VotingPower] | None,
     trust: Trust | None = None,
     engine: str = OUR_ENGINE,
 ) -> tuple[Verdict, ValidatorHistory | None]:
@@ -567,7 +571,7 @@ def check_root_on_chain(
 def verify_report(
     gens: Generators[P],
     report: Report,
-    validators: Sequence[Validator] | None,
+    validators: Sequence[VotingPower] | None,
     chain_id: int | None = None,
     trust: Trust | None = None,
     engine: str = OUR_ENGINE,

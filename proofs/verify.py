@@ -38,7 +38,7 @@ from proofs.member_account import check_member_account
 from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
 from proofs.pedersen import Generators, get_generators
 from proofs.recompute import check_statement, get_configured_genesis, get_scenario_names
-from proofs.report import Report, Validator, Verdict, decode_report, verify_report
+from proofs.report import Report, Verdict, VotingPower, decode_report, verify_report
 from proofs.reserves import Unreadable, VaultReading, check_reserves
 
 EXIT_VALID = 0
@@ -194,12 +194,14 @@ def read_report_bytes(path: Path) -> bytes:
         return data
 
 
-def read_validators(path: Path) -> list[Validator]:
+def read_validators(path: Path) -> list[VotingPower]:
     try:
         obj: Any = json.loads(_read(path))
         entries = obj["validators"] if isinstance(obj, dict) else obj
         return [
-            Validator(bytes.fromhex(strip_0x(v.get("pubkey") or v["public_key"])), int(v["power"]))
+            VotingPower(
+                bytes.fromhex(strip_0x(v.get("pubkey") or v["public_key"])), int(v["power"])
+            )
             for v in entries
         ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -486,7 +488,7 @@ def check(
     gens: Generators[Any] = get_generators(get_backend(args.backend))
     genesis = None if given is None else given.genesis
     if given is not None:
-        validators = [Validator(v.pubkey, v.power) for v in given.genesis.validators]
+        validators = [VotingPower(v.pubkey, v.power) for v in given.genesis.validators]
         chain_id: int | None = given.genesis.chain_id
         described = given.describe()
     else:
@@ -525,7 +527,7 @@ def parse_openings(obj: Any) -> MemberOpenings | ReportDecodeError:
 def get_sections(
     gens: Generators[Any],
     report: Report,
-    validators: Sequence[Validator] | None,
+    validators: Sequence[VotingPower] | None,
     chain_id: int | None,
     genesis: Genesis | None = None,
     readings: Mapping[int, VaultReading | Unreadable] | None = None,

@@ -15,7 +15,7 @@ from proofs.account_proof import check_account_proof
 from proofs.group import get_fastest
 from proofs.openings import MemberOpenings
 from proofs.pedersen import get_generators
-from proofs.report import Report, Validator, Verdict, decode_report
+from proofs.report import Report, Verdict, VotingPower, decode_report
 from proofs.verify import get_sections
 
 __all__ = ["ReportCheck", "check_account_proof", "verify_report"]
@@ -39,10 +39,10 @@ class ReportCheck:
         return [line for _, v in self.sections for line in v.failures]
 
 
-def get_validators(validators: dict[str, Any]) -> list[Validator]:
+def get_validators(validators: dict[str, Any]) -> list[VotingPower]:
     """A validator set as `Client.validators()` answers it."""
     return [
-        Validator(bytes.fromhex(v["pubkey"].removeprefix("0x")), int(v["power"]))
+        VotingPower(bytes.fromhex(v["pubkey"].removeprefix("0x")), int(v["power"]))
         for v in validators["validators"]
     ]
 
@@ -50,7 +50,7 @@ def get_validators(validators: dict[str, Any]) -> list[Validator]:
 def verify_report(
     view: Any,
     chain_id: int,
-    validators: Sequence[Validator] | None = None,
+    validators: Sequence[VotingPower] | None = None,
     genesis: Genesis | None = None,
     member: bytes | None = None,
     openings: MemberOpenings | None = None,
@@ -74,7 +74,7 @@ def verify_report(
         now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
         trust = Trust(now, genesis.genesis_time_ms, checkpoint)
         if validators is None:
-            validators = [Validator(v.pubkey, v.power) for v in genesis.validators]
+            validators = [VotingPower(v.pubkey, v.power) for v in genesis.validators]
     sections = get_sections(
         gens, report, validators, chain_id, genesis, None, member, openings, None, trust
     )

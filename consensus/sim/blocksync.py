@@ -1,5 +1,5 @@
 """How a simulated node catches up: block sync over the simulated network, as a real
-node's `node.runtime.catch_up` does over request streams.
+node's `node.consensus_loop.catch_up` does over request streams.
 
 A node syncs when the engine reports a message from too far ahead (`on_behind`), or
 when a peer's messages show it is stuck behind (`consensus.sync.BehindWatch`, with

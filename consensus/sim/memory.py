@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from consensus.app import CheckTxResult, TxAccepted, TxRejected
 from consensus.compact import index_txs
-from consensus.types import Block, CommitCertificate, Validator
+from consensus.types import Block, CommitCertificate, Voter
 from lightclient.crypto import compute_hash
 
 REJECTED_TX_PREFIX = b"reject:"
+
+
+def is_accepted(tx: bytes) -> bool:
+    return not tx.startswith(REJECTED_TX_PREFIX)
 
 
 @dataclass
@@ -18,26 +21,21 @@ class HashChainApp:
     """A deterministic app: state root = H(previous root, txs hash); rejects `reject:` txs."""
 
     finalized: list[bytes] = field(default_factory=list)
-    set_changes: Mapping[int, tuple[Validator, ...]] = field(default_factory=dict)
+    set_changes: Mapping[int, tuple[Voter, ...]] = field(default_factory=dict)
     """The validator set after block `h` (taking effect at `h + 2`), where it changes."""
 
-    def check_tx(self, tx: bytes) -> CheckTxResult:
-        if tx.startswith(REJECTED_TX_PREFIX):
-            return TxRejected(f"tx starts with {REJECTED_TX_PREFIX!r}")
-        return TxAccepted()
-
     def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> Sequence[bytes]:
-        return [tx for tx in txs if isinstance(self.check_tx(tx), TxAccepted)]
+        return [tx for tx in txs if is_accepted(tx)]
 
     def process_proposal(self, block: Block) -> bool:
-        return all(isinstance(self.check_tx(tx), TxAccepted) for tx in block.txs)
+        return all(is_accepted(tx) for tx in block.txs)
 
     def finalize_block(self, block: Block) -> bytes:
         root = compute_hash(block.header.prev_state_root, block.header.txs_hash)
         self.finalized.append(root)
         return root
 
-    def get_validator_update(self, height: int) -> tuple[Validator, ...] | None:
+    def get_validator_update(self, height: int) -> tuple[Voter, ...] | None:
         return self.set_changes.get(height)
 
 
@@ -61,9 +59,9 @@ class ListMempool:
             size += len(tx)
         return out
 
-    def remove_committed(self, txs: Sequence[bytes]) -> None:
-        committed = set(txs)
-        self.txs = [tx for tx in self.txs if tx not in committed]
+    def update(self, committed: Sequence[bytes]) -> None:
+        done = set(committed)
+        self.txs = [tx for tx in self.txs if tx not in done]
         self._by_id = index_txs(self.txs)
 
 

@@ -25,7 +25,7 @@ from consensus.sim.byzantine import ByzantineTransport
 from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
 from consensus.transport import PeerId, Transport
-from consensus.types import Validator
+from consensus.types import Voter
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
 
@@ -140,8 +140,8 @@ def make_key(index: int) -> PrivateKey:
     return PrivateKey.from_seed(hashlib.sha256(b"clearnode-sim-key" + bytes([index])).digest())
 
 
-def make_validators(keys: list[PrivateKey], powers: tuple[int, ...]) -> tuple[Validator, ...]:
-    return tuple(Validator(f"v{i}", keys[i].public_key, p) for i, p in enumerate(powers) if p > 0)
+def make_validators(keys: list[PrivateKey], powers: tuple[int, ...]) -> tuple[Voter, ...]:
+    return tuple(Voter(f"v{i}", keys[i].public_key, p) for i, p in enumerate(powers) if p > 0)
 
 
 @dataclass
@@ -154,7 +154,7 @@ class Simulator:
     _queue: list[tuple[int, int, int, Callable[[], None]]] = field(default_factory=list)
     _seq: int = 0
     heights_at_heal: dict[int, int] = field(default_factory=dict)
-    set_changes: dict[int, tuple[Validator, ...]] = field(init=False)
+    set_changes: dict[int, tuple[Voter, ...]] = field(init=False)
 
     def __post_init__(self) -> None:
         sc = self.scenario
@@ -319,7 +319,7 @@ class Simulator:
         node.engine, node.sync = engine, sync
         self._guard(node, engine.start)
         if node.crashes and node.engine is not None:
-            # A restarted node catches up first, as node.runtime.serve_node does.
+            # A restarted node catches up first, as node.consensus_loop.run_consensus does.
             others = [str(i) for i in range(len(self.nodes)) if i != node.index]
             sync.sync_from(self.rng.choice(others))
 

@@ -18,9 +18,9 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from clearing.state import ClearingState
-from node.api.app import ApiApp, serve_api
 from node.api.http import get_bound_port
 from node.api.node_interface import LocalNode, NodeInterface
+from node.api.server import ApiApp, serve_api
 from node.api.tiers import OPERATOR, PUBLIC, Listener
 from node.config import NodeConfig
 from node.keys import generate_operator_token, load_operator_token, save_operator_token

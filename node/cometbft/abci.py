@@ -31,11 +31,11 @@ from tendermint.crypto import keys_pb2
 from clearing.block import BlockResult
 from clearing.context import BlockContext, Equivocation
 from clearing.errors import ClearingError, DecodeError
-from clearing.genesis import Validator as ClearingValidator
+from clearing.genesis import Validator
 from clearing.validator_set import get_active_set_at, has_power
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.cometbft import get_address
-from node.app import ClearingApp, compute_proposal_error
+from node.clearing_app import ClearingApp, compute_proposal_error
 from node.cometbft.home import get_app_state
 from node.cometbft.record import CometBlockRecord
 from node.mempool import CheckFn, compute_tx_hash
@@ -80,7 +80,7 @@ def get_time_ms(timestamp: Timestamp) -> int:
 
 
 def get_validator_updates(
-    before: Iterable[ClearingValidator], after: Iterable[ClearingValidator]
+    before: Iterable[Validator], after: Iterable[Validator]
 ) -> list[abci.ValidatorUpdate]:
     """The set change `before` -> `after` as CometBFT's updates (power 0 removes a key), in
     key order so every node sends the same list."""

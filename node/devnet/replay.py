@@ -17,7 +17,7 @@ from clearing.default.events import WATERFALL_KINDS
 from clearing.genesis import Genesis, parse_genesis
 from clearing.governance.configuration import get_configuration_document
 from clearing.state import ClearingState
-from node.app import ClearingApp
+from node.clearing_app import ClearingApp
 from node.committed import decode_stored_block
 from node.devnet import default_management
 from node.devnet.clients import PORTING_KINDS, describe_porting

@@ -19,7 +19,7 @@ from clearing.events import Event
 from clearing.genesis import Genesis
 from clearing.trade import TradeBatch
 from clearing.tx import decode_tx
-from node.app import ClearingApp
+from node.clearing_app import ClearingApp
 from node.committed import decode_stored_block
 from node.history.outcomes import get_tx_outcomes
 from node.history.store import BlockHistory, HistoryRow

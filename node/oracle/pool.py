@@ -1,4 +1,4 @@
-"""The observation pool: the newest checked observation of each validator.
+"""The price observation pool: the newest checked price observation of each validator.
 
 Every node keeps one (its own observations and the gossiped ones, already
 checked by `ObservationCheck`). A proposer asks it for a price update: one
@@ -32,7 +32,7 @@ class FreshnessRule:
         return o.observed_ms > self.after_ms and age <= self.max_age_ms
 
 
-class ObservationPool:
+class PriceObservationPool:
     """`validators`: the records in force (the committed state's), read at each use. A
     signer counts with its power there; one without any (removed or jailed since its
     observation was pooled) is left out of updates, which clearing would refuse whole."""

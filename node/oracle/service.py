@@ -28,7 +28,7 @@ from node.clock import wall_clock_ms
 from node.committed import CommittedBlock
 from node.config import NodeConfig
 from node.oracle.gossip import ObservationCheck, encode_observation
-from node.oracle.pool import FreshnessRule, ObservationPool
+from node.oracle.pool import FreshnessRule, PriceObservationPool
 from node.oracle.sampler import OracleSampler
 from node.oracle.sources import PriceSource, SourceError, build_source
 from node.oracle.status import OracleMetrics, OracleStatus
@@ -45,7 +45,7 @@ class OracleNode:
 
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
-        self.pool = ObservationPool(lambda: ctx.state.validators)
+        self.pool = PriceObservationPool(lambda: ctx.state.validators)
         metrics = None if ctx.api.metrics is None else OracleMetrics(ctx.api.metrics.registry)
         self.status = OracleStatus(ctx.genesis, metrics)
 

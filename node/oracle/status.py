@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter
 from clearing.block import BlockResult
 from clearing.genesis import Genesis
 from clearing.state import ClearingState
-from node.oracle.pool import FreshnessRule, ObservationPool
+from node.oracle.pool import FreshnessRule, PriceObservationPool
 
 MAX_CLAMPS_SHOWN = 32
 
@@ -102,7 +102,9 @@ class OracleStatus:
             elif event.kind == "price_clamped":
                 self.clamps.append({"height": height, **dict(event.data)})
 
-    def render(self, state: ClearingState, pool: ObservationPool, now_ms: int) -> dict[str, object]:
+    def render(
+        self, state: ClearingState, pool: PriceObservationPool, now_ms: int
+    ) -> dict[str, object]:
         rule = FreshnessRule(now_ms, self.genesis.oracle.max_age_ms, state.price_time_ms)
         powers = pool.get_powers()
         fresh = pool.get_fresh(rule)

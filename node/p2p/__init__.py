@@ -1,15 +1,15 @@
 """Thin adapter around py-libp2p: the only place in the code base that imports libp2p."""
 
 from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
-from node.p2p.host import Delivery, P2PConfig, P2PNode, Topic, open_p2p
+from node.p2p.host import Delivery, HostConfig, P2PNode, Topic, open_p2p
 from node.p2p.scoring import Offence, PeerScores, ScoreParams
 
 __all__ = [
     "Delivery",
     "FrameError",
+    "HostConfig",
     "MessageTooLarge",
     "Offence",
-    "P2PConfig",
     "P2PError",
     "P2PNode",
     "PeerScores",

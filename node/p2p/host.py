@@ -127,7 +127,7 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class P2PConfig:
+class HostConfig:
     """`key_seed` is the 32-byte Ed25519 seed of the node identity (peer id)."""
 
     key_seed: bytes
@@ -212,7 +212,7 @@ class P2PNode:
 
     def __init__(
         self,
-        config: P2PConfig,
+        config: HostConfig,
         host: Any,
         pubsub: Pubsub,
         router: Router,
@@ -704,7 +704,7 @@ def _listen_exclusively() -> None:
     libp2p_tcp._open_reuseport_listeners = _open_exclusive_listeners
 
 
-def _build_host(config: P2PConfig) -> Any:
+def _build_host(config: HostConfig) -> Any:
     _listen_exclusively()
     # py-libp2p's yamux sends a window update after every read by default, and
     # pubsub reads its varint lengths one byte at a time: three times the
@@ -730,7 +730,7 @@ def _build_host(config: P2PConfig) -> Any:
 
 @asynccontextmanager
 async def open_p2p(
-    config: P2PConfig, topics: Sequence[Topic], work: WorkTime | None = None
+    config: HostConfig, topics: Sequence[Topic], work: WorkTime | None = None
 ) -> AsyncIterator[P2PNode]:
     """Runs a host subscribed to `topics`, dialling the persistent peers, until the block
     exits; `work` hears the time its first-hop checks take."""

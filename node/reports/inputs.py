@@ -28,7 +28,7 @@ from clearing.risk.solvency import (
 from clearing.root import AccountProof, MarketProof, get_account_proofs, get_market_proof
 from clearing.state import ClearingState, DefaultRecord
 from clearing.validator_set import get_active_validators
-from proofs.report import Validator
+from proofs.report import VotingPower
 
 AccountKey = tuple[bytes, int]
 
@@ -48,7 +48,7 @@ class ReportInputs:
     market_proof: MarketProof  # `market` and the configuration in force under `state_root`
     accounts: dict[AccountKey, tuple[int, ...]]
     defaults: tuple[DefaultRecord, ...] = ()  # not saved with the inputs: openings skip them
-    validators: tuple[Validator, ...] = ()
+    validators: tuple[VotingPower, ...] = ()
     """The active set in force after the epoch's block: who proves its accounts (every
     validator assigns them alike from it). Not saved either: openings need no prover."""
     account_proofs: dict[bytes, tuple[bytes, AccountProof]] = field(default_factory=dict)
@@ -100,6 +100,6 @@ def extract_report_inputs(state: ClearingState, state_root: bytes) -> ReportInpu
         get_market_proof(state),
         accounts,
         tuple(state.defaults),
-        tuple(Validator(v.pubkey, v.power) for v in get_active_validators(state.validators)),
+        tuple(VotingPower(v.pubkey, v.power) for v in get_active_validators(state.validators)),
         get_account_proofs(state, sorted({owner for owner, _ in accounts})),
     )

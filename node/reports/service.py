@@ -74,7 +74,7 @@ from node.reports.sync import (
 )
 from node.reports.worker import Prover, ReportBuildError, open_proving_worker
 from node.services import NodeContext, NodeContextInputs
-from proofs.report import Report, Validator, add_signatures
+from proofs.report import Report, VotingPower, add_signatures
 from proofs.statement import get_statement
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class ReportsNode:
         checks a ReportCommitment's attestations against."""
         return get_voting_powers(self.ctx.state.validators)
 
-    def get_signers_of(self, epoch: int) -> list[Validator]:
+    def get_signers_of(self, epoch: int) -> list[VotingPower]:
         """The set a committed report of `epoch` is signed by (see `get_report_signers`)."""
         return get_report_signers(self.ctx.state, self.store.get_commit(epoch))
 

@@ -36,7 +36,7 @@ from node.p2p import Offence, P2PNode, RequestFailed
 from node.p2p.scoring import compute_backoff_s
 from node.reports.store import CommitRecord, ReportStore
 from proofs.errors import ReportDecodeError
-from proofs.report import Report, Validator, check_signatures, decode_report, get_powers
+from proofs.report import Report, VotingPower, check_signatures, decode_report, get_powers
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def decode_report_response(data: bytes) -> bytes | None:
 
 
 def get_report_failures(
-    report: Report, committed_hash: bytes, validators: Sequence[Validator]
+    report: Report, committed_hash: bytes, validators: Sequence[VotingPower]
 ) -> list[str]:
     """Why `report` is not the complete report committed as `committed_hash` (none: it is)."""
     if report.get_hash() != committed_hash:
@@ -112,12 +112,12 @@ def get_report_failures(
     return check_signatures(report, get_powers(validators))
 
 
-def get_report_signers(state: ClearingState, commit: CommitRecord | None) -> list[Validator]:
+def get_report_signers(state: ClearingState, commit: CommitRecord | None) -> list[VotingPower]:
     """Whose signatures a committed report carries: the active set that checked its
     ReportCommitment, in force while block `commit.height` was applied; the set in force
     now when this node has no record of the commit."""
     height = state.height + 1 if commit is None else commit.height
-    return [Validator(v.pubkey, v.power) for v in get_active_set_at(state, height)]
+    return [VotingPower(v.pubkey, v.power) for v in get_active_set_at(state, height)]
 
 
 def serve_report_sync(p2p: P2PNode, store: ReportStore, max_bytes: int) -> None:
@@ -150,7 +150,7 @@ class ReportFetcher:
         p2p: P2PNode,
         store: ReportStore,
         get_committed: Callable[[], Mapping[int, bytes]],
-        get_signers: Callable[[int], Sequence[Validator]],
+        get_signers: Callable[[int], Sequence[VotingPower]],
         max_bytes: int,
     ) -> None:
         self.p2p = p2p
@@ -235,7 +235,7 @@ class ReportFetcher:
         return None
 
     async def _check(
-        self, encoded: bytes, committed_hash: bytes, validators: Sequence[Validator]
+        self, encoded: bytes, committed_hash: bytes, validators: Sequence[VotingPower]
     ) -> list[str]:
         """Decode and check off the trio loop (a big report takes a while)."""
 

@@ -29,7 +29,7 @@ from proofs.errors import ReportDecodeError
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.recompute import check_statement
-from proofs.report import Validator, decode_report, verify_report
+from proofs.report import VotingPower, decode_report, verify_report
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ POLL_S = 2.0
 def check_report(
     encoded: bytes,
     committed_hash: bytes | None,
-    validators: Sequence[Validator],
+    validators: Sequence[VotingPower],
     chain_id: int,
     genesis: Genesis | None,
 ) -> dict[str, Any]:
@@ -81,7 +81,9 @@ class ReportVerdicts:
         self.chain_id = genesis.chain_id
         # the genesis set, as a member's `clearnode verify --genesis` starts from: the
         # served anchor's set changes lead from it to the set that signed
-        self.validators = [Validator(v.pubkey, v.power) for v in genesis.validators if has_power(v)]
+        self.validators = [
+            VotingPower(v.pubkey, v.power) for v in genesis.validators if has_power(v)
+        ]
         self.genesis = genesis
         self.latest: dict[str, Any] = {"verdict": "none yet"}
 

@@ -14,9 +14,9 @@ from consensus.types import (
     BlockHeader,
     DuplicateVoteEvidence,
     Proposal,
-    Validator,
     ValidatorSet,
     Vote,
+    Voter,
     VoteType,
     compute_txs_hash,
 )
@@ -25,7 +25,7 @@ from lightclient.crypto import PrivateKey
 CHAIN = "test-chain"
 KEYS = [make_key(i) for i in range(4)]
 VALIDATORS = ValidatorSet.from_validators(
-    [Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS)]
+    [Voter(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS)]
 )
 
 

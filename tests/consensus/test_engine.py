@@ -24,7 +24,7 @@ from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.sim.simulator import NodeSpec, Scenario, Simulator, make_key
 from consensus.sync import SyncRejected
 from consensus.transport import PeerId
-from consensus.types import Proposal, Validator, Vote, VoteType
+from consensus.types import Proposal, Vote, Voter, VoteType
 from consensus.wal import MemoryWalStorage, Wal
 
 
@@ -65,7 +65,7 @@ def make_engine(
     keys = [make_key(i) for i in range(validators)]
     genesis = ChainStart(
         "sim-1",
-        tuple(Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(keys)),
+        tuple(Voter(f"v{i}", k.public_key, 1) for i, k in enumerate(keys)),
         bytes(32),
         1_000,
     )

@@ -17,9 +17,9 @@ from consensus.types import (
     Block,
     BlockHeader,
     DuplicateVoteEvidence,
-    Validator,
     ValidatorSet,
     Vote,
+    Voter,
     VoteType,
     compute_commit_certificate,
 )
@@ -74,7 +74,7 @@ def test_weighted_round_robin_proposer_frequency() -> None:
     keys = KEYS[:3]
     vs = ValidatorSet.from_validators(
         [
-            Validator(f"v{i}", k.public_key, p)
+            Voter(f"v{i}", k.public_key, p)
             for i, (k, p) in enumerate(zip(keys, (1, 2, 3), strict=True))
         ]
     )
@@ -141,9 +141,9 @@ def test_sync_verifies_certificate_and_parent() -> None:
 def test_an_updated_set_keeps_priorities_and_queues_a_new_validator_last() -> None:
     """CometBFT's update: who stays keeps its priority; a joiner starts at -1.125 x total,
     so it proposes only after the validators already queued; the rotation stays fair."""
-    three = [Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS[:3])]
+    three = [Voter(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS[:3])]
     vs = ValidatorSet.from_validators(three).next_height()
-    joined = vs.compute_updated((*three, Validator("v3", KEYS[3].public_key, 1)))
+    joined = vs.compute_updated((*three, Voter("v3", KEYS[3].public_key, 1)))
     assert joined.priorities[:3] != (0, 0, 0) and joined.priorities[3] < min(joined.priorities[:3])
     assert joined.proposer.public_key != KEYS[3].public_key
     proposers = []

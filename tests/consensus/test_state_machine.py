@@ -11,9 +11,9 @@ from consensus.types import (
     Block,
     BlockHeader,
     Step,
-    Validator,
     ValidatorSet,
     Vote,
+    Voter,
     VoteType,
     compute_commit_certificate,
     compute_evidence_hash,
@@ -138,7 +138,7 @@ def test_evidence_and_the_last_commit_are_checked_against_the_sets_of_their_heig
     v3) and evidence of height 1 checked against height 1's set; evidence older than
     MAX_EVIDENCE_AGE_BLOCKS is refused."""
     old_set = ValidatorSet.from_validators(
-        [Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS[:3])]
+        [Voter(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS[:3])]
     )
     prev = make_block((), KEYS[0].public_key)
     precommits = {
@@ -164,7 +164,7 @@ def test_evidence_and_the_last_commit_are_checked_against_the_sets_of_their_heig
     state, _ = apply(state, replace(start, past_validators={2: old_set}))
     assert "not of the last heights" in (compute_block_error(state, block) or "")
     without_v0 = ValidatorSet.from_validators(
-        [Validator(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS) if i > 0]
+        [Voter(f"v{i}", k.public_key, 1) for i, k in enumerate(KEYS) if i > 0]
     )
     state, _ = apply(state, replace(start, past_validators={1: old_set, 2: without_v0}))
     assert "signer outside the validator set" in (compute_block_error(state, block) or "")

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import trio
 
-from node.api.app import ApiApp, serve_api
 from node.api.http import get_bound_port
+from node.api.server import ApiApp, serve_api
 from node.api.tiers import PUBLIC, Listener
 from node.keys import generate_operator_token
 

@@ -25,8 +25,8 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
 from lightclient.anchor import get_consensus_chain_id
-from node.app import ClearingApp
 from node.block_store import SnapshotSchedule, SqliteBlockStore
+from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.storage import NodeStore
 from tests.clearing.support import USDC, genesis_doc, new_sandbox

@@ -27,8 +27,8 @@ from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from consensus.types import Block, BlockHeader, compute_txs_hash
-from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
+from node.api.server import ApiApp
 from node.api.tiers import OPERATOR
 from node.keys import load_operator_token
 from node.limits import MAX_API_BODY_BYTES, MAX_JSON_REQUEST_BYTES

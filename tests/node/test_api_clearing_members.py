@@ -21,8 +21,8 @@ from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import CLIENTS_QUERY_FIELDS
 from clearing.sandbox import MemberKey, Sandbox
 from clearnode.client.signers import get_member_request_body, hex0x
-from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
+from node.api.server import ApiApp
 from node.history.indexer import get_named_members, get_own_event
 from node.mempool import Mempool
 from node.txcheck import make_clearing_check

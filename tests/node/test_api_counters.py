@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from clearing.sandbox import Sandbox
-from node.api.app import ApiApp
 from node.api.counters import expose_p2p_counters
 from node.api.node_interface import LocalNode
+from node.api.server import ApiApp
 from node.api.tiers import OPERATOR
 from node.mempool import Mempool
 from node.metrics import NodeMetrics

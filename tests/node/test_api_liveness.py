@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from clearing.sandbox import Sandbox
-from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
+from node.api.server import ApiApp
 from node.driver import DriverConfig
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.mempool import Mempool

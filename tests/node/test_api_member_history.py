@@ -29,8 +29,8 @@ from clearing.root import AccountProof, verify_account_proof
 from clearing.sandbox import Sandbox, derive_member_key
 from clearing.tx import TxRecord, encode_tx
 from node.api import member_history
-from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
+from node.api.server import ApiApp
 from node.clock import wall_clock_ms
 from node.history.indexer import get_block_history
 from node.mempool import Mempool

@@ -16,10 +16,10 @@ import pytest
 import trio
 
 from clearing.sandbox import Sandbox
-from node.api.app import ApiApp, serve_api
 from node.api.node_interface import LocalNode
 from node.api.operator_auth import get_presented_token, is_authorised
 from node.api.serve import serve_node_api
+from node.api.server import ApiApp, serve_api
 from node.api.tiers import OPERATOR
 from node.config import parse_config
 from node.keys import HOME_OPERATOR_TOKEN_FILE, generate_operator_token, load_operator_token

@@ -20,8 +20,8 @@ from clearing.block import BlockResult
 from clearing.sandbox import Sandbox
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
-from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
+from node.api.server import ApiApp
 from node.clock import wall_clock_ms
 from node.history.indexer import get_block_history
 from node.history.outcomes import TX_WINDOW_BLOCKS

@@ -17,8 +17,8 @@ from node.blocksync import (
     serve_blocks,
     sync_to_tip,
 )
+from node.consensus_loop import catch_up
 from node.p2p import Offence
-from node.runtime import catch_up
 from tests.node.p2p.support import line
 
 

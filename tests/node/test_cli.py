@@ -21,9 +21,9 @@ import trio
 
 from clearing.genesis import parse_genesis
 from clearing.sandbox import Sandbox
-from node.api.app import ApiApp, serve_api
 from node.api.http import get_bound_port
 from node.api.node_interface import LocalNode
+from node.api.server import ApiApp, serve_api
 from node.cli import get_command_names, get_summary, main
 from node.commands.start import check_home
 from node.config import ConfigError, load_config

@@ -13,7 +13,7 @@ from consensus.engine import ChainStart
 from consensus.signer import Signer
 from consensus.sim.memory import HashChainApp, MemoryBlockStore
 from consensus.sync import SyncRejected
-from consensus.types import Block, CommitCertificate, Validator
+from consensus.types import Block, CommitCertificate, Voter
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
 from node.driver import Driver, DriverConfig
@@ -21,7 +21,7 @@ from tests.node.netsupport import ListMempool
 
 CHAIN = "driver-test"
 KEY = PrivateKey(b"\x07" * 32)
-GENESIS = ChainStart(CHAIN, (Validator("v0", KEY.public_key, 1),), bytes(32), 0)
+GENESIS = ChainStart(CHAIN, (Voter("v0", KEY.public_key, 1),), bytes(32), 0)
 
 
 def make_driver(validator: bool, mempool: ListMempool | None = None) -> tuple[Driver, list[bytes]]:

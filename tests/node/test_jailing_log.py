@@ -1,4 +1,4 @@
-"""A jailed key is logged and counted when its block commits (node/runtime.py), and
+"""A jailed key is logged and counted when its block commits (node/startup.py), and
 shown by `GET /v1/validators`."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import logging
 import pytest
 
 from clearing.genesis import parse_genesis
-from node.api.app import get_jailing_view
-from node.app import ClearingApp
+from node.api.server import get_jailing_view
+from node.clearing_app import ClearingApp
 from node.metrics import NodeMetrics
-from node.runtime import log_jailings
+from node.startup import log_jailings
 from tests.clearing.support import genesis_doc
 from tests.node.test_app import equivocating_block
 
@@ -20,7 +20,7 @@ def test_a_jailing_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> No
     app = ClearingApp(parse_genesis(genesis_doc()))
     app.finalize_block(equivocating_block(app, 1))
     assert app.last_result is not None
-    with caplog.at_level(logging.WARNING, "node.runtime"):
+    with caplog.at_level(logging.WARNING, "node.startup"):
         jailed = log_jailings(1, app.last_result)
     key = app.genesis.validators[1].pubkey.hex()
     assert [r.getMessage() for r in caplog.records] == [

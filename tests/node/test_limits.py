@@ -17,8 +17,8 @@ from clearing.limits import (
 )
 from consensus.wal import MAX_RECORD_BYTES
 from lightclient.codec import MAX_MESSAGE_BYTES
-from node.app import ClearingApp
 from node.blocksync import MAX_RESPONSE_BYTES
+from node.clearing_app import ClearingApp
 from node.config import ApiConfig, MempoolConfig
 from node.driver import DriverConfig
 from node.limits import MAX_API_BODY_BYTES, MAX_JSON_REQUEST_BYTES, MAX_PROPOSAL_BYTES

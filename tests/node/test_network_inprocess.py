@@ -19,16 +19,16 @@ from consensus.messages import Message
 from consensus.signer import Signer
 from consensus.sim.memory import MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
-from consensus.types import Validator, ValidatorSet, Vote, VoteType
+from consensus.types import ValidatorSet, Vote, Voter, VoteType
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
-from node.app import ClearingApp
 from node.blocksync import SyncedBlock
+from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
+from node.consensus_loop import run_consensus
 from node.driver import Driver, DriverConfig
-from node.p2p import P2PConfig, P2PNode, open_p2p
+from node.p2p import HostConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topics, open_publisher
-from node.runtime import serve_node
 from tests.clearing.support import USDC, new_sandbox
 from tests.node.netsupport import ListMempool, example_genesis
 
@@ -55,14 +55,14 @@ async def network(
 ) -> AsyncIterator[list[Member]]:
     genesis = example_genesis() if genesis is None else genesis
     vset = ValidatorSet.from_validators(
-        [Validator(v.name, v.pubkey, v.power) for v in genesis.validators]
+        [Voter(v.name, v.pubkey, v.power) for v in genesis.validators]
     )
     async with AsyncExitStack() as stack:
         nursery = await stack.enter_async_context(trio.open_nursery())
         members: list[Member] = []
         for index in range(count):
             p2p = await stack.enter_async_context(
-                open_p2p(P2PConfig(derive_seed(f"node-{index}")), get_topics())
+                open_p2p(HostConfig(derive_seed(f"node-{index}")), get_topics())
             )
             for other in members:
                 await p2p.connect(other.p2p.listen_addrs()[0])
@@ -87,7 +87,7 @@ async def network(
         for member in members:
             get_synced = functools.partial(encode_synced_block, member.store)
             await nursery.start(
-                serve_node, member.p2p, member.driver, member.mempool.add, get_synced
+                run_consensus, member.p2p, member.driver, member.mempool.add, get_synced
             )
         yield members
         nursery.cancel_scope.cancel()

@@ -19,7 +19,7 @@ from node.allowed_peers import AllowedPeers, check_persistent_peers, get_allowed
 from node.blocksync import fetch_blocks
 from node.config import ConfigError, load_config
 from node.genesis_file import load_genesis
-from node.p2p import P2PConfig, RequestFailed, open_p2p
+from node.p2p import HostConfig, RequestFailed, open_p2p
 from node.p2p.topics import get_topics
 from tests.node.netproc import GENESIS_DOC, NodeHome
 from tests.node.nodenet import open_node_network
@@ -49,7 +49,7 @@ async def test_an_observer_follows_a_stranger_is_refused_and_a_restarted_validat
         await net.start(full)
         await net.wait_for_height(3, timeout_s=90)
 
-        stranger_config = P2PConfig(key_seed=secrets.token_bytes(32))
+        stranger_config = HostConfig(key_seed=secrets.token_bytes(32))
         async with open_p2p(stranger_config, get_topics()) as stranger:
             for _ in range(3):
                 with pytest.raises(RequestFailed):
@@ -145,7 +145,7 @@ async def test_the_host_follows_the_validator_set_and_the_rotation_grace_at_each
     added = Validator("v4", b"\x04" * 32, 10, b"\x04" * 20, NodeHome(tmp_path, "v4", 4).peer_id)
     removed = genesis.validators[3]
     allowed = get_allowed_peers(config, genesis, genesis.validators)
-    async with open_p2p(P2PConfig(secrets.token_bytes(32), allowed_peers=allowed), []) as p2p:
+    async with open_p2p(HostConfig(secrets.token_bytes(32), allowed_peers=allowed), []) as p2p:
         follower = AllowedPeers(config, genesis, p2p, state)
         validators = {**state.validators, added.pubkey: added}
         del validators[removed.pubkey]

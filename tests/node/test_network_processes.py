@@ -23,9 +23,9 @@ from clearing.sandbox import derive_seed
 from clearing.trade import TradeBatch
 from clearing.tx import decode_tx
 from consensus.types import Block
-from node.app import ClearingApp
+from node.clearing_app import ClearingApp
 from node.keys import NODE_KEY, KeyFile, compute_peer_id
-from node.p2p import P2PConfig, P2PNode, open_p2p
+from node.p2p import HostConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topic
 from tests.node.netproc import NodeHome, cli_network, process_network, read_roots
 from tests.node.test_network_inprocess import setup_txs
@@ -82,7 +82,7 @@ peers besides the validators' nodes the validators let in."""
 
 async def commit_setup(validators: list[NodeHome], setup: list[bytes]) -> None:
     """Set-up transactions gossiped by a client host, once every validator commits."""
-    client_config = P2PConfig(CLIENT_SEED, persistent_peers=tuple(h.addr for h in validators))
+    client_config = HostConfig(CLIENT_SEED, persistent_peers=tuple(h.addr for h in validators))
     async with open_p2p(client_config, [get_topic(TX)]) as client:
         await wait_until("every validator to commit", lambda: assert_roots_agree(validators) >= 1)
         await client.wait_for_mesh(TX, 2)

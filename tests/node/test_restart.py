@@ -13,10 +13,11 @@ from clearing.replay import record_trade_id
 from clearing.root import compute_state_root
 from clearing.snapshot import SNAPSHOT_VERSION, encode_snapshot
 from consensus.types import Block, CommitCertificate
-from node.app import ClearingApp
 from node.block_store import SnapshotSchedule, SqliteBlockStore
+from node.clearing_app import ClearingApp
 from node.mempool import AlreadyCommitted, CheckResult, Mempool
-from node.runtime import RECENT_COMMITTED_BLOCKS, iter_recent_txs, restore_state
+from node.restore import restore_state
+from node.runtime import RECENT_COMMITTED_BLOCKS, iter_recent_txs
 from node.storage import NodeStore, StorageError
 from tests.node.netsupport import (
     example_genesis,

@@ -28,7 +28,7 @@ from clearing.governance.validator_change import AddValidator, RemoveValidator
 from clearing.governance.vote import sign_vote
 from clearing.sandbox import derive_ed25519_key
 from clearing.tx import encode_tx
-from node.p2p import P2PConfig, open_p2p
+from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import TX, get_topic
 from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_processes import (
@@ -94,7 +94,7 @@ async def test_governance_adds_a_fifth_validator_and_removes_one(tmp_path: Path)
     changes = (AddValidator(fifth), RemoveValidator(public("validator-3")))
     staying = [h for h in net.homes if h.name != "v3"]
     with running(net):
-        client_config = P2PConfig(CLIENT_SEED, persistent_peers=tuple(addrs))
+        client_config = HostConfig(CLIENT_SEED, persistent_peers=tuple(addrs))
         async with open_p2p(client_config, [get_topic(TX)]) as client:
             validators = net.homes[:4]
             await wait_until(  # five processes starting on a loaded machine take a while

@@ -12,7 +12,7 @@ from proofs.pedersen import Generators, get_generators
 from proofs.report import (
     AccountKey,
     Report,
-    Validator,
+    VotingPower,
     add_signatures,
     build_report,
     sign_report,
@@ -43,7 +43,7 @@ class Fixture:
     book: dict[AccountKey, list[int]]
     report: Report
     keys: list[Ed25519PrivateKey]
-    validators: list[Validator]
+    validators: list[VotingPower]
 
 
 @pytest.fixture(scope="package")
@@ -62,7 +62,7 @@ def signed() -> Fixture:
         market_proof=MARKET_PROOF,
     )
     keys = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
-    validators = [Validator(k.public_key().public_bytes_raw(), 10) for k in keys]
+    validators = [VotingPower(k.public_key().public_bytes_raw(), 10) for k in keys]
     report = anchor_report(
         add_signatures(report, [sign_report(report, k) for k in keys[:3]]), keys[:3], keys
     )

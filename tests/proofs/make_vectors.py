@@ -19,7 +19,7 @@ from proofs.bulletproofs import prove_range
 from proofs.native_group import FAST
 from proofs.openings import get_member_openings
 from proofs.pedersen import get_generators, get_vector_label
-from proofs.report import Validator, add_signatures, build_report, sign_report
+from proofs.report import VotingPower, add_signatures, build_report, sign_report
 from proofs.sample import (
     SAMPLE_MARKET,
     SAMPLE_MARKET_PROOF,
@@ -139,7 +139,7 @@ def make_report_vectors() -> dict[str, Any]:
         "validator_private_keys": [bytes([0x40 + i]).hex() * 32 for i in range(3)],
         "validators": [
             {"pubkey": "0x" + v.public_key.hex(), "power": v.power}
-            for v in (Validator(k.public_key().public_bytes_raw(), 1) for k in keys)
+            for v in (VotingPower(k.public_key().public_bytes_raw(), 1) for k in keys)
         ],
         "report_hash": report.get_hash().hex(),
         "signing_bytes": report.get_signing_bytes().hex(),

@@ -29,8 +29,8 @@ from proofs.report import (
     AccountKey,
     Report,
     UnsupportedReportVersion,
-    Validator,
     ValidatorSignature,
+    VotingPower,
     add_signatures,
     build_report,
     complete_report,
@@ -259,8 +259,8 @@ def _clearing_box() -> Sandbox:
     return box
 
 
-def _validators(box: Sandbox) -> list[Validator]:
-    return [Validator(k.public_key().public_bytes_raw(), 10) for k in box.validator_keys]
+def _validators(box: Sandbox) -> list[VotingPower]:
+    return [VotingPower(k.public_key().public_bytes_raw(), 10) for k in box.validator_keys]
 
 
 def _attestations(report: Report) -> tuple[Attestation, ...]:

@@ -18,8 +18,8 @@ import pytest
 from clearing.block import BlockResult
 from clearing.sandbox import Sandbox
 from clearnode.client import Client, Member, NotFound, Unauthorized
-from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
+from node.api.server import ApiApp
 from node.mempool import Mempool
 from node.txcheck import make_clearing_check
 from tests.clearing.default.test_clients import OMNI, M, N, S, X, start

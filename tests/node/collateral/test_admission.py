@@ -22,7 +22,7 @@ from node.collateral.admission import (
 )
 from node.collateral.gossip import encode_message
 from node.collateral.reobserve import ANSWER_BURST, ANSWER_RATE_PER_S, ASK_BURST, ASK_RATE_PER_S
-from node.p2p import Offence, P2PConfig, P2PNode, open_p2p
+from node.p2p import HostConfig, Offence, P2PNode, open_p2p
 from node.p2p.topics import BRIDGE
 from tests.node.collateral.support import (
     CHAIN_ID,
@@ -145,7 +145,7 @@ async def test_a_flood_stops_at_the_first_hop_and_costs_only_its_publisher() -> 
     async with AsyncExitStack() as stack:
         nodes: list[P2PNode] = []
         for name, topic in zip("abc", topics, strict=True):
-            config = P2PConfig(key_seed=name.encode() * 32)
+            config = HostConfig(key_seed=name.encode() * 32)
             nodes.append(await stack.enter_async_context(open_p2p(config, [topic])))
         a, b, c = nodes
         for left, right in itertools.pairwise(nodes):

@@ -37,7 +37,7 @@ from clearing.withdrawal import Withdrawal, WithdrawalPaid
 from node import cli
 from node.collateral.gossip import BridgeCheck, encode_message
 from node.keys import BRIDGE_KEY, KeyFile, save_key
-from node.p2p import P2PConfig, open_p2p
+from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import BRIDGE
 from tests.node.collateral.network import (
     DEPTH,
@@ -197,7 +197,7 @@ async def check_forged_observation_refused(
     own = sign_observation(derive_ed25519_key("mallory"), genesis_check.chain_id, forged)
     validator = genesis_check.state().genesis.validators[0].pubkey
     as_validator = replace(own, attestation=replace(own.attestation, signer=validator))
-    config = P2PConfig(derive_seed("node-mallory"))
+    config = HostConfig(derive_seed("node-mallory"))
     async with open_p2p(config, [genesis_check.topic()]) as mallory:
         await mallory.connect(node.listen_addrs()[0])
         with trio.fail_after(20):

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from bridge.observation import ReobserveRequest, sign_reobserve_request
 from clearing.sandbox import Sandbox
 from clearing.state import initialize_state
-from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
+from node.api.server import ApiApp
 from node.api.tiers import OPERATOR
 from node.clock import wall_clock_ms
 from node.collateral.admission import MAX_REQUEST_AGE_MS, RequestGate
@@ -17,7 +17,7 @@ from node.collateral.api import BridgeApi
 from node.collateral.service import BridgeNode, expose_request_gate
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
-from node.p2p import P2PConfig, open_p2p
+from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import BRIDGE
 from node.txcheck import make_clearing_check
 from tests.node.apiserver import serve_app
@@ -44,7 +44,7 @@ async def test_request_gate_counters_are_served_in_bridge_status_and_metrics() -
     validators = initialize_state(GENESIS).validators
     gate = RequestGate(lambda: validators)
     topic = make_check(GENESIS).topic(gate)
-    p2p_config = P2PConfig(key_seed=bytes(32))
+    p2p_config = HostConfig(key_seed=bytes(32))
     async with open_p2p(p2p_config, [topic]) as p2p:
         ctx = SimpleNamespace(genesis=GENESIS, p2p=p2p, api=app, state=app.node.get_state(),
                               validator_key=None)  # fmt: skip

@@ -15,7 +15,7 @@ from clearing.sandbox import derive_member_key
 from clearing.tx import encode_tx
 from lightclient.codec import ConsensusDecodeError
 from lightclient.cometbft import get_address
-from node.app import ClearingApp
+from node.clearing_app import ClearingApp
 from node.cometbft.abci import (
     CODE_REFUSED,
     CODE_UNDECODABLE,

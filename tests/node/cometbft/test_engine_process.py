@@ -14,7 +14,7 @@ import trio
 from clearing.genesis import compute_genesis_hash, parse_genesis
 from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.tx import encode_tx
-from node.app import ClearingApp
+from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.home import ABCI_SOCKET, Listeners, Timeouts, write_home

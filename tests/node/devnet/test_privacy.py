@@ -14,9 +14,9 @@ import pytest
 
 from clearing.sandbox import Sandbox
 from consensus.types import Block
-from node.api.app import ApiApp
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
+from node.api.server import ApiApp
 from node.devnet.privacy import (
     NUMBER,
     STRANGERS_GUESS,

@@ -14,7 +14,7 @@ from clearing.context import Equivocation
 from clearing.oracle import PriceObservation, sign_price_observation
 from clearing.sandbox import Sandbox
 from clearing.tx import encode_tx
-from node.oracle.pool import FreshnessRule, ObservationPool
+from node.oracle.pool import FreshnessRule, PriceObservationPool
 
 ROOT = Path(__file__).resolve().parents[3]
 GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
@@ -29,7 +29,7 @@ def observe(key_index: int, observed_ms: int, price: int = 60_500_000) -> PriceO
 
 
 def test_keeps_the_newest_observation_of_each_signer() -> None:
-    pool = ObservationPool(lambda: VALIDATORS)
+    pool = PriceObservationPool(lambda: VALIDATORS)
     assert pool.add(observe(0, 2_000))
     assert not pool.add(observe(0, 1_000))  # older: a replay changes nothing
     assert not pool.add(observe(0, 2_000, price=1))
@@ -38,7 +38,7 @@ def test_keeps_the_newest_observation_of_each_signer() -> None:
 
 
 def test_update_needs_fresh_quorum_newer_than_the_committed_price_time() -> None:
-    pool = ObservationPool(lambda: VALIDATORS)
+    pool = PriceObservationPool(lambda: VALIDATORS)
     rule = FreshnessRule(time_ms=20_000, max_age_ms=10_000, after_ms=15_000)
     pool.add(observe(0, 19_000))
     pool.add(observe(1, 19_500))
@@ -58,7 +58,7 @@ def test_update_needs_fresh_quorum_newer_than_the_committed_price_time() -> None
 def test_a_proposed_update_is_accepted_by_clearing() -> None:
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
     when = box.next_context().time_ms
-    pool = ObservationPool(lambda: VALIDATORS)
+    pool = PriceObservationPool(lambda: VALIDATORS)
     for index, price in enumerate((60_100_000, 60_200_000, 60_300_000)):
         pool.add(observe(index, when - 10, price))
     update = pool.compute_update(FreshnessRule(when, 10_000, box.state.price_time_ms))
@@ -74,7 +74,7 @@ def test_the_pool_weighs_signers_by_the_set_in_force_as_clearing_does() -> None:
     """Two validators jailed: the other two hold all the power, so their observations
     alone are a quorum (20 of 40 in the genesis set); a jailed one's is left out."""
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
-    pool = ObservationPool(lambda: box.state.validators)
+    pool = PriceObservationPool(lambda: box.state.validators)
     for n in (2, 3):
         jailed = box.validator_keys[n].public_key().public_bytes_raw()
         box.apply([], (Equivocation(jailed, box.state.height),))
@@ -94,7 +94,7 @@ def test_the_pool_weighs_signers_by_the_set_in_force_as_clearing_does() -> None:
 def test_an_update_is_proposed_iff_fresh_power_is_a_quorum(
     adds: list[tuple[int, int]],
 ) -> None:
-    pool = ObservationPool(lambda: VALIDATORS)
+    pool = PriceObservationPool(lambda: VALIDATORS)
     for index, observed_ms in adds:
         pool.add(observe(index, observed_ms))
     rule = FreshnessRule(time_ms=30_000, max_age_ms=10_000, after_ms=22_000)

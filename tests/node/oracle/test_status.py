@@ -12,7 +12,7 @@ from clearing.context import Equivocation
 from clearing.oracle import sign_price_observation
 from clearing.sandbox import Sandbox
 from clearing.tx import encode_tx
-from node.oracle.pool import FreshnessRule, ObservationPool
+from node.oracle.pool import FreshnessRule, PriceObservationPool
 from node.oracle.status import OracleMetrics, OracleStatus
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -21,7 +21,7 @@ GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
 
 def test_a_clamped_update_is_recorded_and_rendered() -> None:
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
-    pool = ObservationPool(lambda: box.state.validators)
+    pool = PriceObservationPool(lambda: box.state.validators)
     when = box.next_context().time_ms
     for key in box.validator_keys[:3]:
         pool.add(sign_price_observation(key, box.chain_id, when, {"BTC/0.001": 42_000_000}, {}))
@@ -52,7 +52,7 @@ def test_a_clamped_update_is_recorded_and_rendered() -> None:
 
 def test_the_observers_are_named_and_weighed_by_the_set_in_force() -> None:
     box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
-    pool = ObservationPool(lambda: box.state.validators)
+    pool = PriceObservationPool(lambda: box.state.validators)
     when = box.next_context().time_ms
     for key in box.validator_keys[:2]:
         pool.add(sign_price_observation(key, box.chain_id, when, {"BTC/0.001": 42_000_000}, {}))

@@ -11,7 +11,7 @@ from pathlib import Path
 import msgpack
 import trio
 
-from node.p2p import P2PConfig, P2PNode, Topic, open_p2p
+from node.p2p import HostConfig, P2PNode, Topic, open_p2p
 
 MAX_NOTE = 512
 ROOT = Path(__file__).resolve().parents[3]
@@ -55,8 +55,8 @@ def seed(name: str) -> bytes:
     return hashlib.sha256(name.encode()).digest()
 
 
-def config(name: str, **kw: object) -> P2PConfig:
-    return P2PConfig(key_seed=seed(name), **kw)  # type: ignore[arg-type]
+def config(name: str, **kw: object) -> HostConfig:
+    return HostConfig(key_seed=seed(name), **kw)  # type: ignore[arg-type]
 
 
 def peer_id_of(name: str) -> str:

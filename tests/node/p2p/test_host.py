@@ -12,9 +12,9 @@ from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
 
 from node.p2p import (
+    HostConfig,
     MessageTooLarge,
     Offence,
-    P2PConfig,
     P2PNode,
     RequestFailed,
     ScoreParams,
@@ -207,7 +207,9 @@ async def test_oversized_request_is_refused_by_the_server() -> None:
         assert b.scores.get_score(a.peer_id) == -Offence.OVERSIZED.penalty
 
 
-async def run_until(cfg: P2PConfig, stop: trio.Event, task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
+async def run_until(
+    cfg: HostConfig, stop: trio.Event, task_status=trio.TASK_STATUS_IGNORED
+) -> None:  # type: ignore[no-untyped-def]
     async with open_p2p(cfg, TOPICS) as node:
         task_status.started(node)
         await stop.wait()

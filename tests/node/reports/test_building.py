@@ -39,7 +39,7 @@ from node.reports.worker import (
 from proofs.native_group import FAST
 from proofs.openings import get_member_openings, verify_member_openings
 from proofs.pedersen import get_generators
-from proofs.report import Validator, add_signatures, check_signatures, get_powers, verify_report
+from proofs.report import VotingPower, add_signatures, check_signatures, get_powers, verify_report
 from tests.node.reports.support import MEMBERS, SEED, trading_sandbox
 
 CHAIN = 4242
@@ -74,7 +74,7 @@ def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs) -> Non
     keys = [derive_ed25519_key(f"validator-{i}") for i in range(4)]
     shares = [sign_share(k, CHAIN, inputs.epoch, report.get_hash()) for k in keys[:3]]
     signed = add_signatures(report, [s.get_report_signature() for s in shares])
-    validators = [Validator(k.public_key().public_bytes_raw(), 10) for k in keys]
+    validators = [VotingPower(k.public_key().public_bytes_raw(), 10) for k in keys]
     assert verify_report(gens, signed, validators, CHAIN).ok
     message = compute_report_signing_bytes(CHAIN, inputs.epoch, report.get_hash())
     assert report.get_signing_bytes() == message
@@ -233,7 +233,7 @@ def test_the_seed_file_is_a_private_key_file(tmp_path) -> None:  # type: ignore[
 
 def test_the_inputs_carry_the_active_set_in_force_at_the_epochs_block() -> None:
     box = trading_sandbox()
-    genesis = [Validator(v.pubkey, v.power) for v in box.genesis.validators]
+    genesis = [VotingPower(v.pubkey, v.power) for v in box.genesis.validators]
     inputs = extract_report_inputs(box.state, compute_state_root(box.state))
     assert inputs is not None and list(inputs.validators) == genesis
     box.apply([], (Equivocation(genesis[1].public_key, box.state.height),))

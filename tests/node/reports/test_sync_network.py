@@ -28,7 +28,7 @@ from node.reports.store import ReportStore
 from node.reports.sync import ReportFetcher, serve_report_sync
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
-from proofs.report import Validator, decode_report, verify_report
+from proofs.report import VotingPower, decode_report, verify_report
 from tests.node.netproc import NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network
 from tests.node.p2p.support import line
@@ -57,7 +57,7 @@ def check_served(view: dict[str, Any]) -> None:
     """The served report is the committed one and verifies with public data alone."""
     assert view["reportHash"] == view["committedHash"] and view["commitHeight"]
     genesis = parse_genesis(small_epoch_genesis(EPOCH_LENGTH))
-    validators = [Validator(v.pubkey, v.power) for v in genesis.validators]
+    validators = [VotingPower(v.pubkey, v.power) for v in genesis.validators]
     report = decode_report(bytes.fromhex(view["report"]))
     verdict = verify_report(get_generators(FAST), report, validators, genesis.chain_id)
     assert verdict.ok, verdict.failures

@@ -17,7 +17,7 @@ import trio
 from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
-from node.p2p import P2PConfig, open_p2p
+from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import TX, get_topic
 from node.status.charts import SVG_NS
 from tests.node.netproc import NodeHome
@@ -76,7 +76,7 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
     setup, _ = setup_txs()
     async with open_node_network(tmp_path) as net:
         await net.wait_for_height(1)
-        client_config = P2PConfig(
+        client_config = HostConfig(
             derive_seed("status-client"), persistent_peers=tuple(h.addr for h in net.homes)
         )
         async with open_p2p(client_config, [get_topic(TX)]) as client:

@@ -21,7 +21,7 @@ from node.status.verdict import ReportVerdicts, check_report
 from node.storage import NodeStore
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
-from proofs.report import Validator, add_signatures, build_report, sign_report
+from proofs.report import VotingPower, add_signatures, build_report, sign_report
 from proofs.sample import (
     SAMPLE_MARKET,
     SAMPLE_MARKET_PROOF,
@@ -34,7 +34,7 @@ from tests.lightclient.support import make_anchor, make_set_change
 from tests.node.reports.support import SEED, epoch_report_inputs, store_chain_to_anchor
 
 KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
-VALIDATORS = [Validator(k.public_key().public_bytes_raw(), 10) for k in KEYS]
+VALIDATORS = [VotingPower(k.public_key().public_bytes_raw(), 10) for k in KEYS]
 CHAIN_ID = 4242
 
 
@@ -84,7 +84,7 @@ def test_a_report_of_another_chain_is_invalid() -> None:
 
 def test_a_report_over_a_statement_the_genesis_does_not_give_is_invalid() -> None:
     box, inputs = epoch_report_inputs()
-    validators = [Validator(v.pubkey, v.power) for v in box.genesis.validators]
+    validators = [VotingPower(v.pubkey, v.power) for v in box.genesis.validators]
 
     def check(statement: SolvencyStatement) -> dict[str, Any]:
         report = build_report(

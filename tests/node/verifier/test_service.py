@@ -11,8 +11,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.sandbox import Sandbox
-from node.api.app import ApiApp
 from node.api.node_interface import LocalNode
+from node.api.server import ApiApp
 from node.mempool import Mempool
 from node.service_list import SERVICE_KINDS
 from node.storage import NodeStore

@@ -22,7 +22,7 @@ import {
   getCometSigners,
   verifyCometCommit,
 } from "./cometbft";
-import { type Validator, getPowers, isValidSignature } from "./signatures";
+import { type VotingPower, getPowers, isValidSignature } from "./signatures";
 
 const ANCHOR_VERSION = 3n;
 const MAX_SET_CHANGES = 10_000;
@@ -53,23 +53,23 @@ export interface CommitCertificate {
   height: bigint;
   blockHash: Uint8Array;
   /** InvalidCommit's words, or null when more than 2/3 of `validators`' power signed. */
-  verify(chain: string, validators: Validator[]): string | null;
+  verify(chain: string, validators: VotingPower[]): string | null;
   /** The members of `validators` whose precommits for the block it carries. */
-  signers(validators: Validator[]): Validator[];
+  signers(validators: VotingPower[]): VotingPower[];
 }
 
 /** How an engine's chain is read (lightclient.anchor.EngineRecords). */
 interface ChainRules {
   decodeHeader(obj: Value): [BlockHeader, Uint8Array];
   decodeCommit(obj: Value): CommitCertificate;
-  validatorsHash(validators: Validator[]): Uint8Array;
+  validatorsHash(validators: VotingPower[]): Uint8Array;
 }
 
 /** Block h's header naming a next set other than its own, h's certificate, and that set. */
 export interface SetChange {
   header: BlockHeader;
   commit: CommitCertificate;
-  validators: Validator[];
+  validators: VotingPower[];
 }
 
 export interface StateAnchor {
@@ -82,7 +82,7 @@ export interface StateAnchor {
 
 /** The sets that signed the chain as the walk from the given set found them: [first height, set]. */
 export interface ValidatorHistory {
-  sets: [bigint, Validator[]][];
+  sets: [bigint, VotingPower[]][];
 }
 
 /** lightclient.codec.DecodeError's words. */
@@ -239,7 +239,7 @@ function getRules(engine: Value): ChainRules {
 }
 
 /** A set as ValidatorPowers.from_wire reads it: keys strictly increasing, power at least 1. */
-function decodeValidators(obj: Value): Validator[] {
+function decodeValidators(obj: Value): VotingPower[] {
   const validators = expectList(obj, "validators", undefined, MAX_VALIDATORS).map((item) => {
     const [key, power] = expectList(item, "validator", 2);
     return { publicKey: expectBytes(key!, "validator.key", 32), power: expectInt(power!, "validator.power", 1n) };
@@ -284,7 +284,7 @@ function computeHash(...parts: Uint8Array[]): Uint8Array {
 
 /** What a header signed by `validators` commits to (lightclient.header.compute_validators_hash):
  * (public key, power) pairs in key order. */
-export function computeValidatorsHash(validators: Validator[]): Uint8Array {
+export function computeValidatorsHash(validators: VotingPower[]): Uint8Array {
   const pairs = validators.map((v): [string, Value[]] => [toHex(v.publicKey), [v.publicKey, v.power]]);
   pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return computeHash(DOMAIN_VALIDATORS, encodeMsgpack(pairs.map(([, pair]) => pair)));
@@ -294,7 +294,7 @@ export function computeValidatorsHash(validators: Validator[]): Uint8Array {
 export const getConsensusChainId = (chainId: bigint): string => `clearnode-${chainId}`;
 
 /** The set that signs block `height` (the first one before any change). */
-export function getSetAt(history: ValidatorHistory, height: bigint): Validator[] {
+export function getSetAt(history: ValidatorHistory, height: bigint): VotingPower[] {
   let found = history.sets[0]![1];
   for (const [first, validators] of history.sets) {
     if (first > height) break;
@@ -349,13 +349,13 @@ export const describeCheckpointAfterAnchor = (checkpoint: bigint, anchor: bigint
 export function followSetChanges(
   changes: SetChange[],
   chainId: bigint,
-  validators: Validator[],
+  validators: VotingPower[],
   checkpoint: Checkpoint | null,
   engine: string,
 ): ValidatorHistory | { failure: string } {
   const chain = getConsensusChainId(chainId);
   const rules = RULES[engine]!;
-  let sets: [bigint, Validator[]][] = [[1n, validators]];
+  let sets: [bigint, VotingPower[]][] = [[1n, validators]];
   let pending = changes;
   if (checkpoint !== null) {
     let read = 0;
@@ -395,7 +395,7 @@ export function followSetChanges(
 
 /** check_set_change's reason, or null when `change` is a block of `chain` at or after `first`,
  * signed by `held` and naming its set next. */
-function checkSetChange(change: SetChange, chain: string, first: bigint, held: Validator[], rules: ChainRules): string | null {
+function checkSetChange(change: SetChange, chain: string, first: bigint, held: VotingPower[], rules: ChainRules): string | null {
   const { header, commit } = change;
   if (header.chainId !== chain) return `its header is of chain ${reprStr(header.chainId)}, not ${reprStr(chain)}`;
   if (header.height < first) return `the set before it signs from block ${first} on: changes must come in height order, one per block`;
@@ -419,7 +419,7 @@ function checkSetChange(change: SetChange, chain: string, first: bigint, held: V
 /** Whether `anchor` proves `stateRoot` is the chain's after block `height`, committed by
  * `validators`, the set that signs `height + 1` (check_anchor: ValidatorSetChanged is
  * `notChecked`, every other AnchorError a `failure`). */
-export function checkAnchor(anchor: StateAnchor, chainId: bigint, height: bigint, stateRoot: Uint8Array, validators: Validator[]): AnchorOutcome {
+export function checkAnchor(anchor: StateAnchor, chainId: bigint, height: bigint, stateRoot: Uint8Array, validators: VotingPower[]): AnchorOutcome {
   const expected = getConsensusChainId(chainId);
   const { header, commit } = anchor;
   const failure = (reason: string): AnchorOutcome => ({ failure: reason });
@@ -455,7 +455,7 @@ function verifyCommit(
   commit: { height: bigint; round: bigint; blockHash: Uint8Array },
   signatures: { validator: Uint8Array; signature: Uint8Array }[],
   chain: string,
-  validators: Validator[],
+  validators: VotingPower[],
 ): string | null {
   const message = concat(DOMAIN_VOTE, encodeMsgpack([WIRE_VERSION, chain, PRECOMMIT, commit.height, commit.round, commit.blockHash]));
   const { powers, total } = getPowers(validators);
@@ -476,6 +476,6 @@ function verifyCommit(
 }
 
 /** The signers' power, for the line a member reads. */
-export function getSignedPower(anchor: StateAnchor, validators: Validator[]): bigint {
+export function getSignedPower(anchor: StateAnchor, validators: VotingPower[]): bigint {
   return anchor.commit.signers(validators).reduce((a, v) => a + v.power, 0n);
 }

@@ -6,7 +6,7 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { compare, concat, equal, utf8 } from "./bytes";
-import { type Validator, isValidSignature } from "./signatures";
+import { type VotingPower, isValidSignature } from "./signatures";
 
 const PRECOMMIT = 2n;
 const FLAG_COMMIT = 2n;
@@ -103,14 +103,14 @@ export function computeHeaderHash(h: CometHeaderFields): Uint8Array {
 export const getAddress = (publicKey: Uint8Array): Uint8Array => sha256(publicKey).slice(0, 20);
 
 /** CometBFT's order of a set (ValidatorsByVotingPower): power descending, then address. */
-export function orderValidators(validators: Validator[]): Validator[] {
+export function orderValidators(validators: VotingPower[]): VotingPower[] {
   return [...validators].sort((a, b) =>
     a.power !== b.power ? (a.power > b.power ? -1 : 1) : compare(getAddress(a.publicKey), getAddress(b.publicKey)),
   );
 }
 
 /** ValidatorSet.Hash: the Merkle root of each SimpleValidator, in CometBFT's order. */
-export function computeCometValidatorsHash(validators: Validator[]): Uint8Array {
+export function computeCometValidatorsHash(validators: VotingPower[]): Uint8Array {
   return computeMerkleRoot(
     orderValidators(validators).map((v) => concat(encodeMessage(1, encodeBytes(1, v.publicKey)), encodeInt(2, v.power))),
   );
@@ -144,7 +144,7 @@ export function getVoteSignBytes(chainId: string, commit: CometCommitFields, ind
 }
 
 /** The validators, in the set's order, whose slots hold a precommit for the block. */
-export function getCometSigners(commit: CometCommitFields, validators: Validator[]): Validator[] {
+export function getCometSigners(commit: CometCommitFields, validators: VotingPower[]): VotingPower[] {
   const ordered = orderValidators(validators);
   return commit.signatures.flatMap((sig, i) => (sig.flag === FLAG_COMMIT && ordered[i] !== undefined ? [ordered[i]!] : []));
 }
@@ -152,7 +152,7 @@ export function getCometSigners(commit: CometCommitFields, validators: Validator
 /** VerifyCommitLight's verdict in InvalidCommit's words, or null: one slot per validator in
  * the set's order, each precommit for the block by its slot's validator and valid, more
  * than 2/3 of the power together. */
-export function verifyCometCommit(commit: CometCommitFields, chainId: string, validators: Validator[]): string | null {
+export function verifyCometCommit(commit: CometCommitFields, chainId: string, validators: VotingPower[]): string | null {
   const invalid = (reason: string, signed = 0n, of = 0n): string =>
     `invalid commit at height ${commit.height}: ${reason} (signed power ${signed} of total ${of})`;
   const ordered = orderValidators(validators);

@@ -5,7 +5,8 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { toHex } from "./bytes";
 import { type Report, getSigningBytes } from "./report";
 
-export interface Validator {
+/** A validator as the verifier counts it: its key and voting power (proofs/report.py VotingPower). */
+export interface VotingPower {
   publicKey: Uint8Array;
   power: bigint;
 }
@@ -20,13 +21,13 @@ export function isValidSignature(publicKey: Uint8Array, signature: Uint8Array, m
 }
 
 /** Validator public key (hex) -> power, and their total, as lightclient's ValidatorPowers. */
-export function getPowers(validators: Validator[]): { powers: Map<string, bigint>; total: bigint } {
+export function getPowers(validators: VotingPower[]): { powers: Map<string, bigint>; total: bigint } {
   const powers = new Map(validators.map((v) => [toHex(v.publicKey), v.power]));
   return { powers, total: validators.reduce((a, v) => a + v.power, 0n) };
 }
 
 /** Failures of the quorum check: > 2/3 of total power, cross-multiplied. */
-export function checkSignatures(report: Report, validators: Validator[]): string[] {
+export function checkSignatures(report: Report, validators: VotingPower[]): string[] {
   const failures: string[] = [];
   const { powers } = getPowers(validators);
   const message = getSigningBytes(report);

@@ -36,7 +36,7 @@ import { GenesisError, compareStatement, getScenarioNames } from "./recompute/in
 import { applyConfiguration } from "./configuration";
 import { readFormGenesis } from "./recompute/genesis.js";
 import { asInt, isObject } from "./recompute/json.js";
-import { type Validator, checkSignatures, getPowers } from "./signatures";
+import { type VotingPower, checkSignatures, getPowers } from "./signatures";
 import { addSolvencyCheck } from "./statement";
 
 export interface Verdict {
@@ -104,10 +104,10 @@ const newVerdict = (): Verdict => ({ passed: [], failures: [], notChecked: [], u
 
 /** The validator set, chain id and engine of a genesis (or a bare list of {pubkey, power}:
  * our engine's). */
-export function readValidators(genesis: unknown): { validators: Validator[]; chainId: bigint | null; engine: string } {
+export function readValidators(genesis: unknown): { validators: VotingPower[]; chainId: bigint | null; engine: string } {
   const entries = isObject(genesis) ? genesis["validators"] : genesis;
   if (!Array.isArray(entries)) throw new UsageError("genesis: not a validator set: no list of validators");
-  const validators = entries.map((v: unknown, i): Validator => {
+  const validators = entries.map((v: unknown, i): VotingPower => {
     const e = (v ?? {}) as Record<string, unknown>;
     const key = e["pubkey"] ?? e["public_key"];
     const power = asInt(e["power"]);
@@ -153,7 +153,7 @@ function readReserves(genesis: unknown): ReserveGenesis {
 export function verifyReport(
   gens: Generators,
   report: Report,
-  validators: Validator[] | null,
+  validators: VotingPower[] | null,
   chainId: bigint | null,
   trust: Trust | null = null,
   engine: string = OUR_ENGINE,
@@ -230,7 +230,7 @@ export function verifyReport(
  * check is asked for: what stops it is a check that could not be made (check_root_on_chain). */
 export function checkRootOnChain(
   report: Report,
-  validators: Validator[] | null,
+  validators: VotingPower[] | null,
   trust: Trust | null = null,
   engine: string = OUR_ENGINE,
 ): { verdict: Verdict; history: ValidatorHistory | null } {

@@ -20,8 +20,7 @@ from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_PROPOSER_TXS_BYT
 from clearing.root import compute_state_root
 from clearing.state import ClearingState, initialize_state
 from clearing.tx import decode_tx
-from consensus.app import CheckTxResult, TxAccepted, TxRejected
-from consensus.types import Block, Validator
+from consensus.types import Block, Voter
 from node.worktime import BLOCK_APPLY, PROPOSAL_CHECK, WorkTime
 
 log = logging.getLogger(__name__)
@@ -46,14 +45,6 @@ class ClearingApp:
     @property
     def height(self) -> int:
         return self.state.height
-
-    def check_tx(self, tx: bytes) -> CheckTxResult:
-        """Mempool admission by decoding; changes nothing."""
-        try:
-            decode_tx(tx)
-        except DecodeError as exc:
-            return TxRejected(str(exc))
-        return TxAccepted()
 
     def add_proposal_source(self, source: ProposalSource) -> None:
         """`source(height, time_ms)` gives transactions this node puts first in its own
@@ -107,14 +98,14 @@ class ClearingApp:
         self.last_result = result
         return result
 
-    def get_validator_update(self, height: int) -> tuple[Validator, ...] | None:
+    def get_validator_update(self, height: int) -> tuple[Voter, ...] | None:
         """The active validators clearing recorded after block `height`, if it changed them
         (governance, jailing): in the state root and snapshots, so a restored node answers
         the same."""
         changed = self.state.validator_sets.get(height)
         if changed is None:
             return None
-        return tuple(Validator(v.name, v.pubkey, v.power) for v in changed)
+        return tuple(Voter(v.name, v.pubkey, v.power) for v in changed)
 
 
 def get_equivocations(block: Block) -> tuple[Equivocation, ...]:
