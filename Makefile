@@ -66,12 +66,16 @@ $(VERIFIER_PAGE): $(NPM_STAMP) package-lock.json $(VERIFIER_SOURCES)
 	node_modules/.bin/tsc -p web/verifier
 	node web/verifier/build.mjs $@
 
-test: install
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+# Two workers (pytest-xdist): the tests that start OS processes run one at a time on one,
+# the in-process tests on the other (tests/parallel.py). PYTEST_ARGS=-n0 runs one process.
+PARALLEL := -n 2 --dist loadgroup
 
-# Everything but the chain and multi-process tests: the inner loop.
+test: install
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest $(PARALLEL) $(PYTEST_ARGS)
+
+# Everything but the chain, multi-process and slow tests: the inner loop.
 test-fast: install
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest -m "not chain and not multiprocess and not slow" $(PYTEST_ARGS)
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest $(PARALLEL) -m "not chain and not multiprocess and not slow" $(PYTEST_ARGS)
 
 devnet: install
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/clearnode devnet $(DEVNET_ARGS)

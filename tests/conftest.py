@@ -9,8 +9,18 @@ bench/, never here.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
+from xdist.workermanage import WorkerController
+
+from tests.parallel import GROUPS_PATH, GroupScheduling, write_groups
+
+GROUPS_DIR = pytest.StashKey[Path | None]()
 
 settings.register_profile(
     "default",
@@ -20,3 +30,34 @@ settings.register_profile(
 )
 settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=2000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[GROUPS_DIR] = None
+
+
+def pytest_configure_node(node: WorkerController) -> None:
+    """The controller (xdist): where the first worker writes the tests' groups."""
+    if node.config.stash[GROUPS_DIR] is None:
+        node.config.stash[GROUPS_DIR] = Path(tempfile.mkdtemp(prefix="pytest-groups-"))
+    node.workerinput[GROUPS_PATH] = str(node.config.stash[GROUPS_DIR] / "groups.json")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> GroupScheduling | None:
+    directory = config.stash[GROUPS_DIR]
+    if config.getvalue("dist") != "loadgroup" or directory is None:
+        return None
+    return GroupScheduling(config, directory / "groups.json", log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the first xdist worker: each test's group, for the controller (tests/parallel.py)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and workerinput["workerid"] == "gw0":
+        write_groups(Path(workerinput[GROUPS_PATH]), items)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    directory = config.stash.get(GROUPS_DIR, None)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)

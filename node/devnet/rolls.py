@@ -105,7 +105,14 @@ class Rolls:
             return "the listing roll: no series was listed after an expiry"
         if not any(s.priced_height is not None for s in rolled):
             return "the listing roll: the oracle never priced a rolled series"
+        if self.has_untraded_roll():
+            return "the listing roll: the market makers never traded a rolled series"
         return ""
+
+    def has_untraded_roll(self) -> bool:
+        """The roll listed a series and nobody holds any such series yet."""
+        rolled = [s for s in self.series.values() if s.listed_height > 0]
+        return bool(rolled) and all(s.traded_height is None for s in rolled)
 
     def get_summary(self) -> list[dict[str, Any]]:
         return [{**s.__dict__, "line": s.get_line()} for s in self.series.values()]

@@ -100,6 +100,10 @@ async def run_script(net: Devnet, started: float) -> None:
     await withdraw(net)
     await withdraw_profit_cross_chain(net)
     await trade_until(net, rng, started + net.config.duration_s)
+    # a crash put off on a loaded machine can leave the run no flow after the roll
+    rolls = net.replay.rolls
+    await trade_until(net, rng, time.monotonic() + STEP_TIMEOUT_S,
+                      lambda: not rolls.has_untraded_roll())  # fmt: skip
 
 
 def schedule_crash(net: Devnet) -> float:
@@ -119,9 +123,14 @@ def schedule_crash(net: Devnet) -> float:
     return shock_at
 
 
-async def trade_until(net: Devnet, rng: random.Random, until_monotonic: float) -> None:
-    """The venue's flow between the market makers until then (or a failure)."""
-    while time.monotonic() < until_monotonic and not net.failures:
+async def trade_until(
+    net: Devnet,
+    rng: random.Random,
+    until_monotonic: float,
+    done: Callable[[], bool] = lambda: False,
+) -> None:
+    """The venue's flow between the market makers until then (or a failure, or `done`)."""
+    while time.monotonic() < until_monotonic and not net.failures and not done():
         rolling = net.replay.rolls.get_live(net.state.time_ms)
         await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id, rolling))
 

@@ -57,9 +57,10 @@ def get_shock_after_s(config: DevnetConfig) -> float:
 def get_roll_schedule(config: DevnetConfig, now_ms: int) -> tuple[int, int]:
     """The short-dated future's expiry (whole seconds) and the roll's period: it expires
     a little before the crash, once members hold it, and the next series it rolls into
-    lives to the end of the run."""
+    lives to the end of the run (twice its duration: the checks after it take a while
+    on a loaded machine)."""
     expiry_ms = (now_ms + int(get_shock_after_s(config) * 900) + 999) // 1000 * 1000
-    period_ms = max(60, int(config.duration_s)) * 1000
+    period_ms = 2 * max(60, int(config.duration_s)) * 1000
     return expiry_ms, period_ms
 
 

@@ -158,7 +158,13 @@ async def test_applied_request_replayed_after_commit_is_refused(api: Harness) ->
     assert len(api.pool) == 0
 
 
-@pytest.mark.parametrize(("path", "body", "ctype", "status", "kind"), HOSTILE_POSTS)
+@pytest.mark.parametrize(
+    ("path", "body", "ctype", "status", "kind"),
+    HOSTILE_POSTS,
+    # by position: some bodies carry a wall-clock expiry, and every xdist worker must
+    # collect the same test ids
+    ids=[f"{n}-{path}-{kind}" for n, (path, *_, kind) in enumerate(HOSTILE_POSTS)],
+)
 async def test_garbage_bodies_get_typed_errors(
     api: Harness, path: str, body: bytes, ctype: str, status: int, kind: str
 ) -> None:

@@ -2,8 +2,8 @@
 `clearnode keys generate` for four validators, on each chain a vault trusting their
 bridge addresses (deploy.py of the guide), `clearnode init --validators 4
 --bridge-chain ...`, four `clearnode start --home`, a member's deposit credited in its
-signed account query; the genesis validators are the keys made first and the vaults
-trust exactly them."""
+signed account query, `clearnode status` of every node and one root per height; the
+genesis validators are the keys made first and the vaults trust exactly them."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from node.cli import main
 from node.commands.init import VALIDATOR_POWER
 from node.commands.keys import get_public_keys
 from node.config import load_config
-from tests.node.netproc import cli_network
+from tests.node.netproc import cli_network, read_roots
 from tests.node.test_network_processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
@@ -99,7 +99,11 @@ async def test_operator_walkthrough_from_keys_to_a_credited_deposit(tmp_path: Pa
 
             await wait_until("the deposit to be credited", credited, timeout_s=60)
             statuses = net.get_statuses()
+            assert [s and s["moniker"] for s in statuses] == ["node0", "node1", "node2", "node3"]
             assert all(s is not None and s["height"] > 0 for s in statuses), statuses
+            roots = [read_roots(home / "data" / "node.sqlite3") for home in net.homes]
+            for height in range(1, min(len(r) for r in roots) + 1):
+                assert len({r[height] for r in roots}) == 1, f"height {height}"
 
             # the vaults trust exactly the validators of the genesis: the keys made first
             for chain_config, anvil in zip(config.bridge_chains, (a, b), strict=True):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import trio
 
 from clearing.default.house import HOUSE
@@ -33,6 +34,8 @@ from tests.clearing.default.test_clients import (
 from tests.clearing.support import USDC
 from tests.clearing.test_trade import VENUE, VENUE_KEY
 from tests.node.test_network_inprocess import Member, assert_same_roots, network
+
+pytestmark = pytest.mark.slow  # four validators in one process
 
 
 async def commit(members: list[Member], txs: list[TxRecord | bytes]) -> None:

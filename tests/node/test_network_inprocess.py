@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+import pytest
 import trio
 
 from clearing.genesis import Genesis
@@ -31,6 +32,8 @@ from node.p2p import HostConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topics, open_publisher
 from tests.clearing.support import USDC, new_sandbox
 from tests.node.netsupport import ListMempool, example_genesis
+
+pytestmark = pytest.mark.slow  # four validators in one process
 
 CHAIN = "clearnode-test"
 FAST = TimeoutConfig(propose_ms=1000, prevote_ms=300, precommit_ms=300)

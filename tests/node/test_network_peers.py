@@ -36,6 +36,7 @@ def genesis_naming_peers() -> dict[str, object]:
     return doc
 
 
+@pytest.mark.slow
 async def test_an_observer_follows_a_stranger_is_refused_and_a_restarted_validator_returns(
     tmp_path: Path,
 ) -> None:

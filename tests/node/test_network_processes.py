@@ -1,5 +1,6 @@
 """Four validator processes on loopback: trades commit, roots agree, crash and late join recover,
-a validator stopped past the consensus timeouts resumes; the real CLI runs a network.
+a validator stopped past the consensus timeouts resumes (the real CLI runs a network in
+test_cli_walkthrough.py).
 
 Set-up transactions (collateral credits, venue authorisations) enter through a
 client libp2p host gossiping on the `tx` topic; venue trade batches are POSTed to
@@ -27,7 +28,7 @@ from node.clearing_app import ClearingApp
 from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.p2p import HostConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topic
-from tests.node.netproc import NodeHome, cli_network, process_network, read_roots
+from tests.node.netproc import NodeHome, process_network
 from tests.node.test_network_inprocess import setup_txs
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
@@ -192,21 +193,3 @@ async def test_validator_stopped_past_the_timeouts_resumes_and_agrees(tmp_path: 
         await wait_until("v3 to catch up", lambda: len(stopped.get_roots()) >= tip)
         assert assert_roots_agree(validators) >= tip
         assert count_included(stopped, batches) == 3
-
-
-async def test_cli_init_start_and_status(tmp_path: Path) -> None:
-    """`clearnode init --validators 4`, four `clearnode start --home`, `clearnode status`."""
-    with cli_network(tmp_path / "net") as net:
-        dbs = [home / "data" / "node.sqlite3" for home in net.homes]
-        await wait_until("every node to commit 3 blocks", lambda: min_tip(dbs) >= 3)
-        tip = min_tip(dbs)
-        statuses = net.get_statuses()
-        assert [s and s["moniker"] for s in statuses] == ["node0", "node1", "node2", "node3"]
-        assert all(s is not None and s["height"] >= tip for s in statuses), statuses
-        roots = [read_roots(db) for db in dbs]
-        for height in range(1, tip + 1):
-            assert len({r[height] for r in roots}) == 1, f"height {height}"
-
-
-def min_tip(dbs: list[Path]) -> int:
-    return min(len(read_roots(db)) for db in dbs)

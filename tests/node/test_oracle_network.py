@@ -25,6 +25,7 @@ from clearing.oracle import PriceObservation, sign_price_observation
 from clearing.sandbox import derive_ed25519_key
 from node.oracle.gossip import encode_observation
 from node.p2p.topics import PRICES
+from node.reports.store import write_atomically
 from tests.node.netproc import GENESIS_DOC, NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network
 
@@ -39,16 +40,19 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def oracle_config(observing: set[str], shock_at_ms: int | None = None) -> Any:
+def oracle_config(observing: set[str], shock: int | Path | None = None) -> Any:
+    """`shock`: its unix ms, or the file the test writes it to once it is due."""
+
     def make(home: NodeHome) -> str:
         if home.name not in observing:
             return "[oracle]\nenabled = false\n"
-        shock = "" if shock_at_ms is None else f"shock_at_ms = {shock_at_ms}\nshock_bps = -3000\n"
+        when = f'shock_file = "{shock}"' if isinstance(shock, Path) else f"shock_at_ms = {shock}"
+        shocked = "" if shock is None else f"{when}\nshock_bps = -3000\n"
         return (
             "[oracle]\nenabled = true\ninterval_ms = 2000\n"
             "[[oracle.sources]]\nkind = 'simulator'\n"
             f"symbols = {json.dumps(list(START))}\nstart_prices = {list(START.values())}\n"
-            "seed = 11\nmax_step_bps = 10\n" + shock
+            "seed = 11\nmax_step_bps = 10\n" + shocked
         )
 
     return make
@@ -98,8 +102,8 @@ def assert_same_roots(net: NodeNetwork) -> None:
 async def test_three_of_four_move_prices_identically_and_a_shock_is_clamped(
     tmp_path: Path,
 ) -> None:
-    shock_at = now_ms() + 20_000
-    config = oracle_config({"v0", "v1", "v2"}, shock_at)
+    shock_file = tmp_path / "shock_at_ms"
+    config = oracle_config({"v0", "v1", "v2"}, shock_file)
     async with open_network(tmp_path, config) as poll:
         # committed prices move away from genesis, by updates of 3 of 4 validators
         moved = await poll.wait_until(
@@ -109,7 +113,10 @@ async def test_three_of_four_move_prices_identically_and_a_shock_is_clamped(
         )  # fmt: skip
         assert [o["sampling"] for o in moved] == [True, True, True, False]
         assert moved[3]["observations_out"] == 0 and moved[3]["observations_in"] > 0
-        # the shock (-30%) is beyond genesis' 10% per update: clamped and flagged everywhere
+        assert all(o["flagged_clamps"] == [] for o in moved)
+        # the shock (-30%), due now, is beyond genesis' 10% per update: clamped and flagged
+        # everywhere, in an update after those that moved the prices
+        write_atomically(shock_file, f"{now_ms()}\n".encode())
         shocked = await poll.wait_until(
             lambda os: all(len(o["flagged_clamps"]) >= 1 for o in os), timeout_s=240
         )
@@ -117,7 +124,7 @@ async def test_three_of_four_move_prices_identically_and_a_shock_is_clamped(
         assert first["height"] > 0 and first["kind"] in ("index", "mark")
         assert first["price"] == first["previous"] - first["previous"] * MAX_MOVE_BPS // 10_000
         assert first["median"] <= first["previous"] * 7_500 // 10_000  # the shock, not noise
-        assert now_ms() >= shock_at
+        assert first["height"] > max(o["last_update_height"] for o in moved)
         assert all(o["flagged_clamps"][0] == first for o in shocked)
         assert sum(o["updates_proposed"] for o in shocked) >= 2
         # identical committed prices: the same state root at every height every node has
@@ -154,7 +161,7 @@ async def test_two_of_four_do_not_move_prices_and_hostile_observations_change_no
     # shocked from the start: the simulated walk (within 640 bps of its start) never
     # passes by START, so the update the quorum makes must move the index; unshocked, it
     # came back to START exactly in a suite run, and the median of v0 and v1 with v2 too
-    shocked = oracle_config({"v0", "v1"}, shock_at_ms=0)
+    shocked = oracle_config({"v0", "v1"}, shock=0)
     async with open_network(tmp_path, shocked) as poll:
         net = poll.net
         await net.wait_for_height(2, timeout_s=240)

@@ -82,6 +82,7 @@ def test_a_page_of_a_new_node_says_what_it_cannot_draw_yet() -> None:
     assert "<p id='alerts'>no alerts</p>" in page
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is missing: `make test` installs it")
 def test_chromium_draws_the_alerts_and_the_charts(tmp_path: Path) -> None:
     shots = {}
