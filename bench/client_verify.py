@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from proofs.group import get_backends
+from proofs.backends import get_backends
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "tests" / "vectors" / "reports"
@@ -36,7 +36,7 @@ SCRIPT = """
 import json, sys, time
 from pathlib import Path
 from clearing.genesis import parse_genesis
-from proofs.group import get_backend
+from proofs.backends import get_backend
 from proofs.member_account import check_member_account
 from proofs.openings import MemberOpenings, verify_member_openings
 from proofs.pedersen import get_generators

@@ -5,8 +5,8 @@ scalar multiplication) and the test oracle; `NativeGroup` (proofs/native_group.p
 the fast backend, the native core of native/ (Rust, the blst library), which also proves
 and batch-verifies whole statements (proofs/bulletproofs.py, proofs/statement.py). The
 native core is optional: a node's install builds it, the light SDK (clearnode-client)
-ships without it, and `get_fastest` is then the reference (same verdicts, slower); a
-verifier on the native core never imports py-ecc. Scalars are Python
+ships without it, and proofs/backends.py's `get_fastest` is then the reference (same
+verdicts, slower); a verifier on the native core never imports py-ecc. Scalars are Python
 ints; the backends reduce them mod `R`. Points travel as 48-byte compressed
 encodings (ZCash/IETF flags), which both libraries produce identically;
 `decode_point` accepts only canonical encodings of points on the curve.
@@ -25,7 +25,7 @@ decoded point, native/src/group.rs), which tests check off the subgroup.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from proofs.errors import ReportDecodeError
 
@@ -129,57 +129,8 @@ class Group(Generic[P]):
         ]
 
 
-NATIVE_CORE = "clearnode_native"
-"""The native core's module (native/): `make install` builds it, clearnode-client lacks it."""
-
-
-def get_native() -> Group[Any] | None:
-    """The native core's group, or None where it is not installed."""
-    try:
-        from proofs.native_group import FAST
-    except ModuleNotFoundError as exc:
-        if exc.name != NATIVE_CORE:
-            raise
-        return None
-    return FAST
-
-
 REFERENCE_NAME = "py-ecc"
-
-
-def get_reference() -> Group[Any]:
-    """py-ecc's reference group (imported on first use: py-ecc takes 0.3 s to import, which
-    a verifier on the native core never needs)."""
-    from proofs.pyecc_group import REFERENCE
-
-    return REFERENCE
-
-
-def get_backends() -> dict[str, Group[Any]]:
-    """The backends this installation has by name, fastest first: the native core's
-    when it is installed, then py-ecc's reference."""
-    backends = [get_native(), get_reference()]
-    return {group.name: group for group in backends if group is not None}
-
-
-def get_backend_names() -> list[str]:
-    """`get_backends()`'s names, without importing py-ecc."""
-    native = get_native()
-    return [*([] if native is None else [native.name]), REFERENCE_NAME]
-
-
-def get_backend(name: str) -> Group[Any]:
-    native = get_native()
-    if native is not None and name == native.name:
-        return native
-    if name == REFERENCE_NAME:
-        return get_reference()
-    raise ValueError(f"unknown group backend {name!r}; known here: {get_backend_names()}")
-
-
-def get_fastest() -> Group[Any]:
-    """The native core's group if installed, else the reference (the same verdicts)."""
-    return get_native() or get_reference()
+"""The reference backend's name (proofs/pyecc_group.py; proofs/backends.py picks one)."""
 
 
 def encode_scalar(k: int) -> bytes:

@@ -1,7 +1,7 @@
 """The native core's group (native/: Rust on blst), the fast backend of proofs/group.py.
 
 Imported only where the native core is installed: a node's `make install` builds it;
-the light SDK (clearnode-client) has no such module, and proofs/group.py's
+the light SDK (clearnode-client) has no such module, and proofs/backends.py's
 `get_fastest` then answers the py-ecc reference.
 """
 

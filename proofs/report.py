@@ -46,9 +46,10 @@ from lightclient.codec import ConsensusDecodeError
 from lightclient.crypto import is_valid_signature
 from lightclient.validators import ValidatorPowers
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
+from proofs.backends import get_backend
 from proofs.bulletproofs import N_BITS
 from proofs.errors import ProverError, ReportDecodeError, StatementError
-from proofs.group import POINT_BYTES, P, R, decode_scalar, encode_scalar, get_backend
+from proofs.group import POINT_BYTES, P, R, decode_scalar, encode_scalar
 from proofs.pedersen import Generators, get_generators
 from proofs.statement import (
     LinearForm,

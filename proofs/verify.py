@@ -30,10 +30,10 @@ from clearing.genesis import DEFAULT_ENGINE, Genesis, compute_genesis_hash, pars
 from clearing.risk.engine import compute_risk_setup
 from lightclient.anchor import Checkpoint, Trust
 from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
+from proofs.backends import get_backend, get_backend_names, get_fastest
 from proofs.clearing_members import check_clearing_members
 from proofs.disclosed import check_disclosed
 from proofs.errors import ReportDecodeError
-from proofs.group import get_backend, get_backend_names, get_fastest
 from proofs.member_account import check_member_account
 from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
 from proofs.pedersen import Generators, get_generators

@@ -12,7 +12,7 @@ from typing import Any
 from clearing.genesis import Genesis
 from lightclient.anchor import Checkpoint, Trust
 from proofs.account_proof import check_account_proof
-from proofs.group import get_fastest
+from proofs.backends import get_fastest
 from proofs.openings import MemberOpenings
 from proofs.pedersen import get_generators
 from proofs.report import Report, Verdict, VotingPower, decode_report

@@ -183,7 +183,7 @@ def run_script(script: str) -> str:
 WITHOUT_NATIVE_SCRIPT = """
 import sys
 sys.modules["clearnode_native"] = None  # as in clearnode-client, which ships without it
-from proofs.group import get_backend, get_backends, get_fastest
+from proofs.backends import get_backend, get_backends, get_fastest
 import proofs.verify  # its --backend choices are read without the native core
 print(sorted(get_backends()), get_fastest().name)
 try:

@@ -24,7 +24,7 @@ PROBE = """
 import importlib, importlib.metadata, importlib.util, json
 import clearnode.client
 from clearnode.client import MissingExtra, Vault
-from proofs.group import get_fastest
+from proofs.backends import get_fastest
 
 found = {name: importlib.util.find_spec(name) is not None for name in NAMES}
 unimportable = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from proofs.group import NATIVE_CORE
+from proofs.backends import NATIVE_CORE
 from tests.clearnode.client.install import NEVER_INSTALLED, ClientInstall
 from tests.node.netproc import ROOT
 
@@ -24,7 +24,7 @@ def test_the_base_install_has_the_sdk_and_nothing_of_the_node(
     assert base["found"] == dict.fromkeys(NEVER_INSTALLED, False)
     assert base["group"] == "py-ecc"
     # Only bridge's chain calls fail to import, for want of web3 alone, and the native
-    # core's group, which proofs/group.py imports only where the native core is installed.
+    # core's group, which proofs/backends.py imports only where the native core is installed.
     unimportable = dict(base["unimportable"])
     assert unimportable.pop("proofs.native_group") == NATIVE_CORE
     assert unimportable, "the chain calls import without web3?"

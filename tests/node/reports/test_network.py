@@ -105,13 +105,14 @@ async def fund_and_trade(net: NodeNetwork, box: Sandbox) -> None:
                 body = {"tx": "0x" + encode_tx(tx).hex()}
                 funded.append(await post(entry, "/v1/bridge/collateral-events", body))
             else:
-                funded.append(await post(entry, "/v1/member-requests", member_request_body(box, tx)))
+                body = member_request_body(box, tx)
+                funded.append(await post(entry, "/v1/member-requests", body))
         for response in funded:
             outcome = await wait_for_outcome(entry, response)
             assert outcome["code"] == "ok", outcome
-        tx = encode_tx(trade_batch(box))
+        batch = "0x" + encode_tx(trade_batch(box)).hex()
         outcome = await wait_for_outcome(
-            entry, await post(entry, "/v1/trade-batches", {"tx": "0x" + tx.hex()})
+            entry, await post(entry, "/v1/trade-batches", {"tx": batch})
         )
         summary = [e["fields"] for e in outcome["events"] if e["kind"] == "trade_batch"]
         assert outcome["code"] == "ok" and summary[0]["cleared"] == 2, outcome
