@@ -113,3 +113,82 @@ def test_the_service_interface_imports_no_service() -> None:
     } | {alias.name for node in ast.walk(interface) if isinstance(node, ast.Import)
          for alias in node.names}  # fmt: skip
     assert imported & services == set()
+
+
+def get_runtime_imports(root: Path) -> dict[str, set[str]]:
+    """Each module of the packages under `root` and the modules of them it imports when it
+    runs (at module level or in a function; an import for type checking only is no arrow)."""
+    modules = {
+        ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): path
+        for init in root.glob("*/__init__.py")
+        if init.parent.name != "tests"
+        for path in init.parent.rglob("*.py")
+    }
+    imports: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for inner in ast.walk(node)
+        }
+        named: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.Import):
+                named.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                named.add(node.module)
+                named.update(f"{node.module}.{alias.name}" for alias in node.names)
+        imports[name] = {m for m in named if m in modules and m != name}
+    return imports
+
+
+def find_circles(imports: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other round a loop (Tarjan's strongly
+    connected components of more than one module)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in imports[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = stack[stack.index(module) :]
+            del stack[stack.index(module) :]
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for module in sorted(imports):
+        if module not in index:
+            visit(module)
+    return circles
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    """A circle of imports at run time makes the import order matter and the parts
+    inseparable; type-only imports (for annotations) are allowed."""
+    assert find_circles(get_runtime_imports(ROOT)) == []
+
+
+def test_circles_are_found_through_functions_but_not_type_checking(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("def f():\n    from pkg.b import g\n")
+    (package / "b.py").write_text("from pkg import c\n")
+    (package / "c.py").write_text("import pkg.a\n")
+    (package / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                  "    from pkg.e import y\n")  # fmt: skip
+    (package / "e.py").write_text("from pkg.d import x\n")
+    assert find_circles(get_runtime_imports(tmp_path)) == [["pkg.a", "pkg.b", "pkg.c"]]
