@@ -96,7 +96,9 @@ async def wait_for_outcome(home: NodeHome, response: httpx.Response) -> dict[str
 
 async def fund_and_trade(net: NodeNetwork, box: Sandbox) -> None:
     """Fund and authorise the members, then clear one batch; each step must commit ok,
-    and a failure says which transaction failed and why."""
+    and a failure says which transaction failed and why. The batch waits for the funding:
+    a trade a block refuses (no credit yet) still spends its venue trade id, so a batch
+    sent early could never clear when sent again."""
     entry = net.homes[0]
     with trio.fail_after(120):  # an upper bound for a loaded machine (a few s when quiet)
         funded = []
