@@ -2,7 +2,6 @@ import pytest
 
 from clearing.errors import (
     ClearingError,
-    DecodeError,
     GenesisError,
     InsufficientCollateral,
     InvalidBlock,
@@ -10,6 +9,7 @@ from clearing.errors import (
     OutsideBand,
     WrongHeight,
 )
+from lightclient.codec import DecodeError
 
 
 def test_errors_render_their_numbers_and_name_their_code() -> None:
