@@ -46,7 +46,6 @@ from lightclient.codec import (
     unpack,
 )
 from node.p2p import Topic
-from proofs.errors import ReportDecodeError
 from proofs.report import AccountKey, Report, ValidatorSignature, decode_report
 
 REPORTS = "reports"
@@ -214,7 +213,7 @@ def decode_reports_message(
         if kind == KIND_PROOFS:
             return _decode_proof_share(fields, chain_id, validators)
         raise DecodeError("reports message", f"unknown kind {kind!r}")
-    except (DecodeError, ReportDecodeError) as exc:
+    except DecodeError as exc:  # ReportDecodeError too
         raise ReportsMessageError(str(exc)) from None
 
 
