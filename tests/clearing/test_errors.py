@@ -9,7 +9,6 @@ from clearing.errors import (
     OutsideBand,
     WrongHeight,
 )
-from lightclient.codec import DecodeError
 
 
 def test_errors_render_their_numbers_and_name_their_code() -> None:
@@ -26,7 +25,6 @@ def test_errors_render_their_numbers_and_name_their_code() -> None:
     ("error", "base"),
     [
         (OutsideBand("x", 1, 2, 3), InvalidTransaction),
-        (DecodeError("tx", "bad"), ClearingError),
         (GenesisError("k", "int", "s"), ClearingError),
         (WrongHeight(2, 3), InvalidBlock),
     ],
