@@ -12,11 +12,12 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from bridge.wire import BridgeDecodeError, check_fields, pack_record, unpack_record
+from bridge.wire import check_fields, pack_record, unpack_record
+from lightclient.codec import DecodeError
 
 DEPOSITED_TOPIC = keccak(text="Deposited(address,address,uint256,uint256,uint32)")
 DEPOSITED_TOPIC_HEX = "0x" + DEPOSITED_TOPIC.hex()
-__all__ = ["DEPOSITED_TOPIC_HEX", "BridgeDecodeError", "DepositEvent", "decode_deposit_log"]
+__all__ = ["DEPOSITED_TOPIC_HEX", "DepositEvent", "decode_deposit_log"]
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,10 @@ def decode_deposit_log(chain_id: int, log: dict[str, Any]) -> DepositEvent:
     """Decode one raw `eth_getLogs` entry of the vault's Deposited event."""
     topics = log.get("topics", [])
     if len(topics) != 4 or topics[0] != DEPOSITED_TOPIC_HEX:
-        raise BridgeDecodeError("Deposited log", f"unexpected topics {topics}")
+        raise DecodeError("Deposited log", f"unexpected topics {topics}")
     data = bytes.fromhex(log["data"][2:])
     if len(data) != 64:
-        raise BridgeDecodeError("Deposited log", f"data is {len(data)} bytes, want 64")
+        raise DecodeError("Deposited log", f"data is {len(data)} bytes, want 64")
     return DepositEvent(
         chain_id=chain_id,
         vault=bytes.fromhex(log["address"][2:]),

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bridge.wire import BridgeDecodeError, pack_record, unpack_record
+from bridge.wire import pack_record, unpack_record
 from clearing.attestation import compute_signing_bytes, is_valid_signature
 from clearing.collateral import CollateralObservation
-from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.genesis import ExternalBridge
+from lightclient.codec import expect_bytes
 
 EXTERNAL_DOMAIN = "external-collateral"
 
@@ -70,15 +70,11 @@ class SignedExternalEvent:
     @classmethod
     def decode(cls, data: bytes) -> SignedExternalEvent:
         fields, key, signature = unpack_record(data, "SignedExternalEvent", 3)
-        try:
-            observation = CollateralObservation.from_fields(fields)
-        except ClearingDecodeError as exc:
-            raise BridgeDecodeError("SignedExternalEvent", str(exc)) from None
-        if not (isinstance(key, bytes) and len(key) == 32):
-            raise BridgeDecodeError("SignedExternalEvent", "bridge key is not 32 bytes")
-        if not (isinstance(signature, bytes) and len(signature) == 64):
-            raise BridgeDecodeError("SignedExternalEvent", "signature is not 64 bytes")
-        return cls(observation, key, signature)
+        return cls(
+            CollateralObservation.from_fields(fields),
+            expect_bytes(key, "SignedExternalEvent.bridge_key", 32),
+            expect_bytes(signature, "SignedExternalEvent.signature", 64),
+        )
 
 
 def compute_external_signing_bytes(network_chain_id: int, obs: CollateralObservation) -> bytes:

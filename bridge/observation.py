@@ -36,7 +36,7 @@ from bridge.chain import Chain
 from bridge.cursor import CursorStore
 from bridge.deposits import DepositEvent
 from bridge.watcher import fetch_deposit_by_receipt
-from bridge.wire import BridgeDecodeError, check_fields, pack_record, unpack_record
+from bridge.wire import check_fields, pack_record, unpack_record
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import (
     Attestation,
@@ -45,12 +45,11 @@ from clearing.attestation import (
     is_valid_signature,
     sign_attestation,
 )
-from clearing.codec import expect_list, pack, unpack
 from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
-from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.genesis import Validator
 from clearing.replay import DepositNonces, VaultKey, is_deposit_credited, record_deposit_nonce
 from clearing.units import MAX_UINT64
+from lightclient.codec import DecodeError, expect_list, pack, unpack
 
 
 class ObservationError(Exception):
@@ -161,13 +160,10 @@ class SignedObservation:
     @classmethod
     def decode(cls, data: bytes) -> SignedObservation:
         observation, attestation = unpack_record(data, "SignedObservation", 2)
-        try:
-            return cls(
-                CollateralObservation.from_fields(observation),
-                Attestation.from_fields(attestation, "attestation"),
-            )
-        except ClearingDecodeError as exc:
-            raise BridgeDecodeError("SignedObservation", str(exc)) from None
+        return cls(
+            CollateralObservation.from_fields(observation),
+            Attestation.from_fields(attestation, "attestation"),
+        )
 
     def is_valid(self, network_chain_id: int) -> bool:
         message = self.observation.signing_bytes(network_chain_id)
@@ -365,17 +361,12 @@ class SignedReobserveRequest:
     def decode(cls, data: bytes) -> SignedReobserveRequest:
         """Exact ints (no bools) >= 0, a 32-byte tx hash, a validator's key and signature."""
         what = "SignedReobserveRequest"
-        try:
-            fields = expect_list(unpack(data, what), what)
-        except ClearingDecodeError as exc:
-            raise BridgeDecodeError(what, str(exc)) from None
+        fields = expect_list(unpack(data, what), what)
         if not fields or type(fields[0]) is not int or fields[0] != REQUEST_VERSION:
             found = fields[0] if fields else None
-            raise BridgeDecodeError(
-                what, f"version {found!r} refused, want {REQUEST_VERSION} (signed)"
-            )
+            raise DecodeError(what, f"version {found!r} refused, want {REQUEST_VERSION} (signed)")
         if len(fields) != 7:
-            raise BridgeDecodeError(what, f"want a version-{REQUEST_VERSION} list of 6 fields")
+            raise DecodeError(what, f"want a version-{REQUEST_VERSION} list of 6 fields")
         check_fields(fields[1:], what, {1: 32, 4: 32, 5: 64})
         _, chain_id, tx_hash, log_index, sent_ms, signer, signature = fields
         request = ReobserveRequest(chain_id, tx_hash, log_index)

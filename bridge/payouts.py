@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_utils.crypto import keccak
 
 from bridge.cursor import CursorStore
-from bridge.wire import BridgeDecodeError
 from clearing.attestation import Attestation, sign_attestation
 from clearing.withdrawal import PAID_DOMAIN, PayoutObservation
+from lightclient.codec import DecodeError
 
 WITHDRAWN_TOPIC_HEX = "0x" + keccak(text="Withdrawn(uint256,address,address,uint256,address)").hex()
 
@@ -25,7 +25,7 @@ def decode_withdrawn_log(chain_id: int, log: dict[str, Any]) -> PayoutObservatio
     """Clearing's record of one raw Withdrawn log."""
     topics = log.get("topics", [])
     if len(topics) != 4 or topics[0] != WITHDRAWN_TOPIC_HEX:
-        raise BridgeDecodeError("Withdrawn log", f"unexpected topics {topics}")
+        raise DecodeError("Withdrawn log", f"unexpected topics {topics}")
     return PayoutObservation(
         chain_id=chain_id,
         vault=bytes.fromhex(log["address"][2:]),

@@ -26,10 +26,11 @@ from bridge.chain import Chain
 from bridge.eip712 import compute_digest, compute_rotation_struct_hash, sign_digest
 from bridge.validators import EvmValidatorSet, ValidatorSetError
 from bridge.vault import get_validator_set
-from bridge.wire import BridgeDecodeError, check_fields, pack_record, unpack_record
+from bridge.wire import check_fields, pack_record, unpack_record
 from bridge.withdrawal import SignatureSet, WithdrawalError
 from clearing.genesis import Validator
 from clearing.state import ClearingState
+from lightclient.codec import DecodeError
 
 
 def get_consensus_members(validators: Iterable[Validator]) -> list[tuple[bytes, int]]:
@@ -115,7 +116,7 @@ class RotationSignature:
         current = decode_set(f[2], f[3], f[4], "current")
         target = decode_set(f[5], f[6], f[7], "target")
         if target.epoch != current.epoch + 1:
-            raise BridgeDecodeError("RotationSignature", f"epoch {current.epoch} to {target.epoch}")
+            raise DecodeError("RotationSignature", f"epoch {current.epoch} to {target.epoch}")
         return cls(Rotation(f[0], f[1], current, target), f[8])
 
 
@@ -125,16 +126,16 @@ def encode_set(validators: EvmValidatorSet) -> list[Any]:
 
 def decode_set(epoch: int, addresses: Any, powers: Any, what: str) -> EvmValidatorSet:
     if not isinstance(addresses, list) or not isinstance(powers, list):
-        raise BridgeDecodeError("RotationSignature", f"{what}: addresses and powers must be lists")
+        raise DecodeError("RotationSignature", f"{what}: addresses and powers must be lists")
     if len(addresses) != len(powers):
-        raise BridgeDecodeError("RotationSignature", f"{what}: {len(addresses)} addresses, "
+        raise DecodeError("RotationSignature", f"{what}: {len(addresses)} addresses, "
                           f"{len(powers)} powers")  # fmt: skip
     check_fields([*addresses, *powers], f"RotationSignature.{what}",
                  dict.fromkeys(range(len(addresses)), 20))  # fmt: skip
     try:
         return EvmValidatorSet(epoch, tuple(zip(addresses, powers, strict=True)))
     except ValidatorSetError as exc:
-        raise BridgeDecodeError("RotationSignature", f"{what}: {exc}") from None
+        raise DecodeError("RotationSignature", f"{what}: {exc}") from None
 
 
 def sign_rotation_message(rotation: Rotation, evm_private_key: bytes) -> RotationSignature:

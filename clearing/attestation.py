@@ -15,9 +15,9 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from clearing.codec import expect_bytes, expect_list, pack
 from clearing.errors import BadSignature, DuplicateSigner, QuorumNotReached, UnknownSigner
 from clearing.genesis import Validator
+from lightclient.codec import expect_bytes, expect_list, pack
 
 SIGNATURE_DOMAIN = "clearnode"
 

@@ -27,7 +27,6 @@ from clearing.client_requests import (
     process_accept_client_account,
     process_offer_client_account,
 )
-from clearing.codec import expect_bytes, expect_int, expect_list, expect_str, pack, unpack
 from clearing.collateral import CollateralCredit, process_collateral_credit
 from clearing.context import BlockContext
 from clearing.default.auction import process_house_book
@@ -42,13 +41,7 @@ from clearing.default.margin_call import process_margin_calls
 from clearing.default.porting import process_porting
 from clearing.default.records import process_defaults_roll
 from clearing.default.steps import process_default_fund_step, process_liquidation_step
-from clearing.errors import (
-    DecodeError,
-    InvalidTransaction,
-    TimeNotMonotonic,
-    WrongBlockChain,
-    WrongHeight,
-)
+from clearing.errors import InvalidTransaction, TimeNotMonotonic, WrongBlockChain, WrongHeight
 from clearing.events import Event
 from clearing.expiry import process_expiries
 from clearing.funding import process_funding
@@ -77,6 +70,15 @@ from clearing.withdrawal import (
     process_withdrawal_paid,
 )
 from clearing.withdrawal_expiry import WithdrawalExpired, process_withdrawal_expired
+from lightclient.codec import (
+    DecodeError,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    expect_str,
+    pack,
+    unpack,
+)
 
 __all__ = ["BlockContext", "BlockResult", "TxResult", "process_block"]
 

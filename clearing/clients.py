@@ -3,11 +3,11 @@ an address, who may trade, the clients of a clearing member."""
 
 from __future__ import annotations
 
-from clearing.codec import expect_bytes, expect_list
 from clearing.default.default_fund import is_reduce_only
-from clearing.errors import DecodeError, NotCleared
+from clearing.errors import NotCleared
 from clearing.roles import NO_MEMBER, ClientAccount
 from clearing.state import ClearingState, Member, MemberAddress
+from lightclient.codec import DecodeError, expect_bytes, expect_list
 
 
 def is_open_membership(state: ClearingState) -> bool:

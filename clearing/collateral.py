@@ -23,17 +23,13 @@ from clearing.attestation import (
     decode_attestations,
     verify_quorum_attestations,
 )
-from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.context import BlockContext
-from clearing.errors import (
-    DecodeError,
-    InsufficientCollateral,
-    UnknownCollateral,
-)
+from clearing.errors import InsufficientCollateral, UnknownCollateral
 from clearing.events import Event, EventValue, make_event
 from clearing.replay import check_deposit_nonce, is_deposit_credited, record_deposit_nonce
 from clearing.state import ClearingState, SubAccount, get_sub_account_for_write
 from clearing.units import MAX_UINT64
+from lightclient.codec import DecodeError, expect_bytes, expect_int, expect_list
 
 CREDIT_DOMAIN = "collateral-credit"
 OBSERVATION_VERSION = 2  # 2: the vault's deposit nonce; quanta 0 consumes it uncredited

@@ -4,7 +4,8 @@
 carrying the numbers that explain it (execution-specs style). A transaction
 that raises ``InvalidTransaction`` leaves the state untouched; its class name
 is the result code a venue or member reads in the block result.
-``DecodeError`` is for malformed bytes, ``GenesisError`` for a bad genesis.
+``GenesisError`` is for a bad genesis; malformed bytes are the codec's ``DecodeError``
+(lightclient/codec.py), which carries a ``code`` as these do.
 """
 
 from __future__ import annotations
@@ -29,14 +30,6 @@ def _show(value: object) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return repr(value)
-
-
-@dataclass(eq=False)
-class DecodeError(ClearingError):
-    """Bytes that are not a valid encoding of ``what``."""
-
-    what: str
-    reason: str
 
 
 @dataclass(eq=False)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clearing.codec import encode_big_int, expect_big_int, expect_list, expect_str
-from clearing.errors import DecodeError
+from lightclient.codec import DecodeError, encode_big_int, expect_big_int, expect_list, expect_str
 
 EventValue = int | str | bytes
 

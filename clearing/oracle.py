@@ -25,11 +25,9 @@ from clearing.attestation import (
     is_quorum,
     is_valid_signature,
 )
-from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
 from clearing.context import BlockContext
 from clearing.errors import (
     BadSignature,
-    DecodeError,
     QuorumNotReached,
     StaleObservation,
     UnknownFeed,
@@ -38,6 +36,7 @@ from clearing.errors import (
 from clearing.events import Event, make_event
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64, apply_bps_floor
+from lightclient.codec import DecodeError, expect_bytes, expect_int, expect_list, expect_str
 
 PRICE_DOMAIN = "price-observation"
 PriceList = tuple[tuple[str, int], ...]

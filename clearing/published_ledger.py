@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from clearing.assets import CollateralKey
-from clearing.codec import expect_bytes, expect_int, expect_list, pack, unpack
 from clearing.collateral import get_pending_withdrawal_quanta
-from clearing.errors import DecodeError
 from clearing.state import ClearingState, DefaultRecord, is_in_default_order
+from lightclient.codec import DecodeError, expect_bytes, expect_int, expect_list, pack, unpack
 
 PUBLISHED_LEDGER_VERSION = 1
 PUBLISHED_LEDGER_DOMAIN = b"clearnode-published-ledger-v1"

@@ -15,10 +15,17 @@ import hashlib
 from dataclasses import dataclass
 from itertools import pairwise
 
-from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list, pack, unpack
-from clearing.errors import DecodeError
 from clearing.roles import NO_MEMBER, SegregationModel
 from clearing.state import ClearingState
+from lightclient.codec import (
+    DecodeError,
+    expect_bytes,
+    expect_enum,
+    expect_int,
+    expect_list,
+    pack,
+    unpack,
+)
 
 PUBLISHED_ROLES_VERSION = 1
 PUBLISHED_ROLES_DOMAIN = b"clearnode-published-roles-v1"

@@ -32,12 +32,12 @@ from clearing.attestation import (
     decode_attestations,
     verify_quorum_attestations,
 )
-from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.context import BlockContext
 from clearing.errors import InvalidTransaction
 from clearing.events import Event, make_event
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
+from lightclient.codec import expect_bytes, expect_int, expect_list
 
 REPORT_DOMAIN = "solvency-report"
 REPORT_HASH_BYTES = 32

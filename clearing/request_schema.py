@@ -29,10 +29,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self, TypeVar, get_type_hints
 
-from clearing.codec import expect_bool, expect_bytes, expect_int, expect_list, expect_str
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.eip712 import SignableMessage, compute_signable, get_integer_range
 from clearing.units import MAX_UINT64
+from lightclient.codec import expect_bool, expect_bytes, expect_int, expect_list, expect_str
 
 
 class SchemaError(TypeError):

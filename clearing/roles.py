@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list
+from lightclient.codec import expect_bytes, expect_enum, expect_int, expect_list
 
 NO_MEMBER = b""
 """A client's ``clearing_member`` once its member defaulted and it was not ported (it may

@@ -36,9 +36,7 @@ from dataclasses import dataclass, field
 
 from clearing.assets import CollateralKey
 from clearing.clients import get_role_fields
-from clearing.codec import encode_big_int, expect_bytes, expect_list, pack, unpack
 from clearing.collateral import get_collateral_quanta
-from clearing.errors import DecodeError
 from clearing.governance.configuration import (
     MAX_CONFIGURATION_BYTES,
     encode_configuration,
@@ -63,6 +61,7 @@ from clearing.report_commitment import ReportHashChain, compute_report_hashes_di
 from clearing.risk.solvency import SolvencyMarket, get_solvency_market
 from clearing.state import ClearingState, Member
 from clearing.validator_set import get_validator_fields
+from lightclient.codec import DecodeError, encode_big_int, expect_bytes, expect_list, pack, unpack
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
 # 11: the clearing members and client accounts; 10: the configuration in force (with

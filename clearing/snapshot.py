@@ -21,18 +21,7 @@ from typing import Any
 import msgpack
 
 from clearing.clients import ROLE_FIELDS, decode_role_fields
-from clearing.codec import (
-    expect_big_int,
-    expect_bool,
-    expect_bytes,
-    expect_int,
-    expect_list,
-    expect_str,
-    pack,
-    unpack,
-)
 from clearing.default.auction import Auction, Bid
-from clearing.errors import DecodeError
 from clearing.genesis import Genesis
 from clearing.governance.configuration import (
     CONFIGURATION_FIELDS,
@@ -53,6 +42,17 @@ from clearing.state import (
     is_in_default_order,
 )
 from clearing.validator_set import VALIDATOR_FIELDS, decode_validator_fields
+from lightclient.codec import (
+    DecodeError,
+    expect_big_int,
+    expect_bool,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    expect_str,
+    pack,
+    unpack,
+)
 
 # 9: the withdrawals paid per (chain, token); 8: the clearing members and client accounts;
 # 7: the collateral haircuts in the governed

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from clearing.assets import CollateralKey, CollateralToken, compute_haircut_value_per_quantum
-from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
 from clearing.genesis import Genesis, Validator, Venue
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay import DepositNonces, TradeIdWindow, VaultKey
 from clearing.roles import ClientAccount
+from lightclient.codec import expect_bytes, expect_int, expect_list
 
 if TYPE_CHECKING:  # modules that build on the state; imported for their types only
     from clearing.default.auction import Auction

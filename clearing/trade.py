@@ -36,7 +36,6 @@ from typing import Any, ClassVar, NamedTuple
 
 from clearing.attestation import compute_signing_bytes, is_valid_signature
 from clearing.clients import check_cleared, is_guarantor_reduce_only
-from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.context import BlockContext
 from clearing.default.bid_hold import check_bids_held_after_trade
@@ -44,7 +43,6 @@ from clearing.default.default_fund import check_reduce_only, is_growing
 from clearing.default.margin_call import check_margin_call
 from clearing.errors import (
     BadSignature,
-    DecodeError,
     DuplicateTrade,
     InstrumentExpired,
     InstrumentHalted,
@@ -76,6 +74,7 @@ from clearing.state import (
     get_sub_account_for_write,
 )
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64, apply_bps_ceil, apply_bps_floor
+from lightclient.codec import DecodeError, expect_bytes, expect_int, expect_list, expect_str
 
 TRADE_DOMAIN = "trade-batch"
 MAX_POSITION_NOTIONAL = 2**62

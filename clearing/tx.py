@@ -11,10 +11,8 @@ from __future__ import annotations
 from typing import Any, ClassVar, Protocol
 
 from clearing.client_requests import AcceptClientAccount, OfferClientAccount
-from clearing.codec import expect_int, expect_list, pack, unpack, unpack_head
 from clearing.collateral import CollateralCredit
 from clearing.default.bidding import AuctionBid, RegisterBidder
-from clearing.errors import DecodeError
 from clearing.governance.submit import GovProposal
 from clearing.governance.vote import GovVote
 from clearing.limits import MAX_TX_BYTES
@@ -25,6 +23,7 @@ from clearing.transfer import Transfer
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal, WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
+from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack, unpack_head
 
 TX_VERSION = 2
 """2: every member request and trade batch carries its expiry (`expires_ms`)."""

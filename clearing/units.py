@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import NewType
 
+from lightclient.codec import MAX_UINT64 as MAX_UINT64  # amounts are the codec's uint64
+
 Amount = NewType("Amount", int)
 Quanta = NewType("Quanta", int)
 Price = NewType("Price", int)
@@ -35,7 +37,6 @@ Height = NewType("Height", int)
 
 PRICE_SCALE = 1
 BPS_DENOMINATOR = 10_000
-MAX_UINT64 = 2**64 - 1
 
 
 def div_floor(numerator: int, denominator: int) -> int:

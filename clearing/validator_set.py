@@ -12,13 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
-from clearing.errors import DecodeError
 from clearing.genesis import Validator
 from clearing.governance.validator_errors import InvalidValidator, ValidatorListed, ValidatorSetSize
 from clearing.state import ClearingState, Jailing
 from clearing.units import MAX_UINT64
-from lightclient.codec import MAX_VALIDATORS
+from lightclient.codec import (
+    MAX_VALIDATORS,
+    DecodeError,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    expect_str,
+)
 
 VALIDATOR_FIELDS = 3
 MAX_TEXT_CHARS = 256  # a validator's name or peer id

@@ -32,16 +32,11 @@ from clearing.attestation import (
     decode_attestations,
     verify_quorum_attestations,
 )
-from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.collateral import check_collateral_debit, decrease_collateral
 from clearing.context import BlockContext
 from clearing.default.house import check_withdrawals_open
 from clearing.eligibility import check_debit_eligibility
-from clearing.errors import (
-    InsufficientCash,
-    InsufficientReserve,
-    UnknownCollateral,
-)
+from clearing.errors import InsufficientCash, InsufficientReserve, UnknownCollateral
 from clearing.events import Event, make_event
 from clearing.member_authorisation import check_member_signed, check_request_unspent, spend_nonce
 from clearing.request_schema import (
@@ -63,6 +58,7 @@ from clearing.state import (
     is_settlement_token,
 )
 from clearing.units import MAX_UINT64
+from lightclient.codec import expect_bytes, expect_int, expect_list
 
 
 @member_request

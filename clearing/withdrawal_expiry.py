@@ -24,7 +24,6 @@ from clearing.attestation import (
     decode_attestations,
     verify_quorum_attestations,
 )
-from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.collateral import increase_collateral
 from clearing.context import BlockContext
 from clearing.errors import WithdrawalNotExpired
@@ -35,6 +34,7 @@ from clearing.state import (
     get_pending_withdrawal,
     get_sub_account_for_write,
 )
+from lightclient.codec import expect_bytes, expect_int, expect_list
 
 EXPIRED_DOMAIN = "withdrawal-expired"
 

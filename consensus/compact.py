@@ -34,8 +34,9 @@ from consensus.types import (
 )
 from lightclient.codec import (
     MAX_EVIDENCE_PER_BLOCK,
+    MAX_INT64,
     WIRE_VERSION,
-    ConsensusDecodeError,
+    DecodeError,
     expect_bytes,
     expect_int,
     expect_list,
@@ -152,7 +153,7 @@ class CompactProposal:
         )
         try:
             return CompactProposal(
-                expect_int(items[1], "compact_proposal.height", 1),
+                expect_int(items[1], "compact_proposal.height", 1, MAX_INT64),
                 expect_int(items[2], "compact_proposal.round", 0, 2**31),
                 expect_int(items[3], "compact_proposal.pol_round", NIL_ROUND, 2**31),
                 BlockHeader.from_wire(items[4]),
@@ -164,9 +165,9 @@ class CompactProposal:
                 expect_bytes(items[10], "compact_proposal.signature", SIGNATURE_BYTES),
             )
         except ValueError as exc:
-            if isinstance(exc, ConsensusDecodeError):
+            if isinstance(exc, DecodeError):
                 raise
-            raise ConsensusDecodeError("compact_proposal", str(exc)) from exc
+            raise DecodeError("compact_proposal", str(exc)) from exc
 
 
 def make_compact(proposal: Proposal, is_held: Callable[[bytes], bool]) -> CompactProposal:

@@ -92,7 +92,7 @@ from consensus.types import (
     compute_max_proposal_bytes,
 )
 from consensus.wal import Wal
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, MAX_MESSAGE_BYTES, ConsensusDecodeError
+from lightclient.codec import MAX_CONSENSUS_MESSAGE_BYTES, MAX_EVIDENCE_AGE_BLOCKS, DecodeError
 from lightclient.crypto import PrivateKey
 
 log = logging.getLogger(__name__)
@@ -207,10 +207,11 @@ class EngineConfig:
     def __post_init__(self) -> None:
         """A proposal we build must be a message every node (and our WAL) can decode."""
         largest = compute_max_proposal_bytes(self.max_block_bytes, self.max_block_txs)
-        if largest > MAX_MESSAGE_BYTES:
+        if largest > MAX_CONSENSUS_MESSAGE_BYTES:
             raise ValueError(
                 f"blocks of {self.max_block_bytes} bytes and {self.max_block_txs} txs make "
-                f"proposals of up to {largest} bytes, over the {MAX_MESSAGE_BYTES} message cap"
+                f"proposals of up to {largest} bytes, over the "
+                f"{MAX_CONSENSUS_MESSAGE_BYTES} message cap"
             )
 
 
@@ -357,7 +358,7 @@ class Engine:
         """Handle one encoded message from `peer`; malformed bytes are counted and dropped."""
         try:
             message = decode_message(data)
-        except ConsensusDecodeError:
+        except DecodeError:
             self.stats.decode_errors += 1
             return
         self.receive(peer, message)

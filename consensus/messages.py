@@ -14,8 +14,9 @@ from typing import Any
 from consensus.compact import CompactProposal
 from consensus.types import Proposal, Vote
 from lightclient.codec import (
+    MAX_CONSENSUS_MESSAGE_BYTES,
     WIRE_VERSION,
-    ConsensusDecodeError,
+    DecodeError,
     expect_int,
     expect_versioned,
     pack,
@@ -40,15 +41,15 @@ def encode_message(message: Message) -> bytes:
 
 
 def decode_message(data: bytes) -> Message:
-    """Decode an envelope; raises ConsensusDecodeError for anything malformed."""
-    items = expect_versioned(unpack(data, "message"), "message", 3)
+    """Decode an envelope; raises DecodeError for anything malformed."""
+    items = expect_versioned(unpack(data, "message", MAX_CONSENSUS_MESSAGE_BYTES), "message", 3)
     kind = expect_int(items[1], "message.kind", 1, max(_CLASS_OF))
     if kind not in _CLASS_OF:
-        raise ConsensusDecodeError("message.kind", f"kind {kind} is not a message kind")
+        raise DecodeError("message.kind", f"kind {kind} is not a message kind")
     try:
         message: Message = _CLASS_OF[kind].from_wire(items[2])
     except (TypeError, ValueError) as exc:
-        if isinstance(exc, ConsensusDecodeError):
+        if isinstance(exc, DecodeError):
             raise
-        raise ConsensusDecodeError("message", str(exc)) from exc
+        raise DecodeError("message", str(exc)) from exc
     return message

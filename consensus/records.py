@@ -19,8 +19,10 @@ from consensus.inputs import (
 from consensus.signer import WAL_KIND_SIGNED
 from consensus.types import DuplicateVoteEvidence, Proposal, Step, Vote
 from lightclient.codec import (
+    MAX_CONSENSUS_MESSAGE_BYTES,
+    MAX_INT64,
     WIRE_VERSION,
-    ConsensusDecodeError,
+    DecodeError,
     expect_bool,
     expect_bytes,
     expect_int,
@@ -59,10 +61,12 @@ def encode_height_record(height: int) -> bytes:
 
 def decode_record(payload: bytes) -> tuple[int, Any]:
     """(kind, body): body is a LoggedInput, a height, or the raw signed-record body."""
-    items = expect_versioned(unpack(payload, "wal.record"), "wal.record", 3)
+    items = expect_versioned(
+        unpack(payload, "wal.record", MAX_CONSENSUS_MESSAGE_BYTES), "wal.record", 3
+    )
     kind = expect_int(items[1], "wal.record.kind", 1, 3)
     if kind == WAL_KIND_HEIGHT:
-        return kind, expect_int(items[2], "wal.height", 1)
+        return kind, expect_int(items[2], "wal.height", 1, MAX_INT64)
     if kind == WAL_KIND_SIGNED:
         return kind, items[2]
     return kind, _decode_input(items[2])
@@ -77,24 +81,24 @@ def _decode_input(body: Any) -> LoggedInput:
     if tag == 3:
         h, r, s = expect_list(data, "wal.timeout", 3)
         return TimeoutFired(
-            expect_int(h, "wal.timeout.height", 1),
-            expect_int(r, "wal.timeout.round"),
+            expect_int(h, "wal.timeout.height", 1, MAX_INT64),
+            expect_int(r, "wal.timeout.round", 0, MAX_INT64),
             Step(expect_int(s, "wal.timeout.step", 1, 3)),
         )
     if tag == 4:
         h, r, t, txs, ev = expect_list(data, "wal.prepared", 5)
         return BlockPrepared(
-            expect_int(h, "wal.prepared.height", 1),
-            expect_int(r, "wal.prepared.round"),
-            expect_int(t, "wal.prepared.time_ms"),
+            expect_int(h, "wal.prepared.height", 1, MAX_INT64),
+            expect_int(r, "wal.prepared.round", 0, MAX_INT64),
+            expect_int(t, "wal.prepared.time_ms", 0, MAX_INT64),
             tuple(expect_bytes(tx, "wal.prepared.tx") for tx in expect_list(txs, "wal.txs")),
             tuple(DuplicateVoteEvidence.from_wire(e) for e in expect_list(ev, "wal.evidence")),
         )
     if tag == 5:
         h, block_hash, valid = expect_list(data, "wal.validated", 3)
         return BlockValidated(
-            expect_int(h, "wal.validated.height", 1),
+            expect_int(h, "wal.validated.height", 1, MAX_INT64),
             expect_bytes(block_hash, "wal.validated.hash", HASH_BYTES),
             expect_bool(valid, "wal.validated.valid"),
         )
-    raise ConsensusDecodeError("wal.input", f"unknown input tag {tag!r}")
+    raise DecodeError("wal.input", f"unknown input tag {tag!r}")

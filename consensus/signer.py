@@ -12,7 +12,16 @@ from typing import Any
 
 from consensus.types import Proposal, Step, Vote
 from consensus.wal import Wal
-from lightclient.codec import WIRE_VERSION, expect_bytes, expect_int, expect_list, pack, unpack
+from lightclient.codec import (
+    MAX_CONSENSUS_MESSAGE_BYTES,
+    MAX_INT64,
+    WIRE_VERSION,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    pack,
+    unpack,
+)
 from lightclient.crypto import PrivateKey
 
 WAL_KIND_SIGNED = 2
@@ -37,8 +46,8 @@ def encode_signed_record(slot: Slot, sign_bytes: bytes, signature: bytes) -> byt
 def decode_signed_record(body: Any) -> tuple[Slot, bytes, bytes]:
     items = expect_list(body, "wal.signed", 5)
     slot = (
-        expect_int(items[0], "wal.signed.height", 1),
-        expect_int(items[1], "wal.signed.round", 0),
+        expect_int(items[0], "wal.signed.height", 1, MAX_INT64),
+        expect_int(items[1], "wal.signed.round", 0, MAX_INT64),
         expect_int(items[2], "wal.signed.step", 1, 3),
     )
     sign_bytes = expect_bytes(items[3], "wal.signed.bytes", max_len=1024)
@@ -59,7 +68,7 @@ class Signer:
         self.signed: dict[Slot, tuple[bytes, bytes]] = {}
         self.last: Slot = (0, 0, 0)
         for record in wal.records:
-            items = unpack(record, "wal.record")
+            items = unpack(record, "wal.record", MAX_CONSENSUS_MESSAGE_BYTES)
             if isinstance(items, list) and len(items) == 3 and items[1] == WAL_KIND_SIGNED:
                 self._remember(*decode_signed_record(items[2]))
 

@@ -17,11 +17,11 @@ from functools import cached_property
 from typing import Any
 
 from lightclient.codec import (
+    MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_EVIDENCE_PER_BLOCK,
-    MAX_INT,
+    MAX_INT64,
     MAX_VALIDATORS,
     WIRE_VERSION,
-    ConsensusDecodeError,
     expect_bytes,
     expect_int,
     expect_list,
@@ -243,7 +243,7 @@ class Vote:
         items = expect_versioned(obj, "vote", 7)
         return Vote(
             VoteType(expect_int(items[1], "vote.type", 1, 2)),
-            expect_int(items[2], "vote.height", 1),
+            expect_int(items[2], "vote.height", 1, MAX_INT64),
             expect_int(items[3], "vote.round", 0, 2**31),
             expect_optional_bytes(items[4], "vote.block_hash", HASH_BYTES),
             expect_bytes(items[5], "vote.validator", PUBLIC_KEY_BYTES),
@@ -396,7 +396,7 @@ class Block:
 
     @staticmethod
     def decode(data: bytes) -> Block:
-        return Block.from_wire(unpack(data, "block"))
+        return Block.from_wire(unpack(data, "block", MAX_CONSENSUS_MESSAGE_BYTES))
 
 
 # --------------------------------------------------------------------------- proposals
@@ -442,7 +442,7 @@ class Proposal:
     def from_wire(obj: Any) -> Proposal:
         items = expect_versioned(obj, "proposal", 7)
         return Proposal(
-            expect_int(items[1], "proposal.height", 1),
+            expect_int(items[1], "proposal.height", 1, MAX_INT64),
             expect_int(items[2], "proposal.round", 0, 2**31),
             expect_int(items[3], "proposal.pol_round", NIL_ROUND, 2**31),
             Block.from_wire(items[4]),
@@ -455,19 +455,17 @@ class Proposal:
 
     @staticmethod
     def decode(data: bytes) -> Proposal:
-        return Proposal.from_wire(unpack(data, "proposal"))
+        return Proposal.from_wire(unpack(data, "proposal", MAX_CONSENSUS_MESSAGE_BYTES))
 
 
 __all__ = [
     "MAX_BLOCK_ENVELOPE_BYTES",
-    "MAX_INT",
     "NIL_ROUND",
     "ZERO_HASH",
     "Block",
     "BlockHeader",
     "CommitCertificate",
     "CommitSig",
-    "ConsensusDecodeError",
     "DuplicateVoteEvidence",
     "InvalidCommit",
     "Proposal",

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from lightclient.codec import MAX_MESSAGE_BYTES
+from lightclient.codec import MAX_CONSENSUS_MESSAGE_BYTES
 
 HEADER_BYTES = 8
-MAX_RECORD_BYTES = MAX_MESSAGE_BYTES
+MAX_RECORD_BYTES = MAX_CONSENSUS_MESSAGE_BYTES
 """A record holds one consensus message (or less), so it is capped like one."""
 
 

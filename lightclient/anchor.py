@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from lightclient.codec import ConsensusDecodeError, expect_list
+from lightclient.codec import DecodeError, expect_list
 from lightclient.cometbft import CometCommit, CometHeader, CometValidatorPowers
 from lightclient.commit import CommitCertificate, InvalidCommit, VotingPowers
 from lightclient.header import BlockHeader
@@ -249,9 +249,7 @@ ENGINE_RECORDS = {
 def get_engine_records(engine: object) -> EngineRecords:
     records = ENGINE_RECORDS.get(engine) if isinstance(engine, str) else None
     if records is None:
-        raise ConsensusDecodeError(
-            "anchor.engine", f"{engine!r} is not one of {list(ENGINE_RECORDS)}"
-        )
+        raise DecodeError("anchor.engine", f"{engine!r} is not one of {list(ENGINE_RECORDS)}")
     return records
 
 

@@ -32,12 +32,14 @@ from typing import Any
 
 from lightclient.codec import (
     MAX_CHAIN_ID_BYTES,
+    MAX_INT64,
     MAX_VALIDATORS,
-    ConsensusDecodeError,
+    MIN_INT64,
+    DecodeError,
     expect_bytes,
     expect_int,
     expect_list,
-    expect_str,
+    expect_text,
 )
 from lightclient.commit import InvalidCommit, VotingPowers
 from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, is_valid_signature
@@ -46,8 +48,6 @@ from lightclient.validators import ValidatorPowers
 ADDRESS_BYTES = 20
 PRECOMMIT = 2  # SignedMsgType, tendermint/types/types.proto
 FLAG_ABSENT, FLAG_COMMIT, FLAG_NIL = 1, 2, 3  # BlockIDFlag
-MAX_INT64 = 2**63 - 1
-MIN_INT64 = -(2**63)
 
 # --------------------------------------------------------------------------- protobuf
 
@@ -217,9 +217,9 @@ class CometHeader:
             for name, value in zip(HEADER_HASHES, items[6:], strict=True)
         ]
         return CometHeader(
-            expect_int(items[0], "header.version_block"),
-            expect_int(items[1], "header.version_app"),
-            expect_str(items[2], "header.chain_id", MAX_CHAIN_ID_BYTES),
+            expect_int(items[0], "header.version_block", 0, MAX_INT64),
+            expect_int(items[1], "header.version_app", 0, MAX_INT64),
+            expect_text(items[2], "header.chain_id", MAX_CHAIN_ID_BYTES),
             expect_int(items[3], "header.height", 1, MAX_INT64),
             Timestamp.from_wire(items[4], "header.time"),
             BlockId.from_wire(items[5], "header.last_block_id"),
@@ -358,7 +358,7 @@ def parse_time(text: str) -> Timestamp:
     """An RFC 3339 time in UTC as CometBFT's JSON writes it (nanoseconds, no float)."""
     match = RFC3339.fullmatch(text)
     if match is None:
-        raise ConsensusDecodeError("time", f"not an RFC 3339 UTC time: {text!r}")
+        raise DecodeError("time", f"not an RFC 3339 UTC time: {text!r}")
     *parts, fraction = match.groups()
     seconds = calendar.timegm((*(int(p) for p in parts), 0, 0, 0))
     return Timestamp(seconds, int((fraction or "").ljust(9, "0")))
@@ -410,6 +410,6 @@ def parse_validators(docs: list[dict[str, Any]]) -> CometValidatorPowers:
     for doc in docs:
         key = base64.b64decode(doc["pub_key"]["value"])
         if doc["pub_key"]["type"] != "tendermint/PubKeyEd25519" or len(key) != PUBLIC_KEY_BYTES:
-            raise ConsensusDecodeError("validators", f"not an Ed25519 key: {doc['pub_key']}")
+            raise DecodeError("validators", f"not an Ed25519 key: {doc['pub_key']}")
         pairs.append((key, int(doc["voting_power"])))
     return CometValidatorPowers(tuple(sorted(pairs)))

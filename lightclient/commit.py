@@ -13,6 +13,8 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from lightclient.codec import (
+    MAX_CONSENSUS_MESSAGE_BYTES,
+    MAX_INT64,
     MAX_VALIDATORS,
     WIRE_VERSION,
     expect_bytes,
@@ -113,7 +115,7 @@ class CommitCertificate:
                 )
             )
         return CommitCertificate(
-            expect_int(items[1], "commit.height", 1),
+            expect_int(items[1], "commit.height", 1, MAX_INT64),
             expect_int(items[2], "commit.round", 0, 2**31),
             expect_bytes(items[3], "commit.block_hash", HASH_BYTES),
             tuple(sigs),
@@ -124,7 +126,7 @@ class CommitCertificate:
 
     @staticmethod
     def decode(data: bytes) -> CommitCertificate:
-        return CommitCertificate.from_wire(unpack(data, "commit"))
+        return CommitCertificate.from_wire(unpack(data, "commit", MAX_CONSENSUS_MESSAGE_BYTES))
 
     @cached_property
     def hash(self) -> bytes:

@@ -16,10 +16,11 @@ from typing import Any
 
 from lightclient.codec import (
     MAX_CHAIN_ID_BYTES,
+    MAX_INT64,
     WIRE_VERSION,
     expect_bytes,
     expect_int,
-    expect_str,
+    expect_text,
     expect_versioned,
     pack,
 )
@@ -75,9 +76,9 @@ class BlockHeader:
     def from_wire(obj: Any) -> BlockHeader:
         items = expect_versioned(obj, "header", 12)
         return BlockHeader(
-            expect_str(items[1], "header.chain_id", MAX_CHAIN_ID_BYTES),
-            expect_int(items[2], "header.height", 1),
-            expect_int(items[3], "header.time_ms", 0),
+            expect_text(items[1], "header.chain_id", MAX_CHAIN_ID_BYTES),
+            expect_int(items[2], "header.height", 1, MAX_INT64),
+            expect_int(items[3], "header.time_ms", 0, MAX_INT64),
             expect_bytes(items[4], "header.prev_block_hash", HASH_BYTES),
             expect_bytes(items[5], "header.prev_state_root", max_len=MAX_STATE_ROOT_BYTES),
             expect_bytes(items[6], "header.txs_hash", HASH_BYTES),

@@ -11,8 +11,9 @@ from itertools import pairwise
 from typing import Any
 
 from lightclient.codec import (
+    MAX_INT64,
     MAX_VALIDATORS,
-    ConsensusDecodeError,
+    DecodeError,
     expect_bytes,
     expect_int,
     expect_list,
@@ -65,9 +66,9 @@ class ValidatorPowers:
         for item in expect_list(obj, "validators", max_len=MAX_VALIDATORS):
             key, power = expect_list(item, "validator", 2)
             pairs.append((expect_bytes(key, "validator.key", PUBLIC_KEY_BYTES),
-                          expect_int(power, "validator.power", 1)))  # fmt: skip
+                          expect_int(power, "validator.power", 1, MAX_INT64)))  # fmt: skip
         if not pairs:
-            raise ConsensusDecodeError("validators", "an empty set")
+            raise DecodeError("validators", "an empty set")
         if any(a[0] >= b[0] for a, b in pairwise(pairs)):
-            raise ConsensusDecodeError("validators", "keys not in strictly increasing order")
+            raise DecodeError("validators", "keys not in strictly increasing order")
         return ValidatorPowers(tuple(pairs))

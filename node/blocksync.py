@@ -16,29 +16,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeGuard
 
-import msgpack
-
+from lightclient.codec import (
+    WIRE_VERSION,
+    DecodeError,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    expect_versioned,
+    pack,
+    unpack,
+)
 from node.limits import MAX_SYNC_RESPONSE_BYTES
 from node.p2p import Offence, P2PNode, RequestFailed
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = "/clearnode/blocksync/1"
-WIRE_VERSION = 1
 MAX_REQUEST_BYTES = 64
 MAX_RESPONSE_BYTES = MAX_SYNC_RESPONSE_BYTES
 MAX_BLOCKS_PER_RESPONSE = 64
-
-
-class SyncDecodeError(ValueError):
-    """A block-sync message does not follow the wire format."""
-
-    def __init__(self, what: str, detail: str) -> None:
-        super().__init__(f"{what}: {detail}")
-        self.what = what
-        self.detail = detail
 
 
 class SyncApplyError(Exception):
@@ -58,17 +55,16 @@ class SyncRequest:
     max_count: int
 
     def encode(self) -> bytes:
-        return bytes(msgpack.packb([WIRE_VERSION, self.from_height, self.max_count]))
+        return pack([WIRE_VERSION, self.from_height, self.max_count])
 
     @staticmethod
     def decode(data: bytes) -> SyncRequest:
-        fields = _unpack_list(data, "request", 3)
-        from_height, max_count = fields[1], fields[2]
-        if not (_is_int(from_height) and _is_int(max_count) and from_height >= 1):
-            raise SyncDecodeError("request", f"bad heights {fields[1:]!r}")
-        if not 1 <= max_count <= MAX_BLOCKS_PER_RESPONSE:
-            raise SyncDecodeError("request", f"max_count {max_count} not in 1..64")
-        return SyncRequest(from_height, max_count)
+        what = "SyncRequest"
+        _, from_height, max_count = expect_versioned(unpack(data, what, MAX_REQUEST_BYTES), what, 3)
+        return SyncRequest(
+            expect_int(from_height, f"{what}.from_height", 1),
+            expect_int(max_count, f"{what}.max_count", 1, MAX_BLOCKS_PER_RESPONSE),
+        )
 
 
 @dataclass(frozen=True)
@@ -78,44 +74,28 @@ class SyncResponse:
 
     def encode(self) -> bytes:
         rows = [[b.height, b.block, b.certificate] for b in self.blocks]
-        return bytes(msgpack.packb([WIRE_VERSION, self.tip_height, rows]))
+        return pack([WIRE_VERSION, self.tip_height, rows])
 
     @staticmethod
     def decode(data: bytes, from_height: int) -> SyncResponse:
         """Checks the shape and that heights run consecutively from `from_height`."""
-        fields = _unpack_list(data, "response", 3)
-        tip, rows = fields[1], fields[2]
-        if not (_is_int(tip) and isinstance(rows, list)):
-            raise SyncDecodeError("response", "expected [1, tip, rows]")
+        what = "SyncResponse"
+        _, tip, rows = expect_versioned(unpack(data, what, MAX_RESPONSE_BYTES), what, 3)
+        tip = expect_int(tip, f"{what}.tip_height")
         blocks = []
-        for offset, row in enumerate(rows):
-            if not (isinstance(row, list) and len(row) == 3):
-                raise SyncDecodeError("response", f"row {offset} is not [height, block, cert]")
-            height, block, cert = row
-            if height != from_height + offset or not _is_int(height):
-                raise SyncDecodeError("response", f"row {offset} has height {height!r}")
-            if not (isinstance(block, bytes) and isinstance(cert, bytes)):
-                raise SyncDecodeError("response", f"row {offset} block/cert are not bytes")
-            blocks.append(SyncedBlock(height, block, cert))
+        for offset, row in enumerate(expect_list(rows, f"{what}.rows")):
+            height, block, cert = expect_list(row, f"{what}.rows[{offset}]", 3)
+            expected = from_height + offset
+            if expect_int(height, f"{what}.rows[{offset}].height") != expected:
+                raise DecodeError(f"{what}.rows[{offset}].height", f"{height}, expected {expected}")
+            blocks.append(SyncedBlock(
+                height,
+                expect_bytes(block, f"{what}.rows[{offset}].block"),
+                expect_bytes(cert, f"{what}.rows[{offset}].certificate"),
+            ))  # fmt: skip
         if blocks and blocks[-1].height > tip:
-            raise SyncDecodeError("response", f"block {blocks[-1].height} above tip {tip}")
+            raise DecodeError(what, f"block {blocks[-1].height} above tip {tip}")
         return SyncResponse(tip, tuple(blocks))
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _unpack_list(data: bytes, what: str, length: int) -> list[object]:
-    try:
-        fields = msgpack.unpackb(data)
-    except (ValueError, msgpack.ExtraData) as exc:
-        raise SyncDecodeError(what, f"not msgpack: {exc}") from exc
-    if not (isinstance(fields, list) and len(fields) == length):
-        raise SyncDecodeError(what, f"expected a list of {length}")
-    if fields[0] != WIRE_VERSION:
-        raise SyncDecodeError(what, f"unsupported version {fields[0]!r}")
-    return fields
 
 
 GetBlock = Callable[[int], SyncedBlock | None]
@@ -144,14 +124,14 @@ def serve_blocks(node: P2PNode, get_block: GetBlock, get_tip: GetTip) -> None:
 
 
 async def fetch_blocks(node: P2PNode, peer: str, from_height: int, max_count: int) -> SyncResponse:
-    """One round trip; RequestFailed or SyncDecodeError (the peer is scored down) on failure."""
+    """One round trip; RequestFailed or DecodeError (the peer is scored down) on failure."""
     request = SyncRequest(from_height, max_count)
     data = await node.request(
         peer, PROTOCOL, request.encode(), MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
     )
     try:
         return SyncResponse.decode(data, from_height)
-    except SyncDecodeError:
+    except DecodeError:
         node.penalize(peer, Offence.UNDECODABLE)
         raise
 
@@ -177,7 +157,7 @@ async def sync_to_tip(
             node.penalize(peer, Offence.BAD_RESPONSE)
             usable.remove(peer)
             continue
-        except (RequestFailed, SyncDecodeError) as exc:
+        except (RequestFailed, DecodeError) as exc:
             log.info("block sync from %s failed: %s", peer, exc)
             usable.remove(peer)
             continue

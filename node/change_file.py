@@ -8,9 +8,9 @@ import json
 import tomllib
 from pathlib import Path
 
-from clearing.errors import DecodeError
 from clearing.governance.change_form import from_plain
 from clearing.governance.changes import Change
+from lightclient.codec import DecodeError
 
 
 class ChangeFileError(Exception):

@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 
 from clearing.block import BlockContext, BlockResult, process_block
 from clearing.context import Equivocation
-from clearing.errors import DecodeError
 from clearing.genesis import Genesis
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_PROPOSER_TXS_BYTES, MAX_TX_BYTES
 from clearing.root import compute_state_root
 from clearing.state import ClearingState, initialize_state
 from clearing.tx import decode_tx
 from consensus.types import Block, Voter
+from lightclient.codec import DecodeError
 from node.worktime import BLOCK_APPLY, PROPOSAL_CHECK, WorkTime
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import trio
 
 from consensus.sync import BehindWatch, SyncRejected
 from consensus.types import Block, CommitCertificate
-from lightclient.codec import ConsensusDecodeError
+from lightclient.codec import DecodeError
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
 from node.clock import wall_clock_ms
 from node.driver import GOSSIP_PEER, Driver
@@ -126,7 +126,7 @@ async def catch_up(p2p: P2PNode, driver: Driver) -> int:
                 return
             try:
                 apply(Block.decode(synced.block), CommitCertificate.decode(synced.certificate))
-            except (ConsensusDecodeError, SyncRejected) as exc:
+            except (DecodeError, SyncRejected) as exc:
                 raise SyncApplyError(str(exc)) from exc
             await trio.sleep(0)
 

@@ -14,10 +14,11 @@ priority. Invariants:
 - `update` after a block drops included transactions and re-checks the rest
   against the new state, dropping those that became invalid.
 
-The check's refusals are its typed errors (`rejects`: clearing's `ClearingError` for
-node/txcheck.py). Anything else it raises is a bug in a check, not a verdict on the
-transaction: it is logged with its traceback and refused as `CheckFailed`, so one
-malformed input can neither stop the node nor pass as an ordinary refusal.
+The check's refusals are its typed errors (`rejects`: clearing's `ClearingError` and the
+codec's `DecodeError` for node/txcheck.py). Anything else it raises is a bug in a check,
+not a verdict on the transaction: it is logged with its traceback and refused as
+`CheckFailed`, so one malformed input can neither stop the node nor pass as an ordinary
+refusal.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from clearing.errors import ClearingError
+from lightclient.codec import DecodeError
 from node.limits import MAX_MEMPOOL_TX_BYTES
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,7 @@ class Mempool:
     check: CheckFn
     recheck: CheckFn | None = None
     """The check `update` runs on what is still pending after a block (default: `check`)."""
-    rejects: tuple[type[Exception], ...] = (ClearingError,)
+    rejects: tuple[type[Exception], ...] = (ClearingError, DecodeError)
     max_txs: int = 10_000
     max_bytes: int = 64 * 1024 * 1024
     max_tx_bytes: int = MAX_MEMPOOL_TX_BYTES

@@ -24,10 +24,9 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import msgpack
-
 from clearing.limits import MAX_BLOCK_TXS
 from consensus.compact import compute_tx_id
+from lightclient.codec import WIRE_VERSION, DecodeError, expect_list, expect_versioned, pack, unpack
 from lightclient.crypto import HASH_BYTES
 from node.limits import MAX_PROPOSAL_BYTES
 from node.p2p import Offence, P2PNode, RequestFailed
@@ -35,7 +34,6 @@ from node.p2p import Offence, P2PNode, RequestFailed
 log = logging.getLogger(__name__)
 
 PROTOCOL = "/clearnode/txs/1"
-WIRE_VERSION = 1
 MAX_TXS_PER_REQUEST = MAX_BLOCK_TXS
 MAX_REQUEST_BYTES = 16 + MAX_TXS_PER_REQUEST * (HASH_BYTES + 2)
 """msgpack: the version and list headers, then 2 bytes of bin header per id."""
@@ -45,57 +43,42 @@ MAX_RESPONSE_BYTES = MAX_PROPOSAL_BYTES
 GetTx = Callable[[bytes], bytes | None]
 
 
-class TxFetchDecodeError(ValueError):
-    """A transaction-fetch message does not follow the wire format."""
-
-    def __init__(self, what: str, detail: str) -> None:
-        super().__init__(f"{what}: {detail}")
-        self.what = what
-        self.detail = detail
-
-
 def encode_request(tx_ids: Sequence[bytes]) -> bytes:
-    return bytes(msgpack.packb([WIRE_VERSION, list(tx_ids)]))
+    return pack([WIRE_VERSION, list(tx_ids)])
 
 
 def decode_request(data: bytes) -> list[bytes]:
-    tx_ids = _unpack_items(data, "request")
+    tx_ids = _unpack_items(data, "tx fetch request")
     if len(tx_ids) > MAX_TXS_PER_REQUEST:
-        raise TxFetchDecodeError("request", f"{len(tx_ids)} ids, at most {MAX_TXS_PER_REQUEST}")
+        raise DecodeError("tx fetch request", f"{len(tx_ids)} ids, at most {MAX_TXS_PER_REQUEST}")
     if not all(isinstance(i, bytes) and len(i) == HASH_BYTES for i in tx_ids):
-        raise TxFetchDecodeError("request", f"an id is not {HASH_BYTES} bytes")
+        raise DecodeError("tx fetch request", f"an id is not {HASH_BYTES} bytes")
     return tx_ids
 
 
 def encode_response(txs: Sequence[bytes | None]) -> bytes:
-    return bytes(msgpack.packb([WIRE_VERSION, list(txs)]))
+    return pack([WIRE_VERSION, list(txs)])
 
 
 def decode_response(data: bytes, tx_ids: Sequence[bytes]) -> list[bytes]:
     """The transactions found, each checked to be the one asked for at its place."""
-    answers = _unpack_items(data, "response")
+    answers = _unpack_items(data, "tx fetch response")
     if len(answers) != len(tx_ids):
-        raise TxFetchDecodeError("response", f"{len(answers)} answers to {len(tx_ids)} ids")
+        raise DecodeError("tx fetch response", f"{len(answers)} answers to {len(tx_ids)} ids")
     found = []
     for index, (tx_id, tx) in enumerate(zip(tx_ids, answers, strict=True)):
         if tx is None:
             continue
         if not isinstance(tx, bytes) or compute_tx_id(tx) != tx_id:
-            raise TxFetchDecodeError("response", f"answer {index} is not the transaction asked")
+            raise DecodeError("tx fetch response", f"answer {index} is not the transaction asked")
         found.append(tx)
     return found
 
 
 def _unpack_items(data: bytes, what: str) -> list[Any]:
-    try:
-        fields = msgpack.unpackb(data)
-    except (ValueError, msgpack.ExtraData) as exc:
-        raise TxFetchDecodeError(what, f"not msgpack: {exc}") from exc
-    if not (isinstance(fields, list) and len(fields) == 2 and isinstance(fields[1], list)):
-        raise TxFetchDecodeError(what, "expected [version, items]")
-    if fields[0] != WIRE_VERSION:
-        raise TxFetchDecodeError(what, f"unsupported version {fields[0]!r}")
-    return fields[1]
+    """The items of `[version, items]`."""
+    _, items = expect_versioned(unpack(data, what, MAX_RESPONSE_BYTES), what, 2)
+    return expect_list(items, f"{what}.items")
 
 
 def serve_txs(node: P2PNode, get_tx: GetTx) -> None:
@@ -120,7 +103,7 @@ async def fetch_txs(node: P2PNode, peers: Sequence[str], tx_ids: Sequence[bytes]
                 peer, PROTOCOL, encode_request(missing), MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
             )
             answered = decode_response(data, missing)
-        except TxFetchDecodeError as exc:
+        except DecodeError as exc:
             log.info("transaction fetch from %s refused: %s", peer, exc)
             node.penalize(peer, Offence.BAD_RESPONSE)
             continue

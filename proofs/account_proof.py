@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.root import AccountProof, verify_account_proof
 from clearing.snapshot import decode_member
 from clearing.state import Member
+from lightclient.codec import DecodeError
 from proofs.errors import ProofsError
 
 
@@ -89,7 +89,7 @@ class AccountProofFile:
                 _hex(obj["account"]),
                 AccountProof.decode(_hex(obj["proof"])),
             )
-        except (ValueError, KeyError, TypeError, ClearingDecodeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:  # DecodeError is a ValueError
             raise BadProofFile(f"not an account proof: {exc!r}") from exc
 
 
@@ -106,7 +106,7 @@ def check_account_proof(
         raise NotInRoot(found.member, state_root)
     try:
         return decode_member(found.account)
-    except ClearingDecodeError as exc:  # hashes to the root yet undecodable: another version
+    except DecodeError as exc:  # hashes to the root yet undecodable: another version
         raise BadProofFile(f"the proven account does not decode: {exc}") from exc
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.published_roles import ClientRole, PublishedRoles
 from clearing.roles import NO_MEMBER, SegregationModel
+from lightclient.codec import DecodeError
 from proofs.errors import StatementError
 from proofs.report import DefaultEntry, Report, Verdict, get_equity
 
@@ -33,7 +33,7 @@ def check_clearing_members(report: Report) -> Verdict:
         return verdict
     try:
         roles = PublishedRoles.decode(report.market_proof.roles)
-    except ClearingDecodeError as exc:
+    except DecodeError as exc:
         verdict.failures.append(f"clearing members: the roles under the state root do not "
                                 f"decode: {exc}")  # fmt: skip
         return verdict

@@ -11,12 +11,12 @@ house's cash with the ledger's insurance fund added, as the prover adds it).
 
 from __future__ import annotations
 
-from clearing.errors import DecodeError
 from clearing.merkle import compute_root_from_proof, hash_leaf
 from clearing.published_ledger import PublishedLedger
 from clearing.risk.solvency import get_labelled_holdings
 from clearing.snapshot import decode_member
 from clearing.state import Member
+from lightclient.codec import DecodeError
 from proofs.member_account import compare_holdings
 from proofs.report import HOUSE_KEY, DefaultAccount, Report, Verdict, describe_default
 

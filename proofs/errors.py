@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from lightclient.codec import DecodeError
+
 
 class ProofsError(Exception):
     """Base of every error raised by proofs/."""
 
 
-class ReportDecodeError(ProofsError):
-    """Bytes that are not a valid encoding (wrong length, not on the curve, bad field)."""
+class ReportDecodeError(DecodeError, ProofsError):
+    """A report, or a part of one, that does not decode (wrong length, not on the curve, bad
+    field): the codec's `DecodeError` of the record "report", whose message is its reason
+    alone. That message is the failure line `clearnode verify` prints, the browser verifier
+    prints alike (web/verifier) and the report vectors hold (tests/vectors/reports), so it
+    is not reworded as "cannot decode report: ..."."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("report", reason)
+        self.args = (reason,)
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class ProverError(ProofsError):

@@ -62,8 +62,12 @@ class MemberOpenings:
     @staticmethod
     def from_json(obj: Any) -> MemberOpenings:
         try:
-            if obj["version"] != OPENINGS_VERSION:
-                raise ReportDecodeError(f"unsupported openings version {obj['version']!r}")
+            version = obj["version"]
+        except (KeyError, TypeError) as exc:
+            raise ReportDecodeError(f"malformed openings: {exc!r}") from exc
+        if version != OPENINGS_VERSION:
+            raise ReportDecodeError(f"unsupported openings version {version!r}")
+        try:
             owner = bytes.fromhex(strip_0x(obj["member"]))
             labels = tuple(str(x) for x in obj["labels"])
             accounts = tuple(

@@ -22,7 +22,6 @@ from typing import Any
 import msgpack
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.report_commitment import compute_report_signing_bytes
 from clearing.risk.solvency import COLLATERAL_PREFIX, SolvencyMarket
 from clearing.root import AccountProof, MarketProof
@@ -42,7 +41,7 @@ from lightclient.anchor import (
     check_trusting_period,
     follow_set_changes,
 )
-from lightclient.codec import ConsensusDecodeError
+from lightclient.codec import DecodeError
 from lightclient.crypto import is_valid_signature
 from lightclient.validators import ValidatorPowers
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
@@ -780,7 +779,7 @@ def _decode_defaults(obj: object) -> tuple[DefaultRecord, ...]:
     for i, fields in enumerate(obj):
         try:
             records.append(DefaultRecord.from_fields(fields))
-        except ClearingDecodeError as exc:
+        except DecodeError as exc:
             raise ReportDecodeError(f"default #{i}: {exc}") from None
     return tuple(records)
 
@@ -817,7 +816,7 @@ def _decode_anchor(obj: object) -> StateAnchor | None:
         return None
     try:
         return StateAnchor.from_wire(obj)
-    except (AnchorError, ConsensusDecodeError) as exc:
+    except (AnchorError, DecodeError) as exc:
         raise ReportDecodeError(f"anchor: {exc}") from None
 
 
@@ -870,7 +869,7 @@ def decode_report(data: bytes) -> Report:
     try:
         market = SolvencyMarket.from_fields(market_obj)
         market_proof = MarketProof.from_fields(market_proof_obj)
-    except ClearingDecodeError as exc:
+    except DecodeError as exc:
         raise ReportDecodeError(f"market: {exc}") from None
     default_accounts = _decode_default_accounts(records_obj)
     _expect(isinstance(sigs, list), "signatures must be a list")

@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from clearing.errors import DecodeError
 from clearing.genesis import Genesis
 from clearing.published_ledger import PublishedLedger, ReserveTotal
 from clearing.risk.solvency import get_collateral_label, parse_collateral_label
+from lightclient.codec import DecodeError
 from proofs.report import Report, Verdict
 
 

@@ -19,11 +19,7 @@ from typing import Annotated, ClassVar
 from clearing.context import BlockContext
 from clearing.default.auction import Bid, check_bid_restrictions, get_lots_available
 from clearing.default.bid_hold import check_bid_covered
-from clearing.errors import (
-    AuctionClosed,
-    NotABidder,
-    UnknownAuction,
-)
+from clearing.errors import AuctionClosed, NotABidder, UnknownAuction
 from clearing.events import Event, make_event
 from clearing.member_authorisation import (
     check_member_request,

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from clearing.codec import expect_bytes, expect_list, expect_str
-from clearing.errors import DecodeError, GenesisError
+from clearing.errors import GenesisError
 from clearing.genesis import ExternalBridge, parse_external_bridge
 from clearing.governance.draft import Draft
 from clearing.governance.errors import (
@@ -17,6 +16,7 @@ from clearing.governance.errors import (
     UnknownExternalBridge,
 )
 from clearing.state import ClearingState
+from lightclient.codec import DecodeError, expect_bytes, expect_list, expect_str
 
 
 @dataclass(frozen=True, slots=True)

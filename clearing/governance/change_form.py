@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from clearing.errors import DecodeError
 from clearing.governance.changes import CHANGE_TYPES, Change, decode_change
 from clearing.governance.documents import decode_document, encode_document
+from lightclient.codec import DecodeError
 
 FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "list_instrument": ("instrument", "mark_price"),

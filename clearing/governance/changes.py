@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from clearing.codec import expect_list, expect_str
-from clearing.errors import DecodeError
 from clearing.events import Event
 from clearing.governance.bridge_change import AddExternalBridge, RemoveExternalBridge
 from clearing.governance.draft import Draft, check_draft, start_draft, write_draft
@@ -43,6 +41,7 @@ from clearing.governance.validator_change import (
 )
 from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.state import ClearingState
+from lightclient.codec import DecodeError, expect_list, expect_str
 
 Change = (
     ListInstrument

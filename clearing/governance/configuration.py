@@ -14,8 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from clearing.assets import CollateralKey, CollateralToken
-from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list, expect_str
-from clearing.errors import DecodeError, GenesisError
+from clearing.errors import GenesisError
 from clearing.genesis import (
     ExternalBridge,
     Genesis,
@@ -37,6 +36,14 @@ from clearing.governance.proposal import Proposal
 from clearing.instruments import Instrument, InstrumentKind, InstrumentStatus
 from clearing.state import ClearingState
 from clearing.units import BPS_DENOMINATOR
+from lightclient.codec import (
+    DecodeError,
+    expect_bytes,
+    expect_enum,
+    expect_int,
+    expect_list,
+    expect_str,
+)
 
 CONFIGURATION_FIELDS = 10
 CONFIGURATION_KEYS = ("collateral_haircuts", "external_bridges", "instruments",

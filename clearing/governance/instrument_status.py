@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from clearing.codec import expect_enum, expect_list, expect_str
 from clearing.errors import UnknownInstrument
 from clearing.governance.draft import Draft
 from clearing.governance.errors import ChangeNotAllowed
 from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState
+from lightclient.codec import expect_enum, expect_list, expect_str
 
 
 @dataclass(frozen=True, slots=True)

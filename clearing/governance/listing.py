@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from clearing.codec import expect_int, expect_list
 from clearing.errors import GenesisError
 from clearing.genesis import parse_instrument
 from clearing.governance.documents import decode_document, encode_document
@@ -20,6 +19,7 @@ from clearing.governance.errors import (
 from clearing.instruments import Instrument, InstrumentKind
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
+from lightclient.codec import expect_int, expect_list
 
 
 @dataclass(frozen=True, slots=True)

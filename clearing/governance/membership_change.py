@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from clearing.clients import get_clients
-from clearing.codec import expect_bytes, expect_list
 from clearing.governance.draft import Draft
 from clearing.governance.errors import (
     ClearingMemberAdmitted,
@@ -20,6 +19,7 @@ from clearing.governance.errors import (
 )
 from clearing.risk.params import INSURANCE_MEMBER
 from clearing.state import ClearingState
+from lightclient.codec import expect_bytes, expect_list
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from clearing.codec import expect_bytes, expect_int, expect_list, expect_str
 from clearing.errors import GenesisError, UnknownCollateral, UnknownInstrument
 from clearing.genesis import get_instrument_doc, parse_instrument
 from clearing.governance.draft import Draft, check_risk_section
@@ -23,6 +22,7 @@ from clearing.governance.errors import (
 from clearing.instruments import Instrument
 from clearing.state import ClearingState
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64
+from lightclient.codec import expect_bytes, expect_int, expect_list, expect_str
 
 
 def get_tradable(draft: Draft, state: ClearingState, instrument_id: str) -> Instrument:

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from clearing.attestation import compute_signing_bytes
-from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list
-from clearing.errors import DecodeError
 from clearing.governance.changes import Change, decode_change
+from lightclient.codec import DecodeError, expect_bytes, expect_enum, expect_int, expect_list
 
 PROPOSAL_DOMAIN = "gov-proposal"
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from clearing.codec import expect_list
 from clearing.governance.documents import decode_document, encode_document
 from clearing.governance.draft import Draft, check_risk_section
 from clearing.governance.errors import InvalidRiskParams
 from clearing.state import ClearingState
+from lightclient.codec import expect_list
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from clearing.codec import expect_int, expect_list, expect_str
 from clearing.errors import UnknownInstrument
 from clearing.governance.draft import Draft
 from clearing.governance.errors import ChangeNotAllowed
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
+from lightclient.codec import expect_int, expect_list, expect_str
 
 
 @dataclass(frozen=True, slots=True)

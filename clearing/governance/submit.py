@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.attestation import is_valid_signature
-from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.context import BlockContext
 from clearing.errors import BadSignature
 from clearing.events import Event, make_event
@@ -26,6 +25,7 @@ from clearing.governance.errors import (
 )
 from clearing.governance.proposal import Proposal, compute_proposal_message
 from clearing.state import ClearingState
+from lightclient.codec import expect_bytes, expect_int, expect_list
 
 MAX_CHANGES = 16
 MAX_OPEN_PROPOSALS = 64  # voting or waiting to execute: bounds the state and each block's step

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from clearing.codec import expect_list, expect_str
 from clearing.errors import GenesisError
 from clearing.genesis import parse_listing_template
 from clearing.governance.documents import decode_document, encode_document
@@ -20,6 +19,7 @@ from clearing.governance.errors import (
 )
 from clearing.listing_template import ListingTemplate
 from clearing.state import ClearingState
+from lightclient.codec import expect_list, expect_str
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.genesis import Validator
 from clearing.governance.draft import Draft
 from clearing.governance.validator_errors import (
@@ -29,7 +28,7 @@ from clearing.governance.validator_errors import (
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
 from clearing.validator_set import decode_validator
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, expect_bytes, expect_int, expect_list
 
 
 def check_power(power: int) -> None:

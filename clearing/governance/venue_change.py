@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from clearing.codec import expect_bytes, expect_list, expect_str
-from clearing.errors import DecodeError, UnknownVenue
+from clearing.errors import UnknownVenue
 from clearing.genesis import Venue
 from clearing.governance.draft import Draft
 from clearing.governance.errors import VenueListed
 from clearing.state import ClearingState
+from lightclient.codec import DecodeError, expect_bytes, expect_list, expect_str
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.attestation import compute_signing_bytes, is_valid_signature
-from clearing.codec import expect_bytes, expect_enum, expect_int, expect_list
 from clearing.context import BlockContext
 from clearing.errors import BadSignature
 from clearing.events import Event, make_event
@@ -20,6 +19,7 @@ from clearing.governance.errors import (
 )
 from clearing.governance.proposal import Ballot, Proposal, ProposalStatus, VoteChoice
 from clearing.state import ClearingState
+from lightclient.codec import expect_bytes, expect_enum, expect_int, expect_list
 
 VOTE_DOMAIN = "gov-vote"
 

@@ -24,11 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from clearing.assets import CollateralKey
-from clearing.codec import expect_int, expect_list
 from clearing.oracle import PriceList, decode_price_list
 from clearing.risk.arrays import RiskArrays
 from clearing.state import ClearingState, SubAccount
 from clearing.units import MAX_UINT64
+from lightclient.codec import expect_int, expect_list
 
 COLLATERAL_PREFIX = "collateral:"
 POSITION_PREFIX = "position:"

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from clearing.errors import DecodeError
 from clearing.limits import MAX_TX_BYTES
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from clearing.tx import Transaction, TxRecord, decode_tx
+from lightclient.codec import DecodeError
 from node.api.errors import ApiError
 from node.api.http import Request
 

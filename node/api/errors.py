@@ -12,12 +12,12 @@ import dataclasses
 from clearing.errors import (
     BadSignature,
     ClearingError,
-    DecodeError,
     DuplicateCredit,
     DuplicateTrade,
     NonceReused,
     UnknownSigner,
 )
+from lightclient.codec import DecodeError
 from node.api.http import Response, json_response
 from node.liveness import NotCommitting
 from node.mempool import (
@@ -62,8 +62,6 @@ REPLAYS = (DuplicateTx, AlreadyCommitted, NonceTaken, NonceReused, DuplicateTrad
 
 
 def status_for_clearing(error: ClearingError) -> int:
-    if isinstance(error, DecodeError):
-        return 400
     if isinstance(error, BadSignature | UnknownSigner):
         return 401
     if isinstance(error, REPLAYS):
@@ -75,6 +73,8 @@ def api_error_from(exc: Exception) -> ApiError:
     """Map a mempool / clearing refusal to an ApiError with its numbers as details."""
     if isinstance(exc, TxRejected):
         return api_error_from(exc.cause)
+    if isinstance(exc, DecodeError):
+        return ApiError(400, exc.code, str(exc), what=exc.what, reason=exc.reason)
     if isinstance(exc, ClearingError):
         details: dict[str, object] = (
             {f.name: to_json_value(getattr(exc, f.name)) for f in dataclasses.fields(exc)}

@@ -29,11 +29,11 @@ from bridge.external import (
 )
 from bridge.observation import InvalidAttestation, SignedObservation
 from bridge.rotation import get_rotation_relay_json
-from bridge.wire import BridgeDecodeError
 from bridge.withdrawal import get_relay_json
 from clearing.collateral import CollateralObservation
 from clearing.errors import DuplicateCredit, UnknownCollateral
 from clearing.state import ClearingState, WithdrawalRecord
+from lightclient.codec import DecodeError
 from node.api.bodies import get_field, hex0x, parse_hex, parse_json_object
 from node.api.errors import ApiError, api_error_from
 from node.api.http import Request, Response, json_response
@@ -204,8 +204,8 @@ def parse_external_event(request: Request) -> SignedExternalEvent:
         )  # fmt: skip
     try:
         return SignedExternalEvent.decode(raw)
-    except BridgeDecodeError as exc:
-        raise ApiError(400, "DecodeError", str(exc)) from None
+    except DecodeError as exc:
+        raise ApiError(400, exc.code, str(exc), what=exc.what, reason=exc.reason) from None
 
 
 def _deposit_details(observation: CollateralObservation) -> dict[str, object]:

@@ -34,17 +34,17 @@ from bridge.eip712 import SignatureError, recover_signer
 from bridge.external import SignedExternalEvent, compute_external_signing_bytes
 from bridge.observation import SignedObservation, SignedReobserveRequest
 from bridge.rotation import RotationSignature
-from bridge.wire import BridgeDecodeError, pack_record, unpack_record
+from bridge.wire import pack_record, unpack_record
 from bridge.withdrawal import WithdrawalSignature
 from clearing.assets import CollateralKey
 from clearing.attestation import Attestation, is_valid_signature
-from clearing.codec import expect_int, expect_list, pack, unpack
-from clearing.errors import BadSignature, ClearingError, DecodeError, UnknownCollateral
+from clearing.errors import BadSignature, ClearingError, UnknownCollateral
 from clearing.genesis import Genesis, Validator
 from clearing.state import ClearingState
 from clearing.validator_set import has_power
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
+from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack
 from node.collateral.admission import RequestGate
 from node.collateral.signers import (
     describe_absence,
@@ -114,7 +114,7 @@ class NotInCurrentSet(BridgeGossipError):
         self.signer, self.epoch = signer, epoch
 
 
-REJECTS = (ClearingError, BridgeDecodeError, BridgeGossipError)
+REJECTS = (ClearingError, DecodeError, BridgeGossipError)
 """Every error `BridgeCheck.decode` raises for a bad message."""
 IGNORES = (OutsideValidatorSet,)
 """What proves nothing against the forwarder: a signer this node's committed state

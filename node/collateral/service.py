@@ -56,6 +56,7 @@ from clearing.state import ClearingState
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
+from lightclient.codec import DecodeError
 from node.api.counters import BRIDGE_REOBSERVE_REQUESTS, BRIDGE_VAULT_ROTATIONS, CountersCollector
 from node.clock import wall_clock_ms
 from node.collateral.admission import RequestGate
@@ -298,7 +299,7 @@ class BridgeNode:
         try:
             observation = check_external_event(self.ctx.state, event)
             await self.attest_external(observation)
-        except (ExternalEventError, ClearingError, InvalidAttestation) as exc:
+        except (ExternalEventError, ClearingError, DecodeError, InvalidAttestation) as exc:
             log.info("external bridge report relayed by %s not attested: %s", sender, exc)
 
     async def send_payout(self, payout: PayoutObservation, attestation: Attestation) -> None:

@@ -30,10 +30,11 @@ from tendermint.crypto import keys_pb2
 
 from clearing.block import BlockResult
 from clearing.context import BlockContext, Equivocation
-from clearing.errors import ClearingError, DecodeError
+from clearing.errors import ClearingError
 from clearing.genesis import Validator
 from clearing.validator_set import get_active_set_at, has_power
 from lightclient.anchor import get_consensus_chain_id
+from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
 from node.cometbft.home import get_app_state
@@ -105,7 +106,7 @@ def fit_proposal(txs: Sequence[bytes], max_tx_bytes: int) -> list[bytes]:
     return chosen
 
 
-def refuse(code: int, error: ClearingError) -> abci.ResponseCheckTx:
+def refuse(code: int, error: ClearingError | DecodeError) -> abci.ResponseCheckTx:
     return abci.ResponseCheckTx(
         code=code, codespace=CODESPACE, data=error.code.encode(), log=str(error)
     )

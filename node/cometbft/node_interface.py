@@ -19,6 +19,7 @@ import trio
 
 from clearing.errors import ClearingError
 from clearing.state import ClearingState
+from lightclient.codec import DecodeError
 from node.api.node_interface import build_status
 from node.cometbft.rpc import CometRpc, RpcError
 from node.liveness import CommitWatch
@@ -79,7 +80,7 @@ class CometNode:
             raise TxTooLarge(len(tx), self.max_tx_bytes)
         try:
             self.check(tx)
-        except ClearingError as exc:
+        except (ClearingError, DecodeError) as exc:
             raise TxRejected(exc) from exc
         try:
             answer = await self.rpc.broadcast_tx(tx)

@@ -12,7 +12,9 @@ from typing import Any
 from clearing.context import Equivocation
 from clearing.limits import MAX_BLOCK_TXS
 from lightclient.codec import (
+    MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_EVIDENCE_PER_BLOCK,
+    MAX_INT64,
     WIRE_VERSION,
     expect_bytes,
     expect_int,
@@ -39,7 +41,9 @@ class SignedHeader:
 
     @staticmethod
     def decode(data: bytes) -> SignedHeader:
-        items = expect_versioned(unpack(data, "signed header"), "signed header", 3)
+        items = expect_versioned(
+            unpack(data, "signed header", MAX_CONSENSUS_MESSAGE_BYTES), "signed header", 3
+        )
         return SignedHeader(CometHeader.from_wire(items[1]), CometCommit.from_wire(items[2]))
 
 
@@ -67,15 +71,15 @@ class CometBlockRecord:
         items = expect_versioned(raw, "cometbft block", 7)
         evidence = expect_list(items[6], "cometbft block.evidence", max_len=MAX_EVIDENCE_PER_BLOCK)
         return CometBlockRecord(
-            expect_int(items[1], "cometbft block.height", 1),
-            expect_int(items[2], "cometbft block.time_ms"),
+            expect_int(items[1], "cometbft block.height", 1, MAX_INT64),
+            expect_int(items[2], "cometbft block.time_ms", 0, MAX_INT64),
             expect_bytes(items[3], "cometbft block.hash", HASH_BYTES),
             expect_bytes(items[4], "cometbft block.proposer", ADDRESS_BYTES),
             tuple(expect_bytes(tx, "cometbft block.tx", max_len=MAX_RECORD_BYTES)
                   for tx in expect_list(items[5], "cometbft block.txs", max_len=MAX_BLOCK_TXS)),
             tuple(
                 Equivocation(expect_bytes(key, "evidence.validator", PUBLIC_KEY_BYTES),
-                             expect_int(height, "evidence.height", 1))
+                             expect_int(height, "evidence.height", 1, MAX_INT64))
                 for key, height in (expect_list(e, "evidence", 2) for e in evidence)
             ),
         )  # fmt: skip

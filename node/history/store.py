@@ -14,8 +14,8 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from clearing.codec import expect_int, expect_list, expect_str, pack, unpack
 from clearing.events import Event
+from lightclient.codec import expect_int, expect_list, expect_str, pack, unpack
 from node.history.outcomes import TxOutcome
 
 SCHEMA = """

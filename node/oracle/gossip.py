@@ -30,13 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clearing.codec import expect_int, expect_list, pack, unpack
-from clearing.errors import (
-    ClearingError,
-    DecodeError,
-    StaleObservation,
-    UnknownInstrument,
-)
+from clearing.errors import ClearingError, StaleObservation, UnknownInstrument
 from clearing.genesis import Genesis
 from clearing.oracle import (
     PriceObservation,
@@ -46,6 +40,7 @@ from clearing.oracle import (
 )
 from clearing.state import ClearingState
 from clearing.validator_set import has_power
+from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack
 from node.p2p import Topic
 from node.p2p.topics import PRICES
 
@@ -75,7 +70,7 @@ class SignerWithoutPower(ValueError):
         self.height = height
 
 
-REJECTS = (ClearingError, WrongChain)
+REJECTS = (ClearingError, DecodeError, WrongChain)
 """Every error `ObservationCheck.decode` raises for a bad message, besides `IGNORES`."""
 IGNORES = (StaleObservation, UnknownInstrument, SignerWithoutPower)
 """What proves nothing against the forwarder: a validly signed observation outside the

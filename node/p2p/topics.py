@@ -11,10 +11,9 @@ from collections.abc import Callable
 
 import trio
 
-from clearing.errors import DecodeError as TxDecodeError
 from clearing.tx import decode_tx
 from consensus.messages import Message, decode_message
-from lightclient.codec import ConsensusDecodeError
+from lightclient.codec import DecodeError
 from node.driver import Driver
 from node.limits import MAX_CONSENSUS_GOSSIP_BYTES, MAX_TX_GOSSIP_BYTES
 from node.p2p import P2PNode, Topic
@@ -48,14 +47,14 @@ def get_topics() -> list[Topic]:
             CONSENSUS,
             MAX_CONSENSUS_GOSSIP_BYTES,
             decode_consensus,
-            (ConsensusDecodeError,),
+            (DecodeError,),
             direct=True,
         ),
         Topic(
             TX,
             MAX_TX_GOSSIP_BYTES,
             decode_tx_gossip,
-            (TxDecodeError, ValueError),
+            (DecodeError, ValueError),
             inbox=4096,
             direct=True,
         ),

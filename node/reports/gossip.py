@@ -32,21 +32,20 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.attestation import Attestation, compute_signing_bytes, is_valid_signature
-from clearing.codec import (
+from clearing.report_commitment import REPORT_HASH_BYTES, compute_report_signing_bytes
+from clearing.state import ClearingState
+from clearing.units import MAX_UINT64
+from clearing.validator_set import get_voting_powers
+from lightclient.codec import (
     MAX_MESSAGE_BYTES,
+    DecodeError,
     expect_bytes,
     expect_int,
     expect_list,
     pack,
     unpack,
 )
-from clearing.errors import DecodeError
-from clearing.report_commitment import REPORT_HASH_BYTES, compute_report_signing_bytes
-from clearing.state import ClearingState
-from clearing.units import MAX_UINT64
-from clearing.validator_set import get_voting_powers
 from node.p2p import Topic
-from proofs.errors import ReportDecodeError
 from proofs.report import AccountKey, Report, ValidatorSignature, decode_report
 
 REPORTS = "reports"
@@ -214,7 +213,7 @@ def decode_reports_message(
         if kind == KIND_PROOFS:
             return _decode_proof_share(fields, chain_id, validators)
         raise DecodeError("reports message", f"unknown kind {kind!r}")
-    except (DecodeError, ReportDecodeError) as exc:
+    except DecodeError as exc:  # ReportDecodeError too
         raise ReportsMessageError(str(exc)) from None
 
 

@@ -28,10 +28,9 @@ from collections.abc import Callable, Mapping, Sequence
 import msgpack
 import trio
 
-from clearing.codec import expect_int, expect_list, pack, unpack
-from clearing.errors import DecodeError
 from clearing.state import ClearingState
 from clearing.validator_set import get_active_set_at
+from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack
 from node.p2p import Offence, P2PNode, RequestFailed
 from node.p2p.scoring import compute_backoff_s
 from node.reports.store import CommitRecord, ReportStore
@@ -80,7 +79,7 @@ def encode_report_response(encoded_report: bytes | None) -> bytes:
 def decode_report_response(data: bytes) -> bytes | None:
     """The report's bytes, None for "not found"; raises ReportSyncError.
 
-    Not `clearing.codec.unpack`: a report may be far bigger than its message cap (the
+    Not `lightclient.codec.unpack`: a report may be far bigger than its message cap (the
     frame's cap, the asker's `sync_max_bytes`, bounds it)."""
     try:
         try:

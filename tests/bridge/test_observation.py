@@ -35,13 +35,13 @@ from bridge.observation import (
     sign_observation,
     sign_reobserve_request,
 )
-from bridge.wire import BridgeDecodeError, pack_record
+from bridge.wire import pack_record
 from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.assets import CollateralToken
 from clearing.attestation import is_valid_signature
-from clearing.codec import pack
 from clearing.genesis import ExternalBridge, Validator
 from clearing.replay import DepositNonces
+from lightclient.codec import DecodeError, pack
 
 NETWORK = 4242
 TOKEN = bytes.fromhex("00000000000000000000000000000000000000e1")
@@ -124,7 +124,7 @@ def test_garbage_never_decodes_to_anything_but_decode_error(data: bytes) -> None
     for record in records:
         try:
             record.decode(data)
-        except BridgeDecodeError:
+        except DecodeError:
             pass
 
 
@@ -350,16 +350,16 @@ def test_signed_reobserve_request_round_trips_and_binds_signer_and_network() -> 
 
 
 def test_unsigned_version_1_request_and_malformed_signed_ones_are_refused() -> None:
-    with pytest.raises(BridgeDecodeError, match="version 1 refused, want 2"):
+    with pytest.raises(DecodeError, match="version 1 refused, want 2"):
         SignedReobserveRequest.decode(pack_record([31337, bytes(32), 0]))
     good = [REQUEST_VERSION, 31337, bytes(32), 0, 5, bytes(32), bytes(64)]
     for index, bad in ((1, True), (2, bytes(31)), (3, -1), (4, 1.5), (5, bytes(33)), (6, b"")):
         fields = list(good)
         fields[index] = bad
-        with pytest.raises(BridgeDecodeError, match="field"):
+        with pytest.raises(DecodeError, match="field"):
             SignedReobserveRequest.decode(pack(fields))
-    with pytest.raises(BridgeDecodeError, match=r"version 2\.0 refused"):
+    with pytest.raises(DecodeError, match=r"version 2\.0 refused"):
         SignedReobserveRequest.decode(pack([2.0, *good[1:]]))
-    with pytest.raises(BridgeDecodeError, match="6 fields"):
+    with pytest.raises(DecodeError, match="6 fields"):
         SignedReobserveRequest.decode(pack(good[:-1]))
     assert SignedReobserveRequest.decode(pack(good)).sent_ms == 5

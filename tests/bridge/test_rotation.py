@@ -16,9 +16,10 @@ from bridge.rotation import (
     sign_rotation_message,
 )
 from bridge.validators import EvmValidatorSet, ValidatorSetError
-from bridge.wire import BridgeDecodeError, pack_record
+from bridge.wire import pack_record
 from clearing.sandbox import derive_seed
 from clearing.state import initialize_state
+from lightclient.codec import DecodeError
 from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis
 
 GENESIS = get_genesis()
@@ -87,12 +88,12 @@ def encode_fields(rotation: Rotation, **changes: object) -> bytes:
         ({"target": sorted(ADDRESSES, reverse=True)}, "not strictly ascending"),
         ({"powers": [10, 10, 10]}, "4 addresses, 3 powers"),
         ({"current_powers": [10, 0, 10]}, "power 0"),
-        ({"current": [b"\x01" * 19, *ADDRESSES[1:3]]}, "not 20 bytes"),
-        ({"vault": bytes(19)}, "not 20 bytes"),
+        ({"current": [b"\x01" * 19, *ADDRESSES[1:3]]}, "expected 20 bytes, got 19"),
+        ({"vault": bytes(19)}, "field 1: expected 20 bytes, got 19"),
         ({"target": "0x01"}, "must be lists"),
     ],
 )
 def test_malformed_rotation_signatures_are_refused(changes: dict[str, object], reason: str) -> None:
-    with pytest.raises(BridgeDecodeError) as caught:
+    with pytest.raises(DecodeError) as caught:
         RotationSignature.decode(encode_fields(make_rotation(), **changes))
     assert reason in str(caught.value)

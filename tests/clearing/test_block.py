@@ -9,11 +9,11 @@ from clearing.block import (
     process_block,
     process_transaction,
 )
-from clearing.codec import pack
-from clearing.errors import DecodeError, TimeNotMonotonic, WrongBlockChain, WrongHeight
+from clearing.errors import TimeNotMonotonic, WrongBlockChain, WrongHeight
 from clearing.events import make_event
 from clearing.root import compute_state_root_from_scratch
 from clearing.tx import TX_VERSION
+from lightclient.codec import DecodeError, pack
 from tests.clearing.support import ALICE, USDC, WETH, new_sandbox
 
 

@@ -2,7 +2,6 @@ import pytest
 
 from clearing.errors import (
     ClearingError,
-    DecodeError,
     GenesisError,
     InsufficientCollateral,
     InvalidBlock,
@@ -26,7 +25,6 @@ def test_errors_render_their_numbers_and_name_their_code() -> None:
     ("error", "base"),
     [
         (OutsideBand("x", 1, 2, 3), InvalidTransaction),
-        (DecodeError("tx", "bad"), ClearingError),
         (GenesisError("k", "int", "s"), ClearingError),
         (WrongHeight(2, 3), InvalidBlock),
     ],

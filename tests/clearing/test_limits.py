@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from clearing.collateral import MAX_SUB_ACCOUNT
-from clearing.errors import DecodeError
 from clearing.limits import (
     MAX_BLOCK_BYTES,
     MAX_BLOCK_TXS,
@@ -17,6 +16,7 @@ from clearing.limits import (
 from clearing.trade import Trade, TradeBatch
 from clearing.tx import decode_tx, encode_tx
 from clearing.units import MAX_UINT64
+from lightclient.codec import DecodeError
 
 LONGEST_NAME = "\U0001f600" * 64  # 64 chars (the string cap), 4 UTF-8 bytes each
 

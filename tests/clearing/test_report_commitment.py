@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from clearing import report_commitment
 from clearing.attestation import Attestation, sign_attestation
-from clearing.errors import DecodeError
 from clearing.report_commitment import (
     REPORT_CHAIN_START,
     REPORT_DOMAIN,
@@ -21,6 +20,7 @@ from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.sandbox import Sandbox
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.tx import decode_tx, encode_tx
+from lightclient.codec import DecodeError
 from tests.clearing.support import assert_rejected, new_sandbox, only_result
 
 HASH_A = bytes(range(32))

@@ -15,7 +15,6 @@ from clearing import request_schema
 from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import sign_typed, verify_member_signature
-from clearing.errors import DecodeError
 from clearing.member_requests import MEMBER_REQUESTS
 from clearing.request_schema import (
     Address,
@@ -33,6 +32,7 @@ from clearing.transfer import Transfer
 from clearing.tx import decode_tx, encode_tx
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal
+from lightclient.codec import DecodeError
 
 CHAIN_ID = 31337
 KEY = derive_member_key("vector")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from clearing.clients import decode_role_fields, get_role_fields
-from clearing.errors import DecodeError, GenesisError
+from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
 from clearing.governance.changes import build_draft
 from clearing.governance.errors import (
@@ -23,6 +23,7 @@ from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.sandbox import Sandbox
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import initialize_state
+from lightclient.codec import DecodeError
 from tests.clearing.default.test_clients import OMNI, M, N, S, client_doc, hexed
 from tests.clearing.support import ALICE, genesis_doc
 

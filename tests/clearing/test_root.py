@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clearing.errors import DecodeError
 from clearing.governance.configuration import MAX_CONFIGURATION_BYTES, encode_configuration
 from clearing.merkle import EMPTY_ROOT, MerkleTree, hash_leaf, hash_node
 from clearing.risk.solvency import get_solvency_market
@@ -23,6 +22,7 @@ from clearing.root import (
 )
 from clearing.snapshot import decode_member
 from clearing.state import Member, Position, get_sub_account_for_write
+from lightclient.codec import DecodeError
 from tests.clearing.support import ALICE, USDC, WETH, new_sandbox
 
 

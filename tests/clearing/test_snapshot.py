@@ -1,11 +1,10 @@
 import pytest
 
-from clearing.codec import pack, unpack
-from clearing.errors import DecodeError
 from clearing.root import ACCOUNT_VERSION, compute_state_root, compute_state_root_from_scratch
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.snapshot import decode_member, decode_snapshot, encode_snapshot
 from clearing.trade import Trade, sign_trade_batch
+from lightclient.codec import DecodeError, pack, unpack
 from tests.clearing.support import ALICE, BOB, USDC, WETH, new_sandbox, snapshot
 
 

@@ -8,14 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clearing.codec import pack, unpack
-from clearing.errors import (
-    BadSignature,
-    DecodeError,
-    DuplicateTrade,
-    InsufficientEquity,
-    UnknownVenue,
-)
+from clearing.errors import BadSignature, DuplicateTrade, InsufficientEquity, UnknownVenue
 from clearing.events import Event
 from clearing.replay import check_trade_id
 from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
@@ -26,6 +19,7 @@ from clearing.trade import (
     process_trade_batch,
     sign_trade_batch,
 )
+from lightclient.codec import DecodeError, pack, unpack
 from tests.clearing.support import USDC, collected_fees, new_sandbox, snapshot
 
 VENUE = "alpha"

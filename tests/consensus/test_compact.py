@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from consensus.compact import CompactProposal, MissingTxs, compute_tx_id, make_compact
 from consensus.messages import decode_message, encode_message
-from consensus.types import ConsensusDecodeError, Proposal
+from consensus.types import Proposal
+from lightclient.codec import DecodeError
 from tests.consensus.helpers import CHAIN, KEYS, VALIDATORS, make_block, signed_proposal
 
 TXS = st.lists(st.binary(min_size=0, max_size=64), max_size=12)
@@ -71,9 +72,9 @@ def test_prefilled_transactions_must_fill_the_places_left_for_them() -> None:
     compact = make_compact(proposal_of([b"x", b"y"]), lambda tx_id: False)
     wire = compact.to_wire()
     wire[6] = wire[6][:1]  # two places, one transaction
-    with pytest.raises(ConsensusDecodeError, match="1 prefilled transactions for 2 places"):
+    with pytest.raises(DecodeError, match="1 prefilled transactions for 2 places"):
         CompactProposal.from_wire(wire)
     wire = compact.to_wire()
     wire[5] = [b"short", None]
-    with pytest.raises(ConsensusDecodeError):
+    with pytest.raises(DecodeError):
         CompactProposal.from_wire(wire)

@@ -25,7 +25,7 @@ from consensus.types import (
     compute_max_proposal_bytes,
 )
 from consensus.wal import MAX_RECORD_BYTES, FileWalStorage, Wal, WalRecordTooLarge
-from lightclient.codec import MAX_CHAIN_ID_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_INT, MAX_VALIDATORS
+from lightclient.codec import MAX_CHAIN_ID_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_INT64, MAX_VALIDATORS
 
 HASH = b"\xff" * 32
 KEY = b"\xee" * 32
@@ -34,23 +34,25 @@ MAX_ROUND = 2**31  # the decoders' round bound
 
 
 def build_vote(index: int) -> Vote:
-    return Vote(VoteType.PRECOMMIT, MAX_INT, MAX_ROUND, HASH, index.to_bytes(32, "big"), SIGNATURE)
+    return Vote(
+        VoteType.PRECOMMIT, MAX_INT64, MAX_ROUND, HASH, index.to_bytes(32, "big"), SIGNATURE
+    )
 
 
 def build_largest_proposal(txs: tuple[bytes, ...]) -> Proposal:
     """Every field at its largest encoding: chain id, heights, a commit of MAX_VALIDATORS
     signatures, MAX_EVIDENCE_PER_BLOCK evidence."""
     commit = CommitCertificate(
-        MAX_INT, MAX_ROUND, HASH, tuple(CommitSig(KEY, SIGNATURE) for _ in range(MAX_VALIDATORS))
+        MAX_INT64, MAX_ROUND, HASH, tuple(CommitSig(KEY, SIGNATURE) for _ in range(MAX_VALIDATORS))
     )
     evidence = tuple(
         DuplicateVoteEvidence(build_vote(i), build_vote(i)) for i in range(MAX_EVIDENCE_PER_BLOCK)
     )
     header = BlockHeader(
-        "x" * MAX_CHAIN_ID_BYTES, MAX_INT, MAX_INT, HASH, b"\xff" * 64, HASH, KEY, HASH, HASH
+        "x" * MAX_CHAIN_ID_BYTES, MAX_INT64, MAX_INT64, HASH, b"\xff" * 64, HASH, KEY, HASH, HASH
     )
     return Proposal(
-        MAX_INT, MAX_ROUND, MAX_ROUND, Block(header, txs, commit, evidence), KEY, SIGNATURE
+        MAX_INT64, MAX_ROUND, MAX_ROUND, Block(header, txs, commit, evidence), KEY, SIGNATURE
     )
 
 
@@ -75,7 +77,7 @@ def test_wal_with_largest_proposal_replays_after_restart(tmp_path: Path) -> None
     proposal = build_largest_proposal(txs)
     records = [
         encode_input_record(
-            BlockPrepared(MAX_INT, MAX_ROUND, MAX_INT, txs, proposal.block.evidence)
+            BlockPrepared(MAX_INT64, MAX_ROUND, MAX_INT64, txs, proposal.block.evidence)
         ),
         encode_input_record(ProposalReceived(proposal)),
     ]

@@ -7,9 +7,9 @@ from typing import Any
 import msgpack
 import pytest
 
+from lightclient.codec import DecodeError
 from node.blocksync import (
     SyncApplyError,
-    SyncDecodeError,
     SyncedBlock,
     SyncRequest,
     SyncResponse,
@@ -82,7 +82,7 @@ async def test_bad_request_gets_no_answer_and_costs_the_asker() -> None:
     ],
 )
 def test_malformed_requests_are_typed_errors(data: bytes) -> None:
-    with pytest.raises(SyncDecodeError):
+    with pytest.raises(DecodeError):
         SyncRequest.decode(data)
 
 
@@ -97,7 +97,7 @@ def test_malformed_requests_are_typed_errors(data: bytes) -> None:
     ],
 )
 def test_malformed_responses_are_typed_errors(rows: list[object]) -> None:
-    with pytest.raises(SyncDecodeError):
+    with pytest.raises(DecodeError):
         SyncResponse.decode(msgpack.packb([1, 2, rows]), 1)
 
 

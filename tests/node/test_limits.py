@@ -16,7 +16,7 @@ from clearing.limits import (
     MAX_TX_BYTES,
 )
 from consensus.wal import MAX_RECORD_BYTES
-from lightclient.codec import MAX_MESSAGE_BYTES
+from lightclient.codec import MAX_CONSENSUS_MESSAGE_BYTES
 from node.blocksync import MAX_RESPONSE_BYTES
 from node.clearing_app import ClearingApp
 from node.config import ApiConfig, MempoolConfig
@@ -31,7 +31,7 @@ GENESIS_MS = 1_795_219_200_000
 
 def test_a_full_proposal_fits_gossip_wal_and_sync() -> None:
     assert get_topic(CONSENSUS).max_bytes >= MAX_PROPOSAL_BYTES
-    assert MAX_PROPOSAL_BYTES <= MAX_MESSAGE_BYTES
+    assert MAX_PROPOSAL_BYTES <= MAX_CONSENSUS_MESSAGE_BYTES
     assert MAX_PROPOSAL_BYTES <= MAX_RECORD_BYTES
     # a block and its commit certificate, plus the response's own framing slack
     assert MAX_RESPONSE_BYTES - 1024 >= MAX_PROPOSAL_BYTES

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from consensus.compact import compute_tx_id
+from lightclient.codec import DecodeError
 from node.mempool import compute_tx_hash
 from node.p2p import P2PNode
 from node.txfetch import (
     PROTOCOL,
-    TxFetchDecodeError,
     decode_request,
     decode_response,
     encode_request,
@@ -60,9 +60,9 @@ def test_ids_are_the_mempools_hashes_and_answers_keep_their_places() -> None:
     assert ids[0] == compute_tx_hash(TXS[0])
     assert decode_request(encode_request(ids)) == ids
     assert decode_response(encode_response([TXS[0], None, TXS[2]]), ids) == [TXS[0], TXS[2]]
-    with pytest.raises(TxFetchDecodeError, match="answer 1 is not the transaction asked"):
+    with pytest.raises(DecodeError, match="answer 1 is not the transaction asked"):
         decode_response(encode_response([TXS[0], TXS[0], None]), ids)
-    with pytest.raises(TxFetchDecodeError, match="2 answers to 3 ids"):
+    with pytest.raises(DecodeError, match="2 answers to 3 ids"):
         decode_response(encode_response([None, None]), ids)
-    with pytest.raises(TxFetchDecodeError, match="not 32 bytes"):
+    with pytest.raises(DecodeError, match="not 32 bytes"):
         decode_request(encode_request([b"short"]))

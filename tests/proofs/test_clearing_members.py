@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from clearing.errors import DecodeError
 from clearing.published_roles import PublishedRoles
 from clearing.roles import NO_MEMBER, SegregationModel
+from lightclient.codec import DecodeError
 from proofs.clearing_members import (
     ReportAccounts,
     check_clearing_members,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from clearing.block import BlockResult
-from clearing.codec import pack, unpack
 from clearing.default.liquidation import DefaultBook, MarginContext, RiskAccount
 from clearing.default.liquidation import process_liquidations as liquidate
 from clearing.default.margin_call import check_margin_call
-from clearing.errors import DecodeError, GenesisError
+from clearing.errors import GenesisError
 from clearing.events import Event
 from clearing.risk.engine import (
     get_account_initial_margin,
@@ -25,6 +24,7 @@ from clearing.root import encode_account
 from clearing.sandbox import Sandbox
 from clearing.snapshot import decode_member
 from clearing.state import ClearingState, MarginCall, get_collateral_value
+from lightclient.codec import DecodeError, pack, unpack
 from tests.clearing.default.test_steps import BTC, give
 from tests.clearing.risk.sample import genesis_risk_section, risk_section
 from tests.clearing.support import USDC, genesis_doc

@@ -8,8 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from clearing.codec import pack
-from clearing.errors import DecodeError, GenesisError
+from clearing.errors import GenesisError
 from clearing.genesis import Genesis, parse_genesis
 from clearing.governance.configuration import (
     apply_configuration,
@@ -24,6 +23,7 @@ from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.sandbox import Sandbox
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import initialize_state
+from lightclient.codec import DecodeError, pack
 from tests.clearing.governance.support import (
     NEXT_FUTURE,
     ballots,

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from clearing.codec import pack
 from clearing.genesis import Venue
 from clearing.governance.changes import Change
 from clearing.governance.instrument_status import SetInstrumentStatus
@@ -25,6 +24,7 @@ from clearing.governance.vote import GovVote
 from clearing.instruments import InstrumentStatus
 from clearing.sandbox import derive_ed25519_key
 from clearing.tx import decode_tx, encode_tx
+from lightclient.codec import pack
 from tests.clearing.governance.support import (
     MAX_VOTING,
     MIN_DELAY,

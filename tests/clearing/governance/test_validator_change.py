@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from clearing.codec import pack, unpack
 from clearing.governance.changes import Change, decode_change
 from clearing.governance.instrument_status import SetInstrumentStatus
 from clearing.governance.proposal import ProposalStatus
@@ -21,6 +20,7 @@ from clearing.governance.validator_change import (
 from clearing.instruments import InstrumentStatus
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.validator_set import get_active_validators
+from lightclient.codec import pack, unpack
 from tests.clearing.governance.support import (
     NEXT_FUTURE,
     assert_refused,

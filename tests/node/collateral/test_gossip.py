@@ -8,12 +8,11 @@ import pytest
 
 from bridge.observation import sign_observation
 from bridge.payouts import sign_payout
-from bridge.wire import BridgeDecodeError
 from bridge.withdrawal import sign_withdrawal_record
-from clearing.codec import pack
-from clearing.errors import BadSignature, DecodeError, UnknownCollateral
+from clearing.errors import BadSignature, UnknownCollateral
 from clearing.sandbox import derive_ed25519_key, derive_seed
 from clearing.state import initialize_state
+from lightclient.codec import DecodeError, pack
 from node.collateral.gossip import (
     GOSSIP_VERSION,
     IGNORES,
@@ -183,4 +182,4 @@ def test_withdrawal_signed_by_a_non_validator_is_ignored_and_a_malformed_one_ref
 def test_malformed_bytes_raise_a_typed_rejection(data: bytes) -> None:
     with pytest.raises(REJECTS) as caught:
         CHECK.decode(data)
-    assert isinstance(caught.value, DecodeError | BridgeDecodeError)
+    assert isinstance(caught.value, DecodeError)

@@ -13,7 +13,7 @@ from clearing.context import Equivocation
 from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
 from clearing.sandbox import derive_member_key
 from clearing.tx import encode_tx
-from lightclient.codec import ConsensusDecodeError
+from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp
 from node.cometbft.abci import (
@@ -183,7 +183,7 @@ def test_a_committed_block_is_stored_and_read_back_as_applied() -> None:
         replayed.apply_block(block.get_context(4242), block.txs).state_root
         == decided.result.state_root
     )
-    with pytest.raises(ConsensusDecodeError):
+    with pytest.raises(DecodeError):
         CometBlockRecord.decode(record.encode()[:-1])
 
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearing.block import BlockResult
-from clearing.codec import pack
 from clearing.events import EventValue, make_event
+from lightclient.codec import pack
 from node.history.indexer import get_block_history
 from node.history.store import BlockHistory, HistoryRow, decode_row, encode_row_event
 from node.storage import HeightGapError, NodeStore

@@ -12,15 +12,10 @@ import msgpack
 import pytest
 
 from clearing.context import Equivocation
-from clearing.errors import (
-    BadSignature,
-    DecodeError,
-    StaleObservation,
-    UnknownFeed,
-    UnknownInstrument,
-)
+from clearing.errors import BadSignature, StaleObservation, UnknownFeed, UnknownInstrument
 from clearing.oracle import PriceObservation, sign_price_observation
 from clearing.sandbox import Sandbox, derive_ed25519_key
+from lightclient.codec import DecodeError
 from node.oracle.gossip import (
     MAX_OBSERVATION_BYTES,
     ObservationCheck,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from clearing.errors import DecodeError as TxDecodeError
 from consensus.messages import encode_message
 from consensus.types import Vote, VoteType
-from lightclient.codec import ConsensusDecodeError
+from lightclient.codec import DecodeError
 from node.p2p.topics import decode_consensus, decode_tx_gossip, get_topic
 from tests.node.test_network_inprocess import setup_txs
 
@@ -17,7 +16,7 @@ def test_votes_pass_and_the_retired_sync_kinds_are_refused_on_the_consensus_topi
     vote = Vote(VoteType.PREVOTE, 3, 0, None, bytes(32), bytes(64))
     assert decode_consensus(encode_message(vote)) == vote
     for kind in (3, 4, 5):  # SyncRequest, SyncResponse and Status until 0.2.0
-        with pytest.raises(ConsensusDecodeError):
+        with pytest.raises(DecodeError):
             decode_consensus(msgpack.packb([1, kind, [1, 3]]))
 
 
@@ -32,7 +31,7 @@ def test_votes_pass_and_the_retired_sync_kinds_are_refused_on_the_consensus_topi
     ],
 )
 def test_malformed_consensus_messages_are_decode_errors(data: bytes) -> None:
-    with pytest.raises(ConsensusDecodeError):
+    with pytest.raises(DecodeError):
         decode_consensus(data)
 
 
@@ -40,11 +39,11 @@ def test_transactions_pass_and_garbage_is_a_decode_error() -> None:
     tx = setup_txs()[1][0]
     assert decode_tx_gossip(tx) == tx
     for data in (b"\xc1", msgpack.packb([1, 99]), msgpack.packb([7, 1, "x"])):
-        with pytest.raises(TxDecodeError):
+        with pytest.raises(DecodeError):
             decode_tx_gossip(data)
 
 
 def test_every_rejection_is_declared_so_it_scores_the_sender() -> None:
     consensus, tx = get_topic("consensus"), get_topic("tx")
-    assert issubclass(ConsensusDecodeError, consensus.rejects)
-    assert issubclass(TxDecodeError, tx.rejects)
+    assert issubclass(DecodeError, consensus.rejects)
+    assert issubclass(DecodeError, tx.rejects)

@@ -9,7 +9,7 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, equal, toHex, u64be, utf8 } from "./bytes";
-import { reprValue, typeName } from "./codec";
+import { decodeError as fail, reprValue, typeName } from "./codec";
 import { DecodeError } from "./errors";
 import { type Value, encodeMsgpack } from "./msgpack";
 import { reprStr } from "./recompute/pyrepr.js";
@@ -85,13 +85,11 @@ export interface ValidatorHistory {
   sets: [bigint, VotingPower[]][];
 }
 
-/** lightclient.codec.DecodeError's words. */
-const fail = (field: string, reason: string): DecodeError => new DecodeError(`cannot decode ${field}: ${reason}`);
-
+/* lightclient/codec.py's checks with its words; its integers are int64 here (`MAX_INT`). */
 function expectList(obj: Value, field: string, length?: number, maxLen = 1_000_000): Value[] {
-  if (!Array.isArray(obj)) throw fail(field, `expected list, got ${typeName(obj)}`);
-  if (length !== undefined && obj.length !== length) throw fail(field, `expected ${length} elements, got ${obj.length}`);
-  if (obj.length > maxLen) throw fail(field, `${obj.length} elements exceeds cap ${maxLen}`);
+  if (!Array.isArray(obj)) throw fail(field, `expected a list, got ${typeName(obj)}`);
+  if (length !== undefined && obj.length !== length) throw fail(field, `expected ${length} fields, got ${obj.length}`);
+  if (obj.length > maxLen) throw fail(field, `${obj.length} items exceeds cap ${maxLen}`);
   return obj;
 }
 
@@ -102,7 +100,7 @@ function expectVersioned(obj: Value, field: string, length: number): Value[] {
 }
 
 function expectInt(obj: Value, field: string, lo = 0n, hi = MAX_INT): bigint {
-  if (typeof obj !== "bigint") throw fail(field, `expected int, got ${typeName(obj)}`);
+  if (typeof obj !== "bigint") throw fail(field, `expected an integer, got ${typeName(obj)}`);
   if (obj < lo || obj > hi) throw fail(field, `${obj} outside [${lo}, ${hi}]`);
   return obj;
 }
@@ -115,7 +113,7 @@ function expectBytes(obj: Value, field: string, size?: number, maxLen = 64 * 102
 }
 
 function expectStr(obj: Value, field: string, maxLen: number): string {
-  if (typeof obj !== "string") throw fail(field, `expected str, got ${typeName(obj)}`);
+  if (typeof obj !== "string") throw fail(field, `expected a string, got ${typeName(obj)}`);
   const n = utf8(obj).length;
   if (n > maxLen) throw fail(field, `${n} bytes exceeds cap ${maxLen}`);
   return obj;

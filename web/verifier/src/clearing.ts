@@ -4,7 +4,7 @@
 
 import { decodeMsgpack, encodeMsgpack } from "./msgpack";
 import { equal, toHex } from "./bytes";
-import { clearingError, expectBytes, expectInt, expectList, expectStr } from "./codec";
+import { decodeError, expectBytes, expectInt, expectList, expectStr } from "./codec";
 import { DecodeError } from "./errors";
 import { getMarketRoot } from "./market";
 import type { DefaultEntry, Report } from "./report";
@@ -30,14 +30,14 @@ interface PublishedRoles {
 function decodeRoles(data: Uint8Array): PublishedRoles {
   const [version, members, clients] = expectList(decodeMsgpack(data), "roles", 3);
   if (expectInt(version!, "roles.version") !== PUBLISHED_ROLES_VERSION) {
-    throw clearingError("roles.version", `${version}, expected ${PUBLISHED_ROLES_VERSION}`);
+    throw decodeError("roles.version", `${version}, expected ${PUBLISHED_ROLES_VERSION}`);
   }
   const clearingMembers = expectList(members!, "clearing_members").map((m) => expectBytes(m, "clearing_member", 20));
   const roles = expectList(clients!, "clients").map((item): ClientRole => {
     const [client, member, model] = expectList(item, "client", 3);
     const empty = member instanceof Uint8Array && member.length === 0;
     const name = expectStr(model!, "model");
-    if (!MODELS.includes(name)) throw clearingError("model", `${reprStr(name)} is not one of ['omnibus', 'segregated']`);
+    if (!MODELS.includes(name)) throw decodeError("model", `${reprStr(name)} is not one of ['omnibus', 'segregated']`);
     return {
       client: expectBytes(client!, "client", 20),
       member: empty ? new Uint8Array() : expectBytes(member!, "clearing_member", 20),
@@ -45,13 +45,13 @@ function decodeRoles(data: Uint8Array): PublishedRoles {
     };
   });
   for (let i = 1; i < clearingMembers.length; i++) {
-    if (toHex(clearingMembers[i - 1]!) >= toHex(clearingMembers[i]!)) throw clearingError("clearing_members", "must be strictly sorted");
+    if (toHex(clearingMembers[i - 1]!) >= toHex(clearingMembers[i]!)) throw decodeError("clearing_members", "must be strictly sorted");
   }
   for (let i = 1; i < roles.length; i++) {
-    if (toHex(roles[i - 1]!.client) >= toHex(roles[i]!.client)) throw clearingError("clients", "must be strictly sorted");
+    if (toHex(roles[i - 1]!.client) >= toHex(roles[i]!.client)) throw decodeError("clients", "must be strictly sorted");
   }
   const again = encodeMsgpack([PUBLISHED_ROLES_VERSION, clearingMembers, roles.map((r) => [r.client, r.member, r.model])]);
-  if (!equal(again, data)) throw clearingError("published roles", "not canonical");
+  if (!equal(again, data)) throw decodeError("published roles", "not canonical");
   return { clearingMembers, clients: roles };
 }
 

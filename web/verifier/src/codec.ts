@@ -1,5 +1,5 @@
-/** Field checks of clearing/codec.py with its error wording (`DecodeError(what=..,
- * reason=..)`), for the report fields that clearing decodes (market, defaults). */
+/** Field checks of lightclient/codec.py with its error wording (`cannot decode what:
+ * reason`), for the report fields that clearing decodes (market, defaults). */
 
 import { DecodeError } from "./errors";
 import type { Value } from "./msgpack";
@@ -29,35 +29,35 @@ export function reprValue(v: Value): string {
   return v.kind;
 }
 
-/** A failure of clearing's decoding, worded as its `str()`. */
-export function clearingError(what: string, reason: string): DecodeError {
-  return new DecodeError(`DecodeError(what=${reprStr(what)}, reason=${reprStr(reason)})`);
+/** A failure of the codec's decoding, worded as its `DecodeError`'s `str()`. */
+export function decodeError(what: string, reason: string): DecodeError {
+  return new DecodeError(`cannot decode ${what}: ${reason}`);
 }
 
 export function expectList(obj: Value, what: string, length?: number): Value[] {
-  if (!Array.isArray(obj)) throw clearingError(what, `expected a list, got ${typeName(obj)}`);
+  if (!Array.isArray(obj)) throw decodeError(what, `expected a list, got ${typeName(obj)}`);
   if (length !== undefined && obj.length !== length) {
-    throw clearingError(what, `expected ${length} fields, got ${obj.length}`);
+    throw decodeError(what, `expected ${length} fields, got ${obj.length}`);
   }
   return obj;
 }
 
 export function expectInt(obj: Value, what: string, lo = 0n, hi = MAX_UINT64): bigint {
-  if (typeof obj !== "bigint") throw clearingError(what, `expected an integer, got ${typeName(obj)}`);
-  if (obj < lo || obj > hi) throw clearingError(what, `${obj} outside [${lo}, ${hi}]`);
+  if (typeof obj !== "bigint") throw decodeError(what, `expected an integer, got ${typeName(obj)}`);
+  if (obj < lo || obj > hi) throw decodeError(what, `${obj} outside [${lo}, ${hi}]`);
   return obj;
 }
 
 export function expectBytes(obj: Value, what: string, length: number): Uint8Array {
-  if (!(obj instanceof Uint8Array)) throw clearingError(what, `expected bytes, got ${typeName(obj)}`);
-  if (obj.length !== length) throw clearingError(what, `expected ${length} bytes, got ${obj.length}`);
+  if (!(obj instanceof Uint8Array)) throw decodeError(what, `expected bytes, got ${typeName(obj)}`);
+  if (obj.length !== length) throw decodeError(what, `expected ${length} bytes, got ${obj.length}`);
   return obj;
 }
 
 export function expectStr(obj: Value, what: string, maxLength = 64): string {
   if (typeof obj !== "string" || obj.length === 0 || [...obj].length > maxLength) {
     const shown = typeof obj === "string" ? reprStr(obj) : typeName(obj);
-    throw clearingError(what, `expected a string of 1..${maxLength} chars, got ${shown.slice(0, 80)}`);
+    throw decodeError(what, `expected a string of 1..${maxLength} chars, got ${shown.slice(0, 80)}`);
   }
   return obj;
 }

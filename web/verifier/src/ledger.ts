@@ -3,7 +3,7 @@
  * token, what the ledger says that chain's vault holds. */
 
 import { compare, equal, toHex } from "./bytes";
-import { clearingError, expectBytes, expectInt, expectList } from "./codec";
+import { decodeError, expectBytes, expectInt, expectList } from "./codec";
 import { type Value, decodeMsgpack, encodeMsgpack } from "./msgpack";
 import { type DefaultRecord, decodeDefaultRecord } from "./report";
 
@@ -49,7 +49,7 @@ function decodeReserve(obj: Value): ReserveTotal {
 export function decodeLedger(data: Uint8Array): PublishedLedger {
   const [version, defaults, fund, reservesObj] = expectList(decodeMsgpack(data), "ledger", 4);
   if (expectInt(version!, "ledger.version") !== PUBLISHED_LEDGER_VERSION) {
-    throw clearingError("ledger.version", `${String(version)}, expected ${PUBLISHED_LEDGER_VERSION}`);
+    throw decodeError("ledger.version", `${String(version)}, expected ${PUBLISHED_LEDGER_VERSION}`);
   }
   const records = expectList(defaults!, "defaults").map(decodeDefaultRecord);
   for (let i = 1; i < records.length; i++) {
@@ -57,7 +57,7 @@ export function decodeLedger(data: Uint8Array): PublishedLedger {
     const b = records[i]!;
     const c = a.height !== b.height ? (a.height < b.height ? -1 : 1) : compare(a.member, b.member);
     if (c > 0 || (c === 0 && a.subAccount >= b.subAccount)) {
-      throw clearingError("defaults", "must be strictly sorted by (height, member, sub)");
+      throw decodeError("defaults", "must be strictly sorted by (height, member, sub)");
     }
   }
   const reserves = expectList(reservesObj!, "reserves").map(decodeReserve);
@@ -65,11 +65,11 @@ export function decodeLedger(data: Uint8Array): PublishedLedger {
     const a = reserves[i - 1]!;
     const b = reserves[i]!;
     if (a.chainId > b.chainId || (a.chainId === b.chainId && a.token >= b.token)) {
-      throw clearingError("reserves", "must be strictly sorted by (chain, token)");
+      throw decodeError("reserves", "must be strictly sorted by (chain, token)");
     }
   }
   const insuranceFund = expectInt(fund!, "insurance_fund", MIN_INT64, MAX_INT64);
   const again = [version!, records.map(recordFields), insuranceFund, (reservesObj as Value[])];
-  if (!equal(encodeMsgpack(again), data)) throw clearingError("published ledger", "not canonical");
+  if (!equal(encodeMsgpack(again), data)) throw decodeError("published ledger", "not canonical");
   return { defaults: records, insuranceFund, reserves };
 }

@@ -4,7 +4,7 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, utf8 } from "./bytes";
-import { MAX_UINT64, clearingError, expectBytes, expectInt, expectList, expectStr, typeName } from "./codec";
+import { MAX_UINT64, decodeError, expectBytes, expectInt, expectList, expectStr, typeName } from "./codec";
 import { compareCodePoints } from "./recompute/pyrepr.js";
 import { encodeMsgpack } from "./msgpack";
 import type { Value } from "./msgpack";
@@ -43,7 +43,7 @@ function decodePriceList(obj: Value, what: string): PriceList {
   const items = expectList(obj, what).map((pair) => expectList(pair, what, 2));
   const prices: [string, bigint][] = items.map(([k, v]) => [expectStr(k!, what), expectInt(v!, what, 1n, MAX_UINT64)]);
   for (let i = 1; i < prices.length; i++) {
-    if (compareCodePoints(prices[i - 1]![0], prices[i]![0]) >= 0) throw clearingError(what, "ids must be strictly increasing");
+    if (compareCodePoints(prices[i - 1]![0], prices[i]![0]) >= 0) throw decodeError(what, "ids must be strictly increasing");
   }
   return prices;
 }
@@ -60,8 +60,8 @@ export function decodeMarket(obj: Value): Market {
 
 /** root.py _expect_document: bytes of at most `maxBytes`. */
 function expectDocument(obj: Value, what: string, maxBytes: number): Uint8Array {
-  if (!(obj instanceof Uint8Array)) throw clearingError(what, `expected bytes, got ${typeName(obj)}`);
-  if (obj.length > maxBytes) throw clearingError(what, `${obj.length} bytes exceed ${maxBytes}`);
+  if (!(obj instanceof Uint8Array)) throw decodeError(what, `expected bytes, got ${typeName(obj)}`);
+  if (obj.length > maxBytes) throw decodeError(what, `${obj.length} bytes exceed ${maxBytes}`);
   return obj;
 }
 

@@ -1,0 +1,85 @@
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lightclient.codec import (
+    MAX_CHAIN_ID_BYTES,
+    MAX_INT64,
+    DecodeError,
+    encode_big_int,
+    expect_big_int,
+    expect_bytes,
+    expect_int,
+    expect_list,
+    expect_str,
+    expect_text,
+    expect_versioned,
+    pack,
+    unpack,
+)
+
+
+@given(st.integers(-(2**300), 2**300))
+def test_big_ints_round_trip_through_msgpack(value: int) -> None:
+    assert expect_big_int(unpack(pack(encode_big_int(value)), "x"), "x") == value
+
+
+def test_small_ints_stay_plain_ints() -> None:
+    assert encode_big_int(2**64 - 1) == 2**64 - 1
+    assert encode_big_int(-(2**63)) == -(2**63)
+    assert encode_big_int(2**64) == b"\x00\x01" + bytes(8)
+    assert encode_big_int(-(2**63) - 1) == b"\x01\x80" + bytes(6) + b"\x01"
+
+
+@pytest.mark.parametrize(
+    "obj", [b"\x00\x05", b"\x02\x01" + bytes(9), b"\x00\x00\x01" + bytes(8), "1", b""]
+)
+def test_non_canonical_big_ints_are_rejected(obj: object) -> None:
+    with pytest.raises(DecodeError):
+        expect_big_int(obj, "x")
+
+
+def test_a_decode_error_names_the_record_and_carries_the_numbers() -> None:
+    with pytest.raises(DecodeError) as caught:
+        expect_bytes(b"\x01" * 31, "Trade.venue_key", 32)
+    assert str(caught.value) == "cannot decode Trade.venue_key: expected 32 bytes, got 31"
+    assert (caught.value.what, caught.value.reason) == (
+        "Trade.venue_key",
+        "expected 32 bytes, got 31",
+    )
+    assert caught.value.code == "DecodeError" and isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("check", "words"),
+    [
+        (lambda: expect_list([1, 2], "vote", 3), "vote: expected 3 fields, got 2"),
+        (lambda: expect_list(b"", "vote"), "vote: expected a list, got bytes"),
+        (lambda: expect_list([0] * 4, "set", max_len=3), "set: 4 items exceeds cap 3"),
+        (lambda: expect_int(True, "height"), "height: expected an integer, got bool"),
+        (lambda: expect_int(2**63, "height", 1, MAX_INT64),
+         f"height: {2**63} outside [1, {MAX_INT64}]"),
+        (lambda: expect_bytes(b"abcd", "root", max_len=3), "root: 4 bytes exceeds cap 3"),
+        (lambda: expect_str("", "venue_id"),
+         "venue_id: expected a string of 1..64 chars, got ''"),
+        (lambda: expect_text("é" * 33, "chain_id", 64), "chain_id: 66 bytes exceeds cap 64"),
+        (lambda: expect_versioned([2, 0], "message", 2),
+         "message: unsupported version 2, expected 1"),
+        (lambda: unpack(b"\x81\x01\x02", "message"), "message: not msgpack: "),
+        (lambda: unpack(bytes(9), "vote", 8), "vote: 9 bytes exceeds 8"),
+    ],
+)  # fmt: skip
+def test_every_check_fails_with_the_one_error_in_its_words(
+    check: Callable[[], object], words: str
+) -> None:
+    with pytest.raises(DecodeError) as caught:
+        check()
+    assert str(caught.value).startswith("cannot decode " + words)
+
+
+def test_a_chain_id_may_be_empty_where_a_clearing_string_may_not() -> None:
+    assert expect_text("", "header.chain_id", MAX_CHAIN_ID_BYTES) == ""
+    with pytest.raises(DecodeError):
+        expect_str("", "venue_id")
