@@ -1,7 +1,7 @@
 """The devnet's rolling future through real blocks on the devnet's genesis: the short-
 dated future is traded by the market makers' opening and flow trades, expires and
 settles; the template lists the next series in that block, whose marks the oracle's
-simulator then moves; the watcher's record (node/devnet/rolls.py) says so."""
+simulator then moves; the watcher's record (devnet/rolls.py) says so."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from clearing.oracle import PriceUpdate, sign_price_observation
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.trade import sign_trade_batch
 from clearing.tx import encode_tx
-from node.devnet.genesis import VENUE_ID, add_rolling_future, build_genesis_template
-from node.devnet.market import (
+from devnet.genesis import VENUE_ID, add_rolling_future, build_genesis_template
+from devnet.market import (
     ROLLING_LOTS,
     get_flow_trades,
     get_opening_trades,
     get_trade_prices,
     make_members,
 )
-from node.devnet.rolls import Rolls
+from devnet.rolls import Rolls
 from node.oracle.sources import SimulatedSource
-from tests.node.devnet.test_margin_calls import CHAIN
+from tests.devnet.test_margin_calls import CHAIN
 
 PERIOD_MS = 60_000
 

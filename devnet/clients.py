@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clearnode.client import Member as MemberKey
-from node.devnet.market import MARKET_MAKER, Member, get_role
+from devnet.market import MARKET_MAKER, Member, get_role
 
 GUARANTOR_ROLE = "levered BTC long"
 

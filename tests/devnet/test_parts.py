@@ -11,13 +11,14 @@ import pytest
 
 from clearing.genesis import parse_genesis
 from clearnode.client.signers import get_member_request_body
+from devnet import sections
+from devnet.config import DevnetConfig
+from devnet.genesis import EXAMPLE_GENESIS
+from devnet.homes import make_homes, write_homes
+from devnet.market import make_members
 from node.api.bodies import parse_member_request
 from node.commands.start import check_home
 from node.config import load_config
-from node.devnet import sections
-from node.devnet.genesis import EXAMPLE_GENESIS
-from node.devnet.homes import make_homes, write_homes
-from node.devnet.market import make_members
 
 
 def test_homes_are_init_homes_that_start_checks_accept(tmp_path: Path) -> None:
@@ -59,7 +60,6 @@ def test_a_service_the_node_lacks_is_reported_not_configured(
 ) -> None:
     names = {"status", "oracle", "bridge", "reports"} - {missing}
     monkeypatch.setattr(sections, "get_service_names", lambda: names)
-    from node.devnet.network import DevnetConfig
 
     template = json.loads(EXAMPLE_GENESIS.read_text())
     services = sections.get_service_sections(template, [], DevnetConfig())

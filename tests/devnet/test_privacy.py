@@ -14,10 +14,7 @@ import pytest
 
 from clearing.sandbox import Sandbox
 from consensus.types import Block
-from node.api.http import Request, Response, json_response
-from node.api.openapi import RouteDoc
-from node.api.server import ApiApp
-from node.devnet.privacy import (
+from devnet.privacy import (
     NUMBER,
     STRANGERS_GUESS,
     Answer,
@@ -31,6 +28,9 @@ from node.devnet.privacy import (
     get_listen_addresses,
     read_verifier_page,
 )
+from node.api.http import Request, Response, json_response
+from node.api.openapi import RouteDoc
+from node.api.server import ApiApp
 from node.mempool import compute_tx_hash
 from node.verifier.service import GENESIS_OPERATION
 from node.verifier.service import OPERATION as VERIFIER_OPERATION

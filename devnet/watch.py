@@ -14,9 +14,9 @@ import trio
 
 from clearnode.client import ClientError, NotFound
 from clearnode.client.views import Account
-from node.devnet.chains import mine_block, relay_withdrawal
-from node.devnet.network import POLL_S, Devnet, NodeView
-from node.devnet.reports import check_report
+from devnet.chains import mine_block, relay_withdrawal
+from devnet.network import POLL_S, Devnet, NodeView
+from devnet.reports import check_report
 
 STATUS_POLL_S = 2.0
 HEALTH_POLL_S = 3.0

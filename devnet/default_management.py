@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from node.devnet.market import format_usd
+from devnet.market import format_usd
 
 KINDS = (
     "auction_opened", "auction_settled", "auction_deleveraged", "auction_lapsed",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-GRAFANA_DASHBOARD = Path(__file__).resolve().parents[2] / "configs" / "grafana" / "clearnode.json"
+GRAFANA_DASHBOARD = Path(__file__).resolve().parents[1] / "configs" / "grafana" / "clearnode.json"
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ from clearing.default.events import WATERFALL_KINDS
 from clearing.genesis import Genesis, parse_genesis
 from clearing.governance.configuration import get_configuration_document
 from clearing.state import ClearingState
+from devnet import default_management
+from devnet.clients import PORTING_KINDS, describe_porting
+from devnet.conservation import Ledger
+from devnet.default_management import DefaultManagement
+from devnet.rolls import Rolls
 from node.clearing_app import ClearingApp
 from node.committed import decode_stored_block
-from node.devnet import default_management
-from node.devnet.clients import PORTING_KINDS, describe_porting
-from node.devnet.default_management import DefaultManagement
-from node.devnet.rolls import Rolls
-from node.devnet.summary import Ledger
 from node.storage import StoredBlock
 
 RECENT_TXS = 512

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from node.devnet.monitoring import (
+from devnet.monitoring import (
     GRAFANA_DASHBOARD,
     ScrapeTarget,
     describe_monitoring,
@@ -8,7 +8,7 @@ from node.devnet.monitoring import (
     write_scrape_config,
 )
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_example_scrape_config_is_what_the_devnet_writes_for_one_node() -> None:

@@ -22,7 +22,7 @@ from bridge.validators import EvmValidatorSet
 from bridge.vault import get_vault_balances
 from bridge.withdrawal import relay
 from clearnode.client import Vault
-from node.devnet.genesis import TOKENS
+from devnet.genesis import TOKENS
 
 FIRST_CHAIN_ID = 31337
 

@@ -1,6 +1,6 @@
 """The state of one devnet run: its parts, what the watcher saw, the script's
 bookkeeping and what the summary reports, beside the in-process full node that
-replays every committed block (node/devnet/replay.py). Read by the dashboard and
+replays every committed block (devnet/replay.py). Read by the dashboard and
 the summary."""
 
 from __future__ import annotations
@@ -14,35 +14,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
-from clearing.genesis import DEFAULT_ENGINE
 from clearing.state import ClearingState
 from clearnode.client import Venue
-from node.devnet.clients import get_client_name
-from node.devnet.genesis import USDC, VENUE_ID
-from node.devnet.market import Member
-from node.devnet.replay import Replay
-from node.devnet.reports import ReportOutcome
+from devnet.clients import get_client_name
+from devnet.config import DevnetConfig
+from devnet.genesis import USDC, VENUE_ID
+from devnet.market import Member
+from devnet.replay import Replay
+from devnet.reports import ReportOutcome
 
 if TYPE_CHECKING:
     from clearnode.client import Client
-    from node.devnet.chains import DevChain
-    from node.devnet.homes import Home
-    from node.devnet.sections import Services
+    from devnet.chains import DevChain
+    from devnet.homes import Home
+    from devnet.sections import Services
 
 POLL_S = 0.25
-
-
-@dataclass(frozen=True)
-class DevnetConfig:
-    validators: int = 4
-    chains: int = 2
-    members: int = 8
-    duration_s: float = 120.0
-    seed: int = 7
-    epoch_length_blocks: int | None = None
-    """None: about `genesis.EPOCH_S` seconds of the engine's blocks."""
-    out_dir: Path | None = None
-    engine: str = DEFAULT_ENGINE
 
 
 class Observer(Protocol):
@@ -99,14 +86,14 @@ class Devnet:
     profit_withdrawals: list[str] = field(default_factory=list)
     house_flat: bool = False
     privacy_routes: int = 0
-    """Routes of the public listener the privacy audit read (node/devnet/privacy.py)."""
+    """Routes of the public listener the privacy audit read (devnet/privacy.py)."""
 
     def __post_init__(self) -> None:
         self.replay = Replay(self.genesis_doc, self.log, self.fail, self.who, self.name_of)
 
     @property
     def state(self) -> ClearingState:
-        """The replaying full node's state (node/devnet/replay.py)."""
+        """The replaying full node's state (devnet/replay.py)."""
         return self.replay.state
 
     @property

@@ -13,8 +13,7 @@ from clearing.risk.params import parse_risk_params
 from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.state import SubAccount
 from clearing.trade import Trade, sign_trade_batch
-from lightclient.anchor import COMETBFT, OUR_ENGINE
-from node.devnet.genesis import (
+from devnet.genesis import (
     BLOCKS_PER_PACE,
     RISK,
     TOKENS,
@@ -22,14 +21,15 @@ from node.devnet.genesis import (
     build_genesis_template,
     get_epoch_length_blocks,
 )
-from node.devnet.margin_calls import (
+from devnet.margin_calls import (
     get_called_long_lots,
     get_crash_margin,
     get_crashed_price,
     get_meeting_lots,
 )
-from node.devnet.market import CALLED_EQUITY, CALLED_SUB_ACCOUNT, ETH_PERP, make_members
-from node.devnet.sections import CRASH_BPS
+from devnet.market import CALLED_EQUITY, CALLED_SUB_ACCOUNT, ETH_PERP, make_members
+from devnet.sections import CRASH_BPS
+from lightclient.anchor import COMETBFT, OUR_ENGINE
 
 SUB = CALLED_SUB_ACCOUNT
 DEADLINE = RISK["margin_call"]["deadline_blocks"]

@@ -18,8 +18,8 @@ from clearing.events import Event
 from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import TxRecord
-from node.devnet.genesis import EXAMPLE_GENESIS
-from node.devnet.summary import Ledger
+from devnet.conservation import Ledger
+from devnet.genesis import EXAMPLE_GENESIS
 
 DEFAULT_GENESIS = EXAMPLE_GENESIS
 BTC = "BTC/0.001"

@@ -1,8 +1,8 @@
 """The listing roll as the devnet shows it: the genesis lists a short-dated BTC future
-and the template that rolls it (node/devnet/genesis.py); during the run the future
+and the template that rolls it (devnet/genesis.py); during the run the future
 expires and settles, the template lists the next series in the same block, the
 validators' oracle prices it (node/oracle/sources.py follows the instruments in force)
-and the market makers trade it (node/devnet/script.py). The replaying watcher records
+and the market makers trade it (devnet/script.py). The replaying watcher records
 each series' milestones from the committed blocks."""
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from clearing.sandbox import Sandbox
+from devnet.ledger_demo import DEFAULT_GENESIS, Demo
 from node.cli import main
-from node.devnet.ledger_demo import DEFAULT_GENESIS, Demo
 
 
 def test_devnet_demo_runs_every_block_and_conserves_value(

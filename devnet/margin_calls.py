@@ -22,7 +22,7 @@ from clearing.risk.margin import (
 )
 from clearing.state import ClearingState, SubAccount, get_account_equity
 from clearing.units import BPS_DENOMINATOR, apply_bps_ceil, div_ceil
-from node.devnet.sections import CRASH_BPS
+from devnet.sections import CRASH_BPS
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from clearing.sandbox import derive_ed25519_key
 from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.chainspec import place_collateral, place_vaults
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_GENESIS = ROOT / "configs" / "genesis.example.json"
 VENUE_ID = "alpha"
 USDC, WETH = "USDC", "WETH"
@@ -102,7 +102,7 @@ def build_genesis_template(
     """configs/genesis.example.json with the devnet's venue, tokens and risk, for
     `clearnode init`'s build_genesis to add the validators to, on `engine`. No backstops:
     liquidated lots go to the clearing house's book and from there to the default
-    auctions, which the market makers bid in (node/devnet/script.py)."""
+    auctions, which the market makers bid in (devnet/script.py)."""
     doc: dict[str, Any] = json.loads(EXAMPLE_GENESIS.read_text())
     venue_key = derive_ed25519_key(f"venue-{VENUE_ID}").public_key().public_bytes_raw()
     doc["venues"] = [{"id": VENUE_ID, "pubkey": "0x" + venue_key.hex()}]

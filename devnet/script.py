@@ -20,10 +20,10 @@ from clearing.risk.engine import get_quantities
 from clearing.state import ClearingState
 from clearing.trade import Trade
 from clearnode.client import ClientError, MemberRequest
-from node.devnet.chains import deposit
-from node.devnet.genesis import VENUE_ID
-from node.devnet.margin_calls import get_called_long_lots, get_crash_margin, get_meeting_lots
-from node.devnet.market import (
+from devnet.chains import deposit
+from devnet.genesis import VENUE_ID
+from devnet.margin_calls import get_called_long_lots, get_crash_margin, get_meeting_lots
+from devnet.market import (
     BTC_PERP,
     BTC_SHORT,
     CALLED,
@@ -38,9 +38,9 @@ from node.devnet.market import (
     get_role,
     get_trade_prices,
 )
-from node.devnet.network import POLL_S, Devnet, StepTimeout, wait_for
-from node.devnet.privacy import check_privacy
-from node.devnet.sections import SHOCK_FILE
+from devnet.network import POLL_S, Devnet, StepTimeout, wait_for
+from devnet.privacy import check_privacy
+from devnet.sections import SHOCK_FILE
 from node.reports.store import write_atomically
 
 START_TIMEOUT_S = 90.0

@@ -1,13 +1,13 @@
 """Runs the devnet: anvil chains, validator processes, members, venue, relayer.
 
-The validators are `clearnode start` processes (node/devnet/processes.py)
+The validators are `clearnode start` processes (devnet/processes.py)
 reaching consensus over libp2p on loopback; their node services sample the
 oracle (the crash scheduled identically in every config), watch the vaults and
 credit deposits, sign withdrawals and build the solvency reports. This process
 only does what outsiders do: members deposit on chain and sign requests, the
 venue posts trade batches, a relayer submits the validators' withdrawal
 signatures to the vaults, and a watcher reads the nodes' API and replays every
-committed block (node/devnet/watch.py, network.py).
+committed block (devnet/watch.py, network.py).
 """
 
 from __future__ import annotations
@@ -23,23 +23,24 @@ import trio
 
 from bridge.validators import EvmValidatorSet
 from clearnode.client import Client, ClientError
-from lightclient.anchor import COMETBFT
-from node.commands.init import VALIDATOR_POWER
-from node.devnet import sections, watch
-from node.devnet.chains import start_chains, stop_chains
-from node.devnet.clients import add_clearing_members
-from node.devnet.genesis import (
+from devnet import sections, watch
+from devnet.chains import start_chains, stop_chains
+from devnet.clients import add_clearing_members
+from devnet.config import DevnetConfig
+from devnet.genesis import (
     add_rolling_future,
     build_genesis_template,
     get_epoch_length_blocks,
 )
-from node.devnet.homes import make_homes, write_homes
-from node.devnet.market import make_members
-from node.devnet.monitoring import ScrapeTarget, describe_monitoring, write_scrape_config
-from node.devnet.network import Devnet, DevnetConfig, NodeView, Observer, StepTimeout
-from node.devnet.processes import run_nodes
-from node.devnet.script import finish, run_members, run_script
-from node.devnet.summary import Summary
+from devnet.homes import make_homes, write_homes
+from devnet.market import make_members
+from devnet.monitoring import ScrapeTarget, describe_monitoring, write_scrape_config
+from devnet.network import Devnet, NodeView, Observer, StepTimeout
+from devnet.processes import run_nodes
+from devnet.script import finish, run_members, run_script
+from devnet.summary import Summary
+from lightclient.anchor import COMETBFT
+from node.commands.init import VALIDATOR_POWER
 
 
 def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:

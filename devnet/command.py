@@ -1,4 +1,4 @@
-"""`clearnode devnet`: the whole system on one machine (node/devnet/).
+"""`clearnode devnet`: the whole system on one machine (devnet/).
 
 Generates keys, a genesis and a home per validator (as `clearnode init` does),
 starts anvil chains with vaults and test tokens, then runs N `clearnode start`
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from clearing.genesis import DEFAULT_ENGINE, ENGINES
-from node.devnet import PUBLIC_KEYS_WARNING
-from node.devnet.ledger_demo import DEFAULT_GENESIS, run_ledger_demo
+from devnet import PUBLIC_KEYS_WARNING
+from devnet.ledger_demo import DEFAULT_GENESIS, run_ledger_demo
 
 SUMMARY = "run a local devnet: validator processes, anvil chains, members, venue, reports"
 """The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
@@ -78,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
     print(PUBLIC_KEYS_WARNING, file=sys.stderr, flush=True)
     if args.ledger_demo:
         return run_ledger_demo(args.genesis)
-    from node.devnet.dashboard import make_observer, print_summary
-    from node.devnet.network import DevnetConfig
-    from node.devnet.orchestrator import run_devnet
+    from devnet.config import DevnetConfig
+    from devnet.dashboard import make_observer, print_summary
+    from devnet.orchestrator import run_devnet
 
     config = DevnetConfig(
         validators=args.validators,

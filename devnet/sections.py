@@ -16,13 +16,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from devnet.homes import is_known_section, is_known_source_key
 from node.chainspec import ChainSpec, render_bridge_chains
-from node.devnet.homes import is_known_section, is_known_source_key
 from node.service_list import get_service_names
 
 if TYPE_CHECKING:
-    from node.devnet.chains import DevChain
-    from node.devnet.network import DevnetConfig
+    from devnet.chains import DevChain
+    from devnet.config import DevnetConfig
 
 CRASH_BPS = 3000
 STEP_BPS = 5  # the path stays within 64 steps of its start: +-3.2%
@@ -30,7 +30,7 @@ ORACLE_INTERVAL_MS = 2000  # samples gossiped by every validator: keep the mesh 
 CONFIRMATION_DEPTH = 2
 SHOCK_FILE = "shock_at_ms"
 """In each validator's home: the unix ms of the crash, written by the script once its
-members hold their positions (node/devnet/script.py schedule_crash)."""
+members hold their positions (devnet/script.py schedule_crash)."""
 # Feeds the oracle leaves at their genesis price.
 STABLE = ("USDC/quantum",)
 

@@ -16,8 +16,8 @@ from rich.table import Table
 from clearing.default.events import WATERFALL_KINDS
 
 if TYPE_CHECKING:
-    from node.devnet.network import Devnet
-    from node.devnet.summary import Summary
+    from devnet.network import Devnet
+    from devnet.summary import Summary
 
 MEMBER_EVENTS = (
     *WATERFALL_KINDS,

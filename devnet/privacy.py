@@ -48,7 +48,7 @@ from node.verifier.service import GENESIS_OPERATION, PAGE
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
 
 if TYPE_CHECKING:
-    from node.devnet.network import Devnet
+    from devnet.network import Devnet
 
 SECRET_DIGITS = 6
 """A member's amount is looked for only from 6 digits up: smaller numbers (heights,

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 import trio
 
 from clearnode.client import NotFound
-from node.devnet.processes import ROOT
+from devnet.processes import ROOT
 from proofs import verify
 
 if TYPE_CHECKING:
     from clearnode.client import Client
-    from node.devnet.market import Member
+    from devnet.market import Member
 
 
 ROOT_ON_CHAIN = "state root is the chain's after block"

@@ -14,18 +14,19 @@ import pytest
 from rich.console import Console
 
 from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
-from node.cli import main
-from node.devnet.dashboard import PlainObserver, render
-from node.devnet.genesis import EXAMPLE_GENESIS
-from node.devnet.market import (
+from devnet.config import DevnetConfig
+from devnet.dashboard import PlainObserver, render
+from devnet.genesis import EXAMPLE_GENESIS
+from devnet.market import (
     MARKET_MAKER,
     MEETS_CALL,
     MISSES_CALL,
     get_deposits,
     make_members,
 )
-from node.devnet.network import Devnet, DevnetConfig
-from node.devnet.sections import Services
+from devnet.network import Devnet
+from devnet.sections import Services
+from node.cli import main
 
 
 @pytest.mark.slow
