@@ -49,7 +49,12 @@ from clearing.codec import expect_list, pack, unpack
 from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
 from clearing.errors import DecodeError as ClearingDecodeError
 from clearing.genesis import Validator
-from clearing.replay import DepositNonces, VaultKey, is_deposit_credited, record_deposit_nonce
+from clearing.replay_protection import (
+    DepositNonces,
+    VaultKey,
+    is_deposit_credited,
+    record_deposit_nonce,
+)
 from clearing.units import MAX_UINT64
 
 

@@ -22,7 +22,7 @@ from clearing.codec import expect_bytes, expect_int, expect_list
 from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
 from clearing.genesis import Genesis, Validator, Venue
 from clearing.instruments import Instrument, InstrumentStatus
-from clearing.replay import DepositNonces, TradeIdWindow, VaultKey
+from clearing.replay_protection import DepositNonces, TradeIdWindow, VaultKey
 from clearing.roles import ClientAccount
 
 if TYPE_CHECKING:  # modules that build on the state; imported for their types only

@@ -12,7 +12,7 @@ vaults and checks each report with `clearnode verify`. Each node serves its
 status page at its API's `/`.
 
 Exit 1 if an invariant breaks: state roots differ between nodes or from this
-process' replay of every block, value not conserved, a vault's balance differs
+process' replica, which applies every block, value not conserved, a vault's balance differs
 from the ledger, a report fails to verify. `--ledger-demo` runs the older
 in-process six-block ledger demo.
 """

@@ -77,8 +77,8 @@ def render(net: Devnet, lines: list[str]) -> Group:
     head = Table.grid(padding=(0, 2))
     latency = net.get_latency_p50_ms()
     head.add_row(
-        f"replayed height {net.state.height}",
-        f"{net.replay.get_heights_per_s():.2f} heights/s",
+        f"replica at height {net.state.height}",
+        f"{net.replica.get_heights_per_s():.2f} heights/s",
         f"commit latency p50 {'-' if latency is None else f'{latency} ms'}",
         f"fee pool {net.state.fee_pool}",
         f"insurance {net.state.insurance_fund}",
@@ -106,8 +106,8 @@ def render(net: Devnet, lines: list[str]) -> Group:
         )
     events = Table("event", "count", title="events")
     for kind in MEMBER_EVENTS:
-        if net.replay.events.get(kind):
-            events.add_row(kind, str(net.replay.events[kind]))
+        if net.replica.events.get(kind):
+            events.add_row(kind, str(net.replica.events[kind]))
     reports = Table("epoch", "height", "accounts", "verify", "member openings", title="reports")
     for r in net.reports[-4:]:
         reports.add_row(
@@ -125,9 +125,9 @@ def render(net: Devnet, lines: list[str]) -> Group:
         flows,
         events,
         reports,
-        Panel("\n".join(net.replay.waterfall_log[-6:]) or "none yet", title="waterfall"),
+        Panel("\n".join(net.replica.waterfall_log[-6:]) or "none yet", title="waterfall"),
         Panel(
-            "\n".join(net.replay.default_management.get_lines()[-6:]) or "none yet",
+            "\n".join(net.replica.default_management.get_lines()[-6:]) or "none yet",
             title="default auctions and margin calls",
         ),
         Panel("\n".join(lines), title="log"),
@@ -140,10 +140,10 @@ def print_summary(summary: Summary) -> None:
     heights = ", ".join(f"{v['name']} {v['height']}" for v in summary.validators)
     print(
         f"ran {summary.seconds}s: {len(summary.validators)} validator processes ({heights}), "
-        f"replayed to height {summary.height}, {summary.heights_per_s} heights/s, "
+        f"replica at height {summary.height}, {summary.heights_per_s} heights/s, "
         f"commit latency p50 {summary.commit_latency_p50_ms} ms"
     )
-    print(f"state roots agree (every height, every node, and the replay): {summary.roots_agree}")
+    print(f"state roots agree (every height, every node, and the replica): {summary.roots_agree}")
     print(f"tx results: {summary.codes}")
     interesting = {k: v for k, v in summary.events.items() if k in MEMBER_EVENTS}
     print(f"events: {interesting}")

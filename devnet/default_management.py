@@ -1,5 +1,5 @@
 """How each default auction and each margin call of a devnet run ended, from the
-replayed blocks' events (clearing/default/auction.py, margin_call.py), one line
+replica's blocks' events (clearing/default/auction.py, margin_call.py), one line
 each for the summary."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The state of one devnet run: its parts, what the watcher saw, the script's
 bookkeeping and what the summary reports, beside the in-process full node that
-replays every committed block (devnet/replay.py). Read by the dashboard and
+applies every committed block (devnet/replica.py). Read by the dashboard and
 the summary."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from devnet.clients import get_client_name
 from devnet.config import DevnetConfig
 from devnet.genesis import USDC, VENUE_ID
 from devnet.market import Member
-from devnet.replay import Replay
+from devnet.replica import Replica
 from devnet.reports import ReportOutcome
 
 if TYPE_CHECKING:
@@ -48,10 +48,10 @@ class NodeView:
     client: Client
     """Its public listener, as members, the venue and the relayer reach it."""
     operator: Client
-    """Its operator listener: the watcher replays the full blocks read there."""
+    """Its operator listener: the replica applies the full blocks read there."""
     height: int = 0
     latencies_ms: list[int] = field(default_factory=list)
-    roots: dict[int, str] = field(default_factory=dict)  # height -> state root, until replayed
+    roots: dict[int, str] = field(default_factory=dict)  # height -> state root, until applied
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Devnet:
     out_dir: Path
     observer: Observer
     services: Services
-    replay: Replay = field(init=False)
+    replica: Replica = field(init=False)
     nodes: list[NodeView] = field(default_factory=list)
     venue: Venue = field(default_factory=lambda: Venue.from_sandbox(VENUE_ID))
     # what the watcher read from the nodes and chains
@@ -89,21 +89,21 @@ class Devnet:
     """Routes of the public listener the privacy audit read (devnet/privacy.py)."""
 
     def __post_init__(self) -> None:
-        self.replay = Replay(self.genesis_doc, self.log, self.fail, self.who, self.name_of)
+        self.replica = Replica(self.genesis_doc, self.log, self.fail, self.who, self.name_of)
 
     @property
     def state(self) -> ClearingState:
-        """The replaying full node's state (devnet/replay.py)."""
-        return self.replay.state
+        """The replica's state (devnet/replica.py)."""
+        return self.replica.state
 
     @property
     def chain_id(self) -> int:
-        return self.replay.app.genesis.chain_id
+        return self.replica.app.genesis.chain_id
 
     def get_genesis_path(self, height: int) -> Path:
         """A genesis file of the configuration in force after block `height`, for
         `clearnode verify --genesis` of a report whose market is at that height."""
-        changes = [(h, doc) for h, _, doc in self.replay.configurations if h <= height]
+        changes = [(h, doc) for h, _, doc in self.replica.configurations if h <= height]
         if not changes:
             return self.homes[0].path / "genesis.json"
         changed, doc = changes[-1]

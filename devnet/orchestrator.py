@@ -6,8 +6,8 @@ oracle (the crash scheduled identically in every config), watch the vaults and
 credit deposits, sign withdrawals and build the solvency reports. This process
 only does what outsiders do: members deposit on chain and sign requests, the
 venue posts trade batches, a relayer submits the validators' withdrawal
-signatures to the vaults, and a watcher reads the nodes' API and replays every
-committed block (devnet/watch.py, network.py).
+signatures to the vaults, and a watcher reads the nodes' API and applies every
+committed block in its replica (devnet/watch.py, network.py).
 """
 
 from __future__ import annotations

@@ -428,7 +428,7 @@ def check_engine_listeners(net: Devnet) -> None:
 
 
 async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
-    """Audit the first validator's public listener against the replayed state; each
+    """Audit the first validator's public listener against the replica's state; each
     leak, and each route the audit could not read, is a failure of the run."""
     state = net.state
     owner, other = sorted(net.members, key=lambda m: -len(_positions_of(state, m.address)))[:2]
@@ -448,9 +448,9 @@ async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
     secrets = collect_secrets(
         state,
         {m.address: m.name for m in net.members},
-        net.replay.recent_txs,
-        net.replay.on_chain_amounts,
-        net.replay.prices,
+        net.replica.recent_txs,
+        net.replica.on_chain_amounts,
+        net.replica.prices,
     )
     try:
         crawl = await crawl_public(http, net.homes[0].api_url, known)

@@ -2,7 +2,7 @@
 and the template that rolls it (devnet/genesis.py); during the run the future
 expires and settles, the template lists the next series in the same block, the
 validators' oracle prices it (node/oracle/sources.py follows the instruments in force)
-and the market makers trade it (devnet/script.py). The replaying watcher records
+and the market makers trade it (devnet/script.py). The replica records
 each series' milestones from the committed blocks."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class Rolls:
         return ""
 
     def observe(self, state: ClearingState, height: int) -> None:
-        """After each replayed block: which series the oracle priced and members hold."""
+        """After each block the replica applied: which series the oracle priced and members hold."""
         for series in self.series.values():
             if (
                 series.priced_height is None

@@ -101,7 +101,7 @@ async def run_script(net: Devnet, started: float) -> None:
     await withdraw_profit_cross_chain(net)
     await trade_until(net, rng, started + net.config.duration_s)
     # a crash put off on a loaded machine can leave the run no flow after the roll
-    rolls = net.replay.rolls
+    rolls = net.replica.rolls
     await trade_until(net, rng, time.monotonic() + STEP_TIMEOUT_S,
                       lambda: not rolls.has_untraded_roll())  # fmt: skip
 
@@ -131,7 +131,7 @@ async def trade_until(
 ) -> None:
     """The venue's flow between the market makers until then (or a failure, or `done`)."""
     while time.monotonic() < until_monotonic and not net.failures and not done():
-        rolling = net.replay.rolls.get_live(net.state.time_ms)
+        rolling = net.replica.rolls.get_live(net.state.time_ms)
         await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id, rolling))
 
 
@@ -157,7 +157,7 @@ async def deposit_everywhere(net: Devnet) -> None:
     await wait_for(
         net,
         "the validators to credit every deposit",
-        lambda: net.replay.events["collateral_credited"] >= len(deposits) + 1,
+        lambda: net.replica.events["collateral_credited"] >= len(deposits) + 1,
         STEP_TIMEOUT_S,
     )
     net.log("deposits credited by the validators' bridge service")
@@ -312,7 +312,7 @@ async def meet_margin_call(net: Devnet) -> None:
     net.met_calls.add(call["openedHeight"])
     # Priced at the marks of the call's height (the trade must sit in the band around them).
     height = int(account["height"])
-    await wait_for(net, "the replay to reach the call", lambda: net.state.height >= height,
+    await wait_for(net, "the replica to reach the call", lambda: net.state.height >= height,
                    STEP_TIMEOUT_S)  # fmt: skip
     quantity = next(p["quantity"] for p in account["positions"] if p["instrument"] == ETH_PERP)
     lots = get_meeting_lots(quantity, call["amountDue"], account["risk"]["initialMargin"])
@@ -327,14 +327,14 @@ async def meet_margin_call(net: Devnet) -> None:
 
 
 async def open_positions(net: Devnet) -> None:
-    rolling = net.replay.rolls.get_live(net.state.time_ms)
+    rolling = net.replica.rolls.get_live(net.state.time_ms)
     trades = get_opening_trades(net.members, _prices(net), rolling)
-    before = net.replay.events["trade_batch"]
+    before = net.replica.events["trade_batch"]
     await trade(net, trades)
     await wait_for(
         net,
         "the opening trades to commit",
-        lambda: net.replay.events["trade_batch"] > before,
+        lambda: net.replica.events["trade_batch"] > before,
         STEP_TIMEOUT_S,
     )
     if not _has_positions(net.state, net.members[0]):
@@ -345,14 +345,14 @@ async def open_positions(net: Devnet) -> None:
 async def withdraw(net: Devnet) -> None:
     """One market maker per chain withdraws USDC back to that chain."""
     makers = [m for m in net.members if m.role == MARKET_MAKER]
-    before = net.replay.events["withdrawal"]
+    before = net.replica.events["withdrawal"]
     for index in range(len(net.chains)):
         member, token = makers[index % len(makers)], net.usdc_key(index)
         await submit_request(net, member, _withdrawal(net, member, token, WITHDRAWAL_QUANTA))
     await wait_for(
         net,
         "the withdrawals to commit",
-        lambda: net.replay.events["withdrawal"] >= before + len(net.chains),
+        lambda: net.replica.events["withdrawal"] >= before + len(net.chains),
         STEP_TIMEOUT_S,
     )
     net.log(f"market makers withdrew to {len(net.chains)} chains")
@@ -404,11 +404,11 @@ async def withdraw_profit_cross_chain(net: Devnet) -> None:
     route = get_profit_route(net, member)
     assert route is not None
     index, amount = route
-    before = net.replay.events["withdrawal"]
+    before = net.replica.events["withdrawal"]
     token = net.usdc_key(index)
     await submit_request(net, member, _withdrawal(net, member, token, amount))
     await wait_for(
-        net, "the profit withdrawal to commit", lambda: net.replay.events["withdrawal"] > before,
+        net, "the profit withdrawal to commit", lambda: net.replica.events["withdrawal"] > before,
         STEP_TIMEOUT_S,
     )  # fmt: skip
     deposited = sorted(
@@ -436,7 +436,7 @@ async def finish(net: Devnet) -> None:
             )
         await wait_for(
             net,
-            "the replay to reach every validator's height",
+            "the replica to reach every validator's height",
             lambda: net.state.height >= min(n.height for n in net.nodes),
             STEP_TIMEOUT_S,
         )
@@ -445,12 +445,12 @@ async def finish(net: Devnet) -> None:
     if net.services.bridge:
         await _await_house_flat(net)
         for dev in net.chains:
-            broken = await trio.to_thread.run_sync(net.replay.ledger.check_vaults, net.state, dev)
+            broken = await trio.to_thread.run_sync(net.replica.ledger.check_vaults, net.state, dev)
             if broken:
                 net.fail(broken)
     else:
         net.not_exercised.append("vault balances vs ledger: nothing was credited")
-    missing_roll = net.replay.rolls.get_missing()
+    missing_roll = net.replica.rolls.get_missing()
     if missing_roll:
         net.not_exercised.append(missing_roll)
     if net.services.reports:
@@ -482,7 +482,7 @@ async def _await_house_flat(net: Devnet) -> None:
 async def _await_first_report(net: Devnet) -> None:
     """At least one epoch's report must be published and verified; a later epoch whose
     report is still being built when the run ends is listed, not failed."""
-    epoch_blocks = net.replay.app.genesis.epoch_length_blocks
+    epoch_blocks = net.replica.app.genesis.epoch_length_blocks
     if net.state.height < epoch_blocks:
         net.not_exercised.append(f"reports: the run ended before epoch 1 (height {epoch_blocks})")
         return

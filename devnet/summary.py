@@ -49,10 +49,10 @@ class Summary:
                 for h, n in zip(net.homes, net.nodes, strict=True)
             ],
             roots_agree=not any("root" in f for f in net.failures),
-            heights_per_s=round(net.replay.get_heights_per_s(), 2),
+            heights_per_s=round(net.replica.get_heights_per_s(), 2),
             commit_latency_p50_ms=net.get_latency_p50_ms(),
-            events=dict(sorted(net.replay.events.items())),
-            codes=dict(sorted(net.replay.codes.items())),
+            events=dict(sorted(net.replica.events.items())),
+            codes=dict(sorted(net.replica.codes.items())),
             reports=[
                 {
                     "epoch": r.epoch,
@@ -75,13 +75,13 @@ class Summary:
             ],
             failures=list(net.failures),
             not_exercised=list(net.not_exercised),
-            waterfall=list(net.replay.waterfall_log),
+            waterfall=list(net.replica.waterfall_log),
             profit_withdrawals=list(net.profit_withdrawals),
-            porting=list(net.replay.porting),
-            auctions=net.replay.default_management.get_auctions(),
-            margin_calls=net.replay.default_management.get_margin_calls(),
+            porting=list(net.replica.porting),
+            auctions=net.replica.default_management.get_auctions(),
+            margin_calls=net.replica.default_management.get_margin_calls(),
             house_flat=net.house_flat,
-            rolls=net.replay.rolls.get_summary(),
+            rolls=net.replica.rolls.get_summary(),
             privacy_routes=net.privacy_routes,
         )
 

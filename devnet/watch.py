@@ -1,5 +1,5 @@
 """The devnet's background tasks: follow the validators (their event streams,
-their blocks replayed), keep the chains producing blocks, poll prices and the
+their blocks applied in the replica), keep the chains producing blocks, poll prices and the
 members' own margin, relay signed withdrawals, fetch and verify reports."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ async def stop_on_signal(net: Devnet, scope: trio.CancelScope) -> None:
 
 
 async def follow_blocks(net: Devnet) -> None:
-    """Replay every height all validators have committed, comparing their roots.
+    """Apply in the replica every height all validators have committed, comparing roots.
 
     Heights and roots come from the event streams (a block is fetched from one node,
     in turn); a status poll every STATUS_POLL_S and the stored block cover a stream
@@ -92,7 +92,7 @@ async def follow_blocks(net: Devnet) -> None:
                 break
             stored = [root for root in roots if root is not None]
             block, cert = (bytes.fromhex(found.get(k, "0x")[2:]) for k in ("block", "cert"))
-            net.replay.apply(height, block, cert, stored)
+            net.replica.apply(height, block, cert, stored)
             net.observer.update(net)
 
 
@@ -184,7 +184,7 @@ async def _relay(net: Devnet) -> None:
 
 
 async def _check_reports(net: Devnet) -> None:
-    epoch_blocks = net.replay.app.genesis.epoch_length_blocks
+    epoch_blocks = net.replica.app.genesis.epoch_length_blocks
     done = {r.epoch for r in net.reports}
     for epoch in range(1, net.state.height // epoch_blocks + 1):
         if epoch in done:

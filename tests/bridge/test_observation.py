@@ -41,7 +41,7 @@ from clearing.assets import CollateralToken
 from clearing.attestation import is_valid_signature
 from clearing.codec import pack
 from clearing.genesis import ExternalBridge, Validator
-from clearing.replay import DepositNonces
+from clearing.replay_protection import DepositNonces
 
 NETWORK = 4242
 TOKEN = bytes.fromhex("00000000000000000000000000000000000000e1")

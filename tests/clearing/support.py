@@ -9,7 +9,7 @@ from typing import Any
 
 from clearing.block import BlockResult
 from clearing.member_authorisation import spend_refused_nonce
-from clearing.replay import get_replay_fields
+from clearing.replay_protection import get_replay_fields
 from clearing.request_schema import SignedRequest
 from clearing.root import encode_account
 from clearing.sandbox import Sandbox, derive_member_key

@@ -17,7 +17,7 @@ from clearing.errors import (
     UnknownVenue,
 )
 from clearing.events import Event
-from clearing.replay import check_trade_id
+from clearing.replay_protection import check_trade_id
 from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.state import Member, Position, SubAccount
 from clearing.trade import (

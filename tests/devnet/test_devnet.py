@@ -1,6 +1,6 @@
 """A short devnet of 4 `clearnode start` processes and 2 anvil chains: the
-summary's invariants hold; and the replaying watcher fails a run whose
-validators' roots differ from each other or from its own replay."""
+summary's invariants hold; and the watcher fails a run whose
+validators' roots differ from each other or from its replica's."""
 
 from __future__ import annotations
 
@@ -114,21 +114,21 @@ def test_the_watcher_fails_roots_that_differ(tmp_path: Path) -> None:
     block = make_block(1)
     cert = CommitCertificate(1, 0, block.hash, ()).encode()
     good = make_devnet(tmp_path)
-    good.replay.apply(1, block.encode(), cert, ["0x00"] * 4)  # learn the real root
-    root = "0x" + good.replay.app.last_root.hex()
-    net.replay.apply(1, block.encode(), cert, [root, root, root, "0x" + "00" * 32])
+    good.replica.apply(1, block.encode(), cert, ["0x00"] * 4)  # learn the real root
+    root = "0x" + good.replica.app.last_root.hex()
+    net.replica.apply(1, block.encode(), cert, [root, root, root, "0x" + "00" * 32])
     assert net.failures == [
         f"height 1: validators' state roots differ: {[root] * 3 + ['0x' + '00' * 32]}"
     ]
     other = make_devnet(tmp_path)
-    other.replay.apply(1, block.encode(), cert, ["0x" + "11" * 32] * 4)
-    assert other.failures == [f"height 1: replayed root {root} != validators' 0x{'11' * 32}"]
+    other.replica.apply(1, block.encode(), cert, ["0x" + "11" * 32] * 4)
+    assert other.failures == [f"height 1: the replica's root {root} != validators' 0x{'11' * 32}"]
 
 
 def test_the_dashboard_renders_what_the_watcher_saw(tmp_path: Path) -> None:
     net = make_devnet(tmp_path)
     net.prices = {"index": {"BTC/0.001": 60_000_000}, "mark": {"BTC-PERP": 60_000_100}}
-    net.replay.waterfall_log.append("h9 insurance_used member-0 42")
+    net.replica.waterfall_log.append("h9 insurance_used member-0 42")
     console = Console(record=True, width=160)
     console.print(render(net, ["a log line"]))
     text = console.export_text()

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from clearing.genesis import Genesis, parse_genesis
-from clearing.replay import DEFAULT_MAX_REQUEST_LIFETIME_MS
+from clearing.replay_protection import DEFAULT_MAX_REQUEST_LIFETIME_MS
 from clearing.sandbox import (
     MemberKey,
     Sandbox,

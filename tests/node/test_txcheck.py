@@ -1,4 +1,4 @@
-"""Mempool admission refuses replays by the ledger's own rules (clearing/replay.py)."""
+"""Mempool admission refuses replays by the ledger's own rules (clearing/replay_protection.py)."""
 
 from __future__ import annotations
 

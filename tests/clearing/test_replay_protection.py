@@ -1,4 +1,5 @@
-"""Bounded replay protection (clearing/replay.py): trade-id windows and deposit nonces."""
+"""Bounded replay protection (clearing/replay_protection.py): trade-id windows and deposit
+nonces."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from clearing.errors import DuplicateCredit, DuplicateTrade, GenesisError, StaleTradeId
 from clearing.genesis import parse_genesis
-from clearing.replay import (
+from clearing.replay_protection import (
     DEFAULT_TRADE_ID_WINDOW,
     DepositNonces,
     TradeIdWindow,

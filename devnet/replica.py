@@ -1,5 +1,6 @@
-"""The devnet's own full node: it replays every committed block through `ClearingApp`
-from the genesis, and its roots must equal the validators' at every height; its state
+"""The devnet's replica: its own full node, in process, which applies every committed
+block through `ClearingApp` from the genesis, and whose roots must equal the
+validators' at every height; its state
 is where value conservation is checked, and what it counts (result codes, events, the
 waterfall's and porting's lines, default management, rolls, configuration changes) is
 what the dashboard and the summary show."""
@@ -31,7 +32,7 @@ RECENT_TXS = 512
 
 
 @dataclass
-class Replay:
+class Replica:
     genesis_doc: dict[str, Any]
     log: Callable[[str], None]
     fail: Callable[[str], None]
@@ -66,7 +67,7 @@ class Replay:
         return self.app.state
 
     def apply(self, height: int, block: bytes, cert: bytes, roots: list[str]) -> None:
-        """Replay one committed block (as the operator listener serves it: the engine's own
+        """Apply one committed block (as the operator listener serves it: the engine's own
         form, and our engine's certificate); every validator's root and ours must agree."""
         genesis = self.app.genesis
         decoded = decode_stored_block(genesis.engine, StoredBlock(height, block, cert, b""))
@@ -77,7 +78,7 @@ class Replay:
         if len(set(roots)) != 1:
             self.fail(f"height {height}: validators' state roots differ: {roots}")
         elif roots[0] != root:
-            self.fail(f"height {height}: replayed root {root} != validators' {roots[0]}")
+            self.fail(f"height {height}: the replica's root {root} != validators' {roots[0]}")
         result = self.app.last_result
         assert result is not None
         self.block_seen[height] = time.monotonic()
