@@ -6,7 +6,7 @@ seeded market (members, a venue, an oracle price path with a crash), solvency
 reports built and verified with proofs/. The validators' clearing state machines
 run in this process, each applying every block itself (see orchestrator.py).
 
-The venue, members and relayer use well-known keys (clearing.sandbox, anvil's dev
+The venue, members and relayer use well-known keys (clearnode/client/sandbox_keys.py, anvil's dev
 account): anyone can sign with them. `clearnode devnet` says so before it starts.
 """
 

@@ -4,7 +4,7 @@ oracle's scheduled crash defaults members, and a short-dated BTC future with the
 listing template that rolls it into the next series when it expires. The validators are added by
 `clearnode init`'s build_genesis from the keys generated for their homes.
 
-The venue's key derives from a public name (clearing.sandbox): a test key.
+The venue's key derives from a public name (clearnode/client/sandbox_keys.py): a test key.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from bridge.devchain import DevnetChain
 from clearing.listing_template import get_series_id
-from clearing.sandbox import derive_ed25519_key
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.chainspec import place_collateral, place_vaults
 

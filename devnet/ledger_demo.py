@@ -15,11 +15,12 @@ from typing import Any
 
 from clearing.errors import GenesisError
 from clearing.events import Event
-from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import TxRecord
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from devnet.conservation import Ledger
 from devnet.genesis import EXAMPLE_GENESIS
+from devnet.sandbox import Sandbox
 
 DEFAULT_GENESIS = EXAMPLE_GENESIS
 BTC = "BTC/0.001"

@@ -17,8 +17,8 @@ from bridge.rotation import (
 )
 from bridge.validators import EvmValidatorSet, ValidatorSetError
 from bridge.wire import BridgeDecodeError, pack_record
-from clearing.sandbox import derive_seed
 from clearing.state import initialize_state
+from clearnode.client.sandbox_keys import derive_seed
 from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis
 
 GENESIS = get_genesis()

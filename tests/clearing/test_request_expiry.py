@@ -16,9 +16,10 @@ from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
 from clearing.replay_protection import DEFAULT_MAX_REQUEST_LIFETIME_MS
-from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from devnet.sandbox import Sandbox
 from tests.clearing.support import (
     ALICE,
     BOB,

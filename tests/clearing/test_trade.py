@@ -18,7 +18,6 @@ from clearing.errors import (
 )
 from clearing.events import Event
 from clearing.replay_protection import check_trade_id
-from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.state import Member, Position, SubAccount
 from clearing.trade import (
     Trade,
@@ -26,6 +25,8 @@ from clearing.trade import (
     process_trade_batch,
     sign_trade_batch,
 )
+from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.support import USDC, collected_fees, new_sandbox, snapshot
 
 VENUE = "alpha"

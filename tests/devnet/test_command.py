@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from clearing.sandbox import Sandbox
 from devnet.ledger_demo import DEFAULT_GENESIS, Demo
+from devnet.sandbox import Sandbox
 from node.cli import main
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from clearing.sandbox import Sandbox, derive_member_key
+from clearnode.client.sandbox_keys import derive_member_key
 from devnet.conservation import Ledger
 from devnet.genesis import EXAMPLE_GENESIS
+from devnet.sandbox import Sandbox
 
 
 def test_ledger_catches_money_and_collateral_from_nowhere() -> None:

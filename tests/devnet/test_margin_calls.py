@@ -10,9 +10,9 @@ import pytest
 from bridge.devchain import DevnetChain
 from clearing.block import BlockResult
 from clearing.risk.params import parse_risk_params
-from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.state import SubAccount
 from clearing.trade import Trade, sign_trade_batch
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.genesis import (
     BLOCKS_PER_PACE,
     RISK,
@@ -28,6 +28,7 @@ from devnet.margin_calls import (
     get_meeting_lots,
 )
 from devnet.market import CALLED_EQUITY, CALLED_SUB_ACCOUNT, ETH_PERP, make_members
+from devnet.sandbox import Sandbox
 from devnet.sections import CRASH_BPS
 from lightclient.anchor import COMETBFT, OUR_ENGINE
 

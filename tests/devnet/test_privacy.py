@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from clearing.sandbox import Sandbox
 from consensus.types import Block
 from devnet.privacy import (
     NUMBER,
@@ -28,6 +27,7 @@ from devnet.privacy import (
     get_listen_addresses,
     read_verifier_page,
 )
+from devnet.sandbox import Sandbox
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.api.server import ApiApp

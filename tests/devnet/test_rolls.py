@@ -8,9 +8,9 @@ from __future__ import annotations
 import random
 
 from clearing.oracle import PriceUpdate, sign_price_observation
-from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.trade import sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.genesis import VENUE_ID, add_rolling_future, build_genesis_template
 from devnet.market import (
     ROLLING_LOTS,
@@ -20,6 +20,7 @@ from devnet.market import (
     make_members,
 )
 from devnet.rolls import Rolls
+from devnet.sandbox import Sandbox
 from node.oracle.sources import SimulatedSource
 from tests.devnet.test_margin_calls import CHAIN
 

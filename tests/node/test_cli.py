@@ -20,7 +20,7 @@ import pytest
 import trio
 
 from clearing.genesis import parse_genesis
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from node.api.http import get_bound_port
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp, serve_api

@@ -26,8 +26,8 @@ from clearing.governance.proposal import Proposal, VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.validator_change import AddValidator, RemoveValidator
 from clearing.governance.vote import sign_vote
-from clearing.sandbox import derive_ed25519_key
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import TX, get_topic
 from tests.node.netproc import NodeHome, ProcessNetwork, running

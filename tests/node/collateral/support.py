@@ -13,11 +13,11 @@ from eth_account import Account
 from clearing.attestation import sign_attestation
 from clearing.collateral import CollateralObservation
 from clearing.genesis import Genesis, Validator, parse_genesis
-from clearing.sandbox import derive_ed25519_key, derive_seed
 from clearing.state import ClearingState, WithdrawalRecord, initialize_state
 from clearing.validator_set import install_validators
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_seed
 from node.chainspec import place_collateral
 from node.collateral.gossip import BridgeCheck, ExpiryAttestation
 from tests.node.netproc import GENESIS_DOC

@@ -32,8 +32,8 @@ from clearing.collateral import CollateralCredit, CollateralObservation
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.genesis import parse_genesis
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS
-from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
 from clearing.withdrawal import Withdrawal, WithdrawalPaid
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key, derive_seed
 from node import cli
 from node.collateral.gossip import BridgeCheck, encode_message
 from node.keys import BRIDGE_KEY, KeyFile, save_key

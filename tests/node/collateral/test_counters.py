@@ -6,8 +6,8 @@ import copy
 from types import SimpleNamespace
 
 from bridge.observation import ReobserveRequest, sign_reobserve_request
-from clearing.sandbox import Sandbox
 from clearing.state import initialize_state
+from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.api.tiers import OPERATOR

@@ -20,9 +20,9 @@ from clearing.collateral import CollateralCredit
 from clearing.context import BlockContext
 from clearing.errors import BadSignature
 from clearing.genesis import parse_genesis
-from clearing.sandbox import derive_ed25519_key
 from clearing.state import initialize_state
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.api.errors import ApiError
 from node.api.http import Request
 from node.collateral.api import BridgeApi

@@ -12,8 +12,8 @@ from bridge.wire import BridgeDecodeError
 from bridge.withdrawal import sign_withdrawal_record
 from clearing.codec import pack
 from clearing.errors import BadSignature, DecodeError, UnknownCollateral
-from clearing.sandbox import derive_ed25519_key, derive_seed
 from clearing.state import initialize_state
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_seed
 from node.collateral.gossip import (
     GOSSIP_VERSION,
     IGNORES,

@@ -12,7 +12,7 @@ from bridge.payouts import sign_payout
 from bridge.withdrawal import WithdrawalError, sign_withdrawal_record
 from clearing.attestation import verify_quorum_attestations
 from clearing.errors import QuorumNotReached
-from clearing.sandbox import derive_seed
+from clearnode.client.sandbox_keys import derive_seed
 from node.collateral.gossip import PayoutAttestation
 from node.collateral.pools import ExpiryPool, PayoutPool, WithdrawalBook
 from tests.node.collateral.support import (

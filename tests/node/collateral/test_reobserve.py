@@ -34,7 +34,7 @@ from clearing.assets import CollateralKey, CollateralToken
 from clearing.codec import pack
 from clearing.errors import BadSignature, DecodeError
 from clearing.genesis import parse_genesis
-from clearing.sandbox import derive_ed25519_key
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.collateral.gossip import (
     GOSSIP_VERSION,
     KIND_REOBSERVE,

@@ -23,7 +23,7 @@ from bridge.devchain import DevnetChain, mine
 from bridge.vault import deposit_token
 from bridge.watcher import scan_pending
 from clearing.collateral import CollateralCredit
-from clearing.sandbox import derive_member_key
+from clearnode.client.sandbox_keys import derive_member_key
 from node.collateral.chains import get_outbox_path
 from node.config import load_config
 from node.keys import BRIDGE_KEY, KeyFile, save_key

@@ -25,7 +25,7 @@ from bridge.rotation import (
 from bridge.validators import EvmValidatorSet
 from bridge.vault import get_validator_set
 from bridge.withdrawal import WithdrawalError
-from clearing.sandbox import derive_seed
+from clearnode.client.sandbox_keys import derive_seed
 from node.collateral.chains import VaultReader
 from node.collateral.gossip import (
     IGNORES,

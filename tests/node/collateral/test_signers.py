@@ -17,8 +17,8 @@ from bridge.eip712 import get_address, recover_signer
 from bridge.rotation import RotationSignature, get_consensus_set
 from bridge.validators import EvmValidatorSet
 from bridge.withdrawal import WithdrawalSignature
-from clearing.sandbox import derive_seed
 from clearing.state import ClearingState, initialize_state
+from clearnode.client.sandbox_keys import derive_seed
 from node.collateral.rotations import VaultRotator
 from node.collateral.service import load_bridge_key
 from node.collateral.signers import OwnKeys

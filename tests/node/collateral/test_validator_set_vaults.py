@@ -47,10 +47,11 @@ from clearing.governance.proposal import Proposal, VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.validator_change import AddValidator, RemoveValidator
 from clearing.governance.vote import sign_vote
-from clearing.sandbox import MemberKey, Sandbox, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from clearing.withdrawal import WithdrawalPaid
+from clearnode.client.sandbox_keys import MemberKey, derive_member_key
+from devnet.sandbox import Sandbox
 from node.api.bodies import ACCOUNT_QUERY_FIELDS
 from node.clock import wall_clock_ms
 from node.keys import BRIDGE_KEY, KeyFile, save_key

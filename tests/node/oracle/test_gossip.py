@@ -20,7 +20,8 @@ from clearing.errors import (
     UnknownInstrument,
 )
 from clearing.oracle import PriceObservation, sign_price_observation
-from clearing.sandbox import Sandbox, derive_ed25519_key
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from devnet.sandbox import Sandbox
 from node.oracle.gossip import (
     MAX_OBSERVATION_BYTES,
     ObservationCheck,

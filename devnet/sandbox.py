@@ -1,9 +1,7 @@
-"""A deterministic in-process ledger with well-known keys: for the devnet demo,
-tests and benchmarks. Builds signed transactions the way validators, venues
-and members would, and applies blocks with a steadily advancing clock.
-
-Keys derive from ``sha256(b"clearnode-devnet/" + name)``: public test keys,
-never for value. Validator names match ``configs/genesis.example.json``.
+"""A deterministic in-process ledger with the devnet's public test keys
+(clearnode/client/sandbox_keys.py): for the devnet's ledger demo, tests and benchmarks.
+Builds signed transactions the way validators, venues and members would, and applies
+blocks with a steadily advancing clock.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eth_account import Account
 
 from clearing.attestation import Attestation, sign_attestation
 from clearing.block import BlockContext, BlockResult, process_block
@@ -35,29 +32,10 @@ from clearing.withdrawal import (
     WithdrawalPaid,
 )
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation, WithdrawalExpired
+from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key
 
-SEED_PREFIX = b"clearnode-devnet/"
 R = TypeVar("R", bound=SignedRequest)
 VAULT = bytes.fromhex("00000000000000000000000000000000000000f0")
-
-
-def derive_seed(name: str) -> bytes:
-    return hashlib.sha256(SEED_PREFIX + name.encode()).digest()
-
-
-def derive_ed25519_key(name: str) -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.from_private_bytes(derive_seed(name))
-
-
-@dataclass(frozen=True, slots=True)
-class MemberKey:
-    private_key: bytes
-    address: bytes
-
-
-def derive_member_key(name: str) -> MemberKey:
-    seed = derive_seed("member-" + name)
-    return MemberKey(seed, bytes.fromhex(Account.from_key(seed).address[2:]))
 
 
 @dataclass
