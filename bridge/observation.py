@@ -356,7 +356,7 @@ REQUEST_VERSION = 2
 class SignedReobserveRequest:
     """A `ReobserveRequest` signed by the asking validator at `sent_ms` (its wall clock):
     only validators make their peers read a chain, and the time lets the first hop
-    refuse stale copies and budget each signer's fresh requests (node/collateral)."""
+    refuse stale copies and budget each signer's fresh requests (node/bridge)."""
 
     request: ReobserveRequest
     sent_ms: int

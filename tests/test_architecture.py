@@ -114,7 +114,7 @@ def test_the_service_interface_imports_no_service() -> None:
         for node in ast.walk(ast.parse(listed.read_text()))
         if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith(".service")
     }
-    assert "node.collateral.service" in services and len(services) > 4
+    assert "node.bridge.service" in services and len(services) > 4
     interface = ast.parse((ROOT / "node" / "services.py").read_text())
     imported = {
         node.module for node in ast.walk(interface) if isinstance(node, ast.ImportFrom)

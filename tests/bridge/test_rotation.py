@@ -19,7 +19,7 @@ from bridge.validators import EvmValidatorSet, ValidatorSetError
 from bridge.wire import BridgeDecodeError, pack_record
 from clearing.state import initialize_state
 from clearnode.client.sandbox_keys import derive_seed
-from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis
+from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_genesis
 
 GENESIS = get_genesis()
 ADDRESSES = [get_address(k) for k in BRIDGE_KEYS]

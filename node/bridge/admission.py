@@ -37,8 +37,8 @@ import trio
 from bridge.observation import ReobserveRequest, SignedReobserveRequest
 from clearing.genesis import Validator
 from clearing.validator_set import has_power
+from node.bridge.reobserve import ASK_BURST, ASK_RATE_PER_S, TokenBucket
 from node.clock import wall_clock_ms
-from node.collateral.reobserve import ASK_BURST, ASK_RATE_PER_S, TokenBucket
 from node.p2p import Offence
 
 log = logging.getLogger(__name__)

@@ -18,11 +18,11 @@ from bridge.validators import EvmValidatorSet
 from clearing.attestation import sign_attestation, verify_quorum_attestations
 from clearing.state import ClearingState, initialize_state
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN
-from node.collateral.gossip import ExpiryAttestation, PayoutAttestation, encode_message
-from node.collateral.service import BridgeNode
+from node.bridge.gossip import ExpiryAttestation, PayoutAttestation, encode_message
+from node.bridge.service import BridgeNode
 from node.p2p import Delivery
 from node.p2p.topics import BRIDGE
-from tests.node.collateral.support import (
+from tests.node.bridge.support import (
     BRIDGE_KEYS,
     CHAIN_ID,
     CONSENSUS_KEYS,

@@ -20,9 +20,9 @@ from bridge.vault import deposit_token
 from clearing.attestation import Attestation
 from clearing.genesis import parse_genesis
 from clearing.withdrawal import PayoutObservation
-from node.collateral.chains import Attester, get_outbox_path, watch_chain
+from node.bridge.chains import Attester, get_outbox_path, watch_chain
 from node.config import BridgeChainConfig
-from tests.node.collateral.support import (
+from tests.node.bridge.support import (
     CHAIN_ID,
     CONSENSUS_KEYS,
     get_genesis_doc,

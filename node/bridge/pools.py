@@ -33,7 +33,7 @@ from clearing.genesis import Validator
 from clearing.validator_set import has_power
 from clearing.withdrawal import PayoutObservation, WithdrawalPaid
 from clearing.withdrawal_expiry import ExpiryObservation, WithdrawalExpired
-from node.collateral.gossip import ExpiryAttestation, PayoutAttestation
+from node.bridge.gossip import ExpiryAttestation, PayoutAttestation
 
 LogKey = tuple[int, bytes, int]  # (chain id, tx hash, log index)
 WithdrawalKey = tuple[bytes, int]  # (member, nonce)

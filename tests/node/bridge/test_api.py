@@ -14,9 +14,9 @@ from bridge.withdrawal import sign_withdrawal_record
 from clearing.state import initialize_state
 from node.api.errors import ApiError
 from node.api.http import Request
-from node.collateral.api import BridgeApi
-from node.collateral.pools import WithdrawalBook
-from tests.node.collateral.support import BRIDGE_KEYS, get_genesis, make_record
+from node.bridge.api import BridgeApi
+from node.bridge.pools import WithdrawalBook
+from tests.node.bridge.support import BRIDGE_KEYS, get_genesis, make_record
 
 GENESIS = get_genesis()
 RECORD = make_record(GENESIS)

@@ -1,6 +1,6 @@
 """The `bridge` gossip topic: validators' deposit, payout and expiry attestations,
 their EVM signatures over withdrawal authorisations and vault rotations, requests
-to re-observe a deposit (node/collateral/reobserve.py), and external bridges' signed
+to re-observe a deposit (node/bridge/reobserve.py), and external bridges' signed
 deposit reports a node's API took (so each validator checks and attests them).
 
 Wire format (msgpack): ``[GOSSIP_VERSION, network chain id, kind, body]`` where
@@ -45,8 +45,8 @@ from clearing.state import ClearingState
 from clearing.validator_set import has_power
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
-from node.collateral.admission import RequestGate
-from node.collateral.signers import (
+from node.bridge.admission import RequestGate
+from node.bridge.signers import (
     describe_absence,
     find_evm_validator,
     find_retiring_evm_validator,

@@ -56,8 +56,8 @@ from node.api.bodies import ACCOUNT_QUERY_FIELDS
 from node.clock import wall_clock_ms
 from node.keys import BRIDGE_KEY, KeyFile, save_key
 from tests.clearing.test_trade import VENUE_KEY
-from tests.node.collateral.network import DEPTH, find_committed
-from tests.node.collateral.support import (
+from tests.node.bridge.network import DEPTH, find_committed
+from tests.node.bridge.support import (
     BRIDGE_KEYS,
     CHAIN_ID,
     CONSENSUS_KEYS,
@@ -66,14 +66,14 @@ from tests.node.collateral.support import (
     get_genesis_doc,
     get_new_validator,
 )
-from tests.node.collateral.test_bridge_network import (
+from tests.node.bridge.test_bridge_network import (
     ALICE,
     DEPOSIT,
     WITHDRAW,
     now_ms,
     sign_withdrawal,
 )
-from tests.node.collateral.test_rotation_network import (
+from tests.node.bridge.test_rotation_network import (
     CHAIN_B,
     POWER,
     gather_rotations,

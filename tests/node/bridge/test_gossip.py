@@ -14,7 +14,7 @@ from clearing.codec import pack
 from clearing.errors import BadSignature, DecodeError, UnknownCollateral
 from clearing.state import initialize_state
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_seed
-from node.collateral.gossip import (
+from node.bridge.gossip import (
     GOSSIP_VERSION,
     IGNORES,
     KIND_DEPOSIT,
@@ -30,7 +30,7 @@ from node.collateral.gossip import (
     WrongChain,
     encode_message,
 )
-from tests.node.collateral.support import (
+from tests.node.bridge.support import (
     BRIDGE_KEYS,
     CONSENSUS_KEYS,
     NEW_BRIDGE_KEY,

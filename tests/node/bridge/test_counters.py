@@ -11,17 +11,17 @@ from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.api.tiers import OPERATOR
+from node.bridge.admission import MAX_REQUEST_AGE_MS, RequestGate
+from node.bridge.api import BridgeApi
+from node.bridge.service import BridgeNode, expose_request_gate
 from node.clock import wall_clock_ms
-from node.collateral.admission import MAX_REQUEST_AGE_MS, RequestGate
-from node.collateral.api import BridgeApi
-from node.collateral.service import BridgeNode, expose_request_gate
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import BRIDGE
 from node.txcheck import make_clearing_check
 from tests.node.apiserver import serve_app
-from tests.node.collateral.support import (
+from tests.node.bridge.support import (
     CHAIN_ID,
     CONSENSUS_KEYS,
     get_genesis,

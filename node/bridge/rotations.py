@@ -25,7 +25,7 @@ from typing import Any
 from bridge.eip712 import get_address
 from bridge.rotation import Rotation, RotationSignature, compute_target_set, sign_rotation_message
 from bridge.validators import EvmValidatorSet, ValidatorSetError
-from node.collateral.chains import CHAIN_READ_ERRORS, VaultReader, get_vault
+from node.bridge.chains import CHAIN_READ_ERRORS, VaultReader, get_vault
 
 log = logging.getLogger(__name__)
 IN_SYNC, ROTATING, UNKNOWN = "in_sync", "rotating", "unknown"

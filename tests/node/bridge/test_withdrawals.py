@@ -29,12 +29,12 @@ from clearing.genesis import parse_genesis
 from clearing.state import WithdrawalRecord
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
-from node.collateral.chains import Attester, VaultReader, watch_chain
-from node.collateral.gossip import PayoutAttestation
-from node.collateral.pools import PayoutPool, WithdrawalBook
-from node.collateral.withdrawals import ExpiryAttester, VaultSetGetter, WithdrawalSigner
+from node.bridge.chains import Attester, VaultReader, watch_chain
+from node.bridge.gossip import PayoutAttestation
+from node.bridge.pools import PayoutPool, WithdrawalBook
+from node.bridge.withdrawals import ExpiryAttester, VaultSetGetter, WithdrawalSigner
 from node.config import BridgeChainConfig
-from tests.node.collateral.support import (
+from tests.node.bridge.support import (
     BRIDGE_KEYS,
     CHAIN_ID,
     CONSENSUS_KEYS,

@@ -35,7 +35,7 @@ from clearing.codec import pack
 from clearing.errors import BadSignature, DecodeError
 from clearing.genesis import parse_genesis
 from clearnode.client.sandbox_keys import derive_ed25519_key
-from node.collateral.gossip import (
+from node.bridge.gossip import (
     GOSSIP_VERSION,
     KIND_REOBSERVE,
     MAX_REQUEST_BYTES,
@@ -43,7 +43,7 @@ from node.collateral.gossip import (
     UnknownValidator,
     encode_message,
 )
-from node.collateral.reobserve import (
+from node.bridge.reobserve import (
     ANSWER_BURST,
     ANSWER_RATE_PER_S,
     ASK_BURST,
@@ -60,8 +60,8 @@ from node.collateral.reobserve import (
     UnwatchedChain,
 )
 from node.config import BridgeChainConfig
-from tests.node.collateral.network import DEPTH
-from tests.node.collateral.support import (
+from tests.node.bridge.network import DEPTH
+from tests.node.bridge.support import (
     CHAIN_ID,
     CONSENSUS_KEYS,
     get_genesis,

@@ -14,7 +14,7 @@ from clearing.tx import decode_tx
 from lightclient.anchor import OUR_ENGINE
 from node.committed import decode_stored_block
 from node.storage import NodeStore
-from tests.node.collateral.support import CHAIN_ID
+from tests.node.bridge.support import CHAIN_ID
 from tests.node.netproc import NodeHome
 from tests.node.nodenet import NodeNetwork
 

@@ -10,7 +10,7 @@ from bridge.anvil import AnvilNode
 from bridge.chain import Chain, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain
 from bridge.validators import EvmValidatorSet
-from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_evm_address
+from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_evm_address
 
 
 @pytest.fixture

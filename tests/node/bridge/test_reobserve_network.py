@@ -24,16 +24,16 @@ from bridge.vault import deposit_token
 from bridge.watcher import scan_pending
 from clearing.collateral import CollateralCredit
 from clearnode.client.sandbox_keys import derive_member_key
-from node.collateral.chains import get_outbox_path
+from node.bridge.chains import get_outbox_path
 from node.config import load_config
 from node.keys import BRIDGE_KEY, KeyFile, save_key
-from tests.node.collateral.network import (
+from tests.node.bridge.network import (
     DEPTH,
     find_all_committed,
     get_bridge_config,
     wait_committed_everywhere,
 )
-from tests.node.collateral.support import BRIDGE_KEYS, CONSENSUS_KEYS, get_genesis_doc
+from tests.node.bridge.support import BRIDGE_KEYS, CONSENSUS_KEYS, get_genesis_doc
 from tests.node.netproc import NodeHome
 from tests.node.nodenet import open_node_network
 

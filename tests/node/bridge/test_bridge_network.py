@@ -35,17 +35,17 @@ from clearing.member_requests import ACCOUNT_QUERY_FIELDS
 from clearing.withdrawal import Withdrawal, WithdrawalPaid
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key, derive_seed
 from node import cli
-from node.collateral.gossip import BridgeCheck, encode_message
+from node.bridge.gossip import BridgeCheck, encode_message
 from node.keys import BRIDGE_KEY, KeyFile, save_key
 from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import BRIDGE
-from tests.node.collateral.network import (
+from tests.node.bridge.network import (
     DEPTH,
     find_committed,
     get_bridge_config,
     wait_committed_everywhere,
 )
-from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis_doc, make_check
+from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_genesis_doc, make_check
 from tests.node.netproc import NodeHome
 from tests.node.netsupport import get_wall_expiry
 from tests.node.nodenet import NodeNetwork, open_node_network

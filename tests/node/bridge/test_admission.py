@@ -12,19 +12,19 @@ import trio
 import trio.testing
 
 from bridge.observation import ReobserveRequest, SignedReobserveRequest, sign_reobserve_request
-from node.clock import wall_clock_ms
-from node.collateral.admission import (
+from node.bridge.admission import (
     MAX_REQUEST_AGE_MS,
     REQUEST_BURST,
     REQUEST_RATE_PER_S,
     RequestGate,
     get_max_seen,
 )
-from node.collateral.gossip import encode_message
-from node.collateral.reobserve import ANSWER_BURST, ANSWER_RATE_PER_S, ASK_BURST, ASK_RATE_PER_S
+from node.bridge.gossip import encode_message
+from node.bridge.reobserve import ANSWER_BURST, ANSWER_RATE_PER_S, ASK_BURST, ASK_RATE_PER_S
+from node.clock import wall_clock_ms
 from node.p2p import HostConfig, Offence, P2PNode, open_p2p
 from node.p2p.topics import BRIDGE
-from tests.node.collateral.support import (
+from tests.node.bridge.support import (
     CHAIN_ID,
     CONSENSUS_KEYS,
     NEW_CONSENSUS_KEY,

@@ -39,8 +39,8 @@ from node.api.errors import ApiError, api_error_from
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.api.routes import RouteHandler
-from node.collateral.external import check_external_event
-from node.collateral.pools import RotationBook, WithdrawalBook
+from node.bridge.external import check_external_event
+from node.bridge.pools import RotationBook, WithdrawalBook
 
 MAX_NONCE_DIGITS = 78  # uint256
 

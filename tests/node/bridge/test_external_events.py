@@ -1,4 +1,4 @@
-"""External bridges' reports (node/collateral/api.py, external.py, gossip.py): the API
+"""External bridges' reports (node/bridge/api.py, external.py, gossip.py): the API
 takes a registered bridge's report and gossips it, every validator that gets it attests
 it and pools it as a watched deposit's; anything else is a typed refusal that attests,
 pools and gossips nothing."""
@@ -25,18 +25,18 @@ from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.api.errors import ApiError
 from node.api.http import Request
-from node.collateral.api import BridgeApi
-from node.collateral.gossip import UnknownChain, encode_message
-from node.collateral.service import BridgeNode
+from node.bridge.api import BridgeApi
+from node.bridge.gossip import UnknownChain, encode_message
+from node.bridge.service import BridgeNode
 from node.p2p import Delivery
 from node.p2p.topics import BRIDGE
-from tests.node.collateral.support import (
+from tests.node.bridge.support import (
     CONSENSUS_KEYS,
     get_genesis_doc,
     make_check,
     make_observation,
 )
-from tests.node.collateral.test_service import FakeP2P
+from tests.node.bridge.test_service import FakeP2P
 
 BRIDGE_KEY = derive_ed25519_key("external-bridge")
 STRANGER_KEY = derive_ed25519_key("stranger")

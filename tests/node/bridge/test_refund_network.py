@@ -28,9 +28,9 @@ from clearing.collateral import CollateralCredit
 from clearing.genesis import parse_genesis
 from clearing.withdrawal_expiry import WithdrawalExpired
 from node.keys import BRIDGE_KEY, KeyFile, save_key
-from tests.node.collateral.network import DEPTH, get_bridge_config, wait_committed_everywhere
-from tests.node.collateral.support import BRIDGE_KEYS, get_genesis_doc
-from tests.node.collateral.test_bridge_network import (
+from tests.node.bridge.network import DEPTH, get_bridge_config, wait_committed_everywhere
+from tests.node.bridge.support import BRIDGE_KEYS, get_genesis_doc
+from tests.node.bridge.test_bridge_network import (
     ALICE,
     DEPOSIT,
     WITHDRAW,

@@ -57,29 +57,29 @@ from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
 from node.api.counters import BRIDGE_REOBSERVE_REQUESTS, BRIDGE_VAULT_ROTATIONS, CountersCollector
-from node.clock import wall_clock_ms
-from node.collateral.admission import RequestGate
-from node.collateral.api import BridgeApi
-from node.collateral.chains import Attester, VaultReader, get_outbox_path, watch_chain
-from node.collateral.external import check_external_event
-from node.collateral.gossip import (
+from node.bridge.admission import RequestGate
+from node.bridge.api import BridgeApi
+from node.bridge.chains import Attester, VaultReader, get_outbox_path, watch_chain
+from node.bridge.external import check_external_event
+from node.bridge.gossip import (
     BridgeCheck,
     ExpiryAttestation,
     PayoutAttestation,
     PooledMessage,
     encode_message,
 )
-from node.collateral.pools import (
+from node.bridge.pools import (
     ExpiryPool,
     PayoutPool,
     RotationBook,
     WithdrawalBook,
     WithdrawalKey,
 )
-from node.collateral.reobserve import ChainLookup, Reobserver
-from node.collateral.rotations import VaultRotator, VaultSetStatus, get_known_set
-from node.collateral.signers import OwnKeys
-from node.collateral.withdrawals import ExpiryAttester, WithdrawalSigner
+from node.bridge.reobserve import ChainLookup, Reobserver
+from node.bridge.rotations import VaultRotator, VaultSetStatus, get_known_set
+from node.bridge.signers import OwnKeys
+from node.bridge.withdrawals import ExpiryAttester, WithdrawalSigner
+from node.clock import wall_clock_ms
 from node.committed import CommittedBlock
 from node.config import NodeConfig
 from node.keys import BRIDGE_KEY, load_key

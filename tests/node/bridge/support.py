@@ -18,8 +18,8 @@ from clearing.validator_set import install_validators
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_seed
+from node.bridge.gossip import BridgeCheck, ExpiryAttestation
 from node.chainspec import place_collateral
-from node.collateral.gossip import BridgeCheck, ExpiryAttestation
 from tests.node.netproc import GENESIS_DOC
 
 CHAIN_ID = 31337

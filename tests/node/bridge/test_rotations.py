@@ -26,18 +26,18 @@ from bridge.validators import EvmValidatorSet
 from bridge.vault import get_validator_set
 from bridge.withdrawal import WithdrawalError
 from clearnode.client.sandbox_keys import derive_seed
-from node.collateral.chains import VaultReader
-from node.collateral.gossip import (
+from node.bridge.chains import VaultReader
+from node.bridge.gossip import (
     IGNORES,
     BridgeCheck,
     NotInCurrentSet,
     UnknownEvmSigner,
     encode_message,
 )
-from node.collateral.pools import RotationBook
-from node.collateral.rotations import VaultRotator
+from node.bridge.pools import RotationBook
+from node.bridge.rotations import VaultRotator
 from node.config import BridgeChainConfig
-from tests.node.collateral.support import (
+from tests.node.bridge.support import (
     BRIDGE_KEYS,
     CHAIN_ID,
     get_genesis,

@@ -48,7 +48,7 @@ from bridge.observation import (
 from bridge.watcher import WatcherError
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import is_quorum
-from node.collateral.chains import RPC_TIMEOUT_S, get_vault
+from node.bridge.chains import RPC_TIMEOUT_S, get_vault
 from node.config import BridgeChainConfig
 
 log = logging.getLogger(__name__)

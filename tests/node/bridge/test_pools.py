@@ -13,9 +13,9 @@ from bridge.withdrawal import WithdrawalError, sign_withdrawal_record
 from clearing.attestation import verify_quorum_attestations
 from clearing.errors import QuorumNotReached
 from clearnode.client.sandbox_keys import derive_seed
-from node.collateral.gossip import PayoutAttestation
-from node.collateral.pools import ExpiryPool, PayoutPool, WithdrawalBook
-from tests.node.collateral.support import (
+from node.bridge.gossip import PayoutAttestation
+from node.bridge.pools import ExpiryPool, PayoutPool, WithdrawalBook
+from tests.node.bridge.support import (
     BRIDGE_KEYS,
     CONSENSUS_KEYS,
     NEW_CONSENSUS_KEY,

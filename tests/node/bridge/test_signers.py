@@ -19,13 +19,13 @@ from bridge.validators import EvmValidatorSet
 from bridge.withdrawal import WithdrawalSignature
 from clearing.state import ClearingState, initialize_state
 from clearnode.client.sandbox_keys import derive_seed
-from node.collateral.rotations import VaultRotator
-from node.collateral.service import load_bridge_key
-from node.collateral.signers import OwnKeys
-from node.collateral.withdrawals import WithdrawalSigner
+from node.bridge.rotations import VaultRotator
+from node.bridge.service import load_bridge_key
+from node.bridge.signers import OwnKeys
+from node.bridge.withdrawals import WithdrawalSigner
 from node.config import BridgeChainConfig
 from node.keys import BRIDGE_KEY, KeyFile, KeyFileError, save_key
-from tests.node.collateral.support import (
+from tests.node.bridge.support import (
     BRIDGE_KEYS,
     CHAIN_ID,
     NEW_BRIDGE_KEY,

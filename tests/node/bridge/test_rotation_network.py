@@ -36,9 +36,9 @@ from clearing.genesis import parse_genesis
 from clearing.withdrawal import WithdrawalPaid
 from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.keys import BRIDGE_KEY, KeyFile, save_key
-from tests.node.collateral.network import DEPTH, find_committed
-from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_evm_address, get_genesis_doc
-from tests.node.collateral.test_bridge_network import ALICE, DEPOSIT, WITHDRAW, sign_withdrawal
+from tests.node.bridge.network import DEPTH, find_committed
+from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_evm_address, get_genesis_doc
+from tests.node.bridge.test_bridge_network import ALICE, DEPOSIT, WITHDRAW, sign_withdrawal
 from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_processes import wait_until
 

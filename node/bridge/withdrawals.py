@@ -32,7 +32,7 @@ from bridge.withdrawal import WithdrawalSignature, sign_withdrawal_record
 from clearing.attestation import Attestation, sign_attestation
 from clearing.state import WithdrawalRecord
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation
-from node.collateral.chains import CHAIN_READ_ERRORS, VaultReader
+from node.bridge.chains import CHAIN_READ_ERRORS, VaultReader
 
 log = logging.getLogger(__name__)
 WithdrawalKey = tuple[bytes, int]
