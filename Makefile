@@ -84,7 +84,7 @@ devnet: install
 bench: install
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m bench $(or $(B),all)
 
-LINTED := clearing consensus lightclient proofs node bridge clearnode client bench tests
+LINTED := clearing consensus lightclient proofs node bridge clearnode client devnet bench tests
 
 lint: install
 	$(BIN)/ruff check $(LINTED)

@@ -30,9 +30,9 @@ from typing import Any
 
 from clearing.block import BlockResult, TxResult
 from clearing.events import make_event
-from clearing.sandbox import derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.api.member_history import PAGE_EVENTS
 from node.history.indexer import get_block_history
 from node.storage import NodeStore

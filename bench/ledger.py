@@ -34,7 +34,6 @@ from clearing.default.steps import process_liquidation_step
 from clearing.funding import process_funding
 from clearing.genesis import parse_genesis
 from clearing.risk.engine import get_account_initial_margin
-from clearing.sandbox import derive_ed25519_key
 from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState, Member, Position, SubAccount, initialize_state
 from clearing.trade import (
@@ -43,6 +42,7 @@ from clearing.trade import (
     process_verified_trade_batch,
     sign_trade_batch,
 )
+from clearnode.client.sandbox_keys import derive_ed25519_key
 
 VENUE = "alpha"
 BASE_PRICE = 60_000_000

@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 import clearing.risk.engine as engine
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import Position
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 USDC = (31337, bytes.fromhex("00000000000000000000000000000000000000a1"))

@@ -60,9 +60,10 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from clearing.genesis import ENGINES
-from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
+from devnet.sandbox import Sandbox
 from node.clock import wall_clock_ms
 from node.committed import decode_stored_block
 from node.storage import StoredBlock

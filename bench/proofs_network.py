@@ -37,7 +37,7 @@ from typing import Any
 
 import trio
 
-from clearing.sandbox import derive_ed25519_key
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.config import ReportsConfig
 from node.reports.gossip import (
     ProofShare,

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from clearing.governance.configuration import encode_configuration
-from clearing.sandbox import Sandbox
 from clearing.snapshot import encode_snapshot
+from devnet.sandbox import Sandbox
 
 DAY_MS = 86_400_000
 GENESIS = Path(__file__).resolve().parents[1] / "configs" / "genesis.example.json"

@@ -17,11 +17,11 @@ from typing import Any
 from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import sign_typed, verify_member_signature
-from clearing.sandbox import derive_member_key
 from clearing.transfer import Transfer
 from clearing.tx import decode_tx, encode_tx
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal
+from clearnode.client.sandbox_keys import derive_member_key
 
 CHAIN_ID = 31337
 

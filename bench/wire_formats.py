@@ -13,9 +13,9 @@ from typing import Annotated, Any
 
 from bench import time_us
 from clearing.collateral import MAX_SUB_ACCOUNT
-from clearing.sandbox import derive_ed25519_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import TX_VERSION, decode_tx, encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
 
 
 def make_batch(trades: int, seed: int = 7) -> TradeBatch:

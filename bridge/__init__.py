@@ -19,7 +19,7 @@ Deposits (each validator)
   one with `handle_reobserve_request(...)`.
 - External bridges (API): `external.SignedExternalEvent.decode(body)`,
   `verify_external_event(event, state.genesis.external_bridges, network_chain_id)`
-  -> observation (node/collateral/api.py serves it), then
+  -> observation (node/bridge/api.py serves it), then
   `sign_observation(...)` and the same pool.
 
 Withdrawals (after a block debits a member: `state.pending_withdrawals`)

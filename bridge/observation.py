@@ -47,7 +47,12 @@ from clearing.attestation import (
 )
 from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
 from clearing.genesis import Validator
-from clearing.replay import DepositNonces, VaultKey, is_deposit_credited, record_deposit_nonce
+from clearing.replay_protection import (
+    DepositNonces,
+    VaultKey,
+    is_deposit_credited,
+    record_deposit_nonce,
+)
 from clearing.units import MAX_UINT64
 from lightclient.codec import DecodeError, expect_list, pack, unpack
 
@@ -347,7 +352,7 @@ REQUEST_VERSION = 2
 class SignedReobserveRequest:
     """A `ReobserveRequest` signed by the asking validator at `sent_ms` (its wall clock):
     only validators make their peers read a chain, and the time lets the first hop
-    refuse stale copies and budget each signer's fresh requests (node/collateral)."""
+    refuse stale copies and budget each signer's fresh requests (node/bridge)."""
 
     request: ReobserveRequest
     sent_ms: int

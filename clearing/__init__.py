@@ -16,5 +16,5 @@ Table of contents:
 - root.py, merkle.py: the incremental state root and account inclusion proofs.
   snapshot.py: whole-state encode and decode.
 - attestation.py, eip712.py: validator Ed25519 quorums and member EIP-712
-  signatures. sandbox.py: devnet keys and tx builders for demos and tests.
+  signatures.
 """

@@ -4,7 +4,7 @@ A deposit is credited only with attestations of validators holding more than
 2/3 of voting power over the same observation; external-bridge events are the
 same record attested the same way. A vault numbers its deposits 1, 2, 3, ...
 and each ``(chain_id, vault, deposit_nonce)`` is credited at most once, forever
-(replay.py keeps that exactly in memory bounded by how far out of order quorums
+(replay_protection.py keeps that exactly in memory bounded by how far out of order quorums
 complete). A deposit that cannot be credited (an unregistered token, less than
 one quantum, too many quanta) is observed with ``quanta = 0``: it credits
 nothing but consumes its nonce, so the credited prefix moves past it. An
@@ -26,7 +26,11 @@ from clearing.attestation import (
 from clearing.context import BlockContext
 from clearing.errors import InsufficientCollateral, UnknownCollateral
 from clearing.events import Event, EventValue, make_event
-from clearing.replay import check_deposit_nonce, is_deposit_credited, record_deposit_nonce
+from clearing.replay_protection import (
+    check_deposit_nonce,
+    is_deposit_credited,
+    record_deposit_nonce,
+)
 from clearing.state import ClearingState, SubAccount, get_sub_account_for_write
 from clearing.units import MAX_UINT64
 from lightclient.codec import DecodeError, expect_bytes, expect_int, expect_list

@@ -30,7 +30,7 @@ from clearing.listing_template import (
     ListingTemplate,
     StrikeLadder,
 )
-from clearing.replay import (
+from clearing.replay_protection import (
     DEFAULT_MAX_REQUEST_LIFETIME_MS,
     DEFAULT_TRADE_ID_WINDOW,
     MAX_MAX_REQUEST_LIFETIME_MS,
@@ -121,7 +121,7 @@ class Genesis:
     index_prices: tuple[tuple[str, int], ...]  # feed id -> price, sorted
     mark_prices: tuple[tuple[str, int], ...]  # instrument id -> price, sorted
     risk: Mapping[str, Any]  # validated as a JSON object; clearing/risk/params.py parses it
-    trade_id_window: int = DEFAULT_TRADE_ID_WINDOW  # optional key; see clearing/replay.py
+    trade_id_window: int = DEFAULT_TRADE_ID_WINDOW  # optional; clearing/replay_protection.py
     fee_to_insurance_bps: int = BPS_DENOMINATOR  # share of clearing fees; the rest: fee pool
     withdrawal_ttl_s: int = DEFAULT_WITHDRAWAL_TTL_S  # optional key; see clearing/withdrawal.py
     governance: GovernanceParams = GovernanceParams()
@@ -149,7 +149,7 @@ class Genesis:
     rule: it is not governed and not in the configuration under the state root."""
     max_request_lifetime_ms: int = DEFAULT_MAX_REQUEST_LIFETIME_MS
     """How far after the block time a signed request's expiry may be (optional key;
-    clearing/replay.py ``check_expiry``)."""
+    clearing/replay_protection.py ``check_expiry``)."""
 
     engine: str = DEFAULT_ENGINE
     """The consensus engine that orders this network's blocks (optional key): one of

@@ -15,7 +15,7 @@ from __future__ import annotations
 from clearing.context import BlockContext
 from clearing.eip712 import verify_member_signature
 from clearing.errors import InvalidTransaction, NonceReused
-from clearing.replay import check_expiry
+from clearing.replay_protection import check_expiry
 from clearing.request_schema import SignedRequest
 from clearing.state import ClearingState, Member, get_member_for_write
 

@@ -142,7 +142,8 @@ Bool = Annotated[bool, Flag()]
 Signature = Annotated[bytes, FixedBytes(65, None)]
 """The member's 65-byte EIP-712 signature (r, s, v) of the other fields."""
 ExpiresMs = Annotated[int, Integer("uint64")]
-"""The last block time (ms) a request may be applied at (clearing/replay.py ``check_expiry``)."""
+"""The last block time (ms) a request may be applied at (``check_expiry``,
+clearing/replay_protection.py)."""
 
 REQUEST_FIELDS: dict[str, Any] = {"member": Address, "expires_ms": ExpiresMs, "nonce": Nonce}
 """What every request declares, so: the member it binds, its expiry, its nonce."""

@@ -20,8 +20,9 @@ members and client accounts, ...) are small and encoded whole; the configuration
 documents and the epoch's defaults are not among them (their leaves hold them).
 Committed report hashes, one more per epoch, enter by their running digest
 (``report_commitment.ReportHashChain``), extended by one link per new epoch.
-The replay state (replay.py) enters by content: each venue's trade-id window as its
-top and its bitmap's cached hash, each vault's credited deposit nonces whole.
+The replay protection's state (replay_protection.py) enters by content: each venue's
+trade-id window as its top and its bitmap's cached hash, each vault's credited deposit
+nonces whole.
 
 A member proves its account with ``get_account_proof`` and anyone checks it
 with ``verify_account_proof(root, member, account_bytes, proof)``; the bytes
@@ -56,7 +57,7 @@ from clearing.published_roles import (
     get_published_roles,
     hash_published_roles,
 )
-from clearing.replay import get_replay_fields
+from clearing.replay_protection import get_replay_fields
 from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
 from clearing.risk.solvency import SolvencyMarket, get_solvency_market
 from clearing.state import ClearingState, Member

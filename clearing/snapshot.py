@@ -5,7 +5,7 @@ replaying every block since genesis.
 windows, credited deposit nonces, [account bytes...], [[proposal id, changes]...]]``
 (the root holds a proposal's changes by its digest) where each account is exactly
 the canonical leaf encoding of the state root (root.py) and the replay state is its
-bounded form (replay.py): per venue ``[venue, high, bitmap]``, per
+bounded form (replay_protection.py): per venue ``[venue, high, bitmap]``, per
 vault ``[chain id, vault, through, [nonces above...]]``. An older version is
 refused (``DecodeError``): the node then restores from an older snapshot or
 replays blocks from genesis. The genesis is
@@ -28,7 +28,7 @@ from clearing.governance.configuration import (
     decode_configuration,
     get_proposal_changes,
 )
-from clearing.replay import DepositNonces, TradeIdWindow, get_credit_fields
+from clearing.replay_protection import DepositNonces, TradeIdWindow, get_credit_fields
 from clearing.root import ACCOUNT_VERSION, encode_account, get_global_fields
 from clearing.state import (
     ClearingState,

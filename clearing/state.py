@@ -21,7 +21,7 @@ from clearing.assets import CollateralKey, CollateralToken, compute_haircut_valu
 from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
 from clearing.genesis import Genesis, Validator, Venue
 from clearing.instruments import Instrument, InstrumentStatus
-from clearing.replay import DepositNonces, TradeIdWindow, VaultKey
+from clearing.replay_protection import DepositNonces, TradeIdWindow, VaultKey
 from clearing.roles import ClientAccount
 from lightclient.codec import expect_bytes, expect_int, expect_list
 

@@ -6,7 +6,7 @@ bound to the chain, see attestation.py); the body carries the batch's expiry, th
 block time it may clear at. ``process_trade_batch``:
 
 1. batch level (reject the whole batch, nothing changes): the batch is live
-   (``RequestExpired``, ``ExpiryTooFar``: replay.py ``check_expiry``), the venue is
+   (``RequestExpired``, ``ExpiryTooFar``: replay_protection.py ``check_expiry``), the venue is
    registered (``UnknownVenue``) and the signature verifies (``BadSignature``);
 2. trade level (``process_verified_trade_batch``): each trade is checked
    completely, then applied, or rejected alone with a ``trade_rejected`` event
@@ -14,7 +14,7 @@ block time it may clear at. ``process_trade_batch``:
    same (unless it was rejected for its id), so its signed bytes never clear
    later, when the members could pay for it. Checks, in order: trade id inside the
    venue's replay window (``StaleTradeId``) and not cleared yet
-   (``DuplicateTrade``; replay.py), instrument listed and not expired,
+   (``DuplicateTrade``; replay_protection.py), instrument listed and not expired,
    quantity > 0, price > 0 on the tick and within the band around the mark,
    both members known and authorising the venue, not one sub-account trading
    with itself, each resulting position's notional within
@@ -63,7 +63,7 @@ from clearing.events import Event, make_event
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.limits import MAX_TRADES_PER_BATCH
 from clearing.position import compute_long_change, compute_position_after_fill
-from clearing.replay import check_expiry, check_trade_id, record_trade_id
+from clearing.replay_protection import check_expiry, check_trade_id, record_trade_id
 from clearing.risk.cache import TradeFigures, keep_trade_figures
 from clearing.risk.engine import check_pre_trade
 from clearing.state import (

@@ -60,7 +60,7 @@ def get_retiring_validators(state: ClearingState, window: int) -> tuple[Validato
     now (removed, jailed or re-keyed), each as its last record with power, in key order.
     A vault that has not rotated since still trusts their bridge keys, and removing or
     jailing a third of its power at once would leave it unable to rotate without them
-    (node/collateral/signers.py lets them sign rotations that long)."""
+    (node/bridge/signers.py lets them sign rotations that long)."""
     if window <= 0:
         return ()
     since = state.height - window + 1

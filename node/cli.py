@@ -2,11 +2,13 @@
 
 Each subcommand lives in its own module under `node/commands/`, named as the
 command, and exposes `register(subparsers)`; this file only wires them together so
-that adding a command never means editing a long dispatcher. A command line that
-names a command imports that module alone: the others' imports (web3, libp2p, the
-devnet) would cost every `clearnode gov vote` seconds. The list of commands
-(`clearnode --help`, or no command) imports none of them: each module's `SUMMARY`
-is read from its source.
+that adding a command never means editing a long dispatcher. A package above the
+node adds its command by naming the module in the `clearnode.commands` entry points
+(pyproject.toml: `clearnode devnet` is `devnet/command.py`), so node/ never imports
+it. A command line that names a command imports that module alone: the others'
+imports (web3, libp2p, the devnet) would cost every `clearnode gov vote` seconds. The
+list of commands (`clearnode --help`, or no command) imports none of them: each
+module's `SUMMARY` is read from its source.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import ast
 import importlib
 import importlib.metadata
+import importlib.util
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -22,14 +25,27 @@ from pathlib import Path
 
 from node import commands
 
+COMMAND_ENTRY_POINTS = "clearnode.commands"
+
+
+def get_command_modules() -> dict[str, str]:
+    """Each command's name and module: node/commands/'s, and those the distribution
+    declares in its `clearnode.commands` entry points."""
+    modules = {m.name: f"node.commands.{m.name}" for m in pkgutil.iter_modules(commands.__path__)}
+    for entry in importlib.metadata.entry_points(group=COMMAND_ENTRY_POINTS):
+        modules[entry.name] = entry.value
+    return modules
+
 
 def get_command_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+    return sorted(get_command_modules())
 
 
 def get_summary(name: str) -> str:
     """The `SUMMARY = "..."` of command `name`'s module, read from its source unimported."""
-    source = Path(commands.__path__[0]) / f"{name}.py"
+    spec = importlib.util.find_spec(get_command_modules()[name])
+    assert spec is not None and spec.origin is not None, name
+    source = Path(spec.origin)
     for node in ast.parse(source.read_text()).body:
         if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["SUMMARY"]:
             value = ast.literal_eval(node.value)
@@ -52,11 +68,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         version=f"clearnode {importlib.metadata.version('clearnode')}",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    names = get_command_names()
-    if command in names:
-        importlib.import_module(f"node.commands.{command}").register(sub)
+    modules = get_command_modules()
+    if command in modules:
+        importlib.import_module(modules[command]).register(sub)
         return parser
-    for name in names:
+    for name in sorted(modules):
         sub.add_parser(name, help=get_summary(name), add_help=False)
     return parser
 

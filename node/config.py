@@ -213,7 +213,7 @@ class BridgeChainConfig:
 @dataclass(frozen=True)
 class BridgeConfig:
     # a deposit pooled below quorum this long and unsigned by this validator is re-observed:
-    # looked up on its own chain and asked of peers (node/collateral/reobserve.py)
+    # looked up on its own chain and asked of peers (node/bridge/reobserve.py)
     reobserve_after_ms: int = 30_000
     # a validator removed or jailed signs the rotations of vaults that still trust its
     # bridge key for this many blocks, and stays an allowed peer as long (0: it stops at

@@ -17,7 +17,7 @@
 The consensus WAL holds records up to the consensus message cap
 (`consensus.wal.MAX_RECORD_BYTES`), which `EngineConfig` checks a full proposal fits.
 The prices, bridge and reports topics carry no transactions (observations, credit
-attestations, report announcements), so their own caps in node/oracle, node/collateral
+attestations, report announcements), so their own caps in node/oracle, node/bridge
 and node/reports do not depend on this table.
 """
 

@@ -27,7 +27,7 @@ from node.api.openapi import COMMON_ERRORS, RouteDoc, build_document
 from node.api.routes import RouteHandler
 from node.api.server import API_VERSION, ApiApp
 from node.api.tiers import OPERATOR, PUBLIC
-from node.collateral.api import BridgeApi
+from node.bridge.api import BridgeApi
 from node.config import KeyRead, parse_config
 from node.metrics import NodeMetrics
 from node.oracle.service import OracleNode

@@ -6,7 +6,7 @@ builds the ones this node runs (`build_services`) before its p2p host opens.
 
 from __future__ import annotations
 
-from node.collateral.service import BridgeService
+from node.bridge.service import BridgeService
 from node.config import NodeConfig
 from node.oracle.service import OracleService
 from node.reports.service import ReportsService

@@ -21,7 +21,7 @@ from clearing.governance.submit import GovProposal, check_gov_proposal
 from clearing.governance.vote import GovVote, check_gov_vote
 from clearing.member_authorisation import check_member_request
 from clearing.oracle import PriceUpdate, check_observation_signed
-from clearing.replay import check_trade_id
+from clearing.replay_protection import check_trade_id
 from clearing.report_commitment import ReportCommitment, check_report_commitment
 from clearing.request_schema import SignedRequest
 from clearing.state import ClearingState

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 IO_FRAMEWORKS = {"trio", "libp2p", "web3", "asyncio", "socket", "requests", "sqlite3"}
 
-FORBIDDEN: dict[str, set[str]] = {
+BELOW_TOOLING: dict[str, set[str]] = {
     "clearing": IO_FRAMEWORKS | {"node", "bridge", "consensus", "proofs", "random", "time"},
     "consensus": IO_FRAMEWORKS | {"node", "bridge", "clearing", "proofs", "time"},
     # What a verifier follows the chain with: consensus makes these records, proofs
@@ -26,9 +26,17 @@ FORBIDDEN: dict[str, set[str]] = {
     "lightclient": IO_FRAMEWORKS | {"node", "bridge", "clearing", "consensus", "proofs", "time"},
     "proofs": IO_FRAMEWORKS | {"node", "bridge", "consensus"},
     "bridge": {"node", "consensus", "proofs"},
+    "node": set(),
     # The client SDK: what members, venues and relayers install and run on their own
     # (clearnode-client, client/): never the node's packages or its heavy dependencies.
     "clearnode": {"node", "consensus", "libp2p", "trio", "numpy", "clearnode_native"},
+}
+TOOLING = {"devnet", "bench"}
+"""Above the node: what runs the whole system on one machine, and what measures it.
+Nothing below imports them (node/cli.py finds `clearnode devnet` by its entry point)."""
+FORBIDDEN: dict[str, set[str]] = {
+    **{package: banned | TOOLING for package, banned in BELOW_TOOLING.items()},
+    "devnet": {"bench"},
 }
 CLIENT_NEVER_LOADS = (
     "node", "consensus", "libp2p", "trio", "numpy", "clearnode_native", "web3", "bridge",
@@ -106,7 +114,7 @@ def test_the_service_interface_imports_no_service() -> None:
         for node in ast.walk(ast.parse(listed.read_text()))
         if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith(".service")
     }
-    assert "node.collateral.service" in services and len(services) > 4
+    assert "node.bridge.service" in services and len(services) > 4
     interface = ast.parse((ROOT / "node" / "services.py").read_text())
     imported = {
         node.module for node in ast.walk(interface) if isinstance(node, ast.ImportFrom)

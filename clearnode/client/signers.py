@@ -25,11 +25,11 @@ from clearing.member_requests import (
     compute_openings_signable,
 )
 from clearing.request_schema import SignedRequest
-from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.transfer import Transfer
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 
 MemberRequest = SignedRequest
 """What `POST /v1/member-requests` takes: any request of clearing/member_requests.py."""
@@ -83,7 +83,7 @@ class Member:
 
     @classmethod
     def from_sandbox(cls, name: str) -> Member:
-        """The devnet's public test key `name` (clearing/sandbox.py): never for value."""
+        """The devnet's public test key `name` (sandbox_keys.py): never for value."""
         return cls(derive_member_key(name).private_key)
 
     @property

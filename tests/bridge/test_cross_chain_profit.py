@@ -24,9 +24,10 @@ from bridge.watcher import Watcher, WatcherConfig
 from bridge.withdrawal import collect_withdrawal_signatures, relay, sign_withdrawal_record
 from clearing.collateral import get_vault_quanta
 from clearing.genesis import collateral_by_key
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import WithdrawalRecord
 from clearing.withdrawal import WithdrawalPaid
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 from node.chainspec import place_collateral
 from tests.clearing.support import genesis_doc
 from tests.clearing.test_trade import PERP, VENUE, make_batch, make_trade

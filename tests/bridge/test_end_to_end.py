@@ -35,8 +35,9 @@ from bridge.withdrawal import (
     sign_withdrawal_record,
 )
 from clearing.genesis import collateral_by_key
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.withdrawal import WithdrawalPaid
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 from node.chainspec import place_collateral
 from tests.clearing.support import genesis_doc
 

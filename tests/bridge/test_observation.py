@@ -40,7 +40,7 @@ from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.assets import CollateralToken
 from clearing.attestation import is_valid_signature
 from clearing.genesis import ExternalBridge, Validator
-from clearing.replay import DepositNonces
+from clearing.replay_protection import DepositNonces
 from lightclient.codec import DecodeError, pack
 
 NETWORK = 4242

@@ -17,10 +17,10 @@ from bridge.rotation import (
 )
 from bridge.validators import EvmValidatorSet, ValidatorSetError
 from bridge.wire import pack_record
-from clearing.sandbox import derive_seed
 from clearing.state import initialize_state
+from clearnode.client.sandbox_keys import derive_seed
 from lightclient.codec import DecodeError
-from tests.node.collateral.support import BRIDGE_KEYS, CHAIN_ID, get_genesis
+from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_genesis
 
 GENESIS = get_genesis()
 ADDRESSES = [get_address(k) for k in BRIDGE_KEYS]

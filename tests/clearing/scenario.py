@@ -11,8 +11,8 @@ from clearing.governance.proposal import VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote
 from clearing.instruments import InstrumentStatus
-from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from tests.clearing.support import USDC, USDC_B, WETH, new_sandbox
 
 

@@ -9,12 +9,13 @@ from typing import Any
 
 from clearing.block import BlockResult
 from clearing.member_authorisation import spend_refused_nonce
-from clearing.replay import get_replay_fields
+from clearing.replay_protection import get_replay_fields
 from clearing.request_schema import SignedRequest
 from clearing.root import encode_account
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import ClearingState
 from clearing.tx import TxRecord
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 _GENESIS_DOC: dict[str, Any] = json.loads((ROOT / "configs" / "genesis.example.json").read_text())

@@ -8,7 +8,7 @@ from clearing.attestation import (
     verify_quorum_attestations,
 )
 from clearing.errors import BadSignature, DuplicateSigner, QuorumNotReached, UnknownSigner
-from clearing.sandbox import derive_ed25519_key
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from tests.clearing.support import new_sandbox
 
 BODY = [1, b"x", "y"]

@@ -4,9 +4,9 @@ cash; nothing leaves while a default's loss is uncovered (clearing/withdrawal.py
 from __future__ import annotations
 
 from clearing.default.house import HOUSE, get_uncovered_deficit
-from clearing.sandbox import Sandbox
 from clearing.state import get_sub_account_for_write
 from clearing.withdrawable import get_withdrawable
+from devnet.sandbox import Sandbox
 from tests.clearing.support import (
     ALICE,
     BOB,

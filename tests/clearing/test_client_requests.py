@@ -11,9 +11,10 @@ import pytest
 from clearing.client_requests import NO_BACKUP, AcceptClientAccount, OfferClientAccount
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.sandbox import MemberKey, Sandbox
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.tx import decode_tx, encode_tx
+from clearnode.client.sandbox_keys import MemberKey
+from devnet.sandbox import Sandbox
 from tests.clearing.default.test_clients import (
     ETH,
     OMNI,

@@ -10,8 +10,8 @@ from clearing.collateral import (
     get_vault_quanta,
 )
 from clearing.errors import InsufficientCollateral
-from clearing.sandbox import derive_member_key
 from clearing.state import SubAccount
+from clearnode.client.sandbox_keys import derive_member_key
 from tests.clearing.support import ALICE, USDC, WETH, assert_rejected, new_sandbox, only_result
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from clearing.context import BlockContext
 from clearing.expiry import compute_intrinsic_value, process_expiries
 from clearing.instruments import OptionType
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from tests.clearing.support import genesis_doc
 from tests.clearing.test_trade import cash, clear, make_trade, position, trading_box
 

@@ -25,7 +25,7 @@ from clearing.funding import (
     process_funding,
 )
 from clearing.risk.scenarios import compute_scenario_set
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import params
 from tests.clearing.support import genesis_doc
 from tests.clearing.test_trade import MARK, PERP, cash, clear, make_trade, position, trading_box

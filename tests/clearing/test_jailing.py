@@ -7,10 +7,10 @@ from clearing.context import Equivocation
 from clearing.governance.proposal import ProposalStatus
 from clearing.governance.validator_change import SetValidatorPower, UnjailValidator
 from clearing.root import compute_state_root_from_scratch
-from clearing.sandbox import Sandbox
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import Jailing
 from clearing.validator_set import get_active_validators
+from devnet.sandbox import Sandbox
 from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
 from tests.clearing.governance.support import (
     assert_refused,

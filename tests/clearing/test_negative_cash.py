@@ -8,8 +8,8 @@ import pytest
 from clearing.default.house import HOUSE, get_house_bound, get_house_equity
 from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
-from clearing.sandbox import Sandbox
 from clearing.state import get_collateral_value, get_sub_account_for_write
+from devnet.sandbox import Sandbox
 from tests.clearing.support import ALICE, BOB, USDC, USDC_B, WETH, genesis_doc
 
 WETH_VALUE = 2_700  # haircut value per quantum at the example's ETH/quantum 3_000

@@ -8,7 +8,7 @@ from clearing.oracle import (
     compute_weighted_median,
     sign_price_observation,
 )
-from clearing.sandbox import derive_ed25519_key
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from tests.clearing.support import assert_rejected, new_sandbox, only_result
 
 BTC = "BTC/0.001"

@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.root import compute_state_root_from_scratch
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import get_sub_account_for_write
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.support import USDC, WETH, get_cash_supply, new_sandbox
 
 MEMBERS = [derive_member_key(name) for name in ("p", "q", "r")]

@@ -24,8 +24,9 @@ from clearing.collateral import (
 )
 from clearing.default.house import HOUSE
 from clearing.events import Event
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import ClearingState, get_collateral_value
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.support import USDC, USDC_B, WETH, genesis_doc, get_cash_supply
 from tests.clearing.test_trade import PERP, VENUE, make_batch, make_trade
 

@@ -17,9 +17,9 @@ import copy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearing.sandbox import Sandbox
 from clearing.state import ClearingState
 from clearing.trade import Trade
+from devnet.sandbox import Sandbox
 from tests.clearing.test_trade import make_batch, trading_box
 
 BOX, MEMBERS = trading_box(count=4)

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from clearing.collateral import get_collateral_quanta, get_vault_quanta
 from clearing.published_ledger import PublishedLedger
 from clearing.root import compute_state_root, compute_state_root_from_scratch, get_market_proof
-from clearing.sandbox import Sandbox
 from clearing.state import DefaultRecord
+from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError
 from tests.clearing.support import ALICE, BOB, WETH, new_sandbox, only_result
 

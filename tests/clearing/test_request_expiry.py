@@ -1,4 +1,4 @@
-"""Signed requests expire, and a block's refusal spends them (clearing/replay.py
+"""Signed requests expire, and a block's refusal spends them (clearing/replay_protection.py
 ``check_expiry``, member_authorisation.py ``spend_refused_nonce``, trade.py): the signed
 bytes of a request never apply after its expiry, nor after a block refused them."""
 
@@ -15,10 +15,11 @@ from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
-from clearing.replay import DEFAULT_MAX_REQUEST_LIFETIME_MS
-from clearing.sandbox import Sandbox, derive_ed25519_key
+from clearing.replay_protection import DEFAULT_MAX_REQUEST_LIFETIME_MS
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from devnet.sandbox import Sandbox
 from tests.clearing.support import (
     ALICE,
     BOB,

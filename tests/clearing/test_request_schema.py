@@ -27,11 +27,11 @@ from clearing.request_schema import (
     WireField,
     member_request,
 )
-from clearing.sandbox import derive_member_key
 from clearing.transfer import Transfer
 from clearing.tx import decode_tx, encode_tx
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal
+from clearnode.client.sandbox_keys import derive_member_key
 from lightclient.codec import DecodeError
 
 CHAIN_ID = 31337

@@ -1,9 +1,10 @@
 import pytest
 
 from clearing.root import ACCOUNT_VERSION, compute_state_root, compute_state_root_from_scratch
-from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.snapshot import decode_member, decode_snapshot, encode_snapshot
 from clearing.trade import Trade, sign_trade_batch
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError, pack, unpack
 from tests.clearing.support import ALICE, BOB, USDC, WETH, new_sandbox, snapshot
 

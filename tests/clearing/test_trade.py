@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from clearing.errors import BadSignature, DuplicateTrade, InsufficientEquity, UnknownVenue
 from clearing.events import Event
-from clearing.replay import check_trade_id
-from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
+from clearing.replay_protection import check_trade_id
 from clearing.state import Member, Position, SubAccount
 from clearing.trade import (
     Trade,
@@ -19,6 +18,8 @@ from clearing.trade import (
     process_trade_batch,
     sign_trade_batch,
 )
+from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
+from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError, pack, unpack
 from tests.clearing.support import USDC, collected_fees, new_sandbox, snapshot
 

@@ -1,8 +1,8 @@
 from dataclasses import replace
 
 from clearing.eip712 import sign_typed
-from clearing.sandbox import Sandbox
 from clearing.state import get_sub_account_for_write
+from devnet.sandbox import Sandbox
 from tests.clearing.support import ALICE, BOB, USDC, WETH, assert_rejected, new_sandbox, only_result
 
 

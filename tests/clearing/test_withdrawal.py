@@ -4,11 +4,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.errors import ClearingError
-from clearing.sandbox import Sandbox
 from clearing.snapshot import encode_snapshot
 from clearing.state import get_sub_account_for_write
 from clearing.transfer import check_transfer
 from clearing.withdrawal import check_withdrawal
+from devnet.sandbox import Sandbox
 from tests.clearing.support import ALICE, BOB, USDC, WETH, assert_rejected, new_sandbox, only_result
 
 

@@ -25,7 +25,8 @@ from clearing.funding import (
     process_funding,
 )
 from clearing.instruments import DEFAULT_INTEREST_PPM, PPM
-from clearing.sandbox import MemberKey, Sandbox
+from clearnode.client.sandbox_keys import MemberKey
+from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import genesis_risk_section
 from tests.clearing.support import USDC, genesis_doc
 from tests.clearing.test_trade import cash, clear, make_batch, make_trade, trading_box

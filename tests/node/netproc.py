@@ -28,8 +28,8 @@ from typing import Any, Protocol, TypeVar
 
 from bridge.loopback import LOWEST_PORT, get_ephemeral_start, get_free_port
 from clearing.request_schema import SignedRequest
-from clearing.sandbox import derive_seed
 from clearing.tx import decode_tx
+from clearnode.client.sandbox_keys import derive_seed
 from clearnode.client.signers import get_member_request_body
 from lightclient.crypto import PrivateKey
 from node.commands.init import render_cometbft_tables

@@ -12,18 +12,18 @@ from pathlib import Path
 import httpx
 
 from clearing.genesis import Genesis, parse_genesis
-from clearing.replay import DEFAULT_MAX_REQUEST_LIFETIME_MS
-from clearing.sandbox import (
+from clearing.replay_protection import DEFAULT_MAX_REQUEST_LIFETIME_MS
+from clearing.snapshot import encode_snapshot
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import (
     MemberKey,
-    Sandbox,
     derive_ed25519_key,
     derive_member_key,
     derive_seed,
 )
-from clearing.snapshot import encode_snapshot
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
 from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
+from devnet.sandbox import Sandbox
 from lightclient.anchor import get_consensus_chain_id
 from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.clearing_app import ClearingApp

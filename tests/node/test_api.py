@@ -23,10 +23,11 @@ from clearing.default.house import HOUSE
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from clearing.risk.engine import get_account_initial_margin
-from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block, BlockHeader, compute_txs_hash
+from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.api.tiers import OPERATOR

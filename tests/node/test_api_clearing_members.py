@@ -3,7 +3,7 @@ clients' risk, a client its clearing relationship and the offers made to it; eac
 by its own key. A client account opened over the API: the member's offer and the
 client's acceptance as member requests. And a port in the history of both sides.
 
-The real API over HTTP on 127.0.0.1 over a clearing sandbox whose genesis names clearing
+The real API over HTTP on 127.0.0.1 over a sandbox whose genesis names clearing
 members and clients (tests/clearing/default/test_clients.py).
 """
 
@@ -19,8 +19,9 @@ import pytest
 from clearing.block import BlockResult
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import CLIENTS_QUERY_FIELDS
-from clearing.sandbox import MemberKey, Sandbox
+from clearnode.client.sandbox_keys import MemberKey
 from clearnode.client.signers import get_member_request_body, hex0x
+from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.history.indexer import get_named_members, get_own_event

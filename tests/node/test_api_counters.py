@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from node.api.counters import expose_p2p_counters
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.driver import DriverConfig

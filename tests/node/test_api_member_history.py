@@ -3,7 +3,7 @@ the history store in the node's SQLite file) and the proof of its account, signe
 account query is; nobody else reads them.
 
 The real API over HTTP on 127.0.0.1, a NodeStore file on disk, and blocks built by the
-clearing sandbox, saved with their history as the runtime's block store does.
+devnet's sandbox, saved with their history as the runtime's block store does.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from clearing.default.house import HOUSE
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
 from clearing.root import AccountProof, verify_account_proof
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.tx import TxRecord, encode_tx
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 from node.api import member_history
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp

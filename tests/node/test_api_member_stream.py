@@ -1,5 +1,5 @@
 """POST /v1/accounts/stream: a member's own events, live, over the real API on 127.0.0.1,
-with blocks built by the clearing sandbox and saved with their history in a NodeStore
+with blocks built by the devnet's sandbox and saved with their history in a NodeStore
 file, then published as the runtime does; and what GET /v1/events, which anyone can
 open, carries meanwhile."""
 
@@ -20,8 +20,9 @@ import trio
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.events import make_event
 from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
-from clearing.sandbox import MemberKey, Sandbox, derive_member_key
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import MemberKey, derive_member_key
+from devnet.sandbox import Sandbox
 from node.api import member_stream
 from node.api.member_stream import MemberStreams
 from node.history.store import BlockHistory, HistoryRow

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import trio
 
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode
 from node.api.operator_auth import get_presented_token, is_authorised
 from node.api.serve import serve_node_api

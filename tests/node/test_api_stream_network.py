@@ -16,9 +16,9 @@ import trio
 
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
-from clearing.sandbox import MemberKey, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
 from node.clock import wall_clock_ms
 from tests.clearing.support import new_sandbox
 from tests.node.netsupport import MSGPACK, fund_and_authorise

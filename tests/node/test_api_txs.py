@@ -2,7 +2,7 @@
 from a node that restarted since.
 
 The real API over HTTP on 127.0.0.1, a real mempool, a NodeStore file, and blocks built
-by the clearing sandbox and saved with their history as the node's block store does.
+by the devnet's sandbox and saved with their history as the node's block store does.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 import trio
 
 from clearing.block import BlockResult
-from clearing.sandbox import Sandbox
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.clock import wall_clock_ms

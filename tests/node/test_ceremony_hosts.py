@@ -36,7 +36,7 @@ from node.chainspec import (
 )
 from node.config import load_config
 from proofs import verify
-from tests.node.collateral.network import find_committed
+from tests.node.bridge.network import find_committed
 from tests.node.netns import SUBNET, SWITCH_ADDRESS, Hosts, in_namespace, make_hosts
 from tests.node.netproc import (
     CLEARNODE,

@@ -13,7 +13,7 @@ import pytest
 from clearing.context import Equivocation
 from clearing.governance.change_form import FIELD_NAMES, from_plain, to_plain
 from clearing.governance.changes import CHANGE_TYPES, build_draft
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
 from node.change_file import ChangeFileError, load_change_file
 

@@ -20,7 +20,7 @@ import pytest
 import trio
 
 from clearing.genesis import parse_genesis
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from node.api.http import get_bound_port
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp, serve_api
@@ -188,17 +188,17 @@ def test_version_is_the_packaged_one_and_has_a_changelog_entry(
 
 IMPORTED_COMMANDS = """
 import sys
-from node.cli import main
+from node.cli import get_command_modules, main
 try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-print(sorted(m.split(".")[-1] for m in sys.modules if m.startswith("node.commands.")))
+print(sorted(name for name, module in get_command_modules().items() if module in sys.modules))
 """
 
 
 def list_imported_commands(argv: list[str]) -> set[str]:
-    """The `node.commands` modules a fresh interpreter imports to run `clearnode ARGV`."""
+    """The commands whose modules a fresh interpreter imports to run `clearnode ARGV`."""
     done = subprocess.run([sys.executable, "-c", IMPORTED_COMMANDS, *argv], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
     return set(ast.literal_eval(done.stdout.strip().splitlines()[-1]))

@@ -13,7 +13,7 @@ from clearing.governance.proposal import VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.governance.vote import sign_vote
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from node.cli import main
 from tests.node.apiserver import serve_app_in_thread
 from tests.node.netproc import NodeHome

@@ -13,7 +13,7 @@ import pytest
 from bridge.anvil import AnvilNode
 from bridge.chain import connect
 from clearing.genesis import parse_genesis
-from clearing.sandbox import derive_ed25519_key
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.allowed_peers import get_allowed_peers
 from node.cli import main
 from node.cometbft.home import get_node_id

@@ -29,7 +29,7 @@ import trio
 from bridge.external import sign_external_event
 from clearing.collateral import CollateralObservation
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.sandbox import derive_ed25519_key, derive_member_key
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from node.api.bodies import ACCOUNT_QUERY_FIELDS
 from tests.node.netproc import CLEARNODE, GENESIS_DOC, ROOT, cli_network, read_roots
 

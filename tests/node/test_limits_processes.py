@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from clearing.limits import MAX_TRADES_PER_BATCH, MAX_TX_BYTES
-from clearing.sandbox import derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from tests.clearing.test_limits import LONGEST_NAME
 from tests.node.netproc import NodeHome, process_network
 from tests.node.netsupport import get_wall_expiry

@@ -13,9 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearing.errors import BadSignature, ClearingError, NonceReused, UnknownVenue
-from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
+from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError
 from node.api.errors import api_error_from
 from node.mempool import (

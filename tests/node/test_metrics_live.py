@@ -16,9 +16,9 @@ import pytest
 import trio
 import yaml
 
-from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from node.driver import DriverConfig
 from node.liveness import get_stall_limit_ms
 from tests.node.netsupport import get_wall_expiry

@@ -12,9 +12,9 @@ import pytest
 import trio
 
 from clearing.genesis import Genesis
-from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key, derive_seed
 from consensus.engine import ChainStart
 from consensus.messages import Message
 from consensus.signer import Signer

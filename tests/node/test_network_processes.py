@@ -20,9 +20,9 @@ import pytest
 import trio
 
 from clearing.genesis import parse_genesis
-from clearing.sandbox import derive_seed
 from clearing.trade import TradeBatch
 from clearing.tx import decode_tx
+from clearnode.client.sandbox_keys import derive_seed
 from consensus.types import Block
 from node.clearing_app import ClearingApp
 from node.keys import NODE_KEY, KeyFile, compute_peer_id

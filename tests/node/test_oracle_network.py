@@ -22,7 +22,7 @@ import pytest
 import trio
 
 from clearing.oracle import PriceObservation, sign_price_observation
-from clearing.sandbox import derive_ed25519_key
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.oracle.gossip import encode_observation
 from node.p2p.topics import PRICES
 from node.reports.store import write_atomically

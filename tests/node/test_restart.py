@@ -9,7 +9,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from clearing.replay import record_trade_id
+from clearing.replay_protection import record_trade_id
 from clearing.root import compute_state_root
 from clearing.snapshot import SNAPSHOT_VERSION, encode_snapshot
 from consensus.types import Block, CommitCertificate

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block
 from node.driver import DriverConfig
 from node.liveness import get_stall_limit_ms

@@ -1,4 +1,4 @@
-"""Mempool admission refuses replays by the ledger's own rules (clearing/replay.py)."""
+"""Mempool admission refuses replays by the ledger's own rules (clearing/replay_protection.py)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,10 @@ from clearing.governance.errors import (
 )
 from clearing.governance.proposal import VoteChoice
 from clearing.governance.venue_change import AddVenue, RemoveVenue
-from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from devnet.sandbox import Sandbox
 from node.txcheck import admit_transaction, make_clearing_check
 from tests.clearing.governance.support import (
     MIN_DELAY,

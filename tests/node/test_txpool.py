@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from clearing.sandbox import Sandbox
 from clearing.tx import encode_tx
+from devnet.sandbox import Sandbox
 from node.mempool import Mempool, TxRejected, compute_tx_hash
 from node.storage import SCHEMA_VERSION, NodeStore
 from node.txcheck import make_clearing_check

@@ -26,8 +26,8 @@ from clearing.governance.proposal import Proposal, VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.validator_change import AddValidator, RemoveValidator
 from clearing.governance.vote import sign_vote
-from clearing.sandbox import derive_ed25519_key
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import TX, get_topic
 from tests.node.netproc import NodeHome, ProcessNetwork, running
@@ -47,7 +47,7 @@ pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 NEW = "v4"
 NEW_KEY = "validator-4"
 # the removed validator's node is cut off two blocks after its removal (it has no bridge
-# key to sign vault rotations with in its grace: tests/node/collateral/test_validator_set_vaults.py)
+# key to sign vault rotations with in its grace: tests/node/bridge/test_validator_set_vaults.py)
 GRACE = "[bridge]\nrotation_grace_blocks = 2\n"
 VOTING_BLOCKS = 8  # time for the proposal and the ballots to be gossiped and committed
 DELAY = 2

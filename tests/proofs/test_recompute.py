@@ -24,7 +24,7 @@ from clearing.governance.configuration import apply_configuration, encode_config
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.risk.solvency import SolvencyMarket, get_solvency_market
 from clearing.root import MarketProof, get_market_proof, hash_configuration
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from node.reports.inputs import ReportInputs
 from proofs.recompute import MAX_LISTED, check_statement, compare_statement
 from proofs.report import Report

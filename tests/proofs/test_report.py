@@ -17,8 +17,8 @@ from clearing.report_commitment import (
     check_report_commitment,
     compute_report_signing_bytes,
 )
-from clearing.sandbox import Sandbox
 from clearing.state import DefaultRecord
+from devnet.sandbox import Sandbox
 from proofs.aggregate import AggregateEntry, AggregateError
 from proofs.bulletproofs import prove_range
 from proofs.errors import ProverError, ReportDecodeError

@@ -31,8 +31,8 @@ from clearing.published_ledger import PublishedLedger
 from clearing.published_roles import PublishedRoles
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.root import compute_state_root, get_account_proof
-from clearing.sandbox import Sandbox
 from clearing.state import DefaultRecord, get_sub_account_for_write
+from devnet.sandbox import Sandbox
 from lightclient.anchor import SetChange
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from proofs.account_proof import AccountProofFile

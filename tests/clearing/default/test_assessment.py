@@ -12,8 +12,8 @@ from clearing.default.liquidation import (
     process_liquidations,
 )
 from clearing.risk.engine import get_account_initial_margin
-from clearing.sandbox import Sandbox
 from clearing.state import Position, get_collateral_value, get_sub_account_for_write
+from devnet.sandbox import Sandbox
 from tests.clearing.default.test_liquidation import CTX, INSURANCE, MEMBERS
 from tests.clearing.risk.sample import genesis_risk_section
 from tests.clearing.support import USDC, genesis_doc

@@ -12,7 +12,6 @@ from clearing.default.bid_hold import get_bid_requirement
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.default.house import HOUSE
 from clearing.default.steps import move_lots_at_mark
-from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.state import (
     ClearingState,
     MarginCall,
@@ -22,6 +21,8 @@ from clearing.state import (
 )
 from clearing.trade import Trade, sign_trade_batch
 from clearing.withdrawable import get_withdrawable
+from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.support import USDC, assert_rejected, genesis_doc
 
 BTC = "BTC-PERP"

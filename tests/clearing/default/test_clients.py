@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from clearing.default.house import HOUSE
 from clearing.risk.engine import get_account_initial_margin
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
-from clearing.sandbox import MemberKey, Sandbox, derive_member_key
 from clearing.state import get_account_equity
 from clearing.trade import Trade, sign_trade_batch
 from clearing.withdrawable import get_withdrawable
+from clearnode.client.sandbox_keys import MemberKey, derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.default.test_auction import bid, register
 from tests.clearing.default.test_crash_ledger import LEVERED, field, of, total_value
 from tests.clearing.risk.sample import genesis_risk_section

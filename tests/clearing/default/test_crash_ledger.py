@@ -10,9 +10,10 @@ from __future__ import annotations
 from clearing.default.house import HOUSE
 from clearing.events import Event
 from clearing.risk.engine import get_account_initial_margin
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import ClearingState, get_collateral_value
 from clearing.trade import Trade, sign_trade_batch
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import genesis_risk_section
 from tests.clearing.support import USDC, genesis_doc
 from tests.clearing.test_trade import VENUE, VENUE_KEY

@@ -18,13 +18,14 @@ from clearing.default.porting import (
     process_member_default,
 )
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import (
     Position,
     get_account_equity,
     get_member_for_write,
     get_sub_account_for_write,
 )
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.default.test_clients import C, M, N, X, client_doc
 from tests.clearing.default.test_crash_ledger import total_value
 from tests.clearing.default.test_liquidation import BACKSTOP, CTX, INSURANCE, MARKS, MEMBERS, books

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.default.house import HOUSE, get_insurance_fund_backing, get_insurance_fund_cash
-from clearing.sandbox import Sandbox
 from clearing.state import ClearingState, get_sub_account_for_write
+from devnet.sandbox import Sandbox
 from tests.clearing.support import ALICE, BOB, USDC, USDC_B, WETH, genesis_doc
 
 

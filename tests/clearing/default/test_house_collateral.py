@@ -8,13 +8,14 @@ from hypothesis import strategies as st
 
 from clearing.collateral import get_collateral_quanta
 from clearing.default.house import HOUSE, get_house_bound, get_house_equity
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import (
     ClearingState,
     get_collateral_value,
     get_sub_account_for_write,
     get_value_per_quantum,
 )
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.support import WETH, genesis_doc, get_cash_supply
 
 WETH_VALUE = 2_700  # haircut value per quantum at the example's ETH/quantum 3_000

@@ -21,9 +21,9 @@ from clearing.risk.engine import (
 from clearing.risk.errors import MarginCallReduceOnly
 from clearing.risk.params import DEFAULT_MARGIN_CALL_DEADLINE_BLOCKS, parse_risk_params
 from clearing.root import encode_account
-from clearing.sandbox import Sandbox
 from clearing.snapshot import decode_member
 from clearing.state import ClearingState, MarginCall, get_collateral_value
+from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError, pack, unpack
 from tests.clearing.default.test_steps import BTC, give
 from tests.clearing.risk.sample import genesis_risk_section, risk_section

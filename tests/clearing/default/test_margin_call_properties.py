@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from clearing.default.steps import INSURANCE
 from clearing.risk.engine import get_account_initial_margin
 from clearing.risk.margin import is_maintenance_met
-from clearing.sandbox import Sandbox
 from clearing.state import (
     ClearingState,
     Position,
@@ -16,6 +15,7 @@ from clearing.state import (
     get_collateral_value,
     get_sub_account_for_write,
 )
+from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import genesis_risk_section
 from tests.clearing.support import USDC, genesis_doc
 

@@ -21,8 +21,9 @@ from clearing.default.events import WATERFALL_KINDS
 from clearing.default.house import HOUSE, get_house_equity
 from clearing.events import Event
 from clearing.risk.engine import get_quantities
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import ClearingState, Position, get_collateral_value, get_sub_account_for_write
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.default.test_auction import bid, register
 from tests.clearing.default.test_crash_ledger import LEVERED
 from tests.clearing.default.test_properties_ledger import total_value

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from clearing.default.steps import INSURANCE
 from clearing.risk.engine import get_account_initial_margin, get_quantities
 from clearing.risk.margin import is_maintenance_met
-from clearing.sandbox import Sandbox
 from clearing.state import ClearingState, Position, get_collateral_value, get_sub_account_for_write
+from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import genesis_risk_section
 from tests.clearing.support import USDC, genesis_doc
 

@@ -9,9 +9,9 @@ from clearing.default.steps import (
     process_liquidation_step,
 )
 from clearing.risk.engine import get_initial_margin_requirement, get_quantities
-from clearing.sandbox import Sandbox
 from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState, Position, get_collateral_value, get_sub_account_for_write
+from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import genesis_risk_section
 from tests.clearing.support import USDC, genesis_doc
 

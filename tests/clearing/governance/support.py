@@ -12,7 +12,7 @@ from clearing.governance.listing import ListInstrument, make_listing
 from clearing.governance.proposal import Proposal, VoteChoice
 from clearing.governance.submit import GovProposal, sign_proposal
 from clearing.governance.vote import GovVote, sign_vote
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from tests.clearing.support import genesis_doc, only_result, snapshot
 
 MIN_DELAY = 5

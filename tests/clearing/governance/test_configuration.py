@@ -20,9 +20,9 @@ from clearing.risk.engine import compute_market_solvency_form
 from clearing.risk.errors import MarketMismatch
 from clearing.risk.solvency import get_solvency_market
 from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.sandbox import Sandbox
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import initialize_state
+from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError, pack
 from tests.clearing.governance.support import (
     NEXT_FUTURE,

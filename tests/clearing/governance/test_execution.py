@@ -12,8 +12,8 @@ from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.instruments import InstrumentStatus
 from clearing.risk.engine import get_member_risk
 from clearing.root import compute_state_root_from_scratch
-from clearing.sandbox import derive_ed25519_key
 from clearing.trade import Trade, sign_trade_batch
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from tests.clearing.governance.support import (
     MAX_VOTING,
     NEXT_FUTURE,

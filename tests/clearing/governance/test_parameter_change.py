@@ -15,8 +15,9 @@ from clearing.governance.parameter_change import (
 from clearing.governance.proposal import ProposalStatus
 from clearing.risk.engine import get_member_risk, get_risk_setup
 from clearing.root import compute_state_root_from_scratch
-from clearing.sandbox import MemberKey, Sandbox, derive_member_key
 from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearnode.client.sandbox_keys import MemberKey, derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import (
     assert_refused,
     ballots,

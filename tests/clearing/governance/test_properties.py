@@ -15,9 +15,10 @@ from clearing.governance.risk_change import make_risk_change
 from clearing.governance.submit import GovProposal
 from clearing.governance.vote import sign_vote
 from clearing.risk.engine import get_member_risk
-from clearing.sandbox import MemberKey, Sandbox
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.tx import TxRecord
+from clearnode.client.sandbox_keys import MemberKey
+from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import (
     MIN_DELAY,
     NEXT_FUTURE,

@@ -14,9 +14,9 @@ from clearing.governance.changes import Change
 from clearing.governance.proposal import VoteChoice
 from clearing.governance.validator_change import RemoveValidator, SetValidatorPower
 from clearing.governance.vote import sign_vote
-from clearing.sandbox import Sandbox
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.tx import TxRecord
+from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import MIN_DELAY, gov_sandbox, propose
 from tests.clearing.governance.test_properties import get_money
 from tests.clearing.governance.validator_support import active, add, pubkey

@@ -19,9 +19,9 @@ from clearing.governance.proposal import ProposalStatus
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.risk.solvency import get_solvency_market
 from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.sandbox import Sandbox
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState, Position, get_sub_account_for_write
+from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import (
     NEXT_FUTURE_MARK,
     ballots,

@@ -9,7 +9,7 @@ from clearing.block import BlockResult
 from clearing.governance.proposal import ProposalStatus
 from clearing.governance.template_change import RemoveListingTemplate, make_template_change
 from clearing.root import compute_state_root_from_scratch
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import (
     assert_refused,
     ballots,

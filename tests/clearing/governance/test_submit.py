@@ -22,8 +22,8 @@ from clearing.governance.submit import (
 from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.governance.vote import GovVote
 from clearing.instruments import InstrumentStatus
-from clearing.sandbox import derive_ed25519_key
 from clearing.tx import decode_tx, encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from lightclient.codec import pack
 from tests.clearing.governance.support import (
     MAX_VOTING,

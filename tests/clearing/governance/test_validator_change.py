@@ -18,8 +18,9 @@ from clearing.governance.validator_change import (
     UnjailValidator,
 )
 from clearing.instruments import InstrumentStatus
-from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.validator_set import get_active_validators
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from devnet.sandbox import Sandbox
 from lightclient.codec import pack, unpack
 from tests.clearing.governance.support import (
     NEXT_FUTURE,

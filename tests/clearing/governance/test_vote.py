@@ -7,8 +7,9 @@ from dataclasses import replace
 
 from clearing.governance.proposal import Ballot, Proposal, VoteChoice
 from clearing.governance.vote import GovVote, sign_vote
-from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.tx import decode_tx, encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import (
     ballots,
     gov_sandbox,

@@ -7,8 +7,9 @@ import hashlib
 
 from clearing.genesis import Validator
 from clearing.governance.validator_change import AddValidator
-from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.validator_set import get_active_validators
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from devnet.sandbox import Sandbox
 
 
 def new_validator(name: str = "validator-4", power: int = 10) -> Validator:

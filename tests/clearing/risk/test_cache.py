@@ -31,10 +31,11 @@ from clearing.risk import engine
 from clearing.risk.cache import RiskCache, TradeFigures
 from clearing.risk.errors import InsufficientMargin
 from clearing.risk.margin import compute_initial_margin, compute_scenario_losses
-from clearing.sandbox import Sandbox, derive_member_key
 from clearing.state import ClearingState, Position, SubAccount, get_collateral_value
 from clearing.trade import Trade
 from clearing.tx import TxRecord
+from clearnode.client.sandbox_keys import derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.support import USDC, genesis_doc
 from tests.clearing.test_trade import VENUE, make_batch
 

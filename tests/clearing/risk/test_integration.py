@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.default.steps import INSURANCE
-from clearing.sandbox import MemberKey, Sandbox, derive_member_key
 from clearing.state import ClearingState, get_collateral_value
+from clearnode.client.sandbox_keys import MemberKey, derive_member_key
+from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import genesis_risk_section
 from tests.clearing.support import USDC, genesis_doc
 from tests.clearing.test_trade import MARK, PERP, VENUE, make_batch, make_trade

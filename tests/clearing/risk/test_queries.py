@@ -19,9 +19,10 @@ from clearing.risk.queries import (
     get_account_risk,
     get_margin_call_status,
 )
-from clearing.sandbox import MemberKey, Sandbox
 from clearing.settlement import process_mark_to_market
 from clearing.state import MarginCall
+from clearnode.client.sandbox_keys import MemberKey
+from devnet.sandbox import Sandbox
 from tests.clearing.risk.test_integration import A, B, risk_box
 from tests.clearing.support import USDC, WETH
 from tests.clearing.test_trade import PERP, make_batch, make_trade

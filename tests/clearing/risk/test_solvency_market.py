@@ -13,7 +13,7 @@ from clearing.risk.engine import (
 )
 from clearing.risk.errors import MarketMismatch
 from clearing.risk.solvency import SolvencyForm, SolvencyMarket, get_solvency_market
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from tests.clearing.support import genesis_doc
 
 BOX = Sandbox.from_genesis_doc(genesis_doc())

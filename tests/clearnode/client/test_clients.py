@@ -2,7 +2,7 @@
 member offers an account, the client accepts it, each reads what it may see, and the
 refusals come back typed.
 
-The SDK's `Client` over the real API on 127.0.0.1, in front of a clearing sandbox whose
+The SDK's `Client` over the real API on 127.0.0.1, in front of a sandbox whose
 genesis names clearing members and clients (tests/clearing/default/test_clients.py);
 blocks are committed from the mempool as a node commits them, at the sandbox's block
 times (requests expire by them: `expires_ms=net.box.get_expiry()`).
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pytest
 
 from clearing.block import BlockResult
-from clearing.sandbox import Sandbox
 from clearnode.client import Client, Member, NotFound, Unauthorized
+from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.mempool import Mempool

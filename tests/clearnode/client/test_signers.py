@@ -8,9 +8,9 @@ import json
 
 from clearing.eip712 import verify_member_signature
 from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
-from clearing.sandbox import derive_ed25519_key
 from clearing.trade import Trade
 from clearnode.client import Member, Venue
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from clearnode.client.signers import (
     BATCH_LIFETIME_MS,
     REQUEST_LIFETIME_MS,

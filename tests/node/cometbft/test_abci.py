@@ -11,8 +11,8 @@ from tendermint.crypto import keys_pb2
 
 from clearing.context import Equivocation
 from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
-from clearing.sandbox import derive_member_key
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_member_key
 from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp

@@ -12,8 +12,9 @@ import pytest
 import trio
 
 from clearing.genesis import compute_genesis_hash, parse_genesis
-from clearing.sandbox import Sandbox, derive_ed25519_key, derive_member_key
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
+from devnet.sandbox import Sandbox
 from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock

@@ -23,8 +23,8 @@ from clearing.governance.proposal import Proposal, VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.validator_change import AddValidator, RemoveValidator
 from clearing.governance.vote import sign_vote
-from clearing.sandbox import derive_ed25519_key
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from lightclient.anchor import COMETBFT, SetChange, StateAnchor, check_anchor, follow_set_changes
 from lightclient.cometbft import CometValidatorPowers, get_address
 from node.cometbft.record import SignedHeader

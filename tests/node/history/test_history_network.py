@@ -16,9 +16,9 @@ import trio
 
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
-from clearing.sandbox import MemberKey, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
+from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
 from consensus.types import Block
 from node.clock import wall_clock_ms
 from node.storage import NodeStore

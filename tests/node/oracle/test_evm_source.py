@@ -19,7 +19,7 @@ from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import account_from_key, connect
 from bridge.loopback import get_free_port
 from bridge.pricefeed import FeedSpec, FeedStale, deploy_price_feed, update_price_feed
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from node.config import CONFIG_FILE_NAME, ConfigError, EvmFeedConfig, NodeConfig, load_config
 from node.oracle.sampler import OracleSampler
 from node.oracle.service import build_sources

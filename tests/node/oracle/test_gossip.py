@@ -14,7 +14,8 @@ import pytest
 from clearing.context import Equivocation
 from clearing.errors import BadSignature, StaleObservation, UnknownFeed, UnknownInstrument
 from clearing.oracle import PriceObservation, sign_price_observation
-from clearing.sandbox import Sandbox, derive_ed25519_key
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError
 from node.oracle.gossip import (
     MAX_OBSERVATION_BYTES,

@@ -8,8 +8,8 @@ import pytest
 
 from clearing.errors import BadSignature, UnknownInstrument
 from clearing.oracle import PriceObservation, PriceUpdate, sign_price_observation
-from clearing.sandbox import Sandbox
 from clearing.tx import encode_tx
+from devnet.sandbox import Sandbox
 from node.oracle.gossip import ObservationCheck, encode_observation
 from node.oracle.sampler import OracleSampler
 from node.oracle.sources import SimulatedSource

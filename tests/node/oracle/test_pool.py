@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from clearing.context import Equivocation
 from clearing.oracle import PriceObservation, sign_price_observation
-from clearing.sandbox import Sandbox
 from clearing.tx import encode_tx
+from devnet.sandbox import Sandbox
 from node.oracle.pool import FreshnessRule, PriceObservationPool
 
 ROOT = Path(__file__).resolve().parents[3]

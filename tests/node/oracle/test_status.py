@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from clearing.context import Equivocation
 from clearing.oracle import sign_price_observation
-from clearing.sandbox import Sandbox
 from clearing.tx import encode_tx
+from devnet.sandbox import Sandbox
 from node.oracle.pool import FreshnessRule, PriceObservationPool
 from node.oracle.status import OracleMetrics, OracleStatus
 

@@ -9,10 +9,11 @@ from typing import Any
 from clearing.eip712 import sign_typed
 from clearing.member_requests import compute_openings_signable
 from clearing.root import compute_state_root
-from clearing.sandbox import MemberKey, Sandbox, derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import TxRecord
+from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
 from consensus.types import Block, BlockHeader, CommitCertificate
+from devnet.sandbox import Sandbox
 from lightclient.anchor import StateAnchor
 from node.cli import main as clearnode_main
 from node.reports.inputs import ReportInputs, extract_report_inputs

@@ -23,8 +23,9 @@ import trio
 
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS
-from clearing.sandbox import MemberKey, Sandbox
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import MemberKey
+from devnet.sandbox import Sandbox
 from node.clock import wall_clock_ms
 from node.reports.seed import create_report_seed, save_report_seed
 from proofs import verify

@@ -24,9 +24,10 @@ from clearing.block import BlockResult
 from clearing.context import Equivocation
 from clearing.report_commitment import ReportCommitment
 from clearing.root import compute_state_root
-from clearing.sandbox import Sandbox, derive_ed25519_key
 from clearing.tx import decode_tx
 from clearing.validator_set import install_validators
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from devnet.sandbox import Sandbox
 from node.api.errors import ApiError
 from node.api.http import Request
 from node.api.signed_queries import SignedQueries

@@ -19,7 +19,7 @@ import pytest
 import trio
 
 from clearing.genesis import parse_genesis
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from node.clock import wall_clock_ms
 from node.reports import service as service_module
 from node.reports.gossip import MAX_ANNOUNCEMENT_BYTES

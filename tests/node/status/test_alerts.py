@@ -7,8 +7,8 @@ from typing import Any
 from bridge.rotation import get_consensus_set
 from bridge.validators import EvmValidatorSet
 from clearing.default.house import HOUSE
-from clearing.sandbox import Sandbox
 from clearing.state import get_member_for_write, get_sub_account_for_write
+from devnet.sandbox import Sandbox
 from node.liveness import BEHIND_WARNING_BLOCKS, CommitWatch
 from node.status.alerts import get_alerts
 from node.status.journal import Journal

@@ -10,9 +10,9 @@ from clearing.block import BlockResult, TxResult
 from clearing.context import Equivocation
 from clearing.default.events import EventKind
 from clearing.events import make_event
-from clearing.sandbox import derive_ed25519_key, derive_member_key
 from clearing.trade import Trade, sign_trade_batch
 from clearing.validator_set import install_validators
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block, BlockHeader, CommitCertificate, CommitSig
 from node.committed import from_block
 from node.status.journal import RECENT_BLOCKS, Journal

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from clearing.default.house import HOUSE
-from clearing.sandbox import Sandbox
 from clearing.state import get_sub_account_for_write
+from devnet.sandbox import Sandbox
 from node.status.charts import SVG_NS
 from node.status.history import History
 from node.status.journal import Journal

@@ -18,7 +18,7 @@ import httpx
 
 from clearing.default.house import HOUSE
 from clearing.risk.engine import get_member_risk
-from clearing.sandbox import Sandbox
+from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.api.tiers import OPERATOR, PUBLIC, Listener

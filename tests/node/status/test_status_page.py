@@ -14,9 +14,9 @@ import httpx
 import pytest
 import trio
 
-from clearing.sandbox import derive_ed25519_key, derive_member_key, derive_seed
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key, derive_seed
 from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import TX, get_topic
 from node.status.charts import SVG_NS

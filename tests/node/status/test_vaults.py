@@ -9,7 +9,7 @@ from bridge.devchain import DevnetChain
 from clearing.assets import CollateralToken
 from node.config import BridgeChainConfig
 from node.status.vaults import read_vault
-from tests.node.collateral.conftest import chain  # noqa: F401 (the anvil fixture)
+from tests.node.bridge.conftest import chain  # noqa: F401 (the anvil fixture)
 from tests.node.netproc import get_free_port
 
 pytestmark = pytest.mark.chain

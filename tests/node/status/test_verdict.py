@@ -12,8 +12,8 @@ import trio
 import trio.testing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearing.sandbox import derive_ed25519_key
 from clearing.validator_set import install_validators
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from lightclient.anchor import StateAnchor
 from node.reports.store import CommitRecord
 from node.status import verdict as verdict_module

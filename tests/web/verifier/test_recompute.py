@@ -28,9 +28,9 @@ from clearing.genesis import Genesis, parse_genesis
 from clearing.risk.black76 import YEAR_MS, compute_option_value
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.risk.solvency import SolvencyMarket
+from devnet.genesis import build_genesis_template
+from devnet.homes import make_homes
 from node.commands.init import build_genesis
-from node.devnet.genesis import build_genesis_template
-from node.devnet.homes import make_homes
 from proofs.recompute import compare_statement, get_scenario_names
 from proofs.report import Report
 from proofs.statement import SolvencyStatement, get_statement
@@ -59,7 +59,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[Doc]], list[
 
 
 def devnet_genesis() -> Doc:
-    """The devnet's genesis as `clearnode init` writes it (node/devnet/homes.py
+    """The devnet's genesis as `clearnode init` writes it (devnet/homes.py
     write_homes), over two chains with test token addresses."""
     chains = [
         DevnetChain(31337 + n, "", bytes([0x40 + n]) * 20,

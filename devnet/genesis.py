@@ -1,0 +1,137 @@
+"""The devnet's genesis template: the collateral tokens deployed on each chain,
+BTC and ETH derivatives, a venue, a risk section levered enough that the
+oracle's scheduled crash defaults members, and a short-dated BTC future with the
+listing template that rolls it into the next series when it expires. The validators are added by
+`clearnode init`'s build_genesis from the keys generated for their homes.
+
+The venue's key derives from a public name (clearnode/client/sandbox_keys.py): a test key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bridge.devchain import DevnetChain
+from clearing.listing_template import get_series_id
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from lightclient.anchor import COMETBFT, OUR_ENGINE
+from node.chainspec import place_collateral, place_vaults
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_GENESIS = ROOT / "configs" / "genesis.example.json"
+VENUE_ID = "alpha"
+USDC, WETH = "USDC", "WETH"
+TOKENS = ((USDC, 6), (WETH, 18))
+# 5% scan ranges: members can lever up, so a 30% crash bankrupts the most levered.
+LEVERED = {"group": "majors", "scan_bps": 500, "vol_bps": 6000, "vol_scan_bps": 0, "floor_bps": 0}
+RISK: dict[str, Any] = {
+    "k_num": 1,
+    "k_den": 2,
+    "price_steps": 3,
+    "extreme_multiple": 2,
+    "extreme_cover_bps": 3500,
+    "max_scenarios": 1024,
+    "rate_bps": 0,
+    "underlyings": {"BTC": LEVERED, "ETH": LEVERED},
+    "stress_days": [],
+    "liquidation": {"penalty_bps": 100, "fee_bps": 50, "max_per_block": 100, "partial_steps": 10},
+    "default_fund": {"cover": 2, "stress_multiple": 2, "assessment_cap_bps": 10000},
+    "auction": {"window_blocks": 3, "rounds": 2, "split": 2},  # the house is flat in 6 blocks
+    "margin_call": {"deadline_blocks": 5},
+}
+EPOCH_S = 30
+"""About how long an epoch lasts on the devnet, whichever the engine."""
+BLOCKS_PER_PACE = {OUR_ENGINE: 1, COMETBFT: 3}
+"""How many blocks each engine commits on the devnet while ours commits one (about a
+second). Ours waits up to a second for a transaction before it proposes an empty block.
+CometBFT v0.38 waits for transactions only after a block that left the app hash as it was
+(its `needProofBlock`), and our state root changes at every block (it commits the block's
+height and time): so CometBFT starts each height once its 100 ms commit wait ends, about
+every 0.3 s on the devnet's loaded machine. The devnet's windows counted in blocks (auction
+rounds, margin-call deadlines, epochs) are this many times longer on CometBFT, so that its
+members have the same seconds to bid and meet a call as on ours."""
+
+
+def get_epoch_length_blocks(engine: str) -> int:
+    """The devnet's default epoch: about `EPOCH_S` seconds on `engine`."""
+    return EPOCH_S * BLOCKS_PER_PACE[engine]
+
+
+def get_risk_section(engine: str) -> dict[str, Any]:
+    """`RISK` with its windows counted in `engine`'s blocks (`BLOCKS_PER_PACE`)."""
+    pace = BLOCKS_PER_PACE[engine]
+    auction, call = RISK["auction"], RISK["margin_call"]
+    return {
+        **RISK,
+        "auction": {**auction, "window_blocks": auction["window_blocks"] * pace},
+        "margin_call": {"deadline_blocks": call["deadline_blocks"] * pace},
+    }
+
+
+ROLLING_TEMPLATE, ROLLING_PREFIX = "BTC-ROLLING", "BTC-R"
+BTC_FUTURE_TERMS: dict[str, Any] = {
+    "underlying": "BTC", "index_feed": "BTC/0.001", "contract_size": "0.001",
+    "tick_size": 100, "price_band_bps": 500, "fee_bps": 5, "settlement": "cash",
+}  # fmt: skip
+
+
+def add_rolling_future(doc: dict[str, Any], first_expiry_ms: int, period_ms: int) -> str:
+    """A BTC future expiring at ``first_expiry_ms`` (whole seconds), starting at the BTC
+    index, and the periodic template whose first series it is: at each expiry the
+    template lists the next, ``period_ms`` later. Returns the first series' id."""
+    series = get_series_id(ROLLING_PREFIX, first_expiry_ms)
+    doc["instruments"].append(
+        {**BTC_FUTURE_TERMS, "id": series, "kind": "future", "expiry_ms": first_expiry_ms}
+    )
+    doc["mark_prices"][series] = doc["index_prices"][BTC_FUTURE_TERMS["index_feed"]]
+    doc["listing_templates"] = [
+        {
+            "id": ROLLING_TEMPLATE, "prefix": ROLLING_PREFIX, "cycle": "periodic",
+            "first_expiry_ms": first_expiry_ms, "period_ms": period_ms, "series": 1,
+            "future": BTC_FUTURE_TERMS,
+        }
+    ]  # fmt: skip
+    return series
+
+
+def build_genesis_template(
+    chains: list[DevnetChain], epoch_length_blocks: int, engine: str = OUR_ENGINE
+) -> dict[str, Any]:
+    """configs/genesis.example.json with the devnet's venue, tokens and risk, for
+    `clearnode init`'s build_genesis to add the validators to, on `engine`. No backstops:
+    liquidated lots go to the clearing house's book and from there to the default
+    auctions, which the market makers bid in (devnet/script.py)."""
+    doc: dict[str, Any] = json.loads(EXAMPLE_GENESIS.read_text())
+    venue_key = derive_ed25519_key(f"venue-{VENUE_ID}").public_key().public_bytes_raw()
+    doc["venues"] = [{"id": VENUE_ID, "pubkey": "0x" + venue_key.hex()}]
+    usdc: dict[str, Any] = {
+        "symbol": USDC,
+        "decimals": 6,
+        "quantum": 1,
+        "haircut_bps": 0,
+        "price_feed": "USDC/quantum",
+    }
+    weth: dict[str, Any] = {
+        "symbol": WETH,
+        "decimals": 18,
+        "quantum": 10**12,
+        "haircut_bps": 1000,
+        "price_feed": "ETH/quantum",
+    }
+    collateral = [
+        {**spec, "chain_id": chain.chain_id, "token": "0x" + chain.tokens[spec["symbol"]].hex()}
+        for chain in chains
+        for spec in (usdc, weth)
+    ]
+    place_collateral(doc, collateral)
+    place_vaults(doc, {chain.chain_id: chain.vault for chain in chains})
+    doc["risk"] = get_risk_section(engine)
+    doc["oracle"]["max_move_bps"] = 5000  # the crash commits in one update
+    # Observations age while gossip crosses a loaded machine: older than this, they are refused.
+    doc["oracle"]["max_age_ms"] = 30_000
+    doc["epoch_length_blocks"] = epoch_length_blocks
+    if engine != OUR_ENGINE:
+        doc["engine"] = engine
+    return doc

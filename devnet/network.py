@@ -1,0 +1,160 @@
+"""The state of one devnet run: its parts, what the watcher saw, the script's
+bookkeeping and what the summary reports, beside the in-process full node that
+applies every committed block (devnet/replica.py). Read by the dashboard and
+the summary."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import trio
+
+from clearing.state import ClearingState
+from clearnode.client import Venue
+from devnet.clients import get_client_name
+from devnet.config import DevnetConfig
+from devnet.genesis import USDC, VENUE_ID
+from devnet.market import Member
+from devnet.replica import Replica
+from devnet.reports import ReportOutcome
+
+if TYPE_CHECKING:
+    from clearnode.client import Client
+    from devnet.chains import DevChain
+    from devnet.homes import Home
+    from devnet.sections import Services
+
+POLL_S = 0.25
+
+
+class Observer(Protocol):
+    def update(self, devnet: Devnet) -> None: ...
+    def log(self, line: str) -> None: ...
+
+
+class StepTimeout(Exception):
+    """A phase waited longer than its timeout for the network."""
+
+
+@dataclass
+class NodeView:
+    """What the watcher saw of one validator."""
+
+    client: Client
+    """Its public listener, as members, the venue and the relayer reach it."""
+    operator: Client
+    """Its operator listener: the replica applies the full blocks read there."""
+    height: int = 0
+    latencies_ms: list[int] = field(default_factory=list)
+    roots: dict[int, str] = field(default_factory=dict)  # height -> state root, until applied
+
+
+@dataclass
+class Devnet:
+    """State of one run, read by the dashboard and the summary."""
+
+    config: DevnetConfig
+    chains: list[DevChain]
+    homes: list[Home]
+    members: list[Member]
+    genesis_doc: dict[str, Any]
+    out_dir: Path
+    observer: Observer
+    services: Services
+    replica: Replica = field(init=False)
+    nodes: list[NodeView] = field(default_factory=list)
+    venue: Venue = field(default_factory=lambda: Venue.from_sandbox(VENUE_ID))
+    # what the watcher read from the nodes and chains
+    prices: dict[str, Any] = field(default_factory=dict)
+    vaults: dict[int, dict[str, int]] = field(default_factory=dict)  # chain id -> balances
+    health: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    relayed: set[tuple[bytes, int]] = field(default_factory=set)
+    # the script's own bookkeeping
+    next_nonce: Counter[bytes] = field(default_factory=Counter)
+    trade_id: int = 1000
+    bids: set[int] = field(default_factory=set)  # auctions the bidder has bid in
+    met_calls: set[int] = field(default_factory=set)  # opening heights of calls answered
+    # what the summary reports
+    reports: list[ReportOutcome] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    not_exercised: list[str] = field(default_factory=list)
+    profit_withdrawals: list[str] = field(default_factory=list)
+    house_flat: bool = False
+    privacy_routes: int = 0
+    """Routes of the public listener the privacy audit read (devnet/privacy.py)."""
+
+    def __post_init__(self) -> None:
+        self.replica = Replica(self.genesis_doc, self.log, self.fail, self.who, self.name_of)
+
+    @property
+    def state(self) -> ClearingState:
+        """The replica's state (devnet/replica.py)."""
+        return self.replica.state
+
+    @property
+    def chain_id(self) -> int:
+        return self.replica.app.genesis.chain_id
+
+    def get_genesis_path(self, height: int) -> Path:
+        """A genesis file of the configuration in force after block `height`, for
+        `clearnode verify --genesis` of a report whose market is at that height."""
+        changes = [(h, doc) for h, _, doc in self.replica.configurations if h <= height]
+        if not changes:
+            return self.homes[0].path / "genesis.json"
+        changed, doc = changes[-1]
+        path = self.out_dir / f"genesis-h{changed}.json"
+        if not path.exists():
+            path.write_text(json.dumps(doc, indent=1))
+        return path
+
+    def log(self, line: str) -> None:
+        self.observer.log(line)
+
+    def fail(self, line: str) -> None:
+        self.failures.append(line)
+        self.log(f"INVARIANT BROKEN: {line}")
+
+    def take_nonce(self, member: Member) -> int:
+        nonce = self.next_nonce[member.address]
+        self.next_nonce[member.address] += 1
+        return nonce
+
+    def name_of(self, value: object) -> str:
+        for m in self.members:
+            if m.address == value:
+                return m.name
+        if value == bytes(20):
+            return "clearing house"
+        client = get_client_name(value)
+        if client is not None:
+            return client
+        return "0x" + value.hex() if isinstance(value, bytes) else str(value)
+
+    def who(self, value: object) -> str:
+        """The member's name and role: "member-2 (market maker)"."""
+        role = next((m.role for m in self.members if m.address == value), None)
+        return self.name_of(value) if role is None else f"{self.name_of(value)} ({role})"
+
+    def usdc_key(self, chain_index: int) -> tuple[int, bytes]:
+        dev = self.chains[chain_index % len(self.chains)]
+        return (dev.chain.chain_id, dev.deployed.tokens[USDC])
+
+    # ---- figures -------------------------------------------------------
+
+    def get_latency_p50_ms(self) -> int | None:
+        """Median over every node of (block seen on its event stream - block time)."""
+        latencies = sorted(x for n in self.nodes for x in n.latencies_ms)
+        return latencies[len(latencies) // 2] if latencies else None
+
+
+async def wait_for(net: Devnet, what: str, done: Callable[[], bool], timeout_s: float) -> None:
+    with trio.move_on_after(timeout_s):
+        while not done():
+            await trio.sleep(POLL_S)
+        return
+    raise StepTimeout(f"timed out after {timeout_s:.0f}s waiting for {what}")

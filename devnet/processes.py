@@ -1,0 +1,56 @@
+"""The validators as OS processes: `clearnode start --home DIR` each, with this
+interpreter, logging to `DIR/node.log`; every process started is killed when
+the block exits, whether it ends normally, fails or is interrupted (Ctrl-C)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STOP_GRACE_S = 5.0
+
+
+def start_node(home: Path) -> subprocess.Popen[bytes]:
+    """`python -m node.cli start --home HOME`, stdout and stderr to HOME/node.log."""
+    with open(home / "node.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "start", "--home", str(home)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            start_new_session=True,  # our Ctrl-C is handled here, then the node is stopped
+        )
+
+
+def stop_node(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within STOP_GRACE_S."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.wait()
+
+
+@contextmanager
+def run_nodes(homes: list[Path]) -> Iterator[list[subprocess.Popen[bytes]]]:
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for home in homes:
+            processes.append(start_node(home))
+        yield processes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            stop_node(process)

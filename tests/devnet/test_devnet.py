@@ -1,0 +1,170 @@
+"""A short devnet of 4 `clearnode start` processes and 2 anvil chains: the
+summary's invariants hold; and the watcher fails a run whose
+validators' roots differ from each other or from its replica's."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
+from devnet.config import DevnetConfig
+from devnet.dashboard import PlainObserver, render
+from devnet.genesis import EXAMPLE_GENESIS
+from devnet.market import (
+    MARKET_MAKER,
+    MEETS_CALL,
+    MISSES_CALL,
+    get_deposits,
+    make_members,
+)
+from devnet.network import Devnet
+from devnet.sections import Services
+from node.cli import main
+
+
+@pytest.mark.slow
+@pytest.mark.chain
+@pytest.mark.multiprocess
+def test_short_devnet_holds_every_invariant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # as short as the script allows: the crash comes at its earliest (45 s), and everything
+    # it sets off (auctions, margin calls, porting, withdrawals) is over a few blocks later
+    argv = ["devnet", "--duration", "60", "--epoch-blocks", "20", "--quiet", "--out"]
+    code = main([*argv, str(tmp_path)])
+    printed = capsys.readouterr().out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert code == 0, summary["failures"]
+    assert summary["ok"] and summary["failures"] == [] and summary["roots_agree"]
+    assert len(summary["validators"]) == 4 and len(summary["chains"]) == 2
+    assert all(v["height"] >= summary["height"] > 5 for v in summary["validators"])
+    assert summary["heights_per_s"] > 0 and summary["commit_latency_p50_ms"] is not None
+    events = summary["events"]
+    # every member's deposit, and the insurance fund's seed deposited to the house
+    assert events["collateral_credited"] == len(get_deposits(make_members(8), 2)) + 1
+    assert events["trade_batch"] >= 2 and events["venue_authorisation"] == 8
+    # one market maker per chain, and the BTC short's profit on the chain it never used
+    assert events["withdrawal"] == events["withdrawal_paid"] == 3
+    (profit,) = summary["profit_withdrawals"]
+    assert "member-4 took" in profit and "on chain 31338 (deposited only on [31337])" in profit
+    for chain in summary["chains"]:
+        assert chain["vault"]["USDC"] == chain["deposited"]["USDC"] - chain["paid_out"]["USDC"]
+    assert summary["reports"] and all(
+        r["verified"] and r["member_verified"] for r in summary["reports"]
+    )
+    assert not [n for n in summary["not_exercised"] if not n.startswith("reports of epochs")]
+    assert events["liquidated"] >= 1  # the member levered just short of default
+    assert events["collateral_seized"] >= 1 and events["insurance_used"] >= 1  # the defaulters
+    assert events.get("deleveraged", 0) + events.get("contribution_mutualised", 0) >= 1
+    # no backstops: liquidated lots reach the house, a market maker's bid wins an auction
+    won = [a for a in summary["auctions"] if a["outcome"] == "won"]
+    assert won and all(a["winner"] == f"member-2 ({MARKET_MAKER})" for a in won)
+    assert summary["house_flat"] and "house account flat at the end: yes" in printed
+    assert summary["privacy_routes"] >= 20  # every public route read, no leak among failures
+    # the crash calls both sized longs (their first calls): one meets it, one is liquidated
+    calls = summary["margin_calls"]
+    met = next(c for c in calls if c["member"] == f"member-6 ({MEETS_CALL})")
+    assert met["outcome"] == "met" and met["ended_height"] <= met["deadline_height"]
+    missed = next(c for c in calls if c["member"] == f"member-7 ({MISSES_CALL})")
+    assert missed["outcome"] == "expired -> liquidated"
+    assert missed["ended_height"] == missed["deadline_height"]
+    # the crash defaults member-0, a clearing member with two clients: the segregated one
+    # is ported to its backup, the omnibus one (no backup) closed out
+    ported, closed = summary["porting"]
+    assert ported.startswith("ported: client-segregated (segregated) -> member-2 (market maker)")
+    assert "when member-0 (levered BTC long) defaulted" in ported
+    assert closed.startswith("closed out: client-omnibus at height")
+    assert ported in printed and closed in printed
+    for outcome in (won[0], met, missed):
+        assert outcome["line"] in printed
+    assert "margin call met: member-6" in met["line"] and "margin call not met" in missed["line"]
+    # the short-dated future expired and settled; the template listed the next series in
+    # that block, the validators' oracle priced it and the market makers traded it
+    first, *rolled = summary["rolls"]
+    assert first["listed_height"] == 0 and first["settled_height"] is not None
+    assert first["traded_height"] is not None and first["final_price"] > 0
+    assert rolled and rolled[0]["listed_height"] == first["settled_height"]
+    assert rolled[0]["priced_height"] > rolled[0]["listed_height"]
+    assert rolled[0]["traded_height"] is not None and rolled[0]["settled_height"] is None
+    assert events["instrument_listed"] == len(rolled) and first["line"] in printed
+
+
+def make_block(height: int) -> Block:
+    header = BlockHeader(
+        "test", height, 1_795_219_200_000 + height, bytes(32), b"", compute_txs_hash(()), bytes(32)
+    )
+    return Block(header, (), None)
+
+
+def make_devnet(tmp_path: Path) -> Devnet:
+    services = Services("", False, False, False, False, 0.0, [])
+    doc = json.loads(EXAMPLE_GENESIS.read_text())
+    return Devnet(DevnetConfig(), [], [], [], doc, tmp_path, PlainObserver(True), services)
+
+
+def test_the_watcher_fails_roots_that_differ(tmp_path: Path) -> None:
+    net = make_devnet(tmp_path)
+    block = make_block(1)
+    cert = CommitCertificate(1, 0, block.hash, ()).encode()
+    good = make_devnet(tmp_path)
+    good.replica.apply(1, block.encode(), cert, ["0x00"] * 4)  # learn the real root
+    root = "0x" + good.replica.app.last_root.hex()
+    net.replica.apply(1, block.encode(), cert, [root, root, root, "0x" + "00" * 32])
+    assert net.failures == [
+        f"height 1: validators' state roots differ: {[root] * 3 + ['0x' + '00' * 32]}"
+    ]
+    other = make_devnet(tmp_path)
+    other.replica.apply(1, block.encode(), cert, ["0x" + "11" * 32] * 4)
+    assert other.failures == [f"height 1: the replica's root {root} != validators' 0x{'11' * 32}"]
+
+
+def test_the_dashboard_renders_what_the_watcher_saw(tmp_path: Path) -> None:
+    net = make_devnet(tmp_path)
+    net.prices = {"index": {"BTC/0.001": 60_000_000}, "mark": {"BTC-PERP": 60_000_100}}
+    net.replica.waterfall_log.append("h9 insurance_used member-0 42")
+    console = Console(record=True, width=160)
+    console.print(render(net, ["a log line"]))
+    text = console.export_text()
+    for shown in ("clearnode devnet", "BTC-PERP", "60000100", "insurance_used", "a log line"):
+        assert shown in text
+
+
+@pytest.mark.slow
+@pytest.mark.chain
+@pytest.mark.multiprocess
+def test_ctrl_c_stops_every_validator_and_chain(tmp_path: Path) -> None:
+    devnet = subprocess.Popen(
+        [sys.executable, "-m", "node.cli", "devnet", "--duration", "120", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would
+    )
+    try:
+        assert devnet.stdout is not None
+        for line in devnet.stdout:
+            if line.startswith("validators commit blocks"):
+                break
+        children = [
+            int(p)
+            for p in Path(f"/proc/{devnet.pid}/task/{devnet.pid}/children").read_text().split()
+        ]
+        assert len(children) == 2 + 4  # anvil chains and validator processes
+        devnet.send_signal(signal.SIGINT)
+        assert devnet.wait(60) == 130
+        assert "interrupted; validators and chains stopped" in devnet.stdout.read()
+    finally:
+        devnet.kill()
+        devnet.wait()
+    assert not [c for c in children if is_running(c)]
+
+
+def is_running(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
