@@ -16,10 +16,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clearing.risk.arrays import RiskArrays
+from clearing.risk.cache import (
+    RiskCache,
+    compute_trade_figures,
+    get_account_figures,
+    get_lots,
+    keep_trade_figures,
+)
 from clearing.risk.losses import ReferenceLossTable, create_loss_table, get_reference_table
-from clearing.risk.margin import compute_trade_losses
+from clearing.risk.margin import (
+    compute_initial_margin,
+    compute_scenario_losses,
+    compute_trade_losses,
+)
+from clearing.state import Position, Positions
 
 I64 = (-(2**63), 2**63 - 1)
+KEY = (bytes(20), 0)
 
 
 def fits(*values: int) -> bool:
@@ -134,3 +148,35 @@ def test_without_the_native_core_every_table_is_the_reference(
     table = create_loss_table(2, [(3, -4)])
     assert isinstance(table, ReferenceLossTable)
     assert table.apply(table.add((0, 0)), 0, 2) == 8
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(-(2**61), 2**61), st.integers(-(2**40), 2**40)), min_size=3,
+             max_size=3),
+    st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(-50, 50)), max_size=30),
+)  # fmt: skip
+def test_kept_figures_are_exact_across_a_refusal(
+    columns: list[tuple[int, int]], trades: list[tuple[str, int]]
+) -> None:
+    """Trades through the risk cache (check, write, keep) leave the from-scratch losses
+    and IM, whether the native table holds them or, once a sum left 64 bits, the
+    reference took over."""
+    values = tuple(tuple(pair) for pair in columns)  # 3 instruments, 2 scenarios
+    arrays = RiskArrays(0, ("A", "B", "C"), ("base", "up"), values)
+    cache = RiskCache(None, 0, None, {}, arrays)  # type: ignore[arg-type]
+    positions = Positions()
+    for instrument_id, delta in trades:
+        before = get_account_figures(cache, KEY, positions)
+        figures = compute_trade_figures(cache, before, instrument_id, delta)
+        record = positions.get(instrument_id, Position())
+        record.quantity += delta
+        positions[instrument_id] = record
+        keep_trade_figures(cache, figures)
+        losses = compute_scenario_losses(get_lots(positions), arrays)
+        assert figures.initial_margin == compute_initial_margin(losses)
+        kept = get_account_figures(cache, KEY, positions)
+        assert cache.table.get(kept.slot) == losses
+        assert kept.initial_margin == compute_initial_margin(losses)
+    if trades and not fits(*cache.table.get(0)):
+        assert isinstance(cache.table, ReferenceLossTable)
