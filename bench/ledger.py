@@ -15,6 +15,8 @@ and liquidation steps of that block (new marks, so every IM is computed afresh)
 where nobody is below IM: the common block. Members keep 10**15 of cash unless
 ``--cash-im-multiple N`` sets each sub-account's cash to N times its IM (plus 1 USD)
 before (the scans' IM bound then rarely spares the scenario vector of a hedged book).
+``previous_release_trades_per_s``: ``trades_per_s`` of the previous release's code
+(``PREVIOUS_RELEASE``) at the defaults, beside today's, so a slower ledger shows.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ BASE_PRICE = 60_000_000
 TICK = 100
 ONE_USD = 1_000_000
 
+
+PREVIOUS_RELEASE = ("0.1.0", 23_740)
+"""The previous release and its ``trades_per_s`` at the defaults (margin on): its code
+run on the 2-core development machine, nothing else running, in the same minute as
+the figure CHANGELOG.md gives for 0.2.0 (55,071)."""
 
 GENESIS = Path(__file__).resolve().parents[1] / "configs" / "genesis.example.json"
 
@@ -195,6 +202,8 @@ def run(argv: list[str]) -> dict[str, object]:
         "instruments": args.instruments,
         "rejected": rejected,
         "trades_per_s": round(args.trades / elapsed),
+        "previous_release": PREVIOUS_RELEASE[0],
+        "previous_release_trades_per_s": PREVIOUS_RELEASE[1],
         "trades_per_cpu_s": round(args.trades / cpu),
         "open_positions": positions,
         "bytes_per_position": measure_bytes_per_position(state),

@@ -24,14 +24,15 @@ import time
 import numpy as np
 
 from bench.ledger import BASE_PRICE, build_genesis_doc
+from clearing.context import BlockContext
 from clearing.genesis import parse_genesis
-from clearing.position import compute_position_after_fill
+from clearing.position import compute_entry_cash
 from clearing.risk.engine import get_quantities, get_risk_arrays, get_risk_cache, get_risk_setup
 from clearing.risk.errors import InsufficientMargin
 from clearing.risk.margin import compute_scenario_losses
 from clearing.risk.vector import compute_batch_margins, compute_losses_reference
 from clearing.state import ClearingState, Member, Position, SubAccount, initialize_state
-from clearing.trade import SideFill, check_pre_trade_margin, write_side
+from clearing.trade import SideFill, check_pre_trade_margin, start_batch_clearing, write_side
 
 
 def run(argv: list[str]) -> dict[str, object]:
@@ -105,26 +106,31 @@ def time_trade_checks(
         lots = int(rng.integers(-100, 100)) or 1
         account.positions[iid] = Position(lots, BASE_PRICE, BASE_PRICE, 0, 0)
     record = state.members[member] = Member(member, {0: account}, set())
+    clearing = start_batch_clearing(state, BlockContext(1, state.time_ms, state.chain_id), "-")
     picks = rng.integers(0, slots, trades).tolist()  # the book stays at ``slots`` positions
     sizes = rng.integers(-100, 100, trades).tolist()
     elapsed = 0.0
     accepted = 0
     for i, dq in zip(picks, sizes, strict=True):
         iid = held[i]
-        position, cash = compute_position_after_fill(
-            account.positions.get(iid), dq, BASE_PRICE, BASE_PRICE, 0
-        )
+        before = account.positions.get(iid)
+        lots = 0 if before is None else before.quantity
+        cash = compute_entry_cash(before, dq, BASE_PRICE, BASE_PRICE)
         start = time.perf_counter()
         try:
-            margin = check_pre_trade_margin(state, record, 0, account, iid, position, cash)
+            margin = check_pre_trade_margin(
+                clearing, record, 0, account, iid, lots, lots + dq, cash
+            )
         except InsufficientMargin:
             elapsed += time.perf_counter() - start
             continue
         elapsed += time.perf_counter() - start
-        write_side(state, member, 0, iid, SideFill(position, cash, 0, margin))
+        side = SideFill(account, dq, cash, 0, margin)
+        write_side(state, member, 0, iid, BASE_PRICE, BASE_PRICE, side)
         accepted += 1
     setup = get_risk_setup(state)
     assert setup is not None
-    kept = get_risk_cache(state, setup).accounts[(member, 0)]
+    cache = get_risk_cache(state, setup)
+    kept = cache.table.get(cache.accounts[(member, 0)].slot)
     scratch = compute_scenario_losses(get_quantities(account), get_risk_arrays(state, setup))
-    return elapsed / trades * 1e6, accepted, kept.losses == scratch
+    return elapsed / trades * 1e6, accepted, kept == scratch

@@ -23,7 +23,7 @@ from __future__ import annotations
 from clearing.context import BlockContext
 from clearing.events import Event, make_event
 from clearing.instruments import Instrument, InstrumentKind, OptionType, SettlementStyle
-from clearing.position import compute_long_change, compute_position_after_fill
+from clearing.position import apply_fill, compute_entry_cash, compute_long_change
 from clearing.settlement import compute_variation_margin
 from clearing.state import ClearingState, get_sub_account_for_write
 
@@ -114,10 +114,10 @@ def process_exercise(
     mark = state.mark_prices[future_id]
     account = get_sub_account_for_write(state, member, sub_account)
     before = account.positions.get(future_id)
-    position, cash = compute_position_after_fill(before, lots, mark, mark, 0)
-    account.cash += cash
-    state.open_interest[future_id] += compute_long_change(before, position)
-    account.positions[future_id] = position
+    lots_before = 0 if before is None else before.quantity
+    account.cash += compute_entry_cash(before, lots, mark, mark)
+    state.open_interest[future_id] += compute_long_change(lots_before, lots_before + lots)
+    apply_fill(account.positions, future_id, lots, mark, mark, 0)
     return make_event(
         "exercise", member=member, sub_account=sub_account, instrument=future_id,
         quantity=lots, price=mark,

@@ -22,18 +22,13 @@ close followed by an opening at the fill price, which needs no rounding.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from clearing.settlement import compute_variation_margin
-from clearing.state import Position
+from clearing.state import Position, Positions
 
-
-class Fill(NamedTuple):
-    """The position after a fill, and the realised PnL (price-lots) the fill booked."""
-
-    quantity: int
-    average_entry_price: int
-    realised: int
+Fill = tuple[int, int, int]
+"""The position after a fill, and the realised PnL (price-lots) the fill booked:
+``(quantity, average_entry_price, realised)`` (a plain tuple: the trade path makes two
+per trade, and a NamedTuple costs several times as much to build)."""
 
 
 def compute_fill(quantity: int, average_entry_price: int, fill_quantity: int, price: int) -> Fill:
@@ -45,15 +40,15 @@ def compute_fill(quantity: int, average_entry_price: int, fill_quantity: int, pr
     new_quantity = quantity + fill_quantity
     if quantity == 0 or (quantity > 0) == (fill_quantity > 0):
         if new_quantity == 0:  # only when fill_quantity == 0 on a flat position
-            return Fill(0, 0, 0)
+            return (0, 0, 0)
         cost = quantity * average_entry_price + fill_quantity * price
         average = cost // new_quantity
-        return Fill(new_quantity, average, new_quantity * average - cost)
+        return (new_quantity, average, new_quantity * average - cost)
     if new_quantity == 0 or (new_quantity > 0) == (quantity > 0):
         realised = -fill_quantity * (price - average_entry_price)
-        return Fill(new_quantity, average_entry_price if new_quantity else 0, realised)
+        return (new_quantity, average_entry_price if new_quantity else 0, realised)
     # Crossed zero: close all of `quantity`, open the rest at the fill price.
-    return Fill(new_quantity, price, quantity * (price - average_entry_price))
+    return (new_quantity, price, quantity * (price - average_entry_price))
 
 
 def compute_unrealised(quantity: int, average_entry_price: int, mark_price: int) -> int:
@@ -61,36 +56,45 @@ def compute_unrealised(quantity: int, average_entry_price: int, mark_price: int)
     return quantity * (mark_price - average_entry_price)
 
 
-def compute_position_after_fill(
-    position: Position | None,
-    fill_quantity: int,
-    price: int,
-    mark_price: int,
-    funding_index: int,
-) -> tuple[Position, int]:
-    """A new `Position` record after a fill, and the cash the fill settles at once.
-
-    New lots enter at the position's settlement price (the current mark when
-    the position was flat), so the cash is the variation margin from the trade
-    price to that settlement price. A flat position keeps its realised PnL and
-    reopens at the current mark and funding index (an open position's index is
-    kept: funding settles every open position whenever the index moves).
-    The old record is not touched, so the caller can still reject the fill.
-    """
-    realised_before = 0 if position is None else position.realised_pnl
+def compute_entry_cash(
+    position: Position | None, fill_quantity: int, price: int, mark_price: int
+) -> int:
+    """The cash a fill settles at once: new lots enter at the position's settlement
+    price (the current mark when the position is flat), so it is the variation margin
+    from the trade price to that settlement price."""
     if position is None or position.quantity == 0:
-        settlement_price, index, quantity, average = mark_price, funding_index, 0, 0
-    else:
-        settlement_price, index = position.settlement_price, position.funding_index
-        quantity, average = position.quantity, position.average_entry_price
-    new_quantity, new_average, realised = compute_fill(quantity, average, fill_quantity, price)
-    record = Position(
-        new_quantity, new_average, settlement_price, realised_before + realised, index
+        return compute_variation_margin(fill_quantity, price, mark_price)
+    return compute_variation_margin(fill_quantity, price, position.settlement_price)
+
+
+def apply_fill(
+    positions: Positions, instrument_id: str, fill_quantity: int, price: int, mark_price: int,
+    funding_index: int,
+) -> None:  # fmt: skip
+    """Fold a checked fill into the record of ``instrument_id`` (created if there is
+    none) and store it back (``Positions`` counts the write; the record is updated in
+    place, so a position keeps one record for life rather than turning one over per fill
+    for the garbage collector to trace).
+
+    A flat position keeps its realised PnL and reopens at the current mark and funding
+    index (an open position's index is kept: funding settles every open position whenever
+    the index moves); its settlement price is where ``compute_entry_cash`` enters the
+    new lots.
+    """
+    record = positions.get(instrument_id)
+    if record is None:
+        record = Position()
+    if record.quantity == 0:
+        record.average_entry_price = 0
+        record.settlement_price, record.funding_index = mark_price, funding_index
+    quantity, average, realised = compute_fill(
+        record.quantity, record.average_entry_price, fill_quantity, price
     )
-    return record, compute_variation_margin(fill_quantity, price, settlement_price)
+    record.quantity, record.average_entry_price = quantity, average
+    record.realised_pnl += realised
+    positions[instrument_id] = record
 
 
-def compute_long_change(before: Position | None, after: Position) -> int:
+def compute_long_change(quantity_before: int, quantity_after: int) -> int:
     """Change in the long lots a position contributes to open interest."""
-    was_long = before.quantity if before is not None and before.quantity > 0 else 0
-    return max(after.quantity, 0) - was_long
+    return max(quantity_after, 0) - max(quantity_before, 0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clearing.assets import CollateralKey, CollateralToken, compute_haircut_value_per_quantum
 from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
@@ -54,6 +54,56 @@ class Position:
     funding_index: int = 0
 
 
+class Positions(dict[str, Position]):
+    """A sub-account's positions by instrument id, counting its writes.
+
+    ``revision`` moves with every record stored or removed, so what is derived
+    from the positions (the risk cache's kept losses, clearing/risk/cache.py) knows in
+    O(1) whether it is still current, without reading every record. Whoever changes a
+    record's quantity stores the record back (``positions[id] = record``, see
+    position.py ``apply_fill``); only what margin does not read (settlement price,
+    funding index) is updated in place without.
+    """
+
+    __slots__ = ("revision",)
+
+    def __init__(self, *args: Any, **kwargs: Position) -> None:
+        super().__init__(*args, **kwargs)
+        self.revision = 0
+
+    def __setitem__(self, instrument_id: str, position: Position) -> None:
+        dict.__setitem__(self, instrument_id, position)
+        self.revision += 1
+
+    def __delitem__(self, instrument_id: str) -> None:
+        dict.__delitem__(self, instrument_id)
+        self.revision += 1
+
+    def pop(self, instrument_id: str, *default: Any) -> Any:
+        self.revision += 1
+        return dict.pop(self, instrument_id, *default)
+
+    def popitem(self) -> tuple[str, Position]:
+        self.revision += 1
+        return dict.popitem(self)
+
+    def setdefault(self, instrument_id: str, default: Position) -> Position:
+        self.revision += 1
+        return dict.setdefault(self, instrument_id, default)
+
+    def update(self, *args: Any, **kwargs: Position) -> None:
+        self.revision += 1
+        dict.update(self, *args, **kwargs)
+
+    def clear(self) -> None:
+        self.revision += 1
+        dict.clear(self)
+
+    def __ior__(self, other: Any) -> Positions:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+
 @dataclass(frozen=True, slots=True)
 class MarginCall:
     """An open margin call (clearing/default/margin_call.py): ``amount_due`` is
@@ -74,7 +124,7 @@ class SubAccount:
 
     cash: int = 0
     collateral: dict[CollateralKey, int] = field(default_factory=dict)
-    positions: dict[str, Position] = field(default_factory=dict)
+    positions: Positions = field(default_factory=Positions)
     margin_call: MarginCall | None = None  # open while equity is in [MM, IM)
 
 
@@ -354,6 +404,8 @@ def compute_value_per_quantum(
 
 def get_collateral_value(state: ClearingState, account: SubAccount) -> int:
     """Haircut value of the sub-account's collateral (Amount, floor per quantum)."""
+    if not account.collateral:  # most sub-accounts hold cash only
+        return 0
     return sum(
         quanta * get_value_per_quantum(state, key) for key, quanta in account.collateral.items()
     )

@@ -38,7 +38,7 @@ from clearing.attestation import compute_signing_bytes, is_valid_signature
 from clearing.clients import check_cleared, is_guarantor_reduce_only
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.context import BlockContext
-from clearing.default.bid_hold import check_bids_held_after_trade
+from clearing.default.bid_hold import check_bids_held_after_trade, get_bidders
 from clearing.default.default_fund import check_reduce_only, is_growing
 from clearing.default.margin_call import check_margin_call
 from clearing.errors import (
@@ -62,14 +62,13 @@ from clearing.errors import (
 from clearing.events import Event, make_event
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.limits import MAX_TRADES_PER_BATCH
-from clearing.position import compute_long_change, compute_position_after_fill
+from clearing.position import apply_fill, compute_entry_cash, compute_long_change
 from clearing.replay_protection import check_expiry, check_trade_id, record_trade_id
-from clearing.risk.cache import TradeFigures, keep_trade_figures
-from clearing.risk.engine import check_pre_trade
+from clearing.risk.cache import RiskCache, TradeFigures, keep_trade_figures
+from clearing.risk.engine import check_pre_trade, get_trade_risk_cache
 from clearing.state import (
     ClearingState,
     Member,
-    Position,
     SubAccount,
     get_sub_account_for_write,
 )
@@ -164,13 +163,34 @@ def sign_trade_batch(
     return replace(unsigned, signature=key.sign(unsigned.signing_bytes(chain_id)))
 
 
+class BatchClearing(NamedTuple):
+    """What clearing one batch's trades reads that none of its trades changes, looked up
+    once per batch: trades move positions, cash, fees, open interest and trade ids, never
+    the configuration, marks, prices, time, default funds, margin calls or auctions."""
+
+    state: ClearingState
+    ctx: BlockContext
+    venue_id: str
+    trade_id_window: int
+    risk_cache: RiskCache | None  # None: risk is off
+    bidders: frozenset[tuple[bytes, int]]  # sub-accounts with open auction bids
+
+
+def start_batch_clearing(state: ClearingState, ctx: BlockContext, venue_id: str) -> BatchClearing:
+    return BatchClearing(
+        state, ctx, venue_id, state.genesis.trade_id_window, get_trade_risk_cache(state),
+        get_bidders(state),
+    )  # fmt: skip
+
+
 def check_pre_trade_margin(
-    state: ClearingState,
+    clearing: BatchClearing,
     member: Member,
     sub_account: int,
     account: SubAccount | None,
     instrument_id: str,
-    position: Position,
+    lots: int,
+    quantity: int,
     cash_delta: int,
 ) -> TradeFigures | None:
     """Reject a trade that leaves the sub-account below initial margin while raising
@@ -181,32 +201,32 @@ def check_pre_trade_margin(
     errors carrying the numbers).
 
     ``account`` is the sub-account before the trade (None if new, still unchanged
-    in ``state``); the trade would leave ``position`` in ``instrument_id`` and
-    add ``cash_delta`` (entry settlement minus fee). Margin:
+    in ``state``), holding ``lots`` of ``instrument_id``; the trade would leave
+    ``quantity`` lots there and add ``cash_delta`` (entry settlement minus fee). Margin:
     ``clearing/risk/engine.py``; returns its figures for ``write_side`` to keep.
     """
-    before = None if account is None else account.positions.get(instrument_id)
+    state = clearing.state
     # The trade changes one instrument only, so that one decides.
-    lots = before.quantity if before is not None else 0
     if is_guarantor_reduce_only(state, member):
-        check_reduce_only(member.address, {instrument_id: lots}, {instrument_id: position.quantity})
+        check_reduce_only(member.address, {instrument_id: lots}, {instrument_id: quantity})
     is_instrument_reduce_only = (
         state.instrument_status.get(instrument_id) is InstrumentStatus.REDUCE_ONLY
     )
-    if is_instrument_reduce_only and is_growing(lots, position.quantity):
-        raise InstrumentReduceOnly(instrument_id, member.address, lots, position.quantity)
+    if is_instrument_reduce_only and is_growing(lots, quantity):
+        raise InstrumentReduceOnly(instrument_id, member.address, lots, quantity)
     if account is not None and account.margin_call is not None:
         check_margin_call(
-            member.address, sub_account, account.margin_call, instrument_id, lots,
-            position.quantity,
-        )  # fmt: skip
+            member.address, sub_account, account.margin_call, instrument_id, lots, quantity
+        )
     cash_after = cash_delta if account is None else account.cash + cash_delta
     figures = check_pre_trade(
-        state, member.address, sub_account, account, instrument_id, position.quantity, cash_after
-    )
-    check_bids_held_after_trade(
-        state, member.address, sub_account, account, instrument_id, position.quantity, cash_after
-    )
+        state, clearing.risk_cache, member.address, sub_account, account, instrument_id, lots,
+        quantity, cash_after,
+    )  # fmt: skip
+    if clearing.bidders and (member.address, sub_account) in clearing.bidders:
+        check_bids_held_after_trade(
+            state, member.address, sub_account, account, instrument_id, quantity, cash_after
+        )
     return figures
 
 
@@ -244,12 +264,13 @@ def process_verified_trade_batch(
     """
     events: list[Event] = []
     cleared = 0
-    window = state.genesis.trade_id_window
+    clearing = start_batch_clearing(state, ctx, batch.venue_id)
     for trade in batch.trades:
         try:
-            process_trade(state, ctx, batch.venue_id, trade)
+            process_trade(clearing, trade)
         except InvalidTransaction as error:
             if not isinstance(error, StaleTradeId | DuplicateTrade):
+                window = clearing.trade_id_window
                 record_trade_id(state.trade_windows, window, batch.venue_id, trade.trade_id)
             events.append(
                 make_event(
@@ -274,11 +295,11 @@ def process_verified_trade_batch(
     return events
 
 
-def process_trade(state: ClearingState, ctx: BlockContext, venue_id: str, trade: Trade) -> None:
+def process_trade(clearing: BatchClearing, trade: Trade) -> None:
     """Novate one trade into two positions, or raise and change nothing."""
-    window = state.genesis.trade_id_window
+    state, venue_id, window = clearing.state, clearing.venue_id, clearing.trade_id_window
     check_trade_id(state.trade_windows, window, venue_id, trade.trade_id)
-    instrument = get_tradable_instrument(state, ctx, trade.instrument_id)
+    instrument = get_tradable_instrument(state, clearing.ctx, trade.instrument_id)
     mark = check_trade_price(state, instrument, trade)
     buyer = get_authorising_member(state, venue_id, trade.buyer)
     seller = get_authorising_member(state, venue_id, trade.seller)
@@ -288,18 +309,21 @@ def process_trade(state: ClearingState, ctx: BlockContext, venue_id: str, trade:
         raise SameSubAccount(trade.buyer, trade.buyer_sub_account)
     fee = apply_bps_ceil(trade.price * trade.quantity, instrument.fee_bps)
     buy = compute_side_fill(
-        state, buyer, trade.buyer_sub_account, instrument.id, trade.quantity, trade.price, mark, fee
-    )
-    sell = compute_side_fill(
-        state, seller, trade.seller_sub_account, instrument.id, -trade.quantity, trade.price,
+        clearing, buyer, trade.buyer_sub_account, instrument.id, trade.quantity, trade.price,
         mark, fee,
+    )  # fmt: skip
+    sell = compute_side_fill(
+        clearing, seller, trade.seller_sub_account, instrument.id, -trade.quantity,
+        trade.price, mark, fee,
     )  # fmt: skip
     # Every check passed: write.
     record_trade_id(state.trade_windows, window, venue_id, trade.trade_id)
     pay_clearing_fees(state, 2 * fee)
     state.open_interest[instrument.id] += buy.long_change + sell.long_change
-    write_side(state, trade.buyer, trade.buyer_sub_account, instrument.id, buy)
-    write_side(state, trade.seller, trade.seller_sub_account, instrument.id, sell)
+    write_side(state, trade.buyer, trade.buyer_sub_account, instrument.id, trade.price, mark, buy)
+    write_side(
+        state, trade.seller, trade.seller_sub_account, instrument.id, trade.price, mark, sell
+    )
 
 
 def pay_clearing_fees(state: ClearingState, fees: int) -> None:
@@ -356,14 +380,15 @@ def get_authorising_member(state: ClearingState, venue_id: str, address: bytes) 
 
 
 class SideFill(NamedTuple):
-    position: Position  # the new record (flat when the fill closed the position)
+    account: SubAccount | None  # the sub-account before the fill (None: new)
+    fill_quantity: int  # signed lots: + bought, - sold
     cash_delta: int  # entry variation margin minus fee
     long_change: int  # change in the long lots this side adds to open interest
     margin: TradeFigures | None  # the side's margin figures after the trade (None: risk off)
 
 
 def compute_side_fill(
-    state: ClearingState,
+    clearing: BatchClearing,
     member: Member,
     sub_account: int,
     instrument_id: str,
@@ -375,24 +400,35 @@ def compute_side_fill(
     """One side of a novated trade, computed without writing; checks its size and margin."""
     account = member.sub_accounts.get(sub_account)
     before = None if account is None else account.positions.get(instrument_id)
-    position, entry_cash = compute_position_after_fill(
-        before, fill_quantity, price, mark, state.funding_indices.get(instrument_id, 0)
-    )
-    notional = abs(position.quantity) * mark
+    lots = 0 if before is None else before.quantity
+    quantity = lots + fill_quantity
+    notional = abs(quantity) * mark
     if notional > MAX_POSITION_NOTIONAL:
         raise InvalidAmount("position_notional", notional, 0, MAX_POSITION_NOTIONAL)
-    cash_delta = entry_cash - fee
+    cash_delta = compute_entry_cash(before, fill_quantity, price, mark) - fee
     margin = check_pre_trade_margin(
-        state, member, sub_account, account, instrument_id, position, cash_delta
+        clearing, member, sub_account, account, instrument_id, lots, quantity, cash_delta
     )
-    return SideFill(position, cash_delta, compute_long_change(before, position), margin)
+    long_change = compute_long_change(lots, quantity)
+    return SideFill(account, fill_quantity, cash_delta, long_change, margin)
 
 
 def write_side(
-    state: ClearingState, member: bytes, sub_account: int, instrument_id: str, side: SideFill
+    state: ClearingState,
+    member: bytes,
+    sub_account: int,
+    instrument_id: str,
+    price: int,
+    mark: int,
+    side: SideFill,
 ) -> None:
-    account = get_sub_account_for_write(state, member, sub_account)
+    account = side.account
+    if account is None:
+        account = get_sub_account_for_write(state, member, sub_account)
+    else:
+        state.dirty.add(member)  # for the state root
     account.cash += side.cash_delta
-    account.positions[instrument_id] = side.position
+    funding_index = state.funding_indices.get(instrument_id, 0)
+    apply_fill(account.positions, instrument_id, side.fill_quantity, price, mark, funding_index)
     if side.margin is not None:
         keep_trade_figures(state.risk_cache, side.margin)

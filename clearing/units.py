@@ -63,9 +63,9 @@ def mul_div_ceil(a: int, b: int, denominator: int) -> int:
 
 def apply_bps_floor(amount: int, bps: int) -> int:
     """``floor(amount * bps / 10_000)``: a fraction rounded down."""
-    return mul_div_floor(amount, bps, BPS_DENOMINATOR)
+    return div_floor(amount * bps, BPS_DENOMINATOR)
 
 
 def apply_bps_ceil(amount: int, bps: int) -> int:
     """``ceil(amount * bps / 10_000)``: a fraction rounded up (fees, requirements)."""
-    return mul_div_ceil(amount, bps, BPS_DENOMINATOR)
+    return div_ceil(amount * bps, BPS_DENOMINATOR)

@@ -52,6 +52,13 @@ def get_bid_hold(
     return BidHold(tuple(premiums), lots, sum(premiums.values()))
 
 
+def get_bidders(state: ClearingState) -> frozenset[tuple[bytes, int]]:
+    """The sub-accounts with a bid in an open auction: the only ones a bid holds."""
+    return frozenset(
+        (bid.member, bid.sub_account) for auction in state.auctions.values() for bid in auction.bids
+    )
+
+
 def compute_bid_requirement(state: ClearingState, quantities: dict[str, int], hold: BidHold) -> int:
     """Initial margin of ``quantities`` with the held lots, plus the held premiums."""
     lots = tuple(sorted(hold.lots.items()))

@@ -205,8 +205,8 @@ def _apply_lots(
     held = {iid: (q, e) for iid, q, e in account.positions}
     for iid in sorted(lots):
         q, entry = held.get(iid, (0, 0))
-        fill = compute_fill(q, entry, lots[iid], marks[iid])
-        held[iid] = (fill.quantity, fill.average_entry_price)
+        quantity, average, _ = compute_fill(q, entry, lots[iid], marks[iid])
+        held[iid] = (quantity, average)
     positions = tuple((iid, q, e) for iid, (q, e) in sorted(held.items()) if q)
     return replace(account, positions=positions)
 

@@ -40,7 +40,7 @@ from clearing.default.liquidation import (
 from clearing.default.margin_call import close_liquidated_calls, get_overdue_calls
 from clearing.default.records import record_defaults
 from clearing.events import Event, make_event
-from clearing.position import compute_long_change, compute_position_after_fill
+from clearing.position import apply_fill, compute_entry_cash, compute_long_change
 from clearing.risk.engine import (
     INSURANCE_MEMBER,
     get_kept_initial_margin,
@@ -185,12 +185,12 @@ def move_lots_at_mark(state: ClearingState, account: SubAccount, iid: str, lots:
     """Lots enter or leave at the mark (entry variation margin is 0 once marked to market)."""
     mark = state.mark_prices[iid]
     before = account.positions.get(iid)
-    record, cash = compute_position_after_fill(
-        before, lots, mark, mark, state.funding_indices.get(iid, 0)
-    )
-    account.cash += cash
-    state.open_interest[iid] = state.open_interest.get(iid, 0) + compute_long_change(before, record)
-    account.positions[iid] = record  # a flat record keeps its realised PnL
+    lots_before = 0 if before is None else before.quantity
+    account.cash += compute_entry_cash(before, lots, mark, mark)
+    long_change = compute_long_change(lots_before, lots_before + lots)
+    state.open_interest[iid] = state.open_interest.get(iid, 0) + long_change
+    # a flat record keeps its realised PnL
+    apply_fill(account.positions, iid, lots, mark, mark, state.funding_indices.get(iid, 0))
 
 
 def to_ledger_event(event: DefaultEvent) -> Event:

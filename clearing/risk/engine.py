@@ -22,11 +22,11 @@ from clearing.instruments import Instrument, InstrumentKind
 from clearing.oracle import PriceList
 from clearing.risk.arrays import RiskArrays, compute_risk_arrays
 from clearing.risk.cache import (
-    AccountFigures,
     RiskCache,
     TradeFigures,
     compute_trade_figures,
     get_account_figures,
+    get_lots,
 )
 from clearing.risk.errors import MarketMismatch
 from clearing.risk.margin import (
@@ -84,8 +84,9 @@ class RiskDerived:
     setup: RiskSetup | None
     arrays: dict[bool, tuple[ArrayInputs, RiskArrays]] = field(default_factory=dict)
     """Margin (False) and stress (True) arrays, with the inputs they were computed at."""
-    scanned: tuple[RiskCache, dict[tuple[bytes, int], AccountFigures]] | None = None
-    """The end-of-block scans' figures against one risk cache (`get_scanned_initial_margin`)."""
+    scanned: tuple[RiskCache, dict[tuple[bytes, int], tuple[dict[str, int], int]]] | None = None
+    """The end-of-block scans' IM (with the lots it is for) against one risk cache
+    (`get_scanned_initial_margin`)."""
     worst_losses: tuple[RiskArrays, dict[str, int]] | None = None
 
 
@@ -172,7 +173,7 @@ def get_risk_cache(state: ClearingState, setup: RiskSetup) -> RiskCache:
 
 
 def get_quantities(account: SubAccount) -> dict[str, int]:
-    return {iid: p.quantity for iid, p in account.positions.items() if p.quantity}
+    return get_lots(account.positions)
 
 
 def get_account_initial_margin(state: ClearingState, account: SubAccount | None) -> int:
@@ -198,8 +199,7 @@ def get_kept_initial_margin(
     if setup is None or account is None or not account.positions:
         return 0
     cache = get_risk_cache(state, setup)
-    key = (member, sub_account)
-    return get_account_figures(cache, key, get_quantities(account), keep).initial_margin
+    return get_account_figures(cache, (member, sub_account), account.positions, keep).initial_margin
 
 
 def get_scanned_initial_margin(
@@ -220,10 +220,11 @@ def get_scanned_initial_margin(
         scanned = derived.scanned = (cache, {})
     key = (member, sub_account)
     quantities = get_quantities(account)
-    entry = scanned[1].get(key)
-    if entry is None or entry.quantities != quantities:
-        entry = scanned[1][key] = get_account_figures(cache, key, quantities, keep=False)
-    return entry.initial_margin
+    remembered = scanned[1].get(key)
+    if remembered is None or remembered[0] != quantities:
+        figures = get_account_figures(cache, key, account.positions, keep=False)
+        remembered = scanned[1][key] = (quantities, figures.initial_margin)
+    return remembered[1]
 
 
 def release_scanned_figures(state: ClearingState) -> None:
@@ -246,37 +247,48 @@ def get_initial_margin_requirement(state: ClearingState, member: bytes, sub_acco
     return get_kept_initial_margin(state, member, sub_account, account)
 
 
+def get_trade_risk_cache(state: ClearingState) -> RiskCache | None:
+    """The risk cache a batch of trades is checked against (None when risk is off): no
+    trade moves what its arrays are computed from (configuration, epoch, block time,
+    marks), so one read serves the whole batch."""
+    setup = get_risk_setup(state)
+    return None if setup is None else get_risk_cache(state, setup)
+
+
 def check_pre_trade(
     state: ClearingState,
+    cache: RiskCache | None,
     member: bytes,
     sub_account: int,
     account: SubAccount | None,
     instrument_id: str,
+    quantity_before: int,
     quantity_after: int,
     cash_after: int,
 ) -> TradeFigures | None:
     """Reject (``InsufficientMargin``) a trade that raises IM above equity.
 
+    ``cache`` is ``get_trade_risk_cache`` (None: risk off, nothing to check);
     ``account`` is the sub-account before the trade (None if new); the trade
-    leaves ``quantity_after`` lots of ``instrument_id`` in it and ``cash_after``
-    cash. Returns the figures the trade leaves, to keep with
+    takes its ``quantity_before`` lots of ``instrument_id`` to ``quantity_after``
+    and leaves ``cash_after`` cash. Returns the figures the trade leaves, to keep with
     ``keep_trade_figures`` once the trade is written (None when risk is off).
     """
-    setup = get_risk_setup(state)
-    if setup is None:
+    if cache is None:
         return None
-    cache = get_risk_cache(state, setup)
-    key = (member, sub_account)
-    before: AccountFigures = get_account_figures(
-        cache, key, get_quantities(account) if account is not None else {}
-    )
-    after = compute_trade_figures(cache, key, before, instrument_id, quantity_after)
-    if after.initial_margin > before.initial_margin:  # only a risk-raising trade needs equity
+    delta = quantity_after - quantity_before
+    if account is None:
+        after = compute_trade_figures(cache, None, instrument_id, delta)
+        im_before = 0
+    else:
+        before = get_account_figures(cache, (member, sub_account), account.positions)
+        after = compute_trade_figures(cache, before, instrument_id, delta)
+        im_before = before.initial_margin
+    if after.initial_margin > im_before:  # only a risk-raising trade needs equity
         collateral = 0 if account is None else get_collateral_value(state, account)
         check_trade_margin(
-            member, sub_account, cash_after + collateral, before.initial_margin,
-            after.initial_margin,
-        )  # fmt: skip
+            member, sub_account, cash_after + collateral, im_before, after.initial_margin
+        )
     return after
 
 

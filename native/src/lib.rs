@@ -1,15 +1,18 @@
-//! clearnode_native: the native proving core of proofs/ (see proofs/native_group.py `NativeGroup`).
+//! clearnode_native: the native proving core of proofs/ (see proofs/native_group.py `NativeGroup`),
+//! and the margin engine's table of kept scenario losses (losses.rs).
 //!
 //! BLS12-381 G1 arithmetic on blst, the aggregated range prover and the batch verifier of
 //! the solvency statement, producing the very bytes of the Python reference. Every call
 //! that does real work releases the GIL; the work runs on all cores (rayon, and blst's
-//! own pool for the large msms).
+//! own pool for the large msms). The loss table's calls are a few dozen integer
+//! operations each, on the trade path: they hold the GIL.
 
 mod affine_sums;
 mod fixed;
 mod fr;
 mod generators;
 mod group;
+mod losses;
 mod pool;
 mod prover;
 mod transcript;
@@ -280,6 +283,7 @@ fn get_worker_count() -> usize {
 #[pymodule]
 fn clearnode_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Point>()?;
+    m.add_class::<losses::LossTable>()?;
     m.add_function(wrap_pyfunction!(identity, m)?)?;
     m.add_function(wrap_pyfunction!(hash_to_point, m)?)?;
     m.add_function(wrap_pyfunction!(decode_point, m)?)?;

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clearing.position import Fill, compute_fill, compute_unrealised
+from clearing.position import compute_fill, compute_unrealised
 
 
 def fold(fills: list[tuple[int, int]]) -> tuple[int, int, int]:
@@ -17,29 +17,29 @@ def fold(fills: list[tuple[int, int]]) -> tuple[int, int, int]:
 
 
 def test_opening_a_flat_position_takes_the_fill_price() -> None:
-    assert compute_fill(0, 0, 5, 100) == Fill(5, 100, 0)
-    assert compute_fill(0, 0, -5, 100) == Fill(-5, 100, 0)
+    assert compute_fill(0, 0, 5, 100) == (5, 100, 0)
+    assert compute_fill(0, 0, -5, 100) == (-5, 100, 0)
 
 
 def test_adding_floors_the_average_and_books_the_remainder() -> None:
     # cost 1*100 + 2*101 = 302 over 3 lots: average floor(100.67) = 100, remainder 2
-    assert compute_fill(1, 100, 2, 101) == Fill(3, 100, -2)
+    assert compute_fill(1, 100, 2, 101) == (3, 100, -2)
     # short: cost -302 over -3 lots: floor(100.67) = 100, short entry lower, remainder +2
-    assert compute_fill(-1, 100, -2, 101) == Fill(-3, 100, 2)
+    assert compute_fill(-1, 100, -2, 101) == (-3, 100, 2)
 
 
 def test_reducing_keeps_the_average_and_realises_the_closed_lots() -> None:
-    assert compute_fill(10, 100, -4, 110) == Fill(6, 100, 40)
-    assert compute_fill(-10, 100, 4, 110) == Fill(-6, 100, -40)
+    assert compute_fill(10, 100, -4, 110) == (6, 100, 40)
+    assert compute_fill(-10, 100, 4, 110) == (-6, 100, -40)
 
 
 def test_closing_exactly_leaves_a_flat_position() -> None:
-    assert compute_fill(10, 100, -10, 90) == Fill(0, 0, -100)
+    assert compute_fill(10, 100, -10, 90) == (0, 0, -100)
 
 
 def test_crossing_zero_closes_then_opens_at_the_fill_price() -> None:
-    assert compute_fill(3, 100, -5, 120) == Fill(-2, 120, 60)
-    assert compute_fill(-3, 100, 5, 120) == Fill(2, 120, -60)
+    assert compute_fill(3, 100, -5, 120) == (-2, 120, 60)
+    assert compute_fill(-3, 100, 5, 120) == (2, 120, -60)
 
 
 def test_unrealised_is_quantity_times_distance_from_entry() -> None:

@@ -28,9 +28,13 @@ from hypothesis import strategies as st
 
 from clearing.block import BlockResult
 from clearing.risk import engine
-from clearing.risk.cache import RiskCache, TradeFigures
+from clearing.risk.cache import RiskCache, TradeFigures, get_lots
 from clearing.risk.errors import InsufficientMargin
-from clearing.risk.margin import compute_initial_margin, compute_scenario_losses
+from clearing.risk.margin import (
+    compute_initial_margin,
+    compute_scenario_losses,
+    compute_trade_losses,
+)
 from clearing.state import ClearingState, Position, SubAccount, get_collateral_value
 from clearing.trade import Trade
 from clearing.tx import TxRecord
@@ -139,10 +143,12 @@ def decisions_checked_from_scratch(decisions: list[bool]) -> Iterator[None]:
     production = engine.check_pre_trade
 
     def checked(
-        state: ClearingState, member: bytes, sub: int, account: SubAccount | None,
-        instrument_id: str, quantity_after: int, cash_after: int,
+        state: ClearingState, cache: RiskCache | None, member: bytes, sub: int,
+        account: SubAccount | None, instrument_id: str, quantity_before: int,
+        quantity_after: int, cash_after: int,
     ) -> TradeFigures | None:  # fmt: skip
         lots = engine.get_quantities(account) if account is not None else {}
+        assert lots.get(instrument_id, 0) == quantity_before
         im_before = engine.get_account_initial_margin(state, account)
         lots_after = {**lots, instrument_id: quantity_after}
         after = get_from_scratch_losses(state, {i: q for i, q in lots_after.items() if q})
@@ -151,15 +157,16 @@ def decisions_checked_from_scratch(decisions: list[bool]) -> Iterator[None]:
         rejects = im_after > im_before and cash_after + collateral < im_after
         try:
             figures = production(
-                state, member, sub, account, instrument_id, quantity_after, cash_after
-            )
+                state, cache, member, sub, account, instrument_id, quantity_before,
+                quantity_after, cash_after,
+            )  # fmt: skip
         except InsufficientMargin as error:
             assert rejects
             assert (error.initial_margin_before, error.initial_margin) == (im_before, im_after)
             decisions.append(False)
             raise
         assert not rejects and figures is not None
-        assert (figures.losses, figures.initial_margin) == (after, im_after)
+        assert (get_trade_losses(figures), figures.initial_margin) == (after, im_after)
         decisions.append(True)
         return figures
 
@@ -167,13 +174,26 @@ def decisions_checked_from_scratch(decisions: list[bool]) -> Iterator[None]:
         yield
 
 
+def get_trade_losses(figures: TradeFigures) -> tuple[int, ...]:
+    """The losses the checked trade would leave, by the reference from the kept ones."""
+    cache = figures.cache
+    before = (
+        (0,) * cache.arrays.scenario_count
+        if figures.before is None
+        else cache.table.get(figures.before.slot)
+    )
+    return compute_trade_losses(before, cache.arrays.values[figures.row], figures.delta)
+
+
 def check_kept_figures(state: ClearingState) -> None:
-    """Every kept entry is exact for its lots; every account's kept IM is exact."""
+    """Every current kept entry is exact for its lots; every account's kept IM is exact."""
     cache = state.risk_cache
     if isinstance(cache, RiskCache) and cache.marks == state.mark_prices:
         for entry in cache.accounts.values():
-            assert entry.losses == compute_scenario_losses(entry.quantities, cache.arrays)
-            assert entry.initial_margin == compute_initial_margin(entry.losses)
+            if entry.is_current(entry.positions):
+                losses = compute_scenario_losses(get_lots(entry.positions), cache.arrays)
+                assert cache.table.get(entry.slot) == losses
+                assert entry.initial_margin == compute_initial_margin(losses)
     for address, member in state.members.items():
         for sub, account in member.sub_accounts.items():
             assert engine.get_kept_initial_margin(
