@@ -45,6 +45,7 @@ from clearing.trade import (
     sign_trade_batch,
 )
 from clearnode.client.sandbox_keys import derive_ed25519_key
+from node.gc_policy import set_gc_policy
 
 VENUE = "alpha"
 BASE_PRICE = 60_000_000
@@ -149,6 +150,7 @@ def run(argv: list[str]) -> dict[str, object]:
         help="on: the production path with the pre-trade margin check; off: the ledger alone",
     )
     args = parser.parse_args(argv)
+    set_gc_policy()  # as `clearnode start` does: the node's path
     rng = random.Random(args.seed)
     state, addresses = build_state(args.members, args.instruments, args.margin == "on")
     batches = build_batches(rng, addresses, args.instruments, args.trades, args.batch)

@@ -20,6 +20,7 @@ import trio
 from lightclient.anchor import COMETBFT
 from node.cometbft.process import CometBFTExited
 from node.config import ConfigError, NodeConfig, load_config
+from node.gc_policy import set_gc_policy
 from node.genesis_file import load_genesis
 from node.keys import (
     BRIDGE_KEY,
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"clearnode start: {exc}")
         return 2
     setup_logging(config.log_level)
+    set_gc_policy()
     log.info("starting", extra={"moniker": config.moniker, "home": str(config.home)})
     # Until the node's own receiver takes over, SIGTERM interrupts start-up as Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import gc
 import io
 import json
 import logging
@@ -27,6 +28,7 @@ from node.api.server import ApiApp, serve_api
 from node.cli import get_command_names, get_summary, main
 from node.commands.start import check_home
 from node.config import ConfigError, load_config
+from node.gc_policy import GC_THRESHOLDS
 from node.keys import KeyFileError
 from node.logs import setup_logging
 from node.mempool import Mempool
@@ -109,7 +111,13 @@ def test_start_names_an_unusable_data_directory_in_one_line(
     store.parent.mkdir(parents=True, exist_ok=True)
     store.write_bytes(b"this is not an SQLite database" * 100)
     capsys.readouterr()
-    assert main(["start", "--home", str(home)]) == 2
+    thresholds = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # CPython's default
+    try:
+        assert main(["start", "--home", str(home)]) == 2
+        assert gc.get_threshold() == GC_THRESHOLDS  # set before the store was opened
+    finally:
+        gc.set_threshold(*thresholds)
     err = capsys.readouterr().err
     assert f"clearnode start: {store}" in err and "not a usable node database" in err
     assert "Traceback" not in err
