@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from bridge.eip712 import SignatureError, recover_signer
 from bridge.external import SignedExternalEvent, compute_external_signing_bytes
@@ -123,42 +124,44 @@ validator governance added), or have been removed or jailed in a block the forwa
 has not committed yet; or the message is an old one re-delivered."""
 
 
-@dataclass(frozen=True)
-class PayoutAttestation:
-    """One validator's attestation that the vault paid a withdrawal (a final Withdrawn log)."""
+Observed = TypeVar("Observed", PayoutObservation, ExpiryObservation)
 
-    observation: PayoutObservation
+
+@dataclass(frozen=True)
+class ObservationAttestation(Generic[Observed]):
+    """One validator's attestation of a vault event: ``[observation, attestation]``."""
+
+    observation: Observed
     attestation: Attestation
 
     def encode(self) -> bytes:
         return pack_record([self.observation.to_fields(), self.attestation.to_fields()])
+
+    @classmethod
+    def decode_as(cls, data: bytes, kind: type[Observed]) -> tuple[Observed, Attestation]:
+        observation, attestation = unpack_record(data, cls.__name__, 2)
+        return (
+            kind.from_fields(observation),
+            Attestation.from_fields(attestation, "attestation"),
+        )
+
+
+@dataclass(frozen=True)
+class PayoutAttestation(ObservationAttestation[PayoutObservation]):
+    """One validator's attestation that the vault paid a withdrawal (a final Withdrawn log)."""
 
     @classmethod
     def decode(cls, data: bytes) -> PayoutAttestation:
-        observation, attestation = unpack_record(data, "PayoutAttestation", 2)
-        return cls(
-            PayoutObservation.from_fields(observation),
-            Attestation.from_fields(attestation, "attestation"),
-        )
+        return cls(*cls.decode_as(data, PayoutObservation))
 
 
 @dataclass(frozen=True)
-class ExpiryAttestation:
+class ExpiryAttestation(ObservationAttestation[ExpiryObservation]):
     """One validator's attestation that the vault never used an expired withdrawal's nonce."""
-
-    observation: ExpiryObservation
-    attestation: Attestation
-
-    def encode(self) -> bytes:
-        return pack_record([self.observation.to_fields(), self.attestation.to_fields()])
 
     @classmethod
     def decode(cls, data: bytes) -> ExpiryAttestation:
-        observation, attestation = unpack_record(data, "ExpiryAttestation", 2)
-        return cls(
-            ExpiryObservation.from_fields(observation),
-            Attestation.from_fields(attestation, "attestation"),
-        )
+        return cls(*cls.decode_as(data, ExpiryObservation))
 
 
 PooledMessage = (
