@@ -4,7 +4,9 @@ Every test that starts separate OS processes (marked `multiprocess`: validator n
 CometBFT, devnets) runs on one worker, one after another, as it would without xdist: two
 process networks at once on two cores would make their consensus timeouts what the tests
 measure. The other worker meanwhile runs the in-process tests, module by module (so a
-module's fixtures are built once), and both share what is left at the end.
+module's fixtures are built once), the modules of most `slow` tests first, and both
+share what is left at the end, the longest first, so that neither ends alone on a long
+module.
 
 `make test` asks for `--dist loadgroup`, whose scheduler this replaces. xdist's own
 groups tests by an `xdist_group` mark that each worker adds to the test's node id, which
@@ -17,6 +19,7 @@ has collected (the same tests: xdist checks).
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -27,29 +30,56 @@ from xdist.scheduler import LoadScopeScheduling
 GROUPS_PATH = "groups_path"
 """The key of `workerinput` naming the file the first worker writes the groups to."""
 PROCESSES = "processes"
+SLOW_TEST_S = 10.0
+"""What a `slow` test is taken to last when the groups are ordered (a few to 30 s)."""
+TEST_S = 0.2
+"""What any other test is taken to last (most take milliseconds, a few a second)."""
 
 
 def get_group(item: pytest.Item) -> str:
     return PROCESSES if item.get_closest_marker("multiprocess") else item.nodeid.split("::")[0]
 
 
+def estimate_seconds(item: pytest.Item) -> float:
+    return SLOW_TEST_S if item.get_closest_marker("slow") else TEST_S
+
+
 def write_groups(path: Path, items: list[pytest.Item]) -> None:
-    """Each test's group by node id, written whole (the scheduler never reads half)."""
+    """Each test's group by node id and each group's estimated seconds, written whole
+    (the scheduler never reads half)."""
+    groups = {item.nodeid: get_group(item) for item in items}
+    seconds: dict[str, float] = {}
+    for item in items:
+        group = groups[item.nodeid]
+        seconds[group] = seconds.get(group, 0.0) + estimate_seconds(item)
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps({item.nodeid: get_group(item) for item in items}))
+    partial.write_text(json.dumps({"groups": groups, "seconds": seconds}))
     os.replace(partial, path)
 
 
 class GroupScheduling(LoadScopeScheduling):
     """`--dist loadgroup` with the groups the first worker wrote: a group is one unit of
-    work, sent whole to one worker; the largest (the process tests) goes first."""
+    work, sent whole to one worker, the longest left first (the process tests, then the
+    groups of most slow tests), so the workers end together instead of one running the
+    last long module alone (xdist orders groups by their number of tests)."""
 
     def __init__(self, config: pytest.Config, path: Path, log: Any = None) -> None:
         super().__init__(config, log)
         self.path = path
         self.groups: dict[str, str] | None = None
+        self.seconds: dict[str, float] = {}
 
     def _split_scope(self, nodeid: str) -> str:
         if self.groups is None:
-            self.groups = json.loads(self.path.read_text())
+            written = json.loads(self.path.read_text())
+            self.groups, self.seconds = written["groups"], written["seconds"]
         return self.groups.get(nodeid, nodeid)
+
+    def get_seconds(self, group: str) -> float:
+        """The process tests first: they alone run one at a time on their worker."""
+        return math.inf if group == PROCESSES else self.seconds.get(group, TEST_S)
+
+    def _assign_work_unit(self, node: Any) -> None:
+        longest = max(self.workqueue, key=self.get_seconds)
+        self.workqueue.move_to_end(longest, last=False)
+        super()._assign_work_unit(node)
