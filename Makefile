@@ -67,7 +67,8 @@ $(VERIFIER_PAGE): $(NPM_STAMP) package-lock.json $(VERIFIER_SOURCES)
 	node web/verifier/build.mjs $@
 
 # Two workers (pytest-xdist): the tests that start OS processes run one at a time on one,
-# the in-process tests on the other (tests/parallel.py). PYTEST_ARGS=-n0 runs one process.
+# the in-process tests module by module on the other, and both share what is left, the
+# longest first (tests/parallel.py). PYTEST_ARGS=-n0 runs one process.
 PARALLEL := -n 2 --dist loadgroup
 
 test: install

@@ -236,10 +236,6 @@ def read_figures(home: NodeHome, engine: str) -> dict[str, dict[str, float]]:
             elif name in ("clearnode_consensus_step_seconds_sum",
                           "cometbft_consensus_step_duration_seconds_sum"):  # fmt: skip
                 figures["step_s"][labels["step"]] += value
-            elif name == "clearnode_height":
-                figures["height"]["height"] = value
-            elif name == "cometbft_consensus_height":
-                figures["height"]["height"] = value
     return figures
 
 
@@ -265,6 +261,7 @@ class Step:
     load_cpu_s: float
     figures: list[dict[str, dict[str, float]]]
     committed_bytes: int
+    heights: int  # committed during the step (the same on every node)
 
     def is_sustained(self, max_p50_ms: float) -> bool:
         return self.p50_ms <= max_p50_ms and self.refused == 0
@@ -281,8 +278,8 @@ class Step:
             parts["other"] = round((cpu - sum(figures["busy"].values())) / self.seconds, 3)
             busy.append(parts)
         steps = []
+        heights = max(1, self.heights)
         for figures in self.figures:
-            heights = max(1.0, figures.get("height", {}).get("height", 0.0))
             steps.append({k: round(1000 * v / heights, 1)
                           for k, v in sorted(figures.get("step_s", {}).items())})  # fmt: skip
         channels: dict[str, float] = defaultdict(float)
@@ -325,8 +322,7 @@ async def run_step(
     cpu = [get_tree_cpu_s(pid) - was for pid, was in zip(pids, cpu_before, strict=True)]
     figures_after = [read_figures(home, engine) for home in validators]
     figures = [subtract(a, b) for a, b in zip(figures_after, figures_before, strict=True)]
-    for step_figures in figures:
-        step_figures.setdefault("height", {})["height"] = watch.height - heights_before
+    heights = watch.height - heights_before
     await watch.wait_for(sent, DRAIN_S)
     counted = start + WARMUP_S
     window = [n for _, seen, n in watch.committed if counted <= seen <= end]
@@ -346,6 +342,7 @@ async def run_step(
         load_cpu_s=load_cpu,
         figures=figures,
         committed_bytes=sum(size for seen, size in watch.blocks if start <= seen <= end),
+        heights=heights,
     )
 
 

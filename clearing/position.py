@@ -85,7 +85,6 @@ def apply_fill(
     if record is None:
         record = Position()
     if record.quantity == 0:
-        record.average_entry_price = 0
         record.settlement_price, record.funding_index = mark_price, funding_index
     quantity, average, realised = compute_fill(
         record.quantity, record.average_entry_price, fill_quantity, price

@@ -55,12 +55,26 @@ def find_module(root: Path, name: str) -> Path | None:
     return None
 
 
-def get_imports(root: Path, name: str, path: Path) -> set[str]:
+def get_imports(root: Path, name: str, path: Path, type_checking: bool = True) -> set[str]:
     """The modules `name` (at `path`) imports, wherever the statement is; `from a import
-    b` counts `a` and, when it is a module, `a.b`."""
+    b` counts `a` and, when it is a module, `a.b`. `type_checking=False` leaves out what
+    an `if TYPE_CHECKING:` block imports (for annotations only, never at run time)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(), filename=str(path))
+    skipped = (
+        set()
+        if type_checking
+        else {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for inner in ast.walk(node)
+        }
+    )
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -82,12 +96,17 @@ def get_local_packages(root: Path) -> set[str]:
     return {p.parent.name for p in root.glob("*/__init__.py")}
 
 
+def get_module_name(root: Path, path: Path) -> str:
+    """The dotted name of the module at `path` (a package's name for its `__init__.py`)."""
+    return ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+
+
 def compute_modules(root: Path, packages: list[str], never: list[str]) -> dict[str, Path]:
     """Every module the SDK ships, by name: those of `packages` and what they import of
     the repository's own packages, transitively, with each one's parent packages."""
     local = get_local_packages(root)
     start = [
-        ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        get_module_name(root, path)
         for package in packages
         for path in sorted(root.joinpath(*package.split(".")).rglob("*.py"))
     ]

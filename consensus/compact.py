@@ -50,7 +50,7 @@ TxLookup = Callable[[bytes], bytes | None]
 """A transaction by its id, if this node holds it."""
 
 
-def compute_tx_id(tx: bytes) -> bytes:
+def compute_tx_hash(tx: bytes) -> bytes:
     return hashlib.sha256(tx).digest()
 
 
@@ -177,7 +177,7 @@ def make_compact(proposal: Proposal, is_held: Callable[[bytes], bool]) -> Compac
     tx_ids: list[bytes | None] = []
     prefilled: list[bytes] = []
     for tx in proposal.block.txs:
-        tx_id = compute_tx_id(tx)
+        tx_id = compute_tx_hash(tx)
         if is_held(tx_id):
             tx_ids.append(tx_id)
         else:
@@ -193,4 +193,4 @@ def make_compact(proposal: Proposal, is_held: Callable[[bytes], bool]) -> Compac
 
 def index_txs(txs: Sequence[bytes]) -> dict[bytes, bytes]:
     """`txs` by id."""
-    return {compute_tx_id(tx): tx for tx in txs}
+    return {compute_tx_hash(tx): tx for tx in txs}

@@ -143,7 +143,7 @@ class Mempool(Protocol):
         ...
 
     def get_tx(self, tx_id: bytes) -> bytes | None:
-        """The pending transaction whose id (`consensus.compact.compute_tx_id`) is `tx_id`."""
+        """The pending transaction whose id (`consensus.compact.compute_tx_hash`) is `tx_id`."""
         ...
 
 

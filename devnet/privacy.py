@@ -40,10 +40,10 @@ from clearing.risk.engine import get_member_risk
 from clearing.state import ClearingState
 from clearing.tx import get_tx_kind
 from clearnode.client import Member
+from consensus.compact import compute_tx_hash
 from lightclient.anchor import COMETBFT
 from node.api.bodies import hex0x
 from node.clock import wall_clock_ms
-from node.mempool import compute_tx_hash
 from node.verifier.service import GENESIS_OPERATION, PAGE
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
 

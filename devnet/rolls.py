@@ -98,20 +98,24 @@ class Rolls:
 
     def get_missing(self) -> str:
         """What of the roll the run did not show ('' if it showed all of it)."""
-        rolled = [s for s in self.series.values() if s.listed_height > 0]
+        rolled = self.get_rolled()
         if not any(s.settled_height is not None for s in self.series.values()):
             return "the listing roll: no series expired during the run"
         if not rolled:
             return "the listing roll: no series was listed after an expiry"
         if not any(s.priced_height is not None for s in rolled):
             return "the listing roll: the oracle never priced a rolled series"
-        if self.has_untraded_roll():
+        if all(s.traded_height is None for s in rolled):
             return "the listing roll: the market makers never traded a rolled series"
         return ""
 
+    def get_rolled(self) -> list[RolledSeries]:
+        """The series the roll listed during the run (not the genesis')."""
+        return [s for s in self.series.values() if s.listed_height > 0]
+
     def has_untraded_roll(self) -> bool:
         """The roll listed a series and nobody holds any such series yet."""
-        rolled = [s for s in self.series.values() if s.listed_height > 0]
+        rolled = self.get_rolled()
         return bool(rolled) and all(s.traded_height is None for s in rolled)
 
     def get_summary(self) -> list[dict[str, Any]]:

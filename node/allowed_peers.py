@@ -1,6 +1,7 @@
 """Who may connect to this node: the nodes of the validator records in force (and of
 those in their rotation grace) and the operator's observers, followed as the set changes;
-and which of them form the clique whose transactions nobody relays (node/p2p/router.py)."""
+and which of them form the clique whose messages on direct topics are relayed only to
+peers outside it (node/p2p/router.py)."""
 
 from __future__ import annotations
 

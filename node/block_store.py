@@ -7,10 +7,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from consensus.compact import compute_tx_hash
 from consensus.types import Block, CommitCertificate
 from node.blocksync import SyncedBlock
 from node.history.store import BlockHistory
-from node.mempool import compute_tx_hash
 from node.storage import NodeStore
 from node.worktime import BLOCK_STORE, WorkTime
 

@@ -29,7 +29,7 @@ ProposalSource = Callable[[int, int], list[bytes]]
 
 
 class ClearingApp:
-    """The consensus `Application` over the clearing state; `finalize_block` is the only writer.
+    """The consensus `Application` over the clearing state; `apply_block` is the only writer.
 
     Invariant: `last_root` is the state root after block `height` (genesis root at 0).
     """

@@ -37,14 +37,10 @@ def get_command_modules() -> dict[str, str]:
     return modules
 
 
-def get_command_names() -> list[str]:
-    return sorted(get_command_modules())
-
-
-def get_summary(name: str) -> str:
-    """The `SUMMARY = "..."` of command `name`'s module, read from its source unimported."""
-    spec = importlib.util.find_spec(get_command_modules()[name])
-    assert spec is not None and spec.origin is not None, name
+def get_summary(module: str) -> str:
+    """The `SUMMARY = "..."` of a command's module, read from its source unimported."""
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None, module
     source = Path(spec.origin)
     for node in ast.parse(source.read_text()).body:
         if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["SUMMARY"]:
@@ -73,7 +69,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         importlib.import_module(modules[command]).register(sub)
         return parser
     for name in sorted(modules):
-        sub.add_parser(name, help=get_summary(name), add_help=False)
+        sub.add_parser(name, help=get_summary(modules[name]), add_help=False)
     return parser
 
 

@@ -102,15 +102,14 @@ class Driver:
         on_behind: Callable[[int], None] | None = None,
         work: WorkTime | None = None,
         on_step: Callable[[str, float], None] | None = None,
-        fetch_txs: FetchTxs | None = None,
     ) -> None:
         """`on_step(step, seconds)` hears how long each step of a round took (see
-        `_observe_steps`); without `fetch_txs` a compact proposal naming transactions this
-        node lacks waits for them to arrive by gossip."""
+        `_observe_steps`); until the sync loop sets `fetch_txs`, a compact proposal naming
+        transactions this node lacks waits for them to arrive by gossip."""
         self.config = config
         self.work = WorkTime() if work is None else work
         self.on_step = on_step
-        self.fetch_txs = fetch_txs
+        self.fetch_txs: FetchTxs | None = None
         self._fetching: set[tuple[int, int, bytes]] = set()
         self._step: tuple[tuple[int, int, str], float] | None = None
         self.store = store

@@ -23,7 +23,6 @@ refusal.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 import logging
@@ -32,6 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from clearing.errors import ClearingError
+from consensus.compact import compute_tx_hash
 from lightclient.codec import DecodeError
 from node.limits import MAX_MEMPOOL_TX_BYTES
 
@@ -113,10 +113,6 @@ class CheckFailed(MempoolError):
     def __init__(self, cause: Exception) -> None:
         self.cause = cause
         super().__init__(f"the transaction could not be checked ({type(cause).__name__})")
-
-
-def compute_tx_hash(tx: bytes) -> bytes:
-    return hashlib.sha256(tx).digest()
 
 
 @dataclass

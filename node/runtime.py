@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import trio
 
 from clearing.validator_set import has_power
+from consensus.compact import compute_tx_hash
 from consensus.engine import ChainStart
 from consensus.signer import Signer
 from consensus.types import Block, CommitCertificate, Voter
@@ -26,7 +27,7 @@ from node.config import NodeConfig
 from node.consensus_loop import run_consensus
 from node.driver import Driver, DriverConfig
 from node.liveness import CommitWatch, get_stall_limit_ms
-from node.mempool import Mempool, MempoolError, compute_tx_hash
+from node.mempool import Mempool, MempoolError
 from node.p2p import P2PNode
 from node.p2p.topics import CONSENSUS, TX, get_topics, open_publisher
 from node.services import NodeContext

@@ -29,7 +29,8 @@ from clearing.trade import TradeBatch, check_trade_batch
 from clearing.tx import Transaction, decode_tx
 from clearing.withdrawal import WithdrawalPaid, check_withdrawal_paid
 from clearing.withdrawal_expiry import WithdrawalExpired, check_withdrawal_expired
-from node.mempool import CheckFn, CheckResult, compute_tx_hash
+from consensus.compact import compute_tx_hash
+from node.mempool import CheckFn, CheckResult
 
 # Bridge and oracle inputs move collateral and prices: order them ahead of trades.
 PRIORITY_SYSTEM = 2

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from clearing.limits import MAX_BLOCK_TXS
-from consensus.compact import compute_tx_id
+from consensus.compact import compute_tx_hash
 from lightclient.codec import WIRE_VERSION, DecodeError, expect_list, expect_versioned, pack, unpack
 from lightclient.crypto import HASH_BYTES
 from node.limits import MAX_PROPOSAL_BYTES
@@ -69,7 +69,7 @@ def decode_response(data: bytes, tx_ids: Sequence[bytes]) -> list[bytes]:
     for index, (tx_id, tx) in enumerate(zip(tx_ids, answers, strict=True)):
         if tx is None:
             continue
-        if not isinstance(tx, bytes) or compute_tx_id(tx) != tx_id:
+        if not isinstance(tx, bytes) or compute_tx_hash(tx) != tx_id:
             raise DecodeError("tx fetch response", f"answer {index} is not the transaction asked")
         found.append(tx)
     return found
@@ -111,6 +111,6 @@ async def fetch_txs(node: P2PNode, peers: Sequence[str], tx_ids: Sequence[bytes]
             log.info("transaction fetch from %s failed: %s", peer, exc)
             continue
         found += answered
-        got = {compute_tx_id(tx) for tx in answered}
+        got = {compute_tx_hash(tx) for tx in answered}
         missing = [i for i in missing if i not in got]
     return found

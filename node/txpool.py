@@ -23,7 +23,8 @@ from collections.abc import Sequence
 
 import trio
 
-from node.mempool import DuplicateTx, Mempool, MempoolError, compute_tx_hash
+from consensus.compact import compute_tx_hash
+from node.mempool import DuplicateTx, Mempool, MempoolError
 from node.storage import NodeStore
 
 log = logging.getLogger(__name__)

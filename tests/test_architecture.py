@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.client.support import load_backend
+
 ROOT = Path(__file__).resolve().parent.parent
 
 IO_FRAMEWORKS = {"trio", "libp2p", "web3", "asyncio", "socket", "requests", "sqlite3"}
@@ -125,33 +127,22 @@ def test_the_service_interface_imports_no_service() -> None:
 
 def get_runtime_imports(root: Path) -> dict[str, set[str]]:
     """Each module of the packages under `root` and the modules of them it imports when it
-    runs (at module level or in a function; an import for type checking only is no arrow)."""
+    runs (at module level or in a function; an import for type checking only is no arrow),
+    read as clearnode-client's build reads them."""
+    backend = load_backend()
     modules = {
-        ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): path
-        for init in root.glob("*/__init__.py")
-        if init.parent.name != "tests"
-        for path in init.parent.rglob("*.py")
+        backend.get_module_name(root, path): path
+        for package in backend.get_local_packages(root) - {"tests"}
+        for path in (root / package).rglob("*.py")
     }
-    imports: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        tree = ast.parse(path.read_text())
-        typing_only = {
-            id(inner)
-            for node in ast.walk(tree)
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-            for inner in ast.walk(node)
+    return {
+        name: {
+            imported
+            for imported in backend.get_imports(root, name, path, type_checking=False)
+            if imported in modules and imported != name
         }
-        named: set[str] = set()
-        for node in ast.walk(tree):
-            if id(node) in typing_only:
-                continue
-            if isinstance(node, ast.Import):
-                named.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                named.add(node.module)
-                named.update(f"{node.module}.{alias.name}" for alias in node.names)
-        imports[name] = {m for m in named if m in modules and m != name}
-    return imports
+        for name, path in modules.items()
+    }
 
 
 def find_circles(imports: dict[str, set[str]]) -> list[list[str]]:

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.p2p import P2PNode
-from node.worktime import WorkTime
+from node.worktime import PARTS, WorkTime
 
 CountsGetter = Callable[[], Iterable[tuple[Sequence[str], float]]]
 
@@ -50,7 +50,7 @@ BRIDGE_VAULT_ROTATIONS = CounterFamily(
 BUSY_SECONDS = CounterFamily(
     "clearnode_busy_seconds",
     "CPU seconds the node's event loop spent in each part of its work (node/worktime.py): "
-    "gossip_decode, tx_check, tx_recheck, consensus, proposal_check, block_apply, block_store",
+    + ", ".join(PARTS),
     ("part",),
 )
 P2P_SENT_BYTES = CounterFamily(

@@ -1,6 +1,9 @@
-"""One call for the node runtime: build the API over the node's parts and serve it.
+"""Serving a node's HTTP API: `serve_api_of(config, node, metrics, store)` over any
+`NodeInterface` (what `start_node` in node/startup.py runs on either engine), and
+`serve_node_api`, which first builds a `LocalNode` over a bare mempool and state (the
+API tests' harness).
 
-    api = await nursery.start(serve_node_api, config, state_getter, mempool, store, broadcast)
+    api = await nursery.start(serve_api_of, config, node, metrics, store)
     ...after each committed block: api.publish_block(height, hash, root, time_ms, result_codes)
 
 `task_status.started` receives the ApiApp (with `.port` and, when the operator listener

@@ -33,13 +33,14 @@ from clearing.context import BlockContext, Equivocation
 from clearing.errors import ClearingError
 from clearing.genesis import Validator
 from clearing.validator_set import get_active_set_at, has_power
+from consensus.compact import compute_tx_hash
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
 from node.cometbft.home import get_app_state
 from node.cometbft.record import CometBlockRecord
-from node.mempool import CheckFn, compute_tx_hash
+from node.mempool import CheckFn
 from node.worktime import PROPOSAL_CHECK, TX_CHECK, TX_RECHECK
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ import trio
 
 from clearing.errors import ClearingError
 from clearing.state import ClearingState
+from consensus.compact import compute_tx_hash
 from lightclient.codec import DecodeError
 from node.api.node_interface import build_status
 from node.cometbft.rpc import CometRpc, RpcError
@@ -29,7 +30,6 @@ from node.mempool import (
     MempoolError,
     TxRejected,
     TxTooLarge,
-    compute_tx_hash,
 )
 from node.metrics import NodeMetrics
 from node.storage import NodeStore, StoredBlock

@@ -19,11 +19,11 @@ from clearing.events import Event
 from clearing.genesis import Genesis
 from clearing.trade import TradeBatch
 from clearing.tx import decode_tx
+from consensus.compact import compute_tx_hash
 from node.clearing_app import ClearingApp
 from node.committed import decode_stored_block
 from node.history.outcomes import get_tx_outcomes
 from node.history.store import BlockHistory, HistoryRow
-from node.mempool import compute_tx_hash
 from node.storage import NodeStore, StorageError
 
 log = logging.getLogger(__name__)

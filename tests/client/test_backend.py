@@ -4,27 +4,16 @@ pyproject.toml's, whose ranges are the node's own; the sdist builds the same whe
 
 from __future__ import annotations
 
-import importlib.util
 import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.client.support import CLIENT, load_backend
+
 ROOT = Path(__file__).resolve().parents[2]
-CLIENT = ROOT / "client"
-
-
-def load_backend(directory: Path = CLIENT) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "clearnode_client_backend", directory / "backend.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 backend = load_backend()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consensus.compact import CompactProposal, MissingTxs, compute_tx_id, make_compact
+from consensus.compact import CompactProposal, MissingTxs, compute_tx_hash, make_compact
 from consensus.messages import decode_message, encode_message
 from consensus.types import Proposal
 from lightclient.codec import DecodeError
@@ -27,14 +27,14 @@ def test_a_compact_proposal_rebuilds_the_proposal_from_what_is_held(
     txs: list[bytes], data: st.DataObject
 ) -> None:
     proposal = proposal_of(txs)
-    held = {compute_tx_id(tx): tx for tx in txs if data.draw(st.booleans())}
+    held = {compute_tx_hash(tx): tx for tx in txs if data.draw(st.booleans())}
     compact = make_compact(proposal, lambda tx_id: tx_id in held)
     decoded = decode_message(encode_message(compact))
     assert decoded == compact and isinstance(decoded, CompactProposal)
     assert decoded.assemble(held.get) == proposal
     assert decoded.is_signed_by_proposer(CHAIN)
     assert decoded.get_missing(held.get) == ()
-    assert len(compact.prefilled) == sum(1 for tx in txs if compute_tx_id(tx) not in held)
+    assert len(compact.prefilled) == sum(1 for tx in txs if compute_tx_hash(tx) not in held)
 
 
 @given(TXS.filter(bool), st.data())
@@ -43,8 +43,10 @@ def test_a_node_lacking_transactions_is_told_exactly_which(
 ) -> None:
     proposal = proposal_of(txs)
     compact = make_compact(proposal, lambda tx_id: True)
-    held = {compute_tx_id(tx): tx for tx in txs if data.draw(st.booleans())}
-    lacking = tuple(dict.fromkeys(compute_tx_id(tx) for tx in txs if compute_tx_id(tx) not in held))
+    held = {compute_tx_hash(tx): tx for tx in txs if data.draw(st.booleans())}
+    lacking = tuple(
+        dict.fromkeys(compute_tx_hash(tx) for tx in txs if compute_tx_hash(tx) not in held)
+    )
     assert compact.get_missing(held.get) == lacking
     if lacking:
         with pytest.raises(MissingTxs) as missing:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from consensus.compact import CompactProposal, compute_tx_id, make_compact
+from consensus.compact import CompactProposal, compute_tx_hash, make_compact
 from consensus.engine import (
     ChainStart,
     Engine,
@@ -242,14 +242,14 @@ def test_a_compact_proposal_waits_for_the_transactions_it_lacks_then_gets_a_prev
     engine.receive("proposer's node", replace(compact, signature=bytes(64)))  # forged
     assert asked == []
     engine.receive("proposer's node", compact)
-    assert asked == [("proposer's node", tuple(dict.fromkeys(map(compute_tx_id, txs))))]
+    assert asked == [("proposer's node", tuple(dict.fromkeys(map(compute_tx_hash, txs))))]
     assert engine.awaiting_txs and engine.state.proposals == {}
     engine.add_txs(txs[: len(txs) // 2])
     assert engine.awaiting_txs and engine.state.proposals == {}
     engine.add_txs([*txs[len(txs) // 2 :], b"not asked for"])
     assert not engine.awaiting_txs and engine.state.proposals == {0: proposal}
-    assert engine.get_tx(compute_tx_id(txs[0])) == txs[0]
-    assert engine.get_tx(compute_tx_id(b"not asked for")) is None
+    assert engine.get_tx(compute_tx_hash(txs[0])) == txs[0]
+    assert engine.get_tx(compute_tx_hash(b"not asked for")) is None
     votes = [m for m in map(decode_message, host.sent) if isinstance(m, Vote)]
     assert [(v.vote_type, v.block_hash) for v in votes] == [(VoteType.PREVOTE, proposal.block.hash)]
 
@@ -262,7 +262,7 @@ def test_a_proposer_sends_its_proposal_compact_prefilling_what_it_did_not_gossip
     engine.start()
     [message] = [m for m in map(decode_message, host.sent) if not isinstance(m, Vote)]
     assert isinstance(message, CompactProposal)
-    assert message.tx_ids == (None, compute_tx_id(b"gossiped"))
+    assert message.tx_ids == (None, compute_tx_hash(b"gossiped"))
     assert message.prefilled == (b"proposer's own",)
     assert message.assemble(engine.get_tx).block.txs == (b"proposer's own", b"gossiped")
 

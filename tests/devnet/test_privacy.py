@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from consensus.compact import compute_tx_hash
 from consensus.types import Block
 from devnet.privacy import (
     NUMBER,
@@ -31,7 +32,6 @@ from devnet.sandbox import Sandbox
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.api.server import ApiApp
-from node.mempool import compute_tx_hash
 from node.verifier.service import GENESIS_OPERATION
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
 from tests.clearing.default.test_steps import give

@@ -19,6 +19,7 @@ import trio
 from clearing.block import BlockResult
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from consensus.compact import compute_tx_hash
 from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
@@ -26,7 +27,7 @@ from node.clock import wall_clock_ms
 from node.history.indexer import get_block_history
 from node.history.outcomes import TX_WINDOW_BLOCKS
 from node.history.store import BlockHistory
-from node.mempool import Mempool, compute_tx_hash
+from node.mempool import Mempool
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 from tests.node.apiserver import serve_app

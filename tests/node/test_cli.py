@@ -25,7 +25,7 @@ from devnet.sandbox import Sandbox
 from node.api.http import get_bound_port
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp, serve_api
-from node.cli import get_command_names, get_summary, main
+from node.cli import get_command_modules, get_summary, main
 from node.commands.start import check_home
 from node.config import ConfigError, load_config
 from node.gc_policy import GC_THRESHOLDS
@@ -216,14 +216,15 @@ def test_a_command_line_imports_only_the_command_it_names() -> None:
     """`clearnode gov vote` must not pay for the devnet's, relay's and start's imports
     (seconds each); help and a mistyped command list every command by its SUMMARY, read
     from its source, and import none (1.5 s down to 0.1: python -m bench commands)."""
-    every = set(get_command_names())
+    modules = get_command_modules()
+    every = set(modules)
     assert {"devnet", "relay", "start"} <= every
     for command in ("gov", "keys", "verify"):
         imported = list_imported_commands([command, "--help"])
         assert command in imported and not imported & {"devnet", "relay", "start"}, imported
     assert list_imported_commands(["--help"]) == set()
     assert list_imported_commands(["no-such-command"]) == set()
-    assert all(get_summary(name) for name in every)
+    assert all(get_summary(modules[name]) for name in every)
 
 
 def test_json_logs_carry_extra_fields_and_libp2p_records() -> None:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from consensus.compact import compute_tx_id
+from consensus.compact import compute_tx_hash
 from lightclient.codec import DecodeError
-from node.mempool import compute_tx_hash
 from node.p2p import P2PNode
 from node.txfetch import (
     PROTOCOL,
@@ -25,7 +24,7 @@ TXS = [b"batch %d " % i * 100 for i in range(6)]
 
 
 def serve(node: P2PNode, txs: list[bytes]) -> None:
-    held = {compute_tx_id(tx): tx for tx in txs}
+    held = {compute_tx_hash(tx): tx for tx in txs}
     serve_txs(node, held.get)
 
 
@@ -33,7 +32,7 @@ async def test_what_the_first_peer_lacks_is_asked_of_the_next() -> None:
     async with line("b", "a", "c") as (b, a, c):
         serve(b, TXS[:2])
         serve(c, TXS[1:5])
-        ids = [compute_tx_id(tx) for tx in TXS]
+        ids = [compute_tx_hash(tx) for tx in TXS]
         found = await fetch_txs(a, [b.peer_id, c.peer_id], ids)
         assert sorted(found) == sorted(TXS[:5])
         assert await fetch_txs(a, [c.peer_id, b.peer_id], ids[:1]) == TXS[:1]
@@ -50,13 +49,13 @@ async def test_a_peer_answering_another_transaction_is_refused_and_scored_down()
         a.set_request_handler(PROTOCOL, lie, 1 << 20)
         serve(c, TXS)
         before = b.scores.get_score(a.peer_id)
-        found = await fetch_txs(b, [a.peer_id, c.peer_id], [compute_tx_id(TXS[3])])
+        found = await fetch_txs(b, [a.peer_id, c.peer_id], [compute_tx_hash(TXS[3])])
         assert found == [TXS[3]]
         assert b.scores.get_score(a.peer_id) < before
 
 
 def test_ids_are_the_mempools_hashes_and_answers_keep_their_places() -> None:
-    ids = [compute_tx_id(tx) for tx in TXS[:3]]
+    ids = [compute_tx_hash(tx) for tx in TXS[:3]]
     assert ids[0] == compute_tx_hash(TXS[0])
     assert decode_request(encode_request(ids)) == ids
     assert decode_response(encode_response([TXS[0], None, TXS[2]]), ids) == [TXS[0], TXS[2]]

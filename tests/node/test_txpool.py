@@ -13,8 +13,9 @@ import pytest
 import trio
 
 from clearing.tx import encode_tx
+from consensus.compact import compute_tx_hash
 from devnet.sandbox import Sandbox
-from node.mempool import Mempool, TxRejected, compute_tx_hash
+from node.mempool import Mempool, TxRejected
 from node.storage import SCHEMA_VERSION, NodeStore
 from node.txcheck import make_clearing_check
 from node.txpool import TxPool

@@ -15,9 +15,9 @@ import pytest
 import trio
 
 from clearing.genesis import parse_genesis
+from consensus.compact import compute_tx_hash
 from lightclient.cometbft import CometValidatorPowers
 from node.cometbft.record import CometBlockRecord, SignedHeader
-from node.mempool import compute_tx_hash
 from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import assert_roots_agree, wait_until

@@ -49,13 +49,19 @@ async def test_a_clique_nodes_message_reaches_all_from_it_and_is_not_relayed() -
     ]
 
 
-async def test_a_clique_nodes_message_is_relayed_to_peers_outside_the_clique() -> None:
-    # d (an observer) is connected to a alone; a relays b's message to d, not to c
-    links = [(0, 1), (0, 2), (1, 2), (0, 3)]
-    async with hosts(["a", "b", "c", "d"], links) as nodes:
-        a, b, c, d = nodes
+@asynccontextmanager
+async def clique_and_observer() -> AsyncIterator[list[P2PNode]]:
+    """a, b and c, the clique, all connected; d, an observer, connected to a alone."""
+    async with hosts(["a", "b", "c", "d"], [(0, 1), (0, 2), (1, 2), (0, 3)]) as nodes:
+        clique = frozenset(n.peer_id for n in nodes[:3])
         for node in nodes:
-            node.set_clique(frozenset({a.peer_id, b.peer_id, c.peer_id}))
+            node.set_clique(clique)
+        yield nodes
+
+
+async def test_a_clique_nodes_message_is_relayed_to_peers_outside_the_clique() -> None:
+    # a relays b's message to d, not to c
+    async with clique_and_observer() as (a, b, c, d):
         await b.publish("tx", note("from a validator"))
         assert await receive(d, "tx") == (b.peer_id, "from a validator")
         assert await receive(c, "tx") == (b.peer_id, "from a validator")
@@ -64,12 +70,8 @@ async def test_a_clique_nodes_message_is_relayed_to_peers_outside_the_clique() -
 
 
 async def test_a_message_from_outside_the_clique_is_relayed() -> None:
-    # d (an observer) is connected to a alone; a relays d's message to b and c
-    links = [(0, 1), (0, 2), (1, 2), (0, 3)]
-    async with hosts(["a", "b", "c", "d"], links) as nodes:
-        a, b, c, d = nodes
-        for node in nodes:
-            node.set_clique(frozenset({a.peer_id, b.peer_id, c.peer_id}))
+    # a relays d's message to b and c
+    async with clique_and_observer() as (a, b, c, d):
         await d.publish("tx", note("from an observer"))
         assert await receive(b, "tx") == (d.peer_id, "from an observer")
         assert await receive(c, "tx") == (d.peer_id, "from an observer")
