@@ -121,6 +121,22 @@ class GossipDue:
 
 EngineTimeout = TimeoutFired | HeightDue | ProposalDue | GossipDue
 
+MAX_REGOSSIP_SPACING = 8
+"""A round stuck for long re-sends its messages every this many re-gossip intervals."""
+
+
+def is_regossip_due(stuck_ticks: int) -> bool:
+    """Whether a round stuck for `stuck_ticks` re-gossip intervals re-sends its messages:
+    after 1, 2, 4 and 8 intervals, then every 8. Every re-send costs the whole height's
+    proposals and votes to every peer; a node too slow to send them within one interval
+    (a starved CPU) would otherwise queue ever more of them ahead of its fresh votes,
+    and the round it waits on would never end."""
+    if stuck_ticks < 1:
+        return False
+    if stuck_ticks >= MAX_REGOSSIP_SPACING:
+        return stuck_ticks % MAX_REGOSSIP_SPACING == 0
+    return stuck_ticks & (stuck_ticks - 1) == 0
+
 
 class Timers(Protocol):
     def schedule(self, delay_ms: int, timeout: EngineTimeout) -> None:
@@ -196,7 +212,8 @@ class EngineConfig:
     """Every this long, re-send this height's messages (0: never)."""
     regossip_moving: bool = True
     """Re-send also when the height or round moved since the last time; False saves the
-    node's bandwidth (only a stuck height re-sends, as only lost gossip can stall it)."""
+    node's bandwidth: only a stuck round re-sends, as only lost gossip can stall it, and
+    ever more sparsely the longer it stays stuck (`is_regossip_due`)."""
     future_heights: int = 2
     """Messages up to this many heights ahead are buffered; beyond, we are behind."""
     max_buffered: int = 4096
@@ -283,6 +300,8 @@ class Engine:
         self._future: deque[tuple[PeerId, Message]] = deque(maxlen=config.max_buffered)
         self._gossiping = False
         self._gossiped_at = (0, 0)
+        self._stuck_ticks = 0
+        """Re-gossip intervals in a row that this height and round have not moved."""
         self._held: dict[bytes, bytes] = {}
         """The transactions of this height's proposals by id (peers fetch them here)..."""
         self._held_before: dict[bytes, bytes] = {}
@@ -463,7 +482,9 @@ class Engine:
     def gossip(self) -> None:
         """Re-send this height's messages (lost gossip; `regossip_moving`)."""
         seen, self._gossiped_at = self._gossiped_at, (self.state.height, self.state.round)
-        if (self.config.regossip_moving or seen == self._gossiped_at) and not self.state.decided:
+        self._stuck_ticks = self._stuck_ticks + 1 if seen == self._gossiped_at else 0
+        due = self.config.regossip_moving or is_regossip_due(self._stuck_ticks)
+        if due and not self.state.decided:
             for message in get_gossip(self.state):
                 self.transport.broadcast(self._encode(message))
 

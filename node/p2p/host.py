@@ -242,6 +242,9 @@ class P2PNode:
         """Connections refused per banned peer, reported when its ban ends."""
         self._strangers: OrderedDict[str, None] = OrderedDict()
         """Peers outside `allowed_peers` refused so far (bounded), each logged once."""
+        self._lagging: set[Any] = set()
+        """Peers whose long queue made a publish wait its whole `publish_wait_s`: they
+        hold no publish back until their queue has drained."""
         self.scores = PeerScores(config.scores)
         # (topic, outcome) -> count; outcomes: published, delivered, rejected, dropped
         self.counters = counters
@@ -503,19 +506,30 @@ class P2PNode:
         """Gossips `data`; waits while a peer queue is long (py-libp2p drops past 32), but
         at most `publish_wait_s`: a peer whose queue does not drain (py-libp2p ends a
         peer's sending loop at a failed write yet keeps queueing for it) then misses the
-        message, instead of every peer missing every message."""
+        message, instead of every peer missing every message.
+
+        Such a peer then lags, and holds no publish back until its queue is empty: a
+        slow reader (a starved full node) would otherwise cost every message of ours
+        `publish_wait_s`, and the validators' consensus would move at its pace."""
         spec = self._topic(topic)
         if len(data) > spec.max_bytes:
             raise MessageTooLarge(f"message on {topic}", len(data), spec.max_bytes)
         with trio.move_on_after(self.config.publish_wait_s) as waited:
-            while any(
-                len(q) > self.config.publish_queue_high for q in self._pubsub.peer_queues.values()
-            ):
+            while long := self._get_long_queues():
                 await trio.sleep(0.002)
         if waited.cancelled_caught:
+            self._lagging |= long
             self.counters[topic, "publish_wait_expired"] += 1
         await self._pubsub.publish(topic, data)
         self.counters[topic, "published"] += 1
+
+    def _get_long_queues(self) -> set[Any]:
+        """Peers a publish waits for: a long queue, not lagging (a drained one no longer
+        lags; a disconnected one is forgotten)."""
+        queues = self._pubsub.peer_queues
+        self._lagging = {p for p in self._lagging if p in queues and len(queues[p]) > 0}
+        high = self.config.publish_queue_high
+        return {p for p, q in queues.items() if len(q) > high and p not in self._lagging}
 
     def _validate(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
         """First-hop check: cap, decode, validate. Decoded value is kept for delivery.

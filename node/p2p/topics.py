@@ -62,18 +62,29 @@ def get_topics() -> list[Topic]:
 
 
 def open_publisher(p2p: P2PNode, topic: str, nursery: trio.Nursery) -> Callable[[bytes], None]:
-    """A non-blocking publish (as the consensus Transport asks): a task drains a queue."""
+    """A non-blocking publish (as the consensus Transport asks): a task drains a queue.
+
+    A message already waiting in the queue is not queued again. The engine re-sends a
+    stuck height's proposals and votes every second; on a node slower than that (a
+    starved CPU) each re-send queued a copy of all of them, fresh votes waited behind
+    the copies, rounds timed out, and every new round added more to re-send."""
     send, receive = trio.open_memory_channel[bytes](PUBLISH_QUEUE)
+    waiting: set[bytes] = set()
 
     async def drain() -> None:
         async for data in receive:
+            waiting.discard(data)
             await p2p.publish(topic, data)
 
     nursery.start_soon(drain)
 
     def publish(data: bytes) -> None:
+        if data in waiting:
+            p2p.counters[topic, "already_queued"] += 1
+            return
         try:
             send.send_nowait(data)
+            waiting.add(data)
         except trio.WouldBlock:
             p2p.counters[topic, "dropped"] += 1
 

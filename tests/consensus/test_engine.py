@@ -18,6 +18,7 @@ from consensus.engine import (
     HeightDue,
     OnMissingTxs,
     ProposalDue,
+    is_regossip_due,
 )
 from consensus.messages import decode_message
 from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
@@ -212,6 +213,25 @@ def test_regossip_when_stuck_or_always(moving: bool) -> None:
     engine.receive("p", proposals[2])
     engine.on_timeout(tick)  # height 2 is new since the last look
     assert [decode_message(d) for d in host.sent] == ([proposals[2]] if moving else [])
+
+
+def test_a_round_stuck_for_long_regossips_ever_more_sparsely() -> None:
+    messages, _ = record_chain(1)
+    [proposal] = [m for m in messages if isinstance(m, Proposal) and (m.height, m.round) == (1, 0)]
+    engine, host, _, _, _ = make_engine(
+        EngineConfig(regossip_ms=1000, regossip_moving=False), validators=4, own=None
+    )
+    engine.start()
+    [(_, tick)] = host.take(GossipDue)
+    engine.receive("p", proposal)
+    resent = []
+    for second in range(1, 41):
+        host.sent.clear()
+        engine.on_timeout(tick)
+        if host.sent:
+            resent.append(second)
+    assert resent == [1, 2, 4, 8, 16, 24, 32, 40]
+    assert [t for t in range(1, 41) if is_regossip_due(t)] == resent
 
 
 def test_messages_of_a_finished_height_are_dropped_not_answered() -> None:

@@ -1,9 +1,8 @@
 """A peer process frozen mid-stream (SIGSTOP, as a process starved of CPU is).
 
-Our writes to it block once the kernel buffers are full, its queue stays full, and
-every publish of ours then waits `publish_wait_s` for it: one frozen peer slows the
-gossip of every node. Its connection is closed after `link_stall_s`; it redials and
-hears us again once it runs.
+Our writes to it block once the kernel buffers are full, its queue stays full, and a
+publish of ours waits `publish_wait_s` for it, then no more while it lags. Its
+connection is closed after `link_stall_s`; it redials and hears us again once it runs.
 """
 
 from __future__ import annotations

@@ -163,19 +163,36 @@ async def test_repeat_offender_is_banned_refused_and_forgiven_after_the_ban(
 
 
 class StuckQueue:
-    """A peer queue that never drains (its sending loop ended at a failed write)."""
+    """A peer queue that does not drain (its sending loop ended at a failed write, or the
+    peer reads slower than we write) until `length` is set."""
+
+    length = 32
 
     def __len__(self) -> int:
-        return 32
+        return self.length
 
 
-async def test_a_stuck_peer_queue_delays_a_publish_but_does_not_stop_it() -> None:
+async def test_a_stuck_peer_queue_delays_one_publish_until_it_drains() -> None:
     async with line("a", "b", publish_wait_s=0.2) as (a, b):
-        a._pubsub.peer_queues["ghost"] = StuckQueue()  # type: ignore[index]
+        stuck = StuckQueue()
+        a._pubsub.peer_queues["ghost"] = stuck  # type: ignore[index]
         with trio.fail_after(5):
             await a.publish("tx", note("still out"))
         assert await receive(b, "tx") == (a.peer_id, "still out")
         assert a.counters["tx", "publish_wait_expired"] == 1
+
+        # the peer lags: it holds no publish back while its queue stays long ...
+        started = trio.current_time()
+        for i in range(5):
+            await a.publish("tx", note(f"unhindered {i}"))
+        assert trio.current_time() - started < 0.2
+        assert a.counters["tx", "publish_wait_expired"] == 1
+        # ... and waits are for it again once it has drained and falls behind anew
+        stuck.length = 0
+        await a.publish("tx", note("drained"))
+        stuck.length = 32
+        await a.publish("tx", note("behind again"))
+        assert a.counters["tx", "publish_wait_expired"] == 2
 
 
 async def test_request_round_trip_with_a_large_response() -> None:

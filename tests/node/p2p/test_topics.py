@@ -1,14 +1,25 @@
-"""Node topics decode at the first hop: garbage, wrong kinds and wrong versions are typed errors."""
+"""Node topics decode at the first hop: garbage, wrong kinds and wrong versions are typed
+errors; the consensus publisher queues each waiting message once."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import msgpack
 import pytest
+import trio
+import trio.testing
 
 from consensus.messages import encode_message
 from consensus.types import Vote, VoteType
 from lightclient.codec import DecodeError
-from node.p2p.topics import decode_consensus, decode_tx_gossip, get_topic
+from node.p2p.topics import (
+    CONSENSUS,
+    decode_consensus,
+    decode_tx_gossip,
+    get_topic,
+    open_publisher,
+)
 from tests.node.test_network_inprocess import setup_txs
 
 
@@ -47,3 +58,34 @@ def test_every_rejection_is_declared_so_it_scores_the_sender() -> None:
     consensus, tx = get_topic("consensus"), get_topic("tx")
     assert issubclass(DecodeError, consensus.rejects)
     assert issubclass(DecodeError, tx.rejects)
+
+
+class SlowPublisher:
+    """A p2p node whose publishes wait until `opened` is set."""
+
+    def __init__(self) -> None:
+        self.counters: Counter[tuple[str, str]] = Counter()
+        self.published: list[bytes] = []
+        self.opened = trio.Event()
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        await self.opened.wait()
+        self.published.append(data)
+
+
+async def test_a_message_already_waiting_to_be_published_is_not_queued_again() -> None:
+    p2p = SlowPublisher()
+    async with trio.open_nursery() as nursery:
+        publish = open_publisher(p2p, CONSENSUS, nursery)  # type: ignore[arg-type]
+        publish(b"vote")
+        await trio.testing.wait_all_tasks_blocked()  # the first is being sent
+        for data in (b"proposal", b"vote", b"proposal", b"vote"):
+            publish(data)
+        p2p.opened.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert p2p.published == [b"vote", b"proposal", b"vote"]
+        assert p2p.counters[CONSENSUS, "already_queued"] == 2
+        publish(b"proposal")  # sent already: queued again
+        await trio.testing.wait_all_tasks_blocked()
+        assert p2p.published[-1] == b"proposal"
+        nursery.cancel_scope.cancel()
