@@ -51,7 +51,7 @@ class Timeouts:
     commit_ms: int = 100
     empty_block_ms: int = 1000
     round_increase_ms: int = 500
-    """CometBFT's per-round increase of each step's timeout (its default)."""
+    """How much longer each step waits in each further round of a height."""
 
     def get_stall_limit_ms(self) -> int:
         """The longest a height takes on a network with a quorum: the idle wait, two full
@@ -192,6 +192,9 @@ def build_config_toml(
         f"timeout_propose = {q(format_duration(timeouts.propose_ms))}",
         f"timeout_prevote = {q(format_duration(timeouts.prevote_ms))}",
         f"timeout_precommit = {q(format_duration(timeouts.precommit_ms))}",
+        f"timeout_propose_delta = {q(format_duration(timeouts.round_increase_ms))}",
+        f"timeout_prevote_delta = {q(format_duration(timeouts.round_increase_ms))}",
+        f"timeout_precommit_delta = {q(format_duration(timeouts.round_increase_ms))}",
         f"timeout_commit = {q(format_duration(timeouts.commit_ms))}",
         'peer_gossip_sleep_duration = "10ms"',
         # An idle network proposes an empty block once a second, not every commit wait.

@@ -31,7 +31,6 @@ class CheckTxAnswer:
     code: int
     error: str
     log: str
-    tx_hash: bytes
 
 
 class CometRpc:
@@ -85,5 +84,4 @@ class CometRpc:
             int(answer["code"]),
             bytes.fromhex(answer.get("data") or "").decode(errors="replace"),
             answer.get("log", ""),
-            bytes.fromhex(answer["hash"]),
         )
