@@ -15,6 +15,7 @@ Request by request:
   results hash), no events (CometBFT's RPC would publish them); the validator set's
   change as CometBFT's updates; the app hash is the state root.
 - Commit: hands the committed block to the node (store, services, API).
+- Snapshots: none offered, and state sync aborted: a new node block-syncs.
 """
 
 from __future__ import annotations
@@ -171,8 +172,32 @@ class ClearingAbci:
     def answer_list_snapshots(
         self, request: abci.RequestListSnapshots
     ) -> abci.ResponseListSnapshots:
-        """No state-sync snapshots offered (yet): a new node block-syncs from genesis."""
+        """No state-sync snapshots: a node restored from one would lack the blocks and
+        reports the API's history tiers serve, so a new node block-syncs from genesis
+        (docs/operator.md, "State sync")."""
         return abci.ResponseListSnapshots()
+
+    def answer_offer_snapshot(
+        self, request: abci.RequestOfferSnapshot
+    ) -> abci.ResponseOfferSnapshot:
+        """Aborts state sync (a CometBFT run by hand with it on): no snapshot is one this
+        app restores from, so trying the next would only fail the same way."""
+        log.error(
+            "refused state sync from a snapshot at height %d: this app block-syncs only",
+            request.snapshot.height,
+        )
+        return abci.ResponseOfferSnapshot(result=abci.ResponseOfferSnapshot.ABORT)
+
+    def answer_load_snapshot_chunk(
+        self, request: abci.RequestLoadSnapshotChunk
+    ) -> abci.ResponseLoadSnapshotChunk:
+        """No chunk: the app offers no snapshot to load one of."""
+        return abci.ResponseLoadSnapshotChunk()
+
+    def answer_apply_snapshot_chunk(
+        self, request: abci.RequestApplySnapshotChunk
+    ) -> abci.ResponseApplySnapshotChunk:
+        return abci.ResponseApplySnapshotChunk(result=abci.ResponseApplySnapshotChunk.ABORT)
 
     def answer_info(self, request: abci.RequestInfo) -> abci.ResponseInfo:
         height = self.app.height

@@ -36,6 +36,8 @@ def test_the_unit_starts_clearnode_on_the_home_it_may_write() -> None:
     assert service["ProtectSystem"] == "strict" and service["User"] != "root"
     # exit 2 is `clearnode start`'s refusal of a bad home or config: never restarted
     assert service["RestartPreventExitStatus"] == "2"
+    # the node stops its CometBFT child in order: a stop signals the node alone
+    assert service["KillMode"] == "mixed"
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd here")

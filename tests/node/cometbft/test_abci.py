@@ -200,3 +200,28 @@ def test_one_sequence_of_blocks_gives_the_same_roots_on_both_engines() -> None:
         request = abci.RequestFinalizeBlock(height=height, time=time, txs=txs, hash=block.hash)
         assert theirs.handle(abci.Request(finalize_block=request)).finalize_block.app_hash == root
         theirs.handle(abci.Request(commit=abci.RequestCommit()))
+
+
+def test_every_request_kind_has_an_answer() -> None:
+    """CometBFT halts on an exception response: no request of ABCI 2.0 may meet none."""
+    kinds = abci.Request.DESCRIPTOR.oneofs_by_name["value"].fields
+    assert [k.name for k in kinds if not hasattr(ClearingAbci, f"answer_{k.name}")] == []
+
+
+def test_state_sync_is_refused_without_a_change() -> None:
+    """No snapshots offered; one offered by a peer aborts state sync (operator.md)."""
+    app, _ = make_abci()
+    state = app.app.state
+
+    def ask(**request: object) -> abci.Response:
+        return app.handle(abci.Request(**request))  # type: ignore[arg-type]
+
+    assert ask(list_snapshots=abci.RequestListSnapshots()).list_snapshots.snapshots == []
+    snapshot = abci.Snapshot(height=40, format=1, chunks=1, hash=b"h")
+    offered = ask(offer_snapshot=abci.RequestOfferSnapshot(snapshot=snapshot))
+    assert offered.offer_snapshot.result == abci.ResponseOfferSnapshot.ABORT
+    chunk = ask(load_snapshot_chunk=abci.RequestLoadSnapshotChunk(height=40))
+    assert chunk.load_snapshot_chunk.chunk == b""
+    applied = ask(apply_snapshot_chunk=abci.RequestApplySnapshotChunk(chunk=b"x"))
+    assert applied.apply_snapshot_chunk.result == abci.ResponseApplySnapshotChunk.ABORT
+    assert app.app.state is state and app.app.height == 0
