@@ -18,6 +18,11 @@ NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wi
 # The second consensus engine: the pinned CometBFT binary and the ABCI types generated
 # from that release's .proto files (node/cometbft/pin.py), rebuilt when the pin changes.
 COMETBFT_STAMP := $(VENV)/.cometbft-installed
+# The wheels of clearnode-client's dependencies, its `chain` extra's included, at this
+# environment's versions: tests/clearnode/client/install.py installs the SDK from them
+# alone (pip --no-index), refilled when the SDK's or the environment's pins change.
+SDK_WHEELHOUSE := $(VENV)/sdk-wheelhouse
+SDK_STAMP      := $(VENV)/.sdk-wheelhouse-filled
 # Debian packages the tests need beyond Python and Node: a headless browser for
 # the status-page screenshot and browser-verifier tests, and promtool (in prometheus)
 # to load the alert rules of configs/prometheus/.
@@ -26,7 +31,7 @@ DEB_COMMANDS := chromium promtool
 
 .PHONY: install system-packages test test-fast devnet bench lint clean
 
-install: $(PY_STAMP) $(NATIVE_STAMP) $(COMETBFT_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
+install: $(PY_STAMP) $(NATIVE_STAMP) $(COMETBFT_STAMP) $(SDK_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
 
 system-packages:
 	@( for c in $(DEB_COMMANDS); do command -v $$c >/dev/null || exit 1; done ) || { \
@@ -55,6 +60,18 @@ $(NATIVE_STAMP): $(PY_STAMP) $(NATIVE_SOURCES)
 $(COMETBFT_STAMP): $(PY_STAMP) node/cometbft/pin.py node/cometbft/build.py
 	command -v go >/dev/null || { echo "the CometBFT engine needs a Go toolchain (go): https://go.dev/dl" >&2; exit 1; }
 	$(BIN)/python -m node.cometbft.build $(VENV)
+	touch $@
+
+# pip wheel pinned by `pip freeze` (what the tests run with): wheels only, even of a
+# dependency published as an sdist alone, so that the offline install builds nothing but
+# the SDK (whose backend needs no package). Filled beside and moved in whole.
+$(SDK_STAMP): $(PY_STAMP) client/pyproject.toml
+	rm -rf $(SDK_WHEELHOUSE).partial && mkdir -p $(SDK_WHEELHOUSE).partial
+	$(BIN)/python -m pip freeze --exclude-editable | grep '==' > $(SDK_WHEELHOUSE).partial/constraints.txt
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --wheel-dir $(SDK_WHEELHOUSE).partial \
+	  --constraint $(SDK_WHEELHOUSE).partial/constraints.txt './client[chain]'
+	rm -f $(SDK_WHEELHOUSE).partial/clearnode_client-*.whl
+	rm -rf $(SDK_WHEELHOUSE) && mv $(SDK_WHEELHOUSE).partial $(SDK_WHEELHOUSE)
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json

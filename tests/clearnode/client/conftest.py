@@ -23,7 +23,7 @@ from clearnode.client.views import Account, ReportView
 from node.config import load_config
 from node.keys import VENUE_KEY, load_key
 from proofs.openings import MemberOpenings
-from tests.clearnode.client.install import ClientInstall, install_client
+from tests.clearnode.client.install import ClientInstall, get_missing_wheelhouse, install_client
 from tests.node.netproc import GENESIS_DOC, CliNetwork, running
 
 EVM_CHAIN_ID = 31337
@@ -122,7 +122,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
 
 @pytest.fixture(scope="package")
 def client_install(tmp_path_factory: pytest.TempPathFactory) -> ClientInstall:
-    """clearnode-client in a virtualenv of its own, as a member installs it."""
+    """clearnode-client in a virtualenv of its own, as a member installs it (offline, from
+    the wheelhouse `make install` fills: a failure naming it without one)."""
+    missing = get_missing_wheelhouse()
+    if missing is not None:
+        pytest.fail(missing, pytrace=False)
     return install_client(tmp_path_factory.mktemp("client-install"))
 
 

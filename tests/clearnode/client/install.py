@@ -1,8 +1,9 @@
 """clearnode-client installed as a member would: `pip install ./client` into a new
 virtualenv (no pip of its own: this environment's pip installs into it), probed, then
 `pip install './client[chain]'` and probed again. Versions are pinned to this
-environment's (`pip freeze` as constraints), so the install is the tested one; pip may use
-its cache and the package registry, nothing else."""
+environment's (`pip freeze` as constraints), so the install is the tested one, and come
+from the wheelhouse `make install` fills with them (the Makefile's SDK_WHEELHOUSE) alone:
+no package registry, no network."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from typing import Any
 from tests.node.netproc import ROOT
 
 PIP_TIMEOUT_S = 300
+WHEELHOUSE = Path(sys.prefix) / "sdk-wheelhouse"
+"""The wheels of the SDK's dependencies at this environment's versions (`make install`)."""
 NEVER_INSTALLED = ("trio", "libp2p", "web3", "numpy", "clearnode_native", "node", "consensus")
 """What the base install must not have (web3 comes with the `chain` extra)."""
 
@@ -69,14 +72,27 @@ def get_clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
 
 
+def get_missing_wheelhouse() -> str | None:
+    """Why the SDK cannot be installed offline, if it cannot."""
+    if not WHEELHOUSE.is_dir():
+        return (
+            f"no wheelhouse of clearnode-client's dependencies at {WHEELHOUSE}: run `make install`"
+        )
+    return None
+
+
 def pip_install(python: Path, target: str, constraints: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
-         "--disable-pip-version-check", "--constraint", str(constraints), target],
+         "--disable-pip-version-check", "--no-index", "--find-links", str(WHEELHOUSE),
+         "--constraint", str(constraints), target],
         cwd=ROOT, env=get_clean_env(), capture_output=True, text=True, timeout=PIP_TIMEOUT_S,
         check=False,
     )  # fmt: skip
-    assert done.returncode == 0, f"pip install {target}:\n{done.stdout}{done.stderr}"
+    assert done.returncode == 0, (
+        f"pip install {target} from {WHEELHOUSE} (if a dependency or version is missing from"
+        f" it, run `make install`):\n{done.stdout}{done.stderr}"
+    )
 
 
 def probe(python: Path, cwd: Path) -> dict[str, Any]:
