@@ -1,12 +1,16 @@
 """Four `clearnode start` validators on CometBFT, as operators run them: they commit the
 same roots, what a validator accepted (202) commits exactly once on every node even
-when that validator is killed (-9) right after answering, and the killed one catches up
-when it starts again."""
+when that validator is killed (-9) right after answering, the killed one catches up
+when it starts again (its CometBFT went down with it: the restarted one binds the same
+ports), and one stopped for a minute catches up by CometBFT's block sync."""
 
 from __future__ import annotations
 
 import json
+import re
+import signal
 import sqlite3
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -88,6 +92,20 @@ def get_tip(homes: list[NodeHome]) -> int:
     return min(max(home.get_roots(), default=0) for home in homes)
 
 
+OUTAGE_S = 60
+SWITCHED = re.compile(r"Time to switch to consensus reactor!.*?\bheight=(\d+)")
+"""CometBFT's line when block sync has brought a node to its peers' height."""
+
+
+def get_block_synced_to(home: NodeHome, since: int) -> int:
+    """The height at which the node's CometBFT last left block sync, in the log it wrote
+    from byte `since` on (0 when it has not)."""
+    with open(home.path / "node.log", "rb") as log:
+        log.seek(since)
+        found = SWITCHED.findall(log.read().decode(errors="replace"))
+    return int(found[-1]) if found else 0
+
+
 async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path: Path) -> None:
     setup, batches = setup_txs()
     credits, requests = setup[:4], setup[4:]
@@ -109,7 +127,13 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
             "the restarted node at the others' tip", lambda: get_tip(validators) >= others
         )
         assert_roots_agree(validators)
-        for home in validators:  # what each node tells a venue of its batches
+        away = validators[3]
+        stopped_at, log_end = time.monotonic(), (away.path / "node.log").stat().st_size
+        process = net.processes.pop(away.name)
+        process.send_signal(signal.SIGTERM)  # an operator's stop, for a minute
+        assert await trio.to_thread.run_sync(process.wait) == 0
+        left_at = max(away.get_roots())
+        for home in validators[:3]:  # what each node tells a venue of its batches
             outcomes = [await trio.to_thread.run_sync(get_outcome, home, b) for b in batches]
             assert [(o["status"], o["code"]) for o in outcomes] == [("committed", "ok")] * 3
         block = await trio.to_thread.run_sync(get_json, validators[0], "/v1/blocks/1")
@@ -120,3 +144,12 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
         url = f"http://127.0.0.1:{validators[0].api_port}/status"
         with urllib.request.urlopen(url, timeout=10) as answer:
             assert "<table id='blocks'>" in answer.read().decode()
+        await trio.sleep(max(0.0, stopped_at + OUTAGE_S - time.monotonic()))
+        net.start(away)
+        tip = get_tip(validators[:3])
+        assert tip > left_at + 30, (left_at, tip)  # 1 to 3 blocks a second meanwhile
+        synced = lambda: get_block_synced_to(away, log_end) >= tip  # noqa: E731
+        await wait_until("the stopped node to block-sync to the others' tip", synced, 120)
+        await wait_until("its store at that tip", lambda: get_tip(validators) >= tip)
+        assert_roots_agree(validators)
+        assert is_committed_once(validators, batches)
