@@ -12,6 +12,11 @@ something.
 
 A route the audit cannot fill (a new path parameter, a new member route it has no
 signed request for) fails the run as well: a route nobody reads could leak unnoticed.
+
+On CometBFT it also checks what a stranger reaches of CometBFT: its RPC and metrics
+listen on loopback only, and its p2p port lets no stranger in (CometBFT asks the app
+about every peer, and the app refuses a node id outside the allowed set while it lets
+the other validators' nodes in).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import trio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import (
@@ -44,10 +51,13 @@ from consensus.compact import compute_tx_hash
 from lightclient.anchor import COMETBFT
 from node.api.bodies import hex0x
 from node.clock import wall_clock_ms
+from node.cometbft.abci import CODE_OK, FILTER_ID_PATH
+from node.cometbft.home import get_node_id
 from node.verifier.service import GENESIS_OPERATION, PAGE
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
 
 if TYPE_CHECKING:
+    from devnet.homes import Home
     from devnet.network import Devnet
 
 SECRET_DIGITS = 6
@@ -415,7 +425,8 @@ def get_listen_addresses(port: int) -> set[str]:
 
 def check_engine_listeners(net: Devnet) -> None:
     """On CometBFT: its RPC (every block's transactions) and its metrics listen on
-    loopback only, so a stranger reaches nothing of CometBFT's but its p2p port."""
+    loopback only, so a stranger reaches nothing of CometBFT's but its p2p port (which
+    `find_open_p2p_ports` checks)."""
     if net.genesis_doc.get("engine") != COMETBFT:
         return
     for home in net.homes:
@@ -425,6 +436,44 @@ def check_engine_listeners(net: Devnet) -> None:
             if not addresses or not addresses <= LOOPBACKS:
                 net.fail(f"privacy: {home.name}'s CometBFT {what} (port {port}) listens on "
                          f"{sorted(addresses) or 'nothing'}, not on loopback alone")  # fmt: skip
+
+
+async def ask_peer_filter(http: httpx.AsyncClient, rpc_port: int, node_id: str) -> int:
+    """The code of the app's answer to CometBFT's peer filter for `node_id`, asked through
+    the node's CometBFT RPC (loopback): the answer CometBFT gets when that node connects."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "abci_query",
+            "params": {"path": FILTER_ID_PATH + node_id}}  # fmt: skip
+    answer = await http.post(f"http://127.0.0.1:{rpc_port}", json=body, timeout=TIMEOUT_S)
+    return int(answer.json()["result"]["response"]["code"])
+
+
+async def find_open_p2p_ports(homes: Sequence[Home], http: httpx.AsyncClient) -> list[str]:
+    """On CometBFT, where each validator's CometBFT would let a stranger in (and hear every
+    gossiped transaction and block part): its config.toml, as the node wrote it, does not
+    make it ask the app about peers, or the app does not refuse a fresh node id. An app
+    that also refuses the other validators' nodes fails too: a filter that refuses
+    everyone would pass the first check without proving anything."""
+    stranger = get_node_id(Ed25519PrivateKey.generate())
+    failures = []
+    for home in homes:
+        written = home.path / "cometbft" / "config" / "config.toml"  # the default home
+        if tomllib.loads(written.read_text()).get("filter_peers") is not True:
+            failures.append(f"privacy: {home.name}'s CometBFT lets in any peer that knows "
+                            f"the chain id ({written} lacks filter_peers = true)")  # fmt: skip
+        _, rpc, _ = home.cometbft_ports
+        others = {o.name: get_node_id(o.keys.node.ed25519()) for o in homes if o is not home}
+        try:
+            if await ask_peer_filter(http, rpc, stranger) == CODE_OK:
+                failures.append(f"privacy: {home.name}'s app lets a stranger's CometBFT "
+                                f"node {stranger} in")  # fmt: skip
+            for name, node_id in others.items():
+                if await ask_peer_filter(http, rpc, node_id) != CODE_OK:
+                    failures.append(f"privacy: {home.name}'s app refuses {name}'s CometBFT "
+                                    f"node {node_id}, a validator's")  # fmt: skip
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            failures.append(f"privacy: {home.name}'s CometBFT RPC (port {rpc}) did not "
+                            f"answer the peer filter: {exc!r}")  # fmt: skip
+    return failures
 
 
 async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
@@ -461,6 +510,9 @@ async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
     for failure in audit(crawl, secrets, owner.name):
         net.fail(failure)
     check_engine_listeners(net)
+    if net.genesis_doc.get("engine") == COMETBFT:
+        for failure in await find_open_p2p_ports(net.homes, http):
+            net.fail(failure)
 
 
 def _positions_of(state: ClearingState, member: bytes) -> list[str]:

@@ -7,6 +7,9 @@ Request by request:
 - InitChain: refuses a CometBFT genesis that is not this network's (chain id, initial
   height, validators, and our genesis's hash as the app state); answers the genesis
   state root, which block 1's header then carries.
+- Query: CometBFT's peer filter (`filter_peers`): a peer's node id passes if it is the
+  node of an allowed peer (node/allowed_peers.py, followed as the validator set
+  changes), its address always; every other query is refused.
 - CheckTx: the node's admission check (node/txcheck.py), code 0 or a refusal whose
   `data` is the error's type and `log` its message (what broadcast_tx_sync returns).
 - PrepareProposal / ProcessProposal: `ClearingApp`'s, within CometBFT's byte budget.
@@ -20,6 +23,7 @@ Request by request:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -39,7 +43,7 @@ from lightclient.anchor import get_consensus_chain_id
 from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
-from node.cometbft.home import get_app_state
+from node.cometbft.home import PeerIdError, get_app_state, get_peer_node_id
 from node.cometbft.record import CometBlockRecord
 from node.mempool import CheckFn
 from node.worktime import PROPOSAL_CHECK, TX_CHECK, TX_RECHECK
@@ -54,6 +58,11 @@ CODE_REFUSED = 1
 the result's data) or one the mempool will not admit."""
 CODE_UNDECODABLE = 2
 """CheckTx only: bytes that are no clearing transaction."""
+CODE_NOT_ALLOWED = 3
+"""Query only: a peer that is not the node of a validator in force or an observer
+(CometBFT's filter_peers then closes its connection before anything is gossiped)."""
+FILTER_ID_PATH = "/p2p/filter/id/"
+FILTER_ADDR_PATH = "/p2p/filter/addr/"
 TX_FIELD_OVERHEAD = 1 + 5
 """What one transaction adds to PrepareProposal's byte count beyond its bytes: the
 protobuf field tag and its length varint (at most 5 bytes for a block-sized length)."""
@@ -108,6 +117,20 @@ def fit_proposal(txs: Sequence[bytes], max_tx_bytes: int) -> list[bytes]:
     return chosen
 
 
+@functools.lru_cache(maxsize=1)
+def get_node_ids(peers: frozenset[str]) -> frozenset[str]:
+    """The CometBFT node ids of the allowed libp2p `peers`, computed once per change of the
+    set (the filter asks at every connection). A peer id holding no Ed25519 key is a node
+    no CometBFT can run: left out, said once per change."""
+    found = set()
+    for peer in peers:
+        try:
+            found.add(get_peer_node_id(peer))
+        except PeerIdError as exc:
+            log.warning("allowed peer %s cannot connect to CometBFT: %s", peer, exc.problem)
+    return frozenset(found)
+
+
 def refuse(code: int, error: ClearingError | DecodeError) -> abci.ResponseCheckTx:
     return abci.ResponseCheckTx(
         code=code, codespace=CODESPACE, data=error.code.encode(), log=str(error)
@@ -118,7 +141,9 @@ class ClearingAbci:
     """ABCI 2.0 over a `ClearingApp`: `handle` answers one request.
 
     `check` is the mempool's admission check; `on_commit` receives each block once it
-    is committed (after FinalizeBlock, at Commit), in height order.
+    is committed (after FinalizeBlock, at Commit), in height order; `allowed_peers` gives
+    the libp2p peer ids allowed to connect now (None: everyone), the set the node's own
+    p2p host keeps on the validators in force (node/allowed_peers.py `AllowedPeers`).
     """
 
     def __init__(
@@ -128,11 +153,14 @@ class ClearingAbci:
         check: CheckFn,
         on_commit: Callable[[DecidedBlock], None],
         pending: dict[bytes, int] | None = None,
+        *,
+        allowed_peers: Callable[[], frozenset[str] | None],
     ) -> None:
         self.app = app
         self.genesis_hash = genesis_hash
         self.check = check
         self.on_commit = on_commit
+        self.allowed_peers = allowed_peers
         self.finalized: DecidedBlock | None = None
         self.pending: dict[bytes, int] = {} if pending is None else pending
         """CometBFT's mempool as this app sees it (hash -> size): what CheckTx admitted,
@@ -154,8 +182,22 @@ class ClearingAbci:
         return abci.ResponseFlush()
 
     def answer_query(self, request: abci.RequestQuery) -> abci.ResponseQuery:
-        """The node's HTTP API serves the state, by tier; CometBFT's query path, reachable
-        by whoever reaches its RPC, serves none of it."""
+        """CometBFT's peer filter, asked at every connection: a peer is known by its node
+        id, which its handshake proved, so every address passes (a NAT's, a new host's)
+        and the id decides. Nothing else: the node's HTTP API serves the state, by tier;
+        CometBFT's query path, reachable by whoever reaches its RPC, serves none of it."""
+        if request.path.startswith(FILTER_ADDR_PATH):
+            return abci.ResponseQuery(code=CODE_OK)
+        if request.path.startswith(FILTER_ID_PATH):
+            node_id = request.path.removeprefix(FILTER_ID_PATH)
+            peers = self.allowed_peers()
+            if peers is None or node_id in get_node_ids(peers):
+                return abci.ResponseQuery(code=CODE_OK)
+            return abci.ResponseQuery(
+                code=CODE_NOT_ALLOWED,
+                codespace=CODESPACE,
+                log=f"node {node_id} is not the node of a validator or observer: refused",
+            )
         return abci.ResponseQuery(code=CODE_REFUSED, codespace=CODESPACE, log="no queries")
 
     def answer_extend_vote(self, request: abci.RequestExtendVote) -> abci.ResponseExtendVote:

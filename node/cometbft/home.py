@@ -10,7 +10,9 @@ own keys and genesis so the operator keeps one set of keys and one genesis.
   the one our genesis lists; the node id is derived from the node key).
 - `config/config.toml`: only what a clearing node sets; CometBFT's defaults fill the
   rest. The RPC and the metrics listen on loopback alone (CometBFT's RPC serves every
-  block's transactions: members' trades); transactions are not indexed.
+  block's transactions: members' trades); transactions are not indexed; CometBFT asks
+  the app about every peer before it gossips it anything (`filter_peers`, answered in
+  node/cometbft/abci.py from the node's allowed peers).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from clearing.validator_set import has_power
 from consensus.types import compute_max_proposal_bytes
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.cometbft import get_address
+from node.keys import get_peer_public_key
 
 ED25519_PUBLIC = "tendermint/PubKeyEd25519"
 ED25519_PRIVATE = "tendermint/PrivKeyEd25519"
@@ -74,9 +77,30 @@ class Listeners:
     """host:port peers dial, when the p2p host is not it (a NAT, 0.0.0.0)."""
 
 
+class PeerIdError(ValueError):
+    """A libp2p peer id that names no CometBFT node: not a peer id, or one that holds no
+    Ed25519 public key (a hashed key, another key type)."""
+
+    def __init__(self, peer_id: str, problem: str) -> None:
+        super().__init__(f"peer id {peer_id!r} names no CometBFT node: {problem}")
+        self.peer_id = peer_id
+        self.problem = problem
+
+
 def get_node_id(node_key: Ed25519PrivateKey) -> str:
     """CometBFT's node id: the hex of the node key's address."""
     return get_address(node_key.public_key().public_bytes_raw()).hex()
+
+
+def get_peer_node_id(peer_id: str) -> str:
+    """The CometBFT node id of the node whose libp2p peer id is `peer_id`: both are of one
+    Ed25519 node key, which an identity peer id (`12D3KooW...`) holds whole, so a genesis
+    listing peer ids names the CometBFT nodes too. PeerIdError if it holds no such key."""
+    try:
+        public = get_peer_public_key(peer_id)
+    except ValueError as exc:
+        raise PeerIdError(peer_id, str(exc)) from None
+    return get_address(public).hex()
 
 
 def format_time(time_ms: int) -> str:
@@ -165,6 +189,10 @@ def build_config_toml(
         f"proxy_app = {q('unix://' + str(socket))}",
         'abci = "socket"',
         'log_format = "json"',
+        # Every peer, inbound or dialled, is let in only if the app's answer to ABCI Query
+        # /p2p/filter/id/<node id> is code 0: a stranger who knows the chain id would
+        # otherwise receive every gossiped transaction and block part.
+        "filter_peers = true",
         "",
         "[rpc]",
         f"laddr = {q(f'tcp://127.0.0.1:{listeners.rpc_port}')}",
@@ -180,7 +208,12 @@ def build_config_toml(
         'flush_throttle_timeout = "10ms"',
         f"send_rate = {P2P_RATE_BYTES_S}",
         f"recv_rate = {P2P_RATE_BYTES_S}",
+        # With pex off the address book is never dialled from: strict would only refuse to
+        # record a loopback or private (RFC 1918) persistent peer, an error line per peer
+        # at every start of a local network or one on a private network.
         "addr_book_strict = false",
+        # Peers on one address (every node of a local network on 127.0.0.1, validators
+        # behind one NAT) must all connect; who connects is the id filter's to decide.
         "allow_duplicate_ip = true",
         "",
         "[mempool]",

@@ -74,7 +74,12 @@ async def run_cometbft_node(
             keeper = SignedHeaderKeeper(rpc, node.store)
             ctx.on_commit(lambda block, root: keeper.on_commit())
             save = functools.partial(save_decided, node.blocks, ctx)
-            abci = ClearingAbci(node.app, genesis_hash, check, save, pending)
+            # CometBFT's peer filter reads the set `start_node`'s AllowedPeers keeps on the
+            # p2p host (the validators in force, their rotation grace, the observers).
+            abci = ClearingAbci(
+                node.app, genesis_hash, check, save, pending,
+                allowed_peers=lambda: p2p.allowed_peers,
+            )  # fmt: skip
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
             await nursery.start(serve_abci, comet.home / ABCI_SOCKET, abci.handle, max_request)
             await nursery.start(run_cometbft, binary, comet.home)

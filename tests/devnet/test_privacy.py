@@ -1,12 +1,12 @@
 """The devnet's privacy audit: its scan sees each kind of leak (and not what is public),
-and its crawl of a real API reads every route, finds a route that leaks and refuses a
-route it cannot read."""
+its crawl of a real API reads every route, finds a route that leaks and refuses a
+route it cannot read, and on CometBFT it fails a p2p port that lets a stranger in."""
 
 from __future__ import annotations
 
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -14,6 +14,7 @@ import pytest
 
 from consensus.compact import compute_tx_hash
 from consensus.types import Block
+from devnet.homes import Home
 from devnet.privacy import (
     NUMBER,
     STRANGERS_GUESS,
@@ -25,6 +26,7 @@ from devnet.privacy import (
     collect_secrets,
     crawl_public,
     find_leaks,
+    find_open_p2p_ports,
     get_listen_addresses,
     read_verifier_page,
 )
@@ -32,6 +34,10 @@ from devnet.sandbox import Sandbox
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.api.server import ApiApp
+from node.cometbft.abci import CODE_NOT_ALLOWED, FILTER_ID_PATH
+from node.cometbft.home import Listeners, Timeouts, build_config_toml, get_node_id
+from node.commands.init import NodeKeys
+from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFile
 from node.verifier.service import GENESIS_OPERATION
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
 from tests.clearing.default.test_steps import give
@@ -230,3 +236,70 @@ def test_a_listener_is_seen_at_the_address_it_is_bound_to() -> None:
         assert get_listen_addresses(port) == {"127.0.0.1"}
         assert get_listen_addresses(open_to_all.getsockname()[1]) == {"0.0.0.0"}
     assert get_listen_addresses(port) == set()
+
+
+def make_cometbft_homes(base: Path, filter_peers: bool = True) -> list[Home]:
+    """Two validator homes whose CometBFT config is the one the node writes (less
+    filter_peers if asked), their RPC on ports 1 and 2."""
+    homes = []
+    for n in range(2):
+        seed = bytes([n + 1]) * 32
+        keys = NodeKeys(
+            KeyFile(NODE_KEY, seed), KeyFile(VALIDATOR_KEY, seed), KeyFile(BRIDGE_KEY, seed)
+        )
+        home = Home(base / f"node{n}", f"node{n}", keys, 0, 0, 0, (0, n + 1, 0))
+        config = home.path / "cometbft" / "config" / "config.toml"
+        config.parent.mkdir(parents=True)
+        listeners = Listeners("127.0.0.1", 26666, n + 1)
+        text = build_config_toml(home.name, Path("abci.sock"), listeners, (), Timeouts(), 10, 10)
+        config.write_text(text if filter_peers else text.replace("filter_peers = true\n", ""))
+        homes.append(home)
+    return homes
+
+
+def cometbft_rpc(let_in: Callable[[str], bool]) -> httpx.AsyncClient:
+    """CometBFT's RPC as the audit asks it: abci_query of a peer filter path, answered
+    code 0 for a node id `let_in` accepts."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        params = json.loads(request.content)["params"]
+        node_id = params["path"].removeprefix(FILTER_ID_PATH)
+        response = {"code": 0} if let_in(node_id) else {"code": CODE_NOT_ALLOWED, "log": "no"}
+        return httpx.Response(
+            200, json={"jsonrpc": "2.0", "id": 1, "result": {"response": response}}
+        )
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer))
+
+
+async def test_a_cometbft_p2p_port_that_lets_a_stranger_in_fails_the_audit(tmp_path: Path) -> None:
+    homes = make_cometbft_homes(tmp_path / "closed")
+    validators = {get_node_id(h.keys.node.ed25519()) for h in homes}
+    async with cometbft_rpc(lambda node_id: node_id in validators) as http:
+        assert await find_open_p2p_ports(homes, http) == []
+    async with cometbft_rpc(lambda node_id: True) as http:
+        failures = await find_open_p2p_ports(homes, http)
+    assert [f.split(" node ")[0] for f in failures] == [
+        "privacy: node0's app lets a stranger's CometBFT",
+        "privacy: node1's app lets a stranger's CometBFT",
+    ]
+    async with cometbft_rpc(lambda node_id: False) as http:  # refuses even the validators
+        failures = await find_open_p2p_ports(homes, http)
+    first, second = (get_node_id(h.keys.node.ed25519()) for h in homes)
+    assert failures == [
+        f"privacy: node0's app refuses node1's CometBFT node {second}, a validator's",
+        f"privacy: node1's app refuses node0's CometBFT node {first}, a validator's",
+    ]
+
+
+async def test_a_cometbft_config_without_filter_peers_fails_the_audit(tmp_path: Path) -> None:
+    homes = make_cometbft_homes(tmp_path, filter_peers=False)
+    validators = {get_node_id(h.keys.node.ed25519()) for h in homes}
+    async with cometbft_rpc(lambda node_id: node_id in validators) as http:
+        failures = await find_open_p2p_ports(homes, http)
+    written = homes[0].path / "cometbft" / "config" / "config.toml"
+    assert failures[0] == (
+        "privacy: node0's CometBFT lets in any peer that knows the chain id "
+        f"({written} lacks filter_peers = true)"
+    )
+    assert len(failures) == 2

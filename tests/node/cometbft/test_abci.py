@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
 
+import base58
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from tendermint.abci import types_pb2 as abci
@@ -12,37 +16,50 @@ from tendermint.crypto import keys_pb2
 from clearing.context import Equivocation
 from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
 from clearing.tx import encode_tx
-from clearnode.client.sandbox_keys import derive_member_key
+from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
+from node.allowed_peers import get_allowed_peers
 from node.clearing_app import ClearingApp
 from node.cometbft.abci import (
+    CODE_NOT_ALLOWED,
+    CODE_OK,
     CODE_REFUSED,
     CODE_UNDECODABLE,
+    CODESPACE,
     ClearingAbci,
     DecidedBlock,
     InitChainError,
     fit_proposal,
     get_validator_updates,
 )
-from node.cometbft.home import build_genesis_doc
+from node.cometbft.home import build_genesis_doc, get_node_id
 from node.cometbft.record import CometBlockRecord
 from node.committed import decode_stored_block
+from node.config import load_config
+from node.genesis_file import load_genesis
+from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
 from node.storage import StoredBlock
 from node.txcheck import make_clearing_check
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
+from tests.node.netproc import GENESIS_DOC, NodeHome
 from tests.node.test_app import blocks, make_block
+from tests.node.test_network_peers import genesis_naming_peers
 
 GENESIS_BYTES = json.dumps(genesis_doc()).encode()
 
 
-def make_abci() -> tuple[ClearingAbci, list[DecidedBlock]]:
+def make_abci(
+    allowed_peers: Callable[[], frozenset[str] | None] = lambda: None,
+) -> tuple[ClearingAbci, list[DecidedBlock]]:
+    """The app of the test genesis (which names no peer id: everyone may connect, unless
+    `allowed_peers` says otherwise)."""
     committed: list[DecidedBlock] = []
     app = ClearingApp(parse_genesis(json.loads(GENESIS_BYTES)))
     check = make_clearing_check(lambda: app.state)
-    return ClearingAbci(
-        app, compute_genesis_hash(GENESIS_BYTES), check, committed.append
-    ), committed
+    genesis_hash = compute_genesis_hash(GENESIS_BYTES)
+    abci_app = ClearingAbci(app, genesis_hash, check, committed.append, allowed_peers=allowed_peers)
+    return abci_app, committed
 
 
 def init_request(**changes: object) -> abci.RequestInitChain:
@@ -225,3 +242,71 @@ def test_state_sync_is_refused_without_a_change() -> None:
     applied = ask(apply_snapshot_chunk=abci.RequestApplySnapshotChunk(chunk=b"x"))
     assert applied.apply_snapshot_chunk.result == abci.ResponseApplySnapshotChunk.ABORT
     assert app.app.state is state and app.app.height == 0
+
+
+def get_peer_id(name: str) -> str:
+    """The libp2p peer id of the node key derived from `name`, as py-libp2p computes it."""
+    return compute_peer_id(KeyFile(NODE_KEY, derive_ed25519_key(name).private_bytes_raw()))
+
+
+def ask_filter(app: ClearingAbci, path: str) -> abci.ResponseQuery:
+    return app.handle(abci.Request(query=abci.RequestQuery(path=path))).query
+
+
+def get_home_node_id(home: NodeHome) -> str:
+    return get_node_id(home.node_key.ed25519())
+
+
+def test_the_peer_filter_lets_in_the_nodes_of_the_allowed_set_in_force(tmp_path: Path) -> None:
+    """CometBFT's filter_peers, answered from the set get_allowed_peers makes of a genesis
+    naming the validators' nodes and of the observers: their nodes pass, a stranger's is
+    refused by its id (any address passes), the set is read at each ask (it follows the
+    validator set), other paths are refused."""
+    observer, stranger = NodeHome(tmp_path, "full", None), NodeHome(tmp_path, "stranger", None)
+    home = NodeHome(tmp_path / "v0", "v0", 0, observers=(observer.peer_id,))
+    home.write(genesis_naming_peers(), [])
+    config = load_config(home.path)
+    genesis = load_genesis(config)
+    allowed = get_allowed_peers(config, genesis, genesis.validators)
+    app, _ = make_abci(lambda: allowed)
+    v1 = get_home_node_id(NodeHome(tmp_path, "v1", 1))
+    for node_id in (v1, get_home_node_id(observer)):
+        assert ask_filter(app, f"/p2p/filter/id/{node_id}").code == CODE_OK
+    refused = ask_filter(app, f"/p2p/filter/id/{get_home_node_id(stranger)}")
+    assert (refused.code, refused.codespace) == (CODE_NOT_ALLOWED, CODESPACE)
+    expected = f"node {get_home_node_id(stranger)} is not the node of a validator or observer"
+    assert refused.log == expected + ": refused"
+    assert ask_filter(app, "/p2p/filter/addr/203.0.113.7:26666").code == CODE_OK
+    assert ask_filter(app, "/p2p/filter/addr/127.0.0.1:40312").code == CODE_OK
+    for path in ("/store/acc/key", "/p2p/filter/other", "", "/app/version"):
+        other = ask_filter(app, path)
+        assert (other.code, other.log) == (CODE_REFUSED, "no queries"), path
+    # governance removed v1 (its grace over): AllowedPeers replaces the set on commit
+    allowed = get_allowed_peers(config, genesis, genesis.validators[:1] + genesis.validators[2:])
+    assert ask_filter(app, f"/p2p/filter/id/{v1}").code == CODE_NOT_ALLOWED
+    assert ask_filter(app, f"/p2p/filter/id/{get_home_node_id(observer)}").code == CODE_OK
+
+
+def test_a_genesis_naming_no_peer_id_lets_every_node_in(tmp_path: Path) -> None:
+    """get_allowed_peers gives None then (said), and our engine lets everyone in as well."""
+    home = NodeHome(tmp_path, "v0", 0)
+    home.write(json.loads(GENESIS_DOC.read_text()), [])
+    config = load_config(home.path)
+    allowed = get_allowed_peers(config, load_genesis(config), [])
+    assert allowed is None
+    app, _ = make_abci(lambda: allowed)
+    for node_id in ("ab" * 20, get_home_node_id(NodeHome(tmp_path, "anyone", None))):
+        assert ask_filter(app, f"/p2p/filter/id/{node_id}").code == CODE_OK
+
+
+def test_an_allowed_peer_id_holding_no_ed25519_key_lets_no_node_in(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A hashed peer id (an RSA or secp256k1 libp2p key) is no CometBFT node: left out,
+    said, and the other allowed peers still pass."""
+    hashed = base58.b58encode(bytes([SHA256_MULTIHASH, 32]) + bytes(range(32))).decode()
+    app, _ = make_abci(lambda: frozenset({hashed, get_peer_id("validator-node")}))
+    with caplog.at_level(logging.WARNING, logger="node.cometbft.abci"):
+        member = get_node_id(derive_ed25519_key("validator-node"))
+        assert ask_filter(app, f"/p2p/filter/id/{member}").code == CODE_OK
+    assert f"allowed peer {hashed} cannot connect to CometBFT" in caplog.text

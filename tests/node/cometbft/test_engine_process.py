@@ -1,5 +1,7 @@
 """The clearing app behind a real `cometbft` process (one validator): CometBFT's chain
-commits to our state roots, and a restarted app is replayed to the same roots."""
+commits to our state roots, a stranger's CometBFT that knows the chain id is refused by
+the app's peer filter until the allowed set names it, and a restarted app is replayed to
+the same roots."""
 
 from __future__ import annotations
 
@@ -10,18 +12,21 @@ from pathlib import Path
 
 import pytest
 import trio
+from tendermint.abci import types_pb2 as abci
 
 from clearing.genesis import compute_genesis_hash, parse_genesis
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
+from devnet.privacy import ask_peer_filter
 from devnet.sandbox import Sandbox
 from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
-from node.cometbft.abci import ClearingAbci, DecidedBlock
-from node.cometbft.home import ABCI_SOCKET, Listeners, Timeouts, write_home
+from node.cometbft.abci import CODE_NOT_ALLOWED, CODE_OK, ClearingAbci, DecidedBlock
+from node.cometbft.home import ABCI_SOCKET, Listeners, Timeouts, get_node_id, write_home
 from node.cometbft.process import find_binary, run_cometbft
 from node.cometbft.rpc import CometRpc
-from node.cometbft.transport import serve_abci
+from node.cometbft.transport import Handler, serve_abci
+from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.txcheck import make_clearing_check
 from tests.clearing.support import ROOT, USDC, genesis_doc
 
@@ -58,11 +63,38 @@ def one_validator_doc() -> dict[str, object]:
     return doc
 
 
-async def run_chain(home: Path, abci: ClearingAbci, until: trio.Event) -> None:
+def get_peer_id(name: str) -> str:
+    """The libp2p peer id of the node key derived from `name` (what a genesis lists)."""
+    return compute_peer_id(KeyFile(NODE_KEY, derive_ed25519_key(name).private_bytes_raw()))
+
+
+def record_queries(handle: Handler, answers: list[tuple[str, int]]) -> Handler:
+    """`handle`, noting each Query's path and answer code in `answers`."""
+
+    def recording(request: abci.Request) -> abci.Response:
+        response = handle(request)
+        if request.WhichOneof("value") == "query":
+            answers.append((request.query.path, response.query.code))
+        return response
+
+    return recording
+
+
+async def get_peers(rpc: CometRpc) -> set[str]:
+    """The node ids of the peers CometBFT holds (its switch's, after every filter)."""
+    info = await rpc.call("net_info")
+    return {peer["node_info"]["id"] for peer in info["peers"]}
+
+
+async def run_chain(home: Path, handle: Handler, until: trio.Event) -> None:
+    """CometBFT and its app until `until`; CometBFT is stopped while the app still answers
+    (one that loses its app while it block-syncs can hang on SIGTERM until killed)."""
     async with trio.open_nursery() as nursery:
-        await nursery.start(serve_abci, home / ABCI_SOCKET, abci.handle, MAX_REQUEST)
-        await nursery.start(run_cometbft, find_binary(), home)
-        await until.wait()
+        await nursery.start(serve_abci, home / ABCI_SOCKET, handle, MAX_REQUEST)
+        async with trio.open_nursery() as comet:
+            await comet.start(run_cometbft, find_binary(), home)
+            await until.wait()
+            comet.cancel_scope.cancel()
         nursery.cancel_scope.cancel()
 
 
@@ -90,14 +122,40 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(tmp_path: 
         timeouts=FAST,
     )
 
-    def make_abci(committed: list[DecidedBlock]) -> ClearingAbci:
+    allowed = frozenset({get_peer_id("node-0")})  # a genesis naming its validator's node
+
+    def make_abci(committed: list[DecidedBlock], everyone: bool = False) -> ClearingAbci:
         app = ClearingApp(genesis)
         return ClearingAbci(
             app,
             compute_genesis_hash(genesis_bytes),
             make_clearing_check(lambda: app.state, wall_clock_ms),
             committed.append,
+            allowed_peers=lambda: None if everyone else allowed,
         )
+
+    # A stranger's node: the network's genesis and software, a node key nobody allowed,
+    # the validator's CometBFT as its persistent peer.
+    stranger_home = tmp_path / "stranger"
+    validator_addr = f"{get_node_id(derive_ed25519_key('node-0'))}@127.0.0.1:{p2p}"
+    stranger_p2p, stranger_rpc = free_ports(2)
+    write_home(
+        stranger_home,
+        moniker="stranger",
+        genesis=genesis,
+        genesis_hash=compute_genesis_hash(genesis_bytes),
+        node_key=derive_ed25519_key("stranger"),
+        validator_key=None,
+        listeners=Listeners("127.0.0.1", stranger_p2p, stranger_rpc),
+        persistent_peers=(validator_addr,),
+        timeouts=FAST,
+    )
+    # Its RPC may dial on demand: CometBFT's redial of a refused persistent peer stops at
+    # a random point (a race in its reconnect loop), so the test dials once it is allowed.
+    config = stranger_home / "config" / "config.toml"
+    config.write_text(config.read_text().replace("[rpc]\n", "[rpc]\nunsafe = true\n"))
+    stranger_id = get_node_id(derive_ed25519_key("stranger"))
+    strays: list[DecidedBlock] = []
 
     alice = derive_member_key("alice")
     txs = [
@@ -105,12 +163,13 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(tmp_path: 
         encode_tx(box.authorise(alice, "alpha")),
     ]
     first: list[DecidedBlock] = []
-    abci = make_abci(first)
+    filtered: list[tuple[str, int]] = []
     done = trio.Event()
     rpc = CometRpc(rpc_port)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_chain, home, abci, done)
+        nursery.start_soon(run_chain, home, record_queries(make_abci(first).handle, filtered), done)
         await wait_for(lambda: len(first) >= 1)
+        nursery.start_soon(run_chain, stranger_home, make_abci(strays, everyone=True).handle, done)
         answers = [await rpc.broadcast_tx(tx) for tx in txs]
         assert [a.code for a in answers] == [0, 0], answers
         refused = await rpc.broadcast_tx(b"\x93\x01")
@@ -123,9 +182,30 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(tmp_path: 
             assert bytes.fromhex(header["app_hash"]) == block.result.state_root
         results = [r for b in first for r in b.result.tx_results]
         assert all(r.is_ok() for r in results), results
+        # CometBFT asked the app about the stranger once it had dialled (and its address,
+        # which passes) and kept it out: no peer, and not one block reached its app.
+        await wait_for(lambda: (f"/p2p/filter/id/{stranger_id}", CODE_NOT_ALLOWED) in filtered)
+        assert any(
+            p.startswith("/p2p/filter/addr/127.0.0.1:") and c == CODE_OK for p, c in filtered
+        )
+        assert await get_peers(rpc) == set() and strays == []
+        # the devnet's privacy audit asks the same through CometBFT's RPC
+        assert await ask_peer_filter(rpc.client, rpc_port, stranger_id) == CODE_NOT_ALLOWED
         exposition = await rpc.client.get(f"http://127.0.0.1:{metrics_port}/metrics")
         # a lone validator has no peers, so CometBFT never sets that gauge
         assert get_missing_dashboard_series(exposition.text) == {"cometbft_p2p_peers"}
+        # The allowed set names it (as AllowedPeers does when governance adds a validator):
+        # the filter lets its next dial in, and it syncs the validator's blocks.
+        allowed = frozenset({get_peer_id("node-0"), get_peer_id("stranger")})
+        async with CometRpc(stranger_rpc) as theirs:
+            await theirs.call("dial_peers", peers=[validator_addr], persistent=True)
+        await wait_for(lambda: len(strays) >= 2)
+        assert await get_peers(rpc) == {stranger_id}
+        assert (f"/p2p/filter/id/{stranger_id}", CODE_OK) in filtered
+        assert await ask_peer_filter(rpc.client, rpc_port, stranger_id) == CODE_OK
+        assert [b.result.state_root for b in strays] == [
+            b.result.state_root for b in first[: len(strays)]
+        ]
         done.set()
     await rpc.aclose()
 
@@ -134,7 +214,7 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(tmp_path: 
     roots = {b.record.height: b.result.state_root for b in first}
     done = trio.Event()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_chain, home, make_abci(second), done)
+        nursery.start_soon(run_chain, home, make_abci(second).handle, done)
         await wait_for(lambda: len(second) > len(first))
         done.set()
     replayed = {b.record.height: b.result.state_root for b in second}

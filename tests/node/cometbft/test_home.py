@@ -1,12 +1,26 @@
 """The CometBFT config a node writes: every timeout the node's liveness counts is the one
-CometBFT runs, and its RPC and metrics listen on loopback only."""
+CometBFT runs, its RPC and metrics listen on loopback only, and it asks the app about
+every peer; a libp2p peer id names the CometBFT node of the same key."""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
 
-from node.cometbft.home import Listeners, Timeouts, build_config_toml, format_duration
+import base58
+import pytest
+
+from clearnode.client.sandbox_keys import derive_ed25519_key
+from node.cometbft.home import (
+    Listeners,
+    PeerIdError,
+    Timeouts,
+    build_config_toml,
+    format_duration,
+    get_node_id,
+    get_peer_node_id,
+)
+from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
 
 
 def read_config(timeouts: Timeouts) -> dict[str, object]:
@@ -36,3 +50,31 @@ def test_only_p2p_listens_beyond_loopback() -> None:
     assert config["rpc"]["laddr"] == "tcp://127.0.0.1:26667"  # type: ignore[index]
     assert config["instrumentation"]["prometheus_listen_addr"] == "127.0.0.1:26670"  # type: ignore[index]
     assert config["p2p"]["laddr"] == "tcp://0.0.0.0:26666"  # type: ignore[index]
+
+
+def test_cometbft_asks_the_app_about_every_peer() -> None:
+    assert read_config(Timeouts())["filter_peers"] is True
+
+
+def test_a_peer_id_names_the_cometbft_node_of_the_same_key() -> None:
+    for name in ("node-0", "node-1", "observer"):
+        key = derive_ed25519_key(name)
+        peer_id = compute_peer_id(KeyFile(NODE_KEY, key.private_bytes_raw()))  # py-libp2p's
+        assert get_peer_node_id(peer_id) == get_node_id(key)
+
+
+@pytest.mark.parametrize(
+    "peer_id",
+    [
+        "",
+        "not base58 0OIl",
+        "12D3KooW",  # cut short
+        base58.b58encode(bytes([SHA256_MULTIHASH, 32]) + bytes(32)).decode(),  # a hashed key
+    ],
+)
+def test_a_peer_id_holding_no_ed25519_key_names_no_node(peer_id: str) -> None:
+    with pytest.raises(PeerIdError) as raised:
+        get_peer_node_id(peer_id)
+    assert raised.value.peer_id == peer_id and str(raised.value).startswith(
+        f"peer id {peer_id!r} names no CometBFT node: "
+    )
