@@ -46,14 +46,13 @@ from eth_account.messages import encode_defunct
 
 from clearing.genesis import compute_genesis_hash
 from clearing.governance.documents import encode_document
-from lightclient.cometbft import get_address
+from node.cometbft.home import get_peer_node_id
 from node.config import UNSPECIFIED_HOSTS, check_p2p_address
 from node.keys import (
     BRIDGE_KEY,
     VALIDATOR_KEY,
     KeyFile,
     check_peer_id,
-    get_peer_public_key,
     load_key,
     save_key,
 )
@@ -271,8 +270,7 @@ class Contribution:
     def cometbft_peer(self) -> str:
         """Its CometBFT as the others' `[cometbft] persistent_peers` name it: the node id
         of its node key (the one its peer id holds) at its CometBFT address."""
-        node_id = get_address(get_peer_public_key(self.peer_id)).hex()
-        return f"{node_id}@{self.cometbft_address}"
+        return f"{get_peer_node_id(self.peer_id)}@{self.cometbft_address}"
 
     def genesis_entry(self) -> dict[str, Any]:
         """Its genesis `validators` item (clearing/genesis.py)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from pathlib import Path
 
 import trio
 
@@ -31,7 +32,7 @@ from node.cometbft.node_interface import CometNode
 from node.cometbft.process import find_binary, run_cometbft
 from node.cometbft.rpc import CometRpc, RpcError
 from node.cometbft.signed_headers import SignedHeaderKeeper
-from node.cometbft.transport import serve_abci
+from node.cometbft.transport import Handler, serve_abci
 from node.committed import from_comet_record
 from node.config import CometBFTConfig, NodeConfig
 from node.keys import NODE_KEY, load_key
@@ -81,8 +82,7 @@ async def run_cometbft_node(
                 allowed_peers=lambda: p2p.allowed_peers,
             )  # fmt: skip
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
-            await nursery.start(serve_abci, comet.home / ABCI_SOCKET, abci.handle, max_request)
-            await nursery.start(run_cometbft, binary, comet.home)
+            await nursery.start(run_engine, binary, comet.home, abci.handle, max_request)
             nursery.start_soon(resubmit_when_up, api_node, rpc)
             await nursery.start(keeper.run)
             log.info(
@@ -91,6 +91,32 @@ async def run_cometbft_node(
                 node.store.latest_height(), "validator" if node.validator_key else "full node",
             )  # fmt: skip
             task_status.started(p2p)
+
+
+async def run_engine(
+    binary: Path,
+    home: Path,
+    handle: Handler,
+    max_request: int,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The app's ABCI server, then `cometbft` on it; stopped in the other order. CometBFT
+    stops (its WAL and stores flushed) while its app still answers: one that lost its app
+    mid-block (block sync, a FinalizeBlock) ignored SIGTERM and was killed
+    process.py's STOP_GRACE_S later, in about one test stop in three."""
+    app_scope = trio.CancelScope(shield=True)
+
+    async def serve_app(task_status: trio.TaskStatus[None]) -> None:
+        with app_scope:
+            await serve_abci(home / ABCI_SOCKET, handle, max_request, task_status=task_status)
+
+    async with trio.open_nursery() as nursery:
+        try:
+            await nursery.start(serve_app)
+            await run_cometbft(binary, home, task_status=task_status)
+        finally:
+            app_scope.cancel()
 
 
 def write_comet_home(

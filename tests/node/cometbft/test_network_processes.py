@@ -109,7 +109,10 @@ def get_block_synced_to(home: NodeHome, since: int) -> int:
 async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path: Path) -> None:
     setup, batches = setup_txs()
     credits, requests = setup[:4], setup[4:]
-    with running(ProcessNetwork(tmp_path / "net", engine="cometbft")) as net:
+    # genesis names each validator's node (observers=()): CometBFT's peer filter lets in
+    # only those, as on a real network
+    network = ProcessNetwork(tmp_path / "net", observers=(), engine="cometbft")
+    with running(network) as net:
         validators = list(net.homes)
         await wait_until("every validator to commit", lambda: get_tip(validators) >= 1)
         await post(validators[0], "/v1/bridge/collateral-events", credits)
