@@ -252,7 +252,7 @@ class P2PNode:
         self._links = LinkWatch(pubsub, config.link_stall_s)
         self.peer_id = str(host.get_id())
         self.allowed_peers = config.allowed_peers
-        pubsub.admits = lambda peer: self.is_allowed(str(peer))
+        pubsub.admits = lambda peer: self.is_allowed(str(peer)) and str(peer) not in self._banned
 
     # -- identity and peers -------------------------------------------------
 
@@ -343,26 +343,29 @@ class P2PNode:
     async def keep_connected(self, addr: str) -> None:
         """Redials `addr` whenever it is not connected, backing off after failures; runs
         forever. Not while the peer is banned or not allowed (a validator governance
-        removed: dialled again once it is allowed again)."""
+        removed: dialled again once it is allowed again).
+
+        A connection that closes before it has lasted `backoff_cap_s` counts as a failed
+        dial: a peer that bans us closes each connection after the handshake, and on a
+        loaded machine that close can land after the first link check, which must not
+        reset the backoff (the ban would cost both sides a handshake every link check).
+        """
         peer = str(info_from_p2p_addr(multiaddr.Multiaddr(addr)).peer_id)
         failures = 0
         while True:
-            changed = self.watch.changed
             if peer in self._banned or peer in self.connected_peers() or not self.is_allowed(peer):
-                # A connection can close without a disconnect notification (see
-                # `_live_connections`): look again every link check.
-                with trio.move_on_after(self.config.link_check_s):
-                    await changed.wait()
+                await self._wait_for_change()
                 continue
             try:
                 await self.connect(addr)
-                # A peer that bans us closes each connection right after the handshake;
-                # redialling it at once would cost both sides a handshake every few ms.
-                await trio.sleep(self.config.link_check_s)
-                if peer in self.connected_peers():
+                opened = trio.current_time()
+                while peer in self.connected_peers():
+                    await self._wait_for_change()
+                lasted_s = trio.current_time() - opened
+                if lasted_s >= self.config.backoff_cap_s:
                     failures = 0
                     continue
-                reason = "it closed the connection at once (it may have banned us)"
+                reason = f"it closed the connection after {lasted_s:.1f}s (it may have banned us)"
             except RequestFailed as exc:
                 reason = exc.reason
             delay = compute_backoff_s(
@@ -371,6 +374,13 @@ class P2PNode:
             failures += 1
             log.debug("redial %s in %.2fs: %s", peer, delay, reason)
             await trio.sleep(delay)
+
+    async def _wait_for_change(self) -> None:
+        """Until a connection comes or goes, or one link check: a connection can close
+        without a disconnect notification (see `_live_connections`)."""
+        changed = self.watch.changed
+        with trio.move_on_after(self.config.link_check_s):
+            await changed.wait()
 
     async def watch_links(self) -> None:
         """Closes the connection of a peer whose gossip link died; runs forever.

@@ -22,6 +22,12 @@ library code it works around, so that an upgrade of py-libp2p is checked in one 
   up: the stream on the dead connection stayed registered, no stream was opened on the
   new one, the peer never heard our subscriptions, and every redial ended the same way
   (tests/node/p2p/test_gossip_streams.py failed 3 of 8 runs on a loaded machine).
+- No dial from the gossip layer. The library opens a peer's gossip stream with
+  `host.new_stream`, which dials the peer when its connection is gone; a connection
+  refused after the handshake (a ban, a peer not allowed) was closed by the time
+  `_handle_new_peer` ran, so each refusal set off one more dial, outside the host's
+  backoff (node/p2p/host.py `keep_connected` owns redialling): a stream is opened
+  only on a connection still open.
 - No gossip with a peer the host does not admit (node/p2p/host.py closes its
   connection, but only after the library's `connected` notifee has queued the peer):
   no stream is opened to it, so it hears neither our subscriptions nor any message, and
@@ -135,7 +141,7 @@ class Pubsub(LibraryPubsub):
         return [topic for topic, peers in self.peer_topics.items() if peer in peers]
 
     async def _handle_new_peer(self, peer_id: ID) -> None:
-        if not self.admits(peer_id):
+        if not self.admits(peer_id) or not self._has_live_connection(peer_id):
             return
         stream = self.peers.get(peer_id)
         if stream is not None and not self._is_on_live_connection(peer_id, stream):
@@ -143,6 +149,9 @@ class Pubsub(LibraryPubsub):
             self.counters["gossip", "stale_stream_dropped"] += 1
             self._unregister_outbound(peer_id)
         await super()._handle_new_peer(peer_id)
+
+    def _has_live_connection(self, peer: ID) -> bool:
+        return any(not c.is_closed for c in self.host.get_network().get_connections(peer))
 
     def _is_on_live_connection(self, peer: ID, stream: INetStream) -> bool:
         muxed = stream.muxed_conn
