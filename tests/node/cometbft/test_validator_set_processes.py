@@ -71,10 +71,12 @@ async def post(home: NodeHome, route: str, tx: bytes) -> None:
     assert await trio.to_thread.run_sync(home.post_tx, route, tx) == 202
 
 
-async def test_governance_changes_the_set_cometbft_signs_with(tmp_path: Path) -> None:
-    net = ProcessNetwork(tmp_path / "net", engine="cometbft")
+def make_network(base: Path) -> ProcessNetwork:
+    """Four genesis validators (validator-0 to 3) and a fifth node running validator-4's
+    key, which no genesis lists; governance executes DELAY blocks after a vote's deadline."""
+    net = ProcessNetwork(base, engine="cometbft")
     net.genesis["governance"] = {"min_delay_blocks": DELAY, "max_voting_blocks": 50}
-    net.homes.append(NodeHome(tmp_path / "net" / "v4", "v4", 4))
+    net.homes.append(NodeHome(base / "v4", "v4", 4))
     for home in net.homes:
         home.extra_config = "[oracle]\nenabled = false\n"
     add_cometbft_tables(net.homes)
@@ -82,22 +84,35 @@ async def test_governance_changes_the_set_cometbft_signs_with(tmp_path: Path) ->
     for home in net.homes:
         shutil.rmtree(home.path / "keys", ignore_errors=True)  # the same keys (by name) again
         home.write(net.genesis, [a for a in addrs if a != home.addr])
-    chain_id = net.genesis["chain_id"]
-    keys = [derive_ed25519_key(f"validator-{i}") for i in range(4)]
+    return net
+
+
+def sign_set_change(chain_id: int, deadline: int) -> tuple[bytes, list[bytes]]:
+    """The proposal adding validator-4 and removing validator-3, voted until `deadline`
+    and executed DELAY blocks later, and the yes votes of validator-0 to 2 (posted once
+    the proposal is committed)."""
+    keys = [derive_ed25519_key(f"validator-{i}") for i in range(3)]
     fifth = Validator("validator-4", public("validator-4"), 10, bytes(20))
     changes = (AddValidator(fifth), RemoveValidator(public("validator-3")))
+    tx = sign_proposal(keys[0], chain_id, changes, deadline, deadline + DELAY)
+    digest = hashlib.sha256(tx.signing_bytes(chain_id)).digest()
+    proposed = Proposal(1, tx.proposer, changes, digest, 0, deadline, deadline + DELAY)
+    votes = [encode_tx(sign_vote(key, chain_id, proposed, VoteChoice.YES)) for key in keys]
+    return encode_tx(tx), votes
+
+
+async def test_governance_changes_the_set_cometbft_signs_with(tmp_path: Path) -> None:
+    net = make_network(tmp_path / "net")
+    chain_id = net.genesis["chain_id"]
     with running(net):
         validators = net.homes[:4]
         await wait_until("every validator to commit", lambda: get_tip(validators) >= 2)
         deadline = get_tip(validators) + VOTING_BLOCKS
-        tx = sign_proposal(keys[0], chain_id, changes, deadline, deadline + DELAY)
-        await post(validators[0], "/v1/governance/proposals", encode_tx(tx))
-        digest = hashlib.sha256(tx.signing_bytes(chain_id)).digest()
-        proposed = Proposal(1, tx.proposer, changes, digest, 0, deadline, deadline + DELAY)
+        proposal, votes = sign_set_change(chain_id, deadline)
+        await post(validators[0], "/v1/governance/proposals", proposal)
         await wait_until("the proposal to commit", lambda: get_tip(validators) > deadline - 6)
-        for key in keys[:3]:
-            ballot = sign_vote(key, chain_id, proposed, VoteChoice.YES)
-            await post(validators[1], "/v1/governance/votes", encode_tx(ballot))
+        for vote in votes:
+            await post(validators[1], "/v1/governance/votes", vote)
         governs = deadline + DELAY + 2
         # v2 goes down across the change and comes back once the new set signs
         down = validators[2]
