@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import re
 import signal
@@ -40,7 +39,6 @@ from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import assert_roots_agree, wait_until
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
-log = logging.getLogger(__name__)
 
 
 def read_txs(home: NodeHome) -> list[bytes]:
@@ -124,7 +122,7 @@ ORACLE_OFF = "[oracle]\nenabled = false\n"
 SENT = {"CollateralCredit": 4, "AuthoriseVenue": 4, "TradeBatch": 3}
 """The transactions the test sends (setup_txs), by type."""
 CRASH_STOP_S = 15
-"""How soon a node whose CometBFT died has stopped (about a second)."""
+"""How soon a node whose CometBFT died has stopped (1.0 to 1.2 s in the runs that passed)."""
 
 
 def find_child(pid: int, name: str) -> int:
@@ -142,11 +140,8 @@ async def crash_cometbft(net: ProcessNetwork, home: NodeHome) -> None:
     (the node's and its CometBFT's) free."""
     process = net.processes.pop(home.name)
     os.kill(find_child(process.pid, "cometbft"), signal.SIGKILL)
-    started = time.monotonic()
     wait = functools.partial(process.wait, CRASH_STOP_S)
     assert await trio.to_thread.run_sync(wait) == 1
-    log.info("node %s stopped %.1f s after its CometBFT was killed", home.name,
-             time.monotonic() - started)  # fmt: skip
     assert "clearnode start: cometbft exited with code -9" in (home.path / "node.log").read_text()
     config = load_config(home.path)
     assert config.cometbft is not None
