@@ -9,7 +9,8 @@ bridge it registered then reports a deposit to one node, twice; gossip takes it 
 validator, which attests it, and it is credited once. A solvency report committed after
 the validator set changed verifies with `clearnode verify --genesis`: its anchor carries
 the change, signed by the genesis set, so the report's signers and its state root are
-followed from the genesis.
+followed from the genesis. The network's blocks, replayed through the app's ABCI path
+(as CometBFT would hand them over), give the same root at every height.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from clearing.collateral import CollateralObservation
 from clearing.eip712 import compute_signable, sign_typed
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from node.api.bodies import ACCOUNT_QUERY_FIELDS
+from tests.node.cometbft.replay import replay_our_blocks
 from tests.node.netproc import CLEARNODE, GENESIS_DOC, ROOT, cli_network, read_roots
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
@@ -43,6 +45,7 @@ BRIDGE_KEY = derive_ed25519_key("gov-network-bridge")
 VENUE_KEY = derive_ed25519_key("gov-network-venue")
 DEPOSITOR = derive_member_key("gov-network-depositor")
 CHAIN, TOKEN = 31338, bytes.fromhex("00000000000000000000000000000000000000a2")
+REPLAYED_KINDS = {"PriceUpdate", "GovProposal", "GovVote", "CollateralCredit", "ReportCommitment"}
 WETH = (31337, bytes.fromhex("00000000000000000000000000000000000000e1"))
 
 
@@ -230,3 +233,9 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
         ), out
         assert f"by the validator set in force from block {execute + 2}" in out, out
         assert "ok    state root is the chain's after block" in out, out
+        # our engine's blocks (prices, the proposal and votes, the credit, report shares)
+        # through CometBFT's path to the app: the same roots, the power change as its update
+        replayed = replay_our_blocks(homes[0])
+        assert replayed.compared > execute + 2, (replayed.compared, execute)
+        assert replayed.kinds.keys() >= REPLAYED_KINDS, replayed.kinds
+        assert replayed.validator_updates == {execute: [(bytes.fromhex(doubled[2:]), 20)]}

@@ -42,11 +42,14 @@ from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
 from node.storage import StoredBlock
 from node.txcheck import make_clearing_check
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
+from tests.node.cometbft.replay import to_finalize_request, to_our_block
 from tests.node.netproc import GENESIS_DOC, NodeHome
 from tests.node.test_app import blocks, make_block
 from tests.node.test_network_peers import genesis_naming_peers
 
 GENESIS_BYTES = json.dumps(genesis_doc()).encode()
+UNDECODABLE_LOG = "cannot decode transaction: not msgpack: Unpack failed: incomplete input"
+"""CheckTx's `log` for bytes that are no msgpack: what broadcast_tx_sync hands back."""
 
 
 def make_abci(
@@ -112,14 +115,19 @@ def test_check_tx_refuses_with_the_error_type_and_changes_nothing() -> None:
     box = new_sandbox()
     root = app.app.last_root
     garbage = app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=b"\x93\x01"))).check_tx
-    assert (garbage.code, garbage.data, garbage.codespace) == (
+    assert (garbage.code, garbage.data, garbage.codespace, garbage.log) == (
         CODE_UNDECODABLE,
         b"DecodeError",
         "clearnode",
+        UNDECODABLE_LOG,
     )
     credit = box.credit(derive_member_key("alice").address, USDC, 1_000, signers=1)
     short = app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=encode_tx(credit)))).check_tx
-    assert short.code == CODE_REFUSED and short.data == b"QuorumNotReached", short
+    assert (short.code, short.data, short.log) == (
+        CODE_REFUSED,
+        b"QuorumNotReached",
+        "QuorumNotReached(signed_power=10, total_power=40)",  # the numbers a venue reads
+    ), short
     ok = app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=encode_tx(box.credit(
         derive_member_key("alice").address, USDC, 1_000))))).check_tx  # fmt: skip
     assert ok.code == 0
@@ -205,18 +213,20 @@ def test_a_committed_block_is_stored_and_read_back_as_applied() -> None:
 
 
 def test_one_sequence_of_blocks_gives_the_same_roots_on_both_engines() -> None:
-    """Our engine's blocks through the ABCI path, and the ABCI path's through our engine's."""
+    """Our engine's blocks through the ABCI path, and the records that path stored through
+    our engine's (the process tests replay real networks' blocks each way: replay.py)."""
     ours = ClearingApp(parse_genesis(genesis_doc()))
-    theirs, _ = make_abci()
+    theirs, committed = make_abci()
     for height, txs in enumerate(blocks(), start=1):
         block = make_block(height, txs)
         root = ours.finalize_block(block)
-        time = Timestamp(
-            seconds=block.header.time_ms // 1000, nanos=block.header.time_ms % 1000 * 10**6
-        )
-        request = abci.RequestFinalizeBlock(height=height, time=time, txs=txs, hash=block.hash)
-        assert theirs.handle(abci.Request(finalize_block=request)).finalize_block.app_hash == root
+        request = abci.Request(finalize_block=to_finalize_request(block))
+        assert theirs.handle(request).finalize_block.app_hash == root
         theirs.handle(abci.Request(commit=abci.RequestCommit()))
+    again = ClearingApp(ours.genesis)
+    replayed = [again.finalize_block(to_our_block(d.record, ours.genesis.chain_id))
+                for d in committed]  # fmt: skip
+    assert replayed == [d.result.state_root for d in committed] and len(replayed) == 3
 
 
 def test_every_request_kind_has_an_answer() -> None:

@@ -30,6 +30,7 @@ from node.cometbft.transport import Handler
 from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.txcheck import make_clearing_check
 from tests.clearing.support import ROOT, USDC, genesis_doc
+from tests.node.cometbft.test_abci import UNDECODABLE_LOG
 
 pytestmark = [pytest.mark.multiprocess]
 
@@ -172,7 +173,7 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
         answers = [await rpc.broadcast_tx(tx) for tx in txs]
         assert [a.code for a in answers] == [0, 0], answers
         refused = await rpc.broadcast_tx(b"\x93\x01")
-        assert (refused.code, refused.error) == (2, "DecodeError"), refused
+        assert (refused.code, refused.error, refused.log) == (2, "DecodeError", UNDECODABLE_LOG)
         await wait_for(lambda: set(txs) <= {tx for b in first for tx in b.record.txs})
         last = first[-1].record.height
         await wait_for(lambda: first[-1].record.height >= last + 2)

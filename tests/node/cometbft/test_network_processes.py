@@ -2,11 +2,17 @@
 same roots, what a validator accepted (202) commits exactly once on every node even
 when that validator is killed (-9) right after answering, the killed one catches up
 when it starts again (its CometBFT went down with it: the restarted one binds the same
-ports), and one stopped for a minute catches up by CometBFT's block sync."""
+ports), and one stopped for a minute catches up by CometBFT's block sync. A member reads
+its history with its signed query as on our engine; the committed blocks (credits, venue
+authorisations, batches, the oracle's prices) replayed through our engine's application
+path give CometBFT's app hash at every height; a node whose CometBFT is killed (-9)
+stops, exit 1, its ports free."""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
 import signal
 import sqlite3
@@ -19,9 +25,15 @@ import pytest
 import trio
 
 from clearing.genesis import parse_genesis
+from clearnode.client.sandbox_keys import derive_member_key
 from consensus.compact import compute_tx_hash
 from lightclient.cometbft import CometValidatorPowers
 from node.cometbft.record import CometBlockRecord, SignedHeader
+from node.commands.init import render_oracle
+from node.config import load_config
+from node.ports import get_bind_problem, get_listen_ports
+from tests.node.cometbft.replay import replay_cometbft_blocks
+from tests.node.history.test_history_network import get_fills, get_member_fills, read_history
 from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import assert_roots_agree, wait_until
@@ -106,12 +118,48 @@ def get_block_synced_to(home: NodeHome, since: int) -> int:
     return int(found[-1]) if found else 0
 
 
+ORACLE_OFF = "[oracle]\nenabled = false\n"
+SENT = {"CollateralCredit": 4, "AuthoriseVenue": 4, "TradeBatch": 3}
+"""The transactions the test sends (setup_txs), by type."""
+CRASH_STOP_S = 15
+"""How soon a node whose CometBFT died has stopped (1.0 to 1.2 s in the runs that passed)."""
+
+
+def find_child(pid: int, name: str) -> int:
+    """The pid of process `pid`'s child called `name`, from /proc: each thread's children
+    (trio starts a process from a worker thread, not the main one)."""
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            if Path(f"/proc/{child}/comm").read_text().strip() == name:
+                return int(child)
+    raise AssertionError(f"process {pid} has no child {name}")
+
+
+async def crash_cometbft(net: ProcessNetwork, home: NodeHome) -> None:
+    """Kills the node's CometBFT (-9): the node stops too, exit 1 saying why, its ports
+    (the node's and its CometBFT's) free."""
+    process = net.processes.pop(home.name)
+    os.kill(find_child(process.pid, "cometbft"), signal.SIGKILL)
+    wait = functools.partial(process.wait, CRASH_STOP_S)
+    assert await trio.to_thread.run_sync(wait) == 1
+    assert "clearnode start: cometbft exited with code -9" in (home.path / "node.log").read_text()
+    config = load_config(home.path)
+    assert config.cometbft is not None
+    comet = config.cometbft
+    ports = [port for _, _, port in get_listen_ports(config)]
+    ports += [comet.p2p_port, comet.rpc_port, comet.metrics_port]
+    assert [p for p in ports if get_bind_problem("127.0.0.1", p) is not None] == []
+
+
 async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path: Path) -> None:
     setup, batches = setup_txs()
     credits, requests = setup[:4], setup[4:]
     # genesis names each validator's node (observers=()): CometBFT's peer filter lets in
     # only those, as on a real network
     network = ProcessNetwork(tmp_path / "net", observers=(), engine="cometbft")
+    for home in network.homes:  # the oracle's price updates in the blocks too
+        config = home.path / "config.toml"
+        config.write_text(config.read_text().replace(ORACLE_OFF, render_oracle(network.genesis)))
     with running(network) as net:
         validators = list(net.homes)
         await wait_until("every validator to commit", lambda: get_tip(validators) >= 1)
@@ -147,6 +195,17 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
         url = f"http://127.0.0.1:{validators[0].api_port}/status"
         with urllib.request.urlopen(url, timeout=10) as answer:
             assert "<table id='blocks'>" in answer.read().decode()
+        # the outage's minute does the reads of the committed blocks: a member's history
+        # (its signed query), as on our engine, and the blocks replayed through our engine
+        member = derive_member_key("m0")
+        events = await read_history(validators[0], member, net.genesis["chain_id"])
+        fills = get_member_fills(read_txs(validators[0]), member.address)
+        assert get_fills(events) == fills and len(fills) == 18  # 3 batches, 6 trades each
+        assert {e["kind"] for e in events} >= {"collateral_credited", "venue_authorisation"}
+        assert await read_history(target, member, net.genesis["chain_id"]) == events
+        replayed = replay_cometbft_blocks(validators[0].path)
+        assert {kind: replayed.kinds[kind] for kind in SENT} == SENT, replayed
+        assert replayed.kinds["PriceUpdate"] > 0, replayed
         await trio.sleep(max(0.0, stopped_at + OUTAGE_S - time.monotonic()))
         net.start(away)
         tip = get_tip(validators[:3])
@@ -156,3 +215,4 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
         await wait_until("its store at that tip", lambda: get_tip(validators) >= tip)
         assert_roots_agree(validators)
         assert is_committed_once(validators, batches)
+        await crash_cometbft(net, validators[1])

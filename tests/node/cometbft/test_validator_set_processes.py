@@ -3,7 +3,8 @@ processes on loopback): a fifth validator, running from the start with a key no 
 lists, is added and one removed; CometBFT takes the app's validator updates, so from the
 execution height + 2 the new set signs every block (CometBFT's commits say who signed).
 A validator down for a while catches up by CometBFT's block sync and the app's replay,
-and every node keeps one root per height."""
+and every node keeps one root per height; the blocks replayed through our engine's
+application path give CometBFT's app hash at every height."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from clearnode.client.sandbox_keys import derive_ed25519_key
 from lightclient.anchor import COMETBFT, SetChange, StateAnchor, check_anchor, follow_set_changes
 from lightclient.cometbft import CometValidatorPowers, get_address
 from node.cometbft.record import SignedHeader
+from tests.node.cometbft.replay import replay_cometbft_blocks
 from tests.node.netproc import NodeHome, ProcessNetwork, add_cometbft_tables, running
 from tests.node.test_network_processes import assert_roots_agree, wait_until
 
@@ -144,3 +146,6 @@ async def test_governance_changes_the_set_cometbft_signs_with(tmp_path: Path) ->
         anchor = StateAnchor(later.header, later.commit, steps, COMETBFT)
         root = observer.get_roots()[tip - 2]
         check_anchor(anchor, chain_id, tip - 2, root, history.get_set_at(tip - 1))
+        # the blocks that changed the set, replayed through our engine's application path
+        replayed = replay_cometbft_blocks(observer.path)
+        assert (replayed.kinds["GovProposal"], replayed.kinds["GovVote"]) == (1, 3), replayed

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +53,23 @@ async def read_history(home: NodeHome, member: MemberKey, chain_id: int) -> list
 
 
 def replay_fills(home: NodeHome, member: bytes) -> list[tuple[int, str, int, int]]:
-    """The member's own account of its fills: every trade naming it in a committed batch
-    (these are all cleared: the members are funded and flat), as (trade id, side, qty, price)."""
-    fills = []
+    """The member's own account of its fills from the node's committed blocks."""
     with NodeStore(home.db) as store:
-        for stored in store.iter_blocks(0):
-            for raw in Block.decode(stored.block).txs:
-                tx = decode_tx(raw)
-                if isinstance(tx, TradeBatch):
-                    for t in tx.trades:
-                        for side, who in (("buy", t.buyer), ("sell", t.seller)):
-                            if who == member:
-                                fills.append((t.trade_id, side, t.quantity, t.price))
+        txs = [raw for stored in store.iter_blocks(0) for raw in Block.decode(stored.block).txs]
+    return get_member_fills(txs, member)
+
+
+def get_member_fills(txs: Iterable[bytes], member: bytes) -> list[tuple[int, str, int, int]]:
+    """Every trade naming `member` in the committed `txs`' batches (these are all cleared:
+    the members are funded and flat), as (trade id, side, qty, price)."""
+    fills = []
+    for raw in txs:
+        tx = decode_tx(raw)
+        if isinstance(tx, TradeBatch):
+            for t in tx.trades:
+                for side, who in (("buy", t.buyer), ("sell", t.seller)):
+                    if who == member:
+                        fills.append((t.trade_id, side, t.quantity, t.price))
     return fills
 
 
