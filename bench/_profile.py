@@ -1,0 +1,61 @@
+"""Where a benchmark's measured part spends its time: pyinstrument's sampling profile,
+written as the functions of most own time, each with its own and cumulative share.
+
+pyinstrument samples the interpreter's own stack from inside the process, so it needs
+no ptrace (py-spy attaches from outside and needs it) and runs wherever the bench does;
+its cost is one C call per Python call and return, which slows the profiled run (the
+figures of a profiled run are not the bench's figures) but keeps the shares.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SAMPLE_INTERVAL_S = 0.0005
+TOP = 25
+
+
+@contextmanager
+def profiled(path: Path | None) -> Iterator[None]:
+    """Profiles the block into `path` (nothing when None)."""
+    if path is None:
+        yield
+        return
+    from pyinstrument import Profiler  # the test extra's: only a profiled run needs it
+
+    profiler = Profiler(interval=SAMPLE_INTERVAL_S)
+    profiler.start()
+    try:
+        yield
+    finally:
+        session = profiler.stop()
+    path.write_text(render_top(session.root_frame(), TOP))
+
+
+def render_top(root: Any, count: int) -> str:
+    """The `count` functions of most own time under `root` (a pyinstrument frame): own
+    and cumulative seconds as shares of the whole, a function called within itself
+    counted once in its cumulative time."""
+    own: dict[str, float] = defaultdict(float)
+    cumulative: dict[str, float] = defaultdict(float)
+
+    def walk(frame: Any, open_keys: frozenset[str]) -> None:
+        key = f"{frame.function} ({frame.file_path_short}:{frame.line_no})"
+        own[key] += frame.total_self_time
+        if key not in open_keys:
+            cumulative[key] += frame.time
+        for child in frame.children:
+            if not child.is_synthetic:
+                walk(child, open_keys | {key})
+
+    walk(root, frozenset())
+    total = max(root.time, 1e-9)
+    heading = f"{total:.2f} s sampled every {SAMPLE_INTERVAL_S * 1000:g} ms"
+    lines = [heading, "  own%   cum%  function"]
+    for key in sorted(own, key=own.__getitem__, reverse=True)[:count]:
+        lines.append(f"{100 * own[key] / total:6.1f} {100 * cumulative[key] / total:6.1f}  {key}")
+    return "\n".join(lines) + "\n"
