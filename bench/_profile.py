@@ -37,9 +37,7 @@ def profiled(path: Path | None) -> Iterator[None]:
 
 
 def render_top(root: Any, count: int) -> str:
-    """The `count` functions of most own time under `root` (a pyinstrument frame): own
-    and cumulative seconds as shares of the whole, a function called within itself
-    counted once in its cumulative time."""
+    """The `count` functions of most own time under `root` (a pyinstrument frame)."""
     own: dict[str, float] = defaultdict(float)
     cumulative: dict[str, float] = defaultdict(float)
 
@@ -53,9 +51,33 @@ def render_top(root: Any, count: int) -> str:
                 walk(child, open_keys | {key})
 
     walk(root, frozenset())
-    total = max(root.time, 1e-9)
-    heading = f"{total:.2f} s sampled every {SAMPLE_INTERVAL_S * 1000:g} ms"
+    heading = f"{root.time:.2f} s sampled every {SAMPLE_INTERVAL_S * 1000:g} ms"
+    return format_top(heading, own, cumulative, root.time, count)
+
+
+def render_stacks(text: str, count: int) -> str:
+    """The same of py-spy's collapsed stacks (`record --format raw`: one line per stack,
+    its frames outermost first joined by ';', then its number of samples)."""
+    own: dict[str, float] = defaultdict(float)
+    cumulative: dict[str, float] = defaultdict(float)
+    total = 0
+    for line in text.splitlines():
+        stack, _, samples = line.rpartition(" ")
+        frames = stack.split(";")
+        own[frames[-1]] += int(samples)
+        for key in set(frames):
+            cumulative[key] += int(samples)
+        total += int(samples)
+    return format_top(f"{total} samples", own, cumulative, total, count)
+
+
+def format_top(
+    heading: str, own: dict[str, float], cumulative: dict[str, float], total: float, count: int
+) -> str:
+    """The `count` functions of most own time: own and cumulative time as shares of
+    `total`, a function called within itself counted once in its cumulative time."""
     lines = [heading, "  own%   cum%  function"]
     for key in sorted(own, key=own.__getitem__, reverse=True)[:count]:
-        lines.append(f"{100 * own[key] / total:6.1f} {100 * cumulative[key] / total:6.1f}  {key}")
+        share = 100 / max(total, 1e-9)
+        lines.append(f"{share * own[key]:6.1f} {share * cumulative[key]:6.1f}  {key}")
     return "\n".join(lines) + "\n"
