@@ -17,6 +17,9 @@ where nobody is below IM: the common block. Members keep 10**15 of cash unless
 before (the scans' IM bound then rarely spares the scenario vector of a hedged book).
 ``previous_release_trades_per_s``: ``trades_per_s`` of the previous release's code
 (``PREVIOUS_RELEASE``) at the defaults, beside today's, so a slower ledger shows.
+``--profile FILE`` writes where the trade path's time goes (bench/_profile.py: the
+functions of most own time, with their cumulative share); the profiler slows the run,
+so its ``trades_per_s`` is not the bench's figure.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench._profile import profiled
 from clearing.context import BlockContext
 from clearing.default.margin_call import process_margin_calls
 from clearing.default.steps import process_liquidation_step
@@ -143,6 +147,7 @@ def run(argv: list[str]) -> dict[str, object]:
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument("--cash-im-multiple", type=int, default=0)
+    parser.add_argument("--profile", type=Path, help="write the trade path's profile here")
     parser.add_argument(
         "--margin",
         choices=("on", "off"),
@@ -158,13 +163,14 @@ def run(argv: list[str]) -> dict[str, object]:
 
     elapsed = cpu = 0.0
     rejected = 0
-    for batch in batches:
-        start, start_cpu = time.perf_counter(), time.process_time()
-        events = process_verified_trade_batch(state, ctx, batch)
-        elapsed += time.perf_counter() - start
-        cpu += time.process_time() - start_cpu
-        summary = events[-1]
-        rejected += int(summary.get("rejected"))
+    with profiled(args.profile):
+        for batch in batches:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            events = process_verified_trade_batch(state, ctx, batch)
+            elapsed += time.perf_counter() - start
+            cpu += time.process_time() - start_cpu
+            summary = events[-1]
+            rejected += int(summary.get("rejected"))
     positions = sum(
         1
         for m in state.members.values()

@@ -34,10 +34,22 @@ is reported (`sustained`) with:
   committed during the step, and `sent_bytes_by_channel` per committed byte.
 
 `steps` lists every step as [offered, committed trades/s, p50, p99, refused batches].
+`previous_trades_per_s` is the highest sustained rate measured before (`PREVIOUS`) for
+the same engine and number of validators, beside today's, so a slower network shows.
 `--engine both` runs our engine, then CometBFT, one after the other on the same machine.
+`--profile-node FILE` samples validator 0's node process with py-spy through every step
+and writes the highest sustained step's profile, the functions of most own time with
+their own and cumulative share of the samples in which the node's thread held the GIL
+(bench/_profile.py), to FILE with the engine's name added (`node.txt`:
+`node-clearnode.txt`), and the stacks sampled beside it (`node-clearnode.stacks`, for a
+flame graph). The samples are by the wall clock: with more runnable processes than cores
+they also count the time the thread waited for a core, wherever it was preempted. py-spy
+reads the node from outside with ptrace (root, or kernel.yama.ptrace_scope 0) and takes
+CPU from the nodes, so a profiled run's rates are not the bench's figures.
 
     python -m bench network [--engine both|clearnode|cometbft] [--validators 4]
         [--start 1000] [--step-seconds 8] [--bisect 2] [--max-p50-ms 300] [--batch 250]
+        [--profile-node FILE]
 """
 
 from __future__ import annotations
@@ -45,8 +57,10 @@ from __future__ import annotations
 import argparse
 import copy
 import itertools
+import math
 import os
 import sqlite3
+import sys
 import tempfile
 import time
 import urllib.request
@@ -59,6 +73,7 @@ from typing import Any
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench._profile import TOP, render_stacks
 from clearing.genesis import ENGINES
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
@@ -75,6 +90,13 @@ WARMUP_S = 2.0
 DRAIN_S = 30.0
 """Longest a step waits for what it offered to commit (what has not counts as late)."""
 MAX_RATE = 128_000
+PY_SPY = Path(sys.executable).parent / "py-spy"
+PROFILE_RATE_HZ = 97
+PREVIOUS = ("before #36's faster ledger", {("clearnode", 4): 3_958, ("cometbft", 4): 2_578,
+                                          ("clearnode", 7): 1_290})  # fmt: skip
+"""What was measured, and its sustained trades/s per (engine, validators) at the defaults:
+the code before the ledger's loss table and the node's collection thresholds, on the
+2-core development machine with nothing else running."""
 
 
 @dataclass
@@ -262,6 +284,7 @@ class Step:
     figures: list[dict[str, dict[str, float]]]
     committed_bytes: int
     heights: int  # committed during the step (the same on every node)
+    stacks: Path | None  # validator 0's sampled stacks during the step (--profile-node)
 
     def is_sustained(self, max_p50_ms: float) -> bool:
         return self.p50_ms <= max_p50_ms and self.refused == 0
@@ -304,11 +327,23 @@ class Step:
         }
 
 
+async def record_stacks(pid: int, seconds: float, output: Path) -> None:
+    """py-spy's samples of process `pid` for `seconds`, as collapsed stacks (frames by
+    function) of the thread holding the GIL: where the node runs Python, without trio's
+    idle worker threads. The process is paused for each read, so that a stack is never
+    read half-changed; the rate is off 100 Hz so as not to beat with the node's timers."""
+    command = [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(math.ceil(seconds)),
+               "--rate", str(PROFILE_RATE_HZ), "--format", "raw", "--function", "--gil",
+               "--output", str(output)]  # fmt: skip
+    await trio.run_process(command, capture_stdout=True, capture_stderr=True)
+
+
 async def run_step(
     validators: list[NodeHome], pids: list[int], engine: str, load: Load, watch: CommitWatch,
-    rate: int, seconds: float,
+    rate: int, seconds: float, stacks: Path | None,
 ) -> Step:  # fmt: skip
-    """Offers `rate` trades/s for `seconds`, then waits for what it offered to commit."""
+    """Offers `rate` trades/s for `seconds`, then waits for what it offered to commit;
+    samples validator 0's stacks meanwhile into `stacks` unless None."""
     watch.committed.clear()
     refused = watch.refused
     figures_before = [read_figures(home, engine) for home in validators]
@@ -316,11 +351,14 @@ async def run_step(
     heights_before = watch.height
     load_before = time.process_time()
     start = time.monotonic()
-    sent = await offer(validators, load, watch, rate, seconds)
-    end = time.monotonic()
-    load_cpu = time.process_time() - load_before
-    cpu = [get_tree_cpu_s(pid) - was for pid, was in zip(pids, cpu_before, strict=True)]
-    figures_after = [read_figures(home, engine) for home in validators]
+    async with trio.open_nursery() as nursery:
+        if stacks is not None:
+            nursery.start_soon(record_stacks, pids[0], seconds, stacks)
+        sent = await offer(validators, load, watch, rate, seconds)
+        end = time.monotonic()
+        load_cpu = time.process_time() - load_before
+        cpu = [get_tree_cpu_s(pid) - was for pid, was in zip(pids, cpu_before, strict=True)]
+        figures_after = [read_figures(home, engine) for home in validators]
     figures = [subtract(a, b) for a, b in zip(figures_after, figures_before, strict=True)]
     heights = watch.height - heights_before
     await watch.wait_for(sent, DRAIN_S)
@@ -343,23 +381,28 @@ async def run_step(
         figures=figures,
         committed_bytes=sum(size for seen, size in watch.blocks if start <= seen <= end),
         heights=heights,
+        stacks=stacks,
     )
 
 
 async def ramp(
     validators: list[NodeHome], pids: list[int], engine: str, load: Load, watch: CommitWatch,
-    args: argparse.Namespace,
+    args: argparse.Namespace, stacks_dir: Path | None,
 ) -> tuple[Step | None, list[Step]]:  # fmt: skip
     """The highest sustained step and every step tried: doubling from `--start` until a
     step fails, then `--bisect` steps between the highest sustained and the lowest failed
-    rate (in whole batches)."""
+    rate (in whole batches); each step's samples of validator 0 in `stacks_dir` unless
+    None."""
     steps: list[Step] = []
     best: Step | None = None
     good, bad = 0, None
     rate = args.start
     bisections = 0
     while True:
-        step = await run_step(validators, pids, engine, load, watch, rate, args.step_seconds)
+        stacks = None if stacks_dir is None else stacks_dir / f"step-{len(steps)}.txt"
+        step = await run_step(
+            validators, pids, engine, load, watch, rate, args.step_seconds, stacks
+        )
         steps.append(step)
         if step.is_sustained(args.max_p50_ms):
             good = rate
@@ -389,16 +432,29 @@ async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str
                 while watch.height < 1:
                     await trio.sleep(0.1)
             await set_up(validators, load, watch)
-            best, steps = await ramp(validators, pids, engine, load, watch, args)
+            stacks_dir = None if args.profile_node is None else base
+            best, steps = await ramp(validators, pids, engine, load, watch, args, stacks_dir)
             nursery.cancel_scope.cancel()
+    if best is not None and best.stacks is not None:
+        write_node_profile(best.stacks, args.profile_node, engine)
     return {
         "engine": engine,
         "validators": len(validators),
         "batch_trades": args.batch,
         "max_p50_ms": args.max_p50_ms,
         "sustained": None if best is None else best.report(),
+        "previous": PREVIOUS[0],
+        "previous_trades_per_s": PREVIOUS[1].get((engine, len(validators))),
         "steps": [s.summary() for s in steps],
     }
+
+
+def write_node_profile(stacks: Path, output: Path, engine: str) -> None:
+    """The highest sustained step's profile of validator 0, to `output` named for
+    `engine`, and its stacks beside it (see the module's docstring)."""
+    named = output.with_name(f"{output.stem}-{engine}{output.suffix}")
+    named.write_text(render_stacks(stacks.read_text(), TOP))
+    named.with_suffix(".stacks").write_text(stacks.read_text())
 
 
 async def set_up(validators: list[NodeHome], load: Load, watch: CommitWatch) -> None:
@@ -426,6 +482,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--bisect", type=int, default=2, help="steps between pass and fail")
     parser.add_argument("--max-p50-ms", type=float, default=300.0, help="sustained p50 bound")
     parser.add_argument("--batch", type=int, default=250, help="trades per gossiped batch")
+    parser.add_argument("--profile-node", type=Path, help="validator 0's profile (py-spy)")
     args = parser.parse_args(argv)
     engines = ENGINES if args.engine == "both" else (args.engine,)
     results = {}
