@@ -139,7 +139,7 @@ EVENT = Event("withdrawal_paid", (("member", MEMBER), ("nonce", 42), ("big", -(2
 def make_vectors() -> dict[str, Vector]:
     """Every record kind, by name."""
     return {
-        "Attestation": fields_vector(ATTESTATIONS[0], lambda f: Attestation.from_fields(f, "a")),
+        "Attestation": fields_vector(ATTESTATIONS[0], Attestation.from_fields),
         "PayoutObservation": fields_vector(PAYOUT, PayoutObservation.from_fields),
         "ExpiryObservation": fields_vector(EXPIRY, ExpiryObservation.from_fields),
         "CollateralObservation": fields_vector(DEPOSIT, CollateralObservation.from_fields),
