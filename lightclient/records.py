@@ -48,6 +48,8 @@ from lightclient.codec import (
 
 T = TypeVar("T", bound=type)
 NO_HEAD = object()
+MAX_ITEMS = 1_000_000
+"""``expect_list``'s own cap (and msgpack's, ``MAX_LIST_LENGTH``, is lower)."""
 
 
 class RecordError(TypeError):
@@ -247,12 +249,29 @@ class Nested:
 
 
 @dataclass(frozen=True, slots=True)
+class OneOf:
+    """A declared record of one of several kinds, read by ``decode(obj, what)`` (which
+    tells them apart, by a head) and written as its fields."""
+
+    decode: Callable[[object, str], Any]
+
+    def check(self, hint: Any) -> str | None:
+        return None
+
+    def decode_source(self, ns: Namespace, value: str, what: str) -> str:
+        return f"{ns.name(self.decode)}({value}, {what!r})"
+
+    def encode_source(self, ns: Namespace, value: str) -> str:
+        return f"{value}.to_fields()"
+
+
+@dataclass(frozen=True, slots=True)
 class Items:
     """A tuple of ``min_length`` to ``max_length`` items, each a declared record or of
     ``item`` (a list on the wire)."""
 
     min_length: int = 0
-    max_length: int = 1_000_000
+    max_length: int = MAX_ITEMS
     item: FieldKind | None = None
 
     def check(self, hint: Any) -> str | None:
@@ -262,20 +281,21 @@ class Items:
         return f"declared {hint}, but items are a tuple[X, ...]"
 
     def decode_source(self, ns: Namespace, value: str, what: str) -> str:
-        assert self.item is not None  # bound by record
-        checked = f"expect_list({value}, {what!r}, None, {self.max_length})"
-        if self.min_length:
-            checked = f"{ns.name(self.check_min_length)}({checked}, {what!r})"
+        assert self.item is not None  # bound by declare_record
+        checked = f"expect_list({value}, {what!r})"
+        if (self.min_length, self.max_length) != (0, MAX_ITEMS):
+            checked = f"{ns.name(self.check_length)}({checked}, {what!r})"
         return f"tuple([{self.item.decode_source(ns, '_x', what)} for _x in {checked}])"
 
     def encode_source(self, ns: Namespace, value: str) -> str:
-        assert self.item is not None  # bound by record
+        assert self.item is not None  # bound by declare_record
         item = self.item.encode_source(ns, "_x")
         return f"list({value})" if item == "_x" else f"[{item} for _x in {value}]"
 
-    def check_min_length(self, items: list[Any], what: str) -> list[Any]:
-        if len(items) < self.min_length:
-            raise DecodeError(what, f"{len(items)} items, fewer than {self.min_length}")
+    def check_length(self, items: list[Any], what: str) -> list[Any]:
+        if not self.min_length <= len(items) <= self.max_length:
+            bounds = f"[{self.min_length}, {self.max_length}]"
+            raise DecodeError(what, f"{len(items)} {what} outside {bounds}")
         return items
 
 
