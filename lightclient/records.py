@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, Self, Type
 
 from lightclient.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
+    MAX_INT64,
     MAX_UINT64,
+    MIN_INT64,
     DecodeError,
     expect_bool,
     expect_bytes,
@@ -439,6 +441,8 @@ def declare_record(cls: T | None = None, /, *, head: object = NO_HEAD) -> Any:
 
 ChainId = Annotated[int, Int(1)]
 Uint = Annotated[int, Int()]
+Int64 = Annotated[int, Int(MIN_INT64, MAX_INT64)]
+"""A signed amount (cash, a premium): what msgpack carries of a negative int."""
 Address = Annotated[bytes, Bytes(20)]
 Hash = Annotated[bytes, Bytes(32)]
 PublicKey = Annotated[bytes, Bytes(32)]
