@@ -10,13 +10,11 @@ No `from __future__ import annotations`: msgspec resolves the structs' local ali
 
 import argparse
 import random
-import statistics
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
-from bench import time_us
+from bench import time_per_call_us, time_us
 from clearing.attestation import Attestation
 from clearing.collateral import MAX_SUB_ACCOUNT, CollateralCredit, CollateralObservation
 from clearing.governance.changes import decode_change
@@ -71,17 +69,6 @@ def make_records(batch: TradeBatch) -> dict[str, tuple[Any, Codec]]:
         "SetFunding": (SetFunding("BTC-PERP", 28_800_000, -5), fields_codec(decode_change)),
         "GovProposal": (GovProposal(key, (haircut, haircut), 100, 200, bytes(64)), TX_CODEC),
     }
-
-
-def time_per_call_us(call: Callable[[], object], calls: int, repeat: int) -> float:
-    """The median over `repeat` rounds of the time per call of `calls` calls, in µs."""
-    rounds = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(calls):
-            call()
-        rounds.append((time.perf_counter() - start) / calls)
-    return round(statistics.median(rounds) * 1e6, 3)
 
 
 def time_records(batch: TradeBatch, calls: int, repeat: int) -> dict[str, dict[str, float]]:

@@ -45,7 +45,6 @@ from lightclient.codec import (
     expect_int,
     expect_list,
     expect_str,
-    expect_text,
 )
 
 T = TypeVar("T", bound=type)
@@ -72,7 +71,6 @@ class Namespace:
             "expect_int": expect_int,
             "expect_bytes": expect_bytes,
             "expect_str": expect_str,
-            "expect_text": expect_text,
             "expect_bool": expect_bool,
             "expect_enum": expect_enum,
         }
@@ -95,118 +93,81 @@ class FieldKind(Protocol):
     def encode_source(self, ns: Namespace, value: str) -> str: ...
 
 
-def check_python_type(hint: Any, expected: type) -> str | None:
-    if hint is expected:
-        return None
-    return f"declared {getattr(hint, '__name__', hint)}, but the wire kind is {expected.__name__}"
+class Kind:
+    """A kind whose value is written as it is, of ``python_type`` (None: any)."""
 
-
-@dataclass(frozen=True, slots=True)
-class Int:
-    """An int in ``[lo, hi]`` (msgpack never carries more than 64 bits)."""
-
-    lo: int = 0
-    hi: int = MAX_UINT64
+    __slots__ = ()
+    python_type: ClassVar[type | None] = None
 
     def check(self, hint: Any) -> str | None:
-        return check_python_type(hint, int)
-
-    def decode_source(self, ns: Namespace, value: str, what: str) -> str:
-        return f"expect_int({value}, {what!r}, {self.lo}, {self.hi})"
+        expected = self.python_type
+        if expected is None or hint is expected:
+            return None
+        name = getattr(hint, "__name__", hint)
+        return f"declared {name}, but the wire kind is {expected.__name__}"
 
     def encode_source(self, ns: Namespace, value: str) -> str:
         return value
 
 
 @dataclass(frozen=True, slots=True)
-class Bytes:
+class Int(Kind):
+    """An int in ``[lo, hi]`` (msgpack never carries more than 64 bits)."""
+
+    lo: int = 0
+    hi: int = MAX_UINT64
+    python_type: ClassVar[type | None] = int
+
+    def decode_source(self, ns: Namespace, value: str, what: str) -> str:
+        return f"expect_int({value}, {what!r}, {self.lo}, {self.hi})"
+
+
+@dataclass(frozen=True, slots=True)
+class Bytes(Kind):
     """Exactly ``length`` bytes if given, else at most ``max_length``."""
 
     length: int | None = None
     max_length: int = MAX_CONSENSUS_MESSAGE_BYTES
-
-    def check(self, hint: Any) -> str | None:
-        return check_python_type(hint, bytes)
+    python_type: ClassVar[type | None] = bytes
 
     def decode_source(self, ns: Namespace, value: str, what: str) -> str:
         if self.length is None:
             return f"expect_bytes({value}, {what!r}, None, {self.max_length})"
         return f"expect_bytes({value}, {what!r}, {self.length})"
 
-    def encode_source(self, ns: Namespace, value: str) -> str:
-        return value
-
 
 @dataclass(frozen=True, slots=True)
-class Str:
+class Str(Kind):
     """A name: a string of 1 to ``max_length`` characters."""
 
     max_length: int = 64
-
-    def check(self, hint: Any) -> str | None:
-        return check_python_type(hint, str)
+    python_type: ClassVar[type | None] = str
 
     def decode_source(self, ns: Namespace, value: str, what: str) -> str:
         return f"expect_str({value}, {what!r}, {self.max_length})"
 
-    def encode_source(self, ns: Namespace, value: str) -> str:
-        return value
-
 
 @dataclass(frozen=True, slots=True)
-class Text:
-    """A string of at most ``max_bytes`` UTF-8 bytes, empty allowed."""
-
-    max_bytes: int
-
-    def check(self, hint: Any) -> str | None:
-        return check_python_type(hint, str)
-
-    def decode_source(self, ns: Namespace, value: str, what: str) -> str:
-        return f"expect_text({value}, {what!r}, {self.max_bytes})"
-
-    def encode_source(self, ns: Namespace, value: str) -> str:
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class Flag:
+class Flag(Kind):
     """A bool (msgpack true/false, never 0/1)."""
 
-    def check(self, hint: Any) -> str | None:
-        return check_python_type(hint, bool)
+    python_type: ClassVar[type | None] = bool
 
     def decode_source(self, ns: Namespace, value: str, what: str) -> str:
         return f"expect_bool({value}, {what!r})"
 
-    def encode_source(self, ns: Namespace, value: str) -> str:
-        return value
-
 
 @dataclass(frozen=True, slots=True)
-class Choice:
-    """A ``StrEnum`` member, on the wire by its value."""
+class Choice(Kind):
+    """A ``StrEnum`` member, on the wire by its value (``declare_record`` binds ``kind``
+    from the annotation)."""
+
+    kind: type[StrEnum] | None = None
 
     def check(self, hint: Any) -> str | None:
         if isinstance(hint, type) and issubclass(hint, StrEnum):
             return None
         return f"declared {hint}, but a choice is a StrEnum"
-
-    def decode_source(self, ns: Namespace, value: str, what: str) -> str:
-        raise AssertionError("bound by bind_choice")  # pragma: no cover
-
-    def encode_source(self, ns: Namespace, value: str) -> str:
-        return f"{value}.value"
-
-
-@dataclass(frozen=True, slots=True)
-class ChoiceOf:
-    """A ``Choice`` bound to its enum (``declare_record`` binds it from the annotation)."""
-
-    kind: type[StrEnum]
-
-    def check(self, hint: Any) -> str | None:
-        return None
 
     def decode_source(self, ns: Namespace, value: str, what: str) -> str:
         return f"expect_enum({ns.name(self.kind)}, {value}, {what!r})"
@@ -216,16 +177,13 @@ class ChoiceOf:
 
 
 @dataclass(frozen=True, slots=True)
-class Checked:
+class Checked(Kind):
     """A value read by a check of its own, ``decode(obj, what)`` (raising ``DecodeError``),
     and written as ``encode(value)`` (None: as it is): a sorted price list, a JSON
     document, what no other kind says."""
 
     decode: Callable[[object, str], Any]
     encode: Callable[[Any], object] | None = None
-
-    def check(self, hint: Any) -> str | None:
-        return None
 
     def decode_source(self, ns: Namespace, value: str, what: str) -> str:
         return f"{ns.name(self.decode)}({value}, {what!r})"
@@ -235,13 +193,10 @@ class Checked:
 
 
 @dataclass(frozen=True, slots=True)
-class Nested:
+class Nested(Kind):
     """A declared record, as its list (``declare_record`` infers it from the annotation)."""
 
     kind: type[Declared]
-
-    def check(self, hint: Any) -> str | None:
-        return None
 
     def decode_source(self, ns: Namespace, value: str, what: str) -> str:
         return f"{ns.name(self.kind.from_fields)}({value})"
@@ -251,24 +206,7 @@ class Nested:
 
 
 @dataclass(frozen=True, slots=True)
-class OneOf:
-    """A declared record of one of several kinds, read by ``decode(obj, what)`` (which
-    tells them apart, by a head) and written as its fields."""
-
-    decode: Callable[[object, str], Any]
-
-    def check(self, hint: Any) -> str | None:
-        return None
-
-    def decode_source(self, ns: Namespace, value: str, what: str) -> str:
-        return f"{ns.name(self.decode)}({value}, {what!r})"
-
-    def encode_source(self, ns: Namespace, value: str) -> str:
-        return f"{value}.to_fields()"
-
-
-@dataclass(frozen=True, slots=True)
-class Items:
+class Items(Kind):
     """A tuple of ``min_length`` to ``max_length`` items, each a declared record or of
     ``item`` (a list on the wire)."""
 
@@ -302,7 +240,7 @@ class Items:
 
 
 @dataclass(frozen=True, slots=True)
-class Optional:
+class Optional(Kind):
     """Nil, or a value of ``kind`` (a ``X | None`` field)."""
 
     kind: FieldKind
@@ -336,6 +274,12 @@ class Declared:
         def from_fields(cls, obj: object) -> Self: ...
 
 
+def write_fields(record: Declared) -> list[Any]:
+    """A record as its fields: how ``Checked`` writes one of a family its check tells
+    apart (a governance change of any kind)."""
+    return record.to_fields()
+
+
 def is_record(kind: object) -> bool:
     return isinstance(kind, type) and hasattr(kind, "RECORD_FIELDS")
 
@@ -343,7 +287,7 @@ def is_record(kind: object) -> bool:
 def bind_kind(cls: type, name: str, hint: Any, kind: FieldKind) -> FieldKind:
     """``kind`` completed from the annotation (a choice's enum, a tuple's record items)."""
     if isinstance(kind, Choice):
-        return ChoiceOf(hint)
+        return Choice(hint)
     if isinstance(kind, Items) and kind.item is None:
         item = hint.__args__[0]
         if not is_record(item):
@@ -403,21 +347,28 @@ def make_from_fields(
     if head is NO_HEAD:
         lines.append(f"    _f = expect_list(obj, {record!r}, {len(fields)})")
     else:
-        expected, expected_type = ns.name(head), ns.name(type(head))
+        # One test on the way in; the refusal then says which check failed, the head first.
+        length, expected, expected_type = len(fields) + 1, ns.name(head), ns.name(type(head))
         lines += [
-            f"    _f = expect_list(obj, {record!r})",
-            f"    if not _f or _f[0] != {expected} or type(_f[0]) is not {expected_type}:",
-            f"        {ns.name(refuse_head)}({record!r}, _f, {expected})",
-            f"    expect_list(_f, {record!r}, {len(fields) + 1})",
+            f"    if type(obj) is not list or len(obj) != {length} or obj[0] != {expected}"
+            f" or type(obj[0]) is not {expected_type}:",
+            f"        {ns.name(refuse_head)}({record!r}, obj, {expected}, {length})",
+            "    _f = obj",
         ]
     lines.append(f"    return cls({', '.join(args)})")
-    return classmethod(compile_function("from_fields", "\n".join(lines) + "\n", ns))  # type: ignore[return-value]
+    source = "\n".join(lines) + "\n"
+    return classmethod(compile_function("from_fields", source, ns))  # type: ignore[return-value]
 
 
-def refuse_head(record: str, items: list[Any], head: object) -> None:
+def refuse_head(record: str, obj: object, head: object, length: int) -> None:
+    """The version (or name) first, then the length: an older version is named as such
+    even when it had other fields."""
+    items = expect_list(obj, record)
     got = items[0] if items else None
-    word = "version " if type(head) is int else ""
-    raise DecodeError(record, f"{word}{got!r} is not {head!r}")
+    if got != head or type(got) is not type(head):
+        word = "version " if type(head) is int else ""
+        raise DecodeError(record, f"{word}{got!r} is not {head!r}")
+    expect_list(items, record, length)
 
 
 def declare_record(cls: T | None = None, /, *, head: object = NO_HEAD) -> Any:

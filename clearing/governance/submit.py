@@ -25,7 +25,16 @@ from clearing.governance.errors import (
 )
 from clearing.governance.proposal import Proposal, compute_proposal_message
 from clearing.state import ClearingState
-from lightclient.records import Declared, EdSignature, Items, OneOf, PublicKey, Uint, declare_record
+from lightclient.records import (
+    Checked,
+    Declared,
+    EdSignature,
+    Items,
+    PublicKey,
+    Uint,
+    declare_record,
+    write_fields,
+)
 
 MAX_CHANGES = 16
 MAX_OPEN_PROPOSALS = 64  # voting or waiting to execute: bounds the state and each block's step
@@ -40,7 +49,7 @@ class GovProposal(Declared):
 
     KIND: ClassVar[int] = 30
     proposer: PublicKey
-    changes: Annotated[tuple[Change, ...], Items(item=OneOf(decode_change))]
+    changes: Annotated[tuple[Change, ...], Items(item=Checked(decode_change, write_fields))]
     deadline_height: Uint
     execute_height: Uint
     signature: EdSignature
