@@ -15,3 +15,15 @@ def time_us(call: Callable[[], object], repeat: int) -> float:
         call()
         times.append(time.perf_counter() - start)
     return round(statistics.median(times) * 1e6, 1)
+
+
+def time_per_call_us(call: Callable[[], object], calls: int, repeat: int) -> float:
+    """The median over `repeat` rounds of the time per call of `calls` calls, in µs (for
+    calls of a few µs, which one timing per call would mostly measure the clock of)."""
+    rounds = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(calls):
+            call()
+        rounds.append((time.perf_counter() - start) / calls)
+    return round(statistics.median(rounds) * 1e6, 3)

@@ -7,13 +7,11 @@ recovery of the signer from a signable and its signature."""
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from bench import time_per_call_us
 from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import sign_typed, verify_member_signature
@@ -45,17 +43,6 @@ def make_requests() -> list[Any]:
     ]
 
 
-def time_us(call: Callable[[], object], calls: int, repeat: int) -> float:
-    """The median over `repeat` rounds of the time per call of `calls` calls, in µs."""
-    rounds = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(calls):
-            call()
-        rounds.append((time.perf_counter() - start) / calls)
-    return round(statistics.median(rounds) * 1e6, 3)
-
-
 def run(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench request_schema")
     parser.add_argument("--calls", type=int, default=20_000)
@@ -66,12 +53,12 @@ def run(argv: list[str]) -> dict[str, Any]:
         data = encode_tx(request)
         assert decode_tx(data) == request
         figures[type(request).__name__] = {
-            "encode_us": time_us(partial(encode_tx, request), args.calls, args.repeat),
-            "decode_us": time_us(partial(decode_tx, data), args.calls, args.repeat),
-            "signable_us": time_us(
+            "encode_us": time_per_call_us(partial(encode_tx, request), args.calls, args.repeat),
+            "decode_us": time_per_call_us(partial(decode_tx, data), args.calls, args.repeat),
+            "signable_us": time_per_call_us(
                 partial(request.signable, CHAIN_ID), args.calls // 20, args.repeat
             ),
-            "verify_us": time_us(
+            "verify_us": time_per_call_us(
                 partial(
                     verify_member_signature,
                     request.member,

@@ -1,6 +1,8 @@
-"""Encoding and decoding a venue's trade batch: today's hand-written records against a
-declarative schema (msgspec structs encoded as arrays, bounds in the type), for the
-"less hand-written plumbing" decision. msgspec is not a dependency: without it the
+"""Encoding and decoding a venue's trade batch: ours against a declarative schema (msgspec
+structs encoded as arrays, bounds in the type), for the "less hand-written plumbing"
+decision; and each declared record kind of clearing/ alone (`per_record`: µs per encode,
+`pack(to_fields())` or `encode_tx`, and per decode, `unpack` then `from_fields` or
+`decode_tx`). msgspec is not a dependency: without it the
 bench measures today's codec only and says so; with it (`pip install --target DIR
 msgspec`, then `PYTHONPATH=.:DIR`) it also checks both produce the same bytes.
 
@@ -9,13 +11,21 @@ No `from __future__ import annotations`: msgspec resolves the structs' local ali
 import argparse
 import random
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
-from bench import time_us
-from clearing.collateral import MAX_SUB_ACCOUNT
+from bench import time_per_call_us, time_us
+from clearing.attestation import Attestation
+from clearing.collateral import MAX_SUB_ACCOUNT, CollateralCredit, CollateralObservation
+from clearing.governance.changes import decode_change
+from clearing.governance.parameter_change import SetCollateralHaircut, SetFunding
+from clearing.governance.submit import GovProposal
+from clearing.oracle import PriceObservation, PriceUpdate
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import TX_VERSION, decode_tx, encode_tx
+from clearing.withdrawal import PayoutObservation, WithdrawalPaid
 from clearnode.client.sandbox_keys import derive_ed25519_key
+from lightclient.codec import pack, unpack
 
 
 def make_batch(trades: int, seed: int = 7) -> TradeBatch:
@@ -27,6 +37,50 @@ def make_batch(trades: int, seed: int = 7) -> TradeBatch:
         for i in range(trades)
     )  # fmt: skip
     return sign_trade_batch(derive_ed25519_key("venue-alpha"), 1, "alpha", 1, batch, 1 << 40)
+
+
+Codec = tuple[Callable[[Any], bytes], Callable[[bytes], Any]]
+TX_CODEC: Codec = (encode_tx, decode_tx)
+
+
+def fields_codec(read: Callable[[Any], Any]) -> Codec:
+    """A record packed as its fields, read back by ``read`` (its ``from_fields``)."""
+    return (lambda r: pack(r.to_fields()), lambda data: read(unpack(data, "record")))
+
+
+def make_records(batch: TradeBatch) -> dict[str, tuple[Any, Codec]]:
+    """Record kinds by name: a record and its codec."""
+    key, address = bytes(range(32)), bytes(range(20))
+    signatures = tuple(Attestation(bytes([n]) * 32, bytes([n]) * 64) for n in range(3))
+    deposit = CollateralObservation(8453, address, key, 3, 11, address, 2, address, 10**6)
+    payout = PayoutObservation(8453, address, key, 7, address, 42)
+    prices = PriceObservation(
+        key, 1 << 40, (("BTC", 6 * 10**10), ("ETH", 3 * 10**9)), (("BTC-PERP", 6 * 10**10),),
+        bytes(64),
+    )  # fmt: skip
+    haircut = SetCollateralHaircut(8453, address, 1_500)
+    ten = TradeBatch(batch.venue_id, 1, 1 << 40, batch.trades[:10], batch.signature)
+    return {
+        "Trade": (batch.trades[0], fields_codec(Trade.from_fields)),
+        "TradeBatch_10": (ten, TX_CODEC),
+        "CollateralCredit": (CollateralCredit(deposit, signatures), TX_CODEC),
+        "WithdrawalPaid": (WithdrawalPaid(payout, signatures), TX_CODEC),
+        "PriceUpdate": (PriceUpdate((prices,) * 3), TX_CODEC),
+        "SetFunding": (SetFunding("BTC-PERP", 28_800_000, -5), fields_codec(decode_change)),
+        "GovProposal": (GovProposal(key, (haircut, haircut), 100, 200, bytes(64)), TX_CODEC),
+    }
+
+
+def time_records(batch: TradeBatch, calls: int, repeat: int) -> dict[str, dict[str, float]]:
+    figures = {}
+    for name, (record, (encode, decode)) in make_records(batch).items():
+        data = encode(record)
+        assert decode(data) == record, name
+        figures[name] = {
+            "encode_us": time_per_call_us(partial(encode, record), calls, repeat),
+            "decode_us": time_per_call_us(partial(decode, data), calls, repeat),
+        }
+    return figures
 
 
 def build_msgspec_codec() -> tuple[Callable[[TradeBatch], bytes], Callable[[bytes], object]]:
@@ -77,6 +131,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench wire_formats")
     parser.add_argument("--trades", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--calls", type=int, default=5_000, help="per round, per record kind")
     args = parser.parse_args(argv)
     batch = make_batch(args.trades)
     raw = encode_tx(batch)
@@ -85,6 +140,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "bytes": len(raw),
         "ours_encode_us": time_us(lambda: encode_tx(batch), args.repeat),
         "ours_decode_us": time_us(lambda: decode_tx(raw), args.repeat),
+        "per_record": time_records(batch, args.calls, 7),
     }
     try:
         encode, decode = build_msgspec_codec()

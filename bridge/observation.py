@@ -167,7 +167,7 @@ class SignedObservation:
         observation, attestation = unpack_record(data, "SignedObservation", 2)
         return cls(
             CollateralObservation.from_fields(observation),
-            Attestation.from_fields(attestation, "attestation"),
+            Attestation.from_fields(attestation),
         )
 
     def is_valid(self, network_chain_id: int) -> bool:

@@ -10,38 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from clearing.errors import BadSignature, DuplicateSigner, QuorumNotReached, UnknownSigner
 from clearing.genesis import Validator
-from lightclient.codec import expect_bytes, expect_list, pack
+from lightclient.codec import pack
+from lightclient.records import Declared, EdSignature, Items, PublicKey, declare_record
 
 SIGNATURE_DOMAIN = "clearnode"
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class Attestation:
-    signer: bytes  # validator Ed25519 public key, 32 bytes
-    signature: bytes  # 64 bytes
-
-    def to_fields(self) -> list[object]:
-        return [self.signer, self.signature]
-
-    @classmethod
-    def from_fields(cls, obj: object, what: str) -> Attestation:
-        signer, signature = expect_list(obj, what, 2)
-        return cls(
-            expect_bytes(signer, f"{what}.signer", 32),
-            expect_bytes(signature, f"{what}.signature", 64),
-        )
+class Attestation(Declared):
+    signer: PublicKey  # the validator's
+    signature: EdSignature
 
 
-def decode_attestations(obj: object) -> tuple[Attestation, ...]:
-    items = expect_list(obj, "attestations")
-    return tuple(Attestation.from_fields(a, f"attestations[{n}]") for n, a in enumerate(items))
+Attestations = Annotated[tuple[Attestation, ...], Items()]
 
 
 def compute_signing_bytes(domain: str, chain_id: int, body: list[Any]) -> bytes:

@@ -14,15 +14,10 @@ external bridge numbers its events per (chain id, vault) the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
 from clearing.assets import CollateralKey
-from clearing.attestation import (
-    Attestation,
-    compute_signing_bytes,
-    decode_attestations,
-    verify_quorum_attestations,
-)
+from clearing.attestation import Attestations, compute_signing_bytes, verify_quorum_attestations
 from clearing.context import BlockContext
 from clearing.errors import InsufficientCollateral, UnknownCollateral
 from clearing.events import Event, EventValue, make_event
@@ -32,16 +27,17 @@ from clearing.replay_protection import (
     record_deposit_nonce,
 )
 from clearing.state import ClearingState, SubAccount, get_sub_account_for_write
-from clearing.units import MAX_UINT64
-from lightclient.codec import DecodeError, expect_bytes, expect_int, expect_list
+from lightclient.records import Address, ChainId, Declared, Hash, Int, Uint, declare_record
 
 CREDIT_DOMAIN = "collateral-credit"
 OBSERVATION_VERSION = 2  # 2: the vault's deposit nonce; quanta 0 consumes it uncredited
 MAX_SUB_ACCOUNT = 2**32 - 1
+SubAccountId = Annotated[int, Int(0, MAX_SUB_ACCOUNT)]
 
 
+@declare_record(head=OBSERVATION_VERSION)
 @dataclass(frozen=True, slots=True)
-class CollateralObservation:
+class CollateralObservation(Declared):
     """Deposit ``deposit_nonce`` of ``vault`` on ``chain_id``: ``quanta`` of ``token`` to
     ``member`` (0: not creditable, the nonce is only consumed).
 
@@ -49,69 +45,31 @@ class CollateralObservation:
     deposit_nonce, member, sub_account, token, quanta]``; it is also what
     validators sign, so a version-1 signature never verifies as version 2."""
 
-    chain_id: int
-    vault: bytes
-    tx_hash: bytes
-    log_index: int
-    deposit_nonce: int
-    member: bytes
-    sub_account: int
-    token: bytes
-    quanta: int
+    chain_id: ChainId
+    vault: Address
+    tx_hash: Hash
+    log_index: Uint
+    deposit_nonce: Annotated[int, Int(1)]
+    member: Address
+    sub_account: SubAccountId
+    token: Address
+    quanta: Uint
 
     @property
     def key(self) -> tuple[int, bytes, int]:
         """The replay key ``(chain_id, vault, deposit_nonce)``: one per deposit, forever."""
         return (self.chain_id, self.vault, self.deposit_nonce)
 
-    def to_fields(self) -> list[object]:
-        return [
-            OBSERVATION_VERSION, self.chain_id, self.vault, self.tx_hash, self.log_index,
-            self.deposit_nonce, self.member, self.sub_account, self.token, self.quanta,
-        ]  # fmt: skip
-
-    @classmethod
-    def from_fields(cls, obj: object) -> CollateralObservation:
-        f = expect_list(obj, "CollateralObservation")
-        if len(f) == 8:  # version 1 had no version field and no deposit nonce
-            raise DecodeError("CollateralObservation", f"version 1 is not {OBSERVATION_VERSION}")
-        if not f or f[0] != OBSERVATION_VERSION:
-            version = f[0] if f else None
-            raise DecodeError(
-                "CollateralObservation", f"version {version!r} is not {OBSERVATION_VERSION}"
-            )
-        f = expect_list(f, "CollateralObservation", 10)
-        return cls(
-            chain_id=expect_int(f[1], "chain_id", 1),
-            vault=expect_bytes(f[2], "vault", 20),
-            tx_hash=expect_bytes(f[3], "tx_hash", 32),
-            log_index=expect_int(f[4], "log_index"),
-            deposit_nonce=expect_int(f[5], "deposit_nonce", 1, MAX_UINT64),
-            member=expect_bytes(f[6], "member", 20),
-            sub_account=expect_int(f[7], "sub_account", 0, MAX_SUB_ACCOUNT),
-            token=expect_bytes(f[8], "token", 20),
-            quanta=expect_int(f[9], "quanta", 0, MAX_UINT64),
-        )
-
     def signing_bytes(self, chain_id: int) -> bytes:
         return compute_signing_bytes(CREDIT_DOMAIN, chain_id, self.to_fields())
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class CollateralCredit:
+class CollateralCredit(Declared):
     KIND: ClassVar[int] = 3
     observation: CollateralObservation
-    attestations: tuple[Attestation, ...]
-
-    def to_fields(self) -> list[object]:
-        return [self.observation.to_fields(), [a.to_fields() for a in self.attestations]]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> CollateralCredit:
-        observation, attestations = expect_list(fields, "CollateralCredit", 2)
-        return cls(
-            CollateralObservation.from_fields(observation), decode_attestations(attestations)
-        )
+    attestations: Attestations
 
 
 def process_collateral_credit(

@@ -15,7 +15,7 @@ prices per instrument id, the time it observed them). A block's update:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -36,7 +36,16 @@ from clearing.errors import (
 from clearing.events import Event, make_event
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64, apply_bps_floor
-from lightclient.codec import DecodeError, expect_bytes, expect_int, expect_list, expect_str
+from lightclient.codec import DecodeError, expect_int, expect_list, expect_str
+from lightclient.records import (
+    Checked,
+    Declared,
+    EdSignature,
+    Items,
+    PublicKey,
+    Uint,
+    declare_record,
+)
 
 PRICE_DOMAIN = "price-observation"
 PriceList = tuple[tuple[str, int], ...]
@@ -51,37 +60,25 @@ def decode_price_list(obj: object, what: str) -> PriceList:
     return prices
 
 
-@dataclass(frozen=True, slots=True)
-class PriceObservation:
-    signer: bytes  # validator Ed25519 pubkey
-    observed_ms: int
-    index_prices: PriceList  # feed id -> Price, sorted by id
-    mark_prices: PriceList  # instrument id -> Price, sorted by id
-    signature: bytes
+def encode_price_list(prices: PriceList) -> list[list[object]]:
+    return [list(p) for p in prices]
 
-    def body(self) -> list[object]:
-        return [
-            self.observed_ms,
-            [list(p) for p in self.index_prices],
-            [list(p) for p in self.mark_prices],
-        ]
+
+Prices = Annotated[PriceList, Checked(decode_price_list, encode_price_list)]
+
+
+@declare_record
+@dataclass(frozen=True, slots=True)
+class PriceObservation(Declared):
+    signer: PublicKey  # the validator's
+    observed_ms: Uint
+    index_prices: Prices  # feed id -> Price, sorted by id
+    mark_prices: Prices  # instrument id -> Price, sorted by id
+    signature: EdSignature
 
     def signing_bytes(self, chain_id: int) -> bytes:
-        return compute_signing_bytes(PRICE_DOMAIN, chain_id, self.body())
-
-    def to_fields(self) -> list[object]:
-        return [self.signer, *self.body(), self.signature]
-
-    @classmethod
-    def from_fields(cls, obj: object) -> PriceObservation:
-        signer, observed_ms, index, marks, signature = expect_list(obj, "PriceObservation", 5)
-        return cls(
-            expect_bytes(signer, "signer", 32),
-            expect_int(observed_ms, "observed_ms"),
-            decode_price_list(index, "index_prices"),
-            decode_price_list(marks, "mark_prices"),
-            expect_bytes(signature, "signature", 64),
-        )
+        """The validator signs its observation: every field but the signer and signature."""
+        return compute_signing_bytes(PRICE_DOMAIN, chain_id, self.to_fields()[1:-1])
 
 
 def sign_price_observation(
@@ -108,19 +105,11 @@ def sign_price_observation(
     )
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class PriceUpdate:
+class PriceUpdate(Declared):
     KIND: ClassVar[int] = 6
-    observations: tuple[PriceObservation, ...]
-
-    def to_fields(self) -> list[object]:
-        return [[o.to_fields() for o in self.observations]]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> PriceUpdate:
-        (observations,) = expect_list(fields, "PriceUpdate", 1)
-        items = expect_list(observations, "observations")
-        return cls(tuple(PriceObservation.from_fields(o) for o in items))
+    observations: Annotated[tuple[PriceObservation, ...], Items()]
 
 
 def compute_weighted_median(votes: list[tuple[int, int]]) -> int:

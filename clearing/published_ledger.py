@@ -24,7 +24,8 @@ from itertools import pairwise
 from clearing.assets import CollateralKey
 from clearing.collateral import get_pending_withdrawal_quanta
 from clearing.state import ClearingState, DefaultRecord, is_in_default_order
-from lightclient.codec import DecodeError, expect_bytes, expect_int, expect_list, pack, unpack
+from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack
+from lightclient.records import Address, ChainId, Declared, Uint, declare_record
 
 PUBLISHED_LEDGER_VERSION = 1
 PUBLISHED_LEDGER_DOMAIN = b"clearnode-published-ledger-v1"
@@ -32,16 +33,17 @@ PUBLISHED_LEDGER_DOMAIN = b"clearnode-published-ledger-v1"
 MAX_PUBLISHED_LEDGER_BYTES = 8 * 1024 * 1024
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class ReserveTotal:
+class ReserveTotal(Declared):
     """What the ledger says one chain's vault holds of one token, in quanta."""
 
-    chain_id: int
-    token: bytes
-    collateral: int  # members' collateral (every account's)
-    pending: int  # withdrawals debited, not yet seen paid: still in the vault
-    cash_reserve: int  # settlement tokens the vault holds for cash (``settlement_reserves``)
-    paid: int  # withdrawals the vault paid that clearing saw paid, since genesis
+    chain_id: ChainId
+    token: Address
+    collateral: Uint  # members' collateral (every account's)
+    pending: Uint  # withdrawals debited, not yet seen paid: still in the vault
+    cash_reserve: Uint  # settlement tokens the vault holds for cash (``settlement_reserves``)
+    paid: Uint  # withdrawals the vault paid that clearing saw paid, since genesis
 
     @property
     def key(self) -> CollateralKey:
@@ -50,17 +52,6 @@ class ReserveTotal:
     def get_held(self) -> int:
         """The least the vault holds once every payout is seen: what is owed from it."""
         return self.collateral + self.pending + self.cash_reserve
-
-    def to_fields(self) -> list[object]:
-        return [self.chain_id, self.token, self.collateral, self.pending, self.cash_reserve,
-                self.paid]  # fmt: skip
-
-    @classmethod
-    def from_fields(cls, obj: object) -> ReserveTotal:
-        f = expect_list(obj, "reserve", 6)
-        names = ("collateral", "pending", "cash_reserve", "paid")
-        amounts = (expect_int(v, name) for v, name in zip(f[2:], names, strict=True))
-        return cls(expect_int(f[0], "chain_id", 1), expect_bytes(f[1], "token", 20), *amounts)
 
 
 @dataclass(frozen=True, slots=True)

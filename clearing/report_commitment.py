@@ -24,20 +24,14 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
-from clearing.attestation import (
-    Attestation,
-    compute_signing_bytes,
-    decode_attestations,
-    verify_quorum_attestations,
-)
+from clearing.attestation import Attestations, compute_signing_bytes, verify_quorum_attestations
 from clearing.context import BlockContext
 from clearing.errors import InvalidTransaction
 from clearing.events import Event, make_event
 from clearing.state import ClearingState
-from clearing.units import MAX_UINT64
-from lightclient.codec import expect_bytes, expect_int, expect_list
+from lightclient.records import Bytes, Declared, Int, declare_record
 
 REPORT_DOMAIN = "solvency-report"
 REPORT_HASH_BYTES = 32
@@ -74,24 +68,13 @@ def compute_report_signing_bytes(chain_id: int, epoch: int, report_hash: bytes) 
     return compute_signing_bytes(REPORT_DOMAIN, chain_id, [epoch, report_hash])
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class ReportCommitment:
+class ReportCommitment(Declared):
     KIND: ClassVar[int] = 8
-    epoch: int
-    report_hash: bytes
-    attestations: tuple[Attestation, ...]
-
-    def to_fields(self) -> list[object]:
-        return [self.epoch, self.report_hash, [a.to_fields() for a in self.attestations]]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> ReportCommitment:
-        epoch, report_hash, attestations = expect_list(fields, "ReportCommitment", 3)
-        return cls(
-            expect_int(epoch, "epoch", 1, MAX_UINT64),
-            expect_bytes(report_hash, "report_hash", REPORT_HASH_BYTES),
-            decode_attestations(attestations),
-        )
+    epoch: Annotated[int, Int(1)]
+    report_hash: Annotated[bytes, Bytes(REPORT_HASH_BYTES)]
+    attestations: Attestations
 
 
 def check_report_commitment(state: ClearingState, chain_id: int, tx: ReportCommitment) -> None:

@@ -38,8 +38,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-from lightclient.codec import expect_bytes, expect_enum, expect_int, expect_list
+from lightclient.codec import expect_bytes
+from lightclient.records import Checked, Choice, Declared, Uint, declare_record
 
 NO_MEMBER = b""
 """A client's ``clearing_member`` once its member defaulted and it was not ported (it may
@@ -51,37 +53,28 @@ class SegregationModel(StrEnum):
     SEGREGATED = "segregated"
 
 
+def expect_member_or_none(obj: object, what: str) -> bytes:
+    if obj == NO_MEMBER:
+        return NO_MEMBER
+    return expect_bytes(obj, what, 20)
+
+
+MemberOrNone = Annotated[bytes, Checked(expect_member_or_none)]
+
+
+@declare_record
 @dataclass(frozen=True, slots=True)
-class ClientAccount:
+class ClientAccount(Declared):
     """A client's account under ``clearing_member`` (``NO_MEMBER``: none since its member
     defaulted), with the member it is ported to on that member's default (``backup``,
     ``NO_MEMBER`` if it named none). ``close_out_height``: a client of a defaulted member
     that no backup took keeps its positions until the end of this block, unless it joins
     another member first (0: nothing pending; clearing/default/porting.py)."""
 
-    clearing_member: bytes
-    model: SegregationModel
-    backup: bytes = NO_MEMBER
-    close_out_height: int = 0
+    clearing_member: MemberOrNone
+    model: Annotated[SegregationModel, Choice()]
+    backup: MemberOrNone = NO_MEMBER
+    close_out_height: Uint = 0
 
     def is_attached(self) -> bool:
         return self.clearing_member != NO_MEMBER
-
-    def to_fields(self) -> list[object]:
-        return [self.clearing_member, self.model.value, self.backup, self.close_out_height]
-
-    @classmethod
-    def from_fields(cls, obj: object) -> ClientAccount:
-        member, model, backup, close_out = expect_list(obj, "ClientAccount", 4)
-        return cls(
-            _expect_member_or_none(member, "clearing_member"),
-            expect_enum(SegregationModel, model, "model"),
-            _expect_member_or_none(backup, "backup"),
-            expect_int(close_out, "close_out_height"),
-        )
-
-
-def _expect_member_or_none(obj: object, what: str) -> bytes:
-    if obj == NO_MEMBER:
-        return NO_MEMBER
-    return expect_bytes(obj, what, 20)

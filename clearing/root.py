@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from clearing.assets import CollateralKey
 from clearing.clients import get_role_fields
@@ -63,6 +64,7 @@ from clearing.risk.solvency import SolvencyMarket, get_solvency_market
 from clearing.state import ClearingState, Member
 from clearing.validator_set import get_validator_fields
 from lightclient.codec import DecodeError, encode_big_int, expect_bytes, expect_list, pack, unpack
+from lightclient.records import Bytes, Declared, Hash, declare_record
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
 # 11: the clearing members and client accounts; 10: the configuration in force (with
@@ -352,34 +354,20 @@ def verify_account_proof(
     return compute_root(accounts_root, proof.globals_hash) == root
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class MarketProof:
+class MarketProof(Declared):
     """What, with a market, gives the state root: the accounts root, the configuration in
     force (its bytes, ``encode_configuration``: what the statement's rows are computed
     from besides the market), the published roles' bytes (who clears through whom), the
     published ledger's bytes (the epoch's defaults, the insurance fund) and the hash of
     the other global records."""
 
-    accounts_root: bytes
-    configuration: bytes
-    roles: bytes
-    ledger: bytes
-    records_hash: bytes
-
-    def to_fields(self) -> list[bytes]:
-        return [self.accounts_root, self.configuration, self.roles, self.ledger,
-                self.records_hash]  # fmt: skip
-
-    @classmethod
-    def from_fields(cls, obj: object) -> MarketProof:
-        f = expect_list(obj, "MarketProof", 5)
-        return cls(
-            expect_bytes(f[0], "accounts_root", 32),
-            _expect_document(f[1], "configuration", MAX_CONFIGURATION_BYTES),
-            _expect_document(f[2], "roles", MAX_PUBLISHED_ROLES_BYTES),
-            _expect_document(f[3], "ledger", MAX_PUBLISHED_LEDGER_BYTES),
-            expect_bytes(f[4], "records_hash", 32),
-        )
+    accounts_root: Hash
+    configuration: Annotated[bytes, Bytes(max_length=MAX_CONFIGURATION_BYTES)]
+    roles: Annotated[bytes, Bytes(max_length=MAX_PUBLISHED_ROLES_BYTES)]
+    ledger: Annotated[bytes, Bytes(max_length=MAX_PUBLISHED_LEDGER_BYTES)]
+    records_hash: Hash
 
     def get_configuration_hash(self) -> bytes:
         return hash_configuration(self.configuration)
@@ -392,14 +380,6 @@ class MarketProof:
             hash_published_ledger(self.ledger), self.records_hash,
         )  # fmt: skip
         return compute_root(self.accounts_root, globals_hash)
-
-
-def _expect_document(obj: object, what: str, max_bytes: int) -> bytes:
-    if type(obj) is not bytes:
-        raise DecodeError(what, f"expected bytes, got {type(obj).__name__}")
-    if len(obj) > max_bytes:
-        raise DecodeError(what, f"{len(obj)} bytes exceed {max_bytes}")
-    return obj
 
 
 def get_market_proof(state: ClearingState) -> MarketProof:

@@ -167,20 +167,7 @@ def _decode_globals(state: ClearingState, g: list[Any], proposal_changes: object
     state.last_funding_ms = _prices(g[10], "last_funding_ms")
     state.final_settlement_prices = _prices(g[11], "final_settlement_prices")
     for fields in expect_list(g[12], "pending_withdrawals"):
-        f = expect_list(fields, "WithdrawalRecord", 11)
-        record = WithdrawalRecord(
-            member=expect_bytes(f[0], "member", 20),
-            sub_account=expect_int(f[1], "sub_account"),
-            chain_id=expect_int(f[2], "chain_id"),
-            token=expect_bytes(f[3], "token", 20),
-            quanta=expect_int(f[4], "quanta"),
-            amount=expect_int(f[5], "amount", 0, 2**256 - 1),
-            recipient=expect_bytes(f[6], "recipient", 20),
-            nonce=expect_int(f[7], "nonce"),
-            height=expect_int(f[8], "height"),
-            expiry=expect_int(f[9], "expiry"),
-            from_cash=expect_int(f[10], "from_cash"),
-        )
+        record = WithdrawalRecord.from_fields(fields)
         state.pending_withdrawals[(record.member, record.nonce)] = record
     for item in expect_list(g[13], "settlement_reserves"):
         chain, reserve = expect_list(item, "settlement_reserve", 2)
@@ -236,17 +223,7 @@ def decode_auction(obj: object) -> Auction:
         expect_int(opened, "opened_height"),
         expect_int(closes, "closes_height"),
     )
-    for item in expect_list(bids, "bids"):
-        member, sub, premium, height, sequence = expect_list(item, "bid", 5)
-        auction.bids.append(
-            Bid(
-                expect_bytes(member, "member", 20),
-                expect_int(sub, "sub_account"),
-                _int(premium, "premium"),
-                expect_int(height, "height"),
-                expect_int(sequence, "sequence"),
-            )
-        )
+    auction.bids.extend(Bid.from_fields(item) for item in expect_list(bids, "bids"))
     return auction
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from clearing.assets import CollateralKey, CollateralToken, compute_haircut_value_per_quantum
 from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
@@ -23,7 +23,7 @@ from clearing.genesis import Genesis, Validator, Venue
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay_protection import DepositNonces, TradeIdWindow, VaultKey
 from clearing.roles import ClientAccount
-from lightclient.codec import expect_bytes, expect_int, expect_list
+from lightclient.records import Address, Declared, Int, Uint, declare_record
 
 if TYPE_CHECKING:  # modules that build on the state; imported for their types only
     from clearing.default.auction import Auction
@@ -140,8 +140,9 @@ class Member:
     bidder: bool = False  # registered for default auctions (clearing/default/bidding.py)
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class WithdrawalRecord:
+class WithdrawalRecord(Declared):
     """A debited withdrawal the validators sign for the vault on ``chain_id``.
 
     ``amount`` is on-chain token units (quanta * quantum); ``expiry`` is unix seconds,
@@ -149,23 +150,17 @@ class WithdrawalRecord:
     of the quanta (a settlement token's quantum is one ``Amount``) were paid from cash,
     the rest from the sub-account's collateral."""
 
-    member: MemberAddress
-    sub_account: int
-    chain_id: int
-    token: bytes
-    quanta: int
-    amount: int
-    recipient: bytes
-    nonce: int
-    height: int
-    expiry: int
-    from_cash: int = 0
-
-    def to_fields(self) -> list[object]:
-        return [
-            self.member, self.sub_account, self.chain_id, self.token, self.quanta, self.amount,
-            self.recipient, self.nonce, self.height, self.expiry, self.from_cash,
-        ]  # fmt: skip
+    member: Address
+    sub_account: Uint
+    chain_id: Uint
+    token: Address
+    quanta: Uint
+    amount: Annotated[int, Int(0, 2**256 - 1)]
+    recipient: Address
+    nonce: Uint
+    height: Uint
+    expiry: Uint
+    from_cash: Uint = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,24 +189,25 @@ DEFAULT_LAYERS = (
 """The layers of the default waterfall, in the order they pay (``DefaultRecord``)."""
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class DefaultRecord:
+class DefaultRecord(Declared):
     """A sub-account that defaulted in block ``height``: its ``deficit`` (the negative cash
     that ran down the waterfall) and what each layer of ``DEFAULT_LAYERS`` paid of it.
     ``from_members`` is the other members' default-fund contributions, ``uncovered`` what
     the clearing house booked (clearing/default/records.py)."""
 
-    height: int
-    member: MemberAddress
-    sub_account: int
-    deficit: int
-    from_collateral: int
-    from_own_contribution: int
-    from_insurance: int
-    from_members: int
-    from_assessments: int
-    from_deleveraging: int
-    uncovered: int
+    height: Annotated[int, Int(1)]
+    member: Address
+    sub_account: Uint
+    deficit: Annotated[int, Int(1)]
+    from_collateral: Uint
+    from_own_contribution: Uint
+    from_insurance: Uint
+    from_members: Uint
+    from_assessments: Uint
+    from_deleveraging: Uint
+    uncovered: Uint
 
     def get_key(self) -> tuple[int, MemberAddress, int]:
         """One default per sub-account and block: records sort and are unique by this."""
@@ -226,21 +222,6 @@ class DefaultRecord:
     def is_covered(self) -> bool:
         """The layers add up to the deficit (the waterfall neither creates nor loses value)."""
         return sum(self.get_layers()) == self.deficit
-
-    def to_fields(self) -> list[object]:
-        return [self.height, self.member, self.sub_account, self.deficit, *self.get_layers()]
-
-    @classmethod
-    def from_fields(cls, obj: object) -> DefaultRecord:
-        """Types and ranges only (``DecodeError``); whether it is covered is ``is_covered``."""
-        f = expect_list(obj, "DefaultRecord", 4 + len(DEFAULT_LAYERS))
-        return cls(
-            expect_int(f[0], "height", 1),
-            expect_bytes(f[1], "member", 20),
-            expect_int(f[2], "sub_account"),
-            expect_int(f[3], "deficit", 1),
-            *(expect_int(v, layer) for v, layer in zip(f[4:], DEFAULT_LAYERS, strict=True)),
-        )
 
 
 def is_in_default_order(records: Sequence[DefaultRecord]) -> bool:

@@ -32,11 +32,11 @@ Open interest counts long lots. A position that goes flat keeps its record
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, NamedTuple
+from typing import Annotated, Any, ClassVar, NamedTuple
 
 from clearing.attestation import compute_signing_bytes, is_valid_signature
 from clearing.clients import check_cleared, is_guarantor_reduce_only
-from clearing.collateral import MAX_SUB_ACCOUNT
+from clearing.collateral import SubAccountId
 from clearing.context import BlockContext
 from clearing.default.bid_hold import check_bids_held_after_trade, get_bidders
 from clearing.default.default_fund import check_reduce_only, is_growing
@@ -73,7 +73,7 @@ from clearing.state import (
     get_sub_account_for_write,
 )
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64, apply_bps_ceil, apply_bps_floor
-from lightclient.codec import DecodeError, expect_bytes, expect_int, expect_list, expect_str
+from lightclient.records import Address, Declared, EdSignature, Items, Name, Uint, declare_record
 
 TRADE_DOMAIN = "trade-batch"
 MAX_POSITION_NOTIONAL = 2**62
@@ -81,72 +81,34 @@ MAX_POSITION_NOTIONAL = 2**62
 far inside the signed 64-bit range that the state encoding carries."""
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(Declared):
     """One matched trade: ``quantity`` lots (> 0) bought by ``buyer`` at ``price``."""
 
-    trade_id: int
-    instrument_id: str
-    buyer: bytes
-    buyer_sub_account: int
-    seller: bytes
-    seller_sub_account: int
-    price: int
-    quantity: int
-
-    def to_fields(self) -> list[object]:
-        return [
-            self.trade_id, self.instrument_id, self.buyer, self.buyer_sub_account,
-            self.seller, self.seller_sub_account, self.price, self.quantity,
-        ]  # fmt: skip
-
-    @classmethod
-    def from_fields(cls, obj: object) -> Trade:
-        f = expect_list(obj, "Trade", 8)
-        return cls(
-            trade_id=expect_int(f[0], "trade_id"),
-            instrument_id=expect_str(f[1], "instrument_id"),
-            buyer=expect_bytes(f[2], "buyer", 20),
-            buyer_sub_account=expect_int(f[3], "buyer_sub_account", 0, MAX_SUB_ACCOUNT),
-            seller=expect_bytes(f[4], "seller", 20),
-            seller_sub_account=expect_int(f[5], "seller_sub_account", 0, MAX_SUB_ACCOUNT),
-            price=expect_int(f[6], "price"),
-            quantity=expect_int(f[7], "quantity"),
-        )
+    trade_id: Uint
+    instrument_id: Name
+    buyer: Address
+    buyer_sub_account: SubAccountId
+    seller: Address
+    seller_sub_account: SubAccountId
+    price: Uint
+    quantity: Uint
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class TradeBatch:
+class TradeBatch(Declared):
     KIND: ClassVar[int] = 1
-    venue_id: str
-    batch_id: int
-    expires_ms: int  # the last block time the batch may clear at
-    trades: tuple[Trade, ...]
-    signature: bytes  # Ed25519 over signing_bytes(chain_id), 64 bytes
-
-    def body(self) -> list[object]:
-        trades = [t.to_fields() for t in self.trades]
-        return [self.venue_id, self.batch_id, self.expires_ms, trades]
+    venue_id: Name
+    batch_id: Uint
+    expires_ms: Uint  # the last block time the batch may clear at
+    trades: Annotated[tuple[Trade, ...], Items(1, MAX_TRADES_PER_BATCH)]
+    signature: EdSignature  # over signing_bytes(chain_id)
 
     def signing_bytes(self, chain_id: int) -> bytes:
-        return compute_signing_bytes(TRADE_DOMAIN, chain_id, self.body())
-
-    def to_fields(self) -> list[object]:
-        return [*self.body(), self.signature]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> TradeBatch:
-        venue_id, batch_id, expires_ms, trades, signature = expect_list(fields, "TradeBatch", 5)
-        items = expect_list(trades, "trades")
-        if not 0 < len(items) <= MAX_TRADES_PER_BATCH:
-            raise DecodeError("trades", f"{len(items)} trades outside [1, {MAX_TRADES_PER_BATCH}]")
-        return cls(
-            expect_str(venue_id, "venue_id"),
-            expect_int(batch_id, "batch_id"),
-            expect_int(expires_ms, "expires_ms"),
-            tuple(Trade.from_fields(t) for t in items),
-            expect_bytes(signature, "signature", 64),
-        )
+        """The venue signs every field but its signature."""
+        return compute_signing_bytes(TRADE_DOMAIN, chain_id, self.to_fields()[:-1])
 
 
 def sign_trade_batch(

@@ -23,15 +23,10 @@ although no member does, and solvency reports count it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 from clearing.assets import CollateralKey, CollateralToken
-from clearing.attestation import (
-    Attestation,
-    compute_signing_bytes,
-    decode_attestations,
-    verify_quorum_attestations,
-)
+from clearing.attestation import Attestations, compute_signing_bytes, verify_quorum_attestations
 from clearing.collateral import check_collateral_debit, decrease_collateral
 from clearing.context import BlockContext
 from clearing.default.house import check_withdrawals_open
@@ -58,7 +53,8 @@ from clearing.state import (
     is_settlement_token,
 )
 from clearing.units import MAX_UINT64
-from lightclient.codec import expect_bytes, expect_int, expect_list
+from lightclient.records import Address as WireAddress
+from lightclient.records import ChainId, Declared, Hash, Uint, declare_record
 
 
 @member_request
@@ -173,49 +169,28 @@ def process_withdrawal(state: ClearingState, ctx: BlockContext, tx: Withdrawal) 
 PAID_DOMAIN = "withdrawal-paid"
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class PayoutObservation:
+class PayoutObservation(Declared):
     """The vault's ``Withdrawn(nonce, member, ...)`` log seen on ``chain_id``."""
 
-    chain_id: int
-    vault: bytes
-    tx_hash: bytes
-    log_index: int
-    member: bytes
-    nonce: int
-
-    def to_fields(self) -> list[object]:
-        return [self.chain_id, self.vault, self.tx_hash, self.log_index, self.member, self.nonce]
-
-    @classmethod
-    def from_fields(cls, obj: object) -> PayoutObservation:
-        f = expect_list(obj, "PayoutObservation", 6)
-        return cls(
-            chain_id=expect_int(f[0], "chain_id", 1),
-            vault=expect_bytes(f[1], "vault", 20),
-            tx_hash=expect_bytes(f[2], "tx_hash", 32),
-            log_index=expect_int(f[3], "log_index"),
-            member=expect_bytes(f[4], "member", 20),
-            nonce=expect_int(f[5], "nonce"),
-        )
+    chain_id: ChainId
+    vault: WireAddress
+    tx_hash: Hash
+    log_index: Uint
+    member: WireAddress
+    nonce: Uint
 
     def signing_bytes(self, chain_id: int) -> bytes:
         return compute_signing_bytes(PAID_DOMAIN, chain_id, self.to_fields())
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class WithdrawalPaid:
+class WithdrawalPaid(Declared):
     KIND: ClassVar[int] = 7
     observation: PayoutObservation
-    attestations: tuple[Attestation, ...]
-
-    def to_fields(self) -> list[object]:
-        return [self.observation.to_fields(), [a.to_fields() for a in self.attestations]]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> WithdrawalPaid:
-        observation, attestations = expect_list(fields, "WithdrawalPaid", 2)
-        return cls(PayoutObservation.from_fields(observation), decode_attestations(attestations))
+    attestations: Attestations
 
 
 def check_withdrawal_paid(

@@ -16,14 +16,9 @@ block is past its expiry, the attestations reach quorum.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from clearing.attestation import (
-    Attestation,
-    compute_signing_bytes,
-    decode_attestations,
-    verify_quorum_attestations,
-)
+from clearing.attestation import Attestations, compute_signing_bytes, verify_quorum_attestations
 from clearing.collateral import increase_collateral
 from clearing.context import BlockContext
 from clearing.errors import WithdrawalNotExpired
@@ -34,58 +29,34 @@ from clearing.state import (
     get_pending_withdrawal,
     get_sub_account_for_write,
 )
-from lightclient.codec import expect_bytes, expect_int, expect_list
+from lightclient.records import Address, ChainId, Declared, Uint, declare_record
 
 EXPIRED_DOMAIN = "withdrawal-expired"
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class ExpiryObservation:
+class ExpiryObservation(Declared):
     """The vault on ``chain_id`` showed ``(member, nonce)`` unused at block
     ``block_number``, whose timestamp is ``block_time_s`` (unix seconds)."""
 
-    chain_id: int
-    vault: bytes
-    member: bytes
-    nonce: int
-    block_number: int
-    block_time_s: int
-
-    def to_fields(self) -> list[object]:
-        return [
-            self.chain_id, self.vault, self.member, self.nonce, self.block_number,
-            self.block_time_s,
-        ]  # fmt: skip
-
-    @classmethod
-    def from_fields(cls, obj: object) -> ExpiryObservation:
-        f = expect_list(obj, "ExpiryObservation", 6)
-        return cls(
-            chain_id=expect_int(f[0], "chain_id", 1),
-            vault=expect_bytes(f[1], "vault", 20),
-            member=expect_bytes(f[2], "member", 20),
-            nonce=expect_int(f[3], "nonce"),
-            block_number=expect_int(f[4], "block_number"),
-            block_time_s=expect_int(f[5], "block_time_s"),
-        )
+    chain_id: ChainId
+    vault: Address
+    member: Address
+    nonce: Uint
+    block_number: Uint
+    block_time_s: Uint
 
     def signing_bytes(self, chain_id: int) -> bytes:
         return compute_signing_bytes(EXPIRED_DOMAIN, chain_id, self.to_fields())
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class WithdrawalExpired:
+class WithdrawalExpired(Declared):
     KIND: ClassVar[int] = 20
     observation: ExpiryObservation
-    attestations: tuple[Attestation, ...]
-
-    def to_fields(self) -> list[object]:
-        return [self.observation.to_fields(), [a.to_fields() for a in self.attestations]]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> WithdrawalExpired:
-        observation, attestations = expect_list(fields, "WithdrawalExpired", 2)
-        return cls(ExpiryObservation.from_fields(observation), decode_attestations(attestations))
+    attestations: Attestations
 
 
 def check_withdrawal_expired(

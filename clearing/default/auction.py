@@ -59,24 +59,23 @@ from clearing.state import (
     get_sub_account_for_write,
 )
 from clearing.units import div_ceil
+from lightclient.records import Address, Declared, Int64, Uint, declare_record
 
 AccountKey = tuple[bytes, int]
 Lots = tuple[tuple[str, int], ...]  # (instrument, the house's signed lots), sorted
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class Bid:
+class Bid(Declared):
     """Binding: ``premium`` is what the bidder pays the house to take every lot of the
     auction at the mark (negative: what it asks to be paid)."""
 
-    member: bytes
-    sub_account: int
-    premium: int
-    height: int
-    sequence: int  # order of arrival in the block
-
-    def to_fields(self) -> list[object]:
-        return [self.member, self.sub_account, self.premium, self.height, self.sequence]
+    member: Address
+    sub_account: Uint
+    premium: Int64
+    height: Uint
+    sequence: Uint  # order of arrival in the block
 
 
 @dataclass(slots=True)

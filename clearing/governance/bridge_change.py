@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from clearing.errors import GenesisError
 from clearing.genesis import ExternalBridge, parse_external_bridge
-from clearing.governance.draft import Draft
+from clearing.governance.draft import Draft, declare_change
 from clearing.governance.errors import (
     BridgeKeyInUse,
     ChainWithoutCollateral,
@@ -17,6 +17,7 @@ from clearing.governance.errors import (
 )
 from clearing.state import ClearingState
 from lightclient.codec import DecodeError, expect_bytes, expect_list, expect_str
+from lightclient.records import Declared, Name
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,19 +60,12 @@ class AddExternalBridge:
         draft.external_bridges[self.bridge.id] = self.bridge
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class RemoveExternalBridge:
+class RemoveExternalBridge(Declared):
     NAME: ClassVar[str] = "remove_external_bridge"
     EMERGENCY: ClassVar[bool] = True
-    bridge_id: str
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.bridge_id]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> RemoveExternalBridge:
-        _, bridge_id = expect_list(fields, cls.NAME, 2)
-        return cls(expect_str(bridge_id, "bridge"))
+    bridge_id: Name
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         if self.bridge_id not in draft.external_bridges:

@@ -79,12 +79,13 @@ CHANGE_TYPES: dict[str, Any] = {
 }  # fmt: skip
 
 
-def decode_change(obj: object) -> Change:
-    fields = expect_list(obj, "change")
-    name = expect_str(fields[0] if fields else None, "change")
+def decode_change(obj: object, what: str = "change") -> Change:
+    """A change of any kind, told apart by its name."""
+    fields = expect_list(obj, what)
+    name = expect_str(fields[0] if fields else None, what)
     change_type = CHANGE_TYPES.get(name)
     if change_type is None:
-        raise DecodeError("change", f"unknown change {name!r}")
+        raise DecodeError(what, f"unknown change {name!r}")
     change: Change = change_type.from_fields(fields)
     return change
 

@@ -45,6 +45,12 @@ def encode_document(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
+def expect_document_text(obj: object, what: str) -> str:
+    """The JSON text of a document, kept as the text it was (its bytes are signed)."""
+    decode_document(obj, what)
+    return obj  # type: ignore[return-value]  # decode_document checked it is a str
+
+
 def decode_document(obj: object, what: str) -> dict[str, Any]:
     """A JSON object with string keys; ``DecodeError`` for anything else."""
     if not isinstance(obj, str):

@@ -4,32 +4,23 @@ executed as soon as they pass."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
 from clearing.errors import UnknownInstrument
-from clearing.governance.draft import Draft
+from clearing.governance.draft import Draft, declare_change
 from clearing.governance.errors import ChangeNotAllowed
 from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState
-from lightclient.codec import expect_enum, expect_list, expect_str
+from lightclient.records import Choice, Declared, Name
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class SetInstrumentStatus:
+class SetInstrumentStatus(Declared):
     NAME: ClassVar[str] = "set_instrument_status"
     EMERGENCY: ClassVar[bool] = True
-    instrument_id: str
-    status: InstrumentStatus
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.instrument_id, self.status.value]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> SetInstrumentStatus:
-        _, instrument_id, status = expect_list(fields, cls.NAME, 3)
-        return cls(
-            expect_str(instrument_id, "instrument"), expect_enum(InstrumentStatus, status, "status")
-        )
+    instrument_id: Name
+    status: Annotated[InstrumentStatus, Choice()]
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         """A listed, unexpired instrument, to a status it does not have."""

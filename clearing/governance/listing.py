@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from clearing.errors import GenesisError
 from clearing.genesis import parse_instrument
-from clearing.governance.documents import decode_document, encode_document
-from clearing.governance.draft import Draft
+from clearing.governance.documents import decode_document, encode_document, expect_document_text
+from clearing.governance.draft import Draft, declare_change
 from clearing.governance.errors import (
     ExpiryPassed,
     FeedNotPriced,
@@ -18,28 +18,19 @@ from clearing.governance.errors import (
 )
 from clearing.instruments import Instrument, InstrumentKind
 from clearing.state import ClearingState
-from clearing.units import MAX_UINT64
-from lightclient.codec import expect_int, expect_list
+from lightclient.records import Checked, Declared, Int
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class ListInstrument:
+class ListInstrument(Declared):
     """``instrument`` is the JSON text of a genesis ``instruments`` entry; ``mark_price``
     its starting mark (the genesis prices every instrument it lists, too)."""
 
     NAME: ClassVar[str] = "list_instrument"
     EMERGENCY: ClassVar[bool] = False
-    instrument: str
-    mark_price: int
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.instrument, self.mark_price]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> ListInstrument:
-        _, text, mark = expect_list(fields, cls.NAME, 3)
-        decode_document(text, "instrument")
-        return cls(text, expect_int(mark, "mark_price", 1, MAX_UINT64))  # text: checked JSON
+    instrument: Annotated[str, Checked(expect_document_text)]  # the genesis entry, JSON
+    mark_price: Annotated[int, Int(1)]
 
     def get_instrument(self) -> Instrument:
         try:

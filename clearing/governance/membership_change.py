@@ -7,10 +7,10 @@ for itself, and an admission there only lets that member take clients."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from clearing.clients import get_clients
-from clearing.governance.draft import Draft
+from clearing.governance.draft import Draft, declare_change
 from clearing.governance.errors import (
     ClearingMemberAdmitted,
     ClearingMemberHasClients,
@@ -19,22 +19,15 @@ from clearing.governance.errors import (
 )
 from clearing.risk.params import INSURANCE_MEMBER
 from clearing.state import ClearingState
-from lightclient.codec import expect_bytes, expect_list
+from lightclient.records import Address, Declared
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class AdmitClearingMember:
+class AdmitClearingMember(Declared):
     NAME: ClassVar[str] = "admit_clearing_member"
     EMERGENCY: ClassVar[bool] = False
-    member: bytes
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.member]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> AdmitClearingMember:
-        _, member = expect_list(fields, cls.NAME, 2)
-        return cls(expect_bytes(member, "member", 20))
+    member: Address
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         """Not admitted yet, not a client, not the clearing house's own account."""
@@ -48,19 +41,12 @@ class AdmitClearingMember:
         draft.clearing_members.add(self.member)
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class RemoveClearingMember:
+class RemoveClearingMember(Declared):
     NAME: ClassVar[str] = "remove_clearing_member"
     EMERGENCY: ClassVar[bool] = False
-    member: bytes
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.member]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> RemoveClearingMember:
-        _, member = expect_list(fields, cls.NAME, 2)
-        return cls(expect_bytes(member, "member", 20))
+    member: Address
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         """Admitted, and neither the clearing member nor the backup of any client."""

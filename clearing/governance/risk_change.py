@@ -5,32 +5,24 @@ move under every member's feet from its height on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from clearing.governance.documents import decode_document, encode_document
-from clearing.governance.draft import Draft, check_risk_section
+from clearing.governance.documents import decode_document, encode_document, expect_document_text
+from clearing.governance.draft import Draft, check_risk_section, declare_change
 from clearing.governance.errors import InvalidRiskParams
 from clearing.state import ClearingState
-from lightclient.codec import expect_list
+from lightclient.records import Checked, Declared
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class ReplaceRiskParams:
+class ReplaceRiskParams(Declared):
     """``section``: the JSON text of a whole genesis ``risk`` section (validated by
     ``parse_risk_params``); it replaces the one in force."""
 
     NAME: ClassVar[str] = "replace_risk_params"
     EMERGENCY: ClassVar[bool] = False
-    section: str
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.section]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> ReplaceRiskParams:
-        _, section = expect_list(fields, cls.NAME, 2)
-        decode_document(section, "risk")
-        return cls(section)
+    section: Annotated[str, Checked(expect_document_text)]
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         """A section that parses and sizes its scenario grids; margining stays on (an

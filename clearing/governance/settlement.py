@@ -5,32 +5,22 @@ is paid its variation margin to that price and closed, as at a future's expiry."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
 from clearing.errors import UnknownInstrument
-from clearing.governance.draft import Draft
+from clearing.governance.draft import Draft, declare_change
 from clearing.governance.errors import ChangeNotAllowed
 from clearing.state import ClearingState
-from clearing.units import MAX_UINT64
-from lightclient.codec import expect_int, expect_list, expect_str
+from lightclient.records import Declared, Int, Name
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class SettlePerpetual:
+class SettlePerpetual(Declared):
     NAME: ClassVar[str] = "settle_perpetual"
     EMERGENCY: ClassVar[bool] = False
-    instrument_id: str
-    price: int  # the final settlement price (``Price``)
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.instrument_id, self.price]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> SettlePerpetual:
-        _, instrument_id, price = expect_list(fields, cls.NAME, 3)
-        return cls(
-            expect_str(instrument_id, "instrument"), expect_int(price, "price", 1, MAX_UINT64)
-        )
+    instrument_id: Name
+    price: Annotated[int, Int(1)]  # the final settlement price (``Price``)
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         """A listed perpetual not yet settled (futures and options settle at expiry)."""

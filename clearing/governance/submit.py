@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -25,45 +25,38 @@ from clearing.governance.errors import (
 )
 from clearing.governance.proposal import Proposal, compute_proposal_message
 from clearing.state import ClearingState
-from lightclient.codec import expect_bytes, expect_int, expect_list
+from lightclient.records import (
+    Checked,
+    Declared,
+    EdSignature,
+    Items,
+    PublicKey,
+    Uint,
+    declare_record,
+    write_fields,
+)
 
 MAX_CHANGES = 16
 MAX_OPEN_PROPOSALS = 64  # voting or waiting to execute: bounds the state and each block's step
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class GovProposal:
+class GovProposal(Declared):
     """``proposer`` (a validator's consensus key) signs the changes, the height its vote
     closes (``deadline_height``, inclusive) and, for delayed changes, the height they
     execute at (``execute_height``; 0 for emergency changes)."""
 
     KIND: ClassVar[int] = 30
-    proposer: bytes
-    changes: tuple[Change, ...]
-    deadline_height: int
-    execute_height: int
-    signature: bytes
+    proposer: PublicKey
+    changes: Annotated[tuple[Change, ...], Items(item=Checked(decode_change, write_fields))]
+    deadline_height: Uint
+    execute_height: Uint
+    signature: EdSignature
 
     def signing_bytes(self, chain_id: int) -> bytes:
         return compute_proposal_message(
             chain_id, self.proposer, self.changes, self.deadline_height, self.execute_height
-        )
-
-    def to_fields(self) -> list[object]:
-        return [
-            self.proposer, [c.to_fields() for c in self.changes], self.deadline_height,
-            self.execute_height, self.signature,
-        ]  # fmt: skip
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> GovProposal:
-        proposer, changes, deadline, execute, signature = expect_list(fields, "GovProposal", 5)
-        return cls(
-            expect_bytes(proposer, "proposer", 32),
-            tuple(decode_change(c) for c in expect_list(changes, "changes")),
-            expect_int(deadline, "deadline_height"),
-            expect_int(execute, "execute_height"),
-            expect_bytes(signature, "signature", 64),
         )
 
 

@@ -5,12 +5,12 @@ Removing a template lists nothing more; the series it listed trade on to expiry.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from clearing.errors import GenesisError
 from clearing.genesis import parse_listing_template
-from clearing.governance.documents import decode_document, encode_document
-from clearing.governance.draft import Draft
+from clearing.governance.documents import decode_document, encode_document, expect_document_text
+from clearing.governance.draft import Draft, declare_change
 from clearing.governance.errors import (
     FeedNotPriced,
     InvalidTemplate,
@@ -19,25 +19,17 @@ from clearing.governance.errors import (
 )
 from clearing.listing_template import ListingTemplate
 from clearing.state import ClearingState
-from lightclient.codec import expect_list, expect_str
+from lightclient.records import Checked, Declared, Name
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class AddListingTemplate:
+class AddListingTemplate(Declared):
     """``template``: the JSON text of a genesis ``listing_templates`` entry."""
 
     NAME: ClassVar[str] = "add_listing_template"
     EMERGENCY: ClassVar[bool] = False
-    template: str
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.template]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> AddListingTemplate:
-        _, text = expect_list(fields, cls.NAME, 2)
-        decode_document(text, "listing_template")
-        return cls(text)
+    template: Annotated[str, Checked(expect_document_text)]
 
     def get_template(self) -> ListingTemplate:
         try:
@@ -58,19 +50,12 @@ class AddListingTemplate:
         draft.templates[template.id] = template
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class RemoveListingTemplate:
+class RemoveListingTemplate(Declared):
     NAME: ClassVar[str] = "remove_listing_template"
     EMERGENCY: ClassVar[bool] = False
-    template_id: str
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.template_id]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> RemoveListingTemplate:
-        _, template_id = expect_list(fields, cls.NAME, 2)
-        return cls(expect_str(template_id, "template"))
+    template_id: Name
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         if self.template_id not in draft.templates:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from clearing.genesis import Validator
-from clearing.governance.draft import Draft
+from clearing.governance.draft import Draft, declare_change
 from clearing.governance.validator_errors import (
     EvidenceStillFresh,
     InvalidValidator,
@@ -28,7 +28,8 @@ from clearing.governance.validator_errors import (
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
 from clearing.validator_set import decode_validator
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, expect_bytes, expect_int, expect_list
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, expect_list
+from lightclient.records import Address, Declared, PublicKey, Uint
 
 
 def check_power(power: int) -> None:
@@ -71,19 +72,12 @@ class AddValidator:
         draft.validators[v.pubkey] = v
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class RemoveValidator:
+class RemoveValidator(Declared):
     NAME: ClassVar[str] = "remove_validator"
     EMERGENCY: ClassVar[bool] = False
-    pubkey: bytes
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.pubkey]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> RemoveValidator:
-        _, pubkey = expect_list(fields, cls.NAME, 2)
-        return cls(expect_bytes(pubkey, "pubkey", 32))
+    pubkey: PublicKey
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         """A validator in the set, jailed or not (its jailing goes with it)."""
@@ -93,20 +87,13 @@ class RemoveValidator:
         draft.jailed.pop(self.pubkey, None)
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class SetValidatorPower:
+class SetValidatorPower(Declared):
     NAME: ClassVar[str] = "set_validator_power"
     EMERGENCY: ClassVar[bool] = False
-    pubkey: bytes
-    power: int
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.pubkey, self.power]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> SetValidatorPower:
-        _, pubkey, power = expect_list(fields, cls.NAME, 3)
-        return cls(expect_bytes(pubkey, "pubkey", 32), expect_int(power, "power"))
+    pubkey: PublicKey
+    power: Uint
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         validator = get_free_validator(draft, self.pubkey)
@@ -116,29 +103,18 @@ class SetValidatorPower:
         draft.validators[self.pubkey] = replace(validator, power=self.power)
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class RotateValidatorKeys:
+class RotateValidatorKeys(Declared):
     """A validator's new consensus key and EVM address (either may stay as it is): it
     keeps its place in the set order, its name, power and peer id. Ballots its old key
     cast count for nothing from then on."""
 
     NAME: ClassVar[str] = "rotate_validator_keys"
     EMERGENCY: ClassVar[bool] = False
-    pubkey: bytes
-    new_pubkey: bytes
-    new_evm_address: bytes
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.pubkey, self.new_pubkey, self.new_evm_address]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> RotateValidatorKeys:
-        _, pubkey, new_pubkey, new_evm_address = expect_list(fields, cls.NAME, 4)
-        return cls(
-            expect_bytes(pubkey, "pubkey", 32),
-            expect_bytes(new_pubkey, "new_pubkey", 32),
-            expect_bytes(new_evm_address, "new_evm_address", 20),
-        )
+    pubkey: PublicKey
+    new_pubkey: PublicKey
+    new_evm_address: Address
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         validator = get_free_validator(draft, self.pubkey)
@@ -153,19 +129,12 @@ class RotateValidatorKeys:
         }
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class UnjailValidator:
+class UnjailValidator(Declared):
     NAME: ClassVar[str] = "unjail_validator"
     EMERGENCY: ClassVar[bool] = False
-    pubkey: bytes
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.pubkey]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> UnjailValidator:
-        _, pubkey = expect_list(fields, cls.NAME, 2)
-        return cls(expect_bytes(pubkey, "pubkey", 32))
+    pubkey: PublicKey
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         """A jailed validator whose evidence is too old to be committed again, back with

@@ -8,10 +8,11 @@ from typing import Any, ClassVar
 
 from clearing.errors import UnknownVenue
 from clearing.genesis import Venue
-from clearing.governance.draft import Draft
+from clearing.governance.draft import Draft, declare_change
 from clearing.governance.errors import VenueListed
 from clearing.state import ClearingState
 from lightclient.codec import DecodeError, expect_bytes, expect_list, expect_str
+from lightclient.records import Declared, Name
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +39,12 @@ class AddVenue:
         draft.venues[self.venue.id] = self.venue
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class RemoveVenue:
+class RemoveVenue(Declared):
     NAME: ClassVar[str] = "remove_venue"
     EMERGENCY: ClassVar[bool] = True
-    venue_id: str
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.venue_id]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> RemoveVenue:
-        _, venue_id = expect_list(fields, cls.NAME, 2)
-        return cls(expect_str(venue_id, "venue"))
+    venue_id: Name
 
     def apply(self, draft: Draft, state: ClearingState) -> None:
         if self.venue_id not in draft.venues:

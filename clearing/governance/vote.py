@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -19,41 +19,28 @@ from clearing.governance.errors import (
 )
 from clearing.governance.proposal import Ballot, Proposal, ProposalStatus, VoteChoice
 from clearing.state import ClearingState
-from lightclient.codec import expect_bytes, expect_enum, expect_int, expect_list
+from lightclient.records import Choice, Declared, EdSignature, Int, PublicKey, Uint, declare_record
 
 VOTE_DOMAIN = "gov-vote"
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class GovVote:
+class GovVote(Declared):
     """``voter`` votes ``choice`` on ``proposal_id``; it signs the proposal's digest too,
     so a ballot is for exactly the changes it read. A later ballot (higher ``sequence``)
     replaces an earlier one until the vote closes."""
 
     KIND: ClassVar[int] = 31
-    voter: bytes
-    proposal_id: int
-    choice: VoteChoice
-    sequence: int
-    signature: bytes
+    voter: PublicKey
+    proposal_id: Annotated[int, Int(1)]
+    choice: Annotated[VoteChoice, Choice()]
+    sequence: Uint
+    signature: EdSignature
 
     def signing_bytes(self, chain_id: int, digest: bytes) -> bytes:
         body = [self.voter, self.proposal_id, digest, self.choice.value, self.sequence]
         return compute_signing_bytes(VOTE_DOMAIN, chain_id, body)
-
-    def to_fields(self) -> list[object]:
-        return [self.voter, self.proposal_id, self.choice.value, self.sequence, self.signature]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> GovVote:
-        voter, proposal_id, choice, sequence, signature = expect_list(fields, "GovVote", 5)
-        return cls(
-            expect_bytes(voter, "voter", 32),
-            expect_int(proposal_id, "proposal", 1),
-            expect_enum(VoteChoice, choice, "choice"),
-            expect_int(sequence, "sequence"),
-            expect_bytes(signature, "signature", 64),
-        )
 
 
 def sign_vote(

@@ -24,40 +24,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from clearing.assets import CollateralKey
-from clearing.oracle import PriceList, decode_price_list
+from clearing.oracle import Prices
 from clearing.risk.arrays import RiskArrays
 from clearing.state import ClearingState, SubAccount
-from clearing.units import MAX_UINT64
-from lightclient.codec import expect_int, expect_list
+from lightclient.records import Declared, Uint, declare_record
 
 COLLATERAL_PREFIX = "collateral:"
 POSITION_PREFIX = "position:"
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class SolvencyMarket:
-    """The state the solvency rows are computed from at ``height``, besides the genesis."""
+class SolvencyMarket(Declared):
+    """The state the solvency rows are computed from at ``height``, besides the genesis.
+    Decoding checks types, ranges and order; whether the ids are the genesis's is
+    ``compute_market_solvency_form``'s check."""
 
-    height: int
-    time_ms: int
-    mark_prices: PriceList  # instrument id -> Price, sorted by id
-    index_prices: PriceList  # feed id -> Price, sorted by id
-
-    def to_fields(self) -> list[object]:
-        return [self.height, self.time_ms, [list(p) for p in self.mark_prices],
-                [list(p) for p in self.index_prices]]  # fmt: skip
-
-    @classmethod
-    def from_fields(cls, obj: object) -> SolvencyMarket:
-        """Types, ranges and order (``DecodeError``); whether the ids are the genesis's is
-        ``compute_market_solvency_form``'s check."""
-        f = expect_list(obj, "SolvencyMarket", 4)
-        return cls(
-            expect_int(f[0], "height"),
-            expect_int(f[1], "time_ms", 0, MAX_UINT64),
-            decode_price_list(f[2], "mark_prices"),
-            decode_price_list(f[3], "index_prices"),
-        )
+    height: Uint
+    time_ms: Uint
+    mark_prices: Prices  # instrument id -> Price, sorted by id
+    index_prices: Prices  # feed id -> Price, sorted by id
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,7 +142,7 @@ class ObservationAttestation(Generic[Observed]):
         observation, attestation = unpack_record(data, cls.__name__, 2)
         return (
             kind.from_fields(observation),
-            Attestation.from_fields(attestation, "attestation"),
+            Attestation.from_fields(attestation),
         )
 
 

@@ -388,8 +388,8 @@ def test_a_configuration_beyond_its_bound_is_a_decode_error(signed: Fixture) -> 
     assert decode_report(signed.report.encode()).market_proof == MARKET_PROOF
     fields = msgpack.unpackb(signed.report.encode())
     fields[10][1] = b" " * (MAX_CONFIGURATION_BYTES + 1)
-    with pytest.raises(ReportDecodeError, match=f"{MAX_CONFIGURATION_BYTES + 1} bytes exceed "
-                       f"{MAX_CONFIGURATION_BYTES}"):  # fmt: skip
+    with pytest.raises(ReportDecodeError, match=f"{MAX_CONFIGURATION_BYTES + 1} bytes exceeds "
+                       f"cap {MAX_CONFIGURATION_BYTES}"):  # fmt: skip
         decode_report(msgpack.packb(fields, use_bin_type=True))
 
 

@@ -100,7 +100,7 @@ def _tampered(box: Sandbox, mutate: object) -> bytes:
         (lambda d: d.append(d[0]), "strictly sorted"),
         (lambda d: d[0].__setitem__(1, b"\x01" * 19), "20 bytes"),
         (lambda d: d[0].__setitem__(3, 0), "deficit"),
-        (lambda d: d[0].__setitem__(6, -1), "insurance fund"),
+        (lambda d: d[0].__setitem__(6, -1), "from_insurance"),
         (lambda d: d[0].pop(), "expected 11 fields"),
     ],
 )

@@ -1,0 +1,204 @@
+"""Generate the committed record vectors: `python -m tests.vectors.make_records`.
+
+One record of each kind that crosses a wire or enters the state root, built from fixed
+values, and its bytes in hex (`tests/vectors/records/records.json`). The records'
+encodings are declared (lightclient/records.py) rather than written by hand; these bytes
+were written by the hand-written code before that, so tests/vectors/test_records.py
+proves each declaration gives the same bytes and decodes them back to the same record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clearing.attestation import Attestation
+from clearing.block import TxResult
+from clearing.collateral import CollateralCredit, CollateralObservation
+from clearing.default.auction import Auction, Bid
+from clearing.events import Event
+from clearing.genesis import ExternalBridge, Validator, Venue
+from clearing.governance.bridge_change import AddExternalBridge, RemoveExternalBridge
+from clearing.governance.changes import decode_change
+from clearing.governance.instrument_status import SetInstrumentStatus
+from clearing.governance.listing import ListInstrument
+from clearing.governance.membership_change import AdmitClearingMember, RemoveClearingMember
+from clearing.governance.parameter_change import (
+    SetCollateralHaircut,
+    SetDefaultFund,
+    SetFee,
+    SetFeeSplit,
+    SetFunding,
+)
+from clearing.governance.proposal import VoteChoice
+from clearing.governance.risk_change import ReplaceRiskParams
+from clearing.governance.settlement import SettlePerpetual
+from clearing.governance.submit import GovProposal
+from clearing.governance.template_change import AddListingTemplate, RemoveListingTemplate
+from clearing.governance.validator_change import (
+    AddValidator,
+    RemoveValidator,
+    RotateValidatorKeys,
+    SetValidatorPower,
+    UnjailValidator,
+)
+from clearing.governance.venue_change import AddVenue, RemoveVenue
+from clearing.governance.vote import GovVote
+from clearing.instruments import InstrumentStatus
+from clearing.oracle import PriceObservation, PriceUpdate
+from clearing.published_ledger import ReserveTotal
+from clearing.report_commitment import ReportCommitment
+from clearing.risk.solvency import SolvencyMarket
+from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
+from clearing.root import MarketProof
+from clearing.state import DefaultRecord, Jailing, MarginCall, WithdrawalRecord
+from clearing.trade import Trade, TradeBatch
+from clearing.tx import decode_tx, encode_tx
+from clearing.withdrawal import PayoutObservation, WithdrawalPaid
+from clearing.withdrawal_expiry import ExpiryObservation, WithdrawalExpired
+from lightclient.codec import pack, unpack
+
+VECTORS = Path(__file__).resolve().parent / "records" / "records.json"
+
+MEMBER = bytes(range(1, 21))
+OTHER = bytes(range(101, 121))
+TOKEN = bytes(range(200, 220))
+VAULT = bytes(range(30, 50))
+KEY = bytes(range(32))
+NEW_KEY = bytes(range(32, 64))
+HASH = bytes(range(64, 96))
+SIGNATURE = bytes(range(64))
+BIG = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class Vector:
+    """A record and how its bytes are made and read (None: it is only encoded, into the
+    state root)."""
+
+    record: Any
+    encode: Callable[[Any], bytes]
+    decode: Callable[[bytes], Any] | None
+
+
+def fields_vector(record: Any, decode: Callable[[Any], Any] | None = None) -> Vector:
+    """A record packed as its fields, read back by ``decode`` (its ``from_fields``)."""
+    read = None if decode is None else (lambda data: decode(unpack(data, "vector")))
+    return Vector(record, lambda r: pack(r.to_fields()), read)
+
+
+def tx_vector(record: Any) -> Vector:
+    return Vector(record, encode_tx, decode_tx)
+
+
+def change_vector(record: Any) -> Vector:
+    return fields_vector(record, decode_change)
+
+
+ATTESTATIONS = (Attestation(KEY, SIGNATURE), Attestation(NEW_KEY, bytes(64)))
+PAYOUT = PayoutObservation(8453, VAULT, HASH, 7, MEMBER, 42)
+EXPIRY = ExpiryObservation(8453, VAULT, MEMBER, 42, 19_000_000, 1_795_219_500)
+DEPOSIT = CollateralObservation(8453, VAULT, HASH, 3, 11, MEMBER, 2, TOKEN, 1_000_000)
+PRICES = PriceObservation(
+    KEY, 1_795_219_500_000, (("BTC", 60_000_000_000), ("ETH", 3_000_000_000)),
+    (("BTC-PERP", 60_100_000_000),), SIGNATURE,
+)  # fmt: skip
+TRADE = Trade(2**40 + 3, "BTC-PERP", MEMBER, 0, OTHER, 4_294_967_295, 60_000_000_000, 25)
+SECOND_TRADE = Trade(2**40 + 4, "ETH-PERP", OTHER, 1, MEMBER, 0, 3_000_000_000, BIG)
+LISTING = '{"id":"BTC-0626","kind":"future","underlying":"BTC"}'
+CHANGES: dict[str, Any] = {
+    "ListInstrument": ListInstrument(LISTING, 60_000_000_000),
+    "SetInstrumentStatus": SetInstrumentStatus("BTC-PERP", InstrumentStatus.REDUCE_ONLY),
+    "SettlePerpetual": SettlePerpetual("BTC-PERP", 61_000_000_000),
+    "ReplaceRiskParams": ReplaceRiskParams('{"scenarios":[1,2,3]}'),
+    "AddVenue": AddVenue(Venue("alpha-venue", KEY)),
+    "RemoveVenue": RemoveVenue("alpha-venue"),
+    "AddExternalBridge": AddExternalBridge(ExternalBridge("wormhole", KEY, (1, 8453))),
+    "RemoveExternalBridge": RemoveExternalBridge("wormhole"),
+    "AddListingTemplate": AddListingTemplate('{"id":"weekly-btc"}'),
+    "RemoveListingTemplate": RemoveListingTemplate("weekly-btc"),
+    "SetFunding": SetFunding("BTC-PERP", 28_800_000, -(2**63)),
+    "SetFee": SetFee("BTC-PERP", 5),
+    "SetFeeSplit": SetFeeSplit(2_500),
+    "SetDefaultFund": SetDefaultFund(10**12, 2, 5_000),
+    "SetCollateralHaircut": SetCollateralHaircut(8453, TOKEN, 1_500),
+    "AddValidator": AddValidator(Validator("v4", KEY, 10, MEMBER, "12D3KooWtest")),
+    "RemoveValidator": RemoveValidator(KEY),
+    "SetValidatorPower": SetValidatorPower(KEY, 7),
+    "RotateValidatorKeys": RotateValidatorKeys(KEY, NEW_KEY, OTHER),
+    "UnjailValidator": UnjailValidator(KEY),
+    "AdmitClearingMember": AdmitClearingMember(MEMBER),
+    "RemoveClearingMember": RemoveClearingMember(MEMBER),
+}
+EVENT = Event("withdrawal_paid", (("member", MEMBER), ("nonce", 42), ("big", -(2**70))))
+
+
+def make_vectors() -> dict[str, Vector]:
+    """Every record kind, by name."""
+    return {
+        "Attestation": fields_vector(ATTESTATIONS[0], Attestation.from_fields),
+        "PayoutObservation": fields_vector(PAYOUT, PayoutObservation.from_fields),
+        "ExpiryObservation": fields_vector(EXPIRY, ExpiryObservation.from_fields),
+        "CollateralObservation": fields_vector(DEPOSIT, CollateralObservation.from_fields),
+        "PriceObservation": fields_vector(PRICES, PriceObservation.from_fields),
+        "WithdrawalPaid": tx_vector(WithdrawalPaid(PAYOUT, ATTESTATIONS)),
+        "WithdrawalExpired": tx_vector(WithdrawalExpired(EXPIRY, ATTESTATIONS)),
+        "CollateralCredit": tx_vector(CollateralCredit(DEPOSIT, ATTESTATIONS)),
+        "PriceUpdate": tx_vector(PriceUpdate((PRICES, PRICES))),
+        "ReportCommitment": tx_vector(ReportCommitment(3, HASH, ATTESTATIONS)),
+        "Trade": fields_vector(TRADE, Trade.from_fields),
+        "TradeBatch": tx_vector(
+            TradeBatch("alpha-venue", 9, 1_795_219_500_000, (TRADE, SECOND_TRADE), SIGNATURE)
+        ),
+        "GovVote": tx_vector(GovVote(KEY, 4, VoteChoice.ABSTAIN, 2, SIGNATURE)),
+        "GovProposal": tx_vector(
+            GovProposal(KEY, (CHANGES["SetFee"], CHANGES["RemoveVenue"]), 100, 200, SIGNATURE)
+        ),
+        **{name: change_vector(change) for name, change in CHANGES.items()},
+        "ReserveTotal": fields_vector(
+            ReserveTotal(8453, TOKEN, 5, 6, 7, 8), ReserveTotal.from_fields
+        ),
+        "SolvencyMarket": fields_vector(
+            SolvencyMarket(12, 1_795_219_500_000, PRICES.mark_prices, PRICES.index_prices),
+            SolvencyMarket.from_fields,
+        ),
+        "ClientAccount": fields_vector(
+            ClientAccount(MEMBER, SegregationModel.OMNIBUS, NO_MEMBER, 0),
+            ClientAccount.from_fields,
+        ),
+        "MarketProof": fields_vector(
+            MarketProof(HASH, b"{}", b"\x90", b"\x91\x01", KEY), MarketProof.from_fields
+        ),
+        "Event": fields_vector(EVENT, Event.from_fields),
+        "TxResult": fields_vector(
+            TxResult("InsufficientCash", "short by 5", (EVENT,)), TxResult.from_fields
+        ),
+        "DefaultRecord": fields_vector(
+            DefaultRecord(9, MEMBER, 1, 100, 10, 20, 30, 15, 5, 0, 20), DefaultRecord.from_fields
+        ),
+        "MarginCall": fields_vector(MarginCall(1_000, 10, 20)),
+        "Jailing": fields_vector(Jailing(5, 6, 70)),
+        "WithdrawalRecord": fields_vector(
+            WithdrawalRecord(MEMBER, 1, 8453, TOKEN, 5, 5_000, OTHER, 42, 10, 1_795_219_500, 2)
+        ),
+        "Bid": fields_vector(Bid(MEMBER, 0, -1_500, 30, 2)),
+        "Auction": fields_vector(
+            Auction(3, (("BTC-PERP", -5), ("ETH-PERP", 7)), 1, 30, 40, [Bid(OTHER, 1, 9, 31, 0)])
+        ),
+    }
+
+
+def encode_all() -> dict[str, str]:
+    return {name: vector.encode(vector.record).hex() for name, vector in make_vectors().items()}
+
+
+def main() -> None:
+    VECTORS.parent.mkdir(exist_ok=True)
+    VECTORS.write_text(json.dumps(encode_all(), indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
