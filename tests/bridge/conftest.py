@@ -18,7 +18,10 @@ from bridge.vault import deploy_test_token, deploy_vault, get_vault_address
 
 
 @dataclass(frozen=True)
-class Validator:
+class VaultSigner:
+    """A validator's keys as the vault tests sign with them (clearing's `Validator` is the
+    ledger's record of one)."""
+
     name: str
     evm_key: bytes
     ed25519_seed: bytes
@@ -32,20 +35,20 @@ class Validator:
         return account_from_key(self.evm_key)
 
 
-def make_validators(count: int, tag: str = "v") -> list[Validator]:
+def make_validators(count: int, tag: str = "v") -> list[VaultSigner]:
     """Deterministic keys, sorted by EVM address (the order the vault wants)."""
     made = [
-        Validator(f"{tag}{i}", keccak(text=f"evm-{tag}{i}"), keccak(text=f"ed-{tag}{i}"))
+        VaultSigner(f"{tag}{i}", keccak(text=f"evm-{tag}{i}"), keccak(text=f"ed-{tag}{i}"))
         for i in range(count)
     ]
     return sorted(made, key=lambda v: v.address)
 
 
-def make_set(validators: list[Validator], epoch: int = 0) -> EvmValidatorSet:
+def make_set(validators: list[VaultSigner], epoch: int = 0) -> EvmValidatorSet:
     return EvmValidatorSet.from_members(epoch, [(v.address, 1) for v in validators])
 
 
-def sign_all(digest: bytes, validators: list[Validator]) -> list[bytes]:
+def sign_all(digest: bytes, validators: list[VaultSigner]) -> list[bytes]:
     """Signatures of `validators` over `digest`, ordered by signer address."""
     return [sign_digest(digest, v.evm_key) for v in sorted(validators, key=lambda v: v.address)]
 
@@ -55,7 +58,7 @@ class VaultEnv:
     chain: Chain
     vault: Contract
     token: Contract
-    validators: list[Validator]
+    validators: list[VaultSigner]
     dev: LocalAccount
 
     @property
