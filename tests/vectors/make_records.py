@@ -200,7 +200,7 @@ def make_vectors() -> dict[str, Vector]:
         "DuplicateVoteEvidence": Vector(
             EVIDENCE,
             DuplicateVoteEvidence.encode,
-            lambda data: DuplicateVoteEvidence.from_wire(unpack(data, "vector")),
+            lambda data: DuplicateVoteEvidence.from_fields(unpack(data, "vector")),
         ),
         "Block": Vector(BLOCK, Block.encode, Block.decode),
         "GenesisBlock": Vector(Block(HEADER, (), None), Block.encode, Block.decode),
