@@ -63,6 +63,7 @@ from consensus.types import Block, DuplicateVoteEvidence, Proposal, Vote
 from lightclient.codec import pack, unpack
 from lightclient.commit import CommitCertificate, CommitSig, VoteType
 from lightclient.header import BlockHeader
+from node.blocksync import SyncedBlock, SyncRequest, SyncResponse
 
 VECTORS = Path(__file__).resolve().parent / "records" / "records.json"
 
@@ -206,6 +207,12 @@ def make_vectors() -> dict[str, Vector]:
         "GenesisBlock": Vector(Block(HEADER, (), None), Block.encode, Block.decode),
         "Proposal": Vector(
             Proposal(7, 0, -1, BLOCK, KEY, SIGNATURE), Proposal.encode, Proposal.decode
+        ),
+        "SyncRequest": Vector(SyncRequest(2**40, 64), SyncRequest.encode, SyncRequest.decode),
+        "SyncResponse": Vector(
+            SyncResponse(BIG, (SyncedBlock(5, b"block", b"cert"), SyncedBlock(6, b"", bytes(300)))),
+            SyncResponse.encode,
+            lambda data: SyncResponse.decode(data, 5),
         ),
         "Bid": fields_vector(Bid(MEMBER, 0, -1_500, 30, 2)),
         "Auction": fields_vector(
