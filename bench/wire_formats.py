@@ -1,10 +1,10 @@
 """Encoding and decoding a venue's trade batch: ours against a declarative schema (msgspec
 structs encoded as arrays, bounds in the type), for the "less hand-written plumbing"
-decision; and each declared record kind of clearing/ alone (`per_record`: µs per encode,
-`pack(to_fields())` or `encode_tx`, and per decode, `unpack` then `from_fields` or
-`decode_tx`). msgspec is not a dependency: without it the
-bench measures today's codec only and says so; with it (`pip install --target DIR
-msgspec`, then `PYTHONPATH=.:DIR`) it also checks both produce the same bytes.
+decision; and each declared record kind of clearing/ and consensus/ alone (`per_record`: µs
+per encode, `pack(to_fields())`, `encode_tx` or a vote's or proposal's `encode`, and per
+decode, `unpack` then `from_fields`, `decode_tx` or `decode`). msgspec is not a dependency:
+without it the bench measures today's codec only and says so; with it (`pip install --target
+DIR msgspec`, then `PYTHONPATH=.:DIR`) it also checks both produce the same bytes.
 
 No `from __future__ import annotations`: msgspec resolves the structs' local aliases."""
 
@@ -25,7 +25,10 @@ from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import TX_VERSION, decode_tx, encode_tx
 from clearing.withdrawal import PayoutObservation, WithdrawalPaid
 from clearnode.client.sandbox_keys import derive_ed25519_key
+from consensus.types import Block, Proposal, Vote, compute_txs_hash
 from lightclient.codec import pack, unpack
+from lightclient.commit import CommitCertificate, CommitSig, VoteType
+from lightclient.header import BlockHeader
 
 
 def make_batch(trades: int, seed: int = 7) -> TradeBatch:
@@ -48,6 +51,15 @@ def fields_codec(read: Callable[[Any], Any]) -> Codec:
     return (lambda r: pack(r.to_fields()), lambda data: read(unpack(data, "record")))
 
 
+def make_proposal(txs: int) -> Proposal:
+    """A proposal of ``txs`` 200-byte transactions, the last block committed by 4 validators."""
+    key, block_hash = bytes(range(32)), bytes(range(32, 64))
+    body = tuple(bytes([n % 256]) * 200 for n in range(txs))
+    header = BlockHeader("bench", 9, 1 << 40, block_hash, block_hash, compute_txs_hash(body), key)
+    commit = CommitCertificate(8, 0, block_hash, tuple(CommitSig(key, bytes(64)) for _ in range(4)))
+    return Proposal(9, 0, -1, Block(header, body, commit), key, bytes(64))
+
+
 def make_records(batch: TradeBatch) -> dict[str, tuple[Any, Codec]]:
     """Record kinds by name: a record and its codec."""
     key, address = bytes(range(32)), bytes(range(20))
@@ -68,6 +80,8 @@ def make_records(batch: TradeBatch) -> dict[str, tuple[Any, Codec]]:
         "PriceUpdate": (PriceUpdate((prices,) * 3), TX_CODEC),
         "SetFunding": (SetFunding("BTC-PERP", 28_800_000, -5), fields_codec(decode_change)),
         "GovProposal": (GovProposal(key, (haircut, haircut), 100, 200, bytes(64)), TX_CODEC),
+        "Vote": (Vote(VoteType.PREVOTE, 9, 0, key, key, bytes(64)), (Vote.encode, Vote.decode)),
+        "Proposal_100": (make_proposal(100), (Proposal.encode, Proposal.decode)),
     }
 
 

@@ -23,28 +23,24 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
 from consensus.types import (
-    NIL_ROUND,
     Block,
-    DuplicateVoteEvidence,
+    Evidence,
+    Header,
+    Height,
+    LastCommit,
+    PolRound,
     Proposal,
+    Round,
+    Signature,
+    Txs,
     compute_proposal_sign_bytes,
 )
-from lightclient.codec import (
-    MAX_EVIDENCE_PER_BLOCK,
-    MAX_INT64,
-    WIRE_VERSION,
-    DecodeError,
-    expect_bytes,
-    expect_int,
-    expect_list,
-    expect_versioned,
-)
-from lightclient.commit import CommitCertificate
-from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, is_valid_signature
-from lightclient.header import BlockHeader
+from lightclient.codec import WIRE_VERSION, DecodeError
+from lightclient.crypto import HASH_BYTES, is_valid_signature
+from lightclient.records import Bytes, Declared, Items, Optional, PublicKey, declare_record
 
 TxLookup = Callable[[bytes], bytes | None]
 """A transaction by its id, if this node holds it."""
@@ -62,28 +58,31 @@ class MissingTxs(Exception):
         super().__init__(f"{len(tx_ids)} transactions of the proposal are not held here")
 
 
+@declare_record(head=WIRE_VERSION)
 @dataclass(frozen=True)
-class CompactProposal:
+class CompactProposal(Declared):
     """A `Proposal` whose block's transactions are ids, except the prefilled ones."""
 
-    height: int
-    round: int
-    pol_round: int
-    header: BlockHeader
-    tx_ids: tuple[bytes | None, ...]
+    height: Height
+    round: Round
+    pol_round: PolRound
+    header: Header
+    tx_ids: Annotated[tuple[bytes | None, ...], Items(item=Optional(Bytes(HASH_BYTES)))]
     """One per transaction in block order: its id, or None where it is prefilled."""
-    prefilled: tuple[bytes, ...]
+    prefilled: Txs
     """The transactions sent in full, in block order."""
-    last_commit: CommitCertificate | None
-    evidence: tuple[DuplicateVoteEvidence, ...]
-    proposer: bytes
-    signature: bytes
+    last_commit: LastCommit
+    evidence: Evidence
+    proposer: PublicKey
+    signature: Signature
 
     def __post_init__(self) -> None:
+        # A decode error: only bytes from a peer can leave places and transactions unpaired.
         if sum(1 for i in self.tx_ids if i is None) != len(self.prefilled):
-            raise ValueError(
+            raise DecodeError(
+                "prefilled",
                 f"{len(self.prefilled)} prefilled transactions for "
-                f"{sum(1 for i in self.tx_ids if i is None)} places"
+                f"{sum(1 for i in self.tx_ids if i is None)} places",
             )
 
     @property
@@ -121,53 +120,6 @@ class CompactProposal:
         return Proposal(
             self.height, self.round, self.pol_round, block, self.proposer, self.signature
         )
-
-    def to_wire(self) -> list[Any]:
-        return [
-            WIRE_VERSION,
-            self.height,
-            self.round,
-            self.pol_round,
-            self.header.to_wire(),
-            list(self.tx_ids),
-            list(self.prefilled),
-            None if self.last_commit is None else self.last_commit.to_wire(),
-            [e.to_wire() for e in self.evidence],
-            self.proposer,
-            self.signature,
-        ]
-
-    @staticmethod
-    def from_wire(obj: Any) -> CompactProposal:
-        items = expect_versioned(obj, "compact_proposal", 11)
-        tx_ids = expect_list(items[5], "compact_proposal.tx_ids")
-        for tx_id in tx_ids:
-            if tx_id is not None:
-                expect_bytes(tx_id, "compact_proposal.tx_id", HASH_BYTES)
-        prefilled = expect_list(items[6], "compact_proposal.prefilled")
-        for tx in prefilled:
-            if not isinstance(tx, bytes):
-                expect_bytes(tx, "compact_proposal.prefilled_tx")
-        evidence = expect_list(
-            items[8], "compact_proposal.evidence", max_len=MAX_EVIDENCE_PER_BLOCK
-        )
-        try:
-            return CompactProposal(
-                expect_int(items[1], "compact_proposal.height", 1, MAX_INT64),
-                expect_int(items[2], "compact_proposal.round", 0, 2**31),
-                expect_int(items[3], "compact_proposal.pol_round", NIL_ROUND, 2**31),
-                BlockHeader.from_wire(items[4]),
-                tuple(tx_ids),
-                tuple(prefilled),
-                None if items[7] is None else CommitCertificate.from_wire(items[7]),
-                tuple(DuplicateVoteEvidence.from_wire(e) for e in evidence),
-                expect_bytes(items[9], "compact_proposal.proposer", PUBLIC_KEY_BYTES),
-                expect_bytes(items[10], "compact_proposal.signature", SIGNATURE_BYTES),
-            )
-        except ValueError as exc:
-            if isinstance(exc, DecodeError):
-                raise
-            raise DecodeError("compact_proposal", str(exc)) from exc
 
 
 def make_compact(proposal: Proposal, is_held: Callable[[bytes], bool]) -> CompactProposal:

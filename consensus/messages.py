@@ -37,7 +37,7 @@ _CLASS_OF = dict(_KINDS)
 
 
 def encode_message(message: Message) -> bytes:
-    return pack([WIRE_VERSION, _KIND_OF[type(message)], message.to_wire()])
+    return pack([WIRE_VERSION, _KIND_OF[type(message)], message.to_fields()])
 
 
 def decode_message(data: bytes) -> Message:
@@ -47,7 +47,7 @@ def decode_message(data: bytes) -> Message:
     if kind not in _CLASS_OF:
         raise DecodeError("message.kind", f"kind {kind} is not a message kind")
     try:
-        message: Message = _CLASS_OF[kind].from_wire(items[2])
+        message: Message = _CLASS_OF[kind].from_fields(items[2])
     except (TypeError, ValueError) as exc:
         if isinstance(exc, DecodeError):
             raise

@@ -42,13 +42,13 @@ LoggedInput = ProposalReceived | VoteReceived | TimeoutFired | BlockPrepared | B
 def encode_input_record(inp: LoggedInput) -> bytes:
     body: list[Any]
     if isinstance(inp, ProposalReceived):
-        body = [1, inp.proposal.to_wire()]
+        body = [1, inp.proposal.to_fields()]
     elif isinstance(inp, VoteReceived):
-        body = [2, inp.vote.to_wire()]
+        body = [2, inp.vote.to_fields()]
     elif isinstance(inp, TimeoutFired):
         body = [3, [inp.height, inp.round, int(inp.step)]]
     elif isinstance(inp, BlockPrepared):
-        evidence = [e.to_wire() for e in inp.evidence]
+        evidence = [e.to_fields() for e in inp.evidence]
         body = [4, [inp.height, inp.round, inp.time_ms, list(inp.txs), evidence]]
     else:
         body = [5, [inp.height, inp.block_hash, inp.valid]]
@@ -75,9 +75,9 @@ def decode_record(payload: bytes) -> tuple[int, Any]:
 def _decode_input(body: Any) -> LoggedInput:
     tag, data = expect_list(body, "wal.input", 2)
     if tag == 1:
-        return ProposalReceived(Proposal.from_wire(data))
+        return ProposalReceived(Proposal.from_fields(data))
     if tag == 2:
-        return VoteReceived(Vote.from_wire(data))
+        return VoteReceived(Vote.from_fields(data))
     if tag == 3:
         h, r, s = expect_list(data, "wal.timeout", 3)
         return TimeoutFired(
@@ -92,7 +92,7 @@ def _decode_input(body: Any) -> LoggedInput:
             expect_int(r, "wal.prepared.round", 0, MAX_INT64),
             expect_int(t, "wal.prepared.time_ms", 0, MAX_INT64),
             tuple(expect_bytes(tx, "wal.prepared.tx") for tx in expect_list(txs, "wal.txs")),
-            tuple(DuplicateVoteEvidence.from_wire(e) for e in expect_list(ev, "wal.evidence")),
+            tuple(DuplicateVoteEvidence.from_fields(e) for e in expect_list(ev, "wal.evidence")),
         )
     if tag == 5:
         h, block_hash, valid = expect_list(data, "wal.validated", 3)

@@ -1,8 +1,9 @@
 """Consensus records: validators, votes, proposals, blocks (headers and commit
 certificates live in lightclient/, which a verifier uses without consensus).
 
-All records are frozen dataclasses with an explicit versioned wire form
-(`to_wire` / `from_wire`, `encode` / `decode`). What a validator signs is
+Votes, evidence, blocks and proposals are declared records (lightclient/records.py):
+their wire form, a list headed by the format version, is their annotated fields
+(`to_fields` / `from_fields`; `encode` / `decode` pack them). What a validator signs is
 domain-separated per record kind and bound to the chain id, so a signature
 can never be replayed on another chain or as another kind of message.
 """
@@ -14,7 +15,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Annotated
 
 from lightclient.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
@@ -23,10 +24,7 @@ from lightclient.codec import (
     MAX_VALIDATORS,
     WIRE_VERSION,
     expect_bytes,
-    expect_int,
     expect_list,
-    expect_optional_bytes,
-    expect_versioned,
     pack,
     unpack,
 )
@@ -46,6 +44,17 @@ from lightclient.crypto import (
     is_valid_signature,
 )
 from lightclient.header import ZERO_HASH, BlockHeader, compute_validators_hash
+from lightclient.records import (
+    Bytes,
+    Checked,
+    Choice,
+    Declared,
+    Int,
+    Items,
+    Optional,
+    PublicKey,
+    declare_record,
+)
 
 MAX_BLOCK_ENVELOPE_BYTES = 1024 * 1024
 """Bound on what a proposal message holds besides its transactions: the proposal's
@@ -62,6 +71,11 @@ def compute_max_proposal_bytes(max_block_bytes: int, max_block_txs: int) -> int:
 
 
 NIL_ROUND = -1
+
+Height = Annotated[int, Int(1, MAX_INT64)]
+Round = Annotated[int, Int(0, 2**31)]
+PolRound = Annotated[int, Int(NIL_ROUND, 2**31)]
+Signature = Annotated[bytes, Bytes(SIGNATURE_BYTES)]
 
 DOMAIN_PROPOSAL = b"clearnode/consensus/proposal/v1\x00"
 DOMAIN_TX_LEAF = b"\x00"
@@ -204,16 +218,17 @@ class ValidatorSet:
 # --------------------------------------------------------------------------- votes
 
 
+@declare_record(head=WIRE_VERSION)
 @dataclass(frozen=True)
-class Vote:
+class Vote(Declared):
     """A prevote or precommit; `block_hash is None` is a nil vote."""
 
-    vote_type: VoteType
-    height: int
-    round: int
-    block_hash: bytes | None
-    validator: bytes
-    signature: bytes = b""
+    vote_type: Annotated[VoteType, Choice()]
+    height: Height
+    round: Round
+    block_hash: Annotated[bytes | None, Optional(Bytes(HASH_BYTES))]
+    validator: PublicKey
+    signature: Signature = b""
 
     def sign_bytes(self, chain_id: str) -> bytes:
         return compute_vote_sign_bytes(
@@ -227,39 +242,17 @@ class Vote:
     def step(self) -> Step:
         return Step.PREVOTE if self.vote_type == VoteType.PREVOTE else Step.PRECOMMIT
 
-    def to_wire(self) -> list[Any]:
-        return [
-            WIRE_VERSION,
-            int(self.vote_type),
-            self.height,
-            self.round,
-            self.block_hash,
-            self.validator,
-            self.signature,
-        ]
-
-    @staticmethod
-    def from_wire(obj: Any) -> Vote:
-        items = expect_versioned(obj, "vote", 7)
-        return Vote(
-            VoteType(expect_int(items[1], "vote.type", 1, 2)),
-            expect_int(items[2], "vote.height", 1, MAX_INT64),
-            expect_int(items[3], "vote.round", 0, 2**31),
-            expect_optional_bytes(items[4], "vote.block_hash", HASH_BYTES),
-            expect_bytes(items[5], "vote.validator", PUBLIC_KEY_BYTES),
-            expect_bytes(items[6], "vote.signature", SIGNATURE_BYTES),
-        )
-
     def encode(self) -> bytes:
-        return pack(self.to_wire())
+        return pack(self.to_fields())
 
     @staticmethod
     def decode(data: bytes) -> Vote:
-        return Vote.from_wire(unpack(data, "vote", 1024))
+        return Vote.from_fields(unpack(data, "vote", 1024))
 
 
+@declare_record(head=WIRE_VERSION)
 @dataclass(frozen=True)
-class DuplicateVoteEvidence:
+class DuplicateVoteEvidence(Declared):
     """Two different votes by one validator for the same (height, round, type).
 
     Canonical order (by signature bytes) makes equal evidence encode equally.
@@ -282,16 +275,8 @@ class DuplicateVoteEvidence:
     def height(self) -> int:
         return self.vote_a.height
 
-    def to_wire(self) -> list[Any]:
-        return [WIRE_VERSION, self.vote_a.to_wire(), self.vote_b.to_wire()]
-
-    @staticmethod
-    def from_wire(obj: Any) -> DuplicateVoteEvidence:
-        items = expect_versioned(obj, "evidence", 3)
-        return DuplicateVoteEvidence(Vote.from_wire(items[1]), Vote.from_wire(items[2]))
-
     def encode(self) -> bytes:
-        return pack(self.to_wire())
+        return pack(self.to_fields())
 
     @cached_property
     def hash(self) -> bytes:
@@ -341,14 +326,42 @@ def compute_last_commit_hash(last_commit: CommitCertificate | None) -> bytes:
     return ZERO_HASH if last_commit is None else last_commit.hash
 
 
+def read_txs(obj: object, what: str) -> tuple[bytes, ...]:
+    """A block's transactions: bytes each, the packet's own bound their length (one type
+    test per transaction, the call only for the one refused)."""
+    txs = expect_list(obj, what)
+    for tx in txs:
+        if type(tx) is not bytes:
+            expect_bytes(tx, what)
+    return tuple(txs)
+
+
+def read_header(obj: object, what: str) -> BlockHeader:
+    return BlockHeader.from_wire(obj)
+
+
+def read_commit(obj: object, what: str) -> CommitCertificate:
+    return CommitCertificate.from_wire(obj)
+
+
+Header = Annotated[BlockHeader, Checked(read_header, BlockHeader.to_wire)]
+"""Lightclient's header, hand-written (see docs/architecture.md, Records)."""
+LastCommit = Annotated[
+    CommitCertificate | None, Optional(Checked(read_commit, CommitCertificate.to_wire))
+]
+Txs = Annotated[tuple[bytes, ...], Checked(read_txs, list)]
+Evidence = Annotated[tuple[DuplicateVoteEvidence, ...], Items(max_length=MAX_EVIDENCE_PER_BLOCK)]
+
+
+@declare_record(head=WIRE_VERSION)
 @dataclass(frozen=True)
-class Block:
+class Block(Declared):
     """A header and the body it commits to; `hash` is the header hash."""
 
-    header: BlockHeader
-    txs: tuple[bytes, ...]
-    last_commit: CommitCertificate | None
-    evidence: tuple[DuplicateVoteEvidence, ...] = ()
+    header: Header
+    txs: Txs
+    last_commit: LastCommit
+    evidence: Evidence = ()
 
     @property
     def height(self) -> int:
@@ -367,36 +380,12 @@ class Block:
             and self.header.evidence_hash == compute_evidence_hash(self.evidence)
         )
 
-    def to_wire(self) -> list[Any]:
-        return [
-            WIRE_VERSION,
-            self.header.to_wire(),
-            list(self.txs),
-            None if self.last_commit is None else self.last_commit.to_wire(),
-            [e.to_wire() for e in self.evidence],
-        ]
-
-    @staticmethod
-    def from_wire(obj: Any) -> Block:
-        items = expect_versioned(obj, "block", 5)
-        txs = expect_list(items[2], "block.txs")
-        for tx in txs:
-            if not isinstance(tx, bytes):
-                expect_bytes(tx, "block.tx")
-        evidence = expect_list(items[4], "block.evidence", max_len=MAX_EVIDENCE_PER_BLOCK)
-        return Block(
-            BlockHeader.from_wire(items[1]),
-            tuple(txs),
-            None if items[3] is None else CommitCertificate.from_wire(items[3]),
-            tuple(DuplicateVoteEvidence.from_wire(e) for e in evidence),
-        )
-
     def encode(self) -> bytes:
-        return pack(self.to_wire())
+        return pack(self.to_fields())
 
     @staticmethod
     def decode(data: bytes) -> Block:
-        return Block.from_wire(unpack(data, "block", MAX_CONSENSUS_MESSAGE_BYTES))
+        return Block.from_fields(unpack(data, "block", MAX_CONSENSUS_MESSAGE_BYTES))
 
 
 # --------------------------------------------------------------------------- proposals
@@ -408,16 +397,17 @@ def compute_proposal_sign_bytes(
     return DOMAIN_PROPOSAL + pack([WIRE_VERSION, chain_id, height, round_, pol_round, block_hash])
 
 
+@declare_record(head=WIRE_VERSION)
 @dataclass(frozen=True)
-class Proposal:
+class Proposal(Declared):
     """<PROPOSAL, h, r, v, vr> signed by `proposer`; `pol_round` is -1 for a fresh value."""
 
-    height: int
-    round: int
-    pol_round: int
+    height: Height
+    round: Round
+    pol_round: PolRound
     block: Block
-    proposer: bytes
-    signature: bytes = b""
+    proposer: PublicKey
+    signature: Signature = b""
 
     def sign_bytes(self, chain_id: str) -> bytes:
         return compute_proposal_sign_bytes(
@@ -427,35 +417,12 @@ class Proposal:
     def is_signed_by_proposer(self, chain_id: str) -> bool:
         return is_valid_signature(self.proposer, self.sign_bytes(chain_id), self.signature)
 
-    def to_wire(self) -> list[Any]:
-        return [
-            WIRE_VERSION,
-            self.height,
-            self.round,
-            self.pol_round,
-            self.block.to_wire(),
-            self.proposer,
-            self.signature,
-        ]
-
-    @staticmethod
-    def from_wire(obj: Any) -> Proposal:
-        items = expect_versioned(obj, "proposal", 7)
-        return Proposal(
-            expect_int(items[1], "proposal.height", 1, MAX_INT64),
-            expect_int(items[2], "proposal.round", 0, 2**31),
-            expect_int(items[3], "proposal.pol_round", NIL_ROUND, 2**31),
-            Block.from_wire(items[4]),
-            expect_bytes(items[5], "proposal.proposer", PUBLIC_KEY_BYTES),
-            expect_bytes(items[6], "proposal.signature", SIGNATURE_BYTES),
-        )
-
     def encode(self) -> bytes:
-        return pack(self.to_wire())
+        return pack(self.to_fields())
 
     @staticmethod
     def decode(data: bytes) -> Proposal:
-        return Proposal.from_wire(unpack(data, "proposal", MAX_CONSENSUS_MESSAGE_BYTES))
+        return Proposal.from_fields(unpack(data, "proposal", MAX_CONSENSUS_MESSAGE_BYTES))
 
 
 __all__ = [

@@ -41,7 +41,7 @@ E = TypeVar("E", bound=StrEnum)
 
 
 class DecodeError(ValueError):
-    """Bytes that are not a well-formed `what` (a record, or one of its fields: `vote.height`,
+    """Bytes that are not a well-formed `what` (a record, or one of its fields: `header.height`,
     `Trade.price`); `reason` says what was expected and what came, with the numbers."""
 
     def __init__(self, what: str, reason: str) -> None:

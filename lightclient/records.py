@@ -30,7 +30,7 @@ import dataclasses
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, Self, TypeVar, get_type_hints
 
 from lightclient.codec import (
@@ -159,20 +159,35 @@ class Flag(Kind):
 
 @dataclass(frozen=True, slots=True)
 class Choice(Kind):
-    """A ``StrEnum`` member, on the wire by its value (``declare_record`` binds ``kind``
-    from the annotation)."""
+    """A ``StrEnum`` member, on the wire by its value; or an ``IntEnum`` member of
+    consecutive values, on the wire as its int (``declare_record`` binds ``kind`` from the
+    annotation)."""
 
-    kind: type[StrEnum] | None = None
+    kind: type[StrEnum] | type[IntEnum] | None = None
 
     def check(self, hint: Any) -> str | None:
         if isinstance(hint, type) and issubclass(hint, StrEnum):
             return None
-        return f"declared {hint}, but a choice is a StrEnum"
+        if isinstance(hint, type) and issubclass(hint, IntEnum):
+            values = sorted(hint)
+            if values == list(range(values[0], values[-1] + 1)):
+                return None
+            return f"{hint.__name__}'s values are not consecutive"
+        return f"declared {hint}, but a choice is a StrEnum or an IntEnum"
 
     def decode_source(self, ns: Namespace, value: str, what: str) -> str:
-        return f"expect_enum({ns.name(self.kind)}, {value}, {what!r})"
+        kind = self.kind
+        assert kind is not None  # bound by declare_record
+        if issubclass(kind, StrEnum):
+            return f"expect_enum({ns.name(kind)}, {value}, {what!r})"
+        # A member by its offset from the lowest: cheaper than the enum's own lookup.
+        members = sorted(kind)
+        lo, hi = int(members[0]), int(members[-1])
+        return f"{ns.name(tuple(members))}[expect_int({value}, {what!r}, {lo}, {hi}) - {lo}]"
 
     def encode_source(self, ns: Namespace, value: str) -> str:
+        if self.kind is not None and issubclass(self.kind, IntEnum):
+            return f"{value}._value_"  # the plain int: an attribute, quicker than .value
         return f"{value}.value"
 
 

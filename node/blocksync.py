@@ -16,17 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
-from lightclient.codec import (
-    WIRE_VERSION,
-    DecodeError,
-    expect_bytes,
-    expect_int,
-    expect_list,
-    expect_versioned,
-    pack,
-    unpack,
-)
+from lightclient.codec import WIRE_VERSION, DecodeError, pack, unpack
+from lightclient.records import Bytes, Declared, Int, Items, Uint, declare_record
 from node.limits import MAX_SYNC_RESPONSE_BYTES
 from node.p2p import Offence, P2PNode, RequestFailed
 
@@ -42,60 +35,51 @@ class SyncApplyError(Exception):
     """A fetched block or certificate did not verify; raised by the caller's `apply`."""
 
 
+@declare_record
 @dataclass(frozen=True)
-class SyncedBlock:
-    height: int
-    block: bytes
-    certificate: bytes
+class SyncedBlock(Declared):
+    height: Uint
+    block: Annotated[bytes, Bytes()]
+    certificate: Annotated[bytes, Bytes()]
 
 
+@declare_record(head=WIRE_VERSION)
 @dataclass(frozen=True)
-class SyncRequest:
-    from_height: int
-    max_count: int
+class SyncRequest(Declared):
+    from_height: Annotated[int, Int(1)]
+    max_count: Annotated[int, Int(1, MAX_BLOCKS_PER_RESPONSE)]
 
     def encode(self) -> bytes:
-        return pack([WIRE_VERSION, self.from_height, self.max_count])
+        return pack(self.to_fields())
 
     @staticmethod
     def decode(data: bytes) -> SyncRequest:
-        what = "SyncRequest"
-        _, from_height, max_count = expect_versioned(unpack(data, what, MAX_REQUEST_BYTES), what, 3)
-        return SyncRequest(
-            expect_int(from_height, f"{what}.from_height", 1),
-            expect_int(max_count, f"{what}.max_count", 1, MAX_BLOCKS_PER_RESPONSE),
-        )
+        return SyncRequest.from_fields(unpack(data, "SyncRequest", MAX_REQUEST_BYTES))
 
 
+@declare_record(head=WIRE_VERSION)
 @dataclass(frozen=True)
-class SyncResponse:
-    tip_height: int
-    blocks: tuple[SyncedBlock, ...]
+class SyncResponse(Declared):
+    tip_height: Uint
+    blocks: Annotated[tuple[SyncedBlock, ...], Items()]
 
     def encode(self) -> bytes:
-        rows = [[b.height, b.block, b.certificate] for b in self.blocks]
-        return pack([WIRE_VERSION, self.tip_height, rows])
+        return pack(self.to_fields())
 
     @staticmethod
     def decode(data: bytes, from_height: int) -> SyncResponse:
         """Checks the shape and that heights run consecutively from `from_height`."""
-        what = "SyncResponse"
-        _, tip, rows = expect_versioned(unpack(data, what, MAX_RESPONSE_BYTES), what, 3)
-        tip = expect_int(tip, f"{what}.tip_height")
-        blocks = []
-        for offset, row in enumerate(expect_list(rows, f"{what}.rows")):
-            height, block, cert = expect_list(row, f"{what}.rows[{offset}]", 3)
+        response = SyncResponse.from_fields(unpack(data, "SyncResponse", MAX_RESPONSE_BYTES))
+        for offset, block in enumerate(response.blocks):
             expected = from_height + offset
-            if expect_int(height, f"{what}.rows[{offset}].height") != expected:
-                raise DecodeError(f"{what}.rows[{offset}].height", f"{height}, expected {expected}")
-            blocks.append(SyncedBlock(
-                height,
-                expect_bytes(block, f"{what}.rows[{offset}].block"),
-                expect_bytes(cert, f"{what}.rows[{offset}].certificate"),
-            ))  # fmt: skip
-        if blocks and blocks[-1].height > tip:
-            raise DecodeError(what, f"block {blocks[-1].height} above tip {tip}")
-        return SyncResponse(tip, tuple(blocks))
+            if block.height != expected:
+                raise DecodeError(
+                    f"blocks[{offset}].height", f"{block.height}, expected {expected}"
+                )
+        last, tip = response.blocks[-1].height if response.blocks else 0, response.tip_height
+        if last > tip:
+            raise DecodeError("SyncResponse", f"block {last} above tip {tip}")
+        return response
 
 
 GetBlock = Callable[[int], SyncedBlock | None]

@@ -72,11 +72,11 @@ def test_a_forged_or_foreign_signature_does_not_check() -> None:
 
 def test_prefilled_transactions_must_fill_the_places_left_for_them() -> None:
     compact = make_compact(proposal_of([b"x", b"y"]), lambda tx_id: False)
-    wire = compact.to_wire()
+    wire = compact.to_fields()
     wire[6] = wire[6][:1]  # two places, one transaction
     with pytest.raises(DecodeError, match="1 prefilled transactions for 2 places"):
-        CompactProposal.from_wire(wire)
-    wire = compact.to_wire()
+        CompactProposal.from_fields(wire)
+    wire = compact.to_fields()
     wire[5] = [b"short", None]
     with pytest.raises(DecodeError):
-        CompactProposal.from_wire(wire)
+        CompactProposal.from_fields(wire)

@@ -60,7 +60,7 @@ def test_proposals_and_votes_keep_their_wire_kinds() -> None:
     [
         (b"\xc1", "message"),
         (b"\x93\x02\x01\x90", "message"),
-        (b"\x93\x01\x02\x90", "vote"),
+        (b"\x93\x01\x02\x90", "Vote"),
         *((bytes([0x93, 0x01, kind, 0x90]), "message.kind") for kind in (0, 3, 4, 5, 7)),
     ],
 )
@@ -119,7 +119,7 @@ def test_duplicate_vote_evidence_verifies_and_encodes() -> None:
         signed_vote(1, VoteType.PREVOTE, 0, None), signed_vote(1, VoteType.PREVOTE, 0, b"\x01" * 32)
     )
     assert is_valid_duplicate_vote(CHAIN, VALIDATORS, ev)
-    assert DuplicateVoteEvidence.from_wire(ev.to_wire()) == ev
+    assert DuplicateVoteEvidence.from_fields(ev.to_fields()) == ev
     same = DuplicateVoteEvidence.from_votes(ev.vote_a, ev.vote_a)
     assert not is_valid_duplicate_vote(CHAIN, VALIDATORS, same)
 

@@ -5,7 +5,7 @@ tests/vectors/test_records.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Annotated, Any
 
 import pytest
@@ -31,6 +31,16 @@ class Side(StrEnum):
     SELL = "sell"
 
 
+class Lifetime(IntEnum):
+    DAY = 1
+    IOC = 2
+
+
+class Gapped(IntEnum):
+    ONE = 1
+    THREE = 3
+
+
 def expect_even(obj: object, what: str) -> int:
     value = expect_int(obj, what)
     if value % 2:
@@ -43,6 +53,7 @@ def expect_even(obj: object, what: str) -> int:
 class Leg(Declared):
     side: Annotated[Side, Choice()]
     lots: Annotated[int, Int(1, 1_000)]
+    lifetime: Annotated[Lifetime, Choice()] = Lifetime.DAY
 
 
 @declare_record(head="order")
@@ -57,13 +68,15 @@ class Order(Declared):
     even: Annotated[int, Checked(expect_even, lambda v: v)]
 
 
-ORDER = Order(bytes(20), "alpha", (Leg(Side.BUY, 3), Leg(Side.SELL, 1)), (7, 8), None,
-              Leg(Side.SELL, 9), 4)  # fmt: skip
-FIELDS = ["order", bytes(20), "alpha", [["buy", 3], ["sell", 1]], [7, 8], None, ["sell", 9], 4]
+ORDER = Order(bytes(20), "alpha", (Leg(Side.BUY, 3), Leg(Side.SELL, 1, Lifetime.IOC)), (7, 8),
+              None, Leg(Side.SELL, 9), 4)  # fmt: skip
+FIELDS = ["order", bytes(20), "alpha", [["buy", 3, 1], ["sell", 1, 2]], [7, 8], None,
+          ["sell", 9, 1], 4]  # fmt: skip
 
 
 def test_a_declared_record_writes_its_fields_and_reads_them_back() -> None:
     assert ORDER.to_fields() == FIELDS
+    assert type(ORDER.legs[1].to_fields()[2]) is int  # a plain int, as msgpack reads it back
     assert Order.from_fields(FIELDS) == ORDER
     memo = [*FIELDS[:5], b"memo", *FIELDS[6:]]
     assert Order.from_fields(memo).memo == b"memo"
@@ -76,12 +89,14 @@ def test_a_declared_record_writes_its_fields_and_reads_them_back() -> None:
         ({1: bytes(19)}, "owner: expected 20 bytes, got 19"),
         ({2: ""}, "venue: expected a string of 1..64 chars"),
         ({3: []}, "legs: 0 legs outside [1, 2]"),
-        ({3: [["buy", 1]] * 3}, "legs: 3 legs outside [1, 2]"),
-        ({3: [["hold", 1]]}, "side: 'hold' is not one of ['buy', 'sell']"),
-        ({3: [["buy", 0]]}, "lots: 0 outside [1, 1000]"),
+        ({3: [["buy", 1, 1]] * 3}, "legs: 3 legs outside [1, 2]"),
+        ({3: [["hold", 1, 1]]}, "side: 'hold' is not one of ['buy', 'sell']"),
+        ({3: [["buy", 0, 1]]}, "lots: 0 outside [1, 1000]"),
+        ({3: [["buy", 1, 3]]}, "lifetime: 3 outside [1, 2]"),
+        ({3: [["buy", 1, "day"]]}, "lifetime: expected an integer, got str"),
         ({4: [-1]}, "tags: -1 outside [0, 18446744073709551615]"),
         ({5: b"longer"}, "memo: 6 bytes exceeds cap 4"),
-        ({6: ["buy"]}, "Leg: expected 2 fields, got 1"),
+        ({6: ["buy"]}, "Leg: expected 3 fields, got 1"),
         ({7: 3}, "even: 3 is odd"),
     ],
 )
@@ -113,6 +128,13 @@ def test_an_inconsistent_declaration_is_refused_at_import() -> None:
         @dataclass(frozen=True)
         class Undeclared(Declared):
             size: int
+
+    with pytest.raises(RecordError, match="gap: Gapped's values are not consecutive"):
+
+        @declare_record
+        @dataclass(frozen=True)
+        class WithGap(Declared):
+            gap: Annotated[Gapped, Choice()]
 
     with pytest.raises(RecordError, match="apply @declare_record above @dataclass"):
         declare_record(Side)

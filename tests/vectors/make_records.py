@@ -59,7 +59,11 @@ from clearing.trade import Trade, TradeBatch
 from clearing.tx import decode_tx, encode_tx
 from clearing.withdrawal import PayoutObservation, WithdrawalPaid
 from clearing.withdrawal_expiry import ExpiryObservation, WithdrawalExpired
+from consensus.types import Block, DuplicateVoteEvidence, Proposal, Vote
 from lightclient.codec import pack, unpack
+from lightclient.commit import CommitCertificate, CommitSig, VoteType
+from lightclient.header import BlockHeader
+from node.blocksync import SyncedBlock, SyncRequest, SyncResponse
 
 VECTORS = Path(__file__).resolve().parent / "records" / "records.json"
 
@@ -133,6 +137,14 @@ CHANGES: dict[str, Any] = {
     "AdmitClearingMember": AdmitClearingMember(MEMBER),
     "RemoveClearingMember": RemoveClearingMember(MEMBER),
 }
+PREVOTE = Vote(VoteType.PREVOTE, 2**40, 3, HASH, KEY, SIGNATURE)
+NIL_PRECOMMIT = Vote(VoteType.PRECOMMIT, 2**63 - 1, 2**31, None, NEW_KEY, bytes(64))
+EVIDENCE = DuplicateVoteEvidence.from_votes(
+    PREVOTE, Vote(VoteType.PREVOTE, 2**40, 3, None, KEY, bytes(64))
+)
+HEADER = BlockHeader("clearnode-1", 7, 1_795_219_500_000, HASH, HASH, KEY, NEW_KEY)
+COMMIT = CommitCertificate(6, 1, HASH, (CommitSig(KEY, SIGNATURE), CommitSig(NEW_KEY, bytes(64))))
+BLOCK = Block(HEADER, (b"", b"tx", bytes(300)), COMMIT, (EVIDENCE,))
 EVENT = Event("withdrawal_paid", (("member", MEMBER), ("nonce", 42), ("big", -(2**70))))
 
 
@@ -183,6 +195,24 @@ def make_vectors() -> dict[str, Vector]:
         "Jailing": fields_vector(Jailing(5, 6, 70)),
         "WithdrawalRecord": fields_vector(
             WithdrawalRecord(MEMBER, 1, 8453, TOKEN, 5, 5_000, OTHER, 42, 10, 1_795_219_500, 2)
+        ),
+        "Vote": Vector(PREVOTE, Vote.encode, Vote.decode),
+        "NilVote": Vector(NIL_PRECOMMIT, Vote.encode, Vote.decode),
+        "DuplicateVoteEvidence": Vector(
+            EVIDENCE,
+            DuplicateVoteEvidence.encode,
+            lambda data: DuplicateVoteEvidence.from_fields(unpack(data, "vector")),
+        ),
+        "Block": Vector(BLOCK, Block.encode, Block.decode),
+        "GenesisBlock": Vector(Block(HEADER, (), None), Block.encode, Block.decode),
+        "Proposal": Vector(
+            Proposal(7, 0, -1, BLOCK, KEY, SIGNATURE), Proposal.encode, Proposal.decode
+        ),
+        "SyncRequest": Vector(SyncRequest(2**40, 64), SyncRequest.encode, SyncRequest.decode),
+        "SyncResponse": Vector(
+            SyncResponse(BIG, (SyncedBlock(5, b"block", b"cert"), SyncedBlock(6, b"", bytes(300)))),
+            SyncResponse.encode,
+            lambda data: SyncResponse.decode(data, 5),
         ),
         "Bid": fields_vector(Bid(MEMBER, 0, -1_500, 30, 2)),
         "Auction": fields_vector(
