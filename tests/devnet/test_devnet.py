@@ -1,5 +1,5 @@
-"""A short devnet of 4 `clearnode start` processes and 2 anvil chains: the
-summary's invariants hold; and the watcher fails a run whose
+"""A short devnet of 4 `clearnode start` processes and 2 anvil chains, on each consensus
+engine: the summary's invariants hold; and the watcher fails a run whose
 validators' roots differ from each other or from its replica's."""
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from clearing.genesis import ENGINES
 from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
 from devnet.config import DevnetConfig
 from devnet.dashboard import PlainObserver, render
-from devnet.genesis import EXAMPLE_GENESIS
+from devnet.genesis import BLOCKS_PER_PACE, EXAMPLE_GENESIS
 from devnet.market import (
     MARKET_MAKER,
     MEETS_CALL,
@@ -26,19 +27,23 @@ from devnet.market import (
 )
 from devnet.network import Devnet
 from devnet.sections import Services
+from lightclient.anchor import COMETBFT
 from node.cli import main
 
 
 @pytest.mark.slow
 @pytest.mark.chain
 @pytest.mark.multiprocess
+@pytest.mark.parametrize("engine", ENGINES)
 def test_short_devnet_holds_every_invariant(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # as short as the script allows: the crash comes at its earliest (45 s), and everything
-    # it sets off (auctions, margin calls, porting, withdrawals) is over a few blocks later
-    argv = ["devnet", "--duration", "60", "--epoch-blocks", "20", "--quiet", "--out"]
-    code = main([*argv, str(tmp_path)])
+    # it sets off (auctions, margin calls, porting, withdrawals) is over a few blocks later;
+    # an epoch of about 20 s, so that a report is verified before the end
+    epoch_blocks = 20 * BLOCKS_PER_PACE[engine]
+    argv = ["devnet", "--engine", engine, "--duration", "60", "--epoch-blocks", str(epoch_blocks)]
+    code = main([*argv, "--quiet", "--out", str(tmp_path)])
     printed = capsys.readouterr().out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert code == 0, summary["failures"]
@@ -68,6 +73,10 @@ def test_short_devnet_holds_every_invariant(
     assert won and all(a["winner"] == f"member-2 ({MARKET_MAKER})" for a in won)
     assert summary["house_flat"] and "house account flat at the end: yes" in printed
     assert summary["privacy_routes"] >= 20  # every public route read, no leak among failures
+    # on CometBFT, each validator's CometBFT too: RPC and metrics on loopback, the p2p port
+    # closed to a stranger's node and open to the other validators'
+    audited = [v["name"] for v in summary["validators"]] if engine == COMETBFT else []
+    assert summary["cometbft_audited"] == audited
     # the crash calls both sized longs (their first calls): one meets it, one is liquidated
     calls = summary["margin_calls"]
     met = next(c for c in calls if c["member"] == f"member-6 ({MEETS_CALL})")
