@@ -87,7 +87,9 @@ def get_significant_digits(value: int | str) -> str:
     return digits.strip("0")
 
 
-SIGNED_QUERIES: dict[str, tuple[str, list[dict[str, str]]]] = {
+SignedQuery = tuple[str, list[dict[str, str]]]
+"""The EIP-712 type a member signs for a member route, and its fields."""
+SIGNED_QUERIES: dict[str, SignedQuery] = {
     "queryAccount": ("AccountQuery", ACCOUNT_QUERY_FIELDS),
     "queryAccountEvents": ("AccountEvents", ACCOUNT_EVENTS_FIELDS),
     "queryAccountProof": ("AccountProof", ACCOUNT_PROOF_FIELDS),
@@ -373,15 +375,15 @@ def _fill(template: str, known: Known) -> list[str]:
     return paths
 
 
-def _get_signed_query(
-    template: str, method: str, operation: dict[str, Any]
-) -> tuple[str, list[dict[str, str]]] | None:
+def _get_signed_query(template: str, method: str, operation: dict[str, Any]) -> SignedQuery | None:
     """The signed query a member route is asked with; None for a route asked unsigned
     alone (a GET, a public route, a submission, which answers its hash and nothing of
     anyone's account)."""
-    if method == "get" or operation.get("x-tier") != "member":
-        return None
-    if SUBMITTED in operation["responses"]:
+    if (
+        method == "get"
+        or operation.get("x-tier") != "member"
+        or SUBMITTED in operation["responses"]
+    ):
         return None
     signed = SIGNED_QUERIES.get(operation["operationId"])
     if signed is None:
@@ -407,7 +409,7 @@ async def _read_route(
     path: str,
     method: str,
     operation: dict[str, Any],
-    signed: tuple[str, list[dict[str, str]]] | None,
+    signed: SignedQuery | None,
     known: Known,
 ) -> RouteAnswers:
     """A route's answers to strangers and, of a member route, its answer to the owner."""
@@ -425,7 +427,7 @@ async def _read_route(
     return answers, [Answer(where + " (the member's own signature)", own, operation_id)]
 
 
-def _sign(signed: tuple[str, list[dict[str, str]]], known: Known, signer: Member) -> dict[str, Any]:
+def _sign(signed: SignedQuery, known: Known, signer: Member) -> dict[str, Any]:
     primary_type, fields = signed
     names = [f["name"] for f in fields]
     values = (hex0x(known.owner.address), _middle(names[1], known), known.clock_ms())
