@@ -149,8 +149,10 @@ def test_the_dashboard_renders_what_the_watcher_saw(tmp_path: Path) -> None:
 @pytest.mark.chain
 @pytest.mark.multiprocess
 def test_ctrl_c_stops_every_validator_and_chain(tmp_path: Path) -> None:
+    """On CometBFT, whose validators each run a process of their own: those stop too."""
+    argv = ["devnet", "--engine", COMETBFT, "--duration", "120", "--out", str(tmp_path)]
     devnet = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", "devnet", "--duration", "120", "--out", str(tmp_path)],
+        [sys.executable, "-m", "node.cli", *argv],
         stdout=subprocess.PIPE,
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would
@@ -160,20 +162,42 @@ def test_ctrl_c_stops_every_validator_and_chain(tmp_path: Path) -> None:
         for line in devnet.stdout:
             if line.startswith("validators commit blocks"):
                 break
-        children = [
-            int(p)
-            for p in Path(f"/proc/{devnet.pid}/task/{devnet.pid}/children").read_text().split()
-        ]
+        children = get_children(devnet.pid)
         assert len(children) == 2 + 4  # anvil chains and validator processes
+        engines = [e for c in children for e in get_children(c) if get_name(e) == "cometbft"]
+        assert len(engines) == 4
         devnet.send_signal(signal.SIGINT)
         assert devnet.wait(60) == 130
         assert "interrupted; validators and chains stopped" in devnet.stdout.read()
     finally:
         devnet.kill()
         devnet.wait()
-    assert not [c for c in children if is_running(c)]
+    assert not [p for p in children + engines if is_running(p)]
+
+
+def get_children(pid: int) -> list[int]:
+    """Every thread's children (a node starts its CometBFT from a worker thread, which
+    /proc/PID/task/PID/children, the main thread's, does not list)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def get_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def is_running(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:  # reaped
+        return False
