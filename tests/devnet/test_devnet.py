@@ -103,6 +103,15 @@ def test_short_devnet_holds_every_invariant(
     assert rolled[0]["priced_height"] > rolled[0]["listed_height"]
     assert rolled[0]["traded_height"] is not None and rolled[0]["settled_height"] is None
     assert events["instrument_listed"] == len(rolled) and first["line"] in printed
+    assert_stopped_in_order(tmp_path)
+
+
+def assert_stopped_in_order(out: Path) -> None:
+    """Each validator stopped as one SIGTERM asks (its CometBFT first, which a second
+    signal's exit at once skipped, leaving a CometBFT stuck mid-block running)."""
+    logs = [(home / "node.log").read_text() for home in sorted(out.glob("node*"))]
+    assert len(logs) == 4
+    assert all('"message":"stopped"' in log and "exiting at once" not in log for log in logs)
 
 
 def make_block(height: int) -> Block:
@@ -173,6 +182,7 @@ def test_ctrl_c_stops_every_validator_and_chain(tmp_path: Path) -> None:
         devnet.kill()
         devnet.wait()
     assert not [p for p in children + engines if is_running(p)]
+    assert_stopped_in_order(tmp_path)
 
 
 def get_children(pid: int) -> list[int]:
