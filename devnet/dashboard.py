@@ -159,6 +159,9 @@ def print_summary(summary: Summary) -> None:
         print(roll["line"])
     if summary.house_flat:
         print("house account flat at the end: yes")
+    audited = ", ".join(summary.cometbft_audited)
+    engine = f"; CometBFT's listeners and peer filter checked on {audited}" if audited else ""
+    print(f"privacy audit: {summary.privacy_routes} public routes read{engine}")
     for c in summary.chains:
         print(
             f"chain {c['chain_id']}: deposited {c['deposited']} paid out {c['paid_out']} "

@@ -1,5 +1,5 @@
 """The validators as OS processes: `clearnode start --home DIR` each, with this
-interpreter, logging to `DIR/node.log`; every process started is killed when
+interpreter, logging to `DIR/node.log`; every process started is stopped when
 the block exits, whether it ends normally, fails or is interrupted (Ctrl-C)."""
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from node.cometbft.process import STOP_GRACE_S as COMETBFT_STOP_GRACE_S
+
 ROOT = Path(__file__).resolve().parents[1]
-STOP_GRACE_S = 5.0
+STOP_GRACE_S = COMETBFT_STOP_GRACE_S + 5.0
+"""How long a node gets to stop after SIGTERM before it is killed: longer than it gives
+its CometBFT, which it stops first."""
 
 
 def start_node(home: Path) -> subprocess.Popen[bytes]:
@@ -30,15 +34,20 @@ def start_node(home: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def stop_node(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within STOP_GRACE_S."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+def stop_nodes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to every node at once, then SIGKILL to one still running `STOP_GRACE_S`
+    after. One SIGTERM each: a node takes a second signal as "exit at once", skipping
+    its ordered stop, whose first step stops its CometBFT (one left mid-block by its app
+    ignores SIGTERM and would outlive the devnet)."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
         try:
             process.wait(STOP_GRACE_S)
         except subprocess.TimeoutExpired:
             process.kill()
-    process.wait()
+            process.wait()
 
 
 @contextmanager
@@ -49,8 +58,4 @@ def run_nodes(homes: list[Path]) -> Iterator[list[subprocess.Popen[bytes]]]:
             processes.append(start_node(home))
         yield processes
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            stop_node(process)
+        stop_nodes(processes)

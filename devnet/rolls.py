@@ -113,10 +113,5 @@ class Rolls:
         """The series the roll listed during the run (not the genesis')."""
         return [s for s in self.series.values() if s.listed_height > 0]
 
-    def has_untraded_roll(self) -> bool:
-        """The roll listed a series and nobody holds any such series yet."""
-        rolled = self.get_rolled()
-        return bool(rolled) and all(s.traded_height is None for s in rolled)
-
     def get_summary(self) -> list[dict[str, Any]]:
         return [{**s.__dict__, "line": s.get_line()} for s in self.series.values()]

@@ -2,7 +2,8 @@
 chain and authorise the venue, the venue opens positions in perpetuals, a
 future and an option and keeps trading, two longs are sized for the crash to
 call them (margin_calls.py), the oracle's scheduled crash hits, market makers
-withdraw to every chain; then the end-of-run checks. Throughout, a market maker
+withdraw to every chain, and the flow goes on until the margin calls the crash opened
+are due and the listing roll is shown; then the end-of-run checks. Throughout, a market maker
 bids in every default auction and one called long meets its margin call
 (run_members); the other lets its call expire."""
 
@@ -16,12 +17,12 @@ from functools import partial
 import trio
 
 from clearing.default.house import HOUSE
-from clearing.risk.engine import get_quantities
+from clearing.risk.engine import get_quantities, get_risk_setup
 from clearing.state import ClearingState
 from clearing.trade import Trade
 from clearnode.client import ClientError, MemberRequest
 from devnet.chains import deposit
-from devnet.genesis import VENUE_ID
+from devnet.genesis import BLOCKS_PER_PACE, VENUE_ID
 from devnet.margin_calls import get_called_long_lots, get_crash_margin, get_meeting_lots
 from devnet.market import (
     BTC_PERP,
@@ -52,9 +53,6 @@ FLOW_PAUSE_S = 1.0
 WITHDRAWAL_QUANTA = 1_000_000_000  # 1,000 USDC
 INSURANCE_SEED = 50_000_000  # 50 USDC deposited to the clearing house's account
 CRASHED = 8_000  # the crash has committed once BTC's mark is below 80% of its pre-crash mark
-# The called longs are sized this long before the crash: time for the trade to commit on
-# a loaded machine, and at most 10 oracle steps (1% of the start) for the mark to move.
-CALLED_LEAD_S = 20.0
 MEMBER_POLL_S = 0.5  # how often the bidder and the called long read their own account
 
 
@@ -82,45 +80,50 @@ async def run_script(net: Devnet, started: float) -> None:
     await register_bidders(net)
     await open_positions(net)
     rng = random.Random(net.config.seed)
-    before = net.state.mark_prices[BTC_PERP]
-    shock_at = net.services.shock_at_monotonic
-    if net.services.shock:
-        shock_at = schedule_crash(net)
-        await trade_until(net, rng, shock_at - CALLED_LEAD_S)
-        await open_called_longs(net)
-    await trade_until(net, rng, shock_at)
-    if net.services.shock:
-        await wait_for(
-            net,
-            "the oracle's scheduled crash to commit",
-            lambda: net.state.mark_prices[BTC_PERP] * 10_000 < before * CRASHED,
-            STEP_TIMEOUT_S,
-        )
-        net.log("ORACLE: the scheduled crash committed")
+    await trade_until(net, rng, net.services.shock_at_monotonic)
+    calls_due = await crash(net, rng) if net.services.shock else net.state.height
     await withdraw(net)
     await withdraw_profit_cross_chain(net)
     await trade_until(net, rng, started + net.config.duration_s)
-    # a crash put off on a loaded machine can leave the run no flow after the roll
+    # however short the run, on until the crash's margin calls are due and the roll is shown
     rolls = net.replica.rolls
-    await trade_until(net, rng, time.monotonic() + STEP_TIMEOUT_S,
-                      lambda: not rolls.has_untraded_roll())  # fmt: skip
+
+    def is_over() -> bool:
+        return net.state.height >= calls_due and not rolls.get_missing()
+
+    await trade_until(net, rng, time.monotonic() + STEP_TIMEOUT_S, is_over)
 
 
-def schedule_crash(net: Devnet) -> float:
-    """Write the crash's instant into every validator's shock file: as planned, or, if
-    opening the positions took too long for the called longs to open before it, put off
-    until they can (the run's result must not depend on the machine's load). Returns
-    it on the monotonic clock."""
-    now = time.monotonic()
-    shock_at = max(net.services.shock_at_monotonic, now + CALLED_LEAD_S + FLOW_PAUSE_S)
-    if shock_at > net.services.shock_at_monotonic:
-        late = shock_at - net.services.shock_at_monotonic
-        net.log(f"ORACLE: the crash is put off {late:.0f} s: the positions opened late")
-    shock_at_ms = time.time_ns() // 1_000_000 + int((shock_at - now) * 1000)
+async def crash(net: Devnet, rng: random.Random) -> int:
+    """The called longs open, the default fund is sized (at the first epoch's end after
+    the positions opened; an epoch's time at most), then the crash: its instant, now,
+    written into every validator's shock file (whole or absent: a sampling validator
+    never reads half). Each step waits for the one before to commit, so the crash finds
+    the longs open and the fund sized however loaded the machine. Returns the height by
+    which the margin calls it opens are due."""
+    await open_called_longs(net)
+    await trade_until(net, rng, time.monotonic() + get_epoch_timeout_s(net),
+                      lambda: any(net.state.default_fund_cover))  # fmt: skip
+    before = net.state.mark_prices[BTC_PERP]
+    crash_ms = f"{time.time_ns() // 1_000_000}\n".encode()
     for home in net.homes:
-        # whole or absent: a sampling validator never reads half
-        write_atomically(home.path / SHOCK_FILE, f"{shock_at_ms}\n".encode())
-    return shock_at
+        write_atomically(home.path / SHOCK_FILE, crash_ms)
+    await wait_for(
+        net,
+        "the oracle's crash to commit",
+        lambda: net.state.mark_prices[BTC_PERP] * 10_000 < before * CRASHED,
+        STEP_TIMEOUT_S,
+    )
+    net.log("ORACLE: the crash committed")
+    setup = get_risk_setup(net.state)
+    return net.state.height + (0 if setup is None else setup.params.margin_call.deadline_blocks)
+
+
+def get_epoch_timeout_s(net: Devnet) -> float:
+    """How long the default fund may wait for its sizing: an epoch at about a second per
+    `BLOCKS_PER_PACE` blocks, and a step's margin."""
+    blocks = net.replica.app.genesis.epoch_length_blocks
+    return blocks / BLOCKS_PER_PACE[net.config.engine] + STEP_TIMEOUT_S
 
 
 async def trade_until(

@@ -30,7 +30,7 @@ ORACLE_INTERVAL_MS = 2000  # samples gossiped by every validator: keep the mesh 
 CONFIRMATION_DEPTH = 2
 SHOCK_FILE = "shock_at_ms"
 """In each validator's home: the unix ms of the crash, written by the script once its
-members hold their positions (devnet/script.py schedule_crash)."""
+called longs hold their positions and the default fund is sized (devnet/script.py crash)."""
 # Feeds the oracle leaves at their genesis price.
 STABLE = ("USDC/quantum",)
 
@@ -43,23 +43,31 @@ class Services:
     bridge: bool
     reports: bool
     shock_at_monotonic: float
-    """When the crash is planned; the script puts it off when its members' positions took
-    longer to open (a loaded machine), so the crash always finds them open."""
+    """When the crash is planned: the called longs open then (or once the positions are,
+    if later), and the crash follows as soon as their trades and the default fund's
+    sizing have committed."""
     missing: list[str]
 
 
+EARLIEST_EXPIRY_S = 40.5
+"""The short-dated future expires at least this long after the configs are written:
+the members' opening trades in it (12-19 s after, measured on a loaded machine) must
+commit before, or it expires untraded."""
+
+
 def get_shock_after_s(config: DevnetConfig) -> float:
-    """Seconds from writing the configs to the crash: time for the nodes to start,
-    deposits to be credited, positions opened and an epoch to size the default fund."""
-    return max(45.0, config.duration_s * 0.5)
+    """Seconds from writing the configs to the crash as planned: half the run. A short
+    run's crash comes as early as the script can make it (devnet/script.py crash)."""
+    return config.duration_s * 0.5
 
 
 def get_roll_schedule(config: DevnetConfig, now_ms: int) -> tuple[int, int]:
     """The short-dated future's expiry (whole seconds) and the roll's period: it expires
-    a little before the crash, once members hold it, and the next series it rolls into
-    lives to the end of the run (twice its duration: the checks after it take a while
-    on a loaded machine)."""
-    expiry_ms = (now_ms + int(get_shock_after_s(config) * 900) + 999) // 1000 * 1000
+    a little before the planned crash, once members hold it (in a short run, after the
+    crash), and the next series it rolls into lives to the end of the run (twice its
+    duration: the checks after it take a while on a loaded machine)."""
+    expiry_s = max(EARLIEST_EXPIRY_S, get_shock_after_s(config) * 0.9)
+    expiry_ms = (now_ms + int(expiry_s * 1000) + 999) // 1000 * 1000
     period_ms = 2 * max(60, int(config.duration_s)) * 1000
     return expiry_ms, period_ms
 

@@ -32,6 +32,7 @@ class Summary:
     house_flat: bool
     rolls: list[dict[str, Any]]  # each series of the rolling future, with its line
     privacy_routes: int  # public listener routes the privacy audit read, leaks in failures
+    cometbft_audited: list[str]  # validators whose CometBFT the audit checked, leaks in failures
 
     @classmethod
     def of(cls, net: Devnet, seconds: float) -> Summary:
@@ -83,6 +84,7 @@ class Summary:
             house_flat=net.house_flat,
             rolls=net.replica.rolls.get_summary(),
             privacy_routes=net.privacy_routes,
+            cometbft_audited=list(net.cometbft_audited),
         )
 
     @property

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
+import trio
+import trio.testing
 
 from consensus.compact import compute_tx_hash
 from consensus.types import Block
@@ -29,6 +31,7 @@ from devnet.privacy import (
     find_open_p2p_ports,
     get_listen_addresses,
     read_verifier_page,
+    run_in_order,
 )
 from devnet.sandbox import Sandbox
 from node.api.http import Request, Response, json_response
@@ -122,6 +125,29 @@ def test_an_amount_a_public_price_matches_is_not_looked_for() -> None:
     assert [leak.what for leak in find_leaks("GET /", page, found)] == [
         "alice's equity (123.456789)"  # what no price matches is still looked for
     ]
+
+
+async def test_the_reads_run_at_once_and_answer_in_order(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """What lets the crawl read its event streams side by side (each takes seconds):
+    results come in the calls' order, and an error comes out as itself, not in a group."""
+
+    def read(seconds: int) -> Callable[[], Awaitable[int]]:
+        async def call() -> int:
+            await trio.sleep(seconds)
+            return seconds
+
+        return call
+
+    assert await run_in_order([read(3), read(1), read(2)], 2) == [3, 1, 2]
+    assert trio.current_time() == 3  # the third began when the second ended, at 1
+
+    async def refused() -> int:
+        raise AuditError("refused")
+
+    with pytest.raises(AuditError, match="refused"):
+        await run_in_order([read(1), refused, read(2)], 3)
 
 
 @pytest.fixture
