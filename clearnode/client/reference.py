@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, ForwardRef
+from typing import Annotated, Any, ForwardRef, get_args, get_origin
 
 import clearnode.client as sdk
 from clearnode.client import errors, signers, vault, verify, views
@@ -109,10 +109,15 @@ def get_doc(obj: Any, name: str) -> str:
     return inspect.cleandoc(doc)
 
 
-def format_annotation(annotation: Any) -> str:
+def format_annotation(annotation: Any, namespace: dict[str, Any] | None = None) -> str:
     """An annotation as the source writes it (they are strings, or a TypedDict's
-    forward references, under `from __future__ import annotations`)."""
+    forward references, under `from __future__ import annotations`), except that a name
+    of a wire declaration (`Uint`, `Address`: `Annotated[int, ...]`, a record field's
+    bounds, lightclient/records.py) is the Python type a caller passes."""
     if isinstance(annotation, str):
+        alias = (namespace or {}).get(annotation)
+        if get_origin(alias) is Annotated:
+            return format_annotation(get_args(alias)[0])
         return annotation
     if isinstance(annotation, ForwardRef):
         return annotation.__forward_arg__
@@ -122,6 +127,7 @@ def format_annotation(annotation: Any) -> str:
 def format_signature(function: Callable[..., Any], skip_first: bool, returns: bool = True) -> str:
     """`(name: type = default, ...) -> type` as the source writes it, without self/cls."""
     signature = inspect.signature(function, eval_str=False)
+    namespace = vars(sys.modules[function.__module__])
     parameters = list(signature.parameters.values())[1 if skip_first else 0 :]
     parts: list[str] = []
     starred = False
@@ -135,13 +141,13 @@ def format_signature(function: Callable[..., Any], skip_first: bool, returns: bo
             parts.append("*")
             starred = True
         if parameter.annotation is not parameter.empty:
-            text += f": {format_annotation(parameter.annotation)}"
+            text += f": {format_annotation(parameter.annotation, namespace)}"
         if parameter.default is not parameter.empty:
             text += f" = {parameter.default!r}"
         parts.append(text)
     annotation = signature.return_annotation
     arrow = (
-        f" -> {format_annotation(annotation)}"
+        f" -> {format_annotation(annotation, namespace)}"
         if returns and annotation is not signature.empty
         else ""
     )
