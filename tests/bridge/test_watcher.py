@@ -173,7 +173,8 @@ async def test_reorged_deposit_is_never_stored_and_remined_once(tmp_path: Path) 
         )
         raw = depositor.sign_transaction(tx).raw_transaction
         tx_hash = chain.w3.eth.send_raw_transaction(raw)
-        original = chain.w3.eth.get_transaction_receipt(tx_hash)
+        # anvil answers a sent transaction before its automined block is always readable
+        original = chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10)
         stale_log = fetch_deposit_logs(chain, get_vault_address(vault), 0, original["blockNumber"])
         await watcher.step()
         assert [d.tx_hash for d in watcher.status.pending.values()] == [bytes(tx_hash)]
@@ -193,7 +194,7 @@ async def test_reorged_deposit_is_never_stored_and_remined_once(tmp_path: Path) 
             {"from": chain.w3.eth.accounts[0], "to": depositor.address, "value": 10**18}
         )
         assert chain.w3.eth.send_raw_transaction(raw) == tx_hash  # the same deposit, re-mined
-        remined = chain.w3.eth.get_transaction_receipt(tx_hash)
+        remined = chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10)
         assert remined["blockHash"] != original["blockHash"]
         finalize(chain)
         while await watcher.step():
