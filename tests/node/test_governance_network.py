@@ -35,7 +35,7 @@ from node.api.bodies import ACCOUNT_QUERY_FIELDS
 from tests.node.cometbft.replay import replay_our_blocks
 from tests.node.netproc import CLEARNODE, GENESIS_DOC, ROOT, cli_network, read_roots
 
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.network]
 
 MIN_DELAY = 8
 EPOCH_LENGTH = 20  # a report soon after the change executes; few before it
