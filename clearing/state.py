@@ -5,7 +5,9 @@ Transactions stay all-or-nothing by checking everything before the first write
 (consensus-specs style). Every write to a member's account must go through
 ``get_sub_account_for_write`` / ``get_member_for_write`` (or add the member to
 ``state.dirty``) so the incremental state root re-encodes exactly the touched
-accounts.
+accounts. What modules compute from the state and keep between blocks (the root's
+tree, the risk arrays and margin figures, the configuration's encodings) is no field of
+it: ``derived`` holds it for them (clearing/derived.py).
 
 Units: ``cash`` is ``Amount`` (may go negative), collateral is ``Quanta`` per
 ``(chain_id, token)``, positions are keyed by instrument id. See units.py.
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 from clearing.assets import CollateralKey, CollateralToken, compute_haircut_value_per_quantum
+from clearing.derived import Derived
 from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
 from clearing.genesis import Genesis, Validator, Venue
 from clearing.instruments import Instrument, InstrumentStatus
@@ -27,11 +30,7 @@ from lightclient.records import Address, Declared, Int, Uint, declare_record
 
 if TYPE_CHECKING:  # modules that build on the state; imported for their types only
     from clearing.default.auction import Auction
-    from clearing.governance.configuration import ConfigurationEncoding
     from clearing.governance.proposal import Proposal
-    from clearing.risk.cache import RiskCache
-    from clearing.risk.engine import RiskDerived
-    from clearing.root import RootCache
 
 MemberAddress = bytes
 """20 raw bytes of an EVM address."""
@@ -288,10 +287,8 @@ class ClearingState:
     height: int = 0
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)
-    root_cache: RootCache | None = None  # derived: the Merkle tree under the root
-    risk_cache: RiskCache | None = None  # derived margin figures; not in the root
-    risk_derived: RiskDerived | None = None  # derived risk setup and arrays; not in the root
-    configuration_encoding: ConfigurationEncoding | None = None  # derived; not in the root
+    # what modules compute from the above and keep (clearing/derived.py): not the state's
+    derived: Derived = field(default_factory=Derived, compare=False, repr=False)
 
 
 def initialize_state(genesis: Genesis) -> ClearingState:
