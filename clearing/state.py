@@ -17,20 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from clearing.assets import CollateralKey, CollateralToken, compute_haircut_value_per_quantum
 from clearing.derived import Derived
 from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
 from clearing.genesis import Genesis, Validator, Venue
+from clearing.governance.proposal import Proposal
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay_protection import DepositNonces, TradeIdWindow, VaultKey
 from clearing.roles import ClientAccount
-from lightclient.records import Address, Declared, Int, Uint, declare_record
-
-if TYPE_CHECKING:  # modules that build on the state; imported for their types only
-    from clearing.default.auction import Auction
-    from clearing.governance.proposal import Proposal
+from lightclient.records import Address, Declared, Int, Int64, Uint, declare_record
 
 MemberAddress = bytes
 """20 raw bytes of an EVM address."""
@@ -174,6 +171,40 @@ class Jailing:
 
     def to_fields(self) -> list[int]:
         return [self.evidence_height, self.height, self.power]
+
+
+Lots = tuple[tuple[str, int], ...]  # (instrument, the house's signed lots), sorted
+
+
+@declare_record
+@dataclass(frozen=True, slots=True)
+class Bid(Declared):
+    """Binding: ``premium`` is what the bidder pays the house to take every lot of the
+    auction at the mark (negative: what it asks to be paid)."""
+
+    member: Address
+    sub_account: Uint
+    premium: Int64
+    height: Uint
+    sequence: Uint  # order of arrival in the block
+
+
+@dataclass(slots=True)
+class Auction:
+    """A default auction of the house's lots (its rules: clearing/default/auction.py)."""
+
+    id: int
+    lots: Lots
+    round: int  # 1 for the first auction of lots
+    opened_height: int
+    closes_height: int
+    bids: list[Bid] = field(default_factory=list)
+
+    def to_fields(self) -> list[object]:
+        return [
+            self.id, [list(lot) for lot in self.lots], self.round, self.opened_height,
+            self.closes_height, [b.to_fields() for b in self.bids],
+        ]  # fmt: skip
 
 
 DEFAULT_LAYERS = (
