@@ -4,7 +4,7 @@
 8 positions each over 50 instruments and 64 scenarios (best of ``--repeat``).
 ``trade_check_us``: the production pre-trade check
 (``clearing.trade.check_pre_trade_margin``, which reads the sub-account's kept
-scenario losses from ``state.risk_cache``, updates them by ``-dq * v``, takes
+scenario losses from the kept risk cache, updates them by ``-dq * v``, takes
 the max and compares) for one side of a trade, mean over ``--trades`` trades in
 the instruments of a sub-account holding ``--positions`` positions. The state
 holds the ``--instruments`` perpetuals of the example genesis and its risk

@@ -17,8 +17,7 @@ from typing import Annotated, Any
 from bench import time_per_call_us, time_us
 from clearing.attestation import Attestation
 from clearing.collateral import MAX_SUB_ACCOUNT, CollateralCredit, CollateralObservation
-from clearing.governance.changes import decode_change
-from clearing.governance.parameter_change import SetCollateralHaircut, SetFunding
+from clearing.governance.changes import SetCollateralHaircut, SetFunding, decode_change
 from clearing.governance.submit import GovProposal
 from clearing.oracle import PriceObservation, PriceUpdate
 from clearing.trade import Trade, TradeBatch, sign_trade_batch

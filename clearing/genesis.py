@@ -42,6 +42,7 @@ from clearing.replay_protection import (
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64
 from lightclient.anchor import COMETBFT, OUR_ENGINE
+from lightclient.codec import expect_bytes, expect_int, expect_list, expect_str
 
 GENESIS_VERSION = 1
 DEFAULT_WITHDRAWAL_TTL_S = 7 * 24 * 3600
@@ -73,6 +74,21 @@ class Validator:
     power: int
     evm_address: bytes  # 20 bytes, signs bridge withdrawals
     peer_id: str = ""  # libp2p peer id of its node (node/keys.py checks it); "" if not given
+
+
+MAX_TEXT_CHARS = 256  # a validator's name or peer id
+
+
+def decode_validator(obj: object) -> Validator:
+    """``[name, pubkey, power, evm_address, peer_id]`` (a peer id may be "": not given)."""
+    name, pubkey, power, evm_address, peer_id = expect_list(obj, "validator", 5)
+    return Validator(
+        expect_str(name, "name", MAX_TEXT_CHARS),
+        expect_bytes(pubkey, "pubkey", 32),
+        expect_int(power, "power"),
+        expect_bytes(evm_address, "evm_address", 20),
+        "" if peer_id == "" else expect_str(peer_id, "peer_id", MAX_TEXT_CHARS),
+    )
 
 
 @dataclass(frozen=True, slots=True)

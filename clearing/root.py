@@ -39,6 +39,7 @@ from typing import Annotated
 from clearing.assets import CollateralKey
 from clearing.clients import get_role_fields
 from clearing.collateral import get_collateral_quanta
+from clearing.derived import DerivedKey
 from clearing.governance.configuration import (
     MAX_CONFIGURATION_BYTES,
     encode_configuration,
@@ -181,10 +182,14 @@ class RootCache:
     collateral_totals: dict[CollateralKey, int] = field(default_factory=dict)
 
 
+ROOT_CACHE: DerivedKey[RootCache] = DerivedKey("root")
+
+
 def _get_cache(state: ClearingState) -> RootCache:
-    cache = state.root_cache
+    cache = state.derived.get(ROOT_CACHE)
     if cache is None:
-        cache = state.root_cache = RootCache(MerkleTree(), ReportHashChain(state.report_hashes))
+        cache = RootCache(MerkleTree(), ReportHashChain(state.report_hashes))
+        state.derived.keep(ROOT_CACHE, cache)
         state.dirty.update(state.members)
     return cache
 

@@ -21,7 +21,6 @@ from typing import Any
 import msgpack
 
 from clearing.clients import ROLE_FIELDS, decode_role_fields
-from clearing.default.auction import Auction, Bid
 from clearing.genesis import Genesis
 from clearing.governance.configuration import (
     CONFIGURATION_FIELDS,
@@ -31,6 +30,8 @@ from clearing.governance.configuration import (
 from clearing.replay_protection import DepositNonces, TradeIdWindow, get_credit_fields
 from clearing.root import ACCOUNT_VERSION, encode_account, get_global_fields
 from clearing.state import (
+    Auction,
+    Bid,
     ClearingState,
     DefaultRecord,
     MarginCall,

@@ -5,7 +5,9 @@ Transactions stay all-or-nothing by checking everything before the first write
 (consensus-specs style). Every write to a member's account must go through
 ``get_sub_account_for_write`` / ``get_member_for_write`` (or add the member to
 ``state.dirty``) so the incremental state root re-encodes exactly the touched
-accounts.
+accounts. What modules compute from the state and keep between blocks (the root's
+tree, the risk arrays and margin figures, the configuration's encodings) is no field of
+it: ``derived`` holds it for them (clearing/derived.py).
 
 Units: ``cash`` is ``Amount`` (may go negative), collateral is ``Quanta`` per
 ``(chain_id, token)``, positions are keyed by instrument id. See units.py.
@@ -15,23 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from clearing.assets import CollateralKey, CollateralToken, compute_haircut_value_per_quantum
+from clearing.derived import Derived
 from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
 from clearing.genesis import Genesis, Validator, Venue
+from clearing.governance.proposal import Proposal
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay_protection import DepositNonces, TradeIdWindow, VaultKey
 from clearing.roles import ClientAccount
-from lightclient.records import Address, Declared, Int, Uint, declare_record
-
-if TYPE_CHECKING:  # modules that build on the state; imported for their types only
-    from clearing.default.auction import Auction
-    from clearing.governance.configuration import ConfigurationEncoding
-    from clearing.governance.proposal import Proposal
-    from clearing.risk.cache import RiskCache
-    from clearing.risk.engine import RiskDerived
-    from clearing.root import RootCache
+from lightclient.records import Address, Declared, Int, Int64, Uint, declare_record
 
 MemberAddress = bytes
 """20 raw bytes of an EVM address."""
@@ -177,6 +173,40 @@ class Jailing:
         return [self.evidence_height, self.height, self.power]
 
 
+Lots = tuple[tuple[str, int], ...]  # (instrument, the house's signed lots), sorted
+
+
+@declare_record
+@dataclass(frozen=True, slots=True)
+class Bid(Declared):
+    """Binding: ``premium`` is what the bidder pays the house to take every lot of the
+    auction at the mark (negative: what it asks to be paid)."""
+
+    member: Address
+    sub_account: Uint
+    premium: Int64
+    height: Uint
+    sequence: Uint  # order of arrival in the block
+
+
+@dataclass(slots=True)
+class Auction:
+    """A default auction of the house's lots (its rules: clearing/default/auction.py)."""
+
+    id: int
+    lots: Lots
+    round: int  # 1 for the first auction of lots
+    opened_height: int
+    closes_height: int
+    bids: list[Bid] = field(default_factory=list)
+
+    def to_fields(self) -> list[object]:
+        return [
+            self.id, [list(lot) for lot in self.lots], self.round, self.opened_height,
+            self.closes_height, [b.to_fields() for b in self.bids],
+        ]  # fmt: skip
+
+
 DEFAULT_LAYERS = (
     "collateral",
     "own default fund",
@@ -288,10 +318,8 @@ class ClearingState:
     height: int = 0
     time_ms: int = 0
     dirty: set[MemberAddress] = field(default_factory=set)
-    root_cache: RootCache | None = None  # derived: the Merkle tree under the root
-    risk_cache: RiskCache | None = None  # derived margin figures; not in the root
-    risk_derived: RiskDerived | None = None  # derived risk setup and arrays; not in the root
-    configuration_encoding: ConfigurationEncoding | None = None  # derived; not in the root
+    # what modules compute from the above and keep (clearing/derived.py): not the state's
+    derived: Derived = field(default_factory=Derived, compare=False, repr=False)
 
 
 def initialize_state(genesis: Genesis) -> ClearingState:

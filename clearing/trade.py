@@ -65,7 +65,7 @@ from clearing.limits import MAX_TRADES_PER_BATCH
 from clearing.position import apply_fill, compute_entry_cash, compute_long_change
 from clearing.replay_protection import check_expiry, check_trade_id, record_trade_id
 from clearing.risk.cache import RiskCache, TradeFigures, keep_trade_figures
-from clearing.risk.engine import check_pre_trade, get_trade_risk_cache
+from clearing.risk.engine import RISK_CACHE, check_pre_trade, get_trade_risk_cache
 from clearing.state import (
     ClearingState,
     Member,
@@ -393,4 +393,4 @@ def write_side(
     funding_index = state.funding_indices.get(instrument_id, 0)
     apply_fill(account.positions, instrument_id, side.fill_quantity, price, mark, funding_index)
     if side.margin is not None:
-        keep_trade_figures(state.risk_cache, side.margin)
+        keep_trade_figures(state.derived.get(RISK_CACHE), side.margin)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from clearing.genesis import Validator
+from clearing.genesis import Validator, decode_validator
 from clearing.governance.validator_errors import InvalidValidator, ValidatorListed, ValidatorSetSize
 from clearing.state import ClearingState, Jailing
 from clearing.units import MAX_UINT64
@@ -22,11 +22,9 @@ from lightclient.codec import (
     expect_bytes,
     expect_int,
     expect_list,
-    expect_str,
 )
 
 VALIDATOR_FIELDS = 3
-MAX_TEXT_CHARS = 256  # a validator's name or peer id
 
 
 def has_power(validator: Validator | None) -> bool:
@@ -99,18 +97,6 @@ def get_validator_fields(state: ClearingState) -> list[object]:
 
 def _validator_fields(v: Validator) -> list[object]:
     return [v.name, v.pubkey, v.power, v.evm_address, v.peer_id]
-
-
-def decode_validator(obj: object) -> Validator:
-    """``[name, pubkey, power, evm_address, peer_id]`` (a peer id may be "": not given)."""
-    name, pubkey, power, evm_address, peer_id = expect_list(obj, "validator", 5)
-    return Validator(
-        expect_str(name, "name", MAX_TEXT_CHARS),
-        expect_bytes(pubkey, "pubkey", 32),
-        expect_int(power, "power"),
-        expect_bytes(evm_address, "evm_address", 20),
-        "" if peer_id == "" else expect_str(peer_id, "peer_id", MAX_TEXT_CHARS),
-    )
 
 
 def decode_validator_fields(state: ClearingState, fields: list[Any]) -> None:

@@ -125,10 +125,10 @@ def test_the_service_interface_imports_no_service() -> None:
     assert imported & services == set()
 
 
-def get_runtime_imports(root: Path) -> dict[str, set[str]]:
+def get_runtime_imports(root: Path, type_checking: bool = False) -> dict[str, set[str]]:
     """Each module of the packages under `root` and the modules of them it imports when it
-    runs (at module level or in a function; an import for type checking only is no arrow),
-    read as clearnode-client's build reads them."""
+    runs (at module level or in a function; an import for type checking only is an arrow
+    only with `type_checking`), read as clearnode-client's build reads them."""
     backend = load_backend()
     modules = {
         backend.get_module_name(root, path): path
@@ -138,7 +138,7 @@ def get_runtime_imports(root: Path) -> dict[str, set[str]]:
     return {
         name: {
             imported
-            for imported in backend.get_imports(root, name, path, type_checking=False)
+            for imported in backend.get_imports(root, name, path, type_checking)
             if imported in modules and imported != name
         }
         for name, path in modules.items()
@@ -176,8 +176,14 @@ def find_circles(imports: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_module_imports_one_that_imports_it_back() -> None:
     """A circle of imports at run time makes the import order matter and the parts
-    inseparable; type-only imports (for annotations) are allowed."""
+    inseparable."""
     assert find_circles(get_runtime_imports(ROOT)) == []
+
+
+def test_no_module_names_a_type_of_one_that_imports_it_back() -> None:
+    """Nor for annotations only (`if TYPE_CHECKING:`): a module's types come from below it,
+    so the clearing state is plain data under the rules and caches built on it."""
+    assert find_circles(get_runtime_imports(ROOT, type_checking=True)) == []
 
 
 def test_circles_are_found_through_functions_but_not_type_checking(tmp_path: Path) -> None:
@@ -191,3 +197,7 @@ def test_circles_are_found_through_functions_but_not_type_checking(tmp_path: Pat
                                   "    from pkg.e import y\n")  # fmt: skip
     (package / "e.py").write_text("from pkg.d import x\n")
     assert find_circles(get_runtime_imports(tmp_path)) == [["pkg.a", "pkg.b", "pkg.c"]]
+    assert find_circles(get_runtime_imports(tmp_path, type_checking=True)) == [
+        ["pkg.a", "pkg.b", "pkg.c"],
+        ["pkg.d", "pkg.e"],
+    ]

@@ -33,8 +33,6 @@ another.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from clearing.clients import check_cleared, is_guarantor_reduce_only
 from clearing.context import BlockContext
 from clearing.default.adl import AdlCandidate, compute_adl_ranking
@@ -52,46 +50,18 @@ from clearing.risk.margin import (
 )
 from clearing.risk.params import AuctionParams
 from clearing.state import (
+    Auction,
+    Bid,
     ClearingState,
+    Lots,
     SubAccount,
     get_account_equity,
     get_collateral_value,
     get_sub_account_for_write,
 )
 from clearing.units import div_ceil
-from lightclient.records import Address, Declared, Int64, Uint, declare_record
 
 AccountKey = tuple[bytes, int]
-Lots = tuple[tuple[str, int], ...]  # (instrument, the house's signed lots), sorted
-
-
-@declare_record
-@dataclass(frozen=True, slots=True)
-class Bid(Declared):
-    """Binding: ``premium`` is what the bidder pays the house to take every lot of the
-    auction at the mark (negative: what it asks to be paid)."""
-
-    member: Address
-    sub_account: Uint
-    premium: Int64
-    height: Uint
-    sequence: Uint  # order of arrival in the block
-
-
-@dataclass(slots=True)
-class Auction:
-    id: int
-    lots: Lots
-    round: int  # 1 for the first auction of lots
-    opened_height: int
-    closes_height: int
-    bids: list[Bid] = field(default_factory=list)
-
-    def to_fields(self) -> list[object]:
-        return [
-            self.id, [list(lot) for lot in self.lots], self.round, self.opened_height,
-            self.closes_height, [b.to_fields() for b in self.bids],
-        ]  # fmt: skip
 
 
 def get_auction_params(state: ClearingState) -> AuctionParams | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
 from clearing.context import BlockContext
-from clearing.default.auction import Bid, check_bid_restrictions, get_lots_available
+from clearing.default.auction import check_bid_restrictions, get_lots_available
 from clearing.default.bid_hold import check_bid_covered
 from clearing.errors import AuctionClosed, NotABidder, UnknownAuction
 from clearing.events import Event, make_event
@@ -38,7 +38,7 @@ from clearing.request_schema import (
     SubAccountNumber,
     member_request,
 )
-from clearing.state import ClearingState, get_member, get_member_for_write, get_sub_account
+from clearing.state import Bid, ClearingState, get_member, get_member_for_write, get_sub_account
 
 MAX_PREMIUM = 2**63 - 1
 

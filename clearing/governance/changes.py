@@ -1,47 +1,333 @@
-"""What a proposal can change, and applying a proposal's changes all-or-nothing.
+"""What a proposal can change: the governance changes as records, data only.
 
 A change is ``[name, *fields]``; each kind says whether it is an emergency measure
 (executed as soon as it passes) or delayed (executed at the proposal's height, at
-least the genesis ``governance.min_delay_blocks`` after its vote closed). Validator-set
-changes are kinds of their own (clearing/governance/validator_change.py), written
-through the same draft (clearing/governance/draft.py)."""
+least the genesis ``governance.min_delay_blocks`` after its vote closed). The rule that
+applies a kind to the state is a function of the module named beside it in
+``CHANGE_RULES`` (clearing/governance/rules.py), so the records sit under the state that
+holds them in its proposals (clearing/state.py) and import nothing built on it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from clearing.events import Event
-from clearing.governance.bridge_change import AddExternalBridge, RemoveExternalBridge
-from clearing.governance.draft import Draft, check_draft, start_draft, write_draft
-from clearing.governance.instrument_status import SetInstrumentStatus
-from clearing.governance.listing import ListInstrument
-from clearing.governance.membership_change import (
-    MEMBERSHIP_CHANGES,
-    AdmitClearingMember,
-    RemoveClearingMember,
+from clearing.errors import GenesisError
+from clearing.genesis import (
+    ExternalBridge,
+    Validator,
+    Venue,
+    decode_validator,
+    parse_external_bridge,
+    parse_instrument,
+    parse_listing_template,
 )
-from clearing.governance.parameter_change import (
-    SetCollateralHaircut,
-    SetDefaultFund,
-    SetFee,
-    SetFeeSplit,
-    SetFunding,
+from clearing.governance.documents import decode_document, encode_document, expect_document_text
+from clearing.governance.errors import InvalidInstrument, InvalidTemplate
+from clearing.instruments import Instrument, InstrumentStatus
+from clearing.listing_template import ListingTemplate
+from clearing.units import MAX_UINT64
+from lightclient.codec import DecodeError, expect_bytes, expect_list, expect_str
+from lightclient.records import (
+    Address,
+    ChainId,
+    Checked,
+    Choice,
+    Declared,
+    Int,
+    Name,
+    PublicKey,
+    Uint,
+    declare_record,
 )
-from clearing.governance.risk_change import ReplaceRiskParams
-from clearing.governance.settlement import SettlePerpetual
-from clearing.governance.template_change import AddListingTemplate, RemoveListingTemplate
-from clearing.governance.validator_change import (
-    VALIDATOR_CHANGES,
-    AddValidator,
-    RemoveValidator,
-    RotateValidatorKeys,
-    SetValidatorPower,
-    UnjailValidator,
-)
-from clearing.governance.venue_change import AddVenue, RemoveVenue
-from clearing.state import ClearingState
-from lightclient.codec import DecodeError, expect_list, expect_str
+
+C = TypeVar("C", bound=type)
+
+
+def declare_change(cls: C) -> C:
+    """A governance change declared once: ``[NAME, *fields]``, its name checked first."""
+    declared: C = declare_record(cls, head=cls.__dict__["NAME"])
+    return declared
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class ListInstrument(Declared):
+    """``instrument`` is the JSON text of a genesis ``instruments`` entry; ``mark_price``
+    its starting mark (the genesis prices every instrument it lists, too)."""
+
+    NAME: ClassVar[str] = "list_instrument"
+    EMERGENCY: ClassVar[bool] = False
+    instrument: Annotated[str, Checked(expect_document_text)]  # the genesis entry, JSON
+    mark_price: Annotated[int, Int(1)]
+
+    def get_instrument(self) -> Instrument:
+        try:
+            return parse_instrument(decode_document(self.instrument, "instrument"), "instrument")
+        except GenesisError as error:
+            raise InvalidInstrument(error.key, error.expected, error.got) from None
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class SetInstrumentStatus(Declared):
+    NAME: ClassVar[str] = "set_instrument_status"
+    EMERGENCY: ClassVar[bool] = True
+    instrument_id: Name
+    status: Annotated[InstrumentStatus, Choice()]
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class SettlePerpetual(Declared):
+    NAME: ClassVar[str] = "settle_perpetual"
+    EMERGENCY: ClassVar[bool] = False
+    instrument_id: Name
+    price: Annotated[int, Int(1)]  # the final settlement price (``Price``)
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class ReplaceRiskParams(Declared):
+    """``section``: the JSON text of a whole genesis ``risk`` section (validated by
+    ``parse_risk_params``); it replaces the one in force."""
+
+    NAME: ClassVar[str] = "replace_risk_params"
+    EMERGENCY: ClassVar[bool] = False
+    section: Annotated[str, Checked(expect_document_text)]
+
+
+@dataclass(frozen=True, slots=True)
+class AddVenue:
+    NAME: ClassVar[str] = "add_venue"
+    EMERGENCY: ClassVar[bool] = False
+    venue: Venue
+
+    def to_fields(self) -> list[object]:
+        return [self.NAME, self.venue.id, self.venue.pubkey]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> AddVenue:
+        _, venue_id, pubkey = expect_list(fields, cls.NAME, 3)
+        if not expect_str(venue_id, "venue"):
+            raise DecodeError("venue", "an empty id")
+        return cls(Venue(venue_id, expect_bytes(pubkey, "pubkey", 32)))
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class RemoveVenue(Declared):
+    NAME: ClassVar[str] = "remove_venue"
+    EMERGENCY: ClassVar[bool] = True
+    venue_id: Name
+
+
+@dataclass(frozen=True, slots=True)
+class AddExternalBridge:
+    NAME: ClassVar[str] = "add_external_bridge"
+    EMERGENCY: ClassVar[bool] = False
+    bridge: ExternalBridge
+
+    def to_fields(self) -> list[object]:
+        return [self.NAME, self.bridge.id, self.bridge.pubkey, list(self.bridge.chains)]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> AddExternalBridge:
+        """Validated as a genesis ``external_bridges`` entry: chains sorted, distinct."""
+        _, bridge_id, pubkey, chains = expect_list(fields, cls.NAME, 4)
+        entry = {
+            "id": expect_str(bridge_id, "bridge"),
+            "pubkey": "0x" + expect_bytes(pubkey, "pubkey", 32).hex(),
+            "chains": expect_list(chains, "chains"),
+        }
+        try:
+            bridge = parse_external_bridge(entry, "bridge")
+        except GenesisError as error:
+            raise DecodeError(error.key, f"expected {error.expected}, got {error.got!r}") from None
+        if list(bridge.chains) != chains:
+            raise DecodeError("bridge.chains", f"{chains!r} is not in ascending order")
+        return cls(bridge)
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class RemoveExternalBridge(Declared):
+    NAME: ClassVar[str] = "remove_external_bridge"
+    EMERGENCY: ClassVar[bool] = True
+    bridge_id: Name
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class AddListingTemplate(Declared):
+    """``template``: the JSON text of a genesis ``listing_templates`` entry."""
+
+    NAME: ClassVar[str] = "add_listing_template"
+    EMERGENCY: ClassVar[bool] = False
+    template: Annotated[str, Checked(expect_document_text)]
+
+    def get_template(self) -> ListingTemplate:
+        try:
+            return parse_listing_template(
+                decode_document(self.template, "listing_template"), "listing_template"
+            )
+        except GenesisError as error:
+            raise InvalidTemplate(error.key, error.expected, error.got) from None
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class RemoveListingTemplate(Declared):
+    NAME: ClassVar[str] = "remove_listing_template"
+    EMERGENCY: ClassVar[bool] = False
+    template_id: Name
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class SetFunding(Declared):
+    """A perpetual's funding interval and interest component (per 8 hours, millionths):
+    the next accrual counts the new interval's boundaries since the last one paid."""
+
+    NAME: ClassVar[str] = "set_funding"
+    EMERGENCY: ClassVar[bool] = False
+    instrument_id: Name
+    funding_interval_ms: Uint
+    funding_interest_ppm: Annotated[int, Int(-MAX_UINT64, MAX_UINT64)]
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class SetFee(Declared):
+    """An instrument's clearing fee on notional, charged to each side of a trade."""
+
+    NAME: ClassVar[str] = "set_fee"
+    EMERGENCY: ClassVar[bool] = False
+    instrument_id: Name
+    fee_bps: Uint
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class SetFeeSplit(Declared):
+    """The share of clearing fees that goes to the insurance fund (genesis
+    ``fees.insurance_fund_bps``); the rest goes to the fee pool."""
+
+    NAME: ClassVar[str] = "set_fee_split"
+    EMERGENCY: ClassVar[bool] = False
+    insurance_fund_bps: Uint
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class SetDefaultFund(Declared):
+    """The default fund's sizing (the risk section's ``default_fund``): Cover-N, the
+    stress multiple, the assessment cap. Contributions are re-sized at the next epoch."""
+
+    NAME: ClassVar[str] = "set_default_fund"
+    EMERGENCY: ClassVar[bool] = False
+    cover: Uint
+    stress_multiple: Uint
+    assessment_cap_bps: Uint
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class SetCollateralHaircut(Declared):
+    """A collateral token's haircut: from the next block each quantum counts for its
+    index price less ``haircut_bps`` in margin, solvency reports and auctions. A
+    settlement token is the ledger's money and keeps none, as the genesis requires."""
+
+    NAME: ClassVar[str] = "set_collateral_haircut"
+    EMERGENCY: ClassVar[bool] = False
+    chain_id: ChainId
+    token: Address
+    haircut_bps: Uint
+
+
+@dataclass(frozen=True, slots=True)
+class AddValidator:
+    NAME: ClassVar[str] = "add_validator"
+    EMERGENCY: ClassVar[bool] = False
+    validator: Validator
+
+    def to_fields(self) -> list[object]:
+        v = self.validator
+        return [self.NAME, v.name, v.pubkey, v.power, v.evm_address, v.peer_id]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> AddValidator:
+        return cls(decode_validator(expect_list(fields, cls.NAME, 6)[1:]))
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class RemoveValidator(Declared):
+    NAME: ClassVar[str] = "remove_validator"
+    EMERGENCY: ClassVar[bool] = False
+    pubkey: PublicKey
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class SetValidatorPower(Declared):
+    NAME: ClassVar[str] = "set_validator_power"
+    EMERGENCY: ClassVar[bool] = False
+    pubkey: PublicKey
+    power: Uint
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class RotateValidatorKeys(Declared):
+    """A validator's new consensus key and EVM address (either may stay as it is): it
+    keeps its place in the set order, its name, power and peer id. Ballots its old key
+    cast count for nothing from then on."""
+
+    NAME: ClassVar[str] = "rotate_validator_keys"
+    EMERGENCY: ClassVar[bool] = False
+    pubkey: PublicKey
+    new_pubkey: PublicKey
+    new_evm_address: Address
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class UnjailValidator(Declared):
+    NAME: ClassVar[str] = "unjail_validator"
+    EMERGENCY: ClassVar[bool] = False
+    pubkey: PublicKey
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class AdmitClearingMember(Declared):
+    NAME: ClassVar[str] = "admit_clearing_member"
+    EMERGENCY: ClassVar[bool] = False
+    member: Address
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class RemoveClearingMember(Declared):
+    NAME: ClassVar[str] = "remove_clearing_member"
+    EMERGENCY: ClassVar[bool] = False
+    member: Address
+
+
+def make_listing(doc: dict[str, Any], mark_price: int) -> ListInstrument:
+    """A listing of the genesis entry ``doc`` (operators' tools and tests)."""
+    return ListInstrument(encode_document(doc), mark_price)
+
+
+def make_risk_change(section: dict[str, Any]) -> ReplaceRiskParams:
+    return ReplaceRiskParams(encode_document(section))
+
+
+def make_template_change(doc: dict[str, Any]) -> AddListingTemplate:
+    """An installation of the genesis entry ``doc`` (operators' tools and tests)."""
+    return AddListingTemplate(encode_document(doc))
+
 
 Change = (
     ListInstrument
@@ -74,7 +360,8 @@ CHANGE_TYPES: dict[str, Any] = {
         ListInstrument, SetInstrumentStatus, SettlePerpetual, ReplaceRiskParams, AddVenue,
         RemoveVenue, AddExternalBridge, RemoveExternalBridge, AddListingTemplate,
         RemoveListingTemplate, SetFunding, SetFee, SetFeeSplit, SetDefaultFund,
-        SetCollateralHaircut, *VALIDATOR_CHANGES, *MEMBERSHIP_CHANGES,
+        SetCollateralHaircut, AddValidator, RemoveValidator, SetValidatorPower,
+        RotateValidatorKeys, UnjailValidator, AdmitClearingMember, RemoveClearingMember,
     )
 }  # fmt: skip
 
@@ -100,19 +387,3 @@ def get_named_instruments(change: Change) -> set[str]:
     if isinstance(change, SetInstrumentStatus | SettlePerpetual | SetFunding | SetFee):
         return {change.instrument_id}
     return set()
-
-
-def build_draft(state: ClearingState, changes: Sequence[Change]) -> Draft:
-    """The configuration ``changes`` make of the one in force; raises the first
-    change's refusal (an ``InvalidTransaction``) and changes nothing."""
-    draft = start_draft(state)
-    for change in changes:
-        change.apply(draft, state)
-    check_draft(draft)
-    return draft
-
-
-def apply_changes(state: ClearingState, changes: Sequence[Change]) -> list[Event]:
-    """Check every change, then write them all; returns the events of the writes (a
-    final settlement's)."""
-    return write_draft(state, build_draft(state, changes))

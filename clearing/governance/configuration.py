@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from clearing.assets import CollateralKey, CollateralToken
+from clearing.derived import DerivedKey
 from clearing.errors import GenesisError
 from clearing.genesis import (
     ExternalBridge,
@@ -70,7 +71,7 @@ def get_governance_records(state: ClearingState) -> list[object]:
 
 @dataclass
 class ConfigurationEncoding:
-    """A configuration's encodings, kept on the state (``state.configuration_encoding``,
+    """A configuration's encodings, kept with the state (``CONFIGURATION_ENCODING``,
     not in the root) until governance installs another: its bytes and their hash (the
     root's configuration leaf) and its document fields (what a snapshot carries)."""
 
@@ -79,10 +80,13 @@ class ConfigurationEncoding:
     document_fields: list[object] | None = None
 
 
+CONFIGURATION_ENCODING: DerivedKey[ConfigurationEncoding] = DerivedKey("configuration")
+
+
 def get_configuration_encoding(state: ClearingState) -> ConfigurationEncoding:
-    kept = state.configuration_encoding
+    kept = state.derived.get(CONFIGURATION_ENCODING)
     if kept is None or kept.genesis is not state.genesis:
-        kept = state.configuration_encoding = ConfigurationEncoding(state.genesis)
+        kept = state.derived.keep(CONFIGURATION_ENCODING, ConfigurationEncoding(state.genesis))
     return kept
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.errors import GenesisError
@@ -29,9 +29,6 @@ from clearing.risk.params import RiskParams, parse_risk_params
 from clearing.risk.scenarios import compute_scenario_set, compute_stress_scenario_set
 from clearing.state import ClearingState, Jailing
 from clearing.validator_set import check_validator_set, install_validators
-from lightclient.records import declare_record
-
-C = TypeVar("C", bound=type)
 
 
 @dataclass(slots=True)
@@ -49,12 +46,6 @@ class Draft:
     clearing_members: set[bytes] = field(default_factory=set)  # admitted (clearing/roles.py)
     listed: dict[str, int] = field(default_factory=dict)  # listed by this draft -> mark
     settlements: dict[str, int] = field(default_factory=dict)  # perpetual -> final price
-
-
-def declare_change(cls: C) -> C:
-    """A governance change declared once: ``[NAME, *fields]``, its name checked first."""
-    declared: C = declare_record(cls, head=cls.__dict__["NAME"])
-    return declared
 
 
 def start_draft(state: ClearingState) -> Draft:

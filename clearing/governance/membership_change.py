@@ -6,11 +6,9 @@ for itself, and an admission there only lets that member take clients."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 from clearing.clients import get_clients
-from clearing.governance.draft import Draft, declare_change
+from clearing.governance.changes import AdmitClearingMember, RemoveClearingMember
+from clearing.governance.draft import Draft
 from clearing.governance.errors import (
     ClearingMemberAdmitted,
     ClearingMemberHasClients,
@@ -19,44 +17,30 @@ from clearing.governance.errors import (
 )
 from clearing.risk.params import INSURANCE_MEMBER
 from clearing.state import ClearingState
-from lightclient.records import Address, Declared
 
 
-@declare_change
-@dataclass(frozen=True, slots=True)
-class AdmitClearingMember(Declared):
-    NAME: ClassVar[str] = "admit_clearing_member"
-    EMERGENCY: ClassVar[bool] = False
-    member: Address
-
-    def apply(self, draft: Draft, state: ClearingState) -> None:
-        """Not admitted yet, not a client, not the clearing house's own account."""
-        if self.member in draft.clearing_members:
-            raise ClearingMemberAdmitted(self.member)
-        client = state.clients.get(self.member)
-        if client is not None:
-            raise IsAClient(self.member, client.clearing_member)
-        if self.member == INSURANCE_MEMBER:
-            raise IsAClient(self.member, INSURANCE_MEMBER)
-        draft.clearing_members.add(self.member)
+def apply_admit_clearing_member(
+    change: AdmitClearingMember, draft: Draft, state: ClearingState
+) -> None:
+    """Not admitted yet, not a client, not the clearing house's own account."""
+    if change.member in draft.clearing_members:
+        raise ClearingMemberAdmitted(change.member)
+    client = state.clients.get(change.member)
+    if client is not None:
+        raise IsAClient(change.member, client.clearing_member)
+    if change.member == INSURANCE_MEMBER:
+        raise IsAClient(change.member, INSURANCE_MEMBER)
+    draft.clearing_members.add(change.member)
 
 
-@declare_change
-@dataclass(frozen=True, slots=True)
-class RemoveClearingMember(Declared):
-    NAME: ClassVar[str] = "remove_clearing_member"
-    EMERGENCY: ClassVar[bool] = False
-    member: Address
-
-    def apply(self, draft: Draft, state: ClearingState) -> None:
-        """Admitted, and neither the clearing member nor the backup of any client."""
-        if self.member not in draft.clearing_members:
-            raise NotAClearingMember(self.member)
-        clients = len(get_clients(state, self.member))
-        backups = sum(a.backup == self.member for a in state.clients.values())
-        if clients or backups:
-            raise ClearingMemberHasClients(self.member, clients, backups)
-        draft.clearing_members.discard(self.member)
-
-
-MEMBERSHIP_CHANGES = (AdmitClearingMember, RemoveClearingMember)
+def apply_remove_clearing_member(
+    change: RemoveClearingMember, draft: Draft, state: ClearingState
+) -> None:
+    """Admitted, and neither the clearing member nor the backup of any client."""
+    if change.member not in draft.clearing_members:
+        raise NotAClearingMember(change.member)
+    clients = len(get_clients(state, change.member))
+    backups = sum(a.backup == change.member for a in state.clients.values())
+    if clients or backups:
+        raise ClearingMemberHasClients(change.member, clients, backups)
+    draft.clearing_members.discard(change.member)

@@ -12,7 +12,7 @@ from clearing.attestation import is_valid_signature
 from clearing.context import BlockContext
 from clearing.errors import BadSignature
 from clearing.events import Event, make_event
-from clearing.governance.changes import Change, build_draft, decode_change
+from clearing.governance.changes import Change, decode_change
 from clearing.governance.errors import (
     ChangeCount,
     DelayTooShort,
@@ -24,6 +24,7 @@ from clearing.governance.errors import (
     VotingDeadlineOutOfRange,
 )
 from clearing.governance.proposal import Proposal, compute_proposal_message
+from clearing.governance.rules import build_draft
 from clearing.state import ClearingState
 from lightclient.records import (
     Checked,

@@ -11,11 +11,17 @@ back the power it had) or removed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from dataclasses import replace
 
 from clearing.genesis import Validator
-from clearing.governance.draft import Draft, declare_change
+from clearing.governance.changes import (
+    AddValidator,
+    RemoveValidator,
+    RotateValidatorKeys,
+    SetValidatorPower,
+    UnjailValidator,
+)
+from clearing.governance.draft import Draft
 from clearing.governance.validator_errors import (
     EvidenceStillFresh,
     InvalidValidator,
@@ -27,9 +33,7 @@ from clearing.governance.validator_errors import (
 )
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
-from clearing.validator_set import decode_validator
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, expect_list
-from lightclient.records import Address, Declared, PublicKey, Uint
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
 
 
 def check_power(power: int) -> None:
@@ -48,108 +52,58 @@ def get_free_validator(draft: Draft, pubkey: bytes) -> Validator:
     return validator
 
 
-@dataclass(frozen=True, slots=True)
-class AddValidator:
-    NAME: ClassVar[str] = "add_validator"
-    EMERGENCY: ClassVar[bool] = False
-    validator: Validator
-
-    def to_fields(self) -> list[object]:
-        v = self.validator
-        return [self.NAME, v.name, v.pubkey, v.power, v.evm_address, v.peer_id]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> AddValidator:
-        return cls(decode_validator(expect_list(fields, cls.NAME, 6)[1:]))
-
-    def apply(self, draft: Draft, state: ClearingState) -> None:
-        """A new consensus key (never the key of a validator in the set, jailed or not),
-        joining at the end of the set order."""
-        v = self.validator
-        check_power(v.power)
-        if v.pubkey in draft.validators:
-            raise ValidatorListed("pubkey", v.pubkey)
-        draft.validators[v.pubkey] = v
+def apply_add_validator(change: AddValidator, draft: Draft, state: ClearingState) -> None:
+    """A new consensus key (never the key of a validator in the set, jailed or not),
+    joining at the end of the set order."""
+    v = change.validator
+    check_power(v.power)
+    if v.pubkey in draft.validators:
+        raise ValidatorListed("pubkey", v.pubkey)
+    draft.validators[v.pubkey] = v
 
 
-@declare_change
-@dataclass(frozen=True, slots=True)
-class RemoveValidator(Declared):
-    NAME: ClassVar[str] = "remove_validator"
-    EMERGENCY: ClassVar[bool] = False
-    pubkey: PublicKey
-
-    def apply(self, draft: Draft, state: ClearingState) -> None:
-        """A validator in the set, jailed or not (its jailing goes with it)."""
-        if self.pubkey not in draft.validators:
-            raise UnknownValidator(self.pubkey)
-        del draft.validators[self.pubkey]
-        draft.jailed.pop(self.pubkey, None)
+def apply_remove_validator(change: RemoveValidator, draft: Draft, state: ClearingState) -> None:
+    """A validator in the set, jailed or not (its jailing goes with it)."""
+    if change.pubkey not in draft.validators:
+        raise UnknownValidator(change.pubkey)
+    del draft.validators[change.pubkey]
+    draft.jailed.pop(change.pubkey, None)
 
 
-@declare_change
-@dataclass(frozen=True, slots=True)
-class SetValidatorPower(Declared):
-    NAME: ClassVar[str] = "set_validator_power"
-    EMERGENCY: ClassVar[bool] = False
-    pubkey: PublicKey
-    power: Uint
-
-    def apply(self, draft: Draft, state: ClearingState) -> None:
-        validator = get_free_validator(draft, self.pubkey)
-        check_power(self.power)
-        if self.power == validator.power:
-            raise NoValidatorChange(self.pubkey)
-        draft.validators[self.pubkey] = replace(validator, power=self.power)
+def apply_set_validator_power(
+    change: SetValidatorPower, draft: Draft, state: ClearingState
+) -> None:
+    validator = get_free_validator(draft, change.pubkey)
+    check_power(change.power)
+    if change.power == validator.power:
+        raise NoValidatorChange(change.pubkey)
+    draft.validators[change.pubkey] = replace(validator, power=change.power)
 
 
-@declare_change
-@dataclass(frozen=True, slots=True)
-class RotateValidatorKeys(Declared):
-    """A validator's new consensus key and EVM address (either may stay as it is): it
-    keeps its place in the set order, its name, power and peer id. Ballots its old key
-    cast count for nothing from then on."""
-
-    NAME: ClassVar[str] = "rotate_validator_keys"
-    EMERGENCY: ClassVar[bool] = False
-    pubkey: PublicKey
-    new_pubkey: PublicKey
-    new_evm_address: Address
-
-    def apply(self, draft: Draft, state: ClearingState) -> None:
-        validator = get_free_validator(draft, self.pubkey)
-        if (self.new_pubkey, self.new_evm_address) == (validator.pubkey, validator.evm_address):
-            raise NoValidatorChange(self.pubkey)
-        if self.new_pubkey != self.pubkey and self.new_pubkey in draft.validators:
-            raise ValidatorListed("pubkey", self.new_pubkey)
-        rotated = replace(validator, pubkey=self.new_pubkey, evm_address=self.new_evm_address)
-        draft.validators = {
-            (rotated.pubkey if k == self.pubkey else k): (rotated if k == self.pubkey else v)
-            for k, v in draft.validators.items()
-        }
+def apply_rotate_validator_keys(
+    change: RotateValidatorKeys, draft: Draft, state: ClearingState
+) -> None:
+    validator = get_free_validator(draft, change.pubkey)
+    if (change.new_pubkey, change.new_evm_address) == (validator.pubkey, validator.evm_address):
+        raise NoValidatorChange(change.pubkey)
+    if change.new_pubkey != change.pubkey and change.new_pubkey in draft.validators:
+        raise ValidatorListed("pubkey", change.new_pubkey)
+    rotated = replace(validator, pubkey=change.new_pubkey, evm_address=change.new_evm_address)
+    draft.validators = {
+        (rotated.pubkey if k == change.pubkey else k): (rotated if k == change.pubkey else v)
+        for k, v in draft.validators.items()
+    }
 
 
-@declare_change
-@dataclass(frozen=True, slots=True)
-class UnjailValidator(Declared):
-    NAME: ClassVar[str] = "unjail_validator"
-    EMERGENCY: ClassVar[bool] = False
-    pubkey: PublicKey
-
-    def apply(self, draft: Draft, state: ClearingState) -> None:
-        """A jailed validator whose evidence is too old to be committed again, back with
-        the power it had."""
-        jailing = draft.jailed.get(self.pubkey)
-        if jailing is None:
-            raise ValidatorNotJailed(self.pubkey)
-        earliest = jailing.evidence_height + MAX_EVIDENCE_AGE_BLOCKS + 1
-        if state.height < earliest:
-            raise EvidenceStillFresh(self.pubkey, jailing.evidence_height, earliest)
-        del draft.jailed[self.pubkey]
-        validator = draft.validators[self.pubkey]
-        draft.validators[self.pubkey] = replace(validator, power=jailing.power)
-
-
-VALIDATOR_CHANGES = (
-    AddValidator, RemoveValidator, SetValidatorPower, RotateValidatorKeys, UnjailValidator,
-)  # fmt: skip
+def apply_unjail_validator(change: UnjailValidator, draft: Draft, state: ClearingState) -> None:
+    """A jailed validator whose evidence is too old to be committed again, back with
+    the power it had."""
+    jailing = draft.jailed.get(change.pubkey)
+    if jailing is None:
+        raise ValidatorNotJailed(change.pubkey)
+    earliest = jailing.evidence_height + MAX_EVIDENCE_AGE_BLOCKS + 1
+    if state.height < earliest:
+        raise EvidenceStillFresh(change.pubkey, jailing.evidence_height, earliest)
+    del draft.jailed[change.pubkey]
+    validator = draft.validators[change.pubkey]
+    draft.validators[change.pubkey] = replace(validator, power=jailing.power)

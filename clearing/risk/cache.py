@@ -1,8 +1,8 @@
 """Kept margin figures of sub-accounts, so a trade's margin check is incremental.
 
 A sub-account's scenario losses ``L`` and ``IM = max L`` are a pure function of
-(the risk arrays, its lots). ``state.risk_cache`` (derived: neither in the
-state root nor in a snapshot) keeps them together with exactly those inputs:
+(the risk arrays, its lots). The risk cache (clearing/risk/engine.py's ``RISK_CACHE``,
+derived: neither in the state root nor in a snapshot) keeps them together with exactly those inputs:
 
 - the cache records what its arrays were built from (genesis, epoch, block
   time when options make the arrays depend on it, every mark); a read at any
@@ -135,9 +135,9 @@ def compute_trade_figures(
     return TradeFigures(cache, before, before.revision, row, delta, initial_margin)
 
 
-def keep_trade_figures(current: object, figures: TradeFigures) -> None:
+def keep_trade_figures(current: RiskCache | None, figures: TradeFigures) -> None:
     """Record a side just written (one position stored) in its entry, if ``current``
-    (``state.risk_cache``) is still the cache the figures came from and nothing else
+    (the state's kept ``RISK_CACHE``) is still the cache the figures came from and nothing else
     changed the positions since the check."""
     cache, entry = figures.cache, figures.before
     if entry is None or current is not cache or entry.revision != figures.revision:

@@ -2,9 +2,9 @@
 
 Risk arrays are a pure function of (genesis, mark prices, block time; time
 only when an option is listed); they are rebuilt when those change and kept on
-the state (``state.risk_derived``, a ``RiskDerived``, never in the root) against
-those inputs, so every node computes identical arrays whatever it keeps.
-Sub-accounts' losses and IM are kept in ``state.risk_cache`` against the
+the state (``RISK_DERIVED``, a ``RiskDerived``, never in the root: clearing/derived.py)
+against those inputs, so every node computes identical arrays whatever it keeps.
+Sub-accounts' losses and IM are kept under ``RISK_CACHE`` against the
 same inputs (``clearing/risk/cache.py``), so the pre-trade check costs one
 ``O(scenarios)`` update, and equals the from-scratch figures. An empty genesis
 ``risk`` section means margining is off (requirement 0, no liquidation): the
@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from clearing.assets import CollateralKey, compute_haircut_value_per_quantum, get_feed_asset
+from clearing.derived import DerivedKey
 from clearing.genesis import Genesis
 from clearing.instruments import Instrument, InstrumentKind
 from clearing.oracle import PriceList
@@ -76,8 +77,8 @@ without options), mark prices."""
 
 @dataclass
 class RiskDerived:
-    """What the risk engine derives from a state's configuration and keeps on the state
-    (``state.risk_derived``): each part is rebuilt when what it was built from changes,
+    """What the risk engine derives from a state's configuration and keeps with the state
+    (``RISK_DERIVED``): each part is rebuilt when what it was built from changes,
     so what is kept never changes a result, only how soon it comes."""
 
     genesis: Genesis
@@ -88,6 +89,11 @@ class RiskDerived:
     """The end-of-block scans' IM (with the lots it is for) against one risk cache
     (`get_scanned_initial_margin`)."""
     worst_losses: tuple[RiskArrays, dict[str, int]] | None = None
+
+
+RISK_DERIVED: DerivedKey[RiskDerived] = DerivedKey("risk")
+RISK_CACHE: DerivedKey[RiskCache] = DerivedKey("risk figures")
+"""The kept margin figures (clearing/risk/cache.py), written by ``get_risk_cache`` alone."""
 
 
 def compute_risk_setup(genesis: Genesis) -> RiskSetup | None:
@@ -109,9 +115,10 @@ def compute_risk_setup(genesis: Genesis) -> RiskSetup | None:
 def get_risk_derived(state: ClearingState) -> RiskDerived:
     """The state's derived risk data, started afresh when governance changed the
     configuration in force."""
-    derived = state.risk_derived
+    derived = state.derived.get(RISK_DERIVED)
     if derived is None or derived.genesis is not state.genesis:
-        derived = state.risk_derived = RiskDerived(state.genesis, compute_risk_setup(state.genesis))
+        setup = compute_risk_setup(state.genesis)
+        derived = state.derived.keep(RISK_DERIVED, RiskDerived(state.genesis, setup))
     return derived
 
 
@@ -160,15 +167,15 @@ def get_epoch(state: ClearingState) -> int:
 
 
 def get_risk_cache(state: ClearingState, setup: RiskSetup) -> RiskCache:
-    """``state.risk_cache`` if its arrays are the current ones, else a fresh cache."""
-    cache = state.risk_cache
+    """The kept risk cache (``RISK_CACHE``) if its arrays are the current ones, else a
+    fresh one, kept from then on."""
+    cache = state.derived.get(RISK_CACHE)
     epoch = get_epoch(state)
     time_ms = state.time_ms if setup.is_time_dependent else None
     if cache is None or not cache.is_current(state.genesis, epoch, time_ms, state.mark_prices):
         arrays = get_risk_arrays(state, setup)
-        cache = state.risk_cache = RiskCache(
-            state.genesis, epoch, time_ms, dict(state.mark_prices), arrays
-        )
+        cache = RiskCache(state.genesis, epoch, time_ms, dict(state.mark_prices), arrays)
+        state.derived.keep(RISK_CACHE, cache)
     return cache
 
 

@@ -6,7 +6,7 @@ must be identical (no dict/set order, clock or randomness leaks into state)."""
 
 from __future__ import annotations
 
-from clearing.governance.instrument_status import SetInstrumentStatus
+from clearing.governance.changes import SetInstrumentStatus
 from clearing.governance.proposal import VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote

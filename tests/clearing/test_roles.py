@@ -10,14 +10,14 @@ import pytest
 from clearing.clients import decode_role_fields, get_role_fields
 from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
-from clearing.governance.changes import build_draft
+from clearing.governance.changes import AdmitClearingMember, RemoveClearingMember
 from clearing.governance.errors import (
     ClearingMemberAdmitted,
     ClearingMemberHasClients,
     IsAClient,
     NotAClearingMember,
 )
-from clearing.governance.membership_change import AdmitClearingMember, RemoveClearingMember
+from clearing.governance.rules import build_draft
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot

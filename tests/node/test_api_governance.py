@@ -8,10 +8,9 @@ from dataclasses import replace
 import httpx
 
 from clearing.genesis import Venue
-from clearing.governance.instrument_status import SetInstrumentStatus
+from clearing.governance.changes import AddVenue, SetInstrumentStatus
 from clearing.governance.proposal import VoteChoice
 from clearing.governance.submit import sign_proposal
-from clearing.governance.venue_change import AddVenue
 from clearing.governance.vote import sign_vote
 from clearing.instruments import InstrumentStatus
 from clearing.tx import decode_tx, encode_tx

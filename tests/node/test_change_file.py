@@ -12,7 +12,8 @@ import pytest
 
 from clearing.context import Equivocation
 from clearing.governance.change_form import FIELD_NAMES, from_plain, to_plain
-from clearing.governance.changes import CHANGE_TYPES, build_draft
+from clearing.governance.changes import CHANGE_TYPES
+from clearing.governance.rules import build_draft
 from devnet.sandbox import Sandbox
 from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
 from node.change_file import ChangeFileError, load_change_file

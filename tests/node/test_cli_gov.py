@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from clearing.genesis import Venue
+from clearing.governance.changes import AddVenue, RemoveVenue
 from clearing.governance.proposal import VoteChoice
 from clearing.governance.submit import sign_proposal
-from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.governance.vote import sign_vote
 from devnet.sandbox import Sandbox
 from node.cli import main

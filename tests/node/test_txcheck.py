@@ -20,6 +20,7 @@ from clearing.errors import (
     WithdrawalNotExpired,
 )
 from clearing.genesis import Venue
+from clearing.governance.changes import AddVenue, RemoveVenue
 from clearing.governance.errors import (
     DelayTooShort,
     NotAValidator,
@@ -28,7 +29,6 @@ from clearing.governance.errors import (
     VotingClosed,
 )
 from clearing.governance.proposal import VoteChoice
-from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from clearing.genesis import Validator
+from clearing.governance.changes import AddValidator, RemoveValidator
 from clearing.governance.proposal import Proposal, VoteChoice
 from clearing.governance.submit import sign_proposal
-from clearing.governance.validator_change import AddValidator, RemoveValidator
 from clearing.governance.vote import sign_vote
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key

@@ -18,34 +18,35 @@ from typing import Any
 from clearing.attestation import Attestation
 from clearing.block import TxResult
 from clearing.collateral import CollateralCredit, CollateralObservation
-from clearing.default.auction import Auction, Bid
 from clearing.events import Event
 from clearing.genesis import ExternalBridge, Validator, Venue
-from clearing.governance.bridge_change import AddExternalBridge, RemoveExternalBridge
-from clearing.governance.changes import decode_change
-from clearing.governance.instrument_status import SetInstrumentStatus
-from clearing.governance.listing import ListInstrument
-from clearing.governance.membership_change import AdmitClearingMember, RemoveClearingMember
-from clearing.governance.parameter_change import (
+from clearing.governance.changes import (
+    AddExternalBridge,
+    AddListingTemplate,
+    AddValidator,
+    AddVenue,
+    AdmitClearingMember,
+    ListInstrument,
+    RemoveClearingMember,
+    RemoveExternalBridge,
+    RemoveListingTemplate,
+    RemoveValidator,
+    RemoveVenue,
+    ReplaceRiskParams,
+    RotateValidatorKeys,
     SetCollateralHaircut,
     SetDefaultFund,
     SetFee,
     SetFeeSplit,
     SetFunding,
-)
-from clearing.governance.proposal import VoteChoice
-from clearing.governance.risk_change import ReplaceRiskParams
-from clearing.governance.settlement import SettlePerpetual
-from clearing.governance.submit import GovProposal
-from clearing.governance.template_change import AddListingTemplate, RemoveListingTemplate
-from clearing.governance.validator_change import (
-    AddValidator,
-    RemoveValidator,
-    RotateValidatorKeys,
+    SetInstrumentStatus,
+    SettlePerpetual,
     SetValidatorPower,
     UnjailValidator,
+    decode_change,
 )
-from clearing.governance.venue_change import AddVenue, RemoveVenue
+from clearing.governance.proposal import VoteChoice
+from clearing.governance.submit import GovProposal
 from clearing.governance.vote import GovVote
 from clearing.instruments import InstrumentStatus
 from clearing.oracle import PriceObservation, PriceUpdate
@@ -54,7 +55,7 @@ from clearing.report_commitment import ReportCommitment
 from clearing.risk.solvency import SolvencyMarket
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.root import MarketProof
-from clearing.state import DefaultRecord, Jailing, MarginCall, WithdrawalRecord
+from clearing.state import Auction, Bid, DefaultRecord, Jailing, MarginCall, WithdrawalRecord
 from clearing.trade import Trade, TradeBatch
 from clearing.tx import decode_tx, encode_tx
 from clearing.withdrawal import PayoutObservation, WithdrawalPaid

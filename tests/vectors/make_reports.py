@@ -24,9 +24,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.genesis import parse_genesis
+from clearing.governance.changes import SetCollateralHaircut, make_risk_change
 from clearing.governance.configuration import apply_configuration, encode_configuration
-from clearing.governance.parameter_change import SetCollateralHaircut
-from clearing.governance.risk_change import make_risk_change
 from clearing.published_ledger import PublishedLedger
 from clearing.published_roles import PublishedRoles
 from clearing.risk.engine import compute_market_solvency_form

@@ -11,6 +11,7 @@ from clearing.default.margin_call import check_margin_call
 from clearing.errors import GenesisError
 from clearing.events import Event
 from clearing.risk.engine import (
+    RISK_CACHE,
     get_account_initial_margin,
     get_quantities,
     get_risk_arrays,
@@ -265,7 +266,9 @@ def test_the_scans_share_a_vector_only_for_the_same_arrays_and_lots() -> None:
         return get_scanned_initial_margin(state, A, 0, account)
 
     assert scanned() == get_account_initial_margin(state, account) == IM_100
-    assert (A, 0) not in state.risk_cache.accounts  # remembered for the scans, not kept
+    assert (A, 0) not in state.derived.get(
+        RISK_CACHE
+    ).accounts  # remembered for the scans, not kept
     account.positions[BTC].quantity = 50  # other lots: computed again
     assert scanned() == get_account_initial_margin(state, account) == IM_100 // 2
     state.mark_prices[BTC] *= 2  # other arrays: computed again

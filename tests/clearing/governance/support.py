@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from clearing.block import BlockResult
-from clearing.governance.changes import Change
+from clearing.governance.changes import Change, ListInstrument, make_listing
 from clearing.governance.configuration import get_configuration_fields
-from clearing.governance.listing import ListInstrument, make_listing
 from clearing.governance.proposal import Proposal, VoteChoice
 from clearing.governance.submit import GovProposal, sign_proposal
 from clearing.governance.vote import GovVote, sign_vote

@@ -6,8 +6,7 @@ import pytest
 
 from clearing.errors import GenesisError
 from clearing.genesis import ExternalBridge, parse_genesis
-from clearing.governance.bridge_change import AddExternalBridge, RemoveExternalBridge
-from clearing.governance.changes import decode_change
+from clearing.governance.changes import AddExternalBridge, RemoveExternalBridge, decode_change
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from lightclient.codec import DecodeError

@@ -10,12 +10,12 @@ import pytest
 
 from clearing.errors import GenesisError
 from clearing.genesis import Genesis, parse_genesis
+from clearing.governance.changes import make_risk_change
 from clearing.governance.configuration import (
     apply_configuration,
     encode_configuration,
     get_configuration_document,
 )
-from clearing.governance.risk_change import make_risk_change
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.risk.errors import MarketMismatch
 from clearing.risk.solvency import get_solvency_market

@@ -5,10 +5,15 @@ from __future__ import annotations
 from clearing.block import BlockResult
 from clearing.events import EventValue
 from clearing.genesis import Venue
-from clearing.governance.instrument_status import SetInstrumentStatus
+from clearing.governance.changes import (
+    CHANGE_TYPES,
+    AddVenue,
+    RemoveVenue,
+    SetInstrumentStatus,
+    make_risk_change,
+)
 from clearing.governance.proposal import ProposalStatus, VoteChoice
-from clearing.governance.risk_change import make_risk_change
-from clearing.governance.venue_change import AddVenue, RemoveVenue
+from clearing.governance.rules import CHANGE_RULES
 from clearing.instruments import InstrumentStatus
 from clearing.risk.engine import get_member_risk
 from clearing.root import compute_state_root_from_scratch
@@ -33,6 +38,10 @@ from tests.clearing.test_trade import make_batch, make_trade, trading_box
 
 def rejected_codes(block: BlockResult) -> list[EventValue]:
     return [e.get("code") for e in block.get_events() if e.kind == "trade_rejected"]
+
+
+def test_every_kind_of_change_has_its_rule() -> None:
+    assert set(CHANGE_RULES) == set(CHANGE_TYPES.values())
 
 
 def test_a_listing_passes_executes_at_exactly_its_height_and_trades() -> None:

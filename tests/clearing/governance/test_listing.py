@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from clearing.governance.listing import make_listing
+from clearing.governance.changes import make_listing
 from clearing.governance.proposal import ProposalStatus
 from clearing.risk.engine import get_member_risk
 from clearing.root import compute_state_root_from_scratch

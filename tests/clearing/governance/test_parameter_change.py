@@ -4,8 +4,8 @@ their height, are refused as the genesis refuses them, and restore from a snapsh
 
 from __future__ import annotations
 
-from clearing.governance.changes import Change
-from clearing.governance.parameter_change import (
+from clearing.governance.changes import (
+    Change,
     SetCollateralHaircut,
     SetDefaultFund,
     SetFee,

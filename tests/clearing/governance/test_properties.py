@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.block import BlockResult
+from clearing.governance.changes import make_risk_change
 from clearing.governance.proposal import Proposal, VoteChoice
-from clearing.governance.risk_change import make_risk_change
 from clearing.governance.submit import GovProposal
 from clearing.governance.vote import sign_vote
 from clearing.risk.engine import get_member_risk

@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.context import Equivocation
-from clearing.governance.changes import Change
+from clearing.governance.changes import Change, RemoveValidator, SetValidatorPower
 from clearing.governance.proposal import VoteChoice
-from clearing.governance.validator_change import RemoveValidator, SetValidatorPower
 from clearing.governance.vote import sign_vote
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.tx import TxRecord

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from clearing.governance.instrument_status import SetInstrumentStatus
-from clearing.governance.settlement import SettlePerpetual
+from clearing.governance.changes import SetInstrumentStatus, SettlePerpetual
 from clearing.instruments import InstrumentStatus
 from tests.clearing.governance.support import (
     assert_refused,

@@ -9,17 +9,21 @@ from typing import Any
 import pytest
 
 from clearing.genesis import Venue
-from clearing.governance.changes import Change
-from clearing.governance.instrument_status import SetInstrumentStatus
-from clearing.governance.listing import make_listing
-from clearing.governance.risk_change import ReplaceRiskParams, make_risk_change
+from clearing.governance.changes import (
+    AddVenue,
+    Change,
+    RemoveVenue,
+    ReplaceRiskParams,
+    SetInstrumentStatus,
+    make_listing,
+    make_risk_change,
+)
 from clearing.governance.submit import (
     MAX_CHANGES,
     MAX_OPEN_PROPOSALS,
     GovProposal,
     sign_proposal,
 )
-from clearing.governance.venue_change import AddVenue, RemoveVenue
 from clearing.governance.vote import GovVote
 from clearing.instruments import InstrumentStatus
 from clearing.tx import decode_tx, encode_tx

@@ -8,15 +8,16 @@ from dataclasses import replace
 
 import pytest
 
-from clearing.governance.changes import Change, decode_change
-from clearing.governance.instrument_status import SetInstrumentStatus
-from clearing.governance.proposal import ProposalStatus
-from clearing.governance.validator_change import (
+from clearing.governance.changes import (
+    Change,
     RemoveValidator,
     RotateValidatorKeys,
+    SetInstrumentStatus,
     SetValidatorPower,
     UnjailValidator,
+    decode_change,
 )
+from clearing.governance.proposal import ProposalStatus
 from clearing.instruments import InstrumentStatus
 from clearing.validator_set import get_active_validators
 from clearnode.client.sandbox_keys import derive_ed25519_key

@@ -1,4 +1,4 @@
-"""The kept margin figures (state.risk_cache) are exactly the from-scratch ones.
+"""The kept margin figures (the risk engine's RISK_CACHE) are exactly the from-scratch ones.
 
 Random blocks of trades, price moves (large enough to liquidate and default),
 time jumps (funding, option and future expiry, a physically settled option
@@ -187,7 +187,7 @@ def get_trade_losses(figures: TradeFigures) -> tuple[int, ...]:
 
 def check_kept_figures(state: ClearingState) -> None:
     """Every current kept entry is exact for its lots; every account's kept IM is exact."""
-    cache = state.risk_cache
+    cache = state.derived.get(engine.RISK_CACHE)
     if isinstance(cache, RiskCache) and cache.marks == state.mark_prices:
         for entry in cache.accounts.values():
             if entry.is_current(entry.positions):
@@ -206,7 +206,7 @@ def cache_dropped_before_every_read() -> Iterator[None]:
     production = engine.get_risk_cache
 
     def fresh(state: ClearingState, setup: engine.RiskSetup) -> RiskCache:
-        state.risk_cache = None
+        state.derived.drop(engine.RISK_CACHE)
         return production(state, setup)
 
     with mock.patch.object(engine, "get_risk_cache", fresh):
@@ -223,7 +223,7 @@ def test_kept_figures_and_decisions_equal_the_from_scratch_engine(blocks: list[A
     fresh = fresh_box()
     with cache_dropped_before_every_read():
         assert run_blocks(fresh, blocks) == results
-    assert kept.state.risk_cache is not None or not decisions
+    assert kept.state.derived.get(engine.RISK_CACHE) is not None or not decisions
 
 
 def test_the_property_run_reaches_rejections_liquidations_expiry_and_exercise() -> None:
@@ -271,4 +271,6 @@ def test_the_end_of_block_scan_reads_kept_entries_without_keeping_the_whole_book
     first = MEMBERS[0].address
     engine.get_kept_initial_margin(state, first, 0, state.members[first].sub_accounts[0])
     assert not is_any_below_maintenance(state)
-    assert set(state.risk_cache.accounts) == {(first, 0)}  # not the second's vector
+    assert set(state.derived.get(engine.RISK_CACHE).accounts) == {
+        (first, 0)
+    }  # not the second's vector

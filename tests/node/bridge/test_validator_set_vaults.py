@@ -41,11 +41,14 @@ from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
 from bridge.withdrawal import relay
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.governance.listing import ListInstrument
-from clearing.governance.parameter_change import SetCollateralHaircut
+from clearing.governance.changes import (
+    AddValidator,
+    ListInstrument,
+    RemoveValidator,
+    SetCollateralHaircut,
+)
 from clearing.governance.proposal import Proposal, VoteChoice
 from clearing.governance.submit import sign_proposal
-from clearing.governance.validator_change import AddValidator, RemoveValidator
 from clearing.governance.vote import sign_vote
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
