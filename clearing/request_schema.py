@@ -49,6 +49,7 @@ class RequestKind:
     """A request field's kind: on the wire, the record kind its ``wire`` says."""
 
     __slots__ = ()
+    width: ClassVar[int] = 1
 
     @property
     def wire(self) -> FieldKind:
@@ -62,6 +63,12 @@ class RequestKind:
 
     def encode_source(self, ns: Namespace, value: str) -> str:
         return self.wire.encode_source(ns, value)
+
+    def decode_spread(self, ns: Namespace, values: list[str], what: str) -> str:
+        return self.wire.decode_spread(ns, values, what)
+
+    def encode_spread(self, ns: Namespace, value: str) -> list[str]:
+        return self.wire.encode_spread(ns, value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,10 @@ class Namespace:
 class FieldKind(Protocol):
     """What a field is on the wire: the source that decodes and encodes it."""
 
+    @property
+    def width(self) -> int:
+        """How many of the record's wire fields it takes (1 unless spread)."""
+
     def check(self, hint: Any) -> str | None:
         """Why the field's Python type cannot be this kind (None: it can)."""
 
@@ -92,12 +96,19 @@ class FieldKind(Protocol):
 
     def encode_source(self, ns: Namespace, value: str) -> str: ...
 
+    def decode_spread(self, ns: Namespace, values: list[str], what: str) -> str:
+        """The source reading the field from its ``width`` wire values."""
+
+    def encode_spread(self, ns: Namespace, value: str) -> list[str]:
+        """The sources of its ``width`` wire values."""
+
 
 class Kind:
     """A kind whose value is written as it is, of ``python_type`` (None: any)."""
 
     __slots__ = ()
     python_type: ClassVar[type | None] = None
+    width: ClassVar[int] = 1
 
     def check(self, hint: Any) -> str | None:
         expected = self.python_type
@@ -106,8 +117,17 @@ class Kind:
         name = getattr(hint, "__name__", hint)
         return f"declared {name}, but the wire kind is {expected.__name__}"
 
+    def decode_source(self, ns: Namespace, value: str, what: str) -> str:
+        raise NotImplementedError  # a spread kind reads its values with decode_spread
+
     def encode_source(self, ns: Namespace, value: str) -> str:
         return value
+
+    def decode_spread(self, ns: Namespace, values: list[str], what: str) -> str:
+        return self.decode_source(ns, values[0], what)
+
+    def encode_spread(self, ns: Namespace, value: str) -> list[str]:
+        return [self.encode_source(ns, value)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +154,20 @@ class Bytes(Kind):
         if self.length is None:
             return f"expect_bytes({value}, {what!r}, None, {self.max_length})"
         return f"expect_bytes({value}, {what!r}, {self.length})"
+
+
+@dataclass(frozen=True, slots=True)
+class Uint256AsBytes(Kind):
+    """An int in ``[0, 2**256)`` written as its 32 big-endian bytes (an EVM uint256: an
+    on-chain amount, a vault's nonce), where msgpack's ints stop at 64 bits."""
+
+    python_type: ClassVar[type | None] = int
+
+    def decode_source(self, ns: Namespace, value: str, what: str) -> str:
+        return f"int.from_bytes(expect_bytes({value}, {what!r}, 32))"
+
+    def encode_source(self, ns: Namespace, value: str) -> str:
+        return f"{value}.to_bytes(32)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +239,62 @@ class Checked(Kind):
 
     def encode_source(self, ns: Namespace, value: str) -> str:
         return value if self.encode is None else f"{ns.name(self.encode)}({value})"
+
+
+@dataclass(frozen=True, slots=True)
+class Spread(Kind):
+    """A value written as ``count`` fields of its record, read by a check of its own,
+    ``decode(values, what)`` of the list of them (raising ``DecodeError``), and written
+    as the list ``encode(value)``: a validator set as its epoch, addresses and powers."""
+
+    count: int
+    decode: Callable[[list[Any], str], Any]
+    encode: Callable[[Any], list[Any]]
+
+    @property
+    def width(self) -> int:  # type: ignore[override]
+        return self.count
+
+    def decode_spread(self, ns: Namespace, values: list[str], what: str) -> str:
+        return f"{ns.name(self.decode)}([{', '.join(values)}], {what!r})"
+
+    def encode_spread(self, ns: Namespace, value: str) -> list[str]:
+        return [f"*{ns.name(self.encode)}({value})"]
+
+
+@dataclass(frozen=True, slots=True)
+class Inline(Kind):
+    """A declared record whose fields are the parent's, in its place (an authorisation
+    flattened into the message that carries it): read and written field by field, as if
+    declared in the parent, each named ``field.inner``."""
+
+    kind: type[Declared] | None = None
+
+    @property
+    def width(self) -> int:  # type: ignore[override]
+        return sum(kind.width for _, kind in self.record.RECORD_FIELDS)
+
+    @property
+    def record(self) -> type[Declared]:
+        assert self.kind is not None  # bound by declare_record
+        return self.kind
+
+    def check(self, hint: Any) -> str | None:
+        return None if is_record(hint) else f"declared {hint}, but inline is a declared record"
+
+    def decode_spread(self, ns: Namespace, values: list[str], what: str) -> str:
+        args, at = [], 0
+        for name, kind in self.record.RECORD_FIELDS:
+            args.append(kind.decode_spread(ns, values[at : at + kind.width], f"{what}.{name}"))
+            at += kind.width
+        return f"{ns.name(self.record)}({', '.join(args)})"
+
+    def encode_spread(self, ns: Namespace, value: str) -> list[str]:
+        return [
+            item
+            for name, kind in self.record.RECORD_FIELDS
+            for item in kind.encode_spread(ns, f"{value}.{name}")
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +393,8 @@ def bind_kind(cls: type, name: str, hint: Any, kind: FieldKind) -> FieldKind:
     """``kind`` completed from the annotation (a choice's enum, a tuple's record items)."""
     if isinstance(kind, Choice):
         return Choice(hint)
+    if isinstance(kind, Inline):
+        return Inline(hint)
     if isinstance(kind, Items) and kind.item is None:
         item = hint.__args__[0]
         if not is_record(item):
@@ -342,7 +434,7 @@ def compile_function(name: str, source: str, ns: Namespace) -> Callable[..., Any
 
 def make_to_fields(fields: tuple[tuple[str, FieldKind], ...], head: object) -> Callable[..., Any]:
     ns = Namespace()
-    items = [kind.encode_source(ns, f"self.{name}") for name, kind in fields]
+    items = [item for name, kind in fields for item in kind.encode_spread(ns, f"self.{name}")]
     if head is not NO_HEAD:
         items.insert(0, ns.name(head))
     source = f"def to_fields(self):\n    return [{', '.join(items)}]\n"
@@ -354,16 +446,17 @@ def make_from_fields(
 ) -> Callable[..., Any]:
     """``from_fields(cls, obj)``: the list's length, the head if any, then each field."""
     ns = Namespace()
-    first = 0 if head is NO_HEAD else 1
-    args = [
-        kind.decode_source(ns, f"_f[{n + first}]", name) for n, (name, kind) in enumerate(fields)
-    ]
+    at = 0 if head is NO_HEAD else 1
+    args = []
+    for name, kind in fields:
+        args.append(kind.decode_spread(ns, [f"_f[{n}]" for n in range(at, at + kind.width)], name))
+        at += kind.width
     lines = ["def from_fields(cls, obj):"]
     if head is NO_HEAD:
-        lines.append(f"    _f = expect_list(obj, {record!r}, {len(fields)})")
+        lines.append(f"    _f = expect_list(obj, {record!r}, {at})")
     else:
         # One test on the way in; the refusal then says which check failed, the head first.
-        length, expected, expected_type = len(fields) + 1, ns.name(head), ns.name(type(head))
+        length, expected, expected_type = at, ns.name(head), ns.name(type(head))
         lines += [
             f"    if type(obj) is not list or len(obj) != {length} or obj[0] != {expected}"
             f" or type(obj[0]) is not {expected_type}:",
@@ -414,4 +507,7 @@ Hash = Annotated[bytes, Bytes(32)]
 PublicKey = Annotated[bytes, Bytes(32)]
 """An Ed25519 public key (a validator's, a venue's)."""
 EdSignature = Annotated[bytes, Bytes(64)]
+EvmSignature = Annotated[bytes, Bytes(65)]
+"""An EVM key's signature, r || s || v."""
+Uint256 = Annotated[int, Uint256AsBytes()]
 Name = Annotated[str, Str()]

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge.cursor import StoredPayout
 from bridge.deposits import DepositEvent
 from bridge.external import SignedExternalEvent
 from bridge.observation import ReobserveRequest, SignedObservation, SignedReobserveRequest
 from bridge.rotation import Rotation, RotationSignature
 from bridge.validators import EvmValidatorSet
-from bridge.wire import pack_record, unpack_record
 from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.attestation import Attestation
 from clearing.block import TxResult
@@ -248,17 +248,11 @@ def make_bridge_vectors() -> dict[str, Vector]:
         SignedReobserveRequest(ReobserveRequest(8453, HASH, 3), BIG, ATTESTATIONS[1]),
         PayoutAttestation(PAYOUT, ATTESTATIONS[0]),
         ExpiryAttestation(EXPIRY, ATTESTATIONS[1]),
+        StoredPayout(PAYOUT),
     ]
     return {
-        **{
-            type(record).__name__: Vector(record, type(record).encode, type(record).decode)
-            for record in records
-        },
-        "StoredPayout": Vector(
-            PAYOUT,
-            lambda payout: pack_record([payout.to_fields()]),
-            lambda data: PayoutObservation.from_fields(unpack_record(data, "StoredPayout", 1)[0]),
-        ),
+        type(record).__name__: Vector(record, type(record).encode, type(record).decode)
+        for record in records
     }
 
 
