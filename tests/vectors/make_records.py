@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from bridge.cursor import StoredPayout
 from bridge.deposits import DepositEvent
 from bridge.external import SignedExternalEvent
@@ -72,6 +74,7 @@ from lightclient.commit import CommitCertificate, CommitSig, VoteType
 from lightclient.header import BlockHeader
 from node.blocksync import SyncedBlock, SyncRequest, SyncResponse
 from node.bridge.gossip import ExpiryAttestation, PayoutAttestation
+from node.reports.gossip import decode_reports_message, sign_proof_shares, sign_share
 
 VECTORS = Path(__file__).resolve().parent / "records" / "records.json"
 
@@ -227,6 +230,7 @@ def make_vectors() -> dict[str, Vector]:
             lambda data: SyncResponse.decode(data, 5),
         ),
         **make_bridge_vectors(),
+        **make_reports_vectors(),
         "Bid": fields_vector(Bid(MEMBER, 0, -1_500, 30, 2)),
         "Auction": fields_vector(
             Auction(3, (("BTC-PERP", -5), ("ETH-PERP", 7)), 1, 30, 40, [Bid(OTHER, 1, 9, 31, 0)])
@@ -253,6 +257,26 @@ def make_bridge_vectors() -> dict[str, Vector]:
     return {
         type(record).__name__: Vector(record, type(record).encode, type(record).decode)
         for record in records
+    }
+
+
+def make_reports_vectors() -> dict[str, Vector]:
+    """The reports' gossip (``[version, kind, fields...]``), read back as a node reads it
+    at the first hop (the signature checked, against the signer's key)."""
+    key = Ed25519PrivateKey.from_private_bytes(KEY)
+    signer = key.public_key().public_bytes_raw()
+    proofs = {(MEMBER, 0): b"proof", (OTHER, 2**32): bytes(300)}
+    shares = [
+        sign_share(key, 8453, 12, HASH),
+        sign_proof_shares(key, 8453, 12, HASH, proofs)[0],
+    ]
+    return {
+        type(share).__name__: Vector(
+            share,
+            type(share).encode,
+            lambda data: decode_reports_message(data, 8453, {signer}),
+        )
+        for share in shares
     }
 
 
