@@ -266,7 +266,7 @@ def make_reports_vectors() -> dict[str, Vector]:
     key = Ed25519PrivateKey.from_private_bytes(KEY)
     signer = key.public_key().public_bytes_raw()
     proofs = {(MEMBER, 0): b"proof", (OTHER, 2**32): bytes(300)}
-    shares = [
+    shares: list[Any] = [
         sign_share(key, 8453, 12, HASH),
         sign_proof_shares(key, 8453, 12, HASH, proofs)[0],
     ]
