@@ -15,7 +15,8 @@ items) and ``from_fields(obj)`` (the list checked field by field with the codec'
 with the numbers). A field whose type is itself a record is its list; a
 ``tuple[X, ...]`` of records is a list of them (``Items`` bounds its length); a field
 may be ``Optional`` (nil or its kind); ``head`` puts a constant first (a format
-version, a governance change's name), checked before anything else. A field left
+version, a governance change's name), or several (a version and a message's kind),
+checked before anything else. A field left
 undeclared, or declared with another Python type, fails at import (``RecordError``).
 
 Both methods are generated when the class is created, as dataclasses generates
@@ -432,35 +433,38 @@ def compile_function(name: str, source: str, ns: Namespace) -> Callable[..., Any
     return scope[name]  # type: ignore[no-any-return]
 
 
-def make_to_fields(fields: tuple[tuple[str, FieldKind], ...], head: object) -> Callable[..., Any]:
+def make_to_fields(
+    fields: tuple[tuple[str, FieldKind], ...], heads: tuple[object, ...]
+) -> Callable[..., Any]:
     ns = Namespace()
-    items = [item for name, kind in fields for item in kind.encode_spread(ns, f"self.{name}")]
-    if head is not NO_HEAD:
-        items.insert(0, ns.name(head))
+    items = [ns.name(head) for head in heads]
+    items += [item for name, kind in fields for item in kind.encode_spread(ns, f"self.{name}")]
     source = f"def to_fields(self):\n    return [{', '.join(items)}]\n"
     return compile_function("to_fields", source, ns)
 
 
 def make_from_fields(
-    record: str, fields: tuple[tuple[str, FieldKind], ...], head: object
+    record: str, fields: tuple[tuple[str, FieldKind], ...], heads: tuple[object, ...]
 ) -> Callable[..., Any]:
-    """``from_fields(cls, obj)``: the list's length, the head if any, then each field."""
+    """``from_fields(cls, obj)``: the list's length, the heads if any, then each field."""
     ns = Namespace()
-    at = 0 if head is NO_HEAD else 1
+    at = len(heads)
     args = []
     for name, kind in fields:
         args.append(kind.decode_spread(ns, [f"_f[{n}]" for n in range(at, at + kind.width)], name))
         at += kind.width
     lines = ["def from_fields(cls, obj):"]
-    if head is NO_HEAD:
+    if not heads:
         lines.append(f"    _f = expect_list(obj, {record!r}, {at})")
     else:
-        # One test on the way in; the refusal then says which check failed, the head first.
-        length, expected, expected_type = at, ns.name(head), ns.name(type(head))
+        # One test on the way in; the refusal then says which check failed, the heads first.
+        tests = [
+            f"obj[{n}] != {ns.name(head)} or type(obj[{n}]) is not {ns.name(type(head))}"
+            for n, head in enumerate(heads)
+        ]
         lines += [
-            f"    if type(obj) is not list or len(obj) != {length} or obj[0] != {expected}"
-            f" or type(obj[0]) is not {expected_type}:",
-            f"        {ns.name(refuse_head)}({record!r}, obj, {expected}, {length})",
+            f"    if type(obj) is not list or len(obj) != {at} or {' or '.join(tests)}:",
+            f"        {ns.name(refuse_head)}({record!r}, obj, {ns.name(heads)}, {at})",
             "    _f = obj",
         ]
     lines.append(f"    return cls({', '.join(args)})")
@@ -468,21 +472,24 @@ def make_from_fields(
     return classmethod(compile_function("from_fields", source, ns))  # type: ignore[return-value]
 
 
-def refuse_head(record: str, obj: object, head: object, length: int) -> None:
-    """The version (or name) first, then the length: an older version is named as such
-    even when it had other fields."""
+def refuse_head(record: str, obj: object, heads: tuple[object, ...], length: int) -> None:
+    """The version (or name) first, then any other head, then the length: an older
+    version is named as such even when it had other fields."""
     items = expect_list(obj, record)
-    got = items[0] if items else None
-    if got != head or type(got) is not type(head):
-        word = "version " if type(head) is int else ""
-        raise DecodeError(record, f"{word}{got!r} is not {head!r}")
+    for n, head in enumerate(heads):
+        got = items[n] if n < len(items) else None
+        if got != head or type(got) is not type(head):
+            word = "version " if n == 0 and type(head) is int else ""
+            raise DecodeError(record, f"{word}{got!r} is not {head!r}")
     expect_list(items, record, length)
 
 
 def declare_record(cls: T | None = None, /, *, head: object = NO_HEAD) -> Any:
     """Give the dataclass ``cls`` the ``to_fields`` and ``from_fields`` its declaration says
-    (``head``: a constant written first and checked first); ``RecordError`` at import if
-    the declaration is inconsistent. Methods the class writes itself are kept."""
+    (``head``: a constant written first and checked first, or a tuple of them: a version
+    and a message's kind); ``RecordError`` at import if the declaration is inconsistent.
+    Methods the class writes itself are kept."""
+    heads = () if head is NO_HEAD else head if isinstance(head, tuple) else (head,)
 
     def declare(cls: T) -> T:
         if not dataclasses.is_dataclass(cls):
@@ -490,9 +497,9 @@ def declare_record(cls: T | None = None, /, *, head: object = NO_HEAD) -> Any:
         fields = read_fields(cls)
         cls.RECORD_FIELDS = fields  # type: ignore[attr-defined]
         if "to_fields" not in cls.__dict__:
-            cls.to_fields = make_to_fields(fields, head)  # type: ignore[attr-defined]
+            cls.to_fields = make_to_fields(fields, heads)  # type: ignore[attr-defined]
         if "from_fields" not in cls.__dict__:
-            cls.from_fields = make_from_fields(cls.__name__, fields, head)  # type: ignore[attr-defined]
+            cls.from_fields = make_from_fields(cls.__name__, fields, heads)  # type: ignore[attr-defined]
         return cls
 
     return declare if cls is None else declare(cls)
