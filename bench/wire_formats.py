@@ -1,8 +1,8 @@
 """Encoding and decoding a venue's trade batch: ours against a declarative schema (msgspec
 structs encoded as arrays, bounds in the type), for the "less hand-written plumbing"
-decision; and each declared record kind of clearing/ and consensus/ alone (`per_record`: µs
-per encode, `pack(to_fields())`, `encode_tx` or a vote's or proposal's `encode`, and per
-decode, `unpack` then `from_fields`, `decode_tx` or `decode`). msgspec is not a dependency:
+decision; and each declared record kind of clearing/, consensus/ and bridge/ alone (`per_record`: µs
+per encode, `pack(to_fields())`, `encode_tx` or a vote's, proposal's or bridge record's `encode`,
+and per decode, `unpack` then `from_fields`, `decode_tx` or `decode`). msgspec is not a dependency:
 without it the bench measures today's codec only and says so; with it (`pip install --target
 DIR msgspec`, then `PYTHONPATH=.:DIR`) it also checks both produce the same bytes.
 
@@ -15,6 +15,10 @@ from functools import partial
 from typing import Annotated, Any
 
 from bench import time_per_call_us, time_us
+from bridge.observation import SignedObservation
+from bridge.rotation import Rotation, RotationSignature
+from bridge.validators import EvmValidatorSet
+from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.attestation import Attestation
 from clearing.collateral import MAX_SUB_ACCOUNT, CollateralCredit, CollateralObservation
 from clearing.governance.changes import SetCollateralHaircut, SetFunding, decode_change
@@ -81,7 +85,27 @@ def make_records(batch: TradeBatch) -> dict[str, tuple[Any, Codec]]:
         "GovProposal": (GovProposal(key, (haircut, haircut), 100, 200, bytes(64)), TX_CODEC),
         "Vote": (Vote(VoteType.PREVOTE, 9, 0, key, key, bytes(64)), (Vote.encode, Vote.decode)),
         "Proposal_100": (make_proposal(100), (Proposal.encode, Proposal.decode)),
+        **make_bridge_records(deposit, signatures[0]),
     }
+
+
+def make_bridge_records(
+    deposit: CollateralObservation, attestation: Attestation
+) -> dict[str, tuple[Any, Codec]]:
+    """The bridge's gossip: a signed deposit, a withdrawal's and a rotation's EVM signature
+    (4 validators to 4)."""
+    address, evm_signature = bytes(range(20)), bytes(65)
+    withdrawal = WithdrawalAuthorization(
+        8453, address, 3, address, address, 10**24, address, 42, 1 << 31
+    )
+    members = [(bytes([n]) * 20, 10) for n in range(1, 5)]
+    current, target = EvmValidatorSet(3, tuple(members)), EvmValidatorSet(4, tuple(members))
+    records = (
+        SignedObservation(deposit, attestation),
+        WithdrawalSignature(withdrawal, evm_signature),
+        RotationSignature(Rotation(8453, address, current, target), evm_signature),
+    )
+    return {type(r).__name__: (r, (type(r).encode, type(r).decode)) for r in records}
 
 
 def time_records(batch: TradeBatch, calls: int, repeat: int) -> dict[str, dict[str, float]]:

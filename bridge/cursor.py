@@ -12,12 +12,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bridge.deposits import DepositEvent
-from bridge.wire import pack_record, unpack_record
+from bridge.wire import FORMAT_VERSION, Versioned
 from clearing.withdrawal import PayoutObservation
+from lightclient.records import declare_record
 
 OUTBOX_TABLE = """
 CREATE TABLE IF NOT EXISTS {name} (
@@ -41,6 +43,14 @@ CREATE TABLE IF NOT EXISTS cursor (
     + OUTBOX_TABLE.format(name="deposits")
     + OUTBOX_TABLE.format(name="payouts")
 )
+
+
+@declare_record(head=FORMAT_VERSION)
+@dataclass(frozen=True)
+class StoredPayout(Versioned):
+    """A final vault payout as the outbox keeps it."""
+
+    payout: PayoutObservation
 
 
 class CursorStore:
@@ -88,7 +98,7 @@ class CursorStore:
                 ):
                     fresh.append(deposit)
             for payout in payouts:
-                record = pack_record([payout.to_fields()])
+                record = StoredPayout(payout).encode()
                 self._insert("payouts", chain_id, payout.tx_hash, payout.log_index, record)
             self.db.execute(
                 "INSERT INTO cursor (chain_id, vault, next_block) VALUES (?, ?, ?)"
@@ -134,10 +144,7 @@ class CursorStore:
         rows = self._fetch_all(
             "SELECT seq, record FROM payouts WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
         )
-        return [
-            (int(s), PayoutObservation.from_fields(unpack_record(r, "PayoutObservation", 1)[0]))
-            for s, r in rows
-        ]
+        return [(int(s), StoredPayout.decode(r).payout) for s, r in rows]
 
     def count_deposits(self, chain_id: int) -> int:
         row = self._fetch_one("SELECT COUNT(*) FROM deposits WHERE chain_id = ?", (chain_id,))

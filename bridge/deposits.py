@@ -12,68 +12,34 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from bridge.wire import check_fields, pack_record, unpack_record
+from bridge.wire import FORMAT_VERSION, Versioned
 from lightclient.codec import DecodeError
+from lightclient.records import Address, ChainId, Hash, Uint, Uint256, declare_record
 
 DEPOSITED_TOPIC = keccak(text="Deposited(address,address,uint256,uint256,uint32)")
 DEPOSITED_TOPIC_HEX = "0x" + DEPOSITED_TOPIC.hex()
 __all__ = ["DEPOSITED_TOPIC_HEX", "DepositEvent", "decode_deposit_log"]
 
 
+@declare_record(head=FORMAT_VERSION)
 @dataclass(frozen=True)
-class DepositEvent:
-    chain_id: int
-    vault: bytes
-    tx_hash: bytes
-    log_index: int
-    block_number: int
-    block_hash: bytes
-    member: bytes
-    sub_account: int
-    token: bytes
-    amount: int  # on-chain units
-    deposit_nonce: int
+class DepositEvent(Versioned):
+    chain_id: ChainId
+    vault: Address
+    tx_hash: Hash
+    log_index: Uint
+    block_number: Uint
+    block_hash: Hash
+    member: Address
+    sub_account: Uint
+    token: Address
+    amount: Uint256  # on-chain units
+    deposit_nonce: Uint256
 
     @property
     def key(self) -> tuple[int, bytes, int]:
         """The dedup key: one chain log is one deposit, forever."""
         return (self.chain_id, self.tx_hash, self.log_index)
-
-    def encode(self) -> bytes:
-        return pack_record(
-            [
-                self.chain_id,
-                self.vault,
-                self.tx_hash,
-                self.log_index,
-                self.block_number,
-                self.block_hash,
-                self.member,
-                self.sub_account,
-                self.token,
-                self.amount.to_bytes(32, "big"),
-                self.deposit_nonce.to_bytes(32, "big"),
-            ]
-        )
-
-    @classmethod
-    def decode(cls, data: bytes) -> DepositEvent:
-        fields = unpack_record(data, "DepositEvent", 11)
-        check_fields(fields, "DepositEvent", {1: 20, 2: 32, 5: 32, 6: 20, 8: 20, 9: 32, 10: 32})
-        chain_id, vault, tx_hash, log_index, number, block_hash, member, sub, token = fields[:9]
-        return cls(
-            chain_id=chain_id,
-            vault=vault,
-            tx_hash=tx_hash,
-            log_index=log_index,
-            block_number=number,
-            block_hash=block_hash,
-            member=member,
-            sub_account=sub,
-            token=token,
-            amount=int.from_bytes(fields[9], "big"),
-            deposit_nonce=int.from_bytes(fields[10], "big"),
-        )
 
 
 def decode_deposit_log(chain_id: int, log: dict[str, Any]) -> DepositEvent:

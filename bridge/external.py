@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bridge.wire import pack_record, unpack_record
+from bridge.wire import FORMAT_VERSION, Versioned
 from clearing.attestation import compute_signing_bytes, is_valid_signature
 from clearing.collateral import CollateralObservation
 from clearing.genesis import ExternalBridge
-from lightclient.codec import expect_bytes
+from lightclient.records import EdSignature, PublicKey, declare_record
 
 EXTERNAL_DOMAIN = "external-collateral"
 
@@ -58,23 +58,12 @@ class ChainNotAllowed(ExternalEventError):
         self.bridge, self.chain_id, self.chains = bridge, chain_id, chains
 
 
+@declare_record(head=FORMAT_VERSION)
 @dataclass(frozen=True)
-class SignedExternalEvent:
+class SignedExternalEvent(Versioned):
     observation: CollateralObservation
-    bridge_key: bytes  # Ed25519 public key, 32 bytes
-    signature: bytes  # 64 bytes
-
-    def encode(self) -> bytes:
-        return pack_record([self.observation.to_fields(), self.bridge_key, self.signature])
-
-    @classmethod
-    def decode(cls, data: bytes) -> SignedExternalEvent:
-        fields, key, signature = unpack_record(data, "SignedExternalEvent", 3)
-        return cls(
-            CollateralObservation.from_fields(fields),
-            expect_bytes(key, "SignedExternalEvent.bridge_key", 32),
-            expect_bytes(signature, "SignedExternalEvent.signature", 64),
-        )
+    bridge_key: PublicKey
+    signature: EdSignature
 
 
 def compute_external_signing_bytes(network_chain_id: int, obs: CollateralObservation) -> bytes:

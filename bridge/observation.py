@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -36,7 +36,7 @@ from bridge.chain import Chain
 from bridge.cursor import CursorStore
 from bridge.deposits import DepositEvent
 from bridge.watcher import fetch_deposit_by_receipt
-from bridge.wire import check_fields, pack_record, unpack_record
+from bridge.wire import FORMAT_VERSION, Versioned
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import (
     Attestation,
@@ -54,7 +54,7 @@ from clearing.replay_protection import (
     record_deposit_nonce,
 )
 from clearing.units import MAX_UINT64
-from lightclient.codec import DecodeError, expect_list, pack, unpack
+from lightclient.records import ChainId, Declared, Hash, Inline, Uint, declare_record
 
 
 class ObservationError(Exception):
@@ -152,23 +152,13 @@ def _observe(deposit: DepositEvent, quanta: int) -> CollateralObservation:
     )
 
 
+@declare_record(head=FORMAT_VERSION)
 @dataclass(frozen=True)
-class SignedObservation:
+class SignedObservation(Versioned):
     """One validator's attestation of one observation: the gossip message."""
 
     observation: CollateralObservation
     attestation: Attestation
-
-    def encode(self) -> bytes:
-        return pack_record([self.observation.to_fields(), self.attestation.to_fields()])
-
-    @classmethod
-    def decode(cls, data: bytes) -> SignedObservation:
-        observation, attestation = unpack_record(data, "SignedObservation", 2)
-        return cls(
-            CollateralObservation.from_fields(observation),
-            Attestation.from_fields(attestation),
-        )
 
     def is_valid(self, network_chain_id: int) -> bool:
         message = self.observation.signing_bytes(network_chain_id)
@@ -326,16 +316,14 @@ class ObservationPool:
         )
 
 
+@declare_record
 @dataclass(frozen=True)
-class ReobserveRequest:
+class ReobserveRequest(Declared):
     """Which deposit log a validator asks its peers to look up and attest if real."""
 
-    chain_id: int
-    tx_hash: bytes
-    log_index: int
-
-    def to_fields(self) -> list[object]:
-        return [self.chain_id, self.tx_hash, self.log_index]
+    chain_id: ChainId
+    tx_hash: Hash
+    log_index: Uint
 
 
 def compute_request_body(request: ReobserveRequest, sent_ms: int) -> list[object]:
@@ -348,34 +336,17 @@ REQUEST_VERSION = 2
 """Version 1 was an unsigned request any node could send; it is refused."""
 
 
+@declare_record(head=REQUEST_VERSION)
 @dataclass(frozen=True)
-class SignedReobserveRequest:
+class SignedReobserveRequest(Versioned):
     """A `ReobserveRequest` signed by the asking validator at `sent_ms` (its wall clock):
     only validators make their peers read a chain, and the time lets the first hop
-    refuse stale copies and budget each signer's fresh requests (node/bridge)."""
+    refuse stale copies and budget each signer's fresh requests (node/bridge). On the
+    wire, flat: the version, the request's fields, the time, the signer and signature."""
 
-    request: ReobserveRequest
-    sent_ms: int
-    attestation: Attestation
-
-    def encode(self) -> bytes:
-        body = compute_request_body(self.request, self.sent_ms)
-        return pack([REQUEST_VERSION, *body, *self.attestation.to_fields()])
-
-    @classmethod
-    def decode(cls, data: bytes) -> SignedReobserveRequest:
-        """Exact ints (no bools) >= 0, a 32-byte tx hash, a validator's key and signature."""
-        what = "SignedReobserveRequest"
-        fields = expect_list(unpack(data, what), what)
-        if not fields or type(fields[0]) is not int or fields[0] != REQUEST_VERSION:
-            found = fields[0] if fields else None
-            raise DecodeError(what, f"version {found!r} refused, want {REQUEST_VERSION} (signed)")
-        if len(fields) != 7:
-            raise DecodeError(what, f"want a version-{REQUEST_VERSION} list of 6 fields")
-        check_fields(fields[1:], what, {1: 32, 4: 32, 5: 64})
-        _, chain_id, tx_hash, log_index, sent_ms, signer, signature = fields
-        request = ReobserveRequest(chain_id, tx_hash, log_index)
-        return cls(request, sent_ms, Attestation(signer, signature))
+    request: Annotated[ReobserveRequest, Inline()]
+    sent_ms: Uint
+    attestation: Annotated[Attestation, Inline()]
 
     def signing_bytes(self, network_chain_id: int) -> bytes:
         """What the asker signed: chain-bound, under its own domain."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
@@ -26,11 +26,20 @@ from bridge.chain import Chain
 from bridge.eip712 import compute_digest, compute_rotation_struct_hash, sign_digest
 from bridge.validators import EvmValidatorSet, ValidatorSetError
 from bridge.vault import get_validator_set
-from bridge.wire import check_fields, pack_record, unpack_record
+from bridge.wire import FORMAT_VERSION, Versioned
 from bridge.withdrawal import SignatureSet, WithdrawalError
 from clearing.genesis import Validator
 from clearing.state import ClearingState
-from lightclient.codec import DecodeError
+from lightclient.codec import DecodeError, expect_bytes, expect_int, unpack
+from lightclient.records import (
+    Address,
+    ChainId,
+    Declared,
+    EvmSignature,
+    Inline,
+    Spread,
+    declare_record,
+)
 
 
 def get_consensus_members(validators: Iterable[Validator]) -> list[tuple[bytes, int]]:
@@ -73,14 +82,40 @@ def sign_rotation(
     return sign_digest(compute_rotation_digest(chain_id, vault, current, target), evm_private_key)
 
 
+def encode_set(validators: EvmValidatorSet) -> list[Any]:
+    return [validators.epoch, validators.addresses, validators.powers]
+
+
+def decode_set(values: list[Any], what: str) -> EvmValidatorSet:
+    """A set from its epoch, addresses and powers: as many of each, a valid set."""
+    epoch, addresses, powers = values
+    if not isinstance(addresses, list) or not isinstance(powers, list):
+        raise DecodeError(what, "addresses and powers must be lists")
+    if len(addresses) != len(powers):
+        raise DecodeError(what, f"{len(addresses)} addresses, {len(powers)} powers")
+    members = tuple(
+        (expect_bytes(address, f"{what}.addresses", 20), expect_int(power, f"{what}.powers"))
+        for address, power in zip(addresses, powers, strict=True)
+    )
+    try:
+        return EvmValidatorSet(expect_int(epoch, f"{what}.epoch"), members)
+    except ValidatorSetError as exc:
+        raise DecodeError(what, str(exc)) from None
+
+
+ValidatorSet = Annotated[EvmValidatorSet, Spread(3, decode_set, encode_set)]
+"""A vault's set on the wire: its epoch, its addresses and its powers, three fields."""
+
+
+@declare_record
 @dataclass(frozen=True)
-class Rotation:
+class Rotation(Declared):
     """One vault's move from `current` (as read on chain) to `target` (epoch + 1)."""
 
-    chain_id: int
-    vault: bytes
-    current: EvmValidatorSet
-    target: EvmValidatorSet
+    chain_id: ChainId
+    vault: Address
+    current: ValidatorSet
+    target: ValidatorSet
 
     def get_digest(self) -> bytes:
         return compute_rotation_digest(self.chain_id, self.vault, self.current, self.target)
@@ -96,46 +131,23 @@ class Rotation:
         return collected
 
 
+@declare_record(head=FORMAT_VERSION)
 @dataclass(frozen=True)
-class RotationSignature:
-    """One validator's EVM signature over a rotation: the gossip message."""
+class RotationSignature(Versioned):
+    """One validator's EVM signature over a rotation: the gossip message, the rotation's
+    fields followed by the signature."""
 
-    rotation: Rotation
-    signature: bytes  # 65 bytes r || s || v
-
-    def encode(self) -> bytes:
-        r = self.rotation
-        return pack_record(
-            [r.chain_id, r.vault, *encode_set(r.current), *encode_set(r.target), self.signature]
-        )
+    rotation: Annotated[Rotation, Inline()]
+    signature: EvmSignature
 
     @classmethod
     def decode(cls, data: bytes) -> RotationSignature:
-        f = unpack_record(data, "RotationSignature", 9)
-        check_fields([f[0], f[1], f[2], f[5], f[8]], "RotationSignature", {1: 20, 4: 65})
-        current = decode_set(f[2], f[3], f[4], "current")
-        target = decode_set(f[5], f[6], f[7], "target")
-        if target.epoch != current.epoch + 1:
-            raise DecodeError("RotationSignature", f"epoch {current.epoch} to {target.epoch}")
-        return cls(Rotation(f[0], f[1], current, target), f[8])
-
-
-def encode_set(validators: EvmValidatorSet) -> list[Any]:
-    return [validators.epoch, validators.addresses, validators.powers]
-
-
-def decode_set(epoch: int, addresses: Any, powers: Any, what: str) -> EvmValidatorSet:
-    if not isinstance(addresses, list) or not isinstance(powers, list):
-        raise DecodeError("RotationSignature", f"{what}: addresses and powers must be lists")
-    if len(addresses) != len(powers):
-        raise DecodeError("RotationSignature", f"{what}: {len(addresses)} addresses, "
-                          f"{len(powers)} powers")  # fmt: skip
-    check_fields([*addresses, *powers], f"RotationSignature.{what}",
-                 dict.fromkeys(range(len(addresses)), 20))  # fmt: skip
-    try:
-        return EvmValidatorSet(epoch, tuple(zip(addresses, powers, strict=True)))
-    except ValidatorSetError as exc:
-        raise DecodeError("RotationSignature", f"{what}: {exc}") from None
+        """Its fields, then the one check across them: the target is the next epoch."""
+        signed = cls.from_fields(unpack(data, cls.__name__))
+        current, target = signed.rotation.current.epoch, signed.rotation.target.epoch
+        if target != current + 1:
+            raise DecodeError("RotationSignature", f"epoch {current} to {target}")
+        return signed
 
 
 def sign_rotation_message(rotation: Rotation, evm_private_key: bytes) -> RotationSignature:

@@ -1,32 +1,24 @@
-"""Versioned msgpack wire form shared by bridge records: `[FORMAT_VERSION, fields...]`,
-encoded and checked by the one codec (lightclient/codec.py)."""
+"""The bridge's records on the wire: `[FORMAT_VERSION, fields...]`, declared
+(lightclient/records.py, ``head=FORMAT_VERSION``) and packed by the one codec."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Self
 
-from lightclient.codec import DecodeError, expect_bytes, expect_int, expect_list, pack, unpack
+from lightclient.codec import pack, unpack
+from lightclient.records import Declared
 
 FORMAT_VERSION = 1
 
 
-def pack_record(fields: list[Any]) -> bytes:
-    return pack([FORMAT_VERSION, *fields])
+class Versioned(Declared):
+    """A declared record sent alone: its fields, its head first, as one msgpack list."""
 
+    __slots__ = ()
 
-def unpack_record(data: bytes, what: str, count: int) -> list[Any]:
-    """The `count` fields after the version; DecodeError on anything else."""
-    fields = expect_list(unpack(data, what), what)
-    if len(fields) != count + 1 or fields[0] != FORMAT_VERSION:
-        raise DecodeError(what, f"want a version-{FORMAT_VERSION} list of {count} fields")
-    return fields[1:]
+    def encode(self) -> bytes:
+        return pack(self.to_fields())
 
-
-def check_fields(fields: list[Any], what: str, byte_sizes: dict[int, int]) -> None:
-    """Field i must be bytes of length byte_sizes[i] if listed there, else an int >= 0."""
-    for index, value in enumerate(fields):
-        want = byte_sizes.get(index)
-        if want is None:
-            expect_int(value, f"{what} field {index}")
-        else:
-            expect_bytes(value, f"{what} field {index}", want)
+    @classmethod
+    def decode(cls, data: bytes) -> Self:
+        return cls.from_fields(unpack(data, cls.__name__))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
@@ -30,27 +30,38 @@ from bridge.eip712 import (
     sign_digest,
 )
 from bridge.validators import EvmValidatorSet, is_quorum
-from bridge.wire import check_fields, pack_record, unpack_record
+from bridge.wire import FORMAT_VERSION, Versioned
 from clearing.state import WithdrawalRecord
+from lightclient.records import (
+    Address,
+    ChainId,
+    Declared,
+    EvmSignature,
+    Inline,
+    Uint,
+    Uint256,
+    declare_record,
+)
 
 
 class WithdrawalError(Exception):
     """A withdrawal signature or request that cannot be accepted."""
 
 
+@declare_record
 @dataclass(frozen=True)
-class WithdrawalAuthorization:
+class WithdrawalAuthorization(Declared):
     """Exactly the fields the vault's `withdraw` checks; addresses are 20 raw bytes."""
 
-    chain_id: int
-    vault: bytes
-    epoch: int
-    member: bytes
-    token: bytes
-    amount: int  # on-chain units (quanta * quantum)
-    recipient: bytes
-    nonce: int
-    expiry: int  # unix seconds
+    chain_id: ChainId
+    vault: Address
+    epoch: Uint
+    member: Address
+    token: Address
+    amount: Uint256  # on-chain units (quanta * quantum)
+    recipient: Address
+    nonce: Uint256
+    expiry: Uint  # unix seconds
 
     def get_digest(self) -> bytes:
         struct_hash = compute_withdrawal_struct_hash(
@@ -88,45 +99,14 @@ def sign_withdrawal(auth: WithdrawalAuthorization, evm_private_key: bytes) -> by
     return sign_digest(auth.get_digest(), evm_private_key)
 
 
+@declare_record(head=FORMAT_VERSION)
 @dataclass(frozen=True)
-class WithdrawalSignature:
-    """One validator's signature over one authorisation: the gossip message."""
+class WithdrawalSignature(Versioned):
+    """One validator's signature over one authorisation: the gossip message, the
+    authorisation's fields followed by the signature."""
 
-    authorization: WithdrawalAuthorization
-    signature: bytes  # 65 bytes r || s || v
-
-    def encode(self) -> bytes:
-        a = self.authorization
-        fields = [
-            a.chain_id,
-            a.vault,
-            a.epoch,
-            a.member,
-            a.token,
-            a.amount.to_bytes(32, "big"),
-            a.recipient,
-            a.nonce.to_bytes(32, "big"),
-            a.expiry,
-            self.signature,
-        ]
-        return pack_record(fields)
-
-    @classmethod
-    def decode(cls, data: bytes) -> WithdrawalSignature:
-        f = unpack_record(data, "WithdrawalSignature", 10)
-        check_fields(f, "WithdrawalSignature", {1: 20, 3: 20, 4: 20, 5: 32, 6: 20, 7: 32, 9: 65})
-        auth = WithdrawalAuthorization(
-            chain_id=f[0],
-            vault=f[1],
-            epoch=f[2],
-            member=f[3],
-            token=f[4],
-            amount=int.from_bytes(f[5], "big"),
-            recipient=f[6],
-            nonce=int.from_bytes(f[7], "big"),
-            expiry=f[8],
-        )
-        return cls(auth, f[9])
+    authorization: Annotated[WithdrawalAuthorization, Inline()]
+    signature: EvmSignature
 
 
 def sign_withdrawal_record(

@@ -39,9 +39,9 @@ from clearing.member_authorisation import check_member_request, spend_nonce
 from clearing.request_schema import (
     Address,
     ExpiresMs,
-    Name,
     Nonce,
     Signature,
+    SignedName,
     SignedRequest,
     member_request,
 )
@@ -69,7 +69,7 @@ class OfferClientAccount(SignedRequest):
     KIND: ClassVar[int] = 23
     member: Address
     client: Address
-    model: Name  # a SegregationModel value
+    model: SignedName  # a SegregationModel value
     backup: Address  # NO_BACKUP: none
     expires_ms: ExpiresMs
     nonce: Nonce
@@ -88,7 +88,7 @@ class AcceptClientAccount(SignedRequest):
     KIND: ClassVar[int] = 24
     member: Address
     clearing_member: Address
-    model: Name
+    model: SignedName
     backup: Address
     expires_ms: ExpiresMs
     nonce: Nonce

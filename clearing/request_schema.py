@@ -49,6 +49,7 @@ class RequestKind:
     """A request field's kind: on the wire, the record kind its ``wire`` says."""
 
     __slots__ = ()
+    width: ClassVar[int] = 1
 
     @property
     def wire(self) -> FieldKind:
@@ -62,6 +63,12 @@ class RequestKind:
 
     def encode_source(self, ns: Namespace, value: str) -> str:
         return self.wire.encode_source(ns, value)
+
+    def decode_spread(self, ns: Namespace, values: list[str], what: str) -> str:
+        return self.wire.decode_spread(ns, values, what)
+
+    def encode_spread(self, ns: Namespace, value: str) -> list[str]:
+        return self.wire.encode_spread(ns, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +142,7 @@ class Text(RequestKind):
 
 
 @dataclass(frozen=True, slots=True)
-class Flag(RequestKind):
+class Boolean(RequestKind):
     """A bool (msgpack true/false, never 0/1), signed as an EIP-712 ``bool``."""
 
     signed_as: str | None = None
@@ -153,13 +160,15 @@ class Flag(RequestKind):
         return value
 
 
-WireField = Integer | FixedBytes | Text | Flag
+WireField = Integer | FixedBytes | Text | Boolean
 
 Address = Annotated[bytes, FixedBytes(20, "address")]
 Nonce = Annotated[int, Integer("uint64")]
 SubAccountNumber = Annotated[int, Integer("uint32", 0, MAX_SUB_ACCOUNT)]
-Name = Annotated[str, Text()]
-Bool = Annotated[bool, Flag()]
+SignedName = Annotated[str, Text()]
+"""A name the member signs as an EIP-712 ``string`` (the wire's ``Name`` is
+lightclient.records')."""
+Bool = Annotated[bool, Boolean()]
 Signature = Annotated[bytes, FixedBytes(65, None)]
 """The member's 65-byte EIP-712 signature (r, s, v) of the other fields."""
 ExpiresMs = Annotated[int, Integer("uint64")]

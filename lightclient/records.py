@@ -15,7 +15,8 @@ items) and ``from_fields(obj)`` (the list checked field by field with the codec'
 with the numbers). A field whose type is itself a record is its list; a
 ``tuple[X, ...]`` of records is a list of them (``Items`` bounds its length); a field
 may be ``Optional`` (nil or its kind); ``head`` puts a constant first (a format
-version, a governance change's name), checked before anything else. A field left
+version, a governance change's name), or several (a version and a message's kind),
+checked before anything else. A field left
 undeclared, or declared with another Python type, fails at import (``RecordError``).
 
 Both methods are generated when the class is created, as dataclasses generates
@@ -85,6 +86,10 @@ class Namespace:
 class FieldKind(Protocol):
     """What a field is on the wire: the source that decodes and encodes it."""
 
+    @property
+    def width(self) -> int:
+        """How many of the record's wire fields it takes (1 unless spread)."""
+
     def check(self, hint: Any) -> str | None:
         """Why the field's Python type cannot be this kind (None: it can)."""
 
@@ -92,12 +97,19 @@ class FieldKind(Protocol):
 
     def encode_source(self, ns: Namespace, value: str) -> str: ...
 
+    def decode_spread(self, ns: Namespace, values: list[str], what: str) -> str:
+        """The source reading the field from its ``width`` wire values."""
+
+    def encode_spread(self, ns: Namespace, value: str) -> list[str]:
+        """The sources of its ``width`` wire values."""
+
 
 class Kind:
     """A kind whose value is written as it is, of ``python_type`` (None: any)."""
 
     __slots__ = ()
     python_type: ClassVar[type | None] = None
+    width: ClassVar[int] = 1
 
     def check(self, hint: Any) -> str | None:
         expected = self.python_type
@@ -106,8 +118,17 @@ class Kind:
         name = getattr(hint, "__name__", hint)
         return f"declared {name}, but the wire kind is {expected.__name__}"
 
+    def decode_source(self, ns: Namespace, value: str, what: str) -> str:
+        raise NotImplementedError  # a spread kind reads its values with decode_spread
+
     def encode_source(self, ns: Namespace, value: str) -> str:
         return value
+
+    def decode_spread(self, ns: Namespace, values: list[str], what: str) -> str:
+        return self.decode_source(ns, values[0], what)
+
+    def encode_spread(self, ns: Namespace, value: str) -> list[str]:
+        return [self.encode_source(ns, value)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +155,20 @@ class Bytes(Kind):
         if self.length is None:
             return f"expect_bytes({value}, {what!r}, None, {self.max_length})"
         return f"expect_bytes({value}, {what!r}, {self.length})"
+
+
+@dataclass(frozen=True, slots=True)
+class Uint256AsBytes(Kind):
+    """An int in ``[0, 2**256)`` written as its 32 big-endian bytes (an EVM uint256: an
+    on-chain amount, a vault's nonce), where msgpack's ints stop at 64 bits."""
+
+    python_type: ClassVar[type | None] = int
+
+    def decode_source(self, ns: Namespace, value: str, what: str) -> str:
+        return f"int.from_bytes(expect_bytes({value}, {what!r}, 32))"
+
+    def encode_source(self, ns: Namespace, value: str) -> str:
+        return f"{value}.to_bytes(32)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +240,62 @@ class Checked(Kind):
 
     def encode_source(self, ns: Namespace, value: str) -> str:
         return value if self.encode is None else f"{ns.name(self.encode)}({value})"
+
+
+@dataclass(frozen=True, slots=True)
+class Spread(Kind):
+    """A value written as ``count`` fields of its record, read by a check of its own,
+    ``decode(values, what)`` of the list of them (raising ``DecodeError``), and written
+    as the list ``encode(value)``: a validator set as its epoch, addresses and powers."""
+
+    count: int
+    decode: Callable[[list[Any], str], Any]
+    encode: Callable[[Any], list[Any]]
+
+    @property
+    def width(self) -> int:  # type: ignore[override]
+        return self.count
+
+    def decode_spread(self, ns: Namespace, values: list[str], what: str) -> str:
+        return f"{ns.name(self.decode)}([{', '.join(values)}], {what!r})"
+
+    def encode_spread(self, ns: Namespace, value: str) -> list[str]:
+        return [f"*{ns.name(self.encode)}({value})"]
+
+
+@dataclass(frozen=True, slots=True)
+class Inline(Kind):
+    """A declared record whose fields are the parent's, in its place (an authorisation
+    flattened into the message that carries it): read and written field by field, as if
+    declared in the parent, each named ``field.inner``."""
+
+    kind: type[Declared] | None = None
+
+    @property
+    def width(self) -> int:  # type: ignore[override]
+        return sum(kind.width for _, kind in self.record.RECORD_FIELDS)
+
+    @property
+    def record(self) -> type[Declared]:
+        assert self.kind is not None  # bound by declare_record
+        return self.kind
+
+    def check(self, hint: Any) -> str | None:
+        return None if is_record(hint) else f"declared {hint}, but inline is a declared record"
+
+    def decode_spread(self, ns: Namespace, values: list[str], what: str) -> str:
+        args, at = [], 0
+        for name, kind in self.record.RECORD_FIELDS:
+            args.append(kind.decode_spread(ns, values[at : at + kind.width], f"{what}.{name}"))
+            at += kind.width
+        return f"{ns.name(self.record)}({', '.join(args)})"
+
+    def encode_spread(self, ns: Namespace, value: str) -> list[str]:
+        return [
+            item
+            for name, kind in self.record.RECORD_FIELDS
+            for item in kind.encode_spread(ns, f"{value}.{name}")
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +394,8 @@ def bind_kind(cls: type, name: str, hint: Any, kind: FieldKind) -> FieldKind:
     """``kind`` completed from the annotation (a choice's enum, a tuple's record items)."""
     if isinstance(kind, Choice):
         return Choice(hint)
+    if isinstance(kind, Inline):
+        return Inline(hint)
     if isinstance(kind, Items) and kind.item is None:
         item = hint.__args__[0]
         if not is_record(item):
@@ -340,34 +433,38 @@ def compile_function(name: str, source: str, ns: Namespace) -> Callable[..., Any
     return scope[name]  # type: ignore[no-any-return]
 
 
-def make_to_fields(fields: tuple[tuple[str, FieldKind], ...], head: object) -> Callable[..., Any]:
+def make_to_fields(
+    fields: tuple[tuple[str, FieldKind], ...], heads: tuple[object, ...]
+) -> Callable[..., Any]:
     ns = Namespace()
-    items = [kind.encode_source(ns, f"self.{name}") for name, kind in fields]
-    if head is not NO_HEAD:
-        items.insert(0, ns.name(head))
+    items = [ns.name(head) for head in heads]
+    items += [item for name, kind in fields for item in kind.encode_spread(ns, f"self.{name}")]
     source = f"def to_fields(self):\n    return [{', '.join(items)}]\n"
     return compile_function("to_fields", source, ns)
 
 
 def make_from_fields(
-    record: str, fields: tuple[tuple[str, FieldKind], ...], head: object
+    record: str, fields: tuple[tuple[str, FieldKind], ...], heads: tuple[object, ...]
 ) -> Callable[..., Any]:
-    """``from_fields(cls, obj)``: the list's length, the head if any, then each field."""
+    """``from_fields(cls, obj)``: the list's length, the heads if any, then each field."""
     ns = Namespace()
-    first = 0 if head is NO_HEAD else 1
-    args = [
-        kind.decode_source(ns, f"_f[{n + first}]", name) for n, (name, kind) in enumerate(fields)
-    ]
+    at = len(heads)
+    args = []
+    for name, kind in fields:
+        args.append(kind.decode_spread(ns, [f"_f[{n}]" for n in range(at, at + kind.width)], name))
+        at += kind.width
     lines = ["def from_fields(cls, obj):"]
-    if head is NO_HEAD:
-        lines.append(f"    _f = expect_list(obj, {record!r}, {len(fields)})")
+    if not heads:
+        lines.append(f"    _f = expect_list(obj, {record!r}, {at})")
     else:
-        # One test on the way in; the refusal then says which check failed, the head first.
-        length, expected, expected_type = len(fields) + 1, ns.name(head), ns.name(type(head))
+        # One test on the way in; the refusal then says which check failed, the heads first.
+        tests = [
+            f"obj[{n}] != {ns.name(head)} or type(obj[{n}]) is not {ns.name(type(head))}"
+            for n, head in enumerate(heads)
+        ]
         lines += [
-            f"    if type(obj) is not list or len(obj) != {length} or obj[0] != {expected}"
-            f" or type(obj[0]) is not {expected_type}:",
-            f"        {ns.name(refuse_head)}({record!r}, obj, {expected}, {length})",
+            f"    if type(obj) is not list or len(obj) != {at} or {' or '.join(tests)}:",
+            f"        {ns.name(refuse_head)}({record!r}, obj, {ns.name(heads)}, {at})",
             "    _f = obj",
         ]
     lines.append(f"    return cls({', '.join(args)})")
@@ -375,21 +472,24 @@ def make_from_fields(
     return classmethod(compile_function("from_fields", source, ns))  # type: ignore[return-value]
 
 
-def refuse_head(record: str, obj: object, head: object, length: int) -> None:
-    """The version (or name) first, then the length: an older version is named as such
-    even when it had other fields."""
+def refuse_head(record: str, obj: object, heads: tuple[object, ...], length: int) -> None:
+    """The version (or name) first, then any other head, then the length: an older
+    version is named as such even when it had other fields."""
     items = expect_list(obj, record)
-    got = items[0] if items else None
-    if got != head or type(got) is not type(head):
-        word = "version " if type(head) is int else ""
-        raise DecodeError(record, f"{word}{got!r} is not {head!r}")
+    for n, head in enumerate(heads):
+        got = items[n] if n < len(items) else None
+        if got != head or type(got) is not type(head):
+            word = "version " if n == 0 and type(head) is int else ""
+            raise DecodeError(record, f"{word}{got!r} is not {head!r}")
     expect_list(items, record, length)
 
 
 def declare_record(cls: T | None = None, /, *, head: object = NO_HEAD) -> Any:
     """Give the dataclass ``cls`` the ``to_fields`` and ``from_fields`` its declaration says
-    (``head``: a constant written first and checked first); ``RecordError`` at import if
-    the declaration is inconsistent. Methods the class writes itself are kept."""
+    (``head``: a constant written first and checked first, or a tuple of them: a version
+    and a message's kind); ``RecordError`` at import if the declaration is inconsistent.
+    Methods the class writes itself are kept."""
+    heads = () if head is NO_HEAD else head if isinstance(head, tuple) else (head,)
 
     def declare(cls: T) -> T:
         if not dataclasses.is_dataclass(cls):
@@ -397,9 +497,9 @@ def declare_record(cls: T | None = None, /, *, head: object = NO_HEAD) -> Any:
         fields = read_fields(cls)
         cls.RECORD_FIELDS = fields  # type: ignore[attr-defined]
         if "to_fields" not in cls.__dict__:
-            cls.to_fields = make_to_fields(fields, head)  # type: ignore[attr-defined]
+            cls.to_fields = make_to_fields(fields, heads)  # type: ignore[attr-defined]
         if "from_fields" not in cls.__dict__:
-            cls.from_fields = make_from_fields(cls.__name__, fields, head)  # type: ignore[attr-defined]
+            cls.from_fields = make_from_fields(cls.__name__, fields, heads)  # type: ignore[attr-defined]
         return cls
 
     return declare if cls is None else declare(cls)
@@ -414,4 +514,7 @@ Hash = Annotated[bytes, Bytes(32)]
 PublicKey = Annotated[bytes, Bytes(32)]
 """An Ed25519 public key (a validator's, a venue's)."""
 EdSignature = Annotated[bytes, Bytes(64)]
+EvmSignature = Annotated[bytes, Bytes(65)]
+"""An EVM key's signature, r || s || v."""
+Uint256 = Annotated[int, Uint256AsBytes()]
 Name = Annotated[str, Str()]

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from bridge.eip712 import SignatureError, recover_signer
 from bridge.external import SignedExternalEvent, compute_external_signing_bytes
 from bridge.observation import SignedObservation, SignedReobserveRequest
 from bridge.rotation import RotationSignature
-from bridge.wire import pack_record, unpack_record
+from bridge.wire import FORMAT_VERSION, Versioned
 from bridge.withdrawal import WithdrawalSignature
 from clearing.assets import CollateralKey
 from clearing.attestation import Attestation, is_valid_signature
@@ -46,6 +45,7 @@ from clearing.validator_set import has_power
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
 from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack
+from lightclient.records import declare_record
 from node.bridge.admission import RequestGate
 from node.bridge.signers import (
     describe_absence,
@@ -124,44 +124,22 @@ validator governance added), or have been removed or jailed in a block the forwa
 has not committed yet; or the message is an old one re-delivered."""
 
 
-Observed = TypeVar("Observed", PayoutObservation, ExpiryObservation)
-
-
+@declare_record(head=FORMAT_VERSION)
 @dataclass(frozen=True)
-class ObservationAttestation(Generic[Observed]):
-    """One validator's attestation of a vault event: ``[observation, attestation]``."""
-
-    observation: Observed
-    attestation: Attestation
-
-    def encode(self) -> bytes:
-        return pack_record([self.observation.to_fields(), self.attestation.to_fields()])
-
-    @classmethod
-    def decode_as(cls, data: bytes, kind: type[Observed]) -> tuple[Observed, Attestation]:
-        observation, attestation = unpack_record(data, cls.__name__, 2)
-        return (
-            kind.from_fields(observation),
-            Attestation.from_fields(attestation),
-        )
-
-
-@dataclass(frozen=True)
-class PayoutAttestation(ObservationAttestation[PayoutObservation]):
+class PayoutAttestation(Versioned):
     """One validator's attestation that the vault paid a withdrawal (a final Withdrawn log)."""
 
-    @classmethod
-    def decode(cls, data: bytes) -> PayoutAttestation:
-        return cls(*cls.decode_as(data, PayoutObservation))
+    observation: PayoutObservation
+    attestation: Attestation
 
 
+@declare_record(head=FORMAT_VERSION)
 @dataclass(frozen=True)
-class ExpiryAttestation(ObservationAttestation[ExpiryObservation]):
+class ExpiryAttestation(Versioned):
     """One validator's attestation that the vault never used an expired withdrawal's nonce."""
 
-    @classmethod
-    def decode(cls, data: bytes) -> ExpiryAttestation:
-        return cls(*cls.decode_as(data, ExpiryObservation))
+    observation: ExpiryObservation
+    attestation: Attestation
 
 
 PooledMessage = (

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Set
 from dataclasses import dataclass
+from typing import Annotated, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -44,6 +45,17 @@ from lightclient.codec import (
     expect_list,
     pack,
     unpack,
+)
+from lightclient.records import (
+    Bytes,
+    ChainId,
+    Checked,
+    Declared,
+    EdSignature,
+    Hash,
+    Int,
+    PublicKey,
+    declare_record,
 )
 from node.p2p import Topic
 from proofs.report import AccountKey, Report, ValidatorSignature, decode_report
@@ -78,21 +90,26 @@ class ShareSignerWithoutPower(ReportsMessageError):
         self.epoch = epoch
 
 
-@dataclass(frozen=True)
-class SignatureShare:
-    chain_id: int
-    epoch: int
-    report_hash: bytes
-    signer: bytes
-    signature: bytes
+Epoch = Annotated[int, Int(1)]
+
+
+class Share(Declared):
+    """A share on the wire: ``[REPORTS_VERSION, its kind, fields...]``."""
+
+    __slots__ = ()
 
     def encode(self) -> bytes:
-        return pack(
-            [
-                REPORTS_VERSION, KIND_SHARE, self.chain_id, self.epoch, self.report_hash,
-                self.signer, self.signature,
-            ]
-        )  # fmt: skip
+        return pack(self.to_fields())
+
+
+@declare_record(head=(REPORTS_VERSION, KIND_SHARE))
+@dataclass(frozen=True)
+class SignatureShare(Share):
+    chain_id: ChainId
+    epoch: Epoch
+    report_hash: Annotated[bytes, Bytes(REPORT_HASH_BYTES)]
+    signer: PublicKey
+    signature: EdSignature
 
     def get_attestation(self) -> Attestation:
         return Attestation(self.signer, self.signature)
@@ -119,34 +136,46 @@ def sign_share(
     )
 
 
+def _proof_fields(proofs: tuple[tuple[AccountKey, bytes], ...]) -> list[list[object]]:
+    return [[owner, sub, proof] for (owner, sub), proof in proofs]
+
+
+def read_proofs(obj: object, what: str) -> tuple[tuple[AccountKey, bytes], ...]:
+    """1 to MAX_SHARE_PROOFS ``[owner, sub, proof]``, accounts strictly sorted, each proof
+    1 to MAX_PROOF_BYTES bytes."""
+    items = expect_list(obj, what)
+    if not 0 < len(items) <= MAX_SHARE_PROOFS:
+        raise DecodeError(what, f"{len(items)} proofs, expected 1 to {MAX_SHARE_PROOFS}")
+    proofs = []
+    for item in items:
+        owner, sub, proof = expect_list(item, "proof", 3)
+        if type(proof) is not bytes or not 0 < len(proof) <= MAX_PROOF_BYTES:
+            raise DecodeError("proof", f"expected 1 to {MAX_PROOF_BYTES} bytes")
+        key = (expect_bytes(owner, "owner", 20), expect_int(sub, "sub-account", 0, MAX_UINT64))
+        proofs.append((key, proof))
+    keys = [key for key, _ in proofs]
+    if keys != sorted(set(keys)):
+        raise DecodeError(what, "accounts must be strictly sorted")
+    return tuple(proofs)
+
+
+@declare_record(head=(REPORTS_VERSION, KIND_PROOFS))
 @dataclass(frozen=True)
-class ProofShare:
+class ProofShare(Share):
     """Proofs of some of the accounts `signer` proved for the report of `epoch`."""
 
-    chain_id: int
-    epoch: int
-    statement_digest: bytes
-    signer: bytes
-    proofs: tuple[tuple[AccountKey, bytes], ...]
-    signature: bytes
-
-    def encode(self) -> bytes:
-        return pack(
-            [
-                REPORTS_VERSION, KIND_PROOFS, self.chain_id, self.epoch, self.statement_digest,
-                self.signer, _proof_fields(self.proofs), self.signature,
-            ]
-        )  # fmt: skip
+    chain_id: ChainId
+    epoch: Epoch
+    statement_digest: Hash
+    signer: PublicKey
+    proofs: Annotated[tuple[tuple[AccountKey, bytes], ...], Checked(read_proofs, _proof_fields)]
+    signature: EdSignature
 
     def is_valid(self) -> bool:
         message = compute_proof_share_signing_bytes(
             self.chain_id, self.epoch, self.statement_digest, self.proofs
         )
         return is_valid_signature(self.signer, self.signature, message)
-
-
-def _proof_fields(proofs: tuple[tuple[AccountKey, bytes], ...]) -> list[list[object]]:
-    return [[owner, sub, proof] for (owner, sub), proof in proofs]
 
 
 def compute_proof_share_signing_bytes(
@@ -204,68 +233,31 @@ def decode_reports_message(
             raise DecodeError("reports message", f"expected [{REPORTS_VERSION}, kind, ...]")
         kind = fields[1]
         if kind == KIND_SHARE:
-            return _decode_share(fields, chain_id, validators)
+            return _check_signed(SignatureShare.from_fields(fields), chain_id, validators)
         if kind == KIND_REPORT:
             _, _, encoded = expect_list(fields, "report announcement", 3)
             if not isinstance(encoded, bytes):
                 raise DecodeError("report announcement", "the report must be bytes")
             return ReportAnnouncement(decode_report(encoded), encoded)
         if kind == KIND_PROOFS:
-            return _decode_proof_share(fields, chain_id, validators)
+            return _check_signed(ProofShare.from_fields(fields), chain_id, validators)
         raise DecodeError("reports message", f"unknown kind {kind!r}")
     except DecodeError as exc:  # ReportDecodeError too
         raise ReportsMessageError(str(exc)) from None
 
 
-def _decode_share(fields: list[object], chain_id: int, validators: Set[bytes]) -> SignatureShare:
-    f = expect_list(fields, "signature share", 7)
-    share = SignatureShare(
-        expect_int(f[2], "chain_id", 1),
-        expect_int(f[3], "epoch", 1),
-        expect_bytes(f[4], "report_hash", REPORT_HASH_BYTES),
-        expect_bytes(f[5], "signer", 32),
-        expect_bytes(f[6], "signature", 64),
-    )
-    _check_signed(share, chain_id, validators)
-    return share
+AnyShare = TypeVar("AnyShare", SignatureShare, ProofShare)
 
 
-def _decode_proof_share(fields: list[object], chain_id: int, validators: Set[bytes]) -> ProofShare:
-    f = expect_list(fields, "proof share", 8)
-    items = expect_list(f[6], "proofs")
-    if not 0 < len(items) <= MAX_SHARE_PROOFS:
-        raise DecodeError("proofs", f"{len(items)} proofs, expected 1 to {MAX_SHARE_PROOFS}")
-    proofs = []
-    for item in items:
-        owner, sub, proof = expect_list(item, "proof", 3)
-        if type(proof) is not bytes or not 0 < len(proof) <= MAX_PROOF_BYTES:
-            raise DecodeError("proof", f"expected 1 to {MAX_PROOF_BYTES} bytes")
-        key = (expect_bytes(owner, "owner", 20), expect_int(sub, "sub-account", 0, MAX_UINT64))
-        proofs.append((key, proof))
-    keys = [key for key, _ in proofs]
-    if keys != sorted(set(keys)):
-        raise DecodeError("proofs", "accounts must be strictly sorted")
-    share = ProofShare(
-        expect_int(f[2], "chain_id", 1),
-        expect_int(f[3], "epoch", 1),
-        expect_bytes(f[4], "statement_digest", 32),
-        expect_bytes(f[5], "signer", 32),
-        tuple(proofs),
-        expect_bytes(f[7], "signature", 64),
-    )
-    _check_signed(share, chain_id, validators)
-    return share
-
-
-def _check_signed(
-    share: SignatureShare | ProofShare, chain_id: int, validators: Set[bytes]
-) -> None:
+def _check_signed(share: AnyShare, chain_id: int, validators: Set[bytes]) -> AnyShare:
+    """The share, if signed for `chain_id` by one of `validators`."""
     if share.chain_id != chain_id:
         raise ReportsMessageError(f"share for chain {share.chain_id}, not chain {chain_id}")
     if not share.is_valid():
         raise ReportsMessageError(f"share of epoch {share.epoch}: the signature does not verify")
     if share.signer not in validators:
         raise ShareSignerWithoutPower(share.signer, share.epoch)
+    return share
 
 
 def make_reports_topic(chain_id: int, state: Callable[[], ClearingState]) -> Topic:

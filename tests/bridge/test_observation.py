@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import replace
 
 import pytest
@@ -35,7 +36,7 @@ from bridge.observation import (
     sign_observation,
     sign_reobserve_request,
 )
-from bridge.wire import pack_record
+from bridge.wire import FORMAT_VERSION
 from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.assets import CollateralToken
 from clearing.attestation import is_valid_signature
@@ -350,16 +351,19 @@ def test_signed_reobserve_request_round_trips_and_binds_signer_and_network() -> 
 
 
 def test_unsigned_version_1_request_and_malformed_signed_ones_are_refused() -> None:
-    with pytest.raises(DecodeError, match="version 1 refused, want 2"):
-        SignedReobserveRequest.decode(pack_record([31337, bytes(32), 0]))
+    with pytest.raises(DecodeError, match="version 1 is not 2"):
+        SignedReobserveRequest.decode(pack([FORMAT_VERSION, 31337, bytes(32), 0]))
     good = [REQUEST_VERSION, 31337, bytes(32), 0, 5, bytes(32), bytes(64)]
-    for index, bad in ((1, True), (2, bytes(31)), (3, -1), (4, 1.5), (5, bytes(33)), (6, b"")):
+    names = ("request.chain_id", "request.tx_hash", "request.log_index", "sent_ms")
+    names += ("attestation.signer", "attestation.signature")
+    bad_values = (True, bytes(31), -1, 1.5, bytes(33), b"")
+    for index, (name, bad) in enumerate(zip(names, bad_values, strict=True), start=1):
         fields = list(good)
         fields[index] = bad
-        with pytest.raises(DecodeError, match="field"):
+        with pytest.raises(DecodeError, match=f"decode {re.escape(name)}:"):
             SignedReobserveRequest.decode(pack(fields))
-    with pytest.raises(DecodeError, match=r"version 2\.0 refused"):
+    with pytest.raises(DecodeError, match=r"version 2\.0 is not 2"):
         SignedReobserveRequest.decode(pack([2.0, *good[1:]]))
-    with pytest.raises(DecodeError, match="6 fields"):
+    with pytest.raises(DecodeError, match="expected 7 fields, got 6"):
         SignedReobserveRequest.decode(pack(good[:-1]))
     assert SignedReobserveRequest.decode(pack(good)).sent_ms == 5

@@ -16,10 +16,10 @@ from bridge.rotation import (
     sign_rotation_message,
 )
 from bridge.validators import EvmValidatorSet, ValidatorSetError
-from bridge.wire import pack_record
+from bridge.wire import FORMAT_VERSION
 from clearing.state import initialize_state
 from clearnode.client.sandbox_keys import derive_seed
-from lightclient.codec import DecodeError
+from lightclient.codec import DecodeError, pack
 from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_genesis
 
 GENESIS = get_genesis()
@@ -78,7 +78,7 @@ def encode_fields(rotation: Rotation, **changes: object) -> bytes:
         "target": rotation.target.addresses, "powers": rotation.target.powers,
         "signature": bytes(65), **changes,
     }  # fmt: skip
-    return pack_record(list(fields.values()))
+    return pack([FORMAT_VERSION, *fields.values()])
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ def encode_fields(rotation: Rotation, **changes: object) -> bytes:
         ({"powers": [10, 10, 10]}, "4 addresses, 3 powers"),
         ({"current_powers": [10, 0, 10]}, "power 0"),
         ({"current": [b"\x01" * 19, *ADDRESSES[1:3]]}, "expected 20 bytes, got 19"),
-        ({"vault": bytes(19)}, "field 1: expected 20 bytes, got 19"),
+        ({"vault": bytes(19)}, "vault: expected 20 bytes, got 19"),
         ({"target": "0x01"}, "must be lists"),
     ],
 )

@@ -289,7 +289,7 @@ COMMON = "    expires_ms: ExpiresMs\n    nonce: Nonce\n"
             "    nonce: Nonce\n    signature: Signature\n",
             "expires_ms",
         ),
-        (f"    member: Name\n{COMMON}    signature: Signature\n", "member"),
+        (f"    member: SignedName\n{COMMON}    signature: Signature\n", "member"),
         ("    member: Address\n    expires_ms: ExpiresMs\n    signature: Signature\n", "nonce"),
     ],
 )

@@ -17,11 +17,13 @@ from lightclient.records import (
     Checked,
     Choice,
     Declared,
+    Inline,
     Int,
     Items,
     Name,
     Optional,
     RecordError,
+    Uint256,
     declare_record,
 )
 
@@ -114,6 +116,27 @@ def test_the_head_is_checked_before_the_length() -> None:
         Order.from_fields(["order"])
 
 
+@declare_record(head=(1, "settle"))
+@dataclass(frozen=True, slots=True)
+class Settlement(Declared):
+    leg: Annotated[Leg, Inline()]
+    amount: Uint256
+
+
+def test_an_inline_record_is_its_parents_fields_a_uint256_its_32_bytes_heads_in_order() -> None:
+    settlement = Settlement(Leg(Side.SELL, 9, Lifetime.IOC), 2**256 - 1)
+    assert settlement.to_fields() == [1, "settle", "sell", 9, 2, b"\xff" * 32]
+    assert Settlement.from_fields([1, "settle", "sell", 9, 2, b"\xff" * 32]) == settlement
+    with pytest.raises(DecodeError, match=r"leg\.lots: 0 outside"):
+        Settlement.from_fields([1, "settle", "sell", 0, 2, bytes(32)])
+    with pytest.raises(DecodeError, match="amount: expected 32 bytes, got 8"):
+        Settlement.from_fields([1, "settle", "sell", 1, 2, bytes(8)])
+    with pytest.raises(DecodeError, match="Settlement: version 2 is not 1"):
+        Settlement.from_fields([2, "pay"])
+    with pytest.raises(DecodeError, match="Settlement: 'pay' is not 'settle'"):
+        Settlement.from_fields([1, "pay"])
+
+
 def test_an_inconsistent_declaration_is_refused_at_import() -> None:
     with pytest.raises(RecordError, match="price: declared str, but the wire kind is int"):
 
@@ -135,6 +158,13 @@ def test_an_inconsistent_declaration_is_refused_at_import() -> None:
         @dataclass(frozen=True)
         class WithGap(Declared):
             gap: Annotated[Gapped, Choice()]
+
+    with pytest.raises(RecordError, match="inline: declared <class 'int'>, but inline is a"):
+
+        @declare_record
+        @dataclass(frozen=True)
+        class InlineInt(Declared):
+            inline: Annotated[int, Inline()]
 
     with pytest.raises(RecordError, match="apply @declare_record above @dataclass"):
         declare_record(Side)

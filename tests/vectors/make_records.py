@@ -15,6 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bridge.cursor import StoredPayout
+from bridge.deposits import DepositEvent
+from bridge.external import SignedExternalEvent
+from bridge.observation import ReobserveRequest, SignedObservation, SignedReobserveRequest
+from bridge.rotation import Rotation, RotationSignature
+from bridge.validators import EvmValidatorSet
+from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.attestation import Attestation
 from clearing.block import TxResult
 from clearing.collateral import CollateralCredit, CollateralObservation
@@ -65,6 +74,8 @@ from lightclient.codec import pack, unpack
 from lightclient.commit import CommitCertificate, CommitSig, VoteType
 from lightclient.header import BlockHeader
 from node.blocksync import SyncedBlock, SyncRequest, SyncResponse
+from node.bridge.gossip import ExpiryAttestation, PayoutAttestation
+from node.reports.gossip import decode_reports_message, sign_proof_shares, sign_share
 
 VECTORS = Path(__file__).resolve().parent / "records" / "records.json"
 
@@ -146,6 +157,10 @@ EVIDENCE = DuplicateVoteEvidence.from_votes(
 HEADER = BlockHeader("clearnode-1", 7, 1_795_219_500_000, HASH, HASH, KEY, NEW_KEY)
 COMMIT = CommitCertificate(6, 1, HASH, (CommitSig(KEY, SIGNATURE), CommitSig(NEW_KEY, bytes(64))))
 BLOCK = Block(HEADER, (b"", b"tx", bytes(300)), COMMIT, (EVIDENCE,))
+UINT256 = 2**256 - 1
+EVM_SIGNATURE = bytes(range(65))
+CURRENT_SET = EvmValidatorSet(4, ((MEMBER, 10), (OTHER, BIG)))
+TARGET_SET = EvmValidatorSet(5, ((MEMBER, 1), (VAULT, 3), (TOKEN, 7)))
 EVENT = Event("withdrawal_paid", (("member", MEMBER), ("nonce", 42), ("big", -(2**70))))
 
 
@@ -215,10 +230,54 @@ def make_vectors() -> dict[str, Vector]:
             SyncResponse.encode,
             lambda data: SyncResponse.decode(data, 5),
         ),
+        **make_bridge_vectors(),
+        **make_reports_vectors(),
         "Bid": fields_vector(Bid(MEMBER, 0, -1_500, 30, 2)),
         "Auction": fields_vector(
             Auction(3, (("BTC-PERP", -5), ("ETH-PERP", 7)), 1, 30, 40, [Bid(OTHER, 1, 9, 31, 0)])
         ),
+    }
+
+
+def make_bridge_vectors() -> dict[str, Vector]:
+    """The bridge's versioned records (``[version, fields...]``), uint256s as 32 bytes."""
+    records: list[Any] = [
+        DepositEvent(8453, VAULT, HASH, 3, 19_000_000, KEY, MEMBER, 2, TOKEN, UINT256, 11),
+        WithdrawalSignature(
+            WithdrawalAuthorization(8453, VAULT, 4, MEMBER, TOKEN, UINT256, OTHER, 42, BIG),
+            EVM_SIGNATURE,
+        ),
+        RotationSignature(Rotation(8453, VAULT, CURRENT_SET, TARGET_SET), EVM_SIGNATURE),
+        SignedExternalEvent(DEPOSIT, KEY, SIGNATURE),
+        SignedObservation(DEPOSIT, ATTESTATIONS[0]),
+        SignedReobserveRequest(ReobserveRequest(8453, HASH, 3), BIG, ATTESTATIONS[1]),
+        PayoutAttestation(PAYOUT, ATTESTATIONS[0]),
+        ExpiryAttestation(EXPIRY, ATTESTATIONS[1]),
+        StoredPayout(PAYOUT),
+    ]
+    return {
+        type(record).__name__: Vector(record, type(record).encode, type(record).decode)
+        for record in records
+    }
+
+
+def make_reports_vectors() -> dict[str, Vector]:
+    """The reports' gossip (``[version, kind, fields...]``), read back as a node reads it
+    at the first hop (the signature checked, against the signer's key)."""
+    key = Ed25519PrivateKey.from_private_bytes(KEY)
+    signer = key.public_key().public_bytes_raw()
+    proofs = {(MEMBER, 0): b"proof", (OTHER, 2**32): bytes(300)}
+    shares: list[Any] = [
+        sign_share(key, 8453, 12, HASH),
+        sign_proof_shares(key, 8453, 12, HASH, proofs)[0],
+    ]
+    return {
+        type(share).__name__: Vector(
+            share,
+            type(share).encode,
+            lambda data: decode_reports_message(data, 8453, {signer}),
+        )
+        for share in shares
     }
 
 

@@ -29,7 +29,7 @@ from bridge.observation import (
 )
 from bridge.vault import deposit_token
 from bridge.watcher import scan_pending
-from bridge.wire import pack_record
+from bridge.wire import FORMAT_VERSION
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.errors import BadSignature
 from clearing.genesis import parse_genesis
@@ -285,8 +285,8 @@ def test_bad_requests_are_refused_at_the_first_hop() -> None:
         CHECK.decode(sign(ME, network=NET + 1))
     with pytest.raises(DecodeError, match="bytes >"):
         CHECK.decode(wrap(b"x" * (MAX_REQUEST_BYTES + 1)))
-    with pytest.raises(DecodeError, match="version 1 refused"):  # the unsigned form
-        CHECK.decode(wrap(pack_record([CHAIN_ID, bytes(32), 0])))
+    with pytest.raises(DecodeError, match="version 1 is not 2"):  # the unsigned form
+        CHECK.decode(wrap(pack([FORMAT_VERSION, CHAIN_ID, bytes(32), 0])))
 
 
 def make_deposit(
