@@ -113,7 +113,7 @@ def wait_for_credit(network: CeremonyNetwork, timeout_s: float = 300) -> int:
     deadline = time.monotonic() + timeout_s
     while (found := find_committed(home, CollateralCredit)) is None:
         assert time.monotonic() < deadline, "no CollateralCredit committed"
-        time.sleep(0.5)
+        time.sleep(0.2)
     height, credit = found
     assert (credit.observation.member, credit.observation.quanta) == (MEMBER, DEPOSIT)
     return int(height)
@@ -129,7 +129,7 @@ def get_report(api: str, epoch: int, timeout_s: float = 600) -> dict[str, Any]:
             report = httpx.get(f"{api}/v1/reports/{latest.json()['epoch']}", timeout=10).json()
             if report.get("commitHeight"):
                 return dict(report)
-        time.sleep(1)
+        time.sleep(0.2)
     raise AssertionError(f"no committed report of epoch >= {epoch} in {timeout_s} s")
 
 
@@ -145,7 +145,7 @@ def wait_for_commits(homes: list[Path], height: int, timeout_s: float = 90) -> N
         if time.monotonic() > deadline:
             logs = {home.name: (home / "node.log").read_text()[-2000:] for home in homes}
             raise AssertionError(f"heights {[len(r) for r in roots]} after {timeout_s}s: {logs}")
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 def test_four_operators_on_four_hosts_commit_credit_a_deposit_and_report(

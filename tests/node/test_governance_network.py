@@ -37,10 +37,10 @@ from tests.node.netproc import CLEARNODE, GENESIS_DOC, ROOT, cli_network, read_r
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.network]
 
-MIN_DELAY = 8
-EPOCH_LENGTH = 20  # a report soon after the change executes; few before it
-VOTING_BLOCKS = 30  # three CLI start-ups at once: 7 blocks here, more on a loaded machine;
-# the change then executes before epoch 2's report commits, which therefore follows it
+MIN_DELAY = 4  # the scheduled row and the status page are read in these blocks (~4 s)
+VOTING_BLOCKS = 16  # the three CLI votes at once commit 4 blocks after the proposal here,
+# 7 on a loaded machine; every block more is a second more of the test
+EPOCH_LENGTH = 10  # a report within 10 blocks of the change executing (at about height 26)
 BRIDGE_KEY = derive_ed25519_key("gov-network-bridge")
 VENUE_KEY = derive_ed25519_key("gov-network-venue")
 DEPOSITOR = derive_member_key("gov-network-depositor")
@@ -205,18 +205,21 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
         again = post_event(homes[3], event)
         assert (again.status_code, again.json()["error"]["type"]) == (409, "DuplicateCredit")
         tip = min(len(read_roots(h / "data" / "node.sqlite3")) for h in homes)
-        await trio.sleep(3)  # blocks after the credit: none credits it again
-        assert get_collateral(homes[2], chain_id) == credited
-        roots = [read_roots(h / "data" / "node.sqlite3") for h in homes]
-        for height in range(1, tip + 1):
-            assert len({r[height] for r in roots}) == 1, f"roots differ at height {height}"
 
         def signed_by_the_new_set() -> Any:
             served = httpx.get(api_url(homes[1]) + "/v1/reports/latest", timeout=10)
             view = served.json() if served.status_code == 200 else {}
             return (view.get("commitHeight") or 0) > execute and view
 
-        view = await wait_for("a report committed after the set changed", signed_by_the_new_set)
+        settled = time.monotonic() + 3  # blocks after the credit: none credits it again
+        view = await wait_for(
+            "a report committed after the set changed, 3 s after the credit",
+            lambda: time.monotonic() > settled and signed_by_the_new_set(),
+        )
+        assert get_collateral(homes[2], chain_id) == credited
+        roots = [read_roots(h / "data" / "node.sqlite3") for h in homes]
+        for height in range(1, tip + 1):
+            assert len({r[height] for r in roots}) == 1, f"roots differ at height {height}"
         (tmp_path / "report.json").write_text(json.dumps(view))
         genesis_file = homes[0] / "genesis.json"
         # the trusting period measured on the example genesis's next day

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import urllib.error
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 import trio
@@ -30,12 +30,13 @@ ROUTE = "/v1/trade-batches"
 LIMIT_S = get_stall_limit_ms(DriverConfig("clearnode")) / 1000
 
 
-def make_batches(count: int) -> list[bytes]:
-    """Venue trade batches (one trade each) between members `setup_txs` funds and authorises."""
+def make_batches(count: int, first: int = 1) -> list[bytes]:
+    """Venue trade batches (one trade each, batch ids from `first`) between members
+    `setup_txs` funds and authorises."""
     buyer, seller = derive_member_key("m0").address, derive_member_key("m1").address
     venue, chain_id = derive_ed25519_key("venue-alpha"), new_sandbox().chain_id
     batches = []
-    for batch_id in range(1, count + 1):
+    for batch_id in range(first, first + count):
         trade = Trade(batch_id, "BTC-PERP", buyer, 0, seller, 0, 60_000_000, 1)
         batches.append(
             encode_tx(
@@ -71,50 +72,60 @@ def is_committed_once(homes: list[NodeHome], txs: list[bytes]) -> bool:
     return True
 
 
-async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessNetwork]:
+    """One network for the module's tests (a start costs ~8 s): each leaves every validator
+    running and connected, and each posts batches of its own ids."""
+    with running(ProcessNetwork(tmp_path_factory.mktemp("net"))) as started:
+        yield started
+
+
+async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(
+    net: ProcessNetwork,
+) -> None:
     setup, _ = setup_txs()
     batches = make_batches(8)
-    with running(ProcessNetwork(tmp_path / "net")) as net:
-        validators = list(net.homes)
-        await commit_setup(validators, setup)
-        target = validators[0]
-        for pair in (batches[i : i + 2] for i in range(0, len(batches), 2)):
-            for batch in pair:
-                await post_until_accepted(target, batch)
-            net.kill(target)  # right after its 202: nothing more leaves it
-            net.start(target)
-        await wait_until(
-            "every accepted batch on every node",
-            lambda: is_committed_once(validators, batches),
-            timeout_s=30,
-        )
-        log = (target.path / "node.log").read_text()
-        assert "mempool restored:" in log
+    validators = list(net.homes)
+    await commit_setup(validators, setup)
+    target = validators[0]
+    for pair in (batches[i : i + 2] for i in range(0, len(batches), 2)):
+        for batch in pair:
+            await post_until_accepted(target, batch)
+        net.kill(target)  # right after its 202: nothing more leaves it
+        net.start(target)
+    await wait_until(
+        "every accepted batch on every node",
+        lambda: is_committed_once(validators, batches),
+        timeout_s=30,
+    )
+    log = (target.path / "node.log").read_text()
+    assert "mempool restored:" in log
 
 
-async def test_isolated_validator_answers_503_and_recovers(tmp_path: Path) -> None:
-    batches = make_batches(2)
-    with running(ProcessNetwork(tmp_path / "net")) as net:
-        lonely, *peers = net.homes
-        await wait_until("a commit", lambda: len(lonely.get_roots()) >= 2)
-        await trio.sleep(LIMIT_S + 1)  # idle past the limit: empty blocks keep it accepting
-        assert await trio.to_thread.run_sync(post, lonely, batches[0]) == 202
-        for peer in peers:
-            net.pause(peer)  # SIGSTOP: sockets stay open, nothing answers
-        cut_at = time.monotonic()
-        accepted = batches[:1]
+async def test_isolated_validator_answers_503_and_recovers(net: ProcessNetwork) -> None:
+    batches = make_batches(3, first=9)  # after the kill -9 test's 8
+    lonely, *peers = net.homes
+    await wait_until("a commit", lambda: len(lonely.get_roots()) >= 2)
+    await trio.sleep(LIMIT_S + 1)  # idle past the limit: empty blocks keep it accepting
+    assert await trio.to_thread.run_sync(post, lonely, batches[0]) == 202
+    for peer in peers:
+        net.pause(peer)  # SIGSTOP: sockets stay open, nothing answers
+    cut_at = time.monotonic()
+    accepted = batches[:1]
+    try:
         while (status := await trio.to_thread.run_sync(post, lonely, batches[1])) != 503:
             assert status == 202, status  # within the limit it still accepts (recorded)
-            accepted = batches
+            accepted = batches[:2]
             assert time.monotonic() - cut_at < LIMIT_S + 5, "no 503 after the limit"
             await trio.sleep(0.5)
         assert time.monotonic() - cut_at > LIMIT_S - 2, "503 before the limit"
+    finally:
         for peer in peers:
             net.resume(peer)
-        last = make_batches(3)[2]
-        await post_until_accepted(lonely, last)
-        await wait_until(
-            "what the lonely validator accepted, on every node",
-            lambda: is_committed_once(net.homes, [*accepted, last]),
-            timeout_s=30,
-        )
+    last = batches[2]
+    await post_until_accepted(lonely, last)
+    await wait_until(
+        "what the lonely validator accepted, on every node",
+        lambda: is_committed_once(net.homes, [*accepted, last]),
+        timeout_s=30,
+    )
