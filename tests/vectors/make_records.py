@@ -131,8 +131,13 @@ CHANGES: dict[str, Any] = {
     "SettlePerpetual": SettlePerpetual("BTC-PERP", 61_000_000_000),
     "ReplaceRiskParams": ReplaceRiskParams('{"scenarios":[1,2,3]}'),
     "AddVenue": AddVenue(Venue("alpha-venue", KEY)),
+    "AddVenueLongestId": AddVenue(Venue("v" * 64, NEW_KEY)),
     "RemoveVenue": RemoveVenue("alpha-venue"),
     "AddExternalBridge": AddExternalBridge(ExternalBridge("wormhole", KEY, (1, 8453))),
+    "AddExternalBridgeOneChain": AddExternalBridge(ExternalBridge("b", NEW_KEY, (BIG,))),
+    "AddExternalBridgeManyChains": AddExternalBridge(
+        ExternalBridge("axelar", KEY, (1, 10, 137, 8453, 42161, 2**32, BIG))
+    ),
     "RemoveExternalBridge": RemoveExternalBridge("wormhole"),
     "AddListingTemplate": AddListingTemplate('{"id":"weekly-btc"}'),
     "RemoveListingTemplate": RemoveListingTemplate("weekly-btc"),
@@ -142,6 +147,8 @@ CHANGES: dict[str, Any] = {
     "SetDefaultFund": SetDefaultFund(10**12, 2, 5_000),
     "SetCollateralHaircut": SetCollateralHaircut(8453, TOKEN, 1_500),
     "AddValidator": AddValidator(Validator("v4", KEY, 10, MEMBER, "12D3KooWtest")),
+    "AddValidatorWithoutPeerId": AddValidator(Validator("v5", NEW_KEY, BIG, OTHER)),
+    "AddValidatorLongestTexts": AddValidator(Validator("n" * 256, KEY, 0, TOKEN, "p" * 256)),
     "RemoveValidator": RemoveValidator(KEY),
     "SetValidatorPower": SetValidatorPower(KEY, 7),
     "RotateValidatorKeys": RotateValidatorKeys(KEY, NEW_KEY, OTHER),
