@@ -110,6 +110,15 @@ def tx_vector(record: Any) -> Vector:
     return Vector(record, encode_tx, decode_tx)
 
 
+def header_vector(header: BlockHeader) -> Vector:
+    """A header's bytes: what its hash is of."""
+    return Vector(
+        header,
+        lambda h: pack(h.to_wire()),
+        lambda data: BlockHeader.from_wire(unpack(data, "vector")),
+    )
+
+
 def change_vector(record: Any) -> Vector:
     return fields_vector(record, decode_change)
 
@@ -225,6 +234,16 @@ def make_vectors() -> dict[str, Vector]:
             EVIDENCE,
             DuplicateVoteEvidence.encode,
             lambda data: DuplicateVoteEvidence.from_fields(unpack(data, "vector")),
+        ),
+        "BlockHeader": header_vector(HEADER),
+        "BlockHeaderEveryField": header_vector(
+            BlockHeader("", 2**63 - 1, 0, HASH, bytes(64), HASH, KEY, HASH, NEW_KEY, KEY, HASH)
+        ),
+        "CommitCertificate": Vector(COMMIT, CommitCertificate.encode, CommitCertificate.decode),
+        "EmptyCommitCertificate": Vector(
+            CommitCertificate(2**63 - 1, 2**31, HASH, ()),
+            CommitCertificate.encode,
+            CommitCertificate.decode,
         ),
         "Block": Vector(BLOCK, Block.encode, Block.decode),
         "GenesisBlock": Vector(Block(HEADER, (), None), Block.encode, Block.decode),
