@@ -37,10 +37,10 @@ from clearing.errors import (
 from clearing.events import Event, make_event
 from clearing.member_authorisation import check_member_request, spend_nonce
 from clearing.request_schema import (
-    Address,
     ExpiresMs,
     Nonce,
     Signature,
+    SignedAddress,
     SignedName,
     SignedRequest,
     member_request,
@@ -67,10 +67,10 @@ class OfferClientAccount(SignedRequest):
     """Signed by the clearing member ``member``."""
 
     KIND: ClassVar[int] = 23
-    member: Address
-    client: Address
+    member: SignedAddress
+    client: SignedAddress
     model: SignedName  # a SegregationModel value
-    backup: Address  # NO_BACKUP: none
+    backup: SignedAddress  # NO_BACKUP: none
     expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature
@@ -86,10 +86,10 @@ class AcceptClientAccount(SignedRequest):
     """Signed by the client ``member``: the terms ``clearing_member`` offered it."""
 
     KIND: ClassVar[int] = 24
-    member: Address
-    clearing_member: Address
+    member: SignedAddress
+    clearing_member: SignedAddress
     model: SignedName
-    backup: Address
+    backup: SignedAddress
     expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from itertools import pairwise
+from typing import Annotated, Any, TypeVar
 
 from clearing.assets import CollateralKey, CollateralToken, SettlementAsset
 from clearing.errors import GenesisError
@@ -42,7 +43,17 @@ from clearing.replay_protection import (
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64
 from lightclient.anchor import COMETBFT, OUR_ENGINE
-from lightclient.codec import expect_bytes, expect_int, expect_list, expect_str
+from lightclient.codec import DecodeError, expect_int, expect_list, expect_str
+from lightclient.records import (
+    Address,
+    Checked,
+    Declared,
+    Name,
+    PublicKey,
+    Str,
+    Uint,
+    declare_record,
+)
 
 GENESIS_VERSION = 1
 DEFAULT_WITHDRAWAL_TTL_S = 7 * 24 * 3600
@@ -67,44 +78,51 @@ class Vault:
     address: bytes  # 20 bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Validator:
-    name: str
-    pubkey: bytes  # Ed25519, 32 bytes
-    power: int
-    evm_address: bytes  # 20 bytes, signs bridge withdrawals
-    peer_id: str = ""  # libp2p peer id of its node (node/keys.py checks it); "" if not given
-
-
 MAX_TEXT_CHARS = 256  # a validator's name or peer id
 
 
-def decode_validator(obj: object) -> Validator:
-    """``[name, pubkey, power, evm_address, peer_id]`` (a peer id may be "": not given)."""
-    name, pubkey, power, evm_address, peer_id = expect_list(obj, "validator", 5)
-    return Validator(
-        expect_str(name, "name", MAX_TEXT_CHARS),
-        expect_bytes(pubkey, "pubkey", 32),
-        expect_int(power, "power"),
-        expect_bytes(evm_address, "evm_address", 20),
-        "" if peer_id == "" else expect_str(peer_id, "peer_id", MAX_TEXT_CHARS),
-    )
+def expect_peer_id(obj: object, what: str) -> str:
+    """A libp2p peer id (node/keys.py checks it), or "": not given."""
+    return "" if obj == "" else expect_str(obj, what, MAX_TEXT_CHARS)
 
 
+def expect_chain_ids(obj: object, what: str) -> tuple[int, ...]:
+    """One or more chain ids, strictly ascending: as ``parse_external_bridge`` leaves
+    them (the state root encodes them as given)."""
+    chains = tuple(expect_int(chain, what, 1) for chain in expect_list(obj, what))
+    if not chains or any(a >= b for a, b in pairwise(chains)):
+        raise DecodeError(what, f"{list(chains)} is not a non-empty, strictly ascending list")
+    return chains
+
+
+@declare_record
 @dataclass(frozen=True, slots=True)
-class Venue:
-    id: str
-    pubkey: bytes  # Ed25519, 32 bytes
+class Validator(Declared):
+    """``[name, pubkey, power, evm_address, peer_id]`` in a change and the snapshot."""
+
+    name: Annotated[str, Str(MAX_TEXT_CHARS)]
+    pubkey: PublicKey  # Ed25519
+    power: Uint
+    evm_address: Address  # signs bridge withdrawals
+    peer_id: Annotated[str, Checked(expect_peer_id)] = ""
 
 
+@declare_record
 @dataclass(frozen=True, slots=True)
-class ExternalBridge:
+class Venue(Declared):
+    id: Name
+    pubkey: PublicKey  # Ed25519
+
+
+@declare_record
+@dataclass(frozen=True, slots=True)
+class ExternalBridge(Declared):
     """A bridge that reports deposits on chains no validator watches (bridge/external.py):
     its Ed25519 key signs each event, and it may report only on ``chains``."""
 
-    id: str
-    pubkey: bytes  # Ed25519, 32 bytes
-    chains: tuple[int, ...]  # sorted chain ids, each holding registered collateral
+    id: Name
+    pubkey: PublicKey  # Ed25519
+    chains: Annotated[tuple[int, ...], Checked(expect_chain_ids, list)]  # each with collateral
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ wire and to the signer::
     @dataclass(frozen=True, slots=True)
     class RegisterBidder(SignedRequest):
         KIND: ClassVar[int] = 21
-        member: Address
+        member: SignedAddress
         registered: Bool
         expires_ms: ExpiresMs
         nonce: Nonce
@@ -162,7 +162,9 @@ class Boolean(RequestKind):
 
 WireField = Integer | FixedBytes | Text | Boolean
 
-Address = Annotated[bytes, FixedBytes(20, "address")]
+SignedAddress = Annotated[bytes, FixedBytes(20, "address")]
+"""An address the member signs as an EIP-712 ``address`` (the wire's ``Address`` is
+lightclient.records')."""
 Nonce = Annotated[int, Integer("uint64")]
 SubAccountNumber = Annotated[int, Integer("uint32", 0, MAX_SUB_ACCOUNT)]
 SignedName = Annotated[str, Text()]
@@ -175,7 +177,7 @@ ExpiresMs = Annotated[int, Integer("uint64")]
 """The last block time (ms) a request may be applied at (``check_expiry``,
 clearing/replay_protection.py)."""
 
-REQUEST_FIELDS: dict[str, Any] = {"member": Address, "expires_ms": ExpiresMs, "nonce": Nonce}
+REQUEST_FIELDS: dict[str, Any] = {"member": SignedAddress, "expires_ms": ExpiresMs, "nonce": Nonce}
 """What every request declares, so: the member it binds, its expiry, its nonce."""
 
 

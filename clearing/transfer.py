@@ -22,11 +22,11 @@ from clearing.errors import InsufficientCash, SameSubAccount, UnknownCollateral
 from clearing.events import Event, make_event
 from clearing.member_authorisation import check_member_signed, check_request_unspent, spend_nonce
 from clearing.request_schema import (
-    Address,
     ExpiresMs,
     Integer,
     Nonce,
     Signature,
+    SignedAddress,
     SignedRequest,
     SubAccountNumber,
     member_request,
@@ -42,11 +42,11 @@ ZERO_ADDRESS = bytes(20)
 @dataclass(frozen=True, slots=True)
 class Transfer(SignedRequest):
     KIND: ClassVar[int] = 4
-    member: Address
+    member: SignedAddress
     from_sub_account: SubAccountNumber
     to_sub_account: SubAccountNumber
     asset_chain_id: Annotated[int, Integer("uint256")]
-    token: Address
+    token: SignedAddress
     # Amount for cash, Quanta for collateral
     amount: Annotated[int, Integer("uint256", 1, MAX_UINT64)]
     expires_ms: ExpiresMs

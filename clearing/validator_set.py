@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from clearing.genesis import Validator, decode_validator
+from clearing.genesis import Validator
 from clearing.governance.validator_errors import InvalidValidator, ValidatorListed, ValidatorSetSize
 from clearing.state import ClearingState, Jailing
 from clearing.units import MAX_UINT64
@@ -89,14 +89,10 @@ def install_validators(
 
 def get_validator_fields(state: ClearingState) -> list[object]:
     return [
-        [_validator_fields(v) for v in state.validators.values()],
+        [v.to_fields() for v in state.validators.values()],
         [[k, *j.to_fields()] for k, j in sorted(state.jailed.items())],
-        [[h, [_validator_fields(v) for v in s]] for h, s in state.validator_sets.items()],
+        [[h, [v.to_fields() for v in s]] for h, s in state.validator_sets.items()],
     ]
-
-
-def _validator_fields(v: Validator) -> list[object]:
-    return [v.name, v.pubkey, v.power, v.evm_address, v.peer_id]
 
 
 def decode_validator_fields(state: ClearingState, fields: list[Any]) -> None:
@@ -104,7 +100,7 @@ def decode_validator_fields(state: ClearingState, fields: list[Any]) -> None:
     records, jailings, sets = fields
     validators = {}
     for item in expect_list(records, "validators"):
-        validator = decode_validator(item)
+        validator = Validator.from_fields(item)
         validators[validator.pubkey] = validator
     if not validators:
         raise DecodeError("validators", "an empty validator set")
@@ -123,7 +119,7 @@ def decode_validator_fields(state: ClearingState, fields: list[Any]) -> None:
     for item in expect_list(sets, "validator_sets"):
         height, members = expect_list(item, "validator_set", 2)
         state.validator_sets[expect_int(height, "height")] = tuple(
-            decode_validator(v) for v in expect_list(members, "members")
+            Validator.from_fields(v) for v in expect_list(members, "members")
         )
     state.validators, state.jailed = validators, jailed
     state.total_power = sum(v.power for v in validators.values())

@@ -10,11 +10,11 @@ from clearing.errors import UnknownVenue
 from clearing.events import Event, make_event
 from clearing.member_authorisation import check_member_request, spend_nonce
 from clearing.request_schema import (
-    Address,
     Bool,
     ExpiresMs,
     Nonce,
     Signature,
+    SignedAddress,
     SignedRequest,
     Text,
     member_request,
@@ -26,7 +26,7 @@ from clearing.state import ClearingState, get_member_for_write
 @dataclass(frozen=True, slots=True)
 class AuthoriseVenue(SignedRequest):
     KIND: ClassVar[int] = 2
-    member: Address
+    member: SignedAddress
     venue_id: Annotated[str, Text(signed_as="venue")]
     authorised: Bool  # False revokes
     expires_ms: ExpiresMs

@@ -35,11 +35,11 @@ from clearing.errors import InsufficientCash, InsufficientReserve, UnknownCollat
 from clearing.events import Event, make_event
 from clearing.member_authorisation import check_member_signed, check_request_unspent, spend_nonce
 from clearing.request_schema import (
-    Address,
     ExpiresMs,
     Integer,
     Nonce,
     Signature,
+    SignedAddress,
     SignedRequest,
     SubAccountNumber,
     member_request,
@@ -53,20 +53,19 @@ from clearing.state import (
     is_settlement_token,
 )
 from clearing.units import MAX_UINT64
-from lightclient.records import Address as WireAddress
-from lightclient.records import ChainId, Declared, Hash, Uint, declare_record
+from lightclient.records import Address, ChainId, Declared, Hash, Uint, declare_record
 
 
 @member_request
 @dataclass(frozen=True, slots=True)
 class Withdrawal(SignedRequest):
     KIND: ClassVar[int] = 5
-    member: Address
+    member: SignedAddress
     sub_account: SubAccountNumber
     chain_id: Annotated[int, Integer("uint256", 1, signed_as="assetChainId")]
-    token: Address
+    token: SignedAddress
     quanta: Annotated[int, Integer("uint256", 1, MAX_UINT64)]
-    recipient: Address
+    recipient: SignedAddress
     expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature
@@ -175,10 +174,10 @@ class PayoutObservation(Declared):
     """The vault's ``Withdrawn(nonce, member, ...)`` log seen on ``chain_id``."""
 
     chain_id: ChainId
-    vault: WireAddress
+    vault: Address
     tx_hash: Hash
     log_index: Uint
-    member: WireAddress
+    member: Address
     nonce: Uint
 
     def signing_bytes(self, chain_id: int) -> bytes:

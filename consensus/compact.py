@@ -34,13 +34,20 @@ from consensus.types import (
     PolRound,
     Proposal,
     Round,
-    Signature,
     Txs,
     compute_proposal_sign_bytes,
 )
 from lightclient.codec import WIRE_VERSION, DecodeError
 from lightclient.crypto import HASH_BYTES, is_valid_signature
-from lightclient.records import Bytes, Declared, Items, Optional, PublicKey, declare_record
+from lightclient.records import (
+    Bytes,
+    Declared,
+    EdSignature,
+    Items,
+    Optional,
+    PublicKey,
+    declare_record,
+)
 
 TxLookup = Callable[[bytes], bytes | None]
 """A transaction by its id, if this node holds it."""
@@ -74,7 +81,7 @@ class CompactProposal(Declared):
     last_commit: LastCommit
     evidence: Evidence
     proposer: PublicKey
-    signature: Signature
+    signature: EdSignature
 
     def __post_init__(self) -> None:
         # A decode error: only bytes from a peer can leave places and transactions unpaired.

@@ -39,7 +39,6 @@ from lightclient.commit import (
 from lightclient.crypto import (
     HASH_BYTES,
     PUBLIC_KEY_BYTES,
-    SIGNATURE_BYTES,
     compute_hash,
     is_valid_signature,
 )
@@ -49,6 +48,7 @@ from lightclient.records import (
     Checked,
     Choice,
     Declared,
+    EdSignature,
     Int,
     Items,
     Optional,
@@ -75,7 +75,6 @@ NIL_ROUND = -1
 Height = Annotated[int, Int(1, MAX_INT64)]
 Round = Annotated[int, Int(0, 2**31)]
 PolRound = Annotated[int, Int(NIL_ROUND, 2**31)]
-Signature = Annotated[bytes, Bytes(SIGNATURE_BYTES)]
 
 DOMAIN_PROPOSAL = b"clearnode/consensus/proposal/v1\x00"
 DOMAIN_TX_LEAF = b"\x00"
@@ -228,7 +227,7 @@ class Vote(Declared):
     round: Round
     block_hash: Annotated[bytes | None, Optional(Bytes(HASH_BYTES))]
     validator: PublicKey
-    signature: Signature = b""
+    signature: EdSignature = b""
 
     def sign_bytes(self, chain_id: str) -> bytes:
         return compute_vote_sign_bytes(
@@ -407,7 +406,7 @@ class Proposal(Declared):
     pol_round: PolRound
     block: Block
     proposer: PublicKey
-    signature: Signature = b""
+    signature: EdSignature = b""
 
     def sign_bytes(self, chain_id: str) -> bytes:
         return compute_proposal_sign_bytes(

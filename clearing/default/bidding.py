@@ -28,12 +28,12 @@ from clearing.member_authorisation import (
     spend_nonce,
 )
 from clearing.request_schema import (
-    Address,
     Bool,
     ExpiresMs,
     Integer,
     Nonce,
     Signature,
+    SignedAddress,
     SignedRequest,
     SubAccountNumber,
     member_request,
@@ -47,7 +47,7 @@ MAX_PREMIUM = 2**63 - 1
 @dataclass(frozen=True, slots=True)
 class RegisterBidder(SignedRequest):
     KIND: ClassVar[int] = 21
-    member: Address
+    member: SignedAddress
     registered: Bool  # False leaves
     expires_ms: ExpiresMs
     nonce: Nonce
@@ -58,7 +58,7 @@ class RegisterBidder(SignedRequest):
 @dataclass(frozen=True, slots=True)
 class AuctionBid(SignedRequest):
     KIND: ClassVar[int] = 22
-    member: Address
+    member: SignedAddress
     sub_account: SubAccountNumber
     auction: Annotated[int, Integer("uint64", 1)]
     # paid to the house (negative: asked from it)

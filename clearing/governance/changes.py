@@ -17,8 +17,6 @@ from clearing.genesis import (
     ExternalBridge,
     Validator,
     Venue,
-    decode_validator,
-    parse_external_bridge,
     parse_instrument,
     parse_listing_template,
 )
@@ -27,13 +25,14 @@ from clearing.governance.errors import InvalidInstrument, InvalidTemplate
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.listing_template import ListingTemplate
 from clearing.units import MAX_UINT64
-from lightclient.codec import DecodeError, expect_bytes, expect_list, expect_str
+from lightclient.codec import DecodeError, expect_list, expect_str
 from lightclient.records import (
     Address,
     ChainId,
     Checked,
     Choice,
     Declared,
+    Inline,
     Int,
     Name,
     PublicKey,
@@ -97,21 +96,12 @@ class ReplaceRiskParams(Declared):
     section: Annotated[str, Checked(expect_document_text)]
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class AddVenue:
+class AddVenue(Declared):
     NAME: ClassVar[str] = "add_venue"
     EMERGENCY: ClassVar[bool] = False
-    venue: Venue
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.venue.id, self.venue.pubkey]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> AddVenue:
-        _, venue_id, pubkey = expect_list(fields, cls.NAME, 3)
-        if not expect_str(venue_id, "venue"):
-            raise DecodeError("venue", "an empty id")
-        return cls(Venue(venue_id, expect_bytes(pubkey, "pubkey", 32)))
+    venue: Annotated[Venue, Inline()]
 
 
 @declare_change
@@ -122,31 +112,12 @@ class RemoveVenue(Declared):
     venue_id: Name
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class AddExternalBridge:
+class AddExternalBridge(Declared):
     NAME: ClassVar[str] = "add_external_bridge"
     EMERGENCY: ClassVar[bool] = False
-    bridge: ExternalBridge
-
-    def to_fields(self) -> list[object]:
-        return [self.NAME, self.bridge.id, self.bridge.pubkey, list(self.bridge.chains)]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> AddExternalBridge:
-        """Validated as a genesis ``external_bridges`` entry: chains sorted, distinct."""
-        _, bridge_id, pubkey, chains = expect_list(fields, cls.NAME, 4)
-        entry = {
-            "id": expect_str(bridge_id, "bridge"),
-            "pubkey": "0x" + expect_bytes(pubkey, "pubkey", 32).hex(),
-            "chains": expect_list(chains, "chains"),
-        }
-        try:
-            bridge = parse_external_bridge(entry, "bridge")
-        except GenesisError as error:
-            raise DecodeError(error.key, f"expected {error.expected}, got {error.got!r}") from None
-        if list(bridge.chains) != chains:
-            raise DecodeError("bridge.chains", f"{chains!r} is not in ascending order")
-        return cls(bridge)
+    bridge: Annotated[ExternalBridge, Inline()]
 
 
 @declare_change
@@ -245,19 +216,12 @@ class SetCollateralHaircut(Declared):
     haircut_bps: Uint
 
 
+@declare_change
 @dataclass(frozen=True, slots=True)
-class AddValidator:
+class AddValidator(Declared):
     NAME: ClassVar[str] = "add_validator"
     EMERGENCY: ClassVar[bool] = False
-    validator: Validator
-
-    def to_fields(self) -> list[object]:
-        v = self.validator
-        return [self.NAME, v.name, v.pubkey, v.power, v.evm_address, v.peer_id]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> AddValidator:
-        return cls(decode_validator(expect_list(fields, cls.NAME, 6)[1:]))
+    validator: Annotated[Validator, Inline()]
 
 
 @declare_change

@@ -22,7 +22,6 @@ from clearing.genesis import (
     Venue,
     get_instrument_doc,
     get_listing_template_doc,
-    parse_external_bridge,
     parse_instrument,
     parse_listing_template,
 )
@@ -39,7 +38,6 @@ from clearing.state import ClearingState
 from clearing.units import BPS_DENOMINATOR
 from lightclient.codec import (
     DecodeError,
-    expect_bytes,
     expect_enum,
     expect_int,
     expect_list,
@@ -100,9 +98,9 @@ def get_document_fields(state: ClearingState) -> list[object]:
         genesis = state.genesis
         kept.document_fields = [
             [encode_document(get_instrument_doc(i)) for i in genesis.instruments],
-            [[v.id, v.pubkey] for v in genesis.venues],
+            [v.to_fields() for v in genesis.venues],
             encode_document(genesis.risk),
-            [[b.id, b.pubkey, list(b.chains)] for b in genesis.external_bridges],
+            [b.to_fields() for b in genesis.external_bridges],
             [encode_document(get_listing_template_doc(t)) for t in genesis.listing_templates],
             genesis.fee_to_insurance_bps,
             [[t.chain_id, t.token, t.haircut_bps] for t in genesis.collateral],
@@ -138,14 +136,9 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
         except GenesisError as error:
             raise DecodeError("listing_templates", str(error)) from None
         templates[template.id] = template
-    venues_by_id = {}
-    for item in expect_list(venues, "venues"):
-        venue_id, pubkey = expect_list(item, "venue", 2)
-        venues_by_id[expect_str(venue_id, "venue")] = Venue(
-            venue_id, expect_bytes(pubkey, "pubkey", 32)
-        )
+    venues_by_id = {v.id: v for v in map(Venue.from_fields, expect_list(venues, "venues"))}
     external_bridges = {
-        b.id: b for b in map(decode_external_bridge, expect_list(bridges, "external_bridges"))
+        b.id: b for b in map(ExternalBridge.from_fields, expect_list(bridges, "external_bridges"))
     }
     for item in expect_list(statuses, "instrument_status"):
         instrument_id, status = expect_list(item, "instrument_status", 2)
@@ -198,19 +191,6 @@ def decode_haircuts(state: ClearingState, haircuts: object) -> dict[CollateralKe
         haircut = expect_int(haircut_bps, "haircut_bps", 0, BPS_DENOMINATOR - 1)
         tokens[token.key] = replace(token, haircut_bps=haircut)
     return tokens
-
-
-def decode_external_bridge(item: object) -> ExternalBridge:
-    """Validated as the genesis validates an ``external_bridges`` entry."""
-    bridge_id, pubkey, chains = expect_list(item, "external_bridge", 3)
-    doc = {"id": bridge_id, "pubkey": "0x" + expect_bytes(pubkey, "pubkey", 32).hex()}
-    try:
-        bridge = parse_external_bridge({**doc, "chains": chains}, "external_bridge")
-    except GenesisError as error:
-        raise DecodeError("external_bridge", str(error)) from None
-    if list(bridge.chains) != chains:
-        raise DecodeError("external_bridge", f"chains {chains!r} are not sorted and distinct")
-    return bridge
 
 
 def get_configuration_doc(config: Genesis) -> dict[str, Any]:

@@ -17,11 +17,11 @@ from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import sign_typed, verify_member_signature
 from clearing.member_requests import MEMBER_REQUESTS
 from clearing.request_schema import (
-    Address,
     FixedBytes,
     Integer,
     SchemaError,
     Signature,
+    SignedAddress,
     SignedRequest,
     Text,
     WireField,
@@ -242,7 +242,7 @@ def test_a_request_that_is_not_a_dataclass_is_refused() -> None:
 
         @member_request
         class Loose(SignedRequest):
-            member: Address
+            member: SignedAddress
             signature: Signature
 
 
@@ -272,7 +272,9 @@ def declare(fields: str) -> None:
 )
 def test_a_declaration_at_odds_with_its_class_fails_at_import(annotation: str, reason: str) -> None:
     with pytest.raises(SchemaError) as refused:
-        declare(f"    member: Address\n    typo: {annotation}\n{COMMON}    signature: Signature\n")
+        declare(
+            f"    member: SignedAddress\n    typo: {annotation}\n{COMMON}    signature: Signature\n"
+        )
     assert (refused.value.request, refused.value.field) == ("Typo", "typo")
     assert reason in refused.value.reason
 
@@ -283,14 +285,17 @@ COMMON = "    expires_ms: ExpiresMs\n    nonce: Nonce\n"
 @pytest.mark.parametrize(
     ("fields", "missing"),
     [
-        ("    member: Address\n    nonce: Nonce\n    signature: Signature\n", "expires_ms"),
+        ("    member: SignedAddress\n    nonce: Nonce\n    signature: Signature\n", "expires_ms"),
         (
-            "    member: Address\n    expires_ms: Annotated[int, Integer('uint32')]\n"
+            "    member: SignedAddress\n    expires_ms: Annotated[int, Integer('uint32')]\n"
             "    nonce: Nonce\n    signature: Signature\n",
             "expires_ms",
         ),
         (f"    member: SignedName\n{COMMON}    signature: Signature\n", "member"),
-        ("    member: Address\n    expires_ms: ExpiresMs\n    signature: Signature\n", "nonce"),
+        (
+            "    member: SignedAddress\n    expires_ms: ExpiresMs\n    signature: Signature\n",
+            "nonce",
+        ),
     ],
 )
 def test_a_request_without_the_fields_of_every_request_fails_at_import(
@@ -304,7 +309,7 @@ def test_a_request_without_the_fields_of_every_request_fails_at_import(
 
 def test_a_request_without_its_signature_last_fails_at_import() -> None:
     with pytest.raises(SchemaError) as refused:
-        declare(f"    member: Address\n{COMMON}")
+        declare(f"    member: SignedAddress\n{COMMON}")
     assert (refused.value.field, refused.value.reason) == (
         "nonce",
         "expected signed fields, then the signature",

@@ -110,6 +110,15 @@ def tx_vector(record: Any) -> Vector:
     return Vector(record, encode_tx, decode_tx)
 
 
+def header_vector(header: BlockHeader) -> Vector:
+    """A header's bytes: what its hash is of."""
+    return Vector(
+        header,
+        lambda h: pack(h.to_wire()),
+        lambda data: BlockHeader.from_wire(unpack(data, "vector")),
+    )
+
+
 def change_vector(record: Any) -> Vector:
     return fields_vector(record, decode_change)
 
@@ -131,8 +140,13 @@ CHANGES: dict[str, Any] = {
     "SettlePerpetual": SettlePerpetual("BTC-PERP", 61_000_000_000),
     "ReplaceRiskParams": ReplaceRiskParams('{"scenarios":[1,2,3]}'),
     "AddVenue": AddVenue(Venue("alpha-venue", KEY)),
+    "AddVenueLongestId": AddVenue(Venue("v" * 64, NEW_KEY)),
     "RemoveVenue": RemoveVenue("alpha-venue"),
     "AddExternalBridge": AddExternalBridge(ExternalBridge("wormhole", KEY, (1, 8453))),
+    "AddExternalBridgeOneChain": AddExternalBridge(ExternalBridge("b", NEW_KEY, (BIG,))),
+    "AddExternalBridgeManyChains": AddExternalBridge(
+        ExternalBridge("axelar", KEY, (1, 10, 137, 8453, 42161, 2**32, BIG))
+    ),
     "RemoveExternalBridge": RemoveExternalBridge("wormhole"),
     "AddListingTemplate": AddListingTemplate('{"id":"weekly-btc"}'),
     "RemoveListingTemplate": RemoveListingTemplate("weekly-btc"),
@@ -142,6 +156,8 @@ CHANGES: dict[str, Any] = {
     "SetDefaultFund": SetDefaultFund(10**12, 2, 5_000),
     "SetCollateralHaircut": SetCollateralHaircut(8453, TOKEN, 1_500),
     "AddValidator": AddValidator(Validator("v4", KEY, 10, MEMBER, "12D3KooWtest")),
+    "AddValidatorWithoutPeerId": AddValidator(Validator("v5", NEW_KEY, BIG, OTHER)),
+    "AddValidatorLongestTexts": AddValidator(Validator("n" * 256, KEY, 0, TOKEN, "p" * 256)),
     "RemoveValidator": RemoveValidator(KEY),
     "SetValidatorPower": SetValidatorPower(KEY, 7),
     "RotateValidatorKeys": RotateValidatorKeys(KEY, NEW_KEY, OTHER),
@@ -218,6 +234,16 @@ def make_vectors() -> dict[str, Vector]:
             EVIDENCE,
             DuplicateVoteEvidence.encode,
             lambda data: DuplicateVoteEvidence.from_fields(unpack(data, "vector")),
+        ),
+        "BlockHeader": header_vector(HEADER),
+        "BlockHeaderEveryField": header_vector(
+            BlockHeader("", 2**63 - 1, 0, HASH, bytes(64), HASH, KEY, HASH, NEW_KEY, KEY, HASH)
+        ),
+        "CommitCertificate": Vector(COMMIT, CommitCertificate.encode, CommitCertificate.decode),
+        "EmptyCommitCertificate": Vector(
+            CommitCertificate(2**63 - 1, 2**31, HASH, ()),
+            CommitCertificate.encode,
+            CommitCertificate.decode,
         ),
         "Block": Vector(BLOCK, Block.encode, Block.decode),
         "GenesisBlock": Vector(Block(HEADER, (), None), Block.encode, Block.decode),

@@ -6,10 +6,9 @@ import pytest
 
 from clearing.errors import GenesisError
 from clearing.genesis import ExternalBridge, parse_genesis
-from clearing.governance.changes import AddExternalBridge, RemoveExternalBridge, decode_change
+from clearing.governance.changes import AddExternalBridge, RemoveExternalBridge
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
-from lightclient.codec import DecodeError
 from tests.clearing.governance.support import (
     assert_refused,
     ballots,
@@ -66,14 +65,6 @@ def test_bad_bridge_changes_are_refused_with_their_numbers(
     doc["external_bridges"] = [{"id": "gw", "pubkey": "0x" + KEY.hex(), "chains": [31338]}]
     box = gov_sandbox(doc)
     assert_refused(box, propose(box, (change,)), code)
-
-
-def test_a_bridge_change_decodes_only_sorted_distinct_chains() -> None:
-    fields = AddExternalBridge(BRIDGE).to_fields()
-    assert decode_change(fields) == AddExternalBridge(BRIDGE)
-    for chains in ([31338, 31337], [], [1, 1], ["1"]):
-        with pytest.raises(DecodeError, match="chains"):
-            decode_change([*fields[:3], chains])
 
 
 def test_genesis_bridges_report_only_collateral_chains_with_unique_keys() -> None:

@@ -15,6 +15,7 @@ from clearing.governance.changes import (
     RemoveVenue,
     ReplaceRiskParams,
     SetInstrumentStatus,
+    decode_change,
     make_listing,
     make_risk_change,
 )
@@ -28,7 +29,7 @@ from clearing.governance.vote import GovVote
 from clearing.instruments import InstrumentStatus
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
-from lightclient.codec import pack
+from lightclient.codec import DecodeError, pack
 from tests.clearing.governance.support import (
     MAX_VOTING,
     MIN_DELAY,
@@ -151,6 +152,38 @@ def _listing(**fields: Any) -> Change:
 def test_a_change_invalid_against_the_state_is_refused(change: Change, code: str) -> None:
     box = gov_sandbox()
     assert_refused(box, propose(box, (change,)), code)
+
+
+KEY, ADDRESS = bytes(32), bytes(20)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        (["add_venue", "", KEY], "venue.id"),
+        (["add_venue", "v" * 65, KEY], "venue.id"),
+        (["add_venue", "v", bytes(31)], "venue.pubkey"),
+        (["add_external_bridge", "gw", KEY, [31338, 31337]], "bridge.chains"),
+        (["add_external_bridge", "gw", KEY, [1, 1]], "bridge.chains"),
+        (["add_external_bridge", "gw", KEY, []], "bridge.chains"),
+        (["add_external_bridge", "gw", KEY, [0]], "bridge.chains"),
+        (["add_external_bridge", "gw", KEY, [2**64]], "bridge.chains"),
+        (["add_external_bridge", "gw", KEY, ["1"]], "bridge.chains"),
+        (["add_validator", "n" * 257, KEY, 1, ADDRESS, ""], "validator.name"),
+        (["add_validator", "n", KEY, -1, ADDRESS, ""], "validator.power"),
+        (["add_validator", "n", KEY, 1, bytes(19), ""], "validator.evm_address"),
+        (["add_validator", "n", KEY, 1, ADDRESS, "p" * 257], "validator.peer_id"),
+        (["add_validator", "n", KEY, 1, ADDRESS], "AddValidator"),
+    ],
+)
+def test_a_genesis_record_a_change_carries_is_refused_by_its_field(
+    fields: list[object], field: str
+) -> None:
+    """A venue, an external bridge and a validator are checked as their records
+    (clearing/genesis.py) where the change holds them: chains strictly ascending."""
+    with pytest.raises(DecodeError) as refused:
+        decode_change(fields)
+    assert refused.value.what == field
 
 
 def test_a_risk_section_must_cover_every_listed_underlying() -> None:
