@@ -43,7 +43,7 @@ from clearing.replay_protection import (
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64
 from lightclient.anchor import COMETBFT, OUR_ENGINE
-from lightclient.codec import DecodeError, expect_int, expect_list, expect_str
+from lightclient.codec import MAX_NAME_CHARS, DecodeError, expect_int, expect_list, expect_str
 from lightclient.records import (
     Address,
     Checked,
@@ -225,10 +225,14 @@ class _Reader:
             raise GenesisError(self.key(name), f"an integer in [{lo}, {hi}]", value)
         return value
 
-    def get_str(self, name: str) -> str:
+    def get_str(self, name: str, max_chars: int | None = None) -> str:
+        """`max_chars`: the bound of the record the string goes into, which its snapshot
+        (and a governance change carrying it) is decoded with."""
         value = self.get_raw(name)
         if not isinstance(value, str) or not value:
             raise GenesisError(self.key(name), "a non-empty string", value)
+        if max_chars is not None and len(value) > max_chars:
+            raise GenesisError(self.key(name), f"at most {max_chars} characters", len(value))
         return value
 
     def get_hex(self, name: str, length: int) -> bytes:
@@ -463,7 +467,8 @@ def parse_external_bridge(item: object, path: str) -> ExternalBridge:
         chains.append(chain)
     if not chains or len(set(chains)) != len(chains):
         raise GenesisError(r.key("chains"), "a non-empty list of distinct chain ids", chains)
-    return ExternalBridge(r.get_str("id"), r.get_hex("pubkey", 32), tuple(sorted(chains)))
+    bridge_id = r.get_str("id", MAX_NAME_CHARS)
+    return ExternalBridge(bridge_id, r.get_hex("pubkey", 32), tuple(sorted(chains)))
 
 
 def _check_external_bridges(genesis: Genesis) -> None:
@@ -770,17 +775,17 @@ def _is_positive_decimal(text: str) -> bool:
 def _parse_validator(item: object, path: str) -> Validator:
     r = _Reader(item, path, {"name", "pubkey", "power", "evm_address", "peer_id"})
     return Validator(
-        r.get_str("name"),
+        r.get_str("name", MAX_TEXT_CHARS),
         r.get_hex("pubkey", 32),
         r.get_int("power", 1),
         r.get_hex("evm_address", 20),
-        r.get_str("peer_id") if r.has("peer_id") else "",
+        r.get_str("peer_id", MAX_TEXT_CHARS) if r.has("peer_id") else "",
     )
 
 
 def parse_venue(item: object, path: str) -> Venue:
     r = _Reader(item, path, {"id", "pubkey"})
-    return Venue(r.get_str("id"), r.get_hex("pubkey", 32))
+    return Venue(r.get_str("id", MAX_NAME_CHARS), r.get_hex("pubkey", 32))
 
 
 def _parse_prices(obj: object, path: str) -> tuple[tuple[str, int], ...]:

@@ -169,7 +169,11 @@ def expect_optional_bytes(obj: object, what: str, length: int) -> bytes | None:
     return None if obj is None else expect_bytes(obj, what, length)
 
 
-def expect_str(obj: object, what: str, max_length: int = 64) -> str:
+MAX_NAME_CHARS = 64
+"""The longest name (an id of a venue, an instrument, a bridge) a record holds."""
+
+
+def expect_str(obj: object, what: str, max_length: int = MAX_NAME_CHARS) -> str:
     if type(obj) is not str or not 0 < len(obj) <= max_length:
         raise DecodeError(what, f"expected a string of 1..{max_length} chars, got {obj!r:.80}")
     return obj

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, Self, Type
 from lightclient.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_INT64,
+    MAX_NAME_CHARS,
     MAX_UINT64,
     MIN_INT64,
     DecodeError,
@@ -175,7 +176,7 @@ class Uint256AsBytes(Kind):
 class Str(Kind):
     """A name: a string of 1 to ``max_length`` characters."""
 
-    max_length: int = 64
+    max_length: int = MAX_NAME_CHARS
     python_type: ClassVar[type | None] = str
 
     def decode_source(self, ns: Namespace, value: str, what: str) -> str:

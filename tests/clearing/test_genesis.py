@@ -7,6 +7,7 @@ from clearing.errors import GenesisError
 from clearing.genesis import (
     DEFAULT_MIN_PUBLIC_CONTRIBUTORS,
     DEFAULT_WITHDRAWAL_TTL_S,
+    parse_external_bridge,
     parse_genesis,
 )
 from clearing.governance.configuration import encode_configuration
@@ -101,6 +102,10 @@ CASES = [
     (_set(["clearing_members"], [20]), "clearing_members[0]", "0x-hex of 20 bytes"),
     (_set(["validators", 1, "power"], 0), "validators[1].power", "an integer"),
     (_set(["venues", 0], "alpha"), "venues[0]", "an object"),
+    # no longer than the records a snapshot and a governance change decode them with
+    (_set(["venues", 0, "id"], "v" * 65), "venues[0].id", "at most 64 characters"),
+    (_set(["validators", 0, "name"], "n" * 257), "validators[0].name", "at most 256"),
+    (_set(["validators", 0, "peer_id"], "p" * 257), "validators[0].peer_id", "at most 256"),
     (_set(["oracle", "max_move_bps"], 0), "oracle.max_move_bps", "an integer"),
     (_set(["index_prices", "DOGE"], 1), "index_prices.DOGE", "one of"),
     (_set(["index_prices", "ETH/0.01"], 0), "index_prices.ETH/0.01", "a positive integer"),
@@ -201,3 +206,11 @@ def test_the_insurance_fund_starts_empty_and_may_say_so() -> None:
     assert "insurance_fund" not in doc
     doc["insurance_fund"] = 0
     assert initialize_state(parse_genesis(doc)).insurance_fund == 0
+
+
+def test_an_external_bridge_id_is_no_longer_than_its_snapshot_record_holds() -> None:
+    bridge = {"id": "b" * 64, "pubkey": "0x" + "11" * 32, "chains": [2, 1]}
+    assert parse_external_bridge(bridge, "external_bridges[0]").chains == (1, 2)
+    with pytest.raises(GenesisError) as info:
+        parse_external_bridge({**bridge, "id": "b" * 65}, "external_bridges[0]")
+    assert (info.value.key, info.value.got) == ("external_bridges[0].id", 65)
