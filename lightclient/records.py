@@ -387,6 +387,18 @@ def write_fields(record: Declared) -> list[Any]:
     return record.to_fields()
 
 
+def get_field_paths(record: type[Declared]) -> tuple[str, ...]:
+    """What a refusal calls each of the record's wire fields, in their order (an inline
+    record's fields as ``field.inner``)."""
+    paths: list[str] = []
+    for name, kind in record.RECORD_FIELDS:
+        if isinstance(kind, Inline):
+            paths.extend(f"{name}.{inner}" for inner in get_field_paths(kind.record))
+        else:
+            paths.extend([name] * kind.width)
+    return tuple(paths)
+
+
 def is_record(kind: object) -> bool:
     return isinstance(kind, type) and hasattr(kind, "RECORD_FIELDS")
 

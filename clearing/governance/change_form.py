@@ -13,6 +13,7 @@ from typing import Any
 from clearing.governance.changes import CHANGE_TYPES, Change, decode_change
 from clearing.governance.documents import decode_document, encode_document
 from lightclient.codec import DecodeError
+from lightclient.records import get_field_paths
 
 FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "list_instrument": ("instrument", "mark_price"),
@@ -82,7 +83,23 @@ def from_plain(obj: object) -> Change:
         if not isinstance(values, list):
             raise DecodeError("fields", "expected a list")
         return decode_change([kind, *values])
-    return decode_change([kind, *(_read(kind, name, obj[name]) for name in names)])
+    values = [_read(kind, name, obj[name]) for name in names]
+    try:
+        return decode_change([kind, *values])
+    except DecodeError as exc:
+        raise DecodeError(get_plain_name(kind, exc.what), exc.reason) from None
+
+
+def get_plain_name(kind: str, what: str) -> str:
+    """The plain field a refusal of the change's record names: its field at the same
+    place (`pubkey` for add_venue's `venue.pubkey`, `instrument` for `instrument_id`),
+    with what follows it (`chains[1]`)."""
+    names = FIELD_NAMES[kind]
+    paths = get_field_paths(CHANGE_TYPES[kind])
+    for path, name in zip(paths, names, strict=True):
+        if what == path or what.startswith((f"{path}.", f"{path}[")):
+            return name + what[len(path) :]
+    return what
 
 
 def _read(kind: str, name: str, value: object) -> object:

@@ -67,6 +67,15 @@ def test_every_doc_example_loads_and_is_valid_against_the_example_genesis(
          "32 bytes"),
         ('[[changes]]\nkind = "add_venue"\nvenue = "b"', "changes[0].pubkey", "missing"),
         ('[[changes]]\nkind = "add_venu"', "changes[0].kind", "is not one of"),
+        # each refusal names the file's field, not the record's (`instrument_id`, the
+        # `validator.peer_id` of the genesis record the change carries)
+        ('[[changes]]\nkind = "set_fee"\ninstrument = ""\nfee_bps = 1', "changes[0].instrument",
+         "1..64"),
+        (f'[[changes]]\nkind = "add_validator"\nname = "v"\npubkey = "0x{"11" * 32}"\n'
+         f'power = 1\nevm_address = "0x{"22" * 20}"\npeer_id = "{"p" * 257}"',
+         "changes[0].peer_id", "1..256"),
+        (f'[[changes]]\nkind = "add_external_bridge"\nbridge = "b"\npubkey = "0x{"11" * 32}"\n'
+         "chains = [2, 1]", "changes[0].chains", "ascending"),
         ('[[changes]]\nkind = "remove_venue"\nvenue = "b"\nextra = 1', "changes[0].extra",
          "is not a field"),
         ('[[changes]]\nkind = "settle_perpetual"\ninstrument = "X"\nprice = -1',
