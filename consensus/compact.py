@@ -28,7 +28,6 @@ from typing import Annotated
 from consensus.types import (
     Block,
     Evidence,
-    Header,
     Height,
     LastCommit,
     PolRound,
@@ -39,6 +38,7 @@ from consensus.types import (
 )
 from lightclient.codec import WIRE_VERSION, DecodeError
 from lightclient.crypto import HASH_BYTES, is_valid_signature
+from lightclient.header import BlockHeader
 from lightclient.records import (
     Bytes,
     Declared,
@@ -73,7 +73,7 @@ class CompactProposal(Declared):
     height: Height
     round: Round
     pol_round: PolRound
-    header: Header
+    header: BlockHeader
     tx_ids: Annotated[tuple[bytes | None, ...], Items(item=Optional(Bytes(HASH_BYTES)))]
     """One per transaction in block order: its id, or None where it is prefilled."""
     prefilled: Txs

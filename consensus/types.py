@@ -51,6 +51,7 @@ from lightclient.records import (
     EdSignature,
     Int,
     Items,
+    Nested,
     Optional,
     PublicKey,
     declare_record,
@@ -335,19 +336,7 @@ def read_txs(obj: object, what: str) -> tuple[bytes, ...]:
     return tuple(txs)
 
 
-def read_header(obj: object, what: str) -> BlockHeader:
-    return BlockHeader.from_wire(obj)
-
-
-def read_commit(obj: object, what: str) -> CommitCertificate:
-    return CommitCertificate.from_wire(obj)
-
-
-Header = Annotated[BlockHeader, Checked(read_header, BlockHeader.to_wire)]
-"""Lightclient's header, hand-written (see docs/architecture.md, Records)."""
-LastCommit = Annotated[
-    CommitCertificate | None, Optional(Checked(read_commit, CommitCertificate.to_wire))
-]
+LastCommit = Annotated[CommitCertificate | None, Optional(Nested(CommitCertificate))]
 Txs = Annotated[tuple[bytes, ...], Checked(read_txs, list)]
 Evidence = Annotated[tuple[DuplicateVoteEvidence, ...], Items(max_length=MAX_EVIDENCE_PER_BLOCK)]
 
@@ -357,7 +346,7 @@ Evidence = Annotated[tuple[DuplicateVoteEvidence, ...], Items(max_length=MAX_EVI
 class Block(Declared):
     """A header and the body it commits to; `hash` is the header hash."""
 
-    header: Header
+    header: BlockHeader
     txs: Txs
     last_commit: LastCommit
     evidence: Evidence = ()

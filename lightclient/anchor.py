@@ -236,7 +236,7 @@ class EngineRecords:
 
 ENGINE_RECORDS = {
     OUR_ENGINE: EngineRecords(
-        BlockHeader.from_wire, CommitCertificate.from_wire, ValidatorPowers.from_wire,
+        BlockHeader.from_fields, CommitCertificate.from_fields, ValidatorPowers.from_wire,
         ValidatorPowers.of,
     ),
     COMETBFT: EngineRecords(

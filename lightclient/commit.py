@@ -10,26 +10,25 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 from lightclient.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_INT64,
     MAX_VALIDATORS,
     WIRE_VERSION,
-    expect_bytes,
-    expect_int,
-    expect_list,
-    expect_versioned,
     pack,
     unpack,
 )
-from lightclient.crypto import (
-    HASH_BYTES,
-    PUBLIC_KEY_BYTES,
-    SIGNATURE_BYTES,
-    compute_hash,
-    is_valid_signature,
+from lightclient.crypto import compute_hash, is_valid_signature
+from lightclient.records import (
+    Declared,
+    EdSignature,
+    Hash,
+    Int,
+    Items,
+    PublicKey,
+    declare_record,
 )
 
 DOMAIN_VOTE = b"clearnode/consensus/vote/v1\x00"
@@ -78,55 +77,33 @@ class InvalidCommit(ValueError):
         self.total_power = total_power
 
 
-@dataclass(frozen=True)
-class CommitSig:
-    validator: bytes
-    signature: bytes
+@declare_record
+@dataclass(frozen=True, slots=True)
+class CommitSig(Declared):
+    validator: PublicKey
+    signature: EdSignature
 
 
-@dataclass(frozen=True)
-class CommitCertificate:
+@declare_record(head=WIRE_VERSION)
+@dataclass(frozen=True)  # no slots: `hash` is a cached_property
+class CommitCertificate(Declared):
     """Precommits of more than 2/3 of power for one block at (height, round)."""
 
-    height: int
-    round: int
-    block_hash: bytes
-    signatures: tuple[CommitSig, ...]
+    height: Annotated[int, Int(1, MAX_INT64)]
+    round: Annotated[int, Int(0, 2**31)]
+    block_hash: Hash
+    signatures: Annotated[tuple[CommitSig, ...], Items(max_length=MAX_VALIDATORS)]
 
     def to_wire(self) -> list[Any]:
-        return [
-            WIRE_VERSION,
-            self.height,
-            self.round,
-            self.block_hash,
-            [[s.validator, s.signature] for s in self.signatures],
-        ]
-
-    @staticmethod
-    def from_wire(obj: Any) -> CommitCertificate:
-        items = expect_versioned(obj, "commit", 5)
-        sigs = []
-        for pair in expect_list(items[4], "commit.signatures", max_len=MAX_VALIDATORS):
-            v, s = expect_list(pair, "commit.signature", 2)
-            sigs.append(
-                CommitSig(
-                    expect_bytes(v, "commit.validator", PUBLIC_KEY_BYTES),
-                    expect_bytes(s, "commit.signature", SIGNATURE_BYTES),
-                )
-            )
-        return CommitCertificate(
-            expect_int(items[1], "commit.height", 1, MAX_INT64),
-            expect_int(items[2], "commit.round", 0, 2**31),
-            expect_bytes(items[3], "commit.block_hash", HASH_BYTES),
-            tuple(sigs),
-        )
+        """What an anchor writes of either engine's commit (CometBFT's has its own)."""
+        return self.to_fields()
 
     def encode(self) -> bytes:
-        return pack(self.to_wire())
+        return pack(self.to_fields())
 
     @staticmethod
     def decode(data: bytes) -> CommitCertificate:
-        return CommitCertificate.from_wire(unpack(data, "commit", MAX_CONSENSUS_MESSAGE_BYTES))
+        return CommitCertificate.from_fields(unpack(data, "commit", MAX_CONSENSUS_MESSAGE_BYTES))
 
     @cached_property
     def hash(self) -> bytes:

@@ -12,19 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Annotated, Any
 
-from lightclient.codec import (
-    MAX_CHAIN_ID_BYTES,
-    MAX_INT64,
-    WIRE_VERSION,
-    expect_bytes,
-    expect_int,
-    expect_text,
-    expect_versioned,
-    pack,
-)
-from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES, compute_hash
+from lightclient.codec import MAX_CHAIN_ID_BYTES, MAX_INT64, WIRE_VERSION, expect_text, pack
+from lightclient.crypto import HASH_BYTES, compute_hash
+from lightclient.records import Bytes, Checked, Declared, Hash, Int, PublicKey, declare_record
 
 ZERO_HASH = bytes(HASH_BYTES)
 EMPTY_EVIDENCE_HASH = compute_hash()
@@ -33,62 +25,42 @@ DOMAIN_BLOCK_HEADER = b"clearnode/consensus/header/v1\x00"
 DOMAIN_VALIDATORS = b"clearnode/consensus/validators/v1\x00"
 
 
+def read_chain_id(obj: object, what: str) -> str:
+    return expect_text(obj, what, MAX_CHAIN_ID_BYTES)
+
+
+ChainIdText = Annotated[str, Checked(read_chain_id)]
+"""A chain id as CometBFT bounds it: in bytes, and empty allowed (which ``Str`` is not)."""
+
+
 def compute_validators_hash(powers: Iterable[tuple[bytes, int]]) -> bytes:
     """The hash of a validator set as (public key, power) pairs, in key order: the same
     for a consensus set and a verifier's `ValidatorPowers`."""
     return compute_hash(DOMAIN_VALIDATORS, pack([[k, p] for k, p in sorted(powers)]))
 
 
-@dataclass(frozen=True)
-class BlockHeader:
+@declare_record(head=WIRE_VERSION)
+@dataclass(frozen=True)  # no slots: `hash` is a cached_property
+class BlockHeader(Declared):
     """Commits to the chain, parent, previous state root, txs, last commit, evidence,
     and the validator sets of this height and the next."""
 
-    chain_id: str
-    height: int
-    time_ms: int
-    prev_block_hash: bytes
-    prev_state_root: bytes
-    txs_hash: bytes
-    proposer: bytes
-    last_commit_hash: bytes = ZERO_HASH
-    evidence_hash: bytes = EMPTY_EVIDENCE_HASH
-    validators_hash: bytes = ZERO_HASH
-    next_validators_hash: bytes = ZERO_HASH
+    chain_id: ChainIdText
+    height: Annotated[int, Int(1, MAX_INT64)]
+    time_ms: Annotated[int, Int(0, MAX_INT64)]
+    prev_block_hash: Hash
+    prev_state_root: Annotated[bytes, Bytes(max_length=MAX_STATE_ROOT_BYTES)]
+    txs_hash: Hash
+    proposer: PublicKey
+    last_commit_hash: Hash = ZERO_HASH
+    evidence_hash: Hash = EMPTY_EVIDENCE_HASH
+    validators_hash: Hash = ZERO_HASH
+    next_validators_hash: Hash = ZERO_HASH
 
     def to_wire(self) -> list[Any]:
-        return [
-            WIRE_VERSION,
-            self.chain_id,
-            self.height,
-            self.time_ms,
-            self.prev_block_hash,
-            self.prev_state_root,
-            self.txs_hash,
-            self.proposer,
-            self.last_commit_hash,
-            self.evidence_hash,
-            self.validators_hash,
-            self.next_validators_hash,
-        ]
-
-    @staticmethod
-    def from_wire(obj: Any) -> BlockHeader:
-        items = expect_versioned(obj, "header", 12)
-        return BlockHeader(
-            expect_text(items[1], "header.chain_id", MAX_CHAIN_ID_BYTES),
-            expect_int(items[2], "header.height", 1, MAX_INT64),
-            expect_int(items[3], "header.time_ms", 0, MAX_INT64),
-            expect_bytes(items[4], "header.prev_block_hash", HASH_BYTES),
-            expect_bytes(items[5], "header.prev_state_root", max_len=MAX_STATE_ROOT_BYTES),
-            expect_bytes(items[6], "header.txs_hash", HASH_BYTES),
-            expect_bytes(items[7], "header.proposer", PUBLIC_KEY_BYTES),
-            expect_bytes(items[8], "header.last_commit_hash", HASH_BYTES),
-            expect_bytes(items[9], "header.evidence_hash", HASH_BYTES),
-            expect_bytes(items[10], "header.validators_hash", HASH_BYTES),
-            expect_bytes(items[11], "header.next_validators_hash", HASH_BYTES),
-        )
+        """What an anchor writes of either engine's header (CometBFT's has its own)."""
+        return self.to_fields()
 
     @cached_property
     def hash(self) -> bytes:
-        return compute_hash(DOMAIN_BLOCK_HEADER, pack(self.to_wire()))
+        return compute_hash(DOMAIN_BLOCK_HEADER, pack(self.to_fields()))

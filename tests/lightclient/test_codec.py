@@ -19,6 +19,7 @@ from lightclient.codec import (
     pack,
     unpack,
 )
+from lightclient.header import BlockHeader
 
 
 @given(st.integers(-(2**300), 2**300))
@@ -83,3 +84,7 @@ def test_a_chain_id_may_be_empty_where_a_clearing_string_may_not() -> None:
     assert expect_text("", "header.chain_id", MAX_CHAIN_ID_BYTES) == ""
     with pytest.raises(DecodeError):
         expect_str("", "venue_id")
+    fields = BlockHeader("", 1, 0, bytes(32), b"", bytes(32), bytes(32)).to_fields()
+    assert BlockHeader.from_fields(fields).chain_id == ""
+    with pytest.raises(DecodeError, match="chain_id: 66 bytes exceeds cap 64"):
+        BlockHeader.from_fields([*fields[:1], "é" * 33, *fields[2:]])  # 33 chars, in bytes
