@@ -12,9 +12,10 @@ module.
 `make test` asks for `--dist loadgroup`, whose scheduler this replaces, `xdist_group`
 marks included. xdist's own groups tests by that mark, which each worker adds to the
 test's node id, which pytest 9.2 no longer lets a plugin change
-(pytest-dev/pytest-xdist#1386): the groups would be silently lost. Here the first worker writes each test's group to a file whose
-path the controller gave it, and the controller's scheduler reads it once every worker
-has collected (the same tests: xdist checks).
+(pytest-dev/pytest-xdist#1386): the groups would be silently lost. Here the first
+worker writes each test's group to a file whose path the controller gave it, and the
+controller's scheduler reads it once every worker has collected (the same tests: xdist
+checks).
 """
 
 from __future__ import annotations
