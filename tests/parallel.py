@@ -9,13 +9,12 @@ more load than an in-process network), the modules of most `slow` tests first, a
 share what is left at the end, the longest first, so that neither ends alone on a long
 module.
 
-`make test` asks for `--dist loadgroup`, whose scheduler this replaces, `xdist_group`
-marks included. xdist's own groups tests by that mark, which each worker adds to the
-test's node id, which pytest 9.2 no longer lets a plugin change
-(pytest-dev/pytest-xdist#1386): the groups would be silently lost. Here the first
-worker writes each test's group to a file whose path the controller gave it, and the
-controller's scheduler reads it once every worker has collected (the same tests: xdist
-checks).
+`make test` asks for `--dist loadgroup`, whose scheduler this replaces. xdist's own
+groups tests by an `xdist_group` mark that each worker adds to the test's node id, which
+pytest 9.2 no longer lets a plugin change (pytest-dev/pytest-xdist#1386): the groups
+would be silently lost. Here the first worker writes each test's group to a file whose
+path the controller gave it, and the controller's scheduler reads it once every worker
+has collected (the same tests: xdist checks).
 """
 
 from __future__ import annotations
@@ -39,12 +38,7 @@ TEST_S = 0.2
 
 
 def get_group(item: pytest.Item) -> str:
-    """The network tests together; tests marked `xdist_group(NAME)` together (a fixture
-    built once per worker serves them all); any other test with its module."""
-    if item.get_closest_marker("network"):
-        return NETWORKS
-    shared = item.get_closest_marker("xdist_group")
-    return str(shared.args[0]) if shared else item.nodeid.split("::")[0]
+    return NETWORKS if item.get_closest_marker("network") else item.nodeid.split("::")[0]
 
 
 def estimate_seconds(item: pytest.Item) -> float:

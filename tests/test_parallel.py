@@ -28,11 +28,9 @@ def mark(name: str, *args: object) -> pytest.Mark:
         ({}, "tests/x/test_y.py"),
         ({"multiprocess": mark("multiprocess")}, "tests/x/test_y.py"),
         ({"multiprocess": mark("multiprocess"), "network": mark("network")}, NETWORKS),
-        ({"xdist_group": mark("xdist_group", "live")}, "live"),
-        ({"network": mark("network"), "xdist_group": mark("xdist_group", "live")}, NETWORKS),
     ],
 )
-def test_network_tests_share_one_worker_and_a_named_group_stays_together(
+def test_network_tests_share_one_worker_and_any_other_test_goes_with_its_module(
     marks: dict[str, pytest.Mark], group: str
 ) -> None:
     item = FakeItem("tests/x/test_y.py::test_z", marks)

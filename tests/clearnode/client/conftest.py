@@ -85,11 +85,6 @@ def wait_until_committing(net: CliNetwork, timeout_s: float = 90) -> None:
             time.sleep(0.5)
 
 
-LIVE_NETWORK = pytest.mark.xdist_group("client-live-network")
-"""The mark of every module that uses `live` or `client_install`: `make test` runs them on
-one worker (tests/parallel.py), so the network and the install are built once."""
-
-
 @pytest.fixture(scope="package")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
     base = tmp_path_factory.mktemp("live")

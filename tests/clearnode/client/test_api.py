@@ -21,9 +21,9 @@ from clearnode.client import (
     Unauthorized,
     Vault,
 )
-from tests.clearnode.client.conftest import EVM_CHAIN_ID, LIVE_NETWORK, USDC, LiveNetwork, fund
+from tests.clearnode.client.conftest import EVM_CHAIN_ID, USDC, LiveNetwork, fund
 
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain, LIVE_NETWORK]
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.network, pytest.mark.chain]
 
 
 async def test_connect_reads_the_network_and_its_public_state(live: LiveNetwork) -> None:

@@ -23,7 +23,6 @@ from bridge.anvil import DEV_PRIVATE_KEY
 from clearnode.client import Client, Member
 from tests.clearnode.client.conftest import (
     EVM_CHAIN_ID,
-    LIVE_NETWORK,
     REPORTED,
     USDC,
     LiveNetwork,
@@ -56,7 +55,6 @@ DOCS_EXAMPLES = (
 JOURNEY_EXAMPLES = ("journey-deposit", "journey-withdraw", "journey-verify")
 """What test_the_members_journey_runs_against_a_live_network runs, in its order."""
 EXAMPLE_TIMEOUT_S = 120
-pytestmark = [LIVE_NETWORK]
 
 
 def get_examples() -> dict[str, tuple[Path, str]]:
@@ -118,6 +116,7 @@ class ExampleRunner:
 
 @pytest.mark.slow
 @pytest.mark.multiprocess
+@pytest.mark.network
 @pytest.mark.chain
 async def test_the_docs_examples_run_against_a_live_network(
     live: LiveNetwork, client_install: ClientInstall
@@ -162,6 +161,7 @@ async def test_the_docs_examples_run_against_a_live_network(
 
 @pytest.mark.slow
 @pytest.mark.multiprocess
+@pytest.mark.network
 @pytest.mark.chain
 async def test_the_members_journey_runs_against_a_live_network(
     live: LiveNetwork, client_install: ClientInstall

@@ -12,15 +12,9 @@ from clearing.genesis import parse_genesis
 from clearnode.client import Client, Member, get_validators, verify_report
 from clearnode.client.verify import check_account_proof
 from proofs.account_proof import WrongRoot
-from tests.clearnode.client.conftest import (
-    LIVE_NETWORK,
-    REPORTED,
-    LiveNetwork,
-    fund,
-    wait_for_report_holding,
-)
+from tests.clearnode.client.conftest import REPORTED, LiveNetwork, fund, wait_for_report_holding
 
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain, LIVE_NETWORK]
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.network, pytest.mark.chain]
 
 
 async def test_a_report_and_one_s_openings_verify(live: LiveNetwork) -> None:
