@@ -51,12 +51,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> GroupSchedul
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every `network` test is `multiprocess` too (`make test-fast` skips it); on the first
-    xdist worker: each test's group, for the controller (tests/parallel.py)."""
-    unmarked = [i.nodeid for i in items if i.get_closest_marker("network") and
-                not i.get_closest_marker("multiprocess")]  # fmt: skip
-    if unmarked:
-        raise pytest.UsageError(f"marked network but not multiprocess: {', '.join(unmarked)}")
+    """On the first xdist worker: each test's group, for the controller (tests/parallel.py)."""
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and workerinput["workerid"] == "gw0":
         write_groups(Path(workerinput[GROUPS_PATH]), items)

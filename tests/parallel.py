@@ -1,11 +1,10 @@
 """How `make test` shares two cores between two pytest-xdist workers.
 
-Every test that starts a network of node processes (marked `network`: validator
-networks, CometBFT, devnets) runs on one worker, one after another, as it would without
-xdist: two process networks at once on two cores would make their consensus timeouts what
-the tests measure. The other worker meanwhile runs the other tests, module by module (so a
-module's fixtures are built once; a test that starts one process beside a network is no
-more load than an in-process network), the modules of most `slow` tests first, and both
+Every test that starts separate OS processes (marked `multiprocess`: validator networks,
+CometBFT, devnets) runs on one worker, one after another, as it would without xdist: two
+process networks at once on two cores would make their consensus timeouts what the tests
+measure. The other worker meanwhile runs the in-process tests, module by module (so a
+module's fixtures are built once), the modules of most `slow` tests first, and both
 share what is left at the end, the longest first, so that neither ends alone on a long
 module.
 
@@ -30,7 +29,7 @@ from xdist.scheduler import LoadScopeScheduling
 
 GROUPS_PATH = "groups_path"
 """The key of `workerinput` naming the file the first worker writes the groups to."""
-NETWORKS = "networks"
+PROCESSES = "processes"
 SLOW_TEST_S = 10.0
 """What a `slow` test is taken to last when the groups are ordered (a few to 30 s)."""
 TEST_S = 0.2
@@ -38,7 +37,7 @@ TEST_S = 0.2
 
 
 def get_group(item: pytest.Item) -> str:
-    return NETWORKS if item.get_closest_marker("network") else item.nodeid.split("::")[0]
+    return PROCESSES if item.get_closest_marker("multiprocess") else item.nodeid.split("::")[0]
 
 
 def estimate_seconds(item: pytest.Item) -> float:
@@ -60,7 +59,7 @@ def write_groups(path: Path, items: list[pytest.Item]) -> None:
 
 class GroupScheduling(LoadScopeScheduling):
     """`--dist loadgroup` with the groups the first worker wrote: a group is one unit of
-    work, sent whole to one worker, the longest left first (the network tests, then the
+    work, sent whole to one worker, the longest left first (the process tests, then the
     groups of most slow tests), so the workers end together instead of one running the
     last long module alone (xdist orders groups by their number of tests)."""
 
@@ -77,8 +76,8 @@ class GroupScheduling(LoadScopeScheduling):
         return self.groups.get(nodeid, nodeid)
 
     def get_seconds(self, group: str) -> float:
-        """The network tests first: they alone run one at a time on their worker."""
-        return math.inf if group == NETWORKS else self.seconds.get(group, TEST_S)
+        """The process tests first: they alone run one at a time on their worker."""
+        return math.inf if group == PROCESSES else self.seconds.get(group, TEST_S)
 
     def _assign_work_unit(self, node: Any) -> None:
         longest = max(self.workqueue, key=self.get_seconds)

@@ -34,7 +34,6 @@ from node.cli import main
 @pytest.mark.slow
 @pytest.mark.chain
 @pytest.mark.multiprocess
-@pytest.mark.network
 @pytest.mark.parametrize("engine", ENGINES)
 def test_short_devnet_holds_every_invariant(
     engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -158,7 +157,6 @@ def test_the_dashboard_renders_what_the_watcher_saw(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.chain
 @pytest.mark.multiprocess
-@pytest.mark.network
 def test_ctrl_c_stops_every_validator_and_chain(tmp_path: Path) -> None:
     """On CometBFT, whose validators each run a process of their own: those stop too."""
     argv = ["devnet", "--engine", COMETBFT, "--duration", "120", "--out", str(tmp_path)]

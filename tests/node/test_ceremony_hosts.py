@@ -49,7 +49,7 @@ from tests.node.netproc import (
     spawn,
 )
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.network, pytest.mark.slow, pytest.mark.chain]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow, pytest.mark.chain]
 
 ANVIL_URL = f"http://{SWITCH_ADDRESS}:8545"
 EPOCH_LENGTH = 4

@@ -30,7 +30,7 @@ from node.config import load_config
 from tests.node.netproc import cli_network, read_roots
 from tests.node.test_network_processes import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.network, pytest.mark.chain]
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
 AMOUNT = 1_000 * 10**6  # 1,000 USDC
 
 

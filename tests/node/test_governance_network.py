@@ -35,7 +35,7 @@ from node.api.bodies import ACCOUNT_QUERY_FIELDS
 from tests.node.cometbft.replay import replay_our_blocks
 from tests.node.netproc import CLEARNODE, GENESIS_DOC, ROOT, cli_network, read_roots
 
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.network]
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
 MIN_DELAY = 4  # the scheduled row and the status page are read in these blocks (~4 s)
 VOTING_BLOCKS = 16  # the three CLI votes at once commit 4 blocks after the proposal here,

@@ -27,7 +27,7 @@ from tests.node.test_network_processes import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.network, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 CHAIN_ID = 4242  # configs/genesis.example.json
 FIRST_TRADE_ID = 2**63  # any id >= 2**32 takes the 9 bytes of the largest

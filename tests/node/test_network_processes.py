@@ -31,7 +31,7 @@ from node.p2p.topics import TX, get_topic
 from tests.node.netproc import NodeHome, process_network
 from tests.node.test_network_inprocess import setup_txs
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.network, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 
 async def wait_until(what: str, condition: Callable[[], bool], timeout_s: float = 60) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.node.restarts import check_rolling_restarts, get_figures, run_rolling_restarts
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.network, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 
 async def test_rolling_restarts_under_load_lose_nothing_and_ban_nobody(tmp_path: Path) -> None:

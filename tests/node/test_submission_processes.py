@@ -24,7 +24,7 @@ from tests.node.netsupport import get_wall_expiry
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import commit_setup, read_blocks, wait_until
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.network, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 ROUTE = "/v1/trade-batches"
 LIMIT_S = get_stall_limit_ms(DriverConfig("clearnode")) / 1000

@@ -14,11 +14,11 @@ from proofs.backends import NATIVE_CORE
 from tests.clearnode.client.install import NEVER_INSTALLED, ClientInstall
 from tests.node.netproc import ROOT
 
-# `network` although nothing here talks over loopback: the virtualenv is built once per
-# package (conftest.py's `client_install`), and test_docs.py, which runs the docs'
-# examples in it, is a network test. The mark sends these tests to the same worker of
+# `multiprocess` although nothing here talks over loopback: the virtualenv is built once
+# per package (conftest.py's `client_install`), and test_docs.py, which runs the docs'
+# examples in it, is a process test. The mark sends these tests to the same worker of
 # `make test` (tests/parallel.py), where the one install serves both modules.
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.network]
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
 
 def test_the_base_install_has_the_sdk_and_nothing_of_the_node(

@@ -116,7 +116,6 @@ class ExampleRunner:
 
 @pytest.mark.slow
 @pytest.mark.multiprocess
-@pytest.mark.network
 @pytest.mark.chain
 async def test_the_docs_examples_run_against_a_live_network(
     live: LiveNetwork, client_install: ClientInstall
@@ -161,7 +160,6 @@ async def test_the_docs_examples_run_against_a_live_network(
 
 @pytest.mark.slow
 @pytest.mark.multiprocess
-@pytest.mark.network
 @pytest.mark.chain
 async def test_the_members_journey_runs_against_a_live_network(
     live: LiveNetwork, client_install: ClientInstall

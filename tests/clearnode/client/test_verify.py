@@ -14,7 +14,7 @@ from clearnode.client.verify import check_account_proof
 from proofs.account_proof import WrongRoot
 from tests.clearnode.client.conftest import REPORTED, LiveNetwork, fund, wait_for_report_holding
 
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.network, pytest.mark.chain]
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
 
 
 async def test_a_report_and_one_s_openings_verify(live: LiveNetwork) -> None:

@@ -89,7 +89,7 @@ from tests.node.netsupport import get_wall_expiry
 from tests.node.test_network_processes import assert_roots_agree, read_blocks, wait_until
 from tests.node.test_validator_set_processes import DELAY, NEW, VOTING_BLOCKS, public
 
-pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.network]
+pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.multiprocess]
 
 OLD_SET = sorted(get_evm_address(k) for k in BRIDGE_KEYS)
 NEW_SET = sorted(get_evm_address(k) for k in (*BRIDGE_KEYS[:2], NEW_BRIDGE_KEY))

@@ -39,7 +39,7 @@ from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import assert_roots_agree, wait_until
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.network, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 
 def read_txs(home: NodeHome) -> list[bytes]:

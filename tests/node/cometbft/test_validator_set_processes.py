@@ -33,7 +33,7 @@ from tests.node.cometbft.replay import replay_cometbft_blocks
 from tests.node.netproc import NodeHome, ProcessNetwork, add_cometbft_tables, running
 from tests.node.test_network_processes import assert_roots_agree, wait_until
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.network, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 VOTING_BLOCKS = 8
 DELAY = 2

@@ -19,7 +19,7 @@ import trio
 from node.p2p import open_p2p
 from tests.node.p2p.support import ROOT, TOPICS, Lines, config, note
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.network, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 
 async def test_a_frozen_peer_stops_holding_up_our_gossip_and_hears_us_after_it_resumes() -> None:
