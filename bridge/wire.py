@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from lightclient.codec import pack, unpack
+from lightclient.codec import unpack
 from lightclient.records import Declared
 
 FORMAT_VERSION = 1
@@ -15,9 +15,6 @@ class Versioned(Declared):
     """A declared record sent alone: its fields, its head first, as one msgpack list."""
 
     __slots__ = ()
-
-    def encode(self) -> bytes:
-        return pack(self.to_fields())
 
     @classmethod
     def decode(cls, data: bytes) -> Self:

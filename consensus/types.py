@@ -242,9 +242,6 @@ class Vote(Declared):
     def step(self) -> Step:
         return Step.PREVOTE if self.vote_type == VoteType.PREVOTE else Step.PRECOMMIT
 
-    def encode(self) -> bytes:
-        return pack(self.to_fields())
-
     @staticmethod
     def decode(data: bytes) -> Vote:
         return Vote.from_fields(unpack(data, "vote", 1024))
@@ -274,9 +271,6 @@ class DuplicateVoteEvidence(Declared):
     @property
     def height(self) -> int:
         return self.vote_a.height
-
-    def encode(self) -> bytes:
-        return pack(self.to_fields())
 
     @cached_property
     def hash(self) -> bytes:
@@ -368,9 +362,6 @@ class Block(Declared):
             and self.header.evidence_hash == compute_evidence_hash(self.evidence)
         )
 
-    def encode(self) -> bytes:
-        return pack(self.to_fields())
-
     @staticmethod
     def decode(data: bytes) -> Block:
         return Block.from_fields(unpack(data, "block", MAX_CONSENSUS_MESSAGE_BYTES))
@@ -404,9 +395,6 @@ class Proposal(Declared):
 
     def is_signed_by_proposer(self, chain_id: str) -> bool:
         return is_valid_signature(self.proposer, self.sign_bytes(chain_id), self.signature)
-
-    def encode(self) -> bytes:
-        return pack(self.to_fields())
 
     @staticmethod
     def decode(data: bytes) -> Proposal:

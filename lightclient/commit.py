@@ -98,9 +98,6 @@ class CommitCertificate(Declared):
         """What an anchor writes of either engine's commit (CometBFT's has its own)."""
         return self.to_fields()
 
-    def encode(self) -> bytes:
-        return pack(self.to_fields())
-
     @staticmethod
     def decode(data: bytes) -> CommitCertificate:
         return CommitCertificate.from_fields(unpack(data, "commit", MAX_CONSENSUS_MESSAGE_BYTES))

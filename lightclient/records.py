@@ -47,6 +47,7 @@ from lightclient.codec import (
     expect_int,
     expect_list,
     expect_str,
+    pack,
 )
 
 T = TypeVar("T", bound=type)
@@ -379,6 +380,10 @@ class Declared:
 
         @classmethod
         def from_fields(cls, obj: object) -> Self: ...
+
+    def encode(self) -> bytes:
+        """The record sent alone: its fields as one msgpack list."""
+        return pack(self.to_fields())
 
 
 def write_fields(record: Declared) -> list[Any]:

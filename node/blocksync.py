@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
-from lightclient.codec import WIRE_VERSION, DecodeError, pack, unpack
+from lightclient.codec import WIRE_VERSION, DecodeError, unpack
 from lightclient.records import Bytes, Declared, Int, Items, Uint, declare_record
 from node.limits import MAX_SYNC_RESPONSE_BYTES
 from node.p2p import Offence, P2PNode, RequestFailed
@@ -49,9 +49,6 @@ class SyncRequest(Declared):
     from_height: Annotated[int, Int(1)]
     max_count: Annotated[int, Int(1, MAX_BLOCKS_PER_RESPONSE)]
 
-    def encode(self) -> bytes:
-        return pack(self.to_fields())
-
     @staticmethod
     def decode(data: bytes) -> SyncRequest:
         return SyncRequest.from_fields(unpack(data, "SyncRequest", MAX_REQUEST_BYTES))
@@ -62,9 +59,6 @@ class SyncRequest(Declared):
 class SyncResponse(Declared):
     tip_height: Uint
     blocks: Annotated[tuple[SyncedBlock, ...], Items()]
-
-    def encode(self) -> bytes:
-        return pack(self.to_fields())
 
     @staticmethod
     def decode(data: bytes, from_height: int) -> SyncResponse:

@@ -98,9 +98,6 @@ class Share(Declared):
 
     __slots__ = ()
 
-    def encode(self) -> bytes:
-        return pack(self.to_fields())
-
 
 @declare_record(head=(REPORTS_VERSION, KIND_SHARE))
 @dataclass(frozen=True)
