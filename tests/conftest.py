@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from xdist.workermanage import WorkerController
 
-from tests.parallel import GROUPS_PATH, GroupScheduling, write_groups
+from tests.parallel import GROUPS_PATH, GroupScheduling, share_ports, write_groups
 
 GROUPS_DIR = pytest.StashKey[Path | None]()
 
@@ -34,6 +34,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[GROUPS_DIR] = None
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        share_ports(workerinput)
 
 
 def pytest_configure_node(node: WorkerController) -> None:

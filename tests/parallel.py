@@ -14,6 +14,10 @@ pytest 9.2 no longer lets a plugin change (pytest-dev/pytest-xdist#1386): the gr
 would be silently lost. Here the first worker writes each test's group to a file whose
 path the controller gave it, and the controller's scheduler reads it once every worker
 has collected (the same tests: xdist checks).
+
+Each worker also chooses loopback ports from a range of its own (`share_ports`), which the
+processes its tests start inherit: a port one worker found free and handed to a node could
+otherwise be taken by the other's anvil before the node bound it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
+from bridge.loopback import PORTS_VARIABLE, get_port_range
+
 GROUPS_PATH = "groups_path"
 """The key of `workerinput` naming the file the first worker writes the groups to."""
 PROCESSES = "processes"
@@ -34,6 +40,15 @@ SLOW_TEST_S = 10.0
 """What a `slow` test is taken to last when the groups are ordered (a few to 30 s)."""
 TEST_S = 0.2
 """What any other test is taken to last (most take milliseconds, a few a second)."""
+
+
+def share_ports(workerinput: dict[str, Any]) -> None:
+    """This worker's share of the loopback ports, the same size as every other's."""
+    ports = get_port_range()
+    index, count = int(workerinput["workerid"].removeprefix("gw")), workerinput["workercount"]
+    size = len(ports) // count
+    first = ports.start + index * size
+    os.environ[PORTS_VARIABLE] = f"{first}-{first + size - 1}"
 
 
 def get_group(item: pytest.Item) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from bridge.loopback import LOWEST_PORT, get_ephemeral_start, get_free_port
+from bridge.loopback import get_free_port, get_port_range
 from clearing.request_schema import SignedRequest
 from clearing.tx import decode_tx
 from clearnode.client.sandbox_keys import derive_seed
@@ -56,8 +56,9 @@ CLEARNODE = Path(sys.executable).parent / "clearnode"
 
 def get_free_port_range(count: int) -> int:
     """First of `count` consecutive loopback ports free right now (`clearnode init` wants them)."""
+    ports = get_port_range()
     for _ in range(100):
-        first = random.randrange(LOWEST_PORT, get_ephemeral_start() - count)
+        first = random.randrange(ports.start, ports.stop - count)
         sockets: list[socket.socket] = []
         try:
             for port in range(first, first + count):
