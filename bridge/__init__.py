@@ -1,7 +1,15 @@
 """EVM chains: the vault contract, deposit watchers, observations, withdrawals, rotation.
 
-Nothing here credits or debits anyone: clearing does, after quorum. What the node
-calls (chain reads are synchronous: run them with `trio.to_thread.run_sync`):
+Nothing here credits or debits anyone: clearing does, after quorum.
+
+Two sides. The records and their checks (`deposits`, `observation`, `withdrawal`,
+`rotation`, `external`, `eip712`, `validators`, `wire`, `cursor`, `payouts`) import
+neither web3 nor eth_account: every node imports them at start. The chain client
+(`chain`, `vault`, `watcher`, `expiries`, `pricefeed`, `relayer`, `devchain`) imports
+web3 at the top, and is imported only where a chain is talked to, since web3 and
+eth_account are about a third of a node's start-up imports.
+
+What the node calls (chain reads are synchronous: run them with `trio.to_thread.run_sync`):
 
 Per chain, at start
 - `chain.connect(url, chain_id)` -> Chain (raises ChainIdMismatch).
@@ -15,8 +23,8 @@ Deposits (each validator)
   proposer takes `.get_ready_credits()` (clearing `CollateralCredit` txs); after commit
   `.mark_credited(key)` and `.follow(state.validators)` (the set in force). Keys are
   (chain id, vault, deposit nonce). Stuck keys: `.get_keys_unsigned_by(own_pubkey)` ->
-  send a `ReobserveRequest` with the pooled observation's tx hash and log index; answer
-  one with `handle_reobserve_request(...)`.
+  send a `ReobserveRequest` with the pooled observation's tx hash and log index; a
+  validator watching that chain answers it (node/bridge/chains.py).
 - External bridges (API): `external.SignedExternalEvent.decode(body)`,
   `verify_external_event(event, state.genesis.external_bridges, network_chain_id)`
   -> observation (node/bridge/api.py serves it), then
@@ -26,7 +34,8 @@ Withdrawals (after a block debits a member: `state.pending_withdrawals`)
 - `withdrawal.sign_withdrawal_record(record, vault=, epoch=, evm_private_key=)`
   -> WithdrawalSignature; gossip `.encode()`.
 - `withdrawal.collect_withdrawal_signatures(auth, vault_set, sigs)` -> SignatureSet;
-  `get_relay_json(auth, set)` for the HTTP API; `relay(chain, auth, set.get_ordered(), sender)`.
+  `get_relay_json(auth, set)` for the HTTP API; `vault.withdraw(chain, auth, set.get_ordered(),
+  sender)`.
 - Payouts: `payouts.sign_new_payouts(store, since_seq, key, network_chain_id)` ->
   clearing `WithdrawalPaid` attestations.
 - Expiries: `expiries.get_final_stamp(chain, confirmations)` -> head;
@@ -43,6 +52,6 @@ Validator set
 - `rotation.get_consensus_set(state)` (the clearing state's validators with power, as
   (EVM address, power)), `compute_target_set(vault.get_validator_set(v, block), members)`,
   `Rotation(chain_id, vault, current, target)` with `sign_rotation_message(rotation, key)`
-  -> `RotationSignature` (gossip form), `get_rotation_relay_json`, `relay_rotation(...)`;
+  -> `RotationSignature` (gossip form), `get_rotation_relay_json`, `vault.rotate(...)`;
   `vault.lock_by_signature` for an emergency stop any single validator can pull.
 """

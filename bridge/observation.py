@@ -18,9 +18,10 @@ prefix and its replay memory stays small.
 
 A validator whose peers attest a deposit it has not stored (it missed it) or that
 is stuck below quorum gossips a `SignedReobserveRequest` (signed with its validator
-key, so no outsider can make validators read chains); `handle_reobserve_request` looks
-the deposit up on the chain by receipt, re-checking finality, canonical block hash
-and status, and stores and signs it if it is real.
+key, so no outsider can make validators read chains); a validator watching that chain
+looks the deposit up by receipt (node/bridge/chains.py:handle_reobserve_request),
+re-checking finality, canonical block hash and status, and stores and signs it if it
+is real.
 """
 
 from __future__ import annotations
@@ -32,10 +33,8 @@ from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bridge.chain import Chain
 from bridge.cursor import CursorStore
 from bridge.deposits import DepositEvent
-from bridge.watcher import fetch_deposit_by_receipt
 from bridge.wire import FORMAT_VERSION, Versioned
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import (
@@ -360,29 +359,3 @@ def sign_reobserve_request(
     body = compute_request_body(request, sent_ms)
     attestation = sign_attestation(key, REOBSERVE_DOMAIN, network_chain_id, body)
     return SignedReobserveRequest(request, sent_ms, attestation)
-
-
-def handle_reobserve_request(
-    request: ReobserveRequest,
-    *,
-    chain: Chain,
-    vault: bytes,
-    confirmations: int | None,
-    store: CursorStore,
-    tokens: Mapping[CollateralKey, CollateralToken],
-    key: Ed25519PrivateKey,
-    network_chain_id: int,
-) -> SignedObservation:
-    """Attest the requested deposit if this validator's own chain shows it final.
-
-    Synchronous (chain reads): the node runs it with trio.to_thread.run_sync. Raises
-    the watcher's typed errors when the deposit is absent, not final or orphaned.
-    """
-    deposit = store.get_deposit(request.chain_id, request.tx_hash, request.log_index)
-    if deposit is None:
-        deposit = fetch_deposit_by_receipt(
-            chain, vault, request.tx_hash, request.log_index, confirmations
-        )
-        store.add_deposit(deposit)
-    observation, _ = compute_settling_observation(deposit, tokens)
-    return sign_observation(key, network_chain_id, observation)

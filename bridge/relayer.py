@@ -19,14 +19,13 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
 from bridge.chain import Chain, ChainError
-from bridge.rotation import Rotation, relay_rotation
+from bridge.rotation import Rotation
 from bridge.validators import EvmValidatorSet, ValidatorSetError
-from bridge.vault import get_validator_set, is_withdrawal_used
+from bridge.vault import get_validator_set, is_withdrawal_used, rotate, withdraw
 from bridge.withdrawal import (
     WithdrawalAuthorization,
     WithdrawalError,
     collect_withdrawal_signatures,
-    relay,
 )
 
 
@@ -129,7 +128,7 @@ def relay_one_rotation(
     if not collected.is_complete():
         return (f"no quorum: {collected.get_signed_power()} of "
                 f"{collected.validator_set.total_power}"), ""  # fmt: skip
-    receipt = relay_rotation(chain, contract, rotation.target, collected.get_ordered(), sender)
+    receipt = rotate(chain, contract, rotation.target, collected.get_ordered(), sender)
     return "rotated", "0x" + bytes(receipt["transactionHash"]).hex()
 
 
@@ -170,7 +169,7 @@ def relay_complete(
                 outcomes.append(RelayOutcome(member, nonce, f"no quorum of epoch {auth.epoch}: "
                     f"{collected.get_signed_power()} of {on_chain.total_power}"))  # fmt: skip
                 continue
-            receipt = relay(chain, auth, collected.get_ordered(), sender)
+            receipt = withdraw(chain, auth, collected.get_ordered(), sender)
         except (RelayJsonError, ChainError, WithdrawalError) as exc:
             outcomes.append(RelayOutcome(member, nonce, f"{type(exc).__name__}: {exc}"))
             continue

@@ -18,14 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from eth_account.signers.local import LocalAccount
-from eth_utils.address import to_checksum_address
-from web3.contract import Contract
-
-from bridge.chain import Chain
 from bridge.eip712 import compute_digest, compute_rotation_struct_hash, sign_digest
 from bridge.validators import EvmValidatorSet, ValidatorSetError
-from bridge.vault import get_validator_set
 from bridge.wire import FORMAT_VERSION, Versioned
 from bridge.withdrawal import SignatureSet, WithdrawalError
 from clearing.genesis import Validator
@@ -171,25 +165,3 @@ def get_rotation_relay_json(rotation: Rotation, collected: SignatureSet) -> dict
         "total_power": collected.validator_set.total_power,
         "complete": collected.is_complete(),
     }
-
-
-def relay_rotation(
-    chain: Chain,
-    vault: Contract,
-    target: EvmValidatorSet,
-    signatures: list[bytes],
-    sender: LocalAccount,
-) -> dict[str, Any]:
-    """Submit a rotation; `signatures` from the current set, ordered by signer."""
-    call = vault.functions.rotate(
-        target.epoch,
-        [to_checksum_address(a) for a in target.addresses],
-        target.powers,
-        signatures,
-    )
-    return chain.transact(call, sender)
-
-
-def is_in_sync(vault: Contract, consensus_members: Iterable[tuple[bytes, int]]) -> bool:
-    current = get_validator_set(vault)
-    return compute_target_set(current, consensus_members) is None

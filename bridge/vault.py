@@ -1,8 +1,9 @@
-"""Typed helpers around one deployed CollateralVault: deploy, deposit, read, lock, limits."""
+"""Typed helpers around one deployed CollateralVault: deploy, deposit, read, withdraw, rotate,
+lock, limits."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -17,7 +18,9 @@ from bridge.eip712 import (
     compute_rate_limit_struct_hash,
     compute_unlock_struct_hash,
 )
+from bridge.rotation import compute_target_set
 from bridge.validators import EvmValidatorSet
+from bridge.withdrawal import WithdrawalAuthorization, WithdrawalError
 
 NATIVE = bytes(20)
 
@@ -93,6 +96,55 @@ def is_withdrawal_used(
     contract = chain.contract("CollateralVault", to_checksum_address(vault))
     call = contract.functions.withdrawalUsed(to_checksum_address(member), nonce)
     return bool(call.call(block_identifier=block))
+
+
+def is_in_sync(vault: Contract, consensus_members: Iterable[tuple[bytes, int]]) -> bool:
+    current = get_validator_set(vault)
+    return compute_target_set(current, consensus_members) is None
+
+
+def get_withdraw_call(
+    vault: Contract, auth: WithdrawalAuthorization, signatures: list[bytes]
+) -> Any:
+    return vault.functions.withdraw(
+        auth.epoch,
+        to_checksum_address(auth.member),
+        to_checksum_address(auth.token),
+        auth.amount,
+        to_checksum_address(auth.recipient),
+        auth.nonce,
+        auth.expiry,
+        signatures,
+    )
+
+
+def withdraw(
+    chain: Chain, auth: WithdrawalAuthorization, signatures: list[bytes], sender: LocalAccount
+) -> dict[str, Any]:
+    """Submit the authorisation with `signatures` (already ordered) to the vault."""
+    if chain.chain_id != auth.chain_id:
+        raise WithdrawalError(
+            f"authorisation for chain {auth.chain_id}, relaying on {chain.chain_id}"
+        )
+    vault = chain.contract("CollateralVault", to_checksum_address(auth.vault))
+    return chain.transact(get_withdraw_call(vault, auth, signatures), sender)
+
+
+def rotate(
+    chain: Chain,
+    vault: Contract,
+    target: EvmValidatorSet,
+    signatures: list[bytes],
+    sender: LocalAccount,
+) -> dict[str, Any]:
+    """Submit a rotation; `signatures` from the current set, ordered by signer."""
+    call = vault.functions.rotate(
+        target.epoch,
+        [to_checksum_address(a) for a in target.addresses],
+        target.powers,
+        signatures,
+    )
+    return chain.transact(call, sender)
 
 
 def get_vault_address(vault: Contract) -> bytes:

@@ -5,23 +5,19 @@ After a block debits a member, every validator derives the same
 record's, fixed by clearing from the debiting block's time and the genesis
 `withdrawal_ttl_s`, never a clock), signs its EIP-712 digest with its EVM key, and
 gossips the signature. `SignatureSet` keeps the valid ones; once they carry > 2/3 of
-the vault's validator power, `relay()` submits them, sorted by signer, to the vault.
-The vault pays each nonce at most once and never after the expiry, so re-signing an
-old-epoch authorisation with the same nonce can never pay twice, and a withdrawal
-the vault can no longer pay is refunded by the ledger (clearing/withdrawal_expiry.py).
+the vault's validator power, anyone submits them, sorted by signer, to the vault
+(bridge/vault.py:withdraw). The vault pays each nonce at most once and never after
+the expiry, so re-signing an old-epoch authorisation with the same nonce can never
+pay twice, and a withdrawal the vault can no longer pay is refunded by the ledger
+(clearing/withdrawal_expiry.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
-from eth_account.signers.local import LocalAccount
-from eth_utils.address import to_checksum_address
-from web3.contract import Contract
-
-from bridge.chain import Chain
 from bridge.eip712 import (
     SignatureError,
     compute_digest,
@@ -179,30 +175,3 @@ def collect_withdrawal_signatures(
         except WithdrawalError:
             continue
     return collected
-
-
-def get_withdraw_call(
-    vault: Contract, auth: WithdrawalAuthorization, signatures: list[bytes]
-) -> Any:
-    return vault.functions.withdraw(
-        auth.epoch,
-        to_checksum_address(auth.member),
-        to_checksum_address(auth.token),
-        auth.amount,
-        to_checksum_address(auth.recipient),
-        auth.nonce,
-        auth.expiry,
-        signatures,
-    )
-
-
-def relay(
-    chain: Chain, auth: WithdrawalAuthorization, signatures: list[bytes], sender: LocalAccount
-) -> dict[str, Any]:
-    """Submit the authorisation with `signatures` (already ordered) to the vault."""
-    if chain.chain_id != auth.chain_id:
-        raise WithdrawalError(
-            f"authorisation for chain {auth.chain_id}, relaying on {chain.chain_id}"
-        )
-    vault = chain.contract("CollateralVault", to_checksum_address(auth.vault))
-    return chain.transact(get_withdraw_call(vault, auth, signatures), sender)

@@ -19,8 +19,7 @@ from bridge.chain import Chain, account_from_key, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
 from bridge.relayer import parse_relay_json
 from bridge.validators import EvmValidatorSet
-from bridge.vault import get_vault_balances
-from bridge.withdrawal import relay
+from bridge.vault import get_vault_balances, withdraw
 from clearnode.client import Vault
 from devnet.genesis import TOKENS
 
@@ -97,6 +96,6 @@ def relay_withdrawal(dev: DevChain, body: dict[str, Any]) -> None:
     """Submit a quorum-signed withdrawal authorisation, as a validator's API serves it
     (`GET /v1/withdrawals/{member}/{nonce}`), to the vault as the relayer."""
     auth, signatures = parse_relay_json(body)
-    relay(dev.chain, auth, signatures, get_relayer())
+    withdraw(dev.chain, auth, signatures, get_relayer())
     symbol = get_symbol(dev, auth.token)
     dev.paid_out[symbol] = dev.paid_out.get(symbol, 0) + auth.amount

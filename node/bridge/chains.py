@@ -32,11 +32,17 @@ from web3.exceptions import Web3Exception
 from bridge.chain import Chain, ChainError, ChainIdMismatch, connect
 from bridge.cursor import CursorStore
 from bridge.expiries import BlockStamp, get_final_stamp, observe_expiry
-from bridge.observation import SignedObservation, sign_new_deposits
+from bridge.observation import (
+    ReobserveRequest,
+    SignedObservation,
+    compute_settling_observation,
+    sign_new_deposits,
+    sign_observation,
+)
 from bridge.payouts import sign_new_payouts
 from bridge.validators import EvmValidatorSet
 from bridge.vault import get_validator_set
-from bridge.watcher import Watcher, WatcherConfig, get_final_block
+from bridge.watcher import Watcher, WatcherConfig, fetch_deposit_by_receipt, get_final_block
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import Attestation
 from clearing.state import WithdrawalRecord
@@ -235,3 +241,29 @@ class VaultReader:
         `head` is past its expiry and the vault never paid it; one read per record, so
         a long backlog still progresses within the RPC timeout."""
         return await self._run(self._observe_expiry, record, head)
+
+
+def handle_reobserve_request(
+    request: ReobserveRequest,
+    *,
+    chain: Chain,
+    vault: bytes,
+    confirmations: int | None,
+    store: CursorStore,
+    tokens: Mapping[CollateralKey, CollateralToken],
+    key: Ed25519PrivateKey,
+    network_chain_id: int,
+) -> SignedObservation:
+    """Attest the requested deposit if this validator's own chain shows it final.
+
+    Synchronous (chain reads): the node runs it with trio.to_thread.run_sync. Raises
+    the watcher's typed errors when the deposit is absent, not final or orphaned.
+    """
+    deposit = store.get_deposit(request.chain_id, request.tx_hash, request.log_index)
+    if deposit is None:
+        deposit = fetch_deposit_by_receipt(
+            chain, vault, request.tx_hash, request.log_index, confirmations
+        )
+        store.add_deposit(deposit)
+    observation, _ = compute_settling_observation(deposit, tokens)
+    return sign_observation(key, network_chain_id, observation)

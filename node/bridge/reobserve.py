@@ -3,7 +3,7 @@
 Asking. A deposit in this node's ObservationPool that stays below quorum and
 unsigned by this validator for `[bridge] reobserve_after_ms` may have been missed
 (the watcher is behind, the RPC dropped a log). The validator then looks it up on
-its own chain, if it watches that chain (`handle_reobserve_request` in a worker
+its own chain, if it watches that chain (chains.py:handle_reobserve_request in a worker
 thread, under a timeout), signs and gossips it if it is final and canonical there,
 and asks peers the same with a `ReobserveRequest` per pooled (chain id, tx hash,
 log index), the `MAX_LOGS_PER_KEY` most attested. The n-th ask of a deposit comes
@@ -43,12 +43,11 @@ from bridge.observation import (
     ObservationPool,
     ReobserveRequest,
     SignedObservation,
-    handle_reobserve_request,
 )
 from bridge.watcher import WatcherError
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import is_quorum
-from node.bridge.chains import RPC_TIMEOUT_S, get_vault
+from node.bridge.chains import RPC_TIMEOUT_S, get_vault, handle_reobserve_request
 from node.config import BridgeChainConfig
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from bridge.observation import ObservationPool, SignedObservation, sign_new_depo
 from bridge.payouts import sign_new_payouts
 from bridge.rotation import get_consensus_members
 from bridge.validators import EvmValidatorSet
-from bridge.vault import deposit_token
+from bridge.vault import deposit_token, withdraw
 from bridge.watcher import Watcher, WatcherConfig
-from bridge.withdrawal import collect_withdrawal_signatures, relay, sign_withdrawal_record
+from bridge.withdrawal import collect_withdrawal_signatures, sign_withdrawal_record
 from clearing.collateral import get_vault_quanta
 from clearing.genesis import collateral_by_key
 from clearing.state import WithdrawalRecord
@@ -92,7 +92,7 @@ class Bridge:
         ]  # fmt: skip
         auth = signed[0].authorization
         collected = collect_withdrawal_signatures(auth, evm_set, [s.signature for s in signed])
-        relay(self.chain, auth, collected.get_ordered(), account_from_key(DEV_PRIVATE_KEY))
+        withdraw(self.chain, auth, collected.get_ordered(), account_from_key(DEV_PRIVATE_KEY))
         await self.catch_up()
         payouts = [sign_new_payouts(self.store, 0, k, self.box.chain_id)[1]
                    for k in self.box.validator_keys]  # fmt: skip

@@ -18,26 +18,31 @@ from bridge.observation import (
     ReobserveRequest,
     SignedObservation,
     SignedReobserveRequest,
-    handle_reobserve_request,
     sign_new_deposits,
     sign_reobserve_request,
 )
 from bridge.payouts import sign_new_payouts
-from bridge.rotation import get_consensus_members, is_in_sync
+from bridge.rotation import get_consensus_members
 from bridge.validators import EvmValidatorSet
-from bridge.vault import deploy_vault, deposit_token, get_vault_address
+from bridge.vault import (
+    deploy_vault,
+    deposit_token,
+    get_vault_address,
+    is_in_sync,
+    withdraw,
+)
 from bridge.watcher import DepositNotFinal, Watcher, WatcherConfig
 from bridge.withdrawal import (
     WithdrawalSignature,
     collect_withdrawal_signatures,
     get_relay_json,
-    relay,
     sign_withdrawal_record,
 )
 from clearing.genesis import collateral_by_key
 from clearing.withdrawal import WithdrawalPaid
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox
+from node.bridge.chains import handle_reobserve_request
 from node.chainspec import place_collateral
 from tests.clearing.support import genesis_doc
 
@@ -126,7 +131,7 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
         assert not collected.is_complete()
         collected.add(gossiped[2].signature)
         assert get_relay_json(auth, collected)["complete"] is True
-        relay(chain, auth, collected.get_ordered(), dev)
+        withdraw(chain, auth, collected.get_ordered(), dev)
         balance = token.functions.balanceOf(to_checksum_address(RECIPIENT)).call()
         assert balance == 400_000
 

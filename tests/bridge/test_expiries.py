@@ -9,8 +9,8 @@ import pytest
 from bridge.chain import Chain, ContractReverted
 from bridge.devchain import mine
 from bridge.expiries import find_first_block_after, get_block_stamp, get_final_stamp, observe_expiry
-from bridge.vault import deposit_token, is_withdrawal_used
-from bridge.withdrawal import WithdrawalAuthorization, relay
+from bridge.vault import deposit_token, is_withdrawal_used, withdraw
+from bridge.withdrawal import WithdrawalAuthorization
 from clearing.state import WithdrawalRecord
 from clearing.withdrawal_expiry import ExpiryObservation
 from tests.bridge.conftest import VaultEnv, sign_all
@@ -29,7 +29,7 @@ def advance(chain: Chain, seconds: int, blocks: int = 1) -> None:
 
 
 def relay_signed(env: VaultEnv, auth: WithdrawalAuthorization) -> None:
-    relay(env.chain, auth, sign_all(auth.get_digest(), env.validators), env.dev)
+    withdraw(env.chain, auth, sign_all(auth.get_digest(), env.validators), env.dev)
 
 
 def make_record(env: VaultEnv, nonce: int, expiry: int) -> WithdrawalRecord:

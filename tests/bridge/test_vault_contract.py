@@ -7,7 +7,7 @@ from eth_utils import keccak, to_checksum_address
 
 from bridge.chain import ContractReverted, TransactionFailed
 from bridge.eip712 import SECP256K1_N
-from bridge.rotation import compute_rotation_digest, compute_target_set, is_in_sync, relay_rotation
+from bridge.rotation import compute_rotation_digest, compute_target_set
 from bridge.vault import (
     NATIVE,
     compute_lock_digest,
@@ -16,12 +16,15 @@ from bridge.vault import (
     deposit_native,
     deposit_token,
     get_validator_set,
+    is_in_sync,
     lock,
     lock_by_signature,
+    rotate,
     set_rate_limit,
     unlock,
+    withdraw,
 )
-from bridge.withdrawal import WithdrawalAuthorization, relay
+from bridge.withdrawal import WithdrawalAuthorization
 from tests.bridge.conftest import VaultEnv, make_set, make_validators, sign_all
 
 pytestmark = pytest.mark.chain
@@ -60,7 +63,7 @@ def assert_refused(
     error: str, env: VaultEnv, auth: WithdrawalAuthorization, sigs: list[bytes]
 ) -> None:
     with pytest.raises(ContractReverted) as caught:
-        relay(env.chain, auth, sigs, env.dev)
+        withdraw(env.chain, auth, sigs, env.dev)
     assert caught.value.error == error
 
 
@@ -68,14 +71,14 @@ def test_withdrawal_round_trip_pays_token_and_native(vault_env: VaultEnv) -> Non
     env = vault_env
     fund(env, 1_000)
     auth = make_auth(env, 600, nonce=1)
-    relay(env.chain, auth, sign_all(auth.get_digest(), env.validators[:3]), env.dev)
+    withdraw(env.chain, auth, sign_all(auth.get_digest(), env.validators[:3]), env.dev)
     assert token_balance(env, RECIPIENT) == 600
     assert token_balance(env, env.vault_address) == 400
 
     deposit_native(env.chain, env.vault, 10**18, MEMBER, env.dev)
     before = env.chain.w3.eth.get_balance(to_checksum_address(RECIPIENT))
     native = make_auth(env, 10**17, nonce=2, token=NATIVE)
-    relay(env.chain, native, sign_all(native.get_digest(), env.validators), env.dev)
+    withdraw(env.chain, native, sign_all(native.get_digest(), env.validators), env.dev)
     assert env.chain.w3.eth.get_balance(to_checksum_address(RECIPIENT)) == before + 10**17
 
 
@@ -84,14 +87,14 @@ def test_replayed_expired_forged_unsorted_underquorum_are_refused(vault_env: Vau
     fund(env, 1_000)
     auth = make_auth(env, 100, nonce=7)
     sigs = sign_all(auth.get_digest(), env.validators)
-    relay(env.chain, auth, sigs, env.dev)
+    withdraw(env.chain, auth, sigs, env.dev)
     assert_refused("AlreadyUsed", env, auth, sigs)
     # Same nonce under different fields: still used.
     again = make_auth(env, 50, nonce=7)
     assert_refused("AlreadyUsed", env, again, sign_all(again.get_digest(), env.validators))
 
     other_member = make_auth(env, 50, nonce=7, member=RECIPIENT)  # nonces are per member
-    relay(env.chain, other_member, sign_all(other_member.get_digest(), env.validators), env.dev)
+    withdraw(env.chain, other_member, sign_all(other_member.get_digest(), env.validators), env.dev)
 
     expired = make_auth(env, 100, nonce=8, expiry=env.get_time() - 1)
     assert_refused("Expired", env, expired, sign_all(expired.get_digest(), env.validators))
@@ -111,7 +114,7 @@ def test_replayed_expired_forged_unsorted_underquorum_are_refused(vault_env: Vau
     assert_refused(
         "WrongEpoch", env, wrong_epoch, sign_all(wrong_epoch.get_digest(), env.validators)
     )
-    relay(env.chain, good, ordered[:3], env.dev)  # and the good one still pays
+    withdraw(env.chain, good, ordered[:3], env.dev)  # and the good one still pays
     assert token_balance(env, RECIPIENT) == 250
 
 
@@ -150,7 +153,7 @@ def test_lock_by_one_validator_unlock_by_quorum_only(vault_env: VaultEnv) -> Non
         unlock(env.chain, env.vault, sign_all(digest, env.validators[:2]), env.dev)
     assert caught.value.error == "NoQuorum"
     unlock(env.chain, env.vault, sign_all(digest, env.validators[1:]), env.dev)
-    relay(env.chain, auth, sign_all(auth.get_digest(), env.validators), env.dev)
+    withdraw(env.chain, auth, sign_all(auth.get_digest(), env.validators), env.dev)
 
     lock(env.chain, env.vault, env.validators[0].account)
     with pytest.raises(ContractReverted) as caught:  # the old unlock cannot lift a new lock
@@ -198,16 +201,16 @@ def test_rate_limit_token_bucket(vault_env: VaultEnv) -> None:
         env.dev,
     )
     first = make_auth(env, 800, nonce=1)
-    relay(env.chain, first, sign_all(first.get_digest(), env.validators), env.dev)
+    withdraw(env.chain, first, sign_all(first.get_digest(), env.validators), env.dev)
     second = make_auth(env, 500, nonce=2)
     sigs = sign_all(second.get_digest(), env.validators)
     with pytest.raises(ContractReverted) as caught:
-        relay(env.chain, second, sigs, env.dev)
+        withdraw(env.chain, second, sigs, env.dev)
     assert caught.value.error == "RateLimited"
     assert caught.value.args_[1] == 500
     env.chain.request("evm_increaseTime", [400])  # refills 1 per second: >= 600 available
     env.chain.request("evm_mine", [])
-    relay(env.chain, second, sigs, env.dev)
+    withdraw(env.chain, second, sigs, env.dev)
     assert token_balance(env, RECIPIENT) >= 1_300
 
 
@@ -223,15 +226,15 @@ def test_rotation_follows_consensus_set(vault_env: VaultEnv) -> None:
     digest = compute_rotation_digest(env.chain.chain_id, env.vault_address, current, target)
 
     with pytest.raises(ContractReverted) as caught:
-        relay_rotation(env.chain, env.vault, target, sign_all(digest, env.validators[:2]), env.dev)
+        rotate(env.chain, env.vault, target, sign_all(digest, env.validators[:2]), env.dev)
     assert caught.value.error == "NoQuorum"
     with pytest.raises(ContractReverted) as caught:  # the new set cannot appoint itself
-        relay_rotation(env.chain, env.vault, target, sign_all(digest, newcomers), env.dev)
+        rotate(env.chain, env.vault, target, sign_all(digest, newcomers), env.dev)
     assert caught.value.error == "UnknownSigner"
-    relay_rotation(env.chain, env.vault, target, sign_all(digest, env.validators[:3]), env.dev)
+    rotate(env.chain, env.vault, target, sign_all(digest, env.validators[:3]), env.dev)
     assert is_in_sync(env.vault, consensus)
     with pytest.raises(ContractReverted) as caught:
-        relay_rotation(env.chain, env.vault, target, sign_all(digest, env.validators), env.dev)
+        rotate(env.chain, env.vault, target, sign_all(digest, env.validators), env.dev)
     assert caught.value.error == "EpochNotIncreasing"
 
     old = make_auth(env, 100, nonce=1)
@@ -241,7 +244,7 @@ def test_rotation_follows_consensus_set(vault_env: VaultEnv) -> None:
         "UnknownSigner", env, stale_signers, sign_all(stale_signers.get_digest(), env.validators)
     )
     fresh = make_auth(env, 100, nonce=1, epoch=1)
-    relay(env.chain, fresh, sign_all(fresh.get_digest(), newcomers[:4]), env.dev)
+    withdraw(env.chain, fresh, sign_all(fresh.get_digest(), newcomers[:4]), env.dev)
     assert token_balance(env, RECIPIENT) >= 100
 
 
@@ -259,7 +262,7 @@ def test_withdrawal_mined_a_later_second_than_its_estimate_is_paid(vault_env: Va
     latest = env.chain.w3.eth.get_block("latest")["timestamp"]
     env.chain.request("evm_setNextBlockTimestamp", [latest + 5])  # the estimate ignores it
     auth = make_auth(env, 800, nonce=1)
-    relay(env.chain, auth, sign_all(auth.get_digest(), env.validators), env.dev)
+    withdraw(env.chain, auth, sign_all(auth.get_digest(), env.validators), env.dev)
     assert token_balance(env, RECIPIENT) == 800
 
 
@@ -270,6 +273,6 @@ def test_withdrawal_expiring_before_it_is_mined_says_so_with_its_gas(vault_env: 
     auth = make_auth(env, 100, nonce=1, expiry=latest + 30)
     env.chain.request("evm_setNextBlockTimestamp", [latest + 60])  # the estimate ignores it
     with pytest.raises(TransactionFailed) as caught:
-        relay(env.chain, auth, sign_all(auth.get_digest(), env.validators), env.dev)
+        withdraw(env.chain, auth, sign_all(auth.get_digest(), env.validators), env.dev)
     assert 0 < caught.value.gas_used < caught.value.gas_limit
     assert token_balance(env, RECIPIENT) == 0

@@ -22,8 +22,7 @@ from bridge.anvil import DEV_PRIVATE_KEY
 from bridge.chain import Chain, ContractReverted, account_from_key
 from bridge.devchain import DevnetChain, mine
 from bridge.relayer import parse_relay_json
-from bridge.vault import deposit_token, is_withdrawal_used
-from bridge.withdrawal import relay
+from bridge.vault import deposit_token, is_withdrawal_used, withdraw
 from clearing.collateral import CollateralCredit
 from clearing.genesis import parse_genesis
 from clearing.withdrawal_expiry import WithdrawalExpired
@@ -99,7 +98,7 @@ async def test_an_unrelayed_withdrawal_is_refunded_and_cannot_be_paid_after(
 
         # the quorum's signatures are worthless now: the vault refuses them
         with pytest.raises(ContractReverted) as caught:
-            await trio.to_thread.run_sync(relay, evm, auth, signatures, relayer)
+            await trio.to_thread.run_sync(withdraw, evm, auth, signatures, relayer)
         assert caught.value.error == "Expired"
         assert not is_withdrawal_used(evm, deployed.vault, ALICE.address, 1)
         assert token.functions.balanceOf(to_checksum_address(ALICE.address)).call() == 0

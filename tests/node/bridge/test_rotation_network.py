@@ -29,8 +29,7 @@ from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
 from bridge.eip712 import recover_signer
 from bridge.relayer import parse_relay_json, relay_complete, relay_rotations
 from bridge.validators import EvmValidatorSet
-from bridge.vault import deposit_token, get_validator_set
-from bridge.withdrawal import relay
+from bridge.vault import deposit_token, get_validator_set, withdraw
 from clearing.collateral import CollateralCredit
 from clearing.genesis import parse_genesis
 from clearing.withdrawal import WithdrawalPaid
@@ -200,7 +199,7 @@ async def check_rotation_and_epochs(
 
     # the old set's signatures are refused on chain
     with pytest.raises(ContractReverted) as caught:
-        await trio.to_thread.run_sync(relay, chain, old_auth, old_signatures, relayer)
+        await trio.to_thread.run_sync(withdraw, chain, old_auth, old_signatures, relayer)
     assert caught.value.error == "WrongEpoch"
 
     # the new set signs again for epoch 1, and that is paid

@@ -38,8 +38,7 @@ from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
 from bridge.eip712 import recover_signer
 from bridge.relayer import parse_relay_json, relay_complete
 from bridge.validators import EvmValidatorSet
-from bridge.vault import deposit_token
-from bridge.withdrawal import relay
+from bridge.vault import deposit_token, withdraw
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.governance.changes import (
     AddValidator,
@@ -282,7 +281,7 @@ async def check_vaults_follow_governance(
     (skipped,) = await trio.to_thread.run_sync(relay_complete, chain, relayer, [old_body])
     assert skipped.result == "signed for epoch 0, vault at epoch 1", skipped
     with pytest.raises(ContractReverted) as caught:
-        await trio.to_thread.run_sync(relay, chain, old_auth, old_signatures, relayer)
+        await trio.to_thread.run_sync(withdraw, chain, old_auth, old_signatures, relayer)
     assert caught.value.error == "WrongEpoch"
 
     # the new set, the added validator among it, signs for epoch 1: paid
