@@ -248,6 +248,18 @@ class Watcher:
         self.chain: Chain | None = None
         self.last_ok = 0.0
 
+    def to_json(self) -> dict[str, object]:
+        """Where it reads and how it fares, as a node shows it (GET /v1/bridge)."""
+        status = self.status
+        return {
+            "chain_id": self.config.chain_id,
+            "next_block": status.next_block,
+            "final_block": status.final_block,
+            "observed": status.observed,
+            "errors": status.errors,
+            "last_error": status.last_error,
+        }
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Connect (refusing a wrong chain id), then scan until cancelled."""
         await self.connect()

@@ -47,7 +47,7 @@ MAX_NONCE_DIGITS = 78  # uint256
 
 class BridgeView(Protocol):
     """What the routes read of the node's bridge, and the one thing they ask of it: to
-    relay an external bridge's report (service.BridgeNode is the one the node serves)."""
+    relay an external bridge's report (bridge_node.BridgeNode is the one the node serves)."""
 
     @property
     def withdrawals(self) -> WithdrawalBook: ...

@@ -1,4 +1,6 @@
-"""A validator's duties on one configured chain: watch the vault, attest what is final.
+"""A validator's duties on one configured chain: watch the vault, attest what is final,
+read the vault for the rotation and expiry duties (`VaultReader`), look up a deposit
+re-observation asks about (`ChainLookup`).
 
 The watcher (bridge/watcher.py) runs its blocking web3 calls in worker threads,
 backs off on RPC errors and commits each final block range together with its
@@ -11,19 +13,21 @@ Restart: the watcher resumes at its stored cursor, so no final log is missed or
 stored twice; the attest loop re-reads the outbox from the start and signs again
 only what is still unsettled (Ed25519 signatures are deterministic, so this is
 the same attestation, re-gossiped for peers that lost the first one). The only
-other writer of the outbox, re-observation (reobserve.py), gossips the deposit it
-stores itself, so no fallback poll is needed for it either: the attest loop reads
+other writer of the outbox, re-observation's look-up (`ChainLookup`), gossips the
+deposit it stores itself, so no fallback poll is needed for it either: the attest loop reads
 that row at the watcher's next commit, or at the next start.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import requests
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_utils.address import to_checksum_address
@@ -42,12 +46,20 @@ from bridge.observation import (
 from bridge.payouts import sign_new_payouts
 from bridge.validators import EvmValidatorSet
 from bridge.vault import get_validator_set
-from bridge.watcher import Watcher, WatcherConfig, fetch_deposit_by_receipt, get_final_block
+from bridge.watcher import (
+    Watcher,
+    WatcherConfig,
+    WatcherError,
+    fetch_deposit_by_receipt,
+    get_final_block,
+)
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import Attestation
 from clearing.state import WithdrawalRecord
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
+from node.bridge.bridge_node import WatcherView
+from node.bridge.reobserve import LookupFailed, NotFinal
 from node.config import BridgeChainConfig
 
 log = logging.getLogger(__name__)
@@ -101,7 +113,7 @@ async def watch_chain(
     config: BridgeChainConfig,
     data_dir: Path,
     attester: Attester,
-    watchers: dict[str, Watcher],
+    watchers: dict[str, WatcherView],
 ) -> None:
     """Run the chain's watcher and attest loop until cancelled; a wrong chain id
     (the RPC serves another chain) stops this chain only, loudly."""
@@ -123,7 +135,7 @@ async def watch_chain(
 
 
 async def supervise_watcher(
-    config: BridgeChainConfig, store: CursorStore, watchers: dict[str, Watcher], stored: Stored
+    config: BridgeChainConfig, store: CursorStore, watchers: dict[str, WatcherView], stored: Stored
 ) -> None:
     """Run a watcher from the stored cursor; one that fails on anything but a wrong
     chain id (a malformed log, a library error) is logged and restarted after a
@@ -267,3 +279,59 @@ def handle_reobserve_request(
         store.add_deposit(deposit)
     observation, _ = compute_settling_observation(deposit, tokens)
     return sign_observation(key, network_chain_id, observation)
+
+
+LOOKUP_TIMEOUT_S = 2 * RPC_TIMEOUT_S  # a receipt, the final block, the canonical hashes
+
+
+@dataclass
+class ChainLookup:
+    """One watched chain's re-observation look-ups (reobserve.Lookup): its RPC connection
+    and outbox, opened lazily in a worker thread."""
+
+    config: BridgeChainConfig
+    outbox: Path
+    tokens: Mapping[CollateralKey, CollateralToken]
+    key: Ed25519PrivateKey
+    network_chain_id: int
+    chain: Chain | None = None
+    store: CursorStore | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    timeout_s: float = LOOKUP_TIMEOUT_S
+
+    def reobserve(self, request: ReobserveRequest) -> SignedObservation:
+        """Synchronous: the deposit signed if final here; NotFinal when the chain shows
+        no final, canonical, successful vault deposit there, LookupFailed when it cannot
+        be read (the connection is reopened next time)."""
+        with self.lock:
+            try:
+                if self.chain is None:
+                    self.chain = connect(self.config.rpc_url, self.config.chain_id, RPC_TIMEOUT_S)
+                if self.store is None:
+                    self.outbox.parent.mkdir(parents=True, exist_ok=True)
+                    self.store = CursorStore(self.outbox)
+                return handle_reobserve_request(
+                    request,
+                    chain=self.chain,
+                    vault=get_vault(self.config),
+                    confirmations=self.config.confirmation_depth,
+                    store=self.store,
+                    tokens=self.tokens,
+                    key=self.key,
+                    network_chain_id=self.network_chain_id,
+                )
+            except WatcherError as exc:
+                raise NotFinal(request, str(exc)) from None
+            except (ChainError, requests.RequestException, OSError) as exc:
+                self.chain = None
+                raise LookupFailed(request, f"{type(exc).__name__}: {exc}") from None
+
+    def close(self) -> None:
+        """Close the outbox unless an abandoned lookup still holds it (then GC does)."""
+        if self.lock.acquire(blocking=False):
+            try:
+                if self.store is not None:
+                    self.store.close()
+                    self.store = None
+            finally:
+                self.lock.release()

@@ -25,30 +25,15 @@ invalid gossip (p2p `Offence.INVALID`, banned at the floor).
 from __future__ import annotations
 
 import logging
-import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
-import requests
 import trio
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bridge.chain import Chain, ChainError, connect
-from bridge.cursor import CursorStore
-from bridge.observation import (
-    CreditKey,
-    ObservationPool,
-    ReobserveRequest,
-    SignedObservation,
-)
-from bridge.watcher import WatcherError
-from clearing.assets import CollateralKey, CollateralToken
+from bridge.observation import CreditKey, ObservationPool, ReobserveRequest, SignedObservation
 from clearing.attestation import is_quorum
-from node.bridge.chains import RPC_TIMEOUT_S, get_vault, handle_reobserve_request
-from node.config import BridgeChainConfig
 
 log = logging.getLogger(__name__)
 MAX_ASKS = 6
@@ -56,7 +41,6 @@ ASK_RATE_PER_S, ASK_BURST = 2.0, 16
 ANSWER_RATE_PER_S, ANSWER_BURST = 8.0, 32
 ANSWER_QUEUE = 64
 MAX_ORIGINS = 1024  # answer budgets kept; idle (full) ones are forgotten beyond this
-LOOKUP_TIMEOUT_S = 2 * RPC_TIMEOUT_S
 LOOKUP_THREADS = 2
 MAX_TICK_S = 1.0
 MAX_LOGS_PER_KEY = 3  # contents of one key: at most one per validator (the pool keeps the first)
@@ -158,56 +142,20 @@ class AskSchedule:
         self.asks[key] = self.asks.get(key, 0) + 1
 
 
-@dataclass
-class ChainLookup:
-    """One watched chain's RPC connection and outbox, opened lazily in a worker thread."""
+class Lookup(Protocol):
+    """One watched chain's look-up of a requested deposit (chains.ChainLookup): blocking,
+    so run in a worker thread under `timeout_s`; the deposit signed if final there, else
+    a ReobserveRefused."""
 
-    config: BridgeChainConfig
-    outbox: Path
-    tokens: Mapping[CollateralKey, CollateralToken]
-    key: Ed25519PrivateKey
-    network_chain_id: int
-    chain: Chain | None = None
-    store: CursorStore | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    timeout_s: float
 
-    def reobserve(self, request: ReobserveRequest) -> SignedObservation:
-        """Synchronous: the deposit signed if final here; raises the chain's or the
-        watcher's errors (a failed connection is reopened next time)."""
-        with self.lock:
-            try:
-                if self.chain is None:
-                    self.chain = connect(self.config.rpc_url, self.config.chain_id, RPC_TIMEOUT_S)
-                if self.store is None:
-                    self.outbox.parent.mkdir(parents=True, exist_ok=True)
-                    self.store = CursorStore(self.outbox)
-                return handle_reobserve_request(
-                    request,
-                    chain=self.chain,
-                    vault=get_vault(self.config),
-                    confirmations=self.config.confirmation_depth,
-                    store=self.store,
-                    tokens=self.tokens,
-                    key=self.key,
-                    network_chain_id=self.network_chain_id,
-                )
-            except (ChainError, requests.RequestException, OSError):
-                self.chain = None
-                raise
+    def reobserve(self, request: ReobserveRequest) -> SignedObservation: ...
 
-    def close(self) -> None:
-        """Close the outbox unless an abandoned lookup still holds it (then GC does)."""
-        if self.lock.acquire(blocking=False):
-            try:
-                if self.store is not None:
-                    self.store.close()
-                    self.store = None
-            finally:
-                self.lock.release()
+    def close(self) -> None: ...
 
 
 class ReobserveNode(Protocol):
-    """What re-observation does through the node (service.BridgeNode is the one it runs
+    """What re-observation does through the node (bridge_node.BridgeNode is the one it runs
     with): gossip a request, send this validator's attestation of a deposit, ask whether
     the ledger credited one, score a flooding peer down."""
 
@@ -226,7 +174,7 @@ class Reobserver:
 
     pool: ObservationPool
     signer: bytes  # this validator's Ed25519 public key
-    lookups: Mapping[int, ChainLookup]  # by chain id: the chains this validator watches
+    lookups: Mapping[int, Lookup]  # by chain id: the chains this validator watches
     after_s: float
     node: ReobserveNode
     schedule: AskSchedule = field(init=False)
@@ -361,18 +309,16 @@ class Reobserver:
         await self.node.send_deposit(signed)
         return signed
 
-    async def look_up(self, lookup: ChainLookup, request: ReobserveRequest) -> SignedObservation:
+    async def look_up(self, lookup: Lookup, request: ReobserveRequest) -> SignedObservation:
         try:
-            with trio.fail_after(LOOKUP_TIMEOUT_S):
+            with trio.fail_after(lookup.timeout_s):
                 return await trio.to_thread.run_sync(
                     lookup.reobserve, request, abandon_on_cancel=True, limiter=self.limiter
                 )
         except trio.TooSlowError:
-            raise LookupFailed(request, f"no answer within {LOOKUP_TIMEOUT_S:.0f} s") from None
-        except WatcherError as exc:
-            raise NotFinal(request, str(exc)) from None
-        except (ChainError, requests.RequestException, OSError) as exc:
-            raise LookupFailed(request, f"{type(exc).__name__}: {exc}") from None
+            raise LookupFailed(request, f"no answer within {lookup.timeout_s:.0f} s") from None
+        except ReobserveRefused:
+            raise
         except Exception as exc:  # a malformed receipt or a library error must not stop the node
             log.exception("re-observation of %s failed", get_log_key(request))
             raise LookupFailed(request, f"{type(exc).__name__}: {exc}") from None

@@ -20,57 +20,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from bridge.eip712 import get_address
 from bridge.rotation import Rotation, RotationSignature, compute_target_set, sign_rotation_message
 from bridge.validators import EvmValidatorSet, ValidatorSetError
 from node.bridge.chains import CHAIN_READ_ERRORS, VaultReader, get_vault
+from node.bridge.vault_sets import VaultSetStatus
 
 log = logging.getLogger(__name__)
-IN_SYNC, ROTATING, UNKNOWN = "in_sync", "rotating", "unknown"
-
-
-@dataclass
-class VaultSetStatus:
-    """One watched vault's validator set as last read at a final block, and the target
-    it must move to (None when it equals the consensus set)."""
-
-    name: str
-    chain_id: int
-    vault: bytes
-    current: EvmValidatorSet | None = None
-    final_block: int = -1
-    target: EvmValidatorSet | None = None
-    error: str = ""
-
-    @property
-    def state(self) -> str:
-        if self.current is None:
-            return UNKNOWN
-        return IN_SYNC if self.target is None else ROTATING
-
-    def to_json(self) -> dict[str, Any]:
-        current, target = self.current, self.target
-        return {
-            "chain_id": self.chain_id,
-            "vault": "0x" + self.vault.hex(),
-            "status": self.state,
-            "epoch": None if current is None else current.epoch,
-            "validators": None if current is None else len(current.members),
-            "total_power": None if current is None else current.total_power,
-            "final_block": self.final_block,
-            "target_epoch": None if target is None else target.epoch,
-            "target_validators": None if target is None else len(target.members),
-            "error": self.error,
-        }
-
-
-def get_known_set(statuses: Mapping[int, VaultSetStatus], chain_id: int,
-                  vault: bytes) -> EvmValidatorSet | None:  # fmt: skip
-    """The set of a vault this node reads, as last read at a final block, or None."""
-    status = statuses.get(chain_id)
-    return None if status is None or status.vault != vault else status.current
 
 
 @dataclass

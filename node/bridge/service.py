@@ -14,399 +14,29 @@ for the vault's epoch (withdrawals.py). On every validator: re-observation of
 deposits stuck below quorum that it has not signed, and answers to peers' requests
 for them (reobserve.py).
 
-The validator set is the one in force (signers.py): the pools follow the committed
-state's after every commit, and a validator signs only while that set lists its
-consensus key with power (and, for EVM signatures, its bridge key's address), so a
-validator governance adds signs from the block that adds it and one removed or
-jailed stops, without a restart.
-
-The proposal source puts every CollateralCredit, WithdrawalPaid and
-WithdrawalExpired that carries a quorum and the committed state has not settled
-first in this node's proposals;
-the other validators check them like any transaction, so this changes no rule.
-Own messages are re-gossiped every `REGOSSIP_S` until the ledger settles them: a
-peer that was down or not yet in the mesh still gets them.
+The chain side (chain_duties.py and what it imports: web3 and eth_account, about a
+third of a node's start-up imports) is imported only where a validator has
+`[[bridge_chains]]`; every other node never talks to a chain and never loads it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import trio
 
-from bridge.external import ExternalEventError, SignedExternalEvent
-from bridge.observation import (
-    Equivocation,
-    InvalidAttestation,
-    ObservationPool,
-    ReobserveRequest,
-    SignedObservation,
-    SignedReobserveRequest,
-    sign_observation,
-    sign_reobserve_request,
-)
-from bridge.rotation import RotationSignature, get_consensus_set
-from bridge.validators import EvmValidatorSet
-from bridge.watcher import Watcher
-from bridge.withdrawal import WithdrawalError, WithdrawalSignature
-from clearing.attestation import Attestation
-from clearing.collateral import CollateralObservation, is_credited
-from clearing.errors import ClearingError
-from clearing.state import ClearingState
-from clearing.tx import encode_tx
-from clearing.withdrawal import PayoutObservation
-from clearing.withdrawal_expiry import ExpiryObservation
-from lightclient.codec import DecodeError
 from node.api.counters import BRIDGE_REOBSERVE_REQUESTS, BRIDGE_VAULT_ROTATIONS, CountersCollector
 from node.bridge.admission import RequestGate
 from node.bridge.api import BridgeApi
-from node.bridge.chains import Attester, VaultReader, get_outbox_path, watch_chain
-from node.bridge.external import check_external_event
-from node.bridge.gossip import (
-    BridgeCheck,
-    ExpiryAttestation,
-    PayoutAttestation,
-    PooledMessage,
-    encode_message,
-)
-from node.bridge.pools import (
-    ExpiryPool,
-    PayoutPool,
-    RotationBook,
-    WithdrawalBook,
-    WithdrawalKey,
-)
-from node.bridge.reobserve import ChainLookup, Reobserver
-from node.bridge.rotations import VaultRotator, VaultSetStatus, get_known_set
-from node.bridge.signers import OwnKeys
-from node.bridge.withdrawals import ExpiryAttester, WithdrawalSigner
-from node.clock import wall_clock_ms
-from node.committed import CommittedBlock
+from node.bridge.bridge_node import BridgeNode
+from node.bridge.gossip import BridgeCheck
+from node.bridge.reobserve import Lookup, Reobserver
 from node.config import NodeConfig
 from node.keys import BRIDGE_KEY, load_key
-from node.p2p import MessageTooLarge, Offence
-from node.p2p.topics import BRIDGE
 from node.services import NodeContext, NodeContextInputs
 
 log = logging.getLogger(__name__)
-REGOSSIP_S = 2.0
-SIGN_INTERVAL_S = 2.0
-MAX_PER_PROPOSAL = 256
-OwnKey = tuple[object, ...]
-
-
-class BridgeNode:
-    """One node's bridge state: pools, own messages, and what consensus asks of it."""
-
-    def __init__(
-        self, ctx: NodeContext, bridge_key: bytes | None = None, rotation_grace_blocks: int = 0
-    ) -> None:
-        self.ctx = ctx
-        self.network_chain_id = ctx.genesis.chain_id
-        validators = ctx.state.validators  # the set in force (a restart restored it)
-        self.credits = ObservationPool(self.network_chain_id, validators)
-        self.payouts = PayoutPool(validators)
-        self.expiries = ExpiryPool(validators)
-        self.keys: OwnKeys | None = None  # validators only
-        if ctx.validator_key is not None:
-            pubkey = ctx.validator_key.public_key().public_bytes_raw()
-            self.keys = OwnKeys(pubkey, bridge_key, lambda: ctx.state, rotation_grace_blocks)
-        self.vault_sets: dict[int, VaultSetStatus] = {}  # watched chains, by EVM chain id
-        self.withdrawals = WithdrawalBook(self.get_consensus_set, self.get_known_set)
-        self.rotations = RotationBook(self.get_consensus_set, self.get_known_set)
-        self.rotator: VaultRotator | None = None  # validators watching chains only
-        self.own: dict[OwnKey, bytes] = {}
-        self.watchers: dict[str, Watcher] = {}
-        self.reobserver: Reobserver | None = None  # validators only
-        self.request_gate: RequestGate | None = None  # the bridge topic's, once served
-        self.committed = trio.Event()
-
-    # -- what the ledger has settled ----------------------------------------
-
-    def is_credited(self, key: tuple[int, bytes, int]) -> bool:
-        """Deposit ``key`` (chain id, vault, deposit nonce) is settled by the ledger."""
-        return is_credited(self.ctx.state, key)
-
-    def is_cleared(self, key: WithdrawalKey) -> bool:
-        """Debited and then cleared by a WithdrawalPaid or refunded by a WithdrawalExpired."""
-        member = self.ctx.state.members.get(key[0])
-        return (
-            member is not None
-            and key[1] in member.used_nonces
-            and key not in self.ctx.state.pending_withdrawals
-        )
-
-    def is_rotated(self, chain_id: int, epoch: int) -> bool:
-        """The vault of `chain_id` has left `epoch`, or no longer needs a rotation."""
-        status = self.vault_sets.get(chain_id)
-        if status is None or status.current is None:
-            return False
-        return status.current.epoch > epoch or status.target is None
-
-    def is_settled(self, key: OwnKey) -> bool:
-        kind, subject = key[0], key[1]
-        if kind == "credit":
-            return self.is_credited(subject)  # type: ignore[arg-type]
-        if kind == "rotation":
-            return self.is_rotated(subject, key[2])  # type: ignore[arg-type]
-        return self.is_cleared(subject)  # type: ignore[arg-type]
-
-    # -- the validator sets ----------------------------------------------------
-
-    def can_attest(self) -> bool:
-        """This node is a validator the set in force holds with power."""
-        return self.keys is not None and self.keys.can_attest()
-
-    def get_consensus_set(self) -> list[tuple[bytes, int]]:
-        return get_consensus_set(self.ctx.state)
-
-    def get_known_set(self, chain_id: int, vault: bytes) -> EvmValidatorSet | None:
-        return get_known_set(self.vault_sets, chain_id, vault)
-
-    def get_vault_set(self, chain_id: int) -> tuple[bytes, EvmValidatorSet] | None:
-        status = self.vault_sets.get(chain_id)
-        if status is None or status.current is None:
-            return None
-        return status.vault, status.current
-
-    # -- what the API reads (api.BridgeView) -------------------------------------
-
-    def get_state(self) -> ClearingState:
-        return self.ctx.state
-
-    def get_status(self) -> dict[str, object]:
-        """This node's chain watchers and bridge pools (GET /v1/bridge)."""
-        chains = {
-            name: {
-                "chain_id": w.config.chain_id,
-                "next_block": w.status.next_block,
-                "final_block": w.status.final_block,
-                "observed": w.status.observed,
-                "errors": w.status.errors,
-                "last_error": w.status.last_error,
-            }
-            for name, w in sorted(self.watchers.items())
-        }
-        vaults = {status.name: status.to_json() for _, status in sorted(self.vault_sets.items())}
-        reobserver, gate = self.reobserver, self.request_gate
-        return {
-            "chains": chains,
-            "height": self.ctx.state.height,
-            "deposits_pooled": len(self.credits.entries),
-            "credits_ready": len(self.credits.get_ready_credits()),
-            "payouts_pooled": len(self.payouts.entries),
-            "payouts_ready": len(self.payouts.get_ready()),
-            "expiries_pooled": len(self.expiries.entries),
-            "expiries_ready": len(self.expiries.get_ready()),
-            "withdrawals_signed": len(self.withdrawals.entries),
-            # each watched vault's validator set: in_sync, rotating or unknown, epoch
-            "vaults": vaults,
-            "rotations_pooled": len(self.rotations.entries),
-            "own_unsettled": len(self.own),
-            # validators: asked, signed, flooded, dropped, and refusals by type
-            "reobserve": None if reobserver is None else dict(reobserver.counters),
-            # re-observation requests at the first hop: admitted, stale, replayed, over_budget
-            "request_gate": None if gate is None else dict(gate.counters),
-        }
-
-    # -- pooling -------------------------------------------------------------
-
-    def pool(self, message: PooledMessage) -> bool:
-        """Add a checked message to its pool; True when it is new."""
-        if isinstance(message, SignedObservation):
-            return self.credits.add(message)
-        if isinstance(message, PayoutAttestation):
-            return self.payouts.add(message)
-        if isinstance(message, ExpiryAttestation):
-            return self.expiries.add(message)
-        if isinstance(message, RotationSignature):
-            return self.rotations.add(message)
-        return self.withdrawals.add(message)
-
-    async def receive(self) -> None:
-        """Pools what peers gossip (each message already checked at the first hop)."""
-        async for delivery in self.ctx.p2p.messages(BRIDGE):
-            if isinstance(delivery.value, SignedExternalEvent):
-                await self.receive_external(delivery.sender, delivery.value)
-                continue
-            if isinstance(delivery.value, SignedReobserveRequest):
-                if self.reobserver is not None:
-                    self.reobserver.receive(delivery.sender, delivery.value.request)
-                continue
-            try:
-                self.pool(delivery.value)  # type: ignore[arg-type]
-            except Equivocation as exc:
-                # Not the forwarder's fault: it relayed a valid signature, and may never
-                # have seen the other one. The two signed contents are the evidence.
-                log.warning("validator equivocation relayed by %s: %s", delivery.sender, exc)
-            except (InvalidAttestation, WithdrawalError) as exc:
-                log.info("bridge message from %s not pooled: %s", delivery.sender, exc)
-
-    async def send_own(
-        self, key: OwnKey, message: PooledMessage, *, needs_power: bool = True
-    ) -> None:
-        """Pool, remember until settled, and gossip one of this validator's messages;
-        never one its own pool refuses (a second, different observation of a deposit
-        it has attested; beyond its uncredited-deposit limit, where re-observation of
-        the stuck deposit signs it again later), nor, when it `needs_power`, one of a
-        validator the set in force does not hold with power (logged once per change)."""
-        if needs_power and not self.can_attest():
-            return
-        try:
-            self.pool(message)
-        except (InvalidAttestation, WithdrawalError) as exc:  # e.g. equivocation, over limit
-            log.error("own observation not gossiped: %s", exc)
-            return
-        data = encode_message(self.network_chain_id, message)
-        self.own[key] = data
-        await self._publish(data)
-
-    async def send_deposit(self, signed: SignedObservation) -> None:
-        await self.send_own(("credit", signed.observation.key), signed)
-
-    async def relay_external(
-        self, event: SignedExternalEvent, observation: CollateralObservation
-    ) -> SignedObservation | None:
-        """Gossip an external bridge's report the API took (checked by the caller), so
-        every validator checks and attests it; returns this validator's attestation
-        (None on a node that is not a validator). Raises ``InvalidAttestation`` as
-        ``attest_external`` does, before gossiping anything."""
-        signed = None
-        if self.can_attest():
-            signed = await self.attest_external(observation)
-        await self._publish(encode_message(self.network_chain_id, event))
-        return signed
-
-    async def attest_external(self, observation: CollateralObservation) -> SignedObservation:
-        """This validator's attestation of a deposit a registered external bridge reported
-        (checked by the caller), pooled and gossiped like a watched deposit's; raises
-        ``InvalidAttestation`` when the pool refuses it (a different observation of the
-        same deposit attested before, or too many uncredited deposits)."""
-        assert self.ctx.validator_key is not None
-        signed = sign_observation(self.ctx.validator_key, self.network_chain_id, observation)
-        if self.pool(signed):
-            data = encode_message(self.network_chain_id, signed)
-            self.own[("credit", observation.key)] = data
-            await self._publish(data)
-        return signed
-
-    async def receive_external(self, sender: str, event: SignedExternalEvent) -> None:
-        """A report gossip brought (its signature checked at the first hop): a validator
-        attests it if its committed state registers the bridge for that chain. A node a
-        block behind the registration drops it (logged): the bridge reports again."""
-        if not self.can_attest():
-            return
-        try:
-            observation = check_external_event(self.ctx.state, event)
-            await self.attest_external(observation)
-        except (ExternalEventError, ClearingError, DecodeError, InvalidAttestation) as exc:
-            log.info("external bridge report relayed by %s not attested: %s", sender, exc)
-
-    async def send_payout(self, payout: PayoutObservation, attestation: Attestation) -> None:
-        key = ("paid", (payout.member, payout.nonce), payout.tx_hash, payout.log_index)
-        await self.send_own(key, PayoutAttestation(payout, attestation))
-
-    async def send_expiry(self, expiry: ExpiryObservation, attestation: Attestation) -> None:
-        key = ("expired", (expiry.member, expiry.nonce))
-        await self.send_own(key, ExpiryAttestation(expiry, attestation))
-
-    async def send_withdrawal(self, signed: WithdrawalSignature) -> None:
-        auth = signed.authorization
-        await self.send_own(("signed", (auth.member, auth.nonce)), signed)
-
-    async def send_rotation(self, signed: RotationSignature) -> None:
-        """Signed by a key the vault trusts (OwnKeys.get_rotation_key): one that lost its
-        power lately still signs rotations in its grace."""
-        rotation = signed.rotation
-        key = ("rotation", rotation.chain_id, rotation.current.epoch)
-        await self.send_own(key, signed, needs_power=False)
-
-    async def send_request(self, request: ReobserveRequest) -> None:
-        """Sign and gossip a re-observation request (not remembered: the asker's
-        schedule repeats it, signed anew)."""
-        assert self.ctx.validator_key is not None  # only validators ask
-        signed = sign_reobserve_request(
-            self.ctx.validator_key, self.network_chain_id, request, wall_clock_ms()
-        )
-        await self._publish(encode_message(self.network_chain_id, signed))
-
-    def penalize(self, peer: str) -> None:
-        """Score a peer down as for invalid gossip (it floods re-observation requests)."""
-        self.ctx.p2p.penalize(peer, Offence.INVALID)
-
-    async def _publish(self, data: bytes) -> None:
-        try:
-            await self.ctx.p2p.publish(BRIDGE, data)
-        except MessageTooLarge as exc:
-            log.error("own bridge message not gossiped: %s", exc)
-
-    async def regossip(self) -> None:
-        """Re-gossips own messages the ledger has not settled yet, every REGOSSIP_S."""
-        while True:
-            await trio.sleep(REGOSSIP_S)
-            for data in list(self.own.values()):
-                await self._publish(data)
-
-    # -- consensus -------------------------------------------------------------
-
-    def propose(self, height: int, time_ms: int) -> list[bytes]:
-        """Quorum-carrying credits, payouts and expiries the committed state has not
-        settled."""
-        state = self.ctx.state
-        txs = [
-            encode_tx(credit)
-            for credit in self.credits.get_ready_credits()
-            if not self.is_credited(credit.observation.key)
-        ]
-        for cleared in [*self.payouts.get_ready(), *self.expiries.get_ready()]:
-            o = cleared.observation
-            record = state.pending_withdrawals.get((o.member, o.nonce))
-            if record is not None and record.chain_id == o.chain_id:
-                txs.append(encode_tx(cleared))
-        if txs:
-            log.debug("proposing %d bridge transactions at height %d", len(txs), height)
-        return txs[:MAX_PER_PROPOSAL]
-
-    def on_commit(self, block: CommittedBlock, root: bytes) -> None:
-        """Count with the set in force; forget what the block settled; wake the
-        withdrawal signer."""
-        validators = self.ctx.state.validators
-        for pool in (self.credits, self.payouts, self.expiries):
-            pool.follow(validators)
-        for credit_key in [k for k in self.credits.entries if self.is_credited(k)]:
-            self.credits.mark_credited(credit_key)
-        self.payouts.prune(self.is_cleared)
-        # only a pending withdrawal can expire (long after its debit is committed), so
-        # attestations of any other are dropped, whoever invented them
-        self.expiries.prune(lambda key: key not in self.ctx.state.pending_withdrawals)
-        self.withdrawals.prune(self.is_cleared)
-        self.rotations.prune()
-        for key in [k for k in self.own if self.is_settled(k)]:
-            del self.own[key]
-        self.committed.set()
-
-    # -- the validator's vault duties: rotations and withdrawals ----------------
-
-    async def run_vault_duties(
-        self, rotator: VaultRotator, signer: WithdrawalSigner | None
-    ) -> None:
-        """After each commit (the consensus set or pending withdrawals may have changed)
-        and every SIGN_INTERVAL_S (a vault may have rotated, a read may have failed):
-        read each vault's set at a final block, sign its rotation if it is not the
-        consensus set, then sign pending withdrawals for the epoch just read."""
-        while True:
-            with trio.move_on_after(SIGN_INTERVAL_S):
-                await self.committed.wait()
-            self.committed = trio.Event()
-            await rotator.check_all()
-            if signer is not None:
-                await signer.sign_pending(dict(self.ctx.state.pending_withdrawals))
-
-    async def attest_expiries(self, attester: ExpiryAttester) -> None:
-        """Every SIGN_INTERVAL_S: chain time, not commits, makes a withdrawal expire."""
-        while True:
-            await attester.attest_expired(dict(self.ctx.state.pending_withdrawals))
-            await trio.sleep(SIGN_INTERVAL_S)
 
 
 def load_bridge_key(config: NodeConfig) -> bytes | None:
@@ -454,9 +84,15 @@ class BridgeService:
                 nursery.start_soon(node.receive)
                 nursery.start_soon(node.regossip)
                 if ctx.validator_key is not None:
-                    start_reobserver(node, nursery)
-                if ctx.validator_key is not None and ctx.config.bridge_chains:
-                    start_validator_duties(node, nursery)
+                    lookups: Mapping[int, Lookup] = {}
+                    if ctx.config.bridge_chains:
+                        # The one import of the chain side: web3 and eth_account are about
+                        # a third of a start's imports, paid only by a validator watching
+                        # chains.
+                        from node.bridge.chain_duties import start_chain_duties
+
+                        lookups = start_chain_duties(node, nursery)
+                    start_reobserver(node, lookups, nursery)
                 task_status.started()
         finally:
             if node.reobserver is not None:
@@ -476,22 +112,13 @@ def expose_request_gate(node: BridgeNode, gate: RequestGate) -> None:
         )
 
 
-def start_reobserver(node: BridgeNode, nursery: trio.Nursery) -> None:
-    """Every validator asks about stuck deposits; it looks up those on chains it watches."""
+def start_reobserver(
+    node: BridgeNode, lookups: Mapping[int, Lookup], nursery: trio.Nursery
+) -> None:
+    """Every validator asks about stuck deposits; it looks up those on the chains it
+    watches (`lookups`, by EVM chain id)."""
     ctx = node.ctx
     assert ctx.validator_key is not None
-    data_dir = ctx.config.storage.path.parent
-    lookups = {
-        chain.chain_id: ChainLookup(
-            chain,
-            get_outbox_path(data_dir, chain),
-            ctx.state.collateral_tokens,
-            ctx.validator_key,
-            ctx.genesis.chain_id,
-        )
-        for chain in ctx.config.bridge_chains
-    }
-
     node.reobserver = Reobserver(
         node.credits,
         ctx.validator_key.public_key().public_bytes_raw(),
@@ -503,45 +130,11 @@ def start_reobserver(node: BridgeNode, nursery: trio.Nursery) -> None:
     nursery.start_soon(node.reobserver.answer_forever)
 
 
-def start_validator_duties(node: BridgeNode, nursery: trio.Nursery) -> None:
-    ctx = node.ctx
-    assert ctx.validator_key is not None and node.keys is not None
-    attester = Attester(
-        ctx.validator_key,
-        ctx.genesis.chain_id,
-        ctx.state.collateral_tokens,
-        node.is_credited,
-        node.is_cleared,
-        node.send_deposit,
-        node.send_payout,
-    )
-    data_dir = ctx.config.storage.path.parent
-    for chain in ctx.config.bridge_chains:
-        nursery.start_soon(watch_chain, chain, data_dir, attester, node.watchers)
-    expiry_vaults = {c.chain_id: VaultReader(c) for c in ctx.config.bridge_chains}
-    expiries = ExpiryAttester(
-        ctx.validator_key, ctx.genesis.chain_id, expiry_vaults, node.send_expiry,
-        node.keys.can_attest,
-    )  # fmt: skip
-    nursery.start_soon(node.attest_expiries, expiries)
-    readers = {c.chain_id: VaultReader(c) for c in ctx.config.bridge_chains}
-    node.rotator = VaultRotator(readers, node.vault_sets, node.get_consensus_set,
-                                node.keys.get_rotation_key, node.send_rotation)  # fmt: skip
-    signer = None
-    if node.keys.bridge_key is not None:
-        signer = WithdrawalSigner(node.keys.get_bridge_key, node.get_vault_set,
-                                  node.send_withdrawal)  # fmt: skip
-    nursery.start_soon(node.run_vault_duties, node.rotator, signer)
-
-
 def expose_rotation_counters(node: BridgeNode) -> None:
     """Rotations this validator signed and saw completed, per chain name, as
     clearnode_bridge_vault_rotations_total{chain, event}: declared on every node, so a
     dashboard finds the series; counted where a validator watches chains."""
     if node.ctx.api.metrics is not None:
         node.ctx.api.metrics.registry.register(
-            CountersCollector(
-                BRIDGE_VAULT_ROTATIONS,
-                lambda: [] if node.rotator is None else list(node.rotator.counters.items()),
-            )
+            CountersCollector(BRIDGE_VAULT_ROTATIONS, lambda: list(node.rotation_counters.items()))
         )

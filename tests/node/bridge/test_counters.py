@@ -13,7 +13,8 @@ from node.api.server import ApiApp
 from node.api.tiers import OPERATOR
 from node.bridge.admission import MAX_REQUEST_AGE_MS, RequestGate
 from node.bridge.api import BridgeApi
-from node.bridge.service import BridgeNode, expose_request_gate
+from node.bridge.bridge_node import BridgeNode
+from node.bridge.service import expose_request_gate
 from node.clock import wall_clock_ms
 from node.mempool import Mempool
 from node.metrics import NodeMetrics

@@ -26,8 +26,8 @@ from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.api.errors import ApiError
 from node.api.http import Request
 from node.bridge.api import BridgeApi
+from node.bridge.bridge_node import BridgeNode
 from node.bridge.gossip import UnknownChain, encode_message
-from node.bridge.service import BridgeNode
 from node.p2p import Delivery
 from node.p2p.topics import BRIDGE
 from tests.node.bridge.support import (

@@ -35,6 +35,7 @@ from clearing.errors import BadSignature
 from clearing.genesis import parse_genesis
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from lightclient.codec import DecodeError, pack
+from node.bridge.chains import ChainLookup
 from node.bridge.gossip import (
     GOSSIP_VERSION,
     KIND_REOBSERVE,
@@ -52,7 +53,6 @@ from node.bridge.reobserve import (
     MAX_LOGS_PER_KEY,
     MAX_ORIGINS,
     AlreadySigned,
-    ChainLookup,
     LookupFailed,
     NotFinal,
     Reobserver,
@@ -210,6 +210,8 @@ def test_requests_name_the_pooled_logs_of_a_key_the_most_attested_first() -> Non
 
 async def test_an_unexpected_lookup_error_is_a_refusal_not_a_crash() -> None:
     class BrokenLookup:
+        timeout_s = 1.0
+
         def reobserve(self, request: ReobserveRequest) -> SignedObservation:
             raise KeyError("logIndex")
 

@@ -18,8 +18,8 @@ from bridge.validators import EvmValidatorSet
 from clearing.attestation import sign_attestation, verify_quorum_attestations
 from clearing.state import ClearingState, initialize_state
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN
+from node.bridge.bridge_node import BridgeNode
 from node.bridge.gossip import ExpiryAttestation, PayoutAttestation, encode_message
-from node.bridge.service import BridgeNode
 from node.p2p import Delivery
 from node.p2p.topics import BRIDGE
 from tests.node.bridge.support import (
