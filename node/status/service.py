@@ -23,7 +23,7 @@ from node.status.history import History
 from node.status.journal import Journal
 from node.status.overview import ReportStatus, build_overview
 from node.status.page import render_status_page
-from node.status.vaults import VaultView, poll_vaults
+from node.status.vaults import VaultView
 from node.status.verdict import ReportVerdicts
 
 
@@ -98,6 +98,10 @@ class StatusService(RoutesService):
             if verdicts is not None:
                 nursery.start_soon(verdicts.run)
             if ctx.config.bridge_chains:
+                # Only here: reading vaults imports web3 and eth_account, about a third of
+                # a start's imports, which a node with no chain to read never pays.
+                from node.status.vault_reads import poll_vaults
+
                 tokens = list(ctx.state.collateral_tokens.values())
                 nursery.start_soon(poll_vaults, page.vaults, ctx.config.bridge_chains, tokens,
                                    wall_clock_ms)  # fmt: skip

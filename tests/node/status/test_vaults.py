@@ -8,7 +8,7 @@ from bridge.chain import Chain
 from bridge.devchain import DevnetChain
 from clearing.assets import CollateralToken
 from node.config import BridgeChainConfig
-from node.status.vaults import read_vault
+from node.status.vault_reads import read_vault
 from tests.node.bridge.conftest import chain  # noqa: F401 (the anvil fixture)
 from tests.node.netproc import get_free_port
 
