@@ -20,16 +20,18 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 import trio
 
-from bridge.pricefeed import FeedReader, FeedSpec
 from clearing.instruments import Instrument, InstrumentKind, OptionType
 from clearing.risk.black76 import compute_option_value
 from node.clock import wall_clock_ms
 from node.config import BridgeChainConfig, OracleSourceConfig
+
+if TYPE_CHECKING:
+    from bridge.pricefeed import FeedSpec
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +333,10 @@ def build_evm_source(
     clock_ms: Callable[[], int],
 ) -> EvmFeedSource:
     """An evm source reading over its bridge chain's RPC URL (config checked the name)."""
+    # Only here: the feed reader imports web3 and eth_account, about a third of a start's
+    # imports, which a node without an evm source never pays.
+    from bridge.pricefeed import FeedReader, FeedSpec
+
     chain = next((c for c in chains if c.name == config.chain), None)
     if chain is None:
         raise SourceError(f"evm({config.chain})", "no such bridge chain configured")
