@@ -74,9 +74,11 @@ class KeyFile:
     def public_key(self) -> bytes:
         """Ed25519 public key (32 bytes) or EVM address (20 bytes) for the bridge key."""
         if self.kind == BRIDGE_KEY:
-            from eth_account import Account  # 0.6 s of imports: only for a bridge key
+            # eth_keys, which a node loads anyway: eth_account's 0.6 s of imports would
+            # be paid by every validator's start for one address
+            from bridge.eip712 import get_address
 
-            return bytes.fromhex(Account.from_key(self.secret).address[2:])
+            return get_address(self.secret)
         return self.ed25519().public_key().public_bytes_raw()
 
 

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
 from node.keys import (
     BRIDGE_KEY,
@@ -31,6 +32,11 @@ def test_key_round_trip_with_0600_permissions(tmp_path: Path, kind: str) -> None
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_key(path, kind) == key
     assert len(key.public_key()) == (20 if kind == BRIDGE_KEY else 32)
+
+
+def test_a_bridge_keys_address_is_eth_accounts() -> None:
+    key = generate_key(BRIDGE_KEY)
+    assert key.public_key() == bytes.fromhex(Account.from_key(key.secret).address[2:])
 
 
 def test_existing_key_is_never_overwritten(tmp_path: Path) -> None:
