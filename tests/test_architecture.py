@@ -46,6 +46,9 @@ CLIENT_NEVER_LOADS = (
 """Not loaded by importing every module of clearnode.client: web3 and bridge/'s chain
 calls are imported by the calls that need them (the `chain` extra), the native core and
 numpy by nothing the SDK does (proofs/ uses them where installed)."""
+CHAIN_CLIENT = ("web3", "eth_account", "eth_keyfile")
+"""What talking to a chain imports (about a third of a node's start-up imports): loaded only
+where a node has `[[bridge_chains]]` or an evm price source, never by the runtime itself."""
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -88,6 +91,22 @@ def test_the_client_sdk_loads_nothing_of_the_node_nor_web3() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_a_node_runtime_loads_no_chain_client() -> None:
+    """`clearnode start` imports its engine's runtime before it listens, four times per test
+    network: what talks to a chain is imported only by the branches that start chain
+    tasks (a fresh interpreter, so this test's own imports do not count)."""
+    probe = (
+        "import importlib, sys\n"
+        "for name in ('node.runtime', 'node.cometbft.runtime'):\n"
+        "    importlib.import_module(name)\n"
+        f"    print(name, sorted(m for m in {CHAIN_CLIENT!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines() == ["node.runtime []", "node.cometbft.runtime []"]
 
 
 def test_checker_sees_imports_inside_functions(tmp_path: Path) -> None:
