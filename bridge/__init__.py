@@ -2,12 +2,13 @@
 
 Nothing here credits or debits anyone: clearing does, after quorum.
 
-Two sides. The records and their checks (`deposits`, `observation`, `withdrawal`,
-`rotation`, `external`, `eip712`, `validators`, `wire`, `cursor`, `payouts`) import
-neither web3 nor eth_account: every node imports them at start. The chain client
+Two sides. The records, their checks and the watcher's outbox (`deposits`,
+`observation`, `withdrawal`, `rotation`, `external`, `eip712`, `validators`, `wire`,
+`cursor`, `payouts`) import neither web3 nor eth_account: every node imports them at
+start. The chain client
 (`chain`, `vault`, `watcher`, `expiries`, `pricefeed`, `relayer`, `devchain`) imports
 web3 at the top, and is imported only where a chain is talked to, since web3 and
-eth_account are about a third of a node's start-up imports.
+eth_account are over a quarter of a node's start-up imports.
 
 What the node calls (chain reads are synchronous: run them with `trio.to_thread.run_sync`):
 

@@ -47,7 +47,7 @@ CLIENT_NEVER_LOADS = (
 calls are imported by the calls that need them (the `chain` extra), the native core and
 numpy by nothing the SDK does (proofs/ uses them where installed)."""
 CHAIN_CLIENT = ("web3", "eth_account", "eth_keyfile")
-"""What talking to a chain imports (about a third of a node's start-up imports): loaded only
+"""What talking to a chain imports (over a quarter of a node's start-up imports): loaded only
 where a node has `[[bridge_chains]]` or an evm price source, never by the runtime itself."""
 
 

@@ -4,9 +4,9 @@ final block and the rotation it needs (rotations.py); the EVM signature of every
 withdrawal for the vault's epoch, and the attestation of the ones that expired unpaid
 (withdrawals.py); and the look-ups re-observation makes on those chains.
 
-This is the node's chain side: these modules import web3 and eth_account (about a third
+This is the node's chain side: these modules import web3 and eth_account (over a quarter
 of a node's start-up imports), so node/bridge/service.py imports this one only for a
-validator with `[[bridge_chains]]`, and nothing else the node runs imports them.
+validator with `[[bridge_chains]]`, and nothing else of the bridge service imports them.
 """
 
 from __future__ import annotations

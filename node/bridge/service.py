@@ -14,9 +14,9 @@ for the vault's epoch (withdrawals.py). On every validator: re-observation of
 deposits stuck below quorum that it has not signed, and answers to peers' requests
 for them (reobserve.py).
 
-The chain side (chain_duties.py and what it imports: web3 and eth_account, about a
-third of a node's start-up imports) is imported only where a validator has
-`[[bridge_chains]]`; every other node never talks to a chain and never loads it.
+The chain side (chain_duties.py and what it imports: web3 and eth_account, over a
+quarter of a node's start-up imports) is imported only where a validator has
+`[[bridge_chains]]`: no other node's bridge talks to a chain.
 """
 
 from __future__ import annotations
@@ -86,9 +86,9 @@ class BridgeService:
                 if ctx.validator_key is not None:
                     lookups: Mapping[int, Lookup] = {}
                     if ctx.config.bridge_chains:
-                        # The one import of the chain side: web3 and eth_account are about
-                        # a third of a start's imports, paid only by a validator watching
-                        # chains.
+                        # The bridge's one import of its chain side: web3 and eth_account,
+                        # over a quarter of a start's imports, paid only by a validator
+                        # watching chains.
                         from node.bridge.chain_duties import start_chain_duties
 
                         lookups = start_chain_duties(node, nursery)

@@ -333,7 +333,7 @@ def build_evm_source(
     clock_ms: Callable[[], int],
 ) -> EvmFeedSource:
     """An evm source reading over its bridge chain's RPC URL (config checked the name)."""
-    # Only here: the feed reader imports web3 and eth_account, about a third of a start's
+    # Only here: the feed reader imports web3 and eth_account, over a quarter of a start's
     # imports, which a node without an evm source never pays.
     from bridge.pricefeed import FeedReader, FeedSpec
 

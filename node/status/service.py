@@ -98,7 +98,7 @@ class StatusService(RoutesService):
             if verdicts is not None:
                 nursery.start_soon(verdicts.run)
             if ctx.config.bridge_chains:
-                # Only here: reading vaults imports web3 and eth_account, about a third of
+                # Only here: reading vaults imports web3 and eth_account, over a quarter of
                 # a start's imports, which a node with no chain to read never pays.
                 from node.status.vault_reads import poll_vaults
 

@@ -4,7 +4,7 @@ for the status page.
 Reading a chain is blocking web3 I/O, so it runs in a worker thread; a chain
 that does not answer shows its error and its last known balances, and never
 holds up the node. The status service imports this module only on a node with
-`[[bridge_chains]]`: web3 and eth_account are about a third of a start's imports.
+`[[bridge_chains]]`: web3 and eth_account are over a quarter of a start's imports.
 """
 
 from __future__ import annotations
