@@ -196,16 +196,12 @@ class ChainStart:
 @dataclass(frozen=True)
 class EngineConfig:
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
+    """The steps' timeouts, the pause after a commit and the empty-block wait."""
     max_block_bytes: int = 32 * 1024 * 1024
     """Our proposals carry at most this many transaction bytes (the application's
     block limit; the node passes its own)."""
     max_block_txs: int = 100_000
     """...and at most this many transactions."""
-    block_interval_ms: int = 0
-    """Pause after a commit before the next height."""
-    empty_block_wait_ms: int = 0
-    """A proposer finding no transaction waits up to this long for one (idle networks do
-    not spin through empty heights); keep it below the propose timeout."""
     proposal_poll_ms: int = 10
     """How often a waiting proposer looks at the mempool (it has no arrival event)."""
     regossip_ms: int = 0
@@ -569,9 +565,9 @@ class Engine:
     # ------------------------------------------------------------------ proposals
 
     def _request_proposal(self, request: RequestProposal) -> None:
-        """Propose now when transactions wait; otherwise wait up to `empty_block_wait_ms`."""
+        """Propose now when transactions wait; otherwise wait up to the empty-block wait."""
         candidates = self.mempool.reap(self.config.max_block_bytes)
-        wait_ms = self.config.empty_block_wait_ms
+        wait_ms = self.config.timeouts.empty_block_wait_ms
         if candidates or wait_ms <= 0:
             self._prepare(request.height, request.round, candidates)
             return
@@ -616,7 +612,7 @@ class Engine:
     # ------------------------------------------------------------------ heights
 
     def _commit(self, block: Block, certificate: CommitCertificate) -> None:
-        """Finalize, store durably, then start the next height (after `block_interval_ms`)."""
+        """Finalize, store durably, then start the next height (after the commit pause)."""
         root = self._finalize(block, certificate)
         log.info(
             "committed height %d round %d: %d txs, root %s",
@@ -625,8 +621,8 @@ class Engine:
             len(block.txs),
             root.hex()[:16],
         )
-        if self.config.block_interval_ms > 0:
-            self.timers.schedule(self.config.block_interval_ms, HeightDue(block.height + 1))
+        if self.config.timeouts.commit_ms > 0:
+            self.timers.schedule(self.config.timeouts.commit_ms, HeightDue(block.height + 1))
         else:
             self._start_height(block.height + 1)
 

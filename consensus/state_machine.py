@@ -64,7 +64,9 @@ Effects = list[Effect]
 
 @dataclass(frozen=True)
 class TimeoutConfig:
-    """Timeouts grow linearly with the round so that after GST they exceed delays."""
+    """A network's consensus timeouts, on either engine (the node's `[consensus]` table):
+    the three steps' (`get_duration_ms`), which grow linearly with the round so that after
+    GST they exceed delays, then the host's two waits around a height."""
 
     propose_ms: int = 3_000
     propose_delta_ms: int = 500
@@ -72,6 +74,12 @@ class TimeoutConfig:
     prevote_delta_ms: int = 500
     precommit_ms: int = 1_000
     precommit_delta_ms: int = 500
+    commit_ms: int = 0
+    """Pause after a commit before the next height (CometBFT's `timeout_commit`)."""
+    empty_block_wait_ms: int = 0
+    """A proposer finding no transaction waits up to this long for one (idle networks do
+    not spin through empty heights); keep it below the propose timeout, which the other
+    validators run meanwhile."""
 
     def get_duration_ms(self, step: Step, round_: int) -> int:
         if step == Step.PROPOSE:

@@ -22,6 +22,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
+from consensus.state_machine import TimeoutConfig
+from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.keys import (
     BRIDGE_KEY,
     HOME_KEY_FILES,
@@ -219,6 +221,27 @@ class BridgeConfig:
     # bridge key for this many blocks, and stays an allowed peer as long (0: it stops at
     # once), so removing a third of a vault's power at once cannot leave it stuck
     rotation_grace_blocks: int = 600
+
+
+ENGINE_TIMEOUTS: Mapping[str, TimeoutConfig] = {
+    # The steps' as CometBFT's own config.toml ships them; a block 20 ms after the last
+    # when transactions wait, one a second when idle.
+    OUR_ENGINE: TimeoutConfig(commit_ms=20, empty_block_wait_ms=1_000),
+    # A block as soon as the last one is committed and transactions wait (a 100 ms commit
+    # wait gathers late precommits), one a second when idle, and rounds that give up on a
+    # silent proposer quickly.
+    COMETBFT: TimeoutConfig(
+        propose_ms=2_000,
+        propose_delta_ms=500,
+        prevote_ms=500,
+        prevote_delta_ms=500,
+        precommit_ms=500,
+        precommit_delta_ms=500,
+        commit_ms=100,
+        empty_block_wait_ms=1_000,
+    ),
+}
+"""Each engine's consensus timeouts."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import trio
 
@@ -32,7 +32,9 @@ from consensus.state_machine import ConsensusState, TimeoutConfig
 from consensus.transport import PeerId
 from consensus.types import Block, CommitCertificate
 from consensus.wal import MemoryWalStorage, Wal
+from lightclient.anchor import OUR_ENGINE
 from node.clock import wall_clock_ms
+from node.config import ENGINE_TIMEOUTS
 from node.worktime import CONSENSUS, WorkTime
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,8 @@ FetchTxs = Callable[[PeerId, tuple[bytes, ...]], Awaitable[Sequence[bytes]]]
 @dataclass(frozen=True)
 class DriverConfig:
     chain_id: str
-    timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
-    block_interval_ms: int = 20
-    """Pause after a commit before the next height."""
-    empty_block_wait_ms: int = 1000
-    """A proposer with an empty mempool waits up to this long for a transaction (idle
-    networks do not spin through empty heights); keep it below the propose timeout."""
+    timeouts: TimeoutConfig = ENGINE_TIMEOUTS[OUR_ENGINE]
+    """A node's come from its config (node.config.get_timeouts); by default our engine's."""
     max_block_bytes: int = MAX_BLOCK_BYTES
     max_block_txs: int = MAX_BLOCK_TXS
     regossip_s: float = 1.0
@@ -67,8 +65,6 @@ class DriverConfig:
             timeouts=self.timeouts,
             max_block_bytes=self.max_block_bytes,
             max_block_txs=self.max_block_txs,
-            block_interval_ms=self.block_interval_ms,
-            empty_block_wait_ms=self.empty_block_wait_ms,
             regossip_ms=round(self.regossip_s * 1000),
             regossip_moving=False,
             max_buffered=MAX_BUFFERED,

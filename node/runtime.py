@@ -67,7 +67,9 @@ async def run_node(
                 "validator" if signer else "full node",
             )  # fmt: skip
             commits = CommitWatch(
-                get_stall_limit_ms(driver.config), node.blocks.get_height(), lambda: driver.syncing
+                get_stall_limit_ms(driver.config.timeouts),
+                node.blocks.get_height(),
+                lambda: driver.syncing,
             )
             publish_tx = functools.partial(p2p.publish, TX)
             api_node = LocalNode(

@@ -9,9 +9,10 @@ own keys and genesis so the operator keeps one set of keys and one genesis.
   node key in CometBFT's format (the same Ed25519 keys: the validator's address is
   the one our genesis lists; the node id is derived from the node key).
 - `config/config.toml`: only what a clearing node sets; CometBFT's defaults fill the
-  rest. The RPC and the metrics listen on loopback alone (CometBFT's RPC serves every
-  block's transactions: members' trades); transactions are not indexed; CometBFT asks
-  the app about every peer before it gossips it anything (`filter_peers`, answered in
+  rest. Its consensus timeouts are the node's (its `[consensus]` table, node/config.py).
+  The RPC and the metrics listen on loopback alone (CometBFT's RPC serves every block's
+  transactions: members' trades); transactions are not indexed; CometBFT asks the app
+  about every peer before it gossips it anything (`filter_peers`, answered in
   node/cometbft/abci.py from the node's allowed peers).
 """
 
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from clearing.genesis import Genesis
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_TX_BYTES
 from clearing.validator_set import has_power
+from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.cometbft import get_address
@@ -40,28 +42,6 @@ ABCI_SOCKET = "abci.sock"
 P2P_RATE_BYTES_S = 64 << 20
 """Per-peer send and receive cap: CometBFT's default (5 MB/s) would take seconds to pass a
 full block (8 MiB of transactions) to one peer."""
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Consensus timeouts for a clearing network: a block as soon as the last one is
-    committed and transactions wait (a 100 ms commit wait gathers late precommits), one
-    a second when idle, and rounds that give up on a silent proposer quickly."""
-
-    propose_ms: int = 2000
-    prevote_ms: int = 500
-    precommit_ms: int = 500
-    commit_ms: int = 100
-    empty_block_ms: int = 1000
-    round_increase_ms: int = 500
-    """How much longer each step waits in each further round of a height."""
-
-    def get_stall_limit_ms(self) -> int:
-        """The longest a height takes on a network with a quorum: the idle wait, two full
-        rounds (a silent proposer's, then the next) and the commit wait, as our engine's
-        node/liveness.py counts it."""
-        steps = self.propose_ms + self.prevote_ms + self.precommit_ms
-        return self.empty_block_ms + 2 * steps + 3 * self.round_increase_ms + self.commit_ms
 
 
 @dataclass(frozen=True)
@@ -177,7 +157,7 @@ def build_config_toml(
     socket: Path,
     listeners: Listeners,
     persistent_peers: tuple[str, ...],
-    timeouts: Timeouts,
+    timeouts: TimeoutConfig,
     mempool_max_txs: int,
     mempool_max_bytes: int,
 ) -> str:
@@ -225,13 +205,13 @@ def build_config_toml(
         f"timeout_propose = {q(format_duration(timeouts.propose_ms))}",
         f"timeout_prevote = {q(format_duration(timeouts.prevote_ms))}",
         f"timeout_precommit = {q(format_duration(timeouts.precommit_ms))}",
-        f"timeout_propose_delta = {q(format_duration(timeouts.round_increase_ms))}",
-        f"timeout_prevote_delta = {q(format_duration(timeouts.round_increase_ms))}",
-        f"timeout_precommit_delta = {q(format_duration(timeouts.round_increase_ms))}",
+        f"timeout_propose_delta = {q(format_duration(timeouts.propose_delta_ms))}",
+        f"timeout_prevote_delta = {q(format_duration(timeouts.prevote_delta_ms))}",
+        f"timeout_precommit_delta = {q(format_duration(timeouts.precommit_delta_ms))}",
         f"timeout_commit = {q(format_duration(timeouts.commit_ms))}",
         'peer_gossip_sleep_duration = "10ms"',
-        # An idle network proposes an empty block once a second, not every commit wait.
-        f"create_empty_blocks_interval = {q(format_duration(timeouts.empty_block_ms))}",
+        # An idle network proposes an empty block once per this wait, not every commit wait.
+        f"create_empty_blocks_interval = {q(format_duration(timeouts.empty_block_wait_ms))}",
         "",
         "[tx_index]",
         'indexer = "null"',
@@ -261,8 +241,8 @@ def write_home(
     node_key: Ed25519PrivateKey,
     validator_key: Ed25519PrivateKey | None,
     listeners: Listeners,
+    timeouts: TimeoutConfig,
     persistent_peers: tuple[str, ...] = (),
-    timeouts: Timeouts = Timeouts(),
     mempool_max_txs: int = 5000,
     mempool_max_bytes: int = 1 << 30,
 ) -> None:

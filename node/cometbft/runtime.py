@@ -23,34 +23,35 @@ import trio
 
 from clearing.genesis import compute_genesis_hash
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
+from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
+from lightclient.anchor import COMETBFT
 from node.block_store import SqliteBlockStore
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
-from node.cometbft.home import ABCI_SOCKET, Listeners, Timeouts, write_home
+from node.cometbft.home import ABCI_SOCKET, Listeners, write_home
 from node.cometbft.node_interface import CometNode
 from node.cometbft.process import find_binary, run_cometbft
 from node.cometbft.rpc import CometRpc, RpcError
 from node.cometbft.signed_headers import SignedHeaderKeeper
 from node.cometbft.transport import Handler, serve_abci
 from node.committed import from_comet_record
-from node.config import CometBFTConfig, NodeConfig
+from node.config import ENGINE_TIMEOUTS, CometBFTConfig, NodeConfig
 from node.keys import NODE_KEY, load_key
-from node.liveness import CommitWatch
+from node.liveness import CommitWatch, get_stall_limit_ms
 from node.p2p import P2PNode
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
 from node.txcheck import make_clearing_check
 
 log = logging.getLogger(__name__)
-DEFAULT_TIMEOUTS = Timeouts()
 RPC_POLL_S = 0.2
 
 
 async def run_cometbft_node(
     config: NodeConfig,
     *,
-    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    timeouts: TimeoutConfig = ENGINE_TIMEOUTS[COMETBFT],
     task_status: trio.TaskStatus[P2PNode] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Runs the node described by `config` on CometBFT until cancelled, or until CometBFT
@@ -63,7 +64,7 @@ async def run_cometbft_node(
         write_comet_home(node, comet, genesis_hash, timeouts)
         check = make_clearing_check(lambda: node.app.state, wall_clock_ms)
         commits = CommitWatch(
-            timeouts.get_stall_limit_ms(), node.store.latest_height(), lambda: False
+            get_stall_limit_ms(timeouts), node.store.latest_height(), lambda: False
         )
         pending: dict[bytes, int] = {}
         async with CometRpc(comet.rpc_port) as rpc, open_host(node, ()) as (p2p, nursery):
@@ -120,7 +121,7 @@ async def run_engine(
 
 
 def write_comet_home(
-    node: NodeParts, comet: CometBFTConfig, genesis_hash: bytes, timeouts: Timeouts
+    node: NodeParts, comet: CometBFTConfig, genesis_hash: bytes, timeouts: TimeoutConfig
 ) -> None:
     """CometBFT's home, written from this node's keys, genesis and config."""
     config = node.config

@@ -23,6 +23,7 @@ from consensus.engine import (
 from consensus.messages import decode_message
 from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.sim.simulator import NodeSpec, Scenario, Simulator, make_key
+from consensus.state_machine import TimeoutConfig
 from consensus.sync import SyncRejected
 from consensus.transport import PeerId
 from consensus.types import Proposal, Vote, Voter, VoteType
@@ -90,7 +91,7 @@ def make_engine(
 
 def test_empty_mempool_proposer_waits_then_proposes_the_first_tx() -> None:
     engine, host, clock, mempool, store = make_engine(
-        EngineConfig(empty_block_wait_ms=100, proposal_poll_ms=10)
+        EngineConfig(TimeoutConfig(empty_block_wait_ms=100), proposal_poll_ms=10)
     )
     engine.start()
     [(delay, due)] = host.take(ProposalDue)
@@ -107,7 +108,7 @@ def test_empty_mempool_proposer_waits_then_proposes_the_first_tx() -> None:
 
 def test_empty_mempool_proposer_proposes_empty_at_the_deadline() -> None:
     engine, host, clock, _, store = make_engine(
-        EngineConfig(empty_block_wait_ms=25, proposal_poll_ms=10)
+        EngineConfig(TimeoutConfig(empty_block_wait_ms=25), proposal_poll_ms=10)
     )
     engine.start()
     for expected_delay in (10, 10, 5):
@@ -119,7 +120,9 @@ def test_empty_mempool_proposer_proposes_empty_at_the_deadline() -> None:
 
 
 def test_stale_proposal_wait_does_nothing() -> None:
-    engine, host, _, mempool, store = make_engine(EngineConfig(empty_block_wait_ms=100))
+    engine, host, _, mempool, store = make_engine(
+        EngineConfig(TimeoutConfig(empty_block_wait_ms=100))
+    )
     engine.start()
     [(_, due)] = host.take(ProposalDue)
     mempool.txs.append(b"tx")
@@ -128,8 +131,8 @@ def test_stale_proposal_wait_does_nothing() -> None:
     assert store.get_height() == 0 and host.take(ProposalDue) == []
 
 
-def test_next_height_starts_after_the_block_interval() -> None:
-    engine, host, _, _, store = make_engine(EngineConfig(block_interval_ms=50), txs=(b"tx",))
+def test_next_height_starts_after_the_commit_pause() -> None:
+    engine, host, _, _, store = make_engine(EngineConfig(TimeoutConfig(commit_ms=50)), txs=(b"tx",))
     engine.start()
     assert store.get_height() == 1 and engine.height == 1 and engine.state.decided
     [(delay, due)] = host.take(HeightDue)
@@ -276,7 +279,9 @@ def test_a_compact_proposal_waits_for_the_transactions_it_lacks_then_gets_a_prev
 
 def test_a_proposer_sends_its_proposal_compact_prefilling_what_it_did_not_gossip() -> None:
     engine, host, _, _, _ = make_engine(
-        EngineConfig(compact_proposals=True, block_interval_ms=50), validators=1, txs=(b"gossiped",)
+        EngineConfig(TimeoutConfig(commit_ms=50), compact_proposals=True),
+        validators=1,
+        txs=(b"gossiped",),
     )
     engine.app = PrefixingApp()
     engine.start()

@@ -34,12 +34,14 @@ from devnet.privacy import (
     run_in_order,
 )
 from devnet.sandbox import Sandbox
+from lightclient.anchor import COMETBFT
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.api.server import ApiApp
 from node.cometbft.abci import CODE_NOT_ALLOWED, FILTER_ID_PATH
-from node.cometbft.home import Listeners, Timeouts, build_config_toml, get_node_id
+from node.cometbft.home import Listeners, build_config_toml, get_node_id
 from node.commands.init import NodeKeys
+from node.config import ENGINE_TIMEOUTS
 from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFile
 from node.verifier.service import GENESIS_OPERATION
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
@@ -286,7 +288,8 @@ def make_cometbft_homes(base: Path, filter_peers: bool = True) -> list[Home]:
         config = home.path / "cometbft" / "config" / "config.toml"
         config.parent.mkdir(parents=True)
         listeners = Listeners("127.0.0.1", 26666, n + 1)
-        text = build_config_toml(home.name, Path("abci.sock"), listeners, (), Timeouts(), 10, 10)
+        timeouts = ENGINE_TIMEOUTS[COMETBFT]
+        text = build_config_toml(home.name, Path("abci.sock"), listeners, (), timeouts, 10, 10)
         config.write_text(text if filter_peers else text.replace("filter_peers = true\n", ""))
         homes.append(home)
     return homes

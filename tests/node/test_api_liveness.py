@@ -11,16 +11,18 @@ import httpx
 import pytest
 
 from devnet.sandbox import Sandbox
+from lightclient.anchor import OUR_ENGINE
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
-from node.driver import DriverConfig
+from node.config import ENGINE_TIMEOUTS
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.mempool import Mempool
 from node.txcheck import make_clearing_check
 from tests.node.apiserver import serve_app
 from tests.node.test_api import GENESIS, trade_batch
 
-LIMIT_MS = get_stall_limit_ms(DriverConfig("clearnode-test"))
+TIMEOUTS = ENGINE_TIMEOUTS[OUR_ENGINE]
+LIMIT_MS = get_stall_limit_ms(TIMEOUTS)
 
 
 @dataclass
@@ -57,10 +59,9 @@ async def post(api: Harness, batch_id: int) -> httpx.Response:
 
 
 def test_limit_is_two_failed_rounds_plus_the_idle_wait() -> None:
-    config = DriverConfig("clearnode-test")
     assert LIMIT_MS == (3_000 + 1_000 + 1_000) + (3_500 + 1_500 + 1_500) + 1_000 + 20
-    # an idle network commits an empty block every empty_block_wait_ms + block_interval_ms
-    assert config.empty_block_wait_ms + config.block_interval_ms < LIMIT_MS / 10
+    # an idle network commits an empty block every empty_block_wait_ms + commit_ms
+    assert TIMEOUTS.empty_block_wait_ms + TIMEOUTS.commit_ms < LIMIT_MS / 10
 
 
 async def test_no_commit_for_the_limit_answers_503_naming_why(api: Harness) -> None:

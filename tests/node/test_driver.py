@@ -12,6 +12,7 @@ import trio.testing
 from consensus.engine import ChainStart
 from consensus.signer import Signer
 from consensus.sim.memory import HashChainApp, MemoryBlockStore
+from consensus.state_machine import TimeoutConfig
 from consensus.sync import SyncRejected
 from consensus.types import Block, CommitCertificate, Voter
 from consensus.wal import MemoryWalStorage, Wal
@@ -28,7 +29,7 @@ def make_driver(validator: bool, mempool: ListMempool | None = None) -> tuple[Dr
     published: list[bytes] = []
     wal = Wal(MemoryWalStorage())
     driver = Driver(
-        DriverConfig(CHAIN, empty_block_wait_ms=1000, block_interval_ms=20),
+        DriverConfig(CHAIN, TimeoutConfig(commit_ms=20, empty_block_wait_ms=1000)),
         GENESIS,
         HashChainApp(),
         MemoryBlockStore(GENESIS.state_root),

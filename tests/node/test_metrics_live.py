@@ -19,7 +19,8 @@ import yaml
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
-from node.driver import DriverConfig
+from lightclient.anchor import OUR_ENGINE
+from node.config import ENGINE_TIMEOUTS
 from node.liveness import get_stall_limit_ms
 from tests.node.netsupport import get_wall_expiry
 from tests.node.nodenet import NodeNetwork, open_node_network
@@ -28,7 +29,7 @@ from tests.node.test_submission_processes import ROUTE, make_batches
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-LIMIT_S = get_stall_limit_ms(DriverConfig("clearnode")) / 1000
+LIMIT_S = get_stall_limit_ms(ENGINE_TIMEOUTS[OUR_ENGINE]) / 1000
 CHAIN_ID = 4242  # configs/genesis.example.json
 ORACLE = (
     "[oracle]\nenabled = true\ninterval_ms = 1000\n"

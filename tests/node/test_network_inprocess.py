@@ -36,9 +36,10 @@ from tests.node.netsupport import ListMempool, example_genesis
 pytestmark = pytest.mark.slow  # four validators in one process
 
 CHAIN = "clearnode-test"
-FAST = TimeoutConfig(propose_ms=1000, prevote_ms=300, precommit_ms=300)
-IDLE_WAIT_MS = 300
-"""An idle proposer's wait for a transaction, below FAST's propose timeout as the driver
+FAST = TimeoutConfig(
+    propose_ms=1000, prevote_ms=300, precommit_ms=300, commit_ms=50, empty_block_wait_ms=300
+)
+"""An idle proposer waits for a transaction 300 ms, below the propose timeout as the driver
 asks: at the node's default (1 s) every empty height's first round timed out."""
 
 
@@ -78,7 +79,7 @@ async def network(
             key = PrivateKey(derive_seed(f"validator-{index}")) if index < validators else None
             wal = Wal(MemoryWalStorage())
             driver = Driver(
-                DriverConfig(CHAIN, FAST, block_interval_ms=50, empty_block_wait_ms=IDLE_WAIT_MS),
+                DriverConfig(CHAIN, FAST),
                 ChainStart(CHAIN, vset.validators, app.last_root, genesis.genesis_time_ms),
                 app,
                 store,

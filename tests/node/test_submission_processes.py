@@ -16,7 +16,8 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block
-from node.driver import DriverConfig
+from lightclient.anchor import OUR_ENGINE
+from node.config import ENGINE_TIMEOUTS
 from node.liveness import get_stall_limit_ms
 from tests.clearing.support import new_sandbox
 from tests.node.netproc import NodeHome, ProcessNetwork, running
@@ -27,7 +28,7 @@ from tests.node.test_network_processes import commit_setup, read_blocks, wait_un
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 ROUTE = "/v1/trade-batches"
-LIMIT_S = get_stall_limit_ms(DriverConfig("clearnode")) / 1000
+LIMIT_S = get_stall_limit_ms(ENGINE_TIMEOUTS[OUR_ENGINE]) / 1000
 
 
 def make_batches(count: int, first: int = 1) -> list[bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,14 +20,16 @@ from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from devnet.privacy import ask_peer_filter
 from devnet.sandbox import Sandbox
+from lightclient.anchor import COMETBFT
 from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.cometbft.abci import CODE_NOT_ALLOWED, CODE_OK, ClearingAbci, DecidedBlock
-from node.cometbft.home import Listeners, Timeouts, get_node_id, write_home
+from node.cometbft.home import Listeners, get_node_id, write_home
 from node.cometbft.process import find_binary
 from node.cometbft.rpc import CometRpc
 from node.cometbft.runtime import run_engine
 from node.cometbft.transport import Handler
+from node.config import ENGINE_TIMEOUTS
 from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.txcheck import make_clearing_check
 from tests.clearing.support import ROOT, USDC, genesis_doc
@@ -34,7 +37,9 @@ from tests.node.cometbft.test_abci import UNDECODABLE_LOG
 
 pytestmark = [pytest.mark.multiprocess]
 
-FAST = Timeouts(propose_ms=1000, prevote_ms=200, precommit_ms=200, commit_ms=200)
+FAST = replace(
+    ENGINE_TIMEOUTS[COMETBFT], propose_ms=1000, prevote_ms=200, precommit_ms=200, commit_ms=200
+)
 MAX_REQUEST = 64 << 20
 
 

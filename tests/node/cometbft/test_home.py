@@ -11,49 +11,63 @@ import base58
 import pytest
 
 from clearnode.client.sandbox_keys import derive_ed25519_key
+from consensus.state_machine import TimeoutConfig
+from lightclient.anchor import COMETBFT
 from node.cometbft.home import (
     Listeners,
     PeerIdError,
-    Timeouts,
     build_config_toml,
-    format_duration,
     get_node_id,
     get_peer_node_id,
 )
+from node.config import ENGINE_TIMEOUTS
 from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
+from node.liveness import get_stall_limit_ms
+
+DEFAULTS = ENGINE_TIMEOUTS[COMETBFT]
 
 
-def read_config(timeouts: Timeouts) -> dict[str, object]:
+def read_consensus(timeouts: TimeoutConfig) -> dict[str, object]:
+    """The `[consensus]` table of CometBFT's config.toml written with `timeouts`."""
+    consensus = read_config(timeouts)["consensus"]
+    assert isinstance(consensus, dict)
+    return consensus
+
+
+def read_config(timeouts: TimeoutConfig) -> dict[str, object]:
     listeners = Listeners("0.0.0.0", 26666, 26667, 26670)
     text = build_config_toml("v0", Path("/h/abci.sock"), listeners, (), timeouts, 10, 1 << 20)
     return tomllib.loads(text)
 
 
-def test_the_timeouts_the_stall_limit_counts_are_the_ones_written() -> None:
-    timeouts = Timeouts(round_increase_ms=700)
-    consensus = read_config(timeouts)["consensus"]
-    assert isinstance(consensus, dict)
-    for step, ms in (
-        ("propose", timeouts.propose_ms),
-        ("prevote", timeouts.prevote_ms),
-        ("precommit", timeouts.precommit_ms),
-    ):
-        assert consensus[f"timeout_{step}"] == format_duration(ms)
-        assert consensus[f"timeout_{step}_delta"] == "700ms"
-    assert consensus["timeout_commit"] == format_duration(timeouts.commit_ms)
-    longer = Timeouts(round_increase_ms=800).get_stall_limit_ms()
-    assert longer - timeouts.get_stall_limit_ms() == 3 * 100
+def test_each_timeout_is_written_in_cometbfts_own_key() -> None:
+    consensus = read_consensus(TimeoutConfig(1100, 110, 600, 60, 700, 70, 80, 900))
+    written = {key: value for key, value in consensus.items() if "timeout" in key}
+    assert written == {
+        "timeout_propose": "1100ms",
+        "timeout_propose_delta": "110ms",
+        "timeout_prevote": "600ms",
+        "timeout_prevote_delta": "60ms",
+        "timeout_precommit": "700ms",
+        "timeout_precommit_delta": "70ms",
+        "timeout_commit": "80ms",
+    }
+    assert consensus["create_empty_blocks_interval"] == "900ms"
+
+
+def test_the_stall_limit_counts_cometbfts_default_timeouts() -> None:
+    assert get_stall_limit_ms(DEFAULTS) == 1000 + (2000 + 500 + 500) + (2500 + 1000 + 1000) + 100
 
 
 def test_only_p2p_listens_beyond_loopback() -> None:
-    config = read_config(Timeouts())
+    config = read_config(DEFAULTS)
     assert config["rpc"]["laddr"] == "tcp://127.0.0.1:26667"  # type: ignore[index]
     assert config["instrumentation"]["prometheus_listen_addr"] == "127.0.0.1:26670"  # type: ignore[index]
     assert config["p2p"]["laddr"] == "tcp://0.0.0.0:26666"  # type: ignore[index]
 
 
 def test_cometbft_asks_the_app_about_every_peer() -> None:
-    assert read_config(Timeouts())["filter_peers"] is True
+    assert read_config(DEFAULTS)["filter_peers"] is True
 
 
 def test_a_peer_id_names_the_cometbft_node_of_the_same_key() -> None:
