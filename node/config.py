@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -241,7 +241,29 @@ ENGINE_TIMEOUTS: Mapping[str, TimeoutConfig] = {
         empty_block_wait_ms=1_000,
     ),
 }
-"""Each engine's consensus timeouts."""
+"""Each engine's consensus timeouts, as far as the `[consensus]` table leaves them."""
+CONSENSUS_KEYS = {
+    "timeout_propose_ms": "propose_ms",
+    "timeout_propose_delta_ms": "propose_delta_ms",
+    "timeout_prevote_ms": "prevote_ms",
+    "timeout_prevote_delta_ms": "prevote_delta_ms",
+    "timeout_precommit_ms": "precommit_ms",
+    "timeout_precommit_delta_ms": "precommit_delta_ms",
+    "timeout_commit_ms": "commit_ms",
+    "create_empty_blocks_interval_ms": "empty_block_wait_ms",
+}
+"""`[consensus]` key -> TimeoutConfig field: CometBFT's names for them, in ms."""
+MAX_TIMEOUT_MS = 60_000
+"""A timeout of a minute already stalls the network a minute per failed round."""
+
+
+@dataclass(frozen=True)
+class ConsensusConfig:
+    """The `[consensus]` table: the timeouts it sets, by TimeoutConfig field. The engine is
+    the genesis's, which the loader does not read: `get_timeouts` fills in the rest with
+    that engine's."""
+
+    timeouts_ms: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -267,6 +289,7 @@ class NodeConfig:
     cometbft: CometBFTConfig | None = None
     """Read from the `[cometbft]` table (its defaults when absent): used only when the
     genesis's engine is CometBFT."""
+    consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     log_level: str = "info"
     config_file: Path | None = None
 
@@ -495,6 +518,38 @@ def _cometbft(home: Path) -> Callable[[_Table], CometBFTConfig]:
     return build
 
 
+def _consensus(t: _Table) -> ConsensusConfig:
+    """Only the keys given: each left out is the engine's, noted with each engine's value."""
+    expected = f"an integer between 1 and {MAX_TIMEOUT_MS} (ms)"
+    given = []
+    for key, name in CONSENSUS_KEYS.items():
+        ours, comet = (getattr(ENGINE_TIMEOUTS[e], name) for e in (OUR_ENGINE, COMETBFT))
+        t.note(key, expected, ours if ours == comet else f"`{ours}`; CometBFT `{comet}`")
+        t.used.add(key)
+        if key in t.data:
+            given.append((name, t.integer(key, lo=1, hi=MAX_TIMEOUT_MS)))
+    return ConsensusConfig(tuple(given))
+
+
+def get_timeouts(config: NodeConfig, engine: str) -> TimeoutConfig:
+    """The consensus timeouts of `config`'s node on `engine`: what `[consensus]` sets, the
+    engine's defaults for the rest. ConfigError if the proposer's wait for a transaction is
+    not below the propose timeout, naming the key the table sets: on our engine the other
+    validators would give up on the proposal first."""
+    given = dict(config.consensus.timeouts_ms)
+    timeouts = replace(ENGINE_TIMEOUTS[engine], **given)
+    wait, propose = timeouts.empty_block_wait_ms, timeouts.propose_ms
+    if wait < propose:
+        return timeouts
+    file, default = config.config_file or config.home, f", the {engine} engine's default"
+    if "empty_block_wait_ms" in given:
+        origin = "" if "propose_ms" in given else default
+        expected = f"below consensus.timeout_propose_ms ({propose}{origin})"
+        raise ConfigError(file, "consensus.create_empty_blocks_interval_ms", expected, wait)
+    expected = f"above consensus.create_empty_blocks_interval_ms ({wait}{default})"
+    raise ConfigError(file, "consensus.timeout_propose_ms", expected, propose)
+
+
 def _metrics(t: _Table) -> MetricsConfig:
     return MetricsConfig(enabled=t.flag("enabled", MetricsConfig.enabled))
 
@@ -707,6 +762,7 @@ def parse_config(
         bridge=_read(t.table("bridge"), _bridge),
         bridge_chains=tuple(_read(c, _bridge_chain) for c in t.tables("bridge_chains")),
         cometbft=_read(t.table("cometbft"), _cometbft(home)),
+        consensus=_read(t.table("consensus"), _consensus),
         config_file=file,
     )
     keys.check_no_unknown_keys()

@@ -112,6 +112,19 @@ CONFIG_MEANINGS: dict[str, str] = {
     "cometbft.persistent_peers": "the other validators' CometBFT nodes, `NODE_ID@HOST:PORT`",
     "cometbft.external_address": "`HOST:PORT` the other validators dial, if not "
     "`p2p.listen_host:p2p_port`",
+    "consensus.timeout_propose_ms": "how long a validator waits for the round's proposal "
+    'before it prevotes nil ("Consensus timeouts")',
+    "consensus.timeout_propose_delta_ms": "added to `timeout_propose_ms` at each further round "
+    "of a height",
+    "consensus.timeout_prevote_ms": "how long it waits, holding +2/3 prevotes for no one "
+    "block, before it precommits nil",
+    "consensus.timeout_prevote_delta_ms": "added to `timeout_prevote_ms` at each further round",
+    "consensus.timeout_precommit_ms": "how long it waits, holding +2/3 precommits for no one "
+    "block, before the next round",
+    "consensus.timeout_precommit_delta_ms": "added to `timeout_precommit_ms` at each further round",
+    "consensus.timeout_commit_ms": "the pause after a commit before the next height",
+    "consensus.create_empty_blocks_interval_ms": "an idle proposer's wait for a transaction "
+    "before it proposes an empty block; below `timeout_propose_ms`",
     "storage.path": "SQLite database",
     "storage.consensus_wal": "consensus WAL file",
     "storage.snapshot_interval": "blocks between state snapshots (the consensus WAL is "
@@ -189,7 +202,9 @@ def _default(value: object) -> str:
         return "required"
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
-    if isinstance(value, str) and value and not value.startswith("`"):
+    if isinstance(value, str) and value.startswith("`"):
+        return value  # written out by the loader: each engine's, say
+    if isinstance(value, str) and value:
         return value if value == "none" else f"`{value}`"
     return f"`{json.dumps(value)}`"
 

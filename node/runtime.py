@@ -16,14 +16,15 @@ from clearing.validator_set import has_power
 from consensus.compact import compute_tx_hash
 from consensus.engine import ChainStart
 from consensus.signer import Signer
+from consensus.state_machine import TimeoutConfig
 from consensus.types import Block, CommitCertificate, Voter
 from consensus.wal import FileWalStorage, Wal
-from lightclient.anchor import get_consensus_chain_id
+from lightclient.anchor import OUR_ENGINE, get_consensus_chain_id
 from lightclient.crypto import PrivateKey
 from node.api.node_interface import LocalNode
 from node.clock import wall_clock_ms
 from node.committed import CommittedBlock, from_block
-from node.config import NodeConfig
+from node.config import NodeConfig, get_timeouts
 from node.consensus_loop import run_consensus
 from node.driver import Driver, DriverConfig
 from node.liveness import CommitWatch, get_stall_limit_ms
@@ -46,12 +47,10 @@ may still be in flight (gossip, retries); the mempool remembers what it commits 
 
 
 async def run_node(
-    config: NodeConfig,
-    *,
-    driver_config: DriverConfig | None = None,
-    task_status: trio.TaskStatus[P2PNode] = trio.TASK_STATUS_IGNORED,
+    config: NodeConfig, *, task_status: trio.TaskStatus[P2PNode] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Runs the node described by `config` on our engine until cancelled."""
+    timeouts = get_timeouts(config, OUR_ENGINE)  # a bad [consensus] table opens nothing
     with open_node(config) as node:
         wal = open_wal(config, node.store)
         signer = get_validator_signer(node, wal)
@@ -60,16 +59,14 @@ async def run_node(
         async with open_host(node, get_topics()) as (p2p, nursery):
             await nursery.start(pool.run)
             publish = open_publisher(p2p, CONSENSUS, nursery)
-            driver = build_driver(node, pool, publish, signer, wal, driver_config)
+            driver = build_driver(node, pool, publish, signer, wal, timeouts)
             log.info(
                 "node %s up: peer %s at %s, height %d, %s",
                 config.moniker, p2p.peer_id, p2p.listen_addrs(), node.blocks.get_height(),
                 "validator" if signer else "full node",
             )  # fmt: skip
             commits = CommitWatch(
-                get_stall_limit_ms(driver.config.timeouts),
-                node.blocks.get_height(),
-                lambda: driver.syncing,
+                get_stall_limit_ms(timeouts), node.blocks.get_height(), lambda: driver.syncing
             )
             publish_tx = functools.partial(p2p.publish, TX)
             api_node = LocalNode(
@@ -144,14 +141,14 @@ def build_driver(
     publish: Callable[[bytes], None],
     signer: Signer | None,
     wal: Wal,
-    config: DriverConfig | None,
+    timeouts: TimeoutConfig,
 ) -> Driver:
     """The consensus driver from the genesis's validators and root, over the node's app,
     blocks and mempool, broadcasting with `publish`."""
     chain = get_consensus_chain_id(node.genesis.chain_id)
     voters = tuple(Voter(v.name, v.pubkey, v.power) for v in node.genesis.validators)
     return Driver(
-        config or DriverConfig(chain),
+        DriverConfig(chain, timeouts),
         ChainStart(chain, voters, node.blocks.genesis_root, node.genesis.genesis_time_ms),
         node.app,
         node.blocks,

@@ -36,7 +36,7 @@ from node.cometbft.rpc import CometRpc, RpcError
 from node.cometbft.signed_headers import SignedHeaderKeeper
 from node.cometbft.transport import Handler, serve_abci
 from node.committed import from_comet_record
-from node.config import ENGINE_TIMEOUTS, CometBFTConfig, NodeConfig
+from node.config import CometBFTConfig, NodeConfig, get_timeouts
 from node.keys import NODE_KEY, load_key
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.p2p import P2PNode
@@ -49,13 +49,11 @@ RPC_POLL_S = 0.2
 
 
 async def run_cometbft_node(
-    config: NodeConfig,
-    *,
-    timeouts: TimeoutConfig = ENGINE_TIMEOUTS[COMETBFT],
-    task_status: trio.TaskStatus[P2PNode] = trio.TASK_STATUS_IGNORED,
+    config: NodeConfig, *, task_status: trio.TaskStatus[P2PNode] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Runs the node described by `config` on CometBFT until cancelled, or until CometBFT
     exits on its own (`CometBFTExited`)."""
+    timeouts = get_timeouts(config, COMETBFT)  # a bad [consensus] table writes nothing
     genesis_hash = compute_genesis_hash(config.genesis_file.read_bytes())
     comet = config.cometbft
     assert comet is not None  # the loader always reads the table

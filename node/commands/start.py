@@ -19,7 +19,7 @@ import trio
 
 from lightclient.anchor import COMETBFT
 from node.cometbft.process import CometBFTExited
-from node.config import ConfigError, NodeConfig, load_config
+from node.config import ConfigError, NodeConfig, get_timeouts, load_config
 from node.gc_policy import set_gc_policy
 from node.genesis_file import load_genesis
 from node.keys import (
@@ -51,7 +51,9 @@ def check_home(home: Path) -> NodeConfig:
     """Load and cross-check config, genesis and keys; raise ConfigError / KeyFileError."""
     config = load_config(home)
     check_ports(config)
-    if load_genesis(config).engine == COMETBFT:
+    engine = load_genesis(config).engine
+    get_timeouts(config, engine)  # [consensus] with the engine's defaults
+    if engine == COMETBFT:
         from node.cometbft.process import CometBFTError, find_binary
 
         try:

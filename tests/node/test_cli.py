@@ -23,6 +23,7 @@ import trio
 
 from clearing.genesis import parse_genesis
 from devnet.sandbox import Sandbox
+from lightclient.anchor import COMETBFT
 from node.api.http import get_bound_port
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp, serve_api
@@ -102,6 +103,35 @@ def test_start_preflight_names_what_is_wrong(
     genesis_file.write_text("{")
     with pytest.raises(ConfigError, match="valid JSON"):
         check_home(home)
+
+
+def test_start_refuses_an_empty_block_wait_its_engines_propose_timeout_does_not_cover(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The genesis names the engine, whose defaults fill in `[consensus]`: 2.5 s is below
+    our engine's propose timeout (3 s), not CometBFT's (2 s). Refused before anything is
+    written."""
+    home = tmp_path / "n"
+    main(["init", "--home", str(home)])
+    config_file = home / "config.toml"
+    table = "[consensus]\ncreate_empty_blocks_interval_ms = 2500\n"
+    config_file.write_text(config_file.read_text() + table)
+    check_home(home)
+    genesis_file = home / "genesis.json"
+    genesis_file.write_text(
+        json.dumps({**json.loads(genesis_file.read_text()), "engine": COMETBFT})
+    )
+    with pytest.raises(ConfigError) as info:
+        check_home(home)
+    assert (info.value.key, info.value.found) == ("consensus.create_empty_blocks_interval_ms", 2500)
+    assert info.value.expected == (
+        "below consensus.timeout_propose_ms (2000, the cometbft engine's default)"
+    )
+    capsys.readouterr()
+    written = sorted(home.iterdir())
+    assert main(["start", "--home", str(home)]) == 2
+    assert "create_empty_blocks_interval_ms" in capsys.readouterr().out
+    assert sorted(home.iterdir()) == written  # no data directory, no CometBFT home
 
 
 def test_start_names_an_unusable_data_directory_in_one_line(

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from node.config import CONFIG_FILE_NAME, ConfigError, load_config
+from consensus.state_machine import TimeoutConfig
+from lightclient.anchor import COMETBFT, OUR_ENGINE
+from node.config import (
+    CONFIG_FILE_NAME,
+    CONSENSUS_KEYS,
+    ENGINE_TIMEOUTS,
+    ConfigError,
+    get_timeouts,
+    load_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "configs" / "node.example.toml"
@@ -148,6 +158,7 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
             "NODE_ID@HOST:PORT",
         ),
         (MINIMAL + "[cometbft]\nexternal_address = 'h'\n", "cometbft.external_address", "HOST"),
+        (MINIMAL + "consensus = 3000\n", "consensus", "a table"),
         (MINIMAL + "chain_id = 8\n", "(syntax)", "TOML"),
         ("chain_id = '7'\nmoniker = 'x'\n", "chain_id", "an integer"),
     ],
@@ -169,3 +180,106 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path)
     assert info.value.file == tmp_path / CONFIG_FILE_NAME
     assert info.value.key == "(file)"
+
+
+def load_consensus(tmp_path: Path, table: str) -> Path:
+    return write(tmp_path, MINIMAL + "[consensus]\n" + table)
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "expected", "found"),
+    [
+        ("timeout_propose_ms = 0\n", "timeout_propose_ms", "an integer between 1 and 60000", 0),
+        (
+            "timeout_commit_ms = 60001\n",
+            "timeout_commit_ms",
+            "an integer between 1 and 60000",
+            60001,
+        ),
+        ("timeout_prevote_ms = '1s'\n", "timeout_prevote_ms", "an integer", "1s"),
+        ("timeout_precommit_delta_ms = 0.5\n", "timeout_precommit_delta_ms", "an integer", 0.5),
+        (
+            "create_empty_blocks_interval_ms = true\n",
+            "create_empty_blocks_interval_ms",
+            "an integer",
+            True,
+        ),
+        (  # CometBFT's own key, a duration
+            "timeout_propose = '3s'\n",
+            "timeout_propose",
+            f"a known key (known: {', '.join(sorted(CONSENSUS_KEYS))})",
+            None,
+        ),
+    ],
+)
+def test_a_bad_consensus_timeout_names_its_key_the_bounds_and_the_value(
+    tmp_path: Path, table: str, key: str, expected: str, found: object
+) -> None:
+    path = load_consensus(tmp_path, table)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, path)
+    assert (info.value.file, info.value.key) == (path, f"consensus.{key}")
+    assert (info.value.expected, info.value.found) == (expected, found)
+
+
+def test_consensus_timeouts_set_reach_either_engine(tmp_path: Path) -> None:
+    table = (
+        "timeout_propose_ms = 1500\ntimeout_propose_delta_ms = 150\n"
+        "timeout_prevote_ms = 400\ntimeout_prevote_delta_ms = 40\n"
+        "timeout_precommit_ms = 300\ntimeout_precommit_delta_ms = 30\n"
+        "timeout_commit_ms = 10\ncreate_empty_blocks_interval_ms = 600\n"
+    )
+    config = load_config(tmp_path, load_consensus(tmp_path, table))
+    given = TimeoutConfig(1500, 150, 400, 40, 300, 30, commit_ms=10, empty_block_wait_ms=600)
+    assert get_timeouts(config, OUR_ENGINE) == get_timeouts(config, COMETBFT) == given
+
+
+def test_each_consensus_timeout_left_out_is_the_engines(tmp_path: Path) -> None:
+    config = load_config(tmp_path, write(tmp_path, MINIMAL))
+    assert get_timeouts(config, OUR_ENGINE) == ENGINE_TIMEOUTS[OUR_ENGINE]
+    assert get_timeouts(config, COMETBFT) == ENGINE_TIMEOUTS[COMETBFT]
+    # the defaults before the table: DriverConfig's and CometBFT's home writer's
+    assert ENGINE_TIMEOUTS[OUR_ENGINE] == TimeoutConfig(3000, 500, 1000, 500, 1000, 500, 20, 1000)
+    assert ENGINE_TIMEOUTS[COMETBFT] == TimeoutConfig(2000, 500, 500, 500, 500, 500, 100, 1000)
+    config = load_config(tmp_path, load_consensus(tmp_path, "timeout_prevote_ms = 700\n"))
+    for engine, defaults in ENGINE_TIMEOUTS.items():
+        assert get_timeouts(config, engine) == replace(defaults, prevote_ms=700)
+
+
+@pytest.mark.parametrize(
+    ("table", "engine", "key", "expected", "found"),
+    [
+        (
+            "timeout_propose_ms = 1200\ncreate_empty_blocks_interval_ms = 1200\n",
+            OUR_ENGINE,
+            "consensus.create_empty_blocks_interval_ms",
+            "below consensus.timeout_propose_ms (1200)",
+            1200,
+        ),
+        (  # below our engine's propose timeout (3000), not CometBFT's
+            "create_empty_blocks_interval_ms = 2500\n",
+            COMETBFT,
+            "consensus.create_empty_blocks_interval_ms",
+            "below consensus.timeout_propose_ms (2000, the cometbft engine's default)",
+            2500,
+        ),
+        (
+            "timeout_propose_ms = 900\n",
+            OUR_ENGINE,
+            "consensus.timeout_propose_ms",
+            "above consensus.create_empty_blocks_interval_ms (1000, the clearnode engine's "
+            "default)",
+            900,
+        ),
+    ],
+)
+def test_an_empty_block_wait_not_below_the_propose_timeout_is_refused(
+    tmp_path: Path, table: str, engine: str, key: str, expected: str, found: int
+) -> None:
+    """The other validators would give up on an idle proposer's block before it proposed."""
+    path = load_consensus(tmp_path, table)
+    config = load_config(tmp_path, path)
+    with pytest.raises(ConfigError) as info:
+        get_timeouts(config, engine)
+    assert (info.value.file, info.value.key) == (path, key)
+    assert (info.value.expected, info.value.found) == (expected, found)

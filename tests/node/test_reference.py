@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.api.counters import COUNTER_FAMILIES, CounterFamily, CountersCollector, CountsGetter
-from node.config import KeyRead
+from node.config import CONSENSUS_KEYS, ENGINE_TIMEOUTS, KeyRead
 from node.metrics import NodeMetrics
 from node.oracle.status import OracleMetrics
 from node.reference import (
@@ -74,6 +75,19 @@ def test_the_example_config_shows_each_default_and_reads_no_unknown_key() -> Non
         assert name in keys, name
         if keys[name].default is not None and not name.startswith("oracle.sources[]."):
             assert value == keys[name].default, name
+
+
+def test_the_example_config_shows_each_engines_consensus_timeouts() -> None:
+    """`[consensus]`'s keys are commented out, a key left out being each engine's: each
+    line shows our engine's default, then CometBFT's."""
+    text = (ROOT / EXAMPLE_CONFIG).read_text()
+    shown = re.findall(r"^# (\w+) = (\d+) +# CometBFT: (\d+)$", text, re.M)
+    assert [key for key, _, _ in shown] == list(CONSENSUS_KEYS)
+    for key, ours, comet in shown:
+        defaults = [
+            getattr(ENGINE_TIMEOUTS[e], CONSENSUS_KEYS[key]) for e in (OUR_ENGINE, COMETBFT)
+        ]
+        assert [int(ours), int(comet)] == defaults, key
 
 
 def one_sample(family: CounterFamily) -> CountsGetter:

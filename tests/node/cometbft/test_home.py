@@ -1,6 +1,7 @@
 """The CometBFT config a node writes: every timeout the node's liveness counts is the one
-CometBFT runs, its RPC and metrics listen on loopback only, and it asks the app about
-every peer; a libp2p peer id names the CometBFT node of the same key."""
+CometBFT runs, the node's `[consensus]` table's or CometBFT's defaults, its RPC and metrics
+listen on loopback only, and it asks the app about every peer; a libp2p peer id names the
+CometBFT node of the same key."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from node.cometbft.home import (
     get_node_id,
     get_peer_node_id,
 )
-from node.config import ENGINE_TIMEOUTS
+from node.config import CONFIG_FILE_NAME, ENGINE_TIMEOUTS, get_timeouts, load_config
 from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
 from node.liveness import get_stall_limit_ms
 
@@ -55,8 +56,23 @@ def test_each_timeout_is_written_in_cometbfts_own_key() -> None:
     assert consensus["create_empty_blocks_interval"] == "900ms"
 
 
-def test_the_stall_limit_counts_cometbfts_default_timeouts() -> None:
-    assert get_stall_limit_ms(DEFAULTS) == 1000 + (2000 + 500 + 500) + (2500 + 1000 + 1000) + 100
+def test_the_nodes_consensus_table_is_what_cometbft_runs_and_the_stall_limit_counts(
+    tmp_path: Path,
+) -> None:
+    """The keys `[consensus]` sets; CometBFT's defaults for the rest (not our engine's)."""
+    (tmp_path / CONFIG_FILE_NAME).write_text(
+        "chain_id = 7\nmoniker = 'v0'\n[consensus]\n"
+        "timeout_propose_ms = 1200\ntimeout_prevote_delta_ms = 250\n"
+    )
+    timeouts = get_timeouts(load_config(tmp_path), COMETBFT)
+    consensus = read_consensus(timeouts)
+    assert (consensus["timeout_propose"], consensus["timeout_prevote_delta"]) == ("1200ms", "250ms")
+    assert consensus["timeout_prevote"] == f"{DEFAULTS.prevote_ms}ms" == "500ms"
+    assert consensus["timeout_commit"] == "100ms"
+    assert consensus["create_empty_blocks_interval"] == "1000ms"
+    rounds = (1200 + 500 + 500) + (1200 + 500 + 500 + 500 + 250 + 500)
+    assert get_stall_limit_ms(timeouts) == 1000 + rounds + 100
+    assert get_stall_limit_ms(DEFAULTS) == 8_600  # the limit before the table existed
 
 
 def test_only_p2p_listens_beyond_loopback() -> None:
