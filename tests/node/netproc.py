@@ -33,6 +33,8 @@ from clearnode.client.sandbox_keys import derive_seed
 from clearnode.client.signers import get_member_request_body
 from lightclient.crypto import PrivateKey
 from node.commands.init import render_cometbft_tables
+from node.config import get_timeouts, load_config
+from node.genesis_file import load_genesis
 from node.keys import (
     HOME_OPERATOR_TOKEN_FILE,
     NODE_KEY,
@@ -44,10 +46,21 @@ from node.keys import (
     save_key,
     save_operator_token,
 )
+from node.liveness import get_stall_limit_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 H = TypeVar("H")
 GENESIS_DOC = ROOT / "configs" / "genesis.example.json"
+SHORT_TIMEOUTS = (
+    "[consensus]\ntimeout_propose_ms = 1000\ntimeout_propose_delta_ms = 250\n"
+    "timeout_prevote_ms = 400\ntimeout_prevote_delta_ms = 200\n"
+    "timeout_precommit_ms = 400\ntimeout_precommit_delta_ms = 200\n"
+    "create_empty_blocks_interval_ms = 500\n"
+)
+"""For a test that waits on failed rounds or a stalled node: about a third of our engine's
+defaults, a 4.77 s stall limit (12.52 s). Four validator processes beside two busy-looping
+ones (both cores taken) decided every height in round 0, idle (blocks 0.6-0.7 s apart)
+and under 5 batches a second."""
 
 
 CLEARNODE = Path(sys.executable).parent / "clearnode"
@@ -216,6 +229,12 @@ class NodeHome:
     def get_roots(self) -> dict[int, bytes]:
         """State root per committed height, read from the node's SQLite file (read-only)."""
         return read_roots(self.db)
+
+    def get_stall_limit_s(self) -> float:
+        """How long the node goes without a commit before it answers 503, as its config.toml
+        and its genesis's engine set it."""
+        config = load_config(self.path)
+        return get_stall_limit_ms(get_timeouts(config, load_genesis(config).engine)) / 1000
 
 
 class ProcessNetwork:

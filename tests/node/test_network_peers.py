@@ -21,7 +21,7 @@ from node.config import ConfigError, load_config
 from node.genesis_file import load_genesis
 from node.p2p import HostConfig, RequestFailed, open_p2p
 from node.p2p.topics import get_topics
-from tests.node.netproc import GENESIS_DOC, NodeHome
+from tests.node.netproc import GENESIS_DOC, SHORT_TIMEOUTS, NodeHome
 from tests.node.nodenet import open_node_network
 
 VALIDATORS = 4
@@ -40,9 +40,12 @@ def genesis_naming_peers() -> dict[str, object]:
 async def test_an_observer_follows_a_stranger_is_refused_and_a_restarted_validator_returns(
     tmp_path: Path,
 ) -> None:
-    full = NodeHome(tmp_path / "full", "full", None, log_level="warning")
+    # short timeouts: the heights waited for come sooner (idle blocks twice as often, a
+    # round on the restarted validator's turn failing in 1.8 s, was 5 s)
+    quiet = "[oracle]\nenabled = false\n" + SHORT_TIMEOUTS
+    full = NodeHome(tmp_path / "full", "full", None, log_level="warning", extra_config=quiet)
     async with open_node_network(
-        tmp_path, genesis=genesis_naming_peers(), observers=(full.peer_id,)
+        tmp_path, extra_config=quiet, genesis=genesis_naming_peers(), observers=(full.peer_id,)
     ) as net:
         v0, v1 = net.homes[0], net.homes[1]
         full.write(genesis_naming_peers(), [h.addr for h in net.homes])

@@ -28,7 +28,7 @@ from node.clearing_app import ClearingApp
 from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.p2p import HostConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topic
-from tests.node.netproc import NodeHome, process_network
+from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, process_network
 from tests.node.test_network_inprocess import setup_txs
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
@@ -161,19 +161,16 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
         assert sum(int.from_bytes(w.bits, "little").bit_count() for w in windows) == trades
 
 
-PAUSE_S = 12
-"""Longer than several consensus timeout rounds (propose 3 s, prevote and precommit 1 s,
-each growing by 0.5 s a round)."""
-
-
 async def test_validator_stopped_past_the_timeouts_resumes_and_agrees(tmp_path: Path) -> None:
     setup, batches = setup_txs()
-    with process_network(tmp_path / "net", observers=OBSERVERS) as net:
+    with process_network(tmp_path / "net", extra_config=SHORT_TIMEOUTS, observers=OBSERVERS) as net:
         validators = list(net.homes)
         await commit_setup(validators, setup)
 
-        # SIGSTOP: v3 keeps its sockets but misses every timeout and message.
+        # SIGSTOP: v3 keeps its sockets but misses every timeout and message, for longer
+        # than its stall limit: two rounds that time out at every step, and the waits.
         stopped = validators[3]
+        pause_s = stopped.get_stall_limit_s()
         net.pause(stopped)
         stopped_at = time.monotonic()
         paused_tip = len(validators[0].get_roots())
@@ -182,7 +179,7 @@ async def test_validator_stopped_past_the_timeouts_resumes_and_agrees(tmp_path: 
         await wait_until(
             "the timeouts to pass",
             lambda: (
-                time.monotonic() - stopped_at > PAUSE_S
+                time.monotonic() - stopped_at > pause_s
                 and len(validators[0].get_roots()) > paused_tip + 2
             ),
         )

@@ -16,11 +16,8 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block
-from lightclient.anchor import OUR_ENGINE
-from node.config import ENGINE_TIMEOUTS
-from node.liveness import get_stall_limit_ms
 from tests.clearing.support import new_sandbox
-from tests.node.netproc import NodeHome, ProcessNetwork, running
+from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, running
 from tests.node.netsupport import get_wall_expiry
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import commit_setup, read_blocks, wait_until
@@ -28,7 +25,6 @@ from tests.node.test_network_processes import commit_setup, read_blocks, wait_un
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 ROUTE = "/v1/trade-batches"
-LIMIT_S = get_stall_limit_ms(ENGINE_TIMEOUTS[OUR_ENGINE]) / 1000
 
 
 def make_batches(count: int, first: int = 1) -> list[bytes]:
@@ -76,8 +72,11 @@ def is_committed_once(homes: list[NodeHome], txs: list[bytes]) -> bool:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessNetwork]:
     """One network for the module's tests (a start costs ~8 s): each leaves every validator
-    running and connected, and each posts batches of its own ids."""
-    with running(ProcessNetwork(tmp_path_factory.mktemp("net"))) as started:
+    running and connected, and each posts batches of its own ids. Short timeouts: the
+    killed validator's turns to propose and the isolated one's stall end sooner."""
+    with running(
+        ProcessNetwork(tmp_path_factory.mktemp("net"), extra_config=SHORT_TIMEOUTS)
+    ) as started:
         yield started
 
 
@@ -106,8 +105,9 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(
 async def test_isolated_validator_answers_503_and_recovers(net: ProcessNetwork) -> None:
     batches = make_batches(3, first=9)  # after the kill -9 test's 8
     lonely, *peers = net.homes
+    limit_s = lonely.get_stall_limit_s()
     await wait_until("a commit", lambda: len(lonely.get_roots()) >= 2)
-    await trio.sleep(LIMIT_S + 1)  # idle past the limit: empty blocks keep it accepting
+    await trio.sleep(limit_s + 1)  # idle past the limit: empty blocks keep it accepting
     assert await trio.to_thread.run_sync(post, lonely, batches[0]) == 202
     for peer in peers:
         net.pause(peer)  # SIGSTOP: sockets stay open, nothing answers
@@ -117,9 +117,9 @@ async def test_isolated_validator_answers_503_and_recovers(net: ProcessNetwork) 
         while (status := await trio.to_thread.run_sync(post, lonely, batches[1])) != 503:
             assert status == 202, status  # within the limit it still accepts (recorded)
             accepted = batches[:2]
-            assert time.monotonic() - cut_at < LIMIT_S + 5, "no 503 after the limit"
+            assert time.monotonic() - cut_at < limit_s + 5, "no 503 after the limit"
             await trio.sleep(0.5)
-        assert time.monotonic() - cut_at > LIMIT_S - 2, "503 before the limit"
+        assert time.monotonic() - cut_at > limit_s - 2, "503 before the limit"
     finally:
         for peer in peers:
             net.resume(peer)
