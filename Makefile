@@ -15,6 +15,10 @@ VERIFIER_SOURCES := $(wildcard web/verifier/src/*.ts web/verifier/src/*/*.ts) \
 # The native proving core (native/, a Rust crate): rebuilt when its sources or lock change.
 NATIVE_STAMP   := $(VENV)/.native-installed
 NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs)
+# cargo's build directory, shared by every checkout of this user as Go's build cache is:
+# a fresh clone compiles the crate alone, not its dependencies again (about 20 s of blst,
+# pyo3 and the rest); cargo locks it while it builds and rebuilds what changed.
+NATIVE_TARGET  ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/clearnode/native-target
 # The second consensus engine: the pinned CometBFT binary and the ABCI types generated
 # from that release's .proto files (node/cometbft/pin.py), rebuilt when the pin changes.
 COMETBFT_STAMP := $(VENV)/.cometbft-installed
@@ -52,7 +56,8 @@ $(PY_STAMP): pyproject.toml
 # cargo builds from Cargo.lock (--locked): crates.io is the only network it needs.
 $(NATIVE_STAMP): $(PY_STAMP) $(NATIVE_SOURCES)
 	command -v cargo >/dev/null || { echo "the native core needs a Rust toolchain (cargo): https://rustup.rs" >&2; exit 1; }
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/maturin develop --quiet --release --locked -m native/Cargo.toml
+	CARGO_TARGET_DIR=$(NATIVE_TARGET) VIRTUAL_ENV=$(CURDIR)/$(VENV) \
+	  $(BIN)/maturin develop --quiet --release --locked -m native/Cargo.toml
 	touch $@
 
 # go install from the Go module proxy, checked against Go's checksum database; the
@@ -111,4 +116,4 @@ lint: install
 	node_modules/.bin/tsc -p web/verifier
 
 clean:
-	rm -rf $(VENV) node_modules native/target .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis .mypy_cache .ruff_cache
