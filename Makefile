@@ -4,6 +4,11 @@
 # inputs (pyproject.toml, package-lock.json) change.
 
 PYTHON ?= python3.11
+# Bytecode caches on (they are git-ignored), whatever the shell says: `make test` starts a
+# few hundred interpreters (node processes, CLI calls, two pytest workers), and without
+# them each compiles every module it imports again, pytest's assertion rewriting of the
+# whole suite included (collection 11.6 s -> 4.4 s; a node's imports 1.43 -> 1.17 s).
+unexport PYTHONDONTWRITEBYTECODE
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY_STAMP  := $(VENV)/.installed
