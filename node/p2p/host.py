@@ -29,6 +29,7 @@ from libp2p.abc import INetConn, INetStream, INetwork, INotifee
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.network import swarm as libp2p_swarm
 from libp2p.network.config import ConnectionConfig, RetryConfig
 from libp2p.network.stream.exceptions import StreamEOF, StreamError
 from libp2p.network.swarm import Swarm
@@ -728,8 +729,20 @@ def _listen_exclusively() -> None:
     libp2p_tcp._open_reuseport_listeners = _open_exclusive_listeners
 
 
+def _dial_at_once() -> None:
+    """py-libp2p 0.8.1 dials a peer's best address, then waits 250 ms (happy eyeballs)
+    for it to fail before trying a second address of another transport, even when the
+    dial has succeeded: every connect took 250 ms, not the 6 ms a loopback dial takes.
+    It picks at most one address per transport, so a host with TCP alone has no second
+    address to wait for."""
+    if not hasattr(libp2p_swarm, "_HAPPY_EYEBALLS_DELAY"):
+        raise RuntimeError("py-libp2p's dialer changed: revisit _dial_at_once")
+    libp2p_swarm._HAPPY_EYEBALLS_DELAY = 0
+
+
 def _build_host(config: HostConfig) -> Any:
     _listen_exclusively()
+    _dial_at_once()
     # py-libp2p's yamux sends a window update after every read by default, and
     # pubsub reads its varint lengths one byte at a time: three times the
     # latency measured here with four hosts. Batch the updates (go-yamux style).
