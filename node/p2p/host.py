@@ -850,6 +850,20 @@ def _is_teardown_race(exc: BaseException) -> bool:
 
 
 async def _close(host: Any) -> None:
-    """Closes every connection so peers notice at once (leaving `host.run` does not)."""
+    """Closes every connection so peers notice at once (leaving `host.run` does not).
+
+    All at once: py-libp2p closes them one after another and sleeps 0.2 s in each close,
+    so a node with four peers took 0.8 s to stop."""
     with trio.CancelScope(shield=True), trio.move_on_after(5):
+        async with trio.open_nursery() as nursery:
+            for connections in list(host.get_network().connections.values()):
+                for connection in list(connections):
+                    nursery.start_soon(_close_connection, connection)
         await host.close()
+
+
+async def _close_connection(connection: INetConn) -> None:
+    try:
+        await connection.close()
+    except Exception as exc:  # the library raises several types for a closing conn
+        log.debug("closing a connection failed: %s", exc)
