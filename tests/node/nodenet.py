@@ -6,13 +6,18 @@ configured by the TOML its home gets, without the cost of an OS process each.
 
     async with open_node_network(tmp_path, extra_config=...) as net:
         await net.wait_for_height(5)
+
+The nodes log through the same loggers: `tag_records_with_node` says which node wrote a
+record.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,9 @@ from node.p2p import P2PNode
 from node.runtime import run_node
 from node.storage import NodeStore
 from tests.node.netproc import GENESIS_DOC, NodeHome
+
+NODE_NAME: ContextVar[str | None] = ContextVar("node_name", default=None)
+"""The name of the home whose node runs the current task (each task of a node inherits it)."""
 
 
 @dataclass
@@ -41,6 +49,7 @@ class NodeNetwork:
         stopped = self.stopped[home.name] = trio.Event()
 
         async def run(task_status: trio.TaskStatus[P2PNode] = trio.TASK_STATUS_IGNORED) -> None:
+            NODE_NAME.set(home.name)
             try:
                 with scope:
                     await run_node(load_config(home.path), task_status=task_status)
@@ -104,3 +113,14 @@ async def open_node_network(
             yield net
         finally:
             nursery.cancel_scope.cancel()
+
+
+def tag_records_with_node(handler: logging.Handler) -> None:
+    """Each record `handler` takes gets `node`: the name of the home whose node logged it
+    (None: not a node's)."""
+
+    def tag(record: logging.LogRecord) -> bool:
+        record.node = NODE_NAME.get()
+        return True
+
+    handler.addFilter(tag)
