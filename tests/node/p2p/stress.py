@@ -39,6 +39,7 @@ class Run:
     )
     broken_at: float | None = None
     repaired_at: float | None = None
+    publishing: bool = True
 
 
 def start_burners(count: int) -> list[subprocess.Popen[bytes]]:
@@ -59,6 +60,8 @@ async def _collect(node: P2PNode, index: int, run: Run) -> None:
 
 async def _publish(node: P2PNode, index: int, rate: float, count: int, run: Run) -> None:
     for seq in range(count):
+        if not run.publishing:
+            return
         run.sent[index, seq] = trio.current_time()
         await node.publish("tx", note(f"{index}:{seq}"))
         await trio.sleep(1 / rate)
@@ -129,9 +132,13 @@ async def run_stress(
     break_at_s: float = 2.0,
     drain_s: float = 5.0,
     watch_links: bool = True,
+    after_s: float | None = None,
 ) -> dict[str, object]:
     """Runs the line of hosts; returns `summarise` of the run. Without `watch_links`
-    (py-libp2p alone) the link is not repaired and every later note is in "broken"."""
+    (py-libp2p alone) the link is not repaired and every later note is in "broken".
+    With `after_s`, the hosts publish only that long after the repair (within `seconds`),
+    and the drain ends once every note published after the repair has arrived (within
+    `drain_s`): the figures of the other phases count what arrived by then."""
     link_check_s = 0.5 if watch_links else 1e9
     run = Run()
     async with AsyncExitStack() as stack:
@@ -152,7 +159,12 @@ async def run_stress(
                     publishers.start_soon(_publish, node, i, rate, count, run)
                 with trio.move_on_after(seconds):
                     await _break_and_watch_repair(nodes, break_at_s, run)
-            await trio.sleep(drain_s)
+                    if after_s is not None:
+                        await trio.sleep(after_s)
+                        run.publishing = False
+            with trio.move_on_after(drain_s):
+                while after_s is None or summarise(run)["after"]["missing"]:  # type: ignore[index]
+                    await trio.sleep(0.05)
             collectors.cancel_scope.cancel()
     return summarise(run)
 
