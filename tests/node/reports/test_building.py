@@ -10,6 +10,7 @@ from dataclasses import replace
 import msgpack
 import pytest
 import trio
+import trio.testing
 
 from clearing.attestation import verify_quorum_attestations
 from clearing.context import Equivocation
@@ -39,7 +40,14 @@ from node.reports.worker import (
 from proofs.native_group import FAST
 from proofs.openings import get_member_openings, verify_member_openings
 from proofs.pedersen import get_generators
-from proofs.report import VotingPower, add_signatures, check_signatures, get_powers, verify_report
+from proofs.report import (
+    Report,
+    VotingPower,
+    add_signatures,
+    check_signatures,
+    get_powers,
+    verify_report,
+)
 from tests.node.reports.support import MEMBERS, SEED, trading_sandbox
 
 CHAIN = 4242
@@ -51,6 +59,12 @@ def box_and_inputs():  # type: ignore[no-untyped-def]
     inputs = extract_report_inputs(box.state, compute_state_root(box.state))
     assert inputs is not None
     return box, inputs
+
+
+@pytest.fixture(scope="module")
+def unsigned(box_and_inputs) -> Report:  # type: ignore[no-untyped-def]
+    """The unsigned report of the inputs, proven here (a second of proving, built once)."""
+    return build_unsigned_report(box_and_inputs[1], SEED)
 
 
 def test_inputs_cover_every_non_empty_account_and_the_book_is_flat(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
@@ -65,11 +79,11 @@ def test_inputs_cover_every_non_empty_account_and_the_book_is_flat(box_and_input
     assert inputs.market.height == inputs.height
 
 
-def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs, unsigned) -> None:  # type: ignore[no-untyped-def]
     box, inputs = box_and_inputs
     gens = get_generators(FAST)
     report = build_unsigned_report(inputs, SEED)
-    assert report.encode() == build_unsigned_report(inputs, SEED).encode()  # deterministic
+    assert report.encode() == unsigned.encode()  # deterministic
     assert report.market == inputs.market  # what a verifier recomputes the statement from
     keys = [derive_ed25519_key(f"validator-{i}") for i in range(4)]
     shares = [sign_share(k, CHAIN, inputs.epoch, report.get_hash()) for k in keys[:3]]
@@ -92,7 +106,9 @@ def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs) -> Non
 
 
 @pytest.mark.slow
-async def test_one_worker_proves_a_share_and_completes_the_same_bytes(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+async def test_one_worker_proves_a_share_and_completes_the_same_bytes(
+    box_and_inputs, unsigned
+) -> None:  # type: ignore[no-untyped-def]
     _, inputs = box_and_inputs
     keys = tuple(sorted(inputs.accounts))
     async with open_proving_worker() as worker:
@@ -100,7 +116,7 @@ async def test_one_worker_proves_a_share_and_completes_the_same_bytes(box_and_in
         assert share.proven == keys and list(share.proofs) == [keys[0]] and share.seconds > 0
         built = await worker.complete(inputs, SEED, {**share.proofs, keys[1]: b"forged"})
         assert worker.started == 1  # both tasks in one process
-    assert built.report.encode() == build_unsigned_report(inputs, SEED).encode()
+    assert built.report.encode() == unsigned.encode()
     assert built.refused == [keys[1]] and built.seconds > 0
 
 
@@ -156,7 +172,7 @@ async def test_a_worker_dying_mid_task_fails_that_task_only(box_and_inputs) -> N
                 failed.append(info.value)
 
             nursery.start_soon(ask)
-            await trio.sleep(0.5)
+            await trio.testing.wait_all_tasks_blocked()  # the task sent, awaiting the answer
             process.kill()
         assert failed and failed[0].epoch == inputs.epoch
         await worker.prove_share(inputs, SEED, ())
@@ -189,9 +205,8 @@ def test_shares_are_checked_at_the_first_hop() -> None:
             decode_reports_message(bad, CHAIN, {signer})
 
 
-def test_a_complete_report_travels_as_its_canonical_bytes(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
-    _, inputs = box_and_inputs
-    encoded = build_unsigned_report(inputs, SEED).encode()
+def test_a_complete_report_travels_as_its_canonical_bytes(unsigned) -> None:  # type: ignore[no-untyped-def]
+    encoded = unsigned.encode()
     message = decode_reports_message(encode_report_announcement(encoded), CHAIN, set())
     assert isinstance(message, ReportAnnouncement) and message.encoded == encoded
     assert check_signatures(message.report, get_powers([]))  # unsigned: no quorum
