@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgpack
@@ -67,20 +67,36 @@ def peer_id_of(name: str) -> str:
     return str(ID.from_pubkey(create_new_key_pair(seed(name)).public_key))
 
 
+async def run_host_until(
+    cfg: HostConfig,
+    stop: trio.Event,
+    task_status: trio.TaskStatus[P2PNode] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """A host of `cfg` on the test topics, from its start until `stop` is set."""
+    async with open_p2p(cfg, TOPICS) as node:
+        task_status.started(node)
+        await stop.wait()
+
+
 @asynccontextmanager
 async def line(*names: str, **kw: object) -> AsyncIterator[list[P2PNode]]:
-    """Hosts connected in a line a - b - c ..., meshes formed on every topic."""
-    async with AsyncExitStack() as stack:
-        nodes: list[P2PNode] = []
-        for name in names:
-            nodes.append(await stack.enter_async_context(open_p2p(config(name, **kw), TOPICS)))
-        for left, right in itertools.pairwise(nodes):
-            await right.connect(left.listen_addrs()[0])
-        for i, node in enumerate(nodes):
-            neighbours = (i > 0) + (i < len(nodes) - 1)
-            for topic in TOPICS:
-                await node.wait_for_mesh(topic.name, neighbours)
-        yield nodes
+    """Hosts connected in a line a - b - c ..., meshes formed on every topic; they close
+    together at the end (one after another, each waited for py-libp2p's 0.2 s close)."""
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        try:
+            nodes = [
+                await nursery.start(run_host_until, config(name, **kw), stop) for name in names
+            ]
+            for left, right in itertools.pairwise(nodes):
+                await right.connect(left.listen_addrs()[0])
+            for i, node in enumerate(nodes):
+                neighbours = (i > 0) + (i < len(nodes) - 1)
+                for topic in TOPICS:
+                    await node.wait_for_mesh(topic.name, neighbours)
+            yield nodes
+        finally:
+            stop.set()
 
 
 async def receive(node: P2PNode, topic: str) -> tuple[str, object]:
