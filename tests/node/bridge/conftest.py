@@ -1,4 +1,5 @@
-"""A fresh anvil chain with a vault trusting the test validators' bridge keys and a USDC."""
+"""A fresh anvil chain with a vault trusting the test validators' bridge keys and a USDC;
+the chain polls of in-process nodes made quick."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bridge.anvil import AnvilNode
 from bridge.chain import Chain, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain
 from bridge.validators import EvmValidatorSet
+from node.bridge import chain_duties, chains
 from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_evm_address
 
 
@@ -21,3 +23,12 @@ def chain() -> Iterator[tuple[Chain, DevnetChain]]:
             0, [(get_evm_address(k), 10) for k in BRIDGE_KEYS]
         )
         yield evm, deploy_devnet_chain(evm, validators, [("USDC", 6)])
+
+
+@pytest.fixture
+def quick_chain_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nodes' watchers poll the chain, and their duties look for expiries, every 0.5 s
+    instead of 2 s: anvil answers at once, and the rules are the same at any pace (the
+    node processes of test_rotation_network.py run at the defaults)."""
+    monkeypatch.setattr(chains, "WATCH_POLL_S", 0.5)
+    monkeypatch.setattr(chain_duties, "SIGN_INTERVAL_S", 0.5)

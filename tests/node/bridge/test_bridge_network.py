@@ -50,7 +50,7 @@ from tests.node.netproc import NodeHome
 from tests.node.netsupport import get_wall_expiry
 from tests.node.nodenet import NodeNetwork, open_node_network
 
-pytestmark = [pytest.mark.chain, pytest.mark.slow]
+pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.usefixtures("quick_chain_polls")]
 
 DEPOSIT = 5_000_000  # USDC units; quantum 1
 WITHDRAW = 2_000_000

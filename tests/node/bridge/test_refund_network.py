@@ -39,7 +39,7 @@ from tests.node.bridge.test_bridge_network import (
 from tests.node.netproc import NodeHome
 from tests.node.nodenet import open_node_network
 
-pytestmark = [pytest.mark.chain, pytest.mark.slow]
+pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.usefixtures("quick_chain_polls")]
 
 TTL_S = 60
 

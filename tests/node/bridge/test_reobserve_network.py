@@ -37,7 +37,7 @@ from tests.node.bridge.support import BRIDGE_KEYS, CONSENSUS_KEYS, get_genesis_d
 from tests.node.netproc import NodeHome
 from tests.node.nodenet import open_node_network
 
-pytestmark = [pytest.mark.chain, pytest.mark.slow]
+pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.usefixtures("quick_chain_polls")]
 
 DEPOSIT = 3_000_000
 MEMBER = derive_member_key("reobserve-bob").address
