@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -28,10 +28,11 @@ from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.consensus_loop import run_consensus
 from node.driver import Driver, DriverConfig
-from node.p2p import HostConfig, P2PNode, open_p2p
+from node.p2p import HostConfig, P2PNode
 from node.p2p.topics import TX, get_topics, open_publisher
 from tests.clearing.support import USDC, new_sandbox
 from tests.node.netsupport import ListMempool, example_genesis
+from tests.node.p2p.support import run_host_until
 
 pytestmark = pytest.mark.slow  # four validators in one process
 
@@ -41,6 +42,9 @@ FAST = TimeoutConfig(
 )
 """An idle proposer waits for a transaction 300 ms, below the propose timeout as the driver
 asks: at the node's default (1 s) every empty height's first round timed out."""
+REGOSSIP_S = 0.5
+"""A stuck height's re-broadcast, half the node's default: a node a height behind peers
+that moved on waits two of them before it block-syncs (`BehindWatch`)."""
 
 
 @dataclass
@@ -64,13 +68,12 @@ async def network(
     vset = ValidatorSet.from_validators(
         [Voter(v.name, v.pubkey, v.power) for v in genesis.validators]
     )
-    async with AsyncExitStack() as stack:
-        nursery = await stack.enter_async_context(trio.open_nursery())
+    stop = trio.Event()  # the hosts close together: each close waits 0.2 s in py-libp2p
+    async with trio.open_nursery() as hosts, trio.open_nursery() as nursery:
         members: list[Member] = []
         for index in range(count):
-            p2p = await stack.enter_async_context(
-                open_p2p(HostConfig(derive_seed(f"node-{index}")), get_topics())
-            )
+            host_config = HostConfig(derive_seed(f"node-{index}"))
+            p2p = await hosts.start(run_host_until, host_config, stop, get_topics())
             for other in members:
                 await p2p.connect(other.p2p.listen_addrs()[0])
             app = ClearingApp(genesis)
@@ -79,7 +82,7 @@ async def network(
             key = PrivateKey(derive_seed(f"validator-{index}")) if index < validators else None
             wal = Wal(MemoryWalStorage())
             driver = Driver(
-                DriverConfig(CHAIN, FAST),
+                DriverConfig(CHAIN, FAST, regossip_s=REGOSSIP_S),
                 ChainStart(CHAIN, vset.validators, app.last_root, genesis.genesis_time_ms),
                 app,
                 store,
@@ -96,8 +99,11 @@ async def network(
             await nursery.start(
                 run_consensus, member.p2p, member.driver, member.mempool.add, get_synced
             )
-        yield members
-        nursery.cancel_scope.cancel()
+        try:
+            yield members
+        finally:
+            nursery.cancel_scope.cancel()
+            stop.set()
 
 
 def encode_synced_block(store: MemoryBlockStore, height: int) -> SyncedBlock | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -42,7 +42,8 @@ def decode_note(data: bytes) -> str:
 
 
 def note(text: str) -> bytes:
-    return msgpack.packb([1, text])
+    packed: bytes = msgpack.packb([1, text])
+    return packed
 
 
 TOPICS = [
@@ -70,10 +71,11 @@ def peer_id_of(name: str) -> str:
 async def run_host_until(
     cfg: HostConfig,
     stop: trio.Event,
+    topics: Sequence[Topic] = TOPICS,
     task_status: trio.TaskStatus[P2PNode] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """A host of `cfg` on the test topics, from its start until `stop` is set."""
-    async with open_p2p(cfg, TOPICS) as node:
+    """A host of `cfg` on `topics`, from its start until `stop` is set."""
+    async with open_p2p(cfg, topics) as node:
         task_status.started(node)
         await stop.wait()
 
