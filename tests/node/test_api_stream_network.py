@@ -92,7 +92,7 @@ async def test_the_public_stream_shows_blocks_and_a_member_s_stream_its_fills(
                 )
                 assert response.status_code == 202, response.text
                 hashes.append(response.json()["tx_hash"])
-                await trio.sleep(1)
+                await trio.sleep(0.5)
         height = max(f["height"] for f in fills)
         with trio.fail_after(30):
             while f'"height":{height + 1},'.encode() not in public:
