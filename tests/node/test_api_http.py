@@ -135,8 +135,12 @@ async def test_a_chunked_body_past_its_limit_is_refused_having_read_little_more(
     chunk = b"400\r\n" + b"x" * 1024 + b"\r\n"
     await client.send_all(head + chunk * 256)  # 256 KiB queued at once, no length to check
     with trio.fail_after(5):
-        await _serve_connection(counting, answer, limit, None, READ_TIMEOUT_S, refuse)
-    answered = await client.receive_some(4096)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                _serve_connection, counting, answer, limit, None, READ_TIMEOUT_S, refuse
+            )
+            answered = await client.receive_some(4096)
+            await client.aclose()  # the server's lingering close ends with the client's
     assert answered.startswith(b"HTTP/1.1 413 "), answered
     # the head's read may take body too (at most MAX_HEADER_BYTES); the body's reads stop
     # one byte past the limit (and the chunk framing read with it)
