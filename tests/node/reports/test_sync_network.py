@@ -23,6 +23,7 @@ from clearing.genesis import parse_genesis
 from devnet.sandbox import Sandbox
 from node.clock import wall_clock_ms
 from node.reports import service as service_module
+from node.reports import sync as sync_module
 from node.reports.gossip import MAX_ANNOUNCEMENT_BYTES
 from node.reports.seed import create_report_seed, save_report_seed
 from node.reports.store import ReportStore
@@ -88,12 +89,13 @@ async def test_a_report_above_the_gossip_cap_or_missed_offline_is_fetched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """No complete report is gossiped (a cap of 0): the full node running through the
-    commit fetches it after gossip's grace, and the one down at the commit ("late") fetches
-    it once restarted. The first report of a network is the one both wait for: its
-    validators all start it at its epoch's block, while a later one may find them out of
-    step on a busy machine (a builder takes the newest epoch when it is free, and waits
-    `share_wait_s` for shares of it)."""
+    commit fetches it after gossip's grace (0.2 s here, not 2: nothing is gossiped), and
+    the one down at the commit ("late") fetches it once restarted. The first report of a
+    network is the one both wait for: its validators all start it at its epoch's block,
+    while a later one may find them out of step on a busy machine (a builder takes the
+    newest epoch when it is free, and waits `share_wait_s` for shares of it)."""
     monkeypatch.setattr(service_module, "MAX_GOSSIPED_REPORT_BYTES", 0)  # none is gossiped
+    monkeypatch.setattr(sync_module, "GOSSIP_GRACE_S", 0.2)
     caplog.set_level(logging.INFO, logger="node.reports")
     tag_records_with_node(caplog.handler)
     async with open_traded_network(tmp_path) as (net, (full, late), traded_at):
