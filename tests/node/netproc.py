@@ -62,6 +62,11 @@ defaults, a 4.77 s stall limit (12.52 s). Four validator processes beside two bu
 ones (both cores taken) decided every height in round 0, idle (blocks 0.6-0.7 s apart)
 and under 5 batches a second."""
 
+QUICK_BLOCKS = "[consensus]\ncreate_empty_blocks_interval_ms = 250\n"
+"""For a test that waits for a number of blocks: an idle proposer waits a quarter of the
+default for a transaction, so that an idle network of four commits ~2.3 blocks a second
+instead of ~0.9 (0.32 CPU-s a second for the four processes instead of 0.16)."""
+
 
 CLEARNODE = Path(sys.executable).parent / "clearnode"
 """The console script installed beside the interpreter running the tests (.venv/bin)."""
@@ -362,7 +367,14 @@ def process_network(
 class CliNetwork:
     """`clearnode init --validators N` homes under `base`, run by `clearnode start --home`."""
 
-    def __init__(self, base: Path, validators: int = 4, init_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        base: Path,
+        validators: int = 4,
+        init_args: tuple[str, ...] = (),
+        extra_config: str = "",
+    ) -> None:
+        """`extra_config`: TOML appended to the config.toml of every home init wrote."""
         p2p = get_free_port_range(validators)
         api = p2p
         while abs(api - p2p) < validators:
@@ -378,6 +390,9 @@ class CliNetwork:
             else sorted(path for path in base.iterdir() if (path / "config.toml").exists())
         )
         assert len(self.homes) == validators, self.homes
+        for home in self.homes:
+            with open(home / "config.toml", "a") as config:
+                config.write(extra_config)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     @staticmethod
@@ -413,9 +428,9 @@ class CliNetwork:
 
 
 def cli_network(
-    base: Path, validators: int = 4, init_args: tuple[str, ...] = ()
+    base: Path, validators: int = 4, init_args: tuple[str, ...] = (), extra_config: str = ""
 ) -> AbstractContextManager[CliNetwork]:
-    return running(CliNetwork(base, validators, init_args))
+    return running(CliNetwork(base, validators, init_args, extra_config))
 
 
 class CeremonyNetwork:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.node.netproc import cli_network, read_roots
+from tests.node.netproc import QUICK_BLOCKS, cli_network, read_roots
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
@@ -26,7 +26,7 @@ def wait_for_height(db: Path, height: int, timeout_s: float = 60) -> None:
 def test_a_signal_stops_the_node_in_order_and_a_restart_resumes(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
-    with cli_network(tmp_path / "net", validators=1) as net:
+    with cli_network(tmp_path / "net", validators=1, extra_config=QUICK_BLOCKS) as net:
         (home,) = net.homes
         db = home / "data" / "node.sqlite3"  # `cli_network` started the node
         wait_for_height(db, 3)
