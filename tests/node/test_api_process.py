@@ -17,7 +17,7 @@ import trio
 
 from node.limits import MAX_API_BODY_BYTES
 from tests.node.hostile import HOSTILE_POSTS, JSON
-from tests.node.netproc import cli_network
+from tests.node.netproc import QUICK_BLOCKS, cli_network
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
@@ -40,7 +40,7 @@ async def get_height(client: httpx.AsyncClient) -> int:
 
 
 async def test_a_node_process_answers_hostile_bodies_and_keeps_committing(tmp_path: Path) -> None:
-    with cli_network(tmp_path / "net", validators=1) as net:
+    with cli_network(tmp_path / "net", validators=1, extra_config=QUICK_BLOCKS) as net:
         (home,) = net.homes  # `cli_network` started the node
         config = tomllib.loads((home / "config.toml").read_text())
         base = f"http://127.0.0.1:{config['api']['listen_port']}"
