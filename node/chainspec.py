@@ -20,10 +20,13 @@ from bridge.validators import EvmValidatorSet
 URL_PATTERN = re.compile(r"(https?|wss?)://\S+")
 ADDRESS_PATTERN = re.compile(r"0x[0-9a-fA-F]{40}")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
-CHAIN_KEYS = ("name", "chain_id", "rpc_url", "vault", "confirmation_depth")
+CHAIN_KEYS = ("name", "chain_id", "rpc_url", "vault", "confirmation_depth", "poll_interval_ms")
 GIVEN_CONFIRMATION_DEPTH = 12
-# An anvil chain mines each transaction at once and never reorganises.
+GIVEN_POLL_INTERVAL_MS = 2_000
+# An anvil chain mines each transaction at once and never reorganises; asking a local
+# anvil costs nothing, and every deposit would wait half the poll on average.
 ANVIL_CONFIRMATION_DEPTH = 0
+ANVIL_POLL_INTERVAL_MS = 250
 
 
 class ChainSpecError(ValueError):
@@ -48,6 +51,7 @@ class ChainSpec:
     vault: bytes
     tokens: dict[str, bytes]
     confirmation_depth: int = GIVEN_CONFIRMATION_DEPTH
+    poll_interval_ms: int = GIVEN_POLL_INTERVAL_MS
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,10 @@ def _check(option: str, key: str, value: str, pattern: re.Pattern[str], expected
     return value
 
 
-def _integer(option: str, key: str, value: str, lo: int) -> int:
-    if not value.isdigit() or int(value) < lo:
-        raise ChainSpecError(option, key, f"an integer >= {lo}", value)
+def _integer(option: str, key: str, value: str, lo: int, hi: int | None = None) -> int:
+    if not value.isdigit() or int(value) < lo or (hi is not None and int(value) > hi):
+        span = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+        raise ChainSpecError(option, key, f"an integer {span}", value)
     return int(value)
 
 
@@ -88,7 +93,8 @@ def _split_pairs(option: str, text: str) -> dict[str, str]:
 
 
 def parse_bridge_chain(text: str) -> ChainSpec:
-    """`name=N,chain_id=ID,rpc_url=URL,vault=0x..[,confirmation_depth=D],SYMBOL=0x..`."""
+    """`name=N,chain_id=ID,rpc_url=URL,vault=0x..[,confirmation_depth=D][,poll_interval_ms=MS],
+    SYMBOL=0x..`."""
     option = "--bridge-chain"
     pairs = _split_pairs(option, text)
     for key in ("name", "chain_id", "rpc_url", "vault"):
@@ -98,6 +104,7 @@ def parse_bridge_chain(text: str) -> ChainSpec:
     if not tokens:
         raise ChainSpecError(option, "SYMBOL", "at least one SYMBOL=0x token address", text)
     depth = pairs.get("confirmation_depth", str(GIVEN_CONFIRMATION_DEPTH))
+    poll = pairs.get("poll_interval_ms", str(GIVEN_POLL_INTERVAL_MS))
     return ChainSpec(
         name=_check(option, "name", pairs["name"], NAME_PATTERN, "letters, digits, _ or -"),
         chain_id=_integer(option, "chain_id", pairs["chain_id"], lo=1),
@@ -105,6 +112,7 @@ def parse_bridge_chain(text: str) -> ChainSpec:
         vault=_address(option, "vault", pairs["vault"]),
         tokens=tokens,
         confirmation_depth=_integer(option, "confirmation_depth", depth, lo=0),
+        poll_interval_ms=_integer(option, "poll_interval_ms", poll, lo=10, hi=60_000),
     )
 
 
@@ -163,6 +171,7 @@ def deploy_on_anvil(
         deployed.vault,
         deployed.tokens,
         ANVIL_CONFIRMATION_DEPTH,
+        ANVIL_POLL_INTERVAL_MS,
     )
 
 
@@ -218,6 +227,6 @@ def render_bridge_chains(chains: list[ChainSpec]) -> str:
     return "".join(
         f'\n[[bridge_chains]]\nname = "{c.name}"\nchain_id = {c.chain_id}\n'
         f'rpc_url = "{c.rpc_url}"\nvault_address = "0x{c.vault.hex()}"\n'
-        f"confirmation_depth = {c.confirmation_depth}\n"
+        f"confirmation_depth = {c.confirmation_depth}\npoll_interval_ms = {c.poll_interval_ms}\n"
         for c in chains
     )

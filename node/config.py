@@ -210,6 +210,7 @@ class BridgeChainConfig:
     rpc_url: str
     vault_address: str
     confirmation_depth: int = 12
+    poll_interval_ms: int = 2_000
 
 
 @dataclass(frozen=True)
@@ -729,6 +730,9 @@ def _bridge_chain(t: _Table) -> BridgeChainConfig:
         rpc_url=t.text("rpc_url", pattern=r"(https?|wss?)://\S+"),
         vault_address=t.text("vault_address", pattern=r"0x[0-9a-fA-F]{40}"),
         confirmation_depth=t.integer("confirmation_depth", 12),
+        poll_interval_ms=t.integer(
+            "poll_interval_ms", BridgeChainConfig.poll_interval_ms, lo=10, hi=60_000
+        ),
     )
 
 

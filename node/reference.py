@@ -180,6 +180,8 @@ CONFIG_MEANINGS: dict[str, str] = {
     "bridge_chains[].rpc_url": "JSON-RPC endpoint",
     "bridge_chains[].vault_address": "the CollateralVault contract",
     "bridge_chains[].confirmation_depth": "logs are read this many blocks below the head",
+    "bridge_chains[].poll_interval_ms": "how long the watcher waits before it asks the chain "
+    "again once it has read every final block",
 }
 """Hand-written: the loader knows what a key takes, not what it is for."""
 

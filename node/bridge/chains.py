@@ -64,7 +64,6 @@ from node.config import BridgeChainConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-WATCH_POLL_S = 2.0
 RPC_TIMEOUT_S = 10.0
 CHAIN_READ_ERRORS = (trio.TooSlowError, ChainError, OSError, ValueError, Web3Exception)
 RESTART_BACKOFF_S = 1.0
@@ -148,7 +147,7 @@ async def supervise_watcher(
                 url=config.rpc_url,
                 vault=get_vault(config),
                 confirmations=config.confirmation_depth,
-                poll_interval_s=WATCH_POLL_S,
+                poll_interval_s=config.poll_interval_ms / 1000,
                 rpc_timeout_s=RPC_TIMEOUT_S,
             ),
             store,

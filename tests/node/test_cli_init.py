@@ -166,6 +166,7 @@ def test_a_vault_deployed_by_init_trusts_the_keys_generated_first(
         deploy = ["--deploy-anvil", f"a={anvil.url}"]
         assert main(["init", "--home", str(tmp_path), "--validators", "2", *deploy]) == 0
         (chain,) = load_config(tmp_path / "node0").bridge_chains
+        assert (chain.confirmation_depth, chain.poll_interval_ms) == (0, 250)  # anvil's
         vault = connect(anvil.url, 31337).contract("CollateralVault", chain.vault_address)
         addresses, _ = vault.functions.getValidators().call()
     assert sorted(a.lower() for a in addresses) == sorted(k["bridge_address"] for k in made)
@@ -189,7 +190,8 @@ def test_init_writes_a_given_bridge_chain_into_genesis_and_configs(tmp_path: Pat
     for home in (tmp_path / "node0", tmp_path / "node1"):
         (chain,) = load_config(home).bridge_chains
         assert (chain.name, chain.chain_id, chain.vault_address) == ("sepolia", 11155111, VAULT)
-        assert chain.rpc_url == "https://rpc.example" and chain.confirmation_depth == 12
+        assert chain.rpc_url == "https://rpc.example"
+        assert (chain.confirmation_depth, chain.poll_interval_ms) == (12, 2_000)
         genesis = json.loads((home / "genesis.json").read_text())
         found = [(c["chain_id"], c["token"], c["symbol"]) for c in genesis["collateral"]]
         assert found == [(11155111, USDC_TOKEN, "USDC"), (11155111, WETH_TOKEN, "WETH")]
@@ -214,6 +216,7 @@ def test_a_chain_listing_only_some_tokens_makes_a_valid_genesis(tmp_path: Path) 
         (GIVEN.replace("USDC=", "DAI="), "DAI"),
         (GIVEN.replace("name=sepolia,", ""), "name"),
         (GIVEN + ",confirmation_depth=x", "confirmation_depth"),
+        (GIVEN + ",poll_interval_ms=60001", "poll_interval_ms"),
     ],
 )
 def test_init_refuses_a_bad_bridge_chain_naming_the_key(

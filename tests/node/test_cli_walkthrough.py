@@ -45,7 +45,8 @@ def deploy_trusting(name: str, url: str, chain_id: int, homes: list[Path]) -> st
     )
     tokens = ",".join(f"{symbol}=0x{token.hex()}" for symbol, token in deployed.tokens.items())
     vault = f"vault=0x{deployed.vault.hex()}"
-    return f"name={name},chain_id={chain_id},rpc_url={url},{vault},{tokens},confirmation_depth=0"
+    depth = "confirmation_depth=0,poll_interval_ms=250"
+    return f"name={name},chain_id={chain_id},rpc_url={url},{vault},{tokens},{depth}"
 
 
 def signed_account_query(member: LocalAccount, chain_id: int) -> dict[str, object]:

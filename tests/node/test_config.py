@@ -67,7 +67,7 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
     text = MINIMAL + (
         "[p2p]\nlisten_port = 4001\npersistent_peers = ['/ip4/127.0.0.1/tcp/4002/p2p/Qm']\n"
         "[[bridge_chains]]\nname = 'a'\nchain_id = 31337\nrpc_url = 'http://127.0.0.1:8545'\n"
-        "vault_address = '0x" + "11" * 20 + "'\nconfirmation_depth = 0\n"
+        "vault_address = '0x" + "11" * 20 + "'\nconfirmation_depth = 0\npoll_interval_ms = 250\n"
         "[[oracle.sources]]\nkind = 'replay'\nsymbols = ['X']\npath = 'p.csv'\n"
         "[[oracle.sources]]\nkind = 'http'\nsymbols = ['X']\nurl = 'http://127.0.0.1:1/p'\n"
         "json_paths = { X = 'a.b' }\ndecimals = 2\n"
@@ -76,7 +76,8 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
     )
     config = load_config(tmp_path, write(tmp_path, text))
     assert config.p2p.listen_port == 4001
-    assert config.bridge_chains[0].chain_id == 31337
+    (chain,) = config.bridge_chains
+    assert (chain.chain_id, chain.poll_interval_ms) == (31337, 250)
     replay, http, evm = config.oracle.sources
     assert replay.path == tmp_path.resolve() / "p.csv"
     assert http.json_paths == (("X", "a.b"),)
@@ -150,6 +151,12 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
             MINIMAL + "[[bridge_chains]]\nname = 'a'\nchain_id = 0\n",
             "bridge_chains[0].chain_id",
             ">= 1",
+        ),
+        (
+            MINIMAL + "[[bridge_chains]]\nname = 'a'\nchain_id = 1\nrpc_url = 'http://h'\n"
+            "vault_address = '0x" + "11" * 20 + "'\npoll_interval_ms = 0\n",
+            "bridge_chains[0].poll_interval_ms",
+            "between 10 and 60000",
         ),
         (MINIMAL + "[reports]\nshare_wait_s = 3601\n", "reports.share_wait_s", "and 3600"),
         (

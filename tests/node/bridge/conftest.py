@@ -11,7 +11,7 @@ from bridge.anvil import AnvilNode
 from bridge.chain import Chain, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain
 from bridge.validators import EvmValidatorSet
-from node.bridge import chain_duties, chains
+from node.bridge import chain_duties
 from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_evm_address
 
 
@@ -27,8 +27,7 @@ def chain() -> Iterator[tuple[Chain, DevnetChain]]:
 
 @pytest.fixture
 def quick_chain_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The nodes' watchers poll the chain, and their duties look for expiries, every 0.5 s
-    instead of 2 s: anvil answers at once, and the rules are the same at any pace (the
-    node processes of test_rotation_network.py run at the defaults)."""
-    monkeypatch.setattr(chains, "WATCH_POLL_S", 0.5)
+    """The nodes' duties look for expiries every 0.5 s instead of 2 s, as their watchers
+    poll the chain (`poll_interval_ms` in network.py's config): anvil answers at once, and
+    the rules are the same at any pace."""
     monkeypatch.setattr(chain_duties, "SIGN_INTERVAL_S", 0.5)

@@ -30,6 +30,7 @@ def get_bridge_config(deployed: DevnetChain) -> str:
         f'rpc_url = "{deployed.url}"\n'
         f'vault_address = "0x{deployed.vault.hex()}"\n'
         f"confirmation_depth = {DEPTH}\n"
+        "poll_interval_ms = 500\n"  # anvil answers at once (conftest.py's quick_chain_polls)
     )
 
 
