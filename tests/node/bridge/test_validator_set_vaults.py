@@ -83,7 +83,7 @@ from tests.node.bridge.test_rotation_network import (
     get_json,
     rotate_vault,
 )
-from tests.node.netproc import NodeHome, ProcessNetwork, running
+from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, running
 from tests.node.netsupport import get_wall_expiry
 from tests.node.test_network_processes import assert_roots_agree, read_blocks, wait_until
 from tests.node.test_validator_set_processes import DELAY, NEW, VOTING_BLOCKS, public
@@ -111,6 +111,8 @@ def make_network(base: Path, deployed: dict[str, DevnetChain]) -> ProcessNetwork
     consensus key (validator-4) and a bridge key genesis does not know; the validators
     let the fifth connect (`[p2p] observers`)."""
     extra = "".join(get_chain_config(name, d) for name, d in sorted(deployed.items()))
+    # test_validator_set_processes.py's timeouts for its VOTING_BLOCKS: blocks twice as often
+    extra += SHORT_TIMEOUTS
     new_home = NodeHome(base / NEW, NEW, 4)
     new_home.extra_config += extra
     net = ProcessNetwork(base, 4, extra_config=extra, observers=(new_home.peer_id,))
