@@ -41,9 +41,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from eth_account import Account
-from eth_account.messages import encode_defunct
+from eth_utils.crypto import keccak
 
+from bridge.eip712 import SignatureError, recover_signer, sign_digest
 from clearing.genesis import compute_genesis_hash
 from clearing.governance.documents import encode_document
 from node.cometbft.home import get_peer_node_id
@@ -291,15 +291,20 @@ def check_cometbft_address(text: str) -> str:
     return text
 
 
+def get_personal_message_hash(digest: bytes) -> bytes:
+    """What an EIP-191 `personal_sign` of the 32 bytes `digest` signs (a wallet's, or
+    eth_account's `encode_defunct(primitive=digest)`): no signed message is a transaction."""
+    return keccak(b"\x19Ethereum Signed Message:\n32" + digest)
+
+
 def sign_contribution(unsigned: Contribution, validator: KeyFile, bridge: KeyFile) -> Contribution:
     """`unsigned` signed by the validator key and the bridge key it names."""
     assert validator.kind == VALIDATOR_KEY and bridge.kind == BRIDGE_KEY
     digest = unsigned.digest()
-    signed = Account.sign_message(encode_defunct(primitive=digest), bridge.secret)
     return replace(
         unsigned,
         signature=validator.ed25519().sign(digest),
-        bridge_signature=bytes(signed.signature),
+        bridge_signature=sign_digest(get_personal_message_hash(digest), bridge.secret),
     )
 
 
@@ -317,12 +322,11 @@ def verify_contribution(contribution: Contribution, source: str) -> None:
             "these fields (a field was changed, or another key signed)",
         ) from None
     try:
-        recovered = Account.recover_message(
-            encode_defunct(primitive=digest), signature=contribution.bridge_signature
-        )
-    except Exception:  # eth_keys raises its own error types for malformed signatures
+        signer = recover_signer(get_personal_message_hash(digest), contribution.bridge_signature)
+        recovered = "0x" + signer.hex()
+    except SignatureError:
         recovered = ""
-    if recovered.lower() != "0x" + contribution.evm_address.hex():
+    if recovered != "0x" + contribution.evm_address.hex():
         raise BadSignature(
             source,
             "bridge_signature",

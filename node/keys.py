@@ -85,11 +85,13 @@ class KeyFile:
 def generate_key(kind: str) -> KeyFile:
     if kind not in KEY_KINDS:
         raise ValueError(f"unknown key kind {kind!r}; expected one of {KEY_KINDS}")
+    secret = secrets.token_bytes(32)
     if kind == BRIDGE_KEY:
-        from eth_account import Account  # 0.6 s of imports: only for a bridge key
+        from bridge.eip712 import SECP256K1_N  # a secp256k1 key is a scalar in [1, n)
 
-        return KeyFile(kind, bytes(Account.create().key))
-    return KeyFile(kind, secrets.token_bytes(32))
+        while not 0 < int.from_bytes(secret, "big") < SECP256K1_N:
+            secret = secrets.token_bytes(32)
+    return KeyFile(kind, secret)
 
 
 def check_key_absent(path: Path) -> None:
@@ -210,8 +212,8 @@ def get_peer_public_key(peer_id: str) -> bytes:
 
 
 def compute_peer_id(node_key: KeyFile) -> str:
-    """The libp2p peer id (base58) of a node key, as other nodes dial it."""
-    from libp2p.crypto.ed25519 import create_new_key_pair  # slow import, only when asked
-    from libp2p.peer.id import ID
-
-    return ID.from_pubkey(create_new_key_pair(node_key.secret).public_key).to_base58()
+    """The libp2p peer id (base58) of a node key, as other nodes dial it: its public key
+    in an identity multihash (`get_peer_public_key` reads it back). Without py-libp2p,
+    whose import would cost every `clearnode init` and `genesis` command 0.5 s."""
+    body = ED25519_PEER_KEY + node_key.public_key()
+    return base58.b58encode(bytes([IDENTITY_MULTIHASH, len(body)]) + body).decode()

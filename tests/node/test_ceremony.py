@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -113,6 +115,17 @@ def test_every_signed_field_changed_breaks_a_signature(name: str) -> None:
     assert caught.value.source == "c0.json"
     # the validator key signs every field, and is checked first
     assert caught.value.field == "signature"
+
+
+def test_the_bridge_signature_is_a_wallets_personal_sign() -> None:
+    """What eth_account (a wallet's `personal_sign`) signs and recovers, byte for byte."""
+    for operator in OPERATORS:
+        contribution = operator.contribution
+        message = encode_defunct(primitive=contribution.digest())
+        signed = Account.sign_message(message, operator.bridge.secret)
+        assert contribution.bridge_signature == bytes(signed.signature)
+        signer = Account.recover_message(message, signature=contribution.bridge_signature)
+        assert signer.lower() == "0x" + contribution.evm_address.hex()
 
 
 def test_a_bridge_signature_by_another_key_is_refused() -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.peer.id import ID
 
 from node.keys import (
     BRIDGE_KEY,
@@ -17,6 +19,7 @@ from node.keys import (
     compute_peer_id,
     generate_key,
     generate_operator_token,
+    get_peer_public_key,
     load_key,
     load_operator_token,
     save_key,
@@ -86,7 +89,10 @@ def test_the_operator_token_is_kept_as_a_key_is_and_read_as_itself(tmp_path: Pat
             load_operator_token(path)
 
 
-def test_peer_id_is_stable_for_a_node_key() -> None:
-    key = generate_key(NODE_KEY)
-    assert compute_peer_id(key) == compute_peer_id(key)
-    assert compute_peer_id(key).startswith("12D3KooW")
+def test_peer_id_is_libp2ps_for_a_node_key() -> None:
+    for _ in range(20):
+        key = generate_key(NODE_KEY)
+        libp2p_id = ID.from_pubkey(create_new_key_pair(key.secret).public_key).to_base58()
+        assert compute_peer_id(key) == libp2p_id
+        assert libp2p_id.startswith("12D3KooW")
+        assert get_peer_public_key(libp2p_id) == key.public_key()
