@@ -4,7 +4,8 @@ arithmetic (the light SDK ships no native core), beside the native core of a nod
 `python -m bench client_verify [--repeat R]` checks the committed report vector
 `member-openings` (2 accounts, m = 32 values each, tests/vectors/reports/) as
 `verify_report` does, each run in a fresh interpreter as a member's script would (so the
-generators are derived anew, the fixed cost a member pays once per process):
+generators are decoded anew, from proofs/generators.bin for py-ecc: the fixed cost a
+member pays once per process):
 
 - `own_account_ms`: one's own commitments opened and compared with one's account under
   the report's root (what `openings` proves: the member section of `verify_report`);

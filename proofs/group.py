@@ -46,6 +46,9 @@ class Group(Generic[P]):
     proves = False
     """Whether `prove_range` and `verify_batch` run whole statements in the backend
     (the native core); otherwise proofs/' Python code drives this arithmetic."""
+    reads_generator_table = False
+    """Whether the generators are decoded from proofs/generators.bin, not hashed to the
+    curve one by one (proofs/pedersen.py): for a backend whose `hash_to_point` is slow."""
 
     def identity(self) -> P:
         raise NotImplementedError

@@ -1,27 +1,47 @@
 """Pedersen commitments C(v, γ) = v·G + γ·H and the nothing-up-my-sleeve generators.
 
 Every generator is `hash_to_curve(label)` with the domain tag GENERATOR_DST, so
-nobody knows a discrete-log relation between any two of them. Both backends
-derive them independently (tests check they agree); derivation is cached per
-backend because the fast backend needs 4,096 vector generators for m = 32.
+nobody knows a discrete-log relation between any two of them. Derivation is cached
+per backend because a report's batch needs 4,096 vector generators (m = 32). The
+native core derives them itself; py-ecc's reference, 2.6 ms a point (11 s for a
+report), decodes the first ones from `generators.bin` beside this file, their
+compressed encodings as the native core derives them (`python -m proofs.pedersen`
+writes it; tests check it against both backends' hashing), and hashes any beyond.
 A node verifies on worker threads, several at once, so the cache grows under a
 lock: two threads extending it together would interleave g_i and h_i.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
+from pathlib import Path
 from typing import Generic
 
-from proofs.group import Group, P
+from proofs.group import POINT_BYTES, Group, P
 
 VALUE_LABEL = b"pedersen/value"
 BLINDING_LABEL = b"pedersen/blinding"
 IPA_LABEL = b"ipa/u"
 
+TABLE_PATH = Path(__file__).with_name("generators.bin")
+TABLE_VECTORS = 2048
+"""How many of g and of h the table holds: a report's batch needs 2,048 of each."""
+
 
 def get_vector_label(kind: bytes, index: int) -> bytes:
     return b"bulletproofs/" + kind + b"/" + index.to_bytes(4, "big")
+
+
+def get_table_labels() -> list[bytes]:
+    """The labels of the table's points, in its order: G, H, U, every g_i, every h_i."""
+    vectors = [get_vector_label(kind, i) for kind in (b"g", b"h") for i in range(TABLE_VECTORS)]
+    return [VALUE_LABEL, BLINDING_LABEL, IPA_LABEL, *vectors]
+
+
+def encode_table(group: Group[P]) -> bytes:
+    """`generators.bin` as `group` derives it."""
+    return b"".join(group.encode(group.hash_to_point(label)) for label in get_table_labels())
 
 
 class Generators(Generic[P]):
@@ -29,20 +49,28 @@ class Generators(Generic[P]):
 
     def __init__(self, group: Group[P]) -> None:
         self.group = group
-        self.G = group.hash_to_point(VALUE_LABEL)
-        self.H = group.hash_to_point(BLINDING_LABEL)
-        self.U = group.hash_to_point(IPA_LABEL)
+        self._table = TABLE_PATH.read_bytes() if group.reads_generator_table else b""
+        self.G = self._get(VALUE_LABEL, 0)
+        self.H = self._get(BLINDING_LABEL, 1)
+        self.U = self._get(IPA_LABEL, 2)
         self._g: list[P] = []
         self._h: list[P] = []
         self._growing = threading.Lock()
+
+    def _get(self, label: bytes, index: int | None) -> P:
+        """The point of `label`: the table's `index`-th if this backend reads the table."""
+        if not self._table or index is None:
+            return self.group.hash_to_point(label)
+        return self.group.decode_point(self._table[index * POINT_BYTES :][:POINT_BYTES])
 
     def vectors(self, count: int) -> tuple[list[P], list[P]]:
         """The first `count` of g and of h (shared prefixes across sizes)."""
         with self._growing:
             while len(self._g) < count:
                 i = len(self._g)
-                self._g.append(self.group.hash_to_point(get_vector_label(b"g", i)))
-                self._h.append(self.group.hash_to_point(get_vector_label(b"h", i)))
+                g_at, h_at = (3 + i, 3 + TABLE_VECTORS + i) if i < TABLE_VECTORS else (None, None)
+                self._g.append(self._get(get_vector_label(b"g", i), g_at))
+                self._h.append(self._get(get_vector_label(b"h", i), h_at))
             return self._g[:count], self._h[:count]
 
     def commit(self, value: int, blinding: int) -> P:
@@ -60,3 +88,16 @@ def get_generators(group: Group[P]) -> Generators[P]:
         if key not in _CACHE:
             _CACHE[key] = Generators(group)  # type: ignore[arg-type]
         return _CACHE[key]  # type: ignore[return-value]
+
+
+def main() -> int:
+    """Write `generators.bin` as the fastest backend here derives it."""
+    from proofs.backends import get_fastest
+
+    TABLE_PATH.write_bytes(encode_table(get_fastest()))
+    print(f"wrote {TABLE_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,6 +20,7 @@ class PyEccGroup(Group[EccPoint]):
     """Reference backend: py-ecc's optimized (Jacobian) G1 arithmetic."""
 
     name = REFERENCE_NAME
+    reads_generator_table = True  # 2.6 ms a hash_to_point: 11 s for a report's 4,099
 
     def identity(self) -> EccPoint:
         return ecc.Z1
