@@ -30,7 +30,13 @@ from lightclient.anchor import COMETBFT, SetChange, StateAnchor, check_anchor, f
 from lightclient.cometbft import CometValidatorPowers, get_address
 from node.cometbft.record import SignedHeader
 from tests.node.cometbft.replay import replay_cometbft_blocks
-from tests.node.netproc import NodeHome, ProcessNetwork, add_cometbft_tables, running
+from tests.node.netproc import (
+    SHORT_TIMEOUTS,
+    NodeHome,
+    ProcessNetwork,
+    add_cometbft_tables,
+    running,
+)
 from tests.node.test_network_processes import assert_roots_agree, wait_until
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
@@ -80,7 +86,8 @@ def make_network(base: Path) -> ProcessNetwork:
     net.genesis["governance"] = {"min_delay_blocks": DELAY, "max_voting_blocks": 50}
     net.homes.append(NodeHome(base / "v4", "v4", 4))
     for home in net.homes:
-        home.extra_config = "[oracle]\nenabled = false\n"
+        # short timeouts: each height v2, down, was to propose fails in 1.5 s (was 2.7 s)
+        home.extra_config = "[oracle]\nenabled = false\n" + SHORT_TIMEOUTS
     add_cometbft_tables(net.homes)
     addrs = [h.addr for h in net.homes]
     for home in net.homes:
