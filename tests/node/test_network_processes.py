@@ -112,7 +112,9 @@ def read_snapshot_heights(home: NodeHome) -> list[int]:
 
 async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
     setup, batches = setup_txs()
-    with process_network(tmp_path / "net", extra_config=SNAPSHOTS, observers=OBSERVERS) as net:
+    # short timeouts: the heights v3, killed, was to propose fail sooner
+    extra = SNAPSHOTS + SHORT_TIMEOUTS
+    with process_network(tmp_path / "net", extra_config=extra, observers=OBSERVERS) as net:
         validators = list(net.homes)
         await commit_setup(validators, setup)
         await post_batches(validators[0], batches[:1])
