@@ -19,7 +19,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from tests.clearing.test_limits import LONGEST_NAME
-from tests.node.netproc import NodeHome, process_network
+from tests.node.netproc import QUICK_BLOCKS, NodeHome, process_network
 from tests.node.netsupport import get_wall_expiry
 from tests.node.test_network_processes import (
     assert_roots_agree,
@@ -72,7 +72,7 @@ async def test_the_largest_tx_commits_and_one_byte_or_trade_more_is_refused(
     assert len(largest) > 3 * 1024 * 1024
     too_many_trades = build_largest_batch(MAX_TRADES_PER_BATCH + 1)
     assert len(too_many_trades) <= MAX_TX_BYTES  # refused for its trades, not its size
-    with process_network(tmp_path) as net:
+    with process_network(tmp_path, extra_config=QUICK_BLOCKS) as net:
         homes = net.homes
         await wait_until("the first block", lambda: assert_roots_agree(homes) >= 1)
         accepted = await post_batch(homes[0], largest)
