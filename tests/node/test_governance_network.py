@@ -33,14 +33,22 @@ from clearing.eip712 import compute_signable, sign_typed
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from node.api.bodies import ACCOUNT_QUERY_FIELDS
 from tests.node.cometbft.replay import replay_our_blocks
-from tests.node.netproc import CLEARNODE, GENESIS_DOC, ROOT, cli_network, read_roots
+from tests.node.netproc import (
+    CLEARNODE,
+    GENESIS_DOC,
+    QUICK_BLOCKS,
+    ROOT,
+    cli_network,
+    read_roots,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
-MIN_DELAY = 4  # the scheduled row and the status page are read in these blocks (~4 s)
-VOTING_BLOCKS = 16  # the three CLI votes at once commit 4 blocks after the proposal here,
-# 7 on a loaded machine; every block more is a second more of the test
-EPOCH_LENGTH = 10  # a report within 10 blocks of the change executing (at about height 26)
+# At QUICK_BLOCKS' pace: about 2.3 blocks a second when idle, more with transactions.
+MIN_DELAY = 10  # the scheduled row and the status page are read in these blocks (~4 s)
+VOTING_BLOCKS = 36  # the three CLI votes at once commit 4 s after the proposal here,
+# 7 s on a loaded machine; every block more is 0.4 s more of the test
+EPOCH_LENGTH = 10  # a report within 10 blocks of the change executing (at about height 50)
 BRIDGE_KEY = derive_ed25519_key("gov-network-bridge")
 VENUE_KEY = derive_ed25519_key("gov-network-venue")
 DEPOSITOR = derive_member_key("gov-network-depositor")
@@ -139,7 +147,7 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
     template["epoch_length_blocks"] = EPOCH_LENGTH
     (tmp_path / "genesis.json").write_text(json.dumps(template))
     init_args = ("--genesis-template", str(tmp_path / "genesis.json"))
-    with cli_network(tmp_path / "net", 4, init_args) as net:
+    with cli_network(tmp_path / "net", 4, init_args, QUICK_BLOCKS) as net:
         homes = net.homes
         chain_id = tomllib.loads((homes[0] / "config.toml").read_text())["chain_id"]
         await wait_for("every node's API", lambda: all(get(h, "/v1/status")["height"] >= 2
