@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,10 @@ from tests.clearnode.client.install import ClientInstall, get_missing_wheelhouse
 from tests.node.netproc import GENESIS_DOC, CliNetwork, running
 
 EVM_CHAIN_ID = 31337
-EPOCH_LENGTH_BLOCKS = 20
+EPOCH_LENGTH_BLOCKS = 10
 """Short epochs: reports are built while the tests run (each takes the four validators
-a minute or two on a loaded machine; an epoch that ends meanwhile is skipped)."""
+a minute or two on a loaded machine; an epoch that ends meanwhile is skipped), the first,
+which the docs' and verify tests wait for, about 30 s after the network starts."""
 REPORTED = Member.from_sandbox("sdk-reported")
 """Funded as soon as the network runs, so that the first reports hold its account."""
 
@@ -86,7 +88,10 @@ def wait_until_committing(net: CliNetwork, timeout_s: float = 90) -> None:
 
 
 @pytest.fixture(scope="package")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
+def live(
+    tmp_path_factory: pytest.TempPathFactory, client_install_started: Future[ClientInstall] | None
+) -> Iterator[LiveNetwork]:
+    """The network, the SDK's virtualenv being built meanwhile (`client_install_started`)."""
     base = tmp_path_factory.mktemp("live")
     template = json.loads(GENESIS_DOC.read_text())
     template["epoch_length_blocks"] = EPOCH_LENGTH_BLOCKS
@@ -121,13 +126,32 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
 
 
 @pytest.fixture(scope="package")
-def client_install(tmp_path_factory: pytest.TempPathFactory) -> ClientInstall:
+def client_install_started(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Future[ClientInstall] | None]:
+    """`client_install`'s virtualenv being built in a thread, if a test collected wants it
+    and the wheelhouse is there: `live` starts it first, so that pip's seconds of CPU
+    overlap the network's start and the API tests' waits instead of following them."""
+    wanted = any(
+        isinstance(item, pytest.Function) and "client_install" in item.fixturenames
+        for item in request.session.items
+    )
+    if not wanted or get_missing_wheelhouse() is not None:
+        yield None
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(install_client, tmp_path_factory.mktemp("client-install"))
+
+
+@pytest.fixture(scope="package")
+def client_install(client_install_started: Future[ClientInstall] | None) -> ClientInstall:
     """clearnode-client in a virtualenv of its own, as a member installs it (offline, from
     the wheelhouse `make install` fills: a failure naming it without one)."""
     missing = get_missing_wheelhouse()
     if missing is not None:
         pytest.fail(missing, pytrace=False)
-    return install_client(tmp_path_factory.mktemp("client-install"))
+    assert client_install_started is not None
+    return client_install_started.result()
 
 
 USDC = 10**6  # on-chain units of 1 USDC (6 decimals, quantum 1: ledger quanta alike)
