@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devnet.homes import is_known_section, is_known_source_key
-from node.chainspec import ChainSpec, render_bridge_chains
+from node.chainspec import ANVIL_POLL_INTERVAL_MS, ChainSpec, render_bridge_chains
 from node.service_list import get_service_names
 
 if TYPE_CHECKING:
@@ -120,9 +120,13 @@ def get_oracle_toml(template: dict[str, Any], seed: int, with_shock: bool) -> st
 
 
 def get_bridge_toml(chains: list[DevChain]) -> str:
+    """The watchers poll their anvil every 250 ms, as init's --deploy-anvil writes: asking
+    a local anvil costs nothing, and each deposit and payout waits half the poll on
+    average (1 s at the default 2 s). The confirmation depth stays: the devnet mines a
+    block a second on each chain, as a real one would."""
     specs = [
         ChainSpec(f"anvil-{d.chain.chain_id}", d.chain.chain_id, d.node.url,
-                  d.deployed.vault, {}, CONFIRMATION_DEPTH)
+                  d.deployed.vault, {}, CONFIRMATION_DEPTH, ANVIL_POLL_INTERVAL_MS)
         for d in chains
     ]  # fmt: skip
     return render_bridge_chains(specs)
