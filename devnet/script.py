@@ -142,9 +142,12 @@ async def trade_until(
     done: Callable[[], bool] = lambda: False,
 ) -> None:
     """The venue's flow between the market makers until then (or a failure, or `done`)."""
+    rolls = net.replica.rolls
     while time.monotonic() < until_monotonic and not net.failures and not done():
-        rolling = net.replica.rolls.get_live(net.state.time_ms)
-        await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id, rolling))
+        rolling = rolls.get_live(net.state.time_ms)
+        unheld = rolling is not None and rolls.series[rolling].traded_height is None
+        prices = _prices(net)
+        await trade(net, get_flow_trades(net.members, prices, rng, net.trade_id, rolling, unheld))
 
 
 def _prices(net: Devnet) -> dict[str, int]:
