@@ -147,14 +147,16 @@ def get_flow_trades(
     rng: random.Random,
     first_id: int,
     rolling: str | None = None,
+    unheld: bool = False,
 ) -> list[Trade]:
     """A few small trades between the market makers at the marks, in the live series of
-    the rolling future (`rolling`) too."""
+    the rolling future (`rolling`) too: the first of them while no one holds it (`unheld`,
+    a series the roll just listed)."""
     c, d = members[2].address, members[3].address
     trades = []
     choices = [BTC_PERP, ETH_PERP, BTC_FUT] + ([] if rolling is None else [rolling])
     for n in range(rng.randint(1, 3)):
-        iid = rng.choice(choices)
+        iid = rolling if rolling is not None and unheld and n == 0 else rng.choice(choices)
         buyer, seller = (c, d) if rng.random() < 0.5 else (d, c)
         trades.append(Trade(first_id + n, iid, buyer, 0, seller, 0, marks[iid], rng.randint(1, 5)))
     return trades

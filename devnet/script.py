@@ -63,6 +63,9 @@ def get_report_timeout_s(net: Devnet) -> float:
 
 
 async def run_script(net: Devnet, started: float) -> None:
+    # on chain while the validators start (5-8 s): their watchers read each vault from its
+    # first block, so the deposits are credited at their first heights
+    credits = await deposit_everywhere(net)
     await wait_for(
         net, "the validators to commit a block", lambda: net.state.height >= 1, START_TIMEOUT_S
     )
@@ -70,12 +73,18 @@ async def run_script(net: Devnet, started: float) -> None:
         f"validators commit blocks; status pages at {net.homes[0].api_url}/ (public) and "
         f"{net.homes[0].operator_url}/ (operator), and peers"
     )
-    await deposit_everywhere(net)
     if not net.services.bridge:
         net.not_exercised.append("trading, the crash's defaults, withdrawals: no collateral")
         while time.monotonic() - started < net.config.duration_s:
             await trio.sleep(POLL_S)
         return
+    await wait_for(
+        net,
+        "the validators to credit every deposit",
+        lambda: net.replica.events["collateral_credited"] >= credits,
+        STEP_TIMEOUT_S,
+    )
+    net.log("deposits credited by the validators' bridge service")
     await authorise_venue(net)
     await register_bidders(net)
     await open_positions(net)
@@ -133,9 +142,12 @@ async def trade_until(
     done: Callable[[], bool] = lambda: False,
 ) -> None:
     """The venue's flow between the market makers until then (or a failure, or `done`)."""
+    rolls = net.replica.rolls
     while time.monotonic() < until_monotonic and not net.failures and not done():
-        rolling = net.replica.rolls.get_live(net.state.time_ms)
-        await trade(net, get_flow_trades(net.members, _prices(net), rng, net.trade_id, rolling))
+        rolling = rolls.get_live(net.state.time_ms)
+        unheld = rolling is not None and rolls.series[rolling].traded_height is None
+        prices = _prices(net)
+        await trade(net, get_flow_trades(net.members, prices, rng, net.trade_id, rolling, unheld))
 
 
 def _prices(net: Devnet) -> dict[str, int]:
@@ -144,7 +156,8 @@ def _prices(net: Devnet) -> dict[str, int]:
     return get_trade_prices(dict(net.state.mark_prices), ticks)
 
 
-async def deposit_everywhere(net: Devnet) -> None:
+async def deposit_everywhere(net: Devnet) -> int:
+    """Every member's deposits and the insurance fund's seed, on chain; returns how many."""
     deposits = get_deposits(net.members, len(net.chains))
     for d in deposits:
         dev = net.chains[d.chain_index]
@@ -155,15 +168,7 @@ async def deposit_everywhere(net: Devnet) -> None:
     # The insurance fund starts empty (genesis): the operator seeds it with real tokens.
     await trio.to_thread.run_sync(deposit, net.chains[-1], "USDC", INSURANCE_SEED, HOUSE[0])
     net.log(f"{INSURANCE_SEED} USDC units seed the insurance fund")
-    if not net.services.bridge:
-        return
-    await wait_for(
-        net,
-        "the validators to credit every deposit",
-        lambda: net.replica.events["collateral_credited"] >= len(deposits) + 1,
-        STEP_TIMEOUT_S,
-    )
-    net.log("deposits credited by the validators' bridge service")
+    return len(deposits) + 1
 
 
 async def submit_request(

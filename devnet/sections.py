@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devnet.homes import is_known_section, is_known_source_key
-from node.chainspec import ChainSpec, render_bridge_chains
+from node.chainspec import ANVIL_POLL_INTERVAL_MS, ChainSpec, render_bridge_chains
 from node.service_list import get_service_names
 
 if TYPE_CHECKING:
@@ -49,10 +49,13 @@ class Services:
     missing: list[str]
 
 
-EARLIEST_EXPIRY_S = 40.5
-"""The short-dated future expires at least this long after the configs are written:
-the members' opening trades in it (12-19 s after, measured on a loaded machine) must
-commit before, or it expires untraded."""
+EARLIEST_EXPIRY_S = 33.0
+"""The short-dated future expires at least this long after the configs are written: the
+members' opening trades in it (7-9 s after, 11-14 s beside two busy loops, on 2 cores)
+must commit before, or it expires untraded. Earlier would not end a short run sooner:
+from the crash on, its members are reduce-only (short of their default-fund
+contributions) until the next epoch's end refills the fund, so no one can open the next
+series before then (33-35 s after the configs with epochs of about 20 s)."""
 
 
 def get_shock_after_s(config: DevnetConfig) -> float:
@@ -120,9 +123,13 @@ def get_oracle_toml(template: dict[str, Any], seed: int, with_shock: bool) -> st
 
 
 def get_bridge_toml(chains: list[DevChain]) -> str:
+    """The watchers poll their anvil every 250 ms, as init's --deploy-anvil writes: asking
+    a local anvil costs nothing, and each deposit and payout waits half the poll on
+    average (1 s at the default 2 s). The confirmation depth stays: the devnet mines a
+    block a second on each chain, as a real one would."""
     specs = [
         ChainSpec(f"anvil-{d.chain.chain_id}", d.chain.chain_id, d.node.url,
-                  d.deployed.vault, {}, CONFIRMATION_DEPTH)
+                  d.deployed.vault, {}, CONFIRMATION_DEPTH, ANVIL_POLL_INTERVAL_MS)
         for d in chains
     ]  # fmt: skip
     return render_bridge_chains(specs)

@@ -88,10 +88,9 @@ def test_the_short_dated_future_rolls_into_a_priced_and_traded_next_series() -> 
     assert "never traded" in rolls.get_missing()
     ticks = {i.id: i.tick_size for i in box.state.instruments.values()}
     prices = get_trade_prices(dict(box.state.mark_prices), ticks)
-    flows = (get_flow_trades(members, prices, random.Random(seed), 10, nxt) for seed in range(99))
-    flow = next(
-        [t for t in f if t.instrument_id == nxt] for f in flows if f[0].instrument_id == nxt
-    )
+    # a series no one holds yet is the flow's first trade
+    flow = get_flow_trades(members, prices, random.Random(7), 10, nxt, unheld=True)[:1]
+    assert flow[0].instrument_id == nxt
     apply(
         box,
         rolls,
