@@ -286,6 +286,18 @@ class Answer:
     sent: frozenset[str] = frozenset()
     """Addresses the request carried itself (the member asked about, the signer's own):
     an answer that repeats them tells the asker nothing new."""
+    status: int = 200
+
+    def describe_status(self) -> str:
+        """The HTTP status and, of a refusal, its error type: what a failure may print of
+        an owner's answer (never its body, which holds the owner's account)."""
+        if self.status < 400:
+            return str(self.status)
+        try:
+            refusal = json.loads(self.body)["error"]["type"]
+        except (ValueError, KeyError, TypeError):
+            refusal = "no typed error"
+        return f"{self.status} {refusal}"
 
     def find_leaks(self, secrets: Secrets) -> list[Leak]:
         if self.operation == VERIFIER_OPERATION and self.body == read_verifier_page():
@@ -391,16 +403,16 @@ def _get_signed_query(template: str, method: str, operation: dict[str, Any]) -> 
     return signed
 
 
-async def _read(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> str:
-    """The answer's body; of an event stream, what it sent in `STREAM_READ_S`."""
+async def _read(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> tuple[int, str]:
+    """The answer's status and body; of an event stream, what it sent in `STREAM_READ_S`."""
     async with http.stream(method, url, timeout=TIMEOUT_S, **kwargs) as response:
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
-            return (await response.aread()).decode(errors="replace")
+            return response.status_code, (await response.aread()).decode(errors="replace")
         chunks: list[str] = []
         with trio.move_on_after(STREAM_READ_S):
             async for chunk in response.aiter_text():
                 chunks.append(chunk)
-        return "".join(chunks)
+        return response.status_code, "".join(chunks)
 
 
 async def _read_route(
@@ -415,16 +427,18 @@ async def _read_route(
     """A route's answers to strangers and, of a member route, its answer to the owner."""
     where, operation_id = f"{method.upper()} {path}", operation["operationId"]
     if method == "get":
-        return [Answer(where, await _read(http, "GET", url + path), operation_id)], []
-    bare = await _read(http, "POST", url + path)
+        _, body = await _read(http, "GET", url + path)
+        return [Answer(where, body, operation_id)], []
+    _, bare = await _read(http, "POST", url + path)
     answers = [Answer(where + " (no body)", bare, operation_id)]
     if signed is None:
         return answers, []
-    as_other = await _read(http, "POST", url + path, json=_sign(signed, known, known.other))
+    _, as_other = await _read(http, "POST", url + path, json=_sign(signed, known, known.other))
     sent = frozenset(key.address.hex() for key in (known.owner, known.other))
     answers.append(Answer(where + " (another member's signature)", as_other, operation_id, sent))
-    own = await _read(http, "POST", url + path, json=_sign(signed, known, known.owner))
-    return answers, [Answer(where + " (the member's own signature)", own, operation_id)]
+    status, own = await _read(http, "POST", url + path, json=_sign(signed, known, known.owner))
+    where += " (the member's own signature)"
+    return answers, [Answer(where, own, operation_id, status=status)]
 
 
 def _sign(signed: SignedQuery, known: Known, signer: Member) -> dict[str, Any]:
@@ -453,7 +467,8 @@ def audit(crawl: Crawl, secrets: Secrets, owner: str) -> list[str]:
         if not any(leak.what.startswith(what) for leak in seen):
             failures.append(
                 f"privacy: the scan did not find {what} in the member's own answers "
-                f"({', '.join(a.where for a in crawl.own) or 'none'}): it would miss a leak"
+                f"({', '.join(f'{a.where}: {a.describe_status()}' for a in crawl.own) or 'none'})"
+                ": it would miss a leak"
             )
     return failures
 

@@ -4,7 +4,9 @@ route it cannot read, and on CometBFT it fails a p2p port that lets a stranger i
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -218,6 +220,22 @@ async def test_a_public_route_that_shows_a_members_account_fails_the_audit(
     assert audit(crawl, api_secrets(box, app), "alice") == [
         "privacy: GET /v1/leaky shows alice's BTC-PERP position (25)"
     ]
+
+
+async def test_owner_answers_that_are_refusals_fail_the_audit_naming_their_status(
+    public_api: tuple[ApiApp, Sandbox, httpx.AsyncClient],
+) -> None:
+    # signed at the epoch: the node refuses each of the owner's queries as stale, so the
+    # scan never sees what it must be able to see; the failure says why, not what
+    app, box, client = public_api
+    stale = dataclasses.replace(known(box), clock_ms=lambda: 0)
+    crawl = await crawl_public(client, str(client.base_url), stale)
+    failures = audit(crawl, api_secrets(box, app), "alice")
+    assert len(failures) == 2 and failures[0].startswith(
+        "privacy: the scan did not find alice's address in the member's own answers ("
+    )
+    refused = re.findall(r"\(the member's own signature\): (\d+ \w+)", failures[0])
+    assert len(refused) == len(crawl.own) and all(r.startswith("4") for r in refused), refused
 
 
 async def test_a_route_the_audit_cannot_fill_fails_it(
