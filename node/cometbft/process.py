@@ -3,15 +3,20 @@ started on the node's CometBFT home, its log lines carried into the node's log, 
 stopped with the node. A CometBFT that exits on its own stops the node (`CometBFTExited`):
 a node that no longer orders blocks must not go on serving as if it did. A node that
 dies, even by SIGKILL, takes its CometBFT with it: CometBFT stops itself when its ABCI
-connections to the app close (and its next log line finds the pipe closed). The
-kernel's parent-death signal would not do: it follows the thread that started the
-process, and trio starts processes from worker threads that end when idle.
+connections to the app close (and its next log line finds the pipe closed). One stuck
+mid-block may not notice, and would keep the home's stores locked and answer on its RPC
+port: the node writes its CometBFT's pid and its own in the home, and a node starting
+again on that home kills one that outlived its node (`stop_outlived`). The kernel's
+parent-death signal would not do: it follows the thread that started the process, and
+trio starts processes from worker threads that end when idle.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -29,6 +34,10 @@ log = logging.getLogger("cometbft")
 STOP_GRACE_S = 10.0
 """How long CometBFT gets to stop after SIGTERM (flushing its WAL and stores) before it is
 killed."""
+OUTLIVED_STOP_S = 10.0
+"""How long a CometBFT that outlived its node gets to exit after SIGKILL."""
+PID_FILE = "cometbft.pid"
+"""In the CometBFT home: the pids of the CometBFT a node started there and of that node."""
 KEPT_LINES = 20
 """Log lines kept to say why CometBFT exited."""
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "error": logging.ERROR}
@@ -83,11 +92,11 @@ async def run_cometbft(
 ) -> None:
     """Runs `cometbft start` on `home` until cancelled (then stops it: SIGTERM, a kill
     after STOP_GRACE_S); reports its pid when started."""
+    await stop_outlived(binary, home)
     process = await trio.lowlevel.open_process(
-        [str(binary), "start", "--home", str(home)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        get_command(binary, home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+    (home / PID_FILE).write_text(f"{process.pid} {os.getpid()}\n")
     last_lines: deque[str] = deque(maxlen=KEPT_LINES)
     assert process.stdout is not None
     try:
@@ -105,6 +114,46 @@ async def run_cometbft(
         with trio.CancelScope(shield=True):
             await stop(process)
     raise CometBFTExited(returncode, list(last_lines))
+
+
+def get_command(binary: Path, home: Path) -> list[str]:
+    return [str(binary), "start", "--home", str(home)]
+
+
+def get_parent(pid: int, command: list[str]) -> int | None:
+    """The parent of process `pid` if it runs `command`; None if it is gone, a zombie, or
+    another process that took its pid."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+        state, parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+    except (OSError, ValueError):
+        return None
+    if state == "Z" or cmdline != [part.encode() for part in command]:
+        return None
+    return int(parent)
+
+
+async def stop_outlived(binary: Path, home: Path) -> None:
+    """Kill the CometBFT a node started on this home if it outlived that node (its parent
+    is no longer the node's process): CometBFT's stores recover from a kill as from a
+    crash. One whose node still runs (a second node started on the home by mistake) is
+    left be, and so is a pid file naming any other process."""
+    try:
+        pid, node_pid = (int(n) for n in (home / PID_FILE).read_text().split())
+    except (OSError, ValueError):
+        return
+    command = get_command(binary, home)
+    parent = get_parent(pid, command)
+    if parent is None or parent == node_pid:
+        return
+    log.warning("cometbft (pid %d) outlived the node that started it on %s: killed", pid, home)
+    with contextlib.suppress(ProcessLookupError):  # it may end meanwhile
+        os.kill(pid, signal.SIGKILL)
+    with trio.move_on_after(OUTLIVED_STOP_S):
+        while get_parent(pid, command) is not None:
+            await trio.sleep(0.05)
+        return
+    raise CometBFTError(f"cometbft (pid {pid}) on {home} runs on after SIGKILL")
 
 
 async def stop(process: trio.Process) -> None:

@@ -1,0 +1,87 @@
+"""A node starting on a CometBFT home kills the CometBFT its last node left running there
+(its parent gone, as after a SIGKILL of the node), and leaves be one whose node still
+runs and a process the pid file names that is not this home's CometBFT.
+
+A stand-in plays CometBFT: `/bin/sh` as the binary runs `start`, a script in the test's
+directory, so its command line is the one the node gives CometBFT (`binary start --home
+HOME`) and it runs until killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from node.cometbft.process import PID_FILE, get_command, get_parent, stop_outlived
+
+SHELL = Path("/bin/sh")
+ORPHANING = (
+    "import subprocess as s, sys; "
+    "print(s.Popen(sys.argv[1:], stdout=s.DEVNULL, stderr=s.DEVNULL).pid)"
+)
+"""Starts its arguments and exits at once: the process it started outlives its parent."""
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / "start").write_text("while :; do sleep 0.1; done\n")
+    home = tmp_path / "cometbft"
+    home.mkdir()
+    yield home
+    pid_file = home / PID_FILE
+    first = pid_file.read_text().split()[:1] if pid_file.exists() else []
+    if first and first[0].isdigit():  # whatever a failed test left running
+        pid = int(first[0])
+        if get_parent(pid, get_command(SHELL, home)) is not None:
+            os.kill(pid, signal.SIGKILL)
+
+
+NO_PROCESS = 2**22 + 1
+"""Above the largest pid Linux gives (pid_max is at most 2**22): no process has it."""
+
+
+def start_orphan(home: Path) -> int:
+    """The stand-in, started by a process that has exited."""
+    command = [sys.executable, "-c", ORPHANING, *get_command(SHELL, home)]
+    starter = subprocess.run(command, cwd=home.parent, capture_output=True, check=True, timeout=30)
+    return int(starter.stdout)
+
+
+async def test_a_cometbft_whose_node_died_is_killed_before_another_starts(home: Path) -> None:
+    pid = start_orphan(home)
+    (home / PID_FILE).write_text(f"{pid} {NO_PROCESS}\n")
+    assert get_parent(pid, get_command(SHELL, home)) not in (None, NO_PROCESS)
+    await stop_outlived(SHELL, home)
+    assert get_parent(pid, get_command(SHELL, home)) is None
+
+
+async def test_a_cometbft_whose_node_runs_is_left_running(home: Path) -> None:
+    process = subprocess.Popen(get_command(SHELL, home), cwd=home.parent)
+    try:
+        (home / PID_FILE).write_text(f"{process.pid} {os.getpid()}\n")
+        await stop_outlived(SHELL, home)
+        await trio.sleep(0.2)
+        assert process.poll() is None
+    finally:
+        process.kill()
+        process.wait()
+
+
+async def test_a_pid_file_naming_another_process_kills_nothing(home: Path) -> None:
+    process = subprocess.Popen(["sleep", "30"])
+    try:
+        (home / PID_FILE).write_text(f"{process.pid} {NO_PROCESS}\n")
+        await stop_outlived(SHELL, home)
+        await trio.sleep(0.2)
+        assert process.poll() is None
+    finally:
+        process.kill()
+        process.wait()
+    (home / PID_FILE).write_text("not pids\n")
+    await stop_outlived(SHELL, home)  # unreadable: nothing to stop
