@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -61,27 +62,25 @@ async def test_a_cometbft_whose_node_died_is_killed_before_another_starts(home: 
     assert get_parent(pid, get_command(SHELL, home)) is None
 
 
-async def test_a_cometbft_whose_node_runs_is_left_running(home: Path) -> None:
-    process = subprocess.Popen(get_command(SHELL, home), cwd=home.parent)
+async def check_left_running(home: Path, command: list[str], node_pid: int, **kw: Any) -> None:
+    """`command`'s process, named in the pid file beside `node_pid`, runs on after a node
+    starting on `home` looked for a CometBFT to stop."""
+    process = subprocess.Popen(command, **kw)
     try:
-        (home / PID_FILE).write_text(f"{process.pid} {os.getpid()}\n")
+        (home / PID_FILE).write_text(f"{process.pid} {node_pid}\n")
         await stop_outlived(SHELL, home)
         await trio.sleep(0.2)
         assert process.poll() is None
     finally:
         process.kill()
         process.wait()
+
+
+async def test_a_cometbft_whose_node_runs_is_left_running(home: Path) -> None:
+    await check_left_running(home, get_command(SHELL, home), os.getpid(), cwd=home.parent)
 
 
 async def test_a_pid_file_naming_another_process_kills_nothing(home: Path) -> None:
-    process = subprocess.Popen(["sleep", "30"])
-    try:
-        (home / PID_FILE).write_text(f"{process.pid} {NO_PROCESS}\n")
-        await stop_outlived(SHELL, home)
-        await trio.sleep(0.2)
-        assert process.poll() is None
-    finally:
-        process.kill()
-        process.wait()
+    await check_left_running(home, ["sleep", "30"], NO_PROCESS)
     (home / PID_FILE).write_text("not pids\n")
     await stop_outlived(SHELL, home)  # unreadable: nothing to stop
