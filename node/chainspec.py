@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.validators import EvmValidatorSet
+from node.config import POLL_INTERVAL_MS_BOUNDS, BridgeChainConfig
 
 URL_PATTERN = re.compile(r"(https?|wss?)://\S+")
 ADDRESS_PATTERN = re.compile(r"0x[0-9a-fA-F]{40}")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 CHAIN_KEYS = ("name", "chain_id", "rpc_url", "vault", "confirmation_depth", "poll_interval_ms")
 GIVEN_CONFIRMATION_DEPTH = 12
-GIVEN_POLL_INTERVAL_MS = 2_000
 # An anvil chain mines each transaction at once and never reorganises; asking a local
 # anvil costs nothing, and every deposit would wait half the poll on average.
 ANVIL_CONFIRMATION_DEPTH = 0
@@ -51,7 +51,7 @@ class ChainSpec:
     vault: bytes
     tokens: dict[str, bytes]
     confirmation_depth: int = GIVEN_CONFIRMATION_DEPTH
-    poll_interval_ms: int = GIVEN_POLL_INTERVAL_MS
+    poll_interval_ms: int = BridgeChainConfig.poll_interval_ms
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def parse_bridge_chain(text: str) -> ChainSpec:
     if not tokens:
         raise ChainSpecError(option, "SYMBOL", "at least one SYMBOL=0x token address", text)
     depth = pairs.get("confirmation_depth", str(GIVEN_CONFIRMATION_DEPTH))
-    poll = pairs.get("poll_interval_ms", str(GIVEN_POLL_INTERVAL_MS))
+    poll = pairs.get("poll_interval_ms", str(BridgeChainConfig.poll_interval_ms))
     return ChainSpec(
         name=_check(option, "name", pairs["name"], NAME_PATTERN, "letters, digits, _ or -"),
         chain_id=_integer(option, "chain_id", pairs["chain_id"], lo=1),
@@ -112,7 +112,7 @@ def parse_bridge_chain(text: str) -> ChainSpec:
         vault=_address(option, "vault", pairs["vault"]),
         tokens=tokens,
         confirmation_depth=_integer(option, "confirmation_depth", depth, lo=0),
-        poll_interval_ms=_integer(option, "poll_interval_ms", poll, lo=10, hi=60_000),
+        poll_interval_ms=_integer(option, "poll_interval_ms", poll, *POLL_INTERVAL_MS_BOUNDS),
     )
 
 

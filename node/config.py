@@ -203,6 +203,10 @@ class ReportsConfig:
     share_wait_s: int = 60
 
 
+POLL_INTERVAL_MS_BOUNDS = (10, 60_000)
+"""The least and most a chain watcher's `poll_interval_ms` may be."""
+
+
 @dataclass(frozen=True)
 class BridgeChainConfig:
     name: str
@@ -731,7 +735,7 @@ def _bridge_chain(t: _Table) -> BridgeChainConfig:
         vault_address=t.text("vault_address", pattern=r"0x[0-9a-fA-F]{40}"),
         confirmation_depth=t.integer("confirmation_depth", 12),
         poll_interval_ms=t.integer(
-            "poll_interval_ms", BridgeChainConfig.poll_interval_ms, lo=10, hi=60_000
+            "poll_interval_ms", BridgeChainConfig.poll_interval_ms, *POLL_INTERVAL_MS_BOUNDS
         ),
     )
 

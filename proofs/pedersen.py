@@ -50,16 +50,21 @@ class Generators(Generic[P]):
     def __init__(self, group: Group[P]) -> None:
         self.group = group
         self._table = TABLE_PATH.read_bytes() if group.reads_generator_table else b""
-        self.G = self._get(VALUE_LABEL, 0)
-        self.H = self._get(BLINDING_LABEL, 1)
-        self.U = self._get(IPA_LABEL, 2)
+        self._table_index = (
+            {label: i for i, label in enumerate(get_table_labels())} if self._table else {}
+        )
+        self.G = self._get(VALUE_LABEL)
+        self.H = self._get(BLINDING_LABEL)
+        self.U = self._get(IPA_LABEL)
         self._g: list[P] = []
         self._h: list[P] = []
         self._growing = threading.Lock()
 
-    def _get(self, label: bytes, index: int | None) -> P:
-        """The point of `label`: the table's `index`-th if this backend reads the table."""
-        if not self._table or index is None:
+    def _get(self, label: bytes) -> P:
+        """The point of `label`: the table's, if this backend reads the table and it holds
+        the label, else hashed to the curve."""
+        index = self._table_index.get(label)
+        if index is None:
             return self.group.hash_to_point(label)
         return self.group.decode_point(self._table[index * POINT_BYTES :][:POINT_BYTES])
 
@@ -68,9 +73,8 @@ class Generators(Generic[P]):
         with self._growing:
             while len(self._g) < count:
                 i = len(self._g)
-                g_at, h_at = (3 + i, 3 + TABLE_VECTORS + i) if i < TABLE_VECTORS else (None, None)
-                self._g.append(self._get(get_vector_label(b"g", i), g_at))
-                self._h.append(self._get(get_vector_label(b"h", i), h_at))
+                self._g.append(self._get(get_vector_label(b"g", i)))
+                self._h.append(self._get(get_vector_label(b"h", i)))
             return self._g[:count], self._h[:count]
 
     def commit(self, value: int, blinding: int) -> P:
