@@ -1,7 +1,8 @@
 """What a solvency report publishes of the ledger beside the accounts: the epoch's
 defaults (each defaulted sub-account and what each waterfall layer paid), the
-insurance fund (which a report adds to the clearing house's own cash) and, per
-(chain, token), what the ledger says that chain's vault holds.
+insurance fund (which a report adds to the clearing house's own cash), per
+(chain, token), what the ledger says that chain's vault holds, and the cash of every
+account a report covers (clearing/reported_accounts.py), summed.
 
 The state root commits to these bytes as a leaf of their own (clearing/root.py), so a
 verifier checks the defaults a report lists are the chain's, recomputes the clearing
@@ -12,6 +13,8 @@ aggregates: members' collateral (every report's totals), the settlement tokens t
 back cash (public on the clearing house's status), the withdrawals debited and not yet
 paid (their sum: one withdrawal alone is its amount, which the vault publishes when it
 pays it) and what the vault paid that clearing saw paid (the sum of public payouts).
+The cash total is an aggregate as the collateral totals are: a report's cash aggregate
+must equal it, so a report that leaves out (or understates) an account's cash fails.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ from clearing.state import ClearingState, DefaultRecord, is_in_default_order
 from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack
 from lightclient.records import Address, ChainId, Declared, Uint, declare_record
 
-PUBLISHED_LEDGER_VERSION = 1
+PUBLISHED_LEDGER_VERSION = 2  # 2: the reported accounts' cash
 PUBLISHED_LEDGER_DOMAIN = b"clearnode-published-ledger-v1"
 # The epoch's defaults: at most one per sub-account and block; a report's whole budget.
 MAX_PUBLISHED_LEDGER_BYTES = 8 * 1024 * 1024
+# A sum of cash balances, in the range of a report's aggregate totals.
+MIN_REPORTED_CASH = -(1 << 63)
+MAX_REPORTED_CASH = (1 << 64) - 1
 
 
 @declare_record
@@ -59,11 +65,14 @@ class PublishedLedger:
     defaults: tuple[DefaultRecord, ...]  # this epoch's, by (height, member, sub-account)
     insurance_fund: int
     reserves: tuple[ReserveTotal, ...]  # by (chain, token): every collateral token's
+    reported_cash: int  # the cash a report commits to, over every account it covers
 
     def encode(self) -> bytes:
         defaults = [r.to_fields() for r in self.defaults]
         reserves = [r.to_fields() for r in self.reserves]
-        return pack([PUBLISHED_LEDGER_VERSION, defaults, self.insurance_fund, reserves])
+        return pack(
+            [PUBLISHED_LEDGER_VERSION, defaults, self.insurance_fund, reserves, self.reported_cash]
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> PublishedLedger:
@@ -72,8 +81,8 @@ class PublishedLedger:
         if len(data) > MAX_PUBLISHED_LEDGER_BYTES:
             raise DecodeError("published ledger", f"{len(data)} bytes exceed "
                               f"{MAX_PUBLISHED_LEDGER_BYTES}")  # fmt: skip
-        version, defaults, fund, reserves = expect_list(unpack(data, "published ledger"),
-                                                        "ledger", 4)  # fmt: skip
+        version, defaults, fund, reserves, cash = expect_list(unpack(data, "published ledger"),
+                                                              "ledger", 5)  # fmt: skip
         if expect_int(version, "ledger.version") != PUBLISHED_LEDGER_VERSION:
             raise DecodeError("ledger.version", f"{version}, expected {PUBLISHED_LEDGER_VERSION}")
         records = tuple(DefaultRecord.from_fields(r) for r in expect_list(defaults, "defaults"))
@@ -83,17 +92,20 @@ class PublishedLedger:
         if any(a.key >= b.key for a, b in pairwise(totals)):
             raise DecodeError("reserves", "must be strictly sorted by (chain, token)")
         fund_value = expect_int(fund, "insurance_fund", -(1 << 63), (1 << 63) - 1)
-        found = cls(records, fund_value, totals)
+        cash_value = expect_int(cash, "reported_cash", MIN_REPORTED_CASH, MAX_REPORTED_CASH)
+        found = cls(records, fund_value, totals, cash_value)
         if found.encode() != data:
             raise DecodeError("published ledger", "not canonical")
         return found
 
 
 def get_published_ledger(
-    state: ClearingState, collateral: Mapping[CollateralKey, int]
+    state: ClearingState, collateral: Mapping[CollateralKey, int], reported_cash: int
 ) -> PublishedLedger:
     """`collateral`: every account's quanta per (chain, token)
-    (``clearing.collateral.get_collateral_quanta``, which the root keeps up to date)."""
+    (``clearing.collateral.get_collateral_quanta``), `reported_cash`: the cash of every
+    account a report covers (``clearing.reported_accounts.get_reported_cash``); the root
+    keeps both up to date."""
     pending = get_pending_withdrawal_quanta(state)
     cash = {
         k: state.settlement_reserves.get(k[0], 0) for k in state.genesis.settlement_asset.tokens
@@ -104,7 +116,7 @@ def get_published_ledger(
         ReserveTotal(*k, collateral.get(k, 0), pending.get(k, 0), cash.get(k, 0), paid.get(k, 0))
         for k in keys
     )
-    return PublishedLedger(tuple(state.defaults), state.insurance_fund, reserves)
+    return PublishedLedger(tuple(state.defaults), state.insurance_fund, reserves, reported_cash)
 
 
 def hash_published_ledger(data: bytes) -> bytes:

@@ -1,17 +1,18 @@
 """The state root: accounts Merkle root bound to a hash of the global records.
 
 ``state_root = H(0x03 || accounts_root || globals_hash)`` with
-``globals_hash = H(0x06 || market_hash || configuration_hash || roles_hash ||
-ledger_hash || H(globals))``: what the solvency rows are computed from besides the genesis is two
-leaves of their own, the market (``clearing.risk.solvency.SolvencyMarket``: height,
-block time, marks, index prices) and the configuration in force (its governed
-sections as canonical JSON, ``clearing.governance.configuration.encode_configuration``:
-instruments, risk parameters, ...), and a third leaf is who clears through whom
-(``clearing.published_roles``), and a fourth what a report publishes of the ledger (the
-epoch's defaults and the insurance fund, ``clearing.published_ledger``), so a report
-proves all four under the root with their hashes and the configuration's, roles' and
-ledger's bytes (``MarketProof``) and publishes nothing else of the globals (they hold
-pending withdrawals). Accounts are leaves
+``globals_hash = H(0x07 || market_hash || configuration_hash || roles_hash ||
+ledger_hash || reported_hash || H(globals))``: what the solvency rows are computed from
+besides the genesis is two leaves of their own, the market
+(``clearing.risk.solvency.SolvencyMarket``: height, block time, marks, index prices) and
+the configuration in force (its governed sections as canonical JSON,
+``clearing.governance.configuration.encode_configuration``: instruments, risk parameters,
+...), and a third leaf is who clears through whom (``clearing.published_roles``), a
+fourth what a report publishes of the ledger (the epoch's defaults, the insurance fund,
+the reserves, the reported cash: ``clearing.published_ledger``) and a fifth the accounts
+a report must cover (``clearing.reported_accounts``), so a report proves all five under
+the root with their hashes and the bytes of all but the market (``MarketProof``) and
+publishes nothing else of the globals (they hold pending withdrawals). Accounts are leaves
 keyed by member address with value ``encode_account(member)`` (msgpack, fixed
 field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
@@ -61,6 +62,15 @@ from clearing.published_roles import (
 )
 from clearing.replay_protection import get_replay_fields
 from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
+from clearing.reported_accounts import (
+    MAX_REPORTED_ACCOUNTS_BYTES,
+    AccountKey,
+    ReportedAccounts,
+    add_insurance_fund,
+    get_member_reported,
+    get_reported_accounts,
+    hash_reported_accounts,
+)
 from clearing.risk.solvency import SolvencyMarket, get_solvency_market
 from clearing.state import ClearingState, Member
 from clearing.validator_set import get_validator_fields
@@ -77,8 +87,9 @@ ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin
 GLOBALS_VERSION = 13  # 13: the epoch's defaults in the published ledger's leaf, not here
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
-# 6: the published ledger; 5: the published roles; 4 had market, configuration, records
-GLOBALS_PREFIX = b"\x06"
+# 7: the reported accounts; 6: the published ledger; 5: the published roles; 4 had market,
+# configuration, records
+GLOBALS_PREFIX = b"\x07"
 MARKET_DOMAIN = b"clearnode-market-v1"
 CONFIGURATION_DOMAIN = b"clearnode-configuration-v1"
 
@@ -180,6 +191,12 @@ class RootCache:
     # ledger's reserves, kept with the dirty members instead of summed over all each block
     collateral: dict[bytes, dict[CollateralKey, int]] = field(default_factory=dict)
     collateral_totals: dict[CollateralKey, int] = field(default_factory=dict)
+    # each member's reported accounts and their cash, and over all members: the reported
+    # accounts' leaf, encoded again only when an account enters or leaves the list
+    reported: dict[bytes, tuple[tuple[AccountKey, ...], int]] = field(default_factory=dict)
+    reported_keys: set[AccountKey] = field(default_factory=set)
+    reported_cash: int = 0
+    reported_leaf: tuple[bytes, bytes] | None = None  # (encoding, hash)
 
 
 ROOT_CACHE: DerivedKey[RootCache] = DerivedKey("root")
@@ -196,7 +213,7 @@ def _get_cache(state: ClearingState) -> RootCache:
 
 def _get_tree(state: ClearingState) -> MerkleTree:
     """The cached accounts tree with every dirty member re-encoded (and its collateral
-    counted again)."""
+    and reported accounts counted again)."""
     cache = _get_cache(state)
     tree = cache.accounts
     totals = cache.collateral_totals
@@ -210,8 +227,21 @@ def _get_tree(state: ClearingState) -> MerkleTree:
             totals[key] = totals.get(key, 0) + quanta
         if held:
             cache.collateral[address] = held
+        _count_reported(cache, address, member)
     state.dirty.clear()
     return tree
+
+
+def _count_reported(cache: RootCache, address: bytes, member: Member) -> None:
+    old_keys, old_cash = cache.reported.pop(address, ((), 0))
+    keys, cash = get_member_reported(address, member)
+    cache.reported_cash += cash - old_cash
+    if keys != old_keys:
+        cache.reported_keys.difference_update(old_keys)
+        cache.reported_keys.update(keys)
+        cache.reported_leaf = None
+    if keys:
+        cache.reported[address] = keys, cash
 
 
 def _get_member_collateral(member: Member) -> dict[CollateralKey, int]:
@@ -223,8 +253,20 @@ def _get_member_collateral(member: Member) -> dict[CollateralKey, int]:
 
 
 def _get_ledger(state: ClearingState) -> PublishedLedger:
-    _get_tree(state)  # brings the collateral totals up to date
-    return get_published_ledger(state, _get_cache(state).collateral_totals)
+    _get_tree(state)  # brings the collateral totals and the reported cash up to date
+    cache = _get_cache(state)
+    cash = add_insurance_fund(state, cache.reported_keys, cache.reported_cash)
+    return get_published_ledger(state, cache.collateral_totals, cash)
+
+
+def _get_reported_leaf(state: ClearingState) -> tuple[bytes, bytes]:
+    """The reported accounts' bytes and their hash."""
+    _get_tree(state)
+    cache = _get_cache(state)
+    if cache.reported_leaf is None:
+        data = ReportedAccounts(tuple(sorted(cache.reported_keys))).encode()
+        cache.reported_leaf = data, hash_reported_accounts(data)
+    return cache.reported_leaf
 
 
 def _get_records_hash(state: ClearingState) -> bytes:
@@ -238,6 +280,7 @@ def _get_globals_hash(state: ClearingState) -> bytes:
         get_configuration_leaf(state)[1],
         hash_published_roles(get_published_roles(state).encode()),
         hash_published_ledger(_get_ledger(state).encode()),
+        _get_reported_leaf(state)[1],
         _get_records_hash(state),
     )
 
@@ -265,14 +308,14 @@ def compute_globals_hash(
     configuration_hash: bytes,
     roles_hash: bytes,
     ledger_hash: bytes,
+    reported_hash: bytes,
     records_hash: bytes,
 ) -> bytes:
     """The published roles and the insurance fund are also among the records (with what
     is not published): hashed twice, so that the records keep one encoding for the root
     and snapshots."""
-    return hashlib.sha256(
-        GLOBALS_PREFIX + market_hash + configuration_hash + roles_hash + ledger_hash + records_hash
-    ).digest()
+    leaves = market_hash + configuration_hash + roles_hash + ledger_hash + reported_hash
+    return hashlib.sha256(GLOBALS_PREFIX + leaves + records_hash).digest()
 
 
 def compute_root(accounts_root: bytes, globals_hash: bytes) -> bytes:
@@ -296,10 +339,12 @@ def compute_state_root_from_scratch(state: ClearingState) -> bytes:
     market_hash = hash_market(get_solvency_market(state))
     configuration_hash = hash_configuration(encode_configuration(state.genesis))
     roles_hash = hash_published_roles(get_published_roles(state).encode())
-    ledger = get_published_ledger(state, get_collateral_quanta(state))
+    reported, reported_cash = get_reported_accounts(state)
+    ledger = get_published_ledger(state, get_collateral_quanta(state), reported_cash)
     ledger_hash = hash_published_ledger(ledger.encode())
+    reported_hash = hash_reported_accounts(reported.encode())
     globals_hash = compute_globals_hash(
-        market_hash, configuration_hash, roles_hash, ledger_hash, records_hash
+        market_hash, configuration_hash, roles_hash, ledger_hash, reported_hash, records_hash
     )
     return compute_root(tree.root(), globals_hash)
 
@@ -365,13 +410,15 @@ class MarketProof(Declared):
     """What, with a market, gives the state root: the accounts root, the configuration in
     force (its bytes, ``encode_configuration``: what the statement's rows are computed
     from besides the market), the published roles' bytes (who clears through whom), the
-    published ledger's bytes (the epoch's defaults, the insurance fund) and the hash of
-    the other global records."""
+    published ledger's bytes (the epoch's defaults, the insurance fund, the reserves, the
+    reported cash), the reported accounts' bytes (every account a report must cover) and
+    the hash of the other global records."""
 
     accounts_root: Hash
     configuration: Annotated[bytes, Bytes(max_length=MAX_CONFIGURATION_BYTES)]
     roles: Annotated[bytes, Bytes(max_length=MAX_PUBLISHED_ROLES_BYTES)]
     ledger: Annotated[bytes, Bytes(max_length=MAX_PUBLISHED_LEDGER_BYTES)]
+    reported_accounts: Annotated[bytes, Bytes(max_length=MAX_REPORTED_ACCOUNTS_BYTES)]
     records_hash: Hash
 
     def get_configuration_hash(self) -> bytes:
@@ -379,10 +426,11 @@ class MarketProof(Declared):
 
     def get_root(self, market: SolvencyMarket) -> bytes:
         """The state root under which this proves ``market``, its configuration, the
-        published roles and the published ledger."""
+        published roles, the published ledger and the reported accounts."""
         globals_hash = compute_globals_hash(
             hash_market(market), self.get_configuration_hash(), hash_published_roles(self.roles),
-            hash_published_ledger(self.ledger), self.records_hash,
+            hash_published_ledger(self.ledger), hash_reported_accounts(self.reported_accounts),
+            self.records_hash,
         )  # fmt: skip
         return compute_root(self.accounts_root, globals_hash)
 
@@ -393,5 +441,8 @@ def get_market_proof(state: ClearingState) -> MarketProof:
     configuration, _ = get_configuration_leaf(state)
     roles = get_published_roles(state).encode()
     ledger = _get_ledger(state).encode()
+    reported, _ = _get_reported_leaf(state)
     accounts_root = _get_tree(state).root()
-    return MarketProof(accounts_root, configuration, roles, ledger, _get_records_hash(state))
+    return MarketProof(
+        accounts_root, configuration, roles, ledger, reported, _get_records_hash(state)
+    )

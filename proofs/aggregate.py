@@ -1,8 +1,11 @@
 """Aggregate checks from published sums of blinding factors.
 
 For every position label:   Σ_accounts C(q_i) = T_i·G + B_i·H  with T_i + D_i = 0
-For every collateral label: Σ_accounts C(a_k) = T_k·G + B_k·H  (T_k + D_k is compared by
-the member with the vault balance it reads on that chain).
+For every collateral label: Σ_accounts C(a_k) = T_k·G + B_k·H  (T_k + D_k is the ledger's
+collateral under the state root, proofs/reserves.py, which a member compares with the
+vault balance it reads on that chain)
+For the cash:               Σ_accounts C(c) = T·G + B·H  (T + D is the cash of every
+reported account under the state root, proofs/coverage.py).
 The sums run over the proven accounts; D is the sum over the accounts in default,
 whose inputs the report publishes in the clear (so the book is flat exactly when
 the proven and the published positions cancel).
@@ -15,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from clearing.risk.solvency import COLLATERAL_PREFIX, POSITION_PREFIX
+from clearing.risk.solvency import CASH_LABEL, COLLATERAL_PREFIX, POSITION_PREFIX
 from proofs.errors import ProofsError
 from proofs.group import P, R
 from proofs.pedersen import Generators
@@ -36,7 +39,7 @@ class AggregateEntry:
 
 
 def is_aggregated(label: str) -> bool:
-    return label.startswith((COLLATERAL_PREFIX, POSITION_PREFIX))
+    return label == CASH_LABEL or label.startswith((COLLATERAL_PREFIX, POSITION_PREFIX))
 
 
 def compute_aggregates(
@@ -45,8 +48,8 @@ def compute_aggregates(
     blindings: Sequence[Sequence[int]],
     in_clear: Sequence[Sequence[int]] = (),
 ) -> tuple[AggregateEntry, ...]:
-    """The entries for every position and collateral label, in label order, over the
-    proven accounts' ``inputs``; ``in_clear`` are the published ones.
+    """The entries for the cash and every position and collateral label, in label order,
+    over the proven accounts' ``inputs``; ``in_clear`` are the published ones.
 
     Raises AggregateError if some instrument's positions do not sum to zero."""
     entries = []

@@ -11,6 +11,7 @@ house's cash with the ledger's insurance fund added, as the prover adds it).
 
 from __future__ import annotations
 
+from clearing.default.house import HOUSE
 from clearing.merkle import compute_root_from_proof, hash_leaf
 from clearing.published_ledger import PublishedLedger
 from clearing.risk.solvency import get_labelled_holdings
@@ -18,7 +19,7 @@ from clearing.snapshot import decode_member
 from clearing.state import Member
 from lightclient.codec import DecodeError
 from proofs.member_account import compare_holdings
-from proofs.report import HOUSE_KEY, DefaultAccount, Report, Verdict, describe_default
+from proofs.report import DefaultAccount, Report, Verdict, describe_default
 
 
 def check_disclosed(report: Report) -> Verdict:
@@ -77,7 +78,7 @@ def check_in_default_accounts(report: Report, ledger: PublishedLedger) -> list[s
                             "sub-account")  # fmt: skip
             continue
         holdings = get_labelled_holdings(account)
-        if entry.key == HOUSE_KEY:  # the prover adds the insurance fund to the house's cash
+        if entry.key == HOUSE:  # the prover adds the insurance fund to the house's cash
             cash = holdings.pop("cash", 0) + ledger.insurance_fund
             holdings.update({"cash": cash} if cash else {})
         labels = report.statement.input_labels

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from clearing.risk.solvency import get_labelled_holdings, is_reported
+from clearing.reported_accounts import is_reported
+from clearing.risk.solvency import get_labelled_holdings
 from proofs.account_proof import AccountProofError, check_account_proof
 from proofs.openings import MemberOpenings
 from proofs.report import Report, Verdict
@@ -61,7 +62,7 @@ def check_member_account(report: Report, openings: MemberOpenings) -> Verdict:
     opened = {a.subaccount: a.values for a in openings.accounts}
     for sub, account in sorted(member.sub_accounts.items()):
         name = f"account 0x{openings.owner.hex()}/{sub}"
-        if not is_reported(account):
+        if not is_reported((openings.owner, sub), account):
             continue
         values = opened.pop(sub, None)
         if values is None:

@@ -12,12 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from clearing.reported_accounts import AccountKey
 from clearing.risk.solvency import POSITION_PREFIX
 from proofs.account_proof import AccountProofError, AccountProofFile
 from proofs.errors import ReportDecodeError
 from proofs.group import P, R
 from proofs.pedersen import Generators
-from proofs.report import AccountKey, Report, Verdict, get_blindings
+from proofs.report import Report, Verdict, get_blindings
 from proofs.statement import SolvencyStatement
 
 OPENINGS_VERSION = 1

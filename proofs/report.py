@@ -22,7 +22,9 @@ from typing import Any
 import msgpack
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from clearing.default.house import HOUSE
 from clearing.report_commitment import compute_report_signing_bytes
+from clearing.reported_accounts import AccountKey
 from clearing.risk.solvency import COLLATERAL_PREFIX, SolvencyMarket
 from clearing.root import AccountProof, MarketProof
 from clearing.state import DEFAULT_LAYERS, DefaultRecord, is_in_default_order
@@ -61,7 +63,9 @@ from proofs.statement import (
     verify_solvency_batch,
 )
 
-REPORT_VERSION = 9
+REPORT_VERSION = 10
+# 10: the accounts a report must cover and their cash under the state root (the market
+# proof's reported accounts and ledger), the cash aggregated as collateral and positions;
 # 9: the defaults and the insurance fund in the market proof (the published ledger), the
 # account record of each owner in default with its path to the accounts root;
 # 8: the published roles (clearing members, their clients) in the market proof;
@@ -73,9 +77,13 @@ BLINDING_DOMAIN = b"clearnode-blinding-v1"
 MAX_UINT64 = (1 << 64) - 1
 MIN_INT64 = -(1 << 63)  # a published total may be negative once accounts in default are apart
 
-AccountKey = tuple[bytes, int]  # (owner EVM address, sub-account)
 ProofResult = tuple[tuple[bytes, ...], bytes]
 MapFn = Callable[[Callable[["ProofJob"], ProofResult], Iterable["ProofJob"]], Iterator[ProofResult]]
+
+
+def describe_account(key: AccountKey) -> str:
+    owner, sub = key
+    return f"account 0x{owner.hex()}/{sub}"
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,7 @@ class AccountEntry:
         return (self.owner, self.subaccount)
 
     def describe(self) -> str:
-        return f"account 0x{self.owner.hex()}/{self.subaccount}"
+        return describe_account(self.key)
 
 
 @dataclass(frozen=True)
@@ -109,10 +117,9 @@ class DefaultEntry:
         return (self.owner, self.subaccount)
 
     def describe(self) -> str:
-        return f"account 0x{self.owner.hex()}/{self.subaccount}"
+        return describe_account(self.key)
 
 
-HOUSE_KEY: AccountKey = (bytes(20), 0)  # the clearing house's account (clearing: HOUSE)
 MAX_PROOF_STEPS = 64  # an accounts tree of 2^64 leaves
 
 
@@ -205,6 +212,17 @@ class Report:
 
     def get_context(self, entry: AccountEntry) -> bytes:
         return compute_account_context(self.version, self.epoch, self.state_root, entry.key)
+
+    def get_total(self, label: str) -> int | None:
+        """What every account holds of `label`: the proven accounts' aggregate plus the
+        inputs published of the accounts in default; None without that aggregate or that
+        label in the statement (the aggregates check fails such a report, naming it)."""
+        labels = self.statement.input_labels
+        entry = next((e for e in self.aggregates if e.label == label), None)
+        if entry is None or label not in labels:
+            return None
+        column = labels.index(label)
+        return entry.total + sum(d.inputs[column] for d in self.in_default)
 
 
 def compute_account_context(version: int, epoch: int, state_root: bytes, key: AccountKey) -> bytes:
@@ -663,7 +681,7 @@ def describe_in_default(report: Report) -> list[str]:
         except StatementError:
             continue
         lines.append(f"{entry.describe()} in default, listed in the clear: equity {equity}")
-    house = next((d for d in report.in_default if d.key == HOUSE_KEY), None)
+    house = next((d for d in report.in_default if d.key == HOUSE), None)
     if house is None:
         lines.append("the clearing house is whole: its account is proven or empty")
         return lines
@@ -733,6 +751,8 @@ REFUSED_VERSIONS = {
     7: "it does not carry the clearing members and their clients, so it cannot show each "
     "clearing member's house and client accounts",
     8: "nothing ties its defaults and its accounts in default to the state root",
+    9: "nothing shows it covers every account under the state root: it could leave out "
+    "an insolvent account",
 }
 
 

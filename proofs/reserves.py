@@ -55,14 +55,12 @@ def get_collateral_quanta(report: Report) -> dict[tuple[int, bytes], int]:
     """Quanta of each (chain, token) over every account: proven plus in default. An
     aggregate whose label the statement lacks, or that names no chain and token, is left
     out: the aggregates check fails such a report, naming it."""
-    column = {label: j for j, label in enumerate(report.statement.input_labels)}
     totals: dict[tuple[int, bytes], int] = {}
     for entry in report.aggregates:
         key = parse_collateral_label(entry.label)
-        if key is None or entry.label not in column:
-            continue
-        index = column[entry.label]
-        totals[key] = entry.total + sum(d.inputs[index] for d in report.in_default)
+        total = report.get_total(entry.label)
+        if key is not None and total is not None:
+            totals[key] = total
     return totals
 
 

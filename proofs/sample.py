@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from clearing.published_ledger import PublishedLedger, ReserveTotal
 from clearing.published_roles import PublishedRoles
+from clearing.reported_accounts import AccountKey, ReportedAccounts
 from clearing.risk.solvency import (
     COLLATERAL_PREFIX,
     SolvencyMarket,
@@ -16,7 +17,6 @@ from clearing.risk.solvency import (
     parse_collateral_label,
 )
 from clearing.root import MarketProof
-from proofs.report import AccountKey
 
 K_NUM, K_DEN = 3, 4  # maintenance margin = 3/4 of initial margin
 # A sample form is drawn at random, not computed from a genesis: the market it is
@@ -31,7 +31,8 @@ SAMPLE_MARKET_PROOF = MarketProof(
     bytes(range(32)),
     SAMPLE_CONFIGURATION,
     PublishedRoles((), ()).encode(),
-    PublishedLedger((), 0, ()).encode(),
+    PublishedLedger((), 0, (), 0).encode(),
+    ReportedAccounts(()).encode(),
     bytes(range(32, 64)),
 )
 SAMPLE_STATE_ROOT = SAMPLE_MARKET_PROOF.get_root(SAMPLE_MARKET)
@@ -80,16 +81,18 @@ def make_sample_book(form: SampleForm, accounts: int, seed: int) -> dict[Account
     return book
 
 
-def with_sample_reserves(
+def with_sample_ledger(
     proof: MarketProof, form: SampleForm, book: dict[AccountKey, list[int]]
 ) -> MarketProof:
-    """`proof` whose published ledger commits `book`'s collateral per token (nothing
-    pending, no settlement cash): the reserves a ledger holding that book publishes."""
+    """`proof` whose published ledger and reported accounts commit `book`: its accounts,
+    their cash, and their collateral per token (nothing pending, no settlement cash)."""
     reserves = []
     for index, label in enumerate(form.input_labels):
         key = parse_collateral_label(label)
         if key is not None:
             held = sum(inputs[index] for inputs in book.values())
             reserves.append(ReserveTotal(*key, held, 0, 0, 0))
-    ledger = PublishedLedger((), 0, tuple(sorted(reserves, key=lambda r: r.key)))
-    return dataclasses.replace(proof, ledger=ledger.encode())
+    cash = sum(inputs[0] for inputs in book.values())
+    ledger = PublishedLedger((), 0, tuple(sorted(reserves, key=lambda r: r.key)), cash)
+    reported = ReportedAccounts(tuple(sorted(book)))
+    return dataclasses.replace(proof, ledger=ledger.encode(), reported_accounts=reported.encode())

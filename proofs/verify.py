@@ -32,6 +32,7 @@ from lightclient.anchor import Checkpoint, Trust
 from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
 from proofs.backends import get_backend, get_backend_names, get_fastest
 from proofs.clearing_members import check_clearing_members
+from proofs.coverage import check_coverage
 from proofs.disclosed import check_disclosed
 from proofs.errors import ReportDecodeError
 from proofs.member_account import check_member_account
@@ -553,6 +554,7 @@ def get_sections(
         ("reserves", check_reserves(report, genesis, readings or {})),
         ("clearing members", check_clearing_members(report)),
         ("defaults and accounts in default", check_disclosed(report)),
+        ("accounts covered", check_coverage(report)),
     ]
     if member is not None:
         if isinstance(openings, MemberOpenings):

@@ -48,7 +48,6 @@ from clearing.risk.solvency import (
     SolvencyForm,
     SolvencyMarket,
     get_solvency_form,
-    get_solvency_inputs,
     get_solvency_market,
 )
 from clearing.state import (
@@ -342,11 +341,6 @@ def _check_market_ids(kind: str, prices: PriceList, expected: Iterable[str]) -> 
 def get_haircut_weights(state: ClearingState) -> dict[CollateralKey, int]:
     """Value per quantum of every collateral token at the current index prices."""
     return {key: get_value_per_quantum(state, key) for key in state.collateral_tokens}
-
-
-def get_state_solvency_inputs(form: SolvencyForm, account: SubAccount) -> tuple[int, ...]:
-    """The committed vector of one sub-account under ``form``."""
-    return get_solvency_inputs(form, account.cash, account.collateral, get_quantities(account))
 
 
 def get_member_risk(

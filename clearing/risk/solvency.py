@@ -29,6 +29,7 @@ from clearing.risk.arrays import RiskArrays
 from clearing.state import ClearingState, SubAccount
 from lightclient.records import Declared, Uint, declare_record
 
+CASH_LABEL = "cash"
 COLLATERAL_PREFIX = "collateral:"
 POSITION_PREFIX = "position:"
 
@@ -96,15 +97,10 @@ def get_position_label(instrument_id: str) -> str:
     return f"{POSITION_PREFIX}{instrument_id}"
 
 
-def is_reported(account: SubAccount) -> bool:
-    """Whether a report commits to this sub-account: anything held, or any position."""
-    return bool(account.cash or account.collateral or account.positions)
-
-
 def get_labelled_holdings(account: SubAccount) -> dict[str, int]:
     """What a sub-account holds, by solvency label (zero entries left out): how anyone
     holding the account's record reads the values its commitments must open to."""
-    holdings = {"cash": account.cash} if account.cash else {}
+    holdings = {CASH_LABEL: account.cash} if account.cash else {}
     holdings.update((get_collateral_label(k), q) for k, q in account.collateral.items() if q)
     holdings.update(
         (get_position_label(iid), p.quantity) for iid, p in account.positions.items() if p.quantity
@@ -121,7 +117,7 @@ def get_solvency_form(
 ) -> SolvencyForm:
     """Rows over (cash, collateral quanta in ``collateral_keys`` order, lots by sorted id)."""
     labels = (
-        "cash",
+        CASH_LABEL,
         *(get_collateral_label(key) for key in collateral_keys),
         *(get_position_label(iid) for iid in arrays.instrument_ids),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from node.reports.inputs import AccountKey
+from clearing.reported_accounts import AccountKey
 
 
 def assign_accounts(

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.attestation import Attestation, compute_signing_bytes, is_valid_signature
 from clearing.report_commitment import REPORT_HASH_BYTES, compute_report_signing_bytes
+from clearing.reported_accounts import AccountKey
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
 from clearing.validator_set import get_voting_powers
@@ -58,7 +59,7 @@ from lightclient.records import (
     declare_record,
 )
 from node.p2p import Topic
-from proofs.report import AccountKey, Report, ValidatorSignature, decode_report
+from proofs.report import Report, ValidatorSignature, decode_report
 
 REPORTS = "reports"
 REPORTS_VERSION = 2  # 1 carried two signatures per share

@@ -1,36 +1,28 @@
 """The state -> report inputs function (shared with the devnet).
 
-Every non-empty sub-account of every member is one committed vector; the
-clearing house's account (INSURANCE_MEMBER, sub-account 0) is included with the
-insurance fund in its cash, because its positions keep the book flat. The
-sub-accounts that defaulted during the epoch are published in the clear with
-how the waterfall covered each (``state.defaults``: only this epoch's at its
-last block).
+Every account the state root lists as reported (``clearing.reported_accounts``: every
+non-empty sub-account, and the clearing house's with the insurance fund in its cash) is
+one committed vector. The sub-accounts that defaulted during the epoch are published in
+the clear with how the waterfall covered each (``state.defaults``: only this epoch's at
+its last block).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from clearing.risk.engine import (
-    INSURANCE_MEMBER,
-    compute_market_solvency_form,
-    get_quantities,
-    get_state_solvency_inputs,
-)
+from clearing.reported_accounts import AccountKey, get_reported_cash, is_reported
+from clearing.risk.engine import compute_market_solvency_form, get_quantities
 from clearing.risk.solvency import (
     SolvencyForm,
     SolvencyMarket,
     get_solvency_inputs,
     get_solvency_market,
-    is_reported,
 )
 from clearing.root import AccountProof, MarketProof, get_account_proofs, get_market_proof
 from clearing.state import ClearingState, DefaultRecord
 from clearing.validator_set import get_active_validators
 from proofs.report import VotingPower
-
-AccountKey = tuple[bytes, int]
 
 
 @dataclass(frozen=True)
@@ -64,20 +56,14 @@ def get_report_accounts(
     state: ClearingState, form: SolvencyForm
 ) -> dict[AccountKey, tuple[int, ...]]:
     """The committed vector of every account the report of this state covers."""
-    accounts = {
-        (address, sub): get_state_solvency_inputs(form, account)
-        for address, record in state.members.items()
-        if address != INSURANCE_MEMBER
-        for sub, account in record.sub_accounts.items()
-        if is_reported(account)
-    }
-    house = state.members.get(INSURANCE_MEMBER)
-    if house is not None and 0 in house.sub_accounts:
-        account = house.sub_accounts[0]
-        cash = account.cash + state.insurance_fund
-        accounts[(INSURANCE_MEMBER, 0)] = get_solvency_inputs(
-            form, cash, account.collateral, get_quantities(account)
-        )
+    accounts = {}
+    for address, record in state.members.items():
+        for sub, account in record.sub_accounts.items():
+            key = (address, sub)
+            if is_reported(key, account):
+                cash = get_reported_cash(state, key, account)
+                quantities = get_quantities(account)
+                accounts[key] = get_solvency_inputs(form, cash, account.collateral, quantities)
     return accounts
 
 

@@ -29,8 +29,8 @@ from collections.abc import Iterable, Mapping
 
 import trio
 
+from clearing.reported_accounts import AccountKey
 from node.reports.gossip import ProofShare
-from node.reports.inputs import AccountKey
 
 
 class ProofShareRefused(ValueError):

@@ -24,9 +24,9 @@ from clearing.risk.solvency import SolvencyMarket
 from clearing.root import AccountProof, MarketProof
 from node.reports.inputs import ReportInputs
 
-# 6 had no published ledger, 5 no published roles, 4 no configuration, 3 no account
-# proofs, 2 no market, 1 no chain id
-INPUTS_VERSION = 7
+# 7 had no reported accounts, 6 no published ledger, 5 no published roles, 4 no
+# configuration, 3 no account proofs, 2 no market, 1 no chain id
+INPUTS_VERSION = 8
 FILE_PATTERN = re.compile(r"^epoch-(\d+)\.")
 
 

@@ -35,8 +35,9 @@ from typing import Any, BinaryIO, Protocol
 
 import trio
 
+from clearing.reported_accounts import AccountKey
 from node.framing import HEADER_BYTES, FrameError, FrameReader, encode_frame
-from node.reports.inputs import AccountKey, ReportInputs
+from node.reports.inputs import ReportInputs
 from proofs.errors import ProofsError
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators

@@ -1,14 +1,15 @@
 """The latest solvency report's verdict, checked by this node as any member would.
 
 Each newly stored report is verified once, in a worker thread (a batch of all
-accounts' proofs), with the public checks of `clearnode verify --genesis`:
-validator quorum over the set that checked its commitment (followed from the genesis
-set through the validator-set changes this node's anchor carries), the state root
-followed to the chain (this node's anchor), every solvency proof, the aggregates, the
-market under the state root and the statement recomputed from the genesis;
-and its hash is compared with the one committed in a block. The verdict is display only: a
-failure of the verifier itself (a bug) is logged and shown, never allowed to
-stop the node.
+accounts' proofs), with the public checks of `clearnode verify --genesis`
+(`proofs.verify.get_sections`): validator quorum over the set that checked its
+commitment (followed from the genesis set through the validator-set changes this node's
+anchor carries), every solvency proof, the aggregates, the market under the state root
+and the statement recomputed from the genesis, the collateral against the ledger's, the
+clearing members, the defaults and accounts in default, and every account under the
+root covered; and its hash is compared with the one committed in a block. The verdict
+is display only: a failure of the verifier itself (a bug) is logged and shown, never
+allowed to stop the node.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import trio
 
-from clearing.genesis import DEFAULT_ENGINE, Genesis
+from clearing.genesis import Genesis
 from clearing.state import ClearingState
 from clearing.validator_set import has_power
 from node.reports.anchor import get_served_report
@@ -28,8 +29,8 @@ from node.storage import NodeStore
 from proofs.errors import ReportDecodeError
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
-from proofs.recompute import check_statement
-from proofs.report import VotingPower, decode_report, verify_report
+from proofs.report import VotingPower, decode_report
+from proofs.verify import get_sections
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,8 @@ def check_report(
         report = decode_report(encoded)
     except ReportDecodeError as exc:
         return {"verdict": "INVALID", "failures": [f"undecodable: {exc}"]}
-    engine = DEFAULT_ENGINE if genesis is None else genesis.engine
-    verdict = verify_report(get_generators(FAST), report, validators, chain_id, engine=engine)
-    failures = [*verdict.failures, *check_statement(report, genesis).failures]
+    sections = get_sections(get_generators(FAST), report, validators, chain_id, genesis)
+    failures = [failure for _, verdict in sections for failure in verdict.failures]
     report_hash = report.get_hash()
     if committed_hash is None:
         failures.append("its hash is not committed in a block yet")

@@ -6,6 +6,8 @@ decode canonically only."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -76,11 +78,11 @@ def test_only_canonical_bytes_decode() -> None:
     box = new_sandbox()
     box.apply([box.credit(ALICE.address, WETH, 5)])
     ledger = ledger_of(box)
-    swapped = PublishedLedger(ledger.defaults, ledger.insurance_fund, ledger.reserves[::-1])
+    swapped = replace(ledger, reserves=ledger.reserves[::-1])
     assert len(ledger.reserves) > 1
     with pytest.raises(DecodeError, match="reserves"):
         PublishedLedger.decode(swapped.encode())
     data = ledger.encode()
-    assert data[:2] == b"\x94\x01"  # [version 1, ...]: the version as a uint8 is not canonical
+    assert data[:2] == b"\x95\x02"  # [version 2, ...]: the version as a uint8 is not canonical
     with pytest.raises(DecodeError, match="not canonical"):
-        PublishedLedger.decode(b"\x94\xcc\x01" + data[2:])
+        PublishedLedger.decode(b"\x95\xcc\x02" + data[2:])

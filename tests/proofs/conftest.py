@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from clearing.reported_accounts import AccountKey
 from proofs.native_group import FAST
 from proofs.pedersen import Generators, get_generators
 from proofs.report import (
-    AccountKey,
     Report,
     VotingPower,
     add_signatures,
@@ -23,7 +23,7 @@ from proofs.sample import (
     SampleForm,
     make_sample_book,
     make_sample_form,
-    with_sample_reserves,
+    with_sample_ledger,
 )
 from tests.lightclient.support import anchor_report
 
@@ -32,7 +32,7 @@ CHAIN_ID = 4242
 EPOCH = 42
 FORM = make_sample_form(collaterals=2, instruments=3, scenarios=4, seed=1)
 BOOK = make_sample_book(FORM, accounts=4, seed=2)
-MARKET_PROOF = with_sample_reserves(SAMPLE_MARKET_PROOF, FORM, BOOK)  # the book's reserves
+MARKET_PROOF = with_sample_ledger(SAMPLE_MARKET_PROOF, FORM, BOOK)  # the book's reserves
 STATE_ROOT = MARKET_PROOF.get_root(SAMPLE_MARKET)
 
 

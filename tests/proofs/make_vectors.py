@@ -23,9 +23,9 @@ from proofs.report import VotingPower, add_signatures, build_report, sign_report
 from proofs.sample import (
     SAMPLE_MARKET,
     SAMPLE_MARKET_PROOF,
-    SAMPLE_STATE_ROOT,
     make_sample_book,
     make_sample_form,
+    with_sample_ledger,
 )
 from proofs.transcript import Transcript
 from tests.lightclient.support import anchor_report
@@ -33,7 +33,7 @@ from tests.lightclient.support import anchor_report
 VECTORS = Path(__file__).parent / "vectors"
 COMMITMENT_CASES = [(0, 0), (1, 0), (0, 1), (42, 7), (-1, 5), (2**64 - 1, 2**200 + 3)]
 RANGE_VALUES, RANGE_BLINDINGS, RANGE_BITS = [5, 250, 0], [11, 22, 33], 8
-REPORT_SEED, REPORT_EPOCH, REPORT_ROOT = b"vector-seed", 7, SAMPLE_STATE_ROOT
+REPORT_SEED, REPORT_EPOCH = b"vector-seed", 7
 REPORT_CHAIN_ID = 31337
 REPORT_DEFAULTS = (
     DefaultRecord(65, bytes.fromhex("cd" * 20), 3, 1_000, 600, 150, 100, 80, 40, 25, 5),
@@ -102,10 +102,11 @@ def make_report_vectors() -> dict[str, Any]:
     gens = get_generators(FAST)
     form = make_sample_form(collaterals=1, instruments=2, scenarios=3, seed=5)
     book = make_sample_book(form, accounts=2, seed=6)
-    report = build_report(gens, REPORT_EPOCH, REPORT_ROOT, form, book, REPORT_SEED,
+    market_proof = with_sample_ledger(SAMPLE_MARKET_PROOF, form, book)
+    state_root = market_proof.get_root(SAMPLE_MARKET)
+    report = build_report(gens, REPORT_EPOCH, state_root, form, book, REPORT_SEED,
                           chain_id=REPORT_CHAIN_ID, market=SAMPLE_MARKET,
-                          market_proof=SAMPLE_MARKET_PROOF,
-                          defaults=REPORT_DEFAULTS)  # fmt: skip
+                          market_proof=market_proof, defaults=REPORT_DEFAULTS)  # fmt: skip
     keys = _report_keys()
     signed = add_signatures(report, [sign_report(report, k) for k in keys])
     report = anchor_report(signed, keys, power=1)
@@ -117,11 +118,11 @@ def make_report_vectors() -> dict[str, Any]:
         "seed": REPORT_SEED.hex(),
         "chain_id": REPORT_CHAIN_ID,
         "epoch": REPORT_EPOCH,
-        "state_root": REPORT_ROOT.hex(),
+        "state_root": state_root.hex(),
         "labels": list(form.input_labels),
         "rows": [list(r) for r in form.rows],
         "market": SAMPLE_MARKET.to_fields(),
-        "market_proof": [h.hex() for h in SAMPLE_MARKET_PROOF.to_fields()],
+        "market_proof": [h.hex() for h in market_proof.to_fields()],
         "accounts": [
             {"owner": o.hex(), "subaccount": s, "inputs": [str(x) for x in book[(o, s)]]}
             for (o, s) in sorted(book)

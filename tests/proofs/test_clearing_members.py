@@ -19,16 +19,18 @@ from proofs.clearing_members import (
 from proofs.report import Report
 from tests.node.reports.support import MEMBERS
 from tests.proofs.conftest import Fixture
-from tests.vectors.make_reports import OMNIBUS_CLIENT, SHORT, make_world
+from tests.vectors.make_reports import OMNIBUS_CLIENT, PAIR, SHORT, make_world
 
 M0, M2 = MEMBERS[0].address, MEMBERS[2].address
+INSOLVENT, COUNTERPARTY = PAIR[0].address, PAIR[1].address
 SEGREGATED, OMNIBUS = SegregationModel.SEGREGATED, SegregationModel.OMNIBUS
 
 
 @pytest.fixture(scope="module")
 def honest() -> Report:
     """Members 0 and 2 clear; the short (in default) is member 0's segregated client and
-    member 2 has an omnibus client without an account."""
+    member 2 has an omnibus client without an account. The offsetting pair clear for
+    themselves, one of them in default."""
     return make_world().honest
 
 
@@ -38,13 +40,17 @@ def test_each_member_shows_its_house_and_clients_and_a_client_in_default_its_gua
     verdict = check_clearing_members(honest)
     assert verdict.ok and not verdict.not_checked
     assert verdict.passed == [
-        "roles under the state root: 2 clearing members, 2 client accounts",
+        "roles under the state root: 4 clearing members, 2 client accounts",
+        f"clearing member 0x{INSOLVENT.hex()}: house: 0 sub-accounts proven solvent, 1 in "
+        "default; 0 client accounts (0 omnibus, 0 segregated)",
         f"clearing member 0x{M0.hex()}: house: 1 sub-account proven solvent; 1 client account "
         "(0 omnibus, 1 segregated), each margined on its own with its own collateral: 0 proven "
         "solvent, 1 in default",
         f"clearing member 0x{M2.hex()}: house: 1 sub-account proven solvent; 1 client account "
         "(1 omnibus, 0 segregated), each margined on its own with its own collateral: 0 proven "
         "solvent, 1 empty",
+        f"clearing member 0x{COUNTERPARTY.hex()}: house: 1 sub-account proven solvent; 0 client "
+        "accounts (0 omnibus, 0 segregated)",
         f"client 0x{SHORT.hex()} sub 0 (segregated) in default, equity 1000000: its own "
         f"collateral, then its clearing member 0x{M0.hex()}'s house, meet the shortfall before "
         "anything mutualised",
@@ -79,7 +85,7 @@ def test_a_member_without_clients_or_account_and_a_client_without_a_member(
     )
     detached = [(SHORT, NO_MEMBER, SEGREGATED)]
     assert describe_clearing_member(accounts, M0, detached).endswith("1 in default")
-    (entry,) = honest.in_default
+    entry = next(d for d in honest.in_default if d.owner == SHORT)
     assert describe_client_in_default(honest, entry, NO_MEMBER, SEGREGATED) == (
         f"client 0x{SHORT.hex()} sub 0 (segregated) in default, equity 1000000: no clearing "
         "member guarantees it; the waterfall meets it"

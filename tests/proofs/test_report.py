@@ -17,6 +17,7 @@ from clearing.report_commitment import (
     check_report_commitment,
     compute_report_signing_bytes,
 )
+from clearing.reported_accounts import AccountKey
 from clearing.state import DefaultRecord
 from devnet.sandbox import Sandbox
 from proofs.aggregate import AggregateEntry, AggregateError
@@ -26,7 +27,6 @@ from proofs.group import R
 from proofs.report import (
     REPORT_VERSION,
     AccountEntry,
-    AccountKey,
     Report,
     UnsupportedReportVersion,
     ValidatorSignature,
@@ -357,7 +357,7 @@ def test_a_version_6_report_without_its_configuration_is_refused_saying_why(
     signed: Fixture,
 ) -> None:
     fields = msgpack.unpackb(signed.report.encode())
-    accounts_root, _, _, _, records_hash = fields[10]
+    accounts_root, _, _, _, _, records_hash = fields[10]
     old = msgpack.packb([6, *fields[1:10], [accounts_root, records_hash], *fields[12:]],
                         use_bin_type=True)  # fmt: skip
     with pytest.raises(UnsupportedReportVersion) as info:
@@ -368,7 +368,7 @@ def test_a_version_6_report_without_its_configuration_is_refused_saying_why(
 
 def test_a_version_7_report_without_its_roles_is_refused_saying_why(signed: Fixture) -> None:
     fields = msgpack.unpackb(signed.report.encode())
-    accounts_root, configuration, _, _, records_hash = fields[10]
+    accounts_root, configuration, _, _, _, records_hash = fields[10]
     old = msgpack.packb([7, *fields[1:10], [accounts_root, configuration, records_hash],
                          *fields[12:]], use_bin_type=True)  # fmt: skip
     with pytest.raises(UnsupportedReportVersion, match="does not carry the clearing members"):
@@ -377,10 +377,21 @@ def test_a_version_7_report_without_its_roles_is_refused_saying_why(signed: Fixt
 
 def test_a_version_8_report_without_its_ledger_is_refused_saying_why(signed: Fixture) -> None:
     fields = msgpack.unpackb(signed.report.encode())
-    accounts_root, configuration, roles, _, records_hash = fields[10]
+    accounts_root, configuration, roles, _, _, records_hash = fields[10]
     old = msgpack.packb([8, *fields[1:10], [accounts_root, configuration, roles, records_hash],
                          *fields[12:]], use_bin_type=True)  # fmt: skip
     with pytest.raises(UnsupportedReportVersion, match="nothing ties its defaults"):
+        decode_report(old)
+
+
+def test_a_version_9_report_that_may_leave_accounts_out_is_refused_saying_why(
+    signed: Fixture,
+) -> None:
+    fields = msgpack.unpackb(signed.report.encode())
+    accounts_root, configuration, roles, ledger, _, records_hash = fields[10]
+    old = msgpack.packb([9, *fields[1:10], [accounts_root, configuration, roles, ledger,
+                         records_hash], *fields[11:]], use_bin_type=True)  # fmt: skip
+    with pytest.raises(UnsupportedReportVersion, match="could leave out an insolvent account"):
         decode_report(old)
 
 
@@ -406,7 +417,7 @@ def test_the_market_round_trips_and_a_malformed_one_is_a_decode_error(signed: Fi
         with pytest.raises(ReportDecodeError, match=f"market: .*{reason}"):
             decode_report(msgpack.packb(fields, use_bin_type=True))
     fields = msgpack.unpackb(signed.report.encode())
-    fields[10] = [bytes(32), b"{}", b"", b"", bytes(31)]
+    fields[10] = [bytes(32), b"{}", b"", b"", b"", bytes(31)]
     with pytest.raises(ReportDecodeError, match=r"market: .*records_hash"):
         decode_report(msgpack.packb(fields, use_bin_type=True))
 

@@ -46,7 +46,7 @@ def committed(report: Report, collateral_delta: int = 0) -> Report:
         ReserveTotal(c, t, q + collateral_delta, PENDING, CASH, PAID)
         for (c, t), q in sorted(get_collateral_quanta(report).items())
     )
-    ledger = PublishedLedger((), 0, reserves).encode()
+    ledger = PublishedLedger((), 0, reserves, 0).encode()
     return dataclasses.replace(
         report, market_proof=dataclasses.replace(report.market_proof, ledger=ledger)
     )

@@ -205,7 +205,8 @@ def make_vectors() -> dict[str, Vector]:
             ClientAccount.from_fields,
         ),
         "MarketProof": fields_vector(
-            MarketProof(HASH, b"{}", b"\x90", b"\x91\x01", KEY), MarketProof.from_fields
+            MarketProof(HASH, b"{}", b"\x90", b"\x91\x01", b"\x92\x01\x90", KEY),
+            MarketProof.from_fields,
         ),
         "Event": fields_vector(EVENT, Event.from_fields),
         "TxResult": fields_vector(

@@ -23,6 +23,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from clearing.default.house import HOUSE
 from clearing.genesis import parse_genesis
 from clearing.governance.changes import SetCollateralHaircut, make_risk_change
 from clearing.governance.configuration import apply_configuration, encode_configuration
@@ -31,6 +32,9 @@ from clearing.published_roles import PublishedRoles
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.root import compute_state_root, get_account_proof
 from clearing.state import DefaultRecord, get_sub_account_for_write
+from clearing.trade import Trade, sign_trade_batch
+from clearing.tx import TxRecord
+from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox
 from lightclient.anchor import SetChange
 from node.reports.inputs import ReportInputs, extract_report_inputs
@@ -40,7 +44,6 @@ from proofs.native_group import FAST
 from proofs.openings import get_member_openings
 from proofs.pedersen import get_generators
 from proofs.report import (
-    HOUSE_KEY,
     DefaultEntry,
     Report,
     add_signatures,
@@ -56,6 +59,8 @@ from tests.node.reports.support import (
     MARK,
     MEMBERS,
     SEED,
+    VENUE,
+    VENUE_KEY,
     funding_txs,
     run_verify,
     small_epoch_genesis,
@@ -66,6 +71,11 @@ REPORTS = Path(__file__).parent / "reports"
 EPOCH_LENGTH = 5
 SHORT = MEMBERS[1].address  # short 3 lots of BTC-PERP, below maintenance margin
 OMNIBUS_CLIENT = bytes([0x0C]) * 20  # member 2's client, without an account
+# Accounts the omission forgeries leave out (every one under the honest report's root):
+PAIR = [derive_member_key(f"offsetting-{n}") for n in range(2)]  # 0 sells 1 lot to 1, 0 insolvent
+CASH_ONLY = bytes([0x3C]) * 20  # 5,000 USD of negative cash, nothing else: in default
+LAST = bytes([0xFF]) * 20  # collateral only; the last account of the tree
+LATE = bytes([0x1A]) * 20  # collateral credited in the epoch's last block
 BTC = "position:BTC-PERP"
 WETH = "collateral:31337:0x" + "00" * 19 + "e1"
 OUTSIDER = Ed25519PrivateKey.from_private_bytes(bytes([7]) * 32)  # not a validator
@@ -95,7 +105,7 @@ def trading_chain() -> tuple[Sandbox, dict[str, Any]]:
     are clearing members; the short (member 1) is member 0's segregated client, and
     member 2 has an omnibus client with no account yet."""
     doc = small_epoch_genesis(EPOCH_LENGTH)
-    doc["clearing_members"] = ["0x" + m.address.hex() for m in (MEMBERS[0], MEMBERS[2])]
+    doc["clearing_members"] = ["0x" + m.address.hex() for m in (MEMBERS[0], MEMBERS[2], *PAIR)]
     doc["clients"] = [
         {"address": "0x" + SHORT.hex(), "clearing_member": "0x" + MEMBERS[0].address.hex(),
          "model": "segregated", "backup": "0x" + MEMBERS[2].address.hex()},
@@ -109,12 +119,25 @@ def trading_chain() -> tuple[Sandbox, dict[str, Any]]:
 
 
 def make_world() -> World:
-    """The chain at the end of epoch 1, its honest report signed by every validator."""
+    """The chain at the end of epoch 1, its honest report signed by every validator.
+    Besides the trading world: an insolvent member and the counterparty whose position
+    offsets it, an account holding only negative cash, one holding collateral that is the
+    last of the tree, and one first credited in the epoch's last block."""
     box, doc = trading_chain()
-    while box.state.height % EPOCH_LENGTH:
+    pair_trade = Trade(3, "BTC-PERP", PAIR[1].address, 0, PAIR[0].address, 0, MARK, 1)
+    blocks: list[list[TxRecord]] = [
+        [*funding_txs(box, PAIR), box.credit(LAST, USDC, 5 * 10**6)],
+        [sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, 2, (pair_trade,), box.get_expiry())],
+    ]
+    for txs in blocks:
+        assert all(r.is_ok() for r in box.apply(txs).tx_results)
+    while box.state.height % EPOCH_LENGTH != EPOCH_LENGTH - 1:
         assert all(r.is_ok() for r in box.apply([]).tx_results)
+    assert all(r.is_ok() for r in box.apply([box.credit(LATE, USDC, 10**6)]).tx_results)
     short = get_sub_account_for_write(box.state, SHORT, 0)
     short.collateral[USDC] = -short.cash + 1_000_000  # equity one dollar: in default
+    get_sub_account_for_write(box.state, PAIR[0].address, 0).collateral.clear()
+    get_sub_account_for_write(box.state, CASH_ONLY, 0).cash = -5_000 * 10**6
     inputs = extract_report_inputs(box.state, compute_state_root(box.state))
     assert inputs is not None and inputs.epoch == 1
     form = compute_market_solvency_form(box.genesis, inputs.market)
@@ -376,7 +399,7 @@ def make_house_short_report() -> Report:
         assert all(r.is_ok() for r in box.apply([]).tx_results)
     short = get_sub_account_for_write(box.state, SHORT, 0)
     short.collateral[USDC] = -short.cash + 1_000_000
-    get_sub_account_for_write(box.state, *HOUSE_KEY).cash = -7
+    get_sub_account_for_write(box.state, *HOUSE).cash = -7
     box.state.insurance_fund = 2
     box.state.defaults = [HOUSE_DEFAULT]
     inputs = extract_report_inputs(box.state, compute_state_root(box.state))
@@ -390,7 +413,7 @@ def house_short(world: World) -> bytes:
     """Valid: the clearing house's own account in default, 5 units short, and a covered
     default of the epoch."""
     report = make_house_short_report()
-    assert HOUSE_KEY in {d.key for d in report.in_default}
+    assert HOUSE in {d.key for d in report.in_default}
     return report.encode()
 
 
@@ -419,6 +442,38 @@ def changed_inputs_in_default(world: World) -> bytes:
         for d in world.honest.in_default
     )  # fmt: skip
     return sign(world, replace(world.honest, in_default=listed)).encode()
+
+
+def leave_out(world: World, *keys: tuple[bytes, int]) -> bytes:
+    """The report of the honest root and market, proven and signed by every validator,
+    of every account but `keys`."""
+    assert all(k in world.inputs.accounts for k in keys)
+    accounts = {k: v for k, v in world.inputs.accounts.items() if k not in keys}
+    return prove_with(world.box, replace(world.inputs, accounts=accounts), world.statement).encode()
+
+
+def left_out_cash_only_insolvent_account(world: World) -> bytes:
+    """An account holding only 5,000 USD of negative cash, left out."""
+    assert (CASH_ONLY, 0) in {d.key for d in world.honest.in_default}
+    return leave_out(world, (CASH_ONLY, 0))
+
+
+def left_out_offsetting_pair(world: World) -> bytes:
+    """An insolvent member and the solvent counterparty whose position offsets it, both
+    left out: the book stays flat."""
+    return leave_out(world, (PAIR[0].address, 0), (PAIR[1].address, 0))
+
+
+def left_out_last_account(world: World) -> bytes:
+    """The last account of the tree (collateral only), left out."""
+    assert max(world.inputs.accounts) == (LAST, 0)
+    return leave_out(world, (LAST, 0))
+
+
+def left_out_account_opened_in_last_block(world: World) -> bytes:
+    """The account first credited in the epoch's last block, left out: the accounts of
+    the block before, proven at the epoch's root."""
+    return leave_out(world, (LATE, 0))
 
 
 def wrong_reserves_total(world: World) -> bytes:
@@ -542,6 +597,10 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
     "made-up-insolvent-account": made_up_insolvent_account,
     "changed-inputs-in-default": changed_inputs_in_default,
     "wrong-reserves-total": wrong_reserves_total,
+    "left-out-cash-only-insolvent-account": left_out_cash_only_insolvent_account,
+    "left-out-offsetting-pair": left_out_offsetting_pair,
+    "left-out-last-account": left_out_last_account,
+    "left-out-account-opened-in-last-block": left_out_account_opened_in_last_block,
     "truncated": truncated,
 }
 # Honest variants: valid, and their lines (the house short, a default of the epoch) shown.

@@ -103,9 +103,10 @@ def test_epoch_sizes_the_default_fund_and_tops_up() -> None:
 def test_state_solvency_form_matches_the_engine_check() -> None:
     from clearing.risk.engine import (
         get_account_initial_margin,
+        get_quantities,
         get_state_solvency_form,
-        get_state_solvency_inputs,
     )
+    from clearing.risk.solvency import get_solvency_inputs
 
     box = risk_box()
     assert trade(box, A, B, 100, 1) == []
@@ -116,7 +117,9 @@ def test_state_solvency_form_matches_the_engine_check() -> None:
         for account in member.sub_accounts.values():
             equity = account.cash + get_collateral_value(box.state, account)
             im = get_account_initial_margin(box.state, account)
-            inputs = get_state_solvency_inputs(form, account)
+            inputs = get_solvency_inputs(
+                form, account.cash, account.collateral, get_quantities(account)
+            )
             assert form.is_solvent(inputs) == (k_den * equity >= k_num * im)
             assert min(form.evaluate(inputs)) == k_den * equity - k_num * im
 

@@ -23,6 +23,7 @@ import trio.testing
 from clearing.block import BlockResult
 from clearing.context import Equivocation
 from clearing.report_commitment import ReportCommitment
+from clearing.reported_accounts import AccountKey
 from clearing.root import compute_state_root
 from clearing.tx import decode_tx
 from clearing.validator_set import install_validators
@@ -71,7 +72,7 @@ from node.reports.worker import (
 from node.storage import NodeStore
 from proofs import report as report_module
 from proofs import verify
-from proofs.report import AccountKey, ProofJob, ProofResult, Report, add_signatures, decode_report
+from proofs.report import ProofJob, ProofResult, Report, add_signatures, decode_report
 from tests.lightclient.support import make_anchor
 from tests.node.reports.support import (
     MEMBERS,

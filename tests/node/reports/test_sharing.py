@@ -9,6 +9,7 @@ import msgpack
 import pytest
 import trio
 
+from clearing.reported_accounts import AccountKey
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.reports.gossip import (
     MAX_PROOF_BYTES,
@@ -19,7 +20,6 @@ from node.reports.gossip import (
     decode_reports_message,
     sign_proof_shares,
 )
-from node.reports.inputs import AccountKey
 from node.reports.sharing import EpochProofs, ProofShareRefused
 
 CHAIN = 4242

@@ -25,9 +25,9 @@ from proofs.report import VotingPower, add_signatures, build_report, sign_report
 from proofs.sample import (
     SAMPLE_MARKET,
     SAMPLE_MARKET_PROOF,
-    SAMPLE_STATE_ROOT,
     make_sample_book,
     make_sample_form,
+    with_sample_ledger,
 )
 from proofs.statement import SolvencyStatement, get_statement
 from tests.lightclient.support import make_anchor, make_set_change
@@ -38,19 +38,23 @@ VALIDATORS = [VotingPower(k.public_key().public_bytes_raw(), 10) for k in KEYS]
 CHAIN_ID = 4242
 
 
-def signed_report(signers: int) -> tuple[bytes, bytes]:
+def signed_report(signers: int, leave_out_a_pair: bool = False) -> tuple[bytes, bytes]:
+    """A report of a two-account book signed by `signers` validators; or of a book of two
+    offsetting pairs, one pair left out (the book stays flat; the root lists all four)."""
     form = make_sample_form(collaterals=1, instruments=2, scenarios=2, seed=3)
-    book = make_sample_book(form, accounts=2, seed=4)
+    book = make_sample_book(form, accounts=4 if leave_out_a_pair else 2, seed=4)
+    market_proof = with_sample_ledger(SAMPLE_MARKET_PROOF, form, book)
+    proven = dict(list(book.items())[2:] if leave_out_a_pair else book.items())
     report = build_report(
         get_generators(FAST),
         5,
-        SAMPLE_STATE_ROOT,
+        market_proof.get_root(SAMPLE_MARKET),
         form,
-        book,
+        proven,
         b"s" * 32,
         chain_id=CHAIN_ID,
         market=SAMPLE_MARKET,
-        market_proof=SAMPLE_MARKET_PROOF,
+        market_proof=market_proof,
     )
     report = add_signatures(report, [sign_report(report, k) for k in KEYS[:signers]])
     return report.encode(), report.get_hash()
@@ -74,6 +78,13 @@ def test_uncommitted_swapped_under_signed_or_garbled_reports_are_invalid() -> No
         check_report(b"\x00garbage", report_hash, VALIDATORS, CHAIN_ID, None)["verdict"]
         == "INVALID"
     )
+
+
+def test_a_report_leaving_an_account_out_is_invalid() -> None:
+    encoded, report_hash = signed_report(3, leave_out_a_pair=True)
+    result = check_report(encoded, report_hash, VALIDATORS, CHAIN_ID, None)
+    assert result["verdict"] == "INVALID"
+    assert any("is under the state root, not in the report" in f for f in result["failures"])
 
 
 def test_a_report_of_another_chain_is_invalid() -> None:

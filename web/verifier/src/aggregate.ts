@@ -5,10 +5,10 @@ import { type Point, mod, pointsEqual, sum } from "./group";
 import { formatHexInt } from "./pyformat";
 import { reprList, reprStr, sortedStrings } from "./recompute/pyrepr.js";
 import type { AggregateEntry } from "./report";
-import { COLLATERAL_PREFIX, POSITION_PREFIX, type Statement } from "./statement";
+import { CASH_LABEL, COLLATERAL_PREFIX, POSITION_PREFIX, type Statement } from "./statement";
 
 export const isAggregated = (label: string): boolean =>
-  label.startsWith(COLLATERAL_PREFIX) || label.startsWith(POSITION_PREFIX);
+  label === CASH_LABEL || label.startsWith(COLLATERAL_PREFIX) || label.startsWith(POSITION_PREFIX);
 
 /** Every failure, as a sentence; `inClear` are the inputs of the accounts in default. */
 export function checkAggregates(

@@ -1,15 +1,17 @@
 /** The published ledger (clearing/published_ledger.py), a leaf of the state root the
- * market proof carries: the epoch's defaults, the insurance fund and, per chain and
- * token, what the ledger says that chain's vault holds. */
+ * market proof carries: the epoch's defaults, the insurance fund, per chain and token
+ * what the ledger says that chain's vault holds, and the cash of every account a report
+ * covers. */
 
 import { compare, equal, toHex } from "./bytes";
 import { decodeError, expectBytes, expectInt, expectList } from "./codec";
 import { type Value, decodeMsgpack, encodeMsgpack } from "./msgpack";
 import { type DefaultRecord, decodeDefaultRecord } from "./report";
 
-const PUBLISHED_LEDGER_VERSION = 1n;
+const PUBLISHED_LEDGER_VERSION = 2n;
 const MIN_INT64 = -(1n << 63n);
 const MAX_INT64 = (1n << 63n) - 1n;
+const MAX_UINT64 = (1n << 64n) - 1n;
 
 /** What the ledger says one chain's vault holds of one token, in quanta (ReserveTotal). */
 export interface ReserveTotal {
@@ -25,6 +27,8 @@ export interface PublishedLedger {
   defaults: DefaultRecord[];
   insuranceFund: bigint;
   reserves: ReserveTotal[];
+  /** The cash a report commits to, over every account it covers. */
+  reportedCash: bigint;
 }
 
 /** ReserveTotal.get_held: the least the vault holds once every payout is seen. */
@@ -47,7 +51,7 @@ function decodeReserve(obj: Value): ReserveTotal {
 
 /** PublishedLedger.decode: canonical bytes only. */
 export function decodeLedger(data: Uint8Array): PublishedLedger {
-  const [version, defaults, fund, reservesObj] = expectList(decodeMsgpack(data), "ledger", 4);
+  const [version, defaults, fund, reservesObj, cash] = expectList(decodeMsgpack(data), "ledger", 5);
   if (expectInt(version!, "ledger.version") !== PUBLISHED_LEDGER_VERSION) {
     throw decodeError("ledger.version", `${String(version)}, expected ${PUBLISHED_LEDGER_VERSION}`);
   }
@@ -69,7 +73,8 @@ export function decodeLedger(data: Uint8Array): PublishedLedger {
     }
   }
   const insuranceFund = expectInt(fund!, "insurance_fund", MIN_INT64, MAX_INT64);
-  const again = [version!, records.map(recordFields), insuranceFund, (reservesObj as Value[])];
+  const reportedCash = expectInt(cash!, "reported_cash", MIN_INT64, MAX_UINT64);
+  const again = [version!, records.map(recordFields), insuranceFund, reservesObj as Value[], reportedCash];
   if (!equal(encodeMsgpack(again), data)) throw decodeError("published ledger", "not canonical");
-  return { defaults: records, insuranceFund, reserves };
+  return { defaults: records, insuranceFund, reserves, reportedCash };
 }

@@ -14,14 +14,17 @@ const MARKET_DOMAIN = utf8("clearnode-market-v1");
 const CONFIGURATION_DOMAIN = utf8("clearnode-configuration-v1");
 const PUBLISHED_ROLES_DOMAIN = utf8("clearnode-published-roles-v1");
 const PUBLISHED_LEDGER_DOMAIN = utf8("clearnode-published-ledger-v1");
+const REPORTED_ACCOUNTS_DOMAIN = utf8("clearnode-reported-accounts-v1");
 /** clearing/governance/configuration.py MAX_CONFIGURATION_BYTES. */
 export const MAX_CONFIGURATION_BYTES = 4 * 1024 * 1024;
 /** clearing/published_roles.py MAX_PUBLISHED_ROLES_BYTES. */
 export const MAX_PUBLISHED_ROLES_BYTES = 8 * 1024 * 1024;
 /** clearing/published_ledger.py MAX_PUBLISHED_LEDGER_BYTES. */
 export const MAX_PUBLISHED_LEDGER_BYTES = 8 * 1024 * 1024;
+/** clearing/reported_accounts.py MAX_REPORTED_ACCOUNTS_BYTES. */
+export const MAX_REPORTED_ACCOUNTS_BYTES = 8 * 1024 * 1024;
 const ROOT_PREFIX = Uint8Array.of(0x03);
-const GLOBALS_PREFIX = Uint8Array.of(0x06);
+const GLOBALS_PREFIX = Uint8Array.of(0x07);
 
 /** Field 9: the clearing state at the epoch's last block. */
 export type Market = SolvencyMarket;
@@ -33,8 +36,11 @@ export interface MarketProof {
   configuration: Uint8Array;
   /** Who clears through whom (clearing/published_roles.py), decoded by clearing.ts. */
   roles: Uint8Array;
-  /** The epoch's defaults and the insurance fund (clearing/published_ledger.py), decoded by disclosed.ts. */
+  /** The epoch's defaults, the insurance fund, the reserves and the reported cash
+   * (clearing/published_ledger.py), decoded by ledger.ts. */
   ledger: Uint8Array;
+  /** Every account a report must cover (clearing/reported_accounts.py), decoded by coverage.ts. */
+  reportedAccounts: Uint8Array;
   recordsHash: Uint8Array;
 }
 
@@ -66,13 +72,14 @@ function expectDocument(obj: Value, what: string, maxBytes: number): Uint8Array 
 }
 
 export function decodeMarketProof(obj: Value): MarketProof {
-  const f = expectList(obj, "MarketProof", 5);
+  const f = expectList(obj, "MarketProof", 6);
   return {
     accountsRoot: expectBytes(f[0]!, "accounts_root", 32),
     configuration: expectDocument(f[1]!, "configuration", MAX_CONFIGURATION_BYTES),
     roles: expectDocument(f[2]!, "roles", MAX_PUBLISHED_ROLES_BYTES),
     ledger: expectDocument(f[3]!, "ledger", MAX_PUBLISHED_LEDGER_BYTES),
-    recordsHash: expectBytes(f[4]!, "records_hash", 32),
+    reportedAccounts: expectDocument(f[4]!, "reported_accounts", MAX_REPORTED_ACCOUNTS_BYTES),
+    recordsHash: expectBytes(f[5]!, "records_hash", 32),
   };
 }
 
@@ -87,9 +94,10 @@ export function hashConfiguration(configuration: Uint8Array): Uint8Array {
 
 const hashPublishedRoles = (roles: Uint8Array): Uint8Array => sha256(concat(PUBLISHED_ROLES_DOMAIN, roles));
 const hashPublishedLedger = (ledger: Uint8Array): Uint8Array => sha256(concat(PUBLISHED_LEDGER_DOMAIN, ledger));
+const hashReportedAccounts = (accounts: Uint8Array): Uint8Array => sha256(concat(REPORTED_ACCOUNTS_DOMAIN, accounts));
 
 /** The state root under which `proof` proves `market`, its configuration, the published
- * roles and the published ledger. */
+ * roles, the published ledger and the reported accounts. */
 export function getMarketRoot(proof: MarketProof, market: Market): Uint8Array {
   const globalsHash = sha256(
     concat(
@@ -98,6 +106,7 @@ export function getMarketRoot(proof: MarketProof, market: Market): Uint8Array {
       hashConfiguration(proof.configuration),
       hashPublishedRoles(proof.roles),
       hashPublishedLedger(proof.ledger),
+      hashReportedAccounts(proof.reportedAccounts),
       proof.recordsHash,
     ),
   );

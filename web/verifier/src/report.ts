@@ -13,7 +13,7 @@ import { type StateAnchor, decodeAnchor } from "./anchor";
 import { type Value, decodeMsgpack, encodeMsgpack } from "./msgpack";
 import { type Statement, decodeStatement } from "./statement";
 
-export const REPORT_VERSION = 9n;
+export const REPORT_VERSION = 10n;
 const MAX_PROOF_STEPS = 64; // an accounts tree of 2^64 leaves
 const REPORT_HASH_DOMAIN = utf8("clearnode-solvency-report-v1");
 const MIN_INT64 = -(1n << 63n);
@@ -92,6 +92,16 @@ export interface Report {
 
 export const HOUSE_OWNER = new Uint8Array(20); // the clearing house's account, sub-account 0
 
+/** What every account holds of `label`: the proven accounts' aggregate plus the inputs
+ * published of the accounts in default (Report.get_total); null without that aggregate or
+ * that label in the statement (the aggregates check fails such a report, naming it). */
+export function getTotal(report: Report, label: string): bigint | null {
+  const entry = report.aggregates.find((e) => e.label === label);
+  const column = report.statement.inputLabels.indexOf(label);
+  if (entry === undefined || column < 0) return null;
+  return entry.total + report.inDefault.reduce((sum, d) => sum + d.inputs[column]!, 0n);
+}
+
 export function describeAccount(owner: Uint8Array, subaccount: bigint): string {
   return `account 0x${toHex(owner)}/${subaccount}`;
 }
@@ -108,6 +118,7 @@ const REFUSED_VERSIONS: Record<string, string> = {
   "7": "it does not carry the clearing members and their clients, so it cannot show each clearing member's " +
     "house and client accounts",
   "8": "nothing ties its defaults and its accounts in default to the state root",
+  "9": "nothing shows it covers every account under the state root: it could leave out an insolvent account",
 };
 
 /** A report in a format this verifier does not read. */

@@ -5,7 +5,7 @@
 
 import { DecodeError } from "./errors";
 import { type ReserveTotal, decodeLedger, getHeld } from "./ledger";
-import type { Report } from "./report";
+import { type Report, getTotal } from "./report";
 import { GenesisError } from "./recompute/errors.js";
 import { Section } from "./recompute/section.js";
 import type { Verdict } from "./verify";
@@ -85,13 +85,11 @@ export function parseCollateralLabel(label: string): [bigint, string] | null {
  * (chain, token) order. An aggregate whose label the statement lacks, or that names no
  * chain and token, is left out: the aggregates check fails such a report, naming it. */
 export function getCollateralQuanta(report: Report): { chainId: bigint; token: string; quanta: bigint }[] {
-  const labels = report.statement.inputLabels;
   const totals = new Map<string, { chainId: bigint; token: string; quanta: bigint }>();
   for (const entry of report.aggregates) {
     const key = parseCollateralLabel(entry.label);
-    const index = labels.indexOf(entry.label);
-    if (key === null || index < 0) continue;
-    const quanta = entry.total + report.inDefault.reduce((sum, d) => sum + d.inputs[index]!, 0n);
+    const quanta = getTotal(report, entry.label);
+    if (key === null || quanta === null) continue;
     totals.set(`${key[0]}:${key[1]}`, { chainId: key[0], token: key[1], quanta });
   }
   return [...totals.values()].sort((a, b) => (a.chainId !== b.chainId ? (a.chainId < b.chainId ? -1 : 1) : a.token < b.token ? -1 : a.token > b.token ? 1 : 0));

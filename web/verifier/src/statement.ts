@@ -16,6 +16,7 @@ import { reprStr, reprTuple } from "./recompute/pyrepr.js";
 import { Transcript } from "./transcript";
 
 const STATEMENT_DOMAIN = utf8("clearnode-solvency-statement-v1");
+export const CASH_LABEL = "cash";
 export const COLLATERAL_PREFIX = "collateral:";
 export const POSITION_PREFIX = "position:";
 // |Σ_j A_{s,j}·x_j| < 2^MAX_SCENARIO_BITS ≪ R/2: a scenario value cannot wrap mod R.

@@ -28,6 +28,7 @@ import { N_BITS } from "./bulletproofs";
 import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount } from "./report";
 import { checkMemberAccount } from "./account";
 import { checkClearingMembers } from "./clearing";
+import { checkCoverage } from "./coverage";
 import { checkDisclosed } from "./disclosed";
 import { readVaults } from "./chainread";
 import { type ReserveGenesis, checkReserves, readReserveGenesis } from "./reserves";
@@ -441,6 +442,7 @@ export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): 
     { title: "reserves", verdict: await checkReservesOnChain(report, reserveGenesis, rpc) },
     { title: "clearing members", verdict: checkClearingMembers(report) },
     { title: "defaults and accounts in default", verdict: checkDisclosed(report) },
+    { title: "accounts covered", verdict: checkCoverage(report) },
   ];
   if (inputs.member !== undefined) {
     sections.push({ title: `member 0x${toHex(inputs.member.member)}`, verdict: checkMember(gens, report, inputs) });
