@@ -160,7 +160,8 @@ def print_summary(summary: Summary) -> None:
     if summary.house_flat:
         print("house account flat at the end: yes")
     audited = ", ".join(summary.cometbft_audited)
-    engine = f"; CometBFT's listeners and peer filter checked on {audited}" if audited else ""
+    checked = f"; CometBFT's ports, RPC socket and peer filter checked on {audited}"
+    engine = checked if audited else ""
     print(f"privacy audit: {summary.privacy_routes} public routes read{engine}")
     for c in summary.chains:
         print(

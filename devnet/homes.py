@@ -52,12 +52,17 @@ class Home:
     p2p_port: int
     api_port: int
     operator_port: int
-    cometbft_ports: tuple[int, int, int] = (0, 0, 0)
-    """Its CometBFT's p2p, RPC and metrics ports, on a network whose engine is CometBFT."""
+    cometbft_ports: tuple[int, int] = (0, 0)
+    """Its CometBFT's p2p and metrics ports, on a network whose engine is CometBFT."""
 
     @property
     def addr(self) -> str:
         return f"/ip4/127.0.0.1/tcp/{self.p2p_port}/p2p/{compute_peer_id(self.keys.node)}"
+
+    @property
+    def cometbft_home(self) -> Path:
+        """Its CometBFT's home (the default `[cometbft] home`): its RPC socket is in it."""
+        return self.path / "cometbft"
 
     @property
     def api_url(self) -> str:
@@ -93,7 +98,7 @@ def make_homes(base: Path, count: int) -> list[Home]:
             get_free_port(),
             get_free_port(),
             get_free_port(),
-            (get_free_port(), get_free_port(), get_free_port()),
+            (get_free_port(), get_free_port()),
         )
         for n in range(count)
     ]

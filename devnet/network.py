@@ -88,7 +88,7 @@ class Devnet:
     privacy_routes: int = 0
     """Routes of the public listener the privacy audit read (devnet/privacy.py)."""
     cometbft_audited: list[str] = field(default_factory=list)
-    """Validators whose CometBFT listeners and peer filter the privacy audit checked."""
+    """Validators whose CometBFT ports, RPC socket and peer filter the privacy audit checked."""
 
     def __post_init__(self) -> None:
         self.replica = Replica(self.genesis_doc, self.log, self.fail, self.who, self.name_of)

@@ -78,7 +78,7 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
         ]  # fmt: skip
         if config.engine == COMETBFT:
             targets += [
-                ScrapeTarget(f"cometbft-{h.name}", f"127.0.0.1:{h.cometbft_ports[2]}", None)
+                ScrapeTarget(f"cometbft-{h.name}", f"127.0.0.1:{h.cometbft_ports[1]}", None)
                 for h in homes
             ]
         scrape_config = write_scrape_config(out_dir, targets)

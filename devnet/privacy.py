@@ -13,27 +13,22 @@ something.
 A route the audit cannot fill (a new path parameter, a new member route it has no
 signed request for) fails the run as well: a route nobody reads could leak unnoticed.
 
-On CometBFT it also checks what a stranger reaches of CometBFT: its RPC and metrics
-listen on loopback only, and its p2p port lets no stranger in (CometBFT asks the app
-about every peer, and the app refuses a node id outside the allowed set while it lets
-the other validators' nodes in).
+On CometBFT, devnet/cometbft_privacy.py audits what a stranger reaches of CometBFT
+with the same secrets.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import base64
 import json
 import re
-import tomllib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 import trio
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import (
@@ -49,16 +44,12 @@ from clearing.state import ClearingState
 from clearing.tx import get_tx_kind
 from clearnode.client import Member
 from consensus.compact import compute_tx_hash
-from lightclient.anchor import COMETBFT
 from node.api.bodies import hex0x
 from node.clock import wall_clock_ms
-from node.cometbft.abci import CODE_OK, FILTER_ID_PATH
-from node.cometbft.home import get_node_id
 from node.verifier.service import GENESIS_OPERATION, PAGE
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
 
 if TYPE_CHECKING:
-    from devnet.homes import Home
     from devnet.network import Devnet
 
 SECRET_DIGITS = 6
@@ -150,6 +141,9 @@ class Secrets:
     """(instrument, signed quantity) -> whose position."""
     tx_fragments: dict[str, str] = field(default_factory=dict)
     """Hex of 24 bytes from a transaction's middle -> which transaction."""
+    tx_base64: dict[str, str] = field(default_factory=dict)
+    """Base64 of 24 bytes from a transaction's middle, at an offset that is a multiple of 3
+    -> which: how the transaction's own base64 (CometBFT's RPC) shows them."""
     tx_hashes: dict[str, str] = field(default_factory=dict)
     """A transaction's hash (hex) -> which: it opens GET /v1/txs/{hash} to whoever has it."""
 
@@ -174,6 +168,10 @@ class Secrets:
         fragment = tx[middle - 12 : middle + 12]
         if len(fragment) == 24:
             self.tx_fragments.setdefault(fragment.hex(), what)
+        start = (middle - 12) // 3 * 3  # base64 maps each 3 bytes to 4 characters
+        aligned = tx[start : start + 24]
+        if start >= 0 and len(aligned) == 24:
+            self.tx_base64.setdefault(base64.b64encode(aligned).decode(), what)
         self.tx_hashes.setdefault(compute_tx_hash(tx).hex(), what)
 
 
@@ -217,11 +215,19 @@ def collect_secrets(
     return secrets
 
 
-def find_leaks(where: str, body: str, secrets: Secrets) -> list[Leak]:
+def find_tx_leaks(body: str, secrets: Secrets) -> list[str]:
+    """What `body` shows of the transactions and the members' addresses (in hex or, the
+    transactions, base64): all a consensus engine's answers could hold of a member."""
     text = body.lower()
     found = [f"{name}'s address" for address, name in secrets.addresses.items() if address in text]
     found += [f"the bytes of {what}" for frag, what in secrets.tx_fragments.items() if frag in text]
+    found += [f"the bytes of {what}" for frag, what in secrets.tx_base64.items() if frag in body]
     found += [f"the hash of {what}" for hash_, what in secrets.tx_hashes.items() if hash_ in text]
+    return found
+
+
+def find_leaks(where: str, body: str, secrets: Secrets) -> list[Leak]:
+    found = find_tx_leaks(body, secrets)
     found += [
         secrets.amounts[int(n)] + f" ({n})"
         for n in NUMBER.findall(body)
@@ -473,81 +479,16 @@ def audit(crawl: Crawl, secrets: Secrets, owner: str) -> list[str]:
     return failures
 
 
-LISTEN = "0A"  # a socket's state in /proc/net/tcp
-LOOPBACKS = {"127.0.0.1", "::1"}
-
-
-def get_listen_addresses(port: int) -> set[str]:
-    """The addresses a TCP socket listens on `port` at (this host, from /proc/net/tcp and
-    tcp6; an IPv4 address is written there as the little-endian hex of its 32 bits)."""
-    found = set()
-    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, _, hex_port = local.partition(":")
-            if state == LISTEN and int(hex_port, 16) == port:
-                raw = bytes.fromhex(address)
-                words = b"".join(raw[i : i + 4][::-1] for i in range(0, size, 4))
-                found.add(str(ipaddress.ip_address(words)))
-    return found
-
-
-def check_engine_listeners(net: Devnet) -> None:
-    """CometBFT's RPC (every block's transactions) and its metrics listen on loopback
-    only, so a stranger reaches nothing of CometBFT's but its p2p port (which
-    `find_open_p2p_ports` checks)."""
-    for home in net.homes:
-        _, rpc, metrics = home.cometbft_ports
-        for what, port in (("RPC", rpc), ("metrics", metrics)):
-            addresses = get_listen_addresses(port)
-            if not addresses or not addresses <= LOOPBACKS:
-                net.fail(f"privacy: {home.name}'s CometBFT {what} (port {port}) listens on "
-                         f"{sorted(addresses) or 'nothing'}, not on loopback alone")  # fmt: skip
-
-
-async def ask_peer_filter(http: httpx.AsyncClient, rpc_port: int, node_id: str) -> int:
-    """The code of the app's answer to CometBFT's peer filter for `node_id`, asked through
-    the node's CometBFT RPC (loopback): the answer CometBFT gets when that node connects."""
-    body = {"jsonrpc": "2.0", "id": 1, "method": "abci_query",
-            "params": {"path": FILTER_ID_PATH + node_id}}  # fmt: skip
-    answer = await http.post(f"http://127.0.0.1:{rpc_port}", json=body, timeout=TIMEOUT_S)
-    return int(answer.json()["result"]["response"]["code"])
-
-
-async def find_open_p2p_ports(homes: Sequence[Home], http: httpx.AsyncClient) -> list[str]:
-    """On CometBFT, where each validator's CometBFT would let a stranger in (and hear every
-    gossiped transaction and block part): its config.toml, as the node wrote it, does not
-    make it ask the app about peers, or the app does not refuse a fresh node id. An app
-    that also refuses the other validators' nodes fails too: a filter that refuses
-    everyone would pass the first check without proving anything. The validators are
-    asked at once."""
-    stranger = get_node_id(Ed25519PrivateKey.generate())
-    checks = [partial(_find_open_p2p_port, home, homes, http, stranger) for home in homes]
-    return [failure for found in await run_in_order(checks, len(checks)) for failure in found]
-
-
-async def _find_open_p2p_port(
-    home: Home, homes: Sequence[Home], http: httpx.AsyncClient, stranger: str
-) -> list[str]:
-    failures = []
-    written = home.path / "cometbft" / "config" / "config.toml"  # the default home
-    if tomllib.loads(written.read_text()).get("filter_peers") is not True:
-        failures.append(f"privacy: {home.name}'s CometBFT lets in any peer that knows "
-                        f"the chain id ({written} lacks filter_peers = true)")  # fmt: skip
-    _, rpc, _ = home.cometbft_ports
-    others = {o.name: get_node_id(o.keys.node.ed25519()) for o in homes if o is not home}
-    try:
-        if await ask_peer_filter(http, rpc, stranger) == CODE_OK:
-            failures.append(f"privacy: {home.name}'s app lets a stranger's CometBFT "
-                            f"node {stranger} in")  # fmt: skip
-        for name, node_id in others.items():
-            if await ask_peer_filter(http, rpc, node_id) != CODE_OK:
-                failures.append(f"privacy: {home.name}'s app refuses {name}'s CometBFT "
-                                f"node {node_id}, a validator's")  # fmt: skip
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        failures.append(f"privacy: {home.name}'s CometBFT RPC (port {rpc}) did not "
-                        f"answer the peer filter: {exc!r}")  # fmt: skip
-    return failures
+def collect_run_secrets(net: Devnet) -> Secrets:
+    """The secrets of the run's members at the replica's state, and of its recent
+    transactions."""
+    return collect_secrets(
+        net.state,
+        {m.address: m.name for m in net.members},
+        [tx for _, tx in net.replica.recent_txs],
+        net.replica.on_chain_amounts,
+        net.replica.prices,
+    )
 
 
 async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
@@ -568,26 +509,14 @@ async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
         owner.key,
         other.key,
     )
-    secrets = collect_secrets(
-        state,
-        {m.address: m.name for m in net.members},
-        net.replica.recent_txs,
-        net.replica.on_chain_amounts,
-        net.replica.prices,
-    )
     try:
         crawl = await crawl_public(http, net.homes[0].api_url, known)
     except (AuditError, httpx.HTTPError, ValueError) as exc:
         net.fail(f"privacy: {exc}")
         return
     net.privacy_routes = crawl.routes
-    for failure in audit(crawl, secrets, owner.name):
+    for failure in audit(crawl, collect_run_secrets(net), owner.name):
         net.fail(failure)
-    if net.genesis_doc.get("engine") == COMETBFT:
-        check_engine_listeners(net)
-        for failure in await find_open_p2p_ports(net.homes, http):
-            net.fail(failure)
-        net.cometbft_audited = [home.name for home in net.homes]
 
 
 def _positions_of(state: ClearingState, member: bytes) -> list[str]:

@@ -28,7 +28,8 @@ from node.committed import decode_stored_block
 from node.storage import StoredBlock
 
 RECENT_TXS = 512
-"""Committed transactions the privacy audit keeps to look for in public answers."""
+"""Committed transactions the privacy audit keeps to look for in public answers (and, on
+CometBFT, to ask CometBFT's blocks of: their heights with them)."""
 
 
 @dataclass
@@ -51,7 +52,8 @@ class Replica:
     block_seen: dict[int, float] = field(default_factory=dict)  # height -> monotonic s
     configurations: list[tuple[int, Genesis, dict[str, Any]]] = field(default_factory=list)
     """(height, configuration in force after it, its genesis document) at each change."""
-    recent_txs: deque[bytes] = field(default_factory=lambda: deque(maxlen=RECENT_TXS))
+    recent_txs: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=RECENT_TXS))
+    """(height, transaction) of the latest committed ones."""
     on_chain_amounts: set[int] = field(default_factory=set)
     """Deposited and paid-out quanta: the chains show them, so they are no secret."""
     prices: set[int] = field(default_factory=set)
@@ -73,7 +75,7 @@ class Replica:
         decoded = decode_stored_block(genesis.engine, StoredBlock(height, block, cert, b""))
         context = decoded.get_context(genesis.chain_id)
         root = "0x" + self.app.apply_block(context, decoded.txs).state_root.hex()
-        self.recent_txs.extend(decoded.txs)
+        self.recent_txs.extend((height, tx) for tx in decoded.txs)
         self.prices.update(self.state.mark_prices.values(), self.state.index_prices.values())
         if len(set(roots)) != 1:
             self.fail(f"height {height}: validators' state roots differ: {roots}")

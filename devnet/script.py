@@ -22,6 +22,7 @@ from clearing.state import ClearingState
 from clearing.trade import Trade
 from clearnode.client import ClientError, MemberRequest
 from devnet.chains import deposit
+from devnet.cometbft_privacy import check_cometbft_privacy
 from devnet.genesis import BLOCKS_PER_PACE, VENUE_ID
 from devnet.margin_calls import get_called_long_lots, get_crash_margin, get_meeting_lots
 from devnet.market import (
@@ -42,6 +43,7 @@ from devnet.market import (
 from devnet.network import POLL_S, Devnet, StepTimeout, wait_for
 from devnet.privacy import check_privacy
 from devnet.sections import SHOCK_FILE
+from lightclient.anchor import COMETBFT
 from node.reports.store import write_atomically
 
 START_TIMEOUT_S = 90.0
@@ -464,6 +466,8 @@ async def finish(net: Devnet) -> None:
     if net.services.reports:
         await _await_first_report(net)
     await check_privacy(net, net.nodes[0].client.http)
+    if net.config.engine == COMETBFT:
+        await check_cometbft_privacy(net)
 
 
 def is_house_flat(state: ClearingState) -> bool:

@@ -86,11 +86,11 @@ class P2PConfig:
 class CometBFTConfig:
     """This node's CometBFT, on a network whose genesis says `engine = "cometbft"`
     (node/cometbft/): its home, written from this node's keys and genesis at every start,
-    and its listeners (p2p on `p2p.listen_host`; RPC and metrics on loopback only)."""
+    and its listeners (p2p on `p2p.listen_host`; metrics on loopback only; its RPC is a
+    Unix socket in the home, node/cometbft/home.py)."""
 
     home: Path
     p2p_port: int = 26666
-    rpc_port: int = 26657
     metrics_port: int = 0
     """CometBFT's own Prometheus metrics on 127.0.0.1 (0: off)."""
     persistent_peers: tuple[str, ...] = ()
@@ -501,8 +501,16 @@ def _read_api(t: _Table) -> ApiConfig:
     )
 
 
+RETIRED_RPC_PORT = (
+    "no such key: CometBFT's RPC is the Unix socket rpc.sock in its home, for the node's "
+    'user alone (docs/operator.md, "CometBFT\'s RPC"); delete the line'
+)
+
+
 def _cometbft(home: Path) -> Callable[[_Table], CometBFTConfig]:
     def build(t: _Table) -> CometBFTConfig:
+        if "rpc_port" in t.data:  # a home written before the RPC left loopback TCP
+            raise t.fail("rpc_port", RETIRED_RPC_PORT, t.data["rpc_port"])
         peers = t.list_of("persistent_peers", str, "a CometBFT peer NODE_ID@HOST:PORT")
         for index, peer in enumerate(peers):
             if re.fullmatch(r"[0-9a-f]{40}@[^\s@:]+:\d{1,5}", peer) is None:
@@ -512,7 +520,6 @@ def _cometbft(home: Path) -> Callable[[_Table], CometBFTConfig]:
         return CometBFTConfig(
             home=t.path("home", home, "cometbft"),
             p2p_port=t.integer("p2p_port", CometBFTConfig.p2p_port, hi=65535),
-            rpc_port=t.integer("rpc_port", CometBFTConfig.rpc_port, hi=65535),
             metrics_port=t.integer("metrics_port", CometBFTConfig.metrics_port, hi=65535),
             persistent_peers=peers,
             external_address=t.text(

@@ -104,11 +104,12 @@ CONFIG_MEANINGS: dict[str, str] = {
     "api.operator_listen_host": "the operator listener's host",
     "api.operator_listen_port": "the operator listener's port, not the public one's",
     "metrics.enabled": "Prometheus text at `/metrics` on the operator listener",
-    "cometbft.home": "this node's CometBFT home, rewritten from its keys, genesis and "
-    'config at every start (`engine = "cometbft"` networks only)',
+    "cometbft.home": "this node's CometBFT home (mode 0700), rewritten from its keys, genesis "
+    'and config at every start (`engine = "cometbft"` networks only); CometBFT\'s RPC is its '
+    'Unix socket `rpc.sock` ("CometBFT\'s RPC")',
     "cometbft.p2p_port": "CometBFT's p2p port, on `p2p.listen_host`",
-    "cometbft.rpc_port": "CometBFT's RPC, on 127.0.0.1 only (it serves every block's transactions)",
-    "cometbft.metrics_port": "CometBFT's own Prometheus metrics on 127.0.0.1; 0: off",
+    "cometbft.metrics_port": "CometBFT's own Prometheus metrics on 127.0.0.1 (no credential: "
+    "counts and sizes, no transaction); 0: off",
     "cometbft.persistent_peers": "the other validators' CometBFT nodes, `NODE_ID@HOST:PORT`",
     "cometbft.external_address": "`HOST:PORT` the other validators dial, if not "
     "`p2p.listen_host:p2p_port`",

@@ -10,10 +10,18 @@ own keys and genesis so the operator keeps one set of keys and one genesis.
   the one our genesis lists; the node id is derived from the node key).
 - `config/config.toml`: only what a clearing node sets; CometBFT's defaults fill the
   rest. Its consensus timeouts are the node's (its `[consensus]` table, node/config.py).
-  The RPC and the metrics listen on loopback alone (CometBFT's RPC serves every block's
-  transactions: members' trades); transactions are not indexed; CometBFT asks the app
-  about every peer before it gossips it anything (`filter_peers`, answered in
-  node/cometbft/abci.py from the node's allowed peers).
+  Transactions are not indexed; CometBFT asks the app about every peer before it
+  gossips it anything (`filter_peers`, answered in node/cometbft/abci.py from the
+  node's allowed peers).
+
+What CometBFT listens on: p2p (the network), and nothing else a stranger or another
+user of the host can reach. Its RPC serves every block's transactions (members' trades)
+and the ones not yet committed, with no credential of its own, so it listens on a Unix
+socket in the home (`rpc.sock`, beside the app's `abci.sock`), and the home is 0700:
+only the node's user reaches either (loopback TCP would let every user of the host in,
+and a browser page by DNS rebinding). Its gRPC, pprof and remote-signer listeners are
+written off; its Prometheus metrics, which can only listen on TCP, are off unless the
+operator sets a port, and then on loopback (they hold counts and sizes, no transaction).
 """
 
 from __future__ import annotations
@@ -39,6 +47,13 @@ from node.keys import get_peer_public_key
 ED25519_PUBLIC = "tendermint/PubKeyEd25519"
 ED25519_PRIVATE = "tendermint/PrivKeyEd25519"
 ABCI_SOCKET = "abci.sock"
+RPC_SOCKET = "rpc.sock"
+"""In the CometBFT home: CometBFT's RPC (node/cometbft/rpc.py), for the node's user alone."""
+HOME_MODE = 0o700
+"""The CometBFT home's mode: its sockets, keys and stores (every block's transactions)
+are the node's user's alone, whatever the umask."""
+MAX_SOCKET_PATH_BYTES = 107
+"""The longest path a Unix socket address holds (Linux's sun_path, 108 bytes with its NUL)."""
 P2P_RATE_BYTES_S = 64 << 20
 """Per-peer send and receive cap: CometBFT's default (5 MB/s) would take seconds to pass a
 full block (8 MiB of transactions) to one peer."""
@@ -46,12 +61,11 @@ full block (8 MiB of transactions) to one peer."""
 
 @dataclass(frozen=True)
 class Listeners:
-    """Where this node's CometBFT listens: p2p on the operator's chosen host (its peers
-    must reach it), RPC and metrics on loopback only."""
+    """Where this node's CometBFT listens on TCP: p2p on the operator's chosen host (its
+    peers must reach it), metrics (if on) on loopback. Its RPC is a Unix socket."""
 
     p2p_host: str
     p2p_port: int
-    rpc_port: int
     metrics_port: int | None = None
     external_address: str = ""
     """host:port peers dial, when the p2p host is not it (a NAT, 0.0.0.0)."""
@@ -65,6 +79,34 @@ class PeerIdError(ValueError):
         super().__init__(f"peer id {peer_id!r} names no CometBFT node: {problem}")
         self.peer_id = peer_id
         self.problem = problem
+
+
+class SocketPathTooLong(ValueError):
+    """A socket of the CometBFT home whose path a Unix socket address cannot hold."""
+
+    def __init__(self, path: Path) -> None:
+        size = len(os.fsencode(path))
+        super().__init__(
+            f"{path} is {size} bytes, a Unix socket's path at most {MAX_SOCKET_PATH_BYTES}: "
+            "a CometBFT home at a shorter path (`[cometbft] home`) holds its sockets"
+        )
+        self.path = path
+        self.size = size
+
+
+def get_socket_path(home: Path, name: str) -> Path:
+    """The socket `name` of the CometBFT home `home`, absolute (CometBFT and the node name
+    it alike, from any working directory); SocketPathTooLong if an address cannot hold it."""
+    path = home.absolute() / name
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH_BYTES:
+        raise SocketPathTooLong(path)
+    return path
+
+
+def check_socket_paths(home: Path) -> None:
+    """The home's sockets fit a Unix socket address (SocketPathTooLong if not)."""
+    for name in (ABCI_SOCKET, RPC_SOCKET):
+        get_socket_path(home, name)
 
 
 def get_node_id(node_key: Ed25519PrivateKey) -> str:
@@ -154,20 +196,24 @@ def format_duration(ms: int) -> str:
 
 def build_config_toml(
     moniker: str,
-    socket: Path,
+    home: Path,
     listeners: Listeners,
     persistent_peers: tuple[str, ...],
     timeouts: TimeoutConfig,
     mempool_max_txs: int,
     mempool_max_bytes: int,
 ) -> str:
-    """config.toml: what a clearing node sets (values TOML-quoted by json.dumps)."""
+    """config.toml of the CometBFT home `home`: what a clearing node sets (values
+    TOML-quoted by json.dumps). SocketPathTooLong if a socket's path is too long."""
     q = json.dumps
     metrics = listeners.metrics_port
+    abci_socket, rpc_socket = (get_socket_path(home, name) for name in (ABCI_SOCKET, RPC_SOCKET))
     lines = [
         f"moniker = {q(moniker)}",
-        f"proxy_app = {q('unix://' + str(socket))}",
+        f"proxy_app = {q(f'unix://{abci_socket}')}",
         'abci = "socket"',
+        # no remote signer: the validator key is the home's file
+        'priv_validator_laddr = ""',
         'log_format = "json"',
         # Every peer, inbound or dialled, is let in only if the app's answer to ABCI Query
         # /p2p/filter/id/<node id> is code 0: a stranger who knows the chain id would
@@ -175,7 +221,11 @@ def build_config_toml(
         "filter_peers = true",
         "",
         "[rpc]",
-        f"laddr = {q(f'tcp://127.0.0.1:{listeners.rpc_port}')}",
+        # Every block's transactions and the mempool's, to whoever connects: the node's
+        # user alone (the socket is in the 0700 home); no gRPC broadcast API, no pprof.
+        f"laddr = {q(f'unix://{rpc_socket}')}",
+        'grpc_laddr = ""',
+        'pprof_laddr = ""',
         f"max_body_bytes = {get_max_block_bytes()}",
         "",
         "[p2p]",
@@ -246,11 +296,16 @@ def write_home(
     mempool_max_txs: int = 5000,
     mempool_max_bytes: int = 1 << 30,
 ) -> None:
-    """Writes (or rewrites) the CometBFT home at `path`; its data directory, CometBFT's
-    blocks, state and signing state, is kept. A full node's home holds a fresh
-    validator key no genesis lists, as `cometbft init` would write: CometBFT needs one."""
+    """Writes (or rewrites) the CometBFT home at `path`, mode 0700 (a home an older node
+    made 0755 too); its data directory, CometBFT's blocks, state and signing state, is
+    kept. A full node's home holds a fresh validator key no genesis lists, as `cometbft
+    init` would write: CometBFT needs one. SocketPathTooLong, before anything is
+    written, if `path` is too long for its sockets."""
+    check_socket_paths(path)
     config = path / "config"
     data = path / "data"
+    path.mkdir(mode=HOME_MODE, parents=True, exist_ok=True)
+    path.chmod(HOME_MODE)
     config.mkdir(parents=True, exist_ok=True)
     data.mkdir(parents=True, exist_ok=True)
     (config / "genesis.json").write_text(
@@ -258,7 +313,7 @@ def write_home(
     )
     (config / "config.toml").write_text(
         build_config_toml(
-            moniker, path / ABCI_SOCKET, listeners, persistent_peers, timeouts,
+            moniker, path, listeners, persistent_peers, timeouts,
             mempool_max_txs, mempool_max_bytes,
         )
     )  # fmt: skip

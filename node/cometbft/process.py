@@ -9,6 +9,9 @@ port: the node writes its CometBFT's pid and its own in the home, and a node sta
 again on that home kills one that outlived its node (`stop_outlived`). The kernel's
 parent-death signal would not do: it follows the thread that started the process, and
 trio starts processes from worker threads that end when idle.
+
+CometBFT runs with umask 077: what it creates (its RPC socket, its stores of every
+block's transactions) is the node's user's alone even in a home an operator opened up.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from collections import deque
@@ -27,6 +31,7 @@ from pathlib import Path
 import trio
 
 from node.cometbft.build import get_installed_version
+from node.cometbft.home import RPC_SOCKET
 from node.cometbft.pin import COMETBFT_VERSION
 
 log = logging.getLogger("cometbft")
@@ -41,6 +46,7 @@ PID_FILE = "cometbft.pid"
 KEPT_LINES = 20
 """Log lines kept to say why CometBFT exited."""
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "error": logging.ERROR}
+PRIVATE_UMASK = 0o077
 
 
 class CometBFTError(Exception):
@@ -93,8 +99,12 @@ async def run_cometbft(
     """Runs `cometbft start` on `home` until cancelled (then stops it: SIGTERM, a kill
     after STOP_GRACE_S); reports its pid when started."""
     await stop_outlived(binary, home)
+    remove_stale_socket(home / RPC_SOCKET)
     process = await trio.lowlevel.open_process(
-        get_command(binary, home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        get_command(binary, home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        umask=PRIVATE_UMASK,
     )
     (home / PID_FILE).write_text(f"{process.pid} {os.getpid()}\n")
     last_lines: deque[str] = deque(maxlen=KEPT_LINES)
@@ -154,6 +164,18 @@ async def stop_outlived(binary: Path, home: Path) -> None:
             await trio.sleep(0.05)
         return
     raise CometBFTError(f"cometbft (pid {pid}) on {home} runs on after SIGKILL")
+
+
+def remove_stale_socket(path: Path) -> None:
+    """Removes the socket file a killed CometBFT left (it would not listen over it, and
+    exit): one nothing answers on. One that answers is a running CometBFT's, left be."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            path.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
 
 
 async def stop(process: trio.Process) -> None:

@@ -1,11 +1,13 @@
-"""The node's client of its own CometBFT's RPC (loopback only): the chain's status,
-its blocks' headers and commits (a report's anchor), and transactions handed to its
+"""The node's client of its own CometBFT's RPC, on the Unix socket in the CometBFT home
+(node/cometbft/home.py: only the node's user reaches it): the chain's status, its
+blocks' headers and commits (a report's anchor), and transactions handed to its
 mempool."""
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,10 +35,20 @@ class CheckTxAnswer:
     log: str
 
 
+RPC_URL = "http://cometbft"
+"""The URL of every RPC request: its host names nothing, the socket is the address."""
+
+
+def open_rpc_client(socket: Path, timeout_s: float = 10.0) -> httpx.AsyncClient:
+    """An HTTP client of the CometBFT RPC listening on the Unix socket `socket`."""
+    transport = httpx.AsyncHTTPTransport(uds=str(socket))
+    return httpx.AsyncClient(transport=transport, base_url=RPC_URL, timeout=timeout_s)
+
+
 class CometRpc:
-    def __init__(self, port: int, timeout_s: float = 10.0) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.client = httpx.AsyncClient(timeout=timeout_s)
+    def __init__(self, socket: Path, timeout_s: float = 10.0) -> None:
+        self.url = RPC_URL
+        self.client = open_rpc_client(socket, timeout_s)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -29,7 +29,7 @@ from lightclient.anchor import COMETBFT
 from node.block_store import SqliteBlockStore
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
-from node.cometbft.home import ABCI_SOCKET, Listeners, write_home
+from node.cometbft.home import ABCI_SOCKET, RPC_SOCKET, Listeners, write_home
 from node.cometbft.node_interface import CometNode
 from node.cometbft.process import find_binary, run_cometbft
 from node.cometbft.rpc import CometRpc, RpcError
@@ -65,7 +65,7 @@ async def run_cometbft_node(
             get_stall_limit_ms(timeouts), node.store.latest_height(), lambda: False
         )
         pending: dict[bytes, int] = {}
-        async with CometRpc(comet.rpc_port) as rpc, open_host(node, ()) as (p2p, nursery):
+        async with CometRpc(comet.home / RPC_SOCKET) as rpc, open_host(node, ()) as (p2p, nursery):
             api_node = CometNode(
                 config.chain_id, config.moniker, lambda: node.app.state, check, pending, rpc,
                 node.store, config.mempool.max_tx_bytes, node.metrics, commits,
@@ -85,8 +85,8 @@ async def run_cometbft_node(
             nursery.start_soon(resubmit_when_up, api_node, rpc)
             await nursery.start(keeper.run)
             log.info(
-                "node %s up on CometBFT: RPC 127.0.0.1:%d, p2p %s:%d, height %d, %s",
-                config.moniker, comet.rpc_port, config.p2p.listen_host, comet.p2p_port,
+                "node %s up on CometBFT: RPC %s, p2p %s:%d, height %d, %s",
+                config.moniker, comet.home / RPC_SOCKET, config.p2p.listen_host, comet.p2p_port,
                 node.store.latest_height(), "validator" if node.validator_key else "full node",
             )  # fmt: skip
             task_status.started(p2p)
@@ -140,9 +140,7 @@ def write_comet_home(
 
 def get_listeners(config: NodeConfig, comet: CometBFTConfig) -> Listeners:
     metrics = comet.metrics_port or None
-    return Listeners(
-        config.p2p.listen_host, comet.p2p_port, comet.rpc_port, metrics, comet.external_address
-    )
+    return Listeners(config.p2p.listen_host, comet.p2p_port, metrics, comet.external_address)
 
 
 def save_decided(blocks: SqliteBlockStore, ctx: NodeContext, decided: DecidedBlock) -> None:

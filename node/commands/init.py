@@ -285,21 +285,20 @@ def render_oracle(genesis: dict[str, Any]) -> str:
 
 
 def render_cometbft_tables(
-    node_keys: list[KeyFile], host: str, ports: list[tuple[int, int, int]]
+    node_keys: list[KeyFile], host: str, ports: list[tuple[int, int]]
 ) -> list[str]:
-    """Each node's `[cometbft]` table: its CometBFT's (p2p, RPC, metrics; 0: off) ports
-    from `ports`, the other nodes' CometBFT (dialled at `host`) as its persistent peers."""
+    """Each node's `[cometbft]` table: its CometBFT's (p2p, metrics; 0: off) ports from
+    `ports`, the other nodes' CometBFT (dialled at `host`) as its persistent peers."""
     peers = [
         f"{get_node_id(key.ed25519())}@{host}:{p2p}"
-        for key, (p2p, _, _) in zip(node_keys, ports, strict=True)
+        for key, (p2p, _) in zip(node_keys, ports, strict=True)
     ]
     return [
         "\n[cometbft]\n"
         f"p2p_port = {p2p}\n"
-        f"rpc_port = {rpc}\n"
         f"metrics_port = {metrics}\n"
         f"persistent_peers = {json.dumps([p for j, p in enumerate(peers) if j != index])}\n"
-        for index, (p2p, rpc, metrics) in enumerate(ports)
+        for index, (p2p, metrics) in enumerate(ports)
     ]
 
 
@@ -411,9 +410,9 @@ def init_homes(
     peer_ids = [compute_peer_id(k.node) for k in keys]
     dialled = LOOPBACK if hosts.p2p in UNSPECIFIED_HOSTS else hosts.p2p
     addrs = [f"{to_multiaddr(dialled, p2p_port + i)}/p2p/{p}" for i, p in enumerate(peer_ids)]
-    # CometBFT listens after the nodes' libp2p ports, its RPC after those
+    # CometBFT listens after the nodes' libp2p ports (its RPC on a socket in its home)
     count = len(homes)
-    comet_ports = [(p2p_port + count + i, p2p_port + 2 * count + i, 0) for i in range(count)]
+    comet_ports = [(p2p_port + count + i, 0) for i in range(count)]
     comet_tables = render_cometbft_tables([k.node for k in keys], dialled, comet_ports)
     for i, (h, name, k) in enumerate(zip(homes, names, keys, strict=True)):
         h.mkdir(parents=True, exist_ok=True)

@@ -54,12 +54,20 @@ def check_home(home: Path) -> NodeConfig:
     engine = load_genesis(config).engine
     get_timeouts(config, engine)  # [consensus] with the engine's defaults
     if engine == COMETBFT:
+        from node.cometbft.home import MAX_SOCKET_PATH_BYTES, SocketPathTooLong, check_socket_paths
         from node.cometbft.process import CometBFTError, find_binary
 
         try:
             find_binary()
         except CometBFTError as exc:
             raise ConfigError(config.genesis_file, "engine", str(exc), COMETBFT) from exc
+        assert config.cometbft is not None  # the loader always reads the table
+        try:
+            check_socket_paths(config.cometbft.home)
+        except SocketPathTooLong as exc:
+            expected = f"a path whose sockets' paths fit {MAX_SOCKET_PATH_BYTES} bytes"
+            found = f"{exc.path} ({exc.size} bytes)"
+            raise ConfigError(config.config_file or home, "cometbft.home", expected, found) from exc
     load_key(config.node_key_file, NODE_KEY)
     if config.validator_key_file.exists():
         load_key(config.validator_key_file, VALIDATOR_KEY)

@@ -73,8 +73,9 @@ def test_short_devnet_holds_every_invariant(
     assert won and all(a["winner"] == f"member-2 ({MARKET_MAKER})" for a in won)
     assert summary["house_flat"] and "house account flat at the end: yes" in printed
     assert summary["privacy_routes"] >= 20  # every public route read, no leak among failures
-    # on CometBFT, each validator's CometBFT too: RPC and metrics on loopback, the p2p port
-    # closed to a stranger's node and open to the other validators'
+    # on CometBFT, each validator's CometBFT too: no transaction on its TCP ports (metrics),
+    # its RPC socket the node's user's alone and showing it the blocks' transactions, the p2p
+    # port closed to a stranger's node and open to the other validators'
     audited = [v["name"] for v in summary["validators"]] if engine == COMETBFT else []
     assert summary["cometbft_audited"] == audited
     # the crash calls both sized longs (their first calls): one meets it, one is liquidated

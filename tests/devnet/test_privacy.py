@@ -1,13 +1,13 @@
 """The devnet's privacy audit: its scan sees each kind of leak (and not what is public),
 its crawl of a real API reads every route, finds a route that leaks and refuses a
-route it cannot read, and on CometBFT it fails a p2p port that lets a stranger in."""
+route it cannot read (CometBFT's audit: test_cometbft_privacy.py)."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import re
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -18,7 +18,6 @@ import trio.testing
 
 from consensus.compact import compute_tx_hash
 from consensus.types import Block
-from devnet.homes import Home
 from devnet.privacy import (
     NUMBER,
     STRANGERS_GUESS,
@@ -30,21 +29,13 @@ from devnet.privacy import (
     collect_secrets,
     crawl_public,
     find_leaks,
-    find_open_p2p_ports,
-    get_listen_addresses,
     read_verifier_page,
     run_in_order,
 )
 from devnet.sandbox import Sandbox
-from lightclient.anchor import COMETBFT
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.api.server import ApiApp
-from node.cometbft.abci import CODE_NOT_ALLOWED, FILTER_ID_PATH
-from node.cometbft.home import Listeners, build_config_toml, get_node_id
-from node.commands.init import NodeKeys
-from node.config import ENGINE_TIMEOUTS
-from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFile
 from node.verifier.service import GENESIS_OPERATION
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
 from tests.clearing.default.test_steps import give
@@ -93,6 +84,18 @@ def test_the_scan_sees_an_amount_written_in_its_unit() -> None:
         ]
     public = "<td>1.00 USD</td><td>4,500</td><td>0.123 BTC</td><td>60,300.50 USD</td>"
     assert find_leaks("GET /", public, secrets()) == []
+
+
+def test_the_scan_sees_a_transactions_bytes_in_base64_at_any_offset() -> None:
+    """CometBFT's RPC shows each transaction as its base64, and a transaction is never
+    the first of a block's: its bytes are found whatever the text around them."""
+    for tx in (TX, b"x" + TX, b"xy" + TX[:-1]):
+        found = secrets()
+        found.add_tx(tx, "a batch")
+        body = json.dumps({"txs": [base64.b64encode(b"another tx").decode(),
+                                   base64.b64encode(tx).decode()]})  # fmt: skip
+        assert "the bytes of a batch" in [leak.what for leak in find_leaks("GET /x", body, found)]
+        assert find_leaks("GET /x", body.lower(), found) == []  # base64 is no hex
 
 
 def test_the_scan_reads_event_stream_data_lines() -> None:
@@ -278,84 +281,3 @@ def test_the_genesis_served_is_the_published_configuration_not_a_leak() -> None:
     genesis = json.dumps({"clearing_members": ["0x" + ALICE.hex()], "insurance": 1_000_000})
     assert Answer("GET /v1/genesis", genesis, GENESIS_OPERATION).find_leaks(found) == []
     assert Answer("GET /v1/status", genesis, "getStatus").find_leaks(found)
-
-
-def test_a_listener_is_seen_at_the_address_it_is_bound_to() -> None:
-    """What the audit of CometBFT's RPC and metrics reads: loopback, or every interface."""
-    with socket.socket() as local, socket.socket() as open_to_all:
-        local.bind(("127.0.0.1", 0))
-        open_to_all.bind(("0.0.0.0", 0))
-        for sock in (local, open_to_all):
-            sock.listen()
-        port = local.getsockname()[1]
-        assert get_listen_addresses(port) == {"127.0.0.1"}
-        assert get_listen_addresses(open_to_all.getsockname()[1]) == {"0.0.0.0"}
-    assert get_listen_addresses(port) == set()
-
-
-def make_cometbft_homes(base: Path, filter_peers: bool = True) -> list[Home]:
-    """Two validator homes whose CometBFT config is the one the node writes (less
-    filter_peers if asked), their RPC on ports 1 and 2."""
-    homes = []
-    for n in range(2):
-        seed = bytes([n + 1]) * 32
-        keys = NodeKeys(
-            KeyFile(NODE_KEY, seed), KeyFile(VALIDATOR_KEY, seed), KeyFile(BRIDGE_KEY, seed)
-        )
-        home = Home(base / f"node{n}", f"node{n}", keys, 0, 0, 0, (0, n + 1, 0))
-        config = home.path / "cometbft" / "config" / "config.toml"
-        config.parent.mkdir(parents=True)
-        listeners = Listeners("127.0.0.1", 26666, n + 1)
-        timeouts = ENGINE_TIMEOUTS[COMETBFT]
-        text = build_config_toml(home.name, Path("abci.sock"), listeners, (), timeouts, 10, 10)
-        config.write_text(text if filter_peers else text.replace("filter_peers = true\n", ""))
-        homes.append(home)
-    return homes
-
-
-def cometbft_rpc(let_in: Callable[[str], bool]) -> httpx.AsyncClient:
-    """CometBFT's RPC as the audit asks it: abci_query of a peer filter path, answered
-    code 0 for a node id `let_in` accepts."""
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        params = json.loads(request.content)["params"]
-        node_id = params["path"].removeprefix(FILTER_ID_PATH)
-        response = {"code": 0} if let_in(node_id) else {"code": CODE_NOT_ALLOWED, "log": "no"}
-        return httpx.Response(
-            200, json={"jsonrpc": "2.0", "id": 1, "result": {"response": response}}
-        )
-
-    return httpx.AsyncClient(transport=httpx.MockTransport(answer))
-
-
-async def test_a_cometbft_p2p_port_that_lets_a_stranger_in_fails_the_audit(tmp_path: Path) -> None:
-    homes = make_cometbft_homes(tmp_path / "closed")
-    validators = {get_node_id(h.keys.node.ed25519()) for h in homes}
-    async with cometbft_rpc(lambda node_id: node_id in validators) as http:
-        assert await find_open_p2p_ports(homes, http) == []
-    async with cometbft_rpc(lambda node_id: True) as http:
-        failures = await find_open_p2p_ports(homes, http)
-    assert [f.split(" node ")[0] for f in failures] == [
-        "privacy: node0's app lets a stranger's CometBFT",
-        "privacy: node1's app lets a stranger's CometBFT",
-    ]
-    async with cometbft_rpc(lambda node_id: False) as http:  # refuses even the validators
-        failures = await find_open_p2p_ports(homes, http)
-    first, second = (get_node_id(h.keys.node.ed25519()) for h in homes)
-    assert failures == [
-        f"privacy: node0's app refuses node1's CometBFT node {second}, a validator's",
-        f"privacy: node1's app refuses node0's CometBFT node {first}, a validator's",
-    ]
-
-
-async def test_a_cometbft_config_without_filter_peers_fails_the_audit(tmp_path: Path) -> None:
-    homes = make_cometbft_homes(tmp_path, filter_peers=False)
-    validators = {get_node_id(h.keys.node.ed25519()) for h in homes}
-    async with cometbft_rpc(lambda node_id: node_id in validators) as http:
-        failures = await find_open_p2p_ports(homes, http)
-    written = homes[0].path / "cometbft" / "config" / "config.toml"
-    assert failures[0] == (
-        "privacy: node0's CometBFT lets in any peer that knows the chain id "
-        f"({written} lacks filter_peers = true)"
-    )
-    assert len(failures) == 2

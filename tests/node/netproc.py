@@ -142,8 +142,6 @@ class NodeHome:
     """TOML appended to config.toml: the services' sections (oracle off unless given)."""
     observers: tuple[str, ...] = ()
     """`[p2p] observers`: peer ids allowed besides the genesis validators' nodes."""
-    rpc_port: int | None = None
-    """Its CometBFT's RPC, on a network whose engine is CometBFT."""
     cometbft_metrics_port: int | None = None
     """Its CometBFT's Prometheus listener, on a network whose engine is CometBFT."""
 
@@ -324,10 +322,9 @@ def add_validators(genesis: dict[str, Any], count: int) -> None:
 def add_cometbft_tables(homes: list[NodeHome]) -> None:
     """Each home's `[cometbft]` table: free ports (its Prometheus metrics on loopback too),
     the others' CometBFT nodes as peers."""
-    ports = [(get_free_port(), get_free_port(), get_free_port()) for _ in homes]
+    ports = [(get_free_port(), get_free_port()) for _ in homes]
     tables = render_cometbft_tables([h.node_key for h in homes], "127.0.0.1", ports)
-    for home, (_, rpc, metrics), table in zip(homes, ports, tables, strict=True):
-        home.rpc_port = rpc
+    for home, (_, metrics), table in zip(homes, ports, tables, strict=True):
         home.cometbft_metrics_port = metrics
         home.extra_config += table
 

@@ -28,6 +28,7 @@ from node.api.http import get_bound_port
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp, serve_api
 from node.cli import get_command_modules, get_summary, main
+from node.cometbft.home import MAX_SOCKET_PATH_BYTES
 from node.commands.start import check_home
 from node.config import ConfigError, load_config
 from node.gc_policy import GC_THRESHOLDS
@@ -132,6 +133,32 @@ def test_start_refuses_an_empty_block_wait_its_engines_propose_timeout_does_not_
     assert main(["start", "--home", str(home)]) == 2
     assert "create_empty_blocks_interval_ms" in capsys.readouterr().out
     assert sorted(home.iterdir()) == written  # no data directory, no CometBFT home
+
+
+def test_start_refuses_a_cometbft_home_too_long_for_its_sockets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CometBFT's RPC and the app's ABCI are Unix sockets in the CometBFT home, whose
+    paths an address holds up to 107 bytes: a longer one is refused before anything is
+    written, naming the key and the socket's path."""
+    home = tmp_path / "n"
+    main(["init", "--home", str(home), "--engine", COMETBFT])
+    config_file = home / "config.toml"
+    deep = home / ("d" * (MAX_SOCKET_PATH_BYTES - len(f"{home}/") - len("/abci.sock")))
+    config_file.write_text(
+        config_file.read_text().replace("[cometbft]\n", f"[cometbft]\nhome = '{deep}'\n")
+    )
+    check_home(home)  # 107 bytes for abci.sock, 106 for rpc.sock: both fit
+    config_file.write_text(config_file.read_text().replace(str(deep), f"{deep}d"))
+    with pytest.raises(ConfigError) as info:
+        check_home(home)
+    assert info.value.key == "cometbft.home"
+    assert info.value.found == f"{deep}d/abci.sock ({MAX_SOCKET_PATH_BYTES + 1} bytes)"
+    capsys.readouterr()
+    written = sorted(home.iterdir())
+    assert main(["start", "--home", str(home)]) == 2
+    assert "key 'cometbft.home'" in capsys.readouterr().out
+    assert sorted(home.iterdir()) == written
 
 
 def test_start_names_an_unusable_data_directory_in_one_line(

@@ -296,9 +296,11 @@ def test_init_for_cometbft_names_the_engine_and_peers_each_cometbft(tmp_path: Pa
     assert load_genesis(configs[0]).engine == "cometbft"
     comets = [c.cometbft for c in configs]
     assert all(c is not None for c in comets)
-    assert [(c.p2p_port, c.rpc_port) for c in comets if c] == [
-        (41003, 41006), (41004, 41007), (41005, 41008)
-    ]  # fmt: skip
+    assert [(c.p2p_port, c.metrics_port) for c in comets if c] == [
+        (41003, 0),
+        (41004, 0),
+        (41005, 0),
+    ]
     node_ids = [get_node_id(load_key(h / "keys/node_key.json", NODE_KEY).ed25519()) for h in homes]
     assert comets[0] is not None and comets[0].persistent_peers == (
         f"{node_ids[1]}@127.0.0.1:41004", f"{node_ids[2]}@127.0.0.1:41005"

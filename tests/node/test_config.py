@@ -51,7 +51,16 @@ def test_minimal_config_takes_defaults(tmp_path: Path) -> None:
     assert config.mempool.max_txs == 10_000
     assert config.p2p.observers == ()
     assert config.cometbft is not None and config.cometbft.home == tmp_path.resolve() / "cometbft"
-    assert (config.cometbft.p2p_port, config.cometbft.rpc_port) == (26666, 26657)
+    assert (config.cometbft.p2p_port, config.cometbft.metrics_port) == (26666, 0)
+
+
+def test_a_cometbft_rpc_port_is_refused_saying_where_the_rpc_went(tmp_path: Path) -> None:
+    """A home written when CometBFT's RPC listened on loopback TCP: the key names what
+    replaced it, not just that it is unknown."""
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, write(tmp_path, MINIMAL + "[cometbft]\nrpc_port = 26657\n"))
+    assert (info.value.key, info.value.found) == ("cometbft.rpc_port", 26657)
+    assert "the Unix socket rpc.sock in its home" in info.value.expected
 
 
 def test_observers_are_read_as_peer_ids(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The clearing app behind a real `cometbft` process (one validator): CometBFT's chain
-commits to our state roots, a stranger's CometBFT that knows the chain id is refused by
-the app's peer filter until the allowed set names it, and a restarted app is replayed to
-the same roots."""
+commits to our state roots, no TCP port of it but p2p shows a committed transaction
+(its RPC is a socket only the node's user reaches: the devnet's audit of it passes), a
+stranger's CometBFT that knows the chain id is refused by the app's peer filter until
+the allowed set names it, and a restarted app is replayed to the same roots."""
 
 from __future__ import annotations
 
@@ -11,20 +12,22 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 from tendermint.abci import types_pb2 as abci
 
 from clearing.genesis import compute_genesis_hash, parse_genesis
-from clearing.tx import encode_tx
+from clearing.tx import encode_tx, get_tx_kind
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
-from devnet.privacy import ask_peer_filter
+from devnet.cometbft_privacy import ask_peer_filter, audit_cometbft
+from devnet.privacy import Secrets
 from devnet.sandbox import Sandbox
 from lightclient.anchor import COMETBFT
 from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.cometbft.abci import CODE_NOT_ALLOWED, CODE_OK, ClearingAbci, DecidedBlock
-from node.cometbft.home import Listeners, get_node_id, write_home
+from node.cometbft.home import RPC_SOCKET, Listeners, get_node_id, write_home
 from node.cometbft.process import find_binary
 from node.cometbft.rpc import CometRpc
 from node.cometbft.runtime import run_engine
@@ -114,7 +117,7 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
     genesis_bytes = repr(doc).encode()
     genesis = parse_genesis(doc)
     box = Sandbox.from_genesis_doc(doc, clock_ms=wall_clock_ms)
-    p2p, rpc_port, metrics_port = free_ports(3)
+    p2p, metrics_port = free_ports(2)
     home = tmp_path / "cometbft"
     write_home(
         home,
@@ -123,7 +126,7 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
         genesis_hash=compute_genesis_hash(genesis_bytes),
         node_key=derive_ed25519_key("node-0"),
         validator_key=derive_ed25519_key("validator-0"),
-        listeners=Listeners("127.0.0.1", p2p, rpc_port, metrics_port),
+        listeners=Listeners("127.0.0.1", p2p, metrics_port),
         timeouts=FAST,
     )
 
@@ -143,7 +146,7 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
     # the validator's CometBFT as its persistent peer.
     stranger_home = tmp_path / "stranger"
     validator_addr = f"{get_node_id(derive_ed25519_key('node-0'))}@127.0.0.1:{p2p}"
-    stranger_p2p, stranger_rpc = free_ports(2)
+    (stranger_p2p,) = free_ports(1)
     write_home(
         stranger_home,
         moniker="stranger",
@@ -151,7 +154,7 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
         genesis_hash=compute_genesis_hash(genesis_bytes),
         node_key=derive_ed25519_key("stranger"),
         validator_key=None,
-        listeners=Listeners("127.0.0.1", stranger_p2p, stranger_rpc),
+        listeners=Listeners("127.0.0.1", stranger_p2p),
         persistent_peers=(validator_addr,),
         timeouts=FAST,
     )
@@ -170,7 +173,7 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
     first: list[DecidedBlock] = []
     filtered: list[tuple[str, int]] = []
     done = trio.Event()
-    rpc = CometRpc(rpc_port)
+    rpc = CometRpc(home / RPC_SOCKET)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_chain, home, record_queries(make_abci(first).handle, filtered), done)
         await wait_for(lambda: len(first) >= 1)
@@ -187,6 +190,13 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
             assert bytes.fromhex(header["app_hash"]) == block.result.state_root
         results = [r for b in first for r in b.result.tx_results]
         assert all(r.is_ok() for r in results), results
+        # What anyone on the host reads of CometBFT's TCP ports (metrics here) shows no
+        # transaction; its RPC socket shows the node's user the blocks' transactions.
+        secrets = Secrets(addresses={alice.address.hex(): "alice"})
+        for tx in txs:
+            secrets.add_tx(tx, get_tx_kind(tx))
+        heights = [b.record.height for b in first if set(txs) & set(b.record.txs)]
+        assert await audit_cometbft("v0", home, p2p, secrets, heights) == []
         # CometBFT asked the app about the stranger once it had dialled (and its address,
         # which passes) and kept it out: no peer, and not one block reached its app.
         await wait_for(lambda: (f"/p2p/filter/id/{stranger_id}", CODE_NOT_ALLOWED) in filtered)
@@ -195,19 +205,20 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
         )
         assert await get_peers(rpc) == set() and strays == []
         # the devnet's privacy audit asks the same through CometBFT's RPC
-        assert await ask_peer_filter(rpc.client, rpc_port, stranger_id) == CODE_NOT_ALLOWED
-        exposition = await rpc.client.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert await ask_peer_filter(rpc.client, stranger_id) == CODE_NOT_ALLOWED
+        async with httpx.AsyncClient() as http:
+            exposition = await http.get(f"http://127.0.0.1:{metrics_port}/metrics")
         # a lone validator has no peers, so CometBFT never sets that gauge
         assert get_missing_dashboard_series(exposition.text) == {"cometbft_p2p_peers"}
         # The allowed set names it (as AllowedPeers does when governance adds a validator):
         # the filter lets its next dial in, and it syncs the validator's blocks.
         allowed = frozenset({get_peer_id("node-0"), get_peer_id("stranger")})
-        async with CometRpc(stranger_rpc) as theirs:
+        async with CometRpc(stranger_home / RPC_SOCKET) as theirs:
             await theirs.call("dial_peers", peers=[validator_addr], persistent=True)
         await wait_for(lambda: len(strays) >= 2)
         assert await get_peers(rpc) == {stranger_id}
         assert (f"/p2p/filter/id/{stranger_id}", CODE_OK) in filtered
-        assert await ask_peer_filter(rpc.client, rpc_port, stranger_id) == CODE_OK
+        assert await ask_peer_filter(rpc.client, stranger_id) == CODE_OK
         assert [b.result.state_root for b in strays] == [
             b.result.state_root for b in first[: len(strays)]
         ]

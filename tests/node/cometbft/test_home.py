@@ -1,29 +1,36 @@
 """The CometBFT config a node writes: every timeout the node's liveness counts is the one
-CometBFT runs, the node's `[consensus]` table's or CometBFT's defaults, its RPC and metrics
-listen on loopback only, and it asks the app about every peer; a libp2p peer id names the
-CometBFT node of the same key."""
+CometBFT runs, the node's `[consensus]` table's or CometBFT's defaults, only p2p listens
+beyond loopback and no TCP port serves the RPC (a socket in the 0700 home), and it asks
+the app about every peer; a libp2p peer id names the CometBFT node of the same key."""
 
 from __future__ import annotations
 
+import stat
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import base58
 import pytest
 
+from clearing.genesis import compute_genesis_hash, parse_genesis
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from consensus.state_machine import TimeoutConfig
 from lightclient.anchor import COMETBFT
 from node.cometbft.home import (
+    MAX_SOCKET_PATH_BYTES,
     Listeners,
     PeerIdError,
+    SocketPathTooLong,
     build_config_toml,
     get_node_id,
     get_peer_node_id,
+    write_home,
 )
 from node.config import CONFIG_FILE_NAME, ENGINE_TIMEOUTS, get_timeouts, load_config
 from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
 from node.liveness import get_stall_limit_ms
+from tests.clearing.support import genesis_doc
 
 DEFAULTS = ENGINE_TIMEOUTS[COMETBFT]
 
@@ -36,8 +43,8 @@ def read_consensus(timeouts: TimeoutConfig) -> dict[str, object]:
 
 
 def read_config(timeouts: TimeoutConfig) -> dict[str, object]:
-    listeners = Listeners("0.0.0.0", 26666, 26667, 26670)
-    text = build_config_toml("v0", Path("/h/abci.sock"), listeners, (), timeouts, 10, 1 << 20)
+    listeners = Listeners("0.0.0.0", 26666, 26670)
+    text = build_config_toml("v0", Path("/h"), listeners, (), timeouts, 10, 1 << 20)
     return tomllib.loads(text)
 
 
@@ -75,11 +82,56 @@ def test_the_nodes_consensus_table_is_what_cometbft_runs_and_the_stall_limit_cou
     assert get_stall_limit_ms(DEFAULTS) == 8_600  # the limit before the table existed
 
 
-def test_only_p2p_listens_beyond_loopback() -> None:
-    config = read_config(DEFAULTS)
-    assert config["rpc"]["laddr"] == "tcp://127.0.0.1:26667"  # type: ignore[index]
-    assert config["instrumentation"]["prometheus_listen_addr"] == "127.0.0.1:26670"  # type: ignore[index]
-    assert config["p2p"]["laddr"] == "tcp://0.0.0.0:26666"  # type: ignore[index]
+def test_only_p2p_listens_beyond_loopback_and_the_rpc_on_no_port() -> None:
+    config: dict[str, Any] = read_config(DEFAULTS)
+    assert (config["proxy_app"], config["rpc"]["laddr"]) == (
+        "unix:///h/abci.sock", "unix:///h/rpc.sock"
+    )  # fmt: skip
+    off = (
+        config["rpc"]["grpc_laddr"],
+        config["rpc"]["pprof_laddr"],
+        config["priv_validator_laddr"],
+    )
+    assert off == ("", "", "")
+    assert config["instrumentation"]["prometheus_listen_addr"] == "127.0.0.1:26670"
+    assert config["p2p"]["laddr"] == "tcp://0.0.0.0:26666"
+
+
+def write_one(home: Path) -> None:
+    doc = genesis_doc()
+    write_home(
+        home,
+        moniker="v0",
+        genesis=parse_genesis(doc),
+        genesis_hash=compute_genesis_hash(repr(doc).encode()),
+        node_key=derive_ed25519_key("node-0"),
+        validator_key=derive_ed25519_key("validator-0"),
+        listeners=Listeners("127.0.0.1", 26666),
+        timeouts=DEFAULTS,
+    )
+
+
+def test_the_home_is_the_nodes_users_alone_even_one_made_open(tmp_path: Path) -> None:
+    """Its sockets, keys and stores of every block's transactions: 0700 whatever the
+    umask, and a home an older node left 0755 is closed at the next write."""
+    home = tmp_path / "cometbft"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    write_one(home)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_a_home_too_long_for_its_sockets_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / ("d" * (MAX_SOCKET_PATH_BYTES - len(f"{tmp_path}/") - len("/abci.sock")))
+    write_one(home)  # abci.sock's path at 107 bytes, the longest an address holds
+    longer = Path(f"{home}d")
+    with pytest.raises(SocketPathTooLong) as raised:
+        write_one(longer)
+    assert (raised.value.path, raised.value.size) == (longer / "abci.sock", 108)
+    assert str(raised.value).startswith(f"{longer}/abci.sock is 108 bytes, a Unix socket's")
+    assert not longer.exists()
 
 
 def test_cometbft_asks_the_app_about_every_peer() -> None:

@@ -153,7 +153,7 @@ async def crash_cometbft(net: ProcessNetwork, home: NodeHome) -> None:
     assert config.cometbft is not None
     comet = config.cometbft
     ports = [port for _, _, port in get_listen_ports(config)]
-    ports += [comet.p2p_port, comet.rpc_port, comet.metrics_port]
+    ports += [comet.p2p_port, comet.metrics_port]
     assert [p for p in ports if get_bind_problem("127.0.0.1", p) is not None] == []
 
 

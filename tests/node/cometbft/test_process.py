@@ -1,6 +1,7 @@
 """A node starting on a CometBFT home kills the CometBFT its last node left running there
 (its parent gone, as after a SIGKILL of the node), and leaves be one whose node still
-runs and a process the pid file names that is not this home's CometBFT.
+runs and a process the pid file names that is not this home's CometBFT; it removes the
+RPC socket a killed CometBFT left, not a live one.
 
 A stand-in plays CometBFT: `/bin/sh` as the binary runs `start`, a script in the test's
 directory, so its command line is the one the node gives CometBFT (`binary start --home
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +21,13 @@ from typing import Any
 import pytest
 import trio
 
-from node.cometbft.process import PID_FILE, get_command, get_parent, stop_outlived
+from node.cometbft.process import (
+    PID_FILE,
+    get_command,
+    get_parent,
+    remove_stale_socket,
+    stop_outlived,
+)
 
 SHELL = Path("/bin/sh")
 ORPHANING = (
@@ -84,3 +92,18 @@ async def test_a_pid_file_naming_another_process_kills_nothing(home: Path) -> No
     await check_left_running(home, ["sleep", "30"], NO_PROCESS)
     (home / PID_FILE).write_text("not pids\n")
     await stop_outlived(SHELL, home)  # unreadable: nothing to stop
+
+
+def test_the_rpc_socket_a_killed_cometbft_left_is_removed_a_live_one_kept(tmp_path: Path) -> None:
+    """CometBFT would not listen over a socket file, and exit; a running CometBFT's socket
+    (a second node started on its home by mistake) is left to it."""
+    path = tmp_path / "rpc.sock"
+    remove_stale_socket(path)  # none there: nothing to do
+    with socket.socket(socket.AF_UNIX) as live:
+        live.bind(str(path))
+        live.listen()
+        remove_stale_socket(path)
+        assert path.is_socket()
+    assert path.is_socket()  # closed without removing its file, as after a SIGKILL
+    remove_stale_socket(path)
+    assert not path.exists()

@@ -9,13 +9,12 @@ application path give CometBFT's app hash at every height."""
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import sqlite3
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trio
 
@@ -28,7 +27,9 @@ from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from lightclient.anchor import COMETBFT, SetChange, StateAnchor, check_anchor, follow_set_changes
 from lightclient.cometbft import CometValidatorPowers, get_address
+from node.cometbft.home import RPC_SOCKET
 from node.cometbft.record import SignedHeader
+from node.cometbft.rpc import RPC_URL
 from tests.node.cometbft.replay import replay_cometbft_blocks
 from tests.node.netproc import (
     SHORT_TIMEOUTS,
@@ -50,9 +51,10 @@ def public(name: str) -> bytes:
 
 
 def get_rpc(home: NodeHome, path: str) -> Any:
-    """An answer of the node's CometBFT RPC (loopback)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{home.rpc_port}/{path}", timeout=10) as r:
-        return json.loads(r.read())["result"]
+    """An answer of the node's CometBFT RPC (its socket in the CometBFT home)."""
+    transport = httpx.HTTPTransport(uds=str(home.path / "cometbft" / RPC_SOCKET))
+    with httpx.Client(transport=transport, timeout=10) as client:
+        return client.get(f"{RPC_URL}/{path}").json()["result"]
 
 
 def get_signers(home: NodeHome, height: int) -> set[bytes]:
