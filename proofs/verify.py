@@ -10,8 +10,8 @@ genesis's set (or a checkpoint) within the trusting period (lightclient/anchor.p
 member who wants less says so (`--skip`), and the verdict's headline names what was not
 checked. It prints the verdict and the genesis hash first, then each check with its
 result, then what it did not check and why. `clearnode verify` adds `--node` (the genesis
-fetched) and `--rpc` (the vaults' balances read on chain, node/chainread.py, compared
-here, proofs/reserves.py). Exit codes: `EXIT_*` below.
+fetched) and `--rpc` (the vaults' balances read on chain, clearnode/client/reserves.py,
+compared here, proofs/reserves.py). Exit codes: `EXIT_*` below.
 
 The checks and their verdict take no arguments' parsing: `check_report` (from a genesis
 or a bare validator set, `get_trust`'s start, the checks skipped) answers a
@@ -109,13 +109,16 @@ class GivenGenesis:
 
     @property
     def validators(self) -> list[VotingPower]:
+        """The genesis's validator set, from which the walk to the report's signers starts."""
         return [VotingPower(v.pubkey, v.power) for v in self.genesis.validators]
 
     @property
     def chain_id(self) -> int:
+        """The chain the report must be of."""
         return self.genesis.chain_id
 
     def describe(self) -> str:
+        """The verdict's line naming the genesis: its hash and where it came from."""
         return f"genesis 0x{self.hash.hex()} ({self.source})"
 
 
@@ -151,7 +154,7 @@ class ReportCheck:
 
     @property
     def verdict(self) -> Outcome:
-        """VALID, INVALID, NOT CHECKED or VALID ONLY AS FAR AS CHECKED."""
+        """VALID, INVALID, NOT CHECKED or VALID ONLY AS FAR AS CHECKED (a `str`)."""
         return get_outcome(self.sections, self.skipped)
 
     @property

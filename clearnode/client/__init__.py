@@ -8,8 +8,9 @@
 
 docs/sdk.md is the guide, docs/sdk-reference.md every public call. It installs on its own
 as the clearnode-client distribution (client/): the package imports clearing's records
-and signing, lightclient's and proofs' verifiers and, for the chain calls of the `chain`
-extra only, bridge's vault calls and web3; never the node, consensus, libp2p or trio.
+and signing, lightclient's and proofs' verifiers, its own JSON-RPC reader of a chain
+(jsonrpc.py, the vaults' reserves) and, for the chain calls of the `chain` extra only,
+bridge's vault calls and web3; never the node, consensus, libp2p or trio.
 """
 
 from clearing.trade import Trade
@@ -20,10 +21,16 @@ from clearnode.client.errors import (
     ClientError,
     Conflict,
     GenesisMismatch,
+    JsonRpcError,
     MissingExtra,
     NotFound,
     PayloadTooLarge,
     Rejected,
+    RpcBadAnswer,
+    RpcHttpStatus,
+    RpcRefused,
+    RpcUnreachable,
+    RpcWrongChain,
     ServerError,
     Unauthorized,
     Unavailable,
@@ -31,6 +38,7 @@ from clearnode.client.errors import (
     Unreachable,
     UnsupportedMediaType,
 )
+from clearnode.client.jsonrpc import JsonRpc
 from clearnode.client.signers import Member, MemberRequest, Venue
 from clearnode.client.sse import ServerEvent
 from clearnode.client.vault import Vault
@@ -43,6 +51,8 @@ __all__ = [
     "ClientError",
     "Conflict",
     "GenesisMismatch",
+    "JsonRpc",
+    "JsonRpcError",
     "Member",
     "MemberRequest",
     "MissingExtra",
@@ -50,6 +60,11 @@ __all__ = [
     "PayloadTooLarge",
     "Rejected",
     "ReportCheck",
+    "RpcBadAnswer",
+    "RpcHttpStatus",
+    "RpcRefused",
+    "RpcUnreachable",
+    "RpcWrongChain",
     "ServerError",
     "ServerEvent",
     "Trade",

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Annotated, Any, ForwardRef, get_args, get_origin
 
 import clearnode.client as sdk
-from clearnode.client import errors, signers, vault, verify, views
+from clearnode.client import errors, jsonrpc, reserves, signers, vault, verify, views
 
 REGENERATE = "python -m clearnode.client.reference > docs/sdk-reference.md"
 
@@ -75,6 +75,14 @@ SECTIONS = (
         "the native core (clearnode-client has none) py-ecc's reference does the group "
         'arithmetic: the same verdicts, slower (docs/sdk.md, "What a check costs").',
         (sdk.verify_report, sdk.get_validators, sdk.ReportCheck, verify.check_account_proof),
+    ),
+    Section(
+        "Chain reads (JSON-RPC, no web3)",
+        "An EVM chain's JSON-RPC read with httpx and eth-abi, in the base install: how "
+        "`clearnode verify --rpc` reads the vaults (`clearnode.client.reserves`). "
+        "Synchronous: from async code run it in a worker thread. Every failure is a "
+        "`JsonRpcError` (below).",
+        (sdk.JsonRpc, jsonrpc.encode_call, jsonrpc.get_topic, reserves.read_vaults),
     ),
     Section(
         "Streams",
