@@ -18,6 +18,7 @@ from clearnode.client.api import Client
 from clearnode.client.errors import (
     ApiError,
     BadRequest,
+    CheckRefused,
     ClientError,
     Conflict,
     GenesisMismatch,
@@ -42,15 +43,17 @@ from clearnode.client.jsonrpc import JsonRpc
 from clearnode.client.signers import Member, MemberRequest, Venue
 from clearnode.client.sse import ServerEvent
 from clearnode.client.vault import Vault
-from clearnode.client.verify import ReportCheck, get_validators, verify_report
+from clearnode.client.verify import GivenGenesis, ReportCheck, pin_genesis, verify_report
 
 __all__ = [
     "ApiError",
     "BadRequest",
+    "CheckRefused",
     "Client",
     "ClientError",
     "Conflict",
     "GenesisMismatch",
+    "GivenGenesis",
     "JsonRpc",
     "JsonRpcError",
     "Member",
@@ -75,6 +78,6 @@ __all__ = [
     "UnsupportedMediaType",
     "Vault",
     "Venue",
-    "get_validators",
+    "pin_genesis",
     "verify_report",
 ]

@@ -103,6 +103,12 @@ class RpcWrongChain(RpcBadAnswer):
         self.actual = actual
 
 
+class CheckRefused(ClientError):
+    """`verify_report` refuses to check as asked, and says what to give: no genesis
+    pinned by its hash (the full check needs it), a check to skip it does not know, a
+    checkpoint with the anchor skipped, a member without openings."""
+
+
 class GenesisMismatch(ClientError):
     """The node serves a genesis whose hash is not the one the network publishes."""
 

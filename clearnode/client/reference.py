@@ -71,17 +71,25 @@ SECTIONS = (
     ),
     Section(
         "Verification",
-        "`clearnode verify`'s checks (proofs/verify.py) on what `Client` fetched. Without "
-        "the native core (clearnode-client has none) py-ecc's reference does the group "
-        'arithmetic: the same verdicts, slower (docs/sdk.md, "What a check costs").',
-        (sdk.verify_report, sdk.get_validators, sdk.ReportCheck, verify.check_account_proof),
+        "`clearnode verify`'s checks and verdict (proofs/verify.py `check_report`, the same "
+        "function) on what `Client` fetched: the full check by default, less only by name "
+        "(`skip`), and the verdict says so. Without the native core (clearnode-client has "
+        "none) py-ecc's reference does the group arithmetic: the same verdicts, slower "
+        '(docs/sdk.md, "What a check costs").',
+        (
+            sdk.verify_report,
+            sdk.pin_genesis,
+            sdk.ReportCheck,
+            sdk.GivenGenesis,
+            verify.check_account_proof,
+        ),
     ),
     Section(
         "Chain reads (JSON-RPC, no web3)",
         "An EVM chain's JSON-RPC read with httpx and eth-abi, in the base install: how "
-        "`clearnode verify --rpc` reads the vaults (`clearnode.client.reserves`). "
-        "Synchronous: from async code run it in a worker thread. Every failure is a "
-        "`JsonRpcError` (below).",
+        "`verify_report(rpc=...)` and `clearnode verify --rpc` read the vaults "
+        "(`clearnode.client.reserves`). Synchronous: from async code run it in a worker "
+        "thread. Every failure is a `JsonRpcError` (below).",
         (sdk.JsonRpc, jsonrpc.encode_call, jsonrpc.get_topic, reserves.read_vaults),
     ),
     Section(

@@ -1,10 +1,12 @@
 """The SDK's JSON-RPC reader (clearnode/client/jsonrpc.py, reserves.py) against a real
 anvil chain: a vault's balances and what its `Withdrawn` logs paid, at the latest block
 and at a past one, as web3's reads say; a chain that cannot be read is Unreadable saying
-why; an RPC that lies or breaks raises its typed error."""
+why; an RPC that lies or breaks raises its typed error; and `verify_report(rpc=...)`
+says of the report vector's chain what `clearnode verify --rpc` says, line for line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +37,8 @@ from clearnode.client import (
     RpcRefused,
     RpcUnreachable,
     RpcWrongChain,
+    pin_genesis,
+    verify_report,
 )
 from clearnode.client.jsonrpc import get_topic
 from clearnode.client.reserves import WITHDRAWN, find_block_at, read_vault, read_vaults
@@ -42,9 +46,16 @@ from node.chainspec import place_collateral, place_vaults
 from proofs.reserves import Unreadable, VaultReading
 from tests.bridge.conftest import make_set, make_validators, sign_all
 from tests.bridge.faulty_rpc import FaultyRpc
+from tests.node.reports.support import run_verify
+from tests.vectors.make_reports import NOW_MS
 from tests.vectors.reserves_chain import (
     CHAIN_ID,
     OTHER_CHAIN_ID,
+    POOR,
+    REPORT,
+    RICH,
+    run_reserves_chain,
+    write_genesis_with_vault,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -221,3 +232,32 @@ def test_an_rpc_that_lies_or_breaks_raises_its_typed_error(deployed: Deployed) -
         ):
             impatient.block_number()
         assert hung.value.kind == "ConnectionError"
+
+
+@pytest.fixture(scope="module")
+def report_chain() -> Iterator[AnvilNode]:
+    with run_reserves_chain() as node:
+        yield node
+
+
+def test_the_sdk_reads_the_reserves_as_clearnode_verify_rpc_does(
+    report_chain: AnvilNode, tmp_path: Path
+) -> None:
+    view = {"report": REPORT.read_bytes().hex()}
+    nobody = f"http://127.0.0.1:{get_free_port()}"
+    cases = [
+        (RICH, {CHAIN_ID: report_chain.url}, "VALID"),
+        (POOR, {CHAIN_ID: report_chain.url, OTHER_CHAIN_ID: report_chain.url}, "INVALID"),
+        (RICH, {CHAIN_ID: nobody}, "NOT CHECKED"),
+    ]
+    for vault, rpc, verdict in cases:
+        path = write_genesis_with_vault(tmp_path, vault)
+        data = path.read_bytes()
+        given = pin_genesis(data, hashlib.sha256(data).digest())
+        check = verify_report(view, given, rpc=rpc, now_ms=NOW_MS)
+        argv = [str(REPORT), "--genesis", str(path), "--now", str(NOW_MS)]
+        code, printed = run_verify(
+            [*argv, *(a for c, u in rpc.items() for a in ("--rpc", f"{c}={u}"))]
+        )
+        assert (check.verdict, check.exit_code, str(check) + "\n") == (verdict, code, printed)
+        assert any("vault" in line for line in check.passed + check.failures + check.could_not)
