@@ -7,8 +7,8 @@ under asyncio or trio alike; the package imports neither (httpx picks the runnin
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Collection, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Unpack
 
 import anyio
 import httpx
@@ -30,7 +30,13 @@ from clearnode.client.errors import (
 )
 from clearnode.client.signers import Member, MemberRequest, Venue, get_member_request_body, hex0x
 from clearnode.client.sse import ServerEvent, read_events
-from clearnode.client.verify import GivenGenesis, ReportCheck, pin_genesis, verify_report
+from clearnode.client.verify import (
+    CheckOptions,
+    GivenGenesis,
+    ReportCheck,
+    pin_genesis,
+    verify_report,
+)
 from clearnode.client.views import (
     Account,
     AccountEvent,
@@ -43,7 +49,6 @@ from clearnode.client.views import (
     Submitted,
     TxOutcome,
 )
-from lightclient.anchor import Checkpoint
 from proofs.account_proof import AccountProofFile
 from proofs.openings import MemberOpenings
 
@@ -410,27 +415,19 @@ class Client:
         genesis_hash: bytes,
         epoch: int | None = None,
         member: Member | None = None,
-        *,
-        rpc: Mapping[int, str] | None = None,
-        blocks: Mapping[int, int] | None = None,
-        checkpoint: Checkpoint | None = None,
-        now_ms: int | None = None,
-        skip: Collection[str] = (),
+        **options: Unpack[CheckOptions],
     ) -> ReportCheck:
         """`clearnode verify`'s full check of this node's report of `epoch` (None: the
         newest complete one), from the genesis it serves pinned by `genesis_hash`, the hash
         the network publishes (GenesisMismatch for any other); with `member`, one's own
-        openings too (asked for with its signature, a validator answers); with `rpc`, the
-        vaults' reserves read on each chain. The other arguments are `verify_report`'s.
+        openings too (asked for with its signature, a validator answers); `options` as
+        `verify_report`'s (`CheckOptions`: `rpc`, the vaults' reserves read on each chain).
         The checks run in a worker thread. Print the result for the whole verdict."""
         given = await self.pinned_genesis(genesis_hash)
         view = await self.report(epoch)
         openings = None if member is None else await self.openings(member, view["epoch"])
         address = None if member is None else member.address
-        check = functools.partial(
-            verify_report, view, given, address, openings, rpc=rpc, blocks=blocks,
-            checkpoint=checkpoint, now_ms=now_ms, skip=skip,
-        )  # fmt: skip
+        check = functools.partial(verify_report, view, given, address, openings, **options)
         return await anyio.to_thread.run_sync(check)
 
     # venues and bridges

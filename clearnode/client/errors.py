@@ -45,8 +45,8 @@ class JsonRpcError(ClientError):
 
     kind: ClassVar[str] = "RpcError"
 
-    def __init__(self, url: str, method: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, url: str, method: str, reason: str) -> None:
+        super().__init__(f"{method}: {reason}")
         self.url = url
         self.method = method
 
@@ -55,9 +55,6 @@ class RpcUnreachable(JsonRpcError):
     """No answer from a chain's JSON-RPC: the connection failed or timed out."""
 
     kind = "ConnectionError"
-
-    def __init__(self, url: str, method: str, reason: str) -> None:
-        super().__init__(url, method, f"{method}: {reason}")
 
 
 class RpcHttpStatus(RpcUnreachable):
@@ -76,7 +73,7 @@ class RpcRefused(JsonRpcError):
     kind = "RpcError"
 
     def __init__(self, url: str, method: str, code: int, message: str) -> None:
-        super().__init__(url, method, f"{method}: error {code}: {message}")
+        super().__init__(url, method, f"error {code}: {message}")
         self.code = code
         self.message = message
 
@@ -87,9 +84,6 @@ class RpcBadAnswer(JsonRpcError):
 
     kind = "BadAnswer"
 
-    def __init__(self, url: str, method: str, reason: str) -> None:
-        super().__init__(url, method, f"{method}: {reason}")
-
 
 class RpcWrongChain(RpcBadAnswer):
     """A chain's node serves another chain id (`actual`) than the one asked for."""
@@ -97,8 +91,10 @@ class RpcWrongChain(RpcBadAnswer):
     kind = "ChainIdMismatch"
 
     def __init__(self, url: str, expected: int, actual: int) -> None:
-        message = f"{url} serves chain id {actual}, configured {expected}"
-        JsonRpcError.__init__(self, url, "eth_chainId", message)
+        # the browser verifier's words, without the method
+        ClientError.__init__(self, f"{url} serves chain id {actual}, configured {expected}")
+        self.url = url
+        self.method = "eth_chainId"
         self.expected = expected
         self.actual = actual
 

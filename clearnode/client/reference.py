@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Annotated, Any, ForwardRef, get_args, get_origin
+from typing import Annotated, Any, ForwardRef, get_args, get_origin, is_typeddict
 
 import clearnode.client as sdk
 from clearnode.client import errors, jsonrpc, reserves, signers, vault, verify, views
@@ -78,6 +78,7 @@ SECTIONS = (
         '(docs/sdk.md, "What a check costs").',
         (
             sdk.verify_report,
+            verify.CheckOptions,
             sdk.pin_genesis,
             sdk.ReportCheck,
             sdk.GivenGenesis,
@@ -201,11 +202,18 @@ def render_member(cls: type, name: str, member: Any) -> list[str]:
     return [f"#### `{qualified}`", "", "```python", code, "```", "", get_doc(member, qualified), ""]
 
 
+def format_fields(kind: type) -> str:
+    """A TypedDict's keys, each with its type."""
+    return ", ".join(f"`{k}: {format_annotation(v)}`" for k, v in kind.__annotations__.items())
+
+
 def render_entry(entry: Any, members: bool) -> list[str]:
     name = entry.__name__
     if not inspect.isclass(entry):
         code = describe_function(entry, name, False)
         return [f"### `{name}`", "", "```python", code, "```", "", get_doc(entry, name), ""]
+    if is_typeddict(entry):
+        return [f"### `{name}`", "", get_doc(entry, name), "", f"Keys: {format_fields(entry)}.", ""]
     signature = format_signature(entry, False, returns=False)
     lines = [f"### `{name}`", "", "```python", f"class {name}{signature}", "```", "",
              get_doc(entry, name), ""]  # fmt: skip
@@ -240,11 +248,8 @@ def render_views() -> list[str]:
     for name, kind in vars(views).items():
         if not (inspect.isclass(kind) and kind.__module__ == views.__name__):
             continue
-        fields = ", ".join(
-            f"`{k}: {format_annotation(v)}`" for k, v in kind.__annotations__.items()
-        )
         doc = "" if kind.__doc__ is None else " ".join(inspect.cleandoc(kind.__doc__).split()) + " "
-        lines.append(f"- `{name}`: {doc}Fields: {fields}.")
+        lines.append(f"- `{name}`: {doc}Fields: {format_fields(kind)}.")
     return [*lines, ""]
 
 

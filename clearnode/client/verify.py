@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from clearing.genesis import compute_genesis_hash
 from clearnode.client.errors import CheckRefused, GenesisMismatch
@@ -38,6 +38,7 @@ from proofs.verify import (
 
 __all__ = [
     "SKIPPABLE",
+    "CheckOptions",
     "GivenGenesis",
     "ReportCheck",
     "check_account_proof",
@@ -59,31 +60,39 @@ def pin_genesis(data: bytes, expected_hash: bytes, source: str = "the file given
         raise CheckRefused(str(exc)) from None
 
 
+class CheckOptions(TypedDict, total=False):
+    """The keyword arguments of `verify_report` and `Client.verify_report`, each
+    optional: `rpc` ({chain id: JSON-RPC URL}: each vault's reserves read on its chain at
+    the report's time, or at `blocks[chain id]`); `checkpoint` (a block you trust, where
+    following the root starts instead of the genesis); `now_ms` (the time the trusting
+    period is measured to; default: this machine's clock); `skip` (checks left out by
+    name, SKIPPABLE's "statement" and "anchor": the verdict names them)."""
+
+    rpc: Mapping[int, str]
+    blocks: Mapping[int, int]
+    checkpoint: Checkpoint
+    now_ms: int
+    skip: Collection[str]
+
+
 def verify_report(
     view: Mapping[str, Any],
     genesis: GivenGenesis,
     member: bytes | None = None,
     openings: MemberOpenings | None = None,
-    *,
-    rpc: Mapping[int, str] | None = None,
-    blocks: Mapping[int, int] | None = None,
-    checkpoint: Checkpoint | None = None,
-    now_ms: int | None = None,
-    skip: Collection[str] = (),
+    **options: Unpack[CheckOptions],
 ) -> ReportCheck:
     """`clearnode verify`'s check of a report (`Client.report()`'s answer, or any
     `{"report": hex}`) from `genesis` (`Client.pinned_genesis(hash)`, or `pin_genesis`
     of the file): the validators' signatures, every account's proof, the aggregates, the
     statement recomputed from the genesis, the state root followed to the chain from the
-    genesis's set or from `checkpoint` within the trusting period measured to `now_ms`
-    (default: this machine's clock); with `member` and its `openings`
-    (`Client.openings`), one's own commitments and account; with `rpc` ({chain id:
-    JSON-RPC URL}), each vault's reserves read on its chain at the report's time (or at
-    `blocks[chain]`). `skip` leaves out checks by name (SKIPPABLE: "statement",
-    "anchor"), and the verdict names them. Print the result for the whole verdict;
-    `ok` is True only for VALID. Runs the chain reads and the group arithmetic in the
-    calling thread (seconds in pure Python: `Client.verify_report` runs it in a worker
-    thread). `CheckRefused` for what cannot be checked as asked."""
+    genesis's set (or a checkpoint) within the trusting period; with `member` and its
+    `openings` (`Client.openings`), one's own commitments and account; with `options`
+    (`CheckOptions`), the vaults read on chain, and less by name (`skip`). Print the
+    result for the whole verdict; `ok` is True only for VALID. Runs the chain reads and
+    the group arithmetic in the calling thread (seconds in pure Python:
+    `Client.verify_report` runs it in a worker thread). `CheckRefused` for what cannot
+    be checked as asked."""
     if not isinstance(genesis, GivenGenesis):
         raise CheckRefused(
             "the check needs the chain's genesis pinned by the hash the network publishes "
@@ -93,15 +102,17 @@ def verify_report(
         )
     if (member is None) != (openings is None):
         raise CheckRefused("member and openings go together")
+    skip = options.get("skip", ())
+    now_ms = options.get("now_ms", time.time_ns() // 1_000_000)
     try:
         skipped = check_skip((skip,) if isinstance(skip, str) else skip)
-        now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-        trust = get_trust(genesis, checkpoint, skipped, now)
+        trust = get_trust(genesis, options.get("checkpoint"), skipped, now_ms)
     except UsageError as exc:
         raise CheckRefused(str(exc)) from None
     report = decode_report(bytes.fromhex(str(view["report"]).removeprefix("0x")))
     readings: Mapping[int, VaultReading | Unreadable] = {}
-    if rpc:
-        readings = read_vaults(genesis.genesis, rpc, blocks or {}, report.market.time_ms)
+    if rpc := options.get("rpc"):
+        blocks = options.get("blocks", {})
+        readings = read_vaults(genesis.genesis, rpc, blocks, report.market.time_ms)
     gens: Any = get_generators(get_fastest())
     return check_report(gens, report, genesis, trust, skipped, readings, member, openings)
