@@ -54,7 +54,8 @@ def read_vaults(
 ) -> dict[int, VaultReading | Unreadable]:
     """The SDK's (clearnode/client/reserves.py, JSON-RPC without web3), so that `clearnode
     verify --rpc` and `verify_report(rpc=...)` read a chain alike; imported only when
-    `--rpc` asks for it (httpx is a third of this command's start-up)."""
+    `--rpc` asks for it (the SDK's imports, eth-account's among them, take most of a
+    second)."""
     from clearnode.client.reserves import read_vaults as read
 
     return read(genesis, urls, blocks, time_ms)
