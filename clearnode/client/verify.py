@@ -92,7 +92,8 @@ def verify_report(
     result for the whole verdict; `ok` is True only for VALID. Runs the chain reads and
     the group arithmetic in the calling thread (seconds in pure Python:
     `Client.verify_report` runs it in a worker thread). `CheckRefused` for what cannot
-    be checked as asked."""
+    be checked as asked; `proofs.errors.ReportDecodeError` for bytes that are not a
+    report (the CLI's `INVALID (undecodable report)`)."""
     if not isinstance(genesis, GivenGenesis):
         raise CheckRefused(
             "the check needs the chain's genesis pinned by the hash the network publishes "
