@@ -21,8 +21,7 @@ from bridge.eip712 import (
 from bridge.rotation import compute_target_set
 from bridge.validators import EvmValidatorSet
 from bridge.withdrawal import WithdrawalAuthorization, WithdrawalError
-
-NATIVE = bytes(20)
+from clearing.assets import NATIVE as NATIVE  # the vault holds the native coin as its balance
 
 
 def deploy_vault(chain: Chain, validator_set: EvmValidatorSet, sender: LocalAccount) -> Contract:

@@ -15,6 +15,8 @@ from clearing.units import BPS_DENOMINATOR, mul_div_floor
 
 CollateralKey = tuple[int, bytes]
 """``(chain_id, 20-byte token address)``; the zero address is the native coin."""
+NATIVE = bytes(20)
+"""The token address of a chain's native coin: a vault holds it as its own balance."""
 
 
 @dataclass(frozen=True, slots=True)

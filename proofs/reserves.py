@@ -14,9 +14,9 @@ paid up to that block beyond what the ledger saw paid since genesis (``paid``), 
 reach it. The vault may hold more and still be sound: deposits not yet credited, and
 tokens sent to it directly.
 
-The balances and logs are read by the caller (`clearnode verify --rpc`,
-node/chainread.py): this module only compares numbers, so the verifier's logic needs
-no network code.
+The balances and logs are read by the caller (`clearnode verify --rpc` and the SDK's
+`verify_report`, clearnode/client/reserves.py): this module only compares numbers, so
+the verifier's logic needs no network code.
 """
 
 from __future__ import annotations

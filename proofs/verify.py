@@ -10,8 +10,13 @@ genesis's set (or a checkpoint) within the trusting period (lightclient/anchor.p
 member who wants less says so (`--skip`), and the verdict's headline names what was not
 checked. It prints the verdict and the genesis hash first, then each check with its
 result, then what it did not check and why. `clearnode verify` adds `--node` (the genesis
-fetched) and `--rpc` (the vaults' balances read on chain, node/chainread.py, compared
-here, proofs/reserves.py). Exit codes: `EXIT_*` below.
+fetched) and `--rpc` (the vaults' balances read on chain, clearnode/client/reserves.py,
+compared here, proofs/reserves.py). Exit codes: `EXIT_*` below.
+
+The checks and their verdict take no arguments' parsing: `check_report` (from a genesis
+or a bare validator set, `get_trust`'s start, the checks skipped) answers a
+`ReportCheck`, which this command prints and the SDK's `verify_report` returns, so both
+say the same of the same report.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +87,19 @@ class GenesisUnavailable(Exception):
     """The genesis asked for could not be had from a node (exit code 3)."""
 
 
+class Outcome(StrEnum):
+    """A verification's verdict, in the words of its headline."""
+
+    VALID = "VALID"
+    """Every check made and passed: the statement recomputed and the root followed."""
+    INVALID = "INVALID"
+    """A check failed."""
+    NOT_CHECKED = "NOT CHECKED"
+    """No check failed, but one asked for could not be made."""
+    PARTIAL = "VALID ONLY AS FAR AS CHECKED"
+    """No check failed, but the member skipped some: valid only as far as checked."""
+
+
 @dataclass(frozen=True)
 class GivenGenesis:
     """The genesis a verification starts from, its hash and where it came from."""
@@ -89,8 +108,98 @@ class GivenGenesis:
     hash: bytes
     source: str
 
+    @property
+    def validators(self) -> list[VotingPower]:
+        """The genesis's validator set, from which the walk to the report's signers starts."""
+        return [VotingPower(v.pubkey, v.power) for v in self.genesis.validators]
+
+    @property
+    def chain_id(self) -> int:
+        """The chain the report must be of."""
+        return self.genesis.chain_id
+
     def describe(self) -> str:
+        """The verdict's line naming the genesis: its hash and where it came from."""
         return f"genesis 0x{self.hash.hex()} ({self.source})"
+
+
+@dataclass(frozen=True)
+class GivenValidators:
+    """A bare validator set instead of a genesis (`--validators`, the statement skipped):
+    no genesis time, no statement to recompute; the chain id, if the member knows it."""
+
+    validators: list[VotingPower]
+    chain_id: int | None
+    hash: bytes
+    """SHA-256 of the file the set was read from."""
+
+    def describe(self) -> str:
+        return f"no genesis: the validator set of the file given (sha256 0x{self.hash.hex()})"
+
+
+@dataclass(frozen=True)
+class ReportCheck:
+    """A report's verdict, as `clearnode verify` prints it: `headline` (`VERDICT: VALID`,
+    `INVALID`, `NOT CHECKED` or `VALID ONLY AS FAR AS CHECKED`, naming what was
+    skipped), the genesis it was checked against, each section's checks, then what was
+    not checked; `str()` is that whole text, `lines()` its lines."""
+
+    report: Report
+    sections: list[tuple[str, Verdict]]
+    """Each section's title and its checks (`passed`, `failures`, `not_checked`,
+    `unreadable`)."""
+    skipped: tuple[str, ...] = ()
+    """The checks the member chose to skip (SKIPPABLE's names)."""
+    genesis: str = ""
+    """What the check started from: the genesis's hash and where it came from."""
+
+    @property
+    def verdict(self) -> Outcome:
+        """VALID, INVALID, NOT CHECKED or VALID ONLY AS FAR AS CHECKED (a `str`)."""
+        return get_outcome(self.sections, self.skipped)
+
+    @property
+    def headline(self) -> str:
+        """The verdict's first line, naming the checks skipped."""
+        return get_headline(self.sections, self.skipped)
+
+    @property
+    def ok(self) -> bool:
+        """VALID: every check made and passed, none skipped (a partial check is not ok)."""
+        return self.verdict is Outcome.VALID
+
+    @property
+    def passed(self) -> list[str]:
+        """Every check that passed, one line each."""
+        return [line for _, v in self.sections for line in v.passed]
+
+    @property
+    def failures(self) -> list[str]:
+        """Every failed check, one line each (empty when none failed)."""
+        return [line for _, v in self.sections for line in v.failures]
+
+    @property
+    def could_not(self) -> list[str]:
+        """Checks asked for that could not be made (a chain that did not answer, no
+        anchor), and why."""
+        return [line for _, v in self.sections for line in v.unreadable]
+
+    @property
+    def not_checked(self) -> list[str]:
+        """Checks not asked for or skipped, and why."""
+        return get_not_asked(self.sections, self.skipped)
+
+    @property
+    def exit_code(self) -> int:
+        """`clearnode verify`'s exit code for this verdict (EXIT_*)."""
+        return get_exit_code(self.sections, self.skipped)
+
+    def lines(self) -> list[str]:
+        """What `clearnode verify` prints, line by line."""
+        return get_lines(self.sections, self.skipped, self.genesis)
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -283,11 +392,21 @@ def get_genesis(args: argparse.Namespace, fetch: FetchGenesis | None) -> GivenGe
 def parse_skip(text: str | None) -> tuple[str, ...]:
     """`--skip`'s checks, in SKIPPABLE's order."""
     names = set() if text is None else {n.strip() for n in text.split(",") if n.strip()}
-    unknown = sorted(names - set(SKIPPABLE))
+    try:
+        return check_skip(names)
+    except UsageError as exc:
+        raise UsageError(f"--skip {text!r}: {exc}") from None
+
+
+def check_skip(names: Iterable[str]) -> tuple[str, ...]:
+    """The checks a member asked to skip, in SKIPPABLE's order; UsageError for a name
+    that is none of them."""
+    asked = set(names)
+    unknown = sorted(asked - set(SKIPPABLE))
     if unknown:
-        raise UsageError(f"--skip {text!r}: no check {', '.join(unknown)} (the checks that "
-                         f"may be skipped: {', '.join(SKIPPABLE)})")  # fmt: skip
-    return tuple(n for n in SKIPPABLE if n in names)
+        raise UsageError(f"no check {', '.join(unknown)} (the checks that may be skipped: "
+                         f"{', '.join(SKIPPABLE)})")  # fmt: skip
+    return tuple(n for n in SKIPPABLE if n in asked)
 
 
 def parse_checkpoint(text: str) -> Checkpoint:
@@ -300,26 +419,26 @@ def parse_checkpoint(text: str) -> Checkpoint:
 
 
 def get_trust(
-    args: argparse.Namespace, given: GivenGenesis | None, skipped: Sequence[str]
+    start: GivenGenesis | GivenValidators,
+    checkpoint: Checkpoint | None,
+    skipped: Sequence[str],
+    now_ms: int,
 ) -> Trust | None:
-    """Where following the root starts, and the clock it is measured on; None when the
-    member skipped it."""
-    checkpoint = None if args.checkpoint is None else parse_checkpoint(args.checkpoint)
+    """Where following the root starts (the genesis's set, or `checkpoint`), and the clock
+    it is measured on (`now_ms`, the caller's to read: proofs' checks take it as given);
+    None when the member skipped it."""
     if "anchor" in skipped:
         if checkpoint is not None:
-            raise UsageError("--checkpoint is where following the root starts: not with "
-                             "--skip anchor")  # fmt: skip
+            raise UsageError("a checkpoint is where following the root starts: not with the "
+                             "anchor skipped")  # fmt: skip
         return None
-    if given is None and checkpoint is None:
+    if isinstance(start, GivenGenesis):
+        return Trust(now_ms, start.genesis.genesis_time_ms, checkpoint)
+    if checkpoint is None:
         raise UsageError(
             "--validators carries no genesis time to measure the trusting period from: add "
             "--checkpoint HEIGHT:TIME_MS:HASH, or --skip anchor"
         )
-    # the clock is this command's to read; proofs' checks take it as given
-    now_ms = time.time_ns() // 1_000_000 if args.now is None else args.now
-    if given is not None:
-        return Trust(now_ms, given.genesis.genesis_time_ms, checkpoint)
-    assert checkpoint is not None
     return Trust(now_ms, checkpoint.time_ms, checkpoint)
 
 
@@ -393,49 +512,69 @@ def _parse_block(text: str) -> int:
     return int(text)
 
 
+def get_outcome(sections: Sequence[tuple[str, Verdict]], skipped: Sequence[str] = ()) -> Outcome:
+    if any(v.failures for _, v in sections):
+        return Outcome.INVALID
+    if any(v.unreadable for _, v in sections):
+        return Outcome.NOT_CHECKED
+    return Outcome.PARTIAL if skipped else Outcome.VALID
+
+
 def get_headline(sections: Sequence[tuple[str, Verdict]], skipped: Sequence[str] = ()) -> str:
     """The verdict's first line: it names the checks the member skipped."""
-    failures = sum(len(v.failures) for _, v in sections)
-    unreadable = sum(len(v.unreadable) for _, v in sections)
-    if failures:
+    outcome = get_outcome(sections, skipped)
+    if outcome is Outcome.INVALID:
+        failures = sum(len(v.failures) for _, v in sections)
         return f"VERDICT: INVALID ({failures} failure{'s' if failures > 1 else ''})"
-    if unreadable:
+    if outcome is Outcome.NOT_CHECKED:
+        unreadable = sum(len(v.unreadable) for _, v in sections)
         return f"VERDICT: NOT CHECKED ({unreadable} check(s) asked for could not be made)"
-    if skipped:
+    if outcome is Outcome.PARTIAL:
         names = "; ".join(SKIPPABLE[name] for name in skipped)
         return f"VERDICT: VALID ONLY AS FAR AS CHECKED — NOT CHECKED: {names}"
     return "VERDICT: VALID"
 
 
+def get_not_asked(sections: Sequence[tuple[str, Verdict]], skipped: Sequence[str]) -> list[str]:
+    """The checks not asked for, and those the member skipped."""
+    not_checked = [line for _, v in sections for line in v.not_checked]
+    return not_checked + [f"{SKIPPABLE[name]}: skipped (--skip {name})" for name in skipped]
+
+
+def get_lines(
+    sections: Sequence[tuple[str, Verdict]], skipped: Sequence[str] = (), genesis: str = ""
+) -> list[str]:
+    """The verdict, the genesis it was checked against, each section's checks, then what
+    was not checked."""
+    unreadable = [line for _, v in sections for line in v.unreadable]
+    not_checked = get_not_asked(sections, skipped)
+    lines = [get_headline(sections, skipped), *([genesis] if genesis else [])]
+    for title, verdict in sections:
+        lines.append(title)
+        lines += [f"  ok    {line}" for line in verdict.passed]
+        lines += [f"  FAIL  {line}" for line in verdict.failures]
+    if unreadable or not_checked:
+        lines.append("not checked")
+        lines += [f"  could not  {line}" for line in unreadable]
+        lines += [f"  not asked  {line}" for line in not_checked]
+    return lines
+
+
+def get_exit_code(sections: Sequence[tuple[str, Verdict]], skipped: Sequence[str] = ()) -> int:
+    return {
+        Outcome.VALID: EXIT_VALID,
+        Outcome.INVALID: EXIT_INVALID,
+        Outcome.NOT_CHECKED: EXIT_NOT_CHECKED,
+        Outcome.PARTIAL: EXIT_PARTIAL,
+    }[get_outcome(sections, skipped)]
+
+
 def print_report(
     sections: Sequence[tuple[str, Verdict]], skipped: Sequence[str] = (), genesis: str = ""
 ) -> int:
-    """The verdict, the genesis it was checked against, each section's checks, then what
-    was not checked; the exit code."""
-    unreadable = [line for _, v in sections for line in v.unreadable]
-    not_checked = [line for _, v in sections for line in v.not_checked]
-    not_checked += [f"{SKIPPABLE[name]}: skipped (--skip {name})" for name in skipped]
-    headline = get_headline(sections, skipped)
-    print(headline)
-    if genesis:
-        print(genesis)
-    for title, verdict in sections:
-        print(title)
-        for line in verdict.passed:
-            print(f"  ok    {line}")
-        for line in verdict.failures:
-            print(f"  FAIL  {line}")
-    if unreadable or not_checked:
-        print("not checked")
-        for line in unreadable:
-            print(f"  could not  {line}")
-        for line in not_checked:
-            print(f"  not asked  {line}")
-    if headline.startswith("VERDICT: INVALID"):
-        return EXIT_INVALID
-    if unreadable:
-        return EXIT_NOT_CHECKED
-    return EXIT_PARTIAL if skipped else EXIT_VALID
+    """Print the verdict's lines (`get_lines`); the exit code."""
+    print("\n".join(get_lines(sections, skipped, genesis)))
+    return get_exit_code(sections, skipped)
 
 
 def check_account(args: argparse.Namespace) -> int:
@@ -485,20 +624,12 @@ def check(
     except GenesisUnavailable as exc:
         print(f"VERDICT: NOT CHECKED (the genesis asked for could not be had: {exc})")
         return EXIT_NOT_CHECKED
-    trust = get_trust(args, given, skipped)
+    start = given if given is not None else read_given_validators(args)
+    checkpoint = None if args.checkpoint is None else parse_checkpoint(args.checkpoint)
+    # the clock is this command's to read; proofs' checks take it as given
+    now_ms = time.time_ns() // 1_000_000 if args.now is None else args.now
+    trust = get_trust(start, checkpoint, skipped, now_ms)
     gens: Generators[Any] = get_generators(get_backend(args.backend))
-    genesis = None if given is None else given.genesis
-    if given is not None:
-        validators = [VotingPower(v.pubkey, v.power) for v in given.genesis.validators]
-        chain_id: int | None = given.genesis.chain_id
-        described = given.describe()
-    else:
-        validators = read_validators(Path(args.validators))
-        chain_id = args.chain_id
-        if chain_id is None:
-            chain_id = read_chain_id(Path(args.validators))
-        digest = compute_genesis_hash(_read(Path(args.validators)))
-        described = f"no genesis: the validator set of the file given (sha256 0x{digest.hex()})"
     member = parse_address(args.member) if args.member else None
     openings_obj = json.loads(_read(Path(args.openings))) if args.openings else None
     known = read_known(Path(args.known)) if args.known else None
@@ -506,15 +637,43 @@ def check(
         report: Report = decode_report(read_report_bytes(Path(args.report)))
     except ReportDecodeError as exc:
         print("VERDICT: INVALID (undecodable report)")
-        print(described)
+        print(start.describe())
         print(f"report {args.report}: cannot decode: {exc}")
         return EXIT_INVALID
-    readings = read_reserves(args, report, genesis, read_vaults)
+    readings = read_reserves(args, report, None if given is None else given.genesis, read_vaults)
     openings = None if member is None else parse_openings(openings_obj)
+    checked = check_report(gens, report, start, trust, skipped, readings, member, openings, known)
+    print(checked)
+    return checked.exit_code
+
+
+def read_given_validators(args: argparse.Namespace) -> GivenValidators:
+    """`--validators FILE` (with `--chain-id`, else the file's own chain id, if any)."""
+    path = Path(args.validators)
+    chain_id = read_chain_id(path) if args.chain_id is None else args.chain_id
+    return GivenValidators(read_validators(path), chain_id, compute_genesis_hash(_read(path)))
+
+
+def check_report(
+    gens: Generators[Any],
+    report: Report,
+    start: GivenGenesis | GivenValidators,
+    trust: Trust | None,
+    skipped: Sequence[str] = (),
+    readings: Mapping[int, VaultReading | Unreadable] | None = None,
+    member: bytes | None = None,
+    openings: MemberOpenings | ReportDecodeError | None = None,
+    known: dict[int, dict[str, int]] | None = None,
+) -> ReportCheck:
+    """The verdict on `report` from `start` (the genesis, or a bare validator set with
+    the statement skipped), following the root with `trust` (`get_trust`; None: the
+    anchor skipped): what `clearnode verify` prints and the SDK's `verify_report`
+    answers, from the same checks (`get_sections`)."""
+    genesis = start.genesis if isinstance(start, GivenGenesis) else None
     recompute = "statement" not in skipped
-    sections = get_sections(gens, report, validators, chain_id, genesis, readings, member,
-                            openings, known, trust, recompute)  # fmt: skip
-    return print_report(sections, skipped, described)
+    sections = get_sections(gens, report, start.validators, start.chain_id, genesis, readings,
+                            member, openings, known, trust, recompute)  # fmt: skip
+    return ReportCheck(report, sections, tuple(skipped), start.describe())
 
 
 def parse_openings(obj: Any) -> MemberOpenings | ReportDecodeError:

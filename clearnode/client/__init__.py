@@ -8,8 +8,9 @@
 
 docs/sdk.md is the guide, docs/sdk-reference.md every public call. It installs on its own
 as the clearnode-client distribution (client/): the package imports clearing's records
-and signing, lightclient's and proofs' verifiers and, for the chain calls of the `chain`
-extra only, bridge's vault calls and web3; never the node, consensus, libp2p or trio.
+and signing, lightclient's and proofs' verifiers, its own JSON-RPC reader of a chain
+(jsonrpc.py, the vaults' reserves) and, for the chain calls of the `chain` extra only,
+bridge's vault calls and web3; never the node, consensus, libp2p or trio.
 """
 
 from clearing.trade import Trade
@@ -17,13 +18,20 @@ from clearnode.client.api import Client
 from clearnode.client.errors import (
     ApiError,
     BadRequest,
+    CheckRefused,
     ClientError,
     Conflict,
     GenesisMismatch,
+    JsonRpcError,
     MissingExtra,
     NotFound,
     PayloadTooLarge,
     Rejected,
+    RpcBadAnswer,
+    RpcHttpStatus,
+    RpcRefused,
+    RpcUnreachable,
+    RpcWrongChain,
     ServerError,
     Unauthorized,
     Unavailable,
@@ -31,18 +39,23 @@ from clearnode.client.errors import (
     Unreachable,
     UnsupportedMediaType,
 )
+from clearnode.client.jsonrpc import JsonRpc
 from clearnode.client.signers import Member, MemberRequest, Venue
 from clearnode.client.sse import ServerEvent
 from clearnode.client.vault import Vault
-from clearnode.client.verify import ReportCheck, get_validators, verify_report
+from clearnode.client.verify import GivenGenesis, ReportCheck, pin_genesis, verify_report
 
 __all__ = [
     "ApiError",
     "BadRequest",
+    "CheckRefused",
     "Client",
     "ClientError",
     "Conflict",
     "GenesisMismatch",
+    "GivenGenesis",
+    "JsonRpc",
+    "JsonRpcError",
     "Member",
     "MemberRequest",
     "MissingExtra",
@@ -50,6 +63,11 @@ __all__ = [
     "PayloadTooLarge",
     "Rejected",
     "ReportCheck",
+    "RpcBadAnswer",
+    "RpcHttpStatus",
+    "RpcRefused",
+    "RpcUnreachable",
+    "RpcWrongChain",
     "ServerError",
     "ServerEvent",
     "Trade",
@@ -60,6 +78,6 @@ __all__ = [
     "UnsupportedMediaType",
     "Vault",
     "Venue",
-    "get_validators",
+    "pin_genesis",
     "verify_report",
 ]

@@ -6,24 +6,23 @@ under asyncio or trio alike; the package imports neither (httpx picks the runnin
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import anyio
 import httpx
 from eth_account.signers.local import LocalAccount
 
 from clearing.collateral import CollateralCredit
-from clearing.errors import GenesisError
-from clearing.genesis import Genesis, compute_genesis_hash, parse_genesis
+from clearing.genesis import Genesis
 from clearing.trade import Trade, TradeBatch
 from clearing.tx import encode_tx
 from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
 from clearnode.client.chain import needs_chain_extra
 from clearnode.client.errors import (
-    GenesisMismatch,
+    CheckRefused,
     NotFound,
     UnexpectedResponse,
     Unreachable,
@@ -31,6 +30,13 @@ from clearnode.client.errors import (
 )
 from clearnode.client.signers import Member, MemberRequest, Venue, get_member_request_body, hex0x
 from clearnode.client.sse import ServerEvent, read_events
+from clearnode.client.verify import (
+    CheckOptions,
+    GivenGenesis,
+    ReportCheck,
+    pin_genesis,
+    verify_report,
+)
 from clearnode.client.views import (
     Account,
     AccountEvent,
@@ -149,23 +155,26 @@ class Client:
         return prices
 
     async def validators(self) -> dict[str, Any]:
-        """`GET /v1/validators`: the validator set in force, each `pubkey` and `power`
-        (a report's signers: `get_validators` reads it)."""
+        """`GET /v1/validators`: the validator set in force, each `pubkey` and `power`."""
         validators: dict[str, Any] = await self.get_json("/v1/validators")
         return validators
 
     async def genesis(self, expected_hash: bytes) -> Genesis:
         """The genesis the node runs (`GET /v1/genesis`), pinned by the hash the network
         publishes (SHA-256 of the file): GenesisMismatch for any other."""
+        return (await self.pinned_genesis(expected_hash)).genesis
+
+    async def pinned_genesis(self, expected_hash: bytes) -> GivenGenesis:
+        """The genesis the node runs with its hash and where it came from, pinned by the
+        hash the network publishes (GenesisMismatch for any other): what `verify_report`
+        starts from."""
+        where = self.url + "/v1/genesis"
         response = await self.request("GET", "/v1/genesis")
-        found = compute_genesis_hash(response.content)
-        if found != expected_hash:
-            raise GenesisMismatch(self.url + "/v1/genesis", found, expected_hash)
         try:
-            return parse_genesis(json.loads(response.content))
-        except (ValueError, GenesisError) as exc:
-            raise UnexpectedResponse(self.url + "/v1/genesis", response.status_code,
-                                     f"not a genesis: {exc}") from None  # fmt: skip
+            return pin_genesis(response.content, expected_hash, f"fetched from {where}, "
+                               "pinned by its hash")  # fmt: skip
+        except CheckRefused as exc:
+            raise UnexpectedResponse(where, response.status_code, f"not a genesis: {exc}") from None
 
     async def block(self, height: int) -> dict[str, Any]:
         """`GET /v1/blocks/{height}`: a committed block's header, the engine that committed
@@ -400,6 +409,26 @@ class Client:
         body = member.openings_query(self.chain_id, epoch)
         return MemberOpenings.from_json(await self.post_json(f"/v1/reports/{epoch}/openings",
                                                              json=body))  # fmt: skip
+
+    async def verify_report(
+        self,
+        genesis_hash: bytes,
+        epoch: int | None = None,
+        member: Member | None = None,
+        **options: Unpack[CheckOptions],
+    ) -> ReportCheck:
+        """`clearnode verify`'s full check of this node's report of `epoch` (None: the
+        newest complete one), from the genesis it serves pinned by `genesis_hash`, the hash
+        the network publishes (GenesisMismatch for any other); with `member`, one's own
+        openings too (asked for with its signature, a validator answers); `options` as
+        `verify_report`'s (`CheckOptions`: `rpc`, the vaults' reserves read on each chain).
+        The checks run in a worker thread. Print the result for the whole verdict."""
+        given = await self.pinned_genesis(genesis_hash)
+        view = await self.report(epoch)
+        openings = None if member is None else await self.openings(member, view["epoch"])
+        address = None if member is None else member.address
+        check = functools.partial(verify_report, view, given, address, openings, **options)
+        return await anyio.to_thread.run_sync(check)
 
     # venues and bridges
 

@@ -4,7 +4,7 @@ or an answer that is not the API's."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -36,6 +36,73 @@ class MissingExtra(ClientError):
         self.feature = feature
         self.extra = extra
         self.module = module
+
+
+class JsonRpcError(ClientError):
+    """A chain's JSON-RPC could not be read (clearnode/client/jsonrpc.py): `url`, the
+    `method` asked, and `kind`, the word a verifier's "could not" line names it by (the
+    browser verifier's words)."""
+
+    kind: ClassVar[str] = "RpcError"
+
+    def __init__(self, url: str, method: str, reason: str) -> None:
+        super().__init__(f"{method}: {reason}")
+        self.url = url
+        self.method = method
+
+
+class RpcUnreachable(JsonRpcError):
+    """No answer from a chain's JSON-RPC: the connection failed or timed out."""
+
+    kind = "ConnectionError"
+
+
+class RpcHttpStatus(RpcUnreachable):
+    """A chain's JSON-RPC server answered an HTTP `status` other than 200."""
+
+    kind = "HTTPError"
+
+    def __init__(self, url: str, method: str, status: int) -> None:
+        super().__init__(url, method, f"HTTP {status}")
+        self.status = status
+
+
+class RpcRefused(JsonRpcError):
+    """A chain's node answered a call with a JSON-RPC error object (`code`, `message`)."""
+
+    kind = "RpcError"
+
+    def __init__(self, url: str, method: str, code: int, message: str) -> None:
+        super().__init__(url, method, f"error {code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class RpcBadAnswer(JsonRpcError):
+    """A chain's node answered what was not asked (not JSON, not hex, another block or
+    log than the one asked for, too large): it is broken, or it lies."""
+
+    kind = "BadAnswer"
+
+
+class RpcWrongChain(RpcBadAnswer):
+    """A chain's node serves another chain id (`actual`) than the one asked for."""
+
+    kind = "ChainIdMismatch"
+
+    def __init__(self, url: str, expected: int, actual: int) -> None:
+        # the browser verifier's words, without the method
+        ClientError.__init__(self, f"{url} serves chain id {actual}, configured {expected}")
+        self.url = url
+        self.method = "eth_chainId"
+        self.expected = expected
+        self.actual = actual
+
+
+class CheckRefused(ClientError):
+    """`verify_report` refuses to check as asked, and says what to give: no genesis
+    pinned by its hash (the full check needs it), a check to skip it does not know, a
+    checkpoint with the anchor skipped, a member without openings."""
 
 
 class GenesisMismatch(ClientError):

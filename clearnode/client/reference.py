@@ -16,10 +16,10 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Annotated, Any, ForwardRef, get_args, get_origin
+from typing import Annotated, Any, ForwardRef, get_args, get_origin, is_typeddict
 
 import clearnode.client as sdk
-from clearnode.client import errors, signers, vault, verify, views
+from clearnode.client import errors, jsonrpc, reserves, signers, vault, verify, views
 
 REGENERATE = "python -m clearnode.client.reference > docs/sdk-reference.md"
 
@@ -71,10 +71,27 @@ SECTIONS = (
     ),
     Section(
         "Verification",
-        "`clearnode verify`'s checks (proofs/verify.py) on what `Client` fetched. Without "
-        "the native core (clearnode-client has none) py-ecc's reference does the group "
-        'arithmetic: the same verdicts, slower (docs/sdk.md, "What a check costs").',
-        (sdk.verify_report, sdk.get_validators, sdk.ReportCheck, verify.check_account_proof),
+        "`clearnode verify`'s checks and verdict (proofs/verify.py `check_report`, the same "
+        "function) on what `Client` fetched: the full check by default, less only by name "
+        "(`skip`), and the verdict says so. Without the native core (clearnode-client has "
+        "none) py-ecc's reference does the group arithmetic: the same verdicts, slower "
+        '(docs/sdk.md, "What a check costs").',
+        (
+            sdk.verify_report,
+            verify.CheckOptions,
+            sdk.pin_genesis,
+            sdk.ReportCheck,
+            sdk.GivenGenesis,
+            verify.check_account_proof,
+        ),
+    ),
+    Section(
+        "Chain reads (JSON-RPC, no web3)",
+        "An EVM chain's JSON-RPC read with httpx and eth-abi, in the base install: how "
+        "`verify_report(rpc=...)` and `clearnode verify --rpc` read the vaults "
+        "(`clearnode.client.reserves`). Synchronous: from async code run it in a worker "
+        "thread. Every failure is a `JsonRpcError` (below).",
+        (sdk.JsonRpc, jsonrpc.encode_call, jsonrpc.get_topic, reserves.read_vaults),
     ),
     Section(
         "Streams",
@@ -185,11 +202,18 @@ def render_member(cls: type, name: str, member: Any) -> list[str]:
     return [f"#### `{qualified}`", "", "```python", code, "```", "", get_doc(member, qualified), ""]
 
 
+def format_fields(kind: type) -> str:
+    """A TypedDict's keys, each with its type."""
+    return ", ".join(f"`{k}: {format_annotation(v)}`" for k, v in kind.__annotations__.items())
+
+
 def render_entry(entry: Any, members: bool) -> list[str]:
     name = entry.__name__
     if not inspect.isclass(entry):
         code = describe_function(entry, name, False)
         return [f"### `{name}`", "", "```python", code, "```", "", get_doc(entry, name), ""]
+    if is_typeddict(entry):
+        return [f"### `{name}`", "", get_doc(entry, name), "", f"Keys: {format_fields(entry)}.", ""]
     signature = format_signature(entry, False, returns=False)
     lines = [f"### `{name}`", "", "```python", f"class {name}{signature}", "```", "",
              get_doc(entry, name), ""]  # fmt: skip
@@ -224,11 +248,8 @@ def render_views() -> list[str]:
     for name, kind in vars(views).items():
         if not (inspect.isclass(kind) and kind.__module__ == views.__name__):
             continue
-        fields = ", ".join(
-            f"`{k}: {format_annotation(v)}`" for k, v in kind.__annotations__.items()
-        )
         doc = "" if kind.__doc__ is None else " ".join(inspect.cleandoc(kind.__doc__).split()) + " "
-        lines.append(f"- `{name}`: {doc}Fields: {fields}.")
+        lines.append(f"- `{name}`: {doc}Fields: {format_fields(kind)}.")
     return [*lines, ""]
 
 

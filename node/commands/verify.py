@@ -52,9 +52,11 @@ def register(subparsers: Any) -> None:
 def read_vaults(
     genesis: Genesis, urls: Mapping[int, str], blocks: Mapping[int, int], time_ms: int
 ) -> dict[int, VaultReading | Unreadable]:
-    """node/chainread.py's, imported only when `--rpc` asks for it: web3 is a second of
-    this command's start-up."""
-    from node.chainread import read_vaults as read
+    """The SDK's (clearnode/client/reserves.py, JSON-RPC without web3), so that `clearnode
+    verify --rpc` and `verify_report(rpc=...)` read a chain alike; imported only when
+    `--rpc` asks for it (the SDK's imports, eth-account's among them, take most of a
+    second)."""
+    from clearnode.client.reserves import read_vaults as read
 
     return read(genesis, urls, blocks, time_ms)
 

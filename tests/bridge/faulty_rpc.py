@@ -1,10 +1,12 @@
-"""A real HTTP JSON-RPC proxy before anvil that can hang, rate-limit or refuse wide log ranges."""
+"""A real HTTP JSON-RPC proxy before anvil that can hang, rate-limit, refuse wide log ranges
+or lie (answer another result than anvil's for a method)."""
 
 from __future__ import annotations
 
 import json
 import threading
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,6 +16,8 @@ class FaultyRpc:
         self.upstream = upstream
         self.rate_limited_requests = 0  # answer this many next requests with HTTP 429
         self.max_log_range: int | None = None
+        self.lies: dict[str, Callable[[Any], Any]] = {}
+        """Method -> what it answers instead of anvil's result (given that result)."""
         self.released = threading.Event()
         self.released.set()  # cleared: every request hangs until set again
         proxy = self
@@ -63,9 +67,15 @@ class FaultyRpc:
         )
         try:
             with urllib.request.urlopen(upstream, timeout=10) as response:
-                return 200, response.read()
+                answer = response.read()
         except OSError:  # anvil stopped under a pending request (test teardown)
             return 502, b"{}"
+        lie = self.lies.get(str(request.get("method"))) if isinstance(request, dict) else None
+        if lie is None:
+            return 200, answer
+        reply = json.loads(answer)
+        reply["result"] = lie(reply["result"])
+        return 200, json.dumps(reply).encode()
 
     def __enter__(self) -> FaultyRpc:
         self.thread.start()

@@ -153,7 +153,9 @@ async def test_the_docs_examples_run_against_a_live_network(
         assert "'result': 'paid'" in await examples.run(env, "sdk-relay")
         await wait_for_report_holding(client, REPORTED)
     reported = {**env, "MEMBER_KEY": "0x" + REPORTED.private_key.hex()}
-    assert "member 0x" in await examples.run(reported, "sdk-report")
+    verdict = await examples.run(reported, "sdk-report")  # the whole verdict, printed
+    assert verdict.startswith("VERDICT: VALID\n") and "\nmember 0x" in verdict, verdict
+    assert f"  ok    chain {EVM_CHAIN_ID} vault 0x" in verdict, verdict
     assert '"collateral": [' in await examples.run(env, "operator-deposit")
     assert examples.ran == list(DOCS_EXAMPLES)
 

@@ -2,12 +2,8 @@
 verify --genesis G --rpc CHAIN=URL` says, line for line: a vault holding enough passes,
 one holding less fails with the same numbers, a chain serving another id could not be
 read. The page is served with the node's Content-Security-Policy, so these reads also
-show that it lets the page reach an RPC URL the visitor typed.
-
-The genesis's collateral tokens sit at made-up addresses (the committed report's labels
-name them), so anvil is given there a minimal token whose `balanceOf(a)` is storage slot
-`a`: the balances are then set per vault, at a block before the report's time and
-changed in a block after it (the verifiers must read the vault as it was at the report)."""
+show that it lets the page reach an RPC URL the visitor typed. The chain is the valid
+vector's around its time (tests/vectors/reserves_chain.py)."""
 
 from __future__ import annotations
 
@@ -19,78 +15,29 @@ from typing import Any
 import pytest
 
 from bridge.anvil import AnvilNode
-from bridge.chain import Chain, connect
 from bridge.loopback import get_free_port
-from clearing.genesis import parse_genesis
-from clearing.published_ledger import PublishedLedger
 from node.cli import main as clearnode_main
-from proofs.report import decode_report
-from tests.vectors.make_reports import NOW_MS, REPORTS
+from tests.vectors.make_reports import NOW_MS
+from tests.vectors.reserves_chain import (
+    CHAIN_ID,
+    EXTRA,
+    OTHER_CHAIN_ID,
+    POOR,
+    REPORT,
+    RICH,
+    SHORT,
+    run_reserves_chain,
+    write_genesis_with_vault,
+)
 from tests.web.verifier.cdp import open_browser
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
-CHAIN_ID = 31337
-OTHER_CHAIN_ID = 31338
-RICH = bytes.fromhex("5a" * 20)  # holds a little more than the ledger says the vault holds
-POOR = bytes.fromhex("5b" * 20)  # holds less of the first token
-EXTRA, SHORT = 5, 7
-# PUSH1 4 CALLDATALOAD SLOAD PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN: returns slot[argument]
-BALANCE_OF_SLOT_CODE = "0x600435546000526020" + "6000f3"
-REPORT = REPORTS / "valid" / "report.bin"
-
-
-def _slot(holder: bytes) -> str:
-    return "0x" + (bytes(12) + holder).hex()
-
-
-def _set_balance(chain: Chain, token: bytes, holder: bytes, amount: int) -> None:
-    chain.request("anvil_setStorageAt", ["0x" + token.hex(), _slot(holder), f"0x{amount:064x}"])
-
-
-def _mine_at(chain: Chain, time_s: int) -> None:
-    chain.request("evm_mine", [time_s])
-
 
 @pytest.fixture(scope="module")
 def anvil() -> Iterator[AnvilNode]:
-    """Chain 31337 as it was around the report: at the report's time RICH holds the
-    collateral plus EXTRA, POOR SHORT less of the first token; after it, both hold nothing."""
-    report = decode_report(REPORT.read_bytes())
-    report_s = report.market.time_ms // 1000
-    genesis = parse_genesis(json.loads((REPORTS / "genesis.json").read_text()))
-    quantum = {(t.chain_id, t.token): t.quantum for t in genesis.collateral}
-    owed = {
-        r.token: r.get_held() * quantum[r.key]
-        for r in PublishedLedger.decode(report.market_proof.ledger).reserves
-        if r.chain_id == CHAIN_ID
-    }
-    with AnvilNode(CHAIN_ID, extra_args=("--timestamp", str(report_s - 1000))) as node:
-        chain = connect(node.url, CHAIN_ID)
-        for n, (token, amount) in enumerate(sorted(owed.items())):
-            chain.request("anvil_setCode", ["0x" + token.hex(), BALANCE_OF_SLOT_CODE])
-            _set_balance(chain, token, RICH, amount + EXTRA)
-            _set_balance(chain, token, POOR, amount - SHORT if n == 0 else amount)
-        _mine_at(chain, report_s - 10)
-        # anvil's setStorageAt changes the latest block's state: block 1 is kept as it
-        # was by mining block 2 (after the report) first, whose state is then emptied
-        _mine_at(chain, report_s + 100)
-        for token in owed:
-            _set_balance(chain, token, RICH, 0)
-            _set_balance(chain, token, POOR, 0)
+    with run_reserves_chain() as node:
         yield node
-
-
-def _genesis_with_vault(tmp_path: Path, vault: bytes) -> Path:
-    """The vectors' genesis with `vault` on chain 31337 and another on 31338."""
-    doc = json.loads((REPORTS / "genesis.json").read_text())
-    doc["vaults"] = [
-        {"chain_id": CHAIN_ID, "address": "0x" + vault.hex()},
-        {"chain_id": OTHER_CHAIN_ID, "address": "0x" + "77" * 20},
-    ]
-    path = tmp_path / f"genesis-{vault.hex()[:4]}.json"
-    path.write_text(json.dumps(doc))
-    return path
 
 
 def _reserves(text: str) -> list[str]:
@@ -125,7 +72,7 @@ def test_the_page_reads_the_vaults_as_the_cli_does(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    rich, poor = _genesis_with_vault(tmp_path, RICH), _genesis_with_vault(tmp_path, POOR)
+    rich, poor = write_genesis_with_vault(tmp_path, RICH), write_genesis_with_vault(tmp_path, POOR)
     nobody = f"http://127.0.0.1:{get_free_port()}"  # nothing listens there
     cases = [
         (rich, [f"{CHAIN_ID}={anvil.url}"]),

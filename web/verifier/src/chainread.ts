@@ -1,7 +1,8 @@
-/** The vaults' balances, read on chain over JSON-RPC (node/chainread.py, bridge/vault.py
- * get_vault_balances): what reserves.ts compares with a report. A chain that does not
- * answer, serves another chain id, answers nonsense or lacks a vault in genesis is
- * `Unreadable` with the reason: the verifier says it could not check, never throws.
+/** The vaults' balances, read on chain over JSON-RPC (clearnode/client/reserves.py, which
+ * `clearnode verify --rpc` reads them with): what reserves.ts compares with a report. A
+ * chain that does not answer, serves another chain id, answers nonsense or lacks a vault
+ * in genesis is `Unreadable` with the reason: the verifier says it could not check, never
+ * throws.
  * Only public reads are sent (the chain id, block headers, balances): nothing of the
  * report or a member's openings leaves the page. */
 
@@ -17,7 +18,7 @@ const WITHDRAWN_TOPIC = "0x" + toHex(keccak_256(utf8("Withdrawn(uint256,address,
 /** A vault's balance of the chain's native coin is `eth_getBalance`, not an ERC-20 call. */
 const NATIVE = "00".repeat(20);
 
-/** A failed read, named as node/chainread.py names it (`ChainIdMismatch: …`). */
+/** A failed read, named as clearnode/client/reserves.py names it (`ChainIdMismatch: …`). */
 class ChainError extends Error {
   constructor(
     readonly kind: string,
@@ -124,7 +125,7 @@ async function readVault(chain: Chain, chainId: bigint, vault: string, tokens: s
 }
 
 /** What the vault's Withdrawn(nonce, member, token, amount, recipient) logs paid out of
- * each token up to block `at` (node/chainread.py get_withdrawn). */
+ * each token up to block `at` (clearnode/client/reserves.py get_withdrawn). */
 async function readWithdrawn(chain: Chain, vault: string, tokens: string[], at: string): Promise<Map<string, bigint>> {
   const paid = new Map(tokens.map((t): [string, bigint] => [t, 0n]));
   const filter = { address: "0x" + vault, topics: [WITHDRAWN_TOPIC], fromBlock: "0x0", toBlock: at };
