@@ -38,6 +38,7 @@ from node.history.indexer import get_block_history
 from node.storage import NodeStore
 
 SECONDS_PER_YEAR = 365 * 24 * 3600
+BATCH_TIMES = (1_795_219_380_000, 1_795_219_500_000)  # issued, expires: only stored, never checked
 
 
 def make_block_history(rng: random.Random, height: int, members: list[bytes], trades: int) -> Any:
@@ -47,7 +48,7 @@ def make_block_history(rng: random.Random, height: int, members: list[bytes], tr
         for i in range(trades)
     )  # fmt: skip
     venue = derive_ed25519_key("venue-alpha")
-    raw = encode_tx(sign_trade_batch(venue, 1, "alpha", height, batch, 1_795_219_500_000))
+    raw = encode_tx(sign_trade_batch(venue, 1, "alpha", height, batch, *BATCH_TIMES))
     counts = make_event("trade_batch", venue="alpha", batch_id=height, cleared=trades, rejected=0)
     result = BlockResult(height, (TxResult("ok", "", (counts,)),), (), bytes(32))
     return get_block_history([raw], result)

@@ -100,8 +100,8 @@ def build_batches(
             price = BASE_PRICE + TICK * rng.randint(-100, 100)
             quantity = rng.randint(1, 10)
             rows.append(Trade(trade_id, rng.choice(ids), buyer, 0, seller, 0, price, quantity))
-        # The run clears verified batches (process_verified_trade_batch): no expiry is read.
-        out.append(sign_trade_batch(key, 4242, VENUE, batch_id, tuple(rows), 1 << 40))
+        # The run clears verified batches (process_verified_trade_batch): no time is read.
+        out.append(sign_trade_batch(key, 4242, VENUE, batch_id, tuple(rows), 1 << 40, 1 << 40))
     return out
 
 

@@ -131,7 +131,7 @@ class Load:
             trades.append(Trade(n, "BTC-PERP", buyer.address, 0, seller.address, 0, price, 1))
         batch = sign_trade_batch(
             self.venue, self.box.chain_id, "alpha", next(self.batch_ids), tuple(trades),
-            self.box.get_expiry(),
+            *self.box.get_times(),
         )  # fmt: skip
         return encode_tx(batch)
 

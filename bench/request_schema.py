@@ -28,15 +28,15 @@ def make_requests() -> list[Any]:
     """One signed request of each type, with every field set."""
     key = derive_member_key("bench")
     me, token, other = key.address, bytes(range(1, 21)), bytes(range(100, 120))
-    expiry = 1_795_219_500_000
+    issued, expiry = 1_795_219_200_000, 1_795_219_500_000
     unsigned: list[Any] = [
-        Withdrawal(me, 3, 8453, token, 1_234_567, other, expiry, 42, b""),
-        Transfer(me, 0, 7, 8453, token, 500, expiry, 43, b""),
-        AuthoriseVenue(me, "alpha-venue", True, expiry, 44, b""),
-        RegisterBidder(me, True, expiry, 45, b""),
-        AuctionBid(me, 2, 9, -1_500, expiry, 46, b""),
-        OfferClientAccount(me, other, "segregated", token, expiry, 47, b""),
-        AcceptClientAccount(me, other, "omnibus", bytes(20), expiry, 48, b""),
+        Withdrawal(me, 3, 8453, token, 1_234_567, other, issued, expiry, 42, b""),
+        Transfer(me, 0, 7, 8453, token, 500, issued, expiry, 43, b""),
+        AuthoriseVenue(me, "alpha-venue", True, issued, expiry, 44, b""),
+        RegisterBidder(me, True, issued, expiry, 45, b""),
+        AuctionBid(me, 2, 9, -1_500, issued, expiry, 46, b""),
+        OfferClientAccount(me, other, "segregated", token, issued, expiry, 47, b""),
+        AcceptClientAccount(me, other, "omnibus", bytes(20), issued, expiry, 48, b""),
     ]
     return [
         replace(r, signature=sign_typed(key.private_key, r.signable(CHAIN_ID))) for r in unsigned

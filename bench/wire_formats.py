@@ -42,7 +42,9 @@ def make_batch(trades: int, seed: int = 7) -> TradeBatch:
               rng.randrange(3), 60_000_000 + rng.randrange(10_000), rng.randrange(1, 500))
         for i in range(trades)
     )  # fmt: skip
-    return sign_trade_batch(derive_ed25519_key("venue-alpha"), 1, "alpha", 1, batch, 1 << 40)
+    return sign_trade_batch(
+        derive_ed25519_key("venue-alpha"), 1, "alpha", 1, batch, 1 << 40, 1 << 40
+    )
 
 
 Codec = tuple[Callable[[Any], bytes], Callable[[bytes], Any]]
@@ -74,7 +76,7 @@ def make_records(batch: TradeBatch) -> dict[str, tuple[Any, Codec]]:
         bytes(64),
     )  # fmt: skip
     haircut = SetCollateralHaircut(8453, address, 1_500)
-    ten = TradeBatch(batch.venue_id, 1, 1 << 40, batch.trades[:10], batch.signature)
+    ten = TradeBatch(batch.venue_id, 1, 1 << 40, 1 << 40, batch.trades[:10], batch.signature)
     return {
         "Trade": (batch.trades[0], fields_codec(Trade.from_fields)),
         "TradeBatch_10": (ten, TX_CODEC),
@@ -121,7 +123,8 @@ def time_records(batch: TradeBatch, calls: int, repeat: int) -> dict[str, dict[s
 
 
 def build_msgspec_codec() -> tuple[Callable[[TradeBatch], bytes], Callable[[bytes], object]]:
-    """The same envelope `[version, kind, venue, batch id, expiry, trades, signature]` declared
+    """The same envelope `[version, kind, venue, batch id, issued, expiry, trades,
+    signature]` declared
     once as structs; decoding checks types, lengths and bounds as `from_fields` does."""
     import msgspec  # optional: only this comparison needs it
 
@@ -146,6 +149,7 @@ def build_msgspec_codec() -> tuple[Callable[[TradeBatch], bytes], Callable[[byte
         kind: Uint
         venue_id: Name
         batch_id: Uint
+        issued_at_ms: Uint
         expires_ms: Uint
         trades: Annotated[list[WireTrade], msgspec.Meta(min_length=1, max_length=10_000)]
         signature: Annotated[bytes, msgspec.Meta(min_length=64, max_length=64)]
@@ -156,7 +160,8 @@ def build_msgspec_codec() -> tuple[Callable[[TradeBatch], bytes], Callable[[byte
     def encode(batch: TradeBatch) -> bytes:
         trades = [WireTrade(*t.to_fields()) for t in batch.trades]
         wire = WireTradeBatch(
-            TX_VERSION, batch.KIND, batch.venue_id, batch.batch_id, batch.expires_ms, trades,
+            TX_VERSION, batch.KIND, batch.venue_id, batch.batch_id, batch.issued_at_ms,
+            batch.expires_ms, trades,
             batch.signature,
         )  # fmt: skip
         return bytes(encoder.encode(wire))

@@ -8,11 +8,12 @@
         compute the state root (incremental)
 
 A rejected transaction (``InvalidTransaction`` or ``DecodeError``) yields a
-result with its error class as code and changes nothing, except that a member
-request that was live, unused and its member's spends its nonce
-(``spend_refused_nonce``), as a trade batch's rejected trades spend their ids
-(trade.py): the signed bytes of a refusal never apply later. Any other exception
-is a bug in a rule and propagates: a node must halt rather than diverge.
+result with its error class as code and changes nothing, except that a refusal is
+final: a member request spends its nonce (``spend_refused_nonce``) and a trade batch
+refused whole its trades' ids (``spend_refused_trade_ids``; a rejected trade spends its
+own, trade.py), unless no later block could apply them anyway. So the signed bytes of a
+refusal never apply later. Any other exception is a bug in a rule and propagates: a node
+must halt rather than diverge.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from clearing.request_schema import SignedRequest
 from clearing.root import compute_state_root
 from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState
-from clearing.trade import TradeBatch, process_trade_batch
+from clearing.trade import TradeBatch, process_trade_batch, spend_refused_trade_ids
 from clearing.transfer import Transfer, process_transfer
 from clearing.tx import Transaction, decode_tx
 from clearing.venues import AuthoriseVenue, process_authorise_venue
@@ -206,8 +207,8 @@ def check_block_context(state: ClearingState, ctx: BlockContext) -> None:
 
 
 def process_transaction(state: ClearingState, ctx: BlockContext, raw: bytes) -> TxResult:
-    """Decode and apply one transaction; a rejection changes nothing but a member
-    request's nonce."""
+    """Decode and apply one transaction; a rejection changes nothing but what makes it
+    final (a member request's nonce, a batch's trade ids)."""
     try:
         tx = decode_tx(raw)
     except DecodeError as error:
@@ -217,6 +218,8 @@ def process_transaction(state: ClearingState, ctx: BlockContext, raw: bytes) -> 
     except (InvalidTransaction, DecodeError) as error:
         if isinstance(tx, SignedRequest):
             spend_refused_nonce(state, ctx, tx)
+        elif isinstance(tx, TradeBatch):
+            spend_refused_trade_ids(state, ctx, tx)
         return TxResult(error.code, str(error), ())
     return TxResult(OK, "", tuple(events), tx)
 

@@ -38,6 +38,7 @@ from clearing.events import Event, make_event
 from clearing.member_authorisation import check_member_request, spend_nonce
 from clearing.request_schema import (
     ExpiresMs,
+    IssuedAtMs,
     Nonce,
     Signature,
     SignedAddress,
@@ -71,6 +72,7 @@ class OfferClientAccount(SignedRequest):
     client: SignedAddress
     model: SignedName  # a SegregationModel value
     backup: SignedAddress  # NO_BACKUP: none
+    issued_at_ms: IssuedAtMs
     expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature
@@ -90,6 +92,7 @@ class AcceptClientAccount(SignedRequest):
     clearing_member: SignedAddress
     model: SignedName
     backup: SignedAddress
+    issued_at_ms: IssuedAtMs
     expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature

@@ -158,13 +158,54 @@ class RequestExpired(InvalidTransaction):
 
 @dataclass(eq=False)
 class ExpiryTooFar(InvalidTransaction):
-    """A signed request whose deadline ``expires_ms`` lies more than genesis
-    ``max_request_lifetime_ms`` (``max_lifetime_ms``) after the block time ``block_time_ms``."""
+    """A signed request whose lifetime, from the time it was signed ``issued_at_ms`` to its
+    deadline ``expires_ms``, is longer than genesis ``max_request_lifetime_ms``
+    (``max_lifetime_ms``): its signed bytes are refused at every block time, forever."""
 
     what: str
+    issued_at_ms: int
     expires_ms: int
-    block_time_ms: int
     max_lifetime_ms: int
+
+
+@dataclass(eq=False)
+class ExpiryBeforeIssue(InvalidTransaction):
+    """A signed request whose deadline ``expires_ms`` is before the time it says it was
+    signed, ``issued_at_ms``: refused at every block time, forever."""
+
+    what: str
+    issued_at_ms: int
+    expires_ms: int
+
+
+@dataclass(eq=False)
+class IssuedInFuture(InvalidTransaction):
+    """A signed request issued (``issued_at_ms``) more than ``max_ahead_ms`` after the block
+    time ``block_time_ms``: a clock ahead of the network's, or bytes signed for later. Not
+    final: the same bytes may apply at a block time from ``applies_from_ms`` to their
+    ``expires_ms``, unless what they would spend is spent first (a member request's nonce,
+    a batch's trade ids), which a block's refusal does (member_authorisation.py, trade.py).
+    The message says so, and how to supersede them."""
+
+    what: str
+    issued_at_ms: int
+    block_time_ms: int
+    max_ahead_ms: int
+    applies_from_ms: int
+    expires_ms: int
+
+    def __str__(self) -> str:
+        if self.what == "TradeBatch":
+            spent = "their trade ids"
+            again = "sign their trades again under the same ids (each id clears once)"
+        else:
+            spent = "their nonce"
+            again = "sign the replacement with the same nonce (at most one of the two applies)"
+        return (
+            f"{super().__str__()}: these signed bytes may apply at a block time from "
+            f"{self.applies_from_ms} to {self.expires_ms} unless a block spends {spent} "
+            f"first (one that refuses them does); to supersede them, {again}"
+        )
 
 
 @dataclass(eq=False)

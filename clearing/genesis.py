@@ -182,8 +182,8 @@ class Genesis:
     node/api/disclosure.py). A node's policy for its public listener, not a clearing
     rule: it is not governed and not in the configuration under the state root."""
     max_request_lifetime_ms: int = DEFAULT_MAX_REQUEST_LIFETIME_MS
-    """How far after the block time a signed request's expiry may be (optional key;
-    clearing/replay_protection.py ``check_expiry``)."""
+    """The longest lifetime a request may be signed with, from its ``issued_at_ms`` to its
+    ``expires_ms`` (optional key; clearing/replay_protection.py ``check_request_times``)."""
 
     engine: str = DEFAULT_ENGINE
     """The consensus engine that orders this network's blocks (optional key): one of

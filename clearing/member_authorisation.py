@@ -1,13 +1,21 @@
-"""A member request is the member's own and still live: not past its expiry, its nonce
-unused, its EIP-712 signature the member's for this chain.
+"""A member request is the member's own and still live: signed for a lifetime within the
+limit, issued by the block's time and not past its expiry, its nonce unused, its EIP-712
+signature the member's for this chain.
 
 Every member-signed transaction (a `SignedRequest`: `clearing.member_requests`) checks
-all three before it changes anything, and spends its nonce with its change; the
-mempool's admission runs the same checks (`check_member_request`, at the latest
-committed block's time) so a request that can never apply is refused before it is
-gossiped. A request a block refuses for any other reason spends its nonce all the same
-(`spend_refused_nonce`), as Ethereum spends a failed transaction's: its signed bytes
-never apply later, when the member would no longer want them.
+all of these before it changes anything, and spends its nonce with its change; the
+mempool's admission runs the same checks (`check_member_request`, at the next block's
+time as the node sees it) so a request that cannot apply is refused before it is
+gossiped.
+
+A block's refusal is final: the request it refused spends its nonce
+(`spend_refused_nonce`), as Ethereum spends a failed transaction's, unless no later block
+could apply it anyway (its signed lifetime over the limit or negative, its expiry past,
+its nonce spent, not its member's signature: nobody can burn a member's nonces with
+requests it did not sign). So the signed bytes of a request a block refused never apply
+later, when the member would no longer want them; that includes one refused as issued
+ahead of the block's time (`IssuedInFuture`), the one refusal a later block time would
+lift. Admission spends nothing: there, `IssuedInFuture` alone is not final, and says so.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 from clearing.context import BlockContext
 from clearing.eip712 import verify_member_signature
 from clearing.errors import InvalidTransaction, NonceReused
-from clearing.replay_protection import check_expiry
+from clearing.replay_protection import check_request_live, check_request_times
 from clearing.request_schema import SignedRequest
 from clearing.state import ClearingState, Member, get_member_for_write
 
@@ -27,10 +35,9 @@ def check_nonce_unused(state: ClearingState, member: bytes, nonce: int) -> None:
 
 
 def check_request_unspent(state: ClearingState, time_ms: int, tx: SignedRequest) -> None:
-    """Live at the block time `time_ms` (`RequestExpired`, `ExpiryTooFar`) and its nonce
-    unused: what no later block can make true again."""
+    """Its times at the block time `time_ms` (`check_request_times`) and its nonce unused."""
     max_lifetime_ms = state.genesis.max_request_lifetime_ms
-    check_expiry(max_lifetime_ms, tx.SCHEMA.primary_type, tx.expires_ms, time_ms)
+    check_request_times(max_lifetime_ms, tx.SCHEMA.primary_type, tx, time_ms)
     check_nonce_unused(state, tx.member, tx.nonce)
 
 
@@ -43,7 +50,7 @@ def check_member_signed(chain_id: int, tx: SignedRequest) -> None:
 
 
 def check_member_request(state: ClearingState, ctx: BlockContext, tx: SignedRequest) -> None:
-    """The expiry and the nonce, then the signature (the costly check last)."""
+    """The times and the nonce, then the signature (the costly check last)."""
     check_request_unspent(state, ctx.time_ms, tx)
     check_member_signed(ctx.chain_id, tx)
 
@@ -59,11 +66,13 @@ def spend_nonce(state: ClearingState, tx: SignedRequest) -> None:
 
 
 def spend_refused_nonce(state: ClearingState, ctx: BlockContext, tx: SignedRequest) -> None:
-    """After a block refused `tx`: spend its nonce if the request was live, unused and its
-    member's (a request that is none of these spends nothing: nobody can burn a member's
-    nonces with requests it did not sign, and an expired one can never apply anyway)."""
+    """After a block refused `tx`: spend its nonce unless no later block could apply it
+    anyway (`check_request_live`, the nonce spent, not its member's signature)."""
+    max_lifetime_ms = state.genesis.max_request_lifetime_ms
     try:
-        check_member_request(state, ctx, tx)
+        check_request_live(max_lifetime_ms, tx.SCHEMA.primary_type, tx, ctx.time_ms)
+        check_nonce_unused(state, tx.member, tx.nonce)
+        check_member_signed(ctx.chain_id, tx)
     except InvalidTransaction:
         return
     spend_nonce(state, tx)

@@ -22,24 +22,43 @@ zero-quanta observation, so no gap stays open (collateral.py).
 Both enter the state root by content (``get_replay_fields``); a window's bitmap is
 hashed only after it changed (``TradeIdWindow.digest`` is the cache).
 
-Expiry: every signed request (a member's, and a venue's trade batch) carries the block
-time it must be applied by, ``expires_ms``, signed with it (``check_expiry``). A
-request a block refused spends its nonce or trade id all the same (block.py,
-trade.py), so the only signed bytes that can still apply are those no block has seen,
-and they die at their expiry: a request signed today cannot clear next week, when the
-member can pay for it. Genesis ``max_request_lifetime_ms`` bounds how far ahead an
-expiry may be, so "never" is not one signature away.
+Request times: every signed request (a member's, and a venue's trade batch) carries the
+time its signer made it, ``issued_at_ms``, and the last block time it may be applied at,
+``expires_ms``, both signed (``check_request_times``, the one rule for clearing and
+mempool admission, which judges by the next block's time as the node sees it:
+node/txcheck.py). In order:
+
+1. its signed lifetime ``expires_ms - issued_at_ms`` is at most genesis
+   ``max_request_lifetime_ms`` (``ExpiryTooFar``) and not negative
+   (``ExpiryBeforeIssue``): read from the signed bytes alone, so a request refused so is
+   refused at every block time, forever, on every path;
+2. the block time is not past ``expires_ms`` (``RequestExpired``): final, as block time
+   never goes back;
+3. the block time is not more than ``MAX_ISSUED_AHEAD_MS`` before ``issued_at_ms``
+   (``IssuedInFuture``): the one refusal that is not final, as a later block time lifts
+   it. So signed bytes can apply only between ``issued_at_ms - MAX_ISSUED_AHEAD_MS`` and
+   ``issued_at_ms + max_request_lifetime_ms``: "never" is not one signature away, nor is
+   "next year" (it would have to be signed as issued next year, and is refused until
+   then, saying from when those bytes may apply and how to supersede them).
+
+A request a block refused spends its nonce or trade ids all the same unless no later
+block could apply it anyway (member_authorisation.py, trade.py), so the only signed bytes
+that can still apply are those no block has seen, and they die at their expiry: a request
+signed today cannot clear next week, when the member can pay for it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from clearing.errors import (
     DuplicateCredit,
     DuplicateTrade,
+    ExpiryBeforeIssue,
     ExpiryTooFar,
+    IssuedInFuture,
     RequestExpired,
     StaleTradeId,
 )
@@ -56,9 +75,16 @@ cost 128 KiB per venue. A venue faster than that should raise it in genesis."""
 MIN_TRADE_ID_WINDOW = 8
 MAX_TRADE_ID_WINDOW = 1 << 28  # 32 MiB per venue
 DEFAULT_MAX_REQUEST_LIFETIME_MS = 3_600_000
-"""How far after a block's time a request's expiry may be: an hour, twelve times the
-SDK's defaults (a few minutes), room for clocks that disagree and requests that wait
-in a busy mempool, yet a refused request's window for harm stays short."""
+"""The longest a request may be signed to live, from ``issued_at_ms`` to ``expires_ms``:
+an hour, twelve times the SDK's defaults (a few minutes), room for requests that wait in
+a busy mempool, yet a refused request's window for harm stays short."""
+MAX_ISSUED_AHEAD_MS = 120_000
+"""How far a request's ``issued_at_ms`` may be ahead of the block time: clocks apart. A
+member's clock kept by NTP is within a second of the validators', but a block's time may
+trail the wall clock: a CometBFT block's is the median time of the previous block's
+commit votes, about one block interval back, and an idle network's blocks come at most a
+minute apart (its longest empty-block wait, node/config.py). A protocol constant, not a
+genesis key: it bounds how early signed bytes may apply, not how long they live."""
 MIN_MAX_REQUEST_LIFETIME_MS = 1_000
 MAX_MAX_REQUEST_LIFETIME_MS = 7 * 24 * 3_600_000
 
@@ -87,15 +113,44 @@ def is_valid_trade_id_window(size: int) -> bool:
     return MIN_TRADE_ID_WINDOW <= size <= MAX_TRADE_ID_WINDOW and size & (size - 1) == 0
 
 
-def check_expiry(max_lifetime_ms: int, what: str, expires_ms: int, block_time_ms: int) -> None:
-    """Raise ``RequestExpired`` once the block time is past ``expires_ms`` (a request is
-    valid up to and including it), ``ExpiryTooFar`` while it is more than
-    ``max_lifetime_ms`` ahead; the one rule for clearing and mempool admission, which
-    judges by the next block's time as the node sees it (node/txcheck.py)."""
+class SignedTimes(Protocol):
+    """A signed request's times: a member request's, a trade batch's."""
+
+    @property
+    def issued_at_ms(self) -> int: ...
+
+    @property
+    def expires_ms(self) -> int: ...
+
+
+def check_request_times(
+    max_lifetime_ms: int, what: str, request: SignedTimes, block_time_ms: int
+) -> None:
+    """Raise what ``check_request_live`` raises, then ``IssuedInFuture`` while the request
+    was issued more than ``MAX_ISSUED_AHEAD_MS`` after the block time."""
+    check_request_live(max_lifetime_ms, what, request, block_time_ms)
+    issued_at_ms = request.issued_at_ms
+    if issued_at_ms - block_time_ms > MAX_ISSUED_AHEAD_MS:
+        raise IssuedInFuture(
+            what, issued_at_ms, block_time_ms, MAX_ISSUED_AHEAD_MS,
+            issued_at_ms - MAX_ISSUED_AHEAD_MS, request.expires_ms,
+        )  # fmt: skip
+
+
+def check_request_live(
+    max_lifetime_ms: int, what: str, request: SignedTimes, block_time_ms: int
+) -> None:
+    """What no later block can lift: raise ``ExpiryBeforeIssue`` or ``ExpiryTooFar`` unless
+    the signed lifetime ``expires_ms - issued_at_ms`` is within ``[0, max_lifetime_ms]``
+    (whatever the block time), then ``RequestExpired`` once the block time is past
+    ``expires_ms`` (a request is valid up to and including it)."""
+    issued_at_ms, expires_ms = request.issued_at_ms, request.expires_ms
+    if expires_ms < issued_at_ms:
+        raise ExpiryBeforeIssue(what, issued_at_ms, expires_ms)
+    if expires_ms - issued_at_ms > max_lifetime_ms:
+        raise ExpiryTooFar(what, issued_at_ms, expires_ms, max_lifetime_ms)
     if block_time_ms > expires_ms:
         raise RequestExpired(what, expires_ms, block_time_ms)
-    if expires_ms - block_time_ms > max_lifetime_ms:
-        raise ExpiryTooFar(what, expires_ms, block_time_ms, max_lifetime_ms)
 
 
 def check_trade_id(

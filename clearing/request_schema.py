@@ -9,6 +9,7 @@ wire and to the signer::
         KIND: ClassVar[int] = 21
         member: SignedAddress
         registered: Bool
+        issued_at_ms: IssuedAtMs
         expires_ms: ExpiresMs
         nonce: Nonce
         signature: Signature
@@ -21,7 +22,8 @@ names a field by its camelCase name unless it says ``signed_as``. ``member_reque
 reads the declaration when the class is created, so a field left undeclared, declared
 with another Python type, or with bounds its EIP-712 type cannot carry fails at import,
 and so does a request without the fields every request carries (``REQUEST_FIELDS``: the
-member, the expiry, the nonce, each of its one type; the signature last).
+member, the time it was signed, the expiry, the nonce, each of its one type; the
+signature last).
 """
 
 from __future__ import annotations
@@ -173,12 +175,18 @@ lightclient.records')."""
 Bool = Annotated[bool, Boolean()]
 Signature = Annotated[bytes, FixedBytes(65, None)]
 """The member's 65-byte EIP-712 signature (r, s, v) of the other fields."""
-ExpiresMs = Annotated[int, Integer("uint64")]
-"""The last block time (ms) a request may be applied at (``check_expiry``,
+IssuedAtMs = Annotated[int, Integer("uint64")]
+"""When the member signed the request (Unix ms, its clock), signed as ``issuedAtMs`` as a
+query's: its signed lifetime starts there (``check_request_times``,
 clearing/replay_protection.py)."""
+ExpiresMs = Annotated[int, Integer("uint64")]
+"""The last block time (ms) a request may be applied at (``check_request_times``)."""
 
-REQUEST_FIELDS: dict[str, Any] = {"member": SignedAddress, "expires_ms": ExpiresMs, "nonce": Nonce}
-"""What every request declares, so: the member it binds, its expiry, its nonce."""
+REQUEST_FIELDS: dict[str, Any] = {
+    "member": SignedAddress, "issued_at_ms": IssuedAtMs, "expires_ms": ExpiresMs, "nonce": Nonce
+}  # fmt: skip
+"""What every request declares, so: the member it binds, when it was signed, its expiry,
+its nonce."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +208,7 @@ class SignedRequest(Declared):
 
     if TYPE_CHECKING:  # declared by each request as REQUEST_FIELDS says
         member: bytes  # the signer: every request names the member it binds
+        issued_at_ms: int
         expires_ms: int
         nonce: int
         signature: bytes

@@ -2,12 +2,16 @@
 
 A venue submits a ``TradeBatch`` signed with its Ed25519 key over
 ``compute_signing_bytes("trade-batch", chain_id, body)`` (domain-separated and
-bound to the chain, see attestation.py); the body carries the batch's expiry, the last
-block time it may clear at. ``process_trade_batch``:
+bound to the chain, see attestation.py); the body carries when the venue signed it and
+its expiry, the last block time it may clear at. ``process_trade_batch``:
 
-1. batch level (reject the whole batch, nothing changes): the batch is live
-   (``RequestExpired``, ``ExpiryTooFar``: replay_protection.py ``check_expiry``), the venue is
-   registered (``UnknownVenue``) and the signature verifies (``BadSignature``);
+1. batch level (reject the whole batch): its times hold at the block's
+   (``ExpiryTooFar``, ``ExpiryBeforeIssue``, ``RequestExpired``, ``IssuedInFuture``:
+   replay_protection.py ``check_request_times``), the venue is registered
+   (``UnknownVenue``) and the signature verifies (``BadSignature``). Nothing changes,
+   except that a batch its venue signed, refused only as issued ahead of the block's time,
+   spends its trades' ids (``spend_refused_trade_ids``): a block's refusal is final, as a
+   member request's (member_authorisation.py);
 2. trade level (``process_verified_trade_batch``): each trade is checked
    completely, then applied, or rejected alone with a ``trade_rejected`` event
    carrying its error code and numbers; a rejected trade's id is spent all the
@@ -63,7 +67,12 @@ from clearing.events import Event, make_event
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.limits import MAX_TRADES_PER_BATCH
 from clearing.position import apply_fill, compute_entry_cash, compute_long_change
-from clearing.replay_protection import check_expiry, check_trade_id, record_trade_id
+from clearing.replay_protection import (
+    check_request_live,
+    check_request_times,
+    check_trade_id,
+    record_trade_id,
+)
 from clearing.risk.cache import RiskCache, TradeFigures, keep_trade_figures
 from clearing.risk.engine import RISK_CACHE, check_pre_trade, get_trade_risk_cache
 from clearing.state import (
@@ -102,6 +111,7 @@ class TradeBatch(Declared):
     KIND: ClassVar[int] = 1
     venue_id: Name
     batch_id: Uint
+    issued_at_ms: Uint  # when the venue signed it (its clock)
     expires_ms: Uint  # the last block time the batch may clear at
     trades: Annotated[tuple[Trade, ...], Items(1, MAX_TRADES_PER_BATCH)]
     signature: EdSignature  # over signing_bytes(chain_id)
@@ -117,11 +127,12 @@ def sign_trade_batch(
     venue_id: str,
     batch_id: int,
     trades: tuple[Trade, ...],
+    issued_at_ms: int,
     expires_ms: int,
 ) -> TradeBatch:
-    """Sign as a venue with an Ed25519 private key (venues, tests and benches), valid up
-    to the block time ``expires_ms``."""
-    unsigned = TradeBatch(venue_id, batch_id, expires_ms, trades, b"")
+    """Sign as a venue with an Ed25519 private key (venues, tests and benches) at
+    ``issued_at_ms``, valid up to the block time ``expires_ms``."""
+    unsigned = TradeBatch(venue_id, batch_id, issued_at_ms, expires_ms, trades, b"")
     return replace(unsigned, signature=key.sign(unsigned.signing_bytes(chain_id)))
 
 
@@ -199,11 +210,29 @@ def process_trade_batch(state: ClearingState, ctx: BlockContext, batch: TradeBat
 
 
 def check_trade_batch(state: ClearingState, ctx: BlockContext, batch: TradeBatch) -> None:
-    """The batch is live at the block's time and its venue signed it for this chain: the
-    batch-level checks of clearing and of mempool admission."""
+    """The batch's times hold at the block's time and its venue signed it for this chain:
+    the batch-level checks of clearing and of mempool admission."""
     max_lifetime_ms = state.genesis.max_request_lifetime_ms
-    check_expiry(max_lifetime_ms, "TradeBatch", batch.expires_ms, ctx.time_ms)
+    check_request_times(max_lifetime_ms, "TradeBatch", batch, ctx.time_ms)
     check_batch_signed(state, ctx.chain_id, batch)
+
+
+def spend_refused_trade_ids(state: ClearingState, ctx: BlockContext, batch: TradeBatch) -> None:
+    """After a block refused ``batch`` whole: spend its trades' ids unless no later block
+    could clear it anyway (``check_request_live``, not its venue's signature), so that the
+    refusal is final; ids already spent or below the window stay as they are."""
+    window = state.genesis.trade_id_window
+    try:
+        check_request_live(state.genesis.max_request_lifetime_ms, "TradeBatch", batch, ctx.time_ms)
+        check_batch_signed(state, ctx.chain_id, batch)
+    except InvalidTransaction:
+        return
+    for trade in batch.trades:
+        try:
+            check_trade_id(state.trade_windows, window, batch.venue_id, trade.trade_id)
+        except (StaleTradeId, DuplicateTrade):
+            continue
+        record_trade_id(state.trade_windows, window, batch.venue_id, trade.trade_id)
 
 
 def check_batch_signed(state: ClearingState, chain_id: int, batch: TradeBatch) -> None:

@@ -24,6 +24,7 @@ from clearing.member_authorisation import check_member_signed, check_request_uns
 from clearing.request_schema import (
     ExpiresMs,
     Integer,
+    IssuedAtMs,
     Nonce,
     Signature,
     SignedAddress,
@@ -49,6 +50,7 @@ class Transfer(SignedRequest):
     token: SignedAddress
     # Amount for cash, Quanta for collateral
     amount: Annotated[int, Integer("uint256", 1, MAX_UINT64)]
+    issued_at_ms: IssuedAtMs
     expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature

@@ -25,8 +25,9 @@ from clearing.withdrawal import Withdrawal, WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
 from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack, unpack_head
 
-TX_VERSION = 2
-"""2: every member request and trade batch carries its expiry (`expires_ms`)."""
+TX_VERSION = 3
+"""2: every member request and trade batch carries its expiry (`expires_ms`); 3: and the
+time it was signed (`issued_at_ms`), its signed lifetime bounded (replay_protection.py)."""
 
 
 class TxRecord(Protocol):

@@ -12,6 +12,7 @@ from clearing.member_authorisation import check_member_request, spend_nonce
 from clearing.request_schema import (
     Bool,
     ExpiresMs,
+    IssuedAtMs,
     Nonce,
     Signature,
     SignedAddress,
@@ -29,6 +30,7 @@ class AuthoriseVenue(SignedRequest):
     member: SignedAddress
     venue_id: Annotated[str, Text(signed_as="venue")]
     authorised: Bool  # False revokes
+    issued_at_ms: IssuedAtMs
     expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature

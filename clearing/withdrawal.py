@@ -37,6 +37,7 @@ from clearing.member_authorisation import check_member_signed, check_request_uns
 from clearing.request_schema import (
     ExpiresMs,
     Integer,
+    IssuedAtMs,
     Nonce,
     Signature,
     SignedAddress,
@@ -66,6 +67,7 @@ class Withdrawal(SignedRequest):
     token: SignedAddress
     quanta: Annotated[int, Integer("uint256", 1, MAX_UINT64)]
     recipient: SignedAddress
+    issued_at_ms: IssuedAtMs
     expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature

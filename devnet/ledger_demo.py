@@ -73,7 +73,7 @@ class Demo:
         self.batches += 1
         return sign_trade_batch(
             self.venue_key, self.box.chain_id, self.venue, self.batches, trades,
-            self.box.get_expiry(),
+            *self.box.get_times(),
         )  # fmt: skip
 
     def script(self) -> Iterator[tuple[str, Sequence[TxRecord]]]:

@@ -77,12 +77,12 @@ class Sandbox:
         raw = [tx if isinstance(tx, bytes) else encode_tx(tx) for tx in txs]
         return process_block(self.state, self.next_context(evidence), raw)
 
-    def get_expiry(self) -> int:
-        """The expiry of the requests this sandbox signs: half the longest lifetime after
-        its next block's time (or the clock's), room either way for blocks to come and
-        clocks apart."""
+    def get_times(self) -> tuple[int, int]:
+        """The times of the requests this sandbox signs, ``(issued_at_ms, expires_ms)``:
+        issued at its next block's time (or the clock's), living half the longest
+        lifetime, room for blocks to come."""
         now = self.next_context().time_ms if self.clock_ms is None else self.clock_ms()
-        return now + self.genesis.max_request_lifetime_ms // 2
+        return now, now + self.genesis.max_request_lifetime_ms // 2
 
     def take_nonce(self, member: bytes) -> int:
         nonce = self.next_nonce.get(member, 0)
@@ -134,7 +134,7 @@ class Sandbox:
         self, member: MemberKey, venue_id: str, authorised: bool = True
     ) -> AuthoriseVenue:
         unsigned = AuthoriseVenue(
-            member.address, venue_id, authorised, self.get_expiry(),
+            member.address, venue_id, authorised, *self.get_times(),
             self.take_nonce(member.address), b"",
         )  # fmt: skip
         return self.sign(member, unsigned)
@@ -149,7 +149,7 @@ class Sandbox:
     ) -> Transfer:
         nonce = self.take_nonce(member.address)
         unsigned = Transfer(
-            member.address, from_sub, to_sub, token[0], token[1], amount, self.get_expiry(),
+            member.address, from_sub, to_sub, token[0], token[1], amount, *self.get_times(),
             nonce, b"",
         )  # fmt: skip
         return self.sign(member, unsigned)
@@ -165,7 +165,7 @@ class Sandbox:
         nonce = self.take_nonce(member.address)
         to = member.address if recipient is None else recipient
         unsigned = Withdrawal(
-            member.address, sub_account, token[0], token[1], quanta, to, self.get_expiry(),
+            member.address, sub_account, token[0], token[1], quanta, to, *self.get_times(),
             nonce, b"",
         )  # fmt: skip
         return self.sign(member, unsigned)

@@ -1,9 +1,11 @@
 """Mempool admission for clearing transactions: the `check` the mempool calls.
 
 Clearing's own checks of what can never change before the transaction applies —
-decoding, signatures bound to this chain, expiries already past by the next block's
-time (`get_next_context`), replays of nonces, trade ids and chain logs already in the
-state — so that a transaction which can never apply does not
+decoding, signatures bound to this chain, a signed request's times as the next block
+will judge them (`get_next_context`: a lifetime over the limit, an expiry already past;
+and one issued ahead of that time, the one refusal a later time may lift, which its
+`IssuedInFuture` says), replays of nonces, trade ids and chain logs already in the
+state — so that a transaction which cannot apply does not
 take gossip bandwidth or block space. Checks that the next blocks may change (margin,
 balances) run only in `clearing.block.process_block`; this never mutates state.
 Each transaction kind names its sender and nonce for the mempool's per-sender order:
@@ -44,7 +46,7 @@ def get_next_context(state: ClearingState, now_ms: int | None = None) -> BlockCo
     the later of its clock and the previous block's time + 1). A request expired by then
     can never apply; without the clock, the committed time can be far behind it (the
     genesis's before the first block, a halt) and a request signed now would look as
-    if it expired too far ahead."""
+    if it were issued in the future."""
     time_ms = state.time_ms if now_ms is None else max(state.time_ms, now_ms)
     return BlockContext(state.height + 1, time_ms, state.chain_id)
 

@@ -31,6 +31,7 @@ from clearing.request_schema import (
     Bool,
     ExpiresMs,
     Integer,
+    IssuedAtMs,
     Nonce,
     Signature,
     SignedAddress,
@@ -49,6 +50,7 @@ class RegisterBidder(SignedRequest):
     KIND: ClassVar[int] = 21
     member: SignedAddress
     registered: Bool  # False leaves
+    issued_at_ms: IssuedAtMs
     expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature
@@ -63,6 +65,7 @@ class AuctionBid(SignedRequest):
     auction: Annotated[int, Integer("uint64", 1)]
     # paid to the house (negative: asked from it)
     premium: Annotated[int, Integer("int256", -MAX_PREMIUM, MAX_PREMIUM)]
+    issued_at_ms: IssuedAtMs
     expires_ms: ExpiresMs
     nonce: Nonce
     signature: Signature

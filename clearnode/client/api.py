@@ -225,11 +225,13 @@ class Client:
 
     async def authorise_venue(
         self, member: Member, venue_id: str, authorised: bool = True, nonce: int | None = None,
-        expires_ms: int | None = None,
+        expires_ms: int | None = None, issued_at_ms: int | None = None,
     ) -> Submitted:  # fmt: skip
         """Let `venue_id` clear `member`'s trades (or stop it: `authorised=False`)."""
         nonce = await self._nonce(member, nonce)
-        record = member.authorise_venue(self.chain_id, nonce, venue_id, authorised, expires_ms)
+        record = member.authorise_venue(
+            self.chain_id, nonce, venue_id, authorised, expires_ms, issued_at_ms
+        )
         return await self.submit(record)
 
     async def withdraw(
@@ -242,6 +244,7 @@ class Client:
         sub_account: int = 0,
         nonce: int | None = None,
         expires_ms: int | None = None,
+        issued_at_ms: int | None = None,
     ) -> Submitted:
         """Withdraw `quanta` of `token` to `recipient` on the chain `asset_chain_id` one
         chooses (a settlement token pays positive cash out on any chain whose reserve
@@ -249,7 +252,7 @@ class Client:
         nonce = await self._nonce(member, nonce)
         record = member.withdrawal(
             self.chain_id, nonce, asset_chain_id, token, quanta, recipient, sub_account,
-            expires_ms,
+            expires_ms, issued_at_ms,
         )  # fmt: skip
         return await self.submit(record)
 
@@ -263,53 +266,58 @@ class Client:
         amount: int,
         nonce: int | None = None,
         expires_ms: int | None = None,
+        issued_at_ms: int | None = None,
     ) -> Submitted:
         """Move collateral (or cash: chain 0, token of zeros) between one's sub-accounts."""
         nonce = await self._nonce(member, nonce)
         record = member.transfer(
             self.chain_id, nonce, from_sub_account, to_sub_account, asset_chain_id, token,
-            amount, expires_ms,
+            amount, expires_ms, issued_at_ms,
         )  # fmt: skip
         return await self.submit(record)
 
     async def register_bidder(
         self, member: Member, registered: bool = True, nonce: int | None = None,
-        expires_ms: int | None = None,
+        expires_ms: int | None = None, issued_at_ms: int | None = None,
     ) -> Submitted:  # fmt: skip
         """Register for the default auctions (see their lots in `account`, bid with `bid`)."""
         nonce = await self._nonce(member, nonce)
-        record = member.register_bidder(self.chain_id, nonce, registered, expires_ms)
+        record = member.register_bidder(self.chain_id, nonce, registered, expires_ms, issued_at_ms)
         return await self.submit(record)
 
     async def bid(
         self, member: Member, auction: int, premium: int, sub_account: int = 0,
-        nonce: int | None = None, expires_ms: int | None = None,
+        nonce: int | None = None, expires_ms: int | None = None, issued_at_ms: int | None = None,
     ) -> Submitted:  # fmt: skip
         """Bid `premium` for every lot of default auction `auction` (a registered bidder,
         `register_bidder`; see the lots in `account`)."""
         nonce = await self._nonce(member, nonce)
-        record = member.auction_bid(self.chain_id, nonce, auction, premium, sub_account, expires_ms)
+        record = member.auction_bid(
+            self.chain_id, nonce, auction, premium, sub_account, expires_ms, issued_at_ms
+        )
         return await self.submit(record)
 
     async def offer_client_account(
         self, member: Member, client: bytes, model: str, backup: bytes | None = None,
-        nonce: int | None = None, expires_ms: int | None = None,
+        nonce: int | None = None, expires_ms: int | None = None, issued_at_ms: int | None = None,
     ) -> Submitted:  # fmt: skip
         """As a clearing member, offer `client` an account under it (docs/clearing-members.md);
         it opens when the client accepts the same terms (`accept_client_account`)."""
         nonce = await self._nonce(member, nonce)
         return await self.submit(
-            member.offer_client_account(self.chain_id, nonce, client, model, backup, expires_ms)
+            member.offer_client_account(
+                self.chain_id, nonce, client, model, backup, expires_ms, issued_at_ms
+            )
         )
 
     async def accept_client_account(
         self, client: Member, clearing_member: bytes, model: str, backup: bytes | None = None,
-        nonce: int | None = None, expires_ms: int | None = None,
+        nonce: int | None = None, expires_ms: int | None = None, issued_at_ms: int | None = None,
     ) -> Submitted:  # fmt: skip
         """As a client, accept the account `clearing_member` offered on these terms."""
         nonce = await self._nonce(client, nonce)
         record = client.accept_client_account(
-            self.chain_id, nonce, clearing_member, model, backup, expires_ms
+            self.chain_id, nonce, clearing_member, model, backup, expires_ms, issued_at_ms
         )
         return await self.submit(record)
 
@@ -444,11 +452,17 @@ class Client:
         return await self.submit_tx("/v1/trade-batches", batch)
 
     async def submit_trades(
-        self, venue: Venue, trades: list[Trade], expires_ms: int | None = None
+        self,
+        venue: Venue,
+        trades: list[Trade],
+        expires_ms: int | None = None,
+        issued_at_ms: int | None = None,
     ) -> Submitted:
-        """`venue`'s next batch of `trades`, signed and submitted (valid up to the block
-        time `expires_ms`; default: `BATCH_LIFETIME_MS` from now)."""
-        return await self.submit_trade_batch(venue.batch(self.chain_id, trades, expires_ms))
+        """`venue`'s next batch of `trades`, signed and submitted (issued at `issued_at_ms`,
+        default now, valid up to the block time `expires_ms`; default: `BATCH_LIFETIME_MS`
+        after the issue)."""
+        batch = venue.batch(self.chain_id, trades, expires_ms, issued_at_ms)
+        return await self.submit_trade_batch(batch)
 
     async def submit_bridge_event(self, record: BridgeEvent) -> Submitted:
         """`POST /v1/bridge/collateral-events`: a credit, payout or expiry the validators

@@ -53,8 +53,8 @@ SECTIONS = (
     Section(
         "Keys and signing",
         "Who signs: a member's secp256k1 key (EIP-712) and a venue's Ed25519 key. Every "
-        "request is signed for one network (`chain_id`) and nonce, valid until "
-        "`expires_ms`.",
+        "request is signed for one network (`chain_id`) and nonce, issued at "
+        "`issued_at_ms` (when it is signed) and valid until `expires_ms`.",
         (sdk.Member, sdk.Venue),
     ),
     Section(

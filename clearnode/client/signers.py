@@ -41,22 +41,26 @@ def hex0x(data: bytes) -> str:
 
 
 REQUEST_LIFETIME_MS = 5 * 60_000
-"""A member request's default expiry, after the moment it is signed: long enough for a
-busy mempool and clocks a little apart, short enough that signed bytes nobody included
-are dead minutes later (a block refuses them once its time is past their `expiresMs`)."""
+"""A member request's default lifetime, from the moment it is signed (`issuedAtMs`) to
+its expiry (`expiresMs`): long enough for a busy mempool and clocks a little apart, short
+enough that signed bytes nobody included are dead minutes later (a block refuses them
+once its time is past their expiry)."""
 BATCH_LIFETIME_MS = 2 * 60_000
-"""A trade batch's default expiry: its prices are the market's now, not in an hour."""
+"""A trade batch's default lifetime: its prices are the market's now, not in an hour."""
 
 
 def now_ms() -> int:
-    """A signed query's `issuedAtMs`, and what a request's default expiry counts from:
-    the node refuses a query far from its own clock, a request past its expiry."""
+    """A signed query's or request's `issuedAtMs`: the node refuses a query far from its
+    own clock, a request issued ahead of the block's time or past its expiry."""
     return time.time_ns() // 1_000_000
 
 
-def get_expiry(expires_ms: int | None, lifetime_ms: int) -> int:
-    """`expires_ms` if given, else `lifetime_ms` from now."""
-    return now_ms() + lifetime_ms if expires_ms is None else expires_ms
+def get_times(
+    issued_at_ms: int | None, expires_ms: int | None, lifetime_ms: int
+) -> tuple[int, int]:
+    """`(issued_at_ms, expires_ms)`: as given, else now and `lifetime_ms` after the issue."""
+    issued = now_ms() if issued_at_ms is None else issued_at_ms
+    return issued, issued + lifetime_ms if expires_ms is None else expires_ms
 
 
 def get_member_request_body(record: MemberRequest, chain_id: int) -> dict[str, Any]:
@@ -72,7 +76,10 @@ def get_member_request_body(record: MemberRequest, chain_id: int) -> dict[str, A
 @dataclass(frozen=True)
 class Member:
     """A member's key: its address, the requests and queries it signs. Each request is
-    valid up to the block time `expires_ms` (default: `REQUEST_LIFETIME_MS` from now)."""
+    signed as issued at `issued_at_ms` (default: now, by this machine's clock) and valid
+    up to the block time `expires_ms` (default: `REQUEST_LIFETIME_MS` after the issue; the
+    network refuses, forever, one signed to live longer than its
+    `max_request_lifetime_ms`)."""
 
     private_key: bytes
     address: bytes = field(init=False)
@@ -105,14 +112,16 @@ class Member:
         recipient: bytes | None = None,
         sub_account: int = 0,
         expires_ms: int | None = None,
+        issued_at_ms: int | None = None,
     ) -> Withdrawal:
         """Signed: `quanta` of `token` on chain `asset_chain_id`, paid to `recipient`
         (default: this member's own address)."""
         to = self.address if recipient is None else recipient
-        expiry = get_expiry(expires_ms, REQUEST_LIFETIME_MS)
+        issued, expiry = get_times(issued_at_ms, expires_ms, REQUEST_LIFETIME_MS)
         unsigned = Withdrawal(
-            self.address, sub_account, asset_chain_id, token, quanta, to, expiry, nonce, b""
-        )
+            self.address, sub_account, asset_chain_id, token, quanta, to, issued, expiry, nonce,
+            b"",
+        )  # fmt: skip
         signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, Withdrawal)
         return signed
@@ -127,12 +136,14 @@ class Member:
         token: bytes,
         amount: int,
         expires_ms: int | None = None,
+        issued_at_ms: int | None = None,
     ) -> Transfer:
         """Signed: `amount` of collateral `(asset_chain_id, token)` between two of this
         member's sub-accounts (`token` all zeros with chain 0: cash)."""
+        issued, expiry = get_times(issued_at_ms, expires_ms, REQUEST_LIFETIME_MS)
         unsigned = Transfer(
             self.address, from_sub_account, to_sub_account, asset_chain_id, token, amount,
-            get_expiry(expires_ms, REQUEST_LIFETIME_MS), nonce, b"",
+            issued, expiry, nonce, b"",
         )  # fmt: skip
         signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, Transfer)
@@ -145,10 +156,11 @@ class Member:
         venue_id: str,
         authorised: bool = True,
         expires_ms: int | None = None,
+        issued_at_ms: int | None = None,
     ) -> AuthoriseVenue:
         """Signed: let `venue_id` clear this member's trades (or stop it: `authorised=False`)."""
-        expiry = get_expiry(expires_ms, REQUEST_LIFETIME_MS)
-        unsigned = AuthoriseVenue(self.address, venue_id, authorised, expiry, nonce, b"")
+        issued, expiry = get_times(issued_at_ms, expires_ms, REQUEST_LIFETIME_MS)
+        unsigned = AuthoriseVenue(self.address, venue_id, authorised, issued, expiry, nonce, b"")
         signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, AuthoriseVenue)
         return signed
@@ -159,10 +171,12 @@ class Member:
         nonce: int,
         registered: bool = True,
         expires_ms: int | None = None,
+        issued_at_ms: int | None = None,
     ) -> RegisterBidder:
         """Signed: register for the default auctions (or leave them: `registered=False`)."""
-        expiry = get_expiry(expires_ms, REQUEST_LIFETIME_MS)
-        signed = self.sign(RegisterBidder(self.address, registered, expiry, nonce, b""), chain_id)
+        issued, expiry = get_times(issued_at_ms, expires_ms, REQUEST_LIFETIME_MS)
+        unsigned = RegisterBidder(self.address, registered, issued, expiry, nonce, b"")
+        signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, RegisterBidder)
         return signed
 
@@ -174,10 +188,13 @@ class Member:
         premium: int,
         sub_account: int = 0,
         expires_ms: int | None = None,
+        issued_at_ms: int | None = None,
     ) -> AuctionBid:
         """Signed: a binding bid of `premium` for every lot of `auction`."""
-        expiry = get_expiry(expires_ms, REQUEST_LIFETIME_MS)
-        unsigned = AuctionBid(self.address, sub_account, auction, premium, expiry, nonce, b"")
+        issued, expiry = get_times(issued_at_ms, expires_ms, REQUEST_LIFETIME_MS)
+        unsigned = AuctionBid(
+            self.address, sub_account, auction, premium, issued, expiry, nonce, b""
+        )
         signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, AuctionBid)
         return signed
@@ -190,13 +207,15 @@ class Member:
         model: str,
         backup: bytes | None = None,
         expires_ms: int | None = None,
+        issued_at_ms: int | None = None,
     ) -> OfferClientAccount:
         """Signed by a clearing member: an account for `client` under it, margined by
         `model` (`"omnibus"` or `"segregated"`), ported to `backup` (another clearing
         member; None: no backup) should this member default."""
+        issued, expiry = get_times(issued_at_ms, expires_ms, REQUEST_LIFETIME_MS)
         unsigned = OfferClientAccount(
-            self.address, client, model, NO_BACKUP if backup is None else backup,
-            get_expiry(expires_ms, REQUEST_LIFETIME_MS), nonce, b"",
+            self.address, client, model, NO_BACKUP if backup is None else backup, issued,
+            expiry, nonce, b"",
         )  # fmt: skip
         signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, OfferClientAccount)
@@ -210,11 +229,13 @@ class Member:
         model: str,
         backup: bytes | None = None,
         expires_ms: int | None = None,
+        issued_at_ms: int | None = None,
     ) -> AcceptClientAccount:
         """Signed by the client: the terms `clearing_member` offered it, exactly."""
+        issued, expiry = get_times(issued_at_ms, expires_ms, REQUEST_LIFETIME_MS)
         unsigned = AcceptClientAccount(
             self.address, clearing_member, model, NO_BACKUP if backup is None else backup,
-            get_expiry(expires_ms, REQUEST_LIFETIME_MS), nonce, b"",
+            issued, expiry, nonce, b"",
         )  # fmt: skip
         signed = self.sign(unsigned, chain_id)
         assert isinstance(signed, AcceptClientAccount)
@@ -284,13 +305,19 @@ class Venue:
         return cls(venue_id, derive_ed25519_key(f"venue-{venue_id}"))
 
     def batch(
-        self, chain_id: int, trades: list[Trade], expires_ms: int | None = None
+        self,
+        chain_id: int,
+        trades: list[Trade],
+        expires_ms: int | None = None,
+        issued_at_ms: int | None = None,
     ) -> TradeBatch:
-        """The next batch of `trades`, signed for the network `chain_id`, valid up to the
-        block time `expires_ms` (default: `BATCH_LIFETIME_MS` from now)."""
+        """The next batch of `trades`, signed for the network `chain_id` as issued at
+        `issued_at_ms` (default: now), valid up to the block time `expires_ms` (default:
+        `BATCH_LIFETIME_MS` after the issue)."""
+        issued, expiry = get_times(issued_at_ms, expires_ms, BATCH_LIFETIME_MS)
         batch = sign_trade_batch(
             self.private_key, chain_id, self.venue_id, self.next_batch_id, tuple(trades),
-            get_expiry(expires_ms, BATCH_LIFETIME_MS),
+            issued, expiry,
         )  # fmt: skip
         self.next_batch_id += 1
         return batch

@@ -35,7 +35,7 @@ def compute_scenario_roots() -> list[str]:
         )
     )
     venue = derive_ed25519_key("venue-alpha")
-    block = box.apply([sign_trade_batch(venue, box.chain_id, "alpha", 1, trades, box.get_expiry())])
+    block = box.apply([sign_trade_batch(venue, box.chain_id, "alpha", 1, trades, *box.get_times())])
     roots.append(block.state_root.hex())
     block = box.apply(
         [

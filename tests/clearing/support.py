@@ -13,6 +13,7 @@ from clearing.replay_protection import get_replay_fields
 from clearing.request_schema import SignedRequest
 from clearing.root import encode_account
 from clearing.state import ClearingState
+from clearing.trade import TradeBatch, spend_refused_trade_ids
 from clearing.tx import TxRecord
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox
@@ -72,11 +73,14 @@ def snapshot(state: ClearingState) -> tuple[object, ...]:
 
 def assert_rejected(box: Sandbox, tx: TxRecord | bytes, code: str) -> str:
     """Apply ``tx`` alone in a block; it must fail with ``code`` and change nothing but
-    what a refusal spends (a member request's nonce: ``spend_refused_nonce``)."""
+    what a refusal spends (a member request's nonce: ``spend_refused_nonce``; a batch's
+    trade ids: ``spend_refused_trade_ids``)."""
     expected, ctx = copy.deepcopy(box.state), box.next_context()
     got, detail = only_result(box.apply([tx]))
     assert got == code, detail
     if isinstance(tx, SignedRequest):
         spend_refused_nonce(expected, ctx, tx)
+    elif isinstance(tx, TradeBatch):
+        spend_refused_trade_ids(expected, ctx, tx)
     assert snapshot(box.state) == snapshot(expected)
     return detail

@@ -37,7 +37,7 @@ def offer(box: Sandbox, member: MemberKey, client: MemberKey, model: str = "segr
           backup: bytes = NO_BACKUP) -> OfferClientAccount:  # fmt: skip
     nonce = box.take_nonce(member.address)
     unsigned = OfferClientAccount(member.address, client.address, model, backup,
-                                  box.get_expiry(), nonce, b"")  # fmt: skip
+                                  *box.get_times(), nonce, b"")  # fmt: skip
     return box.sign(member, unsigned)
 
 
@@ -46,7 +46,7 @@ def accept(box: Sandbox, client: MemberKey, member: MemberKey, model: str = "seg
            signer: MemberKey | None = None) -> AcceptClientAccount:  # fmt: skip
     nonce = box.take_nonce(client.address)
     unsigned = AcceptClientAccount(client.address, member.address, model, backup,
-                                   box.get_expiry(), nonce, b"")  # fmt: skip
+                                   *box.get_times(), nonce, b"")  # fmt: skip
     return box.sign(signer or client, unsigned)
 
 

@@ -27,7 +27,9 @@ def build_largest_batch(trades: int) -> TradeBatch:
         MAX_UINT64, LONGEST_NAME, b"\xff" * 20, MAX_SUB_ACCOUNT, b"\xfe" * 20, MAX_SUB_ACCOUNT,
         MAX_UINT64, MAX_UINT64,
     )  # fmt: skip
-    return TradeBatch(LONGEST_NAME, MAX_UINT64, MAX_UINT64, (trade,) * trades, b"\xfd" * 64)
+    return TradeBatch(
+        LONGEST_NAME, MAX_UINT64, MAX_UINT64, MAX_UINT64, (trade,) * trades, b"\xfd" * 64
+    )
 
 
 def test_largest_batch_is_an_admitted_transaction() -> None:

@@ -38,64 +38,65 @@ CHAIN_ID = 31337
 KEY = derive_member_key("vector")
 ME, TOKEN, OTHER = KEY.address, bytes(range(1, 21)), bytes(range(100, 120))
 
-EXPIRY = 1_795_219_500_000
-# Transaction version 2 (the expiry signed before the nonce): each EIP-712 digest was
-# checked against eth_account's encode_typed_data when these were written; the bytes
-# are the transaction (signature included) the member sends. Version 1's (b44afb9's
-# hand-written classes) had no expiry and no longer decode.
+ISSUED, EXPIRY = 1_795_219_200_000, 1_795_219_500_000
+# Transaction version 3 (the issue time and the expiry signed before the nonce): each
+# EIP-712 digest was checked against eth_account's encode_typed_data when these were
+# written; the bytes are the transaction (signature included) the member sends. Version
+# 1's (b44afb9's hand-written classes) had no expiry, version 2's no issue time: neither
+# decodes.
 VECTORS: list[tuple[Any, str, str]] = [
     (
-        Withdrawal(ME, 3, 8453, TOKEN, 1_234_567, OTHER, EXPIRY, 42, b""),
-        "ea8bb390adc2228269d68e18274a3cbdf893214c94b231954d3780f8aacf0148",
-        "9b0205c414faafcc1432978a51831bcdca0b40dc69d9d2f20e03cd2105c4140102030405060708090a0b0c"
-        "0d0e0f1011121314ce0012d687c4146465666768696a6b6c6d6e6f7071727374757677cf000001a1fb6bab"
-        "e02ac4412efd2e18a4ca113ccbddef83c2999b0bc40d3e719424fc1e17b59d74e36057a9019032f8dd7ca2"
-        "ff6184fd6924088996726927cecb76a50c6045981c06bac3711b",
+        Withdrawal(ME, 3, 8453, TOKEN, 1_234_567, OTHER, ISSUED, EXPIRY, 42, b""),
+        "e339fb4c9b772b3e910b81b51b50ca4965e8c3862421bb8a87e8793b19a8f1a6",
+        "9c0305c414faafcc1432978a51831bcdca0b40dc69d9d2f20e03cd2105c4140102030405060708090a0b0c0d"
+        "0e0f1011121314ce0012d687c4146465666768696a6b6c6d6e6f7071727374757677cf000001a1fb671800cf"
+        "000001a1fb6babe02ac4416705515417e42c4218a2dc11d051eb80a6f1ef54dde6e4eed7b8df853da1e4c605"
+        "22bd8e6e674668b99c1f2efe8257d7efc3eff412b8c0bfbb2880a8d29059e71c",
     ),
     (
-        Transfer(ME, 0, 7, 0, bytes(20), 500, EXPIRY, 43, b""),
-        "bd6932d860793980c57db3baefe16e9c08d8cf201f2568397dceea4a04dd481f",
-        "9b0204c414faafcc1432978a51831bcdca0b40dc69d9d2f20e000700c41400000000000000000000000000"
-        "00000000000000cd01f4cf000001a1fb6babe02bc441568c8fffe97c42993e0ab892d580ea8f67c5e3864b"
-        "3ad1f228c7606c84123bc12eca95a3f302f42dda060ef7cd136c0aaab603227df97f4838a2de121a97d616"
-        "1c",
+        Transfer(ME, 0, 7, 0, bytes(20), 500, ISSUED, EXPIRY, 43, b""),
+        "eda598739648951fb89d2af805d7aff4c3bf875d5f1325c61782be4973f1cccd",
+        "9c0304c414faafcc1432978a51831bcdca0b40dc69d9d2f20e000700c4140000000000000000000000000000"
+        "000000000000cd01f4cf000001a1fb671800cf000001a1fb6babe02bc441f60a37241f9a1a084b6c36d45608"
+        "75979a47eb579d93cac1d716778de458051c171df58ff03a7f2516621ea3ae4e75d4872380d87473ced446e8"
+        "6e1cc6cc68701b",
     ),
     (
-        AuthoriseVenue(ME, "alpha-venue", False, EXPIRY, 44, b""),
-        "94f8c0bae3f50e1e7d985cd3194ab4850a1cc07f9e62cf3851e03926bfb0d91b",
-        "980202c414faafcc1432978a51831bcdca0b40dc69d9d2f20eab616c7068612d76656e7565c2cf000001a1"
-        "fb6babe02cc4417b3a2b126ee65c251e667cf3350f71245d25fee2d2d7f0418263e326a4732ad04b9f2bc0"
-        "22175cfd5eb6870e9db8503714bd9888e46a8bf78cb4f2b0e9994e561b",
+        AuthoriseVenue(ME, "alpha-venue", False, ISSUED, EXPIRY, 44, b""),
+        "e0291953998fd6093ba962874cda01a6ad30e6ba18f111e45420a81f69c3790c",
+        "990302c414faafcc1432978a51831bcdca0b40dc69d9d2f20eab616c7068612d76656e7565c2cf000001a1fb"
+        "671800cf000001a1fb6babe02cc441c4673c83c7d47407df6b94f9dc5730a8ef0a85b83531a3a381439d8a76"
+        "6aec813a6ba19e9f89f0f9c80305fcda904ead011860f783e65a342d00e834ce4098201c",
     ),
     (
-        RegisterBidder(ME, True, EXPIRY, 45, b""),
-        "659f71c027e5e8217aacaee6e6609a177c7c039eb73e81c01669f3b9687ad013",
-        "970215c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec3cf000001a1fb6babe02dc441a20d732be3"
-        "6bc62495a0c706661988baa32eda79607cf2968b477de03f4918273b79090e86b16c32c9c6afed4ae2da06"
-        "0b60323046184e8565c30bf2fb1551001c",
+        RegisterBidder(ME, True, ISSUED, EXPIRY, 45, b""),
+        "f161993857e7ff5f9a019f42db3dad271f8d6067691c728d1865a3ca0db0e6fc",
+        "980315c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec3cf000001a1fb671800cf000001a1fb6babe0"
+        "2dc44135100b60f3892517b53ef7997a69cbeb83c53b2105dac6145591332c10cb8cb80d196e51e4655db2eb"
+        "528625205ace5331f6ef29ca68aa30b02f3d05afa701e31b",
     ),
     (
-        AuctionBid(ME, 2, 9, -1_500, EXPIRY, 46, b""),
-        "424268a3ab3f911c1634e883d0dfa12f6b76171020704a809e5dafc025522372",
-        "990216c414faafcc1432978a51831bcdca0b40dc69d9d2f20e0209d1fa24cf000001a1fb6babe02ec4416e"
-        "9f6352aaeb9a9e0a959fea0136888cd359726e47b059f522a6428026a8558c3783f7ba9aaf8e2ff61e9352"
-        "c277e581b9ca189b8736d5836443568f6a6e1c701c",
+        AuctionBid(ME, 2, 9, -1_500, ISSUED, EXPIRY, 46, b""),
+        "fd2e5b7a5d9e8277eca53ba467ed248e48731aafbacff170a9e3093c43d06f41",
+        "9a0316c414faafcc1432978a51831bcdca0b40dc69d9d2f20e0209d1fa24cf000001a1fb671800cf000001a1"
+        "fb6babe02ec44173aac19ba6b14cf1abf945ac9f6294b403816fcc7e1112075c6cfc8b5a26a0c70096d8702f"
+        "1a57fddb96bfd6915fb3f4cbc55629bfeb2197daf87ecb2c4573061b",
     ),
     (
-        OfferClientAccount(ME, TOKEN, "segregated", OTHER, EXPIRY, 47, b""),
-        "fa5b3471cccbac8500e7679681f177633135f501aa2175170d5e7c28b3833210",
-        "990217c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec4140102030405060708090a0b0c0d0e0f10"
-        "11121314aa73656772656761746564c4146465666768696a6b6c6d6e6f7071727374757677cf000001a1fb"
-        "6babe02fc44159f7df3fe33bff530ce613e7cf7d3fd16cb21b16990f6d0826d233c5bd32b59a0ecf100fd3"
-        "614235a60fb1779373b7989a89fa69db00025b1f5d090ea7dfa47a1c",
+        OfferClientAccount(ME, TOKEN, "segregated", OTHER, ISSUED, EXPIRY, 47, b""),
+        "24019a803acc8cdc423d3872684f7cac44bd2df7a62cd879fa50d1c12ccedec0",
+        "9a0317c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec4140102030405060708090a0b0c0d0e0f1011"
+        "121314aa73656772656761746564c4146465666768696a6b6c6d6e6f7071727374757677cf000001a1fb6718"
+        "00cf000001a1fb6babe02fc4419d866d305730e0f91a7c673048e55f32f5c32ce0906944b996659b0d7df35b"
+        "7f07fca8c041ca77693c3be1a4e6af5a1c7454822891fc9eba5fff56ae8a833c291b",
     ),
     (
-        AcceptClientAccount(ME, TOKEN, "omnibus", bytes(20), EXPIRY, 48, b""),
-        "4096c0b7f582c49cf6ae32d6e6f5ef583e16e3f4b607939daa04edae4b3c399c",
-        "990218c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec4140102030405060708090a0b0c0d0e0f10"
-        "11121314a76f6d6e69627573c4140000000000000000000000000000000000000000cf000001a1fb6babe0"
-        "30c441ae87fffc59b9ea71d60c0bc2ce203f8649b33f92d5f8008d6183312a299307f713c850b94658908d"
-        "32f350ce7e6d74cc32472af4e043b50584f5ea722e8bfd4e1b",
+        AcceptClientAccount(ME, TOKEN, "omnibus", bytes(20), ISSUED, EXPIRY, 48, b""),
+        "c70627b33465f892b51041cb6c417d561a320168a7ce76800900593a8de805c8",
+        "9a0318c414faafcc1432978a51831bcdca0b40dc69d9d2f20ec4140102030405060708090a0b0c0d0e0f1011"
+        "121314a76f6d6e69627573c4140000000000000000000000000000000000000000cf000001a1fb671800cf00"
+        "0001a1fb6babe030c4413d9af68e689d646b4d7afe40c8aeecdfea379db7d89570caac14cc6fd262045f25b6"
+        "d8b46659c55837a8bdc4acb28d06ac5c9e13aefc7137bf80e1f406feea911b",
     ),
 ]
 
@@ -120,38 +121,40 @@ ADDRESS, SIGNATURE, NONCE = ("bytes", 20), ("bytes", 65), ("int", 0, U64)
 
 # The wire fields and bounds of the hand-written `from_fields` of b44afb9, the oracle
 # for the declarations (the client requests' second field was named "address" then),
-# with the expiry of transaction version 2 (a uint64, as the nonce) before the nonce.
+# with the issue time and the expiry of transaction version 3 (uint64s, as the nonce)
+# before the nonce.
 WIRE: dict[type[SignedRequest], list[tuple[str, tuple[Any, ...]]]] = {
     Withdrawal: [
         ("member", ADDRESS), ("sub_account", SUB_ACCOUNT), ("chain_id", ("int", 1, U64)),
         ("token", ADDRESS), ("quanta", ("int", 1, U64)), ("recipient", ADDRESS),
-        ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
+        ("issued_at_ms", NONCE), ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
     ],
     Transfer: [
         ("member", ADDRESS), ("from_sub_account", SUB_ACCOUNT), ("to_sub_account", SUB_ACCOUNT),
         ("asset_chain_id", ("int", 0, U64)), ("token", ADDRESS), ("amount", ("int", 1, U64)),
-        ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
+        ("issued_at_ms", NONCE), ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
     ],
     AuthoriseVenue: [
         ("member", ADDRESS), ("venue_id", ("str", 64)), ("authorised", ("bool",)),
-        ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
+        ("issued_at_ms", NONCE), ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
     ],
     RegisterBidder: [
-        ("member", ADDRESS), ("registered", ("bool",)), ("expires_ms", NONCE), ("nonce", NONCE),
-        ("signature", SIGNATURE),
+        ("member", ADDRESS), ("registered", ("bool",)), ("issued_at_ms", NONCE),
+        ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
     ],
     AuctionBid: [
         ("member", ADDRESS), ("sub_account", SUB_ACCOUNT), ("auction", ("int", 1, U64)),
-        ("premium", ("int", -(2**63 - 1), 2**63 - 1)), ("expires_ms", NONCE), ("nonce", NONCE),
-        ("signature", SIGNATURE),
+        ("premium", ("int", -(2**63 - 1), 2**63 - 1)), ("issued_at_ms", NONCE),
+        ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
     ],
     OfferClientAccount: [
         ("member", ADDRESS), ("client", ADDRESS), ("model", ("str", 64)), ("backup", ADDRESS),
-        ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
+        ("issued_at_ms", NONCE), ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
     ],
     AcceptClientAccount: [
         ("member", ADDRESS), ("clearing_member", ADDRESS), ("model", ("str", 64)),
-        ("backup", ADDRESS), ("expires_ms", NONCE), ("nonce", NONCE), ("signature", SIGNATURE),
+        ("backup", ADDRESS), ("issued_at_ms", NONCE), ("expires_ms", NONCE), ("nonce", NONCE),
+        ("signature", SIGNATURE),
     ],
 }  # fmt: skip
 
@@ -279,21 +282,28 @@ def test_a_declaration_at_odds_with_its_class_fails_at_import(annotation: str, r
     assert reason in refused.value.reason
 
 
-COMMON = "    expires_ms: ExpiresMs\n    nonce: Nonce\n"
+COMMON = "    issued_at_ms: IssuedAtMs\n    expires_ms: ExpiresMs\n    nonce: Nonce\n"
 
 
 @pytest.mark.parametrize(
     ("fields", "missing"),
     [
-        ("    member: SignedAddress\n    nonce: Nonce\n    signature: Signature\n", "expires_ms"),
+        ("    member: SignedAddress\n    nonce: Nonce\n    signature: Signature\n", "issued_at_ms"),
         (
-            "    member: SignedAddress\n    expires_ms: Annotated[int, Integer('uint32')]\n"
-            "    nonce: Nonce\n    signature: Signature\n",
+            "    member: SignedAddress\n    expires_ms: ExpiresMs\n    nonce: Nonce\n"
+            "    signature: Signature\n",
+            "issued_at_ms",
+        ),
+        (
+            "    member: SignedAddress\n    issued_at_ms: IssuedAtMs\n"
+            "    expires_ms: Annotated[int, Integer('uint32')]\n    nonce: Nonce\n"
+            "    signature: Signature\n",
             "expires_ms",
         ),
         (f"    member: SignedName\n{COMMON}    signature: Signature\n", "member"),
         (
-            "    member: SignedAddress\n    expires_ms: ExpiresMs\n    signature: Signature\n",
+            "    member: SignedAddress\n    issued_at_ms: IssuedAtMs\n    expires_ms: ExpiresMs\n"
+            "    signature: Signature\n",
             "nonce",
         ),
     ],

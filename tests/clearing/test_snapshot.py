@@ -21,7 +21,7 @@ def _busy() -> Sandbox:
     )
     trade = Trade(1, "BTC-PERP", ALICE.address, 0, BOB.address, 2, 60_000_000, 3)
     venue = derive_ed25519_key("venue-alpha")
-    box.apply([sign_trade_batch(venue, box.chain_id, "alpha", 1, (trade,), box.get_expiry())])
+    box.apply([sign_trade_batch(venue, box.chain_id, "alpha", 1, (trade,), *box.get_times())])
     box.apply([box.prices({"BTC/0.001": 61_000_000}, {"BTC-PERP": 60_500_000})])
     box.apply([box.withdraw(ALICE, USDC, 5)])
     return box

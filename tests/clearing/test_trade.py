@@ -60,10 +60,11 @@ def make_trade(
 
 
 def make_batch(
-    box: Sandbox, trades: list[Trade], batch_id: int = 1, expires_ms: int | None = None
+    box: Sandbox, trades: list[Trade], batch_id: int = 1, times: tuple[int, int] | None = None
 ) -> TradeBatch:
-    expiry = box.get_expiry() if expires_ms is None else expires_ms
-    return sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, tuple(trades), expiry)
+    """Signed as issued and expiring at ``times`` (default: the sandbox's)."""
+    issued, expiry = box.get_times() if times is None else times
+    return sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, tuple(trades), issued, expiry)
 
 
 def clear(box: Sandbox, trades: list[Trade], batch_id: int = 1) -> list[Event]:
@@ -215,7 +216,7 @@ def test_expired_instrument_is_rejected() -> None:
     expiry = box.state.instruments["BTC-26DEC26"].expiry_ms
     assert expiry is not None
     trade = make_trade(1, a, b, price=60_300_000, instrument="BTC-26DEC26")
-    batch = make_batch(box, [trade], expires_ms=expiry)
+    batch = make_batch(box, [trade], times=(expiry, expiry))
     ctx = replace(box.next_context(), time_ms=expiry)
     events = process_trade_batch(box.state, ctx, batch)
     assert rejections(events) == [(1, "InstrumentExpired")]
@@ -237,10 +238,10 @@ def test_bad_signature_rejects_the_whole_batch(tamper: str) -> None:
     if tamper == "trade":
         batch = replace(make_batch(box, list(trades)), trades=(make_trade(1, a, b, quantity=9),))
     elif tamper == "chain":
-        batch = sign_trade_batch(VENUE_KEY, box.chain_id + 1, VENUE, 1, trades, box.get_expiry())
+        batch = sign_trade_batch(VENUE_KEY, box.chain_id + 1, VENUE, 1, trades, *box.get_times())
     else:
         batch = sign_trade_batch(
-            derive_ed25519_key("mallory"), box.chain_id, VENUE, 1, trades, box.get_expiry()
+            derive_ed25519_key("mallory"), box.chain_id, VENUE, 1, trades, *box.get_times()
         )
     before = snapshot(box.state)
     with pytest.raises(BadSignature):

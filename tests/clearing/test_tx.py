@@ -23,7 +23,7 @@ def _examples() -> list[object]:
             "alpha",
             9,
             (Trade(1, "BTC-PERP", ALICE.address, 0, BOB.address, 2, 60_000_000, 3),),
-            box.get_expiry(),
+            *box.get_times(),
         ),
     ]
 
@@ -40,18 +40,28 @@ BAD = [
     (pack({"a": 1}), "max_map_len"),
     (pack(5), "expected a list"),
     (pack([TX_VERSION]), "expected [version, kind"),
-    (pack([1, 4]), "version 1 is not 2"),  # before requests expired
+    (pack([1, 4]), "version 1 is not 3"),  # before requests expired
+    (pack([2, 4]), "version 2 is not 3"),  # before they were signed with their issue time
     (pack([TX_VERSION, 99]), "unknown kind 99"),
-    (pack([TX_VERSION, 4, b"x"]), "expected 9 fields"),
-    (pack([TX_VERSION, 4, b"\x00" * 20, 0, 1, 0, b"\x00" * 20, 0, 9, 1, b"\x00" * 65]), "outside"),
-    (pack([TX_VERSION, 4, b"\x00" * 19, 0, 1, 0, b"\x00" * 20, 5, 9, 1, b"\x00" * 65]), "20 bytes"),
+    (pack([TX_VERSION, 4, b"x"]), "expected 10 fields"),
     (
-        pack([TX_VERSION, 4, b"\x00" * 20, "0", 1, 0, b"\x00" * 20, 5, 9, 1, b"\x00" * 65]),
+        pack([TX_VERSION, 4, b"\x00" * 20, 0, 1, 0, b"\x00" * 20, 0, 8, 9, 1, b"\x00" * 65]),
+        "outside",
+    ),
+    (
+        pack([TX_VERSION, 4, b"\x00" * 19, 0, 1, 0, b"\x00" * 20, 5, 8, 9, 1, b"\x00" * 65]),
+        "20 bytes",
+    ),
+    (
+        pack([TX_VERSION, 4, b"\x00" * 20, "0", 1, 0, b"\x00" * 20, 5, 8, 9, 1, b"\x00" * 65]),
         "integer",
     ),
-    (pack([TX_VERSION, 4, b"\x00" * 20, 0, 1, 0, b"\x00" * 20, 5, -1, 1, b"\x00" * 65]), "outside"),
-    (pack([TX_VERSION, 2, b"\x00" * 20, "alpha", 1, 9, 0, b"\x00" * 65]), "bool"),
-    (pack([TX_VERSION, 1, "alpha", 1, [], b"\x00" * 64]), "expected 5 fields"),  # no expiry
+    (
+        pack([TX_VERSION, 4, b"\x00" * 20, 0, 1, 0, b"\x00" * 20, 5, -1, 9, 1, b"\x00" * 65]),
+        "outside",
+    ),
+    (pack([TX_VERSION, 2, b"\x00" * 20, "alpha", 1, 8, 9, 0, b"\x00" * 65]), "bool"),
+    (pack([TX_VERSION, 1, "alpha", 1, 9, [], b"\x00" * 64]), "expected 6 fields"),  # no issue time
     (
         pack([TX_VERSION, 6, [[b"\x00" * 32, 1, [["b", 1], ["a", 1]], [], b"\x00" * 64]]]),
         "increasing",

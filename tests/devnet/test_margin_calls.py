@@ -68,7 +68,7 @@ class Market:
         trade = Trade(self.batches, ETH_PERP, buyer, sub_of[buyer], seller, sub_of[seller],
                       price, lots)  # fmt: skip
         batch = sign_trade_batch(
-            VENUE_KEY, self.box.chain_id, VENUE_ID, self.batches, (trade,), self.box.get_expiry()
+            VENUE_KEY, self.box.chain_id, VENUE_ID, self.batches, (trade,), *self.box.get_times()
         )
         return self.apply(batch)
 

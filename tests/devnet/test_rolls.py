@@ -62,7 +62,7 @@ def test_the_short_dated_future_rolls_into_a_priced_and_traded_next_series() -> 
     apply(
         box,
         rolls,
-        [sign_trade_batch(venue, box.chain_id, VENUE_ID, 1, tuple(opening), box.get_expiry())],
+        [sign_trade_batch(venue, box.chain_id, VENUE_ID, 1, tuple(opening), *box.get_times())],
     )
     assert rolls.series[first].traded_height == box.state.height
     lines: list[str] = []
@@ -94,7 +94,7 @@ def test_the_short_dated_future_rolls_into_a_priced_and_traded_next_series() -> 
     apply(
         box,
         rolls,
-        [sign_trade_batch(venue, box.chain_id, VENUE_ID, 2, tuple(flow), box.get_expiry())],
+        [sign_trade_batch(venue, box.chain_id, VENUE_ID, 2, tuple(flow), *box.get_times())],
     )
     record = rolls.series[nxt]
     assert record.priced_height == box.state.height - 1 == record.listed_height + 1

@@ -15,18 +15,18 @@ from clearing.tx import encode_tx
 from clearing.venues import AuthoriseVenue
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from node.limits import MAX_JSON_REQUEST_BYTES
-from tests.node.netsupport import get_wall_expiry
+from tests.node.netsupport import get_wall_times
 
 CHAIN_ID = 4242
 _ALICE, _BOB = derive_member_key("alice"), derive_member_key("bob")
 _TRADE = Trade(1, "BTC-PERP", _ALICE.address, 0, _BOB.address, 0, 60_000_000, 1)
 _BATCH = encode_tx(
     sign_trade_batch(
-        derive_ed25519_key("venue-alpha"), CHAIN_ID, "alpha", 1, (_TRADE,), get_wall_expiry()
+        derive_ed25519_key("venue-alpha"), CHAIN_ID, "alpha", 1, (_TRADE,), *get_wall_times()
     )
 )
 _AUTHORISATION = encode_tx(
-    AuthoriseVenue(_ALICE.address, "alpha", True, get_wall_expiry(), 0, b"\x00" * 65)
+    AuthoriseVenue(_ALICE.address, "alpha", True, *get_wall_times(), 0, b"\x00" * 65)
 )
 LONE_SURROGATE = json.dumps(  # ASCII: json.dumps writes the surrogate as the escape \ud800
     {
@@ -36,6 +36,7 @@ LONE_SURROGATE = json.dumps(  # ASCII: json.dumps writes the surrogate as the es
             "member": "0x" + _ALICE.address.hex(),
             "venue": "alpha\ud800",
             "authorised": True,
+            "issuedAtMs": 0,
             "expiresMs": 0,
             "nonce": 0,
         },

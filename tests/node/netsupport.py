@@ -60,11 +60,12 @@ class ListMempool:
         return self.txs.get(tx_hash)
 
 
-def get_wall_expiry() -> int:
-    """An expiry for requests sent to running nodes, whose blocks take the wall clock's
-    time: half the longest lifetime ahead, so a module's requests signed at import stay
-    live through a long test run."""
-    return wall_clock_ms() + DEFAULT_MAX_REQUEST_LIFETIME_MS // 2
+def get_wall_times() -> tuple[int, int]:
+    """``(issued_at_ms, expires_ms)`` for requests sent to running nodes, whose blocks take
+    the wall clock's time: issued now, expiring half the longest lifetime later, so a
+    module's requests signed at import stay live through a long test run."""
+    now = wall_clock_ms()
+    return now, now + DEFAULT_MAX_REQUEST_LIFETIME_MS // 2
 
 
 def example_genesis() -> Genesis:
@@ -93,7 +94,7 @@ def iter_trading_blocks() -> Iterator[list[bytes]]:
         )
         yield [
             encode_tx(
-                sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+                sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades, *box.get_times())
             )
         ]
 

@@ -22,6 +22,7 @@ import trio
 from clearing.default.house import HOUSE
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
+from clearing.replay_protection import MAX_ISSUED_AHEAD_MS
 from clearing.risk.engine import get_account_initial_margin
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
@@ -93,7 +94,7 @@ def trade_batch(box: Sandbox, batch_id: int = 1, chain_id: int | None = None) ->
     trade = Trade(batch_id, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1)
     chain = box.chain_id if chain_id is None else chain_id
     return encode_tx(
-        sign_trade_batch(VENUE_KEY, chain, "alpha", batch_id, (trade,), box.get_expiry())
+        sign_trade_batch(VENUE_KEY, chain, "alpha", batch_id, (trade,), *box.get_times())
     )
 
 
@@ -540,7 +541,8 @@ async def test_a_member_whose_refused_request_made_no_account_learns_its_next_no
 
 async def test_an_expired_request_is_refused_with_its_expiry(api: Harness) -> None:
     box = api.box
-    body = member_request(box, chain_id=box.chain_id, expires_ms=box.state.time_ms - 1)
+    late = box.state.time_ms - 1
+    body = member_request(box, chain_id=box.chain_id, issued_at_ms=late, expires_ms=late)
     response = await api.client.post("/v1/member-requests", json=body)
     assert (response.status_code, error_type(response)) == (422, "RequestExpired")
     details = response.json()["error"]["details"]
@@ -548,6 +550,24 @@ async def test_an_expired_request_is_refused_with_its_expiry(api: Harness) -> No
         box.state.time_ms - 1,
         box.state.time_ms,
     )
+
+
+async def test_a_request_issued_ahead_is_refused_saying_when_it_may_apply(api: Harness) -> None:
+    """The one refusal of a request's times that a later block may lift: its details say
+    from when these bytes may apply, its message how to supersede them."""
+    box = api.box
+    issued = box.state.time_ms + MAX_ISSUED_AHEAD_MS + 1
+    body = member_request(
+        box, chain_id=box.chain_id, issued_at_ms=issued, expires_ms=issued + 60_000
+    )
+    response = await api.client.post("/v1/member-requests", json=body)
+    assert (response.status_code, error_type(response)) == (422, "IssuedInFuture")
+    error = response.json()["error"]
+    assert (error["details"]["applies_from_ms"], error["details"]["expires_ms"]) == (
+        box.state.time_ms + 1,
+        issued + 60_000,
+    )
+    assert "sign the replacement with the same nonce" in error["message"]
 
 
 async def test_account_query_shows_the_open_margin_call(api: Harness) -> None:
@@ -588,8 +608,9 @@ async def test_only_a_registered_bidder_is_shown_the_auctions_lots(api: Harness)
     assert [e.kind for e in opened.events].count("auction_opened") == 1
     plain = (await api.client.post("/v1/accounts/query", json=account_query(box))).json()
     assert plain["auctions"] == []
-    message = {"member": "0x" + ALICE.address.hex(), "registered": True,
-               "expiresMs": box.get_expiry(), "nonce": 0}  # fmt: skip
+    issued, expiry = box.get_times()
+    message = {"member": "0x" + ALICE.address.hex(), "registered": True, "issuedAtMs": issued,
+               "expiresMs": expiry, "nonce": 0}  # fmt: skip
     fields = MEMBER_REQUESTS["RegisterBidder"].SCHEMA.eip712_fields
     signable = compute_signable(box.chain_id, "RegisterBidder", fields, message)
     body = {"type": "RegisterBidder", "chainId": box.chain_id, "message": message,

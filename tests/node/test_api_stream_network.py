@@ -87,7 +87,7 @@ async def test_the_public_stream_shows_blocks_and_a_member_s_stream_its_fills(
                                 PRICE, LOTS),)  # fmt: skip
                 batch = encode_tx(
                     sign_trade_batch(
-                        venue, box.chain_id, "alpha", batch_id, trades, box.get_expiry()
+                        venue, box.chain_id, "alpha", batch_id, trades, *box.get_times()
                     )
                 )
                 response = await client.post(

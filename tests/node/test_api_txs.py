@@ -88,7 +88,7 @@ def batch(box: Sandbox, batch_id: int, prices: list[int]) -> bytes:
         for n, price in enumerate(prices)
     )
     return encode_tx(
-        sign_trade_batch(VENUE_KEY, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+        sign_trade_batch(VENUE_KEY, box.chain_id, "alpha", batch_id, trades, *box.get_times())
     )
 
 

@@ -31,7 +31,7 @@ def blocks() -> list[list[bytes]]:
     return [
         [encode_tx(box.credit(m.address, USDC, 10_000_000)) for m in (alice, bob)]
         + [encode_tx(box.authorise(m, "alpha")) for m in (alice, bob)],
-        [encode_tx(sign_trade_batch(venue, box.chain_id, "alpha", 1, (trade,), box.get_expiry()))],
+        [encode_tx(sign_trade_batch(venue, box.chain_id, "alpha", 1, (trade,), *box.get_times()))],
         [],
     ]
 

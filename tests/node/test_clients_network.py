@@ -57,7 +57,7 @@ def batch(box: Sandbox, batch_id: int, fills: list[Any]) -> bytes:
         for n, (buyer, seller, iid, lots) in enumerate(fills, 1)
     )
     return encode_tx(
-        sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, trades, box.get_expiry())
+        sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, trades, *box.get_times())
     )
 
 

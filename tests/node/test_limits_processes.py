@@ -20,7 +20,7 @@ from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from tests.clearing.test_limits import LONGEST_NAME
 from tests.node.netproc import QUICK_BLOCKS, NodeHome, process_network
-from tests.node.netsupport import get_wall_expiry
+from tests.node.netsupport import get_wall_times
 from tests.node.test_network_processes import (
     assert_roots_agree,
     read_blocks,
@@ -43,7 +43,7 @@ def build_largest_batch(count: int = MAX_TRADES_PER_BATCH) -> bytes:
     )  # fmt: skip
     return encode_tx(
         sign_trade_batch(
-            derive_ed25519_key("venue-alpha"), CHAIN_ID, "alpha", 1, trades, get_wall_expiry()
+            derive_ed25519_key("venue-alpha"), CHAIN_ID, "alpha", 1, trades, *get_wall_times()
         )
     )
 

@@ -206,7 +206,7 @@ def batch(box: Sandbox, batch_id: int, trade_id: int, chain_id: int | None = Non
     trade = Trade(trade_id, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1)
     chain = box.chain_id if chain_id is None else chain_id
     return encode_tx(
-        sign_trade_batch(VENUE_KEY, chain, "alpha", batch_id, (trade,), box.get_expiry())
+        sign_trade_batch(VENUE_KEY, chain, "alpha", batch_id, (trade,), *box.get_times())
     )
 
 
@@ -253,7 +253,7 @@ def test_a_batch_whose_trades_were_all_rejected_is_not_committed_twice() -> None
     stranger = derive_member_key("never-authorised")
     trade = Trade(7, "BTC-PERP", stranger.address, 0, BOB.address, 0, 60_000_000, 1)
     raw = encode_tx(
-        sign_trade_batch(VENUE_KEY, box.chain_id, "alpha", 7, (trade,), box.get_expiry())
+        sign_trade_batch(VENUE_KEY, box.chain_id, "alpha", 7, (trade,), *box.get_times())
     )
     pool.add(raw)
     result = box.apply([raw])
@@ -278,7 +278,7 @@ def test_unknown_venue_is_rejected() -> None:
     box = sandbox()
     trade = Trade(1, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1)
     raw = encode_tx(
-        sign_trade_batch(VENUE_KEY, box.chain_id, "ghost", 1, (trade,), box.get_expiry())
+        sign_trade_batch(VENUE_KEY, box.chain_id, "ghost", 1, (trade,), *box.get_times())
     )
     with pytest.raises(TxRejected) as info:
         Mempool(make_clearing_check(lambda: box.state)).add(raw)

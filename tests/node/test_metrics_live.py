@@ -20,7 +20,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from tests.node.netproc import SHORT_TIMEOUTS
-from tests.node.netsupport import get_wall_expiry
+from tests.node.netsupport import get_wall_times
 from tests.node.nodenet import NodeNetwork, open_node_network
 from tests.node.test_submission_processes import ROUTE, make_batches
 
@@ -167,7 +167,7 @@ def get_forged_batch() -> bytes:
                   derive_member_key("m1").address, 0, 60_000_000, 1)  # fmt: skip
     return encode_tx(
         sign_trade_batch(
-            derive_ed25519_key("not-venue-alpha"), CHAIN_ID, "alpha", 1, (trade,), get_wall_expiry()
+            derive_ed25519_key("not-venue-alpha"), CHAIN_ID, "alpha", 1, (trade,), *get_wall_times()
         )
     )
 

@@ -138,7 +138,7 @@ def setup_txs() -> tuple[list[bytes], list[bytes]]:
         )
         batches.append(
             encode_tx(
-                sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+                sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades, *box.get_times())
             )
         )
     return setup, batches

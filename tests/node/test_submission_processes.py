@@ -18,7 +18,7 @@ from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block
 from tests.clearing.support import new_sandbox
 from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, running
-from tests.node.netsupport import get_wall_expiry
+from tests.node.netsupport import get_wall_times
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import commit_setup, read_blocks, wait_until
 
@@ -37,7 +37,7 @@ def make_batches(count: int, first: int = 1) -> list[bytes]:
         trade = Trade(batch_id, "BTC-PERP", buyer, 0, seller, 0, 60_000_000, 1)
         batches.append(
             encode_tx(
-                sign_trade_batch(venue, chain_id, "alpha", batch_id, (trade,), get_wall_expiry())
+                sign_trade_batch(venue, chain_id, "alpha", batch_id, (trade,), *get_wall_times())
             )
         )
     return batches

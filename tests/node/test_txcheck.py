@@ -11,6 +11,7 @@ from clearing.errors import (
     DuplicateCredit,
     DuplicateTrade,
     ExpiryTooFar,
+    IssuedInFuture,
     NonceReused,
     QuorumNotReached,
     RequestExpired,
@@ -63,7 +64,7 @@ def batch(box: Sandbox, batch_id: int, *trade_ids: int) -> bytes:
     )
     key = derive_ed25519_key("venue-alpha")
     return encode_tx(
-        sign_trade_batch(key, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+        sign_trade_batch(key, box.chain_id, "alpha", batch_id, trades, *box.get_times())
     )
 
 
@@ -132,8 +133,9 @@ def test_a_request_expired_at_the_latest_committed_block_is_refused_before_gossi
     for expires_ms, admitted in ((now, True), (now - 1, False)):
         trades = (Trade(5, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1),)
         venue = derive_ed25519_key("venue-alpha")
-        signed = sign_trade_batch(venue, box.chain_id, "alpha", 3, trades, expires_ms)
-        request = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=expires_ms))
+        times = {"issued_at_ms": expires_ms - 1_000, "expires_ms": expires_ms}
+        signed = sign_trade_batch(venue, box.chain_id, "alpha", 3, trades, *times.values())
+        request = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), **times))
         for raw in (encode_tx(signed), encode_tx(request)):
             if admitted:
                 check(box, raw)
@@ -141,20 +143,23 @@ def test_a_request_expired_at_the_latest_committed_block_is_refused_before_gossi
             error = refusal(box, raw)
             assert isinstance(error, RequestExpired)
             assert (error.expires_ms, error.block_time_ms) == (now - 1, now)
-    far = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=now + 3_600_001))
+    times = {"issued_at_ms": now, "expires_ms": now + 3_600_001}  # an hour and a ms
+    far = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), **times))
     assert isinstance(refusal(box, encode_tx(far)), ExpiryTooFar)
 
 
-def test_a_node_judges_expiries_by_its_clock_when_the_committed_time_is_behind_it() -> None:
+def test_a_node_judges_request_times_by_its_clock_when_the_committed_time_is_behind_it() -> None:
     """Before the first block the committed time is the genesis's, maybe days old: the
-    next block will have the proposer's clock, so a request signed now is no expiry
-    too far ahead, and one that expired by that clock is refused."""
+    next block will have the proposer's clock, so a request signed now is not issued in
+    the future, and one that expired by that clock is refused."""
     box = windowed_box()
     now = box.state.time_ms + 3 * 24 * 3_600_000
-    signed_now = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=now + 300_000))
-    assert isinstance(refusal(box, encode_tx(signed_now)), ExpiryTooFar)  # by the state alone
+    times = {"issued_at_ms": now, "expires_ms": now + 300_000}
+    signed_now = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), **times))
+    assert isinstance(refusal(box, encode_tx(signed_now)), IssuedInFuture)  # by the state alone
     make_clearing_check(lambda: box.state, lambda: now)(encode_tx(signed_now))
-    late = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), expires_ms=now - 1))
+    times = {"issued_at_ms": now - 300_000, "expires_ms": now - 1}
+    late = box.sign(ALICE, replace(box.withdraw(ALICE, USDC, 5), **times))
     with pytest.raises(RequestExpired):
         make_clearing_check(lambda: box.state, lambda: now)(encode_tx(late))
 

@@ -115,6 +115,7 @@ def change_vector(record: Any) -> Vector:
 
 
 ATTESTATIONS = (Attestation(KEY, SIGNATURE), Attestation(NEW_KEY, bytes(64)))
+BATCH_TIMES = (1_795_219_380_000, 1_795_219_500_000)  # issued, expires
 PAYOUT = PayoutObservation(8453, VAULT, HASH, 7, MEMBER, 42)
 EXPIRY = ExpiryObservation(8453, VAULT, MEMBER, 42, 19_000_000, 1_795_219_500)
 DEPOSIT = CollateralObservation(8453, VAULT, HASH, 3, 11, MEMBER, 2, TOKEN, 1_000_000)
@@ -186,7 +187,7 @@ def make_vectors() -> dict[str, Vector]:
         "ReportCommitment": tx_vector(ReportCommitment(3, HASH, ATTESTATIONS)),
         "Trade": fields_vector(TRADE, Trade.from_fields),
         "TradeBatch": tx_vector(
-            TradeBatch("alpha-venue", 9, 1_795_219_500_000, (TRADE, SECOND_TRADE), SIGNATURE)
+            TradeBatch("alpha-venue", 9, *BATCH_TIMES, (TRADE, SECOND_TRADE), SIGNATURE)
         ),
         "GovVote": tx_vector(GovVote(KEY, 4, VoteChoice.ABSTAIN, 2, SIGNATURE)),
         "GovProposal": tx_vector(

@@ -127,7 +127,7 @@ def make_world() -> World:
     pair_trade = Trade(3, "BTC-PERP", PAIR[1].address, 0, PAIR[0].address, 0, MARK, 1)
     blocks: list[list[TxRecord]] = [
         [*funding_txs(box, PAIR), box.credit(LAST, USDC, 5 * 10**6)],
-        [sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, 2, (pair_trade,), box.get_expiry())],
+        [sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, 2, (pair_trade,), *box.get_times())],
     ]
     for txs in blocks:
         assert all(r.is_ok() for r in box.apply(txs).tx_results)

@@ -51,13 +51,13 @@ def new_box(house_lots: int = 10, window: int = WINDOW) -> Sandbox:
 def register(box: Sandbox, member: MemberKey, registered: bool = True) -> RegisterBidder:
     nonce = box.take_nonce(member.address)
     return box.sign(
-        member, RegisterBidder(member.address, registered, box.get_expiry(), nonce, b"")
+        member, RegisterBidder(member.address, registered, *box.get_times(), nonce, b"")
     )
 
 
 def bid(box: Sandbox, member: MemberKey, auction: int, premium: int) -> AuctionBid:
     nonce = box.take_nonce(member.address)
-    unsigned = AuctionBid(member.address, 0, auction, premium, box.get_expiry(), nonce, b"")
+    unsigned = AuctionBid(member.address, 0, auction, premium, *box.get_times(), nonce, b"")
     return box.sign(member, unsigned)
 
 
@@ -167,7 +167,7 @@ def test_an_open_bid_holds_its_margin_against_withdrawals_transfers_and_trades()
     buy, sell = (Trade(n, BTC, *pair, mark, 1) for n, pair in enumerate([
         (address, 0, BIDDERS[1].address, 0), (BIDDERS[1].address, 0, address, 0)], 1))  # fmt: skip
     block = box.apply(
-        [sign_trade_batch(venue, box.chain_id, "alpha", 1, (buy, sell), box.get_expiry())]
+        [sign_trade_batch(venue, box.chain_id, "alpha", 1, (buy, sell), *box.get_times())]
     )
     outcome = [(e.kind, e.get("trade_id"), e.get("code")) for e in block.get_events()
                if e.kind == "trade_rejected"]  # fmt: skip

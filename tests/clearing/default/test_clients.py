@@ -69,7 +69,7 @@ def trade(box: Sandbox, batch_id: int, fills: list[tuple[MemberKey, MemberKey, s
         for n, (buyer, seller, iid, lots) in enumerate(fills, 1)
     )
     return box.apply(
-        [sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, batch, box.get_expiry())]
+        [sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, batch, *box.get_times())]
     )
 
 

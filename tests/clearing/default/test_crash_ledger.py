@@ -49,7 +49,7 @@ def trades(box: Sandbox) -> None:
         for n, (buyer, seller, iid, lots) in enumerate(fills, 1)
     )
     block = box.apply(
-        [sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, 1, batch, box.get_expiry())]
+        [sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, 1, batch, *box.get_times())]
     )
     assert [e.kind for e in block.tx_results[0].events] == ["trade_batch"], block.tx_results
 

@@ -178,7 +178,7 @@ def test_venues_are_added_after_the_delay_and_removed_at_once() -> None:
     assert refused.tx_results[0].code == "UnknownVenue"
     trade = Trade(1, "BTC-PERP", alice.address, 0, bob.address, 0, 60_000_000, 1)
     unauthorised = box.apply(
-        [sign_trade_batch(key, box.chain_id, "beta", 1, (trade,), box.get_expiry())]
+        [sign_trade_batch(key, box.chain_id, "beta", 1, (trade,), *box.get_times())]
     )
     assert rejected_codes(unauthorised) == ["VenueNotAuthorised"]
 

@@ -5,7 +5,7 @@ refusals come back typed.
 The SDK's `Client` over the real API on 127.0.0.1, in front of a sandbox whose
 genesis names clearing members and clients (tests/clearing/default/test_clients.py);
 blocks are committed from the mempool as a node commits them, at the sandbox's block
-times (requests expire by them: `expires_ms=net.box.get_expiry()`).
+times (requests are signed at and expire by them: `net.times()`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ class Harness:
     pool: Mempool
     node: Client
 
+    def times(self) -> dict[str, int]:
+        issued, expiry = self.box.get_times()
+        return {"issued_at_ms": issued, "expires_ms": expiry}
+
     def commit(self) -> BlockResult:
         txs = self.pool.reap(10**6)
         self.pool.update(txs)
@@ -56,7 +60,7 @@ async def test_a_member_offers_an_account_and_the_client_accepts_it(net: Harness
     assert refused.value.type == "NotAClient"
 
     await net.node.offer_client_account(
-        MEMBER, NEWCOMER.address, "segregated", BACKUP.address, expires_ms=net.box.get_expiry()
+        MEMBER, NEWCOMER.address, "segregated", BACKUP.address, **net.times()
     )
     assert [r.code for r in net.commit().tx_results] == ["ok"]
     view = await net.node.client_account(NEWCOMER)
@@ -65,7 +69,7 @@ async def test_a_member_offers_an_account_and_the_client_accepts_it(net: Harness
                                "backup": BACKUP.address_hex}]  # fmt: skip
 
     await net.node.accept_client_account(
-        NEWCOMER, MEMBER.address, "segregated", BACKUP.address, expires_ms=net.box.get_expiry()
+        NEWCOMER, MEMBER.address, "segregated", BACKUP.address, **net.times()
     )
     assert [r.code for r in net.commit().tx_results] == ["ok"]
     view = await net.node.client_account(NEWCOMER)
@@ -83,9 +87,8 @@ async def test_a_member_offers_an_account_and_the_client_accepts_it(net: Harness
 async def test_refusals_come_back_typed_with_the_node_s_reason(net: Harness) -> None:
     # Admission cannot refuse these (the offer may be pending beside the acceptance):
     # the block does, and changes nothing.
-    expiry = net.box.get_expiry()
-    await net.node.accept_client_account(NEWCOMER, MEMBER.address, "omnibus", expires_ms=expiry)
-    await net.node.offer_client_account(MEMBER, NEWCOMER.address, "net", expires_ms=expiry)
+    await net.node.accept_client_account(NEWCOMER, MEMBER.address, "omnibus", **net.times())
+    await net.node.offer_client_account(MEMBER, NEWCOMER.address, "net", **net.times())
     assert [r.code for r in net.commit().tx_results] == ["NoClientOffer", "UnknownSegregationModel"]
     assert NEWCOMER.address not in net.box.state.clients
     assert not [key for key in net.box.state.client_offers if key[0] == NEWCOMER.address]

@@ -60,7 +60,7 @@ def test_a_venue_numbers_and_signs_its_batches() -> None:
     public.verify(second.signature, second.signing_bytes(CHAIN_ID))  # raises unless signed
 
 
-def test_requests_and_batches_carry_the_default_expiry_unless_given_one() -> None:
+def test_requests_and_batches_carry_their_issue_and_the_default_expiry_unless_given() -> None:
     before = now_ms()
     requests = [
         ALICE.withdrawal(CHAIN_ID, 1, 31337, TOKEN, 5),
@@ -76,8 +76,18 @@ def test_requests_and_batches_carry_the_default_expiry_unless_given_one() -> Non
     batch = Venue.from_sandbox("alpha").batch(CHAIN_ID, [trade])
     after = now_ms()
     for record in requests:
-        assert before + REQUEST_LIFETIME_MS <= record.expires_ms <= after + REQUEST_LIFETIME_MS
-        assert record.get_message()["expiresMs"] == record.expires_ms  # signed with it
-    assert before + BATCH_LIFETIME_MS <= batch.expires_ms <= after + BATCH_LIFETIME_MS
+        assert before <= record.issued_at_ms <= after
+        assert record.expires_ms == record.issued_at_ms + REQUEST_LIFETIME_MS
+        message = record.get_message()  # signed with both
+        assert (message["issuedAtMs"], message["expiresMs"]) == (
+            record.issued_at_ms,
+            record.expires_ms,
+        )
+    assert before <= batch.issued_at_ms <= after
+    assert batch.expires_ms == batch.issued_at_ms + BATCH_LIFETIME_MS
     assert ALICE.register_bidder(CHAIN_ID, 8, expires_ms=1234).expires_ms == 1234
-    assert Venue.from_sandbox("alpha").batch(CHAIN_ID, [trade], expires_ms=99).expires_ms == 99
+    given = ALICE.register_bidder(CHAIN_ID, 8, issued_at_ms=1000)
+    assert (given.issued_at_ms, given.expires_ms) == (1000, 1000 + REQUEST_LIFETIME_MS)
+    alpha = Venue.from_sandbox("alpha")
+    assert alpha.batch(CHAIN_ID, [trade], expires_ms=99).expires_ms == 99
+    assert alpha.batch(CHAIN_ID, [trade], 99, issued_at_ms=9).issued_at_ms == 9

@@ -47,7 +47,7 @@ from tests.node.bridge.network import (
 )
 from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_genesis_doc, make_check
 from tests.node.netproc import SHORT_TIMEOUTS, NodeHome
-from tests.node.netsupport import get_wall_expiry
+from tests.node.netsupport import get_wall_times
 from tests.node.nodenet import NodeNetwork, open_node_network
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.usefixtures("quick_chain_polls")]
@@ -78,9 +78,9 @@ def now_ms() -> int:
 
 
 def sign_withdrawal(chain_id: int, token: bytes, nonce: int) -> dict[str, Any]:
-    expiry = get_wall_expiry()
+    issued, expiry = get_wall_times()
     unsigned = Withdrawal(
-        ALICE.address, 0, CHAIN_ID, token, WITHDRAW, ALICE.address, expiry, nonce, b""
+        ALICE.address, 0, CHAIN_ID, token, WITHDRAW, ALICE.address, issued, expiry, nonce, b""
     )
     signature = sign_typed(ALICE.private_key, unsigned.signable(chain_id))
     message = {
@@ -90,6 +90,7 @@ def sign_withdrawal(chain_id: int, token: bytes, nonce: int) -> dict[str, Any]:
         "token": "0x" + token.hex(),
         "quanta": WITHDRAW,
         "recipient": "0x" + ALICE.address.hex(),
+        "issuedAtMs": issued,
         "expiresMs": expiry,
         "nonce": nonce,
     }

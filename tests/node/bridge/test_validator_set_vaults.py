@@ -84,7 +84,7 @@ from tests.node.bridge.test_rotation_network import (
     rotate_vault,
 )
 from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, running
-from tests.node.netsupport import get_wall_expiry
+from tests.node.netsupport import get_wall_times
 from tests.node.test_network_processes import assert_roots_agree, read_blocks, wait_until
 from tests.node.test_validator_set_processes import DELAY, NEW, VOTING_BLOCKS, public
 
@@ -265,7 +265,7 @@ async def check_vaults_follow_governance(
         assert height >= executed and equity == WETH_QUANTA * haircut_value[1], (home.name, height)
     # and lists the future, in which venue alpha's trade commits on every node
     trade = Trade(1, FUTURE, BOB.address, 0, CAROL.address, 0, FUTURE_MARK, 1)
-    batch = encode_tx(sign_trade_batch(VENUE_KEY, network, "alpha", 1, [trade], get_wall_expiry()))
+    batch = encode_tx(sign_trade_batch(VENUE_KEY, network, "alpha", 1, [trade], *get_wall_times()))
     await post_until_accepted("the trade", lambda: v0.post_tx("/v1/trade-batches", batch))
 
     def holds_the_future(home: NodeHome) -> bool:

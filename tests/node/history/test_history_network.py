@@ -110,7 +110,7 @@ async def test_history_survives_a_restart_and_matches_the_member_s_replay(
                       60_000_000, 2),
             )  # fmt: skip
             batch = encode_tx(
-                sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades, box.get_expiry())
+                sign_trade_batch(venue, box.chain_id, "alpha", batch_id, trades, *box.get_times())
             )
             response = await client.post(url + "/v1/trade-batches", content=batch, headers=MSGPACK)
             assert response.status_code == 202, response.text

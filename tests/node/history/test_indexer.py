@@ -25,7 +25,7 @@ def test_a_batch_s_cleared_trades_are_fills_of_both_sides_in_block_order() -> No
         Trade(n, "BTC-PERP", ALICE.address, 0, BOB.address, 2, 60_000_000, n) for n in (1, 2)
     )
     raw = encode_tx(
-        sign_trade_batch(derive_ed25519_key("venue-alpha"), 1, "alpha", 7, trades, 1 << 40)
+        sign_trade_batch(derive_ed25519_key("venue-alpha"), 1, "alpha", 7, trades, 1 << 40, 1 << 40)
     )
     rejected = make_event("trade_rejected", venue="alpha", trade_id=2, code="X", detail="")
     call = make_event("margin_call", member=BOB.address, sub_account=1, amount_due=7)

@@ -46,7 +46,7 @@ def trade_batch(box: Sandbox, members: list[MemberKey] = MEMBERS, batch_id: int 
         Trade(1, "BTC-PERP", a.address, 0, b.address, 0, MARK, 2),
         Trade(2, "BTC-PERP", c.address, 0, b.address, 0, MARK, 1),
     )
-    return sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, trades, box.get_expiry())
+    return sign_trade_batch(VENUE_KEY, box.chain_id, VENUE, batch_id, trades, *box.get_times())
 
 
 def trading_sandbox(epoch_length: int = 5) -> Sandbox:

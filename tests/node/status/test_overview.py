@@ -31,7 +31,7 @@ def traded_sandbox():  # type: ignore[no-untyped-def]
     trade = Trade(1, "BTC-PERP", ALICE.address, 0, BOB.address, 0, 60_000_000, 1)
     venue = derive_ed25519_key("venue-alpha")
     result = box.apply(
-        [sign_trade_batch(venue, box.chain_id, "alpha", 1, (trade,), box.get_expiry())]
+        [sign_trade_batch(venue, box.chain_id, "alpha", 1, (trade,), *box.get_times())]
     )
     assert result.tx_results[0].is_ok(), result.tx_results[0].detail
     return box

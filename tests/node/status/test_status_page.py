@@ -21,7 +21,7 @@ from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import TX, get_topic
 from node.status.charts import SVG_NS
 from tests.node.netproc import NodeHome
-from tests.node.netsupport import get_wall_expiry
+from tests.node.netsupport import get_wall_times
 from tests.node.nodenet import open_node_network
 from tests.node.status.png import LINE, count_colours, get_size, near
 from tests.node.test_network_inprocess import setup_txs
@@ -36,7 +36,7 @@ def one_way_batches(chain_id: int) -> list[bytes]:
     venue = derive_ed25519_key("venue-alpha")
     trades = [Trade(100 + i, "BTC-PERP", m[2 * i], 0, m[2 * i + 1], 0, 60_000_000, 2)
               for i in range(2)]  # fmt: skip
-    return [encode_tx(sign_trade_batch(venue, chain_id, "alpha", 100 + i, (t,), get_wall_expiry()))
+    return [encode_tx(sign_trade_batch(venue, chain_id, "alpha", 100 + i, (t,), *get_wall_times()))
             for i, t in enumerate(trades)]  # fmt: skip
 
 
