@@ -39,8 +39,8 @@ class WalCorrupted(Exception):
 
     def __init__(self, name: str, offset: int, size: int, reason: str) -> None:
         super().__init__(
-            f"WAL {name} is corrupted at byte offset {offset} of {size}: {reason}; "
-            f"refusing to start (restart with WAL repair to truncate the tail at {offset})"
+            f"WAL {name} is corrupted at byte offset {offset} of {size}: {reason}; refusing "
+            f"to open it (a repair truncates it at {offset}, losing only the torn tail frame)"
         )
         self.name = name
         self.offset = offset

@@ -101,6 +101,10 @@ class GenesisMismatch(CeremonyError):
     """The genesis differs from what the contributions signed, or from this home's keys."""
 
 
+class SandboxKeyRefused(CeremonyError):
+    """A genesis key that is one of the devnet's public test keys (node/sandbox_guard.py)."""
+
+
 class ShareMismatch(CeremonyError):
     """A seed share missing, undecryptable, or not the one its sender committed to."""
 

@@ -3,10 +3,13 @@
 Each operator makes its home alone (`clearnode init --ceremony`, keys never leave it),
 then (docs/ceremony.md):
 
+- the coordinator's `template --chain-id ID [--venue ID=0xKEY ...] --out T`: the example
+  genesis's assets, instruments and risk with these venues and no validators, to edit;
 - `contribution --home DIR --network NAME`: its signed statement (node/ceremony.py
   `Contribution`), for the coordinator;
 - the coordinator's `collect --template T --network NAME --contribution F ... --out G`:
-  checks every contribution, writes the genesis G and the ceremony file beside it;
+  checks every contribution, refuses the devnet's public test keys (node/sandbox_guard.py),
+  writes the genesis G and the ceremony file beside it;
 - `check --home DIR --genesis G`: checks the genesis against the contributions and this
   home's keys, prints the genesis and ceremony hashes and this validator's entry,
   installs the genesis and the others as persistent peers, and writes this validator's
@@ -27,7 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from clearing.errors import GenesisError
-from clearing.genesis import compute_genesis_hash, parse_genesis
+from clearing.genesis import (
+    DEFAULT_ENGINE,
+    ENGINES,
+    compute_genesis_hash,
+    parse_genesis,
+    parse_venue,
+)
 from clearing.risk.engine import compute_risk_setup
 from lightclient.anchor import COMETBFT
 from node.ceremony import (
@@ -37,6 +46,7 @@ from node.ceremony import (
     Contribution,
     GenesisMismatch,
     MalformedRecord,
+    SandboxKeyRefused,
     SeedShares,
     check_contributions,
     check_genesis,
@@ -48,10 +58,11 @@ from node.ceremony import (
     sha256,
     sign_contribution,
 )
-from node.commands.init import VALIDATOR_POWER, to_multiaddr
+from node.commands.init import EXAMPLE_GENESIS, VALIDATOR_POWER, to_multiaddr
 from node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, check_p2p_address, load_config
 from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFileError, compute_peer_id, load_key
 from node.reports.seed import save_report_seed
+from node.sandbox_guard import find_sandbox_validator, find_sandbox_venue
 
 SEED_SHARES_FILE = "seed_shares.json"
 PERSISTENT_PEERS = re.compile(r"^persistent_peers = \[[^\]]*\]", re.MULTILINE)
@@ -64,6 +75,20 @@ SUMMARY = "make a genesis with independent operators (docs/ceremony.md)"
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser("genesis", help=SUMMARY)
     sub = parser.add_subparsers(dest="step", metavar="STEP", required=True)
+    template = sub.add_parser(
+        "template", help="the coordinator: a genesis template, every field but the validators"
+    )
+    template.add_argument("--chain-id", type=int, required=True, help="the agreed chain id")
+    template.add_argument(
+        "--venue",
+        action="append",
+        default=[],
+        metavar="ID=0xPUBKEY",
+        help="a venue and its public key, as `clearnode keys venue` prints it (repeatable)",
+    )
+    template.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE)
+    template.add_argument("--out", type=Path, required=True, help="the template written")
+    template.set_defaults(handler=run_template)
     contribution = sub.add_parser(
         "contribution", help="this validator's signed public keys and address"
     )
@@ -130,6 +155,55 @@ def get_cometbft_address(config: NodeConfig, p2p_address: str) -> str:
     return comet.external_address or f"{host}:{comet.p2p_port}"
 
 
+def parse_venue_arg(text: str) -> dict[str, Any]:
+    """`--venue ID=0xPUBKEY` as a genesis `venues` item; ValueError naming the flag."""
+    venue_id, _, pubkey = text.partition("=")
+    venue = {"id": venue_id, "pubkey": pubkey}
+    try:
+        parse_venue(venue, "venue")
+    except GenesisError as exc:
+        field = exc.key.removeprefix("venue.")
+        raise ValueError(f"--venue {text}: {field}: expected {exc.expected}") from None
+    return venue
+
+
+def build_template(chain_id: int, venues: list[dict[str, Any]], engine: str) -> dict[str, Any]:
+    """configs/genesis.example.json with `chain_id`, `engine`, these venues and no
+    validators: `collect` adds them from the contributions."""
+    doc: dict[str, Any] = json.loads(EXAMPLE_GENESIS.read_text())
+    doc["chain_id"] = chain_id
+    doc["validators"] = []
+    doc["venues"] = venues
+    if engine != DEFAULT_ENGINE:
+        doc["engine"] = engine
+    check_venue_keys(venues, "--venue")
+    return doc
+
+
+def check_venue_keys(venues: list[dict[str, Any]], source: str) -> None:
+    """No venue (of the template `source`) holds a public test key of the devnet."""
+    found = find_sandbox_venue(venues)
+    if found is not None:
+        index, key = found
+        make = f"clearnode keys venue --id {venues[index]['id']} --out FILE"
+        raise SandboxKeyRefused(
+            source, f"venues[{index}].{key.field}", f"{key.explain()}; make its own: {make}"
+        )
+
+
+def check_validator_keys(validators: list[dict[str, Any]], sources: list[str]) -> None:
+    """No validator (contributed by the file of the same index in `sources`) holds a
+    public test key of the devnet."""
+    found = find_sandbox_validator(validators)
+    if found is not None:
+        index, key = found
+        field = "validator_pubkey" if key.field == "pubkey" else key.field
+        raise SandboxKeyRefused(
+            sources[index], field,
+            f"{key.explain()}; its operator makes new keys with clearnode init --ceremony",
+        )  # fmt: skip
+
+
 def make_contribution(home: Path, network: str, power: int) -> Contribution:
     """This home's contribution, signed; its ceremony secret made on the first call."""
     config = load_config(home)
@@ -177,6 +251,8 @@ def collect(template: Path, network: str, sources: list[Path]) -> tuple[bytes, C
     genesis = copy.deepcopy(doc)
     genesis["validators"] = [c.genesis_entry() for _, c in contributions]
     compute_risk_setup(parse_genesis(genesis))  # a genesis every node will start from
+    check_venue_keys(genesis["venues"], str(template))
+    check_validator_keys(genesis["validators"], [str(p) for p in sources])
     document = encode_genesis_file(genesis)
     ceremony = Ceremony(network, compute_genesis_hash(document), tuple(c for _, c in contributions))
     return document, ceremony
@@ -272,7 +348,8 @@ def check_and_install(
 
 
 def install_seed(home: Path, ceremony_path: Path, share_paths: list[Path]) -> bytes:
-    """The report seed from every validator's shares, saved in the home (never replaced)."""
+    """The report seed from every validator's shares, saved in the home (never replaced);
+    the ceremony secret, needed no more, deleted."""
     config = load_config(home)
     ceremony = Ceremony.from_json(read_json(ceremony_path), str(ceremony_path))
     check_genesis(ceremony, read_bytes(config.genesis_file), str(config.genesis_file))
@@ -281,6 +358,8 @@ def install_seed(home: Path, ceremony_path: Path, share_paths: list[Path]) -> by
     received = [(str(p), SeedShares.from_json(read_json(p), str(p))) for p in share_paths]
     seed = derive_report_seed(ceremony, open_shares(ceremony, mine, secret, received))
     save_report_seed(home / config.reports.seed_file, seed)
+    # Its share is in the seed now: kept, it would only widen what a key backup reveals.
+    (home / CEREMONY_SECRET_FILE).unlink()
     return seed
 
 
@@ -309,6 +388,24 @@ def refusing(command: str) -> Callable[[Run], Run]:
         return refused
 
     return wrap
+
+
+@refusing("template")
+def run_template(args: argparse.Namespace) -> int:
+    venues = [parse_venue_arg(text) for text in args.venue]
+    doc = build_template(args.chain_id, venues, args.engine)
+    if args.out.exists():
+        raise FileExistsError(f"{args.out} already exists; refusing to overwrite a template")
+    write_json(args.out, doc)
+    names = ", ".join(v["id"] for v in venues) or "none yet (governance adds them)"
+    print(f"template     {args.out}  (chain id {args.chain_id}, engine {args.engine})")
+    print(f"venues       {names}")
+    print(
+        "Edit the rest before `clearnode genesis collect` (docs/ceremony.md): genesis_time_ms, "
+        "the collateral tokens and vaults of your chains (the example's are placeholders), "
+        "instruments and risk; collect fills `validators` from the contributions."
+    )
+    return 0
 
 
 @refusing("contribution")
@@ -363,6 +460,7 @@ def run_seed(args: argparse.Namespace) -> int:
     seed = install_seed(args.home, args.ceremony, args.shares)
     print(
         f"report seed installed (fingerprint {seed_fingerprint(seed)}: the same on every "
-        "validator); next: clearnode start --home " + str(args.home)
+        f"validator); {CEREMONY_SECRET_FILE} deleted (the seed holds its share); next: "
+        f"clearnode start --home {args.home}"
     )
     return 0

@@ -1,25 +1,34 @@
-"""`clearnode keys [show|generate] --home DIR`: a node's keys.
+"""`clearnode keys [show|generate] --home DIR`: a node's keys; `clearnode keys venue`: a venue's.
 
 `generate` writes a new node, validator and bridge key into the home before
 `clearnode init` (which keeps the keys it finds), so a vault can be deployed
 trusting the validators' bridge addresses before the genesis that names that vault
 is made. It never overwrites a key file. `show` (the default) prints the public
 keys and addresses, never secrets; `generate` prints them too.
+
+`venue --id ID --out FILE` writes a new venue key (kind `venue-ed25519`, 0600) for a
+genesis made by the ceremony (docs/ceremony.md), where no `clearnode init` writes one,
+and prints the venue's genesis `venues` entry: its id and public key. A FILE already
+there is kept and shown, never overwritten.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from clearing.errors import GenesisError
+from clearing.genesis import parse_venue
 from node.config import CONFIG_FILE_NAME, ConfigError, load_config
 from node.keys import (
     BRIDGE_KEY,
     HOME_KEY_FILES,
     NODE_KEY,
     VALIDATOR_KEY,
+    VENUE_KEY,
     KeyFileError,
     check_key_absent,
     compute_peer_id,
@@ -28,7 +37,7 @@ from node.keys import (
     save_key,
 )
 
-SUMMARY = "show (or first generate) a node's peer id, validator key and bridge address"
+SUMMARY = "show or generate a node's peer id, validator key and bridge address; a venue key"
 """The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
 
 
@@ -37,11 +46,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "action",
         nargs="?",
-        choices=("show", "generate"),
+        choices=("show", "generate", "venue"),
         default="show",
-        help="generate: write new keys into the home (before `clearnode init`); default: show",
+        help="generate: write new keys into the home (before `clearnode init`); venue: a "
+        "venue's key (--id, --out); default: show",
     )
-    parser.add_argument("--home", type=Path, required=True, help="node home directory")
+    parser.add_argument("--home", type=Path, help="node home directory (show, generate)")
+    parser.add_argument("--id", help="venue: the venue's genesis id")
+    parser.add_argument("--out", type=Path, help="venue: the key file written (0600)")
     parser.set_defaults(handler=run)
 
 
@@ -79,12 +91,48 @@ def generate_keys(home: Path) -> None:
         save_key(path, generate_key(kind))
 
 
-def run(args: argparse.Namespace) -> int:
+def make_venue_key(venue_id: str, path: Path) -> tuple[dict[str, str], bool]:
+    """The genesis `venues` entry of the key in `path`, and whether it is new: a new key
+    written there (0600) if none is, else the one there."""
+    created = not (path.exists() or path.is_symlink())
+    key = generate_key(VENUE_KEY) if created else load_key(path, VENUE_KEY)
+    entry = {"id": venue_id, "pubkey": "0x" + key.public_key().hex()}
     try:
+        parse_venue(entry, "venue")  # an id a genesis takes
+    except GenesisError as exc:
+        raise ValueError(f"--id: expected {exc.expected}, found {venue_id!r}") from None
+    if created:
+        save_key(path, key)
+    return entry, created
+
+
+def run_venue(venue_id: str, path: Path) -> None:
+    entry, created = make_venue_key(venue_id, path)
+    print(json.dumps(entry))
+    done = "written to" if created else "kept in"
+    print(
+        f"venue key {done} {path} (0600): hand it to venue {venue_id} alone; its genesis "
+        f"entry is above (clearnode genesis template --venue {venue_id}={entry['pubkey']})",
+        file=sys.stderr,
+    )
+
+
+REQUIRED = {"show": ("home",), "generate": ("home",), "venue": ("id", "out")}
+
+
+def run(args: argparse.Namespace) -> int:
+    missing = [f"--{name}" for name in REQUIRED[args.action] if getattr(args, name) is None]
+    if missing:
+        print(f"clearnode keys {args.action}: needs {' and '.join(missing)}")
+        return 2
+    try:
+        if args.action == "venue":
+            run_venue(args.id, args.out)
+            return 0
         if args.action == "generate":
             generate_keys(args.home)
         print(json.dumps(get_public_keys(args.home), indent=2))
-    except (ConfigError, KeyFileError) as exc:
+    except (ConfigError, KeyFileError, ValueError) as exc:
         print(f"clearnode keys: {exc}")
         return 2
     return 0

@@ -17,11 +17,13 @@ from typing import Any
 
 import trio
 
+from consensus.wal import WalCorrupted
 from lightclient.anchor import COMETBFT
 from node.cometbft.process import CometBFTExited
 from node.config import ConfigError, NodeConfig, get_timeouts, load_config
 from node.gc_policy import set_gc_policy
 from node.genesis_file import load_genesis
+from node.home_lock import HomeInUse, hold_home
 from node.keys import (
     BRIDGE_KEY,
     NODE_KEY,
@@ -89,16 +91,22 @@ def get_leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = check_home(args.home)
-    except (ConfigError, KeyFileError) as exc:
+        with hold_home(args.home):
+            config = check_home(args.home)
+            return run_holding(config)
+    except (ConfigError, KeyFileError, HomeInUse) as exc:
         print(f"clearnode start: {exc}")
         return 2
+
+
+def run_holding(config: NodeConfig) -> int:
+    """Runs the node of a checked home whose lock this process holds; its exit status."""
     setup_logging(config.log_level)
     set_gc_policy()
     log.info("starting", extra={"moniker": config.moniker, "home": str(config.home)})
     # Until the node's own receiver takes over, SIGTERM interrupts start-up as Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    failures: list[BaseException] = []
+    failures: list[object] = []
     crashed = False
     try:
         trio.run(run_until_signal, get_runner(config), config)
@@ -111,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
     except* CometBFTExited as group:  # the engine beside the node stopped: so does the node
         failures += get_leaves(group)
         crashed = True
+    except* WalCorrupted as group:  # a tail frame torn by a power cut: the operator's call
+        repair = f"`clearnode wal repair --home {config.home}` does it (docs/operator.md)"
+        failures += [f"{exc}; {repair}" for exc in get_leaves(group)]
     for failure in failures:
         print(f"clearnode start: {failure}", file=sys.stderr)
     if failures:

@@ -433,20 +433,20 @@ def cli_network(
 class CeremonyNetwork:
     """Validators whose homes are made one by one as independent operators make them
     (docs/ceremony.md): `clearnode init --ceremony` and `genesis contribution` per home,
-    the coordinator's `genesis collect`, then `genesis check` and `genesis seed` per home;
-    run by `clearnode start --home`. Validator i listens on `hosts[i]`; every command of
-    its operator runs under `wrap(i)` (e.g. `ip netns exec NAME`)."""
+    the venue's `keys venue`, the coordinator's `genesis template` and `genesis collect`,
+    then `genesis check` and `genesis seed` per home; run by `clearnode start --home`.
+    Validator i listens on `hosts[i]`; every command of its operator runs under `wrap(i)`
+    (e.g. `ip netns exec NAME`)."""
 
     def __init__(
         self,
         base: Path,
         hosts: list[str],
-        template: Path = GENESIS_DOC,
         wrap: Callable[[int], list[str]] = lambda _: [],
-        make_template: Callable[[list[Path]], Path] | None = None,
+        edit_template: Callable[[Path, list[Path]], None] | None = None,
     ) -> None:
-        """`make_template`: the coordinator's template from the contribution files (to
-        deploy vaults trusting their bridge addresses first, say) instead of `template`."""
+        """`edit_template`: the coordinator's edits of its template, given the contribution
+        files (to deploy vaults trusting their bridge addresses first, say)."""
         count = len(hosts)
         p2p, api = get_free_port_range(count), get_free_port_range(2 * count)
         while abs(api - p2p) < 2 * count:
@@ -466,8 +466,14 @@ class CeremonyNetwork:
         self.run_each([["genesis", "contribution", "--home", str(home), "--network",
                         "ceremony-test", "--out", str(contributions[i])]
                        for i, home in enumerate(self.homes)])  # fmt: skip
-        if make_template is not None:
-            template = make_template(contributions)
+        venue_key = base / "venue" / "alpha.json"
+        venue = json.loads(self.run_cli(None, ["keys", "venue", "--id", "alpha",
+                                               "--out", str(venue_key)]))  # fmt: skip
+        template = base / "coordinator" / "template.json"
+        self.run_cli(None, ["genesis", "template", "--chain-id", "4242", "--out", str(template),
+                            "--venue", f"alpha={venue['pubkey']}"])  # fmt: skip
+        if edit_template is not None:
+            edit_template(template, contributions)
         collect = ["genesis", "collect", "--template", str(template), "--network", "ceremony-test"]
         collect += [arg for path in contributions for arg in ("--contribution", str(path))]
         self.collect_output = self.run_cli(None, [*collect, "--out", str(self.genesis)])

@@ -40,7 +40,6 @@ from tests.node.bridge.network import find_committed
 from tests.node.netns import SUBNET, SWITCH_ADDRESS, Hosts, in_namespace, make_hosts
 from tests.node.netproc import (
     CLEARNODE,
-    GENESIS_DOC,
     ROOT,
     CeremonyNetwork,
     NodeHome,
@@ -77,14 +76,14 @@ def running_anvil(hosts: Hosts, logs: Path) -> Iterator[None]:
         process.wait()
 
 
-def deploy_template(hosts: Hosts, base: Path, chains: list[ChainSpec]) -> Any:
-    """The coordinator's `make_template`: a vault trusting the contributions' bridge
+def deploy_template(hosts: Hosts, chains: list[ChainSpec]) -> Any:
+    """The coordinator's `edit_template`: a vault trusting the contributions' bridge
     addresses and test tokens on anvil, in a template of 4-block epochs."""
 
-    def make_template(contributions: list[Path]) -> Path:
-        entries = [json.loads(path.read_text()) for path in contributions]
+    def edit_template(path: Path, contributions: list[Path]) -> None:
+        entries = [json.loads(c.read_text()) for c in contributions]
         members = [(bytes.fromhex(e["evm_address"][2:]), e["power"]) for e in entries]
-        doc = json.loads(GENESIS_DOC.read_text())
+        doc = json.loads(path.read_text())
         doc["epoch_length_blocks"] = EPOCH_LENGTH
         target = AnvilTarget("anvil", ANVIL_URL)
         spec = in_namespace(
@@ -93,11 +92,9 @@ def deploy_template(hosts: Hosts, base: Path, chains: list[ChainSpec]) -> Any:
         place_collateral(doc, build_collateral(doc, [spec]))
         place_vaults(doc, {spec.chain_id: spec.vault})
         chains.append(spec)
-        path = base / "coordinator" / "template.json"
         path.write_text(json.dumps(doc))
-        return path
 
-    return make_template
+    return edit_template
 
 
 def deposit(spec: ChainSpec) -> None:
@@ -161,7 +158,7 @@ def test_four_operators_on_four_hosts_commit_credit_a_deposit_and_report(
             tmp_path,
             hosts.addresses,
             wrap=hosts.wrap,
-            make_template=deploy_template(hosts, tmp_path, chains),
+            edit_template=deploy_template(hosts, chains),
         )
         for i, home in enumerate(network.homes):
             peers = load_config(home).p2p.persistent_peers
