@@ -33,10 +33,11 @@ COMETBFT_STAMP := $(VENV)/.cometbft-installed
 SDK_WHEELHOUSE := $(VENV)/sdk-wheelhouse
 SDK_STAMP      := $(VENV)/.sdk-wheelhouse-filled
 # Debian packages the tests need beyond Python and Node: a headless browser for
-# the status-page screenshot and browser-verifier tests, and promtool (in prometheus)
-# to load the alert rules of configs/prometheus/.
-DEB_PACKAGES := chromium prometheus
-DEB_COMMANDS := chromium promtool
+# the status-page screenshot and browser-verifier tests, promtool (in prometheus) to
+# load the alert rules of configs/prometheus/, and sqlite3, whose `.backup` and restore
+# docs/production.md gives and tests/node/test_restore_backup.py runs.
+DEB_PACKAGES := chromium prometheus sqlite3
+DEB_COMMANDS := chromium promtool sqlite3
 
 .PHONY: install system-packages test test-fast devnet bench lint clean
 

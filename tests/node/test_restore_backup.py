@@ -6,7 +6,6 @@ no block of any node carries evidence of a validator signing twice."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -23,7 +22,6 @@ from tests.node.test_network_processes import read_blocks, wait_until
 pytestmark = [
     pytest.mark.multiprocess,
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("sqlite3") is None, reason="no sqlite3 command line"),
 ]
 
 RESTORE = """
