@@ -70,6 +70,8 @@ class CometRpc:
             response = await self.client.post(self.url, json=body)
         except httpx.TransportError as exc:
             raise RpcUnreachable(method, f"{type(exc).__name__}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise RpcError(method, str(exc)) from exc
         try:
             answer = response.json()
         except ValueError as exc:
