@@ -13,6 +13,7 @@ config_schema` measures both.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -53,19 +54,47 @@ class ConfigError(ValueError):
         super().__init__(f"{file}: key '{key}': expected {expected}{detail}")
 
 
-P2P_ADDRESS = r"/(ip4|ip6|dns|dns4|dns6)/[^/\s]+/tcp/[0-9]{1,5}"
+P2P_ADDRESS = r"/(ip4|ip6|dns|dns4|dns6)/([^/\s]+)/tcp/([0-9]{1,5})"
 """A dialable p2p address: a multiaddr host and TCP port, without its /p2p/<peer id>."""
 UNSPECIFIED_HOSTS = ("0.0.0.0", "::")
 """Listen hosts meaning every interface: no peer can dial them."""
+DNS_NAME = r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?)+"
 
 
 def check_p2p_address(text: str) -> str:
     """`text` if other validators can dial it: a multiaddr host and TCP port, no /p2p part,
     not an unspecified (listen-on-all) address; ValueError saying why not."""
-    if not re.fullmatch(P2P_ADDRESS, text):
-        raise ValueError(f"{text!r} is not /ip4|ip6|dns4|dns6/HOST/tcp/PORT")
-    if text.split("/")[2] in UNSPECIFIED_HOSTS:
+    found = re.fullmatch(P2P_ADDRESS, text)
+    if found is None:
+        raise ValueError(f"{text!r} is not /ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT")
+    protocol, host, port = found.groups()
+    if protocol in ("ip4", "ip6"):
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{text!r}: {host!r} is not an IP address") from None
+        if address.version != int(protocol[-1]):
+            raise ValueError(f"{text!r}: {host!r} is not an IPv{protocol[-1]} address")
+    elif re.fullmatch(DNS_NAME, host) is None:
+        raise ValueError(f"{text!r}: {host!r} is not a DNS name")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r}: port {port} is not in 1..65535")
+    if host in UNSPECIFIED_HOSTS:
         raise ValueError(f"{text!r} is an unspecified address no peer can dial")
+    return text
+
+
+def check_peer_address(text: str) -> str:
+    """`text` if the node can dial it as a persistent peer: a dialable address (as
+    `check_p2p_address`) then `/p2p/` and the peer's id; ValueError saying why not."""
+    address, separator, peer = text.rpartition("/p2p/")
+    if not separator:
+        raise ValueError(f"{text!r} has no /p2p/<peer id> part")
+    try:
+        check_p2p_address(address)
+        check_peer_id(peer)
+    except ValueError as exc:
+        raise ValueError(f"in {text!r}: {exc}") from None
     return text
 
 
@@ -445,7 +474,7 @@ def _p2p(t: _Table) -> P2PConfig:
     return P2PConfig(
         listen_host=t.text("listen_host", P2PConfig.listen_host),
         listen_port=t.integer("listen_port", P2PConfig.listen_port, hi=65535),
-        persistent_peers=t.list_of("persistent_peers", str, "a multiaddr string"),
+        persistent_peers=_peer_addresses(t, "persistent_peers"),
         observers=_peer_ids(t, "observers"),
         external_address=_external_address(t),
     )
@@ -458,6 +487,17 @@ def _external_address(t: _Table) -> str:
         return text and check_p2p_address(text)
     except ValueError as exc:
         raise t.fail("external_address", f"a dialable multiaddr ({exc})", text) from None
+
+
+def _peer_addresses(t: _Table, name: str) -> tuple[str, ...]:
+    expected = "a peer's multiaddr /ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT/p2p/PEER_ID"
+    addresses = t.list_of(name, str, expected)
+    for index, text in enumerate(addresses):
+        try:
+            check_peer_address(text)
+        except ValueError as exc:
+            raise ConfigError(t.file, f"{t.key(name)}[{index}]", expected, str(exc)) from None
+    return addresses
 
 
 def _peer_ids(t: _Table, name: str) -> tuple[str, ...]:
@@ -513,7 +553,8 @@ def _cometbft(home: Path) -> Callable[[_Table], CometBFTConfig]:
             raise t.fail("rpc_port", RETIRED_RPC_PORT, t.data["rpc_port"])
         peers = t.list_of("persistent_peers", str, "a CometBFT peer NODE_ID@HOST:PORT")
         for index, peer in enumerate(peers):
-            if re.fullmatch(r"[0-9a-f]{40}@[^\s@:]+:\d{1,5}", peer) is None:
+            found = re.fullmatch(r"[0-9a-f]{40}@[^\s@:]+:(\d{1,5})", peer)
+            if found is None or not 1 <= int(found.group(1)) <= 65535:
                 raise t.fail(
                     f"persistent_peers[{index}]", "NODE_ID@HOST:PORT (40 hex digits)", peer
                 )

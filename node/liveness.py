@@ -83,6 +83,12 @@ class CommitWatch:
         self.last_height = height
         self._last_commit_s = self.clock_s()
 
+    def refuse(self, reason: str) -> NotCommitting:
+        """NotCommitting for `reason`, with this node's last height and how long ago it
+        committed; retry shortly."""
+        idle_ms = round((self.clock_s() - self._last_commit_s) * 1000)
+        return NotCommitting(f"{reason}; retry shortly", self.last_height, idle_ms, self.limit_ms)
+
     def check(self) -> None:
         """Raise NotCommitting if a transaction submitted now would not be committed."""
         idle_ms = round((self.clock_s() - self._last_commit_s) * 1000)

@@ -22,8 +22,8 @@ from clearing.state import ClearingState
 from consensus.compact import compute_tx_hash
 from lightclient.codec import DecodeError
 from node.api.node_interface import build_status
-from node.cometbft.rpc import CometRpc, RpcError
-from node.liveness import CommitWatch
+from node.cometbft.rpc import CometRpc, RpcError, RpcUnreachable
+from node.liveness import CommitWatch, NotCommitting
 from node.mempool import (
     CheckFn,
     EngineRefused,
@@ -52,8 +52,8 @@ class CometNode:
     rpc: CometRpc
     store: NodeStore
     max_tx_bytes: int
+    commits: CommitWatch
     metrics: NodeMetrics | None = None
-    commits: CommitWatch | None = None
     status_extra: Callable[[], dict[str, object]] | None = None
 
     def __post_init__(self) -> None:
@@ -65,8 +65,7 @@ class CometNode:
         """Handed to CometBFT's mempool before it returns; a transaction it already holds
         answers its hash again, so a client may resubmit after a lost answer."""
         try:
-            if self.commits is not None:
-                self.commits.check()
+            self.commits.check()
             await self.hand_over(tx)
         except MempoolError:
             self._count("rejected")
@@ -84,6 +83,8 @@ class CometNode:
             raise TxRejected(exc) from exc
         try:
             answer = await self.rpc.broadcast_tx(tx)
+        except RpcUnreachable as exc:  # not the transaction's fault: a venue fails over
+            raise self.commits.refuse(f"its CometBFT does not answer ({exc.reason})") from exc
         except RpcError as exc:
             if ALREADY_PENDING in exc.reason:
                 return
@@ -93,20 +94,25 @@ class CometNode:
         record = [(compute_tx_hash(tx), tx)]
         await trio.to_thread.run_sync(self.store.write_pending_txs, record)
 
-    async def resubmit_pending(self) -> None:
+    async def resubmit_pending(self) -> bool:
         """At start, once CometBFT runs: the recorded transactions into its mempool again;
-        those refused now (committed meanwhile, expired) are forgotten."""
+        those refused now (committed meanwhile, expired) are forgotten. False when CometBFT
+        stopped answering before each was handed over: those stay recorded, to try again."""
         refused: list[tuple[bytes, bytes | None]] = []
         recorded = await trio.to_thread.run_sync(self.store.load_pending_txs)
         for tx in recorded:
             try:
                 await self.hand_over(tx)
+            except NotCommitting:
+                await trio.to_thread.run_sync(self.store.write_pending_txs, refused)
+                return False
             except MempoolError as exc:
                 log.info("recorded tx 0x%s dropped: %s", compute_tx_hash(tx).hex()[:16], exc)
                 refused.append((compute_tx_hash(tx), None))
         await trio.to_thread.run_sync(self.store.write_pending_txs, refused)
         log.info("%d recorded txs handed to CometBFT, %d dropped", len(recorded) - len(refused),
                  len(refused))  # fmt: skip
+        return True
 
     def _count(self, result: str) -> None:
         if self.metrics is not None:

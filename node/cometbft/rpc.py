@@ -25,6 +25,11 @@ class RpcError(Exception):
         self.reason = reason
 
 
+class RpcUnreachable(RpcError):
+    """CometBFT did not answer (not started yet, restarting, stopped, or too slow): it
+    refused nothing, and the same request may be sent again."""
+
+
 @dataclass(frozen=True)
 class CheckTxAnswer:
     """CheckTx's verdict on a transaction handed to the mempool: code 0 admitted it;
@@ -63,9 +68,14 @@ class CometRpc:
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
         try:
             response = await self.client.post(self.url, json=body)
-            answer = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+        except httpx.TransportError as exc:
+            raise RpcUnreachable(method, f"{type(exc).__name__}: {exc}") from exc
+        except httpx.HTTPError as exc:
             raise RpcError(method, str(exc)) from exc
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise RpcError(method, f"not JSON ({response.status_code}): {exc}") from exc
         if "error" in answer:
             error = answer["error"]
             raise RpcError(method, f"{error.get('message')}: {error.get('data')}")

@@ -68,7 +68,7 @@ async def run_cometbft_node(
         async with CometRpc(comet.home / RPC_SOCKET) as rpc, open_host(node, ()) as (p2p, nursery):
             api_node = CometNode(
                 config.chain_id, config.moniker, lambda: node.app.state, check, pending, rpc,
-                node.store, config.mempool.max_tx_bytes, node.metrics, commits,
+                node.store, config.mempool.max_tx_bytes, commits, node.metrics,
             )  # fmt: skip
             ctx = await start_node(nursery, node, p2p, api_node, commits, api_node.hand_over)
             keeper = SignedHeaderKeeper(rpc, node.store)
@@ -151,12 +151,14 @@ def save_decided(blocks: SqliteBlockStore, ctx: NodeContext, decided: DecidedBlo
 
 
 async def resubmit_when_up(node: CometNode, rpc: CometRpc) -> None:
-    """The recorded transactions back into CometBFT's mempool once its RPC answers."""
+    """The recorded transactions back into CometBFT's mempool once its RPC answers (again,
+    if it stopped answering before each was handed over)."""
     while True:
         try:
             await rpc.get_height()
         except RpcError:
             await trio.sleep(RPC_POLL_S)
             continue
-        await node.resubmit_pending()
-        return
+        if await node.resubmit_pending():
+            return
+        await trio.sleep(RPC_POLL_S)

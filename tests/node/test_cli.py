@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -133,6 +134,27 @@ def test_start_refuses_an_empty_block_wait_its_engines_propose_timeout_does_not_
     assert main(["start", "--home", str(home)]) == 2
     assert "create_empty_blocks_interval_ms" in capsys.readouterr().out
     assert sorted(home.iterdir()) == written  # no data directory, no CometBFT home
+
+
+def test_start_refuses_a_malformed_peer_address_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in a peer's port used to pass the check and end the node 3 s after start in
+    an 88-line traceback, which systemd's Restart=on-failure repeated forever."""
+    home = tmp_path / "n"
+    main(["init", "--home", str(home), "--validators", "2"])
+    node = home / "node0"
+    config_file = node / "config.toml"
+    text = config_file.read_text()
+    typo = re.sub(r"/tcp/(\d+)/p2p/", r"/tcp/\g<1>b/p2p/", text, count=1)
+    assert typo != text
+    config_file.write_text(typo)
+    capsys.readouterr()
+    written = sorted(node.iterdir())
+    assert main(["start", "--home", str(node)]) == 2
+    out = capsys.readouterr().out.strip()
+    assert len(out.splitlines()) == 1 and "p2p.persistent_peers[0]" in out and "b/p2p/" in out
+    assert sorted(node.iterdir()) == written
 
 
 def test_start_refuses_a_cometbft_home_too_long_for_its_sockets(

@@ -24,6 +24,7 @@ EXAMPLE = ROOT / "configs" / "node.example.toml"
 
 MINIMAL = "chain_id = 7\nmoniker = 'n0'\n"
 OBSERVER = "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+PEERS_KEY = "p2p.persistent_peers[0]"
 
 
 def write(home: Path, text: str) -> Path:
@@ -74,7 +75,9 @@ def test_observers_are_read_as_peer_ids(tmp_path: Path) -> None:
 
 def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> None:
     text = MINIMAL + (
-        "[p2p]\nlisten_port = 4001\npersistent_peers = ['/ip4/127.0.0.1/tcp/4002/p2p/Qm']\n"
+        "[p2p]\nlisten_port = 4001\npersistent_peers = ['/ip4/127.0.0.1/tcp/4002/p2p/"
+        + OBSERVER
+        + "']\n"
         "[[bridge_chains]]\nname = 'a'\nchain_id = 31337\nrpc_url = 'http://127.0.0.1:8545'\n"
         "vault_address = '0x" + "11" * 20 + "'\nconfirmation_depth = 0\npoll_interval_ms = 250\n"
         "[[oracle.sources]]\nkind = 'replay'\nsymbols = ['X']\npath = 'p.csv'\n"
@@ -114,6 +117,20 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
             "known key",
         ),
         (MINIMAL + "[p2p]\npersistent_peers = [1]\n", "p2p.persistent_peers[0]", "multiaddr"),
+        *(
+            (MINIMAL + f"[p2p]\npersistent_peers = ['{address}']\n", PEERS_KEY, "multiaddr")
+            for address in (
+                f"/ip4/10.0.0.5/tcp/2665b/p2p/{OBSERVER}",  # a typo in the port
+                f"/ip4/10.0.0.5/tcp/70000/p2p/{OBSERVER}",
+                f"/ip4/10.0.0.256/tcp/26656/p2p/{OBSERVER}",
+                f"/ip6/10.0.0.5/tcp/26656/p2p/{OBSERVER}",
+                f"/dns4/node one/tcp/26656/p2p/{OBSERVER}",
+                f"/ip4/0.0.0.0/tcp/26656/p2p/{OBSERVER}",
+                "/ip4/10.0.0.5/tcp/26656",  # no peer id
+                "/ip4/10.0.0.5/tcp/26656/p2p/Qm",
+                f"/ip4/10.0.0.5/udp/26656/p2p/{OBSERVER}",
+            )
+        ),
         (MINIMAL + "p2p = 3\n", "p2p", "a table"),
         (MINIMAL + "[p2p]\nobservers = 'Qm'\n", "p2p.observers", "a list"),
         (MINIMAL + "[p2p]\nobservers = [7]\n", "p2p.observers[0]", "peer id"),
@@ -170,6 +187,11 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
         (MINIMAL + "[reports]\nshare_wait_s = 3601\n", "reports.share_wait_s", "and 3600"),
         (
             MINIMAL + "[cometbft]\npersistent_peers = ['abc@127.0.0.1:26666']\n",
+            "cometbft.persistent_peers[0]",
+            "NODE_ID@HOST:PORT",
+        ),
+        (
+            MINIMAL + f"[cometbft]\npersistent_peers = ['{'ab' * 20}@127.0.0.1:66666']\n",
             "cometbft.persistent_peers[0]",
             "NODE_ID@HOST:PORT",
         ),
