@@ -4,12 +4,18 @@
 # inputs (pyproject.toml, package-lock.json) change.
 
 PYTHON ?= python3.11
+# The interpreter: $(PYTHON) on the PATH, else pyenv's build of that version (pyenv's shims
+# run only the versions `pyenv global` names). Python 3.11 is the project's; 3.12 and 3.13
+# are held by `make test-fast PYTHON=python3.13` in CI (.ci/run), each in its own
+# environment, .venv-python3.13 beside .venv.
+PYTHON_BIN := $(shell $(PYTHON) -c 'import sys' 2>/dev/null && echo $(PYTHON) || \
+	ls -d "$$(pyenv root 2>/dev/null)"/versions/*/bin/$(PYTHON) 2>/dev/null | tail -n 1)
 # Bytecode caches on (they are git-ignored), whatever the shell says: `make test` starts a
 # few hundred interpreters (node processes, CLI calls, two pytest workers), and without
 # them each compiles every module it imports again, pytest's assertion rewriting of the
 # whole suite included (collection 11.6 s -> 4.4 s; a node's imports 1.43 -> 1.17 s).
 unexport PYTHONDONTWRITEBYTECODE
-VENV   := .venv
+VENV   := $(if $(filter python3.11,$(PYTHON)),.venv,.venv-$(PYTHON))
 BIN    := $(VENV)/bin
 PY_STAMP  := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
@@ -51,7 +57,8 @@ system-packages:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); }
 
 $(PY_STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -n "$(PYTHON_BIN)" || { echo "no $(PYTHON) on the PATH or in pyenv's versions" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON_BIN) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[build,test]'
 	# libp2p needs trio-typing at run time, but its stale trio-stubs shadow trio's own
