@@ -33,7 +33,7 @@ NATIVE_TARGET  ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/clearnode/native-target
 # The second consensus engine: the pinned CometBFT binary and the ABCI types generated
 # from that release's .proto files (node/cometbft/pin.py), rebuilt when the pin changes.
 COMETBFT_STAMP := $(VENV)/.cometbft-installed
-# The wheels of clearnode-client's dependencies, its `chain` extra's included, at this
+# The wheels of clearnode-client's dependencies at this
 # environment's versions: tests/clearnode/client/install.py installs the SDK from them
 # alone (pip --no-index), refilled when the SDK's or the environment's pins change.
 SDK_WHEELHOUSE := $(VENV)/sdk-wheelhouse
@@ -87,7 +87,7 @@ $(SDK_STAMP): $(PY_STAMP) client/pyproject.toml
 	rm -rf $(SDK_WHEELHOUSE).partial && mkdir -p $(SDK_WHEELHOUSE).partial
 	$(BIN)/python -m pip freeze --exclude-editable | grep '==' > $(SDK_WHEELHOUSE).partial/constraints.txt
 	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --wheel-dir $(SDK_WHEELHOUSE).partial \
-	  --constraint $(SDK_WHEELHOUSE).partial/constraints.txt './client[chain]'
+	  --constraint $(SDK_WHEELHOUSE).partial/constraints.txt ./client
 	rm -f $(SDK_WHEELHOUSE).partial/clearnode_client-*.whl
 	rm -rf $(SDK_WHEELHOUSE) && mv $(SDK_WHEELHOUSE).partial $(SDK_WHEELHOUSE)
 	touch $@

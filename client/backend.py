@@ -156,7 +156,7 @@ def get_metadata(project: dict[str, Any], readme: str) -> str:
     meta["Requires-Python"] = project["requires-python"]
     for requirement in project["dependencies"]:
         meta["Requires-Dist"] = requirement
-    for extra, requirements in project["optional-dependencies"].items():
+    for extra, requirements in project.get("optional-dependencies", {}).items():
         meta["Provides-Extra"] = extra
         for requirement in requirements:
             meta["Requires-Dist"] = f'{requirement}; extra == "{extra}"'

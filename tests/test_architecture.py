@@ -41,11 +41,12 @@ FORBIDDEN: dict[str, set[str]] = {
     "devnet": {"bench"},
 }
 CLIENT_NEVER_LOADS = (
-    "node", "consensus", "libp2p", "trio", "numpy", "clearnode_native", "web3", "bridge",
+    "node", "consensus", "libp2p", "trio", "numpy", "clearnode_native", "web3",
+    "bridge.chain", "bridge.vault", "bridge.relayer",
 )  # fmt: skip
-"""Not loaded by importing every module of clearnode.client: web3 and bridge/'s chain
-calls are imported by the calls that need them (the `chain` extra), the native core and
-numpy by nothing the SDK does (proofs/ uses them where installed)."""
+"""Not loaded by importing every module of clearnode.client: web3 (the SDK talks to a chain
+over plain JSON-RPC), so nor bridge/'s web3 calls; the native core and numpy by nothing
+the SDK does (proofs/ uses them where installed)."""
 CHAIN_CLIENT = ("web3", "eth_account", "eth_keyfile")
 """What talking to a chain imports (over a quarter of a node's start-up imports): loaded only
 where a node has `[[bridge_chains]]` or an evm price source, never by the runtime itself."""
@@ -84,7 +85,8 @@ def test_the_client_sdk_loads_nothing_of_the_node_nor_web3() -> None:
         "import importlib, sys\n"
         "sys.modules['web3'] = None\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
-        "loaded = {m.split('.')[0] for m, module in sys.modules.items() if module}\n"
+        "loaded = {p for m, module in sys.modules.items() if module\n"
+        "          for p in (m.split('.')[0], m)}\n"
         f"print(sorted(loaded & set({CLIENT_NEVER_LOADS})))"
     )
     done = subprocess.run(

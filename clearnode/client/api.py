@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import Any, Unpack
 
 import anyio
 import httpx
 from eth_account.signers.local import LocalAccount
 
+from bridge.withdrawal_relay import RelayOutcome, relay_withdrawals
 from clearing.collateral import CollateralCredit
 from clearing.genesis import Genesis
 from clearing.trade import Trade, TradeBatch
 from clearing.tx import encode_tx
 from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
-from clearnode.client.chain import needs_chain_extra
 from clearnode.client.errors import (
     CheckRefused,
     NotFound,
@@ -28,8 +28,10 @@ from clearnode.client.errors import (
     Unreachable,
     get_api_error,
 )
+from clearnode.client.jsonrpc import JsonRpc
 from clearnode.client.signers import Member, MemberRequest, Venue, get_member_request_body, hex0x
 from clearnode.client.sse import ServerEvent, read_events
+from clearnode.client.vault import RpcVaults
 from clearnode.client.verify import (
     CheckOptions,
     GivenGenesis,
@@ -51,10 +53,6 @@ from clearnode.client.views import (
 )
 from proofs.account_proof import AccountProofFile
 from proofs.openings import MemberOpenings
-
-if TYPE_CHECKING:
-    from bridge.chain import Chain
-    from bridge.relayer import RelayOutcome
 
 TIMEOUT_S = 20.0
 MSGPACK = {"content-type": "application/msgpack"}
@@ -484,15 +482,14 @@ class Client:
         found: dict[str, Any] = await self.get_json(f"/v1/withdrawals/{hex0x(member)}/{nonce}")
         return found
 
-    async def relay(self, chain: Chain, sender: LocalAccount) -> list[RelayOutcome]:
-        """Pay every complete withdrawal pending for `chain` to its vault, from `sender`
-        (anyone may: the signatures authorise it, the sender pays gas); one already paid
-        is skipped. The chain's calls block, so they run in a worker thread. Needs the
-        `chain` extra (web3)."""
-        with needs_chain_extra("Client.relay"):
-            from bridge.relayer import relay_complete
+    async def relay(self, chain: JsonRpc, sender: LocalAccount) -> list[RelayOutcome]:
+        """Pay every complete withdrawal pending for `chain` (`vault.connect`) to its vault,
+        from `sender` (anyone may: the signatures authorise it, the sender pays gas), by
+        the node's relayer's rules (bridge/withdrawal_relay.py): each checked against the
+        validator set the vault trusts before it is sent, one already paid skipped. The
+        chain's calls block, so they run in a worker thread."""
         pending = await self.pending_withdrawals()
-        return await anyio.to_thread.run_sync(relay_complete, chain, sender, pending)
+        return await anyio.to_thread.run_sync(relay_withdrawals, RpcVaults(chain), sender, pending)
 
 
 def _json(response: httpx.Response) -> Any:

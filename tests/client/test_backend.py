@@ -30,13 +30,18 @@ def test_the_wheel_ships_the_sdk_and_the_modules_it_imports(wheel: zipfile.ZipFi
     sdk = {str(p.relative_to(ROOT)) for p in (ROOT / "clearnode" / "client").glob("*.py")}
     assert sdk <= names
     assert {"clearing/trade.py", "lightclient/anchor.py", "proofs/verify.py"} <= names
-    assert {"bridge/relayer.py", "bridge/contracts/artifacts/CollateralVault.json"} <= names
+    assert {
+        "bridge/withdrawal_relay.py",
+        "bridge/contracts/artifacts/CollateralVault.json",
+    } <= names
     assert {n.split("/")[0] for n in names} == {
         "bridge", "clearing", "clearnode", "lightclient", "proofs",
         "clearnode_client-0.2.0.dist-info",
     }  # fmt: skip
     assert not {
-        n for n in names if n.startswith(("bridge/watcher", "bridge/anvil", "proofs/sample"))
+        n
+        for n in names
+        if n.startswith(("bridge/watcher", "bridge/anvil", "bridge/chain", "proofs/sample"))
     }
     for name in names - {n for n in names if n.endswith(".dist-info/RECORD")}:
         if name.endswith(".py") and not name.startswith("clearnode_client"):
@@ -66,7 +71,7 @@ def test_the_record_and_metadata_are_the_wheels(wheel: zipfile.ZipFile) -> None:
             assert (digest, size) == (f"sha256={backend.get_digest(data)}", str(len(data)))
     metadata = wheel.read(f"{info}/METADATA").decode()
     assert "Name: clearnode-client\n" in metadata
-    assert 'Requires-Dist: web3>=7.0,<9; extra == "chain"\n' in metadata
+    assert "Requires-Dist: web3" not in metadata and "Provides-Extra" not in metadata
     assert "Requires-Dist: py-ecc>=7.0,<9\n" in metadata
 
 
@@ -75,8 +80,7 @@ def test_each_dependency_range_is_the_nodes_own() -> None:
     client = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]
     node = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert client["version"] == node["version"]
-    required = [*client["dependencies"], *client["optional-dependencies"]["chain"]]
-    assert set(required) <= set(node["dependencies"])
+    assert set(client["dependencies"]) <= set(node["dependencies"])
     for forbidden in ("trio", "libp2p", "numpy", "web3"):
         assert not [r for r in client["dependencies"] if r.startswith(forbidden)]
 

@@ -1,6 +1,6 @@
 """clearnode-client installed as a member would: `pip install ./client` into a new
-virtualenv (no pip of its own: this environment's pip installs into it), probed, then
-`pip install './client[chain]'` and probed again. Versions are pinned to this
+virtualenv (no pip of its own: this environment's pip installs into it), then probed.
+Versions are pinned to this
 environment's (`pip freeze` as constraints), so the install is the tested one, and come
 from the wheelhouse `make install` fills with them (the Makefile's SDK_WHEELHOUSE) alone:
 no package registry, no network."""
@@ -21,12 +21,11 @@ PIP_TIMEOUT_S = 300
 WHEELHOUSE = Path(sys.prefix) / "sdk-wheelhouse"
 """The wheels of the SDK's dependencies at this environment's versions (`make install`)."""
 NEVER_INSTALLED = ("trio", "libp2p", "web3", "numpy", "clearnode_native", "node", "consensus")
-"""What the base install must not have (web3 comes with the `chain` extra)."""
+"""What the install must not have: the node, its engine and heavy dependencies, web3."""
 
 PROBE = """
 import importlib, importlib.metadata, importlib.util, json
 import clearnode.client
-from clearnode.client import MissingExtra, Vault
 from proofs.backends import get_fastest
 
 found = {name: importlib.util.find_spec(name) is not None for name in NAMES}
@@ -38,26 +37,16 @@ for path in importlib.metadata.files("clearnode-client"):
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
             unimportable[module] = exc.name
-try:
-    Vault.at("http://127.0.0.1:9", 1, "0x" + "00" * 20)
-    vault = "connected"
-except MissingExtra as exc:
-    vault = str(exc)
-except Exception as exc:  # with web3: nothing listens on port 9
-    vault = type(exc).__name__
-print(json.dumps({"found": found, "unimportable": unimportable, "vault": vault,
-                  "group": get_fastest().name}))
+print(json.dumps({"found": found, "unimportable": unimportable, "group": get_fastest().name}))
 """
 
 
 @dataclass(frozen=True)
 class ClientInstall:
-    """The virtualenv's interpreter, and what the probe found before and after the
-    `chain` extra was installed."""
+    """The virtualenv's interpreter, and what the probe found in it."""
 
     python: Path
-    base: dict[str, Any]
-    chain: dict[str, Any]
+    probed: dict[str, Any]
 
     def run(self, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         """`python argv` in the virtualenv, away from this repository's sources."""
@@ -106,8 +95,7 @@ def probe(python: Path, cwd: Path) -> dict[str, Any]:
 
 
 def install_client(base: Path) -> ClientInstall:
-    """clearnode-client in a new virtualenv under `base`, probed before and after its
-    `chain` extra."""
+    """clearnode-client in a new virtualenv under `base`, probed."""
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -118,6 +106,4 @@ def install_client(base: Path) -> ClientInstall:
     constraints = base / "constraints.txt"
     constraints.write_text("".join(line + "\n" for line in frozen.splitlines() if "==" in line))
     pip_install(python, "./client", constraints)
-    light = probe(python, base)
-    pip_install(python, "./client[chain]", constraints)
-    return ClientInstall(python, light, probe(python, base))
+    return ClientInstall(python, probe(python, base))

@@ -8,7 +8,6 @@ import pytest
 import trio
 
 from bridge.anvil import DEV_PRIVATE_KEY
-from bridge.chain import account_from_key, connect
 from clearing.collateral import CollateralCredit, CollateralObservation
 from clearing.trade import Trade
 from clearnode.client import (
@@ -19,8 +18,8 @@ from clearnode.client import (
     NotFound,
     Rejected,
     Unauthorized,
-    Vault,
 )
+from clearnode.client.vault import account_from_key
 from tests.clearnode.client.conftest import EVM_CHAIN_ID, USDC, LiveNetwork, fund
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
@@ -96,15 +95,13 @@ async def test_a_withdrawal_on_the_chain_chosen_is_signed_relayed_and_paid(
         with trio.fail_after(60):
             while not (await client.withdrawal(member.address, 0))["complete"]:
                 await trio.sleep(0.5)
-        chain = connect(live.rpc_url, EVM_CHAIN_ID)
-        relayer = account_from_key(DEV_PRIVATE_KEY)
-        outcomes = await client.relay(chain, relayer)
-        assert [(o.member, o.nonce, o.result) for o in outcomes] == [
-            ("0x" + member.address.hex(), "0", "paid")
-        ]
-        assert await trio.to_thread.run_sync(
-            Vault(chain, live.vault_address).is_withdrawal_paid, member.address, 0
-        )
+        with live.vault() as vault:  # JSON-RPC alone, as clearnode-client's install has it
+            relayer = account_from_key(DEV_PRIVATE_KEY)
+            outcomes = await client.relay(vault.chain, relayer)
+            assert [(o.member, o.nonce, o.result) for o in outcomes] == [
+                ("0x" + member.address.hex(), "0", "paid")
+            ]
+            assert await trio.to_thread.run_sync(vault.is_withdrawal_paid, member.address, 0)
         with trio.fail_after(60):  # the validators see the payout and close the record
             while True:
                 try:
