@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.support import load_backend
+from tests.imports import get_imports, get_local_packages, get_module_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,17 +149,16 @@ def test_the_service_interface_imports_no_service() -> None:
 def get_runtime_imports(root: Path, type_checking: bool = False) -> dict[str, set[str]]:
     """Each module of the packages under `root` and the modules of them it imports when it
     runs (at module level or in a function; an import for type checking only is an arrow
-    only with `type_checking`), read as clearnode-client's build reads them."""
-    backend = load_backend()
+    only with `type_checking`), read from the source (tests/imports.py)."""
     modules = {
-        backend.get_module_name(root, path): path
-        for package in backend.get_local_packages(root) - {"tests"}
+        get_module_name(root, path): path
+        for package in get_local_packages(root) - {"tests"}
         for path in (root / package).rglob("*.py")
     }
     return {
         name: {
             imported
-            for imported in backend.get_imports(root, name, path, type_checking)
+            for imported in get_imports(root, name, path, type_checking)
             if imported in modules and imported != name
         }
         for name, path in modules.items()

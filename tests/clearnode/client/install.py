@@ -18,8 +18,9 @@ from typing import Any
 from tests.node.netproc import ROOT
 
 PIP_TIMEOUT_S = 300
-WHEELHOUSE = Path(sys.prefix) / "sdk-wheelhouse"
-"""The wheels of the SDK's dependencies at this environment's versions (`make install`)."""
+WHEELHOUSE = Path(sys.prefix) / "wheelhouse"
+"""The wheels of the node's and the SDK's dependencies and build backends at this
+environment's versions (`make install`)."""
 NEVER_INSTALLED = ("trio", "libp2p", "web3", "numpy", "clearnode_native", "node", "consensus")
 """What the install must not have: the node, its engine and heavy dependencies, web3."""
 
