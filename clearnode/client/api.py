@@ -7,6 +7,7 @@ under asyncio or trio alike; the package imports neither (httpx picks the runnin
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import AsyncIterator
 from typing import Any, Unpack
 
@@ -46,6 +47,7 @@ from clearnode.client.views import (
     ClientAccountView,
     ClientsRisk,
     Cursor,
+    HistoryCsv,
     MarginCall,
     ReportView,
     Submitted,
@@ -386,6 +388,36 @@ class Client:
             if cursor is None:
                 return
 
+    async def history_csv(
+        self, member: Member, from_height: int = 0, cursor: Cursor | None = None
+    ) -> HistoryCsv:
+        """One page of one's history from `from_height` (or after `cursor`) as CSV, the
+        spreadsheet export: the header row `height,seq,source,tx_index,kind,sub_account,
+        fields`, then a row per event, oldest first (`fields`, the event's other fields, a
+        JSON object of integers in smallest units and 0x-hex addresses)."""
+        body: dict[str, Any] = {**member.events_query(self.chain_id, from_height), "format": "csv"}
+        if cursor is not None:
+            body["cursor"] = cursor
+        response = await self.request("POST", "/v1/accounts/events", json=body)
+        url = str(response.request.url)
+        if not response.headers.get("content-type", "").startswith("text/csv"):
+            raise UnexpectedResponse(url, response.status_code, response.text)
+        return HistoryCsv(response.text, read_cursor(response))
+
+    async def iter_history_csv(self, member: Member, from_height: int = 0) -> AsyncIterator[str]:
+        """Every event of one's history from `from_height` as one CSV document, page after
+        page: the header row and the first page's rows, then each next page's rows (write
+        the pieces to a file in order)."""
+        page = await self.history_csv(member, from_height)
+        header = page.text.partition("\n")[0]
+        yield page.text
+        while page.next_cursor is not None:
+            page = await self.history_csv(member, from_height, page.next_cursor)
+            first, _, rows = page.text.partition("\n")
+            if first != header:
+                raise UnexpectedResponse(self.url, 200, f"a page headed {first!r}, not {header!r}")
+            yield rows
+
     def stream_history(
         self, member: Member, from_height: int = 0, last_event_id: str | None = None
     ) -> AsyncIterator[ServerEvent]:
@@ -490,6 +522,22 @@ class Client:
         chain's calls block, so they run in a worker thread."""
         pending = await self.pending_withdrawals()
         return await anyio.to_thread.run_sync(relay_withdrawals, RpcVaults(chain), sender, pending)
+
+
+def read_cursor(response: httpx.Response) -> Cursor | None:
+    """The `X-Next-Cursor` header of a CSV page: the cursor of the next (None: the last)."""
+    header = response.headers.get("x-next-cursor")
+    if header is None:
+        return None
+    try:
+        found = json.loads(header)
+    except ValueError:
+        found = None
+    if isinstance(found, dict) and set(found) == {"height", "seq"}:
+        if all(type(v) is int for v in found.values()):
+            return Cursor(height=found["height"], seq=found["seq"])
+    url = str(response.request.url)
+    raise UnexpectedResponse(url, response.status_code, f"X-Next-Cursor: {header}")
 
 
 def _json(response: httpx.Response) -> Any:

@@ -4,6 +4,9 @@ and paid on a real anvil chain."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 import trio
 
@@ -81,6 +84,8 @@ async def test_a_venue_clears_trades_of_members_who_authorised_it(live: LiveNetw
         assert await client.margin_call(buyer) is None
         kinds = [e["kind"] async for e in client.iter_history(buyer)]
         assert "collateral_credited" in kinds and "fill" in kinds
+        exported = "".join([rows async for rows in client.iter_history_csv(buyer)])
+        assert [row[4] for row in csv.reader(io.StringIO(exported))][1 : len(kinds) + 1] == kinds
 
 
 async def test_a_withdrawal_on_the_chain_chosen_is_signed_relayed_and_paid(
