@@ -2,7 +2,7 @@
 virtualenv (no pip of its own: this environment's pip installs into it), then probed.
 Versions are pinned to this
 environment's (`pip freeze` as constraints), so the install is the tested one, and come
-from the wheelhouse `make install` fills with them (the Makefile's SDK_WHEELHOUSE) alone:
+from the wheelhouse `make install` fills with them (the Makefile's WHEELHOUSE) alone:
 no package registry, no network."""
 
 from __future__ import annotations
