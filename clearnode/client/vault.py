@@ -160,7 +160,9 @@ class Vault:
         timeout_s: float = RECEIPT_TIMEOUT_S,
     ) -> Receipt:
         """Pay `auth` with the validators' `signatures` (ordered by signer, as
-        `GET /v1/withdrawals/...` serves them) from `sender`, who pays the gas."""
+        `GET /v1/withdrawals/...` serves them) from `sender`, who pays the gas
+        (`bridge.withdrawal.WithdrawalError`, nothing sent, if `auth` is another chain's
+        or vault's; `Client.relay` checks the signatures against the vault's set first)."""
         if (auth.chain_id, auth.vault) != (self.chain.chain_id, self.address):
             raise WithdrawalError(
                 f"authorisation for vault 0x{auth.vault.hex()} on chain {auth.chain_id}, "
