@@ -37,7 +37,8 @@ COMETBFT_STAMP := $(VENV)/.cometbft-installed
 # test_modules.py holds it so) and of the two build backends, setuptools and hatchling, at
 # this environment's versions: the tests install the SDK (tests/clearnode/client/
 # install.py) and the release files (tests/test_dist.py) from them alone (pip --no-index),
-# refilled when the pins change.
+# refilled when the pins change. `make test` fills it (`make wheelhouse` alone); the inner
+# loop, `make test-fast`, and `make devnet` need none of its 60 MB.
 WHEELHOUSE       := $(VENV)/wheelhouse
 WHEELHOUSE_STAMP := $(VENV)/.wheelhouse-filled
 # `make dist` writes the release files here.
@@ -49,9 +50,9 @@ DIST ?= dist
 DEB_PACKAGES := chromium prometheus sqlite3
 DEB_COMMANDS := chromium promtool sqlite3
 
-.PHONY: install system-packages dist test test-fast devnet bench lint clean
+.PHONY: install system-packages wheelhouse dist test test-fast devnet bench lint clean
 
-install: $(PY_STAMP) $(NATIVE_STAMP) $(COMETBFT_STAMP) $(WHEELHOUSE_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
+install: $(PY_STAMP) $(NATIVE_STAMP) $(COMETBFT_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
 
 system-packages:
 	@( for c in $(DEB_COMMANDS); do command -v $$c >/dev/null || exit 1; done ) || { \
@@ -88,6 +89,8 @@ $(COMETBFT_STAMP): $(PY_STAMP) node/cometbft/pin.py node/cometbft/build.py
 # included): wheels only, even of a dependency published as an sdist alone, so that an
 # offline install builds nothing but our own two distributions. Filled beside and moved
 # in whole.
+wheelhouse: $(WHEELHOUSE_STAMP)
+
 $(WHEELHOUSE_STAMP): $(PY_STAMP) client/pyproject.toml
 	rm -rf $(WHEELHOUSE).partial && mkdir -p $(WHEELHOUSE).partial
 	$(BIN)/python -m pip freeze --all --exclude-editable | grep '==' > $(WHEELHOUSE).partial/constraints.txt
@@ -122,7 +125,7 @@ $(VERIFIER_PAGE): $(NPM_STAMP) package-lock.json $(VERIFIER_SOURCES)
 # longest first (tests/parallel.py). PYTEST_ARGS=-n0 runs one process.
 PARALLEL := -n 2 --dist loadgroup
 
-test: install
+test: install $(WHEELHOUSE_STAMP)
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 # Everything but the chain, multi-process and slow tests: the inner loop.

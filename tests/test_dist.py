@@ -1,6 +1,6 @@
 """The release files (`make dist`): the node's and clearnode-client's sdists and wheels,
 each wheel built from its sdist, installed offline (pip --no-index, from the wheelhouse
-`make install` fills) into fresh virtualenvs, and run there: the node's `clearnode
+`make test` fills) into fresh virtualenvs, and run there: the node's `clearnode
 verify` checks a committed report, the client built from its sdist prints its reference,
 and the client's wheel is the one its tree builds (so the sdist holds all it needs)."""
 

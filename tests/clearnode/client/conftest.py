@@ -148,7 +148,7 @@ def client_install_started(
 @pytest.fixture(scope="package")
 def client_install(client_install_started: Future[ClientInstall] | None) -> ClientInstall:
     """clearnode-client in a virtualenv of its own, as a member installs it (offline, from
-    the wheelhouse `make install` fills: a failure naming it without one)."""
+    the wheelhouse `make test` fills: a failure naming it without one)."""
     missing = get_missing_wheelhouse()
     if missing is not None:
         pytest.fail(missing, pytrace=False)

@@ -2,7 +2,7 @@
 virtualenv (no pip of its own: this environment's pip installs into it), then probed.
 Versions are pinned to this
 environment's (`pip freeze` as constraints), so the install is the tested one, and come
-from the wheelhouse `make install` fills with them (the Makefile's WHEELHOUSE) alone:
+from the wheelhouse `make test` fills with them (the Makefile's WHEELHOUSE) alone:
 no package registry, no network."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.node.netproc import ROOT
 PIP_TIMEOUT_S = 300
 WHEELHOUSE = Path(sys.prefix) / "wheelhouse"
 """The wheels of the node's and the SDK's dependencies and build backends at this
-environment's versions (`make install`)."""
+environment's versions (`make wheelhouse`, which `make test` runs)."""
 NEVER_INSTALLED = ("trio", "libp2p", "web3", "numpy", "clearnode_native", "node", "consensus")
 """What the install must not have: the node, its engine and heavy dependencies, web3."""
 
@@ -66,7 +66,8 @@ def get_missing_wheelhouse() -> str | None:
     """Why the SDK cannot be installed offline, if it cannot."""
     if not WHEELHOUSE.is_dir():
         return (
-            f"no wheelhouse of clearnode-client's dependencies at {WHEELHOUSE}: run `make install`"
+            f"no wheelhouse of the node's and clearnode-client's dependencies at {WHEELHOUSE}: "
+            "run `make wheelhouse` (`make test` does)"
         )
     return None
 
@@ -81,7 +82,7 @@ def pip_install(python: Path, target: str, constraints: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, (
         f"pip install {target} from {WHEELHOUSE} (if a dependency or version is missing from"
-        f" it, run `make install`):\n{done.stdout}{done.stderr}"
+        f" it, run `make wheelhouse`):\n{done.stdout}{done.stderr}"
     )
 
 
