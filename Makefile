@@ -33,11 +33,16 @@ NATIVE_TARGET  ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/clearnode/native-target
 # The second consensus engine: the pinned CometBFT binary and the ABCI types generated
 # from that release's .proto files (node/cometbft/pin.py), rebuilt when the pin changes.
 COMETBFT_STAMP := $(VENV)/.cometbft-installed
-# The wheels of clearnode-client's dependencies, its `chain` extra's included, at this
-# environment's versions: tests/clearnode/client/install.py installs the SDK from them
-# alone (pip --no-index), refilled when the SDK's or the environment's pins change.
-SDK_WHEELHOUSE := $(VENV)/sdk-wheelhouse
-SDK_STAMP      := $(VENV)/.sdk-wheelhouse-filled
+# The wheels of the node's dependencies (clearnode-client's are among them: tests/client/
+# test_modules.py holds it so) and of the two build backends, setuptools and hatchling, at
+# this environment's versions: the tests install the SDK (tests/clearnode/client/
+# install.py) and the release files (tests/test_dist.py) from them alone (pip --no-index),
+# refilled when the pins change. `make test` fills it (`make wheelhouse` alone); the inner
+# loop, `make test-fast`, and `make devnet` need none of its 60 MB.
+WHEELHOUSE       := $(VENV)/wheelhouse
+WHEELHOUSE_STAMP := $(VENV)/.wheelhouse-filled
+# `make dist` writes the release files here.
+DIST ?= dist
 # Debian packages the tests need beyond Python and Node: a headless browser for
 # the status-page screenshot and browser-verifier tests, promtool (in prometheus) to
 # load the alert rules of configs/prometheus/, and sqlite3, whose `.backup` and restore
@@ -45,9 +50,9 @@ SDK_STAMP      := $(VENV)/.sdk-wheelhouse-filled
 DEB_PACKAGES := chromium prometheus sqlite3
 DEB_COMMANDS := chromium promtool sqlite3
 
-.PHONY: install system-packages test test-fast devnet bench lint clean
+.PHONY: install system-packages wheelhouse dist test test-fast devnet bench lint clean
 
-install: $(PY_STAMP) $(NATIVE_STAMP) $(COMETBFT_STAMP) $(SDK_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
+install: $(PY_STAMP) $(NATIVE_STAMP) $(COMETBFT_STAMP) $(NPM_STAMP) $(VERIFIER_PAGE) system-packages
 
 system-packages:
 	@( for c in $(DEB_COMMANDS); do command -v $$c >/dev/null || exit 1; done ) || { \
@@ -80,17 +85,31 @@ $(COMETBFT_STAMP): $(PY_STAMP) node/cometbft/pin.py node/cometbft/build.py
 	$(BIN)/python -m node.cometbft.build $(VENV)
 	touch $@
 
-# pip wheel pinned by `pip freeze` (what the tests run with): wheels only, even of a
-# dependency published as an sdist alone, so that the offline install builds nothing but
-# the SDK (whose backend needs no package). Filled beside and moved in whole.
-$(SDK_STAMP): $(PY_STAMP) client/pyproject.toml
-	rm -rf $(SDK_WHEELHOUSE).partial && mkdir -p $(SDK_WHEELHOUSE).partial
-	$(BIN)/python -m pip freeze --exclude-editable | grep '==' > $(SDK_WHEELHOUSE).partial/constraints.txt
-	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --wheel-dir $(SDK_WHEELHOUSE).partial \
-	  --constraint $(SDK_WHEELHOUSE).partial/constraints.txt './client[chain]'
-	rm -f $(SDK_WHEELHOUSE).partial/clearnode_client-*.whl
-	rm -rf $(SDK_WHEELHOUSE) && mv $(SDK_WHEELHOUSE).partial $(SDK_WHEELHOUSE)
+# pip wheel pinned by `pip freeze --all` (what the tests run with, the build backends
+# included): wheels only, even of a dependency published as an sdist alone, so that an
+# offline install builds nothing but our own two distributions. Filled beside and moved
+# in whole.
+wheelhouse: $(WHEELHOUSE_STAMP)
+
+$(WHEELHOUSE_STAMP): $(PY_STAMP) client/pyproject.toml
+	rm -rf $(WHEELHOUSE).partial && mkdir -p $(WHEELHOUSE).partial
+	$(BIN)/python -m pip freeze --all --exclude-editable | grep '==' > $(WHEELHOUSE).partial/constraints.txt
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' \
+	  > $(WHEELHOUSE).partial/requirements.txt
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --wheel-dir $(WHEELHOUSE).partial \
+	  --constraint $(WHEELHOUSE).partial/constraints.txt \
+	  --requirement $(WHEELHOUSE).partial/requirements.txt setuptools hatchling
+	rm -rf $(WHEELHOUSE) && mv $(WHEELHOUSE).partial $(WHEELHOUSE)
 	touch $@
+
+# The release files: the node's and clearnode-client's sdists, and each one's wheel built
+# from it, with this environment's setuptools and hatchling (no download). The node's
+# wheel serves the browser verifier, so the page is built first; it holds no native core
+# (native/, a Rust crate: `pip install ./native`). tests/test_dist.py installs them.
+dist: $(PY_STAMP) $(VERIFIER_PAGE)
+	mkdir -p $(DIST) && rm -f $(DIST)/clearnode-0* $(DIST)/clearnode_client-0*
+	$(BIN)/python -m build --quiet --no-isolation --outdir $(DIST) .
+	$(BIN)/python -m build --quiet --no-isolation --outdir $(DIST) client
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -106,7 +125,7 @@ $(VERIFIER_PAGE): $(NPM_STAMP) package-lock.json $(VERIFIER_SOURCES)
 # longest first (tests/parallel.py). PYTEST_ARGS=-n0 runs one process.
 PARALLEL := -n 2 --dist loadgroup
 
-test: install
+test: install $(WHEELHOUSE_STAMP)
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 # Everything but the chain, multi-process and slow tests: the inner loop.

@@ -14,7 +14,6 @@ from typing import Any, cast
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -22,6 +21,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCErro
 from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, TxParams, Wei
 
+from bridge.abi import Abi, add_gas_headroom, decode_error
 from bridge.compile import load_artifact
 
 
@@ -70,36 +70,13 @@ class TransactionFailed(ContractReverted):
         self.tx_hash, self.gas_used, self.gas_limit = tx_hash, gas_used, gas_limit
 
 
-# A gas estimate holds only for the state it was made on: the vault's rate-limit bucket
-# rewrites its timestamp slot, which costs 2,800 gas more once the next block is a second
-# later than the estimate's, and the transaction then runs out of gas. Unused gas is
-# refunded, so headroom costs nothing but block space.
-GAS_HEADROOM_NUMERATOR, GAS_HEADROOM_DENOMINATOR = 5, 4
-
-
-def add_gas_headroom(estimate: int) -> int:
-    return estimate * GAS_HEADROOM_NUMERATOR // GAS_HEADROOM_DENOMINATOR
-
-
-def compute_error_selectors(abi: Sequence[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
-    """4-byte selector -> (error name, argument types) for each custom error in `abi`."""
-    selectors = {}
-    for item in abi:
-        if item.get("type") == "error":
-            types = [i["type"] for i in item["inputs"]]
-            signature = f"{item['name']}({','.join(types)})"
-            selectors[keccak(text=signature)[:4]] = (item["name"], types)
-    return selectors
-
-
-def decode_revert(abi: Sequence[dict[str, Any]], data: str) -> ContractReverted:
-    """Turn revert data into a ContractReverted naming the custom error and its arguments."""
+def decode_revert(abi: Abi, data: str) -> ContractReverted:
+    """Turn revert data into a ContractReverted naming the error and its arguments."""
     raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else b""
-    known = compute_error_selectors(abi).get(raw[:4])
+    known = decode_error(abi, raw)
     if known is None:
         return ContractReverted("unknown", (), data if isinstance(data, str) else "")
-    name, types = known
-    args = tuple(Web3().codec.decode(types, raw[4:]))
+    name, args = known
     return ContractReverted(name, args, data)
 
 

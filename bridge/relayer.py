@@ -1,12 +1,13 @@
-"""A relayer: submit the complete rotations and withdrawals a node serves to their vault.
+"""A relayer through web3: submit the complete rotations and withdrawals a node serves to
+their vault (`clearnode relay`).
 
 Anyone may relay (the signatures are the authorisation, the sender pays gas). The
 relayer trusts nothing the node serves but the signatures: before sending it reads
 the vault's validator set and counts the signatures against it, so it never
 submits what the vault would refuse. A rotation the vault already made (another
-relayer won the race, or a restart) and a withdrawal the vault already paid are
-skipped after one read; a withdrawal signed for an epoch the vault has left waits
-for the new set's signatures. Rotations go first: withdrawals are then checked
+relayer won the race, or a restart) is skipped after one read. Withdrawals are relayed
+by bridge/withdrawal_relay.py's rules, which the client SDK follows over plain JSON-RPC;
+here through web3 (`Web3Vaults`). Rotations go first: withdrawals are then checked
 against the set they install.
 """
 
@@ -22,39 +23,8 @@ from bridge.chain import Chain, ChainError
 from bridge.rotation import Rotation
 from bridge.validators import EvmValidatorSet, ValidatorSetError
 from bridge.vault import get_validator_set, is_withdrawal_used, rotate, withdraw
-from bridge.withdrawal import (
-    WithdrawalAuthorization,
-    WithdrawalError,
-    collect_withdrawal_signatures,
-)
-
-
-class RelayJsonError(ValueError):
-    """A served withdrawal that is not a well-formed vault call."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"withdrawal JSON: {reason}")
-        self.reason = reason
-
-
-def parse_relay_json(body: dict[str, Any]) -> tuple[WithdrawalAuthorization, list[bytes]]:
-    """The vault call in bridge.withdrawal.get_relay_json's form (the node API's)."""
-    try:
-        auth = WithdrawalAuthorization(
-            chain_id=int(body["chain_id"]),
-            vault=bytes.fromhex(body["vault"].removeprefix("0x")),
-            epoch=int(body["epoch"]),
-            member=bytes.fromhex(body["member"].removeprefix("0x")),
-            token=bytes.fromhex(body["token"].removeprefix("0x")),
-            amount=int(body["amount"]),
-            recipient=bytes.fromhex(body["recipient"].removeprefix("0x")),
-            nonce=int(body["nonce"]),
-            expiry=int(body["expiry"]),
-        )
-        signatures = [bytes.fromhex(s.removeprefix("0x")) for s in body["signatures"]]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise RelayJsonError(f"{type(exc).__name__}: {exc}") from None
-    return auth, signatures
+from bridge.withdrawal import WithdrawalAuthorization
+from bridge.withdrawal_relay import RelayJsonError, RelayOutcome, relay_withdrawals
 
 
 def parse_address(text: Any) -> bytes:
@@ -133,46 +103,31 @@ def relay_one_rotation(
 
 
 @dataclass(frozen=True)
-class RelayOutcome:
-    member: str
-    nonce: str
-    result: str  # "paid", "already paid", or the error
-    tx_hash: str = ""
+class Web3Vaults:
+    """The vaults of one chain through web3 (`WithdrawalVaults`)."""
 
-    def to_json(self) -> dict[str, str]:
-        return {"member": self.member, "nonce": self.nonce, "result": self.result,
-                "tx_hash": self.tx_hash}  # fmt: skip
+    chain: Chain
+    refusals: tuple[type[Exception], ...] = (ChainError,)
+
+    @property
+    def chain_id(self) -> int:
+        return self.chain.chain_id
+
+    def is_withdrawal_used(self, vault: bytes, member: bytes, nonce: int) -> bool:
+        return is_withdrawal_used(self.chain, vault, member, nonce)
+
+    def get_validator_set(self, vault: bytes) -> EvmValidatorSet:
+        return get_validator_set(self.chain.contract("CollateralVault", to_checksum_address(vault)))
+
+    def withdraw(
+        self, auth: WithdrawalAuthorization, signatures: list[bytes], sender: LocalAccount
+    ) -> str:
+        receipt = withdraw(self.chain, auth, signatures, sender)
+        return "0x" + bytes(receipt["transactionHash"]).hex()
 
 
 def relay_complete(
     chain: Chain, sender: LocalAccount, withdrawals: list[dict[str, Any]]
 ) -> list[RelayOutcome]:
     """Relay every complete withdrawal on `chain` the vault has not paid (blocking)."""
-    outcomes = []
-    for body in withdrawals:
-        if not body.get("complete") or body.get("chain_id") != chain.chain_id:
-            continue
-        member, nonce = str(body.get("member")), str(body.get("nonce"))
-        try:
-            auth, signatures = parse_relay_json(body)
-            if is_withdrawal_used(chain, auth.vault, auth.member, auth.nonce):
-                outcomes.append(RelayOutcome(member, nonce, "already paid"))
-                continue
-            vault = chain.contract("CollateralVault", to_checksum_address(auth.vault))
-            on_chain = get_validator_set(vault)
-            if auth.epoch != on_chain.epoch:
-                outcomes.append(RelayOutcome(member, nonce, f"signed for epoch {auth.epoch}, "
-                                             f"vault at epoch {on_chain.epoch}"))  # fmt: skip
-                continue
-            collected = collect_withdrawal_signatures(auth, on_chain, signatures)
-            if not collected.is_complete():
-                outcomes.append(RelayOutcome(member, nonce, f"no quorum of epoch {auth.epoch}: "
-                    f"{collected.get_signed_power()} of {on_chain.total_power}"))  # fmt: skip
-                continue
-            receipt = withdraw(chain, auth, collected.get_ordered(), sender)
-        except (RelayJsonError, ChainError, WithdrawalError) as exc:
-            outcomes.append(RelayOutcome(member, nonce, f"{type(exc).__name__}: {exc}"))
-            continue
-        tx_hash = receipt["transactionHash"]
-        outcomes.append(RelayOutcome(member, nonce, "paid", "0x" + bytes(tx_hash).hex()))
-    return outcomes
+    return relay_withdrawals(Web3Vaults(chain), sender, withdrawals)

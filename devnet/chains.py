@@ -17,9 +17,9 @@ from web3.contract import Contract
 from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import Chain, account_from_key, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
-from bridge.relayer import parse_relay_json
 from bridge.validators import EvmValidatorSet
 from bridge.vault import get_vault_balances, withdraw
+from bridge.withdrawal_relay import parse_relay_json
 from clearnode.client import Vault
 from devnet.genesis import TOKENS
 
@@ -78,8 +78,8 @@ def deposit(dev: DevChain, symbol: str, amount: int, member: bytes, sub_account:
     member's wallet would (the client SDK's vault call)."""
     sender = get_relayer()
     dev.chain.transact(dev.token(symbol).functions.mint(sender.address, amount), sender)
-    vault = Vault(dev.chain, dev.deployed.vault)
-    vault.deposit(sender, dev.deployed.tokens[symbol], amount, member, sub_account)
+    with Vault.at(dev.chain.url, dev.chain.chain_id, dev.deployed.vault) as vault:
+        vault.deposit(sender, dev.deployed.tokens[symbol], amount, member, sub_account)
     dev.deposited[symbol] = dev.deposited.get(symbol, 0) + amount
 
 

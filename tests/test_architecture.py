@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.support import load_backend
+from tests.imports import get_imports, get_local_packages, get_module_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,11 +41,12 @@ FORBIDDEN: dict[str, set[str]] = {
     "devnet": {"bench"},
 }
 CLIENT_NEVER_LOADS = (
-    "node", "consensus", "libp2p", "trio", "numpy", "clearnode_native", "web3", "bridge",
+    "node", "consensus", "libp2p", "trio", "numpy", "clearnode_native", "web3",
+    "bridge.chain", "bridge.vault", "bridge.relayer",
 )  # fmt: skip
-"""Not loaded by importing every module of clearnode.client: web3 and bridge/'s chain
-calls are imported by the calls that need them (the `chain` extra), the native core and
-numpy by nothing the SDK does (proofs/ uses them where installed)."""
+"""Not loaded by importing every module of clearnode.client: web3 (the SDK talks to a chain
+over plain JSON-RPC), so nor bridge/'s web3 calls; the native core and numpy by nothing
+the SDK does (proofs/ uses them where installed)."""
 CHAIN_CLIENT = ("web3", "eth_account", "eth_keyfile")
 """What talking to a chain imports (over a quarter of a node's start-up imports): loaded only
 where a node has `[[bridge_chains]]` or an evm price source, never by the runtime itself."""
@@ -84,7 +85,8 @@ def test_the_client_sdk_loads_nothing_of_the_node_nor_web3() -> None:
         "import importlib, sys\n"
         "sys.modules['web3'] = None\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
-        "loaded = {m.split('.')[0] for m, module in sys.modules.items() if module}\n"
+        "loaded = {p for m, module in sys.modules.items() if module\n"
+        "          for p in (m.split('.')[0], m)}\n"
         f"print(sorted(loaded & set({CLIENT_NEVER_LOADS})))"
     )
     done = subprocess.run(
@@ -147,17 +149,16 @@ def test_the_service_interface_imports_no_service() -> None:
 def get_runtime_imports(root: Path, type_checking: bool = False) -> dict[str, set[str]]:
     """Each module of the packages under `root` and the modules of them it imports when it
     runs (at module level or in a function; an import for type checking only is an arrow
-    only with `type_checking`), read as clearnode-client's build reads them."""
-    backend = load_backend()
+    only with `type_checking`), read from the source (tests/imports.py)."""
     modules = {
-        backend.get_module_name(root, path): path
-        for package in backend.get_local_packages(root) - {"tests"}
+        get_module_name(root, path): path
+        for package in get_local_packages(root) - {"tests"}
         for path in (root / package).rglob("*.py")
     }
     return {
         name: {
             imported
-            for imported in backend.get_imports(root, name, path, type_checking)
+            for imported in get_imports(root, name, path, type_checking)
             if imported in modules and imported != name
         }
         for name, path in modules.items()

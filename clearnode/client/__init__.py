@@ -8,9 +8,9 @@
 
 docs/sdk.md is the guide, docs/sdk-reference.md every public call. It installs on its own
 as the clearnode-client distribution (client/): the package imports clearing's records
-and signing, lightclient's and proofs' verifiers, its own JSON-RPC reader of a chain
-(jsonrpc.py, the vaults' reserves) and, for the chain calls of the `chain` extra only,
-bridge's vault calls and web3; never the node, consensus, libp2p or trio.
+and signing, lightclient's and proofs' verifiers, bridge's vault ABI, EIP-712 and relaying
+rules, and its own JSON-RPC client of a chain (jsonrpc.py, transactions.py: the vaults'
+reserves, deposits, relaying); never the node, consensus, web3, libp2p or trio.
 """
 
 from clearing.trade import Trade
@@ -23,7 +23,7 @@ from clearnode.client.errors import (
     Conflict,
     GenesisMismatch,
     JsonRpcError,
-    MissingExtra,
+    NotAContract,
     NotFound,
     PayloadTooLarge,
     Rejected,
@@ -33,6 +33,10 @@ from clearnode.client.errors import (
     RpcUnreachable,
     RpcWrongChain,
     ServerError,
+    TransactionDropped,
+    TransactionError,
+    TransactionPending,
+    TransactionReverted,
     Unauthorized,
     Unavailable,
     UnexpectedResponse,
@@ -58,7 +62,7 @@ __all__ = [
     "JsonRpcError",
     "Member",
     "MemberRequest",
-    "MissingExtra",
+    "NotAContract",
     "NotFound",
     "PayloadTooLarge",
     "Rejected",
@@ -71,6 +75,10 @@ __all__ = [
     "ServerError",
     "ServerEvent",
     "Trade",
+    "TransactionDropped",
+    "TransactionError",
+    "TransactionPending",
+    "TransactionReverted",
     "Unauthorized",
     "Unavailable",
     "UnexpectedResponse",

@@ -7,20 +7,21 @@ under asyncio or trio alike; the package imports neither (httpx picks the runnin
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import Any, Unpack
 
 import anyio
 import httpx
 from eth_account.signers.local import LocalAccount
 
+from bridge.withdrawal_relay import RelayOutcome, relay_withdrawals
 from clearing.collateral import CollateralCredit
 from clearing.genesis import Genesis
 from clearing.trade import Trade, TradeBatch
 from clearing.tx import encode_tx
 from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
-from clearnode.client.chain import needs_chain_extra
 from clearnode.client.errors import (
     CheckRefused,
     NotFound,
@@ -28,8 +29,10 @@ from clearnode.client.errors import (
     Unreachable,
     get_api_error,
 )
+from clearnode.client.jsonrpc import JsonRpc
 from clearnode.client.signers import Member, MemberRequest, Venue, get_member_request_body, hex0x
 from clearnode.client.sse import ServerEvent, read_events
+from clearnode.client.vault import RpcVaults
 from clearnode.client.verify import (
     CheckOptions,
     GivenGenesis,
@@ -44,6 +47,7 @@ from clearnode.client.views import (
     ClientAccountView,
     ClientsRisk,
     Cursor,
+    HistoryCsv,
     MarginCall,
     ReportView,
     Submitted,
@@ -51,10 +55,6 @@ from clearnode.client.views import (
 )
 from proofs.account_proof import AccountProofFile
 from proofs.openings import MemberOpenings
-
-if TYPE_CHECKING:
-    from bridge.chain import Chain
-    from bridge.relayer import RelayOutcome
 
 TIMEOUT_S = 20.0
 MSGPACK = {"content-type": "application/msgpack"}
@@ -388,6 +388,36 @@ class Client:
             if cursor is None:
                 return
 
+    async def history_csv(
+        self, member: Member, from_height: int = 0, cursor: Cursor | None = None
+    ) -> HistoryCsv:
+        """One page of one's history from `from_height` (or after `cursor`) as CSV, the
+        spreadsheet export: the header row `height,seq,source,tx_index,kind,sub_account,
+        fields`, then a row per event, oldest first (`fields`, the event's other fields, a
+        JSON object of integers in smallest units and 0x-hex addresses)."""
+        body: dict[str, Any] = {**member.events_query(self.chain_id, from_height), "format": "csv"}
+        if cursor is not None:
+            body["cursor"] = cursor
+        response = await self.request("POST", "/v1/accounts/events", json=body)
+        url = str(response.request.url)
+        if not response.headers.get("content-type", "").startswith("text/csv"):
+            raise UnexpectedResponse(url, response.status_code, response.text)
+        return HistoryCsv(response.text, read_cursor(response))
+
+    async def iter_history_csv(self, member: Member, from_height: int = 0) -> AsyncIterator[str]:
+        """Every event of one's history from `from_height` as one CSV document, page after
+        page: the header row and the first page's rows, then each next page's rows (write
+        the pieces to a file in order)."""
+        page = await self.history_csv(member, from_height)
+        header = page.text.partition("\n")[0]
+        yield page.text
+        while page.next_cursor is not None:
+            page = await self.history_csv(member, from_height, page.next_cursor)
+            first, _, rows = page.text.partition("\n")
+            if first != header:
+                raise UnexpectedResponse(self.url, 200, f"a page headed {first!r}, not {header!r}")
+            yield rows
+
     def stream_history(
         self, member: Member, from_height: int = 0, last_event_id: str | None = None
     ) -> AsyncIterator[ServerEvent]:
@@ -484,15 +514,30 @@ class Client:
         found: dict[str, Any] = await self.get_json(f"/v1/withdrawals/{hex0x(member)}/{nonce}")
         return found
 
-    async def relay(self, chain: Chain, sender: LocalAccount) -> list[RelayOutcome]:
-        """Pay every complete withdrawal pending for `chain` to its vault, from `sender`
-        (anyone may: the signatures authorise it, the sender pays gas); one already paid
-        is skipped. The chain's calls block, so they run in a worker thread. Needs the
-        `chain` extra (web3)."""
-        with needs_chain_extra("Client.relay"):
-            from bridge.relayer import relay_complete
+    async def relay(self, chain: JsonRpc, sender: LocalAccount) -> list[RelayOutcome]:
+        """Pay every complete withdrawal pending for `chain` (`vault.connect`) to its vault,
+        from `sender` (anyone may: the signatures authorise it, the sender pays gas), by
+        the node's relayer's rules (bridge/withdrawal_relay.py): each checked against the
+        validator set the vault trusts before it is sent, one already paid skipped. The
+        chain's calls block, so they run in a worker thread."""
         pending = await self.pending_withdrawals()
-        return await anyio.to_thread.run_sync(relay_complete, chain, sender, pending)
+        return await anyio.to_thread.run_sync(relay_withdrawals, RpcVaults(chain), sender, pending)
+
+
+def read_cursor(response: httpx.Response) -> Cursor | None:
+    """The `X-Next-Cursor` header of a CSV page: the cursor of the next (None: the last)."""
+    header = response.headers.get("x-next-cursor")
+    if header is None:
+        return None
+    try:
+        found = json.loads(header)
+    except ValueError:
+        found = None
+    if isinstance(found, dict) and set(found) == {"height", "seq"}:
+        if all(type(v) is int for v in found.values()):
+            return Cursor(height=found["height"], seq=found["seq"])
+    url = str(response.request.url)
+    raise UnexpectedResponse(url, response.status_code, f"X-Next-Cursor: {header}")
 
 
 def _json(response: httpx.Response) -> Any:

@@ -23,21 +23,6 @@ class Unreachable(ClientError):
         self.cause = cause
 
 
-class MissingExtra(ClientError):
-    """A call that needs a package this install left out: clearnode-client installs it
-    with the `extra` named (`pip install 'clearnode-client[chain]'` for web3's chain
-    calls); the full clearnode has them all."""
-
-    def __init__(self, feature: str, extra: str, module: str) -> None:
-        super().__init__(
-            f"{feature} needs {module}, which clearnode-client installs with its {extra!r} "
-            f"extra: pip install 'clearnode-client[{extra}]'"
-        )
-        self.feature = feature
-        self.extra = extra
-        self.module = module
-
-
 class JsonRpcError(ClientError):
     """A chain's JSON-RPC could not be read (clearnode/client/jsonrpc.py): `url`, the
     `method` asked, and `kind`, the word a verifier's "could not" line names it by (the
@@ -68,14 +53,18 @@ class RpcHttpStatus(RpcUnreachable):
 
 
 class RpcRefused(JsonRpcError):
-    """A chain's node answered a call with a JSON-RPC error object (`code`, `message`)."""
+    """A chain's node answered a call with a JSON-RPC error object (`code`, `message`, and
+    `data` where it gave any: a revert's, for a call or a gas estimate that reverted)."""
 
     kind = "RpcError"
 
-    def __init__(self, url: str, method: str, code: int, message: str) -> None:
+    def __init__(
+        self, url: str, method: str, code: int, message: str, data: bytes | None = None
+    ) -> None:
         super().__init__(url, method, f"error {code}: {message}")
         self.code = code
         self.message = message
+        self.data = data
 
 
 class RpcBadAnswer(JsonRpcError):
@@ -97,6 +86,89 @@ class RpcWrongChain(RpcBadAnswer):
         self.method = "eth_chainId"
         self.expected = expected
         self.actual = actual
+
+
+class NotAContract(ClientError):
+    """Nothing is deployed at `address` on the chain `chain_id`: not the vault (a
+    deposit there would send the coins to no contract at all)."""
+
+    def __init__(self, url: str, chain_id: int, address: bytes) -> None:
+        super().__init__(f"no contract at 0x{address.hex()} on chain {chain_id} ({url})")
+        self.url = url
+        self.chain_id = chain_id
+        self.address = address
+
+
+class TransactionError(ClientError):
+    """A transaction the SDK signed did not succeed on chain (clearnode/client/
+    transactions.py): `tx_hash` (0x-hex; None if it was never sent) and `nonce`."""
+
+    def __init__(self, message: str, tx_hash: str | None, nonce: int) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
+        self.nonce = nonce
+
+
+class TransactionReverted(TransactionError):
+    """The contract refused: `error` is the error it reverted with (the contract's own,
+    `Error` for a reason string, `Panic` for a failed language check; "" if the node gave
+    no reason) with its `error_args`, `data` the raw revert data. Refused by the gas estimate
+    (`tx_hash` None): nothing was sent or spent. Mined with status 0 (`tx_hash`, `block`):
+    `gas_used` of `gas_limit` was spent, and the reason is the call's replayed on the state
+    after that block, if it still reverts there."""
+
+    def __init__(
+        self,
+        to: bytes,
+        error: str,
+        args: tuple[Any, ...],
+        data: bytes,
+        tx_hash: str | None = None,
+        nonce: int = -1,
+        block: int | None = None,
+        gas_used: int = 0,
+        gas_limit: int = 0,
+    ) -> None:
+        reason = f"{error}{args}" if error else "no reason given"
+        where = (
+            "refused by the gas estimate, nothing sent"
+            if tx_hash is None
+            else f"{tx_hash} mined in block {block} with status 0 after {gas_used} of "
+            f"{gas_limit} gas"
+        )
+        super().__init__(f"0x{to.hex()} reverted: {reason} ({where})", tx_hash, nonce)
+        self.to = to
+        self.error = error
+        self.error_args = args
+        self.data = data
+        self.block = block
+        self.gas_used = gas_used
+        self.gas_limit = gas_limit
+
+
+class TransactionDropped(TransactionError):
+    """Sent, then gone: the node no longer has it and never mined it, or another
+    transaction of the sender took its nonce (`mined_nonce`: the sender's count of mined
+    transactions when it was seen gone). It will not be mined: send it again."""
+
+    def __init__(self, tx_hash: str, nonce: int, mined_nonce: int) -> None:
+        why = (
+            f"nonce {nonce} was used by another transaction"
+            if mined_nonce > nonce
+            else "the node no longer has it"
+        )
+        super().__init__(f"{tx_hash} dropped, not mined: {why}", tx_hash, nonce)
+        self.mined_nonce = mined_nonce
+
+
+class TransactionPending(TransactionError):
+    """Sent, and still not mined after `waited_s` seconds (fees too low for the chain's
+    demand, or a chain that stopped): it may yet be mined, so wait again
+    (`wait_for_receipt`) before sending anything in its place."""
+
+    def __init__(self, tx_hash: str, nonce: int, waited_s: float) -> None:
+        super().__init__(f"{tx_hash} not mined after {waited_s:g} s", tx_hash, nonce)
+        self.waited_s = waited_s
 
 
 class CheckRefused(ClientError):

@@ -65,6 +65,17 @@ def get_topic(signature: str) -> bytes:
     return keccak(text=signature)
 
 
+def get_error_data(error: Any) -> bytes | None:
+    """An error object's `data`, where it is hex (a revert's: geth's and anvil's form)."""
+    data = error.get("data") if isinstance(error, dict) else None
+    if not (isinstance(data, str) and data.startswith("0x")):
+        return None
+    try:
+        return bytes.fromhex(data[2:])
+    except ValueError:
+        return None
+
+
 class JsonRpc:
     """The JSON-RPC of the chain `chain_id` at `url`; `connect` checks that chain id
     first. Pass `http` to share one connection pool (it is then yours to close)."""
@@ -121,7 +132,8 @@ class JsonRpc:
             error = reply["error"]
             code = error.get("code") if isinstance(error, dict) else None
             message = error.get("message", error) if isinstance(error, dict) else error
-            raise RpcRefused(self.url, method, code if type(code) is int else -1, str(message))
+            code = code if type(code) is int else -1
+            raise RpcRefused(self.url, method, code, str(message), get_error_data(error))
         if reply.get("id") != self._next_id:
             found = f"the answer is to request {reply.get('id')!r}, not {self._next_id}"
             raise RpcBadAnswer(self.url, method, found)
@@ -148,9 +160,11 @@ class JsonRpc:
 
     def quantity(self, method: str, params: Sequence[Any]) -> int:
         """A result that must be a hex quantity."""
-        return self._read_quantity(method, self.request(method, params))
+        return self.read_quantity(method, self.request(method, params))
 
-    def _read_quantity(self, method: str, value: Any) -> int:
+    def read_quantity(self, method: str, value: Any) -> int:
+        """`value`, a hex quantity in the answer to `method`, as an int (RpcBadAnswer if
+        it is none)."""
         if not (isinstance(value, str) and value.startswith("0x") and len(value) > 2):
             raise RpcBadAnswer(self.url, method, f"{value!r} is not a hex number")
         try:
@@ -158,7 +172,9 @@ class JsonRpc:
         except ValueError:
             raise RpcBadAnswer(self.url, method, f"{value!r} is not a hex number") from None
 
-    def _read_bytes(self, method: str, value: Any, length: int | None = None) -> bytes:
+    def read_bytes(self, method: str, value: Any, length: int | None = None) -> bytes:
+        """`value`, hex data in the answer to `method` (of `length` bytes, if given), as
+        bytes (RpcBadAnswer if it is none)."""
         if not (isinstance(value, str) and value.startswith("0x")):
             raise RpcBadAnswer(self.url, method, f"{value!r} is not hex data")
         try:
@@ -180,10 +196,10 @@ class JsonRpc:
         block = self.request(method, [hex(number), False])
         if not isinstance(block, dict):
             raise RpcBadAnswer(self.url, method, f"no block {number}")
-        if self._read_quantity(method, block.get("number")) != number:
+        if self.read_quantity(method, block.get("number")) != number:
             other = f"asked for block {number}, answered block {block.get('number')!r}"
             raise RpcBadAnswer(self.url, method, other)
-        return self._read_quantity(method, block.get("timestamp")) * 1000
+        return self.read_quantity(method, block.get("timestamp")) * 1000
 
     def balance(self, address: bytes, block: int) -> int:
         """`address`'s balance of the chain's native coin at `block`."""
@@ -193,7 +209,7 @@ class JsonRpc:
         """What the contract at `to` returns for `data` (`encode_call`) at `block`: empty
         when no code is there."""
         params = [{"to": "0x" + to.hex(), "data": "0x" + data.hex()}, hex(block)]
-        return self._read_bytes("eth_call", self.request("eth_call", params))
+        return self.read_bytes("eth_call", self.request("eth_call", params))
 
     def logs(self, address: bytes, topic: bytes, from_block: int, to_block: int) -> list[Log]:
         """The logs `address` emitted with first topic `topic` in blocks `from_block` to
@@ -221,8 +237,8 @@ class JsonRpc:
         if entry.get("removed") is True:
             raise RpcBadAnswer(self.url, method, "a removed log (a reorganised block)")
         return Log(
-            self._read_bytes(method, entry.get("address"), 20),
-            tuple(self._read_bytes(method, t, 32) for t in entry["topics"]),
-            self._read_bytes(method, entry.get("data")),
-            self._read_quantity(method, entry.get("blockNumber")),
+            self.read_bytes(method, entry.get("address"), 20),
+            tuple(self.read_bytes(method, t, 32) for t in entry["topics"]),
+            self.read_bytes(method, entry.get("data")),
+            self.read_quantity(method, entry.get("blockNumber")),
         )

@@ -19,7 +19,17 @@ from types import ModuleType
 from typing import Annotated, Any, ForwardRef, get_args, get_origin, is_typeddict
 
 import clearnode.client as sdk
-from clearnode.client import errors, jsonrpc, reserves, signers, vault, verify, views
+from bridge.withdrawal_relay import RelayOutcome
+from clearnode.client import (
+    errors,
+    jsonrpc,
+    reserves,
+    signers,
+    transactions,
+    vault,
+    verify,
+    views,
+)
 
 REGENERATE = "python -m clearnode.client.reference > docs/sdk-reference.md"
 
@@ -64,10 +74,24 @@ SECTIONS = (
         members=False,
     ),
     Section(
-        "Chain calls (the `chain` extra)",
-        "Need web3: `pip install 'clearnode-client[chain]'` (`MissingExtra` without it). "
-        "They block: from async code run them in a worker thread.",
-        (sdk.Vault, vault.connect, vault.account_from_key),
+        "Chain calls (JSON-RPC, no web3)",
+        "Deposits into a vault and relaying withdrawals, in the base install: the calls "
+        "encoded from the vault's committed ABI, signed by eth-account and sent over the "
+        "chain's JSON-RPC (`clearnode.client.transactions`). They block: from async code "
+        "run them in a worker thread. A transaction that does not succeed is a "
+        "`TransactionError`, a chain that cannot be read a `JsonRpcError` (below).",
+        (
+            sdk.Vault,
+            vault.connect,
+            vault.account_from_key,
+            transactions.Receipt,
+            RelayOutcome,
+            vault.RpcVaults,
+            transactions.send_transaction,
+            transactions.submit_transaction,
+            transactions.wait_for_receipt,
+            transactions.SentTransaction,
+        ),
     ),
     Section(
         "Verification",

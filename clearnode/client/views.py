@@ -1,8 +1,10 @@
-"""The JSON the API answers, as types: money and quantities are ints in smallest units,
-prices fixed-point ints, addresses and hashes 0x-hex strings (docs/member.md)."""
+"""The answers of the API, as types: its JSON (money and quantities are ints in smallest
+units, prices fixed-point ints, addresses and hashes 0x-hex strings: docs/member.md) and
+a page of one's history as CSV."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 
@@ -95,6 +97,15 @@ class AccountEvent(TypedDict):
 class Cursor(TypedDict):
     height: int
     seq: int
+
+
+@dataclass(frozen=True)
+class HistoryCsv:
+    """A page of one's history as CSV (`"format": "csv"`): `text` is its header row then
+    one row per event; `next_cursor` continues it (None: the last page)."""
+
+    text: str
+    next_cursor: Cursor | None
 
 
 class AccountEvents(TypedDict):

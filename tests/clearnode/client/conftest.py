@@ -24,6 +24,7 @@ from clearnode.client.views import Account, ReportView
 from node.config import load_config
 from node.keys import VENUE_KEY, load_key
 from proofs.openings import MemberOpenings
+from tests.bridge.conftest import anvil_node, vault_env  # noqa: F401  (fixtures: a vault on anvil)
 from tests.clearnode.client.install import ClientInstall, get_missing_wheelhouse, install_client
 from tests.node.netproc import GENESIS_DOC, CliNetwork, running
 
@@ -58,6 +59,7 @@ class LiveNetwork:
         return int(self.genesis["chain_id"])
 
     def vault(self) -> Vault:
+        """The vault, over JSON-RPC (`with` closes its connections)."""
         return Vault.at(self.rpc_url, EVM_CHAIN_ID, self.vault_address)
 
     def venue(self) -> Venue:
@@ -146,7 +148,7 @@ def client_install_started(
 @pytest.fixture(scope="package")
 def client_install(client_install_started: Future[ClientInstall] | None) -> ClientInstall:
     """clearnode-client in a virtualenv of its own, as a member installs it (offline, from
-    the wheelhouse `make install` fills: a failure naming it without one)."""
+    the wheelhouse `make test` fills: a failure naming it without one)."""
     missing = get_missing_wheelhouse()
     if missing is not None:
         pytest.fail(missing, pytrace=False)
@@ -162,10 +164,10 @@ async def fund(live: LiveNetwork, client: Client, member: Member, usdc: int) -> 
     wait for the validators to credit it; the member's account then."""
     amount = usdc * USDC
     await trio.to_thread.run_sync(live.mint, "USDC", amount)
-    vault = live.vault()
     sender = account_from_key(DEV_PRIVATE_KEY)
     token = live.tokens["USDC"]
-    await trio.to_thread.run_sync(vault.deposit, sender, token, amount, member.address)
+    with live.vault() as vault:
+        await trio.to_thread.run_sync(vault.deposit, sender, token, amount, member.address)
     with trio.fail_after(60):
         while True:
             account = await client.account(member)

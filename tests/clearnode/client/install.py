@@ -1,8 +1,8 @@
 """clearnode-client installed as a member would: `pip install ./client` into a new
-virtualenv (no pip of its own: this environment's pip installs into it), probed, then
-`pip install './client[chain]'` and probed again. Versions are pinned to this
+virtualenv (no pip of its own: this environment's pip installs into it), then probed.
+Versions are pinned to this
 environment's (`pip freeze` as constraints), so the install is the tested one, and come
-from the wheelhouse `make install` fills with them (the Makefile's SDK_WHEELHOUSE) alone:
+from the wheelhouse `make test` fills with them (the Makefile's WHEELHOUSE) alone:
 no package registry, no network."""
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from typing import Any
 from tests.node.netproc import ROOT
 
 PIP_TIMEOUT_S = 300
-WHEELHOUSE = Path(sys.prefix) / "sdk-wheelhouse"
-"""The wheels of the SDK's dependencies at this environment's versions (`make install`)."""
+WHEELHOUSE = Path(sys.prefix) / "wheelhouse"
+"""The wheels of the node's and the SDK's dependencies and build backends at this
+environment's versions (`make wheelhouse`, which `make test` runs)."""
 NEVER_INSTALLED = ("trio", "libp2p", "web3", "numpy", "clearnode_native", "node", "consensus")
-"""What the base install must not have (web3 comes with the `chain` extra)."""
+"""What the install must not have: the node, its engine and heavy dependencies, web3."""
 
 PROBE = """
 import importlib, importlib.metadata, importlib.util, json
 import clearnode.client
-from clearnode.client import MissingExtra, Vault
 from proofs.backends import get_fastest
 
 found = {name: importlib.util.find_spec(name) is not None for name in NAMES}
@@ -38,26 +38,16 @@ for path in importlib.metadata.files("clearnode-client"):
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
             unimportable[module] = exc.name
-try:
-    Vault.at("http://127.0.0.1:9", 1, "0x" + "00" * 20)
-    vault = "connected"
-except MissingExtra as exc:
-    vault = str(exc)
-except Exception as exc:  # with web3: nothing listens on port 9
-    vault = type(exc).__name__
-print(json.dumps({"found": found, "unimportable": unimportable, "vault": vault,
-                  "group": get_fastest().name}))
+print(json.dumps({"found": found, "unimportable": unimportable, "group": get_fastest().name}))
 """
 
 
 @dataclass(frozen=True)
 class ClientInstall:
-    """The virtualenv's interpreter, and what the probe found before and after the
-    `chain` extra was installed."""
+    """The virtualenv's interpreter, and what the probe found in it."""
 
     python: Path
-    base: dict[str, Any]
-    chain: dict[str, Any]
+    probed: dict[str, Any]
 
     def run(self, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         """`python argv` in the virtualenv, away from this repository's sources."""
@@ -76,7 +66,8 @@ def get_missing_wheelhouse() -> str | None:
     """Why the SDK cannot be installed offline, if it cannot."""
     if not WHEELHOUSE.is_dir():
         return (
-            f"no wheelhouse of clearnode-client's dependencies at {WHEELHOUSE}: run `make install`"
+            f"no wheelhouse of the node's and clearnode-client's dependencies at {WHEELHOUSE}: "
+            "run `make wheelhouse` (`make test` does)"
         )
     return None
 
@@ -91,7 +82,7 @@ def pip_install(python: Path, target: str, constraints: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, (
         f"pip install {target} from {WHEELHOUSE} (if a dependency or version is missing from"
-        f" it, run `make install`):\n{done.stdout}{done.stderr}"
+        f" it, run `make wheelhouse`):\n{done.stdout}{done.stderr}"
     )
 
 
@@ -106,8 +97,7 @@ def probe(python: Path, cwd: Path) -> dict[str, Any]:
 
 
 def install_client(base: Path) -> ClientInstall:
-    """clearnode-client in a new virtualenv under `base`, probed before and after its
-    `chain` extra."""
+    """clearnode-client in a new virtualenv under `base`, probed."""
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -118,6 +108,4 @@ def install_client(base: Path) -> ClientInstall:
     constraints = base / "constraints.txt"
     constraints.write_text("".join(line + "\n" for line in frozen.splitlines() if "==" in line))
     pip_install(python, "./client", constraints)
-    light = probe(python, base)
-    pip_install(python, "./client[chain]", constraints)
-    return ClientInstall(python, light, probe(python, base))
+    return ClientInstall(python, probe(python, base))

@@ -4,11 +4,13 @@ and paid on a real anvil chain."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 import trio
 
 from bridge.anvil import DEV_PRIVATE_KEY
-from bridge.chain import account_from_key, connect
 from clearing.collateral import CollateralCredit, CollateralObservation
 from clearing.trade import Trade
 from clearnode.client import (
@@ -19,8 +21,8 @@ from clearnode.client import (
     NotFound,
     Rejected,
     Unauthorized,
-    Vault,
 )
+from clearnode.client.vault import account_from_key
 from tests.clearnode.client.conftest import EVM_CHAIN_ID, USDC, LiveNetwork, fund
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
@@ -82,6 +84,8 @@ async def test_a_venue_clears_trades_of_members_who_authorised_it(live: LiveNetw
         assert await client.margin_call(buyer) is None
         kinds = [e["kind"] async for e in client.iter_history(buyer)]
         assert "collateral_credited" in kinds and "fill" in kinds
+        exported = "".join([rows async for rows in client.iter_history_csv(buyer)])
+        assert [row[4] for row in csv.reader(io.StringIO(exported))][1 : len(kinds) + 1] == kinds
 
 
 async def test_a_withdrawal_on_the_chain_chosen_is_signed_relayed_and_paid(
@@ -96,15 +100,13 @@ async def test_a_withdrawal_on_the_chain_chosen_is_signed_relayed_and_paid(
         with trio.fail_after(60):
             while not (await client.withdrawal(member.address, 0))["complete"]:
                 await trio.sleep(0.5)
-        chain = connect(live.rpc_url, EVM_CHAIN_ID)
-        relayer = account_from_key(DEV_PRIVATE_KEY)
-        outcomes = await client.relay(chain, relayer)
-        assert [(o.member, o.nonce, o.result) for o in outcomes] == [
-            ("0x" + member.address.hex(), "0", "paid")
-        ]
-        assert await trio.to_thread.run_sync(
-            Vault(chain, live.vault_address).is_withdrawal_paid, member.address, 0
-        )
+        with live.vault() as vault:  # JSON-RPC alone, as clearnode-client's install has it
+            relayer = account_from_key(DEV_PRIVATE_KEY)
+            outcomes = await client.relay(vault.chain, relayer)
+            assert [(o.member, o.nonce, o.result) for o in outcomes] == [
+                ("0x" + member.address.hex(), "0", "paid")
+            ]
+            assert await trio.to_thread.run_sync(vault.is_withdrawal_paid, member.address, 0)
         with trio.fail_after(60):  # the validators see the payout and close the record
             while True:
                 try:

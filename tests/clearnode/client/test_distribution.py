@@ -1,8 +1,8 @@
 """clearnode-client installed on its own (tests/clearnode/client/install.py): the SDK and
-the modules it imports, none of the node's packages or dependencies; web3 only with the
-`chain` extra, and a typed error naming it before; py-ecc's reference in place of the
-native core; the reference page the installed SDK prints is the committed one. The docs'
-examples run in this install against the live network (test_docs.py)."""
+the modules it imports, none of the node's packages or dependencies, nor web3; py-ecc's
+reference in place of the native core; the reference page the installed SDK prints is the
+committed one. The docs' examples, deposits and relaying included, run in this install
+against the live network (test_docs.py)."""
 
 from __future__ import annotations
 
@@ -21,29 +21,15 @@ from tests.node.netproc import ROOT
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
 
-def test_the_base_install_has_the_sdk_and_nothing_of_the_node(
+def test_the_install_has_the_sdk_and_nothing_of_the_node_nor_web3(
     client_install: ClientInstall,
 ) -> None:
-    base = client_install.base
-    assert base["found"] == dict.fromkeys(NEVER_INSTALLED, False)
-    assert base["group"] == "py-ecc"
-    # Only bridge's chain calls fail to import, for want of web3 alone, and the native
-    # core's group, which proofs/backends.py imports only where the native core is installed.
-    unimportable = dict(base["unimportable"])
-    assert unimportable.pop("proofs.native_group") == NATIVE_CORE
-    assert unimportable, "the chain calls import without web3?"
-    assert {m.split(".")[0] for m in unimportable} == {"bridge"}
-    assert set(unimportable.values()) == {"web3"}
-    assert "pip install 'clearnode-client[chain]'" in base["vault"]
-
-
-def test_the_chain_extra_adds_web3_and_nothing_else_of_the_node(
-    client_install: ClientInstall,
-) -> None:
-    chain = client_install.chain
-    assert chain["found"] == {**dict.fromkeys(NEVER_INSTALLED, False), "web3": True}
-    assert chain["unimportable"] == {"proofs.native_group": NATIVE_CORE}
-    assert chain["vault"] != "connected" and "clearnode-client[chain]" not in chain["vault"]
+    probed = client_install.probed
+    assert probed["found"] == dict.fromkeys(NEVER_INSTALLED, False)
+    assert probed["group"] == "py-ecc"
+    # Every shipped module imports, but the native core's group, which proofs/backends.py
+    # imports only where the native core is installed.
+    assert probed["unimportable"] == {"proofs.native_group": NATIVE_CORE}
 
 
 def test_the_installed_sdk_prints_the_committed_reference(

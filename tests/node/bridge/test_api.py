@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bridge.eip712 import recover_signer
-from bridge.relayer import parse_relay_json
 from bridge.withdrawal import sign_withdrawal_record
+from bridge.withdrawal_relay import parse_relay_json
 from clearing.state import initialize_state
 from node.api.errors import ApiError
 from node.api.http import Request

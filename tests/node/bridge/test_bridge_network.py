@@ -26,8 +26,8 @@ from bridge.chain import Chain, account_from_key
 from bridge.devchain import DevnetChain, mine
 from bridge.eip712 import recover_signer
 from bridge.observation import sign_observation
-from bridge.relayer import parse_relay_json
 from bridge.vault import deposit_token
+from bridge.withdrawal_relay import parse_relay_json
 from clearing.collateral import CollateralCredit, CollateralObservation
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.genesis import parse_genesis

@@ -21,8 +21,8 @@ from eth_utils import to_checksum_address
 from bridge.anvil import DEV_PRIVATE_KEY
 from bridge.chain import Chain, ContractReverted, account_from_key
 from bridge.devchain import DevnetChain, mine
-from bridge.relayer import parse_relay_json
 from bridge.vault import deposit_token, is_withdrawal_used, withdraw
+from bridge.withdrawal_relay import parse_relay_json
 from clearing.collateral import CollateralCredit
 from clearing.genesis import parse_genesis
 from clearing.withdrawal_expiry import WithdrawalExpired

@@ -36,9 +36,10 @@ from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
 from bridge.chain import Chain, ContractReverted, account_from_key, connect
 from bridge.devchain import DevnetChain, deploy_devnet_chain, mine
 from bridge.eip712 import recover_signer
-from bridge.relayer import parse_relay_json, relay_complete
+from bridge.relayer import relay_complete
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token, withdraw
+from bridge.withdrawal_relay import parse_relay_json
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.governance.changes import (
     AddValidator,
