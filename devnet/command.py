@@ -9,7 +9,9 @@ solvency report per epoch. Simulated members deposit on every chain and sign
 their requests; a venue posts trade batches in perpetuals, a future and an
 option over HTTP; the devnet relays the validators' withdrawal signatures to the
 vaults and checks each report with `clearnode verify`. Each node serves its
-status page at its API's `/`.
+status page at its API's `/`. It starts by listing the simulated members, their
+clients and the venue: each one's name (in the log and the summary too), role, and the
+command that prints its public test key (`clearnode keys sandbox NAME`).
 
 Exit 1 if an invariant breaks: state roots differ between nodes or from this
 process' replica, which applies every block, value not conserved, a vault's balance differs
@@ -94,7 +96,9 @@ def run_network(args: argparse.Namespace, stop: StopSignals) -> int:
     """The devnet of `args`; its summary printed (and written under --out)."""
     from devnet.config import DevnetConfig
     from devnet.dashboard import make_observer, print_summary
+    from devnet.market import make_members
     from devnet.orchestrator import run_devnet
+    from devnet.roster import describe_roster
 
     stop.check()  # a signal while the modules above were imported
     config = DevnetConfig(
@@ -107,6 +111,8 @@ def run_network(args: argparse.Namespace, stop: StopSignals) -> int:
         out_dir=args.out,
         engine=args.engine,
     )
+    if not args.quiet:  # above the dashboard, which keeps the last lines only
+        print("\n".join(describe_roster(make_members(config.members))), flush=True)
     with closing(make_observer(args.quiet)) as observer:
         summary = run_devnet(config, observer, stop)
     print_summary(summary)

@@ -56,6 +56,8 @@ def run_devnet(config: DevnetConfig, observer: Observer, stop: StopSignals) -> S
     chains = start_chains(config.chains, evm_set)
     try:
         stop.check()
+        urls = ", ".join(f"{dev.chain.chain_id} at {dev.node.url}" for dev in chains)
+        observer.log(f"anvil chains: {urls}")
         members = make_members(config.members)
         epoch_blocks = config.epoch_length_blocks or get_epoch_length_blocks(config.engine)
         template = build_genesis_template([c.deployed for c in chains], epoch_blocks, config.engine)

@@ -29,6 +29,7 @@ from devnet.market import (
     make_members,
 )
 from devnet.network import Devnet
+from devnet.roster import describe_roster
 from devnet.sections import Services
 from lightclient.anchor import COMETBFT
 from node.cli import main
@@ -188,9 +189,13 @@ def test_a_signal_stops_every_process_of_the_devnet(
     nodes: list[int] = []
     try:
         assert devnet.stdout is not None
+        started_lines = []
         for line in devnet.stdout:
             if line.startswith("validators commit blocks"):
                 break
+            started_lines.append(line.rstrip("\n"))
+        roster = describe_roster(make_members(8))  # each member's key command, at the start
+        assert started_lines[started_lines.index(roster[0]) :][: len(roster)] == roster
         nodes += [p for p in get_children(devnet.pid) if " start --home " in get_command(p)]
         started = wait_for_workers(devnet.pid, len(nodes))
         kinds = Counter(get_kind(get_command(p)) for p in started)
