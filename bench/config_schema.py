@@ -110,7 +110,14 @@ MISTAKES = (
         "a port for a peer",
         BASE + "[p2p]\npersistent_peers = [26656]\n",
         "p2p.persistent_peers[0]",
-        "a multiaddr string",
+        "a peer's multiaddr",
+    ),
+    Mistake(
+        "a typo in a peer's port",
+        BASE + "[p2p]\npersistent_peers = ['/ip4/10.0.0.5/tcp/2665b/p2p/"
+        "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN']\n",
+        "p2p.persistent_peers[0]",
+        "a peer's multiaddr",
     ),
     Mistake("bad path", BASE + "genesis_file = ['genesis.json']\n", "genesis_file", "a string"),
     Mistake(

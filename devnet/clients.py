@@ -27,19 +27,19 @@ class Client:
     model: str  # "omnibus" or "segregated"
     backup_role: str | None  # the role of its backup clearing member, if it names one
 
+    @classmethod
+    def named(cls, name: str, model: str, backup_role: str | None) -> Client:
+        """The client whose public test key derives from its name (as a member's)."""
+        return cls(MemberKey.from_sandbox(name), name, model, backup_role)
+
     @property
     def address(self) -> bytes:
         return self.key.address
 
 
 CLIENTS = (
-    Client(MemberKey.from_sandbox("devnet-client-omnibus"), "client-omnibus", "omnibus", None),
-    Client(
-        MemberKey.from_sandbox("devnet-client-segregated"),
-        "client-segregated",
-        "segregated",
-        MARKET_MAKER,
-    ),
+    Client.named("client-omnibus", "omnibus", None),
+    Client.named("client-segregated", "segregated", MARKET_MAKER),
 )
 
 

@@ -9,12 +9,16 @@ solvency report per epoch. Simulated members deposit on every chain and sign
 their requests; a venue posts trade batches in perpetuals, a future and an
 option over HTTP; the devnet relays the validators' withdrawal signatures to the
 vaults and checks each report with `clearnode verify`. Each node serves its
-status page at its API's `/`.
+status page at its API's `/`. It starts by listing the simulated members, their
+clients and the venue: each one's name (in the log and the summary too), role, and the
+command that prints its public test key (`clearnode keys sandbox NAME`).
 
 Exit 1 if an invariant breaks: state roots differ between nodes or from this
 process' replica, which applies every block, value not conserved, a vault's balance differs
-from the ledger, a report fails to verify. `--ledger-demo` runs the older
-in-process six-block ledger demo.
+from the ledger, a report fails to verify. Ctrl-C, SIGTERM or SIGHUP (to the devnet or
+its whole process group) stops every process it started and exits 128 + the signal's
+number (130, 143, 129), after one line saying what it checked so far. `--ledger-demo`
+runs the older in-process six-block ledger demo.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from clearing.genesis import DEFAULT_ENGINE, ENGINES
 from devnet import PUBLIC_KEYS_WARNING
 from devnet.ledger_demo import DEFAULT_GENESIS, run_ledger_demo
+from devnet.stopping import Stopped, StopSignals, handle_stop_signals
 
 SUMMARY = "run a local devnet: validator processes, anvil chains, members, venue, reports"
 """The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
@@ -78,10 +84,23 @@ def run(args: argparse.Namespace) -> int:
     print(PUBLIC_KEYS_WARNING, file=sys.stderr, flush=True)
     if args.ledger_demo:
         return run_ledger_demo(args.genesis)
+    with handle_stop_signals() as stop:
+        try:
+            return run_network(args, stop)
+        except Stopped as stopped:
+            print(f"clearnode devnet: {stopped}", flush=True)
+            return stopped.exit_code
+
+
+def run_network(args: argparse.Namespace, stop: StopSignals) -> int:
+    """The devnet of `args`; its summary printed (and written under --out)."""
     from devnet.config import DevnetConfig
     from devnet.dashboard import make_observer, print_summary
+    from devnet.market import make_members
     from devnet.orchestrator import run_devnet
+    from devnet.roster import describe_roster
 
+    stop.check()  # a signal while the modules above were imported
     config = DevnetConfig(
         validators=args.validators,
         chains=args.chains,
@@ -92,14 +111,10 @@ def run(args: argparse.Namespace) -> int:
         out_dir=args.out,
         engine=args.engine,
     )
-    observer = make_observer(args.quiet)
-    try:
-        summary = run_devnet(config, observer)
-    except KeyboardInterrupt:
-        print("clearnode devnet: interrupted; validators and chains stopped")
-        return 130
-    finally:
-        observer.close()
+    if not args.quiet:  # above the dashboard, which keeps the last lines only
+        print("\n".join(describe_roster(make_members(config.members))), flush=True)
+    with closing(make_observer(args.quiet)) as observer:
+        summary = run_devnet(config, observer, stop)
     print_summary(summary)
     if args.out is not None:
         (args.out / "summary.json").write_text(json.dumps(summary.to_json(), indent=1))

@@ -45,6 +45,12 @@ class Member:
     name: str
     role: str
 
+    @classmethod
+    def named(cls, name: str, role: str) -> Member:
+        """The member whose public test key derives from its name: the one name the log,
+        the summary and `clearnode keys sandbox NAME` (which prints the key) know it by."""
+        return cls(MemberKey.from_sandbox(name), name, role)
+
     @property
     def address(self) -> bytes:
         return self.key.address
@@ -70,10 +76,7 @@ def make_members(count: int) -> list[Member]:
     solvent, two longs the crash puts under a margin call (one meets it, one does
     not), then option and future traders."""
     roles = [*ROLES, *["derivatives trader"] * (count - len(ROLES))]
-    return [
-        Member(MemberKey.from_sandbox(f"devnet-{n}"), f"member-{n}", role)
-        for n, role in enumerate(roles[:count])
-    ]
+    return [Member.named(f"member-{n}", role) for n, role in enumerate(roles[:count])]
 
 
 def get_role(members: list[Member], role: str) -> Member:

@@ -38,13 +38,15 @@ from devnet.monitoring import ScrapeTarget, describe_monitoring, write_scrape_co
 from devnet.network import Devnet, NodeView, Observer, StepTimeout
 from devnet.processes import run_nodes
 from devnet.script import finish, run_members, run_script
-from devnet.summary import Summary
+from devnet.stopping import Stopped, StopSignals
+from devnet.summary import Summary, describe_checked
 from lightclient.anchor import COMETBFT
 from node.commands.init import VALIDATOR_POWER
 
 
-def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
-    """Chains, homes and validator processes up; the script; checks; everything stopped."""
+def run_devnet(config: DevnetConfig, observer: Observer, stop: StopSignals) -> Summary:
+    """Chains, homes and validator processes up; the script; checks; everything stopped.
+    Raises Stopped, everything stopped, if `stop` saw a signal (devnet/stopping.py)."""
     started = time.monotonic()
     out_dir = config.out_dir or Path(tempfile.mkdtemp(prefix="clearnode-devnet-"))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -53,6 +55,9 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
     observer.log(f"starting {config.chains} anvil chains, deploying vaults and tokens")
     chains = start_chains(config.chains, evm_set)
     try:
+        stop.check()
+        urls = ", ".join(f"{dev.chain.chain_id} at {dev.node.url}" for dev in chains)
+        observer.log(f"anvil chains: {urls}")
         members = make_members(config.members)
         epoch_blocks = config.epoch_length_blocks or get_epoch_length_blocks(config.engine)
         template = build_genesis_template([c.deployed for c in chains], epoch_blocks, config.engine)
@@ -85,26 +90,30 @@ def run_devnet(config: DevnetConfig, observer: Observer) -> Summary:
         for line in describe_monitoring(scrape_config, operator_urls):
             observer.log(line)
         with run_nodes([h.path for h in homes]) as processes:
-            _run_until_interrupted(net, started, processes)
+            _run_network(net, started, processes, stop)
+        if stop.signum is not None:
+            raise Stopped(stop.signum, describe_checked(net, time.monotonic() - started))
         return Summary.of(net, time.monotonic() - started)
     finally:
         stop_chains(chains)
 
 
-def _run_until_interrupted(
-    net: Devnet, started: float, processes: list[subprocess.Popen[bytes]]
+def _run_network(
+    net: Devnet, started: float, processes: list[subprocess.Popen[bytes]], stop: StopSignals
 ) -> None:
-    """trio.run(_run); Ctrl-C surfaces as a plain KeyboardInterrupt (not in a group)."""
+    """trio.run(_run) until it ends or `stop` cancels it. What fails while it stops is the
+    stop's doing, not the network's (a Ctrl-C to the devnet's group stops its chains
+    too, and the calls still out to them fail): it is no error of the run."""
     try:
-        trio.run(_run, net, started, processes)
-    except BaseExceptionGroup as group:
-        _, rest = group.split(KeyboardInterrupt)
-        if rest is None:
-            raise KeyboardInterrupt from None
-        raise
+        trio.run(_run, net, started, processes, stop)
+    except* Exception:
+        if stop.signum is None:
+            raise
 
 
-async def _run(net: Devnet, started: float, processes: list[subprocess.Popen[bytes]]) -> None:
+async def _run(
+    net: Devnet, started: float, processes: list[subprocess.Popen[bytes]], stop: StopSignals
+) -> None:
     async with httpx.AsyncClient() as http, AsyncExitStack() as operators:
         net.nodes = [
             NodeView(
@@ -120,21 +129,21 @@ async def _run(net: Devnet, started: float, processes: list[subprocess.Popen[byt
             for h in net.homes
         ]
         async with trio.open_nursery() as nursery:
-            for view in net.nodes:
-                nursery.start_soon(watch.watch_events, view)
-            nursery.start_soon(watch.follow_blocks, net)
-            nursery.start_soon(watch.mine_chains, net)
-            nursery.start_soon(watch.poll, net)
-            nursery.start_soon(watch.watch_processes, net, processes, nursery.cancel_scope)
-            nursery.start_soon(watch.stop_on_signal, net, nursery.cancel_scope)
-            if net.services.bridge:
-                nursery.start_soon(watch.relay, net)
-                nursery.start_soon(run_members, net)
-            if net.services.reports:
-                nursery.start_soon(watch.check_reports, net)
-            try:
-                await run_script(net, started)
-            except (StepTimeout, ClientError) as exc:
-                net.fail(str(exc))
-            await finish(net)
-            nursery.cancel_scope.cancel()
+            with stop.cancelling(nursery.cancel_scope):
+                for view in net.nodes:
+                    nursery.start_soon(watch.watch_events, view)
+                nursery.start_soon(watch.follow_blocks, net)
+                nursery.start_soon(watch.mine_chains, net)
+                nursery.start_soon(watch.poll, net)
+                nursery.start_soon(watch.watch_processes, net, processes, nursery.cancel_scope)
+                if net.services.bridge:
+                    nursery.start_soon(watch.relay, net)
+                    nursery.start_soon(run_members, net)
+                if net.services.reports:
+                    nursery.start_soon(watch.check_reports, net)
+                try:
+                    await run_script(net, started)
+                except (StepTimeout, ClientError) as exc:
+                    net.fail(str(exc))
+                await finish(net)
+                nursery.cancel_scope.cancel()

@@ -1,9 +1,13 @@
 """The validators as OS processes: `clearnode start --home DIR` each, with this
-interpreter, logging to `DIR/node.log`; every process started is stopped when
-the block exits, whether it ends normally, fails or is interrupted (Ctrl-C)."""
+interpreter, logging to `DIR/node.log`, each in a session of its own (so a signal to the
+devnet's process group reaches them through the devnet alone, once: devnet/stopping.py);
+every process started is stopped when the block exits, whether it ends normally, fails
+or is stopped by a signal, and so is every process it started (its CometBFT, its proving
+worker): they are in its process group."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,15 +34,16 @@ def start_node(home: Path) -> subprocess.Popen[bytes]:
             stderr=log,
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
-            start_new_session=True,  # our Ctrl-C is handled here, then the node is stopped
+            start_new_session=True,  # its own process group, its children's too
         )
 
 
 def stop_nodes(processes: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM to every node at once, then SIGKILL to one still running `STOP_GRACE_S`
-    after. One SIGTERM each: a node takes a second signal as "exit at once", skipping
-    its ordered stop, whose first step stops its CometBFT (one left mid-block by its app
-    ignores SIGTERM and would outlive the devnet)."""
+    """SIGTERM to every node at once, then SIGKILL to the process group of one still
+    running `STOP_GRACE_S` after: the node and what it started. One SIGTERM each: a node
+    takes a second signal as "exit at once", skipping its ordered stop, whose first step
+    stops its CometBFT (one left mid-block by its app ignores SIGTERM and would outlive
+    the devnet)."""
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -46,7 +51,8 @@ def stop_nodes(processes: list[subprocess.Popen[bytes]]) -> None:
         try:
             process.wait(STOP_GRACE_S)
         except subprocess.TimeoutExpired:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):  # the group ended meanwhile
+                os.killpg(process.pid, signal.SIGKILL)  # not reaped yet: its group's id
             process.wait()
 
 

@@ -93,3 +93,21 @@ class Summary:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "ok": self.ok}
+
+
+def describe_checked(net: Devnet, seconds: float) -> str:
+    """What a run stopped early had checked, for its one line."""
+    reports = sum(r.verified and r.member_verified for r in net.reports)
+    broken = (
+        f"{len(net.failures)} invariants broken, the first: {net.failures[0]}"
+        if net.failures
+        else "no invariant broken"
+    )
+    return (
+        f"{count(net.state.height, 'block')} in {seconds:.0f} s (each validator's root against "
+        f"the replica's, value conservation), {count(reports, 'report')} verified, {broken}"
+    )
+
+
+def count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'' if number == 1 else 's'}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import signal
 import subprocess
 import time
 
@@ -49,16 +48,6 @@ async def watch_processes(
                 scope.cancel()
                 return
         await trio.sleep(POLL_S)
-
-
-async def stop_on_signal(net: Devnet, scope: trio.CancelScope) -> None:
-    """SIGTERM or SIGHUP ends the run like a failure, so the nodes and chains are stopped
-    (Ctrl-C raises KeyboardInterrupt, which does the same on its way out)."""
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP) as signals:
-        async for signum in signals:
-            net.fail(f"stopped by signal {signal.Signals(signum).name}")
-            scope.cancel()
-            return
 
 
 async def follow_blocks(net: Devnet) -> None:

@@ -1,4 +1,5 @@
-"""`clearnode keys [show|generate] --home DIR`: a node's keys; `clearnode keys venue`: a venue's.
+"""`clearnode keys [show|generate] --home DIR`: a node's keys; `clearnode keys venue`: a venue's;
+`clearnode keys sandbox NAME` and `clearnode keys sandbox --venue ID`: a public test key.
 
 `generate` writes a new node, validator and bridge key into the home before
 `clearnode init` (which keeps the keys it finds), so a vault can be deployed
@@ -10,6 +11,13 @@ keys and addresses, never secrets; `generate` prints them too.
 genesis made by the ceremony (docs/ceremony.md), where no `clearnode init` writes one,
 and prints the venue's genesis `venues` entry: its id and public key. A FILE already
 there is kept and shown, never overwritten.
+
+`sandbox NAME` prints the address and private key of the public test key derived from
+NAME (clearnode/client/sandbox_keys.py: what `Member.from_sandbox(NAME)` signs with, the
+devnet's members and clients, which `clearnode devnet` lists at its start); `sandbox
+--venue ID` the public and private key of venue ID's (`Venue.from_sandbox(ID)`, the
+devnet's venue). Anyone can derive them: it says so on stderr, they are for devnets and
+test networks only.
 """
 
 from __future__ import annotations
@@ -37,7 +45,10 @@ from node.keys import (
     save_key,
 )
 
-SUMMARY = "show or generate a node's peer id, validator key and bridge address; a venue key"
+SUMMARY = (
+    "show or generate a node's peer id, validator key and bridge address; a venue key; "
+    "print a public test key"
+)
 """The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
 
 
@@ -46,14 +57,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "action",
         nargs="?",
-        choices=("show", "generate", "venue"),
+        choices=("show", "generate", "venue", "sandbox"),
         default="show",
         help="generate: write new keys into the home (before `clearnode init`); venue: a "
-        "venue's key (--id, --out); default: show",
+        "venue's key (--id, --out); sandbox: a public test key (NAME or --venue ID); "
+        "default: show",
     )
     parser.add_argument("--home", type=Path, help="node home directory (show, generate)")
     parser.add_argument("--id", help="venue: the venue's genesis id")
     parser.add_argument("--out", type=Path, help="venue: the key file written (0600)")
+    parser.add_argument("name", nargs="?", help="sandbox: a member's key name (member-2)")
+    parser.add_argument("--venue", metavar="ID", help="sandbox: venue ID's key (alpha)")
     parser.set_defaults(handler=run)
 
 
@@ -117,10 +131,45 @@ def run_venue(venue_id: str, path: Path) -> None:
     )
 
 
+SANDBOX_WARNING = (
+    "WARNING: a PUBLIC TEST KEY, derived from the public name {name!r}: anyone can sign "
+    "with it.\nWARNING: for devnets and test networks only; never hold value on it."
+)
+
+
+def run_sandbox(name: str | None, venue: str | None) -> int:
+    """Prints the public test key of member `name` or of venue `venue`."""
+    if (name is None) == (venue is None):
+        print("clearnode keys sandbox: needs a member's NAME or --venue ID (clearnode devnet "
+              "lists them)")  # fmt: skip
+        return 2
+    from clearnode.client import Member, Venue
+    from clearnode.client.signers import hex0x
+
+    if venue is not None:
+        secret = Venue.from_sandbox(venue).private_key
+        public = secret.public_key().public_bytes_raw()
+        shown = {"venue": venue, "public_key": hex0x(public),
+                 "private_key": hex0x(secret.private_bytes_raw())}  # fmt: skip
+    else:
+        assert name is not None
+        member = Member.from_sandbox(name)
+        shown = {"name": name, "address": member.address_hex,
+                 "private_key": hex0x(member.private_key)}  # fmt: skip
+    print(SANDBOX_WARNING.format(name=name or f"venue-{venue}"), file=sys.stderr)
+    print(json.dumps(shown))
+    return 0
+
+
 REQUIRED = {"show": ("home",), "generate": ("home",), "venue": ("id", "out")}
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "sandbox":
+        return run_sandbox(args.name, args.venue)
+    if args.name is not None or args.venue is not None:
+        print(f"clearnode keys {args.action}: NAME and --venue are sandbox's")
+        return 2
     missing = [f"--{name}" for name in REQUIRED[args.action] if getattr(args, name) is None]
     if missing:
         print(f"clearnode keys {args.action}: needs {' and '.join(missing)}")

@@ -17,6 +17,14 @@ in argv) and reads the result from its stdout the same way; a refusal (an insolv
 account, a book that is not flat) is an answer, and the worker serves the next
 task. The worker lowers its own CPU priority: on a busy machine consensus runs
 first and the report waits.
+
+The worker never outlives its node. A node that stops in order kills it; one that
+dies (SIGKILL, a second signal's exit at once, the OOM killer) closes its end of the
+worker's stdin, which a thread of the worker watches: the worker exits at once, mid-task
+too, where reading its next task would have waited for the end of the current one (a
+share of a big book: minutes of a core, proving for no one). The kernel's parent-death
+signal would not do: trio starts the worker from one of its threads, which end when
+idle, and the signal follows the thread (node/cometbft/process.py).
 """
 
 from __future__ import annotations
@@ -24,8 +32,10 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import select
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -221,10 +231,22 @@ def _read_frame(stream: BinaryIO) -> bytes | None:
     return stream.read(int.from_bytes(head, "big"))
 
 
+def exit_when_closed(fd: int) -> None:
+    """Ends the process once the writing end of the pipe `fd` reads is closed: its node
+    is gone. Unread data does not wake it: the watch asks for no event, and a hang-up is
+    always reported."""
+    watch = select.poll()
+    watch.register(fd, 0)
+    watch.poll()
+    os._exit(0)
+
+
 def main() -> int:
-    """Serve tasks from stdin until it closes."""
+    """Serve tasks from stdin until it closes (mid-task too: exit_when_closed)."""
     os.nice(WORKER_NICENESS)
-    while (request := _read_frame(sys.stdin.buffer)) is not None:
+    stdin = sys.stdin.buffer
+    threading.Thread(target=exit_when_closed, args=(stdin.fileno(),), daemon=True).start()
+    while (request := _read_frame(stdin)) is not None:
         task, seed = pickle.loads(request)  # classes of node.reports.worker
         try:
             answer: tuple[str, object] = ("ok", task.run(seed))

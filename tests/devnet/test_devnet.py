@@ -5,15 +5,18 @@ validators' roots differ from each other or from its replica's."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from clearing.genesis import ENGINES
+from clearing.genesis import ENGINES, OUR_ENGINE
 from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
 from devnet.config import DevnetConfig
 from devnet.dashboard import PlainObserver, render
@@ -26,6 +29,7 @@ from devnet.market import (
     make_members,
 )
 from devnet.network import Devnet
+from devnet.roster import describe_roster
 from devnet.sections import Services
 from lightclient.anchor import COMETBFT
 from node.cli import main
@@ -158,32 +162,126 @@ def test_the_dashboard_renders_what_the_watcher_saw(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.chain
 @pytest.mark.multiprocess
-def test_ctrl_c_stops_every_validator_and_chain(tmp_path: Path) -> None:
-    """On CometBFT, whose validators each run a process of their own: those stop too."""
-    argv = ["devnet", "--engine", COMETBFT, "--duration", "120", "--out", str(tmp_path)]
+@pytest.mark.parametrize(
+    ("engine", "signum", "to_devnet_first"),
+    [
+        pytest.param(COMETBFT, signal.SIGINT, False, id="ctrl-c"),  # a terminal: to the group
+        pytest.param(OUR_ENGINE, signal.SIGTERM, True, id="timeout"),  # to the devnet, the group
+    ],
+)
+def test_a_signal_stops_every_process_of_the_devnet(
+    engine: str, signum: signal.Signals, to_devnet_first: bool, tmp_path: Path
+) -> None:
+    """Ctrl-C as a terminal sends it (SIGINT to the devnet's whole process group, its anvils
+    too), on CometBFT, whose validators each run one more process; SIGTERM as `timeout`
+    sends it (to the devnet, then to its group: here once its validators are stopping),
+    on ours. Either stops every process the run started: the validators, their proving
+    workers (at work: a report every two blocks) and CometBFTs, the anvils."""
+    epoch_blocks = 2 * BLOCKS_PER_PACE[engine]
+    argv = ["devnet", "--engine", engine, "--epoch-blocks", str(epoch_blocks)]
     devnet = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", *argv],
+        [sys.executable, "-m", "node.cli", *argv, "--duration", "120", "--out", str(tmp_path)],
         stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would
+        start_new_session=True,  # a group of its own, as a shell's job
     )
+    nodes: list[int] = []
     try:
         assert devnet.stdout is not None
+        started_lines = []
         for line in devnet.stdout:
             if line.startswith("validators commit blocks"):
                 break
-        children = get_children(devnet.pid)
-        assert len(children) == 2 + 4  # anvil chains and validator processes
-        engines = [e for c in children for e in get_children(c) if get_name(e) == "cometbft"]
-        assert len(engines) == 4
-        devnet.send_signal(signal.SIGINT)
-        assert devnet.wait(60) == 130
-        assert "interrupted; validators and chains stopped" in devnet.stdout.read()
+            started_lines.append(line.rstrip("\n"))
+        roster = describe_roster(make_members(8))  # each member's key command, at the start
+        assert started_lines[started_lines.index(roster[0]) :][: len(roster)] == roster
+        nodes += [p for p in get_children(devnet.pid) if " start --home " in get_command(p)]
+        started = wait_for_workers(devnet.pid, len(nodes))
+        kinds = Counter(get_kind(get_command(p)) for p in started)
+        assert (len(nodes), kinds["anvil"], kinds["cometbft"]) == (
+            4, 2, 4 if engine == COMETBFT else 0
+        )  # fmt: skip
+        if to_devnet_first:
+            devnet.send_signal(signum)
+            wait_for_line(tmp_path / "node0" / "node.log", "received SIGTERM: stopping")
+        os.killpg(devnet.pid, signum)
+        printed = devnet.stdout.read()
+        code = devnet.wait(60)
     finally:
-        devnet.kill()
-        devnet.wait()
-    assert not [p for p in children + engines if is_running(p)]
+        kill_run(devnet, nodes, tmp_path)
+    assert code == 128 + signum
+    name = signal.Signals(signum).name
+    assert printed.endswith("every process it started is stopped\n"), printed
+    assert f"clearnode devnet: stopped by {name}; checked so far: " in printed
+    assert "no invariant broken" in printed and "Traceback" not in printed
+    assert not [p for p in started if is_running(p)]
+    assert not get_processes_of_run(devnet.pid, nodes, tmp_path)
     assert_stopped_in_order(tmp_path)
+
+
+def get_kind(command: str) -> str:
+    """What a command line runs: "anvil", "cometbft", or the module of `python -m`."""
+    program, *args = command.split()
+    if Path(program).name in ("anvil", "cometbft"):
+        return Path(program).name
+    return args[1] if args[:1] == ["-m"] else program
+
+
+def kill_run(devnet: subprocess.Popen[str], nodes: list[int], out: Path) -> None:
+    """What a failed test left running: the devnet's group, while the devnet is unreaped
+    (its group's id then cannot be another's), and each validator's, while it runs on
+    `out` (the same)."""
+    if devnet.poll() is None:
+        os.killpg(devnet.pid, signal.SIGKILL)
+    for node in nodes:
+        if str(out) in get_command(node):
+            os.killpg(node, signal.SIGKILL)
+    devnet.wait()
+
+
+def wait_for_workers(devnet: int, count: int) -> list[int]:
+    """Every process the devnet started, once `count` proving workers run among them (the
+    first epoch's); polled: the workers say nothing to the devnet."""
+    for _ in range(600):
+        found = get_descendants(devnet)
+        if sum("node.reports.worker" in get_command(p) for p in found) >= count:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"no {count} proving workers after 120 s")
+
+
+def wait_for_line(log: Path, text: str) -> None:
+    """Polled: the line is written by a process that tells this test nothing."""
+    for _ in range(3000):
+        if text in log.read_text():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{text!r} not in {log} after 60 s")
+
+
+def get_processes_of_run(devnet: int, nodes: list[int], out: Path) -> list[str]:
+    """Every live process in the devnet's process group or a validator's, or whose
+    command line names the run's directory."""
+    found = []
+    for pid in get_pids():
+        try:
+            command = get_command(pid)
+            state, _, group = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[:3]
+        except (OSError, ValueError):  # gone meanwhile
+            continue
+        if state != "Z" and (int(group) in [devnet, *nodes] or str(out) in command):
+            found.append(f"{pid} {command}")
+    return found
+
+
+def get_pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def get_descendants(pid: int) -> list[int]:
+    children = get_children(pid)
+    return children + [d for child in children for d in get_descendants(child)]
 
 
 def get_children(pid: int) -> list[int]:
@@ -200,9 +298,9 @@ def get_children(pid: int) -> list[int]:
     return found
 
 
-def get_name(pid: int) -> str:
+def get_command(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
 
