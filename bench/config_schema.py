@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import time_us
+from configs import EXAMPLE_NODE_CONFIG
 from node.config import CONFIG_FILE_NAME, ConfigError, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "configs" / "node.example.toml"
+EXAMPLE = EXAMPLE_NODE_CONFIG
 OURS = ROOT / "node" / "config.py"
 PYDANTIC = ROOT / "bench" / "_config_pydantic.py"
 # what node/config.py shares with the pydantic version, so neither side counts it

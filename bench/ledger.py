@@ -49,6 +49,7 @@ from clearing.trade import (
     sign_trade_batch,
 )
 from clearnode.client.sandbox_keys import derive_ed25519_key
+from configs import EXAMPLE_GENESIS
 from node.gc_policy import set_gc_policy
 
 VENUE = "alpha"
@@ -62,7 +63,7 @@ PREVIOUS_RELEASE = ("0.1.0", 23_740)
 run on the 2-core development machine, nothing else running, in the same minute as
 the figure CHANGELOG.md gives for 0.2.0 (55,071)."""
 
-GENESIS = Path(__file__).resolve().parents[1] / "configs" / "genesis.example.json"
+GENESIS = EXAMPLE_GENESIS
 
 
 def build_genesis_doc(instruments: int, margin: bool) -> dict[str, Any]:

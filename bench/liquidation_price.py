@@ -15,14 +15,13 @@ import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 
 import clearing.risk.engine as engine
 from clearing.state import Position
 from clearnode.client.sandbox_keys import derive_member_key
+from configs import EXAMPLE_GENESIS
 from devnet.sandbox import Sandbox
 
-ROOT = Path(__file__).resolve().parents[1]
 USDC = (31337, bytes.fromhex("00000000000000000000000000000000000000a1"))
 BOOKS = {
     "perp_long": {"BTC-PERP": 100},
@@ -48,9 +47,7 @@ def run(argv: list[str]) -> dict[str, object]:
     engine.get_moved_risk_arrays = counted  # type: ignore[assignment]
     try:
         for name, book in BOOKS.items():
-            box = Sandbox.from_genesis_doc(
-                json.loads((ROOT / "configs/genesis.example.json").read_text())
-            )
+            box = Sandbox.from_genesis_doc(json.loads(EXAMPLE_GENESIS.read_text()))
             member = derive_member_key(f"bench-{name}")
             box.apply([box.credit(member.address, USDC, 2_500_000_000)])
             account = box.state.members[member.address].sub_accounts[0]

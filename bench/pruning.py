@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from clearing.governance.configuration import encode_configuration
 from clearing.snapshot import encode_snapshot
+from configs import EXAMPLE_GENESIS
 from devnet.sandbox import Sandbox
 
 DAY_MS = 86_400_000
-GENESIS = Path(__file__).resolve().parents[1] / "configs" / "genesis.example.json"
+GENESIS = EXAMPLE_GENESIS
 NEVER_MS = 2**63
 
 

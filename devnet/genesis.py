@@ -10,17 +10,15 @@ The venue's key derives from a public name (clearnode/client/sandbox_keys.py): a
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from bridge.devchain import DevnetChain
 from clearing.listing_template import get_series_id
 from clearnode.client.sandbox_keys import derive_ed25519_key
+from configs import EXAMPLE_GENESIS
 from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.chainspec import place_collateral, place_vaults
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_GENESIS = ROOT / "configs" / "genesis.example.json"
 VENUE_ID = "alpha"
 USDC, WETH = "USDC", "WETH"
 TOKENS = ((USDC, 6), (WETH, 18))

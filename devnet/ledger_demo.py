@@ -18,8 +18,8 @@ from clearing.events import Event
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import TxRecord
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
+from configs import EXAMPLE_GENESIS
 from devnet.conservation import Ledger
-from devnet.genesis import EXAMPLE_GENESIS
 from devnet.sandbox import Sandbox
 
 DEFAULT_GENESIS = EXAMPLE_GENESIS

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-GRAFANA_DASHBOARD = Path(__file__).resolve().parents[1] / "configs" / "grafana" / "clearnode.json"
+from configs import GRAFANA_DASHBOARD
 
 
 @dataclass(frozen=True)

@@ -71,13 +71,15 @@ def test_make_dist_writes_both_sdists_and_the_wheels_they_build(dist: Path, tmp_
     with zipfile.ZipFile(dist / "clearnode-0.2.0-py3-none-any.whl") as node:
         names = set(node.namelist())
         entry_points = node.read("clearnode-0.2.0.dist-info/entry_points.txt").decode()
-    assert {"node/verifier/verify.html", "proofs/generators.bin",
+    assert {"node/verifier/verify.html", "proofs/generators.bin", "configs/genesis.example.json",
             "bridge/contracts/artifacts/CollateralVault.json"} <= names  # fmt: skip
     assert not [n for n in names if n.startswith(("tests/", "native/", "client/"))]
     assert "clearnode = node.cli:main" in entry_points
 
 
-def test_the_nodes_wheel_installs_offline_and_verifies_a_report(dist: Path, tmp_path: Path) -> None:
+def test_the_nodes_wheel_installs_offline_verifies_a_report_and_makes_a_home(
+    dist: Path, tmp_path: Path
+) -> None:
     bin_dir = install_offline(tmp_path, dist / "clearnode-0.2.0-py3-none-any.whl")
     clearnode = str(bin_dir / "clearnode")
     assert run([clearnode, "--version"], tmp_path).split() == ["clearnode", "0.2.0"]
@@ -86,6 +88,8 @@ def test_the_nodes_wheel_installs_offline_and_verifies_a_report(dist: Path, tmp_
                    "--now", str(NOW_MS)], tmp_path).splitlines()  # fmt: skip
     expected = json.loads((REPORTS / "valid" / "expected.json").read_text())["modes"]["genesis"]
     assert verdict[: len(expected["output"])] == expected["output"]  # then what is not checked
+    run([clearnode, "init", "--home", str(tmp_path / "home")], tmp_path)  # an operator's first
+    assert (tmp_path / "home" / "genesis.json").is_file()
 
 
 def test_the_client_installs_offline_from_its_sdist(dist: Path, tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from clearing.genesis import (
     parse_venue,
 )
 from clearing.risk.engine import compute_risk_setup
+from configs import EXAMPLE_GENESIS
 from lightclient.anchor import COMETBFT
 from node.ceremony import (
     CEREMONY_SECRET_FILE,
@@ -58,7 +59,7 @@ from node.ceremony import (
     sha256,
     sign_contribution,
 )
-from node.commands.init import EXAMPLE_GENESIS, VALIDATOR_POWER, to_multiaddr
+from node.commands.init import VALIDATOR_POWER, to_multiaddr
 from node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, check_p2p_address, load_config
 from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFileError, compute_peer_id, load_key
 from node.reports.seed import save_report_seed

@@ -50,6 +50,7 @@ from bridge.validators import EvmValidatorSet
 from clearing.errors import GenesisError
 from clearing.genesis import DEFAULT_ENGINE, ENGINES, parse_genesis
 from clearing.risk.params import parse_stress_days_csv
+from configs import EXAMPLE_GENESIS
 from lightclient.anchor import COMETBFT
 from node.chainspec import (
     AnvilTarget,
@@ -83,7 +84,6 @@ from node.keys import (
 )
 from node.reports.seed import create_report_seed, load_report_seed, save_report_seed
 
-EXAMPLE_GENESIS = Path(__file__).resolve().parents[2] / "configs" / "genesis.example.json"
 VALIDATOR_POWER = 10
 ORACLE_INTERVAL_MS = 2_000  # every validator gossips a sample per interval: keep the mesh light
 REPORT_SEED_FILE = "keys/report_seed.json"
