@@ -1,14 +1,16 @@
-"""BLS12-381 G1 behind one small interface, with two backends giving identical bytes.
+"""BLS12-381 G1 behind one small interface, with three backends giving identical bytes.
 
 `PyEccGroup` (proofs/pyecc_group.py) is the readable reference (py-ecc, ~10 ms per
 scalar multiplication) and the test oracle; `NativeGroup` (proofs/native_group.py) is
 the fast backend, the native core of native/ (Rust, the blst library), which also proves
 and batch-verifies whole statements (proofs/bulletproofs.py, proofs/statement.py). The
 native core is optional: a node's install builds it, the light SDK (clearnode-client)
-ships without it, and proofs/backends.py's `get_fastest` is then the reference (same
-verdicts, slower); a verifier on the native core never imports py-ecc. Scalars are Python
+ships without it, and proofs/backends.py's `get_fastest` is then `PurePythonGroup`
+(proofs/pure_python_group.py: Python ints, batched affine additions; same verdicts,
+slower than the native core); a verifier imports py-ecc only to hash a generator past
+the shipped table. Scalars are Python
 ints; the backends reduce them mod `R`. Points travel as 48-byte compressed
-encodings (ZCash/IETF flags), which both libraries produce identically;
+encodings (ZCash/IETF flags), which all backends produce identically;
 `decode_point` accepts only canonical encodings of points on the curve.
 
 Subgroup membership is deliberately not checked on decoding (it costs 2.5x the
@@ -47,7 +49,7 @@ class Group(Generic[P]):
     """Whether `prove_range` and `verify_batch` run whole statements in the backend
     (the native core); otherwise proofs/' Python code drives this arithmetic."""
     reads_generator_table = False
-    """Whether the generators are decoded from proofs/generators.bin, not hashed to the
+    """Whether the generators are read from proofs/generators.bin, not hashed to the
     curve one by one (proofs/pedersen.py): for a backend whose `hash_to_point` is slow."""
 
     def identity(self) -> P:
@@ -81,6 +83,11 @@ class Group(Generic[P]):
         raise NotImplementedError
 
     def _decode(self, data: bytes) -> P:
+        raise NotImplementedError
+
+    def decode_uncompressed(self, data: bytes) -> P:
+        """A point of proofs/generators.bin: its 96-byte uncompressed encoding, checked on
+        the curve (a backend that `reads_generator_table`); ValueError otherwise."""
         raise NotImplementedError
 
     def prove_range(

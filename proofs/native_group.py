@@ -2,7 +2,7 @@
 
 Imported only where the native core is installed: a node's `make install` builds it;
 the light SDK (clearnode-client) has no such module, and proofs/backends.py's
-`get_fastest` then answers the py-ecc reference.
+`get_fastest` then answers the pure-Python group (proofs/pure_python_group.py).
 """
 
 from __future__ import annotations

@@ -3,12 +3,13 @@
 Every generator is `hash_to_curve(label)` with the domain tag GENERATOR_DST, so
 nobody knows a discrete-log relation between any two of them. Derivation is cached
 per backend because a report's batch needs 4,096 vector generators (m = 32). The
-native core derives them itself; py-ecc's reference, 2.6 ms a point (11 s for a
-report), decodes the first ones from `generators.bin` beside this file, their
-compressed encodings as the native core derives them (`python -m proofs.pedersen`
-writes it; tests check it against both backends' hashing), and hashes any beyond.
-A node verifies on worker threads, several at once, so the cache grows under a
-lock: two threads extending it together would interleave g_i and h_i.
+native core derives them itself; the pure-Python backends, 2.6 ms a point (11 s for a
+report), read the first ones from `generators.bin` beside this file, the points as the
+native core derives them, each in its 96-byte uncompressed encoding: a compressed one
+would cost a square root to decode, 1 s for a report's 4,099 (`python -m
+proofs.pedersen` writes it; tests check it against both backends' hashing), and hash
+any beyond. A node verifies on worker threads, several at once, so the cache grows
+under a lock: two threads extending it together would interleave g_i and h_i.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Generic
 
 from proofs.group import POINT_BYTES, Group, P
+from proofs.pure_python_group import uncompress
 
 VALUE_LABEL = b"pedersen/value"
 BLINDING_LABEL = b"pedersen/blinding"
@@ -27,6 +29,7 @@ IPA_LABEL = b"ipa/u"
 TABLE_PATH = Path(__file__).with_name("generators.bin")
 TABLE_VECTORS = 2048
 """How many of g and of h the table holds: a report's batch needs 2,048 of each."""
+TABLE_POINT_BYTES = 2 * POINT_BYTES
 
 
 def get_vector_label(kind: bytes, index: int) -> bytes:
@@ -40,8 +43,8 @@ def get_table_labels() -> list[bytes]:
 
 
 def encode_table(group: Group[P]) -> bytes:
-    """`generators.bin` as `group` derives it."""
-    return b"".join(group.encode(group.hash_to_point(label)) for label in get_table_labels())
+    """`generators.bin` as `group` derives it (uncompressed by the pure-Python backend)."""
+    return b"".join(uncompress(group.encode(group.hash_to_point(x))) for x in get_table_labels())
 
 
 class Generators(Generic[P]):
@@ -66,7 +69,8 @@ class Generators(Generic[P]):
         index = self._table_index.get(label)
         if index is None:
             return self.group.hash_to_point(label)
-        return self.group.decode_point(self._table[index * POINT_BYTES :][:POINT_BYTES])
+        entry = self._table[index * TABLE_POINT_BYTES :][:TABLE_POINT_BYTES]
+        return self.group.decode_uncompressed(entry)
 
     def vectors(self, count: int) -> tuple[list[P], list[P]]:
         """The first `count` of g and of h (shared prefixes across sizes)."""

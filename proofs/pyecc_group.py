@@ -1,5 +1,6 @@
 """py-ecc's BLS12-381 G1 as a `Group`: the readable reference backend and the test
-oracle of the native core (proofs/group.py), about 10 ms per scalar multiplication."""
+oracle of the native core and the pure-Python group (proofs/group.py), about 10 ms per
+scalar multiplication."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from collections.abc import Sequence
 from py_ecc.bls import hash_to_curve as ecc_h2c
 from py_ecc.bls import point_compression as ecc_pc
 from py_ecc.bls.typing import G1Compressed, G1Uncompressed
+from py_ecc.fields import optimized_bls12_381_FQ as FQ
 from py_ecc.optimized_bls12_381 import optimized_curve as ecc
 
 from proofs.group import GENERATOR_DST, POINT_BYTES, REFERENCE_NAME, Group, R
+from proofs.pure_python_group import decode_uncompressed
 
 EccPoint = G1Uncompressed
 
@@ -51,6 +54,10 @@ class PyEccGroup(Group[EccPoint]):
 
     def _decode(self, data: bytes) -> EccPoint:
         return ecc_pc.decompress_G1(G1Compressed(int.from_bytes(data, "big")))
+
+    def decode_uncompressed(self, data: bytes) -> EccPoint:
+        x, y = decode_uncompressed(data)
+        return FQ(x), FQ(y), FQ.one()
 
 
 REFERENCE: PyEccGroup = PyEccGroup()

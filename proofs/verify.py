@@ -269,8 +269,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend",
         choices=sorted(get_backend_names()),
         default=get_fastest().name,
-        help="group arithmetic: the native core (the default where it is installed) or "
-        "py-ecc, the slow pure-Python reference",
+        help="group arithmetic: the native core (the default where it is installed), "
+        "pure-python (the default without it) or py-ecc, the slow readable reference",
     )
     parser.add_argument(
         "--rpc",

@@ -9,6 +9,7 @@ from proofs.errors import ProverError, ReportDecodeError
 from proofs.group import Group, R
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
+from proofs.pure_python_group import PURE_PYTHON
 from proofs.pyecc_group import REFERENCE
 from proofs.transcript import Transcript
 
@@ -85,15 +86,16 @@ def test_wrapped_value_cannot_be_proven_with_a_forged_witness() -> None:
     assert not verify_range(gens, t.copy(), [commitment], forged, n=8)
 
 
-def test_backends_agree_byte_for_byte() -> None:
+@pytest.mark.parametrize("group", [PURE_PYTHON, REFERENCE], ids=lambda g: g.name)
+def test_backends_agree_byte_for_byte(group: Group) -> None:  # type: ignore[type-arg]
     values = [200, 3]
     fast = _setup(FAST, values, 8)
-    ref = _setup(REFERENCE, values, 8)
-    assert [FAST.encode(c) for c in fast[2]] == [REFERENCE.encode(c) for c in ref[2]]
+    ref = _setup(group, values, 8)
+    assert [FAST.encode(c) for c in fast[2]] == [group.encode(c) for c in ref[2]]
     p_fast = prove_range(fast[0], fast[3](), values, fast[1], n=8)
     p_ref = prove_range(ref[0], ref[3](), values, ref[1], n=8)
     assert p_fast.encode() == p_ref.encode()
     assert verify_range(ref[0], ref[3](), ref[2], p_fast, n=8)
     g_fast, h_fast = fast[0].vectors(4)
     g_ref, h_ref = ref[0].vectors(4)
-    assert [FAST.encode(p) for p in g_fast + h_fast] == [REFERENCE.encode(p) for p in g_ref + h_ref]
+    assert [FAST.encode(p) for p in g_fast + h_fast] == [group.encode(p) for p in g_ref + h_ref]

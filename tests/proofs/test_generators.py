@@ -1,19 +1,26 @@
-"""The generator cache shared by a node's verifying threads, and the table py-ecc's
-reference decodes its generators from: the points both backends hash the labels to."""
+"""The generator cache shared by a node's verifying threads, and the table the
+pure-Python backends read their generators from: the points both the native core and
+py-ecc hash the labels to."""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
+import pytest
+
+from proofs.group import Group
 from proofs.native_group import FAST
 from proofs.pedersen import (
     TABLE_PATH,
+    TABLE_POINT_BYTES,
     TABLE_VECTORS,
     Generators,
     encode_table,
     get_table_labels,
     get_vector_label,
 )
+from proofs.pure_python_group import PURE_PYTHON
 from proofs.pyecc_group import REFERENCE
 
 COUNT = 256
@@ -57,14 +64,19 @@ def test_py_ecc_hashes_the_labels_to_the_tables_points() -> None:
     table = TABLE_PATH.read_bytes()
     sample = [0, 1, 2, 3, 3 + TABLE_VECTORS - 1, 3 + TABLE_VECTORS, len(labels) - 1]
     for index in sample:
-        encoded = REFERENCE.encode(REFERENCE.hash_to_point(labels[index]))
-        assert encoded == table[index * 48 : (index + 1) * 48], labels[index]
+        entry = table[index * TABLE_POINT_BYTES :][:TABLE_POINT_BYTES]
+        point = REFERENCE.hash_to_point(labels[index])
+        assert REFERENCE.encode(point) == REFERENCE.encode(REFERENCE.decode_uncompressed(entry))
+        assert PURE_PYTHON.encode(PURE_PYTHON.hash_to_point(labels[index])) == REFERENCE.encode(
+            point
+        )
 
 
-def test_py_ecc_decodes_the_table_and_hashes_past_it() -> None:
-    gens = Generators(REFERENCE)
-    assert REFERENCE.encode(gens.U) == FAST.encode(FAST.hash_to_point(b"ipa/u"))
+@pytest.mark.parametrize("group", [REFERENCE, PURE_PYTHON], ids=lambda g: g.name)
+def test_the_pure_python_backends_read_the_table_and_hash_past_it(group: Group[Any]) -> None:
+    gens = Generators(group)
+    assert group.encode(gens.U) == FAST.encode(FAST.hash_to_point(b"ipa/u"))
     g, h = gens.vectors(TABLE_VECTORS + 1)
     native_g, native_h = Generators(FAST).vectors(TABLE_VECTORS + 1)
     for ours, natives in ((g, native_g), (h, native_h)):
-        assert [REFERENCE.encode(p) for p in ours[-2:]] == [FAST.encode(p) for p in natives[-2:]]
+        assert [group.encode(p) for p in ours[-2:]] == [FAST.encode(p) for p in natives[-2:]]

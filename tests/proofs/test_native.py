@@ -8,17 +8,17 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from py_ecc.bls import point_compression as ecc_pc
-from py_ecc.optimized_bls12_381 import optimized_curve as ecc
 
 from proofs.errors import ProverError
-from proofs.group import R
+from proofs.group import Group, R
 from proofs.native_group import FAST, NativeGroup
 from proofs.pedersen import get_generators
+from proofs.pure_python_group import PURE_PYTHON
 from proofs.pyecc_group import REFERENCE
 from proofs.statement import (
     SIGNED_OFFSET,
@@ -29,10 +29,10 @@ from proofs.statement import (
     verify_solvency,
     verify_solvency_batch,
 )
+from tests.proofs.points import make_off_subgroup_point
 
 # The Python prover and verifier of proofs/, driving the native arithmetic.
 PYTHON_PATH = NativeGroup(proves=False)
-FIELD_P = ecc.field_modulus
 
 
 @st.composite
@@ -98,45 +98,42 @@ def test_native_batch_gives_the_python_verdicts() -> None:
         _tamper(good[2], 4 * 48 + 64, b"\xff" * 32),  # t_hat >= R
         _tamper(good[2], 48, b"\x80" + b"\x00" * 46 + b"\x01"),  # S: x = 1 is off the curve
         SolvencyClaim(good[2].context, good[2].commitments[:1], good[2].proof),  # one input
-        _tamper(good[2], 48, _off_subgroup_point(5)),  # S on the curve, off the subgroup
+        _tamper(good[2], 48, make_off_subgroup_point(5)),  # S on the curve, off the subgroup
         good[2],
     ]
     native = verify_solvency_batch(get_generators(FAST), STATEMENT, claims)
-    python = verify_solvency_batch(get_generators(PYTHON_PATH), STATEMENT, claims)
-    assert native.invalid == python.invalid == [1, 6]
-    for n, p in zip(native.decoded, python.decoded, strict=True):
-        if isinstance(p, str):
-            assert isinstance(n, str)
-            assert n == p or (n.split(":")[0] == p.split(":")[0] == "not a point on BLS12-381 G1")
-        else:
-            assert not isinstance(n, str)
-            assert [FAST.encode(x) for x in n] == [PYTHON_PATH.encode(x) for x in p]
+    groups: list[Group[Any]] = [PYTHON_PATH, PURE_PYTHON]
+    for group in groups:
+        python = verify_solvency_batch(get_generators(group), STATEMENT, claims)
+        assert native.invalid == python.invalid == [1, 6]
+        for n, p in zip(native.decoded, python.decoded, strict=True):
+            if isinstance(p, str):
+                assert isinstance(n, str)
+                assert n == p or (
+                    n.split(":")[0] == p.split(":")[0] == "not a point on BLS12-381 G1"
+                )
+            else:
+                assert not isinstance(n, str)
+                assert [FAST.encode(x) for x in n] == [group.encode(x) for x in p]
     assert [isinstance(d, str) for d in native.decoded] == [False, False, *[True] * 4, False, False]
-
-
-def _off_subgroup_point(start: int) -> bytes:
-    """The compressed encoding of a curve point outside the order-R subgroup."""
-    x = start
-    while True:
-        rhs = (x**3 + 4) % FIELD_P
-        y = pow(rhs, (FIELD_P + 1) // 4, FIELD_P)
-        if y * y % FIELD_P == rhs:
-            point = (ecc.FQ(x), ecc.FQ(y), ecc.FQ.one())
-            if not ecc.is_inf(ecc.multiply(point, R)):
-                return int(ecc_pc.compress_G1(point)).to_bytes(48, "big")
-        x += 1
 
 
 def test_arithmetic_is_exact_off_the_subgroup() -> None:
     """Proof points need not lie in the subgroup (FORMAT.md): no endomorphism shortcut."""
     rng = random.Random(5)
-    encodings = [_off_subgroup_point(3), _off_subgroup_point(1000)]
-    fast = [FAST.decode_point(e) for e in encodings]
+    encodings = [make_off_subgroup_point(3), make_off_subgroup_point(1000)]
     ref = [REFERENCE.decode_point(e) for e in encodings]
     k = [rng.randrange(R) for _ in range(2)]
-    assert FAST.encode(FAST.mul(fast[0], k[0])) == REFERENCE.encode(REFERENCE.mul(ref[0], k[0]))
-    assert FAST.encode(FAST.msm(fast, k)) == REFERENCE.encode(REFERENCE.msm(ref, k))
-    assert FAST.encode(FAST.add(fast[0], fast[1])) == REFERENCE.encode(REFERENCE.add(*ref))
+    expected = [
+        REFERENCE.encode(REFERENCE.mul(ref[0], k[0])),
+        REFERENCE.encode(REFERENCE.msm(ref, k)),
+        REFERENCE.encode(REFERENCE.add(*ref)),
+    ]
+    groups: list[Group[Any]] = [FAST, PURE_PYTHON]
+    for group in groups:
+        points = [group.decode_point(e) for e in encodings]
+        found = [group.mul(points[0], k[0]), group.msm(points, k), group.add(*points)]
+        assert [group.encode(p) for p in found] == expected, group.name
 
 
 FIRST_USE_SCRIPT = """
@@ -193,10 +190,10 @@ except ValueError as exc:
 """
 
 
-def test_without_the_native_core_the_reference_serves() -> None:
+def test_without_the_native_core_the_pure_python_group_serves() -> None:
     """The light SDK has no native core: the backends it lists, the one the verifier
     picks, and the error for the one it lacks."""
     assert run_script(WITHOUT_NATIVE_SCRIPT).splitlines() == [
-        "['py-ecc'] py-ecc",
-        "unknown group backend 'native'; known here: ['py-ecc']",
+        "['pure-python', 'py-ecc'] pure-python",
+        "unknown group backend 'native'; known here: ['pure-python', 'py-ecc']",
     ]

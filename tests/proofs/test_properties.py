@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proofs.backends import get_backend
 from proofs.errors import ProverError
 from proofs.group import R
 from proofs.msm import compute_outer_sum
@@ -71,13 +72,11 @@ def test_an_account_proves_exactly_when_every_value_is_in_range(
 
 
 @pytest.mark.slow
-def test_reference_backend_proves_the_same_bytes_and_verifies() -> None:
-    from proofs.pyecc_group import REFERENCE
-
+@pytest.mark.parametrize("name", ["pure-python", "py-ecc"])
+def test_pure_python_backends_prove_the_same_bytes_and_verify(name: str) -> None:
+    group = get_backend(name)
     statement = SolvencyStatement(("cash",), (SIGNED_OFFSET,), ((3,),))
     fast = prove_solvency(get_generators(FAST), statement, b"ctx", [12], [77])
-    ref = prove_solvency(get_generators(REFERENCE), statement, b"ctx", [12], [77])
+    ref = prove_solvency(get_generators(group), statement, b"ctx", [12], [77])
     assert fast[0] == ref[0] and fast[1].encode() == ref[1].encode()
-    assert verify_solvency(
-        get_generators(REFERENCE), statement, b"ctx", *fast[0:1], fast[1].encode()
-    )
+    assert verify_solvency(get_generators(group), statement, b"ctx", *fast[0:1], fast[1].encode())

@@ -13,6 +13,7 @@ from proofs.group import Group, R
 from proofs.msm import MsmCheck
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
+from proofs.pure_python_group import PURE_PYTHON
 from proofs.pyecc_group import REFERENCE
 from proofs.report import compute_account_context, get_blindings
 from proofs.sample import make_sample_book, make_sample_form
@@ -37,7 +38,7 @@ def test_split_msm_matches_serial_and_reference() -> None:
         FAST.msm_batch([(g[:3], scalars[:2]), (g[:300], scalars[:300])])
 
 
-@pytest.mark.parametrize("group", [FAST, REFERENCE], ids=lambda g: g.name)
+@pytest.mark.parametrize("group", [FAST, PURE_PYTHON, REFERENCE], ids=lambda g: g.name)
 def test_background_sums_keep_the_verdict(
     monkeypatch: pytest.MonkeyPatch,
     group: Group,  # type: ignore[type-arg]

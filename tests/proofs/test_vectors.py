@@ -1,5 +1,5 @@
 """The committed JSON vectors still hold: same bytes re-derived, proofs verify,
-on both backends where the sizes allow the slow reference one."""
+on every backend where the sizes allow the slow reference one."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from proofs.group import Group
 from proofs.native_group import FAST
 from proofs.openings import MemberOpenings, verify_member_openings
 from proofs.pedersen import get_generators
+from proofs.pure_python_group import PURE_PYTHON
 from proofs.pyecc_group import REFERENCE
 from proofs.report import decode_report, verify_report
 from proofs.transcript import Transcript
@@ -28,7 +29,7 @@ def _load(name: str) -> Any:
     return json.loads((VECTORS / name).read_text())
 
 
-@pytest.mark.parametrize("group", [FAST, REFERENCE], ids=lambda g: g.name)
+@pytest.mark.parametrize("group", [FAST, PURE_PYTHON, REFERENCE], ids=lambda g: g.name)
 def test_generator_and_commitment_vectors(group: Group) -> None:  # type: ignore[type-arg]
     vec = _load("group.json")
     gens = get_generators(group)
@@ -50,7 +51,7 @@ def test_transcript_vectors() -> None:
     assert make_vectors.run_transcript_script() == _load("transcript.json")["script"]
 
 
-@pytest.mark.parametrize("group", [FAST, REFERENCE], ids=lambda g: g.name)
+@pytest.mark.parametrize("group", [FAST, PURE_PYTHON, REFERENCE], ids=lambda g: g.name)
 def test_range_proof_vector(group: Group) -> None:  # type: ignore[type-arg]
     vec = _load("rangeproof.json")
     gens = get_generators(group)

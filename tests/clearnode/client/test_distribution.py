@@ -1,8 +1,8 @@
 """clearnode-client installed on its own (tests/clearnode/client/install.py): the SDK and
-the modules it imports, none of the node's packages or dependencies, nor web3; py-ecc's
-reference in place of the native core; the reference page the installed SDK prints is the
-committed one. The docs' examples, deposits and relaying included, run in this install
-against the live network (test_docs.py)."""
+the modules it imports, none of the node's packages or dependencies, nor web3; the
+pure-Python group in place of the native core; the reference page the installed SDK
+prints is the committed one. The docs' examples, deposits and relaying included, run in
+this install against the live network (test_docs.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_the_install_has_the_sdk_and_nothing_of_the_node_nor_web3(
 ) -> None:
     probed = client_install.probed
     assert probed["found"] == dict.fromkeys(NEVER_INSTALLED, False)
-    assert probed["group"] == "py-ecc"
+    assert probed["group"] == "pure-python"
     # Every shipped module imports, but the native core's group, which proofs/backends.py
     # imports only where the native core is installed.
     assert probed["unimportable"] == {"proofs.native_group": NATIVE_CORE}
