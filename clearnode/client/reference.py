@@ -98,7 +98,7 @@ SECTIONS = (
         "`clearnode verify`'s checks and verdict (proofs/verify.py `check_report`, the same "
         "function) on what `Client` fetched: the full check by default, less only by name "
         "(`skip`), and the verdict says so. Without the native core (clearnode-client has "
-        "none) py-ecc's reference does the group arithmetic: the same verdicts, slower "
+        "none) the pure-Python group does the group arithmetic: the same verdicts, slower "
         '(docs/sdk.md, "What a check costs").',
         (
             sdk.verify_report,
