@@ -147,7 +147,7 @@ def build_genesis_doc(genesis: Genesis, genesis_hash: bytes) -> dict[str, object
     """CometBFT's genesis.json for our genesis (`genesis_hash`: compute_genesis_hash)."""
     return {
         "genesis_time": format_time(genesis.genesis_time_ms),
-        "chain_id": get_consensus_chain_id(genesis.chain_id),
+        "chain_id": get_consensus_chain_id(genesis.chain_id, genesis_hash),
         "initial_height": "1",
         "consensus_params": {
             "block": {"max_bytes": str(get_max_block_bytes()), "max_gas": "-1"},

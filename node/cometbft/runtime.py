@@ -21,7 +21,6 @@ from pathlib import Path
 
 import trio
 
-from clearing.genesis import compute_genesis_hash
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
@@ -54,12 +53,11 @@ async def run_cometbft_node(
     """Runs the node described by `config` on CometBFT until cancelled, or until CometBFT
     exits on its own (`CometBFTExited`)."""
     timeouts = get_timeouts(config, COMETBFT)  # a bad [consensus] table writes nothing
-    genesis_hash = compute_genesis_hash(config.genesis_file.read_bytes())
     comet = config.cometbft
     assert comet is not None  # the loader always reads the table
     binary = find_binary()
     with open_node(config) as node:
-        write_comet_home(node, comet, genesis_hash, timeouts)
+        write_comet_home(node, comet, timeouts)
         check = make_clearing_check(lambda: node.app.state, wall_clock_ms)
         commits = CommitWatch(
             get_stall_limit_ms(timeouts), node.store.latest_height(), lambda: False
@@ -77,7 +75,7 @@ async def run_cometbft_node(
             # CometBFT's peer filter reads the set `start_node`'s AllowedPeers keeps on the
             # p2p host (the validators in force, their rotation grace, the observers).
             abci = ClearingAbci(
-                node.app, genesis_hash, check, save, pending,
+                node.app, node.genesis_hash, check, save, pending,
                 allowed_peers=lambda: p2p.allowed_peers,
             )  # fmt: skip
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
@@ -118,16 +116,14 @@ async def run_engine(
             app_scope.cancel()
 
 
-def write_comet_home(
-    node: NodeParts, comet: CometBFTConfig, genesis_hash: bytes, timeouts: TimeoutConfig
-) -> None:
+def write_comet_home(node: NodeParts, comet: CometBFTConfig, timeouts: TimeoutConfig) -> None:
     """CometBFT's home, written from this node's keys, genesis and config."""
     config = node.config
     write_home(
         comet.home,
         moniker=config.moniker,
         genesis=node.genesis,
-        genesis_hash=genesis_hash,
+        genesis_hash=node.genesis_hash,
         node_key=load_key(config.node_key_file, NODE_KEY).ed25519(),
         validator_key=None if node.validator_key is None else node.validator_key.ed25519(),
         listeners=get_listeners(config, comet),
