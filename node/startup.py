@@ -93,6 +93,7 @@ def open_node(config: NodeConfig) -> Iterator[NodeParts]:
     genesis_root = app.last_root
     store = NodeStore(config.storage.path)
     try:
+        store.bind_genesis(genesis_hash, config.genesis_file)
         restore_state(app, store)
         allowed_peers = get_allowed_peers(config, genesis, get_peer_validators(config, app.state))
         if allowed_peers is not None:

@@ -28,7 +28,7 @@ from lightclient.anchor import COMETBFT
 from node.block_store import SqliteBlockStore
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
-from node.cometbft.home import ABCI_SOCKET, RPC_SOCKET, Listeners, write_home
+from node.cometbft.home import ABCI_SOCKET, RPC_SOCKET, Listeners, check_home_genesis, write_home
 from node.cometbft.node_interface import CometNode
 from node.cometbft.process import find_binary, run_cometbft
 from node.cometbft.rpc import CometRpc, RpcError
@@ -117,8 +117,10 @@ async def run_engine(
 
 
 def write_comet_home(node: NodeParts, comet: CometBFTConfig, timeouts: TimeoutConfig) -> None:
-    """CometBFT's home, written from this node's keys, genesis and config."""
+    """CometBFT's home, written from this node's keys, genesis and config, unless its data
+    holds the chain of another genesis (OtherGenesisStore)."""
     config = node.config
+    check_home_genesis(comet.home, node.genesis_hash, config.genesis_file)
     write_home(
         comet.home,
         moniker=config.moniker,
