@@ -147,7 +147,7 @@ async def open_host(
     """The p2p host, subscribed to the engine's `topics` and the services' topics, and
     the nursery that owns every task of the node."""
     services_topics = [topic for service in node.services for topic in service.topics]
-    host_config = get_host_config(node.config, node.allowed_peers)
+    host_config = get_host_config(node.config, node.allowed_peers, node.genesis_hash)
     async with (
         open_p2p(host_config, [*topics, *services_topics], node.work) as p2p,
         trio.open_nursery() as nursery,
@@ -156,13 +156,16 @@ async def open_host(
         yield p2p, nursery
 
 
-def get_host_config(config: NodeConfig, allowed_peers: frozenset[str] | None) -> HostConfig:
+def get_host_config(
+    config: NodeConfig, allowed_peers: frozenset[str] | None, genesis_hash: bytes
+) -> HostConfig:
     return HostConfig(
         key_seed=load_key(config.node_key_file, NODE_KEY).secret,
         listen_host=config.p2p.listen_host,
         listen_port=config.p2p.listen_port,
         persistent_peers=config.p2p.persistent_peers,
         allowed_peers=allowed_peers,
+        genesis_hash=genesis_hash,
     )
 
 
