@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -30,7 +31,7 @@ from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.home import ABCI_SOCKET, RPC_SOCKET, Listeners, check_home_genesis, write_home
 from node.cometbft.node_interface import CometNode
-from node.cometbft.process import find_binary, run_cometbft
+from node.cometbft.process import OtherNetwork, find_binary, run_cometbft
 from node.cometbft.rpc import CometRpc, RpcError
 from node.cometbft.signed_headers import SignedHeaderKeeper
 from node.cometbft.transport import Handler, serve_abci
@@ -39,6 +40,7 @@ from node.config import CometBFTConfig, NodeConfig, get_timeouts
 from node.keys import NODE_KEY, load_key
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.p2p import P2PNode
+from node.p2p.genesis import OtherGenesisPeer
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
 from node.txcheck import make_clearing_check
@@ -79,7 +81,8 @@ async def run_cometbft_node(
                 allowed_peers=lambda: p2p.allowed_peers,
             )  # fmt: skip
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
-            await nursery.start(run_engine, binary, comet.home, abci.handle, max_request)
+            refuse = functools.partial(refuse_other_network, p2p)
+            await nursery.start(run_engine, binary, comet.home, abci.handle, max_request, refuse)
             nursery.start_soon(resubmit_when_up, api_node, rpc)
             await nursery.start(keeper.run)
             log.info(
@@ -95,6 +98,7 @@ async def run_engine(
     home: Path,
     handle: Handler,
     max_request: int,
+    on_other_network: Callable[[OtherNetwork], None],
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -111,9 +115,19 @@ async def run_engine(
     async with trio.open_nursery() as nursery:
         try:
             await nursery.start(serve_app)
-            await run_cometbft(binary, home, task_status=task_status)
+            await run_cometbft(binary, home, on_other_network, task_status=task_status)
         finally:
             app_scope.cancel()
+
+
+def refuse_other_network(p2p: P2PNode, found: OtherNetwork) -> None:
+    """A peer CometBFT refused for another network, told as the p2p host tells its own
+    refusals of another genesis: a warning once per peer, a count."""
+    node_id, _, address = found.address.partition("@")
+    p2p.other_genesis.refuse(OtherGenesisPeer(
+        COMETBFT, f"node {node_id}" if node_id else "(an inbound peer: CometBFT names none)",
+        address or "an unknown address", f"chain {found.theirs}", f"chain {found.ours}",
+    ))  # fmt: skip
 
 
 def write_comet_home(node: NodeParts, comet: CometBFTConfig, timeouts: TimeoutConfig) -> None:
