@@ -13,7 +13,7 @@ import trio
 
 from node.p2p import RequestFailed, open_p2p
 from node.p2p.genesis import GenesisGate
-from tests.node.p2p.support import TOPICS, config, note, receive
+from tests.node.p2p.support import TOPICS, BlockServer, config, note, receive
 
 GENESIS = hashlib.sha256(b"genesis of the network").digest()
 OTHER = GENESIS[:-1] + bytes([GENESIS[-1] ^ 1])
@@ -37,16 +37,11 @@ def get_warnings(caplog: pytest.LogCaptureFixture, peer: str) -> list[str]:
 async def test_a_peer_of_another_genesis_is_refused_whoever_dials(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    served: list[str] = []
-
-    async def serve(peer: str, request: bytes) -> bytes:
-        served.append(peer)
-        return b"blocks"
-
+    server = BlockServer()
     async with AsyncExitStack() as stack:
         a = await stack.enter_async_context(open_p2p(config("a", genesis_hash=GENESIS), TOPICS))
         b = await stack.enter_async_context(open_p2p(config("b", genesis_hash=GENESIS), TOPICS))
-        b.set_request_handler(PROTOCOL, serve, max_request_bytes=64)
+        b.set_request_handler(PROTOCOL, server.serve, max_request_bytes=64)
         await b.connect(a.listen_addrs()[0])
         await a.wait_for_mesh("tx", 1)
         assert await a.request(b.peer_id, PROTOCOL, b"height 1", 64, 64) == b"blocks"
@@ -71,7 +66,7 @@ async def test_a_peer_of_another_genesis_is_refused_whoever_dials(
         assert odd.peer_id not in b.connected_peers() and b.peer_id not in odd.connected_peers()
         with pytest.raises(RequestFailed, match="not connected"):
             await odd.request(b.peer_id, PROTOCOL, b"height 1", 64, 64)
-        assert served == [a.peer_id]
+        assert server.served == [a.peer_id]
     # each side names the other, its address and both hashes, once however often refused
     (warning,) = get_warnings(caplog, odd.peer_id)
     assert f"it runs genesis 0x{OTHER.hex()}, this node genesis 0x{GENESIS.hex()}" in warning
