@@ -13,7 +13,7 @@ Until a peer's hash is known to be ours (`GenesisGate`), the host opens no gossi
 to it, holds its gossip stream and its requests unread (node/p2p/pubsub.py, host.py) and
 counts it as no connected peer (block sync, requests). A peer of another genesis has its
 connections closed, is logged once at warning and counted (`OtherGenesisPeers`, which
-CometBFT's refusals of another network feed too: node/cometbft/process.py), and is not
+CometBFT's refusals of another network feed too: node/cometbft/runtime.py), and is not
 redialled for OTHER_GENESIS_REDIAL_S.
 """
 
@@ -41,7 +41,7 @@ OTHER_GENESIS_REDIAL_S = 60.0
 operator has to restart it on the right genesis, which no redial hastens (and it dials
 us when it is back)."""
 PEERS_REMEMBERED = 4096
-"""Peers whose handshake is remembered (bounded: the oldest closed ones are forgotten)."""
+"""Peers whose handshake is remembered (bounded: the least recently met are forgotten)."""
 
 
 @declare_record(head=WIRE_VERSION)

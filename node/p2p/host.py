@@ -388,6 +388,9 @@ class P2PNode:
                                   OTHER_GENESIS_REDIAL_S)  # fmt: skip
                         await trio.sleep(OTHER_GENESIS_REDIAL_S)
                         continue
+                    # A connection no handshake spoke on (two dials crossed, and the one
+                    # both spoke on closed) would never be asked again: a new one is.
+                    await self._close_peer(ID.from_base58(peer))
                     raise RequestFailed(peer, GENESIS_PROTOCOL, "no genesis handshake")
                 opened = trio.current_time()
                 while peer in self.connected_peers():
