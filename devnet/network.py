@@ -5,7 +5,6 @@ the summary."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,18 +100,6 @@ class Devnet:
     @property
     def chain_id(self) -> int:
         return self.replica.app.genesis.chain_id
-
-    def get_genesis_path(self, height: int) -> Path:
-        """A genesis file of the configuration in force after block `height`, for
-        `clearnode verify --genesis` of a report whose market is at that height."""
-        changes = [(h, doc) for h, _, doc in self.replica.configurations if h <= height]
-        if not changes:
-            return self.homes[0].path / "genesis.json"
-        changed, doc = changes[-1]
-        path = self.out_dir / f"genesis-h{changed}.json"
-        if not path.exists():
-            path.write_text(json.dumps(doc, indent=1))
-        return path
 
     def log(self, line: str) -> None:
         self.observer.log(line)

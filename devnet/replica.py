@@ -15,8 +15,7 @@ from typing import Any
 
 from clearing.block import BlockResult
 from clearing.default.events import WATERFALL_KINDS
-from clearing.genesis import Genesis, parse_genesis
-from clearing.governance.configuration import get_configuration_document
+from clearing.genesis import parse_genesis
 from clearing.state import ClearingState
 from devnet import default_management
 from devnet.clients import PORTING_KINDS, describe_porting
@@ -50,8 +49,6 @@ class Replica:
     waterfall_log: list[str] = field(default_factory=list)
     porting: list[str] = field(default_factory=list)  # each client a defaulted member left
     block_seen: dict[int, float] = field(default_factory=dict)  # height -> monotonic s
-    configurations: list[tuple[int, Genesis, dict[str, Any]]] = field(default_factory=list)
-    """(height, configuration in force after it, its genesis document) at each change."""
     recent_txs: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=RECENT_TXS))
     """(height, transaction) of the latest committed ones."""
     on_chain_amounts: set[int] = field(default_factory=set)
@@ -86,18 +83,10 @@ class Replica:
         self.block_seen[height] = time.monotonic()
         self._count(result)
         self.rolls.observe(self.state, height)
-        self._record_configuration(height)
         self.ledger.record(result)
         broken = self.ledger.check(self.state)
         if broken:
             self.fail(f"height {height}: value not conserved: {broken}")
-
-    def _record_configuration(self, height: int) -> None:
-        last = self.configurations[-1][1] if self.configurations else self.app.genesis
-        if self.state.genesis != last:
-            doc = get_configuration_document(self.genesis_doc, self.state.genesis,
-                                             self.state.mark_prices)  # fmt: skip
-            self.configurations.append((height, self.state.genesis, doc))
 
     def _count(self, result: BlockResult) -> None:
         for tx_result in result.tx_results:

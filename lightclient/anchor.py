@@ -60,9 +60,26 @@ COMETBFT = "cometbft"
 """The engines a network may run (genesis `engine`): ours (consensus/) and CometBFT."""
 
 
-def get_consensus_chain_id(chain_id: int) -> str:
-    """The chain id consensus signs under (votes, headers) for a genesis chain id."""
-    return f"clearnode-{chain_id}"
+GENESIS_DIGEST_BYTES = 8
+"""How much of the genesis hash the consensus chain id carries: 64 bits, which no one
+finds a second genesis for (2^64 SHA-256s), in 16 hex digits that keep the longest name
+(a 20-digit chain id) at 47 characters, within CometBFT's 50."""
+
+
+class GenesisHashError(ValueError):
+    def __init__(self, found: bytes) -> None:
+        super().__init__(f"a genesis hash is 32 bytes (SHA-256 of the file), got {len(found)}")
+        self.found = found
+
+
+def get_consensus_chain_id(chain_id: int, genesis_hash: bytes) -> str:
+    """The chain id consensus signs under (votes, headers; CometBFT's `chain_id` and so its
+    p2p network): the genesis's chain id and the first GENESIS_DIGEST_BYTES of its hash
+    (`clearing.genesis.compute_genesis_hash`), so that nothing signed on one genesis counts
+    on another, even one that differs by a byte and shares the chain id."""
+    if len(genesis_hash) != 32:
+        raise GenesisHashError(genesis_hash)
+    return f"clearnode-{chain_id}-{genesis_hash[:GENESIS_DIGEST_BYTES].hex()}"
 
 
 class AnchorError(ValueError):
@@ -77,7 +94,8 @@ class AnchorVersionError(AnchorError):
 
 class WrongChain(AnchorError):
     def __init__(self, expected: str, found: str) -> None:
-        super().__init__(f"the anchor's header is of chain {found!r}, not {expected!r}")
+        super().__init__(f"the anchor's header is of chain {found!r}, not {expected!r} (the "
+                         f"chain id and genesis hash of the genesis given)")  # fmt: skip
         self.expected = expected
         self.found = found
 
@@ -375,14 +393,14 @@ class ValidatorHistory:
 
 def follow_set_changes(
     changes: Iterable[SetChange],
-    chain_id: int,
+    chain: str,
     validators: ValidatorPowers,
     checkpoint: Checkpoint | None = None,
 ) -> ValidatorHistory:
-    """The sets that sign chain `chain_id` after `changes`, walked from `validators` (the
-    genesis's) or, given a `checkpoint`, from the set it names (the history then starts at
-    its height); SetChangeError for the first change the walk cannot take."""
-    expected_chain = get_consensus_chain_id(chain_id)
+    """The sets that sign `chain` (`get_consensus_chain_id`'s name) after `changes`, walked
+    from `validators` (the genesis's) or, given a `checkpoint`, from the set it names (the
+    history then starts at its height); SetChangeError for the first change the walk
+    cannot take."""
     sets = [(1, validators)]
     pending = list(changes)
     if checkpoint is not None:
@@ -398,7 +416,7 @@ def follow_set_changes(
         sets = [(checkpoint.height, held)]
     for change in pending:
         first, held = sets[-1]
-        check_set_change(change, expected_chain, first, held)
+        check_set_change(change, chain, first, held)
         sets.append((change.header.height + 1, change.validators))
     return ValidatorHistory(tuple(sets))
 
@@ -459,16 +477,16 @@ class StateAnchor:
 
 
 def check_anchor(
-    anchor: StateAnchor, chain_id: int, height: int, state_root: bytes, validators: ValidatorPowers
+    anchor: StateAnchor, chain: str, height: int, state_root: bytes, validators: ValidatorPowers
 ) -> None:
-    """Raise AnchorError unless `anchor` proves `state_root` is chain `chain_id`'s state
-    root after block `height`, committed by a quorum of `validators`, the set that signs
-    `height + 1` (`follow_set_changes` finds it; ValidatorSetChanged when the header is
-    signed by another set)."""
-    expected_chain = get_consensus_chain_id(chain_id)
+    """Raise AnchorError unless `anchor` proves `state_root` is the state root of `chain`
+    (`get_consensus_chain_id`'s name: the genesis's chain id and hash) after block
+    `height`, committed by a quorum of `validators`, the set that signs `height + 1`
+    (`follow_set_changes` finds it; ValidatorSetChanged when the header is signed by
+    another set)."""
     header, commit = anchor.header, anchor.commit
-    if header.chain_id != expected_chain:
-        raise WrongChain(expected_chain, header.chain_id)
+    if header.chain_id != chain:
+        raise WrongChain(chain, header.chain_id)
     if header.height != height + 1:
         raise WrongHeight(height + 1, header.height)
     if header.prev_state_root != state_root:
@@ -478,6 +496,6 @@ def check_anchor(
     if header.validators_hash != validators.hash:
         raise ValidatorSetChanged(header.height, header.validators_hash, validators.hash)
     try:
-        commit.verify(expected_chain, validators)
+        commit.verify(chain, validators)
     except InvalidCommit as exc:
         raise NotCommitted(exc) from None

@@ -5,9 +5,18 @@ from __future__ import annotations
 import json
 
 from clearing.errors import GenesisError
-from clearing.genesis import Genesis, parse_genesis
+from clearing.genesis import Genesis, compute_genesis_hash, parse_genesis
 from clearing.risk.engine import compute_risk_setup
 from node.config import ConfigError, NodeConfig
+
+
+def read_genesis_hash(config: NodeConfig) -> bytes:
+    """The hash of the genesis file the config names, as the network publishes it."""
+    path = config.genesis_file
+    try:
+        return compute_genesis_hash(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(path, "(file)", "a readable genesis JSON file", exc.strerror) from exc
 
 
 def load_genesis(config: NodeConfig) -> Genesis:

@@ -111,7 +111,7 @@ def get_validator_signer(node: NodeParts, wal: Wal) -> Signer | None:
             "not in the validator set" if record is None else "jailed",
             state.height,
         )
-    return Signer(key, get_consensus_chain_id(state.chain_id), wal)
+    return Signer(key, get_consensus_chain_id(state.chain_id, node.genesis_hash), wal)
 
 
 def build_tx_pool(config: NodeConfig, node: NodeParts) -> TxPool:
@@ -145,7 +145,7 @@ def build_driver(
 ) -> Driver:
     """The consensus driver from the genesis's validators and root, over the node's app,
     blocks and mempool, broadcasting with `publish`."""
-    chain = get_consensus_chain_id(node.genesis.chain_id)
+    chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
     voters = tuple(Voter(v.name, v.pubkey, v.power) for v in node.genesis.validators)
     return Driver(
         DriverConfig(chain, timeouts),

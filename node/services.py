@@ -44,6 +44,8 @@ class NodeContext:
 
     config: NodeConfig
     genesis: Genesis
+    genesis_hash: bytes
+    """SHA-256 of the genesis file: the chain's name carries it (`get_consensus_chain_id`)."""
     app: ClearingApp
     store: NodeStore
     p2p: P2PNode

@@ -45,7 +45,7 @@ from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.clearing_app import ClearingApp
 from node.committed import CommittedBlock
 from node.config import NodeConfig
-from node.genesis_file import load_genesis
+from node.genesis_file import load_genesis, read_genesis_hash
 from node.history.indexer import catch_up_history, get_last_block_history
 from node.keys import NODE_KEY, VALIDATOR_KEY, KeyFile, load_key
 from node.liveness import CommitWatch
@@ -67,6 +67,8 @@ class NodeParts:
 
     config: NodeConfig
     genesis: Genesis
+    genesis_hash: bytes
+    """SHA-256 of the genesis file (what the store, the chain's name and peers are bound to)."""
     work: WorkTime
     app: ClearingApp
     """At the store's tip; `ClearingApp.apply_block` is the one writer of its state."""
@@ -85,11 +87,13 @@ class NodeParts:
 def open_node(config: NodeConfig) -> Iterator[NodeParts]:
     """The node of `config`'s home, its app at the store's tip; the store closes on leaving."""
     genesis = load_genesis(config)
+    genesis_hash = read_genesis_hash(config)
     work = WorkTime()
     app = ClearingApp(genesis, work)
     genesis_root = app.last_root
     store = NodeStore(config.storage.path)
     try:
+        store.bind_genesis(genesis_hash, config.genesis_file)
         restore_state(app, store)
         allowed_peers = get_allowed_peers(config, genesis, get_peer_validators(config, app.state))
         if allowed_peers is not None:
@@ -104,6 +108,7 @@ def open_node(config: NodeConfig) -> Iterator[NodeParts]:
         yield NodeParts(
             config,
             genesis,
+            genesis_hash,
             work,
             app,
             store,
@@ -142,7 +147,7 @@ async def open_host(
     """The p2p host, subscribed to the engine's `topics` and the services' topics, and
     the nursery that owns every task of the node."""
     services_topics = [topic for service in node.services for topic in service.topics]
-    host_config = get_host_config(node.config, node.allowed_peers)
+    host_config = get_host_config(node.config, node.allowed_peers, node.genesis_hash)
     async with (
         open_p2p(host_config, [*topics, *services_topics], node.work) as p2p,
         trio.open_nursery() as nursery,
@@ -151,13 +156,16 @@ async def open_host(
         yield p2p, nursery
 
 
-def get_host_config(config: NodeConfig, allowed_peers: frozenset[str] | None) -> HostConfig:
+def get_host_config(
+    config: NodeConfig, allowed_peers: frozenset[str] | None, genesis_hash: bytes
+) -> HostConfig:
     return HostConfig(
         key_seed=load_key(config.node_key_file, NODE_KEY).secret,
         listen_host=config.p2p.listen_host,
         listen_port=config.p2p.listen_port,
         persistent_peers=config.p2p.persistent_peers,
         allowed_peers=allowed_peers,
+        genesis_hash=genesis_hash,
     )
 
 
@@ -185,7 +193,9 @@ async def start_node(
     config, validator_key = node.config, node.validator_key
     api = await nursery.start(serve_api_of, config, api_node, node.metrics, node.store)
     key = None if validator_key is None else validator_key.ed25519()
-    ctx = NodeContext(config, node.genesis, node.app, node.store, p2p, api, key, admit_tx)
+    ctx = NodeContext(
+        config, node.genesis, node.genesis_hash, node.app, node.store, p2p, api, key, admit_tx
+    )
     allowed = AllowedPeers(config, node.genesis, p2p, node.app.state)
     ctx.on_commit(functools.partial(announce_to_api, ctx))
     ctx.on_commit(lambda block, root: allowed.on_commit(ctx.state))

@@ -102,6 +102,21 @@ class SnapshotHeightError(StorageError):
         super().__init__(f"cannot snapshot height {height}: latest stored height is {latest}")
 
 
+class OtherGenesisStore(StorageError):
+    """The store holds the chain of another genesis than the one the node starts with."""
+
+    def __init__(self, store: Path, stored: bytes, genesis_file: Path, found: bytes) -> None:
+        super().__init__(
+            f"{store} holds the chain of genesis 0x{stored.hex()}, and {genesis_file} is "
+            f"genesis 0x{found.hex()}: start with the genesis the store was made with, or move "
+            f"the data aside to join the network of this one"
+        )
+        self.store = store
+        self.stored = stored
+        self.genesis_file = genesis_file
+        self.found = found
+
+
 class UnusableSnapshot(StorageError):
     """A stored snapshot is not the committed state of its height (corrupt, or stale)."""
 
@@ -160,6 +175,17 @@ class NodeStore:
                     if statement.strip():
                         self._db.execute(statement)
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (step + 1,))
+
+    def bind_genesis(self, genesis_hash: bytes, genesis_file: Path) -> None:
+        """Records the hash of the genesis (`genesis_file`'s) this store's chain starts from,
+        at its first start; OtherGenesisStore if it recorded another. A store of an older
+        release, which recorded none, records the one it next starts with."""
+        with self._lock, self._transaction():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'genesis_hash'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('genesis_hash', ?)", (genesis_hash,))
+            elif bytes(row[0]) != genesis_hash:
+                raise OtherGenesisStore(self.path, bytes(row[0]), genesis_file, genesis_hash)
 
     def close(self) -> None:
         self._db.close()

@@ -42,6 +42,7 @@ from lightclient.anchor import (
     check_anchor,
     check_trusting_period,
     follow_set_changes,
+    get_consensus_chain_id,
 )
 from lightclient.codec import DecodeError
 from lightclient.crypto import is_valid_signature
@@ -508,14 +509,17 @@ def check_root_on_chain(
     validators: Sequence[VotingPower] | None,
     trust: Trust | None = None,
     engine: str = OUR_ENGINE,
+    genesis_hash: bytes | None = None,
 ) -> tuple[Verdict, ValidatorHistory | None]:
     """The light-client check: the report's state root is the chain's after the market's
     height, committed by the next block's header under a quorum's precommits of the set
-    followed from `validators` (or `trust`'s checkpoint) through the anchor's set changes;
-    and that walk (None when the anchor is missing or the walk fails: the set given is then
-    all there is). With `trust`, the check is asked for: what stops it (no anchor, a
-    trusted point older than the trusting period, a set the walk does not reach) is a check
-    that could not be made, not one left out."""
+    followed from `validators` (or `trust`'s checkpoint) through the anchor's set changes,
+    on the chain of the genesis whose hash is `genesis_hash` (the name consensus signs
+    under carries it: `get_consensus_chain_id`); and that walk (None when the anchor is
+    missing or the walk fails: the set given is then all there is). With `trust`, the
+    check is asked for: what stops it (no anchor, no genesis hash, a trusted point older
+    than the trusting period, a set the walk does not reach) is a check that could not be
+    made, not one left out."""
     verdict = Verdict()
     height = report.market.height
     not_made = verdict.not_checked if trust is None else verdict.unreadable
@@ -529,6 +533,13 @@ def check_root_on_chain(
             f"serves the report)"
         )
         return verdict, None
+    if genesis_hash is None:
+        not_made.append(
+            "state root not followed to the chain: no genesis hash given (the chain's headers "
+            "are signed under a name that carries it: give the genesis, or its hash)"
+        )
+        return verdict, None
+    chain = get_consensus_chain_id(report.chain_id, genesis_hash)
     if report.anchor.engine != engine:
         verdict.failures.append(
             f"state root not followed to the chain: the anchor follows a {report.anchor.engine} "
@@ -545,7 +556,7 @@ def check_root_on_chain(
         not_made.append(f"state root not followed to the chain: {exc}")
         return verdict, None
     try:
-        history = follow_set_changes(report.anchor.set_changes, report.chain_id,
+        history = follow_set_changes(report.anchor.set_changes, chain,
                                      get_powers(validators, engine), checkpoint)  # fmt: skip
     except (SetChangeError, CheckpointMismatch) as exc:
         start = (
@@ -570,7 +581,7 @@ def check_root_on_chain(
         )
     powers = history.get_set_at(height + 1)
     try:
-        check_anchor(report.anchor, report.chain_id, height, report.state_root, powers)
+        check_anchor(report.anchor, chain, height, report.state_root, powers)
     except ValidatorSetChanged as exc:
         not_made.append(f"state root not followed to the chain: {exc}")
     except AnchorError as exc:
@@ -593,9 +604,10 @@ def verify_report(
     chain_id: int | None = None,
     trust: Trust | None = None,
     engine: str = OUR_ENGINE,
+    genesis_hash: bytes | None = None,
 ) -> Verdict:
-    """Every check that needs only public data; all proofs in one batch (`engine`: the
-    genesis's, whose chain the anchor must follow). The
+    """Every check that needs only public data; all proofs in one batch (`engine` and
+    `genesis_hash`: the genesis's, whose chain the anchor must follow). The
     signatures are checked over the report's own chain id, by the set that signs last in
     the walk from `validators` (the genesis's, or `trust`'s checkpoint) through the
     anchor's set changes; `chain_id`, when the member knows its chain, must be that one.
@@ -607,7 +619,7 @@ def verify_report(
         verdict.failures.append(f"report is for chain {report.chain_id}, not chain {chain_id}")
     else:
         verdict.passed.append(f"report is for chain {chain_id}")
-    root, history = check_root_on_chain(report, validators, trust, engine)
+    root, history = check_root_on_chain(report, validators, trust, engine, genesis_hash)
     if validators is None:
         verdict.not_checked.append("signatures not checked: no validator set given")
     else:

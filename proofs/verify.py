@@ -132,9 +132,15 @@ class GivenValidators:
     chain_id: int | None
     hash: bytes
     """SHA-256 of the file the set was read from."""
+    genesis_hash: bytes | None = None
+    """The network's genesis hash (`--genesis-hash`): the chain's headers are signed under
+    a name that carries it, so following the root needs it."""
 
     def describe(self) -> str:
-        return f"no genesis: the validator set of the file given (sha256 0x{self.hash.hex()})"
+        described = f"no genesis: the validator set of the file given (sha256 0x{self.hash.hex()})"
+        if self.genesis_hash is None:
+            return described
+        return f"{described}, on the chain of genesis 0x{self.genesis_hash.hex()} (--genesis-hash)"
 
 
 @dataclass(frozen=True)
@@ -225,7 +231,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--genesis-hash",
         metavar="HEX",
         help="the genesis hash the network publishes (SHA-256 of the genesis file, as "
-        "`clearnode status` prints it): the genesis given or fetched must have it",
+        "`clearnode status` prints it): the genesis given or fetched must have it; with "
+        "--validators, the chain the root is followed on (its headers carry it)",
     )
     parser.add_argument(
         "--skip",
@@ -250,7 +257,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--validators",
         metavar="FILE",
         help="with --skip statement, instead of a genesis: a JSON validator set (a list of "
-        "{pubkey, power}); without a genesis time, following the root needs --checkpoint",
+        "{pubkey, power}); without a genesis, following the root needs --checkpoint (its "
+        "time) and --genesis-hash (its chain)",
     )
     parser.add_argument(
         "--chain-id",
@@ -378,10 +386,10 @@ def get_genesis(args: argparse.Namespace, fetch: FetchGenesis | None) -> GivenGe
                                      f"{pinned.hex()} as --genesis-hash says")  # fmt: skip
         return GivenGenesis(parse_genesis_bytes(data, node), found,
                             f"fetched from {node}, as --genesis-hash pins")  # fmt: skip
+    if args.validators is not None and "statement" in parse_skip(args.skip):
+        return None  # --genesis-hash, if given, names the validators' chain
     if pinned is not None:
         raise UsageError("--genesis-hash pins the genesis of --genesis FILE or --node URL")
-    if args.validators is not None and "statement" in parse_skip(args.skip):
-        return None
     raise UsageError(
         "the full check needs the chain's genesis: add --genesis FILE, or --node URL "
         "--genesis-hash HEX (fetched from a node and pinned by the hash the network "
@@ -651,7 +659,10 @@ def read_given_validators(args: argparse.Namespace) -> GivenValidators:
     """`--validators FILE` (with `--chain-id`, else the file's own chain id, if any)."""
     path = Path(args.validators)
     chain_id = read_chain_id(path) if args.chain_id is None else args.chain_id
-    return GivenValidators(read_validators(path), chain_id, compute_genesis_hash(_read(path)))
+    pinned = None if args.genesis_hash is None else parse_hash(args.genesis_hash, "--genesis-hash")
+    return GivenValidators(
+        read_validators(path), chain_id, compute_genesis_hash(_read(path)), pinned
+    )
 
 
 def check_report(
@@ -671,8 +682,9 @@ def check_report(
     answers, from the same checks (`get_sections`)."""
     genesis = start.genesis if isinstance(start, GivenGenesis) else None
     recompute = "statement" not in skipped
+    genesis_hash = start.hash if isinstance(start, GivenGenesis) else start.genesis_hash
     sections = get_sections(gens, report, start.validators, start.chain_id, genesis, readings,
-                            member, openings, known, trust, recompute)  # fmt: skip
+                            member, openings, known, trust, recompute, genesis_hash)  # fmt: skip
     return ReportCheck(report, sections, tuple(skipped), start.describe())
 
 
@@ -696,19 +708,21 @@ def get_sections(
     known: dict[int, dict[str, int]] | None = None,
     trust: Trust | None = None,
     recompute: bool = True,
+    genesis_hash: bytes | None = None,
 ) -> list[tuple[str, Verdict]]:
     """Every check of `report` the inputs allow, as (title, verdict) sections: the
-    signatures and proofs and, with `trust`, the root followed to the chain as a check
-    asked for; the statement (with `genesis`, unless not to `recompute`), the reserves
-    (`readings`), each clearing member's house and clients and, with `member` and its
-    `openings`, the member's own commitments."""
+    signatures and proofs and, with `trust`, the root followed to the chain of
+    `genesis_hash` as a check asked for; the statement (with `genesis`, unless not to
+    `recompute`), the reserves (`readings`), each clearing member's house and clients and,
+    with `member` and its `openings`, the member's own commitments."""
     title = (
         f"report of chain {report.chain_id}, epoch {report.epoch}, "
         f"state root 0x{report.state_root.hex()}, "
         f"{len(report.accounts)} accounts, hash 0x{report.get_hash().hex()}"
     )
+    engine = get_engine(genesis)
     sections = [
-        (title, verify_report(gens, report, validators, chain_id, trust, get_engine(genesis))),
+        (title, verify_report(gens, report, validators, chain_id, trust, engine, genesis_hash)),
         ("statement", check_statement(report, genesis if recompute else None)),
         ("reserves", check_reserves(report, genesis, readings or {})),
         ("clearing members", check_clearing_members(report)),

@@ -309,30 +309,3 @@ def _expect_list(doc: Mapping[str, Any], key: str) -> list[Any]:
     if not isinstance(items, list):
         raise GenesisError(key, "a list", items)
     return items
-
-
-def get_configuration_document(
-    doc: dict[str, Any], config: Genesis, marks: Mapping[str, int]
-) -> dict[str, Any]:
-    """The genesis document ``doc`` with the governed sections of the configuration in
-    force ``config`` (a ``state.genesis``): what ``clearnode verify --genesis`` recomputes
-    a report's statement with once governance or a listing template changed them (the
-    report's market prices the instruments in force, not the genesis's). ``marks``
-    gives a starting price to each instrument listed since (a genesis needs one; the
-    statement reads the report's marks)."""
-    sections = get_configuration_doc(config)
-    starting = doc["mark_prices"]
-    return {
-        **doc,
-        **{
-            k: v
-            for k, v in sections.items()
-            if k not in ("insurance_fund_bps", "collateral_haircuts")
-        },
-        "mark_prices": {i.id: starting.get(i.id, marks.get(i.id, 1)) for i in config.instruments},
-        "fees": {**doc.get("fees", {}), "insurance_fund_bps": config.fee_to_insurance_bps},
-        "collateral": [
-            {**entry, "haircut_bps": token.haircut_bps}
-            for entry, token in zip(doc["collateral"], config.collateral, strict=True)
-        ],
-    }

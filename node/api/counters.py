@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from node.api.node_interface import LocalNode
+from node.api.node_interface import ExtendedStatus
 from node.api.server import ApiApp
 from node.p2p import P2PNode
 from node.worktime import PARTS, WorkTime
@@ -59,8 +59,16 @@ P2P_SENT_BYTES = CounterFamily(
     "and GossipSub's own messages), requests and responses by protocol",
     ("channel",),
 )
+PEERS_OTHER_GENESIS = CounterFamily(
+    "clearnode_peers_other_genesis",
+    "Connections refused because the peer runs another genesis, by who refused them: "
+    "libp2p (the genesis handshake) or cometbft (its network name, which carries the "
+    "genesis hash); each such peer is also logged once at warning",
+    ("layer",),
+)
 COUNTER_FAMILIES = (
     P2P_EVENTS,
+    PEERS_OTHER_GENESIS,
     BUSY_SECONDS,
     P2P_SENT_BYTES,
     BRIDGE_REOBSERVE_REQUESTS,
@@ -84,17 +92,24 @@ class CountersCollector(Collector):
 
 
 def get_p2p_view(p2p: P2PNode) -> dict[str, object]:
-    """The p2p section of GET /v1/status: counters nested scope -> outcome -> count."""
+    """The p2p section of GET /v1/status: counters nested scope -> outcome -> count, and the
+    connections refused for another genesis by layer (counts alone: who and where is the
+    operator's log's)."""
     counters: dict[str, dict[str, int]] = {}
     for (scope, outcome), count in sorted(p2p.counters.items()):
         counters.setdefault(scope, {})[outcome] = count
-    return {"peer_id": p2p.peer_id, "peers": len(p2p.connected_peers()), "counters": counters}
+    return {
+        "peer_id": p2p.peer_id,
+        "peers": len(p2p.connected_peers()),
+        "counters": counters,
+        "refused_other_genesis": dict(sorted(p2p.other_genesis.refusals.items())),
+    }
 
 
 def add_status_section(app: ApiApp, name: str, get: Callable[[], object]) -> None:
     """Add `name: get()` to GET /v1/status, after what the node's status already has."""
     node = app.node
-    if not isinstance(node, LocalNode):
+    if not isinstance(node, ExtendedStatus):
         return
     previous = node.status_extra
 
@@ -122,5 +137,8 @@ def expose_p2p_counters(app: ApiApp, p2p: P2PNode) -> None:
     """Serve `p2p.counters` as `clearnode_p2p_events_total{scope, outcome}` and under
     `p2p` in GET /v1/status (scope: a gossip topic, `links` or `connections`)."""
     if app.metrics is not None:
-        app.metrics.registry.register(CountersCollector(P2P_EVENTS, lambda: p2p.counters.items()))
+        registry = app.metrics.registry
+        registry.register(CountersCollector(P2P_EVENTS, lambda: p2p.counters.items()))
+        refusals = p2p.other_genesis.refusals
+        registry.register(CountersCollector(PEERS_OTHER_GENESIS, lambda: labelled(refusals)))
     add_status_section(app, "p2p", lambda: get_p2p_view(p2p))

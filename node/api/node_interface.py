@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from clearing.state import ClearingState
 from node.api.house import get_clearing_house_status
@@ -41,6 +41,13 @@ class NodeInterface(Protocol):
     def get_block(self, height: int) -> StoredBlock | None: ...
 
     def get_status(self) -> dict[str, object]: ...
+
+
+@runtime_checkable
+class ExtendedStatus(Protocol):
+    """A node whose `GET /v1/status` carries sections its parts add (either engine's)."""
+
+    status_extra: Callable[[], dict[str, object]] | None
 
 
 @dataclass

@@ -252,7 +252,7 @@ class ClearingAbci:
 
     def answer_init_chain(self, request: abci.RequestInitChain) -> abci.ResponseInitChain:
         genesis = self.app.genesis
-        expected_chain = get_consensus_chain_id(genesis.chain_id)
+        expected_chain = get_consensus_chain_id(genesis.chain_id, self.genesis_hash)
         if request.chain_id != expected_chain:
             raise InitChainError("chain id", expected_chain, request.chain_id)
         if request.initial_height not in (0, 1):

@@ -43,6 +43,7 @@ from consensus.types import compute_max_proposal_bytes
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.cometbft import get_address
 from node.keys import get_peer_public_key
+from node.storage import OtherGenesisStore
 
 ED25519_PUBLIC = "tendermint/PubKeyEd25519"
 ED25519_PRIVATE = "tendermint/PrivKeyEd25519"
@@ -147,7 +148,7 @@ def build_genesis_doc(genesis: Genesis, genesis_hash: bytes) -> dict[str, object
     """CometBFT's genesis.json for our genesis (`genesis_hash`: compute_genesis_hash)."""
     return {
         "genesis_time": format_time(genesis.genesis_time_ms),
-        "chain_id": get_consensus_chain_id(genesis.chain_id),
+        "chain_id": get_consensus_chain_id(genesis.chain_id, genesis_hash),
         "initial_height": "1",
         "consensus_params": {
             "block": {"max_bytes": str(get_max_block_bytes()), "max_gas": "-1"},
@@ -173,6 +174,23 @@ def build_genesis_doc(genesis: Genesis, genesis_hash: bytes) -> dict[str, object
         "app_hash": "",
         "app_state": get_app_state(genesis_hash),
     }
+
+
+def check_home_genesis(path: Path, genesis_hash: bytes, genesis_file: Path) -> None:
+    """OtherGenesisStore if CometBFT's data in the home at `path` holds the chain of another
+    genesis than `genesis_file`'s (hash `genesis_hash`): the genesis.json the start that made
+    that data wrote names its genesis's hash (`get_app_state`). CometBFT would stop anyway,
+    naming neither genesis."""
+    data = path / "data"
+    if not (data / "state.db").exists():
+        return
+    try:
+        written = json.loads((path / "config" / "genesis.json").read_text())
+        stored = bytes.fromhex(written["app_state"]["genesis_hash"].removeprefix("0x"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return  # no hash of ours to compare: CometBFT's own check decides
+    if stored != genesis_hash:
+        raise OtherGenesisStore(data, stored, genesis_file, genesis_hash)
 
 
 def encode_private_key(key: Ed25519PrivateKey) -> dict[str, str]:

@@ -12,6 +12,10 @@ trio starts processes from worker threads that end when idle.
 
 CometBFT runs with umask 077: what it creates (its RPC socket, its stores of every
 block's transactions) is the node's user's alone even in a home an operator opened up.
+
+CometBFT refuses a peer of another network (chain id, which carries the genesis hash:
+`lightclient.anchor.get_consensus_chain_id`) at its handshake, in a log line at info; the
+node reads those lines (`find_other_network`) and warns about each such peer once.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import trio
@@ -47,6 +54,28 @@ KEPT_LINES = 20
 """Log lines kept to say why CometBFT exited."""
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "error": logging.ERROR}
 PRIVATE_UMASK = 0o077
+OTHER_NETWORK = re.compile(r"peer is on a different network\. Got ([^,\s]+), expected (\S+)")
+"""CometBFT's words (p2p NodeInfo.CompatibleWith) for a peer whose network is not ours."""
+
+
+@dataclass(frozen=True)
+class OtherNetwork:
+    """A peer CometBFT refused for running another network, as one of its lines says."""
+
+    theirs: str
+    ours: str
+    address: str
+    """`<node id>@<host>:<port>` on CometBFT's dials; empty on an inbound refusal, whose
+    line names no peer."""
+
+
+def find_other_network(entry: dict[str, object]) -> OtherNetwork | None:
+    """The refusal of another network a CometBFT log entry (its fields but the message)
+    reports, if it does."""
+    found = OTHER_NETWORK.search(str(entry.get("err", "")))
+    if found is None:
+        return None
+    return OtherNetwork(found[1], found[2], str(entry.get("addr", "")))
 
 
 class CometBFTError(Exception):
@@ -76,28 +105,35 @@ def find_binary() -> Path:
     return Path(found)
 
 
-def log_line(line: str) -> None:
-    """One CometBFT JSON log line as a record of the `cometbft` logger, at its level."""
+def log_line(line: str) -> dict[str, object]:
+    """One CometBFT JSON log line as a record of the `cometbft` logger, at its level; its
+    fields but the level, time and message (none for a line that is no JSON object)."""
     try:
         entry = json.loads(line)
     except ValueError:
         log.info("%s", line)
-        return
+        return {}
     if not isinstance(entry, dict):
         log.info("%s", line)
-        return
+        return {}
     level = LEVELS.get(str(entry.pop("level", "info")), logging.INFO)
     message = entry.pop("_msg", "")
     entry.pop("ts", None)
     extra = " ".join(f"{k}={v}" for k, v in entry.items())
     log.log(level, "%s %s", message, extra)
+    return entry
 
 
 async def run_cometbft(
-    binary: Path, home: Path, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    binary: Path,
+    home: Path,
+    on_other_network: Callable[[OtherNetwork], None],
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Runs `cometbft start` on `home` until cancelled (then stops it: SIGTERM, a kill
-    after STOP_GRACE_S); reports its pid when started."""
+    after STOP_GRACE_S); reports its pid when started, and each peer its log says it
+    refused for another network to `on_other_network`."""
     await stop_outlived(binary, home)
     remove_stale_socket(home / RPC_SOCKET)
     process = await trio.lowlevel.open_process(
@@ -118,7 +154,9 @@ async def run_cometbft(
             for raw in lines:
                 line = raw.decode(errors="replace")
                 last_lines.append(line)
-                log_line(line)
+                other = find_other_network(log_line(line))
+                if other is not None:
+                    on_other_network(other)
         returncode = await process.wait()
     finally:
         with trio.CancelScope(shield=True):

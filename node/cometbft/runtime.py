@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
 
-from clearing.genesis import compute_genesis_hash
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
@@ -29,9 +29,9 @@ from lightclient.anchor import COMETBFT
 from node.block_store import SqliteBlockStore
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
-from node.cometbft.home import ABCI_SOCKET, RPC_SOCKET, Listeners, write_home
+from node.cometbft.home import ABCI_SOCKET, RPC_SOCKET, Listeners, check_home_genesis, write_home
 from node.cometbft.node_interface import CometNode
-from node.cometbft.process import find_binary, run_cometbft
+from node.cometbft.process import OtherNetwork, find_binary, run_cometbft
 from node.cometbft.rpc import CometRpc, RpcError
 from node.cometbft.signed_headers import SignedHeaderKeeper
 from node.cometbft.transport import Handler, serve_abci
@@ -40,6 +40,7 @@ from node.config import CometBFTConfig, NodeConfig, get_timeouts
 from node.keys import NODE_KEY, load_key
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.p2p import P2PNode
+from node.p2p.genesis import OtherGenesisPeer
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
 from node.txcheck import make_clearing_check
@@ -54,12 +55,11 @@ async def run_cometbft_node(
     """Runs the node described by `config` on CometBFT until cancelled, or until CometBFT
     exits on its own (`CometBFTExited`)."""
     timeouts = get_timeouts(config, COMETBFT)  # a bad [consensus] table writes nothing
-    genesis_hash = compute_genesis_hash(config.genesis_file.read_bytes())
     comet = config.cometbft
     assert comet is not None  # the loader always reads the table
     binary = find_binary()
     with open_node(config) as node:
-        write_comet_home(node, comet, genesis_hash, timeouts)
+        write_comet_home(node, comet, timeouts)
         check = make_clearing_check(lambda: node.app.state, wall_clock_ms)
         commits = CommitWatch(
             get_stall_limit_ms(timeouts), node.store.latest_height(), lambda: False
@@ -77,11 +77,12 @@ async def run_cometbft_node(
             # CometBFT's peer filter reads the set `start_node`'s AllowedPeers keeps on the
             # p2p host (the validators in force, their rotation grace, the observers).
             abci = ClearingAbci(
-                node.app, genesis_hash, check, save, pending,
+                node.app, node.genesis_hash, check, save, pending,
                 allowed_peers=lambda: p2p.allowed_peers,
             )  # fmt: skip
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
-            await nursery.start(run_engine, binary, comet.home, abci.handle, max_request)
+            refuse = functools.partial(refuse_other_network, p2p)
+            await nursery.start(run_engine, binary, comet.home, abci.handle, max_request, refuse)
             nursery.start_soon(resubmit_when_up, api_node, rpc)
             await nursery.start(keeper.run)
             log.info(
@@ -97,6 +98,7 @@ async def run_engine(
     home: Path,
     handle: Handler,
     max_request: int,
+    on_other_network: Callable[[OtherNetwork], None],
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -113,21 +115,31 @@ async def run_engine(
     async with trio.open_nursery() as nursery:
         try:
             await nursery.start(serve_app)
-            await run_cometbft(binary, home, task_status=task_status)
+            await run_cometbft(binary, home, on_other_network, task_status=task_status)
         finally:
             app_scope.cancel()
 
 
-def write_comet_home(
-    node: NodeParts, comet: CometBFTConfig, genesis_hash: bytes, timeouts: TimeoutConfig
-) -> None:
-    """CometBFT's home, written from this node's keys, genesis and config."""
+def refuse_other_network(p2p: P2PNode, found: OtherNetwork) -> None:
+    """A peer CometBFT refused for another network, told as the p2p host tells its own
+    refusals of another genesis: a warning once per peer, a count."""
+    node_id, _, address = found.address.partition("@")
+    p2p.other_genesis.refuse(OtherGenesisPeer(
+        COMETBFT, f"node {node_id}" if node_id else "(an inbound peer: CometBFT names none)",
+        address or "an unknown address", f"chain {found.theirs}", f"chain {found.ours}",
+    ))  # fmt: skip
+
+
+def write_comet_home(node: NodeParts, comet: CometBFTConfig, timeouts: TimeoutConfig) -> None:
+    """CometBFT's home, written from this node's keys, genesis and config, unless its data
+    holds the chain of another genesis (OtherGenesisStore)."""
     config = node.config
+    check_home_genesis(comet.home, node.genesis_hash, config.genesis_file)
     write_home(
         comet.home,
         moniker=config.moniker,
         genesis=node.genesis,
-        genesis_hash=genesis_hash,
+        genesis_hash=node.genesis_hash,
         node_key=load_key(config.node_key_file, NODE_KEY).ed25519(),
         validator_key=None if node.validator_key is None else node.validator_key.ed25519(),
         listeners=get_listeners(config, comet),

@@ -7,7 +7,9 @@ start from the nanosecond clock, publishing waits while peer queues are long,
 spam protection is off in favour of our own validation and scoring, heartbeat
 is 1 s, failed dials are retried by us with backoff, a peer's connection is closed
 when py-libp2p has gone deaf to it (node/p2p/links.py) so that the redial restores
-it, and the host is closed explicitly so peers notice at once.
+it, and the host is closed explicitly so peers notice at once. Every new connection
+starts with the genesis handshake (node/p2p/genesis.py): nothing else is exchanged
+with a peer until it said it runs our genesis.
 """
 
 from __future__ import annotations
@@ -47,6 +49,16 @@ from libp2p.transport.tcp import tcp as libp2p_tcp
 
 from node.framing import FrameReader, encode_frame
 from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
+from node.p2p.genesis import (
+    GENESIS_PROTOCOL,
+    HANDSHAKE_TIMEOUT_S,
+    MAX_HELLO_BYTES,
+    OTHER_GENESIS_REDIAL_S,
+    GenesisGate,
+    GenesisHello,
+    OtherGenesisPeer,
+    OtherGenesisPeers,
+)
 from node.p2p.links import LinkWatch
 from node.p2p.pubsub import Pubsub
 from node.p2p.router import Router
@@ -152,6 +164,9 @@ class HostConfig:
     """Peer ids this host talks to at start (`P2PNode.set_allowed_peers` replaces them); a
     connection with anyone else is closed after the Noise handshake, unanswered and
     unscored. None: everyone (the library's own tests)."""
+    genesis_hash: bytes | None = None
+    """SHA-256 of this node's genesis file: a peer whose handshake names another is refused
+    (node/p2p/genesis.py). None: no handshake (the library's own tests)."""
 
     def is_allowed(self, peer: str) -> bool:
         return self.allowed_peers is None or peer in self.allowed_peers
@@ -221,6 +236,7 @@ class P2PNode:
         nursery: trio.Nursery,
         counters: Counter[tuple[str, str]],
         work: WorkTime,
+        gate: GenesisGate,
     ) -> None:
         self.config = config
         self.work = work
@@ -243,6 +259,9 @@ class P2PNode:
         """Connections refused per banned peer, reported when its ban ends."""
         self._strangers: OrderedDict[str, None] = OrderedDict()
         """Peers outside `allowed_peers` refused so far (bounded), each logged once."""
+        self._gate = gate
+        self.other_genesis = OtherGenesisPeers()
+        """Peers refused for another genesis, here and (on CometBFT) by CometBFT."""
         self._lagging: set[Any] = set()
         """Peers whose long queue made a publish wait its whole `publish_wait_s`: they
         hold no publish back until their queue has drained."""
@@ -254,6 +273,8 @@ class P2PNode:
         self.peer_id = str(host.get_id())
         self.allowed_peers = config.allowed_peers
         pubsub.admits = lambda peer: self.is_allowed(str(peer)) and str(peer) not in self._banned
+        if gate.ours is not None:
+            host.set_stream_handler(TProtocol(GENESIS_PROTOCOL), self._answer_handshake)
 
     # -- identity and peers -------------------------------------------------
 
@@ -285,12 +306,14 @@ class P2PNode:
         await self._disconnect_quietly(peer)
 
     def connected_peers(self) -> list[str]:
-        """Allowed peers with a connection that is not closed (see `_live_connections`)."""
+        """Allowed peers of our genesis with a connection that is not closed (see
+        `_live_connections`)."""
         return sorted(
             str(p)
             for p in self._host.get_connected_peers()
-            if self.is_allowed(str(p)) and self._live_connections(p)
-        )
+            if self.is_allowed(str(p)) and self._gate.is_admitted(str(p))
+            and self._live_connections(p)
+        )  # fmt: skip
 
     def _live_connections(self, peer: ID) -> list[INetConn]:
         """`peer`'s connections that are not closed.
@@ -359,6 +382,16 @@ class P2PNode:
                 continue
             try:
                 await self.connect(addr)
+                if not await self._gate.wait(peer):
+                    if self._gate.get_other_genesis(peer) is not None:
+                        log.debug("redial %s in %.0fs: another genesis", peer,
+                                  OTHER_GENESIS_REDIAL_S)  # fmt: skip
+                        await trio.sleep(OTHER_GENESIS_REDIAL_S)
+                        continue
+                    # A connection no handshake spoke on (two dials crossed, and the one
+                    # both spoke on closed) would never be asked again: a new one is.
+                    await self._close_peer(ID.from_base58(peer))
+                    raise RequestFailed(peer, GENESIS_PROTOCOL, "no genesis handshake")
                 opened = trio.current_time()
                 while peer in self.connected_peers():
                     await self._wait_for_change()
@@ -391,7 +424,10 @@ class P2PNode:
         """
         while True:
             await trio.sleep(self.config.link_check_s)
-            connected = [p for p in self._host.get_connected_peers() if str(p) not in self._banned]
+            connected = [
+                p for p in self._host.get_connected_peers()
+                if str(p) not in self._banned and self._gate.is_admitted(str(p))
+            ]  # fmt: skip
             for peer, reason in self._links.find_dead_links(connected, trio.current_time()):
                 log.warning("closing the connection to %s: %s", peer, reason)
                 self.counters["links", "closed_dead"] += 1
@@ -472,6 +508,75 @@ class P2PNode:
             self.counters["connections", "refused"] += 1
             self._refused[peer] += 1
             self._nursery.start_soon(self._close_quietly, conn)
+        elif self._gate.ours is not None:
+            self._nursery.start_soon(self._shake_hands, conn)
+
+    # -- the genesis handshake (node/p2p/genesis.py) ------------------------------
+
+    async def _shake_hands(self, conn: INetConn) -> None:
+        """Our side of a new connection's genesis handshake, then the verdict of either
+        side's: the peer admitted, refused for another genesis, or (no hash within
+        HANDSHAKE_TIMEOUT_S) its connection closed."""
+        peer_id = conn.muxed_conn.peer_id
+        peer = str(peer_id)
+        with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+            try:
+                await self._say_genesis(peer_id)
+            except Exception as exc:  # dial, negotiation, stream and decode errors alike
+                log.debug("genesis handshake with %s: %s: %s", peer, type(exc).__name__, exc)
+        if await self._gate.wait(peer):
+            self.watch._notify()
+            return
+        # not the hash of this connection's handshake: the peer may have said it on another
+        # connection (two dials crossing), which it closed since
+        theirs = self._gate.get_other_genesis(peer)
+        if theirs is None:
+            if not conn.is_closed:
+                log.info("closing a connection to %s: no genesis handshake", peer)
+                self.counters["connections", "genesis_handshake_failed"] += 1
+                await self._close_quietly(conn)
+            return
+        ours = self._gate.ours
+        assert ours is not None  # a handshake runs only with a genesis of ours
+        addresses = ", ".join(str(a) for a in conn.get_transport_addresses())
+        self.other_genesis.refuse(OtherGenesisPeer(
+            "libp2p", peer, addresses or "an unknown address", f"genesis 0x{theirs.hex()}",
+            f"genesis 0x{ours.hex()}",
+        ))  # fmt: skip
+        await self._close_peer(peer_id)
+
+    async def _say_genesis(self, peer: ID) -> None:
+        """Sends our hello on a new stream and learns the peer's from its answer."""
+        ours = self._gate.ours
+        assert ours is not None
+        stream = await self._host.new_stream(peer, [TProtocol(GENESIS_PROTOCOL)])
+        try:
+            await stream.write(encode_frame(GenesisHello(ours).encode(), MAX_HELLO_BYTES))
+            answer = await _stream_reader(stream).read_frame(MAX_HELLO_BYTES)
+        finally:
+            await stream.close()
+        if answer is None:
+            raise FrameError("the peer closed the handshake without a hello", 0, 1)
+        theirs = GenesisHello.decode(answer).genesis_hash
+        self._gate.learn(str(peer), stream.muxed_conn, theirs)
+
+    async def _answer_handshake(self, stream: INetStream) -> None:
+        """The peer's side of the handshake: its hello learnt before ours is written, so
+        that a peer that read our answer finds its own hash known here."""
+        ours = self._gate.ours
+        assert ours is not None
+        peer = str(stream.muxed_conn.peer_id)
+        try:
+            if self.is_allowed(peer) and peer not in self._banned:
+                hello = await _stream_reader(stream).read_frame(MAX_HELLO_BYTES)
+                if hello is not None:
+                    theirs = GenesisHello.decode(hello).genesis_hash
+                    self._gate.learn(peer, stream.muxed_conn, theirs)
+                    await stream.write(encode_frame(GenesisHello(ours).encode(), MAX_HELLO_BYTES))
+        except (MessageTooLarge, FrameError, StreamError, ValueError) as exc:
+            log.debug("genesis handshake from %s: %s", peer, exc)
+        finally:
+            await stream.close()
 
     def _remember_stranger(self, peer: str) -> None:
         self._strangers[peer] = None
@@ -643,7 +748,7 @@ class P2PNode:
     async def _serve_stream(self, stream: INetStream) -> None:
         protocol = self._protocols[str(stream.get_protocol())]
         peer = str(stream.muxed_conn.peer_id)
-        if peer in self._banned or not self.is_allowed(peer):
+        if peer in self._banned or not self.is_allowed(peer) or not await self._gate.wait(peer):
             self.counters["requests", "refused"] += 1
             await stream.close()
             return
@@ -785,12 +890,14 @@ async def open_p2p(
     )
     biggest = max((t.max_bytes for t in topics), default=1 << 20)
     counters: Counter[tuple[str, str]] = Counter()
+    gate = GenesisGate(config.genesis_hash)
     pubsub = Pubsub(
         host,
         gossipsub,
         max_inbound_rpc_size=biggest + 64 * 1024,
         counters=counters,
         admits=lambda peer: config.is_allowed(str(peer)),
+        wait_for_genesis=lambda peer: gate.wait(str(peer)),
     )
     # Sequence numbers from the second clock repeat after a fast restart; peers
     # would drop our first messages as already seen.
@@ -804,7 +911,7 @@ async def open_p2p(
                 await pubsub.wait_until_ready()
                 node = P2PNode(
                     config, host, pubsub, gossipsub, topics, nursery, counters,
-                    WorkTime() if work is None else work,
+                    WorkTime() if work is None else work, gate,
                 )  # fmt: skip
                 host.get_network().register_notifee(node.watch)
                 for topic in topics:

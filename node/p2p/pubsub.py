@@ -34,13 +34,16 @@ library code it works around, so that an upgrade of py-libp2p is checked in one 
   its inbound stream is reset unread, so its subscriptions and GRAFTs never reach the
   router. (Not the library's blacklist: it also drops every message a peer published,
   relayed by anyone, and an observer one validator allows may publish through it.)
+- No gossip before the genesis handshake (node/p2p/genesis.py): the stream to a peer is
+  opened, and the peer's own is read, only once the peer said it runs our genesis; a
+  peer of another genesis gets neither.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -64,11 +67,14 @@ class Pubsub(LibraryPubsub):
         *args: Any,
         counters: Counter[tuple[str, str]],
         admits: Callable[[ID], bool],
+        wait_for_genesis: Callable[[ID], Awaitable[bool]],
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.counters = counters
         self.admits = admits
+        self.wait_for_genesis = wait_for_genesis
+        """Whether a peer runs our genesis, once its handshake says (node/p2p/genesis.py)."""
         self.peer_queues = _SizedQueues(self.max_inbound_rpc_size)
         self._write_locks: WeakKeyDictionary[INetStream, trio.Lock] = WeakKeyDictionary()
         self.sent_bytes: Counter[str] = Counter()
@@ -97,7 +103,7 @@ class Pubsub(LibraryPubsub):
 
     async def stream_handler(self, stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id
-        if not self.admits(peer):
+        if not self.admits(peer) or not await self.wait_for_genesis(peer):
             self.counters["gossip", "stream_refused"] += 1
             await _reset_quietly(stream)
             return
@@ -142,6 +148,8 @@ class Pubsub(LibraryPubsub):
 
     async def _handle_new_peer(self, peer_id: ID) -> None:
         if not self.admits(peer_id) or not self._has_live_connection(peer_id):
+            return
+        if not await self.wait_for_genesis(peer_id) or not self._has_live_connection(peer_id):
             return
         stream = self.peers.get(peer_id)
         if stream is not None and not self._is_on_live_connection(peer_id, stream):

@@ -88,7 +88,9 @@ class StatusService(RoutesService):
         verdicts = None
         if reports.enabled:
             store = ReportStore(ctx.config.home / reports.path, reports.keep)
-            verdicts = ReportVerdicts(store, ctx.store, ctx.genesis, lambda: ctx.state)
+            verdicts = ReportVerdicts(
+                store, ctx.store, ctx.genesis, ctx.genesis_hash, lambda: ctx.state
+            )
         page = StatusPage(ctx, None if verdicts is None else verdicts.get)
         ctx.on_commit(page.on_commit)
         ctx.api.add_routes(page.routes())

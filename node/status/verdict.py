@@ -43,14 +43,17 @@ def check_report(
     validators: Sequence[VotingPower],
     chain_id: int,
     genesis: Genesis | None,
+    genesis_hash: bytes | None = None,
 ) -> dict[str, Any]:
     """What the status page shows of one stored report (`genesis` None: the statement is
-    not recomputed)."""
+    not recomputed; `genesis_hash` None: the root is not followed to the chain)."""
     try:
         report = decode_report(encoded)
     except ReportDecodeError as exc:
         return {"verdict": "INVALID", "failures": [f"undecodable: {exc}"]}
-    sections = get_sections(get_generators(FAST), report, validators, chain_id, genesis)
+    sections = get_sections(
+        get_generators(FAST), report, validators, chain_id, genesis, genesis_hash=genesis_hash
+    )
     failures = [failure for _, verdict in sections for failure in verdict.failures]
     report_hash = report.get_hash()
     if committed_hash is None:
@@ -73,6 +76,7 @@ class ReportVerdicts:
         store: ReportStore,
         blocks: NodeStore,
         genesis: Genesis,
+        genesis_hash: bytes,
         state: Callable[[], ClearingState],
     ) -> None:
         self.store = store
@@ -85,6 +89,7 @@ class ReportVerdicts:
             VotingPower(v.pubkey, v.power) for v in genesis.validators if has_power(v)
         ]
         self.genesis = genesis
+        self.genesis_hash = genesis_hash
         self.latest: dict[str, Any] = {"verdict": "none yet"}
 
     def get(self) -> dict[str, Any]:
@@ -104,7 +109,7 @@ class ReportVerdicts:
                 try:
                     result = await trio.to_thread.run_sync(
                         check_report, encoded, commit.report_hash, self.validators,
-                        self.chain_id, self.genesis,
+                        self.chain_id, self.genesis, self.genesis_hash,
                     )  # fmt: skip
                 except Exception as exc:  # the verifier's own failure: show it, keep the node
                     log.exception("verifying the report of epoch %d failed", epoch)

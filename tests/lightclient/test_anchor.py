@@ -18,6 +18,7 @@ from lightclient.anchor import (
     ChangeNotCommitted,
     Checkpoint,
     CheckpointMismatch,
+    GenesisHashError,
     NotASetChange,
     NotCommitted,
     NotSignedByHeldSet,
@@ -36,19 +37,21 @@ from lightclient.anchor import (
     check_anchor,
     check_trusting_period,
     follow_set_changes,
+    get_consensus_chain_id,
 )
 from lightclient.codec import DecodeError, pack, unpack
 from lightclient.commit import CommitSig
 from lightclient.validators import ValidatorPowers
-from tests.lightclient.support import get_powers, make_anchor, make_set_change
+from tests.lightclient.support import GENESIS_HASH, get_powers, make_anchor, make_set_change
 
 KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([0x10 + i]) * 32) for i in range(4)]
 VALIDATORS = ValidatorPowers.of((k.public_key().public_bytes_raw(), 10) for k in KEYS)
 CHAIN, HEIGHT, ROOT = 31337, 70, bytes(range(32))
+NAME = get_consensus_chain_id(CHAIN, GENESIS_HASH)
 
 
 def check(anchor: StateAnchor, root: bytes = ROOT, height: int = HEIGHT) -> None:
-    check_anchor(anchor, CHAIN, height, root, VALIDATORS)
+    check_anchor(anchor, NAME, height, root, VALIDATORS)
 
 
 def test_three_of_four_validators_anchor_the_root() -> None:
@@ -73,8 +76,27 @@ def test_a_root_the_header_does_not_commit_is_refused() -> None:
 def test_the_header_of_another_height_or_chain_is_refused() -> None:
     with pytest.raises(WrongHeight, match="header of height 71"):
         check(make_anchor(CHAIN, HEIGHT + 1, ROOT, KEYS))
-    with pytest.raises(WrongChain, match="'clearnode-1', not 'clearnode-31337'"):
+    digest = GENESIS_HASH[:8].hex()
+    with pytest.raises(WrongChain, match=f"'clearnode-1-{digest}', not 'clearnode-31337-{digest}'"):
         check(make_anchor(1, HEIGHT, ROOT, KEYS))
+
+
+def test_the_chain_of_another_genesis_with_the_same_chain_id_is_refused() -> None:
+    """A genesis one byte apart is another chain: what its validators signed anchors
+    nothing on this one's, though the chain id, keys, height and root are the same."""
+    other = bytes([GENESIS_HASH[0] ^ 1]) + GENESIS_HASH[1:]
+    with pytest.raises(WrongChain) as info:
+        check(make_anchor(CHAIN, HEIGHT, ROOT, KEYS, genesis_hash=other))
+    assert info.value.found == f"clearnode-{CHAIN}-{other[:8].hex()}" != info.value.expected
+    with pytest.raises(SetChangeError, match=f"its header is of chain 'clearnode-{CHAIN}-"):
+        walk(make_set_change(CHAIN, 20, KEYS, ADDED, genesis_hash=other))
+
+
+def test_the_chain_name_carries_the_genesis_hash_within_cometbft_s_bound() -> None:
+    assert get_consensus_chain_id(4242, bytes(range(32))) == "clearnode-4242-0001020304050607"
+    assert len(get_consensus_chain_id(2**64 - 1, GENESIS_HASH)) == 47  # CometBFT: at most 50
+    with pytest.raises(GenesisHashError, match=r"32 bytes .* got 8"):
+        get_consensus_chain_id(4242, GENESIS_HASH[:8])
 
 
 def test_a_header_changed_after_signing_is_not_the_one_committed() -> None:
@@ -134,7 +156,7 @@ def test_a_header_of_another_validator_set_is_not_checked_against_this_one() -> 
     with pytest.raises(ValidatorSetChanged, match="does not carry the change of the validator"):
         check(anchor)
     bigger = ValidatorPowers.of((k.public_key().public_bytes_raw(), 10) for k in [*KEYS, fifth])
-    check_anchor(anchor, CHAIN, HEIGHT, ROOT, bigger)
+    check_anchor(anchor, NAME, HEIGHT, ROOT, bigger)
 
 
 FIFTH = Ed25519PrivateKey.from_private_bytes(bytes([0x20]) * 32)
@@ -144,7 +166,7 @@ REPLACED = [*KEYS[1:], FIFTH, SIXTH]  # then replaced the first by a sixth
 
 
 def walk(*changes: SetChange) -> list[tuple[int, bytes]]:
-    history = follow_set_changes(changes, CHAIN, VALIDATORS)
+    history = follow_set_changes(changes, NAME, VALIDATORS)
     return [(first, validators.hash) for first, validators in history.sets]
 
 
@@ -153,7 +175,7 @@ def test_the_set_is_followed_from_genesis_through_each_change() -> None:
     at its height, which the genesis set alone could not check."""
     first = make_set_change(CHAIN, 20, KEYS, ADDED)
     second = make_set_change(CHAIN, 50, ADDED[1:], REPLACED, set_keys=ADDED)  # 4 of 5
-    history = follow_set_changes([first, second], CHAIN, VALIDATORS)
+    history = follow_set_changes([first, second], NAME, VALIDATORS)
     assert walk(first, second) == [
         (1, VALIDATORS.hash), (21, get_powers(ADDED).hash), (51, get_powers(REPLACED).hash)
     ]  # fmt: skip
@@ -162,7 +184,7 @@ def test_the_set_is_followed_from_genesis_through_each_change() -> None:
         VALIDATORS, VALIDATORS, get_powers(ADDED), get_powers(ADDED), *[get_powers(REPLACED)] * 2
     ]  # fmt: skip
     anchor = make_anchor(CHAIN, HEIGHT, ROOT, REPLACED, set_changes=[first, second])
-    check_anchor(anchor, CHAIN, HEIGHT, ROOT, history.get_set_at(HEIGHT + 1))
+    check_anchor(anchor, NAME, HEIGHT, ROOT, history.get_set_at(HEIGHT + 1))
     with pytest.raises(ValidatorSetChanged):
         check(anchor)
     assert StateAnchor.from_wire(unpack(pack(anchor.to_wire()), "anchor")) == anchor
@@ -205,7 +227,7 @@ def test_changes_come_in_height_order_and_each_is_a_change() -> None:
 
 
 def test_a_change_of_another_chain_or_with_another_header_is_refused() -> None:
-    with pytest.raises(SetChangeError, match="its header is of chain 'clearnode-1'"):
+    with pytest.raises(SetChangeError, match="its header is of chain 'clearnode-1-"):
         walk(replace(make_set_change(1, 20, KEYS, ADDED)))
     change = make_set_change(CHAIN, 20, KEYS, ADDED)
     forged = replace(change, header=replace(change.header, prev_state_root=ROOT))
@@ -233,20 +255,20 @@ def test_a_checkpoint_is_walked_from_and_what_precedes_it_only_read() -> None:
     forged = make_set_change(CHAIN, 20, strangers, ADDED, set_keys=KEYS)  # not KEYS' quorum
     later = make_set_change(CHAIN, 50, ADDED, REPLACED)
     checkpoint = Checkpoint(30, 0, get_powers(ADDED).hash)
-    history = follow_set_changes([forged, later], CHAIN, VALIDATORS, checkpoint)
+    history = follow_set_changes([forged, later], NAME, VALIDATORS, checkpoint)
     assert [(first, v.hash) for first, v in history.sets] == [
         (30, get_powers(ADDED).hash), (51, get_powers(REPLACED).hash)
     ]  # fmt: skip
     with pytest.raises(ChangeNotCommitted):
-        follow_set_changes([forged, later], CHAIN, VALIDATORS)  # from genesis: refused
+        follow_set_changes([forged, later], NAME, VALIDATORS)  # from genesis: refused
     # the departed set's own history (no change at all) names another set at the checkpoint
     with pytest.raises(CheckpointMismatch) as info:
-        follow_set_changes([], CHAIN, VALIDATORS, checkpoint)
+        follow_set_changes([], NAME, VALIDATORS, checkpoint)
     assert (info.value.found, info.value.trusted) == (VALIDATORS.hash, get_powers(ADDED).hash)
     # a change after the checkpoint signed by strangers is refused as from genesis
     usurped = make_set_change(CHAIN, 50, strangers, strangers, set_keys=ADDED)
     with pytest.raises(ChangeNotCommitted):
-        follow_set_changes([forged, usurped], CHAIN, VALIDATORS, checkpoint)
+        follow_set_changes([forged, usurped], NAME, VALIDATORS, checkpoint)
 
 
 def test_trust_lasts_the_trusting_period_from_its_point() -> None:

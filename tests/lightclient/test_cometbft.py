@@ -44,7 +44,10 @@ VECTORS = json.loads(
     (Path(__file__).parents[1] / "vectors" / "cometbft" / "commits.json").read_text()
 )
 CHAIN = VECTORS["chain_id"]
-CHAIN_ID = int(CHAIN.removeprefix("clearnode-"))
+GENESIS_HASH = bytes.fromhex(VECTORS["genesis_hash"].removeprefix("0x"))
+CHAIN_ID = int(CHAIN.split("-")[1])
+OTHER_GENESIS = bytes([GENESIS_HASH[0] ^ 1]) + GENESIS_HASH[1:]
+"""A genesis one byte apart (the same chain id): another chain, whose name differs."""
 
 
 def load(found: dict[str, Any]) -> tuple[CometHeader, CometCommit, CometValidatorPowers]:
@@ -94,6 +97,11 @@ class Case:
     commit: str | None
     walk: str | None
     chain_id: int = CHAIN_ID
+    genesis_hash: bytes = GENESIS_HASH
+
+    @property
+    def chain(self) -> str:
+        return get_consensus_chain_id(self.chain_id, self.genesis_hash)
 
 
 def make_genesis_set_cases() -> list[Case]:
@@ -114,7 +122,10 @@ def make_genesis_set_cases() -> list[Case]:
         Case("a forged precommit", replace(anchor, commit=forged), GENESIS_SET,
              f"bad precommit signature {index}", f"{not_committed}: bad precommit signature"),
         Case("another chain's", anchor, GENESIS_SET, "bad precommit signature",
-             f"of chain {CHAIN!r}, not 'clearnode-1'", chain_id=1),
+             f"of chain {CHAIN!r}, not 'clearnode-1-", chain_id=1),
+        Case("another genesis's", anchor, GENESIS_SET, "bad precommit signature",
+             f"of chain {CHAIN!r}, not 'clearnode-{CHAIN_ID}-{OTHER_GENESIS[:8].hex()}'",
+             genesis_hash=OTHER_GENESIS),
         Case("re-timed precommits", replace(anchor, commit=retimed), GENESIS_SET,
              "bad precommit signature", f"{not_committed}: bad precommit signature"),
         Case("a set of five", anchor, bigger, "4 signature slots for a set of 5", None),
@@ -165,22 +176,21 @@ CASES = make_genesis_set_cases() + make_set_change_cases()
 
 def get_verdicts(case: Case) -> dict[str, Any]:
     """What the Python verifier finds of `case`, in the form cometbft_cli.ts answers."""
-    chain = get_consensus_chain_id(case.chain_id)
     anchor = case.anchor
     try:
-        anchor.commit.verify(chain, case.validators)
+        anchor.commit.verify(case.chain, case.validators)
         commit = None
     except InvalidCommit as exc:
         commit = str(exc)
     walk: dict[str, Any]
     try:
-        history = follow_set_changes(anchor.set_changes, case.chain_id, GENESIS_SET)
+        history = follow_set_changes(anchor.set_changes, case.chain, GENESIS_SET)
     except SetChangeError as exc:
         walk = {"failure": str(exc)}
     else:
         height = anchor.header.height
         try:
-            check_anchor(anchor, case.chain_id, height - 1, anchor.header.prev_state_root,
+            check_anchor(anchor, case.chain, height - 1, anchor.header.prev_state_root,
                          history.get_set_at(height))  # fmt: skip
             outcome = None
         except AnchorError as exc:
@@ -200,6 +210,7 @@ def to_request(case: Case) -> dict[str, Any]:
     return {
         "anchor": pack(case.anchor.to_wire()).hex(),
         "chain_id": case.chain_id,
+        "genesis_hash": case.genesis_hash.hex(),
         "validators": [[key.hex(), power] for key, power in case.validators.powers],
         "genesis": [[key.hex(), power] for key, power in GENESIS_SET.powers],
     }
@@ -239,7 +250,7 @@ def test_the_set_change_is_the_chains() -> None:
     assert held.hash == GENESIS_SET.hash != new_set.hash == header.next_validators_hash
     assert len(set(new_set.powers) - set(GENESIS_SET.powers)) == 1
     assert after.last_block_id.hash == header.hash
-    history = follow_set_changes((SetChange(header, commit, new_set),), CHAIN_ID, GENESIS_SET)
+    history = follow_set_changes((SetChange(header, commit, new_set),), CHAIN, GENESIS_SET)
     assert history.changed_at == (header.height,)
     assert history.get_set_at(after.height) is new_set
 

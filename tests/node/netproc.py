@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from bridge.loopback import get_free_port, get_port_range
+from clearing.genesis import compute_genesis_hash
 from clearing.request_schema import SignedRequest
 from clearing.tx import decode_tx
 from clearnode.client.sandbox_keys import derive_seed
@@ -166,6 +167,12 @@ class NodeHome:
     @property
     def db(self) -> Path:
         return self.path / "data" / "node.sqlite3"
+
+    @property
+    def genesis_hash(self) -> bytes:
+        """The hash of the genesis file `write` wrote: what a client host of the network
+        says in its genesis handshake."""
+        return compute_genesis_hash((self.path / "genesis.json").read_bytes())
 
     def write(self, genesis: dict[str, Any], peers: list[str]) -> None:
         (self.path / "keys").mkdir(parents=True, exist_ok=True, mode=0o700)

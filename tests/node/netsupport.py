@@ -30,6 +30,7 @@ from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.storage import NodeStore
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
+from tests.lightclient.support import GENESIS_HASH
 
 
 @dataclass
@@ -101,7 +102,7 @@ def iter_trading_blocks() -> Iterator[list[bytes]]:
 
 def make_block(genesis: Genesis, height: int, txs: list[bytes]) -> Block:
     header = BlockHeader(
-        get_consensus_chain_id(genesis.chain_id),
+        get_consensus_chain_id(genesis.chain_id, GENESIS_HASH),
         height,
         genesis.genesis_time_ms + 1000 * height,
         bytes(32),

@@ -17,6 +17,7 @@ from node.api.tiers import OPERATOR
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.p2p import open_p2p
+from node.p2p.genesis import OtherGenesisPeer
 from node.txcheck import make_clearing_check
 from tests.node.apiserver import serve_app
 from tests.node.netproc import SHORT_TIMEOUTS
@@ -40,6 +41,9 @@ async def test_p2p_counters_are_served_in_metrics_and_status() -> None:
         async with serve_app(app, listener=OPERATOR) as client:
             p2p.counters["links", "closed_dead"] += 1
             p2p.counters["tx", "rejected"] += 2
+            refused = OtherGenesisPeer("cometbft", "node 376f", "127.0.0.1:26666", "a", "b")
+            for _ in range(3):  # one peer dialled three times: three refusals
+                p2p.other_genesis.refuse(refused)
             text = (await client.get("/metrics")).text
             status = (await client.get("/v1/status")).json()
             p2p.counters["links", "closed_dead"] += 1
@@ -47,11 +51,13 @@ async def test_p2p_counters_are_served_in_metrics_and_status() -> None:
     assert 'clearnode_p2p_events_total{outcome="closed_dead",scope="links"} 1.0' in text
     assert 'clearnode_p2p_events_total{outcome="rejected",scope="tx"} 2.0' in text
     assert 'clearnode_p2p_events_total{outcome="closed_dead",scope="links"} 2.0' in again
+    assert 'clearnode_peers_other_genesis_total{layer="cometbft"} 3.0' in text
     assert status["round"] == 7 and status["height"] == box.state.height
     assert status["p2p"] == {
         "peer_id": p2p.peer_id,
         "peers": 0,
         "counters": {"links": {"closed_dead": 1}, "tx": {"rejected": 2}},
+        "refused_other_genesis": {"cometbft": 3},
     }
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from clearing.genesis import parse_genesis
+from clearing.genesis import compute_genesis_hash, parse_genesis
 from devnet.sandbox import Sandbox
 from lightclient.anchor import COMETBFT
 from node.api.http import get_bound_port
@@ -36,6 +36,7 @@ from node.gc_policy import GC_THRESHOLDS
 from node.keys import KeyFileError
 from node.logs import setup_logging
 from node.mempool import Mempool
+from node.storage import NodeStore
 from tests.node.netproc import get_free_port
 from tests.vectors.make_reports import NOW_MS, REPORTS
 
@@ -202,6 +203,32 @@ def test_start_names_an_unusable_data_directory_in_one_line(
     err = capsys.readouterr().err
     assert f"clearnode start: {store}" in err and "not a usable node database" in err
     assert "Traceback" not in err
+
+
+def test_start_names_a_store_of_another_genesis_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The node ran on its genesis; the file then changed by one byte (its time's last
+    digit): the start stops with one line naming both hashes, the store and the file."""
+    home = tmp_path / "n"
+    main(["init", "--home", str(home)])
+    config = load_config(home)
+    made_with = compute_genesis_hash(config.genesis_file.read_bytes())
+    with NodeStore(config.storage.path) as store:
+        store.bind_genesis(made_with, config.genesis_file)  # as its first start did
+    text = config.genesis_file.read_text()
+    time_ms = json.loads(text)["genesis_time_ms"]
+    config.genesis_file.write_text(text.replace(str(time_ms), str(time_ms + 1)))
+    changed = compute_genesis_hash(config.genesis_file.read_bytes())
+    capsys.readouterr()
+    assert main(["start", "--home", str(home)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if not line.startswith("{")] == [
+        f"clearnode start: {config.storage.path} holds the chain of genesis 0x{made_with.hex()}, "
+        f"and {config.genesis_file} is genesis 0x{changed.hex()}: start with the genesis the "
+        "store was made with, or move the data aside to join the network of this one"
+    ]
 
 
 @pytest.mark.parametrize("key", ["p2p.listen_port", "api.listen_port"])

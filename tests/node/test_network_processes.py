@@ -83,7 +83,11 @@ peers besides the validators' nodes the validators let in."""
 
 async def commit_setup(validators: list[NodeHome], setup: list[bytes]) -> None:
     """Set-up transactions gossiped by a client host, once every validator commits."""
-    client_config = HostConfig(CLIENT_SEED, persistent_peers=tuple(h.addr for h in validators))
+    client_config = HostConfig(
+        CLIENT_SEED,
+        persistent_peers=tuple(h.addr for h in validators),
+        genesis_hash=validators[0].genesis_hash,
+    )
     async with open_p2p(client_config, [get_topic(TX)]) as client:
         await wait_until("every validator to commit", lambda: assert_roots_agree(validators) >= 1)
         await client.wait_for_mesh(TX, 2)

@@ -14,6 +14,7 @@ import pytest
 from node.storage import (
     HeightGapError,
     NodeStore,
+    OtherGenesisStore,
     Rebuilt,
     SnapshotHeightError,
     StorageError,
@@ -217,3 +218,25 @@ def test_garbage_file_is_a_storage_error(tmp_path: Path) -> None:
     path.write_bytes(b"not a database" * 100)
     with pytest.raises(StorageError, match="not a usable node database"):
         NodeStore(path)
+
+
+def test_a_store_is_bound_to_the_genesis_it_was_made_with(tmp_path: Path) -> None:
+    """Its first start records the genesis; a start on another (one byte apart: another
+    hash) is refused, naming both hashes, the store and the genesis file, and records
+    nothing; the same genesis starts again."""
+    ours, theirs = hashlib.sha256(b"ours").digest(), hashlib.sha256(b"theirs").digest()
+    path, genesis = tmp_path / "db.sqlite3", tmp_path / "genesis.json"
+    with NodeStore(path) as store:
+        store.bind_genesis(ours, genesis)
+        fill(store, range(1, 3))
+    with NodeStore(path) as store, pytest.raises(OtherGenesisStore) as info:
+        store.bind_genesis(theirs, genesis)
+    assert (info.value.stored, info.value.found) == (ours, theirs)
+    assert str(info.value) == (
+        f"{path} holds the chain of genesis 0x{ours.hex()}, and {genesis} is genesis "
+        f"0x{theirs.hex()}: start with the genesis the store was made with, or move the data "
+        "aside to join the network of this one"
+    )
+    with NodeStore(path) as store:
+        store.bind_genesis(ours, genesis)
+        assert store.latest_height() == 2

@@ -96,7 +96,9 @@ async def test_governance_adds_a_fifth_validator_and_removes_one(tmp_path: Path)
     changes = (AddValidator(fifth), RemoveValidator(public("validator-3")))
     staying = [h for h in net.homes if h.name != "v3"]
     with running(net):
-        client_config = HostConfig(CLIENT_SEED, persistent_peers=tuple(addrs))
+        client_config = HostConfig(
+            CLIENT_SEED, persistent_peers=tuple(addrs), genesis_hash=net.homes[0].genesis_hash
+        )
         async with open_p2p(client_config, [get_topic(TX)]) as client:
             validators = net.homes[:4]
             await wait_until(  # five processes starting on a loaded machine take a while

@@ -8,6 +8,7 @@ openings. tests/proofs/test_vectors.py re-derives and re-verifies them all.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ COMMITMENT_CASES = [(0, 0), (1, 0), (0, 1), (42, 7), (-1, 5), (2**64 - 1, 2**200
 RANGE_VALUES, RANGE_BLINDINGS, RANGE_BITS = [5, 250, 0], [11, 22, 33], 8
 REPORT_SEED, REPORT_EPOCH = b"vector-seed", 7
 REPORT_CHAIN_ID = 31337
+REPORT_GENESIS_HASH = hashlib.sha256(b"vector-genesis").digest()
+"""The genesis whose chain (`clearnode-31337-` and its first 8 bytes) the anchor is on."""
 REPORT_DEFAULTS = (
     DefaultRecord(65, bytes.fromhex("cd" * 20), 3, 1_000, 600, 150, 100, 80, 40, 25, 5),
 )
@@ -109,7 +112,7 @@ def make_report_vectors() -> dict[str, Any]:
                           market_proof=market_proof, defaults=REPORT_DEFAULTS)  # fmt: skip
     keys = _report_keys()
     signed = add_signatures(report, [sign_report(report, k) for k in keys])
-    report = anchor_report(signed, keys, power=1)
+    report = anchor_report(signed, keys, power=1, genesis_hash=REPORT_GENESIS_HASH)
     owner, sub = report.accounts[0].key
     openings = get_member_openings(
         REPORT_SEED, REPORT_EPOCH, owner, report.statement.input_labels, {sub: book[(owner, sub)]}
@@ -117,6 +120,7 @@ def make_report_vectors() -> dict[str, Any]:
     return {
         "seed": REPORT_SEED.hex(),
         "chain_id": REPORT_CHAIN_ID,
+        "genesis_hash": REPORT_GENESIS_HASH.hex(),
         "epoch": REPORT_EPOCH,
         "state_root": state_root.hex(),
         "labels": list(form.input_labels),

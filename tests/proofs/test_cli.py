@@ -73,11 +73,12 @@ def test_valid_report_and_openings(
     # a sample statement has no genesis to be recomputed from, nor its openings an account
     # under a real state root, and says so, at the end, with what the member skipped
     not_checked = out.split("\nnot checked\n")[1].splitlines()
-    assert [line.split("  ")[1] for line in not_checked] == ["not asked"] * 5
-    assert "not asked  statement not checked: its rows" in not_checked[0]
-    assert "not asked  reserves: without --genesis the vaults are not known" in not_checked[1]
-    assert "not asked  your openings not compared with your account" in not_checked[2]
-    assert not_checked[3:] == [
+    assert [line.split("  ")[1] for line in not_checked] == ["not asked"] * 6
+    assert "not asked  state root not followed to the chain: no genesis hash" in not_checked[0]
+    assert "not asked  statement not checked: its rows" in not_checked[1]
+    assert "not asked  reserves: without --genesis the vaults are not known" in not_checked[2]
+    assert "not asked  your openings not compared with your account" in not_checked[3]
+    assert not_checked[4:] == [
         "  not asked  the statement recomputed from the genesis: skipped (--skip statement)",
         "  not asked  the state root followed to the chain within the trusting period: skipped "
         "(--skip anchor)",

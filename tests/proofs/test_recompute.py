@@ -39,6 +39,7 @@ from tests.node.reports.support import (
 from tests.vectors.make_reports import (
     BTC_SCAN_BPS,
     NOW_MS,
+    encode_genesis,
     make_governed_report,
     make_world,
     prove_with,
@@ -75,7 +76,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     update = box.prices(dict(box.state.index_prices), moved)
     assert all(r.is_ok() for r in box.apply([update]).tx_results)
     genesis_file = tmp_path_factory.mktemp("genesis") / "genesis.json"
-    genesis_file.write_text(json.dumps(base.genesis))
+    genesis_file.write_bytes(encode_genesis(base.genesis))
     return World(box, inputs, statement, form.scenario_labels, get_solvency_market(box.state),
                  get_market_proof(box.state), genesis_file, honest)  # fmt: skip
 

@@ -17,12 +17,13 @@ from lightclient.anchor import TRUSTING_PERIOD_MS
 from lightclient.commit import CommitSig
 from proofs.report import Report, add_signatures, sign_report
 from proofs.verify import EXIT_INVALID, EXIT_NOT_CHECKED, EXIT_PARTIAL, EXIT_USAGE
-from tests.lightclient.support import get_powers, make_anchor, make_set_change
+from tests.lightclient.support import GENESIS_HASH, get_powers, make_anchor, make_set_change
 from tests.node.reports.support import run_verify
 from tests.proofs.conftest import CHAIN_ID, Fixture
 
 HEIGHT = 70  # the sample market's height
 NOW_MS = 1_800_000_000_000
+OTHER_GENESIS = bytes([GENESIS_HASH[0] ^ 1]) + GENESIS_HASH[1:]
 
 
 def resign(report: Report, keys: list[Ed25519PrivateKey]) -> Report:
@@ -31,11 +32,15 @@ def resign(report: Report, keys: list[Ed25519PrivateKey]) -> Report:
 
 
 def _verify(
-    signed: Fixture, report: Report, tmp_path: Path, checkpoint: str | None = None
+    signed: Fixture,
+    report: Report,
+    tmp_path: Path,
+    checkpoint: str | None = None,
+    genesis_hash: bytes | None = GENESIS_HASH,
 ) -> tuple[int, str]:
     """`clearnode verify` of a sample report (no genesis to recompute its statement from:
     `--skip statement`), its root followed from `checkpoint` (default: the sample's
-    validators at block 1, a day old)."""
+    validators at block 1, a day old) on the chain of `genesis_hash`."""
     path = tmp_path / "report.bin"
     path.write_bytes(report.encode())
     genesis = tmp_path / "genesis.json"
@@ -45,8 +50,9 @@ def _verify(
     genesis.write_text(json.dumps({"chain_id": CHAIN_ID, "validators": validators}))
     if checkpoint is None:
         checkpoint = f"1:{NOW_MS - 86_400_000}:0x{get_powers(signed.keys).hash.hex()}"
+    pinned = [] if genesis_hash is None else ["--genesis-hash", genesis_hash.hex()]
     return run_verify([str(path), "--validators", str(genesis), "--skip", "statement",
-                       "--checkpoint", checkpoint, "--now", str(NOW_MS)])  # fmt: skip
+                       "--checkpoint", checkpoint, "--now", str(NOW_MS), *pinned])  # fmt: skip
 
 
 def test_an_anchored_root_passes_and_says_by_whom(signed: Fixture, tmp_path: Path) -> None:
@@ -66,7 +72,8 @@ def test_an_anchored_root_passes_and_says_by_whom(signed: Fixture, tmp_path: Pat
         ("another root", "commits to state root 0x" + bytes(32).hex()),
         ("forged signature", "bad precommit signature"),
         ("stranger", "signer outside the validator set"),
-        ("another chain", "is of chain 'clearnode-1'"),
+        ("another chain", "is of chain 'clearnode-1-"),
+        ("another genesis", f"is of chain 'clearnode-{CHAIN_ID}-{OTHER_GENESIS[:8].hex()}', not"),
         ("another height", f"header is of height {HEIGHT + 2}"),
     ],
 )
@@ -79,6 +86,9 @@ def test_a_root_no_quorum_committed_is_invalid(
         "below quorum": lambda: make_anchor(CHAIN_ID, HEIGHT, root, keys[:2], set_keys=keys),
         "another root": lambda: make_anchor(CHAIN_ID, HEIGHT, bytes(32), keys),
         "another chain": lambda: make_anchor(1, HEIGHT, root, keys),
+        "another genesis": lambda: make_anchor(
+            CHAIN_ID, HEIGHT, root, keys, genesis_hash=OTHER_GENESIS
+        ),
         "another height": lambda: make_anchor(CHAIN_ID, HEIGHT + 1, root, keys),
         "stranger": lambda: make_anchor(
             CHAIN_ID, HEIGHT, root, [*keys[:2], outsider], set_keys=keys
@@ -94,6 +104,20 @@ def test_a_root_no_quorum_committed_is_invalid(
     assert code == EXIT_INVALID, out
     assert f"FAIL  state root is not the chain's after block {HEIGHT}: " in out and reason in out
     assert "solvency proofs of 4 accounts" in out  # only the anchor fails
+
+
+def test_without_the_genesis_hash_the_root_could_not_be_followed(
+    signed: Fixture, tmp_path: Path
+) -> None:
+    """A bare validator set names no genesis: the chain its headers are signed under is
+    not known, so following the root is a check that could not be made (exit 3)."""
+    code, out = _verify(signed, signed.report, tmp_path, genesis_hash=None)
+    assert code == EXIT_NOT_CHECKED, out
+    assert (
+        "could not  state root not followed to the chain: no genesis hash given (the chain's "
+        "headers are signed under a name that carries it: give the genesis, or its hash)" in out
+    )
+    assert "ok    quorum of 3 validator signatures" in out
 
 
 def test_a_report_without_an_anchor_is_not_valid(signed: Fixture, tmp_path: Path) -> None:

@@ -78,7 +78,9 @@ def test_report_vector_verifies_and_is_reproduced(tmp_path: Path) -> None:
     assert report.get_signing_bytes().hex() == vec["signing_bytes"]
     validators_file = tmp_path / "validators.json"
     validators_file.write_text(json.dumps(vec["validators"]))
-    verdict = verify_report(gens, report, read_validators(validators_file), vec["chain_id"])
+    validators = read_validators(validators_file)
+    genesis_hash = bytes.fromhex(vec["genesis_hash"])
+    verdict = verify_report(gens, report, validators, vec["chain_id"], genesis_hash=genesis_hash)
     assert verdict.ok, verdict.failures
     assert any(line.startswith("state root is the chain's after block") for line in verdict.passed)
     member = bytes.fromhex(vec["member"][2:])

@@ -4,7 +4,8 @@ Starts four `clearnode start` validators on CometBFT (node/cometbft/pin.py's rel
 a fifth node running a key no genesis lists (tests/node/cometbft/
 test_validator_set_processes.py's network), and saves what CometBFT's RPC answers
 (`/commit`: the signed header; `/validators`: the set that signs that height) into
-`tests/vectors/cometbft/commits.json`, with the genesis's validators:
+`tests/vectors/cometbft/commits.json`, with the genesis's validators and hash (the chain
+id CometBFT signs under carries it: lightclient.anchor.get_consensus_chain_id):
 
 - `heights`: two heights signed by the genesis's set;
 - `set_change`: governance adds the fifth validator and removes one, and CometBFT takes
@@ -71,6 +72,7 @@ def capture() -> dict[str, Any]:
         return {
             "cometbft": status["version"],
             "chain_id": status["network"],
+            "genesis_hash": "0x" + validators[0].genesis_hash.hex(),
             "genesis_validators": [
                 {"pubkey": v["pubkey"], "power": v["power"]} for v in net.genesis["validators"]
             ],

@@ -75,6 +75,7 @@ from lightclient.commit import CommitCertificate, CommitSig, VoteType
 from lightclient.header import BlockHeader
 from node.blocksync import SyncedBlock, SyncRequest, SyncResponse
 from node.bridge.gossip import ExpiryAttestation, PayoutAttestation
+from node.p2p.genesis import GenesisHello
 from node.reports.gossip import decode_reports_message, sign_proof_shares, sign_share
 
 VECTORS = Path(__file__).resolve().parent / "records" / "records.json"
@@ -244,6 +245,7 @@ def make_vectors() -> dict[str, Vector]:
             Proposal(7, 0, -1, BLOCK, KEY, SIGNATURE), Proposal.encode, Proposal.decode
         ),
         "SyncRequest": Vector(SyncRequest(2**40, 64), SyncRequest.encode, SyncRequest.decode),
+        "GenesisHello": Vector(GenesisHello(HASH), GenesisHello.encode, GenesisHello.decode),
         "SyncResponse": Vector(
             SyncResponse(BIG, (SyncedBlock(5, b"block", b"cert"), SyncedBlock(6, b"", bytes(300)))),
             SyncResponse.encode,

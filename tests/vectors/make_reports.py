@@ -24,7 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.default.house import HOUSE
-from clearing.genesis import parse_genesis
+from clearing.genesis import compute_genesis_hash, parse_genesis
 from clearing.governance.changes import SetCollateralHaircut, make_risk_change
 from clearing.governance.configuration import apply_configuration, encode_configuration
 from clearing.published_ledger import PublishedLedger
@@ -51,7 +51,15 @@ from proofs.report import (
     sign_report,
 )
 from proofs.statement import SolvencyStatement, get_statement
-from tests.clearing.governance.support import ballots, gov_sandbox, propose, run_until, submit
+from tests.clearing.governance.support import (
+    MAX_VOTING,
+    MIN_DELAY,
+    ballots,
+    gov_sandbox,
+    propose,
+    run_until,
+    submit,
+)
 from tests.clearing.support import USDC
 from tests.clearing.support import WETH as WETH_TOKEN
 from tests.lightclient.support import anchor_report, make_anchor, make_set_change
@@ -99,11 +107,11 @@ class World:
     honest: Report
 
 
-def trading_chain() -> tuple[Sandbox, dict[str, Any]]:
-    """The trading world of the node's report tests and its genesis, whose governance
-    decides within blocks (so a change executes in the vectors' chain). Members 0 and 2
-    are clearing members; the short (member 1) is member 0's segregated client, and
-    member 2 has an omnibus client with no account yet."""
+def trading_genesis() -> dict[str, Any]:
+    """The genesis of the vectors' chain: governance decides within blocks (so a change
+    executes in the vectors' chain). Members 0 and 2 are clearing members; the short
+    (member 1) is member 0's segregated client, and member 2 has an omnibus client with
+    no account yet."""
     doc = small_epoch_genesis(EPOCH_LENGTH)
     doc["clearing_members"] = ["0x" + m.address.hex() for m in (MEMBERS[0], MEMBERS[2], *PAIR)]
     doc["clients"] = [
@@ -112,6 +120,28 @@ def trading_chain() -> tuple[Sandbox, dict[str, Any]]:
         {"address": "0x" + OMNIBUS_CLIENT.hex(), "clearing_member": "0x" + MEMBERS[2].address.hex(),
          "model": "omnibus"},
     ]  # fmt: skip
+    doc["governance"] = {"min_delay_blocks": MIN_DELAY, "max_voting_blocks": MAX_VOTING}
+    return doc
+
+
+def encode_genesis(doc: dict[str, Any]) -> bytes:
+    """The genesis file's bytes, as the vectors' genesis.json holds them."""
+    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+
+
+GENESIS_HASH = compute_genesis_hash(encode_genesis(trading_genesis()))
+"""The vectors' genesis.json's hash: every anchor here is signed on the chain it names."""
+OTHER_GENESIS = compute_genesis_hash(
+    encode_genesis(
+        {**trading_genesis(), "genesis_time_ms": trading_genesis()["genesis_time_ms"] + 1}
+    )
+)
+"""The genesis one byte apart (the last digit of its time): the same chain id and validators."""
+
+
+def trading_chain() -> tuple[Sandbox, dict[str, Any]]:
+    """The trading world of the node's report tests and its genesis (`trading_genesis`)."""
+    doc = trading_genesis()
     box = gov_sandbox(doc)
     for txs in (funding_txs(box), [trade_batch(box)]):
         assert all(r.is_ok() for r in box.apply(txs).tx_results)
@@ -211,7 +241,7 @@ def sign_with(box: Sandbox, report: Report) -> Report:
     block's header over its state root, precommitted by every validator."""
     unsigned = replace(report, signatures=())
     signed = add_signatures(unsigned, [sign_report(unsigned, k) for k in box.validator_keys])
-    return anchor_report(signed, box.validator_keys)
+    return anchor_report(signed, box.validator_keys, genesis_hash=GENESIS_HASH)
 
 
 def prove_with(box: Sandbox, inputs: ReportInputs, statement: SolvencyStatement) -> Report:
@@ -493,7 +523,18 @@ def anchor_of_another_root(world: World) -> bytes:
     """The next block's header, committed by every validator, over another state root."""
     r = world.honest
     other = hashlib.sha256(b"another root").digest()
-    anchor = make_anchor(r.chain_id, r.market.height, other, world.box.validator_keys)
+    anchor = make_anchor(
+        r.chain_id, r.market.height, other, world.box.validator_keys, genesis_hash=GENESIS_HASH
+    )
+    return replace(r, anchor=anchor).encode()
+
+
+def anchor_of_another_genesis(world: World) -> bytes:
+    """The right header and every validator's precommit, on the chain of a genesis one byte
+    apart (the same chain id, validators and root): another chain's."""
+    r = world.honest
+    anchor = make_anchor(r.chain_id, r.market.height, r.state_root, world.box.validator_keys,
+                         genesis_hash=OTHER_GENESIS)  # fmt: skip
     return replace(r, anchor=anchor).encode()
 
 
@@ -501,7 +542,9 @@ def anchor_below_quorum(world: World) -> bytes:
     """The right header, precommitted by two validators of four."""
     r = world.honest
     keys, every = world.box.validator_keys[:2], world.box.validator_keys
-    anchor = make_anchor(r.chain_id, r.market.height, r.state_root, keys, set_keys=every)
+    anchor = make_anchor(
+        r.chain_id, r.market.height, r.state_root, keys, set_keys=every, genesis_hash=GENESIS_HASH
+    )
     return replace(r, anchor=anchor).encode()
 
 
@@ -511,7 +554,9 @@ def anchor_of_a_changed_validator_set(world: World) -> bytes:
     is not followed to the chain."""
     r, keys = world.honest, world.box.validator_keys
     fifth = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"fifth validator").digest())
-    anchor = make_anchor(r.chain_id, r.market.height, r.state_root, [*keys, fifth])
+    anchor = make_anchor(
+        r.chain_id, r.market.height, r.state_root, [*keys, fifth], genesis_hash=GENESIS_HASH
+    )
     return replace(r, anchor=anchor).encode()
 
 
@@ -525,8 +570,10 @@ def set_changes(world: World) -> tuple[list[Ed25519PrivateKey], list[SetChange]]
     genesis validators by a sixth after it: the last set and the two changes."""
     keys, height = world.box.validator_keys, world.inputs.market.height
     added, replaced = [*keys, FIFTH], [*keys[2:], FIFTH, SIXTH]
-    first = make_set_change(world.inputs.chain_id, height - 2, keys, added)
-    second = make_set_change(world.inputs.chain_id, height + 2, added, replaced)
+    first = make_set_change(world.inputs.chain_id, height - 2, keys, added,
+                            genesis_hash=GENESIS_HASH)  # fmt: skip
+    second = make_set_change(world.inputs.chain_id, height + 2, added, replaced,
+                             genesis_hash=GENESIS_HASH)  # fmt: skip
     return replaced, [first, second]
 
 
@@ -536,7 +583,8 @@ def signed_after_set_changes(world: World) -> bytes:
     last, changes = set_changes(world)
     unsigned = replace(world.honest, signatures=())
     report = add_signatures(unsigned, [sign_report(unsigned, k) for k in last])
-    return anchor_report(report, [*world.box.validator_keys, FIFTH], set_changes=changes).encode()
+    keys = [*world.box.validator_keys, FIFTH]
+    return anchor_report(report, keys, set_changes=changes, genesis_hash=GENESIS_HASH).encode()
 
 
 def set_change_by_strangers(world: World) -> bytes:
@@ -544,10 +592,12 @@ def set_change_by_strangers(world: World) -> bytes:
     then the report and its next block."""
     r = world.honest
     forged = make_set_change(r.chain_id, r.market.height - 2, STRANGERS, STRANGERS,
-                             set_keys=world.box.validator_keys)  # fmt: skip
+                             set_keys=world.box.validator_keys,
+                             genesis_hash=GENESIS_HASH)  # fmt: skip
     unsigned = replace(r, signatures=())
     report = add_signatures(unsigned, [sign_report(unsigned, k) for k in STRANGERS])
-    return anchor_report(report, STRANGERS, set_changes=[forged]).encode()
+    return anchor_report(report, STRANGERS, set_changes=[forged],
+                         genesis_hash=GENESIS_HASH).encode()  # fmt: skip
 
 
 def set_change_carrying_another_set(world: World) -> bytes:
@@ -557,7 +607,8 @@ def set_change_carrying_another_set(world: World) -> bytes:
     unsigned = replace(world.honest, signatures=())
     report = add_signatures(unsigned, [sign_report(unsigned, k) for k in last])
     keys = [*world.box.validator_keys, FIFTH]
-    return anchor_report(report, keys, set_changes=[swapped, second]).encode()
+    return anchor_report(report, keys, set_changes=[swapped, second],
+                         genesis_hash=GENESIS_HASH).encode()  # fmt: skip
 
 
 def no_anchor(world: World) -> bytes:
@@ -588,6 +639,7 @@ TAMPERS: dict[str, Callable[[World], bytes]] = {
     "missing-stress-day": missing_stress_day,
     "statement-of-another-height": statement_of_another_height,
     "anchor-of-another-root": anchor_of_another_root,
+    "anchor-of-another-genesis": anchor_of_another_genesis,
     "anchor-below-quorum": anchor_below_quorum,
     "set-change-by-strangers": set_change_by_strangers,
     "set-change-carrying-another-set": set_change_carrying_another_set,
@@ -696,7 +748,8 @@ def make_all(directory: Path) -> None:
     world = make_world()
     directory.mkdir(parents=True, exist_ok=True)
     genesis = directory / "genesis.json"
-    genesis.write_text(json.dumps(world.genesis, indent=1, sort_keys=True) + "\n")
+    genesis.write_bytes(encode_genesis(world.genesis))
+    assert compute_genesis_hash(genesis.read_bytes()) == GENESIS_HASH
     reports = {"valid": world.honest.encode()}
     reports.update({name: make(world) for name, make in {**TAMPERS, **VARIANTS}.items()})
     for name, data in reports.items():

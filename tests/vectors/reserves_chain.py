@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from bridge.anvil import AnvilNode
@@ -28,6 +29,8 @@ EXTRA, SHORT = 5, 7
 # PUSH1 4 CALLDATALOAD SLOAD PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN: returns slot[argument]
 BALANCE_OF_SLOT_CODE = "0x600435546000526020" + "6000f3"
 REPORT = REPORTS / "valid" / "report.bin"
+SKIPPED = "the state root followed to the chain within the trusting period"
+"""What a check of the unanchored report skips, as the verdict's headline names it."""
 
 
 def _slot(holder: bytes) -> str:
@@ -71,7 +74,9 @@ def run_reserves_chain() -> Iterator[AnvilNode]:
 
 
 def write_genesis_with_vault(tmp_path: Path, vault: bytes) -> Path:
-    """The vectors' genesis with `vault` on chain 31337 and another on 31338."""
+    """The vectors' genesis with `vault` on chain 31337 and another on 31338: another
+    genesis, whose chain the report's anchor is not on (the chain's name carries the
+    genesis hash), so a check from it reads `write_unanchored_report`'s report."""
     doc = json.loads((REPORTS / "genesis.json").read_text())
     doc["vaults"] = [
         {"chain_id": CHAIN_ID, "address": "0x" + vault.hex()},
@@ -79,4 +84,12 @@ def write_genesis_with_vault(tmp_path: Path, vault: bytes) -> Path:
     ]
     path = tmp_path / f"genesis-{vault.hex()[:4]}.json"
     path.write_text(json.dumps(doc))
+    return path
+
+
+def write_unanchored_report(tmp_path: Path) -> Path:
+    """The valid vector without its anchor, which is on the chain of the vectors' genesis
+    alone: what a genesis with vaults added checks, skipping the anchor by name."""
+    path = tmp_path / "unanchored.bin"
+    path.write_bytes(replace(decode_report(REPORT.read_bytes()), anchor=None).encode())
     return path

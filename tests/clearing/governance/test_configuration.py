@@ -14,15 +14,10 @@ from clearing.governance.changes import make_risk_change
 from clearing.governance.configuration import (
     apply_configuration,
     encode_configuration,
-    get_configuration_document,
 )
-from clearing.risk.engine import compute_market_solvency_form
-from clearing.risk.errors import MarketMismatch
-from clearing.risk.solvency import get_solvency_market
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import initialize_state
-from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError, pack
 from tests.clearing.governance.support import (
     NEXT_FUTURE,
@@ -34,7 +29,6 @@ from tests.clearing.governance.support import (
     submit,
 )
 from tests.clearing.support import genesis_doc
-from tests.clearing.test_listing_template import quarterly_doc
 
 
 def test_an_executed_change_survives_a_snapshot() -> None:
@@ -82,27 +76,6 @@ def test_a_snapshot_whose_changes_are_not_the_signed_ones_is_refused() -> None:
     assert bad != data
     with pytest.raises(DecodeError, match="do not match its digest"):
         decode_snapshot(box.genesis, bad)
-
-
-def test_the_configuration_document_recomputes_a_statement_after_a_roll() -> None:
-    """The genesis with the governed sections in force prices what a report's market
-    prices after a listing (the genesis alone does not) and gives the node's statement."""
-    doc = genesis_doc()
-    doc["listing_templates"] = [quarterly_doc()]
-    box = Sandbox.from_genesis_doc(doc)
-    box.apply([])
-    market = get_solvency_market(box.state)
-    with pytest.raises(MarketMismatch):
-        compute_market_solvency_form(box.genesis, market)
-    config = parse_genesis(
-        get_configuration_document(doc, box.state.genesis, box.state.mark_prices)
-    )
-    assert config.instruments == box.state.genesis.instruments
-    assert config.listing_templates == box.state.genesis.listing_templates
-    assert config.fee_to_insurance_bps == box.state.genesis.fee_to_insurance_bps
-    assert compute_market_solvency_form(config, market) == compute_market_solvency_form(
-        box.state.genesis, market
-    )
 
 
 def _with_haircuts(genesis: Genesis, haircuts: object) -> bytes:

@@ -199,7 +199,7 @@ async def check_forged_observation_refused(
     own = sign_observation(derive_ed25519_key("mallory"), genesis_check.chain_id, forged)
     validator = genesis_check.state().genesis.validators[0].pubkey
     as_validator = replace(own, attestation=replace(own.attestation, signer=validator))
-    config = HostConfig(derive_seed("node-mallory"))
+    config = HostConfig(derive_seed("node-mallory"), genesis_hash=target.genesis_hash)
     async with open_p2p(config, [genesis_check.topic()]) as mallory:
         await mallory.connect(node.listen_addrs()[0])
         with trio.fail_after(20):

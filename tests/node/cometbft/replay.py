@@ -62,13 +62,13 @@ def to_finalize_request(block: Block) -> abci.RequestFinalizeBlock:
     )
 
 
-def to_our_block(record: CometBlockRecord, chain_id: int) -> Block:
+def to_our_block(record: CometBlockRecord, chain: str) -> Block:
     """A block CometBFT committed as our engine's driver hands one to the app: its height,
     time and transactions (the app reads no parent hash or proposer: zero here). CometBFT's
     evidence names keys, not the two votes our block carries: none is expected."""
     assert not record.evidence, f"height {record.height}: evidence our block cannot carry"
     header = BlockHeader(
-        get_consensus_chain_id(chain_id), record.height, record.time_ms, ZERO_HASH, ZERO_HASH,
+        chain, record.height, record.time_ms, ZERO_HASH, ZERO_HASH,
         compute_txs_hash(record.txs), ZERO_HASH,
     )  # fmt: skip
     return Block(header, record.txs, None)
@@ -112,7 +112,8 @@ def replay_cometbft_blocks(home: Path) -> Replayed:
     """CometBFT's committed blocks of the node at `home` through our engine's application
     path: at every height the root is the one the node stored and, where CometBFT has
     committed the next block, the app hash its header carries."""
-    genesis, _ = load_genesis(home)
+    genesis, raw = load_genesis(home)
+    chain = get_consensus_chain_id(genesis.chain_id, compute_genesis_hash(raw))
     app = ClearingApp(genesis)
     stored = read_stored_blocks(home / "data" / "node.sqlite3")
     signed = {s.height: SignedHeader.decode(s.cert) for s in stored if s.cert}
@@ -121,7 +122,7 @@ def replay_cometbft_blocks(home: Path) -> Replayed:
         record = CometBlockRecord.decode(block.block)
         if block.height in signed:
             check_is_cometbft_block(record, signed[block.height])
-        root = app.finalize_block(to_our_block(record, genesis.chain_id))
+        root = app.finalize_block(to_our_block(record, chain))
         assert root == block.state_root, f"height {block.height}: another root"
         if block.height + 1 in signed:
             assert root == signed[block.height + 1].header.app_hash, f"height {block.height}"

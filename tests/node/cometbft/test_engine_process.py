@@ -28,7 +28,7 @@ from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.cometbft.abci import CODE_NOT_ALLOWED, CODE_OK, ClearingAbci, DecidedBlock
 from node.cometbft.home import RPC_SOCKET, Listeners, get_node_id, write_home
-from node.cometbft.process import find_binary
+from node.cometbft.process import OtherNetwork, find_binary
 from node.cometbft.rpc import CometRpc
 from node.cometbft.runtime import run_engine
 from node.cometbft.transport import Handler
@@ -96,10 +96,17 @@ async def get_peers(rpc: CometRpc) -> set[str]:
     return {peer["node_info"]["id"] for peer in info["peers"]}
 
 
+OTHER_NETWORKS: list[OtherNetwork] = []
+"""Peers a CometBFT of these tests refused for another network: none (the stranger runs
+the network's genesis, and is refused by the app's filter instead)."""
+
+
 async def run_chain(home: Path, handle: Handler, until: trio.Event) -> None:
     """CometBFT and its app as a node runs them (`run_engine`) until `until`."""
     async with trio.open_nursery() as nursery:
-        await nursery.start(run_engine, find_binary(), home, handle, MAX_REQUEST)
+        await nursery.start(
+            run_engine, find_binary(), home, handle, MAX_REQUEST, OTHER_NETWORKS.append
+        )
         await until.wait()
         nursery.cancel_scope.cancel()
 
@@ -235,5 +242,6 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
         done.set()
     replayed = {b.record.height: b.result.state_root for b in second}
     assert {height: replayed[height] for height in roots} == roots
+    assert OTHER_NETWORKS == []
     # each CometBFT stopped while its app still answered: none had to be killed
     assert not [r for r in caplog.records if "did not stop" in r.getMessage()]

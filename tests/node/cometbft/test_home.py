@@ -5,6 +5,7 @@ the app about every peer; a libp2p peer id names the CometBFT node of the same k
 
 from __future__ import annotations
 
+import hashlib
 import stat
 import tomllib
 from pathlib import Path
@@ -23,6 +24,7 @@ from node.cometbft.home import (
     PeerIdError,
     SocketPathTooLong,
     build_config_toml,
+    check_home_genesis,
     get_node_id,
     get_peer_node_id,
     write_home,
@@ -30,6 +32,7 @@ from node.cometbft.home import (
 from node.config import CONFIG_FILE_NAME, ENGINE_TIMEOUTS, get_timeouts, load_config
 from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
 from node.liveness import get_stall_limit_ms
+from node.storage import OtherGenesisStore
 from tests.clearing.support import genesis_doc
 
 DEFAULTS = ENGINE_TIMEOUTS[COMETBFT]
@@ -160,3 +163,21 @@ def test_a_peer_id_holding_no_ed25519_key_names_no_node(peer_id: str) -> None:
     assert raised.value.peer_id == peer_id and str(raised.value).startswith(
         f"peer id {peer_id!r} names no CometBFT node: "
     )
+
+
+def test_cometbft_data_of_another_genesis_stops_the_start(tmp_path: Path) -> None:
+    """The genesis.json of the start that made CometBFT's data names its genesis's hash: a
+    start on another genesis stops, naming both hashes, the data and our genesis file."""
+    ours, theirs = hashlib.sha256(b"ours").digest(), hashlib.sha256(b"theirs").digest()
+    home, genesis_file = tmp_path / "cometbft", tmp_path / "genesis.json"
+    genesis = parse_genesis(genesis_doc())
+    write_home(home, moniker="v0", genesis=genesis, genesis_hash=ours,
+               node_key=derive_ed25519_key("node-0"), validator_key=None,
+               listeners=Listeners("127.0.0.1", 26666, 26667), timeouts=DEFAULTS)  # fmt: skip
+    check_home_genesis(home, theirs, genesis_file)  # no blocks yet: nothing to refuse
+    (home / "data" / "state.db").mkdir()
+    check_home_genesis(home, ours, genesis_file)
+    with pytest.raises(OtherGenesisStore) as info:
+        check_home_genesis(home, theirs, genesis_file)
+    assert (info.value.store, info.value.stored, info.value.found) == (home / "data", ours, theirs)
+    assert info.value.genesis_file == genesis_file

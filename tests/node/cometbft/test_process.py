@@ -9,6 +9,7 @@ HOME`) and it runs until killed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -23,8 +24,11 @@ import trio
 
 from node.cometbft.process import (
     PID_FILE,
+    OtherNetwork,
+    find_other_network,
     get_command,
     get_parent,
+    log_line,
     remove_stale_socket,
     stop_outlived,
 )
@@ -107,3 +111,41 @@ def test_the_rpc_socket_a_killed_cometbft_left_is_removed_a_live_one_kept(tmp_pa
     assert path.is_socket()  # closed without removing its file, as after a SIGKILL
     remove_stale_socket(path)
     assert not path.exists()
+
+
+REFUSED = (
+    "incompatible: peer is on a different network. Got clearnode-4242-786cd1769e53ec1e, "
+    "expected clearnode-4242-818888f2dab2ddc7"
+)
+"""CometBFT's error for a peer of another genesis, as a node of the process test logged it."""
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        (
+            {"level": "info", "module": "p2p", "tries": 0, "_msg": "Error reconnecting to peer. "
+             "Trying again", "addr": "376f19bb1995513d6bf449035678f51b88ecf424@127.0.0.1:14807",
+             "err": REFUSED},
+            OtherNetwork("clearnode-4242-786cd1769e53ec1e", "clearnode-4242-818888f2dab2ddc7",
+                         "376f19bb1995513d6bf449035678f51b88ecf424@127.0.0.1:14807"),
+        ),
+        (
+            {"level": "info", "module": "p2p", "numPeers": 2, "_msg": "Inbound Peer rejected",
+             "err": REFUSED},
+            OtherNetwork("clearnode-4242-786cd1769e53ec1e", "clearnode-4242-818888f2dab2ddc7", ""),
+        ),
+        (
+            {"level": "info", "module": "p2p", "_msg": "Inbound Peer rejected",
+             "err": "filtered ID<376f19bb1995513d6bf449035678f51b88ecf424>: code 1"},
+            None,
+        ),
+        ("not JSON", None),
+    ],
+)  # fmt: skip
+def test_a_peer_of_another_network_is_read_from_cometbft_s_line(
+    line: object, found: OtherNetwork | None
+) -> None:
+    """A dial names the peer refused; an inbound refusal does not (CometBFT's words)."""
+    text = line if isinstance(line, str) else json.dumps(line)
+    assert find_other_network(log_line(text)) == found

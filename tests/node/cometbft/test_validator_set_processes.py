@@ -25,7 +25,14 @@ from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
-from lightclient.anchor import COMETBFT, SetChange, StateAnchor, check_anchor, follow_set_changes
+from lightclient.anchor import (
+    COMETBFT,
+    SetChange,
+    StateAnchor,
+    check_anchor,
+    follow_set_changes,
+    get_consensus_chain_id,
+)
 from lightclient.cometbft import CometValidatorPowers, get_address
 from node.cometbft.home import RPC_SOCKET
 from node.cometbft.record import SignedHeader
@@ -150,11 +157,12 @@ async def test_governance_changes_the_set_cometbft_signs_with(tmp_path: Path) ->
         powers = [(public(f"validator-{i}"), 10) for i in (0, 1, 2, 4)]
         steps = (SetChange(change.header, change.commit, CometValidatorPowers.of(powers)),)
         genesis_set = CometValidatorPowers.of((public(f"validator-{i}"), 10) for i in range(4))
-        history = follow_set_changes(steps, chain_id, genesis_set)
+        chain = get_consensus_chain_id(chain_id, observer.genesis_hash)
+        history = follow_set_changes(steps, chain, genesis_set)
         assert history.changed_at == (executed + 1,)  # its header names the new set next
         anchor = StateAnchor(later.header, later.commit, steps, COMETBFT)
         root = observer.get_roots()[tip - 2]
-        check_anchor(anchor, chain_id, tip - 2, root, history.get_set_at(tip - 1))
+        check_anchor(anchor, chain, tip - 2, root, history.get_set_at(tip - 1))
         # the blocks that changed the set, replayed through our engine's application path
         replayed = replay_cometbft_blocks(observer.path)
         assert (replayed.kinds["GovProposal"], replayed.kinds["GovVote"]) == (1, 3), replayed

@@ -52,6 +52,17 @@ TOPICS = [
 ]
 
 
+class BlockServer:
+    """A request handler that answers every request `b"blocks"` and notes who asked."""
+
+    def __init__(self) -> None:
+        self.served: list[str] = []
+
+    async def serve(self, peer: str, request: bytes) -> bytes:
+        self.served.append(peer)
+        return b"blocks"
+
+
 def seed(name: str) -> bytes:
     return hashlib.sha256(name.encode()).digest()
 

@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from node.p2p import P2PNode, RequestFailed, open_p2p
-from tests.node.p2p.support import TOPICS, config, note, peer_id_of, receive
+from tests.node.p2p.support import TOPICS, BlockServer, config, note, peer_id_of, receive
 
 MEMBERS = frozenset({peer_id_of("a"), peer_id_of("b")})
 PROTOCOL = "/clearnode/test/1"
@@ -63,16 +63,11 @@ async def test_a_stranger_hears_no_gossip_and_costs_nobody_points() -> None:
 async def test_a_stranger_cannot_request_and_is_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    served: list[str] = []
-
-    async def serve(peer: str, request: bytes) -> bytes:
-        served.append(peer)
-        return b"blocks"
-
+    server = BlockServer()
     caplog.set_level(logging.INFO, logger="node.p2p.host")
     async with AsyncExitStack() as stack:
         a, b = await open_members(stack)
-        b.set_request_handler(PROTOCOL, serve, max_request_bytes=64)
+        b.set_request_handler(PROTOCOL, server.serve, max_request_bytes=64)
         assert await a.request(b.peer_id, PROTOCOL, b"height 1", 64, 64) == b"blocks"
         stranger = await stack.enter_async_context(open_p2p(config("stranger"), TOPICS))
         for _ in range(3):
@@ -81,7 +76,7 @@ async def test_a_stranger_cannot_request_and_is_logged_once(
                 # Straight after its dial, before b's close lands: b must not answer.
                 await stranger.request(b.peer_id, PROTOCOL, b"height 1", 64, 64)
             await trio.sleep(0.2)
-        assert served == [a.peer_id]
+        assert server.served == [a.peer_id]
         assert b.scores.get_score(stranger.peer_id) == 0
         refusals = [r for r in caplog.records if "not a validator or observer" in r.getMessage()]
         assert len(refusals) == 1

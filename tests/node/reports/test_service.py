@@ -22,6 +22,7 @@ import trio.testing
 
 from clearing.block import BlockResult
 from clearing.context import Equivocation
+from clearing.genesis import compute_genesis_hash
 from clearing.report_commitment import ReportCommitment
 from clearing.reported_accounts import AccountKey
 from clearing.root import compute_state_root
@@ -319,10 +320,13 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     deliver(announcement, nodes, box)
 
     # every node serves the same committed report with its own anchor of the state root
-    # (block H+1's header and certificate); clearnode verify accepts it
+    # (block H+1's header and certificate, on the chain of the genesis file below);
+    # clearnode verify accepts it
+    genesis_file = json.dumps(small_epoch_genesis(EPOCH_LENGTH)).encode()
     anchor = make_anchor(
-        box.chain_id, EPOCH_LENGTH, root, box.validator_keys[1:], set_keys=box.validator_keys
-    )
+        box.chain_id, EPOCH_LENGTH, root, box.validator_keys[1:], set_keys=box.validator_keys,
+        genesis_hash=compute_genesis_hash(genesis_file),
+    )  # fmt: skip
     views = []
     for node, ctx in [*validators, (full, full_ctx)]:
         store_chain_to_anchor(ctx.store, anchor)
@@ -341,7 +345,7 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     # the full check: the root followed to the chain, and the statement the service built
     # is the one the genesis and its market give (the clock: the genesis's next day)
     full_genesis = tmp_path / "full-genesis.json"
-    full_genesis.write_text(json.dumps(small_epoch_genesis(EPOCH_LENGTH)))
+    full_genesis.write_bytes(genesis_file)
     given = ["--genesis", str(full_genesis), "--now", str(box.genesis.genesis_time_ms + DAY_MS)]
     code, text = run_verify([str(report_file), *given])
     assert code == verify.EXIT_VALID, text

@@ -77,7 +77,9 @@ async def test_every_node_serves_a_page_with_real_data(tmp_path: Path) -> None:
     async with open_node_network(tmp_path) as net:
         await net.wait_for_height(1)
         client_config = HostConfig(
-            derive_seed("status-client"), persistent_peers=tuple(h.addr for h in net.homes)
+            derive_seed("status-client"),
+            persistent_peers=tuple(h.addr for h in net.homes),
+            genesis_hash=net.homes[0].genesis_hash,
         )
         async with open_p2p(client_config, [get_topic(TX)]) as client:
             await client.wait_for_mesh(TX, 2)

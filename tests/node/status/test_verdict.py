@@ -30,7 +30,7 @@ from proofs.sample import (
     with_sample_ledger,
 )
 from proofs.statement import SolvencyStatement, get_statement
-from tests.lightclient.support import make_anchor, make_set_change
+from tests.lightclient.support import GENESIS_HASH, make_anchor, make_set_change
 from tests.node.reports.support import SEED, epoch_report_inputs, store_chain_to_anchor
 
 KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
@@ -132,7 +132,7 @@ async def test_a_verifier_failure_is_shown_and_the_node_goes_on(
     genesis = SimpleNamespace(validators=[], chain_id=CHAIN_ID)
     blocks = SimpleNamespace(load_block=lambda height: None)
     state = SimpleNamespace(validator_sets={}, genesis=genesis)
-    verdicts = ReportVerdicts(store, blocks, genesis, lambda: state)  # type: ignore[arg-type]
+    verdicts = ReportVerdicts(store, blocks, genesis, GENESIS_HASH, lambda: state)  # type: ignore[arg-type]
     with trio.move_on_after(3 * verdict_module.POLL_S):
         await verdicts.run()
     latest = verdicts.get()
@@ -177,7 +177,7 @@ async def test_a_report_is_checked_from_the_genesis_set_to_the_one_that_checked_
         get_commit=lambda epoch: commit,
         get_report=lambda epoch: report.encode(),
     )
-    verdicts = ReportVerdicts(store, blocks, box.genesis, lambda: box.state)  # type: ignore[arg-type]
+    verdicts = ReportVerdicts(store, blocks, box.genesis, GENESIS_HASH, lambda: box.state)  # type: ignore[arg-type]
     with trio.move_on_after(2 * verdict_module.POLL_S):
         await verdicts.run()
     latest = verdicts.get()

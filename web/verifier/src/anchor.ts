@@ -288,8 +288,13 @@ export function computeValidatorsHash(validators: VotingPower[]): Uint8Array {
   return computeHash(DOMAIN_VALIDATORS, encodeMsgpack(pairs.map(([, pair]) => pair)));
 }
 
-/** The consensus chain id a genesis chain id signs under. */
-export const getConsensusChainId = (chainId: bigint): string => `clearnode-${chainId}`;
+/** How much of the genesis hash the consensus chain id carries (lightclient.anchor.GENESIS_DIGEST_BYTES). */
+const GENESIS_DIGEST_BYTES = 8;
+
+/** The chain id consensus signs under: the genesis's chain id and the first bytes of its
+ * hash, SHA-256 of the genesis file (get_consensus_chain_id). */
+export const getConsensusChainId = (chainId: bigint, genesisHash: Uint8Array): string =>
+  `clearnode-${chainId}-${toHex(genesisHash.slice(0, GENESIS_DIGEST_BYTES))}`;
 
 /** The set that signs block `height` (the first one before any change). */
 export function getSetAt(history: ValidatorHistory, height: bigint): VotingPower[] {
@@ -341,17 +346,16 @@ export function checkTrustingPeriod(trust: Trust): string | null {
 export const describeCheckpointAfterAnchor = (checkpoint: bigint, anchor: bigint): string =>
   `the checkpoint is of block ${checkpoint}, after the anchor's block ${anchor}: the walk cannot reach back before its start (use an earlier checkpoint)`;
 
-/** The walk from `validators` (or, given a `checkpoint`, from the set it names: the changes
- * before it only read to find that set) through `changes` (follow_set_changes), or the
- * SetChangeError's (CheckpointMismatch's) words. */
+/** The walk on `chain` (getConsensusChainId's name) from `validators` (or, given a
+ * `checkpoint`, from the set it names: the changes before it only read to find that set)
+ * through `changes` (follow_set_changes), or the SetChangeError's (CheckpointMismatch's) words. */
 export function followSetChanges(
   changes: SetChange[],
-  chainId: bigint,
+  chain: string,
   validators: VotingPower[],
   checkpoint: Checkpoint | null,
   engine: string,
 ): ValidatorHistory | { failure: string } {
-  const chain = getConsensusChainId(chainId);
   const rules = RULES[engine]!;
   let sets: [bigint, VotingPower[]][] = [[1n, validators]];
   let pending = changes;
@@ -414,14 +418,17 @@ function checkSetChange(change: SetChange, chain: string, first: bigint, held: V
   return invalid === null ? null : `its header is not committed: ${invalid}`;
 }
 
-/** Whether `anchor` proves `stateRoot` is the chain's after block `height`, committed by
- * `validators`, the set that signs `height + 1` (check_anchor: ValidatorSetChanged is
- * `notChecked`, every other AnchorError a `failure`). */
-export function checkAnchor(anchor: StateAnchor, chainId: bigint, height: bigint, stateRoot: Uint8Array, validators: VotingPower[]): AnchorOutcome {
-  const expected = getConsensusChainId(chainId);
+/** Whether `anchor` proves `stateRoot` is the state root of `chain` (getConsensusChainId's
+ * name) after block `height`, committed by `validators`, the set that signs `height + 1`
+ * (check_anchor: ValidatorSetChanged is `notChecked`, every other AnchorError a `failure`). */
+export function checkAnchor(anchor: StateAnchor, chain: string, height: bigint, stateRoot: Uint8Array, validators: VotingPower[]): AnchorOutcome {
   const { header, commit } = anchor;
   const failure = (reason: string): AnchorOutcome => ({ failure: reason });
-  if (header.chainId !== expected) return failure(`the anchor's header is of chain ${reprStr(header.chainId)}, not ${reprStr(expected)}`);
+  if (header.chainId !== chain) {
+    return failure(
+      `the anchor's header is of chain ${reprStr(header.chainId)}, not ${reprStr(chain)} (the chain id and genesis hash of the genesis given)`,
+    );
+  }
   if (header.height !== height + 1n) {
     return failure(`the anchor's header is of height ${header.height}; the root after block ${height} is committed by the header of height ${height + 1n}`);
   }
@@ -444,7 +451,7 @@ export function checkAnchor(anchor: StateAnchor, chainId: bigint, height: bigint
         "validator set that leads to it",
     };
   }
-  const invalid = commit.verify(expected, validators);
+  const invalid = commit.verify(chain, validators);
   return invalid === null ? null : failure(`the header is not committed: ${invalid}`);
 }
 

@@ -12,6 +12,7 @@ import {
   checkTrustingPeriod,
   describeCheckpointAfterAnchor,
   followSetChanges,
+  getConsensusChainId,
   getChangedAt,
   getSetAt,
   getSignedPower,
@@ -158,6 +159,7 @@ export function verifyReport(
   chainId: bigint | null,
   trust: Trust | null = null,
   engine: string = OUR_ENGINE,
+  genesisHash: Uint8Array | null = null,
 ): Verdict {
   const verdict = newVerdict();
   if (chainId === null) {
@@ -167,7 +169,7 @@ export function verifyReport(
   } else {
     verdict.passed.push(`report is for chain ${chainId}`);
   }
-  const { verdict: root, history } = checkRootOnChain(report, validators, trust, engine);
+  const { verdict: root, history } = checkRootOnChain(report, validators, trust, engine, genesisHash);
   if (validators === null) {
     verdict.notChecked.push("signatures not checked: no validator set given");
   } else {
@@ -226,14 +228,16 @@ export function verifyReport(
 
 /** The light-client check: the report's state root is the chain's after the market's
  * height, committed by the next block's header under a quorum's precommits of the set
- * followed from `validators` (or `trust`'s checkpoint) through the anchor's set changes;
- * and that walk (null when the anchor is missing or the walk fails). With `trust`, the
- * check is asked for: what stops it is a check that could not be made (check_root_on_chain). */
+ * followed from `validators` (or `trust`'s checkpoint) through the anchor's set changes,
+ * on the chain of the genesis whose hash is `genesisHash`; and that walk (null when the
+ * anchor is missing or the walk fails). With `trust`, the check is asked for: what stops
+ * it is a check that could not be made (check_root_on_chain). */
 export function checkRootOnChain(
   report: Report,
   validators: VotingPower[] | null,
   trust: Trust | null = null,
   engine: string = OUR_ENGINE,
+  genesisHash: Uint8Array | null = null,
 ): { verdict: Verdict; history: ValidatorHistory | null } {
   const verdict = newVerdict();
   const height = report.market.height;
@@ -249,6 +253,14 @@ export function checkRootOnChain(
     );
     return { verdict, history: null };
   }
+  if (genesisHash === null) {
+    notMade.push(
+      "state root not followed to the chain: no genesis hash given (the chain's headers are signed under a name " +
+        "that carries it: give the genesis, or its hash)",
+    );
+    return { verdict, history: null };
+  }
+  const chain = getConsensusChainId(report.chainId, genesisHash);
   if (report.anchor.engine !== engine) {
     verdict.failures.push(
       `state root not followed to the chain: the anchor follows a ${report.anchor.engine} chain, and the genesis's network runs ${engine}`,
@@ -262,7 +274,7 @@ export function checkRootOnChain(
     notMade.push(`state root not followed to the chain: ${expired ?? late}`);
     return { verdict, history: null };
   }
-  const walk = followSetChanges(report.anchor.setChanges, report.chainId, validators, checkpoint, engine);
+  const walk = followSetChanges(report.anchor.setChanges, chain, validators, checkpoint, engine);
   if ("failure" in walk) {
     const start = checkpoint === null ? "the set given" : `the checkpoint of block ${checkpoint.height}`;
     verdict.failures.push(`validator set not followed from ${start}: ${walk.failure}`);
@@ -282,7 +294,7 @@ export function checkRootOnChain(
     );
   }
   const powers = getSetAt(walk, height + 1n);
-  const outcome = checkAnchor(report.anchor, report.chainId, height, report.stateRoot, powers);
+  const outcome = checkAnchor(report.anchor, chain, height, report.stateRoot, powers);
   if (outcome !== null && "notChecked" in outcome) {
     notMade.push(`state root not followed to the chain: ${outcome.notChecked}`);
   } else if (outcome !== null) {
@@ -437,7 +449,7 @@ export async function verifyReportBytes(data: Uint8Array, inputs: Inputs = {}): 
     `report of chain ${report.chainId}, epoch ${report.epoch}, state root 0x${toHex(report.stateRoot)}, ` +
     `${report.accounts.length} accounts, hash 0x${toHex(report.hash)}`;
   const sections = [
-    { title, verdict: verifyReport(gens, report, validators, chainId, trust, engine) },
+    { title, verdict: verifyReport(gens, report, validators, chainId, trust, engine, inputs.genesisHash ?? null) },
     { title: "statement", verdict: checkStatement(report, skipped.includes("statement") ? undefined : inputs.genesis) },
     { title: "reserves", verdict: await checkReservesOnChain(report, reserveGenesis, rpc) },
     { title: "clearing members", verdict: checkClearingMembers(report) },

@@ -1,7 +1,8 @@
 /**
  * Test driver of cometbft.ts (tests/web/verifier/test_cometbft_vectors.py): reads
  * `{"cases": [{"anchor": "<msgpack hex of StateAnchor.to_wire>", "chain_id": <int>,
- * "validators": [["<key hex>", <power>], ...], "genesis": [...]}, ...]}` from stdin and
+ * "genesis_hash": "<hex>", "validators": [["<key hex>", <power>], ...], "genesis": [...]},
+ * ...]}` from stdin and
  * answers, per case, what lightclient/cometbft.py and anchor.py find of it: the header's
  * hash and the commit's block, the set's hash by CometBFT's rule, the commit's verdict
  * against `validators`, and the walk from `genesis` through the anchor's set changes to
@@ -23,6 +24,7 @@ declare const process: {
 interface Case {
   anchor: string;
   chain_id: number;
+  genesis_hash: string;
   validators: [string, number][];
   genesis: [string, number][];
 }
@@ -31,12 +33,12 @@ const toSet = (pairs: [string, number][]): VotingPower[] => pairs.map(([key, pow
 
 function run(c: Case): unknown {
   const anchor = decodeAnchor(decodeMsgpack(fromHex(c.anchor)))!;
-  const chainId = BigInt(c.chain_id);
-  const walk = followSetChanges(anchor.setChanges, chainId, toSet(c.genesis), null, anchor.engine);
+  const chain = getConsensusChainId(BigInt(c.chain_id), fromHex(c.genesis_hash));
+  const walk = followSetChanges(anchor.setChanges, chain, toSet(c.genesis), null, anchor.engine);
   let walked: unknown = walk;
   if (!("failure" in walk)) {
     const height = anchor.header.height;
-    const outcome = checkAnchor(anchor, chainId, height - 1n, anchor.prevStateRoot, getSetAt(walk, height));
+    const outcome = checkAnchor(anchor, chain, height - 1n, anchor.prevStateRoot, getSetAt(walk, height));
     const words = outcome === null ? null : "failure" in outcome ? outcome.failure : outcome.notChecked;
     walked = { changed_at: getChangedAt(walk).map(Number), anchor: words };
   }
@@ -44,7 +46,7 @@ function run(c: Case): unknown {
     header_hash: toHex(anchor.header.hash),
     block_hash: toHex(anchor.commit.blockHash),
     validators_hash: toHex(computeCometValidatorsHash(toSet(c.validators))),
-    commit: anchor.commit.verify(getConsensusChainId(chainId), toSet(c.validators)),
+    commit: anchor.commit.verify(chain, toSet(c.validators)),
     walk: walked,
   };
 }
