@@ -24,6 +24,7 @@ import trio
 from clearing.oracle import PriceObservation, sign_price_observation
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.oracle.gossip import encode_observation
+from node.p2p import Offence
 from node.p2p.topics import PRICES
 from node.reports.store import write_atomically
 from tests.node.netproc import GENESIS_DOC, NodeHome
@@ -170,12 +171,16 @@ async def test_two_of_four_do_not_move_prices_and_hostile_observations_change_no
         # v2 would complete the quorum: its forged, wrong-chain and stale (replayed)
         # observations, gossiped by v3's host, are refused at the first hop (typed
         # errors: see oracle/test_gossip.py), never relayed, and v3 is scored down
+        # (scored down from where it was: its valid traffic may have earned it up to the
+        # cap of 100 before, on a slow run, and goes on earning a point a message)
+        before = [r.scores.get_score(sender.peer_id) for r in receivers]
         for data in forge(GENESIS, "validator-2", 66_000_000):
             await sender.publish(PRICES, data)
         with trio.fail_after(60):
             while sum(r.counters[PRICES, "rejected"] for r in receivers) < 3:
                 await trio.sleep(0.1)
-        assert min(r.scores.get_score(sender.peer_id) for r in receivers) < 0
+        after = [r.scores.get_score(sender.peer_id) for r in receivers]
+        assert any(a <= b - Offence.INVALID.penalty for a, b in zip(after, before)), (before, after)
         start = max(net.get_height(h) for h in net.homes)
         await net.wait_for_height(start + 3, timeout_s=240)
         for o in await poll.get_oracles():
