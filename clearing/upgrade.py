@@ -41,6 +41,10 @@ class ReleaseMismatch(InvalidBlock):
     """This release cannot apply the next block: a node stops, it never signs or applies
     it under the wrong rules."""
 
+    def describe(self) -> str:
+        """One line for the operator: what happened and what to do."""
+        raise NotImplementedError
+
 
 @dataclass(eq=False)
 class UpgradeRequired(ReleaseMismatch):
@@ -99,6 +103,14 @@ def get_due_plan(state: ClearingState, height: int) -> UpgradePlan | None:
     """The plan whose upgrade runs at the start of block ``height``, if any."""
     plan = state.upgrade_plan
     return plan if plan is not None and plan.height == height else None
+
+
+def is_release_start(state: ClearingState, migrations: tuple[Migration, ...]) -> bool:
+    """Whether ``state`` is the previous release's at the height before this release's
+    own upgrade: its root is in a format this release does not compute (its block holds
+    it, committed), and the migration of the next block turns it into this release's."""
+    due = get_due_plan(state, state.height + 1)
+    return bool(migrations) and due is not None and due.name == migrations[-1].name
 
 
 def check_release(state: ClearingState, migrations: tuple[Migration, ...]) -> None:

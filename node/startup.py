@@ -32,6 +32,7 @@ from clearing.block import BlockResult
 from clearing.events import Event
 from clearing.genesis import Genesis
 from clearing.snapshot import encode_snapshot
+from clearing.upgrade import get_due_plan
 from node.allowed_peers import (
     AllowedPeers,
     check_persistent_peers,
@@ -95,6 +96,7 @@ def open_node(config: NodeConfig) -> Iterator[NodeParts]:
     try:
         store.bind_genesis(genesis_hash, config.genesis_file)
         restore_state(app, store)
+        app.check_height(app.height + 1)  # this release applies the next block, or stops
         allowed_peers = get_allowed_peers(config, genesis, get_peer_validators(config, app.state))
         if allowed_peers is not None:
             check_persistent_peers(config, genesis, allowed_peers)
@@ -134,6 +136,7 @@ def build_block_store(
             config.storage.snapshot_interval,
             config.storage.snapshots_kept,
             lambda: encode_snapshot(app.state),
+            lambda height: get_due_plan(app.state, height + 1) is not None,
         ),
         functools.partial(get_last_block_history, app),
         app.work,
