@@ -12,7 +12,9 @@ same state, so every node agrees on the root after it (the new format's). A rele
 does not carry it halts before it applies or signs anything of height ``H``
 (``UpgradeRequired``), and a release whose own upgrade has not come yet refuses to apply
 earlier blocks (``ReleaseTooNew``): blocks are applied under the rules of the release of
-their height only.
+their height only. A chain a release starts from its genesis is under that release's
+rules from its first block: the upgrades it carries are recorded done at height 1,
+their migrations having nothing to turn.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def check_release(state: ClearingState, migrations: tuple[Migration, ...]) -> No
     due = get_due_plan(state, state.height + 1)
     if due is not None and due.name not in known:
         raise UpgradeRequired(due)
-    if migrations:
+    if migrations and state.height > 0:  # at height 0 this release starts the chain
         own = migrations[-1].name
         if due is None or due.name != own:
             if own not in {d.name for d in state.upgrades_done}:
@@ -138,7 +140,10 @@ def process_upgrade(
 ) -> list[Event]:
     """At the start of a block (its height set, before its transactions): the migration
     of the upgrade due at this height, recorded as done. ``check_release`` has refused a
-    release that does not carry it."""
+    release that does not carry it. The first block of a chain records this release's
+    upgrades done, the chain under its rules from the start."""
+    if ctx.height == 1 and not state.upgrades_done:
+        state.upgrades_done.extend(DoneUpgrade(m.name, 1) for m in migrations)
     plan = get_due_plan(state, ctx.height)
     if plan is None:
         return []

@@ -29,7 +29,8 @@ class UpgradePlan(Declared):
 @declare_record
 @dataclass(frozen=True, slots=True)
 class DoneUpgrade(Declared):
-    """An upgrade applied: its migration ran at the start of block ``height``."""
+    """An upgrade applied: ``height`` is the first block under its rules (its migration
+    ran at the start of that block; 1 for a chain its release started from genesis)."""
 
     name: Name
     height: Height

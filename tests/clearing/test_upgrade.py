@@ -16,6 +16,7 @@ from clearing.governance.rules import build_draft
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
+from clearing.tx import encode_tx
 from clearing.upgrade import (
     Migration,
     ReleaseTooNew,
@@ -115,6 +116,7 @@ def test_the_carrying_release_migrates_first_then_applies_the_block() -> None:
 
 def test_a_release_whose_own_upgrade_has_not_come_refuses_earlier_blocks() -> None:
     box = gov_sandbox()
+    box.apply([])  # a chain the release before started
     migrations = (Migration("v0.3.0", mark_members),)
     with pytest.raises(ReleaseTooNew) as info:
         process_block(box.state, box.next_context(), [], migrations)
@@ -122,9 +124,23 @@ def test_a_release_whose_own_upgrade_has_not_come_refuses_earlier_blocks() -> No
     box.state.upgrade_plan = plan_at(5)
     with pytest.raises(ReleaseTooNew) as info:
         check_release(box.state, migrations)
-    assert "scheduled at height 5, and the state is at height 0" in info.value.describe()
+    assert "scheduled at height 5, and the state is at height 1" in info.value.describe()
     run_until(box, 4)  # the previous release's blocks
     check_release(box.state, migrations)  # the upgrade is due next: this one's
+
+
+def test_a_chain_the_release_starts_is_under_its_rules_from_the_first_block() -> None:
+    box = gov_sandbox()
+    migrations = (Migration("v0.2.9", mark_members), Migration("v0.3.0", mark_members))
+    check_release(box.state, migrations)  # at height 0: this release starts the chain
+    credit = encode_tx(box.credit(ALICE.address, WETH, 10))
+    result = process_block(box.state, box.next_context(), [credit], migrations)
+    assert box.state.upgrades_done == [DoneUpgrade("v0.2.9", 1), DoneUpgrade("v0.3.0", 1)]
+    assert box.state.members[ALICE.address].assessed == 0  # nothing migrated
+    assert result.state_root == compute_state_root_from_scratch(box.state)
+    check_release(box.state, migrations)
+    with pytest.raises(ReleaseTooOld):  # the release before cannot follow this chain
+        check_release(box.state, ())
 
 
 def test_the_plan_and_the_upgrades_done_are_in_the_root_and_in_snapshots() -> None:
