@@ -40,7 +40,7 @@ from node.allowed_peers import (
     get_peer_validators,
 )
 from node.api.counters import add_status_section, expose_work
-from node.api.node_interface import NodeInterface
+from node.api.node_interface import NodeInterface, get_blocks_left
 from node.api.serve import serve_api_of
 from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.clearing_app import ClearingApp
@@ -213,6 +213,7 @@ async def start_node(
     ctx.on_commit(lambda block, root: commits.record_commit(block.height))
     if node.metrics is not None:
         ctx.on_commit(functools.partial(observe_commit, node.metrics, node.app))
+        node.metrics.watch_upgrade(lambda: get_blocks_left(node.app.state))
     return ctx
 
 

@@ -2,18 +2,20 @@
 
 The shape of Cosmos's cosmovisor. Releases are installed side by side in the home:
 
-    DIR/upgrades/<name>/bin/clearnode   the release of upgrade <name>
+    DIR/upgrades/<name>/bin/clearnode   the release of upgrade <name> (a virtualenv)
+    DIR/upgrades/<name>/*.whl           the release's wheel it was installed from
     DIR/current                         -> the release running now (a symlink)
 
 and the first release is the one `supervise` itself is (its own `clearnode`), until an
 upgrade points `current` elsewhere. `supervise` runs `current/bin/clearnode start --home
 DIR` and waits. When the node stops for an upgrade (exit status `EXIT_UPGRADE`, its plan
 in `data/upgrade-info.json`: node/upgrade_halt.py), it checks the upgrade's release is
-installed (and, when the plan names one, that its files hash to the plan's
-`release_hash`: `clearnode supervise --hash DIR` prints a release's), points `current`
-at it and starts it; the new release runs the migration at the upgrade's height. A node
-that was down across the height needs nothing more: `current` still names the release
-before it, which catches up to the height and stops there, and the swap follows. A
+installed (and, when the plan names one, that the wheel kept beside it hashes to the
+plan's `release_hash`, the SHA-256 of the release's wheel as published: `sha256sum`
+prints it), points `current` at it and starts it; the new release runs the migration at
+the upgrade's height. A node that was down across the height needs nothing more:
+`current` still names the release before it, which catches up to the height and stops
+there, and the swap follows. A
 signal is passed to the node, whose status `supervise` exits with; so does any other
 stop (systemd restarts a crash).
 """
@@ -49,21 +51,11 @@ class ReleaseMissing(Exception):
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser("supervise", help=SUMMARY)
-    parser.add_argument("--home", type=Path, help="node home directory")
-    parser.add_argument(
-        "--hash", type=Path, metavar="RELEASE_DIR",
-        help="print the release_hash of the release installed in RELEASE_DIR and exit",
-    )  # fmt: skip
+    parser.add_argument("--home", type=Path, required=True, help="node home directory")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.hash is not None:
-        print("0x" + compute_release_hash(args.hash).hex())
-        return 0
-    if args.home is None:
-        print("clearnode supervise: --home is required", file=sys.stderr)
-        return 2
     home = args.home.resolve()
     while True:
         binary = get_current_release(home) / RELEASE_BINARY
@@ -115,11 +107,12 @@ def switch_release(home: Path) -> str:
             f"not installed at {release / RELEASE_BINARY}: install it and start again"
         )
     if plan.release_hash is not None:
-        found = compute_release_hash(release)
-        if found != plan.release_hash:
+        wheels = {hashlib.sha256(w.read_bytes()).digest(): w for w in release.glob("*.whl")}
+        if plan.release_hash not in wheels:
+            found = ", ".join(f"{w.name} 0x{h.hex()}" for h, w in wheels.items()) or "none"
             raise ReleaseMissing(
-                f"the release at {release} hashes to 0x{found.hex()}, not the 0x"
-                f"{plan.release_hash.hex()} upgrade {plan.name!r} names"
+                f"upgrade {plan.name!r} names release files of sha256 0x"
+                f"{plan.release_hash.hex()}: no wheel kept in {release} has it (found: {found})"
             )
     link = home / CURRENT_LINK
     partial = home / (CURRENT_LINK + ".partial")
@@ -127,18 +120,3 @@ def switch_release(home: Path) -> str:
     partial.symlink_to(release)
     os.replace(partial, link)
     return f"upgrade {plan.name!r} ({release})"
-
-
-def compute_release_hash(release: Path) -> bytes:
-    """SHA-256 over every file of a release directory, by relative path in order (`path
-    NUL sha256(content)` each): the hash a plan's `release_hash` names. Caches of
-    compiled bytecode are left out, as running the release writes them."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in release.rglob("*") if p.is_file() and not is_cache(p)):
-        content = hashlib.sha256(path.read_bytes()).digest()
-        digest.update(path.relative_to(release).as_posix().encode() + b"\0" + content)
-    return digest.digest()
-
-
-def is_cache(path: Path) -> bool:
-    return "__pycache__" in path.parts or path.suffix == ".pyc"

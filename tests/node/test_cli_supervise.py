@@ -1,11 +1,12 @@
 """`clearnode supervise`: the release `current` names runs until it stops for an upgrade,
 then the upgrade's release, installed beside it, is checked against the plan's hash and
-started; a release not installed, or not the plan's files, stops the swap with one line;
-any other exit status is the supervisor's. Releases here are small scripts standing in
-for `clearnode` (the whole upgrade runs in tests/node/test_upgrade_processes.py)."""
+started; a release not installed, or whose kept wheel is not the plan's, stops the swap
+with one line; any other exit status is the supervisor's. Releases here are small scripts
+standing in for `clearnode` (the whole upgrade runs in tests/node/test_upgrade_processes.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 import subprocess
@@ -13,7 +14,6 @@ import sys
 from pathlib import Path
 
 from clearing.upgrade_plan import UpgradePlan
-from node.commands.supervise import compute_release_hash
 from node.upgrade_halt import EXIT_UPGRADE, read_upgrade_info, write_upgrade_info
 
 PLAN = UpgradePlan("v0.3.0", 40, "0.3.0")
@@ -76,15 +76,28 @@ def test_a_missing_release_or_one_of_other_files_stops_the_swap_in_one_line(
         "start again"
     ]
     release = install(home / "upgrades" / "v0.3.1", "exit 0")
+    wheel = release / "clearnode-0.3.1-py3-none-any.whl"
+    wheel.write_bytes(b"the release as published")
     hashed = UpgradePlan("v0.3.1", 40, "0.3.1", bytes(32))
     (home / "current").unlink()
     old2 = install(tmp_path / "old2", halting(hashed))
     done = supervise(home, old2)
     assert done.returncode == EXIT_UPGRADE
-    assert f"hashes to 0x{compute_release_hash(release).hex()}, not the 0x{'00' * 32}" in (
-        done.stderr
-    )
+    found = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert f"no wheel kept in {release} has it (found: {wheel.name} 0x{found})" in done.stderr
     assert (home / "current").resolve() == old2.resolve()  # not swapped
+
+
+def test_the_plans_release_hash_is_the_kept_wheels(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    release = install(home / "upgrades" / "v0.3.1", "exit 0")
+    wheel = release / "clearnode-0.3.1-py3-none-any.whl"
+    wheel.write_bytes(b"the release as published")
+    plan = UpgradePlan("v0.3.1", 40, "0.3.1", hashlib.sha256(wheel.read_bytes()).digest())
+    done = supervise(home, install(tmp_path / "old", halting(plan)))
+    assert done.returncode == 0, done.stderr
+    assert (home / "current").resolve() == release.resolve()
 
 
 def test_a_crash_is_the_supervisors_status_and_no_swap(tmp_path: Path) -> None:
@@ -94,23 +107,6 @@ def test_a_crash_is_the_supervisors_status_and_no_swap(tmp_path: Path) -> None:
     done = supervise(home, install(tmp_path / "old", "exit 1"))
     assert done.returncode == 1
     assert (home / "runs.log").read_text().count("start") == 1
-
-
-def test_the_release_hash_covers_every_file_but_bytecode(tmp_path: Path) -> None:
-    release = install(tmp_path / "r", "exit 0")
-    (release / "lib").mkdir()
-    (release / "lib" / "a.py").write_text("x = 1\n")
-    first = compute_release_hash(release)
-    (release / "lib" / "__pycache__").mkdir()
-    (release / "lib" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0")
-    assert compute_release_hash(release) == first
-    (release / "lib" / "a.py").write_text("x = 2\n")
-    assert compute_release_hash(release) != first
-    printed = subprocess.run(
-        [sys.executable, "-m", "node.cli", "supervise", "--hash", str(release)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert printed.stdout.strip() == "0x" + compute_release_hash(release).hex()
 
 
 def test_the_upgrade_info_reads_back_and_a_damaged_one_is_none(tmp_path: Path) -> None:
