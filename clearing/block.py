@@ -2,6 +2,8 @@
 
     process_block(state, ctx, txs):
         check the context (chain, next height, time not going back)
+        check this release may apply it (an upgrade due is one it carries)
+        run the migration of an upgrade due at this height
         for each tx: decode, dispatch, all-or-nothing -> TxResult
         for step in END_OF_BLOCK_STEPS: step(state, ctx)
         at an epoch boundary: for step in EPOCH_STEPS: step(state, ctx)
@@ -55,6 +57,7 @@ from clearing.jailing import process_equivocations
 from clearing.member_authorisation import spend_refused_nonce
 from clearing.negative_cash import process_negative_cash
 from clearing.oracle import PriceUpdate, process_price_update
+from clearing.release import MIGRATIONS
 from clearing.report_commitment import ReportCommitment, process_report_commitment
 from clearing.request_schema import SignedRequest
 from clearing.root import compute_state_root
@@ -63,6 +66,7 @@ from clearing.state import ClearingState
 from clearing.trade import TradeBatch, process_trade_batch, spend_refused_trade_ids
 from clearing.transfer import Transfer, process_transfer
 from clearing.tx import Transaction, decode_tx
+from clearing.upgrade import Migration, check_release, process_upgrade
 from clearing.venues import AuthoriseVenue, process_authorise_venue
 from clearing.withdrawal import (
     Withdrawal,
@@ -242,13 +246,22 @@ def process_end_of_block(state: ClearingState, ctx: BlockContext) -> list[Event]
     return events
 
 
-def process_block(state: ClearingState, ctx: BlockContext, txs: list[bytes]) -> BlockResult:
-    """Apply a committed block; same state + same txs -> same state and root."""
+def process_block(
+    state: ClearingState,
+    ctx: BlockContext,
+    txs: list[bytes],
+    migrations: tuple[Migration, ...] = MIGRATIONS,
+) -> BlockResult:
+    """Apply a committed block; same state + same txs -> same state and root.
+    ``migrations``: this release's (clearing/release.py); a block it may not apply
+    (``ReleaseMismatch``) is refused with the state untouched."""
     check_block_context(state, ctx)
+    check_release(state, migrations)
     state.height = ctx.height
     state.time_ms = ctx.time_ms
+    upgraded = process_upgrade(state, ctx, migrations)
     results = tuple(process_transaction(state, ctx, raw) for raw in txs)
-    events = process_end_of_block(state, ctx)
+    events = [*upgraded, *process_end_of_block(state, ctx)]
     if is_epoch_boundary(state, ctx):
         events.extend(process_epoch(state, ctx))
     return BlockResult(ctx.height, results, tuple(events), compute_state_root(state))

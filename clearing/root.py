@@ -73,6 +73,7 @@ from clearing.reported_accounts import (
 )
 from clearing.risk.solvency import SolvencyMarket, get_solvency_market
 from clearing.state import ClearingState, Member
+from clearing.upgrade_plan import get_upgrade_fields
 from clearing.validator_set import get_validator_fields
 from lightclient.codec import DecodeError, encode_big_int, expect_bytes, expect_list, pack, unpack
 from lightclient.records import Bytes, Declared, Hash, declare_record
@@ -84,7 +85,8 @@ ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin
 # templates and fee split in the governed configuration; 8: the governed configuration
 # and proposals; 7: beside the market leaf; 6: the epoch's defaults; 5: settlement, ...
 # 12: the published roles a leaf of the globals hash
-GLOBALS_VERSION = 13  # 13: the epoch's defaults in the published ledger's leaf, not here
+# 13: the epoch's defaults in the published ledger's leaf, not here
+GLOBALS_VERSION = 14  # 14: the upgrade planned and those done
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 # 7: the reported accounts; 6: the published ledger; 5: the published roles; 4 had market,
@@ -138,6 +140,7 @@ def get_global_fields(state: ClearingState) -> list[object]:
         *get_configuration_fields(state),
         *get_validator_fields(state),
         *get_role_fields(state),
+        *get_upgrade_fields(state.upgrade_plan, state.upgrades_done),
     ]
 
 
@@ -175,6 +178,7 @@ def encode_globals(state: ClearingState, report_hashes_digest: bytes) -> bytes:
             *get_governance_records(state),
             *get_validator_fields(state),
             *get_role_fields(state),
+            *get_upgrade_fields(state.upgrade_plan, state.upgrades_done),
             report_hashes_digest,
             *get_replay_fields(state.trade_windows, state.deposit_nonces),
         ]

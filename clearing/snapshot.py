@@ -42,6 +42,7 @@ from clearing.state import (
     initialize_state,
     is_in_default_order,
 )
+from clearing.upgrade_plan import UPGRADE_FIELDS, read_upgrade_fields
 from clearing.validator_set import VALIDATOR_FIELDS, decode_validator_fields
 from lightclient.codec import (
     DecodeError,
@@ -55,13 +56,13 @@ from lightclient.codec import (
     unpack,
 )
 
-# 9: the withdrawals paid per (chain, token); 8: the clearing members and client accounts;
-# 7: the collateral haircuts in the governed
+# 10: the upgrade planned and those done; 9: the withdrawals paid per (chain, token);
+# 8: the clearing members and client accounts; 7: the collateral haircuts in the governed
 # configuration; 6: the validator set, jailings and set changes; the external bridges,
 # listing templates and fee split in the governed configuration; 5: the governed
 # configuration and proposals; 4: the epoch's defaults; 3: settlement reserves,
 # withdrawal expiry
-SNAPSHOT_VERSION = 9
+SNAPSHOT_VERSION = 10
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -99,7 +100,9 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     _decode_globals(
         state,
         expect_list(
-            globals_, "globals", 20 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS + ROLE_FIELDS
+            globals_,
+            "globals",
+            20 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS + ROLE_FIELDS + UPGRADE_FIELDS,
         ),
         changes,
     )
@@ -192,7 +195,11 @@ def _decode_globals(state: ClearingState, g: list[Any], proposal_changes: object
     decode_validator_fields(state, g[validators_at : validators_at + VALIDATOR_FIELDS])
     roles_at = validators_at + VALIDATOR_FIELDS
     decode_role_fields(state, g[roles_at : roles_at + ROLE_FIELDS])
-    for item in expect_list(g[roles_at + ROLE_FIELDS], "report_hashes"):
+    upgrades_at = roles_at + ROLE_FIELDS
+    state.upgrade_plan, state.upgrades_done = read_upgrade_fields(
+        *g[upgrades_at : upgrades_at + UPGRADE_FIELDS]
+    )
+    for item in expect_list(g[upgrades_at + UPGRADE_FIELDS], "report_hashes"):
         epoch, report_hash = expect_list(item, "report_hash", 2)
         state.report_hashes[expect_int(epoch, "epoch", 1)] = expect_bytes(
             report_hash, "report_hash", 32

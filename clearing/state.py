@@ -27,6 +27,7 @@ from clearing.governance.proposal import Proposal
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay_protection import DepositNonces, TradeIdWindow, VaultKey
 from clearing.roles import ClientAccount
+from clearing.upgrade_plan import DoneUpgrade, UpgradePlan
 from lightclient.records import Address, Declared, Int, Int64, Uint, declare_record
 
 MemberAddress = bytes
@@ -305,6 +306,8 @@ class ClearingState:
     instrument_status: dict[str, InstrumentStatus] = field(default_factory=dict)  # not active
     proposals: dict[int, Proposal] = field(default_factory=dict)  # by proposal id
     next_proposal_id: int = 1
+    upgrade_plan: UpgradePlan | None = None  # governance's, until done or cancelled
+    upgrades_done: list[DoneUpgrade] = field(default_factory=list)  # in height order
     jailed: dict[bytes, Jailing] = field(default_factory=dict)  # by validator pubkey
     # the active validators (power > 0, in set order) after each block that changed them:
     # consensus rebuilds every height's set from genesis with these (clearing/validator_set.py)

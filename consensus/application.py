@@ -22,6 +22,12 @@ class Application(Protocol):
     honest validators give the same verdict on a block.
     """
 
+    def check_height(self, height: int) -> None:
+        """Raise if this application cannot decide block `height`, the one after its last
+        (its software must change first: an upgrade in place). The engine asks before it
+        signs or applies anything of a height, and the error ends the engine."""
+        ...
+
     def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> Sequence[bytes]:
         """Choose and order the txs of the block we propose (from mempool candidates)."""
         ...

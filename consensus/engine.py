@@ -319,6 +319,7 @@ class Engine:
             self.timers.schedule(self.config.regossip_ms, GossipDue())
 
     def _resume(self, height: int) -> None:
+        self.app.check_height(height)
         records = self.wal.records
         marker = max(
             (i for i, r in enumerate(records) if decode_record(r) == (WAL_KIND_HEIGHT, height)),
@@ -637,6 +638,7 @@ class Engine:
         return root
 
     def _start_height(self, height: int) -> None:
+        self.app.check_height(height)  # before anything of the height is logged or signed
         self._held_before, self._held = self._held, {}
         self._awaiting.clear()
         # Not fsynced (an fsync per height on every node's critical path): the first of

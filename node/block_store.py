@@ -19,15 +19,18 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SnapshotSchedule:
-    """Every `interval` heights the block is stored with `encode_state()` (the state after
-    it), and only the `kept` newest snapshots stay."""
+    """Every `interval` heights, and at each height `is_boundary` names (the last before
+    an upgrade in place: the next release starts from that state), the block is stored
+    with `encode_state()` (the state after it); only the `kept` newest snapshots stay."""
 
     interval: int
     kept: int
     encode_state: Callable[[], bytes]
+    is_boundary: Callable[[int], bool] = lambda height: False
 
     def get_snapshot(self, height: int) -> bytes | None:
-        return self.encode_state() if height % self.interval == 0 else None
+        due = height % self.interval == 0 or self.is_boundary(height)
+        return self.encode_state() if due else None
 
 
 class SqliteBlockStore:

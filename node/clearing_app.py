@@ -16,9 +16,11 @@ from clearing.block import BlockContext, BlockResult, process_block
 from clearing.context import Equivocation
 from clearing.genesis import Genesis
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_PROPOSER_TXS_BYTES, MAX_TX_BYTES
+from clearing.release import MIGRATIONS
 from clearing.root import compute_state_root
 from clearing.state import ClearingState, initialize_state
 from clearing.tx import decode_tx
+from clearing.upgrade import check_release
 from consensus.types import Block, Voter
 from lightclient.codec import DecodeError
 from node.worktime import BLOCK_APPLY, PROPOSAL_CHECK, WorkTime
@@ -51,6 +53,12 @@ class ClearingApp:
         proposals (a quorum-attested price update, collateral credits); the other
         validators check them like any transaction, so a source changes no rule."""
         self.proposal_sources.append(source)
+
+    def check_height(self, height: int) -> None:
+        """Raise `ReleaseMismatch` unless this release applies block `height` (the one
+        after the state's: clearing/upgrade.py), before consensus signs anything of it."""
+        if height == self.state.height + 1:
+            check_release(self.state, MIGRATIONS)
 
     def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> list[bytes]:
         """The proposal sources' transactions (within MAX_PROPOSER_TXS_BYTES, so the largest

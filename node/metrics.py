@@ -65,6 +65,13 @@ class NodeMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=r,
         )
+        self.upgrade_blocks_left = Gauge(
+            "clearnode_upgrade_blocks_left",
+            "Blocks until the upgrade in place governance scheduled: its height less the "
+            "latest committed one (-1: none scheduled)",
+            registry=r,
+        )
+        self.upgrade_blocks_left.set(-1)
         self._last_commit_s: float | None = None
 
     def observe_commit(self, height: int, result_codes: Sequence[str], now_s: float) -> None:
@@ -87,6 +94,10 @@ class NodeMetrics:
     def watch_peers(self, count: Callable[[], int]) -> None:
         """Connected peers, read at scrape time."""
         self.peers.set_function(count)
+
+    def watch_upgrade(self, blocks_left: Callable[[], int]) -> None:
+        """The blocks until the planned upgrade (-1: none), read at scrape time."""
+        self.upgrade_blocks_left.set_function(blocks_left)
 
     def watch_mempool(self, txs: Callable[[], int], size_bytes: Callable[[], int]) -> None:
         """Pending transactions and their bytes, read at scrape time (never stale)."""

@@ -32,6 +32,7 @@ from clearing.block import BlockResult
 from clearing.events import Event
 from clearing.genesis import Genesis
 from clearing.snapshot import encode_snapshot
+from clearing.upgrade import get_due_plan
 from node.allowed_peers import (
     AllowedPeers,
     check_persistent_peers,
@@ -39,7 +40,7 @@ from node.allowed_peers import (
     get_peer_validators,
 )
 from node.api.counters import add_status_section, expose_work
-from node.api.node_interface import NodeInterface
+from node.api.node_interface import NodeInterface, get_blocks_left
 from node.api.serve import serve_api_of
 from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.clearing_app import ClearingApp
@@ -95,6 +96,7 @@ def open_node(config: NodeConfig) -> Iterator[NodeParts]:
     try:
         store.bind_genesis(genesis_hash, config.genesis_file)
         restore_state(app, store)
+        app.check_height(app.height + 1)  # this release applies the next block, or stops
         allowed_peers = get_allowed_peers(config, genesis, get_peer_validators(config, app.state))
         if allowed_peers is not None:
             check_persistent_peers(config, genesis, allowed_peers)
@@ -134,6 +136,7 @@ def build_block_store(
             config.storage.snapshot_interval,
             config.storage.snapshots_kept,
             lambda: encode_snapshot(app.state),
+            lambda height: get_due_plan(app.state, height + 1) is not None,
         ),
         functools.partial(get_last_block_history, app),
         app.work,
@@ -210,6 +213,7 @@ async def start_node(
     ctx.on_commit(lambda block, root: commits.record_commit(block.height))
     if node.metrics is not None:
         ctx.on_commit(functools.partial(observe_commit, node.metrics, node.app))
+        node.metrics.watch_upgrade(lambda: get_blocks_left(node.app.state))
     return ctx
 
 

@@ -409,22 +409,22 @@ def rebuild_state(
     genesis_state: Callable[[], S],
     decode_state: Callable[[bytes], S],
     apply_block: Callable[[S, StoredBlock], tuple[S, bytes]],
-    get_state_root: Callable[[S], bytes],
+    is_committed: Callable[[S, bytes], bool],
     rejects: tuple[type[Exception], ...] = (ValueError,),
 ) -> Rebuilt[S]:
     """Restart path: the newest usable snapshot (or genesis) + every stored block after it.
 
-    A snapshot is usable when it decodes (else one of `rejects`) and its state's root
-    equals the root stored with the block of its height; an unusable one is logged and
-    the next older one tried, down to genesis. Each re-applied block's root must equal
-    the stored one, so a node never resumes from a state that differs from what it
-    committed; raises StorageError if not.
+    A snapshot is usable when it decodes (else one of `rejects`) and its state is the one
+    committed with the block of its height (`is_committed(state, that block's root)`); an
+    unusable one is logged and the next older one tried, down to genesis. Each re-applied
+    block's root must equal the stored one, so a node never resumes from a state that
+    differs from what it committed; raises StorageError if not.
     """
     rejected: list[tuple[int, str]] = []
     height, state = 0, None
     for snapshot in store.iter_snapshots():
         try:
-            state = _load_snapshot(store, snapshot, decode_state, get_state_root, rejects)
+            state = _load_snapshot(store, snapshot, decode_state, is_committed, rejects)
         except UnusableSnapshot as exc:
             log.warning("%s; trying an older snapshot", exc)
             rejected.append((snapshot.height, exc.reason))
@@ -440,8 +440,9 @@ def rebuild_state(
             raise StorageError(
                 f"{store.path}: re-applying block {stored.height} gives a different state"
                 " root: these blocks were made by a clearing version whose state this one computes"
-                " differently (a release that changes the state format starts a new"
-                " network), or the data directory is damaged"
+                " differently (a release that changes the state format runs from the height of"
+                ' its upgrade on: docs/operator.md, "Upgrading"), or the data directory is'
+                " damaged"
             )
         height = stored.height
     return Rebuilt(height, state, snapshot_height, tuple(rejected))
@@ -451,7 +452,7 @@ def _load_snapshot(
     store: NodeStore,
     snapshot: Snapshot,
     decode_state: Callable[[bytes], S],
-    get_state_root: Callable[[S], bytes],
+    is_committed: Callable[[S, bytes], bool],
     rejects: tuple[type[Exception], ...],
 ) -> S:
     """The snapshot's state, if it is the committed state of its height."""
@@ -462,6 +463,6 @@ def _load_snapshot(
         state = decode_state(snapshot.state)
     except rejects as exc:
         raise UnusableSnapshot(snapshot.height, f"does not decode: {exc}") from exc
-    if get_state_root(state) != block.state_root:
+    if not is_committed(state, block.state_root):
         raise UnusableSnapshot(snapshot.height, "its state root differs from its block's")
     return state

@@ -38,13 +38,19 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "unjail_validator": ("pubkey",),
     "admit_clearing_member": ("member",),
     "remove_clearing_member": ("member",),
+    "schedule_upgrade": ("name", "height", "version", "release_hash"),
+    "cancel_upgrade": ("name",),
 }
+OPTIONAL = {("schedule_upgrade", "release_hash")}
+"""Fields a change file may leave out: they are null."""
 DOCUMENTS = {
     ("list_instrument", "instrument"),
     ("replace_risk_params", "risk"),
     ("add_listing_template", "template"),
 }
-HEX_FIELDS = {"pubkey", "evm_address", "new_pubkey", "new_evm_address", "token", "member"}
+HEX_FIELDS = {
+    "pubkey", "evm_address", "new_pubkey", "new_evm_address", "token", "member", "release_hash",
+}  # fmt: skip
 
 
 def get_field_names(kind: str) -> tuple[str, ...] | None:
@@ -75,7 +81,7 @@ def from_plain(obj: object) -> Change:
     extra = sorted(set(obj) - {"kind", *names})
     if extra:
         raise DecodeError(extra[0], f"is not a field of {kind} (fields: {list(names)})")
-    missing = [name for name in names if name not in obj]
+    missing = [name for name in names if name not in obj and (kind, name) not in OPTIONAL]
     if missing:
         raise DecodeError(missing[0], f"missing: {kind} needs {list(names)}")
     if names == ("fields",):
@@ -83,7 +89,7 @@ def from_plain(obj: object) -> Change:
         if not isinstance(values, list):
             raise DecodeError("fields", "expected a list")
         return decode_change([kind, *values])
-    values = [_read(kind, name, obj[name]) for name in names]
+    values = [_read(kind, name, obj.get(name)) for name in names]
     try:
         return decode_change([kind, *values])
     except DecodeError as exc:
@@ -107,6 +113,8 @@ def _read(kind: str, name: str, value: object) -> object:
         if not isinstance(value, dict):
             raise DecodeError(name, "expected a table (the genesis entry itself)")
         return encode_document(value)
+    if value is None and (kind, name) in OPTIONAL:
+        return None
     if name in HEX_FIELDS:
         if not isinstance(value, str) or not value.startswith("0x"):
             raise DecodeError(name, "expected 0x-hex")

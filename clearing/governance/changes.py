@@ -25,6 +25,7 @@ from clearing.governance.errors import InvalidInstrument, InvalidTemplate
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.listing_template import ListingTemplate
 from clearing.units import MAX_UINT64
+from clearing.upgrade_plan import UpgradePlan
 from lightclient.codec import DecodeError, expect_list, expect_str
 from lightclient.records import (
     Address,
@@ -279,6 +280,28 @@ class RemoveClearingMember(Declared):
     member: Address
 
 
+@declare_change
+@dataclass(frozen=True, slots=True)
+class ScheduleUpgrade(Declared):
+    """Upgrade the network's software at ``plan.height`` (clearing/upgrade.py): replaces
+    any plan in force."""
+
+    NAME: ClassVar[str] = "schedule_upgrade"
+    EMERGENCY: ClassVar[bool] = False
+    plan: Annotated[UpgradePlan, Inline()]
+
+
+@declare_change
+@dataclass(frozen=True, slots=True)
+class CancelUpgrade(Declared):
+    """Cancel the planned upgrade ``name``: an emergency measure, so that a plan found
+    wrong can be withdrawn before its height."""
+
+    NAME: ClassVar[str] = "cancel_upgrade"
+    EMERGENCY: ClassVar[bool] = True
+    name: Name
+
+
 def make_listing(doc: dict[str, Any], mark_price: int) -> ListInstrument:
     """A listing of the genesis entry ``doc`` (operators' tools and tests)."""
     return ListInstrument(encode_document(doc), mark_price)
@@ -316,6 +339,8 @@ Change = (
     | UnjailValidator
     | AdmitClearingMember
     | RemoveClearingMember
+    | ScheduleUpgrade
+    | CancelUpgrade
 )
 
 CHANGE_TYPES: dict[str, Any] = {
@@ -326,6 +351,7 @@ CHANGE_TYPES: dict[str, Any] = {
         RemoveListingTemplate, SetFunding, SetFee, SetFeeSplit, SetDefaultFund,
         SetCollateralHaircut, AddValidator, RemoveValidator, SetValidatorPower,
         RotateValidatorKeys, UnjailValidator, AdmitClearingMember, RemoveClearingMember,
+        ScheduleUpgrade, CancelUpgrade,
     )
 }  # fmt: skip
 

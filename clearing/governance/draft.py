@@ -3,7 +3,7 @@
 Changes apply in order to a ``Draft`` (copies of the governed records: instruments,
 venues, the risk section, instrument statuses, external bridges, listing templates, the
 fee split, the collateral tokens' haircuts, validators and jailings, the admitted
-clearing members), each checking
+clearing members, the upgrade planned), each checking
 itself against the draft so far and the state; the finished draft is checked as a whole
 (the risk parameters cover every instrument and template, the validator set is a valid
 set) and only then written. So a proposal is all-or-nothing, at its submission (where
@@ -28,6 +28,7 @@ from clearing.risk.arrays import get_risk_factor
 from clearing.risk.params import RiskParams, parse_risk_params
 from clearing.risk.scenarios import compute_scenario_set, compute_stress_scenario_set
 from clearing.state import ClearingState, Jailing
+from clearing.upgrade_plan import UpgradePlan
 from clearing.validator_set import check_validator_set, install_validators
 
 
@@ -44,6 +45,7 @@ class Draft:
     validators: dict[bytes, Validator]  # in set order
     jailed: dict[bytes, Jailing]
     clearing_members: set[bytes] = field(default_factory=set)  # admitted (clearing/roles.py)
+    upgrade_plan: UpgradePlan | None = None  # the one in force (clearing/upgrade.py)
     listed: dict[str, int] = field(default_factory=dict)  # listed by this draft -> mark
     settlements: dict[str, int] = field(default_factory=dict)  # perpetual -> final price
 
@@ -55,6 +57,7 @@ def start_draft(state: ClearingState) -> Draft:
         {t.id: t for t in state.genesis.listing_templates},
         state.genesis.fee_to_insurance_bps, dict(state.collateral_tokens),
         dict(state.validators), dict(state.jailed), set(state.clearing_members),
+        state.upgrade_plan,
     )  # fmt: skip
 
 
@@ -99,6 +102,7 @@ def write_draft(state: ClearingState, draft: Draft) -> list[Event]:
             state.last_funding_ms[instrument_id] = state.time_ms
     state.instrument_status = draft.statuses
     state.clearing_members = draft.clearing_members
+    state.upgrade_plan = draft.upgrade_plan
     if draft.validators != state.validators or draft.jailed != state.jailed:
         install_validators(state, draft.validators, draft.jailed)
     install_configuration(state, draft)

@@ -246,3 +246,28 @@ class ClearingMemberHasClients(InvalidTransaction):
     member: bytes
     clients: int
     backups: int
+
+
+@dataclass(eq=False)
+class UpgradeHeightPassed(InvalidTransaction):
+    """An upgrade is scheduled for a block after the one that executes its proposal."""
+
+    upgrade: str
+    height: int
+    executed_at: int
+
+
+@dataclass(eq=False)
+class UpgradeAlreadyDone(InvalidTransaction):
+    """Upgrade ``upgrade`` ran at ``height``: a name is used once."""
+
+    upgrade: str
+    height: int
+
+
+@dataclass(eq=False)
+class NoSuchUpgrade(InvalidTransaction):
+    """Cancelling ``upgrade``, which is not the one planned (``planned``, or none)."""
+
+    upgrade: str
+    planned: str | None

@@ -22,6 +22,7 @@ from clearing.governance.changes import (
     AddValidator,
     AddVenue,
     AdmitClearingMember,
+    CancelUpgrade,
     Change,
     ListInstrument,
     RemoveClearingMember,
@@ -31,6 +32,7 @@ from clearing.governance.changes import (
     RemoveVenue,
     ReplaceRiskParams,
     RotateValidatorKeys,
+    ScheduleUpgrade,
     SetCollateralHaircut,
     SetDefaultFund,
     SetFee,
@@ -61,6 +63,7 @@ from clearing.governance.template_change import (
     apply_add_listing_template,
     apply_remove_listing_template,
 )
+from clearing.governance.upgrade_change import apply_cancel_upgrade, apply_schedule_upgrade
 from clearing.governance.validator_change import (
     apply_add_validator,
     apply_remove_validator,
@@ -94,6 +97,8 @@ CHANGE_RULES: dict[type, Callable[[Any, Draft, ClearingState], None]] = {
     UnjailValidator: apply_unjail_validator,
     AdmitClearingMember: apply_admit_clearing_member,
     RemoveClearingMember: apply_remove_clearing_member,
+    ScheduleUpgrade: apply_schedule_upgrade,
+    CancelUpgrade: apply_cancel_upgrade,
 }
 """Each kind of change's rule, by the record's type (every kind of ``CHANGE_TYPES``)."""
 

@@ -24,6 +24,9 @@ class HashChainApp:
     set_changes: Mapping[int, tuple[Voter, ...]] = field(default_factory=dict)
     """The validator set after block `h` (taking effect at `h + 2`), where it changes."""
 
+    def check_height(self, height: int) -> None:
+        """Decides every height."""
+
     def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> Sequence[bytes]:
         return [tx for tx in txs if is_accepted(tx)]
 

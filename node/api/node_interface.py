@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from clearing.release import MIGRATIONS
 from clearing.state import ClearingState
 from node.api.house import get_clearing_house_status
 from node.liveness import CommitWatch
@@ -114,6 +115,30 @@ class LocalNode:
         return build_status(self.chain_id, self.moniker, self.state(), mempool, self.status_extra)
 
 
+def get_upgrade_status(state: ClearingState) -> dict[str, object]:
+    """The upgrade in place governance scheduled, with its countdown in blocks, and those
+    done (clearing/upgrade.py); `release`: the upgrade this node's release starts at."""
+    plan = state.upgrade_plan
+    planned = None if plan is None else {
+        "name": plan.name,
+        "height": plan.height,
+        "version": plan.version,
+        "release_hash": None if plan.release_hash is None else "0x" + plan.release_hash.hex(),
+        "blocks_left": get_blocks_left(state),
+    }  # fmt: skip
+    return {
+        "planned": planned,
+        "done": [{"name": d.name, "height": d.height} for d in state.upgrades_done],
+        "release": MIGRATIONS[-1].name if MIGRATIONS else None,
+    }
+
+
+def get_blocks_left(state: ClearingState) -> int:
+    """Blocks until the planned upgrade's height, from the latest committed; -1 if none."""
+    plan = state.upgrade_plan
+    return -1 if plan is None else plan.height - state.height
+
+
 def build_status(
     chain_id: int,
     moniker: str,
@@ -129,6 +154,7 @@ def build_status(
         "time_ms": state.time_ms,
         "mempool": mempool,
         "clearing_house": get_clearing_house_status(state),
+        "upgrade": get_upgrade_status(state),
     }
     if status_extra is not None:
         status.update(status_extra())

@@ -37,6 +37,7 @@ from clearing.block import BlockResult
 from clearing.context import BlockContext, Equivocation
 from clearing.errors import ClearingError
 from clearing.genesis import Validator
+from clearing.upgrade import ReleaseMismatch
 from clearing.validator_set import get_active_set_at, has_power
 from consensus.compact import compute_tx_hash
 from lightclient.anchor import get_consensus_chain_id
@@ -165,6 +166,9 @@ class ClearingAbci:
         self.pending: dict[bytes, int] = {} if pending is None else pending
         """CometBFT's mempool as this app sees it (hash -> size): what CheckTx admitted,
         less what a recheck refused or a block included (CometBFT drops both)."""
+        self.halted: ReleaseMismatch | None = None
+        """Why this release stopped CometBFT after a commit: the next block is another
+        release's (an upgrade in place); the node stops with it, not as a crash."""
 
     def handle(self, request: abci.Request) -> abci.Response:
         """The answer to `request`: the response of the same kind (ABCI names each
@@ -356,4 +360,9 @@ class ClearingAbci:
             raise ValueError("Commit without a finalized block")
         block, self.finalized = self.finalized, None
         self.on_commit(block)
+        try:  # the exception response stops CometBFT before it enters the next height
+            self.app.check_height(block.record.height + 1)
+        except ReleaseMismatch as exc:
+            self.halted = exc
+            raise
         return abci.ResponseCommit()

@@ -31,7 +31,7 @@ from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.home import ABCI_SOCKET, RPC_SOCKET, Listeners, check_home_genesis, write_home
 from node.cometbft.node_interface import CometNode
-from node.cometbft.process import OtherNetwork, find_binary, run_cometbft
+from node.cometbft.process import CometBFTExited, OtherNetwork, find_binary, run_cometbft
 from node.cometbft.rpc import CometRpc, RpcError
 from node.cometbft.signed_headers import SignedHeaderKeeper
 from node.cometbft.transport import Handler, serve_abci
@@ -82,7 +82,10 @@ async def run_cometbft_node(
             )  # fmt: skip
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
             refuse = functools.partial(refuse_other_network, p2p)
-            await nursery.start(run_engine, binary, comet.home, abci.handle, max_request, refuse)
+            await nursery.start(
+                run_engine, binary, comet.home, abci.handle, max_request, refuse,
+                lambda: abci.halted,
+            )  # fmt: skip
             nursery.start_soon(resubmit_when_up, api_node, rpc)
             await nursery.start(keeper.run)
             log.info(
@@ -99,13 +102,15 @@ async def run_engine(
     handle: Handler,
     max_request: int,
     on_other_network: Callable[[OtherNetwork], None],
+    halted: Callable[[], BaseException | None] = lambda: None,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """The app's ABCI server, then `cometbft` on it; stopped in the other order. CometBFT
     stops (its WAL and stores flushed) while its app still answers: one that lost its app
     mid-block (block sync, a FinalizeBlock) ignored SIGTERM and was killed
-    process.py's STOP_GRACE_S later, in about one test stop in three."""
+    process.py's STOP_GRACE_S later, in about one test stop in three. CometBFT stopped by
+    the app for an upgrade in place (`halted()`) ends the node with that reason."""
     app_scope = trio.CancelScope(shield=True)
 
     async def serve_app(task_status: trio.TaskStatus[None]) -> None:
@@ -115,7 +120,13 @@ async def run_engine(
     async with trio.open_nursery() as nursery:
         try:
             await nursery.start(serve_app)
-            await run_cometbft(binary, home, on_other_network, task_status=task_status)
+            try:
+                await run_cometbft(binary, home, on_other_network, task_status=task_status)
+            except CometBFTExited:
+                reason = halted()
+                if reason is None:
+                    raise
+                raise reason from None
         finally:
             app_scope.cancel()
 

@@ -19,6 +19,7 @@ import trio
 from google.protobuf.message import DecodeError
 from tendermint.abci import types_pb2 as abci
 
+from clearing.upgrade import ReleaseMismatch
 from lightclient.cometbft import encode_uvarint
 from node.framing import CHUNK_BYTES, FrameError, MessageTooLarge
 
@@ -73,6 +74,9 @@ def answer(handle: Handler, frame: bytes) -> abci.Response:
     request = abci.Request.FromString(frame)
     try:
         return handle(request)
+    except ReleaseMismatch as exc:  # the node stops for an upgrade, and says why in one line
+        log.warning("ABCI %s: %s", request.WhichOneof("value"), exc.describe())
+        return abci.Response(exception=abci.ResponseException(error=exc.describe()))
     except Exception as exc:
         log.exception("ABCI %s failed", request.WhichOneof("value"))
         return abci.Response(exception=abci.ResponseException(error=f"{type(exc).__name__}: {exc}"))

@@ -17,6 +17,7 @@ from typing import Any
 
 import trio
 
+from clearing.upgrade import ReleaseMismatch, UpgradeRequired
 from consensus.wal import WalCorrupted
 from lightclient.anchor import COMETBFT
 from node.cometbft.process import CometBFTExited
@@ -35,6 +36,7 @@ from node.keys import (
 from node.logs import setup_logging
 from node.ports import check_ports
 from node.storage import StorageError
+from node.upgrade_halt import EXIT_UPGRADE, write_upgrade_info
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,7 @@ def run_holding(config: NodeConfig) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     failures: list[object] = []
     crashed = False
+    halted: UpgradeRequired | None = None
     try:
         trio.run(run_until_signal, get_runner(config), config)
     except* StorageError as group:  # a data directory this node cannot use
@@ -122,12 +125,29 @@ def run_holding(config: NodeConfig) -> int:
     except* WalCorrupted as group:  # a tail frame torn by a power cut: the operator's call
         repair = f"`clearnode wal repair --home {config.home}` does it (docs/operator.md)"
         failures += [f"{exc}; {repair}" for exc in get_leaves(group)]
+    except* UpgradeRequired as group:  # the next block is another release's: stop for it
+        halted = next(e for e in get_leaves(group) if isinstance(e, UpgradeRequired))
+    except* ReleaseMismatch as group:  # this release cannot run this state
+        failures += [e.describe() for e in get_leaves(group) if isinstance(e, ReleaseMismatch)]
+    if halted is not None:
+        return stop_for_upgrade(config, halted)
     for failure in failures:
         print(f"clearnode start: {failure}", file=sys.stderr)
     if failures:
         return 1 if crashed else 2
     log.info("stopped", extra={"moniker": config.moniker})
     return 0
+
+
+def stop_for_upgrade(config: NodeConfig, halted: UpgradeRequired) -> int:
+    """The node stopped before the upgrade's height: the plan written for a supervisor,
+    one line saying what to do."""
+    path = write_upgrade_info(config.storage.path.parent, halted.plan)
+    log.warning("stopped for an upgrade", extra={"upgrade": halted.plan.name,
+                                                 "height": halted.plan.height})  # fmt: skip
+    print(f"clearnode start: stopped for an upgrade: {halted.describe()} ({path})",
+          file=sys.stderr)  # fmt: skip
+    return EXIT_UPGRADE
 
 
 def get_runner(config: NodeConfig) -> Callable[[NodeConfig], Awaitable[None]]:

@@ -48,6 +48,12 @@ def run(args: argparse.Namespace) -> int:
     health = status.get("health") if isinstance(status, dict) else None
     for warning in health.get("warnings", []) if isinstance(health, dict) else []:
         print(f"WARNING: {warning}", file=sys.stderr)  # stdout stays one JSON document
+    upgrade = status.get("upgrade") if isinstance(status, dict) else None
+    planned = upgrade.get("planned") if isinstance(upgrade, dict) else None
+    if isinstance(planned, dict):
+        print(f"UPGRADE: {planned.get('name')!r} at height {planned.get('height')}, in "
+              f"{planned.get('blocks_left')} blocks, needs release {planned.get('version')}",
+              file=sys.stderr)  # fmt: skip
     return 0 if code == 200 else 1
 
 

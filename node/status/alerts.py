@@ -33,6 +33,7 @@ def get_alerts(overview: Mapping[str, Any]) -> list[Alert]:
     return [
         *get_health_alerts(overview.get("health")),
         *get_halt_alerts(overview["clearing_house"], money),
+        *get_upgrade_alerts(overview.get("upgrade")),
         *get_report_alerts(overview["report"]),
         *get_chain_alerts(overview["chains"]),
         *get_margin_alerts(overview["margin"], overview.get("members"), money),
@@ -42,6 +43,22 @@ def get_alerts(overview: Mapping[str, Any]) -> list[Alert]:
 def get_health_alerts(health: Mapping[str, Any] | None) -> list[Alert]:
     """The node's own warnings: no commit for too long, too many blocks behind."""
     return [] if health is None else [Alert("health", str(w)) for w in health["warnings"]]
+
+
+def get_upgrade_alerts(upgrade: Mapping[str, Any] | None) -> list[Alert]:
+    """The upgrade in place governance scheduled, with its countdown: every node stops at
+    its height until it runs the release it needs."""
+    planned = None if upgrade is None else upgrade["planned"]
+    if planned is None:
+        return []
+    return [
+        Alert(
+            "upgrade",
+            f"upgrade {planned['name']} at height {planned['height']}, in "
+            f"{format_count(planned['blocks_left'])} blocks: it needs release "
+            f"{planned['version']}",
+        )
+    ]
 
 
 def get_halt_alerts(house: Mapping[str, Any], money: Unit) -> list[Alert]:

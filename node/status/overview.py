@@ -25,6 +25,7 @@ from clearing.state import ClearingState, is_settlement_token
 from node.api.bodies import hex0x
 from node.api.disclosure import get_min_contributors, get_withheld
 from node.api.house import get_clearing_house_status
+from node.api.node_interface import get_upgrade_status
 from node.status.governance import get_governance
 from node.status.history import History
 from node.status.journal import Journal
@@ -263,6 +264,7 @@ def build_overview(
         "defaults": get_defaults(journal, get_min_contributors(state), detailed),
         "report": None if report is None else report(),
         "governance": get_governance(state, failures or {}),
+        "upgrade": get_upgrade_status(state),
         "history": (history or History()).to_columns(detailed),
         "min_public_contributors": get_min_contributors(state),
     }

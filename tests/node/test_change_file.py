@@ -14,6 +14,7 @@ from clearing.context import Equivocation
 from clearing.governance.change_form import FIELD_NAMES, from_plain, to_plain
 from clearing.governance.changes import CHANGE_TYPES
 from clearing.governance.rules import build_draft
+from clearing.upgrade_plan import UpgradePlan
 from devnet.sandbox import Sandbox
 from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
 from node.change_file import ChangeFileError, load_change_file
@@ -47,6 +48,7 @@ def test_every_doc_example_loads_and_is_valid_against_the_example_genesis(
     box.apply([], (Equivocation(jailed, 1),))  # jailed long enough ago to be unjailed
     for _ in range(MAX_EVIDENCE_AGE_BLOCKS + 1):
         box.apply([])
+    box.state.upgrade_plan = UpgradePlan("v0.3.0", 10**9, "0.3.0")  # one to cancel
     kinds = []
     for n, (suffix, text) in enumerate(get_doc_examples()):
         path = tmp_path / f"example{n}.{suffix}"

@@ -35,6 +35,7 @@ from clearing.governance.changes import (
     AddValidator,
     AddVenue,
     AdmitClearingMember,
+    CancelUpgrade,
     ListInstrument,
     RemoveClearingMember,
     RemoveExternalBridge,
@@ -43,6 +44,7 @@ from clearing.governance.changes import (
     RemoveVenue,
     ReplaceRiskParams,
     RotateValidatorKeys,
+    ScheduleUpgrade,
     SetCollateralHaircut,
     SetDefaultFund,
     SetFee,
@@ -67,6 +69,7 @@ from clearing.root import MarketProof
 from clearing.state import Auction, Bid, DefaultRecord, Jailing, MarginCall, WithdrawalRecord
 from clearing.trade import Trade, TradeBatch
 from clearing.tx import decode_tx, encode_tx
+from clearing.upgrade_plan import DoneUpgrade, UpgradePlan
 from clearing.withdrawal import PayoutObservation, WithdrawalPaid
 from clearing.withdrawal_expiry import ExpiryObservation, WithdrawalExpired
 from consensus.types import Block, DuplicateVoteEvidence, Proposal, Vote
@@ -157,6 +160,9 @@ CHANGES: dict[str, Any] = {
     "UnjailValidator": UnjailValidator(KEY),
     "AdmitClearingMember": AdmitClearingMember(MEMBER),
     "RemoveClearingMember": RemoveClearingMember(MEMBER),
+    "ScheduleUpgrade": ScheduleUpgrade(UpgradePlan("v0.3.0", 2**40, "0.3.0", HASH)),
+    "ScheduleUpgradeWithoutHash": ScheduleUpgrade(UpgradePlan("u" * 64, 1, "0.3.0-rc.1")),
+    "CancelUpgrade": CancelUpgrade("v0.3.0"),
 }
 PREVOTE = Vote(VoteType.PREVOTE, 2**40, 3, HASH, KEY, SIGNATURE)
 NIL_PRECOMMIT = Vote(VoteType.PRECOMMIT, 2**63 - 1, 2**31, None, NEW_KEY, bytes(64))
@@ -195,6 +201,7 @@ def make_vectors() -> dict[str, Vector]:
             GovProposal(KEY, (CHANGES["SetFee"], CHANGES["RemoveVenue"]), 100, 200, SIGNATURE)
         ),
         **{name: change_vector(change) for name, change in CHANGES.items()},
+        "DoneUpgrade": fields_vector(DoneUpgrade("v0.3.0", 77), DoneUpgrade.from_fields),
         "ReserveTotal": fields_vector(
             ReserveTotal(8453, TOKEN, 5, 6, 7, 8), ReserveTotal.from_fields
         ),

@@ -8,8 +8,11 @@ from bridge.rotation import get_consensus_set
 from bridge.validators import EvmValidatorSet
 from clearing.default.house import HOUSE
 from clearing.state import get_member_for_write, get_sub_account_for_write
+from clearing.upgrade_plan import UpgradePlan
 from devnet.sandbox import Sandbox
+from node.api.node_interface import get_blocks_left
 from node.liveness import BEHIND_WARNING_BLOCKS, CommitWatch
+from node.metrics import NodeMetrics
 from node.status.alerts import get_alerts
 from node.status.journal import Journal
 from node.status.overview import ReportStatus, build_overview, get_health
@@ -59,6 +62,22 @@ def test_withdrawals_halted_with_the_deficit_in_its_unit() -> None:
     assert texts(overview_of(box))["withdrawals-halted"] == (
         f"withdrawals halted: defaults cost 1.500042 {asset} more than the waterfall held"
     )
+
+
+def test_an_upgrade_scheduled_with_its_countdown_in_blocks() -> None:
+    box = traded_sandbox()
+    box.state.upgrade_plan = UpgradePlan("v0.3.0", box.state.height + 12_000, "0.3.0")
+    overview = overview_of(box)
+    assert overview["upgrade"]["planned"]["blocks_left"] == 12_000
+    assert texts(overview) == {
+        "upgrade": "upgrade v0.3.0 at height "
+        f"{box.state.height + 12_000}, in 12,000 blocks: it needs release 0.3.0"
+    }
+    metrics = NodeMetrics("n")
+    metrics.watch_upgrade(lambda: get_blocks_left(box.state))
+    assert b"clearnode_upgrade_blocks_left 12000.0" in metrics.render()
+    box.state.upgrade_plan = None
+    assert b"clearnode_upgrade_blocks_left -1.0" in metrics.render()
 
 
 def test_an_invalid_report_and_one_the_verifier_could_not_check() -> None:
