@@ -180,7 +180,10 @@ async def test_two_of_four_do_not_move_prices_and_hostile_observations_change_no
             while sum(r.counters[PRICES, "rejected"] for r in receivers) < 3:
                 await trio.sleep(0.1)
         after = [r.scores.get_score(sender.peer_id) for r in receivers]
-        assert any(a <= b - Offence.INVALID.penalty for a, b in zip(after, before)), (before, after)
+        assert any(a <= b - Offence.INVALID.penalty for a, b in zip(after, before, strict=True)), (
+            before,
+            after,
+        )
         start = max(net.get_height(h) for h in net.homes)
         await net.wait_for_height(start + 3, timeout_s=240)
         for o in await poll.get_oracles():
