@@ -42,6 +42,13 @@ class NodeMetrics:
             "clearnode_txs_submitted", "Transactions offered to the mempool", ["result"], registry=r
         )
         self.peers = Gauge("clearnode_peers", "Connected libp2p peers", registry=r)
+        self.persistent_peer_up = Gauge(
+            "clearnode_persistent_peer_up",
+            "1 while the libp2p link to a persistent peer ([p2p] persistent_peers) is up, "
+            "0 while it is not (GET /v1/status p2p.persistent_peers says why)",
+            ["peer", "address"],
+            registry=r,
+        )
         self.api_requests = Counter(
             "clearnode_api_requests", "HTTP API requests", ["route", "status"], registry=r
         )

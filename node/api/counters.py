@@ -9,6 +9,7 @@ without a running node (node/reference.py).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -103,6 +104,7 @@ def get_p2p_view(p2p: P2PNode) -> dict[str, object]:
         "peers": len(p2p.connected_peers()),
         "counters": counters,
         "refused_other_genesis": dict(sorted(p2p.other_genesis.refusals.items())),
+        "persistent_peers": p2p.peer_links.get_view(),
     }
 
 
@@ -135,10 +137,15 @@ def expose_work(app: ApiApp, work: WorkTime, p2p: P2PNode) -> None:
 
 def expose_p2p_counters(app: ApiApp, p2p: P2PNode) -> None:
     """Serve `p2p.counters` as `clearnode_p2p_events_total{scope, outcome}` and under
-    `p2p` in GET /v1/status (scope: a gossip topic, `links` or `connections`)."""
+    `p2p` in GET /v1/status (scope: a gossip topic, `links` or `connections`), with each
+    persistent peer's link (`clearnode_persistent_peer_up{peer, address}`)."""
     if app.metrics is not None:
         registry = app.metrics.registry
         registry.register(CountersCollector(P2P_EVENTS, lambda: p2p.counters.items()))
         refusals = p2p.other_genesis.refusals
         registry.register(CountersCollector(PEERS_OTHER_GENESIS, lambda: labelled(refusals)))
+        links = p2p.peer_links
+        for peer, address in links.get_addresses():
+            up = app.metrics.persistent_peer_up.labels(peer=peer, address=address)
+            up.set_function(functools.partial(links.is_connected, peer))
     add_status_section(app, "p2p", lambda: get_p2p_view(p2p))

@@ -118,7 +118,10 @@ async def serve_abci(
         async with stream:
             try:
                 await serve_connection(stream, handle, max_bytes)
-            except (FrameError, MessageTooLarge, DecodeError, trio.BrokenResourceError) as exc:
+            except trio.BrokenResourceError as exc:
+                # CometBFT stopping (or a restart of it) resets its connections: ordinary.
+                log.info("ABCI connection closed by cometbft: %s", exc)
+            except (FrameError, MessageTooLarge, DecodeError) as exc:
                 log.error("ABCI connection closed: %s", exc)
 
     async with listener:

@@ -47,6 +47,7 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 from libp2p.transport.tcp import tcp as libp2p_tcp
 
+from node.clock import wall_clock_ms
 from node.framing import FrameReader, encode_frame
 from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
 from node.p2p.genesis import (
@@ -60,6 +61,7 @@ from node.p2p.genesis import (
     OtherGenesisPeers,
 )
 from node.p2p.links import LinkWatch
+from node.p2p.peer_links import PeerLinks
 from node.p2p.pubsub import Pubsub
 from node.p2p.router import Router
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
@@ -80,6 +82,22 @@ def route_library_logs() -> None:
     root.setLevel(logging.ERROR)
     for noisy in ("libp2p.transport.tcp", "libp2p.host.basic_host"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    swarm = logging.getLogger("libp2p.network.swarm")
+    if not any(isinstance(f, _DialFailuresFilter) for f in swarm.filters):
+        swarm.addFilter(_DialFailuresFilter())
+
+
+DIAL_FAILURE_LINES = ("failed to upgrade security for peer", "fail to upgrade mux for peer")
+
+
+class _DialFailuresFilter(logging.Filter):
+    """Drops the library's error line for a dial whose handshake failed: the failure
+    reaches our redial as an exception, and a persistent peer that stays unreachable is
+    reported there (`PeerLinks`); a peer restarting fails a few handshakes, which is no
+    error (the library logged each at error level, every redial)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(DIAL_FAILURE_LINES)
 
 
 log = logging.getLogger(__name__)
@@ -270,6 +288,8 @@ class P2PNode:
         self.counters = counters
         self.watch = _ConnectionWatch(self._refuse_unwelcome)
         self._links = LinkWatch(pubsub, config.link_stall_s)
+        self.peer_links = PeerLinks(wall_clock_ms)
+        """Each persistent peer's link (connected, since when, the last dial's error)."""
         self.peer_id = str(host.get_id())
         self.allowed_peers = config.allowed_peers
         pubsub.admits = lambda peer: self.is_allowed(str(peer)) and str(peer) not in self._banned
@@ -361,7 +381,7 @@ class P2PNode:
         try:
             await self._host.connect(info)
         except Exception as exc:  # py-libp2p raises many unrelated types for one failed dial
-            raise RequestFailed(str(info.peer_id), "dial", f"{type(exc).__name__}: {exc}") from exc
+            raise RequestFailed(str(info.peer_id), "dial", describe_dial_failure(exc)) from exc
         return str(info.peer_id)
 
     async def keep_connected(self, addr: str) -> None:
@@ -377,13 +397,19 @@ class P2PNode:
         peer = str(info_from_p2p_addr(multiaddr.Multiaddr(addr)).peer_id)
         failures = 0
         while True:
-            if peer in self._banned or peer in self.connected_peers() or not self.is_allowed(peer):
+            connected = peer in self.connected_peers()
+            # either side's dial: two validators are each other's persistent peers
+            self.peer_links.record_link(peer, connected)
+            if peer in self._banned or connected or not self.is_allowed(peer):
                 await self._wait_for_change()
                 continue
             try:
                 await self.connect(addr)
                 if not await self._gate.wait(peer):
-                    if self._gate.get_other_genesis(peer) is not None:
+                    theirs = self._gate.get_other_genesis(peer)
+                    if theirs is not None:
+                        reason = f"it runs another genesis ({theirs.hex()[:16]}...)"
+                        self.peer_links.record_failure(peer, reason, logged=True)
                         log.debug("redial %s in %.0fs: another genesis", peer,
                                   OTHER_GENESIS_REDIAL_S)  # fmt: skip
                         await trio.sleep(OTHER_GENESIS_REDIAL_S)
@@ -392,6 +418,7 @@ class P2PNode:
                     # both spoke on closed) would never be asked again: a new one is.
                     await self._close_peer(ID.from_base58(peer))
                     raise RequestFailed(peer, GENESIS_PROTOCOL, "no genesis handshake")
+                self.peer_links.record_link(peer, True)
                 opened = trio.current_time()
                 while peer in self.connected_peers():
                     await self._wait_for_change()
@@ -402,6 +429,7 @@ class P2PNode:
                 reason = f"it closed the connection after {lasted_s:.1f}s (it may have banned us)"
             except RequestFailed as exc:
                 reason = exc.reason
+            self.peer_links.record_failure(peer, reason)
             delay = compute_backoff_s(
                 failures, self.config.backoff_base_s, self.config.backoff_cap_s
             )
@@ -834,6 +862,24 @@ def _listen_exclusively() -> None:
     libp2p_tcp._open_reuseport_listeners = _open_exclusive_listeners
 
 
+DIAL_ERROR_DEPTH = 16
+"""Wrappers a dial's error is looked through for its cause (py-libp2p 0.8.1: six)."""
+
+
+def describe_dial_failure(exc: BaseException) -> str:
+    """What made a dial fail, for an operator: py-libp2p wraps the socket's error (e.g.
+    `ConnectionRefusedError: [Errno 111] ...`) four deep, under "unable to connect ...,
+    no addresses established a successful connection (with exceptions)"."""
+    cause = exc
+    for _ in range(DIAL_ERROR_DEPTH):
+        inner = getattr(cause, "errors", None) or getattr(cause, "exceptions", None)
+        found = inner[0] if inner else cause.__cause__
+        if found is None:
+            break
+        cause = found
+    return f"{type(cause).__name__}: {cause}"
+
+
 def _dial_at_once() -> None:
     """py-libp2p 0.8.1 dials a peer's best address, then waits 250 ms (happy eyeballs)
     for it to fail before trying a second address of another transport, even when the
@@ -919,6 +965,8 @@ async def open_p2p(
                     subscription = await pubsub.subscribe(topic.name)
                     nursery.start_soon(node._pump, topic, subscription)
                 for addr in config.persistent_peers:
+                    peer = str(info_from_p2p_addr(multiaddr.Multiaddr(addr)).peer_id)
+                    node.peer_links.add(peer, addr)
                     nursery.start_soon(node.keep_connected, addr)
                 nursery.start_soon(node.watch_links)
                 try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bridge.loopback import get_free_port
 from devnet.sandbox import Sandbox
 from node.api.counters import expose_p2p_counters
 from node.api.node_interface import LocalNode
@@ -22,7 +23,7 @@ from node.txcheck import make_clearing_check
 from tests.node.apiserver import serve_app
 from tests.node.netproc import SHORT_TIMEOUTS
 from tests.node.nodenet import open_node_network
-from tests.node.p2p.support import TOPICS, config
+from tests.node.p2p.support import TOPICS, config, peer_id_of
 
 ROOT = Path(__file__).resolve().parents[2]
 GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
@@ -36,7 +37,9 @@ async def test_p2p_counters_are_served_in_metrics_and_status() -> None:
     )
     node.status_extra = lambda: {"round": 7}
     app = ApiApp(node, metrics=metrics)
-    async with open_p2p(config("counting"), TOPICS) as p2p:
+    # a persistent peer where nothing listens
+    away = f"/ip4/127.0.0.1/tcp/{get_free_port()}/p2p/{peer_id_of('away')}"
+    async with open_p2p(config("counting", persistent_peers=(away,)), TOPICS) as p2p:
         expose_p2p_counters(app, p2p)
         async with serve_app(app, listener=OPERATOR) as client:
             p2p.counters["links", "closed_dead"] += 1
@@ -53,6 +56,10 @@ async def test_p2p_counters_are_served_in_metrics_and_status() -> None:
     assert 'clearnode_p2p_events_total{outcome="closed_dead",scope="links"} 2.0' in again
     assert 'clearnode_peers_other_genesis_total{layer="cometbft"} 3.0' in text
     assert status["round"] == 7 and status["height"] == box.state.height
+    link = f'clearnode_persistent_peer_up{{address="{away}",peer="{peer_id_of("away")}"}} 0.0'
+    assert link in text
+    (away_link,) = status["p2p"].pop("persistent_peers")
+    assert away_link["address"] == away and away_link["connected"] is False
     assert status["p2p"] == {
         "peer_id": p2p.peer_id,
         "peers": 0,

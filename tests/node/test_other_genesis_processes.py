@@ -132,6 +132,7 @@ async def test_a_validator_on_a_genesis_one_byte_apart_is_refused_by_every_peer(
         await wait_until("every refusal to be logged", is_refused_everywhere)
         metrics = [h.get_metrics() for h in others]
         status = [get_json(f"http://127.0.0.1:{h.api_port}/v1/status") for h in others]
+        odd_status = get_json(f"http://127.0.0.1:{odd.api_port}/v1/status")
     assert odd.get_roots() == {}
     layers = ["libp2p"] if engine == OUR_ENGINE else ["libp2p", COMETBFT]
     for home, exposition, answer in zip(others, metrics, status, strict=True):
@@ -140,6 +141,14 @@ async def test_a_validator_on_a_genesis_one_byte_apart_is_refused_by_every_peer(
                               exposition)  # fmt: skip
             assert found is not None and float(found[1]) >= 1, (home.name, layer)
             assert answer["p2p"]["refused_other_genesis"][layer] >= 1
+        # the sections an operator reads, on either engine: the genesis this node trusts,
+        # its health, and each persistent peer's link, the odd one's refused
+        assert answer["trust"]["genesis_hash"] == "0x" + ours.hex()
+        assert answer["health"]["last_commit_height"] >= HEIGHTS
+        links = {link["peer"]: link for link in answer["p2p"]["persistent_peers"]}
+        assert set(links) == {h.peer_id for h in network.homes} - {home.peer_id}
+        assert "another genesis" in links.pop(odd.peer_id)["last_error"]
+        assert all(link["connected"] for link in links.values()), links
         # once per peer, however often refused, with its address
         (warning,) = read_warnings(home, odd.peer_id)
         assert libp2p in warning and " at /ip4/127.0.0.1/tcp/" in warning, warning
@@ -148,6 +157,9 @@ async def test_a_validator_on_a_genesis_one_byte_apart_is_refused_by_every_peer(
             assert comet in warning and " at 127.0.0.1:" in warning, warning
         (warning,) = read_warnings(odd, home.peer_id)
         assert f"genesis 0x{ours.hex()}, this node genesis 0x{theirs.hex()}" in warning
+    assert odd_status["trust"]["genesis_hash"] == "0x" + theirs.hex()
+    odd_links = odd_status["p2p"]["persistent_peers"]
+    assert len(odd_links) == 3 and not any(link["connected"] for link in odd_links)
     # the others decided each height in round 0, but where the refused validator was to
     # propose: one round more, its successor's
     rounds = [read_rounds(h, engine) for h in others]

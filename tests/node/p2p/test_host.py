@@ -20,6 +20,8 @@ from node.p2p import (
     UnknownTopic,
     open_p2p,
 )
+from node.p2p.host import route_library_logs
+from node.p2p.peer_links import FAILED_DIALS_WARNED
 from tests.node.p2p.support import (
     MAX_NOTE,
     TOPICS,
@@ -232,7 +234,12 @@ async def test_oversized_request_is_refused_by_the_server() -> None:
         assert b.scores.get_score(a.peer_id) == -Offence.OVERSIZED.penalty
 
 
-async def test_persistent_peer_is_redialled_after_a_restart() -> None:
+async def test_persistent_peer_is_redialled_after_a_restart(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """And its link's state is shown: up, then down with the dial's error (said once at
+    warning after a few failed dials, the library's handshake errors not at all), then up."""
+    caplog.set_level(logging.INFO, logger="node.p2p.peer_links")
     fast = {"backoff_base_s": 0.05, "backoff_cap_s": 0.2}
     async with trio.open_nursery() as nursery:
         stop_a = trio.Event()
@@ -242,15 +249,34 @@ async def test_persistent_peer_is_redialled_after_a_restart() -> None:
         async with open_p2p(config("b", persistent_peers=(addr,), **fast), TOPICS) as b:
             await b.wait_for_mesh("tx", 1)
             await a.wait_for_mesh("tx", 1)
+            (link,) = b.peer_links.get_view()
+            assert (link["peer"], link["address"], link["connected"]) == (a.peer_id, addr, True)
             await a.publish("tx", note("before"))
             assert await receive(b, "tx") == (a.peer_id, "before")
             stop_a.set()
             with trio.fail_after(10):
                 while a.peer_id in b.connected_peers():
                     await b.watch.changed.wait()
+                while b.peer_links.get_view()[0]["failed_dials"] < FAILED_DIALS_WARNED + 2:
+                    await trio.sleep(0.05)
+            (link,) = b.peer_links.get_view()
+            assert link["connected"] is False and "Connection refused" in str(link["last_error"])
+            warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+            (warning,) = [r.getMessage() for r in warnings if "cannot be reached" in r.getMessage()]
+            assert (
+                warning.startswith(
+                    f"persistent peer {a.peer_id} at {addr} cannot be reached "
+                    f"({FAILED_DIALS_WARNED} dials failed, the last: "
+                )
+                and "Connection refused" in warning
+            ), warning
+            assert not [r for r in warnings if r.name.startswith("libp2p")]
             again = await nursery.start(run_host_until, config("a", listen_port=port), trio.Event())
             await again.wait_for_mesh("tx", 1)
             await b.wait_for_mesh("tx", 1)
+            (link,) = b.peer_links.get_view()
+            assert link["connected"] is True and link["failed_dials"] == 0
+            assert any("connected after" in r.getMessage() for r in caplog.records)
             await again.publish("tx", note("after"))
             assert await receive(b, "tx") == (a.peer_id, "after")
             await b.publish("tx", note("back"))
@@ -356,3 +382,16 @@ async def test_a_second_host_on_a_port_in_use_does_not_listen_beside_the_first()
             assert b.listen_addrs() == []
         async with open_p2p(config("c"), TOPICS) as c:  # a's port still answers a's peer id
             assert await c.connect(a.listen_addrs()[0]) == a.peer_id
+
+
+def test_the_librarys_failed_handshake_lines_are_dropped_and_its_other_errors_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A peer restarting fails a few handshakes: py-libp2p logged each at error level; the
+    redial hears the same failure (and reports a peer that stays unreachable)."""
+    route_library_logs()
+    swarm = logging.getLogger("libp2p.network.swarm")
+    swarm.error("failed to upgrade security for peer %s: %s", "12D3KooW", "handshake failed")
+    swarm.error("fail to upgrade mux for peer %s", "12D3KooW")
+    swarm.error("Error in background prune: %s", "boom")
+    assert [r.getMessage() for r in caplog.records] == ["Error in background prune: boom"]
