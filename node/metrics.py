@@ -44,9 +44,10 @@ class NodeMetrics:
         self.peers = Gauge("clearnode_peers", "Connected libp2p peers", registry=r)
         self.persistent_peer_up = Gauge(
             "clearnode_persistent_peer_up",
-            "1 while the libp2p link to a persistent peer ([p2p] persistent_peers) is up, "
-            "0 while it is not (GET /v1/status p2p.persistent_peers says why)",
-            ["peer", "address"],
+            "1 while the link to a persistent peer is up, 0 while it is not, by layer: "
+            "libp2p ([p2p] persistent_peers) or cometbft ([cometbft] persistent_peers); "
+            "GET /v1/status p2p.persistent_peers says why",
+            ["layer", "peer", "address"],
             registry=r,
         )
         self.api_requests = Counter(

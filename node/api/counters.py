@@ -138,14 +138,14 @@ def expose_work(app: ApiApp, work: WorkTime, p2p: P2PNode) -> None:
 def expose_p2p_counters(app: ApiApp, p2p: P2PNode) -> None:
     """Serve `p2p.counters` as `clearnode_p2p_events_total{scope, outcome}` and under
     `p2p` in GET /v1/status (scope: a gossip topic, `links` or `connections`), with each
-    persistent peer's link (`clearnode_persistent_peer_up{peer, address}`)."""
+    persistent peer's link (`clearnode_persistent_peer_up{layer, peer, address}`)."""
     if app.metrics is not None:
         registry = app.metrics.registry
         registry.register(CountersCollector(P2P_EVENTS, lambda: p2p.counters.items()))
         refusals = p2p.other_genesis.refusals
         registry.register(CountersCollector(PEERS_OTHER_GENESIS, lambda: labelled(refusals)))
-        links = p2p.peer_links
-        for peer, address in links.get_addresses():
-            up = app.metrics.persistent_peer_up.labels(peer=peer, address=address)
-            up.set_function(functools.partial(links.is_connected, peer))
+        links = p2p.peer_links  # a CometBFT node has added CometBFT's peers by now
+        for layer, peer, address in links.get_keys():
+            up = app.metrics.persistent_peer_up.labels(layer=layer, peer=peer, address=address)
+            up.set_function(functools.partial(links.is_connected, layer, peer))
     add_status_section(app, "p2p", lambda: get_p2p_view(p2p))

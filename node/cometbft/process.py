@@ -54,6 +54,11 @@ KEPT_LINES = 20
 """Log lines kept to say why CometBFT exited."""
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "error": logging.ERROR}
 PRIVATE_UMASK = 0o077
+DIAL_RETRY = "Error reconnecting to peer. Trying again"
+"""CometBFT's line (at info) for each failed redial of a persistent peer: `addr` is
+`<node id>@<host>:<port>`, `err` the dial's error."""
+PEER_GONE = ("EOF", "connection reset by peer", "broken pipe", "use of closed network connection")
+"""A peer's connection ended by the peer (a stop, a restart), in CometBFT's `err`."""
 OTHER_NETWORK = re.compile(r"peer is on a different network\. Got ([^,\s]+), expected (\S+)")
 """CometBFT's words (p2p NodeInfo.CompatibleWith) for a peer whose network is not ours."""
 
@@ -67,6 +72,37 @@ class OtherNetwork:
     address: str
     """`<node id>@<host>:<port>` on CometBFT's dials; empty on an inbound refusal, whose
     line names no peer."""
+
+
+@dataclass(frozen=True)
+class DialFailure:
+    """A failed redial of a persistent peer, as CometBFT's line says (it retries every 5 s)."""
+
+    node_id: str
+    address: str
+    """HOST:PORT as configured."""
+    error: str
+
+
+def find_dial_failure(entry: dict[str, object]) -> DialFailure | None:
+    if entry.get("_msg") != DIAL_RETRY:
+        return None
+    node_id, _, address = str(entry.get("addr", "")).partition("@")
+    if not address:
+        return None
+    return DialFailure(node_id, address, str(entry.get("err", "")))
+
+
+def get_level(entry: dict[str, object]) -> int:
+    """A CometBFT line's level in our log: its own, but a peer down or restarting is no
+    error (the node says once when a persistent peer stays unreachable: PeerLinks)."""
+    level = LEVELS.get(str(entry.get("level", "info")), logging.INFO)
+    if entry.get("_msg") == "Error dialing peer":
+        return min(level, logging.INFO)
+    if entry.get("_msg") == "Stopping peer for error":
+        churn = any(word in str(entry.get("err", "")) for word in PEER_GONE)
+        return min(level, logging.INFO if churn else logging.WARNING)
+    return level
 
 
 def find_other_network(entry: dict[str, object]) -> OtherNetwork | None:
@@ -106,8 +142,9 @@ def find_binary() -> Path:
 
 
 def log_line(line: str) -> dict[str, object]:
-    """One CometBFT JSON log line as a record of the `cometbft` logger, at its level; its
-    fields but the level, time and message (none for a line that is no JSON object)."""
+    """One CometBFT JSON log line as a record of the `cometbft` logger, at its level
+    (`get_level`); its fields but the level and time, the message as `_msg` (none for a
+    line that is no JSON object)."""
     try:
         entry = json.loads(line)
     except ValueError:
@@ -116,11 +153,11 @@ def log_line(line: str) -> dict[str, object]:
     if not isinstance(entry, dict):
         log.info("%s", line)
         return {}
-    level = LEVELS.get(str(entry.pop("level", "info")), logging.INFO)
-    message = entry.pop("_msg", "")
+    level = get_level(entry)
+    entry.pop("level", None)
     entry.pop("ts", None)
-    extra = " ".join(f"{k}={v}" for k, v in entry.items())
-    log.log(level, "%s %s", message, extra)
+    extra = " ".join(f"{k}={v}" for k, v in entry.items() if k != "_msg")
+    log.log(level, "%s %s", entry.get("_msg", ""), extra)
     return entry
 
 
@@ -128,12 +165,14 @@ async def run_cometbft(
     binary: Path,
     home: Path,
     on_other_network: Callable[[OtherNetwork], None],
+    on_dial_failure: Callable[[DialFailure], None] = lambda failure: None,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Runs `cometbft start` on `home` until cancelled (then stops it: SIGTERM, a kill
-    after STOP_GRACE_S); reports its pid when started, and each peer its log says it
-    refused for another network to `on_other_network`."""
+    after STOP_GRACE_S); reports its pid when started, each peer its log says it refused
+    for another network to `on_other_network`, and each failed redial of a persistent
+    peer to `on_dial_failure`."""
     await stop_outlived(binary, home)
     remove_stale_socket(home / RPC_SOCKET)
     process = await trio.lowlevel.open_process(
@@ -154,9 +193,13 @@ async def run_cometbft(
             for raw in lines:
                 line = raw.decode(errors="replace")
                 last_lines.append(line)
-                other = find_other_network(log_line(line))
+                entry = log_line(line)
+                other = find_other_network(entry)
                 if other is not None:
                     on_other_network(other)
+                failure = find_dial_failure(entry)
+                if failure is not None:
+                    on_dial_failure(failure)
         returncode = await process.wait()
     finally:
         with trio.CancelScope(shield=True):

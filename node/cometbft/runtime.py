@@ -31,7 +31,14 @@ from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.home import ABCI_SOCKET, RPC_SOCKET, Listeners, check_home_genesis, write_home
 from node.cometbft.node_interface import CometNode
-from node.cometbft.process import CometBFTExited, OtherNetwork, find_binary, run_cometbft
+from node.cometbft.process import (
+    OTHER_NETWORK,
+    CometBFTExited,
+    DialFailure,
+    OtherNetwork,
+    find_binary,
+    run_cometbft,
+)
 from node.cometbft.rpc import CometRpc, RpcError
 from node.cometbft.signed_headers import SignedHeaderKeeper
 from node.cometbft.transport import Handler, serve_abci
@@ -41,12 +48,15 @@ from node.keys import NODE_KEY, load_key
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.p2p import P2PNode
 from node.p2p.genesis import OtherGenesisPeer
+from node.p2p.peer_links import PeerLinks
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
 from node.txcheck import make_clearing_check
 
 log = logging.getLogger(__name__)
 RPC_POLL_S = 0.2
+PEER_LINKS_POLL_S = 2.0
+"""How often CometBFT's peers are read for `p2p.persistent_peers` (one local RPC call)."""
 
 
 async def run_cometbft_node(
@@ -66,6 +76,9 @@ async def run_cometbft_node(
         )
         pending: dict[bytes, int] = {}
         async with CometRpc(comet.home / RPC_SOCKET) as rpc, open_host(node, ()) as (p2p, nursery):
+            for peer in comet.persistent_peers:
+                node_id, _, address = peer.partition("@")
+                p2p.peer_links.add(COMETBFT, node_id, address)
             api_node = CometNode(
                 config.chain_id, config.moniker, lambda: node.app.state, check, pending, rpc,
                 node.store, config.mempool.max_tx_bytes, commits, node.metrics,
@@ -82,11 +95,13 @@ async def run_cometbft_node(
             )  # fmt: skip
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
             refuse = functools.partial(refuse_other_network, p2p)
+            dial_failed = functools.partial(record_dial_failure, p2p.peer_links)
             await nursery.start(
                 run_engine, binary, comet.home, abci.handle, max_request, refuse,
-                lambda: abci.halted,
+                lambda: abci.halted, dial_failed,
             )  # fmt: skip
             nursery.start_soon(resubmit_when_up, api_node, rpc)
+            nursery.start_soon(watch_peer_links, rpc, p2p.peer_links)
             await nursery.start(keeper.run)
             log.info(
                 "node %s up on CometBFT: RPC %s, p2p %s:%d, height %d, %s",
@@ -103,6 +118,7 @@ async def run_engine(
     max_request: int,
     on_other_network: Callable[[OtherNetwork], None],
     halted: Callable[[], BaseException | None] = lambda: None,
+    on_dial_failure: Callable[[DialFailure], None] = lambda failure: None,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -121,7 +137,9 @@ async def run_engine(
         try:
             await nursery.start(serve_app)
             try:
-                await run_cometbft(binary, home, on_other_network, task_status=task_status)
+                await run_cometbft(
+                    binary, home, on_other_network, on_dial_failure, task_status=task_status
+                )
             except CometBFTExited:
                 reason = halted()
                 if reason is None:
@@ -129,6 +147,29 @@ async def run_engine(
                 raise reason from None
         finally:
             app_scope.cancel()
+
+
+def record_dial_failure(links: PeerLinks, failure: DialFailure) -> None:
+    """A failed redial of one of CometBFT's persistent peers, from its line."""
+    if failure.node_id in links.get_peers(COMETBFT):
+        # a peer of another network is warned about once already (refuse_other_network)
+        logged = OTHER_NETWORK.search(failure.error) is not None
+        links.record_failure(COMETBFT, failure.node_id, failure.error, logged=logged)
+
+
+async def watch_peer_links(rpc: CometRpc, links: PeerLinks) -> None:
+    """Which of CometBFT's persistent peers it holds a connection to (`net_info`), every
+    PEER_LINKS_POLL_S: CometBFT says when a dial fails, not when a peer comes or goes."""
+    while True:
+        try:
+            info = await rpc.call("net_info")
+        except RpcError as exc:  # CometBFT starting or stopping: the next look tells
+            log.debug("net_info: %s", exc)
+        else:
+            held = {peer["node_info"]["id"] for peer in info["peers"]}
+            for node_id in links.get_peers(COMETBFT):
+                links.record_link(COMETBFT, node_id, node_id in held)
+        await trio.sleep(PEER_LINKS_POLL_S)
 
 
 def refuse_other_network(p2p: P2PNode, found: OtherNetwork) -> None:

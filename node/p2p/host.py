@@ -61,7 +61,7 @@ from node.p2p.genesis import (
     OtherGenesisPeers,
 )
 from node.p2p.links import LinkWatch
-from node.p2p.peer_links import PeerLinks
+from node.p2p.peer_links import LIBP2P, PeerLinks
 from node.p2p.pubsub import Pubsub
 from node.p2p.router import Router
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
@@ -399,7 +399,7 @@ class P2PNode:
         while True:
             connected = peer in self.connected_peers()
             # either side's dial: two validators are each other's persistent peers
-            self.peer_links.record_link(peer, connected)
+            self.peer_links.record_link(LIBP2P, peer, connected)
             if peer in self._banned or connected or not self.is_allowed(peer):
                 await self._wait_for_change()
                 continue
@@ -409,7 +409,7 @@ class P2PNode:
                     theirs = self._gate.get_other_genesis(peer)
                     if theirs is not None:
                         reason = f"it runs another genesis ({theirs.hex()[:16]}...)"
-                        self.peer_links.record_failure(peer, reason, logged=True)
+                        self.peer_links.record_failure(LIBP2P, peer, reason, logged=True)
                         log.debug("redial %s in %.0fs: another genesis", peer,
                                   OTHER_GENESIS_REDIAL_S)  # fmt: skip
                         await trio.sleep(OTHER_GENESIS_REDIAL_S)
@@ -418,7 +418,7 @@ class P2PNode:
                     # both spoke on closed) would never be asked again: a new one is.
                     await self._close_peer(ID.from_base58(peer))
                     raise RequestFailed(peer, GENESIS_PROTOCOL, "no genesis handshake")
-                self.peer_links.record_link(peer, True)
+                self.peer_links.record_link(LIBP2P, peer, True)
                 opened = trio.current_time()
                 while peer in self.connected_peers():
                     await self._wait_for_change()
@@ -429,7 +429,7 @@ class P2PNode:
                 reason = f"it closed the connection after {lasted_s:.1f}s (it may have banned us)"
             except RequestFailed as exc:
                 reason = exc.reason
-            self.peer_links.record_failure(peer, reason)
+            self.peer_links.record_failure(LIBP2P, peer, reason)
             delay = compute_backoff_s(
                 failures, self.config.backoff_base_s, self.config.backoff_cap_s
             )
@@ -966,7 +966,7 @@ async def open_p2p(
                     nursery.start_soon(node._pump, topic, subscription)
                 for addr in config.persistent_peers:
                     peer = str(info_from_p2p_addr(multiaddr.Multiaddr(addr)).peer_id)
-                    node.peer_links.add(peer, addr)
+                    node.peer_links.add(LIBP2P, peer, addr)
                     nursery.start_soon(node.keep_connected, addr)
                 nursery.start_soon(node.watch_links)
                 try:

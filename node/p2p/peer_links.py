@@ -1,11 +1,13 @@
 """The state of each persistent peer's link, as the operator sees it.
 
 A persistent peer at a wrong address, or one that is down, shows nowhere else: the redial
-loop (`P2PNode.keep_connected`) retries quietly, as it must for a peer that restarts. So
-each configured peer's link is kept here (connected or not, since when, the last dial's
-error) for `GET /v1/status`'s `p2p` section and the `clearnode_persistent_peer_up`
-metric, and an outage is logged once, at warning, once it has lasted a few dials: long
-enough that a peer restarting (its dials refused, its handshakes cut) is not reported.
+loops (`P2PNode.keep_connected`, CometBFT's own) retry quietly, as they must for a peer
+that restarts. So each configured peer's link is kept here, by layer (the libp2p host's
+`[p2p] persistent_peers`; on a CometBFT node also CometBFT's `[cometbft]
+persistent_peers`): connected or not, since when, the last dial's error. It feeds
+`GET /v1/status`'s `p2p.persistent_peers` and the `clearnode_persistent_peer_up` metric,
+and an outage is logged once, at warning, once it has lasted a few dials: long enough
+that a peer restarting (its dials refused, its handshakes cut) is not reported.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
+LIBP2P = "libp2p"
 FAILED_DIALS_WARNED = 6
-"""Failed dials in a row before an outage is logged: with the redial's backoff (0.2 s
-doubling up to 5 s), some 11 s of failures, longer than a node's restart (a CometBFT
-node's libp2p host is down about 5 s) leaves its port closed."""
+"""Failed dials in a row before an outage is logged: with the libp2p redial's backoff
+(0.2 s doubling up to 5 s), some 11 s of failures, longer than a node's restart (a
+CometBFT node's libp2p host is down about 5 s) leaves its port closed; CometBFT redials
+every 5 s, so 30 s there."""
+CONFIG_KEYS = {LIBP2P: "[p2p] persistent_peers", "cometbft": "[cometbft] persistent_peers"}
+"""Where each layer's persistent peers are configured, for the warning."""
 
 
 @dataclass
@@ -27,6 +33,7 @@ class PeerLink:
     """One persistent peer's link: `since_ms` is when `connected` last changed (or when
     the node started), `last_error` the latest failed dial's reason."""
 
+    layer: str
     peer: str
     address: str
     since_ms: int
@@ -38,6 +45,7 @@ class PeerLink:
 
     def get_view(self) -> dict[str, object]:
         return {
+            "layer": self.layer,
             "peer": self.peer,
             "address": self.address,
             "connected": self.connected,
@@ -48,33 +56,36 @@ class PeerLink:
 
 
 class PeerLinks:
-    """The persistent peers' links by peer id, updated by their redial loops."""
+    """The persistent peers' links by layer and peer id, updated by their redial loops."""
 
     def __init__(self, clock_ms: Callable[[], int]) -> None:
         self._clock_ms = clock_ms
-        self._links: dict[str, PeerLink] = {}
+        self._links: dict[tuple[str, str], PeerLink] = {}
 
-    def add(self, peer: str, address: str) -> None:
-        self._links[peer] = PeerLink(peer, address, self._clock_ms())
+    def add(self, layer: str, peer: str, address: str) -> None:
+        self._links[layer, peer] = PeerLink(layer, peer, address, self._clock_ms())
 
-    def record_link(self, peer: str, connected: bool) -> None:
+    def get_peers(self, layer: str) -> list[str]:
+        return [peer for (of, peer) in self._links if of == layer]
+
+    def record_link(self, layer: str, peer: str, connected: bool) -> None:
         """Whether `peer` has a live connection now (dialled by either side)."""
-        link = self._links[peer]
+        link = self._links[layer, peer]
         if connected == link.connected:
             return
         if connected and link.warned:
             log.info(
-                "persistent peer %s at %s connected after %d failed dials",
-                peer, link.address, link.failed_dials,
+                "persistent peer %s at %s (%s) connected after %d failed dials",
+                peer, link.address, layer, link.failed_dials,
             )  # fmt: skip
         link.connected, link.since_ms = connected, self._clock_ms()
         if connected:
             link.failed_dials, link.warned = 0, False
 
-    def record_failure(self, peer: str, reason: str, *, logged: bool = False) -> None:
-        """A dial of `peer` failed, or its connection closed, for `reason`; `logged`: the
-        caller has told the operator already (a peer of another genesis)."""
-        link = self._links[peer]
+    def record_failure(self, layer: str, peer: str, reason: str, *, logged: bool = False) -> None:
+        """A dial of `peer` failed, or its connection closed at once, for `reason`;
+        `logged`: the caller has told the operator already (a peer of another genesis)."""
+        link = self._links[layer, peer]
         link.warned = link.warned or logged
         if link.connected:
             link.connected, link.since_ms = False, self._clock_ms()
@@ -83,16 +94,17 @@ class PeerLinks:
         if link.failed_dials >= FAILED_DIALS_WARNED and not link.warned:
             link.warned = True
             log.warning(
-                "persistent peer %s at %s cannot be reached (%d dials failed, the last: %s); "
-                "retrying. Check the address in [p2p] persistent_peers and that the peer runs",
-                peer, link.address, link.failed_dials, reason,
+                "persistent peer %s at %s (%s) cannot be reached (%d dials failed, the last: "
+                "%s); retrying. Check the address in %s and that the peer runs",
+                peer, link.address, layer, link.failed_dials, reason, CONFIG_KEYS[layer],
             )  # fmt: skip
 
     def get_view(self) -> list[dict[str, object]]:
-        return [self._links[peer].get_view() for peer in sorted(self._links)]
+        return [self._links[key].get_view() for key in sorted(self._links)]
 
-    def get_addresses(self) -> list[tuple[str, str]]:
-        return [(link.peer, link.address) for link in self._links.values()]
+    def get_keys(self) -> list[tuple[str, str, str]]:
+        """(layer, peer, address) of each persistent peer."""
+        return [(link.layer, link.peer, link.address) for link in self._links.values()]
 
-    def is_connected(self, peer: str) -> bool:
-        return self._links[peer].connected
+    def is_connected(self, layer: str, peer: str) -> bool:
+        return self._links[layer, peer].connected

@@ -56,8 +56,9 @@ async def test_p2p_counters_are_served_in_metrics_and_status() -> None:
     assert 'clearnode_p2p_events_total{outcome="closed_dead",scope="links"} 2.0' in again
     assert 'clearnode_peers_other_genesis_total{layer="cometbft"} 3.0' in text
     assert status["round"] == 7 and status["height"] == box.state.height
-    link = f'clearnode_persistent_peer_up{{address="{away}",peer="{peer_id_of("away")}"}} 0.0'
-    assert link in text
+    labels = f'address="{away}",layer="libp2p",peer="{peer_id_of("away")}"'
+    link = f"clearnode_persistent_peer_up{{{labels}}} 0.0"
+    assert link in text, [line for line in text.splitlines() if "persistent" in line]
     (away_link,) = status["p2p"].pop("persistent_peers")
     assert away_link["address"] == away and away_link["connected"] is False
     assert status["p2p"] == {

@@ -74,7 +74,8 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.multiprocess]
 
 BOB = derive_member_key("upgrade-bob")
 EPOCH = 20  # blocks: the upgrade falls in epoch 2, whose report spans it
-VOTING, DELAY, AFTER = 6, 2, 12  # the proposal's vote, its execution, the upgrade after it
+VOTING, DELAY, AFTER = 12, 2, 12  # the proposal's vote (a loaded machine took 6 blocks to
+# commit the proposal and take its ballots), its execution, the upgrade after it
 PROPOSALS, VOTES = "/v1/governance/proposals", "/v1/governance/votes"
 ALICE_USDC = 10**9  # besides her deposit on the anvil chain: margin for her side
 
@@ -260,7 +261,8 @@ async def check_upgrade(net: SupervisedNetwork, chain: Any, release: Path) -> No
     for home in (v0, v1, v2):
         check_stopped_and_swapped(home, plan, release)
     assert_roots_agree([v0, v1, v2])
-    assert {m.address: holdings(v0, network, m) for m in (ALICE, BOB)} == before
+    after = {m.address: holdings(v0, network, m) for m in (ALICE, BOB)}
+    assert after == before, (after, before)
     assert account_version(v0, network, ALICE) == 4  # the new format's record
 
     # the withdrawal signed before is paid; the margin call is met with a credit

@@ -10,6 +10,7 @@ HOME`) and it runs until killed."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -24,7 +25,9 @@ import trio
 
 from node.cometbft.process import (
     PID_FILE,
+    DialFailure,
     OtherNetwork,
+    find_dial_failure,
     find_other_network,
     get_command,
     get_parent,
@@ -149,3 +152,54 @@ def test_a_peer_of_another_network_is_read_from_cometbft_s_line(
     """A dial names the peer refused; an inbound refusal does not (CometBFT's words)."""
     text = line if isinstance(line, str) else json.dumps(line)
     assert find_other_network(log_line(text)) == found
+
+
+NODE_ID = "376f19bb1995513d6bf449035678f51b88ecf424"
+
+
+@pytest.mark.parametrize(
+    ("line", "found", "level"),
+    [
+        (
+            {"level": "info", "module": "p2p", "_msg": "Error reconnecting to peer. Trying again",
+             "tries": 3, "addr": f"{NODE_ID}@10.0.0.6:26666",
+             "err": "dial tcp 10.0.0.6:26666: connect: connection refused"},
+            DialFailure(NODE_ID, "10.0.0.6:26666",
+                        "dial tcp 10.0.0.6:26666: connect: connection refused"),
+            logging.INFO,
+        ),
+        (  # a peer that stopped or restarted: no error, nor a warning
+            {"level": "error", "module": "p2p", "_msg": "Stopping peer for error",
+             "peer": f"Peer{{MConn{{10.0.0.6:26666}} {NODE_ID} out}}", "err": "EOF"},
+            None,
+            logging.INFO,
+        ),
+        (  # a peer CometBFT dropped for what it sent: said, not an error of this node
+            {"level": "error", "module": "p2p", "_msg": "Stopping peer for error",
+             "peer": f"Peer{{MConn{{10.0.0.6:26666}} {NODE_ID} out}}",
+             "err": "error unmarshaling message"},
+            None,
+            logging.WARNING,
+        ),
+        (
+            {"level": "error", "module": "p2p", "_msg": "Error dialing peer",
+             "err": "dial tcp 10.0.0.6:26666: i/o timeout"},
+            None,
+            logging.INFO,
+        ),
+        (
+            {"level": "error", "module": "consensus", "_msg": "CONSENSUS FAILURE!!!",
+             "err": "boom"},
+            None,
+            logging.ERROR,
+        ),
+    ],
+)  # fmt: skip
+def test_a_persistent_peers_failed_redial_is_read_and_peer_churn_is_no_error(
+    line: dict[str, object], found: DialFailure | None, level: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    caplog.set_level(logging.DEBUG, logger="cometbft")
+    assert find_dial_failure(log_line(json.dumps(line))) == found
+    (record,) = caplog.records
+    assert record.levelno == level and record.getMessage().startswith(str(line["_msg"]))

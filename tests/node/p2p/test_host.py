@@ -265,7 +265,7 @@ async def test_persistent_peer_is_redialled_after_a_restart(
             (warning,) = [r.getMessage() for r in warnings if "cannot be reached" in r.getMessage()]
             assert (
                 warning.startswith(
-                    f"persistent peer {a.peer_id} at {addr} cannot be reached "
+                    f"persistent peer {a.peer_id} at {addr} (libp2p) cannot be reached "
                     f"({FAILED_DIALS_WARNED} dials failed, the last: "
                 )
                 and "Connection refused" in warning
