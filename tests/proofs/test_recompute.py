@@ -5,7 +5,9 @@ difference.
 The world is a real chain (the sandbox of the node's report tests) at the end of
 its first epoch; its reports are built by the node's own path (inputs from the
 state, the real prover) and signed by the genesis validators. Each wrong statement
-is made with the clearing code's functions, so it is what a quorum would publish.
+is made with the clearing code's functions, so it is what a quorum would publish; a
+report that is also a committed vector (tests/vectors/reports/, made the same way) is
+read from it, its statement checked to be the one made here, not proven again.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from clearing.root import MarketProof, get_market_proof, hash_configuration
 from devnet.sandbox import Sandbox
 from node.reports.inputs import ReportInputs
 from proofs.recompute import MAX_LISTED, check_statement, compare_statement
-from proofs.report import Report
+from proofs.report import Report, decode_report
 from proofs.statement import SolvencyStatement, get_statement
 from proofs.verify import EXIT_INVALID, EXIT_PARTIAL, EXIT_USAGE, EXIT_VALID
 from tests.node.reports.support import (
@@ -39,6 +41,7 @@ from tests.node.reports.support import (
 from tests.vectors.make_reports import (
     BTC_SCAN_BPS,
     NOW_MS,
+    REPORTS,
     encode_genesis,
     make_governed_report,
     make_world,
@@ -110,6 +113,15 @@ def _with_rows(world: World, rows: list[list[int]]) -> SolvencyStatement:
     return SolvencyStatement(s.input_labels, s.offsets, tuple(tuple(r) for r in rows))
 
 
+def _proven_over(world: World, name: str, statement: SolvencyStatement) -> Report:
+    """`statement` proven over the epoch's accounts and signed by every validator, as
+    `prove_with` makes it: the committed vector `name`, which make_reports proves so (and
+    tests/vectors/test_reports.py holds to it byte for byte), read, not proven again."""
+    report = decode_report((REPORTS / name / "report.bin").read_bytes())
+    assert (report.statement, report.state_root) == (statement, world.inputs.state_root)
+    return report
+
+
 def _row(world: World, s: int, label: str) -> int:
     return world.statement.rows[s][world.statement.input_labels.index(label)]
 
@@ -138,7 +150,7 @@ def test_zeroed_risk_arrays_prove_an_account_below_maintenance(
 ) -> None:
     j = world.statement.input_labels.index(BTC)
     rows = [[0 if k == j else c for k, c in enumerate(r)] for r in world.statement.rows]
-    report = prove_with(world.box, world.inputs, _with_rows(world, rows))
+    report = _proven_over(world, "zeroed-risk-arrays", _with_rows(world, rows))
     assert report.get_account(SHORT, 0) is not None  # proven solvent
     s = 3  # rows 0 to 2 move the BTC group by nothing
     _assert_attack(
@@ -152,7 +164,7 @@ def test_one_changed_risk_array_entry(world: World, tmp_path: Path) -> None:
     s, j = 3, world.statement.input_labels.index(BTC)
     rows = [list(r) for r in world.statement.rows]
     rows[s][j] += 7
-    report = prove_with(world.box, world.inputs, _with_rows(world, rows))
+    report = _proven_over(world, "changed-risk-array-entry", _with_rows(world, rows))
     out = _assert_attack(
         world, report, tmp_path,
         f"row 3 (scenario {world.scenarios[s]}), column {BTC!r}: the report has "
@@ -164,7 +176,7 @@ def test_one_changed_risk_array_entry(world: World, tmp_path: Path) -> None:
 def test_a_changed_haircut_weight(world: World, tmp_path: Path) -> None:
     j = world.statement.input_labels.index(WETH)
     rows = [[c * 2 if k == j else c for k, c in enumerate(r)] for r in world.statement.rows]
-    report = prove_with(world.box, world.inputs, _with_rows(world, rows))
+    report = _proven_over(world, "changed-haircut-weight", _with_rows(world, rows))
     weight = _row(world, 0, WETH)
     _assert_attack(
         world, report, tmp_path,
@@ -179,7 +191,7 @@ def test_a_changed_maintenance_fraction(world: World, tmp_path: Path) -> None:
     doc["risk"]["k_den"] = 4  # maintenance at a quarter of the initial margin, not a half
     form = compute_market_solvency_form(parse_genesis(doc), world.inputs.market)
     assert form is not None
-    report = prove_with(world.box, world.inputs, get_statement(form))
+    report = _proven_over(world, "changed-maintenance-fraction", get_statement(form))
     out = _assert_attack(
         world, report, tmp_path,
         f"row 0 (scenario {world.scenarios[0]}), column 'cash': the report has 4, "
@@ -192,7 +204,7 @@ def test_a_changed_maintenance_fraction(world: World, tmp_path: Path) -> None:
 def test_a_missing_stress_day(world: World, tmp_path: Path) -> None:
     assert world.scenarios[-1] == "day:2020-03-13"
     rows = [list(r) for r in world.statement.rows[:-1]]
-    report = prove_with(world.box, world.inputs, _with_rows(world, rows))
+    report = _proven_over(world, "missing-stress-day", _with_rows(world, rows))
     last = len(world.statement.rows) - 1
     _assert_attack(
         world, report, tmp_path,

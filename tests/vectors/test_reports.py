@@ -1,7 +1,9 @@
 """The committed report vectors: `clearnode verify` gives exactly the verdict and the
-failing checks each `expected.json` records, and regenerating them gives the same
-bytes (so neither the vectors nor the verifier can drift unnoticed). The browser
-verifier is held to the same files (tests/web/verifier/test_page.py)."""
+failing checks each `expected.json` records, byte for byte, and regenerating the reports
+gives the same bytes (so neither the vectors nor the verifier can drift unnoticed). Each
+vector's files are made once: its report (and openings) by the slow test, its verdicts
+by the per-vector ones. The browser verifier is held to the same files
+(tests/web/verifier/test_page.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +18,9 @@ from tests.vectors.make_reports import (
     REPORTS,
     TAMPERS,
     VARIANTS,
-    Member,
-    describe,
-    make_all,
+    encode_expected,
+    make_inputs,
+    make_world,
 )
 
 NAMES = ["valid", *TAMPERS, *VARIANTS, *OPENINGS]
@@ -26,11 +28,11 @@ NAMES = ["valid", *TAMPERS, *VARIANTS, *OPENINGS]
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_python_verifier_gives_the_expected_verdict(name: str) -> None:
+    """`expected.json` as `make_all` writes it from the committed report (which
+    `test_regenerating_gives_the_same_bytes` holds to what generating it gives)."""
     folder = REPORTS / name
-    expected = json.loads((folder / "expected.json").read_text())
-    given = expected.get("member")
-    member = None if given is None else Member(given["address"], folder / given["openings"])
-    assert describe(folder / "report.bin", REPORTS / "genesis.json", member) == expected["modes"]
+    made = encode_expected(folder, REPORTS / "genesis.json")
+    assert made.decode() == (folder / "expected.json").read_text()
 
 
 def test_each_tamper_is_caught_and_the_honest_report_passes() -> None:
@@ -57,9 +59,11 @@ def test_each_tamper_is_caught_and_the_honest_report_passes() -> None:
 
 
 @pytest.mark.slow
-def test_regenerating_gives_the_same_bytes(tmp_path: Path) -> None:
-    make_all(tmp_path)
+def test_regenerating_gives_the_same_bytes() -> None:
+    """Every file but the verdicts, which the per-vector test makes and compares."""
+    made = make_inputs(make_world())
     committed = sorted(p.relative_to(REPORTS) for p in REPORTS.rglob("*") if p.is_file())
-    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()) == committed
-    for path in committed:
-        assert (tmp_path / path).read_bytes() == (REPORTS / path).read_bytes(), path
+    verdicts = [Path(name, "expected.json") for name in NAMES]
+    assert sorted([*made, *verdicts]) == committed
+    for path, data in made.items():
+        assert data == (REPORTS / path).read_bytes(), path
