@@ -316,13 +316,23 @@ function addAccount(check: MsmCheck, report: Report, entry: AccountEntry, points
 }
 
 /** The accounts whose proofs fail, by bisecting a failed batch. */
-function findInvalid(gens: Generators, report: Report, items: [AccountEntry, Point[]][]): AccountEntry[] {
+/** The failing accounts among `failing` (well-formed accounts whose check failed
+ * together), by bisection: only the halves are checked again (proofs/statement.py
+ * _find_invalid). */
+function findInvalid(gens: Generators, report: Report, failing: [AccountEntry, Point[]][]): AccountEntry[] {
+  if (failing.length === 1) return [failing[0]![0]];
+  const half = Math.floor(failing.length / 2);
+  const invalid: AccountEntry[] = [];
+  for (const part of [failing.slice(0, half), failing.slice(half)]) {
+    if (!checksTogether(gens, report, part)) invalid.push(...findInvalid(gens, report, part));
+  }
+  return invalid;
+}
+
+function checksTogether(gens: Generators, report: Report, items: [AccountEntry, Point[]][]): boolean {
   const check = new MsmCheck(gens, N_BITS);
   for (const [entry, points] of items) addAccount(check, report, entry, points);
-  if (check.isIdentity()) return [];
-  if (items.length === 1) return [items[0]![0]];
-  const half = Math.floor(items.length / 2);
-  return [...findInvalid(gens, report, items.slice(0, half)), ...findInvalid(gens, report, items.slice(half))];
+  return check.isIdentity();
 }
 
 /** The market and the configuration under the state root; with a genesis, the
