@@ -82,6 +82,8 @@ class DialFailure:
     address: str
     """HOST:PORT as configured."""
     error: str
+    other_network: bool = False
+    """The peer runs another network: `find_other_network` reports it from the same line."""
 
 
 def find_dial_failure(entry: dict[str, object]) -> DialFailure | None:
@@ -90,7 +92,8 @@ def find_dial_failure(entry: dict[str, object]) -> DialFailure | None:
     node_id, _, address = str(entry.get("addr", "")).partition("@")
     if not address:
         return None
-    return DialFailure(node_id, address, str(entry.get("err", "")))
+    other = find_other_network(entry) is not None
+    return DialFailure(node_id, address, str(entry.get("err", "")), other)
 
 
 def get_level(entry: dict[str, object]) -> int:

@@ -32,7 +32,6 @@ from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.home import ABCI_SOCKET, RPC_SOCKET, Listeners, check_home_genesis, write_home
 from node.cometbft.node_interface import CometNode
 from node.cometbft.process import (
-    OTHER_NETWORK,
     CometBFTExited,
     DialFailure,
     OtherNetwork,
@@ -101,7 +100,8 @@ async def run_cometbft_node(
                 lambda: abci.halted, dial_failed,
             )  # fmt: skip
             nursery.start_soon(resubmit_when_up, api_node, rpc)
-            nursery.start_soon(watch_peer_links, rpc, p2p.peer_links)
+            if comet.persistent_peers:
+                nursery.start_soon(watch_peer_links, rpc, p2p.peer_links)
             await nursery.start(keeper.run)
             log.info(
                 "node %s up on CometBFT: RPC %s, p2p %s:%d, height %d, %s",
@@ -153,8 +153,8 @@ def record_dial_failure(links: PeerLinks, failure: DialFailure) -> None:
     """A failed redial of one of CometBFT's persistent peers, from its line."""
     if failure.node_id in links.get_peers(COMETBFT):
         # a peer of another network is warned about once already (refuse_other_network)
-        logged = OTHER_NETWORK.search(failure.error) is not None
-        links.record_failure(COMETBFT, failure.node_id, failure.error, logged=logged)
+        links.record_failure(COMETBFT, failure.node_id, failure.error,
+                             logged=failure.other_network)  # fmt: skip
 
 
 async def watch_peer_links(rpc: CometRpc, links: PeerLinks) -> None:

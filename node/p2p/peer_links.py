@@ -85,10 +85,9 @@ class PeerLinks:
     def record_failure(self, layer: str, peer: str, reason: str, *, logged: bool = False) -> None:
         """A dial of `peer` failed, or its connection closed at once, for `reason`;
         `logged`: the caller has told the operator already (a peer of another genesis)."""
+        self.record_link(layer, peer, False)
         link = self._links[layer, peer]
         link.warned = link.warned or logged
-        if link.connected:
-            link.connected, link.since_ms = False, self._clock_ms()
         link.last_error = reason
         link.failed_dials += 1
         if link.failed_dials >= FAILED_DIALS_WARNED and not link.warned:
