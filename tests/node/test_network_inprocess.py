@@ -115,8 +115,35 @@ def encode_synced_block(store: MemoryBlockStore, height: int) -> SyncedBlock | N
     return SyncedBlock(height, block.encode(), certificate.encode())
 
 
+def describe(members: list[Member]) -> str:
+    """Where each node stood: what a timeout needs to say to be diagnosed."""
+    lines = []
+    for index, m in enumerate(members):
+        s = m.driver.state
+        mesh = m.p2p.get_mesh_peers("consensus")
+        counters = sorted(
+            (f"{topic}/{outcome}", n) for (topic, outcome), n in m.p2p.counters.items()
+        )
+        lines.append(
+            f"node {index}: height {s.height} round {s.round} {s.step.name} decided "
+            f"{s.decided} syncing {m.driver.syncing} stored {m.store.get_height()}; peers "
+            f"{len(m.p2p.connected_peers())}, consensus mesh {len(mesh)}; {dict(counters)}"
+        )
+    return "\n".join(lines)
+
+
+@asynccontextmanager
+async def explained_after(members: list[Member], seconds: float) -> AsyncIterator[None]:
+    """trio.fail_after whose error says where each node stood."""
+    try:
+        with trio.fail_after(seconds):
+            yield
+    except trio.TooSlowError as exc:
+        raise AssertionError(f"no progress within {seconds} s:\n{describe(members)}") from exc
+
+
 async def wait_for_height(members: list[Member], height: int) -> None:
-    with trio.fail_after(30):
+    async with explained_after(members, 30):
         for member in members:
             while member.store.get_height() < height:
                 await member.driver.progress.wait()
@@ -160,7 +187,7 @@ async def test_four_validators_commit_trades_and_agree_on_roots() -> None:
         async with trio.open_nursery() as submit:
             for i, tx in enumerate(batches):
                 members[i % 4].submit(tx, submit)
-        with trio.fail_after(30):
+        async with explained_after(members, 30):
             while sum(len(b[0].txs) for b in members[0].store.blocks) < len(setup) + len(batches):
                 await members[0].driver.progress.wait()
         tip = min(m.store.get_height() for m in members)

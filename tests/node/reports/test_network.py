@@ -134,6 +134,17 @@ async def wait_for_report(
     on, the oldest such (a loaded machine's builders skip to the newest epoch: any of them
     covers the trades); record the wall time between consecutive heights of the first home
     meanwhile (commit latency)."""
+    try:
+        return await _wait_for_report(net, homes, first_epoch, gaps)
+    except trio.TooSlowError as exc:
+        heights = {h.name: net.get_height(h) for h in net.homes}
+        raise AssertionError(f"no report of epoch {first_epoch} or later served by every "
+                             f"home; heights {heights}") from exc  # fmt: skip
+
+
+async def _wait_for_report(
+    net: NodeNetwork, homes: list[NodeHome], first_epoch: int, gaps: list[float]
+) -> list[dict[str, Any]]:
     last_height, last_time = net.get_height(homes[0]), time.monotonic()
     async with httpx.AsyncClient(timeout=10) as client:
         with trio.fail_after(300):  # an upper bound for a loaded machine (~10 s when quiet)
