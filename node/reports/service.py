@@ -28,10 +28,14 @@ A validator that cannot build (an insolvent account, a book that is not flat)
 logs why and signs nothing for that epoch.
 
 A builder slower than the epochs (a loaded machine, a huge book) falls behind
-gracefully: it always builds the NEWEST epoch waiting, skipping older ones, so
-validators that fall behind converge on the same epochs, and an epoch's shares and
-report are kept until it or a newer epoch is committed (at most EPOCHS_TRACKED
-epochs), however many chain epochs the build took.
+gracefully, and the validators' builders converge on one epoch however out of step they
+came free: each keeps the inputs of the EPOCHS_TRACKED newest epochs it has not built
+(and gathers the other validators' proofs of them), and a free builder takes the one
+the most power is already on (its signers, and the validators whose newest proof share
+is of it), the newest on a tie (`choose_epoch`). An epoch's shares and report are kept
+until it or a newer epoch is committed, however many chain epochs the build took. A
+builder does not wait for the proofs of a validator that has moved on to a newer epoch,
+or that was silent for `share_wait_s` (down, or not building): it proves them at once.
 """
 
 from __future__ import annotations
@@ -104,7 +108,12 @@ class ReportsNode:
         self.shares: dict[int, dict[bytes, SignatureShare]] = {}  # epoch -> signer -> share
         self.ready: dict[int, bytes] = {}  # epoch -> encoded ReportCommitment
         self.unconfirmed: dict[int, ReportAnnouncement] = {}  # gossiped, hash not yet committed
-        self.waiting: ReportInputs | None = None  # the newest epoch not yet being built
+        self.pending: dict[int, ReportInputs] = {}  # epochs ended, not built here yet
+        self.newest_built = -1  # the newest epoch this node took to build
+        self.working_on: dict[bytes, int] = {}  # validator -> epoch of its newest proof share
+        self.heard_at: dict[bytes, float] = {}  # validator -> when its last share arrived
+        self.first_build_at: float | None = None  # when every validator counts as heard
+        self.proof_heard = trio.Event()  # set by each proof share that arrives
         self.job_queued = trio.Event()
         self.outbox_send, self.outbox_receive = trio.open_memory_channel[bytes](64)
         self.fetcher = ReportFetcher(
@@ -168,18 +177,39 @@ class ReportsNode:
         ]
 
     def queue_inputs(self, inputs: ReportInputs) -> None:
-        """Wait for the builder; a newer epoch replaces one still waiting. The other
-        validators' proofs for it are gathered from now on."""
-        if self.waiting is not None:
-            log.warning("report of epoch %d skipped: the builder is still busy when epoch "
-                        "%d ends", self.waiting.epoch, inputs.epoch)  # fmt: skip
-            self.gathering.pop(self.waiting.epoch, None)
-        self.waiting = inputs
+        """Keep the epoch for the builder, beside at most EPOCHS_TRACKED - 1 newer ones
+        not built yet; the other validators' proofs of it are gathered from now on."""
+        self.pending[inputs.epoch] = inputs
         provers = (v.public_key for v in inputs.validators)
         assignment = assign_accounts(inputs.accounts, provers, inputs.epoch)
         digest = get_statement(inputs).digest()
         self.gathering[inputs.epoch] = EpochProofs(inputs.epoch, digest, assignment)
+        for old in sorted(self.pending, reverse=True)[EPOCHS_TRACKED:]:
+            log.warning("report of epoch %d skipped: the builder was busy from its end to "
+                        "epoch %d's", old, inputs.epoch)  # fmt: skip
+            self._drop_pending(old)
         self.job_queued.set()
+
+    def _drop_pending(self, epoch: int) -> None:
+        del self.pending[epoch]
+        del self.gathering[epoch]
+
+    def get_support(self, epoch: int) -> int:
+        """The power already on `epoch`'s report: its signers' and that of the validators
+        whose newest proof share is of it."""
+        on_it = set(self.shares.get(epoch, {}))
+        on_it.update(v for v, working in self.working_on.items() if working == epoch)
+        powers = self.get_powers()
+        return sum(powers.get(v, 0) for v in on_it)
+
+    def choose_epoch(self) -> int | None:
+        """The epoch to build next: of those waiting, the one the most power is already on,
+        the newest on a tie; one older than this node's newest build only if someone is
+        on it (nobody else needs it)."""
+        supports = {e: self.get_support(e) for e in self.pending}
+        candidates = [e for e, support in supports.items()
+                      if e > self.newest_built or support > 0]  # fmt: skip
+        return max(candidates, key=lambda e: (supports[e], e), default=None)
 
     def get_last_committed_epoch(self) -> int:
         return max(self.ctx.state.report_hashes, default=-1)
@@ -195,6 +225,8 @@ class ReportsNode:
         for table in tables:
             for old in [e for e in table if e not in kept]:
                 del table[old]
+        for old in [e for e in self.pending if e <= last_committed]:
+            self._drop_pending(old)
 
     # -- building (validators)
 
@@ -202,15 +234,20 @@ class ReportsNode:
         while True:
             await self.job_queued.wait()
             self.job_queued = trio.Event()
-            await self.build_waiting()
+            while await self.build_next():
+                pass
 
-    async def build_waiting(self) -> None:
-        """Build the epoch waiting (if any) with the other validators, sign it, gossip
-        the signature share."""
+    async def build_next(self) -> bool:
+        """Build the chosen epoch (if any) with the other validators, sign it, gossip the
+        signature share; whether there was one."""
         assert self.key is not None and self.seed is not None
-        inputs, self.waiting = self.waiting, None
-        if inputs is None:
-            return
+        epoch = self.choose_epoch()
+        if epoch is None:
+            return False
+        inputs = self.pending.pop(epoch)
+        self.newest_built = max(self.newest_built, epoch)
+        if self.first_build_at is None:
+            self.first_build_at = trio.current_time()
         self.store.save_inputs(inputs)
         signer = self.key.public_key().public_bytes_raw()
         gathering = self.gathering[inputs.epoch]
@@ -219,7 +256,7 @@ class ReportsNode:
             built = await self.prover.complete(inputs, self.seed, gathering.proofs)
         except ReportBuildError as exc:
             log.warning("%s", exc)
-            return
+            return True
         finally:
             del self.gathering[inputs.epoch]
         for key in built.refused:
@@ -236,6 +273,7 @@ class ReportsNode:
         share = sign_share(self.key, self.chain_id, inputs.epoch, report.get_hash())
         self.add_share(share)
         await self.ctx.p2p.publish(REPORTS, share.encode())
+        return True
 
     async def _gather(self, inputs: ReportInputs, signer: bytes, gathering: EpochProofs) -> None:
         """Prove this validator's accounts, gossip them, and wait (at most `share_wait_s`)
@@ -250,16 +288,52 @@ class ReportsNode:
             gathering.add(share)
             await self.ctx.p2p.publish(REPORTS, share.encode())
         gathering.expect(own.proven)
+        for prover, reason in sorted(await self._wait_for_proofs(gathering)):
+            count = gathering.count_missing()[prover]
+            log.log(logging.WARNING if reason is None else logging.INFO,
+                    "report of epoch %d: %d proofs of validator %s proven here: %s",
+                    inputs.epoch, count, prover.hex(),
+                    reason or f"not received within {self.share_wait_s} s")  # fmt: skip
+
+    async def _wait_for_proofs(self, gathering: EpochProofs) -> list[tuple[bytes, str | None]]:
+        """Wait (at most `share_wait_s`) for the other validators' proofs of the epoch,
+        while one that lacks them may still send them; each that did not and why (None:
+        the wait ran out)."""
         with trio.move_on_after(self.share_wait_s):
-            await gathering.complete.wait()
-        for prover, count in sorted(gathering.count_missing().items()):
-            log.warning("report of epoch %d: %d proofs of validator %s not received within "
-                        "%d s; proven here", inputs.epoch, count, prover.hex(),
-                        self.share_wait_s)  # fmt: skip
+            while not gathering.complete.is_set():
+                reasons = [(p, self.get_why_not_waited(p, gathering.epoch))
+                           for p in gathering.count_missing()]  # fmt: skip
+                if all(reason is not None for _, reason in reasons):
+                    return reasons
+                self.proof_heard = trio.Event()
+                await self.proof_heard.wait()
+            return []
+        return [(p, None) for p in gathering.count_missing()]
+
+    def get_why_not_waited(self, validator: bytes, epoch: int) -> str | None:
+        """Why `validator`'s proofs of `epoch` are not worth waiting for (None: they are):
+        nothing heard from it for `share_wait_s` since this node began its first report
+        (down, or not building), or its newest proof share is of a newer epoch (it chose
+        that one)."""
+        assert self.first_build_at is not None
+        heard = self.heard_at.get(validator, self.first_build_at)
+        if trio.current_time() - heard >= self.share_wait_s:
+            return f"nothing heard from it for {self.share_wait_s} s"
+        working_on = self.working_on.get(validator, epoch)
+        if working_on > epoch:
+            return f"it is building epoch {working_on}"
+        return None
+
+    def _hear(self, validator: bytes) -> None:
+        self.heard_at[validator] = trio.current_time()
 
     def add_proof_share(self, share: ProofShare) -> None:
         """Keep a proof share (checked at the first hop: a validator's, for this chain)
-        for an epoch being built or waiting; raises ProofShareRefused."""
+        for an epoch being built or waiting; raises ProofShareRefused. Refused or not, it
+        says its signer is building its epoch."""
+        self._hear(share.signer)
+        self.working_on[share.signer] = share.epoch
+        self.proof_heard.set()
         gathering = self.gathering.get(share.epoch)
         if gathering is None:
             raise ProofShareRefused(share, f"this node is not building epoch {share.epoch}")
@@ -285,6 +359,7 @@ class ReportsNode:
     def add_share(self, share: SignatureShare) -> None:
         """Keep a share (checked at the first hop: a validator's, for this chain), the
         signer's first for its epoch."""
+        self._hear(share.signer)
         newest = self.ctx.state.height // self.epoch_length
         if not self.get_last_committed_epoch() < share.epoch <= newest + 1:
             return

@@ -9,6 +9,7 @@ not verify, is covered by the others after the wait."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -280,12 +281,11 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     # accounts, gathers the others' proofs, completes the report and signs it
     for node in nodes:
         node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), root)  # type: ignore[arg-type]
-    assert full.waiting is None  # full nodes never build
-    inputs = validators[0][0].waiting
-    assert inputs is not None
+    assert full.pending == {}  # full nodes never build
+    inputs = validators[0][0].pending[1]
     async with trio.open_nursery() as nursery:
         for node, _ in validators:
-            nursery.start_soon(node.build_waiting)
+            nursery.start_soon(node.build_next)
     # each validator proved its own accounts, and nothing more: one proof per account
     assert sorted(k for keys in workers.shares for k in keys) == sorted(inputs.accounts)
     assert workers.proofs_made == len(inputs.accounts) and workers.completed == [0] * 4
@@ -397,7 +397,8 @@ async def test_a_silent_validator_and_one_sending_bad_proofs_are_covered_after_t
     """One validator is down; another gossips proofs that do not verify. The other two
     wait `share_wait_s` for the missing proofs, then prove the silent one's accounts
     and, refusing the bad proofs in the batch check, the forger's: their reports are
-    still the one a node builds alone."""
+    still the one a node builds alone. At the next epoch neither is waited for."""
+    caplog.set_level(logging.INFO, logger="node.reports.service")
     box = trading_sandbox(EPOCH_LENGTH)
     while box.state.height < EPOCH_LENGTH:
         box.apply([])
@@ -424,7 +425,7 @@ async def test_a_silent_validator_and_one_sending_bad_proofs_are_covered_after_t
     started = trio.current_time()
     async with trio.open_nursery() as nursery:
         for node, _ in honest:
-            nursery.start_soon(node.build_waiting)
+            nursery.start_soon(node.build_next)
         await trio.testing.wait_all_tasks_blocked()
         for share in forged:
             for node, _ in honest:
@@ -437,8 +438,21 @@ async def test_a_silent_validator_and_one_sending_bad_proofs_are_covered_after_t
     assert sum(f"from validator {forger_hex} refused: it does not verify" in r.message
                for r in caplog.records) == 2 * len(forged_keys)  # fmt: skip
     silent_hex = derive_ed25519_key(f"validator-{silent}").public_key().public_bytes_raw().hex()
-    assert sum(f"of validator {silent_hex} not received within 30 s" in r.message
+    assert sum(f"of validator {silent_hex} proven here: not received within 30 s" in r.message
                for r in caplog.records) == 2  # fmt: skip
+
+    # the next epoch: neither has sent anything for `share_wait_s`, nobody waits again
+    while box.state.height < 2 * EPOCH_LENGTH:
+        result = box.apply([])
+    started = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for node, _ in honest:
+            node.on_commit(SimpleNamespace(height=box.state.height), result.state_root)  # type: ignore[arg-type]
+            nursery.start_soon(node.build_next)
+    assert trio.current_time() - started < 30
+    assert all(2 in node.built for node, _ in honest)
+    assert sum(f"of validator {silent_hex} proven here: nothing heard from it for 30 s"
+               in r.message for r in caplog.records) == 2  # fmt: skip
 
     # a share for an epoch this node is not building changes nothing
     with pytest.raises(ProofShareRefused, match="not building epoch 1"):
@@ -466,7 +480,7 @@ async def test_a_report_built_epochs_late_still_gathers_its_quorum(
 ) -> None:
     """A builder slower than the epochs (a loaded machine): ten epochs commit while
     epoch 1 is proved. Its report and shares are kept until they make a commitment,
-    and each newer boundary replaces the epoch waiting instead of queueing behind it."""
+    and only the newest epochs wait for the builder (EPOCHS_TRACKED), not every one."""
     box = trading_sandbox(EPOCH_LENGTH)
     while box.state.height < EPOCH_LENGTH:
         box.apply([])
@@ -488,13 +502,14 @@ async def test_a_report_built_epochs_late_still_gathers_its_quorum(
         node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), compute_state_root(box.state))  # type: ignore[arg-type]
     async with trio.open_nursery() as nursery:
         for node in validators:
-            nursery.start_soon(node.build_waiting)
+            nursery.start_soon(node.build_next)
         await trio.testing.wait_all_tasks_blocked()
         while box.state.height < 11 * EPOCH_LENGTH:
             result = box.apply([])
             for node in validators:
                 node.on_commit(SimpleNamespace(height=box.state.height), result.state_root)  # type: ignore[arg-type]
-        assert [node.waiting.epoch for node in validators if node.waiting] == [11] * 4
+        newest = list(range(12 - EPOCHS_TRACKED, 12))
+        assert [sorted(node.pending) for node in validators] == [newest] * 4
         proved.set()
     for node in validators:
         for share in node.get_uncommitted_shares():
@@ -503,6 +518,65 @@ async def test_a_report_built_epochs_late_still_gathers_its_quorum(
                 other.add_share(share)
     commitments = [decode_tx(node.get_proposal_txs(0, 0)[0]) for node in validators]
     assert all(isinstance(c, ReportCommitment) and c.epoch == 1 for c in commitments)
+
+
+async def test_validators_out_of_step_join_the_epoch_already_being_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Validator 0 restarted through epoch 1's end and builds epoch 2 alone, while the
+    others' builders stay busy with epoch 1 until epoch 4 has ended. They do not wait for
+    proofs of epoch 1 from validator 0 (it moved on), and once free they join epoch 2,
+    not the newest: every report is done long before `share_wait_s` and epoch 2 gets all
+    four signatures (a free builder taking the newest epoch left each report one
+    validator short of four, and each waited `share_wait_s` for the others' proofs)."""
+    box = trading_sandbox(EPOCH_LENGTH)
+    workers = InProcessWorkers(monkeypatch)
+    prove_share, busy = workers.prove_share, trio.Event()
+
+    async def slow_first_epoch(
+        inputs: ReportInputs, seed: bytes, keys: tuple[AccountKey, ...]
+    ) -> ProvenShare:
+        if inputs.epoch == 1:
+            await busy.wait()
+        return await prove_share(inputs, seed, keys)
+
+    monkeypatch.setattr(workers, "prove_share", slow_first_epoch)
+    nodes = [make_node(box, tmp_path / f"v{i}", i, share_wait_s=600, prover=workers)
+             for i in range(4)]  # fmt: skip
+    gossip_proofs(nodes, box)
+    validators = [node for node, _ in nodes]
+
+    def commit_epoch(at: list[ReportsNode]) -> None:
+        result = box.apply([])
+        while box.state.height % EPOCH_LENGTH:
+            result = box.apply([])
+        for node in at:
+            node.on_commit(SimpleNamespace(height=box.state.height), result.state_root)  # type: ignore[arg-type]
+
+    started = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for node in validators:
+            nursery.start_soon(node.run_builder)
+        commit_epoch(validators[1:])  # epoch 1: validator 0 is down
+        await trio.testing.wait_all_tasks_blocked()
+        for _ in range(3):  # epochs 2 to 4
+            commit_epoch(validators)
+            await trio.testing.wait_all_tasks_blocked()
+        assert validators[0].working_on == {}  # validator 0 waits for their proofs of 2
+        busy.set()
+        while not all(2 in node.built for node in validators):
+            await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert trio.current_time() - started < 600
+    assert all(1 in node.built for node in validators[1:])
+    assert all(3 not in node.built for node in validators)  # then all went on to 4
+    assert len({node.built[2].get_hash() for node in validators}) == 1
+    for _, ctx in nodes:
+        for data in get_signature_shares(ctx.p2p, box):
+            deliver(data, validators, box)
+    assert len(validators[0].shares[2]) == 4
+    commitments = [decode_tx(tx) for tx in validators[0].get_proposal_txs(0, 0)]
+    assert commitments[0].epoch == 2  # validator 0 built no report of epoch 1
 
 
 def public(index: int) -> bytes:
@@ -536,14 +610,13 @@ async def test_the_set_in_force_at_the_epoch_proves_signs_and_checks_the_report(
     services = [node for node, _ in nodes]
     for node in [*services, full]:
         node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), compute_state_root(box.state))  # type: ignore[arg-type]
-    assert services[3].waiting is None  # removed: not a prover any more
-    inputs = services[4].waiting
-    assert inputs is not None
+    assert services[3].pending == {}  # removed: not a prover any more
+    inputs = services[4].pending[1]
     assert {public(4), public(0)} <= set(services[4].gathering[1].assignment.values())
     assert public(3) not in services[0].gathering[1].assignment.values()
     async with trio.open_nursery() as nursery:
         for i in (0, 1, 2, 4):
-            nursery.start_soon(services[i].build_waiting)
+            nursery.start_soon(services[i].build_next)
     assert sorted(k for keys in workers.shares for k in keys) == sorted(inputs.accounts)
     # the removed validator's signature counts for nothing: 0 and 4 are half of 40
     removed = sign_share(derive_ed25519_key("validator-3"), box.chain_id, 1,
@@ -593,7 +666,7 @@ async def test_a_ready_commitment_is_made_again_when_the_set_changes(
     assert result.tx_results[0].is_ok(), result.tx_results[0].detail
 
 
-def test_uncommitted_epochs_kept_are_the_newest_few_after_the_last_commitment(
+async def test_uncommitted_epochs_kept_are_the_newest_few_after_the_last_commitment(
     tmp_path: Path,
 ) -> None:
     box = trading_sandbox(EPOCH_LENGTH)
