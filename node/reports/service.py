@@ -391,7 +391,7 @@ class ReportsNode:
         `signers` (a report signed by anyone else fails its check)."""
         report = self.built[epoch]
         own = report.get_hash()
-        signatures = [s.get_report_signature() for s in self.shares[epoch].values()
+        signatures = [s.get_report_signature() for s in self.shares.get(epoch, {}).values()
                       if s.report_hash == own and s.signer in signers]  # fmt: skip
         return add_signatures(report, signatures)
 
@@ -401,12 +401,21 @@ class ReportsNode:
         return [tx for epoch, tx in sorted(self.ready.items()) if epoch not in committed]
 
     def _publish_complete(self, epoch: int, report_hash: bytes) -> None:
-        """Once its hash is committed, store and gossip this node's complete report."""
+        """Once its hash is committed, store and gossip this node's complete report, if the
+        signatures it holds reach the quorum a receiver checks: a build that ended while
+        its epoch's commitment was being committed kept no share (`add_share`), and the
+        report is then fetched like any this node lacks."""
         report = self.built.get(epoch)
         if report is None or report.get_hash() != report_hash:
             return
-        signers = {v.public_key for v in self.get_signers_of(epoch)}
-        encoded = self._complete(epoch, signers).encode()
+        signers = self.get_signers_of(epoch)
+        complete = self._complete(epoch, {v.public_key for v in signers})
+        failures = get_report_failures(complete, report_hash, signers)
+        if failures:
+            log.info("complete report of epoch %d not kept from this node's build: %s; "
+                     "fetched from peers", epoch, "; ".join(failures))  # fmt: skip
+            return
+        encoded = complete.encode()
         self.store.save_report(epoch, encoded)
         announcement = encode_report_announcement(encoded)
         if len(announcement) > MAX_GOSSIPED_REPORT_BYTES:

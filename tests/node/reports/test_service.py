@@ -388,6 +388,57 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     assert await call(api.get_report, {"epoch": "x"}) == (400, "InvalidField")
 
 
+class HeldCompletion:
+    """A slow validator's workers: its report is completed once `release` is set."""
+
+    def __init__(self, workers: InProcessWorkers, release: trio.Event) -> None:
+        self.workers = workers
+        self.release = release
+
+    async def prove_share(self, *args: Any) -> ProvenShare:
+        return await self.workers.prove_share(*args)
+
+    async def complete(self, *args: Any) -> BuiltReport:
+        await self.release.wait()
+        return await self.workers.complete(*args)
+
+
+async def test_a_build_that_ends_as_its_epoch_is_committed_stores_no_unsigned_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CometBFT applies a block (FinalizeBlock) before it commits it (Commit): a slow
+    validator whose build ends between the two finds its epoch committed and keeps no
+    share of its own; at the commit it stores no report its signatures cannot make
+    complete, and fetches it instead (a KeyError here failed the ABCI Commit: CometBFT
+    stopped with CONSENSUS FAILURE)."""
+    box = trading_sandbox(EPOCH_LENGTH)
+    while box.state.height < EPOCH_LENGTH:
+        box.apply([])
+    workers, release = InProcessWorkers(monkeypatch), trio.Event()
+    nodes = [make_node(box, tmp_path / f"v{i}", i,
+                       prover=HeldCompletion(workers, release) if i == 3 else workers)
+             for i in range(4)]  # fmt: skip
+    gossip_proofs(nodes, box)
+    validators = [node for node, _ in nodes]
+    for node in validators:
+        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), compute_state_root(box.state))  # type: ignore[arg-type]
+    async with trio.open_nursery() as nursery:
+        for node in validators:
+            nursery.start_soon(node.build_next)
+        await trio.testing.wait_all_tasks_blocked()
+        assert all(1 in node.built for node in validators[:3]) and not validators[3].built
+        for _, ctx in nodes[:3]:
+            for data in get_signature_shares(ctx.p2p, box):
+                deliver(data, validators[:3], box)  # the slow one's are still on their way
+        result = box.apply(validators[0].get_proposal_txs(0, 0))  # FinalizeBlock
+        assert result.tx_results[0].is_ok(), result.tx_results[0].detail
+        release.set()
+    assert 1 in validators[3].built and 1 not in validators[3].shares
+    commit_block(box, validators, result)  # Commit
+    assert validators[3].store.get_report(1) is None
+    assert all(node.store.get_report(1) is not None for node in validators[:3])
+
+
 async def test_a_silent_validator_and_one_sending_bad_proofs_are_covered_after_the_wait(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
