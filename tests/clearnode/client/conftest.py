@@ -184,13 +184,15 @@ async def fund_reported(live: LiveNetwork) -> None:
 async def wait_for_report_holding(
     client: Client, member: Member, timeout_s: float = 240
 ) -> tuple[ReportView, MemberOpenings]:
-    """The newest report once one holds `member`'s account, and its openings."""
+    """The newest report once one holds `member`'s account and is committed (its bytes
+    then stay: before, a node serves it with the quorum of signatures it first had, and
+    at the commit with every one it received), and its openings."""
     with trio.fail_after(timeout_s):
         while True:
             try:
                 view = await client.report()
                 openings = await client.openings(member, view["epoch"])
-                if openings.accounts:
+                if openings.accounts and view["commitHeight"]:
                     return view, openings
             except NotFound:
                 pass
