@@ -73,10 +73,27 @@ class NodeNetwork:
             return store.latest_height()
 
     async def wait_for_height(self, height: int, timeout_s: float = 60) -> None:
-        """Until every running node has committed `height` (trio.TooSlowError otherwise)."""
-        with trio.fail_after(timeout_s):
+        """Until every running node has committed `height` (AssertionError naming where
+        each node stood otherwise)."""
+        with trio.move_on_after(timeout_s):
             while any(self.get_height(h) < height for h in self.running()):
                 await trio.sleep(0.1)
+            return
+        raise AssertionError(f"height {height} not reached within {timeout_s} s:\n"
+                             f"{self.describe()}")  # fmt: skip
+
+    def describe(self) -> str:
+        """Where each running node stands: its height, its peers, its gossip counters."""
+        lines = []
+        for home in self.running():
+            p2p = self.peers[home.name]
+            counters = sorted((f"{a}/{b}", n) for (a, b), n in p2p.counters.items())
+            lines.append(
+                f"{home.name}: height {self.get_height(home)}, peers "
+                f"{len(p2p.connected_peers())}, consensus mesh "
+                f"{len(p2p.get_mesh_peers('consensus'))}; {dict(counters)}"
+            )
+        return "\n".join(lines)
 
     def running(self) -> list[NodeHome]:
         return [h for h in self.homes if h.name in self.scopes]

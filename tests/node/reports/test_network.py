@@ -137,9 +137,8 @@ async def wait_for_report(
     try:
         return await _wait_for_report(net, homes, first_epoch, gaps)
     except trio.TooSlowError as exc:
-        heights = {h.name: net.get_height(h) for h in net.homes}
         raise AssertionError(f"no report of epoch {first_epoch} or later served by every "
-                             f"home; heights {heights}") from exc  # fmt: skip
+                             f"home:\n{net.describe()}") from exc  # fmt: skip
 
 
 async def _wait_for_report(
