@@ -1,12 +1,16 @@
 """How `make test` shares two cores between two pytest-xdist workers.
 
-Every test that starts separate OS processes (marked `multiprocess`: validator networks,
-CometBFT, devnets) runs on one worker, one after another, as it would without xdist: two
-process networks at once on two cores would make their consensus timeouts what the tests
-measure. The other worker meanwhile runs the in-process tests, module by module (so a
-module's fixtures are built once), the modules of most `slow` tests first, and both
-share what is left at the end, the longest first, so that neither ends alone on a long
-module.
+Every test that runs a network runs on one worker, one after another, as it would
+without xdist: those that start separate OS processes (marked `multiprocess`: validator
+networks, CometBFT, devnets), and those that run validators' consensus in the test's
+own process (`runs_validators_here`). Two networks at once on two cores make their
+consensus timeouts what the tests measure: four in-process validators sharing one
+starved event loop beside a process network took 40 s and more for a height (each
+round's proposal arriving after the others' propose timeout), and their tests failed
+one full run in two. The other worker meanwhile runs the remaining tests, module by
+module (so a module's fixtures are built once), the modules of most `slow` tests first,
+and both share what is left at the end, the longest first, so that neither ends alone
+on a long module.
 
 `make test` asks for `--dist loadgroup`, whose scheduler this replaces. xdist's own
 groups tests by an `xdist_group` mark that each worker adds to the test's node id, which
@@ -35,7 +39,7 @@ from bridge.loopback import PORTS_VARIABLE, get_port_range
 
 GROUPS_PATH = "groups_path"
 """The key of `workerinput` naming the file the first worker writes the groups to."""
-PROCESSES = "processes"
+NETWORKS = "networks"
 SLOW_TEST_S = 10.0
 """What a `slow` test is taken to last when the groups are ordered (a few to 30 s)."""
 TEST_S = 0.2
@@ -51,8 +55,27 @@ def share_ports(workerinput: dict[str, Any]) -> None:
     os.environ[PORTS_VARIABLE] = f"{first}-{first + size - 1}"
 
 
+NETWORK_HELPERS = {
+    ("tests.node.nodenet", "open_node_network"),
+    ("tests.node.test_network_inprocess", "network"),
+}
+"""What a test module uses to run validators in its own process."""
+
+
+def runs_validators_here(item: pytest.Item) -> bool:
+    """Whether the test's module holds a helper that runs validators in this process."""
+    module = getattr(item, "module", None)
+    helpers = vars(module).values() if module is not None else ()
+    return any(
+        (getattr(h, "__module__", None), getattr(h, "__qualname__", None)) in NETWORK_HELPERS
+        for h in helpers
+    )
+
+
 def get_group(item: pytest.Item) -> str:
-    return PROCESSES if item.get_closest_marker("multiprocess") else item.nodeid.split("::")[0]
+    if item.get_closest_marker("multiprocess") or runs_validators_here(item):
+        return NETWORKS
+    return item.nodeid.split("::")[0]
 
 
 def estimate_seconds(item: pytest.Item) -> float:
@@ -91,8 +114,8 @@ class GroupScheduling(LoadScopeScheduling):
         return self.groups.get(nodeid, nodeid)
 
     def get_seconds(self, group: str) -> float:
-        """The process tests first: they alone run one at a time on their worker."""
-        return math.inf if group == PROCESSES else self.seconds.get(group, TEST_S)
+        """The network tests first: they alone run one at a time on their worker."""
+        return math.inf if group == NETWORKS else self.seconds.get(group, TEST_S)
 
     def _assign_work_unit(self, node: Any) -> None:
         longest = max(self.workqueue, key=self.get_seconds)
