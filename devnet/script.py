@@ -492,8 +492,8 @@ async def _await_house_flat(net: Devnet) -> None:
 
 
 async def _await_first_report(net: Devnet) -> None:
-    """At least one epoch's report must be published and verified; a later epoch whose
-    report is still being built when the run ends is listed, not failed."""
+    """At least one epoch's report must be published and verified (a later epoch without
+    one is listed by the summary, not failed)."""
     epoch_blocks = net.replica.app.genesis.epoch_length_blocks
     if net.state.height < epoch_blocks:
         net.not_exercised.append(f"reports: the run ended before epoch 1 (height {epoch_blocks})")
@@ -507,7 +507,3 @@ async def _await_first_report(net: Devnet) -> None:
         )
     except StepTimeout as exc:
         net.fail(str(exc))
-    verified = {r.epoch for r in net.reports}
-    pending = [e for e in range(1, net.state.height // epoch_blocks + 1) if e not in verified]
-    if pending:
-        net.not_exercised.append(f"reports of epochs {pending}: not yet published at the end")

@@ -75,7 +75,7 @@ class Summary:
                 for d in net.chains
             ],
             failures=list(net.failures),
-            not_exercised=list(net.not_exercised),
+            not_exercised=[*net.not_exercised, *describe_unpublished_reports(net)],
             waterfall=list(net.replica.waterfall_log),
             profit_withdrawals=list(net.profit_withdrawals),
             porting=list(net.replica.porting),
@@ -93,6 +93,21 @@ class Summary:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "ok": self.ok}
+
+
+def describe_unpublished_reports(net: Devnet) -> list[str]:
+    """The epochs ended without a verified report as the summary is made: skipped by a
+    busy builder, or still being built. Listed then, not when the first report came: the
+    reports published meanwhile were listed as both published and not."""
+    if not net.services.reports:
+        return []
+    verified = {r.epoch for r in net.reports}
+    ended = net.state.height // net.replica.app.genesis.epoch_length_blocks
+    missing = [e for e in range(1, ended + 1) if e not in verified]
+    if not missing:
+        return []
+    return [f"reports of epochs {missing}: not published by the end (skipped by a busy "
+            "builder, or still being built)"]  # fmt: skip
 
 
 def describe_checked(net: Devnet, seconds: float) -> str:
