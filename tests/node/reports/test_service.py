@@ -234,6 +234,16 @@ def gossip_proofs(validators: list[tuple[ReportsNode, Any]], box: Sandbox) -> li
     return refused
 
 
+def end_first_epoch(nodes: list[tuple[ReportsNode, Any]], box: Sandbox) -> list[ReportsNode]:
+    """The validators, their proof shares gossiped to each other, once each has committed
+    the first epoch's block (queued for its builder)."""
+    gossip_proofs(nodes, box)
+    validators = [node for node, _ in nodes]
+    for node in validators:
+        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), compute_state_root(box.state))  # type: ignore[arg-type]
+    return validators
+
+
 def get_signature_shares(p2p: FakeP2P, box: Sandbox) -> list[bytes]:
     keys = keys_in_force(box)
     messages = [(d, decode_reports_message(d, box.chain_id, keys)) for d in p2p.published]
@@ -418,10 +428,7 @@ async def test_a_build_that_ends_as_its_epoch_is_committed_stores_no_unsigned_re
     nodes = [make_node(box, tmp_path / f"v{i}", i,
                        prover=HeldCompletion(workers, release) if i == 3 else workers)
              for i in range(4)]  # fmt: skip
-    gossip_proofs(nodes, box)
-    validators = [node for node, _ in nodes]
-    for node in validators:
-        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), compute_state_root(box.state))  # type: ignore[arg-type]
+    validators = end_first_epoch(nodes, box)
     async with trio.open_nursery() as nursery:
         for node in validators:
             nursery.start_soon(node.build_next)
@@ -547,10 +554,7 @@ async def test_a_report_built_epochs_late_still_gathers_its_quorum(
 
     monkeypatch.setattr(workers, "prove_share", slow_share)
     nodes = [make_node(box, tmp_path / f"v{i}", i, prover=workers) for i in range(4)]
-    gossip_proofs(nodes, box)
-    validators = [node for node, _ in nodes]
-    for node in validators:
-        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), compute_state_root(box.state))  # type: ignore[arg-type]
+    validators = end_first_epoch(nodes, box)
     async with trio.open_nursery() as nursery:
         for node in validators:
             nursery.start_soon(node.build_next)
