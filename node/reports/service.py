@@ -194,19 +194,19 @@ class ReportsNode:
         del self.pending[epoch]
         del self.gathering[epoch]
 
-    def get_support(self, epoch: int) -> int:
+    def get_support(self, epoch: int, powers: dict[bytes, int]) -> int:
         """The power already on `epoch`'s report: its signers' and that of the validators
         whose newest proof share is of it."""
         on_it = set(self.shares.get(epoch, {}))
         on_it.update(v for v, working in self.working_on.items() if working == epoch)
-        powers = self.get_powers()
         return sum(powers.get(v, 0) for v in on_it)
 
     def choose_epoch(self) -> int | None:
         """The epoch to build next: of those waiting, the one the most power is already on,
         the newest on a tie; one older than this node's newest build only if someone is
         on it (nobody else needs it)."""
-        supports = {e: self.get_support(e) for e in self.pending}
+        powers = self.get_powers()
+        supports = {e: self.get_support(e, powers) for e in self.pending}
         candidates = [e for e, support in supports.items()
                       if e > self.newest_built or support > 0]  # fmt: skip
         return max(candidates, key=lambda e: (supports[e], e), default=None)
@@ -288,27 +288,27 @@ class ReportsNode:
             gathering.add(share)
             await self.ctx.p2p.publish(REPORTS, share.encode())
         gathering.expect(own.proven)
-        for prover, reason in sorted(await self._wait_for_proofs(gathering)):
-            count = gathering.count_missing()[prover]
+        reasons = await self._wait_for_proofs(gathering)
+        for prover, count in sorted(gathering.count_missing().items()):
+            reason = reasons.get(prover)
             log.log(logging.WARNING if reason is None else logging.INFO,
                     "report of epoch %d: %d proofs of validator %s proven here: %s",
                     inputs.epoch, count, prover.hex(),
                     reason or f"not received within {self.share_wait_s} s")  # fmt: skip
 
-    async def _wait_for_proofs(self, gathering: EpochProofs) -> list[tuple[bytes, str | None]]:
+    async def _wait_for_proofs(self, gathering: EpochProofs) -> dict[bytes, str]:
         """Wait (at most `share_wait_s`) for the other validators' proofs of the epoch,
-        while one that lacks them may still send them; each that did not and why (None:
-        the wait ran out)."""
+        while one that lacks them may still send them; why each that did not was given
+        up on before the wait ran out."""
         with trio.move_on_after(self.share_wait_s):
             while not gathering.complete.is_set():
-                reasons = [(p, self.get_why_not_waited(p, gathering.epoch))
-                           for p in gathering.count_missing()]  # fmt: skip
-                if all(reason is not None for _, reason in reasons):
-                    return reasons
+                reasons = {p: self.get_why_not_waited(p, gathering.epoch)
+                           for p in gathering.count_missing()}  # fmt: skip
+                if None not in reasons.values():
+                    return {p: reason for p, reason in reasons.items() if reason is not None}
                 self.proof_heard = trio.Event()
                 await self.proof_heard.wait()
-            return []
-        return [(p, None) for p in gathering.count_missing()]
+        return {}
 
     def get_why_not_waited(self, validator: bytes, epoch: int) -> str | None:
         """Why `validator`'s proofs of `epoch` are not worth waiting for (None: they are):
