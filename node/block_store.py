@@ -37,9 +37,10 @@ class SqliteBlockStore:
     """consensus.engine.BlockStore over the node's SQLite store (bytes as committed).
 
     With a `SnapshotSchedule`, `save_block` (called right after the app finalized the
-    block) stores the state snapshot in the block's own transaction; with `get_history`,
-    the members' history rows of the block too (node/history/), and hands them to
-    `on_history` once stored (the members' own event streams).
+    block) stores the state snapshot in the block's own transaction, then calls `prune`
+    (node/retention.py); with `get_history`, the members' history rows of the block too
+    (node/history/), and hands them to `on_history` once stored (the members' own event
+    streams).
     """
 
     def __init__(
@@ -49,8 +50,10 @@ class SqliteBlockStore:
         snapshots: SnapshotSchedule | None = None,
         get_history: Callable[[int, Sequence[bytes]], BlockHistory] | None = None,
         work: WorkTime | None = None,
+        prune: Callable[[NodeStore], object] | None = None,
     ) -> None:
         self.store = store
+        self.prune = prune
         self.work = WorkTime() if work is None else work
         self.genesis_root = genesis_root
         self.snapshots = snapshots
@@ -91,16 +94,19 @@ class SqliteBlockStore:
     ) -> None:
         schedule = self.snapshots
         history = None if self.get_history is None else self.get_history(height, txs)
+        snapshot = None if schedule is None else schedule.get_snapshot(height)
         self.store.save_block(
             height,
             block,
             cert,
             state_root,
-            None if schedule is None else schedule.get_snapshot(height),
+            snapshot,
             None if schedule is None else schedule.kept,
             [compute_tx_hash(tx) for tx in txs],
             history,
         )
+        if snapshot is not None and self.prune is not None:
+            self.prune(self.store)
         if history is not None and self.on_history is not None:
             self.on_history(history)
 

@@ -139,6 +139,12 @@ async def sync_to_tip(
             log.info("block sync from %s failed: %s", peer, exc)
             usable.remove(peer)
             continue
+        if not response.blocks and response.tip_height >= next_height:
+            log.warning(
+                "peer %s is at height %d but holds no block %d (pruned): block sync needs a "
+                "peer that keeps it, an archive node",
+                peer, response.tip_height, next_height,
+            )  # fmt: skip
         if not response.blocks or response.tip_height < next_height:
             usable.remove(peer)
     return next_height

@@ -34,6 +34,7 @@ from node.keys import (
     check_peer_id,
 )
 from node.limits import MAX_API_BODY_BYTES, MAX_MEMPOOL_TX_BYTES
+from node.retention import MIN_BLOCKS_KEPT
 
 CONFIG_FILE_NAME = "config.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -151,10 +152,16 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class StorageConfig:
+    """Where the node keeps its data, and how much of it (node/retention.py): the newest
+    `blocks_kept` blocks and the history of the newest `history_blocks_kept` (0: all, an
+    archive node)."""
+
     path: Path
     wal_path: Path
     snapshot_interval: int = 100
     snapshots_kept: int = 3
+    blocks_kept: int = 1_000_000
+    history_blocks_kept: int = 0
 
 
 @dataclass(frozen=True)
@@ -614,9 +621,22 @@ def _storage(home: Path) -> Callable[[_Table], StorageConfig]:
             wal_path=t.path("consensus_wal", home, "data/consensus.wal"),
             snapshot_interval=t.integer("snapshot_interval", StorageConfig.snapshot_interval, lo=1),
             snapshots_kept=t.integer("snapshots_kept", StorageConfig.snapshots_kept, lo=1),
+            blocks_kept=_blocks_kept(t, "blocks_kept", StorageConfig.blocks_kept),
+            history_blocks_kept=_blocks_kept(
+                t, "history_blocks_kept", StorageConfig.history_blocks_kept
+            ),
         )
 
     return build
+
+
+def _blocks_kept(t: _Table, name: str, default: int) -> int:
+    expected = f"0 (keep all) or an integer >= {MIN_BLOCKS_KEPT}"
+    t.note(name, expected, default)
+    value = t._get(name, int, expected, default)
+    if value != 0 and value < MIN_BLOCKS_KEPT:
+        raise t.fail(name, expected, value)
+    return value
 
 
 def _mempool(t: _Table) -> MempoolConfig:

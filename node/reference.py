@@ -131,6 +131,11 @@ CONFIG_MEANINGS: dict[str, str] = {
     "storage.snapshot_interval": "blocks between state snapshots (the consensus WAL is "
     "compacted at each)",
     "storage.snapshots_kept": "newest snapshots kept; a corrupt one falls back to the one before",
+    "storage.blocks_kept": "newest blocks kept (about 11.6 days at one block a second); "
+    "pruning never passes the oldest snapshot, and keeps the blocks light clients read "
+    '("Pruned and archive nodes"); 0: every block, an archive node',
+    "storage.history_blocks_kept": "newest blocks whose members' history is kept; 0: all, "
+    "from the first block",
     "mempool.max_txs": "pending transactions at most",
     "mempool.max_bytes": "pending bytes at most (64 MiB)",
     "mempool.max_tx_bytes": "the largest transaction (the protocol's cap, 4 MiB), at most "

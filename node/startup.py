@@ -54,6 +54,7 @@ from node.metrics import NodeMetrics
 from node.p2p import HostConfig, P2PNode, Topic, open_p2p
 from node.ports import get_bind_problem, get_port_taken_error
 from node.restore import restore_state
+from node.retention import Retention
 from node.service_list import build_services
 from node.services import NodeContext, NodeContextInputs, Service
 from node.storage import NodeStore
@@ -128,7 +129,8 @@ def build_block_store(
     config: NodeConfig, store: NodeStore, app: ClearingApp, genesis_root: bytes
 ) -> SqliteBlockStore:
     """The committed blocks, each saved with its members' history and, on schedule, the
-    state snapshot after it."""
+    state snapshot after it, and pruned then to the configured retention."""
+    retention = Retention(config.storage.blocks_kept, config.storage.history_blocks_kept)
     return SqliteBlockStore(
         store,
         genesis_root,
@@ -140,7 +142,19 @@ def build_block_store(
         ),
         functools.partial(get_last_block_history, app),
         app.work,
+        lambda store: retention.prune(store, app.state),
     )
+
+
+def get_storage_view(config: NodeConfig, store: NodeStore) -> dict[str, int]:
+    """GET /v1/status's `storage`: what this node keeps (0: all) and the first heights it
+    holds, from which it answers blocks and members' history."""
+    return {
+        "blocks_kept": config.storage.blocks_kept,
+        "history_blocks_kept": config.storage.history_blocks_kept,
+        "first_height": store.first_height(),
+        "history_first_height": store.history_first_height(),
+    }
 
 
 @asynccontextmanager
@@ -210,6 +224,7 @@ async def start_node(
         log.info("starting service %s", service.name)
         await nursery.start(service.serve, ctx)
     add_status_section(api, "health", commits.get_health)
+    add_status_section(api, "storage", functools.partial(get_storage_view, config, node.store))
     ctx.on_commit(lambda block, root: commits.record_commit(block.height))
     if node.metrics is not None:
         ctx.on_commit(functools.partial(observe_commit, node.metrics, node.app))

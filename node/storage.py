@@ -5,8 +5,11 @@ block has included yet.
 
 Every write is one SQLite transaction, so a crash leaves either all of a block
 (block + certificate + state root, and the snapshot taken with it) or none of it.
-Heights are contiguous from 1: `save_block` refuses gaps and rewrites, which keeps
-"latest height" and "blocks after a snapshot" meaningful after any crash.
+Heights are contiguous from the store's first height (1 until it is pruned) to its
+latest: `save_block` refuses gaps and rewrites, which keeps "latest height" and "blocks
+after a snapshot" meaningful after any crash. `prune` moves the first heights of the
+blocks and of the history up (node/retention.py says how far), keeping the few older
+blocks a light client's walk needs.
 The consensus WAL is deliberately not here: it is its own append-only file.
 
 The store is synchronous and fast (one fsync per block); a trio caller that cannot
@@ -19,7 +22,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -44,7 +47,7 @@ from node.history.store import (
     write_block_history,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 S = TypeVar("S")
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,8 @@ CREATE TABLE pending_txs (
     2: HISTORY_SCHEMA,
     # version 3 -> 4: what happened to each recent transaction (node.history.outcomes)
     3: OUTCOMES_SCHEMA,
+    # version 4 -> 5: pruning the history by height (node.retention)
+    4: "CREATE INDEX history_by_height ON history (height);",
 }
 """From each version, the statements that make the next one."""
 
@@ -124,6 +129,28 @@ class UnusableSnapshot(StorageError):
         self.height = height
         self.reason = reason
         super().__init__(f"snapshot at height {height} is unusable: {reason}")
+
+
+class PruneBelowSnapshot(StorageError):
+    """Pruning would remove blocks a restart re-applies after the oldest snapshot kept."""
+
+    def __init__(self, below: int, oldest_snapshot: int) -> None:
+        self.below = below
+        self.oldest_snapshot = oldest_snapshot
+        super().__init__(
+            f"cannot prune blocks below height {below}: the oldest snapshot kept is of height "
+            f"{oldest_snapshot}, and a restart from it re-applies the blocks after it"
+        )
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What one `prune` removed, and the first heights the store holds after it."""
+
+    blocks: int
+    history_rows: int
+    blocks_from: int
+    history_from: int
 
 
 @dataclass(frozen=True)
@@ -249,6 +276,49 @@ class NodeStore:
                         reached,
                     )
 
+    def first_height(self) -> int:
+        """The first of the contiguous heights of blocks held (1 until pruned). Below it
+        only the blocks pruning keeps for light clients' walks are held."""
+        with self._lock:
+            return self._get_meta_int("blocks_from", 1)
+
+    def history_first_height(self) -> int:
+        """The first height whose history rows are all held (1 until pruned)."""
+        with self._lock:
+            return self._get_meta_int("history_from", 1)
+
+    def prune(self, blocks_below: int, history_below: int, pinned: Collection[int]) -> Pruned:
+        """Removes the blocks below `blocks_below` (but those of heights `pinned`) and the
+        history rows below `history_below`, in one transaction. Each first height only
+        moves up; blocks after the oldest snapshot kept stay (PruneBelowSnapshot), and the
+        latest block always does."""
+        with self._lock, self._transaction():
+            blocks_from = self._get_meta_int("blocks_from", 1)
+            history_from = self._get_meta_int("history_from", 1)
+            latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
+            blocks_below = min(max(blocks_below, blocks_from), max(latest, 1))
+            history_below = min(max(history_below, history_from), get_history_height(self._db) + 1)
+            oldest = self._db.execute("SELECT MIN(height) FROM snapshots").fetchone()[0]
+            if blocks_below > blocks_from and (oldest is None or blocks_below > oldest):
+                raise PruneBelowSnapshot(blocks_below, 0 if oldest is None else int(oldest))
+            blocks = self._db.executemany(
+                "DELETE FROM blocks WHERE height = ?",
+                ((h,) for h in range(blocks_from, blocks_below) if h not in pinned),
+            ).rowcount
+            rows = self._db.execute(
+                "DELETE FROM history WHERE height >= ? AND height < ?",
+                (history_from, history_below),
+            ).rowcount
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('blocks_from', ?), ('history_from', ?)",
+                (blocks_below, history_below),
+            )
+        return Pruned(blocks, rows, blocks_below, history_below)
+
+    def _get_meta_int(self, key: str, default: int) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else int(row[0])
+
     def history_height(self) -> int:
         """The last block whose history rows are written (0: none)."""
         with self._lock:
@@ -329,6 +399,11 @@ class NodeStore:
                 ).fetchone()
             if row is not None:
                 yield Snapshot(*row)
+
+    def oldest_snapshot_height(self) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT MIN(height) FROM snapshots").fetchone()
+        return None if row[0] is None else int(row[0])
 
     def prune_snapshots(self, keep: int) -> None:
         """Keep only the `keep` newest snapshots (at least one)."""
@@ -433,6 +508,12 @@ def rebuild_state(
         break
     snapshot_height = height
     if state is None:
+        if store.first_height() > 1:
+            raise StorageError(
+                f"{store.path}: no stored snapshot is usable and the blocks below height "
+                f"{store.first_height()} were pruned, so the state cannot be rebuilt from "
+                "genesis: restore the data directory from a backup"
+            )
         state = genesis_state()
     for stored in store.iter_blocks(after=height):
         state, root = apply_block(state, stored)

@@ -58,7 +58,8 @@ class MemberHistoryRoutes:
                       "margin calls, liquidations, auctions, assessments...) from committed "
                       "blocks, a page after a cursor, as JSON or CSV (EIP-712 signed by the "
                       "member)", "AccountEventsQuery", "AccountEvents",
-                      errors=(400, 401, 415, 503), tier="member"), self.post_account_events),
+                      errors=(400, 401, 410, 415, 503), tier="member"),
+             self.post_account_events),
             (RouteDoc("POST", "/v1/accounts/proof", "queryAccountProof",
                       "A Merkle inclusion proof of your account in the committed state root "
                       "(EIP-712 signed by the member); check it with `clearnode verify "
@@ -72,6 +73,7 @@ class MemberHistoryRoutes:
         store = require_history(self.store)
         obj = parse_json_object(request.body)
         after = parse_cursor(obj.get("cursor"), from_height)
+        check_history_held(store, after)
         output = parse_format(obj.get("format", "json"))
         # off the event loop: a page is a few ms of SQLite, consensus shares the loop
         rows = await trio.to_thread.run_sync(store.read_history, member, after, PAGE_EVENTS + 1)
@@ -121,6 +123,19 @@ def require_history(store: NodeStore | None) -> NodeStore:
     if store is None:
         raise ApiError(503, "NoHistory", "this node's API serves no history store")
     return store
+
+
+def check_history_held(store: NodeStore, after: tuple[int, int]) -> None:
+    """A page after cursor `after` would be whole here: no row after it was pruned (410
+    naming the first height held, where the member asks again, or asks an archive node)."""
+    first = store.history_first_height()
+    if after[0] < first and first > 1:
+        raise ApiError(
+            410, "HistoryPruned",
+            f"the history before height {first} was pruned here: ask from height {first}, "
+            "or ask an archive node",
+            after_height=after[0], first_height=first,
+        )  # fmt: skip
 
 
 def private_json(payload: object) -> Response:

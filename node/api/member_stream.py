@@ -44,6 +44,7 @@ from node.api.http import Request, Response
 from node.api.member_history import (
     PAGE_EVENTS,
     PRIVATE,
+    check_history_held,
     get_row_view,
     parse_cursor,
     require_history,
@@ -186,7 +187,7 @@ class MemberStreamRoutes:
                       "funding, fees, liquidations, auctions, deposits, withdrawals...), "
                       "resumed after `cursor` or Last-Event-ID (EIP-712 AccountStream signed "
                       "by the member; one stream per signature)", "AccountStreamQuery",
-                      content_type="text/event-stream", errors=(400, 401, 415, 503),
+                      content_type="text/event-stream", errors=(400, 401, 410, 415, 503),
                       tier="member"), self.post_account_stream),
         ]  # fmt: skip
 
@@ -198,6 +199,7 @@ class MemberStreamRoutes:
         after = parse_cursor(
             body_cursor if body_cursor is not None else header_cursor, query.middle
         )
+        check_history_held(store, after)
         self.used.use(
             (query.member, query.middle, query.issued_ms),
             self.queries.clock_ms(),

@@ -41,6 +41,10 @@ class NodeInterface(Protocol):
 
     def get_block(self, height: int) -> StoredBlock | None: ...
 
+    def get_first_height(self) -> int:
+        """The first of the contiguous heights of blocks held (1 until pruned)."""
+        ...
+
     def get_status(self) -> dict[str, object]: ...
 
 
@@ -109,6 +113,9 @@ class LocalNode:
 
     def get_block(self, height: int) -> StoredBlock | None:
         return None if self.store is None else self.store.load_block(height)
+
+    def get_first_height(self) -> int:
+        return 1 if self.store is None else self.store.first_height()
 
     def get_status(self) -> dict[str, object]:
         mempool = {"txs": len(self.mempool), "bytes": self.mempool.size_bytes}

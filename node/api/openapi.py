@@ -468,6 +468,7 @@ ERROR_TEXT = {
     401: "Signature does not verify, or the query is too old",
     404: "Not found",
     409: "Replay: already pending or already applied",
+    410: "Pruned: this node no longer holds it (the answer names the first height it holds)",
     413: "Body or transaction too large",
     415: "Unsupported content type",
     422: "Refused by the clearing rules",

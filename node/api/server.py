@@ -129,7 +129,7 @@ class ApiApp:
             (RouteDoc("GET", "/v1/blocks/{height}", "getBlock",
                       "A committed block's header, transaction counts per kind and commit "
                       "certificate; on the operator listener also its transactions",
-                      response="Block", tier="public"), self.get_block),
+                      response="Block", errors=(410,), tier="public"), self.get_block),
             (RouteDoc("GET", "/v1/validators", "getValidators", "The current validator set",
                       response="Validators", tier="public"), self.get_validators),
             (RouteDoc("GET", "/v1/prices", "getPrices", "Committed index and mark prices",
@@ -326,10 +326,19 @@ class ApiApp:
                 400, "InvalidField", f"height: expected an integer in [0, {MAX_HEIGHT}]",
                 field="height",
             )  # fmt: skip
-        stored = self.node.get_block(int(text))
+        height = int(text)
+        stored = self.node.get_block(height)
+        first = self.node.get_first_height()
+        if stored is None and 1 <= height < first:
+            raise ApiError(
+                410, "BlockPruned",
+                f"block {height} was pruned here: this node holds the blocks from height "
+                f"{first} (and the older ones light clients read); ask an archive node",
+                height=height, first_height=first,
+            )  # fmt: skip
         if stored is None:
             raise ApiError(
-                404, "UnknownBlock", f"no committed block at height {text}", height=int(text)
+                404, "UnknownBlock", f"no committed block at height {text}", height=height
             )
         engine = self.node.get_state().genesis.engine
         view = get_block_view(stored, engine, full=request.listener.is_operator)

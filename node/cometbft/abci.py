@@ -144,7 +144,9 @@ class ClearingAbci:
     `check` is the mempool's admission check; `on_commit` receives each block once it
     is committed (after FinalizeBlock, at Commit), in height order; `allowed_peers` gives
     the libp2p peer ids allowed to connect now (None: everyone), the set the node's own
-    p2p host keeps on the validators in force (node/allowed_peers.py `AllowedPeers`).
+    p2p host keeps on the validators in force (node/allowed_peers.py `AllowedPeers`);
+    `retain_height` the first height the node's store holds, below which CometBFT may
+    prune its own (node/retention.py).
     """
 
     def __init__(
@@ -156,8 +158,10 @@ class ClearingAbci:
         pending: dict[bytes, int] | None = None,
         *,
         allowed_peers: Callable[[], frozenset[str] | None],
+        retain_height: Callable[[], int] = lambda: 1,
     ) -> None:
         self.app = app
+        self.retain_height = retain_height
         self.genesis_hash = genesis_hash
         self.check = check
         self.on_commit = on_commit
@@ -365,4 +369,5 @@ class ClearingAbci:
         except ReleaseMismatch as exc:
             self.halted = exc
             raise
-        return abci.ResponseCommit()
+        retain = self.retain_height()
+        return abci.ResponseCommit(retain_height=retain if retain > 1 else 0)

@@ -127,6 +127,9 @@ class CometNode:
     def get_block(self, height: int) -> StoredBlock | None:
         return self.store.load_block(height)
 
+    def get_first_height(self) -> int:
+        return self.store.first_height()
+
     def get_status(self) -> dict[str, object]:
         pending = self.pending
         mempool = {"txs": len(pending), "bytes": sum(pending.values())}

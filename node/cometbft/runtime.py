@@ -90,7 +90,7 @@ async def run_cometbft_node(
             # p2p host (the validators in force, their rotation grace, the observers).
             abci = ClearingAbci(
                 node.app, node.genesis_hash, check, save, pending,
-                allowed_peers=lambda: p2p.allowed_peers,
+                allowed_peers=lambda: p2p.allowed_peers, retain_height=node.store.first_height,
             )  # fmt: skip
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
             refuse = functools.partial(refuse_other_network, p2p)

@@ -131,6 +131,12 @@ def catch_up_history(store: NodeStore, genesis: Genesis) -> int:
     start, latest = store.history_height(), store.latest_height()
     if start >= latest:
         return 0
+    if store.first_height() > 1:
+        raise StorageError(
+            f"{store.path}: the history reaches block {start} and the blocks to {latest} are "
+            f"stored, but blocks below {store.first_height()} were pruned, and indexing "
+            "re-applies every block from genesis: restore the data directory from a backup"
+        )
     log.info("history is at height %d, blocks at %d: indexing the stored blocks", start, latest)
     app = ClearingApp(genesis)
     batch: list[BlockHistory] = []

@@ -24,6 +24,8 @@ from clearing.state import ClearingState, DefaultRecord
 from clearing.validator_set import get_active_validators
 from proofs.report import VotingPower
 
+EPOCHS_TRACKED = 4  # uncommitted epochs whose reports and shares are kept, the newest
+
 
 @dataclass(frozen=True)
 class ReportInputs:

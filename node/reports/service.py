@@ -66,7 +66,7 @@ from node.reports.gossip import (
     sign_proof_shares,
     sign_share,
 )
-from node.reports.inputs import ReportInputs, extract_report_inputs
+from node.reports.inputs import EPOCHS_TRACKED, ReportInputs, extract_report_inputs
 from node.reports.seed import load_report_seed
 from node.reports.sharing import EpochProofs, ProofShareRefused
 from node.reports.store import CommitRecord, ReportStore
@@ -83,7 +83,6 @@ from proofs.statement import get_statement
 
 log = logging.getLogger(__name__)
 
-EPOCHS_TRACKED = 4  # uncommitted epochs whose reports and shares are kept, the newest
 REGOSSIP_S = 5.0  # a share lost in gossip (or sent before a peer joined) goes out again
 MAX_GOSSIPED_REPORT_BYTES = MAX_ANNOUNCEMENT_BYTES  # bigger complete reports are only fetched
 

@@ -211,6 +211,16 @@ class NodeHome:
         except urllib.error.HTTPError as exc:
             return int(exc.code)
 
+    def get_json(self, route: str) -> tuple[int, Any]:
+        """GETs `route` of this node's public API: the status code and the JSON body (an
+        error's too)."""
+        url = f"http://127.0.0.1:{self.api_port}{route}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return int(response.status), json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), json.loads(exc.read())
+
     def post_member_request(self, tx: bytes) -> int:
         """POSTs an encoded member request as a wallet sends it (the EIP-712 message and its
         signature as JSON); returns the status code."""

@@ -329,6 +329,13 @@ async def test_reads_blocks_validators_prices_status(api: Harness) -> None:
         jsonschema_rs.validate(document["components"]["schemas"]["Block"], view)
     missing = await api.client.get("/v1/blocks/99")
     assert (missing.status_code, error_type(missing)) == (404, "UnknownBlock")
+    api.store.save_block(2, b"b", b"c", bytes(32))
+    api.store.save_block(3, b"b", b"c", bytes(32), snapshot=b"state")
+    api.store.prune(3, 1, pinned={1})
+    assert (await api.client.get("/v1/blocks/1")).json() == block  # light clients read it
+    pruned = await api.client.get("/v1/blocks/2")
+    assert (pruned.status_code, error_type(pruned)) == (410, "BlockPruned")
+    assert pruned.json()["error"]["details"]["first_height"] == 3
     bad = await api.client.get("/v1/blocks/-1")
     assert (bad.status_code, error_type(bad)) == (400, "InvalidField")
     validators = (await api.client.get("/v1/validators")).json()

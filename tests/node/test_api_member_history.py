@@ -174,6 +174,20 @@ async def test_pages_follow_the_cursor_and_skip_nothing(
     assert {e["height"] for e in later["events"]} == {2}
 
 
+async def test_a_pruned_history_is_read_from_its_first_height_only(api: Harness) -> None:
+    for _ in range(3):
+        api.commit([api.box.credit(ALICE.address, USDC, 10**6)])
+    api.store.prune(1, 3, pinned=set())
+    for extra, query in (({}, {}), ({"cursor": {"height": 2, "seq": 0}}, {"from_height": 3})):
+        body = {**events_query(api.box, ALICE.address, **query), **extra}
+        refused = await api.client.post("/v1/accounts/events", json=body)
+        assert refused.status_code == 410, refused.text
+        assert refused.json()["error"]["type"] == "HistoryPruned"
+        assert refused.json()["error"]["details"]["first_height"] == 3
+    page = await read_events(api, ALICE.address, from_height=3)
+    assert {e["height"] for e in page["events"]} == {3}
+
+
 async def test_csv_has_a_header_row_and_money_as_integers(api: Harness) -> None:
     api.commit([api.box.credit(ALICE.address, USDC, 123_456_789)])
     body = {**events_query(api.box, ALICE.address), "format": "csv"}

@@ -60,6 +60,25 @@ async def test_peer_serving_a_bad_block_is_penalized_and_another_is_used() -> No
     assert applied == list(range(1, 41))
 
 
+async def test_a_pruned_peer_is_skipped_unscored_for_one_that_holds_the_blocks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    archive = chain(40)
+    pruned = {h: b for h, b in archive.items() if h > 30}
+    applied: list[int] = []
+
+    async def apply(synced: SyncedBlock) -> None:
+        applied.append(synced.height)
+
+    async with line("pruned", "me", "archive") as (short, me, full):
+        serve_blocks(short, pruned.get, lambda: 40)
+        serve_blocks(full, archive.get, lambda: 40)
+        assert await sync_to_tip(me, [short.peer_id, full.peer_id], 1, apply, batch=8) == 41
+        assert me.scores.get_score(short.peer_id) == 0
+    assert applied == list(range(1, 41))
+    assert f"peer {short.peer_id} is at height 40 but holds no block 1 (pruned)" in caplog.text
+
+
 async def test_bad_request_gets_no_answer_and_costs_the_asker() -> None:
     async with line("a", "b") as (a, b):
         serve_blocks(a, chain(3).get, lambda: 3)

@@ -70,6 +70,7 @@ def test_observers_are_read_as_peer_ids(tmp_path: Path) -> None:
     )
     assert config.p2p.observers == (OBSERVER,)
     assert config.storage.snapshot_interval == 100
+    assert (config.storage.blocks_kept, config.storage.history_blocks_kept) == (1_000_000, 0)
     assert config.log_level == "info"
 
 
@@ -110,6 +111,12 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
             MINIMAL + "[mempool]\nmax_bytes = 10\nmax_tx_bytes = 11\n",
             "mempool.max_tx_bytes",
             "at most",
+        ),
+        (MINIMAL + "[storage]\nblocks_kept = 9\n", "storage.blocks_kept", "0 (keep all)"),
+        (
+            MINIMAL + "[storage]\nhistory_blocks_kept = -1\n",
+            "storage.history_blocks_kept",
+            "0 (keep all) or an integer >= 10",
         ),
         (
             MINIMAL + "[storage]\nsnapshot_intervall = 5\n",

@@ -66,7 +66,12 @@ def assert_roots_agree(homes: list[NodeHome]) -> int:
     for height in set().union(*roots):
         seen = {r[height] for r in roots if height in r}
         assert len(seen) == 1, f"height {height}: {len(seen)} different state roots"
-    return min(len(r) for r in roots)
+    return min(max(r, default=0) for r in roots)
+
+
+def get_tip(home: NodeHome) -> int:
+    """The node's latest stored height (a pruned node holds fewer blocks than that)."""
+    return max(home.get_roots(), default=0)
 
 
 async def submit(client: P2PNode, txs: list[bytes]) -> None:
@@ -104,6 +109,23 @@ async def post_batches(home: NodeHome, batches: list[bytes]) -> None:
 
 SNAPSHOTS = "[storage]\nsnapshot_interval = 3\nsnapshots_kept = 2\n"
 """Snapshots (and WAL compactions) every 3 heights, so a restart uses both."""
+BLOCKS_KEPT = 10
+
+
+def prune_to(home: NodeHome, blocks_kept: int) -> None:
+    """`home` keeps its newest `blocks_kept` blocks (its config has SNAPSHOTS' table)."""
+    config = home.path / "config.toml"
+    text = config.read_text().replace("snapshots_kept = 2\n", "snapshots_kept = 2\n"
+                                      f"blocks_kept = {blocks_kept}\n")  # fmt: skip
+    config.write_text(text)
+
+
+def read_block_heights(home: NodeHome) -> list[int]:
+    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in db.execute("SELECT height FROM blocks ORDER BY height")]
+    finally:
+        db.close()
 
 
 def read_snapshot_heights(home: NodeHome) -> list[int]:
@@ -120,39 +142,51 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
     extra = SNAPSHOTS + SHORT_TIMEOUTS
     with process_network(tmp_path / "net", extra_config=extra, observers=OBSERVERS) as net:
         validators = list(net.homes)
+        archive, pruned = validators[0], validators[1:]  # v0 keeps every block, the others 10
+        for home in pruned:
+            prune_to(home, BLOCKS_KEPT)
         await commit_setup(validators, setup)
         await post_batches(validators[0], batches[:1])
-        await wait_until("a batch to commit", lambda: count_included(validators[0], batches) == 1)
+        await wait_until("a batch to commit", lambda: count_included(archive, batches) == 1)
 
         # kill -9 one validator; the other three (30 of 40 power) keep committing.
         crashed = validators[3]
         net.kill(crashed)
-        crashed_tip = len(crashed.get_roots())
+        crashed_tip = get_tip(crashed)
         await post_batches(validators[1], batches[1:2])
-        await wait_until("a batch without v3", lambda: count_included(validators[0], batches) == 2)
+        await wait_until("a batch without v3", lambda: count_included(archive, batches) == 2)
         net.start(crashed)
-        tip = len(validators[0].get_roots())
-        await wait_until("v3 to catch up", lambda: len(crashed.get_roots()) > tip)
+        tip = get_tip(archive)
+        await wait_until("v3 to catch up", lambda: get_tip(crashed) > tip)
         assert tip > crashed_tip
         restart_log = (crashed.path / "node.log").read_text()
         assert f"state at height {crashed_tip}: snapshot of height {crashed_tip // 3 * 3}" in (
             restart_log
         ), "the restart re-applied more than the blocks after the newest snapshot"
 
-        # A full node joins late and syncs from height 1.
+        # A full node joins late and syncs from height 1: from the archive node, as the
+        # pruned ones hold no block below their window.
         late = net.add_full_node(tmp_path / "net", LATE)
         net.start(late)
         await post_batches(validators[2], batches[2:])
-        await wait_until("the last batch", lambda: count_included(validators[0], batches) == 3)
-        tip = len(validators[0].get_roots())
+        await wait_until("the last batch", lambda: count_included(archive, batches) == 3)
+        tip = get_tip(archive)
         # the late node syncs; every other node stores the tip too, maybe a moment after v0
         await wait_until("the late node to sync and every node to reach the tip",
-                         lambda: all(len(h.get_roots()) >= tip for h in net.homes))  # fmt: skip
+                         lambda: all(get_tip(h) >= tip for h in net.homes))  # fmt: skip
 
         assert assert_roots_agree(net.homes) >= tip
         for home in net.homes:
             kept = read_snapshot_heights(home)
             assert len(kept) == 2 and all(h % 3 == 0 for h in kept), (home.name, kept)
+        assert read_block_heights(archive)[0] == 1
+        for home in pruned:  # the window, up to a snapshot interval more, and nothing older
+            held = read_block_heights(home)
+            assert held[0] > 1 and len(held) <= BLOCKS_KEPT + 3, (home.name, held)
+            storage = home.get_json("/v1/status")[1]["storage"]
+            assert (storage["blocks_kept"], storage["first_height"]) == (BLOCKS_KEPT, held[0])
+            code, body = home.get_json("/v1/blocks/1")
+            assert (code, body["error"]["details"]["first_height"]) == (410, held[0])
         replay = ClearingApp(parse_genesis(net.genesis))  # with the nodes' peer ids
         for block, (height, root) in zip(
             read_blocks(late), sorted(late.get_roots().items()), strict=True

@@ -15,6 +15,8 @@ from node.storage import (
     HeightGapError,
     NodeStore,
     OtherGenesisStore,
+    PruneBelowSnapshot,
+    Pruned,
     Rebuilt,
     SnapshotHeightError,
     StorageError,
@@ -214,6 +216,48 @@ def test_snapshots_are_pruned_in_the_block_transaction(tmp_path: Path) -> None:
             snap = h.to_bytes(8, "big") if h % 2 == 0 else None
             store.save_block(h, b"b", b"c", root_of(h), snap, snapshots_kept=3)
         assert [s.height for s in store.iter_snapshots()] == [10, 8, 6]
+
+
+def test_prune_keeps_the_pinned_blocks_and_moves_the_first_height_up(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        fill(store, range(1, 21), snapshot_every=5)
+        store.prune_snapshots(2)
+        assert store.prune(12, 1, pinned={3, 11, 15}) == Pruned(9, 0, 12, 1)
+        held = [b.height for b in store.iter_blocks(after=0)]
+        assert held == [3, 11, *range(12, 21)]
+        assert store.first_height() == 12
+        # the first height only moves up: an older target prunes nothing more
+        assert store.prune(4, 1, pinned=set()) == Pruned(0, 0, 12, 1)
+        assert store.load_block(11) == StoredBlock(11, b"block11", b"cert11", root_of(66))
+    with NodeStore(tmp_path / "db.sqlite3") as reopened:
+        assert reopened.first_height() == 12
+        fill(reopened, range(21, 23))
+        assert reopened.latest_height() == 22
+
+
+def test_prune_refuses_the_blocks_a_restart_re_applies(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        fill(store, range(1, 21), snapshot_every=8)
+        with pytest.raises(PruneBelowSnapshot) as info:
+            store.prune(10, 1, pinned=set())
+        assert (info.value.below, info.value.oldest_snapshot) == (10, 8)
+        assert store.first_height() == 1 and store.load_block(1) is not None
+        store.prune_snapshots(0)  # none left but the newest, of height 16
+        assert store.prune(16, 1, pinned=set()).blocks_from == 16
+
+
+def test_a_pruned_store_rebuilds_from_a_snapshot_never_from_genesis(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        fill(store, range(1, 21), snapshot_every=5)
+        store.prune_snapshots(2)
+        store.prune(10, 1, pinned=set())
+        store._db.execute("UPDATE snapshots SET state = x'00' WHERE height = 20")
+        rebuilt, applied = rebuild_toy(store)
+        assert (rebuilt.height, rebuilt.state, rebuilt.snapshot_height) == (20, 210, 15)
+        assert applied == list(range(16, 21))
+        store._db.execute("UPDATE snapshots SET state = x'00'")
+        with pytest.raises(StorageError, match="below height 10 were pruned"):
+            rebuild_toy(store)
 
 
 def test_garbage_file_is_a_storage_error(tmp_path: Path) -> None:

@@ -54,14 +54,18 @@ UNDECODABLE_LOG = "cannot decode transaction: not msgpack: Unpack failed: incomp
 
 def make_abci(
     allowed_peers: Callable[[], frozenset[str] | None] = lambda: None,
+    retain_height: Callable[[], int] = lambda: 1,
 ) -> tuple[ClearingAbci, list[DecidedBlock]]:
     """The app of the test genesis (which names no peer id: everyone may connect, unless
-    `allowed_peers` says otherwise)."""
+    `allowed_peers` says otherwise), over a store holding blocks from `retain_height()`."""
     committed: list[DecidedBlock] = []
     app = ClearingApp(parse_genesis(json.loads(GENESIS_BYTES)))
     check = make_clearing_check(lambda: app.state)
     genesis_hash = compute_genesis_hash(GENESIS_BYTES)
-    abci_app = ClearingAbci(app, genesis_hash, check, committed.append, allowed_peers=allowed_peers)
+    abci_app = ClearingAbci(
+        app, genesis_hash, check, committed.append,
+        allowed_peers=allowed_peers, retain_height=retain_height,
+    )  # fmt: skip
     return abci_app, committed
 
 
@@ -146,12 +150,22 @@ def test_finalize_block_results_and_commit_hand_over_the_block() -> None:
     ]
     assert answer.app_hash == app.app.last_root and not answer.validator_updates
     assert committed == []
-    app.handle(abci.Request(commit=abci.RequestCommit()))
+    commit = app.handle(abci.Request(commit=abci.RequestCommit())).commit
+    assert commit.retain_height == 0  # a store holding every block: CometBFT keeps all
     assert [(b.record.height, b.record.txs, b.result.state_root) for b in committed] == [
         (1, (good, good), answer.app_hash)
     ]
     info = app.handle(abci.Request(info=abci.RequestInfo())).info
     assert (info.last_block_height, info.last_block_app_hash) == (1, answer.app_hash)
+
+
+def test_commit_lets_cometbft_prune_below_the_store_s_first_height() -> None:
+    first = [1]
+    app, _ = make_abci(retain_height=lambda: first[0])
+    for height, first[0] in ((1, 1), (2, 2)):
+        finalize(app, height, [])
+        commit = app.handle(abci.Request(commit=abci.RequestCommit())).commit
+        assert commit.retain_height == (0 if first[0] == 1 else first[0])
 
 
 def test_evidence_jails_the_key_behind_the_address() -> None:

@@ -29,7 +29,9 @@ from clearing.genesis import parse_genesis
 from clearnode.client.sandbox_keys import derive_member_key
 from consensus.compact import compute_tx_hash
 from lightclient.cometbft import CometValidatorPowers
+from node.cometbft.home import RPC_SOCKET
 from node.cometbft.record import CometBlockRecord, SignedHeader
+from node.cometbft.rpc import CometRpc
 from node.commands.init import render_oracle
 from node.config import load_config
 from node.ports import get_bind_problem, get_listen_ports
@@ -75,14 +77,14 @@ async def post(home: NodeHome, route: str, txs: list[bytes]) -> None:
         assert status == 202, status
 
 
-def get_json(home: NodeHome, path: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{home.api_port}{path}", timeout=10) as answer:
-        view: dict[str, Any] = json.loads(answer.read())
-    return view
+def get_first_height(home: NodeHome) -> int:
+    return int(home.get_json("/v1/status")[1]["storage"]["first_height"])
 
 
 def get_outcome(home: NodeHome, tx: bytes) -> dict[str, Any]:
-    return get_json(home, f"/v1/txs/0x{compute_tx_hash(tx).hex()}")
+    code, outcome = home.get_json(f"/v1/txs/0x{compute_tx_hash(tx).hex()}")
+    assert code == 200, outcome
+    return dict(outcome)
 
 
 def check_signed_headers(home: NodeHome) -> list[int]:
@@ -125,6 +127,11 @@ def get_block_synced_to(home: NodeHome, since: int) -> int:
 
 
 ORACLE_OFF = "[oracle]\nenabled = false\n"
+PRUNED = "[storage]\nsnapshot_interval = 5\nblocks_kept = 300\n"
+"""Two of the validators keep 300 blocks: our store and CometBFT's are pruned as they run
+and restart. 300 is more than the stopped validator falls behind (about 80), since
+CometBFT's block sync leaves at once when the first peers to answer hold none of the
+blocks it needs (docs/operator.md, "Pruned and archive nodes")."""
 SENT = {"CollateralCredit": 4, "AuthoriseVenue": 4, "TradeBatch": 3}
 """The transactions the test sends (setup_txs), by type."""
 CRASH_STOP_S = 15
@@ -166,6 +173,10 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
     for home in network.homes:  # the oracle's price updates in the blocks too
         config = home.path / "config.toml"
         config.write_text(config.read_text().replace(ORACLE_OFF, render_oracle(network.genesis)))
+    pruned = network.homes[1:3]
+    for home in pruned:
+        with open(home.path / "config.toml", "a") as config:
+            config.write(PRUNED)
     with running(network) as net:
         validators = list(net.homes)
         await wait_until("every validator to commit", lambda: get_tip(validators) >= 1)
@@ -194,9 +205,9 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
         for home in up:  # what each node tells a venue of its batches
             outcomes = [await trio.to_thread.run_sync(get_outcome, home, b) for b in batches]
             assert [(o["status"], o["code"]) for o in outcomes] == [("committed", "ok")] * 3
-        block = await trio.to_thread.run_sync(get_json, validators[0], "/v1/blocks/1")
+        _, block = await trio.to_thread.run_sync(validators[0].get_json, "/v1/blocks/1")
         assert (block["engine"], block["height"]) == ("cometbft", 1) and "block" not in block
-        page = await trio.to_thread.run_sync(get_json, validators[0], "/v1/status")
+        _, page = await trio.to_thread.run_sync(validators[0].get_json, "/v1/status")
         assert page["height"] >= others and page["mempool"] == {"txs": 0, "bytes": 0}
         # the replay below compares a block's root with the next block's header, which
         # CometBFT serves once that next block is committed: wait for the one after the
@@ -229,4 +240,12 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
         await wait_until("its store at that tip", lambda: get_tip(validators) >= tip)
         assert_roots_agree(validators)
         assert is_committed_once(validators, batches)
+        for home in pruned:  # our store and CometBFT's, from one first height on
+            pruning = functools.partial(get_first_height, home)
+            await wait_until(f"{home.name} to prune", lambda: pruning() > 1)  # noqa: B023
+            first = pruning()
+            async with CometRpc(home.path / "cometbft" / RPC_SOCKET) as rpc:
+                status = await rpc.call("status")
+            earliest = int(status["sync_info"]["earliest_block_height"])
+            assert 1 < earliest <= first, (home.name, earliest, first)
         await crash_cometbft(net, validators[1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,7 +16,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from node.history.indexer import catch_up_history, get_block_history, make_fill
-from node.storage import NodeStore
+from node.storage import NodeStore, StorageError
 from tests.node.netsupport import example_genesis, write_trading_chain
 from tests.node.test_api import ALICE, BOB
 
@@ -93,3 +94,13 @@ def test_a_store_without_history_is_indexed_from_its_blocks_once(tmp_path: Path)
     fills = [r for r in rows if r.event.kind == "fill"]
     assert len(fills) == 5 * 6  # m0 is buyer or seller in 6 of each batch's 12 trades
     assert {r.event.kind for r in rows} >= {"collateral_credited", "venue_authorisation"}
+
+
+def test_a_pruned_store_s_history_is_not_indexed_from_genesis(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite3"
+    write_trading_chain(path, 6, 3)
+    with NodeStore(path) as store:
+        store.prune(3, 1, pinned=set())
+        with pytest.raises(StorageError, match="blocks below 3 were pruned"):
+            catch_up_history(store, example_genesis())
+        assert store.history_height() == 0

@@ -75,3 +75,18 @@ def test_a_failed_block_write_writes_no_history(tmp_path: Path) -> None:
             save(store, 3, block_history(3))
         assert store.history_height() == 1
         assert [r.height for r in store.read_history(ALICE.address, None, 9)] == [1, 1]
+
+
+def test_pruned_history_keeps_every_row_from_its_first_height(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "node.db") as store:
+        for height in range(1, 6):
+            save(store, height, block_history(height))
+        pruned = store.prune(1, 4, pinned=set())
+        assert (pruned.history_rows, pruned.history_from) == (12, 4)
+        assert store.history_first_height() == 4
+        rows = store.read_history(ALICE.address, None, 100)
+        assert [r.cursor for r in rows] == [(4, 0), (4, 1), (5, 0), (5, 1)]
+        # never past the history written: the next block's rows are not pruned before
+        assert store.prune(1, 99, pinned=set()).history_from == 6
+        save(store, 6, block_history(6))
+        assert len(store.read_history(BOB.address, (5, 3), 100)) == 2

@@ -1,0 +1,86 @@
+"""What a pruned node keeps of its chain, and what every node keeps whatever its age.
+
+An operator bounds the store with `[storage] blocks_kept` and `history_blocks_kept`
+(node/config.py; 0 keeps all: an archive node). At each snapshot the node prunes to
+them, never past what a restart re-applies (the blocks after the oldest snapshot kept),
+and keeps, whatever their age, the blocks a light client's walk and a report's anchor
+read (node/reports/anchor.py):
+
+- block c + 1 of every change c of the validator set: its header names the new set,
+  and the walk from genesis to the set signing today goes through each;
+- block e * L + 1 of each epoch e whose report is committed or may still be (the
+  EPOCHS_TRACKED newest after the newest committed), L the epoch length: its header
+  carries the state root the report proves against.
+
+A few blocks an epoch, against the thousands a day pruning removes. On CometBFT the
+node's first height is handed on as ABCI Commit's `retain_height`, so CometBFT's own
+stores are pruned to the same height.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from clearing.state import ClearingState
+from node.reports.inputs import EPOCHS_TRACKED
+from node.storage import NodeStore, Pruned
+
+log = logging.getLogger(__name__)
+
+MIN_BLOCKS_KEPT = 10
+"""The least nonzero retention: the blocks a CometBFT node's signed headers are still
+being fetched for, with room to spare."""
+MAX_PRUNE_STEP = 10_000
+"""Blocks removed by one prune at most: a node turned from archive to pruned works its
+backlog off over several snapshots, not in one long transaction on the commit path."""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Keep the newest `blocks_kept` blocks and the history of the newest
+    `history_blocks_kept` (0: all)."""
+
+    blocks_kept: int
+    history_blocks_kept: int
+
+    def get_blocks_below(self, store: NodeStore, latest: int) -> int:
+        """The first height of the blocks to keep: `blocks_kept` back from `latest`, but
+        none after the oldest snapshot (a restart re-applies them) and at most
+        MAX_PRUNE_STEP above the store's first height."""
+        first = store.first_height()
+        if self.blocks_kept == 0:
+            return first
+        oldest = store.oldest_snapshot_height()
+        below = min(latest - self.blocks_kept + 1, first + MAX_PRUNE_STEP)
+        return first if oldest is None else max(first, min(below, oldest))
+
+    def get_history_below(self, latest: int) -> int:
+        return 1 if self.history_blocks_kept == 0 else latest - self.history_blocks_kept + 1
+
+    def prune(self, store: NodeStore, state: ClearingState) -> Pruned:
+        """Prunes `store`, whose latest block is `state`'s, to this retention."""
+        pruned = store.prune(
+            self.get_blocks_below(store, state.height),
+            self.get_history_below(state.height),
+            get_pinned_heights(state),
+        )
+        if pruned.blocks or pruned.history_rows:
+            log.info(
+                "pruned %d blocks and %d history rows: blocks held from height %d (and the "
+                "older ones light clients read), history from %d",
+                pruned.blocks, pruned.history_rows, pruned.blocks_from, pruned.history_from,
+            )  # fmt: skip
+        return pruned
+
+
+def get_pinned_heights(state: ClearingState) -> frozenset[int]:
+    """The blocks every node keeps whatever their age (see the module's docstring)."""
+    length = state.genesis.epoch_length_blocks
+    ended = state.height // length
+    committed = state.report_hashes
+    newest = max(committed, default=0)
+    epochs = [*committed, *range(max(newest + 1, ended - EPOCHS_TRACKED + 1), ended + 1)]
+    return frozenset(
+        [*(changed + 1 for changed in state.validator_sets), *(e * length + 1 for e in epochs)]
+    )

@@ -1,0 +1,81 @@
+"""What a pruned node keeps: the newest blocks and history it is told to, never the
+blocks a restart re-applies, and whatever their age the blocks a light client's walk
+and a report's anchor read."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from clearing.state import ClearingState
+from node.history.store import BlockHistory
+from node.reports.inputs import EPOCHS_TRACKED
+from node.retention import MAX_PRUNE_STEP, Retention, get_pinned_heights
+from node.storage import NodeStore
+from tests.clearing.support import new_sandbox
+
+LENGTH = 100  # the sandbox genesis's epoch length
+
+
+def state_at(
+    height: int, changes: tuple[int, ...] = (), reported: tuple[int, ...] = ()
+) -> ClearingState:
+    state = new_sandbox().state
+    assert state.genesis.epoch_length_blocks == LENGTH
+    return replace(
+        state,
+        height=height,
+        validator_sets={c: () for c in changes},
+        report_hashes={e: bytes(32) for e in reported},
+    )
+
+
+def fill(store: NodeStore, up_to: int, snapshots: tuple[int, ...]) -> None:
+    for h in range(store.latest_height() + 1, up_to + 1):
+        snapshot = b"s" if h in snapshots else None
+        store.save_block(h, b"b", b"c", bytes(32), snapshot, history=BlockHistory(h, ()))
+
+
+def test_pinned_are_the_set_changes_and_the_anchors_of_reports_committed_or_to_come() -> None:
+    state = state_at(1_650, changes=(0, 420), reported=(2, 5))
+    # epochs 2 and 5 committed; 6..16 ended since, of which the newest EPOCHS_TRACKED wait
+    to_come = range(16 - EPOCHS_TRACKED + 1, 17)
+    assert get_pinned_heights(state) == {1, 421, 201, 501, *(e * LENGTH + 1 for e in to_come)}
+    # with nothing committed yet, only the newest epochs wait for a report too
+    assert get_pinned_heights(state_at(250)) == {101, 201}
+
+
+def test_blocks_are_kept_from_the_oldest_snapshot_or_blocks_kept_back(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "node.db") as store:
+        fill(store, 60, snapshots=(30, 50))
+        assert Retention(10, 0).get_blocks_below(store, 60) == 30  # the snapshot bounds it
+        assert Retention(40, 0).get_blocks_below(store, 60) == 21
+        assert Retention(0, 0).get_blocks_below(store, 60) == 1  # an archive node
+        store.prune_snapshots(1)
+        assert Retention(10, 0).get_blocks_below(store, 60) == 50
+
+
+def test_a_long_backlog_is_pruned_in_steps(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "node.db") as store:
+        store.save_block(1, b"b", b"c", bytes(32))
+        store._db.execute("INSERT INTO meta VALUES ('blocks_from', 1)")
+        latest = 3 * MAX_PRUNE_STEP
+        store._db.executemany(
+            "INSERT INTO blocks VALUES (?, x'', x'', x'')", ((h,) for h in range(2, latest + 1))
+        )
+        store.save_snapshot(latest, b"s", bytes(32))
+        retention = Retention(10, 0)
+        first = retention.prune(store, state_at(latest)).blocks_from
+        assert first == 1 + MAX_PRUNE_STEP
+        assert retention.prune(store, state_at(latest)).blocks_from == first + MAX_PRUNE_STEP
+
+
+def test_prune_keeps_the_window_the_pins_and_the_history_asked_for(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "node.db") as store:
+        fill(store, 250, snapshots=(200, 250))
+        store.prune_snapshots(2)
+        pruned = Retention(20, 100).prune(store, state_at(250, changes=(0, 7)))
+        assert (pruned.blocks_from, pruned.history_from) == (200, 151)
+        held = [b.height for b in store.iter_blocks(after=0)]
+        assert held == [1, 8, 101, *range(200, 251)]
+        assert Retention(0, 0).prune(store, state_at(250)).blocks == 0
