@@ -225,6 +225,11 @@ class NotFound(ApiError):
     """404: no such block, transaction, report, sub-account or pending withdrawal."""
 
 
+class Pruned(ApiError):
+    """410: the node no longer holds that block or history; `details["first_height"]` is
+    the first height it holds (ask from there, or ask an archive node)."""
+
+
 class Conflict(ApiError):
     """409: a replay (a nonce or batch id used or pending, the same transaction twice)."""
 
@@ -254,6 +259,7 @@ ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
     401: Unauthorized,
     404: NotFound,
     409: Conflict,
+    410: Pruned,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
     422: Rejected,

@@ -10,6 +10,7 @@ from clearnode.client.errors import (
     ApiError,
     BadRequest,
     Conflict,
+    Pruned,
     Rejected,
     ServerError,
     Unavailable,
@@ -33,7 +34,14 @@ def refusal(type_: str, details: dict[str, object]) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(400, BadRequest), (409, Conflict), (422, Rejected), (503, Unavailable), (500, ServerError)],
+    [
+        (400, BadRequest),
+        (409, Conflict),
+        (410, Pruned),
+        (422, Rejected),
+        (503, Unavailable),
+        (500, ServerError),
+    ],
 )
 def test_each_status_has_its_class(status: int, kind: type[ApiError]) -> None:
     error = get_api_error(answer(status, refusal("Something", {"n": 1})))
