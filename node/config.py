@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from consensus.state_machine import TimeoutConfig
-from lightclient.anchor import COMETBFT, OUR_ENGINE
+from lightclient.anchor import COMETBFT, OUR_ENGINE, Checkpoint
 from node.keys import (
     BRIDGE_KEY,
     HOME_KEY_FILES,
@@ -299,6 +299,35 @@ MAX_TIMEOUT_MS = 60_000
 
 
 @dataclass(frozen=True)
+class StateSyncConfig:
+    """`[state_sync]`: a node started with an empty store takes a peer's snapshot instead
+    of every block since genesis (node/statesync/), trusting it from the genesis's set,
+    or from `checkpoint` (lightclient/anchor.py), within the trusting period."""
+
+    enabled: bool = False
+    checkpoint: Checkpoint | None = None
+    timeout_s: int = 300
+
+
+CHECKPOINT_PATTERN = r"[1-9][0-9]*:[0-9]+:0x[0-9a-fA-F]{64}"
+
+
+def _state_sync(t: _Table) -> StateSyncConfig:
+    text = t.text("checkpoint", "", expected="empty, or HEIGHT:TIME_MS:0xHASH")
+    if text and not re.fullmatch(CHECKPOINT_PATTERN, text):
+        raise t.fail("checkpoint", "empty, or HEIGHT:TIME_MS:0xHASH", text)
+    checkpoint = None
+    if text:
+        height, time_ms, digest = text.split(":")
+        checkpoint = Checkpoint(int(height), int(time_ms), bytes.fromhex(digest[2:]))
+    return StateSyncConfig(
+        enabled=t.flag("enabled", StateSyncConfig.enabled),
+        checkpoint=checkpoint,
+        timeout_s=t.integer("timeout_s", StateSyncConfig.timeout_s, lo=10, hi=3600),
+    )
+
+
+@dataclass(frozen=True)
 class ConsensusConfig:
     """The `[consensus]` table: the timeouts it sets, by TimeoutConfig field. The engine is
     the genesis's, which the loader does not read: `get_timeouts` fills in the rest with
@@ -328,6 +357,7 @@ class NodeConfig:
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     bridge_chains: tuple[BridgeChainConfig, ...] = ()
     cometbft: CometBFTConfig | None = None
+    state_sync: StateSyncConfig = field(default_factory=StateSyncConfig)
     """Read from the `[cometbft]` table (its defaults when absent): used only when the
     genesis's engine is CometBFT."""
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
@@ -838,6 +868,7 @@ def parse_config(
         bridge=_read(t.table("bridge"), _bridge),
         bridge_chains=tuple(_read(c, _bridge_chain) for c in t.tables("bridge_chains")),
         cometbft=_read(t.table("cometbft"), _cometbft(home)),
+        state_sync=_read(t.table("state_sync"), _state_sync),
         consensus=_read(t.table("consensus"), _consensus),
         config_file=file,
     )

@@ -136,6 +136,13 @@ CONFIG_MEANINGS: dict[str, str] = {
     '("Pruned and archive nodes"); 0: every block, an archive node',
     "storage.history_blocks_kept": "newest blocks whose members' history is kept; 0: all, "
     "from the first block",
+    "state_sync.enabled": "a node started with an empty store takes its peers' newest "
+    'trusted snapshot instead of every block since genesis (our engine; "State sync")',
+    "state_sync.checkpoint": "where the light-client walk that trusts the snapshot starts: "
+    "empty for the genesis's set (within 14 days of the genesis time), else a block you "
+    "trust, as `clearnode status` prints it",
+    "state_sync.timeout_s": "how long it looks for a snapshot it can trust and fetch before "
+    "`clearnode start` gives up (exit 2)",
     "mempool.max_txs": "pending transactions at most",
     "mempool.max_bytes": "pending bytes at most (64 MiB)",
     "mempool.max_tx_bytes": "the largest transaction (the protocol's cap, 4 MiB), at most "

@@ -33,6 +33,8 @@ from node.p2p import P2PNode
 from node.p2p.topics import CONSENSUS, TX, get_topics, open_publisher
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
+from node.statesync.fetch import sync_state
+from node.statesync.serve import SnapshotServer, serve_snapshots
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 from node.txpool import TxPool
@@ -51,6 +53,8 @@ async def run_node(
 ) -> None:
     """Runs the node described by `config` on our engine until cancelled."""
     timeouts = get_timeouts(config, OUR_ENGINE)  # a bad [consensus] table opens nothing
+    if config.state_sync.enabled:
+        await sync_state(config)
     with open_node(config) as node:
         wal = open_wal(config, node.store)
         signer = get_validator_signer(node, wal)
@@ -76,6 +80,7 @@ async def run_node(
             admit = functools.partial(admit_tx, pool, publish_tx)
             ctx = await start_node(nursery, node, p2p, api_node, commits, admit)
             ctx.on_commit(functools.partial(compact_at_snapshot, wal, config))
+            serve_snapshots(p2p, SnapshotServer(node.store, lambda: node.app.state))
             driver.on_commit = functools.partial(notify_commit, ctx)
             await nursery.start(
                 functools.partial(run_consensus, on_peer_height=commits.observe_peer_height),

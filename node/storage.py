@@ -387,18 +387,70 @@ class NodeStore:
 
     def iter_snapshots(self) -> Iterator[Snapshot]:
         """Stored snapshots, newest first, each read only when reached."""
-        with self._lock:
-            heights = [
-                row[0]
-                for row in self._db.execute("SELECT height FROM snapshots ORDER BY height DESC")
-            ]
-        for height in heights:
+        for height in self.get_snapshot_heights():
             with self._lock:
                 row = self._db.execute(
                     "SELECT height, state, state_root FROM snapshots WHERE height = ?", (height,)
                 ).fetchone()
             if row is not None:
                 yield Snapshot(*row)
+
+    def get_snapshot_heights(self) -> list[int]:
+        """The heights of the stored snapshots, newest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT height FROM snapshots ORDER BY height DESC")
+            return [int(row[0]) for row in rows]
+
+    def get_snapshot_size(self, height: int) -> int | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT length(state) FROM snapshots WHERE height = ?", (height,)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def read_snapshot_part(self, height: int, offset: int, length: int) -> bytes | None:
+        """`length` bytes of the snapshot of `height` from `offset` (fewer at its end),
+        read alone from the blob; None when no snapshot of `height` is stored."""
+        with self._lock:
+            try:
+                blob = self._db.blobopen("snapshots", "state", height, readonly=True)
+            except sqlite3.OperationalError:  # no such row: pruned, or never taken
+                return None
+            with blob:
+                blob.seek(min(offset, len(blob)))
+                return blob.read(length)
+
+    def save_restored(
+        self, snapshot: Snapshot, block: StoredBlock, pinned: Sequence[StoredBlock]
+    ) -> None:
+        """Makes an empty store hold a state-synced node's start, in one transaction: the
+        snapshot of `block`'s height, that block, and the older `pinned` blocks (those
+        pruning keeps: node/retention.py). The blocks and the history are then held from
+        `block`'s height on (its history from the next height: no block before it was
+        applied here)."""
+        if snapshot.height != block.height:
+            raise SnapshotHeightError(snapshot.height, block.height)
+        with self._lock, self._transaction():
+            latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
+            if latest:
+                raise StorageError(
+                    f"{self.path} holds blocks up to {latest}: state sync restores into an "
+                    "empty store only"
+                )
+            rows = [*pinned, block]
+            self._db.executemany(
+                "INSERT INTO blocks VALUES (?, ?, ?, ?)",
+                ((b.height, b.block, b.cert, b.state_root) for b in rows),
+            )
+            self._db.execute(
+                "INSERT INTO snapshots VALUES (?, ?, ?)",
+                (snapshot.height, snapshot.state, snapshot.state_root),
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('blocks_from', ?), ('history_from', ?), "
+                "('history_height', ?)",
+                (block.height, block.height + 1, block.height),
+            )
 
     def oldest_snapshot_height(self) -> int | None:
         with self._lock:

@@ -53,7 +53,7 @@ def get_our_block_view(stored: StoredBlock) -> dict[str, object]:
         "time_ms": header.time_ms,
         "prev_block_hash": hex0x(header.prev_block_hash),
         "prev_state_root": hex0x(header.prev_state_root),
-        "state_root": hex0x(stored.state_root),
+        "state_root": hex0x(stored.state_root) if stored.state_root else None,
         "txs_hash": hex0x(header.txs_hash),
         "proposer": hex0x(header.proposer),
         "validators_hash": hex0x(header.validators_hash),

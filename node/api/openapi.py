@@ -208,7 +208,12 @@ SCHEMAS: dict[str, Any] = {
             "time_ms": {"type": "integer"},
             "prev_block_hash": HEX,
             "prev_state_root": HEX,
-            "state_root": HEX,
+            "state_root": {
+                **HEX,
+                "type": ["string", "null"],
+                "description": "The state root after the block; null for a block this node "
+                "did not apply (one a state-synced node keeps for light clients' walks)",
+            },
             "txs_hash": HEX,
             "proposer": HEX,
             "validators_hash": HEX,

@@ -50,6 +50,7 @@ from node.p2p.genesis import OtherGenesisPeer
 from node.p2p.peer_links import PeerLinks
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
+from node.statesync.verify import StateSyncError
 from node.txcheck import make_clearing_check
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,12 @@ async def run_cometbft_node(
     """Runs the node described by `config` on CometBFT until cancelled, or until CometBFT
     exits on its own (`CometBFTExited`)."""
     timeouts = get_timeouts(config, COMETBFT)  # a bad [consensus] table writes nothing
+    if config.state_sync.enabled:
+        raise StateSyncError(
+            "state_sync.enabled: state sync runs on networks of engine clearnode; this "
+            "network's engine is cometbft, whose state sync the app does not offer yet "
+            '(docs/operator.md, "State sync"): set it to false'
+        )
     comet = config.cometbft
     assert comet is not None  # the loader always reads the table
     binary = find_binary()

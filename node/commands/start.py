@@ -35,6 +35,7 @@ from node.keys import (
 )
 from node.logs import setup_logging
 from node.ports import check_ports
+from node.statesync.verify import StateSyncError
 from node.storage import StorageError
 from node.upgrade_halt import EXIT_UPGRADE, write_upgrade_info
 
@@ -114,6 +115,8 @@ def run_holding(config: NodeConfig) -> int:
     try:
         trio.run(run_until_signal, get_runner(config), config)
     except* StorageError as group:  # a data directory this node cannot use
+        failures += get_leaves(group)
+    except* StateSyncError as group:  # no snapshot it could trust, in its time
         failures += get_leaves(group)
     except* ConfigError as group:  # a listen port taken by a node started at the same instant
         failures += get_leaves(group)

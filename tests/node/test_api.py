@@ -29,6 +29,7 @@ from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block, BlockHeader, compute_txs_hash
 from devnet.sandbox import Sandbox
+from node.api.blocks import get_block_view
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.api.tiers import OPERATOR
@@ -327,6 +328,10 @@ async def test_reads_blocks_validators_prices_status(api: Harness) -> None:
     public_document = (await api.client.get("/openapi.json")).json()
     for document, view in ((public_document, block), (operator_document, full)):
         jsonschema_rs.validate(document["components"]["schemas"]["Block"], view)
+    # a block kept for light clients, never applied here (state sync): no root to show
+    unapplied = get_block_view(replace(stored, state_root=b""), "clearnode", full=False)
+    assert unapplied == {**block, "state_root": None}
+    jsonschema_rs.validate(public_document["components"]["schemas"]["Block"], unapplied)
     missing = await api.client.get("/v1/blocks/99")
     assert (missing.status_code, error_type(missing)) == (404, "UnknownBlock")
     api.store.save_block(2, b"b", b"c", bytes(32))

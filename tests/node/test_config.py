@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from consensus.state_machine import TimeoutConfig
-from lightclient.anchor import COMETBFT, OUR_ENGINE
+from lightclient.anchor import COMETBFT, OUR_ENGINE, Checkpoint
 from node.config import (
     CONFIG_FILE_NAME,
     CONSENSUS_KEYS,
     ENGINE_TIMEOUTS,
     ConfigError,
+    StateSyncConfig,
     get_timeouts,
     load_config,
 )
@@ -55,6 +56,12 @@ def test_minimal_config_takes_defaults(tmp_path: Path) -> None:
     assert (config.cometbft.p2p_port, config.cometbft.metrics_port) == (26666, 0)
 
 
+def test_a_state_sync_checkpoint_is_read_as_the_block_it_names(tmp_path: Path) -> None:
+    table = f"[state_sync]\nenabled = true\ncheckpoint = '5:1700:0x{'ab' * 32}'\n"
+    config = load_config(tmp_path, write(tmp_path, MINIMAL + table))
+    assert config.state_sync == StateSyncConfig(True, Checkpoint(5, 1700, b"\xab" * 32))
+
+
 def test_a_cometbft_rpc_port_is_refused_saying_where_the_rpc_went(tmp_path: Path) -> None:
     """A home written when CometBFT's RPC listened on loopback TCP: the key names what
     replaced it, not just that it is unknown."""
@@ -71,6 +78,7 @@ def test_observers_are_read_as_peer_ids(tmp_path: Path) -> None:
     assert config.p2p.observers == (OBSERVER,)
     assert config.storage.snapshot_interval == 100
     assert (config.storage.blocks_kept, config.storage.history_blocks_kept) == (1_000_000, 0)
+    assert config.state_sync == StateSyncConfig()
     assert config.log_level == "info"
 
 
@@ -113,6 +121,11 @@ def test_full_config_with_bridge_chain_and_all_source_kinds(tmp_path: Path) -> N
             "at most",
         ),
         (MINIMAL + "[storage]\nblocks_kept = 9\n", "storage.blocks_kept", "0 (keep all)"),
+        (
+            MINIMAL + "[state_sync]\ncheckpoint = '12:34:0xab'\n",
+            "state_sync.checkpoint",
+            "HEIGHT:TIME_MS:0xHASH",
+        ),
         (
             MINIMAL + "[storage]\nhistory_blocks_kept = -1\n",
             "storage.history_blocks_kept",

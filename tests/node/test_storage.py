@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from node.storage import (
     PruneBelowSnapshot,
     Pruned,
     Rebuilt,
+    Snapshot,
     SnapshotHeightError,
     StorageError,
     StoredBlock,
@@ -258,6 +260,24 @@ def test_a_pruned_store_rebuilds_from_a_snapshot_never_from_genesis(tmp_path: Pa
         store._db.execute("UPDATE snapshots SET state = x'00'")
         with pytest.raises(StorageError, match="below height 10 were pruned"):
             rebuild_toy(store)
+
+
+def test_a_state_synced_store_holds_from_its_snapshot_on(tmp_path: Path) -> None:
+    snapshot = Snapshot(20, (210).to_bytes(8, "big"), root_of(210))
+    block = StoredBlock(20, b"block20", b"cert20", root_of(210))
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        with pytest.raises(SnapshotHeightError):
+            store.save_restored(replace(snapshot, height=19), block, [])
+        store.save_restored(snapshot, block, [StoredBlock(7, b"block7", b"cert7", b"")])
+        assert (store.first_height(), store.latest_height()) == (20, 20)
+        assert (store.history_first_height(), store.history_height()) == (21, 20)
+        assert [b.height for b in store.iter_blocks(after=0)] == [7, 20]
+        rebuilt, applied = rebuild_toy(store)
+        assert (rebuilt.height, rebuilt.state, applied) == (20, 210, [])
+        fill(store, range(21, 23))
+        assert store.latest_height() == 22
+        with pytest.raises(StorageError, match="empty store only"):
+            store.save_restored(snapshot, block, [])
 
 
 def test_garbage_file_is_a_storage_error(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
+from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
@@ -31,17 +31,26 @@ from tests.node.nodenet import NodeNetwork, open_node_network
 pytestmark = pytest.mark.slow
 
 
+def sign_member_query(
+    member: MemberKey, chain_id: int, kind: str = "AccountEvents", middle: int = 0
+) -> dict[str, Any]:
+    """A member's signed query body (`kind` AccountEvents: from height `middle`;
+    AccountProof: at height `middle`, 0 the latest), issued now."""
+    fields = ACCOUNT_EVENTS_FIELDS if kind == "AccountEvents" else ACCOUNT_PROOF_FIELDS
+    message = {"member": "0x" + member.address.hex(), fields[1]["name"]: middle,
+               "issuedAtMs": int(time.time() * 1000)}  # fmt: skip
+    signable = compute_signable(chain_id, kind, fields, message)
+    signature = sign_typed(member.private_key, signable)
+    return {"chainId": chain_id, "message": message, "signature": "0x" + signature.hex()}
+
+
 async def read_history(home: NodeHome, member: MemberKey, chain_id: int) -> list[Any]:
     """Every page of `member`'s history from `home`'s API, signed now."""
     events: list[Any] = []
     cursor = None
     async with httpx.AsyncClient(timeout=10) as client:
         while True:
-            message = {"member": "0x" + member.address.hex(), "fromHeight": 0,
-                       "issuedAtMs": int(time.time() * 1000)}  # fmt: skip
-            signable = compute_signable(chain_id, "AccountEvents", ACCOUNT_EVENTS_FIELDS, message)
-            body = {"chainId": chain_id, "message": message,
-                    "signature": "0x" + sign_typed(member.private_key, signable).hex(),
+            body = {**sign_member_query(member, chain_id),
                     **({} if cursor is None else {"cursor": cursor})}  # fmt: skip
             url = f"http://127.0.0.1:{home.api_port}/v1/accounts/events"
             response = await client.post(url, json=body)

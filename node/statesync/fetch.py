@@ -1,0 +1,238 @@
+"""State sync on our engine: a node started with `[state_sync] enabled` and an empty store
+takes its peers' newest trusted snapshot instead of every block since genesis.
+
+Before the node itself starts (node/runtime.py), a p2p host of the node's key and port
+asks each connected peer for its offer (node/statesync/serve.py), checks the highest one
+from the genesis (verify.py), fetches the snapshot in chunks from the peers offering
+it, checks the bytes, fetches the older blocks the light-client walk needs (one per
+change of the validator set, as a pruned node keeps them: node/retention.py), and
+stores all of it in one transaction (`NodeStore.save_restored`). The host then closes
+and the node starts as after a restart, from that snapshot, block-syncing the rest.
+The blocks and history before the snapshot are not brought: the node says so
+(410 naming its first heights) and serves what it holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import trio
+
+from clearing.genesis import Genesis
+from consensus.types import Block
+from lightclient.anchor import Trust, TrustExpired, check_trusting_period
+from lightclient.codec import DecodeError
+from lightclient.commit import CommitCertificate
+from node.allowed_peers import get_allowed_peers, get_peer_validators
+from node.blocksync import fetch_blocks
+from node.clearing_app import ClearingApp
+from node.clock import wall_clock_ms
+from node.config import NodeConfig
+from node.genesis_file import load_genesis, read_genesis_hash
+from node.p2p import Offence, P2PNode, RequestFailed, open_p2p
+from node.startup import get_host_config
+from node.statesync.records import (
+    CHUNK_BYTES,
+    CHUNK_PROTOCOL,
+    MAX_CHUNK_RESPONSE_BYTES,
+    MAX_OFFER_BYTES,
+    MAX_REQUEST_BYTES,
+    OFFER_PROTOCOL,
+    ChunkRequest,
+    OfferRequest,
+    SnapshotChunk,
+    SnapshotOffer,
+)
+from node.statesync.verify import (
+    OfferRefused,
+    SnapshotRefused,
+    StateSyncError,
+    TrustedOffer,
+    check_offer,
+    check_snapshot,
+)
+from node.storage import NodeStore, Snapshot, StoredBlock
+
+log = logging.getLogger(__name__)
+
+ROUND_WAIT_S = 2.0
+"""Between two rounds of asking the peers, while none has offered a usable snapshot."""
+
+
+class StartNotTrusted(StateSyncError):
+    """The point the walk starts from is older than the trusting period."""
+
+    def __init__(self, cause: TrustExpired) -> None:
+        super().__init__(
+            f"state sync cannot trust a snapshot: {cause}; set state_sync.checkpoint to a "
+            "recent block you trust (HEIGHT:TIME_MS:0xHASH, `clearnode status` of a node "
+            "you run prints one)"
+        )
+
+
+@dataclass(frozen=True)
+class Restored:
+    height: int
+    snapshot_bytes: int
+    peers: int
+
+
+async def sync_state(config: NodeConfig) -> Restored | None:
+    """Restores the node's empty store from its peers' newest trusted snapshot (None when
+    the store already holds blocks: the node restarts from them as usual)."""
+    genesis, genesis_hash = load_genesis(config), read_genesis_hash(config)
+    trust = Trust(wall_clock_ms(), genesis.genesis_time_ms, config.state_sync.checkpoint)
+    try:
+        check_trusting_period(trust)
+    except TrustExpired as exc:
+        raise StartNotTrusted(exc) from None
+    with NodeStore(config.storage.path) as store:
+        store.bind_genesis(genesis_hash, config.genesis_file)
+        if store.latest_height():
+            log.info("state sync skipped: the store holds blocks up to %d", store.latest_height())
+            return None
+        started = time.monotonic()
+        state = ClearingApp(genesis).state
+        allowed = get_allowed_peers(config, genesis, get_peer_validators(config, state))
+        host = get_host_config(config, allowed, genesis_hash)
+        timeout_s = config.state_sync.timeout_s
+        async with open_p2p(host, ()) as p2p:
+            with trio.move_on_after(timeout_s):
+                restored = await restore_from_peers(p2p, store, genesis, genesis_hash, trust)
+                log.info(
+                    "state synced to height %d: a snapshot of %d bytes from %d peers in "
+                    "%.1f s; blocks and history are held from there on",
+                    restored.height, restored.snapshot_bytes, restored.peers,
+                    time.monotonic() - started,
+                )  # fmt: skip
+                return restored
+        raise StateSyncTimedOut(timeout_s)
+
+
+class StateSyncTimedOut(StateSyncError):
+    def __init__(self, timeout_s: int) -> None:
+        super().__init__(
+            f"state sync found no snapshot it could trust and fetch within {timeout_s} s "
+            "(the log says what each peer offered): check p2p.persistent_peers, or set "
+            "state_sync.enabled = false to block-sync from genesis (from an archive node)"
+        )
+        self.timeout_s = timeout_s
+
+
+async def restore_from_peers(
+    p2p: P2PNode, store: NodeStore, genesis: Genesis, genesis_hash: bytes, trust: Trust
+) -> Restored:
+    """Rounds of: ask every connected peer, take the highest offer that checks out, fetch
+    and store it; a refused offer or snapshot is logged and the next one tried."""
+    while True:
+        offers = await gather_offers(p2p)
+        for peer, offer in sorted(offers.items(), key=lambda item: -item[1].height):
+            try:
+                trusted = check_offer(offer, genesis, genesis_hash, trust)
+            except OfferRefused as exc:  # not the chain's: the peer's doing
+                log.warning("state sync: %s (from %s)", exc, peer)
+                p2p.penalize(peer, Offence.BAD_RESPONSE)
+                continue
+            same = [
+                p for p, o in offers.items() if (o.height, o.digest) == (offer.height, offer.digest)
+            ]
+            sources = [peer, *(p for p in same if p != peer)]
+            try:
+                return await fetch_trusted(p2p, store, genesis, trusted, sources)
+            except SnapshotRefused as exc:  # e.g. pruned meanwhile: nobody's offence
+                log.warning("state sync: %s", exc)
+        await trio.sleep(ROUND_WAIT_S)
+
+
+async def gather_offers(p2p: P2PNode) -> dict[str, SnapshotOffer]:
+    """Each connected peer's offer, those offering none left out."""
+    offers: dict[str, SnapshotOffer] = {}
+    for peer in p2p.connected_peers():
+        try:
+            data = await p2p.request(
+                peer, OFFER_PROTOCOL, OfferRequest().encode(), MAX_REQUEST_BYTES, MAX_OFFER_BYTES
+            )
+            offer = SnapshotOffer.decode(data)
+        except RequestFailed as exc:
+            log.info("state sync: no offer from %s: %s", peer, exc.reason)
+            continue
+        except DecodeError as exc:
+            log.warning("state sync: %s sent an undecodable offer: %s", peer, exc)
+            p2p.penalize(peer, Offence.UNDECODABLE)
+            continue
+        log.info("state sync: %s offers the snapshot of height %d", peer, offer.height)
+        if offer.height:
+            offers[peer] = offer
+    return offers
+
+
+async def fetch_trusted(
+    p2p: P2PNode, store: NodeStore, genesis: Genesis, trusted: TrustedOffer, peers: list[str]
+) -> Restored:
+    """The trusted offer's snapshot and pinned blocks, checked, then stored."""
+    offer = trusted.offer
+    log.info(
+        "state sync: fetching the snapshot of height %d (%d bytes, %d chunks) from %d peers",
+        offer.height, offer.size, offer.chunks, len(peers),
+    )  # fmt: skip
+    parts = [await fetch_chunk(p2p, peers, offer, index) for index in range(offer.chunks)]
+    data = b"".join(parts)
+    check_snapshot(data, trusted, genesis)
+    pinned = await fetch_pinned(p2p, peers, trusted)
+    block = StoredBlock(offer.height, offer.block, offer.certificate, trusted.root)
+    snapshot = Snapshot(offer.height, data, trusted.root)
+    await trio.to_thread.run_sync(store.save_restored, snapshot, block, pinned)
+    return Restored(offer.height, offer.size, len(peers))
+
+
+async def fetch_chunk(p2p: P2PNode, peers: list[str], offer: SnapshotOffer, index: int) -> bytes:
+    """Chunk `index`, from the first of `peers` that serves it whole."""
+    request = ChunkRequest(offer.height, index).encode()
+    expected = min(offer.size - index * CHUNK_BYTES, CHUNK_BYTES)
+    for peer in peers:
+        try:
+            data = await p2p.request(
+                peer, CHUNK_PROTOCOL, request, MAX_REQUEST_BYTES, MAX_CHUNK_RESPONSE_BYTES
+            )
+            chunk = SnapshotChunk.decode(data)
+        except (RequestFailed, DecodeError) as exc:
+            log.info("state sync: chunk %d from %s failed: %s", index, peer, exc)
+            continue
+        if (chunk.height, chunk.index, len(chunk.data)) == (offer.height, index, expected):
+            return chunk.data
+        log.info("state sync: %s no longer serves chunk %d of height %d", peer, index, offer.height)
+    raise SnapshotRefused(offer.height, f"no peer served its chunk {index}")
+
+
+async def fetch_pinned(p2p: P2PNode, peers: list[str], trusted: TrustedOffer) -> list[StoredBlock]:
+    """The blocks before the snapshot that name a new validator set, each the one the
+    anchor's verified walk went through, with the commit the walk checked (every node
+    keeps them, node/retention.py: anchors of reports read them)."""
+    pinned = []
+    for change in trusted.anchor.set_changes:
+        height = change.header.height
+        if height >= trusted.offer.height:
+            break
+        block = await fetch_block(p2p, peers, height)
+        commit = change.commit
+        if Block.decode(block).hash != change.header.hash or not isinstance(
+            commit, CommitCertificate
+        ):
+            raise SnapshotRefused(trusted.offer.height, f"its peers' block {height} is not "
+                                  "the one the anchor's walk went through")  # fmt: skip
+        pinned.append(StoredBlock(height, block, commit.encode(), b""))
+    return pinned
+
+
+async def fetch_block(p2p: P2PNode, peers: list[str], height: int) -> bytes:
+    for peer in peers:
+        try:
+            response = await fetch_blocks(p2p, peer, height, 1)
+        except (RequestFailed, DecodeError) as exc:
+            log.info("state sync: block %d from %s failed: %s", height, peer, exc)
+            continue
+        if response.blocks:
+            return response.blocks[0].block
+    raise SnapshotRefused(height, f"no peer served block {height}")

@@ -1,0 +1,138 @@
+"""Trusting a peer's snapshot with nothing but the genesis: what state sync checks.
+
+An offer is trusted as a light client trusts a report's root (lightclient/anchor.py):
+the walk from the genesis's validator set (or a checkpoint) through every set change,
+within the trusting period, reaches the set that signed block H + 1, whose header
+commits to the state root after H. Block H (where consensus resumes) must be the one
+H + 1's header names and carry a quorum's certificate of the set that signed it. The
+snapshot is then only bytes that must hash to the offer's digest, decode, and have that
+root: a peer can waste a node's time, never hand it a state the chain did not commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from clearing.genesis import Genesis
+from clearing.root import compute_state_root
+from clearing.snapshot import decode_snapshot
+from clearing.state import ClearingState
+from consensus.types import Block
+from lightclient.anchor import (
+    ENGINE_RECORDS,
+    OUR_ENGINE,
+    AnchorError,
+    StateAnchor,
+    Trust,
+    ValidatorHistory,
+    check_anchor,
+    follow_set_changes,
+    get_consensus_chain_id,
+)
+from lightclient.codec import DecodeError, unpack
+from lightclient.commit import CommitCertificate, InvalidCommit
+from lightclient.header import BlockHeader
+from node.restore import SNAPSHOT_REJECTS
+from node.statesync.records import DIGEST_BYTES, MAX_OFFER_BYTES, SnapshotOffer
+
+
+class StateSyncError(Exception):
+    """State sync could not give the node a state it can trust."""
+
+
+class OfferRefused(StateSyncError):
+    """A peer's offer does not prove its snapshot is the chain's."""
+
+    def __init__(self, height: int, reason: str) -> None:
+        super().__init__(f"the offer of the snapshot of height {height} is refused: {reason}")
+        self.height = height
+        self.reason = reason
+
+
+class SnapshotRefused(StateSyncError):
+    """The snapshot's bytes are not the state the trusted offer names."""
+
+    def __init__(self, height: int, reason: str) -> None:
+        super().__init__(f"the snapshot of height {height} is refused: {reason}")
+        self.height = height
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TrustedOffer:
+    """An offer whose anchor, block and certificate checked out: the state root after
+    `offer.height` is `root`, and `history` the validator sets the walk found."""
+
+    offer: SnapshotOffer
+    anchor: StateAnchor
+    root: bytes
+    block: Block
+    history: ValidatorHistory
+
+
+def check_offer(
+    offer: SnapshotOffer, genesis: Genesis, genesis_hash: bytes, trust: Trust
+) -> TrustedOffer:
+    """The offer, trusted from `trust`'s start (its trusting period checked by the
+    caller); OfferRefused saying why not."""
+    height = offer.height
+    if len(offer.digest) != DIGEST_BYTES:
+        raise OfferRefused(height, f"its digest is {len(offer.digest)} bytes, not {DIGEST_BYTES}")
+    chain = get_consensus_chain_id(genesis.chain_id, genesis_hash)
+    try:
+        anchor = StateAnchor.from_wire(unpack(offer.anchor, "anchor", MAX_OFFER_BYTES))
+        block = Block.decode(offer.block)
+        certificate = CommitCertificate.decode(offer.certificate)
+    except (DecodeError, AnchorError) as exc:
+        raise OfferRefused(height, f"it does not decode: {exc}") from None
+    if anchor.engine != OUR_ENGINE or not isinstance(anchor.header, BlockHeader):
+        raise OfferRefused(height, f"its anchor follows a {anchor.engine} chain")
+    powers = ENGINE_RECORDS[OUR_ENGINE].powers((v.pubkey, v.power) for v in genesis.validators)
+    root = anchor.header.prev_state_root
+    try:
+        history = follow_set_changes(anchor.set_changes, chain, powers, trust.checkpoint)
+        check_anchor(anchor, chain, height, root, history.get_set_at(height + 1))
+    except AnchorError as exc:
+        raise OfferRefused(height, f"its anchor does not verify: {exc}") from None
+    check_resume_block(height, block, certificate, anchor.header, chain, history)
+    return TrustedOffer(offer, anchor, root, block, history)
+
+
+def check_resume_block(
+    height: int,
+    block: Block,
+    certificate: CommitCertificate,
+    next_header: BlockHeader,
+    chain: str,
+    history: ValidatorHistory,
+) -> None:
+    """Block `height` is the one the trusted next header names, and committed."""
+    if block.header.height != height or block.hash != next_header.prev_block_hash:
+        raise OfferRefused(
+            height,
+            f"its block (height {block.header.height}, 0x{block.hash.hex()}) is not the one "
+            f"block {height + 1} follows (0x{next_header.prev_block_hash.hex()})",
+        )
+    if certificate.height != height or certificate.block_hash != block.hash:
+        raise OfferRefused(height, "its certificate commits another block")
+    try:
+        certificate.verify(chain, history.get_set_at(height))
+    except InvalidCommit as exc:
+        raise OfferRefused(height, f"its block's certificate does not verify: {exc}") from None
+
+
+def check_snapshot(data: bytes, trusted: TrustedOffer, genesis: Genesis) -> ClearingState:
+    """The state the snapshot holds, if it is the one the trusted offer names."""
+    offer = trusted.offer
+    if len(data) != offer.size or hashlib.sha256(data).digest() != offer.digest:
+        raise SnapshotRefused(offer.height, "its bytes are not the ones offered (size or digest)")
+    try:
+        state = decode_snapshot(genesis, data)
+    except SNAPSHOT_REJECTS as exc:
+        raise SnapshotRefused(offer.height, f"it does not decode: {exc}") from None
+    if state.height != offer.height:
+        raise SnapshotRefused(offer.height, f"it holds the state at height {state.height}")
+    if compute_state_root(state) != trusted.root:
+        raise SnapshotRefused(offer.height, "its state root is not the one block H + 1 commits")
+    return state

@@ -1,0 +1,121 @@
+"""What state sync trusts: an offer whose anchor walks from the genesis's set to a quorum's
+commit of the next block, whose block is the one that next block follows, and a snapshot
+of exactly the offered bytes with the committed root; anything else is refused, typed,
+saying why."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from clearing.root import compute_state_root
+from clearing.snapshot import encode_snapshot
+from consensus.types import Block
+from lightclient.anchor import StateAnchor, Trust
+from lightclient.codec import pack
+from lightclient.header import BlockHeader
+from node.clearing_app import ClearingApp
+from node.statesync.records import SnapshotOffer
+from node.statesync.verify import (
+    OfferRefused,
+    SnapshotRefused,
+    check_offer,
+    check_snapshot,
+)
+from tests.lightclient.support import GENESIS_HASH, get_powers, make_commit
+from tests.node.netsupport import example_genesis, make_block, validator_seed
+
+HEIGHT = 3
+GENESIS = example_genesis()
+KEYS = [Ed25519PrivateKey.from_private_bytes(validator_seed(i)) for i in range(4)]
+TRUST = Trust(GENESIS.genesis_time_ms + 60_000, GENESIS.genesis_time_ms)
+
+
+def make_chain() -> tuple[bytes, Block, BlockHeader]:
+    """The snapshot after block HEIGHT of empty blocks, that block, and the next header."""
+    app = ClearingApp(GENESIS)
+    for height in range(1, HEIGHT + 1):
+        block = make_block(GENESIS, height, [])
+        app.finalize_block(block)
+    powers = get_powers(KEYS)
+    following = replace(
+        make_block(GENESIS, HEIGHT + 1, []).header,
+        prev_block_hash=block.hash,
+        prev_state_root=compute_state_root(app.state),
+        validators_hash=powers.hash,
+        next_validators_hash=powers.hash,
+    )
+    return encode_snapshot(app.state), block, following
+
+
+SNAPSHOT, BLOCK, NEXT = make_chain()
+
+
+def make_offer(
+    snapshot: bytes = SNAPSHOT,
+    block: Block = BLOCK,
+    following: BlockHeader = NEXT,
+    signers: int = 3,
+    block_signers: int = 3,
+) -> SnapshotOffer:
+    anchor = StateAnchor(following, make_commit(GENESIS.chain_id, following, KEYS[:signers]))
+    certificate = make_commit(GENESIS.chain_id, block.header, KEYS[:block_signers])
+    return SnapshotOffer(
+        HEIGHT, len(snapshot), hashlib.sha256(snapshot).digest(), block.encode(),
+        certificate.encode(), pack(anchor.to_wire()),
+    )  # fmt: skip
+
+
+def test_a_snapshot_anchored_by_the_genesis_s_set_is_trusted_and_restored() -> None:
+    trusted = check_offer(make_offer(), GENESIS, GENESIS_HASH, TRUST)
+    assert trusted.root == NEXT.prev_state_root and trusted.block == BLOCK
+    state = check_snapshot(SNAPSHOT, trusted, GENESIS)
+    assert (state.height, compute_state_root(state)) == (HEIGHT, trusted.root)
+
+
+@pytest.mark.parametrize(
+    ("offer", "reason"),
+    [
+        (make_offer(signers=2), "its anchor does not verify"),
+        (make_offer(block_signers=2), "its block's certificate does not verify"),
+        (make_offer(block=make_block(GENESIS, HEIGHT, [b"\x01"])), "is not the one block 4"),
+        (make_offer(following=replace(NEXT, height=HEIGHT + 2)), "anchor does not verify"),
+        (replace(make_offer(), anchor=b"\x93"), "does not decode"),
+        (replace(make_offer(), digest=b"short"), "its digest is 5 bytes"),
+    ],
+)  # fmt: skip
+def test_an_offer_the_chain_did_not_commit_is_refused(offer: SnapshotOffer, reason: str) -> None:
+    with pytest.raises(OfferRefused) as info:
+        check_offer(offer, GENESIS, GENESIS_HASH, TRUST)
+    assert info.value.height == HEIGHT and reason in str(info.value)
+
+
+def test_an_offer_of_another_genesis_is_refused() -> None:
+    with pytest.raises(OfferRefused, match="anchor does not verify"):
+        check_offer(make_offer(), GENESIS, hashlib.sha256(b"another").digest(), TRUST)
+
+
+def test_a_snapshot_of_another_root_than_the_committed_one_is_refused() -> None:
+    following = replace(NEXT, prev_state_root=bytes(32))
+    trusted = check_offer(make_offer(following=following), GENESIS, GENESIS_HASH, TRUST)
+    with pytest.raises(SnapshotRefused, match="state root is not the one"):
+        check_snapshot(SNAPSHOT, trusted, GENESIS)
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "offered", "reason"),
+    [
+        (SNAPSHOT[:-1] + b"\x00", SNAPSHOT, "not the ones offered"),
+        (b"\x91\x01", b"\x91\x01", "does not decode"),
+        (encode_snapshot(ClearingApp(GENESIS).state), None, "holds the state at height 0"),
+    ],
+)
+def test_bytes_that_are_not_the_anchored_state_are_refused(
+    snapshot: bytes, offered: bytes | None, reason: str
+) -> None:
+    trusted = check_offer(make_offer(offered or snapshot), GENESIS, GENESIS_HASH, TRUST)
+    with pytest.raises(SnapshotRefused, match=reason):
+        check_snapshot(snapshot, trusted, GENESIS)
