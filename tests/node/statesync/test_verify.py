@@ -9,13 +9,11 @@ import hashlib
 from dataclasses import replace
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.root import compute_state_root
 from clearing.snapshot import encode_snapshot
 from consensus.types import Block
-from lightclient.anchor import StateAnchor, Trust
-from lightclient.codec import pack
+from lightclient.anchor import Trust
 from lightclient.header import BlockHeader
 from node.clearing_app import ClearingApp
 from node.statesync.records import SnapshotOffer
@@ -25,12 +23,12 @@ from node.statesync.verify import (
     check_offer,
     check_snapshot,
 )
-from tests.lightclient.support import GENESIS_HASH, get_powers, make_commit
-from tests.node.netsupport import example_genesis, make_block, validator_seed
+from tests.lightclient.support import GENESIS_HASH
+from tests.node.netsupport import make_block
+from tests.node.statesync.support import GENESIS, make_next_header
+from tests.node.statesync.support import make_offer as make_signed_offer
 
 HEIGHT = 3
-GENESIS = example_genesis()
-KEYS = [Ed25519PrivateKey.from_private_bytes(validator_seed(i)) for i in range(4)]
 TRUST = Trust(GENESIS.genesis_time_ms + 60_000, GENESIS.genesis_time_ms)
 
 
@@ -40,15 +38,7 @@ def make_chain() -> tuple[bytes, Block, BlockHeader]:
     for height in range(1, HEIGHT + 1):
         block = make_block(GENESIS, height, [])
         app.finalize_block(block)
-    powers = get_powers(KEYS)
-    following = replace(
-        make_block(GENESIS, HEIGHT + 1, []).header,
-        prev_block_hash=block.hash,
-        prev_state_root=compute_state_root(app.state),
-        validators_hash=powers.hash,
-        next_validators_hash=powers.hash,
-    )
-    return encode_snapshot(app.state), block, following
+    return encode_snapshot(app.state), block, make_next_header(GENESIS, app.state, block)
 
 
 SNAPSHOT, BLOCK, NEXT = make_chain()
@@ -61,12 +51,7 @@ def make_offer(
     signers: int = 3,
     block_signers: int = 3,
 ) -> SnapshotOffer:
-    anchor = StateAnchor(following, make_commit(GENESIS.chain_id, following, KEYS[:signers]))
-    certificate = make_commit(GENESIS.chain_id, block.header, KEYS[:block_signers])
-    return SnapshotOffer(
-        HEIGHT, len(snapshot), hashlib.sha256(snapshot).digest(), block.encode(),
-        certificate.encode(), pack(anchor.to_wire()),
-    )  # fmt: skip
+    return make_signed_offer(snapshot, block, following, signers, block_signers)
 
 
 def test_a_snapshot_anchored_by_the_genesis_s_set_is_trusted_and_restored() -> None:

@@ -1,0 +1,49 @@
+"""Offers as a peer of the example genesis's chain makes them: the snapshot after a block,
+that block, and the next block's header, committed by the genesis's validators' keys."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from clearing.genesis import Genesis
+from clearing.root import compute_state_root
+from clearing.state import ClearingState
+from consensus.types import Block
+from lightclient.anchor import StateAnchor
+from lightclient.codec import pack
+from lightclient.header import BlockHeader
+from node.statesync.records import SnapshotOffer
+from tests.lightclient.support import get_powers, make_commit
+from tests.node.netsupport import example_genesis, make_block, validator_seed
+
+GENESIS = example_genesis()
+KEYS = [Ed25519PrivateKey.from_private_bytes(validator_seed(i)) for i in range(4)]
+
+
+def make_next_header(genesis: Genesis, state: ClearingState, block: Block) -> BlockHeader:
+    """The header of the block after `block`, committing to `state` (the state after it)."""
+    powers = get_powers(KEYS)
+    return replace(
+        make_block(genesis, block.header.height + 1, []).header,
+        prev_block_hash=block.hash,
+        prev_state_root=compute_state_root(state),
+        validators_hash=powers.hash,
+        next_validators_hash=powers.hash,
+    )
+
+
+def make_offer(
+    snapshot: bytes, block: Block, following: BlockHeader, signers: int = 3,
+    block_signers: int = 3, chain_id: int = GENESIS.chain_id,
+) -> SnapshotOffer:  # fmt: skip
+    """The offer of `snapshot` (the state after `block`), anchored by `following`, with
+    `signers` of the four keys precommitting it and `block_signers` the block."""
+    anchor = StateAnchor(following, make_commit(chain_id, following, KEYS[:signers]))
+    certificate = make_commit(chain_id, block.header, KEYS[:block_signers])
+    return SnapshotOffer(
+        block.header.height, len(snapshot), hashlib.sha256(snapshot).digest(),
+        block.encode(), certificate.encode(), pack(anchor.to_wire()),
+    )  # fmt: skip
