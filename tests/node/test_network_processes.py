@@ -120,18 +120,12 @@ def prune_to(home: NodeHome, blocks_kept: int) -> None:
     config.write_text(text)
 
 
-def read_block_heights(home: NodeHome) -> list[int]:
+def read_heights(home: NodeHome, table: str = "blocks") -> list[int]:
+    """The heights of the node's stored blocks (or snapshots), read-only."""
+    assert table in ("blocks", "snapshots")
     db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
     try:
-        return [row[0] for row in db.execute("SELECT height FROM blocks ORDER BY height")]
-    finally:
-        db.close()
-
-
-def read_snapshot_heights(home: NodeHome) -> list[int]:
-    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
-    try:
-        return [row[0] for row in db.execute("SELECT height FROM snapshots ORDER BY height")]
+        return [row[0] for row in db.execute(f"SELECT height FROM {table} ORDER BY height")]
     finally:
         db.close()
 
@@ -177,11 +171,11 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
 
         assert assert_roots_agree(net.homes) >= tip
         for home in net.homes:
-            kept = read_snapshot_heights(home)
+            kept = read_heights(home, "snapshots")
             assert len(kept) == 2 and all(h % 3 == 0 for h in kept), (home.name, kept)
-        assert read_block_heights(archive)[0] == 1
+        assert read_heights(archive)[0] == 1
         for home in pruned:  # the window, up to a snapshot interval more, and nothing older
-            held = read_block_heights(home)
+            held = read_heights(home)
             assert held[0] > 1 and len(held) <= BLOCKS_KEPT + 3, (home.name, held)
             storage = home.get_json("/v1/status")[1]["storage"]
             assert (storage["blocks_kept"], storage["first_height"]) == (BLOCKS_KEPT, held[0])

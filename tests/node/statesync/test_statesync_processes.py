@@ -24,7 +24,7 @@ from tests.node.test_network_processes import (
     count_included,
     get_tip,
     post_batches,
-    read_block_heights,
+    read_heights,
     wait_until,
 )
 
@@ -69,7 +69,7 @@ async def test_a_node_joins_by_state_sync_and_a_validator_restores_by_it(tmp_pat
         net.start(late)
         await wait_until("the late node to state-sync", lambda: read_synced_height(late) > 0)
         synced = read_synced_height(late)
-        assert read_block_heights(late)[0] == synced > 4  # no block before it was fetched
+        assert read_heights(late)[0] == synced > 4  # no block before it was fetched
         await wait_until("it to apply a block", lambda: get_tip(late) > synced)
         await post_batches(late, batches[1:2])
         await wait_until("a batch through it", lambda: count_included(validators[0], batches) == 2)
