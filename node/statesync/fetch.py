@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 
 ROUND_WAIT_S = 2.0
 """Between two rounds of asking the peers, while none has offered a usable snapshot."""
+PEER_WAIT_S = 0.1
+"""Between two looks for a first connected peer (the host dials its persistent peers as
+it opens; each is admitted after its genesis handshake)."""
 
 
 class StartNotTrusted(StateSyncError):
@@ -127,6 +130,9 @@ async def restore_from_peers(
     """Rounds of: ask every connected peer, take the highest offer that checks out, fetch
     and store it; a refused offer or snapshot is logged and the next one tried."""
     while True:
+        if not p2p.connected_peers():
+            await trio.sleep(PEER_WAIT_S)
+            continue
         offers = await gather_offers(p2p)
         for peer, offer in sorted(offers.items(), key=lambda item: -item[1].height):
             try:
