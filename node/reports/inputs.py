@@ -69,11 +69,20 @@ def get_report_accounts(
     return accounts
 
 
+def get_solvency_form(
+    state: ClearingState, market: SolvencyMarket | None = None
+) -> SolvencyForm | None:
+    """The form every account of a report of `state` is proven under (None: the genesis
+    has no risk section), of `market` (default: `state`'s)."""
+    market = get_solvency_market(state) if market is None else market
+    return compute_market_solvency_form(state.genesis, market)
+
+
 def extract_report_inputs(state: ClearingState, state_root: bytes) -> ReportInputs | None:
     """The inputs of the report of the epoch ending at `state.height`; None when the
     genesis has no risk section (no scenarios to prove against)."""
     market = get_solvency_market(state)
-    form = compute_market_solvency_form(state.genesis, market)
+    form = get_solvency_form(state, market)
     if form is None:
         return None
     accounts = get_report_accounts(state, form)

@@ -49,6 +49,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.attestation import is_quorum
 from clearing.report_commitment import ReportCommitment
+from clearing.state import ClearingState
 from clearing.tx import encode_tx
 from clearing.validator_set import get_voting_powers
 from node.committed import CommittedBlock
@@ -66,7 +67,12 @@ from node.reports.gossip import (
     sign_proof_shares,
     sign_share,
 )
-from node.reports.inputs import EPOCHS_TRACKED, ReportInputs, extract_report_inputs
+from node.reports.inputs import (
+    EPOCHS_TRACKED,
+    ReportInputs,
+    extract_report_inputs,
+    get_solvency_form,
+)
 from node.reports.seed import load_report_seed
 from node.reports.sharing import EpochProofs, ProofShareRefused
 from node.reports.store import CommitRecord, ReportStore
@@ -76,7 +82,7 @@ from node.reports.sync import (
     get_report_signers,
     serve_report_sync,
 )
-from node.reports.worker import Prover, ReportBuildError, open_proving_worker
+from node.reports.worker import Prover, ProvingWorker, ReportBuildError, open_proving_worker
 from node.services import NodeContext, NodeContextInputs
 from proofs.report import Report, VotingPower, add_signatures
 from proofs.statement import get_statement
@@ -505,7 +511,23 @@ class ReportsService:
             nursery.start_soon(node.run_gossip)
             nursery.start_soon(node.fetcher.run)
             if seed is not None:
+                nursery.start_soon(warm_up, prover, ctx.state)
                 ctx.app.add_proposal_source(node.get_proposal_txs)
                 nursery.start_soon(node.run_builder)
                 nursery.start_soon(node.run_regossip)
             task_status.started()
+
+
+async def warm_up(prover: ProvingWorker, state: ClearingState) -> None:
+    """Readies the proving worker for the statement `state` gives, so the first epoch's
+    share does not pay for the native core's tables (a failure only costs the first
+    share that time again)."""
+    form = get_solvency_form(state)
+    if form is None:
+        return
+    try:
+        seconds = await prover.warm_up(get_statement(form))
+    except ReportBuildError as exc:
+        log.warning("proving worker not warmed up: %s", exc.reason)
+        return
+    log.info("proving worker ready in %.2f s", seconds)

@@ -8,10 +8,12 @@ consensus. The validators prove an epoch's accounts between them
 (`ReportTask`: the report completed from every proof at hand, each checked, the
 rest proven here).
 
-Both run in one child process the node starts at its first task and keeps
-(`ProvingWorker`): its imports (~1.6 s of CPU) and the generators' tables
-(~180 MB, ~2 s of CPU, built once per process by the native core) are paid once
-per node, not twice per epoch. The node writes each task and the seed as one
+Both run in one child process the node starts as its reports service starts and
+keeps (`ProvingWorker`): its imports (~1.6 s of CPU) and the generators' tables
+(~180 MB, ~2 s of CPU, built once per process by the native core for each proof
+shape) are paid once per node, not twice per epoch, and before the first epoch
+ends: a validator warms the worker with the proof of an empty account under the
+statement its state gives (`WarmUpTask`). The node writes each task and the seed as one
 pickle in a frame (node/framing.py) to the worker's stdin (the seed never appears
 in argv) and reads the result from its stdout the same way; a refusal (an insolvent
 account, a book that is not flat) is an answer, and the worker serves the next
@@ -52,6 +54,7 @@ from proofs.errors import ProofsError
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import Report, ReportDraft, complete_report, decode_report, draft_report
+from proofs.statement import SolvencyStatement, prove_solvency
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,21 @@ class ReportTask:
     def run(self, seed: bytes) -> tuple[object, ...]:
         built = complete_unsigned_report(self.inputs, seed, self.proofs)
         return built.report.encode(), built.refused
+
+
+@dataclass(frozen=True)
+class WarmUpTask:
+    """The proof of an empty account under `statement`, thrown away: the native core
+    builds its tables for proofs of this shape (2.4 s of the first share's 2.7 s on an
+    idle machine, far more at the worker's niceness on a busy one) before the first
+    epoch ends, not inside its share."""
+
+    statement: SolvencyStatement
+
+    def run(self, seed: bytes) -> tuple[object, ...]:
+        width = len(self.statement.input_labels)
+        prove_solvency(get_generators(FAST), self.statement, b"warm-up", [0] * width, [1] * width)
+        return ()
 
 
 @dataclass(frozen=True)
@@ -154,22 +172,31 @@ class ProvingWorker:
         self._lock = trio.Lock()
         self.started = 0  # processes started so far
 
+    async def warm_up(self, statement: SolvencyStatement) -> float:
+        """Starts the process and readies it for proofs of `statement`'s shape (the
+        epochs' to come, unless the market changes it); the seconds taken."""
+        _, seconds = await self._run(WarmUpTask(statement), b"", 0)
+        return seconds
+
     async def prove_share(
         self, inputs: ReportInputs, seed: bytes, keys: tuple[AccountKey, ...]
     ) -> ProvenShare:
         """This validator's share of the epoch's proofs."""
-        (proven, proofs), seconds = await self._run(ShareTask(inputs, keys), seed)
+        (proven, proofs), seconds = await self._run(ShareTask(inputs, keys), seed, inputs.epoch)
         return ProvenShare(proven, proofs, seconds)
 
     async def complete(
         self, inputs: ReportInputs, seed: bytes, proofs: Mapping[AccountKey, bytes]
     ) -> BuiltReport:
         """The unsigned report completed from `proofs`."""
-        (encoded, refused), seconds = await self._run(ReportTask(inputs, dict(proofs)), seed)
+        task = ReportTask(inputs, dict(proofs))
+        (encoded, refused), seconds = await self._run(task, seed, inputs.epoch)
         return BuiltReport(decode_report(encoded), refused, seconds)
 
-    async def _run(self, task: ShareTask | ReportTask, seed: bytes) -> tuple[Any, float]:
-        """`task`'s result and the seconds taken; raises ReportBuildError."""
+    async def _run(
+        self, task: ShareTask | ReportTask | WarmUpTask, seed: bytes, epoch: int
+    ) -> tuple[Any, float]:
+        """`task`'s result and the seconds taken; raises ReportBuildError (of `epoch`)."""
         async with self._lock:
             started = time.monotonic()
             process, answers = await self._get_process()
@@ -181,10 +208,10 @@ class ProvingWorker:
             if answer is None:
                 self._stop(process)
                 code = await process.wait()
-                raise ReportBuildError(task.inputs.epoch, f"the proving worker exited ({code})")
+                raise ReportBuildError(epoch, f"the proving worker exited ({code})")
             verdict, value = pickle.loads(answer)
             if verdict != "ok":
-                raise ReportBuildError(task.inputs.epoch, value)
+                raise ReportBuildError(epoch, value)
             return value, time.monotonic() - started
 
     async def _get_process(self) -> tuple[trio.Process, FrameReader]:

@@ -48,6 +48,7 @@ from proofs.report import (
     get_powers,
     verify_report,
 )
+from proofs.statement import get_statement
 from tests.node.reports.support import MEMBERS, SEED, trading_sandbox
 
 CHAIN = 4242
@@ -118,6 +119,16 @@ async def test_one_worker_proves_a_share_and_completes_the_same_bytes(
         assert worker.started == 1  # both tasks in one process
     assert built.report.encode() == unsigned.encode()
     assert built.refused == [keys[1]] and built.seconds > 0
+
+
+@pytest.mark.slow
+async def test_a_warmed_worker_proves_the_first_share_in_the_same_process(box_and_inputs) -> None:  # type: ignore[no-untyped-def]
+    _, inputs = box_and_inputs
+    keys = tuple(sorted(inputs.accounts))
+    async with open_proving_worker() as worker:
+        assert await worker.warm_up(get_statement(inputs)) > 0
+        share = await worker.prove_share(inputs, SEED, keys[:1])
+        assert worker.started == 1 and list(share.proofs) == [keys[0]]
 
 
 def break_the_book(inputs):  # type: ignore[no-untyped-def]
