@@ -203,7 +203,12 @@ class EngineConfig:
     max_block_txs: int = 100_000
     """...and at most this many transactions."""
     proposal_poll_ms: int = 10
-    """How often a waiting proposer looks at the mempool (it has no arrival event)."""
+    """How often a waiting proposer looks at the mempool (it has no arrival event)..."""
+    txs_noticed: bool = False
+    """...unless the host calls `notice_txs` whenever its mempool admits a transaction:
+    then a waiting proposer looks `proposal_poll_ms` after an arrival, and an idle one
+    only at its deadline (a poll a hundred times an empty block's wait was most of an
+    idle proposer's work)."""
     regossip_ms: int = 0
     """Every this long, re-send this height's messages (0: never)."""
     regossip_moving: bool = True
@@ -304,6 +309,10 @@ class Engine:
         """...and of the previous height's (a peer still deciding it may ask)."""
         self._awaiting: dict[tuple[int, bytes], CompactProposal] = {}
         """Compact proposals of this height waiting for transactions, by (round, block)."""
+        self._proposal_wait: ProposalDue | None = None
+        """With `txs_noticed`: the proposal this node waits to make, and whether a look
+        at the mempool is already due for it."""
+        self._proposal_look_due = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -573,15 +582,45 @@ class Engine:
             self._prepare(request.height, request.round, candidates)
             return
         due = ProposalDue(request.height, request.round, self.now_ms() + wait_ms)
-        self.timers.schedule(min(self.config.proposal_poll_ms, wait_ms), due)
+        if self.config.txs_noticed:
+            self._proposal_wait, self._proposal_look_due = due, False
+            self.timers.schedule(wait_ms, due)
+        else:
+            self.timers.schedule(min(self.config.proposal_poll_ms, wait_ms), due)
+
+    def notice_txs(self) -> None:
+        """The host's mempool admitted a transaction (`txs_noticed`): a proposer waiting
+        for one looks at the mempool `proposal_poll_ms` later, as a poll would have.
+        Only requests a timer, so it may be called at any time."""
+        due = self._proposal_wait
+        if due is None or self._proposal_look_due or not self._is_proposal_due(due):
+            return
+        self._proposal_look_due = True
+        left_ms = max(0, due.deadline_ms - self.now_ms())
+        self.timers.schedule(min(self.config.proposal_poll_ms, left_ms), due)
+
+    def _is_proposal_due(self, due: ProposalDue) -> bool:
+        """Whether this node still waits to propose at `due`'s height and round (with
+        `txs_noticed`, a deadline or look that comes after the proposal is not)."""
+        if self.config.txs_noticed and due != self._proposal_wait:
+            return False
+        return (self.state.height, self.state.round) == (due.height, due.round) and not (
+            self.state.decided
+        )
 
     def _propose_when_due(self, due: ProposalDue) -> None:
-        if (self.state.height, self.state.round) != (due.height, due.round) or self.state.decided:
+        if not self._is_proposal_due(due):
             return
         candidates = self.mempool.reap(self.config.max_block_bytes)
         left_ms = due.deadline_ms - self.now_ms()
         if candidates or left_ms <= 0:
+            self._proposal_wait = None
             self._prepare(due.height, due.round, candidates)
+        elif self.config.txs_noticed:
+            # A look that found what arrived gone, or a deadline a little ahead of the
+            # clock: wait for the next arrival or (again) the deadline.
+            self._proposal_look_due = False
+            self.timers.schedule(left_ms, due)
         else:
             self.timers.schedule(min(self.config.proposal_poll_ms, left_ms), due)
 

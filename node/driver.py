@@ -59,10 +59,14 @@ class DriverConfig:
     """A height stuck this long re-broadcasts its proposal and votes."""
     compact_proposals: bool = True
     """Proposals name the transactions the mempool holds by their ids (consensus.compact)."""
+    txs_noticed: bool = False
+    """The mempool calls `notice_txs` at each admission, so a waiting proposer need not
+    poll it (EngineConfig.txs_noticed); a node's TxPool does (node/runtime.py)."""
 
     def get_engine_config(self) -> EngineConfig:
         return EngineConfig(
             timeouts=self.timeouts,
+            txs_noticed=self.txs_noticed,
             max_block_bytes=self.max_block_bytes,
             max_block_txs=self.max_block_txs,
             regossip_ms=round(self.regossip_s * 1000),
@@ -159,6 +163,11 @@ class Driver:
         """A transaction that just arrived (gossip): a compact proposal may wait for it."""
         if self.engine.awaiting_txs and not self.syncing:
             self._call(functools.partial(self.engine.add_txs, [tx]))
+
+    def notice_txs(self) -> None:
+        """The mempool admitted a transaction (`DriverConfig.txs_noticed`): only requests
+        a timer, so the mempool may call it from anywhere, an engine call included."""
+        self.engine.notice_txs()
 
     def _fetch_missing(self, peer: PeerId, compact: CompactProposal, missing: tuple[bytes, ...]
                        ) -> None:  # fmt: skip

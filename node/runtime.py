@@ -149,11 +149,11 @@ def build_driver(
     timeouts: TimeoutConfig,
 ) -> Driver:
     """The consensus driver from the genesis's validators and root, over the node's app,
-    blocks and mempool, broadcasting with `publish`."""
+    blocks and mempool (which tells it each admission), broadcasting with `publish`."""
     chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
     voters = tuple(Voter(v.name, v.pubkey, v.power) for v in node.genesis.validators)
-    return Driver(
-        DriverConfig(chain, timeouts),
+    driver = Driver(
+        DriverConfig(chain, timeouts, txs_noticed=True),
         ChainStart(chain, voters, node.blocks.genesis_root, node.genesis.genesis_time_ms),
         node.app,
         node.blocks,
@@ -164,6 +164,8 @@ def build_driver(
         work=node.work,
         on_step=None if node.metrics is None else node.metrics.observe_step,
     )
+    pool.on_added = driver.notice_txs
+    return driver
 
 
 def notify_commit(

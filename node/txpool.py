@@ -19,7 +19,7 @@ transaction is already forgotten with its block, and a dropped one fails
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import trio
 
@@ -42,6 +42,8 @@ class TxPool:
         self._unwritten: dict[bytes, trio.Event] = {}
         """Hash of each admitted transaction whose record is not committed yet."""
         self._queued = trio.Event()
+        self.on_added: Callable[[], None] | None = None
+        """Called at each admission (the consensus driver's `notice_txs`)."""
 
     async def add(self, tx: bytes) -> bytes:
         """Admit `tx` and return its hash once it is on disk; raise MempoolError if refused.
@@ -58,6 +60,8 @@ class TxPool:
         tx_hash = self.mempool.add(tx)
         self._queue(tx_hash, tx)
         self._unwritten[tx_hash] = self._written
+        if self.on_added is not None:
+            self.on_added()
         return tx_hash
 
     async def wait_written(self, tx_hash: bytes) -> None:

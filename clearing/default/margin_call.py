@@ -17,7 +17,9 @@ While a call is open the sub-account may only reduce positions (``check_margin_c
 from the trade path); withdrawals and transfers out already require IM.
 
 The common block (nobody between MM and IM, no call open) costs one pass over
-the sub-accounts with positions, no snapshot of the book: where equity covers an
+the sub-accounts with positions, no snapshot of the book (and with no positions at all,
+no risk arrays: an idle network's block would otherwise price every option of the
+scan, the arrays moving with the block time): where equity covers an
 ``O(positions)`` bound of IM (``compute_initial_margin_bound``) no scenario vector
 is built; elsewhere IM comes through the kept figures, and a vector computed
 here serves the liquidation scan that follows (``get_scanned_initial_margin``).
@@ -53,7 +55,7 @@ def process_margin_calls(state: ClearingState, ctx: BlockContext) -> list[Event]
         return []
     k_num, k_den = setup.params.k_num, setup.params.k_den
     deadline_blocks = setup.params.margin_call.deadline_blocks
-    worst = get_worst_losses(state, setup)
+    worst: dict[str, int] | None = None  # a book with no positions needs no risk arrays
     events: list[tuple[AccountKey, Event]] = []
     for address, member in state.members.items():
         if address == INSURANCE_MEMBER:
@@ -63,10 +65,11 @@ def process_margin_calls(state: ClearingState, ctx: BlockContext) -> list[Event]
             if call is None and not account.positions:
                 continue
             equity = get_account_equity(state, account)
-            if call is None and equity >= compute_initial_margin_bound(
-                get_quantities(account), worst
-            ):
-                continue  # the common account: IM surely covered, no vector needed
+            if call is None:
+                if worst is None:
+                    worst = get_worst_losses(state, setup)
+                if equity >= compute_initial_margin_bound(get_quantities(account), worst):
+                    continue  # the common account: IM surely covered, no vector needed
             im = get_scanned_initial_margin(state, address, sub, account)
             key = (address, sub)
             if call is None:

@@ -137,7 +137,7 @@ def is_any_below_maintenance(state: ClearingState) -> bool:
     setup = get_risk_setup(state)
     assert setup is not None
     k_num, k_den = setup.params.k_num, setup.params.k_den
-    worst = get_worst_losses(state, setup)
+    worst: dict[str, int] | None = None  # a book with no positions needs no risk arrays
     for address, member in state.members.items():
         if address == INSURANCE_MEMBER:
             continue
@@ -149,6 +149,8 @@ def is_any_below_maintenance(state: ClearingState) -> bool:
                     return True  # flat and insolvent
                 continue
             equity = get_account_equity(state, account)
+            if worst is None:
+                worst = get_worst_losses(state, setup)
             bound = compute_initial_margin_bound(quantities, worst)
             if is_maintenance_met(equity, bound, k_num, k_den):
                 continue  # MM surely met: no scenario vector needed

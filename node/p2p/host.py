@@ -62,6 +62,7 @@ from node.p2p.genesis import (
 )
 from node.p2p.links import LinkWatch
 from node.p2p.peer_links import LIBP2P, PeerLinks
+from node.p2p.peer_records import verify_each_record_once
 from node.p2p.pubsub import Pubsub
 from node.p2p.router import Router
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
@@ -894,6 +895,7 @@ def _dial_at_once() -> None:
 def _build_host(config: HostConfig) -> Any:
     _listen_exclusively()
     _dial_at_once()
+    verify_each_record_once()
     # py-libp2p's yamux sends a window update after every read by default, and
     # pubsub reads its varint lengths one byte at a time: three times the
     # latency measured here with four hosts. Batch the updates (go-yamux style).

@@ -25,6 +25,7 @@ from typing import Any
 
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
+from libp2p.pubsub.pb import rpc_pb2
 
 
 class Router(GossipSub):
@@ -57,3 +58,39 @@ class Router(GossipSub):
         if str(origin) in self.clique:
             peers = (p for p in peers if str(p) not in self.clique)
         yield from peers
+
+    async def publish(self, msg_forwarder: ID, pubsub_msg: rpc_pb2.Message) -> None:
+        """The library's publish, unless it is a relay that reaches nobody (the clique's
+        messages relayed by a clique node with no peer outside it): then only what that
+        publish keeps is kept, the spam and equivocation records and the message cache
+        (an IWANT may ask for it). The library would still build the RPC and our signed
+        peer record (our addresses parsed again for each: about 100 µs) for nobody, and
+        every node relays every message of the others: most of an idle node's gossip
+        CPU. Nothing else of that publish applies: it notifies v1.3 observers and sends
+        IDONTWANT to v1.2 peers, and our protocols are v1.1 and v1.0."""
+        if not self._reaches_nobody(msg_forwarder, pubsub_msg):
+            await super().publish(msg_forwarder, pubsub_msg)
+        elif self._check_spam_protection(msg_forwarder, pubsub_msg) and self._check_equivocation(
+            pubsub_msg
+        ):
+            self.mcache.put(pubsub_msg)
+
+    def _reaches_nobody(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
+        """A relay on direct topics of a clique node's message with no peer to send it to
+        (`_get_peers_to_send`, as the library's publish asks it) and no peer subscribed
+        whose gossip stream is not open yet (the library queues for such a peer)."""
+        assert self.pubsub is not None
+        topics = list(msg.topicIDs)
+        if self.clique is None or forwarder == self.pubsub.my_id:
+            return False
+        origin = ID(msg.from_id)
+        if not set(topics) <= self.direct_topics or str(origin) not in self.clique:
+            return False
+        connected = self.pubsub.peers
+        if any(p in connected for p in self._get_peers_to_send(topics, forwarder, origin)):
+            return False
+        subscribed = {p for t in topics for p in self.pubsub.peer_topics.get(t, ())}
+        return all(
+            p in self.peer_protocol or p in self.direct_peers
+            for p in subscribed - {forwarder, origin}
+        )

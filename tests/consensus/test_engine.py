@@ -119,6 +119,50 @@ def test_empty_mempool_proposer_proposes_empty_at_the_deadline() -> None:
     assert store.get_height() == 1 and store.blocks[0][0].txs == ()
 
 
+def test_a_proposer_told_of_arrivals_looks_a_poll_after_one_and_not_before() -> None:
+    engine, host, clock, mempool, store = make_engine(
+        EngineConfig(TimeoutConfig(empty_block_wait_ms=100), proposal_poll_ms=10, txs_noticed=True)
+    )
+    engine.start()
+    [(delay, deadline)] = host.take(ProposalDue)
+    assert delay == 100 and store.get_height() == 0  # the deadline alone: no poll
+    clock.ms += 30
+    mempool.txs.append(b"first tx")
+    engine.notice_txs()
+    engine.notice_txs()  # a second arrival: the look is already due
+    [(delay, look)] = host.take(ProposalDue)
+    assert delay == 10 and store.get_height() == 0
+    clock.ms += 10
+    engine.on_timeout(look)
+    assert store.get_height() == 1 and store.blocks[0][0].txs == (b"first tx",)
+    engine.on_timeout(deadline)  # after the proposal: nothing more
+    engine.notice_txs()
+    assert store.get_height() == 1 and len(store.blocks) == 1
+    assert all(isinstance(d, ProposalDue) and d.height == 2 for _, d in host.take(ProposalDue))
+
+
+def test_a_proposer_told_of_arrivals_proposes_empty_at_the_deadline() -> None:
+    engine, host, clock, _, store = make_engine(
+        EngineConfig(TimeoutConfig(empty_block_wait_ms=25), proposal_poll_ms=10, txs_noticed=True)
+    )
+    engine.start()
+    [(delay, deadline)] = host.take(ProposalDue)
+    assert delay == 25
+    engine.notice_txs()  # an arrival gone before the look: the wait goes on
+    [(delay, look)] = host.take(ProposalDue)
+    clock.ms += delay
+    engine.on_timeout(look)
+    [(delay, _)] = host.take(ProposalDue)
+    assert delay == 15 and store.get_height() == 0
+    clock.ms += 14
+    engine.on_timeout(deadline)  # a timer a little ahead of the clock waits the rest
+    [(delay, deadline)] = host.take(ProposalDue)
+    assert delay == 1 and store.get_height() == 0
+    clock.ms += 1
+    engine.on_timeout(deadline)
+    assert store.get_height() == 1 and store.blocks[0][0].txs == ()
+
+
 def test_stale_proposal_wait_does_nothing() -> None:
     engine, host, _, mempool, store = make_engine(
         EngineConfig(TimeoutConfig(empty_block_wait_ms=100))

@@ -25,11 +25,14 @@ KEY = PrivateKey(b"\x07" * 32)
 GENESIS = ChainStart(CHAIN, (Voter("v0", KEY.public_key, 1),), bytes(32), 0)
 
 
-def make_driver(validator: bool, mempool: ListMempool | None = None) -> tuple[Driver, list[bytes]]:
+def make_driver(
+    validator: bool, mempool: ListMempool | None = None, txs_noticed: bool = False
+) -> tuple[Driver, list[bytes]]:
     published: list[bytes] = []
     wal = Wal(MemoryWalStorage())
+    timeouts = TimeoutConfig(commit_ms=20, empty_block_wait_ms=1000)
     driver = Driver(
-        DriverConfig(CHAIN, TimeoutConfig(commit_ms=20, empty_block_wait_ms=1000)),
+        DriverConfig(CHAIN, timeouts, txs_noticed=txs_noticed),
         GENESIS,
         HashChainApp(),
         MemoryBlockStore(GENESIS.state_root),
@@ -47,11 +50,12 @@ async def wait_for_height(driver: Driver, height: int) -> None:
         await driver.progress.wait()
 
 
+@pytest.mark.parametrize("txs_noticed", [False, True], ids=["polled", "noticed"])
 async def test_idle_proposer_waits_for_a_tx_then_proposes_at_once(
-    autojump_clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock, txs_noticed: bool
 ) -> None:
     mempool = ListMempool()
-    driver, published = make_driver(True, mempool)
+    driver, published = make_driver(True, mempool, txs_noticed)
     async with trio.open_nursery() as nursery:
         await nursery.start(driver.run)
         await wait_for_height(driver, 1)
@@ -59,6 +63,8 @@ async def test_idle_proposer_waits_for_a_tx_then_proposes_at_once(
         assert first >= 1.0  # the empty-block wait, not a spin
         await trio.sleep(0.5)
         mempool.add(b"a tx")
+        if txs_noticed:
+            driver.notice_txs()
         await wait_for_height(driver, 2)
         assert trio.current_time() - first < 0.6  # proposed within a poll of the arrival
         nursery.cancel_scope.cancel()

@@ -90,6 +90,17 @@ async def test_refused_tx_is_not_recorded(node: Node, running: TxPool) -> None:
     assert read_recorded(node.db) == [trade_batch(node.box)]
 
 
+async def test_each_admission_and_no_refusal_is_told(node: Node, running: TxPool) -> None:
+    told: list[int] = []
+    running.on_added = lambda: told.append(len(running.mempool))
+    await running.add(trade_batch(node.box))
+    await running.add(trade_batch(node.box))  # already pending
+    with pytest.raises(TxRejected):
+        await running.add(trade_batch(node.box, chain_id=node.box.chain_id + 1))
+    running.add_nowait(trade_batch(node.box, batch_id=2))  # as gossip admits
+    assert told == [1, 2]  # each once the mempool holds it
+
+
 async def test_included_txs_are_forgotten_with_the_mempool_update(
     node: Node, running: TxPool
 ) -> None:

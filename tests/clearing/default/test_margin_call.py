@@ -15,6 +15,7 @@ from clearing.risk.engine import (
     get_account_initial_margin,
     get_quantities,
     get_risk_arrays,
+    get_risk_derived,
     get_risk_setup,
     get_scanned_initial_margin,
     release_scanned_figures,
@@ -93,6 +94,19 @@ def test_no_call_at_exactly_initial_margin() -> None:
     book(box, IM_100)
     assert of_kind(box.apply([]), "margin_call") == []
     assert call_of(box.state, A) is None
+
+
+def test_the_scans_of_a_book_without_positions_compute_no_risk_arrays() -> None:
+    """An idle network's blocks: nothing to margin, so no scenario is priced (with an
+    option listed the arrays move with every block's time)."""
+    box = new_box()
+    give(box.state, C, IM_100, lots=0)
+    box.apply([])
+    box.apply([])
+    assert get_risk_derived(box.state).arrays == {}
+    book(box, IM_100)
+    box.apply([])
+    assert get_risk_derived(box.state).arrays
 
 
 def test_a_deposit_that_restores_initial_margin_meets_the_call() -> None:

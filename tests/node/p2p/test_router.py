@@ -7,6 +7,11 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import pytest
+from libp2p.peer.id import ID
+from libp2p.pubsub.gossipsub import GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+
 from node.p2p import P2PNode, Topic, open_p2p
 from tests.node.p2p.support import MAX_NOTE, config, decode_note, note, receive
 
@@ -47,6 +52,30 @@ async def test_a_clique_nodes_message_reaches_all_from_it_and_is_not_relayed() -
         flood,
         *(n.sent_bytes["tx"] for n in others),
     ]
+
+
+async def test_a_relay_inside_the_clique_is_only_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each node relays each message it hears; inside the clique that relay reaches
+    nobody, so the library's publish (its RPC, our signed peer record) is not entered
+    for it, and the message is cached as that publish would (for an IWANT)."""
+    entered: list[bool] = []  # per call of the library's publish: our own message?
+    library_publish = GossipSub.publish
+
+    async def publish(self: GossipSub, forwarder: ID, msg: rpc_pb2.Message) -> None:
+        assert self.pubsub is not None
+        entered.append(forwarder == self.pubsub.my_id)
+        await library_publish(self, forwarder, msg)
+
+    monkeypatch.setattr(GossipSub, "publish", publish)
+    async with hosts(["a", "b", "c"], list(itertools.combinations(range(3), 2))) as nodes:
+        for node in nodes:
+            node.set_clique(frozenset(n.peer_id for n in nodes))
+        a, *others = nodes
+        await a.publish("tx", note("once"))
+        for node in others:
+            assert await receive(node, "tx") == (a.peer_id, "once")
+            assert len(node._router.mcache.window("tx")) == 1
+    assert entered == [True]
 
 
 @asynccontextmanager
