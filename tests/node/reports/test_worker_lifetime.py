@@ -24,7 +24,7 @@ from tests.node.reports.test_worker_lifetime import EndlessTask
 
 async def main() -> None:
     async with open_proving_worker() as worker:
-        await worker._run(EndlessTask(), b"")
+        await worker._run(EndlessTask(), b"", 0)
 
 
 trio.run(main)
