@@ -46,6 +46,7 @@ from node.statesync.records import (
     SnapshotOffer,
 )
 from node.statesync.verify import (
+    OfferBeforeCheckpoint,
     OfferRefused,
     SnapshotRefused,
     StateSyncError,
@@ -140,6 +141,9 @@ async def restore_from_peers(
             except OfferRefused as exc:  # not the chain's: the peer's doing
                 log.warning("state sync: %s (from %s)", exc, peer)
                 p2p.penalize(peer, Offence.BAD_RESPONSE)
+                continue
+            except OfferBeforeCheckpoint as exc:
+                log.info("state sync: %s (from %s)", exc, peer)
                 continue
             same = [
                 p for p, o in offers.items() if (o.height, o.digest) == (offer.height, offer.digest)

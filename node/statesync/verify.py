@@ -59,6 +59,19 @@ class SnapshotRefused(StateSyncError):
         self.reason = reason
 
 
+class OfferBeforeCheckpoint(StateSyncError):
+    """The offered snapshot is older than the checkpoint the walk starts from: it cannot
+    be checked from there (the peer's honest newest; a later one will be)."""
+
+    def __init__(self, height: int, checkpoint: int) -> None:
+        super().__init__(
+            f"the snapshot of height {height} is older than the checkpoint's block "
+            f"{checkpoint}, where the walk that trusts it starts: waiting for a later one"
+        )
+        self.height = height
+        self.checkpoint = checkpoint
+
+
 @dataclass(frozen=True)
 class TrustedOffer:
     """An offer whose anchor, block and certificate checked out: the state root after
@@ -75,8 +88,11 @@ def check_offer(
     offer: SnapshotOffer, genesis: Genesis, genesis_hash: bytes, trust: Trust
 ) -> TrustedOffer:
     """The offer, trusted from `trust`'s start (its trusting period checked by the
-    caller); OfferRefused saying why not."""
+    caller); OfferRefused saying why not, OfferBeforeCheckpoint for an honest offer the
+    walk cannot reach."""
     height = offer.height
+    if trust.checkpoint is not None and height + 1 < trust.checkpoint.height:
+        raise OfferBeforeCheckpoint(height, trust.checkpoint.height)
     if len(offer.digest) != DIGEST_BYTES:
         raise OfferRefused(height, f"its digest is {len(offer.digest)} bytes, not {DIGEST_BYTES}")
     chain = get_consensus_chain_id(genesis.chain_id, genesis_hash)

@@ -267,10 +267,14 @@ class ProcessNetwork:
         extra_config: str = "",
         observers: tuple[str, ...] | None = None,
         engine: str = "clearnode",
+        genesis_time_ms: int | None = None,
     ) -> None:
         """`engine` "cometbft": the genesis names it, each home gets a `[cometbft]` table
-        (free ports, the others as persistent peers)."""
+        (free ports, the others as persistent peers). `genesis_time_ms`: the genesis's
+        time, if not the example's (a light client's trust runs 14 days from it)."""
         self.genesis = json.loads(GENESIS_DOC.read_text())
+        if genesis_time_ms is not None:
+            self.genesis["genesis_time_ms"] = genesis_time_ms
         add_validators(self.genesis, validators)
         if engine == "cometbft":
             self.genesis["engine"] = engine
@@ -373,9 +377,13 @@ def process_network(
     validators: int = 4,
     extra_config: str = "",
     observers: tuple[str, ...] | None = None,
+    genesis_time_ms: int | None = None,
 ) -> AbstractContextManager[ProcessNetwork]:
     """`observers` given: only the validators' nodes and those peers may connect."""
-    return running(ProcessNetwork(base, validators, extra_config, observers))
+    network = ProcessNetwork(
+        base, validators, extra_config, observers, genesis_time_ms=genesis_time_ms
+    )
+    return running(network)
 
 
 class CliNetwork:

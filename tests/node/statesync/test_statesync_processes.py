@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from clearnode.client.sandbox_keys import derive_member_key
+from node.clock import wall_clock_ms
 from proofs.account_proof import AccountProofFile, check_account_proof
 from tests.node.history.test_history_network import sign_member_query
 from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, process_network
@@ -35,9 +36,9 @@ STATE_SYNC = "[state_sync]\nenabled = true\ntimeout_s = 60\n"
 SYNCED = "state synced to height "
 
 
-def enable_state_sync(home: NodeHome) -> None:
+def enable_state_sync(home: NodeHome, more: str = "") -> None:
     with open(home.path / "config.toml", "a") as config:
-        config.write(STATE_SYNC)
+        config.write(STATE_SYNC + more)
 
 
 def read_synced_height(home: NodeHome) -> int:
@@ -63,8 +64,9 @@ async def post_query(home: NodeHome, route: str, body: object) -> httpx.Response
 async def test_a_node_joins_by_state_sync_and_a_validator_restores_by_it(tmp_path: Path) -> None:
     setup, batches = setup_txs()
     with process_network(
-        tmp_path / "net", extra_config=SNAPSHOTS + SHORT_TIMEOUTS, observers=OBSERVERS
-    ) as net:
+        tmp_path / "net", extra_config=SNAPSHOTS + SHORT_TIMEOUTS, observers=OBSERVERS,
+        genesis_time_ms=wall_clock_ms() - 60_000,  # within the trusting period
+    ) as net:  # fmt: skip
         validators = list(net.homes)
         chain_id = net.genesis["chain_id"]
         await commit_setup(validators, setup)
@@ -101,13 +103,15 @@ async def test_a_node_joins_by_state_sync_and_a_validator_restores_by_it(tmp_pat
         found = AccountProofFile.from_object(answer.json())
         check_account_proof(found, validators[0].get_roots()[found.height], found.height)
 
-        # a validator loses its data directory: it restores by state sync and votes again
+        # a validator loses its data directory: it restores by state sync, trusting a
+        # checkpoint its operator read from another node, and votes again
         lost = validators[3]
         net.kill(lost)
         lost_at = get_tip(lost)
         await wait_until("the others to move on", lambda: get_tip(validators[0]) > lost_at + 4)
         shutil.rmtree(lost.path / "data")
-        enable_state_sync(lost)
+        checkpoint = validators[0].get_json("/v1/status")[1]["trust"]["checkpoint"]
+        enable_state_sync(lost, f"checkpoint = '{checkpoint}'\n")
         net.start(lost)
         await wait_until("it to state-sync", lambda: read_synced_height(lost) > lost_at)
         await wait_until("it to catch up", lambda: is_caught_up(lost, validators[0]))

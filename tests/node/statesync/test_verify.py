@@ -13,11 +13,12 @@ import pytest
 from clearing.root import compute_state_root
 from clearing.snapshot import encode_snapshot
 from consensus.types import Block
-from lightclient.anchor import Trust
+from lightclient.anchor import Checkpoint, Trust
 from lightclient.header import BlockHeader
 from node.clearing_app import ClearingApp
 from node.statesync.records import SnapshotOffer
 from node.statesync.verify import (
+    OfferBeforeCheckpoint,
     OfferRefused,
     SnapshotRefused,
     check_offer,
@@ -76,6 +77,16 @@ def test_an_offer_the_chain_did_not_commit_is_refused(offer: SnapshotOffer, reas
     with pytest.raises(OfferRefused) as info:
         check_offer(offer, GENESIS, GENESIS_HASH, TRUST)
     assert info.value.height == HEIGHT and reason in str(info.value)
+
+
+def test_an_offer_before_the_checkpoint_waits_for_a_later_one() -> None:
+    checkpoint = Checkpoint(HEIGHT + 2, NEXT.time_ms, NEXT.validators_hash)
+    with pytest.raises(OfferBeforeCheckpoint) as info:
+        check_offer(make_offer(), GENESIS, GENESIS_HASH, replace(TRUST, checkpoint=checkpoint))
+    assert (info.value.height, info.value.checkpoint) == (HEIGHT, HEIGHT + 2)
+    at_next = Checkpoint(HEIGHT + 1, NEXT.time_ms, NEXT.validators_hash)
+    trusted = check_offer(make_offer(), GENESIS, GENESIS_HASH, replace(TRUST, checkpoint=at_next))
+    assert trusted.root == NEXT.prev_state_root
 
 
 def test_an_offer_of_another_genesis_is_refused() -> None:
