@@ -397,10 +397,12 @@ class CliNetwork:
         extra_config: str = "",
     ) -> None:
         """`extra_config`: TOML appended to the config.toml of every home init wrote."""
+        # init gives the API listeners `api` on and the operator listeners the ports after
+        # them: all 2 x validators must be free, and apart from the p2p ones
         p2p = get_free_port_range(validators)
         api = p2p
-        while abs(api - p2p) < validators:
-            api = get_free_port_range(validators)
+        while abs(api - p2p) < 2 * validators:
+            api = get_free_port_range(2 * validators)
         self.base = base
         ports = ["--p2p-port", str(p2p), "--api-port", str(api)]
         count = ["--validators", str(validators)]
