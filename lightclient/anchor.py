@@ -342,6 +342,27 @@ class Checkpoint:
     time_ms: int
     validators_hash: bytes
 
+    def __str__(self) -> str:
+        return f"{self.height}:{self.time_ms}:0x{self.validators_hash.hex()}"
+
+    @staticmethod
+    def parse(text: str) -> Checkpoint:
+        """The checkpoint written HEIGHT:TIME_MS:HASH (the hash's 0x optional); ValueError
+        saying what is wrong."""
+        height, _, rest = text.partition(":")
+        time_ms, _, digest = rest.partition(":")
+        if not (height.isdigit() and time_ms.isdigit() and int(height) >= 1):
+            raise ValueError("expected HEIGHT:TIME_MS:HASH (the block's height, its header's "
+                             "time_ms and validators_hash)")  # fmt: skip
+        digest = digest.strip().removeprefix("0x")
+        try:
+            validators_hash = bytes.fromhex(digest)
+        except ValueError:
+            raise ValueError(f"its hash {digest!r} is not hex") from None
+        if len(validators_hash) != 32:
+            raise ValueError(f"its hash must be 32 bytes, got {len(validators_hash)}")
+        return Checkpoint(int(height), int(time_ms), validators_hash)
+
 
 @dataclass(frozen=True)
 class Trust:

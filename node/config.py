@@ -316,13 +316,9 @@ def _state_sync(t: _Table) -> StateSyncConfig:
     text = t.text("checkpoint", "", expected="empty, or HEIGHT:TIME_MS:0xHASH")
     if text and not re.fullmatch(CHECKPOINT_PATTERN, text):
         raise t.fail("checkpoint", "empty, or HEIGHT:TIME_MS:0xHASH", text)
-    checkpoint = None
-    if text:
-        height, time_ms, digest = text.split(":")
-        checkpoint = Checkpoint(int(height), int(time_ms), bytes.fromhex(digest[2:]))
     return StateSyncConfig(
         enabled=t.flag("enabled", StateSyncConfig.enabled),
-        checkpoint=checkpoint,
+        checkpoint=Checkpoint.parse(text) if text else None,
         timeout_s=t.integer("timeout_s", StateSyncConfig.timeout_s, lo=10, hi=3600),
     )
 

@@ -44,6 +44,11 @@ class Retention:
     blocks_kept: int
     history_blocks_kept: int
 
+    @property
+    def keeps_everything(self) -> bool:
+        """An archive node's: nothing to prune, no prune to run at its snapshots."""
+        return self.blocks_kept == 0 and self.history_blocks_kept == 0
+
     def get_blocks_below(self, store: NodeStore, latest: int) -> int:
         """The first height of the blocks to keep: `blocks_kept` back from `latest`, but
         none after the oldest snapshot (a restart re-applies them) and at most

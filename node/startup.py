@@ -142,7 +142,7 @@ def build_block_store(
         ),
         functools.partial(get_last_block_history, app),
         app.work,
-        lambda store: retention.prune(store, app.state),
+        None if retention.keeps_everything else lambda store: retention.prune(store, app.state),
     )
 
 

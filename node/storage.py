@@ -226,8 +226,7 @@ class NodeStore:
     def latest_height(self) -> int:
         """Height of the newest stored block; 0 when none is stored."""
         with self._lock:
-            row = self._db.execute("SELECT MAX(height) FROM blocks").fetchone()
-        return int(row[0] or 0)
+            return self._get_latest_height()
 
     def save_block(
         self,
@@ -247,7 +246,7 @@ class NodeStore:
         members' `history` rows of the block are written with it (when the history has
         reached the block before; else the start-up catch-up writes them)."""
         with self._lock, self._transaction():
-            latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
+            latest = self._get_latest_height()
             if height != latest + 1:
                 raise HeightGapError(height, latest)
             self._db.execute(
@@ -295,12 +294,12 @@ class NodeStore:
         with self._lock, self._transaction():
             blocks_from = self._get_meta_int("blocks_from", 1)
             history_from = self._get_meta_int("history_from", 1)
-            latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
+            latest = self._get_latest_height()
             blocks_below = min(max(blocks_below, blocks_from), max(latest, 1))
             history_below = min(max(history_below, history_from), get_history_height(self._db) + 1)
-            oldest = self._db.execute("SELECT MIN(height) FROM snapshots").fetchone()[0]
+            oldest = self._get_oldest_snapshot_height()
             if blocks_below > blocks_from and (oldest is None or blocks_below > oldest):
-                raise PruneBelowSnapshot(blocks_below, 0 if oldest is None else int(oldest))
+                raise PruneBelowSnapshot(blocks_below, 0 if oldest is None else oldest)
             blocks = self._db.executemany(
                 "DELETE FROM blocks WHERE height = ?",
                 ((h,) for h in range(blocks_from, blocks_below) if h not in pinned),
@@ -314,6 +313,13 @@ class NodeStore:
                 (blocks_below, history_below),
             )
         return Pruned(blocks, rows, blocks_below, history_below)
+
+    def _get_latest_height(self) -> int:
+        return int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
+
+    def _get_oldest_snapshot_height(self) -> int | None:
+        row = self._db.execute("SELECT MIN(height) FROM snapshots").fetchone()
+        return None if row[0] is None else int(row[0])
 
     def _get_meta_int(self, key: str, default: int) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -375,7 +381,7 @@ class NodeStore:
     def save_snapshot(self, height: int, state: bytes, state_root: bytes) -> None:
         """Store the clearing state after block `height`, which must already be stored."""
         with self._lock, self._transaction():
-            latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
+            latest = self._get_latest_height()
             if not 0 <= height <= latest:
                 raise SnapshotHeightError(height, latest)
             self._db.execute(
@@ -431,7 +437,7 @@ class NodeStore:
         if snapshot.height != block.height:
             raise SnapshotHeightError(snapshot.height, block.height)
         with self._lock, self._transaction():
-            latest = int(self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0)
+            latest = self._get_latest_height()
             if latest:
                 raise StorageError(
                     f"{self.path} holds blocks up to {latest}: state sync restores into an "
@@ -454,8 +460,7 @@ class NodeStore:
 
     def oldest_snapshot_height(self) -> int | None:
         with self._lock:
-            row = self._db.execute("SELECT MIN(height) FROM snapshots").fetchone()
-        return None if row[0] is None else int(row[0])
+            return self._get_oldest_snapshot_height()
 
     def prune_snapshots(self, keep: int) -> None:
         """Keep only the `keep` newest snapshots (at least one)."""

@@ -418,12 +418,10 @@ def check_skip(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def parse_checkpoint(text: str) -> Checkpoint:
-    height, _, rest = text.partition(":")
-    time_ms, _, digest = rest.partition(":")
-    if not (height.isdigit() and time_ms.isdigit() and int(height) >= 1):
-        raise UsageError(f"--checkpoint {text!r}: expected HEIGHT:TIME_MS:HASH (the block's "
-                         f"height, its header's time_ms and validators_hash)")  # fmt: skip
-    return Checkpoint(int(height), int(time_ms), parse_hash(digest, "--checkpoint's hash"))
+    try:
+        return Checkpoint.parse(text)
+    except ValueError as exc:
+        raise UsageError(f"--checkpoint {text!r}: {exc}") from None
 
 
 def get_trust(

@@ -328,15 +328,15 @@ class ApiApp:
             )  # fmt: skip
         height = int(text)
         stored = self.node.get_block(height)
-        first = self.node.get_first_height()
-        if stored is None and 1 <= height < first:
-            raise ApiError(
-                410, "BlockPruned",
-                f"block {height} was pruned here: this node holds the blocks from height "
-                f"{first} (and the older ones light clients read); ask an archive node",
-                height=height, first_height=first,
-            )  # fmt: skip
         if stored is None:
+            first = self.node.get_first_height()
+            if 1 <= height < first:
+                raise ApiError(
+                    410, "BlockPruned",
+                    f"block {height} was pruned here: this node holds the blocks from height "
+                    f"{first} (and the older ones light clients read); ask an archive node",
+                    height=height, first_height=first,
+                )  # fmt: skip
             raise ApiError(
                 404, "UnknownBlock", f"no committed block at height {text}", height=height
             )

@@ -21,6 +21,7 @@ from pathlib import Path
 import trio
 
 from clearing.genesis import compute_genesis_hash
+from lightclient.anchor import Checkpoint
 from node.api.counters import add_status_section
 from node.api.errors import ApiError
 from node.api.http import Request, Response
@@ -102,7 +103,7 @@ class GenesisFile:
             signed = read_signed_block(self.store, self.engine, height)
             if signed is not None:
                 header = signed[0]
-                view["checkpoint"] = f"{height}:{header.time_ms}:0x{header.validators_hash.hex()}"
+                view["checkpoint"] = str(Checkpoint(height, header.time_ms, header.validators_hash))
                 break
         return view
 

@@ -280,3 +280,13 @@ def test_trust_lasts_the_trusting_period_from_its_point() -> None:
     # a checkpoint's time replaces the genesis's
     fresh = Checkpoint(900, genesis_time + TRUSTING_PERIOD_MS, VALIDATORS.hash)
     check_trusting_period(Trust(genesis_time + TRUSTING_PERIOD_MS + 1, genesis_time, fresh))
+
+
+def test_a_checkpoint_is_read_as_it_is_written() -> None:
+    checkpoint = Checkpoint(12, 1_700_000_000_000, bytes(range(32)))
+    assert Checkpoint.parse(str(checkpoint)) == checkpoint
+    assert Checkpoint.parse(str(checkpoint).replace(":0x", ":")) == checkpoint
+    for text, reason in (("0:1:" + "00" * 32, "HEIGHT:TIME_MS:HASH"), ("5:1:0xzz", "not hex"),
+                         ("5:1:0xab", "32 bytes, got 1")):  # fmt: skip
+        with pytest.raises(ValueError, match=reason):
+            Checkpoint.parse(text)

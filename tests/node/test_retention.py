@@ -51,6 +51,8 @@ def test_blocks_are_kept_from_the_oldest_snapshot_or_blocks_kept_back(tmp_path: 
         assert Retention(10, 0).get_blocks_below(store, 60) == 30  # the snapshot bounds it
         assert Retention(40, 0).get_blocks_below(store, 60) == 21
         assert Retention(0, 0).get_blocks_below(store, 60) == 1  # an archive node
+        assert Retention(0, 0).keeps_everything  # whose snapshots run no prune at all
+        assert not Retention(0, 10).keeps_everything
         store.prune_snapshots(1)
         assert Retention(10, 0).get_blocks_below(store, 60) == 50
 

@@ -39,7 +39,7 @@ from tests.node.cometbft.replay import replay_cometbft_blocks
 from tests.node.history.test_history_network import get_fills, get_member_fills, read_history
 from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
-from tests.node.test_network_processes import assert_roots_agree, wait_until
+from tests.node.test_network_processes import assert_roots_agree, get_lowest_tip, wait_until
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
@@ -106,10 +106,6 @@ def check_signed_headers(home: NodeHome) -> list[int]:
         if height > 1:
             assert signed.header.app_hash == roots[height - 1]
     return [height for height, _ in rows]
-
-
-def get_tip(homes: list[NodeHome]) -> int:
-    return min(max(home.get_roots(), default=0) for home in homes)
 
 
 OUTAGE_S = 60
@@ -179,7 +175,7 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
             config.write(PRUNED)
     with running(network) as net:
         validators = list(net.homes)
-        await wait_until("every validator to commit", lambda: get_tip(validators) >= 1)
+        await wait_until("every validator to commit", lambda: get_lowest_tip(validators) >= 1)
         await post(validators[0], "/v1/bridge/collateral-events", credits)
         for tx in requests:
             assert await trio.to_thread.run_sync(validators[1].post_member_request, tx) == 202
@@ -199,8 +195,10 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
         net.start(target)
         committed = lambda: is_committed_once(up, batches)  # noqa: E731
         await wait_until("the batches once on every running node", committed)
-        others = get_tip([v for v in up if v is not target])
-        await wait_until("the restarted node at the others' tip", lambda: get_tip(up) >= others)
+        others = get_lowest_tip([v for v in up if v is not target])
+        await wait_until(
+            "the restarted node at the others' tip", lambda: get_lowest_tip(up) >= others
+        )
         assert_roots_agree(validators)
         for home in up:  # what each node tells a venue of its batches
             outcomes = [await trio.to_thread.run_sync(get_outcome, home, b) for b in batches]
@@ -233,11 +231,11 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
         assert replayed.kinds["PriceUpdate"] > 0, replayed
         await trio.sleep(max(0.0, stopped_at + OUTAGE_S - time.monotonic()))
         net.start(away)
-        tip = get_tip(up)
+        tip = get_lowest_tip(up)
         assert tip > left_at + 30, (left_at, tip)  # 1 to 3 blocks a second meanwhile
         synced = lambda: get_block_synced_to(away, log_end) >= tip  # noqa: E731
         await wait_until("the stopped node to block-sync to the others' tip", synced, 120)
-        await wait_until("its store at that tip", lambda: get_tip(validators) >= tip)
+        await wait_until("its store at that tip", lambda: get_lowest_tip(validators) >= tip)
         assert_roots_agree(validators)
         assert is_committed_once(validators, batches)
         for home in pruned:  # our store and CometBFT's, from one first height on
