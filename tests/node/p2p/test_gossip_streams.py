@@ -93,6 +93,11 @@ async def test_a_reconnection_that_overtakes_the_old_connections_cleanup_is_hear
         async with open_p2p(a_cfg, BIG_TOPICS) as a:
             await a.wait_for_mesh("big", 1)
             await b.wait_for_mesh("big", 1)
+            # a's GRAFT may still be queued behind the mesh: written to the dropped stream
+            # it would make the library forget b before the redial, with nothing left to
+            # overtake. A message heard each way flushes both queues.
+            await _wait_until_heard(a, b, within_s=4)
+            await _wait_until_heard(b, a, within_s=4)
             a_network = a._host.get_network()
             notifee = next(n for n in a_network.notifees if isinstance(n, PubsubNotifee))
             # a's pubsub hears of the dropped connection only after a has redialled
