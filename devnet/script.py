@@ -110,11 +110,19 @@ async def crash(net: Devnet, rng: random.Random) -> int:
     the positions opened; an epoch's time at most), then the crash: its instant, now,
     written into every validator's shock file (whole or absent: a sampling validator
     never reads half). Each step waits for the one before to commit, so the crash finds
-    the longs open and the fund sized however loaded the machine. Returns the height by
+    the longs open, the fund sized and its contributions paid however loaded the machine. Returns the height by
     which the margin calls it opens are due."""
     await open_called_longs(net)
     await trade_until(net, rng, time.monotonic() + get_epoch_timeout_s(net),
                       lambda: any(net.state.default_fund_cover))  # fmt: skip
+    # The sizing posts each member's contribution from its cash, paid from its collateral
+    # at the next block's end. A crash in that block would find the BTC short's cash
+    # still owing it, and its profit would pay the contribution instead of being taken out.
+    sized = net.state.height
+    await wait_for(
+        net, "the default fund contributions to be paid", lambda: net.state.height > sized,
+        STEP_TIMEOUT_S,
+    )  # fmt: skip
     before = net.state.mark_prices[BTC_PERP]
     crash_ms = f"{time.time_ns() // 1_000_000}\n".encode()
     for home in net.homes:
