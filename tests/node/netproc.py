@@ -10,6 +10,7 @@ and always kills every process it started (it can also SIGSTOP / SIGCONT one).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -127,6 +128,9 @@ def read_roots(db_path: Path) -> dict[int, bytes]:
         db.close()
 
 
+ORACLE_OFF = "[oracle]\nenabled = false\n"
+
+
 @dataclass
 class NodeHome:
     """One node: home directory, p2p port, peer id; validator `index` or a full node."""
@@ -139,7 +143,7 @@ class NodeHome:
     api_port: int = field(default_factory=get_free_port)
     operator_port: int = field(default_factory=get_free_port)
     """The operator listener's: full blocks, members' health, /metrics."""
-    extra_config: str = "[oracle]\nenabled = false\n"
+    extra_config: str = ORACLE_OFF
     """TOML appended to config.toml: the services' sections (oracle off unless given)."""
     observers: tuple[str, ...] = ()
     """`[p2p] observers`: peer ids allowed besides the genesis validators' nodes."""
@@ -268,11 +272,16 @@ class ProcessNetwork:
         observers: tuple[str, ...] | None = None,
         engine: str = "clearnode",
         genesis_time_ms: int | None = None,
+        genesis: dict[str, Any] | None = None,
+        services: str | Callable[[NodeHome], str] = ORACLE_OFF,
     ) -> None:
         """`engine` "cometbft": the genesis names it, each home gets a `[cometbft]` table
         (free ports, the others as persistent peers). `genesis_time_ms`: the genesis's
-        time, if not the example's (a light client's trust runs 14 days from it)."""
-        self.genesis = json.loads(GENESIS_DOC.read_text())
+        time, if not the example's (a light client's trust runs 14 days from it).
+        `genesis`: the document to start from instead of the example's. `services`: each
+        home's services' sections, or what gives them for a home (before `extra_config`)."""
+        self.genesis = copy.deepcopy(genesis) if genesis else json.loads(GENESIS_DOC.read_text())
+        self.services = services
         if genesis_time_ms is not None:
             self.genesis["genesis_time_ms"] = genesis_time_ms
         add_validators(self.genesis, validators)
@@ -295,7 +304,8 @@ class ProcessNetwork:
 
     def _home(self, path: Path, name: str, validator_index: int | None) -> NodeHome:
         home = NodeHome(path, name, validator_index, observers=self.observers or ())
-        home.extra_config += self.extra_config
+        services = self.services
+        home.extra_config = (services(home) if callable(services) else services) + self.extra_config
         return home
 
     def add_full_node(self, base: Path, name: str) -> NodeHome:

@@ -1,0 +1,400 @@
+"""Soak: four validator processes on one engine at a steady load for `--minutes`, with the
+devnet's oracle simulator and a solvency report every epoch; whether memory, latency and
+disk stay bounded.
+
+Trades are offered as `bench network` offers them (venue-signed batches POSTed round-robin
+to the validators' APIs), at `--rate` trades/s: by default about half of what `bench
+network` sustained on the engine (`DEFAULT_RATE`). Half the validators prune (`[storage]
+blocks_kept` and `history_blocks_kept` = `--blocks-kept`, a snapshot every
+`--snapshot-interval` blocks), the others keep every block and all the history, so one
+run measures the disk with pruning on and off.
+
+Every `--sample-s` seconds the bench samples each validator from outside, as an
+operator's monitoring would: the resident memory of the node process and of each child
+(the proving worker; on CometBFT the `cometbft` process), their open file descriptors and
+CPU, the bytes of each store (node.sqlite3 with its WAL, consensus.wal, reports, bridge,
+CometBFT's data, node.log) and the blocks its SQLite store holds; of the trades validator
+0's store committed in the window, the commit latency p50 and p99; and, from each node's
+log, the proof shares and reports it built and their seconds.
+
+One JSON line: the samples, and
+- `rss_mb_per_hour`: per validator, the least-squares slope of its processes' total RSS
+  after `--warmup-minutes`, in MB and in % of its mean, per hour;
+- `disk_bytes_per_block`: the slope of node.sqlite3's bytes against the height after the
+  warm-up, the mean of the pruned validators and of the archive ones;
+- `latency_drift`: the commit latency p50 of the first and of the last `DRIFT_WINDOW_S`
+  after the warm-up (a third of the samples each, if fewer), and the change;
+- `goals`: every validator's RSS slope under `RSS_GOAL_PCT_PER_HOUR`, the drift under
+  `DRIFT_GOAL`, and every pruned store within `get_block_bound` blocks.
+
+    python -m bench soak [--engine clearnode|cometbft] [--minutes 60] [--rate N]
+        [--sample-s 60] [--warmup-minutes 5] [--epoch-blocks 300] [--blocks-kept 500]
+        [--snapshot-interval 100] [--batch 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from bench.network import DRAIN_S, CommitWatch, Load, get_cpu_s, offer, percentile, set_up
+from clearing.genesis import ENGINES
+from devnet.sandbox import Sandbox
+from devnet.sections import get_oracle_toml
+from node.reports.seed import create_report_seed, save_report_seed
+from tests.node.netproc import GENESIS_DOC, NodeHome, ProcessNetwork, running
+
+IN_ALL = False
+"""An hour at the defaults: `python -m bench all` (`make bench`) leaves it out."""
+DEFAULT_RATE = {"clearnode": 2000, "cometbft": 1250}
+"""About half the trades/s `bench network` sustained with four validators on each engine
+(bench/network.py PREVIOUS: 3,958 and 2,578)."""
+PRUNED = ("v0", "v1")
+ORACLE_SEED = 7
+SNAPSHOTS_KEPT = 3
+DRIFT_WINDOW_S = 600.0
+RSS_GOAL_PCT_PER_HOUR = 2.0
+DRIFT_GOAL = 0.10
+SHARE_LINE = re.compile(r"proof share of epoch (\d+): \d+ accounts of \d+ proven in ([\d.]+) s")
+REPORT_LINE = re.compile(r"report of epoch (\d+) built: .* in ([\d.]+) s")
+
+
+def get_block_bound(blocks_kept: int, snapshot_interval: int, height: int, epoch: int) -> int:
+    """The most blocks a pruned store may hold at `height`: the newest `blocks_kept`, or
+    back to its oldest snapshot if that is older (pruning never passes it), what accrues
+    between two prunes (one per snapshot), and the blocks kept whatever their age: one per
+    epoch (the genesis's validator set never changes here)."""
+    window = max(blocks_kept, SNAPSHOTS_KEPT * snapshot_interval)
+    return window + snapshot_interval + height // epoch + 1
+
+
+def get_services(
+    seed_file: Path, genesis: dict[str, Any], args: argparse.Namespace
+) -> Callable[[NodeHome], str]:
+    """Each validator's services: the devnet's oracle simulator (without its crash), the
+    solvency reports with the network's seed, and its storage (pruned or archive)."""
+    oracle = get_oracle_toml(genesis, ORACLE_SEED, with_shock=False)
+    reports = f'[reports]\nenabled = true\nseed_file = "{seed_file}"\n'
+
+    def for_home(home: NodeHome) -> str:
+        kept = args.blocks_kept if home.name in PRUNED else 0
+        storage = (f"[storage]\nsnapshot_interval = {args.snapshot_interval}\n"
+                   f"snapshots_kept = {SNAPSHOTS_KEPT}\nblocks_kept = {kept}\n"
+                   f"history_blocks_kept = {kept}\n")  # fmt: skip
+        return oracle + reports + storage
+
+    return for_home
+
+
+# -- one validator, seen from outside ------------------------------------------------
+
+
+def list_descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs (the proving worker, CometBFT)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def get_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def get_process_name(pid: int) -> str:
+    name = Path(f"/proc/{pid}/comm").read_text().strip()
+    return "cometbft" if name == "cometbft" else "worker"
+
+
+def get_tree_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def get_store_bytes(home: NodeHome) -> dict[str, int]:
+    """Bytes on disk by store: node.sqlite3 (with its WAL and shared memory), the other
+    entries of data/, CometBFT's data and the node's log."""
+    data = home.path / "data"
+    stores = {"node.sqlite3": sum(p.stat().st_size for p in data.glob("node.sqlite3*"))}
+    for entry in sorted(data.iterdir()):
+        if not entry.name.startswith("node.sqlite3"):
+            stores[entry.name] = get_tree_bytes(entry)
+    cometbft = home.path / "cometbft" / "data"
+    if cometbft.exists():
+        stores["cometbft"] = get_tree_bytes(cometbft)
+    stores["node.log"] = (home.path / "node.log").stat().st_size
+    return stores
+
+
+def count_blocks(home: NodeHome) -> int:
+    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM blocks").fetchone()[0])
+    finally:
+        db.close()
+
+
+@dataclass
+class LogReader:
+    """The proof shares and reports a node's log says it built, read as it grows."""
+
+    path: Path
+    offset: int = 0
+
+    def read_new(self) -> tuple[list[list[float]], list[list[float]]]:
+        """(epoch, seconds) of each proof share and each report built since the last read."""
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            text = log.read()
+        whole = text.rfind(b"\n") + 1
+        self.offset += whole
+        lines = text[:whole].decode(errors="replace")
+        shares = [[int(e), float(s)] for e, s in SHARE_LINE.findall(lines)]
+        reports = [[int(e), float(s)] for e, s in REPORT_LINE.findall(lines)]
+        return shares, reports
+
+
+@dataclass
+class Validator:
+    home: NodeHome
+    pid: int
+    log: LogReader
+    cpu_s: float = 0.0
+
+    def sample(self, seconds: float) -> dict[str, Any]:
+        rss = {"node": round(get_rss_mb(self.pid), 1)}
+        fds = len(os.listdir(f"/proc/{self.pid}/fd"))
+        cpu_s = get_cpu_s(self.pid)
+        for child in list_descendants(self.pid):
+            try:
+                name, mb = get_process_name(child), get_rss_mb(child)
+                fds += len(os.listdir(f"/proc/{child}/fd"))
+                cpu_s += get_cpu_s(child)
+            except OSError:  # it ended meanwhile
+                continue
+            rss[name] = round(rss.get(name, 0.0) + mb, 1)
+        cpu, self.cpu_s = (cpu_s - self.cpu_s) / seconds, cpu_s
+        shares, reports = self.log.read_new()
+        return {
+            "rss_mb": rss,
+            "fds": fds,
+            "cpu": round(cpu, 2),
+            "disk": get_store_bytes(self.home),
+            "blocks_held": count_blocks(self.home),
+            "proof_shares": shares,
+            "reports": reports,
+        }
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+@dataclass
+class Soak:
+    args: argparse.Namespace
+    validators: list[Validator]
+    watch: CommitWatch
+    load: Load
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    latencies: list[tuple[float, list[float]]] = field(default_factory=list)
+
+    async def run(self, rate: int) -> None:
+        homes = [v.home for v in self.validators]
+        started = time.monotonic()
+        last = started
+        for _ in range(max(1, round(60 * self.args.minutes / self.args.sample_s))):
+            self.watch.committed.clear()
+            await offer(homes, self.load, self.watch, rate, self.args.sample_s)
+            now = time.monotonic()
+            latencies = [1000 * (seen - sent) for sent, seen, _ in self.watch.committed]
+            trades = sum(n for _, _, n in self.watch.committed)
+            self.latencies.append((now - started, latencies))
+            self.samples.append({
+                "t_s": round(now - started, 1),
+                "height": self.watch.height,
+                "trades_per_s": round(trades / (now - last), 1),
+                "commit_ms_p50": round(percentile(latencies, 0.5), 1),
+                "commit_ms_p99": round(percentile(latencies, 0.99), 1),
+                "late": self.drop_late(now),
+                "refused": self.watch.refused,
+                "validators": [v.sample(now - last) for v in self.validators],
+            })  # fmt: skip
+            last = now
+            self.say(self.samples[-1])
+
+    @staticmethod
+    def say(sample: dict[str, Any]) -> None:
+        """A line of progress on stderr (stdout carries the one JSON line)."""
+        first = sample["validators"][0]
+        print(f"{sample['t_s']:7.0f} s  height {sample['height']}  "
+              f"{sample['trades_per_s']:.0f} trades/s  p50 {sample['commit_ms_p50']:.0f} ms  "
+              f"v0 rss {first['rss_mb']}  fds {first['fds']}  blocks {first['blocks_held']}",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    def drop_late(self, now: float) -> int:
+        """Forgets the offered transactions not committed within DRAIN_S; how many."""
+        late = [tx for tx, (sent, _) in self.watch.sent.items() if now - sent > DRAIN_S]
+        for tx in late:
+            del self.watch.sent[tx]
+        return len(late)
+
+
+def get_slope(points: list[tuple[float, float]]) -> float:
+    """The least-squares slope of y over x (0 with fewer than two distinct x)."""
+    if len(points) < 2:
+        return 0.0
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    if spread == 0:
+        return 0.0
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+
+
+def get_rss_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[str, float]]:
+    """Per validator, the slope of its processes' total RSS per hour: MB, and % of its mean."""
+    slopes = []
+    for index in range(validators):
+        points = [(s["t_s"] / 3600, sum(s["validators"][index]["rss_mb"].values()))
+                  for s in after]  # fmt: skip
+        slope = get_slope(points)
+        mean = sum(y for _, y in points) / max(1, len(points))
+        slopes.append({"mb": round(slope, 1), "pct": round(100 * slope / max(mean, 1), 2)})
+    return slopes
+
+
+def get_disk_slope(after: list[dict[str, Any]], indices: list[int]) -> int:
+    """The mean over `indices` of node.sqlite3's bytes per block."""
+    slopes = [
+        get_slope([(s["height"], s["validators"][i]["disk"]["node.sqlite3"]) for s in after])
+        for i in indices
+    ]
+    return round(sum(slopes) / max(1, len(slopes)))
+
+
+def get_latency_drift(
+    latencies: list[tuple[float, list[float]]], warm: float, sample_s: float
+) -> dict[str, Any]:
+    """The commit latency p50 of the first and of the last samples after the warm-up that
+    span DRIFT_WINDOW_S (each a third of them at most), and the change."""
+    after = [window_ms for t, window_ms in latencies if t >= warm]
+    count = max(1, min(round(DRIFT_WINDOW_S / sample_s), len(after) // 3))
+    first = [ms for window_ms in after[:count] for ms in window_ms]
+    last = [ms for window_ms in after[-count:] for ms in window_ms]
+    first_p50, last_p50 = percentile(first, 0.5), percentile(last, 0.5)
+    return {
+        "window_s": round(count * sample_s),
+        "first_p50_ms": round(first_p50, 1),
+        "last_p50_ms": round(last_p50, 1),
+        "change": round((last_p50 - first_p50) / first_p50, 3) if first_p50 else None,
+    }
+
+
+def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:
+    args = soak.args
+    warm = 60 * args.warmup_minutes
+    after = [s for s in soak.samples if s["t_s"] >= warm]
+    names = [v.home.name for v in soak.validators]
+    pruned = [i for i, name in enumerate(names) if name in PRUNED]
+    final = soak.samples[-1]
+    held = [final["validators"][i]["blocks_held"] for i in pruned]
+    bound = get_block_bound(
+        args.blocks_kept, args.snapshot_interval, final["height"], args.epoch_blocks
+    )
+    rss = get_rss_slopes(after, len(names))
+    drift = get_latency_drift(soak.latencies, warm, args.sample_s)
+    return {
+        "engine": engine,
+        "minutes": args.minutes,
+        "offered_trades_per_s": rate,
+        "epoch_blocks": args.epoch_blocks,
+        "blocks_kept": args.blocks_kept,
+        "snapshot_interval": args.snapshot_interval,
+        "rss_mb_per_hour": rss,
+        "disk_bytes_per_block": {
+            "pruned": get_disk_slope(after, pruned),
+            "archive": get_disk_slope(after, [i for i in range(len(names)) if i not in pruned]),
+        },
+        "pruned_blocks_held": held,
+        "pruned_block_bound": bound,
+        "latency_drift": drift,
+        "goals": {
+            "rss_flat": all(s["pct"] < RSS_GOAL_PCT_PER_HOUR for s in rss),
+            "latency_drift": drift["change"] is not None and abs(drift["change"]) < DRIFT_GOAL,
+            "pruned_disk_bounded": max(held) <= bound,
+        },
+        "samples": soak.samples,
+    }
+
+
+async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str, Any]:
+    genesis = json.loads(GENESIS_DOC.read_text())
+    genesis["epoch_length_blocks"] = args.epoch_blocks
+    seed_file = base / "report_seed.json"
+    save_report_seed(seed_file, create_report_seed())
+    services = get_services(seed_file, genesis, args)
+    net = ProcessNetwork(base, 4, engine=engine, genesis=genesis, services=services)
+    rate = args.rate or DEFAULT_RATE[engine]
+    with running(net):
+        validators = [
+            Validator(home, net.processes[home.name].pid, LogReader(home.path / "node.log"))
+            for home in net.homes
+        ]
+        load = Load(args.batch, Sandbox.from_genesis_doc(copy.deepcopy(net.genesis)))
+        watch = CommitWatch(net.homes[0], engine)
+        soak = Soak(args, validators, watch, load)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch.run)
+            with trio.fail_after(120):
+                while watch.height < 1:
+                    await trio.sleep(0.1)
+            await set_up(net.homes, load, watch)
+            for validator in validators:
+                validator.sample(1.0)  # the CPU baseline
+            await soak.run(rate)
+            nursery.cancel_scope.cancel()
+    return summarise(soak, engine, rate)
+
+
+def run(argv: list[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench soak")
+    parser.add_argument("--engine", choices=ENGINES, default="clearnode")
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--rate", type=int, help="offered trades/s (default: DEFAULT_RATE)")
+    parser.add_argument("--sample-s", type=float, default=60.0)
+    parser.add_argument("--warmup-minutes", type=float, default=5.0)
+    parser.add_argument("--epoch-blocks", type=int, default=300)
+    parser.add_argument("--blocks-kept", type=int, default=500)
+    parser.add_argument("--snapshot-interval", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=250, help="trades per batch")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix=f"bench-soak-{args.engine}-") as base:
+        return trio.run(measure, args, Path(base), args.engine)
