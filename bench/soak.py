@@ -20,8 +20,9 @@ log, the proof shares and reports it built and their seconds.
 One JSON line: the samples, and
 - `rss_mb_per_hour`: per validator, the least-squares slope of its processes' total RSS
   after `--warmup-minutes`, in MB and in % of its mean, per hour;
-- `disk_bytes_per_block`: the slope of node.sqlite3's bytes against the height after the
-  warm-up, the mean of the pruned validators and of the archive ones;
+- `disk_bytes_per_block` and `disk_mb_per_million_trades`: the slope of node.sqlite3's
+  bytes against the height and against the trades committed after the warm-up, the mean
+  of the pruned validators and of the archive ones;
 - `latency_drift`: the commit latency p50 of the first and of the last `DRIFT_WINDOW_S`
   after the warm-up (a third of the samples each, if fewer), and the change;
 - `goals`: every validator's RSS slope under `RSS_GOAL_PCT_PER_HOUR`, the drift under
@@ -230,17 +231,20 @@ class Soak:
         homes = [v.home for v in self.validators]
         started = time.monotonic()
         last = started
+        committed = 0
         for _ in range(max(1, round(60 * self.args.minutes / self.args.sample_s))):
             self.watch.committed.clear()
             await offer(homes, self.load, self.watch, rate, self.args.sample_s)
             now = time.monotonic()
             latencies = [1000 * (seen - sent) for sent, seen, _ in self.watch.committed]
             trades = sum(n for _, _, n in self.watch.committed)
+            committed += trades
             self.latencies.append((now - started, latencies))
             self.samples.append({
                 "t_s": round(now - started, 1),
                 "height": self.watch.height,
                 "trades_per_s": round(trades / (now - last), 1),
+                "trades_committed": committed,
                 "commit_ms_p50": round(percentile(latencies, 0.5), 1),
                 "commit_ms_p99": round(percentile(latencies, 0.99), 1),
                 "late": self.drop_late(now),
@@ -291,13 +295,14 @@ def get_rss_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[st
     return slopes
 
 
-def get_disk_slope(after: list[dict[str, Any]], indices: list[int]) -> int:
-    """The mean over `indices` of node.sqlite3's bytes per block."""
+def get_disk_slope(after: list[dict[str, Any]], indices: list[int], per: str) -> float:
+    """The mean over `indices` of node.sqlite3's bytes per unit of `per` (a sample's
+    "height" or "trades_committed")."""
     slopes = [
-        get_slope([(s["height"], s["validators"][i]["disk"]["node.sqlite3"]) for s in after])
+        get_slope([(s[per], s["validators"][i]["disk"]["node.sqlite3"]) for s in after])
         for i in indices
     ]
-    return round(sum(slopes) / max(1, len(slopes)))
+    return sum(slopes) / max(1, len(slopes))
 
 
 def get_latency_drift(
@@ -324,6 +329,7 @@ def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:
     after = [s for s in soak.samples if s["t_s"] >= warm]
     names = [v.home.name for v in soak.validators]
     pruned = [i for i, name in enumerate(names) if name in PRUNED]
+    archive = [i for i in range(len(names)) if i not in pruned]
     final = soak.samples[-1]
     held = [final["validators"][i]["blocks_held"] for i in pruned]
     bound = get_block_bound(
@@ -340,8 +346,12 @@ def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:
         "snapshot_interval": args.snapshot_interval,
         "rss_mb_per_hour": rss,
         "disk_bytes_per_block": {
-            "pruned": get_disk_slope(after, pruned),
-            "archive": get_disk_slope(after, [i for i in range(len(names)) if i not in pruned]),
+            "pruned": round(get_disk_slope(after, pruned, "height")),
+            "archive": round(get_disk_slope(after, archive, "height")),
+        },
+        "disk_mb_per_million_trades": {
+            "pruned": round(get_disk_slope(after, pruned, "trades_committed"), 1),
+            "archive": round(get_disk_slope(after, archive, "trades_committed"), 1),
         },
         "pruned_blocks_held": held,
         "pruned_block_bound": bound,
