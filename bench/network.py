@@ -195,7 +195,10 @@ async def offer(
     sent: list[bytes] = []
 
     async def post(home: NodeHome, tx: bytes) -> None:
-        status = await trio.to_thread.run_sync(home.post_tx, "/v1/trade-batches", tx)
+        try:
+            status = await trio.to_thread.run_sync(home.post_tx, "/v1/trade-batches", tx)
+        except OSError:  # no answer in time: refused, as a venue would count it
+            status = 0
         if status not in (200, 202):
             watch.sent.pop(tx, None)
             watch.refused += 1
