@@ -228,11 +228,36 @@ def get_cpu_s(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def list_descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs, whichever thread started them (a node's
+    proving worker, its `cometbft`)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
 def get_tree_cpu_s(pid: int) -> float:
-    """CPU seconds of `pid` and its running children (a node and its `cometbft`)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    kids = [int(c) for c in children.read_text().split()] if children.exists() else []
-    return get_cpu_s(pid) + sum(get_cpu_s(kid) for kid in kids)
+    """CPU seconds of `pid` and its running descendants (a node, its worker, its
+    `cometbft`); one that ends meanwhile counts in its parent's once waited for."""
+    total = get_cpu_s(pid)
+    for child in list_descendants(pid):
+        try:
+            total += get_cpu_s(child)
+        except OSError:
+            continue
+    return total
 
 
 def iter_samples(text: str) -> Iterator[tuple[str, dict[str, str], float]]:
@@ -427,14 +452,8 @@ async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str
     with running(ProcessNetwork(base, args.validators, engine=engine, observers=())) as net:
         validators = list(net.homes)
         pids = [net.processes[home.name].pid for home in validators]
-        load = Load(args.batch, Sandbox.from_genesis_doc(copy.deepcopy(net.genesis)))
-        watch = CommitWatch(validators[0], engine)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch.run)
-            with trio.fail_after(120):
-                while watch.height < 1:
-                    await trio.sleep(0.1)
-            await set_up(validators, load, watch)
+            load, watch = await start_load(net, engine, args.batch, nursery)
             stacks_dir = None if args.profile_node is None else base
             best, steps = await ramp(validators, pids, engine, load, watch, args, stacks_dir)
             nursery.cancel_scope.cancel()
@@ -458,6 +477,21 @@ def write_node_profile(stacks: Path, output: Path, engine: str) -> None:
     named = output.with_name(f"{output.stem}-{engine}{output.suffix}")
     named.write_text(render_stacks(stacks.read_text(), TOP))
     named.with_suffix(".stacks").write_text(stacks.read_text())
+
+
+async def start_load(
+    net: ProcessNetwork, engine: str, batch: int, nursery: trio.Nursery
+) -> tuple[Load, CommitWatch]:
+    """Once `net` commits: the benchmark's members funded and authorised, and the watch of
+    validator 0's commits (running in `nursery`)."""
+    load = Load(batch, Sandbox.from_genesis_doc(copy.deepcopy(net.genesis)))
+    watch = CommitWatch(net.homes[0], engine)
+    nursery.start_soon(watch.run)
+    with trio.fail_after(120):
+        while watch.height < 1:
+            await trio.sleep(0.1)
+    await set_up(net.homes, load, watch)
+    return load, watch
 
 
 async def set_up(validators: list[NodeHome], load: Load, watch: CommitWatch) -> None:

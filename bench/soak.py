@@ -37,7 +37,6 @@ One JSON line: the samples, and
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import re
@@ -52,9 +51,17 @@ from typing import Any
 
 import trio
 
-from bench.network import DRAIN_S, CommitWatch, Load, get_cpu_s, offer, percentile, set_up
+from bench.network import (
+    DRAIN_S,
+    CommitWatch,
+    Load,
+    get_tree_cpu_s,
+    list_descendants,
+    offer,
+    percentile,
+    start_load,
+)
 from clearing.genesis import ENGINES
-from devnet.sandbox import Sandbox
 from devnet.sections import get_oracle_toml
 from node.reports.seed import create_report_seed, save_report_seed
 from tests.node.netproc import GENESIS_DOC, NodeHome, ProcessNetwork, running
@@ -74,13 +81,15 @@ SHARE_LINE = re.compile(r"proof share of epoch (\d+): \d+ accounts of \d+ proven
 REPORT_LINE = re.compile(r"report of epoch (\d+) built: .* in ([\d.]+) s")
 
 
-def get_block_bound(blocks_kept: int, snapshot_interval: int, height: int, epoch: int) -> int:
+def get_block_bound(
+    blocks_kept: int, snapshot_interval: int, height: int, epoch_blocks: int
+) -> int:
     """The most blocks a pruned store may hold at `height`: the newest `blocks_kept`, or
     back to its oldest snapshot if that is older (pruning never passes it), what accrues
     between two prunes (one per snapshot), and the blocks kept whatever their age: one per
     epoch (the genesis's validator set never changes here)."""
     window = max(blocks_kept, SNAPSHOTS_KEPT * snapshot_interval)
-    return window + snapshot_interval + height // epoch + 1
+    return window + snapshot_interval + height // epoch_blocks + 1
 
 
 def get_services(
@@ -102,25 +111,6 @@ def get_services(
 
 
 # -- one validator, seen from outside ------------------------------------------------
-
-
-def list_descendants(pid: int) -> list[int]:
-    """The processes `pid` started, and theirs (the proving worker, CometBFT)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):  # gone meanwhile
-            continue
-        parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        children = parents.get(todo.pop(), [])
-        found += children
-        todo += children
-    return found
 
 
 def get_rss_mb(pid: int) -> float:
@@ -192,18 +182,17 @@ class Validator:
     cpu_s: float = 0.0
 
     def sample(self, seconds: float) -> dict[str, Any]:
+        cpu_s = get_tree_cpu_s(self.pid)
+        cpu, self.cpu_s = (cpu_s - self.cpu_s) / seconds, cpu_s
         rss = {"node": round(get_rss_mb(self.pid), 1)}
         fds = len(os.listdir(f"/proc/{self.pid}/fd"))
-        cpu_s = get_cpu_s(self.pid)
         for child in list_descendants(self.pid):
             try:
                 name, mb = get_process_name(child), get_rss_mb(child)
                 fds += len(os.listdir(f"/proc/{child}/fd"))
-                cpu_s += get_cpu_s(child)
             except OSError:  # it ended meanwhile
                 continue
             rss[name] = round(rss.get(name, 0.0) + mb, 1)
-        cpu, self.cpu_s = (cpu_s - self.cpu_s) / seconds, cpu_s
         shares, reports = self.log.read_new()
         return {
             "rss_mb": rss,
@@ -375,21 +364,13 @@ async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str
     net = ProcessNetwork(base, 4, engine=engine, genesis=genesis, services=services)
     rate = args.rate or DEFAULT_RATE[engine]
     with running(net):
-        validators = [
-            Validator(home, net.processes[home.name].pid, LogReader(home.path / "node.log"))
-            for home in net.homes
-        ]
-        load = Load(args.batch, Sandbox.from_genesis_doc(copy.deepcopy(net.genesis)))
-        watch = CommitWatch(net.homes[0], engine)
-        soak = Soak(args, validators, watch, load)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch.run)
-            with trio.fail_after(120):
-                while watch.height < 1:
-                    await trio.sleep(0.1)
-            await set_up(net.homes, load, watch)
-            for validator in validators:
-                validator.sample(1.0)  # the CPU baseline
+            load, watch = await start_load(net, engine, args.batch, nursery)
+            validators = [
+                Validator(home, pid, LogReader(home.path / "node.log"), get_tree_cpu_s(pid))
+                for home, pid in ((h, net.processes[h.name].pid) for h in net.homes)
+            ]
+            soak = Soak(args, validators, watch, load)
             await soak.run(rate)
             nursery.cancel_scope.cancel()
     return summarise(soak, engine, rate)

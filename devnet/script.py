@@ -110,8 +110,8 @@ async def crash(net: Devnet, rng: random.Random) -> int:
     the positions opened; an epoch's time at most), then the crash: its instant, now,
     written into every validator's shock file (whole or absent: a sampling validator
     never reads half). Each step waits for the one before to commit, so the crash finds
-    the longs open, the fund sized and its contributions paid however loaded the machine. Returns the height by
-    which the margin calls it opens are due."""
+    the longs open, the fund sized and its contributions paid however loaded the machine.
+    Returns the height by which the margin calls it opens are due."""
     await open_called_longs(net)
     await trade_until(net, rng, time.monotonic() + get_epoch_timeout_s(net),
                       lambda: any(net.state.default_fund_cover))  # fmt: skip

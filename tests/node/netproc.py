@@ -280,7 +280,9 @@ class ProcessNetwork:
         time, if not the example's (a light client's trust runs 14 days from it).
         `genesis`: the document to start from instead of the example's. `services`: each
         home's services' sections, or what gives them for a home (before `extra_config`)."""
-        self.genesis = copy.deepcopy(genesis) if genesis else json.loads(GENESIS_DOC.read_text())
+        self.genesis = (
+            copy.deepcopy(genesis) if genesis is not None else json.loads(GENESIS_DOC.read_text())
+        )
         self.services = services
         if genesis_time_ms is not None:
             self.genesis["genesis_time_ms"] = genesis_time_ms
@@ -304,8 +306,8 @@ class ProcessNetwork:
 
     def _home(self, path: Path, name: str, validator_index: int | None) -> NodeHome:
         home = NodeHome(path, name, validator_index, observers=self.observers or ())
-        services = self.services
-        home.extra_config = (services(home) if callable(services) else services) + self.extra_config
+        services = self.services(home) if callable(self.services) else self.services
+        home.extra_config = services + self.extra_config
         return home
 
     def add_full_node(self, base: Path, name: str) -> NodeHome:
