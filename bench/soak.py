@@ -13,16 +13,17 @@ Every `--sample-s` seconds the bench samples each validator from outside, as an
 operator's monitoring would: the resident memory of the node process and of each child
 (the proving worker; on CometBFT the `cometbft` process), their open file descriptors and
 CPU, the bytes of each store (node.sqlite3 with its WAL, consensus.wal, reports, bridge,
-CometBFT's data, node.log) and the blocks its SQLite store holds; of the trades validator
-0's store committed in the window, the commit latency p50 and p99; and, from each node's
-log, the proof shares and reports it built and their seconds.
+each store of CometBFT's data, node.log) and the blocks its SQLite store holds; of the
+trades validator 0's store committed in the window, the commit latency p50 and p99; and,
+from each node's log, the proof shares and reports it built and their seconds.
 
 One JSON line: the samples, and
 - `rss_mb_per_hour`: per validator, the least-squares slope of its processes' total RSS
   after `--warmup-minutes`, in MB and in % of its mean, per hour;
-- `disk_bytes_per_block` and `disk_mb_per_million_trades`: the slope of node.sqlite3's
-  bytes against the height and against the trades committed after the warm-up, the mean
-  of the pruned validators and of the archive ones;
+- `disk_bytes_per_block` and `disk_mb_per_million_trades`: by store and in total (the
+  log aside), the slope of its bytes against the height and against the trades
+  committed after the warm-up, the mean of the pruned validators and of the archive
+  ones;
 - `latency_drift`: the commit latency p50 of the first and of the last `DRIFT_WINDOW_S`
   after the warm-up (a third of the samples each, if fewer), and the change;
 - `goals`: every validator's RSS slope under `RSS_GOAL_PCT_PER_HOUR`, the latency grown
@@ -133,7 +134,8 @@ def get_tree_bytes(path: Path) -> int:
 
 def get_store_bytes(home: NodeHome) -> dict[str, int]:
     """Bytes on disk by store: node.sqlite3 (with its WAL and shared memory), the other
-    entries of data/, CometBFT's data and the node's log."""
+    entries of data/, each entry of CometBFT's data (its block store, state, consensus
+    WAL...) and the node's log."""
     data = home.path / "data"
     stores = {"node.sqlite3": sum(p.stat().st_size for p in data.glob("node.sqlite3*"))}
     for entry in sorted(data.iterdir()):
@@ -141,7 +143,8 @@ def get_store_bytes(home: NodeHome) -> dict[str, int]:
             stores[entry.name] = get_tree_bytes(entry)
     cometbft = home.path / "cometbft" / "data"
     if cometbft.exists():
-        stores["cometbft"] = get_tree_bytes(cometbft)
+        for entry in sorted(cometbft.iterdir()):
+            stores[f"cometbft/{entry.name}"] = get_tree_bytes(entry)
     stores["node.log"] = (home.path / "node.log").stat().st_size
     return stores
 
@@ -285,14 +288,24 @@ def get_rss_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[st
     return slopes
 
 
-def get_disk_slope(after: list[dict[str, Any]], indices: list[int], per: str) -> float:
-    """The mean over `indices` of node.sqlite3's bytes per unit of `per` (a sample's
-    "height" or "trades_committed")."""
-    slopes = [
-        get_slope([(s[per], s["validators"][i]["disk"]["node.sqlite3"]) for s in after])
-        for i in indices
-    ]
-    return sum(slopes) / max(1, len(slopes))
+def get_disk_slopes(
+    after: list[dict[str, Any]], indices: list[int], per: str, digits: int
+) -> dict[str, float]:
+    """By store (the log aside: it is rotated, not kept), the mean over `indices` of its
+    bytes per unit of `per` (a sample's "height" or "trades_committed"), and the total."""
+    names = sorted(
+        {name for s in after for i in indices for name in s["validators"][i]["disk"]} - {"node.log"}
+    )
+    slopes = {
+        name: sum(
+            get_slope([(s[per], s["validators"][i]["disk"].get(name, 0)) for s in after])
+            for i in indices
+        )
+        / max(1, len(indices))
+        for name in names
+    }
+    slopes["total"] = sum(slopes.values())
+    return {name: round(slope, digits or None) for name, slope in slopes.items()}
 
 
 def get_latency_drift(
@@ -336,12 +349,12 @@ def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:
         "snapshot_interval": args.snapshot_interval,
         "rss_mb_per_hour": rss,
         "disk_bytes_per_block": {
-            "pruned": round(get_disk_slope(after, pruned, "height")),
-            "archive": round(get_disk_slope(after, archive, "height")),
+            "pruned": get_disk_slopes(after, pruned, "height", 0),
+            "archive": get_disk_slopes(after, archive, "height", 0),
         },
         "disk_mb_per_million_trades": {
-            "pruned": round(get_disk_slope(after, pruned, "trades_committed"), 1),
-            "archive": round(get_disk_slope(after, archive, "trades_committed"), 1),
+            "pruned": get_disk_slopes(after, pruned, "trades_committed", 1),
+            "archive": get_disk_slopes(after, archive, "trades_committed", 1),
         },
         "pruned_blocks_held": held,
         "pruned_block_bound": bound,

@@ -91,6 +91,7 @@ from consensus.types import (
     Voter,
     compute_max_proposal_bytes,
 )
+from consensus.validator_sets import ValidatorSets
 from consensus.wal import Wal
 from lightclient.codec import MAX_CONSENSUS_MESSAGE_BYTES, MAX_EVIDENCE_AGE_BLOCKS, DecodeError
 from lightclient.crypto import PrivateKey
@@ -292,10 +293,9 @@ class Engine:
         self.pool = EvidencePool()
         self.stats = EngineStats()
         own = None if signer is None else signer.key.public_key
-        self._validator_sets = [ValidatorSet.from_validators(start.validators)]
-        self.state: ConsensusState = initial_state(
-            start.chain_id, own, self._validator_sets[0], config.timeouts
-        )
+        first = ValidatorSet.from_validators(start.validators)
+        self._validator_sets = ValidatorSets(first, app.get_validator_update)
+        self.state: ConsensusState = initial_state(start.chain_id, own, first, config.timeouts)
         self._replaying = False
         self._deferred: list[Effect] = []
         self._future: deque[tuple[PeerId, Message]] = deque(maxlen=config.max_buffered)
@@ -359,18 +359,9 @@ class Engine:
         return self.state.height
 
     def get_validators(self, height: int) -> ValidatorSet:
-        """The validator set of `height`: advanced one height at a time from genesis, as
-        every peer does, with the application's set after block `h` taking effect at
-        `h + 2` (so after a restart or a snapshot restore the sets are the same). Needs
-        block `height - 2` committed."""
-        while len(self._validator_sets) < height:
-            following = len(self._validator_sets) + 1
-            previous = self._validator_sets[-1]
-            update = self.app.get_validator_update(following - 2) if following > 2 else None
-            self._validator_sets.append(
-                previous.next_height() if update is None else previous.compute_updated(update)
-            )
-        return self._validator_sets[height - 1]
+        """The validator set of `height` (consensus/validator_sets.py). Needs block
+        `height - 2` committed."""
+        return self._validator_sets.get(height)
 
     def get_past_validators(self, height: int) -> dict[int, ValidatorSet]:
         """The sets of the heights whose evidence a block at `height` may commit."""

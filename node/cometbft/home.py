@@ -281,6 +281,12 @@ def build_config_toml(
         # An idle network proposes an empty block once per this wait, not every commit wait.
         f"create_empty_blocks_interval = {q(format_duration(timeouts.empty_block_wait_ms))}",
         "",
+        # The app's store answers every read of outcomes and history: what CometBFT
+        # would keep beside it per height (each block's ABCI responses, a transaction
+        # index) is a second copy nothing reads, on disk until pruning reaches it.
+        "[storage]",
+        "discard_abci_responses = true",
+        "",
         "[tx_index]",
         'indexer = "null"',
         "",

@@ -100,6 +100,12 @@ def test_only_p2p_listens_beyond_loopback_and_the_rpc_on_no_port() -> None:
     assert config["p2p"]["laddr"] == "tcp://0.0.0.0:26666"
 
 
+def test_cometbft_keeps_no_per_height_copy_of_what_the_app_stores() -> None:
+    config: dict[str, Any] = read_config(DEFAULTS)
+    assert config["storage"]["discard_abci_responses"] is True
+    assert config["tx_index"]["indexer"] == "null"
+
+
 def write_one(home: Path) -> None:
     doc = genesis_doc()
     write_home(
