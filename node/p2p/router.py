@@ -20,7 +20,9 @@ every topic relays as GossipSub does.
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from libp2p.peer.id import ID
@@ -33,6 +35,10 @@ class Router(GossipSub):
 
     def __init__(self, *args: Any, direct_topics: frozenset[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # py-libp2p 0.8.1 notes the time of every message published here for its adaptive
+        # gossip and trims the list only when that is on (it is off: node/p2p/host.py),
+        # so the list grew by a float a message for as long as the node ran.
+        self.recent_message_deliveries = defaultdict(partial(deque, maxlen=0))  # type: ignore[arg-type]
         self.direct_topics = direct_topics
         self.clique: frozenset[str] | None = None
         """The clique's peer ids (the validators' nodes), None: unknown, relay everything."""

@@ -105,3 +105,22 @@ async def test_a_message_from_outside_the_clique_is_relayed() -> None:
         assert await receive(b, "tx") == (d.peer_id, "from an observer")
         assert await receive(c, "tx") == (d.peer_id, "from an observer")
     assert a.sent_bytes["tx"] > 0
+
+
+async def test_adaptive_gossip_neither_slows_the_heartbeat_nor_keeps_a_time_per_message() -> None:
+    """py-libp2p's adaptive gossip judged a mesh below `degree` (every mesh of a small
+    network) unhealthy and slowed the heartbeat to 60 s: the mesh repaired once a minute
+    and the message cache, shifted each heartbeat, held five minutes of gossip. With it
+    off, the library still noted each published message's time, trimmed only by it. The
+    library's heartbeat takes its health step every 30 s; this runs that step at once."""
+    async with hosts(["a", "b"], [(0, 1)]) as nodes:
+        a, b = nodes
+        for i in range(3):
+            await a.publish("tx", note(f"m{i}"))
+            assert await receive(b, "tx") == (a.peer_id, f"m{i}")
+        router = a._router
+        assert sum(map(len, router.recent_message_deliveries.values())) == 0
+        router.last_health_update = 0
+        router._update_network_health()
+        router._adapt_gossip_parameters()
+        assert router.heartbeat_interval == config("a").heartbeat_s == 1
