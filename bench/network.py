@@ -248,11 +248,12 @@ def list_descendants(pid: int) -> list[int]:
     return found
 
 
-def get_tree_cpu_s(pid: int) -> float:
+def get_tree_cpu_s(pid: int, descendants: list[int] | None = None) -> float:
     """CPU seconds of `pid` and its running descendants (a node, its worker, its
-    `cometbft`); one that ends meanwhile counts in its parent's once waited for."""
+    `cometbft`; `descendants`: the walk the caller already made); one that ends meanwhile
+    counts in its parent's once waited for."""
     total = get_cpu_s(pid)
-    for child in list_descendants(pid):
+    for child in list_descendants(pid) if descendants is None else descendants:
         try:
             total += get_cpu_s(child)
         except OSError:

@@ -185,11 +185,12 @@ class Validator:
     cpu_s: float = 0.0
 
     def sample(self, seconds: float) -> dict[str, Any]:
-        cpu_s = get_tree_cpu_s(self.pid)
+        children = list_descendants(self.pid)
+        cpu_s = get_tree_cpu_s(self.pid, children)
         cpu, self.cpu_s = (cpu_s - self.cpu_s) / seconds, cpu_s
         rss = {"node": round(get_rss_mb(self.pid), 1)}
         fds = len(os.listdir(f"/proc/{self.pid}/fd"))
-        for child in list_descendants(self.pid):
+        for child in children:
             try:
                 name, mb = get_process_name(child), get_rss_mb(child)
                 fds += len(os.listdir(f"/proc/{child}/fd"))
@@ -379,9 +380,10 @@ async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str
     with running(net):
         async with trio.open_nursery() as nursery:
             load, watch = await start_load(net, engine, args.batch, nursery)
+            pids = [net.processes[home.name].pid for home in net.homes]
             validators = [
                 Validator(home, pid, LogReader(home.path / "node.log"), get_tree_cpu_s(pid))
-                for home, pid in ((h, net.processes[h.name].pid) for h in net.homes)
+                for home, pid in zip(net.homes, pids, strict=True)
             ]
             soak = Soak(args, validators, watch, load)
             await soak.run(rate)

@@ -933,12 +933,6 @@ async def open_p2p(
         degree_high=config.mesh_degree + 4,
         heartbeat_interval=config.heartbeat_s,
         heartbeat_initial_delay=0.1,
-        # py-libp2p 0.8.1's adaptive gossip judges a mesh below `degree` unhealthy (every
-        # mesh of a network of up to 7 validators) and then sets the heartbeat to 60 s,
-        # not faster as it means to: the mesh was repaired once a minute, and the message
-        # cache, shifted by the heartbeat, held five minutes of gossip, some 20,000
-        # messages and 80 MB at 2,000 trades/s (python -m bench soak).
-        adaptive_gossip_enabled=False,
         spam_protection_enabled=False,
         eclipse_protection_enabled=False,
     )
