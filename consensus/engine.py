@@ -91,7 +91,7 @@ from consensus.types import (
     Voter,
     compute_max_proposal_bytes,
 )
-from consensus.validator_sets import ValidatorSets
+from consensus.validator_sets import CHECKPOINT_INTERVAL, ValidatorCheckpoint, ValidatorSets
 from consensus.wal import Wal
 from lightclient.codec import MAX_CONSENSUS_MESSAGE_BYTES, MAX_EVIDENCE_AGE_BLOCKS, DecodeError
 from lightclient.crypto import PrivateKey
@@ -181,6 +181,14 @@ class BlockStore(Protocol):
         """Durably store a committed block before consensus moves to the next height."""
         ...
 
+    def load_validator_checkpoint(self) -> bytes | None:
+        """What `save_validator_checkpoint` last kept; None if nothing."""
+        ...
+
+    def save_validator_checkpoint(self, checkpoint: bytes) -> None:
+        """Keep `checkpoint` (a `ValidatorCheckpoint`), replacing the one kept before."""
+        ...
+
 
 @dataclass(frozen=True)
 class ChainStart:
@@ -222,6 +230,8 @@ class EngineConfig:
     compact_proposals: bool = False
     """Send proposals compact (see the module's docstring); received ones are rebuilt
     either way."""
+    checkpoint_interval: int = CHECKPOINT_INTERVAL
+    """Heights between the validator-set checkpoints a restart starts from."""
 
     def __post_init__(self) -> None:
         """A proposal we build must be a message every node (and our WAL) can decode."""
@@ -295,6 +305,9 @@ class Engine:
         own = None if signer is None else signer.key.public_key
         first = ValidatorSet.from_validators(start.validators)
         self._validator_sets = ValidatorSets(first, app.get_validator_update)
+        self._checkpoint_height = 1
+        """The height of the set a restart now starts from (1: genesis's)."""
+        self._load_validator_checkpoint()
         self.state: ConsensusState = initial_state(start.chain_id, own, first, config.timeouts)
         self._replaying = False
         self._deferred: list[Effect] = []
@@ -353,6 +366,42 @@ class Engine:
         for effect in deferred:
             self._execute(effect)
         self._replay_buffered()
+
+    def _load_validator_checkpoint(self) -> None:
+        """Start the sets from the stored checkpoint when a restart after the stored
+        blocks asks for no older set; else they are walked from genesis."""
+        data = self.store.load_validator_checkpoint()
+        if data is None:
+            return
+        first_asked = self.store.get_height() + 1 - MAX_EVIDENCE_AGE_BLOCKS
+        try:
+            checkpoint = ValidatorCheckpoint.decode(data)
+            first = checkpoint.get_set()
+        except DecodeError as exc:
+            log.warning("validator checkpoint unreadable, walking from genesis: %s", exc)
+            return
+        if checkpoint.height > first_asked:
+            log.warning(
+                "validator checkpoint of height %d is past the first height asked, %d: "
+                "walking from genesis",
+                checkpoint.height,
+                first_asked,
+            )
+            return
+        self._validator_sets = ValidatorSets(
+            first, self.app.get_validator_update, first_height=checkpoint.height
+        )
+        self._checkpoint_height = checkpoint.height
+
+    def _save_validator_checkpoint(self, height: int) -> None:
+        """As `height` starts (block `height - 1` stored), every `checkpoint_interval`
+        heights: the first set a restart from here would ask for."""
+        first_asked = height - MAX_EVIDENCE_AGE_BLOCKS
+        if first_asked < self._checkpoint_height + self.config.checkpoint_interval:
+            return
+        checkpoint = ValidatorCheckpoint.of(first_asked, self.get_validators(first_asked))
+        self.store.save_validator_checkpoint(checkpoint.encode())
+        self._checkpoint_height = first_asked
 
     @property
     def height(self) -> int:
@@ -677,6 +726,7 @@ class Engine:
         self.wal.append(encode_height_record(height))
         if self.signer is not None:
             self.signer.prune_below(height)
+        self._save_validator_checkpoint(height)
         self._process(self._get_start_height(height))
         self._replay_buffered()
 

@@ -6,17 +6,39 @@ Only the window a height needs is kept: the next height's (its proposer is known
 this one commits), this height's, and those of the MAX_EVIDENCE_AGE_BLOCKS heights whose
 evidence this height's block may commit. Keeping every height's set grew a node by one
 set a block, for as long as it ran.
+
+A restart need not walk from genesis: every CHECKPOINT_INTERVAL heights the engine
+stores the first set a restart would ask for, priorities and all (`ValidatorCheckpoint`,
+as CometBFT's state store keeps a set every 100,000 heights), and starts from it. The
+walk cost 5.3 µs a height: 167 s per start after a year at a block a second.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
 
 from consensus.types import ValidatorSet, Voter
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, MAX_VALIDATORS, DecodeError, pack, unpack
+from lightclient.records import (
+    BigInt,
+    Declared,
+    Int,
+    Items,
+    Name,
+    PublicKey,
+    Uint,
+    declare_record,
+)
 
 SETS_KEPT = MAX_EVIDENCE_AGE_BLOCKS + 2
 """From the oldest height whose evidence a block may commit to the next height."""
+
+CHECKPOINT_INTERVAL = 10_000
+"""Heights between stored checkpoints: a restart walks at most this many (about 55 ms)."""
+
+CHECKPOINT_VERSION = 1
 
 
 class ValidatorSetForgotten(LookupError):
@@ -32,18 +54,20 @@ class ValidatorSetForgotten(LookupError):
 
 
 class ValidatorSets:
-    """Height -> validator set, computed on demand up to the height asked for."""
+    """Height -> validator set, computed on demand up to the height asked for, from the
+    set of `first_height` (genesis's, or a checkpoint's)."""
 
     def __init__(
         self,
         first: ValidatorSet,
         get_update: Callable[[int], tuple[Voter, ...] | None],
         kept: int = SETS_KEPT,
+        first_height: int = 1,
     ) -> None:
         self._get_update = get_update
         self._kept = kept
-        self._sets = {1: first}
-        self._latest = 1
+        self._sets = {first_height: first}
+        self._latest = first_height
 
     def get(self, height: int) -> ValidatorSet:
         """The set of `height`. Needs block `height - 2` committed."""
@@ -63,3 +87,51 @@ class ValidatorSets:
         )
         self._sets.pop(following - self._kept, None)
         self._latest = following
+
+
+@declare_record
+@dataclass(frozen=True, slots=True)
+class CheckpointMember(Declared):
+    """A validator of a checkpointed set with its proposer priority, which may pass 64
+    bits when the total power is that large."""
+
+    name: Name
+    public_key: PublicKey
+    power: Annotated[int, Int(1)]
+    priority: Annotated[int, BigInt()]
+
+
+@declare_record(head=CHECKPOINT_VERSION)
+@dataclass(frozen=True, slots=True)
+class ValidatorCheckpoint(Declared):
+    """The validator set of `height` as the engine computed it: what a restart starts
+    from. The node's own derived data, never a peer's: a node restored by state sync
+    walks from genesis once, then checkpoints as it goes."""
+
+    height: Annotated[int, Int(1)]
+    members: Annotated[tuple[CheckpointMember, ...], Items(1, MAX_VALIDATORS)]
+    proposer_index: Uint
+
+    @staticmethod
+    def of(height: int, validator_set: ValidatorSet) -> ValidatorCheckpoint:
+        members = tuple(
+            CheckpointMember(v.name, v.public_key, v.power, priority)
+            for v, priority in zip(validator_set.validators, validator_set.priorities, strict=True)
+        )
+        return ValidatorCheckpoint(height, members, validator_set.proposer_index)
+
+    def get_set(self) -> ValidatorSet:
+        voters = tuple(Voter(m.name, m.public_key, m.power) for m in self.members)
+        if self.proposer_index >= len(voters):
+            raise DecodeError(
+                "validator checkpoint",
+                f"proposer index {self.proposer_index} of {len(voters)} validators",
+            )
+        return ValidatorSet(voters, tuple(m.priority for m in self.members), self.proposer_index)
+
+    def encode(self) -> bytes:
+        return pack(self.to_fields())
+
+    @staticmethod
+    def decode(data: bytes) -> ValidatorCheckpoint:
+        return ValidatorCheckpoint.from_fields(unpack(data, "validator checkpoint"))

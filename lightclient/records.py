@@ -41,6 +41,8 @@ from lightclient.codec import (
     MAX_UINT64,
     MIN_INT64,
     DecodeError,
+    encode_big_int,
+    expect_big_int,
     expect_bool,
     expect_bytes,
     expect_enum,
@@ -171,6 +173,20 @@ class Uint256AsBytes(Kind):
 
     def encode_source(self, ns: Namespace, value: str) -> str:
         return f"{value}.to_bytes(32)"
+
+
+@dataclass(frozen=True, slots=True)
+class BigInt(Kind):
+    """An int of any size: an int where msgpack holds one, past 64 bits a sign byte and
+    its magnitude (``encode_big_int``)."""
+
+    python_type: ClassVar[type | None] = int
+
+    def decode_source(self, ns: Namespace, value: str, what: str) -> str:
+        return f"{ns.name(expect_big_int)}({value}, {what!r})"
+
+    def encode_source(self, ns: Namespace, value: str) -> str:
+        return f"{ns.name(encode_big_int)}({value})"
 
 
 @dataclass(frozen=True, slots=True)

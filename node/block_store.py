@@ -110,6 +110,12 @@ class SqliteBlockStore:
         if history is not None and self.on_history is not None:
             self.on_history(history)
 
+    def load_validator_checkpoint(self) -> bytes | None:
+        return self.store.load_validator_checkpoint()
+
+    def save_validator_checkpoint(self, checkpoint: bytes) -> None:
+        self.store.save_validator_checkpoint(checkpoint)
+
     def get_synced(self, height: int) -> SyncedBlock | None:
         stored = self.store.load_block(height)
         return None if stored is None else SyncedBlock(height, stored.block, stored.cert)

@@ -321,6 +321,22 @@ class NodeStore:
         row = self._db.execute("SELECT MIN(height) FROM snapshots").fetchone()
         return None if row[0] is None else int(row[0])
 
+    def load_validator_checkpoint(self) -> bytes | None:
+        """Our engine's last validator-set checkpoint (consensus/validator_sets.py)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'validator_checkpoint'"
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def save_validator_checkpoint(self, checkpoint: bytes) -> None:
+        """Replaces the checkpoint kept (one statement: atomic, and derived data, so not
+        bound to a block's transaction: a lost one only makes a restart walk further)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('validator_checkpoint', ?)", (checkpoint,)
+            )
+
     def _get_meta_int(self, key: str, default: int) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else int(row[0])

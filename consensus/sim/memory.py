@@ -72,6 +72,7 @@ class ListMempool:
 class MemoryBlockStore:
     genesis_state_root: bytes
     blocks: list[tuple[Block, CommitCertificate, bytes]] = field(default_factory=list)
+    validator_checkpoint: bytes | None = None
 
     def get_height(self) -> int:
         return len(self.blocks)
@@ -88,6 +89,12 @@ class MemoryBlockStore:
     def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
         assert block.height == len(self.blocks) + 1, "blocks are stored in order"
         self.blocks.append((block, certificate, state_root))
+
+    def load_validator_checkpoint(self) -> bytes | None:
+        return self.validator_checkpoint
+
+    def save_validator_checkpoint(self, checkpoint: bytes) -> None:
+        self.validator_checkpoint = checkpoint
 
     def get_hashes(self) -> list[bytes]:
         return [b.hash for b, _, _ in self.blocks]

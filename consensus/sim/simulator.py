@@ -26,6 +26,7 @@ from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
 from consensus.transport import PeerId, Transport
 from consensus.types import Voter
+from consensus.validator_sets import CHECKPOINT_INTERVAL
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
 
@@ -74,6 +75,9 @@ class Scenario:
     """(h, powers by key index, 0: not a validator): the app's set after block h, which
     governs h + 2. A node whose key joins later (key index past `powers`) follows until
     then; a removed one follows on."""
+
+    checkpoint_interval: int = CHECKPOINT_INTERVAL
+    """Heights between the validator-set checkpoints a restarted node starts from."""
 
     def count_keys(self) -> int:
         return max([len(self.powers), *(len(p) for _, p in self.set_changes)])
@@ -293,6 +297,7 @@ class Simulator:
                 timeouts=SIM_TIMEOUTS,
                 regossip_ms=GOSSIP_MS,
                 compact_proposals=self.scenario.compact_proposals,
+                checkpoint_interval=self.scenario.checkpoint_interval,
             ),
             on_commit=lambda block, certificate, root: sync.record_commit(),
             on_behind=lambda peer, height: sync.on_behind(peer, height),

@@ -26,7 +26,8 @@ from consensus.sim.simulator import NodeSpec, Scenario, Simulator, make_key
 from consensus.state_machine import TimeoutConfig
 from consensus.sync import SyncRejected
 from consensus.transport import PeerId
-from consensus.types import Proposal, Vote, Voter, VoteType
+from consensus.types import Proposal, ValidatorSet, Vote, Voter, VoteType
+from consensus.validator_sets import ValidatorCheckpoint
 from consensus.wal import MemoryWalStorage, Wal
 
 
@@ -63,6 +64,7 @@ def make_engine(
     own: int | None = 0,
     txs: tuple[bytes, ...] = (),
     on_missing_txs: OnMissingTxs | None = None,
+    validator_checkpoint: bytes | None = None,
 ) -> tuple[Engine, Host, Clock, ListMempool, MemoryBlockStore]:
     keys = [make_key(i) for i in range(validators)]
     genesis = ChainStart(
@@ -72,7 +74,7 @@ def make_engine(
         1_000,
     )
     host, clock, mempool = Host(), Clock(), ListMempool(list(txs))
-    store = MemoryBlockStore(genesis.state_root)
+    store = MemoryBlockStore(genesis.state_root, validator_checkpoint=validator_checkpoint)
     engine = Engine(
         genesis,
         None if own is None else keys[own],
@@ -185,6 +187,28 @@ def test_next_height_starts_after_the_commit_pause() -> None:
     assert engine.height == 1
     engine.on_timeout(due)
     assert engine.height == 2 and store.get_height() == 2  # a lone validator commits at once
+
+
+@pytest.mark.parametrize(
+    ("stored", "why"),
+    [
+        (b"\x91\x02", "unreadable, walking from genesis: cannot decode ValidatorCheckpoint"),
+        (
+            ValidatorCheckpoint.of(
+                5, ValidatorSet.from_validators((Voter("v0", make_key(0).public_key, 1),))
+            ).encode(),
+            "checkpoint of height 5 is past the first height asked, -99",
+        ),
+    ],
+)
+def test_a_checkpoint_a_restart_cannot_start_from_is_set_aside_for_the_walk_from_genesis(
+    stored: bytes, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = EngineConfig(TimeoutConfig(commit_ms=50))
+    engine, _, _, _, store = make_engine(config, txs=(b"tx",), validator_checkpoint=stored)
+    engine.start()
+    assert why in caplog.text
+    assert store.get_height() == 1 and engine.get_validators(1).proposer.name == "v0"
 
 
 def record_chain(heights: int) -> tuple[list[Proposal | Vote], MemoryBlockStore]:

@@ -1,6 +1,7 @@
 """The validator sets an engine looks up (consensus/validator_sets.py): the same sets as
 advancing every height from genesis, with the application's changes two heights on, and
-only the window a height needs kept however long the chain runs."""
+only the window a height needs kept however long the chain runs; a checkpoint restarts
+the walk where it was, priorities and all."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import pytest
 
 from consensus.sim.simulator import make_key
 from consensus.types import ValidatorSet, Voter
-from consensus.validator_sets import SETS_KEPT, ValidatorSetForgotten, ValidatorSets
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
+from consensus.validator_sets import (
+    SETS_KEPT,
+    ValidatorCheckpoint,
+    ValidatorSetForgotten,
+    ValidatorSets,
+)
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError, pack
 
 VOTERS = tuple(
     Voter(f"v{i}", make_key(i).public_key, power) for i, power in enumerate((1, 2, 3, 4))
@@ -48,3 +54,26 @@ def test_a_set_older_than_the_window_is_forgotten_and_says_which_is_kept() -> No
         1_000 - SETS_KEPT + 1,
     )
     assert "height 898 is forgotten: the first kept is 899" in str(refused.value)
+
+
+def test_a_walk_from_a_checkpoint_gives_the_sets_the_walk_from_genesis_gives() -> None:
+    expected = every_set(401)
+    checkpoint = ValidatorCheckpoint.of(120, expected[119])
+    restored = ValidatorCheckpoint.decode(checkpoint.encode())
+    sets = ValidatorSets(restored.get_set(), CHANGES.get, first_height=restored.height)
+    assert [sets.get(h) for h in range(120, 402)] == expected[119:]  # the change after 150
+    with pytest.raises(ValidatorSetForgotten):
+        ValidatorSets(restored.get_set(), CHANGES.get, first_height=120).get(119)
+
+
+def test_a_checkpoint_keeps_priorities_past_64_bits_and_refuses_a_proposer_out_of_the_set() -> None:
+    big = ValidatorSet(VOTERS, (2**80, -(2**80) - 3, 1, 2), 1)
+    checkpoint = ValidatorCheckpoint.of(7, big)
+    assert ValidatorCheckpoint.decode(checkpoint.encode()).get_set() == big
+    fields = checkpoint.to_fields()
+    fields[-1] = 4
+    with pytest.raises(DecodeError, match="proposer index 4 of 4 validators"):
+        ValidatorCheckpoint.decode(pack(fields)).get_set()
+    fields[0] = 2
+    with pytest.raises(DecodeError, match="version 2 is not 1"):
+        ValidatorCheckpoint.decode(pack(fields))

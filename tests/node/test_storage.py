@@ -70,6 +70,16 @@ def test_data_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
     assert mode == "wal"
 
 
+def test_the_validator_checkpoint_is_replaced_and_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    with NodeStore(path) as store:
+        assert store.load_validator_checkpoint() is None
+        store.save_validator_checkpoint(b"first")
+        store.save_validator_checkpoint(b"second")
+    with NodeStore(path) as store:
+        assert store.load_validator_checkpoint() == b"second"
+
+
 def test_snapshot_needs_its_block_and_prune_keeps_newest(tmp_path: Path) -> None:
     with NodeStore(tmp_path / "db.sqlite3") as store:
         fill(store, range(1, 7), snapshot_every=2)
