@@ -3,6 +3,7 @@ never duplicated by a repeated catch-up, kept across reopening the file."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,15 @@ from hypothesis import strategies as st
 
 from clearing.block import BlockResult
 from clearing.events import EventValue, make_event
-from lightclient.codec import pack
-from node.history.indexer import get_block_history
-from node.history.store import BlockHistory, HistoryRow, decode_row, encode_row_event
+from lightclient.codec import DecodeError, pack
+from node.history.indexer import get_block_history, make_fill
+from node.history.store import (
+    WORDS,
+    BlockHistory,
+    HistoryRow,
+    decode_row,
+    encode_row_event,
+)
 from node.storage import HeightGapError, NodeStore
 from tests.node.test_api import ALICE, BOB
 
@@ -33,14 +40,51 @@ def save(store: NodeStore, height: int, history: BlockHistory | None) -> None:
 VALUES = st.one_of(st.integers(-(2**70), 2**70), st.binary(max_size=8), st.text(max_size=8))
 
 
-@given(st.dictionaries(st.text(min_size=1, max_size=6), VALUES, max_size=6), st.integers(-1, 9))
-def test_a_row_is_written_as_its_events_fields_whatever_its_ints(
-    data: dict[str, EventValue], index: int
+NAMES = st.one_of(st.sampled_from(WORDS), st.text(min_size=1, max_size=6))
+OWN = b"m" * 20
+
+
+@given(
+    st.dictionaries(NAMES, st.one_of(VALUES, st.just(OWN)), max_size=6),
+    NAMES,
+    st.integers(-1, 9),
+)
+def test_a_row_reads_back_as_written_whatever_its_names_ints_and_members(
+    data: dict[str, EventValue], kind: str, index: int
 ) -> None:
-    row = HistoryRow(b"m" * 20, 3, 4, "tx", index, make_event("kind", **data))
-    encoded = encode_row_event(row)
-    assert encoded == pack(["tx", index, row.event.to_fields()])
-    assert decode_row(row.member, 3, 4, encoded) == row
+    row = HistoryRow(OWN, 3, 4, "block" if index == -1 else "tx", index, make_event(kind, **data))
+    assert decode_row(OWN, 3, 4, encode_row_event(row)) == row
+
+
+def test_a_fill_row_is_written_in_a_third_of_its_first_bytes_and_those_still_read() -> None:
+    fill = make_fill(OWN, 0, "buy", "alpha", 123_456, "ETH-PERP", 25, 3_012_340_000)
+    row = HistoryRow(OWN, 3, 4, "tx", 7, fill)
+    first_written = pack(["tx", 7, fill.to_fields()])
+    assert len(encode_row_event(row)) * 3 < len(first_written)
+    assert decode_row(OWN, 3, 4, first_written) == row
+    other = replace(row, event=replace(fill, data=(("member", b"o" * 20),)))  # not the row's
+    assert decode_row(OWN, 3, 4, encode_row_event(other)) == other
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ([7], "1 fields, not an index, a kind and pairs"),
+        ([7, 0, 1], "3 fields"),
+        ([7, len(WORDS), 1, 2], f"word {len(WORDS)} of {len(WORDS)}"),
+        ([7, 0, 1, None], "value of 'instrument' is NoneType"),
+        ([7, 0, 1, [5]], "value of 'instrument' is a list of 5"),
+        ([-2, 0], "HistoryRow.index"),
+    ],
+)
+def test_a_row_that_does_not_decode_says_why(fields: list[object], words: str) -> None:
+    with pytest.raises(DecodeError, match=words):
+        decode_row(OWN, 3, 4, pack(fields))
+
+
+def test_a_row_whose_source_and_index_disagree_is_refused() -> None:
+    with pytest.raises(ValueError, match="a 'tx' row at transaction index -1"):
+        encode_row_event(HistoryRow(OWN, 3, 4, "tx", -1, make_event("kind")))
 
 
 def test_pages_after_a_cursor_and_survive_reopening(tmp_path: Path) -> None:
