@@ -43,7 +43,15 @@ from clearing.replay_protection import (
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64
 from lightclient.anchor import COMETBFT, OUR_ENGINE
-from lightclient.codec import MAX_NAME_CHARS, DecodeError, expect_int, expect_list, expect_str
+from lightclient.codec import (
+    MAX_NAME_CHARS,
+    MAX_TOTAL_POWER,
+    MAX_VALIDATORS,
+    DecodeError,
+    expect_int,
+    expect_list,
+    expect_str,
+)
 from lightclient.records import (
     Address,
     Checked,
@@ -814,8 +822,11 @@ def _check_cross_references(g: Genesis) -> None:
     _check_unique([i.id for i in g.instruments], "instruments")
     _check_unique([v.pubkey for v in g.validators], "validators")
     _check_unique([v.id for v in g.venues], "venues")
-    if not g.validators:
-        raise GenesisError("validators", "at least one validator", [])
+    if not 1 <= len(g.validators) <= MAX_VALIDATORS:
+        raise GenesisError("validators", f"1 to {MAX_VALIDATORS} validators", len(g.validators))
+    total_power = sum(v.power for v in g.validators)
+    if total_power > MAX_TOTAL_POWER:
+        raise GenesisError("validators", f"a total power of at most {MAX_TOTAL_POWER}", total_power)
     by_id = {i.id: i for i in g.instruments}
     for n, inst in enumerate(g.instruments):
         if inst.kind is InstrumentKind.OPTION:

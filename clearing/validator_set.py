@@ -2,9 +2,10 @@
 jailings, and the active set (power > 0, in set order) after each block that changed it.
 
 Consensus runs each height with the active set the state held two blocks before it
-(CometBFT's rule: the set after block H governs H+2) and rebuilds every height's set,
-proposer priorities included, from genesis with ``state.validator_sets``; so that record
-is in the state root and snapshots, and a restored node needs nothing else.
+(CometBFT's rule: the set after block H governs H+2) and computes every height's set,
+proposer priorities included, from genesis (or its own checkpoint) with
+``state.validator_sets``; so that record is in the state root and snapshots, and a
+restored node needs nothing else.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 from clearing.genesis import Validator
 from clearing.governance.validator_errors import InvalidValidator, ValidatorListed, ValidatorSetSize
 from clearing.state import ClearingState, Jailing
-from clearing.units import MAX_UINT64
 from lightclient.codec import (
+    MAX_TOTAL_POWER,
     MAX_VALIDATORS,
     DecodeError,
     expect_bytes,
@@ -127,13 +128,13 @@ def decode_validator_fields(state: ClearingState, fields: list[Any]) -> None:
 
 def check_validator_set(validators: dict[bytes, Validator]) -> None:
     """1 to MAX_VALIDATORS validators (jailed ones included) with some voting power, their
-    total within the genesis bound of one validator's; keys unique by construction, EVM
-    addresses unique (a vault's signer set has each address once)."""
+    total within MAX_TOTAL_POWER (CometBFT's bound, as the genesis); keys unique by
+    construction, EVM addresses unique (a vault's signer set has each address once)."""
     power = sum(v.power for v in validators.values())
     if not 1 <= len(validators) <= MAX_VALIDATORS or power == 0:
         raise ValidatorSetSize(len(validators), power, MAX_VALIDATORS)
-    if power > MAX_UINT64:
-        raise InvalidValidator("power", f"a total power of at most {MAX_UINT64}", power)
+    if power > MAX_TOTAL_POWER:
+        raise InvalidValidator("power", f"a total power of at most {MAX_TOTAL_POWER}", power)
     seen: set[bytes] = set()
     for v in validators.values():
         if v.evm_address in seen:

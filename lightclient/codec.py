@@ -37,6 +37,9 @@ MAX_CHAIN_ID_BYTES = 64
 MAX_UINT64 = 2**64 - 1
 MAX_INT64 = 2**63 - 1
 MIN_INT64 = -(2**63)
+MAX_TOTAL_POWER = MAX_INT64 // 8
+"""CometBFT's MaxTotalVotingPower (2**60 - 1): it refuses a set with more (a validator
+update past it halts a CometBFT chain), and it keeps proposer priorities in 64 bits."""
 E = TypeVar("E", bound=StrEnum)
 
 

@@ -4,7 +4,7 @@ coming; a set change is never an emergency measure), all written through the dra
 a proposal's set changes and its other changes take effect together or not at all.
 
 Each entry is checked as the genesis checks a validator (a non-empty name, a 32-byte
-key, a power in [1, 2**64 - 1], a 20-byte EVM address); the finished set by
+key, a power in [1, MAX_TOTAL_POWER], a 20-byte EVM address); the finished set by
 ``check_validator_set``. A jailed validator changes only by being unjailed (which gives it
 back the power it had) or removed.
 """
@@ -32,13 +32,12 @@ from clearing.governance.validator_errors import (
     ValidatorNotJailed,
 )
 from clearing.state import ClearingState
-from clearing.units import MAX_UINT64
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, MAX_TOTAL_POWER
 
 
 def check_power(power: int) -> None:
-    if not 1 <= power <= MAX_UINT64:
-        raise InvalidValidator("power", f"an integer in [1, {MAX_UINT64}]", power)
+    if not 1 <= power <= MAX_TOTAL_POWER:
+        raise InvalidValidator("power", f"an integer in [1, {MAX_TOTAL_POWER}]", power)
 
 
 def get_free_validator(draft: Draft, pubkey: bytes) -> Validator:

@@ -104,7 +104,8 @@ def test_a_rotated_consensus_key_votes_in_the_same_place_and_the_old_one_no_long
             new_validator(), evm_address=box.state.validators[pubkey(box, 2)].evm_address)),),
          "ValidatorListed"),
         (lambda box: (add(power=0),), "InvalidValidator"),
-        (lambda box: (add(power=2**64 - 1),), "InvalidValidator"),  # the total overflows
+        (lambda box: (add(power=2**64 - 1),), "InvalidValidator"),  # past any total
+        (lambda box: (add(power=2**60 - 1),), "InvalidValidator"),  # the total past CometBFT's
         (lambda box: (RemoveValidator(b"\x01" * 32),), "UnknownValidator"),
         (lambda box: tuple(RemoveValidator(pubkey(box, n)) for n in range(4)), "ValidatorSetSize"),
         (lambda box: (SetValidatorPower(pubkey(box, 0), 10),), "NoValidatorChange"),
