@@ -29,7 +29,7 @@ from node.config import load_config
 from node.p2p import P2PNode
 from node.runtime import run_node
 from node.storage import NodeStore
-from tests.node.netproc import GENESIS_DOC, NodeHome
+from tests.node.netproc import GENESIS_DOC, ORACLE_OFF, NodeHome
 
 NODE_NAME: ContextVar[str | None] = ContextVar("node_name", default=None)
 """The name of the home whose node runs the current task (each task of a node inherits it)."""
@@ -107,7 +107,7 @@ async def open_node_network(
     base: Path,
     *,
     validators: int = 4,
-    extra_config: str | Callable[[NodeHome], str] = "[oracle]\nenabled = false\n",
+    extra_config: str | Callable[[NodeHome], str] = ORACLE_OFF,
     genesis: dict[str, Any] | None = None,
     start: bool = True,
     observers: tuple[str, ...] = (),

@@ -21,7 +21,7 @@ from node.p2p import open_p2p
 from node.p2p.genesis import OtherGenesisPeer
 from node.txcheck import make_clearing_check
 from tests.node.apiserver import serve_app
-from tests.node.netproc import SHORT_TIMEOUTS
+from tests.node.netproc import ORACLE_OFF, SHORT_TIMEOUTS
 from tests.node.nodenet import open_node_network
 from tests.node.p2p.support import TOPICS, config, peer_id_of
 
@@ -71,9 +71,7 @@ async def test_p2p_counters_are_served_in_metrics_and_status() -> None:
 
 @pytest.mark.slow
 async def test_a_running_node_serves_its_p2p_counters(tmp_path: Path) -> None:
-    async with open_node_network(
-        tmp_path, extra_config="[oracle]\nenabled = false\n" + SHORT_TIMEOUTS
-    ) as net:
+    async with open_node_network(tmp_path, extra_config=ORACLE_OFF + SHORT_TIMEOUTS) as net:
         await net.wait_for_height(2)
         home = net.homes[0]
         status = await net.get_json(home, "/v1/status")

@@ -21,7 +21,7 @@ from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
 from node.clock import wall_clock_ms
 from tests.clearing.support import new_sandbox
-from tests.node.netproc import SHORT_TIMEOUTS
+from tests.node.netproc import ORACLE_OFF, SHORT_TIMEOUTS
 from tests.node.netsupport import MSGPACK, fund_and_authorise
 from tests.node.nodenet import open_node_network
 
@@ -48,9 +48,7 @@ async def test_the_public_stream_shows_blocks_and_a_member_s_stream_its_fills(
     public = bytearray()
     fills: list[dict[str, Any]] = []
     async with (
-        open_node_network(
-            tmp_path, extra_config="[oracle]\nenabled = false\n" + SHORT_TIMEOUTS
-        ) as net,
+        open_node_network(tmp_path, extra_config=ORACLE_OFF + SHORT_TIMEOUTS) as net,
         httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client,
         trio.open_nursery() as nursery,
     ):

@@ -19,7 +19,7 @@ import yaml
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
-from tests.node.netproc import SHORT_TIMEOUTS
+from tests.node.netproc import ORACLE_OFF, SHORT_TIMEOUTS
 from tests.node.netsupport import get_wall_times
 from tests.node.nodenet import NodeNetwork, open_node_network
 from tests.node.test_submission_processes import ROUTE, make_batches
@@ -255,7 +255,7 @@ async def test_every_documented_metric_exists_and_moves(tmp_path: Path) -> None:
 
 
 async def test_status_says_when_a_node_is_cut_off_and_stops_committing(tmp_path: Path) -> None:
-    quiet = "[oracle]\nenabled = false\n" + SHORT_TIMEOUTS  # a stall limit of seconds
+    quiet = ORACLE_OFF + SHORT_TIMEOUTS  # a stall limit of seconds
     async with open_node_network(tmp_path, extra_config=quiet) as net:
         await net.wait_for_height(3)
         lonely, *others = net.homes

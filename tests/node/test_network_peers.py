@@ -21,7 +21,7 @@ from node.config import ConfigError, load_config
 from node.genesis_file import load_genesis
 from node.p2p import HostConfig, RequestFailed, open_p2p
 from node.p2p.topics import get_topics
-from tests.node.netproc import GENESIS_DOC, SHORT_TIMEOUTS, NodeHome
+from tests.node.netproc import GENESIS_DOC, ORACLE_OFF, SHORT_TIMEOUTS, NodeHome
 from tests.node.nodenet import open_node_network
 
 VALIDATORS = 4
@@ -42,7 +42,7 @@ async def test_an_observer_follows_a_stranger_is_refused_and_a_restarted_validat
 ) -> None:
     # short timeouts: the heights waited for come sooner (idle blocks twice as often, a
     # round on the restarted validator's turn failing in 1.8 s, was 5 s)
-    quiet = "[oracle]\nenabled = false\n" + SHORT_TIMEOUTS
+    quiet = ORACLE_OFF + SHORT_TIMEOUTS
     full = NodeHome(tmp_path / "full", "full", None, log_level="warning", extra_config=quiet)
     async with open_node_network(
         tmp_path, extra_config=quiet, genesis=genesis_naming_peers(), observers=(full.peer_id,)

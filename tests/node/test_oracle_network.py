@@ -27,7 +27,7 @@ from node.oracle.gossip import encode_observation
 from node.p2p import Offence
 from node.p2p.topics import PRICES
 from node.reports.store import write_atomically
-from tests.node.netproc import GENESIS_DOC, NodeHome
+from tests.node.netproc import GENESIS_DOC, ORACLE_OFF, NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,7 @@ def oracle_config(observing: set[str], shock: int | Path | None = None) -> Any:
 
     def make(home: NodeHome) -> str:
         if home.name not in observing:
-            return "[oracle]\nenabled = false\n"
+            return ORACLE_OFF
         when = f'shock_file = "{shock}"' if isinstance(shock, Path) else f"shock_at_ms = {shock}"
         shocked = "" if shock is None else f"{when}\nshock_bps = -3000\n"
         return (

@@ -15,7 +15,7 @@ from lightclient.anchor import OUR_ENGINE
 from node.committed import decode_stored_block
 from node.storage import NodeStore
 from tests.node.bridge.support import CHAIN_ID
-from tests.node.netproc import NodeHome
+from tests.node.netproc import ORACLE_OFF, NodeHome
 from tests.node.nodenet import NodeNetwork
 
 DEPTH = 2
@@ -23,8 +23,7 @@ DEPTH = 2
 
 def get_bridge_config(deployed: DevnetChain) -> str:
     return (
-        "[oracle]\nenabled = false\n"
-        "[[bridge_chains]]\n"
+        ORACLE_OFF + "[[bridge_chains]]\n"
         'name = "anvil"\n'
         f"chain_id = {CHAIN_ID}\n"
         f'rpc_url = "{deployed.url}"\n'

@@ -46,7 +46,7 @@ from tests.node.bridge.network import (
     wait_committed_everywhere,
 )
 from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_genesis_doc, make_check
-from tests.node.netproc import SHORT_TIMEOUTS, NodeHome
+from tests.node.netproc import ORACLE_OFF, SHORT_TIMEOUTS, NodeHome
 from tests.node.netsupport import get_wall_times
 from tests.node.nodenet import NodeNetwork, open_node_network
 
@@ -115,7 +115,7 @@ async def test_deposit_withdrawal_and_payout_through_the_nodes(
 
     # v3 watches no chain: it only pools gossip and serves (3 of 4 are a quorum)
     def get_config(home: NodeHome) -> str:
-        chain = get_bridge_config(deployed) if home.name != "v3" else "[oracle]\nenabled = false\n"
+        chain = get_bridge_config(deployed) if home.name != "v3" else ORACLE_OFF
         return chain + SHORT_TIMEOUTS
 
     async with open_node_network(

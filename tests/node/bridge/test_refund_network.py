@@ -36,7 +36,7 @@ from tests.node.bridge.test_bridge_network import (
     get_account,
     sign_withdrawal,
 )
-from tests.node.netproc import SHORT_TIMEOUTS, NodeHome
+from tests.node.netproc import ORACLE_OFF, SHORT_TIMEOUTS, NodeHome
 from tests.node.nodenet import open_node_network
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.usefixtures("quick_chain_polls")]
@@ -57,7 +57,7 @@ async def test_an_unrelayed_withdrawal_is_refunded_and_cannot_be_paid_after(
     token = evm.contract("TestToken", to_checksum_address(usdc))
 
     def get_config(home: NodeHome) -> str:
-        chain = get_bridge_config(deployed) if home.name != "v3" else "[oracle]\nenabled = false\n"
+        chain = get_bridge_config(deployed) if home.name != "v3" else ORACLE_OFF
         return chain + SHORT_TIMEOUTS
 
     async with open_node_network(

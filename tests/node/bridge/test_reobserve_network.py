@@ -34,7 +34,7 @@ from tests.node.bridge.network import (
     wait_committed_everywhere,
 )
 from tests.node.bridge.support import BRIDGE_KEYS, CONSENSUS_KEYS, get_genesis_doc
-from tests.node.netproc import NodeHome
+from tests.node.netproc import ORACLE_OFF, NodeHome
 from tests.node.nodenet import open_node_network
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.usefixtures("quick_chain_polls")]
@@ -74,7 +74,7 @@ async def test_a_deposit_two_watchers_saw_is_credited_once_by_reobservation(
 
     def get_config(home: NodeHome) -> str:
         if home.name == "v3":
-            return "[oracle]\nenabled = false\n[bridge]\nreobserve_after_ms = 500\n"
+            return ORACLE_OFF + "[bridge]\nreobserve_after_ms = 500\n"
         after = 600_000 if home.name == "v2" else 30_000
         return get_bridge_config(deployed) + f"[bridge]\nreobserve_after_ms = {after}\n"
 

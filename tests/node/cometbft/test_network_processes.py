@@ -37,7 +37,7 @@ from node.config import load_config
 from node.ports import get_bind_problem, get_listen_ports
 from tests.node.cometbft.replay import replay_cometbft_blocks
 from tests.node.history.test_history_network import get_fills, get_member_fills, read_history
-from tests.node.netproc import NodeHome, ProcessNetwork, running
+from tests.node.netproc import ORACLE_OFF, NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import assert_roots_agree, get_lowest_tip, wait_until
 
@@ -122,7 +122,6 @@ def get_block_synced_to(home: NodeHome, since: int) -> int:
     return int(found[-1]) if found else 0
 
 
-ORACLE_OFF = "[oracle]\nenabled = false\n"
 PRUNED = "[storage]\nsnapshot_interval = 5\nblocks_kept = 300\n"
 """Two of the validators keep 300 blocks: our store and CometBFT's are pruned as they run
 and restart. 300 is more than the stopped validator falls behind (about 80), since

@@ -39,6 +39,7 @@ from node.cometbft.record import SignedHeader
 from node.cometbft.rpc import RPC_URL
 from tests.node.cometbft.replay import replay_cometbft_blocks
 from tests.node.netproc import (
+    ORACLE_OFF,
     SHORT_TIMEOUTS,
     NodeHome,
     ProcessNetwork,
@@ -92,7 +93,7 @@ def make_network(base: Path) -> ProcessNetwork:
     net.homes.append(NodeHome(base / "v4", "v4", 4))
     for home in net.homes:
         # short timeouts: each height v2, down, was to propose fails in 1.5 s (was 2.7 s)
-        home.extra_config = "[oracle]\nenabled = false\n" + SHORT_TIMEOUTS
+        home.extra_config = ORACLE_OFF + SHORT_TIMEOUTS
     add_cometbft_tables(net.homes)
     addrs = [h.addr for h in net.homes]
     for home in net.homes:

@@ -24,7 +24,7 @@ from consensus.types import Block
 from node.clock import wall_clock_ms
 from node.storage import NodeStore
 from tests.clearing.support import new_sandbox
-from tests.node.netproc import SHORT_TIMEOUTS, NodeHome
+from tests.node.netproc import ORACLE_OFF, SHORT_TIMEOUTS, NodeHome
 from tests.node.netsupport import MSGPACK, fund_and_authorise
 from tests.node.nodenet import NodeNetwork, open_node_network
 
@@ -102,9 +102,7 @@ async def test_history_survives_a_restart_and_matches_the_member_s_replay(
     box.clock_ms = wall_clock_ms
     alice, bob = derive_member_key("m0"), derive_member_key("m1")
     async with (
-        open_node_network(
-            tmp_path, extra_config="[oracle]\nenabled = false\n" + SHORT_TIMEOUTS
-        ) as net,
+        open_node_network(tmp_path, extra_config=ORACLE_OFF + SHORT_TIMEOUTS) as net,
         httpx.AsyncClient(timeout=10) as client,
     ):
         await net.wait_for_height(1)

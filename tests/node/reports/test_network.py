@@ -29,7 +29,7 @@ from devnet.sandbox import Sandbox
 from node.clock import wall_clock_ms
 from node.reports.seed import create_report_seed, save_report_seed
 from proofs import verify
-from tests.node.netproc import NodeHome
+from tests.node.netproc import ORACLE_OFF, NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network
 from tests.node.reports.support import (
     MEMBERS,
@@ -170,7 +170,7 @@ async def test_validators_commit_and_serve_a_verifiable_report(
     seed_file = tmp_path / "report_seed.json"
     save_report_seed(seed_file, create_report_seed())
     doc = small_epoch_genesis(EPOCH_LENGTH)
-    config = (f'[oracle]\nenabled = false\n[reports]\nenabled = true\nseed_file = "{seed_file}"\n'
+    config = (ORACLE_OFF + f'[reports]\nenabled = true\nseed_file = "{seed_file}"\n'
               f"share_wait_s = {SHARE_WAIT_S}\n")  # fmt: skip
     box = Sandbox.from_genesis_doc(doc)
     box.clock_ms = wall_clock_ms

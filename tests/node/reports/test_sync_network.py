@@ -31,7 +31,7 @@ from node.reports.sync import ReportFetcher, serve_report_sync
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import VotingPower, decode_report, verify_report
-from tests.node.netproc import NodeHome
+from tests.node.netproc import ORACLE_OFF, NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network, tag_records_with_node
 from tests.node.p2p.support import line
 from tests.node.reports.support import small_epoch_genesis
@@ -47,7 +47,7 @@ async def open_traded_network(
     doc = small_epoch_genesis(EPOCH_LENGTH)
     seed_file = tmp_path / "report_seed.json"
     save_report_seed(seed_file, create_report_seed())
-    config = f'[oracle]\nenabled = false\n[reports]\nenabled = true\nseed_file = "{seed_file}"\n'
+    config = ORACLE_OFF + f'[reports]\nenabled = true\nseed_file = "{seed_file}"\n'
     async with open_node_network(tmp_path, extra_config=config, genesis=doc) as net:
         fulls = [NodeHome(tmp_path / name, name, None, log_level="warning")
                  for name in ("full", "late")]  # fmt: skip
