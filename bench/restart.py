@@ -50,12 +50,12 @@ def time_validator_sets(heights: int, validators: int) -> dict[str, Any]:
     checkpoint_height = first_asked - (first_asked - 1) % CHECKPOINT_INTERVAL
     start = time.perf_counter()
     walked = ValidatorSets(ValidatorSet.from_validators(voters), lambda height: None)
-    checkpoint = ValidatorCheckpoint.of(checkpoint_height, walked.get(checkpoint_height))
+    checkpoint = ValidatorCheckpoint(checkpoint_height, walked.get(checkpoint_height))
     window = [walked.get(h) for h in range(first_asked, heights + 3)]
     from_genesis = time.perf_counter() - start
     start = time.perf_counter()
     restored = ValidatorCheckpoint.decode(checkpoint.encode())
-    sets = ValidatorSets(restored.get_set(), lambda height: None, first_height=restored.height)
+    sets = ValidatorSets(restored.validator_set, lambda height: None, first_height=restored.height)
     resumed = [sets.get(h) for h in range(first_asked, heights + 3)]
     from_checkpoint = time.perf_counter() - start
     assert resumed == window, "the checkpoint's walk differs from the walk from genesis"

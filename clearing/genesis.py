@@ -45,6 +45,7 @@ from clearing.units import BPS_DENOMINATOR, MAX_UINT64
 from lightclient.anchor import COMETBFT, OUR_ENGINE
 from lightclient.codec import (
     MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
     MAX_TOTAL_POWER,
     MAX_VALIDATORS,
     DecodeError,
@@ -84,9 +85,6 @@ E = TypeVar("E")
 class Vault:
     chain_id: int
     address: bytes  # 20 bytes
-
-
-MAX_TEXT_CHARS = 256  # a validator's name or peer id
 
 
 def expect_peer_id(obj: object, what: str) -> str:

@@ -304,10 +304,12 @@ class Engine:
         self.stats = EngineStats()
         own = None if signer is None else signer.key.public_key
         first = ValidatorSet.from_validators(start.validators)
-        self._validator_sets = ValidatorSets(first, app.get_validator_update)
-        self._checkpoint_height = 1
+        checkpoint = self._load_validator_checkpoint() or ValidatorCheckpoint(1, first)
+        self._validator_sets = ValidatorSets(
+            checkpoint.validator_set, app.get_validator_update, first_height=checkpoint.height
+        )
+        self._checkpoint_height = checkpoint.height
         """The height of the set a restart now starts from (1: genesis's)."""
-        self._load_validator_checkpoint()
         self.state: ConsensusState = initial_state(start.chain_id, own, first, config.timeouts)
         self._replaying = False
         self._deferred: list[Effect] = []
@@ -367,19 +369,18 @@ class Engine:
             self._execute(effect)
         self._replay_buffered()
 
-    def _load_validator_checkpoint(self) -> None:
-        """Start the sets from the stored checkpoint when a restart after the stored
-        blocks asks for no older set; else they are walked from genesis."""
+    def _load_validator_checkpoint(self) -> ValidatorCheckpoint | None:
+        """The stored checkpoint, if a restart after the stored blocks asks for no older
+        set; else None, and the sets are walked from genesis."""
         data = self.store.load_validator_checkpoint()
         if data is None:
-            return
+            return None
         first_asked = self.store.get_height() + 1 - MAX_EVIDENCE_AGE_BLOCKS
         try:
             checkpoint = ValidatorCheckpoint.decode(data)
-            first = checkpoint.get_set()
         except DecodeError as exc:
             log.warning("validator checkpoint unreadable, walking from genesis: %s", exc)
-            return
+            return None
         if checkpoint.height > first_asked:
             log.warning(
                 "validator checkpoint of height %d is past the first height asked, %d: "
@@ -387,11 +388,8 @@ class Engine:
                 checkpoint.height,
                 first_asked,
             )
-            return
-        self._validator_sets = ValidatorSets(
-            first, self.app.get_validator_update, first_height=checkpoint.height
-        )
-        self._checkpoint_height = checkpoint.height
+            return None
+        return checkpoint
 
     def _save_validator_checkpoint(self, height: int) -> None:
         """As `height` starts (block `height - 1` stored), every `checkpoint_interval`
@@ -399,7 +397,7 @@ class Engine:
         first_asked = height - MAX_EVIDENCE_AGE_BLOCKS
         if first_asked < self._checkpoint_height + self.config.checkpoint_interval:
             return
-        checkpoint = ValidatorCheckpoint.of(first_asked, self.get_validators(first_asked))
+        checkpoint = ValidatorCheckpoint(first_asked, self.get_validators(first_asked))
         self.store.save_validator_checkpoint(checkpoint.encode())
         self._checkpoint_height = first_asked
 

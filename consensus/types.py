@@ -21,6 +21,7 @@ from lightclient.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_EVIDENCE_PER_BLOCK,
     MAX_INT64,
+    MAX_TEXT_CHARS,
     MAX_VALIDATORS,
     WIRE_VERSION,
     expect_bytes,
@@ -44,6 +45,7 @@ from lightclient.crypto import (
 )
 from lightclient.header import ZERO_HASH, BlockHeader, compute_validators_hash
 from lightclient.records import (
+    BigInt,
     Bytes,
     Checked,
     Choice,
@@ -54,6 +56,8 @@ from lightclient.records import (
     Nested,
     Optional,
     PublicKey,
+    Str,
+    Uint,
     declare_record,
 )
 
@@ -93,16 +97,17 @@ class Step(enum.IntEnum):
 # --------------------------------------------------------------------------- validators
 
 
+@declare_record
 @dataclass(frozen=True)
-class Voter:
+class Voter(Declared):
     """A member of a validator set as consensus counts it: a named Ed25519 consensus key
     with positive voting power. (The validator's whole record, with its bridge key and
     peer id, is clearing's `clearing.genesis.Validator`; the node makes a set of voters
     from the records in force, `ClearingApp.get_validator_update`.)"""
 
-    name: str
-    public_key: bytes
-    power: int
+    name: Annotated[str, Str(MAX_TEXT_CHARS)]
+    public_key: PublicKey
+    power: Annotated[int, Int(1)]
 
     def __post_init__(self) -> None:
         if len(self.public_key) != PUBLIC_KEY_BYTES:
@@ -126,18 +131,20 @@ def _trunc_div(a: int, b: int) -> int:
     return q if (a >= 0) == (b > 0) else -q
 
 
-@dataclass(frozen=True)
-class ValidatorSet:
+@declare_record
+@dataclass(frozen=True)  # no slots: cached properties
+class ValidatorSet(Declared):
     """Validators with CometBFT's weighted round-robin proposer priorities.
 
     Invariant: `proposer` is the validator chosen by the last priority
     increment, so `ValidatorSet.from_validators(v).proposer` is the proposer of
-    the first height's round 0 and `next_height()` advances one height.
+    the first height's round 0 and `next_height()` advances one height. A priority may
+    pass 64 bits when the total power is that large.
     """
 
-    validators: tuple[Voter, ...]
-    priorities: tuple[int, ...]
-    proposer_index: int
+    validators: Annotated[tuple[Voter, ...], Items(1, MAX_VALIDATORS)]
+    priorities: Annotated[tuple[int, ...], Items(1, MAX_VALIDATORS, BigInt())]
+    proposer_index: Uint
 
     @staticmethod
     def from_validators(validators: tuple[Voter, ...] | list[Voter]) -> ValidatorSet:

@@ -21,17 +21,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from consensus.types import ValidatorSet, Voter
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, MAX_VALIDATORS, DecodeError, pack, unpack
-from lightclient.records import (
-    BigInt,
-    Declared,
-    Int,
-    Items,
-    Name,
-    PublicKey,
-    Uint,
-    declare_record,
-)
+from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError, unpack
+from lightclient.records import Declared, Int, declare_record
 
 SETS_KEPT = MAX_EVIDENCE_AGE_BLOCKS + 2
 """From the oldest height whose evidence a block may commit to the next height."""
@@ -90,18 +81,6 @@ class ValidatorSets:
         self._latest = following
 
 
-@declare_record
-@dataclass(frozen=True, slots=True)
-class CheckpointMember(Declared):
-    """A validator of a checkpointed set with its proposer priority, which may pass 64
-    bits when the total power is that large."""
-
-    name: Name
-    public_key: PublicKey
-    power: Annotated[int, Int(1)]
-    priority: Annotated[int, BigInt()]
-
-
 @declare_record(head=CHECKPOINT_VERSION)
 @dataclass(frozen=True, slots=True)
 class ValidatorCheckpoint(Declared):
@@ -110,29 +89,17 @@ class ValidatorCheckpoint(Declared):
     walks from genesis once, then checkpoints as it goes."""
 
     height: Annotated[int, Int(1)]
-    members: Annotated[tuple[CheckpointMember, ...], Items(1, MAX_VALIDATORS)]
-    proposer_index: Uint
-
-    @staticmethod
-    def of(height: int, validator_set: ValidatorSet) -> ValidatorCheckpoint:
-        members = tuple(
-            CheckpointMember(v.name, v.public_key, v.power, priority)
-            for v, priority in zip(validator_set.validators, validator_set.priorities, strict=True)
-        )
-        return ValidatorCheckpoint(height, members, validator_set.proposer_index)
-
-    def get_set(self) -> ValidatorSet:
-        voters = tuple(Voter(m.name, m.public_key, m.power) for m in self.members)
-        if self.proposer_index >= len(voters):
-            raise DecodeError(
-                "validator checkpoint",
-                f"proposer index {self.proposer_index} of {len(voters)} validators",
-            )
-        return ValidatorSet(voters, tuple(m.priority for m in self.members), self.proposer_index)
-
-    def encode(self) -> bytes:
-        return pack(self.to_fields())
+    validator_set: ValidatorSet
 
     @staticmethod
     def decode(data: bytes) -> ValidatorCheckpoint:
-        return ValidatorCheckpoint.from_fields(unpack(data, "validator checkpoint"))
+        checkpoint = ValidatorCheckpoint.from_fields(unpack(data, "validator checkpoint"))
+        count = len(checkpoint.validator_set.validators)
+        priorities = len(checkpoint.validator_set.priorities)
+        proposer = checkpoint.validator_set.proposer_index
+        if priorities != count or proposer >= count:
+            raise DecodeError(
+                "validator checkpoint",
+                f"{priorities} priorities and proposer index {proposer} of {count} validators",
+            )
+        return checkpoint

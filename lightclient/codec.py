@@ -174,6 +174,8 @@ def expect_optional_bytes(obj: object, what: str, length: int) -> bytes | None:
 
 MAX_NAME_CHARS = 64
 """The longest name (an id of a venue, an instrument, a bridge) a record holds."""
+MAX_TEXT_CHARS = 256
+"""The longest validator name or peer id."""
 
 
 def expect_str(obj: object, what: str, max_length: int = MAX_NAME_CHARS) -> str:

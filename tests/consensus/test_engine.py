@@ -194,7 +194,7 @@ def test_next_height_starts_after_the_commit_pause() -> None:
     [
         (b"\x91\x02", "unreadable, walking from genesis: cannot decode ValidatorCheckpoint"),
         (
-            ValidatorCheckpoint.of(
+            ValidatorCheckpoint(
                 5, ValidatorSet.from_validators((Voter("v0", make_key(0).public_key, 1),))
             ).encode(),
             "checkpoint of height 5 is past the first height asked, -99",

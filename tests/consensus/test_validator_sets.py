@@ -58,22 +58,22 @@ def test_a_set_older_than_the_window_is_forgotten_and_says_which_is_kept() -> No
 
 def test_a_walk_from_a_checkpoint_gives_the_sets_the_walk_from_genesis_gives() -> None:
     expected = every_set(401)
-    checkpoint = ValidatorCheckpoint.of(120, expected[119])
+    checkpoint = ValidatorCheckpoint(120, expected[119])
     restored = ValidatorCheckpoint.decode(checkpoint.encode())
-    sets = ValidatorSets(restored.get_set(), CHANGES.get, first_height=restored.height)
+    sets = ValidatorSets(restored.validator_set, CHANGES.get, first_height=restored.height)
     assert [sets.get(h) for h in range(120, 402)] == expected[119:]  # the change after 150
     with pytest.raises(ValidatorSetForgotten):
-        ValidatorSets(restored.get_set(), CHANGES.get, first_height=120).get(119)
+        ValidatorSets(restored.validator_set, CHANGES.get, first_height=120).get(119)
 
 
 def test_a_checkpoint_keeps_priorities_past_64_bits_and_refuses_a_proposer_out_of_the_set() -> None:
     big = ValidatorSet(VOTERS, (2**80, -(2**80) - 3, 1, 2), 1)
-    checkpoint = ValidatorCheckpoint.of(7, big)
-    assert ValidatorCheckpoint.decode(checkpoint.encode()).get_set() == big
+    checkpoint = ValidatorCheckpoint(7, big)
+    assert ValidatorCheckpoint.decode(checkpoint.encode()).validator_set == big
     fields = checkpoint.to_fields()
-    fields[-1] = 4
+    fields[-1][-1] = 4
     with pytest.raises(DecodeError, match="proposer index 4 of 4 validators"):
-        ValidatorCheckpoint.decode(pack(fields)).get_set()
+        ValidatorCheckpoint.decode(pack(fields))
     fields[0] = 2
     with pytest.raises(DecodeError, match="version 2 is not 1"):
         ValidatorCheckpoint.decode(pack(fields))
