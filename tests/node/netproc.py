@@ -203,6 +203,10 @@ class NodeHome:
 
     def post_tx(self, route: str, tx: bytes) -> int:
         """POSTs an encoded transaction to this node's HTTP API; returns the status code."""
+        return self.post_tx_answer(route, tx)[0]
+
+    def post_tx_answer(self, route: str, tx: bytes) -> tuple[int, str]:
+        """POSTs an encoded transaction to this node's HTTP API: the status code and body."""
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.api_port}{route}",
             data=tx,
@@ -211,9 +215,9 @@ class NodeHome:
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                return int(response.status)
+                return int(response.status), response.read().decode()
         except urllib.error.HTTPError as exc:
-            return int(exc.code)
+            return int(exc.code), exc.read().decode()
 
     def get_json(self, route: str) -> tuple[int, Any]:
         """GETs `route` of this node's public API: the status code and the JSON body (an

@@ -20,7 +20,12 @@ from tests.clearing.support import new_sandbox
 from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, running
 from tests.node.netsupport import get_wall_times
 from tests.node.test_network_inprocess import setup_txs
-from tests.node.test_network_processes import commit_setup, read_blocks, wait_until
+from tests.node.test_network_processes import (
+    commit_setup,
+    post_until_accepted,
+    read_blocks,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
@@ -49,15 +54,6 @@ def post(home: NodeHome, tx: bytes) -> int | None:
         return home.post_tx(ROUTE, tx)
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None
-
-
-async def post_until_accepted(home: NodeHome, tx: bytes, timeout_s: float = 30) -> None:
-    """Retries while the node starts or answers 503 (catching up), as a client should."""
-    deadline = time.monotonic() + timeout_s
-    while (status := await trio.to_thread.run_sync(post, home, tx)) != 202:
-        assert status in (None, 503), status
-        assert time.monotonic() < deadline, f"no 202 within {timeout_s}s (last {status})"
-        await trio.sleep(0.2)
 
 
 def is_committed_once(homes: list[NodeHome], txs: list[bytes]) -> bool:
@@ -90,7 +86,7 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(
     target = validators[0]
     for pair in (batches[i : i + 2] for i in range(0, len(batches), 2)):
         for batch in pair:
-            await post_until_accepted(target, batch)
+            await post_until_accepted(target, ROUTE, batch)
         net.kill(target)  # right after its 202: nothing more leaves it
         net.start(target)
     await wait_until(
@@ -124,7 +120,7 @@ async def test_isolated_validator_answers_503_and_recovers(net: ProcessNetwork) 
         for peer in peers:
             net.resume(peer)
     last = batches[2]
-    await post_until_accepted(lonely, last)
+    await post_until_accepted(lonely, ROUTE, last)
     await wait_until(
         "what the lonely validator accepted, on every node",
         lambda: is_committed_once(net.homes, [*accepted, last]),

@@ -39,7 +39,12 @@ from tests.node.cometbft.replay import replay_cometbft_blocks
 from tests.node.history.test_history_network import get_fills, get_member_fills, read_history
 from tests.node.netproc import ORACLE_OFF, NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
-from tests.node.test_network_processes import assert_roots_agree, get_lowest_tip, wait_until
+from tests.node.test_network_processes import (
+    assert_roots_agree,
+    get_lowest_tip,
+    post_until_accepted,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
@@ -73,8 +78,7 @@ def is_committed_once(homes: list[NodeHome], txs: list[bytes]) -> bool:
 
 async def post(home: NodeHome, route: str, txs: list[bytes]) -> None:
     for tx in txs:
-        status = await trio.to_thread.run_sync(home.post_tx, route, tx)
-        assert status == 202, status
+        await post_until_accepted(home, route, tx)
 
 
 def get_first_height(home: NodeHome) -> int:

@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import trio
 
 from clearing.genesis import Validator
 from clearing.governance.changes import AddValidator, RemoveValidator
@@ -46,7 +45,12 @@ from tests.node.netproc import (
     add_cometbft_tables,
     running,
 )
-from tests.node.test_network_processes import assert_roots_agree, get_lowest_tip, wait_until
+from tests.node.test_network_processes import (
+    assert_roots_agree,
+    get_lowest_tip,
+    post_until_accepted,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
@@ -79,10 +83,6 @@ def read_signed(home: NodeHome, height: int) -> SignedHeader | None:
     finally:
         db.close()
     return None if row is None or not row[0] else SignedHeader.decode(row[0])
-
-
-async def post(home: NodeHome, route: str, tx: bytes) -> None:
-    assert await trio.to_thread.run_sync(home.post_tx, route, tx) == 202
 
 
 def make_network(base: Path) -> ProcessNetwork:
@@ -124,12 +124,12 @@ async def test_governance_changes_the_set_cometbft_signs_with(tmp_path: Path) ->
         await wait_until("every validator to commit", lambda: get_lowest_tip(validators) >= 2)
         deadline = get_lowest_tip(validators) + VOTING_BLOCKS
         proposal, votes = sign_set_change(chain_id, deadline)
-        await post(validators[0], "/v1/governance/proposals", proposal)
+        await post_until_accepted(validators[0], "/v1/governance/proposals", proposal)
         await wait_until(
             "the proposal to commit", lambda: get_lowest_tip(validators) > deadline - 6
         )
         for vote in votes:
-            await post(validators[1], "/v1/governance/votes", vote)
+            await post_until_accepted(validators[1], "/v1/governance/votes", vote)
         governs = deadline + DELAY + 2
         # v2 goes down across the change and comes back once the new set signs
         down = validators[2]
