@@ -42,6 +42,9 @@ def setup_logging(level: str = "info", stream: TextIO | None = None) -> logging.
     root.addHandler(handler)
     root.setLevel(level.upper())
     route_libp2p_logs()
+    # httpx says every request at info: one line per transaction handed to CometBFT's RPC,
+    # most of a loaded CometBFT node's log. A failed call is raised, and logged by its caller.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return handler
 
 

@@ -59,6 +59,10 @@ DIAL_RETRY = "Error reconnecting to peer. Trying again"
 `<node id>@<host>:<port>`, `err` the dial's error."""
 PEER_GONE = ("EOF", "connection reset by peer", "broken pipe", "use of closed network connection")
 """A peer's connection ended by the peer (a stop, a restart), in CometBFT's `err`."""
+PER_HEIGHT_CHATTER = frozenset({"received proposal", "received complete proposal block"})
+"""CometBFT's info lines that come with every height and say nothing its one line a
+height, "finalizing commit of block" (height, hash, txs), does not: logged at debug.
+Kept, they were two thirds of a node's log on CometBFT."""
 OTHER_NETWORK = re.compile(r"peer is on a different network\. Got ([^,\s]+), expected (\S+)")
 """CometBFT's words (p2p NodeInfo.CompatibleWith) for a peer whose network is not ours."""
 
@@ -97,9 +101,12 @@ def find_dial_failure(entry: dict[str, object]) -> DialFailure | None:
 
 
 def get_level(entry: dict[str, object]) -> int:
-    """A CometBFT line's level in our log: its own, but a peer down or restarting is no
-    error (the node says once when a persistent peer stays unreachable: PeerLinks)."""
+    """A CometBFT line's level in our log: its own, but a height's chatter is debug and a
+    peer down or restarting is no error (the node says once when a persistent peer stays
+    unreachable: PeerLinks)."""
     level = LEVELS.get(str(entry.get("level", "info")), logging.INFO)
+    if entry.get("_msg") in PER_HEIGHT_CHATTER:
+        return min(level, logging.DEBUG)
     if entry.get("_msg") == "Error dialing peer":
         return min(level, logging.INFO)
     if entry.get("_msg") == "Stopping peer for error":

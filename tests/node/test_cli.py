@@ -371,8 +371,12 @@ def test_json_logs_carry_extra_fields_and_libp2p_records() -> None:
 
         route_libp2p_logs()
         lib.error("from the library")
+        requests = logging.getLogger("httpx")  # a line per request: not in the node's log
+        requests.info('HTTP Request: POST http://cometbft "HTTP/1.1 200 OK"')
+        requests.warning("kept")
     finally:
         logging.getLogger().removeHandler(handler)
-    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    first, second, third = (json.loads(line) for line in out.getvalue().splitlines())
     assert first["message"] == "hello x" and first["height"] == 3 and first["level"] == "info"
     assert second["logger"] == "libp2p.pubsub" and second["level"] == "error"
+    assert third["logger"] == "httpx" and third["message"] == "kept"

@@ -187,6 +187,18 @@ NODE_ID = "376f19bb1995513d6bf449035678f51b88ecf424"
             None,
             logging.INFO,
         ),
+        (  # a height's chatter: its finalizing line says what an operator reads
+            {"level": "info", "module": "consensus", "_msg": "received proposal",
+             "proposal": "Proposal{7/0 (ABCD:1:EF01, -1) 0123 @ 2026-11-27T03:21:23Z}"},
+            None,
+            logging.DEBUG,
+        ),
+        (
+            {"level": "info", "module": "consensus", "_msg": "finalizing commit of block",
+             "height": 7, "hash": "ABCD", "num_txs": 3},
+            None,
+            logging.INFO,
+        ),
         (
             {"level": "error", "module": "consensus", "_msg": "CONSENSUS FAILURE!!!",
              "err": "boom"},
