@@ -194,6 +194,24 @@ NODE_ID = "376f19bb1995513d6bf449035678f51b88ecf424"
             logging.DEBUG,
         ),
         (
+            {"level": "info", "module": "state", "_msg": "committed state", "height": 7,
+             "block_app_hash": "ABCD"},
+            None,
+            logging.DEBUG,
+        ),
+        (  # the wait after each commit
+            {"level": "info", "module": "consensus", "_msg": "Timed out", "dur": "88.8ms",
+             "height": 7, "round": 0, "step": "RoundStepNewHeight"},
+            None,
+            logging.DEBUG,
+        ),
+        (  # a round that failed: kept
+            {"level": "info", "module": "consensus", "_msg": "Timed out", "dur": "1s",
+             "height": 7, "round": 0, "step": "RoundStepPropose"},
+            None,
+            logging.INFO,
+        ),
+        (
             {"level": "info", "module": "consensus", "_msg": "finalizing commit of block",
              "height": 7, "hash": "ABCD", "num_txs": 3},
             None,
