@@ -18,7 +18,8 @@ Request by request:
   results hash), no events (CometBFT's RPC would publish them); the validator set's
   change as CometBFT's updates; the app hash is the state root.
 - Commit: hands the committed block to the node (store, services, API).
-- Snapshots: none offered, and state sync aborted: a new node block-syncs.
+- Snapshots: the store's, offered to CometBFT's state sync, and an empty node restored
+  from a peer's (node/cometbft/snapshots.py).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
 from node.cometbft.home import PeerIdError, get_app_state, get_peer_node_id
 from node.cometbft.record import CometBlockRecord
+from node.cometbft.snapshots import AppSnapshots
 from node.mempool import CheckFn
 from node.worktime import PROPOSAL_CHECK, TX_CHECK, TX_RECHECK
 
@@ -146,7 +148,9 @@ class ClearingAbci:
     the libp2p peer ids allowed to connect now (None: everyone), the set the node's own
     p2p host keeps on the validators in force (node/allowed_peers.py `AllowedPeers`);
     `retain_height` the first height the node's store holds, below which CometBFT may
-    prune its own (node/retention.py).
+    prune its own (node/retention.py); `snapshots` the store's snapshots for CometBFT's
+    state sync, served and restored from (None: an app without a store offers none and
+    refuses every offer).
     """
 
     def __init__(
@@ -159,8 +163,10 @@ class ClearingAbci:
         *,
         allowed_peers: Callable[[], frozenset[str] | None],
         retain_height: Callable[[], int] = lambda: 1,
+        snapshots: AppSnapshots | None = None,
     ) -> None:
         self.app = app
+        self.snapshots = snapshots
         self.retain_height = retain_height
         self.genesis_hash = genesis_hash
         self.check = check
@@ -222,32 +228,30 @@ class ClearingAbci:
     def answer_list_snapshots(
         self, request: abci.RequestListSnapshots
     ) -> abci.ResponseListSnapshots:
-        """No state-sync snapshots: a node restored from one would lack the blocks and
-        reports the API's history tiers serve, so a new node block-syncs from genesis
-        (docs/operator.md, "State sync")."""
-        return abci.ResponseListSnapshots()
+        snapshots = [] if self.snapshots is None else self.snapshots.list_snapshots()
+        return abci.ResponseListSnapshots(snapshots=snapshots)
 
     def answer_offer_snapshot(
         self, request: abci.RequestOfferSnapshot
     ) -> abci.ResponseOfferSnapshot:
-        """Aborts state sync (a CometBFT run by hand with it on): no snapshot is one this
-        app restores from, so trying the next would only fail the same way."""
-        log.error(
-            "refused state sync from a snapshot at height %d: this app block-syncs only",
-            request.snapshot.height,
-        )
-        return abci.ResponseOfferSnapshot(result=abci.ResponseOfferSnapshot.ABORT)
+        if self.snapshots is None:
+            return abci.ResponseOfferSnapshot(result=abci.ResponseOfferSnapshot.ABORT)
+        return self.snapshots.offer(request)
 
     def answer_load_snapshot_chunk(
         self, request: abci.RequestLoadSnapshotChunk
     ) -> abci.ResponseLoadSnapshotChunk:
-        """No chunk: the app offers no snapshot to load one of."""
-        return abci.ResponseLoadSnapshotChunk()
+        if self.snapshots is None:
+            return abci.ResponseLoadSnapshotChunk()
+        chunk = self.snapshots.load_chunk(request.height, request.format, request.chunk)
+        return abci.ResponseLoadSnapshotChunk(chunk=chunk)
 
     def answer_apply_snapshot_chunk(
         self, request: abci.RequestApplySnapshotChunk
     ) -> abci.ResponseApplySnapshotChunk:
-        return abci.ResponseApplySnapshotChunk(result=abci.ResponseApplySnapshotChunk.ABORT)
+        if self.snapshots is None:
+            return abci.ResponseApplySnapshotChunk(result=abci.ResponseApplySnapshotChunk.ABORT)
+        return self.snapshots.apply_chunk(request)
 
     def answer_info(self, request: abci.RequestInfo) -> abci.ResponseInfo:
         height = self.app.height

@@ -25,7 +25,7 @@ import trio
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
-from lightclient.anchor import COMETBFT
+from lightclient.anchor import COMETBFT, get_consensus_chain_id
 from node.block_store import SqliteBlockStore
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
@@ -40,6 +40,7 @@ from node.cometbft.process import (
 )
 from node.cometbft.rpc import CometRpc, RpcError
 from node.cometbft.signed_headers import SignedHeaderKeeper
+from node.cometbft.snapshots import AppSnapshots
 from node.cometbft.transport import Handler, serve_abci
 from node.committed import from_comet_record
 from node.config import CometBFTConfig, NodeConfig, get_timeouts
@@ -68,7 +69,8 @@ async def run_cometbft_node(
     if config.state_sync.enabled:
         raise StateSyncError(
             "state_sync.enabled: state sync runs on networks of engine clearnode; this "
-            "network's engine is cometbft, whose state sync the app does not offer yet "
+            "network's engine is cometbft, whose state sync needs two RPC servers for its "
+            "light client, which clearnode does not provide yet "
             '(docs/operator.md, "State sync"): set it to false'
         )
     comet = config.cometbft
@@ -95,9 +97,11 @@ async def run_cometbft_node(
             save = functools.partial(save_decided, node.blocks, ctx)
             # CometBFT's peer filter reads the set `start_node`'s AllowedPeers keeps on the
             # p2p host (the validators in force, their rotation grace, the observers).
+            chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
             abci = ClearingAbci(
                 node.app, node.genesis_hash, check, save, pending,
                 allowed_peers=lambda: p2p.allowed_peers, retain_height=node.store.first_height,
+                snapshots=AppSnapshots(node.app, node.store, chain),
             )  # fmt: skip
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
             refuse = functools.partial(refuse_other_network, p2p)

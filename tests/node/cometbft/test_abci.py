@@ -249,8 +249,9 @@ def test_every_request_kind_has_an_answer() -> None:
     assert [k.name for k in kinds if not hasattr(ClearingAbci, f"answer_{k.name}")] == []
 
 
-def test_state_sync_is_refused_without_a_change() -> None:
-    """No snapshots offered; one offered by a peer aborts state sync (operator.md)."""
+def test_an_app_without_snapshots_offers_none_and_refuses_every_offer() -> None:
+    """No store (a replay harness): nothing listed, every offer and chunk refused, the
+    state unchanged (the node's app serves its store's: test_snapshots.py)."""
     app, _ = make_abci()
     state = app.app.state
 

@@ -1,0 +1,238 @@
+"""CometBFT's state sync, the app's side (node/cometbft/snapshots.py): one node's stored
+snapshot, listed and loaded chunk by chunk through ABCI, restores an empty node whose
+app and store then hold the state and block of its height; a chunk, a state or a block
+that is not the chain's changes nothing and says whose it was."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from tendermint.abci import types_pb2 as abci
+
+from clearing.genesis import compute_genesis_hash, parse_genesis
+from clearing.snapshot import encode_snapshot
+from clearnode.client.sandbox_keys import derive_seed
+from lightclient.anchor import get_consensus_chain_id
+from lightclient.cometbft import (
+    FLAG_COMMIT,
+    BlockId,
+    CometCommit,
+    CometHeader,
+    CometValidatorPowers,
+    CommitSignature,
+    Timestamp,
+    compute_merkle_root,
+    get_address,
+)
+from lightclient.crypto import PrivateKey
+from node.clearing_app import ClearingApp
+from node.cometbft.abci import ClearingAbci
+from node.cometbft.record import CometBlockRecord, SignedHeader
+from node.cometbft.snapshots import SNAPSHOT_FORMAT, AppSnapshots, SnapshotMetadata, hash_chunk
+from node.restore import restore_state
+from node.storage import NodeStore
+from node.txcheck import make_clearing_check
+from tests.clearing.support import genesis_doc
+from tests.node.test_app import blocks, make_block
+
+GENESIS_BYTES = json.dumps(genesis_doc()).encode()
+GENESIS = parse_genesis(json.loads(GENESIS_BYTES))
+CHAIN = get_consensus_chain_id(GENESIS.chain_id, compute_genesis_hash(GENESIS_BYTES))
+KEYS = [PrivateKey(derive_seed(f"validator-{i}")) for i in range(len(GENESIS.validators))]
+HEIGHT = 2
+"""The snapshot's height: its block holds a trade batch."""
+PEER = "376f19bb1995513d6bf449035678f51b88ecf424"
+
+
+def sign_block(height: int, txs: tuple[bytes, ...], signers: int = 4) -> SignedHeader:
+    """Block `height`'s header naming `txs`, committed by the first `signers` validators."""
+    header = CometHeader(
+        11, 1, CHAIN, height, Timestamp(1_795_219_200 + height, 0), BlockId(bytes(32), 1,
+        bytes(32)), bytes(32), compute_merkle_root([hash_chunk(tx) for tx in txs]),
+        bytes(32), bytes(32), bytes(32), bytes(32), bytes(32), bytes(32),
+        get_address(KEYS[0].public_key),
+    )  # fmt: skip
+    ordered = CometValidatorPowers.of((v.pubkey, v.power) for v in GENESIS.validators).ordered
+    by_key = {k.public_key: k for k in KEYS}
+    unsigned = tuple(
+        CommitSignature(FLAG_COMMIT, get_address(key), header.time, b"") for key, _ in ordered
+    )
+    commit = CometCommit(height, 0, BlockId(header.hash, 1, bytes(32)), unsigned)
+    signed = tuple(
+        dataclasses.replace(s, signature=by_key[key].sign(commit.get_vote_sign_bytes(CHAIN, i)))
+        for i, (s, (key, _)) in enumerate(zip(unsigned, ordered, strict=True))
+    )
+    kept = tuple(s if i < signers else dataclasses.replace(s, flag=1, signature=b"",
+                 validator_address=b"") for i, s in enumerate(signed))  # fmt: skip
+    return SignedHeader(header, dataclasses.replace(commit, signatures=kept))
+
+
+@dataclasses.dataclass
+class Served:
+    """A node that committed blocks() up to HEIGHT and snapshotted its state there."""
+
+    app: ClearingApp
+    store: NodeStore
+    snapshots: AppSnapshots
+
+
+def serve(path: Path, record_txs: tuple[bytes, ...] | None = None, signers: int = 4) -> Served:
+    """The serving node; its block HEIGHT is stored with `record_txs` (its own if None)
+    and a signed header `signers` validators committed."""
+    app = ClearingApp(GENESIS)
+    store = NodeStore(path)
+    for height, txs in enumerate(blocks()[:HEIGHT], start=1):
+        app.finalize_block(make_block(height, txs))
+        signed = sign_block(height, tuple(txs), signers)
+        kept = tuple(txs) if record_txs is None else record_txs
+        record = CometBlockRecord(height, signed.header.time_ms, signed.header.hash,
+                                  signed.header.proposer_address, kept)  # fmt: skip
+        snapshot = encode_snapshot(app.state) if height == HEIGHT else None
+        store.save_block(height, record.encode(), signed.encode(), app.last_root, snapshot)
+    return Served(app, store, AppSnapshots(app, store, CHAIN))
+
+
+def empty_node(path: Path) -> tuple[ClearingAbci, NodeStore]:
+    app = ClearingApp(GENESIS)
+    store = NodeStore(path)
+    abci_app = ClearingAbci(
+        app, compute_genesis_hash(GENESIS_BYTES), make_clearing_check(lambda: app.state),
+        lambda block: None, allowed_peers=lambda: None,
+        snapshots=AppSnapshots(app, store, CHAIN),
+    )  # fmt: skip
+    return abci_app, store
+
+
+def ask(node: ClearingAbci, **request: object) -> abci.Response:
+    return node.handle(abci.Request(**request))  # type: ignore[arg-type]
+
+
+def offer(node: ClearingAbci, snapshot: abci.Snapshot, app_hash: bytes) -> int:
+    request = abci.RequestOfferSnapshot(snapshot=snapshot, app_hash=app_hash)
+    return ask(node, offer_snapshot=request).offer_snapshot.result
+
+
+def load(served: Served, snapshot: abci.Snapshot, index: int) -> bytes:
+    return served.snapshots.load_chunk(snapshot.height, snapshot.format, index)
+
+
+def apply(node: ClearingAbci, index: int, chunk: bytes) -> abci.ResponseApplySnapshotChunk:
+    request = abci.RequestApplySnapshotChunk(index=index, chunk=chunk, sender=PEER)
+    return ask(node, apply_snapshot_chunk=request).apply_snapshot_chunk
+
+
+def restore(node: ClearingAbci, served: Served, app_hash: bytes | None = None) -> int:
+    """Offers `served`'s snapshot and applies its chunks in order: the last result."""
+    (snapshot,) = served.snapshots.list_snapshots()
+    assert offer(node, snapshot, served.app.last_root if app_hash is None else app_hash) == (
+        abci.ResponseOfferSnapshot.ACCEPT
+    )
+    result = abci.ResponseApplySnapshotChunk.ACCEPT
+    for index in range(snapshot.chunks):
+        result = apply(node, index, load(served, snapshot, index)).result
+    return result
+
+
+def test_a_snapshot_restores_an_empty_node_which_then_applies_the_next_block(
+    tmp_path: Path,
+) -> None:
+    served = serve(tmp_path / "a.sqlite3")
+    listed = ask(served_node(served), list_snapshots=abci.RequestListSnapshots())
+    (snapshot,) = listed.list_snapshots.snapshots
+    metadata = SnapshotMetadata.decode(snapshot.metadata)
+    assert (snapshot.height, snapshot.format, snapshot.chunks) == (HEIGHT, SNAPSHOT_FORMAT, 2)
+    assert snapshot.hash == hash_chunk(snapshot.metadata)
+    assert metadata.state_size == served.store.get_snapshot_size(HEIGHT)
+
+    node, store = empty_node(tmp_path / "b.sqlite3")
+    assert restore(node, served) == abci.ResponseApplySnapshotChunk.ACCEPT
+    assert (node.app.height, node.app.last_root) == (HEIGHT, served.app.last_root)
+    info = ask(node, info=abci.RequestInfo()).info
+    assert (info.last_block_height, info.last_block_app_hash) == (HEIGHT, served.app.last_root)
+    assert store.latest_height() == HEIGHT and store.first_height() == HEIGHT
+    assert store.load_block(HEIGHT) == served.store.load_block(HEIGHT)
+
+    # a restart rebuilds the state from the restored snapshot, and both apply block 3 alike
+    again = ClearingApp(GENESIS)
+    assert restore_state(again, store).height == HEIGHT
+    following = make_block(HEIGHT + 1, [])
+    assert again.finalize_block(following) == served.app.finalize_block(following)
+
+
+def test_a_chunk_that_is_not_the_snapshots_is_fetched_again_and_its_sender_rejected(
+    tmp_path: Path,
+) -> None:
+    served = serve(tmp_path / "a.sqlite3")
+    node, _ = empty_node(tmp_path / "b.sqlite3")
+    (snapshot,) = served.snapshots.list_snapshots()
+    assert offer(node, snapshot, served.app.last_root) == abci.ResponseOfferSnapshot.ACCEPT
+    chunk = load(served, snapshot, 0)
+    answer = apply(node, 0, bytes([chunk[0] ^ 1]) + chunk[1:])
+    assert answer.result == abci.ResponseApplySnapshotChunk.RETRY
+    assert (list(answer.refetch_chunks), list(answer.reject_senders)) == ([0], [PEER])
+    assert apply(node, 0, chunk).result == abci.ResponseApplySnapshotChunk.ACCEPT
+    assert apply(node, 1, load(served, snapshot, 1)).result == (
+        abci.ResponseApplySnapshotChunk.ACCEPT
+    )
+    assert node.app.height == HEIGHT
+
+
+@pytest.mark.parametrize(
+    ("case", "served_as"),
+    [
+        ("another app hash", {}),
+        ("a block with a transaction its header does not name", {"record_txs": (b"\x90",)}),
+        ("a block half the power committed", {"signers": 2}),
+    ],
+)
+def test_a_snapshot_that_is_not_the_chains_is_rejected_and_changes_nothing(
+    tmp_path: Path, case: str, served_as: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    served = serve(tmp_path / "a.sqlite3", **served_as)  # type: ignore[arg-type]
+    node, store = empty_node(tmp_path / "b.sqlite3")
+    app_hash = bytes(32) if case == "another app hash" else None
+    assert restore(node, served, app_hash) == abci.ResponseApplySnapshotChunk.REJECT_SNAPSHOT
+    assert (node.app.height, store.latest_height(), store.get_snapshot_heights()) == (0, 0, [])
+    assert "the snapshot of height 2 is refused" in caplog.text
+    # a chunk after the rejection belongs to no accepted offer
+    assert apply(node, 0, b"x").result == abci.ResponseApplySnapshotChunk.ABORT
+
+
+def test_offers_the_app_cannot_restore_from_are_refused(tmp_path: Path) -> None:
+    served = serve(tmp_path / "a.sqlite3")
+    (snapshot,) = served.snapshots.list_snapshots()
+    node, _ = empty_node(tmp_path / "b.sqlite3")
+    root = served.app.last_root
+    result = abci.ResponseOfferSnapshot
+    other_format = abci.Snapshot()
+    other_format.CopyFrom(snapshot)
+    other_format.format = SNAPSHOT_FORMAT + 1
+    assert offer(node, other_format, root) == result.REJECT_FORMAT
+    for changes in ({"hash": bytes(32)}, {"chunks": 3}, {"metadata": b"\x90"}):
+        bad = abci.Snapshot()
+        bad.CopyFrom(snapshot)
+        for name, value in changes.items():
+            setattr(bad, name, value)
+        assert offer(node, bad, root) == result.REJECT, changes
+    # a node that holds blocks restores from nothing
+    assert offer(served_node(served), snapshot, root) == result.ABORT
+
+
+def served_node(served: Served) -> ClearingAbci:
+    return ClearingAbci(
+        served.app, b"", make_clearing_check(lambda: served.app.state), lambda block: None,
+        allowed_peers=lambda: None, snapshots=served.snapshots,
+    )  # fmt: skip
+
+
+def test_only_snapshots_whose_block_has_its_signed_header_are_listed(tmp_path: Path) -> None:
+    served = serve(tmp_path / "a.sqlite3")
+    served.store.save_block(HEIGHT + 1, b"record", b"", bytes(32), encode_snapshot(
+        served.app.state))  # fmt: skip
+    assert [s.height for s in served.snapshots.list_snapshots()] == [HEIGHT]
+    assert served.snapshots.load_chunk(HEIGHT + 1, SNAPSHOT_FORMAT, 0) == b""
+    assert served.snapshots.load_chunk(HEIGHT, SNAPSHOT_FORMAT + 1, 0) == b""
+    assert served.snapshots.load_chunk(HEIGHT, SNAPSHOT_FORMAT, 2) == b""
