@@ -137,7 +137,8 @@ CONFIG_MEANINGS: dict[str, str] = {
     "storage.history_blocks_kept": "newest blocks whose members' history is kept; 0: all, "
     "from the first block",
     "state_sync.enabled": "a node started with an empty store takes its peers' newest "
-    'trusted snapshot instead of every block since genesis (our engine; "State sync")',
+    'trusted snapshot instead of every block since genesis ("State sync"; on CometBFT, '
+    "its own state sync, fed the same snapshots)",
     "state_sync.checkpoint": "where the light-client walk that trusts the snapshot starts: "
     "empty for the genesis's set (within 14 days of the genesis time), else a block you "
     "trust, as `clearnode status` prints it",

@@ -40,7 +40,7 @@ from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_TX_BYTES
 from clearing.validator_set import has_power
 from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
-from lightclient.anchor import get_consensus_chain_id
+from lightclient.anchor import TRUSTING_PERIOD_MS, get_consensus_chain_id
 from lightclient.cometbft import get_address
 from node.keys import get_peer_public_key
 from node.storage import OtherGenesisStore
@@ -50,6 +50,13 @@ ED25519_PRIVATE = "tendermint/PrivKeyEd25519"
 ABCI_SOCKET = "abci.sock"
 RPC_SOCKET = "rpc.sock"
 """In the CometBFT home: CometBFT's RPC (node/cometbft/rpc.py), for the node's user alone."""
+LIGHT_SOCKETS = ("lc-0.sock", "lc-1.sock")
+"""In the CometBFT home of a node that state-syncs: the two RPC servers of its light
+client, each a relay to its peers (node/cometbft/light_rpc.py). No longer a name than
+abci.sock's, whose path bounds the home's."""
+DISCOVERY_TIME_MS = 5000
+"""How long CometBFT's state sync gathers its peers' snapshots before it picks one
+(its least: a node's peers answer within a round trip)."""
 HOME_MODE = 0o700
 """The CometBFT home's mode: its sockets, keys and stores (every block's transactions)
 are the node's user's alone, whatever the umask."""
@@ -106,7 +113,7 @@ def get_socket_path(home: Path, name: str) -> Path:
 
 def check_socket_paths(home: Path) -> None:
     """The home's sockets fit a Unix socket address (SocketPathTooLong if not)."""
-    for name in (ABCI_SOCKET, RPC_SOCKET):
+    for name in (ABCI_SOCKET, RPC_SOCKET, *LIGHT_SOCKETS):
         get_socket_path(home, name)
 
 
@@ -212,6 +219,32 @@ def format_duration(ms: int) -> str:
     return f"{ms}ms"
 
 
+@dataclass(frozen=True)
+class TrustedBlock:
+    """The block CometBFT's state sync trusts (`trust_height`, `trust_hash`)."""
+
+    height: int
+    header_hash: bytes
+
+
+def build_state_sync_table(home: Path, trusted: TrustedBlock | None) -> list[str]:
+    """`[statesync]`: on, from the light client's relays and `trusted`, for a node with an
+    empty store; off (CometBFT's default) otherwise."""
+    if trusted is None:
+        return []
+    servers = ",".join(f"unix://{get_socket_path(home, name)}" for name in LIGHT_SOCKETS)
+    return [
+        "[statesync]",
+        "enable = true",
+        f"rpc_servers = {json.dumps(servers)}",
+        f"trust_height = {trusted.height}",
+        f"trust_hash = {json.dumps(trusted.header_hash.hex().upper())}",
+        f"trust_period = {json.dumps(format_duration(TRUSTING_PERIOD_MS))}",
+        f"discovery_time = {json.dumps(format_duration(DISCOVERY_TIME_MS))}",
+        "",
+    ]
+
+
 def build_config_toml(
     moniker: str,
     home: Path,
@@ -220,6 +253,7 @@ def build_config_toml(
     timeouts: TimeoutConfig,
     mempool_max_txs: int,
     mempool_max_bytes: int,
+    state_sync: TrustedBlock | None = None,
 ) -> str:
     """config.toml of the CometBFT home `home`: what a clearing node sets (values
     TOML-quoted by json.dumps). SocketPathTooLong if a socket's path is too long."""
@@ -294,6 +328,7 @@ def build_config_toml(
         f"prometheus = {'true' if metrics is not None else 'false'}",
         f"prometheus_listen_addr = {q(f'127.0.0.1:{metrics or 0}')}",
         "",
+        *build_state_sync_table(home, state_sync),
     ]
     return "\n".join(lines)
 
@@ -319,6 +354,7 @@ def write_home(
     persistent_peers: tuple[str, ...] = (),
     mempool_max_txs: int = 5000,
     mempool_max_bytes: int = 1 << 30,
+    state_sync: TrustedBlock | None = None,
 ) -> None:
     """Writes (or rewrites) the CometBFT home at `path`, mode 0700 (a home an older node
     made 0755 too); its data directory, CometBFT's blocks, state and signing state, is
@@ -338,7 +374,7 @@ def write_home(
     (config / "config.toml").write_text(
         build_config_toml(
             moniker, path, listeners, persistent_peers, timeouts,
-            mempool_max_txs, mempool_max_bytes,
+            mempool_max_txs, mempool_max_bytes, state_sync,
         )
     )  # fmt: skip
     write_private(config / "node_key.json", {"priv_key": encode_private_key(node_key)})

@@ -81,6 +81,16 @@ class CometRpc:
             raise RpcError(method, f"{error.get('message')}: {error.get('data')}")
         return answer["result"]
 
+    async def relay(self, method: str, params: dict[str, str]) -> bytes:
+        """CometBFT's JSON-RPC answer to `method` as it sent it, a result or an error (for
+        a peer's light client: node/cometbft/light_rpc.py); RpcError if none came."""
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        try:
+            response = await self.client.post(self.url, json=body)
+        except httpx.HTTPError as exc:
+            raise RpcUnreachable(method, f"{type(exc).__name__}: {exc}") from exc
+        return response.content
+
     async def get_height(self) -> int:
         status = await self.call("status")
         return int(status["sync_info"]["latest_block_height"])

@@ -25,11 +25,31 @@ import trio
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
-from lightclient.anchor import COMETBFT, get_consensus_chain_id
+from lightclient.anchor import (
+    COMETBFT,
+    Trust,
+    TrustExpired,
+    check_trusting_period,
+    get_consensus_chain_id,
+)
 from node.block_store import SqliteBlockStore
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
-from node.cometbft.home import ABCI_SOCKET, RPC_SOCKET, Listeners, check_home_genesis, write_home
+from node.cometbft.home import (
+    ABCI_SOCKET,
+    LIGHT_SOCKETS,
+    RPC_SOCKET,
+    Listeners,
+    TrustedBlock,
+    check_home_genesis,
+    write_home,
+)
+from node.cometbft.light_rpc import (
+    LightRpcError,
+    get_trusted_block,
+    serve_light_rpc,
+    serve_light_sockets,
+)
 from node.cometbft.node_interface import CometNode
 from node.cometbft.process import (
     CometBFTExited,
@@ -51,11 +71,13 @@ from node.p2p.genesis import OtherGenesisPeer
 from node.p2p.peer_links import PeerLinks
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
-from node.statesync.verify import StateSyncError
+from node.statesync.fetch import StartNotTrusted, StateSyncTimedOut
 from node.txcheck import make_clearing_check
 
 log = logging.getLogger(__name__)
 RPC_POLL_S = 0.2
+TRUST_RETRY_S = 2.0
+"""Between two asks for the block state sync trusts, while no peer has given it."""
 PEER_LINKS_POLL_S = 2.0
 """How often CometBFT's peers are read for `p2p.persistent_peers` (one local RPC call)."""
 
@@ -66,18 +88,14 @@ async def run_cometbft_node(
     """Runs the node described by `config` on CometBFT until cancelled, or until CometBFT
     exits on its own (`CometBFTExited`)."""
     timeouts = get_timeouts(config, COMETBFT)  # a bad [consensus] table writes nothing
-    if config.state_sync.enabled:
-        raise StateSyncError(
-            "state_sync.enabled: state sync runs on networks of engine clearnode; this "
-            "network's engine is cometbft, whose state sync needs two RPC servers for its "
-            "light client, which clearnode does not provide yet "
-            '(docs/operator.md, "State sync"): set it to false'
-        )
     comet = config.cometbft
     assert comet is not None  # the loader always reads the table
     binary = find_binary()
     with open_node(config) as node:
-        write_comet_home(node, comet, timeouts)
+        check_home_genesis(comet.home, node.genesis_hash, config.genesis_file)
+        state_syncs = config.state_sync.enabled and not node.store.latest_height()
+        if state_syncs:
+            check_trusting_period_at_start(config, node)
         check = make_clearing_check(lambda: node.app.state, wall_clock_ms)
         commits = CommitWatch(
             get_stall_limit_ms(timeouts), node.store.latest_height(), lambda: False
@@ -87,6 +105,13 @@ async def run_cometbft_node(
             for peer in comet.persistent_peers:
                 node_id, _, address = peer.partition("@")
                 p2p.peer_links.add(COMETBFT, node_id, address)
+            serve_light_rpc(p2p, rpc)
+            chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
+            trusted = await find_trusted_block(p2p, node, chain) if state_syncs else None
+            write_comet_home(node, comet, timeouts, trusted)
+            if trusted is not None:  # CometBFT's light client reads the peers through these
+                sockets = tuple(comet.home / name for name in LIGHT_SOCKETS)
+                await nursery.start(serve_light_sockets, p2p, sockets)
             api_node = CometNode(
                 config.chain_id, config.moniker, lambda: node.app.state, check, pending, rpc,
                 node.store, config.mempool.max_tx_bytes, commits, node.metrics,
@@ -97,7 +122,6 @@ async def run_cometbft_node(
             save = functools.partial(save_decided, node.blocks, ctx)
             # CometBFT's peer filter reads the set `start_node`'s AllowedPeers keeps on the
             # p2p host (the validators in force, their rotation grace, the observers).
-            chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
             abci = ClearingAbci(
                 node.app, node.genesis_hash, check, save, pending,
                 allowed_peers=lambda: p2p.allowed_peers, retain_height=node.store.first_height,
@@ -193,11 +217,45 @@ def refuse_other_network(p2p: P2PNode, found: OtherNetwork) -> None:
     ))  # fmt: skip
 
 
-def write_comet_home(node: NodeParts, comet: CometBFTConfig, timeouts: TimeoutConfig) -> None:
-    """CometBFT's home, written from this node's keys, genesis and config, unless its data
-    holds the chain of another genesis (OtherGenesisStore)."""
+def check_trusting_period_at_start(config: NodeConfig, node: NodeParts) -> None:
+    """StartNotTrusted if the block state sync would trust is past the trusting period."""
+    checkpoint = config.state_sync.checkpoint
+    try:
+        check_trusting_period(Trust(wall_clock_ms(), node.genesis.genesis_time_ms, checkpoint))
+    except TrustExpired as exc:
+        raise StartNotTrusted(exc) from None
+
+
+async def find_trusted_block(p2p: P2PNode, node: NodeParts, chain: str) -> TrustedBlock:
+    """The block CometBFT's state sync starts its light client from, asked of the peers
+    until one gives it (StateSyncTimedOut after `state_sync.timeout_s`)."""
+    state_sync = node.config.state_sync
+    with trio.move_on_after(state_sync.timeout_s):
+        while True:
+            if p2p.connected_peers():
+                try:
+                    trusted = await get_trusted_block(
+                        p2p, node.genesis, chain, state_sync.checkpoint
+                    )
+                except LightRpcError as exc:
+                    log.warning("state sync: %s", exc)
+                else:
+                    log.info("state sync: trusting block %d (0x%s)", trusted.height,
+                             trusted.header_hash.hex())  # fmt: skip
+                    return trusted
+            await trio.sleep(TRUST_RETRY_S)
+    raise StateSyncTimedOut(state_sync.timeout_s)
+
+
+def write_comet_home(
+    node: NodeParts,
+    comet: CometBFTConfig,
+    timeouts: TimeoutConfig,
+    state_sync: TrustedBlock | None = None,
+) -> None:
+    """CometBFT's home, written from this node's keys, genesis and config (its state sync
+    on, from `state_sync`, for a node that restores from a snapshot)."""
     config = node.config
-    check_home_genesis(comet.home, node.genesis_hash, config.genesis_file)
     write_home(
         comet.home,
         moniker=config.moniker,
@@ -210,6 +268,7 @@ def write_comet_home(node: NodeParts, comet: CometBFTConfig, timeouts: TimeoutCo
         timeouts=timeouts,
         mempool_max_txs=config.mempool.max_txs,
         mempool_max_bytes=config.mempool.max_bytes,
+        state_sync=state_sync,
     )
 
 

@@ -3,8 +3,11 @@ what a report's anchor is made of on a CometBFT network (node/reports/anchor.py)
 
 The app stores a block at ABCI's Commit, before CometBFT has the commit of it (its
 precommits arrive with the next height), so the keeper fetches each block's signed
-header from CometBFT's RPC after the block is stored, and at start the ones a stop left
-unfetched. A fetch that fails (CometBFT starting) is tried again at the next commit.
+header from CometBFT's RPC once the next block is stored, and at start the ones a stop
+left unfetched. By then CometBFT answers with the canonical commit, the one the next
+block carries, which every node stores alike (a state-sync snapshot carries its block's
+signed header: node/cometbft/snapshots.py), not the precommits this node happened to
+see. A fetch that fails (CometBFT starting) is tried again at the next commit.
 """
 
 from __future__ import annotations
@@ -38,12 +41,15 @@ class SignedHeaderKeeper:
             self.committed = trio.Event()
 
     async def fetch_missing(self) -> None:
-        """Every stored block without its signed header, oldest first, until one is not
-        to be had yet."""
+        """Every stored block below the tip without its signed header, oldest first, until
+        one is not to be had yet."""
         missing = await trio.to_thread.run_sync(
             self.store.get_heights_without_cert, self.kept_up_to
         )
+        tip = self.store.latest_height()
         for height in missing:
+            if height >= tip:  # its canonical commit comes with the next block
+                return
             try:
                 signed = await self.rpc.get_signed_header(height)
             except RpcError as exc:

@@ -23,6 +23,7 @@ from node.cometbft.home import (
     Listeners,
     PeerIdError,
     SocketPathTooLong,
+    TrustedBlock,
     build_config_toml,
     check_home_genesis,
     get_node_id,
@@ -98,6 +99,24 @@ def test_only_p2p_listens_beyond_loopback_and_the_rpc_on_no_port() -> None:
     assert off == ("", "", "")
     assert config["instrumentation"]["prometheus_listen_addr"] == "127.0.0.1:26670"
     assert config["p2p"]["laddr"] == "tcp://0.0.0.0:26666"
+
+
+def test_state_sync_is_on_only_with_a_trusted_block_and_reads_the_peers_through_the_relays() -> (
+    None
+):
+    assert "statesync" not in read_config(DEFAULTS)  # CometBFT's default: off
+    listeners = Listeners("0.0.0.0", 26666, 26670)
+    trusted = TrustedBlock(1, bytes(range(32)))
+    text = build_config_toml("v0", Path("/h"), listeners, (), DEFAULTS, 10, 1 << 20, trusted)
+    assert tomllib.loads(text)["statesync"] == {
+        "enable": True,
+        # its light client's two RPC servers: relays to two different peers, no RPC port
+        "rpc_servers": "unix:///h/lc-0.sock,unix:///h/lc-1.sock",
+        "trust_height": 1,
+        "trust_hash": bytes(range(32)).hex().upper(),
+        "trust_period": f"{14 * 24 * 3600 * 1000}ms",  # the light clients' trusting period
+        "discovery_time": "5000ms",
+    }
 
 
 def test_cometbft_keeps_no_per_height_copy_of_what_the_app_stores() -> None:
