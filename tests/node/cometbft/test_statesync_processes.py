@@ -1,7 +1,8 @@
 """CometBFT's state sync between `clearnode start` processes: a full node with an empty
 store and `[state_sync] enabled` trusts block 1 (checked against the genesis's set),
 lets CometBFT's light client read its peers through the light-RPC relay, restores the
-app from a validator's snapshot, and follows the chain from there."""
+app from a validator's snapshot, and follows the chain from there; a validator that lost
+its data restores the same way from a checkpoint, signs again and is not punished."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from clearnode.client.sandbox_keys import derive_seed
+from lightclient.cometbft import FLAG_COMMIT, get_address
+from lightclient.crypto import PrivateKey
 from node.clock import wall_clock_ms
+from node.cometbft.record import SignedHeader
 from tests.node.netproc import (
     ORACLE_OFF,
     SHORT_TIMEOUTS,
@@ -50,6 +55,37 @@ def make_network(base: Path) -> tuple[ProcessNetwork, NodeHome]:
         shutil.rmtree(home.path / "keys", ignore_errors=True)  # the same keys (by name) again
         home.write(net.genesis, [a for a in addrs if a != home.addr])
     return net, late
+
+
+def wipe_keeping_signing_state(home: NodeHome) -> None:
+    """The node's store and CometBFT's data deleted, but CometBFT's last signed height."""
+    data = home.path / "cometbft" / "data"
+    guard = (data / "priv_validator_state.json").read_bytes()
+    shutil.rmtree(home.path / "data")
+    shutil.rmtree(data)
+    data.mkdir(mode=0o700)
+    (data / "priv_validator_state.json").write_bytes(guard)
+
+
+def validator_address(home: NodeHome) -> bytes:
+    assert home.validator_index is not None
+    return get_address(PrivateKey(derive_seed(f"validator-{home.validator_index}")).public_key)
+
+
+def signs_at_tip(home: NodeHome, addresses: set[bytes]) -> bool:
+    """The newest commit `home` stored holds a precommit of each of `addresses`."""
+    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
+    try:
+        row = db.execute(
+            "SELECT cert FROM blocks WHERE cert != x'' ORDER BY height DESC LIMIT 1"
+        ).fetchone()
+    finally:
+        db.close()
+    if row is None:
+        return False
+    signatures = SignedHeader.decode(row[0]).commit.signatures
+    signed = {s.validator_address for s in signatures if s.flag == FLAG_COMMIT}
+    return addresses <= signed
 
 
 def read_snapshot_trailers(home: NodeHome) -> dict[int, bytes]:
@@ -92,5 +128,29 @@ async def test_a_node_joins_a_cometbft_network_by_state_sync(tmp_path: Path) -> 
         listed = {home.name: read_snapshot_trailers(home) for home in validators}
         common = set.intersection(*(set(t) for t in listed.values()))
         assert common and all(len({listed[n][h] for n in listed}) == 1 for h in common), listed
+
+        # a validator loses its store and CometBFT's blocks, keeping CometBFT's signing
+        # state (what guards it against signing twice): it restores by state sync, trusting
+        # a checkpoint its operator read from another node, and votes again
+        lost = validators[3]
+        net.kill(lost)
+        lost_at = get_tip(lost)
+        await wait_until("the others to move on", lambda: get_tip(validators[0]) > lost_at + 4)
+        wipe_keeping_signing_state(lost)
+        checkpoint = validators[0].get_json("/v1/status")[1]["trust"]["checkpoint"]
+        with open(lost.path / "config.toml", "a") as config:
+            config.write(STATE_SYNC + f"checkpoint = '{checkpoint}'\n")
+        net.start(lost)
+        await wait_until("it to state-sync", lambda: read_synced_height(lost) > lost_at)
+        tip = get_tip(validators[0])
+        await wait_until("it to follow the chain", lambda: get_tip(lost) > tip)
+        assert (
+            f"state sync: trusting block {checkpoint.split(':')[0]}"
+            in (lost.path / "node.log").read_text()
+        )
+        signers = {validator_address(lost)}
+        await wait_until("it to sign again", lambda: signs_at_tip(validators[0], signers))
+        _, listed_now = validators[0].get_json("/v1/validators")
+        assert [v["jailed"] for v in listed_now["validators"]] == [None] * 4
     finally:
         net.close()
