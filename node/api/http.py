@@ -258,35 +258,21 @@ async def serve_http(
     on_error: ErrorResponder,
     get_body_limit: BodyLimit | None = None,
     read_timeout_s: float = 30.0,
+    listeners: list[trio.SocketListener] | None = None,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until cancelled. `task_status.started` gets the listeners (for the bound port).
+    """Serve on `host`:`port` (or on `listeners` already open: a Unix socket's) until
+    cancelled. `task_status.started` gets the listeners (for the bound port).
 
     A body may be `max_body_bytes` long, or less where `get_body_limit` says so."""
-    listeners = await trio.open_tcp_listeners(port, host=host)
-    await serve_http_listeners(
-        handler, listeners, max_body_bytes=max_body_bytes, on_error=on_error,
-        get_body_limit=get_body_limit, read_timeout_s=read_timeout_s, task_status=task_status,
-    )  # fmt: skip
-
-
-async def serve_http_listeners(
-    handler: Handler,
-    listeners: list[trio.SocketListener],
-    *,
-    max_body_bytes: int,
-    on_error: ErrorResponder,
-    get_body_limit: BodyLimit | None = None,
-    read_timeout_s: float = 30.0,
-    task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """`serve_http` on listeners already open (a Unix socket's)."""
 
     async def serve_one(stream: trio.SocketStream) -> None:
         await _serve_connection(
             stream, handler, max_body_bytes, get_body_limit, read_timeout_s, on_error
         )
 
+    if listeners is None:
+        listeners = await trio.open_tcp_listeners(port, host=host)
     await trio.serve_listeners(serve_one, listeners, task_status=task_status)
 
 

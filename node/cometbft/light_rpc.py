@@ -36,7 +36,7 @@ from lightclient.codec import WIRE_VERSION, DecodeError, unpack
 from lightclient.cometbft import CometValidatorPowers, parse_commit, parse_header
 from lightclient.commit import InvalidCommit
 from lightclient.records import Choice, Declared, Uint, declare_record
-from node.api.http import Request, Response, json_response, serve_http_listeners
+from node.api.http import Request, Response, json_response, serve_http
 from node.cometbft.home import TrustedBlock
 from node.cometbft.record import SignedHeader
 from node.cometbft.rpc import CometRpc, RpcError
@@ -174,7 +174,7 @@ async def serve_light_sockets(
         for first, path in enumerate(paths):
             listener = await open_unix_listener(path)
             await nursery.start(functools.partial(
-                serve_http_listeners, make_handler(first), [listener],
+                serve_http, make_handler(first), "", 0, listeners=[listener],
                 max_body_bytes=MAX_JSON_RPC_BODY_BYTES, on_error=refuse,
             ))  # fmt: skip
         task_status.started()

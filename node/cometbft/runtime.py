@@ -72,10 +72,12 @@ from node.p2p.peer_links import PeerLinks
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
 from node.statesync.fetch import StartNotTrusted, StateSyncTimedOut
+from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 
 log = logging.getLogger(__name__)
 RPC_POLL_S = 0.2
+STATE_SYNC_POLL_S = 1.0
 TRUST_RETRY_S = 2.0
 """Between two asks for the block state sync trusts, while no peer has given it."""
 PEER_LINKS_POLL_S = 2.0
@@ -134,6 +136,8 @@ async def run_cometbft_node(
                 run_engine, binary, comet.home, abci.handle, max_request, refuse,
                 lambda: abci.halted, dial_failed,
             )  # fmt: skip
+            if trusted is not None:
+                nursery.start_soon(watch_state_sync, node.store, config.state_sync.timeout_s)
             nursery.start_soon(resubmit_when_up, api_node, rpc)
             if comet.persistent_peers:
                 nursery.start_soon(watch_peer_links, rpc, p2p.peer_links)
@@ -215,6 +219,18 @@ def refuse_other_network(p2p: P2PNode, found: OtherNetwork) -> None:
         COMETBFT, f"node {node_id}" if node_id else "(an inbound peer: CometBFT names none)",
         address or "an unknown address", f"chain {found.theirs}", f"chain {found.ours}",
     ))  # fmt: skip
+
+
+async def watch_state_sync(store: NodeStore, timeout_s: int) -> None:
+    """StateSyncTimedOut if CometBFT's state sync has not restored the store within
+    `timeout_s`: it waits on its own for snapshots, and for a chunk no peer holds any
+    longer (pruned while it fetched), without end. Restarted empty, the node asks again
+    from the newest snapshots."""
+    with trio.move_on_after(timeout_s):
+        while not store.latest_height():
+            await trio.sleep(STATE_SYNC_POLL_S)
+        return
+    raise StateSyncTimedOut(timeout_s)
 
 
 def check_trusting_period_at_start(config: NodeConfig, node: NodeParts) -> None:

@@ -115,17 +115,24 @@ def stop_processes(processes: dict[str, subprocess.Popen[bytes]]) -> None:
     processes.clear()
 
 
+def read_rows(db_path: Path, query: str) -> list[Any]:
+    """The rows `query` reads from a node's SQLite file, opened read-only (the node may
+    still run)."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return db.execute(query).fetchall()
+    finally:
+        db.close()
+
+
 def read_roots(db_path: Path) -> dict[int, bytes]:
     """State root per committed height, read from a node's SQLite file (read-only)."""
     if not db_path.exists():
         return {}
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        return dict(db.execute("SELECT height, state_root FROM blocks").fetchall())
+        return dict(read_rows(db_path, "SELECT height, state_root FROM blocks"))
     except sqlite3.OperationalError:
         return {}
-    finally:
-        db.close()
 
 
 ORACLE_OFF = "[oracle]\nenabled = false\n"

@@ -29,7 +29,7 @@ from node.clearing_app import ClearingApp
 from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.p2p import HostConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topic
-from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, process_network
+from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, process_network, read_rows
 from tests.node.test_network_inprocess import setup_txs
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
@@ -45,11 +45,7 @@ async def wait_until(what: str, condition: Callable[[], bool], timeout_s: float 
 
 
 def read_blocks(home: NodeHome) -> list[Block]:
-    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT block FROM blocks ORDER BY height").fetchall()
-    finally:
-        db.close()
+    rows = read_rows(home.db, "SELECT block FROM blocks ORDER BY height")
     return [Block.decode(row[0]) for row in rows]
 
 
@@ -148,11 +144,7 @@ def prune_to(home: NodeHome, blocks_kept: int) -> None:
 def read_heights(home: NodeHome, table: str = "blocks") -> list[int]:
     """The heights of the node's stored blocks (or snapshots), read-only."""
     assert table in ("blocks", "snapshots")
-    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
-    try:
-        return [row[0] for row in db.execute(f"SELECT height FROM {table} ORDER BY height")]
-    finally:
-        db.close()
+    return [row[0] for row in read_rows(home.db, f"SELECT height FROM {table} ORDER BY height")]
 
 
 async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:

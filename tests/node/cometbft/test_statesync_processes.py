@@ -7,7 +7,6 @@ its data restores the same way from a checkpoint, signs again and is not punishe
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from tests.node.netproc import (
     NodeHome,
     ProcessNetwork,
     add_cometbft_tables,
+    read_rows,
 )
 from tests.node.statesync.test_statesync_processes import STATE_SYNC, read_synced_height
 from tests.node.test_network_processes import (
@@ -74,29 +74,19 @@ def validator_address(home: NodeHome) -> bytes:
 
 def signs_at_tip(home: NodeHome, addresses: set[bytes]) -> bool:
     """The newest commit `home` stored holds a precommit of each of `addresses`."""
-    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
-    try:
-        row = db.execute(
-            "SELECT cert FROM blocks WHERE cert != x'' ORDER BY height DESC LIMIT 1"
-        ).fetchone()
-    finally:
-        db.close()
-    if row is None:
+    rows = read_rows(home.db, "SELECT cert FROM blocks WHERE cert != x'' ORDER BY height DESC")
+    if not rows:
         return False
-    signatures = SignedHeader.decode(row[0]).commit.signatures
+    signatures = SignedHeader.decode(rows[0][0]).commit.signatures
     signed = {s.validator_address for s in signatures if s.flag == FLAG_COMMIT}
     return addresses <= signed
 
 
 def read_snapshot_trailers(home: NodeHome) -> dict[int, bytes]:
     """The signed header each of the node's snapshots is served with, by height."""
-    db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
-    try:
-        rows = db.execute(
-            "SELECT b.height, b.cert FROM blocks b JOIN snapshots s ON s.height = b.height"
-        ).fetchall()
-    finally:
-        db.close()
+    rows = read_rows(
+        home.db, "SELECT b.height, b.cert FROM blocks b JOIN snapshots s ON s.height = b.height"
+    )
     return {int(height): bytes(cert) for height, cert in rows if cert}
 
 

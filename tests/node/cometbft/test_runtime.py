@@ -1,0 +1,45 @@
+"""A CometBFT node's own watch over CometBFT's state sync (node/cometbft/runtime.py):
+CometBFT waits without end for snapshots, or for a chunk no peer holds any longer, so
+the node gives it `state_sync.timeout_s` to restore the store and then stops, saying so
+(`clearnode start` exits 2: restarted, it asks again from the newest snapshots)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from node.cometbft.runtime import watch_state_sync
+from node.statesync.fetch import StateSyncTimedOut
+from node.storage import NodeStore
+
+
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+async def test_a_state_sync_that_restores_nothing_in_its_time_stops_the_node(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    with NodeStore(tmp_path / "node.sqlite3") as store:
+        with pytest.raises(StateSyncTimedOut, match="within 30 s"):
+            await watch_state_sync(store, 30)
+    assert trio.current_time() >= 30
+
+
+async def test_a_restored_store_ends_the_watch(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    with NodeStore(tmp_path / "node.sqlite3") as store:
+
+        async def restore_after(delay_s: float) -> None:
+            await trio.sleep(delay_s)
+            store.save_block(1, b"block", b"", bytes(32))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(restore_after, 5)
+            await watch_state_sync(store, 30)
+        assert 5 <= trio.current_time() < 30
