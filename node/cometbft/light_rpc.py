@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -32,11 +33,11 @@ import trio
 from clearing.genesis import Genesis
 from clearing.validator_set import has_power
 from lightclient.anchor import Checkpoint
-from lightclient.codec import WIRE_VERSION, DecodeError, unpack
+from lightclient.codec import MAX_INT64, WIRE_VERSION, DecodeError, unpack
 from lightclient.cometbft import CometValidatorPowers, parse_commit, parse_header
 from lightclient.commit import InvalidCommit
 from lightclient.records import Choice, Declared, Uint, declare_record
-from node.api.http import Request, Response, json_response, serve_http
+from node.api.http import Handler, Request, Response, json_response, serve_http
 from node.cometbft.home import TrustedBlock
 from node.cometbft.record import SignedHeader
 from node.cometbft.rpc import CometRpc, RpcError
@@ -50,6 +51,8 @@ MAX_LIGHT_REQUEST_BYTES = 64
 MAX_LIGHT_RESPONSE_BYTES = 4 << 20
 """A commit of the largest validator set, or a page of 100 validators, with room."""
 MAX_JSON_RPC_BODY_BYTES = 4096
+UNAVAILABLE = "unavailable"
+"""A peer's answer when its own CometBFT did not answer: the asker tries the next peer."""
 
 
 class LightMethod(StrEnum):
@@ -94,14 +97,19 @@ def serve_light_rpc(p2p: P2PNode, rpc: CometRpc) -> None:
         try:
             return await rpc.relay(request.method.value, request.get_params())
         except RpcError as exc:  # this node's CometBFT is down: the asker tries another
-            return json.dumps({"error": {"code": -32603, "message": exc.reason}}).encode()
+            return json.dumps({UNAVAILABLE: exc.reason}).encode()
 
     p2p.set_request_handler(LIGHT_RPC_PROTOCOL, answer, MAX_LIGHT_REQUEST_BYTES)
 
 
-async def ask_peers(p2p: P2PNode, request: LightRequest, first: int = 0) -> dict[str, Any]:
-    """The JSON-RPC answer of the first connected peer (from the `first`th, in id order)
-    that gives one; LightRpcError when none does."""
+async def ask_peers(
+    p2p: P2PNode,
+    request: LightRequest,
+    first: int = 0,
+    is_wanted: Callable[[dict[str, Any]], bool] = lambda answer: True,
+) -> dict[str, Any]:
+    """The JSON-RPC answer (a result or CometBFT's error) of the first connected peer, from
+    the `first`th in id order, that gives one `is_wanted`; LightRpcError when none does."""
     peers = sorted(p2p.connected_peers())
     if not peers:
         raise LightRpcError("no peer connected")
@@ -119,8 +127,13 @@ async def ask_peers(p2p: P2PNode, request: LightRequest, first: int = 0) -> dict
         except ValueError:
             log.warning("light client read %s from %s: not JSON", request.method, peer)
             continue
-        if isinstance(answer, dict) and ("result" in answer or "error" in answer):
+        if not isinstance(answer, dict) or not ("result" in answer or "error" in answer):
+            log.info("light client read %s from %s: none (%s)", request.method, peer,
+                     answer.get(UNAVAILABLE) if isinstance(answer, dict) else answer)  # fmt: skip
+            continue
+        if is_wanted(answer):
             return answer
+        log.info("light client read %s from %s: %s", request.method, peer, answer.get("error"))
     raise LightRpcError(f"no peer answered {request.method} at height {request.height}")
 
 
@@ -133,8 +146,10 @@ def read_json_rpc(body: bytes) -> tuple[object, LightRequest]:
     method, params = call.get("method"), call.get("params") or {}
     if method not in set(LightMethod) or not isinstance(params, dict):
         raise ValueError(f"{method!r} is not a read this relay serves")
-    numbers = [params.get(name) or 0 for name in ("height", "page", "per_page")]
-    height, page, per_page = (int(n) for n in numbers)
+    numbers = [int(params.get(name) or 0) for name in ("height", "page", "per_page")]
+    if not all(0 <= n <= MAX_INT64 for n in numbers):
+        raise ValueError(f"{method} params out of range: {params}")
+    height, page, per_page = numbers
     return call.get("id"), LightRequest(LightMethod(method), height, page, per_page)
 
 
@@ -152,7 +167,7 @@ async def serve_light_sockets(
     """One JSON-RPC relay on each of `paths` until cancelled, the `i`th asking peers from
     the `i`th on."""
 
-    def make_handler(first: int) -> Any:
+    def make_handler(first: int) -> Handler:
         async def handle(request: Request) -> Response:
             try:
                 call_id, read = read_json_rpc(request.body)
@@ -181,7 +196,10 @@ async def serve_light_sockets(
 
 
 async def fetch_signed_header(p2p: P2PNode, height: int) -> SignedHeader:
-    answer = await ask_peers(p2p, LightRequest(LightMethod.COMMIT, height, 0, 0))
+    """Block `height`'s signed header from the first peer that has it (a pruned one
+    answers CometBFT's error: the next is asked)."""
+    read = LightRequest(LightMethod.COMMIT, height, 0, 0)
+    answer = await ask_peers(p2p, read, is_wanted=lambda found: "result" in found)
     try:
         signed = answer["result"]["signed_header"]
         return SignedHeader(parse_header(signed["header"]), parse_commit(signed["commit"]))

@@ -47,6 +47,9 @@ def test_the_relay_takes_cometbfts_three_reads_and_nothing_else() -> None:
     for method in ("broadcast_tx_sync", "block", "status", "unconfirmed_txs"):
         with pytest.raises(ValueError, match="is not a read this relay serves"):
             read_json_rpc(json.dumps({"id": 1, "method": method, "params": {}}).encode())
+    for params in ({"height": "-1"}, {"page": str(1 << 63)}, {"height": "x"}):
+        with pytest.raises(ValueError):  # never sent on, to be refused by the peer
+            read_json_rpc(json.dumps({"id": 1, "method": "commit", "params": params}).encode())
     with pytest.raises(DecodeError):  # a peer asking this node for anything else
         LightRequest.decode(pack([1, "block", 12, 0, 0]))
 
