@@ -89,13 +89,13 @@ class LightRpcError(Exception):
 
 
 def serve_light_rpc(p2p: P2PNode, rpc: CometRpc) -> None:
-    """Answers peers' reads from this node's CometBFT: its JSON-RPC answer as it is (a
-    result or CometBFT's error, which the light client reads: "height too high")."""
+    """Answers peers' reads from this node's CometBFT: its JSON-RPC answer as it sent it
+    (a result or CometBFT's error, which the light client reads: "height too high")."""
 
     async def answer(peer: str, data: bytes) -> bytes:
         request = LightRequest.decode(data)
         try:
-            return await rpc.relay(request.method.value, request.get_params())
+            return (await rpc.post(request.method.value, request.get_params())).content
         except RpcError as exc:  # this node's CometBFT is down: the asker tries another
             return json.dumps({UNAVAILABLE: exc.reason}).encode()
 

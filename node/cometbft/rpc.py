@@ -64,14 +64,18 @@ class CometRpc:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def call(self, method: str, **params: Any) -> Any:
+    async def post(self, method: str, params: dict[str, Any]) -> httpx.Response:
+        """CometBFT's HTTP answer to the JSON-RPC call; RpcError if none came."""
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
         try:
-            response = await self.client.post(self.url, json=body)
+            return await self.client.post(self.url, json=body)
         except httpx.TransportError as exc:
             raise RpcUnreachable(method, f"{type(exc).__name__}: {exc}") from exc
         except httpx.HTTPError as exc:
             raise RpcError(method, str(exc)) from exc
+
+    async def call(self, method: str, **params: Any) -> Any:
+        response = await self.post(method, params)
         try:
             answer = response.json()
         except ValueError as exc:
@@ -80,16 +84,6 @@ class CometRpc:
             error = answer["error"]
             raise RpcError(method, f"{error.get('message')}: {error.get('data')}")
         return answer["result"]
-
-    async def relay(self, method: str, params: dict[str, str]) -> bytes:
-        """CometBFT's JSON-RPC answer to `method` as it sent it, a result or an error (for
-        a peer's light client: node/cometbft/light_rpc.py); RpcError if none came."""
-        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-        try:
-            response = await self.client.post(self.url, json=body)
-        except httpx.HTTPError as exc:
-            raise RpcUnreachable(method, f"{type(exc).__name__}: {exc}") from exc
-        return response.content
 
     async def get_height(self) -> int:
         status = await self.call("status")

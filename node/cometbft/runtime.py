@@ -25,13 +25,7 @@ import trio
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
-from lightclient.anchor import (
-    COMETBFT,
-    Trust,
-    TrustExpired,
-    check_trusting_period,
-    get_consensus_chain_id,
-)
+from lightclient.anchor import COMETBFT, get_consensus_chain_id
 from node.block_store import SqliteBlockStore
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
@@ -71,13 +65,11 @@ from node.p2p.genesis import OtherGenesisPeer
 from node.p2p.peer_links import PeerLinks
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
-from node.statesync.fetch import StartNotTrusted, StateSyncTimedOut
-from node.storage import NodeStore
+from node.statesync.fetch import StateSyncTimedOut, get_start_trust
 from node.txcheck import make_clearing_check
 
 log = logging.getLogger(__name__)
 RPC_POLL_S = 0.2
-STATE_SYNC_POLL_S = 1.0
 TRUST_RETRY_S = 2.0
 """Between two asks for the block state sync trusts, while no peer has given it."""
 PEER_LINKS_POLL_S = 2.0
@@ -97,7 +89,7 @@ async def run_cometbft_node(
         check_home_genesis(comet.home, node.genesis_hash, config.genesis_file)
         state_syncs = config.state_sync.enabled and not node.store.latest_height()
         if state_syncs:
-            check_trusting_period_at_start(config, node)
+            get_start_trust(config, node.genesis)
         check = make_clearing_check(lambda: node.app.state, wall_clock_ms)
         commits = CommitWatch(
             get_stall_limit_ms(timeouts), node.store.latest_height(), lambda: False
@@ -124,10 +116,11 @@ async def run_cometbft_node(
             save = functools.partial(save_decided, node.blocks, ctx)
             # CometBFT's peer filter reads the set `start_node`'s AllowedPeers keeps on the
             # p2p host (the validators in force, their rotation grace, the observers).
+            snapshots = AppSnapshots(node.app, node.store, chain)
             abci = ClearingAbci(
                 node.app, node.genesis_hash, check, save, pending,
                 allowed_peers=lambda: p2p.allowed_peers, retain_height=node.store.first_height,
-                snapshots=AppSnapshots(node.app, node.store, chain),
+                snapshots=snapshots,
             )  # fmt: skip
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
             refuse = functools.partial(refuse_other_network, p2p)
@@ -137,7 +130,8 @@ async def run_cometbft_node(
                 lambda: abci.halted, dial_failed,
             )  # fmt: skip
             if trusted is not None:
-                nursery.start_soon(watch_state_sync, node.store, config.state_sync.timeout_s)
+                timeout_s = config.state_sync.timeout_s
+                nursery.start_soon(watch_state_sync, snapshots.restored, timeout_s)
             nursery.start_soon(resubmit_when_up, api_node, rpc)
             if comet.persistent_peers:
                 nursery.start_soon(watch_peer_links, rpc, p2p.peer_links)
@@ -221,25 +215,15 @@ def refuse_other_network(p2p: P2PNode, found: OtherNetwork) -> None:
     ))  # fmt: skip
 
 
-async def watch_state_sync(store: NodeStore, timeout_s: int) -> None:
-    """StateSyncTimedOut if CometBFT's state sync has not restored the store within
-    `timeout_s`: it waits on its own for snapshots, and for a chunk no peer holds any
-    longer (pruned while it fetched), without end. Restarted empty, the node asks again
-    from the newest snapshots."""
+async def watch_state_sync(restored: trio.Event, timeout_s: int) -> None:
+    """StateSyncTimedOut if CometBFT's state sync has not restored the store (`restored`)
+    within `timeout_s`: it waits on its own for snapshots, and for a chunk no peer holds
+    any longer (pruned while it fetched), without end. Restarted empty, the node asks
+    again from the newest snapshots."""
     with trio.move_on_after(timeout_s):
-        while not store.latest_height():
-            await trio.sleep(STATE_SYNC_POLL_S)
+        await restored.wait()
         return
     raise StateSyncTimedOut(timeout_s)
-
-
-def check_trusting_period_at_start(config: NodeConfig, node: NodeParts) -> None:
-    """StartNotTrusted if the block state sync would trust is past the trusting period."""
-    checkpoint = config.state_sync.checkpoint
-    try:
-        check_trusting_period(Trust(wall_clock_ms(), node.genesis.genesis_time_ms, checkpoint))
-    except TrustExpired as exc:
-        raise StartNotTrusted(exc) from None
 
 
 async def find_trusted_block(p2p: P2PNode, node: NodeParts, chain: str) -> TrustedBlock:
@@ -264,10 +248,7 @@ async def find_trusted_block(p2p: P2PNode, node: NodeParts, chain: str) -> Trust
 
 
 def write_comet_home(
-    node: NodeParts,
-    comet: CometBFTConfig,
-    timeouts: TimeoutConfig,
-    state_sync: TrustedBlock | None = None,
+    node: NodeParts, comet: CometBFTConfig, timeouts: TimeoutConfig, state_sync: TrustedBlock | None
 ) -> None:
     """CometBFT's home, written from this node's keys, genesis and config (its state sync
     on, from `state_sync`, for a node that restores from a snapshot)."""

@@ -40,13 +40,15 @@ class SignedHeaderKeeper:
             await self.committed.wait()
             self.committed = trio.Event()
 
+    def read_missing(self) -> tuple[list[int], int]:
+        """The stored heights past `kept_up_to` without a signed header, and the tip (off
+        the event loop: a block's write may hold the store)."""
+        return self.store.get_heights_without_cert(self.kept_up_to), self.store.latest_height()
+
     async def fetch_missing(self) -> None:
         """Every stored block below the tip without its signed header, oldest first, until
         one is not to be had yet."""
-        missing = await trio.to_thread.run_sync(
-            self.store.get_heights_without_cert, self.kept_up_to
-        )
-        tip = self.store.latest_height()
+        missing, tip = await trio.to_thread.run_sync(self.read_missing)
         for height in missing:
             if height >= tip:  # its canonical commit comes with the next block
                 return

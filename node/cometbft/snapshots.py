@@ -12,9 +12,10 @@ snapshot's hash is the metadata's SHA-256.
 What the restoring app trusts: the app hash CometBFT offers with the snapshot, which its
 light client verified (header H + 1's: the state root after H). Each chunk must hash to
 its metadata entry (else it is fetched again, from another peer, and its sender
-rejected), the state must have that root, and block H must be the one its signed header
-names, committed by the validators the restored state says signed it. A peer can waste
-the node's time, never hand it a state or a block the chain did not commit.
+rejected), the state must have that root (node/statesync/verify.py, as for our engine),
+and block H must be the one its signed header names, committed by the validators the
+restored state says signed it. A peer can waste the node's time, never hand it a state
+or a block the chain did not commit.
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import trio
 from tendermint.abci import types_pb2 as abci
 
-from clearing.genesis import Genesis
-from clearing.root import compute_state_root
-from clearing.snapshot import decode_snapshot
 from clearing.state import ClearingState
 from clearing.validator_set import get_active_set_at
 from lightclient.codec import WIRE_VERSION, DecodeError, unpack
@@ -37,8 +36,8 @@ from lightclient.commit import InvalidCommit
 from lightclient.records import Bytes, Declared, Int, Items, declare_record
 from node.clearing_app import ClearingApp
 from node.cometbft.record import MAX_RECORD_BYTES, CometBlockRecord, SignedHeader
-from node.restore import SNAPSHOT_REJECTS
 from node.statesync.records import CHUNK_BYTES, DIGEST_BYTES, MAX_SNAPSHOT_BYTES
+from node.statesync.verify import SnapshotRefused, check_snapshot_state
 from node.storage import NodeStore, Snapshot, StoredBlock
 
 log = logging.getLogger(__name__)
@@ -85,15 +84,6 @@ class SnapshotBlock(Declared):
         return SnapshotBlock.from_fields(unpack(data, "snapshot block", MAX_TRAILER_BYTES))
 
 
-class RestoreRefused(Exception):
-    """A snapshot whose chunks all arrived is not the chain's: `reason` says how."""
-
-    def __init__(self, height: int, reason: str) -> None:
-        super().__init__(f"the snapshot of height {height} is refused: {reason}")
-        self.height = height
-        self.reason = reason
-
-
 def hash_chunk(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
@@ -120,7 +110,7 @@ class Restore:
         return len(self.chunks) == len(self.metadata.chunk_hashes)
 
 
-def check_offer(snapshot: abci.Snapshot) -> SnapshotMetadata:
+def check_offered_metadata(snapshot: abci.Snapshot) -> SnapshotMetadata:
     """The snapshot's metadata, if the snapshot is one this app restores from; DecodeError
     or ValueError saying why not."""
     metadata = SnapshotMetadata.decode(snapshot.metadata)
@@ -146,20 +136,20 @@ def check_restored_block(
     """Block H is the one its signed header names, committed by the set that signed H."""
     height, header = restore.height, signed.header
     if (record.height, header.height) != (height, height):
-        raise RestoreRefused(height, f"its block is of height {record.height}")
+        raise SnapshotRefused(height, f"its block is of height {record.height}")
     if record.block_hash != header.hash or signed.commit.block_hash != header.hash:
-        raise RestoreRefused(height, "its block, header and commit name different blocks")
+        raise SnapshotRefused(height, "its block, header and commit name different blocks")
     if (record.time_ms, record.proposer_address) != (header.time_ms, header.proposer_address):
-        raise RestoreRefused(height, "its block's time or proposer is not its header's")
+        raise SnapshotRefused(height, "its block's time or proposer is not its header's")
     if compute_merkle_root([hash_chunk(tx) for tx in record.txs]) != header.data_hash:
-        raise RestoreRefused(height, "its block's transactions are not the ones its header names")
+        raise SnapshotRefused(height, "its block's transactions are not the ones its header names")
     # Consensus runs height h + 2 with the set recorded after block h.
     signers = get_active_set_at(state, height - 1)
     powers = CometValidatorPowers.of((v.pubkey, v.power) for v in signers)
     try:
         signed.commit.verify(chain, powers)
     except InvalidCommit as exc:
-        raise RestoreRefused(height, f"its block's commit does not verify: {exc}") from None
+        raise SnapshotRefused(height, f"its block's commit does not verify: {exc}") from None
 
 
 class AppSnapshots:
@@ -174,6 +164,8 @@ class AppSnapshots:
         """The consensus chain id, which block H's commit signs."""
         self.described: dict[int, Offered] = {}
         self.restore: Restore | None = None
+        self.restored = trio.Event()
+        """Set once a snapshot is installed (node/cometbft/runtime.py watches it)."""
 
     # -- serving ----------------------------------------------------------------
 
@@ -222,7 +214,7 @@ class AppSnapshots:
         if snapshot.format != SNAPSHOT_FORMAT:
             return answer(result=answer.REJECT_FORMAT)
         try:
-            metadata = check_offer(snapshot)
+            metadata = check_offered_metadata(snapshot)
         except (DecodeError, ValueError) as exc:
             log.warning("state sync: the snapshot of height %d is refused: %s",
                         snapshot.height, exc)  # fmt: skip
@@ -251,41 +243,30 @@ class AppSnapshots:
         self.restore = None
         try:
             self.install(restore)
-        except RestoreRefused as exc:
+        except SnapshotRefused as exc:
             log.warning("state sync: %s", exc)
             return result(result=result.REJECT_SNAPSHOT)
         return result(result=result.ACCEPT)
 
     def install(self, restore: Restore) -> None:
         """The restored state and block H into the store and the app, once checked."""
-        height, genesis = restore.height, self.app.genesis
+        height, root = restore.height, restore.app_hash
         last = len(restore.metadata.chunk_hashes) - 1
         data = b"".join(restore.chunks[i] for i in range(last))
-        state = decode_state(genesis, height, data, restore.metadata.state_size)
-        root = compute_state_root(state)
-        if root != restore.app_hash:
-            raise RestoreRefused(height, "its state root is not the app hash CometBFT verified")
+        size = restore.metadata.state_size
+        if len(data) != size:
+            raise SnapshotRefused(height, f"its state is {len(data)} bytes, not {size}")
+        state = check_snapshot_state(self.app.genesis, height, data, root)
         try:
             trailer = SnapshotBlock.decode(restore.chunks[last])
             record = CometBlockRecord.decode(trailer.block)
             signed = SignedHeader.decode(trailer.signed_header)
         except DecodeError as exc:
-            raise RestoreRefused(height, f"its block does not decode: {exc}") from None
+            raise SnapshotRefused(height, f"its block does not decode: {exc}") from None
         check_restored_block(restore, state, record, signed, self.chain)
         block = StoredBlock(height, trailer.block, trailer.signed_header, root)
         self.store.save_restored(Snapshot(height, data, root), block, ())
         self.app.state, self.app.last_root = state, root
+        self.restored.set()
         log.info("state synced to height %d: a snapshot of %d bytes; blocks and history are "
                  "held from there on", height, len(data))  # fmt: skip
-
-
-def decode_state(genesis: Genesis, height: int, data: bytes, size: int) -> ClearingState:
-    if len(data) != size:
-        raise RestoreRefused(height, f"its state is {len(data)} bytes, not {size}")
-    try:
-        state = decode_snapshot(genesis, data)
-    except SNAPSHOT_REJECTS as exc:
-        raise RestoreRefused(height, f"its state does not decode: {exc}") from None
-    if state.height != height:
-        raise RestoreRefused(height, f"it holds the state at height {state.height}")
-    return state

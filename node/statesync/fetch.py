@@ -76,6 +76,18 @@ class StartNotTrusted(StateSyncError):
         )
 
 
+def get_start_trust(config: NodeConfig, genesis: Genesis) -> Trust:
+    """Where the walk that trusts a snapshot starts (the genesis's set, or
+    `state_sync.checkpoint`), now; StartNotTrusted if past the trusting period. On either
+    engine, before the node starts."""
+    trust = Trust(wall_clock_ms(), genesis.genesis_time_ms, config.state_sync.checkpoint)
+    try:
+        check_trusting_period(trust)
+    except TrustExpired as exc:
+        raise StartNotTrusted(exc) from None
+    return trust
+
+
 @dataclass(frozen=True)
 class Restored:
     height: int
@@ -87,11 +99,7 @@ async def sync_state(config: NodeConfig) -> Restored | None:
     """Restores the node's empty store from its peers' newest trusted snapshot (None when
     the store already holds blocks: the node restarts from them as usual)."""
     genesis, genesis_hash = load_genesis(config), read_genesis_hash(config)
-    trust = Trust(wall_clock_ms(), genesis.genesis_time_ms, config.state_sync.checkpoint)
-    try:
-        check_trusting_period(trust)
-    except TrustExpired as exc:
-        raise StartNotTrusted(exc) from None
+    trust = get_start_trust(config, genesis)
     with NodeStore(config.storage.path) as store:
         store.bind_genesis(genesis_hash, config.genesis_file)
         if store.latest_height():

@@ -143,12 +143,19 @@ def check_snapshot(data: bytes, trusted: TrustedOffer, genesis: Genesis) -> Clea
     offer = trusted.offer
     if len(data) != offer.size or hashlib.sha256(data).digest() != offer.digest:
         raise SnapshotRefused(offer.height, "its bytes are not the ones offered (size or digest)")
+    return check_snapshot_state(genesis, offer.height, data, trusted.root)
+
+
+def check_snapshot_state(genesis: Genesis, height: int, data: bytes, root: bytes) -> ClearingState:
+    """The state a snapshot's bytes hold, if it is the state after block `height` whose root
+    a light client verified (`root`: the one block H + 1 commits); SnapshotRefused if not.
+    Our engine's state sync and CometBFT's (node/cometbft/snapshots.py) both check this."""
     try:
         state = decode_snapshot(genesis, data)
     except SNAPSHOT_REJECTS as exc:
-        raise SnapshotRefused(offer.height, f"it does not decode: {exc}") from None
-    if state.height != offer.height:
-        raise SnapshotRefused(offer.height, f"it holds the state at height {state.height}")
-    if compute_state_root(state) != trusted.root:
-        raise SnapshotRefused(offer.height, "its state root is not the one block H + 1 commits")
+        raise SnapshotRefused(height, f"it does not decode: {exc}") from None
+    if state.height != height:
+        raise SnapshotRefused(height, f"it holds the state at height {state.height}")
+    if compute_state_root(state) != root:
+        raise SnapshotRefused(height, "its state root is not the one block H + 1 commits")
     return state

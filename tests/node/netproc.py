@@ -14,6 +14,7 @@ import copy
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sqlite3
@@ -298,6 +299,7 @@ class ProcessNetwork:
         if genesis_time_ms is not None:
             self.genesis["genesis_time_ms"] = genesis_time_ms
         add_validators(self.genesis, validators)
+        self.engine = engine
         if engine == "cometbft":
             self.genesis["engine"] = engine
         self.extra_config = extra_config
@@ -305,20 +307,39 @@ class ProcessNetwork:
         self.observers = observers
         """Given: genesis names the validators' nodes and only they and these may connect."""
         self.homes = [self._home(base / f"v{i}", f"v{i}", i) for i in range(validators)]
-        if engine == "cometbft":
-            add_cometbft_tables(self.homes)
         if observers is not None:
             for home, validator in zip(self.homes, self.genesis["validators"], strict=True):
                 validator["peer_id"] = home.peer_id
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        addrs = [h.addr for h in self.homes]
-        for home in self.homes:
-            home.write(self.genesis, [a for a in addrs if a != home.addr])
+        self._write_homes()
 
     def _home(self, path: Path, name: str, validator_index: int | None) -> NodeHome:
         home = NodeHome(path, name, validator_index, observers=self.observers or ())
+        home.extra_config = self._get_config(home)
+        return home
+
+    def _get_config(self, home: NodeHome) -> str:
         services = self.services(home) if callable(self.services) else self.services
-        home.extra_config = services + self.extra_config
+        return services + self.extra_config
+
+    def _write_homes(self) -> None:
+        """Every home's files from the genesis and the homes: each node's peers, and on
+        CometBFT each one's `[cometbft]` table naming every other node's CometBFT."""
+        if self.engine == "cometbft":
+            for home in self.homes:
+                home.extra_config = self._get_config(home)
+            add_cometbft_tables(self.homes)
+        addrs = [h.addr for h in self.homes]
+        for home in self.homes:
+            shutil.rmtree(home.path / "keys", ignore_errors=True)  # the same keys (by name)
+            home.write(self.genesis, [a for a in addrs if a != home.addr])
+
+    def add_node_before_start(self, base: Path, name: str, validator_index: int | None) -> NodeHome:
+        """A node (validator `validator_index`'s key, or a full node's) joining a network
+        that has not started: every home is written again, with the genesis as it is now."""
+        home = self._home(base / name, name, validator_index)
+        self.homes.append(home)
+        self._write_homes()
         return home
 
     def add_full_node(self, base: Path, name: str) -> NodeHome:

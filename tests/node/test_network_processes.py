@@ -17,6 +17,7 @@ import urllib.error
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 
@@ -101,31 +102,43 @@ async def commit_setup(validators: list[NodeHome], setup: list[bytes]) -> None:
         await wait_until("setup to commit", lambda: count_included(validators[0], setup) == 8)
 
 
-async def post_until_accepted(
-    home: NodeHome, route: str, tx: bytes, what: str = "a transaction", timeout_s: float = 60
-) -> None:
-    """Posts `tx` until `home` answers 202, as a client should: again while it answers 503
-    (block-syncing, or no commit within its stall limit: a loaded machine can stall a
-    network whose fourth validator is down for that long) or nothing listens yet (a node
-    starting). Any other answer fails the test."""
+Answer = tuple[int | None, str]
+"""A post's status and body (None: nothing listened)."""
+
+
+async def post_until_accepted(what: str, post: Callable[[], Answer], timeout_s: float = 60) -> None:
+    """Posts (`post`) until the node answers 202, as a client should: again while it
+    answers 503 (block-syncing, or no commit within its stall limit: a loaded machine can
+    stall a network whose fourth validator is down for that long) or nothing listens yet
+    (a node starting). Any other answer fails the test, with the body."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            status, body = await trio.to_thread.run_sync(home.post_tx_answer, route, tx)
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            status, body = await trio.to_thread.run_sync(post)
+        except (urllib.error.URLError, ConnectionError, TimeoutError, httpx.TransportError) as exc:
             status, body = None, str(exc)
         if status == 202:
             return
-        assert status in (None, 503), f"{what} to {home.name}: {status} {body}"
-        waited = f"{what} to {home.name}: {status} {body} for {timeout_s} s"
-        assert time.monotonic() < deadline, waited
+        assert status in (None, 503), f"{what}: {status} {body}"
+        assert time.monotonic() < deadline, f"{what}: {status} {body} for {timeout_s} s"
         await trio.sleep(0.2)
+
+
+async def post_tx_until_accepted(
+    home: NodeHome, route: str, tx: bytes, what: str = "a transaction"
+) -> None:
+    """`post_until_accepted` of an encoded transaction to `home`'s `route`."""
+    await post_until_accepted(f"{what} to {home.name}", lambda: home.post_tx_answer(route, tx))
+
+
+def get_answer(response: httpx.Response) -> Answer:
+    return response.status_code, response.text
 
 
 async def post_batches(home: NodeHome, batches: list[bytes]) -> None:
     """Venue trade batches enter through a validator's HTTP API."""
     for batch in batches:
-        await post_until_accepted(home, "/v1/trade-batches", batch, "a trade batch")
+        await post_tx_until_accepted(home, "/v1/trade-batches", batch, "a trade batch")
 
 
 SNAPSHOTS = "[storage]\nsnapshot_interval = 3\nsnapshots_kept = 2\n"

@@ -22,7 +22,7 @@ from tests.node.netsupport import get_wall_times
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import (
     commit_setup,
-    post_until_accepted,
+    post_tx_until_accepted,
     read_blocks,
     wait_until,
 )
@@ -86,7 +86,7 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(
     target = validators[0]
     for pair in (batches[i : i + 2] for i in range(0, len(batches), 2)):
         for batch in pair:
-            await post_until_accepted(target, ROUTE, batch)
+            await post_tx_until_accepted(target, ROUTE, batch)
         net.kill(target)  # right after its 202: nothing more leaves it
         net.start(target)
     await wait_until(
@@ -120,7 +120,7 @@ async def test_isolated_validator_answers_503_and_recovers(net: ProcessNetwork) 
         for peer in peers:
             net.resume(peer)
     last = batches[2]
-    await post_until_accepted(lonely, ROUTE, last)
+    await post_tx_until_accepted(lonely, ROUTE, last)
     await wait_until(
         "what the lonely validator accepted, on every node",
         lambda: is_committed_once(net.homes, [*accepted, last]),

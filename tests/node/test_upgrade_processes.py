@@ -65,10 +65,16 @@ from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, CONSENSUS_KEYS, get
 from tests.node.bridge.support import get_genesis_doc as get_bridge_genesis_doc
 from tests.node.bridge.test_bridge_network import ALICE, DEPOSIT, WITHDRAW, sign_withdrawal
 from tests.node.bridge.test_rotation_network import CHAIN_B, POWER, get_chain_config, get_json
-from tests.node.bridge.test_validator_set_vaults import post_until_accepted, query_account
+from tests.node.bridge.test_validator_set_vaults import query_account
 from tests.node.netproc import CLEARNODE, ROOT, SHORT_TIMEOUTS, NodeHome, ProcessNetwork, running
 from tests.node.netsupport import get_wall_times
-from tests.node.test_network_processes import assert_roots_agree, wait_until
+from tests.node.test_network_processes import (
+    assert_roots_agree,
+    get_answer,
+    post_tx_until_accepted,
+    post_until_accepted,
+    wait_until,
+)
 from tests.node.upgrades.release import UPGRADE, build_release, run_migration_test
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.multiprocess]
@@ -198,8 +204,9 @@ async def check_upgrade(net: SupervisedNetwork, chain: Any, release: Path) -> No
     bob_quanta = get_bob_credit(net.genesis, usdc_b, trade)
     for credit in (box.credit(ALICE.address, usdc, ALICE_USDC),
                    box.credit(BOB.address, usdc_b, bob_quanta)):  # fmt: skip
-        await post_until_accepted("a credit", lambda: v0.post_tx(
-            "/v1/bridge/collateral-events", encode_tx(credit)))  # noqa: B023  # fmt: skip
+        await post_tx_until_accepted(
+            v0, "/v1/bridge/collateral-events", encode_tx(credit), "a credit"
+        )
     vault = chain.contract("CollateralVault", to_checksum_address(deployed.vault))
     token = chain.contract("TestToken", to_checksum_address(deployed.tokens["USDC"]))
     await trio.to_thread.run_sync(deposit_token, chain, vault, token, DEPOSIT, ALICE.address,
@@ -211,7 +218,7 @@ async def check_upgrade(net: SupervisedNetwork, chain: Any, release: Path) -> No
     for member in (ALICE, BOB):
         await post_request(v0, box, member)
     batch = encode_tx(sign_trade_batch(VENUE_KEY, network, "alpha", 1, [trade], *get_wall_times()))
-    await post_until_accepted("the trade", lambda: v0.post_tx("/v1/trade-batches", batch))
+    await post_tx_until_accepted(v0, "/v1/trade-batches", batch, "the trade")
     await wait_until("both positions on every node", lambda: all(
         positions(h, network, m) == [("BTC-PERP", q)] for h in net.homes
         for m, q in ((ALICE, 1), (BOB, -1))), 60)  # fmt: skip
@@ -230,14 +237,14 @@ async def check_upgrade(net: SupervisedNetwork, chain: Any, release: Path) -> No
     changes = (make_risk_change(get_new_risk(net.genesis)), ScheduleUpgrade(plan))
     proposal_tx = sign_proposal(CONSENSUS_KEYS[0], network, changes, deadline, execute)
     proposed = encode_tx(proposal_tx)
-    await post_until_accepted("the proposal", lambda: v0.post_tx(PROPOSALS, proposed))
+    await post_tx_until_accepted(v0, PROPOSALS, proposed, "the proposal")
     await wait_until("the proposal to commit",
                      lambda: find_committed(v0, GovProposal) is not None, 60)  # fmt: skip
     digest = hashlib.sha256(proposal_tx.signing_bytes(network)).digest()
     proposal = Proposal(1, proposal_tx.proposer, changes, digest, 0, deadline, execute)
     for key in CONSENSUS_KEYS[:3]:
         ballot = encode_tx(sign_vote(key, network, proposal, VoteChoice.YES))
-        await post_until_accepted("a ballot", lambda: v0.post_tx(VOTES, ballot))  # noqa: B023
+        await post_tx_until_accepted(v0, VOTES, ballot, "a ballot")
     await wait_until("the plan in force on every node", lambda: all(
         (get_json(h, "/v1/status").get("upgrade") or {}).get("planned") for h in net.homes),
         60)  # fmt: skip
@@ -277,8 +284,9 @@ async def check_upgrade(net: SupervisedNetwork, chain: Any, release: Path) -> No
     await wait_until("the payout committed", lambda: find_committed(v0, WithdrawalPaid)
                      is not None, 60)  # fmt: skip
     more = box.credit(BOB.address, usdc_b, bob_quanta)
-    await post_until_accepted("Bob's credit", lambda: v0.post_tx(
-        "/v1/bridge/collateral-events", encode_tx(more)))  # fmt: skip
+    await post_tx_until_accepted(
+        v0, "/v1/bridge/collateral-events", encode_tx(more), "Bob's credit"
+    )
     await wait_until("Bob's margin call met", lambda: margin_call(v0, network, BOB) is None, 60)
 
     # the stopped validator catches up with the old release, stops, and is swapped
@@ -331,7 +339,7 @@ async def post_request(home: NodeHome, box: Sandbox, member: MemberKey) -> None:
 
 
 async def post_json_until_accepted(what: str, url: str, body: dict[str, Any]) -> None:
-    await post_until_accepted(what, lambda: httpx.post(url, json=body, timeout=10).status_code)
+    await post_until_accepted(what, lambda: get_answer(httpx.post(url, json=body, timeout=10)))
 
 
 def positions(home: NodeHome, network: int, member: MemberKey) -> list[tuple[str, int]]:

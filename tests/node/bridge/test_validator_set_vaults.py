@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +85,14 @@ from tests.node.bridge.test_rotation_network import (
 )
 from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, running
 from tests.node.netsupport import get_wall_times
-from tests.node.test_network_processes import assert_roots_agree, read_blocks, wait_until
+from tests.node.test_network_processes import (
+    assert_roots_agree,
+    get_answer,
+    post_tx_until_accepted,
+    post_until_accepted,
+    read_blocks,
+    wait_until,
+)
 from tests.node.test_validator_set_processes import DELAY, NEW, VOTING_BLOCKS, public
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.multiprocess]
@@ -152,34 +158,23 @@ async def fund_members(net: ProcessNetwork, box: Sandbox) -> None:
     credits = [box.credit(DAVE.address, weth, WETH_QUANTA)]
     credits += [box.credit(m.address, usdc, 10**12) for m in (BOB, CAROL)]
     for credit in credits:
-        await post_until_accepted("a credit", lambda: home.post_tx(
-            "/v1/bridge/collateral-events", encode_tx(credit)))  # noqa: B023  # fmt: skip
+        await post_tx_until_accepted(
+            home, "/v1/bridge/collateral-events", encode_tx(credit), "a credit"
+        )
     url = f"http://127.0.0.1:{home.api_port}/v1/member-requests"
     for member in (BOB, CAROL):
         record = box.authorise(member, "alpha")
         request = {"type": "AuthoriseVenue", "chainId": box.chain_id,
                    "message": record.get_message(),
                    "signature": "0x" + record.signature.hex()}  # fmt: skip
-        await post_until_accepted("an authorisation", lambda: httpx.post(
-            url, json=request, timeout=10).status_code)  # noqa: B023  # fmt: skip
+        await post_until_accepted("an authorisation", lambda: get_answer(httpx.post(
+            url, json=request, timeout=10)))  # noqa: B023  # fmt: skip
 
 
 def get_equity(home: NodeHome, chain_id: int, member: MemberKey) -> tuple[int, int]:
     """(height, equity) of `member`'s sub-account 0 as `home` answers."""
     view = query_account(home, chain_id, member)
     return view["height"], view["risk"]["equity"]
-
-
-async def post_until_accepted(what: str, post: Callable[[], int]) -> None:
-    """Posts again while the node answers 503 (no commit lately: a loaded machine), as a
-    client should; any answer but 202 or 503 fails the test."""
-
-    def is_accepted() -> bool:
-        status = post()
-        assert status in (202, 503), f"{what}: {status}"
-        return status == 202
-
-    await wait_until(f"{what} to be accepted", is_accepted, 60)
 
 
 async def test_vaults_rotate_to_the_set_governance_makes_and_its_signatures_pay(
@@ -224,7 +219,7 @@ async def check_vaults_follow_governance(
                RemoveValidator(public("validator-3")))  # fmt: skip
     deadline = len(v0.get_roots()) + VOTING_BLOCKS
     proposal_tx = sign_proposal(CONSENSUS_KEYS[0], network, changes, deadline, deadline + DELAY)
-    await post_until_accepted("the proposal", lambda: v0.post_tx(PROPOSALS, encode_tx(proposal_tx)))
+    await post_tx_until_accepted(v0, PROPOSALS, encode_tx(proposal_tx), "the proposal")
     chain = chains["a"]
     vault = chain.contract("CollateralVault", to_checksum_address(deployed["a"].vault))
     usdc = deployed["a"].tokens["USDC"]
@@ -238,7 +233,7 @@ async def check_vaults_follow_governance(
     proposal = Proposal(1, proposal_tx.proposer, changes, digest, 0, deadline, deadline + DELAY)
     for key in CONSENSUS_KEYS[:3]:
         ballot = encode_tx(sign_vote(key, network, proposal, VoteChoice.YES))
-        await post_until_accepted("a ballot", lambda: v0.post_tx(VOTES, ballot))  # noqa: B023
+        await post_tx_until_accepted(v0, VOTES, ballot, "a ballot")
 
     # a withdrawal the old set signs for epoch 0
     await wait_until("Alice's deposit to be credited",
@@ -246,7 +241,7 @@ async def check_vaults_follow_governance(
     request = sign_withdrawal(network, usdc, 1)
     url = f"http://127.0.0.1:{v1.api_port}/v1/member-requests"
     await post_until_accepted(
-        "the withdrawal request", lambda: httpx.post(url, json=request, timeout=10).status_code
+        "the withdrawal request", lambda: get_answer(httpx.post(url, json=request, timeout=10))
     )
     path = f"/v1/withdrawals/0x{ALICE.address.hex()}/1"
     await wait_until("the old set's withdrawal signatures",
@@ -267,7 +262,7 @@ async def check_vaults_follow_governance(
     # and lists the future, in which venue alpha's trade commits on every node
     trade = Trade(1, FUTURE, BOB.address, 0, CAROL.address, 0, FUTURE_MARK, 1)
     batch = encode_tx(sign_trade_batch(VENUE_KEY, network, "alpha", 1, [trade], *get_wall_times()))
-    await post_until_accepted("the trade", lambda: v0.post_tx("/v1/trade-batches", batch))
+    await post_tx_until_accepted(v0, "/v1/trade-batches", batch, "the trade")
 
     def holds_the_future(home: NodeHome) -> bool:
         positions = query_account(home, network, BOB).get("positions", [])

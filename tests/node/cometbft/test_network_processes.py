@@ -42,7 +42,7 @@ from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import (
     assert_roots_agree,
     get_lowest_tip,
-    post_until_accepted,
+    post_tx_until_accepted,
     wait_until,
 )
 
@@ -78,7 +78,7 @@ def is_committed_once(homes: list[NodeHome], txs: list[bytes]) -> bool:
 
 async def post(home: NodeHome, route: str, txs: list[bytes]) -> None:
     for tx in txs:
-        await post_until_accepted(home, route, tx)
+        await post_tx_until_accepted(home, route, tx)
 
 
 def get_first_height(home: NodeHome) -> int:

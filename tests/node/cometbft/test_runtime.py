@@ -5,15 +5,12 @@ the node gives it `state_sync.timeout_s` to restore the store and then stops, sa
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import trio
 import trio.testing
 
 from node.cometbft.runtime import watch_state_sync
 from node.statesync.fetch import StateSyncTimedOut
-from node.storage import NodeStore
 
 
 @pytest.fixture
@@ -22,24 +19,21 @@ def autojump_clock() -> trio.testing.MockClock:
 
 
 async def test_a_state_sync_that_restores_nothing_in_its_time_stops_the_node(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
-    with NodeStore(tmp_path / "node.sqlite3") as store:
-        with pytest.raises(StateSyncTimedOut, match="within 30 s"):
-            await watch_state_sync(store, 30)
+    with pytest.raises(StateSyncTimedOut, match="within 30 s"):
+        await watch_state_sync(trio.Event(), 30)
     assert trio.current_time() >= 30
 
 
-async def test_a_restored_store_ends_the_watch(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock
-) -> None:
-    with NodeStore(tmp_path / "node.sqlite3") as store:
+async def test_a_restored_store_ends_the_watch(autojump_clock: trio.testing.MockClock) -> None:
+    restored = trio.Event()
 
-        async def restore_after(delay_s: float) -> None:
-            await trio.sleep(delay_s)
-            store.save_block(1, b"block", b"", bytes(32))
+    async def restore_after(delay_s: float) -> None:
+        await trio.sleep(delay_s)
+        restored.set()  # AppSnapshots.install's, with the snapshot stored
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(restore_after, 5)
-            await watch_state_sync(store, 30)
-        assert 5 <= trio.current_time() < 30
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(restore_after, 5)
+        await watch_state_sync(restored, 30)
+    assert 5 <= trio.current_time() < 30

@@ -98,12 +98,16 @@ def serve(path: Path, record_txs: tuple[bytes, ...] | None = None, signers: int 
 def empty_node(path: Path) -> tuple[ClearingAbci, NodeStore]:
     app = ClearingApp(GENESIS)
     store = NodeStore(path)
-    abci_app = ClearingAbci(
+    return make_node(AppSnapshots(app, store, CHAIN)), store
+
+
+def make_node(snapshots: AppSnapshots) -> ClearingAbci:
+    """The ABCI app over `snapshots`' app and store."""
+    app = snapshots.app
+    return ClearingAbci(
         app, compute_genesis_hash(GENESIS_BYTES), make_clearing_check(lambda: app.state),
-        lambda block: None, allowed_peers=lambda: None,
-        snapshots=AppSnapshots(app, store, CHAIN),
+        lambda block: None, allowed_peers=lambda: None, snapshots=snapshots,
     )  # fmt: skip
-    return abci_app, store
 
 
 def ask(node: ClearingAbci, **request: object) -> abci.Response:
@@ -140,7 +144,7 @@ def test_a_snapshot_restores_an_empty_node_which_then_applies_the_next_block(
     tmp_path: Path,
 ) -> None:
     served = serve(tmp_path / "a.sqlite3")
-    listed = ask(served_node(served), list_snapshots=abci.RequestListSnapshots())
+    listed = ask(make_node(served.snapshots), list_snapshots=abci.RequestListSnapshots())
     (snapshot,) = listed.list_snapshots.snapshots
     metadata = SnapshotMetadata.decode(snapshot.metadata)
     assert (snapshot.height, snapshot.format, snapshot.chunks) == (HEIGHT, SNAPSHOT_FORMAT, 2)
@@ -150,6 +154,7 @@ def test_a_snapshot_restores_an_empty_node_which_then_applies_the_next_block(
     node, store = empty_node(tmp_path / "b.sqlite3")
     assert restore(node, served) == abci.ResponseApplySnapshotChunk.ACCEPT
     assert (node.app.height, node.app.last_root) == (HEIGHT, served.app.last_root)
+    assert node.snapshots is not None and node.snapshots.restored.is_set()
     info = ask(node, info=abci.RequestInfo()).info
     assert (info.last_block_height, info.last_block_app_hash) == (HEIGHT, served.app.last_root)
     assert store.latest_height() == HEIGHT and store.first_height() == HEIGHT
@@ -218,14 +223,7 @@ def test_offers_the_app_cannot_restore_from_are_refused(tmp_path: Path) -> None:
             setattr(bad, name, value)
         assert offer(node, bad, root) == result.REJECT, changes
     # a node that holds blocks restores from nothing
-    assert offer(served_node(served), snapshot, root) == result.ABORT
-
-
-def served_node(served: Served) -> ClearingAbci:
-    return ClearingAbci(
-        served.app, b"", make_clearing_check(lambda: served.app.state), lambda block: None,
-        allowed_peers=lambda: None, snapshots=served.snapshots,
-    )  # fmt: skip
+    assert offer(make_node(served.snapshots), snapshot, root) == result.ABORT
 
 
 def test_only_snapshots_whose_block_has_its_signed_header_are_listed(tmp_path: Path) -> None:

@@ -17,14 +17,16 @@ from lightclient.crypto import PrivateKey
 from node.clock import wall_clock_ms
 from node.cometbft.record import SignedHeader
 from tests.node.netproc import (
-    ORACLE_OFF,
     SHORT_TIMEOUTS,
     NodeHome,
     ProcessNetwork,
-    add_cometbft_tables,
     read_rows,
 )
-from tests.node.statesync.test_statesync_processes import STATE_SYNC, read_synced_height
+from tests.node.statesync.test_statesync_processes import (
+    STATE_SYNC,
+    enable_state_sync,
+    read_synced_height,
+)
 from tests.node.test_network_processes import (
     assert_roots_agree,
     get_lowest_tip,
@@ -43,17 +45,12 @@ has no answer for a chunk no peer holds any longer)."""
 
 def make_network(base: Path) -> tuple[ProcessNetwork, NodeHome]:
     """Four validators on CometBFT and a full node, not started, that state-syncs."""
-    net = ProcessNetwork(base, engine="cometbft", genesis_time_ms=wall_clock_ms() - 60_000)
-    late = NodeHome(base / "late", "late", None)
-    net.homes.append(late)
-    for home in net.homes:
-        home.extra_config = ORACLE_OFF + SHORT_TIMEOUTS + SNAPSHOTS
-    late.extra_config += STATE_SYNC
-    add_cometbft_tables(net.homes)
-    addrs = [h.addr for h in net.homes]
-    for home in net.homes:
-        shutil.rmtree(home.path / "keys", ignore_errors=True)  # the same keys (by name) again
-        home.write(net.genesis, [a for a in addrs if a != home.addr])
+    net = ProcessNetwork(
+        base, engine="cometbft", genesis_time_ms=wall_clock_ms() - 60_000,
+        extra_config=SHORT_TIMEOUTS + SNAPSHOTS,
+    )  # fmt: skip
+    late = net.add_node_before_start(base, "late", None)
+    enable_state_sync(late)
     return net, late
 
 

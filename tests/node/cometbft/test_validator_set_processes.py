@@ -9,7 +9,6 @@ application path give CometBFT's app hash at every height."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -38,17 +37,15 @@ from node.cometbft.record import SignedHeader
 from node.cometbft.rpc import RPC_URL
 from tests.node.cometbft.replay import replay_cometbft_blocks
 from tests.node.netproc import (
-    ORACLE_OFF,
     SHORT_TIMEOUTS,
     NodeHome,
     ProcessNetwork,
-    add_cometbft_tables,
     running,
 )
 from tests.node.test_network_processes import (
     assert_roots_agree,
     get_lowest_tip,
-    post_until_accepted,
+    post_tx_until_accepted,
     wait_until,
 )
 
@@ -88,17 +85,10 @@ def read_signed(home: NodeHome, height: int) -> SignedHeader | None:
 def make_network(base: Path) -> ProcessNetwork:
     """Four genesis validators (validator-0 to 3) and a fifth node running validator-4's
     key, which no genesis lists; governance executes DELAY blocks after a vote's deadline."""
-    net = ProcessNetwork(base, engine="cometbft")
+    # short timeouts: each height v2, down, was to propose fails in 1.5 s (was 2.7 s)
+    net = ProcessNetwork(base, engine="cometbft", extra_config=SHORT_TIMEOUTS)
     net.genesis["governance"] = {"min_delay_blocks": DELAY, "max_voting_blocks": 50}
-    net.homes.append(NodeHome(base / "v4", "v4", 4))
-    for home in net.homes:
-        # short timeouts: each height v2, down, was to propose fails in 1.5 s (was 2.7 s)
-        home.extra_config = ORACLE_OFF + SHORT_TIMEOUTS
-    add_cometbft_tables(net.homes)
-    addrs = [h.addr for h in net.homes]
-    for home in net.homes:
-        shutil.rmtree(home.path / "keys", ignore_errors=True)  # the same keys (by name) again
-        home.write(net.genesis, [a for a in addrs if a != home.addr])
+    net.add_node_before_start(base, "v4", 4)
     return net
 
 
@@ -124,12 +114,12 @@ async def test_governance_changes_the_set_cometbft_signs_with(tmp_path: Path) ->
         await wait_until("every validator to commit", lambda: get_lowest_tip(validators) >= 2)
         deadline = get_lowest_tip(validators) + VOTING_BLOCKS
         proposal, votes = sign_set_change(chain_id, deadline)
-        await post_until_accepted(validators[0], "/v1/governance/proposals", proposal)
+        await post_tx_until_accepted(validators[0], "/v1/governance/proposals", proposal)
         await wait_until(
             "the proposal to commit", lambda: get_lowest_tip(validators) > deadline - 6
         )
         for vote in votes:
-            await post_until_accepted(validators[1], "/v1/governance/votes", vote)
+            await post_tx_until_accepted(validators[1], "/v1/governance/votes", vote)
         governs = deadline + DELAY + 2
         # v2 goes down across the change and comes back once the new set signs
         down = validators[2]
