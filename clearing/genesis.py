@@ -806,11 +806,11 @@ def _parse_prices(obj: object, path: str) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-def _check_unique(keys: list[object], path: str) -> None:
+def _check_unique(keys: list[object], path: str, expected: str = "a unique id") -> None:
     seen: set[object] = set()
     for n, key in enumerate(keys):
         if key in seen:
-            raise GenesisError(f"{path}[{n}]", "a unique id", key)
+            raise GenesisError(f"{path}[{n}]", expected, key)
         seen.add(key)
 
 
@@ -819,6 +819,9 @@ def _check_cross_references(g: Genesis) -> None:
     _check_unique([t.key for t in g.collateral], "collateral")
     _check_unique([i.id for i in g.instruments], "instruments")
     _check_unique([v.pubkey for v in g.validators], "validators")
+    # a vault's signer set holds each address once: two validators sharing one would
+    # count one bridge signature twice (governance refuses it too: check_validator_set)
+    _check_unique([v.evm_address for v in g.validators], "validators", "a unique evm_address")
     _check_unique([v.id for v in g.venues], "venues")
     if not 1 <= len(g.validators) <= MAX_VALIDATORS:
         raise GenesisError("validators", f"1 to {MAX_VALIDATORS} validators", len(g.validators))

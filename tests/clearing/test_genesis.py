@@ -96,6 +96,11 @@ CASES = [
     (_set(["instruments", 3, "underlying"], "BTC-PERP"), "instruments[3].underlying", "future"),
     (_set(["instruments", 1, "id"], "BTC-PERP"), "instruments[1]", "a unique id"),
     (_set(["validators"], []), "validators", "1 to 1000 validators"),
+    (
+        lambda doc: doc["validators"][2].update(evm_address=doc["validators"][0]["evm_address"]),
+        "validators[2]",
+        "a unique evm_address",
+    ),
     # CometBFT refuses a set of more power: the chain could not start on it
     (_set(["validators", 1, "power"], 2**60 - 10), "validators", "a total power of at most"),
     (_set(["validators", 0, "pubkey"], "583703"), "validators[0].pubkey", "0x-hex of 32 bytes"),
