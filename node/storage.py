@@ -449,16 +449,20 @@ class NodeStore:
         snapshot of `block`'s height, that block, and the older `pinned` blocks (those
         pruning keeps: node/retention.py). The blocks and the history are then held from
         `block`'s height on (its history from the next height: no block before it was
-        applied here)."""
+        applied here). A store holding only an earlier restore (`get_restored_height`) is
+        emptied first: CometBFT, which bootstraps its own stores after the app's, offers
+        snapshots again when it never took that one up."""
         if snapshot.height != block.height:
             raise SnapshotHeightError(snapshot.height, block.height)
         with self._lock, self._transaction():
             latest = self._get_latest_height()
-            if latest:
+            if latest and self._get_restored_height() is None:
                 raise StorageError(
                     f"{self.path} holds blocks up to {latest}: state sync restores into an "
                     "empty store only"
                 )
+            self._db.execute("DELETE FROM blocks")
+            self._db.execute("DELETE FROM snapshots")
             rows = [*pinned, block]
             self._db.executemany(
                 "INSERT INTO blocks VALUES (?, ?, ?, ?)",
@@ -470,9 +474,19 @@ class NodeStore:
             )
             self._db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('blocks_from', ?), ('history_from', ?), "
-                "('history_height', ?)",
-                (block.height, block.height + 1, block.height),
+                "('history_height', ?), ('restored_at', ?)",
+                (block.height, block.height + 1, block.height, block.height),
             )
+
+    def get_restored_height(self) -> int | None:
+        """The height state sync restored this store to, while no block has been applied
+        after it; None for any other store."""
+        with self._lock:
+            return self._get_restored_height()
+
+    def _get_restored_height(self) -> int | None:
+        latest = self._get_latest_height()
+        return latest if latest and self._get_meta_int("restored_at", 0) == latest else None
 
     def oldest_snapshot_height(self) -> int | None:
         with self._lock:

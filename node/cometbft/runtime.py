@@ -87,7 +87,11 @@ async def run_cometbft_node(
     binary = find_binary()
     with open_node(config) as node:
         check_home_genesis(comet.home, node.genesis_hash, config.genesis_file)
-        state_syncs = config.state_sync.enabled and not node.store.latest_height()
+        # A store holding only a restore may be one CometBFT never took up (stopped between
+        # the app's restore and its own stores'): asked again, it state-syncs only if so.
+        state_syncs = config.state_sync.enabled and (
+            not node.store.latest_height() or node.store.get_restored_height() is not None
+        )
         if state_syncs:
             get_start_trust(config, node.genesis)
         check = make_clearing_check(lambda: node.app.state, wall_clock_ms)
@@ -130,8 +134,10 @@ async def run_cometbft_node(
                 lambda: abci.halted, dial_failed,
             )  # fmt: skip
             if trusted is not None:
+                committed = trio.Event()
+                ctx.on_commit(lambda block, root: committed.set())
                 timeout_s = config.state_sync.timeout_s
-                nursery.start_soon(watch_state_sync, snapshots.restored, timeout_s)
+                nursery.start_soon(watch_state_sync, snapshots.restored, committed, timeout_s)
             nursery.start_soon(resubmit_when_up, api_node, rpc)
             if comet.persistent_peers:
                 nursery.start_soon(watch_peer_links, rpc, p2p.peer_links)
@@ -215,15 +221,23 @@ def refuse_other_network(p2p: P2PNode, found: OtherNetwork) -> None:
     ))  # fmt: skip
 
 
-async def watch_state_sync(restored: trio.Event, timeout_s: int) -> None:
-    """StateSyncTimedOut if CometBFT's state sync has not restored the store (`restored`)
-    within `timeout_s`: it waits on its own for snapshots, and for a chunk no peer holds
-    any longer (pruned while it fetched), without end. Restarted empty, the node asks
-    again from the newest snapshots."""
+async def watch_state_sync(restored: trio.Event, committed: trio.Event, timeout_s: int) -> None:
+    """StateSyncTimedOut if CometBFT's state sync has neither restored the store
+    (`restored`) nor, having taken up an earlier restore, had the node commit a block
+    (`committed`) within `timeout_s`: it waits on its own for snapshots, and for a chunk
+    no peer holds any longer (pruned while it fetched), without end. Restarted, the node
+    asks again from the newest snapshots."""
     with trio.move_on_after(timeout_s):
-        await restored.wait()
+        async with trio.open_nursery() as waiting:
+            for event in (restored, committed):
+                waiting.start_soon(cancel_when_set, event, waiting.cancel_scope)
         return
     raise StateSyncTimedOut(timeout_s)
+
+
+async def cancel_when_set(event: trio.Event, scope: trio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 async def find_trusted_block(p2p: P2PNode, node: NodeParts, chain: str) -> TrustedBlock:

@@ -3,17 +3,20 @@
 (OfferSnapshot, ApplySnapshotChunk).
 
 A snapshot of height H is the node's stored snapshot of the state after block H (the
-bytes our engine's state sync sends, clearing/snapshot.py) in CHUNK_BYTES chunks, then
-one last chunk with block H as the node stored it and its signed header (`SnapshotBlock`),
-so the restored node holds the block its state is of, as every node's store does. The
-metadata (`SnapshotMetadata`) is each chunk's SHA-256 and the state's size; the
-snapshot's hash is the metadata's SHA-256.
+bytes our engine's state sync sends, clearing/snapshot.py) in CHUNK_BYTES chunks, then a
+chunk for each older block that named a new validator set, then one last chunk with
+block H: each block as the node stored it with its signed header (`SnapshotBlock`). So
+the restored node holds the block its state is of and the set changes reports' anchors
+walk (node/reports/anchor.py), as every node's store does (node/retention.py pins them).
+The metadata (`SnapshotMetadata`) is the state's size, those blocks' heights and each
+chunk's SHA-256; the snapshot's hash is the metadata's SHA-256.
 
 What the restoring app trusts: the app hash CometBFT offers with the snapshot, which its
 light client verified (header H + 1's: the state root after H). Each chunk must hash to
 its metadata entry (else it is fetched again, from another peer, and its sender
 rejected), the state must have that root (node/statesync/verify.py, as for our engine),
-and block H must be the one its signed header names, committed by the validators the
+the blocks it carries must be exactly the set changes that state records before H, and
+each block must be the one its signed header names, committed by the validators the
 restored state says signed it. A peer can waste the node's time, never hand it a state
 or a block the chain did not commit.
 """
@@ -30,6 +33,7 @@ from tendermint.abci import types_pb2 as abci
 
 from clearing.state import ClearingState
 from clearing.validator_set import get_active_set_at
+from lightclient.anchor import MAX_SET_CHANGES
 from lightclient.codec import WIRE_VERSION, DecodeError, unpack
 from lightclient.cometbft import CometValidatorPowers, compute_merkle_root
 from lightclient.commit import InvalidCommit
@@ -46,7 +50,8 @@ SNAPSHOT_FORMAT = 1
 """The chunking this module describes; CometBFT offers another format's snapshots to an
 app that refuses them with REJECT_FORMAT."""
 MAX_STATE_CHUNKS = MAX_SNAPSHOT_BYTES // CHUNK_BYTES
-MAX_METADATA_BYTES = (MAX_STATE_CHUNKS + 1) * (DIGEST_BYTES + 2) + 64
+MAX_CHUNKS = MAX_STATE_CHUNKS + MAX_SET_CHANGES + 1
+MAX_METADATA_BYTES = MAX_CHUNKS * (DIGEST_BYTES + 2) + MAX_SET_CHANGES * 9 + 64
 """Under CometBFT's 4 MB bound on a snapshot message (statesync's snapshotMsgSize)."""
 MAX_TRAILER_BYTES = 2 * MAX_RECORD_BYTES
 
@@ -54,16 +59,21 @@ MAX_TRAILER_BYTES = 2 * MAX_RECORD_BYTES
 @declare_record(head=WIRE_VERSION)
 @dataclass(frozen=True)
 class SnapshotMetadata(Declared):
-    """The state's size and the SHA-256 of each chunk: the state's, then the block's."""
+    """The state's size, the heights of the set-change blocks before H it carries, and
+    the SHA-256 of each chunk: the state's, those blocks', then block H's."""
 
     state_size: Annotated[int, Int(1, MAX_SNAPSHOT_BYTES)]
-    chunk_hashes: Annotated[
-        tuple[bytes, ...], Items(2, MAX_STATE_CHUNKS + 1, Bytes(length=DIGEST_BYTES))
-    ]
+    pinned_heights: Annotated[tuple[int, ...], Items(0, MAX_SET_CHANGES, Int(1))]
+    chunk_hashes: Annotated[tuple[bytes, ...], Items(2, MAX_CHUNKS, Bytes(length=DIGEST_BYTES))]
 
     @property
     def state_chunks(self) -> int:
         return -(-self.state_size // CHUNK_BYTES)
+
+    @property
+    def pinned_chunks(self) -> range:
+        """The indexes of the set-change blocks' chunks."""
+        return range(self.state_chunks, self.state_chunks + len(self.pinned_heights))
 
     @staticmethod
     def decode(data: bytes) -> SnapshotMetadata:
@@ -74,7 +84,7 @@ class SnapshotMetadata(Declared):
 @declare_record(head=WIRE_VERSION)
 @dataclass(frozen=True)
 class SnapshotBlock(Declared):
-    """The last chunk: block H as stored (`CometBlockRecord`) and its `SignedHeader`."""
+    """A block's chunk: the block as stored (`CometBlockRecord`) and its `SignedHeader`."""
 
     block: Annotated[bytes, Bytes(max_length=MAX_RECORD_BYTES)]
     signed_header: Annotated[bytes, Bytes()]
@@ -93,7 +103,8 @@ class Offered:
     """One stored snapshot as this node offers it."""
 
     snapshot: abci.Snapshot
-    trailer: bytes
+    blocks: tuple[bytes, ...]
+    """The encoded `SnapshotBlock` chunks after the state's."""
 
 
 @dataclass
@@ -116,40 +127,72 @@ def check_offered_metadata(snapshot: abci.Snapshot) -> SnapshotMetadata:
     metadata = SnapshotMetadata.decode(snapshot.metadata)
     if hash_chunk(snapshot.metadata) != snapshot.hash:
         raise ValueError("its hash is not its metadata's")
+    pinned = metadata.pinned_heights
     if snapshot.chunks != len(metadata.chunk_hashes) or snapshot.chunks != (
-        metadata.state_chunks + 1
+        metadata.state_chunks + len(pinned) + 1
     ):
         raise ValueError(
             f"{snapshot.chunks} chunks, its metadata hashes {len(metadata.chunk_hashes)} for "
-            f"a state of {metadata.state_size} bytes"
+            f"a state of {metadata.state_size} bytes and {len(pinned)} older blocks"
         )
+    if list(pinned) != sorted(set(pinned)) or (pinned and pinned[-1] >= snapshot.height):
+        raise ValueError(f"its older blocks' heights {pinned} are not ascending below its own")
     return metadata
 
 
-def check_restored_block(
-    restore: Restore,
+def get_pinned_heights(state: ClearingState, height: int) -> tuple[int, ...]:
+    """The blocks before `height` that named a new validator set (block h + 1's header
+    names the set recorded after block h), which a snapshot of `height` carries."""
+    return tuple(sorted(changed + 1 for changed in state.validator_sets if changed + 1 < height))
+
+
+def decode_snapshot_block(
+    height: int, chunk: bytes
+) -> tuple[SnapshotBlock, CometBlockRecord, SignedHeader]:
+    """A carried block's chunk, decoded; SnapshotRefused (of `height`) if it does not."""
+    try:
+        carried = SnapshotBlock.decode(chunk)
+        record = CometBlockRecord.decode(carried.block)
+        return carried, record, SignedHeader.decode(carried.signed_header)
+    except DecodeError as exc:
+        raise SnapshotRefused(height, f"a block it carries does not decode: {exc}") from None
+
+
+def check_committed_block(
+    snapshot_height: int,
+    height: int,
     state: ClearingState,
     record: CometBlockRecord,
     signed: SignedHeader,
     chain: str,
 ) -> None:
-    """Block H is the one its signed header names, committed by the set that signed H."""
-    height, header = restore.height, signed.header
+    """Block `height` is the one its signed header names, committed by the set that signed
+    it as the restored `state` records; SnapshotRefused (of `snapshot_height`) if not."""
+    header = signed.header
     if (record.height, header.height) != (height, height):
-        raise SnapshotRefused(height, f"its block is of height {record.height}")
+        raise SnapshotRefused(snapshot_height, f"its block {height} is of height {record.height}")
     if record.block_hash != header.hash or signed.commit.block_hash != header.hash:
-        raise SnapshotRefused(height, "its block, header and commit name different blocks")
+        raise SnapshotRefused(
+            snapshot_height, f"its block {height}'s record, header and commit name different blocks"
+        )
     if (record.time_ms, record.proposer_address) != (header.time_ms, header.proposer_address):
-        raise SnapshotRefused(height, "its block's time or proposer is not its header's")
+        raise SnapshotRefused(
+            snapshot_height, f"its block {height}'s time or proposer is not its header's"
+        )
     if compute_merkle_root([hash_chunk(tx) for tx in record.txs]) != header.data_hash:
-        raise SnapshotRefused(height, "its block's transactions are not the ones its header names")
+        raise SnapshotRefused(
+            snapshot_height,
+            f"its block {height}'s transactions are not the ones its header names",
+        )
     # Consensus runs height h + 2 with the set recorded after block h.
     signers = get_active_set_at(state, height - 1)
     powers = CometValidatorPowers.of((v.pubkey, v.power) for v in signers)
     try:
         signed.commit.verify(chain, powers)
     except InvalidCommit as exc:
-        raise SnapshotRefused(height, f"its block's commit does not verify: {exc}") from None
+        raise SnapshotRefused(
+            snapshot_height, f"its block {height}'s commit does not verify: {exc}"
+        ) from None
 
 
 class AppSnapshots:
@@ -177,39 +220,52 @@ class AppSnapshots:
     def describe(self, height: int) -> Offered | None:
         if height in self.described:
             return self.described[height]
-        stored, size = self.store.load_block(height), self.store.get_snapshot_size(height)
-        if stored is None or not stored.cert or not size:
-            return None  # the signed header comes with the next height
+        size = self.store.get_snapshot_size(height)
+        pinned = get_pinned_heights(self.app.state, height)
+        blocks = [self.load_snapshot_block(h) for h in (*pinned, height)]
+        if not size or None in blocks:
+            return None  # block H's signed header comes with the next height
         hashes = []
         for offset in range(0, size, CHUNK_BYTES):
             part = self.store.read_snapshot_part(height, offset, CHUNK_BYTES)
             if part is None:  # pruned meanwhile
                 return None
             hashes.append(hash_chunk(part))
-        trailer = SnapshotBlock(stored.block, stored.cert).encode()
-        metadata = SnapshotMetadata(size, (*hashes, hash_chunk(trailer))).encode()
+        carried = tuple(b for b in blocks if b is not None)
+        metadata = SnapshotMetadata(
+            size, pinned, (*hashes, *(hash_chunk(b) for b in carried))
+        ).encode()
         snapshot = abci.Snapshot(
-            height=height, format=SNAPSHOT_FORMAT, chunks=len(hashes) + 1,
+            height=height, format=SNAPSHOT_FORMAT, chunks=len(hashes) + len(carried),
             hash=hash_chunk(metadata), metadata=metadata,
         )  # fmt: skip
-        return Offered(snapshot, trailer)
+        return Offered(snapshot, carried)
+
+    def load_snapshot_block(self, height: int) -> bytes | None:
+        """Block `height`'s chunk; None until its signed header is stored."""
+        stored = self.store.load_block(height)
+        if stored is None or not stored.cert:
+            return None
+        return SnapshotBlock(stored.block, stored.cert).encode()
 
     def load_chunk(self, height: int, snapshot_format: int, index: int) -> bytes:
         """Chunk `index` of the snapshot of `height`; empty when it is not held (pruned)."""
         offered = self.describe(height) if snapshot_format == SNAPSHOT_FORMAT else None
         if offered is None or not 0 <= index < offered.snapshot.chunks:
             return b""
-        if index == offered.snapshot.chunks - 1:
-            return offered.trailer
+        state_chunks: int = offered.snapshot.chunks - len(offered.blocks)
+        if index >= state_chunks:
+            return offered.blocks[index - state_chunks]
         return self.store.read_snapshot_part(height, index * CHUNK_BYTES, CHUNK_BYTES) or b""
 
     # -- restoring --------------------------------------------------------------
 
     def offer(self, request: abci.RequestOfferSnapshot) -> abci.ResponseOfferSnapshot:
         answer, snapshot = abci.ResponseOfferSnapshot, request.snapshot
-        if self.app.height or self.store.latest_height():
+        held, restored = self.store.latest_height(), self.store.get_restored_height()
+        if held and restored is None:
             log.error("state sync offered a snapshot of height %d to a node at height %d: "
-                      "aborted", snapshot.height, self.app.height)  # fmt: skip
+                      "aborted", snapshot.height, held)  # fmt: skip
             return answer(result=answer.ABORT)
         if snapshot.format != SNAPSHOT_FORMAT:
             return answer(result=answer.REJECT_FORMAT)
@@ -219,6 +275,10 @@ class AppSnapshots:
             log.warning("state sync: the snapshot of height %d is refused: %s",
                         snapshot.height, exc)  # fmt: skip
             return answer(result=answer.REJECT)
+        if restored is not None:
+            log.warning("state sync: CometBFT did not take up this node's restore of height "
+                        "%d (stopped before it stored its own state): restoring afresh, the "
+                        "earlier restore kept until this one is checked", restored)  # fmt: skip
         self.restore = Restore(snapshot.height, request.app_hash, metadata)
         log.info("state sync: restoring the snapshot of height %d (%d chunks)",
                  snapshot.height, snapshot.chunks)  # fmt: skip
@@ -249,24 +309,36 @@ class AppSnapshots:
         return result(result=result.ACCEPT)
 
     def install(self, restore: Restore) -> None:
-        """The restored state and block H into the store and the app, once checked."""
-        height, root = restore.height, restore.app_hash
-        last = len(restore.metadata.chunk_hashes) - 1
-        data = b"".join(restore.chunks[i] for i in range(last))
-        size = restore.metadata.state_size
-        if len(data) != size:
-            raise SnapshotRefused(height, f"its state is {len(data)} bytes, not {size}")
+        """The restored state, block H and the set-change blocks before it into the store
+        and the app, once checked."""
+        height, root, metadata = restore.height, restore.app_hash, restore.metadata
+        data = b"".join(restore.chunks[i] for i in range(metadata.state_chunks))
+        if len(data) != metadata.state_size:
+            raise SnapshotRefused(
+                height, f"its state is {len(data)} bytes, not {metadata.state_size}"
+            )
         state = check_snapshot_state(self.app.genesis, height, data, root)
-        try:
-            trailer = SnapshotBlock.decode(restore.chunks[last])
-            record = CometBlockRecord.decode(trailer.block)
-            signed = SignedHeader.decode(trailer.signed_header)
-        except DecodeError as exc:
-            raise SnapshotRefused(height, f"its block does not decode: {exc}") from None
-        check_restored_block(restore, state, record, signed, self.chain)
-        block = StoredBlock(height, trailer.block, trailer.signed_header, root)
-        self.store.save_restored(Snapshot(height, data, root), block, ())
+        expected = get_pinned_heights(state, height)
+        if metadata.pinned_heights != expected:
+            raise SnapshotRefused(height, f"it carries blocks {metadata.pinned_heights}, not the "
+                                  f"set changes {expected} its state records")  # fmt: skip
+        last = len(metadata.chunk_hashes) - 1
+        stored = []
+        for block_height, index in [
+            *zip(expected, metadata.pinned_chunks, strict=True),
+            (height, last),
+        ]:
+            carried, record, signed = decode_snapshot_block(height, restore.chunks[index])
+            check_committed_block(height, block_height, state, record, signed, self.chain)
+            # a pinned block's root is not known here (block h + 1's header holds it)
+            block_root = root if block_height == height else b""
+            stored.append(
+                StoredBlock(block_height, carried.block, carried.signed_header, block_root)
+            )
+        *pinned, block = stored
+        self.store.save_restored(Snapshot(height, data, root), block, pinned)
         self.app.state, self.app.last_root = state, root
         self.restored.set()
-        log.info("state synced to height %d: a snapshot of %d bytes; blocks and history are "
-                 "held from there on", height, len(data))  # fmt: skip
+        log.info("state synced to height %d: a snapshot of %d bytes and %d older blocks that "
+                 "changed the validator set; blocks and history are held from there on",
+                 height, len(data), len(pinned))  # fmt: skip

@@ -284,10 +284,29 @@ def test_a_state_synced_store_holds_from_its_snapshot_on(tmp_path: Path) -> None
         assert [b.height for b in store.iter_blocks(after=0)] == [7, 20]
         rebuilt, applied = rebuild_toy(store)
         assert (rebuilt.height, rebuilt.state, applied) == (20, 210, [])
+        assert store.get_restored_height() == 20
         fill(store, range(21, 23))
-        assert store.latest_height() == 22
+        assert store.latest_height() == 22 and store.get_restored_height() is None
         with pytest.raises(StorageError, match="empty store only"):
             store.save_restored(snapshot, block, [])
+
+
+def test_a_restore_nothing_was_applied_after_is_replaced_by_the_next(tmp_path: Path) -> None:
+    """CometBFT offers snapshots again when it never took up the app's restore (killed
+    between the two): the later restore replaces the earlier, whole."""
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        store.save_restored(Snapshot(20, b"s20", root_of(210)),
+                            StoredBlock(20, b"block20", b"cert20", root_of(210)),
+                            [StoredBlock(7, b"block7", b"cert7", b"")])  # fmt: skip
+        store.save_restored(Snapshot(24, b"s24", root_of(250)),
+                            StoredBlock(24, b"block24", b"cert24", root_of(250)),
+                            [StoredBlock(9, b"block9", b"cert9", b"")])  # fmt: skip
+        assert [b.height for b in store.iter_blocks(after=0)] == [9, 24]
+        assert store.get_snapshot_heights() == [24]
+        assert (store.first_height(), store.history_first_height()) == (24, 25)
+        assert store.get_restored_height() == 24
+    with NodeStore(tmp_path / "db.sqlite3") as store:  # and says so after a restart
+        assert store.get_restored_height() == 24
 
 
 def test_garbage_file_is_a_storage_error(tmp_path: Path) -> None:

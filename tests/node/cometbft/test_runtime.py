@@ -22,18 +22,23 @@ async def test_a_state_sync_that_restores_nothing_in_its_time_stops_the_node(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     with pytest.raises(StateSyncTimedOut, match="within 30 s"):
-        await watch_state_sync(trio.Event(), 30)
+        await watch_state_sync(trio.Event(), trio.Event(), 30)
     assert trio.current_time() >= 30
 
 
-async def test_a_restored_store_ends_the_watch(autojump_clock: trio.testing.MockClock) -> None:
-    restored = trio.Event()
+@pytest.mark.parametrize("happens", ["restored", "committed"])
+async def test_a_restored_store_or_a_commit_ends_the_watch(
+    autojump_clock: trio.testing.MockClock, happens: str
+) -> None:
+    """A restore (AppSnapshots.install's, with the snapshot stored), or a commit: after a
+    restart, CometBFT follows on from a restore it had taken up, without state sync."""
+    events = {"restored": trio.Event(), "committed": trio.Event()}
 
-    async def restore_after(delay_s: float) -> None:
+    async def set_after(delay_s: float) -> None:
         await trio.sleep(delay_s)
-        restored.set()  # AppSnapshots.install's, with the snapshot stored
+        events[happens].set()
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(restore_after, 5)
-        await watch_state_sync(restored, 30)
+        nursery.start_soon(set_after, 5)
+        await watch_state_sync(events["restored"], events["committed"], 30)
     assert 5 <= trio.current_time() < 30

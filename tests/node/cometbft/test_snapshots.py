@@ -1,7 +1,9 @@
 """CometBFT's state sync, the app's side (node/cometbft/snapshots.py): one node's stored
 snapshot, listed and loaded chunk by chunk through ABCI, restores an empty node whose
 app and store then hold the state and block of its height; a chunk, a state or a block
-that is not the chain's changes nothing and says whose it was."""
+that is not the chain's changes nothing and says whose it was. A snapshot carries the
+blocks that changed the validator set before it, which the restored node's reports'
+anchors walk."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ from pathlib import Path
 import pytest
 from tendermint.abci import types_pb2 as abci
 
-from clearing.genesis import compute_genesis_hash, parse_genesis
+from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
 from clearing.snapshot import encode_snapshot
+from clearing.state import ClearingState
+from clearing.validator_set import get_active_set_at, install_validators
 from clearnode.client.sandbox_keys import derive_seed
-from lightclient.anchor import get_consensus_chain_id
+from lightclient.anchor import COMETBFT, follow_set_changes, get_consensus_chain_id
 from lightclient.cometbft import (
     FLAG_COMMIT,
     BlockId,
@@ -31,31 +35,49 @@ from lightclient.crypto import PrivateKey
 from node.clearing_app import ClearingApp
 from node.cometbft.abci import ClearingAbci
 from node.cometbft.record import CometBlockRecord, SignedHeader
-from node.cometbft.snapshots import SNAPSHOT_FORMAT, AppSnapshots, SnapshotMetadata, hash_chunk
+from node.cometbft.snapshots import (
+    SNAPSHOT_FORMAT,
+    AppSnapshots,
+    SnapshotMetadata,
+    hash_chunk,
+)
+from node.reports.anchor import get_set_changes
 from node.restore import restore_state
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 from tests.clearing.support import genesis_doc
 from tests.node.test_app import blocks, make_block
 
-GENESIS_BYTES = json.dumps(genesis_doc()).encode()
+GENESIS_BYTES = json.dumps({**genesis_doc(), "engine": COMETBFT}).encode()
 GENESIS = parse_genesis(json.loads(GENESIS_BYTES))
 CHAIN = get_consensus_chain_id(GENESIS.chain_id, compute_genesis_hash(GENESIS_BYTES))
 KEYS = [PrivateKey(derive_seed(f"validator-{i}")) for i in range(len(GENESIS.validators))]
 HEIGHT = 2
 """The snapshot's height: its block holds a trade batch."""
+CHANGED = 1
+"""In the chain whose set changes (served with `change_set`): validator-0's power doubles
+in the set recorded after block 1, so block 2 names that set next and block 3 is the
+first it signs; its snapshot is of height 3."""
 PEER = "376f19bb1995513d6bf449035678f51b88ecf424"
 
 
-def sign_block(height: int, txs: tuple[bytes, ...], signers: int = 4) -> SignedHeader:
-    """Block `height`'s header naming `txs`, committed by the first `signers` validators."""
+def get_powers(validators: tuple[Validator, ...]) -> CometValidatorPowers:
+    return CometValidatorPowers.of((v.pubkey, v.power) for v in validators)
+
+
+def sign_block(
+    height: int, txs: tuple[bytes, ...], state: ClearingState, signers: int = 4
+) -> SignedHeader:
+    """Block `height`'s header naming `txs` and, as `state` (after it) records, the set
+    that signs it and the next; committed by the first `signers` of that set."""
+    signing, following = get_active_set_at(state, height - 1), get_active_set_at(state, height)
     header = CometHeader(
         11, 1, CHAIN, height, Timestamp(1_795_219_200 + height, 0), BlockId(bytes(32), 1,
         bytes(32)), bytes(32), compute_merkle_root([hash_chunk(tx) for tx in txs]),
-        bytes(32), bytes(32), bytes(32), bytes(32), bytes(32), bytes(32),
-        get_address(KEYS[0].public_key),
+        get_powers(signing).hash, get_powers(following).hash, bytes(32), bytes(32), bytes(32),
+        bytes(32), get_address(KEYS[0].public_key),
     )  # fmt: skip
-    ordered = CometValidatorPowers.of((v.pubkey, v.power) for v in GENESIS.validators).ordered
+    ordered = get_powers(signing).ordered
     by_key = {k.public_key: k for k in KEYS}
     unsigned = tuple(
         CommitSignature(FLAG_COMMIT, get_address(key), header.time, b"") for key, _ in ordered
@@ -79,18 +101,31 @@ class Served:
     snapshots: AppSnapshots
 
 
-def serve(path: Path, record_txs: tuple[bytes, ...] | None = None, signers: int = 4) -> Served:
-    """The serving node; its block HEIGHT is stored with `record_txs` (its own if None)
-    and a signed header `signers` validators committed."""
+def serve(
+    path: Path,
+    record_txs: tuple[bytes, ...] | None = None,
+    signers: int = 4,
+    change_set: bool = False,
+    change_signers: int = 4,
+) -> Served:
+    """The serving node; its last block (HEIGHT, or with `change_set` the one after the
+    change's block) is stored with `record_txs` (its own if None) and a signed header
+    `signers` validators committed, the change's with `change_signers`."""
     app = ClearingApp(GENESIS)
     store = NodeStore(path)
-    for height, txs in enumerate(blocks()[:HEIGHT], start=1):
+    last = CHANGED + 2 if change_set else HEIGHT
+    for height, txs in enumerate(blocks()[:last], start=1):
         app.finalize_block(make_block(height, txs))
-        signed = sign_block(height, tuple(txs), signers)
-        kept = tuple(txs) if record_txs is None else record_txs
+        if change_set and height == CHANGED:
+            first, *others = sorted(app.state.validators.values(), key=lambda v: v.name)
+            doubled = [dataclasses.replace(first, power=2 * first.power), *others]
+            install_validators(app.state, {v.pubkey: v for v in doubled}, app.state.jailed)
+        committed_by = change_signers if change_set and height == CHANGED + 1 else signers
+        signed = sign_block(height, tuple(txs), app.state, committed_by)
+        kept = record_txs if record_txs is not None and height == last else tuple(txs)
         record = CometBlockRecord(height, signed.header.time_ms, signed.header.hash,
                                   signed.header.proposer_address, kept)  # fmt: skip
-        snapshot = encode_snapshot(app.state) if height == HEIGHT else None
+        snapshot = encode_snapshot(app.state) if height == last else None
         store.save_block(height, record.encode(), signed.encode(), app.last_root, snapshot)
     return Served(app, store, AppSnapshots(app, store, CHAIN))
 
@@ -165,6 +200,109 @@ def test_a_snapshot_restores_an_empty_node_which_then_applies_the_next_block(
     assert restore_state(again, store).height == HEIGHT
     following = make_block(HEIGHT + 1, [])
     assert again.finalize_block(following) == served.app.finalize_block(following)
+
+
+def test_a_snapshot_carries_the_blocks_that_changed_the_set_which_anchors_then_walk(
+    tmp_path: Path,
+) -> None:
+    served = serve(tmp_path / "a.sqlite3", change_set=True)
+    (snapshot,) = served.snapshots.list_snapshots()
+    metadata = SnapshotMetadata.decode(snapshot.metadata)
+    assert (snapshot.height, snapshot.chunks) == (CHANGED + 2, 3)
+    assert metadata.pinned_heights == (CHANGED + 1,)
+
+    node, store = empty_node(tmp_path / "b.sqlite3")
+    assert restore(node, served) == abci.ResponseApplySnapshotChunk.ACCEPT
+    restored, held = store.load_block(CHANGED + 1), served.store.load_block(CHANGED + 1)
+    assert restored is not None and held is not None
+    assert (restored.block, restored.cert) == (held.block, held.cert)
+    assert store.first_height() == CHANGED + 2
+    # a report's anchor from the restored node walks the change from the genesis's set
+    changes = get_set_changes(store, node.app.state, node.app.height)
+    assert [c.header.height for c in changes] == [CHANGED + 1]
+    history = follow_set_changes(changes, CHAIN, get_powers(GENESIS.validators))
+    assert history.get_set_at(CHANGED + 2) == get_powers(get_active_set_at(node.app.state, 2))
+    assert history.get_set_at(CHANGED + 2) != get_powers(GENESIS.validators)
+
+
+def test_a_restore_cometbft_never_took_up_is_replaced_by_the_next_one_checked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stopped between the app's restore and CometBFT's own stores, a node started again
+    is offered snapshots afresh (CometBFT state-syncs only with its own state empty): the
+    store holding just that restore accepts, keeps it while a refused one is tried, and is
+    replaced by the next one checked. A node that applied a block after its restore
+    aborts, as one that never restored."""
+    served = serve(tmp_path / "a.sqlite3")
+    node, store = empty_node(tmp_path / "b.sqlite3")
+    assert restore(node, served) == abci.ResponseApplySnapshotChunk.ACCEPT
+    before = store.load_block(HEIGHT)
+
+    again = ClearingApp(GENESIS)
+    restore_state(again, store)
+    restarted = make_node(AppSnapshots(again, store, CHAIN))
+    assert restore(restarted, served, app_hash=bytes(32)) == (
+        abci.ResponseApplySnapshotChunk.REJECT_SNAPSHOT
+    )
+    assert (store.get_restored_height(), store.load_block(HEIGHT)) == (HEIGHT, before)
+    assert restore(restarted, served) == abci.ResponseApplySnapshotChunk.ACCEPT
+    assert "did not take up this node's restore of height 2" in caplog.text
+    assert (again.height, store.get_restored_height()) == (HEIGHT, HEIGHT)
+    assert store.get_snapshot_heights() == [HEIGHT]
+
+    following = make_block(HEIGHT + 1, [])
+    again.finalize_block(following)
+    store.save_block(HEIGHT + 1, b"record", b"", again.last_root)
+    (snapshot,) = served.snapshots.list_snapshots()
+    assert offer(restarted, snapshot, served.app.last_root) == abci.ResponseOfferSnapshot.ABORT
+
+
+def leave_out_set_changes(served: Served) -> tuple[abci.Snapshot, list[bytes]]:
+    """`served`'s snapshot with the set-change blocks taken out, consistent in itself."""
+    (snapshot,) = served.snapshots.list_snapshots()
+    metadata = SnapshotMetadata.decode(snapshot.metadata)
+    chunks = [load(served, snapshot, i) for i in range(snapshot.chunks)]
+    kept = [c for i, c in enumerate(chunks) if i not in metadata.pinned_chunks]
+    forged = dataclasses.replace(
+        metadata, pinned_heights=(), chunk_hashes=tuple(hash_chunk(c) for c in kept)
+    ).encode()
+    return abci.Snapshot(
+        height=snapshot.height, format=snapshot.format, chunks=len(kept),
+        hash=hash_chunk(forged), metadata=forged,
+    ), kept  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("its set change committed by half the power", "its block 2's commit does not verify"),
+        ("without its set change", "it carries blocks (), not the set changes (2,)"),
+        ("with its set change's block for block 3", "its block 2 is of height 3"),
+    ],
+)
+def test_a_snapshot_without_the_chains_set_changes_is_rejected_and_changes_nothing(
+    tmp_path: Path, case: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    served = serve(tmp_path / "a.sqlite3", change_set=True,
+                   change_signers=2 if "half" in case else 4)  # fmt: skip
+    (snapshot,) = served.snapshots.list_snapshots()
+    chunks = [load(served, snapshot, i) for i in range(snapshot.chunks)]
+    if case == "without its set change":
+        snapshot, chunks = leave_out_set_changes(served)
+    if case == "with its set change's block for block 3":
+        # a peer's own set-change chunk hashes match its own metadata; the block is not 2
+        chunks[1] = chunks[2]
+        metadata = SnapshotMetadata.decode(snapshot.metadata)
+        forged = dataclasses.replace(metadata, chunk_hashes=tuple(hash_chunk(c) for c in chunks))
+        snapshot.metadata = forged.encode()
+        snapshot.hash = hash_chunk(snapshot.metadata)
+    node, store = empty_node(tmp_path / "b.sqlite3")
+    assert offer(node, snapshot, served.app.last_root) == abci.ResponseOfferSnapshot.ACCEPT
+    results = [apply(node, i, chunk).result for i, chunk in enumerate(chunks)]
+    assert results[-1] == abci.ResponseApplySnapshotChunk.REJECT_SNAPSHOT
+    assert (node.app.height, store.latest_height(), store.get_snapshot_heights()) == (0, 0, [])
+    assert store.load_block(CHANGED + 1) is None
+    assert reason in caplog.text
 
 
 def test_a_chunk_that_is_not_the_snapshots_is_fetched_again_and_its_sender_rejected(

@@ -2,7 +2,9 @@
 store and `[state_sync] enabled` trusts block 1 (checked against the genesis's set),
 lets CometBFT's light client read its peers through the light-RPC relay, restores the
 app from a validator's snapshot, and follows the chain from there; a validator that lost
-its data restores the same way from a checkpoint, signs again and is not punished."""
+its data restores the same way from a checkpoint, signs again and is not punished; a
+restore CometBFT never took up (the node stopped between the app's and CometBFT's
+records of it) is replaced by the next."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from lightclient.cometbft import FLAG_COMMIT, get_address
 from lightclient.crypto import PrivateKey
 from node.clock import wall_clock_ms
 from node.cometbft.record import SignedHeader
+from node.storage import NodeStore, Snapshot, StoredBlock
 from tests.node.netproc import (
     SHORT_TIMEOUTS,
     NodeHome,
@@ -37,10 +40,12 @@ from tests.node.test_network_processes import (
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
-SNAPSHOTS = "[storage]\nsnapshot_interval = 4\nsnapshots_kept = 8\n"
-"""A snapshot each 4 blocks, kept for 32: long enough for the light client's checks (a
-snapshot pruned while a node fetches it is asked for again and again: CometBFT's syncer
-has no answer for a chunk no peer holds any longer)."""
+SNAPSHOTS = "[storage]\nsnapshot_interval = 4\nsnapshots_kept = 30\n"
+"""A snapshot each 4 blocks, kept for 120: some 17 s at the 7 heights a second these
+timeouts give, well past the 5 s CometBFT spends discovering snapshots and the light
+client's checks. A snapshot pruned while a node fetches it is asked for again and again
+(CometBFT's syncer has no answer for a chunk no peer holds any longer): kept for 32
+blocks, 4.7 s here, the snapshot chosen was gone when its first chunk was asked for."""
 
 
 def make_network(base: Path) -> tuple[ProcessNetwork, NodeHome]:
@@ -62,6 +67,23 @@ def wipe_keeping_signing_state(home: NodeHome) -> None:
     shutil.rmtree(data)
     data.mkdir(mode=0o700)
     (data / "priv_validator_state.json").write_bytes(guard)
+
+
+def leave_restore_not_taken_up(home: NodeHome, source: NodeHome) -> int:
+    """`home`'s store as a state sync stopped between the app's restore and CometBFT's
+    leaves it (CometBFT's data empty): `source`'s oldest snapshot and its block. Its
+    height."""
+    ((height, state, root),) = read_rows(
+        source.db, "SELECT height, state, state_root FROM snapshots ORDER BY height LIMIT 1"
+    )
+    query = f"SELECT block, cert FROM blocks WHERE height = {height}"
+    ((block, cert),) = read_rows(source.db, query)
+    home.db.parent.mkdir(mode=0o700, exist_ok=True)
+    with NodeStore(home.db) as store:
+        store.save_restored(
+            Snapshot(height, state, root), StoredBlock(height, block, cert, root), ()
+        )
+    return int(height)
 
 
 def validator_address(home: NodeHome) -> bytes:
@@ -118,12 +140,14 @@ async def test_a_node_joins_a_cometbft_network_by_state_sync(tmp_path: Path) -> 
 
         # a validator loses its store and CometBFT's blocks, keeping CometBFT's signing
         # state (what guards it against signing twice): it restores by state sync, trusting
-        # a checkpoint its operator read from another node, and votes again
+        # a checkpoint its operator read from another node, and votes again. Its first
+        # restore was stopped before CometBFT took it up: CometBFT restores afresh
         lost = validators[3]
         net.kill(lost)
         lost_at = get_tip(lost)
         await wait_until("the others to move on", lambda: get_tip(validators[0]) > lost_at + 4)
         wipe_keeping_signing_state(lost)
+        interrupted = leave_restore_not_taken_up(lost, validators[0])
         checkpoint = validators[0].get_json("/v1/status")[1]["trust"]["checkpoint"]
         with open(lost.path / "config.toml", "a") as config:
             config.write(STATE_SYNC + f"checkpoint = '{checkpoint}'\n")
@@ -131,10 +155,9 @@ async def test_a_node_joins_a_cometbft_network_by_state_sync(tmp_path: Path) -> 
         await wait_until("it to state-sync", lambda: read_synced_height(lost) > lost_at)
         tip = get_tip(validators[0])
         await wait_until("it to follow the chain", lambda: get_tip(lost) > tip)
-        assert (
-            f"state sync: trusting block {checkpoint.split(':')[0]}"
-            in (lost.path / "node.log").read_text()
-        )
+        lost_log = (lost.path / "node.log").read_text()
+        assert f"state sync: trusting block {checkpoint.split(':')[0]}" in lost_log
+        assert f"did not take up this node's restore of height {interrupted}" in lost_log
         signers = {validator_address(lost)}
         await wait_until("it to sign again", lambda: signs_at_tip(validators[0], signers))
         _, listed_now = validators[0].get_json("/v1/validators")
