@@ -31,6 +31,7 @@ from node.clearing_app import ClearingApp
 from node.restore import restore_state
 from node.statesync.records import CHUNK_BYTES, ChunkRequest
 from node.statesync.serve import SnapshotServer
+from node.statesync.served import ServedSnapshots
 from node.statesync.verify import check_offer, check_snapshot
 from node.storage import NodeStore, Snapshot, StoredBlock
 from tests.lightclient.support import GENESIS_HASH
@@ -45,7 +46,7 @@ def measure(tmp: Path, blocks: int, interval: int) -> dict[str, Any]:
     with NodeStore(source) as store:
         restore_state(app, store)
         started = time.perf_counter()
-        server = SnapshotServer(store, lambda: app.state)
+        server = SnapshotServer(store, lambda: app.state, ServedSnapshots())
         offered = trio.run(server.get_offer)
         data = b"".join(
             server.get_chunk(ChunkRequest(offered.height, i)).data for i in range(offered.chunks)

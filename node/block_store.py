@@ -4,7 +4,7 @@ the state snapshots and members' history rows saved in each block's own transact
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from consensus.compact import compute_tx_hash
@@ -21,12 +21,14 @@ log = logging.getLogger(__name__)
 class SnapshotSchedule:
     """Every `interval` heights, and at each height `is_boundary` names (the last before
     an upgrade in place: the next release starts from that state), the block is stored
-    with `encode_state()` (the state after it); only the `kept` newest snapshots stay."""
+    with `encode_state()` (the state after it); only the `kept` newest snapshots stay,
+    and those `get_held()` names (peers are fetching them: node/statesync/served.py)."""
 
     interval: int
     kept: int
     encode_state: Callable[[], bytes]
     is_boundary: Callable[[int], bool] = lambda height: False
+    get_held: Callable[[], Collection[int]] = frozenset
 
     def get_snapshot(self, height: int) -> bytes | None:
         due = height % self.interval == 0 or self.is_boundary(height)
@@ -104,6 +106,7 @@ class SqliteBlockStore:
             None if schedule is None else schedule.kept,
             [compute_tx_hash(tx) for tx in txs],
             history,
+            () if snapshot is None or schedule is None else schedule.get_held(),
         )
         if snapshot is not None and self.prune is not None:
             self.prune(self.store)

@@ -80,7 +80,9 @@ async def run_node(
             admit = functools.partial(admit_tx, pool, publish_tx)
             ctx = await start_node(nursery, node, p2p, api_node, commits, admit)
             ctx.on_commit(functools.partial(compact_at_snapshot, wal, config))
-            serve_snapshots(p2p, SnapshotServer(node.store, lambda: node.app.state))
+            serve_snapshots(
+                p2p, SnapshotServer(node.store, lambda: node.app.state, node.served_snapshots)
+            )
             driver.on_commit = functools.partial(notify_commit, ctx)
             await nursery.start(
                 functools.partial(run_consensus, on_peer_height=commits.observe_peer_height),

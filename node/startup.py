@@ -57,6 +57,7 @@ from node.restore import restore_state
 from node.retention import Retention
 from node.service_list import build_services
 from node.services import NodeContext, NodeContextInputs, Service
+from node.statesync.served import ServedSnapshots
 from node.storage import NodeStore
 from node.worktime import WorkTime
 
@@ -83,6 +84,8 @@ class NodeParts:
     may add)."""
     services: list[Service]
     metrics: NodeMetrics | None
+    served_snapshots: ServedSnapshots
+    """The snapshots peers are fetching, which pruning spares."""
 
 
 @contextmanager
@@ -108,6 +111,7 @@ def open_node(config: NodeConfig) -> Iterator[NodeParts]:
             else None
         )
         inputs = NodeContextInputs(genesis, validator_key is not None, lambda: app.state)
+        served = ServedSnapshots()
         yield NodeParts(
             config,
             genesis,
@@ -115,21 +119,27 @@ def open_node(config: NodeConfig) -> Iterator[NodeParts]:
             work,
             app,
             store,
-            build_block_store(config, store, app, genesis_root),
+            build_block_store(config, store, app, genesis_root, served),
             allowed_peers,
             validator_key,
             build_services(config, inputs),
             NodeMetrics(config.moniker) if config.metrics.enabled else None,
+            served,
         )
     finally:
         store.close()
 
 
 def build_block_store(
-    config: NodeConfig, store: NodeStore, app: ClearingApp, genesis_root: bytes
+    config: NodeConfig,
+    store: NodeStore,
+    app: ClearingApp,
+    genesis_root: bytes,
+    served: ServedSnapshots,
 ) -> SqliteBlockStore:
     """The committed blocks, each saved with its members' history and, on schedule, the
-    state snapshot after it, and pruned then to the configured retention."""
+    state snapshot after it, and pruned then to the configured retention (sparing the
+    snapshots peers are fetching)."""
     retention = Retention(config.storage.blocks_kept, config.storage.history_blocks_kept)
     return SqliteBlockStore(
         store,
@@ -139,6 +149,7 @@ def build_block_store(
             config.storage.snapshots_kept,
             lambda: encode_snapshot(app.state),
             lambda height: get_due_plan(app.state, height + 1) is not None,
+            served.get_held,
         ),
         functools.partial(get_last_block_history, app),
         app.work,

@@ -238,9 +238,11 @@ class NodeStore:
         snapshots_kept: int | None = None,
         included: Sequence[bytes] = (),
         history: BlockHistory | None = None,
+        snapshots_held: Collection[int] = (),
     ) -> None:
         """Store block `height` (= latest + 1) with its certificate and resulting state root,
-        and optionally the state snapshot after it (pruned to the `snapshots_kept` newest),
+        and optionally the state snapshot after it (pruned to the `snapshots_kept` newest
+        and those of heights `snapshots_held`: peers are fetching them),
         in one transaction: a snapshot never exists without its block, and the pending
         transactions the block includes (hashes `included`) are forgotten with it, and the
         members' `history` rows of the block are written with it (when the history has
@@ -259,7 +261,7 @@ class NodeStore:
                     (height, snapshot, state_root),
                 )
                 if snapshots_kept is not None:
-                    self._prune_snapshots(snapshots_kept)
+                    self._prune_snapshots(snapshots_kept, snapshots_held)
             self._db.executemany(
                 "DELETE FROM pending_txs WHERE tx_hash = ?", ((h,) for h in included)
             )
@@ -492,16 +494,18 @@ class NodeStore:
         with self._lock:
             return self._get_oldest_snapshot_height()
 
-    def prune_snapshots(self, keep: int) -> None:
-        """Keep only the `keep` newest snapshots (at least one)."""
+    def prune_snapshots(self, keep: int, held: Collection[int] = ()) -> None:
+        """Keep only the `keep` newest snapshots (at least one) and those of heights `held`."""
         with self._lock, self._transaction():
-            self._prune_snapshots(keep)
+            self._prune_snapshots(keep, held)
 
-    def _prune_snapshots(self, keep: int) -> None:
+    def _prune_snapshots(self, keep: int, held: Collection[int]) -> None:
+        spared = ", ".join("?" * len(held))
         self._db.execute(
             "DELETE FROM snapshots WHERE height NOT IN "
-            "(SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
-            (max(keep, 1),),
+            "(SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)"
+            + (f" AND height NOT IN ({spared})" if held else ""),
+            (max(keep, 1), *held),
         )
 
     def save_cert(self, height: int, cert: bytes) -> None:

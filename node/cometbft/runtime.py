@@ -120,7 +120,7 @@ async def run_cometbft_node(
             save = functools.partial(save_decided, node.blocks, ctx)
             # CometBFT's peer filter reads the set `start_node`'s AllowedPeers keeps on the
             # p2p host (the validators in force, their rotation grace, the observers).
-            snapshots = AppSnapshots(node.app, node.store, chain)
+            snapshots = AppSnapshots(node.app, node.store, chain, node.served_snapshots)
             abci = ClearingAbci(
                 node.app, node.genesis_hash, check, save, pending,
                 allowed_peers=lambda: p2p.allowed_peers, retain_height=node.store.first_height,

@@ -41,6 +41,7 @@ from lightclient.records import Bytes, Declared, Int, Items, declare_record
 from node.clearing_app import ClearingApp
 from node.cometbft.record import MAX_RECORD_BYTES, CometBlockRecord, SignedHeader
 from node.statesync.records import CHUNK_BYTES, DIGEST_BYTES, MAX_SNAPSHOT_BYTES
+from node.statesync.served import ServedSnapshots
 from node.statesync.verify import SnapshotRefused, check_snapshot_state
 from node.storage import NodeStore, Snapshot, StoredBlock
 
@@ -200,10 +201,14 @@ class AppSnapshots:
     block's signed header it has fetched, described once per snapshot (hashing reads the
     whole state), and the restore of an empty node from the chunks CometBFT hands it."""
 
-    def __init__(self, app: ClearingApp, store: NodeStore, chain: str) -> None:
+    def __init__(
+        self, app: ClearingApp, store: NodeStore, chain: str, served: ServedSnapshots
+    ) -> None:
         self.app = app
         self.store = store
         self.chain = chain
+        self.served = served
+        """Each chunk served renews its snapshot's lease: pruning spares it meanwhile."""
         """The consensus chain id, which block H's commit signs."""
         self.described: dict[int, Offered] = {}
         self.restore: Restore | None = None
@@ -253,6 +258,7 @@ class AppSnapshots:
         offered = self.describe(height) if snapshot_format == SNAPSHOT_FORMAT else None
         if offered is None or not 0 <= index < offered.snapshot.chunks:
             return b""
+        self.served.record(height)
         state_chunks: int = offered.snapshot.chunks - len(offered.blocks)
         if index >= state_chunks:
             return offered.blocks[index - state_chunks]

@@ -24,16 +24,20 @@ from node.statesync.records import (
     SnapshotChunk,
     SnapshotOffer,
 )
+from node.statesync.served import ServedSnapshots
 from node.storage import NodeStore
 
 
 class SnapshotServer:
     """What this node offers of its store (`get_state`: its committed state, whose set
-    changes the anchor carries)."""
+    changes the anchor carries); each chunk served renews its snapshot's lease (`served`)."""
 
-    def __init__(self, store: NodeStore, get_state: Callable[[], ClearingState]) -> None:
+    def __init__(
+        self, store: NodeStore, get_state: Callable[[], ClearingState], served: ServedSnapshots
+    ) -> None:
         self.store = store
         self.get_state = get_state
+        self.served = served
         self.digests: dict[int, bytes] = {}
         """SHA-256 of each snapshot offered: hashed once, not at every peer's ask."""
 
@@ -71,6 +75,8 @@ class SnapshotServer:
         """The chunk asked for; empty when the snapshot is no longer held."""
         offset = request.index * CHUNK_BYTES
         data = self.store.read_snapshot_part(request.height, offset, CHUNK_BYTES)
+        if data:
+            self.served.record(request.height)
         return SnapshotChunk(request.height, request.index, data or b"")
 
 

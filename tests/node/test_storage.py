@@ -110,7 +110,7 @@ from pathlib import Path
 from node.storage import NodeStore
 store = NodeStore(Path(sys.argv[1]))
 store.save_block(1, b"b1", b"c1", b"r1", b"s1")
-def stop(keep):  # runs after the block and snapshot rows are written, before COMMIT
+def stop(keep, held):  # runs after the block and snapshot rows are written, before COMMIT
     print("in-transaction", flush=True)
     sys.stdin.read()
 store._prune_snapshots = stop
@@ -228,6 +228,14 @@ def test_snapshots_are_pruned_in_the_block_transaction(tmp_path: Path) -> None:
             snap = h.to_bytes(8, "big") if h % 2 == 0 else None
             store.save_block(h, b"b", b"c", root_of(h), snap, snapshots_kept=3)
         assert [s.height for s in store.iter_snapshots()] == [10, 8, 6]
+        # a snapshot a peer is fetching is spared (node/statesync/served.py)
+        for h in range(11, 15):
+            snap = h.to_bytes(8, "big") if h % 2 == 0 else None
+            store.save_block(h, b"b", b"c", root_of(h), snap, snapshots_kept=2,
+                             snapshots_held={6})  # fmt: skip
+        assert [s.height for s in store.iter_snapshots()] == [14, 12, 6]
+        store.prune_snapshots(1, held={12})
+        assert [s.height for s in store.iter_snapshots()] == [14, 12]
 
 
 def test_prune_keeps_the_pinned_blocks_and_moves_the_first_height_up(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from node.cometbft.snapshots import (
 )
 from node.reports.anchor import get_set_changes
 from node.restore import restore_state
+from node.statesync.served import ServedSnapshots
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 from tests.clearing.support import genesis_doc
@@ -127,13 +128,13 @@ def serve(
                                   signed.header.proposer_address, kept)  # fmt: skip
         snapshot = encode_snapshot(app.state) if height == last else None
         store.save_block(height, record.encode(), signed.encode(), app.last_root, snapshot)
-    return Served(app, store, AppSnapshots(app, store, CHAIN))
+    return Served(app, store, AppSnapshots(app, store, CHAIN, ServedSnapshots()))
 
 
 def empty_node(path: Path) -> tuple[ClearingAbci, NodeStore]:
     app = ClearingApp(GENESIS)
     store = NodeStore(path)
-    return make_node(AppSnapshots(app, store, CHAIN)), store
+    return make_node(AppSnapshots(app, store, CHAIN, ServedSnapshots())), store
 
 
 def make_node(snapshots: AppSnapshots) -> ClearingAbci:
@@ -187,7 +188,9 @@ def test_a_snapshot_restores_an_empty_node_which_then_applies_the_next_block(
     assert metadata.state_size == served.store.get_snapshot_size(HEIGHT)
 
     node, store = empty_node(tmp_path / "b.sqlite3")
+    assert served.snapshots.served.get_held() == frozenset()
     assert restore(node, served) == abci.ResponseApplySnapshotChunk.ACCEPT
+    assert served.snapshots.served.get_held() == {HEIGHT}  # spared by pruning meanwhile
     assert (node.app.height, node.app.last_root) == (HEIGHT, served.app.last_root)
     assert node.snapshots is not None and node.snapshots.restored.is_set()
     info = ask(node, info=abci.RequestInfo()).info
@@ -240,7 +243,7 @@ def test_a_restore_cometbft_never_took_up_is_replaced_by_the_next_one_checked(
 
     again = ClearingApp(GENESIS)
     restore_state(again, store)
-    restarted = make_node(AppSnapshots(again, store, CHAIN))
+    restarted = make_node(AppSnapshots(again, store, CHAIN, ServedSnapshots()))
     assert restore(restarted, served, app_hash=bytes(32)) == (
         abci.ResponseApplySnapshotChunk.REJECT_SNAPSHOT
     )
