@@ -6,7 +6,7 @@ blocks) into a SQLite store the way a node does, then times, with no network bet
 
 - serving: `SnapshotServer.get_offer` (its snapshot hashed) and every chunk read;
 - joining: `check_offer` (the anchor walked, block and certificate checked, signed by
-  three of the example genesis's four keys), `check_snapshot` (digest, decoding, root),
+  three of the example genesis's four keys), `check_snapshot` (chunk hashes, decoding, root),
   `NodeStore.save_restored` into an empty store, and the node's start-up restore from it;
 - replaying: the start-up restore of a store holding every block and no snapshot, what
   block sync from genesis costs a node beyond the network (about 7-8 ms a block).

@@ -14,6 +14,7 @@ The blocks and history before the snapshot are not brought: the node says so
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -154,7 +155,9 @@ async def restore_from_peers(
                 log.info("state sync: %s (from %s)", exc, peer)
                 continue
             same = [
-                p for p, o in offers.items() if (o.height, o.digest) == (offer.height, offer.digest)
+                p
+                for p, o in offers.items()
+                if (o.height, o.chunk_hashes) == (offer.height, offer.chunk_hashes)
             ]
             sources = [peer, *(p for p in same if p != peer)]
             try:
@@ -206,7 +209,8 @@ async def fetch_trusted(
 
 
 async def fetch_chunk(p2p: P2PNode, peers: list[str], offer: SnapshotOffer, index: int) -> bytes:
-    """Chunk `index`, from the first of `peers` that serves it whole."""
+    """Chunk `index`, from the first of `peers` that serves it whole. Each of `peers`
+    offered these chunks' hashes: one that serves another chunk is scored down."""
     request = ChunkRequest(offer.height, index).encode()
     expected = min(offer.size - index * CHUNK_BYTES, CHUNK_BYTES)
     for peer in peers:
@@ -218,9 +222,17 @@ async def fetch_chunk(p2p: P2PNode, peers: list[str], offer: SnapshotOffer, inde
         except (RequestFailed, DecodeError) as exc:
             log.info("state sync: chunk %d from %s failed: %s", index, peer, exc)
             continue
-        if (chunk.height, chunk.index, len(chunk.data)) == (offer.height, index, expected):
+        if not chunk.data:
+            log.info("state sync: %s no longer serves chunk %d of height %d", peer, index,
+                     offer.height)  # fmt: skip
+            continue
+        if (chunk.height, chunk.index, len(chunk.data)) == (offer.height, index, expected) and (
+            hashlib.sha256(chunk.data).digest() == offer.chunk_hashes[index]
+        ):
             return chunk.data
-        log.info("state sync: %s no longer serves chunk %d of height %d", peer, index, offer.height)
+        log.warning("state sync: %s served a chunk %d of height %d that is not the one it "
+                    "offered: scored down", peer, index, offer.height)  # fmt: skip
+        p2p.penalize(peer, Offence.BAD_RESPONSE)
     raise SnapshotRefused(offer.height, f"no peer served its chunk {index}")
 
 

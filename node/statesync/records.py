@@ -8,8 +8,10 @@ Two request/response protocols over libp2p (msgpack lists, the format version fi
 An offer is everything a node with only the genesis needs to trust a snapshot of height
 H: the anchor of the state root after H (block H + 1's header and commit certificate,
 and every change of the validator set since genesis: lightclient/anchor.py), block H
-and its certificate (where consensus resumes), and the snapshot's size and SHA-256. The
-chunks are the snapshot's bytes, CHUNK_BYTES each, the last one shorter.
+and its certificate (where consensus resumes), and the snapshot's size and each chunk's
+SHA-256. The chunks are the snapshot's bytes, CHUNK_BYTES each, the last one shorter: a
+peer that offered those hashes and serves another chunk is scored down, as CometBFT's
+state sync rejects such a sender (node/cometbft/snapshots.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from lightclient.codec import WIRE_VERSION, unpack
-from lightclient.records import Bytes, Declared, Int, Uint, declare_record
+from lightclient.records import Bytes, Declared, Int, Items, Uint, declare_record
 from node.limits import MAX_SYNC_RESPONSE_BYTES
 
 OFFER_PROTOCOL = "/clearnode/snapshots/1"
@@ -27,9 +29,11 @@ CHUNK_BYTES = 4 * 1024 * 1024
 """Snapshot bytes per chunk: a few round trips for a state of tens of MB."""
 MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024 * 1024
 """The largest snapshot a node fetches (1,024 chunks)."""
+MAX_CHUNKS = MAX_SNAPSHOT_BYTES // CHUNK_BYTES
 MAX_REQUEST_BYTES = 64
 MAX_OFFER_BYTES = MAX_SYNC_RESPONSE_BYTES
-"""An offer carries two blocks' worth (H and H + 1's header) and the set changes."""
+"""An offer carries two blocks' worth (H and H + 1's header), the set changes and the
+chunks' hashes (34 KiB for the largest snapshot)."""
 MAX_CHUNK_RESPONSE_BYTES = CHUNK_BYTES + 1024
 DIGEST_BYTES = 32
 
@@ -49,7 +53,7 @@ class SnapshotOffer(Declared):
 
     height: Uint
     size: Annotated[int, Int(0, MAX_SNAPSHOT_BYTES)]
-    digest: Annotated[bytes, Bytes(max_length=DIGEST_BYTES)]
+    chunk_hashes: Annotated[tuple[bytes, ...], Items(0, MAX_CHUNKS, Bytes(length=DIGEST_BYTES))]
     block: Annotated[bytes, Bytes()]
     certificate: Annotated[bytes, Bytes()]
     anchor: Annotated[bytes, Bytes()]
@@ -64,14 +68,14 @@ class SnapshotOffer(Declared):
         return SnapshotOffer.from_fields(unpack(data, "SnapshotOffer", MAX_OFFER_BYTES))
 
 
-NO_OFFER = SnapshotOffer(0, 0, b"", b"", b"", b"")
+NO_OFFER = SnapshotOffer(0, 0, (), b"", b"", b"")
 
 
 @declare_record(head=WIRE_VERSION)
 @dataclass(frozen=True)
 class ChunkRequest(Declared):
     height: Annotated[int, Int(1)]
-    index: Annotated[int, Int(0, MAX_SNAPSHOT_BYTES // CHUNK_BYTES)]
+    index: Annotated[int, Int(0, MAX_CHUNKS)]
 
     @staticmethod
     def decode(data: bytes) -> ChunkRequest:

@@ -38,8 +38,8 @@ class SnapshotServer:
         self.store = store
         self.get_state = get_state
         self.served = served
-        self.digests: dict[int, bytes] = {}
-        """SHA-256 of each snapshot offered: hashed once, not at every peer's ask."""
+        self.chunk_hashes: dict[int, tuple[bytes, ...]] = {}
+        """Each chunk's SHA-256 of the snapshot offered: hashed once, not at every ask."""
 
     async def get_offer(self) -> SnapshotOffer:
         """The newest snapshot whose anchor is stored (NO_OFFER when none is). The anchor is
@@ -51,25 +51,25 @@ class SnapshotServer:
             size = store.get_snapshot_size(height)
             if anchor is None or block is None or size is None:
                 continue
-            digest = self.digests.get(height)
-            if digest is None:
-                digest = await trio.to_thread.run_sync(self._hash, height, size)
-            if digest is None:  # pruned meanwhile
+            hashes = self.chunk_hashes.get(height)
+            if hashes is None:
+                hashes = await trio.to_thread.run_sync(self._hash, height, size)
+            if hashes is None:  # pruned meanwhile
                 continue
-            self.digests = {height: digest}
+            self.chunk_hashes = {height: hashes}
             return SnapshotOffer(
-                height, size, digest, block.block, block.cert, pack(anchor.to_wire())
+                height, size, hashes, block.block, block.cert, pack(anchor.to_wire())
             )
         return NO_OFFER
 
-    def _hash(self, height: int, size: int) -> bytes | None:
-        digest = hashlib.sha256()
+    def _hash(self, height: int, size: int) -> tuple[bytes, ...] | None:
+        hashes = []
         for offset in range(0, size, CHUNK_BYTES):
             part = self.store.read_snapshot_part(height, offset, CHUNK_BYTES)
             if part is None:
                 return None
-            digest.update(part)
-        return digest.digest()
+            hashes.append(hashlib.sha256(part).digest())
+        return tuple(hashes)
 
     def get_chunk(self, request: ChunkRequest) -> SnapshotChunk:
         """The chunk asked for; empty when the snapshot is no longer held."""

@@ -5,7 +5,7 @@ the walk from the genesis's validator set (or a checkpoint) through every set ch
 within the trusting period, reaches the set that signed block H + 1, whose header
 commits to the state root after H. Block H (where consensus resumes) must be the one
 H + 1's header names and carry a quorum's certificate of the set that signed it. The
-snapshot is then only bytes that must hash to the offer's digest, decode, and have that
+snapshot is then only bytes that must hash to the offer's chunk hashes, decode, and have that
 root: a peer can waste a node's time, never hand it a state the chain did not commit.
 """
 
@@ -34,7 +34,7 @@ from lightclient.codec import DecodeError, unpack
 from lightclient.commit import CommitCertificate, InvalidCommit
 from lightclient.header import BlockHeader
 from node.restore import SNAPSHOT_REJECTS
-from node.statesync.records import DIGEST_BYTES, MAX_OFFER_BYTES, SnapshotOffer
+from node.statesync.records import CHUNK_BYTES, MAX_OFFER_BYTES, SnapshotOffer
 
 
 class StateSyncError(Exception):
@@ -93,8 +93,9 @@ def check_offer(
     height = offer.height
     if trust.checkpoint is not None and height + 1 < trust.checkpoint.height:
         raise OfferBeforeCheckpoint(height, trust.checkpoint.height)
-    if len(offer.digest) != DIGEST_BYTES:
-        raise OfferRefused(height, f"its digest is {len(offer.digest)} bytes, not {DIGEST_BYTES}")
+    if len(offer.chunk_hashes) != offer.chunks:
+        raise OfferRefused(height, f"it hashes {len(offer.chunk_hashes)} chunks of its "
+                                   f"{offer.chunks}")  # fmt: skip
     chain = get_consensus_chain_id(genesis.chain_id, genesis_hash)
     try:
         anchor = StateAnchor.from_wire(unpack(offer.anchor, "anchor", MAX_OFFER_BYTES))
@@ -141,9 +142,17 @@ def check_resume_block(
 def check_snapshot(data: bytes, trusted: TrustedOffer, genesis: Genesis) -> ClearingState:
     """The state the snapshot holds, if it is the one the trusted offer names."""
     offer = trusted.offer
-    if len(data) != offer.size or hashlib.sha256(data).digest() != offer.digest:
-        raise SnapshotRefused(offer.height, "its bytes are not the ones offered (size or digest)")
+    if len(data) != offer.size or hash_chunks(data) != offer.chunk_hashes:
+        raise SnapshotRefused(offer.height, "its bytes are not the ones offered (size or hashes)")
     return check_snapshot_state(genesis, offer.height, data, trusted.root)
+
+
+def hash_chunks(data: bytes) -> tuple[bytes, ...]:
+    """Each CHUNK_BYTES chunk's SHA-256, as an offer lists them."""
+    return tuple(
+        hashlib.sha256(data[offset : offset + CHUNK_BYTES]).digest()
+        for offset in range(0, len(data), CHUNK_BYTES)
+    )
 
 
 def check_snapshot_state(genesis: Genesis, height: int, data: bytes, root: bytes) -> ClearingState:

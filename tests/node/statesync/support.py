@@ -3,7 +3,6 @@ that block, and the next block's header, committed by the genesis's validators' 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -16,6 +15,7 @@ from lightclient.anchor import StateAnchor
 from lightclient.codec import pack
 from lightclient.header import BlockHeader
 from node.statesync.records import SnapshotOffer
+from node.statesync.verify import hash_chunks
 from tests.lightclient.support import get_powers, make_commit
 from tests.node.netsupport import example_genesis, make_block, validator_seed
 
@@ -44,6 +44,6 @@ def make_offer(
     anchor = StateAnchor(following, make_commit(chain_id, following, KEYS[:signers]))
     certificate = make_commit(chain_id, block.header, KEYS[:block_signers])
     return SnapshotOffer(
-        block.header.height, len(snapshot), hashlib.sha256(snapshot).digest(),
+        block.header.height, len(snapshot), hash_chunks(snapshot),
         block.encode(), certificate.encode(), pack(anchor.to_wire()),
     )  # fmt: skip

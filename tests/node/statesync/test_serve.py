@@ -26,7 +26,7 @@ async def test_the_newest_anchored_snapshot_is_offered_and_served_in_chunks(
         offer = await server.get_offer()
         snapshot = next(s for s in store.iter_snapshots() if s.height == 4)
         assert (offer.height, offer.size, offer.chunks) == (4, len(snapshot.state), 1)
-        assert offer.digest == hashlib.sha256(snapshot.state).digest()
+        assert offer.chunk_hashes == (hashlib.sha256(snapshot.state).digest(),)
         assert offer.block == store.load_block(4).block  # type: ignore[union-attr]
         assert server.served.get_held() == frozenset()
         chunk = server.get_chunk(ChunkRequest(4, 0))

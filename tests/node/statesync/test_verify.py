@@ -70,7 +70,7 @@ def test_a_snapshot_anchored_by_the_genesis_s_set_is_trusted_and_restored() -> N
         (make_offer(block=make_block(GENESIS, HEIGHT, [b"\x01"])), "is not the one block 4"),
         (make_offer(following=replace(NEXT, height=HEIGHT + 2)), "anchor does not verify"),
         (replace(make_offer(), anchor=b"\x93"), "does not decode"),
-        (replace(make_offer(), digest=b"short"), "its digest is 5 bytes"),
+        (replace(make_offer(), chunk_hashes=()), "it hashes 0 chunks of its 1"),
     ],
 )  # fmt: skip
 def test_an_offer_the_chain_did_not_commit_is_refused(offer: SnapshotOffer, reason: str) -> None:
