@@ -307,6 +307,9 @@ class StateSyncConfig:
     enabled: bool = False
     checkpoint: Checkpoint | None = None
     timeout_s: int = 300
+    backfill: bool = False
+    """After a restore, fetch the blocks below the snapshot that `[storage]` keeps from
+    peers that hold them (node/statesync/backfill.py)."""
 
 
 CHECKPOINT_PATTERN = r"[1-9][0-9]*:[0-9]+:0x[0-9a-fA-F]{64}"
@@ -320,6 +323,7 @@ def _state_sync(t: _Table) -> StateSyncConfig:
         enabled=t.flag("enabled", StateSyncConfig.enabled),
         checkpoint=Checkpoint.parse(text) if text else None,
         timeout_s=t.integer("timeout_s", StateSyncConfig.timeout_s, lo=10, hi=3600),
+        backfill=t.flag("backfill", StateSyncConfig.backfill),
     )
 
 

@@ -60,6 +60,11 @@ class Retention:
         below = min(latest - self.blocks_kept + 1, first + MAX_PRUNE_STEP)
         return first if oldest is None else max(first, min(below, oldest))
 
+    def get_lowest_kept(self, latest: int) -> int:
+        """The lowest block this retention keeps at `latest`: what a state-synced node
+        backfills down to (node/statesync/backfill.py)."""
+        return 1 if self.blocks_kept == 0 else max(1, latest - self.blocks_kept + 1)
+
     def get_history_below(self, latest: int) -> int:
         return 1 if self.history_blocks_kept == 0 else latest - self.history_blocks_kept + 1
 

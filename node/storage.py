@@ -480,6 +480,26 @@ class NodeStore:
                 (block.height, block.height + 1, block.height, block.height),
             )
 
+    def save_backfilled(self, blocks: Sequence[StoredBlock]) -> None:
+        """Blocks below the first height held, consecutive up to the one before it, in one
+        transaction (node/statesync/backfill.py); the first height moves down to theirs.
+        A block already held (the block of a set change, stored by state sync) keeps its
+        bytes and gains the state root it lacked."""
+        with self._lock, self._transaction():
+            first = self._get_meta_int("blocks_from", 1)
+            heights = [b.height for b in blocks]
+            if not blocks or heights != list(range(heights[0], first)):
+                raise StorageError(
+                    f"backfilled blocks {heights[:1]}..{heights[-1:]} do not end right below "
+                    f"the first height held, {first}"
+                )
+            self._db.executemany(
+                "INSERT INTO blocks VALUES (?, ?, ?, ?) ON CONFLICT(height) DO UPDATE SET "
+                "state_root = excluded.state_root WHERE blocks.state_root = x''",
+                ((b.height, b.block, b.cert, b.state_root) for b in blocks),
+            )
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('blocks_from', ?)", (heights[0],))
+
     def get_restored_height(self) -> int | None:
         """The height state sync restored this store to, while no block has been applied
         after it; None for any other store."""

@@ -92,6 +92,9 @@ async def run_cometbft_node(
         state_syncs = config.state_sync.enabled and (
             not node.store.latest_height() or node.store.get_restored_height() is not None
         )
+        if config.state_sync.backfill:
+            log.warning("state_sync.backfill is not done on CometBFT yet: the blocks below "
+                        "a restored node's snapshot are not fetched")  # fmt: skip
         if state_syncs:
             get_start_trust(config, node.genesis)
         check = make_clearing_check(lambda: node.app.state, wall_clock_ms)

@@ -299,6 +299,25 @@ def test_a_state_synced_store_holds_from_its_snapshot_on(tmp_path: Path) -> None
             store.save_restored(snapshot, block, [])
 
 
+def test_backfilled_blocks_end_below_the_first_height_and_move_it_down(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "db.sqlite3") as store:
+        store.save_restored(Snapshot(20, b"s20", root_of(210)),
+                            StoredBlock(20, b"block20", b"cert20", root_of(210)),
+                            [StoredBlock(17, b"block17", b"cert17", b"")])  # fmt: skip
+        below = [StoredBlock(h, b"block%d" % h, b"peer's cert", root_of(h)) for h in range(15, 20)]
+        with pytest.raises(StorageError, match="do not end right below the first height held"):
+            store.save_backfilled(below[:-1])
+        with pytest.raises(StorageError, match="do not end right below"):
+            store.save_backfilled([*below[:2], *below[3:]])  # a gap
+        store.save_backfilled(below)
+        assert (store.first_height(), store.history_first_height()) == (15, 21)
+        # the set change's block keeps the certificate its walk checked, gains its root
+        assert store.load_block(17) == StoredBlock(17, b"block17", b"cert17", root_of(17))
+        assert store.load_block(16) == below[1]
+        store.save_backfilled([StoredBlock(14, b"block14", b"c", root_of(14))])
+        assert store.first_height() == 14
+
+
 def test_a_restore_nothing_was_applied_after_is_replaced_by_the_next(tmp_path: Path) -> None:
     """CometBFT offers snapshots again when it never took up the app's restore (killed
     between the two): the later restore replaces the earlier, whole."""

@@ -1,7 +1,8 @@
 """State sync between `clearnode start` processes on loopback: a full node with an empty
 store joins from its peers' snapshot (trusted from the genesis), serves a member's
 account proof and says which heights it does not hold; a validator whose data directory
-is deleted restores the same way, votes again and is not punished."""
+is deleted restores the same way, votes again and is not punished, and backfills the
+blocks below its snapshot from the others."""
 
 from __future__ import annotations
 
@@ -105,14 +106,15 @@ async def test_a_node_joins_by_state_sync_and_a_validator_restores_by_it(tmp_pat
         check_account_proof(found, validators[0].get_roots()[found.height], found.height)
 
         # a validator loses its data directory: it restores by state sync, trusting a
-        # checkpoint its operator read from another node, and votes again
+        # checkpoint its operator read from another node, votes again, and fetches the
+        # blocks below its snapshot (every node here keeps them all)
         lost = validators[3]
         net.kill(lost)
         lost_at = get_tip(lost)
         await wait_until("the others to move on", lambda: get_tip(validators[0]) > lost_at + 4)
         shutil.rmtree(lost.path / "data")
         checkpoint = validators[0].get_json("/v1/status")[1]["trust"]["checkpoint"]
-        enable_state_sync(lost, f"checkpoint = '{checkpoint}'\n")
+        enable_state_sync(lost, f"checkpoint = '{checkpoint}'\nbackfill = true\n")
         net.start(lost)
         await wait_until("it to state-sync", lambda: read_synced_height(lost) > lost_at)
         await wait_until("it to catch up", lambda: is_caught_up(lost, validators[0]))
@@ -121,6 +123,10 @@ async def test_a_node_joins_by_state_sync_and_a_validator_restores_by_it(tmp_pat
         tip = get_tip(validators[0])
         await wait_until("it and every node at the tip", lambda: get_lowest_tip(net.homes) >= tip)
         assert assert_roots_agree(net.homes) >= tip
+        await wait_until("its backfill", lambda: read_heights(lost)[0] == 1)
+        assert lost.get_json("/v1/status")[1]["storage"]["first_height"] == 1
+        assert lost.get_json("/v1/blocks/1") == validators[0].get_json("/v1/blocks/1")
+        assert assert_roots_agree(net.homes) >= tip  # the roots it stored below, too
         _, listed = validators[0].get_json("/v1/validators")
         assert [v["jailed"] for v in listed["validators"]] == [None] * 4
         for home in validators[:3]:  # nobody scored it, or the late node, down

@@ -1,0 +1,141 @@
+"""Backfill: the blocks below a state-synced node's snapshot, fetched in the background
+from the peers that keep them (archive nodes), when `state_sync.backfill` asks for them.
+
+A restored node holds the blocks from its snapshot's height H on (and the blocks of the
+validator-set changes before it). Backfill asks block sync (`/clearnode/blocksync/1`,
+which every node serves from its store) for the blocks below its first height, newest
+batch first, down to what its retention keeps (block 1 on an archive node). Nothing a
+peer sends is taken on its word: the block above is held, so each block must be the one
+the block above names (its hash is the next header's `prev_block_hash`), with a quorum's
+certificate of the set the node's state says signed it; the state root after each is
+the one the next header commits to. A peer that sends anything else is scored down, one
+that no longer holds the blocks (pruned) asked no more this round. Each batch is stored
+in one transaction (`NodeStore.save_backfilled`) and the node's first height moves down.
+
+The members' history below H is not rebuilt: it is made by applying the blocks, which
+would mean replaying the chain from genesis.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import trio
+
+from clearing.state import ClearingState
+from clearing.validator_set import get_active_set_at
+from consensus.types import Block
+from lightclient.anchor import ENGINE_RECORDS, OUR_ENGINE
+from lightclient.codec import DecodeError
+from lightclient.commit import CommitCertificate, InvalidCommit
+from lightclient.header import BlockHeader
+from node.blocksync import SyncedBlock, fetch_blocks
+from node.p2p import Offence, P2PNode, RequestFailed
+from node.statesync.fetch import PEER_WAIT_S
+from node.storage import NodeStore, StoredBlock
+
+log = logging.getLogger(__name__)
+
+BATCH_BLOCKS = 32
+"""Blocks asked for at once (block sync's own batch)."""
+ROUND_WAIT_S = 30.0
+"""After a round in which no peer held the next batch: archive nodes may connect later."""
+
+
+class BackfillRefused(Exception):
+    """A peer's block is not the one the chain above it names."""
+
+    def __init__(self, height: int, reason: str) -> None:
+        super().__init__(f"block {height} is refused: {reason}")
+        self.height = height
+        self.reason = reason
+
+
+def check_backfilled(
+    synced: tuple[SyncedBlock, ...], above: BlockHeader, state: ClearingState, chain: str
+) -> list[StoredBlock]:
+    """The blocks below `above` (the header of the lowest block held), each the one the
+    block above it names and committed by the set `state` says signed it, ready to
+    store with the state root after each; BackfillRefused at the first that is not."""
+    stored = []
+    named, root = above.prev_block_hash, above.prev_state_root
+    for block_data in reversed(synced):
+        height = block_data.height
+        try:
+            block = Block.decode(block_data.block)
+            certificate = CommitCertificate.decode(block_data.certificate)
+        except DecodeError as exc:
+            raise BackfillRefused(height, f"it does not decode: {exc}") from None
+        if block.header.height != height or block.hash != named:
+            raise BackfillRefused(height, f"it is not the block 0x{named.hex()} the block "
+                                          "above names")  # fmt: skip
+        if certificate.height != height or certificate.block_hash != block.hash:
+            raise BackfillRefused(height, "its certificate commits another block")
+        # Consensus runs height h + 2 with the set recorded after block h.
+        signers = get_active_set_at(state, height - 1)
+        powers = ENGINE_RECORDS[OUR_ENGINE].powers((v.pubkey, v.power) for v in signers)
+        try:
+            certificate.verify(chain, powers)
+        except InvalidCommit as exc:
+            raise BackfillRefused(height, f"its certificate does not verify: {exc}") from None
+        stored.append(StoredBlock(height, block_data.block, block_data.certificate, root))
+        named, root = block.header.prev_block_hash, block.header.prev_state_root
+    return stored[::-1]
+
+
+async def backfill_blocks(
+    p2p: P2PNode,
+    store: NodeStore,
+    get_state: Callable[[], ClearingState],
+    chain: str,
+    get_floor: Callable[[], int],
+) -> None:
+    """Fetches and stores the blocks below the store's first height down to `get_floor()`
+    (what retention keeps), until done; cancelled with the node."""
+    started = store.first_height()
+    while (first := store.first_height()) > (floor := get_floor()):
+        held = store.load_block(first)
+        assert held is not None  # the store holds its first height's block
+        above = Block.decode(held.block).header
+        if not p2p.connected_peers():  # starting: the peers are being dialled
+            await trio.sleep(PEER_WAIT_S)
+            continue
+        count = min(BATCH_BLOCKS, first - floor)
+        blocks = await fetch_batch(p2p, first, count, above, get_state(), chain)
+        if not blocks:
+            log.info("backfill: no peer holds block %d (pruned): asking again in %.0f s",
+                     first - 1, ROUND_WAIT_S)  # fmt: skip
+            await trio.sleep(ROUND_WAIT_S)
+            continue
+        await trio.to_thread.run_sync(store.save_backfilled, blocks)
+        if blocks[0].height // 10_000 != first // 10_000:
+            log.info("backfill: blocks held from height %d", blocks[0].height)
+    if store.first_height() < started:
+        log.info("backfill done: blocks held from height %d", store.first_height())
+
+
+async def fetch_batch(
+    p2p: P2PNode, first: int, count: int, above: BlockHeader, state: ClearingState, chain: str
+) -> list[StoredBlock]:
+    """Up to `count` blocks right below `first` (whose header is `above`), checked, from
+    the first connected peer that holds them; none when no peer does."""
+    for peer in p2p.connected_peers():
+        asked = count
+        while asked:
+            try:
+                response = await fetch_blocks(p2p, peer, first - asked, asked)
+            except (RequestFailed, DecodeError) as exc:
+                log.debug("backfill: blocks from %s failed: %s", peer, exc)
+                break
+            if len(response.blocks) == asked:
+                try:
+                    return check_backfilled(response.blocks, above, state, chain)
+                except BackfillRefused as exc:
+                    log.warning("backfill: %s (from %s)", exc, peer)
+                    p2p.penalize(peer, Offence.BAD_RESPONSE)
+                    break
+            # none: pruned below its own first height, not an offence; fewer: what fits
+            # in one response, so ask for that many, ending at the same block
+            asked = len(response.blocks)
+    return []

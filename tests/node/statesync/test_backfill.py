@@ -1,0 +1,160 @@
+"""Backfill (node/statesync/backfill.py): a node restored at height H fetches the blocks
+below it from a peer over real libp2p hosts, each the one the block above names and
+committed by the genesis's set, and stores them with the state roots the chain above
+commits to; a peer sending another block is scored down and nothing is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from clearing.snapshot import encode_snapshot
+from clearing.state import ClearingState
+from consensus.types import Block
+from lightclient.anchor import get_consensus_chain_id
+from node.blocksync import PROTOCOL, SyncedBlock, SyncRequest, SyncResponse, serve_blocks
+from node.clearing_app import ClearingApp
+from node.p2p import P2PNode
+from node.statesync.backfill import (
+    BackfillRefused,
+    backfill_blocks,
+    check_backfilled,
+    fetch_batch,
+)
+from node.storage import NodeStore, Snapshot, StoredBlock
+from tests.lightclient.support import GENESIS_HASH, get_powers, make_commit
+from tests.node.netsupport import iter_trading_blocks, make_block
+from tests.node.p2p.support import line
+from tests.node.statesync.support import GENESIS, KEYS
+
+CHAIN = get_consensus_chain_id(GENESIS.chain_id, GENESIS_HASH)
+HEIGHT = 40
+"""The restored node's snapshot height: 39 blocks below it, two batches and a bit."""
+
+
+@dataclass
+class Chain:
+    blocks: list[SyncedBlock]
+    roots: list[bytes]
+    """The state root after each block, by height - 1."""
+    state: ClearingState
+    """After block HEIGHT."""
+
+
+def build_chain(signers: int = 4) -> Chain:
+    """HEIGHT linked trading blocks, each committed by `signers` of the four keys."""
+    app = ClearingApp(GENESIS)
+    powers = get_powers(KEYS)
+    blocks, roots, previous = [], [], None
+    for height, txs in zip(range(1, HEIGHT + 1), iter_trading_blocks(), strict=False):
+        header = replace(
+            make_block(GENESIS, height, txs).header,
+            prev_block_hash=bytes(32) if previous is None else previous.hash,
+            prev_state_root=app.last_root,
+            validators_hash=powers.hash,
+            next_validators_hash=powers.hash,
+        )
+        block = Block(header, tuple(txs), None)
+        roots.append(app.finalize_block(block))
+        certificate = make_commit(GENESIS.chain_id, header, KEYS[:signers])
+        blocks.append(SyncedBlock(height, block.encode(), certificate.encode()))
+        previous = block
+    return Chain(blocks, roots, app.state)
+
+
+CHAIN_BLOCKS = build_chain()
+HALF_SIGNED = build_chain(signers=2)
+
+
+def restored_store(path: Path, chain: Chain) -> NodeStore:
+    """A store as state sync leaves it at HEIGHT."""
+    store = NodeStore(path)
+    top = chain.blocks[-1]
+    root = chain.roots[-1]
+    block = StoredBlock(HEIGHT, top.block, top.certificate, root)
+    store.save_restored(Snapshot(HEIGHT, encode_snapshot(chain.state), root), block, ())
+    return store
+
+
+def serve_chain(node: P2PNode, blocks: list[SyncedBlock], per_response: int) -> None:
+    """`node` serves `blocks`, at most `per_response` an answer (as a byte cap would)."""
+
+    async def handle(peer: str, data: bytes) -> bytes:
+        request = SyncRequest.decode(data)
+        first = request.from_height - 1
+        held = blocks[first : first + min(request.max_count, per_response)]
+        return SyncResponse(len(blocks), tuple(held)).encode()
+
+    node.set_request_handler(PROTOCOL, handle, 64)
+
+
+def above(store: NodeStore) -> Block:
+    held = store.load_block(store.first_height())
+    assert held is not None
+    return Block.decode(held.block)
+
+
+async def test_a_restored_node_backfills_the_chain_below_its_snapshot(tmp_path: Path) -> None:
+    with restored_store(tmp_path / "b.sqlite3", CHAIN_BLOCKS) as store:
+        async with line("a", "b") as (a, b):
+            serve_chain(a, CHAIN_BLOCKS.blocks, per_response=5)  # fewer than asked for
+            await backfill_blocks(b, store, lambda: CHAIN_BLOCKS.state, CHAIN, lambda: 1)
+        assert store.first_height() == 1
+        for height in range(1, HEIGHT):
+            held = store.load_block(height)
+            synced = CHAIN_BLOCKS.blocks[height - 1]
+            assert held == StoredBlock(
+                height, synced.block, synced.certificate, CHAIN_BLOCKS.roots[height - 1]
+            )
+        assert b.scores.get_score(a.peer_id) >= 0
+
+
+async def test_backfill_stops_at_what_retention_keeps(tmp_path: Path) -> None:
+    with restored_store(tmp_path / "b.sqlite3", CHAIN_BLOCKS) as store:
+        async with line("a", "b") as (a, b):
+            serve_blocks(a, lambda h: CHAIN_BLOCKS.blocks[h - 1] if h <= HEIGHT else None,
+                         lambda: HEIGHT)  # fmt: skip
+            await backfill_blocks(b, store, lambda: CHAIN_BLOCKS.state, CHAIN, lambda: 30)
+        assert store.first_height() == 30 and store.load_block(29) is None
+
+
+async def test_a_peer_sending_another_chain_is_scored_down_and_nothing_stored(
+    tmp_path: Path,
+) -> None:
+    forged = HALF_SIGNED  # the same blocks, half the power committed
+    with restored_store(tmp_path / "b.sqlite3", CHAIN_BLOCKS) as store:
+        async with line("c", "b") as (c, b):
+            serve_chain(c, forged.blocks[:-1] + CHAIN_BLOCKS.blocks[-1:], per_response=64)
+            top = above(store).header
+            found = await fetch_batch(b, HEIGHT, 32, top, CHAIN_BLOCKS.state, CHAIN)
+            assert found == [] and b.scores.get_score(c.peer_id) < 0
+        assert store.first_height() == HEIGHT
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("another parent", "is not the block"),
+        ("a certificate of another block", "its certificate commits another block"),
+        ("half the power", "its certificate does not verify"),
+        ("undecodable", "it does not decode"),
+    ],
+)
+def test_a_block_that_is_not_the_one_above_names_is_refused(case: str, reason: str) -> None:
+    blocks = list(CHAIN_BLOCKS.blocks[HEIGHT - 5 : HEIGHT - 1])
+    top = Block.decode(CHAIN_BLOCKS.blocks[-1].block).header
+    low = blocks[0]
+    if case == "another parent":
+        low = CHAIN_BLOCKS.blocks[0]
+        low = replace(low, height=HEIGHT - 5)
+    if case == "a certificate of another block":
+        low = replace(low, certificate=CHAIN_BLOCKS.blocks[0].certificate)
+    if case == "half the power":
+        low = replace(low, certificate=HALF_SIGNED.blocks[HEIGHT - 5].certificate)
+    if case == "undecodable":
+        low = replace(low, block=b"\x90")
+    with pytest.raises(BackfillRefused, match=reason):
+        check_backfilled((low, *blocks[1:]), top, CHAIN_BLOCKS.state, CHAIN)
+    assert len(check_backfilled(tuple(blocks), top, CHAIN_BLOCKS.state, CHAIN)) == 4
