@@ -3,7 +3,7 @@ that block, and the next block's header, committed by the genesis's validators' 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -14,10 +14,12 @@ from consensus.types import Block
 from lightclient.anchor import StateAnchor
 from lightclient.codec import pack
 from lightclient.header import BlockHeader
+from node.blocksync import SyncedBlock
+from node.clearing_app import ClearingApp
 from node.statesync.records import SnapshotOffer
 from node.statesync.verify import hash_chunks
 from tests.lightclient.support import get_powers, make_commit
-from tests.node.netsupport import example_genesis, make_block, validator_seed
+from tests.node.netsupport import example_genesis, iter_trading_blocks, make_block, validator_seed
 
 GENESIS = example_genesis()
 KEYS = [Ed25519PrivateKey.from_private_bytes(validator_seed(i)) for i in range(4)]
@@ -47,3 +49,34 @@ def make_offer(
         block.header.height, len(snapshot), hash_chunks(snapshot),
         block.encode(), certificate.encode(), pack(anchor.to_wire()),
     )  # fmt: skip
+
+
+@dataclass
+class Chain:
+    blocks: list[SyncedBlock]
+    roots: list[bytes]
+    """The state root after each block, by height - 1."""
+    state: ClearingState
+    """After the last block."""
+
+
+def build_chain(length: int, signers: int = 4) -> Chain:
+    """`length` linked trading blocks, each committed by `signers` of the four keys, as
+    the blocks below a restored node's snapshot are backfilled."""
+    app = ClearingApp(GENESIS)
+    powers = get_powers(KEYS)
+    blocks, roots, previous = [], [], None
+    for height, txs in zip(range(1, length + 1), iter_trading_blocks(), strict=False):
+        header = replace(
+            make_block(GENESIS, height, txs).header,
+            prev_block_hash=bytes(32) if previous is None else previous.hash,
+            prev_state_root=app.last_root,
+            validators_hash=powers.hash,
+            next_validators_hash=powers.hash,
+        )
+        block = Block(header, tuple(txs), None)
+        roots.append(app.finalize_block(block))
+        certificate = make_commit(GENESIS.chain_id, header, KEYS[:signers])
+        blocks.append(SyncedBlock(height, block.encode(), certificate.encode()))
+        previous = block
+    return Chain(blocks, roots, app.state)

@@ -5,17 +5,15 @@ commits to; a peer sending another block is scored down and nothing is stored.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from clearing.snapshot import encode_snapshot
-from clearing.state import ClearingState
 from consensus.types import Block
 from lightclient.anchor import get_consensus_chain_id
 from node.blocksync import PROTOCOL, SyncedBlock, SyncRequest, SyncResponse, serve_blocks
-from node.clearing_app import ClearingApp
 from node.p2p import P2PNode
 from node.statesync.backfill import (
     BackfillRefused,
@@ -24,48 +22,17 @@ from node.statesync.backfill import (
     fetch_batch,
 )
 from node.storage import NodeStore, Snapshot, StoredBlock
-from tests.lightclient.support import GENESIS_HASH, get_powers, make_commit
-from tests.node.netsupport import iter_trading_blocks, make_block
+from tests.lightclient.support import GENESIS_HASH
 from tests.node.p2p.support import line
-from tests.node.statesync.support import GENESIS, KEYS
+from tests.node.statesync.support import GENESIS, Chain, build_chain
 
 CHAIN = get_consensus_chain_id(GENESIS.chain_id, GENESIS_HASH)
 HEIGHT = 40
 """The restored node's snapshot height: 39 blocks below it, two batches and a bit."""
 
 
-@dataclass
-class Chain:
-    blocks: list[SyncedBlock]
-    roots: list[bytes]
-    """The state root after each block, by height - 1."""
-    state: ClearingState
-    """After block HEIGHT."""
-
-
-def build_chain(signers: int = 4) -> Chain:
-    """HEIGHT linked trading blocks, each committed by `signers` of the four keys."""
-    app = ClearingApp(GENESIS)
-    powers = get_powers(KEYS)
-    blocks, roots, previous = [], [], None
-    for height, txs in zip(range(1, HEIGHT + 1), iter_trading_blocks(), strict=False):
-        header = replace(
-            make_block(GENESIS, height, txs).header,
-            prev_block_hash=bytes(32) if previous is None else previous.hash,
-            prev_state_root=app.last_root,
-            validators_hash=powers.hash,
-            next_validators_hash=powers.hash,
-        )
-        block = Block(header, tuple(txs), None)
-        roots.append(app.finalize_block(block))
-        certificate = make_commit(GENESIS.chain_id, header, KEYS[:signers])
-        blocks.append(SyncedBlock(height, block.encode(), certificate.encode()))
-        previous = block
-    return Chain(blocks, roots, app.state)
-
-
-CHAIN_BLOCKS = build_chain()
-HALF_SIGNED = build_chain(signers=2)
+CHAIN_BLOCKS = build_chain(HEIGHT)
+HALF_SIGNED = build_chain(HEIGHT, signers=2)
 
 
 def restored_store(path: Path, chain: Chain) -> NodeStore:
