@@ -5,34 +5,27 @@ MAX_HELD snapshots are held at once, the most recently served."""
 from __future__ import annotations
 
 from node.statesync.served import LEASE_S, MAX_HELD, ServedSnapshots
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now_s = 1000.0
-
-    def __call__(self) -> float:
-        return self.now_s
+from tests.node.test_worktime import Ticks
 
 
 def test_a_lease_runs_from_the_last_chunk_served() -> None:
-    clock = Clock()
+    clock = Ticks()
     served = ServedSnapshots(clock)
     served.record(100)
-    clock.now_s += LEASE_S - 1
+    clock.now += LEASE_S - 1
     served.record(100)  # the sync goes on: its lease is renewed
-    clock.now_s += LEASE_S - 1
+    clock.now += LEASE_S - 1
     assert served.get_held() == {100}
-    clock.now_s += 1
+    clock.now += 1
     assert served.get_held() == frozenset()
 
 
 def test_no_more_than_max_held_snapshots_are_held_the_most_recently_served() -> None:
-    clock = Clock()
+    clock = Ticks()
     served = ServedSnapshots(clock)
     heights = list(range(100, 100 + 4 * (MAX_HELD + 2), 4))
     for height in heights:
         served.record(height)
-        clock.now_s += 1
+        clock.now += 1
     served.record(heights[0])  # served again last: among the held
     assert served.get_held() == {heights[0], *heights[-(MAX_HELD - 1) :]}
