@@ -33,7 +33,7 @@ from lightclient.header import BlockHeader
 from node.blocksync import SyncedBlock, fetch_blocks
 from node.p2p import Offence, P2PNode, RequestFailed
 from node.statesync.fetch import PEER_WAIT_S
-from node.storage import NodeStore, StoredBlock
+from node.storage import NodeStore, StorageError, StoredBlock
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +96,10 @@ async def backfill_blocks(
     started = store.first_height()
     while (first := store.first_height()) > (floor := get_floor()):
         held = store.load_block(first)
-        assert held is not None  # the store holds its first height's block
-        above = Block.decode(held.block).header
-        if not p2p.connected_peers():  # starting: the peers are being dialled
+        if not p2p.connected_peers() or held is None:  # dialling; or pruned meanwhile
             await trio.sleep(PEER_WAIT_S)
             continue
+        above = Block.decode(held.block).header
         count = min(BATCH_BLOCKS, first - floor)
         blocks = await fetch_batch(p2p, first, count, above, get_state(), chain)
         if not blocks:
@@ -108,7 +107,11 @@ async def backfill_blocks(
                      first - 1, ROUND_WAIT_S)  # fmt: skip
             await trio.sleep(ROUND_WAIT_S)
             continue
-        await trio.to_thread.run_sync(store.save_backfilled, blocks)
+        try:
+            await trio.to_thread.run_sync(store.save_backfilled, blocks)
+        except StorageError as exc:  # pruning moved the first height meanwhile
+            log.info("backfill: %s; asking again from the first height held", exc)
+            continue
         if blocks[0].height // 10_000 != first // 10_000:
             log.info("backfill: blocks held from height %d", blocks[0].height)
     if store.first_height() < started:
@@ -128,13 +131,16 @@ async def fetch_batch(
             except (RequestFailed, DecodeError) as exc:
                 log.debug("backfill: blocks from %s failed: %s", peer, exc)
                 break
-            if len(response.blocks) == asked:
-                try:
+            try:
+                if len(response.blocks) > asked:
+                    raise BackfillRefused(first - asked, f"{len(response.blocks)} blocks "
+                                          f"sent for {asked} asked")  # fmt: skip
+                if len(response.blocks) == asked:
                     return check_backfilled(response.blocks, above, state, chain)
-                except BackfillRefused as exc:
-                    log.warning("backfill: %s (from %s)", exc, peer)
-                    p2p.penalize(peer, Offence.BAD_RESPONSE)
-                    break
+            except BackfillRefused as exc:
+                log.warning("backfill: %s (from %s)", exc, peer)
+                p2p.penalize(peer, Offence.BAD_RESPONSE)
+                break
             # none: pruned below its own first height, not an offence; fewer: what fits
             # in one response, so ask for that many, ending at the same block
             asked = len(response.blocks)

@@ -100,6 +100,52 @@ async def test_a_peer_sending_another_chain_is_scored_down_and_nothing_stored(
         assert store.first_height() == HEIGHT
 
 
+async def test_a_peer_sending_more_blocks_than_asked_is_scored_down(tmp_path: Path) -> None:
+    async def answer(peer: str, data: bytes) -> bytes:
+        request = SyncRequest.decode(data)
+        first = request.from_height - 2  # one block more, below
+        return SyncResponse(
+            HEIGHT, tuple(CHAIN_BLOCKS.blocks[first : first + request.max_count + 1])
+        ).encode()
+
+    with restored_store(tmp_path / "b.sqlite3", CHAIN_BLOCKS) as store:
+        async with line("c", "b") as (c, b):
+            c.set_request_handler(PROTOCOL, answer, 64)
+            top = above(store).header
+            assert await fetch_batch(b, HEIGHT, 8, top, CHAIN_BLOCKS.state, CHAIN) == []
+            assert b.scores.get_score(c.peer_id) < 0
+
+
+async def test_a_batch_pruning_overtook_is_dropped_and_backfill_goes_on(tmp_path: Path) -> None:
+    """The chain moves on while a batch is fetched, and pruning lifts the first height
+    past it: the batch no longer ends below the first height, and backfill asks again
+    from there."""
+    longer = build_chain(HEIGHT + 10)  # CHAIN_BLOCKS, then ten blocks more
+    with restored_store(tmp_path / "b.sqlite3", CHAIN_BLOCKS) as store:
+
+        async def answer_as_the_chain_moves_on(peer: str, data: bytes) -> bytes:
+            if store.latest_height() == HEIGHT:
+                for synced, root in zip(longer.blocks[HEIGHT:], longer.roots[HEIGHT:], strict=True):
+                    snapshot = b"state" if synced.height == HEIGHT + 10 else None
+                    store.save_block(
+                        synced.height, synced.block, synced.certificate, root, snapshot
+                    )
+                store.prune_snapshots(1)
+                store.prune(HEIGHT + 5, 1, pinned=())
+            request = SyncRequest.decode(data)
+            first = request.from_height - 1
+            held = longer.blocks[first : first + request.max_count]
+            return SyncResponse(HEIGHT + 10, tuple(held)).encode()
+
+        async with line("a", "b") as (a, b):
+            a.set_request_handler(PROTOCOL, answer_as_the_chain_moves_on, 64)
+            kept = lambda: store.latest_height() - 8 + 1  # noqa: E731 (blocks_kept = 8)
+            await backfill_blocks(b, store, lambda: longer.state, CHAIN, kept)
+        assert store.first_height() == HEIGHT + 3  # 33 to 39 asked, then 43 and 44
+        held = [h for h in range(HEIGHT - 8, HEIGHT + 5) if store.load_block(h) is not None]
+        assert held == [HEIGHT + 3, HEIGHT + 4]
+
+
 @pytest.mark.parametrize(
     ("case", "reason"),
     [
