@@ -44,7 +44,7 @@ def test_short_devnet_holds_every_invariant(
 ) -> None:
     # as short as the script allows: the crash comes once the called longs hold their
     # positions and an epoch (about 20 s) sized the default fund, the run goes on until
-    # the margin calls it opened are due and the roll (its first expiry 33 s in) is shown
+    # the margin calls it opened are due and the roll (its first expiry 45 s in) is shown
     epoch_blocks = 20 * BLOCKS_PER_PACE[engine]
     argv = ["devnet", "--engine", engine, "--duration", "30", "--epoch-blocks", str(epoch_blocks)]
     code = main([*argv, "--quiet", "--out", str(tmp_path)])
