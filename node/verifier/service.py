@@ -34,6 +34,11 @@ from node.storage import NodeStore
 PAGE = Path(__file__).with_name("verify.html")
 OPERATION = "getVerifierPage"
 GENESIS_OPERATION = "getGenesis"
+CHECKPOINT_LOOKBACK = 16
+"""Blocks read back from the latest for the newest one with its certificate: on CometBFT
+a block's signed header is stored once the next block is and the keeper has fetched it
+(node/cometbft/signed_headers.py), so the newest two can both lack one (seen: a status
+with no checkpoint)."""
 # connect-src names any http(s) origin because the chain RPC URLs are the visitor's own
 # choice, unknown here. What the page sends them is public reads only (the chain id, block
 # headers, the vaults' balances); the report and a member's openings never leave the page,
@@ -98,8 +103,7 @@ class GenesisFile:
         """The genesis hash and the latest block as a checkpoint (HEIGHT:TIME_MS:HASH)."""
         view: dict[str, object] = {"genesis_hash": "0x" + self.hash.hex()}
         latest = self.store.latest_height()
-        # on CometBFT the latest block's signed header may not be fetched yet
-        for height in range(latest, max(0, latest - 2), -1):
+        for height in range(latest, max(0, latest - CHECKPOINT_LOOKBACK), -1):
             signed = read_signed_block(self.store, self.engine, height)
             if signed is not None:
                 header = signed[0]
