@@ -38,6 +38,19 @@ def get_active_validators(validators: Mapping[bytes, Validator]) -> tuple[Valida
     return tuple(v for v in validators.values() if has_power(v))
 
 
+def get_block_signers(state: ClearingState, height: int) -> tuple[Validator, ...]:
+    """The set whose precommits commit block `height`: consensus runs height h + 2 with
+    the set recorded after block h, so the one in force while block `height - 1` was
+    applied."""
+    return get_active_set_at(state, height - 1)
+
+
+def get_set_change_heights(state: ClearingState) -> list[int]:
+    """The blocks whose header named a new validator set (block h + 1 names the set
+    recorded after block h), in height order: what a light client's walk goes through."""
+    return sorted(changed + 1 for changed in state.validator_sets)
+
+
 def get_voting_powers(validators: Mapping[bytes, Validator]) -> dict[bytes, int]:
     """The power of each validator that has some, by key: what a quorum is counted in."""
     return {v.pubkey: v.power for v in get_active_validators(validators)}

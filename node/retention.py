@@ -23,6 +23,7 @@ import logging
 from dataclasses import dataclass
 
 from clearing.state import ClearingState
+from clearing.validator_set import get_set_change_heights
 from node.reports.inputs import EPOCHS_TRACKED
 from node.storage import NodeStore, Pruned
 
@@ -91,6 +92,4 @@ def get_pinned_heights(state: ClearingState) -> frozenset[int]:
     committed = state.report_hashes
     newest = max(committed, default=0)
     epochs = [*committed, *range(max(newest + 1, ended - EPOCHS_TRACKED + 1), ended + 1)]
-    return frozenset(
-        [*(changed + 1 for changed in state.validator_sets), *(e * length + 1 for e in epochs)]
-    )
+    return frozenset([*get_set_change_heights(state), *(e * length + 1 for e in epochs)])

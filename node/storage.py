@@ -536,6 +536,16 @@ class NodeStore:
                 "UPDATE blocks SET cert = ? WHERE height = ? AND cert = x''", (cert, height)
             )
 
+    def get_latest_certified_height(self) -> int:
+        """The newest block stored with its certificate (0: none). On CometBFT a block's
+        signed header is stored once the next block is and the keeper has fetched it
+        (node/cometbft/signed_headers.py), so the newest blocks may lack one."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT height FROM blocks WHERE cert != x'' ORDER BY height DESC LIMIT 1"
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
     def get_heights_without_cert(self, after: int = 0) -> list[int]:
         with self._lock:
             rows = self._db.execute(

@@ -32,7 +32,7 @@ import trio
 from tendermint.abci import types_pb2 as abci
 
 from clearing.state import ClearingState
-from clearing.validator_set import get_active_set_at
+from clearing.validator_set import get_block_signers, get_set_change_heights
 from lightclient.anchor import MAX_SET_CHANGES
 from lightclient.codec import WIRE_VERSION, DecodeError, unpack
 from lightclient.cometbft import CometValidatorPowers, compute_merkle_root
@@ -142,9 +142,9 @@ def check_offered_metadata(snapshot: abci.Snapshot) -> SnapshotMetadata:
 
 
 def get_pinned_heights(state: ClearingState, height: int) -> tuple[int, ...]:
-    """The blocks before `height` that named a new validator set (block h + 1's header
-    names the set recorded after block h), which a snapshot of `height` carries."""
-    return tuple(sorted(changed + 1 for changed in state.validator_sets if changed + 1 < height))
+    """The blocks before `height` that named a new validator set, which a snapshot of
+    `height` carries."""
+    return tuple(h for h in get_set_change_heights(state) if h < height)
 
 
 def decode_snapshot_block(
@@ -185,8 +185,7 @@ def check_committed_block(
             snapshot_height,
             f"its block {height}'s transactions are not the ones its header names",
         )
-    # Consensus runs height h + 2 with the set recorded after block h.
-    signers = get_active_set_at(state, height - 1)
+    signers = get_block_signers(state, height)
     powers = CometValidatorPowers.of((v.pubkey, v.power) for v in signers)
     try:
         signed.commit.verify(chain, powers)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import trio
 
 from clearing.state import ClearingState
-from clearing.validator_set import get_active_set_at
+from clearing.validator_set import get_block_signers
 from consensus.types import Block
 from lightclient.anchor import ENGINE_RECORDS, OUR_ENGINE
 from lightclient.codec import DecodeError
@@ -72,8 +72,7 @@ def check_backfilled(
                                           "above names")  # fmt: skip
         if certificate.height != height or certificate.block_hash != block.hash:
             raise BackfillRefused(height, "its certificate commits another block")
-        # Consensus runs height h + 2 with the set recorded after block h.
-        signers = get_active_set_at(state, height - 1)
+        signers = get_block_signers(state, height)
         powers = ENGINE_RECORDS[OUR_ENGINE].powers((v.pubkey, v.power) for v in signers)
         try:
             certificate.verify(chain, powers)

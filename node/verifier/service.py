@@ -34,11 +34,6 @@ from node.storage import NodeStore
 PAGE = Path(__file__).with_name("verify.html")
 OPERATION = "getVerifierPage"
 GENESIS_OPERATION = "getGenesis"
-CHECKPOINT_LOOKBACK = 16
-"""Blocks read back from the latest for the newest one with its certificate: on CometBFT
-a block's signed header is stored once the next block is and the keeper has fetched it
-(node/cometbft/signed_headers.py), so the newest two can both lack one (seen: a status
-with no checkpoint)."""
 # connect-src names any http(s) origin because the chain RPC URLs are the visitor's own
 # choice, unknown here. What the page sends them is public reads only (the chain id, block
 # headers, the vaults' balances); the report and a member's openings never leave the page,
@@ -100,15 +95,14 @@ class GenesisFile:
         return Response(200, self.data, "application/json")
 
     def get_trust_view(self) -> dict[str, object]:
-        """The genesis hash and the latest block as a checkpoint (HEIGHT:TIME_MS:HASH)."""
+        """The genesis hash and the newest block stored with its certificate as a checkpoint
+        (HEIGHT:TIME_MS:HASH)."""
         view: dict[str, object] = {"genesis_hash": "0x" + self.hash.hex()}
-        latest = self.store.latest_height()
-        for height in range(latest, max(0, latest - CHECKPOINT_LOOKBACK), -1):
-            signed = read_signed_block(self.store, self.engine, height)
-            if signed is not None:
-                header = signed[0]
-                view["checkpoint"] = str(Checkpoint(height, header.time_ms, header.validators_hash))
-                break
+        height = self.store.get_latest_certified_height()
+        signed = read_signed_block(self.store, self.engine, height) if height else None
+        if signed is not None:
+            header = signed[0]
+            view["checkpoint"] = str(Checkpoint(height, header.time_ms, header.validators_hash))
         return view
 
     def routes(self) -> list[tuple[RouteDoc, RouteHandler]]:
