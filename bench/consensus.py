@@ -68,6 +68,9 @@ class LoopTransport:
             if dst != self.src:
                 self.net.queue.append((self.src, dst, data))
 
+    def rebroadcast(self, data: bytes) -> None:
+        self.broadcast(data)
+
 
 class NoTimers:
     """Zero delay: every height commits in round 0, so timeouts never matter."""

@@ -530,7 +530,7 @@ class Engine:
         due = self.config.regossip_moving or is_regossip_due(self._stuck_ticks)
         if due and not self.state.decided:
             for message in get_gossip(self.state):
-                self.transport.broadcast(self._encode(message))
+                self.transport.rebroadcast(self._encode(message))
 
     def apply_synced_block(self, block: Block, certificate: CommitCertificate) -> None:
         """Verify a block fetched from a peer as the store's next one, then apply and store it.

@@ -4,7 +4,7 @@ The engine does the work (WAL, signer guard, app, store, buffering of
 future-height messages, empty-block wait, regossip, sync verification); this
 adapter gives it a trio world: an inbox task feeds it peers' messages, timers
 are trio tasks in the driver's nursery calling `on_timeout`, and broadcasts go
-to a non-blocking `publish` (the p2p `consensus` topic in a node). Engine calls
+to a non-blocking `transport` (the p2p `consensus` topic's `Publisher` in a node). Engine calls
 are synchronous, so they never interleave. Messages from far ahead mean we are
 behind: `on_behind` lets the runtime catch up by block sync (`sync_blocks`),
 during which consensus pauses. Proposals travel compact (`consensus.compact`): what a
@@ -29,7 +29,7 @@ from consensus.engine import BlockStore, ChainStart, Engine, EngineConfig, Engin
 from consensus.messages import Message
 from consensus.signer import Signer
 from consensus.state_machine import ConsensusState, TimeoutConfig
-from consensus.transport import PeerId
+from consensus.transport import PeerId, Transport
 from consensus.types import Block, CommitCertificate
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.anchor import OUR_ENGINE
@@ -76,14 +76,6 @@ class DriverConfig:
         )
 
 
-@dataclass
-class _GossipTransport:
-    publish: Callable[[bytes], None]
-
-    def broadcast(self, data: bytes) -> None:
-        self.publish(data)
-
-
 class Driver:
     """One validator (with a signer) or full node (without) following the chain."""
 
@@ -94,7 +86,7 @@ class Driver:
         app: Application,
         store: BlockStore,
         mempool: Mempool,
-        publish: Callable[[bytes], None],
+        transport: Transport,
         signer: Signer | None = None,
         wal: Wal | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
@@ -122,7 +114,7 @@ class Driver:
             mempool,
             store,
             Wal(MemoryWalStorage()) if wal is None else wal,
-            _GossipTransport(publish),
+            transport,
             self,
             clock_ms,
             config.get_engine_config(),

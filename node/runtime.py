@@ -17,6 +17,7 @@ from consensus.compact import compute_tx_hash
 from consensus.engine import ChainStart
 from consensus.signer import Signer
 from consensus.state_machine import TimeoutConfig
+from consensus.transport import Transport
 from consensus.types import Block, CommitCertificate, Voter
 from consensus.wal import FileWalStorage, Wal
 from lightclient.anchor import OUR_ENGINE, get_consensus_chain_id
@@ -64,8 +65,8 @@ async def run_node(
         restored = pool.restore()
         async with open_host(node, get_topics()) as (p2p, nursery):
             await nursery.start(pool.run)
-            publish = open_publisher(p2p, CONSENSUS, nursery)
-            driver = build_driver(node, pool, publish, signer, wal, timeouts)
+            publisher = open_publisher(p2p, CONSENSUS, nursery)
+            driver = build_driver(node, pool, publisher, signer, wal, timeouts)
             log.info(
                 "node %s up: peer %s at %s, height %d, %s",
                 config.moniker, p2p.peer_id, p2p.listen_addrs(), node.blocks.get_height(),
@@ -160,13 +161,13 @@ def iter_recent_txs(store: NodeStore, blocks: int) -> Iterator[bytes]:
 def build_driver(
     node: NodeParts,
     pool: TxPool,
-    publish: Callable[[bytes], None],
+    transport: Transport,
     signer: Signer | None,
     wal: Wal,
     timeouts: TimeoutConfig,
 ) -> Driver:
     """The consensus driver from the genesis's validators and root, over the node's app,
-    blocks and mempool (which tells it each admission), broadcasting with `publish`."""
+    blocks and mempool (which tells it each admission), broadcasting through `transport`."""
     chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
     voters = tuple(Voter(v.name, v.pubkey, v.power) for v in node.genesis.validators)
     driver = Driver(
@@ -175,7 +176,7 @@ def build_driver(
         node.app,
         node.blocks,
         pool,
-        publish,
+        transport,
         signer=signer,
         wal=wal,
         work=node.work,

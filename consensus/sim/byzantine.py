@@ -52,6 +52,10 @@ class ByzantineTransport:
         for i, peer in enumerate(shuffled):
             self.inner.send(str(peer), data if i < half else encode_message(twin))
 
+    def rebroadcast(self, data: bytes) -> None:
+        """Its re-sends equivocate as its first sends do."""
+        self.broadcast(data)
+
     def _make_conflicting(self, message: object) -> Proposal | Vote | None:
         own = self.key.public_key
         if self.mode == "equivocate" and isinstance(message, Vote) and message.validator == own:

@@ -126,6 +126,9 @@ class _Transport:
             if dst != self.src:
                 self.sim.deliver(self.src, dst, data)
 
+    def rebroadcast(self, data: bytes) -> None:
+        self.broadcast(data)
+
 
 @dataclass
 class _Timers:

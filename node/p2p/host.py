@@ -668,6 +668,10 @@ class P2PNode:
         await self._pubsub.publish(topic, data)
         self.counters[topic, "published"] += 1
 
+    def is_congested(self) -> bool:
+        """Whether a publish now would wait for a long peer queue (see `publish`)."""
+        return bool(self._get_long_queues())
+
     def _get_long_queues(self) -> set[Any]:
         """Peers a publish waits for: a long queue, not lagging (a drained one no longer
         lags; a disconnected one is forgotten)."""

@@ -7,6 +7,7 @@ layer.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import trio
@@ -61,34 +62,69 @@ def get_topics() -> list[Topic]:
     ]
 
 
-def open_publisher(p2p: P2PNode, topic: str, nursery: trio.Nursery) -> Callable[[bytes], None]:
-    """A non-blocking publish (as the consensus Transport asks): a task drains a queue.
+class Publisher:
+    """The consensus transport over one topic (`consensus.transport.Transport`): both calls
+    queue and return at once; one task (`run`) publishes, fresh messages first.
 
-    A message already waiting in the queue is not queued again. The engine re-sends a
-    stuck height's proposals and votes every second; on a node slower than that (a
-    starved CPU) each re-send queued a copy of all of them, fresh votes waited behind
-    the copies, rounds timed out, and every new round added more to re-send."""
-    send, receive = trio.open_memory_channel[bytes](PUBLISH_QUEUE)
-    waiting: set[bytes] = set()
+    A re-send (the engine re-gossips a stuck round's whole height) waits behind every fresh
+    message and is dropped, not sent, while a peer's queue is long: on a starved node a
+    proposal once left 9 to 35 s after it was signed, queued behind its own re-sends of
+    the height's older rounds, and every round it proposed failed. A message already
+    waiting is not queued again: each re-send would otherwise add a copy of all of them."""
 
-    async def drain() -> None:
-        async for data in receive:
-            waiting.discard(data)
-            await p2p.publish(topic, data)
+    def __init__(self, p2p: P2PNode, topic: str) -> None:
+        self._p2p = p2p
+        self._topic = topic
+        self._fresh: deque[bytes] = deque()
+        self._resends: deque[bytes] = deque()
+        self._waiting: set[bytes] = set()
+        self._queued = trio.Event()
 
-    nursery.start_soon(drain)
-
-    def publish(data: bytes) -> None:
-        if data in waiting:
-            p2p.counters[topic, "already_queued"] += 1
+    def broadcast(self, data: bytes) -> None:
+        if data in self._waiting and data not in self._resends:
+            self._p2p.counters[self._topic, "already_queued"] += 1
             return
-        try:
-            send.send_nowait(data)
-            waiting.add(data)
-        except trio.WouldBlock:
-            p2p.counters[topic, "dropped"] += 1
+        if data in self._waiting:  # a fresh send of what waited as a re-send goes first
+            self._resends.remove(data)
+        self._queue(self._fresh, data)
 
-    return publish
+    def rebroadcast(self, data: bytes) -> None:
+        if data in self._waiting:
+            self._p2p.counters[self._topic, "already_queued"] += 1
+            return
+        self._queue(self._resends, data)
+
+    def _queue(self, queue: deque[bytes], data: bytes) -> None:
+        if len(self._fresh) + len(self._resends) >= PUBLISH_QUEUE:
+            self._p2p.counters[self._topic, "dropped"] += 1
+            return
+        queue.append(data)
+        self._waiting.add(data)
+        self._queued.set()
+
+    async def run(self) -> None:
+        while True:
+            if not (self._fresh or self._resends):
+                self._queued = trio.Event()
+                await self._queued.wait()
+            if self._fresh:
+                data = self._fresh.popleft()
+                self._waiting.discard(data)
+                await self._p2p.publish(self._topic, data)
+                continue
+            data = self._resends.popleft()
+            self._waiting.discard(data)
+            if self._p2p.is_congested():
+                self._p2p.counters[self._topic, "resend_skipped"] += 1
+                continue
+            await self._p2p.publish(self._topic, data)
+
+
+def open_publisher(p2p: P2PNode, topic: str, nursery: trio.Nursery) -> Publisher:
+    """A `Publisher` of `topic`, its task started in `nursery`."""
+    publisher = Publisher(p2p, topic)
+    nursery.start_soon(publisher.run)
+    return publisher
 
 
 async def feed_driver(

@@ -25,10 +25,19 @@ KEY = PrivateKey(b"\x07" * 32)
 GENESIS = ChainStart(CHAIN, (Voter("v0", KEY.public_key, 1),), bytes(32), 0)
 
 
+class Sent(list[bytes]):
+    """The driver's transport: what it broadcasts, first sends and re-sends alike."""
+
+    def broadcast(self, data: bytes) -> None:
+        self.append(data)
+
+    rebroadcast = broadcast
+
+
 def make_driver(
     validator: bool, mempool: ListMempool | None = None, txs_noticed: bool = False
 ) -> tuple[Driver, list[bytes]]:
-    published: list[bytes] = []
+    sent = Sent()
     wal = Wal(MemoryWalStorage())
     timeouts = TimeoutConfig(commit_ms=20, empty_block_wait_ms=1000)
     driver = Driver(
@@ -37,12 +46,12 @@ def make_driver(
         HashChainApp(),
         MemoryBlockStore(GENESIS.state_root),
         ListMempool() if mempool is None else mempool,
-        published.append,
+        sent,
         signer=Signer(KEY, CHAIN, wal) if validator else None,
         wal=wal,
         clock_ms=lambda: int(trio.current_time() * 1000),
     )
-    return driver, published
+    return driver, sent
 
 
 async def wait_for_height(driver: Driver, height: int) -> None:
