@@ -198,6 +198,8 @@ def test_a_signal_stops_every_process_of_the_devnet(
             if line.startswith("validators commit blocks"):
                 break
             started_lines.append(line.rstrip("\n"))
+        else:
+            raise AssertionError(describe_early_end(started_lines, tmp_path))
         roster = describe_roster(make_members(8))  # each member's key command, at the start
         assert started_lines[started_lines.index(roster[0]) :][: len(roster)] == roster
         nodes += [p for p in get_children(devnet.pid) if " start --home " in get_command(p)]
@@ -222,6 +224,16 @@ def test_a_signal_stops_every_process_of_the_devnet(
     assert not [p for p in started if is_running(p)]
     assert not get_processes_of_run(devnet.pid, nodes, tmp_path)
     assert_stopped_in_order(tmp_path)
+
+
+def describe_early_end(printed: list[str], out: Path) -> str:
+    """Why a devnet ended before its validators committed: what it printed, and the end of
+    each validator's log (the devnet's own lines do not say why a node stalled)."""
+    logs = [
+        f"--- {log.relative_to(out)}, last lines:\n" + "\n".join(log.read_text().splitlines()[-30:])
+        for log in sorted(out.glob("node*/node.log"))
+    ]
+    return "\n".join(["the devnet ended before its validators committed a block:", *printed, *logs])
 
 
 def get_kind(command: str) -> str:
