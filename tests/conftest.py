@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio.testing
 from hypothesis import HealthCheck, settings
 from xdist.workermanage import WorkerController
 
@@ -30,6 +31,13 @@ settings.register_profile(
 )
 settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=2000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    """trio's clock for a test that asks for it (pytest-trio runs the test on it): time
+    jumps ahead whenever every task waits, so a test of minutes takes milliseconds."""
+    return trio.testing.MockClock(autojump_threshold=0)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -143,8 +143,3 @@ async def test_run_sends_one_observation_per_interval(
     assert trio.current_time() >= 2.0
     assert len({o.index_prices for o in got}) >= 2
     assert all(o.signer == box.validator_keys[0].public_key().public_bytes_raw() for o in got)
-
-
-@pytest.fixture
-def autojump_clock() -> trio.testing.MockClock:
-    return trio.testing.MockClock(autojump_threshold=0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
 import trio
 import trio.testing
 
@@ -36,11 +35,6 @@ def test_a_message_is_due_again_at_doubling_intervals_up_to_a_cap() -> None:
         dues.append(own.due)
     assert REGOSSIP_S == 2.0 and MAX_REGOSSIP_S == 16.0
     assert dues == [102.0, 106.0, 114.0, 130.0, 146.0, 162.0]
-
-
-@pytest.fixture
-def autojump_clock() -> trio.testing.MockClock:
-    return trio.testing.MockClock(autojump_threshold=0)
 
 
 async def test_unsettled_messages_are_regossiped_when_due_and_settled_ones_never(

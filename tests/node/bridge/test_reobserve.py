@@ -79,11 +79,6 @@ TokenMap = dict[CollateralKey, CollateralToken]
 
 
 @pytest.fixture
-def autojump_clock() -> trio.testing.MockClock:
-    return trio.testing.MockClock(autojump_threshold=0)
-
-
-@pytest.fixture
 def mock_clock() -> trio.testing.MockClock:
     """Still unless jumped: chain reads take real time, timeouts never fire."""
     return trio.testing.MockClock()

@@ -13,11 +13,6 @@ from node.cometbft.runtime import watch_state_sync
 from node.statesync.fetch import StateSyncTimedOut
 
 
-@pytest.fixture
-def autojump_clock() -> trio.testing.MockClock:
-    return trio.testing.MockClock(autojump_threshold=0)
-
-
 async def test_a_state_sync_that_restores_nothing_in_its_time_stops_the_node(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
