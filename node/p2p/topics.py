@@ -67,10 +67,11 @@ class Publisher:
     queue and return at once; one task (`run`) publishes, fresh messages first.
 
     A re-send (the engine re-gossips a stuck round's whole height) waits behind every fresh
-    message and is dropped, not sent, while a peer's queue is long: on a starved node a
-    proposal once left 9 to 35 s after it was signed, queued behind its own re-sends of
-    the height's older rounds, and every round it proposed failed. A message already
-    waiting is not queued again: each re-send would otherwise add a copy of all of them."""
+    message and is dropped, not sent, while a peer's queue is long: re-sends of a stuck
+    height's older rounds must not delay the proposal or vote that could end it (debug
+    logs of starved nodes showed proposals leaving seconds after they were signed). A
+    message already waiting is not queued again: each re-send would otherwise add a copy
+    of all of them."""
 
     def __init__(self, p2p: P2PNode, topic: str) -> None:
         self._p2p = p2p
