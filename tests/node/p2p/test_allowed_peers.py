@@ -104,6 +104,7 @@ async def test_a_peer_no_longer_allowed_is_cut_off_and_one_allowed_again_comes_b
         c = await stack.enter_async_context(open_p2p(config("c", allowed_peers=with_c), TOPICS))
         await c.connect(a.listen_addrs()[0])
         await a.wait_for_mesh("tx", 1)
+        await c.wait_for_mesh("tx", 1)  # the publisher's mesh: a's alone let c send to nobody
         await c.publish("tx", note("still a validator"))
         assert await receive(a, "tx") == (c.peer_id, "still a validator")
 
