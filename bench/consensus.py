@@ -68,8 +68,7 @@ class LoopTransport:
             if dst != self.src:
                 self.net.queue.append((self.src, dst, data))
 
-    def rebroadcast(self, data: bytes) -> None:
-        self.broadcast(data)
+    rebroadcast = broadcast
 
 
 class NoTimers:

@@ -126,8 +126,7 @@ class _Transport:
             if dst != self.src:
                 self.sim.deliver(self.src, dst, data)
 
-    def rebroadcast(self, data: bytes) -> None:
-        self.broadcast(data)
+    rebroadcast = broadcast
 
 
 @dataclass

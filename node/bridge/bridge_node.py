@@ -248,9 +248,7 @@ class BridgeNode:
         except (InvalidAttestation, WithdrawalError) as exc:  # e.g. equivocation, over limit
             log.error("own observation not gossiped: %s", exc)
             return
-        data = encode_message(self.network_chain_id, message)
-        self.own[key] = OwnMessage.sent_at(data, trio.current_time())
-        await self._publish(data)
+        await self._gossip_own(key, encode_message(self.network_chain_id, message))
 
     async def send_deposit(self, signed: SignedObservation) -> None:
         await self.send_own(("credit", signed.observation.key), signed)
@@ -276,9 +274,8 @@ class BridgeNode:
         assert self.ctx.validator_key is not None
         signed = sign_observation(self.ctx.validator_key, self.network_chain_id, observation)
         if self.pool(signed):
-            data = encode_message(self.network_chain_id, signed)
-            self.own[("credit", observation.key)] = OwnMessage.sent_at(data, trio.current_time())
-            await self._publish(data)
+            key = ("credit", observation.key)
+            await self._gossip_own(key, encode_message(self.network_chain_id, signed))
         return signed
 
     async def receive_external(self, sender: str, event: SignedExternalEvent) -> None:
@@ -324,6 +321,11 @@ class BridgeNode:
     def penalize(self, peer: str) -> None:
         """Score a peer down as for invalid gossip (it floods re-observation requests)."""
         self.ctx.p2p.penalize(peer, Offence.INVALID)
+
+    async def _gossip_own(self, key: OwnKey, data: bytes) -> None:
+        """Gossip one of this validator's messages and remember it until settled."""
+        self.own[key] = OwnMessage.sent_at(data, trio.current_time())
+        await self._publish(data)
 
     async def _publish(self, data: bytes) -> None:
         try:

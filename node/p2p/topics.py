@@ -82,11 +82,11 @@ class Publisher:
         self._queued = trio.Event()
 
     def broadcast(self, data: bytes) -> None:
-        if data in self._waiting and data not in self._resends:
-            self._p2p.counters[self._topic, "already_queued"] += 1
-            return
-        if data in self._waiting:  # a fresh send of what waited as a re-send goes first
-            self._resends.remove(data)
+        if data in self._waiting:
+            if data not in self._resends:
+                self._p2p.counters[self._topic, "already_queued"] += 1
+                return
+            self._resends.remove(data)  # a fresh send of what waited as a re-send goes first
         self._queue(self._fresh, data)
 
     def rebroadcast(self, data: bytes) -> None:
@@ -108,14 +108,10 @@ class Publisher:
             if not (self._fresh or self._resends):
                 self._queued = trio.Event()
                 await self._queued.wait()
-            if self._fresh:
-                data = self._fresh.popleft()
-                self._waiting.discard(data)
-                await self._p2p.publish(self._topic, data)
-                continue
-            data = self._resends.popleft()
+            resend = not self._fresh
+            data = (self._resends if resend else self._fresh).popleft()
             self._waiting.discard(data)
-            if self._p2p.is_congested():
+            if resend and self._p2p.is_congested():
                 self._p2p.counters[self._topic, "resend_skipped"] += 1
                 continue
             await self._p2p.publish(self._topic, data)
