@@ -12,7 +12,9 @@ read (node/reports/anchor.py):
   EPOCHS_TRACKED newest after the newest committed), L the epoch length: its header
   carries the state root the report proves against.
 
-A few blocks an epoch, against the thousands a day pruning removes. On CometBFT the
+A few blocks an epoch, against the thousands a day pruning removes. A snapshot carries
+the set changes and the newest epochs' anchors (`get_carried_heights`), so the node it
+restores holds them too. On CometBFT the
 node's first height is handed on as ABCI Commit's `retain_height`, so CometBFT's own
 stores are pruned to the same height.
 """
@@ -28,6 +30,11 @@ from node.reports.inputs import EPOCHS_TRACKED
 from node.storage import NodeStore, Pruned
 
 log = logging.getLogger(__name__)
+
+SNAPSHOT_REPORT_ANCHORS = 16
+"""How many of the newest report epochs' anchor blocks a snapshot carries, so that a
+restored node serves those reports with their anchors: more than `[reports] keep`'s
+default (10), the reports its report sync fetches."""
 
 MIN_BLOCKS_KEPT = 10
 """The least nonzero retention: the blocks a CometBFT node's signed headers are still
@@ -88,8 +95,23 @@ class Retention:
 def get_pinned_heights(state: ClearingState) -> frozenset[int]:
     """The blocks every node keeps whatever their age (see the module's docstring)."""
     length = state.genesis.epoch_length_blocks
-    ended = state.height // length
-    committed = state.report_hashes
-    newest = max(committed, default=0)
-    epochs = [*committed, *range(max(newest + 1, ended - EPOCHS_TRACKED + 1), ended + 1)]
-    return frozenset([*get_set_change_heights(state), *(e * length + 1 for e in epochs)])
+    anchors = (e * length + 1 for e in get_report_epochs(state))
+    return frozenset([*get_set_change_heights(state), *anchors])
+
+
+def get_carried_heights(state: ClearingState, height: int) -> tuple[int, ...]:
+    """The pinned blocks before `height` that a snapshot of `height` carries, ascending:
+    every set change, and the anchors of the SNAPSHOT_REPORT_ANCHORS newest report epochs.
+    The node it restores then holds what its own later snapshots carry: an epoch newer
+    than those has its anchor after `height`, which it applies."""
+    length = state.genesis.epoch_length_blocks
+    anchors = (e * length + 1 for e in get_report_epochs(state)[-SNAPSHOT_REPORT_ANCHORS:])
+    return tuple(sorted(h for h in {*get_set_change_heights(state), *anchors} if h < height))
+
+
+def get_report_epochs(state: ClearingState) -> list[int]:
+    """The epochs whose report is committed or may still be, ascending."""
+    ended = state.height // state.genesis.epoch_length_blocks
+    committed = sorted(state.report_hashes)
+    newest = committed[-1] if committed else 0
+    return [*committed, *range(max(newest + 1, ended - EPOCHS_TRACKED + 1), ended + 1)]

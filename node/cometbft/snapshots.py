@@ -4,18 +4,20 @@
 
 A snapshot of height H is the node's stored snapshot of the state after block H (the
 bytes our engine's state sync sends, clearing/snapshot.py) in CHUNK_BYTES chunks, then a
-chunk for each older block that named a new validator set, then one last chunk with
-block H: each block as the node stored it with its signed header (`SnapshotBlock`). So
-the restored node holds the block its state is of and the set changes reports' anchors
-walk (node/reports/anchor.py), as every node's store does (node/retention.py pins them).
-The metadata (`SnapshotMetadata`) is the state's size, those blocks' heights and each
-chunk's SHA-256; the snapshot's hash is the metadata's SHA-256.
+chunk for each older block it carries (node/retention.py:get_carried_heights: each that
+named a new validator set, and the first of each of the newest report epochs), then one
+last chunk with block H: each block as the node stored it with its signed header
+(`SnapshotBlock`). So the restored node holds the block its state is of, the set changes
+reports' anchors walk and the blocks the newest reports are anchored on
+(node/reports/anchor.py), as every node's store does (node/retention.py pins them). The
+metadata (`SnapshotMetadata`) is the state's size, those blocks' heights and each chunk's
+SHA-256; the snapshot's hash is the metadata's SHA-256.
 
 What the restoring app trusts: the app hash CometBFT offers with the snapshot, which its
 light client verified (header H + 1's: the state root after H). Each chunk must hash to
 its metadata entry (else it is fetched again, from another peer, and its sender
 rejected), the state must have that root (node/statesync/verify.py, as for our engine),
-the blocks it carries must be exactly the set changes that state records before H, and
+the blocks it carries must be exactly the ones that state says a snapshot of H carries, and
 each block must be the one its signed header names, committed by the validators the
 restored state says signed it. A peer can waste the node's time, never hand it a state
 or a block the chain did not commit.
@@ -32,7 +34,7 @@ import trio
 from tendermint.abci import types_pb2 as abci
 
 from clearing.state import ClearingState
-from clearing.validator_set import get_block_signers, get_set_change_heights
+from clearing.validator_set import get_block_signers
 from lightclient.anchor import MAX_SET_CHANGES
 from lightclient.codec import WIRE_VERSION, DecodeError, unpack
 from lightclient.cometbft import CometValidatorPowers, compute_merkle_root
@@ -40,6 +42,7 @@ from lightclient.commit import InvalidCommit
 from lightclient.records import Bytes, Declared, Int, Items, declare_record
 from node.clearing_app import ClearingApp
 from node.cometbft.record import MAX_RECORD_BYTES, CometBlockRecord, SignedHeader
+from node.retention import SNAPSHOT_REPORT_ANCHORS, get_carried_heights
 from node.statesync.records import CHUNK_BYTES, DIGEST_BYTES, MAX_SNAPSHOT_BYTES
 from node.statesync.served import ServedSnapshots
 from node.statesync.verify import SnapshotRefused, check_snapshot_state
@@ -51,8 +54,9 @@ SNAPSHOT_FORMAT = 1
 """The chunking this module describes; CometBFT offers another format's snapshots to an
 app that refuses them with REJECT_FORMAT."""
 MAX_STATE_CHUNKS = MAX_SNAPSHOT_BYTES // CHUNK_BYTES
-MAX_CHUNKS = MAX_STATE_CHUNKS + MAX_SET_CHANGES + 1
-MAX_METADATA_BYTES = MAX_CHUNKS * (DIGEST_BYTES + 2) + MAX_SET_CHANGES * 9 + 64
+MAX_CARRIED = MAX_SET_CHANGES + SNAPSHOT_REPORT_ANCHORS
+MAX_CHUNKS = MAX_STATE_CHUNKS + MAX_CARRIED + 1
+MAX_METADATA_BYTES = MAX_CHUNKS * (DIGEST_BYTES + 2) + MAX_CARRIED * 9 + 64
 """Under CometBFT's 4 MB bound on a snapshot message (statesync's snapshotMsgSize)."""
 MAX_TRAILER_BYTES = 2 * MAX_RECORD_BYTES
 
@@ -60,11 +64,11 @@ MAX_TRAILER_BYTES = 2 * MAX_RECORD_BYTES
 @declare_record(head=WIRE_VERSION)
 @dataclass(frozen=True)
 class SnapshotMetadata(Declared):
-    """The state's size, the heights of the set-change blocks before H it carries, and
-    the SHA-256 of each chunk: the state's, those blocks', then block H's."""
+    """The state's size, the heights of the blocks before H it carries, and the SHA-256
+    of each chunk: the state's, those blocks', then block H's."""
 
     state_size: Annotated[int, Int(1, MAX_SNAPSHOT_BYTES)]
-    pinned_heights: Annotated[tuple[int, ...], Items(0, MAX_SET_CHANGES, Int(1))]
+    pinned_heights: Annotated[tuple[int, ...], Items(0, MAX_CARRIED, Int(1))]
     chunk_hashes: Annotated[tuple[bytes, ...], Items(2, MAX_CHUNKS, Bytes(length=DIGEST_BYTES))]
 
     @property
@@ -73,7 +77,7 @@ class SnapshotMetadata(Declared):
 
     @property
     def pinned_chunks(self) -> range:
-        """The indexes of the set-change blocks' chunks."""
+        """The indexes of the older blocks' chunks."""
         return range(self.state_chunks, self.state_chunks + len(self.pinned_heights))
 
     @staticmethod
@@ -139,12 +143,6 @@ def check_offered_metadata(snapshot: abci.Snapshot) -> SnapshotMetadata:
     if list(pinned) != sorted(set(pinned)) or (pinned and pinned[-1] >= snapshot.height):
         raise ValueError(f"its older blocks' heights {pinned} are not ascending below its own")
     return metadata
-
-
-def get_pinned_heights(state: ClearingState, height: int) -> tuple[int, ...]:
-    """The blocks before `height` that named a new validator set, which a snapshot of
-    `height` carries."""
-    return tuple(h for h in get_set_change_heights(state) if h < height)
 
 
 def decode_snapshot_block(
@@ -225,7 +223,7 @@ class AppSnapshots:
         if height in self.described:
             return self.described[height]
         size = self.store.get_snapshot_size(height)
-        pinned = get_pinned_heights(self.app.state, height)
+        pinned = get_carried_heights(self.app.state, height)
         blocks = [self.load_snapshot_block(h) for h in (*pinned, height)]
         if not size or None in blocks:
             return None  # block H's signed header comes with the next height
@@ -314,8 +312,8 @@ class AppSnapshots:
         return result(result=result.ACCEPT)
 
     def install(self, restore: Restore) -> None:
-        """The restored state, block H and the set-change blocks before it into the store
-        and the app, once checked."""
+        """The restored state, block H and the older blocks it carries into the store and
+        the app, once checked."""
         height, root, metadata = restore.height, restore.app_hash, restore.metadata
         data = b"".join(restore.chunks[i] for i in range(metadata.state_chunks))
         if len(data) != metadata.state_size:
@@ -323,10 +321,11 @@ class AppSnapshots:
                 height, f"its state is {len(data)} bytes, not {metadata.state_size}"
             )
         state = check_snapshot_state(self.app.genesis, height, data, root)
-        expected = get_pinned_heights(state, height)
+        expected = get_carried_heights(state, height)
         if metadata.pinned_heights != expected:
-            raise SnapshotRefused(height, f"it carries blocks {metadata.pinned_heights}, not the "
-                                  f"set changes {expected} its state records")  # fmt: skip
+            raise SnapshotRefused(height, f"it carries blocks {metadata.pinned_heights}, not "
+                                  f"{expected}: the set changes and reports' anchors its state "
+                                  "records")  # fmt: skip
         last = len(metadata.chunk_hashes) - 1
         stored = []
         for block_height, index in [
@@ -344,6 +343,6 @@ class AppSnapshots:
         self.store.save_restored(Snapshot(height, data, root), block, pinned)
         self.app.state, self.app.last_root = state, root
         self.restored.set()
-        log.info("state synced to height %d: a snapshot of %d bytes and %d older blocks that "
-                 "changed the validator set; blocks and history are held from there on",
+        log.info("state synced to height %d: a snapshot of %d bytes and %d older blocks (set "
+                 "changes, reports' anchors); blocks and history are held from there on",
                  height, len(data), len(pinned))  # fmt: skip

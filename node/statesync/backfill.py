@@ -24,15 +24,13 @@ from collections.abc import Callable
 import trio
 
 from clearing.state import ClearingState
-from clearing.validator_set import get_block_signers
 from consensus.types import Block
-from lightclient.anchor import ENGINE_RECORDS, OUR_ENGINE
 from lightclient.codec import DecodeError
-from lightclient.commit import CommitCertificate, InvalidCommit
 from lightclient.header import BlockHeader
 from node.blocksync import SyncedBlock, fetch_blocks
 from node.p2p import Offence, P2PNode, RequestFailed
 from node.statesync.fetch import PEER_WAIT_S
+from node.statesync.verify import BlockRefused, check_certified
 from node.storage import NodeStore, StorageError, StoredBlock
 
 log = logging.getLogger(__name__)
@@ -43,41 +41,20 @@ ROUND_WAIT_S = 30.0
 """After a round in which no peer held the next batch: archive nodes may connect later."""
 
 
-class BackfillRefused(Exception):
-    """A peer's block is not the one the chain above it names."""
-
-    def __init__(self, height: int, reason: str) -> None:
-        super().__init__(f"block {height} is refused: {reason}")
-        self.height = height
-        self.reason = reason
-
-
 def check_backfilled(
     synced: tuple[SyncedBlock, ...], above: BlockHeader, state: ClearingState, chain: str
 ) -> list[StoredBlock]:
     """The blocks below `above` (the header of the lowest block held), each the one the
     block above it names and committed by the set `state` says signed it, ready to
-    store with the state root after each; BackfillRefused at the first that is not."""
+    store with the state root after each; BlockRefused at the first that is not."""
     stored = []
     named, root = above.prev_block_hash, above.prev_state_root
     for block_data in reversed(synced):
         height = block_data.height
-        try:
-            block = Block.decode(block_data.block)
-            certificate = CommitCertificate.decode(block_data.certificate)
-        except DecodeError as exc:
-            raise BackfillRefused(height, f"it does not decode: {exc}") from None
-        if block.header.height != height or block.hash != named:
-            raise BackfillRefused(height, f"it is not the block 0x{named.hex()} the block "
-                                          "above names")  # fmt: skip
-        if certificate.height != height or certificate.block_hash != block.hash:
-            raise BackfillRefused(height, "its certificate commits another block")
-        signers = get_block_signers(state, height)
-        powers = ENGINE_RECORDS[OUR_ENGINE].powers((v.pubkey, v.power) for v in signers)
-        try:
-            certificate.verify(chain, powers)
-        except InvalidCommit as exc:
-            raise BackfillRefused(height, f"its certificate does not verify: {exc}") from None
+        block = check_certified(height, block_data.block, block_data.certificate, state, chain)
+        if block.hash != named:
+            raise BlockRefused(height, f"it is not the block 0x{named.hex()} the block "
+                                       "above names")  # fmt: skip
         stored.append(StoredBlock(height, block_data.block, block_data.certificate, root))
         named, root = block.header.prev_block_hash, block.header.prev_state_root
     return stored[::-1]
@@ -132,11 +109,11 @@ async def fetch_batch(
                 break
             try:
                 if len(response.blocks) > asked:
-                    raise BackfillRefused(first - asked, f"{len(response.blocks)} blocks "
+                    raise BlockRefused(first - asked, f"{len(response.blocks)} blocks "
                                           f"sent for {asked} asked")  # fmt: skip
                 if len(response.blocks) == asked:
                     return check_backfilled(response.blocks, above, state, chain)
-            except BackfillRefused as exc:
+            except BlockRefused as exc:
                 log.warning("backfill: %s (from %s)", exc, peer)
                 p2p.penalize(peer, Offence.BAD_RESPONSE)
                 break

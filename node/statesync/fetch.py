@@ -4,12 +4,14 @@ takes its peers' newest trusted snapshot instead of every block since genesis.
 Before the node itself starts (node/runtime.py), a p2p host of the node's key and port
 asks each connected peer for its offer (node/statesync/serve.py), checks the highest one
 from the genesis (verify.py), fetches the snapshot in chunks from the peers offering
-it, checks the bytes, fetches the older blocks the light-client walk needs (one per
-change of the validator set, as a pruned node keeps them: node/retention.py), and
-stores all of it in one transaction (`NodeStore.save_restored`). The host then closes
-and the node starts as after a restart, from that snapshot, block-syncing the rest.
-The blocks and history before the snapshot are not brought: the node says so
-(410 naming its first heights) and serves what it holds.
+it, checks the bytes, fetches the older blocks a pruned node keeps that a snapshot
+brings (node/retention.py:get_carried_heights: the block of each change of the validator
+set, each the one the light-client walk went through, and the first block of each of the
+newest report epochs, each with a certificate of the set the restored state says signed
+it), and stores all of it in one transaction (`NodeStore.save_restored`). The host then
+closes and the node starts as after a restart, from that snapshot, block-syncing the
+rest. The other blocks and the history before the snapshot are not brought: the node
+says so (410 naming its first heights) and serves what it holds.
 """
 
 from __future__ import annotations
@@ -22,17 +24,19 @@ from dataclasses import dataclass
 import trio
 
 from clearing.genesis import Genesis
+from clearing.state import ClearingState
 from consensus.types import Block
-from lightclient.anchor import Trust, TrustExpired, check_trusting_period
+from lightclient.anchor import Trust, TrustExpired, check_trusting_period, get_consensus_chain_id
 from lightclient.codec import DecodeError
 from lightclient.commit import CommitCertificate
 from node.allowed_peers import get_allowed_peers, get_peer_validators
-from node.blocksync import fetch_blocks
+from node.blocksync import SyncedBlock, fetch_blocks
 from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.config import NodeConfig
 from node.genesis_file import load_genesis, read_genesis_hash
 from node.p2p import Offence, P2PNode, RequestFailed, open_p2p
+from node.retention import get_carried_heights
 from node.startup import get_host_config
 from node.statesync.records import (
     CHUNK_BYTES,
@@ -47,11 +51,13 @@ from node.statesync.records import (
     SnapshotOffer,
 )
 from node.statesync.verify import (
+    BlockRefused,
     OfferBeforeCheckpoint,
     OfferRefused,
     SnapshotRefused,
     StateSyncError,
     TrustedOffer,
+    check_certified,
     check_offer,
     check_snapshot,
 )
@@ -139,6 +145,7 @@ async def restore_from_peers(
 ) -> Restored:
     """Rounds of: ask every connected peer, take the highest offer that checks out, fetch
     and store it; a refused offer or snapshot is logged and the next one tried."""
+    chain = get_consensus_chain_id(genesis.chain_id, genesis_hash)
     while True:
         if not p2p.connected_peers():
             await trio.sleep(PEER_WAIT_S)
@@ -161,7 +168,7 @@ async def restore_from_peers(
             ]
             sources = [peer, *(p for p in same if p != peer)]
             try:
-                return await fetch_trusted(p2p, store, genesis, trusted, sources)
+                return await fetch_trusted(p2p, store, genesis, chain, trusted, sources)
             except SnapshotRefused as exc:  # e.g. pruned meanwhile: nobody's offence
                 log.warning("state sync: %s", exc)
         await trio.sleep(ROUND_WAIT_S)
@@ -190,9 +197,11 @@ async def gather_offers(p2p: P2PNode) -> dict[str, SnapshotOffer]:
 
 
 async def fetch_trusted(
-    p2p: P2PNode, store: NodeStore, genesis: Genesis, trusted: TrustedOffer, peers: list[str]
-) -> Restored:
-    """The trusted offer's snapshot and pinned blocks, checked, then stored."""
+    p2p: P2PNode, store: NodeStore, genesis: Genesis, chain: str, trusted: TrustedOffer,
+    peers: list[str],
+) -> Restored:  # fmt: skip
+    """The trusted offer's snapshot and the older blocks a restored node holds, checked,
+    then stored."""
     offer = trusted.offer
     log.info(
         "state sync: fetching the snapshot of height %d (%d bytes, %d chunks) from %d peers",
@@ -200,8 +209,13 @@ async def fetch_trusted(
     )  # fmt: skip
     parts = [await fetch_chunk(p2p, peers, offer, index) for index in range(offer.chunks)]
     data = b"".join(parts)
-    check_snapshot(data, trusted, genesis)
-    pinned = await fetch_pinned(p2p, peers, trusted)
+    state = check_snapshot(data, trusted, genesis)
+    pinned = await fetch_set_changes(p2p, peers, trusted)
+    walked = {block.height for block in pinned}
+    for height in get_carried_heights(state, offer.height):
+        if height not in walked:
+            pinned.append(await fetch_anchor_block(p2p, peers, offer.height, height, state, chain))
+    pinned.sort(key=lambda block: block.height)
     block = StoredBlock(offer.height, offer.block, offer.certificate, trusted.root)
     snapshot = Snapshot(offer.height, data, trusted.root)
     await trio.to_thread.run_sync(store.save_restored, snapshot, block, pinned)
@@ -236,7 +250,9 @@ async def fetch_chunk(p2p: P2PNode, peers: list[str], offer: SnapshotOffer, inde
     raise SnapshotRefused(offer.height, f"no peer served its chunk {index}")
 
 
-async def fetch_pinned(p2p: P2PNode, peers: list[str], trusted: TrustedOffer) -> list[StoredBlock]:
+async def fetch_set_changes(
+    p2p: P2PNode, peers: list[str], trusted: TrustedOffer
+) -> list[StoredBlock]:
     """The blocks before the snapshot that name a new validator set, each the one the
     anchor's verified walk went through, with the commit the walk checked (every node
     keeps them, node/retention.py: anchors of reports read them)."""
@@ -245,18 +261,41 @@ async def fetch_pinned(p2p: P2PNode, peers: list[str], trusted: TrustedOffer) ->
         height = change.header.height
         if height >= trusted.offer.height:
             break
-        block = await fetch_block(p2p, peers, height)
+        synced = await fetch_block(p2p, peers, height)
+        if synced is None:
+            raise SnapshotRefused(trusted.offer.height, f"no peer served block {height}")
         commit = change.commit
-        if Block.decode(block).hash != change.header.hash or not isinstance(
+        if Block.decode(synced.block).hash != change.header.hash or not isinstance(
             commit, CommitCertificate
         ):
             raise SnapshotRefused(trusted.offer.height, f"its peers' block {height} is not "
                                   "the one the anchor's walk went through")  # fmt: skip
-        pinned.append(StoredBlock(height, block, commit.encode(), b""))
+        pinned.append(StoredBlock(height, synced.block, commit.encode(), b""))
     return pinned
 
 
-async def fetch_block(p2p: P2PNode, peers: list[str], height: int) -> bytes:
+async def fetch_anchor_block(
+    p2p: P2PNode, peers: list[str], snapshot: int, height: int, state: ClearingState, chain: str
+) -> StoredBlock:
+    """Block `height` (the first of a recent report epoch, node/retention.py) from the
+    first of `peers` that serves it with a certificate of the set the restored `state`
+    says signed it; a peer serving another block is scored down."""
+    for peer in peers:
+        synced = await fetch_block(p2p, [peer], height)
+        if synced is None:
+            continue
+        try:
+            check_certified(height, synced.block, synced.certificate, state, chain)
+        except BlockRefused as exc:
+            log.warning("state sync: %s (from %s): scored down", exc, peer)
+            p2p.penalize(peer, Offence.BAD_RESPONSE)
+            continue
+        return StoredBlock(height, synced.block, synced.certificate, b"")
+    raise SnapshotRefused(snapshot, f"no peer served its block {height} with a certificate")
+
+
+async def fetch_block(p2p: P2PNode, peers: list[str], height: int) -> SyncedBlock | None:
+    """Block `height` as the first of `peers` that holds it serves it (None: none does)."""
     for peer in peers:
         try:
             response = await fetch_blocks(p2p, peer, height, 1)
@@ -264,5 +303,5 @@ async def fetch_block(p2p: P2PNode, peers: list[str], height: int) -> bytes:
             log.info("state sync: block %d from %s failed: %s", height, peer, exc)
             continue
         if response.blocks:
-            return response.blocks[0].block
-    raise SnapshotRefused(height, f"no peer served block {height}")
+            return response.blocks[0]
+    return None

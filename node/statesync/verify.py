@@ -18,6 +18,7 @@ from clearing.genesis import Genesis
 from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot
 from clearing.state import ClearingState
+from clearing.validator_set import get_block_signers
 from consensus.types import Block
 from lightclient.anchor import (
     ENGINE_RECORDS,
@@ -70,6 +71,15 @@ class OfferBeforeCheckpoint(StateSyncError):
         )
         self.height = height
         self.checkpoint = checkpoint
+
+
+class BlockRefused(StateSyncError):
+    """A peer's block below the snapshot is not the one the chain committed there."""
+
+    def __init__(self, height: int, reason: str) -> None:
+        super().__init__(f"block {height} is refused: {reason}")
+        self.height = height
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -168,3 +178,27 @@ def check_snapshot_state(genesis: Genesis, height: int, data: bytes, root: bytes
     if compute_state_root(state) != root:
         raise SnapshotRefused(height, "its state root is not the one block H + 1 commits")
     return state
+
+
+def check_certified(
+    height: int, block_data: bytes, certificate_data: bytes, state: ClearingState, chain: str
+) -> Block:
+    """Block `height`, decoded, if its certificate proves more than 2/3 of the set that
+    `state` (trusted, of a later height) says signed it; BlockRefused if not. What ties a
+    block below a snapshot to the chain when no header above it is at hand."""
+    try:
+        block = Block.decode(block_data)
+        certificate = CommitCertificate.decode(certificate_data)
+    except DecodeError as exc:
+        raise BlockRefused(height, f"it does not decode: {exc}") from None
+    if block.header.height != height:
+        raise BlockRefused(height, f"it is of height {block.header.height}")
+    if certificate.height != height or certificate.block_hash != block.hash:
+        raise BlockRefused(height, "its certificate commits another block")
+    signers = get_block_signers(state, height)
+    powers = ENGINE_RECORDS[OUR_ENGINE].powers((v.pubkey, v.power) for v in signers)
+    try:
+        certificate.verify(chain, powers)
+    except InvalidCommit as exc:
+        raise BlockRefused(height, f"its certificate does not verify: {exc}") from None
+    return block

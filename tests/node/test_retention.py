@@ -10,7 +10,13 @@ from pathlib import Path
 from clearing.state import ClearingState
 from node.history.store import BlockHistory
 from node.reports.inputs import EPOCHS_TRACKED
-from node.retention import MAX_PRUNE_STEP, Retention, get_pinned_heights
+from node.retention import (
+    MAX_PRUNE_STEP,
+    SNAPSHOT_REPORT_ANCHORS,
+    Retention,
+    get_carried_heights,
+    get_pinned_heights,
+)
 from node.storage import NodeStore
 from tests.clearing.support import new_sandbox
 
@@ -43,6 +49,17 @@ def test_pinned_are_the_set_changes_and_the_anchors_of_reports_committed_or_to_c
     assert get_pinned_heights(state) == {1, 421, 201, 501, *(e * LENGTH + 1 for e in to_come)}
     # with nothing committed yet, only the newest epochs wait for a report too
     assert get_pinned_heights(state_at(250)) == {101, 201}
+
+
+def test_a_snapshot_carries_the_set_changes_and_the_newest_report_epochs_anchors() -> None:
+    # epochs 1 to 30 committed, 31 and 32 ended since: the newest 16 are 17 to 32
+    state = state_at(3_250, changes=(0, 420), reported=tuple(range(1, 31)))
+    newest = range(32 - SNAPSHOT_REPORT_ANCHORS + 1, 33)
+    assert get_carried_heights(state, 3_250) == (1, 421, *(e * LENGTH + 1 for e in newest))
+    assert set(get_carried_heights(state, 3_250)) < get_pinned_heights(state)
+    # epoch 32 ends at the snapshot's height: its anchor comes after, with the blocks
+    state = state_at(3_200, changes=(0, 420), reported=tuple(range(1, 31)))
+    assert get_carried_heights(state, 3_200)[-1] == 3_101
 
 
 def test_blocks_are_kept_from_the_oldest_snapshot_or_blocks_kept_back(tmp_path: Path) -> None:

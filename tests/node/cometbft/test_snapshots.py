@@ -3,7 +3,7 @@ snapshot, listed and loaded chunk by chunk through ABCI, restores an empty node 
 app and store then hold the state and block of its height; a chunk, a state or a block
 that is not the chain's changes nothing and says whose it was. A snapshot carries the
 blocks that changed the validator set before it, which the restored node's reports'
-anchors walk."""
+anchors walk, and the first block of each recent report epoch, which they show."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from node.cometbft.snapshots import (
     SnapshotMetadata,
     hash_chunk,
 )
-from node.reports.anchor import get_set_changes
+from node.reports.anchor import get_set_changes, get_state_anchor
 from node.restore import restore_state
 from node.statesync.served import ServedSnapshots
 from node.storage import NodeStore
@@ -49,7 +49,9 @@ from node.txcheck import make_clearing_check
 from tests.clearing.support import genesis_doc
 from tests.node.test_app import blocks, make_block
 
-GENESIS_BYTES = json.dumps({**genesis_doc(), "engine": COMETBFT}).encode()
+GENESIS_BYTES = json.dumps({**genesis_doc(), "engine": COMETBFT, "epoch_length_blocks": 2}).encode()
+"""Epochs of 2 blocks: a snapshot of height 4 carries block 3, the first of epoch 1,
+whose report may still come (the snapshots of heights 2 and 3 carry no such block)."""
 GENESIS = parse_genesis(json.loads(GENESIS_BYTES))
 CHAIN = get_consensus_chain_id(GENESIS.chain_id, compute_genesis_hash(GENESIS_BYTES))
 KEYS = [PrivateKey(derive_seed(f"validator-{i}")) for i in range(len(GENESIS.validators))]
@@ -59,6 +61,8 @@ CHANGED = 1
 """In the chain whose set changes (served with `change_set`): validator-0's power doubles
 in the set recorded after block 1, so block 2 names that set next and block 3 is the
 first it signs; its snapshot is of height 3."""
+ANCHORED = 4
+"""The snapshot whose older blocks include a report's anchor (served with `up_to`)."""
 PEER = "376f19bb1995513d6bf449035678f51b88ecf424"
 
 
@@ -108,14 +112,16 @@ def serve(
     signers: int = 4,
     change_set: bool = False,
     change_signers: int = 4,
+    up_to: int | None = None,
 ) -> Served:
-    """The serving node; its last block (HEIGHT, or with `change_set` the one after the
-    change's block) is stored with `record_txs` (its own if None) and a signed header
-    `signers` validators committed, the change's with `change_signers`."""
+    """The serving node; its last block (`up_to`; if None HEIGHT, or with `change_set`
+    the one after the change's block) is stored with `record_txs` (its own if None) and a
+    signed header `signers` validators committed, the change's with `change_signers`."""
     app = ClearingApp(GENESIS)
     store = NodeStore(path)
-    last = CHANGED + 2 if change_set else HEIGHT
-    for height, txs in enumerate(blocks()[:last], start=1):
+    last = up_to or (CHANGED + 2 if change_set else HEIGHT)
+    bodies = [*blocks(), *([] for _ in range(last))][:last]
+    for height, txs in enumerate(bodies, start=1):
         app.finalize_block(make_block(height, txs))
         if change_set and height == CHANGED:
             first, *others = sorted(app.state.validators.values(), key=lambda v: v.name)
@@ -228,6 +234,33 @@ def test_a_snapshot_carries_the_blocks_that_changed_the_set_which_anchors_then_w
     assert history.get_set_at(CHANGED + 2) != get_powers(GENESIS.validators)
 
 
+def test_a_snapshot_carries_the_first_block_of_a_recent_report_epoch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The restored node serves epoch 1's report with its anchor (block 3's header and
+    commit); a snapshot that leaves block 3 out is rejected."""
+    served = serve(tmp_path / "a.sqlite3", up_to=ANCHORED)
+    (snapshot,) = served.snapshots.list_snapshots()
+    assert SnapshotMetadata.decode(snapshot.metadata).pinned_heights == (3,)
+    assert snapshot.chunks == 3
+
+    node, store = empty_node(tmp_path / "b.sqlite3")
+    assert restore(node, served) == abci.ResponseApplySnapshotChunk.ACCEPT
+    restored, held = store.load_block(3), served.store.load_block(3)
+    assert restored is not None and held is not None
+    assert (restored.block, restored.cert) == (held.block, held.cert)
+    anchor = get_state_anchor(store, node.app.state, 2, None)
+    assert anchor is not None and anchor.header.height == 3
+
+    without, chunks = leave_out_carried(served)
+    other, other_store = empty_node(tmp_path / "c.sqlite3")
+    assert offer(other, without, served.app.last_root) == abci.ResponseOfferSnapshot.ACCEPT
+    results = [apply(other, i, chunk).result for i, chunk in enumerate(chunks)]
+    assert results[-1] == abci.ResponseApplySnapshotChunk.REJECT_SNAPSHOT
+    assert other_store.latest_height() == 0
+    assert "it carries blocks (), not (3,)" in caplog.text
+
+
 def test_a_restore_cometbft_never_took_up_is_replaced_by_the_next_one_checked(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -260,8 +293,8 @@ def test_a_restore_cometbft_never_took_up_is_replaced_by_the_next_one_checked(
     assert offer(restarted, snapshot, served.app.last_root) == abci.ResponseOfferSnapshot.ABORT
 
 
-def leave_out_set_changes(served: Served) -> tuple[abci.Snapshot, list[bytes]]:
-    """`served`'s snapshot with the set-change blocks taken out, consistent in itself."""
+def leave_out_carried(served: Served) -> tuple[abci.Snapshot, list[bytes]]:
+    """`served`'s snapshot with the older blocks taken out, consistent in itself."""
     (snapshot,) = served.snapshots.list_snapshots()
     metadata = SnapshotMetadata.decode(snapshot.metadata)
     chunks = [load(served, snapshot, i) for i in range(snapshot.chunks)]
@@ -279,7 +312,7 @@ def leave_out_set_changes(served: Served) -> tuple[abci.Snapshot, list[bytes]]:
     ("case", "reason"),
     [
         ("its set change committed by half the power", "its block 2's commit does not verify"),
-        ("without its set change", "it carries blocks (), not the set changes (2,)"),
+        ("without its set change", "it carries blocks (), not (2,): the set changes"),
         ("with its set change's block for block 3", "its block 2 is of height 3"),
     ],
 )
@@ -291,7 +324,7 @@ def test_a_snapshot_without_the_chains_set_changes_is_rejected_and_changes_nothi
     (snapshot,) = served.snapshots.list_snapshots()
     chunks = [load(served, snapshot, i) for i in range(snapshot.chunks)]
     if case == "without its set change":
-        snapshot, chunks = leave_out_set_changes(served)
+        snapshot, chunks = leave_out_carried(served)
     if case == "with its set change's block for block 3":
         # a peer's own set-change chunk hashes match its own metadata; the block is not 2
         chunks[1] = chunks[2]

@@ -14,8 +14,9 @@ from consensus.types import Block
 from lightclient.anchor import StateAnchor
 from lightclient.codec import pack
 from lightclient.header import BlockHeader
-from node.blocksync import SyncedBlock
+from node.blocksync import PROTOCOL, SyncedBlock, SyncRequest, SyncResponse
 from node.clearing_app import ClearingApp
+from node.p2p import P2PNode
 from node.statesync.records import SnapshotOffer
 from node.statesync.verify import hash_chunks
 from tests.lightclient.support import get_powers, make_commit
@@ -60,15 +61,15 @@ class Chain:
     """After the last block."""
 
 
-def build_chain(length: int, signers: int = 4) -> Chain:
+def build_chain(length: int, signers: int = 4, genesis: Genesis = GENESIS) -> Chain:
     """`length` linked trading blocks, each committed by `signers` of the four keys, as
     the blocks below a restored node's snapshot are backfilled."""
-    app = ClearingApp(GENESIS)
+    app = ClearingApp(genesis)
     powers = get_powers(KEYS)
     blocks, roots, previous = [], [], None
     for height, txs in zip(range(1, length + 1), iter_trading_blocks(), strict=False):
         header = replace(
-            make_block(GENESIS, height, txs).header,
+            make_block(genesis, height, txs).header,
             prev_block_hash=bytes(32) if previous is None else previous.hash,
             prev_state_root=app.last_root,
             validators_hash=powers.hash,
@@ -76,7 +77,19 @@ def build_chain(length: int, signers: int = 4) -> Chain:
         )
         block = Block(header, tuple(txs), None)
         roots.append(app.finalize_block(block))
-        certificate = make_commit(GENESIS.chain_id, header, KEYS[:signers])
+        certificate = make_commit(genesis.chain_id, header, KEYS[:signers])
         blocks.append(SyncedBlock(height, block.encode(), certificate.encode()))
         previous = block
     return Chain(blocks, roots, app.state)
+
+
+def serve_chain(node: P2PNode, blocks: list[SyncedBlock], per_response: int) -> None:
+    """`node` serves `blocks`, at most `per_response` an answer (as a byte cap would)."""
+
+    async def handle(peer: str, data: bytes) -> bytes:
+        request = SyncRequest.decode(data)
+        first = request.from_height - 1
+        held = blocks[first : first + min(request.max_count, per_response)]
+        return SyncResponse(len(blocks), tuple(held)).encode()
+
+    node.set_request_handler(PROTOCOL, handle, 64)

@@ -13,18 +13,13 @@ import pytest
 from clearing.snapshot import encode_snapshot
 from consensus.types import Block
 from lightclient.anchor import get_consensus_chain_id
-from node.blocksync import PROTOCOL, SyncedBlock, SyncRequest, SyncResponse, serve_blocks
-from node.p2p import P2PNode
-from node.statesync.backfill import (
-    BackfillRefused,
-    backfill_blocks,
-    check_backfilled,
-    fetch_batch,
-)
+from node.blocksync import PROTOCOL, SyncRequest, SyncResponse, serve_blocks
+from node.statesync.backfill import backfill_blocks, check_backfilled, fetch_batch
+from node.statesync.verify import BlockRefused
 from node.storage import NodeStore, Snapshot, StoredBlock
 from tests.lightclient.support import GENESIS_HASH
 from tests.node.p2p.support import line
-from tests.node.statesync.support import GENESIS, Chain, build_chain
+from tests.node.statesync.support import GENESIS, Chain, build_chain, serve_chain
 
 CHAIN = get_consensus_chain_id(GENESIS.chain_id, GENESIS_HASH)
 HEIGHT = 40
@@ -43,18 +38,6 @@ def restored_store(path: Path, chain: Chain) -> NodeStore:
     block = StoredBlock(HEIGHT, top.block, top.certificate, root)
     store.save_restored(Snapshot(HEIGHT, encode_snapshot(chain.state), root), block, ())
     return store
-
-
-def serve_chain(node: P2PNode, blocks: list[SyncedBlock], per_response: int) -> None:
-    """`node` serves `blocks`, at most `per_response` an answer (as a byte cap would)."""
-
-    async def handle(peer: str, data: bytes) -> bytes:
-        request = SyncRequest.decode(data)
-        first = request.from_height - 1
-        held = blocks[first : first + min(request.max_count, per_response)]
-        return SyncResponse(len(blocks), tuple(held)).encode()
-
-    node.set_request_handler(PROTOCOL, handle, 64)
 
 
 def above(store: NodeStore) -> Block:
@@ -150,6 +133,7 @@ async def test_a_batch_pruning_overtook_is_dropped_and_backfill_goes_on(tmp_path
     ("case", "reason"),
     [
         ("another parent", "is not the block"),
+        ("another height", "it is of height 1"),
         ("a certificate of another block", "its certificate commits another block"),
         ("half the power", "its certificate does not verify"),
         ("undecodable", "it does not decode"),
@@ -159,15 +143,17 @@ def test_a_block_that_is_not_the_one_above_names_is_refused(case: str, reason: s
     blocks = list(CHAIN_BLOCKS.blocks[HEIGHT - 5 : HEIGHT - 1])
     top = Block.decode(CHAIN_BLOCKS.blocks[-1].block).header
     low = blocks[0]
+    header_above = top
     if case == "another parent":
-        low = CHAIN_BLOCKS.blocks[0]
-        low = replace(low, height=HEIGHT - 5)
+        header_above = replace(top, prev_block_hash=bytes(32))
+    if case == "another height":
+        low = replace(CHAIN_BLOCKS.blocks[0], height=HEIGHT - 5)
     if case == "a certificate of another block":
         low = replace(low, certificate=CHAIN_BLOCKS.blocks[0].certificate)
     if case == "half the power":
         low = replace(low, certificate=HALF_SIGNED.blocks[HEIGHT - 5].certificate)
     if case == "undecodable":
         low = replace(low, block=b"\x90")
-    with pytest.raises(BackfillRefused, match=reason):
-        check_backfilled((low, *blocks[1:]), top, CHAIN_BLOCKS.state, CHAIN)
+    with pytest.raises(BlockRefused, match=reason):
+        check_backfilled((low, *blocks[1:]), header_above, CHAIN_BLOCKS.state, CHAIN)
     assert len(check_backfilled(tuple(blocks), top, CHAIN_BLOCKS.state, CHAIN)) == 4
