@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from consensus.types import Block
 from lightclient.anchor import Trust, get_consensus_chain_id
 from node.clearing_app import ClearingApp
 from node.restore import restore_state
-from node.statesync.backfill import BATCH_BLOCKS, check_backfilled
+from node.statesync.backfill import BATCH_BLOCKS, OUR_BLOCKS, check_backfilled
 from node.statesync.records import CHUNK_BYTES, ChunkRequest
 from node.statesync.serve import SnapshotServer
 from node.statesync.served import ServedSnapshots
@@ -110,8 +111,9 @@ def measure_backfill(tmp: Path, blocks: int) -> float:
             assert held is not None
             start = max(1, first - BATCH_BLOCKS)
             batch = tuple(chain.blocks[start - 1 : first - 1])
-            above = Block.decode(held.block).header
-            store.save_backfilled(check_backfilled(batch, above, chain.state, chain_id))
+            above = OUR_BLOCKS.read_header(held)
+            check = partial(OUR_BLOCKS.check_committed, chain.state, chain_id)
+            store.save_backfilled(check_backfilled(batch, above, check))
         return time.perf_counter() - started
 
 

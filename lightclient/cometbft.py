@@ -184,6 +184,10 @@ class CometHeader:
         return self.app_hash
 
     @property
+    def prev_block_hash(self) -> bytes:
+        return self.last_block_id.hash
+
+    @property
     def time_ms(self) -> int:
         return self.time.time_ms
 

@@ -120,5 +120,9 @@ class SqliteBlockStore:
         self.store.save_validator_checkpoint(checkpoint)
 
     def get_synced(self, height: int) -> SyncedBlock | None:
+        """Block `height` as block sync serves it, once stored with its certificate (on
+        CometBFT its signed header, stored once the next block is)."""
         stored = self.store.load_block(height)
-        return None if stored is None else SyncedBlock(height, stored.block, stored.cert)
+        if stored is None or not stored.cert:
+            return None
+        return SyncedBlock(height, stored.block, stored.cert)

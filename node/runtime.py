@@ -32,10 +32,9 @@ from node.liveness import CommitWatch, get_stall_limit_ms
 from node.mempool import Mempool, MempoolError
 from node.p2p import P2PNode
 from node.p2p.topics import CONSENSUS, TX, get_topics, open_publisher
-from node.retention import Retention
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
-from node.statesync.backfill import backfill_blocks
+from node.statesync.backfill import OUR_BLOCKS, backfill_below_snapshot
 from node.statesync.fetch import sync_state
 from node.statesync.serve import SnapshotServer, serve_snapshots
 from node.storage import NodeStore
@@ -97,19 +96,8 @@ async def run_node(
             if restored:
                 nursery.start_soon(regossip, p2p, pool, restored)
             if config.state_sync.backfill:
-                nursery.start_soon(backfill_below_snapshot, p2p, node)
+                nursery.start_soon(backfill_below_snapshot, p2p, node, OUR_BLOCKS)
             task_status.started(p2p)
-
-
-async def backfill_below_snapshot(p2p: P2PNode, node: NodeParts) -> None:
-    """The blocks below a restored store's snapshot that its retention keeps."""
-    storage = node.config.storage
-    retention = Retention(storage.blocks_kept, storage.history_blocks_kept)
-    chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
-    await backfill_blocks(
-        p2p, node.store, lambda: node.app.state, chain,
-        lambda: retention.get_lowest_kept(node.store.latest_height()),
-    )  # fmt: skip
 
 
 def open_wal(config: NodeConfig, store: NodeStore) -> Wal:

@@ -483,8 +483,8 @@ class NodeStore:
     def save_backfilled(self, blocks: Sequence[StoredBlock]) -> None:
         """Blocks below the first height held, consecutive up to the one before it, in one
         transaction (node/statesync/backfill.py); the first height moves down to theirs.
-        A block already held (the block of a set change, stored by state sync) keeps its
-        bytes and gains the state root it lacked."""
+        A block already held (one a snapshot carried) keeps its bytes and gains the state
+        root it lacked."""
         with self._lock, self._transaction():
             first = self._get_meta_int("blocks_from", 1)
             heights = [b.height for b in blocks]

@@ -27,8 +27,10 @@ from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
 from lightclient.anchor import COMETBFT, get_consensus_chain_id
 from node.block_store import SqliteBlockStore
+from node.blocksync import serve_blocks
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
+from node.cometbft.committed_block import COMET_BLOCKS
 from node.cometbft.home import (
     ABCI_SOCKET,
     LIGHT_SOCKETS,
@@ -65,6 +67,7 @@ from node.p2p.genesis import OtherGenesisPeer
 from node.p2p.peer_links import PeerLinks
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
+from node.statesync.backfill import backfill_below_snapshot
 from node.statesync.fetch import StateSyncTimedOut, get_start_trust
 from node.txcheck import make_clearing_check
 
@@ -92,9 +95,6 @@ async def run_cometbft_node(
         state_syncs = config.state_sync.enabled and (
             not node.store.latest_height() or node.store.get_restored_height() is not None
         )
-        if config.state_sync.backfill:
-            log.warning("state_sync.backfill is not done on CometBFT yet: the blocks below "
-                        "a restored node's snapshot are not fetched")  # fmt: skip
         if state_syncs:
             get_start_trust(config, node.genesis)
         check = make_clearing_check(lambda: node.app.state, wall_clock_ms)
@@ -107,6 +107,7 @@ async def run_cometbft_node(
                 node_id, _, address = peer.partition("@")
                 p2p.peer_links.add(COMETBFT, node_id, address)
             serve_light_rpc(p2p, rpc)
+            serve_blocks(p2p, node.blocks.get_synced, node.store.latest_height)
             chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
             trusted = await find_trusted_block(p2p, node, chain) if state_syncs else None
             write_comet_home(node, comet, timeouts, trusted)
@@ -136,12 +137,14 @@ async def run_cometbft_node(
                 run_engine, binary, comet.home, abci.handle, max_request, refuse,
                 lambda: abci.halted, dial_failed,
             )  # fmt: skip
+            committed = trio.Event()
+            ctx.on_commit(lambda block, root: committed.set())
             if trusted is not None:
-                committed = trio.Event()
-                ctx.on_commit(lambda block, root: committed.set())
                 timeout_s = config.state_sync.timeout_s
                 nursery.start_soon(watch_state_sync, snapshots.restored, committed, timeout_s)
             nursery.start_soon(resubmit_when_up, api_node, rpc)
+            if config.state_sync.backfill:
+                nursery.start_soon(backfill_once_synced, p2p, node, committed, trusted is not None)
             if comet.persistent_peers:
                 nursery.start_soon(watch_peer_links, rpc, p2p.peer_links)
             await nursery.start(keeper.run)
@@ -236,6 +239,16 @@ async def watch_state_sync(restored: trio.Event, committed: trio.Event, timeout_
                 waiting.start_soon(cancel_when_set, event, waiting.cancel_scope)
         return
     raise StateSyncTimedOut(timeout_s)
+
+
+async def backfill_once_synced(
+    p2p: P2PNode, node: NodeParts, committed: trio.Event, state_syncs: bool
+) -> None:
+    """Backfill below the store's snapshot, from the first commit after a state sync: a
+    store holding a restore CometBFT never took up is replaced by the next one."""
+    if state_syncs:
+        await committed.wait()
+    await backfill_below_snapshot(p2p, node, COMET_BLOCKS)
 
 
 async def cancel_when_set(event: trio.Event, scope: trio.CancelScope) -> None:

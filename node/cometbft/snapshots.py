@@ -33,19 +33,16 @@ from typing import Annotated
 import trio
 from tendermint.abci import types_pb2 as abci
 
-from clearing.state import ClearingState
-from clearing.validator_set import get_block_signers
 from lightclient.anchor import MAX_SET_CHANGES
 from lightclient.codec import WIRE_VERSION, DecodeError, unpack
-from lightclient.cometbft import CometValidatorPowers, compute_merkle_root
-from lightclient.commit import InvalidCommit
 from lightclient.records import Bytes, Declared, Int, Items, declare_record
 from node.clearing_app import ClearingApp
+from node.cometbft.committed_block import check_committed_block
 from node.cometbft.record import MAX_RECORD_BYTES, CometBlockRecord, SignedHeader
 from node.retention import SNAPSHOT_REPORT_ANCHORS, get_carried_heights
 from node.statesync.records import CHUNK_BYTES, DIGEST_BYTES, MAX_SNAPSHOT_BYTES
 from node.statesync.served import ServedSnapshots
-from node.statesync.verify import SnapshotRefused, check_snapshot_state
+from node.statesync.verify import BlockRefused, SnapshotRefused, check_snapshot_state
 from node.storage import NodeStore, Snapshot, StoredBlock
 
 log = logging.getLogger(__name__)
@@ -155,42 +152,6 @@ def decode_snapshot_block(
         return carried, record, SignedHeader.decode(carried.signed_header)
     except DecodeError as exc:
         raise SnapshotRefused(height, f"a block it carries does not decode: {exc}") from None
-
-
-def check_committed_block(
-    snapshot_height: int,
-    height: int,
-    state: ClearingState,
-    record: CometBlockRecord,
-    signed: SignedHeader,
-    chain: str,
-) -> None:
-    """Block `height` is the one its signed header names, committed by the set that signed
-    it as the restored `state` records; SnapshotRefused (of `snapshot_height`) if not."""
-    header = signed.header
-    if (record.height, header.height) != (height, height):
-        raise SnapshotRefused(snapshot_height, f"its block {height} is of height {record.height}")
-    if record.block_hash != header.hash or signed.commit.block_hash != header.hash:
-        raise SnapshotRefused(
-            snapshot_height, f"its block {height}'s record, header and commit name different blocks"
-        )
-    if (record.time_ms, record.proposer_address) != (header.time_ms, header.proposer_address):
-        raise SnapshotRefused(
-            snapshot_height, f"its block {height}'s time or proposer is not its header's"
-        )
-    if compute_merkle_root([hash_chunk(tx) for tx in record.txs]) != header.data_hash:
-        raise SnapshotRefused(
-            snapshot_height,
-            f"its block {height}'s transactions are not the ones its header names",
-        )
-    signers = get_block_signers(state, height)
-    powers = CometValidatorPowers.of((v.pubkey, v.power) for v in signers)
-    try:
-        signed.commit.verify(chain, powers)
-    except InvalidCommit as exc:
-        raise SnapshotRefused(
-            snapshot_height, f"its block {height}'s commit does not verify: {exc}"
-        ) from None
 
 
 class AppSnapshots:
@@ -333,7 +294,10 @@ class AppSnapshots:
             (height, last),
         ]:
             carried, record, signed = decode_snapshot_block(height, restore.chunks[index])
-            check_committed_block(height, block_height, state, record, signed, self.chain)
+            try:
+                check_committed_block(block_height, state, record, signed, self.chain)
+            except BlockRefused as exc:
+                raise SnapshotRefused(height, f"its block {exc.height}: {exc.reason}") from None
             # a pinned block's root is not known here (block h + 1's header holds it)
             block_root = root if block_height == height else b""
             stored.append(

@@ -71,15 +71,21 @@ def get_powers(validators: tuple[Validator, ...]) -> CometValidatorPowers:
 
 
 def sign_block(
-    height: int, txs: tuple[bytes, ...], state: ClearingState, signers: int = 4
+    height: int,
+    txs: tuple[bytes, ...],
+    state: ClearingState,
+    signers: int = 4,
+    previous: tuple[bytes, bytes] = (bytes(32), bytes(32)),
 ) -> SignedHeader:
-    """Block `height`'s header naming `txs` and, as `state` (after it) records, the set
-    that signs it and the next; committed by the first `signers` of that set."""
+    """Block `height`'s header naming `txs`, the block before and the state root after it
+    (`previous`) and, as `state` (after it) records, the set that signs it and the next;
+    committed by the first `signers` of that set."""
     signing, following = get_active_set_at(state, height - 1), get_active_set_at(state, height)
+    last_block, app_hash = previous
     header = CometHeader(
-        11, 1, CHAIN, height, Timestamp(1_795_219_200 + height, 0), BlockId(bytes(32), 1,
+        11, 1, CHAIN, height, Timestamp(1_795_219_200 + height, 0), BlockId(last_block, 1,
         bytes(32)), bytes(32), compute_merkle_root([hash_chunk(tx) for tx in txs]),
-        get_powers(signing).hash, get_powers(following).hash, bytes(32), bytes(32), bytes(32),
+        get_powers(signing).hash, get_powers(following).hash, bytes(32), app_hash, bytes(32),
         bytes(32), get_address(KEYS[0].public_key),
     )  # fmt: skip
     ordered = get_powers(signing).ordered
@@ -121,6 +127,7 @@ def serve(
     store = NodeStore(path)
     last = up_to or (CHANGED + 2 if change_set else HEIGHT)
     bodies = [*blocks(), *([] for _ in range(last))][:last]
+    previous = (bytes(32), app.last_root)
     for height, txs in enumerate(bodies, start=1):
         app.finalize_block(make_block(height, txs))
         if change_set and height == CHANGED:
@@ -128,7 +135,8 @@ def serve(
             doubled = [dataclasses.replace(first, power=2 * first.power), *others]
             install_validators(app.state, {v.pubkey: v for v in doubled}, app.state.jailed)
         committed_by = change_signers if change_set and height == CHANGED + 1 else signers
-        signed = sign_block(height, tuple(txs), app.state, committed_by)
+        signed = sign_block(height, tuple(txs), app.state, committed_by, previous)
+        previous = (signed.header.hash, app.last_root)
         kept = record_txs if record_txs is not None and height == last else tuple(txs)
         record = CometBlockRecord(height, signed.header.time_ms, signed.header.hash,
                                   signed.header.proposer_address, kept)  # fmt: skip
@@ -311,9 +319,12 @@ def leave_out_carried(served: Served) -> tuple[abci.Snapshot, list[bytes]]:
 @pytest.mark.parametrize(
     ("case", "reason"),
     [
-        ("its set change committed by half the power", "its block 2's commit does not verify"),
+        ("its set change committed by half the power", "its block 2: its commit does not verify"),
         ("without its set change", "it carries blocks (), not (2,): the set changes"),
-        ("with its set change's block for block 3", "its block 2 is of height 3"),
+        (
+            "with its set change's block for block 3",
+            "its block 2: its record and header are of heights 3",
+        ),
     ],
 )
 def test_a_snapshot_without_the_chains_set_changes_is_rejected_and_changes_nothing(

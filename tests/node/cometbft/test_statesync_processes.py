@@ -150,7 +150,7 @@ async def test_a_node_joins_a_cometbft_network_by_state_sync(tmp_path: Path) -> 
         interrupted = leave_restore_not_taken_up(lost, validators[0])
         checkpoint = validators[0].get_json("/v1/status")[1]["trust"]["checkpoint"]
         with open(lost.path / "config.toml", "a") as config:
-            config.write(STATE_SYNC + f"checkpoint = '{checkpoint}'\n")
+            config.write(STATE_SYNC + f"checkpoint = '{checkpoint}'\nbackfill = true\n")
         net.start(lost)
         await wait_until("it to state-sync", lambda: read_synced_height(lost) > lost_at)
         tip = get_tip(validators[0])
@@ -162,5 +162,12 @@ async def test_a_node_joins_a_cometbft_network_by_state_sync(tmp_path: Path) -> 
         await wait_until("it to sign again", lambda: signs_at_tip(validators[0], signers))
         _, listed_now = validators[0].get_json("/v1/validators")
         assert [v["jailed"] for v in listed_now["validators"]] == [None] * 4
+        # and backfills the blocks below its snapshot from the others' block sync: each
+        # as they hold it, with its signed header and the state root after it
+        await wait_until("its backfill", lambda: read_heights(lost)[0] == 1)
+        for height in (1, read_synced_height(lost) - 1):
+            held = (h.get_json(f"/v1/blocks/{height}") for h in (lost, validators[0]))
+            assert next(held) == next(held)
+        assert assert_roots_agree(net.homes) > tip
     finally:
         net.close()

@@ -6,6 +6,7 @@ commits to; a peer sending another block is scored down and nothing is stored.""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from clearing.snapshot import encode_snapshot
 from consensus.types import Block
 from lightclient.anchor import get_consensus_chain_id
 from node.blocksync import PROTOCOL, SyncRequest, SyncResponse, serve_blocks
-from node.statesync.backfill import backfill_blocks, check_backfilled, fetch_batch
+from node.statesync.backfill import OUR_BLOCKS, backfill_blocks, check_backfilled, fetch_batch
 from node.statesync.verify import BlockRefused
 from node.storage import NodeStore, Snapshot, StoredBlock
 from tests.lightclient.support import GENESIS_HASH
@@ -28,6 +29,7 @@ HEIGHT = 40
 
 CHAIN_BLOCKS = build_chain(HEIGHT)
 HALF_SIGNED = build_chain(HEIGHT, signers=2)
+CHECK = partial(OUR_BLOCKS.check_committed, CHAIN_BLOCKS.state, CHAIN)
 
 
 def restored_store(path: Path, chain: Chain) -> NodeStore:
@@ -78,7 +80,7 @@ async def test_a_peer_sending_another_chain_is_scored_down_and_nothing_stored(
         async with line("c", "b") as (c, b):
             serve_chain(c, forged.blocks[:-1] + CHAIN_BLOCKS.blocks[-1:], per_response=64)
             top = above(store).header
-            found = await fetch_batch(b, HEIGHT, 32, top, CHAIN_BLOCKS.state, CHAIN)
+            found = await fetch_batch(b, HEIGHT, 32, top, CHECK)
             assert found == [] and b.scores.get_score(c.peer_id) < 0
         assert store.first_height() == HEIGHT
 
@@ -95,7 +97,7 @@ async def test_a_peer_sending_more_blocks_than_asked_is_scored_down(tmp_path: Pa
         async with line("c", "b") as (c, b):
             c.set_request_handler(PROTOCOL, answer, 64)
             top = above(store).header
-            assert await fetch_batch(b, HEIGHT, 8, top, CHAIN_BLOCKS.state, CHAIN) == []
+            assert await fetch_batch(b, HEIGHT, 8, top, CHECK) == []
             assert b.scores.get_score(c.peer_id) < 0
 
 
@@ -155,5 +157,5 @@ def test_a_block_that_is_not_the_one_above_names_is_refused(case: str, reason: s
     if case == "undecodable":
         low = replace(low, block=b"\x90")
     with pytest.raises(BlockRefused, match=reason):
-        check_backfilled((low, *blocks[1:]), header_above, CHAIN_BLOCKS.state, CHAIN)
-    assert len(check_backfilled(tuple(blocks), top, CHAIN_BLOCKS.state, CHAIN)) == 4
+        check_backfilled((low, *blocks[1:]), header_above, CHECK)
+    assert len(check_backfilled(tuple(blocks), top, CHECK)) == 4
