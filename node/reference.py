@@ -145,7 +145,8 @@ CONFIG_MEANINGS: dict[str, str] = {
     "state_sync.timeout_s": "how long it looks for a snapshot it can trust and fetch before "
     "`clearnode start` gives up (exit 2)",
     "state_sync.backfill": "after a restore, fetch the blocks below the snapshot that "
-    "`[storage]` keeps from peers that hold them (both engines; not the history)",
+    "`[storage]` keeps from peers that hold them, then, when they reach genesis, rebuild "
+    "the members' history below it (both engines)",
     "mempool.max_txs": "pending transactions at most",
     "mempool.max_bytes": "pending bytes at most (64 MiB)",
     "mempool.max_tx_bytes": "the largest transaction (the protocol's cap, 4 MiB), at most "

@@ -23,6 +23,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -45,6 +46,7 @@ from node.history.store import (
     get_history_height,
     read_history_page,
     write_block_history,
+    write_history_rows,
 )
 
 SCHEMA_VERSION = 5
@@ -356,6 +358,25 @@ class NodeStore:
                 if history.height == get_history_height(self._db) + 1:
                     self._write_history(history)
 
+    def save_history_below(self, blocks: Sequence[BlockHistory], held_from: int | None) -> None:
+        """The history of blocks below the first height whose history is held, rebuilt by
+        replaying the chain (node/history/replay.py), in one transaction. `held_from`: the
+        rebuild is whole from there up to the first height held, which moves down to it."""
+        with self._lock, self._transaction():
+            history_from = self._get_meta_int("history_from", 1)
+            above = [b.height for b in blocks if b.height >= history_from]
+            if above or (held_from is not None and held_from > history_from):
+                raise StorageError(
+                    f"rebuilt history of heights {above} (held from {held_from}) is not below "
+                    f"the first height whose history is held, {history_from}"
+                )
+            for history in blocks:
+                write_history_rows(self._db, history.rows, replace=True)
+            if held_from is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('history_from', ?)", (held_from,)
+                )
+
     def _write_history(self, history: BlockHistory) -> None:
         write_block_history(self._db, history)
         write_tx_outcomes(self._db, history.height, history.outcomes, self.tx_window_blocks)
@@ -382,19 +403,7 @@ class NodeStore:
     def iter_blocks(self, after: int, up_to: int | None = None) -> Iterator[StoredBlock]:
         """Blocks with height > `after` (and <= `up_to`), in height order, read in pages."""
         last = up_to if up_to is not None else self.latest_height()
-        cursor = after
-        while cursor < last:
-            with self._lock:
-                rows = self._db.execute(
-                    "SELECT height, block, cert, state_root FROM blocks "
-                    "WHERE height > ? AND height <= ? ORDER BY height LIMIT 256",
-                    (cursor, last),
-                ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield StoredBlock(*row)
-            cursor = rows[-1][0]
+        return iter_stored_blocks(self._db, after, last, self._lock)
 
     def save_snapshot(self, height: int, state: bytes, state_root: bytes) -> None:
         """Store the clearing state after block `height`, which must already be stored."""
@@ -668,3 +677,24 @@ def _load_snapshot(
     if not is_committed(state, block.state_root):
         raise UnusableSnapshot(snapshot.height, "its state root differs from its block's")
     return state
+
+
+def iter_stored_blocks(
+    db: sqlite3.Connection, after: int, last: int, lock: AbstractContextManager[object]
+) -> Iterator[StoredBlock]:
+    """The blocks of `db` with height > `after` and <= `last`, in height order, read in
+    pages of 256, each page under `lock`: a node's store, or another process's read-only
+    connection to its file (node/history/replay.py)."""
+    cursor = after
+    while cursor < last:
+        with lock:
+            rows = db.execute(
+                "SELECT height, block, cert, state_root FROM blocks "
+                "WHERE height > ? AND height <= ? ORDER BY height LIMIT 256",
+                (cursor, last),
+            ).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            yield StoredBlock(*row)
+        cursor = rows[-1][0]

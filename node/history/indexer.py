@@ -11,7 +11,7 @@ settlements are end-of-block events: both are indexed, in block order.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from clearing.block import BlockResult, TxResult
 from clearing.default.house import HOUSE
@@ -24,7 +24,7 @@ from node.clearing_app import ClearingApp
 from node.committed import decode_stored_block
 from node.history.outcomes import get_tx_outcomes
 from node.history.store import BlockHistory, HistoryRow
-from node.storage import NodeStore, StorageError
+from node.storage import NodeStore, StorageError, StoredBlock
 
 log = logging.getLogger(__name__)
 
@@ -138,19 +138,32 @@ def catch_up_history(store: NodeStore, genesis: Genesis) -> int:
             "re-applies every block from genesis: restore the data directory from a backup"
         )
     log.info("history is at height %d, blocks at %d: indexing the stored blocks", start, latest)
+    blocks = store.iter_blocks(after=0, up_to=latest)
+    for batch in replay_history(genesis, blocks, start + 1):
+        store.save_history(batch)
+    return latest - start
+
+
+def replay_history(
+    genesis: Genesis, blocks: Iterable[StoredBlock], write_from: int
+) -> Iterator[list[BlockHistory]]:
+    """The history of `blocks` (every block from 1 on, in order) from height `write_from`
+    on, CATCH_UP_BATCH blocks at a time, by applying them from genesis to an app of its
+    own; StorageError at a block that gives another state root than the one stored."""
     app = ClearingApp(genesis)
     batch: list[BlockHistory] = []
-    for stored in store.iter_blocks(after=0, up_to=latest):
+    for stored in blocks:
         block = decode_stored_block(genesis.engine, stored)
         result = app.apply_block(block.get_context(genesis.chain_id), block.txs)
         if result.state_root != stored.state_root:
             raise StorageError(
-                f"{store.path}: block {stored.height} gives a different state root again;"
-                " its history cannot be derived"
+                f"block {stored.height} gives a different state root again; its history "
+                "cannot be derived"
             )
-        if stored.height > start:
+        if stored.height >= write_from:
             batch.append(get_block_history(block.txs, result))
-        if len(batch) == CATCH_UP_BATCH or (batch and stored.height == latest):
-            store.save_history(batch)
+        if len(batch) == CATCH_UP_BATCH:
+            yield batch
             batch = []
-    return latest - start
+    if batch:
+        yield batch

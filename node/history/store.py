@@ -160,11 +160,20 @@ def get_history_height(db: sqlite3.Connection) -> int:
 
 def write_block_history(db: sqlite3.Connection, history: BlockHistory) -> None:
     """Inside the caller's transaction: the block's rows, and its height as written."""
-    db.executemany(
-        "INSERT INTO history VALUES (?, ?, ?, ?)",
-        ((r.member, r.height, r.seq, encode_row_event(r)) for r in history.rows),
-    )
+    write_history_rows(db, history.rows)
     db.execute("UPDATE meta SET value = ? WHERE key = 'history_height'", (history.height,))
+
+
+def write_history_rows(
+    db: sqlite3.Connection, rows: Sequence[HistoryRow], replace: bool = False
+) -> None:
+    """Inside the caller's transaction; `replace` for rows a replay may write twice (the
+    same rows: replaying is deterministic)."""
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    db.executemany(
+        f"{verb} INTO history VALUES (?, ?, ?, ?)",
+        ((r.member, r.height, r.seq, encode_row_event(r)) for r in rows),
+    )
 
 
 def read_history_page(

@@ -20,35 +20,27 @@ account, a book that is not flat) is an answer, and the worker serves the next
 task. The worker lowers its own CPU priority: on a busy machine consensus runs
 first and the report waits.
 
-The worker never outlives its node. A node that stops in order kills it; one that
-dies (SIGKILL, a second signal's exit at once, the OOM killer) closes its end of the
-worker's stdin, which a thread of the worker watches: the worker exits at once, mid-task
-too, where reading its next task would have waited for the end of the current one (a
-share of a big book: minutes of a core, proving for no one). The kernel's parent-death
-signal would not do: trio starts the worker from one of its threads, which end when
-idle, and the signal follows the thread (node/cometbft/process.py).
+The worker never outlives its node, even one killed mid-share (node/child_process.py).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-import select
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 import trio
 
 from clearing.reported_accounts import AccountKey
-from node.framing import HEADER_BYTES, FrameError, FrameReader, encode_frame
+from node.child_process import MAX_FRAME_BYTES, read_request, start_child, write_answer
+from node.framing import FrameError, FrameReader, encode_frame
 from node.reports.inputs import ReportInputs
 from proofs.errors import ProofsError
 from proofs.native_group import FAST
@@ -59,7 +51,6 @@ from proofs.statement import SolvencyStatement, prove_solvency
 log = logging.getLogger(__name__)
 
 WORKER_NICENESS = 10
-MAX_FRAME_BYTES = 2**32 - 1  # the frame header's own bound: node and worker trust each other
 
 
 class ReportBuildError(Exception):
@@ -250,37 +241,16 @@ async def open_proving_worker() -> AsyncIterator[ProvingWorker]:
         nursery.cancel_scope.cancel()
 
 
-def _read_frame(stream: BinaryIO) -> bytes | None:
-    """The worker's side (blocking reads): the next request, None once stdin closed."""
-    head = stream.read(HEADER_BYTES)
-    if len(head) < HEADER_BYTES:
-        return None
-    return stream.read(int.from_bytes(head, "big"))
-
-
-def exit_when_closed(fd: int) -> None:
-    """Ends the process once the writing end of the pipe `fd` reads is closed: its node
-    is gone. Unread data does not wake it: the watch asks for no event, and a hang-up is
-    always reported."""
-    watch = select.poll()
-    watch.register(fd, 0)
-    watch.poll()
-    os._exit(0)
-
-
 def main() -> int:
-    """Serve tasks from stdin until it closes (mid-task too: exit_when_closed)."""
-    os.nice(WORKER_NICENESS)
-    stdin = sys.stdin.buffer
-    threading.Thread(target=exit_when_closed, args=(stdin.fileno(),), daemon=True).start()
-    while (request := _read_frame(stdin)) is not None:
+    """Serve tasks from stdin until it closes (mid-task too: node/child_process.py)."""
+    stdin = start_child(WORKER_NICENESS)
+    while (request := read_request(stdin)) is not None:
         task, seed = pickle.loads(request)  # classes of node.reports.worker
         try:
             answer: tuple[str, object] = ("ok", task.run(seed))
         except ProofsError as exc:
             answer = ("refused", f"{type(exc).__name__}: {exc}")
-        sys.stdout.buffer.write(encode_frame(pickle.dumps(answer), MAX_FRAME_BYTES))
-        sys.stdout.buffer.flush()
+        write_answer(answer)
     return 0
 
 

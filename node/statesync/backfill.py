@@ -9,12 +9,13 @@ Nothing a peer sends is taken on its word: the block above is held, so each bloc
 be the one the block above names (its hash is the next header's `prev_block_hash`),
 committed by the set the node's state says signed it (`EngineBlocks`: on our engine a
 quorum's certificate, on CometBFT the signed header, node/cometbft/committed_block.py);
-the state root after each is the one the next header commits to. A peer that sends anything else is scored down, one
-that no longer holds the blocks (pruned) asked no more this round. Each batch is stored
-in one transaction (`NodeStore.save_backfilled`) and the node's first height moves down.
+the state root after each is the one the next header commits to. A peer that sends
+anything else is scored down, one that no longer holds the blocks (pruned) asked no more
+this round. Each batch is stored in one transaction (`NodeStore.save_backfilled`) and the
+node's first height moves down.
 
-The members' history below H is not rebuilt: it is made by applying the blocks, which
-would mean replaying the chain from genesis.
+Once the blocks reach genesis (an archive node's retention), the members' history below
+H is rebuilt by replaying them (node/history/replay.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from consensus.types import Block
 from lightclient.anchor import AnchorHeader, get_consensus_chain_id
 from lightclient.codec import DecodeError
 from node.blocksync import SyncedBlock, fetch_blocks
+from node.history.replay import HistoryNotRebuilt, rebuild_history
 from node.p2p import Offence, P2PNode, RequestFailed
 from node.retention import Retention
 from node.startup import NodeParts
@@ -154,7 +156,8 @@ async def fetch_batch(
 
 
 async def backfill_below_snapshot(p2p: P2PNode, node: NodeParts, engine: EngineBlocks) -> None:
-    """The blocks below a restored store's snapshot that its retention keeps."""
+    """The blocks below a restored store's snapshot that its retention keeps, then, once
+    they reach genesis, the members' history of those its retention keeps."""
     storage = node.config.storage
     retention = Retention(storage.blocks_kept, storage.history_blocks_kept)
     chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
@@ -162,3 +165,8 @@ async def backfill_below_snapshot(p2p: P2PNode, node: NodeParts, engine: EngineB
         p2p, node.store, lambda: node.app.state, chain,
         lambda: retention.get_lowest_kept(node.store.latest_height()), engine,
     )  # fmt: skip
+    floor = max(1, retention.get_history_below(node.store.latest_height()))
+    try:
+        await rebuild_history(node.store, node.genesis, floor)
+    except HistoryNotRebuilt as exc:
+        log.error("%s", exc)

@@ -2,7 +2,8 @@
 store and `[state_sync] enabled` trusts block 1 (checked against the genesis's set),
 lets CometBFT's light client read its peers through the light-RPC relay, restores the
 app from a validator's snapshot, and follows the chain from there; a validator that lost
-its data restores the same way from a checkpoint, signs again and is not punished; a
+its data restores the same way from a checkpoint, signs again and is not punished, and
+backfills the blocks and the members' history below its snapshot; a
 restore CometBFT never took up (the node stopped between the app's and CometBFT's
 records of it) is replaced by the next."""
 
@@ -169,5 +170,7 @@ async def test_a_node_joins_a_cometbft_network_by_state_sync(tmp_path: Path) -> 
             held = (h.get_json(f"/v1/blocks/{height}") for h in (lost, validators[0]))
             assert next(held) == next(held)
         assert assert_roots_agree(net.homes) > tip
+        await wait_until("its history rebuilt", lambda: lost.get_json("/v1/status")[1][
+            "storage"]["history_first_height"] == 1)  # fmt: skip
     finally:
         net.close()

@@ -1,8 +1,8 @@
 """State sync between `clearnode start` processes on loopback: a full node with an empty
 store joins from its peers' snapshot (trusted from the genesis), serves a member's
 account proof and says which heights it does not hold; a validator whose data directory
-is deleted restores the same way, votes again and is not punished, and backfills the
-blocks below its snapshot from the others."""
+is deleted restores the same way, votes again and is not punished, backfills the
+blocks below its snapshot from the others and rebuilds the members' history below it."""
 
 from __future__ import annotations
 
@@ -129,6 +129,13 @@ async def test_a_node_joins_by_state_sync_and_a_validator_restores_by_it(tmp_pat
         backfilled, held = (h.get_json("/v1/blocks/1")[1] for h in (lost, validators[0]))
         assert {**backfilled, "cert": None} == {**held, "cert": None}
         assert assert_roots_agree(net.homes) >= tip  # the roots it stored below, too
+        # and then the members' history below its snapshot, replayed from genesis
+        await wait_until("its history rebuilt", lambda: lost.get_json("/v1/status")[1][
+            "storage"]["history_first_height"] == 1)  # fmt: skip
+        query = sign_member_query(member, chain_id)
+        rebuilt, held = [(await post_query(h, "/v1/accounts/events", query)).json()
+                         for h in (lost, validators[0])]  # fmt: skip
+        assert rebuilt == held and rebuilt["events"], rebuilt
         _, listed = validators[0].get_json("/v1/validators")
         assert [v["jailed"] for v in listed["validators"]] == [None] * 4
         for home in validators[:3]:  # nobody scored it, or the late node, down
