@@ -13,7 +13,10 @@ blocks) into a SQLite store the way a node does, then times, with no network bet
 - backfilling: the blocks below a restored snapshot checked against the chain above
   them (`check_backfilled`: hashes and each block's certificate, signed by the four
   keys) and stored (`NodeStore.save_backfilled`), 32 at a time, as a node's backfill
-  does beyond the network.
+  does beyond the network;
+- rebuilding the members' history below a snapshot at the chain's tip once backfill
+  holds every block (`rebuild_history`: the niced replay process from genesis, the
+  rows written).
 
 One JSON line: per length, each time and the snapshot's size.
 """
@@ -33,6 +36,7 @@ from clearing.snapshot import decode_snapshot, encode_snapshot
 from consensus.types import Block
 from lightclient.anchor import Trust, get_consensus_chain_id
 from node.clearing_app import ClearingApp
+from node.history.replay import rebuild_history
 from node.restore import restore_state
 from node.statesync.backfill import BATCH_BLOCKS, OUR_BLOCKS, check_backfilled
 from node.statesync.records import CHUNK_BYTES, ChunkRequest
@@ -82,10 +86,13 @@ def measure(tmp: Path, blocks: int, interval: int) -> dict[str, Any]:
         restore_state(replay, store)
     replay_s = time.perf_counter() - started
     backfill_s = measure_backfill(tmp, blocks)
+    history_s = measure_history_rebuild(source, blocks + 1)
     return {
         "blocks": blocks + 1,
         "backfill_s": round(backfill_s, 3),
         "backfill_blocks_per_s": round((blocks - 1) / backfill_s),
+        "history_rebuild_s": round(history_s, 3),
+        "history_rebuild_blocks_per_s": round((blocks + 1) / history_s),
         "snapshot_height": offered.height,
         "snapshot_bytes": offered.size,
         "chunks": offered.chunks,
@@ -114,6 +121,18 @@ def measure_backfill(tmp: Path, blocks: int) -> float:
             above = OUR_BLOCKS.read_header(held)
             check = partial(OUR_BLOCKS.check_committed, chain.state, chain_id)
             store.save_backfilled(check_backfilled(batch, above, check))
+        return time.perf_counter() - started
+
+
+def measure_history_rebuild(path: Path, blocks: int) -> float:
+    """Seconds to rebuild the members' history of `blocks` blocks (the store at `path`
+    holds them from genesis) as if restored at its last one: the replay process's start,
+    the replay from genesis, and the rows written."""
+    with NodeStore(path) as store:
+        store._db.execute("INSERT OR REPLACE INTO meta VALUES ('history_from', ?)", (blocks + 1,))
+        started = time.perf_counter()
+        trio.run(rebuild_history, store, GENESIS, 1)
+        assert store.history_first_height() == 1
         return time.perf_counter() - started
 
 

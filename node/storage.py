@@ -358,17 +358,24 @@ class NodeStore:
                 if history.height == get_history_height(self._db) + 1:
                     self._write_history(history)
 
-    def save_history_below(self, blocks: Sequence[BlockHistory], held_from: int | None) -> None:
-        """The history of blocks below the first height whose history is held, rebuilt by
-        replaying the chain (node/history/replay.py), in one transaction. `held_from`: the
-        rebuild is whole from there up to the first height held, which moves down to it."""
+    def save_history_below(
+        self, blocks: Sequence[BlockHistory], below: int, held_from: int | None
+    ) -> bool:
+        """The history of blocks below `below`, the first height whose history is held,
+        rebuilt by replaying the chain (node/history/replay.py), in one transaction; with
+        `held_from` the rebuild is whole from there, and the first height held moves down
+        to it. False, with every row below the first height held dropped, if pruning
+        moved that height up meanwhile: the rows rebuilt are outside what it keeps."""
         with self._lock, self._transaction():
             history_from = self._get_meta_int("history_from", 1)
-            above = [b.height for b in blocks if b.height >= history_from]
-            if above or (held_from is not None and held_from > history_from):
+            if history_from != below:
+                self._db.execute("DELETE FROM history WHERE height < ?", (history_from,))
+                return False
+            above = [b.height for b in blocks if b.height >= below]
+            if above or (held_from is not None and held_from > below):
                 raise StorageError(
                     f"rebuilt history of heights {above} (held from {held_from}) is not below "
-                    f"the first height whose history is held, {history_from}"
+                    f"the first height whose history is held, {below}"
                 )
             for history in blocks:
                 write_history_rows(self._db, history.rows, replace=True)
@@ -376,6 +383,7 @@ class NodeStore:
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('history_from', ?)", (held_from,)
                 )
+            return True
 
     def _write_history(self, history: BlockHistory) -> None:
         write_block_history(self._db, history)

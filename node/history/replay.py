@@ -99,7 +99,9 @@ async def receive_history(process: trio.Process, store: NodeStore, replay: Repla
         if kind == "refused":
             raise HistoryNotRebuilt(value)
         held_from = replay.write_from if kind == "done" else None
-        await trio.to_thread.run_sync(store.save_history_below, value, held_from)
+        below = replay.up_to + 1
+        if not await trio.to_thread.run_sync(store.save_history_below, value, below, held_from):
+            raise HistoryNotRebuilt("pruning passed the heights rebuilt meanwhile")
         if kind == "done":
             return
     raise HistoryNotRebuilt(f"the replay process exited ({await process.wait()})")

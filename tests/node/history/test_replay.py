@@ -15,7 +15,7 @@ import pytest
 from clearnode.client.sandbox_keys import derive_member_key
 from node.history.indexer import catch_up_history
 from node.history.replay import HistoryNotRebuilt, rebuild_history
-from node.history.store import BlockHistory
+from node.history.store import BlockHistory, HistoryRow
 from node.storage import NodeStore, StorageError
 from tests.node.netsupport import example_genesis, write_trading_chain
 
@@ -25,7 +25,7 @@ RESTORED_AT = 7
 MEMBERS = [derive_member_key(f"m{i}").address for i in range(4)]
 
 
-def read_all(store: NodeStore) -> dict[bytes, list[object]]:
+def read_all(store: NodeStore) -> dict[bytes, list[HistoryRow]]:
     return {m: store.read_history(m, None, 10_000) for m in MEMBERS}
 
 
@@ -66,7 +66,7 @@ async def test_a_rebuild_within_the_history_retention_window_starts_at_its_floor
         assert store.history_first_height() == 4
         for member, rows in read_all(reference).items():
             held = store.read_history(member, None, 10_000)
-            assert held == [r for r in rows if r.height >= 4]  # type: ignore[attr-defined]
+            assert held == [r for r in rows if r.height >= 4]
 
 
 async def test_a_block_that_gives_another_root_leaves_the_history_as_it_was(
@@ -97,10 +97,23 @@ async def test_no_history_is_rebuilt_while_blocks_from_genesis_are_not_held(
 def test_rebuilt_history_is_written_below_the_first_height_held_only(
     chain: tuple[Path, Path],
 ) -> None:
-    _, restored = chain
-    with NodeStore(restored) as store:
+    whole, restored = chain
+    below = RESTORED_AT + 1
+    with NodeStore(whole) as reference, NodeStore(restored) as store:
         with pytest.raises(StorageError, match=r"heights \[8\]"):
-            store.save_history_below([BlockHistory(RESTORED_AT + 1, ())], None)
+            store.save_history_below([BlockHistory(below, ())], below, None)
         with pytest.raises(StorageError, match="held from 9"):
-            store.save_history_below([], RESTORED_AT + 2)
-        assert store.history_first_height() == RESTORED_AT + 1
+            store.save_history_below([], below, below + 1)
+        assert store.history_first_height() == below
+        # pruning moves the first height held up while the rows below are rebuilt: they
+        # are dropped, and the first height held stays where pruning put it
+        rows = [r for rows in read_all(reference).values() for r in rows]
+        assert store.save_history_below([BlockHistory(3, rows_at(rows, 3))], below, None)
+        store.prune(1, below + 2, pinned=())
+        assert not store.save_history_below([BlockHistory(4, rows_at(rows, 4))], below, 1)
+        assert store.history_first_height() == below + 2
+        assert all(r.height >= below + 2 for rows in read_all(store).values() for r in rows)
+
+
+def rows_at(rows: list[HistoryRow], height: int) -> list[HistoryRow]:
+    return [r for r in rows if r.height == height]
