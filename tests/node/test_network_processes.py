@@ -211,9 +211,13 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
             held = read_heights(home)
             assert held[0] > 1 and len(held) <= BLOCKS_KEPT + 3, (home.name, held)
             storage = home.get_json("/v1/status")[1]["storage"]
-            assert (storage["blocks_kept"], storage["first_height"]) == (BLOCKS_KEPT, held[0])
             code, body = home.get_json("/v1/blocks/1")
-            assert (code, body["error"]["details"]["first_height"]) == (410, held[0])
+            # the chain runs on: a snapshot may prune between these reads (every 3 blocks)
+            after = read_heights(home)[0]
+            assert storage["blocks_kept"] == BLOCKS_KEPT
+            assert held[0] <= storage["first_height"] <= after, (held[0], storage, after)
+            assert code == 410
+            assert held[0] <= body["error"]["details"]["first_height"] <= after, body
         replay = ClearingApp(parse_genesis(net.genesis))  # with the nodes' peer ids
         for block, (height, root) in zip(
             read_blocks(late), sorted(late.get_roots().items()), strict=True
