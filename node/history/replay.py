@@ -6,7 +6,7 @@ needs the state after h - 1: rebuilding the rows below H means replaying the cha
 genesis. Once backfill holds every block (node/statesync/backfill.py, with `[storage]
 blocks_kept = 0`), the node does so in a child process (`python -m node.history.replay`,
 node/child_process.py) at a lower CPU priority than its own: one replay holds the GIL
-for 13 ms a block on this project's machines, which on the node's loop would stall
+for about 17 ms a block on this project's machines, which on the node's loop would stall
 consensus. The child reads the blocks from the node's SQLite file through a read-only
 connection of its own, checks each block's state root against the stored one, and sends
 the rows back in batches; the node writes them (`NodeStore.save_history_below`), and
