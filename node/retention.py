@@ -14,9 +14,8 @@ read (node/reports/anchor.py):
 
 A few blocks an epoch, against the thousands a day pruning removes. A snapshot carries
 the set changes and the newest epochs' anchors (`get_carried_heights`), so the node it
-restores holds them too. On CometBFT the
-node's first height is handed on as ABCI Commit's `retain_height`, so CometBFT's own
-stores are pruned to the same height.
+restores holds them too. On CometBFT the node's first height is handed on as ABCI
+Commit's `retain_height`, so CometBFT's own stores are pruned to the same height.
 """
 
 from __future__ import annotations

@@ -214,7 +214,9 @@ async def fetch_trusted(
     walked = {block.height for block in pinned}
     for height in get_carried_heights(state, offer.height):
         if height not in walked:
-            pinned.append(await fetch_anchor_block(p2p, peers, offer.height, height, state, chain))
+            pinned.append(
+                await fetch_certified_block(p2p, peers, offer.height, height, state, chain)
+            )
     pinned.sort(key=lambda block: block.height)
     block = StoredBlock(offer.height, offer.block, offer.certificate, trusted.root)
     snapshot = Snapshot(offer.height, data, trusted.root)
@@ -274,12 +276,13 @@ async def fetch_set_changes(
     return pinned
 
 
-async def fetch_anchor_block(
+async def fetch_certified_block(
     p2p: P2PNode, peers: list[str], snapshot: int, height: int, state: ClearingState, chain: str
 ) -> StoredBlock:
-    """Block `height` (the first of a recent report epoch, node/retention.py) from the
-    first of `peers` that serves it with a certificate of the set the restored `state`
-    says signed it; a peer serving another block is scored down."""
+    """Block `height` (the first of a recent report epoch, or a set change before the
+    walk's checkpoint: node/retention.py) from the first of `peers` that serves it with a
+    certificate of the set the restored `state` says signed it; a peer serving another
+    block is scored down."""
     for peer in peers:
         synced = await fetch_block(p2p, [peer], height)
         if synced is None:
