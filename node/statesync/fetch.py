@@ -211,9 +211,14 @@ async def fetch_trusted(
     data = b"".join(parts)
     state = check_snapshot(data, trusted, genesis)
     pinned = await fetch_set_changes(p2p, peers, trusted)
-    walked = {block.height for block in pinned}
+    for change in pinned:  # those before a checkpoint the walk did not check
+        try:
+            check_certified(change.height, change.block, change.cert, state, chain)
+        except BlockRefused as exc:
+            raise SnapshotRefused(offer.height, f"its anchor's {exc}") from None
+    walked_heights = {block.height for block in pinned}
     for height in get_carried_heights(state, offer.height):
-        if height not in walked:
+        if height not in walked_heights:
             pinned.append(
                 await fetch_certified_block(p2p, peers, offer.height, height, state, chain)
             )
@@ -279,10 +284,10 @@ async def fetch_set_changes(
 async def fetch_certified_block(
     p2p: P2PNode, peers: list[str], snapshot: int, height: int, state: ClearingState, chain: str
 ) -> StoredBlock:
-    """Block `height` (the first of a recent report epoch, or a set change before the
-    walk's checkpoint: node/retention.py) from the first of `peers` that serves it with a
-    certificate of the set the restored `state` says signed it; a peer serving another
-    block is scored down."""
+    """Block `height` (one a snapshot carries that the anchor's walk did not bring: the
+    first of a recent report epoch, node/retention.py) from the first of `peers` that
+    serves it with a certificate of the set the restored `state` says signed it; a peer
+    serving another block is scored down."""
     for peer in peers:
         synced = await fetch_block(p2p, [peer], height)
         if synced is None:

@@ -17,7 +17,8 @@ import trio
 
 from clearing.snapshot import encode_snapshot
 from consensus.types import Block
-from lightclient.anchor import TRUSTING_PERIOD_MS, Trust, get_consensus_chain_id
+from lightclient.anchor import TRUSTING_PERIOD_MS, SetChange, Trust, get_consensus_chain_id
+from lightclient.commit import CommitCertificate
 from node.clock import wall_clock_ms
 from node.config import load_config
 from node.p2p import P2PNode
@@ -33,11 +34,12 @@ from node.statesync.records import (
 )
 from node.statesync.verify import SnapshotRefused, TrustedOffer, check_offer, hash_chunks
 from node.storage import NodeStore
-from tests.lightclient.support import GENESIS_HASH
+from tests.lightclient.support import GENESIS_HASH, get_powers
 from tests.node.netproc import GENESIS_DOC, NodeHome, add_validators
 from tests.node.p2p.support import line
 from tests.node.statesync.support import (
     GENESIS,
+    KEYS,
     build_chain,
     make_next_header,
     make_offer,
@@ -139,4 +141,24 @@ async def test_a_snapshot_whose_recent_epochs_blocks_no_peer_serves_is_refused(
                 await fetch_trusted(
                     b, store, SHORT_EPOCHS, CONSENSUS_CHAIN, trust_offer(), [a.peer_id]
                 )
+        assert store.latest_height() == 0  # nothing written
+
+
+async def test_a_set_change_block_the_walk_did_not_check_needs_the_states_set(
+    tmp_path: Path,
+) -> None:
+    """A walk from a checkpoint checks none of the anchor's set changes before it: each of
+    their blocks must still carry a certificate of the set the restored state names."""
+    trusted = trust_offer()
+    block = Block.decode(CHAIN.blocks[2].block)
+    half_signed = CommitCertificate.decode(FORGED.blocks[2].certificate)
+    change = SetChange(block.header, half_signed, get_powers(KEYS))
+    forged = replace(trusted, anchor=replace(trusted.anchor, set_changes=(change,)))
+    with NodeStore(tmp_path / "b.sqlite3") as store:
+        async with line("a", "b") as (a, b):
+            serve_chunk(a, STATE)
+            serve_chain(a, CHAIN.blocks, per_response=64)
+            refused = "its anchor's block 3 is refused: its certificate does not verify"
+            with pytest.raises(SnapshotRefused, match=refused):
+                await fetch_trusted(b, store, SHORT_EPOCHS, CONSENSUS_CHAIN, forged, [a.peer_id])
         assert store.latest_height() == 0  # nothing written
