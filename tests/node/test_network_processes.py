@@ -219,10 +219,12 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
             assert code == 410
             assert held[0] <= body["error"]["details"]["first_height"] <= after, body
         replay = ClearingApp(parse_genesis(net.genesis))  # with the nodes' peer ids
-        for block, (height, root) in zip(
-            read_blocks(late), sorted(late.get_roots().items()), strict=True
-        ):
-            assert replay.finalize_block(block) == root, f"height {height}"
+        roots = late.get_roots()  # first: the chain runs on, so the blocks read after hold more
+        blocks = [b for b in read_blocks(late) if b.header.height in roots]
+        assert [b.header.height for b in blocks] == sorted(roots)
+        for block in blocks:
+            height = block.header.height
+            assert replay.finalize_block(block) == roots[height], f"height {height}"
         windows = replay.state.trade_windows.values()  # fewer ids than a window
         trades = 0
         for raw in batches:
