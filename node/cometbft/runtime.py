@@ -144,7 +144,8 @@ async def run_cometbft_node(
                 nursery.start_soon(watch_state_sync, snapshots.restored, committed, timeout_s)
             nursery.start_soon(resubmit_when_up, api_node, rpc)
             if config.state_sync.backfill:
-                nursery.start_soon(backfill_once_synced, p2p, node, committed, trusted is not None)
+                synced = committed if trusted is not None else None
+                nursery.start_soon(backfill_once_synced, p2p, node, synced)
             if comet.persistent_peers:
                 nursery.start_soon(watch_peer_links, rpc, p2p.peer_links)
             await nursery.start(keeper.run)
@@ -241,13 +242,12 @@ async def watch_state_sync(restored: trio.Event, committed: trio.Event, timeout_
     raise StateSyncTimedOut(timeout_s)
 
 
-async def backfill_once_synced(
-    p2p: P2PNode, node: NodeParts, committed: trio.Event, state_syncs: bool
-) -> None:
-    """Backfill below the store's snapshot, from the first commit after a state sync: a
-    store holding a restore CometBFT never took up is replaced by the next one."""
-    if state_syncs:
-        await committed.wait()
+async def backfill_once_synced(p2p: P2PNode, node: NodeParts, synced: trio.Event | None) -> None:
+    """Backfill below the store's snapshot, once a state sync's restore is taken up
+    (`synced`: the first commit after it): until then, a store holding a restore CometBFT
+    never took up may be replaced by the next one."""
+    if synced is not None:
+        await synced.wait()
     await backfill_below_snapshot(p2p, node, COMET_BLOCKS)
 
 

@@ -33,7 +33,6 @@ from clearing.genesis import Genesis
 from node.child_process import MAX_FRAME_BYTES, read_request, start_child, write_answer
 from node.framing import FrameReader, encode_frame
 from node.history.indexer import replay_history
-from node.history.store import BlockHistory
 from node.storage import NodeStore, StorageError, iter_stored_blocks
 
 log = logging.getLogger(__name__)
@@ -108,28 +107,26 @@ async def receive_history(process: trio.Process, store: NodeStore, replay: Repla
 
 
 def main() -> int:
-    """Replay the one request on stdin, sending ("batch", rows) answers, then ("done",
-    rows) or ("refused", why)."""
+    """Replay the one request on stdin, sending ("batch", rows) answers, then ("done", [])
+    or ("refused", why)."""
     request = read_request(start_child(REPLAY_NICENESS))
     if request is None:
         return 0
     replay: Replay = pickle.loads(request)
     db = sqlite3.connect(f"file:{replay.path}?mode=ro", uri=True)
     blocks = iter_stored_blocks(db, 0, replay.up_to, nullcontext())
-    last: list[BlockHistory] = []
+    reached = 0
     try:
         for batch in replay_history(replay.genesis, blocks, replay.write_from):
-            if last:
-                write_answer(("batch", last))
-            last = batch
+            write_answer(("batch", batch))
+            reached = batch[-1].height
     except StorageError as exc:
         write_answer(("refused", str(exc)))
         return 0
-    reached = last[-1].height if last else 0
     if reached != replay.up_to:
         write_answer(("refused", f"the blocks held end at {reached}, not {replay.up_to}"))
         return 0
-    write_answer(("done", last))
+    write_answer(("done", []))
     return 0
 
 

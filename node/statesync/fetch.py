@@ -210,12 +210,7 @@ async def fetch_trusted(
     parts = [await fetch_chunk(p2p, peers, offer, index) for index in range(offer.chunks)]
     data = b"".join(parts)
     state = check_snapshot(data, trusted, genesis)
-    pinned = await fetch_set_changes(p2p, peers, trusted)
-    for change in pinned:  # those before a checkpoint the walk did not check
-        try:
-            check_certified(change.height, change.block, change.cert, state, chain)
-        except BlockRefused as exc:
-            raise SnapshotRefused(offer.height, f"its anchor's {exc}") from None
+    pinned = await fetch_set_changes(p2p, peers, trusted, state, chain)
     walked_heights = {block.height for block in pinned}
     for height in get_carried_heights(state, offer.height):
         if height not in walked_heights:
@@ -258,11 +253,12 @@ async def fetch_chunk(p2p: P2PNode, peers: list[str], offer: SnapshotOffer, inde
 
 
 async def fetch_set_changes(
-    p2p: P2PNode, peers: list[str], trusted: TrustedOffer
+    p2p: P2PNode, peers: list[str], trusted: TrustedOffer, state: ClearingState, chain: str
 ) -> list[StoredBlock]:
     """The blocks before the snapshot that name a new validator set, each the one the
-    anchor's verified walk went through, with the commit the walk checked (every node
-    keeps them, node/retention.py: anchors of reports read them)."""
+    anchor's walk went through, with the anchor's commit, which must be of the set the
+    restored `state` names (a walk from a checkpoint checks none before it). Every node
+    keeps them (node/retention.py): anchors of reports read them."""
     pinned = []
     for change in trusted.anchor.set_changes:
         height = change.header.height
@@ -277,6 +273,10 @@ async def fetch_set_changes(
         ):
             raise SnapshotRefused(trusted.offer.height, f"its peers' block {height} is not "
                                   "the one the anchor's walk went through")  # fmt: skip
+        try:
+            check_certified(height, synced.block, commit.encode(), state, chain)
+        except BlockRefused as exc:
+            raise SnapshotRefused(trusted.offer.height, f"its anchor's {exc}") from None
         pinned.append(StoredBlock(height, synced.block, commit.encode(), b""))
     return pinned
 
