@@ -19,7 +19,8 @@ from each node's log, the proof shares and reports it built and their seconds.
 
 One JSON line: the samples, and
 - `rss_mb_per_hour`: per validator, the least-squares slope of its processes' total RSS
-  after `--warmup-minutes`, in MB and in % of its mean, per hour;
+  after `--warmup-minutes`, in MB and in % of its mean, per hour; the same over the
+  second half of the run, and each process's own;
 - `disk_bytes_per_block` and `disk_mb_per_million_trades`: by store and in total (the
   log aside), the slope of its bytes against the height and against the trades
   committed after the warm-up, the mean of the pruned validators and of the archive
@@ -27,8 +28,9 @@ One JSON line: the samples, and
 - `latency_drift`: the commit latency p50 of the first and of the last `DRIFT_WINDOW_S`
   after the warm-up (a third of the samples each, if fewer), and the change;
 - `goals`: every validator's RSS slope under `RSS_GOAL_PCT_PER_HOUR`, the latency grown
-  by less than `DRIFT_GOAL` (a faster end passes), and every pruned store within
-  `get_block_bound` blocks.
+  by less than `DRIFT_GOAL` (a faster end passes), every pruned store within
+  `get_block_bound` blocks, and `kept_up`: the network committed what was offered (the
+  rate must be under the machine's capacity: measure it with `bench network` first).
 
     python -m bench soak [--engine clearnode|cometbft] [--minutes 60] [--rate N]
         [--sample-s 60] [--warmup-minutes 5] [--epoch-blocks 300] [--blocks-kept 500]
@@ -78,6 +80,7 @@ SNAPSHOTS_KEPT = 3
 DRIFT_WINDOW_S = 600.0
 RSS_GOAL_PCT_PER_HOUR = 2.0
 DRIFT_GOAL = 0.10
+KEPT_UP = 0.95
 SHARE_LINE = re.compile(r"proof share of epoch (\d+): \d+ accounts of \d+ proven in ([\d.]+) s")
 REPORT_LINE = re.compile(r"report of epoch (\d+) built: .* in ([\d.]+) s")
 
@@ -277,16 +280,39 @@ def get_slope(points: list[tuple[float, float]]) -> float:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
-def get_rss_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[str, float]]:
-    """Per validator, the slope of its processes' total RSS per hour: MB, and % of its mean."""
+def get_rss_slope(points: list[tuple[float, float]]) -> dict[str, float]:
+    """The slope of (hours, MB) points per hour: MB, and % of their mean."""
+    slope = get_slope(points)
+    mean = sum(y for _, y in points) / max(1, len(points))
+    return {"mb": round(slope, 1), "pct": round(100 * slope / max(mean, 1), 2)}
+
+
+def get_rss_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[str, Any]]:
+    """Per validator, the slope of its processes' total RSS per hour after the warm-up; the
+    same over the second half of those samples (`second_half`: a plateau reached late in
+    the run shows flat there, a steady climb does not); and each process's own slope
+    (`by_process`: the node, its proving worker, on CometBFT `cometbft`)."""
     slopes = []
     for index in range(validators):
-        points = [(s["t_s"] / 3600, sum(s["validators"][index]["rss_mb"].values()))
-                  for s in after]  # fmt: skip
-        slope = get_slope(points)
-        mean = sum(y for _, y in points) / max(1, len(points))
-        slopes.append({"mb": round(slope, 1), "pct": round(100 * slope / max(mean, 1), 2)})
+        rss = [(s["t_s"] / 3600, s["validators"][index]["rss_mb"]) for s in after]
+        total = [(t, sum(mb.values())) for t, mb in rss]
+        names = sorted({name for _, mb in rss for name in mb})
+        slopes.append({
+            **get_rss_slope(total),
+            "second_half": get_rss_slope(total[len(total) // 2:]),
+            "by_process": {name: get_rss_slope([(t, mb[name]) for t, mb in rss if name in mb])
+                           for name in names},
+        })  # fmt: skip
     return slopes
+
+
+def has_kept_up(after: list[dict[str, Any]], rate: int, sample_s: float) -> bool:
+    """Whether the network committed what was offered after the warm-up (within KEPT_UP of
+    it, nothing dropped as late): a soak above the machine's capacity measures its backlog,
+    not the node, and its latency drift says nothing."""
+    committed = sum(s["trades_per_s"] for s in after) * sample_s
+    offered = rate * sample_s * len(after)
+    return bool(after) and committed >= KEPT_UP * offered and all(s["late"] == 0 for s in after)
 
 
 def get_disk_slopes(
@@ -364,6 +390,7 @@ def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:
             "rss_flat": all(s["pct"] < RSS_GOAL_PCT_PER_HOUR for s in rss),
             "latency_drift": drift["change"] is not None and drift["change"] < DRIFT_GOAL,
             "pruned_disk_bounded": max(held) <= bound,
+            "kept_up": has_kept_up(after, rate, args.sample_s),
         },
         "samples": soak.samples,
     }
