@@ -290,6 +290,16 @@ class StaleObservation(InvalidTransaction):
 
 
 @dataclass(eq=False)
+class ObservationNotNewer(InvalidTransaction):
+    """A price observation counts once, and only if made after ``newer_than_ms``: the
+    last price update's block time or its signer's newest observation applied, the later."""
+
+    signer: bytes
+    observed_ms: int
+    newer_than_ms: int
+
+
+@dataclass(eq=False)
 class NonceReused(InvalidTransaction):
     member: bytes
     nonce: int

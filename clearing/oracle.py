@@ -4,7 +4,11 @@ Each validator signs its own observation (index prices per feed id, mark
 prices per instrument id, the time it observed them). A block's update:
 
 1. rejects unknown signers, duplicate signers, bad signatures, unknown ids;
-2. drops observations more than ``max_age_ms`` away from the block time;
+2. counts only fresh observations (``FreshnessRule``): at most ``max_age_ms`` away
+   from the block time, made after the last price update's block time, and newer
+   than their signer's newest observation applied. Each observation counts once,
+   in the order its signer made them, so nobody can move a price back by composing
+   an update of older observations, or apply one update twice;
 3. per price id, needs observations holding > 2/3 of total power, else that
    id is left unchanged (and if no id reaches quorum the update is rejected);
 4. commits the voting-power-weighted (lower) median;
@@ -14,6 +18,7 @@ prices per instrument id, the time it observed them). A block's update:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
@@ -28,6 +33,8 @@ from clearing.attestation import (
 from clearing.context import BlockContext
 from clearing.errors import (
     BadSignature,
+    InvalidTransaction,
+    ObservationNotNewer,
     QuorumNotReached,
     StaleObservation,
     UnknownFeed,
@@ -133,26 +140,61 @@ def compute_clamped_price(previous: int | None, proposed: int, max_move_bps: int
     return max(previous - limit, min(previous + limit, proposed))
 
 
-def _check_observations(
+@dataclass(frozen=True, slots=True)
+class FreshnessRule:
+    """Which observations a block at ``time_ms`` counts: those at most ``max_age_ms`` from
+    it (either way: a signer's clock may run ahead of the proposer's), made after
+    ``after_ms`` (the last price update's block time) and after their signer's newest
+    observation applied (``last_observed_ms``). A proposer's pool applies the same rule."""
+
+    time_ms: int
+    max_age_ms: int
+    after_ms: int
+    last_observed_ms: Mapping[bytes, int]
+
+    @classmethod
+    def at(cls, state: ClearingState, time_ms: int) -> FreshnessRule:
+        """The rule of a block at ``time_ms`` on ``state``."""
+        return cls(
+            time_ms, state.genesis.oracle.max_age_ms, state.price_time_ms, state.last_observed_ms
+        )
+
+    def get_refusal(self, o: PriceObservation) -> InvalidTransaction | None:
+        """Why ``o`` does not count, or None if it does."""
+        if abs(self.time_ms - o.observed_ms) > self.max_age_ms:
+            return StaleObservation(o.signer, o.observed_ms, self.time_ms, self.max_age_ms)
+        newer_than = max(self.after_ms, self.last_observed_ms.get(o.signer, 0))
+        if o.observed_ms <= newer_than:
+            return ObservationNotNewer(o.signer, o.observed_ms, newer_than)
+        return None
+
+    def is_fresh(self, o: PriceObservation) -> bool:
+        return self.get_refusal(o) is None
+
+
+def check_price_update(
     state: ClearingState, ctx: BlockContext, tx: PriceUpdate
 ) -> list[PriceObservation]:
-    """Every check of ``process_price_update``; returns the fresh observations."""
+    """Every check of ``process_price_update``; returns the observations that count.
+    Those that do not are left out while the rest hold a quorum; when leaving them out
+    loses it, the first one's refusal says why."""
     get_signed_power(state.validators, (o.signer for o in tx.observations))
     for o in tx.observations:
         check_observation_feeds(state, o)
         check_observation_instruments(state, o)
         check_observation_signed(ctx.chain_id, o)
-    max_age = state.genesis.oracle.max_age_ms
-    fresh = [o for o in tx.observations if abs(ctx.time_ms - o.observed_ms) <= max_age]
+    rule = FreshnessRule.at(state, ctx.time_ms)
+    refusals = [(o, rule.get_refusal(o)) for o in tx.observations]
+    fresh = [o for o, refusal in refusals if refusal is None]
     fresh_power = sum(state.validators[o.signer].power for o in fresh)
-    if not is_quorum(fresh_power, state.total_power):
-        stale = [o for o in tx.observations if o not in fresh]
-        if stale and is_quorum(
-            fresh_power + sum(state.validators[o.signer].power for o in stale), state.total_power
-        ):
-            raise StaleObservation(stale[0].signer, stale[0].observed_ms, ctx.time_ms, max_age)
-        raise QuorumNotReached(fresh_power, state.total_power)
-    return fresh
+    if is_quorum(fresh_power, state.total_power):
+        return fresh
+    refused = [refusal for _, refusal in refusals if refusal is not None]
+    if refused and is_quorum(
+        sum(state.validators[o.signer].power for o in tx.observations), state.total_power
+    ):
+        raise refused[0]
+    raise QuorumNotReached(fresh_power, state.total_power)
 
 
 def check_observation_feeds(state: ClearingState, o: PriceObservation) -> None:
@@ -192,8 +234,9 @@ def _compute_committed(
 
 
 def process_price_update(state: ClearingState, ctx: BlockContext, tx: PriceUpdate) -> list[Event]:
-    """Commit medians of fresh, quorum-backed observations, clamped per block."""
-    fresh = _check_observations(state, ctx, tx)
+    """Commit medians of fresh, quorum-backed observations, clamped per block; each
+    observation counted is its signer's newest applied from then on."""
+    fresh = check_price_update(state, ctx, tx)
     index = _compute_committed(state, fresh, index=True)
     marks = _compute_committed(state, fresh, index=False)
     if not index and not marks:
@@ -220,5 +263,7 @@ def process_price_update(state: ClearingState, ctx: BlockContext, tx: PriceUpdat
                 )
             book[price_id] = price
     state.price_time_ms = ctx.time_ms
+    for o in fresh:
+        state.last_observed_ms[o.signer] = o.observed_ms
     events.append(make_event("price_update", index_count=len(index), mark_count=len(marks)))
     return events

@@ -86,7 +86,8 @@ ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin
 # and proposals; 7: beside the market leaf; 6: the epoch's defaults; 5: settlement, ...
 # 12: the published roles a leaf of the globals hash
 # 13: the epoch's defaults in the published ledger's leaf, not here
-GLOBALS_VERSION = 14  # 14: the upgrade planned and those done
+# 14: the upgrade planned and those done
+GLOBALS_VERSION = 15  # 15: each validator's newest price observation applied
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 # 7: the reported accounts; 6: the published ledger; 5: the published roles; 4 had market,

@@ -62,7 +62,7 @@ from lightclient.codec import (
 # listing templates and fee split in the governed configuration; 5: the governed
 # configuration and proposals; 4: the epoch's defaults; 3: settlement reserves,
 # withdrawal expiry
-SNAPSHOT_VERSION = 10
+SNAPSHOT_VERSION = 11  # 11: each validator's newest price observation applied
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 

@@ -282,6 +282,8 @@ class ClearingState:
     mark_prices: dict[str, int] = field(default_factory=dict)  # instrument id -> Price
     index_prices: dict[str, int] = field(default_factory=dict)  # feed id -> Price
     price_time_ms: int = 0  # block time of the last committed price update
+    # by validator pubkey: the observed_ms of its newest price observation applied
+    last_observed_ms: dict[bytes, int] = field(default_factory=dict)
     open_interest: dict[str, int] = field(default_factory=dict)  # instrument id -> long lots
     funding_indices: dict[str, int] = field(default_factory=dict)  # instrument id -> cumulative
     last_funding_ms: dict[str, int] = field(default_factory=dict)

@@ -25,7 +25,7 @@ from lightclient.codec import (
     expect_list,
 )
 
-VALIDATOR_FIELDS = 3
+VALIDATOR_FIELDS = 4
 
 
 def has_power(validator: Validator | None) -> bool:
@@ -95,6 +95,7 @@ def install_validators(
     this height, for consensus to run height + 2 with."""
     before = get_active_validators(state.validators)
     state.validators, state.jailed = validators, jailed
+    state.last_observed_ms = {k: t for k, t in state.last_observed_ms.items() if k in validators}
     state.total_power = sum(v.power for v in validators.values())
     active = get_active_validators(validators)
     if active != before:
@@ -106,12 +107,13 @@ def get_validator_fields(state: ClearingState) -> list[object]:
         [v.to_fields() for v in state.validators.values()],
         [[k, *j.to_fields()] for k, j in sorted(state.jailed.items())],
         [[h, [v.to_fields() for v in s]] for h, s in state.validator_sets.items()],
+        [[k, t] for k, t in sorted(state.last_observed_ms.items())],
     ]
 
 
 def decode_validator_fields(state: ClearingState, fields: list[Any]) -> None:
     """Restore the set a snapshot holds (``DecodeError`` on a bad entry)."""
-    records, jailings, sets = fields
+    records, jailings, sets, observed = fields
     validators = {}
     for item in expect_list(records, "validators"):
         validator = Validator.from_fields(item)
@@ -135,6 +137,13 @@ def decode_validator_fields(state: ClearingState, fields: list[Any]) -> None:
         state.validator_sets[expect_int(height, "height")] = tuple(
             Validator.from_fields(v) for v in expect_list(members, "members")
         )
+    state.last_observed_ms = {}
+    for item in expect_list(observed, "last_observed_ms"):
+        pubkey, observed_ms = expect_list(item, "last_observed", 2)
+        key = expect_bytes(pubkey, "pubkey", 32)
+        if key not in validators:
+            raise DecodeError("last_observed_ms", f"0x{key.hex()} is not a validator")
+        state.last_observed_ms[key] = expect_int(observed_ms, "observed_ms")
     state.validators, state.jailed = validators, jailed
     state.total_power = sum(v.power for v in validators.values())
 

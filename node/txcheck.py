@@ -4,8 +4,8 @@ Clearing's own checks of what can never change before the transaction applies �
 decoding, signatures bound to this chain, a signed request's times as the next block
 will judge them (`get_next_context`: a lifetime over the limit, an expiry already past;
 and one issued ahead of that time, the one refusal a later time may lift, which its
-`IssuedInFuture` says), replays of nonces, trade ids and chain logs already in the
-state — so that a transaction which cannot apply does not
+`IssuedInFuture` says), replays of nonces, trade ids, chain logs and price observations
+already in the state — so that a transaction which cannot apply does not
 take gossip bandwidth or block space. Checks that the next blocks may change (margin,
 balances) run only in `clearing.block.process_block`; this never mutates state.
 Each transaction kind names its sender and nonce for the mempool's per-sender order:
@@ -22,7 +22,7 @@ from clearing.context import BlockContext
 from clearing.governance.submit import GovProposal, check_gov_proposal
 from clearing.governance.vote import GovVote, check_gov_vote
 from clearing.member_authorisation import check_member_request
-from clearing.oracle import PriceUpdate, check_observation_signed
+from clearing.oracle import PriceUpdate, check_price_update
 from clearing.replay_protection import check_trade_id
 from clearing.report_commitment import ReportCommitment, check_report_commitment
 from clearing.request_schema import SignedRequest
@@ -91,9 +91,13 @@ def admit_withdrawal_cleared(
     return CheckResult(prefix + obs.member + b":%d" % obs.nonce, 0, PRIORITY_SYSTEM)
 
 
-def admit_price_update(state: ClearingState, tx: PriceUpdate, raw: bytes) -> CheckResult:
-    for o in tx.observations:
-        check_observation_signed(state.chain_id, o)
+def admit_price_update(
+    state: ClearingState, tx: PriceUpdate, raw: bytes, now_ms: int | None = None
+) -> CheckResult:
+    """As the next block will count it (signers of the set in force, known ids, a quorum of
+    observations fresh at its time and newer than those applied), so an update that
+    cannot move a price never takes a trade's place: it is ordered ahead of them."""
+    check_price_update(state, get_next_context(state, now_ms), tx)
     return CheckResult(b"price:" + compute_tx_hash(raw), 0, PRIORITY_SYSTEM)
 
 
@@ -132,7 +136,7 @@ def admit_transaction(
         return admit_report_commitment(state, tx)
     if isinstance(tx, GovProposal | GovVote):
         return admit_governance(state, tx)
-    return admit_price_update(state, tx, raw)
+    return admit_price_update(state, tx, raw, now_ms)
 
 
 def make_clearing_check(

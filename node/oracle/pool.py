@@ -2,34 +2,21 @@
 
 Every node keeps one (its own observations and the gossiped ones, already
 checked by `ObservationCheck`). A proposer asks it for a price update: one
-`PriceUpdate` of the observations that are fresh for the block time and newer
-than the last committed update, only when they hold > 2/3 of the voting power of
-the validator set in force (the committed state's, which clearing checks it with).
+`PriceUpdate` of the observations the block will count (clearing's `FreshnessRule`:
+fresh for the block time, newer than the last committed update and than their
+signer's newest applied), only when they hold > 2/3 of the voting power of the
+validator set in force (the committed state's, which clearing checks it with).
 So prices move once per sampling round, not once per block.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from clearing.attestation import is_quorum
 from clearing.genesis import Validator
-from clearing.oracle import PriceObservation, PriceUpdate
+from clearing.oracle import FreshnessRule, PriceObservation, PriceUpdate
 from clearing.validator_set import get_voting_powers
-
-
-@dataclass(frozen=True)
-class FreshnessRule:
-    """Which observations a block at `time_ms` may carry."""
-
-    time_ms: int
-    max_age_ms: int
-    after_ms: int  # the committed price time: only observations newer than it
-
-    def is_fresh(self, o: PriceObservation) -> bool:
-        age = abs(self.time_ms - o.observed_ms)
-        return o.observed_ms > self.after_ms and age <= self.max_age_ms
 
 
 class PriceObservationPool:

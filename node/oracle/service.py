@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 import trio
 
 from clearing.instruments import Instrument
-from clearing.oracle import PriceObservation
+from clearing.oracle import FreshnessRule, PriceObservation
 from clearing.tx import encode_tx
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
@@ -28,7 +28,7 @@ from node.clock import wall_clock_ms
 from node.committed import CommittedBlock
 from node.config import NodeConfig
 from node.oracle.gossip import ObservationCheck, encode_observation
-from node.oracle.pool import FreshnessRule, PriceObservationPool
+from node.oracle.pool import PriceObservationPool
 from node.oracle.sampler import OracleSampler
 from node.oracle.sources import PriceSource, SourceError, build_source
 from node.oracle.status import OracleMetrics, OracleStatus
@@ -52,7 +52,7 @@ class OracleNode:
     def propose(self, height: int, time_ms: int) -> list[bytes]:
         """The proposal source: one encoded update, or nothing (no fresh quorum)."""
         state = self.ctx.state
-        rule = FreshnessRule(time_ms, self.ctx.genesis.oracle.max_age_ms, state.price_time_ms)
+        rule = FreshnessRule.at(state, time_ms)
         update = self.pool.compute_update(rule)
         if update is None:
             return []

@@ -11,8 +11,9 @@ from prometheus_client import CollectorRegistry, Counter
 
 from clearing.block import BlockResult
 from clearing.genesis import Genesis
+from clearing.oracle import FreshnessRule
 from clearing.state import ClearingState
-from node.oracle.pool import FreshnessRule, PriceObservationPool
+from node.oracle.pool import PriceObservationPool
 
 MAX_CLAMPS_SHOWN = 32
 
@@ -105,7 +106,7 @@ class OracleStatus:
     def render(
         self, state: ClearingState, pool: PriceObservationPool, now_ms: int
     ) -> dict[str, object]:
-        rule = FreshnessRule(now_ms, self.genesis.oracle.max_age_ms, state.price_time_ms)
+        rule = FreshnessRule.at(state, now_ms)
         powers = pool.get_powers()
         fresh = pool.get_fresh(rule)
         return {

@@ -103,3 +103,46 @@ def test_unknown_ids_signers_and_bad_signatures_are_rejected() -> None:
     assert_rejected(box, PriceUpdate((*good.observations, good.observations[0])), "DuplicateSigner")
     forged = replace(good.observations[0], index_prices=((BTC, 1),))
     assert_rejected(box, PriceUpdate((forged, *good.observations[1:])), "BadSignature")
+
+
+def test_an_update_of_observations_older_than_the_last_one_is_refused() -> None:
+    """Observations still within max_age, made before the committed update: applying them
+    would move the prices back to what the oracle saw then."""
+    box = new_sandbox()
+    before = box.next_context().time_ms - 500
+    old = box.prices({BTC: 60_000_000}, {}, observed_ms=before)
+    box.apply([box.prices({BTC: 61_000_000}, {})])
+    detail = assert_rejected(box, old, "ObservationNotNewer")
+    assert f"newer_than_ms={box.state.price_time_ms}" in detail
+    assert box.state.index_prices[BTC] == 61_000_000
+
+
+def test_an_update_observed_ahead_of_its_block_applies_once() -> None:
+    """Signers' clocks ahead of the proposer's: the update is still newer than the block
+    that applied it, and applying it again would clamp the price a second step."""
+    box = new_sandbox()
+    ahead = box.next_context().time_ms + 5_000
+    update = box.prices({BTC: 90_000_000}, {}, observed_ms=ahead)
+    assert only_result(box.apply([update]))[0] == "ok"
+    assert box.state.index_prices[BTC] == 66_000_000  # clamped at +10 %
+    signer = update.observations[0].signer
+    assert box.state.last_observed_ms[signer] == ahead
+    detail = assert_rejected(box, update, "ObservationNotNewer")
+    assert f"observed_ms={ahead}, newer_than_ms={ahead}" in detail
+    assert box.state.index_prices[BTC] == 66_000_000
+
+
+def test_an_observation_not_newer_is_left_out_while_the_rest_hold_a_quorum() -> None:
+    box = new_sandbox()
+    ahead = box.next_context().time_ms + 5_000
+    first = box.prices({BTC: 61_000_000}, {}, observed_ms=ahead)
+    box.apply([first])
+    later = box.prices({BTC: 62_000_000}, {}, observed_ms=ahead + 1_000)
+    mixed = PriceUpdate((first.observations[0], *later.observations[1:]))
+    assert only_result(box.apply([mixed]))[0] == "ok"
+    assert box.state.index_prices[BTC] == 62_000_000
+    signers = [o.signer for o in mixed.observations]
+    assert box.state.last_observed_ms[signers[0]] == ahead
+    assert {box.state.last_observed_ms[s] for s in signers[1:]} == {
+        later.observations[1].observed_ms
+    }

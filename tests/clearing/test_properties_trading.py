@@ -73,7 +73,9 @@ block = st.tuples(
 )  # fmt: skip
 
 
-def build_tx(box: Sandbox, op: tuple, next_trade_id: int) -> object:  # type: ignore[type-arg]
+def build_tx(box: Sandbox, op: tuple, next_trade_id: int, k: int) -> object:  # type: ignore[type-arg]
+    """The block's `k`th transaction; a price update observed `k` ms after the block's time,
+    so that each of a block's updates is newer than the one before it."""
     state = box.state
     if op[0] == "prices":
         moves, index_move = op[1], op[2]
@@ -81,7 +83,7 @@ def build_tx(box: Sandbox, op: tuple, next_trade_id: int) -> object:  # type: ig
                  zip(INSTRUMENTS, moves, strict=True) if i in state.mark_prices}  # fmt: skip
         index = {f: max(1, state.index_prices[f] * (10_000 + index_move) // 10_000)
                  for f in FEEDS.values()}  # fmt: skip
-        return box.prices(index, marks)
+        return box.prices(index, marks, observed_ms=box.next_context().time_ms + k)
     trades = []
     for n, (b, bs, s, ss, i, permille, q) in enumerate(op[1]):
         instrument = state.instruments.get(INSTRUMENTS[i])
@@ -103,7 +105,7 @@ def test_book_stays_flat_and_value_is_conserved(blocks: list[tuple]) -> None:  #
     start = value(box.state)
     for n, (advance, ops) in enumerate(blocks):
         box.block_interval_ms = advance
-        txs = [build_tx(box, op, 100 * (3 * n + k)) for k, op in enumerate(ops)]
+        txs = [build_tx(box, op, 100 * (3 * n + k), k) for k, op in enumerate(ops)]
         result = box.apply(txs)  # type: ignore[arg-type]
         assert all(r.is_ok() for r in result.tx_results), result.tx_results
         state = box.state

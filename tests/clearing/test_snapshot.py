@@ -1,8 +1,10 @@
 import pytest
 
+from clearing.governance.configuration import CONFIGURATION_FIELDS
 from clearing.root import ACCOUNT_VERSION, compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_member, decode_snapshot, encode_snapshot
 from clearing.trade import Trade, sign_trade_batch
+from clearing.validator_set import VALIDATOR_FIELDS
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError, pack, unpack
@@ -56,6 +58,10 @@ def test_account_bytes_decode_to_the_member() -> None:
     assert decode_member(encode_account(member)) == member
 
 
+# the snapshot's globals: the validator fields end with the newest observation applied
+_LAST_OBSERVED = 19 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS - 1
+
+
 def _tampered(mutate: object) -> bytes:
     box = _busy()
     fields = unpack(encode_snapshot(box.state), "test")
@@ -81,6 +87,7 @@ def _tampered(mutate: object) -> bytes:
             "20 bytes",
         ),
         (lambda f: f[4].append(pack([9, b"\x00" * 20, [], [], [], 0, 0])), "version 9"),
+        (lambda f: f[1][_LAST_OBSERVED].append([b"\x07" * 32, 1]), "is not a validator"),
     ],
 )
 def test_bad_snapshots_are_decode_errors(mutate: object, reason: str) -> None:

@@ -14,9 +14,11 @@ from clearing.validator_set import (
     get_active_set_at,
     get_active_validators,
     get_retiring_validators,
+    install_validators,
 )
 from tests.clearing.governance.support import gov_sandbox
 from tests.clearing.governance.validator_support import pubkey
+from tests.clearing.support import new_sandbox
 
 
 def test_before_any_change_every_height_has_the_genesis_set() -> None:
@@ -91,3 +93,15 @@ def test_retiring_validators_are_those_with_power_in_a_recent_block_and_none_now
     found = get_retiring_validators(state, window)
     assert {v.pubkey: v for v in found} == expected
     assert [v.pubkey for v in found] == sorted(expected)
+
+
+def test_a_removed_validator_s_newest_observation_is_forgotten() -> None:
+    """What the price rule keeps per validator stays within the set (snapshots refuse
+    an entry of another key)."""
+    box = new_sandbox()
+    box.apply([box.prices({"BTC/0.001": 61_000_000}, {})])
+    kept = dict(box.state.validators)
+    removed = next(iter(kept))
+    del kept[removed]
+    install_validators(box.state, kept, {})
+    assert set(box.state.last_observed_ms) == set(kept)

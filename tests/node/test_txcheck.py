@@ -13,10 +13,13 @@ from clearing.errors import (
     ExpiryTooFar,
     IssuedInFuture,
     NonceReused,
+    ObservationNotNewer,
     QuorumNotReached,
     RequestExpired,
+    StaleObservation,
     StaleTradeId,
     UnknownCollateral,
+    UnknownSigner,
     UnknownWithdrawal,
     WithdrawalNotExpired,
 )
@@ -30,6 +33,7 @@ from clearing.governance.errors import (
     VotingClosed,
 )
 from clearing.governance.proposal import VoteChoice
+from clearing.oracle import PriceUpdate, sign_price_observation
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
@@ -190,3 +194,26 @@ def test_governance_the_block_would_refuse_is_refused_at_admission() -> None:
     (late,) = ballots(box, proposal, [0])
     closed = refusal(box, encode_tx(late))
     assert isinstance(closed, VotingClosed) and closed.height == proposal.deadline_height + 1
+
+
+def test_a_price_update_is_admitted_only_as_the_next_block_would_count_it() -> None:
+    """Admission runs clearing's price check at the node's clock: an update of strangers'
+    observations, one of observations older than the committed update, and a copy of
+    it are refused before they take a place ahead of trades."""
+    box = windowed_box()
+    when = box.next_context().time_ms
+    old = box.prices({"BTC/0.001": 60_000_000}, {}, observed_ms=when - 500)
+    update = box.prices({"BTC/0.001": 61_000_000}, {})
+    check(box, encode_tx(update))
+    stranger = sign_price_observation(derive_ed25519_key("x"), box.chain_id, when, {}, {})
+    assert isinstance(refusal(box, encode_tx(PriceUpdate((stranger,)))), UnknownSigner)
+    stale = box.prices({"BTC/0.001": 61_000_000}, {}, observed_ms=when - 20_000)
+    assert isinstance(refusal(box, encode_tx(stale)), StaleObservation)
+    box.apply([update])
+    for replayed in (old, update):
+        error = refusal(box, encode_tx(replayed))
+        assert isinstance(error, ObservationNotNewer)
+        assert error.newer_than_ms == box.state.price_time_ms
+    later = box.prices({"BTC/0.001": 61_500_000}, {}, observed_ms=when + 10_500)
+    assert isinstance(refusal(box, encode_tx(later)), StaleObservation)  # by the committed time
+    admit_transaction(box.state, later, encode_tx(later), now_ms=when + 10_000)

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearing.context import Equivocation
-from clearing.oracle import PriceObservation, sign_price_observation
+from clearing.oracle import FreshnessRule, PriceObservation, sign_price_observation
 from clearing.tx import encode_tx
 from devnet.sandbox import Sandbox
-from node.oracle.pool import FreshnessRule, PriceObservationPool
+from node.oracle.pool import PriceObservationPool
 
 ROOT = Path(__file__).resolve().parents[3]
 GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())
@@ -39,7 +39,7 @@ def test_keeps_the_newest_observation_of_each_signer() -> None:
 
 def test_update_needs_fresh_quorum_newer_than_the_committed_price_time() -> None:
     pool = PriceObservationPool(lambda: VALIDATORS)
-    rule = FreshnessRule(time_ms=20_000, max_age_ms=10_000, after_ms=15_000)
+    rule = FreshnessRule(time_ms=20_000, max_age_ms=10_000, after_ms=15_000, last_observed_ms={})
     pool.add(observe(0, 19_000))
     pool.add(observe(1, 19_500))
     assert pool.compute_update(rule) is None  # 2 of 4 = 1/2
@@ -61,12 +61,12 @@ def test_a_proposed_update_is_accepted_by_clearing() -> None:
     pool = PriceObservationPool(lambda: VALIDATORS)
     for index, price in enumerate((60_100_000, 60_200_000, 60_300_000)):
         pool.add(observe(index, when - 10, price))
-    update = pool.compute_update(FreshnessRule(when, 10_000, box.state.price_time_ms))
+    update = pool.compute_update(FreshnessRule.at(box.state, when))
     assert update is not None
     result = box.apply([encode_tx(update)])
     assert result.tx_results[0].is_ok(), result.tx_results[0].detail
     assert box.state.index_prices["BTC/0.001"] == 60_200_000  # power-weighted median
-    again = pool.compute_update(FreshnessRule(when + 500, 10_000, box.state.price_time_ms))
+    again = pool.compute_update(FreshnessRule.at(box.state, when + 500))
     assert again is None  # nothing newer than the update just committed
 
 
@@ -81,7 +81,7 @@ def test_the_pool_weighs_signers_by_the_set_in_force_as_clearing_does() -> None:
     when = box.next_context().time_ms
     for index in (0, 1, 2):
         pool.add(observe(index, when - 10))
-    rule = FreshnessRule(when, 10_000, box.state.price_time_ms)
+    rule = FreshnessRule.at(box.state, when)
     assert pool.get_powers() == {observe(n, 0).signer: 10 for n in (0, 1)}
     update = pool.compute_update(rule)
     assert update is not None
@@ -97,9 +97,27 @@ def test_an_update_is_proposed_iff_fresh_power_is_a_quorum(
     pool = PriceObservationPool(lambda: VALIDATORS)
     for index, observed_ms in adds:
         pool.add(observe(index, observed_ms))
-    rule = FreshnessRule(time_ms=30_000, max_age_ms=10_000, after_ms=22_000)
+    rule = FreshnessRule(time_ms=30_000, max_age_ms=10_000, after_ms=22_000, last_observed_ms={})
     fresh = pool.get_fresh(rule)
     assert all(22_000 < o.observed_ms <= 40_000 for o in fresh)
     assert len({o.signer for o in fresh}) == len(fresh)
     update = pool.compute_update(rule)
     assert (update is not None) == (3 * 10 * len(fresh) > 2 * 40)
+
+
+def test_an_observation_applied_is_not_proposed_again_though_timed_after_its_block() -> None:
+    """Signers' clocks 2 s ahead of the proposer's: their observations are still newer than
+    the committed price time at the next block, but each counted once already."""
+    box = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS))
+    when = box.next_context().time_ms
+    pool = PriceObservationPool(lambda: VALIDATORS)
+    for index in (0, 1, 2):
+        pool.add(observe(index, when + 2_000))
+    update = pool.compute_update(FreshnessRule.at(box.state, when))
+    assert update is not None
+    assert box.apply([encode_tx(update)]).tx_results[0].is_ok()
+    rule = FreshnessRule.at(box.state, box.next_context().time_ms)
+    assert rule.after_ms < when + 2_000
+    assert pool.compute_update(rule) is None
+    again = box.apply([encode_tx(update)]).tx_results[0]
+    assert not again.is_ok() and "ObservationNotNewer" in again.detail

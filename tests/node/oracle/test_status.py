@@ -9,10 +9,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 
 from clearing.context import Equivocation
-from clearing.oracle import sign_price_observation
+from clearing.oracle import FreshnessRule, sign_price_observation
 from clearing.tx import encode_tx
 from devnet.sandbox import Sandbox
-from node.oracle.pool import FreshnessRule, PriceObservationPool
+from node.oracle.pool import PriceObservationPool
 from node.oracle.status import OracleMetrics, OracleStatus
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -25,7 +25,7 @@ def test_a_clamped_update_is_recorded_and_rendered() -> None:
     when = box.next_context().time_ms
     for key in box.validator_keys[:3]:
         pool.add(sign_price_observation(key, box.chain_id, when, {"BTC/0.001": 42_000_000}, {}))
-    update = pool.compute_update(FreshnessRule(when, 10_000, box.state.price_time_ms))
+    update = pool.compute_update(FreshnessRule.at(box.state, when))
     assert update is not None
     result = box.apply([encode_tx(update)])
     registry = CollectorRegistry()
