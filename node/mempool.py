@@ -26,7 +26,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -65,14 +64,6 @@ class DuplicateTx(MempoolError):
     def __init__(self, tx_hash: bytes) -> None:
         self.tx_hash = tx_hash
         super().__init__(f"transaction 0x{tx_hash.hex()} is already pending")
-
-
-class AlreadyCommitted(MempoolError):
-    """The transaction is in a block this node committed lately (`committed_memory`)."""
-
-    def __init__(self, tx_hash: bytes) -> None:
-        self.tx_hash = tx_hash
-        super().__init__(f"transaction 0x{tx_hash.hex()} is already committed")
 
 
 class NonceTaken(MempoolError):
@@ -136,17 +127,7 @@ class Mempool:
     max_txs: int = 10_000
     max_bytes: int = 64 * 1024 * 1024
     max_tx_bytes: int = MAX_MEMPOOL_TX_BYTES
-    committed_memory: int = 100_000
-    """Hashes of the latest committed transactions, refused again (`AlreadyCommitted`).
-
-    A transaction's check cannot always tell it was committed: a price update's
-    observations check as new until they are too old. A copy of it still in flight
-    (gossip a paused peer delivers late, a client's retry) would then be committed a
-    second time. CometBFT's mempool keeps the same cache. (Member requests and trade
-    batches need none: a block spends their nonces and trade ids even when it refuses
-    them, clearing/block.py.)"""
     _by_hash: dict[bytes, _Entry] = field(default_factory=dict)
-    _committed: OrderedDict[bytes, None] = field(default_factory=OrderedDict)
     _by_sender: dict[bytes, dict[int, _Entry]] = field(default_factory=dict)
     _size: int = 0
     _arrivals: itertools.count[int] = field(default_factory=itertools.count)
@@ -179,8 +160,6 @@ class Mempool:
         except Exception as exc:
             log.exception("bug in the check of transaction 0x%s", tx_hash.hex())
             raise CheckFailed(exc) from exc
-        if tx_hash in self._committed:  # after the check, whose refusal says more
-            raise AlreadyCommitted(tx_hash)
         if result.nonce in self._by_sender.get(result.sender, {}):
             raise NonceTaken(result.sender, result.nonce)
         entry = _Entry(tx, tx_hash, result, next(self._arrivals))
@@ -242,14 +221,15 @@ class Mempool:
         return chosen
 
     def update(self, included: Iterable[bytes]) -> list[bytes]:
-        """After a block: drop `included` (and remember it), re-check the rest; returns hashes
-        dropped as invalid."""
+        """After a block: drop `included`, re-check the rest; returns hashes dropped as
+        invalid. A copy of an included transaction arriving later needs no memory of it
+        here: the check refuses it by the state the block left (a nonce, trade id, deposit
+        nonce, pending withdrawal, ballot sequence, report hash or price observation spent;
+        tests/node/test_txcheck.py holds every kind to it)."""
         for tx in included:
-            tx_hash = compute_tx_hash(tx)
-            entry = self._by_hash.get(tx_hash)
+            entry = self._by_hash.get(compute_tx_hash(tx))
             if entry is not None:
                 self._remove(entry)
-            self._remember_committed(tx_hash)
         dropped = []
         recheck = self.check if self.recheck is None else self.recheck
         for entry in sorted(self._by_hash.values(), key=lambda e: e.arrival):
@@ -263,17 +243,6 @@ class Mempool:
                 self._remove(entry)
                 dropped.append(entry.tx_hash)
         return dropped
-
-    def remember_committed(self, txs: Iterable[bytes]) -> None:
-        """Refuse `txs` from now on (a restarted node: those of its latest blocks)."""
-        for tx in txs:
-            self._remember_committed(compute_tx_hash(tx))
-
-    def _remember_committed(self, tx_hash: bytes) -> None:
-        self._committed[tx_hash] = None
-        self._committed.move_to_end(tx_hash)
-        while len(self._committed) > self.committed_memory:
-            self._committed.popitem(last=False)
 
 
 def _reap_key(entry: _Entry) -> tuple[int, int]:

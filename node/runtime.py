@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -44,10 +44,6 @@ from node.wal_compaction import compact_wal
 from node.worktime import TX_CHECK, TX_RECHECK
 
 log = logging.getLogger(__name__)
-
-RECENT_COMMITTED_BLOCKS = 200
-"""Blocks whose transactions a restarted node's mempool refuses at once: copies of them
-may still be in flight (gossip, retries); the mempool remembers what it commits after."""
 
 
 async def run_node(
@@ -126,8 +122,8 @@ def get_validator_signer(node: NodeParts, wal: Wal) -> Signer | None:
 
 
 def build_tx_pool(config: NodeConfig, node: NodeParts) -> TxPool:
-    """The mempool with its durable record, refusing the transactions of the latest
-    blocks; `TxPool.restore` then admits the recorded ones again."""
+    """The mempool with its durable record; `TxPool.restore` then admits the recorded ones
+    again."""
     check = make_clearing_check(lambda: node.app.state, wall_clock_ms)
     mempool = Mempool(
         node.work.timed(TX_CHECK, check),
@@ -136,14 +132,7 @@ def build_tx_pool(config: NodeConfig, node: NodeParts) -> TxPool:
         max_bytes=config.mempool.max_bytes,
         max_tx_bytes=config.mempool.max_tx_bytes,
     )
-    mempool.remember_committed(iter_recent_txs(node.store, RECENT_COMMITTED_BLOCKS))
     return TxPool(mempool, node.store)
-
-
-def iter_recent_txs(store: NodeStore, blocks: int) -> Iterator[bytes]:
-    """The transactions of the latest `blocks` stored blocks."""
-    for stored in store.iter_blocks(max(0, store.latest_height() - blocks)):
-        yield from Block.decode(stored.block).txs
 
 
 def build_driver(

@@ -15,13 +15,13 @@ from clearing.errors import (
     DuplicateCredit,
     DuplicateTrade,
     NonceReused,
+    ObservationNotNewer,
     UnknownSigner,
 )
 from lightclient.codec import DecodeError
 from node.api.http import Response, json_response
 from node.liveness import NotCommitting
 from node.mempool import (
-    AlreadyCommitted,
     CheckFailed,
     DuplicateTx,
     EngineRefused,
@@ -58,7 +58,15 @@ def to_json_value(value: object) -> object:
     return repr(value)
 
 
-REPLAYS = (DuplicateTx, AlreadyCommitted, NonceTaken, NonceReused, DuplicateTrade, DuplicateCredit)
+# the same transaction or what it spends again (a copy of a price update: its observations)
+REPLAYS = (
+    DuplicateTx,
+    NonceTaken,
+    NonceReused,
+    DuplicateTrade,
+    DuplicateCredit,
+    ObservationNotNewer,
+)
 
 
 def status_for_clearing(error: ClearingError) -> int:

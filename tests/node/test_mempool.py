@@ -20,7 +20,6 @@ from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError
 from node.api.errors import api_error_from
 from node.mempool import (
-    AlreadyCommitted,
     CheckFailed,
     CheckResult,
     DuplicateTx,
@@ -247,9 +246,9 @@ def test_clearing_recheck_drops_replays_after_a_block() -> None:
 
 def test_a_batch_whose_trades_were_all_rejected_is_not_committed_twice() -> None:
     """The block's rejection spent its trade ids, so the check itself refuses a copy
-    arriving late (409 at the API), whatever the memory of committed hashes holds."""
+    arriving late (409 at the API)."""
     box = sandbox()
-    pool = Mempool(make_clearing_check(lambda: box.state), committed_memory=0)
+    pool = Mempool(make_clearing_check(lambda: box.state))
     stranger = derive_member_key("never-authorised")
     trade = Trade(7, "BTC-PERP", stranger.address, 0, BOB.address, 0, 60_000_000, 1)
     raw = encode_tx(
@@ -263,15 +262,6 @@ def test_a_batch_whose_trades_were_all_rejected_is_not_committed_twice() -> None
         pool.add(raw)
     error = api_error_from(info.value)
     assert (error.status, error.type) == (409, "DuplicateTrade")
-
-
-def test_the_memory_of_committed_hashes_is_bounded_oldest_first() -> None:
-    pool = Mempool(toy_check(), committed_memory=2)
-    pool.update([tx("a", 0), tx("a", 1), tx("a", 2)])
-    pool.add(tx("a", 0))  # forgotten: the oldest of three
-    for remembered in (tx("a", 1), tx("a", 2)):
-        with pytest.raises(AlreadyCommitted):
-            pool.add(remembered)
 
 
 def test_unknown_venue_is_rejected() -> None:

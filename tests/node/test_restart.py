@@ -15,10 +15,10 @@ from clearing.snapshot import SNAPSHOT_VERSION, encode_snapshot
 from consensus.types import Block, CommitCertificate
 from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.clearing_app import ClearingApp
-from node.mempool import AlreadyCommitted, CheckResult, Mempool
+from node.mempool import Mempool, TxRejected
 from node.restore import restore_state
-from node.runtime import RECENT_COMMITTED_BLOCKS, iter_recent_txs
 from node.storage import NodeStore, StorageError
+from node.txcheck import make_clearing_check
 from tests.node.netsupport import (
     example_genesis,
     iter_trading_blocks,
@@ -171,17 +171,17 @@ def test_snapshots_of_an_older_format_are_skipped_for_a_replay(
     assert app.last_root == chain[1][-1]
 
 
-def test_a_restarted_mempool_remembers_the_latest_blocks_transactions(
+def test_a_restarted_node_refuses_every_committed_transaction_by_its_state(
     chain: tuple[Path, list[bytes]],
 ) -> None:
+    """A copy still in flight (gossip, a client's retry) after a restart: the restored
+    state refuses it (the mempool keeps no memory of committed hashes)."""
     with NodeStore(chain[0]) as store:
-        every = {s.height: Block.decode(s.block).txs for s in store.iter_blocks(0)}
-        recent = list(iter_recent_txs(store, RECENT_COMMITTED_BLOCKS))
-    first = BLOCKS - RECENT_COMMITTED_BLOCKS + 1
-    assert recent == [tx for h in range(first, BLOCKS + 1) for tx in every[h]] and recent
-    older = next(tx for h in range(1, first) for tx in every[h] if tx not in recent)
-    mempool = Mempool(lambda tx: CheckResult(tx, 0))
-    mempool.remember_committed(recent)
-    with pytest.raises(AlreadyCommitted):
-        mempool.add(recent[-1])
-    mempool.add(older)  # beyond the blocks remembered: only the check decides
+        app = ClearingApp(example_genesis())
+        restore_state(app, store)
+        committed = [tx for s in store.iter_blocks(0) for tx in Block.decode(s.block).txs]
+    mempool = Mempool(make_clearing_check(lambda: app.state))
+    assert committed
+    for tx in committed:
+        with pytest.raises(TxRejected):
+            mempool.add(tx)

@@ -27,13 +27,16 @@ from clearing.genesis import Venue
 from clearing.governance.changes import AddVenue, RemoveVenue
 from clearing.governance.errors import (
     DelayTooShort,
+    DuplicateProposal,
     NotAValidator,
+    StaleVote,
     UnknownProposal,
     VenueListed,
     VotingClosed,
 )
 from clearing.governance.proposal import VoteChoice
 from clearing.oracle import PriceUpdate, sign_price_observation
+from clearing.report_commitment import REPORT_DOMAIN, ReportAlreadyCommitted, ReportCommitment
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
@@ -217,3 +220,21 @@ def test_a_price_update_is_admitted_only_as_the_next_block_would_count_it() -> N
     later = box.prices({"BTC/0.001": 61_500_000}, {}, observed_ms=when + 10_500)
     assert isinstance(refusal(box, encode_tx(later)), StaleObservation)  # by the committed time
     admit_transaction(box.state, later, encode_tx(later), now_ms=when + 10_000)
+
+
+def test_a_committed_proposal_ballot_or_report_commitment_is_refused_again_by_the_state() -> None:
+    """With the replays above (trade ids, deposit nonces, members' nonces, withdrawals
+    paid or expired, price observations), every kind: admission refuses a copy of what a
+    block committed by clearing's own state, so the mempool keeps no committed hashes."""
+    box = gov_sandbox()
+    tx = propose(box, (next_future_listing(),))
+    proposal = submit(box, tx)
+    assert isinstance(refusal(box, encode_tx(tx)), DuplicateProposal)
+    (vote,) = ballots(box, proposal, [1])
+    assert box.apply([vote]).tx_results[0].is_ok()
+    assert isinstance(refusal(box, encode_tx(vote)), StaleVote)
+    while box.state.height < box.genesis.epoch_length_blocks:
+        box.apply([])
+    report = ReportCommitment(1, bytes(32), box.attest(REPORT_DOMAIN, [1, bytes(32)], 3))
+    assert box.apply([report]).tx_results[0].is_ok()
+    assert isinstance(refusal(box, encode_tx(report)), ReportAlreadyCommitted)
