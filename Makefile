@@ -45,10 +45,11 @@ WHEELHOUSE_STAMP := $(VENV)/.wheelhouse-filled
 DIST ?= dist
 # Debian packages the tests need beyond Python and Node: a headless browser for
 # the status-page screenshot and browser-verifier tests, promtool (in prometheus) to
-# load the alert rules of configs/prometheus/, and sqlite3, whose `.backup` and restore
-# docs/production.md gives and tests/node/test_restore_backup.py runs.
-DEB_PACKAGES := chromium prometheus sqlite3
-DEB_COMMANDS := chromium promtool sqlite3
+# load the alert rules of configs/prometheus/, sqlite3, whose `.backup` and restore
+# docs/production.md gives and tests/node/test_restore_backup.py runs, and faketime
+# (libfaketime), which sets a validator's clock off in tests/node/test_clock_skew_processes.py.
+DEB_PACKAGES := chromium faketime prometheus sqlite3
+DEB_COMMANDS := chromium faketime promtool sqlite3
 
 .PHONY: install system-packages wheelhouse dist test test-fast devnet bench lint clean
 

@@ -71,12 +71,14 @@ from consensus.records import (
 from consensus.signer import DoubleSignRefused, Signer
 from consensus.state_machine import (
     MAX_FUTURE_ROUNDS,
+    PROPOSAL_TIME_PRECISION_MS,
     ConsensusState,
     TimeoutConfig,
     apply,
     get_gossip,
     get_proposer_key,
     initial_state,
+    is_timely,
 )
 from consensus.sync import verify_synced_block
 from consensus.transport import PeerId, Transport
@@ -249,6 +251,8 @@ class EngineStats:
     decode_errors: int = 0
     refused_signatures: list[DoubleSignRefused] = field(default_factory=list)
     evidence: list[DuplicateVoteEvidence] = field(default_factory=list)
+    untimely_proposals: int = 0
+    """New proposals whose time was too far ahead of this node's clock (prevoted nil)."""
 
 
 _DEFERRED_DURING_REPLAY = (Broadcast, ScheduleTimeout, RequestProposal, ValidateBlock)
@@ -257,6 +261,10 @@ _LOGGED_INPUTS = (ProposalReceived, VoteReceived, TimeoutFired, BlockPrepared, B
 OnCommit = Callable[[Block, CommitCertificate, bytes], None]
 OnBehind = Callable[[PeerId, int], None]
 OnMissingTxs = Callable[[PeerId, CompactProposal, tuple[bytes, ...]], None]
+OnProposalTime = Callable[[bytes, int, bool], None]
+UNTIMELY_LOG_INTERVAL_MS = 60_000
+"""An untimely proposal is logged at most this often: a node whose clock is off would
+see one at most heights."""
 MAX_AWAITING = 2 * MAX_FUTURE_ROUNDS
 """Compact proposals of the current height kept waiting for transactions (one per round
 and proposer's value is all an honest network makes)."""
@@ -280,11 +288,14 @@ class Engine:
         on_commit: OnCommit | None = None,
         on_behind: OnBehind | None = None,
         on_missing_txs: OnMissingTxs | None = None,
+        on_proposal_time: OnProposalTime | None = None,
     ) -> None:
         """`signer` (sharing `wal`) replaces the one built from `key`; without `on_behind`
         messages from too far ahead are dropped; `on_missing_txs(peer, compact, ids)` asks
         the host to fetch what a compact proposal names and this node lacks (from `peer`,
-        who sent it, or any other) and hand it to `add_txs`."""
+        who sent it, or any other) and hand it to `add_txs`; `on_proposal_time(proposer,
+        ahead_ms, timely)` hears, for each round's proposal, how far its time was ahead of
+        this node's clock when it arrived (negative: behind), and whether it was timely."""
         self.chain_start = start
         self.app = app
         self.mempool = mempool
@@ -300,6 +311,7 @@ class Engine:
         self.on_commit = on_commit
         self.on_behind = on_behind
         self.on_missing_txs = on_missing_txs
+        self.on_proposal_time = on_proposal_time
         self.pool = EvidencePool()
         self.stats = EngineStats()
         own = None if signer is None else signer.key.public_key
@@ -322,12 +334,15 @@ class Engine:
         """The transactions of this height's proposals by id (peers fetch them here)..."""
         self._held_before: dict[bytes, bytes] = {}
         """...and of the previous height's (a peer still deciding it may ask)."""
-        self._awaiting: dict[tuple[int, bytes], CompactProposal] = {}
-        """Compact proposals of this height waiting for transactions, by (round, block)."""
+        self._awaiting: dict[tuple[int, bytes], tuple[CompactProposal, int]] = {}
+        """Compact proposals of this height waiting for transactions, by (round, block),
+        each with this node's clock when it arrived."""
         self._proposal_wait: ProposalDue | None = None
         """With `txs_noticed`: the proposal this node waits to make, and whether a look
         at the mempool is already due for it."""
         self._proposal_look_due = False
+        self._untimely_logged_ms: int | None = None
+        """This node's clock when it last logged an untimely proposal."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -435,9 +450,11 @@ class Engine:
             if isinstance(message, CompactProposal):
                 self._receive_compact(peer, message)
             elif isinstance(message, Proposal):
+                received_ms = self.now_ms()
                 if self._is_proposal_wanted(message):
                     self._hold(message)
-                self._process(ProposalReceived(message))
+                    self._note_proposal_time(message, received_ms)
+                self._process(ProposalReceived(message, received_ms))
             else:
                 self._process(VoteReceived(message))
         elif message.height < current:
@@ -452,18 +469,41 @@ class Engine:
         for the round's proposer's signature: nobody else makes this node fetch)."""
         if not self._is_proposal_wanted(compact):
             return
+        received_ms = self.now_ms()
         try:
             proposal = compact.assemble(self.get_tx)
         except MissingTxs as exc:
             key = (compact.round, compact.block_hash)
             if key not in self._awaiting and len(self._awaiting) >= MAX_AWAITING:
                 return
-            self._awaiting[key] = compact
+            self._awaiting.setdefault(key, (compact, received_ms))
             if self.on_missing_txs is not None:
                 self.on_missing_txs(peer, compact, exc.tx_ids)
             return
         self._hold(proposal)
-        self._process(ProposalReceived(proposal))
+        self._note_proposal_time(proposal, received_ms)
+        self._process(ProposalReceived(proposal, received_ms))
+
+    def _note_proposal_time(self, proposal: Proposal, received_ms: int) -> None:
+        """How far ahead of this node's clock the round's proposal came (a compact one: when
+        it arrived, not its transactions, which its proposer could delay to make a time
+        ahead look timely); the state machine judges it by the same `is_timely`."""
+        ahead_ms = proposal.block.header.time_ms - received_ms
+        timely = is_timely(proposal, received_ms)
+        if not timely:
+            self.stats.untimely_proposals += 1
+            last = self._untimely_logged_ms
+            if last is None or abs(received_ms - last) >= UNTIMELY_LOG_INTERVAL_MS:
+                self._untimely_logged_ms = received_ms
+                log.warning(
+                    "proposal of height %d round %d is %d ms ahead of this node's clock (at "
+                    "most %d): prevoting nil (%d such proposals since start); is this "
+                    "node's clock or its proposer's wrong?",
+                    proposal.height, proposal.round, ahead_ms, PROPOSAL_TIME_PRECISION_MS,
+                    self.stats.untimely_proposals,
+                )  # fmt: skip
+        if self.on_proposal_time is not None:
+            self.on_proposal_time(proposal.proposer, ahead_ms, timely)
 
     def _is_proposal_wanted(self, proposal: Proposal | CompactProposal) -> bool:
         """The first proposal of its round, signed by that round's proposer (as the state
@@ -483,18 +523,19 @@ class Engine:
     def add_txs(self, txs: Sequence[bytes]) -> None:
         """Transactions for the compact proposals waiting (fetched by the host, or just
         arrived by gossip); any other is ignored. A proposal now complete is received."""
-        wanted = {i for c in self._awaiting.values() for i in c.tx_ids if i is not None}
+        wanted = {i for c, _ in self._awaiting.values() for i in c.tx_ids if i is not None}
         for tx_id, tx in index_txs(txs).items():
             if tx_id in wanted:
                 self._held[tx_id] = tx
-        for key, compact in list(self._awaiting.items()):
+        for key, (compact, received_ms) in list(self._awaiting.items()):
             try:
                 proposal = compact.assemble(self.get_tx)
             except MissingTxs:
                 continue
             del self._awaiting[key]
             if compact.round not in self.state.proposals and not self.state.decided:
-                self._process(ProposalReceived(proposal))
+                self._note_proposal_time(proposal, received_ms)
+                self._process(ProposalReceived(proposal, received_ms))
 
     def get_tx(self, tx_id: bytes) -> bytes | None:
         """A transaction of this or the previous height's proposals, or of the mempool."""

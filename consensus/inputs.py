@@ -44,7 +44,12 @@ class StartHeight:
 
 @dataclass(frozen=True)
 class ProposalReceived:
+    """A peer's proposal and this node's clock when it arrived (None: not known, as in a
+    WAL record written before the time was kept; such a proposal is not judged timely or
+    not)."""
+
     proposal: Proposal
+    received_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,10 @@ LoggedInput = ProposalReceived | VoteReceived | TimeoutFired | BlockPrepared | B
 
 def encode_input_record(inp: LoggedInput) -> bytes:
     body: list[Any]
-    if isinstance(inp, ProposalReceived):
+    if isinstance(inp, ProposalReceived) and inp.received_ms is None:
         body = [1, inp.proposal.to_fields()]
+    elif isinstance(inp, ProposalReceived):
+        body = [6, [inp.proposal.to_fields(), inp.received_ms]]
     elif isinstance(inp, VoteReceived):
         body = [2, inp.vote.to_fields()]
     elif isinstance(inp, TimeoutFired):
@@ -76,6 +78,11 @@ def _decode_input(body: Any) -> LoggedInput:
     tag, data = expect_list(body, "wal.input", 2)
     if tag == 1:
         return ProposalReceived(Proposal.from_fields(data))
+    if tag == 6:
+        fields, received_ms = expect_list(data, "wal.proposal", 2)
+        return ProposalReceived(
+            Proposal.from_fields(fields), expect_int(received_ms, "wal.received_ms", 0, MAX_INT64)
+        )
     if tag == 2:
         return VoteReceived(Vote.from_fields(data))
     if tag == 3:

@@ -5,6 +5,15 @@ and uses no randomness: the host executes the returned effects. After every
 input the `upon` rules of the paper are evaluated to a fixpoint; each rule is
 labelled with the paper's line (L11 StartRound, L22, L28, L34, L36, L44,
 L47, L49, L55, L57, L61, L65).
+
+A block's time is its proposer's clock, so L22 also asks that a new proposal be
+timely (CometBFT's proposer-based timestamps, the bound ahead): its time at most
+`PROPOSAL_TIME_PRECISION_MS` ahead of this node's clock when it arrived (the host
+stamps `ProposalReceived.received_ms`). Otherwise one proposer, byzantine or with
+its clock wrong, could move the chain's time as far ahead as it likes in one block,
+and with it every deadline clearing keeps: funding intervals, expiries, request
+and withdrawal lifetimes. A re-proposal (L28) carries a value 2f+1 prevoted, which
+was timely to them, and is not judged again.
 """
 
 from __future__ import annotations
@@ -56,6 +65,10 @@ from consensus.types import (
 
 # Votes further ahead than this many rounds are dropped: bounds memory per height.
 MAX_FUTURE_ROUNDS = 64
+PROPOSAL_TIME_PRECISION_MS = 500
+"""How far ahead of a validator's clock a new proposal's time may be: the validators'
+clocks differ by less (NTP keeps them within tens of ms), as CometBFT's default
+`precision` (505 ms) assumes."""
 MAX_VALUES_PER_SLOT = 3
 
 VoteKey = tuple[int, VoteType]
@@ -120,6 +133,7 @@ class ConsensusState:
     # as they would at the nodes that saw only one of them), at most MAX_VALUES_PER_SLOT.
     votes: Mapping[VoteKey, Mapping[bytes, tuple[Vote, ...]]] = field(default_factory=dict)
     validity: Mapping[bytes, bool] = field(default_factory=dict)
+    untimely: frozenset[int] = frozenset()  # rounds whose new proposal came too far ahead
     fired: frozenset[tuple[str, int]] = frozenset()
     validating: frozenset[bytes] = frozenset()
     reported_evidence: frozenset[bytes] = frozenset()
@@ -163,6 +177,14 @@ def is_quorum_for(
 def is_valid_value(state: ConsensusState, block: Block) -> bool:
     """valid(v): structurally sound for this height and accepted by the application."""
     return state.validity.get(block.hash) is True
+
+
+def is_timely(proposal: Proposal, received_ms: int) -> bool:
+    """timely(proposal), its bound ahead: a re-proposal (with a proof-of-lock round) always
+    is; a new one if its block's time is at most the precision ahead of `received_ms`."""
+    if proposal.pol_round != NIL_ROUND:
+        return True
+    return proposal.block.header.time_ms <= received_ms + PROPOSAL_TIME_PRECISION_MS
 
 
 def get_proposer_key(state: ConsensusState, round_: int) -> bytes:
@@ -254,8 +276,10 @@ def apply(state: ConsensusState, inp: Input) -> tuple[ConsensusState, Effects]:
         state = process_start_height(state, inp, effects)
     elif state.height == 0 or state.decided:
         return state, effects
-    elif isinstance(inp, ProposalReceived | ProposalSigned):
-        state = process_proposal(state, inp.proposal, isinstance(inp, ProposalSigned), effects)
+    elif isinstance(inp, ProposalReceived):
+        state = process_proposal(state, inp.proposal, False, effects, inp.received_ms)
+    elif isinstance(inp, ProposalSigned):
+        state = process_proposal(state, inp.proposal, True, effects)
     elif isinstance(inp, VoteReceived | VoteSigned):
         state = process_vote(state, inp.vote, isinstance(inp, VoteSigned), effects)
     elif isinstance(inp, TimeoutFired):
@@ -349,9 +373,15 @@ def process_block_prepared(
 
 
 def process_proposal(
-    state: ConsensusState, proposal: Proposal, own: bool, effects: Effects
+    state: ConsensusState,
+    proposal: Proposal,
+    own: bool,
+    effects: Effects,
+    received_ms: int | None = None,
 ) -> ConsensusState:
-    """Keep the first correctly signed proposal of proposer(h, r) per round; ask to validate it."""
+    """Keep the first correctly signed proposal of proposer(h, r) per round, noting whether
+    it came timely (`received_ms`: this node's clock then; None, a WAL record from before
+    it was kept, is not judged); ask to validate it."""
     if (
         proposal.height != state.height
         or proposal.round in state.proposals
@@ -362,6 +392,8 @@ def process_proposal(
     ):
         return state
     state = replace(state, proposals={**state.proposals, proposal.round: proposal})
+    if received_ms is not None and not is_timely(proposal, received_ms):
+        state = replace(state, untimely=state.untimely | {proposal.round})
     if own:
         effects.append(Broadcast(proposal))
     block = proposal.block
@@ -498,8 +530,10 @@ def rule_prevote_proposal(state: ConsensusState, effects: Effects) -> ConsensusS
     if proposal.pol_round == NIL_ROUND:  # L22
         if not known:
             return state
-        ok = is_valid_value(state, block) and (
-            state.locked_round == NIL_ROUND or state.locked_value == block
+        ok = (
+            is_valid_value(state, block)
+            and state.round not in state.untimely
+            and (state.locked_round == NIL_ROUND or state.locked_value == block)
         )
         return _vote(state, VoteType.PREVOTE, block.hash if ok else None, effects)  # L24/L26
     vr = proposal.pol_round  # L28

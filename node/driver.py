@@ -25,7 +25,15 @@ import trio
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.application import Application
 from consensus.compact import CompactProposal
-from consensus.engine import BlockStore, ChainStart, Engine, EngineConfig, EngineTimeout, Mempool
+from consensus.engine import (
+    BlockStore,
+    ChainStart,
+    Engine,
+    EngineConfig,
+    EngineTimeout,
+    Mempool,
+    OnProposalTime,
+)
 from consensus.messages import Message
 from consensus.signer import Signer
 from consensus.state_machine import ConsensusState, TimeoutConfig
@@ -94,10 +102,13 @@ class Driver:
         on_behind: Callable[[int], None] | None = None,
         work: WorkTime | None = None,
         on_step: Callable[[str, float], None] | None = None,
+        on_proposal_time: OnProposalTime | None = None,
     ) -> None:
         """`on_step(step, seconds)` hears how long each step of a round took (see
-        `_observe_steps`); until the sync loop sets `fetch_txs`, a compact proposal naming
-        transactions this node lacks waits for them to arrive by gossip."""
+        `_observe_steps`), `on_proposal_time` how far ahead of this node's clock each
+        round's proposal came (the engine's); until the sync loop sets `fetch_txs`, a
+        compact proposal naming transactions this node lacks waits for them to arrive by
+        gossip."""
         self.config = config
         self.work = WorkTime() if work is None else work
         self.on_step = on_step
@@ -122,6 +133,7 @@ class Driver:
             on_commit=self._notify_commit,
             on_behind=self._notify_behind,
             on_missing_txs=self._fetch_missing,
+            on_proposal_time=on_proposal_time,
         )
         self._send, self._inbox = trio.open_memory_channel[tuple[PeerId, Message]](MAX_BUFFERED)
         self._nursery: trio.Nursery | None = None

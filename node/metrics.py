@@ -73,6 +73,21 @@ class NodeMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=r,
         )
+        self.proposal_ahead_ms = Gauge(
+            "clearnode_consensus_proposal_ahead_ms",
+            "On our engine: how far ahead of this node's clock the latest proposal of each "
+            "proposer came, by its block time (negative: behind). Seconds for every "
+            "proposer: this node's clock is off; for one: that proposer's",
+            ["proposer"],
+            registry=r,
+        )
+        self.untimely_proposals = Counter(
+            "clearnode_consensus_untimely_proposals",
+            "On our engine: new proposals whose time was more than the precision (500 ms) "
+            "ahead of this node's clock when they came, which it prevoted nil",
+            ["proposer"],
+            registry=r,
+        )
         self.upgrade_blocks_left = Gauge(
             "clearnode_upgrade_blocks_left",
             "Blocks until the upgrade in place governance scheduled: its height less the "
@@ -94,6 +109,11 @@ class NodeMetrics:
 
     def observe_step(self, step: str, seconds: float) -> None:
         self.consensus_step_seconds.labels(step=step).observe(seconds)
+
+    def observe_proposal_time(self, proposer: str, ahead_ms: int, timely: bool) -> None:
+        self.proposal_ahead_ms.labels(proposer=proposer).set(ahead_ms)
+        if not timely:
+            self.untimely_proposals.labels(proposer=proposer).inc()
 
     def observe_jailings(self, count: int) -> None:
         """Keys a committed block jailed (its `validator_jailed` events)."""

@@ -158,9 +158,20 @@ def build_driver(
         wal=wal,
         work=node.work,
         on_step=None if node.metrics is None else node.metrics.observe_step,
+        on_proposal_time=None
+        if node.metrics is None
+        else functools.partial(observe_proposal_time, node),
     )
     pool.on_added = driver.notice_txs
     return driver
+
+
+def observe_proposal_time(node: NodeParts, proposer: bytes, ahead_ms: int, timely: bool) -> None:
+    """The driver's `on_proposal_time`, by the proposer's name in the set in force."""
+    assert node.metrics is not None
+    record = node.app.state.validators.get(proposer)
+    name = f"0x{proposer.hex()[:16]}" if record is None else record.name
+    node.metrics.observe_proposal_time(name, ahead_ms, timely)
 
 
 def notify_commit(

@@ -42,6 +42,7 @@ class SimCrash(Exception):
 class NodeSpec:
     key_index: int
     byzantine: str = ""  # "", "equivocate", "equivocate_proposer"; twins share key_index
+    clock_skew_ms: int = 0  # how far its clock runs ahead of virtual time (negative: behind)
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ class Simulator:
             wal,
             self._make_transport(node),
             _Timers(self, node),
-            lambda: self.now + self.genesis.time_ms,
+            lambda: self.now + self.genesis.time_ms + node.spec.clock_skew_ms,
             EngineConfig(
                 timeouts=SIM_TIMEOUTS,
                 regossip_ms=GOSSIP_MS,

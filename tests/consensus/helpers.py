@@ -85,9 +85,16 @@ class Driver:
         return effects
 
     def propose(
-        self, round_: int, block: Block, pol_round: int = -1, valid: bool = True
+        self,
+        round_: int,
+        block: Block,
+        pol_round: int = -1,
+        valid: bool = True,
+        received_ms: int | None = None,
     ) -> list[Effect]:
-        effects = self.feed(ProposalReceived(signed_proposal(round_, block, pol_round)))
+        """`received_ms`: this node's clock when the proposal came (None: not judged)."""
+        proposal = signed_proposal(round_, block, pol_round)
+        effects = self.feed(ProposalReceived(proposal, received_ms))
         return effects + self.feed(BlockValidated(1, block.hash, valid))
 
 

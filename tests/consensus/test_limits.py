@@ -79,7 +79,7 @@ def test_wal_with_largest_proposal_replays_after_restart(tmp_path: Path) -> None
         encode_input_record(
             BlockPrepared(MAX_INT64, MAX_ROUND, MAX_INT64, txs, proposal.block.evidence)
         ),
-        encode_input_record(ProposalReceived(proposal)),
+        encode_input_record(ProposalReceived(proposal, MAX_INT64)),
     ]
     wal = Wal(FileWalStorage(tmp_path / "consensus.wal"))
     for record in records:

@@ -9,7 +9,9 @@ import pytest
 
 from consensus.compact import make_compact
 from consensus.evidence import EvidencePool, is_valid_duplicate_vote
+from consensus.inputs import ProposalReceived
 from consensus.messages import decode_message, encode_message
+from consensus.records import WAL_KIND_INPUT, decode_record, encode_input_record
 from consensus.signer import DoubleSignRefused, Signer
 from consensus.sync import SyncRejected, verify_synced_block
 from consensus.types import (
@@ -43,6 +45,14 @@ def test_messages_roundtrip() -> None:
         signed_proposal(0, block),
     ):
         assert decode_message(encode_message(msg)) == msg
+
+
+def test_a_received_proposal_keeps_its_arrival_time_in_the_wal() -> None:
+    """A replay judges it as it was judged; a record from before the time was kept
+    decodes without one (not judged)."""
+    proposal = signed_proposal(0, make_block((b"a",), KEYS[0].public_key))
+    for received in (ProposalReceived(proposal, 1_234), ProposalReceived(proposal)):
+        assert decode_record(encode_input_record(received)) == (WAL_KIND_INPUT, received)
 
 
 def test_proposals_and_votes_keep_their_wire_kinds() -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from consensus.sim.scenarios import check_invariants, run_scenario
 from consensus.sim.simulator import CrashPlan, NodeSpec, Scenario, Simulator
+from consensus.state_machine import PROPOSAL_TIME_PRECISION_MS
 
 
 def _nodes(n: int, **byzantine: str) -> tuple[NodeSpec, ...]:
@@ -96,3 +97,29 @@ def test_crash_restart_from_wal_at_every_write_index() -> None:
         result = check_invariants(sim)
         assert result.ok, (at, result.violations)
         assert sim.nodes[0].crashes == 1 and sim.nodes[0].store.get_height() >= 5, at
+
+
+@pytest.mark.parametrize("skew_ms", [30_000, -30_000])
+def test_a_validator_whose_clock_is_30_s_off_neither_moves_the_chain_s_time_nor_stops_it(
+    skew_ms: int,
+) -> None:
+    """Its new proposals, 30 s ahead, are prevoted nil (a round lost at each of its turns);
+    one 30 s behind proposes its parent's time + 1 ms and prevotes nil on the others'
+    (timely to the three that commit them). Every block's time stays within the
+    precision of the honest clocks, and the chain goes on."""
+    nodes = (NodeSpec(0, clock_skew_ms=skew_ms), *_nodes(4)[1:])
+    sim = Simulator(Scenario(9, (1, 1, 1, 1), nodes, grow_by=12, height_cap=12, max_ms=60_000))
+    sim.run()
+    result = check_invariants(sim)
+    assert result.ok, result.violations
+    assert min(result.heights.values()) >= 12
+    latest_ms = sim.genesis.time_ms + sim.now + PROPOSAL_TIME_PRECISION_MS
+    times = [b.header.time_ms for b, _, _ in sim.nodes[1].store.blocks]
+    assert times == sorted(set(times)) and times[-1] <= latest_ms
+    skewed = sim.nodes[0].engine
+    honest = sim.nodes[1].engine
+    assert skewed is not None and honest is not None
+    if skew_ms > 0:
+        assert honest.stats.untimely_proposals > 0 and skewed.stats.untimely_proposals == 0
+    else:
+        assert skewed.stats.untimely_proposals > 0 and honest.stats.untimely_proposals == 0

@@ -6,7 +6,13 @@ from dataclasses import replace
 
 from consensus.effects import Commit, ScheduleTimeout, SignVote
 from consensus.inputs import StartHeight, TimeoutFired, VoteReceived
-from consensus.state_machine import TimeoutConfig, apply, compute_block_error, initial_state
+from consensus.state_machine import (
+    PROPOSAL_TIME_PRECISION_MS,
+    TimeoutConfig,
+    apply,
+    compute_block_error,
+    initial_state,
+)
 from consensus.types import (
     Block,
     BlockHeader,
@@ -46,6 +52,33 @@ def test_l22_prevote_nil_for_invalid_block() -> None:
     block = make_block((b"bad",), d.state.validators.get_proposer(0).public_key)
     (vote,) = _votes(d.propose(0, block, valid=False))
     assert vote.vote.block_hash is None
+
+
+def test_l22_prevote_nil_for_a_new_proposal_further_ahead_than_the_precision() -> None:
+    """Timely up to PROPOSAL_TIME_PRECISION_MS ahead of this node's clock (the helpers'
+    blocks have time 10), not a millisecond more."""
+    for received_ms, prevoted in ((10 - PROPOSAL_TIME_PRECISION_MS, True),
+                                  (9 - PROPOSAL_TIME_PRECISION_MS, False)):  # fmt: skip
+        d = Driver()
+        block = make_block((b"a",), d.state.validators.get_proposer(0).public_key)
+        (vote,) = _votes(d.propose(0, block, received_ms=received_ms))
+        assert vote.vote.block_hash == (block.hash if prevoted else None)
+        assert (0 in d.state.untimely) is not prevoted
+
+
+def test_l28_a_reproposal_with_a_polka_is_not_judged_by_its_time() -> None:
+    """2f+1 prevoted it in round 0 (timely to them): this node prevotes it in round 1
+    however far ahead of its own clock the block's time is."""
+    d = Driver()
+    v = make_block((b"v",), d.state.validators.get_proposer(0).public_key)
+    d.feed(TimeoutFired(1, 0, Step.PROPOSE))
+    for i in d.others():
+        d.feed(VoteReceived(signed_vote(i, VoteType.PREVOTE, 0, v.hash)))
+    d.feed(TimeoutFired(1, 0, Step.PREVOTE))
+    d.feed(TimeoutFired(1, 0, Step.PRECOMMIT))
+    assert d.state.round == 1
+    (vote,) = _votes(d.propose(1, v, pol_round=0, received_ms=-60_000))
+    assert vote.vote.round == 1 and vote.vote.block_hash == v.hash
 
 
 def test_l57_timeout_propose_prevotes_nil() -> None:

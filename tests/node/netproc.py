@@ -95,15 +95,18 @@ def get_free_port_range(count: int) -> int:
     raise RuntimeError(f"no {count} consecutive free ports found")
 
 
-def spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    """A node process from the repository root, stdout and stderr appended to `log_path`."""
+def spawn(
+    command: list[str], log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A node process from the repository root, stdout and stderr appended to `log_path`,
+    with `env` added to the environment."""
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             command,
             stdout=log,
             stderr=log,
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         )
 
 
@@ -157,6 +160,8 @@ class NodeHome:
     """`[p2p] observers`: peer ids allowed besides the genesis validators' nodes."""
     cometbft_metrics_port: int | None = None
     """Its CometBFT's Prometheus listener, on a network whose engine is CometBFT."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Added to its process's environment (e.g. libfaketime's, for a clock that is off)."""
 
     @property
     def node_key(self) -> KeyFile:
@@ -350,7 +355,7 @@ class ProcessNetwork:
 
     def start(self, home: NodeHome) -> None:
         command = [str(CLEARNODE), "start", "--home", str(home.path)]
-        self.processes[home.name] = spawn(command, home.path / "node.log")
+        self.processes[home.name] = spawn(command, home.path / "node.log", home.env)
 
     def kill(self, home: NodeHome) -> None:
         process = self.processes.pop(home.name)

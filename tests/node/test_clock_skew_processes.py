@@ -1,0 +1,76 @@
+"""Four validator processes, one with its clock 30 s ahead and one 30 s behind (Debian's
+libfaketime shifts the wall clock alone: trio's monotonic clock runs true). The chain
+goes on; no block is dated beyond the honest clocks' precision; the one ahead never has
+its proposal committed (each of its turns costs a round), the one behind proposes its
+parent's time + 1 ms; every node's metrics show who is off, and nobody is punished."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from consensus.state_machine import PROPOSAL_TIME_PRECISION_MS
+from node.clock import wall_clock_ms
+from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, read_roots, running
+from tests.node.test_network_processes import read_blocks, wait_until
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+HEIGHTS = 12
+"""Three turns of each validator as proposer."""
+
+
+def clock_off_by(seconds: int) -> dict[str, str]:
+    return {
+        "LD_PRELOAD": str(FAKETIME),
+        "FAKETIME": f"{seconds:+d}s",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+
+
+def read_by_proposer(home: NodeHome, sample: str) -> dict[str, float]:
+    families = text_string_to_metric_families(home.get_metrics())
+    return {s.labels["proposer"]: s.value for f in families for s in f.samples if s.name == sample}
+
+
+@pytest.mark.skipif(not FAKETIME.exists(), reason="no libfaketime (make installs faketime)")
+async def test_validators_30_s_ahead_and_behind_neither_move_the_chain_s_time_nor_stop_it(
+    tmp_path: Path,
+) -> None:
+    network = ProcessNetwork(tmp_path / "net", extra_config=SHORT_TIMEOUTS)
+    ahead, behind, *honest = network.homes
+    ahead.env, behind.env = clock_off_by(30), clock_off_by(-30)
+    names = [v["name"] for v in network.genesis["validators"]]
+    keys = [bytes.fromhex(v["pubkey"][2:]) for v in network.genesis["validators"]]
+    with running(network):
+        await wait_until(
+            f"the honest validators to commit {HEIGHTS} blocks",
+            lambda: min(len(read_roots(h.db)) for h in honest) >= HEIGHTS,
+            timeout_s=120,
+        )
+        latest_ms = wall_clock_ms() + PROPOSAL_TIME_PRECISION_MS
+        blocks = read_blocks(honest[0])
+        seen_by_honest = read_by_proposer(honest[0], "clearnode_consensus_proposal_ahead_ms")
+        untimely = read_by_proposer(honest[0], "clearnode_consensus_untimely_proposals_total")
+        seen_by_behind = read_by_proposer(behind, "clearnode_consensus_proposal_ahead_ms")
+        seen_by_ahead = read_by_proposer(ahead, "clearnode_consensus_proposal_ahead_ms")
+        jailed = [
+            s.value
+            for f in text_string_to_metric_families(honest[0].get_metrics())
+            for s in f.samples
+            if s.name == "clearnode_validators_jailed_total"
+        ]
+    times = [b.header.time_ms for b in blocks]
+    assert times == sorted(set(times)) and times[-1] <= latest_ms
+    proposers = [b.header.proposer for b in blocks]
+    assert keys[0] not in proposers
+    by_behind = [i for i, b in enumerate(blocks) if b.header.proposer == keys[1] and i > 0]
+    assert by_behind and all(times[i] == times[i - 1] + 1 for i in by_behind)
+    assert seen_by_honest[names[0]] > 25_000 and untimely[names[0]] >= 1
+    assert all(abs(seen_by_honest[names[i]]) < 5_000 for i in (2, 3) if names[i] in seen_by_honest)
+    assert all(seen_by_behind[names[i]] > 25_000 for i in (2, 3))
+    assert all(seen_by_ahead[names[i]] < -25_000 for i in (2, 3))
+    assert jailed == [0.0]
