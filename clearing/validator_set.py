@@ -33,6 +33,12 @@ def has_power(validator: Validator | None) -> bool:
     return validator is not None and validator.power > 0
 
 
+def get_validator_name(state: ClearingState, pubkey: bytes) -> str | None:
+    """The name of `pubkey`'s validator record in force; None once governance removed it."""
+    record = state.validators.get(pubkey)
+    return None if record is None else record.name
+
+
 def get_active_validators(validators: Mapping[bytes, Validator]) -> tuple[Validator, ...]:
     """The validators with voting power, in set order: what consensus and the vaults use."""
     return tuple(v for v in validators.values() if has_power(v))

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from clearing.validator_set import has_power
+from clearing.validator_set import get_validator_name, has_power
 from consensus.compact import compute_tx_hash
 from consensus.engine import ChainStart
 from consensus.signer import Signer
@@ -169,8 +169,7 @@ def build_driver(
 def observe_proposal_time(node: NodeParts, proposer: bytes, ahead_ms: int, timely: bool) -> None:
     """The driver's `on_proposal_time`, by the proposer's name in the set in force."""
     assert node.metrics is not None
-    record = node.app.state.validators.get(proposer)
-    name = f"0x{proposer.hex()[:16]}" if record is None else record.name
+    name = get_validator_name(node.app.state, proposer) or f"0x{proposer.hex()[:16]}"
     node.metrics.observe_proposal_time(name, ahead_ms, timely)
 
 

@@ -13,6 +13,7 @@ from clearing.block import BlockResult
 from clearing.genesis import Genesis
 from clearing.oracle import FreshnessRule
 from clearing.state import ClearingState
+from clearing.validator_set import get_validator_name
 from node.oracle.pool import PriceObservationPool
 
 MAX_CLAMPS_SHOWN = 32
@@ -135,9 +136,3 @@ class OracleStatus:
             "index_prices": dict(sorted(state.index_prices.items())),
             "mark_prices": dict(sorted(state.mark_prices.items())),
         }
-
-
-def get_validator_name(state: ClearingState, pubkey: bytes) -> str | None:
-    """The name of `pubkey`'s validator record in force; None once governance removed it."""
-    record = state.validators.get(pubkey)
-    return None if record is None else record.name
