@@ -13,15 +13,11 @@ refused (a node restarting or catching up), lost, bans and offences.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import trio
 
+from bench._checked import run_checked
 from tests.node.restarts import check_rolling_restarts, get_figures, run_rolling_restarts
 
 
@@ -30,17 +26,9 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--duration", type=float, default=120, help="seconds of restarts")
     parser.add_argument("--rate", type=int, default=20, help="batches submitted per second")
     args = parser.parse_args(argv)
-    base = Path(tempfile.mkdtemp(prefix="bench-restarts-"))
-    try:
-        result = trio.run(run_rolling_restarts, base / "net", 1, args.duration, args.rate)
-        figures = {"duration_s": args.duration, **get_figures(result)}
-        try:
-            check_rolling_restarts(result)
-        except AssertionError:
-            print(json.dumps(figures, sort_keys=True), file=sys.stderr)
-            raise
-    except BaseException:
-        print(f"node homes and logs of the failed run kept in {base}", file=sys.stderr)
-        raise
-    shutil.rmtree(base)
-    return figures
+    return run_checked(
+        "bench-restarts-",
+        lambda base: trio.run(run_rolling_restarts, base / "net", 1, args.duration, args.rate),
+        lambda result: {"duration_s": args.duration, **get_figures(result)},
+        check_rolling_restarts,
+    )

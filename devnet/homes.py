@@ -122,7 +122,9 @@ def write_homes(homes: list[Home], template: dict[str, Any], services_toml: str)
     engine_tables = [""] * len(homes)
     if genesis.get("engine") == COMETBFT:
         ports = [h.cometbft_ports for h in homes]
-        engine_tables = render_cometbft_tables([h.keys.node for h in homes], LOOPBACK, ports)
+        engine_tables = render_cometbft_tables(
+            [h.keys.node for h in homes], [LOOPBACK] * len(homes), ports
+        )
     for home, engine_table in zip(homes, engine_tables, strict=True):
         home.path.mkdir(parents=True, exist_ok=True)
         save_key(home.path / "keys" / "node_key.json", home.keys.node)

@@ -285,13 +285,14 @@ def render_oracle(genesis: dict[str, Any]) -> str:
 
 
 def render_cometbft_tables(
-    node_keys: list[KeyFile], host: str, ports: list[tuple[int, int]]
+    node_keys: list[KeyFile], hosts: list[str], ports: list[tuple[int, int]]
 ) -> list[str]:
     """Each node's `[cometbft]` table: its CometBFT's (p2p, metrics; 0: off) ports from
-    `ports`, the other nodes' CometBFT (dialled at `host`) as its persistent peers."""
+    `ports`, the other nodes' CometBFT (node j's dialled at `hosts[j]`) as its persistent
+    peers."""
     peers = [
         f"{get_node_id(key.ed25519())}@{host}:{p2p}"
-        for key, (p2p, _) in zip(node_keys, ports, strict=True)
+        for key, host, (p2p, _) in zip(node_keys, hosts, ports, strict=True)
     ]
     return [
         "\n[cometbft]\n"
@@ -413,7 +414,7 @@ def init_homes(
     # CometBFT listens after the nodes' libp2p ports (its RPC on a socket in its home)
     count = len(homes)
     comet_ports = [(p2p_port + count + i, 0) for i in range(count)]
-    comet_tables = render_cometbft_tables([k.node for k in keys], dialled, comet_ports)
+    comet_tables = render_cometbft_tables([k.node for k in keys], [dialled] * count, comet_ports)
     for i, (h, name, k) in enumerate(zip(homes, names, keys, strict=True)):
         h.mkdir(parents=True, exist_ok=True)
         for kind, key in k.by_kind().items():

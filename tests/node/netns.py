@@ -1,4 +1,5 @@
-"""Hosts as Linux network namespaces on this machine, for many-host tests.
+"""Hosts as Linux network namespaces on this machine, for many-host tests, and the
+link faults between them.
 
 `make_hosts(count)` makes `count` host namespaces and one switch namespace holding a bridge,
 each host joined to it by a veth pair, with addresses in 10.77.0.0/24 assigned inside the
@@ -7,6 +8,13 @@ namespaces made here. The switch namespace has its own address on the bridge (fo
 service every host reaches, e.g. anvil). Every namespace is removed on the way out, even
 on failure; names are unique per call, so runs side by side do not meet. Where the
 kernel refuses (not root, no `ip`, no netns support) the test is skipped, saying why.
+
+Faults need no kernel module beyond the bridge (this kernel has neither `netem` nor tc's
+filters, nor nftables): `split` moves hosts' switch ports onto bridges of their own, so
+frames between groups have no path (a cable pulled: no reset, the peer just stops
+answering); `cut_one_way` puts a blackhole route for the receiver in the sender's
+namespace, so the receiver hears nothing from it while it still hears the receiver;
+`heal` undoes both.
 """
 
 from __future__ import annotations
@@ -46,6 +54,31 @@ class Hosts:
     def wrap_switch(self) -> list[str]:
         return ["ip", "netns", "exec", self.switch]
 
+    def split(self, groups: list[list[int]]) -> None:
+        """Each group of host indices on a bridge of its own: a host reaches only the hosts
+        of its group. The first group keeps br0 and with it the switch's address; a host
+        named in no group stays there too."""
+        for number, group in enumerate(groups[1:], start=1):
+            bridge = f"br{number}"
+            if not has_link(self.switch, bridge):
+                ip("-n", self.switch, "link", "add", bridge, "type", "bridge")
+                ip("-n", self.switch, "link", "set", bridge, "up")
+            for index in group:
+                ip("-n", self.switch, "link", "set", f"p{index}", "master", bridge)
+
+    def cut_one_way(self, sender: int, receiver: int) -> None:
+        """Nothing `sender` sends reaches `receiver`; what `receiver` sends still arrives."""
+        destination = f"{self.addresses[receiver]}/32"
+        ip("-n", self.names[sender], "route", "add", "blackhole", destination)
+
+    def heal(self) -> None:
+        """Every host back on br0, every one-way cut undone."""
+        for index, name in enumerate(self.names):
+            ip("-n", self.switch, "link", "set", f"p{index}", "master", "br0")
+            for receiver in self.addresses:
+                if has_blackhole(name, receiver):
+                    ip("-n", name, "route", "del", "blackhole", f"{receiver}/32")
+
 
 def in_namespace(name: str, work: Callable[..., T], *args: Any) -> T:
     """`work(*args)` on a thread that entered network namespace `name`: every socket it
@@ -77,6 +110,20 @@ def ip(*args: str) -> None:
         raise OSError(f"ip {' '.join(args)}: {done.stderr.decode().strip()}")
 
 
+def has_link(namespace: str, link: str) -> bool:
+    done = subprocess.run(["ip", "-n", namespace, "link", "show", link], capture_output=True)
+    return done.returncode == 0
+
+
+def has_blackhole(namespace: str, address: str) -> bool:
+    done = subprocess.run(
+        ["ip", "-n", namespace, "route", "show", "type", "blackhole", address],
+        capture_output=True,
+        check=True,
+    )
+    return bool(done.stdout.strip())
+
+
 def skip_reason() -> str | None:
     if shutil.which("ip") is None:
         return "no `ip` command (iproute2)"
@@ -86,7 +133,9 @@ def skip_reason() -> str | None:
 
 
 @contextmanager
-def make_hosts(count: int) -> Iterator[Hosts]:
+def make_hosts(count: int, sysctls: dict[str, str] | None = None) -> Iterator[Hosts]:
+    """`count` hosts on one switch; each host's kernel set with `sysctls` (its network
+    namespace's own: e.g. `net.ipv4.tcp_rto_max_ms`)."""
     reason = skip_reason()
     if reason is not None:
         pytest.skip(reason)
@@ -128,6 +177,9 @@ def make_hosts(count: int) -> Iterator[Hosts]:
             ip("-n", name, "addr", "add", f"{address}/24", "dev", "eth0")
             ip("-n", name, "link", "set", "eth0", "up")
             ip("-n", name, "link", "set", "lo", "up")
+            for key, value in (sysctls or {}).items():
+                subprocess.run(["ip", "netns", "exec", name, "sysctl", "-qw", f"{key}={value}"],
+                               check=True, capture_output=True, timeout=30)  # fmt: skip
             addresses.append(address)
         yield Hosts(names, addresses, switch)
     finally:

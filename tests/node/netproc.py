@@ -4,6 +4,9 @@
 `clearnode init` does, with devnet keys so the example genesis' validators
 match; `ProcessNetwork` starts `clearnode start --home DIR` per node, as operators do,
 and always kills every process it started (it can also SIGSTOP / SIGCONT one).
+Given `Hosts` (tests/node/netns.py), each validator of a `ProcessNetwork` runs on a host
+of its own, listening for peers at that host's address; its HTTP listeners stay on the
+host's loopback, which `NodeHome`'s requests reach from inside its namespace.
 `CliNetwork` drives the installed console script instead: `clearnode init`,
 `clearnode start --home`, `clearnode status --home`.
 """
@@ -50,6 +53,7 @@ from node.keys import (
     save_operator_token,
 )
 from node.liveness import get_stall_limit_ms
+from tests.node.netns import Hosts, in_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 H = TypeVar("H")
@@ -162,6 +166,10 @@ class NodeHome:
     """Its CometBFT's Prometheus listener, on a network whose engine is CometBFT."""
     env: dict[str, str] = field(default_factory=dict)
     """Added to its process's environment (e.g. libfaketime's, for a clock that is off)."""
+    host: str = "127.0.0.1"
+    """The address its p2p listener binds and its peers dial."""
+    namespace: str | None = None
+    """The network namespace it runs in (None: this host's), where its HTTP requests go."""
 
     @property
     def node_key(self) -> KeyFile:
@@ -173,7 +181,7 @@ class NodeHome:
 
     @property
     def addr(self) -> str:
-        return f"/ip4/127.0.0.1/tcp/{self.port}/p2p/{self.peer_id}"
+        return f"/ip4/{self.host}/tcp/{self.port}/p2p/{self.peer_id}"
 
     @property
     def operator_headers(self) -> dict[str, str]:
@@ -205,13 +213,21 @@ class NodeHome:
             f'moniker = "{self.name}"\n'
             f'log_level = "{self.log_level}"\n'
             "[p2p]\n"
-            'listen_host = "127.0.0.1"\n'
+            f'listen_host = "{self.host}"\n'
             f"listen_port = {self.port}\n"
             f"persistent_peers = [{peer_list}]\n"
             f"observers = {json.dumps(list(self.observers))}\n"
             f'[api]\nenabled = true\nlisten_host = "127.0.0.1"\nlisten_port = {self.api_port}\n'
             f"operator_enabled = true\noperator_listen_port = {self.operator_port}\n"
             + self.extra_config
+        )
+
+    def urlopen(self, request: urllib.request.Request | str, timeout_s: float = 10) -> Any:
+        """`urllib.request.urlopen`, connecting from inside the node's namespace."""
+        if self.namespace is None:
+            return urllib.request.urlopen(request, timeout=timeout_s)
+        return in_namespace(
+            self.namespace, lambda: urllib.request.urlopen(request, timeout=timeout_s)
         )
 
     def post_tx(self, route: str, tx: bytes) -> int:
@@ -227,7 +243,7 @@ class NodeHome:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with self.urlopen(request) as response:
                 return int(response.status), response.read().decode()
         except urllib.error.HTTPError as exc:
             return int(exc.code), exc.read().decode()
@@ -237,7 +253,7 @@ class NodeHome:
         error's too)."""
         url = f"http://127.0.0.1:{self.api_port}{route}"
         try:
-            with urllib.request.urlopen(url, timeout=10) as response:
+            with self.urlopen(url) as response:
                 return int(response.status), json.loads(response.read())
         except urllib.error.HTTPError as exc:
             return int(exc.code), json.loads(exc.read())
@@ -254,7 +270,7 @@ class NodeHome:
             headers={"content-type": "application/json"}, method="POST",
         )  # fmt: skip
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with self.urlopen(request) as response:
                 return int(response.status)
         except urllib.error.HTTPError as exc:
             return int(exc.code)
@@ -264,7 +280,7 @@ class NodeHome:
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.operator_port}/metrics", headers=self.operator_headers
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with self.urlopen(request) as response:
             return str(response.read().decode())
 
     def get_roots(self) -> dict[int, bytes]:
@@ -291,12 +307,14 @@ class ProcessNetwork:
         genesis_time_ms: int | None = None,
         genesis: dict[str, Any] | None = None,
         services: str | Callable[[NodeHome], str] = ORACLE_OFF,
+        hosts: Hosts | None = None,
     ) -> None:
         """`engine` "cometbft": the genesis names it, each home gets a `[cometbft]` table
         (free ports, the others as persistent peers). `genesis_time_ms`: the genesis's
         time, if not the example's (a light client's trust runs 14 days from it).
         `genesis`: the document to start from instead of the example's. `services`: each
-        home's services' sections, or what gives them for a home (before `extra_config`)."""
+        home's services' sections, or what gives them for a home (before `extra_config`).
+        `hosts`: validator i runs on host i."""
         self.genesis = (
             copy.deepcopy(genesis) if genesis is not None else json.loads(GENESIS_DOC.read_text())
         )
@@ -311,6 +329,7 @@ class ProcessNetwork:
         """TOML appended to every node's config (after the services' sections)."""
         self.observers = observers
         """Given: genesis names the validators' nodes and only they and these may connect."""
+        self.hosts = hosts
         self.homes = [self._home(base / f"v{i}", f"v{i}", i) for i in range(validators)]
         if observers is not None:
             for home, validator in zip(self.homes, self.genesis["validators"], strict=True):
@@ -320,6 +339,10 @@ class ProcessNetwork:
 
     def _home(self, path: Path, name: str, validator_index: int | None) -> NodeHome:
         home = NodeHome(path, name, validator_index, observers=self.observers or ())
+        if self.hosts is not None:
+            assert validator_index is not None, "on hosts, only validators have one"
+            home.host = self.hosts.addresses[validator_index]
+            home.namespace = self.hosts.names[validator_index]
         home.extra_config = self._get_config(home)
         return home
 
@@ -355,6 +378,8 @@ class ProcessNetwork:
 
     def start(self, home: NodeHome) -> None:
         command = [str(CLEARNODE), "start", "--home", str(home.path)]
+        if self.hosts is not None and home.validator_index is not None:
+            command = [*self.hosts.wrap(home.validator_index), *command]
         self.processes[home.name] = spawn(command, home.path / "node.log", home.env)
 
     def kill(self, home: NodeHome) -> None:
@@ -391,9 +416,9 @@ def add_validators(genesis: dict[str, Any], count: int) -> None:
 
 def add_cometbft_tables(homes: list[NodeHome]) -> None:
     """Each home's `[cometbft]` table: free ports (its Prometheus metrics on loopback too),
-    the others' CometBFT nodes as peers."""
+    the others' CometBFT nodes, at their hosts, as peers."""
     ports = [(get_free_port(), get_free_port()) for _ in homes]
-    tables = render_cometbft_tables([h.node_key for h in homes], "127.0.0.1", ports)
+    tables = render_cometbft_tables([h.node_key for h in homes], [h.host for h in homes], ports)
     for home, (_, metrics), table in zip(homes, ports, tables, strict=True):
         home.cometbft_metrics_port = metrics
         home.extra_config += table

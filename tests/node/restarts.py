@@ -15,12 +15,13 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import trio
 
 from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
-from tests.node.test_network_processes import commit_setup, read_blocks, wait_until
+from tests.node.test_network_processes import commit_setup, read_stored_blocks, wait_until
 from tests.node.test_submission_processes import make_batches, post
 
 CATCH_UP_S = 20
@@ -37,12 +38,10 @@ logs every charge): honest peers restarting must cause none."""
 
 
 @dataclass
-class RestartRun:
-    restarts: int = 0
-    start_s: list[float] = field(default_factory=list)
-    """Per restart: from the process start until its API answers (state restored, p2p up)."""
-    catch_up_s: list[float] = field(default_factory=list)
-    """Per restart: from then until it committed past the tip its peers had then."""
+class Load:
+    """Batches a venue submitted: those a node answered 202, and the answers refused; then
+    what `settle` found of them and of the nodes' conduct."""
+
     accepted: list[bytes] = field(default_factory=list)
     refused: int = 0
     lost: int = 0
@@ -51,9 +50,17 @@ class RestartRun:
     """Every log line matching SCORED, of every node's every life."""
 
 
+@dataclass
+class RestartRun(Load):
+    restarts: int = 0
+    start_s: list[float] = field(default_factory=list)
+    """Per restart: from the process start until its API answers (state restored, p2p up)."""
+    catch_up_s: list[float] = field(default_factory=list)
+    """Per restart: from then until it committed past the tip its peers had then."""
+
+
 def get_status(home: NodeHome) -> dict[str, object]:
-    url = f"http://127.0.0.1:{home.api_port}/v1/status"
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with home.urlopen(f"http://127.0.0.1:{home.api_port}/v1/status", timeout_s=5) as response:
         status: dict[str, object] = json.loads(response.read())
     return status
 
@@ -66,10 +73,9 @@ def is_answering(home: NodeHome) -> bool:
     return True
 
 
-async def submit_load(
-    homes: list[NodeHome], batches: list[bytes], per_s: int, run: RestartRun
-) -> None:
-    """Posts one batch at a time to the next node answering, as a venue would."""
+async def submit_load(homes: list[NodeHome], batches: list[bytes], per_s: int, load: Load) -> None:
+    """Posts one batch at a time to the next node answering, as a venue would; when none
+    does (a network that cannot commit answers 503), tries again a round later."""
     turn = 0
     for batch in batches:
         while True:
@@ -77,9 +83,11 @@ async def submit_load(
             turn += 1
             status = await trio.to_thread.run_sync(post, home, batch)
             if status == 202:
-                run.accepted.append(batch)
+                load.accepted.append(batch)
                 break
-            run.refused += 1  # restarting (no answer) or catching up (503): try the next
+            load.refused += 1  # restarting (no answer) or catching up (503): try the next
+            if turn % len(homes) == 0:
+                await trio.sleep(1 / per_s)
         await trio.sleep(1 / per_s)
 
 
@@ -124,25 +132,35 @@ async def run_rolling_restarts(
                     await trio.sleep(1)
                 round_ += 1
             nursery.cancel_scope.cancel()
-        with contextlib.suppress(AssertionError):  # what is missing then is counted as lost
-            await wait_until(
-                "every accepted batch on every node",
-                lambda: count_lost(net.homes, run.accepted) == 0,
-                timeout_s=60,
-            )
-        run.lost = count_lost(net.homes, run.accepted)
-        await wait_until(
-            "every node connected to every other",
-            lambda: all(get_status(h)["p2p"]["peers"] == 3 for h in net.homes),  # type: ignore[index]
-            timeout_s=30,
-        )
-        check_same_chain(net.homes)
-        for home in net.homes:
-            log = (home.path / "node.log").read_text()
-            run.scored += [
-                f"{home.name}: {line}" for line in log.splitlines() if SCORED.search(line)
-            ]
+        await settle(net.homes, run)
     return run
+
+
+async def settle(homes: list[NodeHome], load: Load) -> None:
+    """Once the faults are over: counts the accepted batches not committed exactly once
+    (after a minute's wait for them), waits for every node to connect to every other,
+    checks that every chain is the same, and keeps every log line of a node scoring a
+    peer down."""
+    with contextlib.suppress(AssertionError):  # what is missing then is counted as lost
+        await wait_until(
+            "every accepted batch on every node",
+            lambda: count_lost(homes, load.accepted) == 0,
+            timeout_s=60,
+        )
+    load.lost = count_lost(homes, load.accepted)
+    await wait_until(
+        "every node connected to every other",
+        lambda: all(get_peers(h) == len(homes) - 1 for h in homes),
+        timeout_s=30,
+    )
+    check_same_chain(homes)
+    for home in homes:
+        log = (home.path / "node.log").read_text()
+        load.scored += [f"{home.name}: {line}" for line in log.splitlines() if SCORED.search(line)]
+
+
+def get_peers(home: NodeHome) -> Any:
+    return get_status(home)["p2p"]["peers"]  # type: ignore[index]
 
 
 def get_figures(run: RestartRun) -> dict[str, float]:
@@ -172,14 +190,14 @@ def count_lost(homes: list[NodeHome], txs: list[bytes]) -> int:
     """How many of `txs` some node has not committed exactly once."""
     lost: set[bytes] = set()
     for home in homes:
-        included = Counter(tx for block in read_blocks(home) for tx in block.txs)
+        included = Counter(tx for block in read_stored_blocks(home) for tx in block.txs)
         lost.update(tx for tx in txs if included[tx] != 1)
     return len(lost)
 
 
 def check_same_chain(homes: list[NodeHome]) -> None:
     """Every node committed the same block, with the same state root, at every height."""
-    chains = [{b.height: b.hash for b in read_blocks(h)} for h in homes]
+    chains = [{b.height: b.hash for b in read_stored_blocks(h)} for h in homes]
     roots = [h.get_roots() for h in homes]
     common = min(len(c) for c in chains)
     assert common > 0

@@ -11,10 +11,13 @@ app to check that every trade was cleared.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 import urllib.error
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -26,7 +29,9 @@ from clearing.trade import TradeBatch
 from clearing.tx import decode_tx
 from clearnode.client.sandbox_keys import derive_seed
 from consensus.types import Block
+from lightclient.anchor import COMETBFT
 from node.clearing_app import ClearingApp
+from node.cometbft.record import CometBlockRecord
 from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.p2p import HostConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topic
@@ -50,10 +55,29 @@ def read_blocks(home: NodeHome) -> list[Block]:
     return [Block.decode(row[0]) for row in rows]
 
 
+@dataclass(frozen=True)
+class StoredBlock:
+    """What either engine's node stores of a committed block that a test compares."""
+
+    height: int
+    hash: bytes
+    txs: tuple[bytes, ...]
+
+
+def read_stored_blocks(home: NodeHome) -> list[StoredBlock]:
+    """The node's stored blocks, in order: our engine's whole blocks, or the records of
+    CometBFT's that a node on CometBFT keeps."""
+    rows = read_rows(home.db, "SELECT block FROM blocks ORDER BY height")
+    if json.loads((home.path / "genesis.json").read_text()).get("engine") == COMETBFT:
+        records = [CometBlockRecord.decode(row[0]) for row in rows]
+        return [StoredBlock(r.height, r.block_hash, r.txs) for r in records]
+    return [StoredBlock(b.height, b.hash, b.txs) for b in map(Block.decode, (r[0] for r in rows))]
+
+
 def count_included(home: NodeHome, txs: list[bytes]) -> int:
     wanted = set(txs)
     try:
-        return sum(1 for block in read_blocks(home) for tx in block.txs if tx in wanted)
+        return sum(1 for block in read_stored_blocks(home) for tx in block.txs if tx in wanted)
     except sqlite3.OperationalError:
         return 0
 
@@ -122,6 +146,24 @@ async def post_until_accepted(what: str, post: Callable[[], Answer], timeout_s: 
         assert status in (None, 503), f"{what}: {status} {body}"
         assert time.monotonic() < deadline, f"{what}: {status} {body} for {timeout_s} s"
         await trio.sleep(0.2)
+
+
+async def post_setup(validators: list[NodeHome], setup: list[bytes]) -> None:
+    """`setup_txs`' set-up through the validators' HTTP APIs once every validator commits,
+    as a bridge sends the credits and members' wallets their authorisations; returns once
+    it committed (the client host of `commit_setup` needs our engine's gossip)."""
+    credits, requests = setup[:4], setup[4:]
+    await wait_until("every validator to commit", lambda: get_lowest_tip(validators) >= 1)
+    for tx in credits:
+        await post_tx_until_accepted(validators[0], "/v1/bridge/collateral-events", tx)
+    for tx in requests:
+        answer = partial(get_status_answer, validators[1].post_member_request, tx)
+        await post_until_accepted("a member request", answer)
+    await wait_until("setup to commit", lambda: count_included(validators[0], setup) == 8)
+
+
+def get_status_answer(post: Callable[[bytes], int | None], tx: bytes) -> Answer:
+    return post(tx), ""
 
 
 async def post_tx_until_accepted(

@@ -42,6 +42,7 @@ from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import (
     assert_roots_agree,
     get_lowest_tip,
+    post_setup,
     post_tx_until_accepted,
     wait_until,
 )
@@ -165,7 +166,6 @@ async def crash_cometbft(net: ProcessNetwork, home: NodeHome) -> None:
 
 async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path: Path) -> None:
     setup, batches = setup_txs()
-    credits, requests = setup[:4], setup[4:]
     # genesis names each validator's node (observers=()): CometBFT's peer filter lets in
     # only those, as on a real network
     network = ProcessNetwork(tmp_path / "net", observers=(), engine="cometbft")
@@ -178,11 +178,8 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
             config.write(PRUNED)
     with running(network) as net:
         validators = list(net.homes)
-        await wait_until("every validator to commit", lambda: get_lowest_tip(validators) >= 1)
-        await post(validators[0], "/v1/bridge/collateral-events", credits)
-        for tx in requests:
-            assert await trio.to_thread.run_sync(validators[1].post_member_request, tx) == 202
-        await wait_until("setup to commit", lambda: is_committed_once(validators, setup))
+        await post_setup(validators, setup)
+        await wait_until("setup on every node", lambda: is_committed_once(validators, setup))
         # a validator stopped for a minute (an operator's stop), during which another is
         # killed (-9) and restarted and the committed blocks are read: with two of four
         # running meanwhile, nothing commits until the killed one is back
