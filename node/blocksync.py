@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
+
+import trio
 
 from lightclient.codec import WIRE_VERSION, DecodeError, unpack
 from lightclient.records import Bytes, Declared, Int, Items, Uint, declare_record
@@ -114,29 +116,91 @@ async def fetch_blocks(node: P2PNode, peer: str, from_height: int, max_count: in
         raise
 
 
+HEDGE_S = 2.0
+"""A peer that has not answered a batch within this is not waited for alone: the next peer
+is asked too, and the first answer is taken. A peer behind a link that stopped delivering
+(cut one way, or a connection left half open) holds a request until the link watch closes
+the link or the request times out, 5 to 10 s; an answering peer takes milliseconds."""
+
+
+@dataclass
+class FirstAnswer:
+    """What asking peers in turn found: the first answer (None when every peer failed),
+    the peers that failed before it came, and those still silent when it came."""
+
+    peer: str | None = None
+    response: SyncResponse | None = None
+    failed: list[tuple[str, Exception]] = field(default_factory=list)
+    outraced: list[str] = field(default_factory=list)
+
+
+async def fetch_first(
+    node: P2PNode, peers: Sequence[str], from_height: int, max_count: int, hedge_s: float
+) -> FirstAnswer:
+    """Asks `peers[0]` for blocks, the next peer too once every peer asked so far failed
+    or `hedge_s` passed without an answer, and so on; returns the first answer (the other
+    requests cancelled)."""
+    found = FirstAnswer()
+    asked: list[str] = []
+    async with trio.open_nursery() as nursery:
+
+        async def ask(peer: str, failed: trio.Event) -> None:
+            try:
+                response = await fetch_blocks(node, peer, from_height, max_count)
+            except (RequestFailed, DecodeError) as exc:
+                found.failed.append((peer, exc))
+                failed.set()
+                return
+            if found.peer is None:
+                found.peer, found.response = peer, response
+                nursery.cancel_scope.cancel()
+
+        for peer in peers:
+            asked.append(peer)
+            failed = trio.Event()
+            nursery.start_soon(ask, peer, failed)
+            with trio.move_on_after(hedge_s):
+                await failed.wait()
+    done = {found.peer, *(peer for peer, _ in found.failed)}
+    found.outraced = [peer for peer in asked if peer not in done]
+    return found
+
+
 async def sync_to_tip(
-    node: P2PNode, peers: Sequence[str], next_height: int, apply: Apply, batch: int = 32
+    node: P2PNode,
+    peers: Sequence[str],
+    next_height: int,
+    apply: Apply,
+    batch: int = 32,
+    hedge_s: float = HEDGE_S,
 ) -> int:
     """Fetches and applies blocks from `next_height` until no peer has more; returns next height.
 
-    A peer whose answer fails to decode or verify is scored down and skipped for
-    the rest of this call; the others are tried in turn.
+    Each batch comes from the first peer that answers (`fetch_first`, in `peers`' order).
+    A peer whose request fails, that stayed silent while another answered, or whose
+    answer fails to decode or verify (scored down) is skipped for the rest of this call:
+    a peer that will not answer is waited for only while no other peer can.
     """
     usable = list(peers)
     while usable:
-        peer = usable[0]
+        answer = await fetch_first(node, usable, next_height, batch, hedge_s)
+        for peer, exc in answer.failed:
+            log.info("block sync from %s failed: %s", peer, exc)
+            usable.remove(peer)
+        if answer.peer is None or answer.response is None:
+            continue
+        for peer in answer.outraced:
+            log.info("block sync from %s: no answer within %.1fs, another answered", peer,
+                     hedge_s)  # fmt: skip
+            usable.remove(peer)
+        peer, response = answer.peer, answer.response
         try:
-            response = await fetch_blocks(node, peer, next_height, batch)
             for synced in response.blocks:
                 await apply(synced)
                 next_height = synced.height + 1
         except SyncApplyError as exc:
             log.warning("block from %s failed verification: %s", peer, exc)
             node.penalize(peer, Offence.BAD_RESPONSE)
-            usable.remove(peer)
-            continue
-        except (RequestFailed, DecodeError) as exc:
-            log.info("block sync from %s failed: %s", peer, exc)
             usable.remove(peer)
             continue
         if not response.blocks and response.tip_height >= next_height:

@@ -117,6 +117,9 @@ REJECTED_MEMORY = 16384
 """Ids of refused messages remembered, so their re-deliveries cost nothing."""
 STRANGERS_LOGGED = 4096
 """Refused unknown peers remembered, so each is logged once, not once per attempt."""
+STREAM_CLOSE_S = 1.0
+"""How long a request's stream may take to close: on a link that stopped delivering the
+close may never finish, and a request must not outlive its caller by more than this."""
 
 
 @dataclass(frozen=True)
@@ -839,7 +842,10 @@ class P2PNode:
                 self.counters["requests", "broken"] += 1
                 raise RequestFailed(peer, protocol, f"stream broke: {exc}") from exc
             finally:
-                await stream.close()
+                # also when the caller cancelled it (a hedged block sync took another
+                # peer's answer): the stream must not stay open on the connection
+                with trio.move_on_after(STREAM_CLOSE_S, shield=True):
+                    await stream.close()
             if response is None:
                 raise RequestFailed(peer, protocol, "stream closed without a response")
             return response

@@ -1,7 +1,7 @@
 """Link faults between four validator processes on four hosts (network namespaces,
 tests/node/netns.py) under a steady load of trade batches: a 2|2 split, one validator
 isolated, a one-way link and a flapping one, in turn on one network
-(tests/node/test_partitions.py and, at the issue's lengths, `python -m bench partitions`).
+(tests/node/test_partitions.py, and longer, `python -m bench partitions`).
 
 What each fault must not cost: two blocks at one height, a commit while no side holds
 two thirds of the power, a batch answered 202, an honest peer's score; and healing must
@@ -30,6 +30,8 @@ HEAL_S = 10
 CATCH_UP_S = 30
 """A validator cut off from the others reaches the tip they had at the heal within this."""
 GIVE_UP_S = 120
+"""How long a recovery is waited for before the run stops (a figure past the bounds
+above is still kept, and failed by `check_partitions`)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class Lengths:
 class PartitionRun(Load):
     figures: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per fault: what it measured."""
+
+
+def cut_off(hosts: Hosts, index: int) -> None:
+    """Host `index` apart from all the others."""
+    hosts.split([[i for i in range(len(hosts.names)) if i != index], [index]])
 
 
 def get_tips(homes: list[NodeHome]) -> list[int]:
@@ -81,7 +88,7 @@ async def isolate(net: ProcessNetwork, hosts: Hosts, index: int, down_s: float) 
     """One validator cut off: the other three hold the two thirds and go on without it."""
     others = [h for i, h in enumerate(net.homes) if i != index]
     before = min(get_tips(others))
-    hosts.split([[i for i in range(len(net.homes)) if i != index], [index]])
+    cut_off(hosts, index)
     await trio.sleep(down_s)
     tip = max(get_tips(others))
     hosts.heal()
@@ -120,7 +127,7 @@ async def flap(
     before, started = min(get_tips(others)), time.monotonic()
     flaps = 0
     while time.monotonic() - started < total_s:
-        hosts.split([[i for i in range(len(net.homes)) if i != index], [index]])
+        cut_off(hosts, index)
         await trio.sleep(flap_s)
         hosts.heal()
         await trio.sleep(flap_s)

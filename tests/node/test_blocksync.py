@@ -6,9 +6,12 @@ from typing import Any
 
 import msgpack
 import pytest
+import trio
 
 from lightclient.codec import DecodeError
 from node.blocksync import (
+    MAX_REQUEST_BYTES,
+    PROTOCOL,
     SyncApplyError,
     SyncedBlock,
     SyncRequest,
@@ -144,3 +147,29 @@ async def test_blocks_committed_during_a_sync_are_skipped_not_held_against_the_p
         serve_blocks(a, blocks.get, lambda: 10)
         assert await catch_up(b, CommittedMeanwhile(10)) == 0  # type: ignore[arg-type]
         assert b.scores.get_score(a.peer_id) == 0
+
+
+async def test_a_peer_that_does_not_answer_is_not_waited_for() -> None:
+    """A peer behind a link that stopped delivering holds each request until it times out
+    (here after ten minutes): the next peer is asked once `hedge_s` passed, and the silent
+    one is not asked again in this sync, not even whether it has more."""
+    blocks = chain(40)
+    applied: list[int] = []
+    release = trio.Event()
+
+    async def silent(peer: str, request: bytes) -> bytes:
+        await release.wait()
+        return b""
+
+    async def apply(synced: SyncedBlock) -> None:
+        applied.append(synced.height)
+
+    async with line("deaf", "me", "honest", request_timeout_s=600) as (deaf, me, good):
+        deaf.set_request_handler(PROTOCOL, silent, MAX_REQUEST_BYTES)
+        serve_blocks(good, blocks.get, lambda: 40)
+        peers = [deaf.peer_id, good.peer_id]
+        with trio.fail_after(60):
+            assert await sync_to_tip(me, peers, 1, apply, batch=8, hedge_s=0.5) == 41
+        release.set()
+        assert me.scores.get_score(deaf.peer_id) == 0
+    assert applied == list(range(1, 41))
