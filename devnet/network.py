@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from devnet.sections import Services
 
 POLL_S = 0.25
+STEP_TIMEOUT_S = 45.0
+"""How long one step of the story may wait for what it waits on (wait_for)."""
 
 
 class Observer(Protocol):

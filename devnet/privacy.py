@@ -25,7 +25,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import httpx
 import trio
@@ -44,13 +44,11 @@ from clearing.state import ClearingState
 from clearing.tx import get_tx_kind
 from clearnode.client import Member
 from consensus.compact import compute_tx_hash
+from devnet.network import STEP_TIMEOUT_S, Devnet, StepTimeout, wait_for
 from node.api.bodies import hex0x
 from node.clock import wall_clock_ms
 from node.verifier.service import GENESIS_OPERATION, PAGE
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
-
-if TYPE_CHECKING:
-    from devnet.network import Devnet
 
 SECRET_DIGITS = 6
 """A member's amount is looked for only from 6 digits up: smaller numbers (heights,
@@ -162,6 +160,16 @@ class Secrets:
         for figure in figures:
             self.amounts.pop(figure, None)
             self.amount_digits.pop(get_significant_digits(figure), None)
+
+    def add(self, other: Secrets) -> None:
+        """Add `other`'s secrets to these (a name already known for one stays)."""
+        for name in (
+            "addresses", "amounts", "amount_digits", "positions", "tx_fragments", "tx_base64",
+            "tx_hashes",
+        ):  # fmt: skip
+            mine: dict[Any, str] = getattr(self, name)
+            for key, what in getattr(other, name).items():
+                mine.setdefault(key, what)
 
     def add_tx(self, tx: bytes, what: str) -> None:
         middle = len(tx) // 2
@@ -509,13 +517,33 @@ async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
         owner.key,
         other.key,
     )
+    # Members go on acting while the audit reads (a market maker's auction bids, a margin
+    # call met) and the node answers at its own height, ahead of the replica's: the
+    # secrets are those of every height from here to the node's height after the crawl
+    # (a position changed in between once made the owner's answer look blind).
+    secrets = collect_run_secrets(net)
+
+    def add_block_secrets() -> None:
+        secrets.add(collect_run_secrets(net))
+
+    net.replica.block_observers.append(add_block_secrets)
     try:
         crawl = await crawl_public(http, net.homes[0].api_url, known)
-    except (AuditError, httpx.HTTPError, ValueError) as exc:
+        reached = await net.nodes[0].client.height()
+        await wait_for(
+            net,
+            "the replica to reach the audited node's height",
+            lambda: net.state.height >= reached,
+            STEP_TIMEOUT_S,
+        )
+    except (AuditError, httpx.HTTPError, ValueError, StepTimeout) as exc:
         net.fail(f"privacy: {exc}")
         return
+    finally:
+        net.replica.block_observers.remove(add_block_secrets)
+    secrets.drop_public(net.replica.prices)
     net.privacy_routes = crawl.routes
-    for failure in audit(crawl, collect_run_secrets(net), owner.name):
+    for failure in audit(crawl, secrets, owner.name):
         net.fail(failure)
 
 

@@ -55,6 +55,8 @@ class Replica:
     """Deposited and paid-out quanta: the chains show them, so they are no secret."""
     prices: set[int] = field(default_factory=set)
     """Every mark and index price committed: public (GET /v1/prices, the page's charts)."""
+    block_observers: list[Callable[[], None]] = field(default_factory=list)
+    """Called after each block is applied and checked, with `state` at its height."""
 
     def __post_init__(self) -> None:
         self.app = ClearingApp(parse_genesis(self.genesis_doc))
@@ -87,6 +89,8 @@ class Replica:
         broken = self.ledger.check(self.state)
         if broken:
             self.fail(f"height {height}: value not conserved: {broken}")
+        for observe in self.block_observers:
+            observe()
 
     def _count(self, result: BlockResult) -> None:
         for tx_result in result.tx_results:

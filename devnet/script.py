@@ -40,14 +40,13 @@ from devnet.market import (
     get_role,
     get_trade_prices,
 )
-from devnet.network import POLL_S, Devnet, StepTimeout, wait_for
+from devnet.network import POLL_S, STEP_TIMEOUT_S, Devnet, StepTimeout, wait_for
 from devnet.privacy import check_privacy
 from devnet.sections import SHOCK_FILE
 from lightclient.anchor import COMETBFT
 from node.reports.store import write_atomically
 
 START_TIMEOUT_S = 90.0
-STEP_TIMEOUT_S = 45.0
 REPORT_PROVE_S_PER_ACCOUNT = 15.0
 """Every validator proves the same report (sharing it is issue work of its own): four
 provers of an 11-account report on 2 cores took 81-91 s, about 8 s an account; twice that."""

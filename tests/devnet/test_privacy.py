@@ -38,7 +38,7 @@ from node.api.openapi import RouteDoc
 from node.api.server import ApiApp
 from node.verifier.service import GENESIS_OPERATION
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
-from tests.clearing.default.test_steps import give
+from tests.clearing.default.test_steps import BTC, give
 from tests.node.apiserver import serve_app
 from tests.node.test_api import ALICE as ALICE_KEY
 from tests.node.test_api import BOB as BOB_KEY
@@ -223,6 +223,27 @@ async def test_a_public_route_that_shows_a_members_account_fails_the_audit(
     assert audit(crawl, api_secrets(box, app), "alice") == [
         "privacy: GET /v1/leaky shows alice's BTC-PERP position (25)"
     ]
+
+
+async def test_the_owner_answers_at_a_later_height_are_seen_with_that_heights_secrets(
+    public_api: tuple[ApiApp, Sandbox, httpx.AsyncClient],
+) -> None:
+    """Members go on trading while the audit reads: the node answers with the owner's
+    position of a later height than the secrets were collected at. Those alone would call
+    the scan blind; with the later height's secrets added, it sees the owner's answer."""
+    app, box, client = public_api
+    before = api_secrets(box, app)
+    give(box.state, ALICE_KEY.address, 10**9 + 7, lots=30)
+    give(box.state, BOB_KEY.address, 10**12 + 11, lots=-30)
+    crawl = await crawl_public(client, str(client.base_url), known(box))
+    assert audit(crawl, before, "alice") == [
+        "privacy: the scan did not find alice's BTC-PERP position in the member's own "
+        f"answers ({', '.join(f'{a.where}: {a.describe_status()}' for a in crawl.own)}): "
+        "it would miss a leak"
+    ]
+    before.add(api_secrets(box, app))
+    assert before.positions[BTC, 25] == "alice's BTC-PERP position"
+    assert audit(crawl, before, "alice") == []
 
 
 async def test_owner_answers_that_are_refusals_fail_the_audit_naming_their_status(
