@@ -258,7 +258,16 @@ class Watcher:
             "observed": status.observed,
             "errors": status.errors,
             "last_error": status.last_error,
+            "answered_s_ago": self.get_answered_s_ago(),
         }
+
+    def get_answered_s_ago(self) -> float | None:
+        """Seconds since the RPC last answered (None: never). A link that hangs raises
+        no error until `rpc_timeout_s` has passed, and the cursor stands still whether
+        the chain is quiet or unreachable: this tells them apart."""
+        if not self.last_ok:
+            return None
+        return round(trio.current_time() - self.last_ok, 1)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Connect (refusing a wrong chain id), then scan until cancelled."""

@@ -58,6 +58,7 @@ def share_ports(workerinput: dict[str, Any]) -> None:
 NETWORK_HELPERS = {
     ("tests.node.nodenet", "open_node_network"),
     ("tests.node.test_network_inprocess", "network"),
+    ("tests.node.bridge.broken_rpc", "run_broken_rpc"),
 }
 """What a test module uses to run validators in its own process."""
 

@@ -7,22 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.anvil import AnvilNode
-from bridge.chain import Chain, connect
-from bridge.devchain import DevnetChain, deploy_devnet_chain
-from bridge.validators import EvmValidatorSet
+from bridge.chain import Chain
+from bridge.devchain import DevnetChain
 from node.bridge import chain_duties
-from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_evm_address
+from tests.node.bridge.support import open_test_chain
 
 
 @pytest.fixture
 def chain() -> Iterator[tuple[Chain, DevnetChain]]:
-    with AnvilNode(chain_id=CHAIN_ID) as node:
-        evm = connect(node.url, CHAIN_ID)
-        validators = EvmValidatorSet.from_members(
-            0, [(get_evm_address(k), 10) for k in BRIDGE_KEYS]
-        )
-        yield evm, deploy_devnet_chain(evm, validators, [("USDC", 6)])
+    with open_test_chain() as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -21,14 +21,15 @@ from tests.node.nodenet import NodeNetwork
 DEPTH = 2
 
 
-def get_bridge_config(deployed: DevnetChain) -> str:
+def get_bridge_config(deployed: DevnetChain, url: str = "", depth: int = DEPTH) -> str:
+    """A node's config watching `deployed` (at `url`, e.g. a proxy before it)."""
     return (
         ORACLE_OFF + "[[bridge_chains]]\n"
         'name = "anvil"\n'
         f"chain_id = {CHAIN_ID}\n"
-        f'rpc_url = "{deployed.url}"\n'
+        f'rpc_url = "{url or deployed.url}"\n'
         f'vault_address = "0x{deployed.vault.hex()}"\n'
-        f"confirmation_depth = {DEPTH}\n"
+        f"confirmation_depth = {depth}\n"
         "poll_interval_ms = 500\n"  # anvil answers at once (conftest.py's quick_chain_polls)
     )
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from eth_account import Account
 
+from bridge.anvil import AnvilNode
+from bridge.chain import Chain, connect
+from bridge.devchain import DevnetChain, deploy_devnet_chain
+from bridge.validators import EvmValidatorSet
 from clearing.attestation import sign_attestation
 from clearing.collateral import CollateralObservation
 from clearing.genesis import Genesis, Validator, parse_genesis
@@ -141,3 +146,15 @@ def make_record(genesis: Genesis, nonce: int = 1) -> WithdrawalRecord:
         height=3,
         expiry=10**9,
     )
+
+
+@contextmanager
+def open_test_chain() -> Iterator[tuple[Chain, DevnetChain]]:
+    """A fresh anvil chain with a vault trusting the test validators' bridge keys, and a
+    USDC."""
+    with AnvilNode(chain_id=CHAIN_ID) as node:
+        evm = connect(node.url, CHAIN_ID)
+        validators = EvmValidatorSet.from_members(
+            0, [(get_evm_address(k), 10) for k in BRIDGE_KEYS]
+        )
+        yield evm, deploy_devnet_chain(evm, validators, [("USDC", 6)])

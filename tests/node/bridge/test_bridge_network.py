@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from bridge.anvil import DEV_PRIVATE_KEY
 from bridge.chain import Chain, account_from_key
