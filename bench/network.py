@@ -17,6 +17,8 @@ is reported (`sustained`) with:
 
 - `trades_per_s` (committed within the step after its warm-up), `commit_ms_p50`,
   `commit_ms_p99`;
+- beside it, `idle_heights_per_s`: the heights a second before any trade was offered
+  (the empty blocks' pace, `IDLE_S`);
 - `cpu_per_node`: each validator's CPU (its processes': the node, and on CometBFT the
   `cometbft` beside it) as a share of one core, and `cpu_load_generator` this process's
   (signing and posting the batches, reading the blocks), on the same cores;
@@ -84,12 +86,15 @@ from node.committed import decode_stored_block
 from node.storage import StoredBlock
 from tests.clearing.support import USDC, new_sandbox
 from tests.node.netproc import NodeHome, ProcessNetwork, running
+from tests.node.wan import Mesh, Proxies
 
 MEMBERS = 20
 WARMUP_S = 2.0
 DRAIN_S = 30.0
 """Longest a step waits for what it offered to commit (what has not counts as late)."""
 MAX_RATE = 128_000
+IDLE_S = 5.0
+"""How long the empty blocks' pace is measured, before the load."""
 PY_SPY = Path(sys.executable).parent / "py-spy"
 PROFILE_RATE_HZ = 97
 PREVIOUS = ("before #36's faster ledger", {("clearnode", 4): 3_958, ("cometbft", 4): 2_578,
@@ -449,15 +454,28 @@ async def ramp(
     return best, steps
 
 
-async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str, Any]:
-    with running(ProcessNetwork(base, args.validators, engine=engine, observers=())) as net:
-        validators = list(net.homes)
-        pids = [net.processes[home.name].pid for home in validators]
-        async with trio.open_nursery() as nursery:
-            load, watch = await start_load(net, engine, args.batch, nursery)
-            stacks_dir = None if args.profile_node is None else base
-            best, steps = await ramp(validators, pids, engine, load, watch, args, stacks_dir)
-            nursery.cancel_scope.cancel()
+async def measure(
+    args: argparse.Namespace, base: Path, engine: str, mesh: Mesh | None = None
+) -> dict[str, Any]:
+    """The ramp's figures on a network of `args.validators` (their links `mesh`'s)."""
+    network = ProcessNetwork(base, args.validators, engine=engine, observers=(), mesh=mesh)
+    proxies = None if mesh is None else Proxies(mesh, base)
+    started = time.monotonic()
+    try:
+        with running(network) as net:
+            validators = list(net.homes)
+            pids = [net.processes[home.name].pid for home in validators]
+            async with trio.open_nursery() as nursery:
+                load, watch = await start_load(net, engine, args.batch, nursery)
+                idle_heights_per_s = await measure_idle(watch)
+                stacks_dir = None if args.profile_node is None else base
+                best, steps = await ramp(validators, pids, engine, load, watch, args, stacks_dir)
+                nursery.cancel_scope.cancel()
+    finally:
+        proxies_cpu = None
+        if proxies is not None:
+            proxies_cpu = get_cpu_s(proxies.process.pid) / (time.monotonic() - started)
+            proxies.close()
     if best is not None and best.stacks is not None:
         write_node_profile(best.stacks, args.profile_node, engine)
     return {
@@ -465,11 +483,20 @@ async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str
         "validators": len(validators),
         "batch_trades": args.batch,
         "max_p50_ms": args.max_p50_ms,
+        "idle_heights_per_s": round(idle_heights_per_s, 2),
+        **({} if proxies_cpu is None else {"cpu_link_proxies": round(proxies_cpu, 2)}),
         "sustained": None if best is None else best.report(),
         "previous": PREVIOUS[0],
         "previous_trades_per_s": PREVIOUS[1].get((engine, len(validators))),
         "steps": [s.summary() for s in steps],
     }
+
+
+async def measure_idle(watch: CommitWatch) -> float:
+    """Heights a second while nothing is offered: the pace of empty blocks."""
+    first, start = watch.height, time.monotonic()
+    await trio.sleep(IDLE_S)
+    return (watch.height - first) / (time.monotonic() - start)
 
 
 def write_node_profile(stacks: Path, output: Path, engine: str) -> None:

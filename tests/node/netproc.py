@@ -54,6 +54,7 @@ from node.keys import (
 )
 from node.liveness import get_stall_limit_ms
 from tests.node.netns import Hosts, in_namespace
+from tests.node.wan import Mesh
 
 ROOT = Path(__file__).resolve().parents[2]
 H = TypeVar("H")
@@ -308,13 +309,15 @@ class ProcessNetwork:
         genesis: dict[str, Any] | None = None,
         services: str | Callable[[NodeHome], str] = ORACLE_OFF,
         hosts: Hosts | None = None,
+        mesh: Mesh | None = None,
     ) -> None:
         """`engine` "cometbft": the genesis names it, each home gets a `[cometbft]` table
         (free ports, the others as persistent peers). `genesis_time_ms`: the genesis's
         time, if not the example's (a light client's trust runs 14 days from it).
         `genesis`: the document to start from instead of the example's. `services`: each
         home's services' sections, or what gives them for a home (before `extra_config`).
-        `hosts`: validator i runs on host i."""
+        `hosts`: validator i runs on host i. `mesh`: node i dials node j through the
+        mesh's link i -> j (tests/node/wan.py), on both layers."""
         self.genesis = (
             copy.deepcopy(genesis) if genesis is not None else json.loads(GENESIS_DOC.read_text())
         )
@@ -330,6 +333,7 @@ class ProcessNetwork:
         self.observers = observers
         """Given: genesis names the validators' nodes and only they and these may connect."""
         self.hosts = hosts
+        self.mesh = mesh
         self.homes = [self._home(base / f"v{i}", f"v{i}", i) for i in range(validators)]
         if observers is not None:
             for home, validator in zip(self.homes, self.genesis["validators"], strict=True):
@@ -356,11 +360,18 @@ class ProcessNetwork:
         if self.engine == "cometbft":
             for home in self.homes:
                 home.extra_config = self._get_config(home)
-            add_cometbft_tables(self.homes)
-        addrs = [h.addr for h in self.homes]
-        for home in self.homes:
+            add_cometbft_tables(self.homes, self.mesh)
+        for i, home in enumerate(self.homes):
             shutil.rmtree(home.path / "keys", ignore_errors=True)  # the same keys (by name)
-            home.write(self.genesis, [a for a in addrs if a != home.addr])
+            home.write(self.genesis, [self._get_peer_addr(i, j) for j in range(len(self.homes))
+                                      if j != i])  # fmt: skip
+
+    def _get_peer_addr(self, i: int, j: int) -> str:
+        """Where node i dials node j's libp2p host."""
+        peer = self.homes[j]
+        if self.mesh is None:
+            return peer.addr
+        return f"/ip4/127.0.0.1/tcp/{self.mesh.route(i, j, peer.port)}/p2p/{peer.peer_id}"
 
     def add_node_before_start(self, base: Path, name: str, validator_index: int | None) -> NodeHome:
         """A node (validator `validator_index`'s key, or a full node's) joining a network
@@ -414,11 +425,21 @@ def add_validators(genesis: dict[str, Any], count: int) -> None:
         })  # fmt: skip
 
 
-def add_cometbft_tables(homes: list[NodeHome]) -> None:
+def add_cometbft_tables(homes: list[NodeHome], mesh: Mesh | None = None) -> None:
     """Each home's `[cometbft]` table: free ports (its Prometheus metrics on loopback too),
-    the others' CometBFT nodes, at their hosts, as peers."""
+    the others' CometBFT nodes, at their hosts (or through `mesh`'s links), as peers."""
     ports = [(get_free_port(), get_free_port()) for _ in homes]
-    tables = render_cometbft_tables([h.node_key for h in homes], [h.host for h in homes], ports)
+    keys = [h.node_key for h in homes]
+    tables = render_cometbft_tables(keys, [h.host for h in homes], ports)
+    if mesh is not None:  # node i's table names each peer j at the link i -> j's port
+        loopback = ["127.0.0.1"] * len(homes)
+        tables = [
+            render_cometbft_tables(keys, loopback, [
+                (p2p if j == i else mesh.route(i, j, p2p), metrics)
+                for j, (p2p, metrics) in enumerate(ports)
+            ])[i]
+            for i in range(len(homes))
+        ]  # fmt: skip
     for home, (_, metrics), table in zip(homes, ports, tables, strict=True):
         home.cometbft_metrics_port = metrics
         home.extra_config += table

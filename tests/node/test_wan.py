@@ -1,0 +1,60 @@
+"""The WAN bench's links (tests/node/wan.py): a real proxy on loopback delays each way by
+half the round trip, keeps the bytes in order, and a lost segment stalls its stream."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import trio
+
+from bridge.loopback import get_free_port
+from tests.node.wan import MIN_RTO_MS, Link, Mesh, Route, serve
+
+
+def test_a_lost_segment_costs_a_round_trip_and_the_least_retransmission_timeout() -> None:
+    rng = random.Random(1)
+    assert Link(100).get_delay_s(10_000, rng) == 0.05
+    assert Link(100, loss=1.0).get_delay_s(1, rng) == (50 + 100 + MIN_RTO_MS) / 1000
+    jittered = [Link(100, jitter_ms=10).get_delay_s(1, rng) for _ in range(200)]
+    assert 0.05 <= min(jittered) < max(jittered) <= 0.06
+    # a chunk of many segments is more likely to lose one than a chunk of one
+    small = sum(Link(100, loss=0.01).get_delay_s(1, rng) > 0.1 for _ in range(2_000))
+    large = sum(Link(100, loss=0.01).get_delay_s(65_536, rng) > 0.1 for _ in range(2_000))
+    assert small < 60 and large > 600  # about 1 % and 1 - 0.99**46 = 37 %
+
+
+def test_a_mesh_gives_each_ordered_pair_its_own_route() -> None:
+    mesh = Mesh(lambda i, j: Link(10 * (i + j)))
+    first, back = mesh.route(0, 1, 5000), mesh.route(1, 0, 6000)
+    assert first != back
+    assert [(r.target_port, r.link.round_trip_ms) for r in mesh.routes] == [
+        (5000, 10), (6000, 10)
+    ]  # fmt: skip
+
+
+async def test_the_proxy_delays_each_way_by_half_the_round_trip_and_keeps_order() -> None:
+    async def echo(stream: trio.SocketStream) -> None:
+        async with stream:
+            async for data in stream:
+                await stream.send_all(data)
+
+    target, listen = get_free_port(), get_free_port()
+    async with trio.open_nursery() as nursery:
+        listeners = await trio.open_tcp_listeners(target, host="127.0.0.1")
+        nursery.start_soon(trio.serve_listeners, echo, listeners)
+        nursery.start_soon(serve, [Route(listen, target, Link(200, jitter_ms=20))])
+        await trio.sleep(0.2)
+        stream = await trio.open_tcp_stream("127.0.0.1", listen)
+        sent = b"".join(bytes([n]) * 1000 for n in range(50))
+        start = time.monotonic()
+        for offset in range(0, len(sent), 1000):
+            await stream.send_all(sent[offset : offset + 1000])
+        received = b""
+        while len(received) < len(sent):
+            received += await stream.receive_some()
+        took = time.monotonic() - start
+        assert received == sent
+        assert 0.2 <= took < 1.0  # both ways (a stall, 0.5 s, would show)
+        await stream.aclose()
+        nursery.cancel_scope.cancel()
