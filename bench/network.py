@@ -18,7 +18,9 @@ is reported (`sustained`) with:
 - `trades_per_s` (committed within the step after its warm-up), `commit_ms_p50`,
   `commit_ms_p99`;
 - beside it, `idle_heights_per_s`: the heights a second before any trade was offered
-  (the empty blocks' pace, `IDLE_S`);
+  (the empty blocks' pace, `IDLE_S`), and of all `heights` of the run those committed
+  past round 0, a round having timed out (`heights_past_round_0`; our engine: CometBFT's
+  stored blocks do not say);
 - `cpu_per_node`: each validator's CPU (its processes': the node, and on CometBFT the
   `cometbft` beside it) as a share of one core, and `cpu_load_generator` this process's
   (signing and posting the batches, reading the blocks), on the same cores;
@@ -152,6 +154,9 @@ class CommitWatch:
     blocks: list[tuple[float, int]] = field(default_factory=list)  # (seen, tx bytes)
     height: int = 0
     refused: int = 0
+    later_rounds: int | None = None
+    """Blocks committed past round 0 (a round that timed out); None where the stored
+    block does not say its commit's round (CometBFT)."""
 
     def poll(self) -> None:
         if not self.home.db.exists():
@@ -174,6 +179,8 @@ class CommitWatch:
                 if found is not None:
                     self.committed.append((found[0], now, found[1]))
             self.blocks.append((now, sum(len(tx) for tx in block.txs)))
+            if block.round is not None:
+                self.later_rounds = (self.later_rounds or 0) + (block.round > 0)
             self.height = height
 
     async def run(self) -> None:
@@ -484,6 +491,8 @@ async def measure(
         "batch_trades": args.batch,
         "max_p50_ms": args.max_p50_ms,
         "idle_heights_per_s": round(idle_heights_per_s, 2),
+        "heights": watch.height,
+        "heights_past_round_0": watch.later_rounds,
         **({} if proxies_cpu is None else {"cpu_link_proxies": round(proxies_cpu, 2)}),
         "sustained": None if best is None else best.report(),
         "previous": PREVIOUS[0],
