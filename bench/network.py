@@ -69,8 +69,9 @@ import tempfile
 import time
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,7 @@ DRAIN_S = 30.0
 """Longest a step waits for what it offered to commit (what has not counts as late)."""
 MAX_RATE = 128_000
 IDLE_S = 5.0
+SET_UP_S = 60.0
 """How long the empty blocks' pace is measured, before the load."""
 PY_SPY = Path(sys.executable).parent / "py-spy"
 PROFILE_RATE_HZ = 97
@@ -537,14 +539,20 @@ async def set_up(validators: list[NodeHome], load: Load, watch: CommitWatch) -> 
     for tx in credits + authorisations:
         watch.sent[tx] = (time.monotonic(), 0)
     for tx in credits:
-        status = await trio.to_thread.run_sync(
-            validators[0].post_tx, "/v1/bridge/collateral-events", tx
-        )
-        assert status == 202, status
+        await post_until_taken(partial(validators[0].post_tx, "/v1/bridge/collateral-events", tx))
     for tx in authorisations:
-        status = await trio.to_thread.run_sync(validators[1].post_member_request, tx)
-        assert status == 202, status
+        await post_until_taken(partial(validators[1].post_member_request, tx))
     assert await watch.wait_for(credits + authorisations, 60), "set-up did not commit"
+
+
+async def post_until_taken(post: Callable[[], int]) -> None:
+    """POST until the node answers 202; a 503 (a network of seven still finding its pace
+    is not committing yet, or the mempool is full) is tried again for up to `SET_UP_S`."""
+    deadline = time.monotonic() + SET_UP_S
+    while (status := await trio.to_thread.run_sync(post)) == 503:
+        assert time.monotonic() < deadline, f"503 for {SET_UP_S} s"
+        await trio.sleep(0.5)
+    assert status == 202, status
 
 
 def run(argv: list[str]) -> dict[str, Any]:
