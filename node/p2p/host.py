@@ -45,6 +45,7 @@ from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
+from libp2p.transport.exceptions import OpenConnectionError
 from libp2p.transport.tcp import tcp as libp2p_tcp
 
 from node.clock import wall_clock_ms
@@ -63,6 +64,14 @@ from node.p2p.genesis import (
 from node.p2p.links import LinkWatch
 from node.p2p.peer_links import LIBP2P, PeerLinks
 from node.p2p.peer_records import verify_each_record_once
+from node.p2p.probes import (
+    PROBE_BYTES,
+    PROBE_PROTOCOL,
+    PROBE_TIMEOUT_S,
+    UNANSWERED_TO_CLOSE,
+    QuietLinks,
+    answer_probe,
+)
 from node.p2p.pubsub import Pubsub
 from node.p2p.router import Router
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
@@ -180,6 +189,10 @@ class HostConfig:
     """A peer whose outbound gossip queue has not moved this long is disconnected."""
     backoff_base_s: float = 0.2
     backoff_cap_s: float = 5.0
+    unanswered_backoff_cap_s: float = 1.0
+    """The backoff's cap after dials that no host answered (`TcpNoAnswer`): each costs
+    the peer nothing but a SYN, and while a link is down the next one is what finds it
+    back."""
     request_timeout_s: float = 10.0
     scores: ScoreParams = field(default_factory=ScoreParams)
     allowed_peers: frozenset[str] | None = None
@@ -292,6 +305,7 @@ class P2PNode:
         self.counters = counters
         self.watch = _ConnectionWatch(self._refuse_unwelcome)
         self._links = LinkWatch(pubsub, config.link_stall_s)
+        self._quiet = QuietLinks()
         self.peer_links = PeerLinks(wall_clock_ms)
         """Each persistent peer's link (connected, since when, the last dial's error)."""
         self.peer_id = str(host.get_id())
@@ -407,6 +421,7 @@ class P2PNode:
             if peer in self._banned or connected or not self.is_allowed(peer):
                 await self._wait_for_change()
                 continue
+            cap_s = self.config.backoff_cap_s
             try:
                 await self.connect(addr)
                 if not await self._gate.wait(peer):
@@ -433,10 +448,10 @@ class P2PNode:
                 reason = f"it closed the connection after {lasted_s:.1f}s (it may have banned us)"
             except RequestFailed as exc:
                 reason = exc.reason
+                if isinstance(get_dial_cause(exc), TcpNoAnswer):
+                    cap_s = self.config.unanswered_backoff_cap_s
             self.peer_links.record_failure(LIBP2P, peer, reason)
-            delay = compute_backoff_s(
-                failures, self.config.backoff_base_s, self.config.backoff_cap_s
-            )
+            delay = compute_backoff_s(failures, self.config.backoff_base_s, cap_s)
             failures += 1
             log.debug("redial %s in %.2fs: %s", peer, delay, reason)
             await trio.sleep(delay)
@@ -447,6 +462,40 @@ class P2PNode:
         changed = self.watch.changed
         with trio.move_on_after(self.config.link_check_s):
             await changed.wait()
+
+    async def probe_quiet_links(self) -> None:
+        """Probes each admitted peer heard nothing from lately (node/p2p/probes.py);
+        runs forever."""
+        while True:
+            await trio.sleep(self.config.link_check_s)
+            connected = [
+                str(p) for p in self._host.get_connected_peers()
+                if str(p) not in self._banned and self._gate.is_admitted(str(p))
+            ]  # fmt: skip
+            for peer in self._quiet.get_due(connected, trio.current_time()):
+                self._quiet.probing.add(peer)
+                self._nursery.start_soon(self._probe, peer)
+
+    async def _probe(self, peer: str) -> None:
+        """One probe of `peer`; the connection closed when it makes the link dead."""
+        probed_at = trio.current_time()
+        try:
+            with trio.move_on_after(PROBE_TIMEOUT_S) as waiting:
+                try:
+                    await self.request(peer, PROBE_PROTOCOL, os.urandom(PROBE_BYTES),
+                                       PROBE_BYTES, PROBE_BYTES)  # fmt: skip
+                except RequestFailed:
+                    pass  # answered, if with a refusal: the link carries bytes both ways
+            if not waiting.cancelled_caught:
+                self._quiet.note_heard(peer, trio.current_time())
+            elif self._quiet.is_dead(peer, probed_at):
+                log.warning("closing the connection to %s: %d probes unanswered for %.0fs",
+                            peer, UNANSWERED_TO_CLOSE, PROBE_TIMEOUT_S)  # fmt: skip
+                self.counters["links", "closed_unanswered"] += 1
+                await self._abort_connections(ID.from_base58(peer))
+                await self._disconnect_quietly(ID.from_base58(peer))
+        finally:
+            self._quiet.probing.discard(peer)
 
     async def watch_links(self) -> None:
         """Closes the connection of a peer whose gossip link died; runs forever.
@@ -692,6 +741,7 @@ class P2PNode:
         """
         if forwarder == self._host.get_id():
             return True
+        self._quiet.note_heard(str(forwarder), trio.current_time())
         peer = str(forwarder)
         key = msg.from_id + msg.seqno
         spec = self._topics.get(msg.topicIDs[0]) if len(msg.topicIDs) == 1 else None
@@ -784,6 +834,7 @@ class P2PNode:
     async def _serve_stream(self, stream: INetStream) -> None:
         protocol = self._protocols[str(stream.get_protocol())]
         peer = str(stream.muxed_conn.peer_id)
+        self._quiet.note_heard(peer, trio.current_time())
         if peer in self._banned or not self.is_allowed(peer) or not await self._gate.wait(peer):
             self.counters["requests", "refused"] += 1
             await stream.close()
@@ -881,6 +932,12 @@ def describe_dial_failure(exc: BaseException) -> str:
     """What made a dial fail, for an operator: py-libp2p wraps the socket's error (e.g.
     `ConnectionRefusedError: [Errno 111] ...`) four deep, under "unable to connect ...,
     no addresses established a successful connection (with exceptions)"."""
+    cause = get_dial_cause(exc)
+    return f"{type(cause).__name__}: {cause}"
+
+
+def get_dial_cause(exc: BaseException) -> BaseException:
+    """The innermost error under a failed dial's wrappers."""
     cause = exc
     for _ in range(DIAL_ERROR_DEPTH):
         inner = getattr(cause, "errors", None) or getattr(cause, "exceptions", None)
@@ -888,7 +945,36 @@ def describe_dial_failure(exc: BaseException) -> str:
         if found is None:
             break
         cause = found
-    return f"{type(cause).__name__}: {cause}"
+    return cause
+
+
+TCP_CONNECT_S = 2.0
+"""Longest a dial waits for the peer's host to answer its TCP connection: a round trip
+across the world, and one SYN lost and resent after the kernel's first second."""
+
+
+class TcpNoAnswer(OpenConnectionError):
+    """No host answered a dial's TCP connection within `TCP_CONNECT_S`."""
+
+
+def _bound_tcp_connects() -> None:
+    """py-libp2p 0.8.1 waits on a dial's TCP connection as long as the kernel does.
+    While a link is down the kernel resends the SYN 1, 3, 7, 15, 31 and 63 s after the
+    first, so a dial begun during a partition connected at the first resend after the
+    link came back: 7 s after a 60 s split healed (python -m bench partitions), half a
+    minute after a longer one. A dial given up after `TCP_CONNECT_S` is redialled with
+    a fresh SYN instead (`keep_connected`)."""
+    dial = libp2p_tcp.TCP.dial
+    if getattr(dial, "bounded", False):
+        return
+
+    async def bounded_dial(transport: libp2p_tcp.TCP, maddr: multiaddr.Multiaddr) -> Any:
+        with trio.move_on_after(TCP_CONNECT_S):
+            return await dial(transport, maddr)
+        raise TcpNoAnswer(f"no answer from {maddr} within {TCP_CONNECT_S} s")
+
+    bounded_dial.bounded = True  # type: ignore[attr-defined]
+    libp2p_tcp.TCP.dial = bounded_dial  # type: ignore[method-assign, assignment]
 
 
 def _dial_at_once() -> None:
@@ -905,6 +991,7 @@ def _dial_at_once() -> None:
 def _build_host(config: HostConfig) -> Any:
     _listen_exclusively()
     _dial_at_once()
+    _bound_tcp_connects()
     verify_each_record_once()
     # py-libp2p's yamux sends a window update after every read by default, and
     # pubsub reads its varint lengths one byte at a time: three times the
@@ -981,6 +1068,8 @@ async def open_p2p(
                     node.peer_links.add(LIBP2P, peer, addr)
                     nursery.start_soon(node.keep_connected, addr)
                 nursery.start_soon(node.watch_links)
+                node.set_request_handler(PROBE_PROTOCOL, answer_probe, PROBE_BYTES)
+                nursery.start_soon(node.probe_quiet_links)
                 try:
                     yield node
                     closing = True

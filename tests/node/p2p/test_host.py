@@ -20,7 +20,7 @@ from node.p2p import (
     UnknownTopic,
     open_p2p,
 )
-from node.p2p.host import route_library_logs
+from node.p2p.host import TCP_CONNECT_S, route_library_logs
 from node.p2p.peer_links import FAILED_DIALS_WARNED
 from tests.node.p2p.support import (
     MAX_NOTE,
@@ -282,6 +282,28 @@ async def test_persistent_peer_is_redialled_after_a_restart(
             await b.publish("tx", note("back"))
             assert await receive(again, "tx") == (b.peer_id, "back")
             nursery.cancel_scope.cancel()
+
+
+async def test_a_dial_no_host_answers_gives_up_and_is_tried_again_within_seconds() -> None:
+    """A listener whose accept queue is full drops each SYN, as a link that is down does:
+    a dial gives up after TCP_CONNECT_S instead of waiting on the kernel's resends (up to
+    a minute apart), and the next is tried within `unanswered_backoff_cap_s`."""
+    with socket.socket() as deaf:
+        deaf.bind(("127.0.0.1", 0))
+        deaf.listen(0)
+        queued = socket.create_connection(deaf.getsockname())  # the queue's one place
+        addr = f"/ip4/127.0.0.1/tcp/{deaf.getsockname()[1]}/p2p/{peer_id_of('deaf')}"
+        b_cfg = config("b", persistent_peers=(addr,), backoff_base_s=5.0)
+        started = trio.current_time()
+        async with open_p2p(b_cfg, TOPICS) as b:
+            # two dials and one pause: at the 5 s cap of other failures, 9 s
+            with trio.fail_after(2 * TCP_CONNECT_S + b_cfg.unanswered_backoff_cap_s + 2.5):
+                while b.peer_links.get_view()[0]["failed_dials"] < 2:
+                    await trio.sleep(0.05)
+            (link,) = b.peer_links.get_view()
+        queued.close()
+    assert link["last_error"] == f"TcpNoAnswer: no answer from {addr} within {TCP_CONNECT_S} s"
+    assert trio.current_time() - started >= 2 * TCP_CONNECT_S
 
 
 async def test_the_callers_own_failure_comes_out_of_the_host_block() -> None:
