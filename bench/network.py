@@ -555,15 +555,20 @@ async def post_until_taken(post: Callable[[], int]) -> None:
     assert status == 202, status
 
 
-def run(argv: list[str]) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m bench network")
+def add_ramp_arguments(parser: argparse.ArgumentParser, start: int, max_p50_ms: float) -> None:
+    """The options of a ramp (`measure`), shared with `bench wan`."""
     parser.add_argument("--engine", choices=[*ENGINES, "both"], default="both")
     parser.add_argument("--validators", type=int, default=4, help="validator processes")
-    parser.add_argument("--start", type=int, default=1000, help="first offered trades/s")
+    parser.add_argument("--start", type=int, default=start, help="first offered trades/s")
     parser.add_argument("--step-seconds", type=float, default=8.0, help="length of a step")
     parser.add_argument("--bisect", type=int, default=2, help="steps between pass and fail")
-    parser.add_argument("--max-p50-ms", type=float, default=300.0, help="sustained p50 bound")
+    parser.add_argument("--max-p50-ms", type=float, default=max_p50_ms, help="p50 bound")
     parser.add_argument("--batch", type=int, default=250, help="trades per gossiped batch")
+
+
+def run(argv: list[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench network")
+    add_ramp_arguments(parser, start=1000, max_p50_ms=300.0)
     parser.add_argument("--profile-node", type=Path, help="validator 0's profile (py-spy)")
     args = parser.parse_args(argv)
     engines = ENGINES if args.engine == "both" else (args.engine,)

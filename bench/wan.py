@@ -27,7 +27,7 @@ from typing import Any
 
 import trio
 
-from bench.network import measure
+from bench.network import add_ramp_arguments, measure
 from clearing.genesis import ENGINES
 from tests.node.wan import Mesh, get_region_link
 
@@ -39,15 +39,9 @@ LOOPBACK_P50_MS = 300.0
 
 def run(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench wan")
-    parser.add_argument("--engine", choices=[*ENGINES, "both"], default="both")
-    parser.add_argument("--validators", type=int, default=4, help="validator processes")
-    parser.add_argument("--max-p50-ms", type=float, default=1000.0, help="WAN p50 bound")
+    add_ramp_arguments(parser, start=500, max_p50_ms=1000.0)
     parser.add_argument("--jitter-ms", type=float, default=5.0, help="each link's jitter")
     parser.add_argument("--loss", type=float, default=0.005, help="segments lost, a share")
-    parser.add_argument("--start", type=int, default=500, help="first offered trades/s")
-    parser.add_argument("--step-seconds", type=float, default=8.0, help="length of a step")
-    parser.add_argument("--bisect", type=int, default=2, help="steps between pass and fail")
-    parser.add_argument("--batch", type=int, default=250, help="trades per gossiped batch")
     parser.add_argument("--no-loopback", action="store_true", help="the WAN alone")
     args = parser.parse_args(argv)
     args.profile_node = None
