@@ -23,7 +23,7 @@ import base64
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import Any, TypeVar, cast
 
@@ -163,12 +163,9 @@ class Secrets:
 
     def add(self, other: Secrets) -> None:
         """Add `other`'s secrets to these (a name already known for one stays)."""
-        for name in (
-            "addresses", "amounts", "amount_digits", "positions", "tx_fragments", "tx_base64",
-            "tx_hashes",
-        ):  # fmt: skip
-            mine: dict[Any, str] = getattr(self, name)
-            for key, what in getattr(other, name).items():
+        for record in fields(self):
+            mine: dict[Any, str] = getattr(self, record.name)
+            for key, what in getattr(other, record.name).items():
                 mine.setdefault(key, what)
 
     def add_tx(self, tx: bytes, what: str) -> None:

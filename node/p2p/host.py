@@ -463,15 +463,20 @@ class P2PNode:
         with trio.move_on_after(self.config.link_check_s):
             await changed.wait()
 
+    def _get_admitted_peers(self) -> list[ID]:
+        """Connected peers past the genesis handshake and not banned: whose links the
+        link checks and the probes watch."""
+        return [
+            p for p in self._host.get_connected_peers()
+            if str(p) not in self._banned and self._gate.is_admitted(str(p))
+        ]  # fmt: skip
+
     async def probe_quiet_links(self) -> None:
         """Probes each admitted peer heard nothing from lately (node/p2p/probes.py);
         runs forever."""
         while True:
             await trio.sleep(self.config.link_check_s)
-            connected = [
-                str(p) for p in self._host.get_connected_peers()
-                if str(p) not in self._banned and self._gate.is_admitted(str(p))
-            ]  # fmt: skip
+            connected = [str(p) for p in self._get_admitted_peers()]
             for peer in self._quiet.get_due(connected, trio.current_time()):
                 self._quiet.probing.add(peer)
                 self._nursery.start_soon(self._probe, peer)
@@ -505,10 +510,7 @@ class P2PNode:
         """
         while True:
             await trio.sleep(self.config.link_check_s)
-            connected = [
-                p for p in self._host.get_connected_peers()
-                if str(p) not in self._banned and self._gate.is_admitted(str(p))
-            ]  # fmt: skip
+            connected = self._get_admitted_peers()
             for peer, reason in self._links.find_dead_links(connected, trio.current_time()):
                 log.warning("closing the connection to %s: %s", peer, reason)
                 self.counters["links", "closed_dead"] += 1

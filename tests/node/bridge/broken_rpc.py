@@ -45,6 +45,7 @@ from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, CONSENSUS_KEYS, get
 from tests.node.bridge.test_bridge_network import ALICE, DEPOSIT, WITHDRAW, sign_withdrawal
 from tests.node.netproc import SHORT_TIMEOUTS, NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network
+from tests.node.restarts import SCORED
 
 REORG_DEPTH = 3
 CONFIRMATIONS = REORG_DEPTH + 1
@@ -179,14 +180,14 @@ async def run_broken_rpc(
 
 
 class OffenceLines(logging.Handler):
-    """The node's log lines that charge a peer an offence (node/p2p/host.py's penalize)."""
+    """The nodes' log lines that charge a peer an offence or ban it (`SCORED`)."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if " offence " in record.getMessage():
+        if SCORED.search(record.getMessage()):
             self.lines.append(record.getMessage())
 
     @contextmanager
