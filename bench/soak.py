@@ -10,12 +10,16 @@ blocks_kept` and `history_blocks_kept` = `--blocks-kept`, a snapshot every
 run measures the disk with pruning on and off.
 
 Every `--sample-s` seconds the bench samples each validator from outside, as an
-operator's monitoring would: the resident memory of the node process and of each child
-(the proving worker; on CometBFT the `cometbft` process), their open file descriptors and
-CPU, the bytes of each store (node.sqlite3 with its WAL, consensus.wal, reports, bridge,
-each store of CometBFT's data, node.log) and the blocks its SQLite store holds; of the
-trades validator 0's store committed in the window, the commit latency p50 and p99; and,
-from each node's log, the proof shares and reports it built and their seconds.
+operator's monitoring would: the resident memory and the CPU of the node process and of
+each child (the proving worker; on CometBFT the `cometbft` process), their open file
+descriptors, the bytes of each store (node.sqlite3 with its WAL, consensus.wal, reports,
+bridge, each store of CometBFT's data, node.log) and the blocks its SQLite store holds;
+of the trades validator 0's store committed in the window, the commit latency p50 and
+p99, and of its heights those committed past round 0 (ours: CometBFT's stored blocks do
+not say); from each node's log, the proof shares and reports it built and their
+seconds; and from its metrics, where its time went (as in `bench network`'s per-step
+figures): its event loop's busy share of a core per part, the milliseconds of an average
+height in each consensus step, and the bytes a second it sent per channel.
 
 One JSON line: the samples, and
 - `rss_mb_per_hour`: per validator, the least-squares slope of its processes' total RSS
@@ -58,11 +62,13 @@ from bench.network import (
     DRAIN_S,
     CommitWatch,
     Load,
-    get_tree_cpu_s,
+    get_cpu_s,
     list_descendants,
     offer,
     percentile,
+    read_figures,
     start_load,
+    subtract,
 )
 from clearing.genesis import ENGINES
 from devnet.sections import get_oracle_toml
@@ -183,14 +189,17 @@ class LogReader:
 @dataclass
 class Validator:
     home: NodeHome
+    engine: str
     pid: int
     log: LogReader
-    cpu_s: float = 0.0
+    cpu_s: dict[int, float] = field(default_factory=dict)  # by process, so far
+    figures: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    def sample(self, seconds: float) -> dict[str, Any]:
+    def sample(self, seconds: float, heights: int) -> dict[str, Any]:
         children = list_descendants(self.pid)
-        cpu_s = get_tree_cpu_s(self.pid, children)
-        cpu, self.cpu_s = (cpu_s - self.cpu_s) / seconds, cpu_s
+        cpu = self.read_cpu(children, seconds)
+        figures = read_figures(self.home, self.engine)
+        window, self.figures = subtract(figures, self.figures), figures
         rss = {"node": round(get_rss_mb(self.pid), 1)}
         fds = len(os.listdir(f"/proc/{self.pid}/fd"))
         for child in children:
@@ -204,12 +213,52 @@ class Validator:
         return {
             "rss_mb": rss,
             "fds": fds,
-            "cpu": round(cpu, 2),
+            "cpu": round(sum(cpu.values()), 2),
+            "cpu_by_process": {name: round(share, 2) for name, share in cpu.items()},
             "disk": get_store_bytes(self.home),
             "blocks_held": count_blocks(self.home),
             "proof_shares": shares,
             "reports": reports,
+            **get_work(window, seconds, heights),
         }
+
+    def read_cpu(self, children: list[int], seconds: float) -> dict[str, float]:
+        """The share of a core each process (the node, its worker, its `cometbft`) used
+        since the last sample; one started meanwhile counts from its start, one that ended
+        in its parent's once waited for."""
+        used: dict[str, float] = {}
+        cpu_s = {}
+        for pid in [self.pid, *children]:
+            try:
+                name = "node" if pid == self.pid else get_process_name(pid)
+                cpu_s[pid] = get_cpu_s(pid)
+            except OSError:  # it ended meanwhile
+                continue
+            used[name] = used.get(name, 0.0) + (cpu_s[pid] - self.cpu_s.get(pid, 0.0)) / seconds
+        self.cpu_s = cpu_s
+        return used
+
+
+def get_work(window: dict[str, dict[str, float]], seconds: float, heights: int
+             ) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Where a validator's time went in a sample: its event loop's busy share of a core
+    per part, the milliseconds an average height spent in each consensus step, and the
+    bytes a second it sent to peers per channel."""
+    per_height = max(1, heights)
+    return {
+        "busy": {k: round(v / seconds, 3) for k, v in sorted(window.get("busy", {}).items())},
+        "step_ms_per_height": {
+            k: round(1000 * v / per_height, 1) for k, v in sorted(window.get("step_s", {}).items())
+        },
+        "sent_bytes_per_s": {
+            k: round(v / seconds) for k, v in sorted(window.get("sent", {}).items()) if v > 0
+        },
+    }
+
+
+def get_change(now: int | None, before: int | None) -> int | None:
+    """A count's change over a sample; None where the engine does not count it."""
+    return None if now is None else now - (before or 0)
 
 
 # -- the run -------------------------------------------------------------------------
@@ -229,6 +278,7 @@ class Soak:
         started = time.monotonic()
         last = started
         committed = 0
+        height, later_rounds = self.watch.height, self.watch.later_rounds
         for _ in range(max(1, round(60 * self.args.minutes / self.args.sample_s))):
             self.watch.committed.clear()
             await offer(homes, self.load, self.watch, rate, self.args.sample_s)
@@ -244,11 +294,14 @@ class Soak:
                 "trades_committed": committed,
                 "commit_ms_p50": round(percentile(latencies, 0.5), 1),
                 "commit_ms_p99": round(percentile(latencies, 0.99), 1),
+                "heights_past_round_0": get_change(self.watch.later_rounds, later_rounds),
                 "late": self.drop_late(now),
                 "refused": self.watch.refused,
-                "validators": [v.sample(now - last) for v in self.validators],
+                "validators": [
+                    v.sample(now - last, self.watch.height - height) for v in self.validators
+                ],
             })  # fmt: skip
-            last = now
+            last, height, later_rounds = now, self.watch.height, self.watch.later_rounds
             self.say(self.samples[-1])
 
     @staticmethod
@@ -408,10 +461,12 @@ async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str
         async with trio.open_nursery() as nursery:
             load, watch = await start_load(net, engine, args.batch, nursery)
             pids = [net.processes[home.name].pid for home in net.homes]
-            validators = [
-                Validator(home, pid, LogReader(home.path / "node.log"), get_tree_cpu_s(pid))
-                for home, pid in zip(net.homes, pids, strict=True)
-            ]
+            validators = []
+            for home, pid in zip(net.homes, pids, strict=True):
+                validator = Validator(home, engine, pid, LogReader(home.path / "node.log"))
+                validator.read_cpu(list_descendants(pid), 1.0)
+                validator.figures = read_figures(home, engine)
+                validators.append(validator)
             soak = Soak(args, validators, watch, load)
             await soak.run(rate)
             nursery.cancel_scope.cancel()

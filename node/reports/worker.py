@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
 import trio
@@ -51,6 +52,12 @@ from proofs.statement import SolvencyStatement, prove_solvency
 log = logging.getLogger(__name__)
 
 WORKER_NICENESS = 10
+WORKER_GROWTH_BYTES = 64 * 2**20
+"""How far the proving process may grow past its size after its first task before it is
+replaced, between two tasks. A long-lived process keeps what its allocator took at its
+peaks: 60-minute soaks saw steps of 1-4 MB, some hours apart, flat between. A node runs
+for years; at that pace a replacement comes every few days, and costs the next task the
+process's start and the native core's tables (a few seconds)."""
 
 
 class ReportBuildError(Exception):
@@ -156,10 +163,12 @@ class ProvingWorker:
     started again after it exits or a task is interrupted mid-exchange (its pipe would
     be out of step). One task at a time."""
 
-    def __init__(self, nursery: trio.Nursery) -> None:
+    def __init__(self, nursery: trio.Nursery, growth_bytes: int = WORKER_GROWTH_BYTES) -> None:
         self._nursery = nursery
+        self._growth_bytes = growth_bytes
         self._process: trio.Process | None = None
         self._answers: FrameReader | None = None  # the process's stdout
+        self._first_rss: int | None = None  # the process's size after its first task
         self._lock = trio.Lock()
         self.started = 0  # processes started so far
 
@@ -200,10 +209,25 @@ class ProvingWorker:
                 self._stop(process)
                 code = await process.wait()
                 raise ReportBuildError(epoch, f"the proving worker exited ({code})")
+            self._replace_if_grown(process)
             verdict, value = pickle.loads(answer)
             if verdict != "ok":
                 raise ReportBuildError(epoch, value)
             return value, time.monotonic() - started
+
+    def _replace_if_grown(self, process: trio.Process) -> None:
+        """Stops the process (the next task starts another) once it has grown more than
+        `growth_bytes` past its size after its first task."""
+        rss = read_rss_bytes(process.pid)
+        if rss is None:
+            return
+        if self._first_rss is None:
+            self._first_rss = rss
+        elif rss - self._first_rss > self._growth_bytes:
+            log.info("proving process %d replaced: %d MB resident, %d MB more than after its "
+                     "first task (the bound is %d MB)", process.pid, rss >> 20,
+                     (rss - self._first_rss) >> 20, self._growth_bytes >> 20)  # fmt: skip
+            self._stop(process)
 
     async def _get_process(self) -> tuple[trio.Process, FrameReader]:
         if self._process is None or self._answers is None or self._process.returncode is not None:
@@ -213,6 +237,7 @@ class ProvingWorker:
             process: trio.Process = await self._nursery.start(run)
             assert process.stdout is not None
             self._process, self._answers = process, FrameReader(process.stdout.receive_some)
+            self._first_rss = None
             self.started += 1
             log.info("proving process %d started", process.pid)
         return self._process, self._answers
@@ -233,11 +258,25 @@ async def _exchange(process: trio.Process, answers: FrameReader, request: bytes)
         return None
 
 
+def read_rss_bytes(pid: int) -> int | None:
+    """The resident memory of process `pid`; None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kilobytes = next(
+        (line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), None
+    )
+    return None if kilobytes is None else int(kilobytes) * 1024
+
+
 @asynccontextmanager
-async def open_proving_worker() -> AsyncIterator[ProvingWorker]:
+async def open_proving_worker(
+    growth_bytes: int = WORKER_GROWTH_BYTES,
+) -> AsyncIterator[ProvingWorker]:
     """A ProvingWorker whose process lives no longer than the block (killed on exit)."""
     async with trio.open_nursery() as nursery:
-        yield ProvingWorker(nursery)
+        yield ProvingWorker(nursery, growth_bytes)
         nursery.cancel_scope.cancel()
 
 

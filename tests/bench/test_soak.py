@@ -1,9 +1,9 @@
-"""The soak's verdicts, from samples: whether memory climbs or has levelled, and whether
-the network kept up with what was offered."""
+"""The soak's verdicts, from samples: whether memory climbs or has levelled, whether the
+network kept up with what was offered, and where a validator's time went in a sample."""
 
 from typing import Any
 
-from bench.soak import get_rss_slopes, has_kept_up
+from bench.soak import get_change, get_rss_slopes, get_work, has_kept_up
 
 
 def sample(minute: int, node_mb: float, worker_mb: float, trades_per_s: float = 100.0,
@@ -36,3 +36,27 @@ def test_a_network_that_committed_less_than_offered_or_dropped_some_did_not_keep
                            rate=100, sample_s=60.0)  # fmt: skip
     assert not has_kept_up([*kept, sample(10, 150.0, 240.0, late=3)], rate=100, sample_s=60.0)
     assert not has_kept_up([], rate=100, sample_s=60.0)
+
+
+def test_a_samples_work_is_per_second_of_the_sample_and_per_height_committed_in_it() -> None:
+    window = {
+        "busy": {"consensus": 6.0, "block_apply": 12.0},
+        "step_s": {"propose": 10.0, "commit": 25.0},
+        "sent": {"consensus": 1_200_000.0, "reports": 0.0},
+    }
+    assert get_work(window, seconds=60.0, heights=100) == {
+        "busy": {"block_apply": 0.2, "consensus": 0.1},
+        "step_ms_per_height": {"commit": 250.0, "propose": 100.0},
+        "sent_bytes_per_s": {"consensus": 20_000},
+    }
+    assert get_work({}, seconds=60.0, heights=0) == {
+        "busy": {},
+        "step_ms_per_height": {},
+        "sent_bytes_per_s": {},
+    }
+
+
+def test_a_count_an_engine_does_not_keep_stays_unknown_and_one_it_keeps_changes() -> None:
+    assert get_change(None, None) is None
+    assert get_change(7, None) == 7
+    assert get_change(7, 5) == 2

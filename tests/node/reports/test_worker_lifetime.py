@@ -1,5 +1,6 @@
 """A proving worker dies with its node, even one killed mid-task (SIGKILL runs none of
-the node's stop): it must not prove on for no one."""
+the node's stop): it must not prove on for no one. One that has grown past its bound is
+replaced between two tasks."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import threading
 from pathlib import Path
 
 import pytest
+
+from node.reports.worker import open_proving_worker
 
 ROOT = Path(__file__).resolve().parents[3]
 STARTED = "endless task started in"
@@ -63,3 +66,28 @@ def test_a_worker_mid_task_exits_when_its_node_is_killed() -> None:
     finally:
         node.kill()
         node.wait()
+
+
+KEPT: list[bytearray] = []  # in the worker process: what its tasks hold on to
+
+
+class GrowingTask:
+    """A task that keeps `mb` MB more of the worker's memory (pages written, so resident)
+    and answers with the worker's pid."""
+
+    def __init__(self, mb: int) -> None:
+        self.mb = mb
+
+    def run(self, seed: bytes) -> tuple[object, ...]:
+        KEPT.append(bytearray(b"\x01") * (self.mb * 2**20))
+        return (os.getpid(),)
+
+
+async def test_a_worker_grown_past_its_bound_is_replaced_before_the_next_task() -> None:
+    async with open_proving_worker(growth_bytes=24 * 2**20) as worker:
+        (first,), _ = await worker._run(GrowingTask(0), b"", 0)
+        (within,), _ = await worker._run(GrowingTask(8), b"", 0)
+        (past,), _ = await worker._run(GrowingTask(32), b"", 0)
+        (replaced,), _ = await worker._run(GrowingTask(0), b"", 0)
+    assert first == within == past != replaced
+    assert worker.started == 2
