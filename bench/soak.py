@@ -31,6 +31,12 @@ One JSON line: the samples, and
   ones;
 - `latency_drift`: the commit latency p50 of the first and of the last `DRIFT_WINDOW_S`
   after the warm-up (a third of the samples each, if fewer), and the change;
+- `machine_drift`: the same for the machine: each sample times a fixed piece of work in
+  this process (`machine_ms`, `time_fixed_work`), the median of the first and of the
+  last windows and the change. Work that does not change over a run (a batch's check,
+  a block's apply) takes longer when the machine slows: a latency drift beside a machine
+  drift of the same size is the machine's. Each sample also says the share of the
+  machine's CPU time the hypervisor gave other guests (`machine_steal`, /proc/stat);
 - `goals`: every validator's RSS slope under `RSS_GOAL_PCT_PER_HOUR`, the latency grown
   by less than `DRIFT_GOAL` (a faster end passes), every pruned store within
   `get_block_bound` blocks, and `kept_up`: the network committed what was offered (the
@@ -87,6 +93,8 @@ DRIFT_WINDOW_S = 600.0
 RSS_GOAL_PCT_PER_HOUR = 2.0
 DRIFT_GOAL = 0.10
 KEPT_UP = 0.95
+CALIBRATION_ROUNDS = 5
+CALIBRATION_STEPS = 100_000  # about 25 ms of a core here
 SHARE_LINE = re.compile(r"proof share of epoch (\d+): \d+ accounts of \d+ proven in ([\d.]+) s")
 REPORT_LINE = re.compile(r"report of epoch (\d+) built: .* in ([\d.]+) s")
 
@@ -256,7 +264,7 @@ def get_work(window: dict[str, dict[str, float]], seconds: float, heights: int
     }
 
 
-def get_change(now: int | None, before: int | None) -> int | None:
+def get_count_change(now: int | None, before: int | None) -> int | None:
     """A count's change over a sample; None where the engine does not count it."""
     return None if now is None else now - (before or 0)
 
@@ -279,10 +287,12 @@ class Soak:
         last = started
         committed = 0
         height, later_rounds = self.watch.height, self.watch.later_rounds
+        stolen, ticks = read_machine_ticks()
         for _ in range(max(1, round(60 * self.args.minutes / self.args.sample_s))):
             self.watch.committed.clear()
             await offer(homes, self.load, self.watch, rate, self.args.sample_s)
             now = time.monotonic()
+            stolen_now, ticks_now = read_machine_ticks()
             latencies = [1000 * (seen - sent) for sent, seen, _ in self.watch.committed]
             trades = sum(n for _, _, n in self.watch.committed)
             committed += trades
@@ -294,14 +304,17 @@ class Soak:
                 "trades_committed": committed,
                 "commit_ms_p50": round(percentile(latencies, 0.5), 1),
                 "commit_ms_p99": round(percentile(latencies, 0.99), 1),
-                "heights_past_round_0": get_change(self.watch.later_rounds, later_rounds),
+                "heights_past_round_0": get_count_change(self.watch.later_rounds, later_rounds),
                 "late": self.drop_late(now),
+                "machine_ms": time_fixed_work(),
+                "machine_steal": round((stolen_now - stolen) / max(1, ticks_now - ticks), 3),
                 "refused": self.watch.refused,
                 "validators": [
                     v.sample(now - last, self.watch.height - height) for v in self.validators
                 ],
             })  # fmt: skip
             last, height, later_rounds = now, self.watch.height, self.watch.later_rounds
+            stolen, ticks = stolen_now, ticks_now
             self.say(self.samples[-1])
 
     @staticmethod
@@ -388,22 +401,69 @@ def get_disk_slopes(
     return {name: round(slope, digits or None) for name, slope in slopes.items()}
 
 
+def get_windows(series: list[tuple[float, Any]], warm: float, sample_s: float
+                ) -> tuple[list[Any], list[Any]]:  # fmt: skip
+    """The values of the first and of the last samples after the warm-up that span
+    DRIFT_WINDOW_S (each a third of them at most)."""
+    after = [value for t, value in series if t >= warm]
+    count = max(1, min(round(DRIFT_WINDOW_S / sample_s), len(after) // 3))
+    return after[:count], after[-count:]
+
+
+def get_change(first: float, last: float) -> float | None:
+    return round((last - first) / first, 3) if first else None
+
+
 def get_latency_drift(
     latencies: list[tuple[float, list[float]]], warm: float, sample_s: float
 ) -> dict[str, Any]:
-    """The commit latency p50 of the first and of the last samples after the warm-up that
-    span DRIFT_WINDOW_S (each a third of them at most), and the change."""
-    after = [window_ms for t, window_ms in latencies if t >= warm]
-    count = max(1, min(round(DRIFT_WINDOW_S / sample_s), len(after) // 3))
-    first = [ms for window_ms in after[:count] for ms in window_ms]
-    last = [ms for window_ms in after[-count:] for ms in window_ms]
+    """The commit latency p50 of the first and of the last windows after the warm-up
+    (`get_windows`), and the change."""
+    first_windows, last_windows = get_windows(latencies, warm, sample_s)
+    first = [ms for window_ms in first_windows for ms in window_ms]
+    last = [ms for window_ms in last_windows for ms in window_ms]
     first_p50, last_p50 = percentile(first, 0.5), percentile(last, 0.5)
     return {
-        "window_s": round(count * sample_s),
+        "window_s": round(len(first_windows) * sample_s),
         "first_p50_ms": round(first_p50, 1),
         "last_p50_ms": round(last_p50, 1),
-        "change": round((last_p50 - first_p50) / first_p50, 3) if first_p50 else None,
+        "change": get_change(first_p50, last_p50),
     }
+
+
+def get_machine_drift(
+    samples: list[dict[str, Any]], warm: float, sample_s: float
+) -> dict[str, Any]:
+    """The median of `machine_ms` in the same windows as the latency's, and the change:
+    how much slower the machine itself ran at the end."""
+    series = [(sample["t_s"], sample["machine_ms"]) for sample in samples]
+    first, last = (percentile(window, 0.5) for window in get_windows(series, warm, sample_s))
+    return {
+        "first_ms": round(first, 2),
+        "last_ms": round(last, 2),
+        "change": get_change(first, last),
+    }
+
+
+def read_machine_ticks() -> tuple[int, int]:
+    """The machine's CPU ticks so far: (stolen by the hypervisor for other guests, all)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return ticks[7], sum(ticks)
+
+
+def time_fixed_work() -> float:
+    """The CPU milliseconds (the best of CALIBRATION_ROUNDS) this process takes for a fixed
+    piece of interpreted work: a control for the nodes' figures, which change with the
+    machine's speed (other tenants of its cores, its clock) as much as with the nodes."""
+    best = float("inf")
+    for _ in range(CALIBRATION_ROUNDS):
+        started = time.thread_time()
+        table: dict[int, int] = {}
+        for i in range(CALIBRATION_STEPS):
+            table[i % 997] = table.get(i % 997, 0) + 3 * i
+        sorted(table.items())
+        best = min(best, time.thread_time() - started)
+    return round(1000 * best, 2)
 
 
 def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:
@@ -439,6 +499,7 @@ def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:
         "pruned_blocks_held": held,
         "pruned_block_bound": bound,
         "latency_drift": drift,
+        "machine_drift": get_machine_drift(soak.samples, warm, args.sample_s),
         "goals": {
             "rss_flat": all(s["pct"] < RSS_GOAL_PCT_PER_HOUR for s in rss),
             "latency_drift": drift["change"] is not None and drift["change"] < DRIFT_GOAL,

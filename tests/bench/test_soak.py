@@ -3,7 +3,7 @@ network kept up with what was offered, and where a validator's time went in a sa
 
 from typing import Any
 
-from bench.soak import get_change, get_rss_slopes, get_work, has_kept_up
+from bench.soak import get_count_change, get_machine_drift, get_rss_slopes, get_work, has_kept_up
 
 
 def sample(minute: int, node_mb: float, worker_mb: float, trades_per_s: float = 100.0,
@@ -57,6 +57,14 @@ def test_a_samples_work_is_per_second_of_the_sample_and_per_height_committed_in_
 
 
 def test_a_count_an_engine_does_not_keep_stays_unknown_and_one_it_keeps_changes() -> None:
-    assert get_change(None, None) is None
-    assert get_change(7, None) == 7
-    assert get_change(7, 5) == 2
+    assert get_count_change(None, None) is None
+    assert get_count_change(7, None) == 7
+    assert get_count_change(7, 5) == 2
+
+
+def test_a_machine_slower_at_the_end_shows_in_the_same_windows_as_the_latency() -> None:
+    during_warm_up = [{"t_s": 60.0 * m, "machine_ms": 50.0} for m in range(1, 5)]
+    steady = [{"t_s": 60.0 * m, "machine_ms": 5.0} for m in range(5, 50)]
+    slower = [{"t_s": 60.0 * m, "machine_ms": 5.5} for m in range(50, 61)]
+    drift = get_machine_drift(during_warm_up + steady + slower, warm=300.0, sample_s=60.0)
+    assert drift == {"first_ms": 5.0, "last_ms": 5.5, "change": 0.1}
