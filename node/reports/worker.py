@@ -55,9 +55,10 @@ WORKER_NICENESS = 10
 WORKER_GROWTH_BYTES = 64 * 2**20
 """How far the proving process may grow past its size after its first task before it is
 replaced, between two tasks. A long-lived process keeps what its allocator took at its
-peaks: 60-minute soaks saw steps of 1-4 MB, some hours apart, flat between. A node runs
-for years; at that pace a replacement comes every few days, and costs the next task the
-process's start and the native core's tables (a few seconds)."""
+peaks: 60-minute soaks saw it step up 1-4 MB at a time, flat between, 9 MB in an hour at
+most. A node runs for years; at that pace a replacement comes after 7 hours at the
+soonest, and costs the next task the process's start and the native core's tables (a
+few seconds)."""
 
 
 class ReportBuildError(Exception):
