@@ -312,6 +312,20 @@ def subtract(after: dict[str, dict[str, float]], before: dict[str, dict[str, flo
     }
 
 
+def get_busy_shares(figures: dict[str, dict[str, float]], seconds: float) -> dict[str, float]:
+    """A validator's event loop's busy share of a core per part over `seconds` of its
+    figures (`read_figures`, `subtract`)."""
+    return {k: round(v / seconds, 3) for k, v in sorted(figures.get("busy", {}).items())}
+
+
+def get_step_ms_per_height(figures: dict[str, dict[str, float]], heights: int) -> dict[str, float]:
+    """The milliseconds an average one of `heights` spent in each consensus step."""
+    return {
+        k: round(1000 * v / max(1, heights), 1)
+        for k, v in sorted(figures.get("step_s", {}).items())
+    }
+
+
 @dataclass
 class Step:
     """One offered rate held for a while, and what the network made of it."""
@@ -340,14 +354,10 @@ class Step:
         """The step's figures in full (see the module's docstring)."""
         busy = []
         for cpu, figures in zip(self.cpu_s, self.figures, strict=True):
-            parts = {k: round(v / self.seconds, 3) for k, v in sorted(figures["busy"].items())}
+            parts = get_busy_shares(figures, self.seconds)
             parts["other"] = round((cpu - sum(figures["busy"].values())) / self.seconds, 3)
             busy.append(parts)
-        steps = []
-        heights = max(1, self.heights)
-        for figures in self.figures:
-            steps.append({k: round(1000 * v / heights, 1)
-                          for k, v in sorted(figures.get("step_s", {}).items())})  # fmt: skip
+        steps = [get_step_ms_per_height(figures, self.heights) for figures in self.figures]
         channels: dict[str, float] = defaultdict(float)
         for figures in self.figures:
             for channel, sent in figures["sent"].items():

@@ -68,7 +68,9 @@ from bench.network import (
     DRAIN_S,
     CommitWatch,
     Load,
+    get_busy_shares,
     get_cpu_s,
+    get_step_ms_per_height,
     list_descendants,
     offer,
     percentile,
@@ -79,6 +81,7 @@ from bench.network import (
 from clearing.genesis import ENGINES
 from devnet.sections import get_oracle_toml
 from node.reports.seed import create_report_seed, save_report_seed
+from node.reports.worker import read_rss_bytes
 from tests.node.netproc import GENESIS_DOC, NodeHome, ProcessNetwork, running
 
 IN_ALL = False
@@ -132,10 +135,10 @@ def get_services(
 
 
 def get_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    rss = read_rss_bytes(pid)
+    if rss is None:
+        raise ProcessLookupError(pid)
+    return rss / 2**20
 
 
 def get_process_name(pid: int) -> str:
@@ -230,6 +233,15 @@ class Validator:
             **get_work(window, seconds, heights),
         }
 
+    @classmethod
+    def start(cls, home: NodeHome, engine: str, pid: int) -> Validator:
+        """A validator watched from now on: its CPU and figures so far noted, so that the
+        first sample counts only its own window."""
+        validator = cls(home, engine, pid, LogReader(home.path / "node.log"))
+        validator.read_cpu(list_descendants(pid), 1.0)
+        validator.figures = read_figures(home, engine)
+        return validator
+
     def read_cpu(self, children: list[int], seconds: float) -> dict[str, float]:
         """The share of a core each process (the node, its worker, its `cometbft`) used
         since the last sample; one started meanwhile counts from its start, one that ended
@@ -249,15 +261,12 @@ class Validator:
 
 def get_work(window: dict[str, dict[str, float]], seconds: float, heights: int
              ) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Where a validator's time went in a sample: its event loop's busy share of a core
-    per part, the milliseconds an average height spent in each consensus step, and the
-    bytes a second it sent to peers per channel."""
-    per_height = max(1, heights)
+    """Where a validator's time went in a sample: as in `bench network`'s steps, its event
+    loop's busy share of a core per part and the milliseconds an average height spent in
+    each consensus step; and the bytes a second it sent to peers per channel."""
     return {
-        "busy": {k: round(v / seconds, 3) for k, v in sorted(window.get("busy", {}).items())},
-        "step_ms_per_height": {
-            k: round(1000 * v / per_height, 1) for k, v in sorted(window.get("step_s", {}).items())
-        },
+        "busy": get_busy_shares(window, seconds),
+        "step_ms_per_height": get_step_ms_per_height(window, heights),
         "sent_bytes_per_s": {
             k: round(v / seconds) for k, v in sorted(window.get("sent", {}).items()) if v > 0
         },
@@ -410,7 +419,7 @@ def get_windows(series: list[tuple[float, Any]], warm: float, sample_s: float
     return after[:count], after[-count:]
 
 
-def get_change(first: float, last: float) -> float | None:
+def get_relative_change(first: float, last: float) -> float | None:
     return round((last - first) / first, 3) if first else None
 
 
@@ -427,7 +436,7 @@ def get_latency_drift(
         "window_s": round(len(first_windows) * sample_s),
         "first_p50_ms": round(first_p50, 1),
         "last_p50_ms": round(last_p50, 1),
-        "change": get_change(first_p50, last_p50),
+        "change": get_relative_change(first_p50, last_p50),
     }
 
 
@@ -441,7 +450,7 @@ def get_machine_drift(
     return {
         "first_ms": round(first, 2),
         "last_ms": round(last, 2),
-        "change": get_change(first, last),
+        "change": get_relative_change(first, last),
     }
 
 
@@ -522,12 +531,10 @@ async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str
         async with trio.open_nursery() as nursery:
             load, watch = await start_load(net, engine, args.batch, nursery)
             pids = [net.processes[home.name].pid for home in net.homes]
-            validators = []
-            for home, pid in zip(net.homes, pids, strict=True):
-                validator = Validator(home, engine, pid, LogReader(home.path / "node.log"))
-                validator.read_cpu(list_descendants(pid), 1.0)
-                validator.figures = read_figures(home, engine)
-                validators.append(validator)
+            validators = [
+                Validator.start(home, engine, pid)
+                for home, pid in zip(net.homes, pids, strict=True)
+            ]
             soak = Soak(args, validators, watch, load)
             await soak.run(rate)
             nursery.cancel_scope.cancel()

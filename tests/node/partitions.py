@@ -20,7 +20,7 @@ import trio
 
 from tests.node.netns import Hosts, make_hosts
 from tests.node.netproc import NodeHome, ProcessNetwork, running
-from tests.node.restarts import Load, get_peers, settle, submit_load
+from tests.node.restarts import Load, settle, submit_load, wait_connected
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import get_tip, post_setup, wait_until
 from tests.node.test_submission_processes import make_batches
@@ -151,11 +151,7 @@ async def wait_level(homes: list[NodeHome]) -> None:
     commit)."""
     tip = max(get_tips(homes))
     await wait_until("every node level", lambda: min(get_tips(homes)) >= tip, GIVE_UP_S)
-    await wait_until(
-        "every node connected to every other",
-        lambda: all(get_peers(h) == len(homes) - 1 for h in homes),
-        GIVE_UP_S,
-    )
+    await wait_connected(homes, GIVE_UP_S)
 
 
 async def run_faults(

@@ -148,15 +148,20 @@ async def settle(homes: list[NodeHome], load: Load) -> None:
             timeout_s=60,
         )
     load.lost = count_lost(homes, load.accepted)
-    await wait_until(
-        "every node connected to every other",
-        lambda: all(get_peers(h) == len(homes) - 1 for h in homes),
-        timeout_s=30,
-    )
+    await wait_connected(homes, timeout_s=30)
     check_same_chain(homes)
     for home in homes:
         log = (home.path / "node.log").read_text()
         load.scored += [f"{home.name}: {line}" for line in log.splitlines() if SCORED.search(line)]
+
+
+async def wait_connected(homes: list[NodeHome], timeout_s: float) -> None:
+    """Until every node is connected to every other."""
+    await wait_until(
+        "every node connected to every other",
+        lambda: all(get_peers(h) == len(homes) - 1 for h in homes),
+        timeout_s=timeout_s,
+    )
 
 
 def get_peers(home: NodeHome) -> Any:
