@@ -106,6 +106,11 @@ def build_batches(
     return out
 
 
+def count_open_positions(state: ClearingState) -> int:
+    accounts = (a for m in state.members.values() for a in m.sub_accounts.values())
+    return sum(1 for a in accounts for p in a.positions.values() if p.quantity)
+
+
 def measure_bytes_per_position(state: ClearingState) -> float:
     """Traced bytes per position record, rebuilt into per-sub-account dicts as the
     state holds them: the record, its own ints (quantity, entry, realised PnL are
@@ -172,13 +177,7 @@ def run(argv: list[str]) -> dict[str, object]:
             cpu += time.process_time() - start_cpu
             summary = events[-1]
             rejected += int(summary.get("rejected"))
-    positions = sum(
-        1
-        for m in state.members.values()
-        for a in m.sub_accounts.values()
-        for p in a.positions.values()
-        if p.quantity
-    )
+    positions = count_open_positions(state)
     if args.cash_im_multiple:
         for member in state.members.values():
             for account in member.sub_accounts.values():

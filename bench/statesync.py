@@ -1,8 +1,11 @@
 """State sync's cost against the chain's length, beside replaying the chain from genesis.
 
-`python -m bench statesync [--blocks 200 2000] [--interval 100]`: for each length,
-commits a trading chain (one 12-trade batch a block, a snapshot every `--interval`
-blocks) into a SQLite store the way a node does, then times, with no network between:
+    python -m bench statesync [--blocks 200 2000] [--interval 100]
+        [--members 10000 100000] [--instruments 4] [--trades-per-member 4]
+
+For each length, commits a trading chain (one 12-trade batch a block, a snapshot every
+`--interval` blocks) into a SQLite store the way a node does, then times, with no
+network between:
 
 - serving: `SnapshotServer.get_offer` (its snapshot hashed) and every chunk read;
 - joining: `check_offer` (the anchor walked, block and certificate checked, signed by
@@ -18,21 +21,37 @@ blocks) into a SQLite store the way a node does, then times, with no network bet
   holds every block (`rebuild_history`: the niced replay process from genesis, the
   rows written).
 
-One JSON line: per length, each time and the snapshot's size.
+Then, for each of `--members` (a large venue's state, whatever the chain's length: each
+member with cash and `--trades-per-member` random trades among them on
+`--instruments` perpetuals, cleared as blocks clear them), what a join costs beside the
+network: `check_s` (every chunk hashed, the snapshot decoded, its root computed), `store_s`
+(`NodeStore.save_restored`), `restore_s` (the node's start-up restore from that store),
+and the memory a join holds at its peak (`join_peak_mb`, traced: the chunks as fetched,
+the snapshot they make, the decoded state) beside the decoded state's own (`state_mb`).
+
+One JSON line: per length, each time and the snapshot's size; per state, its size and
+the join's times and memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import tempfile
 import time
+import tracemalloc
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trio
 
+from bench.ledger import build_batches, build_state, count_open_positions
+from clearing.context import BlockContext
+from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.state import ClearingState
+from clearing.trade import process_verified_trade_batch
 from consensus.types import Block
 from lightclient.anchor import Trust, get_consensus_chain_id
 from node.clearing_app import ClearingApp
@@ -42,10 +61,15 @@ from node.statesync.backfill import BATCH_BLOCKS, OUR_BLOCKS, check_backfilled
 from node.statesync.records import CHUNK_BYTES, ChunkRequest
 from node.statesync.serve import SnapshotServer
 from node.statesync.served import ServedSnapshots
-from node.statesync.verify import check_offer, check_snapshot
+from node.statesync.verify import (
+    check_offer,
+    check_snapshot,
+    check_snapshot_state,
+    hash_chunks,
+)
 from node.storage import NodeStore, Snapshot, StoredBlock
 from tests.lightclient.support import GENESIS_HASH
-from tests.node.netsupport import write_trading_chain
+from tests.node.netsupport import make_block, write_trading_chain
 from tests.node.statesync.support import GENESIS, build_chain, make_next_header, make_offer
 
 
@@ -136,11 +160,92 @@ def measure_history_rebuild(path: Path, blocks: int) -> float:
         return time.perf_counter() - started
 
 
+MEMBER_CASH = 10**13
+"""Each large state's member's cash: 10 million USD."""
+
+
+def build_large_state(members: int, instruments: int, trades_per_member: int) -> ClearingState:
+    """`members` members with `MEMBER_CASH`, in `trades_per_member` random trades each on average
+    (two sides a trade), cleared in batches of 1,000 as blocks clear them."""
+    state, addresses = build_state(members, instruments, True)
+    for member in state.members.values():  # the ledger bench's cash, summed, passes a uint64
+        member.sub_accounts[0].cash = MEMBER_CASH
+    trades = members * trades_per_member // 2
+    batches = build_batches(random.Random(members), addresses, instruments, trades, 1_000)
+    context = BlockContext(1, state.time_ms + 1_000, state.chain_id)
+    for batch in batches:
+        process_verified_trade_batch(state, context, batch)
+    state.height = 1
+    return state
+
+
+def measure_large_state(
+    tmp: Path, members: int, instruments: int, trades_per_member: int
+) -> dict[str, Any]:
+    state = build_large_state(members, instruments, trades_per_member)
+    genesis, height = state.genesis, state.height
+    data, root = encode_snapshot(state), compute_state_root(state)
+    started = time.perf_counter()
+    hash_chunks(data)
+    check_snapshot_state(genesis, height, data, root)
+    check_s = time.perf_counter() - started
+    block = make_block(genesis, height, []).encode()
+    with NodeStore(tmp / f"large-{members}.sqlite3") as store:
+        started = time.perf_counter()
+        store.save_restored(Snapshot(height, data, root), StoredBlock(height, block, b"", root), [])
+        store_s = time.perf_counter() - started
+        started = time.perf_counter()
+        restore_state(ClearingApp(genesis), store)
+        restore_s = time.perf_counter() - started
+    peak, held = trace_join(data, genesis, height, root)
+    return {
+        "members": members,
+        "open_positions": count_open_positions(state),
+        "snapshot_bytes": len(data),
+        "chunks": len(hash_chunks(data)),
+        "check_s": round(check_s, 3),
+        "store_s": round(store_s, 3),
+        "restore_s": round(restore_s, 3),
+        "join_peak_mb": round(peak / 2**20, 1),
+        "state_mb": round(held / 2**20, 1),
+    }
+
+
+def trace_join(data: bytes, genesis: Any, height: int, root: bytes) -> tuple[int, int]:
+    """The traced bytes a join holds at its peak, as node/statesync/fetch.py holds them
+    (the fetched chunks, joined, then decoded and checked), and those the decoded state
+    alone holds after."""
+    tracemalloc.start()
+    try:
+        chunks = [data[at : at + CHUNK_BYTES] for at in range(0, len(data), CHUNK_BYTES)]
+        joined = b"".join(chunks)
+        state = check_snapshot_state(genesis, height, joined, root)
+        peak = tracemalloc.get_traced_memory()[1]
+        del chunks, joined
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert state.height == height
+    return peak, held
+
+
 def run(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench statesync", description=__doc__)
     parser.add_argument("--blocks", type=int, nargs="+", default=[200, 2000])
     parser.add_argument("--interval", type=int, default=100)
+    parser.add_argument("--members", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--instruments", type=int, default=4)
+    parser.add_argument("--trades-per-member", type=int, default=4)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         runs = [measure(Path(tmp), blocks, args.interval) for blocks in args.blocks]
-    return {"chunk_bytes": CHUNK_BYTES, "snapshot_interval": args.interval, "runs": runs}
+        states = [
+            measure_large_state(Path(tmp), members, args.instruments, args.trades_per_member)
+            for members in args.members
+        ]
+    return {
+        "chunk_bytes": CHUNK_BYTES,
+        "snapshot_interval": args.interval,
+        "runs": runs,
+        "large_states": states,
+    }
