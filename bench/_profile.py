@@ -9,7 +9,7 @@ figures of a profiled run are not the bench's figures) but keeps the shares.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +69,19 @@ def render_stacks(text: str, count: int) -> str:
             cumulative[key] += int(samples)
         total += int(samples)
     return format_top(f"{total} samples", own, cumulative, total, count)
+
+
+def fold_perf_script(text: str) -> str:
+    """`perf script -F comm,ip,sym`'s samples (each a line naming the process, then its
+    frames innermost first, one a line, then a blank line) as py-spy's collapsed stacks,
+    for `render_stacks`: a native process's profile read the same way as the node's."""
+    counts: Counter[str] = Counter()
+    for sample in text.strip().split("\n\n"):
+        frames = [line.split(None, 1) for line in sample.splitlines()[1:]]
+        names = [frame[1] if len(frame) == 2 else "[unknown]" for frame in frames]
+        if names:
+            counts[";".join(reversed(names))] += 1
+    return "".join(f"{stack} {samples}\n" for stack, samples in counts.items())
 
 
 def format_top(

@@ -50,10 +50,13 @@ flame graph). The samples are by the wall clock: with more runnable processes th
 they also count the time the thread waited for a core, wherever it was preempted. py-spy
 reads the node from outside with ptrace (root, or kernel.yama.ptrace_scope 0) and takes
 CPU from the nodes, so a profiled run's rates are not the bench's figures.
+`--profile-cometbft FILE` does the same of validator 0's `cometbft` process with Linux
+`perf` (CPU-clock samples of every thread, Go's and the kernel's frames): where the
+engine's own time goes beside the node's.
 
     python -m bench network [--engine both|clearnode|cometbft] [--validators 4]
         [--start 1000] [--step-seconds 8] [--bisect 2] [--max-p50-ms 300] [--batch 250]
-        [--profile-node FILE]
+        [--profile-node FILE] [--profile-cometbft FILE]
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ import copy
 import itertools
 import math
 import os
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -78,7 +82,7 @@ from typing import Any
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench._profile import TOP, render_stacks
+from bench._profile import TOP, fold_perf_script, render_stacks
 from clearing.genesis import ENGINES
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
@@ -100,6 +104,7 @@ IDLE_S = 5.0
 SET_UP_S = 60.0
 """How long the empty blocks' pace is measured, before the load."""
 PY_SPY = Path(sys.executable).parent / "py-spy"
+PERF = shutil.which("perf")
 PROFILE_RATE_HZ = 97
 PREVIOUS = ("before #36's faster ledger", {("clearnode", 4): 3_958, ("cometbft", 4): 2_578,
                                           ("clearnode", 7): 1_290})  # fmt: skip
@@ -341,7 +346,8 @@ class Step:
     figures: list[dict[str, dict[str, float]]]
     committed_bytes: int
     heights: int  # committed during the step (the same on every node)
-    stacks: Path | None  # validator 0's sampled stacks during the step (--profile-node)
+    stacks: dict[str, Path]
+    """Validator 0's sampled stacks during the step, by profiled process (--profile-*)."""
 
     def is_sustained(self, max_p50_ms: float) -> bool:
         return self.p50_ms <= max_p50_ms and self.refused == 0
@@ -391,12 +397,30 @@ async def record_stacks(pid: int, seconds: float, output: Path) -> None:
     await trio.run_process(command, capture_stdout=True, capture_stderr=True)
 
 
+async def record_native_stacks(pid: int, seconds: float, output: Path) -> None:
+    """perf's CPU-clock samples of process `pid` and its threads for `seconds`, with their
+    call chains, as collapsed stacks (`fold_perf_script`)."""
+    assert PERF is not None, "get_profiled checks it"
+    data = output.with_suffix(".perf")
+    record = [PERF, "record", "--quiet", "-e", "cpu-clock", "-F", str(PROFILE_RATE_HZ), "-g",
+              "-p", str(pid), "-o", str(data), "--", "sleep", str(math.ceil(seconds))]  # fmt: skip
+    await trio.run_process(record, capture_stdout=True, capture_stderr=True)
+    script = [PERF, "script", "-i", str(data), "-F", "comm,ip,sym"]
+    done = await trio.run_process(script, capture_stdout=True, capture_stderr=True)
+    output.write_text(fold_perf_script(done.stdout.decode(errors="replace")))
+
+
+RECORDERS = {"node": record_stacks, "cometbft": record_native_stacks}
+"""How each profiled process of validator 0 is sampled (`--profile-node`,
+`--profile-cometbft`)."""
+
+
 async def run_step(
     validators: list[NodeHome], pids: list[int], engine: str, load: Load, watch: CommitWatch,
-    rate: int, seconds: float, stacks: Path | None,
+    rate: int, seconds: float, profiled: dict[str, tuple[int, Path]],
 ) -> Step:  # fmt: skip
     """Offers `rate` trades/s for `seconds`, then waits for what it offered to commit;
-    samples validator 0's stacks meanwhile into `stacks` unless None."""
+    samples each of `profiled`'s processes (kind: pid, where its stacks go) meanwhile."""
     watch.committed.clear()
     refused = watch.refused
     figures_before = [read_figures(home, engine) for home in validators]
@@ -405,8 +429,8 @@ async def run_step(
     load_before = time.process_time()
     start = time.monotonic()
     async with trio.open_nursery() as nursery:
-        if stacks is not None:
-            nursery.start_soon(record_stacks, pids[0], seconds, stacks)
+        for kind, (pid, stacks) in profiled.items():
+            nursery.start_soon(RECORDERS[kind], pid, seconds, stacks)
         sent = await offer(validators, load, watch, rate, seconds)
         end = time.monotonic()
         load_cpu = time.process_time() - load_before
@@ -434,27 +458,30 @@ async def run_step(
         figures=figures,
         committed_bytes=sum(size for seen, size in watch.blocks if start <= seen <= end),
         heights=heights,
-        stacks=stacks,
+        stacks={kind: stacks for kind, (_, stacks) in profiled.items()},
     )
 
 
 async def ramp(
     validators: list[NodeHome], pids: list[int], engine: str, load: Load, watch: CommitWatch,
-    args: argparse.Namespace, stacks_dir: Path | None,
+    args: argparse.Namespace, profiled: dict[str, tuple[int, Path]],
 ) -> tuple[Step | None, list[Step]]:  # fmt: skip
     """The highest sustained step and every step tried: doubling from `--start` until a
     step fails, then `--bisect` steps between the highest sustained and the lowest failed
-    rate (in whole batches); each step's samples of validator 0 in `stacks_dir` unless
-    None."""
+    rate (in whole batches); each step samples `profiled`'s processes (kind: pid, the
+    directory their stacks go to)."""
     steps: list[Step] = []
     best: Step | None = None
     good, bad = 0, None
     rate = args.start
     bisections = 0
     while True:
-        stacks = None if stacks_dir is None else stacks_dir / f"step-{len(steps)}.txt"
+        step_profiled = {
+            kind: (pid, folder / f"step-{len(steps)}-{kind}.txt")
+            for kind, (pid, folder) in profiled.items()
+        }
         step = await run_step(
-            validators, pids, engine, load, watch, rate, args.step_seconds, stacks
+            validators, pids, engine, load, watch, rate, args.step_seconds, step_profiled
         )
         steps.append(step)
         if step.is_sustained(args.max_p50_ms):
@@ -487,16 +514,16 @@ async def measure(
             async with trio.open_nursery() as nursery:
                 load, watch = await start_load(net, engine, args.batch, nursery)
                 idle_heights_per_s = await measure_idle(watch)
-                stacks_dir = None if args.profile_node is None else base
-                best, steps = await ramp(validators, pids, engine, load, watch, args, stacks_dir)
+                profiled = get_profiled(args, engine, pids[0], base)
+                best, steps = await ramp(validators, pids, engine, load, watch, args, profiled)
                 nursery.cancel_scope.cancel()
     finally:
         proxies_cpu = None
         if proxies is not None:
             proxies_cpu = get_cpu_s(proxies.process.pid) / (time.monotonic() - started)
             proxies.close()
-    if best is not None and best.stacks is not None:
-        write_node_profile(best.stacks, args.profile_node, engine)
+    for kind, stacks in {} if best is None else best.stacks.items():
+        write_profile(stacks, getattr(args, f"profile_{kind}"), engine)
     return {
         "engine": engine,
         "validators": len(validators),
@@ -520,9 +547,29 @@ async def measure_idle(watch: CommitWatch) -> float:
     return (watch.height - first) / (time.monotonic() - start)
 
 
-def write_node_profile(stacks: Path, output: Path, engine: str) -> None:
-    """The highest sustained step's profile of validator 0, to `output` named for
-    `engine`, and its stacks beside it (see the module's docstring)."""
+def get_profiled(
+    args: argparse.Namespace, engine: str, pid: int, folder: Path
+) -> dict[str, tuple[int, Path]]:
+    """Validator 0's processes to profile (kind: pid, the folder their stacks go to):
+    the node with `--profile-node`, its `cometbft` with `--profile-cometbft`."""
+    profiled = {}
+    if args.profile_node is not None:
+        profiled["node"] = (pid, folder)
+    if getattr(args, "profile_cometbft", None) is not None and engine == "cometbft":
+        if PERF is None:
+            raise SystemExit("--profile-cometbft needs Linux perf (Debian's linux-perf)")
+        (engine_pid,) = [p for p in list_descendants(pid) if is_cometbft(p)]
+        profiled["cometbft"] = (engine_pid, folder)
+    return profiled
+
+
+def is_cometbft(pid: int) -> bool:
+    return Path(f"/proc/{pid}/comm").read_text().strip() == "cometbft"
+
+
+def write_profile(stacks: Path, output: Path, engine: str) -> None:
+    """The highest sustained step's profile of a process of validator 0, to `output` named
+    for `engine`, and its stacks beside it (see the module's docstring)."""
     named = output.with_name(f"{output.stem}-{engine}{output.suffix}")
     named.write_text(render_stacks(stacks.read_text(), TOP))
     named.with_suffix(".stacks").write_text(stacks.read_text())
@@ -580,6 +627,9 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench network")
     add_ramp_arguments(parser, start=1000, max_p50_ms=300.0)
     parser.add_argument("--profile-node", type=Path, help="validator 0's profile (py-spy)")
+    parser.add_argument(
+        "--profile-cometbft", type=Path, help="validator 0's cometbft's profile (perf)"
+    )
     args = parser.parse_args(argv)
     engines = ENGINES if args.engine == "both" else (args.engine,)
     results = {}

@@ -71,6 +71,7 @@ from bench.network import (
     get_busy_shares,
     get_cpu_s,
     get_step_ms_per_height,
+    is_cometbft,
     list_descendants,
     offer,
     percentile,
@@ -142,8 +143,7 @@ def get_rss_mb(pid: int) -> float:
 
 
 def get_process_name(pid: int) -> str:
-    name = Path(f"/proc/{pid}/comm").read_text().strip()
-    return "cometbft" if name == "cometbft" else "worker"
+    return "cometbft" if is_cometbft(pid) else "worker"
 
 
 def get_tree_bytes(path: Path) -> int:
