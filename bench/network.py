@@ -555,7 +555,7 @@ def get_profiled(
     profiled = {}
     if args.profile_node is not None:
         profiled["node"] = (pid, folder)
-    if getattr(args, "profile_cometbft", None) is not None and engine == "cometbft":
+    if args.profile_cometbft is not None and engine == "cometbft":
         if PERF is None:
             raise SystemExit("--profile-cometbft needs Linux perf (Debian's linux-perf)")
         (engine_pid,) = [p for p in list_descendants(pid) if is_cometbft(p)]

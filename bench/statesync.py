@@ -48,6 +48,7 @@ import trio
 
 from bench.ledger import build_batches, build_state, count_open_positions
 from clearing.context import BlockContext
+from clearing.genesis import Genesis
 from clearing.root import compute_state_root
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
@@ -211,7 +212,7 @@ def measure_large_state(
     }
 
 
-def trace_join(data: bytes, genesis: Any, height: int, root: bytes) -> tuple[int, int]:
+def trace_join(data: bytes, genesis: Genesis, height: int, root: bytes) -> tuple[int, int]:
     """The traced bytes a join holds at its peak, as node/statesync/fetch.py holds them
     (the fetched chunks, joined, then decoded and checked), and those the decoded state
     alone holds after."""

@@ -44,7 +44,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--loss", type=float, default=0.005, help="segments lost, a share")
     parser.add_argument("--no-loopback", action="store_true", help="the WAN alone")
     args = parser.parse_args(argv)
-    args.profile_node = None
+    args.profile_node = args.profile_cometbft = None  # bench network's alone
     loopback = argparse.Namespace(**{**vars(args), "max_p50_ms": LOOPBACK_P50_MS})
     engines = ENGINES if args.engine == "both" else (args.engine,)
     results: dict[str, Any] = {"links": {"jitter_ms": args.jitter_ms, "loss": args.loss}}
