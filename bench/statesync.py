@@ -25,7 +25,8 @@ Then, for each of `--members` (a large venue's state, whatever the chain's lengt
 member with cash and `--trades-per-member` random trades among them on
 `--instruments` perpetuals, cleared as blocks clear them), what a join costs beside the
 network: `check_s` (every chunk hashed, the snapshot decoded, its root computed), `store_s`
-(`NodeStore.save_restored`), `restore_s` (the node's start-up restore from that store),
+(`NodeStore.save_restored`), `restore_s` (a restart's restore from that store; the
+joining node itself starts from the state it checked),
 and the memory a join holds at its peak (`join_peak_mb`, traced: the chunks as fetched,
 the snapshot they make, the decoded state) beside the decoded state's own (`state_mb`).
 

@@ -51,9 +51,8 @@ async def run_node(
 ) -> None:
     """Runs the node described by `config` on our engine until cancelled."""
     timeouts = get_timeouts(config, OUR_ENGINE)  # a bad [consensus] table opens nothing
-    if config.state_sync.enabled:
-        await sync_state(config)
-    with open_node(config) as node:
+    synced = await sync_state(config) if config.state_sync.enabled else None
+    with open_node(config, None if synced is None else synced.state) as node:
         wal = open_wal(config, node.store)
         signer = get_validator_signer(node, wal)
         pool = build_tx_pool(config, node)

@@ -32,6 +32,7 @@ from clearing.block import BlockResult
 from clearing.events import Event
 from clearing.genesis import Genesis
 from clearing.snapshot import encode_snapshot
+from clearing.state import ClearingState
 from clearing.upgrade import get_due_plan
 from node.allowed_peers import (
     AllowedPeers,
@@ -89,8 +90,9 @@ class NodeParts:
 
 
 @contextmanager
-def open_node(config: NodeConfig) -> Iterator[NodeParts]:
-    """The node of `config`'s home, its app at the store's tip; the store closes on leaving."""
+def open_node(config: NodeConfig, synced: ClearingState | None = None) -> Iterator[NodeParts]:
+    """The node of `config`'s home, its app at the store's tip (`synced`: the state state
+    sync has just checked and stored there, if it ran); the store closes on leaving."""
     genesis = load_genesis(config)
     genesis_hash = read_genesis_hash(config)
     work = WorkTime()
@@ -99,7 +101,7 @@ def open_node(config: NodeConfig) -> Iterator[NodeParts]:
     store = NodeStore(config.storage.path)
     try:
         store.bind_genesis(genesis_hash, config.genesis_file)
-        restore_state(app, store)
+        restore_state(app, store, synced)
         app.check_height(app.height + 1)  # this release applies the next block, or stops
         allowed_peers = get_allowed_peers(config, genesis, get_peer_validators(config, app.state))
         if allowed_peers is not None:

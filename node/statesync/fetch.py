@@ -9,8 +9,8 @@ brings (node/retention.py:get_carried_heights: the block of each change of the v
 set, each the one the light-client walk went through, and the first block of each of the
 newest report epochs, each with a certificate of the set the restored state says signed
 it), and stores all of it in one transaction (`NodeStore.save_restored`). The host then
-closes and the node starts as after a restart, from that snapshot, block-syncing the
-rest. The other blocks and the history before the snapshot are not brought: the node
+closes and the node starts from the state it checked (node/restore.py), block-syncing
+the rest. The other blocks and the history before the snapshot are not brought: the node
 says so (410 naming its first heights) and serves what it holds.
 """
 
@@ -100,6 +100,8 @@ class Restored:
     height: int
     snapshot_bytes: int
     peers: int
+    state: ClearingState
+    """The snapshot's state, checked: the node starts from it (node/restore.py)."""
 
 
 async def sync_state(config: NodeConfig) -> Restored | None:
@@ -221,7 +223,7 @@ async def fetch_trusted(
     block = StoredBlock(offer.height, offer.block, offer.certificate, trusted.root)
     snapshot = Snapshot(offer.height, data, trusted.root)
     await trio.to_thread.run_sync(store.save_restored, snapshot, block, pinned)
-    return Restored(offer.height, offer.size, len(peers))
+    return Restored(offer.height, offer.size, len(peers), state)
 
 
 async def fetch_chunk(p2p: P2PNode, peers: list[str], offer: SnapshotOffer, index: int) -> bytes:

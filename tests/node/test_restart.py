@@ -11,7 +11,7 @@ import pytest
 
 from clearing.replay_protection import record_trade_id
 from clearing.root import compute_state_root
-from clearing.snapshot import SNAPSHOT_VERSION, encode_snapshot
+from clearing.snapshot import SNAPSHOT_VERSION, decode_snapshot, encode_snapshot
 from consensus.types import Block, CommitCertificate
 from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.clearing_app import ClearingApp
@@ -72,6 +72,37 @@ def test_restored_state_goes_on_exactly_like_a_full_replay(
     for height, txs in zip(range(201, BLOCKS + 1), bodies, strict=True):
         block = make_block(full.genesis, height, txs)
         assert restored.finalize_block(block) == full.finalize_block(block) == chain[1][height - 1]
+
+
+def test_a_state_synced_state_at_the_tip_is_taken_without_decoding_its_snapshot_again(
+    chain: tuple[Path, list[bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = copy_of(chain, tmp_path)
+    with NodeStore(path) as store:
+        store._db.execute("DELETE FROM blocks WHERE height > 200")
+        synced = decode_snapshot(example_genesis(), next(store.iter_snapshots()).state)
+        monkeypatch.setattr("node.restore.decode_snapshot", None)  # called: a TypeError
+        app = ClearingApp(example_genesis())
+        rebuilt = restore_state(app, store, synced)
+    assert (rebuilt.height, rebuilt.snapshot_height, rebuilt.rejected) == (200, 200, ())
+    assert app.state is synced and app.last_root == chain[1][199]
+
+
+def test_a_state_synced_state_the_store_does_not_commit_at_its_tip_is_not_taken(
+    chain: tuple[Path, list[bytes]], tmp_path: Path
+) -> None:
+    path = copy_of(chain, tmp_path)
+    with NodeStore(path) as store:
+        behind = decode_snapshot(example_genesis(), next(store.iter_snapshots()).state)
+        app = ClearingApp(example_genesis())
+        assert restore_state(app, store, behind).height == 230  # blocks after it are held
+        assert app.state is not behind and app.last_root == chain[1][-1]
+        store._db.execute("DELETE FROM blocks WHERE height > 200")
+        changed = decode_snapshot(example_genesis(), next(store.iter_snapshots()).state)
+        changed.fee_pool += 1
+        app = ClearingApp(example_genesis())
+        assert restore_state(app, store, changed).snapshot_height == 200
+    assert app.state is not changed and app.last_root == chain[1][199]
 
 
 def test_corrupt_snapshot_falls_back_to_the_previous_one(
