@@ -79,7 +79,10 @@ def adopt_synced_state(
         or store.latest_height() != synced.height
         or compute_state_root(synced) != stored.state_root
     ):
-        log.warning("the state-synced state is not the store's tip: restoring from the store")
+        log.warning(
+            "the state-synced state is not the one the store commits at its tip: "
+            "restoring from the store"
+        )
         return None
     app.state = synced
     app.last_root = stored.state_root
