@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clearing.units import BPS_DENOMINATOR, mul_div_floor
+from clearing.units import BPS_DENOMINATOR, MAX_UINT64, div_ceil, mul_div_floor
+
+MAX_VAULT_QUANTA = MAX_UINT64
+"""The most quanta of one token the ledger has a vault hold (``ClearingState.vault_quanta``):
+every balance, withdrawal and total of the token then fits the uint64 that the state root
+and a report's totals encode. A deposit past it is consumed uncredited."""
+MIN_VAULT_WHOLE_TOKENS = 10**9
+"""What ``MAX_VAULT_QUANTA`` must come to at least, in whole tokens, so a quantum chosen too
+fine (1 wei of an 18-decimal token: room for 18 tokens) is refused at genesis."""
 
 CollateralKey = tuple[int, bytes]
 """``(chain_id, 20-byte token address)``; the zero address is the native coin."""
@@ -45,6 +53,12 @@ class CollateralToken:
     @property
     def key(self) -> CollateralKey:
         return (self.chain_id, self.token)
+
+
+def get_min_quantum(decimals: int) -> int:
+    """The finest quantum a token of ``decimals`` may have: ``MAX_VAULT_QUANTA`` of it
+    hold ``MIN_VAULT_WHOLE_TOKENS`` whole tokens."""
+    return max(1, div_ceil(MIN_VAULT_WHOLE_TOKENS * 10**decimals, MAX_VAULT_QUANTA))
 
 
 def compute_haircut_value_per_quantum(token: CollateralToken, price: int) -> int:

@@ -9,6 +9,12 @@ complete). A deposit that cannot be credited (an unregistered token, less than
 one quantum, too many quanta) is observed with ``quanta = 0``: it credits
 nothing but consumes its nonce, so the credited prefix moves past it. An
 external bridge numbers its events per (chain id, vault) the same way.
+
+The ledger keeps what each vault holds of each token (``vault_quanta``: credits in,
+payouts out) and credits no deposit that would take it past ``MAX_VAULT_QUANTA``: such
+a deposit also consumes its nonce uncredited. Whatever the token's supply and quantum,
+no balance or total of it can outgrow the integers the state root encodes, which would
+stop every validator at the same block.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from clearing.assets import CollateralKey
+from clearing.assets import MAX_VAULT_QUANTA, CollateralKey
 from clearing.attestation import Attestations, compute_signing_bytes, verify_quorum_attestations
 from clearing.context import BlockContext
 from clearing.errors import InsufficientCollateral, UnknownCollateral
@@ -76,24 +82,30 @@ def process_collateral_credit(
     state: ClearingState, ctx: BlockContext, tx: CollateralCredit
 ) -> list[Event]:
     """Credit quanta to the member's sub-account after quorum; once per vault nonce.
-    Zero quanta (a deposit the bridge cannot credit) only consumes the nonce."""
+    Zero quanta (a deposit the bridge cannot credit), or more than the vault has room for
+    in the ledger, only consumes the nonce: the tokens stay in the vault, uncredited."""
     check_collateral_credit(state, ctx.chain_id, tx)
     obs = tx.observation
     record_deposit_nonce(state.deposit_nonces, obs.chain_id, obs.vault, obs.deposit_nonce)
+    deposit = get_deposit_fields(obs)
     if not obs.quanta:
-        return [make_event("collateral_not_credited", **get_deposit_fields(obs))]
+        return [make_event("collateral_not_credited", reason="uncreditable", **deposit)]
+    key = (obs.chain_id, obs.token)
+    room = get_vault_room(state, key)
+    if obs.quanta > room:
+        return [
+            make_event(
+                "collateral_not_credited",
+                reason="vault_capacity",
+                quanta=obs.quanta,
+                room=room,
+                **deposit,
+            )
+        ]
+    state.vault_quanta[key] = state.vault_quanta.get(key, 0) + obs.quanta
     account = get_sub_account_for_write(state, obs.member, obs.sub_account)
-    increase_collateral(account, (obs.chain_id, obs.token), obs.quanta)
-    return [
-        make_event(
-            "collateral_credited",
-            member=obs.member,
-            sub_account=obs.sub_account,
-            token=obs.token,
-            quanta=obs.quanta,
-            **get_deposit_fields(obs),
-        )
-    ]
+    increase_collateral(account, key, obs.quanta)
+    return [make_event("collateral_credited", quanta=obs.quanta, **deposit)]
 
 
 def check_collateral_credit(state: ClearingState, chain_id: int, tx: CollateralCredit) -> None:
@@ -109,14 +121,38 @@ def check_collateral_credit(state: ClearingState, chain_id: int, tx: CollateralC
 
 
 def get_deposit_fields(obs: CollateralObservation) -> dict[str, EventValue]:
-    """What names the deposit on its chain, for events."""
+    """What names the deposit on its chain and whose it is, for events."""
     return {
+        "member": obs.member,
+        "sub_account": obs.sub_account,
+        "token": obs.token,
         "chain_id": obs.chain_id,
         "vault": obs.vault,
         "deposit_nonce": obs.deposit_nonce,
         "tx_hash": obs.tx_hash,
         "log_index": obs.log_index,
     }
+
+
+def get_vault_room(state: ClearingState, key: CollateralKey) -> int:
+    """Quanta of ``key`` the ledger can still credit before its vault holds
+    ``MAX_VAULT_QUANTA``."""
+    return MAX_VAULT_QUANTA - state.vault_quanta.get(key, 0)
+
+
+def decrease_vault_quanta(state: ClearingState, key: CollateralKey, quanta: int) -> None:
+    """The vault paid ``quanta`` out."""
+    _subtract_quanta(state.vault_quanta, key, quanta)
+
+
+def _subtract_quanta(holdings: dict[CollateralKey, int], key: CollateralKey, quanta: int) -> None:
+    """Take checked quanta; a zero entry disappears so encodings stay canonical."""
+    remaining = holdings[key] - quanta
+    assert remaining >= 0
+    if remaining:
+        holdings[key] = remaining
+    else:
+        del holdings[key]
 
 
 def is_credited(state: ClearingState, key: tuple[int, bytes, int]) -> bool:
@@ -140,13 +176,8 @@ def check_collateral_debit(
 
 
 def decrease_collateral(account: SubAccount, key: tuple[int, bytes], quanta: int) -> None:
-    """Debit checked quanta; a zero balance disappears so encodings stay canonical."""
-    remaining = account.collateral[key] - quanta
-    assert remaining >= 0
-    if remaining:
-        account.collateral[key] = remaining
-    else:
-        del account.collateral[key]
+    """Debit checked quanta."""
+    _subtract_quanta(account.collateral, key, quanta)
 
 
 def get_collateral_quanta(state: ClearingState) -> dict[CollateralKey, int]:
@@ -168,10 +199,11 @@ def get_pending_withdrawal_quanta(state: ClearingState) -> dict[CollateralKey, i
     return totals
 
 
-def get_vault_quanta(state: ClearingState) -> dict[CollateralKey, int]:
-    """Quanta each vault must hold per token: what is credited, what is debited but unpaid
-    (those tokens are still in the vault) and, for the settlement token, what it holds for
-    cash. Equal to the on-chain balance / quantum once every deposit is credited."""
+def count_vault_quanta(state: ClearingState) -> dict[CollateralKey, int]:
+    """Quanta each vault must hold per token, counted from the accounts: what is credited,
+    what is debited but unpaid (those tokens are still in the vault) and, for the
+    settlement token, what it holds for cash. Equal to the on-chain balance / quantum once
+    every deposit is credited, and to what the state keeps (``vault_quanta``)."""
     totals = get_collateral_quanta(state)
     for key, quanta in get_pending_withdrawal_quanta(state).items():
         totals[key] = totals.get(key, 0) + quanta

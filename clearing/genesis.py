@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Annotated, Any, TypeVar
 
-from clearing.assets import CollateralKey, CollateralToken, SettlementAsset
+from clearing.assets import (
+    MIN_VAULT_WHOLE_TOKENS,
+    CollateralKey,
+    CollateralToken,
+    SettlementAsset,
+    get_min_quantum,
+)
 from clearing.errors import GenesisError
 from clearing.instruments import (
     DEFAULT_INTEREST_PPM,
@@ -589,12 +595,20 @@ def _parse_collateral(item: object, path: str) -> CollateralToken:
         path,
         {"chain_id", "token", "symbol", "decimals", "quantum", "haircut_bps", "price_feed"},
     )
+    decimals, quantum = r.get_int("decimals", 0, 36), r.get_int("quantum", 1, 10**36)
+    if quantum < (least := get_min_quantum(decimals)):
+        raise GenesisError(
+            r.key("quantum"),
+            f"at least {least}: a vault holds at most 2^64-1 quanta in the ledger, which must "
+            f"come to {MIN_VAULT_WHOLE_TOKENS:,} whole tokens of {decimals} decimals",
+            quantum,
+        )
     return CollateralToken(
         chain_id=r.get_int("chain_id", 1),
         token=r.get_hex("token", 20),
         symbol=r.get_str("symbol"),
-        decimals=r.get_int("decimals", 0, 36),
-        quantum=r.get_int("quantum", 1, 10**36),
+        decimals=decimals,
+        quantum=quantum,
         haircut_bps=r.get_int("haircut_bps", 0, BPS_DENOMINATOR - 1),
         price_feed=r.get_str("price_feed"),
     )

@@ -23,14 +23,15 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Annotated
 
 from clearing.assets import CollateralKey
 from clearing.collateral import get_pending_withdrawal_quanta
 from clearing.state import ClearingState, DefaultRecord, is_in_default_order
 from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack
-from lightclient.records import Address, ChainId, Declared, Uint, declare_record
+from lightclient.records import Address, BigInt, ChainId, Declared, Uint, declare_record
 
-PUBLISHED_LEDGER_VERSION = 2  # 2: the reported accounts' cash
+PUBLISHED_LEDGER_VERSION = 3  # 3: the paid total of any size; 2: the reported accounts' cash
 PUBLISHED_LEDGER_DOMAIN = b"clearnode-published-ledger-v1"
 # The epoch's defaults: at most one per sub-account and block; a report's whole budget.
 MAX_PUBLISHED_LEDGER_BYTES = 8 * 1024 * 1024
@@ -49,7 +50,9 @@ class ReserveTotal(Declared):
     collateral: Uint  # members' collateral (every account's)
     pending: Uint  # withdrawals debited, not yet seen paid: still in the vault
     cash_reserve: Uint  # settlement tokens the vault holds for cash (``settlement_reserves``)
-    paid: Uint  # withdrawals the vault paid that clearing saw paid, since genesis
+    # withdrawals the vault paid that clearing saw paid, since genesis: it only grows, past
+    # the 64 bits that bound what the vault holds
+    paid: Annotated[int, BigInt(0)]
 
     @property
     def key(self) -> CollateralKey:

@@ -87,7 +87,8 @@ ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin
 # 12: the published roles a leaf of the globals hash
 # 13: the epoch's defaults in the published ledger's leaf, not here
 # 14: the upgrade planned and those done
-GLOBALS_VERSION = 15  # 15: each validator's newest price observation applied
+# 15: each validator's newest price observation applied
+GLOBALS_VERSION = 16  # 16: what each vault holds by the ledger; the paid totals unbounded
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 # 7: the reported accounts; 6: the published ledger; 5: the published roles; 4 had market,
@@ -137,7 +138,8 @@ def get_global_fields(state: ClearingState) -> list[object]:
     return [
         *_get_ledger_fields(state),
         [r.to_fields() for r in state.defaults],
-        [[c, t, q] for (c, t), q in sorted(state.withdrawals_paid.items())],
+        [[c, t, encode_big_int(q)] for (c, t), q in sorted(state.withdrawals_paid.items())],
+        [[c, t, q] for (c, t), q in sorted(state.vault_quanta.items())],
         *get_configuration_fields(state),
         *get_validator_fields(state),
         *get_role_fields(state),

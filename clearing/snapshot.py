@@ -20,6 +20,7 @@ from typing import Any
 
 import msgpack
 
+from clearing.assets import MAX_VAULT_QUANTA
 from clearing.clients import ROLE_FIELDS, decode_role_fields
 from clearing.genesis import Genesis
 from clearing.governance.configuration import (
@@ -56,13 +57,14 @@ from lightclient.codec import (
     unpack,
 )
 
-# 10: the upgrade planned and those done; 9: the withdrawals paid per (chain, token);
+# 11: each validator's newest price observation applied; 10: the upgrade planned and those
+# done; 9: the withdrawals paid per (chain, token);
 # 8: the clearing members and client accounts; 7: the collateral haircuts in the governed
 # configuration; 6: the validator set, jailings and set changes; the external bridges,
 # listing templates and fee split in the governed configuration; 5: the governed
 # configuration and proposals; 4: the epoch's defaults; 3: settlement reserves,
 # withdrawal expiry
-SNAPSHOT_VERSION = 11  # 11: each validator's newest price observation applied
+SNAPSHOT_VERSION = 12  # 12: what each vault holds by the ledger; the paid totals unbounded
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -102,7 +104,7 @@ def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
         expect_list(
             globals_,
             "globals",
-            20 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS + ROLE_FIELDS + UPGRADE_FIELDS,
+            21 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS + ROLE_FIELDS + UPGRADE_FIELDS,
         ),
         changes,
     )
@@ -189,9 +191,13 @@ def _decode_globals(state: ClearingState, g: list[Any], proposal_changes: object
     for item in expect_list(g[18], "withdrawals_paid"):
         chain, token, quanta = expect_list(item, "withdrawal_paid", 3)
         key = (expect_int(chain, "chain_id", 1), expect_bytes(token, "token", 20))
-        state.withdrawals_paid[key] = expect_int(quanta, "quanta")
-    decode_configuration(state, g[19 : 19 + CONFIGURATION_FIELDS], proposal_changes)
-    validators_at = 19 + CONFIGURATION_FIELDS
+        state.withdrawals_paid[key] = expect_big_int(quanta, "quanta", 0)
+    for item in expect_list(g[19], "vault_quanta"):
+        chain, token, quanta = expect_list(item, "vault_quanta", 3)
+        key = (expect_int(chain, "chain_id", 1), expect_bytes(token, "token", 20))
+        state.vault_quanta[key] = expect_int(quanta, "quanta", 1, MAX_VAULT_QUANTA)
+    decode_configuration(state, g[20 : 20 + CONFIGURATION_FIELDS], proposal_changes)
+    validators_at = 20 + CONFIGURATION_FIELDS
     decode_validator_fields(state, g[validators_at : validators_at + VALIDATOR_FIELDS])
     roles_at = validators_at + VALIDATOR_FIELDS
     decode_role_fields(state, g[roles_at : roles_at + ROLE_FIELDS])

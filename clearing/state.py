@@ -299,6 +299,10 @@ class ClearingState:
     # (chain, token) -> quanta its vault paid out that clearing saw paid, since genesis:
     # what a verifier subtracts from the vault's Withdrawn logs to find payouts not yet seen
     withdrawals_paid: dict[CollateralKey, int] = field(default_factory=dict)
+    # (chain, token) -> quanta its vault holds by the ledger: credited, less paid out (the
+    # members' collateral, withdrawals not yet paid, cash reserves); at most
+    # MAX_VAULT_QUANTA, so every balance and total of the token fits the codec's uint64
+    vault_quanta: dict[CollateralKey, int] = field(default_factory=dict)
     # the last epoch's Cover-N sizing: the N largest stress losses beyond initial margin
     default_fund_cover: tuple[int, ...] = ()
     auctions: dict[int, Auction] = field(default_factory=dict)  # by auction id

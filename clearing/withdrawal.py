@@ -27,7 +27,7 @@ from typing import Annotated, ClassVar
 
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import Attestations, compute_signing_bytes, verify_quorum_attestations
-from clearing.collateral import check_collateral_debit, decrease_collateral
+from clearing.collateral import check_collateral_debit, decrease_collateral, decrease_vault_quanta
 from clearing.context import BlockContext
 from clearing.default.house import check_withdrawals_open
 from clearing.eligibility import check_debit_eligibility
@@ -215,6 +215,7 @@ def process_withdrawal_paid(
     del state.pending_withdrawals[(obs.member, obs.nonce)]
     key = (record.chain_id, record.token)
     state.withdrawals_paid[key] = state.withdrawals_paid.get(key, 0) + record.quanta
+    decrease_vault_quanta(state, key, record.quanta)
     return [
         make_event(
             "withdrawal_paid",

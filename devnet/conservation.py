@@ -6,7 +6,7 @@
   collateral sales only move it; paying debt with settlement tokens and paying
   cash out move it and the reserves together.
 - Per collateral token: quanta held + pending withdrawals (+ held for cash, for
-  the settlement token) = credited - paid out.
+  the settlement token) = credited - paid out = what the state keeps (`vault_quanta`).
 - Per vault, at the end: its token balance = quantum x that ledger figure.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from clearing.block import BlockResult
-from clearing.collateral import get_vault_quanta
+from clearing.collateral import count_vault_quanta
 from clearing.state import ClearingState
 
 if TYPE_CHECKING:
@@ -53,16 +53,18 @@ class Ledger:
         """'' if money and every token are conserved so far; else what broke."""
         if get_money(state) != self.money:
             return f"cash+fees+insurance+default funds {get_money(state)} != {self.money}"
-        vault_quanta = get_vault_quanta(state)
+        vault_quanta = count_vault_quanta(state)
         for key, credited in self.credited.items():
             held = vault_quanta.get(key, 0)
             if held != credited:
                 token = f"{key[0]}:0x{key[1].hex()}"
                 return f"token {token}: held+pending {held} != net credited {credited}"
+        if state.vault_quanta != vault_quanta:
+            return f"the vaults' holdings kept {state.vault_quanta} != counted {vault_quanta}"
         return ""
 
     def check_vaults(self, state: ClearingState, dev: DevChain) -> str:
-        vault_quanta = get_vault_quanta(state)
+        vault_quanta = count_vault_quanta(state)
         balances = dev.get_vault_balances()
         for symbol, token in dev.deployed.tokens.items():
             key = (dev.chain.chain_id, token)

@@ -72,15 +72,19 @@ def encode_big_int(value: int) -> int | bytes:
     return bytes([value < 0]) + magnitude.to_bytes((magnitude.bit_length() + 7) // 8, "big")
 
 
-def expect_big_int(obj: object, what: str) -> int:
-    """Inverse of ``encode_big_int``; rejects non-canonical forms."""
+def expect_big_int(obj: object, what: str, lo: int | None = None) -> int:
+    """Inverse of ``encode_big_int``, at least ``lo`` if given; rejects non-canonical
+    forms."""
     if type(obj) is int:
-        return obj
-    if type(obj) is not bytes or len(obj) < 2 or obj[0] > 1 or obj[1] == 0:
+        value = obj
+    elif type(obj) is not bytes or len(obj) < 2 or obj[0] > 1 or obj[1] == 0:
         raise DecodeError(what, f"expected an integer, got {obj!r:.40}")
-    value = int.from_bytes(obj[1:], "big") * (-1 if obj[0] else 1)
-    if MIN_INT64 <= value <= MAX_UINT64:
-        raise DecodeError(what, "a small integer must be encoded as an int")
+    else:
+        value = int.from_bytes(obj[1:], "big") * (-1 if obj[0] else 1)
+        if MIN_INT64 <= value <= MAX_UINT64:
+            raise DecodeError(what, "a small integer must be encoded as an int")
+    if lo is not None and value < lo:
+        raise DecodeError(what, f"{value} is below {lo}")
     return value
 
 

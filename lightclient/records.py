@@ -177,13 +177,14 @@ class Uint256AsBytes(Kind):
 
 @dataclass(frozen=True, slots=True)
 class BigInt(Kind):
-    """An int of any size: an int where msgpack holds one, past 64 bits a sign byte and
-    its magnitude (``encode_big_int``)."""
+    """An int of any size, at least ``lo`` if given: an int where msgpack holds one, past
+    64 bits a sign byte and its magnitude (``encode_big_int``)."""
 
+    lo: int | None = None
     python_type: ClassVar[type | None] = int
 
     def decode_source(self, ns: Namespace, value: str, what: str) -> str:
-        return f"{ns.name(expect_big_int)}({value}, {what!r})"
+        return f"{ns.name(expect_big_int)}({value}, {what!r}, {self.lo})"
 
     def encode_source(self, ns: Namespace, value: str) -> str:
         return f"{ns.name(encode_big_int)}({value})"

@@ -1,6 +1,6 @@
 """Two anvil chains: a member deposits WETH on chain A only, trades, wins, and takes its
 profit out as USDC on chain B, paid by the loser's USDC there; afterwards every vault
-holds exactly what the ledger says it owes (clearing/collateral.py get_vault_quanta)."""
+holds exactly what the ledger says it owes (clearing/collateral.py count_vault_quanta)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token, withdraw
 from bridge.watcher import Watcher, WatcherConfig
 from bridge.withdrawal import collect_withdrawal_signatures, sign_withdrawal_record
-from clearing.collateral import get_vault_quanta
+from clearing.collateral import count_vault_quanta
 from clearing.genesis import collateral_by_key
 from clearing.state import WithdrawalRecord
 from clearing.withdrawal import WithdrawalPaid
@@ -160,5 +160,5 @@ async def test_profit_leaves_on_the_chain_the_winner_never_used(tmp_path: Path) 
             for symbol, _ in TOKENS:
                 key = (bridge.dev.chain_id, bridge.dev.tokens[symbol])
                 quantum = box.state.collateral_tokens[key].quantum
-                owed = quantum * get_vault_quanta(box.state).get(key, 0)
+                owed = quantum * count_vault_quanta(box.state).get(key, 0)
                 assert bridge.balance(symbol, bridge.dev.vault) == owed, (key, owed)

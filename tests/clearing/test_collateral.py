@@ -2,14 +2,17 @@ from dataclasses import replace
 
 import pytest
 
+from clearing.assets import MAX_VAULT_QUANTA
 from clearing.attestation import Attestation
 from clearing.collateral import (
     check_collateral_debit,
+    count_vault_quanta,
     get_collateral_quanta,
     get_pending_withdrawal_quanta,
-    get_vault_quanta,
 )
 from clearing.errors import InsufficientCollateral
+from clearing.published_ledger import PublishedLedger
+from clearing.root import compute_state_root, compute_state_root_from_scratch, get_market_proof
 from clearing.state import SubAccount
 from clearnode.client.sandbox_keys import derive_member_key
 from tests.clearing.support import ALICE, USDC, WETH, assert_rejected, new_sandbox, only_result
@@ -69,8 +72,48 @@ def test_vault_quanta_count_credited_and_debited_but_unpaid() -> None:
     box.apply([box.withdraw(alice, USDC, 30)])
     assert get_collateral_quanta(box.state) == {USDC: 120}
     assert get_pending_withdrawal_quanta(box.state) == {USDC: 30}
-    assert get_vault_quanta(box.state) == {USDC: 150}
+    assert count_vault_quanta(box.state) == {USDC: 150}
     (record,) = box.state.pending_withdrawals.values()
     box.apply([box.paid(alice.address, record.nonce, USDC[0])])
     assert get_pending_withdrawal_quanta(box.state) == {}
-    assert get_vault_quanta(box.state) == {USDC: 120}
+    assert count_vault_quanta(box.state) == {USDC: 120}
+
+
+def test_a_deposit_past_the_vaults_room_is_consumed_uncredited_and_the_chain_goes_on() -> None:
+    """2^64-1 quanta on one account, then one more quantum on another: crediting it would
+    take the token's total past what the root encodes, and stop every validator."""
+    box = new_sandbox()
+    bob = derive_member_key("vault-bob")
+    box.apply([box.credit(ALICE.address, WETH, MAX_VAULT_QUANTA)])
+    before = box.state.members.get(bob.address)
+    block = box.apply([box.credit(bob.address, WETH, 1, sub_account=2)])
+    assert only_result(block) == ("ok", "")
+    (event,) = block.tx_results[0].events
+    assert event.kind == "collateral_not_credited"
+    assert (event.get("reason"), event.get("quanta"), event.get("room")) == ("vault_capacity", 1, 0)
+    assert (event.get("member"), event.get("sub_account"), event.get("deposit_nonce")) == (
+        bob.address, 2, 2,
+    )  # fmt: skip
+    assert box.state.members.get(bob.address) == before
+    assert box.state.vault_quanta == count_vault_quanta(box.state) == {WETH: MAX_VAULT_QUANTA}
+    assert compute_state_root(box.state) == compute_state_root_from_scratch(box.state)
+    ledger = PublishedLedger.decode(get_market_proof(box.state).ledger)
+    assert [r.collateral for r in ledger.reserves if r.key == WETH] == [MAX_VAULT_QUANTA]
+    (again,) = box.apply([box.credit(bob.address, WETH, 1)]).tx_results[0].events
+    assert (again.kind, again.get("deposit_nonce")) == ("collateral_not_credited", 3)
+
+
+def test_a_payout_makes_room_again() -> None:
+    box = new_sandbox()
+    box.apply([box.credit(ALICE.address, USDC, MAX_VAULT_QUANTA - 10)])
+    assert (
+        box.apply([box.credit(ALICE.address, USDC, 11)]).tx_results[0].events[0].get("room") == 10
+    )
+    box.apply([box.withdraw(ALICE, USDC, 5)])
+    (event,) = box.apply([box.credit(ALICE.address, USDC, 11)]).tx_results[0].events
+    assert event.kind == "collateral_not_credited"  # debited but unpaid: still in the vault
+    (record,) = box.state.pending_withdrawals.values()
+    box.apply([box.paid(ALICE.address, record.nonce, USDC[0])])
+    (event,) = box.apply([box.credit(ALICE.address, USDC, 15)]).tx_results[0].events
+    assert event.kind == "collateral_credited" and event.get("quanta") == 15
+    assert box.state.vault_quanta == count_vault_quanta(box.state) == {USDC: MAX_VAULT_QUANTA}

@@ -3,6 +3,7 @@ from typing import Any
 
 import pytest
 
+from clearing.assets import MAX_VAULT_QUANTA, get_min_quantum
 from clearing.errors import GenesisError
 from clearing.genesis import (
     DEFAULT_MIN_PUBLIC_CONTRIBUTORS,
@@ -69,6 +70,8 @@ CASES = [
     (_set(["collateral", 0, "token"], "0x12"), "collateral[0].token", "0x-hex of 20 bytes"),
     (_set(["collateral", 0, "haircut_bps"], 10_000), "collateral[0].haircut_bps", "an integer"),
     (_set(["collateral", 0, "quantum"], 0), "collateral[0].quantum", "an integer"),
+    # 1 wei of an 18-decimal token: 2^64-1 quanta are 18 tokens, and the 19th stops clearing
+    (_set(["collateral", 1, "quantum"], 1), "collateral[1].quantum", "at least 54210109"),
     (_set(["instruments", 0, "kind"], "swap"), "instruments[0].kind", "one of"),
     (
         _delete(["instruments", 0, "funding_interval_ms"]),
@@ -221,3 +224,10 @@ def test_an_external_bridge_id_is_no_longer_than_its_snapshot_record_holds() -> 
     with pytest.raises(GenesisError) as info:
         parse_external_bridge({**bridge, "id": "b" * 65}, "external_bridges[0]")
     assert (info.value.key, info.value.got) == ("external_bridges[0].id", 65)
+
+
+def test_the_finest_quantum_lets_a_vault_hold_a_billion_tokens() -> None:
+    doc = genesis_doc()
+    doc["collateral"][1]["quantum"] = get_min_quantum(18)
+    assert parse_genesis(doc).collateral[1].quantum * MAX_VAULT_QUANTA >= 10**9 * 10**18
+    assert (get_min_quantum(6), get_min_quantum(8)) == (1, 1)  # USDC, WBTC: any quantum

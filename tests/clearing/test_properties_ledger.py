@@ -1,16 +1,19 @@
 """Value conservation across credits, transfers and withdrawals (trading's
 properties live in test_properties_trading.py).
 
-For every token: quanta held by all sub-accounts + quanta withdrawn ==
-quanta credited. Total cash never changes (transfers move it, nothing else
-here creates it). The incremental state root equals one rebuilt from
-scratch. A rejected transaction changes nothing, so the invariant
+For every token: quanta held by all sub-accounts + quanta withdrawn == quanta
+credited == what the state keeps as the vault's, never past MAX_VAULT_QUANTA (a
+deposit beyond it is consumed uncredited). Total cash never changes (transfers
+move it, nothing else here creates it). The incremental state root equals one
+rebuilt from scratch. A rejected transaction changes nothing, so the invariant
 holds whatever mix of valid and invalid requests a block carries.
 """
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clearing.assets import MAX_VAULT_QUANTA
+from clearing.collateral import count_vault_quanta
 from clearing.root import compute_state_root_from_scratch
 from clearing.state import get_sub_account_for_write
 from clearnode.client.sandbox_keys import derive_member_key
@@ -27,6 +30,10 @@ token = st.integers(0, len(TOKENS) - 1)
 amount = st.integers(1, 2_000)
 ops = st.one_of(
     st.tuples(st.just("credit"), member, sub, token, amount),
+    # near a vault's room: credited until the token's total would pass MAX_VAULT_QUANTA
+    st.tuples(
+        st.just("credit"), member, sub, token, st.integers(MAX_VAULT_QUANTA // 3, MAX_VAULT_QUANTA)
+    ),
     st.tuples(st.just("transfer"), member, sub, sub, st.integers(-1, 1), amount),
     st.tuples(st.just("withdraw"), member, sub, token, amount),
 )
@@ -71,6 +78,8 @@ def test_value_is_conserved(operations: list[tuple], cash_shift: int) -> None:  
         )
         reserve = box.state.settlement_reserves.get(t[0], 0) if t in SETTLEMENT_TOKENS else 0
         assert _held(box, t) + withdrawn + reserve == credited[t]  # what the vault holds
+    assert box.state.vault_quanta == count_vault_quanta(box.state)
+    assert all(q <= MAX_VAULT_QUANTA for q in box.state.vault_quanta.values())
     assert block.state_root == compute_state_root_from_scratch(box.state)
     assert get_cash_supply(box.state) == 0
     assert all(

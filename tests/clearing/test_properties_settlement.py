@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.collateral import (
+    count_vault_quanta,
     get_collateral_quanta,
     get_pending_withdrawal_quanta,
-    get_vault_quanta,
 )
 from clearing.default.house import HOUSE
 from clearing.events import Event
@@ -132,7 +132,8 @@ def test_the_random_blocks_reach_every_settlement_path() -> None:
 
 def check_invariants(state: ClearingState, vaults: Vaults) -> None:
     assert get_cash_supply(state) == 0
-    held = get_vault_quanta(state)  # what the ledger says each vault holds
+    held = count_vault_quanta(state)  # what the ledger says each vault holds
+    assert state.vault_quanta == held  # and what it keeps of that, with no zero entries
     owed = get_collateral_quanta(state)  # members' and the house's
     for key, quanta in get_pending_withdrawal_quanta(state).items():
         owed[key] = owed.get(key, 0) + quanta

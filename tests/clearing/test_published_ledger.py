@@ -1,5 +1,5 @@
 """clearing/published_ledger.py: what the state root publishes of the ledger. Its
-reserves are what each vault must hold (``get_vault_quanta``) split into members'
+reserves are what each vault must hold (``count_vault_quanta``) split into members'
 collateral, pending withdrawals and settlement cash, beside what was seen paid; the
 cached collateral totals the root keeps agree with a sum over every account; the bytes
 decode canonically only."""
@@ -12,13 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearing.collateral import get_collateral_quanta, get_vault_quanta
+from clearing.assets import MAX_VAULT_QUANTA
+from clearing.collateral import count_vault_quanta, get_collateral_quanta
 from clearing.published_ledger import PublishedLedger
 from clearing.root import compute_state_root, compute_state_root_from_scratch, get_market_proof
 from clearing.state import DefaultRecord
 from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError
-from tests.clearing.support import ALICE, BOB, WETH, new_sandbox, only_result
+from tests.clearing.support import ALICE, BOB, USDC, WETH, new_sandbox, only_result
 
 
 def ledger_of(box: Sandbox) -> PublishedLedger:
@@ -57,7 +58,7 @@ def test_the_reserves_are_what_the_vaults_must_hold(
     if 0 < withdrawn <= held:
         box.apply([box.withdraw(ALICE, WETH, withdrawn)])
     ledger = ledger_of(box)
-    vault, collateral = get_vault_quanta(box.state), get_collateral_quanta(box.state)
+    vault, collateral = count_vault_quanta(box.state), get_collateral_quanta(box.state)
     for r in ledger.reserves:
         assert r.get_held() == vault.get(r.key, 0)
         assert r.collateral == collateral.get(r.key, 0)
@@ -83,6 +84,21 @@ def test_only_canonical_bytes_decode() -> None:
     with pytest.raises(DecodeError, match="reserves"):
         PublishedLedger.decode(swapped.encode())
     data = ledger.encode()
-    assert data[:2] == b"\x95\x02"  # [version 2, ...]: the version as a uint8 is not canonical
+    assert data[:2] == b"\x95\x03"  # [version 3, ...]: the version as a uint8 is not canonical
     with pytest.raises(DecodeError, match="not canonical"):
-        PublishedLedger.decode(b"\x95\xcc\x02" + data[2:])
+        PublishedLedger.decode(b"\x95\xcc\x03" + data[2:])
+
+
+def test_the_paid_total_grows_past_64_bits_and_still_encodes() -> None:
+    """What a vault paid since genesis only grows; what it holds is bounded, so enough
+    deposits and payouts take the paid total past any fixed width."""
+    box = new_sandbox()
+    box.state.withdrawals_paid[USDC] = MAX_VAULT_QUANTA
+    box.apply([box.credit(ALICE.address, USDC, 7)])
+    box.apply([box.withdraw(ALICE, USDC, 7)])
+    (record,) = box.state.pending_withdrawals.values()
+    box.apply([box.paid(ALICE.address, record.nonce, USDC[0])])
+    assert box.state.withdrawals_paid[USDC] == MAX_VAULT_QUANTA + 7
+    assert USDC not in box.state.vault_quanta
+    assert by_key(ledger_of(box))[USDC] == (0, 0, 0, MAX_VAULT_QUANTA + 7)
+    assert compute_state_root(box.state) == compute_state_root_from_scratch(box.state)

@@ -58,8 +58,10 @@ def test_account_bytes_decode_to_the_member() -> None:
     assert decode_member(encode_account(member)) == member
 
 
-# the snapshot's globals: the validator fields end with the newest observation applied
-_LAST_OBSERVED = 19 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS - 1
+# the snapshot's globals: what each vault holds, then the configuration; the validator
+# fields end with the newest observation applied
+_VAULT_QUANTA = 19
+_LAST_OBSERVED = _VAULT_QUANTA + 1 + CONFIGURATION_FIELDS + VALIDATOR_FIELDS - 1
 
 
 def _tampered(mutate: object) -> bytes:
@@ -88,6 +90,8 @@ def _tampered(mutate: object) -> bytes:
         ),
         (lambda f: f[4].append(pack([9, b"\x00" * 20, [], [], [], 0, 0])), "version 9"),
         (lambda f: f[1][_LAST_OBSERVED].append([b"\x07" * 32, 1]), "is not a validator"),
+        (lambda f: f[1][_VAULT_QUANTA][0].__setitem__(2, 0), "quanta"),  # zero is left out
+        (lambda f: f[1][_VAULT_QUANTA - 1].append([1, bytes(20), -1]), "below 0"),  # paid
     ],
 )
 def test_bad_snapshots_are_decode_errors(mutate: object, reason: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearing.collateral import get_vault_quanta
+from clearing.collateral import count_vault_quanta
 from clearing.errors import WithdrawalNotExpired
 from clearing.genesis import DEFAULT_WITHDRAWAL_TTL_S
 from clearing.root import compute_state_root_from_scratch
@@ -39,7 +39,7 @@ def test_refund_restores_the_sub_account_exactly_and_forgets_the_record() -> Non
     box = new_sandbox()
     box.apply([box.credit(ALICE.address, WETH, 1_000, sub_account=2)])
     equity_before = _equity(box, 2)
-    vault_before = get_vault_quanta(box.state)
+    vault_before = count_vault_quanta(box.state)
     box.apply([box.withdraw(ALICE, WETH, 400, sub_account=2)])
     ((_, record),) = box.state.pending_withdrawals.items()
     assert _equity(box, 2) < equity_before
@@ -49,7 +49,7 @@ def test_refund_restores_the_sub_account_exactly_and_forgets_the_record() -> Non
     assert box.state.members[ALICE.address].sub_accounts[2].collateral[WETH] == 1_000
     assert _equity(box, 2) == equity_before
     assert box.state.pending_withdrawals == {}
-    assert get_vault_quanta(box.state) == vault_before  # the tokens never left the vault
+    assert count_vault_quanta(box.state) == vault_before  # the tokens never left the vault
     assert block.state_root == compute_state_root_from_scratch(box.state)
     (event,) = block.tx_results[0].events
     assert event.kind == "withdrawal_refunded"

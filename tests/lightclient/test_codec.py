@@ -42,6 +42,13 @@ def test_non_canonical_big_ints_are_rejected(obj: object) -> None:
         expect_big_int(obj, "x")
 
 
+@pytest.mark.parametrize("obj", [-1, encode_big_int(-(2**70))])
+def test_a_big_int_below_its_floor_is_rejected_with_both_numbers(obj: object) -> None:
+    assert expect_big_int(encode_big_int(2**70), "paid", 0) == 2**70
+    with pytest.raises(DecodeError, match=r"paid: -\d+ is below 0"):
+        expect_big_int(obj, "paid", 0)
+
+
 def test_a_decode_error_names_the_record_and_carries_the_numbers() -> None:
     with pytest.raises(DecodeError) as caught:
         expect_bytes(b"\x01" * 31, "Trade.venue_key", 32)

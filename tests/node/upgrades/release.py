@@ -2,7 +2,7 @@
 one: this tree copied, `test-v2.patch` applied, and a `bin/clearnode` that runs it.
 
 The patch is the stand-in for a release that changes the state: the account record gains
-a field (each member's tier: ACCOUNT_VERSION 4, snapshots version 12, both reading the
+a field (each member's tier: ACCOUNT_VERSION 4, snapshots version 13, both reading the
 previous release's), and clearing/release.py carries the upgrade `test-v2` with its
 migration, and a property test of that migration. To make the patch again after this
 tree moved: check out a branch, make those edits, and `git diff > test-v2.patch` (the

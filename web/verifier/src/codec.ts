@@ -3,7 +3,7 @@
 
 import { DecodeError } from "./errors";
 import type { Value } from "./msgpack";
-import { toHex } from "./bytes";
+import { fromBigEndian, toHex } from "./bytes";
 import { reprBytes, reprStr } from "./recompute/pyrepr.js";
 
 export const MAX_UINT64 = (1n << 64n) - 1n;
@@ -46,6 +46,25 @@ export function expectInt(obj: Value, what: string, lo = 0n, hi = MAX_UINT64): b
   if (typeof obj !== "bigint") throw decodeError(what, `expected an integer, got ${typeName(obj)}`);
   if (obj < lo || obj > hi) throw decodeError(what, `${obj} outside [${lo}, ${hi}]`);
   return obj;
+}
+
+const MIN_INT64 = -(1n << 63n);
+
+/** expect_big_int: an int where msgpack holds one, past 64 bits a sign byte (0 or 1) and
+ * its minimal big-endian magnitude; at least `lo` if given. */
+export function expectBigInt(obj: Value, what: string, lo?: bigint): bigint {
+  let value: bigint;
+  if (typeof obj === "bigint") {
+    value = obj;
+  } else if (!(obj instanceof Uint8Array) || obj.length < 2 || obj[0]! > 1 || obj[1] === 0) {
+    throw decodeError(what, `expected an integer, got ${reprValue(obj).slice(0, 40)}`);
+  } else {
+    const magnitude = fromBigEndian(obj.subarray(1));
+    value = obj[0] ? -magnitude : magnitude;
+    if (value >= MIN_INT64 && value <= MAX_UINT64) throw decodeError(what, "a small integer must be encoded as an int");
+  }
+  if (lo !== undefined && value < lo) throw decodeError(what, `${value} is below ${lo}`);
+  return value;
 }
 
 export function expectBytes(obj: Value, what: string, length: number): Uint8Array {

@@ -4,11 +4,11 @@
  * covers. */
 
 import { compare, equal, toHex } from "./bytes";
-import { decodeError, expectBytes, expectInt, expectList } from "./codec";
+import { decodeError, expectBigInt, expectBytes, expectInt, expectList } from "./codec";
 import { type Value, decodeMsgpack, encodeMsgpack } from "./msgpack";
 import { type DefaultRecord, decodeDefaultRecord } from "./report";
 
-const PUBLISHED_LEDGER_VERSION = 2n;
+const PUBLISHED_LEDGER_VERSION = 3n;
 const MIN_INT64 = -(1n << 63n);
 const MAX_INT64 = (1n << 63n) - 1n;
 const MAX_UINT64 = (1n << 64n) - 1n;
@@ -45,7 +45,7 @@ function decodeReserve(obj: Value): ReserveTotal {
     collateral: expectInt(f[2]!, "collateral"),
     pending: expectInt(f[3]!, "pending"),
     cashReserve: expectInt(f[4]!, "cash_reserve"),
-    paid: expectInt(f[5]!, "paid"),
+    paid: expectBigInt(f[5]!, "paid", 0n), // only grows: past 64 bits after enough payouts
   };
 }
 
