@@ -286,15 +286,22 @@ def iter_samples(text: str) -> Iterator[tuple[str, dict[str, str], float]]:
             yield sample.name, sample.labels, sample.value
 
 
+def read_cometbft_metrics(home: NodeHome) -> str | None:
+    """The Prometheus text of the validator's `cometbft` process, if it serves one."""
+    if home.cometbft_metrics_port is None:
+        return None
+    url = f"http://127.0.0.1:{home.cometbft_metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return str(response.read().decode())
+
+
 def read_figures(home: NodeHome, engine: str) -> dict[str, dict[str, float]]:
     """What a validator's metrics say so far: busy seconds per part, bytes sent per
     channel, seconds and count of each consensus step (sums over labels)."""
     figures: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     texts = [home.get_metrics()]
-    if engine == "cometbft" and home.cometbft_metrics_port is not None:
-        url = f"http://127.0.0.1:{home.cometbft_metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            texts.append(response.read().decode())
+    if engine == "cometbft" and (cometbft := read_cometbft_metrics(home)) is not None:
+        texts.append(cometbft)
     for text in texts:
         for name, labels, value in iter_samples(text):
             if name == "clearnode_busy_seconds_total":

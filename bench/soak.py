@@ -19,12 +19,15 @@ p99, and of its heights those committed past round 0 (ours: CometBFT's stored bl
 not say); from each node's log, the proof shares and reports it built and their
 seconds; and from its metrics, where its time went (as in `bench network`'s per-step
 figures): its event loop's busy share of a core per part, the milliseconds of an average
-height in each consensus step, and the bytes a second it sent per channel.
+height in each consensus step, and the bytes a second it sent per channel. On CometBFT
+it also reads the `cometbft` process's Go runtime from its metrics (`go_mb`: heap in use,
+freed heap retained, stacks, the next collection's goal, all taken from the OS).
 
 One JSON line: the samples, and
 - `rss_mb_per_hour`: per validator, the least-squares slope of its processes' total RSS
   after `--warmup-minutes`, in MB and in % of its mean, per hour; the same over the
-  second half of the run, and each process's own;
+  second half of the run, and each process's own; on CometBFT, `go_mb_per_hour`: the
+  same slopes of each Go runtime figure, which tell live heap growing from freed heap kept;
 - `disk_bytes_per_block` and `disk_mb_per_million_trades`: by store and in total (the
   log aside), the slope of its bytes against the height and against the trades
   committed after the warm-up, the mean of the pruned validators and of the archive
@@ -72,9 +75,11 @@ from bench.network import (
     get_cpu_s,
     get_step_ms_per_height,
     is_cometbft,
+    iter_samples,
     list_descendants,
     offer,
     percentile,
+    read_cometbft_metrics,
     read_figures,
     start_load,
     subtract,
@@ -95,6 +100,15 @@ ORACLE_SEED = 7
 SNAPSHOTS_KEPT = 3
 DRIFT_WINDOW_S = 600.0
 RSS_GOAL_PCT_PER_HOUR = 2.0
+GO_MEMORY = {
+    "go_memstats_heap_inuse_bytes": "heap_inuse",
+    "go_memstats_heap_idle_bytes": "heap_idle",
+    "go_memstats_heap_released_bytes": "heap_released",
+    "go_memstats_stack_inuse_bytes": "stacks",
+    "go_memstats_next_gc_bytes": "next_gc",
+    "go_memstats_sys_bytes": "sys",
+}
+"""The Go runtime's gauges a `cometbft` process serves among its metrics, by our name."""
 DRIFT_GOAL = 0.10
 KEPT_UP = 0.95
 CALIBRATION_ROUNDS = 5
@@ -169,6 +183,28 @@ def get_store_bytes(home: NodeHome) -> dict[str, int]:
     return stores
 
 
+def read_go_memory(home: NodeHome) -> dict[str, float]:
+    """MB of what the validator's `cometbft` Go runtime holds, from its metrics: the heap
+    in use (live objects and garbage not yet collected), `retained` (heap pages idle but
+    not yet returned to the OS: RSS the collector has freed), the goroutines' stacks,
+    the heap size at which the next collection starts (`next_gc`), all it took from the
+    OS (`sys`); and its goroutines (a count). Empty where it serves no metrics."""
+    text = read_cometbft_metrics(home)
+    return {} if text is None else parse_go_memory(text)
+
+
+def parse_go_memory(text: str) -> dict[str, float]:
+    """`read_go_memory`'s figures from a Prometheus text."""
+    found = {}
+    for name, _, value in iter_samples(text):
+        if name in GO_MEMORY:
+            found[GO_MEMORY[name]] = value / 2**20
+        elif name == "go_goroutines":
+            found["goroutines"] = value
+    found["retained"] = found.pop("heap_idle", 0.0) - found.pop("heap_released", 0.0)
+    return {name: round(value, 1) for name, value in sorted(found.items())}
+
+
 def count_blocks(home: NodeHome) -> int:
     db = sqlite3.connect(f"file:{home.db}?mode=ro", uri=True)
     try:
@@ -221,8 +257,10 @@ class Validator:
                 continue
             rss[name] = round(rss.get(name, 0.0) + mb, 1)
         shares, reports = self.log.read_new()
+        go = read_go_memory(self.home) if self.engine == "cometbft" else {}
         return {
             "rss_mb": rss,
+            **({"go_mb": go} if go else {}),
             "fds": fds,
             "cpu": round(sum(cpu.values()), 2),
             "cpu_by_process": {name: round(share, 2) for name, share in cpu.items()},
@@ -381,6 +419,32 @@ def get_rss_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[st
     return slopes
 
 
+def get_go_memory_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[str, Any]]:
+    """Per validator on CometBFT, the slope per hour after the warm-up of each figure of its
+    Go runtime (`read_go_memory`), over all those samples and their second half: whether
+    a `cometbft` RSS that grows is live heap growing, or freed heap its runtime keeps."""
+    slopes = []
+    for index in range(validators):
+        go = [(s["t_s"] / 3600, s["validators"][index].get("go_mb", {})) for s in after]
+        names = sorted({name for _, figures in go for name in figures} - {"goroutines"})
+        slopes.append({
+            name: {
+                **get_rss_slope(points := [(t, f[name]) for t, f in go if name in f]),
+                "second_half": get_rss_slope(points[len(points) // 2:]),
+            }
+            for name in names
+        })  # fmt: skip
+    return slopes
+
+
+def get_go_memory_summary(after: list[dict[str, Any]], engine: str, validators: int
+                          ) -> dict[str, Any]:  # fmt: skip
+    """`go_mb_per_hour` on CometBFT; nothing on ours, which has no Go runtime."""
+    if engine != "cometbft":
+        return {}
+    return {"go_mb_per_hour": get_go_memory_slopes(after, validators)}
+
+
 def has_kept_up(after: list[dict[str, Any]], rate: int, sample_s: float) -> bool:
     """Whether the network committed what was offered after the warm-up (within KEPT_UP of
     it, nothing dropped as late): a soak above the machine's capacity measures its backlog,
@@ -497,6 +561,7 @@ def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:
         "blocks_kept": args.blocks_kept,
         "snapshot_interval": args.snapshot_interval,
         "rss_mb_per_hour": rss,
+        **get_go_memory_summary(after, engine, len(names)),
         "disk_bytes_per_block": {
             "pruned": get_disk_slopes(after, pruned, "height", 0),
             "archive": get_disk_slopes(after, archive, "height", 0),

@@ -3,7 +3,15 @@ network kept up with what was offered, and where a validator's time went in a sa
 
 from typing import Any
 
-from bench.soak import get_count_change, get_machine_drift, get_rss_slopes, get_work, has_kept_up
+from bench.soak import (
+    get_count_change,
+    get_go_memory_slopes,
+    get_machine_drift,
+    get_rss_slopes,
+    get_work,
+    has_kept_up,
+    parse_go_memory,
+)
 
 
 def sample(minute: int, node_mb: float, worker_mb: float, trades_per_s: float = 100.0,
@@ -68,3 +76,38 @@ def test_a_machine_slower_at_the_end_shows_in_the_same_windows_as_the_latency() 
     slower = [{"t_s": 60.0 * m, "machine_ms": 5.5} for m in range(50, 61)]
     drift = get_machine_drift(during_warm_up + steady + slower, warm=300.0, sample_s=60.0)
     assert drift == {"first_ms": 5.0, "last_ms": 5.5, "change": 0.1}
+
+
+GO_METRICS = """# TYPE go_goroutines gauge
+go_goroutines 311
+# TYPE go_memstats_heap_inuse_bytes gauge
+go_memstats_heap_inuse_bytes 4.194304e+07
+# TYPE go_memstats_heap_idle_bytes gauge
+go_memstats_heap_idle_bytes 3.145728e+07
+# TYPE go_memstats_heap_released_bytes gauge
+go_memstats_heap_released_bytes 1.048576e+07
+# TYPE go_memstats_sys_bytes gauge
+go_memstats_sys_bytes 9.437184e+07
+# TYPE go_memstats_alloc_bytes_total counter
+go_memstats_alloc_bytes_total 1e+12
+"""
+
+
+def test_the_go_runtime_says_what_is_live_and_what_is_freed_but_kept() -> None:
+    assert parse_go_memory(GO_METRICS) == {
+        "goroutines": 311.0, "heap_inuse": 40.0, "retained": 20.0, "sys": 90.0,
+    }  # fmt: skip
+
+
+def test_a_cometbft_whose_live_heap_is_flat_while_it_keeps_more_freed_heap() -> None:
+    """What the slopes tell apart: a cache or leak grows `heap_inuse`; a runtime that has
+    not yet given back what it freed grows `retained` and levels off."""
+    after = [
+        {"t_s": 60.0 * m, "validators": [{"go_mb": {"heap_inuse": 40.0, "goroutines": 300.0,
+                                                   "retained": 10.0 + min(m, 30) / 3}}]}
+        for m in range(5, 61)
+    ]  # fmt: skip
+    ((slopes),) = get_go_memory_slopes(after, 1)
+    assert set(slopes) == {"heap_inuse", "retained"}  # a count is not memory
+    assert slopes["heap_inuse"] == {"mb": 0.0, "pct": 0.0, "second_half": {"mb": 0.0, "pct": 0.0}}
+    assert slopes["retained"]["mb"] > 0 and slopes["retained"]["second_half"]["mb"] == 0.0
