@@ -190,6 +190,20 @@ def get_collateral_quanta(state: ClearingState) -> dict[CollateralKey, int]:
     return totals
 
 
+def get_credited_quanta(state: ClearingState) -> dict[CollateralKey, int]:
+    """Members' collateral per (chain, token), as ``get_collateral_quanta`` counts it over
+    every account, from what the state keeps instead: what each vault holds less the
+    withdrawals not yet paid and the cash reserve. Its cost does not grow with the
+    accounts."""
+    credited = dict(state.vault_quanta)
+    for key, quanta in get_pending_withdrawal_quanta(state).items():
+        credited[key] -= quanta
+    for key in state.genesis.settlement_asset.tokens:
+        if key in credited:
+            credited[key] -= state.settlement_reserves.get(key[0], 0)
+    return {key: quanta for key, quanta in credited.items() if quanta}
+
+
 def get_pending_withdrawal_quanta(state: ClearingState) -> dict[CollateralKey, int]:
     """Quanta of each (chain, token) debited for withdrawal and not yet paid by the vault."""
     totals: dict[CollateralKey, int] = {}

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bridge.rotation import get_consensus_set
-from clearing.collateral import get_collateral_quanta, get_pending_withdrawal_quanta
+from clearing.collateral import get_credited_quanta, get_pending_withdrawal_quanta
 from clearing.risk.engine import INSURANCE_MEMBER, get_member_risk
 from clearing.state import ClearingState, is_settlement_token
 from node.api.bodies import hex0x
@@ -75,7 +75,7 @@ def get_chains(state: ClearingState, vaults: Mapping[int, VaultView]) -> list[di
     not yet paid (they are still in the vault) and, for the settlement token,
     what the vault holds for cash (``for_cash``).
     """
-    held = get_collateral_quanta(state)
+    held = get_credited_quanta(state)  # not a walk over every account: the route is public
     pending = get_pending_withdrawal_quanta(state)
     chains = []
     for chain_id in sorted({t.chain_id for t in state.collateral_tokens.values()}):

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.assets import MAX_VAULT_QUANTA
-from clearing.collateral import count_vault_quanta
+from clearing.collateral import count_vault_quanta, get_collateral_quanta, get_credited_quanta
 from clearing.root import compute_state_root_from_scratch
 from clearing.state import get_sub_account_for_write
 from clearnode.client.sandbox_keys import derive_member_key
@@ -79,6 +79,7 @@ def test_value_is_conserved(operations: list[tuple], cash_shift: int) -> None:  
         reserve = box.state.settlement_reserves.get(t[0], 0) if t in SETTLEMENT_TOKENS else 0
         assert _held(box, t) + withdrawn + reserve == credited[t]  # what the vault holds
     assert box.state.vault_quanta == count_vault_quanta(box.state)
+    assert get_credited_quanta(box.state) == get_collateral_quanta(box.state)
     assert all(q <= MAX_VAULT_QUANTA for q in box.state.vault_quanta.values())
     assert block.state_root == compute_state_root_from_scratch(box.state)
     assert get_cash_supply(box.state) == 0

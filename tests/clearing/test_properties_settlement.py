@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from clearing.collateral import (
     count_vault_quanta,
     get_collateral_quanta,
+    get_credited_quanta,
     get_pending_withdrawal_quanta,
 )
 from clearing.default.house import HOUSE
@@ -135,6 +136,7 @@ def check_invariants(state: ClearingState, vaults: Vaults) -> None:
     held = count_vault_quanta(state)  # what the ledger says each vault holds
     assert state.vault_quanta == held  # and what it keeps of that, with no zero entries
     owed = get_collateral_quanta(state)  # members' and the house's
+    assert get_credited_quanta(state) == owed  # the same, from what the state keeps
     for key, quanta in get_pending_withdrawal_quanta(state).items():
         owed[key] = owed.get(key, 0) + quanta
     for key in TOKENS:
