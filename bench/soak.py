@@ -46,7 +46,7 @@ One JSON line: the samples, and
   rate must be under the machine's capacity: measure it with `bench network` first).
 
     python -m bench soak [--engine clearnode|cometbft] [--minutes 60] [--rate N]
-        [--sample-s 60] [--warmup-minutes 5] [--epoch-blocks 300] [--blocks-kept 500]
+        [--sample-s 60] [--warmup-minutes 5|20] [--epoch-blocks 300] [--blocks-kept 500]
         [--snapshot-interval 100] [--batch 250]
 """
 
@@ -100,6 +100,9 @@ ORACLE_SEED = 7
 SNAPSHOTS_KEPT = 3
 DRIFT_WINDOW_S = 600.0
 RSS_GOAL_PCT_PER_HOUR = 2.0
+DEFAULT_WARMUP_MINUTES = {"clearnode": 5.0, "cometbft": 20.0}
+"""Minutes before memory counts as warm: our node levels within about 5, `cometbft`'s Go
+heap rose for about 20 (docs/production.md, "What `cometbft`'s memory is")."""
 GO_MEMORY = {
     "go_memstats_heap_inuse_bytes": "heap_inuse",
     "go_memstats_heap_idle_bytes": "heap_idle",
@@ -556,6 +559,7 @@ def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:
     return {
         "engine": engine,
         "minutes": args.minutes,
+        "warmup_minutes": args.warmup_minutes,
         "offered_trades_per_s": rate,
         "epoch_blocks": args.epoch_blocks,
         "blocks_kept": args.blocks_kept,
@@ -606,17 +610,25 @@ async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str
     return summarise(soak, engine, rate)
 
 
-def run(argv: list[str]) -> dict[str, Any]:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench soak")
     parser.add_argument("--engine", choices=ENGINES, default="clearnode")
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--rate", type=int, help="offered trades/s (default: DEFAULT_RATE)")
     parser.add_argument("--sample-s", type=float, default=60.0)
-    parser.add_argument("--warmup-minutes", type=float, default=5.0)
+    parser.add_argument("--warmup-minutes", type=float,
+                        help="(default: DEFAULT_WARMUP_MINUTES of the engine)")  # fmt: skip
     parser.add_argument("--epoch-blocks", type=int, default=300)
     parser.add_argument("--blocks-kept", type=int, default=500)
     parser.add_argument("--snapshot-interval", type=int, default=100)
     parser.add_argument("--batch", type=int, default=250, help="trades per batch")
     args = parser.parse_args(argv)
+    if args.warmup_minutes is None:
+        args.warmup_minutes = DEFAULT_WARMUP_MINUTES[args.engine]
+    return args
+
+
+def run(argv: list[str]) -> dict[str, Any]:
+    args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix=f"bench-soak-{args.engine}-") as base:
         return trio.run(measure, args, Path(base), args.engine)

@@ -10,6 +10,7 @@ from bench.soak import (
     get_rss_slopes,
     get_work,
     has_kept_up,
+    parse_args,
     parse_go_memory,
 )
 
@@ -111,3 +112,9 @@ def test_a_cometbft_whose_live_heap_is_flat_while_it_keeps_more_freed_heap() -> 
     assert set(slopes) == {"heap_inuse", "retained"}  # a count is not memory
     assert slopes["heap_inuse"] == {"mb": 0.0, "pct": 0.0, "second_half": {"mb": 0.0, "pct": 0.0}}
     assert slopes["retained"]["mb"] > 0 and slopes["retained"]["second_half"]["mb"] == 0.0
+
+
+def test_cometbft_warms_up_for_longer_unless_told() -> None:
+    assert parse_args([]).warmup_minutes == 5.0
+    assert parse_args(["--engine", "cometbft"]).warmup_minutes == 20.0
+    assert parse_args(["--engine", "cometbft", "--warmup-minutes", "3"]).warmup_minutes == 3.0
