@@ -296,13 +296,17 @@ def read_cometbft_metrics(home: NodeHome) -> str | None:
 
 
 def read_figures(home: NodeHome, engine: str) -> dict[str, dict[str, float]]:
-    """What a validator's metrics say so far: busy seconds per part, bytes sent per
-    channel, seconds and count of each consensus step (sums over labels)."""
+    """What a validator's metrics say so far (`get_figures`): its node's and, on
+    CometBFT, its `cometbft`'s."""
+    cometbft = read_cometbft_metrics(home) if engine == "cometbft" else None
+    return get_figures(home.get_metrics(), cometbft)
+
+
+def get_figures(node: str, cometbft: str | None) -> dict[str, dict[str, float]]:
+    """From a node's metrics text and its `cometbft`'s (if any): busy seconds per part,
+    bytes sent per channel, seconds and count of each consensus step (sums over labels)."""
     figures: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    texts = [home.get_metrics()]
-    if engine == "cometbft" and (cometbft := read_cometbft_metrics(home)) is not None:
-        texts.append(cometbft)
-    for text in texts:
+    for text in (node, cometbft or ""):
         for name, labels, value in iter_samples(text):
             if name == "clearnode_busy_seconds_total":
                 figures["busy"][labels["part"]] += value

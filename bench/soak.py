@@ -73,6 +73,7 @@ from bench.network import (
     Load,
     get_busy_shares,
     get_cpu_s,
+    get_figures,
     get_step_ms_per_height,
     is_cometbft,
     iter_samples,
@@ -186,18 +187,12 @@ def get_store_bytes(home: NodeHome) -> dict[str, int]:
     return stores
 
 
-def read_go_memory(home: NodeHome) -> dict[str, float]:
-    """MB of what the validator's `cometbft` Go runtime holds, from its metrics: the heap
-    in use (live objects and garbage not yet collected), `retained` (heap pages idle but
-    not yet returned to the OS: RSS the collector has freed), the goroutines' stacks,
-    the heap size at which the next collection starts (`next_gc`), all it took from the
-    OS (`sys`); and its goroutines (a count). Empty where it serves no metrics."""
-    text = read_cometbft_metrics(home)
-    return {} if text is None else parse_go_memory(text)
-
-
 def parse_go_memory(text: str) -> dict[str, float]:
-    """`read_go_memory`'s figures from a Prometheus text."""
+    """MB of what a `cometbft` Go runtime holds, from its metrics text: the heap in use
+    (live objects and garbage not yet collected), `retained` (heap pages idle but not yet
+    returned to the OS: RSS the collector has freed), the goroutines' stacks, the heap
+    size at which the next collection starts (`next_gc`), all it took from the OS
+    (`sys`); and its goroutines (a count)."""
     found = {}
     for name, _, value in iter_samples(text):
         if name in GO_MEMORY:
@@ -248,7 +243,8 @@ class Validator:
     def sample(self, seconds: float, heights: int) -> dict[str, Any]:
         children = list_descendants(self.pid)
         cpu = self.read_cpu(children, seconds)
-        figures = read_figures(self.home, self.engine)
+        cometbft = read_cometbft_metrics(self.home) if self.engine == "cometbft" else None
+        figures = get_figures(self.home.get_metrics(), cometbft)
         window, self.figures = subtract(figures, self.figures), figures
         rss = {"node": round(get_rss_mb(self.pid), 1)}
         fds = len(os.listdir(f"/proc/{self.pid}/fd"))
@@ -260,10 +256,9 @@ class Validator:
                 continue
             rss[name] = round(rss.get(name, 0.0) + mb, 1)
         shares, reports = self.log.read_new()
-        go = read_go_memory(self.home) if self.engine == "cometbft" else {}
         return {
             "rss_mb": rss,
-            **({"go_mb": go} if go else {}),
+            **({"go_mb": parse_go_memory(cometbft)} if cometbft is not None else {}),
             "fds": fds,
             "cpu": round(sum(cpu.values()), 2),
             "cpu_by_process": {name: round(share, 2) for name, share in cpu.items()},
@@ -403,6 +398,12 @@ def get_rss_slope(points: list[tuple[float, float]]) -> dict[str, float]:
     return {"mb": round(slope, 1), "pct": round(100 * slope / max(mean, 1), 2)}
 
 
+def get_run_slope(points: list[tuple[float, float]]) -> dict[str, Any]:
+    """`get_rss_slope` of the points and of their second half (`second_half`: a plateau
+    reached late in the run shows flat there, a steady climb does not)."""
+    return {**get_rss_slope(points), "second_half": get_rss_slope(points[len(points) // 2 :])}
+
+
 def get_rss_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[str, Any]]:
     """Per validator, the slope of its processes' total RSS per hour after the warm-up; the
     same over the second half of those samples (`second_half`: a plateau reached late in
@@ -414,8 +415,7 @@ def get_rss_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[st
         total = [(t, sum(mb.values())) for t, mb in rss]
         names = sorted({name for _, mb in rss for name in mb})
         slopes.append({
-            **get_rss_slope(total),
-            "second_half": get_rss_slope(total[len(total) // 2:]),
+            **get_run_slope(total),
             "by_process": {name: get_rss_slope([(t, mb[name]) for t, mb in rss if name in mb])
                            for name in names},
         })  # fmt: skip
@@ -424,19 +424,15 @@ def get_rss_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[st
 
 def get_go_memory_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[str, Any]]:
     """Per validator on CometBFT, the slope per hour after the warm-up of each figure of its
-    Go runtime (`read_go_memory`), over all those samples and their second half: whether
+    Go runtime (`parse_go_memory`), over all those samples and their second half: whether
     a `cometbft` RSS that grows is live heap growing, or freed heap its runtime keeps."""
     slopes = []
     for index in range(validators):
         go = [(s["t_s"] / 3600, s["validators"][index].get("go_mb", {})) for s in after]
         names = sorted({name for _, figures in go for name in figures} - {"goroutines"})
-        slopes.append({
-            name: {
-                **get_rss_slope(points := [(t, f[name]) for t, f in go if name in f]),
-                "second_half": get_rss_slope(points[len(points) // 2:]),
-            }
-            for name in names
-        })  # fmt: skip
+        slopes.append(
+            {name: get_run_slope([(t, f[name]) for t, f in go if name in f]) for name in names}
+        )
     return slopes
 
 

@@ -196,12 +196,20 @@ def get_credited_quanta(state: ClearingState) -> dict[CollateralKey, int]:
     withdrawals not yet paid and the cash reserve. Its cost does not grow with the
     accounts."""
     credited = dict(state.vault_quanta)
-    for key, quanta in get_pending_withdrawal_quanta(state).items():
+    for key, quanta in get_uncredited_holdings(state).items():
         credited[key] -= quanta
-    for key in state.genesis.settlement_asset.tokens:
-        if key in credited:
-            credited[key] -= state.settlement_reserves.get(key[0], 0)
     return {key: quanta for key, quanta in credited.items() if quanta}
+
+
+def get_uncredited_holdings(state: ClearingState) -> dict[CollateralKey, int]:
+    """What each vault holds beside its members' collateral, per (chain, token): the
+    withdrawals debited and not yet paid and, of the settlement token, the cash reserve."""
+    holdings = get_pending_withdrawal_quanta(state)
+    for key in state.genesis.settlement_asset.tokens:
+        reserve = state.settlement_reserves.get(key[0], 0)
+        if reserve:
+            holdings[key] = holdings.get(key, 0) + reserve
+    return holdings
 
 
 def get_pending_withdrawal_quanta(state: ClearingState) -> dict[CollateralKey, int]:
@@ -219,10 +227,6 @@ def count_vault_quanta(state: ClearingState) -> dict[CollateralKey, int]:
     settlement token, what it holds for cash. Equal to the on-chain balance / quantum once
     every deposit is credited, and to what the state keeps (``vault_quanta``)."""
     totals = get_collateral_quanta(state)
-    for key, quanta in get_pending_withdrawal_quanta(state).items():
+    for key, quanta in get_uncredited_holdings(state).items():
         totals[key] = totals.get(key, 0) + quanta
-    for key in state.genesis.settlement_asset.tokens:
-        reserve = state.settlement_reserves.get(key[0], 0)
-        if reserve:
-            totals[key] = totals.get(key, 0) + reserve
     return totals
