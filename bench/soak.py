@@ -21,13 +21,16 @@ seconds; and from its metrics, where its time went (as in `bench network`'s per-
 figures): its event loop's busy share of a core per part, the milliseconds of an average
 height in each consensus step, and the bytes a second it sent per channel. On CometBFT
 it also reads the `cometbft` process's Go runtime from its metrics (`go_mb`: heap in use,
-freed heap retained, stacks, the next collection's goal, all taken from the OS).
+freed heap retained, stacks, the next collection's goal, all taken from the OS); with
+`--heap-profiles DIR`, also its Go profiler's heap profile, saved in DIR.
 
 One JSON line: the samples, and
 - `rss_mb_per_hour`: per validator, the least-squares slope of its processes' total RSS
   after `--warmup-minutes`, in MB and in % of its mean, per hour; the same over the
   second half of the run, and each process's own; on CometBFT, `go_mb_per_hour`: the
   same slopes of each Go runtime figure, which tell live heap growing from freed heap kept;
+  with `--heap-profiles`, `heap_growth`: per validator, the allocation sites whose live
+  bytes grew most between the first sample after the warm-up and the last (bench/go_heap.py);
 - `disk_bytes_per_block` and `disk_mb_per_million_trades`: by store and in total (the
   log aside), the slope of its bytes against the height and against the trades
   committed after the warm-up, the mean of the pruned validators and of the archive
@@ -47,7 +50,7 @@ One JSON line: the samples, and
 
     python -m bench soak [--engine clearnode|cometbft] [--minutes 60] [--rate N]
         [--sample-s 60] [--warmup-minutes 5|20] [--epoch-blocks 300] [--blocks-kept 500]
-        [--snapshot-interval 100] [--batch 250]
+        [--snapshot-interval 100] [--batch 250] [--heap-profiles DIR]
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ from typing import Any
 
 import trio
 
+from bench.go_heap import get_heap_growth, save_heap_profile
 from bench.network import (
     DRAIN_S,
     CommitWatch,
@@ -240,7 +244,8 @@ class Validator:
     cpu_s: dict[int, float] = field(default_factory=dict)  # by process, so far
     figures: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    def sample(self, seconds: float, heights: int) -> dict[str, Any]:
+    def sample(self, seconds: float, heights: int, profiles: Path | None) -> dict[str, Any]:
+        """What the validator is now; its Go heap profile saved in `profiles` if given."""
         children = list_descendants(self.pid)
         cpu = self.read_cpu(children, seconds)
         cometbft = read_cometbft_metrics(self.home) if self.engine == "cometbft" else None
@@ -256,9 +261,11 @@ class Validator:
                 continue
             rss[name] = round(rss.get(name, 0.0) + mb, 1)
         shares, reports = self.log.read_new()
+        profile = self.save_heap_profile(profiles) if profiles is not None else None
         return {
             "rss_mb": rss,
             **({"go_mb": parse_go_memory(cometbft)} if cometbft is not None else {}),
+            **({"heap_profile": str(profile)} if profile is not None else {}),
             "fds": fds,
             "cpu": round(sum(cpu.values()), 2),
             "cpu_by_process": {name: round(share, 2) for name, share in cpu.items()},
@@ -268,6 +275,13 @@ class Validator:
             "reports": reports,
             **get_work(window, seconds, heights),
         }
+
+    def save_heap_profile(self, directory: Path) -> Path | None:
+        """Its `cometbft`'s heap profile, named by the validator and the time taken."""
+        if self.home.cometbft_pprof_port is None:
+            return None
+        name = f"{self.home.name}-{time.strftime('%Y%m%dT%H%M%S')}.pb.gz"
+        return save_heap_profile(self.home.cometbft_pprof_port, directory / name)
 
     @classmethod
     def start(cls, home: NodeHome, engine: str, pid: int) -> Validator:
@@ -355,7 +369,8 @@ class Soak:
                 "machine_steal": round((stolen_now - stolen) / max(1, ticks_now - ticks), 3),
                 "refused": self.watch.refused,
                 "validators": [
-                    v.sample(now - last, self.watch.height - height) for v in self.validators
+                    v.sample(now - last, self.watch.height - height, self.args.heap_profiles)
+                    for v in self.validators
                 ],
             })  # fmt: skip
             last, height, later_rounds = now, self.watch.height, self.watch.later_rounds
@@ -442,6 +457,22 @@ def get_go_memory_summary(after: list[dict[str, Any]], engine: str, validators: 
     if engine != "cometbft":
         return {}
     return {"go_mb_per_hour": get_go_memory_slopes(after, validators)}
+
+
+def get_heap_growth_summary(after: list[dict[str, Any]], validators: int) -> dict[str, Any]:
+    """`heap_growth`: each validator's sites whose live bytes grew most after the warm-up,
+    if heap profiles were taken (at least two after it)."""
+    profiles = [
+        [s["validators"][i]["heap_profile"] for s in after if "heap_profile" in s["validators"][i]]
+        for i in range(validators)
+    ]
+    if any(len(taken) < 2 for taken in profiles):
+        return {}
+    return {"heap_growth": [
+        {"from": taken[0], "to": taken[-1],
+         "sites": get_heap_growth(Path(taken[0]), Path(taken[-1]))}
+        for taken in profiles
+    ]}  # fmt: skip
 
 
 def has_kept_up(after: list[dict[str, Any]], rate: int, sample_s: float) -> bool:
@@ -562,6 +593,7 @@ def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:
         "snapshot_interval": args.snapshot_interval,
         "rss_mb_per_hour": rss,
         **get_go_memory_summary(after, engine, len(names)),
+        **get_heap_growth_summary(after, len(names)),
         "disk_bytes_per_block": {
             "pruned": get_disk_slopes(after, pruned, "height", 0),
             "archive": get_disk_slopes(after, archive, "height", 0),
@@ -590,7 +622,12 @@ async def measure(args: argparse.Namespace, base: Path, engine: str) -> dict[str
     seed_file = base / "report_seed.json"
     save_report_seed(seed_file, create_report_seed())
     services = get_services(seed_file, genesis, args)
-    net = ProcessNetwork(base, 4, engine=engine, genesis=genesis, services=services)
+    profiled = args.heap_profiles is not None
+    if profiled:
+        args.heap_profiles.mkdir(parents=True, exist_ok=True)
+    net = ProcessNetwork(
+        base, 4, engine=engine, genesis=genesis, services=services, profiled=profiled
+    )
     rate = args.rate or DEFAULT_RATE[engine]
     with running(net):
         async with trio.open_nursery() as nursery:
@@ -618,6 +655,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--blocks-kept", type=int, default=500)
     parser.add_argument("--snapshot-interval", type=int, default=100)
     parser.add_argument("--batch", type=int, default=250, help="trades per batch")
+    parser.add_argument("--heap-profiles", type=Path,
+                        help="CometBFT: save each sample's Go heap profiles here")  # fmt: skip
     args = parser.parse_args(argv)
     if args.warmup_minutes is None:
         args.warmup_minutes = DEFAULT_WARMUP_MINUTES[args.engine]

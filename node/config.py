@@ -123,6 +123,10 @@ class CometBFTConfig:
     p2p_port: int = 26666
     metrics_port: int = 0
     """CometBFT's own Prometheus metrics on 127.0.0.1 (0: off)."""
+    pprof_port: int = 0
+    """CometBFT's Go profiler (`/debug/pprof/`) on 127.0.0.1 (0: off): for an operator
+    asking what its memory or CPU is spent on. Off by default: its heap and goroutine
+    dumps may hold transactions' bytes."""
     persistent_peers: tuple[str, ...] = ()
     """The other validators' CometBFT nodes, `NODE_ID@HOST:PORT` (`clearnode init` writes
     them; a node id is derived from the node key: node/cometbft/home.py)."""
@@ -599,6 +603,7 @@ def _cometbft(home: Path) -> Callable[[_Table], CometBFTConfig]:
             home=t.path("home", home, "cometbft"),
             p2p_port=t.integer("p2p_port", CometBFTConfig.p2p_port, hi=65535),
             metrics_port=t.integer("metrics_port", CometBFTConfig.metrics_port, hi=65535),
+            pprof_port=t.integer("pprof_port", CometBFTConfig.pprof_port, hi=65535),
             persistent_peers=peers,
             external_address=t.text(
                 "external_address", "", pattern=r"|[^\s@:]+:\d{1,5}", expected="HOST:PORT"

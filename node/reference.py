@@ -110,6 +110,9 @@ CONFIG_MEANINGS: dict[str, str] = {
     "cometbft.p2p_port": "CometBFT's p2p port, on `p2p.listen_host`",
     "cometbft.metrics_port": "CometBFT's own Prometheus metrics on 127.0.0.1 (no credential: "
     "counts and sizes, no transaction); 0: off",
+    "cometbft.pprof_port": "CometBFT's Go profiler (`/debug/pprof/`: heap, goroutines, CPU) "
+    "on 127.0.0.1, for asking what its memory or CPU is spent on; its dumps may hold "
+    "transactions' bytes; 0: off",
     "cometbft.persistent_peers": "the other validators' CometBFT nodes, `NODE_ID@HOST:PORT`",
     "cometbft.external_address": "`HOST:PORT` the other validators dial, if not "
     "`p2p.listen_host:p2p_port`",

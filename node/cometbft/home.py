@@ -70,13 +70,15 @@ full block (8 MiB of transactions) to one peer."""
 @dataclass(frozen=True)
 class Listeners:
     """Where this node's CometBFT listens on TCP: p2p on the operator's chosen host (its
-    peers must reach it), metrics (if on) on loopback. Its RPC is a Unix socket."""
+    peers must reach it), metrics and the profiler (if on) on loopback. Its RPC is a Unix
+    socket."""
 
     p2p_host: str
     p2p_port: int
     metrics_port: int | None = None
     external_address: str = ""
     """host:port peers dial, when the p2p host is not it (a NAT, 0.0.0.0)."""
+    pprof_port: int | None = None
 
 
 class PeerIdError(ValueError):
@@ -259,6 +261,7 @@ def build_config_toml(
     TOML-quoted by json.dumps). SocketPathTooLong if a socket's path is too long."""
     q = json.dumps
     metrics = listeners.metrics_port
+    pprof = "" if listeners.pprof_port is None else f"127.0.0.1:{listeners.pprof_port}"
     abci_socket, rpc_socket = (get_socket_path(home, name) for name in (ABCI_SOCKET, RPC_SOCKET))
     lines = [
         f"moniker = {q(moniker)}",
@@ -274,10 +277,11 @@ def build_config_toml(
         "",
         "[rpc]",
         # Every block's transactions and the mempool's, to whoever connects: the node's
-        # user alone (the socket is in the 0700 home); no gRPC broadcast API, no pprof.
+        # user alone (the socket is in the 0700 home); no gRPC broadcast API. The profiler's
+        # heap and goroutine dumps may hold transactions too: loopback, if the operator asks.
         f"laddr = {q(f'unix://{rpc_socket}')}",
         'grpc_laddr = ""',
-        'pprof_laddr = ""',
+        f"pprof_laddr = {q(pprof)}",
         f"max_body_bytes = {get_max_block_bytes()}",
         "",
         "[p2p]",

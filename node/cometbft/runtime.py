@@ -300,8 +300,13 @@ def write_comet_home(
 
 
 def get_listeners(config: NodeConfig, comet: CometBFTConfig) -> Listeners:
-    metrics = comet.metrics_port or None
-    return Listeners(config.p2p.listen_host, comet.p2p_port, metrics, comet.external_address)
+    return Listeners(
+        config.p2p.listen_host,
+        comet.p2p_port,
+        comet.metrics_port or None,
+        comet.external_address,
+        comet.pprof_port or None,
+    )
 
 
 def save_decided(blocks: SqliteBlockStore, ctx: NodeContext, decided: DecidedBlock) -> None:

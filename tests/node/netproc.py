@@ -165,6 +165,8 @@ class NodeHome:
     """`[p2p] observers`: peer ids allowed besides the genesis validators' nodes."""
     cometbft_metrics_port: int | None = None
     """Its CometBFT's Prometheus listener, on a network whose engine is CometBFT."""
+    cometbft_pprof_port: int | None = None
+    """Its CometBFT's Go profiler, on a CometBFT network made `profiled`."""
     env: dict[str, str] = field(default_factory=dict)
     """Added to its process's environment (e.g. libfaketime's, for a clock that is off)."""
     host: str = "127.0.0.1"
@@ -310,10 +312,12 @@ class ProcessNetwork:
         services: str | Callable[[NodeHome], str] = ORACLE_OFF,
         hosts: Hosts | None = None,
         mesh: Mesh | None = None,
+        profiled: bool = False,
     ) -> None:
         """`engine` "cometbft": the genesis names it, each home gets a `[cometbft]` table
-        (free ports, the others as persistent peers). `genesis_time_ms`: the genesis's
-        time, if not the example's (a light client's trust runs 14 days from it).
+        (free ports, the others as persistent peers; `profiled`: its Go profiler on too).
+        `genesis_time_ms`: the genesis's time, if not the example's (a light client's trust
+        runs 14 days from it).
         `genesis`: the document to start from instead of the example's. `services`: each
         home's services' sections, or what gives them for a home (before `extra_config`).
         `hosts`: validator i runs on host i. `mesh`: node i dials node j through the
@@ -334,6 +338,7 @@ class ProcessNetwork:
         """Given: genesis names the validators' nodes and only they and these may connect."""
         self.hosts = hosts
         self.mesh = mesh
+        self.profiled = profiled
         self.homes = [self._home(base / f"v{i}", f"v{i}", i) for i in range(validators)]
         if observers is not None:
             for home, validator in zip(self.homes, self.genesis["validators"], strict=True):
@@ -360,7 +365,7 @@ class ProcessNetwork:
         if self.engine == "cometbft":
             for home in self.homes:
                 home.extra_config = self._get_config(home)
-            add_cometbft_tables(self.homes, self.mesh)
+            add_cometbft_tables(self.homes, self.mesh, self.profiled)
         for i, home in enumerate(self.homes):
             shutil.rmtree(home.path / "keys", ignore_errors=True)  # the same keys (by name)
             home.write(self.genesis, [self._get_peer_addr(i, j) for j in range(len(self.homes))
@@ -425,9 +430,12 @@ def add_validators(genesis: dict[str, Any], count: int) -> None:
         })  # fmt: skip
 
 
-def add_cometbft_tables(homes: list[NodeHome], mesh: Mesh | None = None) -> None:
-    """Each home's `[cometbft]` table: free ports (its Prometheus metrics on loopback too),
-    the others' CometBFT nodes, at their hosts (or through `mesh`'s links), as peers."""
+def add_cometbft_tables(
+    homes: list[NodeHome], mesh: Mesh | None = None, profiled: bool = False
+) -> None:
+    """Each home's `[cometbft]` table: free ports (its Prometheus metrics on loopback too,
+    and if `profiled` its Go profiler), the others' CometBFT nodes, at their hosts (or
+    through `mesh`'s links), as peers."""
     ports = [(get_free_port(), get_free_port()) for _ in homes]
     keys = [h.node_key for h in homes]
     tables = render_cometbft_tables(keys, [h.host for h in homes], ports)
@@ -442,6 +450,9 @@ def add_cometbft_tables(homes: list[NodeHome], mesh: Mesh | None = None) -> None
         ]  # fmt: skip
     for home, (_, metrics), table in zip(homes, ports, tables, strict=True):
         home.cometbft_metrics_port = metrics
+        if profiled:
+            home.cometbft_pprof_port = get_free_port()
+            table += f"pprof_port = {home.cometbft_pprof_port}\n"
         home.extra_config += table
 
 

@@ -54,6 +54,7 @@ def test_minimal_config_takes_defaults(tmp_path: Path) -> None:
     assert config.p2p.observers == ()
     assert config.cometbft is not None and config.cometbft.home == tmp_path.resolve() / "cometbft"
     assert (config.cometbft.p2p_port, config.cometbft.metrics_port) == (26666, 0)
+    assert config.cometbft.pprof_port == 0
 
 
 def test_a_state_sync_checkpoint_is_read_as_the_block_it_names(tmp_path: Path) -> None:

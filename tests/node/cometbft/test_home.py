@@ -30,6 +30,7 @@ from node.cometbft.home import (
     get_peer_node_id,
     write_home,
 )
+from node.cometbft.runtime import get_listeners
 from node.config import CONFIG_FILE_NAME, ENGINE_TIMEOUTS, get_timeouts, load_config
 from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
 from node.liveness import get_stall_limit_ms
@@ -99,6 +100,23 @@ def test_only_p2p_listens_beyond_loopback_and_the_rpc_on_no_port() -> None:
     assert off == ("", "", "")
     assert config["instrumentation"]["prometheus_listen_addr"] == "127.0.0.1:26670"
     assert config["p2p"]["laddr"] == "tcp://0.0.0.0:26666"
+
+
+def test_the_profiler_listens_on_loopback_only_when_the_operator_sets_its_port(
+    tmp_path: Path,
+) -> None:
+    """`[cometbft] pprof_port`: its heap and goroutine dumps may hold transactions, so it
+    is off unless set, and on 127.0.0.1 whatever host p2p listens on."""
+    base = "chain_id = 7\nmoniker = 'v0'\n[p2p]\nlisten_host = '0.0.0.0'\n[cometbft]\n"
+    found = []
+    for table in ("", "pprof_port = 6061\n"):
+        (tmp_path / CONFIG_FILE_NAME).write_text(base + table)
+        config = load_config(tmp_path)
+        assert config.cometbft is not None
+        listeners = get_listeners(config, config.cometbft)
+        text = build_config_toml("v0", Path("/h"), listeners, (), DEFAULTS, 10, 1 << 20)
+        found.append(tomllib.loads(text)["rpc"]["pprof_laddr"])
+    assert found == ["", "127.0.0.1:6061"]
 
 
 def test_state_sync_is_on_only_with_a_trusted_block_and_reads_the_peers_through_the_relays() -> (
