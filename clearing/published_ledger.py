@@ -105,10 +105,11 @@ class PublishedLedger:
 def get_published_ledger(
     state: ClearingState, collateral: Mapping[CollateralKey, int], reported_cash: int
 ) -> PublishedLedger:
-    """`collateral`: every account's quanta per (chain, token)
-    (``clearing.collateral.get_collateral_quanta``), `reported_cash`: the cash of every
-    account a report covers (``clearing.reported_accounts.get_reported_cash``); the root
-    keeps both up to date."""
+    """`collateral`: every account's quanta per (chain, token), `reported_cash`: the cash
+    of every account a report covers (``clearing.reported_accounts.get_reported_cash``).
+    The root takes the collateral from what the state keeps
+    (``clearing.collateral.get_credited_quanta``) and keeps the cash up to date with the
+    dirty members; from scratch, both are counted over every account."""
     pending = get_pending_withdrawal_quanta(state)
     cash = {
         k: state.settlement_reserves.get(k[0], 0) for k in state.genesis.settlement_asset.tokens

@@ -37,9 +37,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from clearing.assets import CollateralKey
 from clearing.clients import get_role_fields
-from clearing.collateral import get_collateral_quanta
+from clearing.collateral import get_collateral_quanta, get_credited_quanta
 from clearing.derived import DerivedKey
 from clearing.governance.configuration import (
     MAX_CONFIGURATION_BYTES,
@@ -194,10 +193,6 @@ class RootCache:
 
     accounts: MerkleTree
     reports: ReportHashChain
-    # each member's collateral quanta and their sum, per (chain, token): the published
-    # ledger's reserves, kept with the dirty members instead of summed over all each block
-    collateral: dict[bytes, dict[CollateralKey, int]] = field(default_factory=dict)
-    collateral_totals: dict[CollateralKey, int] = field(default_factory=dict)
     # each member's reported accounts and their cash, and over all members: the reported
     # accounts' leaf, encoded again only when an account enters or leaves the list
     reported: dict[bytes, tuple[tuple[AccountKey, ...], int]] = field(default_factory=dict)
@@ -219,21 +214,13 @@ def _get_cache(state: ClearingState) -> RootCache:
 
 
 def _get_tree(state: ClearingState) -> MerkleTree:
-    """The cached accounts tree with every dirty member re-encoded (and its collateral
-    and reported accounts counted again)."""
+    """The cached accounts tree with every dirty member re-encoded (and its reported
+    accounts counted again)."""
     cache = _get_cache(state)
     tree = cache.accounts
-    totals = cache.collateral_totals
     for address in state.dirty:
         member = state.members[address]
         tree.set_leaf(address, hash_leaf(address, encode_account(member)))
-        for key, quanta in cache.collateral.pop(address, {}).items():
-            totals[key] -= quanta
-        held = _get_member_collateral(member)
-        for key, quanta in held.items():
-            totals[key] = totals.get(key, 0) + quanta
-        if held:
-            cache.collateral[address] = held
         _count_reported(cache, address, member)
     state.dirty.clear()
     return tree
@@ -251,19 +238,11 @@ def _count_reported(cache: RootCache, address: bytes, member: Member) -> None:
         cache.reported[address] = keys, cash
 
 
-def _get_member_collateral(member: Member) -> dict[CollateralKey, int]:
-    held: dict[CollateralKey, int] = {}
-    for account in member.sub_accounts.values():
-        for key, quanta in account.collateral.items():
-            held[key] = held.get(key, 0) + quanta
-    return held
-
-
 def _get_ledger(state: ClearingState) -> PublishedLedger:
-    _get_tree(state)  # brings the collateral totals and the reported cash up to date
+    _get_tree(state)  # brings the reported cash up to date
     cache = _get_cache(state)
     cash = add_insurance_fund(state, cache.reported_keys, cache.reported_cash)
-    return get_published_ledger(state, cache.collateral_totals, cash)
+    return get_published_ledger(state, get_credited_quanta(state), cash)
 
 
 def _get_reported_leaf(state: ClearingState) -> tuple[bytes, bytes]:

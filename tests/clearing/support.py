@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from clearing.block import BlockResult
+from clearing.collateral import count_vault_quanta
 from clearing.member_authorisation import spend_refused_nonce
 from clearing.replay_protection import get_replay_fields
 from clearing.request_schema import SignedRequest
@@ -36,6 +37,13 @@ def genesis_doc() -> dict[str, Any]:
 
 def new_sandbox() -> Sandbox:
     return Sandbox.from_genesis_doc(genesis_doc())
+
+
+def fund_vaults(state: ClearingState) -> None:
+    """The vaults' figure (``vault_quanta``) made what the accounts hold, as if each
+    quantum a fixture wrote into an account had come in by a deposit: a state the chain
+    can reach, whose published ledger the root takes from that figure."""
+    state.vault_quanta = {key: q for key, q in count_vault_quanta(state).items() if q}
 
 
 def collected_fees(state: ClearingState) -> int:

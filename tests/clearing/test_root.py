@@ -23,7 +23,7 @@ from clearing.root import (
 from clearing.snapshot import decode_member
 from clearing.state import Member, Position, get_sub_account_for_write
 from lightclient.codec import DecodeError
-from tests.clearing.support import ALICE, USDC, WETH, new_sandbox
+from tests.clearing.support import ALICE, USDC, WETH, fund_vaults, new_sandbox
 
 
 def _member(n: int) -> bytes:
@@ -37,6 +37,7 @@ def _populated(count: int) -> object:
         sub.cash = 10**12 + n * 7  # margined, so no liquidation touches other accounts
         sub.collateral[USDC] = n + 1
         sub.positions["BTC-PERP"] = Position(n - 5, 60_000_000, 60_000_000, 0, 0)
+    fund_vaults(box.state)
     return box
 
 
@@ -127,6 +128,7 @@ def test_account_encoding_is_canonical_regardless_of_insertion_order() -> None:
             sub.collateral[key] = 5
         for iid in ["BTC-PERP", "ETH-PERP"] if order[0] == USDC else ["ETH-PERP", "BTC-PERP"]:
             sub.positions[iid] = Position(1, 2, 3, 4, 5)
+        fund_vaults(box.state)
     assert encode_account(a.state.members[ALICE.address]) == encode_account(
         b.state.members[ALICE.address]
     )

@@ -64,7 +64,7 @@ from tests.clearing.governance.support import (
     run_until,
     submit,
 )
-from tests.clearing.support import USDC
+from tests.clearing.support import USDC, fund_vaults
 from tests.clearing.support import WETH as WETH_TOKEN
 from tests.lightclient.support import anchor_report, make_anchor, make_set_change
 from tests.node.reports.support import (
@@ -172,6 +172,7 @@ def make_world() -> World:
     short.collateral[USDC] = -short.cash + 1_000_000  # equity one dollar: in default
     get_sub_account_for_write(box.state, PAIR[0].address, 0).collateral.clear()
     get_sub_account_for_write(box.state, CASH_ONLY, 0).cash = -5_000 * 10**6
+    fund_vaults(box.state)
     inputs = extract_report_inputs(box.state, compute_state_root(box.state))
     assert inputs is not None and inputs.epoch == 1
     form = compute_market_solvency_form(box.genesis, inputs.market)
@@ -451,6 +452,7 @@ def make_house_short_report() -> Report:
     short = get_sub_account_for_write(box.state, SHORT, 0)
     short.collateral[USDC] = -short.cash + 1_000_000
     get_sub_account_for_write(box.state, *HOUSE).cash = -7
+    fund_vaults(box.state)
     box.state.insurance_fund = 2
     box.state.defaults = [HOUSE_DEFAULT]
     inputs = extract_report_inputs(box.state, compute_state_root(box.state))

@@ -16,7 +16,7 @@ from clearing.state import Position, get_collateral_value, get_sub_account_for_w
 from devnet.sandbox import Sandbox
 from tests.clearing.default.test_liquidation import CTX, INSURANCE, MEMBERS
 from tests.clearing.risk.sample import genesis_risk_section
-from tests.clearing.support import USDC, genesis_doc
+from tests.clearing.support import USDC, fund_vaults, genesis_doc
 
 BTC = "BTC-PERP"
 DEFAULTER, WINNER, SURVIVOR = (bytes([n]) * 20 for n in (1, 2, 3))
@@ -44,6 +44,7 @@ def test_a_survivor_is_assessed_no_more_than_its_free_equity_on_the_ledger() -> 
         account.collateral[USDC] = collateral
         if lots:
             account.positions[BTC] = Position(lots, mark, mark, 0, 0)
+    fund_vaults(state)
     state.open_interest[BTC] = 100
     state.members[SURVIVOR].default_fund = state.members[SURVIVOR].default_fund_required = (
         1_000 * USD

@@ -16,7 +16,7 @@ from clearing.state import (
 )
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox
-from tests.clearing.support import WETH, genesis_doc, get_cash_supply
+from tests.clearing.support import WETH, fund_vaults, genesis_doc, get_cash_supply
 
 WETH_VALUE = 2_700  # haircut value per quantum at the example's ETH/quantum 3_000
 MEMBERS = [derive_member_key(f"member-{n}") for n in range(4)]
@@ -32,6 +32,7 @@ def new_box(house_weth: int, backstop: bytes | None = None) -> Sandbox:
     box.apply([box.credit(m.address, WETH, 1_000) for m in MEMBERS])
     get_sub_account_for_write(box.state, *HOUSE).collateral[WETH] = house_weth
     box.state.insurance_fund -= house_weth * WETH_VALUE
+    fund_vaults(box.state)
     return box
 
 
@@ -89,6 +90,7 @@ def test_what_no_cash_pays_for_is_given_pro_rata_to_equity() -> None:
         account.collateral[WETH] = 1_000 * ((n + 1) % 4)
         if not account.collateral[WETH]:
             del account.collateral[WETH]
+    fund_vaults(box.state)
     equity, value = get_house_equity(box.state), get_value(box.state)
     sales = run_to_close_out(box)
     given_ = {taker: quanta for _, taker, quanta, paid in sales if not paid}
@@ -123,6 +125,7 @@ def test_the_house_holds_no_collateral_after_the_close_out_and_no_value_is_creat
             del account.collateral[WETH]
         box.state.index_prices["ETH/quantum"] = eth_price  # 0 and 1: worth 0 after haircut
         account.cash = max(cash, -weth * get_value_per_quantum(box.state, WETH))  # solvent
+    fund_vaults(box.state)
     quanta, value = get_collateral_quanta(box.state), get_value(box.state)
     height = box.state.height
     run_to_close_out(box)

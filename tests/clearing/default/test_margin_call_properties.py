@@ -17,7 +17,7 @@ from clearing.state import (
 )
 from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import genesis_risk_section
-from tests.clearing.support import USDC, genesis_doc
+from tests.clearing.support import USDC, fund_vaults, genesis_doc
 
 MEMBERS = [bytes([n]) * 20 for n in range(1, 7)]
 BTC = "BTC-PERP"
@@ -48,6 +48,7 @@ def new_box(rows: list[tuple[int, int]], deadline_blocks: int) -> Sandbox:
         if lots:
             account.positions[BTC] = Position(lots, mark, mark, 0, 0)
             state.open_interest[BTC] += max(lots, 0)
+    fund_vaults(state)
     return box
 
 

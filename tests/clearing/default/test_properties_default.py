@@ -28,7 +28,7 @@ from tests.clearing.default.test_auction import bid, register
 from tests.clearing.default.test_crash_ledger import LEVERED
 from tests.clearing.default.test_properties_ledger import total_value
 from tests.clearing.risk.sample import genesis_risk_section
-from tests.clearing.support import USDC, genesis_doc
+from tests.clearing.support import USDC, fund_vaults, genesis_doc
 
 MEMBERS = [derive_member_key(f"default-{n}") for n in range(6)]
 INSTRUMENTS = {"BTC-PERP": "BTC/0.001", "ETH-PERP": "ETH/0.01"}
@@ -101,6 +101,7 @@ def start(rows: list[Row], backstop: bool, cap_bps: int, fund: int) -> Sandbox:
                 state.open_interest[iid] += max(lots, 0)
         record = state.members[member.address]
         record.default_fund, record.default_fund_required = posted, required
+    fund_vaults(state)
     return box
 
 

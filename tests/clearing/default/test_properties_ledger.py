@@ -11,7 +11,7 @@ from clearing.risk.margin import is_maintenance_met
 from clearing.state import ClearingState, Position, get_collateral_value, get_sub_account_for_write
 from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import genesis_risk_section
-from tests.clearing.support import USDC, genesis_doc
+from tests.clearing.support import USDC, fund_vaults, genesis_doc
 
 MEMBERS = [bytes([n]) * 20 for n in range(1, 7)]
 BTC = "BTC-PERP"
@@ -59,6 +59,7 @@ def test_price_shock_through_blocks_conserves_value_and_leaves_nobody_below_mm(
             account.positions[BTC] = Position(lots, mark, mark, 0, 0)
             state.open_interest[BTC] += max(lots, 0)
         state.members[member].default_fund = posted
+    fund_vaults(state)
     before = total_value(state)
     price = mark * (10_000 + move_bps) // 10_000
     block = box.apply([box.prices({"BTC/0.001": price}, {BTC: price})])

@@ -13,7 +13,7 @@ from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState, Position, get_collateral_value, get_sub_account_for_write
 from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import genesis_risk_section
-from tests.clearing.support import USDC, genesis_doc
+from tests.clearing.support import USDC, fund_vaults, genesis_doc
 
 A, B, C, D, E = (bytes([n]) * 20 for n in range(1, 6))
 BTC = "BTC-PERP"
@@ -34,6 +34,7 @@ def give(state: ClearingState, member: bytes, cash: int, lots: int = 0, usdc: in
         mark = state.mark_prices[BTC]
         account.positions[BTC] = Position(lots, mark, mark, 0, 0)
         state.open_interest[BTC] += max(lots, 0)
+    fund_vaults(state)
 
 
 def total_value(state: ClearingState) -> int:
