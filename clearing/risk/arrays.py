@@ -6,6 +6,10 @@ perpetuals move with their underlying; options are revalued with Black-76 on
 their future's moved mark and shifted volatility. A scenario's P&L is scaled by
 its cover fraction.
 
+Options are priced at ``get_pricing_time_ms``: the block time floored to the genesis's
+``risk.pricing_interval_ms``, so the arrays move when a mark moves or the interval
+turns, not at every block.
+
 Per-instrument floor (kept linear so the solvency form stays exact): each
 array holds a loss of at least ``floor = ceil(price * floor_bps / 10_000)`` per
 lot in each direction, i.e. ``min_s v <= -floor`` and ``max_s v >= floor``,
@@ -53,6 +57,11 @@ def get_risk_factor(instrument: Instrument, by_id: Mapping[str, Instrument]) -> 
     return instrument.underlying
 
 
+def get_pricing_time_ms(params: RiskParams, time_ms: int) -> int:
+    """The time options are priced at: ``time_ms`` floored to the pricing interval."""
+    return time_ms - time_ms % params.pricing_interval_ms
+
+
 def compute_risk_arrays(
     epoch: int,
     scenarios: ScenarioSet,
@@ -61,7 +70,9 @@ def compute_risk_arrays(
     params: RiskParams,
     time_ms: int,
 ) -> RiskArrays:
-    """Arrays for every instrument (sorted by id) from the marks at the epoch start."""
+    """Arrays for every instrument (sorted by id) from the marks, options priced at the
+    block time `time_ms` floored to the pricing interval."""
+    priced_ms = get_pricing_time_ms(params, time_ms)
     by_id = {i.id: i for i in instruments}
     ids = tuple(sorted(by_id))
     rows = []
@@ -73,7 +84,7 @@ def compute_risk_arrays(
             raise GenesisError(f"risk.underlyings.{factor}", "present", "missing")
         u = scenarios.underlyings.index(factor)
         row = [
-            _compute_pnl(inst, s.moves[u], underlying.vol_bps, marks, params.rate_bps, time_ms)
+            _compute_pnl(inst, s.moves[u], underlying.vol_bps, marks, params.rate_bps, priced_ms)
             for s in scenarios.scenarios
         ]
         reference = marks[inst.underlying] if inst.kind is InstrumentKind.OPTION else marks[iid]

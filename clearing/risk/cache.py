@@ -4,8 +4,8 @@ A sub-account's scenario losses ``L`` and ``IM = max L`` are a pure function of
 (the risk arrays, its lots). The risk cache (clearing/risk/engine.py's ``RISK_CACHE``,
 derived: neither in the state root nor in a snapshot) keeps them together with exactly those inputs:
 
-- the cache records what its arrays were built from (genesis, epoch, block
-  time when options make the arrays depend on it, every mark); a read at any
+- the cache records what its arrays were built from (genesis, epoch, the options'
+  pricing time when options make the arrays depend on it, every mark); a read at any
   other inputs starts a fresh cache with the current arrays;
 - each entry records the positions mapping it was computed from and that
   mapping's ``revision`` (``clearing.state.Positions`` counts every record
@@ -14,7 +14,7 @@ derived: neither in the state root nor in a snapshot) keeps them together with e
 
 So any path that changes positions (trades, liquidation, ADL, expiry, exercise,
 a restored snapshot, a test writing a position: each stores the record whose lots
-it changed, which the revision counts) or arrays (price updates, a new block time,
+it changed, which the revision counts) or arrays (price updates, a new pricing time,
 a new epoch) can never be read stale; nothing relies on being told, and the check
 costs O(1), not a read of every record. A trade updates its
 entry in place, ``L' = L - dq * v_i`` (O(scenarios)), which is exactly the
@@ -57,7 +57,7 @@ class RiskCache:
 
     genesis: Genesis
     epoch: int
-    time_ms: int | None  # None: no option is listed, the arrays do not depend on time
+    time_ms: int | None  # options' pricing time; None: no option, the arrays do not depend on it
     marks: dict[str, int]  # a copy of the marks the arrays were built from
     arrays: RiskArrays
     accounts: dict[AccountKey, AccountFigures] = field(default_factory=dict)

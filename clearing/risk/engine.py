@@ -21,7 +21,7 @@ from clearing.derived import DerivedKey
 from clearing.genesis import Genesis
 from clearing.instruments import Instrument, InstrumentKind
 from clearing.oracle import PriceList
-from clearing.risk.arrays import RiskArrays, compute_risk_arrays
+from clearing.risk.arrays import RiskArrays, compute_risk_arrays, get_pricing_time_ms
 from clearing.risk.cache import (
     RiskCache,
     TradeFigures,
@@ -66,12 +66,12 @@ class RiskSetup:
     params: RiskParams
     scenarios: ScenarioSet
     stress: ScenarioSet
-    is_time_dependent: bool  # an option is listed: its arrays move with the block time
+    is_time_dependent: bool  # an option is listed: its arrays move with the pricing time
 
 
 ArrayInputs = tuple[int, int | None, tuple[tuple[str, int], ...]]
-"""What risk arrays are computed from besides the genesis: epoch, block time (None
-without options), mark prices."""
+"""What risk arrays are computed from besides the genesis: epoch, the time options are
+priced at (None without options), mark prices."""
 
 
 @dataclass
@@ -129,7 +129,7 @@ def get_risk_setup(state: ClearingState) -> RiskSetup | None:
 def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False) -> RiskArrays:
     """Margin (or stress) arrays at the current marks and block time."""
     epoch = get_epoch(state)
-    time_ms = state.time_ms if setup.is_time_dependent else None
+    time_ms = get_array_time_ms(state, setup)
     inputs = (epoch, time_ms, tuple(sorted(state.mark_prices.items())))
     derived = get_risk_derived(state)
     kept = derived.arrays.get(stress)
@@ -147,6 +147,12 @@ def get_risk_arrays(state: ClearingState, setup: RiskSetup, stress: bool = False
     )
     derived.arrays[stress] = (inputs, arrays)
     return arrays
+
+
+def get_array_time_ms(state: ClearingState, setup: RiskSetup) -> int | None:
+    """The time the arrays price options at now (``get_pricing_time_ms``); None without
+    options, whose arrays do not depend on time."""
+    return get_pricing_time_ms(setup.params, state.time_ms) if setup.is_time_dependent else None
 
 
 def get_priced_instruments(
@@ -170,7 +176,7 @@ def get_risk_cache(state: ClearingState, setup: RiskSetup) -> RiskCache:
     fresh one, kept from then on."""
     cache = state.derived.get(RISK_CACHE)
     epoch = get_epoch(state)
-    time_ms = state.time_ms if setup.is_time_dependent else None
+    time_ms = get_array_time_ms(state, setup)
     if cache is None or not cache.is_current(state.genesis, epoch, time_ms, state.mark_prices):
         arrays = get_risk_arrays(state, setup)
         cache = RiskCache(state.genesis, epoch, time_ms, dict(state.mark_prices), arrays)

@@ -11,6 +11,7 @@ Shape (all integers; bps = 1/10_000)::
      "extreme_multiple": 2, "extreme_cover_bps": 3500,
      "max_scenarios": 1024,
      "rate_bps": 0,                                # Black-76 discount rate
+     "pricing_interval_ms": 60000,                 # optional (default 1: every block)
      "underlyings": {"BTC": {"group": "crypto", "scan_bps": 1500,
                              "vol_bps": 6000, "vol_scan_bps": 1500, "floor_bps": 50}},
      "stress_days": [{"label": "2020-03-12", "moves_bps": {"BTC": -3900}}],
@@ -20,6 +21,11 @@ Shape (all integers; bps = 1/10_000)::
      "backstops": [{"member": "0x...", "sub_account": 0}],  # optional, in priority order
      "margin_call": {"deadline_blocks": 600},               # optional, this is the default
      "auction": {"window_blocks": 5, "rounds": 3, "split": 2}}  # optional, the default
+
+Options are priced at the block time floored to a multiple of ``pricing_interval_ms``
+(since the Unix epoch), as SPAN's risk arrays come from files published at intervals:
+their time to expiry moves every block, so pricing them at the block's own time would
+rebuild the arrays, and every sub-account's margin figures, at every block.
 
 Underlyings in one ``group`` move together (their positions offset); groups
 move independently (the joint scenario set is the product of group grids).
@@ -37,6 +43,10 @@ from clearing.units import BPS_DENOMINATOR
 MAX_SCENARIOS_LIMIT = 4096
 DEFAULT_MARGIN_CALL_DEADLINE_BLOCKS = 600
 MAX_MARGIN_CALL_DEADLINE_BLOCKS = 10**6
+DEFAULT_PRICING_INTERVAL_MS = 1
+"""Options priced at each block's own time, unless the genesis says otherwise."""
+MAX_PRICING_INTERVAL_MS = 86_400_000
+"""A day: SPAN's arrays are published at least daily."""
 
 
 INSURANCE_MEMBER = bytes(20)
@@ -108,6 +118,7 @@ class RiskParams:
     backstops: tuple[tuple[bytes, int], ...] = ()  # registered backstop liquidators
     margin_call: MarginCallParams = MarginCallParams(DEFAULT_MARGIN_CALL_DEADLINE_BLOCKS)
     auction: AuctionParams = AuctionParams()
+    pricing_interval_ms: int = DEFAULT_PRICING_INTERVAL_MS
 
     def underlying(self, name: str) -> UnderlyingParams | None:
         for u in self.underlyings:
@@ -119,7 +130,7 @@ class RiskParams:
 TOP_KEYS = {
     "k_num", "k_den", "price_steps", "extreme_multiple", "extreme_cover_bps", "max_scenarios",
     "rate_bps", "underlyings", "stress_days", "liquidation", "default_fund", "backstops",
-    "margin_call", "auction",
+    "margin_call", "auction", "pricing_interval_ms",
 }  # fmt: skip
 
 
@@ -174,6 +185,9 @@ def parse_risk_params(section: Mapping[str, Any]) -> RiskParams:
         backstops=_parse_backstops(top.sequence("backstops") if "backstops" in section else []),
         margin_call=_parse_margin_call(top.raw("margin_call") if "margin_call" in section else {}),
         auction=_parse_auction(top.raw("auction") if "auction" in section else {}),
+        pricing_interval_ms=top.integer("pricing_interval_ms", 1, MAX_PRICING_INTERVAL_MS)
+        if "pricing_interval_ms" in section
+        else DEFAULT_PRICING_INTERVAL_MS,
     )
     return params
 

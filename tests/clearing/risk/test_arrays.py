@@ -2,8 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from clearing.risk.arrays import RiskArrays, compute_floored_row, compute_risk_arrays
+from clearing.risk.arrays import (
+    RiskArrays,
+    compute_floored_row,
+    compute_risk_arrays,
+    get_pricing_time_ms,
+)
 from clearing.risk.margin import compute_initial_margin, compute_scenario_losses
+from clearing.risk.params import RiskParams
 from clearing.risk.scenarios import compute_scenario_set
 from tests.clearing.risk.sample import INSTRUMENTS, MARKS, T0, params
 
@@ -53,3 +59,21 @@ def test_floor_deepens_both_directions() -> None:
     assert compute_floored_row((0, 1, -1, 0), 5) == (0, 5, -5, 0)
     assert compute_floored_row((0, 0, 0), 5) == (0, -5, 5)
     assert compute_floored_row((0, 9, -9), 5) == (0, 9, -9)
+
+
+def test_options_are_priced_at_the_block_time_floored_to_the_pricing_interval() -> None:
+    """Within one interval every block gets the arrays of its start; the next interval's
+    first millisecond moves the options' rows and no other."""
+    p = params(pricing_interval_ms=60_000)
+    scenarios = compute_scenario_set(p)
+    start = T0 - T0 % 60_000
+    assert get_pricing_time_ms(p, start + 59_999) == start == get_pricing_time_ms(p, start)
+
+    def at(time_ms: int, q: RiskParams = p) -> RiskArrays:
+        return compute_risk_arrays(7, scenarios, INSTRUMENTS, MARKS, q, time_ms)
+
+    first, last, next_ = at(start), at(start + 59_999), at(start + 60_000)
+    assert first.values == last.values
+    moved = {i for i in first.instrument_ids if first.row(i) != next_.row(i)}
+    assert moved == {"BTC-C60", "BTC-P55"}
+    assert at(start + 59_999, params()).values != last.values  # the default, 1: exact time

@@ -274,3 +274,19 @@ def test_the_end_of_block_scan_reads_kept_entries_without_keeping_the_whole_book
     assert set(state.derived.get(engine.RISK_CACHE).accounts) == {
         (first, 0)
     }  # not the second's vector
+
+
+def test_the_kept_figures_outlive_blocks_within_one_pricing_interval() -> None:
+    """With options listed, a new block time rebuilds the arrays (and drops every kept
+    figure) only once it reaches the next pricing interval."""
+    state = fresh_box().state
+    setup = engine.get_risk_setup(state)
+    assert setup is not None and setup.is_time_dependent
+    interval = setup.params.pricing_interval_ms
+    assert interval == 60_000  # the example genesis's
+    state.time_ms -= state.time_ms % interval
+    kept = engine.get_risk_cache(state, setup)
+    state.time_ms += interval - 1
+    assert engine.get_risk_cache(state, setup) is kept
+    state.time_ms += 1
+    assert engine.get_risk_cache(state, setup) is not kept

@@ -13,6 +13,9 @@ def test_sample_section_parses() -> None:
     assert (p.k_num, p.k_den) == (1, 2)
     assert [u.name for u in p.underlyings] == ["BTC", "ETH", "SOL"]
     assert p.stress_days[0].moves_bps == (("BTC", -3900), ("ETH", -4300))
+    assert p.pricing_interval_ms == 1  # absent: options priced at each block's own time
+    day = parse_risk_params(risk_section(pricing_interval_ms=86_400_000))
+    assert day.pricing_interval_ms == 86_400_000
 
 
 @pytest.mark.parametrize(
@@ -32,6 +35,9 @@ def test_sample_section_parses() -> None:
         ({"liquidation": {"penalty_bps": 10, "fee_bps": 20, "max_per_block": 1,
                           "partial_steps": 1}}, "risk.liquidation.fee_bps"),
         ({"max_scenarios": 20}, "risk.max_scenarios"),  # 17 * 17 + 1 scenarios needed
+        ({"pricing_interval_ms": 0}, "risk.pricing_interval_ms"),
+        ({"pricing_interval_ms": 86_400_001}, "risk.pricing_interval_ms"),  # past a day
+        ({"pricing_interval_ms": 1.5}, "risk.pricing_interval_ms"),
         ({"backstops": [{"member": "0x12", "sub_account": 0}]}, "risk.backstops[0].member"),
         ({"backstops": [{"member": "ab" * 21, "sub_account": 0}]}, "risk.backstops[0].member"),
         ({"backstops": [{"member": "0x" + "zz" * 20, "sub_account": 0}]},

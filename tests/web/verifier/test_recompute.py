@@ -85,7 +85,8 @@ def option_doc(iid: str, strike: int, option_type: str, expiry_ms: int) -> Doc:
 def options_genesis() -> Doc:
     """The example genesis with calls and puts near and far from the money, expiring in
     a day, a month and years after the future, a discount rate, a vol that shifts to
-    its floor, and stress days; settled instruments kept a day (a key the rows ignore)."""
+    its floor, and stress days, priced at the market's own time (the example's pricing
+    interval is a minute); settled instruments kept a day (a key the rows ignore)."""
     doc = genesis_doc()
     doc["settled_instrument_retention_ms"] = DAY_MS
     doc["instruments"] += [
@@ -100,6 +101,7 @@ def options_genesis() -> Doc:
         doc["mark_prices"][inst["id"]] = 1_000_000
     risk = doc["risk"]
     risk["rate_bps"] = 450
+    risk["pricing_interval_ms"] = 1  # priced at each market's own millisecond near expiry
     risk["underlyings"]["BTC"]["vol_scan_bps"] = 7000  # vol- goes below 1 bps: floored to 1
     risk["stress_days"] += [
         {"label": "2022-11-09", "moves_bps": {"BTC": -1450}},
@@ -484,6 +486,8 @@ def _malformed() -> list[Doc]:
         lambda d: d["risk"].update(backstops=[{"member": "0x" + "ab" * 20, "sub_account": 0}] * 2),
         lambda d: d["risk"].update(margin_call={"deadline_blocks": 0}),
         lambda d: d["risk"].update(auction={"rounds": 11}),
+        lambda d: d["risk"].update(pricing_interval_ms=0),
+        lambda d: d["risk"].update(pricing_interval_ms=86_400_001),
         lambda d: d["risk"].update(rate_bps=1e100),
         lambda d: d["risk"].update(rate_bps=[-0.0, 1e-05, 2.5e16, 123456.75]),
         lambda d: d["risk"].update(k_num={"b": 1, "10": 2, "a": [1.5, None, True]}),

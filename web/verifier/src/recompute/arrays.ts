@@ -3,6 +3,7 @@
  * port of `clearing/risk/arrays.py` `compute_risk_arrays`. Futures and
  * perpetuals move with their underlying, exactly in rationals; options are
  * revalued with Black-76 on their future's moved mark and shifted volatility.
+ * Options are priced at the block time floored to the genesis's pricing interval.
  * Each array is then floored (its worst loss each way at least `floor` per lot).
  */
 
@@ -26,6 +27,12 @@ function getRiskFactor(instrument: Instrument, byId: ReadonlyMap<string, Instrum
   return instrument.underlying;
 }
 
+/** The time options are priced at: `timeMs` floored to the pricing interval
+ * (`get_pricing_time_ms`). */
+export function getPricingTimeMs(params: RiskParams, timeMs: bigint): bigint {
+  return timeMs - (timeMs % params.pricingIntervalMs);
+}
+
 export function computeRiskArrays(
   scenarios: ScenarioSet,
   instruments: readonly Instrument[],
@@ -33,6 +40,7 @@ export function computeRiskArrays(
   params: RiskParams,
   timeMs: bigint,
 ): RiskArrays {
+  const pricedMs = getPricingTimeMs(params, timeMs);
   const byId = new Map(instruments.map((i) => [i.id, i]));
   const ids = [...byId.keys()].sort(compareCodePoints);
   const rows = ids.map((iid) => {
@@ -41,7 +49,7 @@ export function computeRiskArrays(
     const u = scenarios.underlyings.indexOf(factor);
     const underlying = params.underlyings.find((p) => p.name === factor);
     if (u < 0 || underlying === undefined) throw new GenesisError(`risk.underlyings.${factor}`, "present", "missing");
-    const pnl = new PnL(inst, underlying.volBps, marks, params.rateBps, timeMs);
+    const pnl = new PnL(inst, underlying.volBps, marks, params.rateBps, pricedMs);
     const row = scenarios.scenarios.map((s) => pnl.compute(s.moves[u] as Move, s.label));
     const reference = mark(marks, inst.kind === "option" ? inst.underlying : iid);
     return computeFlooredRow(row, divCeil(reference * underlying.floorBps, BPS));

@@ -38,12 +38,17 @@ export interface RiskParams {
   readonly rateBps: bigint;
   readonly underlyings: readonly UnderlyingParams[]; // sorted by name
   readonly stressDays: readonly StressDay[];
+  readonly pricingIntervalMs: bigint; // options priced at the block time floored to it
 }
+
+/** `clearing.risk.params.DEFAULT_PRICING_INTERVAL_MS` and `MAX_PRICING_INTERVAL_MS`. */
+const DEFAULT_PRICING_INTERVAL_MS = 1n;
+const MAX_PRICING_INTERVAL_MS = 86_400_000n;
 
 const TOP_KEYS = new Set([
   "k_num", "k_den", "price_steps", "extreme_multiple", "extreme_cover_bps", "max_scenarios",
   "rate_bps", "underlyings", "stress_days", "liquidation", "default_fund", "backstops",
-  "margin_call", "auction",
+  "margin_call", "auction", "pricing_interval_ms",
 ]);
 
 export function parseRiskParams(section: Record<string, unknown>): RiskParams {
@@ -75,6 +80,9 @@ export function parseRiskParams(section: Record<string, unknown>): RiskParams {
     rateBps: top.integer("rate_bps", 0n, BPS),
     underlyings,
     stressDays,
+    pricingIntervalMs: top.contains("pricing_interval_ms")
+      ? top.integer("pricing_interval_ms", 1n, MAX_PRICING_INTERVAL_MS)
+      : DEFAULT_PRICING_INTERVAL_MS,
   };
   liq.integer("fee_bps", 0n, penalty);
   liq.integer("max_per_block", 1n, 10n ** 6n);
