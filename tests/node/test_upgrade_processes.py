@@ -156,6 +156,9 @@ class SupervisedNetwork(ProcessNetwork):
         assert process.wait(timeout=30) == 0
 
 
+HOUR_MS = 3_600_000
+
+
 def make_network(tmp_path: Path, engine: str, chain_a: Any) -> SupervisedNetwork:
     trusted = EvmValidatorSet.from_members(0, [(get_evm_address(k), POWER) for k in BRIDGE_KEYS])
     deployed = deploy_devnet_chain(chain_a, trusted, [("USDC", 6)])
@@ -166,8 +169,12 @@ def make_network(tmp_path: Path, engine: str, chain_a: Any) -> SupervisedNetwork
              + f'[reports]\nenabled = true\nseed_file = "{seed_file}"\n')  # fmt: skip
     net = SupervisedNetwork(tmp_path, 4, extra_config=extra, engine=engine)
     doc = get_bridge_genesis_doc(deployed.tokens)
-    doc.update(engine=engine, epoch_length_blocks=EPOCH,
+    # Funding is paid at genesis time + k intervals (an hour): from a minute ago, no
+    # payment falls between the holdings read before the height and after it (from the
+    # example's midnight one did, at the top of an hour, and moved 750 from Alice to Bob).
+    doc.update(engine=engine, epoch_length_blocks=EPOCH, genesis_time_ms=wall_clock_ms() - 60_000,
                governance={"min_delay_blocks": DELAY, "max_voting_blocks": 50})  # fmt: skip
+    assert all(i.get("funding_interval_ms", HOUR_MS) >= HOUR_MS for i in doc["instruments"])
     net.genesis = doc
     for home, secret in zip(net.homes, BRIDGE_KEYS, strict=True):
         (home.path / "genesis.json").write_text(json.dumps(doc))
