@@ -273,8 +273,10 @@ ENGINE_TIMEOUTS: Mapping[str, TimeoutConfig] = {
     # when transactions wait, one a second when idle.
     OUR_ENGINE: TimeoutConfig(commit_ms=20, empty_block_wait_ms=1_000),
     # A block as soon as the last one is committed and transactions wait (a 100 ms commit
-    # wait gathers late precommits), one a second when idle, and rounds that give up on a
-    # silent proposer quickly.
+    # wait gathers late precommits), and rounds that give up on a silent proposer quickly.
+    # The idle wait is asked for but CometBFT skips it after any block that changed the
+    # app hash (its `needProofBlock`), as each of ours does (the root commits to height
+    # and time): an idle CometBFT network makes a block every commit wait and steps.
     COMETBFT: TimeoutConfig(
         propose_ms=2_000,
         propose_delta_ms=500,
