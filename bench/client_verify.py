@@ -93,6 +93,7 @@ def write_sample_report(folder: Path, accounts: int) -> None:
     from proofs.pedersen import get_generators
     from proofs.report import add_signatures, build_report, sign_report
     from proofs.sample import (
+        SAMPLE_HEIGHT,
         SAMPLE_MARKET,
         SAMPLE_MARKET_PROOF,
         make_sample_book,
@@ -104,7 +105,8 @@ def write_sample_report(folder: Path, accounts: int) -> None:
     book = make_sample_book(form, accounts, seed=2)
     proof = with_sample_ledger(SAMPLE_MARKET_PROOF, form, book)
     report = build_report(get_generators(FAST), 1, proof.get_root(SAMPLE_MARKET), form, book,
-                          b"bench", chain_id=SAMPLE_CHAIN_ID, market=SAMPLE_MARKET,
+                          b"bench", chain_id=SAMPLE_CHAIN_ID, height=SAMPLE_HEIGHT,
+                          market=SAMPLE_MARKET,
                           market_proof=proof)  # fmt: skip
     keys = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(4)]
     report = add_signatures(report, [sign_report(report, k) for k in keys[:3]])

@@ -4,8 +4,8 @@
 ``globals_hash = H(0x07 || market_hash || configuration_hash || roles_hash ||
 ledger_hash || reported_hash || H(globals))``: what the solvency rows are computed from
 besides the genesis is two leaves of their own, the market
-(``clearing.risk.solvency.SolvencyMarket``: height, block time, marks, index prices) and
-the configuration in force (its governed sections as canonical JSON,
+(``clearing.risk.solvency.SolvencyMarket``: the time options are priced at, marks, index
+prices) and the configuration in force (its governed sections as canonical JSON,
 ``clearing.governance.configuration.encode_configuration``: instruments, risk parameters,
 ...), and a third leaf is who clears through whom (``clearing.published_roles``), a
 fourth what a report publishes of the ledger (the epoch's defaults, the insurance fund,
@@ -18,7 +18,9 @@ field order, every map as a list sorted by key). Only members in
 ``state.dirty`` are re-encoded per root. Globals (prices, pools, open
 interest, funding, pending withdrawals, instrument statuses and proposals, the clearing
 members and client accounts, ...) are small and encoded whole; the configuration's
-documents and the epoch's defaults are not among them (their leaves hold them).
+documents and the epoch's defaults are not among them (their leaves hold them), nor
+are the height and the block time: the root is the state's, and a block's header
+commits to both, so a block that changes nothing but them leaves the root as it was.
 Committed report hashes, one more per epoch, enter by their running digest
 (``report_commitment.ReportHashChain``), extended by one link per new epoch.
 The replay protection's state (replay_protection.py) enters by content: each venue's
@@ -70,7 +72,8 @@ from clearing.reported_accounts import (
     get_reported_accounts,
     hash_reported_accounts,
 )
-from clearing.risk.solvency import SolvencyMarket, get_solvency_market
+from clearing.risk.engine import get_solvency_market
+from clearing.risk.solvency import SolvencyMarket
 from clearing.state import ClearingState, Member
 from clearing.upgrade_plan import get_upgrade_fields
 from clearing.validator_set import get_validator_fields
@@ -87,13 +90,14 @@ ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin
 # 13: the epoch's defaults in the published ledger's leaf, not here
 # 14: the upgrade planned and those done
 # 15: each validator's newest price observation applied
-GLOBALS_VERSION = 16  # 16: what each vault holds by the ledger; the paid totals unbounded
+# 16: what each vault holds by the ledger; the paid totals unbounded
+GLOBALS_VERSION = 17  # 17: neither the height nor the block time
 PROOF_VERSION = 1
 ROOT_PREFIX = b"\x03"
 # 7: the reported accounts; 6: the published ledger; 5: the published roles; 4 had market,
 # configuration, records
 GLOBALS_PREFIX = b"\x07"
-MARKET_DOMAIN = b"clearnode-market-v1"
+MARKET_DOMAIN = b"clearnode-market-v2"  # 2: the pricing time, no height or block time
 CONFIGURATION_DOMAIN = b"clearnode-configuration-v1"
 
 
@@ -135,6 +139,9 @@ def get_global_fields(state: ClearingState) -> list[object]:
     """Every record outside member accounts but the report hashes, in canonical order:
     what a snapshot carries."""
     return [
+        state.chain_id,
+        state.height,
+        state.time_ms,
         *_get_ledger_fields(state),
         [r.to_fields() for r in state.defaults],
         [[c, t, encode_big_int(q)] for (c, t), q in sorted(state.withdrawals_paid.items())],
@@ -148,9 +155,6 @@ def get_global_fields(state: ClearingState) -> list[object]:
 
 def _get_ledger_fields(state: ClearingState) -> list[object]:
     return [
-        state.chain_id,
-        state.height,
-        state.time_ms,
         state.fee_pool,
         state.insurance_fund,
         sorted(state.mark_prices.items()),
@@ -172,10 +176,14 @@ def encode_globals(state: ClearingState, report_hashes_digest: bytes) -> bytes:
     """Canonical bytes of the global records, the report hashes' digest and the replay
     state: every global record but the configuration's documents and the epoch's
     defaults, which the configuration's and the published ledger's leaves commit to
-    (encoding them here again would hash them twice at every block)."""
+    (encoding them here again would hash them twice at every block), and but the height
+    and the block time: a block header commits to both, and a block that changes nothing
+    else leaves the root as it was (CometBFT proposes at once after a block that changed
+    the app hash, so an idle network would otherwise make a block every commit wait)."""
     return pack(
         [
             GLOBALS_VERSION,
+            state.chain_id,
             *_get_ledger_fields(state),
             *get_governance_records(state),
             *get_validator_fields(state),

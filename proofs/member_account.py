@@ -39,7 +39,7 @@ def compare_holdings(
 def check_member_account(report: Report, openings: MemberOpenings) -> Verdict:
     verdict = Verdict()
     found = openings.account_proof
-    height = report.market.height
+    height = report.height
     if found is None:
         verdict.not_checked.append(
             "your openings not compared with your account: they carry no account proof "

@@ -39,13 +39,13 @@ def check_statement(report: Report, genesis: Genesis | None) -> Verdict:
     configuration = f"configuration 0x{proof.get_configuration_hash().hex()}"
     if proof.get_root(market) == report.state_root:
         verdict.passed.append(
-            f"market of height {market.height} ({len(market.mark_prices)} marks, "
+            f"market of height {report.height} ({len(market.mark_prices)} marks, "
             f"{len(market.index_prices)} index prices), {configuration} and the published "
             "roles are under the state root"
         )
     else:
         verdict.failures.append(
-            f"market of height {market.height}, {configuration} and the published roles are "
+            f"market of height {report.height}, {configuration} and the published roles are "
             f"not under the state root 0x{report.state_root.hex()}: their proof gives 0x"
             f"{proof.get_root(market).hex()}"
         )
@@ -66,7 +66,7 @@ def check_statement(report: Report, genesis: Genesis | None) -> Verdict:
     else:
         verdict.passed.append(
             f"statement recomputed from the genesis with the configuration of height "
-            f"{market.height} ({len(configured.instruments)} instruments, {configuration}) "
+            f"{report.height} ({len(configured.instruments)} instruments, {configuration}) "
             f"and the marks at that height: {len(report.statement.input_labels)} labels, "
             f"{len(report.statement.rows)} scenario rows, equal to the report's"
         )
@@ -79,8 +79,8 @@ def compare_statement(report: Report, genesis: Genesis) -> list[str]:
         return [f"the genesis is of chain {genesis.chain_id}, the report of chain "
                 f"{report.chain_id}: no statement to compare"]  # fmt: skip
     epoch_end = report.epoch * genesis.epoch_length_blocks
-    if report.market.height != epoch_end:
-        return [f"market is of height {report.market.height}, not {epoch_end}, the last block "
+    if report.height != epoch_end:
+        return [f"the report is of height {report.height}, not {epoch_end}, the last block "
                 f"of epoch {report.epoch}"]  # fmt: skip
     try:
         form = compute_market_solvency_form(genesis, report.market)

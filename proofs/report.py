@@ -64,7 +64,9 @@ from proofs.statement import (
     verify_solvency_batch,
 )
 
-REPORT_VERSION = 10
+REPORT_VERSION = 11
+# 11: the height its own field (12); the market without the height or the block time,
+# with the time options are priced at (the state root commits to neither: a header does);
 # 10: the accounts a report must cover and their cash under the state root (the market
 # proof's reported accounts and ledger), the cash aggregated as collateral and positions;
 # 9: the defaults and the insurance fund in the market proof (the published ledger), the
@@ -159,6 +161,7 @@ class Report:
     version: int
     chain_id: int
     epoch: int
+    height: int  # the epoch's last block, whose state `state_root` is
     state_root: bytes
     statement: SolvencyStatement
     market: SolvencyMarket  # what the statement's rows are computed from besides the genesis
@@ -171,7 +174,7 @@ class Report:
     default_accounts: tuple[DefaultAccount, ...] = ()  # by owner, of `in_default`'s owners
     signatures: tuple[ValidatorSignature, ...] = ()
     anchor: StateAnchor | None = None
-    """Block H+1's header and commit certificate, H the market's height: what ties the
+    """Block H+1's header and commit certificate, H the report's height: what ties the
     state root to the chain. Not signed by the report (any node attaches its own copy of
     the certificate; it authenticates itself), so not part of the hash."""
 
@@ -189,6 +192,7 @@ class Report:
             self.market.to_fields(),
             self.market_proof.to_fields(),
             [a.to_fields() for a in self.default_accounts],
+            self.height,
         ]
 
     def get_hash(self) -> bytes:
@@ -204,6 +208,11 @@ class Report:
         sigs = [[s.public_key, s.signature] for s in self.signatures]
         anchor = None if self.anchor is None else self.anchor.to_wire()
         return bytes(msgpack.packb([*self._body(), sigs, anchor], use_bin_type=True))
+
+    def get_time_ms(self) -> int | None:
+        """When the chain committed the report's state root: the time of the anchor's
+        header (block H+1's); None without an anchor (the state root commits to no time)."""
+        return None if self.anchor is None else self.anchor.header.time_ms
 
     def get_account(self, owner: bytes, subaccount: int) -> AccountEntry | None:
         for entry in self.accounts:
@@ -269,12 +278,14 @@ def build_report(
     map_fn: MapFn = map,
     *,
     chain_id: int,
+    height: int,
     market: SolvencyMarket,
     market_proof: MarketProof,
     defaults: tuple[DefaultRecord, ...] = (),
     account_records: Mapping[bytes, tuple[bytes, AccountProof]] | None = None,
 ) -> Report:
-    """The unsigned report of `chain_id`; deterministic in its arguments.
+    """The unsigned report of `chain_id` at `height` (the epoch's last block, whose state
+    `state_root` is); deterministic in its arguments.
 
     Every account is checked before any is proven: one that fails the statement is
     listed in the clear (`in_default`) instead of proven; raises ProverError for an
@@ -289,8 +300,8 @@ def build_report(
     second per account) goes through `map_fn`, so a caller can pass a process pool's
     `map` (jobs and results are plain picklable values)."""
     draft = draft_report(gens, epoch, state_root, form, accounts, seed, chain_id=chain_id,
-                         market=market, market_proof=market_proof, defaults=defaults,
-                         account_records=account_records)  # fmt: skip
+                         height=height, market=market, market_proof=market_proof,
+                         defaults=defaults, account_records=account_records)  # fmt: skip
     return complete_report(gens, draft, {}, map_fn)[0]
 
 
@@ -318,6 +329,7 @@ def draft_report(
     seed: bytes,
     *,
     chain_id: int,
+    height: int,
     market: SolvencyMarket,
     market_proof: MarketProof,
     defaults: tuple[DefaultRecord, ...] = (),
@@ -325,7 +337,7 @@ def draft_report(
 ) -> ReportDraft:
     """Every check and computation of `build_report` but the proving (same errors)."""
     statement = form if isinstance(form, SolvencyStatement) else get_statement(form)
-    _check_header(chain_id, epoch, state_root)
+    _check_header(chain_id, epoch, height, state_root)
     for owner, sub in accounts:
         _check_key(owner, sub)
     failures = check_defaults(defaults)
@@ -363,7 +375,7 @@ def draft_report(
         for owner in sorted({d.owner for d in in_default})
         if owner in records
     )
-    report = Report(REPORT_VERSION, chain_id, epoch, state_root, statement, market,
+    report = Report(REPORT_VERSION, chain_id, epoch, height, state_root, statement, market,
                     market_proof, (), aggregates, in_default, defaults,
                     default_accounts)  # fmt: skip
     return ReportDraft(report, jobs)
@@ -521,7 +533,7 @@ def check_root_on_chain(
     than the trusting period, a set the walk does not reach) is a check that could not be
     made, not one left out."""
     verdict = Verdict()
-    height = report.market.height
+    height = report.height
     not_made = verdict.not_checked if trust is None else verdict.unreadable
     if validators is None:
         verdict.not_checked.append("state root not followed to the chain: no validator set given")
@@ -734,11 +746,13 @@ def describe_default(record: DefaultRecord) -> str:
             f"{record.height} with deficit {record.deficit}: {layers}")  # fmt: skip
 
 
-def _check_header(chain_id: int, epoch: int, state_root: bytes) -> None:
+def _check_header(chain_id: int, epoch: int, height: int, state_root: bytes) -> None:
     if not 0 <= chain_id <= MAX_UINT64:
         raise ReportDecodeError(f"chain id {chain_id} does not fit in uint64")
     if not 0 <= epoch <= MAX_UINT64:
         raise ReportDecodeError(f"epoch {epoch} does not fit in uint64")
+    if not 0 <= height <= MAX_UINT64:
+        raise ReportDecodeError(f"height {height} does not fit in uint64")
     if len(state_root) != 32:
         raise ReportDecodeError(f"state root must be 32 bytes, got {len(state_root)}")
 
@@ -765,6 +779,7 @@ REFUSED_VERSIONS = {
     8: "nothing ties its defaults and its accounts in default to the state root",
     9: "nothing shows it covers every account under the state root: it could leave out "
     "an insolvent account",
+    10: "its market's height and block time are ones the state root no longer commits to",
 }
 
 
@@ -861,14 +876,16 @@ def decode_report(data: bytes) -> Report:
     _expect(isinstance(obj, list) and len(obj) >= 1, "report must be a list of fields")
     if obj[0] != REPORT_VERSION:
         raise UnsupportedReportVersion(obj[0])
-    _expect(len(obj) == 14, "report must be a list of 14 fields")
+    _expect(len(obj) == 15, "report must be a list of 15 fields")
     version, chain_id, epoch, state_root, statement_obj, accounts_obj, aggregates_obj = obj[:7]
-    default_obj, defaults_obj, market_obj, market_proof_obj, records_obj, sigs, anchor_obj = obj[7:]
+    default_obj, defaults_obj, market_obj, market_proof_obj, records_obj, height = obj[7:13]
+    sigs, anchor_obj = obj[13:]
     _expect(
-        type(chain_id) is int and type(epoch) is int and isinstance(state_root, bytes),
-        "bad chain id, epoch or state root",
-    )
-    _check_header(chain_id, epoch, state_root)
+        type(chain_id) is int and type(epoch) is int and type(height) is int
+        and isinstance(state_root, bytes),
+        "bad chain id, epoch, height or state root",
+    )  # fmt: skip
+    _check_header(chain_id, epoch, height, state_root)
     statement = decode_statement(statement_obj)
     width = len(statement.input_labels) * POINT_BYTES
     _expect(isinstance(accounts_obj, list), "accounts must be a list")
@@ -913,7 +930,8 @@ def decode_report(data: bytes) -> Report:
         _expect(isinstance(sig, bytes) and len(sig) == 64, f"signature #{i}: sig 64 bytes")
         signatures.append(ValidatorSignature(key, sig))
     report = Report(
-        version, chain_id, epoch, state_root, statement, market, market_proof, tuple(accounts),
+        version, chain_id, epoch, height, state_root, statement, market, market_proof,
+        tuple(accounts),
         tuple(aggregates), in_default, defaults, default_accounts, tuple(signatures),
         _decode_anchor(anchor_obj),
     )  # fmt: skip

@@ -22,7 +22,8 @@ K_NUM, K_DEN = 3, 4  # maintenance margin = 3/4 of initial margin
 # A sample form is drawn at random, not computed from a genesis: the market it is
 # published with is only the field's shape (no genesis recomputes it), proven under
 # a state root made for it, with a configuration of that shape too.
-SAMPLE_MARKET = SolvencyMarket(70, 1_700_000_000_000, (("INST-00", 100_000),), (("INST", 99_000),))
+SAMPLE_MARKET = SolvencyMarket(1_700_000_000_000, (("INST-00", 100_000),), (("INST", 99_000),))
+SAMPLE_HEIGHT = 70
 SAMPLE_CONFIGURATION = (
     b'{"external_bridges":[],"instruments":[],"insurance_fund_bps":10000,'
     b'"listing_templates":[],"risk":{},"venues":[]}'

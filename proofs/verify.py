@@ -68,10 +68,11 @@ SKIPPABLE = {
 }
 """What `--skip` may leave out, and how the verdict's headline names it."""
 ReadVaults = Callable[
-    [Genesis, Mapping[int, str], Mapping[int, int], int], Mapping[int, VaultReading | Unreadable]
+    [Genesis, Mapping[int, str], Mapping[int, int], int | None],
+    Mapping[int, VaultReading | Unreadable],
 ]
 """Reads each chain's vault (genesis `vaults`) at the given RPC URL and block (default:
-the chain's last block at or before the given time, the report's): what `clearnode
+the chain's last block at or before the given time, the report's `get_time_ms`): what `clearnode
 verify` passes; `python -m proofs.verify` reads no chain."""
 FetchGenesis = Callable[[str], bytes]
 """The genesis file's bytes as the node at a URL serves them (`GET /v1/genesis`), or
@@ -509,7 +510,7 @@ def read_reserves(
     if read_vaults is None:
         why = "this verifier reads no chain: use clearnode verify"
         return {chain: Unreadable(chain, why) for chain in urls}
-    return read_vaults(genesis, urls, blocks, report.market.time_ms)
+    return read_vaults(genesis, urls, blocks, report.get_time_ms())
 
 
 def _parse_block(text: str) -> int:

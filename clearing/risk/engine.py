@@ -48,7 +48,6 @@ from clearing.risk.solvency import (
     SolvencyForm,
     SolvencyMarket,
     get_solvency_form,
-    get_solvency_market,
 )
 from clearing.state import (
     ClearingState,
@@ -304,6 +303,18 @@ def check_pre_trade(
     return after
 
 
+def get_solvency_market(state: ClearingState) -> SolvencyMarket:
+    """What the solvency rows read of the state now (a report carries it; the state root
+    commits to it as a leaf of its own, ``clearing.root.MarketProof``)."""
+    setup = get_risk_setup(state)
+    time_ms = None if setup is None else get_array_time_ms(state, setup)
+    return SolvencyMarket(
+        0 if time_ms is None else time_ms,
+        tuple(sorted(state.mark_prices.items())),
+        tuple(sorted(state.index_prices.items())),
+    )
+
+
 def get_state_solvency_form(state: ClearingState) -> SolvencyForm | None:
     """The public rows at the current state (collateral in genesis order); None if risk is off."""
     return compute_market_solvency_form(state.genesis, get_solvency_market(state))
@@ -322,12 +333,12 @@ def compute_market_solvency_form(genesis: Genesis, market: SolvencyMarket) -> So
         return None
     marks = dict(market.mark_prices)
     arrays = compute_risk_arrays(
-        market.height // genesis.epoch_length_blocks,
+        0,  # the arrays' epoch labels a kept cache's; the rows do not depend on it
         setup.scenarios,
         get_priced_instruments(genesis.instruments, marks),
         marks,
         setup.params,
-        market.time_ms,
+        market.pricing_time_ms,
     )
     index_prices = dict(market.index_prices)
     weights = {

@@ -12,7 +12,7 @@ so ``row_s . x = k_den*equity - k_num*L_s``. The engine's check
 The rows are the same for every sub-account: they reveal nothing about one.
 
 Besides the genesis they depend only on ``SolvencyMarket``: the marks and index
-prices (haircut weights) and the block time (options) at the epoch's height.
+prices (haircut weights) and the time options are priced at, at the epoch's height.
 A report carries it, so anyone holding the genesis recomputes the rows with
 ``clearing.risk.engine.compute_market_solvency_form``, the function the node
 builds them with.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from clearing.assets import CollateralKey
 from clearing.oracle import Prices
 from clearing.risk.arrays import RiskArrays
-from clearing.state import ClearingState, SubAccount
+from clearing.state import SubAccount
 from lightclient.records import Declared, Uint, declare_record
 
 CASH_LABEL = "cash"
@@ -37,12 +37,14 @@ POSITION_PREFIX = "position:"
 @declare_record
 @dataclass(frozen=True, slots=True)
 class SolvencyMarket(Declared):
-    """The state the solvency rows are computed from at ``height``, besides the genesis.
+    """The state the solvency rows are computed from, besides the genesis.
+    Neither the height nor the block time is in it: the state root commits to this record,
+    and a block that changes nothing else must leave the root as it was (CometBFT then
+    waits for transactions instead of proposing at once; a header commits to both).
     Decoding checks types, ranges and order; whether the ids are the genesis's is
     ``compute_market_solvency_form``'s check."""
 
-    height: Uint
-    time_ms: Uint
+    pricing_time_ms: Uint  # the time options are priced at; 0 without options
     mark_prices: Prices  # instrument id -> Price, sorted by id
     index_prices: Prices  # feed id -> Price, sorted by id
 
@@ -61,17 +63,6 @@ class SolvencyForm:
 
     def is_solvent(self, inputs: Sequence[int]) -> bool:
         return all(value >= 0 for value in self.evaluate(inputs))
-
-
-def get_solvency_market(state: ClearingState) -> SolvencyMarket:
-    """What the solvency rows read of the state now (a report carries it; the state root
-    commits to it as a leaf of its own, ``clearing.root.MarketProof``)."""
-    return SolvencyMarket(
-        state.height,
-        state.time_ms,
-        tuple(sorted(state.mark_prices.items())),
-        tuple(sorted(state.index_prices.items())),
-    )
 
 
 def get_collateral_label(key: CollateralKey) -> str:

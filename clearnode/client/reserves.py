@@ -1,7 +1,8 @@
 """The vaults' reserves, read on chain over JSON-RPC (clearnode/client/jsonrpc.py, no
 web3): each genesis vault's balance of every collateral token of its chain, and what its
 `Withdrawn` logs paid out of each since the chain's first block, at the chain's last
-block at or before the report's time (proofs/reserves.py compares them with a report).
+block at or before the report's time (the time of the header that commits to its state
+root; proofs/reserves.py compares them with a report).
 `clearnode verify --rpc` reads the vaults with this module too, so the SDK and the CLI
 say the same of the same chain. A chain that cannot be read is `Unreadable` with the
 reason, `URL: KIND: MESSAGE` in the browser verifier's words: the verifier says it could
@@ -25,18 +26,23 @@ BALANCE_OF = "balanceOf(address)"
 WITHDRAWN = "Withdrawn(uint256,address,address,uint256,address)"
 """The vault's event of a payout: nonce, member and token indexed; amount and recipient
 in its data (bridge/contracts/CollateralVault.sol)."""
+NO_REPORT_TIME = (
+    "the report carries no anchor, whose header's time says which block to read the chain "
+    "at: give the chain's block (--block CHAIN_ID=N)"
+)
 
 
 def read_vaults(
     genesis: Genesis,
     urls: Mapping[int, str],
     blocks: Mapping[int, int],
-    time_ms: int,
+    time_ms: int | None,
     timeout_s: float = RPC_TIMEOUT_S,
 ) -> dict[int, VaultReading | Unreadable]:
     """Each chain of `urls`: its genesis vault's balance of every genesis token on it, and
     what it paid out of each since the chain's first block, at `blocks[chain]`, else at
-    the chain's last block no later than `time_ms` (the report's time)."""
+    the chain's last block no later than `time_ms` (the report's time: None when it has
+    no anchor to tell it, and the chain is then read only at a block given)."""
     vaults = {v.chain_id: v.address for v in genesis.vaults}
     readings: dict[int, VaultReading | Unreadable] = {}
     for chain_id, url in sorted(urls.items()):
@@ -45,12 +51,17 @@ def read_vaults(
             readings[chain_id] = Unreadable(chain_id, "genesis names no vault on this chain")
             continue
         tokens = [t.token for t in genesis.collateral if t.chain_id == chain_id]
+        given = blocks.get(chain_id)
+        if given is None and time_ms is None:
+            readings[chain_id] = Unreadable(chain_id, NO_REPORT_TIME)
+            continue
         try:
             with JsonRpc.connect(url, chain_id, timeout_s) as rpc:
-                block = blocks.get(chain_id)
-                if block is None:
+                block = given
+                if block is None and time_ms is not None:
                     block = find_block_at(rpc, time_ms)
-                readings[chain_id] = read_vault(rpc, vault, tokens, block)
+                if block is not None:
+                    readings[chain_id] = read_vault(rpc, vault, tokens, block)
         except JsonRpcError as exc:
             readings[chain_id] = Unreadable(chain_id, f"{url}: {exc.kind}: {exc}")
     return readings

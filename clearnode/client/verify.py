@@ -114,6 +114,6 @@ def verify_report(
     readings: Mapping[int, VaultReading | Unreadable] = {}
     if rpc := options.get("rpc"):
         blocks = options.get("blocks", {})
-        readings = read_vaults(genesis.genesis, rpc, blocks, report.market.time_ms)
+        readings = read_vaults(genesis.genesis, rpc, blocks, report.get_time_ms())
     gens: Any = get_generators(get_fastest())
     return check_report(gens, report, genesis, trust, skipped, readings, member, openings)

@@ -17,9 +17,10 @@ What the restoring app trusts: the app hash CometBFT offers with the snapshot, w
 light client verified (header H + 1's: the state root after H). Each chunk must hash to
 its metadata entry (else it is fetched again, from another peer, and its sender
 rejected), the state must have that root (node/statesync/verify.py, as for our engine),
-the blocks it carries must be exactly the ones that state says a snapshot of H carries, and
+the blocks it carries must be exactly the ones that state says a snapshot of H carries,
 each block must be the one its signed header names, committed by the validators the
-restored state says signed it. A peer can waste the node's time, never hand it a state
+restored state says signed it, and the state's block time must be block H's header's (the
+root commits to no time). A peer can waste the node's time, never hand it a state
 or a block the chain did not commit.
 """
 
@@ -42,7 +43,12 @@ from node.cometbft.record import MAX_RECORD_BYTES, CometBlockRecord, SignedHeade
 from node.retention import SNAPSHOT_REPORT_ANCHORS, get_carried_heights
 from node.statesync.records import CHUNK_BYTES, DIGEST_BYTES, MAX_SNAPSHOT_BYTES
 from node.statesync.served import ServedSnapshots
-from node.statesync.verify import BlockRefused, SnapshotRefused, check_snapshot_state
+from node.statesync.verify import (
+    BlockRefused,
+    SnapshotRefused,
+    check_snapshot_state,
+    check_snapshot_time,
+)
 from node.storage import NodeStore, Snapshot, StoredBlock
 
 log = logging.getLogger(__name__)
@@ -298,6 +304,8 @@ class AppSnapshots:
                 check_committed_block(block_height, state, record, signed, self.chain)
             except BlockRefused as exc:
                 raise SnapshotRefused(height, f"its block {exc.height}: {exc.reason}") from None
+            if block_height == height:
+                check_snapshot_time(state, height, record.time_ms)
             # a pinned block's root is not known here (block h + 1's header holds it)
             block_root = root if block_height == height else b""
             stored.append(

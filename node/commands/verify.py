@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
 
 
 def read_vaults(
-    genesis: Genesis, urls: Mapping[int, str], blocks: Mapping[int, int], time_ms: int
+    genesis: Genesis, urls: Mapping[int, str], blocks: Mapping[int, int], time_ms: int | None
 ) -> dict[int, VaultReading | Unreadable]:
     """The SDK's (clearnode/client/reserves.py, JSON-RPC without web3), so that `clearnode
     verify --rpc` and `verify_report(rpc=...)` read a chain alike; imported only when

@@ -110,4 +110,4 @@ def attach_anchor(
     leading to the set that checked its commitment."""
     commit = reports.get_commit(report.epoch)
     signed_at = None if commit is None else commit.height
-    return replace(report, anchor=get_state_anchor(blocks, state, report.market.height, signed_at))
+    return replace(report, anchor=get_state_anchor(blocks, state, report.height, signed_at))

@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from clearing.reported_accounts import AccountKey, get_reported_cash, is_reported
-from clearing.risk.engine import compute_market_solvency_form, get_quantities
-from clearing.risk.solvency import (
-    SolvencyForm,
-    SolvencyMarket,
-    get_solvency_inputs,
+from clearing.risk.engine import (
+    compute_market_solvency_form,
+    get_quantities,
     get_solvency_market,
 )
+from clearing.risk.solvency import SolvencyForm, SolvencyMarket, get_solvency_inputs
 from clearing.root import AccountProof, MarketProof, get_account_proofs, get_market_proof
 from clearing.state import ClearingState, DefaultRecord
 from clearing.validator_set import get_active_validators

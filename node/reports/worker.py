@@ -123,7 +123,8 @@ def draft_unsigned_report(inputs: ReportInputs, seed: bytes) -> ReportDraft:
     """The report before its proofs; the same for every holder of `seed`."""
     return draft_report(
         get_generators(FAST), inputs.epoch, inputs.state_root, inputs, inputs.accounts, seed,
-        chain_id=inputs.chain_id, market=inputs.market, market_proof=inputs.market_proof,
+        chain_id=inputs.chain_id, height=inputs.height, market=inputs.market,
+        market_proof=inputs.market_proof,
         defaults=inputs.defaults, account_records=inputs.account_proofs,
     )  # fmt: skip
 

@@ -5,8 +5,9 @@ the walk from the genesis's validator set (or a checkpoint) through every set ch
 within the trusting period, reaches the set that signed block H + 1, whose header
 commits to the state root after H. Block H (where consensus resumes) must be the one
 H + 1's header names and carry a quorum's certificate of the set that signed it. The
-snapshot is then only bytes that must hash to the offer's chunk hashes, decode, and have that
-root: a peer can waste a node's time, never hand it a state the chain did not commit.
+snapshot is then only bytes that must hash to the offer's chunk hashes, decode, have that
+root and block H's time (the root commits to no time; H's header does): a peer can waste
+a node's time, never hand it a state the chain did not commit.
 """
 
 from __future__ import annotations
@@ -154,7 +155,9 @@ def check_snapshot(data: bytes, trusted: TrustedOffer, genesis: Genesis) -> Clea
     offer = trusted.offer
     if len(data) != offer.size or hash_chunks(data) != offer.chunk_hashes:
         raise SnapshotRefused(offer.height, "its bytes are not the ones offered (size or hashes)")
-    return check_snapshot_state(genesis, offer.height, data, trusted.root)
+    state = check_snapshot_state(genesis, offer.height, data, trusted.root)
+    check_snapshot_time(state, offer.height, trusted.block.header.time_ms)
+    return state
 
 
 def hash_chunks(data: bytes) -> tuple[bytes, ...]:
@@ -178,6 +181,14 @@ def check_snapshot_state(genesis: Genesis, height: int, data: bytes, root: bytes
     if compute_state_root(state) != root:
         raise SnapshotRefused(height, "its state root is not the one block H + 1 commits")
     return state
+
+
+def check_snapshot_time(state: ClearingState, height: int, time_ms: int) -> None:
+    """The state's block time is `time_ms`, the time of block `height` as its trusted
+    header says: the state root commits to no time, so the root does not check it."""
+    if state.time_ms != time_ms:
+        raise SnapshotRefused(height, f"it holds the block time {state.time_ms} ms, not "
+                                      f"{time_ms}, block {height}'s")  # fmt: skip
 
 
 def check_certified(

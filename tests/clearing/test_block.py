@@ -44,13 +44,6 @@ def test_transactions_apply_in_order_and_failures_are_isolated() -> None:
     assert block.state_root == compute_state_root_from_scratch(box.state)
 
 
-def test_root_commits_to_height_and_time() -> None:
-    box = new_sandbox()
-    first = box.apply([])
-    second = box.apply([])
-    assert first.state_root != second.state_root
-
-
 def test_epoch_boundary_is_every_epoch_length_blocks() -> None:
     from clearing.block import is_epoch_boundary
 

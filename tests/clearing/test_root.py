@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from clearing.governance.configuration import MAX_CONFIGURATION_BYTES, encode_configuration
 from clearing.merkle import EMPTY_ROOT, MerkleTree, hash_leaf, hash_node
-from clearing.risk.solvency import get_solvency_market
+from clearing.risk.engine import get_solvency_market
 from clearing.root import (
     AccountProof,
     MarketProof,
@@ -22,6 +22,7 @@ from clearing.root import (
 )
 from clearing.snapshot import decode_member
 from clearing.state import Member, Position, get_sub_account_for_write
+from devnet.sandbox import Sandbox
 from lightclient.codec import DecodeError
 from tests.clearing.support import ALICE, USDC, WETH, fund_vaults, new_sandbox
 
@@ -30,7 +31,7 @@ def _member(n: int) -> bytes:
     return hashlib.sha256(n.to_bytes(4, "big")).digest()[:20]
 
 
-def _populated(count: int) -> object:
+def _populated(count: int) -> Sandbox:
     box = new_sandbox()
     for n in range(count):
         sub = get_sub_account_for_write(box.state, _member(n), n % 3)
@@ -73,7 +74,7 @@ def test_incremental_tree_equals_rebuilt_tree(updates: list[tuple[int, bytes]]) 
 
 def test_every_account_proof_verifies_and_tampering_fails() -> None:
     box = _populated(37)
-    state = box.state  # type: ignore[attr-defined]
+    state = box.state
     root = compute_state_root(state)
     for address in state.members:
         found = get_account_proof(state, address)
@@ -97,7 +98,7 @@ def test_every_account_proof_verifies_and_tampering_fails() -> None:
 
 def test_proof_encoding_round_trips_and_account_decodes() -> None:
     box = _populated(5)
-    state = box.state  # type: ignore[attr-defined]
+    state = box.state
     root = compute_state_root(state)
     account, proof = get_account_proof(state, _member(2))  # type: ignore[misc]
     decoded = AccountProof.decode(proof.encode())
@@ -109,7 +110,7 @@ def test_proof_encoding_round_trips_and_account_decodes() -> None:
 
 def test_only_dirty_accounts_are_re_encoded_and_root_matches_scratch() -> None:
     box = _populated(50)
-    state = box.state  # type: ignore[attr-defined]
+    state = box.state
     compute_state_root(state)
     rng = random.Random(7)
     for _ in range(20):
@@ -141,7 +142,7 @@ def test_a_block_touching_one_member_re_encodes_only_that_account(
     import clearing.root
 
     box = _populated(1_000)
-    box.apply([])  # type: ignore[attr-defined]
+    box.apply([])
     calls: list[bytes] = []
     real = clearing.root.encode_account
 
@@ -150,7 +151,7 @@ def test_a_block_touching_one_member_re_encodes_only_that_account(
         return real(member)
 
     monkeypatch.setattr(clearing.root, "encode_account", counting)
-    box.apply([box.credit(_member(5), USDC, 1)])  # type: ignore[attr-defined]
+    box.apply([box.credit(_member(5), USDC, 1)])
     assert calls == [_member(5)]
 
 
@@ -164,8 +165,8 @@ def test_the_market_is_proven_under_the_root_and_nothing_else_is() -> None:
     moved = dict(market.mark_prices)
     moved["BTC-PERP"] += 1
     other_marks = dataclasses.replace(market, mark_prices=tuple(sorted(moved.items())))
-    for wrong in (other_marks, dataclasses.replace(market, height=market.height + 1),
-                  dataclasses.replace(market, time_ms=market.time_ms + 1)):  # fmt: skip
+    later = dataclasses.replace(market, pricing_time_ms=market.pricing_time_ms + 60_000)
+    for wrong in (other_marks, later):
         assert proof.get_root(wrong) != root
     assert dataclasses.replace(proof, records_hash=bytes(32)).get_root(market) != root
     # a mark is state: the committed root moves with it, and proves the new market
@@ -173,6 +174,19 @@ def test_the_market_is_proven_under_the_root_and_nothing_else_is() -> None:
     moved_root = compute_state_root(box.state)
     assert moved_root != root
     assert get_market_proof(box.state).get_root(other_marks) == moved_root
+
+
+def test_a_block_that_changes_only_the_height_and_time_leaves_the_root() -> None:
+    """CometBFT proposes at once after a block that changed the app hash and waits for
+    transactions after one that did not: an idle chain's root must stay put. Positions
+    are open and options listed (the example genesis prices them on a one-minute grid)."""
+    box = _populated(4)
+    before = (box.state.height, box.state.time_ms)
+    roots = {box.apply([]).state_root for _ in range(5)}
+    assert len(roots) == 1 and (box.state.height, box.state.time_ms) != before
+    assert roots == {compute_state_root_from_scratch(box.state)}
+    box.block_interval_ms = 60_000
+    assert box.apply([]).state_root not in roots
 
 
 def test_the_configuration_in_force_is_proven_under_the_root() -> None:
@@ -188,7 +202,7 @@ def test_the_configuration_in_force_is_proven_under_the_root() -> None:
     changed = proof.configuration.replace(b'"scan_bps":1500', b'"scan_bps":1600', 1)
     assert changed != proof.configuration
     assert dataclasses.replace(proof, configuration=changed).get_root(market) != root
-    risk = {**box.state.genesis.risk, "k_num": 2}
+    risk = {**box.state.genesis.risk, "extreme_multiple": 3}
     box.state.genesis = dataclasses.replace(box.state.genesis, risk=risk)
     moved = compute_state_root(box.state)
     assert moved != root == proof.get_root(market)

@@ -114,7 +114,7 @@ def anchor_report(
     default `keys`, each of `power`, after `set_changes`) would commit on the chain of
     `genesis_hash`."""
     anchor = make_anchor(
-        report.chain_id, report.market.height, report.state_root, keys, set_keys=set_keys,
+        report.chain_id, report.height, report.state_root, keys, set_keys=set_keys,
         power=power, set_changes=set_changes, genesis_hash=genesis_hash,
     )  # fmt: skip
     return replace(report, anchor=anchor)

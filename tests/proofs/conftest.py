@@ -18,6 +18,7 @@ from proofs.report import (
     sign_report,
 )
 from proofs.sample import (
+    SAMPLE_HEIGHT,
     SAMPLE_MARKET,
     SAMPLE_MARKET_PROOF,
     SampleForm,
@@ -58,6 +59,7 @@ def signed() -> Fixture:
         book,
         SEED,
         chain_id=CHAIN_ID,
+        height=SAMPLE_HEIGHT,
         market=SAMPLE_MARKET,
         market_proof=MARKET_PROOF,
     )

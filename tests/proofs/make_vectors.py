@@ -22,6 +22,7 @@ from proofs.openings import get_member_openings
 from proofs.pedersen import get_generators, get_vector_label
 from proofs.report import VotingPower, add_signatures, build_report, sign_report
 from proofs.sample import (
+    SAMPLE_HEIGHT,
     SAMPLE_MARKET,
     SAMPLE_MARKET_PROOF,
     make_sample_book,
@@ -108,7 +109,7 @@ def make_report_vectors() -> dict[str, Any]:
     market_proof = with_sample_ledger(SAMPLE_MARKET_PROOF, form, book)
     state_root = market_proof.get_root(SAMPLE_MARKET)
     report = build_report(gens, REPORT_EPOCH, state_root, form, book, REPORT_SEED,
-                          chain_id=REPORT_CHAIN_ID, market=SAMPLE_MARKET,
+                          chain_id=REPORT_CHAIN_ID, height=SAMPLE_HEIGHT, market=SAMPLE_MARKET,
                           market_proof=market_proof, defaults=REPORT_DEFAULTS)  # fmt: skip
     keys = _report_keys()
     signed = add_signatures(report, [sign_report(report, k) for k in keys])

@@ -8,7 +8,7 @@ from clearing.risk.solvency import get_solvency_form, get_solvency_inputs
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import build_report, verify_report
-from proofs.sample import SAMPLE_MARKET, SAMPLE_MARKET_PROOF
+from proofs.sample import SAMPLE_HEIGHT, SAMPLE_MARKET, SAMPLE_MARKET_PROOF
 from proofs.statement import SIGNED_OFFSET, get_statement
 
 
@@ -36,6 +36,7 @@ def test_report_from_the_margin_engine_form_verifies() -> None:
         accounts,
         b"seed",
         chain_id=1,
+        height=SAMPLE_HEIGHT,
         market=SAMPLE_MARKET,
         market_proof=SAMPLE_MARKET_PROOF,
     )

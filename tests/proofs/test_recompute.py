@@ -23,8 +23,8 @@ import pytest
 
 from clearing.genesis import parse_genesis
 from clearing.governance.configuration import apply_configuration, encode_configuration
-from clearing.risk.engine import compute_market_solvency_form
-from clearing.risk.solvency import SolvencyMarket, get_solvency_market
+from clearing.risk.engine import compute_market_solvency_form, get_solvency_market
+from clearing.risk.solvency import SolvencyMarket
 from clearing.root import MarketProof, get_market_proof, hash_configuration
 from devnet.sandbox import Sandbox
 from node.reports.inputs import ReportInputs
@@ -215,7 +215,8 @@ def test_a_missing_stress_day(world: World, tmp_path: Path) -> None:
 
 def test_the_statement_of_another_height(world: World, tmp_path: Path) -> None:
     later = world.later_market
-    assert later.height == EPOCH_LENGTH + 1 and later.mark_prices != world.inputs.market.mark_prices
+    assert world.box.state.height == EPOCH_LENGTH + 1
+    assert later.mark_prices != world.inputs.market.mark_prices
     form = compute_market_solvency_form(world.box.genesis, later)
     assert form is not None
     wrong = get_statement(form)
@@ -231,15 +232,16 @@ def test_the_statement_of_another_height(world: World, tmp_path: Path) -> None:
     report = sign_with(world.box, later_report)
     plain_code, plain, code, out = _verify(world, report, tmp_path)
     assert plain_code == code == EXIT_INVALID
-    assert (f"FAIL  market of height {EPOCH_LENGTH + 1}, {_configuration(report)} and the "
+    assert (f"FAIL  market of height {EPOCH_LENGTH}, {_configuration(report)} and the "
             "published roles are not under the state root") in plain  # fmt: skip
-    assert (f"FAIL  market is of height {EPOCH_LENGTH + 1}, not {EPOCH_LENGTH}, the last block "
-            "of epoch 1") in out  # fmt: skip
-    # ... or under the later block's root: the epoch's height is the genesis's word
-    moved = sign_with(world.box, replace(report, state_root=world.later_proof.get_root(later),
-                                     signatures=()))  # fmt: skip
+    # ... or under the later block's root, said to be of its height: the epoch's height is
+    # the genesis's word
+    moved = sign_with(world.box, replace(report, height=EPOCH_LENGTH + 1, signatures=(),
+                                         state_root=world.later_proof.get_root(later)))  # fmt: skip
     plain_code, plain, code, out = _verify(world, moved, tmp_path)
-    assert "FAIL  market of" not in plain and "FAIL  market is of height" in out
+    assert (f"FAIL  the report is of height {EPOCH_LENGTH + 1}, not {EPOCH_LENGTH}, the last "
+            "block of epoch 1") in out  # fmt: skip
+    assert "FAIL  market of" not in plain
 
 
 def test_a_market_that_is_not_the_chain_s_is_caught_by_the_root(
@@ -331,12 +333,12 @@ def test_after_a_governance_change_the_statement_is_recomputed_from_the_governed
     plain_code, _plain, code, out = _verify(world, report, tmp_path)
     assert (plain_code, code) == (EXIT_PARTIAL, EXIT_VALID), out
     assert (f"ok    statement recomputed from the genesis with the configuration of height "
-            f"{report.market.height} (4 instruments, {_configuration(report)})") in out  # fmt: skip
+            f"{report.height} (4 instruments, {_configuration(report)})") in out  # fmt: skip
     original = replace(report.market_proof, configuration=encode_configuration(box.genesis))
     tampered = sign_with(box, replace(report, market_proof=original, signatures=()))
     verdict = check_statement(tampered, box.genesis)
     assert verdict.failures[0] == (
-        f"market of height {report.market.height}, {_configuration(tampered)} and the published "
+        f"market of height {report.height}, {_configuration(tampered)} and the published "
         f"roles are not under the state root 0x{report.state_root.hex()}: their proof gives "
         f"0x{original.get_root(report.market).hex()}"
     )

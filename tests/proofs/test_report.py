@@ -39,7 +39,7 @@ from proofs.report import (
     sign_report,
     verify_report,
 )
-from proofs.sample import SAMPLE_MARKET
+from proofs.sample import SAMPLE_HEIGHT, SAMPLE_MARKET
 from proofs.statement import SolvencyStatement, start_transcript
 from tests.clearing.support import new_sandbox
 from tests.lightclient.support import anchor_report
@@ -61,7 +61,8 @@ def build_sample(signed: Fixture, book: Mapping[AccountKey, Sequence[int]], **ex
     """The sample report of `book` (the fixture's epoch, root, form, seed, chain, market)."""
     return build_report(
         signed.gens, EPOCH, STATE_ROOT, signed.form, book, SEED,
-        chain_id=CHAIN_ID, market=SAMPLE_MARKET, market_proof=MARKET_PROOF, **extra,
+        chain_id=CHAIN_ID, height=SAMPLE_HEIGHT, market=SAMPLE_MARKET, market_proof=MARKET_PROOF,
+        **extra,
     )  # fmt: skip
 
 
@@ -81,7 +82,7 @@ def test_proofs_made_elsewhere_complete_the_same_report(signed: Fixture) -> None
     builds alone, byte for byte; a forged or malformed proof, or one made for another
     account, is refused and its account proven here."""
     draft = draft_report(signed.gens, EPOCH, STATE_ROOT, signed.form, signed.book, SEED,
-                         chain_id=CHAIN_ID, market=SAMPLE_MARKET,
+                         chain_id=CHAIN_ID, height=SAMPLE_HEIGHT, market=SAMPLE_MARKET,
                          market_proof=MARKET_PROOF)  # fmt: skip
     keys = list(draft.jobs)
     halves = [draft.prove(keys[:2]), draft.prove(keys[2:])]
@@ -405,16 +406,22 @@ def test_a_configuration_beyond_its_bound_is_a_decode_error(signed: Fixture) -> 
 
 
 def test_the_market_round_trips_and_a_malformed_one_is_a_decode_error(signed: Fixture) -> None:
-    assert decode_report(signed.report.encode()).market == SAMPLE_MARKET
+    decoded = decode_report(signed.report.encode())
+    assert (decoded.market, decoded.height) == (SAMPLE_MARKET, SAMPLE_HEIGHT)
     fields = msgpack.unpackb(signed.report.encode())
     for bad, reason in (
-        ([70, 0, [["B", 1], ["A", 1]], []], "strictly increasing"),
-        ([70, 0, [["A", 0]], []], "mark_prices"),
-        ([-1, 0, [], []], "height"),
-        ([70, 0, []], "SolvencyMarket"),
+        ([0, [["B", 1], ["A", 1]], []], "strictly increasing"),
+        ([0, [["A", 0]], []], "mark_prices"),
+        ([-1, [], []], "pricing_time_ms"),
+        ([0, [], [], []], "SolvencyMarket"),
     ):
         fields[9] = bad
         with pytest.raises(ReportDecodeError, match=f"market: .*{reason}"):
+            decode_report(msgpack.packb(fields, use_bin_type=True))
+    fields = msgpack.unpackb(signed.report.encode())
+    for height, reason in ((-1, "height -1 does not fit in uint64"), ("70", "epoch, height")):
+        fields[12] = height
+        with pytest.raises(ReportDecodeError, match=reason):
             decode_report(msgpack.packb(fields, use_bin_type=True))
     fields = msgpack.unpackb(signed.report.encode())
     fields[10] = [bytes(32), b"{}", b"", b"", b"", bytes(31)]

@@ -16,12 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lightclient.anchor import TRUSTING_PERIOD_MS
 from lightclient.commit import CommitSig
 from proofs.report import Report, add_signatures, sign_report
+from proofs.sample import SAMPLE_HEIGHT
 from proofs.verify import EXIT_INVALID, EXIT_NOT_CHECKED, EXIT_PARTIAL, EXIT_USAGE
 from tests.lightclient.support import GENESIS_HASH, get_powers, make_anchor, make_set_change
 from tests.node.reports.support import run_verify
 from tests.proofs.conftest import CHAIN_ID, Fixture
 
-HEIGHT = 70  # the sample market's height
+HEIGHT = SAMPLE_HEIGHT
 NOW_MS = 1_800_000_000_000
 OTHER_GENESIS = bytes([GENESIS_HASH[0] ^ 1]) + GENESIS_HASH[1:]
 

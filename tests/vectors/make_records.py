@@ -206,7 +206,7 @@ def make_vectors() -> dict[str, Vector]:
             ReserveTotal(8453, TOKEN, 5, 6, 7, 8), ReserveTotal.from_fields
         ),
         "SolvencyMarket": fields_vector(
-            SolvencyMarket(12, 1_795_219_500_000, PRICES.mark_prices, PRICES.index_prices),
+            SolvencyMarket(1_795_219_440_000, PRICES.mark_prices, PRICES.index_prices),
             SolvencyMarket.from_fields,
         ),
         "ClientAccount": fields_vector(

@@ -269,7 +269,7 @@ def prove_with(box: Sandbox, inputs: ReportInputs, statement: SolvencyStatement)
     """Valid proofs of `statement` over the epoch's accounts, signed by every validator."""
     report = build_report(
         get_generators(FAST), inputs.epoch, inputs.state_root, statement, inputs.accounts, SEED,
-        prove_accounts, chain_id=inputs.chain_id, market=inputs.market,
+        prove_accounts, chain_id=inputs.chain_id, height=inputs.height, market=inputs.market,
         market_proof=inputs.market_proof, defaults=inputs.defaults,
         account_records=inputs.account_proofs,
     )  # fmt: skip
@@ -418,7 +418,7 @@ def statement_of_another_height(world: World) -> bytes:
     """Rows of the next block's marks (BTC-PERP up 10%), published with the epoch's market."""
     market = world.inputs.market
     marks = dict(market.mark_prices, **{"BTC-PERP": MARK * 11 // 10})
-    later = replace(market, height=market.height + 1, mark_prices=tuple(sorted(marks.items())))
+    later = replace(market, mark_prices=tuple(sorted(marks.items())))
     form = compute_market_solvency_form(world.box.genesis, later)
     assert form is not None
     return prove(world, get_statement(form)).encode()
@@ -547,7 +547,7 @@ def anchor_of_another_root(world: World) -> bytes:
     r = world.honest
     other = hashlib.sha256(b"another root").digest()
     anchor = make_anchor(
-        r.chain_id, r.market.height, other, world.box.validator_keys, genesis_hash=GENESIS_HASH
+        r.chain_id, r.height, other, world.box.validator_keys, genesis_hash=GENESIS_HASH
     )
     return replace(r, anchor=anchor).encode()
 
@@ -556,7 +556,7 @@ def anchor_of_another_genesis(world: World) -> bytes:
     """The right header and every validator's precommit, on the chain of a genesis one byte
     apart (the same chain id, validators and root): another chain's."""
     r = world.honest
-    anchor = make_anchor(r.chain_id, r.market.height, r.state_root, world.box.validator_keys,
+    anchor = make_anchor(r.chain_id, r.height, r.state_root, world.box.validator_keys,
                          genesis_hash=OTHER_GENESIS)  # fmt: skip
     return replace(r, anchor=anchor).encode()
 
@@ -566,7 +566,7 @@ def anchor_below_quorum(world: World) -> bytes:
     r = world.honest
     keys, every = world.box.validator_keys[:2], world.box.validator_keys
     anchor = make_anchor(
-        r.chain_id, r.market.height, r.state_root, keys, set_keys=every, genesis_hash=GENESIS_HASH
+        r.chain_id, r.height, r.state_root, keys, set_keys=every, genesis_hash=GENESIS_HASH
     )
     return replace(r, anchor=anchor).encode()
 
@@ -578,7 +578,7 @@ def anchor_of_a_changed_validator_set(world: World) -> bytes:
     r, keys = world.honest, world.box.validator_keys
     fifth = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"fifth validator").digest())
     anchor = make_anchor(
-        r.chain_id, r.market.height, r.state_root, [*keys, fifth], genesis_hash=GENESIS_HASH
+        r.chain_id, r.height, r.state_root, [*keys, fifth], genesis_hash=GENESIS_HASH
     )
     return replace(r, anchor=anchor).encode()
 
@@ -591,7 +591,7 @@ STRANGERS = [Ed25519PrivateKey.from_private_bytes(bytes([0x60 + i]) * 32) for i 
 def set_changes(world: World) -> tuple[list[Ed25519PrivateKey], list[SetChange]]:
     """Governance added a fifth validator before the epoch's block, then replaced two
     genesis validators by a sixth after it: the last set and the two changes."""
-    keys, height = world.box.validator_keys, world.inputs.market.height
+    keys, height = world.box.validator_keys, world.inputs.height
     added, replaced = [*keys, FIFTH], [*keys[2:], FIFTH, SIXTH]
     first = make_set_change(world.inputs.chain_id, height - 2, keys, added,
                             genesis_hash=GENESIS_HASH)  # fmt: skip
@@ -614,7 +614,7 @@ def set_change_by_strangers(world: World) -> bytes:
     """Keys the genesis does not hold sign a header of the genesis set electing themselves,
     then the report and its next block."""
     r = world.honest
-    forged = make_set_change(r.chain_id, r.market.height - 2, STRANGERS, STRANGERS,
+    forged = make_set_change(r.chain_id, r.height - 2, STRANGERS, STRANGERS,
                              set_keys=world.box.validator_keys,
                              genesis_hash=GENESIS_HASH)  # fmt: skip
     unsigned = replace(r, signatures=())
@@ -762,7 +762,7 @@ def make_openings(world: World, change: str | None) -> dict[str, Any]:
     record, proof = proven
     if change == "record":
         record = flip(record, len(record) - 1)
-    found = AccountProofFile(world.inputs.chain_id, owner, world.inputs.market.height,
+    found = AccountProofFile(world.inputs.chain_id, owner, world.inputs.height,
                              world.inputs.state_root, record, proof)  # fmt: skip
     return replace(openings, account_proof=found).to_json()
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 from bridge.anvil import AnvilNode
 from bridge.chain import Chain, connect
-from clearing.genesis import parse_genesis
+from clearing.genesis import compute_genesis_hash, parse_genesis
 from clearing.published_ledger import PublishedLedger
+from clearnode.client.sandbox_keys import derive_ed25519_key
 from proofs.report import decode_report
+from tests.lightclient.support import anchor_report
 from tests.vectors.make_reports import REPORTS
 
 CHAIN_ID = 31337
@@ -30,7 +31,7 @@ EXTRA, SHORT = 5, 7
 BALANCE_OF_SLOT_CODE = "0x600435546000526020" + "6000f3"
 REPORT = REPORTS / "valid" / "report.bin"
 SKIPPED = "the state root followed to the chain within the trusting period"
-"""What a check of the unanchored report skips, as the verdict's headline names it."""
+"""What a check of the report skips, as the verdict's headline names it."""
 
 
 def _slot(holder: bytes) -> str:
@@ -49,7 +50,9 @@ def _mine_at(chain: Chain, time_s: int) -> None:
 def run_reserves_chain() -> Iterator[AnvilNode]:
     """Anvil serving chain 31337 around the valid vector's time (the module's docstring)."""
     report = decode_report(REPORT.read_bytes())
-    report_s = report.market.time_ms // 1000
+    time_ms = report.get_time_ms()
+    assert time_ms is not None, "the valid vector carries an anchor"
+    report_s = time_ms // 1000
     genesis = parse_genesis(json.loads((REPORTS / "genesis.json").read_text()))
     quantum = {(t.chain_id, t.token): t.quantum for t in genesis.collateral}
     owed = {
@@ -76,7 +79,7 @@ def run_reserves_chain() -> Iterator[AnvilNode]:
 def write_genesis_with_vault(tmp_path: Path, vault: bytes) -> Path:
     """The vectors' genesis with `vault` on chain 31337 and another on 31338: another
     genesis, whose chain the report's anchor is not on (the chain's name carries the
-    genesis hash), so a check from it reads `write_unanchored_report`'s report."""
+    genesis hash), so a check from it reads `write_report_anchored_to`'s report."""
     doc = json.loads((REPORTS / "genesis.json").read_text())
     doc["vaults"] = [
         {"chain_id": CHAIN_ID, "address": "0x" + vault.hex()},
@@ -87,9 +90,15 @@ def write_genesis_with_vault(tmp_path: Path, vault: bytes) -> Path:
     return path
 
 
-def write_unanchored_report(tmp_path: Path) -> Path:
-    """The valid vector without its anchor, which is on the chain of the vectors' genesis
-    alone: what a genesis with vaults added checks, skipping the anchor by name."""
-    path = tmp_path / "unanchored.bin"
-    path.write_bytes(replace(decode_report(REPORT.read_bytes()), anchor=None).encode())
+def write_report_anchored_to(genesis: Path) -> Path:
+    """The valid vector with the anchor its validators would commit on the chain of
+    `genesis` (a genesis with vaults added: the vector's own anchor is on the vectors'
+    genesis's chain, whose name carries its hash). Its header's time is the vector's, so
+    the vaults are read at the same block."""
+    doc = json.loads(genesis.read_text())
+    keys = [derive_ed25519_key(v["name"]) for v in doc["validators"]]
+    report = decode_report(REPORT.read_bytes())
+    anchored = anchor_report(report, keys, genesis_hash=compute_genesis_hash(genesis.read_bytes()))
+    path = genesis.with_suffix(".report.bin")
+    path.write_bytes(anchored.encode())
     return path

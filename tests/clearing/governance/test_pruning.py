@@ -13,8 +13,7 @@ from clearing.block import BlockResult
 from clearing.governance.changes import Change, SetFee, make_listing
 from clearing.governance.configuration import apply_configuration, encode_configuration
 from clearing.governance.proposal import ProposalStatus
-from clearing.risk.engine import compute_market_solvency_form
-from clearing.risk.solvency import get_solvency_market
+from clearing.risk.engine import compute_market_solvency_form, get_solvency_market
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import Auction, ClearingState, Position, get_sub_account_for_write

@@ -7,12 +7,15 @@ from dataclasses import replace
 
 import pytest
 
+from clearing.risk.arrays import get_pricing_time_ms
 from clearing.risk.engine import (
     compute_market_solvency_form,
+    compute_risk_setup,
+    get_solvency_market,
     get_state_solvency_form,
 )
 from clearing.risk.errors import MarketMismatch
-from clearing.risk.solvency import SolvencyForm, SolvencyMarket, get_solvency_market
+from clearing.risk.solvency import SolvencyForm, SolvencyMarket
 from devnet.sandbox import Sandbox
 from tests.clearing.support import genesis_doc
 
@@ -41,7 +44,9 @@ def _with(prices: tuple[tuple[str, int], ...], key: str, price: int) -> tuple[tu
 
 
 def test_the_state_form_is_the_form_of_its_market() -> None:
-    assert MARKET.height == BOX.state.height and MARKET.time_ms == BOX.state.time_ms
+    setup = compute_risk_setup(GENESIS)
+    assert setup is not None and setup.is_time_dependent
+    assert MARKET.pricing_time_ms == get_pricing_time_ms(setup.params, BOX.state.time_ms)
     assert dict(MARKET.mark_prices) == BOX.state.mark_prices
     assert get_state_solvency_form(BOX.state) == _form(MARKET)
     assert _form(MARKET).scenario_labels[-1] == "day:2020-03-13"
@@ -67,8 +72,8 @@ def test_an_index_price_moves_its_haircut_weight() -> None:
     assert {row[column] for row in form.rows} == {k_den * (4_000 * 9_000 // 10_000)}
 
 
-def test_the_block_time_moves_only_the_options() -> None:
-    later = replace(MARKET, time_ms=MARKET.time_ms + 30 * 86_400_000)
+def test_the_pricing_time_moves_only_the_options() -> None:
+    later = replace(MARKET, pricing_time_ms=MARKET.pricing_time_ms + 30 * 86_400_000)
     assert _changed_columns(_form(MARKET), _form(later)) == {"position:BTC-26DEC26-65000-C"}
 
 

@@ -41,7 +41,13 @@ from clearnode.client import (
     verify_report,
 )
 from clearnode.client.jsonrpc import get_topic
-from clearnode.client.reserves import WITHDRAWN, find_block_at, read_vault, read_vaults
+from clearnode.client.reserves import (
+    NO_REPORT_TIME,
+    WITHDRAWN,
+    find_block_at,
+    read_vault,
+    read_vaults,
+)
 from node.chainspec import place_collateral, place_vaults
 from proofs.reserves import Unreadable, VaultReading
 from tests.bridge.conftest import make_set, make_validators, sign_all
@@ -55,7 +61,7 @@ from tests.vectors.reserves_chain import (
     RICH,
     run_reserves_chain,
     write_genesis_with_vault,
-    write_unanchored_report,
+    write_report_anchored_to,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -149,6 +155,11 @@ def test_a_chain_that_cannot_be_read_says_why(deployed: Deployed) -> None:
     assert down.reason.startswith(f"{nobody}: ConnectionError: eth_chainId: ConnectError")
     (other,) = read_vaults(deployed.genesis(), {OTHER_CHAIN_ID: url}, {}, LATER_MS).values()
     assert other == Unreadable(OTHER_CHAIN_ID, "genesis names no vault on this chain")
+    # a report without an anchor has no time to read the chain at: only a block given
+    (untimed,) = read_vaults(deployed.genesis(), {CHAIN_ID: url}, {}, None).values()
+    assert untimed == Unreadable(CHAIN_ID, NO_REPORT_TIME)
+    (given,) = read_vaults(deployed.genesis(), {CHAIN_ID: url}, {CHAIN_ID: 1}, None).values()
+    assert isinstance(given, VaultReading) and given.block == 1
     with FaultyRpc(url) as other_chain:  # a node of another chain at the URL given
         other_chain.lies = {"eth_chainId": lambda _: hex(OTHER_CHAIN_ID)}
         (wrong,) = read_vaults(
@@ -243,8 +254,6 @@ def report_chain() -> Iterator[AnvilNode]:
 def test_the_sdk_reads_the_reserves_as_clearnode_verify_rpc_does(
     report_chain: AnvilNode, tmp_path: Path
 ) -> None:
-    report = write_unanchored_report(tmp_path)
-    view = {"report": report.read_bytes().hex()}
     nobody = f"http://127.0.0.1:{get_free_port()}"
     cases = [
         (RICH, {CHAIN_ID: report_chain.url}, "VALID ONLY AS FAR AS CHECKED"),
@@ -255,6 +264,8 @@ def test_the_sdk_reads_the_reserves_as_clearnode_verify_rpc_does(
         path = write_genesis_with_vault(tmp_path, vault)
         data = path.read_bytes()
         given = pin_genesis(data, hashlib.sha256(data).digest())
+        report = write_report_anchored_to(path)
+        view = {"report": report.read_bytes().hex()}
         check = verify_report(view, given, rpc=rpc, now_ms=NOW_MS, skip="anchor")
         argv = [str(report), "--genesis", str(path), "--now", str(NOW_MS), "--skip", "anchor"]
         code, printed = run_verify(

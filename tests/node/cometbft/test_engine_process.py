@@ -117,6 +117,30 @@ async def wait_for(predicate: object, timeout_s: float = 30.0) -> None:
             await trio.sleep(0.05)
 
 
+def get_idle_runs(blocks: list[DecidedBlock]) -> list[tuple[DecidedBlock, ...]]:
+    """Each four blocks in a row whose middle two are empty, the first two priced in one
+    minute (the example genesis prices options by the minute)."""
+    return [
+        run
+        for run in zip(blocks, blocks[1:], blocks[2:], blocks[3:], strict=False)
+        if run[0].record.time_ms // 60_000 == run[1].record.time_ms // 60_000
+        and not run[1].record.txs
+        and not run[2].record.txs
+    ]
+
+
+def assert_idle_blocks_wait(runs: list[tuple[DecidedBlock, ...]]) -> None:
+    """Idle, the chain keeps its root and CometBFT waits for transactions: an empty block
+    commits the root of the one before, and the height after it waits the empty-block
+    wait, not only the commit wait (CometBFT proposes at once only after a block that
+    changed the app hash). A header's time is its commit of the height before, so that
+    height's length is the gap between the two headers after it."""
+    wait_ms = FAST.empty_block_wait_ms - 200  # the steps' own time, taken from it
+    for first, kept, waited, after in runs:
+        assert kept.result.state_root == first.result.state_root
+        assert after.record.time_ms - waited.record.time_ms >= wait_ms, (waited, after)
+
+
 async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -191,10 +215,15 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
         assert (refused.code, refused.error, refused.log) == (2, "DecodeError", UNDECODABLE_LOG)
         await wait_for(lambda: set(txs) <= {tx for b in first for tx in b.record.txs})
         last = first[-1].record.height
-        await wait_for(lambda: first[-1].record.height >= last + 2)
+
+        def since_last() -> list[DecidedBlock]:
+            return [b for b in first if b.record.height >= last]
+
+        await wait_for(lambda: len(get_idle_runs(since_last())) >= 2)
         for block in first[:-1]:
             header = await rpc.get_header(block.record.height + 1)
             assert bytes.fromhex(header["app_hash"]) == block.result.state_root
+        assert_idle_blocks_wait(get_idle_runs(since_last()))
         results = [r for b in first for r in b.result.tx_results]
         assert all(r.is_ok() for r in results), results
         # What anyone on the host reads of CometBFT's TCP ports (metrics here) shows no

@@ -37,7 +37,7 @@ from node.config import load_config
 from node.ports import get_bind_problem, get_listen_ports
 from tests.node.cometbft.replay import replay_cometbft_blocks
 from tests.node.history.test_history_network import get_fills, get_member_fills, read_history
-from tests.node.netproc import ORACLE_OFF, NodeHome, ProcessNetwork, running
+from tests.node.netproc import ORACLE_OFF, QUICK_BLOCKS, NodeHome, ProcessNetwork, running
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import (
     assert_roots_agree,
@@ -127,11 +127,14 @@ def get_block_synced_to(home: NodeHome, since: int) -> int:
     return int(found[-1]) if found else 0
 
 
-PRUNED = "[storage]\nsnapshot_interval = 5\nblocks_kept = 300\n"
-"""Two of the validators keep 300 blocks: our store and CometBFT's are pruned as they run
-and restart. 300 is more than the stopped validator falls behind (about 80), since
-CometBFT's block sync leaves at once when the first peers to answer hold none of the
-blocks it needs (docs/operator.md, "Pruned and archive nodes")."""
+PRUNED = "[storage]\nsnapshot_interval = 5\nblocks_kept = 120\n"
+"""Two of the validators keep 120 blocks: our store and CometBFT's are pruned as they run
+and restart. 120 is more than the stopped validator falls behind (65 to 80: with one of
+four down, every fourth height waits out the propose timeout), since CometBFT's block
+sync leaves at once when the first peers to answer hold none of the blocks it needs
+(docs/operator.md, "Pruned and archive nodes"). The network waits a quarter of a second
+for transactions (`QUICK_BLOCKS`), so that it passes 120 blocks soon after: idle, at
+the default second, a network whose root stays put makes one a second."""
 SENT = {"CollateralCredit": 4, "AuthoriseVenue": 4, "TradeBatch": 3}
 """The transactions the test sends (setup_txs), by type."""
 CRASH_STOP_S = 15
@@ -168,7 +171,9 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
     setup, batches = setup_txs()
     # genesis names each validator's node (observers=()): CometBFT's peer filter lets in
     # only those, as on a real network
-    network = ProcessNetwork(tmp_path / "net", observers=(), engine="cometbft")
+    network = ProcessNetwork(
+        tmp_path / "net", observers=(), engine="cometbft", extra_config=QUICK_BLOCKS
+    )
     for home in network.homes:  # the oracle's price updates in the blocks too
         config = home.path / "config.toml"
         config.write_text(config.read_text().replace(ORACLE_OFF, render_oracle(network.genesis)))

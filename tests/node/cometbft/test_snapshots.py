@@ -15,7 +15,7 @@ import pytest
 from tendermint.abci import types_pb2 as abci
 
 from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
-from clearing.snapshot import encode_snapshot
+from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
 from clearing.validator_set import get_active_set_at, install_validators
 from clearnode.client.sandbox_keys import derive_seed
@@ -119,10 +119,12 @@ def serve(
     change_set: bool = False,
     change_signers: int = 4,
     up_to: int | None = None,
+    snapshot_shift_ms: int = 0,
 ) -> Served:
     """The serving node; its last block (`up_to`; if None HEIGHT, or with `change_set`
     the one after the change's block) is stored with `record_txs` (its own if None) and a
-    signed header `signers` validators committed, the change's with `change_signers`."""
+    signed header `signers` validators committed, the change's with `change_signers`; its
+    snapshot's block time `snapshot_shift_ms` off the block's (the root cannot tell)."""
     app = ClearingApp(GENESIS)
     store = NodeStore(path)
     last = up_to or (CHANGED + 2 if change_set else HEIGHT)
@@ -141,6 +143,10 @@ def serve(
         record = CometBlockRecord(height, signed.header.time_ms, signed.header.hash,
                                   signed.header.proposer_address, kept)  # fmt: skip
         snapshot = encode_snapshot(app.state) if height == last else None
+        if snapshot is not None and snapshot_shift_ms:
+            shifted = decode_snapshot(GENESIS, snapshot)
+            shifted.time_ms += snapshot_shift_ms
+            snapshot = encode_snapshot(shifted)
         store.save_block(height, record.encode(), signed.encode(), app.last_root, snapshot)
     return Served(app, store, AppSnapshots(app, store, CHAIN, ServedSnapshots()))
 
@@ -376,6 +382,7 @@ def test_a_chunk_that_is_not_the_snapshots_is_fetched_again_and_its_sender_rejec
         ("another app hash", {}),
         ("a block with a transaction its header does not name", {"record_txs": (b"\x90",)}),
         ("a block half the power committed", {"signers": 2}),
+        ("a state at another block time", {"snapshot_shift_ms": 1_000}),
     ],
 )
 def test_a_snapshot_that_is_not_the_chains_is_rejected_and_changes_nothing(

@@ -15,7 +15,7 @@ import trio.testing
 from clearing.attestation import verify_quorum_attestations
 from clearing.context import Equivocation
 from clearing.report_commitment import compute_report_signing_bytes
-from clearing.risk.solvency import get_solvency_market
+from clearing.risk.engine import get_solvency_market
 from clearing.root import compute_state_root
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.keys import KeyFileError
@@ -77,7 +77,7 @@ def test_inputs_cover_every_non_empty_account_and_the_book_is_flat(box_and_input
     assert inputs.epoch == box.state.height // box.genesis.epoch_length_blocks
     assert inputs.chain_id == box.chain_id == CHAIN
     assert inputs.market == get_solvency_market(box.state)
-    assert inputs.market.height == inputs.height
+    assert inputs.height == box.state.height
 
 
 def test_a_built_report_verifies_and_opens_for_its_member(box_and_inputs, unsigned) -> None:  # type: ignore[no-untyped-def]

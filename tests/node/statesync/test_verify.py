@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from clearing.root import compute_state_root
-from clearing.snapshot import encode_snapshot
+from clearing.snapshot import decode_snapshot, encode_snapshot
 from consensus.types import Block
 from lightclient.anchor import Checkpoint, Trust
 from lightclient.header import BlockHeader
@@ -115,3 +115,15 @@ def test_bytes_that_are_not_the_anchored_state_are_refused(
     trusted = check_offer(make_offer(offered or snapshot), GENESIS, GENESIS_HASH, TRUST)
     with pytest.raises(SnapshotRefused, match=reason):
         check_snapshot(snapshot, trusted, GENESIS)
+
+
+def test_a_snapshot_of_the_committed_root_at_another_block_time_is_refused() -> None:
+    """The root commits to no time, so the snapshot's block time is held to block H's
+    header: a peer cannot shift the clock that deadlines and expiry are judged by."""
+    state = decode_snapshot(GENESIS, SNAPSHOT)
+    state.time_ms += 1_000
+    shifted = encode_snapshot(state)
+    assert compute_state_root(state) == NEXT.prev_state_root
+    trusted = check_offer(make_offer(shifted), GENESIS, GENESIS_HASH, TRUST)
+    with pytest.raises(SnapshotRefused, match=f"block time {state.time_ms} ms, not"):
+        check_snapshot(shifted, trusted, GENESIS)

@@ -23,6 +23,7 @@ from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import VotingPower, add_signatures, build_report, sign_report
 from proofs.sample import (
+    SAMPLE_HEIGHT,
     SAMPLE_MARKET,
     SAMPLE_MARKET_PROOF,
     make_sample_book,
@@ -53,6 +54,7 @@ def signed_report(signers: int, leave_out_a_pair: bool = False) -> tuple[bytes, 
         proven,
         b"s" * 32,
         chain_id=CHAIN_ID,
+        height=SAMPLE_HEIGHT,
         market=SAMPLE_MARKET,
         market_proof=market_proof,
     )
@@ -100,7 +102,8 @@ def test_a_report_over_a_statement_the_genesis_does_not_give_is_invalid() -> Non
     def check(statement: SolvencyStatement) -> dict[str, Any]:
         report = build_report(
             get_generators(FAST), inputs.epoch, inputs.state_root, statement, inputs.accounts,
-            SEED, chain_id=box.chain_id, market=inputs.market, market_proof=inputs.market_proof,
+            SEED, chain_id=box.chain_id, height=inputs.height, market=inputs.market,
+            market_proof=inputs.market_proof,
         )  # fmt: skip
         report = add_signatures(report, [sign_report(report, k) for k in box.validator_keys])
         return check_report(report.encode(), report.get_hash(), validators, box.chain_id,
@@ -162,14 +165,14 @@ async def test_a_report_is_checked_from_the_genesis_set_to_the_one_that_checked_
     box.state.height = height
     report = build_report(
         get_generators(FAST), inputs.epoch, inputs.state_root, get_statement(inputs),
-        inputs.accounts, SEED, chain_id=box.chain_id, market=inputs.market,
+        inputs.accounts, SEED, chain_id=box.chain_id, height=inputs.height, market=inputs.market,
         market_proof=inputs.market_proof,
     )  # fmt: skip
     report = add_signatures(report, [sign_report(report, k) for k in new_keys])
     blocks = NodeStore(tmp_path / "node.sqlite3")
     change = make_set_change(box.chain_id, 4, genesis_keys, new_keys)
     store_chain_to_anchor(blocks, StateAnchor(change.header, change.commit))
-    anchor = make_anchor(box.chain_id, inputs.market.height, inputs.state_root, new_keys)
+    anchor = make_anchor(box.chain_id, inputs.height, inputs.state_root, new_keys)
     store_chain_to_anchor(blocks, anchor)
     commit = CommitRecord(inputs.epoch, report.get_hash(), 4 if after_the_change else 3)
     store = SimpleNamespace(

@@ -143,11 +143,14 @@ GENESES: dict[str, Callable[[], Doc]] = {
 }
 
 
+EXAMPLE_EPOCH_LENGTH = genesis_doc()["epoch_length_blocks"]  # the malformed geneses' base
+
+
 # --- the Python oracle ---------------------------------------------------------------
 
 
 def encode_market(market: SolvencyMarket) -> Doc:
-    return {"height": market.height, "time_ms": market.time_ms,
+    return {"pricing_time_ms": market.pricing_time_ms,
             "mark_prices": [list(p) for p in market.mark_prices],
             "index_prices": [list(p) for p in market.index_prices]}  # fmt: skip
 
@@ -174,18 +177,17 @@ def ts_recompute(result: Doc) -> Doc:
     return {"statement": statement, "scenarios": result["scenarios"]}
 
 
-def market_at(genesis: Genesis, height: int, time_ms: int, marks: Sequence[int],
+def market_at(genesis: Genesis, time_ms: int, marks: Sequence[int],
               index: Sequence[int]) -> SolvencyMarket:  # fmt: skip
     ids = sorted(i.id for i in genesis.instruments)
     feeds = sorted(genesis.feeds())
-    return SolvencyMarket(height, time_ms, tuple(zip(ids, marks, strict=True)),
+    return SolvencyMarket(time_ms, tuple(zip(ids, marks, strict=True)),
                           tuple(zip(feeds, index, strict=True)))  # fmt: skip
 
 
-def genesis_market(genesis: Genesis, epoch: int = 1) -> SolvencyMarket:
-    """The genesis's own prices at the end of `epoch`, a week before the future's expiry."""
-    return SolvencyMarket(epoch * genesis.epoch_length_blocks, EXPIRY - 7 * DAY_MS,
-                          genesis.mark_prices, genesis.index_prices)  # fmt: skip
+def genesis_market(genesis: Genesis) -> SolvencyMarket:
+    """The genesis's own prices a week before the future's expiry."""
+    return SolvencyMarket(EXPIRY - 7 * DAY_MS, genesis.mark_prices, genesis.index_prices)
 
 
 # --- rows from random markets ---------------------------------------------------------
@@ -211,7 +213,6 @@ def test_rows_equal_the_python_s_for_random_markets(
     markets = [genesis_market(genesis)] + [
         market_at(
             genesis,
-            data.draw(st.integers(0, 10**6)) * genesis.epoch_length_blocks,
             data.draw(TIMES),
             data.draw(st.lists(PRICES, min_size=n_marks, max_size=n_marks)),
             data.draw(st.lists(PRICES, min_size=n_feeds, max_size=n_feeds)),
@@ -241,7 +242,7 @@ def test_option_rows_near_expiry_and_at_extreme_prices(
     times = sorted({e + d for i in genesis.instruments if i.expiry_ms
                     for e in [i.expiry_ms] for d in (-1, 0, 1, -DAY_MS)})  # fmt: skip
     marks = dict(base.mark_prices)
-    markets = [replace(base, time_ms=t) for t in times] + [
+    markets = [replace(base, pricing_time_ms=t) for t in times] + [
         replace(base, mark_prices=tuple(sorted({**marks, "BTC-26DEC26": p}.items())))
         for p in (1, 2, 3, 60_300_001, MAX_UINT64)
     ]
@@ -261,11 +262,13 @@ def test_an_extreme_move_to_zero_is_refused_as_the_python_refuses_it(
         compute_market_solvency_form(parse_genesis(options_genesis()), market)
     )
     report = cast(Report, SimpleNamespace(chain_id=genesis.chain_id, epoch=1, market=market,
+                                          height=genesis.epoch_length_blocks,
                                           statement=statement))  # fmt: skip
     expected = compare_statement(report, genesis)
     assert expected[0].startswith("the genesis defines no statement: GenesisError(key='risk.")
     case = {"kind": "compare", "genesis": doc, "market": encode_market(market), "epoch": 1,
-            "chain_id": genesis.chain_id, "statement": encode_statement(statement)}  # fmt: skip
+            "height": genesis.epoch_length_blocks, "chain_id": genesis.chain_id,
+            "statement": encode_statement(statement)}  # fmt: skip
     (result,) = cli([case])
     assert result["lines"] == expected
 
@@ -327,6 +330,7 @@ class Tamper:
     market: SolvencyMarket
     chain_id: int
     epoch: int
+    height: int
     genesis: Doc  # the verifier's genesis
 
 
@@ -354,7 +358,7 @@ def _tampers() -> dict[str, Tamper]:
     width = len(labels)
 
     def tamper(statement: SolvencyStatement = honest, **changes: Any) -> Tamper:
-        return replace(Tamper(statement, market, genesis.chain_id, 1, doc), **changes)
+        return replace(Tamper(statement, market, genesis.chain_id, 1, 5, doc), **changes)
 
     def rows_where(change: Callable[[int, int, int], int]) -> SolvencyStatement:
         return _with_rows(honest, [[change(s, j, c) for j, c in enumerate(r)]
@@ -364,7 +368,7 @@ def _tampers() -> dict[str, Tamper]:
     quarter["risk"]["k_den"] = 4
     quarter_form = compute_market_solvency_form(parse_genesis(quarter), market)
     moved = dict(market.mark_prices, **{"BTC-PERP": 66_000_000})
-    later = replace(market, height=6, mark_prices=tuple(sorted(moved.items())))
+    later = replace(market, mark_prices=tuple(sorted(moved.items())))
     later_form = compute_market_solvency_form(genesis, later)
     assert quarter_form is not None and later_form is not None
     no_risk = dict(copy.deepcopy(doc), risk={})
@@ -379,7 +383,7 @@ def _tampers() -> dict[str, Tamper]:
     huge["risk"]["k_num"], huge["risk"]["k_den"] = 2**64 - 2, 2**64 - 1
     box, inputs = epoch_report_inputs(5)  # a chain's market: members traded, blocks ran
     chain_form = compute_market_solvency_form(box.genesis, inputs.market)
-    assert chain_form is not None and inputs.market.time_ms != market.time_ms
+    assert chain_form is not None and inputs.market.pricing_time_ms != market.pricing_time_ms
     chain_rows = [list(r) for r in get_statement(chain_form).rows]
     chain_rows[4][btc] -= 1
     return {
@@ -394,8 +398,9 @@ def _tampers() -> dict[str, Tamper]:
         "changed maintenance fraction": tamper(get_statement(quarter_form)),
         "missing stress day": tamper(_with_rows(honest, rows[:-1])),
         "duplicated and extra rows": tamper(_with_rows(honest, [rows[0], *rows, [1] * width])),
-        "rows of another height": tamper(get_statement(later_form)),
-        "market of another height": tamper(market=later),
+        "rows of other marks": tamper(get_statement(later_form)),
+        "market of other marks": tamper(market=later),
+        "report of another height": tamper(height=6),
         "market missing a mark": tamper(market=replace(market, mark_prices=market.mark_prices[1:])),
         "market with an unknown feed": tamper(
             market=replace(market, index_prices=(*market.index_prices, ("ZZZ/1", 5)))
@@ -419,11 +424,12 @@ TAMPERS = _tampers()
 def test_failure_lines_equal_the_python_s(cli: Callable[[list[Doc]], list[Doc]]) -> None:
     cases = [
         {"kind": "compare", "genesis": t.genesis, "market": encode_market(t.market),
-         "chain_id": t.chain_id, "epoch": t.epoch, "statement": encode_statement(t.statement)}
+         "chain_id": t.chain_id, "epoch": t.epoch, "height": t.height,
+         "statement": encode_statement(t.statement)}
         for t in TAMPERS.values()
     ]  # fmt: skip
     for (name, t), result in zip(TAMPERS.items(), cli(cases), strict=True):
-        report = cast(Report, SimpleNamespace(chain_id=t.chain_id, epoch=t.epoch,
+        report = cast(Report, SimpleNamespace(chain_id=t.chain_id, epoch=t.epoch, height=t.height,
                                               market=t.market, statement=t.statement))  # fmt: skip
         genesis = parse_genesis(t.genesis)
         assert result["lines"] == compare_statement(report, genesis), name
@@ -437,7 +443,7 @@ def test_each_tamper_is_named_and_the_honest_statement_passes() -> None:
     _, _, _, _, scenarios = _honest()
     assert scenarios[-1] == "day:2020-03-13"
     for name, t in TAMPERS.items():
-        report = cast(Report, SimpleNamespace(chain_id=t.chain_id, epoch=t.epoch,
+        report = cast(Report, SimpleNamespace(chain_id=t.chain_id, epoch=t.epoch, height=t.height,
                                               market=t.market, statement=t.statement))  # fmt: skip
         failures = compare_statement(report, parse_genesis(t.genesis))
         assert bool(failures) != name.startswith("honest"), name
@@ -452,7 +458,7 @@ def _compare_cases(
     """Compare `statement` of epoch 1 on chain 4242 with each genesis of `docs`."""
     return [
         {"kind": "compare", "genesis": d, "market": encode_market(market), "chain_id": 4242,
-         "epoch": 1, "statement": encode_statement(statement)}
+         "epoch": 1, "height": EXAMPLE_EPOCH_LENGTH, "statement": encode_statement(statement)}
         for d in docs
     ]  # fmt: skip
 
@@ -577,8 +583,8 @@ def test_a_genesis_with_any_value_anywhere_gives_the_python_s_verdict(
             genesis = parse_genesis(doc)
         except GenesisError:
             continue  # the TypeScript answered without throwing
-        report = cast(Report, SimpleNamespace(chain_id=4242, epoch=1, market=market,
-                                              statement=honest))  # fmt: skip
+        report = cast(Report, SimpleNamespace(chain_id=4242, epoch=1, height=EXAMPLE_EPOCH_LENGTH,
+                                              market=market, statement=honest))  # fmt: skip
         assert lines == compare_statement(report, genesis), doc
 
 

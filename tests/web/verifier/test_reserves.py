@@ -28,7 +28,7 @@ from tests.vectors.reserves_chain import (
     SKIPPED,
     run_reserves_chain,
     write_genesis_with_vault,
-    write_unanchored_report,
+    write_report_anchored_to,
 )
 from tests.web.verifier.cdp import open_browser
 
@@ -83,13 +83,14 @@ def test_the_page_reads_the_vaults_as_the_cli_does(
         (poor, [f"{CHAIN_ID}={anvil.url}", f"{OTHER_CHAIN_ID}={anvil.url}"]),
         (rich, [f"{CHAIN_ID}={nobody}"]),
     ]
-    unanchored = write_unanchored_report(tmp_path)
-    report = unanchored.read_bytes().hex()
+    reports = {g: write_report_anchored_to(g) for g in (rich, poor)}
+    report = reports[rich].read_bytes().hex()
     with open_browser() as browser:
         tab = browser.open_page(f"{node_url}/verify")
         shown: list[list[str]] = []
         for genesis, rpc in cases:
-            expression = _verify_call(report, genesis.read_text(), "\n".join(rpc))
+            anchored = reports[genesis].read_bytes().hex()
+            expression = _verify_call(anchored, genesis.read_text(), "\n".join(rpc))
             result: dict[str, Any] = browser.evaluate(tab, expression)
             assert result["outcome"] != "ERROR", result
             text = browser.evaluate(tab, "document.getElementById('as-text').textContent")
@@ -101,7 +102,7 @@ def test_the_page_reads_the_vaults_as_the_cli_does(
         ]:
             refused = browser.evaluate(tab, _verify_call(report, genesis_text, rpc_text))
             assert refused["outcome"] == "ERROR" and refused["headline"].startswith(refusal)
-    printed = [_cli(capsys, unanchored, genesis, rpc) for genesis, rpc in cases]
+    printed = [_cli(capsys, reports[genesis], genesis, rpc) for genesis, rpc in cases]
     assert shown[:2] == printed[:2]
     enough, short, unreachable = printed
     # an RPC that does not answer: a "could not" line, its cause in each runtime's words

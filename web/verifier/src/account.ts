@@ -145,7 +145,7 @@ export function compareHoldings(labels: readonly string[], values: bigint[], hol
 export function checkMemberAccount(report: Report, openings: MemberOpenings): Verdict {
   const verdict: Verdict = { passed: [], failures: [], notChecked: [], unreadable: [] };
   const found = openings.accountProof;
-  const height = report.market.height;
+  const height = report.height;
   const owner = `0x${toHex(openings.owner)}`;
   if (found === null) {
     verdict.notChecked.push(

@@ -39,6 +39,7 @@ const PRECOMMIT = 2n;
 export interface BlockHeader {
   chainId: string;
   height: bigint;
+  timeMs: bigint;
   validatorsHash: Uint8Array; // the set that signs it
   nextValidatorsHash: Uint8Array; // the set that signs the next height
   hash: Uint8Array; // by its engine's rule, over the fields as received
@@ -123,7 +124,7 @@ function decodeHeader(obj: Value): [BlockHeader, Uint8Array] {
   const items = expectVersioned(obj, "header", 12);
   const chainId = expectStr(items[1]!, "header.chain_id", MAX_CHAIN_ID_BYTES);
   const height = expectInt(items[2]!, "header.height", 1n);
-  expectInt(items[3]!, "header.time_ms", 0n);
+  const timeMs = expectInt(items[3]!, "header.time_ms", 0n);
   expectBytes(items[4]!, "header.prev_block_hash", 32);
   const root = expectBytes(items[5]!, "header.prev_state_root", undefined, MAX_STATE_ROOT_BYTES);
   expectBytes(items[6]!, "header.txs_hash", 32);
@@ -133,7 +134,7 @@ function decodeHeader(obj: Value): [BlockHeader, Uint8Array] {
   const validatorsHash = expectBytes(items[10]!, "header.validators_hash", 32);
   const nextValidatorsHash = expectBytes(items[11]!, "header.next_validators_hash", 32);
   const hash = computeHash(DOMAIN_BLOCK_HEADER, encodeMsgpack(items));
-  return [{ chainId, height, validatorsHash, nextValidatorsHash, hash }, root];
+  return [{ chainId, height, timeMs, validatorsHash, nextValidatorsHash, hash }, root];
 }
 
 function decodeCommit(obj: Value): CommitCertificate {
@@ -188,6 +189,7 @@ function decodeCometHeader(obj: Value): [BlockHeader, Uint8Array] {
   const header = {
     chainId: fields.chainId,
     height: fields.height,
+    timeMs: fields.time.seconds * 1000n + fields.time.nanos / 1_000_000n,
     validatorsHash: at("validators_hash"),
     nextValidatorsHash: at("next_validators_hash"),
     hash: computeHeaderHash(fields),

@@ -83,15 +83,24 @@ class Chain {
   }
 }
 
+/** clearnode/client/reserves.py NO_REPORT_TIME. */
+export const NO_REPORT_TIME =
+  "the report carries no anchor, whose header's time says which block to read the chain at: give the chain's block (--block CHAIN_ID=N)";
+
 /** Each chain of `urls`: its genesis vault's balance of every genesis token on it, at the
- * chain's last block no later than `timeMs` (the report's time: a withdrawal paid since
- * left the vault after the report counted it). */
-export async function readVaults(genesis: ReserveGenesis, urls: Map<bigint, string>, timeMs: bigint): Promise<Map<bigint, VaultReading | Unreadable>> {
+ * chain's last block no later than `timeMs` (the report's time, its anchor's header's: a
+ * withdrawal paid since left the vault after the report counted it; null without an
+ * anchor, and no chain is read). */
+export async function readVaults(genesis: ReserveGenesis, urls: Map<bigint, string>, timeMs: bigint | null): Promise<Map<bigint, VaultReading | Unreadable>> {
   const readings = new Map<bigint, VaultReading | Unreadable>();
   for (const [chainId, url] of [...urls].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const vault = genesis.vaults.get(chainId);
     if (vault === undefined) {
       readings.set(chainId, { kind: "unreadable", chainId, reason: "genesis names no vault on this chain" });
+      continue;
+    }
+    if (timeMs === null) {
+      readings.set(chainId, { kind: "unreadable", chainId, reason: NO_REPORT_TIME });
       continue;
     }
     const tokens = genesis.collateral.filter((t) => t.chainId === chainId).map((t) => t.token);

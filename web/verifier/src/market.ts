@@ -10,7 +10,7 @@ import { encodeMsgpack } from "./msgpack";
 import type { Value } from "./msgpack";
 import type { PriceList, SolvencyMarket } from "./recompute/solvency.js";
 
-const MARKET_DOMAIN = utf8("clearnode-market-v1");
+const MARKET_DOMAIN = utf8("clearnode-market-v2");
 const CONFIGURATION_DOMAIN = utf8("clearnode-configuration-v1");
 const PUBLISHED_ROLES_DOMAIN = utf8("clearnode-published-roles-v1");
 const PUBLISHED_LEDGER_DOMAIN = utf8("clearnode-published-ledger-v1");
@@ -55,12 +55,11 @@ function decodePriceList(obj: Value, what: string): PriceList {
 }
 
 export function decodeMarket(obj: Value): Market {
-  const f = expectList(obj, "SolvencyMarket", 4);
+  const f = expectList(obj, "SolvencyMarket", 3);
   return {
-    height: expectInt(f[0]!, "height"),
-    timeMs: expectInt(f[1]!, "time_ms", 0n, MAX_UINT64),
-    markPrices: decodePriceList(f[2]!, "mark_prices"),
-    indexPrices: decodePriceList(f[3]!, "index_prices"),
+    pricingTimeMs: expectInt(f[0]!, "pricing_time_ms", 0n, MAX_UINT64),
+    markPrices: decodePriceList(f[1]!, "mark_prices"),
+    indexPrices: decodePriceList(f[2]!, "index_prices"),
   };
 }
 
@@ -84,7 +83,7 @@ export function decodeMarketProof(obj: Value): MarketProof {
 }
 
 export function hashMarket(market: Market): Uint8Array {
-  const fields = [market.height, market.timeMs, market.markPrices, market.indexPrices];
+  const fields = [market.pricingTimeMs, market.markPrices, market.indexPrices];
   return sha256(concat(MARKET_DOMAIN, encodeMsgpack(fields)));
 }
 

@@ -13,7 +13,7 @@ import { type StateAnchor, decodeAnchor } from "./anchor";
 import { type Value, decodeMsgpack, encodeMsgpack } from "./msgpack";
 import { type Statement, decodeStatement } from "./statement";
 
-export const REPORT_VERSION = 10n;
+export const REPORT_VERSION = 11n;
 const MAX_PROOF_STEPS = 64; // an accounts tree of 2^64 leaves
 const REPORT_HASH_DOMAIN = utf8("clearnode-solvency-report-v1");
 const MIN_INT64 = -(1n << 63n);
@@ -74,6 +74,8 @@ export interface Report {
   version: bigint;
   chainId: bigint;
   epoch: bigint;
+  /** Field 12: the epoch's last block, whose state `stateRoot` is. */
+  height: bigint;
   stateRoot: Uint8Array;
   statement: Statement;
   accounts: AccountEntry[];
@@ -84,9 +86,9 @@ export interface Report {
   marketProof: MarketProof;
   defaultAccounts: DefaultAccount[];
   signatures: ValidatorSignature[];
-  /** Field 13: block H+1's header and commit certificate (not hashed), or null. */
+  /** Field 14: block H+1's header and commit certificate (not hashed), or null. */
   anchor: StateAnchor | null;
-  /** SHA3-256 over the domain and fields 0..11: what the validators sign. */
+  /** SHA3-256 over the domain and fields 0..12: what the validators sign. */
   hash: Uint8Array;
 }
 
@@ -119,6 +121,7 @@ const REFUSED_VERSIONS: Record<string, string> = {
     "house and client accounts",
   "8": "nothing ties its defaults and its accounts in default to the state root",
   "9": "nothing shows it covers every account under the state root: it could leave out an insolvent account",
+  "10": "its market's height and block time are ones the state root no longer commits to",
 };
 
 /** A report in a format this verifier does not read. */
@@ -218,18 +221,21 @@ export function decodeReport(data: Uint8Array): Report {
   expect(Array.isArray(obj) && obj.length >= 1, "report must be a list of fields");
   const fields = obj as Value[];
   if (fields[0] !== REPORT_VERSION) throw new UnsupportedReportVersion(fields[0]!);
-  expect(fields.length === 14, "report must be a list of 14 fields");
+  expect(fields.length === 15, "report must be a list of 15 fields");
   const [version, chainId, epoch, stateRoot, statementObj, accountsObj, aggregatesObj] = fields as Value[];
-  const [defaultObj, defaultsObj, marketObj, marketProofObj, recordsObj, sigs, anchorObj] = fields.slice(7) as Value[];
+  const [defaultObj, defaultsObj, marketObj, marketProofObj, recordsObj, height, sigs, anchorObj] = fields.slice(7) as Value[];
   expect(
-    typeof chainId === "bigint" && typeof epoch === "bigint" && stateRoot instanceof Uint8Array,
-    "bad chain id, epoch or state root",
+    typeof chainId === "bigint" && typeof epoch === "bigint" && typeof height === "bigint" &&
+      stateRoot instanceof Uint8Array,
+    "bad chain id, epoch, height or state root",
   );
   const chain = chainId as bigint;
   const ep = epoch as bigint;
+  const at = height as bigint;
   const root = stateRoot as Uint8Array;
   expect(chain >= 0n && chain <= MAX_UINT64, `chain id ${chain} does not fit in uint64`);
   expect(ep >= 0n && ep <= MAX_UINT64, `epoch ${ep} does not fit in uint64`);
+  expect(at >= 0n && at <= MAX_UINT64, `height ${at} does not fit in uint64`);
   expect(root.length === 32, `state root must be 32 bytes, got ${root.length}`);
   const statement = decodeStatement(statementObj!);
   const width = statement.inputLabels.length * POINT_BYTES;
@@ -283,9 +289,9 @@ export function decodeReport(data: Uint8Array): Report {
   const anchor = decodeAnchor(anchorObj!);
   // Every field has been read as the types above, so the tree re-encodes.
   expect(equal(encodeMsgpack(fields), data), "report encoding is not canonical");
-  const hash = sha3_256(concat(REPORT_HASH_DOMAIN, encodeMsgpack(fields.slice(0, 12))));
+  const hash = sha3_256(concat(REPORT_HASH_DOMAIN, encodeMsgpack(fields.slice(0, 13))));
   return {
-    version: version as bigint, chainId: chain, epoch: ep, stateRoot: root, statement, accounts, aggregates,
+    version: version as bigint, chainId: chain, epoch: ep, height: at, stateRoot: root, statement, accounts, aggregates,
     inDefault, defaults, market, marketProof, defaultAccounts, signatures, anchor, hash,
   };
 }

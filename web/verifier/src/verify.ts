@@ -240,7 +240,7 @@ export function checkRootOnChain(
   genesisHash: Uint8Array | null = null,
 ): { verdict: Verdict; history: ValidatorHistory | null } {
   const verdict = newVerdict();
-  const height = report.market.height;
+  const height = report.height;
   const notMade = trust === null ? verdict.notChecked : verdict.unreadable;
   if (validators === null) {
     verdict.notChecked.push("state root not followed to the chain: no validator set given");
@@ -345,12 +345,12 @@ export function checkStatement(report: Report, genesis: unknown): Verdict {
   const root = getMarketRoot(proof, market);
   if (toHex(root) === toHex(report.stateRoot)) {
     verdict.passed.push(
-      `market of height ${market.height} (${market.markPrices.length} marks, ` +
+      `market of height ${report.height} (${market.markPrices.length} marks, ` +
         `${market.indexPrices.length} index prices), ${configuration} and the published roles are under the state root`,
     );
   } else {
     verdict.failures.push(
-      `market of height ${market.height}, ${configuration} and the published roles are not under the state root ` +
+      `market of height ${report.height}, ${configuration} and the published roles are not under the state root ` +
         `0x${toHex(report.stateRoot)}: their proof gives 0x${toHex(root)}`,
     );
   }
@@ -369,12 +369,12 @@ export function checkStatement(report: Report, genesis: unknown): Verdict {
     verdict.failures.push(`the report's configuration is not one: ${exc}`);
     return verdict;
   }
-  const failures = compareStatement(report.statement, market, report.chainId, report.epoch, configured);
+  const failures = compareStatement(report.statement, market, report.chainId, report.epoch, report.height, configured);
   if (failures.length > 0) {
     verdict.failures.push(...failures);
   } else {
     verdict.passed.push(
-      `statement recomputed from the genesis with the configuration of height ${market.height} ` +
+      `statement recomputed from the genesis with the configuration of height ${report.height} ` +
         `(${instruments} instruments, ${configuration}) and the marks at that height: ` +
         `${report.statement.inputLabels.length} labels, ${report.statement.rows.length} scenario rows, equal to the report's`,
     );
@@ -394,7 +394,8 @@ function getConfiguredGenesis(report: Report, genesis: unknown): unknown {
 
 /** The vaults read on the chains asked for, compared with the report (read_reserves). */
 async function checkReservesOnChain(report: Report, genesis: ReserveGenesis | null, rpc: Map<bigint, string>): Promise<Verdict> {
-  const readings = genesis === null || rpc.size === 0 ? new Map() : await readVaults(genesis, rpc, report.market.timeMs);
+  const timeMs = report.anchor === null ? null : report.anchor.header.timeMs;
+  const readings = genesis === null || rpc.size === 0 ? new Map() : await readVaults(genesis, rpc, timeMs);
   return checkReserves(report, genesis, readings);
 }
 

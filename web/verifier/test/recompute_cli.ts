@@ -3,7 +3,7 @@
  * reads `{"cases": [...]}` from stdin, parsed exactly (integers as bigint),
  * answers `{"results": [...]}` on stdout, integers as decimal strings.
  *
- *   compare:   genesis (or genesis_json), market, chain_id, epoch, statement -> lines, names
+ *   compare:   genesis (or genesis_json), market, chain_id, epoch, height, statement -> lines, names
  *   recompute: genesis, market -> statement and scenario labels, or the error; ms
  *   black76:   forward, strike, vol_bps, remaining_ms, rate_bps, is_call -> value
  */
@@ -21,8 +21,8 @@ declare const performance: { now(): number };
 type Case = Record<string, unknown>;
 
 function toMarket(obj: unknown): SolvencyMarket {
-  const m = obj as { height: bigint; time_ms: bigint; mark_prices: [string, bigint][]; index_prices: [string, bigint][] };
-  return { height: m.height, timeMs: m.time_ms, markPrices: m.mark_prices, indexPrices: m.index_prices };
+  const m = obj as { pricing_time_ms: bigint; mark_prices: [string, bigint][]; index_prices: [string, bigint][] };
+  return { pricingTimeMs: m.pricing_time_ms, markPrices: m.mark_prices, indexPrices: m.index_prices };
 }
 
 function toStatement(obj: unknown): Statement {
@@ -41,7 +41,7 @@ function run(c: Case): unknown {
     const market = toMarket(c.market);
     const chainId = c.chain_id as bigint;
     return {
-      lines: compareStatement(toStatement(c.statement), market, chainId, c.epoch as bigint, genesisOf(c)),
+      lines: compareStatement(toStatement(c.statement), market, chainId, c.epoch as bigint, c.height as bigint, genesisOf(c)),
       names: getScenarioNames(market, chainId, genesisOf(c)),
     };
   }

@@ -35,7 +35,7 @@ export function recomputeStatement(genesis: unknown, market: SolvencyMarket): Re
 /** Each way `statement` differs from the one recomputed from the genesis and `market`
  * (empty when equal), as `proofs.recompute.compare_statement` words it. */
 export function compareStatement(
-  statement: Statement, market: SolvencyMarket, chainId: bigint, epoch: bigint, genesis: unknown,
+  statement: Statement, market: SolvencyMarket, chainId: bigint, epoch: bigint, height: bigint, genesis: unknown,
 ): string[] {
   let parsed: FormGenesis;
   try {
@@ -48,8 +48,8 @@ export function compareStatement(
     return [`the genesis is of chain ${parsed.chainId}, the report of chain ${chainId}: no statement to compare`];
   }
   const epochEnd = epoch * parsed.epochLengthBlocks;
-  if (market.height !== epochEnd) {
-    return [`market is of height ${market.height}, not ${epochEnd}, the last block of epoch ${epoch}`];
+  if (height !== epochEnd) {
+    return [`the report is of height ${height}, not ${epochEnd}, the last block of epoch ${epoch}`];
   }
   let form: SolvencyForm | null;
   try {

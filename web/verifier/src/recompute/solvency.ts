@@ -19,10 +19,11 @@ import { computeScenarioSet } from "./scenarios.js";
 
 export type PriceList = readonly (readonly [string, bigint])[];
 
-/** What the rows are computed from at `height`, besides the genesis (a report carries it). */
+/** What the rows are computed from, besides the genesis (a report carries it; the state
+ * root commits to it, and to neither the height nor the block time). */
 export interface SolvencyMarket {
-  readonly height: bigint;
-  readonly timeMs: bigint;
+  /** The time options are priced at; 0 without options. */
+  readonly pricingTimeMs: bigint;
   readonly markPrices: PriceList; // instrument id -> price, sorted by id
   readonly indexPrices: PriceList; // feed id -> price, sorted by id
 }
@@ -53,7 +54,7 @@ export function computeMarketSolvencyForm(genesis: FormGenesis, market: Solvency
   if (Object.keys(genesis.risk).length === 0) return null;
   const params = parseRiskParams(genesis.risk);
   const scenarios = computeScenarioSet(params);
-  const arrays = computeRiskArrays(scenarios, genesis.instruments, new Map(market.markPrices), params, market.timeMs);
+  const arrays = computeRiskArrays(scenarios, genesis.instruments, new Map(market.markPrices), params, market.pricingTimeMs);
   const indexPrices = new Map(market.indexPrices);
   const weights = genesis.collateral.map((t) =>
     genesis.settlementTokens.has(collateralKey(t.chainId, t.token))
