@@ -5,7 +5,7 @@ seen a commit for longer than a height can take on a live network: one whose
 first two rounds both run every step to its timeout (a proposer down, then one
 more failed round), plus the empty-block wait and the pause after a commit, on
 either engine. With our engine's default timeouts that is 5.0 + 6.5 + 1.0 + 0.02 =
-12.52 s (CometBFT's: 3.0 + 4.5 + 1.0 + 0.1 = 8.6 s); an idle network commits an
+12.52 s (CometBFT's: 3.0 + 4.5 + 1.0 + 0.02 = 8.52 s); an idle network commits an
 empty block about every second, and one validator down costs a height one failed
 round, so a network with a quorum stays well inside it.
 """

@@ -297,9 +297,9 @@ def test_each_consensus_timeout_left_out_is_the_engines(tmp_path: Path) -> None:
     config = load_config(tmp_path, write(tmp_path, MINIMAL))
     assert get_timeouts(config, OUR_ENGINE) == ENGINE_TIMEOUTS[OUR_ENGINE]
     assert get_timeouts(config, COMETBFT) == ENGINE_TIMEOUTS[COMETBFT]
-    # the defaults before the table: DriverConfig's and CometBFT's home writer's
+    # DriverConfig's defaults before the table; CometBFT's home writer's, its commit wait ours
     assert ENGINE_TIMEOUTS[OUR_ENGINE] == TimeoutConfig(3000, 500, 1000, 500, 1000, 500, 20, 1000)
-    assert ENGINE_TIMEOUTS[COMETBFT] == TimeoutConfig(2000, 500, 500, 500, 500, 500, 100, 1000)
+    assert ENGINE_TIMEOUTS[COMETBFT] == TimeoutConfig(2000, 500, 500, 500, 500, 500, 20, 1000)
     config = load_config(tmp_path, load_consensus(tmp_path, "timeout_prevote_ms = 700\n"))
     for engine, defaults in ENGINE_TIMEOUTS.items():
         assert get_timeouts(config, engine) == replace(defaults, prevote_ms=700)

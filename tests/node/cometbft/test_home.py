@@ -80,11 +80,11 @@ def test_the_nodes_consensus_table_is_what_cometbft_runs_and_the_stall_limit_cou
     consensus = read_consensus(timeouts)
     assert (consensus["timeout_propose"], consensus["timeout_prevote_delta"]) == ("1200ms", "250ms")
     assert consensus["timeout_prevote"] == f"{DEFAULTS.prevote_ms}ms" == "500ms"
-    assert consensus["timeout_commit"] == "100ms"
+    assert consensus["timeout_commit"] == "20ms"
     assert consensus["create_empty_blocks_interval"] == "1000ms"
     rounds = (1200 + 500 + 500) + (1200 + 500 + 500 + 500 + 250 + 500)
-    assert get_stall_limit_ms(timeouts) == 1000 + rounds + 100
-    assert get_stall_limit_ms(DEFAULTS) == 8_600  # the limit before the table existed
+    assert get_stall_limit_ms(timeouts) == 1000 + rounds + 20
+    assert get_stall_limit_ms(DEFAULTS) == 8_520
 
 
 def test_only_p2p_listens_beyond_loopback_and_the_rpc_on_no_port() -> None:
