@@ -18,7 +18,9 @@ is reported (`sustained`) with:
 - `trades_per_s` (committed within the step after its warm-up), `commit_ms_p50`,
   `commit_ms_p99`;
 - beside it, `idle_heights_per_s`: the heights a second before any trade was offered
-  (the empty blocks' pace, `IDLE_S`), and of all `heights` of the run those committed
+  (the empty blocks' pace, `IDLE_S`), `idle_cpu_per_node` each validator's share of a
+  core meanwhile (its processes', as `cpu_per_node`), and of all `heights` of the run
+  those committed
   past round 0, a round having timed out (`heights_past_round_0`; our engine: CometBFT's
   stored blocks do not say);
 - `cpu_per_node`: each validator's CPU (its processes': the node, and on CometBFT the
@@ -26,9 +28,9 @@ is reported (`sustained`) with:
   (signing and posting the batches, reading the blocks), on the same cores;
 - `busy_per_node`: per validator, the share of one core its event loop's CPU spent in
   each part of the work (`clearnode_busy_seconds_total`, node/worktime.py: gossip_decode,
-  tx_check, tx_recheck, consensus, proposal_check, block_apply, block_store) and
-  `other` (the process's CPU less those: the libp2p host, the HTTP API, the rest; on
-  CometBFT, the `cometbft` process too);
+  tx_check, tx_recheck, consensus, proposal_check, block_apply, block_store), on
+  CometBFT `cometbft` (its process's CPU, from its own metrics), and `other` (the
+  node's CPU less those: the libp2p host, the HTTP API, the ABCI server, the rest);
 - `step_ms_per_height`: per validator, the milliseconds an average height spent in
   each consensus step (ours: `clearnode_consensus_step_seconds`; CometBFT's:
   `cometbft_consensus_step_duration_seconds`);
@@ -303,12 +305,15 @@ def read_figures(home: NodeHome, engine: str) -> dict[str, dict[str, float]]:
 
 
 def get_figures(node: str, cometbft: str | None) -> dict[str, dict[str, float]]:
-    """From a node's metrics text and its `cometbft`'s (if any): busy seconds per part,
-    bytes sent per channel, seconds and count of each consensus step (sums over labels)."""
+    """From a node's metrics text and its `cometbft`'s (if any): busy seconds per part
+    (the `cometbft` process's CPU as one), bytes sent per channel, seconds and count of
+    each consensus step (sums over labels)."""
     figures: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for text in (node, cometbft or ""):
         for name, labels, value in iter_samples(text):
-            if name == "clearnode_busy_seconds_total":
+            if name == "process_cpu_seconds_total" and text is cometbft:
+                figures["busy"]["cometbft"] += value
+            elif name == "clearnode_busy_seconds_total":
                 figures["busy"][labels["part"]] += value
             elif name == "clearnode_p2p_sent_bytes_total":
                 figures["sent"][labels["channel"]] += value
@@ -524,7 +529,7 @@ async def measure(
             pids = [net.processes[home.name].pid for home in validators]
             async with trio.open_nursery() as nursery:
                 load, watch = await start_load(net, engine, args.batch, nursery)
-                idle_heights_per_s = await measure_idle(watch)
+                idle_heights_per_s, idle_cpu = await measure_idle(watch, pids)
                 profiled = get_profiled(args, engine, pids[0], base)
                 best, steps = await ramp(validators, pids, engine, load, watch, args, profiled)
                 nursery.cancel_scope.cancel()
@@ -541,6 +546,7 @@ async def measure(
         "batch_trades": args.batch,
         "max_p50_ms": args.max_p50_ms,
         "idle_heights_per_s": round(idle_heights_per_s, 2),
+        "idle_cpu_per_node": [round(share, 3) for share in idle_cpu],
         "heights": watch.height,
         "heights_past_round_0": watch.later_rounds,
         **({} if proxies_cpu is None else {"cpu_link_proxies": round(proxies_cpu, 2)}),
@@ -551,11 +557,15 @@ async def measure(
     }
 
 
-async def measure_idle(watch: CommitWatch) -> float:
-    """Heights a second while nothing is offered: the pace of empty blocks."""
+async def measure_idle(watch: CommitWatch, pids: list[int]) -> tuple[float, list[float]]:
+    """Heights a second while nothing is offered (the pace of empty blocks), and each
+    validator's share of a core meanwhile (its processes')."""
     first, start = watch.height, time.monotonic()
+    cpu_before = [get_tree_cpu_s(pid) for pid in pids]
     await trio.sleep(IDLE_S)
-    return (watch.height - first) / (time.monotonic() - start)
+    seconds = time.monotonic() - start
+    cpu = [get_tree_cpu_s(pid) - was for pid, was in zip(pids, cpu_before, strict=True)]
+    return (watch.height - first) / seconds, [s / seconds for s in cpu]
 
 
 def get_profiled(

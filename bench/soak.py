@@ -18,7 +18,8 @@ of the trades validator 0's store committed in the window, the commit latency p5
 p99, and of its heights those committed past round 0 (ours: CometBFT's stored blocks do
 not say); from each node's log, the proof shares and reports it built and their
 seconds; and from its metrics, where its time went (as in `bench network`'s per-step
-figures): its event loop's busy share of a core per part, the milliseconds of an average
+figures): its event loop's busy share of a core per part (on CometBFT, the `cometbft`
+process's share as one), the milliseconds of an average
 height in each consensus step, and the bytes a second it sent per channel. On CometBFT
 it also reads the `cometbft` process's Go runtime from its metrics (`go_mb`: heap in use,
 freed heap retained, stacks, the next collection's goal, all taken from the OS); with

@@ -57,11 +57,10 @@ def read_vaults(
             continue
         try:
             with JsonRpc.connect(url, chain_id, timeout_s) as rpc:
-                block = given
-                if block is None and time_ms is not None:
-                    block = find_block_at(rpc, time_ms)
-                if block is not None:
-                    readings[chain_id] = read_vault(rpc, vault, tokens, block)
+                if given is None:
+                    assert time_ms is not None  # a chain with neither is unreadable above
+                    given = find_block_at(rpc, time_ms)
+                readings[chain_id] = read_vault(rpc, vault, tokens, given)
         except JsonRpcError as exc:
             readings[chain_id] = Unreadable(chain_id, f"{url}: {exc.kind}: {exc}")
     return readings

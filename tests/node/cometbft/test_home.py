@@ -1,12 +1,14 @@
 """The CometBFT config a node writes: every timeout the node's liveness counts is the one
 CometBFT runs, the node's `[consensus]` table's or CometBFT's defaults, only p2p listens
 beyond loopback and no TCP port serves the RPC (a socket in the 0700 home), and it asks
-the app about every peer; a libp2p peer id names the CometBFT node of the same key."""
+the app about every peer, and writes no key the pinned CometBFT does not read; a libp2p
+peer id names the CometBFT node of the same key."""
 
 from __future__ import annotations
 
 import hashlib
 import stat
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ from clearnode.client.sandbox_keys import derive_ed25519_key
 from consensus.state_machine import TimeoutConfig
 from lightclient.anchor import COMETBFT
 from node.cometbft.home import (
+    FLUSH_THROTTLE_MS,
     MAX_SOCKET_PATH_BYTES,
+    PEER_GOSSIP_SLEEP_MS,
     Listeners,
     PeerIdError,
     SocketPathTooLong,
@@ -30,6 +34,7 @@ from node.cometbft.home import (
     get_peer_node_id,
     write_home,
 )
+from node.cometbft.process import find_binary
 from node.cometbft.runtime import get_listeners
 from node.config import CONFIG_FILE_NAME, ENGINE_TIMEOUTS, get_timeouts, load_config
 from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
@@ -135,6 +140,36 @@ def test_state_sync_is_on_only_with_a_trusted_block_and_reads_the_peers_through_
         "trust_period": f"{14 * 24 * 3600 * 1000}ms",  # the light clients' trusting period
         "discovery_time": "5000ms",
     }
+
+
+def list_keys(table: dict[str, Any], prefix: str = "") -> set[str]:
+    """Every key of a TOML document, a table's as `table.key`."""
+    keys = set()
+    for key, value in table.items():
+        keys.add(prefix + key)
+        if isinstance(value, dict):
+            keys |= list_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+def test_every_key_the_node_writes_is_one_the_pinned_cometbft_reads(tmp_path: Path) -> None:
+    """CometBFT ignores a key it does not know: a misspelt one would leave its default
+    running unseen. The keys of the fullest config a node writes (state sync and the
+    profiler on) against those `cometbft init` writes, all of its settings."""
+    subprocess.run([find_binary(), "init", "--home", tmp_path], check=True, capture_output=True)
+    theirs = list_keys(tomllib.loads((tmp_path / "config" / "config.toml").read_text()))
+    listeners = Listeners("0.0.0.0", 26666, 26670, pprof_port=6061)
+    trusted = TrustedBlock(1, bytes(range(32)))
+    text = build_config_toml("v0", Path("/h"), listeners, (), DEFAULTS, 10, 1 << 20, trusted)
+    ours = list_keys(tomllib.loads(text))
+    assert {"p2p.flush_throttle_timeout", "consensus.peer_gossip_sleep_duration"} <= ours
+    assert ours - theirs == set()
+
+
+def test_the_peer_links_flush_and_gossip_within_milliseconds() -> None:
+    config: dict[str, Any] = read_config(DEFAULTS)
+    assert config["p2p"]["flush_throttle_timeout"] == f"{FLUSH_THROTTLE_MS}ms" == "2ms"
+    assert config["consensus"]["peer_gossip_sleep_duration"] == f"{PEER_GOSSIP_SLEEP_MS}ms"
 
 
 def test_cometbft_keeps_no_per_height_copy_of_what_the_app_stores() -> None:

@@ -104,6 +104,12 @@ export function getTotal(report: Report, label: string): bigint | null {
   return entry.total + report.inDefault.reduce((sum, d) => sum + d.inputs[column]!, 0n);
 }
 
+/** When the chain committed the report's state root: its anchor's header's time (block
+ * H+1's); null without an anchor, the state root committing to no time (Report.get_time_ms). */
+export function getReportTimeMs(report: Report): bigint | null {
+  return report.anchor === null ? null : report.anchor.header.timeMs;
+}
+
 export function describeAccount(owner: Uint8Array, subaccount: bigint): string {
   return `account 0x${toHex(owner)}/${subaccount}`;
 }

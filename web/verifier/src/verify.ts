@@ -26,7 +26,7 @@ import { type Point, decodePoint, initGroup } from "./group";
 import { getMarketRoot, hashConfiguration } from "./market";
 import { MsmCheck } from "./msm";
 import { N_BITS } from "./bulletproofs";
-import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount } from "./report";
+import { type AccountEntry, type Report, computeAccountContext, decodeReport, describeAccount, getReportTimeMs } from "./report";
 import { checkMemberAccount } from "./account";
 import { checkClearingMembers } from "./clearing";
 import { checkCoverage } from "./coverage";
@@ -394,8 +394,7 @@ function getConfiguredGenesis(report: Report, genesis: unknown): unknown {
 
 /** The vaults read on the chains asked for, compared with the report (read_reserves). */
 async function checkReservesOnChain(report: Report, genesis: ReserveGenesis | null, rpc: Map<bigint, string>): Promise<Verdict> {
-  const timeMs = report.anchor === null ? null : report.anchor.header.timeMs;
-  const readings = genesis === null || rpc.size === 0 ? new Map() : await readVaults(genesis, rpc, timeMs);
+  const readings = genesis === null || rpc.size === 0 ? new Map() : await readVaults(genesis, rpc, getReportTimeMs(report));
   return checkReserves(report, genesis, readings);
 }
 
