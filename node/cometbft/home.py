@@ -69,8 +69,8 @@ FLUSH_THROTTLE_MS = 2
 """How long a peer connection holds a written message for more to send with it
 (CometBFT's default 100 ms; our nodes wrote 10): a proposal, each of its parts, each vote
 and each transaction waits up to this at every hop, and a height has several. `python -m
-bench network` on loopback, the 1,000 trades/s step's commit p50: 103 ms at 10, 84-86 at
-2 (ours 79); CPU unchanged."""
+bench network` on loopback, the 1,000 trades/s step's commit p50: 103 ms at 10, 86-87 at
+2 (ours 79), an idle validator's CPU unchanged (0.045-0.05 of a core)."""
 PEER_GOSSIP_SLEEP_MS = 5
 """How long a peer's gossip routines sleep when they found nothing to send that peer
 (CometBFT's default 100 ms; our nodes slept 10): a block part or vote that arrives
