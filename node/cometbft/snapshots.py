@@ -304,10 +304,10 @@ class AppSnapshots:
                 check_committed_block(block_height, state, record, signed, self.chain)
             except BlockRefused as exc:
                 raise SnapshotRefused(height, f"its block {exc.height}: {exc.reason}") from None
+            block_root = b""  # a pinned block's root is not known here (h + 1's header has it)
             if block_height == height:
                 check_snapshot_time(state, height, record.time_ms)
-            # a pinned block's root is not known here (block h + 1's header holds it)
-            block_root = root if block_height == height else b""
+                block_root = root
             stored.append(
                 StoredBlock(block_height, carried.block, carried.signed_header, block_root)
             )

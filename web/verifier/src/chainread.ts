@@ -83,9 +83,10 @@ class Chain {
   }
 }
 
-/** clearnode/client/reserves.py NO_REPORT_TIME. */
+/** clearnode/client/reserves.py NO_REPORT_TIME, but for the way out: this page takes no
+ * block, the command line does. */
 export const NO_REPORT_TIME =
-  "the report carries no anchor, whose header's time says which block to read the chain at: give the chain's block (--block CHAIN_ID=N)";
+  "the report carries no anchor, whose header's time says which block to read the chain at: read it at a block you choose with clearnode verify --block CHAIN_ID=N";
 
 /** Each chain of `urls`: its genesis vault's balance of every genesis token on it, at the
  * chain's last block no later than `timeMs` (the report's time, its anchor's header's: a
