@@ -8,11 +8,13 @@ shows no transaction and no member's address, and its p2p port lets no stranger 
   RPC: each of its read routes, blocks at the heights that held the run's
   transactions, the mempool, the consensus state (which holds the proposal's
   transactions), metrics and pprof. An answer that shows a transaction's bytes (hex or
-  base64), its hash or a member's address fails the run.
+  base64), its hash, a block's reference to it or a member's address fails the run.
 - Its RPC is the Unix socket in its home (node/cometbft/home.py): neither the socket
   nor the home grants other users anything. The audit reads the same routes there, as
-  the node's user, and must find a transaction's bytes in them: a scan that finds them
-  there would find them on a port, so its silence on the ports means something.
+  the node's user, and must find a transaction's bytes or a block's reference to one in
+  them (a block names what the mempools hold by reference: node/cometbft/compact.py): a
+  scan that finds them there would find them on a port, so its silence on the ports
+  means something.
 - Its p2p port: CometBFT asks the app about every peer (`filter_peers` in its
   config.toml as the node wrote it), and the app refuses a fresh node id while it lets
   the other validators' nodes in (asked through the RPC socket).
@@ -179,11 +181,11 @@ async def audit_cometbft(
     async with open_rpc_client(socket, TIMEOUT_S) as rpc:
         own = await read_cometbft(rpc, RPC_URL, heights)
     seen = [what for _, body in own for what in find_tx_leaks(body, secrets)]
-    if not any(what.startswith("the bytes of ") for what in seen):
+    if not any(what.startswith(("the bytes of ", "the reference to ")) for what in seen):
         failures.append(
-            f"privacy: the scan found no transaction's bytes in {name}'s CometBFT RPC "
-            f"answers to the node's user ({socket}, blocks at {list(heights)}): it would "
-            "miss a leak"
+            f"privacy: the scan found no transaction's bytes or reference in {name}'s "
+            f"CometBFT RPC answers to the node's user ({socket}, blocks at {list(heights)}): "
+            "it would miss a leak"
         )
     return failures
 

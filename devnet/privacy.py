@@ -47,6 +47,7 @@ from consensus.compact import compute_tx_hash
 from devnet.network import STEP_TIMEOUT_S, Devnet, StepTimeout, wait_for
 from node.api.bodies import hex0x
 from node.clock import wall_clock_ms
+from node.cometbft.compact import make_ref
 from node.verifier.service import GENESIS_OPERATION, PAGE
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
 
@@ -144,6 +145,9 @@ class Secrets:
     -> which: how the transaction's own base64 (CometBFT's RPC) shows them."""
     tx_hashes: dict[str, str] = field(default_factory=dict)
     """A transaction's hash (hex) -> which: it opens GET /v1/txs/{hash} to whoever has it."""
+    tx_refs: dict[str, str] = field(default_factory=dict)
+    """Base64 of a CometBFT block's reference to a transaction (node/cometbft/compact.py),
+    from its fourth byte -> which: how CometBFT's RPC shows a block naming it."""
 
     def add_amount(self, value: int, what: str) -> None:
         if len(str(abs(value))) >= SECRET_DIGITS:
@@ -178,6 +182,7 @@ class Secrets:
         if start >= 0 and len(aligned) == 24:
             self.tx_base64.setdefault(base64.b64encode(aligned).decode(), what)
         self.tx_hashes.setdefault(compute_tx_hash(tx).hex(), what)
+        self.tx_refs.setdefault(base64.b64encode(make_ref(tx)[3:]).decode(), what)
 
 
 def collect_secrets(
@@ -228,6 +233,7 @@ def find_tx_leaks(body: str, secrets: Secrets) -> list[str]:
     found += [f"the bytes of {what}" for frag, what in secrets.tx_fragments.items() if frag in text]
     found += [f"the bytes of {what}" for frag, what in secrets.tx_base64.items() if frag in body]
     found += [f"the hash of {what}" for hash_, what in secrets.tx_hashes.items() if hash_ in text]
+    found += [f"the reference to {what}" for ref, what in secrets.tx_refs.items() if ref in body]
     return found
 
 

@@ -49,7 +49,7 @@ from node.history.store import (
     write_history_rows,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 S = TypeVar("S")
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,15 @@ CREATE TABLE pending_txs (
     3: OUTCOMES_SCHEMA,
     # version 4 -> 5: pruning the history by height (node.retention)
     4: "CREATE INDEX history_by_height ON history (height);",
+    # version 5 -> 6: the bodies of the CometBFT proposals a validator accepted
+    # (node/cometbft/bodies.py), until their height is committed
+    5: """
+CREATE TABLE proposal_txs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    height INTEGER NOT NULL,
+    txs BLOB NOT NULL
+);
+""",
 }
 """From each version, the statements that make the next one."""
 
@@ -246,8 +255,9 @@ class NodeStore:
         and optionally the state snapshot after it (pruned to the `snapshots_kept` newest
         and those of heights `snapshots_held`: peers are fetching them),
         in one transaction: a snapshot never exists without its block, and the pending
-        transactions the block includes (hashes `included`) are forgotten with it, and the
-        members' `history` rows of the block are written with it (when the history has
+        transactions the block includes (hashes `included`) and the bodies of the
+        proposals of its height and below are forgotten with it, and the members' `history`
+        rows of the block are written with it (when the history has
         reached the block before; else the start-up catch-up writes them)."""
         with self._lock, self._transaction():
             latest = self._get_latest_height()
@@ -267,6 +277,7 @@ class NodeStore:
             self._db.executemany(
                 "DELETE FROM pending_txs WHERE tx_hash = ?", ((h,) for h in included)
             )
+            self._db.execute("DELETE FROM proposal_txs WHERE height <= ?", (height,))
             if history is not None:
                 reached = get_history_height(self._db)
                 if reached == height - 1:
@@ -583,6 +594,18 @@ class NodeStore:
                         "INSERT OR IGNORE INTO pending_txs (tx_hash, tx) VALUES (?, ?)",
                         (tx_hash, tx),
                     )
+
+    def save_proposal_txs(self, height: int, txs: bytes) -> None:
+        """Keeps `txs` (the encoded bodies of a proposal at `height`: one row, one fsync)
+        until the block of that height is saved."""
+        with self._lock, self._transaction():
+            self._db.execute("INSERT INTO proposal_txs (height, txs) VALUES (?, ?)", (height, txs))
+
+    def load_proposal_txs(self) -> list[tuple[int, bytes]]:
+        """The kept proposals' bodies, `(height, txs)`, in the order they were kept."""
+        with self._lock:
+            rows = self._db.execute("SELECT height, txs FROM proposal_txs ORDER BY seq")
+            return [(int(height), bytes(txs)) for height, txs in rows]
 
     def load_pending_txs(self) -> list[bytes]:
         """The recorded pending transactions, in the order they were admitted."""

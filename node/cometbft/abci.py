@@ -12,11 +12,16 @@ Request by request:
   changes), its address always; every other query is refused.
 - CheckTx: the node's admission check (node/txcheck.py), code 0 or a refusal whose
   `data` is the error's type and `log` its message (what broadcast_tx_sync returns).
-- PrepareProposal / ProcessProposal: `ClearingApp`'s, within CometBFT's byte budget.
-- FinalizeBlock: the block applied; each transaction's result is code 0 or 1 with the
-  outcome's type as `data` (deterministic: CometBFT hashes it into the next header's
-  results hash), no events (CometBFT's RPC would publish them); the validator set's
-  change as CometBFT's updates; the app hash is the state root.
+- PrepareProposal: `ClearingApp`'s, within CometBFT's byte budget, each transaction the
+  mempool admitted as a reference to it (node/cometbft/compact.py).
+- ProcessProposal: the references resolved (node/cometbft/bodies.py: the mempool, then
+  the peers, for at most PROPOSAL_WAIT_S: `gather` runs before the answer), the block
+  checked as `ClearingApp` checks one, its bodies kept in the store before it is accepted.
+- FinalizeBlock: the references resolved (from the peers until found), the block
+  applied; each transaction's result is code 0 or 1 with the outcome's type as `data`
+  (deterministic: CometBFT hashes it into the next header's results hash), no events
+  (CometBFT's RPC would publish them); the validator set's change as CometBFT's updates;
+  the app hash is the state root.
 - Commit: hands the committed block to the node (store, services, API).
 - Snapshots: the store's, offered to CometBFT's state sync, and an empty node restored
   from a peer's (node/cometbft/snapshots.py).
@@ -40,15 +45,18 @@ from clearing.errors import ClearingError
 from clearing.genesis import Validator
 from clearing.upgrade import ReleaseMismatch
 from clearing.validator_set import get_active_set_at, has_power
-from consensus.compact import compute_tx_hash
+from consensus.compact import MissingTxs, compute_tx_hash
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
+from node.cometbft.bodies import PROPOSAL_WAIT_S, BlockBodies, FetchBodies, gather_bodies
+from node.cometbft.compact import compact_txs, get_missing, get_ref_indices, resolve_items
 from node.cometbft.home import PeerIdError, get_app_state, get_peer_node_id
 from node.cometbft.record import CometBlockRecord
 from node.cometbft.snapshots import AppSnapshots
 from node.mempool import CheckFn
+from node.storage import NodeStore
 from node.worktime import PROPOSAL_CHECK, TX_CHECK, TX_RECHECK
 
 log = logging.getLogger(__name__)
@@ -134,6 +142,11 @@ def get_node_ids(peers: frozenset[str]) -> frozenset[str]:
     return frozenset(found)
 
 
+async def find_no_bodies(height: int, tx_hashes: Sequence[bytes]) -> list[bytes]:
+    """The peers of an app that has none (tests, the replay of a store)."""
+    return []
+
+
 def refuse(code: int, error: ClearingError | DecodeError) -> abci.ResponseCheckTx:
     return abci.ResponseCheckTx(
         code=code, codespace=CODESPACE, data=error.code.encode(), log=str(error)
@@ -150,7 +163,9 @@ class ClearingAbci:
     `retain_height` the first height the node's store holds, below which CometBFT may
     prune its own (node/retention.py); `snapshots` the store's snapshots for CometBFT's
     state sync, served and restored from (None: an app without a store offers none and
-    refuses every offer).
+    refuses every offer); `store` where the bodies of accepted proposals are kept, and
+    `fetch_bodies` how the peers are asked for the ones a block names and this node lacks
+    (node/cometbft/bodies.py).
     """
 
     def __init__(
@@ -159,11 +174,13 @@ class ClearingAbci:
         genesis_hash: bytes,
         check: CheckFn,
         on_commit: Callable[[DecidedBlock], None],
-        pending: dict[bytes, int] | None = None,
+        pending: dict[bytes, bytes] | None = None,
         *,
         allowed_peers: Callable[[], frozenset[str] | None],
         retain_height: Callable[[], int] = lambda: 1,
         snapshots: AppSnapshots | None = None,
+        store: NodeStore | None = None,
+        fetch_bodies: FetchBodies = find_no_bodies,
     ) -> None:
         self.app = app
         self.snapshots = snapshots
@@ -173,9 +190,13 @@ class ClearingAbci:
         self.on_commit = on_commit
         self.allowed_peers = allowed_peers
         self.finalized: DecidedBlock | None = None
-        self.pending: dict[bytes, int] = {} if pending is None else pending
-        """CometBFT's mempool as this app sees it (hash -> size): what CheckTx admitted,
-        less what a recheck refused or a block included (CometBFT drops both)."""
+        self.pending: dict[bytes, bytes] = {} if pending is None else pending
+        """CometBFT's mempool as this app sees it (hash -> transaction): what CheckTx
+        admitted, less what a block included or a recheck refused (CometBFT drops the
+        first by the recheck too when the block named it by reference: its nonce is
+        spent)."""
+        self.bodies = BlockBodies(self.pending, store)
+        self.fetch_bodies = fetch_bodies
         self.halted: ReleaseMismatch | None = None
         """Why this release stopped CometBFT after a commit: the next block is another
         release's (an upgrade in place); the node stops with it, not as a crash."""
@@ -293,24 +314,46 @@ class ClearingAbci:
         except (DecodeError, ClearingError) as exc:
             self.pending.pop(tx_hash, None)
             return refuse(CODE_UNDECODABLE if isinstance(exc, DecodeError) else CODE_REFUSED, exc)
-        self.pending[tx_hash] = len(request.tx)
+        self.pending[tx_hash] = request.tx
         return abci.ResponseCheckTx(code=CODE_OK)
+
+    async def gather(self, request: abci.Request) -> None:
+        """Before a ProcessProposal or a FinalizeBlock is answered: the bodies its block's
+        references name that this node lacks, sought (node/cometbft/bodies.py) while
+        the other connections' requests (the mempool's gossip among them) are answered.
+        A proposal is sought for PROPOSAL_WAIT_S; a committed block until found."""
+        kind = request.WhichOneof("value")
+        if kind not in ("process_proposal", "finalize_block"):
+            return
+        asked = getattr(request, kind)
+        wanted = get_missing(asked.txs, self.bodies.get)
+        if wanted:
+            wait_s = PROPOSAL_WAIT_S if kind == "process_proposal" else None
+            await gather_bodies(self.bodies, asked.height, wanted, self.fetch_bodies, wait_s)
 
     def answer_prepare_proposal(
         self, request: abci.RequestPrepareProposal
     ) -> abci.ResponsePrepareProposal:
         txs = self.app.prepare_proposal(request.height, get_time_ms(request.time), request.txs)
-        return abci.ResponsePrepareProposal(txs=fit_proposal(txs, request.max_tx_bytes))
+        items = compact_txs(txs, self.pending)
+        return abci.ResponsePrepareProposal(txs=fit_proposal(items, request.max_tx_bytes))
 
     def answer_process_proposal(
         self, request: abci.RequestProcessProposal
     ) -> abci.ResponseProcessProposal:
+        """Accepted if its references resolve (`gather` sought them) and the block is one
+        clearing can apply; its referenced bodies kept before the answer (a prevote)."""
         with self.app.work.measure(PROPOSAL_CHECK):
-            error = compute_proposal_error(request.txs)
+            try:
+                txs = resolve_items(request.txs, self.bodies.get)
+                error = compute_proposal_error(txs)
+            except MissingTxs as exc:
+                error = str(exc)
         if error is not None:
             log.warning("proposal %s at height %d refused: %s",
                         request.hash.hex()[:12], request.height, error)  # fmt: skip
             return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.REJECT)
+        self.bodies.accept(request.height, [txs[i] for i in get_ref_indices(request.txs)])
         return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT)
 
     def get_equivocations(
@@ -340,14 +383,15 @@ class ClearingAbci:
             state.chain_id,
             self.get_equivocations(request.misbehavior),
         )
+        txs = resolve_items(request.txs, self.bodies.get)  # gathered: MissingTxs halts
         before = get_active_set_at(state, request.height)
-        result = self.app.apply_block(ctx, request.txs)
-        for raw in request.txs:
+        result = self.app.apply_block(ctx, txs)
+        for raw in txs:
             self.pending.pop(compute_tx_hash(raw), None)
         after = self.app.state.validator_sets.get(request.height)
         record = CometBlockRecord(
             request.height, ctx.time_ms, request.hash, request.proposer_address,
-            tuple(request.txs), ctx.evidence,
+            tuple(txs), ctx.evidence, get_ref_indices(request.txs),
         )  # fmt: skip
         self.finalized = DecidedBlock(record, result)
         return abci.ResponseFinalizeBlock(
@@ -368,6 +412,7 @@ class ClearingAbci:
             raise ValueError("Commit without a finalized block")
         block, self.finalized = self.finalized, None
         self.on_commit(block)
+        self.bodies.forget_to(block.record.height)
         try:  # the exception response stops CometBFT before it enters the next height
             self.app.check_height(block.record.height + 1)
         except ReleaseMismatch as exc:

@@ -12,6 +12,7 @@ of the power of the set the state records signing that height.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from clearing.state import ClearingState
 from clearing.validator_set import get_block_signers
@@ -39,7 +40,7 @@ def check_committed_block(
         raise BlockRefused(height, "its record, header and commit name different blocks")
     if (record.time_ms, record.proposer_address) != (header.time_ms, header.proposer_address):
         raise BlockRefused(height, "its time or proposer is not its header's")
-    if compute_data_hash(record.txs) != header.data_hash:
+    if compute_data_hash(record.get_items()) != header.data_hash:
         raise BlockRefused(height, "its transactions are not the ones its header names")
     signers = get_block_signers(state, height)
     powers = CometValidatorPowers.of((v.pubkey, v.power) for v in signers)
@@ -49,9 +50,10 @@ def check_committed_block(
         raise BlockRefused(height, f"its commit does not verify: {exc}") from None
 
 
-def compute_data_hash(txs: tuple[bytes, ...]) -> bytes:
-    """A CometBFT header's `data_hash`: the Merkle root of its transactions' SHA-256."""
-    return compute_merkle_root([hashlib.sha256(tx).digest() for tx in txs])
+def compute_data_hash(items: Sequence[bytes]) -> bytes:
+    """A CometBFT header's `data_hash`: the Merkle root of its transactions' SHA-256 (a
+    referenced transaction's: its reference's)."""
+    return compute_merkle_root([hashlib.sha256(item).digest() for item in items])
 
 
 def check_synced_block(state: ClearingState, chain: str, synced: SyncedBlock) -> AnchorHeader:

@@ -47,7 +47,7 @@ class CometNode:
     moniker: str
     state: Callable[[], ClearingState]
     check: CheckFn
-    pending: dict[bytes, int]
+    pending: dict[bytes, bytes]
     """CometBFT's mempool as the app's CheckTx saw it (ClearingAbci.pending)."""
     rpc: CometRpc
     store: NodeStore
@@ -59,7 +59,7 @@ class CometNode:
     def __post_init__(self) -> None:
         if self.metrics is not None:
             pending = self.pending
-            self.metrics.watch_mempool(lambda: len(pending), lambda: sum(pending.values()))
+            self.metrics.watch_mempool(lambda: len(pending), lambda: get_bytes(pending))
 
     async def submit_tx(self, tx: bytes) -> bytes:
         """Handed to CometBFT's mempool before it returns; a transaction it already holds
@@ -132,5 +132,9 @@ class CometNode:
 
     def get_status(self) -> dict[str, object]:
         pending = self.pending
-        mempool = {"txs": len(pending), "bytes": sum(pending.values())}
+        mempool = {"txs": len(pending), "bytes": get_bytes(pending)}
         return build_status(self.chain_id, self.moniker, self.state(), mempool, self.status_extra)
+
+
+def get_bytes(txs: dict[bytes, bytes]) -> int:
+    return sum(map(len, txs.values()))

@@ -1,6 +1,7 @@
 """A block CometBFT committed, as the node stores it: what the clearing app applied
-(height, time, transactions, evidence as the keys it jails) and CometBFT's hash and
-proposer address for it (`CometBlockRecord`, the stored block); and, once CometBFT has
+(height, time, transactions, evidence as the keys it jails), CometBFT's hash and
+proposer address for it, and which of its transactions the block carried as references
+(node/cometbft/compact.py) (`CometBlockRecord`, the stored block); and, once CometBFT has
 it, the block's header and commit as its RPC serves them (`SignedHeader`, the stored
 certificate: what a report's anchor is made of, node/reports/anchor.py)."""
 
@@ -16,6 +17,7 @@ from lightclient.codec import (
     MAX_EVIDENCE_PER_BLOCK,
     MAX_INT64,
     WIRE_VERSION,
+    DecodeError,
     expect_bytes,
     expect_int,
     expect_list,
@@ -25,6 +27,7 @@ from lightclient.codec import (
 )
 from lightclient.cometbft import CometCommit, CometHeader
 from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES
+from node.cometbft.compact import restore_items
 
 ADDRESS_BYTES = 20
 MAX_RECORD_BYTES = 64 << 20
@@ -55,11 +58,18 @@ class CometBlockRecord:
     proposer_address: bytes
     txs: tuple[bytes, ...]
     evidence: tuple[Equivocation, ...] = ()
+    ref_indices: tuple[int, ...] = ()
+    """The places, ascending, of the transactions the block named by reference."""
+
+    def get_items(self) -> list[bytes]:
+        """The block's transactions as CometBFT holds them (its `data_hash` is theirs)."""
+        return restore_items(self.txs, frozenset(self.ref_indices))
 
     def to_wire(self) -> list[Any]:
         return [
             WIRE_VERSION, self.height, self.time_ms, self.block_hash, self.proposer_address,
             list(self.txs), [[e.validator, e.height] for e in self.evidence],
+            list(self.ref_indices),
         ]  # fmt: skip
 
     def encode(self) -> bytes:
@@ -68,18 +78,25 @@ class CometBlockRecord:
     @staticmethod
     def decode(data: bytes) -> CometBlockRecord:
         raw = unpack(data, "cometbft block", MAX_RECORD_BYTES)
-        items = expect_versioned(raw, "cometbft block", 7)
+        items = expect_versioned(raw, "cometbft block", 8)
         evidence = expect_list(items[6], "cometbft block.evidence", max_len=MAX_EVIDENCE_PER_BLOCK)
+        txs = expect_list(items[5], "cometbft block.txs", max_len=MAX_BLOCK_TXS)
+        ref_indices = tuple(
+            expect_int(index, "cometbft block.ref_index", 0, len(txs) - 1)
+            for index in expect_list(items[7], "cometbft block.ref_indices", max_len=len(txs))
+        )
+        if list(ref_indices) != sorted(set(ref_indices)):
+            raise DecodeError("cometbft block.ref_indices", "not strictly ascending")
         return CometBlockRecord(
             expect_int(items[1], "cometbft block.height", 1, MAX_INT64),
             expect_int(items[2], "cometbft block.time_ms", 0, MAX_INT64),
             expect_bytes(items[3], "cometbft block.hash", HASH_BYTES),
             expect_bytes(items[4], "cometbft block.proposer", ADDRESS_BYTES),
-            tuple(expect_bytes(tx, "cometbft block.tx", max_len=MAX_RECORD_BYTES)
-                  for tx in expect_list(items[5], "cometbft block.txs", max_len=MAX_BLOCK_TXS)),
+            tuple(expect_bytes(tx, "cometbft block.tx", max_len=MAX_RECORD_BYTES) for tx in txs),
             tuple(
                 Equivocation(expect_bytes(key, "evidence.validator", PUBLIC_KEY_BYTES),
                              expect_int(height, "evidence.height", 1, MAX_INT64))
                 for key, height in (expect_list(e, "evidence", 2) for e in evidence)
             ),
+            ref_indices,
         )  # fmt: skip

@@ -30,6 +30,7 @@ from node.block_store import SqliteBlockStore
 from node.blocksync import serve_blocks
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
+from node.cometbft.bodies import fetch_bodies, serve_bodies
 from node.cometbft.committed_block import COMET_BLOCKS
 from node.cometbft.home import (
     ABCI_SOCKET,
@@ -57,7 +58,7 @@ from node.cometbft.process import (
 from node.cometbft.rpc import CometRpc, RpcError
 from node.cometbft.signed_headers import SignedHeaderKeeper
 from node.cometbft.snapshots import AppSnapshots
-from node.cometbft.transport import Handler, serve_abci
+from node.cometbft.transport import Gather, Handler, gather_nothing, serve_abci
 from node.committed import from_comet_record
 from node.config import CometBFTConfig, NodeConfig, get_timeouts
 from node.keys import NODE_KEY, load_key
@@ -101,7 +102,7 @@ async def run_cometbft_node(
         commits = CommitWatch(
             get_stall_limit_ms(timeouts), node.store.latest_height(), lambda: False
         )
-        pending: dict[bytes, int] = {}
+        pending: dict[bytes, bytes] = {}
         async with CometRpc(comet.home / RPC_SOCKET) as rpc, open_host(node, ()) as (p2p, nursery):
             for peer in comet.persistent_peers:
                 node_id, _, address = peer.partition("@")
@@ -128,14 +129,16 @@ async def run_cometbft_node(
             abci = ClearingAbci(
                 node.app, node.genesis_hash, check, save, pending,
                 allowed_peers=lambda: p2p.allowed_peers, retain_height=node.store.first_height,
-                snapshots=snapshots,
+                snapshots=snapshots, store=node.store,
+                fetch_bodies=functools.partial(fetch_bodies, p2p),
             )  # fmt: skip
+            serve_bodies(p2p, abci.bodies)
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
             refuse = functools.partial(refuse_other_network, p2p)
             dial_failed = functools.partial(record_dial_failure, p2p.peer_links)
             await nursery.start(
                 run_engine, binary, comet.home, abci.handle, max_request, refuse,
-                lambda: abci.halted, dial_failed,
+                lambda: abci.halted, dial_failed, abci.gather,
             )  # fmt: skip
             committed = trio.Event()
             ctx.on_commit(lambda block, root: committed.set())
@@ -165,6 +168,7 @@ async def run_engine(
     on_other_network: Callable[[OtherNetwork], None],
     halted: Callable[[], BaseException | None] = lambda: None,
     on_dial_failure: Callable[[DialFailure], None] = lambda failure: None,
+    gather: Gather = gather_nothing,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -177,7 +181,9 @@ async def run_engine(
 
     async def serve_app(task_status: trio.TaskStatus[None]) -> None:
         with app_scope:
-            await serve_abci(home / ABCI_SOCKET, handle, max_request, task_status=task_status)
+            await serve_abci(
+                home / ABCI_SOCKET, handle, max_request, gather, task_status=task_status
+            )
 
     async with trio.open_nursery() as nursery:
         try:

@@ -5,14 +5,16 @@ message preceded by its length as an unsigned varint; the app answers each in or
 The app listens on a Unix socket in the node's home, never on the network: only the
 CometBFT process beside it may drive the state. Requests are handled one at a time
 across all connections (the handler is synchronous and the state has one writer), as
-CometBFT's own local client does.
+CometBFT's own local client does; before one is handled, `gather` may wait for what it
+needs (a block's transaction bodies from the mempool's gossip or the peers:
+node/cometbft/bodies.py), the other connections' requests answered meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import trio
@@ -27,6 +29,11 @@ log = logging.getLogger(__name__)
 
 MAX_VARINT_BYTES = 10
 Handler = Callable[[abci.Request], abci.Response]
+Gather = Callable[[abci.Request], Awaitable[None]]
+
+
+async def gather_nothing(request: abci.Request) -> None:
+    """What an app that needs nothing beyond a request gathers before answering it."""
 
 
 def decode_uvarint(buffer: bytes | bytearray) -> tuple[int, int] | None:
@@ -67,11 +74,10 @@ class FrameReader:
         return frames
 
 
-def answer(handle: Handler, frame: bytes) -> abci.Response:
+def answer(handle: Handler, request: abci.Request) -> abci.Response:
     """The handler's response, or an exception response CometBFT stops on: a request the
     app cannot answer (a bug, a state it cannot apply) must halt this node, never let it
     go on with another state than its peers'."""
-    request = abci.Request.FromString(frame)
     try:
         return handle(request)
     except ReleaseMismatch as exc:  # the node stops for an upgrade, and says why in one line
@@ -82,11 +88,17 @@ def answer(handle: Handler, frame: bytes) -> abci.Response:
         return abci.Response(exception=abci.ResponseException(error=f"{type(exc).__name__}: {exc}"))
 
 
-async def serve_connection(stream: trio.abc.Stream, handle: Handler, max_bytes: int) -> None:
-    """Answers the requests of one connection until CometBFT closes it."""
+async def serve_connection(
+    stream: trio.abc.Stream, handle: Handler, max_bytes: int, gather: Gather = gather_nothing
+) -> None:
+    """Answers the requests of one connection, in order, until CometBFT closes it."""
     reader = FrameReader(max_bytes)
     while data := await stream.receive_some(CHUNK_BYTES):
-        answers = [encode_frame(answer(handle, frame)) for frame in reader.feed(data)]
+        answers = []
+        for frame in reader.feed(data):
+            request = abci.Request.FromString(frame)
+            await gather(request)
+            answers.append(encode_frame(answer(handle, request)))
         if answers:
             await stream.send_all(b"".join(answers))
     if reader.buffer:
@@ -107,6 +119,7 @@ async def serve_abci(
     path: Path,
     handle: Handler,
     max_bytes: int,
+    gather: Gather = gather_nothing,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -117,7 +130,7 @@ async def serve_abci(
     async def serve(stream: trio.SocketStream) -> None:
         async with stream:
             try:
-                await serve_connection(stream, handle, max_bytes)
+                await serve_connection(stream, handle, max_bytes, gather)
             except trio.BrokenResourceError as exc:
                 # CometBFT stopping (or a restart of it) resets its connections: ordinary.
                 log.info("ABCI connection closed by cometbft: %s", exc)

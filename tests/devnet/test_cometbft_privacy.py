@@ -140,8 +140,8 @@ async def test_a_socket_others_reach_a_port_beyond_loopback_and_a_blind_scan_fai
         f"privacy: v0's CometBFT listens on 0.0.0.0:{port}, beyond loopback",
         f"privacy: v0's CometBFT RPC: {home} is mode 0o755: other users reach it",
         f"privacy: v0's CometBFT RPC: {socket_path} is mode 0o755: other users reach it",
-        "privacy: the scan found no transaction's bytes in v0's CometBFT RPC answers to the "
-        f"node's user ({socket_path}, blocks at [5]): it would miss a leak",
+        "privacy: the scan found no transaction's bytes or reference in v0's CometBFT RPC "
+        f"answers to the node's user ({socket_path}, blocks at [5]): it would miss a leak",
     ]
     (home / PID_FILE).write_text("")
     failures = await audit_cometbft("v0", home, 1, secrets(), [HEIGHT])

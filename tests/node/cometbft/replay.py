@@ -6,7 +6,6 @@ as CometBFT sends it (`ClearingAbci`)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections import Counter
@@ -21,10 +20,11 @@ from clearing.genesis import Genesis, compute_genesis_hash, parse_genesis
 from clearing.tx import decode_tx
 from consensus.types import Block, compute_txs_hash
 from lightclient.anchor import get_consensus_chain_id
-from lightclient.cometbft import compute_merkle_root, get_address
+from lightclient.cometbft import get_address
 from lightclient.header import ZERO_HASH, BlockHeader
 from node.clearing_app import ClearingApp
 from node.cometbft.abci import ClearingAbci, DecidedBlock
+from node.cometbft.committed_block import compute_data_hash
 from node.cometbft.record import CometBlockRecord, SignedHeader
 from node.storage import StoredBlock
 from node.txcheck import make_clearing_check
@@ -74,18 +74,13 @@ def to_our_block(record: CometBlockRecord, chain: str) -> Block:
     return Block(header, record.txs, None)
 
 
-def compute_data_hash(txs: tuple[bytes, ...]) -> bytes:
-    """CometBFT's `Txs.Hash`, a header's data hash: the Merkle root of the txs' SHA-256."""
-    return compute_merkle_root([hashlib.sha256(tx).digest() for tx in txs])
-
-
 def check_is_cometbft_block(record: CometBlockRecord, signed: SignedHeader) -> None:
     """The record the app stored is the block CometBFT's signed header commits to: its
     hash, time and transactions."""
     header = signed.header
     assert (header.height, header.hash) == (record.height, record.block_hash), record.height
     assert header.time_ms == record.time_ms, record.height
-    assert header.data_hash == compute_data_hash(record.txs), record.height
+    assert header.data_hash == compute_data_hash(record.get_items()), record.height
 
 
 def load_genesis(home: Path) -> tuple[Genesis, bytes]:
@@ -101,6 +96,8 @@ class Replayed:
     """The transactions of those heights, by type."""
     validator_updates: dict[int, list[tuple[bytes, int]]] = field(default_factory=dict)
     """By height, the validator updates the app answered CometBFT's FinalizeBlock."""
+    referenced: int = 0
+    """Of those transactions, the ones CometBFT's block named by reference."""
 
     def add(self, txs: Iterable[bytes]) -> None:
         """One more height compared, holding `txs`."""
@@ -127,6 +124,7 @@ def replay_cometbft_blocks(home: Path) -> Replayed:
         if block.height + 1 in signed:
             assert root == signed[block.height + 1].header.app_hash, f"height {block.height}"
             replayed.add(record.txs)
+            replayed.referenced += len(record.ref_indices)
     return replayed
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import base58
 import pytest
+import trio
+import trio.testing
 from google.protobuf.timestamp_pb2 import Timestamp
 from tendermint.abci import types_pb2 as abci
 from tendermint.crypto import keys_pb2
@@ -17,6 +20,7 @@ from clearing.context import Equivocation
 from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
+from consensus.compact import compute_tx_hash
 from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.allowed_peers import get_allowed_peers
@@ -33,13 +37,16 @@ from node.cometbft.abci import (
     fit_proposal,
     get_validator_updates,
 )
+from node.cometbft.bodies import BlockBodies
+from node.cometbft.committed_block import compute_data_hash
+from node.cometbft.compact import make_ref
 from node.cometbft.home import build_genesis_doc, get_node_id
 from node.cometbft.record import CometBlockRecord
 from node.committed import decode_stored_block
 from node.config import load_config
 from node.genesis_file import load_genesis
 from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
-from node.storage import StoredBlock
+from node.storage import NodeStore, StoredBlock
 from node.txcheck import make_clearing_check
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
 from tests.node.cometbft.replay import to_finalize_request, to_our_block
@@ -55,16 +62,18 @@ UNDECODABLE_LOG = "cannot decode transaction: not msgpack: Unpack failed: incomp
 def make_abci(
     allowed_peers: Callable[[], frozenset[str] | None] = lambda: None,
     retain_height: Callable[[], int] = lambda: 1,
+    **more: Any,
 ) -> tuple[ClearingAbci, list[DecidedBlock]]:
     """The app of the test genesis (which names no peer id: everyone may connect, unless
-    `allowed_peers` says otherwise), over a store holding blocks from `retain_height()`."""
+    `allowed_peers` says otherwise), over a store holding blocks from `retain_height()`;
+    `more`: ClearingAbci's other keywords."""
     committed: list[DecidedBlock] = []
     app = ClearingApp(parse_genesis(json.loads(GENESIS_BYTES)))
     check = make_clearing_check(lambda: app.state)
     genesis_hash = compute_genesis_hash(GENESIS_BYTES)
     abci_app = ClearingAbci(
         app, genesis_hash, check, committed.append,
-        allowed_peers=allowed_peers, retain_height=retain_height,
+        allowed_peers=allowed_peers, retain_height=retain_height, **more,
     )  # fmt: skip
     return abci_app, committed
 
@@ -201,6 +210,72 @@ def test_a_proposal_fits_cometbft_budget_and_a_bad_one_is_rejected() -> None:
         app.handle(abci.Request(process_proposal=bad)).process_proposal.status
         == abci.ResponseProcessProposal.REJECT
     )
+
+
+def check_tx(app: ClearingAbci, tx: bytes) -> int:
+    return int(app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=tx))).check_tx.code)
+
+
+def process(app: ClearingAbci, height: int, items: Sequence[bytes]) -> bool:
+    request = abci.RequestProcessProposal(height=height, txs=items, hash=bytes(32))
+    status = app.handle(abci.Request(process_proposal=request)).process_proposal.status
+    return bool(status == abci.ResponseProcessProposal.ACCEPT)
+
+
+def test_a_proposal_names_what_the_mempools_hold_and_validators_resolve_it(
+    tmp_path: Path,
+) -> None:
+    box = new_sandbox()
+    admitted, attested = (
+        encode_tx(box.credit(derive_member_key(name).address, USDC, 1_000))
+        for name in ("alice", "bob")
+    )
+    proposer, _ = make_abci()
+    proposer.app.add_proposal_source(lambda height, time_ms: [attested])
+    assert check_tx(proposer, admitted) == CODE_OK
+    prepare = abci.RequestPrepareProposal(height=1, txs=[admitted], max_tx_bytes=1 << 20)
+    items = list(proposer.handle(abci.Request(prepare_proposal=prepare)).prepare_proposal.txs)
+    assert items == [attested, make_ref(admitted)]  # a source's transaction in full
+    with NodeStore(tmp_path / "node.sqlite3") as store:
+        validator, committed = make_abci(store=store)
+        assert not process(validator, 1, items)  # the gossip has not brought it (no gather)
+        assert check_tx(validator, admitted) == CODE_OK
+        assert process(validator, 1, items)
+        assert BlockBodies({}, store).get(compute_tx_hash(admitted)) == admitted  # kept: voted
+        answer = finalize(validator, 1, items)
+        assert [r.code for r in answer.tx_results] == [CODE_OK, CODE_OK]
+        validator.handle(abci.Request(commit=abci.RequestCommit()))
+    (decided,) = committed
+    assert decided.record.txs == (attested, admitted) and decided.record.ref_indices == (1,)
+    assert compute_data_hash(decided.record.get_items()) == compute_data_hash(items)
+    assert validator.pending == {} and validator.bodies.accepted == {}
+    # CometBFT's mempool still holds the body (the block named it by reference): the
+    # recheck after the block refuses it, which removes it there
+    recheck = abci.RequestCheckTx(tx=admitted, type=abci.CheckTxType.RECHECK)
+    refused = validator.handle(abci.Request(check_tx=recheck)).check_tx
+    assert (refused.code, refused.data) == (CODE_REFUSED, b"DuplicateCredit")
+
+
+async def test_a_block_naming_bodies_this_node_lacks_waits_for_the_peers_to_give_them(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    box = new_sandbox()
+    tx = encode_tx(box.credit(derive_member_key("alice").address, USDC, 1_000))
+    asked: list[tuple[int, list[bytes]]] = []
+
+    async def fetch(height: int, wanted: Sequence[bytes]) -> list[bytes]:
+        asked.append((height, list(wanted)))
+        return [tx] if len(asked) > 1 else []
+
+    app, _ = make_abci(fetch_bodies=fetch)
+    time = Timestamp(seconds=1_795_219_201)
+    block = abci.RequestFinalizeBlock(height=1, time=time, txs=[make_ref(tx)], hash=bytes(32))
+    request = abci.Request(finalize_block=block)
+    await app.gather(request)
+    assert asked == [(1, [compute_tx_hash(tx)])] * 2
+    assert [r.code for r in app.handle(request).finalize_block.tx_results] == [CODE_OK]
+    await app.gather(abci.Request(check_tx=abci.RequestCheckTx(tx=tx)))  # nothing to seek
+    assert len(asked) == 2
 
 
 def test_a_committed_block_is_stored_and_read_back_as_applied() -> None:

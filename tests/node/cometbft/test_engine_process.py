@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tendermint.abci import types_pb2 as abci
 from clearing.genesis import compute_genesis_hash, parse_genesis
 from clearing.tx import encode_tx, get_tx_kind
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
+from consensus.compact import compute_tx_hash
 from devnet.cometbft_privacy import ask_peer_filter, audit_cometbft
 from devnet.privacy import Secrets
 from devnet.sandbox import Sandbox
@@ -101,12 +103,16 @@ OTHER_NETWORKS: list[OtherNetwork] = []
 the network's genesis, and is refused by the app's filter instead)."""
 
 
-async def run_chain(home: Path, handle: Handler, until: trio.Event) -> None:
-    """CometBFT and its app as a node runs them (`run_engine`) until `until`."""
+async def run_chain(
+    home: Path, app: ClearingAbci, until: trio.Event, handle: Handler | None = None
+) -> None:
+    """CometBFT and `app` as a node runs them (`run_engine`) until `until` (the requests
+    through `handle` if given)."""
     async with trio.open_nursery() as nursery:
         await nursery.start(
-            run_engine, find_binary(), home, handle, MAX_REQUEST, OTHER_NETWORKS.append
-        )
+            run_engine, find_binary(), home, handle or app.handle, MAX_REQUEST,
+            OTHER_NETWORKS.append, lambda: None, lambda failure: None, app.gather,
+        )  # fmt: skip
         await until.wait()
         nursery.cancel_scope.cancel()
 
@@ -163,6 +169,11 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
 
     allowed = frozenset({get_peer_id("node-0")})  # a genesis naming its validator's node
 
+    async def ask_validator(height: int, wanted: Sequence[bytes]) -> list[bytes]:
+        """The validator's blocks' bodies, as its store serves them to a peer's app."""
+        held = {compute_tx_hash(tx): tx for b in first for tx in b.record.txs}
+        return [held[h] for h in wanted if h in held]
+
     def make_abci(committed: list[DecidedBlock], everyone: bool = False) -> ClearingAbci:
         app = ClearingApp(genesis)
         return ClearingAbci(
@@ -171,6 +182,7 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
             make_clearing_check(lambda: app.state, wall_clock_ms),
             committed.append,
             allowed_peers=lambda: None if everyone else allowed,
+            fetch_bodies=ask_validator,
         )
 
     # A stranger's node: the network's genesis and software, a node key nobody allowed,
@@ -206,9 +218,12 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
     done = trio.Event()
     rpc = CometRpc(home / RPC_SOCKET)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_chain, home, record_queries(make_abci(first).handle, filtered), done)
+        validator = make_abci(first)
+        nursery.start_soon(
+            run_chain, home, validator, done, record_queries(validator.handle, filtered)
+        )
         await wait_for(lambda: len(first) >= 1)
-        nursery.start_soon(run_chain, stranger_home, make_abci(strays, everyone=True).handle, done)
+        nursery.start_soon(run_chain, stranger_home, make_abci(strays, everyone=True), done)
         answers = [await rpc.broadcast_tx(tx) for tx in txs]
         assert [a.code for a in answers] == [0, 0], answers
         refused = await rpc.broadcast_tx(b"\x93\x01")
@@ -266,7 +281,7 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
     roots = {b.record.height: b.result.state_root for b in first}
     done = trio.Event()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_chain, home, make_abci(second).handle, done)
+        nursery.start_soon(run_chain, home, make_abci(second), done)
         await wait_for(lambda: len(second) > len(first))
         done.set()
     replayed = {b.record.height: b.result.state_root for b in second}

@@ -234,6 +234,7 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(tmp_path:
         replayed = replay_cometbft_blocks(validators[0].path)
         assert {kind: replayed.kinds[kind] for kind in SENT} == SENT, replayed
         assert replayed.kinds["PriceUpdate"] > 0, replayed
+        assert replayed.referenced >= SENT["TradeBatch"], replayed  # the batches by reference
         await trio.sleep(max(0.0, stopped_at + OUTAGE_S - time.monotonic()))
         net.start(away)
         tip = get_lowest_tip(up)

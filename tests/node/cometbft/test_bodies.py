@@ -1,0 +1,85 @@
+"""Where a CometBFT node finds the bodies a block names: its mempool as gossip fills it,
+the proposals it accepted (kept in its store across a restart), and its peers, by hash
+and, for a block committed before, by the block of that height from a peer's store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import trio
+import trio.testing
+
+from consensus.compact import compute_tx_hash
+from node.blocksync import SyncedBlock, serve_blocks
+from node.cometbft import bodies as bodies_module
+from node.cometbft.bodies import BlockBodies, fetch_bodies, gather_bodies, serve_bodies
+from node.cometbft.record import CometBlockRecord
+from node.storage import NodeStore
+from tests.node.p2p.support import line
+
+TXS = [b"body %d " % i * 40 for i in range(5)]
+HASHES = [compute_tx_hash(tx) for tx in TXS]
+
+
+def test_an_accepted_proposal_s_bodies_outlive_a_restart_until_its_block(tmp_path: Path) -> None:
+    with NodeStore(tmp_path / "node.sqlite3") as store:
+        BlockBodies({}, store).accept(7, TXS[:2])
+    with NodeStore(tmp_path / "node.sqlite3") as store:
+        restarted = BlockBodies({}, store)
+        assert [restarted.get(h) for h in HASHES[:3]] == [*TXS[:2], None]
+        for height in range(1, 8):
+            store.save_block(height, b"block", b"", bytes(32))
+        store.save_proposal_txs(9, b"\xc1")  # the node's own file, damaged: read as empty
+        assert BlockBodies({}, store).accepted == {9: {}}
+
+
+async def test_peers_give_bodies_by_hash_and_from_a_block_they_committed() -> None:
+    record = CometBlockRecord(4, 1_000, bytes(32), bytes(20), (TXS[2], TXS[3]), (), (0, 1))
+    stored = {4: SyncedBlock(4, record.encode(), b"")}
+    async with line("a", "b") as (a, b):
+        serve_bodies(b, BlockBodies({HASHES[0]: TXS[0]}))
+        serve_blocks(b, stored.get, lambda: 4)
+        found = await fetch_bodies(a, 4, HASHES[:1] + HASHES[2:])
+        assert sorted(found) == sorted([TXS[0], TXS[2], TXS[3]])  # TXS[4]: nobody's
+        assert await fetch_bodies(a, 5, HASHES[3:4]) == []  # not a block b holds
+
+
+async def test_gossip_is_waited_for_before_the_peers_are_asked(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    pending: dict[bytes, bytes] = {}
+    asked: list[Sequence[bytes]] = []
+
+    async def fetch(height: int, wanted: Sequence[bytes]) -> list[bytes]:
+        asked.append(wanted)
+        return []
+
+    async def gossip() -> None:
+        await trio.sleep(bodies_module.GOSSIP_WAIT_S / 2)
+        pending[HASHES[0]] = TXS[0]
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(gossip)
+        await gather_bodies(BlockBodies(pending), 1, HASHES[:1], fetch, 2.0)
+    assert asked == [] and trio.current_time() < bodies_module.GOSSIP_WAIT_S
+
+
+async def test_a_proposal_is_sought_for_a_while_a_committed_block_until_found(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    asked: list[float] = []
+
+    async def fetch(height: int, wanted: Sequence[bytes]) -> list[bytes]:
+        asked.append(trio.current_time())
+        return list(TXS[:2]) if len(asked) == 6 else []
+
+    held = BlockBodies({})
+    start = trio.current_time()
+    await gather_bodies(held, 1, HASHES[:2], fetch, 2.0)
+    assert 1.9 < trio.current_time() - start < 2.1 and held.get(HASHES[0]) is None
+    asked.clear()
+    await gather_bodies(held, 2, HASHES[:2], fetch, None)
+    assert len(asked) == 6 and [held.get(h) for h in HASHES[:2]] == TXS[:2]
+    held.forget_to(2)
+    assert held.get(HASHES[0]) is None
