@@ -15,7 +15,7 @@ Request by request:
 - PrepareProposal: `ClearingApp`'s, within CometBFT's byte budget, each transaction the
   mempool admitted as a reference to it (node/cometbft/compact.py).
 - ProcessProposal: the references resolved (node/cometbft/bodies.py: the mempool, then
-  the peers, for at most PROPOSAL_WAIT_S: `gather` runs before the answer), the block
+  the peers, for at most 2 s: `gather` runs before the answer), the block
   checked as `ClearingApp` checks one, its bodies kept in the store before it is accepted.
 - FinalizeBlock: the references resolved (from the peers until found), the block
   applied; each transaction's result is code 0 or 1 with the outcome's type as `data`
@@ -50,7 +50,7 @@ from lightclient.anchor import get_consensus_chain_id
 from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
-from node.cometbft.bodies import PROPOSAL_WAIT_S, BlockBodies, FetchBodies, gather_bodies
+from node.cometbft.bodies import BlockBodies, FetchBodies, gather_bodies
 from node.cometbft.compact import compact_txs, get_missing, get_ref_indices, resolve_items
 from node.cometbft.home import PeerIdError, get_app_state, get_peer_node_id
 from node.cometbft.record import CometBlockRecord
@@ -142,9 +142,11 @@ def get_node_ids(peers: frozenset[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-async def find_no_bodies(height: int, tx_hashes: Sequence[bytes]) -> list[bytes]:
+async def find_no_bodies(
+    height: int, tx_hashes: Sequence[bytes], committed: bool
+) -> dict[int, list[bytes]]:
     """The peers of an app that has none (tests, the replay of a store)."""
-    return []
+    return {}
 
 
 def refuse(code: int, error: ClearingError | DecodeError) -> abci.ResponseCheckTx:
@@ -321,15 +323,15 @@ class ClearingAbci:
         """Before a ProcessProposal or a FinalizeBlock is answered: the bodies its block's
         references name that this node lacks, sought (node/cometbft/bodies.py) while
         the other connections' requests (the mempool's gossip among them) are answered.
-        A proposal is sought for PROPOSAL_WAIT_S; a committed block until found."""
+        A proposal is sought for a while; a committed block until found."""
         kind = request.WhichOneof("value")
         if kind not in ("process_proposal", "finalize_block"):
             return
         asked = getattr(request, kind)
         wanted = get_missing(asked.txs, self.bodies.get)
         if wanted:
-            wait_s = PROPOSAL_WAIT_S if kind == "process_proposal" else None
-            await gather_bodies(self.bodies, asked.height, wanted, self.fetch_bodies, wait_s)
+            committed = kind == "finalize_block"
+            await gather_bodies(self.bodies, asked.height, wanted, self.fetch_bodies, committed)
 
     def answer_prepare_proposal(
         self, request: abci.RequestPrepareProposal

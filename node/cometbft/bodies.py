@@ -39,8 +39,10 @@ from node.txfetch import fetch_txs, serve_txs
 
 log = logging.getLogger(__name__)
 
-FetchBodies = Callable[[int, Sequence[bytes]], Awaitable[list[bytes]]]
-"""Asks peers for the bodies of hashes named by the block at a height; returns those found."""
+FetchBodies = Callable[[int, Sequence[bytes], bool], Awaitable[dict[int, list[bytes]]]]
+"""Asks peers for the bodies of hashes the block at a height names (a block the chain
+committed, if the flag says so: peers' stores hold it, and the blocks after it); returns
+what they gave, by the height of the block each belongs to."""
 
 GOSSIP_WAIT_S = 0.1
 """How long a proposal naming bodies not yet here waits for the mempool's gossip before
@@ -52,6 +54,11 @@ nil: the round goes on without this validator, or moves to the next)."""
 FETCH_RETRY_S = (0.1, 0.2, 0.5, 1.0)
 """Between two asks of the peers for a committed block's bodies (then the last, until
 found: the block is committed, and more than 2/3 of the power prevoted it with its bodies)."""
+PREFETCH_BLOCKS = 16
+"""Blocks asked of a peer's store at once for a committed block's bodies: CometBFT's block
+sync applies the next ones at once, so one round trip serves that many heights (across
+regions a round trip is up to a quarter of a second; a chain at load makes several blocks
+a second)."""
 
 
 class BlockBodies:
@@ -115,21 +122,24 @@ async def gather_bodies(
     height: int,
     wanted: Sequence[bytes],
     fetch: FetchBodies,
-    wait_s: float | None,
+    committed: bool,
 ) -> None:
-    """Seeks the bodies of `wanted` (hashes the block at `height` names) this node lacks:
-    first in the mempool as gossip fills it, then of the peers, until none is missing or
-    `wait_s` has passed (None: until found)."""
+    """Seeks the bodies of `wanted` (hashes the block at `height` names) this node lacks.
+    A proposal's: in the mempool as gossip fills it, then of the peers, for at most
+    PROPOSAL_WAIT_S. A committed block's: of the peers until found (the gossip brought
+    what it could before the block was decided)."""
     missing = [h for h in dict.fromkeys(wanted) if bodies.get(h) is None]
-    with trio.move_on_after(GOSSIP_WAIT_S):
-        while missing:
-            await trio.sleep(GOSSIP_POLL_S)
-            missing = [h for h in missing if bodies.get(h) is None]
+    if not committed:
+        with trio.move_on_after(GOSSIP_WAIT_S):
+            while missing:
+                await trio.sleep(GOSSIP_POLL_S)
+                missing = [h for h in missing if bodies.get(h) is None]
     if not missing:
         return
-    with trio.move_on_after(float("inf") if wait_s is None else wait_s - GOSSIP_WAIT_S):
+    with trio.move_on_after(float("inf") if committed else PROPOSAL_WAIT_S - GOSSIP_WAIT_S):
         for attempt in itertools.count():
-            bodies.add(height, await fetch(height, missing))
+            for found_at, txs in (await fetch(height, missing, committed)).items():
+                bodies.add(found_at, txs)
             missing = [h for h in missing if bodies.get(h) is None]
             if not missing:
                 return
@@ -144,33 +154,39 @@ def serve_bodies(p2p: P2PNode, bodies: BlockBodies) -> None:
     serve_txs(p2p, bodies.get)
 
 
-async def fetch_bodies(p2p: P2PNode, height: int, tx_hashes: Sequence[bytes]) -> list[bytes]:
-    """The bodies of `tx_hashes` (named by the block at `height`) the peers give: by hash
-    from their mempools and proposals, then what is still missing from a peer's stored
-    block of that height (the chain committed it before)."""
+async def fetch_bodies(
+    p2p: P2PNode, height: int, tx_hashes: Sequence[bytes], committed: bool
+) -> dict[int, list[bytes]]:
+    """What the peers give of `tx_hashes` (named by the block at `height`): of a committed
+    block, first that block and the PREFETCH_BLOCKS - 1 after it from a peer's store; then
+    what is still missing by hash, from the peers' mempools and proposals. Each body is
+    used only for the hash it has, so a peer's wrong one resolves nothing."""
     peers = p2p.connected_peers()
-    found = await fetch_txs(p2p, peers, tx_hashes)
-    got = {compute_tx_hash(tx) for tx in found}
-    wanted = {h for h in tx_hashes if h not in got}
+    found = await fetch_stored_bodies(p2p, peers, height) if committed else {}
+    got = {compute_tx_hash(tx) for tx in found.get(height, ())}
+    wanted = [h for h in tx_hashes if h not in got]
+    if wanted:
+        found.setdefault(height, []).extend(await fetch_txs(p2p, peers, wanted))
+    return found
+
+
+async def fetch_stored_bodies(
+    p2p: P2PNode, peers: Sequence[str], height: int
+) -> dict[int, list[bytes]]:
+    """The transactions of the blocks from `height` on (PREFETCH_BLOCKS at most) that the
+    first of `peers` holding `height` stores, by height."""
     for peer in peers:
-        if not wanted:
-            break
         try:
-            response = await fetch_blocks(p2p, peer, height, 1)
+            response = await fetch_blocks(p2p, peer, height, PREFETCH_BLOCKS)
         except (RequestFailed, DecodeError) as exc:  # the peer scored down if it misspoke
-            log.info("block %d from %s for its bodies: %s", height, peer, exc)
-            continue
-        if not response.blocks:
+            log.info("blocks from %d of %s for their bodies: %s", height, peer, exc)
             continue
         try:
-            record = CometBlockRecord.decode(response.blocks[0].block)
+            records = [CometBlockRecord.decode(block.block) for block in response.blocks]
         except DecodeError as exc:
-            log.info("block %d from %s for its bodies refused: %s", height, peer, exc)
+            log.info("blocks from %d of %s for their bodies refused: %s", height, peer, exc)
             p2p.penalize(peer, Offence.BAD_RESPONSE)
             continue
-        for tx in record.txs:
-            tx_hash = compute_tx_hash(tx)
-            if tx_hash in wanted:
-                wanted.discard(tx_hash)
-                found.append(tx)
-    return found
+        if records:
+            return {record.height: list(record.txs) for record in records}
+    return {}

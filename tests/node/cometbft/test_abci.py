@@ -263,9 +263,11 @@ async def test_a_block_naming_bodies_this_node_lacks_waits_for_the_peers_to_give
     tx = encode_tx(box.credit(derive_member_key("alice").address, USDC, 1_000))
     asked: list[tuple[int, list[bytes]]] = []
 
-    async def fetch(height: int, wanted: Sequence[bytes]) -> list[bytes]:
+    async def fetch(
+        height: int, wanted: Sequence[bytes], committed: bool
+    ) -> dict[int, list[bytes]]:
         asked.append((height, list(wanted)))
-        return [tx] if len(asked) > 1 else []
+        return {height: [tx]} if len(asked) > 1 else {}
 
     app, _ = make_abci(fetch_bodies=fetch)
     time = Timestamp(seconds=1_795_219_201)

@@ -34,15 +34,18 @@ def test_an_accepted_proposal_s_bodies_outlive_a_restart_until_its_block(tmp_pat
         assert BlockBodies({}, store).accepted == {9: {}}
 
 
-async def test_peers_give_bodies_by_hash_and_from_a_block_they_committed() -> None:
-    record = CometBlockRecord(4, 1_000, bytes(32), bytes(20), (TXS[2], TXS[3]), (), (0, 1))
-    stored = {4: SyncedBlock(4, record.encode(), b"")}
+async def test_peers_give_a_committed_block_s_bodies_with_the_next_blocks_and_by_hash() -> None:
+    fourth = CometBlockRecord(4, 1_000, bytes(32), bytes(20), (TXS[2], TXS[3]), (), (0, 1))
+    fifth = CometBlockRecord(5, 2_000, bytes(32), bytes(20), (TXS[4],), (), (0,))
+    stored = {r.height: SyncedBlock(r.height, r.encode(), b"") for r in (fourth, fifth)}
     async with line("a", "b") as (a, b):
         serve_bodies(b, BlockBodies({HASHES[0]: TXS[0]}))
-        serve_blocks(b, stored.get, lambda: 4)
-        found = await fetch_bodies(a, 4, HASHES[:1] + HASHES[2:])
-        assert sorted(found) == sorted([TXS[0], TXS[2], TXS[3]])  # TXS[4]: nobody's
-        assert await fetch_bodies(a, 5, HASHES[3:4]) == []  # not a block b holds
+        serve_blocks(b, stored.get, lambda: 5)
+        found = await fetch_bodies(a, 4, [HASHES[0], HASHES[2], HASHES[1]], True)
+        # block 5 came with block 4, in the one answer; HASHES[1]: nobody's
+        assert found == {4: [TXS[2], TXS[3], TXS[0]], 5: [TXS[4]]}
+        assert await fetch_bodies(a, 4, HASHES[:3], False) == {4: [TXS[0]]}  # by hash only
+        assert await fetch_bodies(a, 6, HASHES[3:4], True) == {6: []}  # no block b holds
 
 
 async def test_gossip_is_waited_for_before_the_peers_are_asked(
@@ -51,9 +54,11 @@ async def test_gossip_is_waited_for_before_the_peers_are_asked(
     pending: dict[bytes, bytes] = {}
     asked: list[Sequence[bytes]] = []
 
-    async def fetch(height: int, wanted: Sequence[bytes]) -> list[bytes]:
+    async def fetch(
+        height: int, wanted: Sequence[bytes], committed: bool
+    ) -> dict[int, list[bytes]]:
         asked.append(wanted)
-        return []
+        return {}
 
     async def gossip() -> None:
         await trio.sleep(bodies_module.GOSSIP_WAIT_S / 2)
@@ -61,25 +66,30 @@ async def test_gossip_is_waited_for_before_the_peers_are_asked(
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(gossip)
-        await gather_bodies(BlockBodies(pending), 1, HASHES[:1], fetch, 2.0)
+        await gather_bodies(BlockBodies(pending), 1, HASHES[:1], fetch, False)
     assert asked == [] and trio.current_time() < bodies_module.GOSSIP_WAIT_S
 
 
 async def test_a_proposal_is_sought_for_a_while_a_committed_block_until_found(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    asked: list[float] = []
+    asked: list[tuple[float, bool]] = []
 
-    async def fetch(height: int, wanted: Sequence[bytes]) -> list[bytes]:
-        asked.append(trio.current_time())
-        return list(TXS[:2]) if len(asked) == 6 else []
+    async def fetch(
+        height: int, wanted: Sequence[bytes], committed: bool
+    ) -> dict[int, list[bytes]]:
+        asked.append((trio.current_time(), committed))
+        return {height: list(TXS[:2]), height + 1: TXS[2:3]} if len(asked) == 6 else {}
 
     held = BlockBodies({})
     start = trio.current_time()
-    await gather_bodies(held, 1, HASHES[:2], fetch, 2.0)
+    await gather_bodies(held, 1, HASHES[:2], fetch, False)
     assert 1.9 < trio.current_time() - start < 2.1 and held.get(HASHES[0]) is None
+    assert not any(committed for _, committed in asked)
     asked.clear()
-    await gather_bodies(held, 2, HASHES[:2], fetch, None)
-    assert len(asked) == 6 and [held.get(h) for h in HASHES[:2]] == TXS[:2]
+    start = trio.current_time()
+    await gather_bodies(held, 2, HASHES[:2], fetch, True)
+    assert asked[0][0] == start  # no wait for gossip: the block is decided
+    assert len(asked) == 6 and [held.get(h) for h in HASHES[:3]] == TXS[:3]
     held.forget_to(2)
-    assert held.get(HASHES[0]) is None
+    assert held.get(HASHES[0]) is None and held.get(HASHES[2]) == TXS[2]  # block 3's

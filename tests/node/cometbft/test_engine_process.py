@@ -21,7 +21,6 @@ from tendermint.abci import types_pb2 as abci
 from clearing.genesis import compute_genesis_hash, parse_genesis
 from clearing.tx import encode_tx, get_tx_kind
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
-from consensus.compact import compute_tx_hash
 from devnet.cometbft_privacy import ask_peer_filter, audit_cometbft
 from devnet.privacy import Secrets
 from devnet.sandbox import Sandbox
@@ -169,10 +168,11 @@ async def test_cometbft_commits_our_roots_and_replays_a_restarted_app(
 
     allowed = frozenset({get_peer_id("node-0")})  # a genesis naming its validator's node
 
-    async def ask_validator(height: int, wanted: Sequence[bytes]) -> list[bytes]:
+    async def ask_validator(
+        height: int, wanted: Sequence[bytes], committed: bool
+    ) -> dict[int, list[bytes]]:
         """The validator's blocks' bodies, as its store serves them to a peer's app."""
-        held = {compute_tx_hash(tx): tx for b in first for tx in b.record.txs}
-        return [held[h] for h in wanted if h in held]
+        return {b.record.height: list(b.record.txs) for b in first if b.record.height >= height}
 
     def make_abci(committed: list[DecidedBlock], everyone: bool = False) -> ClearingAbci:
         app = ClearingApp(genesis)
