@@ -1,7 +1,8 @@
 """The node's on-disk store: one SQLite file (WAL journal) of committed blocks,
 their commit certificates, clearing-state snapshots, members' history, the outcomes
-of the recent blocks' transactions and the transactions the mempool admitted but no
-block has included yet.
+of the recent blocks' transactions, the transactions the mempool admitted but no
+block has included yet, and on CometBFT the bodies of the proposals a validator accepted
+whose block is not stored yet (node/cometbft/bodies.py).
 
 Every write is one SQLite transaction, so a crash leaves either all of a block
 (block + certificate + state root, and the snapshot taken with it) or none of it.
@@ -255,9 +256,9 @@ class NodeStore:
         and optionally the state snapshot after it (pruned to the `snapshots_kept` newest
         and those of heights `snapshots_held`: peers are fetching them),
         in one transaction: a snapshot never exists without its block, and the pending
-        transactions the block includes (hashes `included`) and the bodies of the
-        proposals of its height and below are forgotten with it, and the members' `history`
-        rows of the block are written with it (when the history has
+        transactions the block includes (hashes `included`) and the kept bodies of the
+        proposals of its height and below are forgotten with it, and the members'
+        `history` rows of the block are written with it (when the history has
         reached the block before; else the start-up catch-up writes them)."""
         with self._lock, self._transaction():
             latest = self._get_latest_height()

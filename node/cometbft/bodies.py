@@ -2,9 +2,10 @@
 
 In order: CometBFT's mempool as the app's CheckTx saw it (`pending`: gossip brings most
 bodies there before the proposal that names them), the bodies of proposals this node
-accepted at heights not yet committed, and its peers (node/txfetch.py's protocol, answered
-from the same; then, for a block the chain committed before, the block by its height
-through node/blocksync.py's, answered from the peers' stores).
+accepted at heights not yet committed (and of blocks fetched ahead), and its peers: for a
+committed block, that block and the ones after it from a peer's store
+(node/blocksync.py's protocol), then by hash (node/txfetch.py's, answered from the
+peers' mempools and accepted proposals); for a proposal, by hash alone.
 
 A validator keeps the bodies of each proposal it accepts in its store before it answers
 ProcessProposal, so before it prevotes: a block more than 2/3 of the power prevoted is
