@@ -89,6 +89,16 @@ class InitChainError(ValueError):
         self.found = found
 
 
+@dataclass(eq=False)
+class AlreadyCommitted(ClearingError):
+    """CheckTx's answer to the recheck of a transaction the block at `height` named by
+    reference: CometBFT removes a committed transaction from its mempool by the block's
+    bytes, which were the reference, so the recheck after the block removes the body
+    (without checking its signature again)."""
+
+    height: int
+
+
 @dataclass(frozen=True)
 class DecidedBlock:
     """A block CometBFT finalized: as the node stores it, and what applying it gave."""
@@ -195,10 +205,12 @@ class ClearingAbci:
         self.pending: dict[bytes, bytes] = {} if pending is None else pending
         """CometBFT's mempool as this app sees it (hash -> transaction): what CheckTx
         admitted, less what a block included or a recheck refused (CometBFT drops the
-        first by the recheck too when the block named it by reference: its nonce is
-        spent)."""
+        first by the recheck too when the block named it by reference: AlreadyCommitted)."""
         self.bodies = BlockBodies(self.pending, store)
         self.fetch_bodies = fetch_bodies
+        self.committed: dict[bytes, int] = {}
+        """The transactions the last block applied named by reference, by hash (their
+        height as the value): refused at the recheck after it."""
         self.halted: ReleaseMismatch | None = None
         """Why this release stopped CometBFT after a commit: the next block is another
         release's (an upgrade in place); the node stops with it, not as a crash."""
@@ -310,6 +322,8 @@ class ClearingAbci:
         or trade id the block spent is refused then)."""
         tx_hash = compute_tx_hash(request.tx)
         recheck = request.type == abci.CheckTxType.RECHECK
+        if recheck and tx_hash in self.committed:
+            return refuse(CODE_REFUSED, AlreadyCommitted(self.committed[tx_hash]))
         try:
             with self.app.work.measure(TX_RECHECK if recheck else TX_CHECK):
                 self.check(request.tx)
@@ -390,6 +404,9 @@ class ClearingAbci:
         result = self.app.apply_block(ctx, txs)
         for raw in txs:
             self.pending.pop(compute_tx_hash(raw), None)
+        self.committed = {
+            compute_tx_hash(txs[i]): request.height for i in get_ref_indices(request.txs)
+        }
         after = self.app.state.validator_sets.get(request.height)
         record = CometBlockRecord(
             request.height, ctx.time_ms, request.hash, request.proposer_address,

@@ -6,8 +6,8 @@ sources add: node/clearing_app.py) travel in full.
 Across regions a block's parts were on CometBFT's critical path carrying every body a
 second time (the mempool had carried them once), and a lost segment stalls a part's
 stream for a round trip: with the bodies as references, `python -m bench wan --engine
-cometbft` (four regions, 0.5 % loss) sustained about 3,900 trades/s against 2,651
-(docs/production.md).
+cometbft` (four regions, 0.5 % loss) sustained 3,908-3,994 trades/s in three runs, 2,651
+before (docs/production.md).
 
 An item of a CometBFT block is a clearing transaction or `REF_TAG` followed by the
 SHA-256 of one. REF_TAG is 0xc1, the one byte msgpack never writes, so no clearing

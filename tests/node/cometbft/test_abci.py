@@ -250,8 +250,13 @@ def test_a_proposal_names_what_the_mempools_hold_and_validators_resolve_it(
     assert compute_data_hash(decided.record.get_items()) == compute_data_hash(items)
     assert validator.pending == {} and validator.bodies.accepted == {}
     # CometBFT's mempool still holds the body (the block named it by reference): the
-    # recheck after the block refuses it, which removes it there
+    # recheck after the block refuses it, which removes it there, and admission later
     recheck = abci.RequestCheckTx(tx=admitted, type=abci.CheckTxType.RECHECK)
+    refused = validator.handle(abci.Request(check_tx=recheck)).check_tx
+    assert (refused.code, refused.data, refused.log) == (
+        CODE_REFUSED, b"AlreadyCommitted", "AlreadyCommitted(height=1)",
+    )  # fmt: skip
+    finalize(validator, 2, [])
     refused = validator.handle(abci.Request(check_tx=recheck)).check_tx
     assert (refused.code, refused.data) == (CODE_REFUSED, b"DuplicateCredit")
 
