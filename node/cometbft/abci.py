@@ -89,14 +89,17 @@ class InitChainError(ValueError):
         self.found = found
 
 
-@dataclass(eq=False)
-class AlreadyCommitted(ClearingError):
+class AlreadyCommitted(Exception):
     """CheckTx's answer to the recheck of a transaction the block at `height` named by
     reference: CometBFT removes a committed transaction from its mempool by the block's
     bytes, which were the reference, so the recheck after the block removes the body
     (without checking its signature again)."""
 
-    height: int
+    code = "AlreadyCommitted"
+
+    def __init__(self, height: int) -> None:
+        super().__init__(f"AlreadyCommitted(height={height})")
+        self.height = height
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,9 @@ async def find_no_bodies(
     return {}
 
 
-def refuse(code: int, error: ClearingError | DecodeError) -> abci.ResponseCheckTx:
+def refuse(
+    code: int, error: ClearingError | DecodeError | AlreadyCommitted
+) -> abci.ResponseCheckTx:
     return abci.ResponseCheckTx(
         code=code, codespace=CODESPACE, data=error.code.encode(), log=str(error)
     )
