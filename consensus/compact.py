@@ -21,7 +21,7 @@ transactions (trade batches), so whole hashes cost little and never collide.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -111,22 +111,31 @@ class CompactProposal(Declared):
     def assemble(self, lookup: TxLookup) -> Proposal:
         """The full proposal, its transactions from the prefilled ones and `lookup`.
         Raises MissingTxs naming every id `lookup` lacks."""
-        txs: list[bytes] = []
-        missing: list[bytes] = []
-        prefilled = iter(self.prefilled)
-        for tx_id in self.tx_ids:
-            tx = next(prefilled) if tx_id is None else lookup(tx_id)
-            if tx is None:
-                assert tx_id is not None
-                missing.append(tx_id)
-            else:
-                txs.append(tx)
-        if missing:
-            raise MissingTxs(tuple(dict.fromkeys(missing)))
+        txs = resolve_tx_ids(self.tx_ids, self.prefilled, lookup)
         block = Block(self.header, tuple(txs), self.last_commit, self.evidence)
         return Proposal(
             self.height, self.round, self.pol_round, block, self.proposer, self.signature
         )
+
+
+def resolve_tx_ids(
+    tx_ids: Sequence[bytes | None], prefilled: Iterable[bytes], lookup: TxLookup
+) -> list[bytes]:
+    """A compact block's transactions: each id's from `lookup`, the next of `prefilled`
+    where the id is None. Raises MissingTxs naming, each once, every id `lookup` lacks."""
+    txs: list[bytes] = []
+    missing: list[bytes] = []
+    filled = iter(prefilled)
+    for tx_id in tx_ids:
+        tx = next(filled) if tx_id is None else lookup(tx_id)
+        if tx is None:
+            assert tx_id is not None
+            missing.append(tx_id)
+        else:
+            txs.append(tx)
+    if missing:
+        raise MissingTxs(tuple(dict.fromkeys(missing)))
+    return txs
 
 
 def make_compact(proposal: Proposal, is_held: Callable[[bytes], bool]) -> CompactProposal:

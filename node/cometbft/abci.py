@@ -51,7 +51,7 @@ from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
 from node.cometbft.bodies import BlockBodies, FetchBodies, gather_bodies
-from node.cometbft.compact import compact_txs, get_missing, get_ref_indices, resolve_items
+from node.cometbft.compact import compact_txs, get_ref_indices, resolve_items
 from node.cometbft.home import PeerIdError, get_app_state, get_peer_node_id
 from node.cometbft.record import CometBlockRecord
 from node.cometbft.snapshots import AppSnapshots
@@ -213,9 +213,9 @@ class ClearingAbci:
         first by the recheck too when the block named it by reference: AlreadyCommitted)."""
         self.bodies = BlockBodies(self.pending, store)
         self.fetch_bodies = fetch_bodies
-        self.committed: dict[bytes, int] = {}
-        """The transactions the last block applied named by reference, by hash (their
-        height as the value): refused at the recheck after it."""
+        self.committed: frozenset[bytes] = frozenset()
+        """The hashes of the transactions the last block applied named by reference:
+        refused at the recheck after it."""
         self.halted: ReleaseMismatch | None = None
         """Why this release stopped CometBFT after a commit: the next block is another
         release's (an upgrade in place); the node stops with it, not as a crash."""
@@ -328,7 +328,7 @@ class ClearingAbci:
         tx_hash = compute_tx_hash(request.tx)
         recheck = request.type == abci.CheckTxType.RECHECK
         if recheck and tx_hash in self.committed:
-            return refuse(CODE_REFUSED, AlreadyCommitted(self.committed[tx_hash]))
+            return refuse(CODE_REFUSED, AlreadyCommitted(self.app.height))
         try:
             with self.app.work.measure(TX_RECHECK if recheck else TX_CHECK):
                 self.check(request.tx)
@@ -347,10 +347,13 @@ class ClearingAbci:
         if kind not in ("process_proposal", "finalize_block"):
             return
         asked = getattr(request, kind)
-        wanted = get_missing(asked.txs, self.bodies.get)
-        if wanted:
+        try:
+            resolve_items(asked.txs, self.bodies.get)
+        except MissingTxs as missing:
             committed = kind == "finalize_block"
-            await gather_bodies(self.bodies, asked.height, wanted, self.fetch_bodies, committed)
+            await gather_bodies(
+                self.bodies, asked.height, missing.tx_ids, self.fetch_bodies, committed
+            )
 
     def answer_prepare_proposal(
         self, request: abci.RequestPrepareProposal
@@ -409,13 +412,12 @@ class ClearingAbci:
         result = self.app.apply_block(ctx, txs)
         for raw in txs:
             self.pending.pop(compute_tx_hash(raw), None)
-        self.committed = {
-            compute_tx_hash(txs[i]): request.height for i in get_ref_indices(request.txs)
-        }
+        ref_indices = get_ref_indices(request.txs)
+        self.committed = frozenset(compute_tx_hash(txs[i]) for i in ref_indices)
         after = self.app.state.validator_sets.get(request.height)
         record = CometBlockRecord(
             request.height, ctx.time_ms, request.hash, request.proposer_address,
-            tuple(txs), ctx.evidence, get_ref_indices(request.txs),
+            tuple(txs), ctx.evidence, ref_indices,
         )  # fmt: skip
         self.finalized = DecidedBlock(record, result)
         return abci.ResponseFinalizeBlock(

@@ -36,7 +36,7 @@ from node.blocksync import fetch_blocks
 from node.cometbft.record import MAX_RECORD_BYTES, CometBlockRecord
 from node.p2p import Offence, P2PNode, RequestFailed
 from node.storage import NodeStore
-from node.txfetch import fetch_txs, serve_txs
+from node.txfetch import fetch_txs
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +148,6 @@ async def gather_bodies(
                 log.warning("block %d: %d transactions it names not found at any peer "
                             "yet; still asking", height, len(missing))  # fmt: skip
             await trio.sleep(FETCH_RETRY_S[min(attempt, len(FETCH_RETRY_S) - 1)])
-
-
-def serve_bodies(p2p: P2PNode, bodies: BlockBodies) -> None:
-    """Answers peers' fetches of bodies by hash from what this node holds."""
-    serve_txs(p2p, bodies.get)
 
 
 async def fetch_bodies(

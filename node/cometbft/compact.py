@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from consensus.compact import MissingTxs, TxLookup, compute_tx_hash
+from consensus.compact import TxLookup, compute_tx_hash, resolve_tx_ids
 from lightclient.crypto import HASH_BYTES
 
 REF_TAG = b"\xc1"
@@ -45,28 +45,13 @@ def compact_txs(txs: Sequence[bytes], held: Collection[bytes]) -> list[bytes]:
     return [make_ref(tx) if compute_tx_hash(tx) in held else tx for tx in txs]
 
 
-def get_missing(items: Sequence[bytes], lookup: TxLookup) -> tuple[bytes, ...]:
-    """The hashes the items refer to that `lookup` does not give, each once."""
-    refs = (read_ref(item) for item in items)
-    return tuple(dict.fromkeys(h for h in refs if h is not None and lookup(h) is None))
-
-
 def resolve_items(items: Sequence[bytes], lookup: TxLookup) -> list[bytes]:
     """The block's transactions: each reference replaced by the body `lookup` gives;
-    MissingTxs naming, each once, the hashes it does not."""
-    txs: list[bytes] = []
-    missing: list[bytes] = []
-    for item in items:
-        tx_hash = read_ref(item)
-        if tx_hash is None:
-            txs.append(item)
-        elif (tx := lookup(tx_hash)) is not None:
-            txs.append(tx)
-        else:
-            missing.append(tx_hash)
-    if missing:
-        raise MissingTxs(tuple(dict.fromkeys(missing)))
-    return txs
+    MissingTxs naming, each once, the hashes it does not (as our engine's compact
+    proposals resolve theirs)."""
+    refs = [read_ref(item) for item in items]
+    in_full = (item for item, ref in zip(items, refs, strict=True) if ref is None)
+    return resolve_tx_ids(refs, in_full, lookup)
 
 
 def get_ref_indices(items: Sequence[bytes]) -> tuple[int, ...]:

@@ -30,7 +30,7 @@ from node.block_store import SqliteBlockStore
 from node.blocksync import serve_blocks
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
-from node.cometbft.bodies import fetch_bodies, serve_bodies
+from node.cometbft.bodies import fetch_bodies
 from node.cometbft.committed_block import COMET_BLOCKS
 from node.cometbft.home import (
     ABCI_SOCKET,
@@ -71,6 +71,7 @@ from node.startup import NodeParts, open_host, open_node, start_node
 from node.statesync.backfill import backfill_below_snapshot
 from node.statesync.fetch import StateSyncTimedOut, get_start_trust
 from node.txcheck import make_clearing_check
+from node.txfetch import serve_txs
 
 log = logging.getLogger(__name__)
 RPC_POLL_S = 0.2
@@ -132,7 +133,7 @@ async def run_cometbft_node(
                 snapshots=snapshots, store=node.store,
                 fetch_bodies=functools.partial(fetch_bodies, p2p),
             )  # fmt: skip
-            serve_bodies(p2p, abci.bodies)
+            serve_txs(p2p, abci.bodies.get)  # peers ask by hash what they lack
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
             refuse = functools.partial(refuse_other_network, p2p)
             dial_failed = functools.partial(record_dial_failure, p2p.peer_links)

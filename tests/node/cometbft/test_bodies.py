@@ -13,9 +13,10 @@ import trio.testing
 from consensus.compact import compute_tx_hash
 from node.blocksync import SyncedBlock, serve_blocks
 from node.cometbft import bodies as bodies_module
-from node.cometbft.bodies import BlockBodies, fetch_bodies, gather_bodies, serve_bodies
+from node.cometbft.bodies import BlockBodies, fetch_bodies, gather_bodies
 from node.cometbft.record import CometBlockRecord
 from node.storage import NodeStore
+from node.txfetch import serve_txs
 from tests.node.p2p.support import line
 
 TXS = [b"body %d " % i * 40 for i in range(5)]
@@ -39,7 +40,7 @@ async def test_peers_give_a_committed_block_s_bodies_with_the_next_blocks_and_by
     fifth = CometBlockRecord(5, 2_000, bytes(32), bytes(20), (TXS[4],), (), (0,))
     stored = {r.height: SyncedBlock(r.height, r.encode(), b"") for r in (fourth, fifth)}
     async with line("a", "b") as (a, b):
-        serve_bodies(b, BlockBodies({HASHES[0]: TXS[0]}))
+        serve_txs(b, BlockBodies({HASHES[0]: TXS[0]}).get)
         serve_blocks(b, stored.get, lambda: 5)
         found = await fetch_bodies(a, 4, [HASHES[0], HASHES[2], HASHES[1]], True)
         # block 5 came with block 4, in the one answer; HASHES[1]: nobody's
