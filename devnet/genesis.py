@@ -38,6 +38,12 @@ RISK: dict[str, Any] = {
     "default_fund": {"cover": 2, "stress_multiple": 2, "assessment_cap_bps": 10000},
     "auction": {"window_blocks": 3, "rounds": 2, "split": 2},  # the house is flat in 6 blocks
     "margin_call": {"deadline_blocks": 5},
+    # Options priced at the second, not at each block's own time: the pricing time is in
+    # the app hash, and CometBFT proposes at once after a block that changed it, so at
+    # the default (1 ms) an option listed made every CometBFT block change it: 4.3 heights
+    # a second over the devnet test's run, eight while its margin calls ran, so a call's
+    # deadline (15 blocks) came in two seconds and the member meant to meet it missed it.
+    "pricing_interval_ms": 1000,
 }
 EPOCH_S = 30
 """About how long an epoch lasts on the devnet, whichever the engine."""
@@ -45,11 +51,12 @@ BLOCKS_PER_PACE = {OUR_ENGINE: 1, COMETBFT: 3}
 """How many blocks each engine commits on the devnet while ours commits one. Ours proposes
 as soon as a transaction waits, else after a second. CometBFT v0.38 waits that second
 too, but only after a block that left the app hash as it was (its `needProofBlock`);
-after one that changed the state it proposes at once, once its 20 ms commit wait ends:
-about five heights a second under the devnet's steady load on a 2-core machine (5.3 in a
-90 s run), one when idle. The devnet's windows counted in blocks (auction rounds,
-margin-call deadlines, epochs) are this many times longer on CometBFT, so that its
-members have seconds of the same order to bid and meet a call as on ours."""
+after one that changed the state (a transaction, or the options' pricing second turning)
+it proposes at once, once its 20 ms commit wait ends: 2.7 heights a second in the
+devnet test's 30 s run on a 2-core machine, against ours' 1.2. The devnet's windows
+counted in blocks (auction rounds, margin-call deadlines, epochs) are this many times
+longer on CometBFT, so that its members have seconds of the same order to bid and meet a
+call as on ours."""
 
 
 def get_epoch_length_blocks(engine: str) -> int:
