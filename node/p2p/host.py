@@ -387,8 +387,17 @@ class P2PNode:
         return peer in self._banned
 
     async def connect(self, addr: str) -> str:
-        """Dials `addr` (a multiaddr with /p2p/); returns the peer id. Raises RequestFailed."""
+        """Dials `addr` (a multiaddr with /p2p/), and no other address of the peer; returns
+        the peer id. Raises RequestFailed.
+
+        The library dials every address its peer store holds for a peer, and the signed
+        peer record each gossip RPC carries adds the peer's own listen addresses there: a
+        redial after a link broke would go wherever the peer listens, around the address
+        its operator gave (a sentry, a tunnel, a proxy), and, if that one refused, reach
+        it anyway by the other. A persistent peer is reached as configured, as CometBFT's
+        `persistent_peers` are with its peer exchange off."""
         info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+        self._host.get_peerstore().clear_addrs(info.peer_id)
         self._host.get_network().unblock_peer(info.peer_id)
         if self._host.get_network().get_connections(info.peer_id) and not self._live_connections(
             info.peer_id

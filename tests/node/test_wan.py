@@ -3,13 +3,15 @@ half the round trip, keeps the bytes in order, and a lost segment stalls its str
 
 from __future__ import annotations
 
+import json
 import random
 import time
+from pathlib import Path
 
 import trio
 
 from bridge.loopback import get_free_port
-from tests.node.wan import MIN_RTO_MS, Link, Mesh, Route, serve
+from tests.node.wan import CUT_FILE, CUT_POLL_S, MIN_RTO_MS, Link, Mesh, Route, serve
 
 
 def test_a_lost_segment_costs_a_round_trip_and_the_least_retransmission_timeout() -> None:
@@ -31,19 +33,59 @@ def test_a_mesh_gives_each_ordered_pair_its_own_route() -> None:
     assert [(r.target_port, r.link.round_trip_ms) for r in mesh.routes] == [
         (5000, 10), (6000, 10)
     ]  # fmt: skip
+    assert [r.ends for r in mesh.routes] == [(0, 1), (1, 0)]
+
+
+async def echo(stream: trio.SocketStream) -> None:
+    async with stream:
+        async for data in stream:
+            await stream.send_all(data)
+
+
+async def is_carried(port: int) -> bool:
+    """Whether a connection through the proxy at `port` carries a byte there and back."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        try:
+            await stream.send_all(b"x")
+            return await stream.receive_some() == b"x"
+        except trio.BrokenResourceError:
+            return False
+
+
+async def test_a_node_cut_off_loses_its_open_connections_and_gets_none_until_healed(
+    tmp_path: Path,
+) -> None:
+    target, listen, other = get_free_port(), get_free_port(), get_free_port()
+    cut_file = tmp_path / CUT_FILE
+    routes = [Route(listen, target, Link(2), (0, 1)), Route(other, target, Link(2), (2, 3))]
+    async with trio.open_nursery() as nursery:
+        listeners = await trio.open_tcp_listeners(target, host="127.0.0.1")
+        nursery.start_soon(trio.serve_listeners, echo, listeners)
+        nursery.start_soon(serve, routes, 0, cut_file)
+        await trio.sleep(0.2)
+        held = await trio.open_tcp_stream("127.0.0.1", listen)
+        await held.send_all(b"a")
+        assert await held.receive_some() == b"a"
+        cut_file.write_text(json.dumps([1]))  # the dialled end of the first route
+        await trio.sleep(4 * CUT_POLL_S)
+        with trio.fail_after(2):
+            assert await held.receive_some() == b""  # closed by the proxy
+        await held.aclose()
+        assert not await is_carried(listen)
+        assert await is_carried(other)  # a link between two other nodes still carries
+        cut_file.write_text(json.dumps([]))
+        await trio.sleep(4 * CUT_POLL_S)
+        assert await is_carried(listen)
+        nursery.cancel_scope.cancel()
 
 
 async def test_the_proxy_delays_each_way_by_half_the_round_trip_and_keeps_order() -> None:
-    async def echo(stream: trio.SocketStream) -> None:
-        async with stream:
-            async for data in stream:
-                await stream.send_all(data)
-
     target, listen = get_free_port(), get_free_port()
     async with trio.open_nursery() as nursery:
         listeners = await trio.open_tcp_listeners(target, host="127.0.0.1")
         nursery.start_soon(trio.serve_listeners, echo, listeners)
-        nursery.start_soon(serve, [Route(listen, target, Link(200, jitter_ms=20))])
+        nursery.start_soon(serve, [Route(listen, target, Link(200, jitter_ms=20), (0, 1))])
         await trio.sleep(0.2)
         stream = await trio.open_tcp_stream("127.0.0.1", listen)
         sent = b"".join(bytes([n]) * 1000 for n in range(50))

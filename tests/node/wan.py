@@ -10,6 +10,11 @@ timeout (Linux: the round trip plus at least 200 ms), and everything behind it w
 (head-of-line), which is what loss costs a TCP stream. The proxies run in a process of
 their own (`python -m tests.node.wan ROUTES`), so their CPU is counted apart from the
 nodes' and the load's (bench/wan.py).
+
+A node is cut off (`Proxies.cut`) as a region's link to the others breaks: every
+connection through a link to or from it closes at once, and each new one closes as it
+is accepted, until the cut is lifted (bench/isolation.py). The proxy process reads which
+nodes are cut from a file beside its routes, every `CUT_POLL_S`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ MIN_RTO_MS = 200.0
 """Linux's least retransmission timeout (TCP_RTO_MIN)."""
 READ_BYTES = 65_536
 STARTUP_S = 10.0
+CUT_POLL_S = 0.05
+CUT_FILE = "wan-cut.json"
+"""Beside the routes' file: the indices of the nodes cut off, a JSON list."""
 
 REGION_ROUND_TRIPS_MS = (
     (2, 30, 80, 150),
@@ -75,6 +83,8 @@ class Route:
     listen_port: int
     target_port: int
     link: Link
+    ends: tuple[int, int]
+    """The dialling node and the node dialled."""
 
 
 @dataclass
@@ -86,7 +96,7 @@ class Mesh:
 
     def route(self, i: int, j: int, target_port: int) -> int:
         """The loopback port where node i dials node j's `target_port`."""
-        route = Route(get_free_port(), target_port, self.get_link(i, j))
+        route = Route(get_free_port(), target_port, self.get_link(i, j), (i, j))
         self.routes.append(route)
         return route.listen_port
 
@@ -97,6 +107,7 @@ class Proxies:
     def __init__(self, mesh: Mesh, folder: Path) -> None:
         spec = folder / "wan-routes.json"
         spec.write_text(json.dumps([asdict(r) for r in mesh.routes]))
+        self.cut_file = folder / CUT_FILE
         self.log = (folder / "wan-proxies.log").open("wb")
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         self.process = subprocess.Popen(
@@ -118,31 +129,83 @@ class Proxies:
                         raise RuntimeError(f"the WAN proxies do not listen on {port}") from None
                     time.sleep(0.05)
 
+    def cut(self, nodes: set[int]) -> None:
+        """Cuts `nodes` off from every other node (an empty set heals every link)."""
+        written = self.cut_file.with_suffix(".partial")
+        written.write_text(json.dumps(sorted(nodes)))
+        os.replace(written, self.cut_file)
+
     def close(self) -> None:
         self.process.kill()
         self.process.wait()
         self.log.close()
 
 
-async def serve(routes: list[Route], seed: int = 0) -> None:
+@dataclass
+class Cuts:
+    """The nodes cut off now, and the connections open through each node's links."""
+
+    nodes: frozenset[int] = frozenset()
+    open: dict[int, set[trio.CancelScope]] = field(default_factory=dict)
+
+    def is_cut(self, route: Route) -> bool:
+        return not self.nodes.isdisjoint(route.ends)
+
+    def set(self, nodes: frozenset[int]) -> None:
+        """Cuts `nodes` off: the connections open through their links close."""
+        for node in nodes - self.nodes:
+            for scope in self.open.get(node, ()):
+                scope.cancel()
+        self.nodes = nodes
+
+
+async def follow_cuts(path: Path, cuts: Cuts) -> None:
+    """Which nodes are cut off, as the file at `path` says (none while it is absent)."""
+    while True:
+        try:
+            cuts.set(frozenset(json.loads(path.read_text())))
+        except FileNotFoundError:
+            cuts.set(frozenset())
+        await trio.sleep(CUT_POLL_S)
+
+
+async def serve(routes: list[Route], seed: int = 0, cut_file: Path | None = None) -> None:
     rng = random.Random(seed)
+    cuts = Cuts()
     async with trio.open_nursery() as nursery:
+        if cut_file is not None:
+            nursery.start_soon(follow_cuts, cut_file, cuts)
         for route in routes:
             listeners = await trio.open_tcp_listeners(route.listen_port, host="127.0.0.1")
-            handler = partial(forward, route=route, rng=rng)
+            handler = partial(forward, route=route, rng=rng, cuts=cuts)
             nursery.start_soon(trio.serve_listeners, handler, listeners)
 
 
-async def forward(client: trio.SocketStream, route: Route, rng: random.Random) -> None:
-    """One connection through the link: each way delayed; over when either side ends."""
+async def forward(
+    client: trio.SocketStream, route: Route, rng: random.Random, cuts: Cuts | None = None
+) -> None:
+    """One connection through the link: each way delayed; over when either side ends, or
+    when either end is cut off."""
+    cuts = cuts or Cuts()
     async with client:
+        if cuts.is_cut(route):
+            return
         try:
             upstream = await trio.open_tcp_stream("127.0.0.1", route.target_port)
         except OSError:
             return  # the node is not up: the dialler sees its connection closed
-        async with upstream, trio.open_nursery() as nursery:
-            nursery.start_soon(carry, client, upstream, route.link, rng, nursery.cancel_scope)
-            nursery.start_soon(carry, upstream, client, route.link, rng, nursery.cancel_scope)
+        async with upstream:
+            scope = trio.CancelScope()
+            for node in route.ends:
+                cuts.open.setdefault(node, set()).add(scope)
+            try:
+                with scope:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(carry, client, upstream, route.link, rng, scope)
+                        nursery.start_soon(carry, upstream, client, route.link, rng, scope)
+            finally:
+                for node in route.ends:
+                    cuts.open[node].discard(scope)
 
 
 async def carry(
@@ -178,11 +241,12 @@ async def carry(
 
 
 def main(argv: list[str]) -> None:
+    spec = Path(argv[0])
     routes = [
-        Route(r["listen_port"], r["target_port"], Link(**r["link"]))
-        for r in json.loads(Path(argv[0]).read_text())
+        Route(r["listen_port"], r["target_port"], Link(**r["link"]), tuple(r["ends"]))
+        for r in json.loads(spec.read_text())
     ]
-    trio.run(serve, routes)
+    trio.run(serve, routes, 0, spec.with_name(CUT_FILE))
 
 
 if __name__ == "__main__":

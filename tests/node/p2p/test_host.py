@@ -417,3 +417,18 @@ def test_the_librarys_failed_handshake_lines_are_dropped_and_its_other_errors_ke
     swarm.error("fail to upgrade mux for peer %s", "12D3KooW")
     swarm.error("Error in background prune: %s", "boom")
     assert [r.getMessage() for r in caplog.records] == ["Error in background prune: boom"]
+
+
+async def test_a_peer_is_dialled_at_the_address_given_not_at_those_its_records_gave() -> None:
+    """Its gossip's signed records put b's own listen address in a's peer store; a dial of b
+    at another address (a link's, through a proxy or a tunnel) must not fall back to it."""
+    async with line("a", "b") as (a, b):
+        peer = ID.from_base58(b.peer_id)
+        assert b.listen_addrs()[0] in [str(x) for x in a._host.get_peerstore().addrs(peer)]
+        await a._close_peer(peer)
+        with trio.fail_after(5):
+            while b.peer_id in a.connected_peers():
+                await trio.sleep(0.02)
+        with pytest.raises(RequestFailed):
+            await a.connect(f"/ip4/127.0.0.1/tcp/{free_port()}/p2p/{b.peer_id}")
+        assert b.peer_id not in a.connected_peers()

@@ -1,0 +1,136 @@
+"""A validator cut off from the other regions, and its way back (`python -m bench isolation`).
+
+Four validators in four regions (`bench wan`'s links: 30 / 80 / 150 / 220 ms round trips,
+`--jitter-ms`, `--loss`), on each engine, take a steady load (`--rate` trades/s, sent to
+the three that stay connected, as a venue fails over) while validator `--node` (3, the
+farthest region's) is cut off from every other for `--isolated` seconds: every
+connection through its links closes and no new one opens (tests/node/wan.py). Then its
+links come back. One JSON line per engine: the heights the three commit meanwhile and
+their commit p50 before, during and after; the heights the cut-off node is behind when
+its links return, how long it takes to reach the tip the others held at that moment
+(`catch_up_s`) and the tip they hold as it arrives (`to_live_tip_s`), and whether every
+batch the three accepted committed. The run fails (AssertionError) if the three stop
+committing while the node is away or it does not catch up within `CATCH_UP_LIMIT_S`.
+
+    python -m bench isolation [--engine both|clearnode|cometbft] [--isolated 120]
+        [--rate 1000] [--node 3] [--jitter-ms 5] [--loss 0.005] [--batch 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from bench.network import CommitWatch, offer, percentile, start_load
+from clearing.genesis import ENGINES
+from tests.node.netproc import ProcessNetwork, running
+from tests.node.wan import Mesh, Proxies, get_region_link
+
+IN_ALL = False
+"""Minutes of a cut-off region on each engine: run when named."""
+VALIDATORS = 4
+WARM_S = 20.0
+"""Load before the cut, for the commit p50 it is compared with."""
+AFTER_S = 20.0
+"""Load after the node is back at the live tip, for the p50 after."""
+CATCH_UP_LIMIT_S = 120.0
+SETTLE_S = 30.0
+"""How long the batches sent get to commit once the load stops."""
+
+
+def run(argv: list[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench isolation")
+    parser.add_argument("--engine", choices=[*ENGINES, "both"], default="both")
+    parser.add_argument("--isolated", type=float, default=120.0, help="seconds cut off")
+    parser.add_argument("--rate", type=int, default=1000, help="trades/s offered meanwhile")
+    parser.add_argument("--node", type=int, default=3, help="the validator cut off")
+    parser.add_argument("--jitter-ms", type=float, default=5.0, help="each link's jitter")
+    parser.add_argument("--loss", type=float, default=0.005, help="segments lost, a share")
+    parser.add_argument("--batch", type=int, default=250, help="trades per batch")
+    args = parser.parse_args(argv)
+    engines = ENGINES if args.engine == "both" else (args.engine,)
+    results: dict[str, Any] = {
+        "links": {"jitter_ms": args.jitter_ms, "loss": args.loss},
+        "isolated_s": args.isolated,
+        "rate": args.rate,
+        "node": args.node,
+    }
+    for engine in engines:
+        mesh = Mesh(partial(get_region_link, jitter_ms=args.jitter_ms, loss=args.loss))
+        with tempfile.TemporaryDirectory(prefix=f"bench-isolation-{engine}-") as base:
+            results[engine] = trio.run(isolate, args, Path(base), engine, mesh)
+    return results
+
+
+async def isolate(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh) -> dict[str, Any]:
+    """One engine's run: the load, the cut, the way back (see the module's docstring)."""
+    network = ProcessNetwork(base, VALIDATORS, engine=engine, observers=(), mesh=mesh)
+    proxies = Proxies(mesh, base)
+    try:
+        with running(network) as net:
+            away = net.homes[args.node]
+            staying = [home for home in net.homes if home is not away]
+            async with trio.open_nursery() as nursery:
+                load, watch = await start_load(net, engine, args.batch, nursery)
+                away_watch = CommitWatch(away, engine)
+                nursery.start_soon(away_watch.run)
+                send = partial(offer, staying, load, watch, args.rate)
+                before = await timed(watch, send, WARM_S)
+                cut_at_height, away_at_cut = watch.height, away_watch.height
+                proxies.cut({args.node})
+                during = await timed(watch, send, args.isolated)
+                proxies.cut(set())
+                healed = time.monotonic()
+                tip, behind = watch.height, watch.height - away_watch.height
+                away_moved = away_watch.height - away_at_cut
+                async with trio.open_nursery() as loading:
+                    loading.start_soon(send, CATCH_UP_LIMIT_S + AFTER_S)
+                    catch_up_s = await wait_for_height(away_watch, lambda: tip, healed)
+                    live_s = await wait_for_height(away_watch, lambda: watch.height, healed)
+                    loading.cancel_scope.cancel()
+                after = await timed(watch, send, AFTER_S)
+                with trio.move_on_after(SETTLE_S):
+                    while watch.sent:
+                        await trio.sleep(0.1)
+                nursery.cancel_scope.cancel()
+    finally:
+        proxies.close()
+    committed_while_cut = tip - cut_at_height
+    assert committed_while_cut > 0, "the three stopped committing while one was cut off"
+    return {
+        "heights_committed_while_cut": committed_while_cut,
+        "heights_per_s_while_cut": round(committed_while_cut / args.isolated, 2),
+        "cut_off_node_heights_while_cut": away_moved,
+        "heights_behind_at_heal": behind,
+        "catch_up_s": round(catch_up_s, 1),
+        "to_live_tip_s": round(live_s, 1),
+        "commit_ms_p50": {"before": before, "while_cut": during, "after": after},
+        "refused": watch.refused,
+        "accepted_not_committed": len(watch.sent),
+    }
+
+
+async def timed(
+    watch: CommitWatch, send: Callable[[float], Awaitable[list[bytes]]], seconds: float
+) -> float | None:
+    """The commit p50 (ms) of the batches `send` offers for `seconds`, once committed."""
+    first = len(watch.committed)
+    sent = await send(seconds)
+    await watch.wait_for(sent, SETTLE_S)
+    latencies = [(seen - at) * 1000 for at, seen, _ in watch.committed[first:]]
+    return round(percentile(latencies, 0.5), 1) if latencies else None
+
+
+async def wait_for_height(watch: CommitWatch, target: Callable[[], int], since: float) -> float:
+    """Seconds from `since` until `watch`'s node holds the height `target()` gives."""
+    with trio.fail_after(CATCH_UP_LIMIT_S):
+        while watch.height < target():
+            await trio.sleep(0.05)
+    return time.monotonic() - since
