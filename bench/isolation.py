@@ -7,8 +7,9 @@ farthest region's) is cut off from every other for `--isolated` seconds: every
 connection through its links closes and no new one opens (tests/node/wan.py). Then its
 links come back. One JSON line per engine: the heights the three commit meanwhile and
 their commit p50 before, during and after; the heights the cut-off node is behind when
-its links return, how long it takes to reach the tip the others held at that moment
-(`catch_up_s`) and the tip they hold as it arrives (`to_live_tip_s`), and whether every
+its links return, how long until it commits again (`first_height_s`: its links
+redialled), until it reaches the tip the others held at that moment (`catch_up_s`) and
+the tip they hold as it arrives (`to_live_tip_s`), and whether every
 batch the three accepted committed. The run fails (AssertionError) if the three stop
 committing while the node is away or it does not catch up within `CATCH_UP_LIMIT_S`.
 
@@ -92,6 +93,8 @@ async def isolate(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh)
                 away_moved = away_watch.height - away_at_cut
                 async with trio.open_nursery() as loading:
                     loading.start_soon(send, CATCH_UP_LIMIT_S + AFTER_S)
+                    first = away_watch.height + 1
+                    first_height_s = await wait_for_height(away_watch, lambda: first, healed)
                     catch_up_s = await wait_for_height(away_watch, lambda: tip, healed)
                     live_s = await wait_for_height(away_watch, lambda: watch.height, healed)
                     loading.cancel_scope.cancel()
@@ -109,6 +112,7 @@ async def isolate(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh)
         "heights_per_s_while_cut": round(committed_while_cut / args.isolated, 2),
         "cut_off_node_heights_while_cut": away_moved,
         "heights_behind_at_heal": behind,
+        "first_height_s": round(first_height_s, 1),
         "catch_up_s": round(catch_up_s, 1),
         "to_live_tip_s": round(live_s, 1),
         "commit_ms_p50": {"before": before, "while_cut": during, "after": after},

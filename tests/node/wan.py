@@ -151,7 +151,7 @@ class Cuts:
     def is_cut(self, route: Route) -> bool:
         return not self.nodes.isdisjoint(route.ends)
 
-    def set(self, nodes: frozenset[int]) -> None:
+    def apply(self, nodes: frozenset[int]) -> None:
         """Cuts `nodes` off: the connections open through their links close."""
         for node in nodes - self.nodes:
             for scope in self.open.get(node, ()):
@@ -163,9 +163,9 @@ async def follow_cuts(path: Path, cuts: Cuts) -> None:
     """Which nodes are cut off, as the file at `path` says (none while it is absent)."""
     while True:
         try:
-            cuts.set(frozenset(json.loads(path.read_text())))
+            cuts.apply(frozenset(json.loads(path.read_text())))
         except FileNotFoundError:
-            cuts.set(frozenset())
+            cuts.apply(frozenset())
         await trio.sleep(CUT_POLL_S)
 
 
@@ -181,12 +181,9 @@ async def serve(routes: list[Route], seed: int = 0, cut_file: Path | None = None
             nursery.start_soon(trio.serve_listeners, handler, listeners)
 
 
-async def forward(
-    client: trio.SocketStream, route: Route, rng: random.Random, cuts: Cuts | None = None
-) -> None:
+async def forward(client: trio.SocketStream, route: Route, rng: random.Random, cuts: Cuts) -> None:
     """One connection through the link: each way delayed; over when either side ends, or
     when either end is cut off."""
-    cuts = cuts or Cuts()
     async with client:
         if cuts.is_cut(route):
             return
@@ -198,6 +195,8 @@ async def forward(
             scope = trio.CancelScope()
             for node in route.ends:
                 cuts.open.setdefault(node, set()).add(scope)
+            if cuts.is_cut(route):  # cut while the upstream dial was under way
+                scope.cancel()
             try:
                 with scope:
                     async with trio.open_nursery() as nursery:
