@@ -10,7 +10,8 @@ their commit p50 before, during and after; the heights the cut-off node is behin
 its links return, how long until it commits again (`first_height_s`: its links
 redialled), until it reaches the tip the others held at that moment (`catch_up_s`) and
 the tip they hold as it arrives (`to_live_tip_s`), and whether every
-batch the three accepted committed. The run fails (AssertionError) if the three stop
+batch the three accepted committed. The cut lasts `--isolated` seconds and the time the
+last batches sent meanwhile take to commit (`cut_s`). The run fails if the three stop
 committing while the node is away or it does not catch up within `CATCH_UP_LIMIT_S`.
 
     python -m bench isolation [--engine both|clearnode|cometbft] [--isolated 120]
@@ -86,6 +87,7 @@ async def isolate(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh)
                 before = await timed(watch, send, WARM_S)
                 cut_at_height, away_at_cut = watch.height, away_watch.height
                 proxies.cut({args.node})
+                cut = time.monotonic()
                 during = await timed(watch, send, args.isolated)
                 proxies.cut(set())
                 healed = time.monotonic()
@@ -108,8 +110,9 @@ async def isolate(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh)
     committed_while_cut = tip - cut_at_height
     assert committed_while_cut > 0, "the three stopped committing while one was cut off"
     return {
+        "cut_s": round(healed - cut, 1),
         "heights_committed_while_cut": committed_while_cut,
-        "heights_per_s_while_cut": round(committed_while_cut / args.isolated, 2),
+        "heights_per_s_while_cut": round(committed_while_cut / (healed - cut), 2),
         "cut_off_node_heights_while_cut": away_moved,
         "heights_behind_at_heal": behind,
         "first_height_s": round(first_height_s, 1),
