@@ -51,7 +51,7 @@ from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
 from node.cometbft.bodies import BlockBodies, FetchBodies, gather_bodies
-from node.cometbft.compact import compact_txs, get_ref_indices, resolve_items
+from node.cometbft.compact import compact_txs, get_ref_indices, read_ref, resolve_items
 from node.cometbft.home import PeerIdError, get_app_state, get_peer_node_id
 from node.cometbft.record import CometBlockRecord
 from node.cometbft.snapshots import AppSnapshots
@@ -410,10 +410,11 @@ class ClearingAbci:
         txs = resolve_items(request.txs, self.bodies.get)  # gathered: MissingTxs halts
         before = get_active_set_at(state, request.height)
         result = self.app.apply_block(ctx, txs)
-        for raw in txs:
-            self.pending.pop(compute_tx_hash(raw), None)
+        refs = [read_ref(item) for item in request.txs]
+        for ref, raw in zip(refs, txs, strict=True):  # a reference is its body's hash
+            self.pending.pop(compute_tx_hash(raw) if ref is None else ref, None)
         ref_indices = get_ref_indices(request.txs)
-        self.committed = frozenset(compute_tx_hash(txs[i]) for i in ref_indices)
+        self.committed = frozenset(ref for ref in refs if ref is not None)
         after = self.app.state.validator_sets.get(request.height)
         record = CometBlockRecord(
             request.height, ctx.time_ms, request.hash, request.proposer_address,
