@@ -10,7 +10,11 @@ round's proposal arriving after the others' propose timeout), and their tests fa
 one full run in two. The other worker meanwhile runs the remaining tests, module by
 module (so a module's fixtures are built once), the modules of most `slow` tests first,
 and both share what is left at the end, the longest first, so that neither ends alone
-on a long module.
+on a long module. Last on that worker, beside the networks' tail, come the process tests
+marked `beside_networks`: those whose every check holds however slowly their processes
+run (building and installing the release, the SDK against a live network, upgrades in
+place), so that the networks' lane does not run alone for minutes after the other
+worker has finished.
 
 `make test` asks for `--dist loadgroup`, whose scheduler this replaces. xdist's own
 groups tests by an `xdist_group` mark that each worker adds to the test's node id, which
@@ -40,6 +44,7 @@ from bridge.loopback import PORTS_VARIABLE, get_port_range
 GROUPS_PATH = "groups_path"
 """The key of `workerinput` naming the file the first worker writes the groups to."""
 NETWORKS = "networks"
+BESIDE_NETWORKS = "beside networks"
 SLOW_TEST_S = 10.0
 """What a `slow` test is taken to last when the groups are ordered (a few to 30 s)."""
 TEST_S = 0.2
@@ -74,6 +79,8 @@ def runs_validators_here(item: pytest.Item) -> bool:
 
 
 def get_group(item: pytest.Item) -> str:
+    if item.get_closest_marker("beside_networks"):
+        return BESIDE_NETWORKS
     if item.get_closest_marker("multiprocess") or runs_validators_here(item):
         return NETWORKS
     return item.nodeid.split("::")[0]
@@ -115,8 +122,13 @@ class GroupScheduling(LoadScopeScheduling):
         return self.groups.get(nodeid, nodeid)
 
     def get_seconds(self, group: str) -> float:
-        """The network tests first: they alone run one at a time on their worker."""
-        return math.inf if group == NETWORKS else self.seconds.get(group, TEST_S)
+        """The network tests first: they alone run one at a time on their worker; the
+        tests beside them last, once the other groups have been handed out."""
+        if group == NETWORKS:
+            return math.inf
+        if group == BESIDE_NETWORKS:
+            return -math.inf
+        return self.seconds.get(group, TEST_S)
 
     def _assign_work_unit(self, node: Any) -> None:
         longest = max(self.workqueue, key=self.get_seconds)

@@ -19,8 +19,8 @@ from tests.client.test_modules import build_client
 from tests.vectors.make_reports import NOW_MS, REPORTS
 
 # Slow and a process test: `make`, two virtualenvs, pip and the installed programs run
-# as separate processes, one at a time on the process tests' worker of `make test`.
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
+# as separate processes, beside the network tests (no check here waits on a deadline).
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.beside_networks]
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 600

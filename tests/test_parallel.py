@@ -7,13 +7,12 @@ from typing import Any
 
 from tests.node.nodenet import open_node_network
 from tests.node.test_network_inprocess import network
-from tests.parallel import NETWORKS, get_group
+from tests.parallel import BESIDE_NETWORKS, NETWORKS, GroupScheduling, get_group
 
 
-def make_item(nodeid: str, helpers: dict[str, Any], multiprocess: bool = False) -> Any:
+def make_item(nodeid: str, helpers: dict[str, Any], *marks: str) -> Any:
     module = types.ModuleType(nodeid.split("::")[0])
     vars(module).update(helpers)
-    marks = {"multiprocess"} if multiprocess else set()
     return types.SimpleNamespace(
         nodeid=nodeid, module=module, get_closest_marker=lambda name: name in marks or None
     )
@@ -22,9 +21,19 @@ def make_item(nodeid: str, helpers: dict[str, Any], multiprocess: bool = False) 
 def test_every_network_runs_in_one_group_and_other_tests_by_module() -> None:
     """Process networks, and validators run in the test's own process by either helper,
     share the one group run one test at a time; the rest go by module."""
-    processes = make_item("tests/a.py::test_x", {}, multiprocess=True)
+    processes = make_item("tests/a.py::test_x", {}, "multiprocess")
     nodes = make_item("tests/b.py::test_y", {"open_node_network": open_node_network})
     members = make_item("tests/c.py::test_z", {"network": network})
     plain = make_item("tests/d.py::test_w", {"network": lambda: None})  # not the helper
     assert [get_group(i) for i in (processes, nodes, members)] == [NETWORKS] * 3
     assert get_group(plain) == "tests/d.py"
+
+
+def test_process_tests_marked_beside_the_networks_go_last_to_the_other_worker() -> None:
+    beside = make_item("tests/e.py::test_v", {}, "multiprocess", "beside_networks")
+    assert get_group(beside) == BESIDE_NETWORKS
+    scheduling = GroupScheduling.__new__(GroupScheduling)
+    scheduling.seconds = {"tests/d.py": 0.2, "tests/f.py": 30.0}
+    groups = [BESIDE_NETWORKS, "tests/d.py", NETWORKS, "tests/f.py"]
+    order = sorted(groups, key=scheduling.get_seconds, reverse=True)
+    assert order == [NETWORKS, "tests/f.py", "tests/d.py", BESIDE_NETWORKS]

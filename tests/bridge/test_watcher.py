@@ -253,6 +253,7 @@ def assert_exactly_once(db: Path, chain_id: int, count: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.multiprocess
+@pytest.mark.beside_networks
 async def test_watcher_killed_mid_stream_resumes_without_loss_or_doubles(tmp_path: Path) -> None:
     node, chain, vault = start_chain(31_205)
     db = tmp_path / "cursor.sqlite"

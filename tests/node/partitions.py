@@ -69,9 +69,12 @@ async def wait_for_commit_past(what: str, homes: list[NodeHome], height: int) ->
 
 
 async def split_in_two(net: ProcessNetwork, hosts: Hosts, down_s: float) -> dict[str, float]:
-    """2|2: neither side holds the two thirds a commit needs."""
-    before = max(get_tips(net.homes))
+    """2|2: neither side holds the two thirds a commit needs. The heights are counted from
+    when the split is whole: it moves the hosts to the other bridge one at a time, and in
+    between three of the four still reach each other (counted from before it, a run beside
+    a loaded machine saw a second height commit)."""
     hosts.split([[0, 1], [2, 3]])
+    before = max(get_tips(net.homes))
     await trio.sleep(down_s)
     during = max(get_tips(net.homes))
     hosts.heal()

@@ -21,13 +21,17 @@ from lightclient.cometbft import get_address
 from lightclient.commit import CommitCertificate
 from node.cometbft.home import get_node_id
 from node.cometbft.record import SignedHeader
-from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, running
+from tests.node.netproc import QUICK_BLOCKS, NodeHome, ProcessNetwork, running
 from tests.node.test_network_processes import wait_until
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 HEIGHTS = 9
 """Blocks the others commit: two of the fourth validator's proposer heights among them."""
+TIMEOUTS = QUICK_BLOCKS
+"""Each engine's own propose timeout (2 to 3 s), which the refused validator's heights
+wait out: with a third of it (`SHORT_TIMEOUTS`), a machine busy beside the test let a
+round 0 of another proposer's height time out (its proposal over a second late)."""
 
 
 def change_last_digit_of_time(home: NodeHome) -> None:
@@ -106,7 +110,7 @@ async def test_a_validator_on_a_genesis_one_byte_apart_is_refused_by_every_peer(
     tmp_path: Path, engine: str
 ) -> None:
     network = ProcessNetwork(
-        tmp_path / "net", extra_config=SHORT_TIMEOUTS, observers=(), engine=engine
+        tmp_path / "net", extra_config=TIMEOUTS, observers=(), engine=engine
     )
     others, odd = network.homes[:3], network.homes[3]
     change_last_digit_of_time(odd)

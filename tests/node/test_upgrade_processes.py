@@ -77,7 +77,14 @@ from tests.node.test_network_processes import (
 )
 from tests.node.upgrades.release import UPGRADE, build_release, run_migration_test
 
-pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.multiprocess]
+# beside the other network tests: every wait is for a state, with a bound of a minute or
+# two, and the margin call it meets is due 40 blocks after it opens (get_new_risk)
+pytestmark = [
+    pytest.mark.chain,
+    pytest.mark.slow,
+    pytest.mark.multiprocess,
+    pytest.mark.beside_networks,
+]
 
 BOB = derive_member_key("upgrade-bob")
 EPOCH = 20  # blocks

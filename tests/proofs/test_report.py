@@ -495,6 +495,7 @@ def test_a_malformed_account_is_named(signed: Fixture) -> None:
 
 
 @pytest.mark.multiprocess
+@pytest.mark.beside_networks
 def test_proving_in_a_process_pool_gives_the_same_report(signed: Fixture) -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

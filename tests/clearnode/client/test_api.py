@@ -25,7 +25,12 @@ from clearnode.client import (
 from clearnode.client.vault import account_from_key
 from tests.clearnode.client.conftest import EVM_CHAIN_ID, USDC, LiveNetwork, fund
 
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.multiprocess,
+    pytest.mark.beside_networks,
+    pytest.mark.chain,
+]
 
 
 async def test_connect_reads_the_network_and_its_public_state(live: LiveNetwork) -> None:

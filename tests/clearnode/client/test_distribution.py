@@ -16,9 +16,9 @@ from tests.node.netproc import ROOT
 
 # `multiprocess` although nothing here talks over loopback: the virtualenv is built once
 # per package (conftest.py's `client_install`), and test_docs.py, which runs the docs'
-# examples in it, is a process test. The mark sends these tests to the same worker of
+# examples in it, is a process test. The marks send these tests to the same group of
 # `make test` (tests/parallel.py), where the one install serves both modules.
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.beside_networks]
 
 
 def test_the_install_has_the_sdk_and_nothing_of_the_node_nor_web3(

@@ -116,6 +116,7 @@ class ExampleRunner:
 
 @pytest.mark.slow
 @pytest.mark.multiprocess
+@pytest.mark.beside_networks
 @pytest.mark.chain
 async def test_the_docs_examples_run_against_a_live_network(
     live: LiveNetwork, client_install: ClientInstall
@@ -162,6 +163,7 @@ async def test_the_docs_examples_run_against_a_live_network(
 
 @pytest.mark.slow
 @pytest.mark.multiprocess
+@pytest.mark.beside_networks
 @pytest.mark.chain
 async def test_the_members_journey_runs_against_a_live_network(
     live: LiveNetwork, client_install: ClientInstall

@@ -30,7 +30,12 @@ from tests.clearnode.client.conftest import (
 )
 from tests.node.reports.support import run_verify
 
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.chain]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.multiprocess,
+    pytest.mark.beside_networks,
+    pytest.mark.chain,
+]
 
 
 async def test_a_report_and_one_s_openings_verify_as_clearnode_verify_says(
