@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+import socket
+import struct
 import time
 from pathlib import Path
 
@@ -77,6 +79,39 @@ async def test_a_node_cut_off_loses_its_open_connections_and_gets_none_until_hea
         cut_file.write_text(json.dumps([]))
         await trio.sleep(4 * CUT_POLL_S)
         assert await is_carried(listen)
+        nursery.cancel_scope.cancel()
+
+
+def close_with_reset(stream: trio.SocketStream) -> None:
+    """Closes the connection with a reset (RST), as a process killed or restarted
+    mid-connection does."""
+    stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    stream.socket.close()
+
+
+async def reset(stream: trio.SocketStream) -> None:
+    await stream.receive_some()
+    close_with_reset(stream)
+
+
+async def test_a_connection_reset_at_either_end_leaves_the_proxy_carrying_others() -> None:
+    resetting, echoing = get_free_port(), get_free_port()
+    to_reset, to_echo = get_free_port(), get_free_port()
+    routes = [Route(to_reset, resetting, Link(2), (0, 1)), Route(to_echo, echoing, Link(2), (0, 2))]
+    async with trio.open_nursery() as nursery:
+        for port, handler in ((resetting, reset), (echoing, echo)):
+            listeners = await trio.open_tcp_listeners(port, host="127.0.0.1")
+            nursery.start_soon(trio.serve_listeners, handler, listeners)
+        nursery.start_soon(serve, routes)
+        await trio.sleep(0.2)
+        for _ in range(3):  # the dialled end resets each connection
+            assert not await is_carried(to_reset)
+        held = await trio.open_tcp_stream("127.0.0.1", to_echo)
+        await held.send_all(b"a")
+        assert await held.receive_some() == b"a"
+        close_with_reset(held)  # the dialling end resets
+        await trio.sleep(0.1)
+        assert await is_carried(to_echo)
         nursery.cancel_scope.cancel()
 
 

@@ -234,8 +234,10 @@ async def carry(
                     due = trio.current_time() + link.get_delay_s(len(data), rng)
                     last_due = max(last_due, due)
                     send.send_nowait((last_due, data))
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass  # a side reset or closed: the connection is over, as it would be
+    except* (trio.BrokenResourceError, trio.ClosedResourceError):
+        # a side reset or closed: the connection is over, as it would be (the nursery
+        # groups the error, so a plain `except` let a reset end every proxy)
+        pass
     connection.cancel()
 
 
