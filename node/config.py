@@ -132,6 +132,9 @@ class CometBFTConfig:
     them; a node id is derived from the node key: node/cometbft/home.py)."""
     external_address: str = ""
     """`HOST:PORT` the other validators dial, when not p2p.listen_host:p2p_port."""
+    restart_behind_heights: int = 20
+    """Restart CometBFT, which then block-syncs, when most of its peers stay this many
+    heights ahead of it for 5 s (0: never; node/cometbft/catchup.py)."""
 
 
 @dataclass(frozen=True)
@@ -611,6 +614,9 @@ def _cometbft(home: Path) -> Callable[[_Table], CometBFTConfig]:
             persistent_peers=peers,
             external_address=t.text(
                 "external_address", "", pattern=r"|[^\s@:]+:\d{1,5}", expected="HOST:PORT"
+            ),
+            restart_behind_heights=t.integer(
+                "restart_behind_heights", CometBFTConfig.restart_behind_heights
             ),
         )
 

@@ -116,6 +116,8 @@ CONFIG_MEANINGS: dict[str, str] = {
     "cometbft.persistent_peers": "the other validators' CometBFT nodes, `NODE_ID@HOST:PORT`",
     "cometbft.external_address": "`HOST:PORT` the other validators dial, if not "
     "`p2p.listen_host:p2p_port`",
+    "cometbft.restart_behind_heights": "restart CometBFT into block sync when most of its "
+    'peers stay this many heights ahead for 5 s; 0: never ("Catching up after an outage")',
     "consensus.timeout_propose_ms": "how long a validator waits for the round's proposal "
     'before it prevotes nil ("Consensus timeouts")',
     "consensus.timeout_propose_delta_ms": "added to `timeout_propose_ms` at each further round "

@@ -89,6 +89,20 @@ class InitChainError(ValueError):
         self.found = found
 
 
+class StoppedMidBlock(Exception):
+    """CometBFT stopped between a block's FinalizeBlock and its Commit (killed after its
+    grace): the app applied the block in memory, and a CometBFT started beside it would
+    take the height as committed without the node storing it. The node stops; started
+    again, it loads its store and CometBFT replays the block."""
+
+    def __init__(self, height: int) -> None:
+        super().__init__(
+            f"cometbft stopped between FinalizeBlock and Commit of block {height}: the node "
+            "stops, and CometBFT replays the block when it starts again"
+        )
+        self.height = height
+
+
 class AlreadyCommitted(Exception):
     """CheckTx's answer to the recheck of a transaction the block at `height` named by
     reference: CometBFT removes a committed transaction from its mempool by the block's
@@ -433,6 +447,14 @@ class ClearingAbci:
             validator_updates=[] if after is None else get_validator_updates(before, after),
             app_hash=result.state_root,
         )
+
+    def take_up_new_engine(self) -> None:
+        """Before a CometBFT starts beside this app in place of one that stopped
+        (node/cometbft/catchup.py): its mempool is empty, so this app's view of it is;
+        StoppedMidBlock if the one that stopped left a block finalized, not committed."""
+        if self.finalized is not None:
+            raise StoppedMidBlock(self.finalized.record.height)
+        self.pending.clear()
 
     def answer_commit(self, request: abci.RequestCommit) -> abci.ResponseCommit:
         if self.finalized is None:

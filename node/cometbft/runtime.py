@@ -31,6 +31,7 @@ from node.blocksync import serve_blocks
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.bodies import fetch_bodies
+from node.cometbft.catchup import EngineRestart, restart_when_behind
 from node.cometbft.committed_block import COMET_BLOCKS
 from node.cometbft.home import (
     ABCI_SOCKET,
@@ -137,10 +138,16 @@ async def run_cometbft_node(
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
             refuse = functools.partial(refuse_other_network, p2p)
             dial_failed = functools.partial(record_dial_failure, p2p.peer_links)
+            restart = EngineRestart(
+                functools.partial(take_up_restart, abci, api_node, rpc, nursery)
+            )
             await nursery.start(
                 run_engine, binary, comet.home, abci.handle, max_request, refuse,
-                lambda: abci.halted, dial_failed, abci.gather,
+                lambda: abci.halted, dial_failed, abci.gather, restart,
             )  # fmt: skip
+            if comet.restart_behind_heights:
+                behind = comet.restart_behind_heights
+                nursery.start_soon(restart_when_behind, rpc, restart, behind)
             committed = trio.Event()
             ctx.on_commit(lambda block, root: committed.set())
             if trusted is not None:
@@ -170,6 +177,7 @@ async def run_engine(
     halted: Callable[[], BaseException | None] = lambda: None,
     on_dial_failure: Callable[[DialFailure], None] = lambda failure: None,
     gather: Gather = gather_nothing,
+    restart: EngineRestart | None = None,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -177,8 +185,10 @@ async def run_engine(
     stops (its WAL and stores flushed) while its app still answers: one that lost its app
     mid-block (block sync, a FinalizeBlock) ignored SIGTERM and was killed
     process.py's STOP_GRACE_S later, in about one test stop in three. CometBFT stopped by
-    the app for an upgrade in place (`halted()`) ends the node with that reason."""
+    the app for an upgrade in place (`halted()`) ends the node with that reason. One
+    stopped through `restart` is started again on the same home, the app serving on."""
     app_scope = trio.CancelScope(shield=True)
+    restart = EngineRestart() if restart is None else restart
 
     async def serve_app(task_status: trio.TaskStatus[None]) -> None:
         with app_scope:
@@ -189,15 +199,22 @@ async def run_engine(
     async with trio.open_nursery() as nursery:
         try:
             await nursery.start(serve_app)
-            try:
-                await run_cometbft(
-                    binary, home, on_other_network, on_dial_failure, task_status=task_status
-                )
-            except CometBFTExited:
-                reason = halted()
-                if reason is None:
-                    raise
-                raise reason from None
+            while True:
+                with trio.CancelScope() as restart.scope:
+                    try:
+                        await run_cometbft(
+                            binary, home, on_other_network, on_dial_failure,
+                            task_status=task_status,
+                        )  # fmt: skip
+                    except CometBFTExited:
+                        reason = halted()
+                        if reason is None:
+                            raise
+                        raise reason from None
+                task_status = trio.TASK_STATUS_IGNORED
+                restart.count += 1
+                restart.prepare()
+                log.info("cometbft stopped for restart %d: starting it again", restart.count)
         finally:
             app_scope.cancel()
 
@@ -321,6 +338,15 @@ def save_decided(blocks: SqliteBlockStore, ctx: NodeContext, decided: DecidedBlo
     record, root = decided.record, decided.result.state_root
     blocks.save(record.height, record.encode(), b"", root, record.txs)
     ctx.notify_commit(from_comet_record(record), root)
+
+
+def take_up_restart(
+    abci: ClearingAbci, node: CometNode, rpc: CometRpc, nursery: trio.Nursery
+) -> None:
+    """Between a CometBFT stopped for a restart and the next: the app forgets the old
+    one's mempool, and what this node accepted goes to the new one once it answers."""
+    abci.take_up_new_engine()
+    nursery.start_soon(resubmit_when_up, node, rpc)
 
 
 async def resubmit_when_up(node: CometNode, rpc: CometRpc) -> None:
