@@ -88,6 +88,12 @@ class NodeMetrics:
             ["proposer"],
             registry=r,
         )
+        self.engine_restarts = Counter(
+            "clearnode_cometbft_restarts",
+            "On CometBFT: times the node restarted its CometBFT, far behind its peers, to "
+            'block-sync (docs/operator.md, "Catching up after an outage")',
+            registry=r,
+        )
         self.upgrade_blocks_left = Gauge(
             "clearnode_upgrade_blocks_left",
             "Blocks until the upgrade in place governance scheduled: its height less the "

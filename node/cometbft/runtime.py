@@ -346,6 +346,8 @@ def take_up_restart(
     """Between a CometBFT stopped for a restart and the next: the app forgets the old
     one's mempool, and what this node accepted goes to the new one once it answers."""
     abci.take_up_new_engine()
+    if node.metrics is not None:
+        node.metrics.engine_restarts.inc()
     nursery.start_soon(resubmit_when_up, node, rpc)
 
 

@@ -1,9 +1,10 @@
 """A CometBFT far behind its peers is restarted into block sync (node/cometbft/catchup.py):
-the rule on its readings, the watch on a scripted RPC, and a real restart beside a
-running app, which commits on without a gap."""
+the rule on its readings, the watch on a scripted RPC, what the node does between the
+two CometBFTs, and a real restart beside a running app, which commits on without a gap."""
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ from node.cometbft.home import RPC_SOCKET, Listeners, get_node_id, write_home
 from node.cometbft.process import find_binary
 from node.cometbft.record import CometBlockRecord
 from node.cometbft.rpc import CometRpc, RpcUnreachable
-from node.cometbft.runtime import run_engine
+from node.cometbft.runtime import run_engine, take_up_restart
+from node.metrics import NodeMetrics
 from node.txcheck import make_clearing_check
 from tests.node.cometbft.test_engine_process import (
     FAST,
@@ -137,6 +139,38 @@ def test_a_new_engine_finds_the_app_s_mempool_empty_and_not_mid_block() -> None:
     with pytest.raises(StoppedMidBlock) as raised:
         abci.take_up_new_engine()
     assert raised.value.height == 7 and "block 7" in str(raised.value)
+
+
+async def test_a_restart_is_counted_and_the_accepted_transactions_go_to_the_new_engine(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    genesis = parse_genesis(one_validator_doc())
+    app = ClearingApp(genesis)
+    abci = ClearingAbci(
+        app, b"\0" * 32, make_clearing_check(lambda: app.state, wall_clock_ms),
+        lambda block: None, {b"h": b"tx"}, allowed_peers=lambda: None,
+    )  # fmt: skip
+    handed: list[float] = []
+
+    async def resubmit_pending() -> bool:
+        handed.append(trio.current_time())
+        return True
+
+    class Starting:
+        """A CometBFT whose RPC answers from its third second on."""
+
+        async def get_height(self) -> int:
+            if trio.current_time() < 3:
+                raise RpcUnreachable("status", "ConnectError")
+            return 7
+
+    node = types.SimpleNamespace(metrics=NodeMetrics(), resubmit_pending=resubmit_pending)
+    async with trio.open_nursery() as nursery:
+        take_up_restart(abci, node, Starting(), nursery)  # type: ignore[arg-type]
+        assert abci.pending == {}
+    assert len(handed) == 1 and handed[0] >= 3
+    exposition = node.metrics.render().decode()
+    assert "clearnode_cometbft_restarts_total 1.0" in exposition
 
 
 @pytest.mark.multiprocess
