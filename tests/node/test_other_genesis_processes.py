@@ -109,9 +109,7 @@ def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
 async def test_a_validator_on_a_genesis_one_byte_apart_is_refused_by_every_peer(
     tmp_path: Path, engine: str
 ) -> None:
-    network = ProcessNetwork(
-        tmp_path / "net", extra_config=TIMEOUTS, observers=(), engine=engine
-    )
+    network = ProcessNetwork(tmp_path / "net", extra_config=TIMEOUTS, observers=(), engine=engine)
     others, odd = network.homes[:3], network.homes[3]
     change_last_digit_of_time(odd)
     ours, theirs = others[0].genesis_hash, odd.genesis_hash
