@@ -14,8 +14,15 @@ batch the three accepted committed. The cut lasts `--isolated` seconds and the t
 last batches sent meanwhile take to commit (`cut_s`). The run fails if the three stop
 committing while the node is away or it does not catch up within `CATCH_UP_LIMIT_S`.
 
+With `--split`, the regions split 2|2 instead (validators 0 and 1 | 2 and 3) for
+`--isolated` seconds, the load sent to all four: neither side holds the two thirds a
+commit needs. Its JSON line: the heights committed while split (one on its way when the
+links went may still commit), how long after the heal every validator committed again
+(`recovered_s`), the commit p50 before and after, the batches refused (a validator that
+stopped committing answers 503) and those accepted and never committed.
+
     python -m bench isolation [--engine both|clearnode|cometbft] [--isolated 120]
-        [--rate 1000] [--node 3] [--jitter-ms 5] [--loss 0.005] [--batch 250]
+        [--rate 1000] [--node 3] [--split] [--jitter-ms 5] [--loss 0.005] [--batch 250]
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ from tests.node.wan import Mesh, Proxies, get_region_link
 IN_ALL = False
 """Minutes of a cut-off region on each engine: run when named."""
 VALIDATORS = 4
+SIDES = ({0, 1}, {2, 3})
+"""`--split`'s two sides: Frankfurt and London | Virginia and Singapore."""
 WARM_S = 20.0
 """Load before the cut, for the commit p50 it is compared with."""
 AFTER_S = 20.0
@@ -53,6 +62,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--isolated", type=float, default=120.0, help="seconds cut off")
     parser.add_argument("--rate", type=int, default=1000, help="trades/s offered meanwhile")
     parser.add_argument("--node", type=int, default=3, help="the validator cut off")
+    parser.add_argument("--split", action="store_true", help="split 2|2 instead")
     parser.add_argument("--jitter-ms", type=float, default=5.0, help="each link's jitter")
     parser.add_argument("--loss", type=float, default=0.005, help="segments lost, a share")
     parser.add_argument("--batch", type=int, default=250, help="trades per batch")
@@ -63,11 +73,13 @@ def run(argv: list[str]) -> dict[str, Any]:
         "isolated_s": args.isolated,
         "rate": args.rate,
         "node": args.node,
+        "split": args.split,
     }
+    fault = split_in_two if args.split else isolate
     for engine in engines:
         mesh = Mesh(partial(get_region_link, jitter_ms=args.jitter_ms, loss=args.loss))
         with tempfile.TemporaryDirectory(prefix=f"bench-isolation-{engine}-") as base:
-            results[engine] = trio.run(isolate, args, Path(base), engine, mesh)
+            results[engine] = trio.run(fault, args, Path(base), engine, mesh)
     return results
 
 
@@ -119,6 +131,50 @@ async def isolate(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh)
         "catch_up_s": round(catch_up_s, 1),
         "to_live_tip_s": round(live_s, 1),
         "commit_ms_p50": {"before": before, "while_cut": during, "after": after},
+        "refused": watch.refused,
+        "accepted_not_committed": len(watch.sent),
+    }
+
+
+async def split_in_two(
+    args: argparse.Namespace, base: Path, engine: str, mesh: Mesh
+) -> dict[str, Any]:
+    """One engine's run: the load, the 2|2 split, the heal (see the module's docstring)."""
+    network = ProcessNetwork(base, VALIDATORS, engine=engine, observers=(), mesh=mesh)
+    proxies = Proxies(mesh, base)
+    try:
+        with running(network) as net:
+            async with trio.open_nursery() as nursery:
+                load, watch = await start_load(net, engine, args.batch, nursery)
+                watches = [watch, *(CommitWatch(home, engine) for home in net.homes[1:])]
+                for other in watches[1:]:
+                    nursery.start_soon(other.run)
+                send = partial(offer, net.homes, load, watch, args.rate)
+                before = await timed(watch, send, WARM_S)
+                proxies.split(list(SIDES))
+                split = time.monotonic()
+                await trio.sleep(0.5)  # the proxies follow the file within 0.05 s
+                at_split = max(w.height for w in watches)
+                await send(args.isolated - 0.5)
+                at_heal = max(w.height for w in watches)
+                proxies.split([])
+                healed = time.monotonic()
+                with trio.fail_after(CATCH_UP_LIMIT_S):
+                    while min(w.height for w in watches) <= at_heal:
+                        await trio.sleep(0.05)
+                recovered_s = time.monotonic() - healed
+                after = await timed(watch, send, AFTER_S)
+                with trio.move_on_after(SETTLE_S):
+                    while watch.sent:
+                        await trio.sleep(0.1)
+                nursery.cancel_scope.cancel()
+    finally:
+        proxies.close()
+    return {
+        "split_s": round(healed - split, 1),
+        "heights_committed_while_split": at_heal - at_split,
+        "recovered_s": round(recovered_s, 1),
+        "commit_ms_p50": {"before": before, "after": after},
         "refused": watch.refused,
         "accepted_not_committed": len(watch.sent),
     }

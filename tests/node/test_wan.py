@@ -69,7 +69,7 @@ async def test_a_node_cut_off_loses_its_open_connections_and_gets_none_until_hea
         held = await trio.open_tcp_stream("127.0.0.1", listen)
         await held.send_all(b"a")
         assert await held.receive_some() == b"a"
-        cut_file.write_text(json.dumps([1]))  # the dialled end of the first route
+        cut_file.write_text(json.dumps([[1]]))  # the dialled end of the first route
         await trio.sleep(4 * CUT_POLL_S)
         with trio.fail_after(2):
             assert await held.receive_some() == b""  # closed by the proxy
@@ -112,6 +112,29 @@ async def test_a_connection_reset_at_either_end_leaves_the_proxy_carrying_others
         close_with_reset(held)  # the dialling end resets
         await trio.sleep(0.1)
         assert await is_carried(to_echo)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_split_cuts_the_links_between_its_sides_and_keeps_those_within(
+    tmp_path: Path,
+) -> None:
+    target = get_free_port()
+    ends = [(0, 1), (0, 2), (3, 2), (1, 3)]
+    routes = [Route(get_free_port(), target, Link(2), pair) for pair in ends]
+    cut_file = tmp_path / CUT_FILE
+    async with trio.open_nursery() as nursery:
+        listeners = await trio.open_tcp_listeners(target, host="127.0.0.1")
+        nursery.start_soon(trio.serve_listeners, echo, listeners)
+        nursery.start_soon(serve, routes, 0, cut_file)
+        await trio.sleep(0.2)
+        cut_file.write_text(json.dumps([[0, 1], [2, 3]]))
+        await trio.sleep(4 * CUT_POLL_S)
+        carried = [await is_carried(route.listen_port) for route in routes]
+        assert carried == [True, False, True, False]
+        cut_file.write_text(json.dumps([[2]]))  # one node apart from the three others
+        await trio.sleep(4 * CUT_POLL_S)
+        carried = [await is_carried(route.listen_port) for route in routes]
+        assert carried == [True, False, False, True]
         nursery.cancel_scope.cancel()
 
 

@@ -11,10 +11,11 @@ timeout (Linux: the round trip plus at least 200 ms), and everything behind it w
 their own (`python -m tests.node.wan ROUTES`), so their CPU is counted apart from the
 nodes' and the load's (bench/wan.py).
 
-A node is cut off (`Proxies.cut`) as a region's link to the others breaks: every
-connection through a link to or from it closes at once, and each new one closes as it
-is accepted, until the cut is lifted (bench/isolation.py). The proxy process reads which
-nodes are cut from a file beside its routes, every `CUT_POLL_S`.
+The network splits into sides (`Proxies.split`; `Proxies.cut` puts one node on a side
+of its own) as a region's links to the others break: every connection through a link
+between two sides closes at once, and each new one closes as it is accepted, until the
+split heals (bench/isolation.py). The proxy process reads the sides from a file beside
+its routes, every `CUT_POLL_S`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ READ_BYTES = 65_536
 STARTUP_S = 10.0
 CUT_POLL_S = 0.05
 CUT_FILE = "wan-cut.json"
-"""Beside the routes' file: the indices of the nodes cut off, a JSON list."""
+"""Beside the routes' file: the sides, a JSON list of lists of node indices (the nodes
+named in none are one more side together); empty, or absent, when whole."""
 
 REGION_ROUND_TRIPS_MS = (
     (2, 30, 80, 150),
@@ -130,9 +132,13 @@ class Proxies:
                     time.sleep(0.05)
 
     def cut(self, nodes: set[int]) -> None:
-        """Cuts `nodes` off from every other node (an empty set heals every link)."""
+        """Cuts each of `nodes` off from every other node (none: every link heals)."""
+        self.split([{node} for node in nodes])
+
+    def split(self, sides: list[set[int]]) -> None:
+        """Only nodes on one side reach each other (no side: every link heals)."""
         written = self.cut_file.with_suffix(".partial")
-        written.write_text(json.dumps(sorted(nodes)))
+        written.write_text(json.dumps([sorted(side) for side in sides]))
         os.replace(written, self.cut_file)
 
     def close(self) -> None:
@@ -141,31 +147,42 @@ class Proxies:
         self.log.close()
 
 
+Sides = tuple[frozenset[int], ...]
+
+
+def is_split(sides: Sides, ends: tuple[int, int]) -> bool:
+    """Whether the two nodes stand on different sides (those named on none: one more)."""
+    first, second = (next((i for i, side in enumerate(sides) if end in side), -1) for end in ends)
+    return first != second
+
+
 @dataclass
 class Cuts:
-    """The nodes cut off now, and the connections open through each node's links."""
+    """The sides now, and the connections open through each link, by its two ends."""
 
-    nodes: frozenset[int] = frozenset()
-    open: dict[int, set[trio.CancelScope]] = field(default_factory=dict)
+    sides: Sides = ()
+    open: dict[tuple[int, int], set[trio.CancelScope]] = field(default_factory=dict)
 
     def is_cut(self, route: Route) -> bool:
-        return not self.nodes.isdisjoint(route.ends)
+        return is_split(self.sides, route.ends)
 
-    def apply(self, nodes: frozenset[int]) -> None:
-        """Cuts `nodes` off: the connections open through their links close."""
-        for node in nodes - self.nodes:
-            for scope in self.open.get(node, ()):
-                scope.cancel()
-        self.nodes = nodes
+    def apply(self, sides: Sides) -> None:
+        """The network split into `sides`: the connections open through a link between two
+        of them close."""
+        for ends, scopes in self.open.items():
+            if is_split(sides, ends) and not is_split(self.sides, ends):
+                for scope in scopes:
+                    scope.cancel()
+        self.sides = sides
 
 
 async def follow_cuts(path: Path, cuts: Cuts) -> None:
-    """Which nodes are cut off, as the file at `path` says (none while it is absent)."""
+    """The sides the file at `path` gives (the network whole while it is absent)."""
     while True:
         try:
-            cuts.apply(frozenset(json.loads(path.read_text())))
+            cuts.apply(tuple(frozenset(side) for side in json.loads(path.read_text())))
         except FileNotFoundError:
-            cuts.apply(frozenset())
+            cuts.apply(())
         await trio.sleep(CUT_POLL_S)
 
 
@@ -193,8 +210,7 @@ async def forward(client: trio.SocketStream, route: Route, rng: random.Random, c
             return  # the node is not up: the dialler sees its connection closed
         async with upstream:
             scope = trio.CancelScope()
-            for node in route.ends:
-                cuts.open.setdefault(node, set()).add(scope)
+            cuts.open.setdefault(route.ends, set()).add(scope)
             if cuts.is_cut(route):  # cut while the upstream dial was under way
                 scope.cancel()
             try:
@@ -203,8 +219,7 @@ async def forward(client: trio.SocketStream, route: Route, rng: random.Random, c
                         nursery.start_soon(carry, client, upstream, route.link, rng, scope)
                         nursery.start_soon(carry, upstream, client, route.link, rng, scope)
             finally:
-                for node in route.ends:
-                    cuts.open[node].discard(scope)
+                cuts.open[route.ends].discard(scope)
 
 
 async def carry(
