@@ -112,10 +112,7 @@ async def isolate(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh)
                     catch_up_s = await wait_for_height(away_watch, lambda: tip, healed)
                     live_s = await wait_for_height(away_watch, lambda: watch.height, healed)
                     loading.cancel_scope.cancel()
-                after = await timed(watch, send, AFTER_S)
-                with trio.move_on_after(SETTLE_S):
-                    while watch.sent:
-                        await trio.sleep(0.1)
+                after = await time_after(watch, send)
                 nursery.cancel_scope.cancel()
     finally:
         proxies.close()
@@ -163,10 +160,7 @@ async def split_in_two(
                     while min(w.height for w in watches) <= at_heal:
                         await trio.sleep(0.05)
                 recovered_s = time.monotonic() - healed
-                after = await timed(watch, send, AFTER_S)
-                with trio.move_on_after(SETTLE_S):
-                    while watch.sent:
-                        await trio.sleep(0.1)
+                after = await time_after(watch, send)
                 nursery.cancel_scope.cancel()
     finally:
         proxies.close()
@@ -189,6 +183,18 @@ async def timed(
     await watch.wait_for(sent, SETTLE_S)
     latencies = [(seen - at) * 1000 for at, seen, _ in watch.committed[first:]]
     return round(percentile(latencies, 0.5), 1) if latencies else None
+
+
+async def time_after(
+    watch: CommitWatch, send: Callable[[float], Awaitable[list[bytes]]]
+) -> float | None:
+    """The commit p50 (ms) of AFTER_S of load once the fault is over, then up to SETTLE_S
+    for every batch sent to commit (those that do not are counted as not committed)."""
+    after = await timed(watch, send, AFTER_S)
+    with trio.move_on_after(SETTLE_S):
+        while watch.sent:
+            await trio.sleep(0.1)
+    return after
 
 
 async def wait_for_height(watch: CommitWatch, target: Callable[[], int], since: float) -> float:

@@ -125,13 +125,17 @@ async def test_the_watch_restarts_once_per_pause_and_an_unanswered_poll_starts_o
     assert len(restarts) == 2 and restarts[1] - restarts[0] >= RESTART_PAUSE_S
 
 
-def test_a_new_engine_finds_the_app_s_mempool_empty_and_not_mid_block() -> None:
-    genesis = parse_genesis(one_validator_doc())
-    app = ClearingApp(genesis)
-    abci = ClearingAbci(
+def make_abci_holding_a_transaction() -> ClearingAbci:
+    """The app of a one-validator chain whose view of CometBFT's mempool holds one."""
+    app = ClearingApp(parse_genesis(one_validator_doc()))
+    return ClearingAbci(
         app, b"\0" * 32, make_clearing_check(lambda: app.state, wall_clock_ms),
         lambda block: None, {b"h": b"tx"}, allowed_peers=lambda: None,
     )  # fmt: skip
+
+
+def test_a_new_engine_finds_the_app_s_mempool_empty_and_not_mid_block() -> None:
+    abci = make_abci_holding_a_transaction()
     abci.take_up_new_engine()
     assert abci.pending == {}
     record = CometBlockRecord(7, wall_clock_ms(), b"\1" * 32, b"\2" * 20, ())
@@ -144,12 +148,7 @@ def test_a_new_engine_finds_the_app_s_mempool_empty_and_not_mid_block() -> None:
 async def test_a_restart_is_counted_and_the_accepted_transactions_go_to_the_new_engine(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    genesis = parse_genesis(one_validator_doc())
-    app = ClearingApp(genesis)
-    abci = ClearingAbci(
-        app, b"\0" * 32, make_clearing_check(lambda: app.state, wall_clock_ms),
-        lambda block: None, {b"h": b"tx"}, allowed_peers=lambda: None,
-    )  # fmt: skip
+    abci = make_abci_holding_a_transaction()
     handed: list[float] = []
 
     async def resubmit_pending() -> bool:
