@@ -53,6 +53,7 @@ from node.clearing_app import ClearingApp, compute_proposal_error
 from node.cometbft.bodies import BlockBodies, FetchBodies, gather_bodies
 from node.cometbft.compact import compact_txs, get_ref_indices, read_ref, resolve_items
 from node.cometbft.home import PeerIdError, get_app_state, get_peer_node_id
+from node.cometbft.process import StoppedMidBlock
 from node.cometbft.record import CometBlockRecord
 from node.cometbft.snapshots import AppSnapshots
 from node.mempool import CheckFn
@@ -87,20 +88,6 @@ class InitChainError(ValueError):
         self.what = what
         self.expected = expected
         self.found = found
-
-
-class StoppedMidBlock(Exception):
-    """CometBFT stopped between a block's FinalizeBlock and its Commit (killed after its
-    grace): the app applied the block in memory, and a CometBFT started beside it would
-    take the height as committed without the node storing it. The node stops; started
-    again, it loads its store and CometBFT replays the block."""
-
-    def __init__(self, height: int) -> None:
-        super().__init__(
-            f"cometbft stopped between FinalizeBlock and Commit of block {height}: the node "
-            "stops, and CometBFT replays the block when it starts again"
-        )
-        self.height = height
 
 
 class AlreadyCommitted(Exception):

@@ -148,6 +148,20 @@ class CometBFTExited(Exception):
         self.last_lines = last_lines
 
 
+class StoppedMidBlock(Exception):
+    """CometBFT stopped between a block's FinalizeBlock and its Commit (killed after its
+    grace): the app applied the block in memory, and a CometBFT started beside it would
+    take the height as committed without the node storing it. The node stops; started
+    again, it loads its store and CometBFT replays the block."""
+
+    def __init__(self, height: int) -> None:
+        super().__init__(
+            f"cometbft stopped between FinalizeBlock and Commit of block {height}: the node "
+            "stops, and CometBFT replays the block when it starts again"
+        )
+        self.height = height
+
+
 def find_binary() -> Path:
     """The pinned `cometbft`: beside this Python (the venv `make install` built it into),
     else on PATH; refused if its version is not the pin."""

@@ -20,7 +20,7 @@ import trio
 from clearing.upgrade import ReleaseMismatch, UpgradeRequired
 from consensus.wal import WalCorrupted
 from lightclient.anchor import COMETBFT
-from node.cometbft.process import CometBFTExited
+from node.cometbft.process import CometBFTExited, StoppedMidBlock
 from node.config import ConfigError, NodeConfig, get_timeouts, load_config
 from node.gc_policy import set_gc_policy
 from node.genesis_file import load_genesis
@@ -122,7 +122,7 @@ def run_holding(config: NodeConfig) -> int:
         failures += get_leaves(group)
     except* KeyboardInterrupt:
         log.info("interrupted while starting")
-    except* CometBFTExited as group:  # the engine beside the node stopped: so does the node
+    except* (CometBFTExited, StoppedMidBlock) as group:  # the engine stopped: so does the node
         failures += get_leaves(group)
         crashed = True
     except* WalCorrupted as group:  # a tail frame torn by a power cut: the operator's call

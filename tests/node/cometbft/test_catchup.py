@@ -17,7 +17,7 @@ from clearing.genesis import compute_genesis_hash, parse_genesis
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
-from node.cometbft.abci import ClearingAbci, DecidedBlock, StoppedMidBlock
+from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.catchup import (
     RESTART_AFTER_S,
     RESTART_PAUSE_S,
@@ -29,7 +29,7 @@ from node.cometbft.catchup import (
     restart_when_behind,
 )
 from node.cometbft.home import RPC_SOCKET, Listeners, get_node_id, write_home
-from node.cometbft.process import find_binary
+from node.cometbft.process import StoppedMidBlock, find_binary
 from node.cometbft.record import CometBlockRecord
 from node.cometbft.rpc import CometRpc, RpcUnreachable
 from node.cometbft.runtime import run_engine, take_up_restart
