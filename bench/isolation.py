@@ -30,14 +30,16 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from bench.network import CommitWatch, offer, percentile, start_load
+from bench.network import CommitWatch, Load, offer, percentile, start_load
 from clearing.genesis import ENGINES
 from tests.node.netproc import ProcessNetwork, running
 from tests.node.wan import Mesh, Proxies, get_region_link
@@ -83,39 +85,62 @@ def run(argv: list[str]) -> dict[str, Any]:
     return results
 
 
-async def isolate(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh) -> dict[str, Any]:
-    """One engine's run: the load, the cut, the way back (see the module's docstring)."""
+@dataclass(frozen=True)
+class Regions:
+    """A run's four validators in their regions, the load's members set up, validator
+    0's commits watched (`watch`), and the tasks' nursery."""
+
+    net: ProcessNetwork
+    proxies: Proxies
+    load: Load
+    watch: CommitWatch
+    nursery: trio.Nursery
+
+
+@asynccontextmanager
+async def open_regions(
+    args: argparse.Namespace, base: Path, engine: str, mesh: Mesh
+) -> AsyncIterator[Regions]:
+    """The network behind `mesh`'s proxies, until the block ends: then its tasks, nodes
+    and proxies stop."""
     network = ProcessNetwork(base, VALIDATORS, engine=engine, observers=(), mesh=mesh)
     proxies = Proxies(mesh, base)
     try:
         with running(network) as net:
-            away = net.homes[args.node]
-            staying = [home for home in net.homes if home is not away]
             async with trio.open_nursery() as nursery:
                 load, watch = await start_load(net, engine, args.batch, nursery)
-                away_watch = CommitWatch(away, engine)
-                nursery.start_soon(away_watch.run)
-                send = partial(offer, staying, load, watch, args.rate)
-                before = await timed(watch, send, WARM_S)
-                cut_at_height, away_at_cut = watch.height, away_watch.height
-                proxies.cut({args.node})
-                cut = time.monotonic()
-                during = await timed(watch, send, args.isolated)
-                proxies.cut(set())
-                healed = time.monotonic()
-                tip, behind = watch.height, watch.height - away_watch.height
-                away_moved = away_watch.height - away_at_cut
-                async with trio.open_nursery() as loading:
-                    loading.start_soon(send, CATCH_UP_LIMIT_S + AFTER_S)
-                    first = away_watch.height + 1
-                    first_height_s = await wait_for_height(away_watch, lambda: first, healed)
-                    catch_up_s = await wait_for_height(away_watch, lambda: tip, healed)
-                    live_s = await wait_for_height(away_watch, lambda: watch.height, healed)
-                    loading.cancel_scope.cancel()
-                after = await time_after(watch, send)
+                yield Regions(net, proxies, load, watch, nursery)
                 nursery.cancel_scope.cancel()
     finally:
         proxies.close()
+
+
+async def isolate(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh) -> dict[str, Any]:
+    """One engine's run: the load, the cut, the way back (see the module's docstring)."""
+    async with open_regions(args, base, engine, mesh) as regions:
+        watch = regions.watch
+        away = regions.net.homes[args.node]
+        staying = [home for home in regions.net.homes if home is not away]
+        away_watch = CommitWatch(away, engine)
+        regions.nursery.start_soon(away_watch.run)
+        send = partial(offer, staying, regions.load, watch, args.rate)
+        before = await timed(watch, send, WARM_S)
+        cut_at_height, away_at_cut = watch.height, away_watch.height
+        regions.proxies.cut({args.node})
+        cut = time.monotonic()
+        during = await timed(watch, send, args.isolated)
+        regions.proxies.cut(set())
+        healed = time.monotonic()
+        tip, behind = watch.height, watch.height - away_watch.height
+        away_moved = away_watch.height - away_at_cut
+        async with trio.open_nursery() as loading:
+            loading.start_soon(send, CATCH_UP_LIMIT_S + AFTER_S)
+            first = away_watch.height + 1
+            first_height_s = await wait_for_height(away_watch, lambda: first, healed)
+            catch_up_s = await wait_for_height(away_watch, lambda: tip, healed)
+            live_s = await wait_for_height(away_watch, lambda: watch.height, healed)
+            loading.cancel_scope.cancel()
+        after = await time_after(watch, send)
     committed_while_cut = tip - cut_at_height
     assert committed_while_cut > 0, "the three stopped committing while one was cut off"
     return {
@@ -137,33 +162,26 @@ async def split_in_two(
     args: argparse.Namespace, base: Path, engine: str, mesh: Mesh
 ) -> dict[str, Any]:
     """One engine's run: the load, the 2|2 split, the heal (see the module's docstring)."""
-    network = ProcessNetwork(base, VALIDATORS, engine=engine, observers=(), mesh=mesh)
-    proxies = Proxies(mesh, base)
-    try:
-        with running(network) as net:
-            async with trio.open_nursery() as nursery:
-                load, watch = await start_load(net, engine, args.batch, nursery)
-                watches = [watch, *(CommitWatch(home, engine) for home in net.homes[1:])]
-                for other in watches[1:]:
-                    nursery.start_soon(other.run)
-                send = partial(offer, net.homes, load, watch, args.rate)
-                before = await timed(watch, send, WARM_S)
-                proxies.split(list(SIDES))
-                split = time.monotonic()
-                await trio.sleep(0.5)  # the proxies follow the file within 0.05 s
-                at_split = max(w.height for w in watches)
-                await send(args.isolated - 0.5)
-                at_heal = max(w.height for w in watches)
-                proxies.split([])
-                healed = time.monotonic()
-                with trio.fail_after(CATCH_UP_LIMIT_S):
-                    while min(w.height for w in watches) <= at_heal:
-                        await trio.sleep(0.05)
-                recovered_s = time.monotonic() - healed
-                after = await time_after(watch, send)
-                nursery.cancel_scope.cancel()
-    finally:
-        proxies.close()
+    async with open_regions(args, base, engine, mesh) as regions:
+        watch = regions.watch
+        watches = [watch, *(CommitWatch(home, engine) for home in regions.net.homes[1:])]
+        for other in watches[1:]:
+            regions.nursery.start_soon(other.run)
+        send = partial(offer, regions.net.homes, regions.load, watch, args.rate)
+        before = await timed(watch, send, WARM_S)
+        regions.proxies.split(list(SIDES))
+        split = time.monotonic()
+        await trio.sleep(0.5)  # the proxies follow the file within 0.05 s
+        at_split = max(w.height for w in watches)
+        await send(args.isolated - 0.5)
+        at_heal = max(w.height for w in watches)
+        regions.proxies.split([])
+        healed = time.monotonic()
+        with trio.fail_after(CATCH_UP_LIMIT_S):
+            while min(w.height for w in watches) <= at_heal:
+                await trio.sleep(0.05)
+        recovered_s = time.monotonic() - healed
+        after = await time_after(watch, send)
     return {
         "split_s": round(healed - split, 1),
         "heights_committed_while_split": at_heal - at_split,

@@ -414,7 +414,7 @@ class ClearingAbci:
         refs = [read_ref(item) for item in request.txs]
         for ref, raw in zip(refs, txs, strict=True):  # a reference is its body's hash
             self.pending.pop(compute_tx_hash(raw) if ref is None else ref, None)
-        ref_indices = get_ref_indices(request.txs)
+        ref_indices = tuple(index for index, ref in enumerate(refs) if ref is not None)
         self.committed = frozenset(ref for ref in refs if ref is not None)
         after = self.app.state.validator_sets.get(request.height)
         record = CometBlockRecord(

@@ -28,10 +28,6 @@ pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 HEIGHTS = 9
 """Blocks the others commit: two of the fourth validator's proposer heights among them."""
-TIMEOUTS = QUICK_BLOCKS
-"""Each engine's own propose timeout (2 to 3 s), which the refused validator's heights
-wait out: with a third of it (`SHORT_TIMEOUTS`), a machine busy beside the test let a
-round 0 of another proposer's height time out (its proposal over a second late)."""
 
 
 def change_last_digit_of_time(home: NodeHome) -> None:
@@ -109,7 +105,12 @@ def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
 async def test_a_validator_on_a_genesis_one_byte_apart_is_refused_by_every_peer(
     tmp_path: Path, engine: str
 ) -> None:
-    network = ProcessNetwork(tmp_path / "net", extra_config=TIMEOUTS, observers=(), engine=engine)
+    # each engine's own propose timeout (2 to 3 s), which the refused validator's heights
+    # wait out: with a third of it (SHORT_TIMEOUTS), a machine busy beside the test let a
+    # round 0 of another proposer's height time out (its proposal over a second late)
+    network = ProcessNetwork(
+        tmp_path / "net", extra_config=QUICK_BLOCKS, observers=(), engine=engine
+    )
     others, odd = network.homes[:3], network.homes[3]
     change_last_digit_of_time(odd)
     ours, theirs = others[0].genesis_hash, odd.genesis_hash
