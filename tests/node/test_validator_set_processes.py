@@ -66,6 +66,13 @@ def get_oracle_powers(home: NodeHome) -> dict[str | None, int]:
     return {o["validator"]: o["power"] for o in get_json(home, "/v1/oracle")["observers"]}
 
 
+def has_signed_since(home: NodeHome, key: bytes, first: int) -> bool:
+    """Whether `key` is among the signers of a stored certificate of a height from `first`
+    on (block h + 1 carries height h's)."""
+    commits = [b.last_commit for b in read_blocks(home)[first:]]
+    return any(key in {s.validator for s in c.signatures} for c in commits if c is not None)
+
+
 def precommitters(home: NodeHome, height: int) -> set[bytes]:
     """Who signed the certificate of `height` (carried by block `height + 1`)."""
     commit = read_blocks(home)[height].last_commit
@@ -125,6 +132,12 @@ async def test_governance_adds_a_fifth_validator_and_removes_one(tmp_path: Path)
                 "the new set to sign",
                 lambda: min(len(h.get_roots()) for h in staying) > governs + 3,
                 timeout_s=120,
+            )
+            # a certificate holds the precommits in when two thirds had come: on a loaded
+            # machine the newest validator's can come last for several heights running
+            await wait_until(
+                "the fifth validator's precommit in a certificate",
+                lambda: has_signed_since(validators[0], public(NEW_KEY), governs),
             )
             await wait_until(
                 "the fifth validator's observations to count",
