@@ -140,7 +140,7 @@ devnet: install
 bench: install
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m bench $(or $(B),all)
 
-LINTED := clearing consensus lightclient proofs node bridge clearnode client devnet bench tests
+LINTED := records clearing consensus lightclient proofs node bridge clearnode client devnet bench tests
 
 lint: install
 	$(BIN)/ruff check $(LINTED)

@@ -21,10 +21,10 @@ from typing import Any
 from consensus.sim.simulator import make_key
 from consensus.types import ValidatorSet, Voter
 from consensus.validator_sets import CHECKPOINT_INTERVAL, ValidatorCheckpoint, ValidatorSets
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
 from node.clearing_app import ClearingApp
 from node.restore import restore_state
 from node.storage import NodeStore
+from records.codec import MAX_EVIDENCE_AGE_BLOCKS
 from tests.node.netsupport import example_genesis, write_trading_chain
 
 

@@ -29,9 +29,9 @@ from clearing.tx import TX_VERSION, decode_tx, encode_tx
 from clearing.withdrawal import PayoutObservation, WithdrawalPaid
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from consensus.types import Block, Proposal, Vote, compute_txs_hash
-from lightclient.codec import pack, unpack
 from lightclient.commit import CommitCertificate, CommitSig, VoteType
 from lightclient.header import BlockHeader
+from records.codec import pack, unpack
 
 
 def make_batch(trades: int, seed: int = 7) -> TradeBatch:

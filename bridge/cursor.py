@@ -19,7 +19,7 @@ from typing import Any
 from bridge.deposits import DepositEvent
 from bridge.wire import FORMAT_VERSION, Versioned
 from clearing.withdrawal import PayoutObservation
-from lightclient.records import declare_record
+from records.declared import declare_record
 
 OUTBOX_TABLE = """
 CREATE TABLE IF NOT EXISTS {name} (

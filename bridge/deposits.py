@@ -13,8 +13,8 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from bridge.wire import FORMAT_VERSION, Versioned
-from lightclient.codec import DecodeError
-from lightclient.records import Address, ChainId, Hash, Uint, Uint256, declare_record
+from records.codec import DecodeError
+from records.declared import Address, ChainId, Hash, Uint, Uint256, declare_record
 
 DEPOSITED_TOPIC = keccak(text="Deposited(address,address,uint256,uint256,uint32)")
 DEPOSITED_TOPIC_HEX = "0x" + DEPOSITED_TOPIC.hex()

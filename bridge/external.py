@@ -29,7 +29,7 @@ from bridge.wire import FORMAT_VERSION, Versioned
 from clearing.attestation import compute_signing_bytes, is_valid_signature
 from clearing.collateral import CollateralObservation
 from clearing.genesis import ExternalBridge
-from lightclient.records import EdSignature, PublicKey, declare_record
+from records.declared import EdSignature, PublicKey, declare_record
 
 EXTERNAL_DOMAIN = "external-collateral"
 

@@ -53,7 +53,7 @@ from clearing.replay_protection import (
     record_deposit_nonce,
 )
 from clearing.units import MAX_UINT64
-from lightclient.records import ChainId, Declared, Hash, Inline, Uint, declare_record
+from records.declared import ChainId, Declared, Hash, Inline, Uint, declare_record
 
 
 class ObservationError(Exception):

@@ -24,8 +24,8 @@ from bridge.wire import FORMAT_VERSION, Versioned
 from bridge.withdrawal import SignatureSet, WithdrawalError
 from clearing.genesis import Validator
 from clearing.state import ClearingState
-from lightclient.codec import DecodeError, expect_bytes, expect_int, unpack
-from lightclient.records import (
+from records.codec import DecodeError, expect_bytes, expect_int, unpack
+from records.declared import (
     Address,
     ChainId,
     Declared,

@@ -1,12 +1,12 @@
 """The bridge's records on the wire: `[FORMAT_VERSION, fields...]`, declared
-(lightclient/records.py, ``head=FORMAT_VERSION``) and packed by the one codec."""
+(records/declared.py, ``head=FORMAT_VERSION``) and packed by the one codec."""
 
 from __future__ import annotations
 
 from typing import Self
 
-from lightclient.codec import unpack
-from lightclient.records import Declared
+from records.codec import unpack
+from records.declared import Declared
 
 FORMAT_VERSION = 1
 

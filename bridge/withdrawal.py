@@ -28,7 +28,7 @@ from bridge.eip712 import (
 from bridge.validators import EvmValidatorSet, is_quorum
 from bridge.wire import FORMAT_VERSION, Versioned
 from clearing.state import WithdrawalRecord
-from lightclient.records import (
+from records.declared import (
     Address,
     ChainId,
     Declared,

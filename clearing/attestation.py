@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from clearing.errors import BadSignature, DuplicateSigner, QuorumNotReached, UnknownSigner
 from clearing.genesis import Validator
-from lightclient.codec import pack
-from lightclient.records import Declared, EdSignature, Items, PublicKey, declare_record
+from records.codec import pack
+from records.declared import Declared, EdSignature, Items, PublicKey, declare_record
 
 SIGNATURE_DOMAIN = "clearnode"
 

@@ -75,7 +75,7 @@ from clearing.withdrawal import (
     process_withdrawal_paid,
 )
 from clearing.withdrawal_expiry import WithdrawalExpired, process_withdrawal_expired
-from lightclient.codec import (
+from records.codec import (
     DecodeError,
     expect_bytes,
     expect_int,

@@ -7,7 +7,7 @@ from clearing.default.default_fund import is_reduce_only
 from clearing.errors import NotCleared
 from clearing.roles import NO_MEMBER, ClientAccount
 from clearing.state import ClearingState, Member, MemberAddress
-from lightclient.codec import DecodeError, expect_bytes, expect_list
+from records.codec import DecodeError, expect_bytes, expect_list
 
 
 def is_open_membership(state: ClearingState) -> bool:

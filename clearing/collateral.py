@@ -33,7 +33,7 @@ from clearing.replay_protection import (
     record_deposit_nonce,
 )
 from clearing.state import ClearingState, SubAccount, get_sub_account_for_write
-from lightclient.records import Address, ChainId, Declared, Hash, Int, Uint, declare_record
+from records.declared import Address, ChainId, Declared, Hash, Int, Uint, declare_record
 
 CREDIT_DOMAIN = "collateral-credit"
 OBSERVATION_VERSION = 2  # 2: the vault's deposit nonce; quanta 0 consumes it uncredited

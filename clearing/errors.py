@@ -5,7 +5,7 @@ carrying the numbers that explain it (execution-specs style). A transaction
 that raises ``InvalidTransaction`` leaves the state untouched; its class name
 is the result code a venue or member reads in the block result.
 ``GenesisError`` is for a bad genesis; malformed bytes are the codec's ``DecodeError``
-(lightclient/codec.py), which carries a ``code`` as these do.
+(records/codec.py), which carries a ``code`` as these do.
 """
 
 from __future__ import annotations

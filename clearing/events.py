@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lightclient.codec import DecodeError, encode_big_int, expect_big_int, expect_list, expect_str
+from records.codec import DecodeError, encode_big_int, expect_big_int, expect_list, expect_str
 
 EventValue = int | str | bytes
 

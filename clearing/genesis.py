@@ -49,7 +49,7 @@ from clearing.replay_protection import (
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64
 from lightclient.anchor import COMETBFT, OUR_ENGINE
-from lightclient.codec import (
+from records.codec import (
     MAX_NAME_CHARS,
     MAX_TEXT_CHARS,
     MAX_TOTAL_POWER,
@@ -59,7 +59,7 @@ from lightclient.codec import (
     expect_list,
     expect_str,
 )
-from lightclient.records import (
+from records.declared import (
     Address,
     Checked,
     Declared,

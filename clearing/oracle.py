@@ -43,8 +43,8 @@ from clearing.errors import (
 from clearing.events import Event, make_event
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64, apply_bps_floor
-from lightclient.codec import DecodeError, expect_int, expect_list, expect_str
-from lightclient.records import (
+from records.codec import DecodeError, expect_int, expect_list, expect_str
+from records.declared import (
     Checked,
     Declared,
     EdSignature,

@@ -28,8 +28,8 @@ from typing import Annotated
 from clearing.assets import CollateralKey
 from clearing.collateral import get_pending_withdrawal_quanta
 from clearing.state import ClearingState, DefaultRecord, is_in_default_order
-from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack
-from lightclient.records import Address, BigInt, ChainId, Declared, Uint, declare_record
+from records.codec import DecodeError, expect_int, expect_list, pack, unpack
+from records.declared import Address, BigInt, ChainId, Declared, Uint, declare_record
 
 PUBLISHED_LEDGER_VERSION = 3  # 3: the paid total of any size; 2: the reported accounts' cash
 PUBLISHED_LEDGER_DOMAIN = b"clearnode-published-ledger-v1"

@@ -17,7 +17,7 @@ from itertools import pairwise
 
 from clearing.roles import NO_MEMBER, SegregationModel
 from clearing.state import ClearingState
-from lightclient.codec import (
+from records.codec import (
     DecodeError,
     expect_bytes,
     expect_enum,

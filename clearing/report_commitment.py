@@ -31,7 +31,7 @@ from clearing.context import BlockContext
 from clearing.errors import InvalidTransaction
 from clearing.events import Event, make_event
 from clearing.state import ClearingState
-from lightclient.records import Bytes, Declared, Int, declare_record
+from records.declared import Bytes, Declared, Int, declare_record
 
 REPORT_DOMAIN = "solvency-report"
 REPORT_HASH_BYTES = 32

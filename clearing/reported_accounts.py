@@ -26,7 +26,7 @@ from itertools import pairwise
 from clearing.collateral import MAX_SUB_ACCOUNT
 from clearing.default.house import HOUSE
 from clearing.state import ClearingState, Member, SubAccount
-from lightclient.codec import DecodeError, expect_bytes, expect_int, expect_list, pack, unpack
+from records.codec import DecodeError, expect_bytes, expect_int, expect_list, pack, unpack
 
 AccountKey = tuple[bytes, int]
 """``(owner address, sub-account)``."""

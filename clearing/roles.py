@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
-from lightclient.codec import expect_bytes
-from lightclient.records import Checked, Choice, Declared, Uint, declare_record
+from records.codec import expect_bytes
+from records.declared import Checked, Choice, Declared, Uint, declare_record
 
 NO_MEMBER = b""
 """A client's ``clearing_member`` once its member defaulted and it was not ported (it may

@@ -77,8 +77,8 @@ from clearing.risk.solvency import SolvencyMarket
 from clearing.state import ClearingState, Member
 from clearing.upgrade_plan import get_upgrade_fields
 from clearing.validator_set import get_validator_fields
-from lightclient.codec import DecodeError, encode_big_int, expect_bytes, expect_list, pack, unpack
-from lightclient.records import Bytes, Declared, Hash, declare_record
+from records.codec import DecodeError, encode_big_int, expect_bytes, expect_list, pack, unpack
+from records.declared import Bytes, Declared, Hash, declare_record
 
 ACCOUNT_VERSION = 3  # 3: assessments, auction bidder, each sub-account's margin call
 # 11: the clearing members and client accounts; 10: the configuration in force (with

@@ -45,7 +45,7 @@ from clearing.state import (
 )
 from clearing.upgrade_plan import UPGRADE_FIELDS, read_upgrade_fields
 from clearing.validator_set import VALIDATOR_FIELDS, decode_validator_fields
-from lightclient.codec import (
+from records.codec import (
     DecodeError,
     expect_big_int,
     expect_bool,

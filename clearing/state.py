@@ -28,7 +28,7 @@ from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay_protection import DepositNonces, TradeIdWindow, VaultKey
 from clearing.roles import ClientAccount
 from clearing.upgrade_plan import DoneUpgrade, UpgradePlan
-from lightclient.records import Address, Declared, Int, Int64, Uint, declare_record
+from records.declared import Address, Declared, Int, Int64, Uint, declare_record
 
 MemberAddress = bytes
 """20 raw bytes of an EVM address."""

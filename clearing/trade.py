@@ -82,7 +82,7 @@ from clearing.state import (
     get_sub_account_for_write,
 )
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64, apply_bps_ceil, apply_bps_floor
-from lightclient.records import Address, Declared, EdSignature, Items, Name, Uint, declare_record
+from records.declared import Address, Declared, EdSignature, Items, Name, Uint, declare_record
 
 TRADE_DOMAIN = "trade-batch"
 MAX_POSITION_NOTIONAL = 2**62

@@ -23,7 +23,7 @@ from clearing.transfer import Transfer
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal, WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
-from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack, unpack_head
+from records.codec import DecodeError, expect_int, expect_list, pack, unpack, unpack_head
 
 TX_VERSION = 3
 """2: every member request and trade batch carries its expiry (`expires_ms`); 3: and the

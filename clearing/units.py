@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import NewType
 
-from lightclient.codec import MAX_UINT64 as MAX_UINT64  # amounts are the codec's uint64
+from records.codec import MAX_UINT64 as MAX_UINT64  # amounts are the codec's uint64
 
 Amount = NewType("Amount", int)
 Quanta = NewType("Quanta", int)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Annotated
 
-from lightclient.codec import MAX_INT64, DecodeError, expect_list
-from lightclient.records import Bytes, Declared, Int, Name, Optional, declare_record
+from records.codec import MAX_INT64, DecodeError, expect_list
+from records.declared import Bytes, Declared, Int, Name, Optional, declare_record
 
 Height = Annotated[int, Int(1, MAX_INT64)]
 

@@ -16,7 +16,7 @@ from typing import Any
 from clearing.genesis import Validator
 from clearing.governance.validator_errors import InvalidValidator, ValidatorListed, ValidatorSetSize
 from clearing.state import ClearingState, Jailing
-from lightclient.codec import (
+from records.codec import (
     MAX_TOTAL_POWER,
     MAX_VALIDATORS,
     DecodeError,

@@ -54,7 +54,7 @@ from clearing.state import (
     is_settlement_token,
 )
 from clearing.units import MAX_UINT64
-from lightclient.records import Address, ChainId, Declared, Hash, Uint, declare_record
+from records.declared import Address, ChainId, Declared, Hash, Uint, declare_record
 
 
 @member_request

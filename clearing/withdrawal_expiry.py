@@ -29,7 +29,7 @@ from clearing.state import (
     get_pending_withdrawal,
     get_sub_account_for_write,
 )
-from lightclient.records import Address, ChainId, Declared, Uint, declare_record
+from records.declared import Address, ChainId, Declared, Uint, declare_record
 
 EXPIRED_DOMAIN = "withdrawal-expired"
 

@@ -36,10 +36,10 @@ from consensus.types import (
     Txs,
     compute_proposal_sign_bytes,
 )
-from lightclient.codec import WIRE_VERSION, DecodeError
 from lightclient.crypto import HASH_BYTES, is_valid_signature
 from lightclient.header import BlockHeader
-from lightclient.records import (
+from records.codec import WIRE_VERSION, DecodeError
+from records.declared import (
     Bytes,
     Declared,
     EdSignature,

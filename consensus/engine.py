@@ -95,8 +95,8 @@ from consensus.types import (
 )
 from consensus.validator_sets import CHECKPOINT_INTERVAL, ValidatorCheckpoint, ValidatorSets
 from consensus.wal import Wal
-from lightclient.codec import MAX_CONSENSUS_MESSAGE_BYTES, MAX_EVIDENCE_AGE_BLOCKS, DecodeError
 from lightclient.crypto import PrivateKey
+from records.codec import MAX_CONSENSUS_MESSAGE_BYTES, MAX_EVIDENCE_AGE_BLOCKS, DecodeError
 
 log = logging.getLogger(__name__)
 

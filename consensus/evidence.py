@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from consensus.types import Block, DuplicateVoteEvidence, ValidatorSet
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
+from records.codec import MAX_EVIDENCE_AGE_BLOCKS
 
 MAX_PENDING_EVIDENCE = 100
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from consensus.compact import CompactProposal
 from consensus.types import Proposal, Vote
-from lightclient.codec import (
+from records.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
     WIRE_VERSION,
     DecodeError,

@@ -18,7 +18,8 @@ from consensus.inputs import (
 )
 from consensus.signer import WAL_KIND_SIGNED
 from consensus.types import DuplicateVoteEvidence, Proposal, Step, Vote
-from lightclient.codec import (
+from lightclient.crypto import HASH_BYTES
+from records.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_INT64,
     WIRE_VERSION,
@@ -31,7 +32,6 @@ from lightclient.codec import (
     pack,
     unpack,
 )
-from lightclient.crypto import HASH_BYTES
 
 WAL_KIND_INPUT = 1
 WAL_KIND_HEIGHT = 3

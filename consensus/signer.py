@@ -12,7 +12,8 @@ from typing import Any
 
 from consensus.types import Proposal, Step, Vote
 from consensus.wal import Wal
-from lightclient.codec import (
+from lightclient.crypto import PrivateKey
+from records.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_INT64,
     WIRE_VERSION,
@@ -22,7 +23,6 @@ from lightclient.codec import (
     pack,
     unpack,
 )
-from lightclient.crypto import PrivateKey
 
 WAL_KIND_SIGNED = 2
 

@@ -1,7 +1,7 @@
 """Consensus records: validators, votes, proposals, blocks (headers and commit
 certificates live in lightclient/, which a verifier uses without consensus).
 
-Votes, evidence, blocks and proposals are declared records (lightclient/records.py):
+Votes, evidence, blocks and proposals are declared records (records/declared.py):
 their wire form, a list headed by the format version, is their annotated fields
 (`to_fields` / `from_fields`; `encode` / `decode` pack them). What a validator signs is
 domain-separated per record kind and bound to the chain id, so a signature
@@ -17,18 +17,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated
 
-from lightclient.codec import (
-    MAX_CONSENSUS_MESSAGE_BYTES,
-    MAX_EVIDENCE_PER_BLOCK,
-    MAX_INT64,
-    MAX_TEXT_CHARS,
-    MAX_VALIDATORS,
-    WIRE_VERSION,
-    expect_bytes,
-    expect_list,
-    pack,
-    unpack,
-)
 from lightclient.commit import (
     CommitCertificate,
     CommitSig,
@@ -44,7 +32,19 @@ from lightclient.crypto import (
     is_valid_signature,
 )
 from lightclient.header import ZERO_HASH, BlockHeader, compute_validators_hash
-from lightclient.records import (
+from records.codec import (
+    MAX_CONSENSUS_MESSAGE_BYTES,
+    MAX_EVIDENCE_PER_BLOCK,
+    MAX_INT64,
+    MAX_TEXT_CHARS,
+    MAX_VALIDATORS,
+    WIRE_VERSION,
+    expect_bytes,
+    expect_list,
+    pack,
+    unpack,
+)
+from records.declared import (
     BigInt,
     Bytes,
     Checked,

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from consensus.types import ValidatorSet, Voter
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError, unpack
-from lightclient.records import Declared, Int, declare_record
+from records.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError, unpack
+from records.declared import Declared, Int, declare_record
 
 SETS_KEPT = MAX_EVIDENCE_AGE_BLOCKS + 2
 """From the oldest height whose evidence a block may commit to the next height."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from lightclient.codec import MAX_CONSENSUS_MESSAGE_BYTES
+from records.codec import MAX_CONSENSUS_MESSAGE_BYTES
 
 HEADER_BYTES = 8
 MAX_RECORD_BYTES = MAX_CONSENSUS_MESSAGE_BYTES

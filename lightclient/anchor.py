@@ -37,11 +37,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from lightclient.codec import DecodeError, expect_list
 from lightclient.cometbft import CometCommit, CometHeader, CometValidatorPowers
 from lightclient.commit import CommitCertificate, InvalidCommit, VotingPowers
 from lightclient.header import BlockHeader
 from lightclient.validators import ValidatorPowers
+from records.codec import DecodeError, expect_list
 
 ANCHOR_VERSION = 3
 """3: the engine whose chain it follows; 2: the validator-set changes since genesis; 1

@@ -30,7 +30,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from lightclient.codec import (
+from lightclient.commit import InvalidCommit, VotingPowers
+from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, is_valid_signature
+from lightclient.validators import ValidatorPowers
+from records.codec import (
     MAX_CHAIN_ID_BYTES,
     MAX_INT64,
     MAX_VALIDATORS,
@@ -41,9 +44,6 @@ from lightclient.codec import (
     expect_list,
     expect_text,
 )
-from lightclient.commit import InvalidCommit, VotingPowers
-from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, is_valid_signature
-from lightclient.validators import ValidatorPowers
 
 ADDRESS_BYTES = 20
 PRECOMMIT = 2  # SignedMsgType, tendermint/types/types.proto

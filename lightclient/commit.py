@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated, Any, Protocol
 
-from lightclient.codec import (
+from lightclient.crypto import compute_hash, is_valid_signature
+from records.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_INT64,
     MAX_VALIDATORS,
@@ -20,8 +21,7 @@ from lightclient.codec import (
     pack,
     unpack,
 )
-from lightclient.crypto import compute_hash, is_valid_signature
-from lightclient.records import (
+from records.declared import (
     Declared,
     EdSignature,
     Hash,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated, Any
 
-from lightclient.codec import MAX_CHAIN_ID_BYTES, MAX_INT64, WIRE_VERSION, expect_text, pack
 from lightclient.crypto import HASH_BYTES, compute_hash
-from lightclient.records import Bytes, Checked, Declared, Hash, Int, PublicKey, declare_record
+from records.codec import MAX_CHAIN_ID_BYTES, MAX_INT64, WIRE_VERSION, expect_text, pack
+from records.declared import Bytes, Checked, Declared, Hash, Int, PublicKey, declare_record
 
 ZERO_HASH = bytes(HASH_BYTES)
 EMPTY_EVIDENCE_HASH = compute_hash()

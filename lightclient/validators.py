@@ -10,7 +10,10 @@ from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
-from lightclient.codec import (
+from lightclient.commit import has_quorum
+from lightclient.crypto import PUBLIC_KEY_BYTES
+from lightclient.header import compute_validators_hash
+from records.codec import (
     MAX_INT64,
     MAX_VALIDATORS,
     DecodeError,
@@ -18,9 +21,6 @@ from lightclient.codec import (
     expect_int,
     expect_list,
 )
-from lightclient.commit import has_quorum
-from lightclient.crypto import PUBLIC_KEY_BYTES
-from lightclient.header import compute_validators_hash
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from typing import Annotated
 
 import trio
 
-from lightclient.codec import WIRE_VERSION, DecodeError, unpack
-from lightclient.records import Bytes, Declared, Int, Items, Uint, declare_record
 from node.limits import MAX_SYNC_RESPONSE_BYTES
 from node.p2p import Offence, P2PNode, RequestFailed
+from records.codec import WIRE_VERSION, DecodeError, unpack
+from records.declared import Bytes, Declared, Int, Items, Uint, declare_record
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from clearing.governance.change_form import from_plain
 from clearing.governance.changes import Change
-from lightclient.codec import DecodeError
+from records.codec import DecodeError
 
 
 class ChangeFileError(Exception):

@@ -22,8 +22,8 @@ from clearing.state import ClearingState, initialize_state
 from clearing.tx import decode_tx
 from clearing.upgrade import check_release
 from consensus.types import Block, Voter
-from lightclient.codec import DecodeError
 from node.worktime import BLOCK_APPLY, PROPOSAL_CHECK, WorkTime
+from records.codec import DecodeError
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ import trio
 
 from consensus.sync import BehindWatch, SyncRejected
 from consensus.types import Block, CommitCertificate
-from lightclient.codec import DecodeError
 from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
 from node.clock import wall_clock_ms
 from node.driver import GOSSIP_PEER, Driver
 from node.p2p import P2PNode
 from node.p2p.topics import TX, feed_driver
 from node.txfetch import fetch_txs, serve_txs
+from records.codec import DecodeError
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 
 from clearing.errors import ClearingError
 from consensus.compact import compute_tx_hash
-from lightclient.codec import DecodeError
 from node.limits import MAX_MEMPOOL_TX_BYTES
+from records.codec import DecodeError
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from typing import Any
 
 from clearing.limits import MAX_BLOCK_TXS
 from consensus.compact import compute_tx_hash
-from lightclient.codec import WIRE_VERSION, DecodeError, expect_list, expect_versioned, pack, unpack
 from lightclient.crypto import HASH_BYTES
 from node.limits import MAX_PROPOSAL_BYTES
 from node.p2p import Offence, P2PNode, RequestFailed
+from records.codec import WIRE_VERSION, DecodeError, expect_list, expect_versioned, pack, unpack
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Any
 from clearing.root import AccountProof, verify_account_proof
 from clearing.snapshot import decode_member
 from clearing.state import Member
-from lightclient.codec import DecodeError
 from proofs.errors import ProofsError
+from records.codec import DecodeError
 
 
 class AccountProofError(ProofsError):

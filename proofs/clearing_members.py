@@ -17,9 +17,9 @@ from collections.abc import Sequence
 
 from clearing.published_roles import ClientRole, PublishedRoles
 from clearing.roles import NO_MEMBER, SegregationModel
-from lightclient.codec import DecodeError
 from proofs.errors import StatementError
 from proofs.report import DefaultEntry, Report, Verdict, get_equity
+from records.codec import DecodeError
 
 
 def check_clearing_members(report: Report) -> Verdict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lightclient.codec import DecodeError
+from records.codec import DecodeError
 
 
 class ProofsError(Exception):

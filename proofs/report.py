@@ -44,7 +44,6 @@ from lightclient.anchor import (
     follow_set_changes,
     get_consensus_chain_id,
 )
-from lightclient.codec import DecodeError
 from lightclient.crypto import is_valid_signature
 from lightclient.validators import ValidatorPowers
 from proofs.aggregate import AggregateEntry, AggregateError, check_aggregates, compute_aggregates
@@ -63,6 +62,7 @@ from proofs.statement import (
     prove_solvency,
     verify_solvency_batch,
 )
+from records.codec import DecodeError
 
 REPORT_VERSION = 11
 # 11: the height its own field (12); the market without the height or the block time,

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from clearing.genesis import Genesis
 from clearing.published_ledger import PublishedLedger, ReserveTotal
 from clearing.risk.solvency import get_collateral_label, parse_collateral_label
-from lightclient.codec import DecodeError
 from proofs.report import Report, Verdict
+from records.codec import DecodeError
 
 
 @dataclass(frozen=True)

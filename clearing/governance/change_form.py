@@ -12,8 +12,8 @@ from typing import Any
 
 from clearing.governance.changes import CHANGE_TYPES, Change, decode_change
 from clearing.governance.documents import decode_document, encode_document
-from lightclient.codec import DecodeError
-from lightclient.records import get_field_paths
+from records.codec import DecodeError
+from records.declared import get_field_paths
 
 FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "list_instrument": ("instrument", "mark_price"),

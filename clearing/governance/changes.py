@@ -26,8 +26,8 @@ from clearing.instruments import Instrument, InstrumentStatus
 from clearing.listing_template import ListingTemplate
 from clearing.units import MAX_UINT64
 from clearing.upgrade_plan import UpgradePlan
-from lightclient.codec import DecodeError, expect_list, expect_str
-from lightclient.records import (
+from records.codec import DecodeError, expect_list, expect_str
+from records.declared import (
     Address,
     ChainId,
     Checked,

@@ -36,7 +36,7 @@ from clearing.governance.proposal import Proposal
 from clearing.instruments import Instrument, InstrumentKind, InstrumentStatus
 from clearing.state import ClearingState
 from clearing.units import BPS_DENOMINATOR
-from lightclient.codec import (
+from records.codec import (
     DecodeError,
     expect_enum,
     expect_int,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lightclient.codec import DecodeError
+from records.codec import DecodeError
 
 MAX_DOCUMENT_CHARS = 256 * 1024
 MAX_DOCUMENT_DEPTH = 16

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from clearing.attestation import compute_signing_bytes
 from clearing.governance.changes import Change, decode_change
-from lightclient.codec import DecodeError, expect_bytes, expect_enum, expect_int, expect_list
+from records.codec import DecodeError, expect_bytes, expect_enum, expect_int, expect_list
 
 PROPOSAL_DOMAIN = "gov-proposal"
 

@@ -26,7 +26,7 @@ from clearing.governance.errors import (
 from clearing.governance.proposal import Proposal, compute_proposal_message
 from clearing.governance.rules import build_draft
 from clearing.state import ClearingState
-from lightclient.records import (
+from records.declared import (
     Checked,
     Declared,
     EdSignature,

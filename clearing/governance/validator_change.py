@@ -32,7 +32,7 @@ from clearing.governance.validator_errors import (
     ValidatorNotJailed,
 )
 from clearing.state import ClearingState
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, MAX_TOTAL_POWER
+from records.codec import MAX_EVIDENCE_AGE_BLOCKS, MAX_TOTAL_POWER
 
 
 def check_power(power: int) -> None:

@@ -19,7 +19,7 @@ from clearing.governance.errors import (
 )
 from clearing.governance.proposal import Ballot, Proposal, ProposalStatus, VoteChoice
 from clearing.state import ClearingState
-from lightclient.records import Choice, Declared, EdSignature, Int, PublicKey, Uint, declare_record
+from records.declared import Choice, Declared, EdSignature, Int, PublicKey, Uint, declare_record
 
 VOTE_DOMAIN = "gov-vote"
 

@@ -27,7 +27,7 @@ from clearing.assets import CollateralKey
 from clearing.oracle import Prices
 from clearing.risk.arrays import RiskArrays
 from clearing.state import SubAccount
-from lightclient.records import Declared, Uint, declare_record
+from records.declared import Declared, Uint, declare_record
 
 CASH_LABEL = "cash"
 COLLATERAL_PREFIX = "collateral:"

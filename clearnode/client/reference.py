@@ -154,7 +154,7 @@ def format_annotation(annotation: Any, namespace: dict[str, Any] | None = None) 
     """An annotation as the source writes it (they are strings, or a TypedDict's
     forward references, under `from __future__ import annotations`), except that a name
     of a wire declaration (`Uint`, `Address`: `Annotated[int, ...]`, a record field's
-    bounds, lightclient/records.py) is the Python type a caller passes."""
+    bounds, records/declared.py) is the Python type a caller passes."""
     if isinstance(annotation, str):
         alias = (namespace or {}).get(annotation)
         if get_origin(alias) is Annotated:

@@ -17,9 +17,9 @@ import numpy as np
 from clearing.limits import MAX_TX_BYTES
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from clearing.tx import Transaction, TxRecord, decode_tx
-from lightclient.codec import DecodeError
 from node.api.errors import ApiError
 from node.api.http import Request
+from records.codec import DecodeError
 
 MAX_JSON_DEPTH = 16
 """Deepest nesting of objects and arrays a request body may have; ours need 3. The bound is

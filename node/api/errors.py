@@ -18,7 +18,6 @@ from clearing.errors import (
     ObservationNotNewer,
     UnknownSigner,
 )
-from lightclient.codec import DecodeError
 from node.api.http import Response, json_response
 from node.liveness import NotCommitting
 from node.mempool import (
@@ -31,6 +30,7 @@ from node.mempool import (
     TxRejected,
     TxTooLarge,
 )
+from records.codec import DecodeError
 
 
 class ApiError(Exception):

@@ -33,7 +33,6 @@ from bridge.withdrawal import get_relay_json
 from clearing.collateral import CollateralObservation
 from clearing.errors import DuplicateCredit, UnknownCollateral
 from clearing.state import ClearingState, WithdrawalRecord
-from lightclient.codec import DecodeError
 from node.api.bodies import get_field, hex0x, parse_hex, parse_json_object
 from node.api.errors import ApiError, api_error_from
 from node.api.http import Request, Response, json_response
@@ -41,6 +40,7 @@ from node.api.openapi import RouteDoc
 from node.api.routes import RouteHandler
 from node.bridge.external import check_external_event
 from node.bridge.pools import RotationBook, WithdrawalBook
+from records.codec import DecodeError
 
 MAX_NONCE_DIGITS = 78  # uint256
 

@@ -45,7 +45,6 @@ from clearing.state import ClearingState
 from clearing.tx import encode_tx
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
-from lightclient.codec import DecodeError
 from node.bridge.admission import RequestGate
 from node.bridge.external import check_external_event
 from node.bridge.gossip import ExpiryAttestation, PayoutAttestation, PooledMessage, encode_message
@@ -58,6 +57,7 @@ from node.committed import CommittedBlock
 from node.p2p import MessageTooLarge, Offence
 from node.p2p.topics import BRIDGE
 from node.services import NodeContext
+from records.codec import DecodeError
 
 log = logging.getLogger(__name__)
 REGOSSIP_S = 2.0

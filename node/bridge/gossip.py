@@ -44,8 +44,6 @@ from clearing.state import ClearingState
 from clearing.validator_set import has_power
 from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
-from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack
-from lightclient.records import declare_record
 from node.bridge.admission import RequestGate
 from node.bridge.signers import (
     describe_absence,
@@ -54,6 +52,8 @@ from node.bridge.signers import (
 )
 from node.p2p import Topic
 from node.p2p.topics import BRIDGE
+from records.codec import DecodeError, expect_int, expect_list, pack, unpack
+from records.declared import declare_record
 
 GOSSIP_VERSION = 1
 MAX_MESSAGE_BYTES = 4 * 1024

@@ -47,7 +47,6 @@ from clearing.upgrade import ReleaseMismatch
 from clearing.validator_set import get_active_set_at, has_power
 from consensus.compact import MissingTxs, compute_tx_hash
 from lightclient.anchor import get_consensus_chain_id
-from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
 from node.cometbft.bodies import BlockBodies, FetchBodies, gather_bodies
@@ -59,6 +58,7 @@ from node.cometbft.snapshots import AppSnapshots
 from node.mempool import CheckFn
 from node.storage import NodeStore
 from node.worktime import PROPOSAL_CHECK, TX_CHECK, TX_RECHECK
+from records.codec import DecodeError
 
 log = logging.getLogger(__name__)
 

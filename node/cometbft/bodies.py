@@ -23,7 +23,12 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 import trio
 
 from consensus.compact import compute_tx_hash
-from lightclient.codec import (
+from node.blocksync import fetch_blocks
+from node.cometbft.record import MAX_RECORD_BYTES, CometBlockRecord
+from node.p2p import Offence, P2PNode, RequestFailed
+from node.storage import NodeStore
+from node.txfetch import fetch_txs
+from records.codec import (
     WIRE_VERSION,
     DecodeError,
     expect_bytes,
@@ -32,11 +37,6 @@ from lightclient.codec import (
     pack,
     unpack,
 )
-from node.blocksync import fetch_blocks
-from node.cometbft.record import MAX_RECORD_BYTES, CometBlockRecord
-from node.p2p import Offence, P2PNode, RequestFailed
-from node.storage import NodeStore
-from node.txfetch import fetch_txs
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from clearing.state import ClearingState
 from clearing.validator_set import get_block_signers
 from lightclient.anchor import AnchorHeader
-from lightclient.codec import DecodeError
 from lightclient.cometbft import CometValidatorPowers, compute_merkle_root
 from lightclient.commit import InvalidCommit
 from node.blocksync import SyncedBlock
@@ -25,6 +24,7 @@ from node.cometbft.record import CometBlockRecord, SignedHeader
 from node.statesync.backfill import EngineBlocks
 from node.statesync.verify import BlockRefused
 from node.storage import StoredBlock
+from records.codec import DecodeError
 
 
 def check_committed_block(

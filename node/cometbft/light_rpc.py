@@ -33,16 +33,16 @@ import trio
 from clearing.genesis import Genesis
 from clearing.validator_set import has_power
 from lightclient.anchor import Checkpoint
-from lightclient.codec import MAX_INT64, WIRE_VERSION, DecodeError, unpack
 from lightclient.cometbft import CometValidatorPowers, parse_commit, parse_header
 from lightclient.commit import InvalidCommit
-from lightclient.records import Choice, Declared, Uint, declare_record
 from node.api.http import Handler, Request, Response, json_response, serve_http
 from node.cometbft.home import TrustedBlock
 from node.cometbft.record import SignedHeader
 from node.cometbft.rpc import CometRpc, RpcError
 from node.cometbft.transport import open_unix_listener
 from node.p2p import P2PNode, RequestFailed
+from records.codec import MAX_INT64, WIRE_VERSION, DecodeError, unpack
+from records.declared import Choice, Declared, Uint, declare_record
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ import trio
 from clearing.errors import ClearingError
 from clearing.state import ClearingState
 from consensus.compact import compute_tx_hash
-from lightclient.codec import DecodeError
 from node.api.node_interface import build_status
 from node.cometbft.rpc import CometRpc, RpcError, RpcUnreachable
 from node.liveness import CommitWatch, NotCommitting
@@ -33,6 +32,7 @@ from node.mempool import (
 )
 from node.metrics import NodeMetrics
 from node.storage import NodeStore, StoredBlock
+from records.codec import DecodeError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,10 @@ from typing import Any
 
 from clearing.context import Equivocation
 from clearing.limits import MAX_BLOCK_TXS
-from lightclient.codec import (
+from lightclient.cometbft import CometCommit, CometHeader
+from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES
+from node.cometbft.compact import restore_items
+from records.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_EVIDENCE_PER_BLOCK,
     MAX_INT64,
@@ -25,9 +28,6 @@ from lightclient.codec import (
     pack,
     unpack,
 )
-from lightclient.cometbft import CometCommit, CometHeader
-from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES
-from node.cometbft.compact import restore_items
 
 ADDRESS_BYTES = 20
 MAX_RECORD_BYTES = 64 << 20

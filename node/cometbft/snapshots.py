@@ -35,8 +35,6 @@ import trio
 from tendermint.abci import types_pb2 as abci
 
 from lightclient.anchor import MAX_SET_CHANGES
-from lightclient.codec import WIRE_VERSION, DecodeError, unpack
-from lightclient.records import Bytes, Declared, Int, Items, declare_record
 from node.clearing_app import ClearingApp
 from node.cometbft.committed_block import check_committed_block
 from node.cometbft.record import MAX_RECORD_BYTES, CometBlockRecord, SignedHeader
@@ -50,6 +48,8 @@ from node.statesync.verify import (
     check_snapshot_time,
 )
 from node.storage import NodeStore, Snapshot, StoredBlock
+from records.codec import WIRE_VERSION, DecodeError, unpack
+from records.declared import Bytes, Declared, Int, Items, declare_record
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from clearing.block import TxResult
-from lightclient.codec import pack, unpack
+from records.codec import pack, unpack
 
 TX_WINDOW_BLOCKS = 1_000
 """Blocks whose outcomes are kept: a few MB of rows at most (not in the config file: how

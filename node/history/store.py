@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from clearing.events import Event, EventValue
-from lightclient.codec import (
+from node.history.outcomes import TxOutcome
+from records.codec import (
     DecodeError,
     encode_big_int,
     expect_big_int,
@@ -29,7 +30,6 @@ from lightclient.codec import (
     pack,
     unpack,
 )
-from node.history.outcomes import TxOutcome
 
 SCHEMA = """
 CREATE TABLE history (

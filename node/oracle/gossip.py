@@ -40,9 +40,9 @@ from clearing.oracle import (
 )
 from clearing.state import ClearingState
 from clearing.validator_set import has_power
-from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack
 from node.p2p import Topic
 from node.p2p.topics import PRICES
+from records.codec import DecodeError, expect_int, expect_list, pack, unpack
 
 GOSSIP_VERSION = 1
 MAX_OBSERVATION_BYTES = 16 * 1024

@@ -26,8 +26,8 @@ from typing import Annotated, Any
 
 import trio
 
-from lightclient.codec import pack, unpack
-from lightclient.records import Bytes, Declared, declare_record
+from records.codec import pack, unpack
+from records.declared import Bytes, Declared, declare_record
 
 log = logging.getLogger(__name__)
 

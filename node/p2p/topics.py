@@ -14,10 +14,10 @@ import trio
 
 from clearing.tx import decode_tx
 from consensus.messages import Message, decode_message
-from lightclient.codec import DecodeError
 from node.driver import Driver
 from node.limits import MAX_CONSENSUS_GOSSIP_BYTES, MAX_TX_GOSSIP_BYTES
 from node.p2p import P2PNode, Topic
+from records.codec import DecodeError
 
 CONSENSUS = "consensus"
 TX = "tx"

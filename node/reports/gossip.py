@@ -38,7 +38,9 @@ from clearing.reported_accounts import AccountKey
 from clearing.state import ClearingState
 from clearing.units import MAX_UINT64
 from clearing.validator_set import get_voting_powers
-from lightclient.codec import (
+from node.p2p import Topic
+from proofs.report import Report, ValidatorSignature, decode_report
+from records.codec import (
     MAX_MESSAGE_BYTES,
     DecodeError,
     expect_bytes,
@@ -47,7 +49,7 @@ from lightclient.codec import (
     pack,
     unpack,
 )
-from lightclient.records import (
+from records.declared import (
     Bytes,
     ChainId,
     Checked,
@@ -58,8 +60,6 @@ from lightclient.records import (
     PublicKey,
     declare_record,
 )
-from node.p2p import Topic
-from proofs.report import Report, ValidatorSignature, decode_report
 
 REPORTS = "reports"
 REPORTS_VERSION = 2  # 1 carried two signatures per share

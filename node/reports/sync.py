@@ -30,12 +30,12 @@ import trio
 
 from clearing.state import ClearingState
 from clearing.validator_set import get_active_set_at
-from lightclient.codec import DecodeError, expect_int, expect_list, pack, unpack
 from node.p2p import Offence, P2PNode, RequestFailed
 from node.p2p.scoring import compute_backoff_s
 from node.reports.store import CommitRecord, ReportStore
 from proofs.errors import ReportDecodeError
 from proofs.report import Report, VotingPower, check_signatures, decode_report, get_powers
+from records.codec import DecodeError, expect_int, expect_list, pack, unpack
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def encode_report_response(encoded_report: bytes | None) -> bytes:
 def decode_report_response(data: bytes) -> bytes | None:
     """The report's bytes, None for "not found"; raises ReportSyncError.
 
-    Not `lightclient.codec.unpack`: a report may be far bigger than its message cap (the
+    Not `records.codec.unpack`: a report may be far bigger than its message cap (the
     frame's cap, the asker's `sync_max_bytes`, bounds it)."""
     try:
         try:

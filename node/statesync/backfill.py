@@ -30,7 +30,6 @@ import trio
 from clearing.state import ClearingState
 from consensus.types import Block
 from lightclient.anchor import AnchorHeader, get_consensus_chain_id
-from lightclient.codec import DecodeError
 from node.blocksync import SyncedBlock, fetch_blocks
 from node.history.replay import HistoryNotRebuilt, rebuild_history
 from node.p2p import Offence, P2PNode, RequestFailed
@@ -39,6 +38,7 @@ from node.startup import NodeParts
 from node.statesync.fetch import PEER_WAIT_S
 from node.statesync.verify import BlockRefused, check_certified
 from node.storage import NodeStore, StorageError, StoredBlock
+from records.codec import DecodeError
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,6 @@ from clearing.genesis import Genesis
 from clearing.state import ClearingState
 from consensus.types import Block
 from lightclient.anchor import Trust, TrustExpired, check_trusting_period, get_consensus_chain_id
-from lightclient.codec import DecodeError
 from lightclient.commit import CommitCertificate
 from node.allowed_peers import get_allowed_peers, get_peer_validators
 from node.blocksync import SyncedBlock, fetch_blocks
@@ -62,6 +61,7 @@ from node.statesync.verify import (
     check_snapshot,
 )
 from node.storage import NodeStore, Snapshot, StoredBlock
+from records.codec import DecodeError
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from lightclient.codec import WIRE_VERSION, unpack
-from lightclient.records import Bytes, Declared, Int, Items, Uint, declare_record
 from node.limits import MAX_SYNC_RESPONSE_BYTES
+from records.codec import WIRE_VERSION, unpack
+from records.declared import Bytes, Declared, Int, Items, Uint, declare_record
 
 OFFER_PROTOCOL = "/clearnode/snapshots/1"
 CHUNK_PROTOCOL = "/clearnode/snapshot-chunk/1"

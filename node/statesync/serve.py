@@ -10,7 +10,6 @@ from collections.abc import Callable
 import trio
 
 from clearing.state import ClearingState
-from lightclient.codec import pack
 from node.p2p import P2PNode
 from node.reports.anchor import get_state_anchor
 from node.statesync.records import (
@@ -26,6 +25,7 @@ from node.statesync.records import (
 )
 from node.statesync.served import ServedSnapshots
 from node.storage import NodeStore
+from records.codec import pack
 
 
 class SnapshotServer:

@@ -32,11 +32,11 @@ from lightclient.anchor import (
     follow_set_changes,
     get_consensus_chain_id,
 )
-from lightclient.codec import DecodeError, unpack
 from lightclient.commit import CommitCertificate, InvalidCommit
 from lightclient.header import BlockHeader
 from node.restore import SNAPSHOT_REJECTS
 from node.statesync.records import CHUNK_BYTES, MAX_OFFER_BYTES, SnapshotOffer
+from records.codec import DecodeError, unpack
 
 
 class StateSyncError(Exception):

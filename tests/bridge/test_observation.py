@@ -42,7 +42,7 @@ from clearing.assets import CollateralToken
 from clearing.attestation import is_valid_signature
 from clearing.genesis import ExternalBridge, Validator
 from clearing.replay_protection import DepositNonces
-from lightclient.codec import DecodeError, pack
+from records.codec import DecodeError, pack
 
 NETWORK = 4242
 TOKEN = bytes.fromhex("00000000000000000000000000000000000000e1")

@@ -19,7 +19,7 @@ from bridge.validators import EvmValidatorSet, ValidatorSetError
 from bridge.wire import FORMAT_VERSION
 from clearing.state import initialize_state
 from clearnode.client.sandbox_keys import derive_seed
-from lightclient.codec import DecodeError, pack
+from records.codec import DecodeError, pack
 from tests.node.bridge.support import BRIDGE_KEYS, CHAIN_ID, get_genesis
 
 GENESIS = get_genesis()

@@ -13,7 +13,7 @@ from clearing.errors import TimeNotMonotonic, WrongBlockChain, WrongHeight
 from clearing.events import make_event
 from clearing.root import compute_state_root_from_scratch
 from clearing.tx import TX_VERSION
-from lightclient.codec import DecodeError, pack
+from records.codec import DecodeError, pack
 from tests.clearing.support import ALICE, USDC, WETH, new_sandbox
 
 

@@ -11,7 +11,7 @@ from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import Jailing
 from clearing.validator_set import get_active_validators
 from devnet.sandbox import Sandbox
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
+from records.codec import MAX_EVIDENCE_AGE_BLOCKS
 from tests.clearing.governance.support import (
     assert_refused,
     ballots,

@@ -16,7 +16,7 @@ from clearing.limits import (
 from clearing.trade import Trade, TradeBatch
 from clearing.tx import decode_tx, encode_tx
 from clearing.units import MAX_UINT64
-from lightclient.codec import DecodeError
+from records.codec import DecodeError
 
 LONGEST_NAME = "\U0001f600" * 64  # 64 chars (the string cap), 4 UTF-8 bytes each
 

@@ -18,7 +18,7 @@ from clearing.published_ledger import PublishedLedger
 from clearing.root import compute_state_root, compute_state_root_from_scratch, get_market_proof
 from clearing.state import DefaultRecord
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError
+from records.codec import DecodeError
 from tests.clearing.support import ALICE, BOB, USDC, WETH, new_sandbox, only_result
 
 

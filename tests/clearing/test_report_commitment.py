@@ -20,7 +20,7 @@ from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.tx import decode_tx, encode_tx
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError
+from records.codec import DecodeError
 from tests.clearing.support import assert_rejected, new_sandbox, only_result
 
 HASH_A = bytes(range(32))

@@ -20,7 +20,7 @@ from clearing.reported_accounts import (
 from clearing.root import compute_state_root, compute_state_root_from_scratch, get_market_proof
 from clearing.state import get_sub_account_for_write
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError, pack
+from records.codec import DecodeError, pack
 from tests.clearing.support import ALICE, BOB, CAROL, WETH, new_sandbox
 
 KEYS = (ALICE, BOB, CAROL)

@@ -23,8 +23,8 @@ from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError
 from node.txcheck import admit_transaction
+from records.codec import DecodeError
 from tests.clearing.support import (
     ALICE,
     BOB,

@@ -32,7 +32,7 @@ from clearing.tx import decode_tx, encode_tx
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import Withdrawal
 from clearnode.client.sandbox_keys import derive_member_key
-from lightclient.codec import DecodeError
+from records.codec import DecodeError
 
 CHAIN_ID = 31337
 KEY = derive_member_key("vector")

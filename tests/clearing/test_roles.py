@@ -23,7 +23,7 @@ from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import initialize_state
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError
+from records.codec import DecodeError
 from tests.clearing.default.test_clients import OMNI, M, N, S, client_doc, hexed
 from tests.clearing.support import ALICE, genesis_doc
 

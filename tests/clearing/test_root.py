@@ -23,7 +23,7 @@ from clearing.root import (
 from clearing.snapshot import decode_member
 from clearing.state import Member, Position, get_sub_account_for_write
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError
+from records.codec import DecodeError
 from tests.clearing.support import ALICE, USDC, WETH, fund_vaults, new_sandbox
 
 

@@ -7,7 +7,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.validator_set import VALIDATOR_FIELDS
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError, pack, unpack
+from records.codec import DecodeError, pack, unpack
 from tests.clearing.support import ALICE, BOB, USDC, WETH, new_sandbox, snapshot
 
 

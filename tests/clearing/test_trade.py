@@ -20,7 +20,7 @@ from clearing.trade import (
 )
 from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError, pack, unpack
+from records.codec import DecodeError, pack, unpack
 from tests.clearing.support import USDC, collected_fees, new_sandbox, snapshot
 
 VENUE = "alpha"

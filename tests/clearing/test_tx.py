@@ -4,7 +4,7 @@ import pytest
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import MAX_TX_BYTES, TX_VERSION, decode_tx, encode_tx, get_tx_kind
 from clearnode.client.sandbox_keys import derive_ed25519_key
-from lightclient.codec import DecodeError, pack
+from records.codec import DecodeError, pack
 from tests.clearing.support import ALICE, BOB, USDC, new_sandbox
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from consensus.compact import CompactProposal, MissingTxs, compute_tx_hash, make_compact
 from consensus.messages import decode_message, encode_message
 from consensus.types import Proposal
-from lightclient.codec import DecodeError
+from records.codec import DecodeError
 from tests.consensus.helpers import CHAIN, KEYS, VALIDATORS, make_block, signed_proposal
 
 TXS = st.lists(st.binary(min_size=0, max_size=64), max_size=12)

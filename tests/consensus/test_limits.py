@@ -25,7 +25,7 @@ from consensus.types import (
     compute_max_proposal_bytes,
 )
 from consensus.wal import MAX_RECORD_BYTES, FileWalStorage, Wal, WalRecordTooLarge
-from lightclient.codec import MAX_CHAIN_ID_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_INT64, MAX_VALIDATORS
+from records.codec import MAX_CHAIN_ID_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_INT64, MAX_VALIDATORS
 
 HASH = b"\xff" * 32
 KEY = b"\xee" * 32

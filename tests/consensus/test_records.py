@@ -26,7 +26,7 @@ from consensus.types import (
     compute_commit_certificate,
 )
 from consensus.wal import FileWalStorage, Wal, WalCorrupted
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError
+from records.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError
 from tests.consensus.helpers import (
     CHAIN,
     KEYS,

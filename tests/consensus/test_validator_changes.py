@@ -9,7 +9,7 @@ from consensus.sim.scenarios import check_invariants
 from consensus.sim.simulator import CrashPlan, NodeSpec, Scenario, Simulator, make_key
 from consensus.types import ValidatorSet, Voter
 from consensus.validator_sets import SETS_KEPT, ValidatorCheckpoint, ValidatorSets
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
+from records.codec import MAX_EVIDENCE_AGE_BLOCKS
 
 ADD_V4_AFTER_2 = (2, (1, 1, 1, 1, 1))
 REMOVE_V0_AFTER_5 = (5, (0, 1, 1, 1, 1))

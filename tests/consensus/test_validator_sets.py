@@ -15,7 +15,7 @@ from consensus.validator_sets import (
     ValidatorSetForgotten,
     ValidatorSets,
 )
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError, pack
+from records.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError, pack
 
 VOTERS = tuple(
     Voter(f"v{i}", make_key(i).public_key, power) for i, power in enumerate((1, 2, 3, 4))

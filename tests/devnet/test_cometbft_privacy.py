@@ -33,13 +33,13 @@ from devnet.cometbft_privacy import (
 from devnet.homes import Home
 from devnet.privacy import Secrets
 from lightclient.anchor import COMETBFT
-from lightclient.codec import pack
 from node.cometbft.abci import CODE_NOT_ALLOWED, FILTER_ID_PATH
 from node.cometbft.home import RPC_SOCKET, Listeners, build_config_toml, get_node_id
 from node.cometbft.process import PID_FILE, remove_stale_socket
 from node.commands.init import NodeKeys
 from node.config import ENGINE_TIMEOUTS
 from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFile
+from records.codec import pack
 from tests.devnet.test_privacy import ALICE, TX
 
 HEIGHT = 5

@@ -39,9 +39,9 @@ from lightclient.anchor import (
     follow_set_changes,
     get_consensus_chain_id,
 )
-from lightclient.codec import DecodeError, pack, unpack
 from lightclient.commit import CommitSig
 from lightclient.validators import ValidatorPowers
+from records.codec import DecodeError, pack, unpack
 from tests.lightclient.support import GENESIS_HASH, get_powers, make_anchor, make_set_change
 
 KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([0x10 + i]) * 32) for i in range(4)]

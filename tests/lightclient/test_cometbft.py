@@ -25,7 +25,6 @@ from lightclient.anchor import (
     follow_set_changes,
     get_consensus_chain_id,
 )
-from lightclient.codec import pack
 from lightclient.cometbft import (
     CometCommit,
     CometHeader,
@@ -39,6 +38,7 @@ from lightclient.cometbft import (
     parse_validators,
 )
 from lightclient.commit import InvalidCommit
+from records.codec import pack
 
 VECTORS = json.loads(
     (Path(__file__).parents[1] / "vectors" / "cometbft" / "commits.json").read_text()

@@ -8,7 +8,6 @@ import msgpack
 import pytest
 import trio
 
-from lightclient.codec import DecodeError
 from node.blocksync import (
     MAX_REQUEST_BYTES,
     PROTOCOL,
@@ -22,6 +21,7 @@ from node.blocksync import (
 )
 from node.consensus_loop import catch_up
 from node.p2p import Offence
+from records.codec import DecodeError
 from tests.node.p2p.support import line
 
 

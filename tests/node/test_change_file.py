@@ -16,8 +16,8 @@ from clearing.governance.changes import CHANGE_TYPES
 from clearing.governance.rules import build_draft
 from clearing.upgrade_plan import UpgradePlan
 from devnet.sandbox import Sandbox
-from lightclient.codec import MAX_EVIDENCE_AGE_BLOCKS
 from node.change_file import ChangeFileError, load_change_file
+from records.codec import MAX_EVIDENCE_AGE_BLOCKS
 
 ROOT = Path(__file__).resolve().parents[2]
 GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())

@@ -17,7 +17,6 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError
 from node.api.errors import api_error_from
 from node.mempool import (
     CheckFailed,
@@ -31,6 +30,7 @@ from node.mempool import (
     compute_tx_hash,
 )
 from node.txcheck import make_clearing_check
+from records.codec import DecodeError
 
 ROOT = Path(__file__).resolve().parents[2]
 GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from consensus.compact import compute_tx_hash
-from lightclient.codec import DecodeError
 from node.p2p import P2PNode
 from node.txfetch import (
     PROTOCOL,
@@ -18,6 +17,7 @@ from node.txfetch import (
     fetch_txs,
     serve_txs,
 )
+from records.codec import DecodeError
 from tests.node.p2p.support import line
 
 TXS = [b"batch %d " % i * 100 for i in range(6)]

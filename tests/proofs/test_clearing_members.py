@@ -9,7 +9,6 @@ import pytest
 
 from clearing.published_roles import PublishedRoles
 from clearing.roles import NO_MEMBER, SegregationModel
-from lightclient.codec import DecodeError
 from proofs.clearing_members import (
     ReportAccounts,
     check_clearing_members,
@@ -17,6 +16,7 @@ from proofs.clearing_members import (
     describe_client_in_default,
 )
 from proofs.report import Report, decode_report
+from records.codec import DecodeError
 from tests.node.reports.support import MEMBERS
 from tests.proofs.conftest import Fixture
 from tests.vectors.make_reports import OMNIBUS_CLIENT, PAIR, REPORTS, SHORT

@@ -2,7 +2,7 @@
 
 One record of each kind that crosses a wire or enters the state root, built from fixed
 values, and its bytes in hex (`tests/vectors/records/records.json`). The records'
-encodings are declared (lightclient/records.py) rather than written by hand; these bytes
+encodings are declared (records/declared.py) rather than written by hand; these bytes
 were written by the hand-written code before that, so tests/vectors/test_records.py
 proves each declaration gives the same bytes and decodes them back to the same record.
 """
@@ -73,13 +73,13 @@ from clearing.upgrade_plan import DoneUpgrade, UpgradePlan
 from clearing.withdrawal import PayoutObservation, WithdrawalPaid
 from clearing.withdrawal_expiry import ExpiryObservation, WithdrawalExpired
 from consensus.types import Block, DuplicateVoteEvidence, Proposal, Vote
-from lightclient.codec import pack, unpack
 from lightclient.commit import CommitCertificate, CommitSig, VoteType
 from lightclient.header import BlockHeader
 from node.blocksync import SyncedBlock, SyncRequest, SyncResponse
 from node.bridge.gossip import ExpiryAttestation, PayoutAttestation
 from node.p2p.genesis import GenesisHello
 from node.reports.gossip import decode_reports_message, sign_proof_shares, sign_share
+from records.codec import pack, unpack
 
 VECTORS = Path(__file__).resolve().parent / "records" / "records.json"
 

@@ -26,7 +26,7 @@ from clearing.root import encode_account
 from clearing.snapshot import decode_member
 from clearing.state import ClearingState, MarginCall, get_collateral_value
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError, pack, unpack
+from records.codec import DecodeError, pack, unpack
 from tests.clearing.default.test_steps import BTC, give
 from tests.clearing.risk.sample import genesis_risk_section, risk_section
 from tests.clearing.support import USDC, genesis_doc

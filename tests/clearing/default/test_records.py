@@ -12,7 +12,7 @@ from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import DefaultRecord
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError, pack, unpack
+from records.codec import DecodeError, pack, unpack
 from tests.clearing.default.test_crash_ledger import BTC, ETH, A, B, crash_box, of, trades
 
 

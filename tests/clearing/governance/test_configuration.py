@@ -18,7 +18,7 @@ from clearing.governance.configuration import (
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import initialize_state
-from lightclient.codec import DecodeError, pack
+from records.codec import DecodeError, pack
 from tests.clearing.governance.support import (
     NEXT_FUTURE,
     ballots,

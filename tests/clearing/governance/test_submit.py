@@ -29,7 +29,7 @@ from clearing.governance.vote import GovVote
 from clearing.instruments import InstrumentStatus
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
-from lightclient.codec import DecodeError, pack
+from records.codec import DecodeError, pack
 from tests.clearing.governance.support import (
     MAX_VOTING,
     MIN_DELAY,

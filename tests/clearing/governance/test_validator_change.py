@@ -22,7 +22,7 @@ from clearing.instruments import InstrumentStatus
 from clearing.validator_set import get_active_validators
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox
-from lightclient.codec import pack, unpack
+from records.codec import pack, unpack
 from tests.clearing.governance.support import (
     NEXT_FUTURE,
     assert_refused,

@@ -12,7 +12,6 @@ from bridge.withdrawal import sign_withdrawal_record
 from clearing.errors import BadSignature, UnknownCollateral
 from clearing.state import initialize_state
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_seed
-from lightclient.codec import DecodeError, pack
 from node.bridge.gossip import (
     GOSSIP_VERSION,
     IGNORES,
@@ -29,6 +28,7 @@ from node.bridge.gossip import (
     WrongChain,
     encode_message,
 )
+from records.codec import DecodeError, pack
 from tests.node.bridge.support import (
     BRIDGE_KEYS,
     CONSENSUS_KEYS,

@@ -34,7 +34,6 @@ from clearing.assets import CollateralKey, CollateralToken
 from clearing.errors import BadSignature
 from clearing.genesis import parse_genesis
 from clearnode.client.sandbox_keys import derive_ed25519_key
-from lightclient.codec import DecodeError, pack
 from node.bridge.chains import ChainLookup
 from node.bridge.gossip import (
     GOSSIP_VERSION,
@@ -60,6 +59,7 @@ from node.bridge.reobserve import (
     UnwatchedChain,
 )
 from node.config import BridgeChainConfig
+from records.codec import DecodeError, pack
 from tests.node.bridge.network import DEPTH
 from tests.node.bridge.support import (
     CHAIN_ID,

@@ -21,7 +21,6 @@ from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.compact import compute_tx_hash
-from lightclient.codec import DecodeError
 from lightclient.cometbft import get_address
 from node.allowed_peers import get_allowed_peers
 from node.clearing_app import ClearingApp
@@ -48,6 +47,7 @@ from node.genesis_file import load_genesis
 from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
 from node.storage import NodeStore, StoredBlock
 from node.txcheck import make_clearing_check
+from records.codec import DecodeError
 from tests.clearing.support import USDC, genesis_doc, new_sandbox
 from tests.node.cometbft.replay import to_finalize_request, to_our_block
 from tests.node.netproc import GENESIS_DOC, NodeHome

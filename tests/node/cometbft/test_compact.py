@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from consensus.compact import MissingTxs, compute_tx_hash
-from lightclient.codec import DecodeError
 from node.cometbft.compact import (
     REF_BYTES,
     REF_TAG,
@@ -18,6 +17,7 @@ from node.cometbft.compact import (
     restore_items,
 )
 from node.cometbft.record import CometBlockRecord
+from records.codec import DecodeError
 from tests.node.test_app import blocks
 
 TXS = [tx for block in blocks() for tx in block]

@@ -12,7 +12,6 @@ import pytest
 
 from clearing.genesis import parse_genesis
 from lightclient.anchor import Checkpoint
-from lightclient.codec import DecodeError, pack
 from lightclient.cometbft import parse_commit, parse_header
 from node.cometbft.home import TrustedBlock
 from node.cometbft.light_rpc import (
@@ -23,6 +22,7 @@ from node.cometbft.light_rpc import (
     read_json_rpc,
 )
 from node.cometbft.record import SignedHeader
+from records.codec import DecodeError, pack
 from tests.clearing.support import genesis_doc
 from tests.lightclient.test_cometbft import CHAIN, VECTORS, forge_a_precommit
 

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from clearing.block import BlockResult
 from clearing.events import EventValue, make_event
-from lightclient.codec import DecodeError, pack
 from node.history.indexer import get_block_history, make_fill
 from node.history.store import (
     WORDS,
@@ -22,6 +21,7 @@ from node.history.store import (
     encode_row_event,
 )
 from node.storage import HeightGapError, NodeStore
+from records.codec import DecodeError, pack
 from tests.node.test_api import ALICE, BOB
 
 

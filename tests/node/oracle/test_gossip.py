@@ -16,7 +16,6 @@ from clearing.errors import BadSignature, StaleObservation, UnknownFeed, Unknown
 from clearing.oracle import PriceObservation, sign_price_observation
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox
-from lightclient.codec import DecodeError
 from node.oracle.gossip import (
     MAX_OBSERVATION_BYTES,
     ObservationCheck,
@@ -24,6 +23,7 @@ from node.oracle.gossip import (
     WrongChain,
     encode_observation,
 )
+from records.codec import DecodeError
 
 ROOT = Path(__file__).resolve().parents[3]
 GENESIS = json.loads((ROOT / "configs" / "genesis.example.json").read_text())

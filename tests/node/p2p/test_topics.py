@@ -13,7 +13,6 @@ import trio.testing
 
 from consensus.messages import encode_message
 from consensus.types import Vote, VoteType
-from lightclient.codec import DecodeError
 from node.p2p.topics import (
     CONSENSUS,
     decode_consensus,
@@ -21,6 +20,7 @@ from node.p2p.topics import (
     get_topic,
     open_publisher,
 )
+from records.codec import DecodeError
 from tests.node.test_network_inprocess import setup_txs
 
 

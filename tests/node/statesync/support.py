@@ -12,13 +12,13 @@ from clearing.root import compute_state_root
 from clearing.state import ClearingState
 from consensus.types import Block
 from lightclient.anchor import StateAnchor
-from lightclient.codec import pack
 from lightclient.header import BlockHeader
 from node.blocksync import PROTOCOL, SyncedBlock, SyncRequest, SyncResponse
 from node.clearing_app import ClearingApp
 from node.p2p import P2PNode
 from node.statesync.records import SnapshotOffer
 from node.statesync.verify import hash_chunks
+from records.codec import pack
 from tests.lightclient.support import get_powers, make_commit
 from tests.node.netsupport import example_genesis, iter_trading_blocks, make_block, validator_seed
 

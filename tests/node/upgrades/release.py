@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PATCH = Path(__file__).with_name("test-v2.patch")
 UPGRADE = "test-v2"
 PACKAGES = ("bridge", "clearing", "clearnode", "configs", "consensus", "devnet", "lightclient",
-            "node", "proofs")  # fmt: skip
+            "node", "proofs", "records")  # fmt: skip
 TESTS = ("tests/__init__.py", "tests/conftest.py", "tests/parallel.py", "tests/clearing")
 
 

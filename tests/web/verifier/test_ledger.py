@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clearing.published_ledger import PublishedLedger, ReserveTotal
-from lightclient.codec import DecodeError, encode_big_int, pack
+from records.codec import DecodeError, encode_big_int, pack
 from tests.web.verifier.node_cli import bundle_cli, run_cli
 
 

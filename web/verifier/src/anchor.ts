@@ -86,7 +86,7 @@ export interface ValidatorHistory {
   sets: [bigint, VotingPower[]][];
 }
 
-/* lightclient/codec.py's checks with its words; its integers are int64 here (`MAX_INT`). */
+/* records/codec.py's checks with its words; its integers are int64 here (`MAX_INT`). */
 function expectList(obj: Value, field: string, length?: number, maxLen = 1_000_000): Value[] {
   if (!Array.isArray(obj)) throw fail(field, `expected a list, got ${typeName(obj)}`);
   if (length !== undefined && obj.length !== length) throw fail(field, `expected ${length} fields, got ${obj.length}`);

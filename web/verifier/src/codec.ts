@@ -1,4 +1,4 @@
-/** Field checks of lightclient/codec.py with its error wording (`cannot decode what:
+/** Field checks of records/codec.py with its error wording (`cannot decode what:
  * reason`), for the report fields that clearing decodes (market, defaults). */
 
 import { DecodeError } from "./errors";

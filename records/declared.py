@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, Self, TypeVar, get_type_hints
 
-from lightclient.codec import (
+from records.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_INT64,
     MAX_NAME_CHARS,

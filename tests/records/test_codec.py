@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lightclient.codec import (
+from lightclient.header import BlockHeader
+from records.codec import (
     MAX_CHAIN_ID_BYTES,
     MAX_INT64,
     DecodeError,
@@ -19,7 +20,6 @@ from lightclient.codec import (
     pack,
     unpack,
 )
-from lightclient.header import BlockHeader
 
 
 @given(st.integers(-(2**300), 2**300))

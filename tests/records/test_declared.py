@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import pytest
 
-from lightclient.codec import DecodeError, expect_int
-from lightclient.records import (
+from records.codec import DecodeError, expect_int
+from records.declared import (
     Address,
     Bytes,
     Checked,

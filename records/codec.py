@@ -6,8 +6,8 @@ maps and extension types are refused, and every field is type- and range-checked
 `expect_*` helper, so bad bytes raise `DecodeError` naming the record and field that
 failed with the numbers (expected and got, a size and its cap), never an arbitrary
 exception. Clearing, consensus, the light client, the bridge, proofs and the node all
-decode with this module: it sits at the bottom of the import graph (lightclient imports
-no package of ours).
+decode with this module: with records/declared.py it sits at the bottom of the import
+graph, importing no package of ours.
 """
 
 from __future__ import annotations
