@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgpack
-
 from clearing.assets import MAX_VAULT_QUANTA
 from clearing.clients import ROLE_FIELDS, decode_role_fields
 from clearing.genesis import Genesis
@@ -93,7 +91,8 @@ def encode_snapshot(state: ClearingState) -> bytes:
 
 def decode_snapshot(genesis: Genesis, data: bytes) -> ClearingState:
     """The state a snapshot describes; raises ``DecodeError`` on any bad field."""
-    fields = expect_list(_unpack_state(data), "snapshot")
+    # No message cap: a state outgrows them (its trade-id bitmaps).
+    fields = expect_list(unpack(data, "snapshot", max_bytes=None, max_items=None), "snapshot")
     if not fields or fields[0] != SNAPSHOT_VERSION:
         version = fields[0] if fields else None
         raise DecodeError("snapshot", f"version {version!r} is not {SNAPSHOT_VERSION}")
@@ -136,18 +135,6 @@ def _decode_nonces(through: object, above: object) -> DepositNonces:
         nonces.above.add(nonce)
         floor = nonce
     return nonces
-
-
-def _unpack_state(data: bytes) -> Any:
-    """msgpack without the message caps of `codec.unpack` (8 MiB, 100,000 items: a state
-    outgrows them, e.g. its trade-id bitmaps); no maps or extensions, and no length
-    beyond the input's own, so a hostile snapshot cannot make the decoder allocate more."""
-    if not isinstance(data, bytes):
-        raise DecodeError("snapshot", f"expected bytes, got {type(data).__name__}")
-    try:
-        return msgpack.unpackb(data, raw=False, use_list=True, max_map_len=0, max_ext_len=0)
-    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
-        raise DecodeError("snapshot", f"not msgpack: {e}") from None
 
 
 def _decode_globals(state: ClearingState, g: list[Any], proposal_changes: object) -> None:

@@ -62,7 +62,7 @@ from proofs.statement import (
     prove_solvency,
     verify_solvency_batch,
 )
-from records.codec import DecodeError
+from records.codec import DecodeError, pack
 
 REPORT_VERSION = 11
 # 11: the height its own field (12); the market without the height or the block time,
@@ -197,8 +197,8 @@ class Report:
 
     def get_hash(self) -> bytes:
         """What validators sign: SHA3-256 over the domain and the body (no signatures)."""
-        body = msgpack.packb(self._body(), use_bin_type=True)
-        return hashlib.sha3_256(REPORT_HASH_DOMAIN + bytes(body)).digest()
+        body = pack(self._body())
+        return hashlib.sha3_256(REPORT_HASH_DOMAIN + body).digest()
 
     def get_signing_bytes(self) -> bytes:
         """What each validator signs: this report's hash bound to its chain and epoch."""
@@ -207,7 +207,7 @@ class Report:
     def encode(self) -> bytes:
         sigs = [[s.public_key, s.signature] for s in self.signatures]
         anchor = None if self.anchor is None else self.anchor.to_wire()
-        return bytes(msgpack.packb([*self._body(), sigs, anchor], use_bin_type=True))
+        return pack([*self._body(), sigs, anchor])
 
     def get_time_ms(self) -> int | None:
         """When the chain committed the report's state root: the time of the anchor's
@@ -869,6 +869,9 @@ def _decode_anchor(obj: object) -> StateAnchor | None:
 
 def decode_report(data: bytes) -> Report:
     """The report from its encoding; ReportDecodeError names the first bad field."""
+    # Not records.codec.unpack: a report is its own document (FORMAT.md), read alike by the
+    # browser verifier, whose decoder takes a map or an extension as a value and lets the
+    # field check that meets it refuse it; this one must fail with the same words.
     try:
         obj = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:

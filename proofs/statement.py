@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol
 
-import msgpack
-
 from clearing.risk.solvency import COLLATERAL_PREFIX
 from proofs.bulletproofs import (
     N_BITS,
@@ -38,6 +36,7 @@ from proofs.group import P, R
 from proofs.msm import MsmCheck
 from proofs.pedersen import Generators
 from proofs.transcript import Transcript
+from records.codec import pack
 
 STATEMENT_DOMAIN = b"clearnode-solvency-statement-v1"
 SIGNED_OFFSET = 1 << 63
@@ -100,8 +99,8 @@ class SolvencyStatement:
 
     @functools.cached_property
     def _digest(self) -> bytes:
-        body = msgpack.packb(self.to_list(), use_bin_type=True)
-        return hashlib.sha3_256(STATEMENT_DOMAIN + bytes(body)).digest()
+        body = pack(self.to_list())
+        return hashlib.sha3_256(STATEMENT_DOMAIN + body).digest()
 
     @functools.cached_property
     def columns(self) -> tuple[tuple[int, ...], ...]:

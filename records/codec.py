@@ -88,10 +88,19 @@ def expect_big_int(obj: object, what: str, lo: int | None = None) -> int:
     return value
 
 
-def unpack(data: bytes, what: str, max_bytes: int = MAX_MESSAGE_BYTES) -> Any:
-    """Decode ``data`` (at most ``max_bytes``, no maps at any depth, lists capped)."""
+def unpack(
+    data: bytes,
+    what: str,
+    max_bytes: int | None = MAX_MESSAGE_BYTES,
+    max_items: int | None = MAX_LIST_LENGTH,
+) -> Any:
+    """Decode ``data`` (at most ``max_bytes``, no maps or extensions at any depth, no
+    list longer than ``max_items``). None for a cap: the input's own length (a state
+    snapshot has no cap of its own), so that hostile bytes still cannot make the decoder
+    allocate more than they hold."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise DecodeError(what, f"expected bytes, got {type(data).__name__}")
+    max_bytes = len(data) if max_bytes is None else max_bytes
     if len(data) > max_bytes:
         raise DecodeError(what, f"{len(data)} bytes exceeds {max_bytes}")
     try:
@@ -100,7 +109,7 @@ def unpack(data: bytes, what: str, max_bytes: int = MAX_MESSAGE_BYTES) -> Any:
             raw=False,
             use_list=True,
             max_map_len=0,
-            max_array_len=MAX_LIST_LENGTH,
+            max_array_len=len(data) if max_items is None else max_items,
             max_ext_len=0,
             max_bin_len=max_bytes,
         )

@@ -25,7 +25,6 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
-import msgpack
 import trio
 
 from clearing.state import ClearingState
@@ -79,15 +78,10 @@ def encode_report_response(encoded_report: bytes | None) -> bytes:
 def decode_report_response(data: bytes) -> bytes | None:
     """The report's bytes, None for "not found"; raises ReportSyncError.
 
-    Not `records.codec.unpack`: a report may be far bigger than its message cap (the
-    frame's cap, the asker's `sync_max_bytes`, bounds it)."""
+    A report may be far bigger than the message cap: the frame's cap (the asker's
+    `sync_max_bytes`) bounds the response, so it is decoded with no cap of its own."""
     try:
-        try:
-            fields = msgpack.unpackb(data, raw=False, max_map_len=0, max_array_len=3,
-                                     max_ext_len=0, max_str_len=0)  # fmt: skip
-        except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError,
-                msgpack.StackError) as exc:  # fmt: skip
-            raise DecodeError("report response", f"not msgpack: {exc}") from None
+        fields = unpack(data, "report response", max_bytes=None, max_items=3)
         fields = expect_list(fields, "report response")
         if len(fields) < 2 or expect_int(fields[0], "report response version") != SYNC_VERSION:
             raise DecodeError("report response", f"expected [{SYNC_VERSION}, status, ...]")

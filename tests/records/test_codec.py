@@ -8,6 +8,7 @@ from lightclient.header import BlockHeader
 from records.codec import (
     MAX_CHAIN_ID_BYTES,
     MAX_INT64,
+    MAX_LIST_LENGTH,
     DecodeError,
     encode_big_int,
     expect_big_int,
@@ -95,3 +96,17 @@ def test_a_chain_id_may_be_empty_where_a_clearing_string_may_not() -> None:
     assert BlockHeader.from_fields(fields).chain_id == ""
     with pytest.raises(DecodeError, match="chain_id: 66 bytes exceeds cap 64"):
         BlockHeader.from_fields([*fields[:1], "é" * 33, *fields[2:]])  # 33 chars, in bytes
+
+
+def test_a_record_with_no_cap_of_its_own_is_bounded_by_its_length() -> None:
+    """A snapshot outgrows the message caps; without them its own length still bounds
+    every list and string inside, and maps stay refused."""
+    many = list(range(MAX_LIST_LENGTH + 1))
+    with pytest.raises(DecodeError, match="exceeds max_array_len"):
+        unpack(pack(many), "message")
+    assert unpack(pack(many), "snapshot", max_bytes=None, max_items=None) == many
+    claims_more = b"\xdd\x00\x01\x00\x00" + b"\x01" * 10  # a list of 65,536 in 15 bytes
+    with pytest.raises(DecodeError, match="snapshot: not msgpack: 65536 exceeds max_array_len"):
+        unpack(claims_more, "snapshot", max_bytes=None, max_items=None)
+    with pytest.raises(DecodeError, match="snapshot: not msgpack"):
+        unpack(b"\x81\x01\x02", "snapshot", max_bytes=None, max_items=None)
