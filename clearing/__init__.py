@@ -6,10 +6,10 @@ Table of contents:
 - genesis.py, assets.py, instruments.py: parsed and validated configuration.
 - state.py: ``ClearingState``, ``Member``, ``SubAccount``, ``Position``. Writes go
   through ``get_*_for_write`` so the root knows what is dirty.
-- tx.py: the envelope ``[version, kind, ...]``. Kinds: 1 TradeBatch (trade.py),
-  2 AuthoriseVenue (venues.py), 3 CollateralCredit (collateral.py), 4 Transfer
-  (transfer.py), 5 Withdrawal and 7 WithdrawalPaid (withdrawal.py),
-  6 PriceUpdate (oracle.py), 20 WithdrawalExpired (withdrawal_expiry.py).
+- tx.py: the envelope ``[version, kind, ...]`` and ``KINDS``, each kind declared beside
+  its record (tx_kind.py's ``TxKind``: its admission, its process step, its priority,
+  who submits it, what a refusal spends; ``TRADE_BATCH`` in trade.py, ``TRANSFER`` in
+  transfer.py ...). admission.py admits a transaction by its kind's declaration.
 - block.py: ``process_block``. It applies the transactions, then
   END_OF_BLOCK_STEPS (mark to market, funding, expiries, liquidations), then
   EPOCH_STEPS at epoch boundaries.

@@ -22,23 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from clearing.client_requests import (
-    AcceptClientAccount,
-    OfferClientAccount,
-    process_accept_client_account,
-    process_offer_client_account,
-)
-from clearing.collateral import CollateralCredit, process_collateral_credit
 from clearing.context import BlockContext
 from clearing.default.auction import process_house_book
-from clearing.default.bidding import (
-    AuctionBid,
-    RegisterBidder,
-    process_auction_bid,
-    process_register_bidder,
-)
 from clearing.default.house import process_house_collateral
 from clearing.default.margin_call import process_margin_calls
 from clearing.default.porting import process_porting
@@ -51,30 +37,14 @@ from clearing.funding import process_funding
 from clearing.governance.execution import process_governance
 from clearing.governance.pruning import process_instrument_pruning
 from clearing.governance.roll import process_listing_roll
-from clearing.governance.submit import GovProposal, process_gov_proposal
-from clearing.governance.vote import GovVote, process_gov_vote
 from clearing.jailing import process_equivocations
-from clearing.member_authorisation import spend_refused_nonce
 from clearing.negative_cash import process_negative_cash
-from clearing.oracle import PriceUpdate, process_price_update
 from clearing.release import MIGRATIONS
-from clearing.report_commitment import ReportCommitment, process_report_commitment
-from clearing.request_schema import SignedRequest
 from clearing.root import compute_state_root
 from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState
-from clearing.trade import TradeBatch, process_trade_batch, spend_refused_trade_ids
-from clearing.transfer import Transfer, process_transfer
-from clearing.tx import Transaction, decode_tx
+from clearing.tx import KIND_OF, Transaction, decode_tx
 from clearing.upgrade import Migration, check_release, process_upgrade
-from clearing.venues import AuthoriseVenue, process_authorise_venue
-from clearing.withdrawal import (
-    Withdrawal,
-    WithdrawalPaid,
-    process_withdrawal,
-    process_withdrawal_paid,
-)
-from clearing.withdrawal_expiry import WithdrawalExpired, process_withdrawal_expired
 from records.codec import (
     DecodeError,
     expect_bytes,
@@ -91,24 +61,6 @@ OK = "ok"
 RESULT_VERSION = 1
 
 Step = Callable[[ClearingState, BlockContext], list[Event]]
-
-TX_HANDLERS: dict[type, Callable[[ClearingState, BlockContext, Any], list[Event]]] = {
-    TradeBatch: process_trade_batch,
-    AuthoriseVenue: process_authorise_venue,
-    CollateralCredit: process_collateral_credit,
-    Transfer: process_transfer,
-    Withdrawal: process_withdrawal,
-    WithdrawalPaid: process_withdrawal_paid,
-    PriceUpdate: process_price_update,
-    ReportCommitment: process_report_commitment,
-    WithdrawalExpired: process_withdrawal_expired,
-    RegisterBidder: process_register_bidder,
-    AuctionBid: process_auction_bid,
-    GovProposal: process_gov_proposal,
-    GovVote: process_gov_vote,
-    OfferClientAccount: process_offer_client_account,
-    AcceptClientAccount: process_accept_client_account,
-}
 
 # Order matters: equivocators are jailed first (a ballot of a key jailed in this block
 # counts for nothing in its tally); then governance, so the block's other steps run under the
@@ -217,13 +169,12 @@ def process_transaction(state: ClearingState, ctx: BlockContext, raw: bytes) -> 
         tx = decode_tx(raw)
     except DecodeError as error:
         return TxResult(error.code, str(error), ())
+    kind = KIND_OF[type(tx)]
     try:
-        events = TX_HANDLERS[type(tx)](state, ctx, tx)
+        events = kind.process(state, ctx, tx)
     except (InvalidTransaction, DecodeError) as error:
-        if isinstance(tx, SignedRequest):
-            spend_refused_nonce(state, ctx, tx)
-        elif isinstance(tx, TradeBatch):
-            spend_refused_trade_ids(state, ctx, tx)
+        if kind.spend_refused is not None:
+            kind.spend_refused(state, ctx, tx)
         return TxResult(error.code, str(error), ())
     return TxResult(OK, "", tuple(events), tx)
 

@@ -35,7 +35,7 @@ from clearing.errors import (
     UnknownSegregationModel,
 )
 from clearing.events import Event, make_event
-from clearing.member_authorisation import check_member_request, spend_nonce
+from clearing.member_authorisation import check_member_request, declare_member_request, spend_nonce
 from clearing.request_schema import (
     ExpiresMs,
     IssuedAtMs,
@@ -149,3 +149,7 @@ def process_accept_client_account(
                        counterparty=tx.clearing_member, client=tx.member,
                        clearing_member=tx.clearing_member, model=tx.model,
                        backup=terms.backup)]  # fmt: skip
+
+
+OFFER_CLIENT_ACCOUNT = declare_member_request(OfferClientAccount, process_offer_client_account)
+ACCEPT_CLIENT_ACCOUNT = declare_member_request(AcceptClientAccount, process_accept_client_account)

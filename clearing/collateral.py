@@ -33,6 +33,7 @@ from clearing.replay_protection import (
     record_deposit_nonce,
 )
 from clearing.state import ClearingState, SubAccount, get_sub_account_for_write
+from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from records.declared import Address, ChainId, Declared, Hash, Int, Uint, declare_record
 
 CREDIT_DOMAIN = "collateral-credit"
@@ -230,3 +231,19 @@ def count_vault_quanta(state: ClearingState) -> dict[CollateralKey, int]:
     for key, quanta in get_uncredited_holdings(state).items():
         totals[key] = totals.get(key, 0) + quanta
     return totals
+
+
+def admit_collateral_credit(
+    state: ClearingState, ctx: BlockContext, tx: CollateralCredit, _raw: bytes
+) -> Sender:
+    """A quorum attested a deposit not yet credited; unique by its chain, vault and
+    deposit nonce."""
+    check_collateral_credit(state, ctx.chain_id, tx)
+    obs = tx.observation
+    return Sender(b"credit:%d:" % obs.chain_id + obs.vault + b":%d" % obs.deposit_nonce)
+
+
+COLLATERAL_CREDIT = TxKind(
+    CollateralCredit, admit_collateral_credit, process_collateral_credit, Priority.SYSTEM,
+    Submitter.BRIDGE,
+)  # fmt: skip

@@ -20,12 +20,17 @@ lift. Admission spends nothing: there, `IssuedInFuture` alone is not final, and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from clearing.context import BlockContext
 from clearing.eip712 import verify_member_signature
 from clearing.errors import InvalidTransaction, NonceReused
+from clearing.events import Event
 from clearing.replay_protection import check_request_live, check_request_times
 from clearing.request_schema import SignedRequest
 from clearing.state import ClearingState, Member, get_member_for_write
+from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 
 
 def check_nonce_unused(state: ClearingState, member: bytes, nonce: int) -> None:
@@ -76,3 +81,25 @@ def spend_refused_nonce(state: ClearingState, ctx: BlockContext, tx: SignedReque
     except InvalidTransaction:
         return
     spend_nonce(state, tx)
+
+
+def admit_member_request(
+    state: ClearingState, ctx: BlockContext, tx: SignedRequest, _raw: bytes
+) -> Sender:
+    """`check_member_request` at the next block; a member's requests are ordered by
+    nonce."""
+    check_member_request(state, ctx, tx)
+    return Sender(tx.member, tx.nonce)
+
+
+R = TypeVar("R", bound=SignedRequest)
+
+
+def declare_member_request(
+    record: type[R], process: Callable[[ClearingState, BlockContext, R], list[Event]]
+) -> TxKind[R]:
+    """A member's request: admitted as every request is, refused with its nonce spent."""
+    return TxKind(
+        record, admit_member_request, process, Priority.MEMBER, Submitter.MEMBER,
+        spend_refused_nonce,
+    )  # fmt: skip

@@ -9,22 +9,13 @@ instead of remembering it.
 
 from __future__ import annotations
 
-from clearing import client_requests, transfer, venues, withdrawal
-from clearing.default import bidding
 from clearing.eip712 import SignableMessage, compute_signable
 from clearing.request_schema import SignedRequest
+from clearing.tx import get_records_submitted_by
+from clearing.tx_kind import Submitter
 
 MEMBER_REQUESTS: dict[str, type[SignedRequest]] = {
-    request.__name__: request
-    for request in (
-        withdrawal.Withdrawal,
-        transfer.Transfer,
-        venues.AuthoriseVenue,
-        bidding.RegisterBidder,
-        bidding.AuctionBid,
-        client_requests.OfferClientAccount,
-        client_requests.AcceptClientAccount,
-    )
+    record.__name__: record for record in get_records_submitted_by(Submitter.MEMBER)
 }
 """Each request `POST /v1/member-requests` takes, by its EIP-712 primary type (its
 fields: `SCHEMA.eip712_fields`)."""

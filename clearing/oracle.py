@@ -18,6 +18,7 @@ prices per instrument id, the time it observed them). A block's update:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
@@ -42,6 +43,7 @@ from clearing.errors import (
 )
 from clearing.events import Event, make_event
 from clearing.state import ClearingState
+from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from clearing.units import MAX_UINT64, apply_bps_floor
 from records.codec import DecodeError, expect_int, expect_list, expect_str
 from records.declared import (
@@ -267,3 +269,18 @@ def process_price_update(state: ClearingState, ctx: BlockContext, tx: PriceUpdat
         state.last_observed_ms[o.signer] = o.observed_ms
     events.append(make_event("price_update", index_count=len(index), mark_count=len(marks)))
     return events
+
+
+def admit_price_update(
+    state: ClearingState, ctx: BlockContext, tx: PriceUpdate, raw: bytes
+) -> Sender:
+    """As the next block will count it (signers of the set in force, known ids, a quorum of
+    observations fresh at its time and newer than those applied), so an update that
+    cannot move a price never takes a trade's place; each update a sender of its own."""
+    check_price_update(state, ctx, tx)
+    return Sender(b"price:" + hashlib.sha256(raw).digest())
+
+
+PRICE_UPDATE = TxKind(
+    PriceUpdate, admit_price_update, process_price_update, Priority.SYSTEM, Submitter.VALIDATOR
+)

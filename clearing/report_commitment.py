@@ -31,6 +31,7 @@ from clearing.context import BlockContext
 from clearing.errors import InvalidTransaction
 from clearing.events import Event, make_event
 from clearing.state import ClearingState
+from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from records.declared import Bytes, Declared, Int, declare_record
 
 REPORT_DOMAIN = "solvency-report"
@@ -161,3 +162,18 @@ class ReportHashChain:
         self.count = len(report_hashes)
         self.last_epoch = max(report_hashes, default=0)
         self.digest = compute_report_hashes_digest(report_hashes)
+
+
+def admit_report_commitment(
+    state: ClearingState, ctx: BlockContext, tx: ReportCommitment, _raw: bytes
+) -> Sender:
+    """A quorum signed the epoch's report and none is committed for it yet; unique by its
+    epoch and hash."""
+    check_report_commitment(state, ctx.chain_id, tx)
+    return Sender(b"report:%d:" % tx.epoch + tx.report_hash)
+
+
+REPORT_COMMITMENT = TxKind(
+    ReportCommitment, admit_report_commitment, process_report_commitment, Priority.SYSTEM,
+    Submitter.VALIDATOR,
+)  # fmt: skip

@@ -81,6 +81,7 @@ from clearing.state import (
     SubAccount,
     get_sub_account_for_write,
 )
+from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from clearing.units import BPS_DENOMINATOR, MAX_UINT64, apply_bps_ceil, apply_bps_floor
 from records.declared import Address, Declared, EdSignature, Items, Name, Uint, declare_record
 
@@ -423,3 +424,23 @@ def write_side(
     apply_fill(account.positions, instrument_id, side.fill_quantity, price, mark, funding_index)
     if side.margin is not None:
         keep_trade_figures(state.derived.get(RISK_CACHE), side.margin)
+
+
+def admit_trade_batch(
+    state: ClearingState, ctx: BlockContext, batch: TradeBatch, _raw: bytes
+) -> Sender:
+    """Live and signed by its venue; refused whole if a trade id is spent (the block would
+    reject that trade, so the batch is not what the venue meant). A venue's batches are
+    ordered by their ids."""
+    check_trade_batch(state, ctx, batch)
+    for trade in batch.trades:
+        check_trade_id(
+            state.trade_windows, state.genesis.trade_id_window, batch.venue_id, trade.trade_id
+        )
+    return Sender(b"venue:" + batch.venue_id.encode(), batch.batch_id)
+
+
+TRADE_BATCH = TxKind(
+    TradeBatch, admit_trade_batch, process_trade_batch, Priority.TRADES, Submitter.VENUE,
+    spend_refused_trade_ids,
+)  # fmt: skip

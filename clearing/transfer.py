@@ -20,7 +20,12 @@ from clearing.context import BlockContext
 from clearing.eligibility import check_debit_eligibility
 from clearing.errors import InsufficientCash, SameSubAccount, UnknownCollateral
 from clearing.events import Event, make_event
-from clearing.member_authorisation import check_member_signed, check_request_unspent, spend_nonce
+from clearing.member_authorisation import (
+    check_member_signed,
+    check_request_unspent,
+    declare_member_request,
+    spend_nonce,
+)
 from clearing.request_schema import (
     ExpiresMs,
     Integer,
@@ -108,3 +113,6 @@ def process_transfer(state: ClearingState, ctx: BlockContext, tx: Transfer) -> l
             nonce=tx.nonce,
         )
     ]
+
+
+TRANSFER = declare_member_request(Transfer, process_transfer)

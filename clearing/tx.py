@@ -1,4 +1,6 @@
-"""The transaction envelope: ``msgpack([TX_VERSION, kind, *fields])``.
+"""The transaction envelope, ``msgpack([TX_VERSION, kind, *fields])``, and the kinds it
+carries: `KINDS`, each declared beside its record (clearing/tx_kind.py), from which the
+envelope's table, a block's dispatch, admission and the API's routes are derived.
 
 Each transaction record class has ``KIND: ClassVar[int]``, ``to_fields()``
 and ``from_fields(fields) -> record`` (raising ``DecodeError``). ``decode_tx``
@@ -8,33 +10,50 @@ all raise ``DecodeError``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
-from clearing.client_requests import AcceptClientAccount, OfferClientAccount
-from clearing.collateral import CollateralCredit
-from clearing.default.bidding import AuctionBid, RegisterBidder
-from clearing.governance.submit import GovProposal
-from clearing.governance.vote import GovVote
+from clearing.client_requests import (
+    ACCEPT_CLIENT_ACCOUNT,
+    OFFER_CLIENT_ACCOUNT,
+    AcceptClientAccount,
+    OfferClientAccount,
+)
+from clearing.collateral import COLLATERAL_CREDIT, CollateralCredit
+from clearing.default.bidding import AUCTION_BID, REGISTER_BIDDER, AuctionBid, RegisterBidder
+from clearing.governance.submit import GOV_PROPOSAL, GovProposal
+from clearing.governance.vote import GOV_VOTE, GovVote
 from clearing.limits import MAX_TX_BYTES
-from clearing.oracle import PriceUpdate
-from clearing.report_commitment import ReportCommitment
-from clearing.trade import TradeBatch
-from clearing.transfer import Transfer
-from clearing.venues import AuthoriseVenue
-from clearing.withdrawal import Withdrawal, WithdrawalPaid
-from clearing.withdrawal_expiry import WithdrawalExpired
+from clearing.oracle import PRICE_UPDATE, PriceUpdate
+from clearing.report_commitment import REPORT_COMMITMENT, ReportCommitment
+from clearing.trade import TRADE_BATCH, TradeBatch
+from clearing.transfer import TRANSFER, Transfer
+from clearing.tx_kind import AnyKind, Submitter, TxRecord
+from clearing.venues import AUTHORISE_VENUE, AuthoriseVenue
+from clearing.withdrawal import WITHDRAWAL, WITHDRAWAL_PAID, Withdrawal, WithdrawalPaid
+from clearing.withdrawal_expiry import WITHDRAWAL_EXPIRED, WithdrawalExpired
 from records.codec import DecodeError, expect_int, expect_list, pack, unpack, unpack_head
 
 TX_VERSION = 3
 """2: every member request and trade batch carries its expiry (`expires_ms`); 3: and the
 time it was signed (`issued_at_ms`), its signed lifetime bounded (replay_protection.py)."""
 
-
-class TxRecord(Protocol):
-    KIND: ClassVar[int]
-
-    def to_fields(self) -> list[object]: ...
-
+KINDS: tuple[AnyKind, ...] = (
+    TRADE_BATCH,
+    AUTHORISE_VENUE,
+    COLLATERAL_CREDIT,
+    TRANSFER,
+    WITHDRAWAL,
+    WITHDRAWAL_PAID,
+    PRICE_UPDATE,
+    REPORT_COMMITMENT,
+    WITHDRAWAL_EXPIRED,
+    REGISTER_BIDDER,
+    AUCTION_BID,
+    GOV_PROPOSAL,
+    GOV_VOTE,
+    OFFER_CLIENT_ACCOUNT,
+    ACCEPT_CLIENT_ACCOUNT,
+)
 
 Transaction = (
     TradeBatch
@@ -53,27 +72,17 @@ Transaction = (
     | OfferClientAccount
     | AcceptClientAccount
 )
+"""`KINDS`' records, spelled out for the type checker (tests/clearing/test_tx.py holds the
+two equal)."""
 
-TX_TYPES: dict[int, Any] = {
-    cls.KIND: cls
-    for cls in (
-        TradeBatch,
-        AuthoriseVenue,
-        CollateralCredit,
-        Transfer,
-        Withdrawal,
-        WithdrawalPaid,
-        PriceUpdate,
-        ReportCommitment,
-        WithdrawalExpired,
-        RegisterBidder,
-        AuctionBid,
-        GovProposal,
-        GovVote,
-        OfferClientAccount,
-        AcceptClientAccount,
-    )
-}
+TX_TYPES: dict[int, Any] = {kind.code: kind.record for kind in KINDS}
+KIND_OF: dict[type, AnyKind] = {kind.record: kind for kind in KINDS}
+"""A decoded transaction's kind, by its record's type."""
+
+
+def get_records_submitted_by(submitter: Submitter) -> tuple[type, ...]:
+    """The records of the kinds `submitter` hands to a node (those its API route takes)."""
+    return tuple(kind.record for kind in KINDS if kind.submitter is submitter)
 
 
 def encode_tx(tx: TxRecord) -> bytes:

@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 from clearing.context import BlockContext
 from clearing.errors import UnknownVenue
 from clearing.events import Event, make_event
-from clearing.member_authorisation import check_member_request, spend_nonce
+from clearing.member_authorisation import check_member_request, declare_member_request, spend_nonce
 from clearing.request_schema import (
     Bool,
     ExpiresMs,
@@ -57,3 +57,6 @@ def process_authorise_venue(
             authorised=int(tx.authorised),
         )
     ]
+
+
+AUTHORISE_VENUE = declare_member_request(AuthoriseVenue, process_authorise_venue)

@@ -33,7 +33,12 @@ from clearing.default.house import check_withdrawals_open
 from clearing.eligibility import check_debit_eligibility
 from clearing.errors import InsufficientCash, InsufficientReserve, UnknownCollateral
 from clearing.events import Event, make_event
-from clearing.member_authorisation import check_member_signed, check_request_unspent, spend_nonce
+from clearing.member_authorisation import (
+    check_member_signed,
+    check_request_unspent,
+    declare_member_request,
+    spend_nonce,
+)
 from clearing.request_schema import (
     ExpiresMs,
     Integer,
@@ -53,6 +58,7 @@ from clearing.state import (
     get_sub_account,
     is_settlement_token,
 )
+from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from clearing.units import MAX_UINT64
 from records.declared import Address, ChainId, Declared, Hash, Uint, declare_record
 
@@ -228,3 +234,21 @@ def process_withdrawal_paid(
             tx_hash=obs.tx_hash,
         )
     ]
+
+
+WITHDRAWAL = declare_member_request(Withdrawal, process_withdrawal)
+
+
+def admit_withdrawal_paid(
+    state: ClearingState, ctx: BlockContext, tx: WithdrawalPaid, _raw: bytes
+) -> Sender:
+    """A quorum attested the payout of a withdrawal still pending; unique by its member
+    and nonce."""
+    check_withdrawal_paid(state, ctx.chain_id, tx)
+    return Sender(b"paid:" + tx.observation.member + b":%d" % tx.observation.nonce)
+
+
+WITHDRAWAL_PAID = TxKind(
+    WithdrawalPaid, admit_withdrawal_paid, process_withdrawal_paid, Priority.SYSTEM,
+    Submitter.BRIDGE,
+)  # fmt: skip

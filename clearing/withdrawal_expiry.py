@@ -29,6 +29,7 @@ from clearing.state import (
     get_pending_withdrawal,
     get_sub_account_for_write,
 )
+from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from records.declared import Address, ChainId, Declared, Uint, declare_record
 
 EXPIRED_DOMAIN = "withdrawal-expired"
@@ -111,3 +112,18 @@ def refund_withdrawal(state: ClearingState, record: WithdrawalRecord) -> None:
         account.cash += record.from_cash
         reserves = state.settlement_reserves
         reserves[record.chain_id] = reserves.get(record.chain_id, 0) + record.from_cash
+
+
+def admit_withdrawal_expired(
+    state: ClearingState, ctx: BlockContext, tx: WithdrawalExpired, _raw: bytes
+) -> Sender:
+    """A quorum attested that a pending withdrawal expired unpaid; unique by its member
+    and nonce."""
+    check_withdrawal_expired(state, ctx.chain_id, tx)
+    return Sender(b"expired:" + tx.observation.member + b":%d" % tx.observation.nonce)
+
+
+WITHDRAWAL_EXPIRED = TxKind(
+    WithdrawalExpired, admit_withdrawal_expired, process_withdrawal_expired, Priority.SYSTEM,
+    Submitter.BRIDGE,
+)  # fmt: skip

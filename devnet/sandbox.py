@@ -23,7 +23,8 @@ from clearing.oracle import PriceUpdate, sign_price_observation
 from clearing.request_schema import SignedRequest
 from clearing.state import ClearingState, initialize_state
 from clearing.transfer import Transfer
-from clearing.tx import TxRecord, encode_tx
+from clearing.tx import encode_tx
+from clearing.tx_kind import TxRecord
 from clearing.venues import AuthoriseVenue
 from clearing.withdrawal import (
     PAID_DOMAIN,

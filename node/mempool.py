@@ -1,8 +1,8 @@
 """The mempool: opaque transaction bytes waiting for a block.
 
-The mempool knows nothing about clearing: a `check` function (see node/txcheck.py)
-decides whether a transaction is acceptable now and names its sender, nonce and
-priority. Invariants:
+The mempool knows nothing of what a transaction means: a `check` function (see
+node/txcheck.py) decides whether one is acceptable now and answers its `Admission`: its
+sender, nonce and priority. Invariants:
 
 - at most one entry per transaction hash, and per (sender, nonce);
 - total count <= max_txs and total bytes <= max_bytes; when a newcomer does not
@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from clearing.errors import ClearingError
+from clearing.tx_kind import Admission
 from consensus.compact import compute_tx_hash
 from node.limits import MAX_MEMPOOL_TX_BYTES
 from records.codec import DecodeError
@@ -37,16 +38,7 @@ from records.codec import DecodeError
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """What the check function learns about an acceptable transaction."""
-
-    sender: bytes
-    nonce: int
-    priority: int = 0
-
-
-CheckFn = Callable[[bytes], CheckResult]
+CheckFn = Callable[[bytes], Admission]
 """Raises one of the mempool's `rejects` (clearing's typed errors) for a bad tx."""
 
 
@@ -110,7 +102,7 @@ class CheckFailed(MempoolError):
 class _Entry:
     tx: bytes
     tx_hash: bytes
-    check: CheckResult
+    check: Admission
     arrival: int
 
     def rank(self) -> tuple[int, int]:

@@ -25,6 +25,7 @@ from clearing.member_authorisation import (
     check_member_request,
     check_member_signed,
     check_request_unspent,
+    declare_member_request,
     spend_nonce,
 )
 from clearing.request_schema import (
@@ -102,3 +103,7 @@ def process_auction_bid(state: ClearingState, ctx: BlockContext, tx: AuctionBid)
         make_event("auction_bid", auction=tx.auction, member=tx.member,
                    sub_account=tx.sub_account, premium=tx.premium)
     ]  # fmt: skip
+
+
+REGISTER_BIDDER = declare_member_request(RegisterBidder, process_register_bidder)
+AUCTION_BID = declare_member_request(AuctionBid, process_auction_bid)

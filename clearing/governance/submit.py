@@ -26,6 +26,7 @@ from clearing.governance.errors import (
 from clearing.governance.proposal import Proposal, compute_proposal_message
 from clearing.governance.rules import build_draft
 from clearing.state import ClearingState
+from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from records.declared import (
     Checked,
     Declared,
@@ -139,3 +140,17 @@ def process_gov_proposal(state: ClearingState, ctx: BlockContext, tx: GovProposa
             execute_height=tx.execute_height,
         )
     ]
+
+
+def admit_gov_proposal(
+    state: ClearingState, ctx: BlockContext, tx: GovProposal, _raw: bytes
+) -> Sender:
+    """Valid at the next height as the block will check it (signed by a validator, the
+    heights in range, every change valid), so a submitter hears the refusal; unique by
+    its digest."""
+    return Sender(b"gov-proposal:" + check_gov_proposal(state, ctx, tx))
+
+
+GOV_PROPOSAL = TxKind(
+    GovProposal, admit_gov_proposal, process_gov_proposal, Priority.SYSTEM, Submitter.VALIDATOR
+)

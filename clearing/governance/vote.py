@@ -19,6 +19,7 @@ from clearing.governance.errors import (
 )
 from clearing.governance.proposal import Ballot, Proposal, ProposalStatus, VoteChoice
 from clearing.state import ClearingState
+from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from records.declared import Choice, Declared, EdSignature, Int, PublicKey, Uint, declare_record
 
 VOTE_DOMAIN = "gov-vote"
@@ -107,3 +108,13 @@ def process_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote) -> li
             sequence=tx.sequence,
         )
     ]
+
+
+def admit_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote, _raw: bytes) -> Sender:
+    """A ballot on a proposal still voting, newer than the validator's last; a validator's
+    ballots on one proposal are ordered by their sequence."""
+    check_gov_vote(state, ctx, tx)
+    return Sender(b"gov-vote:%d:" % tx.proposal_id + tx.voter, tx.sequence)
+
+
+GOV_VOTE = TxKind(GovVote, admit_gov_vote, process_gov_vote, Priority.SYSTEM, Submitter.VALIDATOR)

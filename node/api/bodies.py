@@ -16,7 +16,8 @@ import numpy as np
 
 from clearing.limits import MAX_TX_BYTES
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
-from clearing.tx import Transaction, TxRecord, decode_tx
+from clearing.tx import Transaction, decode_tx
+from clearing.tx_kind import TxRecord
 from node.api.errors import ApiError
 from node.api.http import Request
 from records.codec import DecodeError

@@ -19,17 +19,14 @@ from typing import Any
 import trio
 
 from clearing.block import BlockResult
-from clearing.collateral import CollateralCredit
 from clearing.member_authorisation import get_next_nonce
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS
 from clearing.risk.engine import get_member_risk
 from clearing.risk.queries import get_margin_call_status
 from clearing.state import ClearingState, Jailing
-from clearing.trade import TradeBatch
-from clearing.tx import encode_tx
+from clearing.tx import encode_tx, get_records_submitted_by
+from clearing.tx_kind import Submitter
 from clearing.withdrawable import get_withdrawable
-from clearing.withdrawal import WithdrawalPaid
-from clearing.withdrawal_expiry import WithdrawalExpired
 from node.api.blocks import get_block_view
 from node.api.bodies import hex0x, parse_member_request, require_json
 from node.api.clearing_members import ClearingMemberRoutes
@@ -56,6 +53,8 @@ from node.storage import NodeStore
 
 API_VERSION = "1.0.0"
 MAX_HEIGHT = 2**63 - 1
+VENUE_RECORDS = get_records_submitted_by(Submitter.VENUE)
+BRIDGE_RECORDS = get_records_submitted_by(Submitter.BRIDGE)
 """Heights are SQLite integers (signed 64-bit)."""
 
 
@@ -223,12 +222,10 @@ class ApiApp:
     # submissions
 
     async def post_trade_batch(self, request: Request, _: dict[str, str]) -> Response:
-        return await submit_encoded(self.node, request, (TradeBatch,))
+        return await submit_encoded(self.node, request, VENUE_RECORDS)
 
     async def post_bridge_event(self, request: Request, _: dict[str, str]) -> Response:
-        return await submit_encoded(
-            self.node, request, (CollateralCredit, WithdrawalPaid, WithdrawalExpired)
-        )
+        return await submit_encoded(self.node, request, BRIDGE_RECORDS)
 
     async def post_member_request(self, request: Request, _: dict[str, str]) -> Response:
         require_json(request)

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from clearing.governance.proposal import VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_ballot
-from clearing.tx import TxRecord, encode_tx
+from clearing.tx import encode_tx
+from clearing.tx_kind import TxRecord
 from node.change_file import ChangeFileError, load_change_file
 from node.commands.status import get_api_url
 from node.config import ConfigError, load_config

@@ -15,7 +15,7 @@ from clearing.request_schema import SignedRequest
 from clearing.root import encode_account
 from clearing.state import ClearingState
 from clearing.trade import TradeBatch, spend_refused_trade_ids
-from clearing.tx import TxRecord
+from clearing.tx_kind import TxRecord
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox
 

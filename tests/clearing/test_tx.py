@@ -1,8 +1,27 @@
+from typing import get_args
+
 import msgpack
 import pytest
 
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import MAX_TX_BYTES, TX_VERSION, decode_tx, encode_tx, get_tx_kind
+from clearing.collateral import CollateralCredit
+from clearing.member_authorisation import spend_refused_nonce
+from clearing.member_requests import MEMBER_REQUESTS
+from clearing.request_schema import SignedRequest
+from clearing.trade import Trade, TradeBatch, sign_trade_batch, spend_refused_trade_ids
+from clearing.tx import (
+    KIND_OF,
+    KINDS,
+    MAX_TX_BYTES,
+    TX_VERSION,
+    Transaction,
+    decode_tx,
+    encode_tx,
+    get_records_submitted_by,
+    get_tx_kind,
+)
+from clearing.tx_kind import Priority, Submitter
+from clearing.withdrawal import WithdrawalPaid
+from clearing.withdrawal_expiry import WithdrawalExpired
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from records.codec import DecodeError, pack
 from tests.clearing.support import ALICE, BOB, USDC, new_sandbox
@@ -100,3 +119,35 @@ def test_a_transactions_kind_is_read_from_its_head_alone() -> None:
     assert get_tx_kind(pack([TX_VERSION, 999])) == "undecodable"  # no such kind
     assert get_tx_kind(pack([TX_VERSION])) == "undecodable"  # no kind at all
     assert get_tx_kind(b"\xc1") == "undecodable"  # not msgpack
+
+
+def test_the_kinds_are_declared_once_and_the_union_names_each() -> None:
+    codes = [kind.code for kind in KINDS]
+    assert len(set(codes)) == len(codes)
+    assert set(get_args(Transaction)) == {kind.record for kind in KINDS}
+    assert all(KIND_OF[kind.record] is kind for kind in KINDS)
+
+
+def test_a_refusal_spends_what_makes_it_final_and_nothing_else() -> None:
+    """A member request's nonce, a trade batch's ids; an attested or a validator's
+    transaction leaves nothing to spend (the same bytes can never apply twice)."""
+    for kind in KINDS:
+        if issubclass(kind.record, SignedRequest):
+            assert (kind.spend_refused, kind.submitter) == (spend_refused_nonce, Submitter.MEMBER)
+            assert kind.priority is Priority.MEMBER
+        elif kind.record is TradeBatch:
+            assert kind.spend_refused is spend_refused_trade_ids
+            assert kind.priority is Priority.TRADES
+        else:
+            assert kind.spend_refused is None
+            assert kind.priority is Priority.SYSTEM
+
+
+def test_each_route_takes_the_kinds_its_submitter_hands_in() -> None:
+    assert get_records_submitted_by(Submitter.VENUE) == (TradeBatch,)
+    assert set(get_records_submitted_by(Submitter.BRIDGE)) == {
+        CollateralCredit, WithdrawalPaid, WithdrawalExpired
+    }  # fmt: skip
+    assert set(MEMBER_REQUESTS.values()) == {
+        kind.record for kind in KINDS if issubclass(kind.record, SignedRequest)
+    }

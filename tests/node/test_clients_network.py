@@ -14,7 +14,8 @@ from clearing.default.house import HOUSE
 from clearing.genesis import parse_genesis
 from clearing.state import get_account_equity
 from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import TxRecord, encode_tx
+from clearing.tx import encode_tx
+from clearing.tx_kind import TxRecord
 from devnet.sandbox import Sandbox
 from node.clock import wall_clock_ms
 from tests.clearing.default.test_clients import (

@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 from clearing.errors import BadSignature, ClearingError, NonceReused, UnknownVenue
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
+from clearing.tx_kind import Admission
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from devnet.sandbox import Sandbox
 from node.api.errors import api_error_from
 from node.mempool import (
     CheckFailed,
-    CheckResult,
     DuplicateTx,
     Mempool,
     MempoolFull,
@@ -45,11 +45,11 @@ def toy_check(invalid: set[bytes] | None = None):  # type: ignore[no-untyped-def
     """Toy txs are b'sender|nonce|priority|padding'."""
     bad = invalid if invalid is not None else set()
 
-    def check(tx: bytes) -> CheckResult:
+    def check(tx: bytes) -> Admission:
         if tx in bad or tx.count(b"|") < 2:
             raise InvalidToy(tx)
         sender, nonce, priority = tx.split(b"|")[:3]
-        return CheckResult(sender, int(nonce), int(priority))
+        return Admission(sender, int(nonce), int(priority))
 
     return check
 
@@ -75,7 +75,7 @@ def test_dedup_and_nonce_conflicts_change_nothing() -> None:
 def test_a_check_that_crashes_refuses_the_tx_as_a_bug_and_logs_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def crashing(tx: bytes) -> CheckResult:
+    def crashing(tx: bytes) -> Admission:
         return {}[tx]  # type: ignore[return-value]
 
     pool = Mempool(crashing)
@@ -94,7 +94,7 @@ def test_a_recheck_that_crashes_drops_the_tx_and_logs_it(caplog: pytest.LogCaptu
     crash: set[bytes] = set()
     inner = toy_check()
 
-    def check(t: bytes) -> CheckResult:
+    def check(t: bytes) -> Admission:
         if t in crash:
             raise ZeroDivisionError
         return inner(t)

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from clearing.admission import admit_transaction
 from clearing.errors import (
     ClearingError,
     DuplicateCredit,
@@ -41,7 +42,7 @@ from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox
-from node.txcheck import admit_transaction, make_clearing_check
+from node.txcheck import make_clearing_check
 from tests.clearing.governance.support import (
     MIN_DELAY,
     ballots,

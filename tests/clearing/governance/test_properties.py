@@ -16,7 +16,7 @@ from clearing.governance.submit import GovProposal
 from clearing.governance.vote import sign_vote
 from clearing.risk.engine import get_member_risk
 from clearing.snapshot import decode_snapshot, encode_snapshot
-from clearing.tx import TxRecord
+from clearing.tx_kind import TxRecord
 from clearnode.client.sandbox_keys import MemberKey
 from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import (

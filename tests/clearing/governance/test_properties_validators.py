@@ -14,7 +14,7 @@ from clearing.governance.changes import Change, RemoveValidator, SetValidatorPow
 from clearing.governance.proposal import VoteChoice
 from clearing.governance.vote import sign_vote
 from clearing.snapshot import decode_snapshot, encode_snapshot
-from clearing.tx import TxRecord
+from clearing.tx_kind import TxRecord
 from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import MIN_DELAY, gov_sandbox, propose
 from tests.clearing.governance.test_properties import get_money

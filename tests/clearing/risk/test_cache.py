@@ -37,7 +37,7 @@ from clearing.risk.margin import (
 )
 from clearing.state import ClearingState, Position, SubAccount, get_collateral_value
 from clearing.trade import Trade
-from clearing.tx import TxRecord
+from clearing.tx_kind import TxRecord
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox
 from tests.clearing.support import USDC, genesis_doc

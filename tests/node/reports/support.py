@@ -10,7 +10,7 @@ from clearing.eip712 import sign_typed
 from clearing.member_requests import compute_openings_signable
 from clearing.root import compute_state_root
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
-from clearing.tx import TxRecord
+from clearing.tx_kind import TxRecord
 from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
 from consensus.types import Block, BlockHeader, CommitCertificate
 from devnet.sandbox import Sandbox
