@@ -61,6 +61,7 @@ OK = "ok"
 RESULT_VERSION = 1
 
 Step = Callable[[ClearingState, BlockContext], list[Event]]
+Decode = Callable[[bytes], Transaction]
 
 # Order matters: equivocators are jailed first (a ballot of a key jailed in this block
 # counts for nothing in its tally); then governance, so the block's other steps run under the
@@ -162,11 +163,13 @@ def check_block_context(state: ClearingState, ctx: BlockContext) -> None:
         raise TimeNotMonotonic(state.time_ms, ctx.time_ms)
 
 
-def process_transaction(state: ClearingState, ctx: BlockContext, raw: bytes) -> TxResult:
+def process_transaction(
+    state: ClearingState, ctx: BlockContext, raw: bytes, decode: Decode = decode_tx
+) -> TxResult:
     """Decode and apply one transaction; a rejection changes nothing but what makes it
     final (a member request's nonce, a batch's trade ids)."""
     try:
-        tx = decode_tx(raw)
+        tx = decode(raw)
     except DecodeError as error:
         return TxResult(error.code, str(error), ())
     kind = KIND_OF[type(tx)]
@@ -202,16 +205,18 @@ def process_block(
     ctx: BlockContext,
     txs: list[bytes],
     migrations: tuple[Migration, ...] = MIGRATIONS,
+    decode: Decode = decode_tx,
 ) -> BlockResult:
     """Apply a committed block; same state + same txs -> same state and root.
     ``migrations``: this release's (clearing/release.py); a block it may not apply
-    (``ReleaseMismatch``) is refused with the state untouched."""
+    (``ReleaseMismatch``) is refused with the state untouched. ``decode``: ``decode_tx``,
+    or a node's memo of it (node/decoded_txs.py: the same records, decoded once)."""
     check_block_context(state, ctx)
     check_release(state, migrations)
     state.height = ctx.height
     state.time_ms = ctx.time_ms
     upgraded = process_upgrade(state, ctx, migrations)
-    results = tuple(process_transaction(state, ctx, raw) for raw in txs)
+    results = tuple(process_transaction(state, ctx, raw, decode) for raw in txs)
     events = [*upgraded, *process_end_of_block(state, ctx)]
     if is_epoch_boundary(state, ctx):
         events.extend(process_epoch(state, ctx))

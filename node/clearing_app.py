@@ -19,9 +19,9 @@ from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_PROPOSER_TXS_BYT
 from clearing.release import MIGRATIONS
 from clearing.root import compute_state_root
 from clearing.state import ClearingState, initialize_state
-from clearing.tx import decode_tx
 from clearing.upgrade import check_release
 from consensus.types import Block, Voter
+from node.decoded_txs import decode_once
 from node.worktime import BLOCK_APPLY, PROPOSAL_CHECK, WorkTime
 from records.codec import DecodeError
 
@@ -101,7 +101,7 @@ class ClearingApp:
         """Applies a committed block, whichever engine decided it: the one writer of the
         state, so the same blocks give the same root on both engines."""
         with self.work.measure(BLOCK_APPLY):
-            result = process_block(self.state, ctx, list(txs))
+            result = process_block(self.state, ctx, list(txs), decode=decode_once)
         self.last_root = result.state_root
         self.last_result = result
         return result
@@ -136,7 +136,7 @@ def compute_proposal_error(txs: Sequence[bytes]) -> str | None:
         if len(raw) > MAX_TX_BYTES:
             return f"transaction {index}: {len(raw)} bytes exceed {MAX_TX_BYTES}"
         try:
-            decode_tx(raw)
+            decode_once(raw)
         except DecodeError as exc:
             return f"transaction {index}: {exc}"
     return None

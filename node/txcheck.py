@@ -1,5 +1,5 @@
-"""The mempool's check of clearing transactions: decoded, then admitted by their kind
-against the node's committed state (clearing/admission.py)."""
+"""The mempool's check of clearing transactions: decoded (once: node/decoded_txs.py),
+then admitted by their kind against the node's committed state (clearing/admission.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from clearing.admission import admit_transaction
 from clearing.state import ClearingState
-from clearing.tx import decode_tx
 from clearing.tx_kind import Admission
+from node.decoded_txs import decode_once
 from node.mempool import CheckFn
 
 
@@ -20,6 +20,6 @@ def make_clearing_check(
 
     def check(raw: bytes) -> Admission:
         now_ms = None if clock_ms is None else clock_ms()
-        return admit_transaction(get_state(), decode_tx(raw), raw, now_ms)
+        return admit_transaction(get_state(), decode_once(raw), raw, now_ms)
 
     return check

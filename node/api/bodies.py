@@ -16,10 +16,10 @@ import numpy as np
 
 from clearing.limits import MAX_TX_BYTES
 from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
-from clearing.tx import Transaction, decode_tx
 from clearing.tx_kind import TxRecord
 from node.api.errors import ApiError
 from node.api.http import Request
+from node.decoded_txs import decode_once
 from records.codec import DecodeError
 
 MAX_JSON_DEPTH = 16
@@ -209,7 +209,7 @@ def parse_encoded_tx(body: bytes, content_type: str, allowed: tuple[type, ...]) 
             size=len(raw), limit=MAX_TX_BYTES,
         )  # fmt: skip
     try:
-        tx: Transaction = decode_tx(raw)
+        tx = decode_once(raw)
     except DecodeError as exc:
         raise ApiError(400, "DecodeError", str(exc), what=exc.what, reason=exc.reason) from None
     if not isinstance(tx, allowed):

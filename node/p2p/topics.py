@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import trio
 
-from clearing.tx import decode_tx
 from consensus.messages import Message, decode_message
+from node.decoded_txs import decode_once
 from node.driver import Driver
 from node.limits import MAX_CONSENSUS_GOSSIP_BYTES, MAX_TX_GOSSIP_BYTES
 from node.p2p import P2PNode, Topic
@@ -33,8 +33,9 @@ def decode_consensus(data: bytes) -> Message:
 
 
 def decode_tx_gossip(data: bytes) -> bytes:
-    """A transaction (a venue's trade batch is one) travels as its own encoding."""
-    decode_tx(data)
+    """A transaction (a venue's trade batch is one) travels as its own encoding; decoded
+    once, for the mempool's check and the block to find."""
+    decode_once(data)
     return data
 
 
