@@ -89,9 +89,9 @@ CHECKS = [("own", "own_account_ms"), ("report", "report_ms"), ("sample", "sample
 
 def write_sample_report(folder: Path, accounts: int) -> None:
     """A signed report of `accounts` sample accounts, and its validators, in `folder`."""
+    from proofs.drafting import add_signatures, build_report, sign_report
     from proofs.native_group import FAST
     from proofs.pedersen import get_generators
-    from proofs.report import add_signatures, build_report, sign_report
     from proofs.sample import (
         SAMPLE_HEIGHT,
         SAMPLE_MARKET,

@@ -29,9 +29,10 @@ from collections.abc import Callable
 from typing import Any
 
 from proofs.bulletproofs import N_BITS, RangeProof, decode_proof_points
+from proofs.drafting import get_blindings
 from proofs.native_group import FAST, NativeGroup, get_worker_count
 from proofs.pedersen import Generators, get_generators
-from proofs.report import compute_account_context, get_blindings
+from proofs.report import compute_account_context
 from proofs.sample import make_sample_book, make_sample_form
 from proofs.statement import (
     SolvencyClaim,

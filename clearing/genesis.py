@@ -3,7 +3,10 @@
 Every problem raises ``GenesisError(key, expected, got)`` where ``key`` is the
 dotted path into the document (``instruments[2].tick_size``). Keys starting
 with ``_`` (e.g. ``_doc``) are comments and ignored. Unknown keys are errors so
-that a typo never silently falls back to a default.
+that a typo never silently falls back to a default (clearing/genesis_reader.py). The
+entries of records of their own are parsed beside this module: the instruments and
+listing templates (clearing/instrument_docs.py), the settlement asset and collateral
+tokens (clearing/asset_docs.py); this one reads the rest and checks the whole.
 """
 
 from __future__ import annotations
@@ -12,30 +15,23 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
+from clearing.asset_docs import parse_collateral, parse_settlement_asset
 from clearing.assets import (
-    MIN_VAULT_WHOLE_TOKENS,
     CollateralKey,
     CollateralToken,
     SettlementAsset,
-    get_min_quantum,
 )
 from clearing.errors import GenesisError
+from clearing.genesis_reader import DocumentReader, join_key, parse_hex
+from clearing.instrument_docs import parse_instrument, parse_listing_template
 from clearing.instruments import (
-    DEFAULT_INTEREST_PPM,
-    PPM,
     Instrument,
     InstrumentKind,
-    OptionType,
-    SettlementStyle,
 )
 from clearing.listing_template import (
-    MAX_SERIES,
-    MAX_STRIKES_EACH_SIDE,
-    Cycle,
     ListingTemplate,
-    StrikeLadder,
 )
 from clearing.replay_protection import (
     DEFAULT_MAX_REQUEST_LIFETIME_MS,
@@ -84,7 +80,6 @@ DEFAULT_ENGINE = OUR_ENGINE
 MIN_PUBLIC_CONTRIBUTORS = 2
 """An aggregate of one member is that member's figure: no genesis may publish it."""
 MAX_PUBLIC_CONTRIBUTORS = 1_000
-E = TypeVar("E")
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,67 +203,6 @@ class Genesis:
         )
 
 
-class _Reader:
-    """Typed access to one JSON object, remembering its path for errors."""
-
-    def __init__(self, obj: object, path: str, allowed: set[str]) -> None:
-        if not isinstance(obj, dict):
-            raise GenesisError(path or "<root>", "an object", obj)
-        unknown = sorted(k for k in obj if not str(k).startswith("_") and k not in allowed)
-        if unknown:
-            raise GenesisError(_join(path, unknown[0]), f"one of {sorted(allowed)}", "unknown key")
-        self.obj: dict[str, Any] = obj
-        self.path = path
-
-    def key(self, name: str) -> str:
-        return _join(self.path, name)
-
-    def get_raw(self, name: str) -> object:
-        if name not in self.obj:
-            raise GenesisError(self.key(name), "present", "missing")
-        return self.obj[name]
-
-    def has(self, name: str) -> bool:
-        return self.obj.get(name) is not None
-
-    def get_int(self, name: str, lo: int = 0, hi: int = MAX_UINT64) -> int:
-        value = self.get_raw(name)
-        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-            raise GenesisError(self.key(name), f"an integer in [{lo}, {hi}]", value)
-        return value
-
-    def get_str(self, name: str, max_chars: int | None = None) -> str:
-        """`max_chars`: the bound of the record the string goes into, which its snapshot
-        (and a governance change carrying it) is decoded with."""
-        value = self.get_raw(name)
-        if not isinstance(value, str) or not value:
-            raise GenesisError(self.key(name), "a non-empty string", value)
-        if max_chars is not None and len(value) > max_chars:
-            raise GenesisError(self.key(name), f"at most {max_chars} characters", len(value))
-        return value
-
-    def get_hex(self, name: str, length: int) -> bytes:
-        return parse_hex(self.get_raw(name), length, self.key(name))
-
-    def get_enum(self, name: str, kind: type[E]) -> E:
-        value = self.get_raw(name)
-        try:
-            return kind(value)  # type: ignore[call-arg]
-        except ValueError:
-            choices = [m.value for m in kind]  # type: ignore[attr-defined]
-            raise GenesisError(self.key(name), f"one of {choices}", value) from None
-
-    def get_list(self, name: str) -> list[object]:
-        value = self.get_raw(name)
-        if not isinstance(value, list):
-            raise GenesisError(self.key(name), "a list", value)
-        return value
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
 TOP_KEYS = {
     "version", "chain_id", "genesis_time_ms", "epoch_length_blocks", "settlement_asset",
     "collateral", "instruments", "validators", "venues", "oracle", "index_prices",
@@ -289,16 +223,16 @@ def compute_genesis_hash(document: bytes) -> bytes:
 
 def parse_genesis(doc: object) -> Genesis:
     """Validate ``doc`` and return the typed ``Genesis``; raise ``GenesisError``."""
-    top = _Reader(doc, "", TOP_KEYS)
+    top = DocumentReader(doc, "", TOP_KEYS)
     if top.get_int("version") != GENESIS_VERSION:
         raise GenesisError("version", str(GENESIS_VERSION), top.get_raw("version"))
-    asset = _Reader(
+    asset = DocumentReader(
         top.get_raw("settlement_asset"),
         "settlement_asset",
         {"symbol", "decimals", "tokens", "conversion_threshold"},
     )
     collateral = tuple(
-        _parse_collateral(item, f"collateral[{n}]")
+        parse_collateral(item, f"collateral[{n}]")
         for n, item in enumerate(top.get_list("collateral"))
     )
     instruments = tuple(
@@ -312,7 +246,7 @@ def parse_genesis(doc: object) -> Genesis:
     venues = tuple(
         parse_venue(item, f"venues[{n}]") for n, item in enumerate(top.get_list("venues"))
     )
-    oracle = _Reader(top.get_raw("oracle"), "oracle", {"max_age_ms", "max_move_bps"})
+    oracle = DocumentReader(top.get_raw("oracle"), "oracle", {"max_age_ms", "max_move_bps"})
     risk = top.get_raw("risk")
     if not isinstance(risk, dict) or not all(isinstance(k, str) for k in risk):
         raise GenesisError("risk", "an object with string keys", risk)
@@ -320,7 +254,7 @@ def parse_genesis(doc: object) -> Genesis:
         chain_id=top.get_int("chain_id", 1),
         genesis_time_ms=top.get_int("genesis_time_ms"),
         epoch_length_blocks=top.get_int("epoch_length_blocks", 1),
-        settlement_asset=_parse_settlement_asset(asset),
+        settlement_asset=parse_settlement_asset(asset),
         collateral=collateral,
         instruments=instruments,
         validators=validators,
@@ -377,7 +311,7 @@ def parse_genesis(doc: object) -> Genesis:
     return genesis
 
 
-def _parse_engine(top: _Reader) -> str:
+def _parse_engine(top: DocumentReader) -> str:
     if not top.has("engine"):
         return DEFAULT_ENGINE
     engine = top.get_raw("engine")
@@ -386,7 +320,7 @@ def _parse_engine(top: _Reader) -> str:
     return str(engine)
 
 
-def _parse_clearing_members(top: _Reader) -> tuple[bytes, ...] | None:
+def _parse_clearing_members(top: DocumentReader) -> tuple[bytes, ...] | None:
     if not top.has("clearing_members"):
         return None
     items = top.get_list("clearing_members")
@@ -395,25 +329,12 @@ def _parse_clearing_members(top: _Reader) -> tuple[bytes, ...] | None:
     return members
 
 
-def parse_hex(obj: object, length: int, path: str) -> bytes:
-    """`0x` and the hex of exactly `length` bytes, or GenesisError naming `path`."""
-    data = None
-    if isinstance(obj, str) and obj.startswith("0x"):
-        try:
-            data = bytes.fromhex(obj[2:])
-        except ValueError:
-            pass
-    if data is None or len(data) != length:
-        raise GenesisError(path, f"0x-hex of {length} bytes", obj)
-    return data
-
-
-def _parse_clients(top: _Reader) -> tuple[tuple[bytes, ClientAccount], ...]:
+def _parse_clients(top: DocumentReader) -> tuple[tuple[bytes, ClientAccount], ...]:
     if not top.has("clients"):
         return ()
     clients = []
     for n, item in enumerate(top.get_list("clients")):
-        r = _Reader(item, f"clients[{n}]", {"address", "clearing_member", "model", "backup"})
+        r = DocumentReader(item, f"clients[{n}]", {"address", "clearing_member", "model", "backup"})
         backup = r.get_hex("backup", 20) if r.has("backup") else NO_MEMBER
         account = ClientAccount(
             r.get_hex("clearing_member", 20), r.get_enum("model", SegregationModel), backup
@@ -446,11 +367,13 @@ def _check_clients(g: Genesis) -> None:
                                account.backup.hex())  # fmt: skip
 
 
-def _parse_governance(top: _Reader) -> GovernanceParams:
+def _parse_governance(top: DocumentReader) -> GovernanceParams:
     """Optional ``governance.min_delay_blocks`` and ``governance.max_voting_blocks``."""
     if not top.has("governance"):
         return GovernanceParams()
-    r = _Reader(top.get_raw("governance"), "governance", {"min_delay_blocks", "max_voting_blocks"})
+    r = DocumentReader(
+        top.get_raw("governance"), "governance", {"min_delay_blocks", "max_voting_blocks"}
+    )
     return GovernanceParams(
         r.get_int("min_delay_blocks", 1) if r.has("min_delay_blocks") else DEFAULT_MIN_DELAY_BLOCKS,
         r.get_int("max_voting_blocks", 1)
@@ -459,19 +382,19 @@ def _parse_governance(top: _Reader) -> GovernanceParams:
     )
 
 
-def _parse_vaults(top: _Reader) -> tuple[Vault, ...]:
+def _parse_vaults(top: DocumentReader) -> tuple[Vault, ...]:
     if not top.has("vaults"):
         return ()
     vaults = []
     for n, item in enumerate(top.get_list("vaults")):
-        r = _Reader(item, f"vaults[{n}]", {"chain_id", "address"})
+        r = DocumentReader(item, f"vaults[{n}]", {"chain_id", "address"})
         vaults.append(Vault(r.get_int("chain_id", 1), r.get_hex("address", 20)))
     return tuple(vaults)
 
 
 def parse_external_bridge(item: object, path: str) -> ExternalBridge:
     """Its chains sorted, without repeats (the state root encodes them as given)."""
-    r = _Reader(item, path, {"id", "pubkey", "chains"})
+    r = DocumentReader(item, path, {"id", "pubkey", "chains"})
     chains: list[int] = []
     for n, chain in enumerate(r.get_list("chains")):
         if not isinstance(chain, int) or isinstance(chain, bool) or not 0 < chain <= MAX_UINT64:
@@ -510,7 +433,7 @@ def _check_vaults(genesis: Genesis) -> None:
         seen.add(vault.chain_id)
 
 
-def _check_insurance_fund(top: _Reader) -> None:
+def _check_insurance_fund(top: DocumentReader) -> None:
     """The insurance fund starts empty: a figure in genesis would be cash no vault holds
     (members could be owed more than the vaults pay out). It grows only by what is paid in:
     settlement tokens deposited to the clearing house's account, fees, liquidation fees
@@ -527,25 +450,11 @@ def _check_insurance_fund(top: _Reader) -> None:
         )
 
 
-def _parse_settlement_asset(asset: _Reader) -> SettlementAsset:
-    """Optional ``tokens`` (default none: no cash is paid out) and ``conversion_threshold``
-    (default 0: other collateral covers negative cash in the block it appears)."""
-    tokens = []
-    if asset.has("tokens"):
-        for n, item in enumerate(asset.get_list("tokens")):
-            r = _Reader(item, asset.key(f"tokens[{n}]"), {"chain_id", "token"})
-            tokens.append((r.get_int("chain_id", 1), r.get_hex("token", 20)))
-    threshold = asset.get_int("conversion_threshold") if asset.has("conversion_threshold") else 0
-    return SettlementAsset(
-        asset.get_str("symbol"), asset.get_int("decimals", 0, 30), tuple(tokens), threshold
-    )
-
-
-def _parse_fee_split(top: _Reader) -> int:
+def _parse_fee_split(top: DocumentReader) -> int:
     """Optional ``fees.insurance_fund_bps`` (default all of it to the insurance fund)."""
     if not top.has("fees"):
         return BPS_DENOMINATOR
-    fees = _Reader(top.get_raw("fees"), "fees", {"insurance_fund_bps"})
+    fees = DocumentReader(top.get_raw("fees"), "fees", {"insurance_fund_bps"})
     return fees.get_int("insurance_fund_bps", 0, BPS_DENOMINATOR)
 
 
@@ -571,7 +480,7 @@ def _check_settlement_tokens(g: Genesis) -> None:
             )
 
 
-def _parse_trade_id_window(top: _Reader) -> int:
+def _parse_trade_id_window(top: DocumentReader) -> int:
     """Optional (default ``DEFAULT_TRADE_ID_WINDOW``); a power of two so a slot is a mask."""
     if not top.has("trade_id_window"):
         return DEFAULT_TRADE_ID_WINDOW
@@ -581,7 +490,7 @@ def _parse_trade_id_window(top: _Reader) -> int:
     return size
 
 
-def _parse_withdrawal_ttl_s(top: _Reader) -> int:
+def _parse_withdrawal_ttl_s(top: DocumentReader) -> int:
     """Optional (default ``DEFAULT_WITHDRAWAL_TTL_S``): how long the vault may pay a
     withdrawal after the block that debited it; past it the debit can be refunded."""
     if not top.has("withdrawal_ttl_s"):
@@ -589,211 +498,8 @@ def _parse_withdrawal_ttl_s(top: _Reader) -> int:
     return top.get_int("withdrawal_ttl_s", 1, MAX_WITHDRAWAL_TTL_S)
 
 
-def _parse_collateral(item: object, path: str) -> CollateralToken:
-    r = _Reader(
-        item,
-        path,
-        {"chain_id", "token", "symbol", "decimals", "quantum", "haircut_bps", "price_feed"},
-    )
-    decimals, quantum = r.get_int("decimals", 0, 36), r.get_int("quantum", 1, 10**36)
-    if quantum < (least := get_min_quantum(decimals)):
-        raise GenesisError(
-            r.key("quantum"),
-            f"at least {least}: a vault holds at most 2^64-1 quanta in the ledger, which must "
-            f"come to {MIN_VAULT_WHOLE_TOKENS:,} whole tokens of {decimals} decimals",
-            quantum,
-        )
-    return CollateralToken(
-        chain_id=r.get_int("chain_id", 1),
-        token=r.get_hex("token", 20),
-        symbol=r.get_str("symbol"),
-        decimals=decimals,
-        quantum=quantum,
-        haircut_bps=r.get_int("haircut_bps", 0, BPS_DENOMINATOR - 1),
-        price_feed=r.get_str("price_feed"),
-    )
-
-
-INSTRUMENT_KEYS = {
-    "id", "kind", "underlying", "index_feed", "contract_size", "tick_size", "price_band_bps",
-    "fee_bps", "settlement", "expiry_ms", "strike", "option_type", "funding_interval_ms",
-    "funding_interest_ppm",
-}  # fmt: skip
-
-
-OPTIONAL_INSTRUMENT_KEYS = {
-    "funding_interval_ms", "expiry_ms", "strike", "option_type",
-}  # fmt: skip
-
-
-def parse_instrument(item: object, path: str) -> Instrument:
-    r = _Reader(item, path, INSTRUMENT_KEYS)
-    kind = r.get_enum("kind", InstrumentKind)
-    needs = {
-        InstrumentKind.PERPETUAL: {"funding_interval_ms"},
-        InstrumentKind.FUTURE: {"expiry_ms"},
-        InstrumentKind.OPTION: {"expiry_ms", "strike", "option_type"},
-    }[kind]
-    for name in sorted(OPTIONAL_INSTRUMENT_KEYS):
-        if (name in needs) != r.has(name):
-            expected = "present" if name in needs else "absent"
-            raise GenesisError(r.key(name), f"{expected} for a {kind.value}", r.obj.get(name))
-    contract_size = r.get_str("contract_size")
-    if not _is_positive_decimal(contract_size):
-        raise GenesisError(r.key("contract_size"), "a positive decimal string", contract_size)
-    return Instrument(
-        id=r.get_str("id"),
-        kind=kind,
-        underlying=r.get_str("underlying"),
-        index_feed=r.get_str("index_feed"),
-        contract_size=contract_size,
-        tick_size=r.get_int("tick_size", 1),
-        price_band_bps=r.get_int("price_band_bps", 1, BPS_DENOMINATOR),
-        fee_bps=r.get_int("fee_bps", 0, BPS_DENOMINATOR),
-        settlement=r.get_enum("settlement", SettlementStyle),
-        expiry_ms=r.get_int("expiry_ms") if "expiry_ms" in needs else None,
-        strike=r.get_int("strike", 1) if "strike" in needs else None,
-        option_type=r.get_enum("option_type", OptionType) if "option_type" in needs else None,
-        funding_interval_ms=r.get_int("funding_interval_ms", 1)
-        if "funding_interval_ms" in needs
-        else None,
-        funding_interest_ppm=_parse_funding_interest(r, kind),
-    )
-
-
-def get_instrument_doc(instrument: Instrument) -> dict[str, object]:
-    """The genesis entry ``parse_instrument`` reads back as ``instrument``."""
-    doc: dict[str, object] = {
-        "id": instrument.id,
-        "kind": instrument.kind.value,
-        "underlying": instrument.underlying,
-        "index_feed": instrument.index_feed,
-        "contract_size": instrument.contract_size,
-        "tick_size": instrument.tick_size,
-        "price_band_bps": instrument.price_band_bps,
-        "fee_bps": instrument.fee_bps,
-        "settlement": instrument.settlement.value,
-    }
-    optional = {
-        "expiry_ms": instrument.expiry_ms,
-        "strike": instrument.strike,
-        "option_type": None if instrument.option_type is None else instrument.option_type.value,
-        "funding_interval_ms": instrument.funding_interval_ms,
-        "funding_interest_ppm": instrument.funding_interest_ppm,
-    }
-    doc.update((k, v) for k, v in optional.items() if v is not None)
-    return doc
-
-
-TEMPLATE_KEYS = {"id", "prefix", "cycle", "first_expiry_ms", "period_ms", "series", "future",
-                 "ladder"}  # fmt: skip
-PERIODIC_KEYS = ("first_expiry_ms", "period_ms")
-SERIES_TERMS = ("underlying", "index_feed", "contract_size", "tick_size", "price_band_bps",
-                "fee_bps", "settlement")  # fmt: skip
-LADDER_KEYS = {"strikes_each_side", "spacing", "strike_unit", "tick_size", "price_band_bps",
-               "fee_bps", "settlement"}  # fmt: skip
-
-
-def parse_listing_template(item: object, path: str) -> ListingTemplate:
-    """A ``listing_templates`` entry: the future's terms are an instrument entry's but
-    ``id``, ``kind`` and ``expiry_ms`` (derived), validated as one; expiries of a
-    periodic cycle fall on whole seconds (series ids name them to the second)."""
-    r = _Reader(item, path, TEMPLATE_KEYS)
-    template_id, prefix = r.get_str("id"), r.get_str("prefix")
-    cycle = r.get_enum("cycle", Cycle)
-    for name in PERIODIC_KEYS:
-        if (cycle is Cycle.PERIODIC) != r.has(name):
-            expected = "present" if cycle is Cycle.PERIODIC else "absent"
-            got = r.obj.get(name)
-            raise GenesisError(r.key(name), f"{expected} for a {cycle.value} cycle", got)
-    first_expiry_ms = period_ms = 0
-    if cycle is Cycle.PERIODIC:
-        first_expiry_ms, period_ms = r.get_int("first_expiry_ms"), r.get_int("period_ms", 1000)
-        for name, value in (("first_expiry_ms", first_expiry_ms), ("period_ms", period_ms)):
-            if value % 1000:
-                raise GenesisError(r.key(name), "a whole number of seconds", value)
-    terms = _Reader(r.get_raw("future"), r.key("future"), set(SERIES_TERMS))
-    future = parse_instrument(
-        {**terms.obj, "id": prefix, "kind": "future", "expiry_ms": 0}, r.key("future")
-    )
-    ladder = (
-        _parse_strike_ladder(_Reader(r.get_raw("ladder"), r.key("ladder"), LADDER_KEYS), future)
-        if r.has("ladder")
-        else None
-    )
-    return ListingTemplate(
-        template_id, prefix, future, cycle, first_expiry_ms, period_ms,
-        r.get_int("series", 1, MAX_SERIES), ladder,
-    )  # fmt: skip
-
-
-def _parse_strike_ladder(r: _Reader, future: Instrument) -> StrikeLadder:
-    strike_unit = r.get_int("strike_unit", 1)
-    spacing = r.get_int("spacing", 1)
-    if spacing % strike_unit:
-        raise GenesisError(r.key("spacing"), f"a multiple of strike_unit {strike_unit}", spacing)
-    terms: dict[str, object] = {
-        k: r.obj[k] for k in ("tick_size", "price_band_bps", "fee_bps", "settlement") if k in r.obj
-    }
-    option = parse_instrument(
-        {
-            **terms, "id": future.id, "kind": "option", "underlying": future.id,
-            "index_feed": future.index_feed, "contract_size": future.contract_size,
-            "expiry_ms": 0, "strike": strike_unit, "option_type": "call",
-        },
-        r.path,
-    )  # fmt: skip
-    return StrikeLadder(
-        r.get_int("strikes_each_side", 0, MAX_STRIKES_EACH_SIDE), spacing, strike_unit, option
-    )
-
-
-def get_listing_template_doc(template: ListingTemplate) -> dict[str, object]:
-    """The ``listing_templates`` entry ``parse_listing_template`` reads back as ``template``."""
-    future = get_instrument_doc(template.future)
-    doc: dict[str, object] = {
-        "id": template.id,
-        "prefix": template.prefix,
-        "cycle": template.cycle.value,
-        "series": template.series,
-        "future": {k: future[k] for k in SERIES_TERMS},
-    }
-    if template.cycle is Cycle.PERIODIC:
-        doc.update(first_expiry_ms=template.first_expiry_ms, period_ms=template.period_ms)
-    if template.ladder is not None:
-        option = get_instrument_doc(template.ladder.option)
-        doc["ladder"] = {
-            "strikes_each_side": template.ladder.strikes_each_side,
-            "spacing": template.ladder.spacing,
-            "strike_unit": template.ladder.strike_unit,
-            **{k: option[k] for k in ("tick_size", "price_band_bps", "fee_bps", "settlement")},
-        }
-    return doc
-
-
-def _parse_funding_interest(r: _Reader, kind: InstrumentKind) -> int | None:
-    """A perpetual's interest component per 8 hours (default 0.01%); None for other kinds."""
-    name = "funding_interest_ppm"
-    if kind is not InstrumentKind.PERPETUAL:
-        if r.has(name):
-            raise GenesisError(r.key(name), f"absent for a {kind.value}", r.obj.get(name))
-        return None
-    return r.get_int(name, -PPM, PPM) if r.has(name) else DEFAULT_INTEREST_PPM
-
-
-def _is_positive_decimal(text: str) -> bool:
-    whole, _, frac = text.partition(".")
-    digits = whole + frac
-    return (
-        digits.isdigit()
-        and whole.isdigit()
-        and (frac == "" or frac.isdigit())
-        and (int(digits) > 0)
-    )
-
-
 def _parse_validator(item: object, path: str) -> Validator:
-    r = _Reader(item, path, {"name", "pubkey", "power", "evm_address", "peer_id"})
+    r = DocumentReader(item, path, {"name", "pubkey", "power", "evm_address", "peer_id"})
     return Validator(
         r.get_str("name", MAX_TEXT_CHARS),
         r.get_hex("pubkey", 32),
@@ -804,7 +510,7 @@ def _parse_validator(item: object, path: str) -> Validator:
 
 
 def parse_venue(item: object, path: str) -> Venue:
-    r = _Reader(item, path, {"id", "pubkey"})
+    r = DocumentReader(item, path, {"id", "pubkey"})
     return Venue(r.get_str("id", MAX_NAME_CHARS), r.get_hex("pubkey", 32))
 
 
@@ -815,7 +521,7 @@ def _parse_prices(obj: object, path: str) -> tuple[tuple[str, int], ...]:
     for key in sorted(obj):
         value = obj[key]
         if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_UINT64:
-            raise GenesisError(_join(path, str(key)), "a positive integer price", value)
+            raise GenesisError(join_key(path, str(key)), "a positive integer price", value)
         out.append((str(key), value))
     return tuple(out)
 

@@ -5,8 +5,9 @@ Validators build the report of epoch ``e`` from the state committed at height
 ``compute_report_signing_bytes(chain_id, e, report_hash)``: the attestation
 bytes of domain ``solvency-report`` over ``[epoch, report_hash]`` on this chain,
 so a signature for another chain or epoch is worthless here. It is the one
-definition: proofs/report.py signs and verifies a report's signatures over it,
-so the signatures a report publishes are the attestations committed here.
+definition: a report's signatures are made over it (proofs/drafting.py) and checked
+against it (proofs/checks.py), so the signatures a report publishes are the
+attestations committed here.
 
 A ``ReportCommitment`` carrying attestations of more than 2/3 of power records
 ``state.report_hashes[epoch] = report_hash``, once: the same hash again is

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 
 from clearing.published_roles import ClientRole, PublishedRoles
 from clearing.roles import NO_MEMBER, SegregationModel
+from proofs.checks import Verdict
 from proofs.errors import StatementError
-from proofs.report import DefaultEntry, Report, Verdict, get_equity
+from proofs.report import DefaultEntry, Report, get_equity
 from records.codec import DecodeError
 
 

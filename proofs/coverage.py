@@ -25,7 +25,8 @@ from __future__ import annotations
 from clearing.published_ledger import PublishedLedger
 from clearing.reported_accounts import AccountKey, ReportedAccounts
 from clearing.risk.solvency import CASH_LABEL
-from proofs.report import Report, Verdict, describe_account
+from proofs.checks import Verdict
+from proofs.report import Report, describe_account
 from records.codec import DecodeError
 
 

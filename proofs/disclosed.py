@@ -17,8 +17,9 @@ from clearing.published_ledger import PublishedLedger
 from clearing.risk.solvency import get_labelled_holdings
 from clearing.snapshot import decode_member
 from clearing.state import Member
+from proofs.checks import Verdict, describe_default
 from proofs.member_account import compare_holdings
-from proofs.report import DefaultAccount, Report, Verdict, describe_default
+from proofs.report import DefaultAccount, Report
 from records.codec import DecodeError
 
 

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from clearing.reported_accounts import is_reported
 from clearing.risk.solvency import get_labelled_holdings
 from proofs.account_proof import AccountProofError, check_account_proof
+from proofs.checks import Verdict
 from proofs.openings import MemberOpenings
-from proofs.report import Report, Verdict
+from proofs.report import Report
 
 
 def compare_holdings(

@@ -15,10 +15,12 @@ from typing import Any
 from clearing.reported_accounts import AccountKey
 from clearing.risk.solvency import POSITION_PREFIX
 from proofs.account_proof import AccountProofError, AccountProofFile
+from proofs.checks import Verdict
+from proofs.drafting import get_blindings
 from proofs.errors import ReportDecodeError
 from proofs.group import P, R
 from proofs.pedersen import Generators
-from proofs.report import Report, Verdict, get_blindings
+from proofs.report import Report
 from proofs.statement import SolvencyStatement
 
 OPENINGS_VERSION = 1

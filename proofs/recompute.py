@@ -22,8 +22,9 @@ from clearing.genesis import Genesis
 from clearing.governance.configuration import apply_configuration
 from clearing.risk.engine import compute_market_solvency_form
 from clearing.risk.errors import MarketMismatch
+from proofs.checks import Verdict
 from proofs.errors import StatementError
-from proofs.report import Report, Verdict
+from proofs.report import Report
 from proofs.statement import SolvencyStatement, get_statement
 
 MAX_LISTED = 12  # differences named one by one; beyond, a count (a changed k_num moves every row)

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from clearing.genesis import Genesis
 from clearing.published_ledger import PublishedLedger, ReserveTotal
 from clearing.risk.solvency import get_collateral_label, parse_collateral_label
-from proofs.report import Report, Verdict
+from proofs.checks import Verdict
+from proofs.report import Report
 from records.codec import DecodeError
 
 

@@ -37,6 +37,7 @@ from clearing.risk.engine import compute_risk_setup
 from lightclient.anchor import Checkpoint, Trust
 from proofs.account_proof import AccountProofError, AccountProofFile, check_account_proof
 from proofs.backends import get_backend, get_backend_names, get_fastest
+from proofs.checks import Verdict, verify_report
 from proofs.clearing_members import check_clearing_members
 from proofs.coverage import check_coverage
 from proofs.disclosed import check_disclosed
@@ -45,7 +46,7 @@ from proofs.member_account import check_member_account
 from proofs.openings import MemberOpenings, strip_0x, verify_member_openings
 from proofs.pedersen import Generators, get_generators
 from proofs.recompute import check_statement, get_configured_genesis, get_scenario_names
-from proofs.report import Report, Verdict, VotingPower, decode_report, verify_report
+from proofs.report import Report, VotingPower, decode_report
 from proofs.reserves import Unreadable, VaultReading, check_reserves
 
 EXIT_VALID = 0

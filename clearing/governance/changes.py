@@ -13,15 +13,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from clearing.errors import GenesisError
-from clearing.genesis import (
-    ExternalBridge,
-    Validator,
-    Venue,
-    parse_instrument,
-    parse_listing_template,
-)
+from clearing.genesis import ExternalBridge, Validator, Venue
 from clearing.governance.documents import decode_document, encode_document, expect_document_text
 from clearing.governance.errors import InvalidInstrument, InvalidTemplate
+from clearing.instrument_docs import parse_instrument, parse_listing_template
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.listing_template import ListingTemplate
 from clearing.units import MAX_UINT64

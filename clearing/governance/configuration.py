@@ -16,15 +16,7 @@ from typing import Any
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.derived import DerivedKey
 from clearing.errors import GenesisError
-from clearing.genesis import (
-    ExternalBridge,
-    Genesis,
-    Venue,
-    get_instrument_doc,
-    get_listing_template_doc,
-    parse_instrument,
-    parse_listing_template,
-)
+from clearing.genesis import ExternalBridge, Genesis, Venue
 from clearing.governance.documents import (
     MAX_DOCUMENT_DEPTH,
     decode_document,
@@ -33,6 +25,12 @@ from clearing.governance.documents import (
 )
 from clearing.governance.draft import Draft, install_configuration
 from clearing.governance.proposal import Proposal
+from clearing.instrument_docs import (
+    get_instrument_doc,
+    get_listing_template_doc,
+    parse_instrument,
+    parse_listing_template,
+)
 from clearing.instruments import Instrument, InstrumentKind, InstrumentStatus
 from clearing.state import ClearingState
 from clearing.units import BPS_DENOMINATOR

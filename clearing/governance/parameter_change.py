@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from clearing.errors import GenesisError, UnknownCollateral, UnknownInstrument
-from clearing.genesis import get_instrument_doc, parse_instrument
 from clearing.governance.changes import (
     SetCollateralHaircut,
     SetDefaultFund,
@@ -25,6 +24,7 @@ from clearing.governance.errors import (
     InvalidParameter,
     InvalidRiskParams,
 )
+from clearing.instrument_docs import get_instrument_doc, parse_instrument
 from clearing.instruments import Instrument
 from clearing.state import ClearingState
 from clearing.units import BPS_DENOMINATOR

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clearing.genesis import get_instrument_doc, get_listing_template_doc
 from clearing.governance.change_form import to_plain
 from clearing.governance.proposal import Proposal
 from clearing.governance.tally import Tally, compute_tally
+from clearing.instrument_docs import get_instrument_doc, get_listing_template_doc
 from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState
 

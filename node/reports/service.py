@@ -84,7 +84,8 @@ from node.reports.sync import (
 )
 from node.reports.worker import Prover, ProvingWorker, ReportBuildError, open_proving_worker
 from node.services import NodeContext, NodeContextInputs
-from proofs.report import Report, VotingPower, add_signatures
+from proofs.drafting import add_signatures
+from proofs.report import Report, VotingPower
 from proofs.statement import get_statement
 
 log = logging.getLogger(__name__)

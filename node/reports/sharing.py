@@ -6,7 +6,7 @@ the report is the same bytes whoever proved which account. Each validator proves
 the accounts `assign_accounts` gives it and gossips them (`ProofShare`); the
 others keep each proof from the account's assigned prover only, first copy
 (bounded by the epoch's accounts), and use it only once the report's worker has
-verified it (`proofs.report.complete_report`). Commitments never travel: each
+verified it (`proofs.drafting.complete_report`). Commitments never travel: each
 validator recomputes them from the seed.
 
 Shares travel by gossip, not by request/response (sync.py): every validator

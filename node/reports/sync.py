@@ -32,8 +32,9 @@ from clearing.validator_set import get_active_set_at
 from node.p2p import Offence, P2PNode, RequestFailed
 from node.p2p.scoring import compute_backoff_s
 from node.reports.store import CommitRecord, ReportStore
+from proofs.checks import check_signatures, get_powers
 from proofs.errors import ReportDecodeError
-from proofs.report import Report, VotingPower, check_signatures, decode_report, get_powers
+from proofs.report import Report, VotingPower, decode_report
 from records.codec import DecodeError, expect_int, expect_list, pack, unpack
 
 log = logging.getLogger(__name__)

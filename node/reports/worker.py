@@ -43,10 +43,11 @@ from clearing.reported_accounts import AccountKey
 from node.child_process import MAX_FRAME_BYTES, read_request, start_child, write_answer
 from node.framing import FrameError, FrameReader, encode_frame
 from node.reports.inputs import ReportInputs
+from proofs.drafting import ReportDraft, complete_report, draft_report
 from proofs.errors import ProofsError
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
-from proofs.report import Report, ReportDraft, complete_report, decode_report, draft_report
+from proofs.report import Report, decode_report
 from proofs.statement import SolvencyStatement, prove_solvency
 
 log = logging.getLogger(__name__)

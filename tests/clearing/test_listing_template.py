@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from clearing.errors import GenesisError
-from clearing.genesis import get_listing_template_doc, parse_genesis, parse_listing_template
+from clearing.genesis import parse_genesis
+from clearing.instrument_docs import get_listing_template_doc, parse_listing_template
 from clearing.instruments import InstrumentKind, OptionType
 from clearing.listing_template import Cycle, get_series_id
 from tests.clearing.support import genesis_doc

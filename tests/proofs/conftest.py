@@ -8,15 +8,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.reported_accounts import AccountKey
+from proofs.drafting import add_signatures, build_report, sign_report
 from proofs.native_group import FAST
 from proofs.pedersen import Generators, get_generators
-from proofs.report import (
-    Report,
-    VotingPower,
-    add_signatures,
-    build_report,
-    sign_report,
-)
+from proofs.report import Report, VotingPower
 from proofs.sample import (
     SAMPLE_HEIGHT,
     SAMPLE_MARKET,

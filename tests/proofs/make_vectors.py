@@ -17,10 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.state import DefaultRecord
 from proofs.bulletproofs import prove_range
+from proofs.drafting import add_signatures, build_report, sign_report
 from proofs.native_group import FAST
 from proofs.openings import get_member_openings
 from proofs.pedersen import get_generators, get_vector_label
-from proofs.report import VotingPower, add_signatures, build_report, sign_report
+from proofs.report import VotingPower
 from proofs.sample import (
     SAMPLE_HEIGHT,
     SAMPLE_MARKET,

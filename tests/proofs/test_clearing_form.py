@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from clearing.risk.arrays import RiskArrays
 from clearing.risk.solvency import get_solvency_form, get_solvency_inputs
+from proofs.checks import verify_report
+from proofs.drafting import build_report
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
-from proofs.report import build_report, verify_report
 from proofs.sample import SAMPLE_HEIGHT, SAMPLE_MARKET, SAMPLE_MARKET_PROOF
 from proofs.statement import SIGNED_OFFSET, get_statement
 

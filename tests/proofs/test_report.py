@@ -22,6 +22,8 @@ from clearing.state import DefaultRecord
 from devnet.sandbox import Sandbox
 from proofs.aggregate import AggregateEntry, AggregateError
 from proofs.bulletproofs import prove_range
+from proofs.checks import verify_report
+from proofs.drafting import add_signatures, build_report, complete_report, draft_report, sign_report
 from proofs.errors import ProverError, ReportDecodeError
 from proofs.group import R
 from proofs.report import (
@@ -31,13 +33,7 @@ from proofs.report import (
     UnsupportedReportVersion,
     ValidatorSignature,
     VotingPower,
-    add_signatures,
-    build_report,
-    complete_report,
     decode_report,
-    draft_report,
-    sign_report,
-    verify_report,
 )
 from proofs.sample import SAMPLE_HEIGHT, SAMPLE_MARKET
 from proofs.statement import SolvencyStatement, start_transcript
@@ -223,7 +219,7 @@ def test_forged_proof_of_an_out_of_range_value_is_rejected(signed: Fixture, case
         inputs[1] = 2**64  # collateral: offset 0, so the range value is 2^64
     else:
         inputs[-1] = R - 2**70  # a short position of 2^70 lots, wrapped mod the group order
-    from proofs.report import get_blindings
+    from proofs.drafting import get_blindings
 
     blindings = get_blindings(SEED, EPOCH, entry.key, st.input_labels)
     commitments = tuple(

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lightclient.anchor import TRUSTING_PERIOD_MS
 from lightclient.commit import CommitSig
-from proofs.report import Report, add_signatures, sign_report
+from proofs.drafting import add_signatures, sign_report
+from proofs.report import Report
 from proofs.sample import SAMPLE_HEIGHT
 from proofs.verify import EXIT_INVALID, EXIT_NOT_CHECKED, EXIT_PARTIAL, EXIT_USAGE
 from tests.lightclient.support import GENESIS_HASH, get_powers, make_anchor, make_set_change

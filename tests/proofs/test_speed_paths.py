@@ -9,13 +9,14 @@ import pytest
 
 import proofs.msm as msm_module
 from proofs.bulletproofs import N_BITS
+from proofs.drafting import get_blindings
 from proofs.group import Group, R
 from proofs.msm import MsmCheck
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.pure_python_group import PURE_PYTHON
 from proofs.pyecc_group import REFERENCE
-from proofs.report import compute_account_context, get_blindings
+from proofs.report import compute_account_context
 from proofs.sample import make_sample_book, make_sample_form
 from proofs.statement import get_statement, prove_solvency, verify_solvency
 

@@ -11,13 +11,14 @@ import msgpack
 import pytest
 
 from proofs.bulletproofs import RangeProof, verify_range
+from proofs.checks import verify_report
 from proofs.group import Group
 from proofs.native_group import FAST
 from proofs.openings import MemberOpenings, verify_member_openings
 from proofs.pedersen import get_generators
 from proofs.pure_python_group import PURE_PYTHON
 from proofs.pyecc_group import REFERENCE
-from proofs.report import decode_report, verify_report
+from proofs.report import decode_report
 from proofs.transcript import Transcript
 from proofs.verify import read_validators
 from tests.proofs import make_vectors

@@ -41,19 +41,18 @@ from lightclient.anchor import SetChange
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from proofs.account_proof import AccountProofFile
 from proofs.aggregate import AggregateEntry
-from proofs.native_group import FAST
-from proofs.openings import get_member_openings
-from proofs.pedersen import get_generators
-from proofs.report import (
-    DefaultEntry,
+from proofs.drafting import (
     ProofJob,
     ProofResult,
-    Report,
     add_signatures,
     build_report,
     run_proof_job,
     sign_report,
 )
+from proofs.native_group import FAST
+from proofs.openings import get_member_openings
+from proofs.pedersen import get_generators
+from proofs.report import DefaultEntry, Report
 from proofs.statement import SolvencyStatement, get_statement
 from tests.clearing.governance.support import (
     MAX_VOTING,

@@ -37,17 +37,12 @@ from node.reports.worker import (
     build_unsigned_report,
     open_proving_worker,
 )
+from proofs.checks import check_signatures, get_powers, verify_report
+from proofs.drafting import add_signatures
 from proofs.native_group import FAST
 from proofs.openings import get_member_openings, verify_member_openings
 from proofs.pedersen import get_generators
-from proofs.report import (
-    Report,
-    VotingPower,
-    add_signatures,
-    check_signatures,
-    get_powers,
-    verify_report,
-)
+from proofs.report import Report, VotingPower
 from proofs.statement import get_statement
 from tests.node.reports.support import MEMBERS, SEED, trading_sandbox
 

@@ -10,9 +10,10 @@ from clearing.root import compute_state_root
 from clearing.state import Position, get_sub_account_for_write
 from node.reports.inputs import extract_report_inputs
 from node.reports.worker import build_unsigned_report
+from proofs.checks import verify_report
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
-from proofs.report import decode_report, verify_report
+from proofs.report import decode_report
 from tests.clearing.default.test_crash_ledger import A, B, C, crash_box, trades
 from tests.clearing.default.test_records import crash_mid_epoch, sum_paid
 from tests.node.reports.support import SEED

@@ -72,9 +72,9 @@ from node.reports.worker import (
     prove_share,
 )
 from node.storage import NodeStore
-from proofs import report as report_module
-from proofs import verify
-from proofs.report import ProofJob, ProofResult, Report, add_signatures, decode_report
+from proofs import drafting, verify
+from proofs.drafting import ProofJob, ProofResult, add_signatures
+from proofs.report import Report, decode_report
 from tests.lightclient.support import make_anchor
 from tests.node.reports.support import (
     MEMBERS,
@@ -109,13 +109,13 @@ class InProcessWorkers:
         self.proofs_made = 0
         self.shares: list[tuple[AccountKey, ...]] = []  # the keys each share was asked for
         self.completed: list[int] = []  # proofs each report completion made itself
-        prove_job = report_module.run_proof_job
+        prove_job = drafting.run_proof_job
 
         def counting(job: ProofJob) -> ProofResult:
             self.proofs_made += 1
             return prove_job(job)
 
-        monkeypatch.setattr(report_module, "run_proof_job", counting)
+        monkeypatch.setattr(drafting, "run_proof_job", counting)
 
     async def prove_share(
         self, inputs: ReportInputs, seed: bytes, keys: tuple[AccountKey, ...]

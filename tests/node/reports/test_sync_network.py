@@ -28,9 +28,10 @@ from node.reports.gossip import MAX_ANNOUNCEMENT_BYTES
 from node.reports.seed import create_report_seed, save_report_seed
 from node.reports.store import ReportStore
 from node.reports.sync import ReportFetcher, serve_report_sync
+from proofs.checks import verify_report
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
-from proofs.report import VotingPower, decode_report, verify_report
+from proofs.report import VotingPower, decode_report
 from tests.node.netproc import ORACLE_OFF, NodeHome
 from tests.node.nodenet import NodeNetwork, open_node_network, tag_records_with_node
 from tests.node.p2p.support import line

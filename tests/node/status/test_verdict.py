@@ -19,9 +19,10 @@ from node.reports.store import CommitRecord
 from node.status import verdict as verdict_module
 from node.status.verdict import ReportVerdicts, check_report
 from node.storage import NodeStore
+from proofs.drafting import add_signatures, build_report, sign_report
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
-from proofs.report import VotingPower, add_signatures, build_report, sign_report
+from proofs.report import VotingPower
 from proofs.sample import (
     SAMPLE_HEIGHT,
     SAMPLE_MARKET,

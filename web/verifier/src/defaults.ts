@@ -1,5 +1,5 @@
 /** Accounts in default (field 7) and the epoch's defaults (field 8): the checks and the
- * lines a member reads (proofs/report.py check_in_default, describe_in_default,
+ * lines a member reads (proofs/checks.py check_in_default, describe_in_default,
  * check_defaults, describe_defaults). */
 
 import { compare, equal, toHex } from "./bytes";

@@ -1,4 +1,4 @@
-/** The validators' signatures (proofs/report.py check_signatures): Ed25519 over the
+/** The validators' signatures (proofs/checks.py check_signatures): Ed25519 over the
  * report's signing bytes, more than 2/3 of the validator set's power. */
 
 import { ed25519 } from "@noble/curves/ed25519.js";
