@@ -34,23 +34,17 @@ from pydantic_core import PydanticCustomError
 
 from node.config import (
     LOG_LEVELS,
-    ORACLE_SOURCE_KINDS,
-    SHOCK_BPS_RANGE,
     ApiConfig,
     BridgeChainConfig,
     BridgeConfig,
-    ConfigError,
-    EvmFeedConfig,
     MempoolConfig,
     MetricsConfig,
     NodeConfig,
-    OracleConfig,
-    OracleSourceConfig,
-    P2PConfig,
     ReportsConfig,
     StorageConfig,
     _check_cross_references,
 )
+from node.config_table import ConfigError
 from node.keys import (
     BRIDGE_KEY,
     HOME_KEY_FILES,
@@ -60,6 +54,14 @@ from node.keys import (
     check_peer_id,
 )
 from node.limits import MAX_MEMPOOL_TX_BYTES
+from node.oracle_config import (
+    ORACLE_SOURCE_KINDS,
+    SHOCK_BPS_RANGE,
+    EvmFeedConfig,
+    OracleConfig,
+    OracleSourceConfig,
+)
+from node.p2p_config import P2PConfig
 
 
 def _range(lo: int, hi: int | None = None) -> AfterValidator:

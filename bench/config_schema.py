@@ -28,7 +28,8 @@ from typing import Any
 
 from bench import time_us
 from configs import EXAMPLE_NODE_CONFIG
-from node.config import CONFIG_FILE_NAME, ConfigError, load_config, parse_config
+from node.config import CONFIG_FILE_NAME, load_config, parse_config
+from node.config_table import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = EXAMPLE_NODE_CONFIG

@@ -26,7 +26,7 @@ from node.commands.init import (
     render_cometbft_tables,
     render_config,
 )
-from node.config import CONFIG_FILE_NAME, NodeConfig, OracleSourceConfig, load_config
+from node.config import CONFIG_FILE_NAME, NodeConfig, load_config
 from node.keys import (
     BRIDGE_KEY,
     HOME_OPERATOR_TOKEN_FILE,
@@ -39,6 +39,7 @@ from node.keys import (
     save_key,
     save_operator_token,
 )
+from node.oracle_config import OracleSourceConfig
 from node.reports.seed import create_report_seed, save_report_seed
 
 

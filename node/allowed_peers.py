@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from clearing.genesis import Genesis, Validator
 from clearing.state import ClearingState
 from clearing.validator_set import get_retiring_validators
-from node.config import ConfigError, NodeConfig
+from node.config import NodeConfig
+from node.config_table import ConfigError
 from node.keys import check_peer_id
 from node.p2p import P2PNode
 

@@ -47,7 +47,6 @@ from bridge.eip712 import SignatureError, recover_signer, sign_digest
 from clearing.genesis import compute_genesis_hash
 from clearing.governance.documents import encode_document
 from node.cometbft.home import get_peer_node_id
-from node.config import UNSPECIFIED_HOSTS, check_p2p_address
 from node.keys import (
     BRIDGE_KEY,
     VALIDATOR_KEY,
@@ -56,6 +55,7 @@ from node.keys import (
     load_key,
     save_key,
 )
+from node.p2p_config import UNSPECIFIED_HOSTS, check_p2p_address
 
 CONTRIBUTION_VERSION = 2  # 2: the CometBFT address
 CONTRIBUTION_KIND = "clearnode-genesis-contribution"

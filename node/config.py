@@ -1,9 +1,11 @@
 """The node's own configuration: `config.toml` in the node's home → frozen records.
 
-Every key is read through `_Table`, which knows the file and the dotted key path,
-so a bad value is reported as "file, key, what was expected, what was found".
-Unknown keys are errors too: a typo must not silently fall back to a default.
-Relative paths in the file are resolved against the home directory.
+Every key is read through `ConfigTable` (node/config_table.py), which knows the file and
+the dotted key path, so a bad value is reported as "file, key, what was expected, what
+was found". Unknown keys are errors too: a typo must not silently fall back to a default.
+Relative paths in the file are resolved against the home directory. The sections with
+records of their own are read beside this module: `[p2p]` (node/p2p_config.py) and
+`[oracle]` (node/oracle_config.py).
 
 Validated by hand rather than with pydantic (issue #19): the same schema in pydantic
 needs as many lines once its errors are translated into these and its models turned into
@@ -13,103 +15,30 @@ config_schema` measures both.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from consensus.state_machine import TimeoutConfig
 from lightclient.anchor import COMETBFT, OUR_ENGINE, Checkpoint
+from node.config_table import ConfigError, ConfigTable, KeyRead, read_table
 from node.keys import (
     BRIDGE_KEY,
     HOME_KEY_FILES,
     HOME_OPERATOR_TOKEN_FILE,
     NODE_KEY,
     VALIDATOR_KEY,
-    check_peer_id,
 )
 from node.limits import MAX_API_BODY_BYTES, MAX_MEMPOOL_TX_BYTES
+from node.oracle_config import OracleConfig, read_oracle
+from node.p2p_config import P2PConfig, read_p2p
 from node.retention import MIN_BLOCKS_KEPT
 
 CONFIG_FILE_NAME = "config.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
-ORACLE_SOURCE_KINDS = ("simulator", "replay", "http", "evm")
-
-T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A config value is missing or wrong; names the file, the key and what is expected."""
-
-    def __init__(self, file: Path, key: str, expected: str, found: object = None) -> None:
-        self.file = file
-        self.key = key
-        self.expected = expected
-        self.found = found
-        detail = "" if found is None else f", found {found!r}"
-        super().__init__(f"{file}: key '{key}': expected {expected}{detail}")
-
-
-P2P_ADDRESS = r"/(ip4|ip6|dns|dns4|dns6)/([^/\s]+)/tcp/([0-9]{1,5})"
-"""A dialable p2p address: a multiaddr host and TCP port, without its /p2p/<peer id>."""
-UNSPECIFIED_HOSTS = ("0.0.0.0", "::")
-"""Listen hosts meaning every interface: no peer can dial them."""
-DNS_NAME = r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?)+"
-
-
-def check_p2p_address(text: str) -> str:
-    """`text` if other validators can dial it: a multiaddr host and TCP port, no /p2p part,
-    not an unspecified (listen-on-all) address; ValueError saying why not."""
-    found = re.fullmatch(P2P_ADDRESS, text)
-    if found is None:
-        raise ValueError(f"{text!r} is not /ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT")
-    protocol, host, port = found.groups()
-    if protocol in ("ip4", "ip6"):
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            raise ValueError(f"{text!r}: {host!r} is not an IP address") from None
-        if address.version != int(protocol[-1]):
-            raise ValueError(f"{text!r}: {host!r} is not an IPv{protocol[-1]} address")
-    elif re.fullmatch(DNS_NAME, host) is None:
-        raise ValueError(f"{text!r}: {host!r} is not a DNS name")
-    if not 1 <= int(port) <= 65535:
-        raise ValueError(f"{text!r}: port {port} is not in 1..65535")
-    if host in UNSPECIFIED_HOSTS:
-        raise ValueError(f"{text!r} is an unspecified address no peer can dial")
-    return text
-
-
-def check_peer_address(text: str) -> str:
-    """`text` if the node can dial it as a persistent peer: a dialable address (as
-    `check_p2p_address`) then `/p2p/` and the peer's id; ValueError saying why not."""
-    address, separator, peer = text.rpartition("/p2p/")
-    if not separator:
-        raise ValueError(f"{text!r} has no /p2p/<peer id> part")
-    try:
-        check_p2p_address(address)
-        check_peer_id(peer)
-    except ValueError as exc:
-        raise ValueError(f"in {text!r}: {exc}") from None
-    return text
-
-
-@dataclass(frozen=True)
-class P2PConfig:
-    listen_host: str = "0.0.0.0"
-    listen_port: int = 26656
-    # multiaddrs with /p2p/<peer id>, dialled and re-dialled by the node
-    persistent_peers: tuple[str, ...] = ()
-    observers: tuple[str, ...] = ()
-    """Peer ids of the full nodes allowed to connect besides the genesis validators."""
-    external_address: str = ""
-    """Where the other validators dial this node (a multiaddr without /p2p), when not
-    listen_host:listen_port: `clearnode genesis contribution` announces it."""
 
 
 @dataclass(frozen=True)
@@ -176,56 +105,6 @@ class MempoolConfig:
     max_txs: int = 10_000
     max_bytes: int = 64 * 1024 * 1024
     max_tx_bytes: int = MAX_MEMPOOL_TX_BYTES
-
-
-@dataclass(frozen=True)
-class EvmFeedConfig:
-    """One price-feed contract of an evm source: the price id it gives, the decimals the
-    contract must report, and how many ledger price units one whole unit of its answer is."""
-
-    symbol: str
-    address: str
-    decimals: int
-    scale: Fraction
-
-
-@dataclass(frozen=True)
-class OracleSourceConfig:
-    """One price source. `kind` picks which of the other fields apply (see node.example.toml)."""
-
-    kind: str
-    symbols: tuple[str, ...]
-    # simulator
-    seed: int = 0
-    start_prices: tuple[int, ...] = ()
-    max_step_bps: int = 50
-    # the simulated path moves once per step_ms of wall-clock time
-    step_ms: int = 1_000
-    # from unix ms shock_at_ms on, every simulated price is scaled by (10_000 + shock_bps) / 10_000
-    shock_at_ms: int | None = None
-    shock_bps: int = 0
-    # or from the unix ms written in this file at run time (absent: no shock yet)
-    shock_file: Path | None = None
-    # replay
-    path: Path | None = None
-    # http
-    url: str = ""
-    # symbol -> dotted path in the JSON answer, e.g. "data.BTC.price"
-    json_paths: tuple[tuple[str, str], ...] = ()
-    decimals: int = 8
-    # http and evm: a read not answered within this is this round's failure
-    timeout_ms: int = 2_000
-    # evm: a [[bridge_chains]] name, one feed per symbol, and the oldest updatedAt accepted
-    chain: str = ""
-    feeds: tuple[EvmFeedConfig, ...] = ()
-    max_age_ms: int = 3_600_000
-
-
-@dataclass(frozen=True)
-class OracleConfig:
-    enabled: bool = True
-    interval_ms: int = 1_000
-    sources: tuple[OracleSourceConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -326,7 +205,7 @@ class StateSyncConfig:
 CHECKPOINT_PATTERN = r"[1-9][0-9]*:[0-9]+:0x[0-9a-fA-F]{64}"
 
 
-def _state_sync(t: _Table) -> StateSyncConfig:
+def _state_sync(t: ConfigTable) -> StateSyncConfig:
     text = t.text("checkpoint", "", expected="empty, or HEIGHT:TIME_MS:0xHASH")
     if text and not re.fullmatch(CHECKPOINT_PATTERN, text):
         raise t.fail("checkpoint", "empty, or HEIGHT:TIME_MS:0xHASH", text)
@@ -376,191 +255,7 @@ class NodeConfig:
     config_file: Path | None = None
 
 
-@dataclass(frozen=True)
-class KeyRead:
-    """One key as the loader read it, in its own words: what a reference table lists."""
-
-    key: str
-    """Dotted, with `[]` for an array of tables and `<symbol>` for a table per symbol."""
-    scope: str
-    """Where the key applies when not everywhere its table does, e.g. `kind = "http"`."""
-    expected: str
-    default: object
-    """None when the key is required."""
-
-
-class _Table:
-    """A TOML table with the file and key prefix, so every error can name both.
-
-    Each key it reads is also noted in `reads` (shared by its sub-tables) under its
-    generic name, so the operator guide's key table is made from the loader itself."""
-
-    def __init__(
-        self,
-        file: Path,
-        prefix: str,
-        data: Mapping[str, Any],
-        doc_prefix: str | None = None,
-        reads: dict[tuple[str, str], KeyRead] | None = None,
-    ) -> None:
-        self.file = file
-        self.prefix = prefix
-        self.data = data
-        self.used: set[str] = set()
-        self.doc_prefix = prefix if doc_prefix is None else doc_prefix
-        self.scope = ""
-        self.names_are: str | None = None
-        """The generic name of this table's keys when data names them, e.g. `<symbol>`."""
-        self.reads: dict[tuple[str, str], KeyRead] = {} if reads is None else reads
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
-    def fail(self, name: str, expected: str, found: object = None) -> ConfigError:
-        return ConfigError(self.file, self.key(name), expected, found)
-
-    def note(self, name: str, expected: str, default: object) -> None:
-        """The first note of a key stands: a caller may describe a key before reading it."""
-        key = f"{self.doc_prefix}{name if self.names_are is None else self.names_are}"
-        self.reads.setdefault((key, self.scope), KeyRead(key, self.scope, expected, default))
-
-    def _get(self, name: str, kind: type[T], expected: str, default: T | None) -> T:
-        self.used.add(name)
-        if name not in self.data:
-            if default is None:
-                raise self.fail(name, f"{expected} (required, missing)")
-            return default
-        value = self.data[name]
-        # bool is an int subclass: an int key must not accept `true`
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail(name, expected, value)
-        return value
-
-    def text(
-        self,
-        name: str,
-        default: str | None = None,
-        pattern: str | None = None,
-        expected: str | None = None,
-    ) -> str:
-        """`expected`: how a reference names the value when the caller checks it further."""
-        matching = "a string" if pattern is None else f"a string matching {pattern}"
-        self.note(name, matching if expected is None else expected, default)
-        value = self._get(name, str, "a string", default)
-        if pattern is not None and not re.fullmatch(pattern, value):
-            raise self.fail(name, matching if expected is None else expected, value)
-        return value
-
-    def integer(
-        self, name: str, default: int | None = None, lo: int = 0, hi: int | None = None
-    ) -> int:
-        span = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
-        self.note(name, f"an integer {span}", default)
-        value = self._get(name, int, "an integer", default)
-        if value < lo or (hi is not None and value > hi):
-            raise self.fail(name, f"an integer {span}", value)
-        return value
-
-    def flag(self, name: str, default: bool | None = None) -> bool:
-        self.note(name, "true or false", default)
-        return self._get(name, bool, "true or false", default)
-
-    def choice(self, name: str, options: tuple[str, ...], default: str | None = None) -> str:
-        expected = f"one of {', '.join(options)}"
-        value = self.text(name, default, expected=expected)
-        if value not in options:
-            raise self.fail(name, expected, value)
-        return value
-
-    def list_of(
-        self, name: str, kind: type[T], what: str, default: tuple[T, ...] = ()
-    ) -> tuple[T, ...]:
-        self.note(name, f"a list of {what}", list(default))
-        value = self._get(name, list, f"a list of {what}", list(default))
-        for index, item in enumerate(value):
-            if not isinstance(item, kind) or (kind is int and isinstance(item, bool)):
-                raise ConfigError(self.file, f"{self.key(name)}[{index}]", what, item)
-        return tuple(value)
-
-    def path(self, name: str, home: Path, default: str | None = None) -> Path:
-        text = self.text(name, default, expected="a path (relative: to the home)")
-        value = Path(text).expanduser()
-        return value if value.is_absolute() else home / value
-
-    def table(self, name: str, doc_name: str | None = None) -> _Table:
-        """`doc_name`: the generic name of a table named by data, e.g. `<symbol>`."""
-        value = self._get(name, dict, "a table", {})
-        doc_prefix = f"{self.doc_prefix}{name if doc_name is None else doc_name}."
-        sub = _Table(self.file, f"{self.key(name)}.", value, doc_prefix, self.reads)
-        sub.scope = self.scope
-        return sub
-
-    def tables(self, name: str) -> list[_Table]:
-        self.note(name, "an array of tables ([[...]])", [])
-        value = self._get(name, list, "an array of tables ([[...]])", [])
-        out = []
-        for index, item in enumerate(value):
-            if not isinstance(item, dict):
-                raise ConfigError(self.file, f"{self.key(name)}[{index}]", "a table", item)
-            prefix, doc_prefix = f"{self.key(name)}[{index}].", f"{self.doc_prefix}{name}[]."
-            out.append(_Table(self.file, prefix, item, doc_prefix, self.reads))
-        return out
-
-    def check_no_unknown_keys(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], f"a known key (known: {', '.join(sorted(self.used))})")
-
-
-def _read(t: _Table, build: Callable[[_Table], T]) -> T:
-    value = build(t)
-    t.check_no_unknown_keys()
-    return value
-
-
-def _p2p(t: _Table) -> P2PConfig:
-    return P2PConfig(
-        listen_host=t.text("listen_host", P2PConfig.listen_host),
-        listen_port=t.integer("listen_port", P2PConfig.listen_port, hi=65535),
-        persistent_peers=_peer_addresses(t, "persistent_peers"),
-        observers=_peer_ids(t, "observers"),
-        external_address=_external_address(t),
-    )
-
-
-def _external_address(t: _Table) -> str:
-    expected = "a dialable multiaddr /ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT (no /p2p, not 0.0.0.0)"
-    text = t.text("external_address", "", expected=expected)
-    try:
-        return text and check_p2p_address(text)
-    except ValueError as exc:
-        raise t.fail("external_address", f"a dialable multiaddr ({exc})", text) from None
-
-
-def _peer_addresses(t: _Table, name: str) -> tuple[str, ...]:
-    expected = "a peer's multiaddr /ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT/p2p/PEER_ID"
-    addresses = t.list_of(name, str, expected)
-    for index, text in enumerate(addresses):
-        try:
-            check_peer_address(text)
-        except ValueError as exc:
-            raise ConfigError(t.file, f"{t.key(name)}[{index}]", expected, str(exc)) from None
-    return addresses
-
-
-def _peer_ids(t: _Table, name: str) -> tuple[str, ...]:
-    ids = t.list_of(name, str, "a libp2p peer id string")
-    for index, text in enumerate(ids):
-        try:
-            check_peer_id(text)
-        except ValueError as exc:
-            raise ConfigError(
-                t.file, f"{t.key(name)}[{index}]", "a libp2p peer id", str(exc)
-            ) from None
-    return ids
-
-
-def _api(t: _Table) -> ApiConfig:
+def _api(t: ConfigTable) -> ApiConfig:
     api = _read_api(t)
     shared = (api.listen_host, api.listen_port) == (
         api.operator_listen_host,
@@ -575,7 +270,7 @@ def _api(t: _Table) -> ApiConfig:
     return api
 
 
-def _read_api(t: _Table) -> ApiConfig:
+def _read_api(t: ConfigTable) -> ApiConfig:
     return ApiConfig(
         enabled=t.flag("enabled", ApiConfig.enabled),
         listen_host=t.text("listen_host", ApiConfig.listen_host),
@@ -595,8 +290,8 @@ RETIRED_RPC_PORT = (
 )
 
 
-def _cometbft(home: Path) -> Callable[[_Table], CometBFTConfig]:
-    def build(t: _Table) -> CometBFTConfig:
+def _cometbft(home: Path) -> Callable[[ConfigTable], CometBFTConfig]:
+    def build(t: ConfigTable) -> CometBFTConfig:
         if "rpc_port" in t.data:  # a home written before the RPC left loopback TCP
             raise t.fail("rpc_port", RETIRED_RPC_PORT, t.data["rpc_port"])
         peers = t.list_of("persistent_peers", str, "a CometBFT peer NODE_ID@HOST:PORT")
@@ -623,7 +318,7 @@ def _cometbft(home: Path) -> Callable[[_Table], CometBFTConfig]:
     return build
 
 
-def _consensus(t: _Table) -> ConsensusConfig:
+def _consensus(t: ConfigTable) -> ConsensusConfig:
     """Only the keys given: each left out is the engine's, noted with each engine's value."""
     expected = f"an integer between 1 and {MAX_TIMEOUT_MS} (ms)"
     given = []
@@ -655,12 +350,12 @@ def get_timeouts(config: NodeConfig, engine: str) -> TimeoutConfig:
     raise ConfigError(file, "consensus.timeout_propose_ms", expected, propose)
 
 
-def _metrics(t: _Table) -> MetricsConfig:
+def _metrics(t: ConfigTable) -> MetricsConfig:
     return MetricsConfig(enabled=t.flag("enabled", MetricsConfig.enabled))
 
 
-def _storage(home: Path) -> Callable[[_Table], StorageConfig]:
-    def build(t: _Table) -> StorageConfig:
+def _storage(home: Path) -> Callable[[ConfigTable], StorageConfig]:
+    def build(t: ConfigTable) -> StorageConfig:
         return StorageConfig(
             path=t.path("path", home, "data/node.sqlite3"),
             wal_path=t.path("consensus_wal", home, "data/consensus.wal"),
@@ -675,7 +370,7 @@ def _storage(home: Path) -> Callable[[_Table], StorageConfig]:
     return build
 
 
-def _blocks_kept(t: _Table, name: str, default: int) -> int:
+def _blocks_kept(t: ConfigTable, name: str, default: int) -> int:
     expected = f"0 (keep all) or an integer >= {MIN_BLOCKS_KEPT}"
     t.note(name, expected, default)
     value = t._get(name, int, expected, default)
@@ -684,7 +379,7 @@ def _blocks_kept(t: _Table, name: str, default: int) -> int:
     return value
 
 
-def _mempool(t: _Table) -> MempoolConfig:
+def _mempool(t: ConfigTable) -> MempoolConfig:
     return MempoolConfig(
         max_txs=t.integer("max_txs", MempoolConfig.max_txs, lo=1),
         max_bytes=t.integer("max_bytes", MempoolConfig.max_bytes, lo=1),
@@ -694,132 +389,8 @@ def _mempool(t: _Table) -> MempoolConfig:
     )
 
 
-def _oracle_source(home: Path) -> Callable[[_Table], OracleSourceConfig]:
-    def build(t: _Table) -> OracleSourceConfig:
-        kind = t.choice("kind", ORACLE_SOURCE_KINDS)
-        symbols = t.list_of("symbols", str, "a symbol string such as BTC-USD")
-        if not symbols:
-            raise t.fail("symbols", "a non-empty list of symbols")
-        t.scope = f'kind = "{kind}"'
-        if kind == "simulator":
-            prices = t.list_of("start_prices", int, "a positive integer price")
-            if len(prices) != len(symbols) or any(p <= 0 for p in prices):
-                raise t.fail(
-                    "start_prices",
-                    f"{len(symbols)} positive integers, one per symbol",
-                    list(prices),
-                )
-            return OracleSourceConfig(
-                kind=kind,
-                symbols=symbols,
-                seed=t.integer("seed", 0),
-                start_prices=prices,
-                max_step_bps=t.integer("max_step_bps", 50, lo=1, hi=10_000),
-                step_ms=t.integer("step_ms", OracleSourceConfig.step_ms, lo=1),
-                **_shock(t, home),
-            )
-        if kind == "replay":
-            return OracleSourceConfig(kind=kind, symbols=symbols, path=t.path("path", home))
-        if kind == "http":
-            url = t.text("url", pattern=r"https?://\S+")
-            paths = t.table("json_paths")
-            paths.names_are = "<symbol>"
-            paths.note("<symbol>", "a string: a dotted path in the JSON answer", None)
-            json_paths = tuple((s, paths.text(s)) for s in symbols)
-            paths.check_no_unknown_keys()
-            return OracleSourceConfig(
-                kind=kind,
-                symbols=symbols,
-                url=url,
-                json_paths=json_paths,
-                decimals=t.integer("decimals", 8, hi=36),
-                timeout_ms=t.integer("timeout_ms", 2_000, lo=1),
-            )
-        feeds = t.table("feeds")
-        source = OracleSourceConfig(
-            kind=kind,
-            symbols=symbols,
-            chain=t.text("chain"),
-            feeds=tuple(_read(feeds.table(s, "<symbol>"), _evm_feed(s)) for s in symbols),
-            max_age_ms=t.integer("max_age_ms", OracleSourceConfig.max_age_ms, lo=1_000),
-            timeout_ms=t.integer("timeout_ms", OracleSourceConfig.timeout_ms, lo=1),
-        )
-        feeds.check_no_unknown_keys()
-        return source
-
-    return build
-
-
-def _evm_feed(symbol: str) -> Callable[[_Table], EvmFeedConfig]:
-    def build(t: _Table) -> EvmFeedConfig:
-        return EvmFeedConfig(
-            symbol=symbol,
-            address=t.text("address", pattern=r"0x[0-9a-fA-F]{40}"),
-            decimals=t.integer("decimals", 8, hi=36),
-            scale=_exact_number(t, "scale"),
-        )
-
-    return build
-
-
-def _exact_number(t: _Table, name: str) -> Fraction:
-    """A positive exact number: an integer, or a decimal string such as "0.001" (a TOML
-    float is refused: it is binary, so 0.1 is not 1/10)."""
-    value = t.data.get(name)
-    t.used.add(name)
-    expected = 'a positive integer or decimal string such as "0.001"'
-    t.note(name, f"{expected} (a TOML float is refused)", None)
-    if value is None:
-        raise t.fail(name, f"{expected} (required, missing)")
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise t.fail(name, expected, value)
-    try:
-        number = Fraction(Decimal(value))
-    except (InvalidOperation, ValueError, OverflowError):  # not a number, NaN, Infinity
-        raise t.fail(name, expected, value) from None
-    if number <= 0:
-        raise t.fail(name, expected, value)
-    return number
-
-
-SHOCK_BPS_RANGE = (-9_999, 100_000)
-
-
-def _shock(t: _Table, home: Path) -> dict[str, Any]:
-    """A devnet's scheduled price shock: `shock_bps` with its instant, either fixed
-    (`shock_at_ms`) or written at run time into `shock_file` by whoever schedules it."""
-    t.used.update(("shock_at_ms", "shock_file", "shock_bps"))  # known even when left out
-    instant = "exactly one of shock_at_ms and shock_file, when shock_bps is set"
-    t.note("shock_at_ms", f"an integer >= 0 (unix ms; {instant})", "none")
-    t.note("shock_file", f"a path (relative: to the home; {instant})", "none")
-    t.note("shock_bps", f"an integer between {SHOCK_BPS_RANGE[0]} and {SHOCK_BPS_RANGE[1]}", 0)
-    given = [key for key in ("shock_at_ms", "shock_file") if key in t.data]
-    if not given and "shock_bps" not in t.data:
-        return {}
-    if len(given) != 1:
-        one = "a unix time in ms, or shock_file, when shock_bps is set (exactly one"
-        if not given:
-            raise t.fail("shock_at_ms", f"{one}; required, missing)")
-        raise t.fail("shock_at_ms", f"{one})", "both")
-    bps = t.integer("shock_bps", lo=SHOCK_BPS_RANGE[0], hi=SHOCK_BPS_RANGE[1])
-    if given == ["shock_file"]:
-        return {"shock_file": t.path("shock_file", home), "shock_bps": bps}
-    return {"shock_at_ms": t.integer("shock_at_ms"), "shock_bps": bps}
-
-
-def _oracle(home: Path) -> Callable[[_Table], OracleConfig]:
-    def build(t: _Table) -> OracleConfig:
-        return OracleConfig(
-            enabled=t.flag("enabled", OracleConfig.enabled),
-            interval_ms=t.integer("interval_ms", OracleConfig.interval_ms, lo=10),
-            sources=tuple(_read(s, _oracle_source(home)) for s in t.tables("sources")),
-        )
-
-    return build
-
-
-def _reports(home: Path) -> Callable[[_Table], ReportsConfig]:
-    def build(t: _Table) -> ReportsConfig:
+def _reports(home: Path) -> Callable[[ConfigTable], ReportsConfig]:
+    def build(t: ConfigTable) -> ReportsConfig:
         return ReportsConfig(
             enabled=t.flag("enabled", ReportsConfig.enabled),
             seed_file=t.path("seed_file", home, str(ReportsConfig.seed_file)),
@@ -834,13 +405,13 @@ def _reports(home: Path) -> Callable[[_Table], ReportsConfig]:
     return build
 
 
-def _bridge(t: _Table) -> BridgeConfig:
+def _bridge(t: ConfigTable) -> BridgeConfig:
     after = t.integer("reobserve_after_ms", BridgeConfig.reobserve_after_ms, lo=100)
     grace = t.integer("rotation_grace_blocks", BridgeConfig.rotation_grace_blocks, lo=0)
     return BridgeConfig(reobserve_after_ms=after, rotation_grace_blocks=grace)
 
 
-def _bridge_chain(t: _Table) -> BridgeChainConfig:
+def _bridge_chain(t: ConfigTable) -> BridgeChainConfig:
     return BridgeChainConfig(
         name=t.text("name", pattern=r"[A-Za-z0-9_-]+"),
         chain_id=t.integer("chain_id", lo=1),
@@ -861,7 +432,7 @@ def parse_config(
 ) -> NodeConfig:
     """Build a NodeConfig from parsed TOML; raise ConfigError at the first bad key. Each
     key read is noted in `reads` when given (node/reference.py's key table)."""
-    t = _Table(file, "", data, reads=reads)
+    t = ConfigTable(file, "", data, reads=reads)
     keys = t.table("keys")
     config = NodeConfig(
         home=home,
@@ -873,18 +444,18 @@ def parse_config(
         bridge_key_file=keys.path("bridge_key_file", home, HOME_KEY_FILES[BRIDGE_KEY]),
         operator_token_file=keys.path("operator_token_file", home, HOME_OPERATOR_TOKEN_FILE),
         log_level=t.choice("log_level", LOG_LEVELS, "info"),
-        p2p=_read(t.table("p2p"), _p2p),
-        api=_read(t.table("api"), _api),
-        metrics=_read(t.table("metrics"), _metrics),
-        storage=_read(t.table("storage"), _storage(home)),
-        mempool=_read(t.table("mempool"), _mempool),
-        oracle=_read(t.table("oracle"), _oracle(home)),
-        reports=_read(t.table("reports"), _reports(home)),
-        bridge=_read(t.table("bridge"), _bridge),
-        bridge_chains=tuple(_read(c, _bridge_chain) for c in t.tables("bridge_chains")),
-        cometbft=_read(t.table("cometbft"), _cometbft(home)),
-        state_sync=_read(t.table("state_sync"), _state_sync),
-        consensus=_read(t.table("consensus"), _consensus),
+        p2p=read_table(t.table("p2p"), read_p2p),
+        api=read_table(t.table("api"), _api),
+        metrics=read_table(t.table("metrics"), _metrics),
+        storage=read_table(t.table("storage"), _storage(home)),
+        mempool=read_table(t.table("mempool"), _mempool),
+        oracle=read_table(t.table("oracle"), read_oracle(home)),
+        reports=read_table(t.table("reports"), _reports(home)),
+        bridge=read_table(t.table("bridge"), _bridge),
+        bridge_chains=tuple(read_table(c, _bridge_chain) for c in t.tables("bridge_chains")),
+        cometbft=read_table(t.table("cometbft"), _cometbft(home)),
+        state_sync=read_table(t.table("state_sync"), _state_sync),
+        consensus=read_table(t.table("consensus"), _consensus),
         config_file=file,
     )
     keys.check_no_unknown_keys()

@@ -7,7 +7,8 @@ import json
 from clearing.errors import GenesisError
 from clearing.genesis import Genesis, compute_genesis_hash, parse_genesis
 from clearing.risk.engine import compute_risk_setup
-from node.config import ConfigError, NodeConfig
+from node.config import NodeConfig
+from node.config_table import ConfigError
 
 
 def read_genesis_hash(config: NodeConfig) -> bytes:

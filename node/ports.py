@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import socket
 
-from node.config import ConfigError, NodeConfig
+from node.config import NodeConfig
+from node.config_table import ConfigError
 
 
 def get_listen_ports(config: NodeConfig) -> list[tuple[str, str, int]]:

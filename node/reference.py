@@ -28,7 +28,8 @@ from node.api.routes import RouteHandler
 from node.api.server import API_VERSION, ApiApp
 from node.api.tiers import OPERATOR, PUBLIC
 from node.bridge.api import BridgeApi
-from node.config import KeyRead, parse_config
+from node.config import parse_config
+from node.config_table import KeyRead
 from node.metrics import NodeMetrics
 from node.oracle.service import OracleNode
 from node.oracle.status import OracleMetrics

@@ -60,8 +60,10 @@ from node.ceremony import (
     sign_contribution,
 )
 from node.commands.init import VALIDATOR_POWER, to_multiaddr
-from node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, check_p2p_address, load_config
+from node.config import CONFIG_FILE_NAME, NodeConfig, load_config
+from node.config_table import ConfigError
 from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFileError, compute_peer_id, load_key
+from node.p2p_config import check_p2p_address
 from node.reports.seed import save_report_seed
 from node.sandbox_guard import find_sandbox_validator, find_sandbox_venue
 

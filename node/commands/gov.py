@@ -26,7 +26,8 @@ from clearing.tx import encode_tx
 from clearing.tx_kind import TxRecord
 from node.change_file import ChangeFileError, load_change_file
 from node.commands.status import get_api_url
-from node.config import ConfigError, load_config
+from node.config import load_config
+from node.config_table import ConfigError
 from node.keys import VALIDATOR_KEY, KeyFileError, load_key
 
 DEFAULT_VOTING_BLOCKS = 7_200

@@ -65,7 +65,7 @@ from node.chainspec import (
     render_bridge_chains,
 )
 from node.cometbft.home import get_node_id
-from node.config import CONFIG_FILE_NAME, UNSPECIFIED_HOSTS, check_p2p_address, load_config
+from node.config import CONFIG_FILE_NAME, load_config
 from node.keys import (
     BRIDGE_KEY,
     HOME_KEY_FILES,
@@ -82,6 +82,7 @@ from node.keys import (
     save_key,
     save_operator_token,
 )
+from node.p2p_config import UNSPECIFIED_HOSTS, check_p2p_address
 from node.reports.seed import create_report_seed, load_report_seed, save_report_seed
 
 VALIDATOR_POWER = 10

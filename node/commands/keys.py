@@ -30,7 +30,8 @@ from typing import Any
 
 from clearing.errors import GenesisError
 from clearing.genesis import parse_venue
-from node.config import CONFIG_FILE_NAME, ConfigError, load_config
+from node.config import CONFIG_FILE_NAME, load_config
+from node.config_table import ConfigError
 from node.keys import (
     BRIDGE_KEY,
     HOME_KEY_FILES,

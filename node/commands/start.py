@@ -21,7 +21,8 @@ from clearing.upgrade import ReleaseMismatch, UpgradeRequired
 from consensus.wal import WalCorrupted
 from lightclient.anchor import COMETBFT
 from node.cometbft.process import CometBFTExited, StoppedMidBlock
-from node.config import ConfigError, NodeConfig, get_timeouts, load_config
+from node.config import NodeConfig, get_timeouts, load_config
+from node.config_table import ConfigError
 from node.gc_policy import set_gc_policy
 from node.genesis_file import load_genesis
 from node.home_lock import HomeInUse, hold_home

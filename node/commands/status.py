@@ -10,7 +10,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from node.config import ConfigError, load_config
+from node.config import load_config
+from node.config_table import ConfigError
 
 SUMMARY = "show the status of a running node (via its HTTP API)"
 """The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""

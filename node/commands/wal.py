@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from consensus.wal import FileWalStorage, Wal, WalCorrupted, decode_frames
-from node.config import ConfigError, load_config
+from node.config import load_config
+from node.config_table import ConfigError
 from node.home_lock import HomeInUse, hold_home
 
 BACKUP_SUFFIX = ".before-repair"

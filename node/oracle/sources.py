@@ -28,7 +28,8 @@ import trio
 from clearing.instruments import Instrument, InstrumentKind, OptionType
 from clearing.risk.black76 import compute_option_value
 from node.clock import wall_clock_ms
-from node.config import BridgeChainConfig, OracleSourceConfig
+from node.config import BridgeChainConfig
+from node.oracle_config import OracleSourceConfig
 
 if TYPE_CHECKING:
     from bridge.pricefeed import FeedSpec

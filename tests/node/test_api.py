@@ -496,7 +496,8 @@ async def test_an_api_port_taken_after_the_probe_is_the_one_line_config_error(
     """Two `clearnode start` racing: both probe the port free, one binds first; the other's
     bind fails as ConfigError (one line from `clearnode start`), not a traceback."""
     from node.api.serve import serve_node_api
-    from node.config import ConfigError, parse_config
+    from node.config import parse_config
+    from node.config_table import ConfigError
 
     with socket.socket() as first_node:
         first_node.bind(("127.0.0.1", 0))

@@ -31,7 +31,8 @@ from node.api.server import ApiApp, serve_api
 from node.cli import get_command_modules, get_summary, main
 from node.cometbft.home import MAX_SOCKET_PATH_BYTES
 from node.commands.start import check_home
-from node.config import ConfigError, load_config
+from node.config import load_config
+from node.config_table import ConfigError
 from node.gc_policy import GC_THRESHOLDS
 from node.keys import KeyFileError
 from node.logs import setup_logging

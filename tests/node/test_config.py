@@ -14,11 +14,11 @@ from node.config import (
     CONFIG_FILE_NAME,
     CONSENSUS_KEYS,
     ENGINE_TIMEOUTS,
-    ConfigError,
     StateSyncConfig,
     get_timeouts,
     load_config,
 )
+from node.config_table import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "configs" / "node.example.toml"

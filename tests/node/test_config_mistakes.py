@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench.config_schema import MISTAKES, Mistake
-from node.config import CONFIG_FILE_NAME, ConfigError, load_config
+from node.config import CONFIG_FILE_NAME, load_config
+from node.config_table import ConfigError
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[m.name for m in MISTAKES])

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from node.config import CONFIG_FILE_NAME, ConfigError, load_config
+from node.config import CONFIG_FILE_NAME, load_config
+from node.config_table import ConfigError
 from node.oracle.sources import build_source
 
 SIMULATOR = (

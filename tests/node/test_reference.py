@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.api.counters import COUNTER_FAMILIES, CounterFamily, CountersCollector, CountsGetter
-from node.config import CONSENSUS_KEYS, ENGINE_TIMEOUTS, KeyRead
+from node.config import CONSENSUS_KEYS, ENGINE_TIMEOUTS
+from node.config_table import KeyRead
 from node.metrics import NodeMetrics
 from node.oracle.status import OracleMetrics
 from node.reference import (

@@ -20,10 +20,12 @@ from bridge.chain import account_from_key, connect
 from bridge.loopback import get_free_port
 from bridge.pricefeed import FeedSpec, FeedStale, deploy_price_feed, update_price_feed
 from devnet.sandbox import Sandbox
-from node.config import CONFIG_FILE_NAME, ConfigError, EvmFeedConfig, NodeConfig, load_config
+from node.config import CONFIG_FILE_NAME, NodeConfig, load_config
+from node.config_table import ConfigError
 from node.oracle.sampler import OracleSampler
 from node.oracle.service import build_sources
 from node.oracle.sources import EvmFeedSource, SimulatedSource, SourceError, build_source
+from node.oracle_config import EvmFeedConfig
 from tests.node.oracle.test_status import GENESIS
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "configs" / "node.example.toml"

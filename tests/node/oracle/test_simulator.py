@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearing.oracle import compute_weighted_median
-from node.config import OracleSourceConfig
 from node.oracle.sources import SIMULATOR_WINDOW, SimulatedSource, build_source
+from node.oracle_config import OracleSourceConfig
 
 START = 60_000_000
 SHOCK_AT = 1_767_225_600_000
