@@ -30,7 +30,7 @@ from clearing.default.margin_call import process_margin_calls
 from clearing.default.porting import process_porting
 from clearing.default.records import process_defaults_roll
 from clearing.default.steps import process_default_fund_step, process_liquidation_step
-from clearing.errors import InvalidTransaction, TimeNotMonotonic, WrongBlockChain, WrongHeight
+from clearing.errors import InvalidTransaction, TimeNotMonotonic, WrongBlockChain, WrongBlockHeight
 from clearing.events import Event
 from clearing.expiry import process_expiries
 from clearing.funding import process_funding
@@ -158,7 +158,7 @@ def check_block_context(state: ClearingState, ctx: BlockContext) -> None:
     if ctx.chain_id != state.chain_id:
         raise WrongBlockChain(state.chain_id, ctx.chain_id)
     if ctx.height != state.height + 1:
-        raise WrongHeight(state.height + 1, ctx.height)
+        raise WrongBlockHeight(state.height + 1, ctx.height)
     if ctx.time_ms < state.time_ms:
         raise TimeNotMonotonic(state.time_ms, ctx.time_ms)
 

@@ -418,7 +418,7 @@ class InvalidBlock(ClearingError):
 
 
 @dataclass(eq=False)
-class WrongHeight(InvalidBlock):
+class WrongBlockHeight(InvalidBlock):
     expected: int
     got: int
 

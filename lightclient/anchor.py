@@ -92,7 +92,7 @@ class AnchorVersionError(AnchorError):
         self.found = found
 
 
-class WrongChain(AnchorError):
+class WrongAnchorChain(AnchorError):
     def __init__(self, expected: str, found: str) -> None:
         super().__init__(f"the anchor's header is of chain {found!r}, not {expected!r} (the "
                          f"chain id and genesis hash of the genesis given)")  # fmt: skip
@@ -100,7 +100,7 @@ class WrongChain(AnchorError):
         self.found = found
 
 
-class WrongHeight(AnchorError):
+class WrongAnchorHeight(AnchorError):
     def __init__(self, expected: int, found: int) -> None:
         super().__init__(
             f"the anchor's header is of height {found}; the root after block "
@@ -512,9 +512,9 @@ def check_anchor(
     another set)."""
     header, commit = anchor.header, anchor.commit
     if header.chain_id != chain:
-        raise WrongChain(chain, header.chain_id)
+        raise WrongAnchorChain(chain, header.chain_id)
     if header.height != height + 1:
-        raise WrongHeight(height + 1, header.height)
+        raise WrongAnchorHeight(height + 1, header.height)
     if header.prev_state_root != state_root:
         raise WrongRoot(state_root, header.prev_state_root)
     if commit.height != header.height or commit.block_hash != header.hash:

@@ -51,6 +51,7 @@ from node.bridge.signers import (
     find_retiring_evm_validator,
 )
 from node.p2p import Topic
+from node.p2p.errors import WrongChain
 from node.p2p.topics import BRIDGE
 from records.codec import DecodeError, expect_int, expect_list, pack, unpack
 from records.declared import declare_record
@@ -66,12 +67,6 @@ KIND_EXTERNAL = 7
 
 class BridgeGossipError(ValueError):
     """A well-formed bridge message this network must not relay."""
-
-
-class WrongChain(BridgeGossipError):
-    def __init__(self, expected: int, found: int) -> None:
-        super().__init__(f"bridge message for network {found}, this network is {expected}")
-        self.expected, self.found = expected, found
 
 
 class UnknownChain(BridgeGossipError):
@@ -115,7 +110,7 @@ class NotInCurrentSet(BridgeGossipError):
         self.signer, self.epoch = signer, epoch
 
 
-REJECTS = (ClearingError, DecodeError, BridgeGossipError)
+REJECTS = (ClearingError, DecodeError, BridgeGossipError, WrongChain)
 """Every error `BridgeCheck.decode` raises for a bad message."""
 IGNORES = (OutsideValidatorSet,)
 """What proves nothing against the forwarder: a signer this node's committed state
@@ -190,7 +185,7 @@ class BridgeCheck:
         if expect_int(version, f"{WHAT}.version") != GOSSIP_VERSION:
             raise DecodeError(WHAT, f"version {version}, expected {GOSSIP_VERSION}")
         if expect_int(chain_id, f"{WHAT}.chain_id") != self.chain_id:
-            raise WrongChain(self.chain_id, chain_id)
+            raise WrongChain("bridge message", self.chain_id, chain_id)
         if type(body) is not bytes:
             raise DecodeError(f"{WHAT}.body", f"expected bytes, got {type(body).__name__}")
         kind = expect_int(kind, f"{WHAT}.kind", KIND_DEPOSIT, KIND_EXTERNAL)

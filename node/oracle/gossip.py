@@ -41,6 +41,7 @@ from clearing.oracle import (
 from clearing.state import ClearingState
 from clearing.validator_set import has_power
 from node.p2p import Topic
+from node.p2p.errors import WrongChain
 from node.p2p.topics import PRICES
 from records.codec import DecodeError, expect_int, expect_list, pack, unpack
 
@@ -48,15 +49,6 @@ GOSSIP_VERSION = 1
 MAX_OBSERVATION_BYTES = 16 * 1024
 WHAT = "ObservationMessage"
 REPLAY_AGE_FACTOR = 3
-
-
-class WrongChain(ValueError):
-    """An observation for another clearing network."""
-
-    def __init__(self, expected: int, found: int) -> None:
-        super().__init__(f"observation for chain {found}, this network is chain {expected}")
-        self.expected = expected
-        self.found = found
 
 
 class SignerWithoutPower(ValueError):
@@ -116,7 +108,7 @@ class ObservationCheck:
         if expect_int(version, f"{WHAT}.version") != GOSSIP_VERSION:
             raise DecodeError(WHAT, f"version {version}, expected {GOSSIP_VERSION}")
         if expect_int(chain_id, f"{WHAT}.chain_id") != self.chain_id:
-            raise WrongChain(self.chain_id, chain_id)
+            raise WrongChain("observation", self.chain_id, chain_id)
         observation = PriceObservation.from_fields(fields)
         self.check(observation)
         return observation

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from node.framing import FrameError, MessageTooLarge
 
-__all__ = ["FrameError", "MessageTooLarge", "P2PError", "RequestFailed", "UnknownTopic"]
+__all__ = [
+    "FrameError",
+    "MessageTooLarge",
+    "P2PError",
+    "RequestFailed",
+    "UnknownTopic",
+    "WrongChain",
+]
 
 
 class P2PError(Exception):
@@ -29,3 +36,14 @@ class UnknownTopic(P2PError):
         super().__init__(f"unknown topic {topic!r}; known: {', '.join(known)}")
         self.topic = topic
         self.known = known
+
+
+class WrongChain(ValueError):
+    """A gossiped record (a price observation, a bridge message) signed for another
+    clearing network: refused by its topic, never relayed."""
+
+    def __init__(self, record: str, expected: int, found: int) -> None:
+        super().__init__(f"{record} for chain {found}, this network is chain {expected}")
+        self.record = record
+        self.expected = expected
+        self.found = found

@@ -9,7 +9,7 @@ from clearing.block import (
     process_block,
     process_transaction,
 )
-from clearing.errors import TimeNotMonotonic, WrongBlockChain, WrongHeight
+from clearing.errors import TimeNotMonotonic, WrongBlockChain, WrongBlockHeight
 from clearing.events import make_event
 from clearing.root import compute_state_root_from_scratch
 from clearing.tx import TX_VERSION
@@ -20,7 +20,7 @@ from tests.clearing.support import ALICE, USDC, WETH, new_sandbox
 @pytest.mark.parametrize(
     ("ctx", "error"),
     [
-        (BlockContext(2, 1795219201000, 4242), WrongHeight),
+        (BlockContext(2, 1795219201000, 4242), WrongBlockHeight),
         (BlockContext(1, 1795219201000, 1), WrongBlockChain),
         (BlockContext(1, 1795219199999, 4242), TimeNotMonotonic),
     ],

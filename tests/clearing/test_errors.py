@@ -7,7 +7,7 @@ from clearing.errors import (
     InvalidBlock,
     InvalidTransaction,
     OutsideBand,
-    WrongHeight,
+    WrongBlockHeight,
 )
 
 
@@ -26,7 +26,7 @@ def test_errors_render_their_numbers_and_name_their_code() -> None:
     [
         (OutsideBand("x", 1, 2, 3), InvalidTransaction),
         (GenesisError("k", "int", "s"), ClearingError),
-        (WrongHeight(2, 3), InvalidBlock),
+        (WrongBlockHeight(2, 3), InvalidBlock),
     ],
 )
 def test_hierarchy(error: ClearingError, base: type) -> None:

@@ -31,8 +31,8 @@ from lightclient.anchor import (
     Trust,
     TrustExpired,
     ValidatorSetChanged,
-    WrongChain,
-    WrongHeight,
+    WrongAnchorChain,
+    WrongAnchorHeight,
     WrongRoot,
     check_anchor,
     check_trusting_period,
@@ -74,10 +74,12 @@ def test_a_root_the_header_does_not_commit_is_refused() -> None:
 
 
 def test_the_header_of_another_height_or_chain_is_refused() -> None:
-    with pytest.raises(WrongHeight, match="header of height 71"):
+    with pytest.raises(WrongAnchorHeight, match="header of height 71"):
         check(make_anchor(CHAIN, HEIGHT + 1, ROOT, KEYS))
     digest = GENESIS_HASH[:8].hex()
-    with pytest.raises(WrongChain, match=f"'clearnode-1-{digest}', not 'clearnode-31337-{digest}'"):
+    with pytest.raises(
+        WrongAnchorChain, match=f"'clearnode-1-{digest}', not 'clearnode-31337-{digest}'"
+    ):
         check(make_anchor(1, HEIGHT, ROOT, KEYS))
 
 
@@ -85,7 +87,7 @@ def test_the_chain_of_another_genesis_with_the_same_chain_id_is_refused() -> Non
     """A genesis one byte apart is another chain: what its validators signed anchors
     nothing on this one's, though the chain id, keys, height and root are the same."""
     other = bytes([GENESIS_HASH[0] ^ 1]) + GENESIS_HASH[1:]
-    with pytest.raises(WrongChain) as info:
+    with pytest.raises(WrongAnchorChain) as info:
         check(make_anchor(CHAIN, HEIGHT, ROOT, KEYS, genesis_hash=other))
     assert info.value.found == f"clearnode-{CHAIN}-{other[:8].hex()}" != info.value.expected
     with pytest.raises(SetChangeError, match=f"its header is of chain 'clearnode-{CHAIN}-"):

@@ -25,9 +25,9 @@ from node.bridge.gossip import (
     UnknownChain,
     UnknownEvmSigner,
     UnknownValidator,
-    WrongChain,
     encode_message,
 )
+from node.p2p.errors import WrongChain
 from records.codec import DecodeError, pack
 from tests.node.bridge.support import (
     BRIDGE_KEYS,

@@ -20,9 +20,9 @@ from node.oracle.gossip import (
     MAX_OBSERVATION_BYTES,
     ObservationCheck,
     SignerWithoutPower,
-    WrongChain,
     encode_observation,
 )
+from node.p2p.errors import WrongChain
 from records.codec import DecodeError
 
 ROOT = Path(__file__).resolve().parents[3]
