@@ -21,8 +21,23 @@ links went may still commit), how long after the heal every validator committed 
 (`recovered_s`), the commit p50 before and after, the batches refused (a validator that
 stopped committing answers 503) and those accepted and never committed.
 
+With `--one-way`, validator 0 does not hear validator `--node` for `--isolated` seconds
+while `--node` still hears 0 (Proxies.hold: what one sends the other waits, as a TCP
+stream stalls whose segments one way are lost), the load sent to all four. Its JSON
+line: the heights committed meanwhile, the most any validator fell behind the tip and
+when (`most_behind`), how long after the link is whole every validator is level
+(`level_s`), the commit p50 before, during and after, the batches refused and those
+accepted and never committed.
+
+With `--flapping`, validator `--node`'s links go down for `--flap` seconds and come back
+for as long, again and again for `--isolated` seconds (the load sent to the other three,
+as with the cut). Its JSON line: the heights the three commit meanwhile, the heights the
+flapping node committed and how far behind it ended, how long after the last flap it is
+back at the live tip, and the commit p50 before, during and after.
+
     python -m bench isolation [--engine both|clearnode|cometbft] [--isolated 120]
-        [--rate 1000] [--node 3] [--split] [--jitter-ms 5] [--loss 0.005] [--batch 250]
+        [--rate 1000] [--node 3] [--split | --one-way | --flapping [--flap 5]]
+        [--jitter-ms 5] [--loss 0.005] [--batch 250]
 """
 
 from __future__ import annotations
@@ -64,7 +79,11 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--isolated", type=float, default=120.0, help="seconds cut off")
     parser.add_argument("--rate", type=int, default=1000, help="trades/s offered meanwhile")
     parser.add_argument("--node", type=int, default=3, help="the validator cut off")
-    parser.add_argument("--split", action="store_true", help="split 2|2 instead")
+    faults = parser.add_mutually_exclusive_group()
+    faults.add_argument("--split", action="store_true", help="split 2|2 instead")
+    faults.add_argument("--one-way", action="store_true", help="0 does not hear --node instead")
+    faults.add_argument("--flapping", action="store_true", help="--node's links flap instead")
+    parser.add_argument("--flap", type=float, default=5.0, help="seconds down, then up")
     parser.add_argument("--jitter-ms", type=float, default=5.0, help="each link's jitter")
     parser.add_argument("--loss", type=float, default=0.005, help="segments lost, a share")
     parser.add_argument("--batch", type=int, default=250, help="trades per batch")
@@ -75,14 +94,22 @@ def run(argv: list[str]) -> dict[str, Any]:
         "isolated_s": args.isolated,
         "rate": args.rate,
         "node": args.node,
-        "split": args.split,
     }
-    fault = split_in_two if args.split else isolate
+    fault = get_fault(args)
+    results["fault"] = fault.__name__
     for engine in engines:
         mesh = Mesh(partial(get_region_link, jitter_ms=args.jitter_ms, loss=args.loss))
         with tempfile.TemporaryDirectory(prefix=f"bench-isolation-{engine}-") as base:
             results[engine] = trio.run(fault, args, Path(base), engine, mesh)
     return results
+
+
+def get_fault(args: argparse.Namespace) -> Callable[..., Awaitable[dict[str, Any]]]:
+    if args.split:
+        return split_in_two
+    if args.one_way:
+        return hold_one_way
+    return flap if args.flapping else isolate
 
 
 @dataclass(frozen=True)
@@ -95,6 +122,13 @@ class Regions:
     load: Load
     watch: CommitWatch
     nursery: trio.Nursery
+
+    def watch_all(self, engine: str) -> list[CommitWatch]:
+        """Every validator's commits watched, validator 0's first (`watch`)."""
+        others = [CommitWatch(home, engine) for home in self.net.homes[1:]]
+        for other in others:
+            self.nursery.start_soon(other.run)
+        return [self.watch, *others]
 
 
 @asynccontextmanager
@@ -164,9 +198,7 @@ async def split_in_two(
     """One engine's run: the load, the 2|2 split, the heal (see the module's docstring)."""
     async with open_regions(args, base, engine, mesh) as regions:
         watch = regions.watch
-        watches = [watch, *(CommitWatch(home, engine) for home in regions.net.homes[1:])]
-        for other in watches[1:]:
-            regions.nursery.start_soon(other.run)
+        watches = regions.watch_all(engine)
         send = partial(offer, regions.net.homes, regions.load, watch, args.rate)
         before = await timed(watch, send, WARM_S)
         regions.proxies.split(list(SIDES))
@@ -190,6 +222,113 @@ async def split_in_two(
         "refused": watch.refused,
         "accepted_not_committed": len(watch.sent),
     }
+
+
+async def hold_one_way(
+    args: argparse.Namespace, base: Path, engine: str, mesh: Mesh
+) -> dict[str, Any]:
+    """One engine's run: the load, validator 0 deaf to `--node`, the link whole again (see
+    the module's docstring)."""
+    async with open_regions(args, base, engine, mesh) as regions:
+        watch = regions.watch
+        watches = regions.watch_all(engine)
+        send = partial(offer, regions.net.homes, regions.load, watch, args.rate)
+        before = await timed(watch, send, WARM_S)
+        at_hold = max(w.height for w in watches)
+        regions.proxies.hold({(args.node, 0)})
+        held = time.monotonic()
+        behind = Behind()
+        async with trio.open_nursery() as during_hold:
+            during_hold.start_soon(behind.follow, watches, held)
+            during = await timed(watch, send, args.isolated)
+            during_hold.cancel_scope.cancel()
+        tip = max(w.height for w in watches)
+        regions.proxies.hold(set())
+        whole = time.monotonic()
+        level_s = await wait_level(watches, tip, whole)
+        after = await time_after(watch, send)
+    return {
+        "held_s": round(whole - held, 1),
+        "heights_committed_while_held": tip - at_hold,
+        "most_behind": {"heights": behind.heights, "at_s": behind.at_s},
+        "level_s": round(level_s, 1),
+        "commit_ms_p50": {"before": before, "while_held": during, "after": after},
+        "refused": watch.refused,
+        "accepted_not_committed": len(watch.sent),
+    }
+
+
+async def flap(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh) -> dict[str, Any]:
+    """One engine's run: the load, `--node`'s links flapping, then whole (see the module's
+    docstring)."""
+    async with open_regions(args, base, engine, mesh) as regions:
+        watch = regions.watch
+        flapping = regions.net.homes[args.node]
+        staying = [home for home in regions.net.homes if home is not flapping]
+        flapping_watch = CommitWatch(flapping, engine)
+        regions.nursery.start_soon(flapping_watch.run)
+        send = partial(offer, staying, regions.load, watch, args.rate)
+        before = await timed(watch, send, WARM_S)
+        at_start, flapping_at_start = watch.height, flapping_watch.height
+        start = time.monotonic()
+        async with trio.open_nursery() as flaps:
+            flaps.start_soon(flap_links, regions.proxies, args.node, args.flap)
+            during = await timed(watch, send, args.isolated)
+            flaps.cancel_scope.cancel()
+        regions.proxies.cut(set())
+        whole = time.monotonic()
+        tip, behind = watch.height, watch.height - flapping_watch.height
+        flapping_moved = flapping_watch.height - flapping_at_start
+        async with trio.open_nursery() as loading:
+            loading.start_soon(send, CATCH_UP_LIMIT_S + AFTER_S)
+            live_s = await wait_for_height(flapping_watch, lambda: watch.height, whole)
+            loading.cancel_scope.cancel()
+        after = await time_after(watch, send)
+    assert tip > at_start, "the three stopped committing while one flapped"
+    return {
+        "flapping_s": round(whole - start, 1),
+        "flap_s": args.flap,
+        "heights_committed_while_flapping": tip - at_start,
+        "flapping_node_heights_while_flapping": flapping_moved,
+        "heights_behind_at_end": behind,
+        "to_live_tip_s": round(live_s, 1),
+        "commit_ms_p50": {"before": before, "while_flapping": during, "after": after},
+        "refused": watch.refused,
+        "accepted_not_committed": len(watch.sent),
+    }
+
+
+async def flap_links(proxies: Proxies, node: int, flap_s: float) -> None:
+    """`node`'s links down for `flap_s`, up for as long, until cancelled."""
+    while True:
+        proxies.cut({node})
+        await trio.sleep(flap_s)
+        proxies.cut(set())
+        await trio.sleep(flap_s)
+
+
+@dataclass
+class Behind:
+    """The most heights any validator was behind the highest, and when (s after `since`)."""
+
+    heights: int = 0
+    at_s: float = 0.0
+
+    async def follow(self, watches: list[CommitWatch], since: float) -> None:
+        while True:
+            heights = [w.height for w in watches]
+            if max(heights) - min(heights) > self.heights:
+                self.heights = max(heights) - min(heights)
+                self.at_s = round(time.monotonic() - since, 1)
+            await trio.sleep(0.1)
+
+
+async def wait_level(watches: list[CommitWatch], tip: int, since: float) -> float:
+    """Seconds from `since` until every validator holds the height `tip`."""
+    with trio.fail_after(CATCH_UP_LIMIT_S):
+        while min(w.height for w in watches) < tip:
+            await trio.sleep(0.05)
+    return time.monotonic() - since
 
 
 async def timed(

@@ -158,3 +158,39 @@ async def test_the_proxy_delays_each_way_by_half_the_round_trip_and_keeps_order(
         assert 0.2 <= took < 1.0  # both ways (a stall, 0.5 s, would show)
         await stream.aclose()
         nursery.cancel_scope.cancel()
+
+
+async def test_a_held_direction_stalls_in_order_while_the_other_way_carries(
+    tmp_path: Path,
+) -> None:
+    """Node 1 does not hear node 0 while (0, 1) is held: what 0 sends waits, in order,
+    and arrives once the link is whole; what 1 sends 0 arrives meanwhile."""
+    target, listen = get_free_port(), get_free_port()
+    cut_file = tmp_path / CUT_FILE
+    heard: list[bytes] = []
+
+    async def node_1(stream: trio.SocketStream) -> None:
+        async with stream:
+            await stream.send_all(b"from 1")
+            async for data in stream:
+                heard.append(data)
+
+    async with trio.open_nursery() as nursery:
+        listeners = await trio.open_tcp_listeners(target, host="127.0.0.1")
+        nursery.start_soon(trio.serve_listeners, node_1, listeners)
+        nursery.start_soon(serve, [Route(listen, target, Link(2), (0, 1))], 0, cut_file)
+        cut_file.write_text(json.dumps({"sides": [], "held": [[0, 1]]}))
+        await trio.sleep(0.2)
+        stream = await trio.open_tcp_stream("127.0.0.1", listen)
+        with trio.fail_after(2):
+            assert await stream.receive_some() == b"from 1"
+        await stream.send_all(b"a")
+        await stream.send_all(b"b")
+        await trio.sleep(0.3)
+        assert heard == []
+        cut_file.write_text(json.dumps({"sides": [], "held": []}))
+        with trio.fail_after(2):
+            while b"".join(heard) != b"ab":
+                await trio.sleep(0.01)
+        await stream.aclose()
+        nursery.cancel_scope.cancel()

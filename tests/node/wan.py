@@ -14,8 +14,11 @@ nodes' and the load's (bench/wan.py).
 The network splits into sides (`Proxies.split`; `Proxies.cut` puts one node on a side
 of its own) as a region's links to the others break: every connection through a link
 between two sides closes at once, and each new one closes as it is accepted, until the
-split heals (bench/isolation.py). The proxy process reads the sides from a file beside
-its routes, every `CUT_POLL_S`.
+split heals (bench/isolation.py). A link can also go one way (`Proxies.hold`): what one
+node sends the other is held, in order, until the link is whole again, while the other
+way still carries, as a TCP stream whose segments one way are lost stalls until
+retransmission gets through (or the node gives up on it). The proxy process reads the
+sides and the held directions from a file beside its routes, every `CUT_POLL_S`.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ READ_BYTES = 65_536
 STARTUP_S = 10.0
 CUT_POLL_S = 0.05
 CUT_FILE = "wan-cut.json"
-"""Beside the routes' file: the sides, a JSON list of lists of node indices (the nodes
-named in none are one more side together); empty, or absent, when whole."""
+"""Beside the routes' file: `{"sides": [...], "held": [...]}`, the sides a JSON list of
+lists of node indices (the nodes named in none are one more side together) and the held
+directions `[from, to]` pairs; a bare list is the sides alone; absent when whole."""
 
 REGION_ROUND_TRIPS_MS = (
     (2, 30, 80, 150),
@@ -110,6 +114,8 @@ class Proxies:
         spec = folder / "wan-routes.json"
         spec.write_text(json.dumps([asdict(r) for r in mesh.routes]))
         self.cut_file = folder / CUT_FILE
+        self.sides: list[list[int]] = []
+        self.held: list[list[int]] = []
         self.log = (folder / "wan-proxies.log").open("wb")
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         self.process = subprocess.Popen(
@@ -137,8 +143,18 @@ class Proxies:
 
     def split(self, sides: list[set[int]]) -> None:
         """Only nodes on one side reach each other (no side: every link heals)."""
+        self.sides = [sorted(side) for side in sides]
+        self._write()
+
+    def hold(self, directions: set[tuple[int, int]]) -> None:
+        """What each `(from, to)` of `directions` sends is held until it is no longer
+        named (none: every link carries both ways)."""
+        self.held = sorted([a, b] for a, b in directions)
+        self._write()
+
+    def _write(self) -> None:
         written = self.cut_file.with_suffix(".partial")
-        written.write_text(json.dumps([sorted(side) for side in sides]))
+        written.write_text(json.dumps({"sides": self.sides, "held": self.held}))
         os.replace(written, self.cut_file)
 
     def close(self) -> None:
@@ -158,13 +174,18 @@ def is_split(sides: Sides, ends: tuple[int, int]) -> bool:
 
 @dataclass
 class Cuts:
-    """The sides now, and the connections open through each link, by its two ends."""
+    """The sides now, the directions held, and the connections open through each link,
+    by its two ends."""
 
     sides: Sides = ()
+    held: frozenset[tuple[int, int]] = frozenset()
     open: dict[tuple[int, int], set[trio.CancelScope]] = field(default_factory=dict)
 
     def is_cut(self, route: Route) -> bool:
         return is_split(self.sides, route.ends)
+
+    def is_held(self, sender: int, receiver: int) -> bool:
+        return (sender, receiver) in self.held
 
     def apply(self, sides: Sides) -> None:
         """The network split into `sides`: the connections open through a link between two
@@ -177,12 +198,16 @@ class Cuts:
 
 
 async def follow_cuts(path: Path, cuts: Cuts) -> None:
-    """The sides the file at `path` gives (the network whole while it is absent)."""
+    """The sides and held directions the file at `path` gives (the network whole while
+    it is absent)."""
     while True:
         try:
-            cuts.apply(tuple(frozenset(side) for side in json.loads(path.read_text())))
+            read = json.loads(path.read_text())
         except FileNotFoundError:
-            cuts.apply(())
+            read = []
+        spec = {"sides": read, "held": []} if isinstance(read, list) else read
+        cuts.apply(tuple(frozenset(side) for side in spec["sides"]))
+        cuts.held = frozenset((a, b) for a, b in spec["held"])
         await trio.sleep(CUT_POLL_S)
 
 
@@ -215,9 +240,16 @@ async def forward(client: trio.SocketStream, route: Route, rng: random.Random, c
                 scope.cancel()
             try:
                 with scope:
+                    dialler, dialled = route.ends
                     async with trio.open_nursery() as nursery:
-                        nursery.start_soon(carry, client, upstream, route.link, rng, scope)
-                        nursery.start_soon(carry, upstream, client, route.link, rng, scope)
+                        nursery.start_soon(
+                            carry, client, upstream, route.link, rng, scope,
+                            partial(cuts.is_held, dialler, dialled),
+                        )  # fmt: skip
+                        nursery.start_soon(
+                            carry, upstream, client, route.link, rng, scope,
+                            partial(cuts.is_held, dialled, dialler),
+                        )  # fmt: skip
             finally:
                 cuts.open[route.ends].discard(scope)
 
@@ -228,16 +260,19 @@ async def carry(
     link: Link,
     rng: random.Random,
     connection: trio.CancelScope,
+    is_held: Callable[[], bool],
 ) -> None:
-    """Bytes from `source` to `sink`, each chunk when its delay is over, in order; when
-    the source ends or either side breaks, what was read is delivered and the whole
-    connection closes."""
+    """Bytes from `source` to `sink`, each chunk when its delay is over and the direction
+    is not held, in order; when the source ends or either side breaks, what was read is
+    delivered and the whole connection closes."""
     send, receive = trio.open_memory_channel[tuple[float, bytes]](math.inf)
 
     async def deliver() -> None:
         async with receive:
             async for due, data in receive:
                 await trio.sleep_until(due)
+                while is_held():
+                    await trio.sleep(CUT_POLL_S)
                 await sink.send_all(data)
 
     try:
