@@ -71,6 +71,8 @@ AFTER_S = 20.0
 CATCH_UP_LIMIT_S = 120.0
 SETTLE_S = 30.0
 """How long the batches sent get to commit once the load stops."""
+Send = Callable[[float], Awaitable[list[bytes]]]
+"""Offers the load for so many seconds; the batches sent."""
 
 
 def run(argv: list[str]) -> dict[str, Any]:
@@ -123,6 +125,15 @@ class Regions:
     watch: CommitWatch
     nursery: trio.Nursery
 
+    def set_apart(self, engine: str, node: int, rate: int) -> tuple[CommitWatch, Send]:
+        """Validator `node`'s commits watched, and the load (`rate` trades/s) sent to the
+        others alone, as a venue fails over from a validator it cannot reach."""
+        apart = self.net.homes[node]
+        apart_watch = CommitWatch(apart, engine)
+        self.nursery.start_soon(apart_watch.run)
+        staying = [home for home in self.net.homes if home is not apart]
+        return apart_watch, partial(offer, staying, self.load, self.watch, rate)
+
     def watch_all(self, engine: str) -> list[CommitWatch]:
         """Every validator's commits watched, validator 0's first (`watch`)."""
         others = [CommitWatch(home, engine) for home in self.net.homes[1:]]
@@ -153,11 +164,7 @@ async def isolate(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh)
     """One engine's run: the load, the cut, the way back (see the module's docstring)."""
     async with open_regions(args, base, engine, mesh) as regions:
         watch = regions.watch
-        away = regions.net.homes[args.node]
-        staying = [home for home in regions.net.homes if home is not away]
-        away_watch = CommitWatch(away, engine)
-        regions.nursery.start_soon(away_watch.run)
-        send = partial(offer, staying, regions.load, watch, args.rate)
+        away_watch, send = regions.set_apart(engine, args.node, args.rate)
         before = await timed(watch, send, WARM_S)
         cut_at_height, away_at_cut = watch.height, away_watch.height
         regions.proxies.cut({args.node})
@@ -263,11 +270,7 @@ async def flap(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh) ->
     docstring)."""
     async with open_regions(args, base, engine, mesh) as regions:
         watch = regions.watch
-        flapping = regions.net.homes[args.node]
-        staying = [home for home in regions.net.homes if home is not flapping]
-        flapping_watch = CommitWatch(flapping, engine)
-        regions.nursery.start_soon(flapping_watch.run)
-        send = partial(offer, staying, regions.load, watch, args.rate)
+        flapping_watch, send = regions.set_apart(engine, args.node, args.rate)
         before = await timed(watch, send, WARM_S)
         at_start, flapping_at_start = watch.height, flapping_watch.height
         start = time.monotonic()
@@ -331,9 +334,7 @@ async def wait_level(watches: list[CommitWatch], tip: int, since: float) -> floa
     return time.monotonic() - since
 
 
-async def timed(
-    watch: CommitWatch, send: Callable[[float], Awaitable[list[bytes]]], seconds: float
-) -> float | None:
+async def timed(watch: CommitWatch, send: Send, seconds: float) -> float | None:
     """The commit p50 (ms) of the batches `send` offers for `seconds`, once committed."""
     first = len(watch.committed)
     sent = await send(seconds)
@@ -342,9 +343,7 @@ async def timed(
     return round(percentile(latencies, 0.5), 1) if latencies else None
 
 
-async def time_after(
-    watch: CommitWatch, send: Callable[[float], Awaitable[list[bytes]]]
-) -> float | None:
+async def time_after(watch: CommitWatch, send: Send) -> float | None:
     """The commit p50 (ms) of AFTER_S of load once the fault is over, then up to SETTLE_S
     for every batch sent to commit (those that do not are counted as not committed)."""
     after = await timed(watch, send, AFTER_S)
